@@ -49,12 +49,16 @@ const (
 
 // Sink batch system columns. The planner appends these after the user's
 // output columns; sinks read them by name and never show them as user data.
+// SysVersion, SysDeleted, SysOp, SysTs and SysPos are always present; the
+// SysBeforePrefix columns are present in changelog mode and for the
+// canal_json and debezium_json formats. The source table of the rows is in
+// Batch.DB and Batch.Table.
 const (
 	SysVersion = "__version" // arrow.Uint64, never NULL
 	SysDeleted = "__deleted" // arrow.Uint8: 1 = tombstone for the key (upsert), 0 otherwise
-	SysOp      = "__op"      // arrow.String (changelog): insert/update/delete/read
-	SysTs      = "__ts"      // arrow.Timestamp(µs, UTC) (changelog)
-	SysPos     = "__pos"     // arrow.String (changelog)
+	SysOp      = "__op"      // arrow.String: insert/update/delete/read
+	SysTs      = "__ts"      // arrow.Timestamp(µs, UTC): commit time
+	SysPos     = "__pos"     // arrow.String: source position
 	// SysBeforePrefix prefixes, in changelog mode, the output columns
 	// evaluated on the before image: "__before.amount".
 	SysBeforePrefix = "__before."
