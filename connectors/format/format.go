@@ -1,0 +1,252 @@
+// Package format encodes sink batches (exec.Batch with user columns followed
+// by the exec.Sys* system columns) into the text and binary formats of the
+// stdout, file and http sinks: table, jsonl, csv, canal_json, debezium_json
+// and parquet.
+//
+// System columns are never shown as user columns: the formats use __op,
+// __ts, __pos, __version and the __before.<col> columns for their own
+// fields (an op marker, Canal's "old", Debezium's "before", …).
+//
+// Encoders are stateful (a header once per schema, a message id) and not
+// safe for concurrent use: give each writer its own.
+package format
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// Format names, as written after FORMAT in a pipeline.
+const (
+	Table        = "table"
+	JSONL        = "jsonl"
+	CSV          = "csv"
+	CanalJSON    = "canal_json"
+	DebeziumJSON = "debezium_json"
+	Parquet      = "parquet"
+)
+
+// Names lists every format, sorted.
+func Names() []string {
+	n := []string{Table, JSONL, CSV, CanalJSON, DebeziumJSON, Parquet}
+	sort.Strings(n)
+	return n
+}
+
+// StreamNames lists the formats an Encoder produces (every format but
+// parquet, which needs a whole file), sorted.
+func StreamNames() []string {
+	n := []string{Table, JSONL, CSV, CanalJSON, DebeziumJSON}
+	sort.Strings(n)
+	return n
+}
+
+// Encoder turns sink batches into bytes. Only the live rows of a batch (its
+// selection vector, when set) are encoded. An Encoder never retains or
+// releases the batch it is given.
+type Encoder interface {
+	// Encode appends the encoding of b's live rows to dst and returns the
+	// extended slice. Output of successive calls concatenates into one valid
+	// stream (a header only when the schema changes, …).
+	Encode(dst []byte, b *exec.Batch) ([]byte, error)
+	// ContentType is the MIME type of the stream Encode produces.
+	ContentType() string
+}
+
+// MessageEncoder is an Encoder of JSON messages (jsonl, canal_json,
+// debezium_json). Encode writes them as NDJSON (one message per line);
+// Messages gives them one by one, for framings such as a JSON array.
+type MessageEncoder interface {
+	Encoder
+	// Messages calls fn with each JSON message of b's live rows, in order.
+	// msg is only valid during the call. An error from fn stops the walk and
+	// is returned.
+	Messages(b *exec.Batch, fn func(msg []byte) error) error
+}
+
+// Options configure an encoder.
+type Options struct {
+	// Color colours the op column of the table format (ANSI escapes).
+	Color bool
+	// Pipeline names the pipeline (debezium_json's source.name).
+	Pipeline string
+	// Key lists the key columns (canal_json's pkNames). When empty, the
+	// fields' exec.MetaPrimaryKey metadata is used.
+	Key []string
+	// Now returns the time a message is built (canal_json's ts,
+	// debezium_json's ts_ms); time.Now when nil.
+	Now func() time.Time
+	// SkipFirstHeader leaves out the header of the first schema (csv), for
+	// appending to a file that already has one.
+	SkipFirstHeader bool
+}
+
+func (o *Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+// New returns an encoder for a stream format (see StreamNames).
+func New(name string, opts Options) (Encoder, error) {
+	switch strings.ToLower(name) {
+	case Table:
+		return &tableEncoder{opts: opts}, nil
+	case JSONL:
+		return &jsonlEncoder{opts: opts}, nil
+	case CSV:
+		return &csvEncoder{opts: opts}, nil
+	case CanalJSON:
+		return &canalEncoder{opts: opts}, nil
+	case DebeziumJSON:
+		return &debeziumEncoder{opts: opts}, nil
+	case Parquet:
+		return nil, fmt.Errorf("format %q writes whole files and has no stream encoder", name)
+	}
+	return nil, fmt.Errorf("unknown format %q (want one of %s)", name, strings.Join(Names(), ", "))
+}
+
+// Valid reports whether name is a known format.
+func Valid(name string) bool {
+	for _, n := range Names() {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsSystemColumn reports whether a sink batch column is a system column
+// (exec.Sys*), never shown as user data.
+func IsSystemColumn(name string) bool {
+	switch name {
+	case exec.SysVersion, exec.SysDeleted, exec.SysOp, exec.SysTs, exec.SysPos:
+		return true
+	}
+	return strings.HasPrefix(name, exec.SysBeforePrefix)
+}
+
+// layout locates the user and system columns of a sink schema.
+type layout struct {
+	schema  *arrow.Schema
+	user    []int    // user column indices, in order
+	names   []string // user column names
+	keys    [][]byte // per user column, its JSON-quoted name and a colon
+	logical []string // per user column, its exec.MetaLogicalType
+	before  []int    // per user column, its __before.<name> column or -1
+	hasOld  bool     // any __before.* column present
+	op      int      // __op or -1
+	ts      int      // __ts or -1
+	pos     int      // __pos or -1
+	version int      // __version or -1
+	opUser  int      // position in user of a user column named "_op", or -1
+}
+
+func newLayout(s *arrow.Schema) *layout {
+	l := &layout{schema: s, op: -1, ts: -1, pos: -1, version: -1, opUser: -1}
+	byName := map[string]int{}
+	for i, f := range s.Fields() {
+		byName[f.Name] = i
+		switch f.Name {
+		case exec.SysOp:
+			l.op = i
+		case exec.SysTs:
+			l.ts = i
+		case exec.SysPos:
+			l.pos = i
+		case exec.SysVersion:
+			l.version = i
+		}
+		if !IsSystemColumn(f.Name) {
+			if f.Name == exec.ColOp {
+				l.opUser = len(l.user)
+			}
+			l.user = append(l.user, i)
+			l.names = append(l.names, f.Name)
+			l.keys = append(l.keys, append(appendJSONString(nil, f.Name), ':'))
+			l.logical = append(l.logical, logicalType(f))
+		}
+	}
+	for _, i := range l.user {
+		b, ok := byName[exec.SysBeforePrefix+s.Field(i).Name]
+		if !ok {
+			b = -1
+		} else {
+			l.hasOld = true
+		}
+		l.before = append(l.before, b)
+	}
+	return l
+}
+
+// layoutCache keeps the layout of the last schema seen.
+type layoutCache struct{ l *layout }
+
+// get returns the layout of s and whether it differs from the previous one.
+func (c *layoutCache) get(s *arrow.Schema) (*layout, bool) {
+	if c.l != nil && (c.l.schema == s || c.l.schema.Equal(s)) {
+		return c.l, false
+	}
+	c.l = newLayout(s)
+	return c.l, true
+}
+
+// liveRows calls fn with each live row index of b.
+func liveRows(b *exec.Batch, fn func(i int) error) error {
+	if b.Record == nil {
+		return nil
+	}
+	if b.Sel != nil {
+		for _, i := range b.Sel {
+			if err := fn(int(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	n := int(b.Record.NumRows())
+	for i := 0; i < n; i++ {
+		if err := fn(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// opAt returns the op of row i ("insert" when the batch has no __op).
+func (l *layout) opAt(r arrow.RecordBatch, i int) string {
+	if l.op < 0 {
+		return exec.OpInsert
+	}
+	return stringAt(r.Column(l.op), i)
+}
+
+// tsAt returns the commit time of row i (zero when unknown).
+func (l *layout) tsAt(r arrow.RecordBatch, i int) time.Time {
+	if l.ts < 0 {
+		return time.Time{}
+	}
+	a := r.Column(l.ts)
+	if a.IsNull(i) {
+		return time.Time{}
+	}
+	if t, ok := timeAt(a, i); ok {
+		return t
+	}
+	return time.Time{}
+}
+
+// posAt returns the source position of row i ("" when unknown).
+func (l *layout) posAt(r arrow.RecordBatch, i int) string {
+	if l.pos < 0 {
+		return ""
+	}
+	return stringAt(r.Column(l.pos), i)
+}

@@ -1,0 +1,387 @@
+package format
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// canalEncoder writes Alibaba Canal's flat JSON messages (the FlatMessage
+// layout canal's Kafka/RocketMQ producers write), keys in canal's order:
+//
+//	{"data":[{…}],"database":"shop","es":1700000000000,"id":1,"isDdl":false,
+//	 "mysqlType":{"id":"int",…},"old":null,"pkNames":["id"],"sql":"",
+//	 "sqlType":{"id":4,…},"table":"orders","ts":1700000000123,"type":"INSERT"}
+//
+// Canal sends one message per binlog rows event; here consecutive rows with
+// the same op and source position share a message. Values are strings, as
+// canal writes them (NULL is null): dates and times in MySQL text form
+// (timestamps in UTC), decimals exact, binary as base64. "old" holds, for
+// each updated row, only the columns that changed, with their old values;
+// it is null for inserts and deletes and when the before image is absent.
+// Snapshot reads are INSERT. "es" is the commit time and "ts" the time the
+// message was built, in milliseconds; "id" counts messages from 1.
+type canalEncoder struct {
+	opts Options
+	lc   layoutCache
+	id   int64
+	meta []byte // mysqlType object of the current schema
+	sqlT []byte // sqlType object
+	pk   []byte // pkNames value
+	buf  []byte
+	txt  []byte
+	txt2 []byte
+}
+
+var _ MessageEncoder = (*canalEncoder)(nil)
+
+func (e *canalEncoder) ContentType() string { return "application/x-ndjson" }
+
+func (e *canalEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
+	err := e.Messages(b, func(msg []byte) error {
+		dst = append(dst, msg...)
+		dst = append(dst, '\n')
+		return nil
+	})
+	return dst, err
+}
+
+func (e *canalEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error {
+	if b.Record == nil {
+		return nil
+	}
+	r := b.Record
+	l, changed := e.lc.get(r.Schema())
+	if changed || e.meta == nil {
+		e.schemaParts(l)
+	}
+	var rows []int
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		msg, err := e.message(l, b, rows)
+		if err != nil {
+			return err
+		}
+		rows = rows[:0]
+		return fn(msg)
+	}
+	var lastOp, lastPos string
+	err := liveRows(b, func(i int) error {
+		op, pos := l.opAt(r, i), l.posAt(r, i)
+		if len(rows) > 0 && (canalType(op) != canalType(lastOp) || pos != lastPos) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		lastOp, lastPos = op, pos
+		rows = append(rows, i)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, error) {
+	r := b.Record
+	typ := canalType(l.opAt(r, rows[0]))
+	e.id++
+	buf := append(e.buf[:0], `{"data":[`...)
+	var err error
+	for n, i := range rows {
+		if n > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '{')
+		for k, c := range l.user {
+			if k > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, l.keys[k]...)
+			if buf, err = e.appendValue(buf, l, r, k, c, i); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, '}')
+	}
+	buf = append(buf, `],"database":`...)
+	buf = appendJSONString(buf, b.DB)
+	buf = append(buf, `,"es":`...)
+	buf = strconv.AppendInt(buf, l.tsAt(r, rows[0]).UnixMilli(), 10)
+	buf = append(buf, `,"id":`...)
+	buf = strconv.AppendInt(buf, e.id, 10)
+	buf = append(buf, `,"isDdl":false,"mysqlType":`...)
+	buf = append(buf, e.meta...)
+	buf = append(buf, `,"old":`...)
+	if typ == "UPDATE" && l.hasOld {
+		buf = append(buf, '[')
+		for n, i := range rows {
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			if buf, err = e.appendOld(buf, l, r, i); err != nil {
+				return nil, err
+			}
+		}
+		buf = append(buf, ']')
+	} else {
+		buf = append(buf, "null"...)
+	}
+	buf = append(buf, `,"pkNames":`...)
+	buf = append(buf, e.pk...)
+	buf = append(buf, `,"sql":"","sqlType":`...)
+	buf = append(buf, e.sqlT...)
+	buf = append(buf, `,"table":`...)
+	buf = appendJSONString(buf, b.Table)
+	buf = append(buf, `,"ts":`...)
+	buf = strconv.AppendInt(buf, e.opts.now().UnixMilli(), 10)
+	buf = append(buf, `,"type":"`...)
+	buf = append(buf, typ...)
+	buf = append(buf, `"}`...)
+	e.buf = buf
+	return buf, nil
+}
+
+// appendValue appends column c of row i as canal does: a string, or null.
+func (e *canalEncoder) appendValue(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int) ([]byte, error) {
+	a := r.Column(c)
+	if a.IsNull(i) {
+		return append(dst, "null"...), nil
+	}
+	var err error
+	e.txt, err = appendText(e.txt[:0], a, i, textBase64)
+	if err != nil {
+		return dst, fmt.Errorf("column %q: %w", l.names[k], err)
+	}
+	return appendJSONString(dst, string(e.txt)), nil
+}
+
+// appendOld appends the changed columns of updated row i with their old
+// values.
+func (e *canalEncoder) appendOld(dst []byte, l *layout, r arrow.RecordBatch, i int) ([]byte, error) {
+	dst = append(dst, '{')
+	first := true
+	for k, c := range l.user {
+		bc := l.before[k]
+		if bc < 0 {
+			continue
+		}
+		na, nb := r.Column(c).IsNull(i), r.Column(bc).IsNull(i)
+		if na && nb {
+			continue
+		}
+		if !na && !nb {
+			var err error
+			if e.txt, err = appendText(e.txt[:0], r.Column(c), i, textBase64); err != nil {
+				return dst, fmt.Errorf("column %q: %w", l.names[k], err)
+			}
+			if e.txt2, err = appendText(e.txt2[:0], r.Column(bc), i, textBase64); err != nil {
+				return dst, fmt.Errorf("column %q: %w", l.names[k], err)
+			}
+			if string(e.txt) == string(e.txt2) {
+				continue
+			}
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, l.keys[k]...)
+		var err error
+		if dst, err = e.appendValue(dst, l, r, k, bc, i); err != nil {
+			return dst, err
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// schemaParts builds the per-schema parts: mysqlType, sqlType, pkNames.
+func (e *canalEncoder) schemaParts(l *layout) {
+	e.meta = append(e.meta[:0], '{')
+	e.sqlT = append(e.sqlT[:0], '{')
+	for k, c := range l.user {
+		if k > 0 {
+			e.meta = append(e.meta, ',')
+			e.sqlT = append(e.sqlT, ',')
+		}
+		f := l.schema.Field(c)
+		mt := mysqlType(f)
+		e.meta = append(e.meta, l.keys[k]...)
+		e.meta = appendJSONString(e.meta, mt)
+		e.sqlT = append(e.sqlT, l.keys[k]...)
+		e.sqlT = strconv.AppendInt(e.sqlT, int64(jdbcType(mt)), 10)
+	}
+	e.meta = append(e.meta, '}')
+	e.sqlT = append(e.sqlT, '}')
+	keys := keyColumns(l, e.opts.Key)
+	if len(keys) == 0 {
+		e.pk = append(e.pk[:0], "null"...)
+		return
+	}
+	e.pk = append(e.pk[:0], '[')
+	for n, k := range keys {
+		if n > 0 {
+			e.pk = append(e.pk, ',')
+		}
+		e.pk = appendJSONString(e.pk, k)
+	}
+	e.pk = append(e.pk, ']')
+}
+
+// keyColumns returns the key columns: opts.Key, else the user columns with
+// exec.MetaPrimaryKey metadata in key order.
+func keyColumns(l *layout, key []string) []string {
+	if len(key) > 0 {
+		return key
+	}
+	type kc struct {
+		pos  int
+		name string
+	}
+	var ks []kc
+	for k, c := range l.user {
+		if v, ok := l.schema.Field(c).Metadata.GetValue(exec.MetaPrimaryKey); ok {
+			p, err := strconv.Atoi(v)
+			if err == nil {
+				ks = append(ks, kc{p, l.names[k]})
+			}
+		}
+	}
+	sort.Slice(ks, func(a, b int) bool { return ks[a].pos < ks[b].pos })
+	out := make([]string, len(ks))
+	for n, k := range ks {
+		out[n] = k.name
+	}
+	return out
+}
+
+func canalType(op string) string {
+	switch op {
+	case exec.OpUpdate:
+		return "UPDATE"
+	case exec.OpDelete:
+		return "DELETE"
+	}
+	return "INSERT"
+}
+
+// mysqlType returns the MySQL column type of a field: its source type when
+// the source declared one, else one derived from the Arrow type.
+func mysqlType(f arrow.Field) string {
+	if st := sourceType(f); st != "" {
+		return st
+	}
+	if logicalType(f) == "json" {
+		return "json"
+	}
+	switch t := f.Type.(type) {
+	case *arrow.Decimal128Type:
+		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale)
+	case *arrow.Decimal256Type:
+		return fmt.Sprintf("decimal(%d,%d)", t.Precision, t.Scale)
+	}
+	switch f.Type.ID() {
+	case arrow.BOOL:
+		return "boolean"
+	case arrow.INT8:
+		return "tinyint"
+	case arrow.INT16:
+		return "smallint"
+	case arrow.INT32:
+		return "int"
+	case arrow.INT64:
+		return "bigint"
+	case arrow.UINT8:
+		return "tinyint unsigned"
+	case arrow.UINT16:
+		return "smallint unsigned"
+	case arrow.UINT32:
+		return "int unsigned"
+	case arrow.UINT64:
+		return "bigint unsigned"
+	case arrow.FLOAT32:
+		return "float"
+	case arrow.FLOAT64:
+		return "double"
+	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW:
+		return "text"
+	case arrow.BINARY, arrow.LARGE_BINARY, arrow.BINARY_VIEW, arrow.FIXED_SIZE_BINARY:
+		return "blob"
+	case arrow.DATE32, arrow.DATE64:
+		return "date"
+	case arrow.TIMESTAMP:
+		return "datetime(6)"
+	case arrow.DURATION, arrow.TIME32, arrow.TIME64:
+		return "time(6)"
+	}
+	return strings.ToLower(f.Type.String())
+}
+
+// jdbcType maps a MySQL column type to its java.sql.Types code, as canal
+// does (unsigned integers move up one size).
+func jdbcType(mt string) int {
+	base := mt
+	if i := strings.IndexAny(base, "( "); i >= 0 {
+		base = base[:i]
+	}
+	unsigned := strings.Contains(mt, "unsigned")
+	switch base {
+	case "bit":
+		return -7
+	case "boolean", "bool":
+		return 16
+	case "tinyint":
+		if unsigned {
+			return 5
+		}
+		return -6
+	case "smallint":
+		if unsigned {
+			return 4
+		}
+		return 5
+	case "mediumint", "int", "integer":
+		if unsigned {
+			return -5
+		}
+		return 4
+	case "bigint":
+		if unsigned {
+			return 3
+		}
+		return -5
+	case "float":
+		return 7
+	case "double", "real":
+		return 8
+	case "decimal", "numeric":
+		return 3
+	case "char":
+		return 1
+	case "varchar", "json", "enum", "set", "year":
+		return 12
+	case "tinytext", "text", "mediumtext", "longtext":
+		return 2005
+	case "binary":
+		return -2
+	case "varbinary":
+		return -3
+	case "tinyblob", "blob", "mediumblob", "longblob", "geometry":
+		return 2004
+	case "date":
+		return 91
+	case "time":
+		return 92
+	case "datetime", "timestamp":
+		return 93
+	}
+	return 1111 // OTHER
+}

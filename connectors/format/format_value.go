@@ -1,0 +1,361 @@
+package format
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// Value encodings shared by the formats. A caller checks IsNull first; these
+// functions encode non-NULL values only.
+
+// textStyle selects how binary values are written as text.
+type textStyle int
+
+const (
+	textHuman  textStyle = iota // table: binary as 0x… hex
+	textBase64                  // csv, canal_json: binary as base64
+)
+
+// appendText appends the text form of a[i]: MySQL-like for dates and times
+// ("2026-01-02 03:04:05.123456", "-838:59:59"), exact decimals, shortest
+// round-tripping floats.
+func appendText(dst []byte, a arrow.Array, i int, st textStyle) ([]byte, error) {
+	switch a := a.(type) {
+	case *array.Boolean:
+		return strconv.AppendBool(dst, a.Value(i)), nil
+	case *array.Int8:
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10), nil
+	case *array.Int16:
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10), nil
+	case *array.Int32:
+		return strconv.AppendInt(dst, int64(a.Value(i)), 10), nil
+	case *array.Int64:
+		return strconv.AppendInt(dst, a.Value(i), 10), nil
+	case *array.Uint8:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10), nil
+	case *array.Uint16:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10), nil
+	case *array.Uint32:
+		return strconv.AppendUint(dst, uint64(a.Value(i)), 10), nil
+	case *array.Uint64:
+		return strconv.AppendUint(dst, a.Value(i), 10), nil
+	case *array.Float32:
+		return appendFloat(dst, float64(a.Value(i)), 32), nil
+	case *array.Float64:
+		return appendFloat(dst, a.Value(i), 64), nil
+	case *array.Decimal128:
+		return append(dst, a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)...), nil
+	case *array.Decimal256:
+		return append(dst, a.Value(i).ToString(a.DataType().(*arrow.Decimal256Type).Scale)...), nil
+	case *array.String:
+		return append(dst, a.Value(i)...), nil
+	case *array.LargeString:
+		return append(dst, a.Value(i)...), nil
+	case *array.StringView:
+		return append(dst, a.Value(i)...), nil
+	case *array.Binary, *array.LargeBinary, *array.FixedSizeBinary, *array.BinaryView:
+		v := bytesAt(a, i)
+		if st == textHuman {
+			dst = append(dst, "0x"...)
+			return hex.AppendEncode(dst, v), nil
+		}
+		return base64.StdEncoding.AppendEncode(dst, v), nil
+	case *array.Date32, *array.Date64:
+		t, _ := timeAt(a, i)
+		return t.AppendFormat(dst, "2006-01-02"), nil
+	case *array.Timestamp:
+		t, _ := timeAt(a, i)
+		return appendDateTime(dst, t), nil
+	case *array.Duration:
+		return appendClock(dst, durationMicros(a, i)), nil
+	case *array.Time32, *array.Time64:
+		return appendClock(dst, timeOfDayMicros(a, i)), nil
+	}
+	return dst, fmt.Errorf("unsupported column type %s", a.DataType())
+}
+
+// appendJSON appends a[i] as a JSON value. dbz selects Debezium's encodings
+// (date as days since the epoch, time as microseconds, JSON columns as
+// strings); otherwise dates and times are strings and JSON columns are
+// embedded as JSON when valid.
+func appendJSON(dst []byte, a arrow.Array, i int, logical string, dbz bool) ([]byte, error) {
+	switch a := a.(type) {
+	case *array.Boolean:
+		return strconv.AppendBool(dst, a.Value(i)), nil
+	case *array.Int8, *array.Int16, *array.Int32, *array.Int64,
+		*array.Uint8, *array.Uint16, *array.Uint32, *array.Uint64:
+		// Integers are exact in JSON text, whatever their size.
+		return appendText(dst, a, i, textBase64)
+	case *array.Float32:
+		return appendJSONFloat(dst, float64(a.Value(i)), 32), nil
+	case *array.Float64:
+		return appendJSONFloat(dst, a.Value(i), 64), nil
+	case *array.String, *array.LargeString, *array.StringView:
+		s := stringAt(a, i)
+		if logical == "json" && !dbz && json.Valid([]byte(s)) {
+			return append(dst, s...), nil
+		}
+		return appendJSONString(dst, s), nil
+	case *array.Binary, *array.LargeBinary, *array.FixedSizeBinary, *array.BinaryView:
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, bytesAt(a, i))
+		return append(dst, '"'), nil
+	case *array.Timestamp:
+		t, _ := timeAt(a, i)
+		dst = append(dst, '"')
+		dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
+		return append(dst, '"'), nil
+	case *array.Date32, *array.Date64:
+		t, _ := timeAt(a, i)
+		if dbz {
+			return strconv.AppendInt(dst, t.Unix()/86400, 10), nil
+		}
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, "2006-01-02")
+		return append(dst, '"'), nil
+	case *array.Duration, *array.Time32, *array.Time64:
+		var us int64
+		if d, ok := a.(*array.Duration); ok {
+			us = durationMicros(d, i)
+		} else {
+			us = timeOfDayMicros(a, i)
+		}
+		if dbz {
+			return strconv.AppendInt(dst, us, 10), nil
+		}
+		dst = append(dst, '"')
+		dst = appendClock(dst, us)
+		return append(dst, '"'), nil
+	}
+	// Decimals and anything else with a text form: a JSON string, exact.
+	start := len(dst)
+	txt, err := appendText(dst, a, i, textBase64)
+	if err != nil {
+		return dst[:start], err
+	}
+	s := string(txt[start:])
+	return appendJSONString(txt[:start], s), nil
+}
+
+func appendFloat(dst []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(dst, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(dst, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(dst, "-Infinity"...)
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+}
+
+// appendJSONFloat writes a float as a JSON number, or as the strings "NaN",
+// "Infinity" and "-Infinity", which JSON numbers cannot hold.
+func appendJSONFloat(dst []byte, f float64, bits int) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		dst = append(dst, '"')
+		dst = appendFloat(dst, f, bits)
+		return append(dst, '"')
+	}
+	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+}
+
+// appendDateTime writes "2006-01-02 15:04:05" in UTC, with ".ffffff" when
+// the time has a fraction of a second.
+func appendDateTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	if t.Nanosecond() == 0 {
+		return t.AppendFormat(dst, "2006-01-02 15:04:05")
+	}
+	return t.AppendFormat(dst, "2006-01-02 15:04:05.000000")
+}
+
+// appendClock writes a MySQL TIME: "[-]HH:MM:SS" with ".ffffff" when there
+// is a fraction; hours may exceed 24.
+func appendClock(dst []byte, us int64) []byte {
+	if us < 0 {
+		dst = append(dst, '-')
+		us = -us
+	}
+	frac := us % 1e6
+	s := us / 1e6
+	h, m, sec := s/3600, (s/60)%60, s%60
+	if h < 10 {
+		dst = append(dst, '0')
+	}
+	dst = strconv.AppendInt(dst, h, 10)
+	dst = append(dst, ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+sec/10), byte('0'+sec%10))
+	if frac != 0 {
+		dst = append(dst, '.')
+		f := strconv.AppendInt(nil, frac+1e6, 10)
+		dst = append(dst, f[1:]...)
+	}
+	return dst
+}
+
+func durationMicros(a *array.Duration, i int) int64 {
+	v := int64(a.Value(i))
+	switch a.DataType().(*arrow.DurationType).Unit {
+	case arrow.Second:
+		return v * 1e6
+	case arrow.Millisecond:
+		return v * 1e3
+	case arrow.Nanosecond:
+		return v / 1e3
+	}
+	return v
+}
+
+// timeOfDayMicros returns a Time32 or Time64 value in microseconds.
+func timeOfDayMicros(a arrow.Array, i int) int64 {
+	switch a := a.(type) {
+	case *array.Time32:
+		v := int64(a.Value(i))
+		if a.DataType().(*arrow.Time32Type).Unit == arrow.Second {
+			return v * 1e6
+		}
+		return v * 1e3
+	case *array.Time64:
+		v := int64(a.Value(i))
+		if a.DataType().(*arrow.Time64Type).Unit == arrow.Nanosecond {
+			return v / 1e3
+		}
+		return v
+	}
+	return 0
+}
+
+// timeAt returns a date or timestamp value as a time in UTC.
+func timeAt(a arrow.Array, i int) (time.Time, bool) {
+	switch a := a.(type) {
+	case *array.Timestamp:
+		return a.Value(i).ToTime(a.DataType().(*arrow.TimestampType).Unit).UTC(), true
+	case *array.Date32:
+		return a.Value(i).ToTime().UTC(), true
+	case *array.Date64:
+		return a.Value(i).ToTime().UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// stringAt returns a string column's value, "" when NULL or not a string.
+func stringAt(a arrow.Array, i int) string {
+	if a.IsNull(i) {
+		return ""
+	}
+	switch a := a.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.LargeString:
+		return a.Value(i)
+	case *array.StringView:
+		return a.Value(i)
+	}
+	return ""
+}
+
+func bytesAt(a arrow.Array, i int) []byte {
+	switch a := a.(type) {
+	case *array.Binary:
+		return a.Value(i)
+	case *array.LargeBinary:
+		return a.Value(i)
+	case *array.FixedSizeBinary:
+		return a.Value(i)
+	case *array.BinaryView:
+		return a.Value(i)
+	}
+	return nil
+}
+
+// uintAt returns an unsigned integer column's value (0 when NULL).
+func uintAt(a arrow.Array, i int) uint64 {
+	if a.IsNull(i) {
+		return 0
+	}
+	switch a := a.(type) {
+	case *array.Uint64:
+		return a.Value(i)
+	case *array.Int64:
+		return uint64(a.Value(i))
+	}
+	return 0
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// logicalType returns a field's exec.MetaLogicalType ("" when unset).
+func logicalType(f arrow.Field) string {
+	if v, ok := f.Metadata.GetValue(exec.MetaLogicalType); ok {
+		return v
+	}
+	return ""
+}
+
+// sourceType returns a field's exec.MetaSourceType ("" when unset).
+func sourceType(f arrow.Field) string {
+	if v, ok := f.Metadata.GetValue(exec.MetaSourceType); ok {
+		return v
+	}
+	return ""
+}
