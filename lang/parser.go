@@ -1,0 +1,289 @@
+package lang
+
+import (
+	"strings"
+
+	"github.com/alecthomas/participle/v2"
+	"github.com/alecthomas/participle/v2/lexer"
+)
+
+// parserOptions are shared by the file and the statement parsers.
+func parserOptions() []participle.Option {
+	return []participle.Option{
+		participle.Lexer(etlLexer),
+		participle.Elide("Comment", "Whitespace"),
+		participle.CaseInsensitive("Keyword"),
+		participle.ParseTypeWith(parseExprFrom),
+		participle.UseLookahead(2),
+	}
+}
+
+var (
+	fileParser = participle.MustBuild[File](parserOptions()...)
+	stmtParser = participle.MustBuild[Statement](parserOptions()...)
+)
+
+// ParseFile parses a whole .etl file. The error, when not nil, is Errors.
+// On error the returned File may be partial or nil.
+func ParseFile(filename string, src []byte) (*File, error) {
+	toks, comments, errs := lexAll(filename, string(src))
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	f, err := fileParser.ParseFromLexer(peeking(toks))
+	if err != nil {
+		return nil, Errors{convertError(err)}
+	}
+	f.Comments = comments
+	if len(toks) > 0 {
+		f.Pos = toks[0].Pos
+		f.EndPos = toks[len(toks)-1].Pos
+	}
+	errs = checkFile(f)
+	if len(errs) > 0 {
+		return f, errs
+	}
+	return f, nil
+}
+
+// ParseStatement parses one statement typed in the REPL: a CREATE … or a
+// query "FROM binlog db.t [WHERE …] [TRANSFORM …] [LIMIT n]". The trailing
+// ";" is optional. The error, when not nil, is Errors.
+func ParseStatement(filename, src string) (*Statement, error) {
+	toks, _, errs := lexAll(filename, src)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	st, err := stmtParser.ParseFromLexer(peeking(toks))
+	if err != nil {
+		return nil, Errors{convertError(err)}
+	}
+	var c checker
+	c.statement(st, true)
+	if len(c.errs) > 0 {
+		return st, c.errs
+	}
+	return st, nil
+}
+
+// ParseExpr parses a single expression. The error, when not nil, is Errors.
+func ParseExpr(filename, src string) (Expr, error) {
+	toks, _, errs := lexAll(filename, src)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	lex := peeking(toks)
+	e, err := parseExprFrom(lex)
+	if err != nil {
+		return nil, Errors{convertError(err)}
+	}
+	if t := lex.Peek(); !t.EOF() {
+		return nil, Errors{tokenError(t, "unexpected %s after the expression", describe(t))}
+	}
+	var c checker
+	c.expr(e)
+	if len(c.errs) > 0 {
+		return e, c.errs
+	}
+	return e, nil
+}
+
+// lexAll lexes src completely, reporting unterminated strings, names and
+// comments and stray characters, and returns the tokens (comments and
+// whitespace included, EOF last) and the comments.
+func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
+	l, err := etlLexer.LexString(filename, src)
+	if err != nil {
+		return nil, nil, Errors{{Pos: Pos{Filename: filename, Line: 1, Column: 1}, Msg: err.Error()}}
+	}
+	var (
+		toks     []lexer.Token
+		comments []*Comment
+		errs     Errors
+	)
+	for {
+		t, err := l.Next()
+		if err != nil {
+			return nil, nil, Errors{{Pos: t.Pos, EndPos: t.Pos, Msg: err.Error()}}
+		}
+		toks = append(toks, t)
+		switch t.Type {
+		case tokComment:
+			comments = append(comments, &Comment{Pos: t.Pos, EndPos: tokEnd(&t), Text: t.Value})
+		case tokBadComment:
+			errs = append(errs, startError(&t, 2, "unterminated comment: \"/*\" has no matching \"*/\""))
+		case tokBadString:
+			errs = append(errs, startError(&t, 1, "unterminated string: missing closing \"'\""))
+		case tokBadQuoted:
+			errs = append(errs, startError(&t, 1, "unterminated name: missing closing \"`\""))
+		case tokBad:
+			msg := "unexpected character " + quote(t.Value)
+			switch {
+			case t.Value == "\"":
+				msg += " (strings are written in single quotes, names in back quotes)"
+			case t.Value[0] >= 0x80:
+				msg += " (names with non-ASCII letters must be back-quoted)"
+			}
+			errs = append(errs, tokenError(&t, "%s", msg))
+		}
+		if t.EOF() {
+			break
+		}
+	}
+	return toks, comments, errs
+}
+
+// startError is an error at the first n bytes of t (the opening quote).
+func startError(t *lexer.Token, n int, msg string) *Error {
+	end := t.Pos
+	end.Advance(t.Value[:n])
+	return &Error{Pos: t.Pos, EndPos: end, Msg: msg}
+}
+
+type sliceLexer struct {
+	toks []lexer.Token
+	i    int
+}
+
+func (s *sliceLexer) Next() (lexer.Token, error) {
+	t := s.toks[s.i]
+	if s.i < len(s.toks)-1 {
+		s.i++
+	}
+	return t, nil
+}
+
+// peeking makes a PeekingLexer over toks that skips comments and whitespace.
+func peeking(toks []lexer.Token) *lexer.PeekingLexer {
+	pl, err := lexer.Upgrade(&sliceLexer{toks: toks}, tokComment, tokWhitespace)
+	if err != nil { // sliceLexer never fails
+		panic(err)
+	}
+	return pl
+}
+
+// Parse implements participle.Parseable: a name is a bare identifier, a
+// back-quoted one, or a keyword that is not reserved.
+func (n *Ident) Parse(lex *lexer.PeekingLexer) error {
+	t := lex.Peek()
+	if !isNameToken(t) {
+		return participle.NextMatch
+	}
+	lex.Next()
+	*n = *identFromToken(t)
+	return nil
+}
+
+func identFromToken(t *lexer.Token) *Ident {
+	id := &Ident{Pos: t.Pos, EndPos: tokEnd(t), Raw: t.Value, Name: t.Value}
+	if t.Type == tokQuotedIdent {
+		id.Quoted = true
+		id.Name = unquoteIdent(t.Value)
+	}
+	return id
+}
+
+// Parse implements participle.Parseable: 1 to 3 dot-separated parts; an
+// unquoted part may hold * and ? globs, written without spaces (order_*).
+func (n *TableName) Parse(lex *lexer.PeekingLexer) error {
+	first, err := parseTablePart(lex)
+	if err != nil || first == nil {
+		if err == nil {
+			return participle.NextMatch
+		}
+		return err
+	}
+	n.Pos = first.Pos
+	n.Parts = []*Ident{first}
+	for isOp(lex.Peek(), ".") {
+		dot := lex.Next()
+		part, err := parseTablePart(lex)
+		if err != nil {
+			return err
+		}
+		if part == nil {
+			t := lex.Peek()
+			return tokenError(t, "expected a name after %s, found %s", quote(dot.Value), describe(t))
+		}
+		n.Parts = append(n.Parts, part)
+	}
+	if len(n.Parts) > 3 {
+		p := n.Parts[3]
+		return &Error{Pos: p.Pos, EndPos: n.Parts[len(n.Parts)-1].EndPos,
+			Msg: "a table name has at most 3 parts: [source.]database.table"}
+	}
+	n.EndPos = n.Parts[len(n.Parts)-1].EndPos
+	return nil
+}
+
+func isGlobToken(t *lexer.Token) bool {
+	return isNameToken(t) && t.Type != tokQuotedIdent || t.Type == tokInt ||
+		t.Type == tokKeyword || isOp(t, "*") || isOp(t, "?")
+}
+
+// parseTablePart parses one part of a table name; nil when there is none.
+func parseTablePart(lex *lexer.PeekingLexer) (*Ident, error) {
+	t := lex.Peek()
+	if t.Type == tokQuotedIdent {
+		lex.Next()
+		return identFromToken(t), nil
+	}
+	if !isGlobToken(t) || t.Type == tokInt {
+		return nil, nil
+	}
+	if t.Type == tokKeyword && reservedSet[strings.ToUpper(t.Value)] {
+		return nil, nil
+	}
+	start := *t
+	lex.Next()
+	var sb strings.Builder
+	sb.WriteString(t.Value)
+	end := tokEnd(t)
+	for {
+		t := lex.RawPeek()
+		if t.Pos.Offset != end.Offset || !isGlobToken(t) {
+			break
+		}
+		if t.Type == tokKeyword && reservedSet[strings.ToUpper(t.Value)] {
+			break
+		}
+		lex.Next()
+		sb.WriteString(t.Value)
+		end = tokEnd(t)
+	}
+	raw := sb.String()
+	return &Ident{Pos: start.Pos, EndPos: end, Name: raw, Raw: raw}, nil
+}
+
+// HasGlob reports whether an unquoted part of the name holds * or ?.
+func (n *TableName) HasGlob() bool {
+	for _, p := range n.Parts {
+		if !p.Quoted && strings.ContainsAny(p.Name, "*?") {
+			return true
+		}
+	}
+	return false
+}
+
+// String returns the name as written, parts joined by ".".
+func (n *TableName) String() string {
+	parts := make([]string, len(n.Parts))
+	for i, p := range n.Parts {
+		parts[i] = p.Raw
+	}
+	return strings.Join(parts, ".")
+}
+
+// Parse implements participle.Parseable: a type name with optional
+// numeric parameters, DECIMAL(12,2).
+func (n *TypeName) Parse(lex *lexer.PeekingLexer) error {
+	tn, err := parseTypeName(lex)
+	if err != nil {
+		return err
+	}
+	if tn == nil {
+		return participle.NextMatch
+	}
+	*n = *tn
+	return nil
+}
