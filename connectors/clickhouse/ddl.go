@@ -1,0 +1,318 @@
+package clickhouse
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// Target table system columns.
+const (
+	colVersion   = "_version"    // UInt64: exec.SysVersion (upsert, changelog)
+	colIsDeleted = "_is_deleted" // UInt8: exec.SysDeleted (upsert)
+	colOp        = "_op"         // String: exec.SysOp (changelog)
+	colTs        = "_ts"         // exec.SysTs (changelog)
+	colPos       = "_pos"        // String: exec.SysPos (changelog)
+	beforePrefix = "_before_"    // changelog: exec.SysBeforePrefix + name
+	currentView  = "_current"    // suffix of the upsert view of live rows
+)
+
+// colSpec is one column of the target table and where its values come from.
+type colSpec struct {
+	name     string      // ClickHouse column name
+	src      string      // batch column name it is read from
+	field    arrow.Field // Arrow field of src
+	m        mapping
+	nullable bool
+	key      bool
+}
+
+// chType is the column's full ClickHouse type.
+func (c *colSpec) chType() string {
+	if c.nullable {
+		return nullable(c.m.base)
+	}
+	return c.m.base
+}
+
+// tableLayout is the target table of one Target: its columns, in order,
+// and how it is created.
+type tableLayout struct {
+	db, table string
+	mode      connectors.Mode
+	key       []string
+	cols      []colSpec
+	user      int // cols[:user] are the user columns
+	problems  []string
+	opts      targetOptions
+	version   serverVersion
+}
+
+// isSysColumn reports whether a batch column is a sink system column.
+func isSysColumn(name string) bool {
+	switch name {
+	case exec.SysVersion, exec.SysDeleted, exec.SysOp, exec.SysTs, exec.SysPos:
+		return true
+	}
+	return strings.HasPrefix(name, exec.SysBeforePrefix)
+}
+
+// buildLayout derives the target table from a batch schema.
+func buildLayout(db, table string, mode connectors.Mode, key []string, schema *arrow.Schema, v serverVersion, opts targetOptions) (*tableLayout, error) {
+	l := &tableLayout{db: db, table: table, mode: mode, key: key, opts: opts, version: v}
+	isKey := map[string]bool{}
+	for _, k := range key {
+		isKey[k] = true
+	}
+	has := map[string]bool{}
+	for _, f := range schema.Fields() {
+		if isSysColumn(f.Name) {
+			continue
+		}
+		if err := l.add(f.Name, f.Name, f, isKey[f.Name], f.Nullable && !isKey[f.Name], true); err != nil {
+			return nil, err
+		}
+		has[f.Name] = true
+	}
+	l.user = len(l.cols)
+	for _, k := range key {
+		if !has[k] {
+			return nil, fmt.Errorf("key column %q is not an output column of %s.%s", k, db, table)
+		}
+	}
+	sys := func(name, src string) error {
+		if has[name] {
+			return nil // the user selected the same metadata column
+		}
+		idx := schema.FieldIndices(src)
+		if len(idx) == 0 {
+			return fmt.Errorf("batch for %s.%s has no %q column", db, table, src)
+		}
+		return l.add(name, src, schema.Field(idx[0]), false, false, false)
+	}
+	switch mode {
+	case connectors.ModeAppend:
+	case connectors.ModeUpsert:
+		if len(key) == 0 {
+			return nil, fmt.Errorf("upsert into %s.%s needs a key", db, table)
+		}
+		if err := sys(colVersion, exec.SysVersion); err != nil {
+			return nil, err
+		}
+		if has[colIsDeleted] {
+			return nil, fmt.Errorf("column %q is reserved in upsert mode", colIsDeleted)
+		}
+		if err := sys(colIsDeleted, exec.SysDeleted); err != nil {
+			return nil, err
+		}
+	case connectors.ModeChangelog:
+		for _, c := range [][2]string{{colOp, exec.SysOp}, {colTs, exec.SysTs}, {colPos, exec.SysPos}, {colVersion, exec.SysVersion}} {
+			if err := sys(c[0], c[1]); err != nil {
+				return nil, err
+			}
+		}
+		for _, f := range schema.Fields() {
+			if name, ok := strings.CutPrefix(f.Name, exec.SysBeforePrefix); ok {
+				if err := l.add(beforePrefix+name, f.Name, f, false, true, false); err != nil {
+					return nil, err
+				}
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unknown mode %v", mode)
+	}
+	return l, nil
+}
+
+// add appends a column; report says whether its problem (if any) is shown
+// to the user (system columns always hold representable values).
+func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report bool) error {
+	m, err := mapType(f, l.version)
+	if err != nil {
+		return err
+	}
+	if m.problem != "" && report {
+		l.problems = append(l.problems, m.problem)
+	}
+	l.cols = append(l.cols, colSpec{name: name, src: src, field: f, m: m, nullable: null, key: key})
+	return nil
+}
+
+// col returns the column named name.
+func (l *tableLayout) col(name string) *colSpec {
+	for i := range l.cols {
+		if l.cols[i].name == name {
+			return &l.cols[i]
+		}
+	}
+	return nil
+}
+
+// quote quotes a ClickHouse identifier.
+func quote(name string) string {
+	return "`" + strings.NewReplacer("\\", "\\\\", "`", "\\`").Replace(name) + "`"
+}
+
+// quoteString quotes a ClickHouse string literal.
+func quoteString(s string) string {
+	return "'" + strings.NewReplacer("\\", "\\\\", "'", "\\'").Replace(s) + "'"
+}
+
+func (l *tableLayout) qualified() string { return quote(l.db) + "." + quote(l.table) }
+
+func (l *tableLayout) viewName() string { return quote(l.db) + "." + quote(l.table+currentView) }
+
+// columnDef is a column's definition in CREATE TABLE and ALTER TABLE.
+func (c *colSpec) columnDef() string {
+	s := quote(c.name) + " " + c.chType()
+	if c.m.comment != "" {
+		s += " COMMENT " + quoteString(c.m.comment)
+	}
+	return s
+}
+
+func keyTuple(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = quote(c)
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}
+
+// createDatabase is the statement that creates the target database.
+func (l *tableLayout) createDatabase() string {
+	return "CREATE DATABASE IF NOT EXISTS " + quote(l.db)
+}
+
+// createTable is the CREATE TABLE statement of the target.
+func (l *tableLayout) createTable() (string, error) {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS " + l.qualified() + " (\n")
+	for i := range l.cols {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		b.WriteString("    " + l.cols[i].columnDef())
+	}
+	b.WriteString("\n)")
+	engine, orderBy := l.opts.engine, l.opts.orderBy
+	switch l.mode {
+	case connectors.ModeUpsert:
+		if orderBy != "" {
+			return "", fmt.Errorf("order_by cannot be set in upsert mode: the key %s orders %s.%s", keyTuple(l.key), l.db, l.table)
+		}
+		orderBy = keyTuple(l.key)
+		if engine == "" {
+			engine = "ReplacingMergeTree(" + quote(colVersion) + ")"
+		}
+	case connectors.ModeChangelog:
+		if orderBy == "" {
+			orderBy = keyTuple(append(append([]string(nil), l.key...), colVersion))
+		}
+	default:
+		if orderBy == "" {
+			orderBy = "tuple()"
+			if len(l.key) > 0 {
+				orderBy = keyTuple(l.key)
+			}
+		}
+	}
+	if engine == "" {
+		engine = "MergeTree()"
+	}
+	b.WriteString("\nENGINE = " + engine)
+	if l.opts.partitionBy != "" {
+		b.WriteString("\nPARTITION BY " + l.opts.partitionBy)
+	}
+	b.WriteString("\nORDER BY " + orderBy)
+	if l.opts.ttl != "" {
+		if !l.version.atLeast(19, 6) {
+			return "", fmt.Errorf("ttl needs ClickHouse 19.6 or later (the server is %s)", l.version)
+		}
+		b.WriteString("\nTTL " + l.opts.ttl)
+	}
+	return b.String(), nil
+}
+
+// createView is the statement that creates the live-rows view of an upsert
+// table; "" in other modes. FINAL merges the versions of each key at read
+// time, so the view never shows a replaced or deleted row, merged or not.
+func (l *tableLayout) createView() string {
+	if l.mode != connectors.ModeUpsert {
+		return ""
+	}
+	names := make([]string, 0, len(l.cols))
+	for _, c := range l.cols {
+		if c.name != colIsDeleted {
+			names = append(names, quote(c.name))
+		}
+	}
+	return "CREATE VIEW IF NOT EXISTS " + l.viewName() + " AS SELECT " + strings.Join(names, ", ") +
+		" FROM " + l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0"
+}
+
+// dropView drops the live-rows view, to recreate it with new columns.
+func (l *tableLayout) dropView() string {
+	return "DROP TABLE IF EXISTS " + l.viewName()
+}
+
+// addColumns is the ALTER TABLE statement that adds cols.
+func (l *tableLayout) addColumns(cols []*colSpec) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = "ADD COLUMN IF NOT EXISTS " + c.columnDef()
+	}
+	return "ALTER TABLE " + l.qualified() + " " + strings.Join(parts, ", ")
+}
+
+// ddl lists the statements that create the target from nothing.
+func (l *tableLayout) ddl() ([]string, error) {
+	ct, err := l.createTable()
+	if err != nil {
+		return nil, err
+	}
+	out := []string{l.createDatabase(), ct}
+	if v := l.createView(); v != "" {
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// existingColumn is a column of a table that already exists.
+type existingColumn struct{ name, typ string }
+
+// reconcile checks an existing table against the layout. It adopts the
+// existing nullability where writing is still exact (a Nullable column takes
+// non-NULL values), and returns the columns the table lacks. A column whose
+// type differs is an error naming every mismatch.
+func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, err error) {
+	have := map[string]string{}
+	for _, c := range existing {
+		have[c.name] = c.typ
+	}
+	var bad []string
+	for i := range l.cols {
+		c := &l.cols[i]
+		typ, ok := have[c.name]
+		if !ok {
+			missing = append(missing, c)
+			continue
+		}
+		inner, isNull := unwrapNullable(typ)
+		switch {
+		case normType(typ) == normType(c.chType()):
+		case isNull && !c.nullable && normType(inner) == normType(c.m.base):
+			c.nullable = true
+		default:
+			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("existing table %s.%s does not match: %s", l.db, l.table, strings.Join(bad, "; "))
+	}
+	return missing, nil
+}

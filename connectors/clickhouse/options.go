@@ -1,0 +1,176 @@
+package clickhouse
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+// Spec is the "clickhouse" sink kind: its options and their defaults.
+var Spec = connectors.Spec{
+	Kind: "clickhouse",
+	Doc: "ClickHouse over the native protocol (clickhouse://user:password@host:9000/database). " +
+		"Creates missing databases, tables and the <table>_current view of upsert tables; " +
+		"adds columns the source adds. Target options given on the sink are defaults for every pipeline.",
+	Options: []connectors.Option{
+		{Name: "database", Type: connectors.OptString, Doc: "database of targets named without one (default: the DSN's, else \"default\")"},
+		{Name: "compression", Type: connectors.OptString, Default: "lz4", Enum: []string{"lz4", "zstd", "none"}, Doc: "native protocol block compression"},
+		{Name: "dial_timeout", Type: connectors.OptDuration, Default: "10s", Doc: "timeout of one connection attempt"},
+		{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Doc: "connections to the server, shared by every pipeline of the sink"},
+	},
+	TargetOptions: []connectors.Option{
+		{Name: "order_by", Type: connectors.OptString, Doc: "ORDER BY expression of a created append or changelog table (default: the key, else tuple(); changelog adds _version)"},
+		{Name: "partition_by", Type: connectors.OptString, Doc: "PARTITION BY expression of a created table"},
+		{Name: "engine", Type: connectors.OptString, Doc: "ENGINE of a created table (default: ReplacingMergeTree(_version) for upsert, MergeTree() otherwise)"},
+		{Name: "ttl", Type: connectors.OptString, Doc: "TTL expression of a created table (ClickHouse 19.6 or later)"},
+		{Name: "batch_rows", Type: connectors.OptInt, Default: 100000, Doc: "rows per insert: small batches are coalesced up to this"},
+		{Name: "batch_bytes", Type: connectors.OptInt, Default: 64 << 20, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
+		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
+		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Doc: "inserts running at once"},
+		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
+		{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
+			Doc: "a batch with columns the table lacks: evolve adds them (ALTER TABLE … ADD COLUMN), ignore drops them, fail stops"},
+	},
+}
+
+// targetOptions are the resolved per-target options.
+type targetOptions struct {
+	orderBy, partitionBy, engine, ttl string
+	batchRows                         int
+	batchBytes                        int64
+	flushInterval                     time.Duration
+	maxInflight                       int
+	maxBackoff                        time.Duration
+	schemaChanges                     string
+}
+
+// optionSet looks options up in order: the pipeline's, the sink's, the
+// spec's defaults.
+type optionSet []map[string]any
+
+func (o optionSet) raw(name string) (any, bool) {
+	for _, m := range o {
+		if v, ok := m[name]; ok && v != nil {
+			return v, true
+		}
+	}
+	if opt, ok := Spec.Lookup(name); ok && opt.Default != nil {
+		return opt.Default, true
+	}
+	return nil, false
+}
+
+func (o optionSet) str(name string) (string, error) {
+	v, ok := o.raw(name)
+	if !ok {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("option %q: want a string, got %v", name, v)
+	}
+	if opt, ok := Spec.Lookup(name); ok && len(opt.Enum) > 0 {
+		for _, e := range opt.Enum {
+			if strings.EqualFold(e, s) {
+				return e, nil
+			}
+		}
+		return "", fmt.Errorf("option %q: %q is not one of %s", name, s, strings.Join(opt.Enum, ", "))
+	}
+	return s, nil
+}
+
+func (o optionSet) int(name string) (int64, error) {
+	v, ok := o.raw(name)
+	if !ok {
+		return 0, nil
+	}
+	switch n := v.(type) {
+	case int:
+		return int64(n), nil
+	case int32:
+		return int64(n), nil
+	case int64:
+		return n, nil
+	case uint64:
+		return int64(n), nil
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), nil
+		}
+	case string:
+		if i, err := strconv.ParseInt(n, 10, 64); err == nil {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("option %q: want an integer, got %v", name, v)
+}
+
+func (o optionSet) duration(name string) (time.Duration, error) {
+	v, ok := o.raw(name)
+	if !ok {
+		return 0, nil
+	}
+	switch d := v.(type) {
+	case time.Duration:
+		return d, nil
+	case string:
+		if p, err := time.ParseDuration(d); err == nil {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("option %q: want a duration such as '500ms', got %v", name, v)
+}
+
+// resolveTargetOptions reads the target options.
+func resolveTargetOptions(o optionSet) (targetOptions, error) {
+	var t targetOptions
+	var err error
+	get := func(name string, dst *string) {
+		if err == nil {
+			*dst, err = o.str(name)
+		}
+	}
+	get("order_by", &t.orderBy)
+	get("partition_by", &t.partitionBy)
+	get("engine", &t.engine)
+	get("ttl", &t.ttl)
+	get("schema_changes", &t.schemaChanges)
+	if err != nil {
+		return t, err
+	}
+	rowsN, err := o.int("batch_rows")
+	if err != nil {
+		return t, err
+	}
+	if t.batchBytes, err = o.int("batch_bytes"); err != nil {
+		return t, err
+	}
+	inflight, err := o.int("max_inflight")
+	if err != nil {
+		return t, err
+	}
+	if t.flushInterval, err = o.duration("flush_interval"); err != nil {
+		return t, err
+	}
+	if t.maxBackoff, err = o.duration("max_backoff"); err != nil {
+		return t, err
+	}
+	t.batchRows, t.maxInflight = int(rowsN), int(inflight)
+	switch {
+	case t.batchRows < 1:
+		return t, fmt.Errorf("option \"batch_rows\": must be at least 1")
+	case t.batchBytes < 1:
+		return t, fmt.Errorf("option \"batch_bytes\": must be at least 1")
+	case t.maxInflight < 1:
+		return t, fmt.Errorf("option \"max_inflight\": must be at least 1")
+	case t.flushInterval <= 0:
+		return t, fmt.Errorf("option \"flush_interval\": must be positive")
+	case t.maxBackoff <= 0:
+		return t, fmt.Errorf("option \"max_backoff\": must be positive")
+	}
+	return t, nil
+}

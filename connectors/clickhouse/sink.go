@@ -1,0 +1,339 @@
+// Package clickhouse is the ClickHouse sink: it creates target tables from
+// the planned Arrow schema and loads change batches with columnar inserts
+// over the native protocol (clickhouse-go/v2).
+//
+// Table layout by mode:
+//   - upsert: ReplacingMergeTree(_version) ORDER BY the key; user columns,
+//     _version UInt64, _is_deleted UInt8; a view <table>_current shows the
+//     live rows (FINAL, _is_deleted = 0).
+//   - append: MergeTree ORDER BY the key (or order_by, else tuple()).
+//   - changelog: MergeTree, one row per change: user columns, _op, _ts,
+//     _pos, _version and _before_<col> for the old values.
+//
+// The Arrow → ClickHouse type map is in types.go and docs/types.md.
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+func init() {
+	connectors.RegisterSink(Spec, func(name, dsn string, opts map[string]any) (connectors.Sink, error) {
+		return NewSink(name, dsn, opts)
+	})
+}
+
+// Sink is a configured ClickHouse sink (one CREATE SINK). It connects on
+// first use and reads the server version once; every pipeline writing into
+// it shares its connection pool.
+type Sink struct {
+	name     string
+	opts     map[string]any
+	chOpts   *clickhouse.Options
+	database string
+
+	mu      sync.Mutex
+	conn    driver.Conn
+	version serverVersion
+	closed  bool
+}
+
+var _ connectors.Sink = (*Sink)(nil)
+
+// NewSink makes a sink from a DSN clickhouse://user:password@host:port/db
+// and the sink's WITH options. It does not connect.
+func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
+	if !strings.HasPrefix(dsn, "clickhouse://") && !strings.HasPrefix(dsn, "tcp://") {
+		return nil, fmt.Errorf("clickhouse sink %q: the DSN must start with clickhouse://", name)
+	}
+	chOpts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, redact(err.Error(), chOpts))
+	}
+	chOpts.Protocol = clickhouse.Native
+	o := optionSet{opts}
+	db, err := o.str("database")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	}
+	if db == "" {
+		db = chOpts.Auth.Database
+	}
+	if db == "" {
+		db = "default"
+	}
+	comp, err := o.str("compression")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	}
+	switch comp {
+	case "lz4":
+		chOpts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
+	case "zstd":
+		chOpts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionZSTD}
+	default:
+		chOpts.Compression = nil
+	}
+	if chOpts.DialTimeout, err = o.duration("dial_timeout"); err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	}
+	maxConns, err := o.int("max_open_conns")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	}
+	chOpts.MaxOpenConns = int(maxConns)
+	chOpts.MaxIdleConns = int(maxConns)
+	// The database in the DSN must exist to log in; targets name theirs.
+	chOpts.Auth.Database = ""
+	// Check the target options given on the sink once, here.
+	if _, err := resolveTargetOptions(optionSet{opts}); err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	}
+	return &Sink{name: name, opts: opts, chOpts: chOpts, database: db}, nil
+}
+
+// redact removes the password from a message.
+func redact(msg string, o *clickhouse.Options) string {
+	if o != nil && o.Auth.Password != "" {
+		msg = strings.ReplaceAll(msg, o.Auth.Password, "xxxxx")
+	}
+	return msg
+}
+
+// connect opens the pool and reads the server version, once.
+func (s *Sink) connect(ctx context.Context) (driver.Conn, serverVersion, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, serverVersion{}, fmt.Errorf("clickhouse sink %q is closed", s.name)
+	}
+	if s.conn != nil {
+		return s.conn, s.version, nil
+	}
+	conn, err := clickhouse.Open(s.chOpts)
+	if err != nil {
+		return nil, serverVersion{}, s.errorf("cannot connect: %v", err)
+	}
+	var vs string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&vs); err != nil {
+		conn.Close()
+		return nil, serverVersion{}, s.errorf("cannot reach %s: %v", strings.Join(s.chOpts.Addr, ","), err)
+	}
+	v, err := parseVersion(vs)
+	if err != nil {
+		conn.Close()
+		return nil, serverVersion{}, s.errorf("%v", err)
+	}
+	s.conn, s.version = conn, v
+	return conn, v, nil
+}
+
+func (s *Sink) errorf(format string, args ...any) error {
+	return errors.New(redact(fmt.Sprintf("clickhouse sink %q: ", s.name)+fmt.Sprintf(format, args...), s.chOpts))
+}
+
+// Version returns the server version, e.g. "18.16.1".
+func (s *Sink) Version(ctx context.Context) (string, error) {
+	_, v, err := s.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	return v.String(), nil
+}
+
+// splitName splits a target name "db.table" (or "table": the sink database).
+func (s *Sink) splitName(name string) (db, table string, err error) {
+	db, table, ok := strings.Cut(name, ".")
+	if !ok {
+		db, table = s.database, name
+	}
+	if db == "" || table == "" || strings.Contains(table, ".") {
+		return "", "", fmt.Errorf("clickhouse target %q: want database.table", name)
+	}
+	return db, table, nil
+}
+
+// layoutFor resolves a target to its table layout.
+func (s *Sink) layoutFor(ctx context.Context, t connectors.Target) (driver.Conn, *tableLayout, error) {
+	conn, v, err := s.connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, table, err := s.splitName(t.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := resolveTargetOptions(optionSet{t.Options, s.opts})
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+	}
+	if t.Schema == nil {
+		return nil, nil, fmt.Errorf("pipeline %q: no output schema", t.Pipeline)
+	}
+	l, err := buildLayout(db, table, t.Mode, t.Key, t.Schema, v, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+	}
+	return conn, l, nil
+}
+
+// tableState is what exists of a target table.
+type tableState struct {
+	exists  bool
+	engine  string
+	columns []existingColumn
+}
+
+func readTableState(ctx context.Context, conn driver.Conn, db, table string) (tableState, error) {
+	var st tableState
+	rows, err := conn.Query(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = ?", db, table)
+	if err != nil {
+		return st, err
+	}
+	for rows.Next() {
+		st.exists = true
+		if err := rows.Scan(&st.engine); err != nil {
+			rows.Close()
+			return st, err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || !st.exists {
+		return st, err
+	}
+	rows, err = conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
+	if err != nil {
+		return st, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c existingColumn
+		if err := rows.Scan(&c.name, &c.typ); err != nil {
+			return st, err
+		}
+		st.columns = append(st.columns, c)
+	}
+	return st, rows.Err()
+}
+
+// prepare computes the statements that bring the target to the layout:
+// everything for a new table; ADD COLUMNs (and the view again) for an
+// existing one. It adopts the existing table's nullability.
+func prepare(l *tableLayout, st tableState, evolve bool) ([]string, error) {
+	if !st.exists {
+		return l.ddl()
+	}
+	if l.mode == connectors.ModeUpsert && l.opts.engine == "" && !strings.Contains(st.engine, "ReplacingMergeTree") {
+		return nil, fmt.Errorf("existing table %s.%s is %s: upsert needs a ReplacingMergeTree", l.db, l.table, st.engine)
+	}
+	missing, err := l.reconcile(st.columns)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	if len(missing) > 0 {
+		if !evolve {
+			names := make([]string, len(missing))
+			for i, c := range missing {
+				names[i] = fmt.Sprintf("%q %s", c.name, c.chType())
+			}
+			return nil, fmt.Errorf("existing table %s.%s lacks columns %s", l.db, l.table, strings.Join(names, ", "))
+		}
+		out = append(out, l.addColumns(missing))
+		if l.mode == connectors.ModeUpsert {
+			out = append(out, l.dropView())
+		}
+	}
+	if v := l.createView(); v != "" {
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Plan returns the DDL Open would run for t and the values t's columns
+// cannot hold exactly. It changes nothing.
+func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, problems []string, err error) {
+	conn, l, err := s.layoutFor(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := readTableState(ctx, conn, l.db, l.table)
+	if err != nil {
+		return nil, nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
+	}
+	ddl, err = prepare(l, st, l.opts.schemaChanges == "evolve")
+	problems = append(problems, l.problems...)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	return ddl, problems, nil
+}
+
+// Open creates the target database, table and view when missing, or checks
+// an existing table (adding the columns it lacks when schema_changes is
+// evolve), and returns a writer. Nothing is written when the existing table
+// does not match.
+func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
+	conn, l, err := s.layoutFor(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	st, err := readTableState(ctx, conn, l.db, l.table)
+	if err != nil {
+		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
+	}
+	stmts, err := prepare(l, st, l.opts.schemaChanges == "evolve")
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+	}
+	if err := s.execDDL(ctx, conn, l.version, stmts); err != nil {
+		return nil, err
+	}
+	return newWriter(s, conn, l, t), nil
+}
+
+// execDDL runs statements in order.
+func (s *Sink) execDDL(ctx context.Context, conn driver.Conn, v serverVersion, stmts []string) error {
+	if v.decimalNeedsSetting() {
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_decimal_type": 1}))
+	}
+	for _, q := range stmts {
+		if err := conn.Exec(ctx, q); err != nil {
+			return s.errorf("%v (running %s)", err, q)
+		}
+	}
+	return nil
+}
+
+// Close closes the connection pool. Writers must be closed first.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.conn != nil {
+		return s.conn.Close()
+	}
+	return nil
+}
+
+// backoff returns the wait before retry n (0-based): 100ms doubling up to max.
+func backoff(n int, max time.Duration) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}

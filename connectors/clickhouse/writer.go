@@ -1,0 +1,467 @@
+package clickhouse
+
+import (
+	"context"
+	sqldriver "database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// errClosed fails the writes a closed writer never made durable.
+var errClosed = errors.New("clickhouse writer closed before the rows were written")
+
+// item is one Write: a batch and its callback.
+type item struct {
+	b    *exec.Batch
+	done func(error)
+}
+
+// group is the unit of insert and of retry: consecutive Writes with the same
+// schema coalesced into one INSERT. Its Arrow batches are kept until the
+// insert succeeded, since a clickhouse-go batch cannot be sent twice.
+type group struct {
+	items  []item
+	rows   int
+	bytes  int64
+	schema *arrow.Schema
+	cols   []*colSpec // insert columns
+	idx    []int      // their column index in the batches
+	timer  *time.Timer
+	err    error
+	// finished is closed when the insert is over (err set); acked when the
+	// done callbacks of the group have been called.
+	finished, acked chan struct{}
+}
+
+// writer writes one pipeline's batches into one table.
+//
+// Writes are coalesced into groups of up to batch_rows rows / batch_bytes
+// bytes, or whatever arrived within flush_interval; up to max_inflight
+// groups are inserted at once, each on its own connection. done callbacks
+// run in the order of the Writes, from one goroutine, after the batches are
+// released.
+type writer struct {
+	s         *Sink
+	conn      driver.Conn
+	opts      targetOptions
+	target    string // db.table for messages
+	qualified string // `db`.`table`
+
+	ctx    context.Context // canceled by Close: stops retries
+	cancel context.CancelFunc
+	slots  chan struct{}
+	order  chan *group
+	wg     sync.WaitGroup // the completer
+
+	mu      sync.Mutex
+	layout  *tableLayout
+	schema  *arrow.Schema // schema of the last batch, checked against layout
+	pending *group
+	last    *group // the last sealed group
+	closed  bool
+
+	errMu    sync.Mutex
+	flushErr error // first failure since the last Flush
+}
+
+var _ connectors.Writer = (*writer)(nil)
+
+func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *writer {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &writer{
+		s: s, conn: conn, opts: l.opts, layout: l, target: l.db + "." + l.table,
+		qualified: l.qualified(), ctx: ctx, cancel: cancel,
+		slots:  make(chan struct{}, l.opts.maxInflight),
+		order:  make(chan *group, l.opts.maxInflight+16),
+		schema: t.Schema,
+	}
+	w.wg.Add(1)
+	go w.complete()
+	return w
+}
+
+// Write queues b. It blocks while max_inflight inserts are running and the
+// next group is full. When it returns an error, b has been released and
+// done will not be called.
+func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		b.Release()
+		return fmt.Errorf("clickhouse writer for %s is closed", w.target)
+	}
+	schema := b.Record.Schema()
+	if w.pending != nil && !w.pending.schema.Equal(schema) {
+		if err := w.seal(ctx); err != nil {
+			b.Release()
+			return err
+		}
+	}
+	if !w.schema.Equal(schema) {
+		if err := w.evolve(ctx, schema); err != nil {
+			b.Release()
+			return err
+		}
+		w.schema = schema
+	}
+	if w.pending == nil {
+		g, err := w.newGroup(schema)
+		if err != nil {
+			b.Release()
+			return err
+		}
+		w.pending = g
+		g.timer = time.AfterFunc(w.opts.flushInterval, func() { w.timeout(g) })
+	}
+	g := w.pending
+	g.items = append(g.items, item{b, done})
+	n := b.NumRows()
+	g.rows += n
+	if total := b.Record.NumRows(); total > 0 {
+		g.bytes += recordBytes(b.Record) * int64(n) / total
+	}
+	if g.rows >= w.opts.batchRows || g.bytes >= w.opts.batchBytes {
+		return w.seal(ctx)
+	}
+	return nil
+}
+
+// newGroup starts a group for batches of schema: the insert columns are the
+// layout's columns the batches carry.
+func (w *writer) newGroup(schema *arrow.Schema) (*group, error) {
+	g := &group{schema: schema, finished: make(chan struct{}), acked: make(chan struct{})}
+	for i := range w.layout.cols {
+		c := &w.layout.cols[i]
+		idx := schema.FieldIndices(c.src)
+		if len(idx) == 0 {
+			continue // a column the source dropped: ClickHouse writes its default
+		}
+		f := schema.Field(idx[0])
+		if !arrow.TypeEqual(f.Type, c.field.Type) {
+			return nil, fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow", w.target, c.name, c.field.Type, f.Type)
+		}
+		g.cols = append(g.cols, c)
+		g.idx = append(g.idx, idx[0])
+	}
+	if len(g.cols) == 0 {
+		return nil, fmt.Errorf("clickhouse %s: batch has none of the table's columns", w.target)
+	}
+	return g, nil
+}
+
+// evolve brings the table in line with a batch schema that differs from the
+// last one: columns the table lacks are added (schema_changes = evolve) and
+// the live-rows view is made again.
+func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
+	l := w.layout
+	nl, err := buildLayout(l.db, l.table, l.mode, l.key, schema, l.version, l.opts)
+	if err != nil {
+		return fmt.Errorf("clickhouse %s: %w", w.target, err)
+	}
+	var added []*colSpec
+	for i := range nl.cols {
+		c := &nl.cols[i]
+		old := l.col(c.name)
+		switch {
+		case old == nil:
+			added = append(added, c)
+		case !arrow.TypeEqual(old.field.Type, c.field.Type):
+			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow", w.target, c.name, old.field.Type, c.field.Type)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	names := make([]string, len(added))
+	for i, c := range added {
+		names[i] = c.name
+	}
+	switch w.opts.schemaChanges {
+	case "ignore":
+		return nil // newGroup only picks the layout's columns
+	case "fail":
+		return fmt.Errorf("clickhouse %s: new columns %s and schema_changes = 'fail'", w.target, strings.Join(names, ", "))
+	}
+	// The new layout keeps the old columns (in their order and with their
+	// adopted nullability) and appends the new ones.
+	merged := *l
+	merged.cols = append([]colSpec(nil), l.cols...)
+	for _, c := range added {
+		merged.cols = append(merged.cols, *c)
+	}
+	stmts := []string{merged.addColumns(added)}
+	if merged.mode == connectors.ModeUpsert {
+		stmts = append(stmts, merged.dropView(), merged.createView())
+	}
+	for attempt := 0; ; attempt++ {
+		err = w.s.execDDL(ctx, w.conn, l.version, stmts)
+		if err == nil || !retryable(err) {
+			break
+		}
+		slog.Warn("clickhouse: retrying schema change", "table", w.target, "error", err)
+		if err := sleep(ctx, backoff(attempt, w.opts.maxBackoff)); err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return err
+	}
+	slog.Info("clickhouse: added columns", "table", w.target, "columns", names)
+	w.layout = &merged
+	return nil
+}
+
+// timeout seals g when it is still pending after flush_interval.
+func (w *writer) timeout(g *group) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == g && !w.closed {
+		// A failure here (only w.ctx canceled) leaves g pending for Flush/Close.
+		_ = w.seal(w.ctx)
+	}
+}
+
+// seal starts the insert of the pending group once an insert slot is free.
+// Called with w.mu held.
+func (w *writer) seal(ctx context.Context) error {
+	g := w.pending
+	if g == nil {
+		return nil
+	}
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.ctx.Done():
+		return errClosed
+	}
+	g.timer.Stop()
+	w.pending = nil
+	w.last = g
+	w.order <- g
+	go w.run(g)
+	return nil
+}
+
+// run inserts g, retrying while ClickHouse is unreachable.
+func (w *writer) run(g *group) {
+	defer func() {
+		<-w.slots
+		close(g.finished)
+	}()
+	for attempt := 0; ; attempt++ {
+		err := w.insert(w.ctx, g)
+		if err == nil {
+			return
+		}
+		if w.ctx.Err() != nil {
+			g.err = errClosed
+			return
+		}
+		if !retryable(err) {
+			g.err = fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+			return
+		}
+		d := backoff(attempt, w.opts.maxBackoff)
+		slog.Warn("clickhouse: insert failed, retrying", "table", w.target, "rows", g.rows, "attempt", attempt+1, "in", d, "error", err)
+		if sleep(w.ctx, d) != nil {
+			g.err = errClosed
+			return
+		}
+	}
+}
+
+// insert makes one attempt: a fresh clickhouse-go batch filled column by
+// column from the Arrow batches, then sent.
+func (w *writer) insert(ctx context.Context, g *group) (err error) {
+	names := make([]string, len(g.cols))
+	for i, c := range g.cols {
+		names[i] = quote(c.name)
+	}
+	q := "INSERT INTO " + w.qualified + " (" + strings.Join(names, ", ") + ")"
+	ins, err := w.conn.PrepareBatch(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = ins.Abort()
+		}
+	}()
+	for _, it := range g.items {
+		if it.b.NumRows() == 0 {
+			continue
+		}
+		r := liveRows(it.b)
+		for k, c := range g.cols {
+			v, err := columnSlice(c, it.b.Record.Column(g.idx[k]), r)
+			if err != nil {
+				return err
+			}
+			if err := ins.Column(k).Append(v); err != nil {
+				return &dataError{fmt.Sprintf("column %q: %v", c.name, err)}
+			}
+		}
+	}
+	if ins.Rows() == 0 {
+		return ins.Abort()
+	}
+	return ins.Send()
+}
+
+// complete calls the done callbacks in the order of the Writes.
+func (w *writer) complete() {
+	defer w.wg.Done()
+	for g := range w.order {
+		<-g.finished
+		for _, it := range g.items {
+			it.b.Release()
+			if it.done != nil {
+				it.done(g.err)
+			}
+		}
+		if g.err != nil {
+			w.errMu.Lock()
+			if w.flushErr == nil {
+				w.flushErr = g.err
+			}
+			w.errMu.Unlock()
+		}
+		close(g.acked)
+	}
+}
+
+// Flush inserts what is pending and waits until every earlier Write has
+// called done. It returns the first insert failure since the last Flush.
+func (w *writer) Flush(ctx context.Context) error {
+	w.mu.Lock()
+	if err := w.seal(ctx); err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	last := w.last
+	w.mu.Unlock()
+	if last != nil {
+		select {
+		case <-last.acked:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	err := w.flushErr
+	w.flushErr = nil
+	return err
+}
+
+// Close stops the writer without waiting for ClickHouse: call Flush first
+// for a clean stop. Writes not yet durable are failed with an error (their
+// done callbacks run). Close is idempotent.
+func (w *writer) Close() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	w.closed = true
+	w.cancel()
+	if g := w.pending; g != nil {
+		g.timer.Stop()
+		w.pending = nil
+		g.err = errClosed
+		close(g.finished)
+		w.order <- g
+	}
+	close(w.order)
+	w.mu.Unlock()
+	w.wg.Wait()
+	return nil
+}
+
+// retryable reports whether err may pass by itself: a lost connection or
+// an overloaded server. Data errors are final.
+func retryable(err error) bool {
+	var de *dataError
+	if errors.As(err, &de) {
+		return false
+	}
+	var ce *column.ColumnConverterError
+	if errors.As(err, &ce) {
+		return false
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case 159, // TIMEOUT_EXCEEDED
+			202, // TOO_MANY_SIMULTANEOUS_QUERIES
+			209, // SOCKET_TIMEOUT
+			210, // NETWORK_ERROR
+			241, // MEMORY_LIMIT_EXCEEDED
+			242, // TABLE_IS_READ_ONLY
+			252, // TOO_MANY_PARTS
+			279, // ALL_CONNECTION_TRIES_FAILED
+			425, // SYSTEM_ERROR
+			999: // KEEPER_EXCEPTION
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, sqldriver.ErrBadConn), errors.Is(err, clickhouse.ErrAcquireConnTimeout),
+		errors.Is(err, clickhouse.ErrConnectionClosed), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return false
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// recordBytes is the size of a record's buffers.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	var add func(d arrow.ArrayData)
+	add = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil {
+				n += int64(b.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			add(c)
+		}
+	}
+	for _, c := range rec.Columns() {
+		add(c.Data())
+	}
+	return n
+}
