@@ -1,0 +1,183 @@
+package file_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/file"
+	"github.com/etlq/etlq/connectors/sinktest"
+)
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) (connectors.Sink, connectors.Target, sinktest.Reader) {
+		dir := t.TempDir()
+		s := file.New(dir)
+		target := connectors.Target{Name: "out/rows.jsonl", Options: map[string]any{"flush_interval": "20ms"}}
+		return s, target, func(t *testing.T) []map[string]any {
+			data, err := os.ReadFile(filepath.Join(dir, "out/rows.jsonl"))
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			rows, err := sinktest.DecodeJSONL(data, sinktest.SinkSchema(sinktest.Columns(), false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return rows
+		}
+	})
+}
+
+var schema = sinktest.SinkSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+}, false)
+
+func row(id int, name any) []any {
+	return []any{id, name, uint64(id), uint8(0), "insert", time.Unix(0, 0), "binlog.000001:4"}
+}
+
+// writeRows opens path in a new sink, writes one batch and closes.
+func writeRows(t *testing.T, mem memory.Allocator, dir string, target connectors.Target, rows ...[]any) {
+	t.Helper()
+	target.Schema = schema
+	w, err := file.New(dir).Open(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acks atomic.Int32
+	if err := w.Write(context.Background(), sinktest.Build(mem, schema, "d", "t", rows...), func(err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		acks.Add(1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if acks.Load() != 1 {
+		t.Fatalf("acks = %d, want 1", acks.Load())
+	}
+}
+
+func TestAppendsAcrossOpens(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	writeRows(t, mem, dir, connectors.Target{Name: "a/b/rows.csv"}, row(1, "x"))
+	writeRows(t, mem, dir, connectors.Target{Name: "a/b/rows.csv"}, row(2, nil), row(3, ""))
+	got, err := os.ReadFile(filepath.Join(dir, "a/b/rows.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id,name,_op\r\n1,x,insert\r\n2,,insert\r\n3,\"\",insert\r\n"
+	if string(got) != want {
+		t.Errorf("got %q, want %q (one header, appended rows)", got, want)
+	}
+}
+
+func TestAckAfterSync(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		interval   string
+		wantAtOnce bool
+	}{{"0s", true}, {"1h", false}} {
+		s := file.New(t.TempDir())
+		w, err := s.Open(ctx, connectors.Target{Name: "rows.jsonl", Schema: schema,
+			Options: map[string]any{"flush_interval": tc.interval}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acks atomic.Int32
+		for i := 0; i < 3; i++ {
+			if err := w.Write(ctx, sinktest.Build(mem, schema, "d", "t", row(i, "n")), func(error) { acks.Add(1) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := acks.Load() == 3; got != tc.wantAtOnce {
+			t.Errorf("flush_interval %s: acks before Flush = %d", tc.interval, acks.Load())
+		}
+		// The data is written (visible to readers) before it is acknowledged.
+		data, _ := os.ReadFile(filepath.Join(s.Path(connectors.Target{Name: "rows.jsonl"})))
+		if n := strings.Count(string(data), "\n"); n != 3 {
+			t.Errorf("flush_interval %s: %d lines written before Flush, want 3", tc.interval, n)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if acks.Load() != 3 {
+			t.Errorf("flush_interval %s: acks after Flush = %d, want 3", tc.interval, acks.Load())
+		}
+		w.Close()
+	}
+}
+
+func TestSyncsWithoutFlush(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	w, err := file.New(t.TempDir()).Open(ctx, connectors.Target{Name: "rows.jsonl", Schema: schema,
+		Options: map[string]any{"flush_interval": "10ms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	acked := make(chan error, 1)
+	if err := w.Write(ctx, sinktest.Build(mem, schema, "d", "t", row(1, "n")), func(err error) { acked <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-acked:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no acknowledgement without Flush")
+	}
+}
+
+func TestOnePathOneWriter(t *testing.T) {
+	s := file.New(t.TempDir())
+	target := connectors.Target{Name: "rows.jsonl", Schema: schema}
+	w, err := s.Open(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open(context.Background(), target); err == nil {
+		t.Error("a second writer of the same path was opened")
+	}
+	w.Close()
+	w2, err := s.Open(context.Background(), target)
+	if err != nil {
+		t.Fatalf("reopen after close: %v", err)
+	}
+	w2.Close()
+}
+
+func TestPlanProblems(t *testing.T) {
+	s := file.New("")
+	for _, target := range []connectors.Target{
+		{Name: ""},
+		{Name: "x.out", Format: "xml"},
+		{Name: "x.jsonl", Options: map[string]any{"flush_interval": "soon"}},
+	} {
+		if _, problems, err := s.Plan(context.Background(), target); err != nil || len(problems) != 1 {
+			t.Errorf("%+v: want one problem, got %v, %v", target, problems, err)
+		}
+	}
+	if f := file.FormatOf(connectors.Target{Name: "a/x.parquet"}); f != "parquet" {
+		t.Errorf("format of x.parquet = %q", f)
+	}
+}
