@@ -264,7 +264,10 @@ func (l *tableLayout) dropView() string {
 func (l *tableLayout) addColumns(cols []*colSpec) string {
 	parts := make([]string, len(cols))
 	for i, c := range cols {
-		parts[i] = "ADD COLUMN IF NOT EXISTS " + c.columnDef()
+		parts[i] = "ADD COLUMN " + c.columnDef()
+		if l.version.hasAddColumnIfNotExists() {
+			parts[i] = "ADD COLUMN IF NOT EXISTS " + c.columnDef()
+		}
 	}
 	return "ALTER TABLE " + l.qualified() + " " + strings.Join(parts, ", ")
 }

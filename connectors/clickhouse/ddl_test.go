@@ -192,6 +192,10 @@ func TestReconcile(t *testing.T) {
 	if !l.col("ok").nullable {
 		t.Error("an existing Nullable column is adopted")
 	}
+	if got := l.addColumns(missing); got != "ALTER TABLE `shop`.`orders` ADD COLUMN `t` Nullable(Int64) COMMENT 'TIME as microseconds'" {
+		t.Error(got)
+	}
+	l.version = v2403
 	if got := l.addColumns(missing); got != "ALTER TABLE `shop`.`orders` ADD COLUMN IF NOT EXISTS `t` Nullable(Int64) COMMENT 'TIME as microseconds'" {
 		t.Error(got)
 	}

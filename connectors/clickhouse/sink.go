@@ -302,11 +302,10 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	return newWriter(s, conn, l, t), nil
 }
 
-// execDDL runs statements in order.
+// execDDL runs statements in order. No settings are sent: 18.16 knows no
+// allow_experimental_decimal_type (Decimal needs none there) and rejects
+// unknown settings.
 func (s *Sink) execDDL(ctx context.Context, conn driver.Conn, v serverVersion, stmts []string) error {
-	if v.decimalNeedsSetting() {
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"allow_experimental_decimal_type": 1}))
-	}
 	for _, q := range stmts {
 		if err := conn.Exec(ctx, q); err != nil {
 			return s.errorf("%v (running %s)", err, q)

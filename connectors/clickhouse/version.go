@@ -48,10 +48,9 @@ func (v serverVersion) hasDateTime64() bool { return v.atLeast(20, 1) }
 // hasDate32 reports Date32 (21.9).
 func (v serverVersion) hasDate32() bool { return v.atLeast(21, 9) }
 
-// decimalNeedsSetting reports whether CREATE/ALTER with a Decimal column
-// needs allow_experimental_decimal_type = 1 (Decimal was experimental
-// before 19.1; 18.x servers know the setting).
-func (v serverVersion) decimalNeedsSetting() bool { return !v.atLeast(19, 1) }
+// hasAddColumnIfNotExists reports ALTER TABLE … ADD COLUMN IF NOT EXISTS
+// (18.16 rejects it).
+func (v serverVersion) hasAddColumnIfNotExists() bool { return v.atLeast(19, 1) }
 
 // maxDecimalPrecision is the widest Decimal the server stores without an
 // experimental setting: 38 until Decimal256 became generally available

@@ -1,0 +1,255 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net/url"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/exec"
+)
+
+// testDSN returns the test ClickHouse DSN.
+// TODO(clickhouse): switch to testenv.ClickHouseDSN once it is committed.
+func testDSN(t testing.TB) string {
+	t.Helper()
+	dsn := os.Getenv("ETLQ_TEST_CLICKHOUSE_DSN")
+	if dsn == "" {
+		dsn = "clickhouse://127.0.0.1:19000"
+	}
+	o, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(o)
+	if err == nil {
+		err = conn.Ping(context.Background())
+		conn.Close()
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("clickhouse at %s: %v", dsn, err)
+		}
+		t.Skipf("clickhouse at %s: %v (run: scripts/services up)", dsn, err)
+	}
+	return dsn
+}
+
+var nameRE = regexp.MustCompile(`[^a-z0-9_]+`)
+
+// uniqueName is a database name unique to the test.
+func uniqueName(t testing.TB) string {
+	n := nameRE.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	if len(n) > 36 {
+		n = n[:36]
+	}
+	return fmt.Sprintf("t_%s_%06x", n, rand.Intn(1<<24))
+}
+
+// chEnv is a test's sink, its database and a direct connection.
+type chEnv struct {
+	t    testing.TB
+	dsn  string
+	db   string
+	sink *Sink
+	conn driver.Conn
+	mem  *memory.CheckedAllocator
+}
+
+func newEnv(t testing.TB, opts map[string]any) *chEnv {
+	t.Helper()
+	dsn := testDSN(t)
+	e := &chEnv{t: t, dsn: dsn, db: uniqueName(t), mem: memory.NewCheckedAllocator(memory.NewGoAllocator())}
+	o, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.conn, err = clickhouse.Open(o); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSink("dw", dsn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sink = s
+	t.Cleanup(func() {
+		s.Close()
+		_ = e.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+quote(e.db))
+		e.conn.Close()
+		e.mem.AssertSize(t, 0)
+	})
+	return e
+}
+
+// withAddr returns dsn pointing at addr instead.
+func withAddr(t testing.TB, dsn, addr string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = addr
+	return u.String()
+}
+
+func (e *chEnv) exec(q string) {
+	e.t.Helper()
+	if err := e.conn.Exec(context.Background(), q); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// query returns the rows of q, each value as clickhouse-go scans it.
+func (e *chEnv) query(q string) [][]any {
+	e.t.Helper()
+	rows, err := e.conn.Query(context.Background(), q)
+	if err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out [][]any
+	types := rows.ColumnTypes()
+	for rows.Next() {
+		vals := make([]any, len(types))
+		for i, ct := range types {
+			vals[i] = newScan(ct.ScanType())
+		}
+		if err := rows.Scan(vals...); err != nil {
+			e.t.Fatal(err)
+		}
+		for i := range vals {
+			vals[i] = deref(vals[i])
+		}
+		out = append(out, vals)
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// text returns the rows of q as tab-separated text lines, values formatted
+// by the server (toString), which is exact for every type.
+func (e *chEnv) text(q string) string {
+	e.t.Helper()
+	var b strings.Builder
+	for _, r := range e.query(q) {
+		for i, v := range r {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			if v == nil {
+				b.WriteString("NULL")
+			} else {
+				fmt.Fprint(&b, v)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// target makes a Target into db.table.
+func (e *chEnv) target(table string, mode connectors.Mode, key []string, schema *arrow.Schema, opts map[string]any) connectors.Target {
+	return connectors.Target{Pipeline: "p", Name: e.db + "." + table, Schema: schema, Mode: mode, Key: key, Options: opts}
+}
+
+// open opens a writer and closes it at the end of the test.
+func (e *chEnv) open(tg connectors.Target) connectors.Writer {
+	e.t.Helper()
+	w, err := e.sink.Open(context.Background(), tg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// acks records done callbacks.
+type acks struct {
+	mu    sync.Mutex
+	order []int
+	errs  map[int]error
+}
+
+func (a *acks) done(i int) func(error) {
+	return func(err error) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.order = append(a.order, i)
+		if err != nil {
+			if a.errs == nil {
+				a.errs = map[int]error{}
+			}
+			a.errs[i] = err
+		}
+	}
+}
+
+func (a *acks) snapshot() ([]int, map[int]error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	errs := map[int]error{}
+	for k, v := range a.errs {
+		errs[k] = v
+	}
+	return append([]int(nil), a.order...), errs
+}
+
+// write writes b and fails the test on a Write error.
+func write(t testing.TB, w connectors.Writer, b *exec.Batch, done func(error)) {
+	t.Helper()
+	if err := w.Write(context.Background(), b, done); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func flush(t testing.TB, w connectors.Writer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sysRow appends the system column values to a row of user values.
+func sysRow(version uint64, deleted bool, op string, user ...any) []any {
+	d := uint8(0)
+	if deleted {
+		d = 1
+	}
+	return append(user, version, d, op, time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC), fmt.Sprintf("binlog.000001:%d", version))
+}
+
+// build makes a sink batch; see sinktest.Build for the values.
+func (e *chEnv) build(s *arrow.Schema, rows ...[]any) *exec.Batch {
+	return sinktest.Build(e.mem, s, "src", "t", rows...)
+}
+
+func newScan(t reflect.Type) any { return reflect.New(t).Interface() }
+
+// deref returns what a scan pointer holds; nil for a NULL.
+func deref(v any) any {
+	rv := reflect.ValueOf(v).Elem()
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return nil
+		}
+		rv = rv.Elem()
+	}
+	return rv.Interface()
+}
