@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -32,6 +33,7 @@ func checkFile(f *File) Errors {
 	for _, st := range f.Statements {
 		c.statement(st, false)
 	}
+	sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Pos.Offset < c.errs[j].Pos.Offset })
 	return c.errs
 }
 
@@ -54,6 +56,7 @@ func (c *checker) statement(st *Statement, repl bool) {
 				Msg: "a query without CREATE PIPELINE is only allowed in the REPL (write CREATE PIPELINE name FROM … INTO …)"})
 		}
 	}
+	c.nodes(st)
 	if !st.Semi && !repl {
 		// Point just after the statement's last character, where ";" belongs.
 		end := st.EndPos
@@ -274,4 +277,22 @@ func (c *checker) selectItems(items []*SelectItem) {
 	}
 }
 
-func (c *checker) expr(e Expr) {}
+// nodes checks the types and table names under n.
+func (c *checker) nodes(n Node) {
+	Walk(n, func(n Node) bool {
+		switch n := n.(type) {
+		case *TypeName:
+			if err := checkTypeName(n); err != nil {
+				c.errs = append(c.errs, err)
+			}
+		case *TableName:
+			if len(n.Parts) > 3 {
+				c.errs = append(c.errs, &Error{Pos: n.Parts[3].Pos, EndPos: n.EndPos,
+					Msg: "a table name has at most 3 parts: [source.]database.table"})
+			}
+		}
+		return true
+	})
+}
+
+func (c *checker) expr(e Expr) { c.nodes(e) }

@@ -108,15 +108,17 @@ func tokenError(t *lexer.Token, format string, args ...any) *Error {
 	return &Error{Pos: t.Pos, EndPos: tokEnd(t), Msg: fmt.Sprintf(format, args...)}
 }
 
-// convertError turns a participle error into an *Error with clearer words.
-func convertError(err error) *Error {
+// convertError turns a participle error into an *Error with clearer words;
+// toks (all tokens of the input) give the context when participle does not
+// say what it expected.
+func convertError(err error, toks []lexer.Token) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
 	var ute *participle.UnexpectedTokenError
 	if errors.As(err, &ute) {
-		return unexpectedToken(ute)
+		return unexpectedToken(ute, toks)
 	}
 	var pe participle.Error
 	if errors.As(err, &pe) {
@@ -126,7 +128,7 @@ func convertError(err error) *Error {
 }
 
 // unexpectedToken rewrites participle's "unexpected token" errors.
-func unexpectedToken(ute *participle.UnexpectedTokenError) *Error {
+func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *Error {
 	t := ute.Unexpected
 	expect := ""
 	if msg := ute.Message(); strings.Contains(msg, "(expected ") {
@@ -139,31 +141,195 @@ func unexpectedToken(ute *participle.UnexpectedTokenError) *Error {
 		e.Msg = fmt.Sprintf("expected a name, found reserved word %s (back-quote it to use it as a name: `%s`)", describe(&t), t.Value)
 	case expect != "":
 		e.Msg = fmt.Sprintf("expected %s, found %s", expect, describe(&t))
+	default:
+		if ctx := expectedInContext(&t, toks); ctx != "" {
+			e.Msg = fmt.Sprintf("expected %s, found %s", ctx, describe(&t))
+		}
+	}
+	if t.Type == tokIdent || t.Type == tokKeyword {
+		if kw := closestKeyword(t.Value); kw != "" {
+			e.Msg += " (did you mean " + kw + "?)"
+		}
 	}
 	return e
 }
 
-// describeExpected rewrites participle's grammar fragment for a reader.
+// expectedInContext says what may come at t, from the statement t is in.
+func expectedInContext(t *lexer.Token, toks []lexer.Token) string {
+	var stmt []*lexer.Token // significant tokens of t's statement before t
+	for i := range toks {
+		tok := &toks[i]
+		if tok.Pos.Offset >= t.Pos.Offset || tok.EOF() {
+			break
+		}
+		switch {
+		case tok.Type == tokComment || tok.Type == tokWhitespace:
+		case isOp(tok, ";"):
+			stmt = stmt[:0]
+		default:
+			stmt = append(stmt, tok)
+		}
+	}
+	const clauses = "a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or \";\""
+	switch {
+	case len(stmt) == 0:
+		return "a statement (CREATE SOURCE, CREATE SINK, CREATE FUNCTION or CREATE PIPELINE)"
+	case isKeyword(stmt[0], "FROM"):
+		return "a clause (SNAPSHOT, WHERE, TRANSFORM, LIMIT) or the end of the query"
+	case len(stmt) >= 2 && isKeyword(stmt[0], "CREATE"):
+		switch strings.ToUpper(stmt[1].Value) {
+		case "PIPELINE":
+			return clauses
+		case "SOURCE", "SINK":
+			return "WITH (…) or \";\""
+		}
+		return "\";\""
+	}
+	return ""
+}
+
+// closestKeyword returns the keyword that word is probably a misspelling
+// of, or "".
+func closestKeyword(word string) string {
+	w := strings.ToUpper(word)
+	if len(w) < 3 {
+		return ""
+	}
+	best, bestD := "", 3
+	for _, k := range Keywords {
+		if k == w {
+			return ""
+		}
+		if d := editDistance(w, k); d < bestD && d < len(w)/2+1 {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Damerau-Levenshtein distance (with adjacent
+// transpositions) between a and b.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := 0; j <= len(b); j++ {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// describeExpected rewrites participle's grammar fragment (what it
+// expected) for a reader: the first element of the fragment, in words.
 func describeExpected(g string) string {
 	g = strings.TrimSpace(g)
-	switch g {
-	case "":
+	if g == "" {
 		return ""
-	case "Ident":
-		return "a name"
-	case "TableName":
-		return "a table name"
-	case "TypeName":
-		return "a type"
-	case "Expr":
-		return "an expression"
-	case "StringLit":
-		return "a string"
-	case "Statement":
-		return "a statement (CREATE …)"
 	}
-	if strings.HasPrefix(g, `"`) && strings.Count(g, `"`) == 2 {
-		return g
+	first := firstTerm(g)
+	if strings.HasPrefix(first, "(") && strings.HasSuffix(first, ")") {
+		alts := splitTop(first[1:len(first)-1], '|')
+		words := make([]string, len(alts))
+		for i, a := range alts {
+			words[i] = describeExpected(a)
+		}
+		return joinOr(words)
+	}
+	if w, ok := productionWords[first]; ok {
+		return w
+	}
+	return first
+}
+
+// productionWords names the grammar's productions in error messages.
+var productionWords = map[string]string{
+	"Ident":          "a name",
+	"TableName":      "a table name",
+	"TypeName":       "a type",
+	"Expr":           "an expression",
+	"StringLit":      "a string",
+	"IntLit":         "a number",
+	"Option":         "an option (name = value)",
+	"Param":          "a parameter (name type)",
+	"SelectItem":     "an expression or *",
+	"CreateSource":   "SOURCE",
+	"CreateSink":     "SINK",
+	"CreateFunction": "FUNCTION",
+	"CreatePipeline": "PIPELINE",
+	"IntoClause":     "INTO",
+	"Clause":         "a clause",
+	"Statement":      "a statement",
+	"Query":          "FROM binlog",
+}
+
+// firstTerm returns the first element of a grammar fragment: a quoted
+// literal, a name, or a parenthesised group.
+func firstTerm(g string) string {
+	switch {
+	case strings.HasPrefix(g, `"`):
+		if i := strings.IndexByte(g[1:], '"'); i >= 0 {
+			return g[:i+2]
+		}
+	case strings.HasPrefix(g, "("):
+		depth := 0
+		for i, r := range g {
+			switch r {
+			case '(':
+				depth++
+			case ')':
+				depth--
+				if depth == 0 {
+					return g[:i+1]
+				}
+			}
+		}
+	}
+	if i := strings.IndexAny(g, " ()|*?+"); i > 0 {
+		return g[:i]
 	}
 	return g
+}
+
+// splitTop splits s at sep outside parentheses.
+func splitTop(s string, sep rune) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range s {
+		switch r {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case sep:
+			if depth == 0 {
+				parts = append(parts, strings.TrimSpace(s[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, strings.TrimSpace(s[start:]))
+}
+
+func joinOr(words []string) string {
+	switch len(words) {
+	case 0:
+		return ""
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }

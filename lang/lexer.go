@@ -69,7 +69,7 @@ func keywordPattern() string {
 // position; the Bad* rules catch unterminated strings, names and comments
 // and stray characters so that the parser can say what is wrong instead of
 // failing inside the lexer.
-var etlLexer = lexer.MustSimple([]lexer.SimpleRule{
+var lexerRules = []lexer.SimpleRule{
 	{Name: "Comment", Pattern: `--[^\n]*|/\*(?s:.*?)\*/`},
 	{Name: "BadComment", Pattern: `/\*(?s:.*)`},
 	{Name: "Whitespace", Pattern: `\s+`},
@@ -83,7 +83,9 @@ var etlLexer = lexer.MustSimple([]lexer.SimpleRule{
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
 	{Name: "Operator", Pattern: `::|<>|!=|<=|>=|\|\||[-+*/%=<>(),.;?]`},
 	{Name: "Bad", Pattern: `.`},
-})
+}
+
+var etlLexer = lexer.MustSimple(lexerRules)
 
 // Token types of etlLexer.
 var (

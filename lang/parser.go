@@ -32,7 +32,7 @@ func ParseFile(filename string, src []byte) (*File, error) {
 	}
 	f, err := fileParser.ParseFromLexer(peeking(toks))
 	if err != nil {
-		return nil, Errors{convertError(err)}
+		return nil, Errors{convertError(err, toks)}
 	}
 	f.Comments = comments
 	if len(toks) > 0 {
@@ -56,7 +56,7 @@ func ParseStatement(filename, src string) (*Statement, error) {
 	}
 	st, err := stmtParser.ParseFromLexer(peeking(toks))
 	if err != nil {
-		return nil, Errors{convertError(err)}
+		return nil, Errors{convertError(err, toks)}
 	}
 	var c checker
 	c.statement(st, true)
@@ -75,7 +75,7 @@ func ParseExpr(filename, src string) (Expr, error) {
 	lex := peeking(toks)
 	e, err := parseExprFrom(lex)
 	if err != nil {
-		return nil, Errors{convertError(err)}
+		return nil, Errors{convertError(err, toks)}
 	}
 	if t := lex.Peek(); !t.EOF() {
 		return nil, Errors{tokenError(t, "unexpected %s after the expression", describe(t))}
@@ -206,11 +206,6 @@ func (n *TableName) Parse(lex *lexer.PeekingLexer) error {
 			return tokenError(t, "expected a name after %s, found %s", quote(dot.Value), describe(t))
 		}
 		n.Parts = append(n.Parts, part)
-	}
-	if len(n.Parts) > 3 {
-		p := n.Parts[3]
-		return &Error{Pos: p.Pos, EndPos: n.Parts[len(n.Parts)-1].EndPos,
-			Msg: "a table name has at most 3 parts: [source.]database.table"}
 	}
 	n.EndPos = n.Parts[len(n.Parts)-1].EndPos
 	return nil

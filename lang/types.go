@@ -40,7 +40,7 @@ var typeSet = toSet(TypeNames)
 const MaxDecimalPrecision = 76
 
 // parseTypeName parses "name" or "name(n, …)"; nil, nil when the next token
-// cannot be a type name.
+// cannot be a type name. Unknown names are checked later by checkTypeName.
 func parseTypeName(lex *lexer.PeekingLexer) (*TypeName, error) {
 	t := lex.Peek()
 	if t.Type != tokIdent && t.Type != tokKeyword {
@@ -51,9 +51,6 @@ func parseTypeName(lex *lexer.PeekingLexer) (*TypeName, error) {
 	name := strings.ToUpper(written)
 	if alias, ok := TypeAliases[name]; ok {
 		name = alias
-	}
-	if !typeSet[name] {
-		return nil, tokenError(t, "unknown type %s (expected one of %s)", quote(written), strings.Join(TypeNames, ", "))
 	}
 	tn := &TypeName{Pos: t.Pos, EndPos: tokEnd(t), Name: name, Written: written}
 	if isOp(lex.Peek(), "(") {
@@ -82,10 +79,19 @@ func parseTypeName(lex *lexer.PeekingLexer) (*TypeName, error) {
 		tn.EndPos = tokEnd(c)
 		_ = open
 	}
-	if err := checkTypeParams(tn); err != nil {
-		return nil, err
-	}
 	return tn, nil
+}
+
+// checkTypeName reports an unknown type or wrong parameters. It runs after
+// parsing (see checker), so that participle's backtracking cannot hide it.
+func checkTypeName(tn *TypeName) *Error {
+	if tn.Name == "FLOAT" {
+		return &Error{Pos: tn.Pos, EndPos: tn.EndPos, Msg: "type " + quote(tn.Written) + " is ambiguous: write FLOAT32 or FLOAT64"}
+	}
+	if !typeSet[tn.Name] {
+		return &Error{Pos: tn.Pos, EndPos: tn.EndPos, Msg: "unknown type " + quote(tn.Written) + " (expected one of " + strings.Join(TypeNames, ", ") + ")"}
+	}
+	return checkTypeParams(tn)
 }
 
 func checkTypeParams(tn *TypeName) *Error {
