@@ -1,0 +1,714 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/google/uuid"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// rawRows is appended by the rows-event hook to RowsEvent.Rows: the undecoded
+// row images, which the reader decodes straight into Arrow builders.
+type rawRows []byte
+
+// binlogReader follows the binlog for a stream. It runs inside Next: events
+// come from go-mysql's syncer goroutine through a channel.
+type binlogReader struct {
+	st     *stream
+	syncer *replication.BinlogSyncer
+	events chan *replication.BinlogEvent
+	errs   chan error
+	cancel context.CancelFunc
+
+	startPos  binlogPos
+	startGTID string
+
+	cur     binlogPos // end of the last event read
+	safe    binlogPos // last transaction boundary
+	inTrx   bool
+	trxVer  uint64 // version at the start of the open transaction
+	trxSent int    // rows of the open transaction already queued
+	skip    int    // rows to drop after a reconnect (already queued)
+	trxTs   int64  // µs
+	touched []*tableState
+
+	gtid gm.GTIDSet
+
+	maps    map[uint64]*tableMap
+	dec     rowsDecoder
+	posText string
+	posEv   binlogPos
+
+	retries int
+	idleAt  time.Time
+}
+
+func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
+	r := &binlogReader{st: st, startPos: start, startGTID: gtid, cur: start, safe: start, maps: map[uint64]*tableMap{}}
+	if gtid != "" {
+		if g, err := gm.ParseGTIDSet(st.flavor, gtid); err == nil {
+			r.gtid = g
+		}
+	}
+	return r
+}
+
+func (r *binlogReader) gtidString() string {
+	if r.gtid == nil {
+		return ""
+	}
+	return r.gtid.String()
+}
+
+type syncHandler struct{ r *binlogReader }
+
+func (h syncHandler) HandleEvent(e *replication.BinlogEvent) error {
+	h.r.events <- e
+	return nil
+}
+
+// start connects and starts the dump at r.safe.
+func (r *binlogReader) start() error {
+	cfg := r.st.src.cfg
+	hb := cfg.Heartbeat
+	if hb <= 0 {
+		hb = time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.events = make(chan *replication.BinlogEvent, 1024)
+	r.errs = make(chan error, 1)
+	events := r.events
+	sc := replication.BinlogSyncerConfig{
+		ServerID:                cfg.ServerID,
+		Flavor:                  r.st.flavor,
+		Host:                    cfg.Host,
+		Port:                    cfg.Port,
+		User:                    cfg.User,
+		Password:                cfg.Password,
+		Charset:                 "utf8mb4",
+		ParseTime:               false,
+		UseDecimal:              false,
+		TimestampStringLocation: time.UTC,
+		RenderJSONAsMySQLText:   true,
+		HeartbeatPeriod:         hb,
+		ReadTimeout:             3*hb + 5*time.Second,
+		DisableRetrySync:        true,
+		Logger:                  slog.New(slog.DiscardHandler),
+		RowsEventDecodeFunc:     decodeRowsHook,
+		SynchronousEventHandler: handlerFunc(func(e *replication.BinlogEvent) error {
+			select {
+			case events <- e:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}),
+	}
+	r.syncer = replication.NewBinlogSyncer(sc)
+	bs, err := r.syncer.StartSync(gm.Position{Name: r.safe.File, Pos: r.safe.Pos})
+	if err != nil {
+		r.syncer.Close()
+		return r.classify(err)
+	}
+	r.cur = r.safe
+	go func() {
+		_, err := bs.GetEvent(ctx)
+		if err == nil {
+			err = fmt.Errorf("unexpected binlog event outside the handler")
+		}
+		select {
+		case r.errs <- err:
+		default:
+		}
+	}()
+	return nil
+}
+
+type handlerFunc func(e *replication.BinlogEvent) error
+
+func (f handlerFunc) HandleEvent(e *replication.BinlogEvent) error { return f(e) }
+
+// decodeRowsHook replaces go-mysql's boxed row decoding: it decodes the
+// header only and keeps the row images raw. Tables with MySQL binary JSON
+// columns are also decoded by go-mysql, for the JSON text.
+func decodeRowsHook(e *replication.RowsEvent, data []byte) error {
+	pos, err := e.DecodeHeader(data)
+	if err != nil {
+		return err
+	}
+	hasJSON := false
+	for _, t := range e.Table.ColumnType {
+		if t == gm.MYSQL_TYPE_JSON {
+			hasJSON = true
+			break
+		}
+	}
+	if hasJSON {
+		if err := e.DecodeData(pos, data); err != nil {
+			return err
+		}
+	} else {
+		e.Rows = e.Rows[:0]
+	}
+	e.Rows = append(e.Rows, []any{rawRows(data[pos:])})
+	return nil
+}
+
+func (r *binlogReader) close() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	if r.syncer != nil {
+		r.syncer.Close()
+	}
+}
+
+// classify turns a dump error into the error the user should see.
+func (r *binlogReader) classify(err error) error {
+	var me *gm.MyError
+	if errors.As(err, &me) && me.Code == gm.ER_MASTER_FATAL_ERROR_READING_BINLOG {
+		msg := strings.ToLower(me.Message)
+		if strings.Contains(msg, "could not find") || strings.Contains(msg, "purged") || strings.Contains(msg, "first log file") {
+			return purgedError(r.safe)
+		}
+	}
+	return fmt.Errorf("binlog of %s at %s: %v", r.st.src.cfg.Addr(), r.safe, err)
+}
+
+// step reads and handles events until something is queued, or waits a
+// little when the server is idle.
+func (r *binlogReader) step(ctx context.Context) error {
+	st := r.st
+	if !r.inTrx {
+		st.atBoundary(r.safe, false)
+		if len(st.out) > 0 || st.finished {
+			return nil
+		}
+	}
+	timer := time.NewTimer(250 * time.Millisecond)
+	defer timer.Stop()
+	for n := 0; ; n++ {
+		var ev *replication.BinlogEvent
+		select {
+		case ev = <-r.events:
+		default:
+			select {
+			case ev = <-r.events:
+			case err := <-r.errs:
+				return r.reconnect(ctx, err)
+			case <-st.snap.ready():
+				return nil
+			case <-timer.C:
+				if !r.inTrx {
+					st.atBoundary(r.safe, true)
+				}
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		r.retries = 0
+		if err := r.handle(ev); err != nil {
+			return err
+		}
+		if len(st.out) > 0 || st.finished || n > 4096 {
+			return nil
+		}
+	}
+}
+
+// reconnect restarts the dump from the last transaction boundary after a
+// connection loss, with exponential back-off. Rows of the open transaction
+// that were already queued are skipped when they come again.
+func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
+	if cerr := r.classify(cause); strings.Contains(cerr.Error(), "was purged") {
+		return cerr
+	}
+	r.st.log.Warn("binlog connection lost; reconnecting", "error", cause, "position", r.safe.String())
+	r.close()
+	for _, ts := range r.touched {
+		if ts.bb != nil {
+			ts.bb.release()
+			ts.bb = nil
+		}
+	}
+	r.touched = r.touched[:0]
+	if r.inTrx {
+		r.st.version = r.trxVer
+		r.skip = r.trxSent
+	}
+	r.inTrx = false
+	r.trxSent = 0
+	r.maps = map[uint64]*tableMap{}
+	backoff := 100 * time.Millisecond
+	for {
+		r.retries++
+		err := r.start()
+		if err == nil {
+			return nil
+		}
+		if strings.Contains(err.Error(), "was purged") {
+			return err
+		}
+		if r.retries > 30 {
+			return fmt.Errorf("binlog reconnect failed after %d attempts: %v", r.retries, err)
+		}
+		r.st.log.Warn("binlog reconnect failed", "error", err, "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if backoff < 10*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// handle processes one event.
+func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
+	h := ev.Header
+	st := r.st
+	var start binlogPos
+	if h.LogPos > 0 && h.EventType != replication.ROTATE_EVENT {
+		start = binlogPos{File: r.cur.File, Pos: h.LogPos - h.EventSize}
+		r.cur.Pos = h.LogPos
+	}
+	if h.Timestamp != 0 {
+		st.setLastEvent(time.Unix(int64(h.Timestamp), 0))
+	}
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		next := binlogPos{File: string(e.NextLogName), Pos: uint32(e.Position)}
+		if h.Timestamp == 0 || h.LogPos == 0 {
+			// The fake rotate at the start of a dump names the file we asked for.
+			if next.File == r.cur.File {
+				return nil
+			}
+		}
+		r.cur = next
+		if !r.inTrx {
+			r.safe = next
+			st.atBoundary(r.safe, false)
+		}
+	case *replication.MariadbGTIDEvent:
+		r.begin(ev)
+		if r.gtid != nil {
+			g := e.GTID
+			_ = r.gtid.(*gm.MariadbGTIDSet).AddSet(&g)
+		} else if set, err := gm.ParseMariadbGTIDSet(e.GTID.String()); err == nil {
+			r.gtid = set
+		}
+		if e.IsStandalone() {
+			// DDL or a non-transactional statement: no COMMIT follows; the
+			// query event ends it.
+			r.inTrx = true
+		}
+	case *replication.GTIDEvent:
+		r.begin(ev)
+		if u, err := uuid.FromBytes(e.SID); err == nil {
+			if ms, ok := r.gtid.(*gm.MysqlGTIDSet); ok {
+				ms.AddGTID(u, e.GNO)
+			}
+		}
+	case *replication.QueryEvent:
+		q := strings.TrimSpace(string(e.Query))
+		uq := strings.ToUpper(q)
+		switch {
+		case uq == "BEGIN" || strings.HasPrefix(uq, "XA START") || strings.HasPrefix(uq, "SAVEPOINT"):
+			r.begin(ev)
+		case uq == "COMMIT" || strings.HasPrefix(uq, "XA COMMIT") || strings.HasPrefix(uq, "XA END") || strings.HasPrefix(uq, "XA PREPARE"):
+			return r.commit()
+		case uq == "ROLLBACK":
+			return r.commit()
+		default:
+			if isDDL(strings.ToLower(q)) {
+				if err := r.ddl(string(e.Schema), q, start); err != nil {
+					return err
+				}
+				return r.commit()
+			}
+			if !r.inTrx {
+				r.safe = r.cur
+			}
+		}
+	case *replication.XIDEvent:
+		return r.commit()
+	case *replication.TableMapEvent:
+		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
+		ts := st.byRef[ref]
+		if ts == nil || ts.mode == connectors.SnapshotOnly {
+			delete(r.maps, e.TableID)
+			return nil
+		}
+		if m := r.maps[e.TableID]; m != nil && m.t == ts.cur && sameBytes(m.types, e.ColumnType) {
+			return nil
+		}
+		m := &tableMap{id: e.TableID, types: e.ColumnType, metas: e.ColumnMeta}
+		if len(e.ColumnName) > 0 {
+			m.names = e.ColumnNameString()
+		}
+		if err := m.bind(ts.cur); err != nil {
+			return fmt.Errorf("at %s: %v", start, err)
+		}
+		r.maps[e.TableID] = m
+	case *replication.RowsEvent:
+		return r.rows(ev, e, start)
+	case *replication.HeartbeatEvent:
+		if !r.inTrx && len(r.events) == 0 {
+			st.setLastEvent(time.Now())
+			st.atBoundary(r.safe, true)
+		}
+	case *replication.TransactionPayloadEvent:
+		for _, inner := range e.Events {
+			inner.Header.LogPos = 0
+			if err := r.handle(inner); err != nil {
+				return err
+			}
+		}
+	default:
+		if !r.inTrx && h.LogPos > 0 {
+			r.safe = r.cur
+		}
+	}
+	return nil
+}
+
+func sameBytes(a, b []byte) bool { return string(a) == string(b) }
+
+func (r *binlogReader) begin(ev *replication.BinlogEvent) {
+	if r.inTrx {
+		return
+	}
+	r.inTrx = true
+	r.trxVer = r.st.version
+	r.trxSent = 0
+	r.trxTs = int64(ev.Header.Timestamp) * 1e6
+}
+
+// commit ends the open transaction at r.cur: its rows are queued, the last
+// batch carrying the Mark.
+func (r *binlogReader) commit() error {
+	st := r.st
+	r.inTrx = false
+	r.safe = r.cur
+	r.skip = 0
+	n0 := len(st.out)
+	for _, ts := range r.touched {
+		r.flush(ts)
+	}
+	r.touched = r.touched[:0]
+	if len(st.out) > n0 {
+		st.out[len(st.out)-1].Mark = st.mark(r.safe)
+	}
+	st.atBoundary(r.safe, false)
+	return nil
+}
+
+// flush queues the rows built for ts.
+func (r *binlogReader) flush(ts *tableState) {
+	if ts.bb == nil {
+		return
+	}
+	rec := ts.bb.finish()
+	if rec == nil {
+		return
+	}
+	if ts.out != ts.cur {
+		rec = projectRecord(r.st.mem, rec, ts.out, r.st.req.Before)
+	}
+	r.trxSent += int(rec.NumRows())
+	r.st.out = append(r.st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table})
+}
+
+// rows decodes a rows event of one of the stream's tables.
+func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEvent, start binlogPos) error {
+	m := r.maps[e.TableID]
+	if m == nil {
+		return nil // not ours
+	}
+	st := r.st
+	ts := st.byRef[m.t.Ref]
+	if ts == nil || ts.cur != m.t {
+		return fmt.Errorf("at %s: rows of table id %d decoded with a stale schema", start, e.TableID)
+	}
+	if len(e.Rows) == 0 {
+		return nil
+	}
+	raw, ok := e.Rows[len(e.Rows)-1][0].(rawRows)
+	if !ok {
+		return fmt.Errorf("at %s: rows event was not captured raw", start)
+	}
+	boxed := e.Rows[:len(e.Rows)-1]
+	data := []byte(raw)
+	switch ev.Header.EventType {
+	case replication.MARIADB_WRITE_ROWS_COMPRESSED_EVENT_V1, replication.MARIADB_UPDATE_ROWS_COMPRESSED_EVENT_V1,
+		replication.MARIADB_DELETE_ROWS_COMPRESSED_EVENT_V1:
+		d, err := gm.DecompressMariadbData(data)
+		if err != nil {
+			return fmt.Errorf("at %s: %v", start, err)
+		}
+		data = d
+	}
+	if !r.inTrx {
+		r.begin(ev)
+	}
+	var op string
+	update := false
+	switch e.Type() {
+	case replication.EnumRowsEventTypeInsert:
+		op = exec.OpInsert
+	case replication.EnumRowsEventTypeDelete:
+		op = exec.OpDelete
+	case replication.EnumRowsEventTypeUpdate:
+		op, update = exec.OpUpdate, true
+	default:
+		return nil
+	}
+	if ts.bb == nil {
+		ts.bb = newBatchBuilder(st.mem, ts.cur, st.req.Before)
+	}
+	if !r.isTouched(ts) {
+		r.touched = append(r.touched, ts)
+	}
+	posText := start.String()
+	ncols := len(ts.cur.Cols)
+	bm1, bm2 := e.ColumnBitmap1, e.ColumnBitmap2
+	bi := 0
+	for pos := 0; pos < len(data); {
+		bb := ts.bb
+		var boxA, boxB []any
+		if bi < len(boxed) {
+			boxA = boxed[bi]
+		}
+		if update && bi+1 < len(boxed) {
+			boxB = boxed[bi+1]
+		}
+		skip := r.skip > 0
+		cols := bb.cols[:ncols]
+		if skip {
+			cols = nil
+		}
+		if update {
+			var bcols = bb.cols[ncols:]
+			if !st.req.Before || skip {
+				bcols = nil
+			}
+			n, err := r.dec.decodeImage(m, data[pos:], bm1, bcols, boxA)
+			if err != nil {
+				return fmt.Errorf("at %s: %v", start, err)
+			}
+			pos += n
+			n, err = r.dec.decodeImage(m, data[pos:], bm2, cols, boxB)
+			if err != nil {
+				return fmt.Errorf("at %s: %v", start, err)
+			}
+			pos += n
+			bi += 2
+		} else {
+			n, err := r.dec.decodeImage(m, data[pos:], bm1, cols, boxA)
+			if err != nil {
+				return fmt.Errorf("at %s: %v", start, err)
+			}
+			pos += n
+			bi++
+			if !skip {
+				bb.appendNullBefore()
+			}
+		}
+		if skip {
+			r.skip--
+			st.version++
+			continue
+		}
+		bb.appendMeta(op, r.trxTs, posText, st.version)
+		st.version++
+		if bb.rows >= st.maxRows {
+			r.flush(ts)
+		}
+	}
+	return nil
+}
+
+func (r *binlogReader) isTouched(ts *tableState) bool {
+	for _, t := range r.touched {
+		if t == ts {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveStartAt turns the start_at option into a position.
+func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, error) {
+	switch strings.ToLower(v) {
+	case "earliest":
+		r, err := c.Execute("SHOW BINARY LOGS")
+		if err != nil || r.RowNumber() == 0 {
+			return binlogPos{}, "", fmt.Errorf("start_at = 'earliest': cannot list binary logs: %v", err)
+		}
+		f, _ := r.GetString(0, 0)
+		return binlogPos{File: f, Pos: 4}, "", nil
+	}
+	if p, ok := parsePos(v); ok {
+		return p, "", nil
+	}
+	if ts, err := time.Parse("2006-01-02 15:04:05", v); err == nil {
+		return st.positionAt(c, ts)
+	}
+	if ts, err := time.Parse(time.RFC3339, v); err == nil {
+		return st.positionAt(c, ts)
+	}
+	if st.flavor == "mariadb" {
+		if _, err := gm.ParseMariadbGTIDSet(v); err == nil && strings.Count(v, "-") >= 2 {
+			return st.gtidPosition(c, v)
+		}
+	} else if _, err := gm.ParseMysqlGTIDSet(v); err == nil && strings.Contains(v, ":") {
+		return binlogPos{}, "", fmt.Errorf("start_at = %q: GTID starts on MySQL are not supported yet; give 'file:pos'", v)
+	}
+	return binlogPos{}, "", fmt.Errorf("start_at = %q: want 'earliest', 'latest', 'binlog.000042:1337', a GTID set or 'YYYY-MM-DD HH:MM:SS'", v)
+}
+
+// gtidPosition maps a MariaDB GTID position to a binlog position by
+// scanning SHOW BINLOG EVENTS for the event after that GTID.
+func (st *stream) gtidPosition(c *client.Conn, gtid string) (binlogPos, string, error) {
+	want, err := gm.ParseMariadbGTIDSet(gtid)
+	if err != nil {
+		return binlogPos{}, "", err
+	}
+	logs, err := c.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return binlogPos{}, "", err
+	}
+	for i := 0; i < logs.RowNumber(); i++ {
+		f, _ := logs.GetString(i, 0)
+		ev, err := c.Execute("SHOW BINLOG EVENTS IN " + quoteString(f))
+		if err != nil {
+			return binlogPos{}, "", err
+		}
+		found := false
+		for j := 0; j < ev.RowNumber(); j++ {
+			typ, _ := ev.GetString(j, 2)
+			info, _ := ev.GetString(j, 5)
+			if found && typ == "Gtid" {
+				p, _ := ev.GetUint(j, 1)
+				return binlogPos{File: f, Pos: uint32(p)}, gtid, nil
+			}
+			if typ == "Gtid" || typ == "Xid" || typ == "Query" {
+				if strings.Contains(info, "GTID ") {
+					g := strings.Fields(info[strings.Index(info, "GTID ")+5:])
+					if len(g) > 0 {
+						if s, err := gm.ParseMariadbGTIDSet(g[0]); err == nil && want.Contain(s) && s.Contain(want) {
+							found = true
+						}
+					}
+				}
+			}
+		}
+		if found {
+			next := binlogPos{}
+			if i+1 < logs.RowNumber() {
+				nf, _ := logs.GetString(i+1, 0)
+				next = binlogPos{File: nf, Pos: 4}
+			} else {
+				cur, _, err := masterStatus(c, st.flavor)
+				if err != nil {
+					return binlogPos{}, "", err
+				}
+				next = cur
+			}
+			return next, gtid, nil
+		}
+	}
+	return binlogPos{}, "", fmt.Errorf("start_at = %q: GTID not found in the server's binary logs", gtid)
+}
+
+// positionAt finds the first transaction committed at or after ts: the
+// binlog file whose first event is the last one before ts is scanned.
+func (st *stream) positionAt(c *client.Conn, ts time.Time) (binlogPos, string, error) {
+	return binlogPos{}, "", fmt.Errorf("start_at = %q: timestamp starts are not supported yet; give 'earliest', 'latest' or 'file:pos'", ts.Format(time.DateTime))
+}
+
+// ddl handles a non-transaction-control query event: when it may touch one
+// of the stream's tables, the table's schema is read again and versioned at
+// this position.
+func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
+	st := r.st
+	lq := strings.ToLower(q)
+	if !isDDL(lq) {
+		return nil
+	}
+	var c *client.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for _, ts := range st.tables {
+		if ts.mode == connectors.SnapshotOnly {
+			continue
+		}
+		if !strings.Contains(lq, strings.ToLower(ts.ref.Table)) {
+			continue
+		}
+		if !strings.EqualFold(schema, ts.ref.DB) && !strings.Contains(lq, strings.ToLower(ts.ref.DB)) {
+			continue
+		}
+		if c == nil {
+			var err error
+			if c, err = st.src.connect(context.Background()); err != nil {
+				return err
+			}
+		}
+		nt, err := readTable(c, ts.ref)
+		if err != nil {
+			st.log.Warn("table unreadable after DDL; keeping its schema", "table", ts.key, "error", err, "ddl", q)
+			continue
+		}
+		if sameColumns(nt, ts.cur) {
+			continue
+		}
+		switch st.opts.schemaChanges {
+		case "fail":
+			return fmt.Errorf("schema change on %s at %s: %q (schema_changes = 'fail')", ts.key, at, q)
+		case "ignore":
+			// keep ts.out
+		default:
+			ts.out = nt
+		}
+		if ts.bb != nil {
+			r.flush(ts)
+			ts.bb.release()
+			ts.bb = nil
+		}
+		ts.cur = nt
+		st.schemasDirty = true
+		for id, m := range r.maps {
+			if m.t.Ref == ts.ref {
+				delete(r.maps, id)
+			}
+		}
+		st.log.Info("schema change", "table", ts.key, "position", at.String(), "ddl", q, "policy", st.opts.schemaChanges)
+	}
+	return nil
+}
+
+func isDDL(lq string) bool {
+	for _, p := range []string{"alter ", "create ", "drop ", "rename ", "truncate "} {
+		if strings.HasPrefix(lq, p) {
+			return true
+		}
+	}
+	return strings.Contains(lq, "alter table")
+}

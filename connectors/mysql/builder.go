@@ -1,0 +1,265 @@
+package mysql
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// batchBuilder accumulates the change rows of one table (one schema
+// version) into Arrow builders.
+type batchBuilder struct {
+	t      *table
+	before bool
+	schema *arrow.Schema
+	rb     *array.RecordBuilder
+	cols   []array.Builder // table columns, then before.* columns
+	op     *array.StringBuilder
+	ts     *array.TimestampBuilder
+	db     *array.StringBuilder
+	tbl    *array.StringBuilder
+	pos    *array.StringBuilder
+	ver    *array.Uint64Builder
+	rows   int
+	tmp    []byte
+}
+
+func newBatchBuilder(mem memory.Allocator, t *table, before bool) *batchBuilder {
+	s := t.streamSchema(before)
+	rb := array.NewRecordBuilder(mem, s)
+	n := len(t.Cols)
+	if before {
+		n *= 2
+	}
+	b := &batchBuilder{t: t, before: before, schema: s, rb: rb, cols: rb.Fields()[:n]}
+	m := rb.Fields()[n:]
+	b.op = m[0].(*array.StringBuilder)
+	b.ts = m[1].(*array.TimestampBuilder)
+	b.db = m[2].(*array.StringBuilder)
+	b.tbl = m[3].(*array.StringBuilder)
+	b.pos = m[4].(*array.StringBuilder)
+	b.ver = m[5].(*array.Uint64Builder)
+	return b
+}
+
+// appendMeta appends the metadata columns of one row; before.* columns are
+// NULL unless the caller filled them.
+func (b *batchBuilder) appendMeta(op string, tsMicros int64, pos string, version uint64) {
+	b.op.Append(op)
+	b.ts.Append(arrow.Timestamp(tsMicros))
+	b.db.Append(b.t.Ref.DB)
+	b.tbl.Append(b.t.Ref.Table)
+	b.pos.Append(pos)
+	b.ver.Append(version)
+	b.rows++
+}
+
+// appendNullBefore appends NULL to every before.* column.
+func (b *batchBuilder) appendNullBefore() {
+	if !b.before {
+		return
+	}
+	for _, c := range b.cols[len(b.t.Cols):] {
+		c.AppendNull()
+	}
+}
+
+// finish returns the record built so far (nil when empty) and resets.
+func (b *batchBuilder) finish() arrow.RecordBatch {
+	if b.rows == 0 {
+		return nil
+	}
+	b.rows = 0
+	return b.rb.NewRecordBatch()
+}
+
+func (b *batchBuilder) release() { b.rb.Release() }
+
+// appendText appends one snapshot (text protocol) value; v nil is NULL.
+func appendText(bld array.Builder, c *column, v []byte, null bool, tmp *[]byte) error {
+	if null {
+		bld.AppendNull()
+		return nil
+	}
+	bad := func() error { return errValue(c, v) }
+	switch c.Kind {
+	case kInt8, kInt16, kInt32, kInt64:
+		n, err := strconv.ParseInt(string(v), 10, 64)
+		if err != nil {
+			return bad()
+		}
+		switch c.Kind {
+		case kInt8:
+			bld.(*array.Int8Builder).Append(int8(n))
+		case kInt16:
+			bld.(*array.Int16Builder).Append(int16(n))
+		case kInt32:
+			bld.(*array.Int32Builder).Append(int32(n))
+		default:
+			bld.(*array.Int64Builder).Append(n)
+		}
+	case kUint8, kUint16, kUint32, kUint64, kYear:
+		n, err := strconv.ParseUint(string(v), 10, 64)
+		if err != nil {
+			return bad()
+		}
+		switch c.Kind {
+		case kUint8:
+			bld.(*array.Uint8Builder).Append(uint8(n))
+		case kUint16, kYear:
+			bld.(*array.Uint16Builder).Append(uint16(n))
+		case kUint32:
+			bld.(*array.Uint32Builder).Append(uint32(n))
+		default:
+			bld.(*array.Uint64Builder).Append(n)
+		}
+	case kFloat32, kFloat64:
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return bad()
+		}
+		if c.Kind == kFloat32 {
+			bld.(*array.Float32Builder).Append(float32(f))
+		} else {
+			bld.(*array.Float64Builder).Append(f)
+		}
+	case kDecimal128, kDecimal256:
+		u, neg, big, ok := decimalText(v, c.Scale)
+		if !ok {
+			return bad()
+		}
+		if c.Kind == kDecimal128 {
+			bld.(*array.Decimal128Builder).Append(dec128(u, neg, big))
+		} else {
+			bld.(*array.Decimal256Builder).Append(dec256(u, neg, big))
+		}
+	case kBit:
+		var u uint64
+		for _, x := range v {
+			u = u<<8 | uint64(x)
+		}
+		bld.(*array.Uint64Builder).Append(u)
+	case kString, kEnum, kSet, kJSON:
+		bld.(*array.StringBuilder).BinaryBuilder.Append(v)
+	case kBinary, kGeometry:
+		bld.(*array.BinaryBuilder).Append(v)
+	case kDate:
+		y, m, d, ok := parseDate(v)
+		if !ok || len(v) != 10 {
+			return bad()
+		}
+		bld.(*array.Date32Builder).Append(arrow.Date32(EncodeDate(y, m, d)))
+	case kDatetime, kTimestamp:
+		us, ok := parseDatetime(v)
+		if !ok {
+			return bad()
+		}
+		bld.(*array.TimestampBuilder).Append(arrow.Timestamp(us))
+	case kTime:
+		us, ok := parseTime(v)
+		if !ok {
+			return bad()
+		}
+		bld.(*array.DurationBuilder).Append(arrow.Duration(us))
+	default:
+		return bad()
+	}
+	return nil
+}
+
+func errValue(c *column, v []byte) error {
+	s := string(v)
+	if len(s) > 40 {
+		s = s[:40] + "…"
+	}
+	return &valueError{col: c.Name, typ: c.ColumnType, val: s}
+}
+
+type valueError struct{ col, typ, val string }
+
+func (e *valueError) Error() string {
+	return "cannot read value " + strconv.Quote(e.val) + " of column " + strconv.Quote(e.col) + " (" + e.typ + ")"
+}
+
+func atoiN(b []byte) (int, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// parseDate parses "YYYY-MM-DD".
+func parseDate(v []byte) (y, m, d int, ok bool) {
+	if len(v) < 10 || v[4] != '-' || v[7] != '-' {
+		return 0, 0, 0, false
+	}
+	y, ok1 := atoiN(v[0:4])
+	m, ok2 := atoiN(v[5:7])
+	d, ok3 := atoiN(v[8:10])
+	return y, m, d, ok1 && ok2 && ok3
+}
+
+// fracMicros parses ".ffffff" (1 to 6 digits) into microseconds.
+func fracMicros(v []byte) (int, bool) {
+	if len(v) == 0 {
+		return 0, true
+	}
+	if v[0] != '.' || len(v) < 2 || len(v) > 7 {
+		return 0, false
+	}
+	n, ok := atoiN(v[1:])
+	for i := len(v) - 1; i < 6; i++ {
+		n *= 10
+	}
+	return n, ok
+}
+
+// parseDatetime parses "YYYY-MM-DD HH:MM:SS[.ffffff]".
+func parseDatetime(v []byte) (int64, bool) {
+	y, mo, d, ok := parseDate(v)
+	if !ok || len(v) < 19 || v[10] != ' ' || v[13] != ':' || v[16] != ':' {
+		return 0, false
+	}
+	h, ok1 := atoiN(v[11:13])
+	mi, ok2 := atoiN(v[14:16])
+	s, ok3 := atoiN(v[17:19])
+	us, ok4 := fracMicros(v[19:])
+	if !(ok1 && ok2 && ok3 && ok4) {
+		return 0, false
+	}
+	return EncodeDatetime(y, mo, d, h, mi, s, us), true
+}
+
+// parseTime parses "[-]H+:MM:SS[.ffffff]" into signed microseconds.
+func parseTime(v []byte) (int64, bool) {
+	neg := len(v) > 0 && v[0] == '-'
+	if neg {
+		v = v[1:]
+	}
+	c1 := strings.IndexByte(string(v), ':')
+	if c1 < 1 || len(v) < c1+6 || v[c1+3] != ':' {
+		return 0, false
+	}
+	h, ok1 := atoiN(v[:c1])
+	m, ok2 := atoiN(v[c1+1 : c1+3])
+	s, ok3 := atoiN(v[c1+4 : c1+6])
+	us, ok4 := fracMicros(v[c1+6:])
+	if !(ok1 && ok2 && ok3 && ok4) {
+		return 0, false
+	}
+	t := int64(h)*3600e6 + int64(m)*60e6 + int64(s)*1e6 + int64(us)
+	if neg {
+		t = -t
+	}
+	return t, true
+}

@@ -1,0 +1,542 @@
+package mysql
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// tableMap is a TABLE_MAP event bound to the schema version it decodes with.
+type tableMap struct {
+	id     uint64
+	types  []byte
+	metas  []uint16
+	names  []string // only with binlog_row_metadata=FULL
+	t      *table
+	colIdx []int // binlog column → schema column, -1: not in the schema
+	// fromBin: for each schema column, its binlog column or -1.
+	fromBin []int
+}
+
+// bind maps the binlog columns onto t and checks that every binlog type
+// fits the schema's column type, so an event is never decoded with a
+// schema it was not written with.
+func (m *tableMap) bind(t *table) error {
+	m.t = t
+	m.colIdx = make([]int, len(m.types))
+	m.fromBin = make([]int, len(t.Cols))
+	for i := range m.fromBin {
+		m.fromBin[i] = -1
+	}
+	if m.names != nil {
+		for i, n := range m.names {
+			m.colIdx[i] = t.colIndex(n)
+			if m.colIdx[i] < 0 {
+				return fmt.Errorf("binlog row of %s has column %q, which the schema at this position lacks (columns: %s)",
+					t.Ref, n, strings.Join(t.columnNames(), ", "))
+			}
+		}
+	} else {
+		if len(m.types) != len(t.Cols) {
+			return fmt.Errorf("binlog row of %s has %d columns, the schema at this position has %d (columns: %s)",
+				t.Ref, len(m.types), len(t.Cols), strings.Join(t.columnNames(), ", "))
+		}
+		for i := range m.colIdx {
+			m.colIdx[i] = i
+		}
+	}
+	for i, ci := range m.colIdx {
+		c := t.Cols[ci]
+		m.fromBin[ci] = i
+		if !binlogTypeFits(m.types[i], m.metas[i], c) {
+			return fmt.Errorf("binlog column %d of %s has type %d, which does not fit column %q (%s) of the schema at this position",
+				i+1, t.Ref, m.types[i], c.Name, c.ColumnType)
+		}
+	}
+	return nil
+}
+
+func binlogTypeFits(tp byte, meta uint16, c *column) bool {
+	k := c.Kind
+	switch tp {
+	case gm.MYSQL_TYPE_TINY:
+		return k == kInt8 || k == kUint8
+	case gm.MYSQL_TYPE_SHORT:
+		return k == kInt16 || k == kUint16
+	case gm.MYSQL_TYPE_INT24, gm.MYSQL_TYPE_LONG:
+		return k == kInt32 || k == kUint32
+	case gm.MYSQL_TYPE_LONGLONG:
+		return k == kInt64 || k == kUint64
+	case gm.MYSQL_TYPE_FLOAT:
+		return k == kFloat32
+	case gm.MYSQL_TYPE_DOUBLE:
+		return k == kFloat64
+	case gm.MYSQL_TYPE_NEWDECIMAL:
+		return (k == kDecimal128 || k == kDecimal256) && int(meta>>8) == c.Precision && int(meta&0xFF) == c.Scale
+	case gm.MYSQL_TYPE_BIT:
+		return k == kBit
+	case gm.MYSQL_TYPE_TIMESTAMP, gm.MYSQL_TYPE_TIMESTAMP2:
+		return k == kTimestamp
+	case gm.MYSQL_TYPE_DATETIME, gm.MYSQL_TYPE_DATETIME2:
+		return k == kDatetime
+	case gm.MYSQL_TYPE_DATE:
+		return k == kDate
+	case gm.MYSQL_TYPE_TIME, gm.MYSQL_TYPE_TIME2:
+		return k == kTime
+	case gm.MYSQL_TYPE_YEAR:
+		return k == kYear
+	case gm.MYSQL_TYPE_VARCHAR, gm.MYSQL_TYPE_VAR_STRING:
+		return k == kString || k == kBinary
+	case gm.MYSQL_TYPE_STRING:
+		switch byte(meta >> 8) {
+		case gm.MYSQL_TYPE_ENUM:
+			return k == kEnum
+		case gm.MYSQL_TYPE_SET:
+			return k == kSet
+		}
+		return k == kString || k == kBinary
+	case gm.MYSQL_TYPE_BLOB:
+		return k == kString || k == kBinary || k == kJSON
+	case gm.MYSQL_TYPE_GEOMETRY:
+		return k == kGeometry
+	case gm.MYSQL_TYPE_JSON:
+		return k == kJSON
+	}
+	return false
+}
+
+// rowsDecoder decodes the row images of rows events straight into Arrow
+// builders, with no per-value boxing.
+type rowsDecoder struct {
+	tmp []byte
+}
+
+// decodeImage decodes one row image starting at data. dst holds one builder
+// per schema column (nil: decode and drop). boxed, when non-nil, holds
+// go-mysql's decoded values of this image, used for MySQL binary JSON.
+// It returns the bytes consumed.
+func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, dst []array.Builder, boxed []any) (int, error) {
+	ncols := len(m.types)
+	present := 0
+	for i := 0; i < ncols; i++ {
+		if colBitmap[i>>3]&(1<<(i&7)) != 0 {
+			present++
+		}
+	}
+	nb := (present + 7) / 8
+	if len(data) < nb {
+		return 0, fmt.Errorf("truncated row image")
+	}
+	nulls := data[:nb]
+	pos := nb
+	ni := 0
+	for i := 0; i < ncols; i++ {
+		ci := m.colIdx[i]
+		var bld array.Builder
+		if dst != nil {
+			bld = dst[ci]
+		}
+		if colBitmap[i>>3]&(1<<(i&7)) == 0 {
+			if bld != nil {
+				bld.AppendNull()
+			}
+			continue
+		}
+		isNull := nulls[ni>>3]&(1<<(ni&7)) != 0
+		ni++
+		if isNull {
+			if bld != nil {
+				bld.AppendNull()
+			}
+			continue
+		}
+		var bv any
+		if boxed != nil {
+			bv = boxed[i]
+		}
+		n, err := d.decodeValue(bld, m.t.Cols[ci], m.types[i], m.metas[i], data[pos:], bv)
+		if err != nil {
+			return 0, fmt.Errorf("column %q of %s: %v", m.t.Cols[ci].Name, m.t.Ref, err)
+		}
+		pos += n
+	}
+	// Schema columns the binlog row lacks (e.g. added after this event's
+	// TABLE_MAP under FULL metadata) are NULL.
+	if dst != nil && len(m.types) < len(m.t.Cols) {
+		for ci, bi := range m.fromBin {
+			if bi < 0 {
+				dst[ci].AppendNull()
+			}
+		}
+	}
+	return pos, nil
+}
+
+func be(b []byte) uint64 {
+	var v uint64
+	for _, c := range b {
+		v = v<<8 | uint64(c)
+	}
+	return v
+}
+
+// fracBinMicros decodes the fractional-second bytes of TIME2, DATETIME2
+// and TIMESTAMP2 (big endian, (fsp+1)/2 bytes) as microseconds.
+func fracBinMicros(b []byte, fsp uint16) int64 {
+	switch fsp {
+	case 1, 2:
+		return int64(b[0]) * 10000
+	case 3, 4:
+		return int64(binary.BigEndian.Uint16(b)) * 100
+	case 5, 6:
+		return int64(be(b[:3]))
+	}
+	return 0
+}
+
+// decodeValue decodes one non-NULL value and appends it to bld (nil: skip).
+func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta uint16, data []byte, boxed any) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed binlog value (type %d): %v", tp, r)
+		}
+	}()
+	switch tp {
+	case gm.MYSQL_TYPE_TINY:
+		if bld != nil {
+			if c.Kind == kUint8 {
+				bld.(*array.Uint8Builder).Append(data[0])
+			} else {
+				bld.(*array.Int8Builder).Append(int8(data[0]))
+			}
+		}
+		return 1, nil
+	case gm.MYSQL_TYPE_SHORT:
+		if bld != nil {
+			v := binary.LittleEndian.Uint16(data)
+			if c.Kind == kUint16 {
+				bld.(*array.Uint16Builder).Append(v)
+			} else {
+				bld.(*array.Int16Builder).Append(int16(v))
+			}
+		}
+		return 2, nil
+	case gm.MYSQL_TYPE_INT24:
+		if bld != nil {
+			v := uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16
+			if c.Kind == kUint32 {
+				bld.(*array.Uint32Builder).Append(v)
+			} else {
+				bld.(*array.Int32Builder).Append(int32(v<<8) >> 8)
+			}
+		}
+		return 3, nil
+	case gm.MYSQL_TYPE_LONG:
+		if bld != nil {
+			v := binary.LittleEndian.Uint32(data)
+			if c.Kind == kUint32 {
+				bld.(*array.Uint32Builder).Append(v)
+			} else {
+				bld.(*array.Int32Builder).Append(int32(v))
+			}
+		}
+		return 4, nil
+	case gm.MYSQL_TYPE_LONGLONG:
+		if bld != nil {
+			v := binary.LittleEndian.Uint64(data)
+			if c.Kind == kUint64 {
+				bld.(*array.Uint64Builder).Append(v)
+			} else {
+				bld.(*array.Int64Builder).Append(int64(v))
+			}
+		}
+		return 8, nil
+	case gm.MYSQL_TYPE_FLOAT:
+		if bld != nil {
+			bld.(*array.Float32Builder).Append(math.Float32frombits(binary.LittleEndian.Uint32(data)))
+		}
+		return 4, nil
+	case gm.MYSQL_TYPE_DOUBLE:
+		if bld != nil {
+			bld.(*array.Float64Builder).Append(math.Float64frombits(binary.LittleEndian.Uint64(data)))
+		}
+		return 8, nil
+	case gm.MYSQL_TYPE_NEWDECIMAL:
+		p, s := int(meta>>8), int(meta&0xFF)
+		if bld == nil {
+			return decimalBinSize(p, s), nil
+		}
+		u, neg, b, n := decimalBin(data, p, s)
+		if c.Kind == kDecimal128 {
+			bld.(*array.Decimal128Builder).Append(dec128(u, neg, b))
+		} else {
+			bld.(*array.Decimal256Builder).Append(dec256(u, neg, b))
+		}
+		return n, nil
+	case gm.MYSQL_TYPE_BIT:
+		nbits := int(meta>>8)*8 + int(meta&0xFF)
+		n = (nbits + 7) / 8
+		if bld != nil {
+			bld.(*array.Uint64Builder).Append(be(data[:n]))
+		}
+		return n, nil
+	case gm.MYSQL_TYPE_TIMESTAMP:
+		if bld != nil {
+			sec := int64(binary.LittleEndian.Uint32(data))
+			v := sec * 1e6
+			if sec == 0 {
+				v = InvalidDatetimeBase
+			}
+			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+		}
+		return 4, nil
+	case gm.MYSQL_TYPE_TIMESTAMP2:
+		n = 4 + int(meta+1)/2
+		if bld != nil {
+			sec := int64(binary.BigEndian.Uint32(data))
+			frac := fracBinMicros(data[4:], meta)
+			v := sec*1e6 + frac
+			if sec == 0 && frac == 0 {
+				v = InvalidDatetimeBase
+			}
+			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+		}
+		return n, nil
+	case gm.MYSQL_TYPE_DATETIME:
+		if bld != nil {
+			v := binary.LittleEndian.Uint64(data)
+			dt, tm := v/1000000, v%1000000
+			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(EncodeDatetime(int(dt/10000), int(dt/100%100), int(dt%100),
+				int(tm/10000), int(tm/100%100), int(tm%100), 0)))
+		}
+		return 8, nil
+	case gm.MYSQL_TYPE_DATETIME2:
+		n = 5 + int(meta+1)/2
+		if bld != nil {
+			ip := int64(be(data[:5])) - 0x8000000000
+			ymd := ip >> 17
+			ym := ymd >> 5
+			hms := ip % (1 << 17)
+			v := EncodeDatetime(int(ym/13), int(ym%13), int(ymd%(1<<5)), int(hms>>12), int((hms>>6)%(1<<6)), int(hms%(1<<6)),
+				int(fracBinMicros(data[5:], meta)))
+			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+		}
+		return n, nil
+	case gm.MYSQL_TYPE_DATE:
+		if bld != nil {
+			v := uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16
+			bld.(*array.Date32Builder).Append(arrow.Date32(EncodeDate(int(v>>9), int(v>>5&15), int(v&31))))
+		}
+		return 3, nil
+	case gm.MYSQL_TYPE_TIME:
+		if bld != nil {
+			v := int32(uint32(data[0])|uint32(data[1])<<8|uint32(data[2])<<16) << 8 >> 8
+			neg := v < 0
+			if neg {
+				v = -v
+			}
+			us := int64(v/10000)*3600e6 + int64(v/100%100)*60e6 + int64(v%100)*1e6
+			if neg {
+				us = -us
+			}
+			bld.(*array.DurationBuilder).Append(arrow.Duration(us))
+		}
+		return 3, nil
+	case gm.MYSQL_TYPE_TIME2:
+		n = 3 + int(meta+1)/2
+		if bld != nil {
+			bld.(*array.DurationBuilder).Append(arrow.Duration(time2Micros(data, meta)))
+		}
+		return n, nil
+	case gm.MYSQL_TYPE_YEAR:
+		if bld != nil {
+			y := uint16(data[0])
+			if y != 0 {
+				y += 1900
+			}
+			bld.(*array.Uint16Builder).Append(y)
+		}
+		return 1, nil
+	case gm.MYSQL_TYPE_VARCHAR, gm.MYSQL_TYPE_VAR_STRING:
+		l, h := int(data[0]), 1
+		if meta >= 256 {
+			l, h = int(binary.LittleEndian.Uint16(data)), 2
+		}
+		d.appendBytes(bld, c, data[h:h+l])
+		return h + l, nil
+	case gm.MYSQL_TYPE_STRING:
+		length := int(meta)
+		rt := byte(gm.MYSQL_TYPE_STRING)
+		if meta >= 256 {
+			b0, b1 := byte(meta>>8), byte(meta&0xFF)
+			if b0&0x30 != 0x30 {
+				length = int(uint16(b1) | uint16((b0&0x30)^0x30)<<4)
+				rt = b0 | 0x30
+			} else {
+				length = int(meta & 0xFF)
+				rt = b0
+			}
+		}
+		switch rt {
+		case gm.MYSQL_TYPE_ENUM:
+			var idx int
+			if meta&0xFF == 1 {
+				idx, n = int(data[0]), 1
+			} else {
+				idx, n = int(binary.LittleEndian.Uint16(data)), 2
+			}
+			if bld != nil {
+				if idx > len(c.Members) {
+					return 0, fmt.Errorf("enum index %d out of range (%d members)", idx, len(c.Members))
+				}
+				s := ""
+				if idx > 0 {
+					s = c.Members[idx-1]
+				}
+				bld.(*array.StringBuilder).Append(s)
+			}
+			return n, nil
+		case gm.MYSQL_TYPE_SET:
+			n = int(meta & 0xFF)
+			if bld != nil {
+				var mask uint64
+				for i := n - 1; i >= 0; i-- {
+					mask = mask<<8 | uint64(data[i])
+				}
+				buf := d.tmp[:0]
+				for mask != 0 {
+					i := bits.TrailingZeros64(mask)
+					mask &^= 1 << i
+					if i >= len(c.Members) {
+						return 0, fmt.Errorf("set bit %d out of range (%d members)", i, len(c.Members))
+					}
+					if len(buf) > 0 {
+						buf = append(buf, ',')
+					}
+					buf = append(buf, c.Members[i]...)
+				}
+				d.tmp = buf
+				bld.(*array.StringBuilder).BinaryBuilder.Append(buf)
+			}
+			return n, nil
+		}
+		l, h := int(data[0]), 1
+		if length >= 256 {
+			l, h = int(binary.LittleEndian.Uint16(data)), 2
+		}
+		v := data[h : h+l]
+		if bld != nil && c.Kind == kBinary && c.OctetLen > l {
+			// BINARY(n) is logged without its trailing 0x00 padding.
+			buf := append(d.tmp[:0], v...)
+			for len(buf) < c.OctetLen {
+				buf = append(buf, 0)
+			}
+			d.tmp = buf
+			v = buf
+		}
+		d.appendBytes(bld, c, v)
+		return h + l, nil
+	case gm.MYSQL_TYPE_BLOB, gm.MYSQL_TYPE_GEOMETRY:
+		h := int(meta)
+		var l int
+		switch h {
+		case 1:
+			l = int(data[0])
+		case 2:
+			l = int(binary.LittleEndian.Uint16(data))
+		case 3:
+			l = int(data[0]) | int(data[1])<<8 | int(data[2])<<16
+		case 4:
+			l = int(binary.LittleEndian.Uint32(data))
+		default:
+			return 0, fmt.Errorf("invalid blob length size %d", h)
+		}
+		d.appendBytes(bld, c, data[h:h+l])
+		return h + l, nil
+	case gm.MYSQL_TYPE_JSON:
+		h := int(meta)
+		l := int(gm.FixedLengthInt(data[:h]))
+		if bld != nil {
+			var s string
+			switch x := boxed.(type) {
+			case string:
+				s = x
+			case []byte:
+				s = string(x)
+			default:
+				if l != 0 {
+					return 0, fmt.Errorf("binary JSON value was not decoded")
+				}
+				s = "null"
+			}
+			bld.(*array.StringBuilder).Append(s)
+		}
+		return h + l, nil
+	}
+	return 0, fmt.Errorf("unsupported binlog column type %d", tp)
+}
+
+// appendBytes appends a string/binary value, converting latin1 text.
+func (d *rowsDecoder) appendBytes(bld array.Builder, c *column, v []byte) {
+	if bld == nil {
+		return
+	}
+	switch c.Kind {
+	case kString, kJSON:
+		if c.Charset == "latin1" && !isASCII(v) {
+			d.tmp = appendLatin1(d.tmp[:0], v)
+			v = d.tmp
+		}
+		bld.(*array.StringBuilder).BinaryBuilder.Append(v)
+	default:
+		bld.(*array.BinaryBuilder).Append(v)
+	}
+}
+
+// time2Micros decodes MySQL's TIME2 into signed microseconds.
+func time2Micros(data []byte, fsp uint16) int64 {
+	const intOfs = 0x800000
+	var packed int64
+	switch fsp {
+	case 1, 2:
+		ip := int64(be(data[:3])) - intOfs
+		frac := int64(data[3])
+		if ip < 0 && frac != 0 {
+			ip++
+			frac -= 0x100
+		}
+		packed = ip<<24 + frac*10000
+	case 3, 4:
+		ip := int64(be(data[:3])) - intOfs
+		frac := int64(binary.BigEndian.Uint16(data[3:5]))
+		if ip < 0 && frac != 0 {
+			ip++
+			frac -= 0x10000
+		}
+		packed = ip<<24 + frac*100
+	case 5, 6:
+		packed = int64(be(data[:6])) - 0x800000000000
+	default:
+		packed = (int64(be(data[:3])) - intOfs) << 24
+	}
+	neg := packed < 0
+	if neg {
+		packed = -packed
+	}
+	hms := packed >> 24
+	frac := packed % (1 << 24)
+	h := (hms >> 12) % (1 << 10)
+	m := (hms >> 6) % (1 << 6)
+	s := hms % (1 << 6)
+	us := h*3600e6 + m*60e6 + s*1e6 + frac
+	if neg {
+		us = -us
+	}
+	return us
+}

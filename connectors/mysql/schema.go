@@ -1,0 +1,469 @@
+package mysql
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// kind is how a column is decoded and which Arrow type it has.
+type kind uint8
+
+const (
+	kInt8 kind = iota
+	kInt16
+	kInt32
+	kInt64
+	kUint8
+	kUint16
+	kUint32
+	kUint64
+	kFloat32
+	kFloat64
+	kDecimal128
+	kDecimal256
+	kString
+	kBinary
+	kEnum
+	kSet
+	kJSON
+	kGeometry
+	kBit
+	kDate
+	kDatetime
+	kTimestamp
+	kTime
+	kYear
+)
+
+// column is one source column as information_schema describes it.
+type column struct {
+	Name       string   `json:"name"`
+	DataType   string   `json:"data_type"`   // DATA_TYPE, lower case
+	ColumnType string   `json:"column_type"` // COLUMN_TYPE, lower case
+	Charset    string   `json:"charset,omitempty"`
+	Collation  string   `json:"collation,omitempty"`
+	Nullable   bool     `json:"nullable"`
+	Precision  int      `json:"precision,omitempty"` // DECIMAL precision
+	Scale      int      `json:"scale,omitempty"`     // DECIMAL scale, temporal fsp
+	OctetLen   int      `json:"octet_len,omitempty"` // BINARY(n): n
+	Members    []string `json:"members,omitempty"`   // ENUM/SET members
+	JSON       bool     `json:"json,omitempty"`      // MariaDB JSON (LONGTEXT + json_valid)
+	PK         int      `json:"pk,omitempty"`        // 1-based position in the key, 0 if not
+	Kind       kind     `json:"kind"`
+}
+
+// table is a source table's schema at one point in the binlog.
+type table struct {
+	Ref  connectors.TableRef `json:"ref"`
+	Cols []*column           `json:"cols"`
+	// Key lists the column indexes of the primary key (or the first UNIQUE
+	// NOT NULL index), in key order; empty when the table has neither.
+	Key []int `json:"key,omitempty"`
+}
+
+// readTable reads a table's schema from information_schema.
+func readTable(c *client.Conn, ref connectors.TableRef) (*table, error) {
+	r, err := c.Execute(`SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE,
+		IFNULL(CHARACTER_SET_NAME, ''), IFNULL(COLLATION_NAME, ''),
+		IFNULL(NUMERIC_PRECISION, 0), IFNULL(NUMERIC_SCALE, 0), IFNULL(DATETIME_PRECISION, 0),
+		IFNULL(CHARACTER_OCTET_LENGTH, 0)
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quoteString(ref.DB) +
+		` AND TABLE_NAME = ` + quoteString(ref.Table) + ` ORDER BY ORDINAL_POSITION`)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %v", ref, err)
+	}
+	if r.RowNumber() == 0 {
+		return nil, fmt.Errorf("table %s does not exist", ref)
+	}
+	t := &table{Ref: ref}
+	for i := 0; i < r.RowNumber(); i++ {
+		str := func(j int) string { s, _ := r.GetString(i, j); return s }
+		num := func(j int) int { n, _ := strconv.Atoi(str(j)); return n }
+		col := &column{
+			Name:       str(0),
+			DataType:   strings.ToLower(str(1)),
+			ColumnType: strings.ToLower(str(2)),
+			Nullable:   str(3) == "YES",
+			Charset:    strings.ToLower(str(4)),
+			Collation:  strings.ToLower(str(5)),
+		}
+		switch col.DataType {
+		case "decimal", "numeric":
+			col.Precision, col.Scale = num(6), num(7)
+		case "datetime", "timestamp", "time":
+			col.Scale = num(8)
+		case "binary":
+			col.OctetLen = num(9)
+		}
+		t.Cols = append(t.Cols, col)
+	}
+	if err := readKey(c, t); err != nil {
+		return nil, err
+	}
+	if err := readJSONChecks(c, t); err != nil {
+		return nil, err
+	}
+	for _, col := range t.Cols {
+		if err := col.classify(); err != nil {
+			return nil, fmt.Errorf("table %s: %v", ref, err)
+		}
+	}
+	return t, nil
+}
+
+// readKey finds the primary key, else the first UNIQUE index whose columns
+// are all NOT NULL.
+func readKey(c *client.Conn, t *table) error {
+	r, err := c.Execute(`SELECT INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, NULLABLE
+		FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ` + quoteString(t.Ref.DB) +
+		` AND TABLE_NAME = ` + quoteString(t.Ref.Table) + ` ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`)
+	if err != nil {
+		return fmt.Errorf("describe keys of %s: %v", t.Ref, err)
+	}
+	type idx struct {
+		cols     []string
+		unique   bool
+		nullable bool
+	}
+	var order []string
+	idxs := map[string]*idx{}
+	for i := 0; i < r.RowNumber(); i++ {
+		name, _ := r.GetString(i, 0)
+		nonUnique, _ := r.GetString(i, 1)
+		col, _ := r.GetString(i, 3)
+		nullable, _ := r.GetString(i, 4)
+		x := idxs[name]
+		if x == nil {
+			x = &idx{unique: nonUnique == "0"}
+			idxs[name] = x
+			order = append(order, name)
+		}
+		x.cols = append(x.cols, col)
+		if nullable == "YES" {
+			x.nullable = true
+		}
+	}
+	for _, name := range order {
+		x := idxs[name]
+		if !x.unique || x.nullable {
+			continue
+		}
+		for _, cn := range x.cols {
+			ci := t.colIndex(cn)
+			if ci < 0 {
+				return fmt.Errorf("key %q of %s names unknown column %q", name, t.Ref, cn)
+			}
+			t.Key = append(t.Key, ci)
+			t.Cols[ci].PK = len(t.Key)
+		}
+		return nil
+	}
+	return nil
+}
+
+// readJSONChecks marks MariaDB JSON columns: LONGTEXT with a json_valid
+// CHECK constraint named after the column.
+func readJSONChecks(c *client.Conn, t *table) error {
+	has := false
+	for _, col := range t.Cols {
+		if col.DataType == "longtext" {
+			has = true
+		}
+	}
+	if !has {
+		return nil
+	}
+	r, err := c.Execute(`SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+		WHERE CONSTRAINT_SCHEMA = ` + quoteString(t.Ref.DB) + ` AND TABLE_NAME = ` + quoteString(t.Ref.Table))
+	if err != nil {
+		return nil // MySQL has no TABLE_NAME there, and no LONGTEXT JSON either
+	}
+	for i := 0; i < r.RowNumber(); i++ {
+		clause, _ := r.GetString(i, 0)
+		clause = strings.ToLower(strings.ReplaceAll(clause, " ", ""))
+		for _, col := range t.Cols {
+			if col.DataType == "longtext" && clause == "json_valid("+strings.ToLower(quoteIdent(col.Name))+")" {
+				col.JSON = true
+			}
+		}
+	}
+	return nil
+}
+
+func (t *table) colIndex(name string) int {
+	for i, c := range t.Cols {
+		if strings.EqualFold(c.Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// classify sets Kind (and Members) from the information_schema types.
+func (c *column) classify() error {
+	unsigned := strings.Contains(c.ColumnType, "unsigned")
+	ints := func(s, u kind) kind {
+		if unsigned {
+			return u
+		}
+		return s
+	}
+	switch c.DataType {
+	case "tinyint", "bool", "boolean":
+		c.Kind = ints(kInt8, kUint8)
+	case "smallint":
+		c.Kind = ints(kInt16, kUint16)
+	case "mediumint", "int", "integer":
+		c.Kind = ints(kInt32, kUint32)
+	case "bigint":
+		c.Kind = ints(kInt64, kUint64)
+	case "decimal", "numeric":
+		if c.Precision <= 38 {
+			c.Kind = kDecimal128
+		} else {
+			c.Kind = kDecimal256
+		}
+	case "float":
+		c.Kind = kFloat32
+	case "double", "real", "double precision":
+		c.Kind = kFloat64
+	case "bit":
+		c.Kind = kBit
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
+		switch {
+		case c.JSON:
+			c.Kind = kJSON
+		case c.Charset == "binary" || c.Charset == "":
+			c.Kind = kBinary
+		default:
+			if !charsetSupported(c.Charset) {
+				return fmt.Errorf("column %q has character set %q, which etlq cannot decode (supported: utf8mb4, utf8mb3, utf8, ascii, latin1, binary)", c.Name, c.Charset)
+			}
+			c.Kind = kString
+		}
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
+		c.Kind = kBinary
+	case "enum", "set":
+		c.Kind = kEnum
+		if c.DataType == "set" {
+			c.Kind = kSet
+		}
+		c.Members = parseMembers(c.ColumnType)
+	case "json":
+		c.Kind = kJSON
+	case "date":
+		c.Kind = kDate
+	case "datetime":
+		c.Kind = kDatetime
+	case "timestamp":
+		c.Kind = kTimestamp
+	case "time":
+		c.Kind = kTime
+	case "year":
+		c.Kind = kYear
+	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
+		"geometrycollection", "geomcollection":
+		c.Kind = kGeometry
+	default:
+		return fmt.Errorf("column %q has type %q, which etlq does not support", c.Name, c.ColumnType)
+	}
+	return nil
+}
+
+func charsetSupported(cs string) bool {
+	switch cs {
+	case "utf8mb4", "utf8mb3", "utf8", "ascii", "latin1", "binary":
+		return true
+	}
+	return false
+}
+
+// parseMembers parses "enum('a','b''c')" into its members.
+func parseMembers(ct string) []string {
+	open := strings.IndexByte(ct, '(')
+	if open < 0 {
+		return nil
+	}
+	s := ct[open+1:]
+	var out []string
+	for {
+		if len(s) == 0 || s[0] != '\'' {
+			return out
+		}
+		s = s[1:]
+		var b strings.Builder
+		for len(s) > 0 {
+			if s[0] == '\'' {
+				if len(s) > 1 && s[1] == '\'' {
+					b.WriteByte('\'')
+					s = s[2:]
+					continue
+				}
+				s = s[1:]
+				break
+			}
+			if s[0] == '\\' && len(s) > 1 {
+				b.WriteByte(s[1])
+				s = s[2:]
+				continue
+			}
+			b.WriteByte(s[0])
+			s = s[1:]
+		}
+		out = append(out, b.String())
+		if len(s) == 0 || s[0] != ',' {
+			return out
+		}
+		s = s[1:]
+	}
+}
+
+// arrowType returns the column's Arrow type.
+func (c *column) arrowType() arrow.DataType {
+	switch c.Kind {
+	case kInt8:
+		return arrow.PrimitiveTypes.Int8
+	case kInt16:
+		return arrow.PrimitiveTypes.Int16
+	case kInt32:
+		return arrow.PrimitiveTypes.Int32
+	case kInt64:
+		return arrow.PrimitiveTypes.Int64
+	case kUint8:
+		return arrow.PrimitiveTypes.Uint8
+	case kUint16, kYear:
+		return arrow.PrimitiveTypes.Uint16
+	case kUint32:
+		return arrow.PrimitiveTypes.Uint32
+	case kUint64, kBit:
+		return arrow.PrimitiveTypes.Uint64
+	case kFloat32:
+		return arrow.PrimitiveTypes.Float32
+	case kFloat64:
+		return arrow.PrimitiveTypes.Float64
+	case kDecimal128:
+		return &arrow.Decimal128Type{Precision: int32(c.Precision), Scale: int32(c.Scale)}
+	case kDecimal256:
+		return &arrow.Decimal256Type{Precision: int32(c.Precision), Scale: int32(c.Scale)}
+	case kString, kEnum, kSet, kJSON:
+		return arrow.BinaryTypes.String
+	case kBinary, kGeometry:
+		return arrow.BinaryTypes.Binary
+	case kDate:
+		return arrow.FixedWidthTypes.Date32
+	case kDatetime, kTimestamp:
+		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	case kTime:
+		return arrow.FixedWidthTypes.Duration_us
+	}
+	panic(fmt.Sprintf("mysql: unknown column kind %d", c.Kind))
+}
+
+// logicalType returns the exec.MetaLogicalType value, or "".
+func (c *column) logicalType() string {
+	switch c.Kind {
+	case kJSON:
+		return "json"
+	case kGeometry:
+		return "geometry"
+	case kTime:
+		return "time"
+	case kYear:
+		return "year"
+	case kBit:
+		return "bit"
+	case kEnum:
+		return "enum"
+	case kSet:
+		return "set"
+	}
+	return ""
+}
+
+// field returns the column's Arrow field with the etlq metadata.
+func (c *column) field() arrow.Field {
+	keys := []string{exec.MetaSourceType}
+	vals := []string{c.ColumnType}
+	if lt := c.logicalType(); lt != "" {
+		keys = append(keys, exec.MetaLogicalType)
+		vals = append(vals, lt)
+	}
+	if c.PK > 0 {
+		keys = append(keys, exec.MetaPrimaryKey)
+		vals = append(vals, strconv.Itoa(c.PK))
+	}
+	return arrow.Field{Name: c.Name, Type: c.arrowType(), Nullable: c.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
+}
+
+// tableSchema returns the connectors view of the table.
+func (t *table) tableSchema() *connectors.TableSchema {
+	ts := &connectors.TableSchema{Ref: t.Ref}
+	for _, c := range t.Cols {
+		ts.Fields = append(ts.Fields, c.field())
+	}
+	for _, k := range t.Key {
+		ts.PrimaryKey = append(ts.PrimaryKey, t.Cols[k].Name)
+	}
+	return ts
+}
+
+// metaFields are the metadata columns after the table's columns.
+var metaFields = []arrow.Field{
+	{Name: exec.ColOp, Type: arrow.BinaryTypes.String},
+	{Name: exec.ColTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+	{Name: exec.ColDB, Type: arrow.BinaryTypes.String},
+	{Name: exec.ColTable, Type: arrow.BinaryTypes.String},
+	{Name: exec.ColPos, Type: arrow.BinaryTypes.String},
+	{Name: exec.ColVersion, Type: arrow.PrimitiveTypes.Uint64},
+}
+
+// streamSchema returns the Arrow schema of a source batch of t.
+func (t *table) streamSchema(before bool) *arrow.Schema {
+	fields := make([]arrow.Field, 0, 2*len(t.Cols)+len(metaFields))
+	for _, c := range t.Cols {
+		fields = append(fields, c.field())
+	}
+	if before {
+		for _, c := range t.Cols {
+			f := c.field()
+			f.Name = exec.BeforePrefix + f.Name
+			f.Nullable = true
+			fields = append(fields, f)
+		}
+	}
+	fields = append(fields, metaFields...)
+	return arrow.NewSchema(fields, nil)
+}
+
+// sameColumns reports whether two schemas decode and type identically.
+func sameColumns(a, b *table) bool {
+	if len(a.Cols) != len(b.Cols) || len(a.Key) != len(b.Key) {
+		return false
+	}
+	for i := range a.Cols {
+		x, y := *a.Cols[i], *b.Cols[i]
+		if x.Name != y.Name || x.ColumnType != y.ColumnType || x.Nullable != y.Nullable || x.Charset != y.Charset ||
+			x.PK != y.PK || x.JSON != y.JSON || x.Kind != y.Kind {
+			return false
+		}
+	}
+	return true
+}
+
+// columnNames returns the column names, sorted, for messages.
+func (t *table) columnNames() []string {
+	out := make([]string, len(t.Cols))
+	for i, c := range t.Cols {
+		out[i] = c.Name
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,646 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// chunk is one primary-key range of a table, read in its own consistent
+// snapshot transaction.
+type chunk struct {
+	ts     *tableState
+	t      *table
+	rng    keyRange
+	excl   string    // predicate excluding ranges completed before a resume
+	pos    binlogPos // the binlog position the rows are "as of"
+	low    binlogPos // bracket mode: position before the read view
+	recs   []arrow.RecordBatch
+	readTs int64
+	err    error
+}
+
+// snapshotter plans chunks, reads them with parallel connections, and hands
+// them to the stream when the binlog reader reaches their position.
+type snapshotter struct {
+	st     *stream
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	work   chan *chunk
+	sem    chan struct{} // bounds chunks read but not yet emitted
+	readyC chan struct{}
+
+	mu      sync.Mutex
+	pending []*chunk
+	failed  error
+	planned map[*tableState]int  // chunks planned per table
+	emitted map[*tableState]int  // chunks emitted per table
+	closed  map[*tableState]bool // planning finished per table
+	active  []*tableState
+}
+
+func newSnapshotter(st *stream) *snapshotter {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
+		planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{}}
+	for _, ts := range st.tables {
+		if ts.snap != nil && !ts.snap.Done {
+			s.active = append(s.active, ts)
+		}
+	}
+	return s
+}
+
+func (s *snapshotter) start() {
+	if len(s.active) == 0 {
+		return
+	}
+	n := s.st.opts.parallelism
+	s.work = make(chan *chunk)
+	s.sem = make(chan struct{}, 2*n)
+	s.wg.Add(1)
+	go s.plan()
+	for i := 0; i < n; i++ {
+		s.wg.Add(1)
+		go s.worker()
+	}
+}
+
+func (s *snapshotter) close() {
+	s.cancel()
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, c := range s.pending {
+		for _, r := range c.recs {
+			r.Release()
+		}
+	}
+	s.pending = nil
+	s.mu.Unlock()
+}
+
+func (s *snapshotter) fail(err error) {
+	s.mu.Lock()
+	if s.failed == nil {
+		s.failed = err
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *snapshotter) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed
+}
+
+func (s *snapshotter) signal() {
+	select {
+	case s.readyC <- struct{}{}:
+	default:
+	}
+}
+
+// ready is signalled when a chunk was read (or failed).
+func (s *snapshotter) ready() <-chan struct{} { return s.readyC }
+
+func (s *snapshotter) wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.readyC:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// allDone reports whether every snapshot was emitted completely.
+func (s *snapshotter) allDone() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ts := range s.active {
+		if !ts.snap.Done {
+			return false
+		}
+	}
+	return true
+}
+
+// plan computes chunk boundaries table by table and feeds the workers.
+func (s *snapshotter) plan() {
+	defer s.wg.Done()
+	defer close(s.work)
+	c, err := s.st.src.connect(s.ctx)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	defer c.Close()
+	for _, ts := range s.active {
+		if err := s.planTable(c, ts); err != nil {
+			if s.ctx.Err() == nil {
+				s.fail(fmt.Errorf("snapshot of %s: %v", ts.key, err))
+			}
+			return
+		}
+	}
+}
+
+func (s *snapshotter) planTable(c *client.Conn, ts *tableState) error {
+	t := ts.cur
+	s.estimate(c, ts)
+	excl := exclusion(t, ts.snap.Ranges)
+	var lo []string
+	for {
+		var hi []string
+		if len(t.Key) > 0 {
+			var err error
+			if hi, err = s.boundary(c, t, lo, excl); err != nil {
+				return err
+			}
+		}
+		ch := &chunk{ts: ts, t: t, rng: keyRange{Lo: lo, Hi: hi}, excl: excl}
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.ctx.Done():
+			return nil
+		}
+		s.mu.Lock()
+		s.planned[ts]++
+		if hi == nil {
+			s.closed[ts] = true
+		}
+		s.mu.Unlock()
+		select {
+		case s.work <- ch:
+		case <-s.ctx.Done():
+			return nil
+		}
+		if hi == nil {
+			return nil
+		}
+		lo = hi
+	}
+}
+
+// estimate sets the table's estimated row count.
+func (s *snapshotter) estimate(c *client.Conn, ts *tableState) {
+	r, err := c.Execute("SELECT IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+		quoteString(ts.ref.DB) + " AND TABLE_NAME = " + quoteString(ts.ref.Table))
+	if err != nil || r.RowNumber() == 0 {
+		return
+	}
+	n, _ := r.GetInt(0, 0)
+	if n < 100000 {
+		if r, err := c.Execute("SELECT COUNT(*) FROM " + tableIdent(ts.ref)); err == nil {
+			n, _ = r.GetInt(0, 0)
+		}
+	}
+	ts.rowsTotal.Store(n)
+}
+
+// keyExprs returns, per key column, the expression whose text is the
+// column's SQL literal form, and how to make the literal from it.
+func keyExpr(c *column) string {
+	switch c.Kind {
+	case kString, kBinary, kJSON:
+		return "HEX(" + quoteIdent(c.Name) + ")"
+	case kEnum, kSet, kBit:
+		return "(" + quoteIdent(c.Name) + "+0)"
+	case kFloat32:
+		return "(" + quoteIdent(c.Name) + "*1e0)"
+	}
+	return quoteIdent(c.Name)
+}
+
+// keyLiteral turns the text of keyExpr into an SQL literal comparing the
+// way the column sorts.
+func keyLiteral(c *column, v []byte) string {
+	switch c.Kind {
+	case kString, kJSON:
+		return "_" + c.Charset + " X'" + string(v) + "' COLLATE " + c.Collation
+	case kBinary:
+		return "X'" + string(v) + "'"
+	case kDate, kDatetime, kTimestamp, kTime:
+		return quoteString(string(v))
+	}
+	return string(v)
+}
+
+// rangePred returns the SQL predicate of key range r: key > lo AND key <= hi.
+func rangePred(t *table, r keyRange) string {
+	var parts []string
+	if r.Lo != nil {
+		parts = append(parts, keyCompare(t, r.Lo, ">"))
+	}
+	if r.Hi != nil {
+		parts = append(parts, "NOT "+keyCompare(t, r.Hi, ">"))
+	}
+	if len(parts) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// keyCompare returns "key op lits" for op ">" expanded for composite keys
+// (a > x OR (a = x AND b > y)), which range-optimizes on both servers.
+func keyCompare(t *table, lits []string, op string) string {
+	var ors []string
+	for i := range t.Key {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, quoteIdent(t.Cols[t.Key[j]].Name)+" = "+lits[j])
+		}
+		ands = append(ands, quoteIdent(t.Cols[t.Key[i]].Name)+" "+op+" "+lits[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+func exclusion(t *table, done []keyRange) string {
+	if len(done) == 0 || len(t.Key) == 0 {
+		return ""
+	}
+	var ors []string
+	for _, r := range done {
+		ors = append(ors, "("+rangePred(t, r)+")")
+	}
+	return "NOT (" + strings.Join(ors, " OR ") + ")"
+}
+
+func keyOrder(t *table) string {
+	var cols []string
+	for _, k := range t.Key {
+		cols = append(cols, quoteIdent(t.Cols[k].Name))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// boundary returns the key that ends the chunk starting after lo, or nil
+// when the rest of the table fits in one chunk.
+func (s *snapshotter) boundary(c *client.Conn, t *table, lo []string, excl string) ([]string, error) {
+	var exprs []string
+	for _, k := range t.Key {
+		exprs = append(exprs, keyExpr(t.Cols[k]))
+	}
+	where := rangePred(t, keyRange{Lo: lo})
+	if excl != "" {
+		where += " AND " + excl
+	}
+	q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + tableIdent(t.Ref) + " WHERE " + where +
+		" ORDER BY " + keyOrder(t) + " LIMIT 1 OFFSET " + strconv.Itoa(s.st.opts.chunkRows-1)
+	r, err := c.Execute(q)
+	if err != nil {
+		return nil, err
+	}
+	if r.RowNumber() == 0 {
+		return nil, nil
+	}
+	out := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		v, _ := r.GetString(0, i)
+		out[i] = keyLiteral(t.Cols[k], []byte(v))
+	}
+	return out, nil
+}
+
+func (s *snapshotter) worker() {
+	defer s.wg.Done()
+	var c *client.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for ch := range s.work {
+		if c == nil {
+			var err error
+			if c, err = s.st.src.connect(s.ctx); err != nil {
+				s.fail(err)
+				return
+			}
+		}
+		if err := s.read(c, ch); err != nil {
+			for _, r := range ch.recs {
+				r.Release()
+			}
+			if s.ctx.Err() == nil {
+				s.fail(fmt.Errorf("snapshot of %s: %v", ch.ts.key, err))
+			}
+			return
+		}
+		s.mu.Lock()
+		s.pending = append(s.pending, ch)
+		s.mu.Unlock()
+		s.signal()
+	}
+}
+
+// selectList returns the chunk SELECT's column expressions. FLOAT is read
+// as a DOUBLE because its text form is rounded to 6 digits.
+func selectList(t *table) string {
+	parts := make([]string, len(t.Cols))
+	for i, c := range t.Cols {
+		if c.Kind == kFloat32 {
+			parts[i] = "(" + quoteIdent(c.Name) + "*1e0)"
+		} else {
+			parts[i] = quoteIdent(c.Name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// read reads one chunk in a consistent snapshot and records the binlog
+// position the snapshot corresponds to.
+func (s *snapshotter) read(c *client.Conn, ch *chunk) error {
+	st := s.st
+	bracket := st.opts.bracket || st.flavor != "mariadb"
+	if !st.needBinlog {
+		bracket = false
+	}
+	if bracket {
+		low, _, err := masterStatus(c, st.flavor)
+		if err != nil {
+			return err
+		}
+		ch.low = low
+	}
+	if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return err
+	}
+	defer c.Execute("ROLLBACK")
+	if bracket {
+		high, _, err := masterStatus(c, st.flavor)
+		if err != nil {
+			return err
+		}
+		ch.pos = high
+	} else if st.needBinlog {
+		r, err := c.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+		if err != nil {
+			return err
+		}
+		for i := 0; i < r.RowNumber(); i++ {
+			name, _ := r.GetString(i, 0)
+			val, _ := r.GetString(i, 1)
+			switch strings.ToLower(name) {
+			case "binlog_snapshot_file":
+				ch.pos.File = val
+			case "binlog_snapshot_position":
+				n, _ := strconv.ParseUint(val, 10, 32)
+				ch.pos.Pos = uint32(n)
+			}
+		}
+		if ch.pos.File == "" {
+			return fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
+		}
+	}
+	ch.readTs = time.Now().UnixMicro()
+	t := ch.t
+	where := rangePred(t, ch.rng)
+	if ch.excl != "" {
+		where += " AND " + ch.excl
+	}
+	q := "SELECT " + selectList(t) + " FROM " + tableIdent(t.Ref) + " WHERE " + where
+	schema := arrow.NewSchema(t.streamSchema(false).Fields()[:len(t.Cols)], nil)
+	rb := array.NewRecordBuilder(st.mem, schema)
+	defer rb.Release()
+	cols := rb.Fields()
+	rows := 0
+	var tmp []byte
+	var res gm.Result
+	err := c.ExecuteSelectStreaming(q, &res, func(row []gm.FieldValue) error {
+		for i, col := range t.Cols {
+			if err := appendField(cols[i], col, &row[i], &tmp); err != nil {
+				return err
+			}
+		}
+		rows++
+		if rows%st.maxRows == 0 {
+			ch.recs = append(ch.recs, rb.NewRecordBatch())
+		}
+		return s.ctx.Err()
+	}, nil)
+	if err != nil {
+		return err
+	}
+	if rows%st.maxRows != 0 {
+		ch.recs = append(ch.recs, rb.NewRecordBatch())
+	}
+	return nil
+}
+
+// appendField appends a text-protocol value; go-mysql already parsed
+// integers and floats.
+func appendField(b array.Builder, c *column, fv *gm.FieldValue, tmp *[]byte) error {
+	switch fv.Type {
+	case gm.FieldValueTypeNull:
+		b.AppendNull()
+		return nil
+	case gm.FieldValueTypeSigned:
+		v := fv.AsInt64()
+		switch c.Kind {
+		case kInt8:
+			b.(*array.Int8Builder).Append(int8(v))
+		case kInt16:
+			b.(*array.Int16Builder).Append(int16(v))
+		case kInt32:
+			b.(*array.Int32Builder).Append(int32(v))
+		case kInt64:
+			b.(*array.Int64Builder).Append(v)
+		case kYear, kUint16:
+			b.(*array.Uint16Builder).Append(uint16(v))
+		default:
+			return appendText(b, c, []byte(strconv.FormatInt(v, 10)), false, tmp)
+		}
+		return nil
+	case gm.FieldValueTypeUnsigned:
+		v := fv.AsUint64()
+		switch c.Kind {
+		case kUint8:
+			b.(*array.Uint8Builder).Append(uint8(v))
+		case kUint16, kYear:
+			b.(*array.Uint16Builder).Append(uint16(v))
+		case kUint32:
+			b.(*array.Uint32Builder).Append(uint32(v))
+		case kUint64:
+			b.(*array.Uint64Builder).Append(v)
+		default:
+			return appendText(b, c, []byte(strconv.FormatUint(v, 10)), false, tmp)
+		}
+		return nil
+	case gm.FieldValueTypeFloat:
+		v := fv.AsFloat64()
+		switch c.Kind {
+		case kFloat32:
+			b.(*array.Float32Builder).Append(float32(v))
+		case kFloat64:
+			b.(*array.Float64Builder).Append(v)
+		default:
+			return appendText(b, c, []byte(strconv.FormatFloat(v, 'g', -1, 64)), false, tmp)
+		}
+		return nil
+	}
+	return appendText(b, c, fv.AsString(), false, tmp)
+}
+
+// emitReady queues the chunks whose position the binlog reader has reached
+// (pos; or every chunk when any is true), in position order.
+func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
+	s.mu.Lock()
+	var ready []*chunk
+	keep := s.pending[:0]
+	for _, ch := range s.pending {
+		if any || ch.pos.cmp(pos) <= 0 {
+			ready = append(ready, ch)
+		} else {
+			keep = append(keep, ch)
+		}
+	}
+	s.pending = keep
+	s.mu.Unlock()
+	if len(ready) == 0 {
+		return false
+	}
+	for i := 1; i < len(ready); i++ {
+		for j := i; j > 0 && ready[j].pos.cmp(ready[j-1].pos) < 0; j-- {
+			ready[j], ready[j-1] = ready[j-1], ready[j]
+		}
+	}
+	for _, ch := range ready {
+		s.emit(ch, pos)
+	}
+	return true
+}
+
+// emit turns a chunk into batches with op "read" and fresh versions; the
+// last batch carries a Mark that records the chunk as done.
+func (s *snapshotter) emit(ch *chunk, at binlogPos) {
+	st := s.st
+	ts := ch.ts
+	posText := ch.pos.String()
+	if ch.pos.isZero() {
+		posText = ""
+	}
+	first := len(st.out)
+	for _, rec := range ch.recs {
+		b := s.finishRecord(ch, rec, posText)
+		rec.Release()
+		if b != nil {
+			st.out = append(st.out, b)
+		}
+	}
+	ch.recs = nil
+	s.mu.Lock()
+	ts.snap.addRange(ch.rng)
+	s.emitted[ts]++
+	if s.closed[ts] && s.emitted[ts] == s.planned[ts] {
+		ts.snap.Done = true
+		ts.snap.Ranges = nil
+		ts.snapDone.Store(true)
+	}
+	s.mu.Unlock()
+	<-s.sem
+	if len(st.out) == first {
+		// An empty chunk still moves the snapshot on.
+		st.emitMarkOnlyFor(ts, at)
+		return
+	}
+	if st.needBinlog {
+		st.out[len(st.out)-1].Mark = st.mark(at)
+	} else {
+		st.out[len(st.out)-1].Mark = st.mark(binlogPos{})
+	}
+}
+
+// finishRecord adds the before.* (NULL) and metadata columns to a chunk
+// record of table columns.
+func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText string) *exec.Batch {
+	st := s.st
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	t := ch.t
+	ts := ch.ts
+	outT := ts.out
+	schema := outT.streamSchema(st.req.Before)
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	for _, c := range outT.Cols {
+		if i := t.colIndex(c.Name); i >= 0 && t.Cols[i].Kind == c.Kind {
+			a := rec.Column(i)
+			a.Retain()
+			cols = append(cols, a)
+		} else {
+			cols = append(cols, array.MakeArrayOfNull(st.mem, c.arrowType(), n))
+		}
+	}
+	if st.req.Before {
+		for _, c := range outT.Cols {
+			cols = append(cols, array.MakeArrayOfNull(st.mem, c.arrowType(), n))
+		}
+	}
+	str := func(v string) arrow.Array {
+		b := array.NewStringBuilder(st.mem)
+		defer b.Release()
+		b.Reserve(n)
+		for i := 0; i < n; i++ {
+			b.Append(v)
+		}
+		return b.NewArray()
+	}
+	cols = append(cols, str(exec.OpRead))
+	tsb := array.NewTimestampBuilder(st.mem, metaFields[1].Type.(*arrow.TimestampType))
+	for i := 0; i < n; i++ {
+		tsb.Append(arrow.Timestamp(ch.readTs))
+	}
+	cols = append(cols, tsb.NewArray())
+	tsb.Release()
+	cols = append(cols, str(ts.ref.DB), str(ts.ref.Table), str(posText))
+	vb := array.NewUint64Builder(st.mem)
+	for i := 0; i < n; i++ {
+		vb.Append(st.version)
+		st.version++
+	}
+	cols = append(cols, vb.NewArray())
+	vb.Release()
+	out := array.NewRecordBatch(schema, cols, int64(n))
+	for _, a := range cols {
+		a.Release()
+	}
+	ts.rowsDone.Add(int64(n))
+	return &exec.Batch{Record: out, DB: ts.ref.DB, Table: ts.ref.Table, Snapshot: true}
+}
+
+// stateSnapshot returns the snapshot part of a Mark.
+func (s *snapshotter) stateSnapshot() map[string]*snapState {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]*snapState{}
+	for _, ts := range s.st.tables {
+		if ts.snap != nil {
+			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...)}
+			out[ts.key] = cp
+		} else if ts.mode != connectors.SnapshotNever {
+			out[ts.key] = &snapState{Done: true}
+		}
+	}
+	return out
+}

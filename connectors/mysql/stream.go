@@ -1,0 +1,506 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// streamOpts are the per-stream options.
+type streamOpts struct {
+	parallelism   int
+	chunkRows     int
+	startAt       string
+	schemaChanges string
+	onPurge       bool
+	bracket       bool
+}
+
+// tableState is one requested table inside a stream.
+type tableState struct {
+	ref  connectors.TableRef
+	mode connectors.SnapshotMode
+	key  string // "db.table"
+	// cur is the schema at the reader's position; out is the column set
+	// batches carry (cur, except under schema_changes = 'ignore').
+	cur, out *table
+	bb       *batchBuilder // rows of the open transaction, schema cur
+	snap     *snapState    // nil: no snapshot wanted or not started
+	// progress
+	rowsDone, rowsTotal atomic.Int64
+	snapDone            atomic.Bool
+}
+
+// stream is an open change stream; see connectors.Stream.
+type stream struct {
+	src    *Source
+	name   string
+	req    connectors.StreamRequest
+	opts   streamOpts
+	mem    memory.Allocator
+	log    *slog.Logger
+	flavor string
+
+	tables []*tableState
+	byRef  map[connectors.TableRef]*tableState
+
+	out      []*exec.Batch // ready batches
+	version  uint64        // next _version
+	maxRows  int
+	target   binlogPos // Once: stop after this position
+	finished bool
+	failed   error
+
+	// binlog reader
+	bin        *binlogReader
+	needBinlog bool
+
+	// snapshot
+	snap *snapshotter
+
+	// mark bookkeeping
+	lastMark     time.Time
+	lastMarkPos  binlogPos
+	schemasJSON  json.RawMessage
+	schemasDirty bool
+
+	lagMu     sync.Mutex
+	lastEvent time.Time
+
+	closeOnce sync.Once
+}
+
+var _ connectors.Stream = (*stream)(nil)
+
+// Open starts a stream over the requested tables: the snapshots they ask
+// for, consistent with the binlog that follows them.
+func (s *Source) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
+	return s.open(ctx, req, memory.DefaultAllocator)
+}
+
+// OpenWithAllocator is Open with an explicit Arrow allocator (tests use a
+// checked allocator).
+func (s *Source) OpenWithAllocator(ctx context.Context, req connectors.StreamRequest, mem memory.Allocator) (connectors.Stream, error) {
+	return s.open(ctx, req, mem)
+}
+
+func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem memory.Allocator) (*stream, error) {
+	if len(req.Tables) == 0 {
+		return nil, fmt.Errorf("source %q: no tables requested", s.name)
+	}
+	st := &stream{src: s, name: s.name, req: req, mem: mem, log: slog.Default().With("source", s.name),
+		byRef: map[connectors.TableRef]*tableState{}, maxRows: req.BatchRows}
+	if st.maxRows <= 0 {
+		st.maxRows = 8192
+	}
+	if err := st.parseOpts(); err != nil {
+		return nil, err
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	st.flavor = s.cfg.Flavor
+
+	var resume *markState
+	if req.Resume != nil {
+		if resume, err = decodeState(req.Resume); err != nil {
+			return nil, err
+		}
+	}
+	saved := map[connectors.TableRef]*table{}
+	if resume != nil {
+		for _, t := range resume.Schemas {
+			saved[t.Ref] = t
+		}
+	}
+	for _, rt := range req.Tables {
+		if _, dup := st.byRef[rt.Ref]; dup {
+			continue
+		}
+		ts := &tableState{ref: rt.Ref, mode: rt.Snapshot, key: rt.Ref.String()}
+		if t, ok := saved[rt.Ref]; ok && rt.Snapshot != connectors.SnapshotOnly {
+			ts.cur = t
+		} else if ts.cur, err = readTable(c, rt.Ref); err != nil {
+			return nil, err
+		}
+		ts.out = ts.cur
+		st.tables = append(st.tables, ts)
+		st.byRef[rt.Ref] = ts
+		if rt.Snapshot != connectors.SnapshotOnly {
+			st.needBinlog = true
+		}
+	}
+	st.schemasDirty = true
+
+	// Where the binlog starts, and which tables still need a snapshot.
+	var start binlogPos
+	var gtid string
+	cur, curGTID, err := masterStatus(c, st.flavor)
+	if err != nil && st.needBinlog {
+		return nil, err
+	}
+	if req.Once {
+		st.target = cur
+	}
+	switch {
+	case resume != nil:
+		start, gtid = binlogPos{File: resume.File, Pos: resume.Pos}, resume.GTID
+		st.version = resume.Version
+		for _, ts := range st.tables {
+			if ts.mode == connectors.SnapshotNever {
+				continue
+			}
+			if ss, ok := resume.Snapshot[ts.key]; ok {
+				if !ss.Done {
+					ts.snap = ss
+				}
+			} else if ts.mode == connectors.SnapshotInitial || ts.mode == connectors.SnapshotOnly {
+				// Added to the pipeline after the checkpoint: snapshot now.
+				ts.snap = &snapState{}
+			}
+		}
+	default:
+		st.version = uint64(time.Now().UnixMicro()) << 10
+		start, gtid = cur, curGTID
+		anySnap := false
+		for _, ts := range st.tables {
+			if ts.mode != connectors.SnapshotNever {
+				ts.snap = &snapState{}
+				anySnap = true
+			}
+		}
+		if !anySnap && st.opts.startAt != "" && st.opts.startAt != "latest" {
+			if start, gtid, err = st.resolveStartAt(c, st.opts.startAt); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, ts := range st.tables {
+		if ts.snap == nil {
+			ts.snapDone.Store(true)
+		}
+	}
+	if st.needBinlog {
+		// A purged start position is reported before anything else runs.
+		if err := checkPurged(c, start); err != nil {
+			if !st.opts.onPurge || resume == nil {
+				return nil, err
+			}
+			st.log.Warn("binlog position purged; taking a new snapshot", "position", start.String())
+			start, gtid = cur, curGTID
+			if v := uint64(time.Now().UnixMicro()) << 10; v > st.version {
+				st.version = v
+			}
+			for _, ts := range st.tables {
+				if ts.mode != connectors.SnapshotNever {
+					ts.snap = &snapState{}
+					ts.snapDone.Store(false)
+				}
+				if ts.cur, err = readTable(c, ts.ref); err != nil {
+					return nil, err
+				}
+				ts.out = ts.cur
+			}
+		}
+	}
+	st.lastMarkPos = start
+	st.lastMark = time.Now()
+	if st.needBinlog {
+		st.bin = newBinlogReader(st, start, gtid)
+		if err := st.bin.start(); err != nil {
+			return nil, err
+		}
+	}
+	st.snap = newSnapshotter(st)
+	st.snap.start()
+	return st, nil
+}
+
+func (st *stream) parseOpts() error {
+	o := streamOpts{parallelism: 4, chunkRows: 50000, schemaChanges: "evolve"}
+	get := func(name string) (any, bool) {
+		if v, ok := st.req.Options[name]; ok {
+			return v, true
+		}
+		v, ok := st.src.cfg.Options[name]
+		return v, ok
+	}
+	if v, ok := get("snapshot_parallelism"); ok {
+		n, err := optInt(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("option \"snapshot_parallelism\": want a positive integer, got %v", v)
+		}
+		o.parallelism = int(n)
+	}
+	if v, ok := get("chunk_rows"); ok {
+		n, err := optInt(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("option \"chunk_rows\": want a positive integer, got %v", v)
+		}
+		o.chunkRows = int(n)
+	}
+	if v, ok := get("start_at"); ok {
+		o.startAt, _ = v.(string)
+	}
+	if v, ok := get("schema_changes"); ok {
+		s, _ := v.(string)
+		if s != "evolve" && s != "ignore" && s != "fail" {
+			return fmt.Errorf("option \"schema_changes\": want 'evolve', 'ignore' or 'fail', got %v", v)
+		}
+		o.schemaChanges = s
+	}
+	if v, ok := get("snapshot_on_purge"); ok {
+		b, _ := v.(bool)
+		o.onPurge = b
+	}
+	if v, ok := get("snapshot_position"); ok {
+		s, _ := v.(string)
+		o.bracket = s == "bracket"
+	}
+	st.opts = o
+	return nil
+}
+
+// masterStatus returns the server's current binlog position and GTID set.
+func masterStatus(c *client.Conn, flavor string) (binlogPos, string, error) {
+	r, err := c.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		if r, err = c.Execute("SHOW BINARY LOG STATUS"); err != nil {
+			return binlogPos{}, "", fmt.Errorf("read binlog position: %v", err)
+		}
+	}
+	if r.RowNumber() == 0 {
+		return binlogPos{}, "", fmt.Errorf("the binary log is disabled on the server (log_bin = OFF): etlq needs log_bin, binlog_format = ROW and binlog_row_image = FULL")
+	}
+	f, _ := r.GetString(0, 0)
+	p, _ := r.GetUint(0, 1)
+	pos := binlogPos{File: f, Pos: uint32(p)}
+	var gtid string
+	if flavor == "mariadb" {
+		if g, err := c.Execute("SELECT @@GLOBAL.gtid_binlog_pos"); err == nil {
+			gtid, _ = g.GetString(0, 0)
+		}
+	} else if r.ColumnNumber() >= 5 {
+		gtid, _ = r.GetString(0, 4)
+	}
+	return pos, gtid, nil
+}
+
+// Next returns the next batch; see connectors.Stream.
+func (st *stream) Next(ctx context.Context) (*exec.Batch, error) {
+	for {
+		if len(st.out) > 0 {
+			b := st.out[0]
+			st.out[0] = nil
+			st.out = st.out[1:]
+			return b, nil
+		}
+		if st.failed != nil {
+			return nil, st.failed
+		}
+		if st.finished {
+			return nil, io.EOF
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := st.step(ctx); err != nil {
+			st.failed = err
+			return nil, err
+		}
+	}
+}
+
+// step makes progress: emits ready snapshot chunks, reads binlog events, or
+// waits a little.
+func (st *stream) step(ctx context.Context) error {
+	if err := st.snap.err(); err != nil {
+		return err
+	}
+	if !st.needBinlog {
+		// Snapshot only: chunks go out as they complete.
+		if st.snap.emitReady(binlogPos{}, true) {
+			return nil
+		}
+		if st.snap.allDone() {
+			st.finished = true
+			return nil
+		}
+		return st.snap.wait(ctx, 200*time.Millisecond)
+	}
+	return st.bin.step(ctx)
+}
+
+// atBoundary is called by the binlog reader whenever it is between
+// transactions at position pos: it emits the snapshot chunks whose
+// position is reached, an idle mark when due, and decides Once's end.
+func (st *stream) atBoundary(pos binlogPos, idle bool) {
+	emitted := st.snap.emitReady(pos, false)
+	if !emitted && len(st.out) == 0 && pos.cmp(st.lastMarkPos) > 0 && time.Since(st.lastMark) >= time.Second {
+		st.emitMarkOnly(pos)
+	}
+	if st.req.Once && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() {
+		if pos.cmp(st.lastMarkPos) > 0 || len(st.out) == 0 && st.lastMarkPos != pos {
+			st.emitMarkOnly(pos)
+		}
+		st.finished = true
+	}
+	_ = idle
+}
+
+// emitMarkOnly queues a row-less batch carrying a Mark, so checkpoints move
+// on while the stream's tables are idle. Its record has zero rows and the
+// schema of the first requested table.
+func (st *stream) emitMarkOnly(pos binlogPos) {
+	ts := st.tables[0]
+	bb := newBatchBuilder(st.mem, ts.out, st.req.Before)
+	rec := bb.rb.NewRecordBatch()
+	bb.release()
+	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Mark: st.mark(pos)})
+}
+
+// emitMarkOnlyFor is emitMarkOnly with the schema of ts.
+func (st *stream) emitMarkOnlyFor(ts *tableState, pos binlogPos) {
+	bb := newBatchBuilder(st.mem, ts.out, st.req.Before)
+	rec := bb.rb.NewRecordBatch()
+	bb.release()
+	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Mark: st.mark(pos)})
+}
+
+// projectRecord returns rec (built with the table's current schema) with
+// the columns of out: used by schema_changes = 'ignore'. Columns out has
+// and rec lacks are NULL. It releases rec.
+func projectRecord(mem memory.Allocator, rec arrow.RecordBatch, out *table, before bool) arrow.RecordBatch {
+	defer rec.Release()
+	schema := out.streamSchema(before)
+	n := int(rec.NumRows())
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	for _, f := range schema.Fields() {
+		idx := rec.Schema().FieldIndices(f.Name)
+		if len(idx) > 0 && arrow.TypeEqual(rec.Column(idx[0]).DataType(), f.Type) {
+			a := rec.Column(idx[0])
+			a.Retain()
+			cols = append(cols, a)
+		} else {
+			cols = append(cols, array.MakeArrayOfNull(mem, f.Type, n))
+		}
+	}
+	res := array.NewRecordBatch(schema, cols, int64(n))
+	for _, a := range cols {
+		a.Release()
+	}
+	return res
+}
+
+// mark builds a Mark for position pos (a transaction boundary).
+func (st *stream) mark(pos binlogPos) *exec.Mark {
+	st.lastMark = time.Now()
+	st.lastMarkPos = pos
+	if st.schemasDirty {
+		var schemas []*table
+		for _, ts := range st.tables {
+			if ts.mode != connectors.SnapshotOnly {
+				schemas = append(schemas, ts.cur)
+			}
+		}
+		st.schemasJSON, _ = json.Marshal(schemas)
+		st.schemasDirty = false
+	}
+	type stateJSON struct {
+		markState
+		Schemas json.RawMessage `json:"schemas,omitempty"`
+	}
+	ms := stateJSON{markState: markState{File: pos.File, Pos: pos.Pos, Flavor: st.flavor, Version: st.version}, Schemas: st.schemasJSON}
+	if st.bin != nil {
+		ms.GTID = st.bin.gtidString()
+	}
+	ms.Snapshot = st.snap.stateSnapshot()
+	b, err := json.Marshal(ms)
+	if err != nil {
+		panic(err) // plain data: cannot fail
+	}
+	return &exec.Mark{Source: st.name, State: b}
+}
+
+// Progress returns the snapshot progress of each table.
+func (st *stream) Progress() []connectors.Progress {
+	out := make([]connectors.Progress, 0, len(st.tables))
+	for _, ts := range st.tables {
+		out = append(out, connectors.Progress{Ref: ts.ref, RowsDone: ts.rowsDone.Load(), RowsTotal: ts.rowsTotal.Load(), Done: ts.snapDone.Load()})
+	}
+	return out
+}
+
+// Lag returns now minus the timestamp of the last binlog event read; a
+// heartbeat while caught up counts as an event at the current time.
+func (st *stream) Lag() float64 {
+	st.lagMu.Lock()
+	defer st.lagMu.Unlock()
+	if st.lastEvent.IsZero() {
+		return 0
+	}
+	return time.Since(st.lastEvent).Seconds()
+}
+
+func (st *stream) setLastEvent(t time.Time) {
+	st.lagMu.Lock()
+	st.lastEvent = t
+	st.lagMu.Unlock()
+}
+
+// Close stops the stream and releases every batch it still holds.
+func (st *stream) Close() error {
+	st.closeOnce.Do(func() {
+		if st.snap != nil {
+			st.snap.close()
+		}
+		if st.bin != nil {
+			st.bin.close()
+		}
+		for _, b := range st.out {
+			b.Release()
+		}
+		st.out = nil
+		for _, ts := range st.tables {
+			if ts.bb != nil {
+				ts.bb.release()
+				ts.bb = nil
+			}
+		}
+	})
+	return nil
+}
+
+// checkPurged fails when pos is no longer in the server's binlogs.
+func checkPurged(c *client.Conn, pos binlogPos) error {
+	r, err := c.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return nil // not allowed to list: the dump itself will tell
+	}
+	for i := 0; i < r.RowNumber(); i++ {
+		f, _ := r.GetString(i, 0)
+		if f == pos.File {
+			return nil
+		}
+	}
+	return purgedError(pos)
+}
+
+func purgedError(pos binlogPos) error {
+	return fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set snapshot_on_purge = true)", pos)
+}
