@@ -17,6 +17,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/shopspring/decimal"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/sinktest"
@@ -151,7 +152,9 @@ func (e *chEnv) text(q string) string {
 			if i > 0 {
 				b.WriteByte('\t')
 			}
-			if v == nil {
+			if d, ok := v.(decimal.Decimal); ok {
+				b.WriteString(d.StringFixed(-d.Exponent()))
+			} else if v == nil {
 				b.WriteString("NULL")
 			} else {
 				fmt.Fprint(&b, v)

@@ -71,7 +71,9 @@ func (v serverVersion) dateType() (name string, minDays, maxDays int64) {
 		}
 		return "Date32", days(1925, 1, 1), days(2283, 11, 11)
 	}
-	return "Date", 0, 65535 // 1970-01-01 .. 2149-06-06
+	// Date stores up to day 65535 (2149-06-06), but 18.x date functions
+	// and text output only know dates up to 2105-12-31.
+	return "Date", 0, days(2105, 12, 31)
 }
 
 // days returns the days since 1970-01-01 of a date.
