@@ -286,7 +286,7 @@ func charsetSupported(cs string) bool {
 	return false
 }
 
-// parseMembers parses "enum('a','b''c')" into its members.
+// parseMembers parses "enum('a','b”c')" into its members.
 func parseMembers(ct string) []string {
 	open := strings.IndexByte(ct, '(')
 	if open < 0 {

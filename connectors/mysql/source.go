@@ -308,4 +308,6 @@ func quoteString(s string) string {
 // quoteIdent returns a back-quoted identifier.
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
-func tableIdent(ref connectors.TableRef) string { return quoteIdent(ref.DB) + "." + quoteIdent(ref.Table) }
+func tableIdent(ref connectors.TableRef) string {
+	return quoteIdent(ref.DB) + "." + quoteIdent(ref.Table)
+}
