@@ -1,0 +1,147 @@
+package exec
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/stdlib"
+)
+
+// Expr is a bound, typed scalar expression. The planner builds expressions
+// with the constructors of this package (Col, Lit, Binary, Call, …) and runs
+// them with a Program or the Filter and Project operators.
+type Expr interface {
+	// Type returns the type of the values the expression yields.
+	Type() stdlib.Type
+	// String returns the expression in the language's syntax.
+	String() string
+}
+
+// ErrUnknownFunction is wrapped by Call for a name that is not a function.
+var ErrUnknownFunction = stdlib.ErrUnknownFunction
+
+// node is what every Expr of this package implements.
+type node interface {
+	Expr
+	// eval evaluates the expression for the rows in sel (all rows when sel
+	// is nil). The result is indexed by row; positions outside sel are
+	// undefined. The result must not be modified: it may be shared (a
+	// column of the input, a literal). Row errors go to c.Errs, and their
+	// rows are NULL in the result.
+	eval(c *evalCtx, sel []int32) *stdlib.Vector
+	// children returns the sub-expressions (for folding and walking).
+	children() []node
+}
+
+func asNode(e Expr) (node, error) {
+	if e == nil {
+		return nil, errors.New("missing expression")
+	}
+	n, ok := e.(node)
+	if !ok {
+		return nil, fmt.Errorf("expression %s was not built by package exec", e)
+	}
+	return n, nil
+}
+
+func asNodes(es []Expr) ([]node, error) {
+	out := make([]node, len(es))
+	for i, e := range es {
+		n, err := asNode(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// each calls f for every selected row (every row 0..n-1 when sel is nil).
+// It is small enough to be inlined together with a literal f, which makes
+// each(sel, n, func(i int) { … }) a plain typed loop.
+func each(sel []int32, n int, f func(i int)) {
+	if sel == nil {
+		for i := 0; i < n; i++ {
+			f(i)
+		}
+		return
+	}
+	for _, i := range sel {
+		f(int(i))
+	}
+}
+
+// colExpr is a column of the input record.
+type colExpr struct {
+	index int
+	name  string
+	t     stdlib.Type
+}
+
+// Col returns a reference to column index of the input record, named name,
+// of type t.
+func Col(index int, name string, t stdlib.Type) Expr {
+	return &colExpr{index: index, name: name, t: t}
+}
+
+func (e *colExpr) Type() stdlib.Type { return e.t }
+func (e *colExpr) String() string    { return quoteIdent(e.name) }
+func (e *colExpr) children() []node  { return nil }
+
+func (e *colExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	return c.column(e.index, e.t, sel)
+}
+
+func quoteIdent(s string) string {
+	plain := s != ""
+	for i, r := range s {
+		if !(r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return "`" + strings.ReplaceAll(s, "`", "``") + "`"
+}
+
+// litExpr is a constant.
+type litExpr struct {
+	v    *stdlib.Vector // constant vector
+	text string
+}
+
+// Lit returns a constant of type t. v is nil (NULL), bool, int64, uint64,
+// float64, string or []byte. A string is parsed for DECIMAL (the decimal
+// text), DATE ('2026-01-02'), TIMESTAMP ('2026-01-02 03:04:05[.ffffff]'),
+// TIME ('-838:59:59') and INTERVAL ('5 MINUTE'); numbers are converted to t
+// when they fit.
+func Lit(v any, t stdlib.Type) (Expr, error) {
+	vec, err := stdlib.ConstOf(v, t)
+	if err != nil {
+		return nil, err
+	}
+	return &litExpr{v: vec, text: stdlib.SQLLiteral(vec)}, nil
+}
+
+func (e *litExpr) Type() stdlib.Type { return e.v.Type }
+func (e *litExpr) String() string    { return e.text }
+func (e *litExpr) children() []node  { return nil }
+func (e *litExpr) eval(*evalCtx, []int32) *stdlib.Vector {
+	return e.v
+}
+
+// isNullLit reports whether n is the literal NULL.
+func isNullLit(n node) bool {
+	l, ok := n.(*litExpr)
+	return ok && l.v.IsNull(0)
+}
+
+// arrowFieldFor returns the output field for an expression named name.
+func arrowFieldFor(name string, t stdlib.Type) arrow.Field {
+	return arrow.Field{Name: name, Type: t.Arrow(), Nullable: true, Metadata: t.Metadata()}
+}

@@ -1,0 +1,372 @@
+package exec
+
+import (
+	"cmp"
+	"fmt"
+	"strings"
+
+	"github.com/etlq/etlq/stdlib"
+)
+
+// cmpExpr is l op r for op in = <> < <= > >=.
+type cmpExpr struct {
+	op   string
+	l, r node
+}
+
+func canonOp(op string) string {
+	if op == "!=" {
+		return "<>"
+	}
+	return op
+}
+
+func newCompare(op string, l, r node) (node, error) {
+	op = canonOp(op)
+	lc, rc, err := compareTypes(op, l.Type(), r.Type())
+	if err != nil {
+		return nil, err
+	}
+	if l, err = coerce(l, lc); err != nil {
+		return nil, err
+	}
+	if r, err = coerce(r, rc); err != nil {
+		return nil, err
+	}
+	return &cmpExpr{op: op, l: l, r: r}, nil
+}
+
+func (e *cmpExpr) Type() stdlib.Type { return stdlib.TBool }
+func (e *cmpExpr) children() []node  { return []node{e.l, e.r} }
+func (e *cmpExpr) String() string    { return fmt.Sprintf("(%s %s %s)", e.l, e.op, e.r) }
+
+// mirror returns the operator with its operands swapped.
+func mirror(op string) string {
+	switch op {
+	case "<":
+		return ">"
+	case "<=":
+		return ">="
+	case ">":
+		return "<"
+	case ">=":
+		return "<="
+	}
+	return op
+}
+
+func (e *cmpExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	a := e.l.eval(c, sel)
+	b := e.r.eval(c, sel)
+	n := c.n
+	if a.Const && b.Const {
+		n, sel = 1, nil
+	}
+	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
+		return stdlib.NewNullConst(stdlib.TBool)
+	}
+	out := stdlib.NewVector(stdlib.TBool, n)
+	out.Const = a.Const && b.Const
+	out.Nulls = mergeNulls(a, b, sel, n)
+	compareInto(e.op, a, b, sel, n, out.Bool)
+	return out
+}
+
+// compareInto writes a op b for the selected rows into o.
+func compareInto(op string, a, b *stdlib.Vector, sel []int32, n int, o []bool) {
+	switch {
+	case a.I64 != nil && b.I64 != nil:
+		cmpOrdered(op, a.I64, a.Const, b.I64, b.Const, sel, n, o)
+	case a.U64 != nil && b.U64 != nil:
+		cmpOrdered(op, a.U64, a.Const, b.U64, b.Const, sel, n, o)
+	case a.F64 != nil && b.F64 != nil:
+		cmpOrdered(op, a.F64, a.Const, b.F64, b.Const, sel, n, o)
+	case a.Str != nil && b.Str != nil:
+		cmpOrdered(op, a.Str, a.Const, b.Str, b.Const, sel, n, o)
+	default:
+		each(sel, n, func(i int) { o[i] = holds(op, cmpSlot(a, b, i)) })
+	}
+}
+
+func holds(op string, c int) bool {
+	switch op {
+	case "=":
+		return c == 0
+	case "<>":
+		return c != 0
+	case "<":
+		return c < 0
+	case "<=":
+		return c <= 0
+	case ">":
+		return c > 0
+	}
+	return c >= 0
+}
+
+// cmpSlot compares row i of a and b (same physical type, or signed with
+// unsigned integers), neither NULL.
+func cmpSlot(a, b *stdlib.Vector, i int) int {
+	x, y := a.Idx(i), b.Idx(i)
+	switch {
+	case a.Bool != nil:
+		return cmpBool(a.Bool[x], b.Bool[y])
+	case a.Dec != nil:
+		return stdlib.DecCmp(a.Dec[x], b.Dec[y])
+	case a.I64 != nil && b.I64 != nil:
+		return cmp.Compare(a.I64[x], b.I64[y])
+	case a.U64 != nil && b.U64 != nil:
+		return cmp.Compare(a.U64[x], b.U64[y])
+	case a.I64 != nil && b.U64 != nil:
+		if a.I64[x] < 0 {
+			return -1
+		}
+		return cmp.Compare(uint64(a.I64[x]), b.U64[y])
+	case a.U64 != nil && b.I64 != nil:
+		if b.I64[y] < 0 {
+			return 1
+		}
+		return cmp.Compare(a.U64[x], uint64(b.I64[y]))
+	case a.F64 != nil:
+		return cmp.Compare(a.F64[x], b.F64[y])
+	case a.Str != nil:
+		return strings.Compare(a.Str[x], b.Str[y])
+	case a.Iv != nil:
+		p, q := a.Iv[x], b.Iv[y]
+		if c := cmp.Compare(p.Months, q.Months); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(p.Days, q.Days); c != 0 {
+			return c
+		}
+		return cmp.Compare(p.Nanoseconds, q.Nanoseconds)
+	}
+	return 0
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
+}
+
+// cmpOrdered is the typed comparison loop, specialised for a constant
+// right (or left) operand.
+func cmpOrdered[T cmp.Ordered](op string, x []T, xc bool, y []T, yc bool, sel []int32, n int, o []bool) {
+	if xc && !yc {
+		x, y, xc, yc = y, x, yc, xc
+		op = mirror(op)
+	}
+	if yc {
+		if xc {
+			n, sel = 1, nil
+		}
+		k := y[0]
+		switch op {
+		case "=":
+			each(sel, n, func(i int) { o[i] = x[i] == k })
+		case "<>":
+			each(sel, n, func(i int) { o[i] = x[i] != k })
+		case "<":
+			each(sel, n, func(i int) { o[i] = x[i] < k })
+		case "<=":
+			each(sel, n, func(i int) { o[i] = x[i] <= k })
+		case ">":
+			each(sel, n, func(i int) { o[i] = x[i] > k })
+		case ">=":
+			each(sel, n, func(i int) { o[i] = x[i] >= k })
+		}
+		return
+	}
+	switch op {
+	case "=":
+		each(sel, n, func(i int) { o[i] = x[i] == y[i] })
+	case "<>":
+		each(sel, n, func(i int) { o[i] = x[i] != y[i] })
+	case "<":
+		each(sel, n, func(i int) { o[i] = x[i] < y[i] })
+	case "<=":
+		each(sel, n, func(i int) { o[i] = x[i] <= y[i] })
+	case ">":
+		each(sel, n, func(i int) { o[i] = x[i] > y[i] })
+	case ">=":
+		each(sel, n, func(i int) { o[i] = x[i] >= y[i] })
+	}
+}
+
+// inExpr is x [NOT] IN (list) with constant list items looked up in a set.
+type inExpr struct {
+	x       node
+	list    []node // non-constant items, compared one by one
+	set     map[any]struct{}
+	hasNull bool // the list holds a NULL
+	not     bool
+}
+
+// In returns x [NOT] IN (list). Like SQL: TRUE if x equals an item, else
+// NULL if x or an item is NULL, else FALSE (NOT IN negates that).
+func In(x Expr, list []Expr, not bool) (Expr, error) {
+	xn, err := asNode(x)
+	if err != nil {
+		return nil, err
+	}
+	items, err := asNodes(list)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("IN needs at least one value")
+	}
+	ts := []stdlib.Type{xn.Type()}
+	for _, it := range items {
+		ts = append(ts, it.Type())
+	}
+	t := xn.Type()
+	for _, it := range items {
+		lc, _, err := compareTypes("IN", t, it.Type())
+		if err != nil {
+			return nil, err
+		}
+		if lc != t && t.Kind != stdlib.Null {
+			if u, err := unifyTypes("IN", []stdlib.Type{t, lc}); err == nil {
+				t = u
+			} else {
+				t = lc
+			}
+		} else if t.Kind == stdlib.Null {
+			t = lc
+		}
+	}
+	e := &inExpr{not: not, set: map[any]struct{}{}}
+	if e.x, err = coerce(xn, t); err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		cn, err := coerce(it, t)
+		if err != nil {
+			return nil, err
+		}
+		if lit, ok := foldConst(cn); ok {
+			if lit.IsNull(0) {
+				e.hasNull = true
+				continue
+			}
+			if k, ok := setKey(lit, 0); ok {
+				e.set[k] = struct{}{}
+				continue
+			}
+		}
+		e.list = append(e.list, cn)
+	}
+	return e, nil
+}
+
+// setKey returns a comparable key for slot j of v.
+func setKey(v *stdlib.Vector, i int) (any, bool) {
+	j := v.Idx(i)
+	switch {
+	case v.I64 != nil:
+		return v.I64[j], true
+	case v.U64 != nil:
+		return v.U64[j], true
+	case v.F64 != nil:
+		f := v.F64[j]
+		if f == 0 {
+			f = 0 // -0 = 0
+		}
+		return f, true
+	case v.Str != nil:
+		return v.Str[j], true
+	case v.Bool != nil:
+		return v.Bool[j], true
+	case v.Dec != nil:
+		return v.Dec[j], true
+	}
+	return nil, false
+}
+
+func (e *inExpr) Type() stdlib.Type { return stdlib.TBool }
+func (e *inExpr) children() []node  { return append([]node{e.x}, e.list...) }
+
+func (e *inExpr) String() string {
+	var parts []string
+	for k := range e.set {
+		parts = append(parts, fmt.Sprint(k))
+	}
+	for _, it := range e.list {
+		parts = append(parts, it.String())
+	}
+	if e.hasNull {
+		parts = append(parts, "NULL")
+	}
+	not := ""
+	if e.not {
+		not = "NOT "
+	}
+	return fmt.Sprintf("(%s %sIN (%s))", e.x, not, strings.Join(parts, ", "))
+}
+
+func (e *inExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	a := e.x.eval(c, sel)
+	n := c.n
+	items := make([]*stdlib.Vector, len(e.list))
+	for i, it := range e.list {
+		items[i] = it.eval(c, sel)
+	}
+	out := stdlib.NewVector(stdlib.TBool, n)
+	each(sel, n, func(i int) {
+		if a.IsNull(i) {
+			out.SetNull(i, n)
+			return
+		}
+		found := false
+		if len(e.set) > 0 {
+			k, _ := setKey(a, i)
+			_, found = e.set[k]
+		}
+		null := e.hasNull
+		for _, it := range items {
+			if found {
+				break
+			}
+			if it.IsNull(i) {
+				null = true
+				continue
+			}
+			found = cmpSlot(a, it, i) == 0
+		}
+		switch {
+		case found:
+			out.Bool[i] = !e.not
+		case null:
+			out.SetNull(i, n)
+		default:
+			out.Bool[i] = e.not
+		}
+	})
+	return out
+}
+
+// Between returns x [NOT] BETWEEN lo AND hi, that is lo <= x AND x <= hi.
+func Between(x, lo, hi Expr, not bool) (Expr, error) {
+	ge, err := Binary(">=", x, lo)
+	if err != nil {
+		return nil, err
+	}
+	le, err := Binary("<=", x, hi)
+	if err != nil {
+		return nil, err
+	}
+	and, err := Binary("AND", ge, le)
+	if err != nil {
+		return nil, err
+	}
+	if not {
+		return Unary("NOT", and)
+	}
+	return and, nil
+}

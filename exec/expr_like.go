@@ -1,0 +1,203 @@
+package exec
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/etlq/etlq/stdlib"
+)
+
+// likeExpr is x [NOT] LIKE pattern: % matches any run of characters, _ one
+// character, \ escapes the next one. Matching is by exact characters
+// (binary), like = on strings.
+type likeExpr struct {
+	x, pattern node
+	not        bool
+	fixed      *likeMatcher // a constant pattern, compiled once
+}
+
+// Like returns x [NOT] LIKE pattern.
+func Like(x, pattern Expr, not bool) (Expr, error) {
+	xn, err := asNode(x)
+	if err != nil {
+		return nil, err
+	}
+	pn, err := asNode(pattern)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range []node{xn, pn} {
+		t := n.Type()
+		if !(t.IsStringLike() || t.Kind == stdlib.Binary || t.Kind == stdlib.Null) {
+			return nil, opErr("LIKE", xn.Type(), pn.Type())
+		}
+	}
+	if xn, err = coerce(xn, stdlib.TString); err != nil {
+		return nil, err
+	}
+	if pn, err = coerce(pn, stdlib.TString); err != nil {
+		return nil, err
+	}
+	e := &likeExpr{x: xn, pattern: pn, not: not}
+	if v, ok := foldConst(pn); ok && !v.IsNull(0) {
+		e.fixed = compileLike(v.Str[0])
+	}
+	return e, nil
+}
+
+func (e *likeExpr) Type() stdlib.Type { return stdlib.TBool }
+func (e *likeExpr) children() []node  { return []node{e.x, e.pattern} }
+func (e *likeExpr) String() string {
+	not := ""
+	if e.not {
+		not = "NOT "
+	}
+	return fmt.Sprintf("(%s %sLIKE %s)", e.x, not, e.pattern)
+}
+
+func (e *likeExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	a := e.x.eval(c, sel)
+	p := e.pattern.eval(c, sel)
+	n := c.n
+	if a.Const && p.Const {
+		n, sel = 1, nil
+	}
+	out := stdlib.NewVector(stdlib.TBool, n)
+	out.Const = a.Const && p.Const
+	out.Nulls = mergeNulls(a, p, sel, n)
+	m := e.fixed
+	var lastPat string
+	each(sel, n, func(i int) {
+		if out.Nulls != nil && out.Nulls[i] {
+			return
+		}
+		if m == nil || (e.fixed == nil && p.Str[p.Idx(i)] != lastPat) {
+			lastPat = p.Str[p.Idx(i)]
+			m = compileLike(lastPat)
+		}
+		out.Bool[i] = m.match(a.Str[a.Idx(i)]) != e.not
+	})
+	return out
+}
+
+type likeKind uint8
+
+const (
+	likeGeneral likeKind = iota
+	likeExact
+	likePrefix
+	likeSuffix
+	likeContains
+)
+
+// likeMatcher is a compiled LIKE pattern.
+type likeMatcher struct {
+	kind  likeKind
+	lit   string     // for the fast kinds
+	parts []likePart // for likeGeneral
+}
+
+type likePart struct {
+	any  bool // %
+	one  bool // _
+	text string
+}
+
+func compileLike(p string) *likeMatcher {
+	var parts []likePart
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			parts = append(parts, likePart{text: lit.String()})
+			lit.Reset()
+		}
+	}
+	for i := 0; i < len(p); i++ {
+		switch ch := p[i]; ch {
+		case '\\':
+			if i+1 < len(p) {
+				i++
+				lit.WriteByte(p[i])
+			} else {
+				lit.WriteByte('\\')
+			}
+		case '%':
+			flush()
+			if len(parts) == 0 || !parts[len(parts)-1].any {
+				parts = append(parts, likePart{any: true})
+			}
+		case '_':
+			flush()
+			parts = append(parts, likePart{one: true})
+		default:
+			lit.WriteByte(ch)
+		}
+	}
+	flush()
+	m := &likeMatcher{parts: parts}
+	switch {
+	case len(parts) == 0:
+		m.kind = likeExact
+	case len(parts) == 1 && !parts[0].any && !parts[0].one:
+		m.kind, m.lit = likeExact, parts[0].text
+	case len(parts) == 2 && parts[1].any && parts[0].text != "":
+		m.kind, m.lit = likePrefix, parts[0].text
+	case len(parts) == 2 && parts[0].any && parts[1].text != "":
+		m.kind, m.lit = likeSuffix, parts[1].text
+	case len(parts) == 3 && parts[0].any && parts[2].any && parts[1].text != "":
+		m.kind, m.lit = likeContains, parts[1].text
+	}
+	return m
+}
+
+func (m *likeMatcher) match(s string) bool {
+	switch m.kind {
+	case likeExact:
+		return s == m.lit
+	case likePrefix:
+		return strings.HasPrefix(s, m.lit)
+	case likeSuffix:
+		return strings.HasSuffix(s, m.lit)
+	case likeContains:
+		return strings.Contains(s, m.lit)
+	}
+	return matchParts(m.parts, s)
+}
+
+func matchParts(parts []likePart, s string) bool {
+	for len(parts) > 0 {
+		p := parts[0]
+		switch {
+		case p.any:
+			rest := parts[1:]
+			if len(rest) == 0 {
+				return true
+			}
+			for i := 0; i <= len(s); {
+				if matchParts(rest, s[i:]) {
+					return true
+				}
+				if i == len(s) {
+					break
+				}
+				_, w := utf8.DecodeRuneInString(s[i:])
+				i += w
+			}
+			return false
+		case p.one:
+			if s == "" {
+				return false
+			}
+			_, w := utf8.DecodeRuneInString(s)
+			s = s[w:]
+		default:
+			if !strings.HasPrefix(s, p.text) {
+				return false
+			}
+			s = s[len(p.text):]
+		}
+		parts = parts[1:]
+	}
+	return s == ""
+}

@@ -1,0 +1,247 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/stdlib"
+)
+
+// RowError says why one input row failed.
+type RowError struct {
+	Row    int    // index of the row in the input record
+	Column string // output column name, or "WHERE"
+	Reason string
+}
+
+func (e RowError) Error() string {
+	return fmt.Sprintf("row %d: column %q: %s", e.Row, e.Column, e.Reason)
+}
+
+// OnError is what a Program does with a row that fails.
+type OnError int
+
+// OnError policies, as the on_error option spells them: fail, skip,
+// dead_letter.
+const (
+	OnErrorFail OnError = iota
+	OnErrorSkip
+	OnErrorDeadLetter
+)
+
+// ParseOnError returns the policy named by the on_error option.
+func ParseOnError(s string) (OnError, error) {
+	switch s {
+	case "fail", "":
+		return OnErrorFail, nil
+	case "skip":
+		return OnErrorSkip, nil
+	case "dead_letter":
+		return OnErrorDeadLetter, nil
+	}
+	return 0, fmt.Errorf("unknown on_error %q (want fail, skip or dead_letter)", s)
+}
+
+// ProgramConfig configures a Program.
+type ProgramConfig struct {
+	Where   Expr     // nil: keep every row
+	Outputs []Expr   // projected columns
+	Names   []string // their names
+	OnError OnError
+	Alloc   memory.Allocator // nil: memory.DefaultAllocator
+	// Now, when set, is used for now() instead of the wall clock (tests).
+	Now func() time.Time
+}
+
+// Program is a compiled WHERE + TRANSFORM. It is safe for concurrent use:
+// every Run has its own evaluation state.
+type Program struct {
+	cfg   ProgramConfig
+	where node
+	outs  []node
+	alloc memory.Allocator
+}
+
+// NewProgram checks the configuration and returns a program.
+func NewProgram(cfg ProgramConfig) (*Program, error) {
+	if len(cfg.Outputs) != len(cfg.Names) {
+		return nil, fmt.Errorf("%d outputs but %d names", len(cfg.Outputs), len(cfg.Names))
+	}
+	p := &Program{cfg: cfg, alloc: cfg.Alloc}
+	if p.alloc == nil {
+		p.alloc = memory.DefaultAllocator
+	}
+	if cfg.Where != nil {
+		w, err := asNode(cfg.Where)
+		if err != nil {
+			return nil, err
+		}
+		if w, err = boolOperand("WHERE", w); err != nil {
+			return nil, fmt.Errorf("WHERE must be a boolean, got %s", cfg.Where.Type())
+		}
+		p.where = w
+	}
+	outs, err := asNodes(cfg.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	p.outs = outs
+	return p, nil
+}
+
+// Schema returns the output schema for an input schema: a column passed
+// through keeps its field metadata.
+func (p *Program) Schema(in *arrow.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, len(p.outs))
+	for i, o := range p.outs {
+		f := arrowFieldFor(p.cfg.Names[i], o.Type())
+		if c, ok := o.(*colExpr); ok && in != nil && c.index < in.NumFields() {
+			src := in.Field(c.index)
+			if src.Type.ID() == f.Type.ID() {
+				f.Type = src.Type
+			}
+			f.Metadata = src.Metadata
+		}
+		fields[i] = f
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+func (p *Program) newCtx(rec arrow.RecordBatch) *evalCtx {
+	c := newEvalCtx(rec)
+	if p.cfg.Now != nil {
+		c.Now = p.cfg.Now().UTC()
+	} else {
+		c.Now = time.Now().UTC()
+	}
+	return c
+}
+
+// Run evaluates WHERE over b's live rows, then the outputs over the rows
+// that passed. It does not take ownership of b. out has one row per kept
+// row (the caller releases it). rejected lists input row indices for which
+// WHERE was FALSE or NULL. With OnErrorFail the first row error is
+// returned as an error naming the row, column and reason; with Skip and
+// DeadLetter failing rows are removed from out and listed in rowErrs
+// (a failing row is in neither kept nor rejected).
+func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kept, rejected []int32, rowErrs []RowError, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if b == nil || b.Record == nil {
+		return nil, nil, nil, nil, errors.New("run: no record")
+	}
+	c := p.newCtx(b.Record)
+	n := c.n
+	sel := b.Sel
+	failed := map[int]bool{}
+	collect := func(column string) error {
+		for _, e := range c.Errs {
+			if failed[e.Row] {
+				continue
+			}
+			failed[e.Row] = true
+			re := RowError{Row: e.Row, Column: column, Reason: e.Reason}
+			if p.cfg.OnError == OnErrorFail {
+				return re
+			}
+			rowErrs = append(rowErrs, re)
+		}
+		c.Errs = c.Errs[:0]
+		return nil
+	}
+	if p.where == nil {
+		if sel == nil {
+			kept = make([]int32, n)
+			for i := range kept {
+				kept[i] = int32(i)
+			}
+		} else {
+			kept = append([]int32(nil), sel...)
+		}
+	} else {
+		w := p.where.eval(c, sel)
+		if err := collect("WHERE"); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		kept = make([]int32, 0, selLen(sel, n))
+		each(sel, n, func(i int) {
+			switch {
+			case failed[i]:
+			case !w.IsNull(i) && w.Bool[w.Idx(i)]:
+				kept = append(kept, int32(i))
+			default:
+				rejected = append(rejected, int32(i))
+			}
+		})
+	}
+	vecs := make([]*stdlib.Vector, len(p.outs))
+	for j, o := range p.outs {
+		vecs[j] = o.eval(c, kept)
+		if err := collect(p.cfg.Names[j]); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	if len(rowErrs) > 0 {
+		k := kept[:0:0]
+		for _, i := range kept {
+			if !failed[int(i)] {
+				k = append(k, i)
+			}
+		}
+		kept = k
+	}
+	rows := kept
+	if len(kept) == n {
+		rows = nil // every row, in order
+	}
+	out, err = p.build(b.Record.Schema(), vecs, rows, len(kept))
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return out, kept, rejected, rowErrs, nil
+}
+
+// Project evaluates the outputs over the given rows only (used for the
+// tombstones of rejected rows). A row error leaves that value NULL.
+func (p *Program) Project(ctx context.Context, b *Batch, rows []int32) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c := p.newCtx(b.Record)
+	if rows == nil {
+		rows = []int32{}
+	}
+	vecs := make([]*stdlib.Vector, len(p.outs))
+	for j, o := range p.outs {
+		vecs[j] = o.eval(c, rows)
+		c.Errs = c.Errs[:0]
+	}
+	return p.build(b.Record.Schema(), vecs, rows, len(rows))
+}
+
+func (p *Program) build(in *arrow.Schema, vecs []*stdlib.Vector, rows []int32, m int) (arrow.RecordBatch, error) {
+	schema := p.Schema(in)
+	cols := make([]arrow.Array, len(vecs))
+	defer func() {
+		for _, a := range cols {
+			if a != nil {
+				a.Release()
+			}
+		}
+	}()
+	for j, v := range vecs {
+		a, err := toArray(p.alloc, v, rows, m, schema.Field(j).Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", p.cfg.Names[j], err)
+		}
+		cols[j] = a
+	}
+	return array.NewRecordBatch(schema, cols, int64(m)), nil
+}

@@ -1,0 +1,263 @@
+package exec
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/etlq/etlq/stdlib"
+)
+
+// UDF is a user function (CREATE FUNCTION … AS EXPR '…'): an expr-lang body
+// compiled once and type-checked against the declared parameter and result
+// types. It runs row by row, off the vectorized path.
+//
+// Parameters reach the body as Go values: BOOL bool, integers int, FLOAT
+// and DECIMAL float64, STRING/JSON/BINARY string, DATE and TIMESTAMP
+// time.Time (UTC), TIME time.Duration. NULL arguments give a NULL result
+// without running the body.
+type UDF struct {
+	Name       string
+	Params     []string
+	ParamTypes []stdlib.Type
+	Ret        stdlib.Type
+	Body       string
+	program    *vm.Program
+}
+
+// NewUDF compiles and type-checks a user function.
+func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.Type, body string) (*UDF, error) {
+	if len(params) != len(paramTypes) {
+		return nil, fmt.Errorf("function %q: %d parameter names for %d types", name, len(params), len(paramTypes))
+	}
+	env := map[string]any{}
+	for i, p := range params {
+		z, err := goZero(paramTypes[i])
+		if err != nil {
+			return nil, fmt.Errorf("function %q: parameter %q: %w", name, p, err)
+		}
+		env[p] = z
+	}
+	opts := []expr.Option{expr.Env(env)}
+	switch {
+	case ret.Kind == stdlib.Bool:
+		opts = append(opts, expr.AsBool())
+	case ret.IsInteger():
+		opts = append(opts, expr.AsInt64())
+	case ret.IsFloat() || ret.Kind == stdlib.Decimal:
+		opts = append(opts, expr.AsFloat64())
+	case ret.IsStringLike() || ret.Kind == stdlib.Binary:
+		opts = append(opts, expr.AsKind(reflect.String))
+	case ret.IsTemporal():
+		opts = append(opts, expr.AsAny())
+	default:
+		return nil, fmt.Errorf("function %q: result type %s is not supported", name, ret)
+	}
+	prog, err := expr.Compile(body, opts...)
+	if err != nil {
+		msg := strings.ReplaceAll(err.Error(), "\n", " ")
+		return nil, fmt.Errorf("function %q: %s", name, msg)
+	}
+	if ret.IsTemporal() {
+		if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface {
+			want := reflect.TypeOf(time.Time{})
+			if ret.Kind == stdlib.Time {
+				want = reflect.TypeOf(time.Duration(0))
+			}
+			if t != want {
+				return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
+			}
+		}
+	}
+	return &UDF{Name: name, Params: params, ParamTypes: paramTypes, Ret: ret, Body: body, program: prog}, nil
+}
+
+func goZero(t stdlib.Type) (any, error) {
+	switch {
+	case t.Kind == stdlib.Bool:
+		return false, nil
+	case t.IsInteger():
+		return 0, nil
+	case t.IsFloat(), t.Kind == stdlib.Decimal:
+		return 0.0, nil
+	case t.IsStringLike(), t.Kind == stdlib.Binary:
+		return "", nil
+	case t.Kind == stdlib.Date, t.Kind == stdlib.Timestamp:
+		return time.Time{}, nil
+	case t.Kind == stdlib.Time:
+		return time.Duration(0), nil
+	}
+	return nil, fmt.Errorf("type %s is not supported", t)
+}
+
+// udfExpr is a call of a user function.
+type udfExpr struct {
+	f    *UDF
+	args []node
+}
+
+// CallUDF returns a call of f; the arguments are converted to the declared
+// parameter types.
+func CallUDF(f *UDF, args []Expr) (Expr, error) {
+	if len(args) != len(f.Params) {
+		return nil, fmt.Errorf("function %q takes %d arguments, got %d", f.Name, len(f.Params), len(args))
+	}
+	ns, err := asNodes(args)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ns {
+		if !stdlib.CanCast(ns[i].Type(), f.ParamTypes[i]) {
+			return nil, fmt.Errorf("argument %d of %q must be %s, got %s", i+1, f.Name, f.ParamTypes[i], ns[i].Type())
+		}
+		if ns[i], err = coerce(ns[i], f.ParamTypes[i]); err != nil {
+			return nil, err
+		}
+	}
+	return &udfExpr{f: f, args: ns}, nil
+}
+
+func (e *udfExpr) Type() stdlib.Type { return e.f.Ret }
+func (e *udfExpr) children() []node  { return e.args }
+func (e *udfExpr) String() string    { return fmt.Sprintf("%s(%s)", e.f.Name, joinNodes(e.args)) }
+
+// udfRunner is one goroutine's VM and environment for a UDF.
+type udfRunner struct {
+	vm  vm.VM
+	env map[string]any
+}
+
+func (e *udfExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	vs := make([]*stdlib.Vector, len(e.args))
+	for i, a := range e.args {
+		vs[i] = a.eval(c, sel)
+	}
+	if c.udf == nil {
+		c.udf = map[*UDF]*udfRunner{}
+	}
+	r := c.udf[e.f]
+	if r == nil {
+		r = &udfRunner{env: make(map[string]any, len(e.f.Params))}
+		c.udf[e.f] = r
+	}
+	n := c.n
+	out := stdlib.NewVector(e.f.Ret, n)
+	each(sel, n, func(i int) {
+		for k, v := range vs {
+			if v.IsNull(i) {
+				out.SetNull(i, n)
+				return
+			}
+			r.env[e.f.Params[k]] = goValue(v, i)
+		}
+		res, err := r.vm.Run(e.f.program, r.env)
+		if err != nil {
+			c.Fail(i, fmt.Sprintf("function %q: %s", e.f.Name, strings.ReplaceAll(err.Error(), "\n", " ")))
+			out.SetNull(i, n)
+			return
+		}
+		if why := storeGo(out, i, n, res); why != "" {
+			c.Fail(i, fmt.Sprintf("function %q: %s", e.f.Name, why))
+			out.SetNull(i, n)
+		}
+	})
+	return out
+}
+
+func goValue(v *stdlib.Vector, i int) any {
+	j := v.Idx(i)
+	t := v.Type
+	switch {
+	case t.Kind == stdlib.Bool:
+		return v.Bool[j]
+	case t.IsSigned():
+		return int(v.I64[j])
+	case t.IsUnsigned():
+		return int(v.U64[j])
+	case t.IsFloat():
+		return v.F64[j]
+	case t.Kind == stdlib.Decimal:
+		return stdlib.DecToFloat(v.Dec[j], t.Scale)
+	case t.Kind == stdlib.Date:
+		return stdlib.TimeOf(v.I64[j] * 86400e6)
+	case t.Kind == stdlib.Timestamp:
+		return stdlib.TimeOf(v.I64[j])
+	case t.Kind == stdlib.Time:
+		return time.Duration(v.I64[j]) * time.Microsecond
+	}
+	return v.Str[j]
+}
+
+// storeGo writes a body's result into row i of out.
+func storeGo(out *stdlib.Vector, i, n int, res any) string {
+	if res == nil {
+		out.SetNull(i, n)
+		return ""
+	}
+	t := out.Type
+	switch x := res.(type) {
+	case bool:
+		if t.Kind == stdlib.Bool {
+			out.Bool[i] = x
+			return ""
+		}
+	case int64:
+		switch {
+		case t.IsSigned():
+			lo, hi := stdlib.IntRange(t.Kind)
+			if x < lo || x > hi {
+				return fmt.Sprintf("result %d is out of range for %s", x, t)
+			}
+			out.I64[i] = x
+			return ""
+		case t.IsUnsigned():
+			if x < 0 || uint64(x) > stdlib.UintMax(t.Kind) {
+				return fmt.Sprintf("result %d is out of range for %s", x, t)
+			}
+			out.U64[i] = uint64(x)
+			return ""
+		}
+	case float64:
+		switch {
+		case t.IsFloat():
+			out.F64[i] = x
+			return ""
+		case t.Kind == stdlib.Decimal:
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return fmt.Sprintf("result %v is not a decimal", x)
+			}
+			d, err := stdlib.DecParse(strconv.FormatFloat(x, 'e', -1, 64), t.Scale)
+			if err != nil || !stdlib.DecFits(d, t.Precision) {
+				return fmt.Sprintf("result %v is out of range for %s", x, t)
+			}
+			out.Dec[i] = d
+			return ""
+		}
+	case string:
+		if t.IsStringLike() || t.Kind == stdlib.Binary {
+			out.Str[i] = x
+			return ""
+		}
+	case time.Time:
+		switch t.Kind {
+		case stdlib.Timestamp:
+			out.I64[i] = x.UnixMicro()
+			return ""
+		case stdlib.Date:
+			out.I64[i] = stdlib.FloorDiv(x.UnixMicro(), 86400e6)
+			return ""
+		}
+	case time.Duration:
+		if t.Kind == stdlib.Time {
+			out.I64[i] = x.Microseconds()
+			return ""
+		}
+	}
+	return fmt.Sprintf("result %v (%T) is not a %s", res, res, t)
+}

@@ -1,0 +1,325 @@
+package stdlib
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+func init() {
+	Register(&Func{Name: "lower", Sig: "lower(s) → STRING", Doc: "Lower-cases s.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"lower('ÀbC')", "àbc"}},
+		Bind: simple("lower", TString, caseKernel(false), textArg)})
+	Register(&Func{Name: "upper", Sig: "upper(s) → STRING", Doc: "Upper-cases s.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"upper('abc')", "ABC"}},
+		Bind: simple("upper", TString, caseKernel(true), textArg)})
+	Register(&Func{Name: "length", Sig: "length(s) → INT64", Doc: "Length of s in bytes.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"length('héllo')", "6"}},
+		Bind: simple("length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.I64[i] = int64(len(a[0].Str[i])) })
+		}, textArg)})
+	charLength := &Func{Name: "char_length", Sig: "char_length(s) → INT64", Doc: "Length of s in characters.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"char_length('héllo')", "5"}},
+		Bind: simple("char_length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.I64[i] = int64(utf8.RuneCountInString(a[0].Str[i])) })
+		}, textArg)}
+	Register(charLength)
+	alias("character_length", charLength)
+	substr := &Func{Name: "substr", Sig: "substr(s, pos[, len]) → STRING",
+		Doc: "The characters of s from pos (1-based; negative counts from the end), at most len of them.", MySQL: true,
+		MinArgs: 2, MaxArgs: 3, Examples: []Example{{"substr('hello', 2, 3)", "ell"}, {"substr('hello', -3)", "llo"}, {"substr('hello', 0)", ""}},
+		Bind: simple("substr", TString, substrKernel, textArg, intArg)}
+	Register(substr)
+	alias("substring", substr)
+	Register(&Func{Name: "left", Sig: "left(s, n) → STRING", Doc: "The first n characters of s.", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"left('hello', 2)", "he"}},
+		Bind: simple("left", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				s := a[0].Str[i]
+				out.Str[i] = s[:runeIndex(s, int(max(a[1].I64[i], 0)))]
+			})
+		}, textArg, intArg)})
+	Register(&Func{Name: "right", Sig: "right(s, n) → STRING", Doc: "The last n characters of s.", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"right('hello', 2)", "lo"}},
+		Bind: simple("right", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				s := a[0].Str[i]
+				k := a[1].I64[i]
+				cnt := int64(utf8.RuneCountInString(s))
+				if k <= 0 {
+					out.Str[i] = ""
+				} else if k >= cnt {
+					out.Str[i] = s
+				} else {
+					out.Str[i] = s[runeIndex(s, int(cnt-k)):]
+				}
+			})
+		}, textArg, intArg)})
+	Register(&Func{Name: "trim", Sig: "trim(s) → STRING", Doc: "s without leading and trailing spaces.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"trim('  a b  ')", "a b"}},
+		Bind: simple("trim", TString, strMap(func(s string) string { return strings.Trim(s, " ") }), textArg)})
+	Register(&Func{Name: "ltrim", Sig: "ltrim(s) → STRING", Doc: "s without leading spaces.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"ltrim('  a ')", "a "}},
+		Bind: simple("ltrim", TString, strMap(func(s string) string { return strings.TrimLeft(s, " ") }), textArg)})
+	Register(&Func{Name: "rtrim", Sig: "rtrim(s) → STRING", Doc: "s without trailing spaces.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"rtrim(' a  ')", " a"}},
+		Bind: simple("rtrim", TString, strMap(func(s string) string { return strings.TrimRight(s, " ") }), textArg)})
+	Register(&Func{Name: "lpad", Sig: "lpad(s, len, pad) → STRING",
+		Doc: "s left-padded with pad to len characters (cut to len if longer).", MySQL: true,
+		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"lpad('7', 3, '0')", "007"}, {"lpad('hello', 2, '*')", "he"}},
+		Bind: simple("lpad", TString, padKernel(true), textArg, intArg, textArg)})
+	Register(&Func{Name: "rpad", Sig: "rpad(s, len, pad) → STRING",
+		Doc: "s right-padded with pad to len characters (cut to len if longer).", MySQL: true,
+		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"rpad('ab', 5, 'xy')", "abxyx"}},
+		Bind: simple("rpad", TString, padKernel(false), textArg, intArg, textArg)})
+	Register(&Func{Name: "concat", Sig: "concat(s, …) → STRING", Doc: "The arguments joined; NULL if any is NULL.", MySQL: true,
+		MinArgs: 1, MaxArgs: -1, Examples: []Example{{"concat('a', 1, 'b')", "a1b"}, {"concat('a', NULL)", "NULL"}},
+		Bind: simple("concat", TString, concatKernel, textArg)})
+	Register(&Func{Name: "concat_ws", Sig: "concat_ws(sep, s, …) → STRING",
+		Doc: "The non-NULL arguments joined by sep; NULL if sep is NULL.", MySQL: true,
+		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"concat_ws('-', 'a', NULL, 'b')", "a-b"}},
+		Bind: func(args []Type) (*Bound, error) {
+			conv, err := classify("concat_ws", args, []argClass{textArg})
+			if err != nil {
+				return nil, err
+			}
+			return &Bound{Ret: TString, Args: conv, Kernel: concatWSKernel, NullAware: true}, nil
+		}})
+	Register(&Func{Name: "replace", Sig: "replace(s, from, to) → STRING", Doc: "s with every from replaced by to.", MySQL: true,
+		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"replace('a-b-c', '-', '+')", "a+b+c"}},
+		Bind: simple("replace", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				if a[1].Str[i] == "" {
+					out.Str[i] = a[0].Str[i]
+					return
+				}
+				out.Str[i] = strings.ReplaceAll(a[0].Str[i], a[1].Str[i], a[2].Str[i])
+			})
+		}, textArg)})
+	Register(&Func{Name: "reverse", Sig: "reverse(s) → STRING", Doc: "The characters of s in reverse order.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"reverse('abç')", "çba"}},
+		Bind: simple("reverse", TString, strMap(func(s string) string {
+			r := []rune(s)
+			for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+				r[i], r[j] = r[j], r[i]
+			}
+			return string(r)
+		}), textArg)})
+	locate := &Func{Name: "locate", Sig: "locate(sub, s[, pos]) → INT64",
+		Doc: "1-based character position of sub in s (searching from pos), 0 if absent.", MySQL: true,
+		MinArgs: 2, MaxArgs: 3, Examples: []Example{{"locate('b', 'abcb')", "2"}, {"locate('b', 'abcb', 3)", "4"}, {"locate('z', 'abc')", "0"}},
+		Bind: simple("locate", TInt64, locateKernel(false), textArg, textArg, intArg)}
+	Register(locate)
+	Register(&Func{Name: "position", Sig: "position(sub, s) → INT64", Doc: "Same as locate(sub, s).", MySQL: false,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"position('c', 'abc')", "3"}},
+		Bind: simple("position", TInt64, locateKernel(false), textArg)})
+	Register(&Func{Name: "instr", Sig: "instr(s, sub) → INT64", Doc: "1-based character position of sub in s, 0 if absent.", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"instr('héllo', 'l')", "3"}},
+		Bind: simple("instr", TInt64, locateKernel(true), textArg)})
+	Register(&Func{Name: "starts_with", Sig: "starts_with(s, prefix) → BOOL", Doc: "Whether s begins with prefix.",
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"starts_with('hello', 'he')", "1"}},
+		Bind: simple("starts_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.Bool[i] = strings.HasPrefix(a[0].Str[i], a[1].Str[i]) })
+		}, textArg)})
+	Register(&Func{Name: "ends_with", Sig: "ends_with(s, suffix) → BOOL", Doc: "Whether s ends with suffix.",
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"ends_with('hello', 'lo')", "1"}},
+		Bind: simple("ends_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.Bool[i] = strings.HasSuffix(a[0].Str[i], a[1].Str[i]) })
+		}, textArg)})
+	Register(&Func{Name: "split_part", Sig: "split_part(s, delim, n) → STRING",
+		Doc: "The n-th (1-based; negative counts from the end) field of s split on delim, '' if there is none.",
+		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"split_part('a,b,c', ',', 2)", "b"}, {"split_part('a,b,c', ',', -1)", "c"}, {"split_part('a,b', ',', 5)", ""}},
+		Bind: simple("split_part", TString, splitPartKernel, textArg, textArg, intArg)})
+}
+
+func caseKernel(up bool) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		var ar arena
+		in := a[0].Str
+		Sel(sel, n, func(i int) {
+			s := in[i]
+			if !isASCII(s) {
+				if up {
+					out.Str[i] = strings.ToUpper(s)
+				} else {
+					out.Str[i] = strings.ToLower(s)
+				}
+				return
+			}
+			b := ar.alloc(len(s))
+			if up {
+				for k := 0; k < len(s); k++ {
+					ch := s[k]
+					if 'a' <= ch && ch <= 'z' {
+						ch -= 'a' - 'A'
+					}
+					b[k] = ch
+				}
+			} else {
+				for k := 0; k < len(s); k++ {
+					ch := s[k]
+					if 'A' <= ch && ch <= 'Z' {
+						ch += 'a' - 'A'
+					}
+					b[k] = ch
+				}
+			}
+			out.Str[i] = str(b)
+		})
+	}
+}
+
+func substrKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) {
+		s := a[0].Str[i]
+		pos := a[1].I64[i]
+		cnt := int64(utf8.RuneCountInString(s))
+		var start int64
+		switch {
+		case pos > 0:
+			start = pos - 1
+		case pos < 0:
+			start = cnt + pos
+		default:
+			out.Str[i] = ""
+			return
+		}
+		if start < 0 || start >= cnt {
+			out.Str[i] = ""
+			return
+		}
+		end := cnt
+		if len(a) > 2 {
+			l := a[2].I64[i]
+			if l <= 0 {
+				out.Str[i] = ""
+				return
+			}
+			end = min(cnt, start+l)
+		}
+		b := runeIndex(s, int(start))
+		e := b + runeIndex(s[b:], int(end-start))
+		out.Str[i] = s[b:e]
+	})
+}
+
+func padKernel(left bool) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Sel(sel, n, func(i int) {
+			s, l, pad := a[0].Str[i], a[1].I64[i], a[2].Str[i]
+			cnt := int64(utf8.RuneCountInString(s))
+			switch {
+			case l < 0 || l > 1<<24:
+				out.SetNull(i, n)
+				return
+			case l <= cnt:
+				out.Str[i] = s[:runeIndex(s, int(l))]
+				return
+			case pad == "":
+				out.SetNull(i, n)
+				return
+			}
+			need := int(l - cnt)
+			var b strings.Builder
+			if !left {
+				b.WriteString(s)
+			}
+			pr := []rune(pad)
+			for k := 0; k < need; k++ {
+				b.WriteRune(pr[k%len(pr)])
+			}
+			if left {
+				b.WriteString(s)
+			}
+			out.Str[i] = b.String()
+		})
+	}
+}
+
+func concatKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	var ar arena
+	Sel(sel, n, func(i int) {
+		total := 0
+		for _, v := range a {
+			total += len(v.Str[i])
+		}
+		b := ar.alloc(total)[:0]
+		for _, v := range a {
+			b = append(b, v.Str[i]...)
+		}
+		out.Str[i] = str(b)
+	})
+}
+
+func concatWSKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) {
+		if a[0].IsNull(i) {
+			out.SetNull(i, n)
+			return
+		}
+		sep := a[0].Str[a[0].Idx(i)]
+		var b strings.Builder
+		first := true
+		for _, v := range a[1:] {
+			if v.IsNull(i) {
+				continue
+			}
+			if !first {
+				b.WriteString(sep)
+			}
+			first = false
+			b.WriteString(v.Str[v.Idx(i)])
+		}
+		out.Str[i] = b.String()
+	})
+}
+
+// locateKernel: locate(sub, s[, pos]); instr(s, sub) when swapped.
+func locateKernel(swapped bool) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Sel(sel, n, func(i int) {
+			sub, s := a[0].Str[i], a[1].Str[i]
+			if swapped {
+				sub, s = s, sub
+			}
+			from := int64(1)
+			if len(a) > 2 {
+				from = a[2].I64[i]
+				if from < 1 {
+					out.I64[i] = 0
+					return
+				}
+			}
+			off := runeIndex(s, int(from-1))
+			if from-1 > int64(utf8.RuneCountInString(s)) {
+				out.I64[i] = 0
+				return
+			}
+			k := strings.Index(s[off:], sub)
+			if k < 0 {
+				out.I64[i] = 0
+				return
+			}
+			out.I64[i] = from + int64(utf8.RuneCountInString(s[off:off+k]))
+		})
+	}
+}
+
+func splitPartKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) {
+		s, d, k := a[0].Str[i], a[1].Str[i], a[2].I64[i]
+		var parts []string
+		if d == "" {
+			parts = []string{s}
+		} else {
+			parts = strings.Split(s, d)
+		}
+		if k < 0 {
+			k = int64(len(parts)) + k + 1
+		}
+		if k < 1 || k > int64(len(parts)) {
+			out.Str[i] = ""
+			return
+		}
+		out.Str[i] = parts[k-1]
+	})
+}

@@ -1,0 +1,218 @@
+package stdlib
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// ErrUnknownFunction is returned (wrapped) for a name that is not a function.
+var ErrUnknownFunction = errors.New("unknown function")
+
+// Example is a call with its expected result, shown in docs/functions.md and
+// run by the tests. Want is the result as MySQL's client shows it ("NULL"
+// for NULL).
+type Example struct {
+	SQL  string
+	Want string
+}
+
+// Func is a registered function.
+type Func struct {
+	Name string
+	// Sig is the signature as shown to users: "substr(s, pos[, len]) → STRING".
+	Sig string
+	// Doc is a one-line description.
+	Doc      string
+	Examples []Example
+	// MySQL is true when MySQL/MariaDB have the function with the same
+	// results; the differential tests compare them.
+	MySQL bool
+	// MinArgs and MaxArgs bound the argument count; MaxArgs -1: no limit.
+	MinArgs, MaxArgs int
+	// Bind type-checks the argument types and returns the implementation.
+	Bind func(args []Type) (*Bound, error)
+}
+
+// Bound is a function bound to argument types.
+type Bound struct {
+	Ret Type
+	// Args, when set, are the types the arguments must be converted to
+	// (lenient conversion) before the kernel sees them.
+	Args []Type
+	// Kernel computes the result. It is nil for Special functions.
+	Kernel Kernel
+	// NullAware kernels see every row, NULL arguments included; otherwise a
+	// NULL argument makes the result NULL without calling the kernel.
+	NullAware bool
+	// Volatile results change from call to call (now, rand): never folded.
+	Volatile bool
+	// Special names a function the executor evaluates itself because its
+	// arguments are evaluated lazily: "if", "coalesce", "nullif".
+	Special string
+}
+
+var (
+	regMu sync.RWMutex
+	funcs = map[string]*Func{}
+)
+
+// Register adds a function. It panics on a duplicate name (a programming
+// error caught by any test).
+func Register(f *Func) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	name := strings.ToLower(f.Name)
+	if _, dup := funcs[name]; dup {
+		panic("stdlib: duplicate function " + name)
+	}
+	funcs[name] = f
+}
+
+// alias registers f under another name.
+func alias(name string, f *Func) {
+	g := *f
+	g.Name = name
+	g.Doc = fmt.Sprintf("Same as %s.", f.Name)
+	g.Examples = nil
+	for _, e := range f.Examples {
+		g.Examples = append(g.Examples, Example{SQL: strings.Replace(e.SQL, f.Name+"(", name+"(", 1), Want: e.Want})
+	}
+	Register(&g)
+}
+
+// Lookup returns the function named name (case-insensitive).
+func Lookup(name string) (*Func, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	f, ok := funcs[strings.ToLower(name)]
+	return f, ok
+}
+
+// Funcs returns every function, sorted by name.
+func Funcs() []*Func {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]*Func, 0, len(funcs))
+	for _, f := range funcs {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Bind looks up name and binds it to the argument types, checking the
+// argument count.
+func Bind(name string, args []Type) (*Bound, error) {
+	f, ok := Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownFunction, name)
+	}
+	if len(args) < f.MinArgs || (f.MaxArgs >= 0 && len(args) > f.MaxArgs) {
+		return nil, fmt.Errorf("function %q takes %s, got %d", f.Name, argCount(f.MinArgs, f.MaxArgs), len(args))
+	}
+	return f.Bind(args)
+}
+
+func argCount(lo, hi int) string {
+	plural := func(n int) string {
+		if n == 1 {
+			return "1 argument"
+		}
+		return fmt.Sprintf("%d arguments", n)
+	}
+	switch {
+	case hi < 0:
+		return "at least " + plural(lo)
+	case lo == hi:
+		return plural(lo)
+	case hi == lo+1:
+		return fmt.Sprintf("%d or %s", lo, plural(hi))
+	}
+	return fmt.Sprintf("%d to %s", lo, plural(hi))
+}
+
+// Argument classes used by Bind functions.
+
+func argErr(fn string, i int, want string, got Type) error {
+	return fmt.Errorf("argument %d of %q must be %s, got %s", i+1, fn, want, got)
+}
+
+// textArg: strings stay, BINARY stays, anything else converts to STRING.
+func textArg(fn string, i int, t Type) (Type, error) {
+	switch {
+	case t.Kind == Null, t.IsStringLike(), t.Kind == Binary:
+		if t.Kind == Null {
+			return TString, nil
+		}
+		return t, nil
+	case t.Kind == Interval:
+		return t, argErr(fn, i, "a string", t)
+	}
+	return TString, nil
+}
+
+// intArg: integers (and bool) convert to INT64.
+func intArg(fn string, i int, t Type) (Type, error) {
+	if t.Kind == Null || t.IsInteger() || t.Kind == Bool {
+		return TInt64, nil
+	}
+	return t, argErr(fn, i, "an integer", t)
+}
+
+// numArg: any number; returned as is (NULL as INT64).
+func numArg(fn string, i int, t Type) (Type, error) {
+	if t.Kind == Null {
+		return TInt64, nil
+	}
+	if t.IsNumeric() || t.Kind == Bool {
+		return t, nil
+	}
+	return t, argErr(fn, i, "a number", t)
+}
+
+// floatArg: any number, converted to FLOAT64.
+func floatArg(fn string, i int, t Type) (Type, error) {
+	if _, err := numArg(fn, i, t); err != nil {
+		return t, err
+	}
+	return TFloat64, nil
+}
+
+// timeArg: TIMESTAMP; DATE and text convert to TIMESTAMP.
+func timeArg(fn string, i int, t Type) (Type, error) {
+	switch {
+	case t.Kind == Null, t.Kind == Timestamp, t.Kind == Date, t.IsStringLike():
+		return TTimestamp, nil
+	}
+	return t, argErr(fn, i, "a date or timestamp", t)
+}
+
+type argClass func(fn string, i int, t Type) (Type, error)
+
+// simple makes a Bind for fixed argument classes (the last class repeats
+// for extra arguments) and a fixed result type.
+func simple(fn string, ret Type, k Kernel, classes ...argClass) func([]Type) (*Bound, error) {
+	return func(args []Type) (*Bound, error) {
+		conv, err := classify(fn, args, classes)
+		if err != nil {
+			return nil, err
+		}
+		return &Bound{Ret: ret, Args: conv, Kernel: k}, nil
+	}
+}
+
+func classify(fn string, args []Type, classes []argClass) ([]Type, error) {
+	conv := make([]Type, len(args))
+	for i, t := range args {
+		c := classes[min(i, len(classes)-1)]
+		ct, err := c(fn, i, t)
+		if err != nil {
+			return nil, err
+		}
+		conv[i] = ct
+	}
+	return conv, nil
+}

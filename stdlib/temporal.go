@@ -1,0 +1,383 @@
+package stdlib
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Temporal values: DATE is days since 1970-01-01, TIMESTAMP is µs since the
+// epoch in UTC, TIME is a signed duration in µs.
+
+const (
+	usPerSec  = int64(1e6)
+	usPerMin  = 60 * usPerSec
+	usPerHour = 60 * usPerMin
+	usPerDay  = 24 * usPerHour
+)
+
+// MaxTimeUs is MySQL's largest TIME, 838:59:59.000000.
+const MaxTimeUs = 838*usPerHour + 59*usPerMin + 59*usPerSec
+
+// DaysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian date.
+func DaysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// CivilFromDays is the inverse of DaysFromCivil.
+func CivilFromDays(z int64) (y, m, d int64) {
+	z += 719468
+	era := z / 146097
+	if z < 0 && z%146097 != 0 {
+		era = (z - 146096) / 146097
+	}
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y = yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d = doy - (153*mp+2)/5 + 1
+	m = mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	return
+}
+
+func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+
+func daysIn(y, m int64) int64 {
+	switch m {
+	case 2:
+		if isLeap(y) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// floorDiv divides rounding toward negative infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// ParseDate parses 'YYYY-MM-DD' (also 'YYYYMMDD' and a trailing time part,
+// which is ignored) to days since the epoch.
+func ParseDate(s string) (int64, error) {
+	us, err := ParseTimestamp(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid date %q", s)
+	}
+	return floorDiv(us, usPerDay), nil
+}
+
+var errBadTimestamp = errors.New("bad timestamp")
+
+// ParseTimestamp parses 'YYYY-MM-DD[( |T)HH:MM:SS[.ffffff]]' (optionally
+// followed by 'Z') to µs since the epoch.
+func ParseTimestamp(s string) (int64, error) {
+	us, err := parseTimestamp(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("invalid timestamp %q", s)
+	}
+	return us, nil
+}
+
+func parseTimestamp(s string) (int64, error) {
+	s = strings.TrimSuffix(s, "Z")
+	var datePart, timePart string
+	if i := strings.IndexAny(s, " T"); i >= 0 {
+		datePart, timePart = s[:i], strings.TrimSpace(s[i+1:])
+	} else {
+		datePart = s
+	}
+	var y, m, d int64
+	if strings.Count(datePart, "-") == 2 {
+		parts := strings.Split(datePart, "-")
+		var ok1, ok2, ok3 bool
+		y, ok1 = atoi(parts[0], 4)
+		m, ok2 = atoi(parts[1], 2)
+		d, ok3 = atoi(parts[2], 2)
+		if !ok1 || !ok2 || !ok3 || len(parts[0]) != 4 {
+			return 0, errBadTimestamp
+		}
+	} else if len(datePart) == 8 && allDigits(datePart) {
+		y, _ = atoi(datePart[:4], 4)
+		m, _ = atoi(datePart[4:6], 2)
+		d, _ = atoi(datePart[6:], 2)
+	} else {
+		return 0, errBadTimestamp
+	}
+	if m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, errBadTimestamp
+	}
+	us := DaysFromCivil(y, m, d) * usPerDay
+	if timePart != "" {
+		t, err := parseClock(timePart, false)
+		if err != nil || t >= usPerDay {
+			return 0, errBadTimestamp
+		}
+		us += t
+	}
+	return us, nil
+}
+
+func atoi(s string, maxLen int) (int64, bool) {
+	if s == "" || len(s) > maxLen || !allDigits(s) {
+		return 0, false
+	}
+	v, _ := strconv.ParseInt(s, 10, 64)
+	return v, true
+}
+
+// parseClock parses 'H+:MM[:SS[.ffffff]]' to µs; with allowLongHours the
+// hours may exceed 23.
+func parseClock(s string, allowLongHours bool) (int64, error) {
+	frac := int64(0)
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		f := s[i+1:]
+		s = s[:i]
+		if f == "" || len(f) > 9 || !allDigits(f) {
+			return 0, errBadTimestamp
+		}
+		for len(f) < 6 {
+			f += "0"
+		}
+		v, _ := strconv.ParseInt(f[:6], 10, 64)
+		frac = v
+		if len(f) > 6 && f[6] >= '5' { // round to microseconds
+			frac++
+		}
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 || len(parts) > 3 {
+		return 0, errBadTimestamp
+	}
+	h, ok1 := atoi(parts[0], 4)
+	mi, ok2 := atoi(parts[1], 2)
+	sec, ok3 := int64(0), true
+	if len(parts) == 3 {
+		sec, ok3 = atoi(parts[2], 2)
+	}
+	if !ok1 || !ok2 || !ok3 || mi > 59 || sec > 59 || (!allowLongHours && h > 23) {
+		return 0, errBadTimestamp
+	}
+	return h*usPerHour + mi*usPerMin + sec*usPerSec + frac, nil
+}
+
+// ParseTime parses a TIME value '[-][D ]HH:MM:SS[.ffffff]' to µs.
+func ParseTime(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	neg := strings.HasPrefix(t, "-")
+	t = strings.TrimPrefix(t, "-")
+	days := int64(0)
+	if i := strings.IndexByte(t, ' '); i >= 0 {
+		d, ok := atoi(t[:i], 2)
+		if !ok {
+			return 0, fmt.Errorf("invalid time %q", s)
+		}
+		days, t = d, t[i+1:]
+	}
+	us, err := parseClock(t, true)
+	if err != nil {
+		return 0, fmt.Errorf("invalid time %q", s)
+	}
+	us += days * usPerDay
+	if us > MaxTimeUs {
+		return 0, fmt.Errorf("time %q is out of range", s)
+	}
+	if neg {
+		us = -us
+	}
+	return us, nil
+}
+
+// FormatDate formats days since the epoch as 'YYYY-MM-DD'.
+func FormatDate(days int64) string {
+	y, m, d := CivilFromDays(days)
+	b := make([]byte, 0, 10)
+	b = appendPad(b, y, 4)
+	b = append(b, '-')
+	b = appendPad(b, m, 2)
+	b = append(b, '-')
+	b = appendPad(b, d, 2)
+	return string(b)
+}
+
+func appendPad(b []byte, v int64, width int) []byte {
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+	}
+	s := strconv.FormatInt(v, 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// FormatTimestamp formats µs since the epoch as 'YYYY-MM-DD HH:MM:SS' with
+// fsp fractional digits (0..6); fsp < 0 prints 6 digits when the value has
+// a fraction and none otherwise.
+func FormatTimestamp(us int64, fsp int) string {
+	days := floorDiv(us, usPerDay)
+	rem := us - days*usPerDay
+	b := []byte(FormatDate(days))
+	b = append(b, ' ')
+	b = appendClock(b, rem, fsp)
+	return string(b)
+}
+
+func appendClock(b []byte, us int64, fsp int) []byte {
+	h := us / usPerHour
+	mi := us / usPerMin % 60
+	s := us / usPerSec % 60
+	frac := us % usPerSec
+	b = appendPad(b, h, 2)
+	b = append(b, ':')
+	b = appendPad(b, mi, 2)
+	b = append(b, ':')
+	b = appendPad(b, s, 2)
+	if fsp < 0 {
+		if frac == 0 {
+			return b
+		}
+		fsp = 6
+	}
+	if fsp > 0 {
+		f := []byte(fmt.Sprintf("%06d", frac))
+		b = append(b, '.')
+		b = append(b, f[:fsp]...)
+	}
+	return b
+}
+
+// FormatTime formats a TIME (µs) as MySQL does: '-838:59:59.000000' style,
+// with fsp fractional digits (fsp < 0: 6 when there is a fraction).
+func FormatTime(us int64, fsp int) string {
+	var b []byte
+	if us < 0 {
+		b = append(b, '-')
+		us = -us
+	}
+	return string(appendClock(b, us, fsp))
+}
+
+// TimeOf returns a Go time (UTC) of µs since the epoch.
+func TimeOf(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// ParseInterval parses '5 MINUTE', '-2 day', '1:30 HOUR_MINUTE' is not
+// supported; units: MICROSECOND SECOND MINUTE HOUR DAY WEEK MONTH QUARTER YEAR.
+func ParseInterval(s string) (arrow.MonthDayNanoInterval, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return arrow.MonthDayNanoInterval{}, fmt.Errorf("invalid interval %q (want e.g. '5 MINUTE')", s)
+	}
+	n, err := strconv.ParseInt(strings.Trim(f[0], "'"), 10, 64)
+	if err != nil {
+		return arrow.MonthDayNanoInterval{}, fmt.Errorf("invalid interval %q: %q is not an integer", s, f[0])
+	}
+	return MakeInterval(n, f[1])
+}
+
+// MakeInterval returns n units as an interval.
+func MakeInterval(n int64, unit string) (arrow.MonthDayNanoInterval, error) {
+	var iv arrow.MonthDayNanoInterval
+	switch strings.TrimSuffix(strings.ToUpper(unit), "S") {
+	case "MICROSECOND":
+		iv.Nanoseconds = n * 1000
+	case "SECOND":
+		iv.Nanoseconds = n * 1e9
+	case "MINUTE":
+		iv.Nanoseconds = n * 60e9
+	case "HOUR":
+		iv.Nanoseconds = n * 3600e9
+	case "DAY":
+		iv.Days = int32(n)
+	case "WEEK":
+		iv.Days = int32(7 * n)
+	case "MONTH":
+		iv.Months = int32(n)
+	case "QUARTER":
+		iv.Months = int32(3 * n)
+	case "YEAR":
+		iv.Months = int32(12 * n)
+	default:
+		return iv, fmt.Errorf("unknown interval unit %q", unit)
+	}
+	return iv, nil
+}
+
+// AddInterval adds iv (times sign) to a timestamp in µs the way MySQL's
+// DATE_ADD does: months first, clamping the day to the month's last day.
+func AddInterval(us int64, iv arrow.MonthDayNanoInterval, sign int64) (int64, bool) {
+	if iv.Months != 0 {
+		days := floorDiv(us, usPerDay)
+		rem := us - days*usPerDay
+		y, m, d := CivilFromDays(days)
+		total := y*12 + (m - 1) + sign*int64(iv.Months)
+		y, m = floorDiv(total, 12), total-floorDiv(total, 12)*12+1
+		if d > daysIn(y, m) {
+			d = daysIn(y, m)
+		}
+		us = DaysFromCivil(y, m, d)*usPerDay + rem
+	}
+	us += sign * (int64(iv.Days)*usPerDay + iv.Nanoseconds/1000)
+	// MySQL's DATETIME range is years 1000..9999; allow 0001..9999.
+	if us < minTimestampUs || us > maxTimestampUs {
+		return 0, false
+	}
+	return us, true
+}
+
+var (
+	minTimestampUs = DaysFromCivil(1, 1, 1) * usPerDay
+	maxTimestampUs = DaysFromCivil(9999, 12, 31)*usPerDay + usPerDay - 1
+)
+
+// FormatInterval formats an interval in the language's syntax.
+func FormatInterval(iv arrow.MonthDayNanoInterval) string {
+	var parts []string
+	if iv.Months != 0 {
+		parts = append(parts, fmt.Sprintf("%d MONTH", iv.Months))
+	}
+	if iv.Days != 0 {
+		parts = append(parts, fmt.Sprintf("%d DAY", iv.Days))
+	}
+	if iv.Nanoseconds != 0 || len(parts) == 0 {
+		if iv.Nanoseconds%1000 == 0 {
+			parts = append(parts, fmt.Sprintf("%d MICROSECOND", iv.Nanoseconds/1000))
+		} else {
+			parts = append(parts, fmt.Sprintf("%d NANOSECOND", iv.Nanoseconds))
+		}
+	}
+	return strings.Join(parts, " + ")
+}
+
+// FloorDiv divides rounding toward negative infinity.
+func FloorDiv(a, b int64) int64 { return floorDiv(a, b) }
