@@ -1,0 +1,197 @@
+// Package http is the "http" sink: INTO http 'https://hooks.example.com/x'
+// POSTs the pipeline's changes to a URL.
+//
+// Bodies: one POST per batch, or per batch_rows rows when set. The JSON
+// formats (jsonl, the default, canal_json, debezium_json) are sent as one
+// JSON array of messages (Content-Type application/json) unless body =
+// 'ndjson', which sends one message per line (application/x-ndjson). csv
+// bodies carry their own header line; table bodies are plain text.
+// Each request carries "Idempotency-Key: <pipeline>:<first>-<last>", the
+// range of __version values it holds, so a receiver can drop a redelivery.
+//
+// Delivery: requests are sent one at a time, in order; batch N+1 is not
+// sent before batch N succeeded. A 2xx response acknowledges the batch
+// (done is called after it). Connection errors, timeouts, 408, 429 and 5xx
+// are retried with exponential back-off (retry_backoff doubling up to
+// retry_backoff_max, honouring Retry-After), at most retry_max times; any
+// other status fails the batch at once, with the response body in the
+// error. After a failure every later batch fails too, unsent.
+//
+// Secrets: header values and the URL's path, query and user info never
+// appear in errors (webhook URLs often embed a token).
+package http
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/format"
+)
+
+// Kind is the sink kind in the language: INTO http 'url'.
+const Kind = "http"
+
+// Option defaults.
+const (
+	DefaultTimeout         = 10 * time.Second
+	DefaultRetryMax        = 10
+	DefaultRetryBackoff    = 200 * time.Millisecond
+	DefaultRetryBackoffMax = 30 * time.Second
+	// maxRetryAfter caps a server's Retry-After.
+	maxRetryAfter = 10 * time.Minute
+)
+
+var options = []connectors.Option{
+	{Name: "headers", Type: connectors.OptString,
+		Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')"},
+	{Name: "timeout", Type: connectors.OptDuration, Default: "10s", Doc: "per-request timeout"},
+	{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0), Doc: "most rows per request (0: one request per batch)"},
+	{Name: "body", Type: connectors.OptString, Default: "array", Enum: []string{"array", "ndjson"},
+		Doc: "JSON formats: one JSON array per request, or newline-delimited messages"},
+	{Name: "retry_max", Type: connectors.OptInt, Default: int64(DefaultRetryMax), Doc: "retries of a request before the batch fails"},
+	{Name: "retry_backoff", Type: connectors.OptDuration, Default: "200ms", Doc: "first retry delay; doubles each retry"},
+	{Name: "retry_backoff_max", Type: connectors.OptDuration, Default: "30s", Doc: "longest retry delay"},
+}
+
+// Spec describes the http sink. Its options may be given on CREATE SINK or
+// in a pipeline's WITH clause (which wins).
+var Spec = connectors.Spec{
+	Kind: Kind,
+	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
+		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx.",
+	Options:       options,
+	TargetOptions: options,
+}
+
+func init() {
+	connectors.RegisterSink(Spec, func(name, dsn string, opts map[string]any) (connectors.Sink, error) {
+		return New(dsn, opts), nil
+	})
+}
+
+// config is a target's resolved settings.
+type config struct {
+	url             *url.URL
+	format          string
+	headers         [][2]string
+	timeout         time.Duration
+	batchRows       int
+	ndjson          bool
+	retryMax        int
+	retryBackoff    time.Duration
+	retryBackoffMax time.Duration
+}
+
+func (s *Sink) config(t connectors.Target) (*config, error) {
+	raw := t.Name
+	if raw == "" {
+		raw = s.url
+	}
+	if raw == "" {
+		return nil, errors.New("http sink needs a URL: INTO http 'https://…'")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("http sink: %s is not an http(s) URL", redact(raw))
+	}
+	opts := map[string]any{}
+	for k, v := range s.opts {
+		opts[k] = v
+	}
+	for k, v := range t.Options {
+		opts[k] = v
+	}
+	c := &config{url: u, format: strings.ToLower(t.Format)}
+	if c.format == "" {
+		c.format = format.JSONL
+	}
+	if c.format == format.Parquet {
+		return nil, errors.New("http sink cannot send parquet (use jsonl, canal_json, debezium_json, csv or table)")
+	}
+	if !format.Valid(c.format) {
+		return nil, fmt.Errorf("unknown format %q (want one of %s)", c.format, strings.Join(format.StreamNames(), ", "))
+	}
+	h, err := format.OptString(opts, "headers", "")
+	if err != nil {
+		return nil, err
+	}
+	if c.headers, err = parseHeaders(h); err != nil {
+		return nil, err
+	}
+	body, err := format.OptString(opts, "body", "array")
+	if err != nil {
+		return nil, err
+	}
+	switch body {
+	case "array":
+	case "ndjson":
+		c.ndjson = true
+	default:
+		return nil, fmt.Errorf("option \"body\": want 'array' or 'ndjson', got %q", body)
+	}
+	if c.timeout, err = format.OptDuration(opts, "timeout", DefaultTimeout); err != nil {
+		return nil, err
+	}
+	if c.batchRows, err = format.OptInt(opts, "batch_rows", 0); err != nil {
+		return nil, err
+	}
+	if c.retryMax, err = format.OptInt(opts, "retry_max", DefaultRetryMax); err != nil {
+		return nil, err
+	}
+	if c.retryBackoff, err = format.OptDuration(opts, "retry_backoff", DefaultRetryBackoff); err != nil {
+		return nil, err
+	}
+	if c.retryBackoffMax, err = format.OptDuration(opts, "retry_backoff_max", DefaultRetryBackoffMax); err != nil {
+		return nil, err
+	}
+	if c.batchRows < 0 || c.retryMax < 0 {
+		return nil, errors.New("options \"batch_rows\" and \"retry_max\" cannot be negative")
+	}
+	if c.timeout <= 0 {
+		c.timeout = DefaultTimeout
+	}
+	return c, nil
+}
+
+// parseHeaders parses "Name: value" lines, separated by newlines, or by ';'
+// when there is no newline. Values are never put in errors.
+func parseHeaders(s string) ([][2]string, error) {
+	var parts []string
+	if strings.Contains(s, "\n") {
+		parts = strings.Split(s, "\n")
+	} else {
+		parts = strings.Split(s, ";")
+	}
+	var out [][2]string
+	for _, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(p, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r") {
+			return nil, fmt.Errorf("option \"headers\": want 'Name: value', got a header without a name and colon (%d characters)", len(p))
+		}
+		out = append(out, [2]string{name, strings.TrimSpace(value)})
+	}
+	return out, nil
+}
+
+// redact returns a URL without user info, path or query: those often hold
+// secrets.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the URL"
+	}
+	out := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		out += "/…"
+	}
+	return out
+}

@@ -1,0 +1,341 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	nethttp "net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	etlqhttp "github.com/etlq/etlq/connectors/http"
+	"github.com/etlq/etlq/connectors/sinktest"
+)
+
+// recorder is an endpoint that keeps every request body it accepts.
+type recorder struct {
+	mu       sync.Mutex
+	bodies   [][]byte
+	headers  []nethttp.Header
+	inFlight atomic.Int32
+	maxIn    atomic.Int32
+	// respond, when set, answers request n (0-based) instead of 200.
+	respond func(n int, w nethttp.ResponseWriter) bool
+	n       int
+}
+
+func (rec *recorder) ServeHTTP(w nethttp.ResponseWriter, r *nethttp.Request) {
+	if in := rec.inFlight.Add(1); in > rec.maxIn.Load() {
+		rec.maxIn.Store(in)
+	}
+	defer rec.inFlight.Add(-1)
+	body, _ := io.ReadAll(r.Body)
+	rec.mu.Lock()
+	n := rec.n
+	rec.n++
+	rec.mu.Unlock()
+	if rec.respond != nil && rec.respond(n, w) {
+		return
+	}
+	rec.mu.Lock()
+	rec.bodies = append(rec.bodies, body)
+	rec.headers = append(rec.headers, r.Header.Clone())
+	rec.mu.Unlock()
+	w.WriteHeader(nethttp.StatusNoContent)
+}
+
+func (rec *recorder) requests() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.n
+}
+
+// rows decodes the accepted JSON-array bodies.
+func (rec *recorder) rows(t *testing.T, schema *arrow.Schema) []map[string]any {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var out []map[string]any
+	for _, b := range rec.bodies {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		var msgs []map[string]any
+		if err := dec.Decode(&msgs); err != nil {
+			t.Fatalf("body %q: %v", b, err)
+		}
+		for _, m := range msgs {
+			if err := sinktest.TypeJSONRow(m, schema); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) (connectors.Sink, connectors.Target, sinktest.Reader) {
+		rec := &recorder{}
+		srv := httptest.NewServer(rec)
+		t.Cleanup(srv.Close)
+		s := etlqhttp.New(srv.URL, nil)
+		return s, connectors.Target{}, func(t *testing.T) []map[string]any {
+			return rec.rows(t, sinktest.SinkSchema(sinktest.Columns(), false))
+		}
+	})
+}
+
+var schema = sinktest.SinkSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+}, false)
+
+func batchRows(ids ...int) [][]any {
+	var rows [][]any
+	for _, id := range ids {
+		rows = append(rows, []any{id, "n", uint64(id), uint8(0), "insert", time.Unix(0, 0), "binlog.000001:4"})
+	}
+	return rows
+}
+
+type harness struct {
+	t   *testing.T
+	mem *memory.CheckedAllocator
+	w   connectors.Writer
+	srv *httptest.Server
+}
+
+func open(t *testing.T, rec *recorder, target connectors.Target) *harness {
+	t.Helper()
+	h := &harness{t: t, mem: memory.NewCheckedAllocator(memory.NewGoAllocator()), srv: httptest.NewServer(rec)}
+	if target.Name == "" {
+		target.Name = h.srv.URL + "/hook/SECRET-TOKEN"
+	}
+	target.Schema = schema
+	target.Pipeline = "p"
+	if target.Options == nil {
+		target.Options = map[string]any{}
+	}
+	if _, ok := target.Options["retry_backoff"]; !ok {
+		target.Options["retry_backoff"] = "1ms"
+	}
+	w, err := etlqhttp.New("", nil).Open(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.w = w
+	t.Cleanup(func() {
+		h.w.Close()
+		h.srv.Close()
+		h.mem.AssertSize(t, 0)
+	})
+	return h
+}
+
+// write writes a batch and returns a channel with its done error.
+func (h *harness) write(ids ...int) chan error {
+	h.t.Helper()
+	ch := make(chan error, 2)
+	b := sinktest.Build(h.mem, schema, "d", "t", batchRows(ids...)...)
+	if err := h.w.Write(context.Background(), b, func(err error) { ch <- err }); err != nil {
+		h.t.Fatal(err)
+	}
+	return ch
+}
+
+func wait(t *testing.T, ch chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("no acknowledgement")
+		return nil
+	}
+}
+
+func TestRetries5xxThenSucceeds(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		if n < 2 {
+			nethttp.Error(w, "busy", nethttp.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}}
+	h := open(t, rec, connectors.Target{})
+	if err := wait(t, h.write(1, 2)); err != nil {
+		t.Fatalf("want success after retries, got %v", err)
+	}
+	if rec.requests() != 3 || len(rec.bodies) != 1 {
+		t.Fatalf("requests = %d, accepted = %d; want 3 and 1", rec.requests(), len(rec.bodies))
+	}
+	if k := rec.headers[0].Get("Idempotency-Key"); k != "p:1-2" {
+		t.Errorf("Idempotency-Key = %q, want p:1-2", k)
+	}
+	if ct := rec.headers[0].Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		if n == 0 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(nethttp.StatusTooManyRequests)
+			return true
+		}
+		return false
+	}}
+	h := open(t, rec, connectors.Target{})
+	start := time.Now()
+	if err := wait(t, h.write(1)); err != nil {
+		t.Fatal(err)
+	}
+	// A lower bound only: the retry must not come before the server allowed.
+	if el := time.Since(start); el < 900*time.Millisecond {
+		t.Errorf("retried after %v, before Retry-After: 1", el)
+	}
+}
+
+func TestClientErrorFailsFast(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, `{"error":"field \"name\" is required"}`, nethttp.StatusBadRequest)
+		return true
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"headers": "Authorization: Bearer SECRET-HEADER"}})
+	first := h.write(1)
+	err := wait(t, first)
+	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), `field \"name\" is required`) {
+		t.Fatalf("want a 400 error with the response body, got %v", err)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("error leaks a secret: %v", err)
+	}
+	if rec.requests() != 1 {
+		t.Errorf("requests = %d, want 1 (no retry on 400)", rec.requests())
+	}
+	// Later batches are refused, unsent.
+	b := sinktest.Build(h.mem, schema, "d", "t", batchRows(2)...)
+	if err := h.w.Write(context.Background(), b, func(error) {}); err == nil {
+		t.Error("write after a failed batch succeeded")
+	}
+	if err := h.w.Flush(context.Background()); err == nil {
+		t.Error("flush after a failed batch reported no error")
+	}
+	if rec.requests() != 1 {
+		t.Errorf("requests = %d after the failure, want 1", rec.requests())
+	}
+}
+
+func TestConnectionErrorsRetriedThenFail(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: connection refused
+	rec := &recorder{}
+	h := open(t, rec, connectors.Target{Name: "http://" + addr + "/hook/SECRET-TOKEN",
+		Options: map[string]any{"retry_max": int64(3)}})
+	err = wait(t, h.write(1))
+	if err == nil || !strings.Contains(err.Error(), "gave up after 3 retries") {
+		t.Fatalf("want a give-up error, got %v", err)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("error leaks the URL path: %v", err)
+	}
+}
+
+func TestInOrderOneAtATime(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		if n == 0 {
+			time.Sleep(50 * time.Millisecond) // batch 2 must wait for this
+			nethttp.Error(w, "retry me", nethttp.StatusBadGateway)
+			return true
+		}
+		return false
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"batch_rows": int64(2)}})
+	var mu sync.Mutex
+	var acked []int
+	for i := 0; i < 5; i++ {
+		b := sinktest.Build(h.mem, schema, "d", "t", batchRows(i*3+1, i*3+2, i*3+3)...) // 2 requests each
+		err := h.w.Write(context.Background(), b, func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			acked = append(acked, i)
+			mu.Unlock()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(acked) != 5 || acked[0] != 0 || acked[1] != 1 || acked[2] != 2 || acked[3] != 3 || acked[4] != 4 {
+		t.Errorf("acknowledged %v, want [0 1 2 3 4] after Flush", acked)
+	}
+	mu.Unlock()
+	if m := rec.maxIn.Load(); m != 1 {
+		t.Errorf("%d requests in flight at once, want 1", m)
+	}
+	rows := rec.rows(t, schema)
+	if len(rec.bodies) != 10 || len(rows) != 15 {
+		t.Fatalf("bodies = %d, rows = %d; want 10 and 15", len(rec.bodies), len(rows))
+	}
+	for i, r := range rows {
+		if r["id"].(json.Number).String() != strconv.Itoa(i+1) {
+			t.Fatalf("row %d has id %v: out of order", i, r["id"])
+		}
+	}
+}
+
+func TestNDJSONAndHeaders(t *testing.T) {
+	rec := &recorder{}
+	h := open(t, rec, connectors.Target{Format: "debezium_json",
+		Options: map[string]any{"body": "ndjson", "headers": "Authorization: Bearer abc; X-Team: data"}})
+	if err := wait(t, h.write(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.headers[0].Get("Authorization"); got != "Bearer abc" {
+		t.Errorf("Authorization = %q", got)
+	}
+	if got := rec.headers[0].Get("X-Team"); got != "data" {
+		t.Errorf("X-Team = %q", got)
+	}
+	if ct := rec.headers[0].Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	lines := strings.Split(strings.TrimSpace(string(rec.bodies[0])), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"op":"c"`) {
+		t.Errorf("want 2 debezium lines, got %q", rec.bodies[0])
+	}
+}
+
+func TestPlanProblems(t *testing.T) {
+	s := etlqhttp.New("", nil)
+	for _, target := range []connectors.Target{
+		{Name: "ftp://x/y"},
+		{Name: "http://x/y", Format: "parquet"},
+		{Name: "http://x/y", Options: map[string]any{"headers": "no colon"}},
+		{Name: "http://x/y", Options: map[string]any{"body": "xml"}},
+	} {
+		if _, problems, err := s.Plan(context.Background(), target); err != nil || len(problems) != 1 {
+			t.Errorf("%+v: want one problem, got %v, %v", target, problems, err)
+		}
+	}
+}

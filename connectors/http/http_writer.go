@@ -1,0 +1,386 @@
+package http
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	nethttp "net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/format"
+	"github.com/etlq/etlq/exec"
+)
+
+// Sink posts targets to URLs.
+type Sink struct {
+	url    string
+	opts   map[string]any
+	client *nethttp.Client
+}
+
+var _ connectors.Sink = (*Sink)(nil)
+
+// New returns an http sink. url is the default target URL (a pipeline's
+// INTO http 'url' overrides it) and opts the sink's WITH options.
+func New(url string, opts map[string]any) *Sink {
+	return &Sink{url: url, opts: opts, client: &nethttp.Client{}}
+}
+
+// WithClient makes the sink use c (for tests and custom transports).
+func (s *Sink) WithClient(c *nethttp.Client) *Sink {
+	s.client = c
+	return s
+}
+
+// Plan checks the target; the http sink runs no DDL.
+func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []string, error) {
+	if _, err := s.config(t); err != nil {
+		return nil, []string{err.Error()}, nil
+	}
+	return nil, nil, nil
+}
+
+// Open returns a writer posting t's batches.
+func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
+	c, err := s.config(t)
+	if err != nil {
+		return nil, err
+	}
+	fo := format.Options{Pipeline: t.Pipeline, Key: t.Key}
+	enc, err := format.New(c.format, fo)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	w := &writer{
+		c: c, client: s.client, pipeline: t.Pipeline, fo: fo, enc: enc,
+		jobs: make(chan job, 4), ctx: wctx, cancel: cancel,
+		where: "http POST to " + redact(c.url.String()),
+	}
+	w.wg.Add(1)
+	go w.run()
+	return w, nil
+}
+
+// Close does nothing; writers own their connections. It is idempotent.
+func (s *Sink) Close() error { return nil }
+
+// job is one batch: its request bodies, or a Flush barrier.
+type job struct {
+	bodies  []request
+	done    func(error)
+	barrier chan struct{}
+}
+
+type request struct {
+	body []byte
+	key  string // Idempotency-Key
+}
+
+type writer struct {
+	c        *config
+	client   *nethttp.Client
+	pipeline string
+	where    string
+	fo       format.Options
+
+	encMu sync.Mutex // guards enc
+	enc   format.Encoder
+
+	closeMu sync.RWMutex // Write holds it shared while it enqueues
+	closed  bool
+
+	jobs   chan job
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	errMu sync.Mutex
+	err   error // sticky: the first failed batch
+}
+
+var _ connectors.Writer = (*writer)(nil)
+
+var errClosed = errors.New("http: write on a closed writer")
+
+func (w *writer) failed() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// Write encodes b, releases it and queues its requests; done is called
+// after the last one got a 2xx, or when it failed for good. On an error it
+// returns, done is not called. Write blocks while 4 batches are queued.
+func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
+	w.closeMu.RLock()
+	defer w.closeMu.RUnlock()
+	if w.closed {
+		b.Release()
+		return errClosed
+	}
+	if err := w.failed(); err != nil {
+		b.Release()
+		return err
+	}
+	reqs, err := w.encode(b)
+	b.Release()
+	if err != nil {
+		return fmt.Errorf("%s: %w", w.where, err)
+	}
+	select {
+	case w.jobs <- job{bodies: reqs, done: done}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// encode splits b into requests of at most batch_rows rows.
+func (w *writer) encode(b *exec.Batch) ([]request, error) {
+	w.encMu.Lock()
+	defer w.encMu.Unlock()
+	n := b.NumRows()
+	if n == 0 {
+		return nil, nil
+	}
+	per := w.c.batchRows
+	if per <= 0 || per > n {
+		per = n
+	}
+	sel := b.Sel
+	if sel == nil {
+		sel = make([]int32, n)
+		for i := range sel {
+			sel[i] = int32(i)
+		}
+	}
+	var reqs []request
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		chunk := &exec.Batch{Record: b.Record, Sel: sel[start:end], DB: b.DB, Table: b.Table}
+		body, err := w.body(chunk)
+		if err != nil {
+			return nil, err
+		}
+		reqs = append(reqs, request{body: body, key: w.idempotencyKey(chunk)})
+	}
+	return reqs, nil
+}
+
+func (w *writer) body(b *exec.Batch) ([]byte, error) {
+	if me, ok := w.enc.(format.MessageEncoder); ok {
+		if w.c.ndjson {
+			return me.Encode(nil, b)
+		}
+		body := []byte{'['}
+		err := me.Messages(b, func(msg []byte) error {
+			if len(body) > 1 {
+				body = append(body, ',')
+			}
+			body = append(body, msg...)
+			return nil
+		})
+		return append(body, ']'), err
+	}
+	// csv and table: every body stands alone, with its header.
+	enc, err := format.New(w.c.format, w.fo)
+	if err != nil {
+		return nil, err
+	}
+	return enc.Encode(nil, b)
+}
+
+func (w *writer) contentType() string {
+	if _, ok := w.enc.(format.MessageEncoder); ok && !w.c.ndjson {
+		return "application/json"
+	}
+	return w.enc.ContentType()
+}
+
+// idempotencyKey names the rows of b by pipeline and __version range.
+func (w *writer) idempotencyKey(b *exec.Batch) string {
+	idx := b.Record.Schema().FieldIndices(exec.SysVersion)
+	if len(idx) == 0 || len(b.Sel) == 0 {
+		return ""
+	}
+	v, ok := b.Record.Column(idx[0]).(*array.Uint64)
+	if !ok {
+		return ""
+	}
+	first, last := b.Sel[0], b.Sel[len(b.Sel)-1]
+	return w.pipeline + ":" + strconv.FormatUint(v.Value(int(first)), 10) + "-" + strconv.FormatUint(v.Value(int(last)), 10)
+}
+
+// run sends the queued jobs, one request at a time.
+func (w *writer) run() {
+	defer w.wg.Done()
+	for j := range w.jobs {
+		if j.barrier != nil {
+			close(j.barrier)
+			continue
+		}
+		if err := w.failed(); err != nil {
+			j.done(fmt.Errorf("not sent: an earlier batch failed: %w", err))
+			continue
+		}
+		var err error
+		for _, r := range j.bodies {
+			if err = w.post(r); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			w.errMu.Lock()
+			if w.err == nil {
+				w.err = err
+			}
+			w.errMu.Unlock()
+		}
+		j.done(err)
+	}
+}
+
+// post sends one request, retrying what can be retried.
+func (w *writer) post(r request) error {
+	backoff := w.c.retryBackoff
+	for attempt := 0; ; attempt++ {
+		retryAfter, retry, err := w.try(r)
+		if err == nil {
+			return nil
+		}
+		if !retry || attempt >= w.c.retryMax {
+			if retry {
+				return fmt.Errorf("%w (gave up after %d retries)", err, attempt)
+			}
+			return err
+		}
+		wait := backoff/2 + rand.N(backoff/2+1) // jitter: [backoff/2, backoff]
+		if retryAfter > 0 {
+			wait = min(retryAfter, maxRetryAfter)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-w.ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (writer closed while retrying)", err)
+		}
+		backoff = min(backoff*2, w.c.retryBackoffMax)
+	}
+}
+
+// try sends r once. It reports whether a failure may be retried and how
+// long the server asked to wait.
+func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(w.ctx, w.c.timeout)
+	defer cancel()
+	req, err := nethttp.NewRequestWithContext(ctx, nethttp.MethodPost, w.c.url.String(), bytes.NewReader(r.body))
+	if err != nil {
+		return 0, false, fmt.Errorf("%s: bad request", w.where)
+	}
+	req.Header.Set("Content-Type", w.contentType())
+	req.Header.Set("User-Agent", "etlq")
+	if r.key != "" {
+		req.Header.Set("Idempotency-Key", r.key)
+	}
+	for _, h := range w.c.headers {
+		req.Header.Add(h[0], h[1])
+	}
+	resp, err := w.client.Do(req)
+	if err != nil {
+		if w.ctx.Err() != nil {
+			return 0, false, fmt.Errorf("%s: writer closed", w.where)
+		}
+		// The error text may hold the full URL: keep only its kind.
+		return 0, true, fmt.Errorf("%s: %s", w.where, connError(err))
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return 0, false, nil
+	}
+	err = fmt.Errorf("%s: %s: %s", w.where, resp.Status, bytes.TrimSpace(msg))
+	switch {
+	case resp.StatusCode == nethttp.StatusTooManyRequests, resp.StatusCode == nethttp.StatusRequestTimeout,
+		resp.StatusCode >= 500:
+		return parseRetryAfter(resp.Header.Get("Retry-After")), true, err
+	}
+	return 0, false, err
+}
+
+// connError describes a transport error without the URL it names.
+func connError(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timed out"
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) && ue.Unwrap() != nil {
+		return ue.Unwrap().Error()
+	}
+	return "connection failed"
+}
+
+// parseRetryAfter reads a Retry-After header: seconds or an HTTP date.
+func parseRetryAfter(v string) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := nethttp.ParseTime(v); err == nil {
+		if d := time.Until(t); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// Flush returns once every earlier Write has called done (or ctx ends).
+func (w *writer) Flush(ctx context.Context) error {
+	w.closeMu.RLock()
+	if w.closed {
+		w.closeMu.RUnlock()
+		return w.failed()
+	}
+	barrier := make(chan struct{})
+	select {
+	case w.jobs <- job{barrier: barrier}:
+	case <-ctx.Done():
+		w.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	w.closeMu.RUnlock()
+	select {
+	case <-barrier:
+		return w.failed()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close sends what is queued (retries included), then stops. It is
+// idempotent.
+func (w *writer) Close() error {
+	w.closeMu.Lock()
+	if w.closed {
+		w.closeMu.Unlock()
+		return nil
+	}
+	w.closed = true
+	close(w.jobs) // no Write holds closeMu, so none is sending
+	w.closeMu.Unlock()
+	w.wg.Wait()
+	w.cancel()
+	return w.failed()
+}
