@@ -256,3 +256,43 @@ func deref(v any) any {
 	}
 	return rv.Interface()
 }
+
+// readAll reads a table as the conformance suite wants it: one map per
+// row; Int64 columns holding timestamps (servers without DateTime64) as
+// time.Time.
+func (e *chEnv) readAll(t *testing.T, table string) []map[string]any {
+	t.Helper()
+	kinds := map[string]arrow.DataType{}
+	for _, f := range sinktest.AllTypes() {
+		kinds[f.Name] = f.Type
+	}
+	rows, err := e.conn.Query(context.Background(), "SELECT * FROM "+quote(e.db)+"."+quote(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	types := rows.ColumnTypes()
+	var out []map[string]any
+	for rows.Next() {
+		vals := make([]any, len(types))
+		for i, ct := range types {
+			vals[i] = newScan(ct.ScanType())
+		}
+		if err := rows.Scan(vals...); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]any{}
+		for i, ct := range types {
+			v := deref(vals[i])
+			if us, ok := v.(int64); ok && kinds[ct.Name()] != nil && kinds[ct.Name()].ID() == arrow.TIMESTAMP {
+				v = time.UnixMicro(us).UTC()
+			}
+			m[ct.Name()] = v
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -31,6 +31,7 @@ var Spec = connectors.Spec{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
+		{Name: "close_timeout", Type: connectors.OptDuration, Default: "30s", Doc: "how long closing a pipeline waits for its pending inserts before failing them"},
 		{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
 			Doc: "a batch with columns the table lacks: evolve adds them (ALTER TABLE … ADD COLUMN), ignore drops them, fail stops"},
 	},
@@ -44,6 +45,7 @@ type targetOptions struct {
 	flushInterval                     time.Duration
 	maxInflight                       int
 	maxBackoff                        time.Duration
+	closeTimeout                      time.Duration
 	schemaChanges                     string
 }
 
@@ -159,6 +161,9 @@ func resolveTargetOptions(o optionSet) (targetOptions, error) {
 	if t.maxBackoff, err = o.duration("max_backoff"); err != nil {
 		return t, err
 	}
+	if t.closeTimeout, err = o.duration("close_timeout"); err != nil {
+		return t, err
+	}
 	t.batchRows, t.maxInflight = int(rowsN), int(inflight)
 	switch {
 	case t.batchRows < 1:
@@ -171,6 +176,8 @@ func resolveTargetOptions(o optionSet) (targetOptions, error) {
 		return t, fmt.Errorf("option \"flush_interval\": must be positive")
 	case t.maxBackoff <= 0:
 		return t, fmt.Errorf("option \"max_backoff\": must be positive")
+	case t.closeTimeout <= 0:
+		return t, fmt.Errorf("option \"close_timeout\": must be positive")
 	}
 	return t, nil
 }

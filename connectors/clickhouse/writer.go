@@ -10,6 +10,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -74,6 +75,8 @@ type writer struct {
 	pending *group
 	last    *group // the last sealed group
 	closed  bool
+
+	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
 
 	errMu    sync.Mutex
 	flushErr error // first failure since the last Flush
@@ -267,6 +270,7 @@ func (w *writer) run(g *group) {
 	for attempt := 0; ; attempt++ {
 		err := w.insert(w.ctx, g)
 		if err == nil {
+			w.inserts.Add(1)
 			return
 		}
 		if w.ctx.Err() != nil {
@@ -370,9 +374,10 @@ func (w *writer) Flush(ctx context.Context) error {
 	return err
 }
 
-// Close stops the writer without waiting for ClickHouse: call Flush first
-// for a clean stop. Writes not yet durable are failed with an error (their
-// done callbacks run). Close is idempotent.
+// Close inserts what is pending and waits for every insert, for at most
+// close_timeout; then it stops retrying, and the writes not yet durable are
+// failed through their done callbacks. Later Writes are refused. Close is
+// idempotent.
 func (w *writer) Close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -380,8 +385,12 @@ func (w *writer) Close() error {
 		return nil
 	}
 	w.closed = true
-	w.cancel()
-	if g := w.pending; g != nil {
+	// Sealing waits for an insert slot, which is released within
+	// close_timeout at the latest.
+	stop := time.AfterFunc(w.opts.closeTimeout, w.cancel)
+	defer stop.Stop()
+	if err := w.seal(w.ctx); err != nil {
+		g := w.pending
 		g.timer.Stop()
 		w.pending = nil
 		g.err = errClosed
@@ -391,6 +400,7 @@ func (w *writer) Close() error {
 	close(w.order)
 	w.mu.Unlock()
 	w.wg.Wait()
+	w.cancel()
 	return nil
 }
 
