@@ -1,0 +1,65 @@
+# etlq — see README.md. Every target that needs servers starts them first
+# with scripts/services up (installing MariaDB and ClickHouse when missing).
+
+SHELL := /usr/bin/env bash
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+# Packages tested in parallel; the servers are shared, so keep it small.
+TEST_P ?= 2
+TEST_TIMEOUT ?= 14m
+TEST_FLAGS ?=
+BENCH ?= .
+BENCHTIME ?= 1x
+PKGS ?= ./...
+
+.PHONY: all build services services-down services-status test bench demo fmt fmt-check vet clean distclean
+
+all: build
+
+## build: compile bin/etlq
+build:
+	$(GO) build -o bin/etlq ./cmd/etlq
+
+## services: install (when missing) and start MariaDB A/B and ClickHouse
+services:
+	scripts/services up
+
+## services-down: stop the servers (data stays in .scratch/)
+services-down:
+	scripts/services down
+
+services-status:
+	scripts/services status
+
+## test: start the servers, then run every test against them
+test: services
+	eval "$$(scripts/services env)" && \
+		$(GO) test -count=1 -p $(TEST_P) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
+
+## bench: start the servers, then run every benchmark once
+bench: services
+	eval "$$(scripts/services env)" && \
+		$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## demo: servers, demo shop data with a live writer, and etlq apply examples/shop.etl
+demo:
+	scripts/demo
+
+fmt:
+	$(GO) fmt ./...
+
+## fmt-check: fail when a file is not gofmt-ed
+fmt-check:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; \
+		if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## clean: remove build output (servers and their data are untouched)
+clean:
+	rm -rf bin
+
+## distclean: also stop the servers and delete their data (.scratch/)
+distclean: clean
+	scripts/services down
+	rm -rf .scratch .etlq
