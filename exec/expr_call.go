@@ -35,11 +35,14 @@ func Call(name string, args []Expr) (Expr, error) {
 }
 
 func newCall(name string, ns []node) (*callExpr, error) {
-	ts := make([]stdlib.Type, len(ns))
+	args := make([]stdlib.Arg, len(ns))
 	for i, n := range ns {
-		ts[i] = n.Type()
+		args[i].Type = n.Type()
+		if v, ok := foldConst(n); ok {
+			args[i].Const = v
+		}
 	}
-	b, err := stdlib.Bind(name, ts)
+	b, err := stdlib.Bind(name, args)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +70,15 @@ func special(c *callExpr, args []node) (Expr, error) {
 			conds = append(conds, &isNullExpr{x: a, not: true})
 		}
 		return newCase(conds, args[:len(args)-1], args[len(args)-1], text)
+	case "mod":
+		n, err := newArith("%", args[0], args[1])
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := n.(*arithExpr); ok {
+			return &textNode{node: a, text: text}, nil
+		}
+		return n, nil
 	case "nullif":
 		eq, err := newCompare("=", args[0], args[1])
 		if err != nil {
@@ -112,3 +124,11 @@ func (e *callExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	}
 	return out
 }
+
+// textNode shows a node under another spelling (mod(a, b) for a % b).
+type textNode struct {
+	node
+	text string
+}
+
+func (t *textNode) String() string { return t.text }

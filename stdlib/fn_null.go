@@ -1,11 +1,11 @@
 package stdlib
 
-func specialBind(kind string) func([]Type) (*Bound, error) {
-	return func(args []Type) (*Bound, error) {
+func specialBind(kind string) func([]Arg) (*Bound, error) {
+	return func(args []Arg) (*Bound, error) {
 		ret := TNull
-		for _, t := range args {
-			if t.Kind != Null {
-				ret = t
+		for _, a := range args {
+			if a.Type.Kind != Null {
+				ret = a.Type
 				break
 			}
 		}

@@ -77,7 +77,7 @@ func init() {
 	Register(&Func{Name: "concat_ws", Sig: "concat_ws(sep, s, …) → STRING",
 		Doc: "The non-NULL arguments joined by sep; NULL if sep is NULL.", MySQL: true,
 		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"concat_ws('-', 'a', NULL, 'b')", "a-b"}},
-		Bind: func(args []Type) (*Bound, error) {
+		Bind: func(args []Arg) (*Bound, error) {
 			conv, err := classify("concat_ws", args, []argClass{textArg})
 			if err != nil {
 				return nil, err
@@ -126,7 +126,7 @@ func init() {
 			Sel(sel, n, func(i int) { out.Bool[i] = strings.HasSuffix(a[0].Str[i], a[1].Str[i]) })
 		}, textArg)})
 	Register(&Func{Name: "split_part", Sig: "split_part(s, delim, n) → STRING",
-		Doc: "The n-th (1-based; negative counts from the end) field of s split on delim, '' if there is none.",
+		Doc:     "The n-th (1-based; negative counts from the end) field of s split on delim, '' if there is none.",
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"split_part('a,b,c', ',', 2)", "b"}, {"split_part('a,b,c', ',', -1)", "c"}, {"split_part('a,b', ',', 5)", ""}},
 		Bind: simple("split_part", TString, splitPartKernel, textArg, textArg, intArg)})
 }

@@ -32,8 +32,46 @@ type Func struct {
 	MySQL bool
 	// MinArgs and MaxArgs bound the argument count; MaxArgs -1: no limit.
 	MinArgs, MaxArgs int
-	// Bind type-checks the argument types and returns the implementation.
-	Bind func(args []Type) (*Bound, error)
+	// Bind type-checks the arguments and returns the implementation.
+	Bind func(args []Arg) (*Bound, error)
+}
+
+// Arg is an argument as Bind sees it: its type and, when the planner could
+// fold it, its constant value (round(x, 2) needs the 2 to type its result).
+type Arg struct {
+	Type  Type
+	Const *Vector // nil unless the argument is a constant
+}
+
+// Types returns the types of args.
+func Types(args []Arg) []Type {
+	ts := make([]Type, len(args))
+	for i, a := range args {
+		ts[i] = a.Type
+	}
+	return ts
+}
+
+// constInt returns a constant integer argument.
+func constInt(a Arg) (int64, bool) {
+	if a.Const == nil || a.Const.IsNull(0) {
+		return 0, false
+	}
+	switch {
+	case a.Const.I64 != nil && a.Type.IsSigned():
+		return a.Const.I64[0], true
+	case a.Const.U64 != nil:
+		return int64(a.Const.U64[0]), true
+	}
+	return 0, false
+}
+
+// constString returns a constant text argument.
+func constString(a Arg) (string, bool) {
+	if a.Const == nil || a.Const.IsNull(0) || a.Const.Str == nil {
+		return "", false
+	}
+	return a.Const.Str[0], true
 }
 
 // Bound is a function bound to argument types.
@@ -105,7 +143,7 @@ func Funcs() []*Func {
 
 // Bind looks up name and binds it to the argument types, checking the
 // argument count.
-func Bind(name string, args []Type) (*Bound, error) {
+func Bind(name string, args []Arg) (*Bound, error) {
 	f, ok := Lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownFunction, name)
@@ -194,8 +232,8 @@ type argClass func(fn string, i int, t Type) (Type, error)
 
 // simple makes a Bind for fixed argument classes (the last class repeats
 // for extra arguments) and a fixed result type.
-func simple(fn string, ret Type, k Kernel, classes ...argClass) func([]Type) (*Bound, error) {
-	return func(args []Type) (*Bound, error) {
+func simple(fn string, ret Type, k Kernel, classes ...argClass) func([]Arg) (*Bound, error) {
+	return func(args []Arg) (*Bound, error) {
 		conv, err := classify(fn, args, classes)
 		if err != nil {
 			return nil, err
@@ -204,9 +242,10 @@ func simple(fn string, ret Type, k Kernel, classes ...argClass) func([]Type) (*B
 	}
 }
 
-func classify(fn string, args []Type, classes []argClass) ([]Type, error) {
+func classify(fn string, args []Arg, classes []argClass) ([]Type, error) {
 	conv := make([]Type, len(args))
-	for i, t := range args {
+	for i, a := range args {
+		t := a.Type
 		c := classes[min(i, len(classes)-1)]
 		ct, err := c(fn, i, t)
 		if err != nil {

@@ -1,0 +1,233 @@
+package stdlib
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"sort"
+	"strings"
+)
+
+func init() {
+	Register(&Func{Name: "json_extract", Sig: "json_extract(doc, path) → JSON", Doc: "The JSON value at path ('$.a.b[0]'), as JSON text; NULL if absent.", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_extract('{"a": {"b": [10, 20]}}', '$.a.b[1]')`, "20"}, {`json_extract('{"a": "x"}', '$.a')`, `"x"`}, {`json_extract('{"a": 1}', '$.z')`, "NULL"}},
+		Bind: simple("json_extract", TJSON, jsonPathKernel(false), textArg)})
+	Register(&Func{Name: "json_value", Sig: "json_value(doc, path) → STRING", Doc: "The scalar at path as text (strings unquoted); NULL if absent or not a scalar.", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_value('{"channel": "web", "n": 3}', '$.channel')`, "web"}, {`json_value('{"a": [1]}', '$.a')`, "NULL"}},
+		Bind: simple("json_value", TString, jsonPathKernel(true), textArg)})
+	Register(&Func{Name: "json_unquote", Sig: "json_unquote(s) → STRING", Doc: "The text of a JSON string literal; other text unchanged.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{`json_unquote('"a\\tb"')`, "a\tb"}, {`json_unquote('abc')`, "abc"}},
+		Bind: simple("json_unquote", TString, strMap(jsonUnquote), textArg)})
+	Register(&Func{Name: "json_length", Sig: "json_length(doc[, path]) → INT64", Doc: "Number of elements of an array, members of an object, 1 for a scalar.", MySQL: true,
+		MinArgs: 1, MaxArgs: 2, Examples: []Example{{`json_length('[1, 2, [3]]')`, "3"}, {`json_length('{"a": {"b": 1, "c": 2}}', '$.a')`, "2"}},
+		Bind: simple("json_length", TInt64, jsonDecodedKernel(func(v any) (any, bool) {
+			switch x := v.(type) {
+			case []any:
+				return int64(len(x)), true
+			case map[string]any:
+				return int64(len(x)), true
+			}
+			return int64(1), true
+		}), textArg)})
+	Register(&Func{Name: "json_keys", Sig: "json_keys(doc[, path]) → JSON", Doc: "The keys of an object as a JSON array; NULL if not an object.", MySQL: true,
+		MinArgs: 1, MaxArgs: 2, Examples: []Example{{`json_keys('{"b": 1, "a": 2}')`, `["b", "a"]`}},
+		Bind: simple("json_keys", TJSON, jsonKeysKernel, textArg)})
+	Register(&Func{Name: "json_contains", Sig: "json_contains(doc, candidate[, path]) → BOOL", Doc: "Whether doc (at path) contains candidate: equal scalars, every candidate element in an array, every candidate member in an object.", MySQL: true,
+		MinArgs: 2, MaxArgs: 3, Examples: []Example{{`json_contains('[1, 2, 3]', '2')`, "1"}, {`json_contains('{"a": 1, "b": 2}', '{"a": 1}')`, "1"}, {`json_contains('[1, 2]', '[1, 5]')`, "0"}},
+		Bind: simple("json_contains", TBool, jsonContainsKernel, textArg)})
+}
+
+func jsonPathKernel(scalar bool) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		var lastPath string
+		var steps []pathStep
+		var perr error
+		Sel(sel, n, func(i int) {
+			if p := a[1].Str[i]; steps == nil || p != lastPath {
+				lastPath = p
+				steps, perr = parsePath(p)
+			}
+			if perr != nil {
+				c.Fail(i, "invalid JSON path "+quote(lastPath))
+				out.SetNull(i, n)
+				return
+			}
+			raw, found, err := jsonFind(a[0].Str[i], steps)
+			if err != nil || !found {
+				out.SetNull(i, n)
+				return
+			}
+			if scalar {
+				if raw == "" || raw[0] == '{' || raw[0] == '[' {
+					out.SetNull(i, n)
+					return
+				}
+				if raw == "null" {
+					out.SetNull(i, n)
+					return
+				}
+				raw = jsonUnquote(raw)
+			}
+			out.Str[i] = raw
+		})
+	}
+}
+
+func decodeJSON(s string) (any, bool) {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, false
+	}
+	if d.More() {
+		return nil, false
+	}
+	return v, true
+}
+
+// atPath returns the raw text at an optional path argument.
+func atPath(c *Ctx, a []*Vector, i, pathArg int) (string, bool) {
+	doc := a[0].Str[i]
+	if len(a) <= pathArg {
+		return doc, true
+	}
+	steps, err := parsePath(a[pathArg].Str[i])
+	if err != nil {
+		c.Fail(i, "invalid JSON path "+quote(a[pathArg].Str[i]))
+		return "", false
+	}
+	raw, found, err := jsonFind(doc, steps)
+	if err != nil || !found {
+		return "", false
+	}
+	return raw, true
+}
+
+func jsonDecodedKernel(f func(any) (any, bool)) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Sel(sel, n, func(i int) {
+			raw, ok := atPath(c, a, i, 1)
+			if !ok {
+				out.SetNull(i, n)
+				return
+			}
+			v, ok := decodeJSON(raw)
+			if !ok {
+				out.SetNull(i, n)
+				return
+			}
+			r, ok := f(v)
+			if !ok {
+				out.SetNull(i, n)
+				return
+			}
+			out.I64[i] = r.(int64)
+		})
+	}
+}
+
+func jsonKeysKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) {
+		raw, ok := atPath(c, a, i, 1)
+		if !ok || !strings.HasPrefix(strings.TrimSpace(raw), "{") {
+			out.SetNull(i, n)
+			return
+		}
+		// Keys in document order: walk the raw text.
+		d := json.NewDecoder(strings.NewReader(raw))
+		d.UseNumber()
+		var keys []string
+		if _, err := d.Token(); err != nil {
+			out.SetNull(i, n)
+			return
+		}
+		for d.More() {
+			t, err := d.Token()
+			if err != nil {
+				out.SetNull(i, n)
+				return
+			}
+			keys = append(keys, t.(string))
+			var skip json.RawMessage
+			if err := d.Decode(&skip); err != nil {
+				out.SetNull(i, n)
+				return
+			}
+		}
+		var b bytes.Buffer
+		b.WriteByte('[')
+		for k, key := range keys {
+			if k > 0 {
+				b.WriteString(", ")
+			}
+			q, _ := json.Marshal(key)
+			b.Write(q)
+		}
+		b.WriteByte(']')
+		out.Str[i] = b.String()
+	})
+}
+
+func jsonContainsKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) {
+		raw, ok := atPath(c, a, i, 2)
+		if !ok {
+			out.SetNull(i, n)
+			return
+		}
+		doc, ok1 := decodeJSON(raw)
+		cand, ok2 := decodeJSON(a[1].Str[i])
+		if !ok1 || !ok2 {
+			out.SetNull(i, n)
+			return
+		}
+		out.Bool[i] = jsonContains(doc, cand)
+	})
+}
+
+func jsonContains(doc, cand any) bool {
+	switch d := doc.(type) {
+	case []any:
+		if ca, ok := cand.([]any); ok {
+			for _, x := range ca {
+				if !jsonContains(d, x) {
+					return false
+				}
+			}
+			return true
+		}
+		for _, x := range d {
+			if jsonContains(x, cand) {
+				return true
+			}
+		}
+		return false
+	case map[string]any:
+		co, ok := cand.(map[string]any)
+		if !ok {
+			return false
+		}
+		keys := make([]string, 0, len(co))
+		for k := range co {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			v, ok := d[k]
+			if !ok || !jsonContains(v, co[k]) {
+				return false
+			}
+		}
+		return true
+	}
+	if dn, ok := doc.(json.Number); ok {
+		if cn, ok := cand.(json.Number); ok {
+			x, e1 := dn.Float64()
+			y, e2 := cn.Float64()
+			return e1 == nil && e2 == nil && x == y
+		}
+		return false
+	}
+	return reflect.DeepEqual(doc, cand)
+}

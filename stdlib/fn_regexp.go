@@ -1,0 +1,91 @@
+package stdlib
+
+import (
+	"regexp"
+	"strings"
+)
+
+func init() {
+	Register(&Func{Name: "regexp_like", Sig: "regexp_like(s, pattern) → BOOL", Doc: "Whether s matches the regular expression (RE2 syntax, case-sensitive).", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"regexp_like('order-42', '^order-[0-9]+$')", "1"}, {"regexp_like('abc', 'x')", "0"}},
+		Bind: simple("regexp_like", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			var rc reCache
+			Sel(sel, n, func(i int) {
+				re := rc.get(c, a[1].Str[i], i)
+				if re == nil {
+					out.SetNull(i, n)
+					return
+				}
+				out.Bool[i] = re.MatchString(a[0].Str[i])
+			})
+		}, textArg)})
+	Register(&Func{Name: "regexp_replace", Sig: "regexp_replace(s, pattern, repl) → STRING", Doc: "s with every match replaced by repl (\\1 … \\9 insert groups).", MySQL: true,
+		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"regexp_replace('a1b22', '[0-9]+', '#')", "a#b#"}, {"regexp_replace('john smith', '(\\\\w+) (\\\\w+)', '\\\\2 \\\\1')", "smith john"}},
+		Bind: simple("regexp_replace", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			var rc reCache
+			Sel(sel, n, func(i int) {
+				re := rc.get(c, a[1].Str[i], i)
+				if re == nil {
+					out.SetNull(i, n)
+					return
+				}
+				out.Str[i] = re.ReplaceAllString(a[0].Str[i], goReplacement(a[2].Str[i]))
+			})
+		}, textArg)})
+	Register(&Func{Name: "regexp_substr", Sig: "regexp_substr(s, pattern) → STRING", Doc: "The first match of pattern in s, '' if none (as MariaDB).", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"regexp_substr('abc123def', '[0-9]+')", "123"}},
+		Bind: simple("regexp_substr", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			var rc reCache
+			Sel(sel, n, func(i int) {
+				re := rc.get(c, a[1].Str[i], i)
+				if re == nil {
+					out.SetNull(i, n)
+					return
+				}
+				out.Str[i] = re.FindString(a[0].Str[i])
+			})
+		}, textArg)})
+}
+
+// reCache keeps the last compiled pattern of a kernel run.
+type reCache struct {
+	pat string
+	re  *regexp.Regexp
+	err bool
+}
+
+func (r *reCache) get(c *Ctx, pat string, row int) *regexp.Regexp {
+	if r.re == nil && !r.err || pat != r.pat {
+		r.pat = pat
+		re, err := regexp.Compile(pat)
+		r.re, r.err = re, err != nil
+	}
+	if r.err {
+		c.Fail(row, "invalid regular expression "+quote(pat))
+		return nil
+	}
+	return r.re
+}
+
+// goReplacement turns MySQL's \1 group references into Go's ${1}.
+func goReplacement(s string) string {
+	if !strings.ContainsAny(s, `\$`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$':
+			b.WriteString("$$")
+		case s[i] == '\\' && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9':
+			b.WriteString("${" + string(s[i+1]) + "}")
+			i++
+		case s[i] == '\\' && i+1 < len(s):
+			b.WriteByte(s[i+1])
+			i++
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}

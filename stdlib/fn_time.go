@@ -1,0 +1,394 @@
+package stdlib
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // convert_tz must not depend on the host's zoneinfo
+)
+
+func init() {
+	Register(&Func{Name: "now", Sig: "now() → TIMESTAMP", Doc: "The statement time in UTC, to the second (the same for every row of a batch).", MinArgs: 0, MaxArgs: 0,
+		Bind: func(args []Arg) (*Bound, error) {
+			return &Bound{Ret: TTimestamp, Volatile: true, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+				now := c.Now
+				if now.IsZero() {
+					now = time.Now()
+				}
+				us := now.Unix() * usPerSec
+				Sel(sel, n, func(i int) { out.I64[i] = us })
+			}}, nil
+		}})
+	Register(&Func{Name: "date", Sig: "date(t) → DATE", Doc: "The date part of a timestamp.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"date(TIMESTAMP '2024-02-29 23:59:59')", "2024-02-29"}},
+		Bind: simple("date", TDate, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.I64[i] = floorDiv(a[0].I64[i], usPerDay) })
+		}, timeArg)})
+	part := func(name, doc string, ex Example, f func(us int64) int64) {
+		Register(&Func{Name: name, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
+			Examples: []Example{ex},
+			Bind: simple(name, TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+				Sel(sel, n, func(i int) { out.I64[i] = f(a[0].I64[i]) })
+			}, timeArg)})
+	}
+	ymd := func(us int64) (y, m, d int64) { return CivilFromDays(floorDiv(us, usPerDay)) }
+	tod := func(us int64) int64 { return us - floorDiv(us, usPerDay)*usPerDay }
+	part("year", "The year of t.", Example{"year(DATE '2024-02-29')", "2024"}, func(us int64) int64 { y, _, _ := ymd(us); return y })
+	part("month", "The month of t, 1..12.", Example{"month(DATE '2024-02-29')", "2"}, func(us int64) int64 { _, m, _ := ymd(us); return m })
+	part("day", "The day of the month of t, 1..31.", Example{"day(DATE '2024-02-29')", "29"}, func(us int64) int64 { _, _, d := ymd(us); return d })
+	day, _ := Lookup("day")
+	alias("dayofmonth", day)
+	part("hour", "The hour of t, 0..23.", Example{"hour(TIMESTAMP '2024-01-02 13:14:15')", "13"}, func(us int64) int64 { return tod(us) / usPerHour })
+	part("minute", "The minute of t, 0..59.", Example{"minute(TIMESTAMP '2024-01-02 13:14:15')", "14"}, func(us int64) int64 { return tod(us) / usPerMin % 60 })
+	part("second", "The second of t, 0..59.", Example{"second(TIMESTAMP '2024-01-02 13:14:15')", "15"}, func(us int64) int64 { return tod(us) / usPerSec % 60 })
+	part("dayofweek", "The weekday of t, 1 = Sunday … 7 = Saturday.", Example{"dayofweek(DATE '2024-02-29')", "5"}, func(us int64) int64 {
+		d := floorDiv(us, usPerDay) // 1970-01-01 was a Thursday (5)
+		return (d+4)%7 + 1 - 7*boolInt((d+4)%7 < 0)
+	})
+	Register(&Func{Name: "date_trunc", Sig: "date_trunc(unit, t) → TIMESTAMP", Doc: "t cut down to the start of its year, quarter, month, week (Monday), day, hour, minute or second.",
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_trunc('month', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-01 00:00:00"}, {"date_trunc('hour', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-29 10:00:00"}},
+		Bind: bindDateTrunc})
+	Register(&Func{Name: "date_add", Sig: "date_add(t, i INTERVAL) → TIMESTAMP | DATE", Doc: "t plus an interval (months clamp to the month's last day).", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_add(DATE '2024-01-31', INTERVAL '1' MONTH)", "2024-02-29"}, {"date_add(TIMESTAMP '2024-01-01 00:00:00', INTERVAL '90' MINUTE)", "2024-01-01 01:30:00"}},
+		Bind: bindDateAdd(1)})
+	Register(&Func{Name: "date_sub", Sig: "date_sub(t, i INTERVAL) → TIMESTAMP | DATE", Doc: "t minus an interval.", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_sub(DATE '2024-03-31', INTERVAL '1' MONTH)", "2024-02-29"}},
+		Bind: bindDateAdd(-1)})
+	Register(&Func{Name: "datediff", Sig: "datediff(a, b) → INT64", Doc: "Days from b to a (date parts only).", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"datediff(DATE '2024-03-01', DATE '2024-02-28')", "2"}},
+		Bind: simple("datediff", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.I64[i] = floorDiv(a[0].I64[i], usPerDay) - floorDiv(a[1].I64[i], usPerDay) })
+		}, timeArg)})
+	Register(&Func{Name: "timestampdiff", Sig: "timestampdiff(unit, a, b) → INT64", Doc: "Whole units (microsecond … year) from a to b.", MySQL: true,
+		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"timestampdiff('MONTH', DATE '2024-01-31', DATE '2024-02-29')", "0"}, {"timestampdiff('HOUR', TIMESTAMP '2024-01-01 00:00:00', TIMESTAMP '2024-01-02 01:59:00')", "25"}},
+		Bind: bindTimestampDiff})
+	Register(&Func{Name: "unix_timestamp", Sig: "unix_timestamp([t]) → INT64", Doc: "Seconds since 1970-01-01 UTC of t (default now); fractions are dropped.", MySQL: true,
+		MinArgs: 0, MaxArgs: 1, Examples: []Example{{"unix_timestamp(TIMESTAMP '2024-01-01 00:00:00')", "1704067200"}},
+		Bind: func(args []Arg) (*Bound, error) {
+			if len(args) == 0 {
+				return &Bound{Ret: TInt64, Volatile: true, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+					now := c.Now
+					if now.IsZero() {
+						now = time.Now()
+					}
+					Sel(sel, n, func(i int) { out.I64[i] = now.Unix() })
+				}}, nil
+			}
+			return simple("unix_timestamp", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+				Sel(sel, n, func(i int) { out.I64[i] = max(floorDiv(a[0].I64[i], usPerSec), 0) })
+			}, timeArg)(args)
+		}})
+	Register(&Func{Name: "from_unixtime", Sig: "from_unixtime(n) → TIMESTAMP", Doc: "The UTC timestamp n seconds after 1970-01-01.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"from_unixtime(1704067200)", "2024-01-01 00:00:00"}},
+		Bind: func(args []Arg) (*Bound, error) {
+			if _, err := numArg("from_unixtime", 0, args[0].Type); err != nil {
+				return nil, err
+			}
+			return &Bound{Ret: TTimestamp, Args: []Type{Dec(65, 6)}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+				Sel(sel, n, func(i int) {
+					v, ok := decSmall(a[0].Dec[i])
+					if !ok || v < 0 || v > maxTimestampUs {
+						out.SetNull(i, n)
+						return
+					}
+					out.I64[i] = v
+				})
+			}}, nil
+		}})
+	Register(&Func{Name: "date_format", Sig: "date_format(t, fmt) → STRING", Doc: "t formatted with MySQL's % specifiers (%Y-%m-%d %H:%i:%s, %W, %M, %f, …).", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_format(TIMESTAMP '2024-02-29 13:04:05', '%Y/%m/%d %H:%i:%s')", "2024/02/29 13:04:05"}, {"date_format(DATE '2024-02-29', '%W %M %e %y %j')", "Thursday February 29 24 060"}},
+		Bind: func(args []Arg) (*Bound, error) {
+			if _, err := timeArg("date_format", 0, args[0].Type); err != nil {
+				return nil, err
+			}
+			return &Bound{Ret: TString, Args: []Type{TTimestamp, TString}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+				Sel(sel, n, func(i int) { out.Str[i] = DateFormat(a[0].I64[i], a[1].Str[i]) })
+			}}, nil
+		}})
+	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone.", MySQL: true,
+		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
+		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+var dateTruncUnits = map[string]bool{"year": true, "quarter": true, "month": true, "week": true, "day": true, "hour": true, "minute": true, "second": true}
+
+func bindDateTrunc(args []Arg) (*Bound, error) {
+	if u, ok := constString(args[0]); ok && !dateTruncUnits[strings.ToLower(u)] {
+		return nil, fmt.Errorf("unknown unit %q for \"date_trunc\"", u)
+	}
+	return simple("date_trunc", TTimestamp, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Sel(sel, n, func(i int) {
+			unit := strings.ToLower(a[0].Str[i])
+			us := a[1].I64[i]
+			days := floorDiv(us, usPerDay)
+			y, m, _ := CivilFromDays(days)
+			switch unit {
+			case "year":
+				out.I64[i] = DaysFromCivil(y, 1, 1) * usPerDay
+			case "quarter":
+				out.I64[i] = DaysFromCivil(y, (m-1)/3*3+1, 1) * usPerDay
+			case "month":
+				out.I64[i] = DaysFromCivil(y, m, 1) * usPerDay
+			case "week":
+				wd := ((days+3)%7 + 7) % 7 // 0 = Monday
+				out.I64[i] = (days - wd) * usPerDay
+			case "day":
+				out.I64[i] = days * usPerDay
+			case "hour":
+				out.I64[i] = floorDiv(us, usPerHour) * usPerHour
+			case "minute":
+				out.I64[i] = floorDiv(us, usPerMin) * usPerMin
+			case "second":
+				out.I64[i] = floorDiv(us, usPerSec) * usPerSec
+			default:
+				c.Fail(i, fmt.Sprintf("unknown unit %q", unit))
+				out.SetNull(i, n)
+			}
+		})
+	}, textArg, timeArg)(args)
+}
+
+func bindDateAdd(sign int64) func([]Arg) (*Bound, error) {
+	name := "date_add"
+	if sign < 0 {
+		name = "date_sub"
+	}
+	return func(args []Arg) (*Bound, error) {
+		if _, err := timeArg(name, 0, args[0].Type); err != nil {
+			return nil, err
+		}
+		if args[1].Type.Kind != Interval && args[1].Type.Kind != Null {
+			return nil, argErr(name, 1, "an INTERVAL", args[1].Type)
+		}
+		ret := TTimestamp
+		if args[0].Type.Kind == Date && args[1].Const != nil && !args[1].Const.IsNull(0) && args[1].Const.Iv[0].Nanoseconds == 0 {
+			ret = TDate
+		}
+		return &Bound{Ret: ret, Args: []Type{TTimestamp, TInterval}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				r, ok := AddInterval(a[0].I64[i], a[1].Iv[i], sign)
+				if !ok {
+					out.SetNull(i, n)
+					return
+				}
+				if ret == TDate {
+					r = floorDiv(r, usPerDay)
+				}
+				out.I64[i] = r
+			})
+		}}, nil
+	}
+}
+
+func bindTimestampDiff(args []Arg) (*Bound, error) {
+	return simple("timestampdiff", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Sel(sel, n, func(i int) {
+			unit := strings.TrimSuffix(strings.ToUpper(a[0].Str[i]), "S")
+			x, y := a[1].I64[i], a[2].I64[i]
+			var r int64
+			switch unit {
+			case "MICROSECOND":
+				r = y - x
+			case "SECOND":
+				r = (y - x) / usPerSec
+			case "MINUTE":
+				r = (y - x) / usPerMin
+			case "HOUR":
+				r = (y - x) / usPerHour
+			case "DAY":
+				r = (y - x) / usPerDay
+			case "WEEK":
+				r = (y - x) / (7 * usPerDay)
+			case "MONTH", "QUARTER", "YEAR":
+				r = monthsBetween(x, y)
+				switch unit {
+				case "QUARTER":
+					r /= 3
+				case "YEAR":
+					r /= 12
+				}
+			default:
+				c.Fail(i, fmt.Sprintf("unknown unit %q", a[0].Str[i]))
+				out.SetNull(i, n)
+				return
+			}
+			out.I64[i] = r
+		})
+	}, textArg, timeArg, timeArg)(args)
+}
+
+// monthsBetween counts whole months from x to y as MySQL does: a month is
+// complete when the day and time of y reach those of x.
+func monthsBetween(x, y int64) int64 {
+	neg := false
+	if y < x {
+		x, y, neg = y, x, true
+	}
+	dx, dy := floorDiv(x, usPerDay), floorDiv(y, usPerDay)
+	y1, m1, d1 := CivilFromDays(dx)
+	y2, m2, d2 := CivilFromDays(dy)
+	t1, t2 := x-dx*usPerDay, y-dy*usPerDay
+	months := (y2-y1)*12 + (m2 - m1)
+	if d2 < d1 || (d2 == d1 && t2 < t1) {
+		months--
+	}
+	if neg {
+		return -months
+	}
+	return months
+}
+
+var (
+	zoneMu    sync.Mutex
+	zoneCache = map[string]*time.Location{}
+)
+
+// zone returns the location named by a MySQL time zone spec.
+func zone(spec string) (*time.Location, bool) {
+	zoneMu.Lock()
+	defer zoneMu.Unlock()
+	if l, ok := zoneCache[spec]; ok {
+		return l, l != nil
+	}
+	var loc *time.Location
+	s := strings.TrimSpace(spec)
+	if len(s) >= 5 && (s[0] == '+' || s[0] == '-') && s[len(s)-3] == ':' {
+		h, err1 := strconv.Atoi(s[1 : len(s)-3])
+		m, err2 := strconv.Atoi(s[len(s)-2:])
+		if err1 == nil && err2 == nil && h <= 14 && m < 60 {
+			off := h*3600 + m*60
+			if s[0] == '-' {
+				off = -off
+			}
+			loc = time.FixedZone(s, off)
+		}
+	} else if strings.EqualFold(s, "UTC") || strings.EqualFold(s, "SYSTEM") {
+		loc = time.UTC
+	} else if l, err := time.LoadLocation(s); err == nil && s != "" && s != "Local" {
+		loc = l
+	}
+	zoneCache[spec] = loc
+	return loc, loc != nil
+}
+
+func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) {
+		from, ok1 := zone(a[1].Str[i])
+		to, ok2 := zone(a[2].Str[i])
+		if !ok1 || !ok2 {
+			out.SetNull(i, n)
+			return
+		}
+		us := a[0].I64[i]
+		w := TimeOf(us)
+		// Read the wall time in from, then show the instant in to.
+		inst := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), from)
+		v := inst.In(to)
+		_, off := v.Zone()
+		out.I64[i] = inst.UnixMicro() + int64(off)*usPerSec
+	})
+}
+
+var (
+	monthNames = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
+	dayNames   = [...]string{"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+)
+
+// DateFormat formats a timestamp (µs) with MySQL's DATE_FORMAT specifiers.
+func DateFormat(us int64, f string) string {
+	days := floorDiv(us, usPerDay)
+	rem := us - days*usPerDay
+	y, m, d := CivilFromDays(days)
+	h, mi, s, frac := rem/usPerHour, rem/usPerMin%60, rem/usPerSec%60, rem%usPerSec
+	wd := ((days+3)%7 + 7) % 7 // 0 = Monday
+	yday := days - DaysFromCivil(y, 1, 1) + 1
+	h12 := h % 12
+	if h12 == 0 {
+		h12 = 12
+	}
+	ampm := "AM"
+	if h >= 12 {
+		ampm = "PM"
+	}
+	var b strings.Builder
+	pad := func(v int64, w int) { b.Write(appendPad(nil, v, w)) }
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' || i+1 == len(f) {
+			b.WriteByte(f[i])
+			continue
+		}
+		i++
+		switch f[i] {
+		case 'Y':
+			pad(y, 4)
+		case 'y':
+			pad(y%100, 2)
+		case 'm':
+			pad(m, 2)
+		case 'c':
+			pad(m, 1)
+		case 'd':
+			pad(d, 2)
+		case 'e':
+			pad(d, 1)
+		case 'H':
+			pad(h, 2)
+		case 'k':
+			pad(h, 1)
+		case 'h', 'I':
+			pad(h12, 2)
+		case 'l':
+			pad(h12, 1)
+		case 'i':
+			pad(mi, 2)
+		case 's', 'S':
+			pad(s, 2)
+		case 'f':
+			pad(frac, 6)
+		case 'p':
+			b.WriteString(ampm)
+		case 'T':
+			fmt.Fprintf(&b, "%02d:%02d:%02d", h, mi, s)
+		case 'r':
+			fmt.Fprintf(&b, "%02d:%02d:%02d %s", h12, mi, s, ampm)
+		case 'W':
+			b.WriteString(dayNames[wd])
+		case 'a':
+			b.WriteString(dayNames[wd][:3])
+		case 'M':
+			b.WriteString(monthNames[m-1])
+		case 'b':
+			b.WriteString(monthNames[m-1][:3])
+		case 'j':
+			pad(yday, 3)
+		case 'w':
+			pad((wd+1)%7, 1)
+		case 'D':
+			suffix := "th"
+			if d < 11 || d > 13 {
+				switch d % 10 {
+				case 1:
+					suffix = "st"
+				case 2:
+					suffix = "nd"
+				case 3:
+					suffix = "rd"
+				}
+			}
+			pad(d, 1)
+			b.WriteString(suffix)
+		default:
+			b.WriteByte(f[i])
+		}
+	}
+	return b.String()
+}
