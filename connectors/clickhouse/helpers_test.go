@@ -3,11 +3,8 @@ package clickhouse
 import (
 	"context"
 	"fmt"
-	"math/rand"
 	"net/url"
-	"os"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -21,45 +18,9 @@ import (
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/connectors/testenv"
 	"github.com/etlq/etlq/exec"
 )
-
-// testDSN returns the test ClickHouse DSN.
-// TODO(clickhouse): switch to testenv.ClickHouseDSN once it is committed.
-func testDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("ETLQ_TEST_CLICKHOUSE_DSN")
-	if dsn == "" {
-		dsn = "clickhouse://127.0.0.1:19000"
-	}
-	o, err := clickhouse.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := clickhouse.Open(o)
-	if err == nil {
-		err = conn.Ping(context.Background())
-		conn.Close()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("clickhouse at %s: %v", dsn, err)
-		}
-		t.Skipf("clickhouse at %s: %v (run: scripts/services up)", dsn, err)
-	}
-	return dsn
-}
-
-var nameRE = regexp.MustCompile(`[^a-z0-9_]+`)
-
-// uniqueName is a database name unique to the test.
-func uniqueName(t testing.TB) string {
-	n := nameRE.ReplaceAllString(strings.ToLower(t.Name()), "_")
-	if len(n) > 36 {
-		n = n[:36]
-	}
-	return fmt.Sprintf("t_%s_%06x", n, rand.Intn(1<<24))
-}
 
 // chEnv is a test's sink, its database and a direct connection.
 type chEnv struct {
@@ -73,8 +34,8 @@ type chEnv struct {
 
 func newEnv(t testing.TB, opts map[string]any) *chEnv {
 	t.Helper()
-	dsn := testDSN(t)
-	e := &chEnv{t: t, dsn: dsn, db: uniqueName(t), mem: memory.NewCheckedAllocator(memory.NewGoAllocator())}
+	dsn := testenv.ClickHouseDSN(t)
+	e := &chEnv{t: t, dsn: dsn, db: testenv.UniqueName(t), mem: memory.NewCheckedAllocator(memory.NewGoAllocator())}
 	o, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		t.Fatal(err)
