@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/term"
+
+	"github.com/etlq/etlq/cmd/etlq/internal/engine"
+)
+
+type applyCmd struct {
+	File        string `arg:"" type:"existingfile" help:"The .etl file."`
+	Once        bool   `help:"Snapshot (if asked), stream up to the binlog position current at start, flush, checkpoint, exit."`
+	StateDir    string `default:"./.etlq" help:"Where checkpoints, schema history and dead letters live."`
+	MetricsAddr string `help:"Serve Prometheus metrics on this address (e.g. :9464)."`
+	LogFormat   string `default:"text" enum:"text,json" help:"Log format (text or json)."`
+	Progress    string `default:"auto" enum:"auto,always,never" help:"Show progress bars and status lines."`
+}
+
+func (a *applyCmd) Run(ctx context.Context) error {
+	l, err := load(a.File)
+	if err != nil {
+		return err
+	}
+	plan, cat, err := l.build(ctx, false)
+	if err != nil {
+		return err
+	}
+	cat.Close()
+
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if a.LogFormat == "json" {
+		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	}
+	log := slog.New(h)
+	stats := engine.NewStats()
+
+	if a.MetricsAddr != "" {
+		srv, err := serveMetrics(a.MetricsAddr, stats)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		log.Info("serving metrics", "addr", a.MetricsAddr, "path", "/metrics")
+	}
+
+	show := a.Progress == "always" || (a.Progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		reportProgress(runCtx, stats, show, log)
+	}()
+
+	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
+	start := time.Now()
+	err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
+	cancel()
+	<-done
+	names, ps := stats.Pipelines()
+	for _, n := range names {
+		p := ps[n]
+		log.Info("pipeline done", "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
+			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			log.Info("stopped", "after", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		return err
+	}
+	log.Info("finished", "after", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// serveMetrics serves the run's counters in the Prometheus format.
+func serveMetrics(addr string, stats *engine.Stats) (*http.Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(newCollector(stats))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	return srv, nil
+}
+
+// collector exposes engine.Stats as Prometheus metrics.
+type collector struct {
+	stats                                          *engine.Stats
+	rowsIn, rowsOut, rowErrs, deadLetters, commits *prometheus.Desc
+	lag, snapDone, snapTotal                       *prometheus.Desc
+}
+
+func newCollector(s *engine.Stats) *collector {
+	return &collector{
+		stats:       s,
+		rowsIn:      prometheus.NewDesc("etlq_rows_in_total", "Rows read from the source, per pipeline.", []string{"pipeline"}, nil),
+		rowsOut:     prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
+		rowErrs:     prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
+		deadLetters: prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
+		commits:     prometheus.NewDesc("etlq_checkpoints_total", "Checkpoints committed.", nil, nil),
+		lag:         prometheus.NewDesc("etlq_replication_lag_seconds", "How far behind the source the stream is.", []string{"source"}, nil),
+		snapDone:    prometheus.NewDesc("etlq_snapshot_rows", "Snapshot rows read, per table.", []string{"source", "table"}, nil),
+		snapTotal:   prometheus.NewDesc("etlq_snapshot_rows_estimated", "Estimated snapshot rows, per table.", []string{"source", "table"}, nil),
+	}
+}
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.commits, c.lag, c.snapDone, c.snapTotal} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	names, ps := c.stats.Pipelines()
+	for _, n := range names {
+		p := ps[n]
+		ch <- prometheus.MustNewConstMetric(c.rowsIn, prometheus.CounterValue, float64(p.RowsIn.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.rowsOut, prometheus.CounterValue, float64(p.RowsOut.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.rowErrs, prometheus.CounterValue, float64(p.RowErrors.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.CounterValue, float64(p.DeadLetters.Load()), n)
+	}
+	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(c.stats.Commits.Load()))
+	for _, s := range c.stats.Sources() {
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, s.Lag, s.Source)
+		for _, p := range s.Progress {
+			ch <- prometheus.MustNewConstMetric(c.snapDone, prometheus.GaugeValue, float64(p.RowsDone), s.Source, p.Ref.String())
+			ch <- prometheus.MustNewConstMetric(c.snapTotal, prometheus.GaugeValue, float64(p.RowsTotal), s.Source, p.Ref.String())
+		}
+	}
+}

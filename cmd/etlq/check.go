@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+type checkCmd struct {
+	File    string `arg:"" type:"existingfile" help:"The .etl file."`
+	Offline bool   `help:"Check syntax and names without connecting to any server."`
+}
+
+func (c *checkCmd) Run(ctx context.Context) error {
+	l, err := load(c.File)
+	if err != nil {
+		return err
+	}
+	plan, cat, err := l.build(ctx, c.Offline)
+	if err != nil {
+		return err
+	}
+	if cat != nil {
+		defer cat.Close()
+	}
+	if !c.Offline {
+		var errs lang.Errors
+		err := forEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
+			_, problems, err := s.Plan(ctx, p.Target)
+			if err != nil {
+				return fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
+			for _, msg := range problems {
+				errs = append(errs, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(errs) > 0 {
+			return fileError{errs.Format(l.src)}
+		}
+	}
+	mode := "against live schemas"
+	if c.Offline {
+		mode = "offline"
+	}
+	fmt.Printf("%s: ok (%d sources, %d sinks, %d pipelines checked %s)\n", c.File, len(plan.Sources), countDeclared(plan), len(plan.Pipelines), mode)
+	return nil
+}
+
+func countDeclared(p *planner.Plan) int {
+	n := 0
+	for _, s := range p.Sinks {
+		if !s.Implicit {
+			n++
+		}
+	}
+	return n
+}
+
+// forEachTarget opens each pipeline's sink (without writing anything) and
+// calls fn with it.
+func forEachTarget(ctx context.Context, plan *planner.Plan, fn func(*planner.Pipeline, connectors.Sink) error) error {
+	sinks := map[string]connectors.Sink{}
+	defer func() {
+		for _, s := range sinks {
+			s.Close()
+		}
+	}()
+	for _, p := range plan.Pipelines {
+		s := sinks[p.Sink]
+		if s == nil {
+			for _, d := range plan.Sinks {
+				if d.Name == p.Sink {
+					var err error
+					s, err = connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
+					if err != nil {
+						return fmt.Errorf("sink %s: %w", d.Name, err)
+					}
+					sinks[p.Sink] = s
+				}
+			}
+		}
+		if s == nil {
+			continue
+		}
+		if err := fn(p, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type planCmd struct {
+	File    string `arg:"" type:"existingfile" help:"The .etl file."`
+	Offline bool   `help:"Plan without connecting (no column types, no DDL)."`
+}
+
+func (c *planCmd) Run(ctx context.Context) error {
+	l, err := load(c.File)
+	if err != nil {
+		return err
+	}
+	plan, cat, err := l.build(ctx, c.Offline)
+	if err != nil {
+		return err
+	}
+	if cat != nil {
+		defer cat.Close()
+	}
+	ddl := map[string][]string{}
+	if !c.Offline {
+		err := forEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
+			stmts, _, err := s.Plan(ctx, p.Target)
+			if err != nil {
+				return fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
+			ddl[p.Name] = stmts
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	printPlan(os.Stdout, plan, ddl)
+	return nil
+}
+
+// printPlan writes the dataflow of every pipeline. DSNs appear redacted.
+func printPlan(w io.Writer, plan *planner.Plan, ddl map[string][]string) {
+	srcs := map[string]*planner.SourceDecl{}
+	for _, s := range plan.Sources {
+		srcs[s.Name] = s
+	}
+	sinks := map[string]*planner.SinkDecl{}
+	for _, s := range plan.Sinks {
+		sinks[s.Name] = s
+	}
+	for i, p := range plan.Pipelines {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "pipeline %s\n", p.Name)
+		if s := srcs[p.Source]; s != nil {
+			fmt.Fprintf(w, "  source     %s %s (%s)\n", s.Kind, s.Name, s.Redacted)
+		}
+		snap := [...]string{"initial", "never", "only"}[p.Snapshot]
+		for _, t := range p.Tables {
+			fmt.Fprintf(w, "  scan       binlog %s  snapshot %s\n", t.Ref, snap)
+		}
+		if len(p.Tables) > 0 {
+			t := p.Tables[0]
+			if t.Where != nil {
+				fmt.Fprintf(w, "  filter     %s\n", t.Where)
+			}
+			fmt.Fprintf(w, "  project\n")
+			for j, c := range p.Output {
+				fmt.Fprintf(w, "    %-24s %-16s = %s\n", c.Name, c.Source, t.Outputs[j])
+			}
+		}
+		target := p.Target.Name
+		if d := sinks[p.Sink]; d != nil && !d.Implicit {
+			target = d.Name + "." + target
+		} else if d != nil {
+			target = d.Redacted
+		}
+		line := fmt.Sprintf("  sink       %s %s  mode %s", p.SinkKind, target, p.Target.Mode)
+		if len(p.Target.Key) > 0 {
+			line += "  key (" + strings.Join(p.Target.Key, ", ") + ")"
+		}
+		if p.SinkKind != "clickhouse" {
+			line += "  format " + p.Target.Format
+		}
+		fmt.Fprintln(w, line)
+		if len(p.Options) > 0 {
+			var opts []string
+			for k, v := range p.Options {
+				opts = append(opts, fmt.Sprintf("%s = %v", k, v))
+			}
+			sort.Strings(opts)
+			fmt.Fprintf(w, "  options    %s\n", strings.Join(opts, ", "))
+		}
+		if stmts := ddl[p.Name]; len(stmts) > 0 {
+			fmt.Fprintf(w, "  ddl\n")
+			for _, s := range stmts {
+				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    "))
+			}
+		}
+	}
+}
+
+type fmtCmd struct {
+	File  string `arg:"" type:"existingfile" help:"The .etl file."`
+	Write bool   `short:"w" help:"Rewrite the file instead of printing it."`
+}
+
+func (c *fmtCmd) Run() error {
+	src, err := os.ReadFile(c.File)
+	if err != nil {
+		return err
+	}
+	f, err := lang.ParseFile(c.File, src)
+	if err != nil {
+		return formatErr(err, src)
+	}
+	out := lang.Format(f)
+	if !c.Write {
+		_, err := os.Stdout.Write(out)
+		return err
+	}
+	if string(out) == string(src) {
+		return nil
+	}
+	st, err := os.Stat(c.File)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(c.File, out, st.Mode())
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// etlqBin is the etlq binary built once for the end-to-end tests: they run
+// it the way a user does, as a separate process.
+var etlqBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "etlq-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	etlqBin = filepath.Join(dir, "etlq")
+	build := exec.Command("go", "build", "-o", etlqBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building etlq:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// runEtlq runs the binary and returns its combined output.
+func runEtlq(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etlqBin, args...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func mustEtlq(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := runEtlq(t, args...)
+	if err != nil {
+		t.Fatalf("etlq %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func myExec(t *testing.T, c *client.Conn, stmts ...string) {
+	t.Helper()
+	for _, s := range stmts {
+		if _, err := c.Execute(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// myRows returns the rows of a MySQL query as text, one string per row.
+func myRows(t *testing.T, c *client.Conn, q string) []string {
+	t.Helper()
+	r, err := c.Execute(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	var out []string
+	for i := range r.Values {
+		var cells []string
+		for j := range r.Values[i] {
+			v := r.Values[i][j]
+			if v.Value() == nil {
+				cells = append(cells, "NULL")
+				continue
+			}
+			s, _ := r.GetString(i, j)
+			cells = append(cells, s)
+		}
+		out = append(out, strings.Join(cells, "|"))
+	}
+	return out
+}
+
+// chRows returns the rows of a ClickHouse query whose columns are all
+// Nullable(String) or String, as text.
+func chRows(t *testing.T, c driver.Conn, q string) []string {
+	t.Helper()
+	rows, err := c.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	n := len(rows.Columns())
+	for rows.Next() {
+		vals := make([]*string, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var cells []string
+		for _, v := range vals {
+			if v == nil {
+				cells = append(cells, "NULL")
+			} else {
+				cells = append(cells, *v)
+			}
+		}
+		out = append(out, strings.Join(cells, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+func diffRows(t *testing.T, want, got []string) {
+	t.Helper()
+	if strings.Join(want, "\n") == strings.Join(got, "\n") {
+		return
+	}
+	t.Errorf("ClickHouse differs from the source: %d rows expected, %d found", len(want), len(got))
+	w := map[string]bool{}
+	for _, r := range want {
+		w[r] = true
+	}
+	g := map[string]bool{}
+	for _, r := range got {
+		g[r] = true
+	}
+	shown := 0
+	for _, r := range want {
+		if !g[r] && shown < 10 {
+			t.Errorf("  missing: %s", r)
+			shown++
+		}
+	}
+	for _, r := range got {
+		if !w[r] && shown < 20 {
+			t.Errorf("  extra:   %s", r)
+			shown++
+		}
+	}
+}
+
+// TestApplyOnceUpsert is the spine: rows → apply --once → inserts, updates,
+// deletes, updates across the WHERE and key changes → apply --once again
+// from the checkpoint → ClickHouse equals the source query row by row.
+func TestApplyOnceUpsert(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dsn  func(testing.TB) string
+	}{
+		{"metadata_full", testenv.MySQLDSN},
+		{"metadata_default", testenv.MySQLMinimalDSN},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testApplyOnceUpsert(t, tc.dsn(t))
+		})
+	}
+}
+
+func testApplyOnceUpsert(t *testing.T, myDSN string) {
+	chDSN := testenv.ClickHouseDSN(t)
+	db := testenv.UniqueName(t)
+	my := testenv.MySQLConn(t, myDSN)
+	ch := testenv.ClickHouseConn(t, chDSN)
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".orders (id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2), created_at DATETIME(6) NOT NULL)",
+	)
+	t.Cleanup(func() {
+		my.Execute("DROP DATABASE IF EXISTS " + db)
+		ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+	})
+	statuses := []string{"new", "paid", "shipped", "cancelled"}
+	var vals []string
+	for i := 1; i <= 500; i++ {
+		vals = append(vals, fmt.Sprintf("(%d, 'c%d', '%s', %d.%02d, '2026-01-%02d 10:11:12.%06d')", i, i%37, statuses[i%4], i*3, i%100, 1+i%28, i*7))
+	}
+	myExec(t, my, "INSERT INTO "+db+".orders VALUES "+strings.Join(vals, ","))
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "orders.etl")
+	src := fmt.Sprintf(`-- end-to-end test pipeline
+CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE orders
+  FROM binlog shop.%s.orders SNAPSHOT initial
+  WHERE status <> 'cancelled'
+  TRANSFORM id, customer, status, amount * 100 AS cents, created_at, _op
+  INTO clickhouse dw.%s.orders MODE upsert KEY (id);
+`, myDSN, chDSN, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+
+	want := func() []string {
+		return myRows(t, my, "SELECT id, customer, status, CAST(amount * 100 AS CHAR), DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f') FROM "+db+".orders WHERE status <> 'cancelled' ORDER BY id")
+	}
+	got := func() []string {
+		return chRows(t, ch, "SELECT toString(id), customer, status, toString(cents), toString(created_at) FROM "+db+".orders_current ORDER BY id")
+	}
+	diffRows(t, want(), got())
+
+	// Changes: updates (in place, across the WHERE both ways, of the key),
+	// deletes, inserts.
+	myExec(t, my,
+		"UPDATE "+db+".orders SET amount = amount + 1 WHERE id % 5 = 0",
+		"UPDATE "+db+".orders SET status = 'cancelled' WHERE id % 7 = 1",
+		"UPDATE "+db+".orders SET status = 'paid' WHERE id % 4 = 3 AND id % 7 <> 1",
+		"DELETE FROM "+db+".orders WHERE id % 11 = 0",
+		"UPDATE "+db+".orders SET id = id + 10000 WHERE id % 13 = 0",
+		"INSERT INTO "+db+".orders VALUES (9001, 'new1', 'new', 1.50, '2026-02-01 00:00:00.000001'), (9002, 'new2', 'cancelled', 2.50, '2026-02-01 00:00:00')",
+		"UPDATE "+db+".orders SET amount = NULL WHERE id = 9001",
+	)
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	diffRows(t, want(), got())
+}

@@ -1,0 +1,320 @@
+// Package engine runs a plan: one change stream per source, routed to the
+// pipelines that read its tables, transformed by exec programs, written to
+// sinks, with checkpoints committed only after the sinks acknowledged.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/planner"
+)
+
+// Options configure a run.
+type Options struct {
+	StateDir string
+	// Once stops after the snapshot and the binlog position current at start.
+	Once bool
+	// CommitInterval bounds how often a checkpoint file is rewritten.
+	CommitInterval time.Duration
+	Log            *slog.Logger
+	Stats          *Stats
+	Alloc          memory.Allocator
+}
+
+// Run executes every pipeline of the plan until ctx is done, a fatal error
+// occurs, or (with Once) every stream is complete. On return every write is
+// flushed and the last acknowledged mark committed.
+func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Stats == nil {
+		opts.Stats = NewStats()
+	}
+	if opts.Alloc == nil {
+		opts.Alloc = memory.DefaultAllocator
+	}
+	if opts.CommitInterval == 0 {
+		opts.CommitInterval = time.Second
+	}
+	store := &Store{Dir: opts.StateDir}
+
+	sinks := map[string]connectors.Sink{}
+	defer func() {
+		for _, s := range sinks {
+			s.Close()
+		}
+	}()
+	for _, d := range plan.Sinks {
+		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
+		if err != nil {
+			return fmt.Errorf("sink %s: %w", d.Name, err)
+		}
+		sinks[d.Name] = s
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(plan.Sources))
+	started := 0
+	for _, src := range plan.Sources {
+		var pipes []*planner.Pipeline
+		for _, p := range plan.Pipelines {
+			if p.Source == src.Name {
+				pipes = append(pipes, p)
+			}
+		}
+		if len(pipes) == 0 {
+			continue
+		}
+		started++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					errs <- fmt.Errorf("internal error in source %s: %v\n%s", src.Name, r, debug.Stack())
+				}
+			}()
+			r := &sourceRun{decl: src, pipes: pipes, sinks: sinks, store: store, opts: opts}
+			if err := r.run(ctx); err != nil {
+				cancel(err)
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for e := range errs {
+		if !errors.Is(e, context.Canceled) {
+			all = append(all, e)
+		}
+	}
+	return errors.Join(all...)
+}
+
+// sourceRun drives one source's stream.
+type sourceRun struct {
+	decl  *planner.SourceDecl
+	pipes []*planner.Pipeline
+	sinks map[string]connectors.Sink
+	store *Store
+	opts  Options
+
+	tracker *tracker
+	routes  map[string][]*pipeRun // "db.table" → pipelines
+	runs    []*pipeRun
+}
+
+func (r *sourceRun) run(ctx context.Context) (err error) {
+	src, err := connectors.NewSource(r.decl.Kind, r.decl.Name, r.decl.DSN, r.decl.Options)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", r.decl.Name, err)
+	}
+	defer src.Close()
+
+	st, err := r.store.Load(r.decl.Name)
+	if err != nil {
+		return err
+	}
+	req := connectors.StreamRequest{Once: r.opts.Once, Options: map[string]any{}}
+	if st != nil {
+		req.Resume = st.Mark
+		r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
+	}
+	r.routes = map[string][]*pipeRun{}
+	tables := map[connectors.TableRef]connectors.SnapshotMode{}
+	var names []string
+	for _, p := range r.pipes {
+		pr, err := newPipeRun(ctx, p, r.sinks[p.Sink], r.opts)
+		if err != nil {
+			r.closeRuns()
+			return err
+		}
+		r.runs = append(r.runs, pr)
+		names = append(names, p.Name)
+		if p.NeedBefore {
+			req.Before = true
+		}
+		for k, v := range p.Options {
+			req.Options[k] = v
+		}
+		if n, ok := p.Options["batch_rows"].(int64); ok && int(n) > req.BatchRows {
+			req.BatchRows = int(n)
+		}
+		for _, t := range p.Tables {
+			key := t.Ref.String()
+			r.routes[key] = append(r.routes[key], pr)
+			mode, seen := tables[t.Ref]
+			if !seen || p.Snapshot == connectors.SnapshotInitial || (p.Snapshot == connectors.SnapshotOnly && mode == connectors.SnapshotNever) {
+				tables[t.Ref] = p.Snapshot
+			}
+		}
+	}
+	defer r.closeRuns()
+	for ref, mode := range tables {
+		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode})
+	}
+	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
+	sort.Strings(names)
+
+	stream, err := src.Open(ctx, req)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", r.decl.Name, err)
+	}
+	defer stream.Close()
+	r.opts.Stats.setStream(r.decl.Name, stream)
+
+	r.tracker = newTracker()
+	commitErr := make(chan error, 1)
+	commitCtx, stopCommit := context.WithCancel(context.Background())
+	var commitWG sync.WaitGroup
+	commitWG.Add(1)
+	go func() {
+		defer commitWG.Done()
+		commitErr <- r.commitLoop(commitCtx, names)
+	}()
+
+	runErr := r.loop(ctx, stream)
+
+	// Drain: flush every writer so that every write is acknowledged, then
+	// commit the last contiguous mark.
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelFlush()
+	for _, pr := range r.runs {
+		if err := pr.writer.Flush(flushCtx); err != nil && runErr == nil {
+			runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+	}
+	stopCommit()
+	commitWG.Wait()
+	if err := <-commitErr; err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := r.commit(names); err != nil && runErr == nil {
+		runErr = err
+	}
+	if errors.Is(runErr, io.EOF) {
+		runErr = nil
+	}
+	return runErr
+}
+
+func (r *sourceRun) closeRuns() {
+	for _, pr := range r.runs {
+		pr.close()
+	}
+	r.runs = nil
+}
+
+// loop reads the stream and dispatches every batch. It returns io.EOF when
+// the stream is complete.
+func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
+	for {
+		if _, err := r.tracker.take0(); err != nil {
+			return err
+		}
+		b, err := stream.Next(ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return io.EOF
+			}
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return fmt.Errorf("source %s: %w", r.decl.Name, err)
+		}
+		if err := r.dispatch(ctx, b); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) error {
+	defer b.Release()
+	seq := r.tracker.begin(b.Mark)
+	defer r.tracker.seal(seq)
+	if b.Record == nil || b.NumRows() == 0 {
+		return nil
+	}
+	for _, pr := range r.routes[b.DB+"."+b.Table] {
+		if b.Snapshot && pr.p.Snapshot == connectors.SnapshotNever {
+			continue
+		}
+		out, err := pr.process(ctx, b)
+		if err != nil {
+			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+		if out == nil {
+			continue
+		}
+		r.tracker.add(seq)
+		n := out.NumRows()
+		if err := pr.writer.Write(ctx, out, func(err error) {
+			if err == nil {
+				pr.stats.RowsOut.Add(int64(n))
+			} else {
+				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			}
+			r.tracker.done(seq, err)
+		}); err != nil {
+			r.tracker.done(seq, nil)
+			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+	}
+	return nil
+}
+
+// commitLoop commits acknowledged marks as they become ready, at most once
+// per CommitInterval.
+func (r *sourceRun) commitLoop(ctx context.Context, names []string) error {
+	tick := time.NewTicker(r.opts.CommitInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+			if err := r.commit(names); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (r *sourceRun) commit(names []string) error {
+	m, err := r.tracker.take()
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return nil
+	}
+	if err := r.store.Save(&sourceState{Source: r.decl.Name, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
+		return err
+	}
+	r.opts.Stats.Commits.Add(1)
+	return nil
+}
+
+// take0 reports a write error without consuming the ready mark.
+func (t *tracker) take0() (*exec.Mark, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.ready, t.err
+}

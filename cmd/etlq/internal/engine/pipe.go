@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/planner"
+)
+
+// pipeRun is one pipeline at run time: its compiled programs per source
+// table and its sink writer.
+type pipeRun struct {
+	p      *planner.Pipeline
+	writer connectors.Writer
+	tables map[string]*tableRun
+	stats  *PipelineStats
+	alloc  memory.Allocator
+	dead   *deadLetters
+}
+
+type tableRun struct {
+	plan   *planner.TablePlan
+	prog   *exec.Program
+	before *exec.Program // outputs over the before image; nil when unused
+	meta   metaIndex
+}
+
+// metaIndex locates the metadata columns of a source batch.
+type metaIndex struct{ op, ts, pos, version int }
+
+func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
+	if sink == nil {
+		return nil, fmt.Errorf("pipeline %s: sink %q is not declared", p.Name, p.Sink)
+	}
+	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name), alloc: opts.Alloc}
+	names := make([]string, len(p.Output))
+	for i, c := range p.Output {
+		names[i] = c.Name
+	}
+	for _, t := range p.Tables {
+		tr := &tableRun{plan: t}
+		var err error
+		tr.prog, err = exec.NewProgram(exec.ProgramConfig{Where: t.Where, Outputs: t.Outputs, Names: names, OnError: p.OnError, Alloc: opts.Alloc})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		if t.BeforeOutputs != nil {
+			tr.before, err = exec.NewProgram(exec.ProgramConfig{Outputs: t.BeforeOutputs, Names: names, OnError: exec.OnErrorSkip, Alloc: opts.Alloc})
+			if err != nil {
+				return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
+		}
+		tr.meta, err = findMeta(t.Input)
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		pr.tables[t.Ref.String()] = tr
+	}
+	if p.OnError == exec.OnErrorDeadLetter {
+		pr.dead = newDeadLetters(opts.StateDir, p.Name)
+	}
+	w, err := sink.Open(ctx, p.Target)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	pr.writer = w
+	return pr, nil
+}
+
+func findMeta(s *arrow.Schema) (metaIndex, error) {
+	get := func(name string) (int, error) {
+		idx := s.FieldIndices(name)
+		if len(idx) == 0 {
+			return 0, fmt.Errorf("source batch has no %s column", name)
+		}
+		return idx[0], nil
+	}
+	var m metaIndex
+	var err error
+	if m.op, err = get(exec.ColOp); err != nil {
+		return m, err
+	}
+	if m.ts, err = get(exec.ColTs); err != nil {
+		return m, err
+	}
+	if m.pos, err = get(exec.ColPos); err != nil {
+		return m, err
+	}
+	m.version, err = get(exec.ColVersion)
+	return m, err
+}
+
+func (pr *pipeRun) close() {
+	if pr.writer != nil {
+		pr.writer.Close()
+	}
+	if pr.dead != nil {
+		pr.dead.close()
+	}
+}
+
+// process turns one source batch into one sink batch (nil when no row is
+// left). It does not take ownership of b.
+func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, error) {
+	tr := pr.tables[b.DB+"."+b.Table]
+	if tr == nil {
+		return nil, nil
+	}
+	if !b.Record.Schema().Equal(tr.plan.Input) {
+		return nil, fmt.Errorf("the schema of %s.%s changed while streaming; restart to plan again (schema evolution in the pipeline is not implemented yet)", b.DB, b.Table)
+	}
+	pr.stats.RowsIn.Add(int64(b.NumRows()))
+	ops := b.Record.Column(tr.meta.op).(*array.String)
+
+	in := b
+	if pr.p.Target.Mode == connectors.ModeAppend {
+		// append mode only ever inserts: deletes are not applied.
+		sel := make([]int32, 0, b.NumRows())
+		forEachRow(b, func(i int32) {
+			if ops.Value(int(i)) != exec.OpDelete {
+				sel = append(sel, i)
+			}
+		})
+		cp := *b
+		cp.Sel = sel
+		in = &cp
+	}
+
+	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Release()
+	if len(rowErrs) > 0 {
+		pr.stats.RowErrors.Add(int64(len(rowErrs)))
+		if pr.dead != nil {
+			if err := pr.dead.write(b, rowErrs); err != nil {
+				return nil, err
+			}
+			pr.stats.DeadLetters.Add(int64(len(rowErrs)))
+		}
+	}
+
+	parts := []arrow.RecordBatch{out}
+	rows := append([]int32(nil), kept...)
+	deleted := make([]uint8, len(kept))
+	for j, i := range kept {
+		if pr.p.Target.Mode == connectors.ModeUpsert && ops.Value(int(i)) == exec.OpDelete {
+			deleted[j] = 1
+		}
+	}
+
+	if pr.p.Target.Mode == connectors.ModeUpsert {
+		// An update or delete whose row no longer passes WHERE removes the key.
+		var gone []int32
+		for _, i := range rejected {
+			if op := ops.Value(int(i)); op == exec.OpUpdate || op == exec.OpDelete {
+				gone = append(gone, i)
+			}
+		}
+		if len(gone) > 0 {
+			rec, err := tr.prog.Project(ctx, b, gone)
+			if err != nil {
+				return nil, err
+			}
+			defer rec.Release()
+			parts = append(parts, rec)
+			rows = append(rows, gone...)
+			for range gone {
+				deleted = append(deleted, 1)
+			}
+		}
+		// An update that changes the key removes the old key.
+		if tr.before != nil {
+			moved, rec, err := pr.movedKeys(ctx, tr, b, ops, out, kept, gone, parts)
+			if err != nil {
+				return nil, err
+			}
+			if rec != nil {
+				defer rec.Release()
+				parts = append(parts, rec)
+				rows = append(rows, moved...)
+				for range moved {
+					deleted = append(deleted, 1)
+				}
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+
+	cols := make([]arrow.Array, 0, pr.p.Target.Schema.NumFields())
+	for c := range pr.p.Output {
+		arrs := make([]arrow.Array, len(parts))
+		for k, p := range parts {
+			arrs[k] = p.Column(c)
+		}
+		if len(arrs) == 1 {
+			arrs[0].Retain()
+			cols = append(cols, arrs[0])
+			continue
+		}
+		cat, err := array.Concatenate(arrs, pr.alloc)
+		if err != nil {
+			releaseAll(cols)
+			return nil, err
+		}
+		cols = append(cols, cat)
+	}
+	rec := b.Record
+	cols = append(cols,
+		gatherUint64(pr.alloc, rec.Column(tr.meta.version).(*array.Uint64), rows),
+		uint8Array(pr.alloc, deleted),
+		gatherString(pr.alloc, ops, rows),
+		gatherTimestamp(pr.alloc, rec.Column(tr.meta.ts).(*array.Timestamp), rows),
+		gatherString(pr.alloc, rec.Column(tr.meta.pos).(*array.String), rows),
+	)
+	if n := pr.p.Target.Schema.NumFields() - len(cols); n > 0 {
+		// __before.* columns: the outputs over the before image.
+		if tr.before == nil || n != len(pr.p.Output) {
+			releaseAll(cols)
+			return nil, fmt.Errorf("internal error: sink schema wants %d before columns", n)
+		}
+		brec, err := tr.before.Project(ctx, b, rows)
+		if err != nil {
+			releaseAll(cols)
+			return nil, err
+		}
+		for c := 0; c < n; c++ {
+			a := brec.Column(c)
+			a.Retain()
+			cols = append(cols, a)
+		}
+		brec.Release()
+	}
+	sinkRec := array.NewRecordBatch(pr.p.Target.Schema, cols, int64(len(rows)))
+	releaseAll(cols)
+	return &exec.Batch{Record: sinkRec, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot}, nil
+}
+
+// movedKeys finds updates whose output key differs from the key of their
+// before image, and returns those rows projected over the before image.
+func (pr *pipeRun) movedKeys(ctx context.Context, tr *tableRun, b *exec.Batch, ops *array.String, out arrow.RecordBatch, kept, gone []int32, parts []arrow.RecordBatch) ([]int32, arrow.RecordBatch, error) {
+	var upd []int32
+	var pos []int // position of each update row in out (kept) or -1
+	for j, i := range kept {
+		if ops.Value(int(i)) == exec.OpUpdate {
+			upd = append(upd, i)
+			pos = append(pos, j)
+		}
+	}
+	// Rows in gone already removed their new key; their old key may differ
+	// too.
+	var goneRec arrow.RecordBatch
+	if len(parts) > 1 {
+		goneRec = parts[1]
+	}
+	for j, i := range gone {
+		if ops.Value(int(i)) == exec.OpUpdate {
+			upd = append(upd, i)
+			pos = append(pos, -1-j)
+		}
+	}
+	if len(upd) == 0 {
+		return nil, nil, nil
+	}
+	brec, err := tr.before.Project(ctx, b, upd)
+	if err != nil {
+		return nil, nil, err
+	}
+	var moved []int32
+	var keepIdx []int
+	for k, i := range upd {
+		src, row := out, pos[k]
+		if row < 0 {
+			src, row = goneRec, -1-row
+		}
+		for _, c := range tr.plan.KeyIndex {
+			if !sameValue(src.Column(c), row, brec.Column(c), k) {
+				moved = append(moved, i)
+				keepIdx = append(keepIdx, k)
+				break
+			}
+		}
+	}
+	if len(moved) == 0 {
+		brec.Release()
+		return nil, nil, nil
+	}
+	if len(moved) == len(upd) {
+		return moved, brec, nil
+	}
+	defer brec.Release()
+	sub, err := takeRows(pr.alloc, brec, keepIdx)
+	return moved, sub, err
+}

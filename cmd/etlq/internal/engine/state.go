@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// sourceState is what the state directory keeps per source: the last mark
+// whose data every sink acknowledged.
+type sourceState struct {
+	Format    int             `json:"format"`
+	Source    string          `json:"source"`
+	Mark      json.RawMessage `json:"mark"`
+	Pipelines []string        `json:"pipelines"`
+	Updated   time.Time       `json:"updated"`
+}
+
+const stateFormat = 1
+
+// Store keeps checkpoints as files in a directory, each written atomically
+// (temporary file, fsync, rename, fsync of the directory).
+type Store struct {
+	Dir string
+}
+
+func (s *Store) path(source string) string {
+	return filepath.Join(s.Dir, "source-"+source+".json")
+}
+
+// Load returns the saved mark state of a source, or nil when there is none.
+func (s *Store) Load(source string) (*sourceState, error) {
+	data, err := os.ReadFile(s.path(source))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read checkpoint: %w", err)
+	}
+	var st sourceState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("checkpoint %s is damaged: %v", s.path(source), err)
+	}
+	if st.Format != stateFormat {
+		return nil, fmt.Errorf("checkpoint %s has format %d, this etlq reads %d", s.path(source), st.Format, stateFormat)
+	}
+	return &st, nil
+}
+
+// Save writes the state of a source atomically.
+func (s *Store) Save(st *sourceState) error {
+	st.Format = stateFormat
+	st.Updated = time.Now().UTC()
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(s.path(st.Source), data)
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("sync checkpoint: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync state directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync state directory: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"sync"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// tracker orders the acknowledgements of one source stream. Every source
+// batch gets a sequence number; each sink write made from it adds one
+// pending acknowledgement. A mark becomes committable only when its batch
+// and every earlier batch are fully acknowledged (maxwell #241: never
+// commit a later position while an earlier batch is still in flight).
+type tracker struct {
+	mu      sync.Mutex
+	next    uint64 // next sequence number to hand out
+	base    uint64 // sequence number of entries[0]
+	entries []trackEntry
+	ready   *exec.Mark // highest contiguous acknowledged mark not yet taken
+	err     error
+	changed chan struct{} // signalled when ready or err changes
+}
+
+type trackEntry struct {
+	pending int
+	sealed  bool
+	mark    *exec.Mark
+}
+
+func newTracker() *tracker {
+	return &tracker{changed: make(chan struct{}, 1)}
+}
+
+// begin registers a source batch and returns its sequence number.
+func (t *tracker) begin(mark *exec.Mark) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	seq := t.next
+	t.next++
+	t.entries = append(t.entries, trackEntry{mark: mark})
+	return seq
+}
+
+// add registers one more pending write for seq.
+func (t *tracker) add(seq uint64) {
+	t.mu.Lock()
+	t.entries[seq-t.base].pending++
+	t.mu.Unlock()
+}
+
+// seal says that no more writes will be added for seq.
+func (t *tracker) seal(seq uint64) {
+	t.mu.Lock()
+	t.entries[seq-t.base].sealed = true
+	t.advance()
+	t.mu.Unlock()
+}
+
+// done acknowledges one write of seq.
+func (t *tracker) done(seq uint64, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil && t.err == nil {
+		t.err = err
+		t.signal()
+	}
+	t.entries[seq-t.base].pending--
+	t.advance()
+}
+
+func (t *tracker) advance() {
+	n := 0
+	for n < len(t.entries) && t.entries[n].sealed && t.entries[n].pending == 0 {
+		if m := t.entries[n].mark; m != nil {
+			t.ready = m
+		}
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	t.entries = append(t.entries[:0], t.entries[n:]...)
+	t.base += uint64(n)
+	t.signal()
+}
+
+func (t *tracker) signal() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the committable mark (nil when none is new) and the first
+// write error.
+func (t *tracker) take() (*exec.Mark, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.ready
+	t.ready = nil
+	return m, t.err
+}
+
+// idle reports whether every registered batch is acknowledged.
+func (t *tracker) idle() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.entries) == 0
+}

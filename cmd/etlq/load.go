@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+// loaded is a parsed, expanded file.
+type loaded struct {
+	path string
+	src  []byte
+	file *lang.File
+}
+
+// load reads, parses and expands a file. Errors come back formatted with
+// the source line and a caret.
+func load(path string) (*loaded, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := lang.ParseFile(path, src)
+	if err != nil {
+		return nil, formatErr(err, src)
+	}
+	if errs := lang.Expand(f, os.LookupEnv); len(errs) > 0 {
+		return nil, formatErr(errs, src)
+	}
+	return &loaded{path: path, src: src, file: f}, nil
+}
+
+// fileError is an error already formatted for the terminal.
+type fileError struct{ text string }
+
+func (e fileError) Error() string { return e.text }
+
+func formatErr(err error, src []byte) error {
+	var errs lang.Errors
+	if errors.As(err, &errs) {
+		return fileError{errs.Format(src)}
+	}
+	var e *lang.Error
+	if errors.As(err, &e) {
+		return fileError{lang.Errors{e}.Format(src)}
+	}
+	return err
+}
+
+// build plans a loaded file, against live sources unless offline.
+func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, *liveCatalog, error) {
+	var cat *liveCatalog
+	opts := planner.Options{}
+	if !offline {
+		cat = newLiveCatalog()
+		opts.Catalog = cat
+	}
+	p, err := planner.Build(ctx, l.file, opts)
+	if err != nil {
+		if cat != nil {
+			cat.Close()
+		}
+		return nil, nil, formatErr(err, l.src)
+	}
+	return p, cat, nil
+}
+
+// liveCatalog answers schema questions by connecting to the declared
+// sources, once each.
+type liveCatalog struct {
+	mu      sync.Mutex
+	sources map[string]connectors.Source
+	failed  map[string]error
+}
+
+func newLiveCatalog() *liveCatalog {
+	return &liveCatalog{sources: map[string]connectors.Source{}, failed: map[string]error{}}
+}
+
+func (c *liveCatalog) source(d *planner.SourceDecl) (connectors.Source, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.sources[d.Name]; ok {
+		return s, nil
+	}
+	if err, ok := c.failed[d.Name]; ok {
+		return nil, err
+	}
+	s, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+	if err != nil {
+		c.failed[d.Name] = err
+		return nil, err
+	}
+	c.sources[d.Name] = s
+	return s, nil
+}
+
+func (c *liveCatalog) Tables(ctx context.Context, d *planner.SourceDecl, db, pattern string) ([]connectors.TableRef, error) {
+	s, err := c.source(d)
+	if err != nil {
+		return nil, err
+	}
+	return s.Tables(ctx, db, pattern)
+}
+
+func (c *liveCatalog) Describe(ctx context.Context, d *planner.SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error) {
+	s, err := c.source(d)
+	if err != nil {
+		return nil, err
+	}
+	return s.Describe(ctx, ref)
+}
+
+// Close closes every source connection.
+func (c *liveCatalog) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sources {
+		s.Close()
+	}
+	c.sources = map[string]connectors.Source{}
+}

@@ -1,0 +1,61 @@
+// Command etlq captures MySQL/MariaDB changes, transforms them and loads
+// them into ClickHouse and other targets, as described by .etl files.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	_ "github.com/etlq/etlq/connectors/all"
+)
+
+// version is set by the build (-ldflags "-X main.version=…").
+var version = "dev"
+
+type cli struct {
+	Apply   applyCmd   `cmd:"" help:"Run the pipelines of a file: snapshot, then follow the binlog."`
+	Check   checkCmd   `cmd:"" help:"Parse, resolve against live schemas and type-check a file."`
+	Plan    planCmd    `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
+	Fmt     fmtCmd     `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`
+	Version versionCmd `cmd:"" help:"Print the version."`
+}
+
+// exitError carries an exit code without another message.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	var c cli
+	kctx := kong.Parse(&c,
+		kong.Name("etlq"),
+		kong.Description("Change data capture from MySQL/MariaDB into ClickHouse, in one binary and one small language."),
+		kong.UsageOnError(),
+	)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	err := kctx.Run()
+	if err == nil {
+		return
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	fmt.Fprintf(os.Stderr, "etlq: %v\n", err)
+	os.Exit(1)
+}
+
+type versionCmd struct{}
+
+func (versionCmd) Run() error {
+	fmt.Println("etlq", version)
+	return nil
+}

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/etlq/etlq/cmd/etlq/internal/engine"
+)
+
+// reportProgress shows, on a terminal, a progress bar per snapshot table
+// (rows done / estimated, rate, ETA) and a status line per pipeline (rows/s,
+// lag); elsewhere it logs the same figures every 10 seconds.
+func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log *slog.Logger) {
+	if !terminal {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		last := map[string]int64{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, s := range stats.Sources() {
+				for _, p := range s.Progress {
+					if !p.Done {
+						log.Info("snapshot", "source", s.Source, "table", p.Ref.String(), "rows", p.RowsDone, "estimated", p.RowsTotal)
+					}
+				}
+				log.Info("source", "source", s.Source, "lag_seconds", fmt.Sprintf("%.1f", s.Lag))
+			}
+			names, ps := stats.Pipelines()
+			for _, n := range names {
+				out := ps[n].RowsOut.Load()
+				log.Info("pipeline", "pipeline", n, "rows_in", ps[n].RowsIn.Load(), "rows_out", out,
+					"rows_per_s", (out-last[n])/10, "row_errors", ps[n].RowErrors.Load())
+				last[n] = out
+			}
+		}
+	}
+
+	p := mpb.NewWithContext(ctx, mpb.WithOutput(os.Stderr), mpb.WithRefreshRate(250*time.Millisecond), mpb.WithWidth(40))
+	bars := map[string]*mpb.Bar{}
+	lines := map[string]*mpb.Bar{}
+	rates := map[string]*rate{}
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		for _, s := range stats.Sources() {
+			for _, pr := range s.Progress {
+				key := s.Source + "." + pr.Ref.String()
+				bar := bars[key]
+				total := pr.RowsTotal
+				if total < pr.RowsDone {
+					total = pr.RowsDone
+				}
+				if bar == nil {
+					bar = p.AddBar(total,
+						mpb.PrependDecorators(decor.Name("snapshot "+pr.Ref.String(), decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
+						mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, " %.0f rows/s"), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)),
+						mpb.BarFillerOnComplete("done"),
+					)
+					bars[key] = bar
+				}
+				bar.SetTotal(total, false)
+				bar.SetCurrent(pr.RowsDone)
+				if pr.Done && !bar.Completed() {
+					bar.SetTotal(pr.RowsDone, true)
+				}
+			}
+		}
+		names, ps := stats.Pipelines()
+		for _, n := range names {
+			if lines[n] != nil {
+				continue
+			}
+			st, r := ps[n], &rate{}
+			rates[n] = r
+			lines[n] = p.New(0, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+				out := st.RowsOut.Load()
+				lag := 0.0
+				for _, s := range stats.Sources() {
+					lag = max(lag, s.Lag)
+				}
+				return fmt.Sprintf("pipeline %-20s in %10d  out %10d  %8.0f rows/s  errors %d  lag %.1fs",
+					n, st.RowsIn.Load(), out, r.update(out), st.RowErrors.Load(), lag)
+			})))
+		}
+		select {
+		case <-ctx.Done():
+			for _, b := range lines {
+				b.Abort(false)
+			}
+			for _, b := range bars {
+				if !b.Completed() {
+					b.Abort(false)
+				}
+			}
+			p.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// rate is a smoothed rows-per-second figure.
+type rate struct {
+	last  int64
+	at    time.Time
+	value float64
+}
+
+func (r *rate) update(n int64) float64 {
+	now := time.Now()
+	if r.at.IsZero() {
+		r.last, r.at = n, now
+		return 0
+	}
+	dt := now.Sub(r.at).Seconds()
+	if dt < 0.5 {
+		return r.value
+	}
+	inst := float64(n-r.last) / dt
+	r.value = 0.7*inst + 0.3*r.value
+	r.last, r.at = n, now
+	return r.value
+}

@@ -1,0 +1,441 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/stdlib"
+)
+
+// scope resolves column names of one source table.
+type scope struct {
+	table   string
+	schema  *arrow.Schema
+	types   []stdlib.Type
+	columns []string       // table columns, in order
+	byLower map[string]int // lower-case table column name → index
+	meta    map[string]int // metadata column → index
+	before  bool           // bind table columns to their before image
+	binlog  bool           // before.* and changed() are allowed
+	funcs   map[string]*udf
+}
+
+// bindTable binds WHERE and TRANSFORM of pipeline p for one source table.
+func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors.TableSchema, at lang.Node) *TablePlan {
+	in := inputSchema(ts)
+	sc := &scope{table: ts.Ref.String(), schema: in, byLower: map[string]int{}, meta: map[string]int{},
+		binlog: pl.Snapshot != connectors.SnapshotOnly, funcs: b.funcs}
+	sc.types = make([]stdlib.Type, in.NumFields())
+	for i, f := range in.Fields() {
+		t, err := stdlib.FromField(f)
+		if err != nil {
+			b.errs.add(at, "column %q of %s: %v", f.Name, sc.table, err)
+			return nil
+		}
+		sc.types[i] = t
+	}
+	for i, f := range ts.Fields {
+		sc.columns = append(sc.columns, f.Name)
+		sc.byLower[strings.ToLower(f.Name)] = i
+	}
+	for i := len(ts.Fields) * 2; i < in.NumFields(); i++ {
+		sc.meta[in.Field(i).Name] = i
+	}
+	tp := &TablePlan{Ref: ts.Ref, Input: in}
+	nerr := len(b.errs.errs)
+
+	if p.Where != nil {
+		w := b.bindExpr(sc, p.Where)
+		if w != nil {
+			if k := w.Type().Kind; k != stdlib.Bool && k != stdlib.Null {
+				b.errs.add(p.Where, "WHERE must be a boolean condition, got %s", w.Type())
+			} else {
+				tp.Where = b.fold(p.Where, w)
+			}
+		}
+	}
+
+	items := p.Transform
+	if items == nil {
+		items = []*lang.SelectItem{{Pos: p.Pos, EndPos: p.Pos, Star: true}}
+	}
+	var names []string
+	var outs, befores []exec.Expr
+	var nodes []lang.Node
+	seen := map[string]lang.Node{}
+	addOut := func(name string, n lang.Node, e, be exec.Expr) {
+		if prev, dup := seen[strings.ToLower(name)]; dup {
+			b.errs.add(n, "duplicate output column %q (first at line %d)", name, prev.Position().Line)
+			return
+		}
+		seen[strings.ToLower(name)] = n
+		names = append(names, name)
+		outs = append(outs, e)
+		befores = append(befores, be)
+		nodes = append(nodes, n)
+	}
+	for _, it := range items {
+		if it.Star {
+			except := map[string]bool{}
+			for _, x := range it.Except {
+				if _, ok := sc.byLower[strings.ToLower(x.Name)]; !ok {
+					b.errs.add(x, "unknown column %q in %s%s", x.Name, sc.table, suggest(x.Name, sc.columns))
+				}
+				except[strings.ToLower(x.Name)] = true
+			}
+			for i, c := range sc.columns {
+				if except[strings.ToLower(c)] {
+					continue
+				}
+				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]))
+			}
+			continue
+		}
+		name, ok := outputName(it)
+		if !ok {
+			b.errs.add(it.Expr, "this expression needs a name: add AS <name>")
+			continue
+		}
+		e := b.bindExpr(sc, it.Expr)
+		if e == nil {
+			continue
+		}
+		e = b.fold(it.Expr, e)
+		bsc := *sc
+		bsc.before = true
+		var be exec.Expr
+		if len(b.errs.errs) == nerr {
+			be = b.bindExpr(&bsc, it.Expr)
+			if be != nil {
+				be = b.fold(it.Expr, be)
+			}
+		}
+		addOut(name, it, e, be)
+	}
+	if len(b.errs.errs) > nerr {
+		return nil
+	}
+	tp.Outputs = outs
+	tp.BeforeOutputs = befores
+
+	// Output columns: the first table fixes them; others must agree.
+	if pl.Output == nil {
+		for i, e := range outs {
+			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: true, Source: e.Type().String()})
+		}
+		return tp
+	}
+	if len(pl.Output) != len(outs) {
+		b.errs.add(at, "%s gives %d output columns, the pipeline's first table gives %d", sc.table, len(outs), len(pl.Output))
+		return nil
+	}
+	for i, e := range outs {
+		c := pl.Output[i]
+		if !strings.EqualFold(c.Name, names[i]) || !arrow.TypeEqual(c.Type, e.Type().Arrow()) {
+			b.errs.add(nodes[i], "output column %d is %s %s for %s but %s %s for the pipeline's first table", i+1, names[i], e.Type(), sc.table, c.Name, c.Source)
+		}
+	}
+	return tp
+}
+
+func (b *builder) fold(n lang.Node, e exec.Expr) exec.Expr {
+	f, err := exec.Fold(e)
+	if err != nil {
+		b.errs.add(n, "%v", err)
+		return e
+	}
+	return f
+}
+
+// bindExpr turns an AST expression into a typed exec expression; nil after
+// reporting an error.
+func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
+	wrap := func(x exec.Expr, err error) exec.Expr {
+		if err != nil {
+			b.errs.add(e, "%v", err)
+			return nil
+		}
+		return x
+	}
+	switch n := e.(type) {
+	case *lang.Paren:
+		return b.bindExpr(sc, n.X)
+	case *lang.Literal:
+		return wrap(bindLiteral(n))
+	case *lang.ColumnRef:
+		return b.bindColumn(sc, n)
+	case *lang.Unary:
+		x := b.bindExpr(sc, n.X)
+		if x == nil {
+			return nil
+		}
+		return wrap(exec.Unary(n.Op, x))
+	case *lang.Binary:
+		l, r := b.bindExpr(sc, n.L), b.bindExpr(sc, n.R)
+		if l == nil || r == nil {
+			return nil
+		}
+		return wrap(exec.Binary(n.Op, l, r))
+	case *lang.IsNull:
+		x := b.bindExpr(sc, n.X)
+		if x == nil {
+			return nil
+		}
+		return exec.IsNull(x, n.Not)
+	case *lang.In:
+		x := b.bindExpr(sc, n.X)
+		list, ok := b.bindList(sc, n.List)
+		if x == nil || !ok {
+			return nil
+		}
+		return wrap(exec.In(x, list, n.Not))
+	case *lang.Between:
+		x, lo, hi := b.bindExpr(sc, n.X), b.bindExpr(sc, n.Lo), b.bindExpr(sc, n.Hi)
+		if x == nil || lo == nil || hi == nil {
+			return nil
+		}
+		return wrap(exec.Between(x, lo, hi, n.Not))
+	case *lang.Like:
+		x, pat := b.bindExpr(sc, n.X), b.bindExpr(sc, n.Pattern)
+		if x == nil || pat == nil {
+			return nil
+		}
+		return wrap(exec.Like(x, pat, n.Not))
+	case *lang.Case:
+		var operand exec.Expr
+		ok := true
+		if n.Operand != nil {
+			operand = b.bindExpr(sc, n.Operand)
+			ok = operand != nil
+		}
+		var conds, results []exec.Expr
+		for _, w := range n.Whens {
+			c, r := b.bindExpr(sc, w.Cond), b.bindExpr(sc, w.Result)
+			ok = ok && c != nil && r != nil
+			conds, results = append(conds, c), append(results, r)
+		}
+		var els exec.Expr
+		if n.Else != nil {
+			els = b.bindExpr(sc, n.Else)
+			ok = ok && els != nil
+		}
+		if !ok {
+			return nil
+		}
+		return wrap(exec.Case(operand, conds, results, els))
+	case *lang.Cast:
+		x := b.bindExpr(sc, n.X)
+		if x == nil {
+			return nil
+		}
+		t, err := stdlib.ParseType(n.Type.Name, n.Type.Params)
+		if err != nil {
+			b.errs.add(n.Type, "%v", err)
+			return nil
+		}
+		return wrap(exec.Cast(x, t))
+	case *lang.Call:
+		return b.bindCall(sc, n)
+	}
+	b.errs.add(e, "unsupported expression")
+	return nil
+}
+
+func (b *builder) bindList(sc *scope, list []lang.Expr) ([]exec.Expr, bool) {
+	out := make([]exec.Expr, len(list))
+	ok := true
+	for i, x := range list {
+		out[i] = b.bindExpr(sc, x)
+		ok = ok && out[i] != nil
+	}
+	return out, ok
+}
+
+func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
+	name := c.Name.Name
+	if !c.Before {
+		if i, ok := sc.meta[strings.ToLower(name)]; ok {
+			return exec.Col(i, strings.ToLower(name), metaTypes[strings.ToLower(name)])
+		}
+	}
+	i, ok := sc.byLower[strings.ToLower(name)]
+	if !ok {
+		for j, col := range sc.columns {
+			if col == name {
+				i, ok = j, true
+			}
+		}
+	}
+	if !ok {
+		cands := append([]string(nil), sc.columns...)
+		if !c.Before {
+			for m := range sc.meta {
+				cands = append(cands, m)
+			}
+		}
+		b.errs.add(c, "unknown column %q in %s%s", name, sc.table, suggest(name, cands))
+		return nil
+	}
+	if c.Before && !sc.binlog {
+		b.errs.add(c, "before.%s is only known in a binlog pipeline (this one has SNAPSHOT only)", name)
+		return nil
+	}
+	if c.Before || sc.before {
+		j := len(sc.columns) + i
+		return exec.Col(j, exec.BeforePrefix+sc.columns[i], sc.types[j])
+	}
+	return exec.Col(i, sc.columns[i], sc.types[i])
+}
+
+func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
+	name := strings.ToLower(c.Name.Name)
+	if name == "changed" {
+		return b.bindChanged(sc, c)
+	}
+	args, ok := b.bindList(sc, c.Args)
+	if !ok {
+		return nil
+	}
+	if f := sc.funcs[name]; f != nil {
+		if f.udf == nil {
+			return nil // its declaration already reported an error
+		}
+		x, err := exec.CallUDF(f.udf, args)
+		if err != nil {
+			b.errs.add(c, "%v", err)
+			return nil
+		}
+		return x
+	}
+	x, err := exec.Call(name, args)
+	if err != nil {
+		if errors.Is(err, exec.ErrUnknownFunction) {
+			var cands []string
+			for _, f := range stdlib.Funcs() {
+				cands = append(cands, f.Name)
+			}
+			for n := range sc.funcs {
+				cands = append(cands, n)
+			}
+			cands = append(cands, "changed")
+			b.errs.add(c.Name, "unknown function %q%s", c.Name.Name, suggest(name, cands))
+			return nil
+		}
+		b.errs.add(c, "%v", err)
+		return nil
+	}
+	return x
+}
+
+// bindChanged rewrites changed(col) into
+// coalesce(_op = 'update' AND (before.col <> col OR before.col IS NULL <> col IS NULL), FALSE).
+func (b *builder) bindChanged(sc *scope, c *lang.Call) exec.Expr {
+	if len(c.Args) != 1 {
+		b.errs.add(c, "function \"changed\" takes 1 argument, got %d", len(c.Args))
+		return nil
+	}
+	ref, ok := c.Args[0].(*lang.ColumnRef)
+	if !ok || ref.Before {
+		b.errs.add(c.Args[0], "changed() takes a column of the source table")
+		return nil
+	}
+	if !sc.binlog {
+		b.errs.add(c, "changed() is only known in a binlog pipeline (this one has SNAPSHOT only)")
+		return nil
+	}
+	nowScope := *sc
+	nowScope.before = false
+	now := b.bindColumn(&nowScope, ref)
+	if now == nil {
+		return nil
+	}
+	old := b.bindColumn(sc, &lang.ColumnRef{Pos: ref.Pos, EndPos: ref.EndPos, Before: true, Name: ref.Name})
+	if old == nil {
+		return nil
+	}
+	must := func(x exec.Expr, err error) exec.Expr {
+		if err != nil {
+			panic(fmt.Sprintf("planner: changed(): %v", err))
+		}
+		return x
+	}
+	op := exec.Col(sc.meta[exec.ColOp], exec.ColOp, stdlib.TString)
+	upd := must(exec.Lit(exec.OpUpdate, stdlib.TString))
+	isUpd := must(exec.Binary("=", op, upd))
+	diff, err := exec.Binary("<>", old, now)
+	if err != nil {
+		b.errs.add(c, "%v", err)
+		return nil
+	}
+	nullDiff := must(exec.Binary("<>", exec.IsNull(old, false), exec.IsNull(now, false)))
+	either := must(exec.Binary("OR", diff, nullDiff))
+	both := must(exec.Binary("AND", isUpd, either))
+	f := must(exec.Lit(false, stdlib.TBool))
+	return must(exec.Call("coalesce", []exec.Expr{both, f}))
+}
+
+// bindLiteral types a literal: integers are INT64 (UINT64 above its range),
+// decimal-point numbers are exact DECIMALs, exponent numbers FLOAT64.
+func bindLiteral(l *lang.Literal) (exec.Expr, error) {
+	switch l.Kind {
+	case lang.LitNull:
+		return exec.Lit(nil, stdlib.TNull)
+	case lang.LitBool:
+		return exec.Lit(strings.EqualFold(l.Value, "true"), stdlib.TBool)
+	case lang.LitString:
+		return exec.Lit(l.Value, stdlib.TString)
+	case lang.LitInt:
+		var v int64
+		if _, err := fmt.Sscan(l.Value, &v); err == nil {
+			return exec.Lit(v, stdlib.TInt64)
+		}
+		var u uint64
+		if _, err := fmt.Sscan(l.Value, &u); err == nil {
+			return exec.Lit(u, stdlib.TUint64)
+		}
+		digits := int32(len(strings.TrimLeft(l.Value, "0")))
+		if digits > stdlib.MaxDecimalPrecision {
+			return nil, fmt.Errorf("number %s has more than %d digits", l.Value, stdlib.MaxDecimalPrecision)
+		}
+		return exec.Lit(l.Value, stdlib.Dec(digits, 0))
+	case lang.LitFloat:
+		v := l.Value
+		if strings.ContainsAny(v, "eE") {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				return nil, fmt.Errorf("bad number %s", v)
+			}
+			return exec.Lit(f, stdlib.TFloat64)
+		}
+		intPart, frac, _ := strings.Cut(v, ".")
+		intDigits := len(strings.TrimLeft(intPart, "0"))
+		p, s := int32(intDigits+len(frac)), int32(len(frac))
+		if p == 0 {
+			p = 1
+		}
+		if s > stdlib.MaxDecimalScale || p > stdlib.MaxDecimalPrecision {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err != nil {
+				return nil, fmt.Errorf("bad number %s", v)
+			}
+			return exec.Lit(f, stdlib.TFloat64)
+		}
+		if p < s {
+			p = s
+		}
+		return exec.Lit(v, stdlib.Dec(p, s))
+	case lang.LitTimestamp:
+		return exec.Lit(l.Value, stdlib.TTimestamp)
+	case lang.LitDate:
+		return exec.Lit(l.Value, stdlib.TDate)
+	case lang.LitInterval:
+		return exec.Lit(l.Value+" "+l.Unit, stdlib.TInterval)
+	}
+	return nil, fmt.Errorf("unsupported literal %s", l.Raw)
+}

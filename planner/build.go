@@ -1,0 +1,203 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+)
+
+// Catalog answers schema questions about declared sources. The command
+// line backs it with live connections; tests may back it with fixed
+// schemas.
+type Catalog interface {
+	Tables(ctx context.Context, src *SourceDecl, db, pattern string) ([]connectors.TableRef, error)
+	Describe(ctx context.Context, src *SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error)
+}
+
+// Options tune Build.
+type Options struct {
+	// Catalog resolves tables and columns. nil plans offline: names of
+	// sources, sinks, functions and options are checked, but nothing that
+	// needs a table schema.
+	Catalog Catalog
+}
+
+// Build binds and type-checks a parsed file (whose ${ENV} references are
+// already expanded) into a plan. The error, when not nil, is a lang.Errors
+// listing every problem with its position.
+func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
+	b := &builder{ctx: ctx, cat: opts.Catalog, plan: &Plan{File: f.Pos.Filename},
+		sources: map[string]*SourceDecl{}, sinks: map[string]*SinkDecl{}, funcs: map[string]*udf{}}
+	for _, st := range f.Statements {
+		switch {
+		case st.Source != nil:
+			b.source(st.Source)
+		case st.Sink != nil:
+			b.sink(st.Sink)
+		case st.Function != nil:
+			b.function(st.Function)
+		}
+	}
+	seen := map[string]bool{}
+	for _, st := range f.Statements {
+		if p := st.Pipeline; p != nil {
+			name := strings.ToLower(p.Name.Name)
+			if seen[name] {
+				b.errs.add(p.Name, "pipeline %q is declared twice", p.Name.Name)
+				continue
+			}
+			seen[name] = true
+			b.pipeline(p)
+		}
+	}
+	if err := b.errs.err(); err != nil {
+		return nil, err
+	}
+	return b.plan, nil
+}
+
+type builder struct {
+	ctx     context.Context
+	cat     Catalog
+	plan    *Plan
+	errs    errorList
+	sources map[string]*SourceDecl
+	sinks   map[string]*SinkDecl
+	funcs   map[string]*udf
+}
+
+func (b *builder) source(s *lang.CreateSource) {
+	name := s.Name.Name
+	if b.sources[strings.ToLower(name)] != nil {
+		b.errs.add(s.Name, "source %q is declared twice", name)
+		return
+	}
+	kind := strings.ToLower(s.Kind.Name)
+	spec, ok := connectors.SourceSpec(kind)
+	if !ok {
+		b.errs.add(s.Kind, "unknown source kind %q%s", kind, suggest(kind, connectors.SourceKinds()))
+		return
+	}
+	d := &SourceDecl{Name: name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Pos: s.Pos}
+	d.Options = b.bindOptions(s.With, "source "+name, spec.Options)
+	b.sources[strings.ToLower(name)] = d
+	b.plan.Sources = append(b.plan.Sources, d)
+}
+
+func (b *builder) sink(s *lang.CreateSink) {
+	name := s.Name.Name
+	if b.sinks[strings.ToLower(name)] != nil {
+		b.errs.add(s.Name, "sink %q is declared twice", name)
+		return
+	}
+	kind := strings.ToLower(s.Kind.Name)
+	spec, ok := connectors.SinkSpec(kind)
+	if !ok {
+		b.errs.add(s.Kind, "unknown sink kind %q%s", kind, suggest(kind, connectors.SinkKinds()))
+		return
+	}
+	d := &SinkDecl{Name: name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Pos: s.Pos}
+	d.Options = b.bindOptions(s.With, "sink "+name, spec.Options)
+	b.sinks[strings.ToLower(name)] = d
+	b.plan.Sinks = append(b.plan.Sinks, d)
+}
+
+// Redact replaces the password of a DSN by "****".
+func Redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "****")
+		s := u.String()
+		return strings.Replace(s, "%2A%2A%2A%2A", "****", 1)
+	}
+	return dsn
+}
+
+// resolveSource picks the source of a FROM table name and returns it with
+// the remaining db and table parts.
+func (b *builder) resolveSource(t *lang.TableName) (*SourceDecl, string, string, bool) {
+	parts := t.Parts
+	switch len(parts) {
+	case 3:
+		d := b.sources[strings.ToLower(parts[0].Name)]
+		if d == nil {
+			var names []string
+			for _, s := range b.plan.Sources {
+				names = append(names, s.Name)
+			}
+			b.errs.add(parts[0], "unknown source %q%s", parts[0].Name, suggest(parts[0].Name, names))
+			return nil, "", "", false
+		}
+		return d, parts[1].Name, parts[2].Name, true
+	case 2:
+		var mysql []*SourceDecl
+		for _, s := range b.plan.Sources {
+			mysql = append(mysql, s)
+		}
+		if len(mysql) != 1 {
+			if len(mysql) == 0 {
+				b.errs.add(t, "no source is declared: add CREATE SOURCE … FROM mysql '…'")
+			} else {
+				b.errs.add(t, "several sources are declared: write source.database.table")
+			}
+			return nil, "", "", false
+		}
+		return mysql[0], parts[0].Name, parts[1].Name, true
+	default:
+		b.errs.add(t, "a binlog table is written [source.]database.table")
+		return nil, "", "", false
+	}
+}
+
+// outputName is the name a TRANSFORM item produces.
+func outputName(it *lang.SelectItem) (string, bool) {
+	if it.Alias != nil {
+		return it.Alias.Name, true
+	}
+	e := it.Expr
+	for {
+		p, ok := e.(*lang.Paren)
+		if !ok {
+			break
+		}
+		e = p.X
+	}
+	if c, ok := e.(*lang.ColumnRef); ok {
+		if c.Before {
+			return "before_" + c.Name.Name, true
+		}
+		return c.Name.Name, true
+	}
+	return "", false
+}
+
+// sysFields are the system columns appended to every sink schema.
+func sysFields() []arrow.Field {
+	return []arrow.Field{
+		{Name: exec.SysVersion, Type: arrow.PrimitiveTypes.Uint64},
+		{Name: exec.SysDeleted, Type: arrow.PrimitiveTypes.Uint8},
+		{Name: exec.SysOp, Type: arrow.BinaryTypes.String},
+		{Name: exec.SysTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+		{Name: exec.SysPos, Type: arrow.BinaryTypes.String},
+	}
+}
+
+func lowerSet(names []string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[strings.ToLower(n)] = n
+	}
+	return m
+}
+
+func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

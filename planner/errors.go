@@ -1,0 +1,75 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/etlq/etlq/lang"
+)
+
+// errorList collects positioned errors so that a file reports all of its
+// problems, not only the first.
+type errorList struct {
+	errs lang.Errors
+}
+
+func (l *errorList) add(n lang.Node, format string, args ...any) {
+	l.errs = append(l.errs, &lang.Error{Pos: n.Position(), EndPos: n.EndPosition(), Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *errorList) addAt(pos, end lang.Pos, format string, args ...any) {
+	l.errs = append(l.errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (l *errorList) err() error {
+	if len(l.errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(l.errs, func(i, j int) bool { return l.errs[i].Pos.Offset < l.errs[j].Pos.Offset })
+	return l.errs
+}
+
+// suggest returns ` (did you mean "x"?)` for the closest candidate, or "".
+func suggest(name string, candidates []string) string {
+	best, bestD := "", 1<<30
+	lname := strings.ToLower(name)
+	for _, c := range candidates {
+		d := levenshtein(lname, strings.ToLower(c))
+		if d < bestD || (d == bestD && c < best) {
+			best, bestD = c, d
+		}
+	}
+	limit := len(name) / 3
+	if limit < 1 {
+		limit = 1
+	}
+	if limit > 3 {
+		limit = 3
+	}
+	if best == "" || bestD > limit {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,118 @@
+package planner
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/lang"
+)
+
+// PipelineOptions are the WITH options every pipeline accepts, whatever its
+// source and sink; connectors add their own through their Spec.
+var PipelineOptions = []connectors.Option{
+	{Name: "on_error", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "skip", "dead_letter"},
+		Doc: "what a row that fails a cast or a function does: stop the pipeline, be dropped and counted, or be kept in the dead-letter file with the reason"},
+	{Name: "batch_rows", Type: connectors.OptInt, Doc: "rows per batch written to the sink"},
+	{Name: "flush_interval", Type: connectors.OptDuration, Doc: "longest time a row waits in a sink buffer"},
+	{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
+		Doc: "what an ALTER TABLE of a source table does to the pipeline"},
+	{Name: "snapshot_parallelism", Type: connectors.OptInt, Doc: "snapshot chunks read at once"},
+	{Name: "chunk_rows", Type: connectors.OptInt, Doc: "rows per snapshot chunk"},
+	{Name: "start_at", Type: connectors.OptString, Doc: "with SNAPSHOT never and no checkpoint: 'earliest', 'latest', 'file:pos', a GTID set or a timestamp"},
+}
+
+// bindOptions checks a WITH clause against the allowed options and returns
+// the typed values (int64, bool, string, time.Duration).
+func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]connectors.Option) map[string]any {
+	out := map[string]any{}
+	var names []string
+	find := func(name string) (connectors.Option, bool) {
+		for _, list := range allowed {
+			for _, o := range list {
+				if o.Name == name {
+					return o, true
+				}
+			}
+		}
+		return connectors.Option{}, false
+	}
+	for _, list := range allowed {
+		for _, o := range list {
+			names = append(names, o.Name)
+		}
+	}
+	for _, o := range opts {
+		name := strings.ToLower(o.Name.Name)
+		spec, ok := find(name)
+		if !ok {
+			b.errs.add(o.Name, "unknown option %q for %s%s", name, what, suggest(name, names))
+			continue
+		}
+		if _, dup := out[name]; dup {
+			b.errs.add(o.Name, "option %q is given twice", name)
+			continue
+		}
+		lit, ok := o.Value.(*lang.Literal)
+		if !ok {
+			b.errs.add(o.Value, "option %q takes a literal value", name)
+			continue
+		}
+		v, ok := optionValue(spec, lit)
+		if !ok {
+			b.errs.add(o.Value, "option %q takes a %s, got %s", name, spec.Type, lit.Raw)
+			continue
+		}
+		if len(spec.Enum) > 0 {
+			s, _ := v.(string)
+			found := false
+			for _, e := range spec.Enum {
+				if e == s {
+					found = true
+				}
+			}
+			if !found {
+				b.errs.add(o.Value, "option %q must be one of %s, got %s", name, quoteList(spec.Enum), lit.Raw)
+				continue
+			}
+		}
+		out[name] = v
+	}
+	return out
+}
+
+func optionValue(spec connectors.Option, lit *lang.Literal) (any, bool) {
+	switch spec.Type {
+	case connectors.OptInt:
+		if lit.Kind != lang.LitInt {
+			return nil, false
+		}
+		n, err := strconv.ParseInt(lit.Value, 10, 64)
+		return n, err == nil
+	case connectors.OptBool:
+		if lit.Kind != lang.LitBool {
+			return nil, false
+		}
+		return strings.EqualFold(lit.Value, "true"), true
+	case connectors.OptDuration:
+		if lit.Kind != lang.LitString {
+			return nil, false
+		}
+		d, err := time.ParseDuration(lit.Value)
+		return d, err == nil && d >= 0
+	default:
+		if lit.Kind != lang.LitString {
+			return nil, false
+		}
+		return lit.Value, true
+	}
+}
+
+func quoteList(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = "'" + s + "'"
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,364 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/stdlib"
+)
+
+// formatsByKind lists the FORMATs each sink kind accepts; the first is the
+// default.
+var formatsByKind = map[string][]string{
+	"stdout":     {"table", "jsonl", "csv", "canal_json", "debezium_json"},
+	"file":       {"jsonl", "csv", "canal_json", "debezium_json", "parquet"},
+	"http":       {"jsonl", "canal_json", "debezium_json"},
+	"clickhouse": {"native"},
+}
+
+func (b *builder) pipeline(p *lang.CreatePipeline) {
+	pl := &Pipeline{Name: p.Name.Name, Pos: p.Pos, Snapshot: connectors.SnapshotInitial}
+	nerr := len(b.errs.errs)
+
+	if p.Snapshot != nil {
+		switch strings.ToLower(p.Snapshot.Name) {
+		case "initial":
+		case "never":
+			pl.Snapshot = connectors.SnapshotNever
+		case "only":
+			pl.Snapshot = connectors.SnapshotOnly
+		default:
+			b.errs.add(p.Snapshot, "SNAPSHOT must be initial, never or only, got %q", p.Snapshot.Name)
+		}
+	}
+
+	// FROM: every table of one pipeline comes from one source.
+	type fromTable struct {
+		name   *lang.TableName
+		db, tb string
+	}
+	var src *SourceDecl
+	var froms []fromTable
+	if len(p.From) == 0 {
+		b.errs.add(p.Name, "pipeline %q has no FROM binlog clause", p.Name.Name)
+	}
+	for _, t := range p.From {
+		d, db, tb, ok := b.resolveSource(t)
+		if !ok {
+			continue
+		}
+		if src != nil && d != src {
+			b.errs.add(t, "all tables of a pipeline must come from one source (%s and %s)", src.Name, d.Name)
+			continue
+		}
+		src = d
+		froms = append(froms, fromTable{t, db, tb})
+	}
+
+	// INTO, FORMAT, MODE.
+	sinkDecl, sinkSpec := b.into(p, pl)
+	if pl.SinkKind != "" {
+		formats := formatsByKind[pl.SinkKind]
+		if p.Format != nil {
+			f := strings.ToLower(p.Format.Name)
+			ok := false
+			for _, x := range formats {
+				ok = ok || x == f
+			}
+			if !ok {
+				b.errs.add(p.Format, "INTO %s does not take FORMAT %s (it takes %s)", pl.SinkKind, f, strings.Join(formats, ", "))
+			}
+			pl.Target.Format = f
+		} else if len(formats) > 0 {
+			pl.Target.Format = formats[0]
+		}
+	}
+	modeWritten := p.Mode != nil
+	if modeWritten {
+		switch strings.ToLower(p.Mode.Name) {
+		case "append":
+			pl.Target.Mode = connectors.ModeAppend
+		case "upsert":
+			pl.Target.Mode = connectors.ModeUpsert
+		case "changelog":
+			pl.Target.Mode = connectors.ModeChangelog
+		default:
+			b.errs.add(p.Mode, "MODE must be append, upsert or changelog, got %q", p.Mode.Name)
+		}
+	}
+
+	// WITH: pipeline options, plus what the source and the sink kinds accept.
+	allowed := [][]connectors.Option{PipelineOptions}
+	if src != nil {
+		if spec, ok := connectors.SourceSpec(src.Kind); ok {
+			allowed = append(allowed, spec.TargetOptions)
+		}
+	}
+	if sinkSpec != nil {
+		allowed = append(allowed, sinkSpec.TargetOptions)
+	}
+	pl.Options = b.bindOptions(p.With, "pipeline "+pl.Name, allowed...)
+	switch pl.Options["on_error"] {
+	case "skip":
+		pl.OnError = exec.OnErrorSkip
+	case "dead_letter":
+		pl.OnError = exec.OnErrorDeadLetter
+	default:
+		pl.OnError = exec.OnErrorFail
+	}
+	pl.Target.Options = pl.Options
+	pl.Target.Pipeline = pl.Name
+	pl.NeedBefore = true // see docs/architecture.md: before images always flow
+
+	if src == nil || sinkDecl == nil || b.cat == nil || len(b.errs.errs) > nerr {
+		if src != nil {
+			pl.Source = src.Name
+		}
+		b.plan.Pipelines = append(b.plan.Pipelines, pl)
+		return
+	}
+	pl.Source = src.Name
+
+	// Resolve tables (patterns included) and bind the dataflow per table.
+	var pk []string
+	pkKnown := true
+	for _, ft := range froms {
+		refs, err := b.cat.Tables(b.ctx, src, ft.db, ft.tb)
+		if err != nil {
+			b.errs.add(ft.name, "source %s: %v", src.Name, err)
+			continue
+		}
+		if len(refs) == 0 {
+			b.errs.add(ft.name, "no table matches %s.%s in source %s", ft.db, ft.tb, src.Name)
+			continue
+		}
+		for _, ref := range refs {
+			ts, err := b.cat.Describe(b.ctx, src, ref)
+			if err != nil {
+				b.errs.add(ft.name, "source %s: %v", src.Name, err)
+				continue
+			}
+			if len(ts.PrimaryKey) == 0 {
+				pkKnown = false
+			} else if pk == nil {
+				pk = ts.PrimaryKey
+			}
+			tp := b.bindTable(p, pl, ts, ft.name)
+			if tp != nil {
+				pl.Tables = append(pl.Tables, tp)
+			}
+		}
+	}
+	if len(b.errs.errs) > nerr || len(pl.Tables) == 0 {
+		b.plan.Pipelines = append(b.plan.Pipelines, pl)
+		return
+	}
+
+	// Mode and key.
+	if !modeWritten {
+		if pkKnown || len(p.Key) > 0 {
+			pl.Target.Mode = connectors.ModeUpsert
+		} else {
+			pl.Target.Mode = connectors.ModeAppend
+		}
+	}
+	outIdx := map[string]int{}
+	for i, c := range pl.Output {
+		outIdx[strings.ToLower(c.Name)] = i
+	}
+	var outNames []string
+	for _, c := range pl.Output {
+		outNames = append(outNames, c.Name)
+	}
+	var keyIdx []int
+	if len(p.Key) > 0 {
+		for _, k := range p.Key {
+			i, ok := outIdx[strings.ToLower(k.Name)]
+			if !ok {
+				b.errs.add(k, "KEY column %q is not an output column of pipeline %s%s", k.Name, pl.Name, suggest(k.Name, outNames))
+				continue
+			}
+			keyIdx = append(keyIdx, i)
+			pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
+		}
+	} else if pl.Target.Mode == connectors.ModeUpsert {
+		if !pkKnown || len(pk) == 0 {
+			b.errs.add(p.Name, "MODE upsert needs a key: the source table has no primary key, add KEY (…)")
+		} else {
+			for _, k := range pk {
+				i, ok := outIdx[strings.ToLower(k)]
+				if !ok {
+					b.errs.add(p.Name, "MODE upsert needs the primary key column %q in TRANSFORM, or a KEY (…) clause", k)
+					continue
+				}
+				keyIdx = append(keyIdx, i)
+				pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
+			}
+		}
+	} else if pkKnown && len(pk) > 0 {
+		// Append and changelog tables are still ordered by the key when
+		// the output carries it.
+		var key []string
+		for _, k := range pk {
+			if i, ok := outIdx[strings.ToLower(k)]; ok {
+				key = append(key, pl.Output[i].Name)
+			}
+		}
+		if len(key) == len(pk) {
+			pl.Target.Key = key
+		}
+	}
+	for _, t := range pl.Tables {
+		t.KeyIndex = keyIdx
+	}
+
+	// The sink schema: outputs, system columns, and before values where the
+	// mode or the format shows them.
+	fields := make([]arrow.Field, 0, 2*len(pl.Output)+5)
+	for _, c := range pl.Output {
+		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
+	}
+	fields = append(fields, sysFields()...)
+	withBefore := pl.Target.Mode == connectors.ModeChangelog || pl.Target.Format == "canal_json" || pl.Target.Format == "debezium_json"
+	if withBefore {
+		for _, c := range pl.Output {
+			fields = append(fields, arrow.Field{Name: exec.SysBeforePrefix + c.Name, Type: c.Type, Nullable: true})
+		}
+	}
+	if !withBefore && pl.Target.Mode != connectors.ModeUpsert {
+		for _, t := range pl.Tables {
+			t.BeforeOutputs = nil
+		}
+	}
+	pl.Target.Schema = arrow.NewSchema(fields, nil)
+	b.plan.Pipelines = append(b.plan.Pipelines, pl)
+}
+
+// into resolves the INTO clause.
+func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connectors.Spec) {
+	in := p.Into
+	if in == nil {
+		b.errs.add(p.Name, "pipeline %q has no INTO clause", p.Name.Name)
+		return nil, nil
+	}
+	kind := strings.ToLower(in.Kind.Name)
+	spec, ok := connectors.SinkSpec(kind)
+	if !ok {
+		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, suggest(kind, connectors.SinkKinds()))
+		return nil, nil
+	}
+	pl.SinkKind = kind
+	switch kind {
+	case "stdout", "file", "http":
+		target := ""
+		if in.Target != nil {
+			target = in.Target.Value
+		}
+		if kind != "stdout" && target == "" {
+			b.errs.add(in, "INTO %s needs a target: INTO %s '…'", kind, kind)
+			return nil, nil
+		}
+		if kind == "stdout" && (in.Target != nil || in.Table != nil) {
+			b.errs.add(in, "INTO stdout takes no target")
+		}
+		name := kind
+		if target != "" {
+			name = kind + ":" + target
+		}
+		d := b.sinks[strings.ToLower(name)]
+		if d == nil {
+			d = &SinkDecl{Name: name, Kind: kind, DSN: target, Redacted: Redact(target), Implicit: true, Options: map[string]any{}}
+			b.sinks[strings.ToLower(name)] = d
+			b.plan.Sinks = append(b.plan.Sinks, d)
+		}
+		pl.Sink = d.Name
+		pl.Target.Name = target
+		return d, spec
+	}
+	// A declared sink: INTO kind [sink.]db.table.
+	if in.Table == nil {
+		b.errs.add(in, "INTO %s needs a table: INTO %s [sink.]database.table", kind, kind)
+		return nil, nil
+	}
+	parts := in.Table.Parts
+	var d *SinkDecl
+	var rest []*lang.Ident
+	switch len(parts) {
+	case 3:
+		d = b.sinks[strings.ToLower(parts[0].Name)]
+		if d == nil {
+			var names []string
+			for _, s := range b.plan.Sinks {
+				if !s.Implicit {
+					names = append(names, s.Name)
+				}
+			}
+			b.errs.add(parts[0], "unknown sink %q%s", parts[0].Name, suggest(parts[0].Name, names))
+			return nil, nil
+		}
+		rest = parts[1:]
+	case 2:
+		var cands []*SinkDecl
+		for _, s := range b.plan.Sinks {
+			if s.Kind == kind && !s.Implicit {
+				cands = append(cands, s)
+			}
+		}
+		if len(cands) != 1 {
+			if len(cands) == 0 {
+				b.errs.add(in.Table, "no %s sink is declared: add CREATE SINK … INTO %s '…'", kind, kind)
+			} else {
+				b.errs.add(in.Table, "several %s sinks are declared: write sink.database.table", kind)
+			}
+			return nil, nil
+		}
+		d = cands[0]
+		rest = parts
+	default:
+		b.errs.add(in.Table, "a %s target is written [sink.]database.table", kind)
+		return nil, nil
+	}
+	if d.Kind != kind {
+		b.errs.add(in.Kind, "sink %s is a %s sink, not %s", d.Name, d.Kind, kind)
+		return nil, nil
+	}
+	pl.Sink = d.Name
+	pl.Target.Name = rest[0].Name + "." + rest[1].Name
+	return d, spec
+}
+
+// inputSchema is the layout of the source batches of a table: columns,
+// before.* columns, metadata columns (exec/batch.go).
+func inputSchema(ts *connectors.TableSchema) *arrow.Schema {
+	fields := make([]arrow.Field, 0, 2*len(ts.Fields)+6)
+	fields = append(fields, ts.Fields...)
+	for _, f := range ts.Fields {
+		bf := f
+		bf.Name = exec.BeforePrefix + f.Name
+		bf.Nullable = true
+		fields = append(fields, bf)
+	}
+	fields = append(fields, MetaFields()...)
+	return arrow.NewSchema(fields, nil)
+}
+
+// MetaFields are the metadata columns every source batch ends with.
+func MetaFields() []arrow.Field {
+	return []arrow.Field{
+		{Name: exec.ColOp, Type: arrow.BinaryTypes.String},
+		{Name: exec.ColTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+		{Name: exec.ColDB, Type: arrow.BinaryTypes.String},
+		{Name: exec.ColTable, Type: arrow.BinaryTypes.String},
+		{Name: exec.ColPos, Type: arrow.BinaryTypes.String},
+		{Name: exec.ColVersion, Type: arrow.PrimitiveTypes.Uint64},
+	}
+}
+
+var metaTypes = map[string]stdlib.Type{
+	exec.ColOp: stdlib.TString, exec.ColTs: stdlib.TTimestamp, exec.ColDB: stdlib.TString,
+	exec.ColTable: stdlib.TString, exec.ColPos: stdlib.TString, exec.ColVersion: stdlib.TUint64,
+}

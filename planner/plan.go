@@ -1,0 +1,87 @@
+// Package planner binds a parsed .etl file to live source schemas, types
+// every expression and produces the plan the runtime executes.
+//
+// Stages, in order: declarations (sources, sinks, functions) → per pipeline:
+// table resolution → expression binding and typing (exec constructors) →
+// mode and key checks → output schema with the sink system columns.
+package planner
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+)
+
+// Plan is a checked, typed file ready to run.
+type Plan struct {
+	File      string
+	Sources   []*SourceDecl
+	Sinks     []*SinkDecl
+	Pipelines []*Pipeline
+}
+
+// SourceDecl is one CREATE SOURCE.
+type SourceDecl struct {
+	Name     string
+	Kind     string
+	DSN      string // with ${ENV} expanded: secret, never printed
+	Redacted string // DSN with the password replaced by "****"
+	Options  map[string]any
+	Pos      lang.Pos
+}
+
+// SinkDecl is one CREATE SINK, or an implicit one (stdout, file, http).
+type SinkDecl struct {
+	Name     string
+	Kind     string
+	DSN      string
+	Redacted string
+	Options  map[string]any
+	Implicit bool
+	Pos      lang.Pos
+}
+
+// Pipeline is one CREATE PIPELINE, bound.
+type Pipeline struct {
+	Name     string
+	Source   string
+	Snapshot connectors.SnapshotMode
+	Tables   []*TablePlan // one per matching source table
+	Sink     string       // SinkDecl name
+	SinkKind string
+	Target   connectors.Target // Schema: output columns then exec.Sys* columns
+	// Output are the user output columns (name and type), in order.
+	Output []Column
+	// NeedBefore says the source must deliver before.* columns.
+	NeedBefore bool
+	OnError    exec.OnError
+	Options    map[string]any // pipeline WITH options (validated)
+	Pos        lang.Pos
+}
+
+// Column is a named, typed output column.
+type Column struct {
+	Name     string
+	Type     arrow.DataType
+	Nullable bool
+	Source   string // type text for display, e.g. "DECIMAL(12,2)"
+}
+
+// TablePlan is the bound dataflow of one source table in a pipeline.
+type TablePlan struct {
+	Ref connectors.TableRef
+	// Input is the schema of the source batches for this table.
+	Input *arrow.Schema
+	// Where is nil when the pipeline has no WHERE.
+	Where exec.Expr
+	// Outputs evaluate the output columns over the after image (or the
+	// deleted row for deletes).
+	Outputs []exec.Expr
+	// BeforeOutputs evaluate the same outputs over the before image; nil
+	// when the mode and format do not need them.
+	BeforeOutputs []exec.Expr
+	// KeyIndex are the indices in Outputs of the KEY columns.
+	KeyIndex []int
+}
