@@ -89,7 +89,7 @@ func (fm *formatter) statement(st *Statement, prevEnd int) {
 				fm.out.WriteByte('\n')
 			}
 		}
-		fm.out.WriteString(pad + l.text)
+		fm.out.WriteString(pad + strings.ReplaceAll(l.text, "\n", "\n"+pad))
 		if k == len(lines)-1 {
 			fm.out.WriteByte(';')
 		}
@@ -233,7 +233,8 @@ func optionLines(indent int, opts []*Option, cl *Clause) []line {
 	}
 	head := line{indent: indent, text: "WITH (", start: -1, end: -1}
 	if cl != nil {
-		head = line{indent: indent, text: "WITH (", start: cl.Pos.Offset, end: opts[0].Pos.Offset, endLine: opts[0].Pos.Line}
+		end := kwEnd(cl.Pos, "WITH")
+		head = line{indent: indent, text: "WITH (", start: cl.Pos.Offset, end: end.Offset, endLine: end.Line}
 	}
 	lines := []line{head}
 	for i, o := range opts {
@@ -269,7 +270,7 @@ func pipelineLines(st *Statement, p *CreatePipeline) []line {
 		lines = append(lines, srcLine(1, "SNAPSHOT "+identText(p.Snapshot), at("SNAPSHOT")))
 	}
 	if p.Where != nil {
-		lines = append(lines, srcLine(1, "WHERE "+FormatExpr(p.Where), at("WHERE")))
+		lines = append(lines, srcLine(1, "WHERE "+conditionText(p.Where), at("WHERE")))
 	}
 	if p.Transform != nil {
 		items := make([]string, len(p.Transform))
@@ -282,8 +283,8 @@ func pipelineLines(st *Statement, p *CreatePipeline) []line {
 		} else {
 			head := line{indent: 1, text: "TRANSFORM", start: -1, end: -1}
 			if cl != nil {
-				first := p.Transform[0].Pos
-				head = line{indent: 1, text: "TRANSFORM", start: cl.Position().Offset, end: first.Offset, endLine: first.Line}
+				end := kwEnd(cl.Position(), "TRANSFORM")
+				head = line{indent: 1, text: "TRANSFORM", start: cl.Position().Offset, end: end.Offset, endLine: end.Line}
 			}
 			lines = append(lines, head)
 			for i, it := range p.Transform {
@@ -352,4 +353,39 @@ func selectItemText(it *SelectItem) string {
 		s += " AS " + identText(it.Alias)
 	}
 	return s
+}
+
+// maxLine is the line length above which a WHERE condition is split.
+const maxLine = 80
+
+// conditionText prints a condition; a long AND (or OR) chain is split
+// before each operator, the continuation lines indented by 2 more spaces.
+func conditionText(e Expr) string {
+	one := FormatExpr(e)
+	b, ok := e.(*Binary)
+	if len(one)+8 <= maxLine || !ok || (b.Op != "AND" && b.Op != "OR") {
+		return one
+	}
+	var terms []Expr
+	for {
+		terms = append(terms, b.R)
+		l, ok := b.L.(*Binary)
+		if !ok || l.Op != b.Op {
+			terms = append(terms, b.L)
+			break
+		}
+		b = l
+	}
+	p := binaryOps[b.Op]
+	var sb strings.Builder
+	for i := len(terms) - 1; i >= 0; i-- {
+		min := p + 1
+		if i == len(terms)-1 {
+			min = p
+		} else {
+			sb.WriteString("\n  " + b.Op + " ")
+		}
+		writeExpr(&sb, terms[i], min, p)
+	}
+	return sb.String()
 }

@@ -109,7 +109,8 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 		toks = append(toks, t)
 		switch t.Type {
 		case tokComment:
-			comments = append(comments, &Comment{Pos: t.Pos, EndPos: tokEnd(&t), Text: t.Value})
+			// A "-- …" comment ends before "\r\n" too.
+			comments = append(comments, &Comment{Pos: t.Pos, EndPos: tokEnd(&t), Text: strings.TrimRight(t.Value, "\r")})
 		case tokBadComment:
 			errs = append(errs, startError(&t, 2, "unterminated comment: \"/*\" has no matching \"*/\""))
 		case tokBadString:
