@@ -1,0 +1,205 @@
+package planner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	_ "github.com/etlq/etlq/connectors/all"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+// fixedCatalog serves fixed schemas: a planner unit test needs no server
+// (the end-to-end tests in cmd/etlq plan against live ones).
+type fixedCatalog map[string]*connectors.TableSchema
+
+func (c fixedCatalog) Tables(_ context.Context, _ *planner.SourceDecl, db, pattern string) ([]connectors.TableRef, error) {
+	var out []connectors.TableRef
+	for k, ts := range c {
+		if ok, _ := path.Match(pattern, ts.Ref.Table); ok && ts.Ref.DB == db {
+			out = append(out, ts.Ref)
+		}
+		_ = k
+	}
+	return out, nil
+}
+
+func (c fixedCatalog) Describe(_ context.Context, _ *planner.SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error) {
+	ts := c[ref.String()]
+	if ts == nil {
+		return nil, fmt.Errorf("table %s does not exist", ref)
+	}
+	return ts, nil
+}
+
+func field(name string, t arrow.DataType, srcType string) arrow.Field {
+	return arrow.Field{Name: name, Type: t, Nullable: true, Metadata: arrow.NewMetadata([]string{exec.MetaSourceType}, []string{srcType})}
+}
+
+var shop = fixedCatalog{
+	"shopdb.orders": {
+		Ref: connectors.TableRef{DB: "shopdb", Table: "orders"},
+		Fields: []arrow.Field{
+			field("id", arrow.PrimitiveTypes.Uint64, "bigint(20) unsigned"),
+			field("customer", arrow.BinaryTypes.String, "varchar(64)"),
+			field("status", arrow.BinaryTypes.String, "varchar(16)"),
+			field("amount", &arrow.Decimal128Type{Precision: 12, Scale: 2}, "decimal(12,2)"),
+			field("created_at", &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, "datetime(6)"),
+		},
+		PrimaryKey: []string{"id"},
+	},
+	"shopdb.events": {
+		Ref:    connectors.TableRef{DB: "shopdb", Table: "events"},
+		Fields: []arrow.Field{field("name", arrow.BinaryTypes.String, "varchar(64)")},
+	},
+}
+
+const header = `CREATE SOURCE shop FROM mysql 'mysql://repl:secret@127.0.0.1:3306';
+CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:9000';
+`
+
+func build(t *testing.T, src string) (*planner.Plan, error) {
+	t.Helper()
+	f, err := lang.ParseFile("test.etl", []byte(src))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if errs := lang.Expand(f, func(string) (string, bool) { return "", false }); len(errs) > 0 {
+		return nil, errs
+	}
+	return planner.Build(context.Background(), f, planner.Options{Catalog: shop})
+}
+
+func TestBuildPlansTheSpine(t *testing.T) {
+	p, err := build(t, header+`CREATE PIPELINE orders
+  FROM binlog shop.shopdb.orders SNAPSHOT initial
+  WHERE status <> 'cancelled'
+  TRANSFORM id, amount * 100 AS cents, date(created_at) AS day, _op
+  INTO clickhouse dw.analytics.orders MODE upsert KEY (id);
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.Pipelines[0]
+	var cols []string
+	for _, c := range pl.Output {
+		cols = append(cols, c.Name+" "+c.Source)
+	}
+	if got, want := strings.Join(cols, ", "), "id UINT64, cents DECIMAL(15,2), day DATE, _op STRING"; got != want {
+		t.Errorf("output columns:\n got %s\nwant %s", got, want)
+	}
+	if pl.Target.Mode != connectors.ModeUpsert || strings.Join(pl.Target.Key, ",") != "id" || pl.Target.Name != "analytics.orders" {
+		t.Errorf("target: %+v", pl.Target)
+	}
+	if p.Sources[0].Redacted != "mysql://repl:****@127.0.0.1:3306" {
+		t.Errorf("redacted DSN: %s", p.Sources[0].Redacted)
+	}
+	// user columns, then the five system columns
+	if n := pl.Target.Schema.NumFields(); n != 4+5 {
+		t.Errorf("sink schema has %d fields: %s", n, pl.Target.Schema)
+	}
+}
+
+func TestDefaultModeFollowsThePrimaryKey(t *testing.T) {
+	p, err := build(t, header+`CREATE PIPELINE a FROM binlog shopdb.orders INTO clickhouse analytics.orders;
+CREATE PIPELINE b FROM binlog shopdb.events INTO clickhouse analytics.events;
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := p.Pipelines[0].Target.Mode; m != connectors.ModeUpsert {
+		t.Errorf("table with a primary key: mode %s, want upsert", m)
+	}
+	if m := p.Pipelines[1].Target.Mode; m != connectors.ModeAppend {
+		t.Errorf("table without a primary key: mode %s, want append", m)
+	}
+	if n := len(p.Pipelines[0].Output); n != 5 {
+		t.Errorf("TRANSFORM left out means *: %d columns", n)
+	}
+}
+
+// TestCheckErrors asserts the exact message and position of each error
+// class the planner reports.
+func TestCheckErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       string // "line:col: message"
+	}{
+		{"unknown column", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, amout INTO clickhouse a.b;`,
+			`3:59: unknown column "amout" in shopdb.orders (did you mean "amount"?)`},
+		{"unknown table", `CREATE PIPELINE p FROM binlog shopdb.ordrs INTO clickhouse a.b;`,
+			`3:31: no table matches shopdb.ordrs in source shop`},
+		{"unknown source", `CREATE PIPELINE p FROM binlog shp.shopdb.orders INTO clickhouse a.b;`,
+			`3:31: unknown source "shp" (did you mean "shop"?)`},
+		{"unknown sink", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse wd.a.b;`,
+			`3:61: unknown sink "wd" (did you mean "dw"?)`},
+		{"unknown sink kind", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clikhouse a.b;`,
+			`3:50: unknown sink kind "clikhouse" (did you mean "clickhouse"?)`},
+		{"unknown function", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, uper(customer) AS c INTO clickhouse a.b;`,
+			`3:59: unknown function "uper" (did you mean "upper"?)`},
+		{"argument count", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, substr() AS c INTO clickhouse a.b;`,
+			`3:59: function "substr" takes 2 or 3 arguments, got 0`},
+		{"operator types", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, created_at * 2 AS c INTO clickhouse a.b;`,
+			`3:59: operator "*" cannot take TIMESTAMP and INT64`},
+		{"where not boolean", `CREATE PIPELINE p FROM binlog shopdb.orders WHERE amount + 1 INTO clickhouse a.b;`,
+			`3:51: WHERE must be a boolean condition, got DECIMAL(13,2)`},
+		{"duplicate pipeline", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.b;
+CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.c;`,
+			`4:17: pipeline "p" is declared twice`},
+		{"duplicate output column", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, status, customer AS status INTO clickhouse a.b;`,
+			`3:67: duplicate output column "status" (first at line 3)`},
+		{"key not in output", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, status INTO clickhouse a.b MODE upsert KEY (idd);`,
+			`3:103: KEY column "idd" is not an output column of pipeline p (did you mean "id"?)`},
+		{"upsert without key", `CREATE PIPELINE p FROM binlog shopdb.events INTO clickhouse a.b MODE upsert;`,
+			`3:17: MODE upsert needs a key: the source table has no primary key, add KEY (…)`},
+		{"unknown option", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.b WITH (on_eror = 'skip');`,
+			`3:71: unknown option "on_eror" for pipeline p (did you mean "on_error"?)`},
+		{"ill-typed option", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.b WITH (batch_rows = 'many');`,
+			`3:84: option "batch_rows" takes a integer, got 'many'`},
+		{"option value not allowed", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.b WITH (on_error = 'ignore');`,
+			`3:82: option "on_error" must be one of 'fail', 'skip', 'dead_letter', got 'ignore'`},
+		{"before outside binlog", `CREATE PIPELINE p FROM binlog shopdb.orders SNAPSHOT only TRANSFORM id, before.status AS s INTO clickhouse a.b;`,
+			`3:73: before.status is only known in a binlog pipeline (this one has SNAPSHOT only)`},
+		{"changed outside binlog", `CREATE PIPELINE p FROM binlog shopdb.orders SNAPSHOT only WHERE changed(status) INTO clickhouse a.b;`,
+			`3:65: changed() is only known in a binlog pipeline (this one has SNAPSHOT only)`},
+		{"expression without a name", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, amount * 2 INTO clickhouse a.b;`,
+			`3:59: this expression needs a name: add AS <name>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := build(t, header+tc.body+"\n")
+			var errs lang.Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("want an error %q, got %v", tc.want, err)
+			}
+			got := fmt.Sprintf("%d:%d: %s", errs[0].Pos.Line, errs[0].Pos.Column, errs[0].Msg)
+			if got != tc.want {
+				t.Errorf("\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAllErrorsOfAFileAreReported(t *testing.T) {
+	_, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.orders WHERE stauts = 'x' TRANSFORM id, amout INTO clickhouse a.b;
+CREATE PIPELINE q FROM binlog shopdb.orders TRANSFORM id, nope(id) AS n INTO clickhouse a.c;
+`)
+	var errs lang.Errors
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("want 3 errors, got %v", err)
+	}
+}
+
+func TestUnsetEnvironmentVariable(t *testing.T) {
+	_, err := build(t, `CREATE SOURCE shop FROM mysql 'mysql://repl:${SHOP_PW}@db:3306';`)
+	if err == nil || !strings.Contains(err.Error(), "SHOP_PW") {
+		t.Fatalf("want an error naming SHOP_PW, got %v", err)
+	}
+}
