@@ -3,13 +3,11 @@ package clickhouse
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/shopspring/decimal"
 
 	"github.com/etlq/etlq/exec"
@@ -156,17 +154,31 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 			return gather(c, arr, r, func(i int) (string, error) { return a.ValueString(i), nil })
 		}
 	case encDecimal:
-		scale := int32(c.field.Type.(arrow.DecimalType).GetScale())
+		dt := c.field.Type.(arrow.DecimalType)
+		scale, prec := dt.GetScale(), dt.GetPrecision()
+		tooWide := func(s string) error {
+			return &dataError{fmt.Sprintf("column %q: %s has more digits than DECIMAL(%d,%d) holds", c.name, s, prec, scale)}
+		}
 		switch a := arr.(type) {
 		case *array.Decimal32:
 			return gather(c, arr, r, func(i int) (decimal.Decimal, error) { return decimal.New(int64(a.Value(i)), -scale), nil })
 		case *array.Decimal64:
 			return gather(c, arr, r, func(i int) (decimal.Decimal, error) { return decimal.New(int64(a.Value(i)), -scale), nil })
 		case *array.Decimal128:
-			return gather(c, arr, r, func(i int) (decimal.Decimal, error) { return dec128(a.Value(i), scale), nil })
+			return gather(c, arr, r, func(i int) (decimal.Decimal, error) {
+				n := a.Value(i)
+				if !n.FitsInPrecision(prec) {
+					return decimal.Decimal{}, tooWide(n.ToString(scale))
+				}
+				return dec128(n, scale), nil
+			})
 		case *array.Decimal256:
 			return gather(c, arr, r, func(i int) (decimal.Decimal, error) {
-				return decimal.NewFromBigInt(a.Value(i).BigInt(), -scale), nil
+				n := a.Value(i)
+				if !n.FitsInPrecision(prec) {
+					return decimal.Decimal{}, tooWide(n.ToString(scale))
+				}
+				return decimal.NewFromBigInt(n.BigInt(), -scale), nil
 			})
 		}
 	case encDecimalText:
@@ -193,7 +205,7 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 		if a, ok := arr.(*array.Timestamp); ok {
 			unit := a.DataType().(*arrow.TimestampType).Unit
 			per := int64(time.Second / unit.Multiplier())
-			lo, hi := c.m.minSec, min(c.m.maxSec, math.MaxInt64/int64(time.Second)-1)
+			lo, hi := c.m.minSec, c.m.maxSec
 			return gather(c, arr, r, func(i int) (time.Time, error) {
 				v := int64(a.Value(i))
 				sec, frac := v/per, v%per
@@ -218,8 +230,6 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 	return nil, fmt.Errorf("column %q: cannot write arrow %s as ClickHouse %s", c.name, arr.DataType(), c.chType())
 }
 
-var maxInt64Big = big.NewInt(math.MaxInt64)
-
 // dec128 converts an Arrow decimal to a shopspring decimal, without big.Int
 // arithmetic when the unscaled value fits in an int64.
 func dec128(n decimal128.Num, scale int32) decimal.Decimal {
@@ -229,5 +239,3 @@ func dec128(n decimal128.Num, scale int32) decimal.Decimal {
 	}
 	return decimal.NewFromBigInt(n.BigInt(), -scale)
 }
-
-var _ = decimal256.Num{}

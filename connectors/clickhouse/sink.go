@@ -229,7 +229,7 @@ func readTableState(ctx context.Context, conn driver.Conn, db, table string) (ta
 // prepare computes the statements that bring the target to the layout:
 // everything for a new table; ADD COLUMNs (and the view again) for an
 // existing one. It adopts the existing table's nullability.
-func prepare(l *tableLayout, st tableState, evolve bool) ([]string, error) {
+func prepare(l *tableLayout, st tableState, schemaChanges string) ([]string, error) {
 	if !st.exists {
 		return l.ddl()
 	}
@@ -240,9 +240,26 @@ func prepare(l *tableLayout, st tableState, evolve bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(missing) > 0 && schemaChanges == "ignore" {
+		// Write only the columns the table has.
+		drop := map[string]bool{}
+		for _, c := range missing {
+			if c.key {
+				return nil, fmt.Errorf("existing table %s.%s lacks key column %q", l.db, l.table, c.name)
+			}
+			drop[c.name] = true
+		}
+		kept := l.cols[:0:0]
+		for _, c := range l.cols {
+			if !drop[c.name] {
+				kept = append(kept, c)
+			}
+		}
+		l.cols, missing = kept, nil
+	}
 	var out []string
 	if len(missing) > 0 {
-		if !evolve {
+		if schemaChanges != "evolve" {
 			names := make([]string, len(missing))
 			for i, c := range missing {
 				names[i] = fmt.Sprintf("%q %s", c.name, c.chType())
@@ -271,7 +288,7 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 	if err != nil {
 		return nil, nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
-	ddl, err = prepare(l, st, l.opts.schemaChanges == "evolve")
+	ddl, err = prepare(l, st, l.opts.schemaChanges)
 	problems = append(problems, l.problems...)
 	if err != nil {
 		problems = append(problems, err.Error())
@@ -292,7 +309,7 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	if err != nil {
 		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
-	stmts, err := prepare(l, st, l.opts.schemaChanges == "evolve")
+	stmts, err := prepare(l, st, l.opts.schemaChanges)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
 	}

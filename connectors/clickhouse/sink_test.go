@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/sinktest"
@@ -242,4 +244,57 @@ func TestSelectionWritesLiveRowsOnly(t *testing.T) {
 	}
 }
 
-var _ = exec.SysVersion
+func TestDecimalWiderThanDeclaredFails(t *testing.T) {
+	e := newEnv(t, nil)
+	fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "d", Type: &arrow.Decimal128Type{Precision: 5, Scale: 2}}}
+	s := sinktest.SinkSchema(fields, false)
+	w := e.open(e.target("dec", connectors.ModeAppend, nil, s, nil))
+	// Arrow keeps 1234.56 in a Decimal(5,2) array; ClickHouse Decimal(5, 2) cannot.
+	b := e.build(s, sysRow(1, false, "insert", 1, "1.00"))
+	db := array.NewDecimal128Builder(e.mem, &arrow.Decimal128Type{Precision: 5, Scale: 2})
+	db.Append(decimal128.FromI64(123456))
+	wide := db.NewArray()
+	db.Release()
+	rec := b.Record
+	cols := append([]arrow.Array(nil), rec.Columns()...)
+	cols[1] = wide
+	b.Record = array.NewRecordBatch(s, cols, rec.NumRows())
+	rec.Release()
+	wide.Release()
+	write(t, w, b, nil)
+	err := w.Flush(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `column "d": 1234.56 has more digits than DECIMAL(5,2) holds`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestBatchWithoutRecordIsAckedInOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	s := kvSchema()
+	w := e.open(e.target("kv", connectors.ModeAppend, nil, s, nil))
+	var a acks
+	write(t, w, e.build(s, sysRow(1, false, "insert", 1, "a")), a.done(0))
+	write(t, w, &exec.Batch{Mark: &exec.Mark{Source: "src"}}, a.done(1))
+	flush(t, w)
+	write(t, w, &exec.Batch{}, a.done(2))
+	flush(t, w)
+	if order, errs := a.snapshot(); len(order) != 3 || order[0] != 0 || order[1] != 1 || order[2] != 2 || len(errs) != 0 {
+		t.Errorf("acks %v errs %v", order, errs)
+	}
+}
+
+func TestSchemaChangesIgnoreOnExistingTable(t *testing.T) {
+	e := newEnv(t, nil)
+	e.exec("CREATE DATABASE " + quote(e.db))
+	e.exec("CREATE TABLE " + quote(e.db) + ".t (id Int64, name Nullable(String)) ENGINE = MergeTree ORDER BY id")
+	s := sinktest.SinkSchema(orderFields(), false)
+	w := e.open(e.target("t", connectors.ModeAppend, []string{"id"}, s, map[string]any{"schema_changes": "ignore"}))
+	write(t, w, e.build(s, sysRow(1, false, "insert", 1, "a", "1.00")), nil)
+	flush(t, w)
+	if got := e.text("SELECT id, name FROM " + quote(e.db) + ".t"); got != "1\ta\n" {
+		t.Errorf("got %q", got)
+	}
+	if got := e.text("SELECT count() FROM system.columns WHERE database = '" + e.db + "' AND table = 't'"); got != "2\n" {
+		t.Errorf("columns: %s", got)
+	}
+}

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -81,10 +82,13 @@ func days(y int, m time.Month, d int) int64 {
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
 }
 
-// dateTime64Range is the range of DateTime64 in seconds since the epoch.
+// dateTime64Range is the range of DateTime64 in seconds since the epoch
+// that etlq writes: the server's, cut at 2262-04-11 where clickhouse-go's
+// encoding (through int64 nanoseconds) ends.
 func (v serverVersion) dateTime64Range() (minSec, maxSec int64) {
+	maxSec = math.MaxInt64/int64(time.Second) - 1
 	if v.atLeast(22, 3) {
-		return days(1900, 1, 1) * 86400, days(2299, 12, 31)*86400 + 86399
+		return days(1900, 1, 1) * 86400, maxSec
 	}
-	return days(1925, 1, 1) * 86400, days(2283, 11, 11)*86400 + 86399
+	return days(1925, 1, 1) * 86400, maxSec
 }

@@ -108,6 +108,10 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		b.Release()
 		return fmt.Errorf("clickhouse writer for %s is closed", w.target)
 	}
+	if b.Record == nil {
+		// Nothing to write (a position-only batch): acknowledged in order.
+		return w.writeEmpty(ctx, b, done)
+	}
 	schema := b.Record.Schema()
 	if w.pending != nil && !w.pending.schema.Equal(schema) {
 		if err := w.seal(ctx); err != nil {
@@ -142,6 +146,25 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		return w.seal(ctx)
 	}
 	return nil
+}
+
+// writeEmpty queues a batch without a record behind the earlier writes.
+// Called with w.mu held.
+func (w *writer) writeEmpty(ctx context.Context, b *exec.Batch, done func(error)) error {
+	if g := w.pending; g != nil {
+		g.items = append(g.items, item{b, done})
+		return nil
+	}
+	g := &group{items: []item{{b, done}}, finished: make(chan struct{}), acked: make(chan struct{})}
+	close(g.finished)
+	select {
+	case w.order <- g:
+		w.last = g
+		return nil
+	case <-ctx.Done():
+		b.Release()
+		return ctx.Err()
+	}
 }
 
 // newGroup starts a group for batches of schema: the insert columns are the
@@ -308,7 +331,7 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 		}
 	}()
 	for _, it := range g.items {
-		if it.b.NumRows() == 0 {
+		if it.b.Record == nil || it.b.NumRows() == 0 {
 			continue
 		}
 		r := liveRows(it.b)
