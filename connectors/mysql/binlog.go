@@ -50,7 +50,7 @@ type binlogReader struct {
 	posEv   binlogPos
 
 	retries int
-	idleAt  time.Time
+	held    *replication.BinlogEvent // event waiting for a snapshot chunk
 }
 
 func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
@@ -199,24 +199,39 @@ func (r *binlogReader) step(ctx context.Context) error {
 	timer := time.NewTimer(250 * time.Millisecond)
 	defer timer.Stop()
 	for n := 0; ; n++ {
-		var ev *replication.BinlogEvent
-		select {
-		case ev = <-r.events:
-		default:
+		ev := r.held
+		r.held = nil
+		if ev == nil {
 			select {
 			case ev = <-r.events:
-			case err := <-r.errs:
-				return r.reconnect(ctx, err)
-			case <-st.snap.ready():
-				return nil
-			case <-timer.C:
-				if !r.inTrx {
-					st.atBoundary(r.safe, true)
+			default:
+				select {
+				case ev = <-r.events:
+				case err := <-r.errs:
+					return r.reconnect(ctx, err)
+				case <-st.snap.ready():
+					return nil
+				case <-timer.C:
+					if !r.inTrx {
+						st.atBoundary(r.safe, true)
+					}
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
 				}
-				return nil
+			}
+		}
+		if !r.inTrx && st.snap.barrier(r.safe) {
+			// A snapshot chunk at or before this point is still being
+			// read: hold the event until it is out.
+			r.held = ev
+			select {
+			case <-st.snap.ready():
+			case <-timer.C:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			return nil
 		}
 		r.retries = 0
 		if err := r.handle(ev); err != nil {
@@ -250,6 +265,7 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	}
 	r.inTrx = false
 	r.trxSent = 0
+	r.held = nil
 	r.maps = map[uint64]*tableMap{}
 	backoff := 100 * time.Millisecond
 	for {
@@ -283,6 +299,10 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 	var start binlogPos
 	if h.LogPos > 0 && h.EventType != replication.ROTATE_EVENT {
 		start = binlogPos{File: r.cur.File, Pos: h.LogPos - h.EventSize}
+		if h.LogPos <= r.cur.Pos && !r.inTrx && h.EventType != replication.HEARTBEAT_EVENT && h.EventType != replication.HEARTBEAT_LOG_EVENT_V2 {
+			// The file header events a dump re-sends before its start.
+			return nil
+		}
 		r.cur.Pos = h.LogPos
 	}
 	if h.Timestamp != 0 {

@@ -28,7 +28,8 @@ type chunk struct {
 	low    binlogPos // bracket mode: position before the read view
 	recs   []arrow.RecordBatch
 	readTs int64
-	err    error
+	// posKnown: pos is set (the read view exists).
+	posKnown bool
 }
 
 // snapshotter plans chunks, reads them with parallel connections, and hands
@@ -42,8 +43,9 @@ type snapshotter struct {
 	sem    chan struct{} // bounds chunks read but not yet emitted
 	readyC chan struct{}
 
-	mu      sync.Mutex
-	pending []*chunk
+	mu       sync.Mutex
+	inflight []*chunk // being read
+	pending  []*chunk // read, waiting for the reader to reach pos
 	failed  error
 	planned map[*tableState]int  // chunks planned per table
 	emitted map[*tableState]int  // chunks emitted per table
@@ -344,10 +346,35 @@ func (s *snapshotter) worker() {
 			return
 		}
 		s.mu.Lock()
+		s.removeInflight(ch)
 		s.pending = append(s.pending, ch)
 		s.mu.Unlock()
 		s.signal()
 	}
+}
+
+func (s *snapshotter) removeInflight(ch *chunk) {
+	for i, c := range s.inflight {
+		if c == ch {
+			s.inflight = append(s.inflight[:i], s.inflight[i+1:]...)
+			return
+		}
+	}
+}
+
+// barrier reports whether the binlog reader, between transactions at pos,
+// must wait before reading on: a chunk is being read whose position is not
+// known yet or is at or before pos. Its rows must go out before any event
+// after its position.
+func (s *snapshotter) barrier(pos binlogPos) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ch := range s.inflight {
+		if !ch.posKnown || ch.pos.cmp(pos) <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // selectList returns the chunk SELECT's column expressions. FLOAT is read
@@ -371,6 +398,18 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) error {
 	bracket := st.opts.bracket || st.flavor != "mariadb"
 	if !st.needBinlog {
 		bracket = false
+	}
+	if st.needBinlog {
+		// Registered before the read view exists, so the reader cannot
+		// pass the chunk's position unseen.
+		s.mu.Lock()
+		s.inflight = append(s.inflight, ch)
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.removeInflight(ch)
+			s.mu.Unlock()
+		}()
 	}
 	if bracket {
 		low, _, err := masterStatus(c, st.flavor)
@@ -409,6 +448,9 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) error {
 			return fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
 		}
 	}
+	s.mu.Lock()
+	ch.posKnown = true
+	s.mu.Unlock()
 	ch.readTs = time.Now().UnixMicro()
 	t := ch.t
 	where := rangePred(t, ch.rng)

@@ -278,6 +278,14 @@ func (st *stream) parseOpts() error {
 
 // masterStatus returns the server's current binlog position and GTID set.
 func masterStatus(c *client.Conn, flavor string) (binlogPos, string, error) {
+	// MariaDB's GTID position is read first, so it never runs ahead of the
+	// file position.
+	var mgtid string
+	if flavor == "mariadb" {
+		if g, err := c.Execute("SELECT @@GLOBAL.gtid_binlog_pos"); err == nil {
+			mgtid, _ = g.GetString(0, 0)
+		}
+	}
 	r, err := c.Execute("SHOW MASTER STATUS")
 	if err != nil {
 		if r, err = c.Execute("SHOW BINARY LOG STATUS"); err != nil {
@@ -292,9 +300,7 @@ func masterStatus(c *client.Conn, flavor string) (binlogPos, string, error) {
 	pos := binlogPos{File: f, Pos: uint32(p)}
 	var gtid string
 	if flavor == "mariadb" {
-		if g, err := c.Execute("SELECT @@GLOBAL.gtid_binlog_pos"); err == nil {
-			gtid, _ = g.GetString(0, 0)
-		}
+		gtid = mgtid
 	} else if r.ColumnNumber() >= 5 {
 		gtid, _ = r.GetString(0, 4)
 	}

@@ -174,7 +174,7 @@ func TestTypeZooSnapshotEqualsBinlog(t *testing.T) {
 				}
 			}
 			check(3, "dt", strconv.Itoa(int(InvalidDateBase))) // 0000-00-00
-			check(1, "bn", "01000000") // BINARY(4) keeps its 0x00 padding
+			check(1, "bn", "01000000")                         // BINARY(4) keeps its 0x00 padding
 			check(2, "bn", "61620000")
 		})
 	}

@@ -1,0 +1,172 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+// TestSnapshotUnderConcurrentWrites snapshots a 200k-row table in parallel
+// chunks while a writer updates, deletes and inserts the same keys, applies
+// the stream to a map by key ordered by _version, and checks the result
+// equals the table at the end.
+func TestSnapshotUnderConcurrentWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("large snapshot")
+	}
+	for _, s := range servers(t) {
+		for _, mode := range []string{"auto", "bracket"} {
+			if s.name == "minimal" && mode == "bracket" {
+				continue
+			}
+			t.Run(s.name+"_"+mode, func(t *testing.T) { testConcurrentSnapshot(t, s, mode) })
+		}
+	}
+}
+
+func testConcurrentSnapshot(t *testing.T, s server, mode string) {
+	const n = 200000
+	db := uniqueDB(t, s)
+	run(t, s, "CREATE TABLE "+db+".big (id INT PRIMARY KEY, k VARCHAR(20), v BIGINT, note VARCHAR(40))")
+	c := conn(t, s)
+	defer c.Close()
+	for lo := 0; lo < n; lo += 10000 {
+		var b strings.Builder
+		for i := lo; i < lo+10000; i++ {
+			if i > lo {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "(%d,'k%d',%d,'init')", i, i%97, i)
+		}
+		if _, err := c.Execute("INSERT INTO " + db + ".big VALUES " + b.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := newSrc(t, s, nil)
+	ref := connectors.TableRef{DB: db, Table: "big"}
+	ctx := context.Background()
+
+	// The writer runs while the snapshot is read.
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var writes atomic.Int64
+	go func() {
+		defer wg.Done()
+		wc := conn(t, s)
+		defer wc.Close()
+		r := rand.New(rand.NewSource(1))
+		for i := 0; !stop.Load(); i++ {
+			id := r.Intn(n + 1000)
+			var q string
+			switch i % 4 {
+			case 0, 1:
+				q = fmt.Sprintf("UPDATE %s.big SET v = v + 1, note = 'upd%d' WHERE id = %d", db, i, id)
+			case 2:
+				q = fmt.Sprintf("DELETE FROM %s.big WHERE id = %d", db, id)
+			default:
+				q = fmt.Sprintf("REPLACE INTO %s.big VALUES (%d, 'new', %d, 'ins%d')", db, id, i, i)
+			}
+			if i%10 == 0 {
+				q = fmt.Sprintf("UPDATE %s.big SET v = v + 1 WHERE id BETWEEN %d AND %d", db, id, id+50)
+			}
+			if _, err := wc.Execute(q); err != nil {
+				t.Errorf("writer: %v", err)
+				return
+			}
+			writes.Add(1)
+		}
+	}()
+
+	st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}},
+		Options: map[string]any{"chunk_rows": 20000, "snapshot_parallelism": 4, "snapshot_position": mode}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	state := map[string]row{}
+	versions := map[string]uint64{}
+	apply := func(rows []row) {
+		for _, r := range rows {
+			v, _ := strconv.ParseUint(r["_version"], 10, 64)
+			id := r["id"]
+			if v <= versions[id] {
+				t.Fatalf("version of key %s went back: %d after %d", id, v, versions[id])
+			}
+			versions[id] = v
+			if r["_op"] == "delete" {
+				delete(state, id)
+			} else {
+				state[id] = r
+			}
+		}
+	}
+	// Read until the snapshot is done, then stop the writer and read up
+	// to the server's position.
+	deadline := time.Now().Add(60 * time.Second)
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	for {
+		b, err := st.Next(dctx)
+		if err != nil {
+			stop.Store(true)
+			t.Fatalf("next: %v", err)
+		}
+		apply(batchRows(b))
+		b.Release()
+		done := true
+		for _, p := range st.Progress() {
+			done = done && p.Done
+		}
+		if done {
+			break
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if writes.Load() < 10 {
+		t.Fatalf("writer made only %d writes", writes.Load())
+	}
+	target, _, err := masterStatus(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sst := st.(*stream)
+	for sst.bin.safe.cmp(target) < 0 {
+		b, err := st.Next(dctx)
+		if err != nil {
+			t.Fatalf("next: %v", err)
+		}
+		apply(batchRows(b))
+		b.Release()
+	}
+	res, err := c.Execute("SELECT id, k, v, note FROM " + db + ".big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowNumber() != len(state) {
+		t.Errorf("stream state has %d keys, table %d (writes %d)", len(state), res.RowNumber(), writes.Load())
+	}
+	bad := 0
+	for i := 0; i < res.RowNumber(); i++ {
+		id, _ := res.GetString(i, 0)
+		k, _ := res.GetString(i, 1)
+		v, _ := res.GetString(i, 2)
+		note, _ := res.GetString(i, 3)
+		got, ok := state[id]
+		if !ok || got["k"] != k || got["v"] != v || got["note"] != note {
+			if bad++; bad < 10 {
+				t.Errorf("key %s: table (%s,%s,%s), stream %v", id, k, v, note, got)
+			}
+		}
+	}
+	t.Logf("%d rows, %d concurrent writes, %d keys differ", res.RowNumber(), writes.Load(), bad)
+}
