@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -105,46 +106,61 @@ func typeCases() []typeCase {
 }
 
 // TestTypeMap writes each row of the type map and reads it back exactly,
-// NULL included.
+// into a Nullable column (NULL included) and into a non-Nullable one.
 func TestTypeMap(t *testing.T) {
 	e := newEnv(t, nil)
 	for i, tc := range typeCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			fields := []arrow.Field{
-				{Name: "id", Type: arrow.PrimitiveTypes.Int64},
-				{Name: "c", Type: tc.typ, Nullable: true, Metadata: tc.meta},
+		for _, null := range []bool{true, false} {
+			name := tc.name
+			if !null {
+				name += " not null"
 			}
-			s := sinktest.SinkSchema(fields, false)
-			table := "types_" + string(rune('a'+i))
-			w := e.open(e.target(table, connectors.ModeUpsert, []string{"id"}, s, nil))
-			var rows [][]any
-			for j, v := range tc.values {
-				rows = append(rows, sysRow(uint64(j+1), false, "read", j, v))
-			}
-			var a acks
-			write(t, w, e.build(s, rows...), a.done(0))
-			flush(t, w)
-			if _, errs := a.snapshot(); len(errs) > 0 {
-				t.Fatal(errs)
-			}
-			want := tc.old
-			if e.sink.version.hasDateTime64() {
-				want = tc.cur
-			}
-			gotType := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = '" + table + "' AND name = 'c'")
-			if gotType != "Nullable("+want.chType+")\n" {
-				t.Errorf("stored as %q, want Nullable(%s)", strings.TrimSpace(gotType), want.chType)
-			}
-			expr := want.expr
-			if expr == "" {
-				expr = "toString({c})"
-			}
-			expr = strings.ReplaceAll(expr, "{c}", "c")
-			got := e.text("SELECT " + expr + " FROM " + quote(e.db) + "." + quote(table) + " ORDER BY id")
-			if w := strings.Join(want.texts, "\n") + "\n"; got != w {
-				t.Errorf("read back\n%swant\n%s", got, w)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				fields := []arrow.Field{
+					{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+					{Name: "c", Type: tc.typ, Nullable: null, Metadata: tc.meta},
+				}
+				s := sinktest.SinkSchema(fields, false)
+				table := fmt.Sprintf("types_%d_%v", i, null)
+				w := e.open(e.target(table, connectors.ModeUpsert, []string{"id"}, s, nil))
+				want := tc.old
+				if e.sink.version.hasDateTime64() {
+					want = tc.cur
+				}
+				var rows [][]any
+				var texts []string
+				for j, v := range tc.values {
+					if v == nil && !null {
+						continue
+					}
+					rows = append(rows, sysRow(uint64(j+1), false, "read", j, v))
+					texts = append(texts, want.texts[j])
+				}
+				var a acks
+				write(t, w, e.build(s, rows...), a.done(0))
+				flush(t, w)
+				if _, errs := a.snapshot(); len(errs) > 0 {
+					t.Fatal(errs)
+				}
+				wantType := want.chType
+				if null {
+					wantType = "Nullable(" + wantType + ")"
+				}
+				gotType := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = '" + table + "' AND name = 'c'")
+				if gotType != wantType+"\n" {
+					t.Errorf("stored as %q, want %s", strings.TrimSpace(gotType), wantType)
+				}
+				expr := want.expr
+				if expr == "" {
+					expr = "toString({c})"
+				}
+				expr = strings.ReplaceAll(expr, "{c}", "c")
+				got := e.text("SELECT " + expr + " FROM " + quote(e.db) + "." + quote(table) + " ORDER BY id")
+				if w := strings.Join(texts, "\n") + "\n"; got != w {
+					t.Errorf("read back\n%swant\n%s", got, w)
+				}
+			})
+		}
 	}
 }
 
