@@ -305,7 +305,7 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 				v = 1
 			}
 		case from.IsFloat():
-			f := math.Round(a.F64[j])
+			f := math.RoundToEven(a.F64[j]) // MariaDB rounds a DOUBLE half to even (a DECIMAL half up)
 			if !(f >= -9.223372036854775808e18 && f < 9.223372036854775808e18) {
 				return outOfRange(a, i, to)
 			}
@@ -365,7 +365,7 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 				v = 1
 			}
 		case from.IsFloat():
-			f := math.Round(a.F64[j])
+			f := math.RoundToEven(a.F64[j])
 			if !(f >= 0 && f < 1.8446744073709551616e19) {
 				return outOfRange(a, i, to)
 			}

@@ -44,7 +44,7 @@ func init() {
 	float1("ln", "Natural logarithm; NULL for x <= 0.", []Example{{"ln(1)", "0"}, {"ln(0)", "NULL"}},
 		func(x float64) (float64, bool) { return math.Log(x), x > 0 })
 	float1("log10", "Base-10 logarithm; NULL for x <= 0.", []Example{{"log10(1000)", "3"}},
-		func(x float64) (float64, bool) { return math.Log10(x), x > 0 })
+		func(x float64) (float64, bool) { return log10(x), x > 0 })
 	pow := &Func{Name: "pow", Sig: "pow(x, y) → FLOAT64", Doc: "x raised to y.", MySQL: true, MinArgs: 2, MaxArgs: 2,
 		Examples: []Example{{"pow(2, 10)", "1024"}, {"pow(4, 0.5)", "2"}},
 		Bind: simple("pow", TFloat64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -396,4 +396,33 @@ func (v *Vector) slice(i int) *Vector {
 	out := NewConst(v.Type)
 	out.Set(0, v, i, 1)
 	return out
+}
+
+// log10 is fdlibm's __ieee754_log10 (as the C library MySQL uses): Go's
+// math.Log10 is off by an ulp for values like 0.1 and 1e15.
+func log10(x float64) float64 {
+	const (
+		ivln10   = 4.34294481903251816668e-01
+		log102hi = 3.01029995663611771306e-01
+		log102lo = 3.69423907715893078616e-13
+	)
+	if x <= 0 || math.IsInf(x, 0) || math.IsNaN(x) {
+		return math.Log10(x)
+	}
+	bits := math.Float64bits(x)
+	hx := int32(bits >> 32)
+	k := int32(0)
+	if hx < 0x00100000 { // subnormal
+		x *= 1 << 54
+		k -= 54
+		bits = math.Float64bits(x)
+		hx = int32(bits >> 32)
+	}
+	k += (hx >> 20) - 1023
+	i := int32(uint32(k) >> 31)
+	hx = (hx & 0x000fffff) | ((0x3ff - i) << 20)
+	y := float64(k + i)
+	x = math.Float64frombits(uint64(uint32(hx))<<32 | bits&0xffffffff)
+	z := y*log102lo + ivln10*math.Log(x)
+	return z + y*log102hi
 }

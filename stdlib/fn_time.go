@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,7 +46,7 @@ func init() {
 	part("second", "The second of t, 0..59.", Example{"second(TIMESTAMP '2024-01-02 13:14:15')", "15"}, func(us int64) int64 { return tod(us) / usPerSec % 60 })
 	part("dayofweek", "The weekday of t, 1 = Sunday … 7 = Saturday.", Example{"dayofweek(DATE '2024-02-29')", "5"}, func(us int64) int64 {
 		d := floorDiv(us, usPerDay) // 1970-01-01 was a Thursday (5)
-		return (d+4)%7 + 1 - 7*boolInt((d+4)%7 < 0)
+		return ((d+4)%7+7)%7 + 1
 	})
 	Register(&Func{Name: "date_trunc", Sig: "date_trunc(unit, t) → TIMESTAMP", Doc: "t cut down to the start of its year, quarter, month, week (Monday), day, hour, minute or second.",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_trunc('month', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-01 00:00:00"}, {"date_trunc('hour', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-29 10:00:00"}},
@@ -110,13 +111,6 @@ func init() {
 	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 var dateTruncUnits = map[string]bool{"year": true, "quarter": true, "month": true, "week": true, "day": true, "hour": true, "minute": true, "second": true}
@@ -292,6 +286,11 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		w := TimeOf(us)
 		// Read the wall time in from, then show the instant in to.
 		inst := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), from)
+		if u := inst.Unix(); u < 1 || u > math.MaxInt32 {
+			// As MySQL: outside the TIMESTAMP range nothing is converted.
+			out.I64[i] = us
+			return
+		}
 		v := inst.In(to)
 		_, off := v.Zone()
 		out.I64[i] = inst.UnixMicro() + int64(off)*usPerSec

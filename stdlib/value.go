@@ -23,9 +23,10 @@ type FormatOptions struct {
 // DefaultFormat prints fractions only when present.
 var DefaultFormat = FormatOptions{FSP: -1}
 
-// FormatFloat formats f as MySQL prints a DOUBLE (bits 64) or FLOAT (bits
-// 32): the shortest text that reads back the same value, in exponent form
-// ("1e20", "1.5e-7") when the exponent is below -4 or at least 15.
+// FormatFloat formats f as MySQL/MariaDB print a DOUBLE (bitSize 64: the
+// shortest text that reads back the same value) or a FLOAT (bitSize 32: six
+// significant digits), in exponent form ("1e20", "1.5e-16") when the
+// decimal exponent is at least 15 or below -15. Negative zero prints "0".
 func FormatFloat(f float64, bitSize int) string {
 	switch {
 	case math.IsNaN(f):
@@ -35,22 +36,37 @@ func FormatFloat(f float64, bitSize int) string {
 	case math.IsInf(f, -1):
 		return "-inf"
 	case f == 0:
-		if math.Signbit(f) {
-			return "-0"
-		}
 		return "0"
 	}
-	s := strconv.FormatFloat(f, 'e', -1, bitSize)
-	mant, expText, _ := strings.Cut(s, "e")
-	exp, _ := strconv.Atoi(expText)
-	limit := 15
+	var s string
 	if bitSize == 32 {
-		limit = 7
+		s = strconv.FormatFloat(f, 'e', 5, 64)
+	} else {
+		s = strconv.FormatFloat(f, 'e', -1, 64)
 	}
-	if exp < -4 || exp >= limit {
+	mant, expText, _ := strings.Cut(s, "e")
+	if strings.Contains(mant, ".") {
+		mant = strings.TrimRight(strings.TrimRight(mant, "0"), ".")
+	}
+	exp, _ := strconv.Atoi(expText)
+	if exp < -15 || exp >= 15 {
 		return mant + "e" + strconv.Itoa(exp)
 	}
-	return strconv.FormatFloat(f, 'f', -1, bitSize)
+	neg := strings.HasPrefix(mant, "-")
+	digits := strings.Replace(strings.TrimPrefix(mant, "-"), ".", "", 1)
+	var out string
+	switch {
+	case exp < 0:
+		out = "0." + strings.Repeat("0", -exp-1) + digits
+	case exp+1 >= len(digits):
+		out = digits + strings.Repeat("0", exp+1-len(digits))
+	default:
+		out = digits[:exp+1] + "." + digits[exp+1:]
+	}
+	if neg {
+		return "-" + out
+	}
+	return out
 }
 
 // Format returns row of v as MySQL's CAST(… AS CHAR) shows it. ok is false
