@@ -448,6 +448,7 @@ func (r *binlogReader) flush(ts *tableState) {
 	if ts.out != ts.cur {
 		rec = projectRecord(r.st.mem, rec, ts.out, r.st.req.Before)
 	}
+	r.st.snap.noteKeys(ts, rec)
 	r.trxSent += int(rec.NumRows())
 	r.st.out = append(r.st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table})
 }

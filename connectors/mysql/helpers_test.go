@@ -151,6 +151,9 @@ func batchRows(b *exec.Batch) []row {
 	var out []row
 	rec := b.Record
 	for i := 0; i < int(rec.NumRows()); i++ {
+		if b.Sel != nil && !inSel(b.Sel, i) {
+			continue
+		}
 		r := row{}
 		for j, f := range rec.Schema().Fields() {
 			r[f.Name] = valueText(rec.Column(j), i)
@@ -182,4 +185,13 @@ func checkedMem(t *testing.T) *memory.CheckedAllocator {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	t.Cleanup(func() { mem.AssertSize(t, 0) })
 	return mem
+}
+
+func inSel(sel []int32, i int) bool {
+	for _, s := range sel {
+		if int(s) == i {
+			return true
+		}
+	}
+	return false
 }

@@ -46,17 +46,18 @@ type snapshotter struct {
 	mu       sync.Mutex
 	inflight []*chunk // being read
 	pending  []*chunk // read, waiting for the reader to reach pos
-	failed  error
-	planned map[*tableState]int  // chunks planned per table
-	emitted map[*tableState]int  // chunks emitted per table
-	closed  map[*tableState]bool // planning finished per table
-	active  []*tableState
+	failed   error
+	keyLog   map[*tableState][]loggedKey // bracket mode: keys changed by binlog events
+	planned  map[*tableState]int         // chunks planned per table
+	emitted  map[*tableState]int         // chunks emitted per table
+	closed   map[*tableState]bool        // planning finished per table
+	active   []*tableState
 }
 
 func newSnapshotter(st *stream) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
-		planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{}}
+		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{}}
 	for _, ts := range st.tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)
@@ -377,6 +378,80 @@ func (s *snapshotter) barrier(pos binlogPos) bool {
 	return false
 }
 
+// loggedKey is a key changed by a binlog event at pos.
+type loggedKey struct {
+	pos binlogPos
+	key string
+}
+
+// recordKey returns the text of row i's key columns (from column offset
+// off), the same for snapshot and binlog rows since both give equal values.
+func recordKey(t *table, rec arrow.RecordBatch, off, i int) (string, bool) {
+	var b strings.Builder
+	for _, k := range t.Key {
+		a := rec.Column(off + k)
+		if a.IsNull(i) {
+			return "", false
+		}
+		b.WriteString(a.ValueStr(i))
+		b.WriteByte(0)
+	}
+	return b.String(), true
+}
+
+// noteKeys logs, in bracket mode, the keys a batch of binlog rows changed,
+// while ts is being snapshotted.
+func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
+	if !s.bracket() || ts.snap == nil || ts.snap.Done || len(ts.cur.Key) == 0 {
+		return
+	}
+	posCol := rec.Column(rec.Schema().FieldIndices(exec.ColPos)[0]).(*array.String)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < int(rec.NumRows()); i++ {
+		p, _ := parsePos(posCol.Value(i))
+		if k, ok := recordKey(ts.cur, rec, 0, i); ok {
+			s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, k})
+		}
+		if s.st.req.Before {
+			if k, ok := recordKey(ts.cur, rec, len(ts.cur.Cols), i); ok {
+				s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, k})
+			}
+		}
+	}
+}
+
+func (s *snapshotter) bracket() bool {
+	return s.st.needBinlog && (s.st.opts.bracket || s.st.flavor != "mariadb")
+}
+
+// windowKeys returns the keys of ts changed in [lo, hi), and prunes the
+// log below the lowest position a chunk can still need.
+func (s *snapshotter) windowKeys(ts *tableState, lo, hi, reader binlogPos) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for _, e := range s.keyLog[ts] {
+		if e.pos.cmp(lo) >= 0 && e.pos.cmp(hi) < 0 {
+			out[e.key] = true
+		}
+	}
+	floor := reader
+	for _, c := range append(append([]*chunk(nil), s.inflight...), s.pending...) {
+		if c.ts == ts && !c.low.isZero() && c.low.cmp(floor) < 0 {
+			floor = c.low
+		}
+	}
+	log := s.keyLog[ts][:0]
+	for _, e := range s.keyLog[ts] {
+		if e.pos.cmp(floor) >= 0 {
+			log = append(log, e)
+		}
+	}
+	s.keyLog[ts] = log
+	return out
+}
+
 // selectList returns the chunk SELECT's column expressions. FLOAT is read
 // as a DOUBLE because its text form is rounded to 6 digits.
 func selectList(t *table) string {
@@ -579,8 +654,25 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos) {
 		posText = ""
 	}
 	first := len(st.out)
+	var drop map[string]bool
+	if !ch.low.isZero() && len(ch.t.Key) > 0 {
+		// Bracket mode: keys changed between the chunk's low and high
+		// positions come from the binlog events, not the chunk.
+		drop = s.windowKeys(ts, ch.low, ch.pos, at)
+	}
 	for _, rec := range ch.recs {
 		b := s.finishRecord(ch, rec, posText)
+		if b != nil && len(drop) > 0 {
+			sel := make([]int32, 0, rec.NumRows())
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if k, ok := recordKey(ch.t, rec, 0, i); !ok || !drop[k] {
+					sel = append(sel, int32(i))
+				}
+			}
+			if len(sel) < int(rec.NumRows()) {
+				b.Sel = sel
+			}
+		}
 		rec.Release()
 		if b != nil {
 			st.out = append(st.out, b)
