@@ -32,6 +32,10 @@ type Options struct {
 	Log            *slog.Logger
 	Stats          *Stats
 	Alloc          memory.Allocator
+	// Sinks, when set, supplies the sink of a plan's sink name instead of
+	// connectors.NewSink (the REPL wraps stdout to stop after LIMIT rows).
+	// Run closes them like its own.
+	Sinks map[string]connectors.Sink
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
@@ -59,6 +63,10 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 		}
 	}()
 	for _, d := range plan.Sinks {
+		if s := opts.Sinks[d.Name]; s != nil {
+			sinks[d.Name] = s
+			continue
+		}
 		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
 			return fmt.Errorf("sink %s: %w", d.Name, err)
