@@ -40,8 +40,9 @@ func Format(f *File) []byte {
 type line struct {
 	indent     int
 	text       string
-	start, end int // source byte offsets
-	endLine    int // source line of end
+	more       []string // continuation lines, indented relative to text
+	start, end int      // source byte offsets
+	endLine    int      // source line of end
 }
 
 type formatter struct {
@@ -89,7 +90,10 @@ func (fm *formatter) statement(st *Statement, prevEnd int) {
 				fm.out.WriteByte('\n')
 			}
 		}
-		fm.out.WriteString(pad + strings.ReplaceAll(l.text, "\n", "\n"+pad))
+		fm.out.WriteString(pad + l.text)
+		for _, m := range l.more {
+			fm.out.WriteString("\n" + pad + m)
+		}
 		if k == len(lines)-1 {
 			fm.out.WriteByte(';')
 		}
@@ -270,7 +274,10 @@ func pipelineLines(st *Statement, p *CreatePipeline) []line {
 		lines = append(lines, srcLine(1, "SNAPSHOT "+identText(p.Snapshot), at("SNAPSHOT")))
 	}
 	if p.Where != nil {
-		lines = append(lines, srcLine(1, "WHERE "+conditionText(p.Where), at("WHERE")))
+		cond := conditionLines(p.Where)
+		l := srcLine(1, "WHERE "+cond[0], at("WHERE"))
+		l.more = cond[1:]
+		lines = append(lines, l)
 	}
 	if p.Transform != nil {
 		items := make([]string, len(p.Transform))
@@ -358,13 +365,15 @@ func selectItemText(it *SelectItem) string {
 // maxLine is the line length above which a WHERE condition is split.
 const maxLine = 80
 
-// conditionText prints a condition; a long AND (or OR) chain is split
+// conditionLines prints a condition; a long AND (or OR) chain is split
 // before each operator, the continuation lines indented by 2 more spaces.
-func conditionText(e Expr) string {
+// (Lines are returned apart, never joined by "\n", because a string
+// literal may hold a newline that must not be indented.)
+func conditionLines(e Expr) []string {
 	one := FormatExpr(e)
 	b, ok := e.(*Binary)
 	if len(one)+8 <= maxLine || !ok || (b.Op != "AND" && b.Op != "OR") {
-		return one
+		return []string{one}
 	}
 	var terms []Expr
 	for {
@@ -377,15 +386,17 @@ func conditionText(e Expr) string {
 		b = l
 	}
 	p := binaryOps[b.Op]
-	var sb strings.Builder
+	var out []string
 	for i := len(terms) - 1; i >= 0; i-- {
+		var sb strings.Builder
 		min := p + 1
 		if i == len(terms)-1 {
 			min = p
 		} else {
-			sb.WriteString("\n  " + b.Op + " ")
+			sb.WriteString("  " + b.Op + " ")
 		}
 		writeExpr(&sb, terms[i], min, p)
+		out = append(out, sb.String())
 	}
-	return sb.String()
+	return out
 }

@@ -185,7 +185,8 @@ func identFromToken(t *lexer.Token) *Ident {
 }
 
 // Parse implements participle.Parseable: 1 to 3 dot-separated parts; an
-// unquoted part may hold * and ? globs, written without spaces (order_*).
+// unquoted part may hold * and ? globs and may start with a digit, written
+// without spaces (order_*, 2024_orders).
 func (n *TableName) Parse(lex *lexer.PeekingLexer) error {
 	first, err := parseTablePart(lex)
 	if err != nil || first == nil {
@@ -224,7 +225,7 @@ func parseTablePart(lex *lexer.PeekingLexer) (*Ident, error) {
 		lex.Next()
 		return identFromToken(t), nil
 	}
-	if !isGlobToken(t) || t.Type == tokInt {
+	if !isGlobToken(t) {
 		return nil, nil
 	}
 	if t.Type == tokKeyword && reservedSet[strings.ToUpper(t.Value)] {
