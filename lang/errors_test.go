@@ -148,6 +148,10 @@ func TestParseStatement(t *testing.T) {
 	if err != nil || st.Pipeline == nil {
 		t.Fatalf("got %v, %v", st, err)
 	}
+	_, err = ParseStatement("repl", "FROM binlog a.b; FROM binlog c.d")
+	if err == nil || err.Error() != `repl:1:18: one statement at a time: unexpected "FROM" after ";"` {
+		t.Fatalf("got %v", err)
+	}
 	// Clauses a query cannot have.
 	_, err = ParseStatement("repl", "FROM binlog a.b INTO stdout")
 	if err == nil || err.Error() != "repl:1:17: INTO is not allowed in a REPL query (it shows rows; use CREATE PIPELINE to send them somewhere)" {

@@ -56,7 +56,14 @@ func ParseStatement(filename, src string) (*Statement, error) {
 	}
 	st, err := stmtParser.ParseFromLexer(peeking(toks))
 	if err != nil {
-		return nil, Errors{convertError(err, toks)}
+		e := convertError(err, toks)
+		for _, t := range toks {
+			if isOp(&t, ";") && t.Pos.Offset < e.Pos.Offset {
+				e.Msg = "one statement at a time: " + strings.Replace(e.Msg, "expected a statement (CREATE SOURCE, CREATE SINK, CREATE FUNCTION or CREATE PIPELINE), found", "unexpected", 1) + " after \";\""
+				break
+			}
+		}
+		return nil, Errors{e}
 	}
 	var c checker
 	c.statement(st, true)
