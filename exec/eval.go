@@ -18,6 +18,7 @@ type evalCtx struct {
 	n    int
 	cols []*stdlib.Vector // whole columns already converted
 	udf  map[*UDF]*udfRunner
+	scratch
 }
 
 func newEvalCtx(rec arrow.RecordBatch) *evalCtx {
@@ -46,6 +47,12 @@ func (c *evalCtx) column(idx int, t stdlib.Type, sel []int32) *stdlib.Vector {
 	}
 	arr := c.rec.Column(idx)
 	if sel != nil && t.Physical() == stdlib.PhysString {
+		if a, ok := arr.(*array.String); ok && arr.NullN() == 0 {
+			// Only the selected rows, into a recycled slice.
+			v := c.vec(t, c.n)
+			each(sel, c.n, func(i int) { v.Str[i] = a.Value(i) })
+			return v
+		}
 		return arrayToVector(arr, t, sel)
 	}
 	v := arrayToVector(arr, t, nil)

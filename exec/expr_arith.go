@@ -130,11 +130,11 @@ func (e *arithExpr) String() string {
 }
 
 // mergeNulls returns the NULL mask of a row-wise operation on a and b.
-func mergeNulls(a, b *stdlib.Vector, sel []int32, n int) []bool {
+func (c *evalCtx) mergeNulls(a, b *stdlib.Vector, sel []int32, n int) []bool {
 	if a.Nulls == nil && b.Nulls == nil {
 		return nil
 	}
-	out := make([]bool, n)
+	out := c.mask(n)
 	each(sel, n, func(i int) { out[i] = a.IsNull(i) || b.IsNull(i) })
 	return out
 }
@@ -160,8 +160,8 @@ func (e *arithExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
 		return stdlib.NewNullConst(e.t)
 	}
-	out := stdlib.NewVector(e.t, n)
-	out.Nulls = mergeNulls(a, b, sel, n)
+	out := c.vec(e.t, n)
+	out.Nulls = c.mergeNulls(a, b, sel, n)
 	e.compute(c, a, b, sel, n, out)
 	return out
 }
@@ -523,10 +523,10 @@ func (e *negExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 		n = 1
 		sel = nil
 	}
-	out := stdlib.NewVector(e.t, n)
+	out := c.vec(e.t, n)
 	out.Const = a.Const
 	if a.Nulls != nil {
-		out.Nulls = make([]bool, len(a.Nulls))
+		out.Nulls = c.mask(len(a.Nulls))
 		copy(out.Nulls, a.Nulls)
 	}
 	switch e.t.Physical() {

@@ -154,7 +154,7 @@ func runKernel(c *evalCtx, k stdlib.Kernel, args []*stdlib.Vector, t stdlib.Type
 			args[i] = a.Expand(n)
 		}
 	}
-	out := stdlib.NewVector(t, n)
+	out := c.vec(t, n)
 	if !nullAware {
 		var hasNulls bool
 		for _, a := range args {
@@ -163,8 +163,8 @@ func runKernel(c *evalCtx, k stdlib.Kernel, args []*stdlib.Vector, t stdlib.Type
 			}
 		}
 		if hasNulls {
-			out.Nulls = make([]bool, n)
-			live := make([]int32, 0, selLen(sel, n))
+			out.Nulls = c.mask(n)
+			live := c.selBuf(selLen(sel, n))
 			each(sel, n, func(i int) {
 				for _, a := range args {
 					if a.Nulls != nil && a.Nulls[i] {

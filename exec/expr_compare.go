@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/etlq/etlq/stdlib"
 )
@@ -56,6 +59,9 @@ func mirror(op string) string {
 }
 
 func (e *cmpExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	if out := e.stringColumnConst(c, sel); out != nil {
+		return out
+	}
 	a := e.l.eval(c, sel)
 	b := e.r.eval(c, sel)
 	n := c.n
@@ -65,9 +71,9 @@ func (e *cmpExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
 		return stdlib.NewNullConst(stdlib.TBool)
 	}
-	out := stdlib.NewVector(stdlib.TBool, n)
+	out := c.vec(stdlib.TBool, n)
 	out.Const = a.Const && b.Const
-	out.Nulls = mergeNulls(a, b, sel, n)
+	out.Nulls = c.mergeNulls(a, b, sel, n)
 	compareInto(e.op, a, b, sel, n, out.Bool)
 	return out
 }
@@ -269,7 +275,7 @@ func (e *inExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	for i, it := range e.list {
 		items[i] = it.eval(c, sel)
 	}
-	out := stdlib.NewVector(stdlib.TBool, n)
+	out := c.vec(stdlib.TBool, n)
 	each(sel, n, func(i int) {
 		if a.IsNull(i) {
 			out.SetNull(i, n)
@@ -321,4 +327,44 @@ func Between(x, lo, hi Expr, not bool) (Expr, error) {
 		return Unary("NOT", and)
 	}
 	return and, nil
+}
+
+// stringColumnConst is the fast path of "string column op constant": it
+// compares the Arrow array's bytes in place, without building strings.
+func (e *cmpExpr) stringColumnConst(c *evalCtx, sel []int32) *stdlib.Vector {
+	col, ok := e.l.(*colExpr)
+	if !ok || col.t.Physical() != stdlib.PhysString || c.cols[col.index] != nil {
+		return nil
+	}
+	lit, ok := e.r.(*litExpr)
+	if !ok || lit.v.IsNull(0) {
+		return nil
+	}
+	arr, ok := c.rec.Column(col.index).(*array.String)
+	if !ok {
+		return nil
+	}
+	n := c.n
+	k := lit.v.Str[0]
+	offs := arr.ValueOffsets()
+	var data string
+	if vb := arr.ValueBytes(); len(vb) > 0 {
+		data = unsafe.String(&vb[0], len(vb))
+	}
+	base := offs[0]
+	out := c.vec(stdlib.TBool, n)
+	o := out.Bool
+	switch e.op {
+	case "=":
+		each(sel, n, func(i int) { o[i] = data[offs[i]-base:offs[i+1]-base] == k })
+	case "<>":
+		each(sel, n, func(i int) { o[i] = data[offs[i]-base:offs[i+1]-base] != k })
+	default:
+		each(sel, n, func(i int) { o[i] = holds(e.op, strings.Compare(data[offs[i]-base:offs[i+1]-base], k)) })
+	}
+	if arr.NullN() > 0 {
+		out.Nulls = c.mask(n)
+		each(sel, n, func(i int) { out.Nulls[i] = arr.IsNull(i) })
+	}
+	return out
 }

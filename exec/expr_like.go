@@ -63,9 +63,9 @@ func (e *likeExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	if a.Const && p.Const {
 		n, sel = 1, nil
 	}
-	out := stdlib.NewVector(stdlib.TBool, n)
+	out := c.vec(stdlib.TBool, n)
 	out.Const = a.Const && p.Const
-	out.Nulls = mergeNulls(a, p, sel, n)
+	out.Nulls = c.mergeNulls(a, p, sel, n)
 	m := e.fixed
 	var lastPat string
 	each(sel, n, func(i int) {

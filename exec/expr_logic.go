@@ -61,8 +61,8 @@ func (e *logicExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 			return b // TRUE AND b, FALSE OR b
 		}
 		// NULL AND b: FALSE where b is FALSE, else NULL (dually for OR).
-		out := stdlib.NewVector(stdlib.TBool, n)
-		out.Nulls = make([]bool, n)
+		out := c.vec(stdlib.TBool, n)
+		out.Nulls = c.mask(n)
 		each(sel, n, func(i int) {
 			if !b.IsNull(i) && b.Bool[b.Idx(i)] == decided {
 				out.Bool[i] = decided
@@ -73,7 +73,7 @@ func (e *logicExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 		return out
 	}
 	// Rows left undecided by the left side.
-	rest := make([]int32, 0, selLen(sel, n))
+	rest := c.selBuf(selLen(sel, n))
 	if a.Nulls == nil {
 		av := a.Bool
 		each(sel, n, func(i int) {
@@ -88,7 +88,7 @@ func (e *logicExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 			}
 		})
 	}
-	out := stdlib.NewVector(stdlib.TBool, n)
+	out := c.vec(stdlib.TBool, n)
 	o := out.Bool
 	each(sel, n, func(i int) { o[i] = decided })
 	if len(rest) == 0 {
@@ -135,7 +135,7 @@ func (e *notExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	if a.Const {
 		n, sel = 1, nil
 	}
-	out := stdlib.NewVector(stdlib.TBool, n)
+	out := c.vec(stdlib.TBool, n)
 	out.Const = a.Const
 	out.Nulls = a.Nulls // shared read-only
 	each(sel, n, func(i int) { out.Bool[i] = !a.Bool[i] })
@@ -172,7 +172,7 @@ func (e *isNullExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	if a.Const {
 		n, sel = 1, nil
 	}
-	out := stdlib.NewVector(stdlib.TBool, n)
+	out := c.vec(stdlib.TBool, n)
 	out.Const = a.Const
 	if a.Nulls == nil {
 		each(sel, n, func(i int) { out.Bool[i] = e.not })
@@ -293,7 +293,7 @@ func (e *caseExpr) String() string {
 
 func (e *caseExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	n := c.n
-	out := stdlib.NewVector(e.t, n)
+	out := c.vec(e.t, n)
 	rest := sel
 	if rest == nil {
 		rest = make([]int32, n)

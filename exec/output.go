@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -80,16 +81,7 @@ func toArray(alloc memory.Allocator, v *stdlib.Vector, rows []int32, n int, dt a
 		b.AppendValues(gather(v.Dec, v.Const, rows, m), valid)
 		return b.NewArray(), nil
 	case arrow.STRING:
-		b := array.NewStringBuilder(alloc)
-		defer b.Release()
-		vals := gather(v.Str, v.Const, rows, m)
-		total := 0
-		for _, s := range vals {
-			total += len(s)
-		}
-		b.ReserveData(total)
-		b.AppendValues(vals, valid)
-		return b.NewArray(), nil
+		return buildStrings(alloc, gather(v.Str, v.Const, rows, m), valid), nil
 	case arrow.BINARY:
 		b := array.NewBinaryBuilder(alloc, arrow.BinaryTypes.Binary)
 		defer b.Release()
@@ -167,4 +159,48 @@ func buildConv[T, S int8 | int16 | int32 | uint8 | uint16 | uint32 | float32 | a
 	}
 	b.AppendValues(out, valid)
 	return b.NewArray()
+}
+
+// buildStrings writes a String array's buffers directly.
+func buildStrings(alloc memory.Allocator, vals []string, valid []bool) arrow.Array {
+	m := len(vals)
+	total := 0
+	for _, s := range vals {
+		total += len(s)
+	}
+	offBuf := memory.NewResizableBuffer(alloc)
+	offBuf.Resize(arrow.Int32Traits.BytesRequired(m + 1))
+	offs := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())
+	dataBuf := memory.NewResizableBuffer(alloc)
+	dataBuf.Resize(total)
+	data := dataBuf.Bytes()
+	pos := 0
+	for i, s := range vals {
+		offs[i] = int32(pos)
+		pos += copy(data[pos:], s)
+	}
+	offs[m] = int32(pos)
+	var nullBuf *memory.Buffer
+	nulls := 0
+	if valid != nil {
+		nullBuf = memory.NewResizableBuffer(alloc)
+		nullBuf.Resize(int(bitutil.BytesForBits(int64(m))))
+		bm := nullBuf.Bytes()
+		clear(bm)
+		for i, ok := range valid {
+			if ok {
+				bitutil.SetBit(bm, i)
+			} else {
+				nulls++
+			}
+		}
+	}
+	data2 := array.NewData(arrow.BinaryTypes.String, m, []*memory.Buffer{nullBuf, offBuf, dataBuf}, nil, nulls, 0)
+	defer data2.Release()
+	offBuf.Release()
+	dataBuf.Release()
+	if nullBuf != nil {
+		nullBuf.Release()
+	}
+	return array.NewStringData(data2)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -66,6 +67,7 @@ type Program struct {
 	where node
 	outs  []node
 	alloc memory.Allocator
+	ctxs  sync.Pool // *evalCtx, with their scratch space
 }
 
 // NewProgram checks the configuration and returns a program.
@@ -114,7 +116,12 @@ func (p *Program) Schema(in *arrow.Schema) *arrow.Schema {
 }
 
 func (p *Program) newCtx(rec arrow.RecordBatch) *evalCtx {
-	c := newEvalCtx(rec)
+	c, _ := p.ctxs.Get().(*evalCtx)
+	if c == nil {
+		c = newEvalCtx(rec)
+	} else {
+		c.reset(rec)
+	}
 	if p.cfg.Now != nil {
 		c.Now = p.cfg.Now().UTC()
 	} else {
@@ -138,6 +145,7 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 		return nil, nil, nil, nil, errors.New("run: no record")
 	}
 	c := p.newCtx(b.Record)
+	defer p.done(c)
 	n := c.n
 	sel := b.Sel
 	failed := map[int]bool{}
@@ -171,15 +179,28 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 			return nil, nil, nil, nil, err
 		}
 		kept = make([]int32, 0, selLen(sel, n))
-		each(sel, n, func(i int) {
-			switch {
-			case failed[i]:
-			case !w.IsNull(i) && w.Bool[w.Idx(i)]:
-				kept = append(kept, int32(i))
-			default:
-				rejected = append(rejected, int32(i))
-			}
-		})
+		rejected = make([]int32, 0, selLen(sel, n))
+		switch {
+		case len(failed) == 0 && !w.Const && w.Nulls == nil:
+			wv := w.Bool
+			each(sel, n, func(i int) {
+				if wv[i] {
+					kept = append(kept, int32(i))
+				} else {
+					rejected = append(rejected, int32(i))
+				}
+			})
+		default:
+			each(sel, n, func(i int) {
+				switch {
+				case failed[i]:
+				case !w.IsNull(i) && w.Bool[w.Idx(i)]:
+					kept = append(kept, int32(i))
+				default:
+					rejected = append(rejected, int32(i))
+				}
+			})
+		}
 	}
 	vecs := make([]*stdlib.Vector, len(p.outs))
 	for j, o := range p.outs {
@@ -215,6 +236,7 @@ func (p *Program) Project(ctx context.Context, b *Batch, rows []int32) (arrow.Re
 		return nil, err
 	}
 	c := p.newCtx(b.Record)
+	defer p.done(c)
 	if rows == nil {
 		rows = []int32{}
 	}
@@ -244,4 +266,13 @@ func (p *Program) build(in *arrow.Schema, vecs []*stdlib.Vector, rows []int32, m
 		cols[j] = a
 	}
 	return array.NewRecordBatch(schema, cols, int64(m)), nil
+}
+
+// done returns c's scratch space for the next run.
+func (p *Program) done(c *evalCtx) {
+	c.recycle()
+	c.rec = nil
+	clear(c.cols)
+	c.Errs = c.Errs[:0]
+	p.ctxs.Put(c)
 }
