@@ -165,7 +165,7 @@ func TestParquetKeepsTypes(t *testing.T) {
 		}
 	}
 	r := rows[0]
-	if r["u64"] != uint64(1<<64-1) || r["dec"] != "-12.34" || r["tm"] != (-90 * time.Minute).Microseconds() || r["_op"] != "update" ||
+	if r["u64"] != uint64(1<<64-1) || r["dec"] != "-12.34" || r["tm"] != (-90*time.Minute).Microseconds() || r["_op"] != "update" ||
 		!r["ts"].(time.Time).Equal(time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)) {
 		t.Errorf("row = %v", r)
 	}
