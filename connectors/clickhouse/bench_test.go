@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/shopspring/decimal"
 
 	"github.com/etlq/etlq/connectors"
@@ -156,5 +157,32 @@ func BenchmarkSinkWrite(b *testing.B) {
 	b.ReportMetric(100*sinkRate/rawRate, "sink_vs_raw_%")
 	if got := e.text("SELECT count() FROM " + quote(e.db) + ".orders"); got != fmt.Sprintf("%d\n", benchRows*b.N) {
 		b.Errorf("sink wrote %s rows", got)
+	}
+}
+
+// BenchmarkConvert measures the client side alone: Arrow columns of 100,000
+// rows to the slices clickhouse-go appends, per column kind (no server).
+func BenchmarkConvert(b *testing.B) {
+	e := &chEnv{t: b, mem: memory.NewCheckedAllocator(memory.NewGoAllocator())}
+	s := sinktest.SinkSchema(benchFields(), false)
+	d := makeBenchData(e, s, true)
+	defer d.release()
+	l, err := buildLayout("d", "t", connectors.ModeUpsert, []string{"id"}, s, serverVersion{18, 16, 1}, targetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := d.batches[0]
+	r := liveRows(batch)
+	for i := range l.cols {
+		c := &l.cols[i]
+		idx := s.FieldIndices(c.src)[0]
+		b.Run(c.name+"_"+c.chType(), func(b *testing.B) {
+			for n := 0; n < b.N; n++ {
+				if _, err := columnSlice(c, batch.Record.Column(idx), r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/row")
+		})
 	}
 }

@@ -330,12 +330,26 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 			_ = ins.Abort()
 		}
 	}()
+	fast := make([]decimalTarget, len(g.cols))
+	if cols := ins.Columns(); len(cols) == len(g.cols) {
+		for k, c := range g.cols {
+			if c.m.enc == encDecimal {
+				fast[k], _ = findDecimalTarget(cols[k])
+			}
+		}
+	}
 	for _, it := range g.items {
 		if it.b.Record == nil || it.b.NumRows() == 0 {
 			continue
 		}
 		r := liveRows(it.b)
 		for k, c := range g.cols {
+			if fast[k].col != nil {
+				if err := appendDecimals(fast[k], c, it.b.Record.Column(g.idx[k]), r); err != nil {
+					return err
+				}
+				continue
+			}
 			v, err := columnSlice(c, it.b.Record.Column(g.idx[k]), r)
 			if err != nil {
 				return err

@@ -1,0 +1,167 @@
+package clickhouse
+
+import (
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/ClickHouse/ch-go/proto"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// Decimals are the costly column of a columnar insert: clickhouse-go takes
+// them only as shopspring decimals (a big.Int per value, several more in its
+// own conversion, about 0.5 µs a value). Both sides already hold the same
+// thing — an unscaled two's complement integer at the column's scale — so
+// the fast path appends Arrow's integers straight into the ch-go column
+// under clickhouse-go's Decimal column. That column is unexported; it is
+// reached by reflection once per insert, and when clickhouse-go's layout is
+// not the one this was written against (a version change), findDecimalTarget
+// reports false and the shopspring path in columnSlice is used instead.
+// TestDecimalFastPathFound keeps watch over it.
+
+// decimalTarget is the ch-go column under a clickhouse-go Decimal column.
+type decimalTarget struct {
+	col   proto.Column    // *proto.ColDecimal32 / 64 / 128 / 256
+	nulls *proto.ColUInt8 // the Nullable's null map; nil when not Nullable
+}
+
+var colUInt8Type = reflect.TypeOf(proto.ColUInt8{})
+
+// unexported returns an unexported field of the struct v points to.
+func unexported(v reflect.Value, name string) (reflect.Value, bool) {
+	f := v.Elem().FieldByName(name)
+	if !f.IsValid() {
+		return reflect.Value{}, false
+	}
+	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), true
+}
+
+// findDecimalTarget finds the ch-go column under c, a clickhouse-go
+// Decimal or Nullable(Decimal) column.
+func findDecimalTarget(c column.Interface) (decimalTarget, bool) {
+	var t decimalTarget
+	if n, ok := c.(*column.Nullable); ok {
+		v := reflect.ValueOf(n)
+		enable, ok1 := unexported(v, "enable")
+		nulls, ok2 := unexported(v, "nulls")
+		base, ok3 := unexported(v, "base")
+		if !ok1 || !ok2 || !ok3 || enable.Kind() != reflect.Bool || !enable.Bool() || nulls.Type() != colUInt8Type {
+			return t, false
+		}
+		t.nulls = nulls.Addr().Interface().(*proto.ColUInt8)
+		b, ok := base.Interface().(column.Interface)
+		if !ok {
+			return t, false
+		}
+		c = b
+	}
+	d, ok := c.(*column.Decimal)
+	if !ok {
+		return t, false
+	}
+	f, ok := unexported(reflect.ValueOf(d), "col")
+	if !ok || f.Kind() != reflect.Interface || f.IsNil() {
+		return t, false
+	}
+	switch pc := f.Interface().(type) {
+	case *proto.ColDecimal32, *proto.ColDecimal64, *proto.ColDecimal128, *proto.ColDecimal256:
+		t.col = pc.(proto.Column)
+		return t, true
+	}
+	return t, false
+}
+
+// int256 is an Arrow decimal's unscaled value as four little-endian words.
+type int256 [4]uint64
+
+func signExtend(lo uint64, hi int64) int256 {
+	s := uint64(hi >> 63)
+	return int256{lo, uint64(hi), s, s}
+}
+
+// appendDecimals appends the live rows of arr to t, checking each value
+// against the declared precision, as columnSlice does.
+func appendDecimals(t decimalTarget, c *colSpec, arr arrow.Array, r rows) error {
+	dt := c.field.Type.(arrow.DecimalType)
+	prec, scale := dt.GetPrecision(), dt.GetScale()
+	var get func(i int) (int256, error)
+	tooWide := func(s string) error {
+		return &dataError{fmt.Sprintf("column %q: %s has more digits than DECIMAL(%d,%d) holds", c.name, s, prec, scale)}
+	}
+	switch a := arr.(type) {
+	case *array.Decimal32:
+		get = func(i int) (int256, error) {
+			n := a.Value(i)
+			if !n.FitsInPrecision(prec) {
+				return int256{}, tooWide(fmt.Sprint(n))
+			}
+			return signExtend(uint64(int64(n)), int64(n)>>63), nil
+		}
+	case *array.Decimal64:
+		get = func(i int) (int256, error) {
+			n := a.Value(i)
+			if !n.FitsInPrecision(prec) {
+				return int256{}, tooWide(fmt.Sprint(n))
+			}
+			return signExtend(uint64(n), int64(n)>>63), nil
+		}
+	case *array.Decimal128:
+		get = func(i int) (int256, error) {
+			n := a.Value(i)
+			if !n.FitsInPrecision(prec) {
+				return int256{}, tooWide(n.ToString(scale))
+			}
+			return signExtend(n.LowBits(), n.HighBits()), nil
+		}
+	case *array.Decimal256:
+		get = func(i int) (int256, error) {
+			n := a.Value(i)
+			if !n.FitsInPrecision(prec) {
+				return int256{}, tooWide(n.ToString(scale))
+			}
+			return n.Array(), nil
+		}
+	default:
+		return fmt.Errorf("column %q: cannot write arrow %s as ClickHouse %s", c.name, arr.DataType(), c.chType())
+	}
+	var put func(v int256)
+	switch col := t.col.(type) {
+	case *proto.ColDecimal32:
+		put = func(v int256) { col.Append(proto.Decimal32(uint32(v[0]))) }
+	case *proto.ColDecimal64:
+		put = func(v int256) { col.Append(proto.Decimal64(v[0])) }
+	case *proto.ColDecimal128:
+		put = func(v int256) { col.Append(proto.Decimal128{Low: v[0], High: v[1]}) }
+	case *proto.ColDecimal256:
+		put = func(v int256) {
+			col.Append(proto.Decimal256{Low: proto.UInt128{Low: v[0], High: v[1]}, High: proto.UInt128{Low: v[2], High: v[3]}})
+		}
+	}
+	nulls := arr.NullN() > 0
+	n := r.len()
+	for j := 0; j < n; j++ {
+		i := r.at(j)
+		if nulls && arr.IsNull(i) {
+			if t.nulls == nil && (c.key || r.dead == nil || r.dead[i] == 0) {
+				return nullError(c, i)
+			}
+			if t.nulls != nil {
+				t.nulls.Append(1)
+			}
+			put(int256{})
+			continue
+		}
+		v, err := get(i)
+		if err != nil {
+			return err
+		}
+		if t.nulls != nil {
+			t.nulls.Append(0)
+		}
+		put(v)
+	}
+	return nil
+}
