@@ -2,7 +2,7 @@ package stdlib
 
 func init() {
 	Register(&Func{Name: "assert", Sig: "assert(cond, reason) → BOOL",
-		Doc: "TRUE when cond is TRUE; otherwise the row fails with reason (the pipeline's on_error decides: fail, skip or dead_letter).",
+		Doc:     "TRUE when cond is TRUE; otherwise the row fails with reason (the pipeline's on_error decides: fail, skip or dead_letter).",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"assert(1 < 2, 'must be ordered')", "1"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			conv, err := classify("assert", args, []argClass{condArg, textArg})
