@@ -83,17 +83,18 @@ type Sink struct {
 var _ connectors.Sink = (*Sink)(nil)
 
 // New returns a file sink. Relative target paths are taken relative to
-// base ("" is the working directory).
+// base ("" is the working directory), unless the target is base itself.
 func New(base string) *Sink { return &Sink{base: base} }
 
 // Path returns the file a target writes (for parquet, the name the series
-// of files is derived from).
+// of files is derived from). An implicit sink (INTO file 'p') has the
+// target as its DSN too: the path is then not joined to itself.
 func (s *Sink) Path(t connectors.Target) string {
-	p := t.Name
-	if s.base != "" && !filepath.IsAbs(p) {
+	p := filepath.Clean(t.Name)
+	if s.base != "" && !filepath.IsAbs(p) && p != filepath.Clean(s.base) {
 		p = filepath.Join(s.base, p)
 	}
-	return filepath.Clean(p)
+	return p
 }
 
 // FormatOf returns the format a target writes: its FORMAT, else one chosen

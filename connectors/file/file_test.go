@@ -181,3 +181,17 @@ func TestPlanProblems(t *testing.T) {
 		t.Errorf("format of x.parquet = %q", f)
 	}
 }
+
+func TestImplicitSinkPath(t *testing.T) {
+	// The planner gives INTO file 'out/x.jsonl' as both DSN and target.
+	s, err := connectors.NewSink("file", "file:out/x.jsonl", "out/x.jsonl", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := s.(*file.Sink).Path(connectors.Target{Name: "out/x.jsonl"}); p != "out/x.jsonl" {
+		t.Errorf("path = %q, want out/x.jsonl", p)
+	}
+	if p := file.New("/data").Path(connectors.Target{Name: "x.jsonl"}); p != "/data/x.jsonl" {
+		t.Errorf("path = %q, want /data/x.jsonl", p)
+	}
+}
