@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
@@ -179,6 +180,27 @@ func BenchmarkConvert(b *testing.B) {
 		b.Run(c.name+"_"+c.chType(), func(b *testing.B) {
 			for n := 0; n < b.N; n++ {
 				if _, err := columnSlice(c, batch.Record.Column(idx), r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/row")
+		})
+		if c.m.enc != encDecimal {
+			continue
+		}
+		// The decimal fast path, into a clickhouse-go column built offline.
+		b.Run(c.name+"_fast_path", func(b *testing.B) {
+			col, err := column.Type(c.chType()).Column(c.name, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			target, ok := findDecimalTarget(col)
+			if !ok {
+				b.Fatal("no fast path")
+			}
+			for n := 0; n < b.N; n++ {
+				col.Reset()
+				if err := appendDecimals(target, c, batch.Record.Column(idx), r); err != nil {
 					b.Fatal(err)
 				}
 			}
