@@ -139,6 +139,9 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 	switch {
 	case expect == "a name" && t.Type == tokKeyword:
 		e.Msg = fmt.Sprintf("expected a name, found reserved word %s (back-quote it to use it as a name: `%s`)", describe(&t), t.Value)
+	case expect == `")"` && !isOp(prevToken(&t, toks), "("):
+		// Inside a non-empty list, a "," may come too.
+		e.Msg = fmt.Sprintf(`expected "," or ")", found %s`, describe(&t))
 	case expect != "":
 		e.Msg = fmt.Sprintf("expected %s, found %s", expect, describe(&t))
 	default:
@@ -152,6 +155,21 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 		}
 	}
 	return e
+}
+
+// prevToken returns the significant token before t, or an EOF token.
+func prevToken(t *lexer.Token, toks []lexer.Token) *lexer.Token {
+	prev := &lexer.Token{Type: lexer.EOF}
+	for i := range toks {
+		tok := &toks[i]
+		if tok.Pos.Offset >= t.Pos.Offset || tok.EOF() {
+			break
+		}
+		if tok.Type != tokComment && tok.Type != tokWhitespace {
+			prev = tok
+		}
+	}
+	return prev
 }
 
 // expectedInContext says what may come at t, from the statement t is in.

@@ -18,7 +18,12 @@ func TestParseErrors(t *testing.T) {
 		{pipe + "TRANSFORM `a INTO stdout;", "f.etl:1:45: unterminated name: missing closing \"`\""},
 		{"CREATE SOURCE a FROM mysql 'x'; /* no end", `f.etl:1:33: unterminated comment: "/*" has no matching "*/"`},
 		{pipe + `WHERE a = "x" INTO stdout;`, `f.etl:1:45: unexpected character "\"" (strings are written in single quotes, names in back quotes)`},
-		{pipe + "WHERE a = 1 & 2 INTO stdout;", `f.etl:1:47: unexpected character "&"`},
+		{pipe + "WHERE a = 1 && 2 INTO stdout;", `f.etl:1:47: unexpected character "&" (use AND)`},
+		{pipe + "WHERE a == 1 INTO stdout;", `f.etl:1:44: unexpected "==": equality is written with a single "="`},
+		{pipe + "INTO stdout WITH (batch_rows: 100);", `f.etl:1:63: unexpected character ":" (options are written name = value; casts x::type)`},
+		{pipe + "INTO stdout WITH (a = 1 b = 2);", `f.etl:1:59: expected "," or ")", found "b"`},
+		{pipe + "WHERE x IN (1, 2 INTO stdout;", `f.etl:1:52: expected "," or ")" to close the IN list, found "INTO"`},
+		{pipe + "WHERE f(a INTO stdout;", `f.etl:1:45: expected "," or ")" to close the arguments of f, found "INTO"`},
 		{pipe + "WHERE prix = 'é' AND café = 1 INTO stdout;", `f.etl:1:59: unexpected character "é" (names with non-ASCII letters must be back-quoted)`},
 		// clauses out of order, repeated, unknown, not allowed
 		{pipe + "TRANSFORM x WHERE y = 1 INTO stdout;", "f.etl:1:47: WHERE must come before TRANSFORM"},
@@ -48,6 +53,8 @@ func TestParseErrors(t *testing.T) {
 		{"CREATE FUNCTION f(a INT, a INT) RETURNS INT AS EXPR 'a';", `f.etl:1:26: duplicate parameter "a"`},
 		{"CREATE FUNCTION f(a DECIMAL) RETURNS INT AS EXPR 'a';", `f.etl:1:21: DECIMAL needs a precision: DECIMAL(p) or DECIMAL(p,s)`},
 		{"CREATE FUNCTION f(a DECIMAL(5,6)) RETURNS INT AS EXPR 'a';", `f.etl:1:21: DECIMAL scale 6 is larger than its precision 5`},
+		{"CREATE FUNCTION f(a) RETURNS INT64 AS EXPR 'a';", `f.etl:1:20: expected a type, found ")"`},
+		{"CREATE FUNCTION f(a INT64 RETURNS INT64 AS EXPR 'a';", `f.etl:1:27: expected "," or ")", found "RETURNS"`},
 		{"CREATE FUNCTION f(a INT64(3)) RETURNS INT AS EXPR 'a';", `f.etl:1:21: type INT64 takes no parameters`},
 		// names
 		{pipe + "INTO stdout KEY (key);", `f.etl:1:52: expected a name, found reserved word "key" (back-quote it to use it as a name: ` + "`key`)"},

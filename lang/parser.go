@@ -2,6 +2,7 @@ package lang
 
 import (
 	"strings"
+	"sync"
 
 	"github.com/alecthomas/participle/v2"
 	"github.com/alecthomas/participle/v2/lexer"
@@ -14,7 +15,6 @@ func parserOptions() []participle.Option {
 		participle.Elide("Comment", "Whitespace"),
 		participle.CaseInsensitive("Keyword"),
 		participle.ParseTypeWith(parseExprFrom),
-		participle.UseLookahead(2),
 	}
 }
 
@@ -30,9 +30,11 @@ func ParseFile(filename string, src []byte) (*File, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	f, err := fileParser.ParseFromLexer(peeking(toks))
+	lex := peeking(toks)
+	defer forgetHardError(lex)
+	f, err := fileParser.ParseFromLexer(lex)
 	if err != nil {
-		return nil, Errors{convertError(err, toks)}
+		return nil, Errors{parseError(err, lex, toks)}
 	}
 	f.Comments = comments
 	if len(toks) > 0 {
@@ -54,9 +56,11 @@ func ParseStatement(filename, src string) (*Statement, error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	st, err := stmtParser.ParseFromLexer(peeking(toks))
+	lex := peeking(toks)
+	defer forgetHardError(lex)
+	st, err := stmtParser.ParseFromLexer(lex)
 	if err != nil {
-		e := convertError(err, toks)
+		e := parseError(err, lex, toks)
 		for _, t := range toks {
 			if isOp(&t, ";") && t.Pos.Offset < e.Pos.Offset {
 				e.Msg = "one statement at a time: " + strings.Replace(e.Msg, "expected a statement (CREATE SOURCE, CREATE SINK, CREATE FUNCTION or CREATE PIPELINE), found", "unexpected", 1) + " after \";\""
@@ -80,6 +84,7 @@ func ParseExpr(filename, src string) (Expr, error) {
 		return nil, errs
 	}
 	lex := peeking(toks)
+	defer forgetHardError(lex)
 	e, err := parseExprFrom(lex)
 	if err != nil {
 		return nil, Errors{convertError(err, toks)}
@@ -125,20 +130,43 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 		case tokBadQuoted:
 			errs = append(errs, startError(&t, 1, "unterminated name: missing closing \"`\""))
 		case tokBad:
-			msg := "unexpected character " + quote(t.Value)
-			switch {
-			case t.Value == "\"":
-				msg += " (strings are written in single quotes, names in back quotes)"
-			case t.Value[0] >= 0x80:
-				msg += " (names with non-ASCII letters must be back-quoted)"
+			if n := len(toks); n >= 2 && toks[n-2].Type == tokBad && len(errs) > 0 {
+				// One error for a run of stray characters ("&&").
+				last := errs[len(errs)-1]
+				if last.EndPos.Offset == t.Pos.Offset {
+					last.EndPos = tokEnd(&t)
+					break
+				}
 			}
-			errs = append(errs, tokenError(&t, "%s", msg))
+			errs = append(errs, tokenError(&t, "%s", "unexpected character "+quote(t.Value)+badCharHint(t.Value)))
 		}
 		if t.EOF() {
 			break
 		}
 	}
 	return toks, comments, errs
+}
+
+// badCharHint says what the user probably meant by a stray character.
+func badCharHint(c string) string {
+	switch c {
+	case "\"":
+		return " (strings are written in single quotes, names in back quotes)"
+	case "&":
+		return " (use AND)"
+	case "|":
+		return " (use OR; || concatenates strings)"
+	case "!":
+		return " (use NOT, or != for \"not equal\")"
+	case ":":
+		return " (options are written name = value; casts x::type)"
+	case "[", "]", "{", "}":
+		return " (lists are written in parentheses)"
+	}
+	if c[0] >= 0x80 {
+		return " (names with non-ASCII letters must be back-quoted)"
+	}
+	return ""
 }
 
 // startError is an error at the first n bytes of t (the opening quote).
@@ -168,6 +196,42 @@ func peeking(toks []lexer.Token) *lexer.PeekingLexer {
 		panic(err)
 	}
 	return pl
+}
+
+// hardErrors holds, per parse, the furthest error raised by the
+// hand-written parsers (expressions, types). participle backtracks out of
+// optional groups and may then report a less precise error earlier in the
+// input ("expected \")\"" for "f(a)"); the parse reports the hard error
+// instead when it is at least as far. The key is the address of the
+// parse's first token, which the lexer and all its branches share.
+var hardErrors sync.Map
+
+func hardErrorKey(lex *lexer.PeekingLexer) *lexer.Token { return &lex.Range(0, 1)[0] }
+
+// hard records err, an *Error, as a hard error of the parse that lex
+// belongs to, and returns it.
+func hard(lex *lexer.PeekingLexer, err error) error {
+	e, ok := err.(*Error)
+	if !ok {
+		return err
+	}
+	key := hardErrorKey(lex)
+	if old, ok := hardErrors.Load(key); !ok || old.(*Error).Pos.Offset < e.Pos.Offset {
+		hardErrors.Store(key, e)
+	}
+	return e
+}
+
+func forgetHardError(lex *lexer.PeekingLexer) { hardErrors.Delete(hardErrorKey(lex)) }
+
+// parseError converts participle's error, preferring a hard error that is
+// at least as far into the input.
+func parseError(err error, lex *lexer.PeekingLexer, toks []lexer.Token) *Error {
+	e := convertError(err, toks)
+	if h, ok := hardErrors.Load(hardErrorKey(lex)); ok && h.(*Error).Pos.Offset >= e.Pos.Offset {
+		return h.(*Error)
+	}
+	return e
 }
 
 // Parse implements participle.Parseable: a name is a bare identifier, a
@@ -283,10 +347,12 @@ func (n *TableName) String() string {
 func (n *TypeName) Parse(lex *lexer.PeekingLexer) error {
 	tn, err := parseTypeName(lex)
 	if err != nil {
-		return err
+		return hard(lex, err)
 	}
 	if tn == nil {
-		return participle.NextMatch
+		// A type is never optional where TypeName is used.
+		t := lex.Peek()
+		return hard(lex, tokenError(t, "expected a type, found %s", describe(t)))
 	}
 	*n = *tn
 	return nil

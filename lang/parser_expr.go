@@ -43,7 +43,11 @@ type exprParser struct {
 // parseExprFrom is the participle custom parser for Expr.
 func parseExprFrom(lex *lexer.PeekingLexer) (Expr, error) {
 	p := &exprParser{lex: lex}
-	return p.parse(precOr)
+	e, err := p.parse(precOr)
+	if err != nil {
+		return nil, hard(lex, err)
+	}
+	return e, nil
 }
 
 func (p *exprParser) peek() *lexer.Token { return p.lex.Peek() }
@@ -64,6 +68,15 @@ func (p *exprParser) expectOp(op, context string) (*lexer.Token, error) {
 	t := p.peek()
 	if !isOp(t, op) {
 		return nil, tokenError(t, "expected %s%s, found %s", quote(op), context, describe(t))
+	}
+	return p.next(), nil
+}
+
+// expectList consumes the ")" that ends a non-empty list.
+func (p *exprParser) expectList(context string) (*lexer.Token, error) {
+	t := p.peek()
+	if !isOp(t, ")") {
+		return nil, tokenError(t, "expected \",\" or \")\"%s, found %s", context, describe(t))
 	}
 	return p.next(), nil
 }
@@ -155,6 +168,9 @@ func (p *exprParser) parse(minPrec int) (Expr, error) {
 func (p *exprParser) operand(minPrec int, after string) (Expr, error) {
 	if !startsExpr(p.peek()) {
 		t := p.peek()
+		if after == "=" && isOp(t, "=") {
+			return nil, tokenError(t, "unexpected \"==\": equality is written with a single \"=\"")
+		}
 		return nil, tokenError(t, "expected an expression after %s, found %s", quote(strings.ToUpper(after)), describe(t))
 	}
 	return p.parse(minPrec)
@@ -210,7 +226,7 @@ func (p *exprParser) in(x Expr, not bool) (Expr, error) {
 		}
 		p.next()
 	}
-	closeTok, err := p.expectOp(")", " to close the IN list")
+	closeTok, err := p.expectList(" to close the IN list")
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +391,7 @@ func (p *exprParser) nameOrCall() (Expr, error) {
 				p.next()
 			}
 		}
-		closeTok, err := p.expectOp(")", " to close the arguments of "+id.Name)
+		closeTok, err := p.expectList(" to close the arguments of " + id.Name)
 		if err != nil {
 			return nil, err
 		}
