@@ -119,7 +119,7 @@ func (p *miniParser) peek() string {
 func (p *miniParser) next() string { t := p.peek(); p.pos++; return t }
 
 var binPrec = map[string]int{"OR": 1, "AND": 2, "=": 4, "<>": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-	"IS": 4, "LIKE": 4, "||": 5, "+": 6, "-": 6, "*": 7, "/": 7, "%": 7}
+	"IS": 4, "LIKE": 4, "IN": 4, "NOT": 4, "||": 5, "+": 6, "-": 6, "*": 7, "/": 7, "%": 7}
 
 func (p *miniParser) expr(minPrec int) (exec.Expr, error) {
 	var l exec.Expr
@@ -156,12 +156,37 @@ func (p *miniParser) expr(minPrec int) (exec.Expr, error) {
 			}
 			l = exec.IsNull(l, not)
 			continue
-		case "LIKE":
+		case "NOT", "LIKE", "IN":
+			not := op == "NOT"
+			if not {
+				op = strings.ToUpper(p.next())
+			}
+			if op == "IN" {
+				if p.next() != "(" {
+					return nil, fmt.Errorf("want ( after IN")
+				}
+				var list []exec.Expr
+				for p.peek() != ")" {
+					it, err := p.expr(0)
+					if err != nil {
+						return nil, err
+					}
+					list = append(list, it)
+					if p.peek() == "," {
+						p.next()
+					}
+				}
+				p.next()
+				if l, err = exec.In(l, list, not); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			r, err := p.expr(prec)
 			if err != nil {
 				return nil, err
 			}
-			if l, err = exec.Like(l, r, false); err != nil {
+			if l, err = exec.Like(l, r, not); err != nil {
 				return nil, err
 			}
 			continue
