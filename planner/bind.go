@@ -68,8 +68,9 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	var names []string
 	var outs, befores []exec.Expr
 	var nodes []lang.Node
+	var nullable []bool
 	seen := map[string]lang.Node{}
-	addOut := func(name string, n lang.Node, e, be exec.Expr) {
+	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool) {
 		if prev, dup := seen[strings.ToLower(name)]; dup {
 			b.errs.add(n, "duplicate output column %q (first at line %d)", name, prev.Position().Line)
 			return
@@ -79,6 +80,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		outs = append(outs, e)
 		befores = append(befores, be)
 		nodes = append(nodes, n)
+		nullable = append(nullable, null)
 	}
 	for _, it := range items {
 		if it.Star {
@@ -93,7 +95,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				if except[strings.ToLower(c)] {
 					continue
 				}
-				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]))
+				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]), in.Field(i).Nullable)
 			}
 			continue
 		}
@@ -116,7 +118,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				be = b.fold(it.Expr, be)
 			}
 		}
-		addOut(name, it, e, be)
+		addOut(name, it, e, be, sc.nullable(it.Expr))
 	}
 	if len(b.errs.errs) > nerr {
 		return nil
@@ -127,7 +129,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	// Output columns: the first table fixes them; others must agree.
 	if pl.Output == nil {
 		for i, e := range outs {
-			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: true, Source: e.Type().String()})
+			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String()})
 		}
 		return tp
 	}
@@ -136,12 +138,38 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		return nil
 	}
 	for i, e := range outs {
+		pl.Output[i].Nullable = pl.Output[i].Nullable || nullable[i]
 		c := pl.Output[i]
 		if !strings.EqualFold(c.Name, names[i]) || !arrow.TypeEqual(c.Type, e.Type().Arrow()) {
 			b.errs.add(nodes[i], "output column %d is %s %s for %s but %s %s for the pipeline's first table", i+1, names[i], e.Type(), sc.table, c.Name, c.Source)
 		}
 	}
 	return tp
+}
+
+// nullable reports whether an output expression may be NULL: a column of
+// the table keeps the source's NOT NULL, metadata columns are never NULL,
+// anything else may be.
+func (sc *scope) nullable(e lang.Expr) bool {
+	for {
+		p, ok := e.(*lang.Paren)
+		if !ok {
+			break
+		}
+		e = p.X
+	}
+	c, ok := e.(*lang.ColumnRef)
+	if !ok || c.Before {
+		return true
+	}
+	name := strings.ToLower(c.Name.Name)
+	if _, meta := sc.meta[name]; meta {
+		return false
+	}
+	if i, ok := sc.byLower[name]; ok {
+		return sc.schema.Field(i).Nullable
+	}
+	return true
 }
 
 func (b *builder) fold(n lang.Node, e exec.Expr) exec.Expr {

@@ -160,7 +160,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 
 	// Mode and key.
 	if !modeWritten {
-		if pkKnown || len(p.Key) > 0 {
+		// A table sink shows the current state when it can; a stream sink
+		// (stdout, file, http) passes each change on.
+		if pl.SinkKind == "clickhouse" && (pkKnown || len(p.Key) > 0) {
 			pl.Target.Mode = connectors.ModeUpsert
 		} else {
 			pl.Target.Mode = connectors.ModeAppend

@@ -6,23 +6,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"github.com/etlq/etlq/exec"
 )
-
-// forEachRow calls fn with every live row index of b.
-func forEachRow(b *exec.Batch, fn func(int32)) {
-	if b.Sel != nil {
-		for _, i := range b.Sel {
-			fn(i)
-		}
-		return
-	}
-	n := int32(b.Record.NumRows())
-	for i := int32(0); i < n; i++ {
-		fn(i)
-	}
-}
 
 func releaseAll(arrs []arrow.Array) {
 	for _, a := range arrs {

@@ -118,21 +118,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
 	ops := b.Record.Column(tr.meta.op).(*array.String)
 
-	in := b
-	if pr.p.Target.Mode == connectors.ModeAppend {
-		// append mode only ever inserts: deletes are not applied.
-		sel := make([]int32, 0, b.NumRows())
-		forEachRow(b, func(i int32) {
-			if ops.Value(int(i)) != exec.OpDelete {
-				sel = append(sel, i)
-			}
-		})
-		cp := *b
-		cp.Sel = sel
-		in = &cp
-	}
-
-	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, in)
+	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, b)
 	if err != nil {
 		return nil, err
 	}
