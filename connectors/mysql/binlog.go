@@ -49,8 +49,9 @@ type binlogReader struct {
 	posText string
 	posEv   binlogPos
 
-	retries int
-	held    *replication.BinlogEvent // event waiting for a snapshot chunk
+	retries    int
+	held       *replication.BinlogEvent // event waiting for a snapshot chunk
+	collations map[uint64][2]string
 }
 
 func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
@@ -380,7 +381,18 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			m.names = e.ColumnNameString()
 		}
 		if err := m.bind(ts.cur); err != nil {
-			return fmt.Errorf("at %s: %v", start, err)
+			// With full row metadata the event says which schema it was
+			// written with: a reader behind several DDLs decodes with it.
+			nt, err2 := r.schemaFromTableMap(e, ts.cur)
+			if err2 != nil {
+				return fmt.Errorf("at %s: %v", start, err)
+			}
+			if err := r.changeSchema(ts, nt, start, "the binlog's table map"); err != nil {
+				return err
+			}
+			if err := m.bind(ts.cur); err != nil {
+				return fmt.Errorf("at %s: %v", start, err)
+			}
 		}
 		r.maps[e.TableID] = m
 	case *replication.RowsEvent:
@@ -697,31 +709,41 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			st.log.Warn("table unreadable after DDL; keeping its schema", "table", ts.key, "error", err, "ddl", q)
 			continue
 		}
-		if sameColumns(nt, ts.cur) {
-			continue
+		if err := r.changeSchema(ts, nt, at, q); err != nil {
+			return err
 		}
-		switch st.opts.schemaChanges {
-		case "fail":
-			return fmt.Errorf("schema change on %s at %s: %q (schema_changes = 'fail')", ts.key, at, q)
-		case "ignore":
-			// keep ts.out
-		default:
-			ts.out = nt
-		}
-		if ts.bb != nil {
-			r.flush(ts)
-			ts.bb.release()
-			ts.bb = nil
-		}
-		ts.cur = nt
-		st.schemasDirty = true
-		for id, m := range r.maps {
-			if m.t.Ref == ts.ref {
-				delete(r.maps, id)
-			}
-		}
-		st.log.Info("schema change", "table", ts.key, "position", at.String(), "ddl", q, "policy", st.opts.schemaChanges)
 	}
+	return nil
+}
+
+// changeSchema makes nt the schema of ts from position at on, per the
+// schema_changes policy; what names the cause (the DDL) for messages.
+func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, what string) error {
+	st := r.st
+	if sameColumns(nt, ts.cur) {
+		return nil
+	}
+	switch st.opts.schemaChanges {
+	case "fail":
+		return fmt.Errorf("schema change on %s at %s: %q (schema_changes = 'fail')", ts.key, at, what)
+	case "ignore":
+		// keep ts.out
+	default:
+		ts.out = nt
+	}
+	if ts.bb != nil {
+		r.flush(ts)
+		ts.bb.release()
+		ts.bb = nil
+	}
+	ts.cur = nt
+	st.schemasDirty = true
+	for id, m := range r.maps {
+		if m.t.Ref == ts.ref {
+			delete(r.maps, id)
+		}
+	}
+	st.log.Info("schema change", "table", ts.key, "position", at.String(), "cause", what, "policy", st.opts.schemaChanges)
 	return nil
 }
 
