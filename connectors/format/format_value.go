@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -55,7 +56,7 @@ func appendText(dst []byte, a arrow.Array, i int, st textStyle) ([]byte, error) 
 	case *array.Float64:
 		return appendFloat(dst, a.Value(i), 64), nil
 	case *array.Decimal128:
-		return append(dst, a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)...), nil
+		return appendDecimal128(dst, a.Value(i), a.DataType().(*arrow.Decimal128Type).Scale), nil
 	case *array.Decimal256:
 		return append(dst, a.Value(i).ToString(a.DataType().(*arrow.Decimal256Type).Scale)...), nil
 	case *array.String:
@@ -146,6 +147,37 @@ func appendJSON(dst []byte, a arrow.Array, i int, logical string, dbz bool) ([]b
 	}
 	s := string(txt[start:])
 	return appendJSONString(txt[:start], s), nil
+}
+
+// appendDecimal128 writes n with scale digits after the point; values that
+// fit an int64 (nearly all) take a fast path without allocating.
+func appendDecimal128(dst []byte, n decimal128.Num, scale int32) []byte {
+	hi, lo := n.HighBits(), n.LowBits()
+	if scale < 0 || !(hi == 0 && lo < 1<<63 || hi == -1 && lo >= 1<<63) {
+		return append(dst, n.ToString(scale)...)
+	}
+	v := int64(lo)
+	u := uint64(v)
+	if v < 0 {
+		dst = append(dst, '-')
+		u = uint64(-v) // also right for math.MinInt64
+	}
+	var buf [20]byte
+	digits := strconv.AppendUint(buf[:0], u, 10)
+	sc := int(scale)
+	if sc == 0 {
+		return append(dst, digits...)
+	}
+	if len(digits) <= sc {
+		dst = append(dst, '0', '.')
+		for k := len(digits); k < sc; k++ {
+			dst = append(dst, '0')
+		}
+		return append(dst, digits...)
+	}
+	dst = append(dst, digits[:len(digits)-sc]...)
+	dst = append(dst, '.')
+	return append(dst, digits[len(digits)-sc:]...)
 }
 
 func appendFloat(dst []byte, f float64, bits int) []byte {
