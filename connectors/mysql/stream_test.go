@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,52 @@ func TestStreamSnapshotThenBinlog(t *testing.T) {
 			}
 			if mark2 == nil {
 				t.Fatal("no mark after binlog rows")
+			}
+		})
+	}
+}
+
+// TestOnceIdleAndPurged: a Once stream over an idle table ends at once,
+// and a checkpoint at a purged binlog position gives a clear error.
+func TestOnceIdleAndPurged(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".idle (id INT PRIMARY KEY)")
+			src := newSrc(t, s, nil)
+			ref := connectors.TableRef{DB: db, Table: "idle"}
+			ctx := context.Background()
+			start := time.Now()
+			st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}, Once: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, _ := drain(t, st, 10*time.Second, nil)
+			st.Close()
+			if len(rows) != 0 || time.Since(start) > 5*time.Second {
+				t.Fatalf("idle once: %d rows after %v", len(rows), time.Since(start))
+			}
+			state := []byte(`{"file":"binlog.000000","pos":4,"flavor":"mariadb","version":1}`)
+			_, err = src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}, Resume: state})
+			if err == nil || !strings.Contains(err.Error(), "binlog position binlog.000000:4 was purged on the server: a new snapshot is needed") {
+				t.Fatalf("purged: %v", err)
+			}
+			// snapshot_on_purge takes a new snapshot instead.
+			run(t, s, "INSERT INTO "+db+".idle VALUES (1), (2)")
+			st, err = src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Resume: state, Once: true,
+				Options: map[string]any{"snapshot_on_purge": true}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, _ = drain(t, st, 10*time.Second, nil)
+			st.Close()
+			if len(rows) != 2 || rows[0]["_op"] != "read" {
+				t.Fatalf("snapshot on purge: %v", rows)
+			}
+			for _, p := range st.Progress() {
+				if !p.Done || p.RowsDone != 2 || p.RowsTotal != 2 {
+					t.Errorf("progress %+v", p)
+				}
 			}
 		})
 	}
