@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -19,6 +20,21 @@ var epoch = time.Unix(0, 0).UTC()
 type dataError struct{ msg string }
 
 func (e *dataError) Error() string { return e.msg }
+
+// rangeError is a date or timestamp outside the range of its ClickHouse
+// type; with out_of_range = 'null' it is written as NULL instead.
+type rangeError struct{ dataError }
+
+// zeroDateDays: days before year 0 are a source's encoding of zero or
+// invalid dates (MySQL's 0000-00-00), not calendar dates.
+var zeroDateDays = days(0, 1, 1)
+
+func describeDay(d int64) string {
+	if d < zeroDateDays {
+		return "0000-00-00 or another invalid date"
+	}
+	return dayString(d)
+}
 
 // rows is the live rows of a batch: sel when set, else 0..n-1.
 type rows struct {
@@ -84,6 +100,10 @@ func gather[T any](c *colSpec, arr arrow.Array, r rows, get func(i int) (T, erro
 		}
 		v, err := get(i)
 		if err != nil {
+			var re *rangeError
+			if c.nullable && c.outOfRangeNull && errors.As(err, &re) {
+				continue // out_of_range = 'null'
+			}
 			return nil, err
 		}
 		vals[j] = v
@@ -195,8 +215,8 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 			return gather(c, arr, r, func(i int) (time.Time, error) {
 				d := int64(a.Value(i))
 				if d < lo || d > hi {
-					return time.Time{}, &dataError{fmt.Sprintf("column %q: date %s is outside the range of ClickHouse %s (%s..%s)",
-						c.name, dayString(d), c.m.base, dayString(lo), dayString(hi))}
+					return time.Time{}, &rangeError{dataError{fmt.Sprintf("column %q: date %s is outside the range of ClickHouse %s (%s..%s)",
+						c.name, describeDay(d), c.m.base, dayString(lo), dayString(hi))}}
 				}
 				return time.Unix(d*86400, 0).UTC(), nil
 			})
@@ -213,8 +233,12 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 					sec, frac = sec-1, frac+per
 				}
 				if sec < lo || sec > hi {
-					return time.Time{}, &dataError{fmt.Sprintf("column %q: timestamp %s is outside the range of ClickHouse DateTime64 (%s..%s)",
-						c.name, time.Unix(sec, 0).UTC().Format(time.DateTime), dayString(lo/86400), dayString(hi/86400))}
+					ts := time.Unix(sec, 0).UTC().Format(time.DateTime)
+					if sec/86400 < zeroDateDays {
+						ts = "0000-00-00 00:00:00 or another invalid date"
+					}
+					return time.Time{}, &rangeError{dataError{fmt.Sprintf("column %q: timestamp %s is outside the range of ClickHouse DateTime64 (%s..%s)",
+						c.name, ts, dayString(lo/86400), dayString(hi/86400))}}
 				}
 				return time.Unix(sec, frac*int64(unit.Multiplier())).UTC(), nil
 			})

@@ -29,6 +29,9 @@ type colSpec struct {
 	m        mapping
 	nullable bool
 	key      bool
+	// outOfRangeNull writes dates and timestamps outside the type's range
+	// as NULL (out_of_range = 'null').
+	outOfRangeNull bool
 }
 
 // chType is the column's full ClickHouse type.
@@ -138,7 +141,7 @@ func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report boo
 	if m.problem != "" && report {
 		l.problems = append(l.problems, m.problem)
 	}
-	l.cols = append(l.cols, colSpec{name: name, src: src, field: f, m: m, nullable: null, key: key})
+	l.cols = append(l.cols, colSpec{name: name, src: src, field: f, m: m, nullable: null, key: key, outOfRangeNull: l.opts.outOfRange == "null"})
 	return nil
 }
 

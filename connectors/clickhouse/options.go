@@ -31,6 +31,8 @@ var Spec = connectors.Spec{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
+		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
+			Doc: "a date or timestamp outside the ClickHouse type's range (MySQL zero dates included): fail the insert, or write NULL into a Nullable column"},
 		{Name: "close_timeout", Type: connectors.OptDuration, Default: "30s", Doc: "how long closing a pipeline waits for its pending inserts before failing them"},
 		{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
 			Doc: "a batch with columns the table lacks: evolve adds them (ALTER TABLE … ADD COLUMN), ignore drops them, fail stops"},
@@ -47,6 +49,7 @@ type targetOptions struct {
 	maxBackoff                        time.Duration
 	closeTimeout                      time.Duration
 	schemaChanges                     string
+	outOfRange                        string
 }
 
 // optionSet looks options up in order: the pipeline's, the sink's, the
@@ -141,6 +144,7 @@ func resolveTargetOptions(o optionSet) (targetOptions, error) {
 	get("engine", &t.engine)
 	get("ttl", &t.ttl)
 	get("schema_changes", &t.schemaChanges)
+	get("out_of_range", &t.outOfRange)
 	if err != nil {
 		return t, err
 	}

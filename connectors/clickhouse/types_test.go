@@ -193,3 +193,29 @@ func TestRangeErrors(t *testing.T) {
 }
 
 var _ = exec.SysVersion
+
+// TestOutOfRangeNull: with out_of_range = 'null', a date the type cannot
+// hold (here a MySQL zero date sentinel) is written as NULL; by default it
+// fails the insert with a message that names it.
+func TestOutOfRangeNull(t *testing.T) {
+	e := newEnv(t, nil)
+	zero := epoch.AddDate(0, 0, int(zeroDateDays)-1000)
+	fields := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	}
+	s := sinktest.SinkSchema(fields, false)
+	w := e.open(e.target("dates", connectors.ModeAppend, nil, s, map[string]any{"out_of_range": "null"}))
+	write(t, w, e.build(s, sysRow(1, false, "insert", 1, utc(2020, 1, 1, 0, 0, 0, 0)), sysRow(2, false, "insert", 2, zero)), nil)
+	flush(t, w)
+	if got := e.text("SELECT id, toString(d) FROM " + quote(e.db) + ".dates ORDER BY id"); got != "1\t2020-01-01\n2\tNULL\n" {
+		t.Errorf("got %q", got)
+	}
+
+	w2 := e.open(e.target("dates2", connectors.ModeAppend, nil, s, nil))
+	write(t, w2, e.build(s, sysRow(2, false, "insert", 2, zero)), nil)
+	err := w2.Flush(context.Background())
+	if err == nil || !strings.Contains(err.Error(), `column "d": date 0000-00-00 or another invalid date is outside the range`) {
+		t.Errorf("got %v", err)
+	}
+}
