@@ -1,0 +1,313 @@
+package exec_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/stdlib"
+)
+
+var smallSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "amount", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "code", Type: arrow.BinaryTypes.String, Nullable: true},
+}, nil)
+
+func smallBatch(b *array.RecordBuilder, ids []int64, amounts []float64, amountValid []bool, codes []string, codeValid []bool) arrow.RecordBatch {
+	b.Field(0).(*array.Int64Builder).AppendValues(ids, nil)
+	b.Field(1).(*array.Float64Builder).AppendValues(amounts, amountValid)
+	b.Field(2).(*array.StringBuilder).AppendValues(codes, codeValid)
+	return b.NewRecordBatch()
+}
+
+func smallCols() map[string]exec.Expr {
+	return map[string]exec.Expr{
+		"id":     exec.Col(0, "id", stdlib.TInt64),
+		"amount": exec.Col(1, "amount", stdlib.TFloat64),
+		"code":   exec.Col(2, "code", stdlib.TString),
+	}
+}
+
+func mustParse(t *testing.T, sql string) exec.Expr {
+	t.Helper()
+	e, err := parseMini(sql, smallCols())
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return e
+}
+
+func column(rec arrow.RecordBatch, i int) []string {
+	out := make([]string, rec.NumRows())
+	for k := range out {
+		out[k] = rec.Column(i).ValueStr(k)
+	}
+	return out
+}
+
+func TestProgramOnError(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3, 4, 5}, []float64{10, 20, 0, 40, 50}, []bool{true, true, false, true, true},
+		[]string{"7", "x", "9", "", "11"}, nil)
+	defer rec.Release()
+	where := mustParse(t, "amount > 15 OR amount IS NULL")
+	outs := []exec.Expr{mustParse(t, "id"), mustParse(t, "CAST(code AS INT64) * 2")}
+	names := []string{"id", "code2"}
+
+	// fail: the first row error is the error, naming row, column and reason
+	p, err := exec.NewProgram(exec.ProgramConfig{Where: where, Outputs: outs, Names: names, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, _, err = p.Run(context.Background(), &exec.Batch{Record: rec})
+	var re exec.RowError
+	if !errors.As(err, &re) || re.Row != 1 || re.Column != "code2" || !strings.Contains(re.Reason, `cannot cast 'x' to INT64`) {
+		t.Fatalf("err = %v", err)
+	}
+
+	// skip and dead_letter: failing rows leave out, listed in rowErrs
+	for _, mode := range []exec.OnError{exec.OnErrorSkip, exec.OnErrorDeadLetter} {
+		p, err := exec.NewProgram(exec.ProgramConfig{Where: where, Outputs: outs, Names: names, OnError: mode, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, kept, rejected, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := column(out, 0); strings.Join(got, ",") != "3,5" {
+			t.Errorf("ids = %v", got)
+		}
+		if got := column(out, 1); strings.Join(got, ",") != "18,22" {
+			t.Errorf("code2 = %v", got)
+		}
+		if len(kept) != 2 || kept[0] != 2 || kept[1] != 4 {
+			t.Errorf("kept = %v", kept)
+		}
+		if len(rejected) != 1 || rejected[0] != 0 {
+			t.Errorf("rejected = %v", rejected)
+		}
+		if len(rowErrs) != 2 || rowErrs[0].Row != 1 || rowErrs[1].Row != 3 || rowErrs[1].Column != "code2" {
+			t.Errorf("rowErrs = %v", rowErrs)
+		}
+		out.Release()
+	}
+}
+
+func TestProgramWhereErrorAndSelection(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3, 4}, []float64{1, 2, 3, 4}, nil, []string{"1", "b", "3", "4"}, nil)
+	defer rec.Release()
+	p, err := exec.NewProgram(exec.ProgramConfig{Where: mustParse(t, "CAST(code AS INT64) > 1"),
+		Outputs: []exec.Expr{mustParse(t, "id")}, Names: []string{"id"}, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Row 0 is not live (selection), row 1 fails in WHERE.
+	out, kept, rejected, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec, Sel: []int32{1, 2, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	if strings.Join(column(out, 0), ",") != "3,4" || len(kept) != 2 || len(rejected) != 0 {
+		t.Errorf("out %v kept %v rejected %v", column(out, 0), kept, rejected)
+	}
+	if len(rowErrs) != 1 || rowErrs[0].Row != 1 || rowErrs[0].Column != "WHERE" {
+		t.Errorf("rowErrs = %v", rowErrs)
+	}
+	// Project evaluates the outputs over the given rows only.
+	tomb, err := p.Project(context.Background(), &exec.Batch{Record: rec}, []int32{0, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tomb.Release()
+	if strings.Join(column(tomb, 0), ",") != "1,2" {
+		t.Errorf("project = %v", column(tomb, 0))
+	}
+}
+
+// TestProgramReusedBatches runs one Program over batches built by one
+// reused builder, with NULLs moving between rows: nothing stale may show.
+func TestProgramReusedBatches(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	p, err := exec.NewProgram(exec.ProgramConfig{
+		Where:   mustParse(t, "id > 0"),
+		Outputs: []exec.Expr{mustParse(t, "amount * 2"), mustParse(t, "upper(code)"), mustParse(t, "coalesce(amount, -1) + id")},
+		Names:   []string{"a2", "uc", "c"}, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := []struct {
+		amounts []float64
+		valid   []bool
+		codes   []string
+		cvalid  []bool
+		want    [3]string
+	}{
+		{[]float64{1, 2, 3}, []bool{false, true, true}, []string{"a", "b", "c"}, nil, [3]string{"(null),4,6", "A,B,C", "0,4,6"}},
+		{[]float64{5, 6, 7}, nil, []string{"d", "e", "f"}, []bool{true, false, true}, [3]string{"10,12,14", "D,(null),F", "6,8,10"}},
+		{[]float64{8, 9, 10}, []bool{true, true, false}, []string{"g", "h", "i"}, nil, [3]string{"16,18,(null)", "G,H,I", "9,11,2"}},
+	}
+	for k, b := range batches {
+		rec := smallBatch(rb, []int64{1, 2, 3}, b.amounts, b.valid, b.codes, b.cvalid)
+		out, _, _, _, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for c := 0; c < 3; c++ {
+			if got := strings.Join(column(out, c), ","); got != b.want[c] {
+				t.Errorf("batch %d column %d = %s, want %s", k, c, got, b.want[c])
+			}
+		}
+		out.Release()
+		rec.Release()
+	}
+}
+
+func TestFilterProjectOperators(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	b1 := smallBatch(rb, []int64{1, 2, 3}, []float64{10, 20, 30}, nil, []string{"a", "b", "c"}, nil)
+	b2 := smallBatch(rb, []int64{4, 5}, []float64{1, 2}, nil, []string{"d", "e"}, nil)
+	b3 := smallBatch(rb, []int64{6}, []float64{60}, nil, []string{"f"}, nil)
+	src := exec.NewSliceSource(&exec.Batch{Record: b1}, &exec.Batch{Record: b2}, &exec.Batch{Record: b3})
+	f, err := exec.NewFilter(src, mustParse(t, "amount > 15"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, err := exec.NewProject(f, []exec.Expr{mustParse(t, "id"), mustParse(t, "concat(code, '!')")}, []string{"id", "c"}, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := pr.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids, cs []string
+	for {
+		b, err := pr.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Sel != nil {
+			t.Error("project output has a selection")
+		}
+		ids = append(ids, column(b.Record, 0)...)
+		cs = append(cs, column(b.Record, 1)...)
+		b.Release()
+	}
+	if err := pr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ids, ",") != "2,3,6" || strings.Join(cs, ",") != "b!,c!,f!" {
+		t.Errorf("ids %v cs %v", ids, cs)
+	}
+}
+
+func TestUDF(t *testing.T) {
+	f, err := exec.NewUDF("tier", []string{"amount"}, []stdlib.Type{stdlib.Dec(12, 2)}, stdlib.TString,
+		`amount > 1000 ? "gold" : "standard"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.NewUDF("bad", []string{"a"}, []stdlib.Type{stdlib.TInt64}, stdlib.TString, `a + 1`); err == nil {
+		t.Error("body returning an int accepted for STRING")
+	}
+	if _, err := exec.NewUDF("bad", []string{"a"}, []stdlib.Type{stdlib.TInt64}, stdlib.TInt64, `b + 1`); err == nil {
+		t.Error("unknown name accepted")
+	}
+	div, err := exec.NewUDF("inv", []string{"x"}, []stdlib.Type{stdlib.TInt64}, stdlib.TInt64, `100 / x > 1 ? 1 : int("z")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3}, []float64{5000, 10, 0}, []bool{true, true, false}, []string{"", "", ""}, nil)
+	defer rec.Release()
+	cols := smallCols()
+	call, err := exec.CallUDF(f, []exec.Expr{cols["amount"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hundred, _ := exec.Lit(int64(1000), stdlib.TInt64)
+	big, _ := exec.Binary("*", cols["id"], hundred)
+	call2, err := exec.CallUDF(div, []exec.Expr{big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call, call2}, Names: []string{"tier", "inv"}, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	// 100 / 1000 = 0.1: every row takes the failing branch.
+	if len(rowErrs) != 3 || !strings.Contains(rowErrs[0].Reason, `function "inv"`) {
+		t.Fatalf("rowErrs = %v", rowErrs)
+	}
+	p2, _ := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call}, Names: []string{"tier"}, Alloc: mem})
+	out2, _, _, _, err := p2.Run(context.Background(), &exec.Batch{Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out2.Release()
+	if got := strings.Join(column(out2, 0), ","); got != "gold,standard,(null)" {
+		t.Errorf("tier = %s", got)
+	}
+}
+
+func TestNowIsStatementTime(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2}, []float64{1, 2}, nil, []string{"", ""}, nil)
+	defer rec.Release()
+	now, _ := exec.Call("now", nil)
+	s, _ := exec.Cast(now, stdlib.TString)
+	r, _ := exec.Call("rand", nil)
+	p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{s, r}, Names: []string{"now", "r"}, Alloc: mem, Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, _, _, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	if got := strings.Join(column(out, 0), ","); got != "2026-01-02 03:04:05,2026-01-02 03:04:05" {
+		t.Errorf("now = %s", got)
+	}
+	if rs := column(out, 1); rs[0] == rs[1] {
+		t.Errorf("rand() gave the same value twice: %v", rs)
+	}
+}
