@@ -1,47 +1,33 @@
 package exec_test
 
 import (
-	"go/parser"
-	"go/token"
-	"path/filepath"
+	"os/exec"
 	"strings"
 	"testing"
 )
 
-// checkImports fails if a non-test file of dir imports an etlq package
-// outside allowed.
-func checkImports(t *testing.T, dir string, allowed ...string) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+// TestLayerImports keeps imports pointing one way (STYLE.md): the non-test
+// code under exec/ may import only these etlq layers: [stdlib].
+func TestLayerImports(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "./...").Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("go list: %v", err)
 	}
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-	next:
-		for _, imp := range af.Imports {
-			p := strings.Trim(imp.Path.Value, `"`)
-			if !strings.HasPrefix(p, "github.com/etlq/etlq") {
+	allowed := strings.Fields("stdlib")
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		for _, imp := range strings.Fields(imports) {
+			layer, ok := strings.CutPrefix(imp, "github.com/etlq/etlq/")
+			if !ok || strings.HasPrefix(layer, "exec") {
 				continue
 			}
+			ok = false
 			for _, a := range allowed {
-				if p == a {
-					continue next
-				}
+				ok = ok || layer == a || strings.HasPrefix(layer, a+"/") && a != "connectors"
 			}
-			t.Errorf("%s imports %s: exec may import only %v", f, p, allowed)
+			if !ok {
+				t.Errorf("%s imports %s: exec may import only [%s]", pkg, imp, strings.Join(allowed, " "))
+			}
 		}
 	}
-}
-
-// TestLayering: exec imports stdlib only; stdlib imports no etlq layer.
-func TestLayering(t *testing.T) {
-	checkImports(t, ".", "github.com/etlq/etlq/stdlib")
-	checkImports(t, "../stdlib")
 }
