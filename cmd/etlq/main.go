@@ -23,6 +23,7 @@ type cli struct {
 	Check   checkCmd   `cmd:"" help:"Parse, resolve against live schemas and type-check a file."`
 	Plan    planCmd    `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
 	Fmt     fmtCmd     `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`
+	Repl    replCmd    `cmd:"" help:"Explore sources and their live change streams interactively."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

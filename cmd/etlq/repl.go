@@ -1,0 +1,408 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+type replCmd struct {
+	Source string `placeholder:"DSN" help:"A source to explore, e.g. mysql://root@127.0.0.1:3306 (named src in queries)."`
+	File   string `arg:"" optional:"" type:"path" help:"A .etl file to load first: its sources, functions and pipelines."`
+}
+
+// flagSourceName names the --source source in queries (src.db.table).
+const flagSourceName = "src"
+
+// replFile names REPL input in error messages ("repl:1:7: …").
+const replFile = "repl"
+
+const replHelp = `Statements end with ";" and may span lines:
+  SHOW TABLES [FROM [source.]db] [LIKE 'pattern'];   tables of the source
+  SHOW SOURCES;  SHOW PIPELINES;  SHOW FUNCTIONS [LIKE 'pattern'];
+  DESCRIBE [source.]db.table;                    columns: etlq type, source type, key
+  FROM binlog [source.]db.table [SNAPSHOT never|initial|only]
+       [WHERE cond] [TRANSFORM expr [AS name], …] [LIMIT n];
+                                                 print changes as they arrive
+                                                 (SNAPSHOT never: from now on); Ctrl-C stops
+  PLAN pipeline;                                 the dataflow of a pipeline of the loaded file
+  CREATE SOURCE …;  CREATE FUNCTION …;           add a source or a function to the session
+Commands (one line, no ";"):
+  \load FILE    load a file's sources, sinks, functions and pipelines
+  \help         this text
+  \quit         leave (also Ctrl-D)
+Tab completes keywords, databases, tables and columns. History is kept in ~/.etlq_history.
+`
+
+// repl is one REPL session.
+type repl struct {
+	out, errw io.Writer
+	// tty: stdin and stdout are a terminal (prompts, line editing, colours).
+	tty bool
+	// color: stdout is a terminal, so the op column is coloured.
+	color bool
+
+	base context.Context // lives as long as the session; Ctrl-C does not end it
+	quit context.CancelFunc
+
+	flagSrc *planner.SourceDecl // from --source, nil without it
+	file    *loaded             // the \loaded file, nil before
+	decls   *planner.Plan       // the file's declarations (planned offline)
+	extra   []*planner.SourceDecl
+	funcs   []*lang.CreateFunction
+	cat     *liveCatalog
+	cache   *replCache
+
+	pending string // the statement being typed, across lines
+	failed  bool   // a statement failed (the exit status of a script)
+
+	mu          sync.Mutex
+	cancelStmt  context.CancelFunc // cancels the running statement; nil between statements
+	interrupted bool               // the running statement was stopped by Ctrl-C
+}
+
+func (c *replCmd) Run(ctx context.Context) error {
+	stdinTTY := term.IsTerminal(int(os.Stdin.Fd()))
+	stdoutTTY := term.IsTerminal(int(os.Stdout.Fd()))
+	r := newRepl(ctx, os.Stdout, os.Stderr, stdinTTY && stdoutTTY, stdoutTTY)
+	defer r.close()
+	if c.Source != "" {
+		r.flagSrc = &planner.SourceDecl{Name: flagSourceName, Kind: "mysql", DSN: c.Source,
+			Redacted: planner.Redact(c.Source), Options: map[string]any{}}
+	}
+
+	var in lineReader
+	if r.tty {
+		t := newTermReader(r.complete)
+		in = t
+	} else {
+		in = newPlainReader(r.base, os.Stdin)
+	}
+	defer in.Close()
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go r.signals(sigs, in)
+
+	if r.tty {
+		fmt.Fprintln(r.out, `etlq repl: type \help for help, \quit or Ctrl-D to leave.`)
+		if r.flagSrc != nil {
+			fmt.Fprintf(r.out, "source %s: %s\n", r.flagSrc.Name, r.flagSrc.Redacted)
+		}
+	}
+	if c.File != "" {
+		r.run(func(ctx context.Context) error { return r.load(ctx, c.File) })
+	}
+	r.loop(in)
+	if r.failed && !r.tty {
+		return exitError{1}
+	}
+	return nil
+}
+
+func newRepl(ctx context.Context, out, errw io.Writer, tty, color bool) *repl {
+	base, quit := context.WithCancel(context.WithoutCancel(ctx))
+	return &repl{out: out, errw: errw, tty: tty, color: color, base: base, quit: quit,
+		cat: newLiveCatalog(), cache: newReplCache()}
+}
+
+func (r *repl) close() {
+	r.quit()
+	r.cat.Close()
+}
+
+// signals stops the running statement on Ctrl-C. With no statement
+// running, Ctrl-C ends a script read from a pipe (at a terminal prompt the
+// line editor reads Ctrl-C itself). SIGTERM ends the session.
+func (r *repl) signals(sigs <-chan os.Signal, in lineReader) {
+	for {
+		select {
+		case <-r.base.Done():
+			return
+		case s := <-sigs:
+			r.mu.Lock()
+			cancel := r.cancelStmt
+			if cancel != nil {
+				r.interrupted = true
+			}
+			r.mu.Unlock()
+			if cancel != nil {
+				cancel()
+			}
+			if s == syscall.SIGTERM || (cancel == nil && !r.tty) {
+				r.quit()
+				if r.tty && cancel == nil {
+					// The line editor blocks in a read: give the terminal
+					// back and leave.
+					in.Close()
+					os.Exit(143)
+				}
+			}
+		}
+	}
+}
+
+// loop reads lines and runs each statement once its ";" is typed.
+func (r *repl) loop(in lineReader) {
+	for r.base.Err() == nil {
+		prompt := "etlq> "
+		if r.pending != "" {
+			prompt = "   -> "
+		}
+		line, err := in.ReadLine(prompt)
+		if errors.Is(err, errAbort) {
+			r.pending = ""
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) && r.base.Err() == nil {
+				r.errorf("reading input: %v", err)
+			}
+			if !blank(r.pending) {
+				r.errorf("the last statement has no \";\": it was not run")
+			}
+			if r.tty {
+				fmt.Fprintln(r.out)
+			}
+			return
+		}
+		if r.pending == "" {
+			cmd := strings.TrimSpace(line)
+			if strings.HasPrefix(cmd, `\`) || isQuitWord(cmd) {
+				in.AddHistory(cmd)
+				if !r.command(cmd) {
+					return
+				}
+				continue
+			}
+		}
+		r.pending += line + "\n"
+		stmts, rest := splitStatements(r.pending)
+		r.pending = rest
+		if blank(rest) {
+			r.pending = ""
+		}
+		for _, s := range stmts {
+			in.AddHistory(s)
+			r.run(func(ctx context.Context) error { return r.statement(ctx, s) })
+			if r.base.Err() != nil {
+				return
+			}
+		}
+	}
+}
+
+func isQuitWord(s string) bool {
+	s = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(s), ";"))
+	return s == "quit" || s == "exit"
+}
+
+// command runs a backslash command; false means leave.
+func (r *repl) command(cmd string) bool {
+	name, arg, _ := strings.Cut(cmd, " ")
+	arg = strings.TrimSpace(arg)
+	switch strings.ToLower(name) {
+	case `\q`, `\quit`, `\exit`, "quit", "quit;", "exit", "exit;":
+		return false
+	case `\h`, `\help`, `\?`:
+		fmt.Fprint(r.out, replHelp)
+	case `\load`, `\l`, `\i`:
+		if arg == "" {
+			r.errorf(`\load needs a file: \load FILE.etl`)
+			break
+		}
+		r.run(func(ctx context.Context) error { return r.load(ctx, arg) })
+	default:
+		r.errorf(`unknown command %q: \help lists them`, name)
+	}
+	return true
+}
+
+// run runs one statement with its own context, which Ctrl-C cancels, and
+// reports its error.
+func (r *repl) run(fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithCancel(r.base)
+	defer cancel()
+	r.mu.Lock()
+	r.cancelStmt, r.interrupted = cancel, false
+	r.mu.Unlock()
+	err := fn(ctx)
+	r.mu.Lock()
+	r.cancelStmt = nil
+	interrupted := r.interrupted
+	r.mu.Unlock()
+	if err == nil {
+		return
+	}
+	if interrupted && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(r.errw, "stopped")
+		return
+	}
+	r.failed = true
+	var fe fileError
+	if errors.As(err, &fe) {
+		fmt.Fprint(r.errw, strings.TrimRight(fe.text, "\n")+"\n")
+		return
+	}
+	fmt.Fprintf(r.errw, "error: %v\n", err)
+}
+
+func (r *repl) errorf(format string, args ...any) {
+	r.failed = true
+	fmt.Fprintf(r.errw, "error: "+format+"\n", args...)
+}
+
+// statement runs one statement (its text ends with ";").
+func (r *repl) statement(ctx context.Context, text string) error {
+	text = strings.TrimSpace(text)
+	toks := replTokens(text)
+	if len(toks) == 0 || toks[0].text == ";" {
+		return nil
+	}
+	switch strings.ToUpper(toks[0].text) {
+	case "SHOW":
+		return r.show(ctx, text, toks)
+	case "DESCRIBE", "DESC":
+		return r.describe(ctx, text, toks)
+	case "PLAN":
+		return r.plan(ctx, text, toks)
+	case "HELP":
+		fmt.Fprint(r.out, replHelp)
+		return nil
+	}
+	st, err := lang.ParseStatement(replFile, text)
+	if err != nil {
+		return formatErr(err, []byte(text))
+	}
+	switch {
+	case st.Query != nil:
+		return r.query(ctx, text, st.Query)
+	case st.Source != nil || st.Function != nil:
+		return r.declare(ctx, text, st)
+	default:
+		return stmtError(text, toks[0], "CREATE SINK and CREATE PIPELINE belong in a file: write them there and \\load it")
+	}
+}
+
+// declare adds a CREATE SOURCE or CREATE FUNCTION typed in the REPL to the
+// session, once it plans (offline) without error.
+func (r *repl) declare(ctx context.Context, text string, st *lang.Statement) error {
+	f := &lang.File{Pos: st.Pos, EndPos: st.EndPos, Statements: []*lang.Statement{st}}
+	if errs := lang.Expand(f, os.LookupEnv); len(errs) > 0 {
+		return formatErr(errs, []byte(text))
+	}
+	plan, err := planner.Build(ctx, f, planner.Options{})
+	if err != nil {
+		return formatErr(err, []byte(text))
+	}
+	if st.Source != nil {
+		d := plan.Sources[0]
+		for i, s := range r.extra {
+			if strings.EqualFold(s.Name, d.Name) {
+				r.extra = append(r.extra[:i], r.extra[i+1:]...)
+				break
+			}
+		}
+		r.extra = append(r.extra, d)
+		r.resetCatalog()
+		fmt.Fprintf(r.out, "source %s: %s\n", d.Name, d.Redacted)
+		return nil
+	}
+	r.funcs = append(r.funcs, st.Function)
+	fmt.Fprintf(r.out, "function %s declared\n", st.Function.Name.Name)
+	return nil
+}
+
+// load reads a file, plans its declarations and checks it against the live
+// schemas. A file that parses and declares without error is loaded even
+// when the live check finds problems (they are shown).
+func (r *repl) load(ctx context.Context, path string) error {
+	l, err := load(path)
+	if err != nil {
+		return err
+	}
+	decls, _, err := l.build(ctx, true)
+	if err != nil {
+		return err
+	}
+	r.file, r.decls = l, decls
+	r.funcs = nil
+	for _, st := range l.file.Statements {
+		if st.Function != nil {
+			r.funcs = append(r.funcs, st.Function)
+		}
+	}
+	r.resetCatalog()
+	fmt.Fprintf(r.out, "loaded %s: %d sources, %d sinks, %d functions, %d pipelines\n",
+		path, len(decls.Sources), countDeclared(decls), len(r.funcs), len(decls.Pipelines))
+	_, cat, err := l.build(ctx, false)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		fmt.Fprintf(r.errw, "warning: %s does not plan against the live schemas:\n", path)
+		return err
+	}
+	cat.Close()
+	return nil
+}
+
+// resetCatalog forgets connections and cached schemas after the sources
+// changed.
+func (r *repl) resetCatalog() {
+	r.cat.Close()
+	r.cat = newLiveCatalog()
+	r.cache.reset()
+}
+
+// sources lists the sources known to the session: --source, then the
+// loaded file's, then those typed in the REPL.
+func (r *repl) sources() []*planner.SourceDecl {
+	var out []*planner.SourceDecl
+	seen := map[string]bool{}
+	add := func(d *planner.SourceDecl) {
+		if d != nil && !seen[strings.ToLower(d.Name)] {
+			seen[strings.ToLower(d.Name)] = true
+			out = append(out, d)
+		}
+	}
+	add(r.flagSrc)
+	if r.decls != nil {
+		for _, d := range r.decls.Sources {
+			add(d)
+		}
+	}
+	for _, d := range r.extra {
+		add(d)
+	}
+	return out
+}
+
+func (r *repl) sourceNamed(name string) *planner.SourceDecl {
+	for _, d := range r.sources() {
+		if strings.EqualFold(d.Name, name) {
+			return d
+		}
+	}
+	return nil
+}
+
+func sourceNames(ds []*planner.SourceDecl) string {
+	var names []string
+	for _, d := range ds {
+		names = append(names, d.Name)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/etlq/etlq/cmd/etlq/internal/engine"
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/stdout"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+// query runs a FROM … query: planned by planner.BuildQuery, run by the
+// engine with a throw-away state directory (the user's checkpoints are
+// never touched), printing rows as a table as they arrive, until LIMIT
+// rows were printed, Ctrl-C or an error.
+func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
+	src, err := r.querySource(text, q)
+	if err != nil {
+		return err
+	}
+	plan, err := planner.BuildQuery(ctx, q, src, r.cat, r.funcs...)
+	if err != nil {
+		return formatErr(err, []byte(text))
+	}
+	limit := -1
+	if q.Limit != nil {
+		limit = *q.Limit
+	}
+	if limit == 0 {
+		fmt.Fprintln(r.out, "(0 rows)")
+		return nil
+	}
+	dir, err := os.MkdirTemp("", "etlq-repl-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	qctx, stop := context.WithCancel(ctx)
+	defer stop()
+	sink := &limitSink{inner: stdout.New(r.out, r.color), left: limit, reached: stop}
+	sinks := map[string]connectors.Sink{}
+	for _, d := range plan.Sinks {
+		sinks[d.Name] = sink
+	}
+	if r.tty {
+		p := plan.Pipelines[0]
+		var tables []string
+		for _, t := range p.Tables {
+			tables = append(tables, t.Ref.String())
+		}
+		from := "changes from now on"
+		switch p.Snapshot {
+		case connectors.SnapshotInitial:
+			from = "the table, then its changes"
+		case connectors.SnapshotOnly:
+			from = "the table"
+		}
+		fmt.Fprintf(r.errw, "-- %s: %s (Ctrl-C stops)\n", strings.Join(tables, ", "), from)
+	}
+	log := slog.New(slog.NewTextHandler(r.errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	err = engine.Run(qctx, plan, engine.Options{StateDir: dir, Log: log, Sinks: sinks})
+	n := sink.printed()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(r.out, "(%s)\n", plural(int(n), "row"))
+		return err
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(r.out, "(%s, stopped)\n", plural(int(n), "row"))
+	} else {
+		fmt.Fprintf(r.out, "(%s)\n", plural(int(n), "row"))
+	}
+	return nil
+}
+
+// querySource picks the source a query reads: the one it names
+// (source.database.table), else the only one the session knows.
+func (r *repl) querySource(text string, q *lang.Query) (*planner.SourceDecl, error) {
+	srcs := r.sources()
+	t := q.From[0]
+	if len(t.Parts) == 3 {
+		if d := r.sourceNamed(t.Parts[0].Name); d != nil {
+			return d, nil
+		}
+		return nil, nodeError(text, t.Parts[0], "unknown source %q (sources: %s)", t.Parts[0].Name, orNone(sourceNames(srcs)))
+	}
+	if len(srcs) > 1 {
+		return nil, nodeError(text, t, "several sources are known (%s): write source.database.table", sourceNames(srcs))
+	}
+	if len(srcs) == 0 {
+		return nil, nil // BuildQuery says what to do
+	}
+	return srcs[0], nil
+}
+
+// nodeError is an error at an AST node of a REPL statement, formatted with
+// the statement and a caret.
+func nodeError(text string, n lang.Node, format string, args ...any) error {
+	e := &lang.Error{Pos: n.Position(), EndPos: n.EndPosition(), Msg: fmt.Sprintf(format, args...)}
+	return fileError{lang.Errors{e}.Format([]byte(text))}
+}
+
+// limitSink passes batches to a sink until left rows went through, then
+// calls reached; later batches are dropped (and acknowledged). left < 0
+// means no limit.
+type limitSink struct {
+	inner   connectors.Sink
+	reached func()
+
+	mu   sync.Mutex
+	left int
+	n    int64
+}
+
+var _ connectors.Sink = (*limitSink)(nil)
+
+func (s *limitSink) Plan(ctx context.Context, t connectors.Target) ([]string, []string, error) {
+	return s.inner.Plan(ctx, t)
+}
+
+func (s *limitSink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
+	w, err := s.inner.Open(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &limitWriter{s: s, w: w}, nil
+}
+
+func (s *limitSink) Close() error { return s.inner.Close() }
+
+// printed is the number of rows passed on.
+func (s *limitSink) printed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+type limitWriter struct {
+	s *limitSink
+	w connectors.Writer
+}
+
+// Write passes on at most the rows still allowed: a batch with more live
+// rows keeps its first ones (through its selection vector).
+func (l *limitWriter) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
+	s := l.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.left == 0 {
+		b.Release()
+		done(nil)
+		return nil
+	}
+	n := b.NumRows()
+	if s.left > 0 && n > s.left {
+		keep(b, s.left)
+		n = s.left
+	}
+	if s.left > 0 {
+		s.left -= n
+	}
+	s.n += int64(n)
+	err := l.w.Write(ctx, b, done)
+	if s.left == 0 {
+		s.reached()
+	}
+	return err
+}
+
+// keep leaves only the first n live rows of b.
+func keep(b *exec.Batch, n int) {
+	if b.Sel != nil {
+		b.Sel = b.Sel[:n]
+		return
+	}
+	sel := make([]int32, n)
+	for i := range sel {
+		sel[i] = int32(i)
+	}
+	b.Sel = sel
+}
+
+func (l *limitWriter) Flush(ctx context.Context) error { return l.w.Flush(ctx) }
+func (l *limitWriter) Close() error                    { return l.w.Close() }

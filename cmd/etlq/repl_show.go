@@ -1,0 +1,527 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/mysql"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+	"github.com/etlq/etlq/stdlib"
+)
+
+// replToken is a token of a REPL command (SHOW, DESCRIBE, PLAN): a word, a
+// back-quoted name (quoted), a string (str) or one punctuation character,
+// with its byte offsets in the statement.
+type replToken struct {
+	text        string
+	quoted, str bool
+	off, end    int
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '*' || c == '?' || c == '$' || c == '%' ||
+		('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || c >= 0x80
+}
+
+// replTokens splits a statement into tokens, skipping blanks and comments.
+func replTokens(s string) []replToken {
+	var toks []replToken
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case strings.HasPrefix(s[i:], "--"):
+			j := strings.IndexByte(s[i:], '\n')
+			if j < 0 {
+				return toks
+			}
+			i += j
+		case strings.HasPrefix(s[i:], "/*"):
+			j := strings.Index(s[i+2:], "*/")
+			if j < 0 {
+				return toks
+			}
+			i += j + 4
+		case c == '`' || c == '\'':
+			var sb strings.Builder
+			j := i + 1
+			for j < len(s) {
+				if s[j] == c {
+					if j+1 < len(s) && s[j+1] == c {
+						sb.WriteByte(c)
+						j += 2
+						continue
+					}
+					break
+				}
+				sb.WriteByte(s[j])
+				j++
+			}
+			end := min(j+1, len(s))
+			toks = append(toks, replToken{text: sb.String(), quoted: c == '`', str: c == '\'', off: i, end: end})
+			i = end
+		case isWordByte(c):
+			j := i
+			for j < len(s) && isWordByte(s[j]) {
+				j++
+			}
+			toks = append(toks, replToken{text: s[i:j], off: i, end: j})
+			i = j
+		default:
+			toks = append(toks, replToken{text: s[i : i+1], off: i, end: i + 1})
+			i++
+		}
+	}
+	return toks
+}
+
+func (t replToken) is(word string) bool {
+	return !t.quoted && !t.str && strings.EqualFold(t.text, word)
+}
+
+func (t replToken) isName() bool {
+	return t.quoted || (!t.str && t.text != "" && isWordByte(t.text[0]))
+}
+
+// posAt is the position of byte off of a REPL statement.
+func posAt(text string, off int) lang.Pos {
+	off = min(off, len(text))
+	line := 1 + strings.Count(text[:off], "\n")
+	start := strings.LastIndexByte(text[:off], '\n') + 1
+	return lang.Pos{Filename: replFile, Offset: off, Line: line, Column: 1 + utf8.RuneCountInString(text[start:off])}
+}
+
+// stmtError is an error at tok, formatted with the statement and a caret.
+func stmtError(text string, tok replToken, format string, args ...any) error {
+	e := &lang.Error{Pos: posAt(text, tok.off), EndPos: posAt(text, tok.end), Msg: fmt.Sprintf(format, args...)}
+	return fileError{lang.Errors{e}.Format([]byte(text))}
+}
+
+// endToken stands for the end of a statement in errors.
+func endToken(text string) replToken {
+	n := len(strings.TrimRight(text, "; \n\t"))
+	return replToken{off: n, end: n}
+}
+
+// dottedName reads name(.name)* at toks[i]; it returns the parts and the
+// index after them.
+func dottedName(toks []replToken, i int) ([]replToken, int) {
+	var parts []replToken
+	for i < len(toks) && toks[i].isName() {
+		parts = append(parts, toks[i])
+		i++
+		if i+1 < len(toks) && toks[i].text == "." && !toks[i].str && !toks[i].quoted {
+			i++
+			continue
+		}
+		break
+	}
+	return parts, i
+}
+
+// expectEnd reports tokens after a complete command.
+func expectEnd(text string, toks []replToken, i int, what string) error {
+	if i < len(toks) && toks[i].text == ";" && !toks[i].str && !toks[i].quoted {
+		i++
+	}
+	if i < len(toks) {
+		return stmtError(text, toks[i], "unexpected %q after %s", toks[i].text, what)
+	}
+	return nil
+}
+
+// show runs SHOW TABLES | SOURCES | PIPELINES | FUNCTIONS.
+func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
+	if len(toks) < 2 || toks[1].text == ";" {
+		return stmtError(text, endToken(text), "SHOW what? SHOW TABLES, SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS")
+	}
+	what := strings.ToUpper(toks[1].text)
+	i := 2
+	var from []replToken
+	if what == "TABLES" && i < len(toks) && toks[i].is("FROM") {
+		from, i = dottedName(toks, i+1)
+		if len(from) == 0 || len(from) > 2 {
+			at := endToken(text)
+			if i < len(toks) {
+				at = toks[i]
+			}
+			return stmtError(text, at, "SHOW TABLES FROM takes a database: FROM [source.]database")
+		}
+	}
+	pattern := ""
+	if (what == "TABLES" || what == "FUNCTIONS") && i < len(toks) && toks[i].is("LIKE") {
+		if i+1 >= len(toks) || !toks[i+1].str {
+			return stmtError(text, toks[i], "LIKE takes a pattern string: LIKE 'order%%'")
+		}
+		pattern = likeToGlob(toks[i+1].text)
+		i += 2
+	}
+	if err := expectEnd(text, toks, i, "SHOW "+what); err != nil {
+		return err
+	}
+	switch what {
+	case "TABLES":
+		return r.showTables(ctx, text, from, pattern)
+	case "SOURCES":
+		var rows [][]string
+		for _, d := range r.sources() {
+			origin := "file"
+			if d == r.flagSrc {
+				origin = "--source"
+			} else if r.decls == nil || !containsDecl(r.decls.Sources, d) {
+				origin = "repl"
+			}
+			rows = append(rows, []string{d.Name, d.Kind, d.Redacted, origin})
+		}
+		printTable(r.out, []string{"source", "kind", "dsn", "from"}, rows, "source")
+	case "PIPELINES":
+		if r.decls == nil {
+			return stmtError(text, toks[1], "no file is loaded: \\load FILE first")
+		}
+		var rows [][]string
+		for _, p := range r.decls.Pipelines {
+			var tables []string
+			for _, st := range r.file.file.Statements {
+				if st.Pipeline != nil && st.Pipeline.Name.Name == p.Name {
+					for _, t := range st.Pipeline.From {
+						tables = append(tables, t.String())
+					}
+				}
+			}
+			into := p.SinkKind
+			if p.Target.Name != "" {
+				into += " " + p.Target.Name
+			}
+			rows = append(rows, []string{p.Name, strings.Join(tables, ", "), into, p.Target.Mode.String()})
+		}
+		printTable(r.out, []string{"pipeline", "from binlog", "into", "mode"}, rows, "pipeline")
+	case "FUNCTIONS":
+		var rows [][]string
+		for _, f := range r.funcs {
+			if ok, _ := path.Match(pattern, strings.ToLower(f.Name.Name)); pattern == "" || ok {
+				rows = append(rows, []string{f.Name.Name, "user function: AS " + f.Lang.Name + " " + f.Body.Raw})
+			}
+		}
+		for _, f := range stdlib.Funcs() {
+			if ok, _ := path.Match(pattern, f.Name); pattern == "" || ok {
+				rows = append(rows, []string{f.Sig, f.Doc})
+			}
+		}
+		printTable(r.out, []string{"function", "description"}, rows, "function")
+	default:
+		return stmtError(text, toks[1], "SHOW %s is not known: SHOW TABLES, SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS", toks[1].text)
+	}
+	return nil
+}
+
+func containsDecl(ds []*planner.SourceDecl, d *planner.SourceDecl) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
+
+// likeToGlob turns a SQL LIKE pattern into the glob the sources take.
+func likeToGlob(p string) string {
+	return strings.NewReplacer("%", "*", "_", "?").Replace(strings.ToLower(p))
+}
+
+// resolveSource picks the source of a name whose last want parts are
+// database(.table): one more part in front names the source.
+func (r *repl) resolveSource(text string, parts []replToken, want int, at replToken) (*planner.SourceDecl, []replToken, error) {
+	srcs := r.sources()
+	if len(parts) > want {
+		d := r.sourceNamed(parts[0].text)
+		if d == nil {
+			return nil, nil, stmtError(text, parts[0], "unknown source %q (sources: %s)", parts[0].text, orNone(sourceNames(srcs)))
+		}
+		return d, parts[1:], nil
+	}
+	switch len(srcs) {
+	case 0:
+		return nil, nil, stmtError(text, at, "no source to read from: start etlq repl --source 'mysql://…' or \\load a file with a CREATE SOURCE")
+	case 1:
+		return srcs[0], parts, nil
+	}
+	return nil, nil, stmtError(text, at, "several sources are known (%s): name one, source.database…", sourceNames(srcs))
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// dsnDatabase is the database written in a mysql DSN, "" if none.
+func dsnDatabase(d *planner.SourceDecl) string {
+	if d.Kind != mysql.Kind {
+		return ""
+	}
+	cfg, err := mysql.ParseDSN(d.DSN)
+	if err != nil {
+		return ""
+	}
+	return cfg.DB
+}
+
+// listDatabases lists a source's databases, system schemas left out: the
+// DSN's database when it names one, else every one the user can see.
+func listDatabases(ctx context.Context, d *planner.SourceDecl) ([]string, error) {
+	if db := dsnDatabase(d); db != "" {
+		return []string{db}, nil
+	}
+	if d.Kind != mysql.Kind {
+		return nil, fmt.Errorf("source %s: listing databases needs a mysql source", d.Name)
+	}
+	cfg, err := mysql.ParseDSN(d.DSN)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.ConnectWithContext(ctx, cfg.Addr(), cfg.User, cfg.Password, "", 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: connect to %s: %v", d.Name, cfg.Addr(), err)
+	}
+	defer c.Close()
+	res, err := c.Execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA " +
+		"WHERE SCHEMA_NAME NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys') ORDER BY SCHEMA_NAME")
+	if err != nil {
+		return nil, fmt.Errorf("source %s: list databases: %v", d.Name, err)
+	}
+	var out []string
+	for i := 0; i < res.RowNumber(); i++ {
+		s, _ := res.GetString(i, 0)
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (r *repl) showTables(ctx context.Context, text string, from []replToken, pattern string) error {
+	if pattern == "" {
+		pattern = "*"
+	}
+	at := endToken(text)
+	if len(from) > 0 {
+		at = from[0]
+	}
+	d, rest, err := r.resolveSource(text, from, 1, at)
+	if err != nil {
+		return err
+	}
+	var dbs []string
+	if len(rest) == 1 {
+		dbs = []string{rest[0].text}
+	} else if dbs, err = listDatabases(ctx, d); err != nil {
+		return err
+	}
+	var rows [][]string
+	for _, db := range dbs {
+		refs, err := r.cat.Tables(ctx, d, db, pattern)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", d.Name, err)
+		}
+		for _, ref := range refs {
+			if len(from) > 0 {
+				rows = append(rows, []string{ref.Table})
+			} else {
+				rows = append(rows, []string{ref.DB, ref.Table})
+			}
+		}
+	}
+	if len(from) > 0 {
+		printTable(r.out, []string{"table"}, rows, "table")
+	} else {
+		printTable(r.out, []string{"database", "table"}, rows, "table")
+	}
+	return nil
+}
+
+// describeRef resolves a [source.]database.table name (database may be
+// left out when the source's DSN names one).
+func (r *repl) describeRef(text string, parts []replToken, at replToken) (*planner.SourceDecl, connectors.TableRef, error) {
+	var ref connectors.TableRef
+	if len(parts) == 0 || len(parts) > 3 {
+		return nil, ref, stmtError(text, at, "DESCRIBE takes a table: DESCRIBE [source.]database.table")
+	}
+	d, rest, err := r.resolveSource(text, parts, 2, parts[0])
+	if err != nil {
+		return nil, ref, err
+	}
+	if len(rest) == 1 {
+		db := dsnDatabase(d)
+		if db == "" {
+			return nil, ref, stmtError(text, parts[0], "write database.table: source %s has no default database", d.Name)
+		}
+		return d, connectors.TableRef{DB: db, Table: rest[0].text}, nil
+	}
+	return d, connectors.TableRef{DB: rest[0].text, Table: rest[1].text}, nil
+}
+
+// describe runs DESCRIBE [source.]db.table: one line per column with its
+// etlq type, the source's type, nullability and key position.
+func (r *repl) describe(ctx context.Context, text string, toks []replToken) error {
+	parts, i := dottedName(toks, 1)
+	at := endToken(text)
+	if len(toks) > 1 {
+		at = toks[1]
+	}
+	d, ref, err := r.describeRef(text, parts, at)
+	if err != nil {
+		return err
+	}
+	if err := expectEnd(text, toks, i, "the table name"); err != nil {
+		return err
+	}
+	ts, err := r.cat.Describe(ctx, d, ref)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", d.Name, err)
+	}
+	rows := make([][]string, 0, len(ts.Fields))
+	for _, f := range ts.Fields {
+		typ := f.Type.String()
+		if t, err := stdlib.FromField(f); err == nil {
+			typ = t.String()
+		}
+		srcType, _ := metaValue(f.Metadata, exec.MetaSourceType)
+		null := "no"
+		if f.Nullable {
+			null = "yes"
+		}
+		key := ""
+		if k, ok := metaValue(f.Metadata, exec.MetaPrimaryKey); ok {
+			key = "PRI"
+			if len(ts.PrimaryKey) > 1 {
+				key += " " + k
+			}
+		}
+		rows = append(rows, []string{f.Name, typ, srcType, null, key})
+	}
+	printTable(r.out, []string{"column", "type", "source type", "null", "key"}, rows, "column")
+	fmt.Fprintf(r.out, "metadata columns: _op, _ts, _db, _table, _pos, _version; before.<column> is the value before an update\n")
+	return nil
+}
+
+func metaValue(m arrow.Metadata, key string) (string, bool) {
+	if i := m.FindKey(key); i >= 0 {
+		return m.Values()[i], true
+	}
+	return "", false
+}
+
+// plan runs PLAN pipeline: the dataflow of a pipeline of the loaded file,
+// planned against the live schemas, with the DDL its sink would run.
+func (r *repl) plan(ctx context.Context, text string, toks []replToken) error {
+	if len(toks) < 2 || !toks[1].isName() {
+		return stmtError(text, endToken(text), "PLAN takes a pipeline name: PLAN pipeline")
+	}
+	if err := expectEnd(text, toks, 2, "the pipeline name"); err != nil {
+		return err
+	}
+	if r.file == nil {
+		return stmtError(text, toks[1], "no file is loaded: \\load FILE first")
+	}
+	name := toks[1].text
+	var names []string
+	found := false
+	for _, p := range r.decls.Pipelines {
+		names = append(names, p.Name)
+		found = found || strings.EqualFold(p.Name, name)
+	}
+	if !found {
+		return stmtError(text, toks[1], "no pipeline %q in %s (pipelines: %s)", name, r.file.path, orNone(strings.Join(names, ", ")))
+	}
+	plan, cat, err := r.file.build(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	one := *plan
+	one.Pipelines = nil
+	for _, p := range plan.Pipelines {
+		if strings.EqualFold(p.Name, name) {
+			one.Pipelines = append(one.Pipelines, p)
+		}
+	}
+	ddl := map[string][]string{}
+	err = forEachTarget(ctx, &one, func(p *planner.Pipeline, s connectors.Sink) error {
+		stmts, _, err := s.Plan(ctx, p.Target)
+		if err != nil {
+			return err
+		}
+		ddl[p.Name] = stmts
+		return nil
+	})
+	printPlan(r.out, &one, ddl)
+	if err != nil {
+		fmt.Fprintf(r.errw, "note: no DDL shown: %v\n", err)
+	}
+	return nil
+}
+
+// printTable writes rows as an aligned table, psql style, and a count line
+// ("(3 tables)").
+func printTable(w io.Writer, header []string, rows [][]string, noun string) {
+	widths := make([]int, len(header))
+	for j, h := range header {
+		widths[j] = utf8.RuneCountInString(h)
+	}
+	for _, row := range rows {
+		for j, c := range row {
+			widths[j] = max(widths[j], utf8.RuneCountInString(c))
+		}
+	}
+	var sb strings.Builder
+	line := func(cells []string) {
+		for j, c := range cells {
+			if j > 0 {
+				sb.WriteString(" |")
+			}
+			sb.WriteByte(' ')
+			sb.WriteString(c)
+			if j < len(cells)-1 {
+				sb.WriteString(strings.Repeat(" ", widths[j]-utf8.RuneCountInString(c)))
+			}
+		}
+		trimmed := strings.TrimRight(sb.String(), " ")
+		sb.Reset()
+		sb.WriteString(trimmed)
+		sb.WriteByte('\n')
+	}
+	line(header)
+	for j, wd := range widths {
+		if j > 0 {
+			sb.WriteByte('+')
+		}
+		sb.WriteString(strings.Repeat("-", wd+2))
+	}
+	sb.WriteByte('\n')
+	for _, row := range rows {
+		line(row)
+	}
+	fmt.Fprintf(&sb, "(%s)\n", plural(len(rows), noun))
+	io.WriteString(w, sb.String())
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
