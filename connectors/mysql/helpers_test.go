@@ -18,6 +18,7 @@ import (
 	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/testenv"
 	"github.com/etlq/etlq/exec"
 )
 
@@ -28,29 +29,14 @@ type server struct {
 }
 
 // servers returns the test servers: FULL row metadata, and the server
-// default. A server that does not answer skips the test locally and fails
-// it under CI=true.
+// default. testenv skips the test locally when one does not answer, and
+// fails it under CI=true.
 func servers(t *testing.T) []server {
 	t.Helper()
-	list := []server{
-		{"full", envOr("ETLQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3316")},
-		{"minimal", envOr("ETLQ_TEST_MYSQL_MINIMAL_DSN", "mysql://root@127.0.0.1:3317")},
+	return []server{
+		{"full", testenv.MySQLDSN(t)},
+		{"minimal", testenv.MySQLMinimalDSN(t)},
 	}
-	for _, s := range list {
-		cfg, err := ParseDSN(s.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := client.ConnectWithTimeout(cfg.Addr(), cfg.User, cfg.Password, "", 3*time.Second)
-		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("mysql test server %s not reachable: %v", s.dsn, err)
-			}
-			t.Skipf("mysql test server %s not reachable (run: scripts/services up): %v", s.dsn, err)
-		}
-		c.Close()
-	}
-	return list
 }
 
 func envOr(k, d string) string {
