@@ -11,13 +11,14 @@ import (
 	"github.com/etlq/etlq/stdlib"
 )
 
-// formatsByKind lists the FORMATs each sink kind accepts; the first is the
-// default.
+// formatsByKind lists the FORMATs each sink kind accepts. Without a FORMAT
+// clause the sink picks its default (stdout: table on a terminal, else
+// jsonl; file: from the file name's extension; http: jsonl).
 var formatsByKind = map[string][]string{
 	"stdout":     {"table", "jsonl", "csv", "canal_json", "debezium_json"},
-	"file":       {"jsonl", "csv", "canal_json", "debezium_json", "parquet"},
-	"http":       {"jsonl", "canal_json", "debezium_json"},
-	"clickhouse": {"native"},
+	"file":       {"jsonl", "csv", "table", "canal_json", "debezium_json", "parquet"},
+	"http":       {"jsonl", "csv", "table", "canal_json", "debezium_json"},
+	"clickhouse": {},
 }
 
 func (b *builder) pipeline(p *lang.CreatePipeline) {
@@ -69,12 +70,12 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			for _, x := range formats {
 				ok = ok || x == f
 			}
-			if !ok {
+			if !ok && len(formats) == 0 {
+				b.errs.add(p.Format, "INTO %s takes no FORMAT", pl.SinkKind)
+			} else if !ok {
 				b.errs.add(p.Format, "INTO %s does not take FORMAT %s (it takes %s)", pl.SinkKind, f, strings.Join(formats, ", "))
 			}
 			pl.Target.Format = f
-		} else if len(formats) > 0 {
-			pl.Target.Format = formats[0]
 		}
 	}
 	modeWritten := p.Mode != nil

@@ -177,7 +177,7 @@ func printPlan(w io.Writer, plan *planner.Plan, ddl map[string][]string) {
 		if len(p.Target.Key) > 0 {
 			line += "  key (" + strings.Join(p.Target.Key, ", ") + ")"
 		}
-		if p.SinkKind != "clickhouse" {
+		if p.Target.Format != "" {
 			line += "  format " + p.Target.Format
 		}
 		fmt.Fprintln(w, line)
