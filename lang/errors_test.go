@@ -245,3 +245,25 @@ func TestWalk(t *testing.T) {
 		t.Errorf("pruned walk visited %d of %d nodes", n, all)
 	}
 }
+
+// TestFormatHandBuilt formats a file built without the parser (no
+// positions, no Clauses), as a tool generating .etl files would.
+func TestFormatHandBuilt(t *testing.T) {
+	id := func(n string) *Ident { return &Ident{Name: n} }
+	f := &File{Statements: []*Statement{{Pipeline: &CreatePipeline{
+		Name:      id("gen"),
+		From:      []*TableName{{Parts: []*Ident{id("db"), id("order items")}}},
+		Where:     &Binary{Op: ">", L: &ColumnRef{Name: id("amount")}, R: &Literal{Kind: LitInt, Value: "10"}},
+		Transform: []*SelectItem{{Star: true, Except: []*Ident{id("key")}}},
+		Into:      &IntoClause{Kind: id("stdout")},
+		With:      []*Option{{Name: id("batch_rows"), Value: &Literal{Kind: LitInt, Value: "5"}}},
+	}}}}
+	got := string(Format(f))
+	want := "CREATE PIPELINE gen\n  FROM binlog db.`order items`\n  WHERE amount > 10\n  TRANSFORM * EXCEPT (`key`)\n  INTO stdout\n  WITH (batch_rows = 5);\n"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if _, err := ParseFile("gen.etl", []byte(got)); err != nil {
+		t.Error(err)
+	}
+}

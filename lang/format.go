@@ -56,12 +56,18 @@ func (fm *formatter) statement(st *Statement, prevEnd int) {
 	if len(lines) == 0 {
 		return
 	}
-	// Comments that belong to this statement: up to the end of its line.
-	stEnd := st.EndPos.Offset
+	// Comments that belong to this statement: those before the end of its
+	// last line of source, and those after it on the same source line.
+	// A comment further down (before or after the ";") is left to the next
+	// statement, so that a "-- …" comment never swallows another one.
+	lastEnd, lastLine := st.EndPos.Offset, st.EndPos.Line
+	if k := prevWithSource(lines, len(lines)); k >= 0 {
+		lastEnd, lastLine = lines[k].end, lines[k].endLine
+	}
 	var mine []*Comment
 	for fm.next < len(fm.comments) {
 		c := fm.comments[fm.next]
-		if c.Pos.Offset >= stEnd && c.Pos.Line != st.EndPos.Line {
+		if c.Pos.Offset >= lastEnd && c.Pos.Line != lastLine {
 			break
 		}
 		mine = append(mine, c)
