@@ -67,7 +67,10 @@ type Program struct {
 	where node
 	outs  []node
 	alloc memory.Allocator
-	ctxs  sync.Pool // *evalCtx, with their scratch space
+	// spare is an evaluation state kept between runs with its scratch
+	// space (a sync.Pool would drop it at every garbage collection).
+	mu    sync.Mutex
+	spare *evalCtx
 }
 
 // NewProgram checks the configuration and returns a program.
@@ -116,7 +119,10 @@ func (p *Program) Schema(in *arrow.Schema) *arrow.Schema {
 }
 
 func (p *Program) newCtx(rec arrow.RecordBatch) *evalCtx {
-	c, _ := p.ctxs.Get().(*evalCtx)
+	p.mu.Lock()
+	c := p.spare
+	p.spare = nil
+	p.mu.Unlock()
 	if c == nil {
 		c = newEvalCtx(rec)
 	} else {
@@ -274,5 +280,7 @@ func (p *Program) done(c *evalCtx) {
 	c.rec = nil
 	clear(c.cols)
 	c.Errs = c.Errs[:0]
-	p.ctxs.Put(c)
+	p.mu.Lock()
+	p.spare = c
+	p.mu.Unlock()
 }
