@@ -184,7 +184,16 @@ func (r *binlogReader) classify(err error) error {
 			return purgedError(r.safe)
 		}
 	}
-	return fmt.Errorf("binlog of %s at %s: %v", r.st.src.cfg.Addr(), r.safe, err)
+	return fmt.Errorf("binlog of %s at %s: %s", r.st.src.cfg.Addr(), r.safe, firstLine(err))
+}
+
+// firstLine drops the stack trace go-mysql's errors carry in their text.
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // step reads and handles events until something is queued, or waits a
@@ -251,7 +260,7 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	if cerr := r.classify(cause); strings.Contains(cerr.Error(), "was purged") {
 		return cerr
 	}
-	r.st.log.Warn("binlog connection lost; reconnecting", "error", cause, "position", r.safe.String())
+	r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
 	r.close()
 	for _, ts := range r.touched {
 		if ts.bb != nil {
@@ -281,7 +290,7 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		if r.retries > 30 {
 			return fmt.Errorf("binlog reconnect failed after %d attempts: %v", r.retries, err)
 		}
-		r.st.log.Warn("binlog reconnect failed", "error", err, "retry_in", backoff)
+		r.st.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():

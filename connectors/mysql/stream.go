@@ -361,7 +361,7 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 		st.emitMarkOnly(pos)
 	}
 	if st.req.Once && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() {
-		if pos.cmp(st.lastMarkPos) > 0 || len(st.out) == 0 && st.lastMarkPos != pos {
+		if pos.cmp(st.lastMarkPos) > 0 {
 			st.emitMarkOnly(pos)
 		}
 		st.finished = true

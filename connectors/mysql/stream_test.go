@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,54 @@ func TestOnceIdleAndPurged(t *testing.T) {
 			for _, p := range st.Progress() {
 				if !p.Done || p.RowsDone != 2 || p.RowsTotal != 2 {
 					t.Errorf("progress %+v", p)
+				}
+			}
+		})
+	}
+}
+
+// TestReconnectAfterKill kills the binlog connection mid-stream: the stream
+// reconnects from the last transaction boundary and delivers every row
+// exactly once.
+func TestReconnectAfterKill(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".r (id INT PRIMARY KEY)")
+			src := newSrc(t, s, nil)
+			ref := connectors.TableRef{DB: db, Table: "r"}
+			ctx := context.Background()
+			st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}, BatchRows: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			ins := func(lo, hi int) {
+				var vals []string
+				for i := lo; i < hi; i++ {
+					vals = append(vals, "("+strconv.Itoa(i)+")")
+				}
+				run(t, s, "INSERT INTO "+db+".r VALUES "+strings.Join(vals, ","))
+			}
+			ins(0, 50)
+			rows, _ := drain(t, st, 10*time.Second, func(r []row) bool { return len(r) >= 14 })
+			// Kill the dump connection of this stream.
+			c := conn(t, s)
+			defer c.Close()
+			id := st.(*stream).bin.syncer.LastConnectionID()
+			if _, err := c.Execute("KILL " + strconv.Itoa(int(id))); err != nil {
+				t.Fatal(err)
+			}
+			ins(50, 100)
+			more, _ := drain(t, st, 20*time.Second, func(r []row) bool { return len(rows)+len(r) >= 100 })
+			rows = append(rows, more...)
+			seen := map[string]int{}
+			for _, r := range rows {
+				seen[r["id"]]++
+			}
+			for i := 0; i < 100; i++ {
+				if seen[strconv.Itoa(i)] != 1 {
+					t.Errorf("id %d delivered %d times", i, seen[strconv.Itoa(i)])
 				}
 			}
 		})
