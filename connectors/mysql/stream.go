@@ -220,6 +220,13 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	}
 	st.lastMarkPos = start
 	st.lastMark = time.Now()
+	if req.Resume == nil {
+		// A fresh stream has no durable position yet: make the first mark
+		// due at once, so that even a Once run that saw no change leaves a
+		// checkpoint where it started (SNAPSHOT never would otherwise
+		// start again from 'latest' and miss what happened in between).
+		st.lastMarkPos = binlogPos{}
+	}
 	if st.needBinlog {
 		st.bin = newBinlogReader(st, start, gtid)
 		if err := st.bin.start(); err != nil {
