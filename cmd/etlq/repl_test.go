@@ -1,0 +1,441 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/stdout"
+	"github.com/etlq/etlq/connectors/testenv"
+	etlexec "github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/planner"
+)
+
+// replProc is `etlq repl` running as a separate process with its input
+// piped in, the way a script uses it.
+type replProc struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer // stdout
+	errb bytes.Buffer // stderr
+	done chan error
+}
+
+func (p *replProc) stdout() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (p *replProc) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.errb.String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(b)
+}
+
+// startRepl starts etlq repl with args and input as its standard input.
+func startRepl(t *testing.T, input string, args ...string) *replProc {
+	t.Helper()
+	p := &replProc{done: make(chan error, 1)}
+	p.cmd = exec.Command(etlqBin, append([]string{"repl"}, args...)...)
+	p.cmd.Stdin = strings.NewReader(input)
+	p.cmd.Stdout = lockedWriter{&p.mu, &p.out}
+	p.cmd.Stderr = lockedWriter{&p.mu, &p.errb}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+	})
+	return p
+}
+
+// wait waits for the process to end; it fails the test after d.
+func (p *replProc) wait(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(d):
+		p.cmd.Process.Kill()
+		t.Fatalf("etlq repl did not end within %s\nstdout:\n%s\nstderr:\n%s", d, p.stdout(), p.stderr())
+		return nil
+	}
+}
+
+// runRepl pipes input into etlq repl and returns its stdout, stderr and
+// exit code.
+func runRepl(t *testing.T, input string, args ...string) (string, string, int) {
+	t.Helper()
+	p := startRepl(t, input, args...)
+	err := p.wait(t, 2*time.Minute)
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return p.stdout(), p.stderr(), code
+}
+
+// replDB makes a database with an orders table for one test.
+func replDB(t *testing.T) (dsn, db string) {
+	t.Helper()
+	dsn = testenv.MySQLDSN(t)
+	db = testenv.UniqueName(t)
+	my := testenv.MySQLConn(t, dsn)
+	testenv.Exec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".orders (id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL, amount DECIMAL(12,2), created_at DATETIME(6))",
+		"CREATE TABLE "+db+".lines (order_id INT NOT NULL, n SMALLINT UNSIGNED NOT NULL, sku VARCHAR(16), PRIMARY KEY (order_id, n))",
+		"INSERT INTO "+db+".orders VALUES (1, 'ann', 50.00, '2026-01-02 03:04:05.000006')",
+	)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	return dsn, db
+}
+
+// lineRE matches a table line of cells separated by "|", blanks ignored.
+func lineRE(cells ...string) *regexp.Regexp {
+	for i, c := range cells {
+		cells[i] = regexp.QuoteMeta(c)
+	}
+	return regexp.MustCompile(`(?m)^ *` + strings.Join(cells, ` *\| *`) + ` *$`)
+}
+
+func TestReplShowDescribe(t *testing.T) {
+	dsn, db := replDB(t)
+	out, errs, code := runRepl(t, "SHOW TABLES FROM "+db+"; DESCRIBE "+db+".orders;\nDESCRIBE\n  "+db+".lines;\nSHOW TABLES LIKE 'line%';\n", "--source", dsn)
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
+	}
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^ table\n-+\n lines\n orders\n\(2 tables\)$`),
+		lineRE("column", "type", "source type", "null", "key"),
+		lineRE("id", "INT32", "int(11)", "no", "PRI"),
+		lineRE("customer", "STRING", "varchar(64)", "no", ""),
+		lineRE("amount", "DECIMAL(12,2)", "decimal(12,2)", "yes", ""),
+		lineRE("created_at", "TIMESTAMP", "datetime(6)", "yes", ""),
+		regexp.MustCompile(`\(4 columns\)`),
+		lineRE("order_id", "INT32", "int(11)", "no", "PRI 1"),
+		lineRE("n", "UINT16", "smallint(5) unsigned", "no", "PRI 2"),
+		lineRE("sku", "STRING", "varchar(16)", "yes", ""),
+		lineRE(db, "lines"),
+	} {
+		if !re.MatchString(out) {
+			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
+	if strings.Contains(out, db+" | orders") {
+		t.Errorf("SHOW TABLES LIKE 'line%%' listed orders:\n%s", out)
+	}
+}
+
+// TestReplQueryLimit tails the binlog while the test writes: the three
+// first rows that pass the WHERE are printed, then the query ends by itself.
+func TestReplQueryLimit(t *testing.T) {
+	dsn, db := replDB(t)
+	p := startRepl(t, "FROM binlog "+db+".orders WHERE amount > 100 TRANSFORM id, amount, upper(customer) AS who, _op LIMIT 3;\nSHOW SOURCES;\n", "--source", dsn)
+
+	// Write until the REPL ends: its binlog connection may start after the
+	// first inserts, so the test keeps inserting, two rows per round, one
+	// of them filtered out.
+	w := testenv.MySQLConn(t, dsn)
+	var err error
+	for i := 2; ; i += 2 {
+		testenv.Exec(t, w, fmt.Sprintf("INSERT INTO %s.orders VALUES (%d, 'c%d', %d.25, NOW(6)), (%d, 'low', 1.00, NOW(6))", db, i, i, 100+i, i+1))
+		select {
+		case err = <-p.done:
+		case <-time.After(300 * time.Millisecond):
+			if i > 400 {
+				t.Fatalf("the query did not end after 200 rounds of inserts\nstdout:\n%s\nstderr:\n%s", p.stdout(), p.stderr())
+			}
+			continue
+		}
+		break
+	}
+	out := p.stdout()
+	if err != nil {
+		t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, out, p.stderr())
+	}
+	rows := regexp.MustCompile(`(?m)^ +(\d+) \| +(\d+\.25) \| (C\d+) +\| insert$`).FindAllStringSubmatch(out, -1)
+	if len(rows) != 3 {
+		t.Fatalf("want 3 rows, got %d:\n%s\nstderr:\n%s", len(rows), out, p.stderr())
+	}
+	for k, r := range rows {
+		if k > 0 && r[1] != fmt.Sprint(atoi(rows[k-1][1])+2) {
+			t.Errorf("row %d has id %s after %s: rows must follow each other", k, r[1], rows[k-1][1])
+		}
+		if r[3] != "C"+r[1] {
+			t.Errorf("row %s: who = %s, want C%s", r[1], r[3], r[1])
+		}
+	}
+	if !strings.Contains(out, " id | amount | who  | _op\n") && !regexp.MustCompile(`(?m)^ id +\| amount +\| who +\| _op$`).MatchString(out) {
+		t.Errorf("no header in:\n%s", out)
+	}
+	if !strings.Contains(out, "(3 rows)\n") || !strings.Contains(out, "(1 source)") {
+		t.Errorf("want (3 rows) then the SHOW SOURCES that follows:\n%s", out)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	fmt.Sscan(s, &n)
+	return n
+}
+
+// TestReplInterrupt: Ctrl-C (SIGINT) stops the running query, and the REPL
+// goes on with the next statement.
+func TestReplInterrupt(t *testing.T) {
+	dsn, db := replDB(t)
+	p := startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer;\nSHOW TABLES FROM "+db+";\n", "--source", dsn)
+	w := testenv.MySQLConn(t, dsn)
+	deadline := time.Now().Add(time.Minute)
+	for i := 100; !strings.Contains(p.stdout(), "insert") && !strings.Contains(p.stdout(), "c100"); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no row printed\nstdout:\n%s\nstderr:\n%s", p.stdout(), p.stderr())
+		}
+		testenv.Exec(t, w, fmt.Sprintf("INSERT INTO %s.orders VALUES (%d, 'c%d', 1, NOW(6))", db, i, i))
+		time.Sleep(300 * time.Millisecond)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(t, 30*time.Second); err != nil {
+		t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout(), p.stderr())
+	}
+	out := p.stdout()
+	if !regexp.MustCompile(`\(\d+ rows?, stopped\)\n`).MatchString(out) {
+		t.Errorf("the query was not reported stopped:\n%s", out)
+	}
+	if !strings.Contains(out, "(2 tables)") {
+		t.Errorf("the REPL did not go on after Ctrl-C:\n%s\nstderr:\n%s", out, p.stderr())
+	}
+}
+
+// TestReplErrors: a syntax error and a binding error show the statement with
+// a caret, and the REPL goes on; a script with errors exits 1.
+func TestReplErrors(t *testing.T) {
+	dsn, db := replDB(t)
+	in := "FROM binlog " + db + ".orders WHERE;\n" +
+		"FROM binlog " + db + ".orders WHERE amout > 1;\n" +
+		"SHOW TABLE;\n" +
+		"DESCRIBE " + db + ".orders;\n"
+	out, errs, code := runRepl(t, in, "--source", dsn)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 after errors", code)
+	}
+	for _, want := range []string{
+		"repl:1:", "WHERE;\n",
+		`unknown column "amout" in ` + db + `.orders (did you mean "amount"?)`,
+		"FROM binlog " + db + ".orders WHERE amout > 1;\n" + strings.Repeat(" ", len("FROM binlog "+db+".orders WHERE ")) + "^~~~~\n",
+		"SHOW TABLE is not known",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^ *WHERE;\n *\^`).MatchString(errs) && !regexp.MustCompile(`(?m)^FROM binlog .*WHERE;\n +\^`).MatchString(errs) {
+		t.Errorf("no caret under the syntax error:\n%s", errs)
+	}
+	if !lineRE("amount", "DECIMAL(12,2)", "decimal(12,2)", "yes", "").MatchString(out) {
+		t.Errorf("the REPL did not go on after the errors:\n%s", out)
+	}
+}
+
+// TestReplLoadPlan loads a file, shows its pipelines and plans one.
+func TestReplLoadPlan(t *testing.T) {
+	dsn, db := replDB(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "shop.etl")
+	src := fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE FUNCTION tier(amount DECIMAL(12,2)) RETURNS STRING AS EXPR 'amount > 1000 ? "gold" : "standard"';
+CREATE PIPELINE big_orders
+  FROM binlog shop.%s.orders SNAPSHOT never
+  WHERE amount > 100
+  TRANSFORM id, amount, tier(amount) AS tier
+  INTO stdout FORMAT jsonl;
+`, dsn, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runRepl(t, `\load `+file+"\nSHOW PIPELINES;\nPLAN big_orders;\nPLAN nothing;\nDESCRIBE "+db+".orders;\n")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (PLAN nothing fails)", code)
+	}
+	for _, want := range []string{
+		"loaded " + file + ": 1 sources, 0 sinks, 1 functions, 1 pipelines",
+		"pipeline big_orders\n",
+		"  scan       binlog " + db + ".orders  snapshot never\n",
+		"  filter     ",
+		"  sink       stdout",
+		"(1 pipeline)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s\nstderr:\n%s", want, out, errs)
+		}
+	}
+	if !regexp.MustCompile(`tier +STRING +=`).MatchString(out) {
+		t.Errorf("the plan does not show the tier column:\n%s", out)
+	}
+	if !strings.Contains(errs, `no pipeline "nothing" in `+file+" (pipelines: big_orders)") {
+		t.Errorf("stderr:\n%s", errs)
+	}
+	if !lineRE("id", "INT32", "int(11)", "no", "PRI").MatchString(out) {
+		t.Errorf("DESCRIBE through the file's source failed:\n%s", out)
+	}
+}
+
+// TestReplComplete checks Tab completion against a live source.
+func TestReplComplete(t *testing.T) {
+	dsn, db := replDB(t)
+	r := newRepl(context.Background(), io.Discard, io.Discard, false, false)
+	defer r.close()
+	r.flagSrc = &planner.SourceDecl{Name: flagSourceName, Kind: "mysql", DSN: dsn, Options: map[string]any{}}
+	for _, tc := range []struct {
+		pending, line string
+		want          []string
+	}{
+		{"", "sh", []string{"show "}},
+		{"", "SHOW TA", []string{"TABLES "}},
+		{"", `\lo`, []string{`\load `}},
+		{"", "FROM binlog " + db[:len(db)-3], []string{db + "."}},
+		{"", "FROM binlog " + db + ".or", []string{db + ".orders "}},
+		{"", "DESCRIBE " + db + ".", []string{db + ".lines ", db + ".orders "}},
+		{"", "FROM binlog " + db + ".orders WHERE cust", []string{"customer"}},
+		{"FROM binlog " + db + ".orders\n", "TRANSFORM id, am", []string{"amount"}},
+		{"", "FROM binlog " + db + ".orders TRANSFORM before.cr", []string{"before.created_at"}},
+		{"", "FROM binlog " + db + ".orders WHERE amount > 1 TRANS", []string{"TRANSFORM "}},
+		{"", "FROM binlog " + db + ".orders SNAPSHOT n", []string{"never "}},
+		{"", "FROM binlog " + db + ".orders TRANSFORM _o", []string{"_op"}},
+		{"", "FROM binlog " + db + ".orders TRANSFORM uppe", []string{"upper("}},
+	} {
+		r.pending = tc.pending
+		head, got, tail := r.complete(tc.line, len(tc.line))
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("complete(%q) = %q, want %q", tc.line, got, tc.want)
+		}
+		if tail != "" || !strings.HasPrefix(tc.line, head) {
+			t.Errorf("complete(%q): head %q tail %q", tc.line, head, tail)
+		}
+	}
+}
+
+func TestSplitStatements(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		stmts []string
+		rest  string
+	}{
+		{"SHOW TABLES;", []string{"SHOW TABLES;"}, ""},
+		{"SHOW TABLES; DESCRIBE a.b;\n", []string{"SHOW TABLES;", " DESCRIBE a.b;"}, "\n"},
+		{"FROM binlog a.b\nWHERE x = ';'", nil, "FROM binlog a.b\nWHERE x = ';'"},
+		{"FROM binlog a.b WHERE x = 'it''s;';", []string{"FROM binlog a.b WHERE x = 'it''s;';"}, ""},
+		{"FROM binlog `a;b`.c; -- done; really\n", []string{"FROM binlog `a;b`.c;"}, " -- done; really\n"},
+		{"FROM binlog a.b /* ; */ LIMIT 1;", []string{"FROM binlog a.b /* ; */ LIMIT 1;"}, ""},
+		{"FROM binlog a.b WHERE x = 'open;", nil, "FROM binlog a.b WHERE x = 'open;"},
+	} {
+		stmts, rest := splitStatements(tc.in)
+		if fmt.Sprintf("%q", stmts) != fmt.Sprintf("%q", tc.stmts) || rest != tc.rest {
+			t.Errorf("splitStatements(%q) = %q, %q; want %q, %q", tc.in, stmts, rest, tc.stmts, tc.rest)
+		}
+	}
+	for s, want := range map[string]bool{"": true, " \n": true, "-- x\n": true, "/* x */ ": true, "/* open": false, "x": false} {
+		if blank(s) != want {
+			t.Errorf("blank(%q) = %v", s, !want)
+		}
+	}
+}
+
+// TestLimitSink: a batch larger than the rows left is cut through its
+// selection vector, later batches are dropped and acknowledged, and the
+// limit is signalled once.
+func TestLimitSink(t *testing.T) {
+	alloc := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer alloc.AssertSize(t, 0)
+	var buf bytes.Buffer
+	reached := 0
+	s := &limitSink{inner: stdout.New(&buf, false), left: 3, reached: func() { reached++ }}
+	target := connectors.Target{Format: "csv", Schema: sinkSchema()}
+	w, err := s.Open(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := 0
+	for _, ids := range [][]int64{{1, 2}, {3, 4, 5}, {6}} {
+		b := sinkBatch(alloc, ids)
+		if err := w.Write(context.Background(), b, func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			acks++
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	s.Close()
+	if acks != 3 || reached != 1 || s.printed() != 3 {
+		t.Errorf("acks %d reached %d printed %d, want 3, 1, 3", acks, reached, s.printed())
+	}
+	var ids []string
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		ids = append(ids, strings.SplitN(sc.Text(), ",", 2)[0])
+	}
+	if got := strings.Join(ids, " "); got != "id 1 2 3" {
+		t.Errorf("printed ids %q, want the header and 1 2 3", got)
+	}
+}
+
+func sinkSchema() *arrow.Schema {
+	return arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: etlexec.SysVersion, Type: arrow.PrimitiveTypes.Uint64},
+		{Name: etlexec.SysDeleted, Type: arrow.PrimitiveTypes.Uint8},
+		{Name: etlexec.SysOp, Type: arrow.BinaryTypes.String},
+		{Name: etlexec.SysTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+		{Name: etlexec.SysPos, Type: arrow.BinaryTypes.String},
+	}, nil)
+}
+
+func sinkBatch(alloc memory.Allocator, ids []int64) *etlexec.Batch {
+	b := array.NewRecordBuilder(alloc, sinkSchema())
+	defer b.Release()
+	for i, id := range ids {
+		b.Field(0).(*array.Int64Builder).Append(id)
+		b.Field(1).(*array.Uint64Builder).Append(uint64(id))
+		b.Field(2).(*array.Uint8Builder).Append(0)
+		b.Field(3).(*array.StringBuilder).Append(etlexec.OpInsert)
+		b.Field(4).(*array.TimestampBuilder).Append(arrow.Timestamp(i))
+		b.Field(5).(*array.StringBuilder).Append("binlog.000001:4")
+	}
+	return &etlexec.Batch{Record: b.NewRecordBatch(), DB: "db", Table: "t"}
+}
