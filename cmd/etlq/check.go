@@ -16,6 +16,7 @@ import (
 type checkCmd struct {
 	File    string `arg:"" type:"existingfile" help:"The .etl file."`
 	Offline bool   `help:"Check syntax and names without connecting to any server."`
+	Strict  bool   `help:"Treat warnings (values a target cannot hold exactly) as errors."`
 }
 
 func (c *checkCmd) Run(ctx context.Context) error {
@@ -46,7 +47,12 @@ func (c *checkCmd) Run(ctx context.Context) error {
 			return err
 		}
 		if len(errs) > 0 {
-			return fileError{errs.Format(l.src)}
+			if c.Strict {
+				return fileError{errs.Format(l.src)}
+			}
+			// A value the target cannot hold fails loudly when it comes, so
+			// these are warnings unless --strict.
+			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(errs.Format(l.src), "\n"+l.path, "\nwarning: "+l.path))
 		}
 	}
 	mode := "against live schemas"
