@@ -367,31 +367,46 @@ func (r *repl) resetCatalog() {
 	r.cache.reset()
 }
 
-// sources lists the sources known to the session: --source, then the
-// loaded file's, then those typed in the REPL.
-func (r *repl) sources() []*planner.SourceDecl {
+// allSources lists every source of the session: --source, then the
+// loaded file's, then those typed in the REPL (a later one of the same name
+// is hidden).
+func (r *repl) allSources() []*planner.SourceDecl {
+	all := []*planner.SourceDecl{r.flagSrc}
+	if r.decls != nil {
+		all = append(all, r.decls.Sources...)
+	}
+	all = append(all, r.extra...)
 	var out []*planner.SourceDecl
 	seen := map[string]bool{}
-	add := func(d *planner.SourceDecl) {
+	for _, d := range all {
 		if d != nil && !seen[strings.ToLower(d.Name)] {
 			seen[strings.ToLower(d.Name)] = true
 			out = append(out, d)
 		}
 	}
-	add(r.flagSrc)
-	if r.decls != nil {
-		for _, d := range r.decls.Sources {
-			add(d)
+	return out
+}
+
+// sources lists the distinct servers among allSources: a source with the
+// kind, DSN and options of an earlier one is left out, so that --source and
+// a loaded file naming the same server need no "source." prefix
+// (sourceNamed still finds it by its name).
+func (r *repl) sources() []*planner.SourceDecl {
+	var out []*planner.SourceDecl
+	seen := map[string]bool{}
+	for _, d := range r.allSources() {
+		key := d.Kind + " " + d.DSN + " " + fmt.Sprint(d.Options)
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, d)
 		}
-	}
-	for _, d := range r.extra {
-		add(d)
 	}
 	return out
 }
 
+// sourceNamed returns the source called name, nil if there is none.
 func (r *repl) sourceNamed(name string) *planner.SourceDecl {
-	for _, d := range r.sources() {
+	for _, d := range r.allSources() {
 		if strings.EqualFold(d.Name, name) {
 			return d
 		}

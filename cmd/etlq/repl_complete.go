@@ -121,9 +121,12 @@ func (r *repl) complete(line string, pos int) (head string, completions []string
 	case last == "FROM":
 		return head, match([]string{"BINLOG"}, word, true), tail
 	}
-	// Anywhere else in a statement: keywords, columns, functions.
+	// Anywhere else in a statement: keywords, columns, functions; with
+	// nothing typed yet, only the columns.
 	var cands []string
-	cands = append(cands, match(lang.Keywords, word, true)...)
+	if word != "" {
+		cands = append(cands, match(lang.Keywords, word, true)...)
+	}
 	cols := r.statementColumns(ctx, before+word+tail)
 	if strings.HasPrefix(strings.ToLower(word), "before.") {
 		for _, c := range cols {
@@ -138,11 +141,13 @@ func (r *repl) complete(line string, pos int) (head string, completions []string
 	if len(cols) > 0 {
 		cands = append(cands, "before.")
 	}
-	for _, f := range stdlib.Funcs() {
-		cands = append(cands, f.Name+"(")
-	}
-	for _, f := range r.funcs {
-		cands = append(cands, f.Name.Name+"(")
+	if word != "" {
+		for _, f := range stdlib.Funcs() {
+			cands = append(cands, f.Name+"(")
+		}
+		for _, f := range r.funcs {
+			cands = append(cands, f.Name.Name+"(")
+		}
 	}
 	return head, match(dedupe(cands), word, false), tail
 }

@@ -90,7 +90,7 @@ func (r *repl) querySource(text string, q *lang.Query) (*planner.SourceDecl, err
 		if d := r.sourceNamed(t.Parts[0].Name); d != nil {
 			return d, nil
 		}
-		return nil, nodeError(text, t.Parts[0], "unknown source %q (sources: %s)", t.Parts[0].Name, orNone(sourceNames(srcs)))
+		return nil, nodeError(text, t.Parts[0], "unknown source %q (sources: %s)", t.Parts[0].Name, orNone(sourceNames(r.allSources())))
 	}
 	if len(srcs) > 1 {
 		return nil, nodeError(text, t, "several sources are known (%s): write source.database.table", sourceNames(srcs))

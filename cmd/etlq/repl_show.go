@@ -176,7 +176,7 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 		return r.showTables(ctx, text, from, pattern)
 	case "SOURCES":
 		var rows [][]string
-		for _, d := range r.sources() {
+		for _, d := range r.allSources() {
 			origin := "file"
 			if d == r.flagSrc {
 				origin = "--source"
@@ -247,7 +247,7 @@ func (r *repl) resolveSource(text string, parts []replToken, want int, at replTo
 	if len(parts) > want {
 		d := r.sourceNamed(parts[0].text)
 		if d == nil {
-			return nil, nil, stmtError(text, parts[0], "unknown source %q (sources: %s)", parts[0].text, orNone(sourceNames(srcs)))
+			return nil, nil, stmtError(text, parts[0], "unknown source %q (sources: %s)", parts[0].text, orNone(sourceNames(r.allSources())))
 		}
 		return d, parts[1:], nil
 	}

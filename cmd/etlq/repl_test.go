@@ -286,7 +286,9 @@ CREATE PIPELINE big_orders
 	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, errs, code := runRepl(t, `\load `+file+"\nSHOW PIPELINES;\nPLAN big_orders;\nPLAN nothing;\nDESCRIBE "+db+".orders;\n")
+	// --source names the same server as the file's source: database.table
+	// needs no source prefix.
+	out, errs, code := runRepl(t, `\load `+file+"\nSHOW PIPELINES;\nPLAN big_orders;\nPLAN nothing;\nDESCRIBE "+db+".orders;\nSHOW SOURCES;\n", "--source", dsn)
 	if code != 1 {
 		t.Errorf("exit code %d, want 1 (PLAN nothing fails)", code)
 	}
@@ -310,6 +312,9 @@ CREATE PIPELINE big_orders
 	}
 	if !lineRE("id", "INT32", "int(11)", "no", "PRI").MatchString(out) {
 		t.Errorf("DESCRIBE through the file's source failed:\n%s", out)
+	}
+	if !lineRE("shop", "mysql", dsn, "file").MatchString(out) || !lineRE("src", "mysql", dsn, "--source").MatchString(out) {
+		t.Errorf("SHOW SOURCES does not list both sources:\n%s", out)
 	}
 }
 
