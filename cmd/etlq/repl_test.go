@@ -444,3 +444,35 @@ func sinkBatch(alloc memory.Allocator, ids []int64) *etlexec.Batch {
 	}
 	return &etlexec.Batch{Record: b.NewRecordBatch(), DB: "db", Table: "t"}
 }
+
+// TestReplDeclare: CREATE SOURCE and CREATE FUNCTION typed in the REPL join
+// the session; a SNAPSHOT only query reads the table through them and ends.
+func TestReplDeclare(t *testing.T) {
+	dsn, db := replDB(t)
+	minimal := testenv.MySQLMinimalDSN(t)
+	in := "CREATE SOURCE b FROM mysql '" + minimal + "';\n" +
+		"CREATE FUNCTION twice(x INT64) RETURNS INT64 AS EXPR 'x * 2';\n" +
+		"SHOW TABLES FROM " + db + ";\n" + // ambiguous: two servers
+		"SHOW TABLES FROM src." + db + ";\n" +
+		"FROM binlog src." + db + ".orders SNAPSHOT only TRANSFORM id, twice(id) AS t, customer;\n" +
+		"SHOW FUNCTIONS LIKE 'twi%';\n"
+	out, errs, code := runRepl(t, in, "--source", dsn)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (one statement fails)", code)
+	}
+	if !strings.Contains(errs, "several sources are known (src, b)") {
+		t.Errorf("stderr:\n%s", errs)
+	}
+	for _, re := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^source b: mysql://`),
+		regexp.MustCompile(`(?m)^function twice declared$`),
+		regexp.MustCompile(`(?m)^ table\n-+\n lines\n orders\n\(2 tables\)$`),
+		lineRE("read", "1", "2", "ann"),
+		regexp.MustCompile(`(?m)^\(1 row\)$`),
+		lineRE("twice", "user function: AS EXPR 'x * 2'"),
+	} {
+		if !re.MatchString(out) {
+			t.Errorf("stdout does not match %s:\n%s\nstderr:\n%s", re, out, errs)
+		}
+	}
+}
