@@ -55,6 +55,13 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 			continue
 		}
 		lit, ok := o.Value.(*lang.Literal)
+		if u, neg := o.Value.(*lang.Unary); neg && u.Op == "-" {
+			if l, isLit := u.X.(*lang.Literal); isLit && (l.Kind == lang.LitInt || l.Kind == lang.LitFloat) {
+				cp := *l
+				cp.Value, cp.Raw = "-"+l.Value, "-"+l.Raw
+				lit, ok = &cp, true
+			}
+		}
 		if !ok {
 			b.errs.add(o.Value, "option %q takes a literal value", name)
 			continue

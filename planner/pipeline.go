@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -217,28 +219,68 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	}
 	for _, t := range pl.Tables {
 		t.KeyIndex = keyIdx
+		finishTable(pl, t, pl.Output)
 	}
+	pl.Target.Schema = pl.Tables[0].Sink
+	pl.rebind = func(ctx context.Context, ts *connectors.TableSchema) (*TablePlan, error) {
+		return b.rebindTable(ctx, p, pl, ts)
+	}
+	b.plan.Pipelines = append(b.plan.Pipelines, pl)
+}
 
-	// The sink schema: outputs, system columns, and before values where the
-	// mode or the format shows them.
-	fields := make([]arrow.Field, 0, 2*len(pl.Output)+5)
-	for _, c := range pl.Output {
+// finishTable sets the sink schema of a table's dataflow: its outputs, the
+// system columns, and before values where the mode or the format shows them.
+func finishTable(pl *Pipeline, t *TablePlan, out []Column) {
+	fields := make([]arrow.Field, 0, 2*len(out)+5)
+	for _, c := range out {
 		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
 	}
 	fields = append(fields, sysFields()...)
 	withBefore := pl.Target.Mode == connectors.ModeChangelog || pl.Target.Format == "canal_json" || pl.Target.Format == "debezium_json"
 	if withBefore {
-		for _, c := range pl.Output {
+		for _, c := range out {
 			fields = append(fields, arrow.Field{Name: exec.SysBeforePrefix + c.Name, Type: c.Type, Nullable: true})
 		}
 	}
 	if !withBefore && pl.Target.Mode != connectors.ModeUpsert {
-		for _, t := range pl.Tables {
-			t.BeforeOutputs = nil
-		}
+		t.BeforeOutputs = nil
 	}
-	pl.Target.Schema = arrow.NewSchema(fields, nil)
-	b.plan.Pipelines = append(b.plan.Pipelines, pl)
+	t.Output = out
+	t.Sink = arrow.NewSchema(fields, nil)
+}
+
+// Rebind binds the pipeline again for a new schema of one of its tables
+// (an ALTER TABLE while streaming, under schema_changes = 'evolve'). The
+// output may gain columns (TRANSFORM *); a column the pipeline names that no
+// longer exists is an error with its position in the file.
+func (pl *Pipeline) Rebind(ctx context.Context, ts *connectors.TableSchema) (*TablePlan, error) {
+	if pl.rebind == nil {
+		return nil, fmt.Errorf("pipeline %s cannot be planned again", pl.Name)
+	}
+	return pl.rebind(ctx, ts)
+}
+
+func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *Pipeline, ts *connectors.TableSchema) (*TablePlan, error) {
+	nb := &builder{ctx: ctx, plan: &Plan{File: b.plan.File}, sources: b.sources, sinks: b.sinks, funcs: b.funcs}
+	tmp := *pl
+	tmp.Output = nil
+	tp := nb.bindTable(p, &tmp, ts, p.Name)
+	if err := nb.errs.err(); err != nil {
+		return nil, err
+	}
+	idx := map[string]int{}
+	for i, c := range tmp.Output {
+		idx[strings.ToLower(c.Name)] = i
+	}
+	for _, k := range pl.Target.Key {
+		i, ok := idx[strings.ToLower(k)]
+		if !ok {
+			return nil, fmt.Errorf("pipeline %s: after the change of %s, the key column %q is no longer an output column", pl.Name, ts.Ref, k)
+		}
+		tp.KeyIndex = append(tp.KeyIndex, i)
+	}
+	finishTable(pl, tp, tmp.Output)
+	return tp, nil
 }
 
 // into resolves the INTO clause.

@@ -7,6 +7,8 @@
 package planner
 
 import (
+	"context"
+
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/etlq/etlq/connectors"
@@ -59,6 +61,8 @@ type Pipeline struct {
 	OnError    exec.OnError
 	Options    map[string]any // pipeline WITH options (validated)
 	Pos        lang.Pos
+
+	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 }
 
 // Column is a named, typed output column.
@@ -84,4 +88,9 @@ type TablePlan struct {
 	BeforeOutputs []exec.Expr
 	// KeyIndex are the indices in Outputs of the KEY columns.
 	KeyIndex []int
+	// Output are this table's output columns and Sink the schema of its
+	// sink batches (outputs, exec.Sys* columns, before values). They equal
+	// the pipeline's unless the table's schema evolved while streaming.
+	Output []Column
+	Sink   *arrow.Schema
 }

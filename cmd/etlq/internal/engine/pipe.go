@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -22,6 +23,7 @@ type pipeRun struct {
 	stats  *PipelineStats
 	alloc  memory.Allocator
 	dead   *deadLetters
+	log    *slog.Logger
 }
 
 type tableRun struct {
@@ -38,27 +40,15 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 	if sink == nil {
 		return nil, fmt.Errorf("pipeline %s: sink %q is not declared", p.Name, p.Sink)
 	}
-	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name), alloc: opts.Alloc}
+	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name), alloc: opts.Alloc, log: opts.Log}
 	names := make([]string, len(p.Output))
 	for i, c := range p.Output {
 		names[i] = c.Name
 	}
 	for _, t := range p.Tables {
-		tr := &tableRun{plan: t}
-		var err error
-		tr.prog, err = exec.NewProgram(exec.ProgramConfig{Where: t.Where, Outputs: t.Outputs, Names: names, OnError: p.OnError, Alloc: opts.Alloc})
+		tr, err := newTableRun(p, t, opts.Alloc)
 		if err != nil {
-			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
-		}
-		if t.BeforeOutputs != nil {
-			tr.before, err = exec.NewProgram(exec.ProgramConfig{Outputs: t.BeforeOutputs, Names: names, OnError: exec.OnErrorSkip, Alloc: opts.Alloc})
-			if err != nil {
-				return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
-			}
-		}
-		tr.meta, err = findMeta(t.Input)
-		if err != nil {
-			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+			return nil, err
 		}
 		pr.tables[t.Ref.String()] = tr
 	}
@@ -71,6 +61,68 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 	}
 	pr.writer = w
 	return pr, nil
+}
+
+func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocator) (*tableRun, error) {
+	names := make([]string, len(t.Output))
+	for i, c := range t.Output {
+		names[i] = c.Name
+	}
+	tr := &tableRun{plan: t}
+	var err error
+	tr.prog, err = exec.NewProgram(exec.ProgramConfig{Where: t.Where, Outputs: t.Outputs, Names: names, OnError: p.OnError, Alloc: alloc})
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	if t.BeforeOutputs != nil {
+		tr.before, err = exec.NewProgram(exec.ProgramConfig{Outputs: t.BeforeOutputs, Names: names, OnError: exec.OnErrorSkip, Alloc: alloc})
+		if err != nil {
+			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+	}
+	tr.meta, err = findMeta(t.Input)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	return tr, nil
+}
+
+// sameLayout reports whether two batch schemas have the same columns (names
+// and types; field metadata aside).
+func sameLayout(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i := range a.NumFields() {
+		fa, fb := a.Field(i), b.Field(i)
+		if fa.Name != fb.Name || !arrow.TypeEqual(fa.Type, fb.Type) {
+			return false
+		}
+	}
+	return true
+}
+
+// tableSchemaOf recovers a table's schema from the layout of its batches:
+// the table columns come first, then as many before.* columns, then the six
+// metadata columns.
+func tableSchemaOf(b *exec.Batch) *connectors.TableSchema {
+	s := b.Record.Schema()
+	n := (s.NumFields() - 6) / 2
+	ts := &connectors.TableSchema{Ref: connectors.TableRef{DB: b.DB, Table: b.Table}}
+	pk := map[int]string{}
+	for i := range n {
+		f := s.Field(i)
+		ts.Fields = append(ts.Fields, f)
+		if v, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok {
+			var k int
+			fmt.Sscan(v, &k)
+			pk[k] = f.Name
+		}
+	}
+	for k := 1; pk[k] != ""; k++ {
+		ts.PrimaryKey = append(ts.PrimaryKey, pk[k])
+	}
+	return ts
 }
 
 func findMeta(s *arrow.Schema) (metaIndex, error) {
@@ -112,8 +164,18 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if tr == nil {
 		return nil, nil
 	}
-	if !b.Record.Schema().Equal(tr.plan.Input) {
-		return nil, fmt.Errorf("the schema of %s.%s changed while streaming; restart to plan again (schema evolution in the pipeline is not implemented yet)", b.DB, b.Table)
+	if !sameLayout(b.Record.Schema(), tr.plan.Input) {
+		// The source table changed (schema_changes = 'evolve'): plan this
+		// table again for its new columns.
+		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
+		}
+		if tr, err = newTableRun(pr.p, tp, pr.alloc); err != nil {
+			return nil, err
+		}
+		pr.tables[b.DB+"."+b.Table] = tr
+		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
 	ops := b.Record.Column(tr.meta.op).(*array.String)
@@ -182,8 +244,10 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		return nil, nil
 	}
 
-	cols := make([]arrow.Array, 0, pr.p.Target.Schema.NumFields())
-	for c := range pr.p.Output {
+	sinkSchema := tr.plan.Sink
+	nout := len(tr.plan.Output)
+	cols := make([]arrow.Array, 0, sinkSchema.NumFields())
+	for c := range nout {
 		arrs := make([]arrow.Array, len(parts))
 		for k, p := range parts {
 			arrs[k] = p.Column(c)
@@ -208,9 +272,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		gatherTimestamp(pr.alloc, rec.Column(tr.meta.ts).(*array.Timestamp), rows),
 		gatherString(pr.alloc, rec.Column(tr.meta.pos).(*array.String), rows),
 	)
-	if n := pr.p.Target.Schema.NumFields() - len(cols); n > 0 {
+	if n := sinkSchema.NumFields() - len(cols); n > 0 {
 		// __before.* columns: the outputs over the before image.
-		if tr.before == nil || n != len(pr.p.Output) {
+		if tr.before == nil || n != nout {
 			releaseAll(cols)
 			return nil, fmt.Errorf("internal error: sink schema wants %d before columns", n)
 		}
@@ -226,7 +290,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		}
 		brec.Release()
 	}
-	sinkRec := array.NewRecordBatch(pr.p.Target.Schema, cols, int64(len(rows)))
+	sinkRec := array.NewRecordBatch(sinkSchema, cols, int64(len(rows)))
 	releaseAll(cols)
 	return &exec.Batch{Record: sinkRec, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot}, nil
 }
