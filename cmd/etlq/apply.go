@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,7 @@ type applyCmd struct {
 	MetricsAddr string `help:"Serve Prometheus metrics on this address (e.g. :9464)."`
 	LogFormat   string `default:"text" enum:"text,json" help:"Log format (text or json)."`
 	Progress    string `default:"auto" enum:"auto,always,never" help:"Show progress bars and status lines."`
+	CPUProfile  string `hidden:"" help:"Write a Go CPU profile of the run to this file."`
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
@@ -62,6 +64,17 @@ func (a *applyCmd) Run(ctx context.Context) error {
 		reportProgress(runCtx, stats, show, log)
 	}()
 
+	if a.CPUProfile != "" {
+		f, err := os.Create(a.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
 	start := time.Now()
 	err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
