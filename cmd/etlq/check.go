@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/etlq/etlq/connectors"
@@ -137,71 +135,8 @@ func (c *planCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	printPlan(os.Stdout, plan, ddl)
+	planner.Explain(os.Stdout, plan, ddl)
 	return nil
-}
-
-// printPlan writes the dataflow of every pipeline. DSNs appear redacted.
-func printPlan(w io.Writer, plan *planner.Plan, ddl map[string][]string) {
-	srcs := map[string]*planner.SourceDecl{}
-	for _, s := range plan.Sources {
-		srcs[s.Name] = s
-	}
-	sinks := map[string]*planner.SinkDecl{}
-	for _, s := range plan.Sinks {
-		sinks[s.Name] = s
-	}
-	for i, p := range plan.Pipelines {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		fmt.Fprintf(w, "pipeline %s\n", p.Name)
-		if s := srcs[p.Source]; s != nil {
-			fmt.Fprintf(w, "  source     %s %s (%s)\n", s.Kind, s.Name, s.Redacted)
-		}
-		snap := [...]string{"initial", "never", "only"}[p.Snapshot]
-		for _, t := range p.Tables {
-			fmt.Fprintf(w, "  scan       binlog %s  snapshot %s\n", t.Ref, snap)
-		}
-		if len(p.Tables) > 0 {
-			t := p.Tables[0]
-			if t.Where != nil {
-				fmt.Fprintf(w, "  filter     %s\n", t.Where)
-			}
-			fmt.Fprintf(w, "  project\n")
-			for j, c := range p.Output {
-				fmt.Fprintf(w, "    %-24s %-16s = %s\n", c.Name, c.Source, t.Outputs[j])
-			}
-		}
-		target := p.Target.Name
-		if d := sinks[p.Sink]; d != nil && !d.Implicit {
-			target = d.Name + "." + target
-		} else if d != nil {
-			target = d.Redacted
-		}
-		line := fmt.Sprintf("  sink       %s %s  mode %s", p.SinkKind, target, p.Target.Mode)
-		if len(p.Target.Key) > 0 {
-			line += "  key (" + strings.Join(p.Target.Key, ", ") + ")"
-		}
-		if p.Target.Format != "" {
-			line += "  format " + p.Target.Format
-		}
-		fmt.Fprintln(w, line)
-		if len(p.Options) > 0 {
-			var opts []string
-			for k, v := range p.Options {
-				opts = append(opts, fmt.Sprintf("%s = %v", k, v))
-			}
-			sort.Strings(opts)
-			fmt.Fprintf(w, "  options    %s\n", strings.Join(opts, ", "))
-		}
-		if stmts := ddl[p.Name]; len(stmts) > 0 {
-			fmt.Fprintf(w, "  ddl\n")
-			for _, s := range stmts {
-				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    "))
-			}
-		}
-	}
 }
 
 type fmtCmd struct {
@@ -232,3 +167,6 @@ func (c *fmtCmd) Run() error {
 	}
 	return os.WriteFile(c.File, out, st.Mode())
 }
+
+// printPlan is planner.Explain; the REPL calls it by this name.
+var printPlan = planner.Explain

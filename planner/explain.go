@@ -1,0 +1,73 @@
+package planner
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Explain writes the dataflow of every pipeline: source, tables, filter,
+// projection with output types, sink, options and (when given) the DDL the
+// sink would run. DSNs appear redacted.
+func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
+	srcs := map[string]*SourceDecl{}
+	for _, s := range plan.Sources {
+		srcs[s.Name] = s
+	}
+	sinks := map[string]*SinkDecl{}
+	for _, s := range plan.Sinks {
+		sinks[s.Name] = s
+	}
+	for i, p := range plan.Pipelines {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "pipeline %s\n", p.Name)
+		if s := srcs[p.Source]; s != nil {
+			fmt.Fprintf(w, "  source     %s %s (%s)\n", s.Kind, s.Name, s.Redacted)
+		}
+		snap := [...]string{"initial", "never", "only"}[p.Snapshot]
+		for _, t := range p.Tables {
+			fmt.Fprintf(w, "  scan       binlog %s  snapshot %s\n", t.Ref, snap)
+		}
+		if len(p.Tables) > 0 {
+			t := p.Tables[0]
+			if t.Where != nil {
+				fmt.Fprintf(w, "  filter     %s\n", t.Where)
+			}
+			fmt.Fprintf(w, "  project\n")
+			for j, c := range p.Output {
+				fmt.Fprintf(w, "    %-24s %-16s = %s\n", c.Name, c.Source, t.Outputs[j])
+			}
+		}
+		target := p.Target.Name
+		if d := sinks[p.Sink]; d != nil && !d.Implicit {
+			target = d.Name + "." + target
+		} else if d != nil {
+			target = d.Redacted
+		}
+		line := fmt.Sprintf("  sink       %s %s  mode %s", p.SinkKind, target, p.Target.Mode)
+		if len(p.Target.Key) > 0 {
+			line += "  key (" + strings.Join(p.Target.Key, ", ") + ")"
+		}
+		if p.Target.Format != "" {
+			line += "  format " + p.Target.Format
+		}
+		fmt.Fprintln(w, line)
+		if len(p.Options) > 0 {
+			var opts []string
+			for k, v := range p.Options {
+				opts = append(opts, fmt.Sprintf("%s = %v", k, v))
+			}
+			sort.Strings(opts)
+			fmt.Fprintf(w, "  options    %s\n", strings.Join(opts, ", "))
+		}
+		if stmts := ddl[p.Name]; len(stmts) > 0 {
+			fmt.Fprintf(w, "  ddl\n")
+			for _, s := range stmts {
+				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    "))
+			}
+		}
+	}
+}
