@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/engine"
 	"github.com/etlq/etlq/connectors"
@@ -51,23 +52,26 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 	for _, d := range plan.Sinks {
 		sinks[d.Name] = sink
 	}
-	if r.tty {
-		p := plan.Pipelines[0]
-		var tables []string
-		for _, t := range p.Tables {
-			tables = append(tables, t.Ref.String())
+	stats := engine.NewStats()
+	opened := make(chan struct{})
+	go func() {
+		// Say so once the stream is open: from then on every commit shows.
+		defer close(opened)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for len(stats.Sources()) == 0 {
+			select {
+			case <-qctx.Done():
+				return
+			case <-tick.C:
+			}
 		}
-		from := "changes from now on"
-		switch p.Snapshot {
-		case connectors.SnapshotInitial:
-			from = "the table, then its changes"
-		case connectors.SnapshotOnly:
-			from = "the table"
-		}
-		fmt.Fprintf(r.errw, "-- %s: %s (Ctrl-C stops)\n", strings.Join(tables, ", "), from)
-	}
+		fmt.Fprintf(r.errw, "-- %s (Ctrl-C stops)\n", queryNote(plan.Pipelines[0]))
+	}()
 	log := slog.New(slog.NewTextHandler(r.errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	err = engine.Run(qctx, plan, engine.Options{StateDir: dir, Log: log, Sinks: sinks})
+	err = engine.Run(qctx, plan, engine.Options{StateDir: dir, Log: log, Stats: stats, Sinks: sinks})
+	stop()
+	<-opened
 	n := sink.printed()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(r.out, "(%s)\n", plural(int(n), "row"))
@@ -79,6 +83,22 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 		fmt.Fprintf(r.out, "(%s)\n", plural(int(n), "row"))
 	}
 	return nil
+}
+
+// queryNote says what a running query shows.
+func queryNote(p *planner.Pipeline) string {
+	var tables []string
+	for _, t := range p.Tables {
+		tables = append(tables, t.Ref.String())
+	}
+	from := "changes from now on"
+	switch p.Snapshot {
+	case connectors.SnapshotInitial:
+		from = "the rows, then the changes"
+	case connectors.SnapshotOnly:
+		from = "the rows"
+	}
+	return strings.Join(tables, ", ") + ": " + from
 }
 
 // querySource picks the source a query reads: the one it names
