@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/etlq/etlq/cmd/etlq/internal/engine"
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/stdout"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
@@ -27,7 +29,7 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 	if err != nil {
 		return err
 	}
-	plan, err := planner.BuildQuery(ctx, q, src, r.cat, r.funcs...)
+	plan, err := planner.BuildQuery(ctx, q, streamSource(src), r.cat, r.funcs...)
 	if err != nil {
 		return formatErr(err, []byte(text))
 	}
@@ -83,6 +85,24 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 		fmt.Fprintf(r.out, "(%s)\n", plural(int(n), "row"))
 	}
 	return nil
+}
+
+// streamSource is d with a replication server_id of its own: a MySQL
+// server drops a replica connection when another one comes with the same
+// id, so a query must not borrow the id of the source's pipelines (given in
+// the file, or derived from the source name), which may be running in
+// `etlq apply` right now. Derived ids are below 2^31; these are above.
+func streamSource(d *planner.SourceDecl) *planner.SourceDecl {
+	if d == nil || d.Kind != mysql.Kind {
+		return d
+	}
+	c := *d
+	c.Options = make(map[string]any, len(d.Options)+1)
+	for k, v := range d.Options {
+		c.Options[k] = v
+	}
+	c.Options["server_id"] = int64(1<<31 + rand.Int64N(1<<31-1))
+	return &c
 }
 
 // queryNote says what a running query shows.

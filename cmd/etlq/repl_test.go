@@ -478,3 +478,20 @@ func TestReplDeclare(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamSource: a query's binlog connection never uses the server_id of
+// the source's pipelines.
+func TestStreamSource(t *testing.T) {
+	d := &planner.SourceDecl{Name: "shop", Kind: "mysql", DSN: "mysql://root@127.0.0.1:3316", Options: map[string]any{"server_id": int64(4242), "flavor": "mariadb"}}
+	c := streamSource(d)
+	id, _ := c.Options["server_id"].(int64)
+	if id < 1<<31 || id >= 1<<32 {
+		t.Errorf("server_id %d, want one in [2^31, 2^32)", id)
+	}
+	if d.Options["server_id"] != int64(4242) || c.Options["flavor"] != "mariadb" || c.Name != "shop" {
+		t.Errorf("streamSource changed the original or lost an option: %v, %v", d.Options, c.Options)
+	}
+	if streamSource(nil) != nil {
+		t.Error("streamSource(nil) != nil")
+	}
+}
