@@ -246,7 +246,8 @@ func (r *repl) run(fn func(ctx context.Context) error) {
 	if err == nil {
 		return
 	}
-	if interrupted && errors.Is(err, context.Canceled) {
+	if interrupted {
+		// Whatever the statement was waiting for failed because of Ctrl-C.
 		fmt.Fprintln(r.errw, "stopped")
 		return
 	}
