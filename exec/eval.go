@@ -19,6 +19,9 @@ type evalCtx struct {
 	cols []*stdlib.Vector // whole columns already converted
 	udf  map[*UDF]*udfRunner
 	scratch
+	// schemaIn and schemaOut cache Program.Schema between runs over
+	// batches of the same schema.
+	schemaIn, schemaOut *arrow.Schema
 }
 
 func newEvalCtx(rec arrow.RecordBatch) *evalCtx {

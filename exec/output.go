@@ -2,18 +2,21 @@ package exec
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/stdlib"
 )
 
 // toArray builds an Arrow array of type dt from the given rows of v (rows
-// nil: rows 0..n-1). The caller owns the result.
+// nil: rows 0..n-1). The caller owns the result. The buffers are written
+// directly (no builder, no intermediate Go slice).
 func toArray(alloc memory.Allocator, v *stdlib.Vector, rows []int32, n int, dt arrow.DataType) (arrow.Array, error) {
 	m := n
 	if rows != nil {
@@ -28,179 +31,286 @@ func toArray(alloc memory.Allocator, v *stdlib.Vector, rows []int32, n int, dt a
 		b.AppendNulls(m)
 		return b.NewArray(), nil
 	}
-	valid := gatherValid(v, rows, m)
 	switch dt.ID() {
 	case arrow.BOOL:
-		b := array.NewBooleanBuilder(alloc)
-		defer b.Release()
-		b.AppendValues(gather(v.Bool, v.Const, rows, m), valid)
-		return b.NewArray(), nil
+		return boolArray(alloc, v, rows, m), nil
 	case arrow.INT8:
-		return buildConv[int8](array.NewInt8Builder(alloc), v.I64, v.Const, rows, m, valid), nil
+		return fixedArray[int8](alloc, dt, v, v.I64, rows, m), nil
 	case arrow.INT16:
-		return buildConv[int16](array.NewInt16Builder(alloc), v.I64, v.Const, rows, m, valid), nil
+		return fixedArray[int16](alloc, dt, v, v.I64, rows, m), nil
 	case arrow.INT32:
-		return buildConv[int32](array.NewInt32Builder(alloc), v.I64, v.Const, rows, m, valid), nil
+		return fixedArray[int32](alloc, dt, v, v.I64, rows, m), nil
 	case arrow.INT64:
-		b := array.NewInt64Builder(alloc)
-		defer b.Release()
-		b.AppendValues(gather(v.I64, v.Const, rows, m), valid)
-		return b.NewArray(), nil
+		return fixedArray[int64](alloc, dt, v, v.I64, rows, m), nil
 	case arrow.UINT8:
-		return buildConv[uint8](array.NewUint8Builder(alloc), v.U64, v.Const, rows, m, valid), nil
+		return fixedArray[uint8](alloc, dt, v, v.U64, rows, m), nil
 	case arrow.UINT16:
-		return buildConv[uint16](array.NewUint16Builder(alloc), v.U64, v.Const, rows, m, valid), nil
+		return fixedArray[uint16](alloc, dt, v, v.U64, rows, m), nil
 	case arrow.UINT32:
-		return buildConv[uint32](array.NewUint32Builder(alloc), v.U64, v.Const, rows, m, valid), nil
+		return fixedArray[uint32](alloc, dt, v, v.U64, rows, m), nil
 	case arrow.UINT64:
-		b := array.NewUint64Builder(alloc)
-		defer b.Release()
-		b.AppendValues(gather(v.U64, v.Const, rows, m), valid)
-		return b.NewArray(), nil
+		return fixedArray[uint64](alloc, dt, v, v.U64, rows, m), nil
 	case arrow.FLOAT32:
-		return buildConv[float32](array.NewFloat32Builder(alloc), v.F64, v.Const, rows, m, valid), nil
+		return fixedArray[float32](alloc, dt, v, v.F64, rows, m), nil
 	case arrow.FLOAT64:
-		b := array.NewFloat64Builder(alloc)
-		defer b.Release()
-		b.AppendValues(gather(v.F64, v.Const, rows, m), valid)
-		return b.NewArray(), nil
-	case arrow.DECIMAL128:
-		b := array.NewDecimal128Builder(alloc, dt.(*arrow.Decimal128Type))
-		defer b.Release()
-		src := gather(v.Dec, v.Const, rows, m)
-		vals := make([]decimal128.Num, m)
-		for i, d := range src {
-			a := d.Array()
-			vals[i] = decimal128.New(int64(a[1]), a[0])
-		}
-		b.AppendValues(vals, valid)
-		return b.NewArray(), nil
-	case arrow.DECIMAL256:
-		b := array.NewDecimal256Builder(alloc, dt.(*arrow.Decimal256Type))
-		defer b.Release()
-		b.AppendValues(gather(v.Dec, v.Const, rows, m), valid)
-		return b.NewArray(), nil
-	case arrow.STRING:
-		return buildStrings(alloc, gather(v.Str, v.Const, rows, m), valid), nil
-	case arrow.BINARY:
-		b := array.NewBinaryBuilder(alloc, arrow.BinaryTypes.Binary)
-		defer b.Release()
-		vals := gather(v.Str, v.Const, rows, m)
-		b.AppendStringValues(vals, valid)
-		return b.NewArray(), nil
+		return fixedArray[float64](alloc, dt, v, v.F64, rows, m), nil
 	case arrow.DATE32:
-		return buildConv[arrow.Date32](array.NewDate32Builder(alloc), v.I64, v.Const, rows, m, valid), nil
+		return fixedArray[arrow.Date32](alloc, dt, v, v.I64, rows, m), nil
 	case arrow.TIMESTAMP:
-		return buildConv[arrow.Timestamp](array.NewTimestampBuilder(alloc, dt.(*arrow.TimestampType)), v.I64, v.Const, rows, m, valid), nil
+		return fixedArray[arrow.Timestamp](alloc, dt, v, v.I64, rows, m), nil
 	case arrow.DURATION:
-		return buildConv[arrow.Duration](array.NewDurationBuilder(alloc, dt.(*arrow.DurationType)), v.I64, v.Const, rows, m, valid), nil
+		return fixedArray[arrow.Duration](alloc, dt, v, v.I64, rows, m), nil
+	case arrow.DECIMAL128:
+		return mapArray(alloc, dt, v, v.Dec, rows, m, func(d decimal256.Num) decimal128.Num {
+			a := d.Array()
+			return decimal128.New(int64(a[1]), a[0])
+		}), nil
+	case arrow.DECIMAL256:
+		return mapArray(alloc, dt, v, v.Dec, rows, m, func(d decimal256.Num) decimal256.Num { return d }), nil
 	case arrow.INTERVAL_MONTH_DAY_NANO:
-		b := array.NewMonthDayNanoIntervalBuilder(alloc)
-		defer b.Release()
-		b.AppendValues(gather(v.Iv, v.Const, rows, m), valid)
-		return b.NewArray(), nil
+		return mapArray(alloc, dt, v, v.Iv, rows, m, func(x arrow.MonthDayNanoInterval) arrow.MonthDayNanoInterval { return x }), nil
+	case arrow.STRING, arrow.BINARY:
+		return stringArray(alloc, dt, v, rows, m), nil
 	}
 	return nil, fmt.Errorf("output of arrow type %s is not supported", dt)
 }
 
-// gather returns the values of the rows (all m rows when rows is nil).
-func gather[T any](src []T, isConst bool, rows []int32, m int) []T {
-	if isConst {
-		out := make([]T, m)
-		for i := range out {
-			out[i] = src[0]
-		}
-		return out
-	}
-	if rows == nil {
-		return src[:m]
-	}
-	out := make([]T, len(rows))
-	for k, i := range rows {
-		out[k] = src[i]
-	}
-	return out
-}
-
-func gatherValid(v *stdlib.Vector, rows []int32, m int) []bool {
+// validity returns the validity bitmap of the rows of v and its NULL
+// count; the bitmap is nil when no row is NULL.
+func validity(alloc memory.Allocator, v *stdlib.Vector, rows []int32, m int) (*memory.Buffer, int) {
 	if v.Nulls == nil {
-		return nil
+		return nil, 0
 	}
-	valid := make([]bool, m)
+	nulls := 0
 	switch {
 	case v.Const:
-		for i := range valid {
-			valid[i] = !v.Nulls[0]
+		if v.Nulls[0] {
+			nulls = m
 		}
 	case rows == nil:
-		for i := range valid {
-			valid[i] = !v.Nulls[i]
+		for _, isNull := range v.Nulls[:m] {
+			if isNull {
+				nulls++
+			}
 		}
 	default:
-		for k, i := range rows {
-			valid[k] = !v.Nulls[i]
-		}
-	}
-	return valid
-}
-
-type appender[T any] interface {
-	AppendValues([]T, []bool)
-	NewArray() arrow.Array
-	Release()
-}
-
-func buildConv[T, S int8 | int16 | int32 | uint8 | uint16 | uint32 | float32 | arrow.Date32 | arrow.Timestamp | arrow.Duration | int64 | uint64 | float64](b appender[T], src []S, isConst bool, rows []int32, m int, valid []bool) arrow.Array {
-	defer b.Release()
-	vals := gather(src, isConst, rows, m)
-	out := make([]T, len(vals))
-	for i, x := range vals {
-		out[i] = T(x)
-	}
-	b.AppendValues(out, valid)
-	return b.NewArray()
-}
-
-// buildStrings writes a String array's buffers directly.
-func buildStrings(alloc memory.Allocator, vals []string, valid []bool) arrow.Array {
-	m := len(vals)
-	total := 0
-	for _, s := range vals {
-		total += len(s)
-	}
-	offBuf := memory.NewResizableBuffer(alloc)
-	offBuf.Resize(arrow.Int32Traits.BytesRequired(m + 1))
-	offs := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())
-	dataBuf := memory.NewResizableBuffer(alloc)
-	dataBuf.Resize(total)
-	data := dataBuf.Bytes()
-	pos := 0
-	for i, s := range vals {
-		offs[i] = int32(pos)
-		pos += copy(data[pos:], s)
-	}
-	offs[m] = int32(pos)
-	var nullBuf *memory.Buffer
-	nulls := 0
-	if valid != nil {
-		nullBuf = memory.NewResizableBuffer(alloc)
-		nullBuf.Resize(int(bitutil.BytesForBits(int64(m))))
-		bm := nullBuf.Bytes()
-		clear(bm)
-		for i, ok := range valid {
-			if ok {
-				bitutil.SetBit(bm, i)
-			} else {
+		for _, i := range rows {
+			if v.Nulls[i] {
 				nulls++
 			}
 		}
 	}
-	data2 := array.NewData(arrow.BinaryTypes.String, m, []*memory.Buffer{nullBuf, offBuf, dataBuf}, nil, nulls, 0)
-	defer data2.Release()
-	offBuf.Release()
-	dataBuf.Release()
-	if nullBuf != nil {
-		nullBuf.Release()
+	if nulls == 0 {
+		return nil, 0
 	}
-	return array.NewStringData(data2)
+	buf := memory.NewResizableBuffer(alloc)
+	buf.Resize(int(bitutil.BytesForBits(int64(m))))
+	bm := buf.Bytes()
+	clear(bm)
+	for k := 0; k < m; k++ {
+		if !v.IsNull(rowAt(rows, k)) {
+			bitutil.SetBit(bm, k)
+		}
+	}
+	return buf, nulls
+}
+
+// rowAt returns the k-th row of a selection (k itself when rows is nil).
+func rowAt(rows []int32, k int) int {
+	if rows == nil {
+		return k
+	}
+	return int(rows[k])
+}
+
+// newBuffer allocates a buffer of m values of T and returns it with a
+// typed view of its bytes.
+func newBuffer[T any](alloc memory.Allocator, m int) (*memory.Buffer, []T) {
+	var zero T
+	buf := memory.NewResizableBuffer(alloc)
+	buf.Resize(m * int(unsafe.Sizeof(zero)))
+	if m == 0 {
+		return buf, nil
+	}
+	return buf, unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(buf.Bytes()))), m)
+}
+
+// makeArray wraps buffers (validity first) as an array of type dt and
+// gives up the caller's references to them.
+func makeArray(dt arrow.DataType, m, nulls int, bufs ...*memory.Buffer) arrow.Array {
+	data := array.NewData(dt, m, bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+type fixedWidth interface {
+	int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64 | float32 | float64 |
+		arrow.Date32 | arrow.Timestamp | arrow.Duration
+}
+
+// fixedArray gathers the rows of src (v's value slice) into a new buffer
+// of T, converting each value.
+func fixedArray[T fixedWidth, S int64 | uint64 | float64](alloc memory.Allocator, dt arrow.DataType, v *stdlib.Vector, src []S, rows []int32, m int) arrow.Array {
+	valid, nulls := validity(alloc, v, rows, m)
+	buf, dst := newBuffer[T](alloc, m)
+	switch {
+	case v.Const:
+		x := T(src[0])
+		for k := range dst {
+			dst[k] = x
+		}
+	case rows == nil:
+		for k, x := range src[:m] {
+			dst[k] = T(x)
+		}
+	default:
+		for k, i := range rows {
+			dst[k] = T(src[i])
+		}
+	}
+	return makeArray(dt, m, nulls, valid, buf)
+}
+
+// mapArray is fixedArray for value types that need a function to convert.
+func mapArray[T, S any](alloc memory.Allocator, dt arrow.DataType, v *stdlib.Vector, src []S, rows []int32, m int, f func(S) T) arrow.Array {
+	valid, nulls := validity(alloc, v, rows, m)
+	buf, dst := newBuffer[T](alloc, m)
+	for k := range dst {
+		i := rowAt(rows, k)
+		if v.Const {
+			i = 0
+		}
+		dst[k] = f(src[i])
+	}
+	return makeArray(dt, m, nulls, valid, buf)
+}
+
+func boolArray(alloc memory.Allocator, v *stdlib.Vector, rows []int32, m int) arrow.Array {
+	valid, nulls := validity(alloc, v, rows, m)
+	buf := memory.NewResizableBuffer(alloc)
+	buf.Resize(int(bitutil.BytesForBits(int64(m))))
+	bm := buf.Bytes()
+	clear(bm)
+	for k := 0; k < m; k++ {
+		if v.Bool[v.Idx(rowAt(rows, k))] {
+			bitutil.SetBit(bm, k)
+		}
+	}
+	return makeArray(arrow.FixedWidthTypes.Boolean, m, nulls, valid, buf)
+}
+
+// stringArray writes a String or Binary array's offsets and bytes directly
+// from the rows of v.
+func stringArray(alloc memory.Allocator, dt arrow.DataType, v *stdlib.Vector, rows []int32, m int) arrow.Array {
+	valid, nulls := validity(alloc, v, rows, m)
+	src := v.Str
+	total := 0
+	switch {
+	case v.Const:
+		total = len(src[0]) * m
+	case rows == nil:
+		for _, s := range src[:m] {
+			total += len(s)
+		}
+	default:
+		for _, i := range rows {
+			total += len(src[i])
+		}
+	}
+	offBuf, offs := newBuffer[int32](alloc, m+1)
+	dataBuf, data := newBuffer[byte](alloc, total)
+	pos := 0
+	switch {
+	case v.Const:
+		for k := 0; k < m; k++ {
+			offs[k] = int32(pos)
+			pos += copy(data[pos:], src[0])
+		}
+	case rows == nil:
+		for k, s := range src[:m] {
+			offs[k] = int32(pos)
+			pos += copy(data[pos:], s)
+		}
+	default:
+		for k, i := range rows {
+			offs[k] = int32(pos)
+			pos += copy(data[pos:], src[i])
+		}
+	}
+	offs[m] = int32(pos)
+	return makeArray(dt, m, nulls, valid, offBuf, dataBuf)
+}
+
+// takeStrings copies the given rows of a String or Binary array (whose
+// offsets and bytes are offs and data, as ValueOffsets and ValueBytes give
+// them: data starts at offs[0]) into a new array of the same type.
+func takeStrings(alloc memory.Allocator, arr arrow.Array, offs []int32, data []byte, rows []int32) arrow.Array {
+	m := len(rows)
+	total := 0
+	for _, i := range rows {
+		total += int(offs[i+1] - offs[i])
+	}
+	var valid *memory.Buffer
+	nulls := 0
+	if arr.NullN() > 0 {
+		for _, i := range rows {
+			if arr.IsNull(int(i)) {
+				nulls++
+			}
+		}
+		if nulls > 0 {
+			valid = memory.NewResizableBuffer(alloc)
+			valid.Resize(int(bitutil.BytesForBits(int64(m))))
+			bm := valid.Bytes()
+			clear(bm)
+			for k, i := range rows {
+				if arr.IsValid(int(i)) {
+					bitutil.SetBit(bm, k)
+				}
+			}
+		}
+	}
+	offBuf, o := newBuffer[int32](alloc, m+1)
+	dataBuf, d := newBuffer[byte](alloc, total)
+	pos, base := int32(0), offs[0]
+	for k, i := range rows {
+		o[k] = pos
+		pos += int32(copy(d[pos:], data[offs[i]-base:offs[i+1]-base]))
+	}
+	o[m] = pos
+	return makeArray(arr.DataType(), m, nulls, valid, offBuf, dataBuf)
+}
+
+// directColumn returns the output column for a node that is a plain
+// column of the input when it can be had without evaluating: the input
+// array itself (every row, same type) or its rows copied byte for byte
+// (strings). ok is false when the node must be evaluated.
+func directColumn(alloc memory.Allocator, rec arrow.RecordBatch, o node, rows []int32, m int, dt arrow.DataType) (arrow.Array, bool) {
+	col, ok := o.(*colExpr)
+	if !ok || col.index >= int(rec.NumCols()) {
+		return nil, false
+	}
+	arr := rec.Column(col.index)
+	if !arrow.TypeEqual(arr.DataType(), dt) {
+		return nil, false
+	}
+	if rows == nil && m == arr.Len() {
+		arr.Retain()
+		return arr, true
+	}
+	if rows == nil {
+		return nil, false
+	}
+	switch a := arr.(type) {
+	case *array.String:
+		return takeStrings(alloc, a, a.ValueOffsets(), a.ValueBytes(), rows), true
+	case *array.Binary:
+		return takeStrings(alloc, a, a.ValueOffsets(), a.ValueBytes(), rows), true
+	}
+	return nil, false
 }

@@ -154,11 +154,14 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 	defer p.done(c)
 	n := c.n
 	sel := b.Sel
-	failed := map[int]bool{}
+	var failed map[int]bool
 	collect := func(column string) error {
 		for _, e := range c.Errs {
 			if failed[e.Row] {
 				continue
+			}
+			if failed == nil {
+				failed = map[int]bool{}
 			}
 			failed[e.Row] = true
 			re := RowError{Row: e.Row, Column: column, Reason: e.Reason}
@@ -180,36 +183,41 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 			kept = append([]int32(nil), sel...)
 		}
 	} else {
-		w := p.where.eval(c, sel)
+		yes, _ := c.selectTrue(p.where, sel)
 		if err := collect("WHERE"); err != nil {
 			return nil, nil, nil, nil, err
 		}
-		kept = make([]int32, 0, selLen(sel, n))
-		rejected = make([]int32, 0, selLen(sel, n))
-		switch {
-		case len(failed) == 0 && !w.Const && w.Nulls == nil:
-			wv := w.Bool
-			each(sel, n, func(i int) {
-				if wv[i] {
-					kept = append(kept, int32(i))
-				} else {
-					rejected = append(rejected, int32(i))
+		// rejected: the rows of sel neither kept nor failed. Both lists
+		// are built in scratch space and copied out at their exact size
+		// (a copy does not zero memory, a make would).
+		rej := c.selBuf(selLen(sel, n) - len(yes))
+		j := 0
+		each(sel, n, func(i int) {
+			if j < len(yes) && int(yes[j]) == i {
+				j++
+				return
+			}
+			if !failed[i] {
+				rej = append(rej, int32(i))
+			}
+		})
+		if len(failed) > 0 {
+			k := c.selBuf(len(yes))
+			for _, i := range yes {
+				if !failed[int(i)] {
+					k = append(k, i)
 				}
-			})
-		default:
-			each(sel, n, func(i int) {
-				switch {
-				case failed[i]:
-				case !w.IsNull(i) && w.Bool[w.Idx(i)]:
-					kept = append(kept, int32(i))
-				default:
-					rejected = append(rejected, int32(i))
-				}
-			})
+			}
+			yes = k
 		}
+		kept = append(make([]int32, 0, len(yes)), yes...)
+		rejected = append(make([]int32, 0, len(rej)), rej...)
 	}
 	vecs := make([]*stdlib.Vector, len(p.outs))
 	for j, o := range p.outs {
+		if _, ok := o.(*colExpr); ok {
+			continue // read at build time, often without a copy
+		}
 		vecs[j] = o.eval(c, kept)
 		if err := collect(p.cfg.Names[j]); err != nil {
 			return nil, nil, nil, nil, err
@@ -228,7 +236,7 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 	if len(kept) == n {
 		rows = nil // every row, in order
 	}
-	out, err = p.build(b.Record.Schema(), vecs, rows, len(kept))
+	out, err = p.build(c, vecs, rows, len(kept))
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -251,11 +259,17 @@ func (p *Program) Project(ctx context.Context, b *Batch, rows []int32) (arrow.Re
 		vecs[j] = o.eval(c, rows)
 		c.Errs = c.Errs[:0]
 	}
-	return p.build(b.Record.Schema(), vecs, rows, len(rows))
+	return p.build(c, vecs, rows, len(rows))
 }
 
-func (p *Program) build(in *arrow.Schema, vecs []*stdlib.Vector, rows []int32, m int) (arrow.RecordBatch, error) {
-	schema := p.Schema(in)
+// build makes the output record from the evaluated outputs (a nil vector
+// is a plain column, read here) over the given rows (nil: every row).
+func (p *Program) build(c *evalCtx, vecs []*stdlib.Vector, rows []int32, m int) (arrow.RecordBatch, error) {
+	in := c.rec.Schema()
+	if c.schemaIn != in {
+		c.schemaIn, c.schemaOut = in, p.Schema(in)
+	}
+	schema := c.schemaOut
 	cols := make([]arrow.Array, len(vecs))
 	defer func() {
 		for _, a := range cols {
@@ -265,7 +279,15 @@ func (p *Program) build(in *arrow.Schema, vecs []*stdlib.Vector, rows []int32, m
 		}
 	}()
 	for j, v := range vecs {
-		a, err := toArray(p.alloc, v, rows, m, schema.Field(j).Type)
+		dt := schema.Field(j).Type
+		if v == nil {
+			if a, ok := directColumn(p.alloc, c.rec, p.outs[j], rows, m, dt); ok {
+				cols[j] = a
+				continue
+			}
+			v = p.outs[j].eval(c, rows)
+		}
+		a, err := toArray(p.alloc, v, rows, m, dt)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", p.cfg.Names[j], err)
 		}
