@@ -1,0 +1,115 @@
+package main
+
+// End-to-end benchmarks against the real servers (make bench). Each pits
+// etlq, run as a separate process the way a user runs it, against a
+// baseline measured in the same run on the same data, and reports both
+// with b.ReportMetric. The figures and how to read them are in
+// docs/benchmarks.md. ns/op is the sum of the measured commands of one
+// iteration; the metrics are the figures to read.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// BenchmarkSnapshotVsClickHouseMySQLFunction copies a 1,000,000-row
+// MariaDB table into ClickHouse twice: (a) etlq apply --once with SNAPSHOT
+// only (default options: 4 parallel chunk readers), timed as the whole
+// command; (b) ClickHouse's own INSERT INTO … SELECT * FROM mysql(…),
+// timed as the query. Both targets are MergeTree tables ordered by id.
+//
+// ClickHouse's mysql() is not an exact copy (on 18.16 it has no Nullable,
+// so NULL arrives as '', DATETIME(6) loses its microseconds, and DECIMAL
+// comes as text that the INSERT converts); etlq's copy is exact. The
+// benchmark checks that both targets hold the same rows by count and sums.
+func BenchmarkSnapshotVsClickHouseMySQLFunction(b *testing.B) {
+	myDSN := testenv.MySQLDSN(b)
+	chDSN := testenv.ClickHouseDSN(b)
+	my := testenv.MySQLConn(b, myDSN)
+	ch := testenv.ClickHouseConn(b, chDSN)
+	myCfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		b.Fatal(err)
+	}
+	table := ensureSnapshotTable(b, my)
+	chDB := testenv.UniqueName(b)
+	testenv.ClickHouseExec(b, ch, "CREATE DATABASE "+chDB)
+	b.Cleanup(func() { ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+chDB) })
+
+	dir := b.TempDir()
+	file := filepath.Join(dir, "snapshot.etl")
+	src := fmt.Sprintf(`-- BenchmarkSnapshotVsClickHouseMySQLFunction
+CREATE SOURCE bench FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE snap
+  FROM binlog bench.%s.%s SNAPSHOT only
+  TRANSFORM *
+  INTO clickhouse dw.%s.snap_etlq MODE append;
+`, myDSN, chDSN, benchDB, table, chDB)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	// The table mysql() fills: the same columns, with the types ClickHouse
+	// 18.16's mysql() gives (DECIMAL converted on insert).
+	chFunc := fmt.Sprintf(`CREATE TABLE %s.snap_mysqlfn (
+  id Int64, customer String, email Nullable(String), amount Decimal(12, 2),
+  created_at DateTime, qty Int32, status String, score Float64
+) ENGINE = MergeTree() ORDER BY id`, chDB)
+	copyQuery := fmt.Sprintf("INSERT INTO %s.snap_mysqlfn SELECT * FROM mysql('%s', '%s', '%s', '%s', '%s')",
+		chDB, myCfg.Addr, benchDB, table, myCfg.User, myCfg.Password)
+
+	var etlqWall, fnWall time.Duration
+	var etlqRSS int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		testenv.ClickHouseExec(b, ch,
+			"DROP TABLE IF EXISTS "+chDB+".snap_etlq",
+			"DROP TABLE IF EXISTS "+chDB+".snap_mysqlfn",
+			chFunc)
+		state := filepath.Join(dir, fmt.Sprintf("state%d", i))
+		args := append([]string{"apply", "--once", "--progress", "never", "--state-dir", state}, cpuProfileArgs(b, "snapshot")...)
+		b.StartTimer()
+
+		r := runMeasured(b, nil, etlqBin, append(args, file)...)
+
+		b.StopTimer()
+		if n, ok := etlqLogInt(r.Output, "rows_out"); !ok || n != benchRows {
+			b.Fatalf("etlq wrote %d rows, want %d\n%s", n, benchRows, tail(r.Output, 2000))
+		}
+		etlqWall += r.Wall
+		etlqRSS = max(etlqRSS, r.MaxRSSKiB)
+		b.StartTimer()
+
+		start := time.Now()
+		if err := ch.Exec(context.Background(), copyQuery); err != nil {
+			b.Fatalf("clickhouse mysql() copy: %v", err)
+		}
+		fnWall += time.Since(start)
+
+		b.StopTimer()
+		sums := "SELECT toString(count()), toString(sum(qty)), toString(sum(amount)), toString(sum(id * (email IS NULL OR email = ''))) FROM "
+		a := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_etlq")
+		f := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_mysqlfn")
+		if fmt.Sprint(a) != fmt.Sprint(f) {
+			b.Fatalf("the two copies differ: etlq %v, mysql() %v", a, f)
+		}
+		if a[0][0] != fmt.Sprint(benchRows) {
+			b.Fatalf("ClickHouse holds %s rows, want %d", a[0][0], benchRows)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	etlqRate := float64(benchRows*b.N) / etlqWall.Seconds()
+	fnRate := float64(benchRows*b.N) / fnWall.Seconds()
+	b.ReportMetric(etlqRate, "etlq_rows/s")
+	b.ReportMetric(fnRate, "mysqlfn_rows/s")
+	b.ReportMetric(etlqRate/fnRate, "speedup_x")
+	b.ReportMetric(float64(etlqRSS)/1024, "etlq_peak_MiB")
+}
