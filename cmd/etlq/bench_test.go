@@ -25,7 +25,7 @@ import (
 // timed as the query. Both targets are MergeTree tables ordered by id.
 //
 // ClickHouse's mysql() is not an exact copy (on 18.16 it has no Nullable,
-// so NULL arrives as '', DATETIME(6) loses its microseconds, and DECIMAL
+// so a NULL arrives as an empty string, DATETIME(6) loses its microseconds, and DECIMAL
 // comes as text that the INSERT converts); etlq's copy is exact. The
 // benchmark checks that both targets hold the same rows by count and sums.
 func BenchmarkSnapshotVsClickHouseMySQLFunction(b *testing.B) {
