@@ -65,6 +65,7 @@ func (f *filterOp) Next(ctx context.Context) (*Batch, error) {
 		}
 		b.Sel = sel
 		f.c.rec = nil
+		f.c.recycle()
 		return b, nil
 	}
 }

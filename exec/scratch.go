@@ -89,8 +89,10 @@ func (c *evalCtx) selBuf(n int) []int32 {
 }
 
 // recycle makes every slice handed out since the last recycle available
-// again. Nothing evaluated before may be used afterwards.
+// again, and the bytes of the strings kernels built. Nothing evaluated
+// before may be used afterwards.
 func (c *evalCtx) recycle() {
+	c.Ctx.Recycle()
 	s := &c.scratch
 	giveBack(&s.bools, &s.uBools)
 	giveBack(&s.i64, &s.uI64)

@@ -1,5 +1,7 @@
 package stdlib
 
+import "strings"
+
 func init() {
 	Register(&Func{Name: "assert", Sig: "assert(cond, reason) → BOOL",
 		Doc:     "TRUE when cond is TRUE; otherwise the row fails with reason (the pipeline's on_error decides: fail, skip or dead_letter).",
@@ -32,7 +34,9 @@ func assertKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		}
 		msg := "assertion failed"
 		if !reason.IsNull(i) {
-			msg = reason.Str[i]
+			// A copy: the text may live in a batch or in scratch
+			// memory, and the error outlives both.
+			msg = strings.Clone(reason.Str[i])
 		}
 		c.Fail(i, msg)
 	})

@@ -1,8 +1,10 @@
 package stdlib
 
 import (
+	"encoding/binary"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 func init() {
@@ -133,39 +135,58 @@ func init() {
 
 func caseKernel(up bool) Kernel {
 	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-		var ar arena
 		in := a[0].Str
 		Sel(sel, n, func(i int) {
 			s := in[i]
-			if !isASCII(s) {
-				if up {
-					out.Str[i] = strings.ToUpper(s)
-				} else {
-					out.Str[i] = strings.ToLower(s)
-				}
+			b := c.strs.alloc(len(s))
+			if asciiCase(b, s, up) {
+				out.Str[i] = str(b)
 				return
 			}
-			b := ar.alloc(len(s))
+			// Not ASCII: the Unicode rules.
+			c.strs.unalloc(len(s))
 			if up {
-				for k := 0; k < len(s); k++ {
-					ch := s[k]
-					if 'a' <= ch && ch <= 'z' {
-						ch -= 'a' - 'A'
-					}
-					b[k] = ch
-				}
+				out.Str[i] = strings.ToUpper(s)
 			} else {
-				for k := 0; k < len(s); k++ {
-					ch := s[k]
-					if 'A' <= ch && ch <= 'Z' {
-						ch += 'a' - 'A'
-					}
-					b[k] = ch
-				}
+				out.Str[i] = strings.ToLower(s)
 			}
-			out.Str[i] = str(b)
 		})
 	}
+}
+
+// asciiCase writes s upper-cased (up) or lower-cased into dst (of len(s))
+// and reports true, when s is ASCII; otherwise it reports false and dst
+// holds garbage. It works on eight bytes at a time.
+func asciiCase(dst []byte, s string, up bool) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	// A byte changes case when it lies in [lo, hi]; with every byte below
+	// 0x80, adding 0x80-lo sets a byte's high bit iff it is >= lo, and
+	// adding 0x80-hi-1 iff it is > hi, without carries between bytes.
+	lo, hi := uint64('a'), uint64('z')
+	if !up {
+		lo, hi = 'A', 'Z'
+	}
+	addLo, addHi := (0x80-lo)*ones, (0x80-hi-1)*ones
+	k := 0
+	for ; k+8 <= len(s); k += 8 {
+		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[k:]), 8))
+		if w&highs != 0 {
+			return false
+		}
+		m := (w + addLo) &^ (w + addHi) & highs
+		binary.LittleEndian.PutUint64(dst[k:], w^(m>>2))
+	}
+	for ; k < len(s); k++ {
+		ch := s[k]
+		if ch >= utf8.RuneSelf {
+			return false
+		}
+		if uint64(ch)-lo <= hi-lo {
+			ch ^= 0x20
+		}
+		dst[k] = ch
+	}
+	return true
 }
 
 func substrKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -236,13 +257,12 @@ func padKernel(left bool) Kernel {
 }
 
 func concatKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-	var ar arena
 	Sel(sel, n, func(i int) {
 		total := 0
 		for _, v := range a {
 			total += len(v.Str[i])
 		}
-		b := ar.alloc(total)[:0]
+		b := c.strs.alloc(total)[:0]
 		for _, v := range a {
 			b = append(b, v.Str[i]...)
 		}

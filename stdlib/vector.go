@@ -187,7 +187,18 @@ type Ctx struct {
 	// Errs collects row errors. A kernel that reports a row error also sets
 	// that row NULL in its output.
 	Errs []RowError
+
+	// strs holds the bytes of the strings kernels build (see Recycle).
+	strs arena
 }
+
+// Recycle lets kernels reuse the memory behind the strings they have
+// returned through c so far: those strings must not be used afterwards.
+// The executor calls it once a batch's results have been copied into
+// Arrow arrays, so that string kernels neither allocate nor leave garbage
+// batch after batch. A Ctx that is never recycled leaves that memory to
+// the garbage collector.
+func (c *Ctx) Recycle() { c.strs.reset() }
 
 // Fail records a row error.
 func (c *Ctx) Fail(row int, reason string) {
