@@ -186,70 +186,82 @@ func (e *arithExpr) compute(c *evalCtx, a, b *stdlib.Vector, sel []int32, n int,
 	}
 }
 
+// nonFinite has bit 63 set when f is ±Inf or NaN (exponent all ones): the
+// kernels OR it over their results to learn, without a branch per row,
+// whether some row needs a second look.
+func nonFinite(f float64) uint64 {
+	return math.Float64bits(f)&0x7ff0000000000000 + 1<<52
+}
+
 func (e *arithExpr) floatKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32, n int, out *stdlib.Vector) {
-	x, y, o := a.F64, b.F64, out.F64
+	x, y, o := a.F64, b.F64, out.F64[:n]
+	// Slicing to n lets the compiler drop bounds checks in the loops.
+	if !a.Const {
+		x = x[:n]
+	}
+	if !b.Const {
+		y = y[:n]
+	}
+	var acc uint64
 	switch {
 	case b.Const:
 		k := y[0]
 		switch e.op {
 		case '+':
-			each(sel, n, func(i int) { o[i] = x[i] + k })
+			each(sel, n, func(i int) { r := x[i] + k; o[i] = r; acc |= nonFinite(r) })
 		case '-':
-			each(sel, n, func(i int) { o[i] = x[i] - k })
+			each(sel, n, func(i int) { r := x[i] - k; o[i] = r; acc |= nonFinite(r) })
 		case '*':
-			each(sel, n, func(i int) { o[i] = x[i] * k })
+			each(sel, n, func(i int) { r := x[i] * k; o[i] = r; acc |= nonFinite(r) })
 		case '/':
 			if k == 0 {
 				each(sel, n, func(i int) { out.SetNull(i, n) })
 				return
 			}
-			each(sel, n, func(i int) { o[i] = x[i] / k })
+			each(sel, n, func(i int) { r := x[i] / k; o[i] = r; acc |= nonFinite(r) })
 		case '%':
 			if k == 0 {
 				each(sel, n, func(i int) { out.SetNull(i, n) })
 				return
 			}
-			each(sel, n, func(i int) { o[i] = math.Mod(x[i], k) })
+			each(sel, n, func(i int) { r := math.Mod(x[i], k); o[i] = r; acc |= nonFinite(r) })
 		}
 	case a.Const:
 		k := x[0]
 		switch e.op {
 		case '+':
-			each(sel, n, func(i int) { o[i] = k + y[i] })
+			each(sel, n, func(i int) { r := k + y[i]; o[i] = r; acc |= nonFinite(r) })
 		case '-':
-			each(sel, n, func(i int) { o[i] = k - y[i] })
+			each(sel, n, func(i int) { r := k - y[i]; o[i] = r; acc |= nonFinite(r) })
 		case '*':
-			each(sel, n, func(i int) { o[i] = k * y[i] })
+			each(sel, n, func(i int) { r := k * y[i]; o[i] = r; acc |= nonFinite(r) })
 		default:
 			e.floatSlow(a, b, sel, n, out)
+			acc = 1 << 63
 		}
 	default:
 		switch e.op {
 		case '+':
-			each(sel, n, func(i int) { o[i] = x[i] + y[i] })
+			each(sel, n, func(i int) { r := x[i] + y[i]; o[i] = r; acc |= nonFinite(r) })
 		case '-':
-			each(sel, n, func(i int) { o[i] = x[i] - y[i] })
+			each(sel, n, func(i int) { r := x[i] - y[i]; o[i] = r; acc |= nonFinite(r) })
 		case '*':
-			each(sel, n, func(i int) { o[i] = x[i] * y[i] })
+			each(sel, n, func(i int) { r := x[i] * y[i]; o[i] = r; acc |= nonFinite(r) })
 		default:
 			e.floatSlow(a, b, sel, n, out)
+			acc = 1 << 63
 		}
+	}
+	if acc>>63 == 0 {
+		return
 	}
 	// A finite operation that overflows is an error, as in MySQL.
-	bad := false
 	each(sel, n, func(i int) {
-		if math.IsInf(o[i], 0) || math.IsNaN(o[i]) {
-			bad = true
+		if (math.IsInf(o[i], 0) || math.IsNaN(o[i])) && !out.IsNull(i) &&
+			!math.IsInf(x[a.Idx(i)], 0) && !math.IsInf(y[b.Idx(i)], 0) {
+			e.fail(c, out, i, n, "DOUBLE value is out of range")
 		}
 	})
-	if bad {
-		each(sel, n, func(i int) {
-			if (math.IsInf(o[i], 0) || math.IsNaN(o[i])) && !out.IsNull(i) &&
-				!math.IsInf(x[a.Idx(i)], 0) && !math.IsInf(y[b.Idx(i)], 0) {
-				e.fail(c, out, i, n, "DOUBLE value is out of range")
-			}
-		})
-	}
 }
 
 func (e *arithExpr) floatSlow(a, b *stdlib.Vector, sel []int32, n int, out *stdlib.Vector) {

@@ -192,16 +192,23 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 		// (a copy does not zero memory, a make would).
 		rej := c.selBuf(selLen(sel, n) - len(yes))
 		j := 0
-		each(sel, n, func(i int) {
-			if j < len(yes) && int(yes[j]) == i {
-				j++
-				return
-			}
-			if !failed[i] {
-				rej = append(rej, int32(i))
-			}
-		})
-		if len(failed) > 0 {
+		if len(failed) == 0 {
+			each(sel, n, func(i int) {
+				if j < len(yes) && int(yes[j]) == i {
+					j++
+				} else {
+					rej = append(rej, int32(i))
+				}
+			})
+		} else {
+			each(sel, n, func(i int) {
+				switch {
+				case j < len(yes) && int(yes[j]) == i:
+					j++
+				case !failed[i]:
+					rej = append(rej, int32(i))
+				}
+			})
 			k := c.selBuf(len(yes))
 			for _, i := range yes {
 				if !failed[int(i)] {
@@ -210,8 +217,7 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 			}
 			yes = k
 		}
-		kept = append(make([]int32, 0, len(yes)), yes...)
-		rejected = append(make([]int32, 0, len(rej)), rej...)
+		kept, rejected = clone32(yes), clone32(rej)
 	}
 	vecs := make([]*stdlib.Vector, len(p.outs))
 	for j, o := range p.outs {
@@ -241,6 +247,15 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 		return nil, nil, nil, nil, err
 	}
 	return out, kept, rejected, rowErrs, nil
+}
+
+// clone32 copies s into a new slice of its length. Unlike make, append
+// does not zero the memory it is about to overwrite.
+func clone32(s []int32) []int32 {
+	if len(s) == 0 {
+		return []int32{}
+	}
+	return append([]int32(nil), s...)
 }
 
 // Project evaluates the outputs over the given rows only (used for the
