@@ -247,3 +247,29 @@ CREATE PIPELINE orders
 	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
 	diffRows(t, want(), got())
 }
+
+// TestBadInput: a syntax error is reported with its position before any
+// connection is made; an unreachable server is one clear line.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.etl")
+	os.WriteFile(bad, []byte("CREATE SOURCE shop FROM mysql 'mysql://root@127.0.0.1:1';\nCREATE PIPELINE p FROM binlog shopdb.orders\n  WHERE amount >\n  INTO stdout;\n"), 0o644)
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s"), bad)
+	if err == nil {
+		t.Fatalf("a syntax error must fail:\n%s", out)
+	}
+	if !strings.Contains(out, bad+":4:3: ") || !strings.Contains(out, "\n  ^") || strings.Contains(out, "connect") {
+		t.Errorf("want a positioned error with a caret and no connection attempt, got:\n%s", out)
+	}
+
+	down := filepath.Join(dir, "down.etl")
+	os.WriteFile(down, []byte("CREATE SOURCE shop FROM mysql 'mysql://repl:s3cret@127.0.0.1:1';\nCREATE PIPELINE p FROM binlog shopdb.orders INTO stdout;\n"), 0o644)
+	out, err = runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s"), down)
+	if err == nil {
+		t.Fatalf("an unreachable source must fail:\n%s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "etlq: source shop (mysql://repl:****@127.0.0.1:1): ") || strings.Contains(out, "s3cret") {
+		t.Errorf("want one line naming the source with the password redacted, got:\n%s", out)
+	}
+}

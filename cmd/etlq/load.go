@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 
@@ -60,6 +61,20 @@ func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, *liveC
 		cat = newLiveCatalog()
 		opts.Catalog = cat
 	}
+	if cat != nil {
+		// A source that cannot be reached is one clear line, not an error
+		// at every table that names it.
+		offline, err := planner.Build(ctx, l.file, planner.Options{})
+		if err != nil {
+			return nil, nil, formatErr(err, l.src)
+		}
+		for _, d := range offline.Sources {
+			if err := cat.ping(ctx, d); err != nil {
+				cat.Close()
+				return nil, nil, fmt.Errorf("source %s (%s): %w", d.Name, d.Redacted, err)
+			}
+		}
+	}
 	p, err := planner.Build(ctx, l.file, opts)
 	if err != nil {
 		if cat != nil {
@@ -68,6 +83,16 @@ func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, *liveC
 		return nil, nil, formatErr(err, l.src)
 	}
 	return p, cat, nil
+}
+
+// ping checks that a source answers.
+func (c *liveCatalog) ping(ctx context.Context, d *planner.SourceDecl) error {
+	s, err := c.source(d)
+	if err != nil {
+		return err
+	}
+	_, err = s.Tables(ctx, "information_schema", "TABLES")
+	return err
 }
 
 // liveCatalog answers schema questions by connecting to the declared
