@@ -193,13 +193,7 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 		rej := c.selBuf(selLen(sel, n) - len(yes))
 		j := 0
 		if len(failed) == 0 {
-			each(sel, n, func(i int) {
-				if j < len(yes) && int(yes[j]) == i {
-					j++
-				} else {
-					rej = append(rej, int32(i))
-				}
-			})
+			rej = complement(sel, n, yes, rej)
 		} else {
 			each(sel, n, func(i int) {
 				switch {
@@ -247,6 +241,39 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 		return nil, nil, nil, nil, err
 	}
 	return out, kept, rejected, rowErrs, nil
+}
+
+// complement appends to out the rows of sel (0..n-1 when nil) that are
+// not in yes, a subsequence of sel; out has room for all of them.
+func complement(sel []int32, n int, yes, out []int32) []int32 {
+	out = out[:selLen(sel, n)-len(yes)]
+	k := 0
+	if sel == nil {
+		// The gaps between kept rows, as runs of consecutive rows.
+		prev := int32(0)
+		for _, y := range yes {
+			for i := prev; i < y; i++ {
+				out[k] = i
+				k++
+			}
+			prev = y + 1
+		}
+		for i := prev; i < int32(n); i++ {
+			out[k] = i
+			k++
+		}
+		return out
+	}
+	j := 0
+	for _, i := range sel {
+		if j < len(yes) && yes[j] == i {
+			j++
+			continue
+		}
+		out[k] = i
+		k++
+	}
+	return out
 }
 
 // clone32 copies s into a new slice of its length. Unlike make, append

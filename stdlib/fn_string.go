@@ -167,14 +167,25 @@ func asciiCase(dst []byte, s string, up bool) bool {
 		lo, hi = 'A', 'Z'
 	}
 	addLo, addHi := (0x80-lo)*ones, (0x80-hi-1)*ones
-	k := 0
-	for ; k+8 <= len(s); k += 8 {
+	word := func(k int) bool {
 		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[k:]), 8))
 		if w&highs != 0 {
 			return false
 		}
 		m := (w + addLo) &^ (w + addHi) & highs
 		binary.LittleEndian.PutUint64(dst[k:], w^(m>>2))
+		return true
+	}
+	k := 0
+	for ; k+8 <= len(s); k += 8 {
+		if !word(k) {
+			return false
+		}
+	}
+	if k < len(s) && len(s) >= 8 {
+		// The tail as the last eight bytes, overlapping bytes already
+		// done (they are converted again from s, to the same result).
+		return word(len(s) - 8)
 	}
 	for ; k < len(s); k++ {
 		ch := s[k]
