@@ -167,6 +167,3 @@ func (c *fmtCmd) Run() error {
 	}
 	return os.WriteFile(c.File, out, st.Mode())
 }
-
-// printPlan is planner.Explain; the REPL calls it by this name.
-var printPlan = planner.Explain

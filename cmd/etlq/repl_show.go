@@ -465,7 +465,7 @@ func (r *repl) plan(ctx context.Context, text string, toks []replToken) error {
 		ddl[p.Name] = stmts
 		return nil
 	})
-	printPlan(r.out, &one, ddl)
+	planner.Explain(r.out, &one, ddl)
 	if err != nil {
 		fmt.Fprintf(r.errw, "note: no DDL shown: %v\n", err)
 	}
