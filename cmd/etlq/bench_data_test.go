@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -311,3 +312,45 @@ func cpuProfileArgs(b *testing.B, name string) []string {
 	b.Logf("etlq CPU profile: %s", file)
 	return []string{"--cpu-profile", file}
 }
+
+// benchRounds is how many times each benchmark runs both sides of its
+// comparison per iteration, alternating which goes first; the reported
+// rates are the medians. ETLQ_BENCH_ROUNDS overrides the default 3: the
+// servers are shared with other tests, and one run alone is noisy.
+func benchRounds(b *testing.B) int {
+	v := os.Getenv("ETLQ_BENCH_ROUNDS")
+	if v == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("ETLQ_BENCH_ROUNDS = %q: want a positive integer", v)
+	}
+	return n
+}
+
+// side collects the runs of one side of a comparison.
+type side struct {
+	walls     []time.Duration
+	maxRSSKiB int64
+}
+
+func (s *side) add(wall time.Duration, rssKiB int64) {
+	s.walls = append(s.walls, wall)
+	s.maxRSSKiB = max(s.maxRSSKiB, rssKiB)
+}
+
+// rate returns rows per second at the median wall time.
+func (s *side) rate(rows int) float64 {
+	w := slices.Clone(s.walls)
+	slices.Sort(w)
+	var m time.Duration
+	if n := len(w); n%2 == 1 {
+		m = w[n/2]
+	} else {
+		m = (w[n/2-1] + w[n/2]) / 2
+	}
+	return float64(rows) / m.Seconds()
+}
+
+func (s *side) peakMiB() float64 { return float64(s.maxRSSKiB) / 1024 }

@@ -23,6 +23,8 @@ import (
 // only (default options: 4 parallel chunk readers), timed as the whole
 // command; (b) ClickHouse's own INSERT INTO … SELECT * FROM mysql(…),
 // timed as the query. Both targets are MergeTree tables ordered by id.
+// Both run benchRounds times, alternating which goes first; the rates are
+// at the median wall time.
 //
 // ClickHouse's mysql() is not an exact copy (on 18.16 it has no Nullable,
 // so a NULL arrives as an empty string, DATETIME(6) loses its microseconds, and DECIMAL
@@ -64,52 +66,61 @@ CREATE PIPELINE snap
 	copyQuery := fmt.Sprintf("INSERT INTO %s.snap_mysqlfn SELECT * FROM mysql('%s', '%s', '%s', '%s', '%s')",
 		chDB, myCfg.Addr, benchDB, table, myCfg.User, myCfg.Password)
 
-	var etlqWall, fnWall time.Duration
-	var etlqRSS int64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		testenv.ClickHouseExec(b, ch,
-			"DROP TABLE IF EXISTS "+chDB+".snap_etlq",
-			"DROP TABLE IF EXISTS "+chDB+".snap_mysqlfn",
-			chFunc)
-		state := filepath.Join(dir, fmt.Sprintf("state%d", i))
+	sums := "SELECT toString(count()), toString(sum(qty)), toString(sum(amount)), toString(sum(id * (email IS NULL OR email = ''))) FROM "
+	runEtlq := func(round int) measured {
+		testenv.ClickHouseExec(b, ch, "DROP TABLE IF EXISTS "+chDB+".snap_etlq")
+		state := filepath.Join(dir, fmt.Sprintf("state%d", round))
 		args := append([]string{"apply", "--once", "--progress", "never", "--state-dir", state}, cpuProfileArgs(b, "snapshot")...)
 		b.StartTimer()
-
 		r := runMeasured(b, nil, etlqBin, append(args, file)...)
-
 		b.StopTimer()
 		if n, ok := etlqLogInt(r.Output, "rows_out"); !ok || n != benchRows {
 			b.Fatalf("etlq wrote %d rows, want %d\n%s", n, benchRows, tail(r.Output, 2000))
 		}
-		etlqWall += r.Wall
-		etlqRSS = max(etlqRSS, r.MaxRSSKiB)
+		return r
+	}
+	runFunc := func() time.Duration {
+		testenv.ClickHouseExec(b, ch, "DROP TABLE IF EXISTS "+chDB+".snap_mysqlfn", chFunc)
 		b.StartTimer()
-
 		start := time.Now()
-		if err := ch.Exec(context.Background(), copyQuery); err != nil {
+		err := ch.Exec(context.Background(), copyQuery)
+		wall := time.Since(start)
+		b.StopTimer()
+		if err != nil {
 			b.Fatalf("clickhouse mysql() copy: %v", err)
 		}
-		fnWall += time.Since(start)
-
-		b.StopTimer()
-		sums := "SELECT toString(count()), toString(sum(qty)), toString(sum(amount)), toString(sum(id * (email IS NULL OR email = ''))) FROM "
-		a := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_etlq")
-		f := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_mysqlfn")
-		if fmt.Sprint(a) != fmt.Sprint(f) {
-			b.Fatalf("the two copies differ: etlq %v, mysql() %v", a, f)
-		}
-		if a[0][0] != fmt.Sprint(benchRows) {
-			b.Fatalf("ClickHouse holds %s rows, want %d", a[0][0], benchRows)
-		}
-		b.StartTimer()
+		return wall
 	}
+
+	var etlq, fn side
+	rounds := benchRounds(b)
+	b.ResetTimer()
 	b.StopTimer()
-	etlqRate := float64(benchRows*b.N) / etlqWall.Seconds()
-	fnRate := float64(benchRows*b.N) / fnWall.Seconds()
-	b.ReportMetric(etlqRate, "etlq_rows/s")
-	b.ReportMetric(fnRate, "mysqlfn_rows/s")
-	b.ReportMetric(etlqRate/fnRate, "speedup_x")
-	b.ReportMetric(float64(etlqRSS)/1024, "etlq_peak_MiB")
+	for i := 0; i < b.N; i++ {
+		for round := 0; round < rounds; round++ {
+			var r measured
+			var fw time.Duration
+			if round%2 == 0 {
+				r, fw = runEtlq(round), runFunc()
+			} else {
+				fw, r = runFunc(), runEtlq(round)
+			}
+			etlq.add(r.Wall, r.MaxRSSKiB)
+			fn.add(fw, 0)
+			b.Logf("round %d: etlq %s (peak RSS %d MiB), mysql() %s", round+1,
+				r.Wall.Round(time.Millisecond), r.MaxRSSKiB>>10, fw.Round(time.Millisecond))
+			a := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_etlq")
+			f := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_mysqlfn")
+			if fmt.Sprint(a) != fmt.Sprint(f) {
+				b.Fatalf("the two copies differ: etlq %v, mysql() %v", a, f)
+			}
+			if a[0][0] != fmt.Sprint(benchRows) {
+				b.Fatalf("ClickHouse holds %s rows, want %d", a[0][0], benchRows)
+			}
+		}
+	}
+	b.ReportMetric(etlq.rate(benchRows), "etlq_rows/s")
+	b.ReportMetric(fn.rate(benchRows), "mysqlfn_rows/s")
+	b.ReportMetric(etlq.rate(benchRows)/fn.rate(benchRows), "speedup_x")
+	b.ReportMetric(etlq.peakMiB(), "etlq_peak_MiB")
 }
