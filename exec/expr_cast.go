@@ -64,6 +64,13 @@ func coerce(x node, t stdlib.Type) (node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if l, ok := x.(*litExpr); ok {
+		// Convert a literal once, here, rather than once per batch; it
+		// keeps its spelling (1.1, not 1.1e0).
+		if v, ok := foldConst(c); ok {
+			return &litExpr{v: v, text: l.text}, nil
+		}
+	}
 	return c, nil
 }
 
