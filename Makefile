@@ -35,10 +35,16 @@ test: services
 	eval "$$(scripts/services env)" && \
 		$(GO) test -count=1 -p $(TEST_P) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
-## bench: start the servers, then run every benchmark once
+## bench: start the servers, then run every benchmark: the packages' for 1s
+## each (BENCH_MICRO_TIME), the end-to-end 1M-row ones of cmd/etlq once
+## (BENCHTIME); figures and commands in docs/benchmarks.md
 bench: services
 	eval "$$(scripts/services env)" && \
-		$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -p 1 -timeout $(TEST_TIMEOUT) $(PKGS)
+	pkgs="$$($(GO) list $(PKGS))" && \
+	micro="$$(grep -v '/cmd/etlq$$' <<<"$$pkgs" || true)" && \
+	e2e="$$(grep '/cmd/etlq$$' <<<"$$pkgs" || true)" && \
+	{ [ -z "$$micro" ] || $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(or $(BENCH_MICRO_TIME),1s) -benchmem -p 1 -timeout $(TEST_TIMEOUT) $$micro; } && \
+	{ [ -z "$$e2e" ] || $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout $(TEST_TIMEOUT) $$e2e; }
 
 ## demo: servers, demo shop data with a live writer, and etlq apply examples/shop.etl
 demo:
