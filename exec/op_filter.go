@@ -47,25 +47,23 @@ func (f *filterOp) Next(ctx context.Context) (*Batch, error) {
 		} else {
 			f.c.reset(b.Record)
 		}
-		v := f.pred.eval(f.c, b.Sel)
+		yes, _ := f.c.selectTrue(f.pred, b.Sel)
 		if len(f.c.Errs) > 0 {
 			e := f.c.Errs[0]
+			f.c.rec = nil
+			f.c.recycle()
 			b.Release()
 			return nil, RowError{Row: e.Row, Column: "WHERE", Reason: e.Reason}
 		}
-		sel := make([]int32, 0, selLen(b.Sel, f.c.n))
-		each(b.Sel, f.c.n, func(i int) {
-			if !v.IsNull(i) && v.Bool[v.Idx(i)] {
-				sel = append(sel, int32(i))
-			}
-		})
+		// The batch keeps its selection: a copy out of the scratch space.
+		sel := clone32(yes)
+		f.c.rec = nil
+		f.c.recycle()
 		if len(sel) == 0 {
 			b.Release()
 			continue
 		}
 		b.Sel = sel
-		f.c.rec = nil
-		f.c.recycle()
 		return b, nil
 	}
 }

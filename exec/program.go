@@ -180,7 +180,7 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 				kept[i] = int32(i)
 			}
 		} else {
-			kept = append([]int32(nil), sel...)
+			kept = clone32(sel) // never nil: nil would mean every row
 		}
 	} else {
 		yes, _ := c.selectTrue(p.where, sel)
