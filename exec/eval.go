@@ -51,9 +51,16 @@ func (c *evalCtx) column(idx int, t stdlib.Type, sel []int32) *stdlib.Vector {
 	arr := c.rec.Column(idx)
 	if sel != nil && t.Physical() == stdlib.PhysString {
 		if a, ok := arr.(*array.String); ok && arr.NullN() == 0 {
-			// Only the selected rows, into a recycled slice.
+			// Only the selected rows, into a recycled slice: views of
+			// the array's bytes, which outlive the evaluation.
 			v := c.vec(t, c.n)
-			each(sel, c.n, func(i int) { v.Str[i] = a.Value(i) })
+			offs, data := a.ValueOffsets(), a.ValueBytes()
+			var text string
+			if len(data) > 0 {
+				text = unsafe.String(&data[0], len(data))
+			}
+			base, str := offs[0], v.Str
+			each(sel, c.n, func(i int) { str[i] = text[offs[i]-base : offs[i+1]-base] })
 			return v
 		}
 		return arrayToVector(arr, t, sel)

@@ -167,25 +167,23 @@ func asciiCase(dst []byte, s string, up bool) bool {
 		lo, hi = 'A', 'Z'
 	}
 	addLo, addHi := (0x80-lo)*ones, (0x80-hi-1)*ones
-	word := func(k int) bool {
+	k := 0
+	for {
+		if k+8 > len(s) {
+			if k == len(s) || len(s) < 8 {
+				break
+			}
+			// The tail as the last eight bytes, overlapping bytes already
+			// done (they are converted again from s, to the same result).
+			k = len(s) - 8
+		}
 		w := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[k:]), 8))
 		if w&highs != 0 {
 			return false
 		}
 		m := (w + addLo) &^ (w + addHi) & highs
 		binary.LittleEndian.PutUint64(dst[k:], w^(m>>2))
-		return true
-	}
-	k := 0
-	for ; k+8 <= len(s); k += 8 {
-		if !word(k) {
-			return false
-		}
-	}
-	if k < len(s) && len(s) >= 8 {
-		// The tail as the last eight bytes, overlapping bytes already
-		// done (they are converted again from s, to the same result).
-		return word(len(s) - 8)
+		k += 8
 	}
 	for ; k < len(s); k++ {
 		ch := s[k]
