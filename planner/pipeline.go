@@ -136,7 +136,13 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			continue
 		}
 		if len(refs) == 0 {
-			b.errs.add(ft.name, "no table matches %s.%s in source %s", ft.db, ft.tb, src.Name)
+			var names []string
+			if all, err := b.cat.Tables(b.ctx, src, ft.db, "*"); err == nil {
+				for _, r := range all {
+					names = append(names, r.Table)
+				}
+			}
+			b.errs.add(ft.name, "no table matches %s.%s in source %s%s", ft.db, ft.tb, src.Name, suggest(ft.tb, names))
 			continue
 		}
 		for _, ref := range refs {

@@ -136,7 +136,7 @@ func TestCheckErrors(t *testing.T) {
 		{"unknown column", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, amout INTO clickhouse a.b;`,
 			`3:59: unknown column "amout" in shopdb.orders (did you mean "amount"?)`},
 		{"unknown table", `CREATE PIPELINE p FROM binlog shopdb.ordrs INTO clickhouse a.b;`,
-			`3:31: no table matches shopdb.ordrs in source shop`},
+			`3:31: no table matches shopdb.ordrs in source shop (did you mean "orders"?)`},
 		{"unknown source", `CREATE PIPELINE p FROM binlog shp.shopdb.orders INTO clickhouse a.b;`,
 			`3:31: unknown source "shp" (did you mean "shop"?)`},
 		{"unknown sink", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse wd.a.b;`,
