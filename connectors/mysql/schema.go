@@ -96,6 +96,9 @@ func readTable(c *client.Conn, ref connectors.TableRef) (*table, error) {
 			Collation:  strings.ToLower(str(5)),
 		}
 		switch col.DataType {
+		case "enum", "set":
+			// Members keep their case: ColumnType is lowered for matching.
+			col.Members = parseMembers(str(2))
 		case "decimal", "numeric":
 			col.Precision, col.Scale = num(6), num(7)
 		case "datetime", "timestamp", "time":
@@ -256,7 +259,9 @@ func (c *column) classify() error {
 		if c.DataType == "set" {
 			c.Kind = kSet
 		}
-		c.Members = parseMembers(c.ColumnType)
+		if c.Members == nil {
+			c.Members = parseMembers(c.ColumnType)
+		}
 	case "json":
 		c.Kind = kJSON
 	case "date":
