@@ -231,14 +231,43 @@ func (r *sourceRun) closeRuns() {
 }
 
 // loop reads the stream and dispatches every batch. It returns io.EOF when
-// the stream is complete.
+// the stream is complete. Reading (decoding) runs in its own goroutine, a
+// few batches ahead of the transform and the sink writes.
 func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
-	for {
+	type item struct {
+		b   *exec.Batch
+		err error
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	ch := make(chan item, 4)
+	go func() {
+		defer close(ch)
+		for {
+			b, err := stream.Next(rctx)
+			select {
+			case ch <- item{b, err}:
+			case <-rctx.Done():
+				b.Release()
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		// Stop the reader and wait for it: the stream is closed after this.
+		cancel()
+		for it := range ch {
+			it.b.Release()
+		}
+	}()
+	for it := range ch {
 		if _, err := r.tracker.take0(); err != nil {
+			it.b.Release()
 			return err
 		}
-		b, err := stream.Next(ctx)
-		if err != nil {
+		if err := it.err; err != nil {
 			if errors.Is(err, io.EOF) {
 				return io.EOF
 			}
@@ -247,10 +276,11 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 			}
 			return fmt.Errorf("source %s: %w", r.decl.Name, err)
 		}
-		if err := r.dispatch(ctx, b); err != nil {
+		if err := r.dispatch(ctx, it.b); err != nil {
 			return err
 		}
 	}
+	return context.Cause(ctx)
 }
 
 func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) error {
