@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,11 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if err != nil && st.needBinlog {
 		return nil, err
 	}
+	if st.needBinlog {
+		if err := checkBinlogSettings(c); err != nil {
+			return nil, err
+		}
+	}
 	if req.Once {
 		st.target = cur
 	}
@@ -284,6 +290,25 @@ func (st *stream) parseOpts() error {
 }
 
 // masterStatus returns the server's current binlog position and GTID set.
+// checkBinlogSettings refuses servers whose binlog would not carry every
+// change as full rows: with STATEMENT or MIXED logging, or a MINIMAL or
+// NOBLOB row image, changes would be missed or incomplete without a word.
+func checkBinlogSettings(c *client.Conn) error {
+	r, err := c.Execute("SELECT @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image")
+	if err != nil {
+		return fmt.Errorf("read binlog settings: %v", err)
+	}
+	format, _ := r.GetString(0, 0)
+	image, _ := r.GetString(0, 1)
+	if !strings.EqualFold(format, "ROW") {
+		return fmt.Errorf("the server logs binlog_format = %s: etlq needs ROW, or changes would be missed (SET GLOBAL binlog_format = 'ROW', or binlog_format = ROW in my.cnf; sessions already open keep the old format)", format)
+	}
+	if !strings.EqualFold(image, "FULL") {
+		return fmt.Errorf("the server logs binlog_row_image = %s: etlq needs FULL, or updates would arrive without their other columns (SET GLOBAL binlog_row_image = 'FULL', or binlog_row_image = FULL in my.cnf)", image)
+	}
+	return nil
+}
+
 func masterStatus(c *client.Conn, flavor string) (binlogPos, string, error) {
 	// MariaDB's GTID position is read first, so it never runs ahead of the
 	// file position.
