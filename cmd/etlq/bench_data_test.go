@@ -226,12 +226,14 @@ func ensureCDCWindow(b *testing.B, my *client.Conn) cdcWindow {
 // measured is one run of a child process.
 type measured struct {
 	Wall      time.Duration
+	CPU       time.Duration // user + system
 	MaxRSSKiB int64
 	Output    string
 }
 
 // runMeasured runs a command to completion and returns its wall time and
-// peak resident set size (getrusage of the child, KiB on Linux).
+// CPU time and peak resident set size (getrusage of the child; Maxrss is
+// in KiB on Linux).
 func runMeasured(b *testing.B, env []string, name string, args ...string) measured {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -250,7 +252,8 @@ func runMeasured(b *testing.B, env []string, name string, args ...string) measur
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		rss = ru.Maxrss
 	}
-	return measured{Wall: wall, MaxRSSKiB: rss, Output: out.String()}
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	return measured{Wall: wall, CPU: cpu, MaxRSSKiB: rss, Output: out.String()}
 }
 
 func tail(s string, n int) string {
@@ -331,26 +334,29 @@ func benchRounds(b *testing.B) int {
 
 // side collects the runs of one side of a comparison.
 type side struct {
-	walls     []time.Duration
-	maxRSSKiB int64
+	walls, cpus []time.Duration
+	maxRSSKiB   int64
 }
 
-func (s *side) add(wall time.Duration, rssKiB int64) {
-	s.walls = append(s.walls, wall)
-	s.maxRSSKiB = max(s.maxRSSKiB, rssKiB)
+func (s *side) add(r measured) {
+	s.walls = append(s.walls, r.Wall)
+	s.cpus = append(s.cpus, r.CPU)
+	s.maxRSSKiB = max(s.maxRSSKiB, r.MaxRSSKiB)
 }
 
 // rate returns rows per second at the median wall time.
-func (s *side) rate(rows int) float64 {
-	w := slices.Clone(s.walls)
+func (s *side) rate(rows int) float64 { return float64(rows) / median(s.walls).Seconds() }
+
+// cpuSeconds returns the median CPU time of the process.
+func (s *side) cpuSeconds() float64 { return median(s.cpus).Seconds() }
+
+func median(d []time.Duration) time.Duration {
+	w := slices.Clone(d)
 	slices.Sort(w)
-	var m time.Duration
 	if n := len(w); n%2 == 1 {
-		m = w[n/2]
-	} else {
-		m = (w[n/2-1] + w[n/2]) / 2
+		return w[n/2]
 	}
-	return float64(rows) / m.Seconds()
+	return (w[len(w)/2-1] + w[len(w)/2]) / 2
 }
 
 func (s *side) peakMiB() float64 { return float64(s.maxRSSKiB) / 1024 }

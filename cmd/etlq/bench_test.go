@@ -105,10 +105,10 @@ CREATE PIPELINE snap
 			} else {
 				fw, r = runFunc(), runEtlq(round)
 			}
-			etlq.add(r.Wall, r.MaxRSSKiB)
-			fn.add(fw, 0)
-			b.Logf("round %d: etlq %s (peak RSS %d MiB), mysql() %s", round+1,
-				r.Wall.Round(time.Millisecond), r.MaxRSSKiB>>10, fw.Round(time.Millisecond))
+			etlq.add(r)
+			fn.add(measured{Wall: fw})
+			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB), mysql() %s", round+1,
+				r.Wall.Round(time.Millisecond), r.CPU.Round(time.Millisecond), r.MaxRSSKiB>>10, fw.Round(time.Millisecond))
 			a := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_etlq")
 			f := testenv.ClickHouseQuery(b, ch, sums+chDB+".snap_mysqlfn")
 			if fmt.Sprint(a) != fmt.Sprint(f) {
@@ -123,4 +123,5 @@ CREATE PIPELINE snap
 	b.ReportMetric(fn.rate(benchRows), "mysqlfn_rows/s")
 	b.ReportMetric(etlq.rate(benchRows)/fn.rate(benchRows), "speedup_x")
 	b.ReportMetric(etlq.peakMiB(), "etlq_peak_MiB")
+	b.ReportMetric(etlq.cpuSeconds(), "etlq_cpu_s")
 }
