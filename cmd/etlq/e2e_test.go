@@ -273,3 +273,29 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("want one line naming the source with the password redacted, got:\n%s", out)
 	}
 }
+
+// TestRowErrorNamesTheRow: with on_error = 'fail' (the default) a value that
+// cannot be cast stops the pipeline with the table, position, key, column
+// and reason; with 'skip' the other rows flow on.
+func TestRowErrorNamesTheRow(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := testenv.UniqueName(t)
+	my := testenv.MySQLConn(t, myDSN)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, qty VARCHAR(10))", "INSERT INTO "+db+".t VALUES (1, '5'), (2, 'x7'), (3, '9')")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.etl")
+	write := func(onError string) {
+		os.WriteFile(file, []byte(fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog %s.t TRANSFORM id, CAST(qty AS INT64) AS qty INTO stdout FORMAT jsonl WITH (on_error = '%s');\n", myDSN, db, onError)), 0o644)
+	}
+	write("fail")
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s1"), "--progress", "never", file)
+	if err == nil || !strings.Contains(out, "row of "+db+".t at ") || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty": cannot cast 'x7' to INT64`) {
+		t.Errorf("want a failure naming the row, got %v:\n%s", err, out)
+	}
+	write("skip")
+	out = mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s2"), "--progress", "never", file)
+	if !strings.Contains(out, `{"id":1,"qty":5`) || !strings.Contains(out, `{"id":3,"qty":9`) || strings.Contains(out, `"id":2,`) || !strings.Contains(out, "row_errors=1") {
+		t.Errorf("with skip, rows 1 and 3 pass and row 2 is counted:\n%s", out)
+	}
+}

@@ -26,6 +26,7 @@ func newDeadLetters(stateDir, pipeline string) *deadLetters {
 type deadLetter struct {
 	Time   time.Time         `json:"time"`
 	Table  string            `json:"table"`
+	Pos    string            `json:"pos,omitempty"`
 	Column string            `json:"column,omitempty"`
 	Reason string            `json:"reason"`
 	Row    map[string]string `json:"row"`
@@ -55,7 +56,11 @@ func (d *deadLetters) write(b *exec.Batch, errs []exec.RowError) error {
 			}
 			row[rec.ColumnName(c)] = col.ValueStr(e.Row)
 		}
-		if err := enc.Encode(deadLetter{Time: time.Now().UTC(), Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row}); err != nil {
+		dl := deadLetter{Time: time.Now().UTC(), Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row}
+		if i := rec.Schema().FieldIndices(exec.ColPos); len(i) == 1 {
+			dl.Pos = rec.Column(i[0]).ValueStr(e.Row)
+		}
+		if err := enc.Encode(dl); err != nil {
 			return fmt.Errorf("dead letters: %w", err)
 		}
 	}

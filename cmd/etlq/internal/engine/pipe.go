@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -182,6 +184,10 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 
 	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, b)
 	if err != nil {
+		var re exec.RowError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("%s: column %q: %s (on_error = 'fail'; 'skip' or 'dead_letter' let the other rows through)", describeRow(b, tr.meta, re.Row), re.Column, re.Reason)
+		}
 		return nil, err
 	}
 	defer out.Release()
@@ -350,4 +356,27 @@ func (pr *pipeRun) movedKeys(ctx context.Context, tr *tableRun, b *exec.Batch, o
 	defer brec.Release()
 	sub, err := takeRows(pr.alloc, brec, keepIdx)
 	return moved, sub, err
+}
+
+// describeRow names a source row for an error message: its table, source
+// position, operation and primary key values.
+func describeRow(b *exec.Batch, m metaIndex, row int) string {
+	rec := b.Record
+	var key []string
+	s := rec.Schema()
+	for i := 0; i < s.NumFields(); i++ {
+		f := s.Field(i)
+		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok && !strings.HasPrefix(f.Name, exec.BeforePrefix) {
+			v := "NULL"
+			if !rec.Column(i).IsNull(row) {
+				v = rec.Column(i).ValueStr(row)
+			}
+			key = append(key, f.Name+" = "+v)
+		}
+	}
+	desc := fmt.Sprintf("row of %s.%s at %s (%s", b.DB, b.Table, rec.Column(m.pos).ValueStr(row), rec.Column(m.op).ValueStr(row))
+	if len(key) > 0 {
+		desc += ", " + strings.Join(key, ", ")
+	}
+	return desc + ")"
 }

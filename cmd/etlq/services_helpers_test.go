@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// privateServices are servers of the test's own, started by
+// scripts/services on free ports with their data in a temporary
+// directory, so the test may stop and start them while other packages use
+// the shared ones.
+type privateServices struct {
+	env      []string
+	MySQLDSN string // like MariaDB A: binlog_row_metadata=FULL, Europe/Berlin
+	CHDSN    string
+}
+
+// startPrivateServices starts the named servers (mariadb-a, mariadb-b,
+// clickhouse) and stops them when the test ends.
+func startPrivateServices(t *testing.T, servers ...string) *privateServices {
+	t.Helper()
+	var ports []int
+	var lns []net.Listener
+	for i := 0; i < 4; i++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	p := &privateServices{
+		env: append(os.Environ(),
+			"ETLQ_SCRATCH="+t.TempDir(),
+			fmt.Sprintf("ETLQ_MYSQL_PORT=%d", ports[0]),
+			fmt.Sprintf("ETLQ_MYSQL_MINIMAL_PORT=%d", ports[1]),
+			fmt.Sprintf("ETLQ_CLICKHOUSE_PORT=%d", ports[2]),
+			fmt.Sprintf("ETLQ_CLICKHOUSE_HTTP_PORT=%d", ports[3]),
+		),
+		MySQLDSN: fmt.Sprintf("mysql://root@127.0.0.1:%d", ports[0]),
+		CHDSN:    fmt.Sprintf("clickhouse://127.0.0.1:%d", ports[2]),
+	}
+	t.Cleanup(func() { p.run(t, "down") })
+	start := time.Now()
+	p.run(t, append([]string{"up"}, servers...)...)
+	t.Logf("private %s up in %v", strings.Join(servers, ", "), time.Since(start).Round(100*time.Millisecond))
+	return p
+}
+
+// run runs scripts/services with the private environment.
+func (p *privateServices) run(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join("..", "..", "scripts", "services"), args...)
+	cmd.Env = p.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/services %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// churn keeps inserting, updating (key changes included) and deleting rows
+// of a table until stopped, like writer, but rides out a server restart:
+// after an error it reconnects and goes on. A statement cut off by the
+// restart may or may not have been applied; the source decides.
+type churn struct {
+	stop   atomic.Bool
+	wg     sync.WaitGroup
+	ops    atomic.Int64
+	errors atomic.Int64
+}
+
+func startChurn(t *testing.T, dsn, table string, keys int) *churn {
+	t.Helper()
+	cfg, err := testenv.ParseMySQLDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &churn{}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		rng := rand.New(rand.NewPCG(5, 6))
+		statuses := []string{"new", "paid", "shipped", "cancelled"}
+		var c *client.Conn
+		defer func() {
+			if c != nil {
+				c.Close()
+			}
+		}()
+		for !w.stop.Load() {
+			if c == nil {
+				c, err = client.ConnectWithTimeout(cfg.Addr, cfg.User, cfg.Password, "", 2*time.Second)
+				if err != nil {
+					c = nil
+					w.errors.Add(1)
+					time.Sleep(200 * time.Millisecond)
+					continue
+				}
+			}
+			k := 1 + rng.IntN(keys)
+			var q string
+			switch r := rng.IntN(10); {
+			case r < 3:
+				q = fmt.Sprintf("INSERT IGNORE INTO %s VALUES (%d, '%s', %d.%02d)", table, k, statuses[rng.IntN(4)], rng.IntN(10000), rng.IntN(100))
+			case r < 7:
+				q = fmt.Sprintf("UPDATE %s SET status = '%s', amount = amount + 1 WHERE id = %d", table, statuses[rng.IntN(4)], k)
+			case r < 8:
+				q = fmt.Sprintf("UPDATE IGNORE %s SET id = %d WHERE id = %d", table, 1+rng.IntN(keys), k)
+			default:
+				q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, k)
+			}
+			if _, err := c.Execute(q); err != nil {
+				w.errors.Add(1)
+				c.Close()
+				c = nil
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			w.ops.Add(1)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	return w
+}
+
+func (w *churn) halt() {
+	w.stop.Store(true)
+	w.wg.Wait()
+}
+
+// waitCHCount polls a ClickHouse count query until it returns want, riding
+// out connection errors; it fails the test after timeout.
+func waitCHCount(t *testing.T, dsn, q string, want uint64, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for time.Since(start) < timeout {
+		n, err := chCount(dsn, q)
+		if err == nil && n == want {
+			return time.Since(start)
+		}
+		if err != nil {
+			last = err.Error()
+		} else {
+			last = fmt.Sprintf("count %d", n)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("%s: not %d after %v (last: %s)", q, want, timeout, last)
+	return 0
+}
+
+func chCount(dsn, q string) (uint64, error) {
+	o, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return 0, err
+	}
+	o.DialTimeout = 2 * time.Second
+	c, err := clickhouse.Open(o)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var n uint64
+	err = c.QueryRow(ctx, q).Scan(&n)
+	return n, err
+}
