@@ -203,3 +203,27 @@ func TestUnsetEnvironmentVariable(t *testing.T) {
 		t.Fatalf("want an error naming SHOP_PW, got %v", err)
 	}
 }
+
+func TestPatternAndSeveralTables(t *testing.T) {
+	p, err := build(t, header+`CREATE PIPELINE all_tables FROM binlog shopdb.* TRANSFORM _table, _op, _version INTO stdout;
+CREATE PIPELINE two FROM binlog shopdb.orders, shopdb.ord?rs TRANSFORM id, _table INTO stdout;
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tp := range p.Pipelines[0].Tables {
+		got = append(got, tp.Ref.String())
+	}
+	if len(got) != 2 {
+		t.Errorf("shopdb.* matched %v, want events and orders", got)
+	}
+	if n := len(p.Pipelines[1].Tables); n != 2 {
+		t.Errorf("two FROM tables planned %d tables", n)
+	}
+	// The select list must type-check for each table.
+	_, err = build(t, header+`CREATE PIPELINE bad FROM binlog shopdb.* TRANSFORM name INTO stdout;`)
+	if err == nil || !strings.Contains(err.Error(), `unknown column "name" in shopdb.orders`) {
+		t.Errorf("want the column error for the table lacking it, got %v", err)
+	}
+}

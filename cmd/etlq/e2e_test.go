@@ -299,3 +299,26 @@ func TestRowErrorNamesTheRow(t *testing.T) {
 		t.Errorf("with skip, rows 1 and 3 pass and row 2 is counted:\n%s", out)
 	}
 }
+
+// TestFmtCommand: etlq fmt prints the canonical layout, -w rewrites the
+// file, and a second run changes nothing.
+func TestFmtCommand(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "messy.etl")
+	src := "-- keep me\ncreate source s from mysql 'mysql://u@h:3306';\ncreate pipeline p from binlog db.t where a>1 and b<>'x' transform a,b as c into stdout format jsonl;\n"
+	os.WriteFile(file, []byte(src), 0o644)
+	out := mustEtlq(t, "fmt", file)
+	if !strings.Contains(out, "-- keep me") || !strings.Contains(out, "CREATE PIPELINE p") || !strings.Contains(out, "WHERE a > 1 AND b <> 'x'") {
+		t.Errorf("fmt output:\n%s", out)
+	}
+	mustEtlq(t, "fmt", "-w", file)
+	once, _ := os.ReadFile(file)
+	if string(once) != out {
+		t.Errorf("fmt -w wrote something else than fmt printed:\n%s", once)
+	}
+	mustEtlq(t, "fmt", "-w", file)
+	twice, _ := os.ReadFile(file)
+	if string(twice) != string(once) {
+		t.Errorf("fmt is not idempotent:\n%s\n---\n%s", once, twice)
+	}
+}
