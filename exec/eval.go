@@ -22,6 +22,9 @@ type evalCtx struct {
 	// schemaIn and schemaOut cache Program.Schema between runs over
 	// batches of the same schema.
 	schemaIn, schemaOut *arrow.Schema
+	// bytes is the scratch buffer output strings are written to before
+	// their single copy into an array (appendColumn).
+	bytes []byte
 }
 
 func newEvalCtx(rec arrow.RecordBatch) *evalCtx {

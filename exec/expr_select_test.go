@@ -34,7 +34,7 @@ func selectRecord(mem memory.Allocator, n int) (arrow.RecordBatch, map[string]ex
 	rb := array.NewRecordBuilder(mem, schema)
 	defer rb.Release()
 	r := rand.New(rand.NewPCG(1, 2))
-	words := []string{"a", "b", "c", "bb", "", "paid", "Ünï"}
+	words := []string{"a", "b", "c", "bb", "", "paid", "Ünï", "Mixed Case, longer than 8", "ÀÉÎ ünïcode ıß long"}
 	for k := 0; k < n+20; k++ {
 		null := func() bool { return r.IntN(5) == 0 }
 		rb.Field(0).(*array.Int64Builder).Append(int64(k))

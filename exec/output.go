@@ -314,3 +314,96 @@ func directColumn(alloc memory.Allocator, rec arrow.RecordBatch, o node, rows []
 	}
 	return nil, false
 }
+
+// appendable reports whether o is a call with an Append form (see
+// stdlib.Bound.Append) of a column, whose output build can write
+// directly. The argument must be a column: evaluating it cannot fail, so
+// it can wait until the output is built, after row errors are settled.
+func appendable(o node) (*callExpr, bool) {
+	call, ok := o.(*callExpr)
+	if !ok || call.b.Append == nil || len(call.args) != 1 || call.b.NullAware ||
+		call.args[0].Type().Physical() != stdlib.PhysString {
+		return nil, false
+	}
+	if _, ok := call.args[0].(*colExpr); !ok {
+		return nil, false
+	}
+	return call, true
+}
+
+// appendColumn builds the output of a call with an Append form over the
+// given rows straight into a String array's offsets and bytes: no string
+// per row, and one copy of the bytes from c's reused scratch buffer into
+// the array. A plain String column argument is read from its Arrow
+// buffers in place.
+func (c *evalCtx) appendColumn(alloc memory.Allocator, o node, rows []int32, m int, dt arrow.DataType) (arrow.Array, bool) {
+	call, ok := appendable(o)
+	if !ok || dt.ID() != arrow.STRING {
+		return nil, false
+	}
+	f := call.b.Append
+	offBuf, offs := newBuffer[int32](alloc, m+1)
+	data := c.bytes[:0]
+	var nulls nullBits
+	if col, ok := call.args[0].(*colExpr); ok && col.index < int(c.rec.NumCols()) {
+		if arr, ok := c.rec.Column(col.index).(*array.String); ok {
+			so, sb := arr.ValueOffsets(), arr.ValueBytes()
+			var text string
+			if len(sb) > 0 {
+				text = unsafe.String(&sb[0], len(sb))
+			}
+			base := so[0]
+			hasNulls := arr.NullN() > 0
+			for k := 0; k < m; k++ {
+				i := rowAt(rows, k)
+				offs[k] = int32(len(data))
+				if hasNulls && arr.IsNull(i) {
+					nulls.set(alloc, k, m)
+					continue
+				}
+				data = f(data, text[so[i]-base:so[i+1]-base])
+			}
+			offs[m] = int32(len(data))
+			return c.finishAppend(alloc, dt, m, offBuf, data, &nulls), true
+		}
+	}
+	v := call.args[0].eval(c, rows)
+	for k := 0; k < m; k++ {
+		i := rowAt(rows, k)
+		offs[k] = int32(len(data))
+		if v.IsNull(i) {
+			nulls.set(alloc, k, m)
+			continue
+		}
+		data = f(data, v.Str[v.Idx(i)])
+	}
+	offs[m] = int32(len(data))
+	return c.finishAppend(alloc, dt, m, offBuf, data, &nulls), true
+}
+
+func (c *evalCtx) finishAppend(alloc memory.Allocator, dt arrow.DataType, m int, offBuf *memory.Buffer, data []byte, nulls *nullBits) arrow.Array {
+	dataBuf, d := newBuffer[byte](alloc, len(data))
+	copy(d, data)
+	c.bytes = data[:0] // keep the grown buffer for the next batch
+	return makeArray(dt, m, nulls.n, nulls.buf, offBuf, dataBuf)
+}
+
+// nullBits is a validity bitmap made on the first NULL.
+type nullBits struct {
+	buf *memory.Buffer
+	n   int
+}
+
+// set marks slot k of m NULL.
+func (b *nullBits) set(alloc memory.Allocator, k, m int) {
+	if b.buf == nil {
+		b.buf = memory.NewResizableBuffer(alloc)
+		b.buf.Resize(int(bitutil.BytesForBits(int64(m))))
+		bm := b.buf.Bytes()
+		for i := range bm {
+			bm[i] = 0xff
+		}
+	}
+	bitutil.ClearBit(b.buf.Bytes(), k)
+	b.n++
+}

@@ -3,6 +3,7 @@ package exec_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -149,6 +150,60 @@ func TestOutputSlicedStrings(t *testing.T) {
 			if got := out.Column(c.col).ValueStr(k); got != c.want {
 				t.Errorf("row %d column %d: %q, want %q", i, c.col, got, c.want)
 			}
+		}
+	}
+}
+
+// TestOutputAppendCase checks upper/lower of a column written straight
+// into the output array (stdlib.Bound.Append) against the same functions
+// run as kernels over a computed argument, over a sliced record with
+// NULLs and non-ASCII text, for every row, a WHERE and an input selection,
+// twice (the scratch buffer is reused).
+func TestOutputAppendCase(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec, cols := selectRecord(mem, 120)
+	defer rec.Release()
+	outs := []exec.Expr{mustWhere(t, "upper(s)", cols), mustWhere(t, "upper(concat(s, ''))", cols),
+		mustWhere(t, "lower(s2)", cols), mustWhere(t, "lower(concat(s2, ''))", cols)}
+	var odd []int32
+	for i := int32(1); i < 120; i += 2 {
+		odd = append(odd, i)
+	}
+	for _, tc := range []struct {
+		where string
+		sel   []int32
+	}{{"", nil}, {"i > 2", nil}, {"", odd}, {"i > 2", odd}} {
+		cfg := exec.ProgramConfig{Outputs: outs, Names: []string{"a", "b", "c", "d"}, Alloc: mem}
+		if tc.where != "" {
+			cfg.Where = mustWhere(t, tc.where, cols)
+		}
+		p, err := exec.NewProgram(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for round := 0; round < 2; round++ {
+			out, kept, _, _, err := p.Run(context.Background(), &exec.Batch{Record: rec, Sel: tc.sel})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, s2 := rec.Column(4).(*array.String), rec.Column(5).(*array.String)
+			for k, row := range kept {
+				i := int(row)
+				want := []string{array.NullValueStr, array.NullValueStr, strings.ToLower(s2.Value(i)), strings.ToLower(s2.Value(i))}
+				if s.IsValid(i) {
+					want[0], want[1] = strings.ToUpper(s.Value(i)), strings.ToUpper(s.Value(i))
+				}
+				for j := range outs {
+					if got := out.Column(j).ValueStr(k); got != want[j] {
+						t.Errorf("%q sel=%v row %d column %d: %q, want %q", tc.where, tc.sel != nil, i, j, got, want[j])
+					}
+				}
+			}
+			if out.Column(0).NullN() != out.Column(1).NullN() {
+				t.Errorf("%d NULLs, want %d", out.Column(0).NullN(), out.Column(1).NullN())
+			}
+			out.Release()
 		}
 	}
 }

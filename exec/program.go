@@ -218,6 +218,9 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 		if _, ok := o.(*colExpr); ok {
 			continue // read at build time, often without a copy
 		}
+		if _, ok := appendable(o); ok {
+			continue // written at build time straight into the array
+		}
 		vecs[j] = o.eval(c, kept)
 		if err := collect(p.cfg.Names[j]); err != nil {
 			return nil, nil, nil, nil, err
@@ -324,6 +327,10 @@ func (p *Program) build(c *evalCtx, vecs []*stdlib.Vector, rows []int32, m int) 
 		dt := schema.Field(j).Type
 		if v == nil {
 			if a, ok := directColumn(p.alloc, c.rec, p.outs[j], rows, m, dt); ok {
+				cols[j] = a
+				continue
+			}
+			if a, ok := c.appendColumn(p.alloc, p.outs[j], rows, m, dt); ok {
 				cols[j] = a
 				continue
 			}

@@ -2,6 +2,7 @@ package stdlib
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -10,10 +11,10 @@ import (
 func init() {
 	Register(&Func{Name: "lower", Sig: "lower(s) → STRING", Doc: "Lower-cases s.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"lower('ÀbC')", "àbc"}},
-		Bind: simple("lower", TString, caseKernel(false), textArg)})
+		Bind: withAppend(simple("lower", TString, caseKernel(false), textArg), caseAppend(false))})
 	Register(&Func{Name: "upper", Sig: "upper(s) → STRING", Doc: "Upper-cases s.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"upper('abc')", "ABC"}},
-		Bind: simple("upper", TString, caseKernel(true), textArg)})
+		Bind: withAppend(simple("upper", TString, caseKernel(true), textArg), caseAppend(true))})
 	Register(&Func{Name: "length", Sig: "length(s) → INT64", Doc: "Length of s in bytes.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"length('héllo')", "6"}},
 		Bind: simple("length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -151,6 +152,21 @@ func caseKernel(up bool) Kernel {
 				out.Str[i] = strings.ToLower(s)
 			}
 		})
+	}
+}
+
+// caseAppend is the Append form of upper (up) and lower.
+func caseAppend(up bool) func(dst []byte, s string) []byte {
+	return func(dst []byte, s string) []byte {
+		n := len(dst)
+		dst = slices.Grow(dst, len(s))[:n+len(s)]
+		if asciiCase(dst[n:], s, up) {
+			return dst
+		}
+		if up {
+			return append(dst[:n], strings.ToUpper(s)...)
+		}
+		return append(dst[:n], strings.ToLower(s)...)
 	}
 }
 

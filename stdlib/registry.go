@@ -90,6 +90,12 @@ type Bound struct {
 	// Special names a function the executor evaluates itself because its
 	// arguments are evaluated lazily: "if", "coalesce", "nullif".
 	Special string
+	// Append, when set, is another form of Kernel for a function of one
+	// text argument that never fails: it appends the result for s to dst
+	// and returns the extended slice. The executor uses it to write an
+	// output column's bytes directly, without a string per row. A NULL
+	// argument still gives NULL without a call.
+	Append func(dst []byte, s string) []byte
 }
 
 var (
@@ -239,6 +245,17 @@ func simple(fn string, ret Type, k Kernel, classes ...argClass) func([]Arg) (*Bo
 			return nil, err
 		}
 		return &Bound{Ret: ret, Args: conv, Kernel: k}, nil
+	}
+}
+
+// withAppend adds an Append form to what bind returns.
+func withAppend(bind func([]Arg) (*Bound, error), f func([]byte, string) []byte) func([]Arg) (*Bound, error) {
+	return func(args []Arg) (*Bound, error) {
+		b, err := bind(args)
+		if b != nil {
+			b.Append = f
+		}
+		return b, err
 	}
 }
 
