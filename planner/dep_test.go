@@ -1,33 +1,12 @@
 package planner_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/etlq/etlq/connectors/testenv"
 )
 
-// TestLayerImports keeps imports pointing one way (STYLE.md): the non-test
-// code under planner/ may import only these etlq layers: [lang stdlib exec connectors].
+// TestLayerImports: planner/ imports no etlq layer but [lang stdlib exec connectors].
 func TestLayerImports(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "./...").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	allowed := strings.Fields("lang stdlib exec connectors")
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		pkg, imports, _ := strings.Cut(line, ":")
-		for _, imp := range strings.Fields(imports) {
-			layer, ok := strings.CutPrefix(imp, "github.com/etlq/etlq/")
-			if !ok || strings.HasPrefix(layer, "planner") {
-				continue
-			}
-			ok = false
-			for _, a := range allowed {
-				ok = ok || layer == a || strings.HasPrefix(layer, a+"/") && a != "connectors"
-			}
-			if !ok {
-				t.Errorf("%s imports %s: planner may import only [%s]", pkg, imp, strings.Join(allowed, " "))
-			}
-		}
-	}
+	testenv.CheckLayerImports(t, "planner", "lang", "stdlib", "exec", "connectors")
 }
