@@ -3,8 +3,6 @@ package planner_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"path"
 	"strings"
 	"testing"
 
@@ -17,37 +15,13 @@ import (
 )
 
 // queryCatalog serves fixed schemas to the BuildQuery tests.
-type queryCatalog map[string]*connectors.TableSchema
-
-func (c queryCatalog) Tables(_ context.Context, _ *planner.SourceDecl, db, pattern string) ([]connectors.TableRef, error) {
-	var out []connectors.TableRef
-	for _, ts := range c {
-		if ok, _ := path.Match(pattern, ts.Ref.Table); ok && ts.Ref.DB == db {
-			out = append(out, ts.Ref)
-		}
-	}
-	return out, nil
-}
-
-func (c queryCatalog) Describe(_ context.Context, _ *planner.SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error) {
-	ts := c[ref.String()]
-	if ts == nil {
-		return nil, fmt.Errorf("table %s does not exist", ref)
-	}
-	return ts, nil
-}
-
-func queryField(name string, t arrow.DataType, srcType string) arrow.Field {
-	return arrow.Field{Name: name, Type: t, Nullable: true, Metadata: arrow.NewMetadata([]string{exec.MetaSourceType}, []string{srcType})}
-}
-
-var queryShop = queryCatalog{
+var queryShop = fixedCatalog{
 	"shopdb.orders": {
 		Ref: connectors.TableRef{DB: "shopdb", Table: "orders"},
 		Fields: []arrow.Field{
-			queryField("id", arrow.PrimitiveTypes.Int64, "bigint(20)"),
-			queryField("status", arrow.BinaryTypes.String, "varchar(16)"),
-			queryField("amount", &arrow.Decimal128Type{Precision: 12, Scale: 2}, "decimal(12,2)"),
+			field("id", arrow.PrimitiveTypes.Int64, "bigint(20)"),
+			field("status", arrow.BinaryTypes.String, "varchar(16)"),
+			field("amount", &arrow.Decimal128Type{Precision: 12, Scale: 2}, "decimal(12,2)"),
 		},
 		PrimaryKey: []string{"id"},
 	},
