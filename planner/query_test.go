@@ -9,7 +9,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
 )
