@@ -79,7 +79,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		}
 	}
 
-	w := startChurn(t, myDSN, db+".t", keys)
+	w := startChurn(t, myDSN, db+".t", keys, churnOptions{workers: 1, pause: 2 * time.Millisecond})
 	defer w.halt()
 	count := fmt.Sprintf("SELECT count() FROM %s.t_current WHERE id > %d", db, keys)
 	marker := func(id int) {

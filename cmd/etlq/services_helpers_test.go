@@ -86,58 +86,82 @@ type churn struct {
 	errors atomic.Int64
 }
 
-func startChurn(t *testing.T, dsn, table string, keys int) *churn {
+// churnOptions tune a churn: workers connections, a pause after each
+// statement, and hot keys: when hot > 0, half of the statements pick one of
+// hot keys spread evenly over the key range, so the same keys change again
+// and again.
+type churnOptions struct {
+	workers int
+	pause   time.Duration
+	hot     int
+}
+
+func startChurn(t *testing.T, dsn, table string, keys int, o churnOptions) *churn {
 	t.Helper()
 	cfg, err := testenv.ParseMySQLDSN(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &churn{}
-	w.wg.Add(1)
-	go func() {
-		defer w.wg.Done()
-		rng := rand.New(rand.NewPCG(5, 6))
-		statuses := []string{"new", "paid", "shipped", "cancelled"}
-		var c *client.Conn
-		defer func() {
-			if c != nil {
-				c.Close()
-			}
-		}()
-		for !w.stop.Load() {
-			if c == nil {
-				c, err = client.ConnectWithTimeout(cfg.Addr, cfg.User, cfg.Password, "", 2*time.Second)
-				if err != nil {
-					c = nil
-					w.errors.Add(1)
-					time.Sleep(200 * time.Millisecond)
-					continue
-				}
-			}
-			k := 1 + rng.IntN(keys)
-			var q string
-			switch r := rng.IntN(10); {
-			case r < 3:
-				q = fmt.Sprintf("INSERT IGNORE INTO %s VALUES (%d, '%s', %d.%02d)", table, k, statuses[rng.IntN(4)], rng.IntN(10000), rng.IntN(100))
-			case r < 7:
-				q = fmt.Sprintf("UPDATE %s SET status = '%s', amount = amount + 1 WHERE id = %d", table, statuses[rng.IntN(4)], k)
-			case r < 8:
-				q = fmt.Sprintf("UPDATE IGNORE %s SET id = %d WHERE id = %d", table, 1+rng.IntN(keys), k)
-			default:
-				q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, k)
-			}
-			if _, err := c.Execute(q); err != nil {
-				w.errors.Add(1)
-				c.Close()
-				c = nil
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			w.ops.Add(1)
-			time.Sleep(2 * time.Millisecond)
+	for i := 0; i < max(o.workers, 1); i++ {
+		w.wg.Add(1)
+		go w.run(cfg, table, keys, o, uint64(i))
+	}
+	return w
+}
+
+func (w *churn) run(cfg testenv.MySQLConfig, table string, keys int, o churnOptions, seed uint64) {
+	defer w.wg.Done()
+	rng := rand.New(rand.NewPCG(5, seed))
+	statuses := []string{"new", "paid", "shipped", "cancelled"}
+	key := func() int {
+		if o.hot > 0 && rng.IntN(2) == 0 {
+			return 1 + rng.IntN(o.hot)*(keys/o.hot)
+		}
+		return 1 + rng.IntN(keys)
+	}
+	var c *client.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
 		}
 	}()
-	return w
+	for !w.stop.Load() {
+		if c == nil {
+			var err error
+			c, err = client.ConnectWithTimeout(cfg.Addr, cfg.User, cfg.Password, "", 2*time.Second)
+			if err != nil {
+				c = nil
+				w.errors.Add(1)
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+		}
+		k := key()
+		var q string
+		switch r := rng.IntN(10); {
+		case r < 3:
+			q = fmt.Sprintf("INSERT IGNORE INTO %s VALUES (%d, '%s', %d.%02d)", table, k, statuses[rng.IntN(4)], rng.IntN(10000), rng.IntN(100))
+		case r < 7:
+			q = fmt.Sprintf("UPDATE %s SET status = '%s', amount = amount + 1 WHERE id = %d", table, statuses[rng.IntN(4)], k)
+		case r < 8:
+			q = fmt.Sprintf("UPDATE IGNORE %s SET id = %d WHERE id = %d", table, key(), k)
+		default:
+			q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, k)
+		}
+		if _, err := c.Execute(q); err != nil {
+			// A restart, or a deadlock between workers: reconnect, go on.
+			w.errors.Add(1)
+			c.Close()
+			c = nil
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		w.ops.Add(1)
+		if o.pause > 0 {
+			time.Sleep(o.pause)
+		}
+	}
 }
 
 func (w *churn) halt() {
