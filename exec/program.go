@@ -61,7 +61,19 @@ type ProgramConfig struct {
 }
 
 // Program is a compiled WHERE + TRANSFORM. It is safe for concurrent use:
-// every Run has its own evaluation state.
+// every Run has its own evaluation state. It keeps one such state, with
+// its scratch vectors, selection buffers and string bytes, from one run to
+// the next, so a Program run by one goroutine at a time (one per pipeline
+// table, as the engine does) allocates little beyond its output arrays
+// batch after batch; concurrent runs beyond the first get a fresh state.
+//
+// How a run goes: WHERE refines the batch's selection (an AND hands the
+// rows its left side keeps to its right side; comparisons with a constant
+// write the selection from typed loops), then each output is evaluated
+// over the kept rows only. Output arrays are written directly into Arrow
+// buffers; a plain column whose every row is kept is the input array
+// itself (retained, not copied), and upper/lower of a column write their
+// bytes straight into the output.
 type Program struct {
 	cfg   ProgramConfig
 	where node
