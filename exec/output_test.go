@@ -207,3 +207,56 @@ func TestOutputAppendCase(t *testing.T) {
 		}
 	}
 }
+
+// TestProgramConcurrentRuns runs one Program from several goroutines (run
+// it with -race): each run has its own scratch space and string bytes, so
+// every run gives the same output.
+func TestProgramConcurrentRuns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec, cols := selectRecord(mem, 300)
+	defer rec.Release()
+	p, err := exec.NewProgram(exec.ProgramConfig{Where: mustWhere(t, "f * 100 > 30 AND s <> 'a'", cols),
+		Outputs: []exec.Expr{cols["id"], mustWhere(t, "upper(s)", cols), mustWhere(t, "lower(concat(s, s2))", cols)},
+		Names:   []string{"id", "u", "l"}, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := func() (string, error) {
+		out, _, _, _, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			return "", err
+		}
+		defer out.Release()
+		var b strings.Builder
+		for j := 0; j < int(out.NumCols()); j++ {
+			fmt.Fprintln(&b, out.Column(j))
+		}
+		return b.String(), nil
+	}
+	want, err := text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for k := 0; k < 20; k++ {
+				got, err := text()
+				if err == nil && got != want {
+					err = fmt.Errorf("run gave\n%s\nwant\n%s", got, want)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
