@@ -152,9 +152,13 @@ func (s *snapshotter) plan() {
 		s.fail(err)
 		return
 	}
-	defer c.Close()
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
 	for _, ts := range s.active {
-		if err := s.planTable(c, ts); err != nil {
+		if err := s.planTable(&c, ts); err != nil {
 			if s.ctx.Err() == nil {
 				s.fail(fmt.Errorf("snapshot of %s: %v", ts.key, err))
 			}
@@ -163,16 +167,20 @@ func (s *snapshotter) plan() {
 	}
 }
 
-func (s *snapshotter) planTable(c *client.Conn, ts *tableState) error {
+func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 	t := ts.cur
-	s.estimate(c, ts)
+	s.estimate(*c, ts)
 	excl := exclusion(t, ts.snap.Ranges)
 	var lo []string
 	for {
 		var hi []string
 		if len(t.Key) > 0 {
-			var err error
-			if hi, err = s.boundary(c, t, lo, excl); err != nil {
+			err := s.withConn(c, "snapshot planning of "+ts.key, func(c *client.Conn) error {
+				var err error
+				hi, err = s.boundary(c, t, lo, excl)
+				return err
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -330,14 +338,19 @@ func (s *snapshotter) worker() {
 		}
 	}()
 	for ch := range s.work {
-		if c == nil {
-			var err error
-			if c, err = s.st.src.connect(s.ctx); err != nil {
-				s.fail(err)
-				return
+		// A chunk whose connection was lost is read again from scratch,
+		// in a new read view at a new position.
+		err := s.withConn(&c, "snapshot of "+ch.ts.key, func(c *client.Conn) error {
+			for _, r := range ch.recs {
+				r.Release()
 			}
-		}
-		if err := s.read(c, ch); err != nil {
+			ch.recs = nil
+			s.mu.Lock()
+			ch.pos, ch.low, ch.posKnown = binlogPos{}, binlogPos{}, false
+			s.mu.Unlock()
+			return s.read(c, ch)
+		})
+		if err != nil {
 			for _, r := range ch.recs {
 				r.Release()
 			}

@@ -1,0 +1,73 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// erConnectionKilled is MariaDB's ER_CONNECTION_KILLED, sent to the
+// connections of a server that shuts down.
+const erConnectionKilled = 1927
+
+// lostConn reports whether err means the connection is gone (the server
+// restarted or went away), so that the same work can be done again on a new
+// connection.
+func lostConn(err error) bool {
+	var me *gm.MyError
+	if errors.As(err, &me) {
+		return me.Code == gm.ER_SERVER_SHUTDOWN || me.Code == erConnectionKilled
+	}
+	var ne net.Error
+	return gm.ErrorEqual(err, gm.ErrBadConn) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
+}
+
+// withConn runs f on *c, connecting first when *c is nil. When the
+// connection is lost, it reconnects with back-off (100 ms doubling to 10 s,
+// at most 30 attempts, as the binlog reader does) and runs f again, so f
+// must be repeatable. A connection that cannot be made before any was lost
+// is an error at once.
+func (s *snapshotter) withConn(c **client.Conn, what string, f func(*client.Conn) error) error {
+	backoff := 100 * time.Millisecond
+	lost := false
+	for attempt := 1; ; attempt++ {
+		var err error
+		if *c == nil {
+			if *c, err = s.st.src.connect(s.ctx); err != nil {
+				*c = nil
+				if !lost {
+					return err
+				}
+			}
+		}
+		if *c != nil {
+			if err = f(*c); err == nil || !lostConn(err) {
+				return err
+			}
+			lost = true
+			(*c).Close()
+			*c = nil
+		}
+		if s.ctx.Err() != nil {
+			return err
+		}
+		if attempt >= 30 {
+			return fmt.Errorf("connection lost, %d attempts failed: %s", attempt, firstLine(err))
+		}
+		s.st.log.Warn("snapshot connection lost; retrying", "work", what, "error", firstLine(err), "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+		if backoff < 10*time.Second {
+			backoff *= 2
+		}
+	}
+}
