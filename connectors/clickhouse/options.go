@@ -26,7 +26,7 @@ var Spec = connectors.Spec{
 		{Name: "partition_by", Type: connectors.OptString, Doc: "PARTITION BY expression of a created table"},
 		{Name: "engine", Type: connectors.OptString, Doc: "ENGINE of a created table (default: ReplacingMergeTree(_version) for upsert, MergeTree() otherwise)"},
 		{Name: "ttl", Type: connectors.OptString, Doc: "TTL expression of a created table (ClickHouse 19.6 or later)"},
-		{Name: "batch_rows", Type: connectors.OptInt, Default: 100000, Doc: "rows per insert: small batches are coalesced up to this"},
+		{Name: "batch_rows", Type: connectors.OptInt, Default: 50000, Doc: "rows per insert: small batches are coalesced up to this"},
 		{Name: "batch_bytes", Type: connectors.OptInt, Default: 64 << 20, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Doc: "inserts running at once"},
