@@ -163,6 +163,7 @@ type inExpr struct {
 	set     map[any]struct{}
 	hasNull bool // the list holds a NULL
 	not     bool
+	text    []string // every item as written, in order, for String
 }
 
 // In returns x [NOT] IN (list). Like SQL: TRUE if x equals an item, else
@@ -200,6 +201,9 @@ func In(x Expr, list []Expr, not bool) (Expr, error) {
 		}
 	}
 	e := &inExpr{not: not, set: map[any]struct{}{}}
+	for _, it := range items {
+		e.text = append(e.text, it.String())
+	}
 	if e.x, err = coerce(xn, t); err != nil {
 		return nil, err
 	}
@@ -251,16 +255,7 @@ func (e *inExpr) Type() stdlib.Type { return stdlib.TBool }
 func (e *inExpr) children() []node  { return append([]node{e.x}, e.list...) }
 
 func (e *inExpr) String() string {
-	var parts []string
-	for k := range e.set {
-		parts = append(parts, fmt.Sprint(k))
-	}
-	for _, it := range e.list {
-		parts = append(parts, it.String())
-	}
-	if e.hasNull {
-		parts = append(parts, "NULL")
-	}
+	parts := e.text // in the order written: a map's order would change from run to run
 	not := ""
 	if e.not {
 		not = "NOT "
