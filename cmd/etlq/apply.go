@@ -124,6 +124,7 @@ func serveMetrics(addr string, stats *engine.Stats) (*http.Server, error) {
 type collector struct {
 	stats                                          *engine.Stats
 	rowsIn, rowsOut, rowErrs, deadLetters, commits *prometheus.Desc
+	batches                                        *prometheus.Desc
 	lag, snapDone, snapTotal                       *prometheus.Desc
 }
 
@@ -134,6 +135,7 @@ func newCollector(s *engine.Stats) *collector {
 		rowsOut:     prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
 		rowErrs:     prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
 		deadLetters: prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
+		batches:     prometheus.NewDesc("etlq_batches_total", "Batches acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
 		commits:     prometheus.NewDesc("etlq_checkpoints_total", "Checkpoints committed.", nil, nil),
 		lag:         prometheus.NewDesc("etlq_replication_lag_seconds", "How far behind the source the stream is.", []string{"source"}, nil),
 		snapDone:    prometheus.NewDesc("etlq_snapshot_rows", "Snapshot rows read, per table.", []string{"source", "table"}, nil),
@@ -142,7 +144,7 @@ func newCollector(s *engine.Stats) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.commits, c.lag, c.snapDone, c.snapTotal} {
+	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.batches, c.commits, c.lag, c.snapDone, c.snapTotal} {
 		ch <- d
 	}
 }
@@ -155,6 +157,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.rowsOut, prometheus.CounterValue, float64(p.RowsOut.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.rowErrs, prometheus.CounterValue, float64(p.RowErrors.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.CounterValue, float64(p.DeadLetters.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.batches, prometheus.CounterValue, float64(p.Batches.Load()), n)
 	}
 	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(c.stats.Commits.Load()))
 	for _, s := range c.stats.Sources() {

@@ -306,6 +306,7 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) error {
 		if err := pr.writer.Write(ctx, out, func(err error) {
 			if err == nil {
 				pr.stats.RowsOut.Add(int64(n))
+				pr.stats.Batches.Add(1)
 			} else {
 				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}

@@ -23,6 +23,7 @@ type PipelineStats struct {
 	RowsOut     atomic.Int64 // rows acknowledged by the sink
 	RowErrors   atomic.Int64 // rows that failed a cast or a function
 	DeadLetters atomic.Int64
+	Batches     atomic.Int64 // batches acknowledged by the sink
 }
 
 // NewStats returns empty stats.
