@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/go-mysql-org/go-mysql/client"
-	gm "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -30,6 +29,10 @@ type chunk struct {
 	readTs int64
 	// posKnown: pos is set (the read view exists).
 	posKnown bool
+	// Integer-key chunks (snapshot_plan.go): the key column, and the row
+	// LIMIT of the read (0: none).
+	intKey *column
+	limit  int
 }
 
 // snapshotter plans chunks, reads them with parallel connections, and hands
@@ -51,13 +54,15 @@ type snapshotter struct {
 	planned  map[*tableState]int         // chunks planned per table
 	emitted  map[*tableState]int         // chunks emitted per table
 	closed   map[*tableState]bool        // planning finished per table
+	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
 	active   []*tableState
 }
 
 func newSnapshotter(st *stream) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
-		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{}}
+		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
+		hints: map[*table][]int{}}
 	for _, ts := range st.tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)
@@ -170,6 +175,11 @@ func (s *snapshotter) plan() {
 func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 	t := ts.cur
 	s.estimate(*c, ts)
+	if kc := intKeyCol(t); kc != nil {
+		if planned, err := s.planIntTable(c, ts, kc); planned || err != nil {
+			return err
+		}
+	}
 	excl := exclusion(t, ts.snap.Ranges)
 	var lo []string
 	for {
@@ -185,26 +195,33 @@ func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 			}
 		}
 		ch := &chunk{ts: ts, t: t, rng: keyRange{Lo: lo, Hi: hi}, excl: excl}
-		select {
-		case s.sem <- struct{}{}:
-		case <-s.ctx.Done():
-			return nil
-		}
-		s.mu.Lock()
-		s.planned[ts]++
-		if hi == nil {
-			s.closed[ts] = true
-		}
-		s.mu.Unlock()
-		select {
-		case s.work <- ch:
-		case <-s.ctx.Done():
-			return nil
-		}
-		if hi == nil {
+		if !s.dispatch(ch, hi == nil) || hi == nil {
 			return nil
 		}
 		lo = hi
+	}
+}
+
+// dispatch hands a planned chunk to the workers, once fewer than
+// 2 × snapshot_parallelism chunks are read but not emitted; last marks the
+// table's planning finished. It returns false when the snapshot stops.
+func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.ctx.Done():
+		return false
+	}
+	s.mu.Lock()
+	s.planned[ch.ts]++
+	if last {
+		s.closed[ch.ts] = true
+	}
+	s.mu.Unlock()
+	select {
+	case s.work <- ch:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 
@@ -338,33 +355,63 @@ func (s *snapshotter) worker() {
 		}
 	}()
 	for ch := range s.work {
-		// A chunk whose connection was lost is read again from scratch,
-		// in a new read view at a new position.
-		err := s.withConn(&c, "snapshot of "+ch.ts.key, func(c *client.Conn) error {
-			for _, r := range ch.recs {
-				r.Release()
+		for ch != nil {
+			var ok bool
+			if ch, ok = s.readChunk(&c, ch); !ok {
+				return
 			}
-			ch.recs = nil
-			s.mu.Lock()
-			ch.pos, ch.low, ch.posKnown = binlogPos{}, binlogPos{}, false
-			s.mu.Unlock()
-			return s.read(c, ch)
-		})
-		if err != nil {
-			for _, r := range ch.recs {
-				r.Release()
-			}
-			if s.ctx.Err() == nil {
-				s.fail(fmt.Errorf("snapshot of %s: %v", ch.ts.key, err))
-			}
-			return
 		}
-		s.mu.Lock()
-		s.removeInflight(ch)
-		s.pending = append(s.pending, ch)
-		s.mu.Unlock()
-		s.signal()
 	}
+}
+
+// readChunk reads one chunk and queues it for emission. It returns the
+// rest of the chunk's range when the read stopped at its row limit (or
+// nil), and false when the snapshot failed or stops.
+func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
+	// A chunk whose connection was lost is read again from scratch, in a
+	// new read view at a new position.
+	rows := 0
+	err := s.withConn(c, "snapshot of "+ch.ts.key, func(c *client.Conn) error {
+		for _, r := range ch.recs {
+			r.Release()
+		}
+		ch.recs = nil
+		s.mu.Lock()
+		ch.pos, ch.low, ch.posKnown = binlogPos{}, binlogPos{}, false
+		s.mu.Unlock()
+		var err error
+		rows, err = s.read(c, ch)
+		return err
+	})
+	if err != nil {
+		for _, r := range ch.recs {
+			r.Release()
+		}
+		ch.recs = nil
+		if s.ctx.Err() == nil {
+			s.fail(fmt.Errorf("snapshot of %s: %v", ch.ts.key, err))
+		}
+		return nil, false
+	}
+	rest := splitAtLimit(ch, rows)
+	s.mu.Lock()
+	if rest != nil {
+		// Counted before ch can be emitted, so the table is not done
+		// before its rest is.
+		s.planned[ch.ts]++
+	}
+	s.removeInflight(ch)
+	s.pending = append(s.pending, ch)
+	s.mu.Unlock()
+	s.signal()
+	if rest != nil {
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.ctx.Done():
+			return nil, false
+		}
+	}
+	return rest, true
 }
 
 func (s *snapshotter) removeInflight(ch *chunk) {
@@ -463,169 +510,6 @@ func (s *snapshotter) windowKeys(ts *tableState, lo, hi, reader binlogPos) map[s
 	}
 	s.keyLog[ts] = log
 	return out
-}
-
-// selectList returns the chunk SELECT's column expressions. FLOAT is read
-// as a DOUBLE because its text form is rounded to 6 digits.
-func selectList(t *table) string {
-	parts := make([]string, len(t.Cols))
-	for i, c := range t.Cols {
-		if c.Kind == kFloat32 {
-			parts[i] = "(" + quoteIdent(c.Name) + "*1e0)"
-		} else {
-			parts[i] = quoteIdent(c.Name)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// read reads one chunk in a consistent snapshot and records the binlog
-// position the snapshot corresponds to.
-func (s *snapshotter) read(c *client.Conn, ch *chunk) error {
-	st := s.st
-	bracket := st.opts.bracket || st.flavor != "mariadb"
-	if !st.needBinlog {
-		bracket = false
-	}
-	if st.needBinlog {
-		// Registered before the read view exists, so the reader cannot
-		// pass the chunk's position unseen.
-		s.mu.Lock()
-		s.inflight = append(s.inflight, ch)
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			s.removeInflight(ch)
-			s.mu.Unlock()
-		}()
-	}
-	if bracket {
-		low, _, err := masterStatus(c, st.flavor)
-		if err != nil {
-			return err
-		}
-		ch.low = low
-	}
-	if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-		return err
-	}
-	defer c.Execute("ROLLBACK")
-	if bracket {
-		high, _, err := masterStatus(c, st.flavor)
-		if err != nil {
-			return err
-		}
-		ch.pos = high
-	} else if st.needBinlog {
-		r, err := c.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
-		if err != nil {
-			return err
-		}
-		for i := 0; i < r.RowNumber(); i++ {
-			name, _ := r.GetString(i, 0)
-			val, _ := r.GetString(i, 1)
-			switch strings.ToLower(name) {
-			case "binlog_snapshot_file":
-				ch.pos.File = val
-			case "binlog_snapshot_position":
-				n, _ := strconv.ParseUint(val, 10, 32)
-				ch.pos.Pos = uint32(n)
-			}
-		}
-		if ch.pos.File == "" {
-			return fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
-		}
-	}
-	s.mu.Lock()
-	ch.posKnown = true
-	s.mu.Unlock()
-	ch.readTs = time.Now().UnixMicro()
-	t := ch.t
-	where := rangePred(t, ch.rng)
-	if ch.excl != "" {
-		where += " AND " + ch.excl
-	}
-	q := "SELECT " + selectList(t) + " FROM " + tableIdent(t.Ref) + " WHERE " + where
-	schema := arrow.NewSchema(t.streamSchema(false).Fields()[:len(t.Cols)], nil)
-	rb := array.NewRecordBuilder(st.mem, schema)
-	defer rb.Release()
-	cols := rb.Fields()
-	rows := 0
-	var tmp []byte
-	var res gm.Result
-	err := c.ExecuteSelectStreaming(q, &res, func(row []gm.FieldValue) error {
-		for i, col := range t.Cols {
-			if err := appendField(cols[i], col, &row[i], &tmp); err != nil {
-				return err
-			}
-		}
-		rows++
-		if rows%st.maxRows == 0 {
-			ch.recs = append(ch.recs, rb.NewRecordBatch())
-		}
-		return s.ctx.Err()
-	}, nil)
-	if err != nil {
-		return err
-	}
-	if rows%st.maxRows != 0 {
-		ch.recs = append(ch.recs, rb.NewRecordBatch())
-	}
-	return nil
-}
-
-// appendField appends a text-protocol value; go-mysql already parsed
-// integers and floats.
-func appendField(b array.Builder, c *column, fv *gm.FieldValue, tmp *[]byte) error {
-	switch fv.Type {
-	case gm.FieldValueTypeNull:
-		b.AppendNull()
-		return nil
-	case gm.FieldValueTypeSigned:
-		v := fv.AsInt64()
-		switch c.Kind {
-		case kInt8:
-			b.(*array.Int8Builder).Append(int8(v))
-		case kInt16:
-			b.(*array.Int16Builder).Append(int16(v))
-		case kInt32:
-			b.(*array.Int32Builder).Append(int32(v))
-		case kInt64:
-			b.(*array.Int64Builder).Append(v)
-		case kYear, kUint16:
-			b.(*array.Uint16Builder).Append(uint16(v))
-		default:
-			return appendText(b, c, []byte(strconv.FormatInt(v, 10)), false, tmp)
-		}
-		return nil
-	case gm.FieldValueTypeUnsigned:
-		v := fv.AsUint64()
-		switch c.Kind {
-		case kUint8:
-			b.(*array.Uint8Builder).Append(uint8(v))
-		case kUint16, kYear:
-			b.(*array.Uint16Builder).Append(uint16(v))
-		case kUint32:
-			b.(*array.Uint32Builder).Append(uint32(v))
-		case kUint64:
-			b.(*array.Uint64Builder).Append(v)
-		default:
-			return appendText(b, c, []byte(strconv.FormatUint(v, 10)), false, tmp)
-		}
-		return nil
-	case gm.FieldValueTypeFloat:
-		v := fv.AsFloat64()
-		switch c.Kind {
-		case kFloat32:
-			b.(*array.Float32Builder).Append(float32(v))
-		case kFloat64:
-			b.(*array.Float64Builder).Append(v)
-		default:
-			return appendText(b, c, []byte(strconv.FormatFloat(v, 'g', -1, 64)), false, tmp)
-		}
-		return nil
-	}
-	return appendText(b, c, fv.AsString(), false, tmp)
 }
 
 // emitReady queues the chunks whose position the binlog reader has reached

@@ -1,0 +1,280 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+func TestKeyOrdOrderAndRoundTrip(t *testing.T) {
+	sc := &column{Kind: kInt64}
+	uc := &column{Kind: kUint64}
+	signed := []string{"-9223372036854775808", "-5", "0", "7", "9223372036854775807"}
+	for i, s := range signed {
+		o, ok := keyOrd(sc, s)
+		if !ok || ordLiteral(sc, o) != s {
+			t.Fatalf("signed %s: ord %d ok %v literal %s", s, o, ok, ordLiteral(sc, o))
+		}
+		if i > 0 {
+			p, _ := keyOrd(sc, signed[i-1])
+			if p >= o {
+				t.Fatalf("order: %s !< %s", signed[i-1], s)
+			}
+		}
+	}
+	for _, s := range []string{"0", "1", "18446744073709551615"} {
+		o, ok := keyOrd(uc, s)
+		if !ok || ordLiteral(uc, o) != s {
+			t.Fatalf("unsigned %s", s)
+		}
+	}
+	if _, ok := keyOrd(sc, "x'00'"); ok {
+		t.Fatal("non-integer literal accepted")
+	}
+}
+
+func TestOpenGaps(t *testing.T) {
+	c := &column{Kind: kInt32}
+	lit := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	show := func(gs []keyGap) string {
+		var parts []string
+		for _, g := range gs {
+			b := func(o ordBound, inf string) string {
+				if o == nil {
+					return inf
+				}
+				return ordLiteral(c, *o)
+			}
+			parts = append(parts, "("+b(g.lo, "-inf")+","+b(g.hi, "+inf")+"]")
+		}
+		return strings.Join(parts, " ")
+	}
+	for _, tc := range []struct {
+		done [][2]string
+		want string
+	}{
+		{nil, "(-inf,+inf]"},
+		{[][2]string{{"", "10"}}, "(10,+inf]"},
+		{[][2]string{{"10", ""}}, "(-inf,10]"},
+		{[][2]string{{"", ""}}, ""},
+		{[][2]string{{"30", "40"}, {"-5", "10"}}, "(-inf,-5] (10,30] (40,+inf]"},
+		{[][2]string{{"", "10"}, {"10", "20"}, {"25", ""}}, "(20,25]"},
+		{[][2]string{{"0", "50"}, {"10", "20"}}, "(-inf,0] (50,+inf]"},
+	} {
+		var done []keyRange
+		for _, d := range tc.done {
+			done = append(done, keyRange{Lo: lit(d[0]), Hi: lit(d[1])})
+		}
+		gs, ok := openGaps(c, done)
+		if !ok || show(gs) != tc.want {
+			t.Errorf("done %v: gaps %q (ok %v), want %q", tc.done, show(gs), ok, tc.want)
+		}
+	}
+	if _, ok := openGaps(c, []keyRange{{Lo: []string{"_utf8mb4 X'41' COLLATE x"}}}); ok {
+		t.Error("string bound accepted")
+	}
+}
+
+func TestFastTextParsersMatchSlowOnes(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	for i := 0; i < 20000; i++ {
+		scale := r.Intn(8)
+		digits := 1 + r.Intn(22)
+		var b strings.Builder
+		if r.Intn(2) == 0 {
+			b.WriteByte('-')
+		}
+		for d := 0; d < digits; d++ {
+			b.WriteByte(byte('0' + r.Intn(10)))
+		}
+		if f := r.Intn(scale + 2); f > 0 {
+			b.WriteByte('.')
+			for d := 0; d < f; d++ {
+				b.WriteByte(byte('0' + r.Intn(10)))
+			}
+		}
+		s := b.String()
+		u1, n1, ok1 := decimalFast([]byte(s), scale)
+		u2, n2, big, ok2 := decimalText([]byte(s), scale)
+		if ok1 && (!ok2 || dec128(u1, n1, nil) != dec128(u2, n2, big)) {
+			t.Fatalf("decimal %q scale %d: fast %d %v, slow %d %v %v %v", s, scale, u1, n1, u2, n2, big, ok2)
+		}
+		if digits <= 18 {
+			n, ok := atoi64([]byte(s[:min(len(s), 18)]))
+			if !ok && !strings.Contains(s[:min(len(s), 18)], ".") {
+				t.Fatalf("atoi64 %q", s)
+			}
+			_ = n
+		}
+	}
+	for _, s := range []string{"0", "-1", "127", "-9223372036854775808", "9223372036854775807", "123456789012345678"} {
+		n, ok := atoi64([]byte(s))
+		if !ok || fmt.Sprint(n) != s {
+			t.Errorf("atoi64(%q) = %d %v", s, n, ok)
+		}
+	}
+	for _, s := range []string{"", "-", "1a", "--1", "1.5"} {
+		if _, ok := atoi64([]byte(s)); ok {
+			t.Errorf("atoi64(%q) accepted", s)
+		}
+	}
+	for _, s := range []string{"0", "18446744073709551615", "9999999999999999999"} {
+		n, ok := atou64([]byte(s))
+		if !ok || fmt.Sprint(n) != s {
+			t.Errorf("atou64(%q) = %d %v", s, n, ok)
+		}
+	}
+	if _, ok := atou64([]byte("18446744073709551616")); ok {
+		t.Error("atou64 overflow accepted")
+	}
+}
+
+// TestIntKeyChunks snapshots tables whose integer keys are sparse,
+// clustered, at the ends of their type's range, or absent, with small
+// chunks: every row arrives once, and no chunk holds more than twice
+// chunk_rows rows. A stream stopped half way and resumed from its Mark
+// delivers exactly the rest.
+func TestIntKeyChunks(t *testing.T) {
+	const chunkRows = 500
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s,
+				"CREATE TABLE "+db+".clustered (id BIGINT PRIMARY KEY, v INT)",
+				"CREATE TABLE "+db+".unsigned_ends (id BIGINT UNSIGNED PRIMARY KEY, v INT)",
+				"CREATE TABLE "+db+".tiny (id TINYINT PRIMARY KEY, v INT)",
+				"CREATE TABLE "+db+".sparse_then_dense (id INT PRIMARY KEY, v INT)",
+				"CREATE TABLE "+db+".empty (id INT PRIMARY KEY, v INT)")
+			var ids = map[string][]string{}
+			insert := func(tbl string, keys []string) {
+				ids[tbl] = append(ids[tbl], keys...)
+				for lo := 0; lo < len(keys); lo += 2000 {
+					var vals []string
+					for _, k := range keys[lo:min(lo+2000, len(keys))] {
+						vals = append(vals, "("+k+",1)")
+					}
+					run(t, s, "INSERT INTO "+db+"."+tbl+" VALUES "+strings.Join(vals, ","))
+				}
+			}
+			var keys []string
+			keys = append(keys, "-9223372036854775808", "-3")
+			for i := 1; i <= 1500; i++ { // dense
+				keys = append(keys, fmt.Sprint(i))
+			}
+			for i := 0; i < 300; i++ { // sparse
+				keys = append(keys, fmt.Sprint(1000000+i*7919))
+			}
+			for i := 0; i < 3000; i++ { // dense again, far away
+				keys = append(keys, fmt.Sprint(int64(1)<<50+int64(i)))
+			}
+			keys = append(keys, "9223372036854775807")
+			insert("clustered", keys)
+			keys = []string{"0", "1", "18446744073709551614", "18446744073709551615"}
+			for i := 0; i < 1200; i++ {
+				keys = append(keys, fmt.Sprint(uint64(1)<<63+uint64(i)*3))
+			}
+			insert("unsigned_ends", keys)
+			keys = nil
+			for i := -128; i <= 127; i++ {
+				keys = append(keys, fmt.Sprint(i))
+			}
+			insert("tiny", keys)
+			// The sample at the start sees one key in 1000, the chunk then
+			// runs into 3000 consecutive keys: it stops at its LIMIT.
+			keys = nil
+			for i := 1; i <= 300; i++ {
+				keys = append(keys, fmt.Sprint(i*1000))
+			}
+			for i := 0; i < 3000; i++ {
+				keys = append(keys, fmt.Sprint(300001+i))
+			}
+			insert("sparse_then_dense", keys)
+
+			src := newSrc(t, s, nil)
+			for _, tbl := range []string{"clustered", "unsigned_ends", "tiny", "sparse_then_dense", "empty"} {
+				ref := connectors.TableRef{DB: db, Table: tbl}
+				cr := chunkRows
+				if tbl == "tiny" {
+					cr = 10
+				}
+				open := func(resume []byte) connectors.Stream {
+					st, err := src.Open(context.Background(), connectors.StreamRequest{
+						Tables:  []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotOnly}},
+						Options: map[string]any{"chunk_rows": int64(cr), "snapshot_parallelism": int64(3)}, Resume: resume})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return st
+				}
+				seen := map[string]int{}
+				chunks := 0
+				// readChunks reads up to stopAfter chunks (0: all) and
+				// returns the last Mark's state.
+				readChunks := func(st connectors.Stream, stopAfter int) []byte {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					var state []byte
+					inChunk := 0
+					for n := 0; stopAfter == 0 || n < stopAfter; {
+						b, err := st.Next(ctx)
+						if errors.Is(err, io.EOF) {
+							break
+						}
+						if err != nil {
+							t.Fatalf("%s: next: %v", tbl, err)
+						}
+						for _, r := range batchRows(b) {
+							seen[r["id"]]++
+						}
+						inChunk += b.NumRows()
+						if b.Mark != nil {
+							if inChunk > 2*cr {
+								t.Errorf("%s: a chunk of %d rows (chunk_rows %d)", tbl, inChunk, cr)
+							}
+							inChunk = 0
+							state = b.Mark.State
+							chunks++
+							n++
+						}
+						b.Release()
+					}
+					return state
+				}
+				st := open(nil)
+				state := readChunks(st, 3)
+				st.Close()
+				var ms markState
+				if err := json.Unmarshal(state, &ms); err != nil {
+					t.Fatal(err)
+				}
+				if snap := ms.Snapshot[ref.String()]; snap != nil && !snap.Done {
+					st = open(state)
+					readChunks(st, 0)
+					st.Close()
+				}
+				for _, k := range ids[tbl] {
+					if seen[k] != 1 {
+						t.Errorf("%s: key %s seen %d times", tbl, k, seen[k])
+					}
+				}
+				if len(seen) != len(ids[tbl]) {
+					t.Errorf("%s: %d keys, want %d", tbl, len(seen), len(ids[tbl]))
+				}
+				t.Logf("%s: %d rows in %d chunks", tbl, len(ids[tbl]), chunks)
+			}
+		})
+	}
+}

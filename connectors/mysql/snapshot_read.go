@@ -1,0 +1,470 @@
+package mysql
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// selectList returns the chunk SELECT's column expressions. FLOAT is read
+// as a DOUBLE because its text form is rounded to 6 digits.
+func selectList(t *table) string {
+	parts := make([]string, len(t.Cols))
+	for i, c := range t.Cols {
+		if c.Kind == kFloat32 {
+			parts[i] = "(" + quoteIdent(c.Name) + "*1e0)"
+		} else {
+			parts[i] = quoteIdent(c.Name)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// chunkQuery returns the SELECT of a chunk's rows.
+func chunkQuery(ch *chunk) string {
+	t := ch.t
+	var where string
+	if ch.intKey != nil {
+		var lo, hi ordBound
+		if ch.rng.Lo != nil {
+			o, _ := keyOrd(ch.intKey, ch.rng.Lo[0])
+			lo = ordPtr(o)
+		}
+		if ch.rng.Hi != nil {
+			o, _ := keyOrd(ch.intKey, ch.rng.Hi[0])
+			hi = ordPtr(o)
+		}
+		where = intRangePred(ch.intKey, lo, hi)
+	} else {
+		where = rangePred(t, ch.rng)
+	}
+	if ch.excl != "" {
+		where += " AND " + ch.excl
+	}
+	q := "SELECT " + selectList(t) + " FROM " + tableIdent(t.Ref) + " WHERE " + where
+	if ch.limit > 0 {
+		q += " ORDER BY " + keyOrder(t) + " LIMIT " + strconv.Itoa(ch.limit)
+	}
+	return q
+}
+
+// read reads one chunk in a consistent snapshot, records the binlog
+// position the snapshot corresponds to, and returns the rows read.
+func (s *snapshotter) read(c *client.Conn, ch *chunk) (int, error) {
+	st := s.st
+	bracket := st.opts.bracket || st.flavor != "mariadb"
+	if !st.needBinlog {
+		bracket = false
+	}
+	if st.needBinlog {
+		// Registered before the read view exists, so the reader cannot
+		// pass the chunk's position unseen.
+		s.mu.Lock()
+		s.inflight = append(s.inflight, ch)
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			s.removeInflight(ch)
+			s.mu.Unlock()
+		}()
+	}
+	if bracket {
+		low, _, err := masterStatus(c, st.flavor)
+		if err != nil {
+			return 0, err
+		}
+		ch.low = low
+	}
+	if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
+		return 0, err
+	}
+	defer c.Execute("ROLLBACK")
+	if bracket {
+		high, _, err := masterStatus(c, st.flavor)
+		if err != nil {
+			return 0, err
+		}
+		ch.pos = high
+	} else if st.needBinlog {
+		r, err := c.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+		if err != nil {
+			return 0, err
+		}
+		for i := 0; i < r.RowNumber(); i++ {
+			name, _ := r.GetString(i, 0)
+			val, _ := r.GetString(i, 1)
+			switch strings.ToLower(name) {
+			case "binlog_snapshot_file":
+				ch.pos.File = val
+			case "binlog_snapshot_position":
+				n, _ := strconv.ParseUint(val, 10, 32)
+				ch.pos.Pos = uint32(n)
+			}
+		}
+		if ch.pos.File == "" {
+			return 0, fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
+		}
+	}
+	s.mu.Lock()
+	ch.posKnown = true
+	s.mu.Unlock()
+	ch.readTs = time.Now().UnixMicro()
+	t := ch.t
+	rr := newRowReader(st.mem, t, s.dataHint(t))
+	defer rr.release()
+	expect := st.opts.chunkRows
+	if ch.limit > 0 && ch.limit < expect {
+		expect = ch.limit
+	}
+	reserve := func() { rr.reserve(max(min(st.maxRows, expect-rr.rows), 1024)) }
+	reserve()
+	n := 0
+	err := selectRaw(c, chunkQuery(ch), len(t.Cols), func(row []byte) error {
+		if err := rr.row(row); err != nil {
+			return err
+		}
+		if n++; n == st.maxRows {
+			n = 0
+			ch.recs = append(ch.recs, rr.record())
+			if err := s.ctx.Err(); err != nil {
+				return err
+			}
+			reserve()
+		}
+		return nil
+	})
+	if err != nil {
+		return rr.rows, err
+	}
+	if n > 0 {
+		ch.recs = append(ch.recs, rr.record())
+	}
+	s.noteDataHint(t, rr)
+	return rr.rows, nil
+}
+
+// errColumnsRead stops go-mysql's result reading after the column
+// definitions, so that selectRaw reads the rows itself.
+var errColumnsRead = errors.New("columns read")
+
+// selectRaw runs a SELECT with the text protocol and calls row with each
+// row packet as it arrives (valid only during the call). go-mysql would
+// parse every value into a FieldValue first; the snapshot reader parses
+// each value once, straight into its Arrow builder.
+func selectRaw(c *client.Conn, q string, ncols int, row func([]byte) error) error {
+	var res gm.Result
+	err := c.ExecuteSelectStreaming(q, &res, func([]gm.FieldValue) error {
+		return fmt.Errorf("row before the column definitions were handed over")
+	}, func(r *gm.Result) error {
+		if len(r.Fields) != ncols {
+			return fmt.Errorf("query returned %d columns, want %d", len(r.Fields), ncols)
+		}
+		return errColumnsRead
+	})
+	if err == nil {
+		return fmt.Errorf("query returned no result set")
+	}
+	if !errors.Is(err, errColumnsRead) {
+		return err
+	}
+	var buf []byte
+	var failed error
+	for {
+		buf, err = c.ReadPacketReuseMem(buf[:0])
+		if err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return gm.ErrMalformPacket
+		}
+		switch {
+		case buf[0] == gm.EOF_HEADER && len(buf) < 0xffffff:
+			// The EOF (or OK, with CLIENT_DEPRECATE_EOF) ending the rows.
+			return failed
+		case buf[0] == gm.ERR_HEADER:
+			return c.HandleErrorPacket(buf)
+		}
+		if failed == nil {
+			// After a failure the rest of the result is read and
+			// dropped, so the connection stays usable.
+			failed = row(buf)
+		}
+	}
+}
+
+// rowReader appends text-protocol row packets to Arrow builders.
+type rowReader struct {
+	t     *table
+	rb    *array.RecordBuilder
+	put   []func(v []byte) bool
+	bins  []*array.BinaryBuilder // per column; nil unless string/binary
+	hint  []int                  // per column: data bytes per row (binary builders)
+	rows  int
+	tmp   []byte
+	bytes []int64 // per column: data bytes appended
+}
+
+func newRowReader(mem memory.Allocator, t *table, hint []int) *rowReader {
+	schema := arrow.NewSchema(t.streamSchema(false).Fields()[:len(t.Cols)], nil)
+	r := &rowReader{t: t, rb: array.NewRecordBuilder(mem, schema), hint: hint,
+		bins: make([]*array.BinaryBuilder, len(t.Cols)), bytes: make([]int64, len(t.Cols))}
+	for i, c := range t.Cols {
+		r.put = append(r.put, r.putter(i, c, r.rb.Field(i)))
+	}
+	return r
+}
+
+func (r *rowReader) release() { r.rb.Release() }
+
+// reserve makes room for n more rows.
+func (r *rowReader) reserve(n int) {
+	for i, b := range r.rb.Fields() {
+		b.Reserve(n)
+		if bb := r.bins[i]; bb != nil && i < len(r.hint) && r.hint[i] > 0 {
+			bb.ReserveData(n * r.hint[i])
+		}
+	}
+}
+
+// record returns the rows appended since the last record.
+func (r *rowReader) record() arrow.RecordBatch {
+	for i, bb := range r.bins {
+		if bb != nil {
+			r.bytes[i] += int64(bb.DataLen())
+		}
+	}
+	return r.rb.NewRecordBatch()
+}
+
+// row appends one row packet.
+func (r *rowReader) row(p []byte) error {
+	pos := 0
+	for i, put := range r.put {
+		if pos >= len(p) {
+			return gm.ErrMalformPacket
+		}
+		l := int(p[pos])
+		switch {
+		case l < 0xfb:
+			pos++
+		case l == 0xfb:
+			r.rb.Field(i).AppendNull()
+			pos++
+			continue
+		case l == 0xfc && pos+3 <= len(p):
+			l = int(p[pos+1]) | int(p[pos+2])<<8
+			pos += 3
+		case l == 0xfd && pos+4 <= len(p):
+			l = int(p[pos+1]) | int(p[pos+2])<<8 | int(p[pos+3])<<16
+			pos += 4
+		case l == 0xfe && pos+9 <= len(p):
+			u := uint64(0)
+			for k := 8; k >= 1; k-- {
+				u = u<<8 | uint64(p[pos+k])
+			}
+			if u > uint64(len(p)) {
+				return gm.ErrMalformPacket
+			}
+			l = int(u)
+			pos += 9
+		default:
+			return gm.ErrMalformPacket
+		}
+		if pos+l > len(p) {
+			return gm.ErrMalformPacket
+		}
+		v := p[pos : pos+l : pos+l]
+		pos += l
+		if !put(v) {
+			return errValue(r.t.Cols[i], v)
+		}
+	}
+	r.rows++
+	return nil
+}
+
+// putter returns the function appending one non-NULL value of column c.
+func (r *rowReader) putter(i int, c *column, b array.Builder) func([]byte) bool {
+	switch c.Kind {
+	case kInt8:
+		bb := b.(*array.Int8Builder)
+		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(int8(n)); return ok }
+	case kInt16:
+		bb := b.(*array.Int16Builder)
+		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(int16(n)); return ok }
+	case kInt32:
+		bb := b.(*array.Int32Builder)
+		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(int32(n)); return ok }
+	case kInt64:
+		bb := b.(*array.Int64Builder)
+		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(n); return ok }
+	case kUint8:
+		bb := b.(*array.Uint8Builder)
+		return func(v []byte) bool { n, ok := atou64(v); bb.Append(uint8(n)); return ok }
+	case kUint16, kYear:
+		bb := b.(*array.Uint16Builder)
+		return func(v []byte) bool { n, ok := atou64(v); bb.Append(uint16(n)); return ok }
+	case kUint32:
+		bb := b.(*array.Uint32Builder)
+		return func(v []byte) bool { n, ok := atou64(v); bb.Append(uint32(n)); return ok }
+	case kUint64:
+		bb := b.(*array.Uint64Builder)
+		return func(v []byte) bool { n, ok := atou64(v); bb.Append(n); return ok }
+	case kFloat64:
+		bb := b.(*array.Float64Builder)
+		return func(v []byte) bool {
+			f, err := strconv.ParseFloat(bytesString(v), 64)
+			bb.Append(f)
+			return err == nil
+		}
+	case kFloat32:
+		bb := b.(*array.Float32Builder)
+		return func(v []byte) bool {
+			f, err := strconv.ParseFloat(bytesString(v), 64)
+			bb.Append(float32(f))
+			return err == nil
+		}
+	case kDecimal128:
+		bb := b.(*array.Decimal128Builder)
+		scale := c.Scale
+		return func(v []byte) bool {
+			if u, neg, ok := decimalFast(v, scale); ok {
+				bb.Append(dec128(u, neg, nil))
+				return true
+			}
+			u, neg, big, ok := decimalText(v, scale)
+			bb.Append(dec128(u, neg, big))
+			return ok
+		}
+	case kString, kEnum, kSet, kJSON, kBinary, kGeometry:
+		var bb *array.BinaryBuilder
+		if sb, ok := b.(*array.StringBuilder); ok {
+			bb = sb.BinaryBuilder
+		} else {
+			bb = b.(*array.BinaryBuilder)
+		}
+		r.bins[i] = bb
+		return func(v []byte) bool { bb.Append(v); return true }
+	case kDatetime, kTimestamp:
+		bb := b.(*array.TimestampBuilder)
+		return func(v []byte) bool {
+			us, ok := parseDatetime(v)
+			bb.Append(arrow.Timestamp(us))
+			return ok
+		}
+	}
+	return func(v []byte) bool { return appendText(b, c, v, false, &r.tmp) == nil }
+}
+
+// bytesString views b as a string for a call that does not keep it.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// atoi64 parses a decimal integer; short ones without strconv.
+func atoi64(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		n, err := strconv.ParseInt(bytesString(v), 10, 64)
+		return n, err == nil
+	}
+	neg := v[0] == '-'
+	if neg {
+		if v = v[1:]; len(v) == 0 {
+			return 0, false
+		}
+	}
+	var n int64
+	for _, c := range v {
+		c -= '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int64(c)
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+// atou64 parses an unsigned decimal integer; short ones without strconv.
+func atou64(v []byte) (uint64, bool) {
+	if len(v) == 0 || len(v) > 19 {
+		n, err := strconv.ParseUint(bytesString(v), 10, 64)
+		return n, err == nil
+	}
+	var n uint64
+	for _, c := range v {
+		c -= '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + uint64(c)
+	}
+	return n, true
+}
+
+// decimalFast parses DECIMAL text ("-12.34") into an unscaled integer at
+// scale when it has at most 18 digits at that scale; ok is false for any
+// other text (decimalText then decides).
+func decimalFast(v []byte, scale int) (u uint64, neg bool, ok bool) {
+	if len(v) > 0 && v[0] == '-' {
+		neg = true
+		v = v[1:]
+	}
+	digits, frac := 0, -1
+	for _, c := range v {
+		if c == '.' {
+			if frac >= 0 {
+				return 0, false, false
+			}
+			frac = 0
+			continue
+		}
+		c -= '0'
+		if c > 9 {
+			return 0, false, false
+		}
+		u = u*10 + uint64(c)
+		digits++
+		if frac >= 0 {
+			frac++
+		}
+	}
+	if frac < 0 {
+		frac = 0
+	}
+	if digits == 0 || frac > scale || digits+scale-frac > 18 {
+		return 0, false, false
+	}
+	return u * pow10u64[scale-frac], neg, true
+}
+
+// dataHint returns the data bytes per row of t's string columns seen in
+// earlier chunks, to reserve builder memory once instead of growing it.
+func (s *snapshotter) dataHint(t *table) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hints[t]
+}
+
+func (s *snapshotter) noteDataHint(t *table, r *rowReader) {
+	if r.rows == 0 {
+		return
+	}
+	h := make([]int, len(r.bytes))
+	for i, b := range r.bytes {
+		// A little over the average, so a chunk rarely grows its buffer.
+		h[i] = int(b/int64(r.rows)) + 1
+	}
+	s.mu.Lock()
+	s.hints[t] = h
+	s.mu.Unlock()
+}
