@@ -77,7 +77,18 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t;
 		}
 	}
 	myExec(t, my, "UPDATE "+db+".t SET amount = 99.99 WHERE id = 7")
-	time.Sleep(2 * time.Second)
+	// Streaming: the update reaches ClickHouse while etlq runs.
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		got := chRows(t, ch, "SELECT toString(amount) FROM "+db+".t_current WHERE id = 7")
+		if len(got) == 1 && got[0] == "99.99" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the update did not reach ClickHouse within 60 s: %v\n%s", got, out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	myExec(t, my, "UPDATE "+db+".t SET amount = 11.11 WHERE id = 8")
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -89,13 +100,15 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t;
 	case <-time.After(30 * time.Second):
 		t.Fatalf("etlq did not stop within 30 s of SIGINT\n%s", out.String())
 	}
-	got := chRows(t, ch, "SELECT toString(amount) FROM "+db+".t_current WHERE id = 7")
-	if len(got) != 1 || got[0] != "99.99" {
-		t.Errorf("the update before SIGINT is not in ClickHouse: %v", got)
-	}
-	// Nothing is left to redo: a --once run reads no row.
+	// What etlq read before the signal was flushed and checkpointed: the
+	// next run reads at most the update it may not have reached (id 8),
+	// never the snapshot or the update of id 7 again.
 	again := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	if !strings.Contains(again, "rows_in=0") {
+	if !strings.Contains(again, "rows_in=0") && !strings.Contains(again, "rows_in=1 ") {
 		t.Errorf("the run after a clean stop re-read rows:\n%s", again)
+	}
+	got := chRows(t, ch, "SELECT toString(amount) FROM "+db+".t_current WHERE id IN (7, 8) ORDER BY id")
+	if strings.Join(got, ",") != "99.99,11.11" {
+		t.Errorf("after the restart ClickHouse has %v, want [99.99 11.11]", got)
 	}
 }
