@@ -52,6 +52,9 @@ func (a *applyCmd) Run(ctx context.Context) error {
 		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
 	}
 	log := slog.New(h)
+	// Connectors log through the default logger (reconnects, retries):
+	// the same format and destination as etlq's own lines.
+	slog.SetDefault(log)
 	stats := engine.NewStats()
 
 	if a.MetricsAddr != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,7 +54,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
+	cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", "--log-format", "json", file)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -116,9 +117,20 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	w.halt()
 	cmd.Process.Kill()
 	<-exited
+	// Every line is JSON, the connectors' warnings included, and they say
+	// what happened.
 	log, _ := os.ReadFile(logPath)
-	for _, want := range []string{"binlog connection lost", "clickhouse: insert failed, retrying"} {
-		if !strings.Contains(string(log), want) {
+	msgs := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
+		var rec struct{ Msg string }
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("--log-format json, but this line is not JSON: %s", line)
+			continue
+		}
+		msgs[rec.Msg] = true
+	}
+	for _, want := range []string{"binlog connection lost; reconnecting", "clickhouse: insert failed, retrying"} {
+		if !msgs[want] {
 			showLog()
 			t.Errorf("etlq's log does not say %q", want)
 		}
