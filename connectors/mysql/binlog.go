@@ -525,6 +525,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		r.touched = append(r.touched, ts)
 	}
 	posText := start.String()
+	ts.bb.start(st.maxRows)
 	ncols := len(ts.cur.Cols)
 	bm1, bm2 := e.ColumnBitmap1, e.ColumnBitmap2
 	bi := 0
@@ -578,6 +579,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		st.version++
 		if bb.rows >= st.maxRows {
 			r.flush(ts)
+			bb.start(st.maxRows)
 		}
 	}
 	return nil

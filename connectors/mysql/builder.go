@@ -10,50 +10,67 @@ import (
 )
 
 // batchBuilder accumulates the change rows of one table (one schema
-// version) into Arrow builders.
+// version): the table (and before.*) columns in Arrow builders, the
+// metadata as runs (meta.go).
 type batchBuilder struct {
 	t      *table
 	before bool
 	schema *arrow.Schema
-	rb     *array.RecordBuilder
-	cols   []array.Builder // table columns, then before.* columns
-	op     *array.StringBuilder
-	ts     *array.TimestampBuilder
-	db     *array.StringBuilder
-	tbl    *array.StringBuilder
-	pos    *array.StringBuilder
-	ver    *array.Uint64Builder
+	mem    memory.Allocator
+	rb     *array.RecordBuilder // table columns, then before.* columns
+	cols   []array.Builder
+	bins   []*array.BinaryBuilder // per column: nil unless string/binary
+	runs   []metaRun
 	rows   int
-	tmp    []byte
+	// started: the builders have room for this batch; lastRows and
+	// bytes: the rows and the data bytes per string column of the
+	// previous batch.
+	started  bool
+	lastRows int
+	bytes    []int
 }
 
 func newBatchBuilder(mem memory.Allocator, t *table, before bool) *batchBuilder {
 	s := t.streamSchema(before)
-	rb := array.NewRecordBuilder(mem, s)
 	n := len(t.Cols)
 	if before {
 		n *= 2
 	}
-	b := &batchBuilder{t: t, before: before, schema: s, rb: rb, cols: rb.Fields()[:n]}
-	m := rb.Fields()[n:]
-	b.op = m[0].(*array.StringBuilder)
-	b.ts = m[1].(*array.TimestampBuilder)
-	b.db = m[2].(*array.StringBuilder)
-	b.tbl = m[3].(*array.StringBuilder)
-	b.pos = m[4].(*array.StringBuilder)
-	b.ver = m[5].(*array.Uint64Builder)
+	rb := array.NewRecordBuilder(mem, arrow.NewSchema(s.Fields()[:n], nil))
+	b := &batchBuilder{t: t, before: before, schema: s, mem: mem, rb: rb, cols: rb.Fields(),
+		bins: make([]*array.BinaryBuilder, n), bytes: make([]int, n)}
+	for i, c := range b.cols {
+		switch c := c.(type) {
+		case *array.StringBuilder:
+			b.bins[i] = c.BinaryBuilder
+		case *array.BinaryBuilder:
+			b.bins[i] = c
+		}
+	}
 	return b
 }
 
-// appendMeta appends the metadata columns of one row; before.* columns are
-// NULL unless the caller filled them.
+// start readies the builders for a new batch: room for as many rows and
+// string bytes as the previous batch had (at least 64 rows, at most
+// maxRows), so builders do not grow by doubling as rows come.
+func (b *batchBuilder) start(maxRows int) {
+	if b.rows > 0 || b.started {
+		return
+	}
+	b.started = true
+	n := min(max(b.lastRows, 64), maxRows)
+	for i, c := range b.cols {
+		c.Reserve(n)
+		if bb := b.bins[i]; bb != nil && b.bytes[i] > 0 {
+			bb.ReserveData(b.bytes[i])
+		}
+	}
+}
+
+// appendMeta appends the metadata of one row; before.* columns are NULL
+// unless the caller filled them.
 func (b *batchBuilder) appendMeta(op string, tsMicros int64, pos string, version uint64) {
-	b.op.Append(op)
-	b.ts.Append(arrow.Timestamp(tsMicros))
-	b.db.Append(b.t.Ref.DB)
-	b.tbl.Append(b.t.Ref.Table)
-	b.pos.Append(pos)
-	b.ver.Append(version)
+	b.runs = addMeta(b.runs, op, tsMicros, pos, version)
 	b.rows++
 }
 
@@ -72,8 +89,24 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 	if b.rows == 0 {
 		return nil
 	}
-	b.rows = 0
-	return b.rb.NewRecordBatch()
+	for i, bb := range b.bins {
+		if bb != nil {
+			b.bytes[i] = bb.DataLen()
+		}
+	}
+	data := b.rb.NewRecordBatch()
+	defer data.Release()
+	cols := make([]arrow.Array, 0, b.schema.NumFields())
+	cols = append(cols, data.Columns()...)
+	meta := metaArrays(b.mem, b.t.Ref.DB, b.t.Ref.Table, b.runs)
+	cols = append(cols, meta...)
+	rec := array.NewRecordBatch(b.schema, cols, int64(b.rows))
+	for _, a := range meta {
+		a.Release()
+	}
+	b.lastRows, b.rows, b.started = b.rows, 0, false
+	b.runs = b.runs[:0]
+	return rec
 }
 
 func (b *batchBuilder) release() { b.rb.Release() }

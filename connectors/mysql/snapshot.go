@@ -625,30 +625,9 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 			cols = append(cols, array.MakeArrayOfNull(st.mem, c.arrowType(), n))
 		}
 	}
-	str := func(v string) arrow.Array {
-		b := array.NewStringBuilder(st.mem)
-		defer b.Release()
-		b.Reserve(n)
-		for i := 0; i < n; i++ {
-			b.Append(v)
-		}
-		return b.NewArray()
-	}
-	cols = append(cols, str(exec.OpRead))
-	tsb := array.NewTimestampBuilder(st.mem, metaFields[1].Type.(*arrow.TimestampType))
-	for i := 0; i < n; i++ {
-		tsb.Append(arrow.Timestamp(ch.readTs))
-	}
-	cols = append(cols, tsb.NewArray())
-	tsb.Release()
-	cols = append(cols, str(ts.ref.DB), str(ts.ref.Table), str(posText))
-	vb := array.NewUint64Builder(st.mem)
-	for i := 0; i < n; i++ {
-		vb.Append(st.version)
-		st.version++
-	}
-	cols = append(cols, vb.NewArray())
-	vb.Release()
+	meta := metaArrays(st.mem, ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpRead, ts: ch.readTs, pos: posText, ver: st.version, n: n}})
+	st.version += uint64(n)
+	cols = append(cols, meta...)
 	out := array.NewRecordBatch(schema, cols, int64(n))
 	for _, a := range cols {
 		a.Release()

@@ -406,17 +406,13 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 // schema of the first requested table.
 func (st *stream) emitMarkOnly(pos binlogPos) {
 	ts := st.tables[0]
-	bb := newBatchBuilder(st.mem, ts.out, st.req.Before)
-	rec := bb.rb.NewRecordBatch()
-	bb.release()
+	rec := emptyRecord(st.mem, ts.out.streamSchema(st.req.Before))
 	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Mark: st.mark(pos)})
 }
 
 // emitMarkOnlyFor is emitMarkOnly with the schema of ts.
 func (st *stream) emitMarkOnlyFor(ts *tableState, pos binlogPos) {
-	bb := newBatchBuilder(st.mem, ts.out, st.req.Before)
-	rec := bb.rb.NewRecordBatch()
-	bb.release()
+	rec := emptyRecord(st.mem, ts.out.streamSchema(st.req.Before))
 	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Mark: st.mark(pos)})
 }
 

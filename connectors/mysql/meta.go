@@ -1,0 +1,133 @@
+package mysql
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// The metadata columns (_op, _ts, _db, _table, _pos, _version) repeat:
+// _db and _table are constant in a batch, _op, _ts and _pos change per
+// event (per chunk in a snapshot), _version counts up. They are built in
+// bulk from runs of rows, with offsets arithmetic and one bytes buffer per
+// string column, instead of row by row through builders.
+
+// metaRun is a run of consecutive rows sharing _op, _ts and _pos, whose
+// versions count up from ver.
+type metaRun struct {
+	op  string
+	ts  int64
+	pos string
+	ver uint64
+	n   int
+}
+
+// addMeta appends one row's metadata to runs, extending the last run
+// when the row continues it.
+func addMeta(runs []metaRun, op string, ts int64, pos string, ver uint64) []metaRun {
+	if k := len(runs) - 1; k >= 0 {
+		r := &runs[k]
+		if r.ver+uint64(r.n) == ver && r.ts == ts && r.op == op && r.pos == pos {
+			r.n++
+			return runs
+		}
+	}
+	return append(runs, metaRun{op: op, ts: ts, pos: pos, ver: ver, n: 1})
+}
+
+// metaArrays returns the metadata columns of runs, in metaFields order.
+func metaArrays(mem memory.Allocator, db, tbl string, runs []metaRun) []arrow.Array {
+	rows := 0
+	for _, r := range runs {
+		rows += r.n
+	}
+	ts := fixedArray(mem, metaFields[1].Type, rows, 8, func(b []byte) {
+		v := arrow.Int64Traits.CastFromBytes(b)
+		k := 0
+		for _, r := range runs {
+			for j := 0; j < r.n; j++ {
+				v[k] = r.ts
+				k++
+			}
+		}
+	})
+	ver := fixedArray(mem, metaFields[5].Type, rows, 8, func(b []byte) {
+		v := arrow.Uint64Traits.CastFromBytes(b)
+		k := 0
+		for _, r := range runs {
+			for j := 0; j < r.n; j++ {
+				v[k] = r.ver + uint64(j)
+				k++
+			}
+		}
+	})
+	return []arrow.Array{
+		stringRuns(mem, len(runs), func(i int) (string, int) { return runs[i].op, runs[i].n }),
+		ts,
+		stringRuns(mem, 1, func(int) (string, int) { return db, rows }),
+		stringRuns(mem, 1, func(int) (string, int) { return tbl, rows }),
+		stringRuns(mem, len(runs), func(i int) (string, int) { return runs[i].pos, runs[i].n }),
+		ver,
+	}
+}
+
+// fixedArray makes a fixed-width array without nulls of n values of
+// width bytes, filled by fill.
+func fixedArray(mem memory.Allocator, dt arrow.DataType, n, width int, fill func([]byte)) arrow.Array {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(n * width)
+	fill(buf.Bytes())
+	data := array.NewData(dt, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+	buf.Release()
+	a := array.MakeFromData(data)
+	data.Release()
+	return a
+}
+
+// stringRuns makes a string array of nruns runs: run i is a string
+// repeated a number of times.
+func stringRuns(mem memory.Allocator, nruns int, run func(i int) (string, int)) arrow.Array {
+	rows, size := 0, 0
+	for i := 0; i < nruns; i++ {
+		s, n := run(i)
+		rows += n
+		size += len(s) * n
+	}
+	offs := memory.NewResizableBuffer(mem)
+	offs.Resize((rows + 1) * 4)
+	vals := memory.NewResizableBuffer(mem)
+	vals.Resize(size)
+	o := arrow.Int32Traits.CastFromBytes(offs.Bytes())
+	d := vals.Bytes()
+	at, k := 0, 0
+	for i := 0; i < nruns; i++ {
+		s, n := run(i)
+		start := at
+		for j := 0; j < n; j++ {
+			o[k] = int32(at)
+			k++
+			at += len(s)
+		}
+		// One copy of s, then doubling copies of what is there.
+		if end := at; end > start {
+			copy(d[start:end], s)
+			for filled := len(s); start+filled < end; filled *= 2 {
+				copy(d[start+filled:end], d[start:start+filled])
+			}
+		}
+	}
+	o[rows] = int32(at)
+	data := array.NewData(arrow.BinaryTypes.String, rows, []*memory.Buffer{nil, offs, vals}, nil, 0, 0)
+	offs.Release()
+	vals.Release()
+	a := array.MakeFromData(data)
+	data.Release()
+	return a
+}
+
+// emptyRecord returns a record of schema with no rows.
+func emptyRecord(mem memory.Allocator, schema *arrow.Schema) arrow.RecordBatch {
+	rb := array.NewRecordBuilder(mem, schema)
+	defer rb.Release()
+	return rb.NewRecordBatch()
+}
