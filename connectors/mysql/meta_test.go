@@ -1,0 +1,64 @@
+package mysql
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// TestMetaArraysFromRuns builds the metadata columns of runs of rows in
+// bulk and compares them with the row-by-row values.
+func TestMetaArraysFromRuns(t *testing.T) {
+	mem := checkedMem(t)
+	type meta struct {
+		op  string
+		ts  int64
+		pos string
+		ver uint64
+	}
+	var want []meta
+	var runs []metaRun
+	add := func(op string, ts int64, pos string, ver uint64) {
+		want = append(want, meta{op, ts, pos, ver})
+		runs = addMeta(runs, op, ts, pos, ver)
+	}
+	for i := 0; i < 1000; i++ {
+		add("insert", 5, "binlog.000001:100", uint64(i))
+	}
+	add("update", 5, "binlog.000001:200", 1000)
+	add("update", 5, "binlog.000001:200", 1002) // a skipped version
+	add("", 6, "", 1003)
+	for i := 0; i < 37; i++ {
+		add("delete", 7, "binlog.000002:4", uint64(1004+i))
+	}
+	if len(runs) != 5 {
+		t.Fatalf("%d runs, want 5", len(runs))
+	}
+	cols := metaArrays(mem, "db", "a_table", runs)
+	defer func() {
+		for _, a := range cols {
+			a.Release()
+		}
+	}()
+	for i, w := range want {
+		got := []string{cols[0].(*array.String).Value(i), fmt.Sprint(int64(cols[1].(*array.Timestamp).Value(i))),
+			cols[2].(*array.String).Value(i), cols[3].(*array.String).Value(i), cols[4].(*array.String).Value(i),
+			fmt.Sprint(cols[5].(*array.Uint64).Value(i))}
+		exp := []string{w.op, fmt.Sprint(w.ts), "db", "a_table", w.pos, fmt.Sprint(w.ver)}
+		if fmt.Sprint(got) != fmt.Sprint(exp) {
+			t.Fatalf("row %d: %v, want %v", i, got, exp)
+		}
+	}
+	for j, a := range cols {
+		if a.Len() != len(want) || a.NullN() != 0 || !arrow.TypeEqual(a.DataType(), metaFields[j].Type) {
+			t.Fatalf("column %d: len %d nulls %d type %s", j, a.Len(), a.NullN(), a.DataType())
+		}
+		if v, ok := a.(interface{ ValidateFull() error }); ok {
+			if err := v.ValidateFull(); err != nil {
+				t.Fatalf("column %d: %v", j, err)
+			}
+		}
+	}
+}
