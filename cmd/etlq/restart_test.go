@@ -13,38 +13,46 @@ import (
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
-// TestServerRestarts: etlq streams into ClickHouse under a live writer
-// while, on private servers, (a) MariaDB is stopped cleanly, left down for
-// a few seconds and started again, and (b) ClickHouse is stopped for 20 s
-// and started again. The running etlq must ride out both: after each
-// restart a row written afterwards reaches ClickHouse without restarting
-// etlq. At the end etlq is killed, apply --once catches up, and the
-// _current view equals the source row by row.
+// TestServerRestarts: etlq streams two sources into ClickHouse under live
+// writers while, on private servers, (a) both MariaDBs (one with
+// binlog_row_metadata=FULL, one with the default) are stopped cleanly, left
+// down for a few seconds and started again, and (b) ClickHouse is stopped
+// for 20 s and started again. The running etlq must ride out both: after
+// each restart a row written afterwards reaches ClickHouse from each source
+// without restarting etlq. At the end etlq is killed, apply --once catches
+// up, and each _current view equals its source row by row.
 func TestServerRestarts(t *testing.T) {
 	// The shared servers answering means the server binaries are here
 	// (and CI=true turns their absence into a failure).
 	testenv.MySQLDSN(t)
 	testenv.ClickHouseDSN(t)
-	ps := startPrivateServices(t, "mariadb-a", "clickhouse")
-	myDSN, chDSN := ps.MySQLDSN, ps.CHDSN
+	ps := startPrivateServices(t, "mariadb-a", "mariadb-b", "clickhouse")
+	chDSN := ps.CHDSN
+	sources := []struct{ name, server, dsn string }{
+		{"a", "mariadb-a", ps.MySQLDSN},
+		{"b", "mariadb-b", ps.MySQLMinimalDSN},
+	}
 
 	db := testenv.UniqueName(t)
-	my := testenv.MySQLConn(t, myDSN)
 	const keys = 30000
-	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-	seed(t, my, db+".t", 20000)
-	my.Close()
+	var src strings.Builder
+	fmt.Fprintf(&src, "CREATE SINK dw INTO clickhouse '%s';\n", chDSN)
+	for _, s := range sources {
+		my := testenv.MySQLConn(t, s.dsn)
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+		seed(t, my, db+".t", 20000)
+		my.Close()
+		fmt.Fprintf(&src, `CREATE SOURCE %s FROM mysql '%s' WITH (chunk_rows = 5000);
+CREATE PIPELINE p_%s FROM binlog %s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t_%s MODE upsert KEY (id)
+  WITH (batch_rows = 2000, flush_interval = '100ms');
+`, s.name, s.dsn, s.name, s.name, db, db, s.name)
+	}
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "restart.etl")
-	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (chunk_rows = 5000);
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE p FROM binlog s.%s.t
-  TRANSFORM id, status, amount
-  INTO clickhouse dw.%s.t MODE upsert KEY (id)
-  WITH (batch_rows = 2000, flush_interval = '100ms');
-`, myDSN, chDSN, db, db)
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(src.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	state := filepath.Join(dir, "state")
@@ -80,66 +88,78 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		}
 	}
 
-	w := startChurn(t, myDSN, db+".t", keys, churnOptions{workers: 1, pause: 2 * time.Millisecond})
-	defer w.halt()
-	count := fmt.Sprintf("SELECT count() FROM %s.t_current WHERE id > %d", db, keys)
-	marker := func(id int) {
-		t.Helper()
-		c := testenv.MySQLConn(t, myDSN)
-		myExec(t, c, fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'marker', 0)", db, id))
-		c.Close()
+	var writers []*churn
+	for _, s := range sources {
+		w := startChurn(t, s.dsn, db+".t", keys, churnOptions{workers: 1, pause: 2 * time.Millisecond})
+		defer w.halt()
+		writers = append(writers, w)
 	}
-	// The snapshot is in and the stream follows.
-	marker(keys + 1)
-	took := waitCHCount(t, chDSN, count, 1, 60*time.Second)
-	t.Logf("snapshot and first marker in ClickHouse after %v", took.Round(100*time.Millisecond))
+	// markers writes row keys+n at each source and waits until both are in
+	// ClickHouse: each source's stream goes on.
+	markers := func(n int, timeout time.Duration) time.Duration {
+		t.Helper()
+		var took time.Duration
+		for _, s := range sources {
+			c := testenv.MySQLConn(t, s.dsn)
+			myExec(t, c, fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'marker', 0)", db, keys+n))
+			c.Close()
+			took = max(took, waitCHCount(t, chDSN, fmt.Sprintf("SELECT count() FROM %s.t_%s_current WHERE id > %d", db, s.name, keys), uint64(n), timeout))
+		}
+		return took
+	}
+	// The snapshots are in and the streams follow.
+	took := markers(1, 60*time.Second)
+	t.Logf("snapshots and first markers in ClickHouse after %v", took.Round(100*time.Millisecond))
 
-	// (a) MariaDB restarts.
-	ps.run(t, "down", "mariadb-a")
+	// (a) Both MariaDBs restart.
+	ps.run(t, "down", "mariadb-a", "mariadb-b")
 	time.Sleep(3 * time.Second)
-	ps.run(t, "up", "mariadb-a")
-	alive("after the MariaDB restart")
-	marker(keys + 2)
-	took = waitCHCount(t, chDSN, count, 2, 90*time.Second)
-	alive("after the MariaDB restart")
-	t.Logf("MariaDB restarted; a row written after it reached ClickHouse %v later", took.Round(100*time.Millisecond))
+	ps.run(t, "up", "mariadb-a", "mariadb-b")
+	alive("after the MariaDB restarts")
+	took = markers(2, 90*time.Second)
+	alive("after the MariaDB restarts")
+	t.Logf("MariaDBs restarted; rows written after it reached ClickHouse %v later", took.Round(100*time.Millisecond))
 
 	// (b) ClickHouse is away for 20 s.
 	ps.run(t, "down", "clickhouse")
 	time.Sleep(20 * time.Second)
 	alive("while ClickHouse was down")
 	ps.run(t, "up", "clickhouse")
-	marker(keys + 3)
-	took = waitCHCount(t, chDSN, count, 3, 90*time.Second)
+	took = markers(3, 90*time.Second)
 	alive("after the ClickHouse restart")
-	t.Logf("ClickHouse restarted; a row written after it reached ClickHouse %v later", took.Round(100*time.Millisecond))
+	t.Logf("ClickHouse restarted; rows written after it reached ClickHouse %v later", took.Round(100*time.Millisecond))
 
-	w.halt()
+	for _, w := range writers {
+		w.halt()
+		t.Logf("writer: %d operations, %d errors during the restarts", w.ops.Load(), w.errors.Load())
+	}
 	cmd.Process.Kill()
 	<-exited
+
 	// Every line is JSON, the connectors' warnings included, and they say
 	// what happened.
 	log, _ := os.ReadFile(logPath)
-	msgs := map[string]bool{}
+	msgs := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(string(log)), "\n") {
-		var rec struct{ Msg string }
+		var rec struct{ Msg, Source string }
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
 			t.Errorf("--log-format json, but this line is not JSON: %s", line)
 			continue
 		}
-		msgs[rec.Msg] = true
+		msgs[rec.Msg+" "+rec.Source]++
 	}
-	for _, want := range []string{"binlog connection lost; reconnecting", "clickhouse: insert failed, retrying"} {
-		if !msgs[want] {
+	for _, want := range []string{"binlog connection lost; reconnecting a", "binlog connection lost; reconnecting b", "clickhouse: insert failed, retrying "} {
+		if msgs[want] == 0 {
 			showLog()
 			t.Errorf("etlq's log does not say %q", want)
 		}
 	}
-	t.Logf("writer: %d operations, %d errors during the restarts", w.ops.Load(), w.errors.Load())
 
 	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	my = testenv.MySQLConn(t, myDSN)
 	ch := testenv.ClickHouseConn(t, chDSN)
-	n := compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
-	t.Logf("%d rows compared", n)
+	for _, s := range sources {
+		my := testenv.MySQLConn(t, s.dsn)
+		n := compareTable(t, my, ch, db, "t", db, "t_"+s.name, db+".t_"+s.name+"_current")
+		t.Logf("source %s: %d rows compared", s.name, n)
+	}
 }

@@ -26,8 +26,9 @@ import (
 // the shared ones.
 type privateServices struct {
 	env      []string
-	MySQLDSN string // like MariaDB A: binlog_row_metadata=FULL, Europe/Berlin
-	CHDSN    string
+	MySQLDSN        string // like MariaDB A: binlog_row_metadata=FULL, Europe/Berlin
+	MySQLMinimalDSN string // like MariaDB B: binlog_row_metadata default, America/Sao_Paulo
+	CHDSN           string
 }
 
 // startPrivateServices starts the named servers (mariadb-a, mariadb-b,
@@ -55,8 +56,9 @@ func startPrivateServices(t *testing.T, servers ...string) *privateServices {
 			fmt.Sprintf("ETLQ_CLICKHOUSE_PORT=%d", ports[2]),
 			fmt.Sprintf("ETLQ_CLICKHOUSE_HTTP_PORT=%d", ports[3]),
 		),
-		MySQLDSN: fmt.Sprintf("mysql://root@127.0.0.1:%d", ports[0]),
-		CHDSN:    fmt.Sprintf("clickhouse://127.0.0.1:%d", ports[2]),
+		MySQLDSN:        fmt.Sprintf("mysql://root@127.0.0.1:%d", ports[0]),
+		MySQLMinimalDSN: fmt.Sprintf("mysql://root@127.0.0.1:%d", ports[1]),
+		CHDSN:           fmt.Sprintf("clickhouse://127.0.0.1:%d", ports[2]),
 	}
 	t.Cleanup(func() { p.run(t, "down") })
 	start := time.Now()
