@@ -25,7 +25,7 @@ import (
 // directory, so the test may stop and start them while other packages use
 // the shared ones.
 type privateServices struct {
-	env      []string
+	env             []string
 	MySQLDSN        string // like MariaDB A: binlog_row_metadata=FULL, Europe/Berlin
 	MySQLMinimalDSN string // like MariaDB B: binlog_row_metadata default, America/Sao_Paulo
 	CHDSN           string
