@@ -55,6 +55,7 @@ type snapshotter struct {
 	emitted  map[*tableState]int         // chunks emitted per table
 	closed   map[*tableState]bool        // planning finished per table
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
+	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
 	active   []*tableState
 }
 
@@ -62,7 +63,7 @@ func newSnapshotter(st *stream) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
-		hints: map[*table][]int{}}
+		hints: map[*table][]int{}, textOnly: map[*table]bool{}}
 	for _, ts := range st.tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)

@@ -128,10 +128,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (int, error) {
 	reserve := func() { rr.reserve(max(min(st.maxRows, expect-rr.rows), 1024)) }
 	reserve()
 	n := 0
-	err := selectRaw(c, chunkQuery(ch), len(t.Cols), func(row []byte) error {
-		if err := rr.row(row); err != nil {
-			return err
-		}
+	added := func() error {
 		if n++; n == st.maxRows {
 			n = 0
 			ch.recs = append(ch.recs, rr.record())
@@ -141,7 +138,38 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (int, error) {
 			reserve()
 		}
 		return nil
-	})
+	}
+	q := chunkQuery(ch)
+	var err error
+	if s.binaryOK(t) {
+		err = selectBinary(c, q, rr, func(row []byte) error {
+			if err := rr.binRow(row); err != nil {
+				return err
+			}
+			return added()
+		})
+		if errors.Is(err, errBinaryType) {
+			// No row was taken: read them as text, in the same
+			// transaction, and from now on for this schema.
+			s.st.log.Warn("snapshot reads with the text protocol", "table", ch.ts.key, "reason", err.Error())
+			s.mu.Lock()
+			s.textOnly[t] = true
+			s.mu.Unlock()
+			err = selectRaw(c, q, len(t.Cols), func(row []byte) error {
+				if err := rr.row(row); err != nil {
+					return err
+				}
+				return added()
+			})
+		}
+	} else {
+		err = selectRaw(c, q, len(t.Cols), func(row []byte) error {
+			if err := rr.row(row); err != nil {
+				return err
+			}
+			return added()
+		})
+	}
 	if err != nil {
 		return rr.rows, err
 	}
@@ -150,6 +178,13 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (int, error) {
 	}
 	s.noteDataHint(t, rr)
 	return rr.rows, nil
+}
+
+// binaryOK reports whether t's chunks are read with the binary protocol.
+func (s *snapshotter) binaryOK(t *table) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.st.opts.textProtocol && !s.textOnly[t]
 }
 
 // errColumnsRead stops go-mysql's result reading after the column
@@ -176,13 +211,20 @@ func selectRaw(c *client.Conn, q string, ncols int, row func([]byte) error) erro
 	if !errors.Is(err, errColumnsRead) {
 		return err
 	}
-	var buf []byte
+	return readRows(c, row)
+}
+
+// readRows reads the row packets of a result whose column definitions
+// were read, up to its end, calling row with each.
+func readRows(c *client.Conn, row func([]byte) error) error {
+	var w packetBuf
 	var failed error
 	for {
-		buf, err = c.ReadPacketReuseMem(buf[:0])
-		if err != nil {
+		w.b = w.b[:0]
+		if err := c.ReadPacketTo(&w); err != nil {
 			return err
 		}
+		buf := w.b
 		if len(buf) == 0 {
 			return gm.ErrMalformPacket
 		}
@@ -201,11 +243,21 @@ func selectRaw(c *client.Conn, q string, ncols int, row func([]byte) error) erro
 	}
 }
 
-// rowReader appends text-protocol row packets to Arrow builders.
+// packetBuf collects one packet.
+type packetBuf struct{ b []byte }
+
+func (w *packetBuf) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// rowReader appends text- or binary-protocol row packets to Arrow
+// builders.
 type rowReader struct {
 	t     *table
 	rb    *array.RecordBuilder
-	put   []func(v []byte) bool
+	put   []func(v []byte) bool  // text values, by column kind
+	dec   []binDecoder           // binary values, by result column type
 	bins  []*array.BinaryBuilder // per column; nil unless string/binary
 	hint  []int                  // per column: data bytes per row (binary builders)
 	rows  int

@@ -51,6 +51,7 @@ func Spec() connectors.Spec {
 			{Name: "snapshot_on_purge", Type: connectors.OptBool, Default: false, Doc: "when the checkpoint's binlog position was purged on the server, take a new snapshot instead of failing"},
 			{Name: "heartbeat", Type: connectors.OptDuration, Default: "1s", Doc: "binlog heartbeat period; keeps lag and idle checkpoints honest"},
 			{Name: "snapshot_position", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "bracket"}, Doc: "how a snapshot chunk is placed in the binlog: auto (MariaDB: binlog_snapshot_position, MySQL: bracket), bracket (SHOW MASTER STATUS before and after, events in the window win)"},
+			{Name: "snapshot_protocol", Type: connectors.OptString, Default: "binary", Enum: []string{"binary", "text"}, Doc: "how snapshot rows are read: binary (prepared statements: numbers and dates as bytes, the cheapest for server and etlq), text (plain queries, for proxies without prepared statements)"},
 		},
 	}
 }

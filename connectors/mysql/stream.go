@@ -28,6 +28,7 @@ type streamOpts struct {
 	schemaChanges string
 	onPurge       bool
 	bracket       bool
+	textProtocol  bool // snapshot_protocol = 'text'
 }
 
 // tableState is one requested table inside a stream.
@@ -284,6 +285,13 @@ func (st *stream) parseOpts() error {
 	if v, ok := get("snapshot_position"); ok {
 		s, _ := v.(string)
 		o.bracket = s == "bracket"
+	}
+	if v, ok := get("snapshot_protocol"); ok {
+		s, _ := v.(string)
+		if s != "binary" && s != "text" {
+			return fmt.Errorf("option \"snapshot_protocol\": want 'binary' or 'text', got %v", v)
+		}
+		o.textProtocol = s == "text"
 	}
 	st.opts = o
 	return nil

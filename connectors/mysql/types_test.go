@@ -110,12 +110,36 @@ func TestTypeZooSnapshotEqualsBinlog(t *testing.T) {
 			}
 			mem := checkedMem(t)
 
-			// Snapshot path.
+			// Snapshot path, with the binary protocol (the default) and
+			// the text protocol.
 			st, err := src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotOnly}}}, mem)
 			if err != nil {
 				t.Fatal(err)
 			}
+			if sn := st.(*stream).snap; sn == nil || !sn.binaryOK(st.(*stream).tables[0].cur) {
+				t.Fatal("snapshot does not use the binary protocol")
+			}
 			snap := collectRecords(t, st)
+			if sn := st.(*stream).snap; !sn.binaryOK(st.(*stream).tables[0].cur) {
+				t.Error("a column fell back to the text protocol")
+			}
+			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotOnly}},
+				Options: map[string]any{"snapshot_protocol": "text"}}, mem)
+			if err != nil {
+				t.Fatal(err)
+			}
+			snapText := collectRecords(t, st)
+			defer releaseAll(snapText)
+			if len(snapText) != len(snap) {
+				t.Fatalf("rows: binary protocol %d, text protocol %d", len(snap), len(snapText))
+			}
+			for ri := range snap {
+				for ci, f := range schema.Fields {
+					if a, b := valueText(snap[ri].rec.Column(ci), snap[ri].i), valueText(snapText[ri].rec.Column(ci), snapText[ri].i); a != b {
+						t.Errorf("row %d column %s (%s): binary protocol %s, text protocol %s", ri, f.Name, st0(f), a, b)
+					}
+				}
+			}
 			// Binlog path, from before the inserts.
 			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}, Once: true,
 				Options: map[string]any{"start_at": startPos.String()}}, mem)
