@@ -1,14 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestBigSnapshotUnderWriter: a 1,000,000-row table is snapshotted with the
@@ -21,28 +18,12 @@ func TestBigSnapshotUnderWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1M rows: skipped with -short")
 	}
-	for _, tc := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{
-		{"metadata_full", testenv.MySQLDSN},
-		{"metadata_default", testenv.MySQLMinimalDSN},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			testBigSnapshotUnderWriter(t, tc.dsn(t))
-		})
-	}
+	onBothServers(t, testBigSnapshotUnderWriter)
 }
 
 func testBigSnapshotUnderWriter(t *testing.T, myDSN string) {
-	chDSN := testenv.ClickHouseDSN(t)
-	db := testenv.UniqueName(t)
-	my := testenv.MySQLConn(t, myDSN)
-	ch := testenv.ClickHouseConn(t, chDSN)
-	t.Cleanup(func() {
-		my.Execute("DROP DATABASE IF EXISTS " + db)
-		ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	})
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	const rows = 1000000
 	const keys = 1050000 // the writer also inserts keys past the loaded ones
 	start := time.Now()

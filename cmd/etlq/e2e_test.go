@@ -169,32 +169,16 @@ func diffRows(t *testing.T, want, got []string) {
 // deletes, updates across the WHERE and key changes → apply --once again
 // from the checkpoint → ClickHouse equals the source query row by row.
 func TestApplyOnceUpsert(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{
-		{"metadata_full", testenv.MySQLDSN},
-		{"metadata_default", testenv.MySQLMinimalDSN},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			testApplyOnceUpsert(t, tc.dsn(t))
-		})
-	}
+	onBothServers(t, testApplyOnceUpsert)
 }
 
 func testApplyOnceUpsert(t *testing.T, myDSN string) {
-	chDSN := testenv.ClickHouseDSN(t)
-	db := testenv.UniqueName(t)
-	my := testenv.MySQLConn(t, myDSN)
-	ch := testenv.ClickHouseConn(t, chDSN)
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my,
 		"CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".orders (id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2), created_at DATETIME(6) NOT NULL)",
 	)
-	t.Cleanup(func() {
-		my.Execute("DROP DATABASE IF EXISTS " + db)
-		ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	})
 	statuses := []string{"new", "paid", "shipped", "cancelled"}
 	var vals []string
 	for i := 1; i <= 500; i++ {

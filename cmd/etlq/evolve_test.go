@@ -1,39 +1,22 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestSchemaEvolution: an ALTER TABLE ADD COLUMN while streaming reaches
 // ClickHouse under TRANSFORM * (schema_changes = 'evolve'); rows written
 // before the change keep their values.
 func TestSchemaEvolution(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{
-		{"metadata_full", testenv.MySQLDSN},
-		{"metadata_default", testenv.MySQLMinimalDSN},
-	} {
-		t.Run(tc.name, func(t *testing.T) { testSchemaEvolution(t, tc.dsn(t)) })
-	}
+	onBothServers(t, testSchemaEvolution)
 }
 
 func testSchemaEvolution(t *testing.T, myDSN string) {
-	chDSN := testenv.ClickHouseDSN(t)
-	db := testenv.UniqueName(t)
-	my := testenv.MySQLConn(t, myDSN)
-	ch := testenv.ClickHouseConn(t, chDSN)
-	t.Cleanup(func() {
-		my.Execute("DROP DATABASE IF EXISTS " + db)
-		ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	})
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my,
 		"CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL)",

@@ -36,17 +36,7 @@ type sakilaChange struct {
 // source, every column of every row compared by its type, and the pattern
 // pipeline saw exactly the operations made.
 func TestSakila(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		dsn  func(testing.TB) string
-	}{
-		{"metadata_full", testenv.MySQLDSN},
-		{"metadata_default", testenv.MySQLMinimalDSN},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			testSakila(t, tc.dsn(t))
-		})
-	}
+	onBothServers(t, testSakila)
 }
 
 func testSakila(t *testing.T, myDSN string) {

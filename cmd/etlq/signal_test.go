@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -22,14 +21,8 @@ import (
 // written flushed and checkpointed, so the next run has nothing to redo.
 func TestApplyInterruptAndMetrics(t *testing.T) {
 	myDSN := testenv.MySQLDSN(t)
-	chDSN := testenv.ClickHouseDSN(t)
-	db := testenv.UniqueName(t)
-	my := testenv.MySQLConn(t, myDSN)
-	ch := testenv.ClickHouseConn(t, chDSN)
-	t.Cleanup(func() {
-		my.Execute("DROP DATABASE IF EXISTS " + db)
-		ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	})
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
 	seed(t, my, db+".t", 1000)
 
