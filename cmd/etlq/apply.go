@@ -33,15 +33,10 @@ type applyCmd struct {
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
-	l, err := load(a.File)
+	_, plan, err := loadPlan(ctx, a.File, false)
 	if err != nil {
 		return err
 	}
-	plan, cat, err := l.build(ctx, false)
-	if err != nil {
-		return err
-	}
-	cat.Close()
 
 	if err := setMemoryLimit(a.MemoryLimit); err != nil {
 		return err

@@ -18,16 +18,9 @@ type checkCmd struct {
 }
 
 func (c *checkCmd) Run(ctx context.Context) error {
-	l, err := load(c.File)
+	l, plan, err := loadPlan(ctx, c.File, c.Offline)
 	if err != nil {
 		return err
-	}
-	plan, cat, err := l.build(ctx, c.Offline)
-	if err != nil {
-		return err
-	}
-	if cat != nil {
-		defer cat.Close()
 	}
 	if !c.Offline {
 		var errs lang.Errors
@@ -110,16 +103,9 @@ type planCmd struct {
 }
 
 func (c *planCmd) Run(ctx context.Context) error {
-	l, err := load(c.File)
+	_, plan, err := loadPlan(ctx, c.File, c.Offline)
 	if err != nil {
 		return err
-	}
-	plan, cat, err := l.build(ctx, c.Offline)
-	if err != nil {
-		return err
-	}
-	if cat != nil {
-		defer cat.Close()
 	}
 	ddl := map[string][]string{}
 	if !c.Offline {

@@ -53,36 +53,41 @@ func formatErr(err error, src []byte) error {
 	return err
 }
 
-// build plans a loaded file, against live sources unless offline.
-func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, *liveCatalog, error) {
-	var cat *liveCatalog
+// build plans a loaded file, against live sources unless offline. The
+// connections it opens to read schemas are closed before it returns.
+func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, error) {
 	opts := planner.Options{}
 	if !offline {
-		cat = newLiveCatalog()
-		opts.Catalog = cat
-	}
-	if cat != nil {
+		cat := newLiveCatalog()
+		defer cat.Close()
 		// A source that cannot be reached is one clear line, not an error
 		// at every table that names it.
-		offline, err := planner.Build(ctx, l.file, planner.Options{})
+		decls, err := planner.Build(ctx, l.file, planner.Options{})
 		if err != nil {
-			return nil, nil, formatErr(err, l.src)
+			return nil, formatErr(err, l.src)
 		}
-		for _, d := range offline.Sources {
+		for _, d := range decls.Sources {
 			if err := cat.ping(ctx, d); err != nil {
-				cat.Close()
-				return nil, nil, fmt.Errorf("source %s (%s): %w", d.Name, d.Redacted, err)
+				return nil, fmt.Errorf("source %s (%s): %w", d.Name, d.Redacted, err)
 			}
 		}
+		opts.Catalog = cat
 	}
 	p, err := planner.Build(ctx, l.file, opts)
 	if err != nil {
-		if cat != nil {
-			cat.Close()
-		}
-		return nil, nil, formatErr(err, l.src)
+		return nil, formatErr(err, l.src)
 	}
-	return p, cat, nil
+	return p, nil
+}
+
+// loadPlan reads, parses and plans a file.
+func loadPlan(ctx context.Context, path string, offline bool) (*loaded, *planner.Plan, error) {
+	l, err := load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := l.build(ctx, offline)
+	return l, p, err
 }
 
 // ping checks that a source answers.

@@ -334,7 +334,7 @@ func (r *repl) load(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	decls, _, err := l.build(ctx, true)
+	decls, err := l.build(ctx, true)
 	if err != nil {
 		return err
 	}
@@ -348,15 +348,13 @@ func (r *repl) load(ctx context.Context, path string) error {
 	r.resetCatalog()
 	fmt.Fprintf(r.out, "loaded %s: %d sources, %d sinks, %d functions, %d pipelines\n",
 		path, len(decls.Sources), countDeclared(decls), len(r.funcs), len(decls.Pipelines))
-	_, cat, err := l.build(ctx, false)
-	if err != nil {
+	if _, err := l.build(ctx, false); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		fmt.Fprintf(r.errw, "warning: %s does not plan against the live schemas:\n", path)
 		return err
 	}
-	cat.Close()
 	return nil
 }
 

@@ -444,11 +444,10 @@ func (r *repl) plan(ctx context.Context, text string, toks []replToken) error {
 	if !found {
 		return stmtError(text, toks[1], "no pipeline %q in %s (pipelines: %s)", name, r.file.path, orNone(strings.Join(names, ", ")))
 	}
-	plan, cat, err := r.file.build(ctx, false)
+	plan, err := r.file.build(ctx, false)
 	if err != nil {
 		return err
 	}
-	defer cat.Close()
 	one := *plan
 	one.Pipelines = nil
 	for _, p := range plan.Pipelines {
