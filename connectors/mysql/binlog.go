@@ -678,12 +678,6 @@ func (st *stream) gtidPosition(c *client.Conn, gtid string) (binlogPos, string, 
 	return binlogPos{}, "", fmt.Errorf("start_at = %q: GTID not found in the server's binary logs", gtid)
 }
 
-// positionAt finds the first transaction committed at or after ts: the
-// binlog file whose first event is the last one before ts is scanned.
-func (st *stream) positionAt(c *client.Conn, ts time.Time) (binlogPos, string, error) {
-	return binlogPos{}, "", fmt.Errorf("start_at = %q: timestamp starts are not supported yet; give 'earliest', 'latest' or 'file:pos'", ts.Format(time.DateTime))
-}
-
 // ddl handles a non-transaction-control query event: when it may touch one
 // of the stream's tables, the table's schema is read again and versioned at
 // this position.
