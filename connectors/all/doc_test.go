@@ -1,0 +1,66 @@
+package all_test
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/etlq/etlq/connectors"
+	_ "github.com/etlq/etlq/connectors/all"
+	"github.com/etlq/etlq/planner"
+)
+
+var update = flag.Bool("update", false, "rewrite docs/connectors.md")
+
+// TestConnectorsDoc keeps docs/connectors.md equal to what the registered
+// specs say (go test ./connectors/all -update rewrites it).
+func TestConnectorsDoc(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("# Connectors and their options\n\n")
+	b.WriteString("Generated from the connectors' registered specs by `go test ./connectors/all -update`; `etlq check` validates WITH clauses against the same specs.\n")
+	b.WriteString("Options of a source or sink go in its `CREATE SOURCE`/`CREATE SINK … WITH (…)`; pipeline options go in `CREATE PIPELINE … WITH (…)`.\n")
+	section := func(kind, role string, spec *connectors.Spec) {
+		fmt.Fprintf(&b, "\n## %s (%s)\n\n%s\n", kind, role, spec.Doc)
+		table := func(title string, opts []connectors.Option) {
+			if len(opts) == 0 {
+				return
+			}
+			fmt.Fprintf(&b, "\n%s\n\n| option | type | default | meaning |\n|---|---|---|---|\n", title)
+			for _, o := range opts {
+				def := ""
+				if o.Default != nil {
+					def = fmt.Sprintf("`%v`", o.Default)
+				}
+				typ := o.Type.String()
+				if len(o.Enum) > 0 {
+					typ = "'" + strings.Join(o.Enum, "' \\| '") + "'"
+				}
+				fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, typ, def, strings.ReplaceAll(o.Doc, "|", "\\|"))
+			}
+		}
+		table("Options:", spec.Options)
+		table("Pipeline options (in `CREATE PIPELINE … WITH`):", spec.TargetOptions)
+	}
+	section("every pipeline", "options of CREATE PIPELINE", &connectors.Spec{Doc: "Whatever its source and sink.", TargetOptions: planner.PipelineOptions})
+	for _, k := range connectors.SourceKinds() {
+		s, _ := connectors.SourceSpec(k)
+		section(k, "source", s)
+	}
+	for _, k := range connectors.SinkKinds() {
+		s, _ := connectors.SinkSpec(k)
+		section(k, "sink", s)
+	}
+	const path = "../../docs/connectors.md"
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	have, err := os.ReadFile(path)
+	if err != nil || string(have) != b.String() {
+		t.Errorf("docs/connectors.md is not what the specs say: run go test ./connectors/all -update")
+	}
+}
