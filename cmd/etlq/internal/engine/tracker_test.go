@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// A later batch acknowledged first must not make its mark committable
+// before the earlier batch is acknowledged (maxwell #241).
+func TestTrackerCommitsOnlyContiguousMarks(t *testing.T) {
+	tr := newTracker()
+	m1, m2, m3 := &exec.Mark{State: []byte("1")}, &exec.Mark{State: []byte("2")}, &exec.Mark{State: []byte("3")}
+	s1 := tr.begin(m1)
+	tr.add(s1)
+	tr.add(s1) // two pipelines write batch 1
+	tr.seal(s1)
+	s2 := tr.begin(nil) // a batch in the middle of a transaction: no mark
+	tr.add(s2)
+	tr.seal(s2)
+	s3 := tr.begin(m2)
+	tr.add(s3)
+	tr.seal(s3)
+	s4 := tr.begin(m3)
+	tr.seal(s4) // nothing routed: complete at once, but after s3
+
+	tr.done(s3, nil)
+	tr.done(s2, nil)
+	if m, _ := tr.take(); m != nil {
+		t.Fatalf("mark %s committable while batch 1 is in flight", m.State)
+	}
+	tr.done(s1, nil)
+	if m, _ := tr.take(); m != nil {
+		t.Fatalf("mark %s committable while batch 1 still has a write in flight", m.State)
+	}
+	tr.done(s1, nil)
+	if m, _ := tr.take(); m != m3 {
+		t.Fatalf("after every ack the last mark is committable, got %v", m)
+	}
+	if !tr.idle() {
+		t.Error("tracker not idle after every ack")
+	}
+	if m, _ := tr.take(); m != nil {
+		t.Error("a mark is handed out twice")
+	}
+}
+
+func TestTrackerReportsTheFirstError(t *testing.T) {
+	tr := newTracker()
+	s := tr.begin(&exec.Mark{})
+	tr.add(s)
+	tr.add(s)
+	tr.seal(s)
+	tr.done(s, errors.New("first"))
+	tr.done(s, errors.New("second"))
+	if _, err := tr.take(); err == nil || err.Error() != "first" {
+		t.Errorf("want the first error, got %v", err)
+	}
+}
+
+func TestStoreRoundTripAndDamage(t *testing.T) {
+	dir := t.TempDir()
+	st := &Store{Dir: filepath.Join(dir, "state")}
+	if s, err := st.Load("shop"); s != nil || err != nil {
+		t.Fatalf("empty store: %v %v", s, err)
+	}
+	if err := st.Save(&sourceState{Source: "shop", Mark: []byte(`{"pos":4}`), Pipelines: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.Load("shop")
+	var mark bytes.Buffer
+	if err == nil {
+		err = json.Compact(&mark, s.Mark)
+	}
+	if err != nil || mark.String() != `{"pos":4}` || s.Pipelines[0] != "a" {
+		t.Fatalf("round trip: %+v %v", s, err)
+	}
+	entries, _ := os.ReadDir(st.Dir)
+	if len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+	os.WriteFile(filepath.Join(st.Dir, "source-shop.json"), []byte("{"), 0o644)
+	if _, err := st.Load("shop"); err == nil {
+		t.Error("a damaged checkpoint must be an error, not a fresh start")
+	}
+}
