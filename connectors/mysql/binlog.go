@@ -519,7 +519,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		return nil
 	}
 	if ts.bb == nil {
-		ts.bb = newBatchBuilder(st.mem, ts.cur, st.req.Before)
+		ts.bb = newBatchBuilder(st.mem, &st.consts, ts.cur, st.req.Before)
 	}
 	if !r.isTouched(ts) {
 		r.touched = append(r.touched, ts)

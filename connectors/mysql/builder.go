@@ -17,6 +17,7 @@ type batchBuilder struct {
 	before bool
 	schema *arrow.Schema
 	mem    memory.Allocator
+	consts *constStrings
 	rb     *array.RecordBuilder // table columns, then before.* columns
 	cols   []array.Builder
 	bins   []*array.BinaryBuilder // per column: nil unless string/binary
@@ -30,14 +31,14 @@ type batchBuilder struct {
 	bytes    []int
 }
 
-func newBatchBuilder(mem memory.Allocator, t *table, before bool) *batchBuilder {
+func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, before bool) *batchBuilder {
 	s := t.streamSchema(before)
 	n := len(t.Cols)
 	if before {
 		n *= 2
 	}
 	rb := array.NewRecordBuilder(mem, arrow.NewSchema(s.Fields()[:n], nil))
-	b := &batchBuilder{t: t, before: before, schema: s, mem: mem, rb: rb, cols: rb.Fields(),
+	b := &batchBuilder{t: t, before: before, schema: s, mem: mem, consts: consts, rb: rb, cols: rb.Fields(),
 		bins: make([]*array.BinaryBuilder, n), bytes: make([]int, n)}
 	for i, c := range b.cols {
 		switch c := c.(type) {
@@ -98,7 +99,7 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 	defer data.Release()
 	cols := make([]arrow.Array, 0, b.schema.NumFields())
 	cols = append(cols, data.Columns()...)
-	meta := metaArrays(b.mem, b.t.Ref.DB, b.t.Ref.Table, b.runs)
+	meta := metaArrays(b.mem, b.consts, b.t.Ref.DB, b.t.Ref.Table, b.runs)
 	cols = append(cols, meta...)
 	rec := array.NewRecordBatch(b.schema, cols, int64(b.rows))
 	for _, a := range meta {

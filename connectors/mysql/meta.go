@@ -1,6 +1,8 @@
 package mysql
 
 import (
+	"sync"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -36,10 +38,24 @@ func addMeta(runs []metaRun, op string, ts int64, pos string, ver uint64) []meta
 }
 
 // metaArrays returns the metadata columns of runs, in metaFields order.
-func metaArrays(mem memory.Allocator, db, tbl string, runs []metaRun) []arrow.Array {
+// Constant columns come from cache (nil: none).
+func metaArrays(mem memory.Allocator, cache *constStrings, db, tbl string, runs []metaRun) []arrow.Array {
 	rows := 0
 	for _, r := range runs {
 		rows += r.n
+	}
+	op := runs[0].op
+	for _, r := range runs[1:] {
+		if r.op != op {
+			op = ""
+			break
+		}
+	}
+	var ops arrow.Array
+	if op != "" {
+		ops = cache.get(mem, op, rows)
+	} else {
+		ops = stringRuns(mem, len(runs), func(i int) (string, int) { return runs[i].op, runs[i].n })
 	}
 	ts := fixedArray(mem, metaFields[1].Type, rows, 8, func(b []byte) {
 		v := arrow.Int64Traits.CastFromBytes(b)
@@ -62,10 +78,10 @@ func metaArrays(mem memory.Allocator, db, tbl string, runs []metaRun) []arrow.Ar
 		}
 	})
 	return []arrow.Array{
-		stringRuns(mem, len(runs), func(i int) (string, int) { return runs[i].op, runs[i].n }),
+		ops,
 		ts,
-		stringRuns(mem, 1, func(int) (string, int) { return db, rows }),
-		stringRuns(mem, 1, func(int) (string, int) { return tbl, rows }),
+		cache.get(mem, db, rows),
+		cache.get(mem, tbl, rows),
 		stringRuns(mem, len(runs), func(i int) (string, int) { return runs[i].pos, runs[i].n }),
 		ver,
 	}
@@ -123,6 +139,54 @@ func stringRuns(mem memory.Allocator, nruns int, run func(i int) (string, int)) 
 	a := array.MakeFromData(data)
 	data.Release()
 	return a
+}
+
+// constStrings keeps a few constant string arrays (a _db, _table or _op
+// value repeated), so that batches of the same length share one instead of
+// each building its own: arrays are immutable and reference counted. It
+// holds at most constSlots arrays, the most recently made.
+type constStrings struct {
+	mu    sync.Mutex
+	slots [constSlots]arrow.Array
+	vals  [constSlots]string
+	next  int
+}
+
+const constSlots = 8
+
+// get returns s repeated n times (to be released by the caller).
+func (c *constStrings) get(mem memory.Allocator, s string, n int) arrow.Array {
+	if c == nil {
+		return stringRuns(mem, 1, func(int) (string, int) { return s, n })
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, a := range c.slots {
+		if a != nil && a.Len() == n && c.vals[i] == s {
+			a.Retain()
+			return a
+		}
+	}
+	a := stringRuns(mem, 1, func(int) (string, int) { return s, n })
+	if old := c.slots[c.next]; old != nil {
+		old.Release()
+	}
+	a.Retain()
+	c.slots[c.next], c.vals[c.next] = a, s
+	c.next = (c.next + 1) % constSlots
+	return a
+}
+
+// release drops the kept arrays.
+func (c *constStrings) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, a := range c.slots {
+		if a != nil {
+			a.Release()
+			c.slots[i] = nil
+		}
+	}
 }
 
 // emptyRecord returns a record of schema with no rows.

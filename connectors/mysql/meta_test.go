@@ -36,7 +36,9 @@ func TestMetaArraysFromRuns(t *testing.T) {
 	if len(runs) != 5 {
 		t.Fatalf("%d runs, want 5", len(runs))
 	}
-	cols := metaArrays(mem, "db", "a_table", runs)
+	var cache constStrings
+	defer cache.release()
+	cols := metaArrays(mem, &cache, "db", "a_table", runs)
 	defer func() {
 		for _, a := range cols {
 			a.Release()
@@ -50,6 +52,15 @@ func TestMetaArraysFromRuns(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(exp) {
 			t.Fatalf("row %d: %v, want %v", i, got, exp)
 		}
+	}
+	// A batch of the same length shares the constant columns.
+	again := metaArrays(mem, &cache, "db", "a_table", runs)
+	for j, a := range again {
+		shared := a.Data().Buffers()[1] == cols[j].Data().Buffers()[1]
+		if want := j == 2 || j == 3; shared != want {
+			t.Errorf("column %d: shared %v, want %v", j, shared, want)
+		}
+		a.Release()
 	}
 	for j, a := range cols {
 		if a.Len() != len(want) || a.NullN() != 0 || !arrow.TypeEqual(a.DataType(), metaFields[j].Type) {

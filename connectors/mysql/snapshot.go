@@ -626,7 +626,7 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 			cols = append(cols, array.MakeArrayOfNull(st.mem, c.arrowType(), n))
 		}
 	}
-	meta := metaArrays(st.mem, ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpRead, ts: ch.readTs, pos: posText, ver: st.version, n: n}})
+	meta := metaArrays(st.mem, &st.consts, ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpRead, ts: ch.readTs, pos: posText, ver: st.version, n: n}})
 	st.version += uint64(n)
 	cols = append(cols, meta...)
 	out := array.NewRecordBatch(schema, cols, int64(n))

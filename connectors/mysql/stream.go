@@ -60,6 +60,7 @@ type stream struct {
 	byRef  map[connectors.TableRef]*tableState
 
 	out      []*exec.Batch // ready batches
+	consts   constStrings  // shared constant metadata arrays (meta.go)
 	version  uint64        // next _version
 	maxRows  int
 	target   binlogPos // Once: stop after this position
@@ -524,6 +525,7 @@ func (st *stream) Close() error {
 				ts.bb = nil
 			}
 		}
+		st.consts.release()
 	})
 	return nil
 }
