@@ -529,6 +529,9 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	ncols := len(ts.cur.Cols)
 	bm1, bm2 := e.ColumnBitmap1, e.ColumnBitmap2
 	bi := 0
+	// The before.* columns of inserted and deleted rows are NULL: appended
+	// in bulk (before any flush), not row by row.
+	nullBefore := 0
 	for pos := 0; pos < len(data); {
 		bb := ts.bb
 		var boxA, boxB []any
@@ -567,7 +570,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			pos += n
 			bi++
 			if !skip {
-				bb.appendNullBefore()
+				nullBefore++
 			}
 		}
 		if skip {
@@ -578,10 +581,13 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		bb.appendMeta(op, r.trxTs, posText, st.version)
 		st.version++
 		if bb.rows >= st.maxRows {
+			bb.appendNullsBefore(nullBefore)
+			nullBefore = 0
 			r.flush(ts)
 			bb.start(st.maxRows)
 		}
 	}
+	ts.bb.appendNullsBefore(nullBefore)
 	return nil
 }
 

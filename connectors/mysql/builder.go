@@ -75,13 +75,13 @@ func (b *batchBuilder) appendMeta(op string, tsMicros int64, pos string, version
 	b.rows++
 }
 
-// appendNullBefore appends NULL to every before.* column.
-func (b *batchBuilder) appendNullBefore() {
-	if !b.before {
+// appendNullsBefore appends n NULLs to every before.* column.
+func (b *batchBuilder) appendNullsBefore(n int) {
+	if !b.before || n == 0 {
 		return
 	}
 	for _, c := range b.cols[len(b.t.Cols):] {
-		c.AppendNull()
+		c.AppendNulls(n)
 	}
 }
 
