@@ -19,16 +19,17 @@ import (
 // of the same rows). DECIMAL, strings, ENUM/SET, BIT, JSON and GEOMETRY
 // come as length-prefixed bytes, as in the text protocol, and are appended
 // by the same code. A result column whose type does not fit its schema
-// column is read again with the text protocol, in the same transaction.
+// column, or a statement the server will not prepare, is read again with
+// the text protocol, in the same transaction.
 
 // binDecoder decodes the value at p[pos:] into its builder and returns the
 // position after it; -1 when the packet is too short, ok false when the
 // value does not fit the column.
 type binDecoder func(p []byte, pos int) (next int, ok bool)
 
-// errBinaryType: a result column of the binary protocol does not fit its
-// schema column.
-var errBinaryType = errors.New("binary protocol column type does not fit")
+// errBinaryType: the binary protocol cannot be used (a result column does
+// not fit its schema column, or the statement could not be prepared).
+var errBinaryType = errors.New("binary protocol not usable")
 
 // binDecoders returns the decoders of the result columns fields.
 func (r *rowReader) binDecoders(fields []*gm.Field) ([]binDecoder, error) {
@@ -251,6 +252,12 @@ func (r *rowReader) binRow(p []byte) error {
 func selectBinary(c *client.Conn, q string, r *rowReader, row func([]byte) error) error {
 	st, err := c.Prepare(q)
 	if err != nil {
+		// A server (or proxy) that refuses prepared statements: the
+		// rows are read as text.
+		var me *gm.MyError
+		if errors.As(err, &me) && !lostConn(err) {
+			return fmt.Errorf("%w: prepare: %v", errBinaryType, err)
+		}
 		return err
 	}
 	defer st.Close()

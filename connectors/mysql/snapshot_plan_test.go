@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/testenv"
 )
 
 func TestKeyOrdOrderAndRoundTrip(t *testing.T) {
@@ -276,5 +277,39 @@ func TestIntKeyChunks(t *testing.T) {
 				t.Logf("%s: %d rows in %d chunks", tbl, len(ids[tbl]), chunks)
 			}
 		})
+	}
+}
+
+// TestSnapshotWithoutPreparedStatements: a server that refuses to prepare
+// statements (here max_prepared_stmt_count = 0, on a private server) still
+// gets its snapshot read, with the text protocol.
+func TestSnapshotWithoutPreparedStatements(t *testing.T) {
+	testenv.MySQLDSN(t) // the shared server answering means the binaries are here
+	dsn, _ := privateMariaDB(t)
+	s := server{"private", dsn}
+	db := uniqueDB(t, s)
+	run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v DOUBLE, d DATETIME(6))",
+		fmt.Sprintf("INSERT INTO %s.t SELECT seq, seq / 4, '2024-01-02 03:04:05.123456' FROM %s.seq_1_to_3000", db, db),
+		"SET GLOBAL max_prepared_stmt_count = 0")
+	src := newSrc(t, s, nil)
+	st, err := src.Open(context.Background(), connectors.StreamRequest{
+		Tables:  []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotOnly}},
+		Options: map[string]any{"chunk_rows": 1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, _ := drain(t, st, 30*time.Second, nil)
+	if len(rows) != 3000 {
+		t.Fatalf("%d rows, want 3000", len(rows))
+	}
+	for _, r := range rows {
+		if want := fmt.Sprint(float64(atoi(r["id"])) / 4); r["v"] != want {
+			t.Fatalf("row %s: v = %s, want %s", r["id"], r["v"], want)
+		}
+	}
+	sst := st.(*stream)
+	if sst.snap.binaryOK(sst.tables[0].cur) {
+		t.Error("the snapshot did not switch to the text protocol")
 	}
 }
