@@ -56,6 +56,7 @@ type snapshotter struct {
 	closed   map[*tableState]bool        // planning finished per table
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
 	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
+	splits   int                         // chunks split at their LIMIT (snapshot_plan.go)
 	active   []*tableState
 }
 
@@ -400,6 +401,7 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		// Counted before ch can be emitted, so the table is not done
 		// before its rest is.
 		s.planned[ch.ts]++
+		s.splits++
 	}
 	s.removeInflight(ch)
 	s.pending = append(s.pending, ch)

@@ -27,12 +27,25 @@ func TestSnapshotUnderConcurrentWrites(t *testing.T) {
 			if s.name == "minimal" && mode == "bracket" {
 				continue
 			}
-			t.Run(s.name+"_"+mode, func(t *testing.T) { testConcurrentSnapshot(t, s, mode) })
+			t.Run(s.name+"_"+mode, func(t *testing.T) { testConcurrentSnapshot(t, s, mode, func(i int) int { return i }) })
 		}
 	}
+	// A key sparse in its first half: the chunk that runs from the sparse
+	// into the dense part stops at its LIMIT and is split while written.
+	s := servers(t)[0]
+	t.Run(s.name+"_sparse_key", func(t *testing.T) {
+		testConcurrentSnapshot(t, s, "auto", func(i int) int {
+			if i < 100000 {
+				return i * 50
+			}
+			return 5000000 + i
+		})
+	})
 }
 
-func testConcurrentSnapshot(t *testing.T, s server, mode string) {
+// testConcurrentSnapshot runs the test on a table of keys keyOf(0..n-1);
+// the writer touches keyOf(0..n+999).
+func testConcurrentSnapshot(t *testing.T, s server, mode string, keyOf func(int) int) {
 	const n = 200000
 	db := uniqueDB(t, s)
 	run(t, s, "CREATE TABLE "+db+".big (id INT PRIMARY KEY, k VARCHAR(20), v BIGINT, note VARCHAR(40))")
@@ -44,7 +57,7 @@ func testConcurrentSnapshot(t *testing.T, s server, mode string) {
 			if i > lo {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "(%d,'k%d',%d,'init')", i, i%97, i)
+			fmt.Fprintf(&b, "(%d,'k%d',%d,'init')", keyOf(i), i%97, i)
 		}
 		if _, err := c.Execute("INSERT INTO " + db + ".big VALUES " + b.String()); err != nil {
 			t.Fatal(err)
@@ -65,7 +78,7 @@ func testConcurrentSnapshot(t *testing.T, s server, mode string) {
 		defer wc.Close()
 		r := rand.New(rand.NewSource(1))
 		for i := 0; !stop.Load(); i++ {
-			id := r.Intn(n + 1000)
+			id := keyOf(r.Intn(n + 1000))
 			var q string
 			switch i % 4 {
 			case 0, 1:
@@ -168,5 +181,11 @@ func testConcurrentSnapshot(t *testing.T, s server, mode string) {
 			}
 		}
 	}
-	t.Logf("%d rows, %d concurrent writes, %d keys differ", res.RowNumber(), writes.Load(), bad)
+	sst.snap.mu.Lock()
+	splits := sst.snap.splits
+	sst.snap.mu.Unlock()
+	if keyOf(1) != 1 && splits == 0 {
+		t.Error("no chunk was split at its LIMIT")
+	}
+	t.Logf("%d rows, %d concurrent writes, %d keys differ, %d chunks split", res.RowNumber(), writes.Load(), bad, splits)
 }
