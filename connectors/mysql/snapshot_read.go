@@ -58,8 +58,11 @@ func chunkQuery(ch *chunk) string {
 }
 
 // read reads one chunk in a consistent snapshot, records the binlog
-// position the snapshot corresponds to, and returns the rows read.
-func (s *snapshotter) read(c *client.Conn, ch *chunk) (int, error) {
+// position the snapshot corresponds to, and returns the rows read. A chunk
+// read without error stays registered as in flight: the caller moves it to
+// the pending chunks under one lock, so that the binlog reader always finds
+// it in one of the two lists and cannot pass its position in between.
+func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	st := s.st
 	bracket := st.opts.bracket || st.flavor != "mariadb"
 	if !st.needBinlog {
@@ -72,9 +75,11 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (int, error) {
 		s.inflight = append(s.inflight, ch)
 		s.mu.Unlock()
 		defer func() {
-			s.mu.Lock()
-			s.removeInflight(ch)
-			s.mu.Unlock()
+			if err != nil {
+				s.mu.Lock()
+				s.removeInflight(ch)
+				s.mu.Unlock()
+			}
 		}()
 	}
 	if bracket {
@@ -140,7 +145,6 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (int, error) {
 		return nil
 	}
 	q := chunkQuery(ch)
-	var err error
 	if s.binaryOK(t) {
 		err = selectBinary(c, q, rr, func(row []byte) error {
 			if err := rr.binRow(row); err != nil {
