@@ -77,6 +77,10 @@ func (s *snapshotter) start() {
 	if len(s.active) == 0 {
 		return
 	}
+	if s.bracket() {
+		s.st.log.Warn("snapshot placed by SHOW MASTER STATUS brackets (no binlog_snapshot_position on this server): a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md",
+			"flavor", s.st.flavor)
+	}
 	n := s.st.opts.parallelism
 	s.work = make(chan *chunk)
 	s.sem = make(chan struct{}, 2*n)
