@@ -74,39 +74,40 @@ type builder struct {
 }
 
 func (b *builder) source(s *lang.CreateSource) {
-	name := s.Name.Name
-	if b.sources[strings.ToLower(name)] != nil {
-		b.errs.add(s.Name, "source %q is declared twice", name)
-		return
-	}
-	kind := strings.ToLower(s.Kind.Name)
-	spec, ok := connectors.SourceSpec(kind)
+	kind, opts, ok := b.connection("source", s.Name, s.Kind, s.With, b.sources[strings.ToLower(s.Name.Name)] != nil, connectors.SourceSpec, connectors.SourceKinds())
 	if !ok {
-		b.errs.add(s.Kind, "unknown source kind %q%s", kind, suggest(kind, connectors.SourceKinds()))
 		return
 	}
-	d := &SourceDecl{Name: name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Pos: s.Pos}
-	d.Options = b.bindOptions(s.With, "source "+name, spec.Options)
-	b.sources[strings.ToLower(name)] = d
+	d := &SourceDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos}
+	b.sources[strings.ToLower(d.Name)] = d
 	b.plan.Sources = append(b.plan.Sources, d)
 }
 
 func (b *builder) sink(s *lang.CreateSink) {
-	name := s.Name.Name
-	if b.sinks[strings.ToLower(name)] != nil {
-		b.errs.add(s.Name, "sink %q is declared twice", name)
-		return
-	}
-	kind := strings.ToLower(s.Kind.Name)
-	spec, ok := connectors.SinkSpec(kind)
+	kind, opts, ok := b.connection("sink", s.Name, s.Kind, s.With, b.sinks[strings.ToLower(s.Name.Name)] != nil, connectors.SinkSpec, connectors.SinkKinds())
 	if !ok {
-		b.errs.add(s.Kind, "unknown sink kind %q%s", kind, suggest(kind, connectors.SinkKinds()))
 		return
 	}
-	d := &SinkDecl{Name: name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Pos: s.Pos}
-	d.Options = b.bindOptions(s.With, "sink "+name, spec.Options)
-	b.sinks[strings.ToLower(name)] = d
+	d := &SinkDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos}
+	b.sinks[strings.ToLower(d.Name)] = d
 	b.plan.Sinks = append(b.plan.Sinks, d)
+}
+
+// connection checks the name, kind and WITH options of a CREATE SOURCE or
+// CREATE SINK against the registered connector specs.
+func (b *builder) connection(what string, name, kind *lang.Ident, with []*lang.Option, taken bool,
+	specOf func(string) (*connectors.Spec, bool), kinds []string) (string, map[string]any, bool) {
+	if taken {
+		b.errs.add(name, "%s %q is declared twice", what, name.Name)
+		return "", nil, false
+	}
+	k := strings.ToLower(kind.Name)
+	spec, ok := specOf(k)
+	if !ok {
+		b.errs.add(kind, "unknown %s kind %q%s", what, k, suggest(k, kinds))
+		return "", nil, false
+	}
+	return k, b.bindOptions(with, what+" "+name.Name, spec.Options), true
 }
 
 // Redact replaces the password of a DSN by "****".
