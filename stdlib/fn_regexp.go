@@ -8,43 +8,35 @@ import (
 func init() {
 	Register(&Func{Name: "regexp_like", Sig: "regexp_like(s, pattern) → BOOL", Doc: "Whether s matches the regular expression (RE2 syntax, case-sensitive).", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"regexp_like('order-42', '^order-[0-9]+$')", "1"}, {"regexp_like('abc', 'x')", "0"}},
-		Bind: simple("regexp_like", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-			var rc reCache
-			Sel(sel, n, func(i int) {
-				re := rc.get(c, a[1].Str[i], i)
-				if re == nil {
-					out.SetNull(i, n)
-					return
-				}
-				out.Bool[i] = re.MatchString(a[0].Str[i])
-			})
-		}, textArg)})
+		Bind: simple("regexp_like", TBool, regexpKernel(func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
+			out.Bool[i] = re.MatchString(a[0].Str[i])
+		}), textArg)})
 	Register(&Func{Name: "regexp_replace", Sig: "regexp_replace(s, pattern, repl) → STRING", Doc: "s with every match replaced by repl (\\1 … \\9 insert groups).", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"regexp_replace('a1b22', '[0-9]+', '#')", "a#b#"}},
-		Bind: simple("regexp_replace", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-			var rc reCache
-			Sel(sel, n, func(i int) {
-				re := rc.get(c, a[1].Str[i], i)
-				if re == nil {
-					out.SetNull(i, n)
-					return
-				}
-				out.Str[i] = re.ReplaceAllString(a[0].Str[i], goReplacement(a[2].Str[i]))
-			})
-		}, textArg)})
+		Bind: simple("regexp_replace", TString, regexpKernel(func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
+			out.Str[i] = re.ReplaceAllString(a[0].Str[i], goReplacement(a[2].Str[i]))
+		}), textArg)})
 	Register(&Func{Name: "regexp_substr", Sig: "regexp_substr(s, pattern) → STRING", Doc: "The first match of pattern in s, '' if none (as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"regexp_substr('abc123def', '[0-9]+')", "123"}},
-		Bind: simple("regexp_substr", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-			var rc reCache
-			Sel(sel, n, func(i int) {
-				re := rc.get(c, a[1].Str[i], i)
-				if re == nil {
-					out.SetNull(i, n)
-					return
-				}
-				out.Str[i] = re.FindString(a[0].Str[i])
-			})
-		}, textArg)})
+		Bind: simple("regexp_substr", TString, regexpKernel(func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
+			out.Str[i] = re.FindString(a[0].Str[i])
+		}), textArg)})
+}
+
+// regexpKernel runs f on each live row with the row's compiled pattern
+// (argument 2); a pattern that does not compile makes the row NULL.
+func regexpKernel(f func(re *regexp.Regexp, a []*Vector, i int, out *Vector)) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		var rc reCache
+		Sel(sel, n, func(i int) {
+			re := rc.get(c, a[1].Str[i], i)
+			if re == nil {
+				out.SetNull(i, n)
+				return
+			}
+			f(re, a, i, out)
+		})
+	}
 }
 
 // reCache keeps the last compiled pattern of a kernel run.
