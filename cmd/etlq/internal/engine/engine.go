@@ -263,6 +263,12 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 		}
 	}()
 	for it := range ch {
+		if ctx.Err() != nil {
+			// Stopping: batches read ahead are not dispatched (nor
+			// checkpointed); the next run reads them again.
+			it.b.Release()
+			return context.Cause(ctx)
+		}
 		if _, err := r.tracker.take0(); err != nil {
 			it.b.Release()
 			return err
@@ -312,8 +318,11 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) error {
 			}
 			r.tracker.done(seq, err)
 		}); err != nil {
-			r.tracker.done(seq, nil)
-			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			// The batch was not written: its mark, and every later one,
+			// must never be committed.
+			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			r.tracker.done(seq, err)
+			return err
 		}
 	}
 	return nil
@@ -337,18 +346,15 @@ func (r *sourceRun) commitLoop(ctx context.Context, names []string) error {
 }
 
 func (r *sourceRun) commit(names []string) error {
-	m, err := r.tracker.take()
-	if err != nil {
-		return err
+	// Marks before a failed write are still good: save them, then report.
+	m, werr := r.tracker.take()
+	if m != nil {
+		if err := r.store.Save(&sourceState{Source: r.decl.Name, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
+			return err
+		}
+		r.opts.Stats.Commits.Add(1)
 	}
-	if m == nil {
-		return nil
-	}
-	if err := r.store.Save(&sourceState{Source: r.decl.Name, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
-		return err
-	}
-	r.opts.Stats.Commits.Add(1)
-	return nil
+	return werr
 }
 
 // take0 reports a write error without consuming the ready mark.

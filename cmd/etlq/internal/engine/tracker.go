@@ -24,6 +24,7 @@ type tracker struct {
 type trackEntry struct {
 	pending int
 	sealed  bool
+	failed  bool // a write of this batch failed: neither it nor any later mark may commit
 	mark    *exec.Mark
 }
 
@@ -60,9 +61,12 @@ func (t *tracker) seal(seq uint64) {
 func (t *tracker) done(seq uint64, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err != nil && t.err == nil {
-		t.err = err
-		t.signal()
+	if err != nil {
+		t.entries[seq-t.base].failed = true
+		if t.err == nil {
+			t.err = err
+			t.signal()
+		}
 	}
 	t.entries[seq-t.base].pending--
 	t.advance()
@@ -70,7 +74,7 @@ func (t *tracker) done(seq uint64, err error) {
 
 func (t *tracker) advance() {
 	n := 0
-	for n < len(t.entries) && t.entries[n].sealed && t.entries[n].pending == 0 {
+	for n < len(t.entries) && t.entries[n].sealed && t.entries[n].pending == 0 && !t.entries[n].failed {
 		if m := t.entries[n].mark; m != nil {
 			t.ready = m
 		}

@@ -50,6 +50,25 @@ func TestTrackerCommitsOnlyContiguousMarks(t *testing.T) {
 	}
 }
 
+// A failed write stops every mark from its batch on from committing, while
+// earlier marks stay committable.
+func TestTrackerFailedWriteBlocksLaterMarks(t *testing.T) {
+	tr := newTracker()
+	m1, m2, m3 := &exec.Mark{State: []byte("1")}, &exec.Mark{State: []byte("2")}, &exec.Mark{State: []byte("3")}
+	s1 := tr.begin(m1)
+	tr.seal(s1)
+	s2 := tr.begin(m2)
+	tr.add(s2)
+	tr.seal(s2)
+	s3 := tr.begin(m3)
+	tr.seal(s3)
+	tr.done(s2, errors.New("write failed"))
+	m, err := tr.take()
+	if m != m1 || err == nil {
+		t.Fatalf("want mark 1 and the error, got %v, %v", m, err)
+	}
+}
+
 func TestTrackerReportsTheFirstError(t *testing.T) {
 	tr := newTracker()
 	s := tr.begin(&exec.Mark{})
