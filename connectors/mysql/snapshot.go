@@ -19,14 +19,26 @@ import (
 // chunk is one primary-key range of a table, read in its own consistent
 // snapshot transaction.
 type chunk struct {
-	ts     *tableState
-	t      *table
-	rng    keyRange
-	excl   string    // predicate excluding ranges completed before a resume
-	pos    binlogPos // the binlog position the rows are "as of"
-	low    binlogPos // bracket mode: position before the read view
-	recs   []arrow.RecordBatch
-	readTs int64
+	ts   *tableState
+	t    *table
+	rng  keyRange
+	excl string    // predicate excluding ranges completed before a resume
+	pos  binlogPos // the binlog position the rows are "as of"
+	low  binlogPos // bracket mode: position before the read view
+	// recs are the records read and not yet taken by the reader. A chunk
+	// streams: while it is being read, the reader takes its complete
+	// records as soon as it stands at the chunk's position (they go out
+	// without a Mark; streamed counts them), so that a chunk's rows need
+	// not all wait in memory.
+	recs     []arrow.RecordBatch
+	streamed int
+	drained  chan struct{} // the reader took records
+	// Integer-key chunks are read in key order: lastOrd is the key of the
+	// last row of the last complete record (haveLast), where the chunk ends
+	// when its connection is lost after rows were read.
+	lastOrd  uint64
+	haveLast bool
+	readTs   int64
 	// posKnown: pos is set (the read view exists).
 	posKnown bool
 	// Integer-key chunks (snapshot_plan.go): the key column, and the row
@@ -57,6 +69,7 @@ type snapshotter struct {
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
 	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
 	splits   int                         // chunks split at their LIMIT (snapshot_plan.go)
+	biggest  int                         // most rows read by one chunk
 	active   []*tableState
 }
 
@@ -96,10 +109,11 @@ func (s *snapshotter) close() {
 	s.cancel()
 	s.wg.Wait()
 	s.mu.Lock()
-	for _, c := range s.pending {
+	for _, c := range append(append([]*chunk(nil), s.pending...), s.inflight...) {
 		for _, r := range c.recs {
 			r.Release()
 		}
+		c.recs = nil
 	}
 	s.pending = nil
 	s.mu.Unlock()
@@ -371,18 +385,36 @@ func (s *snapshotter) worker() {
 }
 
 // readChunk reads one chunk and queues it for emission. It returns the
-// rest of the chunk's range when the read stopped at its row limit (or
-// nil), and false when the snapshot failed or stops.
+// rest of the chunk's range when the read stopped at its row limit, or at a
+// lost connection after rows were read (or nil), and false when the
+// snapshot failed or stops.
 func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
-	// A chunk whose connection was lost is read again from scratch, in a
-	// new read view at a new position.
 	rows := 0
+	cut := false
+	ch.drained = make(chan struct{}, 1)
 	err := s.withConn(c, "snapshot of "+ch.ts.key, func(c *client.Conn) error {
+		if ch.haveLast {
+			// The connection was lost after rows were read in key
+			// order: they are the chunk's range up to the last of
+			// them, as of its position (the chunk stayed registered,
+			// so the reader has not passed it); the rest is a new
+			// chunk, read in a new read view.
+			cut = true
+			return nil
+		}
+		// Otherwise the chunk is read again from scratch, in a new read
+		// view at a new position. Rows that already went out are sent
+		// again (an upsert table ends the same; an append table gets
+		// them twice).
+		s.mu.Lock()
+		if ch.streamed > 0 {
+			s.st.log.Warn("snapshot chunk read again after a lost connection: its rows already sent are sent again",
+				"table", ch.ts.key, "batches", ch.streamed)
+		}
 		for _, r := range ch.recs {
 			r.Release()
 		}
 		ch.recs = nil
-		s.mu.Lock()
 		ch.pos, ch.low, ch.posKnown = binlogPos{}, binlogPos{}, false
 		s.mu.Unlock()
 		var err error
@@ -390,17 +422,24 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		return err
 	})
 	if err != nil {
+		s.mu.Lock()
+		s.removeInflight(ch)
 		for _, r := range ch.recs {
 			r.Release()
 		}
 		ch.recs = nil
+		s.mu.Unlock()
 		if s.ctx.Err() == nil {
 			s.fail(fmt.Errorf("snapshot of %s: %v", ch.ts.key, err))
 		}
 		return nil, false
 	}
 	rest := splitAtLimit(ch, rows)
+	if cut {
+		rest = splitAfter(ch, ch.lastOrd)
+	}
 	s.mu.Lock()
+	s.biggest = max(s.biggest, rows)
 	if rest != nil {
 		// Counted before ch can be emitted, so the table is not done
 		// before its rest is.
@@ -520,7 +559,8 @@ func (s *snapshotter) windowKeys(ts *tableState, lo, hi, reader binlogPos) map[s
 }
 
 // emitReady queues the chunks whose position the binlog reader has reached
-// (pos; or every chunk when any is true), in position order.
+// (pos; or every chunk when any is true), in position order, and the
+// complete records of chunks still being read at such a position.
 func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 	s.mu.Lock()
 	var ready []*chunk
@@ -533,8 +573,14 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 		}
 	}
 	s.pending = keep
+	var streaming []*chunk
+	for _, ch := range s.inflight {
+		if len(ch.recs) > 0 && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
+			streaming = append(streaming, ch)
+		}
+	}
 	s.mu.Unlock()
-	if len(ready) == 0 {
+	if len(ready) == 0 && len(streaming) == 0 {
 		return false
 	}
 	for i := 1; i < len(ready); i++ {
@@ -543,14 +589,35 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 		}
 	}
 	for _, ch := range ready {
-		s.emit(ch, pos)
+		s.emit(ch, pos, true)
+	}
+	for _, ch := range streaming {
+		s.emit(ch, pos, false)
 	}
 	return true
 }
 
-// emit turns a chunk into batches with op "read" and fresh versions; the
-// last batch carries a Mark that records the chunk as done.
-func (s *snapshotter) emit(ch *chunk, at binlogPos) {
+// take removes and returns the records of ch read so far.
+func (s *snapshotter) take(ch *chunk) []arrow.RecordBatch {
+	s.mu.Lock()
+	recs := ch.recs
+	ch.recs = nil
+	ch.streamed += len(recs)
+	s.mu.Unlock()
+	if ch.drained != nil {
+		select {
+		case ch.drained <- struct{}{}:
+		default:
+		}
+	}
+	return recs
+}
+
+// emit turns the records of a chunk into batches with op "read" and fresh
+// versions. A complete chunk's last batch carries a Mark that records the
+// chunk as done; a chunk still being read (complete false) sends what it
+// has so far, without a Mark.
+func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 	st := s.st
 	ts := ch.ts
 	posText := ch.pos.String()
@@ -564,7 +631,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos) {
 		// positions come from the binlog events, not the chunk.
 		drop = s.windowKeys(ts, ch.low, ch.pos, at)
 	}
-	for _, rec := range ch.recs {
+	for _, rec := range s.take(ch) {
 		b := s.finishRecord(ch, rec, posText)
 		if b != nil && len(drop) > 0 {
 			sel := make([]int32, 0, rec.NumRows())
@@ -582,7 +649,9 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos) {
 			st.out = append(st.out, b)
 		}
 	}
-	ch.recs = nil
+	if !complete {
+		return
+	}
 	s.mu.Lock()
 	ts.snap.addRange(ch.rng)
 	s.emitted[ts]++
@@ -594,7 +663,8 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos) {
 	s.mu.Unlock()
 	<-s.sem
 	if len(st.out) == first {
-		// An empty chunk still moves the snapshot on.
+		// An empty chunk (or one whose rows all went out while it was
+		// read) still moves the snapshot on.
 		st.emitMarkOnlyFor(ts, at)
 		return
 	}

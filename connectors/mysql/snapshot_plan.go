@@ -274,21 +274,21 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column) 
 // ends the chunk at the last key read and returns a new chunk for the rest
 // of its range.
 func splitAtLimit(ch *chunk, rows int) *chunk {
-	if ch.limit == 0 || rows < ch.limit || len(ch.recs) == 0 {
+	if ch.limit == 0 || rows < ch.limit || !ch.haveLast {
 		return nil
 	}
-	last := ch.recs[len(ch.recs)-1]
-	kcol := last.Column(ch.t.Key[0])
-	o, ok := arrayOrd(kcol, kcol.Len()-1)
-	if !ok {
-		return nil
-	}
+	return splitAfter(ch, ch.lastOrd)
+}
+
+// splitAfter ends an integer-key chunk at key o and returns a new chunk for
+// the rest of its range (nil when o is the end of the range).
+func splitAfter(ch *chunk, o uint64) *chunk {
 	if ch.rng.Hi != nil {
 		if hi, ok := keyOrd(ch.intKey, ch.rng.Hi[0]); ok && o >= hi {
 			return nil
 		}
 	}
-	rest := &chunk{ts: ch.ts, t: ch.t, intKey: ch.intKey, limit: ch.limit}
+	rest := &chunk{ts: ch.ts, t: ch.t, intKey: ch.intKey, limit: ch.limit, excl: ch.excl}
 	rest.rng = keyRange{Lo: []string{ordLiteral(ch.intKey, o)}, Hi: ch.rng.Hi}
 	ch.rng.Hi = rest.rng.Lo
 	return rest

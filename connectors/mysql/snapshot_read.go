@@ -51,10 +51,47 @@ func chunkQuery(ch *chunk) string {
 		where += " AND " + ch.excl
 	}
 	q := "SELECT " + selectList(t) + " FROM " + tableIdent(t.Ref) + " WHERE " + where
+	if ch.intKey != nil {
+		// In key order (free: the range is read along the primary key),
+		// so that the rows read before a lost connection are a key range.
+		q += " ORDER BY " + keyOrder(t)
+	}
 	if ch.limit > 0 {
-		q += " ORDER BY " + keyOrder(t) + " LIMIT " + strconv.Itoa(ch.limit)
+		q += " LIMIT " + strconv.Itoa(ch.limit)
 	}
 	return q
+}
+
+// maxQueued is how many complete records a chunk may hold that the binlog
+// reader has not taken: the worker waits for the reader beyond that, so a
+// snapshot holds about snapshot_parallelism × maxQueued records in memory
+// however large its chunks are.
+const maxQueued = 2
+
+// push hands a complete record of ch to the reader. With wait, it blocks
+// while maxQueued records are not taken yet (the chunk's read pauses; the
+// server waits on the socket, which is why read raises net_write_timeout).
+func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
+	if ch.intKey != nil {
+		kcol := rec.Column(ch.t.Key[0])
+		ch.lastOrd, ch.haveLast = arrayOrd(kcol, kcol.Len()-1)
+	}
+	s.mu.Lock()
+	ch.recs = append(ch.recs, rec)
+	n := len(ch.recs)
+	s.mu.Unlock()
+	s.signal()
+	for wait && n >= maxQueued {
+		select {
+		case <-ch.drained:
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+		s.mu.Lock()
+		n = len(ch.recs)
+		s.mu.Unlock()
+	}
+	return s.ctx.Err()
 }
 
 // read reads one chunk in a consistent snapshot, records the binlog
@@ -68,19 +105,25 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	if !st.needBinlog {
 		bracket = false
 	}
-	if st.needBinlog {
-		// Registered before the read view exists, so the reader cannot
-		// pass the chunk's position unseen.
-		s.mu.Lock()
-		s.inflight = append(s.inflight, ch)
-		s.mu.Unlock()
-		defer func() {
-			if err != nil {
-				s.mu.Lock()
-				s.removeInflight(ch)
-				s.mu.Unlock()
-			}
-		}()
+	// Registered before the read view exists, so the reader cannot pass
+	// the chunk's position unseen (and finds its records to stream).
+	s.mu.Lock()
+	s.inflight = append(s.inflight, ch)
+	s.mu.Unlock()
+	defer func() {
+		// A chunk that lost its connection after rows were read in key
+		// order stays registered: those rows go out at its position
+		// (readChunk).
+		if err != nil && !(ch.haveLast && lostConn(err)) {
+			s.mu.Lock()
+			s.removeInflight(ch)
+			s.mu.Unlock()
+		}
+	}()
+	// The read pauses while the reader has not taken the chunk's records
+	// (push): the server must not give up on the idle socket meanwhile.
+	if _, err := c.Execute("SET SESSION net_write_timeout = 86400"); err != nil {
+		return 0, err
 	}
 	if bracket {
 		low, _, err := masterStatus(c, st.flavor)
@@ -136,8 +179,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	added := func() error {
 		if n++; n == st.maxRows {
 			n = 0
-			ch.recs = append(ch.recs, rr.record())
-			if err := s.ctx.Err(); err != nil {
+			if err := s.push(ch, rr.record(), true); err != nil {
 				return err
 			}
 			reserve()
@@ -178,7 +220,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		return rr.rows, err
 	}
 	if n > 0 {
-		ch.recs = append(ch.recs, rr.record())
+		_ = s.push(ch, rr.record(), false)
 	}
 	s.noteDataHint(t, rr)
 	return rr.rows, nil
