@@ -46,48 +46,70 @@ func privateMariaDB(t *testing.T) (string, func(args ...string)) {
 // readers', idle while the consumer is behind) are lost; the chunks are
 // read again on new connections with back-off, and every row arrives
 // exactly once, without an error. Before the fix the stream failed with
-// "snapshot of …: connection was bad".
+// "snapshot of …: connection was bad". In "streaming", chunks are many
+// records long and their readers wait in the middle of them when the
+// server goes: each such chunk ends at its last complete record, whose rows
+// went out or are about to, and the rest of its range is read again.
 func TestSnapshotSurvivesServerRestart(t *testing.T) {
 	testenv.MySQLDSN(t) // the shared server answering means the binaries are here
 	dsn, services := privateMariaDB(t)
 	s := server{"private", dsn}
 	db := uniqueDB(t, s)
 	const n = 100000
+	// wide: 250-byte rows, so that a chunk does not fit in the socket
+	// buffers and its reader is cut off in the middle of its result.
 	run(t, s, "CREATE TABLE "+db+".big (id INT PRIMARY KEY, v INT NOT NULL)",
-		fmt.Sprintf("INSERT INTO %s.big SELECT seq, seq * 2 FROM %s.seq_1_to_%d", db, db, n))
-	src := newSrc(t, s, nil)
-	st, err := src.Open(context.Background(), connectors.StreamRequest{
-		Tables:  []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "big"}, Snapshot: connectors.SnapshotInitial}},
-		Once:    true,
-		Options: map[string]any{"chunk_rows": 5000, "snapshot_parallelism": 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	// Read a part; the readers fill their window and wait, connected.
-	rows, _ := drain(t, st, 30*time.Second, func(r []row) bool { return len(r) >= 10000 })
-	time.Sleep(500 * time.Millisecond)
-	services("down", "mariadb-a")
-	time.Sleep(2 * time.Second)
-	services("up", "mariadb-a")
-	more, _ := drain(t, st, 3*time.Minute, nil)
-	rows = append(rows, more...)
+		fmt.Sprintf("INSERT INTO %s.big SELECT seq, seq * 2 FROM %s.seq_1_to_%d", db, db, n),
+		"CREATE TABLE "+db+".wide (id INT PRIMARY KEY, v INT NOT NULL, pad VARCHAR(300) NOT NULL)",
+		fmt.Sprintf("INSERT INTO %s.wide SELECT seq, seq * 2, REPEAT('x', 250) FROM %s.seq_1_to_%d", db, db, n))
+	for _, c := range []struct {
+		name      string
+		table     string
+		chunkRows int
+		batchRows int
+	}{{"whole_chunks", "big", 5000, 0}, {"streaming", "wide", 40000, 1000}} {
+		t.Run(c.name, func(t *testing.T) {
+			src := newSrc(t, s, nil)
+			st, err := src.Open(context.Background(), connectors.StreamRequest{
+				Tables:    []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: c.table}, Snapshot: connectors.SnapshotInitial}},
+				Once:      true,
+				BatchRows: c.batchRows,
+				Options:   map[string]any{"chunk_rows": c.chunkRows, "snapshot_parallelism": 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			// Read a part; the readers fill their window and wait, connected.
+			rows, _ := drain(t, st, 30*time.Second, func(r []row) bool { return len(r) >= 10000 })
+			time.Sleep(500 * time.Millisecond)
+			services("down", "mariadb-a")
+			time.Sleep(2 * time.Second)
+			services("up", "mariadb-a")
+			more, _ := drain(t, st, 3*time.Minute, nil)
+			rows = append(rows, more...)
 
-	seen := map[string]bool{}
-	for _, r := range rows {
-		if r["_op"] != "read" {
-			t.Fatalf("unexpected change %v", r)
-		}
-		if seen[r["id"]] {
-			t.Fatalf("row %s twice", r["id"])
-		}
-		seen[r["id"]] = true
-		if want := fmt.Sprint(2 * atoi(r["id"])); r["v"] != want {
-			t.Fatalf("row %s: v = %s, want %s", r["id"], r["v"], want)
-		}
-	}
-	if len(seen) != n {
-		t.Fatalf("%d rows, want %d", len(seen), n)
+			seen := map[string]bool{}
+			for _, r := range rows {
+				if r["_op"] != "read" {
+					t.Fatalf("unexpected change %v", r)
+				}
+				if seen[r["id"]] {
+					t.Fatalf("row %s twice", r["id"])
+				}
+				seen[r["id"]] = true
+				if want := fmt.Sprint(2 * atoi(r["id"])); r["v"] != want {
+					t.Fatalf("row %s: v = %s, want %s", r["id"], r["v"], want)
+				}
+			}
+			if len(seen) != n {
+				t.Fatalf("%d rows, want %d", len(seen), n)
+			}
+			if c.batchRows > 0 {
+				if sp := st.(*stream).snap.splits; sp == 0 {
+					t.Errorf("no chunk was cut at a lost connection (splits = 0): the test did not reach the path it is for")
+				}
+			}
+		})
 	}
 }
 
