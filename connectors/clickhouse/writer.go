@@ -344,18 +344,8 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 		}
 		r := liveRows(it.b)
 		for k, c := range g.cols {
-			if fast[k].col != nil {
-				if err := appendDecimals(fast[k], c, it.b.Record.Column(g.idx[k]), r); err != nil {
-					return err
-				}
-				continue
-			}
-			v, err := columnSlice(c, it.b.Record.Column(g.idx[k]), r)
-			if err != nil {
+			if err := appendColumn(c, fast[k], ins.Column(k), it.b.Record.Column(g.idx[k]), r); err != nil {
 				return err
-			}
-			if err := ins.Column(k).Append(v); err != nil {
-				return &dataError{fmt.Sprintf("column %q: %v", c.name, err)}
 			}
 		}
 	}
@@ -363,6 +353,27 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 		return ins.Abort()
 	}
 	return ins.Send()
+}
+
+// appender is where the slow path appends a column slice: an insert's
+// driver.BatchColumn.
+type appender interface{ Append(v any) error }
+
+// appendColumn appends the live rows of arr, a column of c, to an insert:
+// straight into the ch-go column t when it was found, else as the slice
+// columnSlice makes, through dst.
+func appendColumn(c *colSpec, t decimalTarget, dst appender, arr arrow.Array, r rows) error {
+	if t.col != nil {
+		return appendDecimals(t, c, arr, r)
+	}
+	v, err := columnSlice(c, arr, r)
+	if err != nil {
+		return err
+	}
+	if err := dst.Append(v); err != nil {
+		return &dataError{fmt.Sprintf("column %q: %v", c.name, err)}
+	}
+	return nil
 }
 
 // complete calls the done callbacks in the order of the Writes.
