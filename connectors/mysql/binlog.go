@@ -630,60 +630,6 @@ func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, e
 	return binlogPos{}, "", fmt.Errorf("start_at = %q: want 'earliest', 'latest', 'binlog.000042:1337', a GTID set or 'YYYY-MM-DD HH:MM:SS'", v)
 }
 
-// gtidPosition maps a MariaDB GTID position to a binlog position by
-// scanning SHOW BINLOG EVENTS for the event after that GTID.
-func (st *stream) gtidPosition(c *client.Conn, gtid string) (binlogPos, string, error) {
-	want, err := gm.ParseMariadbGTIDSet(gtid)
-	if err != nil {
-		return binlogPos{}, "", err
-	}
-	logs, err := c.Execute("SHOW BINARY LOGS")
-	if err != nil {
-		return binlogPos{}, "", err
-	}
-	for i := 0; i < logs.RowNumber(); i++ {
-		f, _ := logs.GetString(i, 0)
-		ev, err := c.Execute("SHOW BINLOG EVENTS IN " + quoteString(f))
-		if err != nil {
-			return binlogPos{}, "", err
-		}
-		found := false
-		for j := 0; j < ev.RowNumber(); j++ {
-			typ, _ := ev.GetString(j, 2)
-			info, _ := ev.GetString(j, 5)
-			if found && typ == "Gtid" {
-				p, _ := ev.GetUint(j, 1)
-				return binlogPos{File: f, Pos: uint32(p)}, gtid, nil
-			}
-			if typ == "Gtid" || typ == "Xid" || typ == "Query" {
-				if strings.Contains(info, "GTID ") {
-					g := strings.Fields(info[strings.Index(info, "GTID ")+5:])
-					if len(g) > 0 {
-						if s, err := gm.ParseMariadbGTIDSet(g[0]); err == nil && want.Contain(s) && s.Contain(want) {
-							found = true
-						}
-					}
-				}
-			}
-		}
-		if found {
-			next := binlogPos{}
-			if i+1 < logs.RowNumber() {
-				nf, _ := logs.GetString(i+1, 0)
-				next = binlogPos{File: nf, Pos: 4}
-			} else {
-				cur, _, err := masterStatus(c, st.flavor)
-				if err != nil {
-					return binlogPos{}, "", err
-				}
-				next = cur
-			}
-			return next, gtid, nil
-		}
-	}
-	return binlogPos{}, "", fmt.Errorf("start_at = %q: GTID not found in the server's binary logs", gtid)
-}
-
 // ddl handles a non-transaction-control query event: when it may touch one
 // of the stream's tables, the table's schema is read again and versioned at
 // this position.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -128,4 +130,339 @@ func (st *stream) scanFor(pos, end binlogPos, want uint32) (binlogPos, string, e
 			pos.Pos = h.LogPos
 		}
 	}
+}
+
+// gtidPageRows is how many events one SHOW BINLOG EVENTS page of the GTID
+// look-up reads: a page is held in memory whole (with annotate_rows events,
+// each row can carry a statement's text).
+const gtidPageRows = 5000
+
+// gtidPosition maps start_at = a MariaDB GTID position to the binlog
+// position the stream starts from: where the next transaction after that
+// GTID's begins (its Gtid event) when one follows in the same file, the
+// start of the next file when it was the file's last, the end of the binlog
+// when it was the last of all. A GTID matches by domain and sequence number
+// (the server id is not compared). One GTID per domain may be given
+// ('0-1-100,1-2-7', as @@gtid_binlog_pos reads): that is the point of the
+// binlog where every one of those domains was at its GTID, and it is an
+// error when no such point exists.
+//
+// Every MariaDB binlog file begins with a Gtid_list event: the GTID state
+// before the file (the last GTID of every domain and server). Sequence
+// numbers grow within a domain, so the file holding d-s-n is the last one
+// whose list has no sequence number of domain d at or past n. That file is
+// found by a binary search over the first events of the files, and only it
+// is read, in pages of SHOW BINLOG EVENTS. (A MariaDB primary finds a
+// replica's GTID in its binlog the same way.)
+func (st *stream) gtidPosition(c *client.Conn, gtid string) (binlogPos, string, error) {
+	logs, err := c.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return binlogPos{}, "", fmt.Errorf("start_at = %q: cannot list binary logs: %v", gtid, err)
+	}
+	files := make([]string, logs.RowNumber())
+	for i := range files {
+		files[i], _ = logs.GetString(i, 0)
+	}
+	p, err := findGTIDPosition(c, files, gtid)
+	if err != nil {
+		return binlogPos{}, "", fmt.Errorf("start_at = %q: %v", gtid, err)
+	}
+	return p, gtid, nil
+}
+
+// mariaGTID is one MariaDB GTID, domain-server-seq.
+type mariaGTID struct {
+	domain, server uint32
+	seq            uint64
+}
+
+func (g mariaGTID) String() string { return fmt.Sprintf("%d-%d-%d", g.domain, g.server, g.seq) }
+
+func parseMariaGTID(s string) (mariaGTID, bool) {
+	p := strings.Split(s, "-")
+	if len(p) != 3 {
+		return mariaGTID{}, false
+	}
+	d, err1 := strconv.ParseUint(p[0], 10, 32)
+	sv, err2 := strconv.ParseUint(p[1], 10, 32)
+	n, err3 := strconv.ParseUint(p[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return mariaGTID{}, false
+	}
+	return mariaGTID{uint32(d), uint32(sv), n}, true
+}
+
+// parseGTIDStart parses start_at's GTID position: one GTID, or one per
+// domain separated by commas.
+func parseGTIDStart(v string) ([]mariaGTID, error) {
+	var out []mariaGTID
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		g, ok := parseMariaGTID(part)
+		if !ok {
+			return nil, fmt.Errorf("%q is not a MariaDB GTID (domain-server-sequence, such as 0-1-100)", part)
+		}
+		if g.seq == 0 {
+			return nil, fmt.Errorf("GTID %s: sequence numbers start at 1", g)
+		}
+		for _, o := range out {
+			if o.domain == g.domain {
+				return nil, fmt.Errorf("GTIDs %s and %s are both of domain %d: give one GTID per domain", o, g, g.domain)
+			}
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// gtidState is a binlog GTID state: per domain, the GTID with the highest
+// sequence number.
+type gtidState map[uint32]mariaGTID
+
+func (s gtidState) add(g mariaGTID) {
+	if o, ok := s[g.domain]; !ok || g.seq > o.seq {
+		s[g.domain] = g
+	}
+}
+
+// binlogEvent is one row of SHOW BINLOG EVENTS.
+type binlogEvent struct {
+	pos, end  uint32
+	typ, info string
+}
+
+// gtidOfEvent returns the GTID of a Gtid event ("BEGIN GTID 0-1-7",
+// "GTID 0-1-8", "BEGIN GTID 0-1-9 cid=12", "XA START … GTID 0-1-10").
+func gtidOfEvent(ev binlogEvent) (mariaGTID, bool) {
+	if ev.typ != "Gtid" {
+		return mariaGTID{}, false
+	}
+	i := strings.Index(ev.info, "GTID ")
+	if i < 0 {
+		return mariaGTID{}, false
+	}
+	f := strings.Fields(ev.info[i+5:])
+	if len(f) == 0 {
+		return mariaGTID{}, false
+	}
+	return parseMariaGTID(f[0])
+}
+
+// gtidFinder looks GTIDs up in the binlog files of one server.
+type gtidFinder struct {
+	c     *client.Conn
+	files []string
+	lists []gtidState // the Gtid_list of each file, read on demand
+}
+
+// list returns the Gtid_list of file i: the GTID state before it.
+func (f *gtidFinder) list(i int) (gtidState, error) {
+	if f.lists[i] != nil {
+		return f.lists[i], nil
+	}
+	// The list follows the format description (and, in an encrypted
+	// binlog, the start-encryption event).
+	r, err := f.c.Execute("SHOW BINLOG EVENTS IN " + quoteString(f.files[i]) + " LIMIT 4")
+	if err != nil {
+		return nil, fmt.Errorf("read the first events of %s: %v", f.files[i], err)
+	}
+	for j := 0; j < r.RowNumber(); j++ {
+		if typ, _ := r.GetString(j, 2); typ != "Gtid_list" {
+			continue
+		}
+		info, _ := r.GetString(j, 5)
+		s := gtidState{}
+		for _, part := range strings.Split(strings.Trim(info, "[] "), ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			g, ok := parseMariaGTID(part)
+			if !ok {
+				return nil, fmt.Errorf("%s: cannot read its Gtid_list event %q", f.files[i], info)
+			}
+			s.add(g)
+		}
+		f.lists[i] = s
+		return s, nil
+	}
+	return nil, fmt.Errorf("%s has no Gtid_list event among its first events: GTID starts need a MariaDB binlog", f.files[i])
+}
+
+// fileOf returns the index of the file that holds a GTID of domain d with
+// sequence number n if the binlog has one: the last file whose Gtid_list
+// has not reached n in domain d. It is -1 when even the oldest file begins
+// after n.
+func (f *gtidFinder) fileOf(d uint32, n uint64) (int, error) {
+	lo, hi := 0, len(f.files) // the first file whose list reached n is in [lo, hi]
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		l, err := f.list(mid)
+		if err != nil {
+			return 0, err
+		}
+		if l[d].seq >= n {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo - 1, nil
+}
+
+// scan reads file i from its start, one page of events at a time, until fn
+// returns true or the file ends; it returns the last event read.
+func (f *gtidFinder) scan(i int, fn func(binlogEvent) bool) (binlogEvent, error) {
+	var last binlogEvent
+	from := uint32(4)
+	for {
+		r, err := f.c.Execute(fmt.Sprintf("SHOW BINLOG EVENTS IN %s FROM %d LIMIT %d", quoteString(f.files[i]), from, gtidPageRows))
+		if err != nil {
+			return last, fmt.Errorf("read %s from %d: %v", f.files[i], from, err)
+		}
+		for j := 0; j < r.RowNumber(); j++ {
+			pos, _ := r.GetUint(j, 1)
+			end, _ := r.GetUint(j, 4)
+			typ, _ := r.GetString(j, 2)
+			info, _ := r.GetString(j, 5)
+			last = binlogEvent{pos: uint32(pos), end: uint32(end), typ: typ, info: info}
+			if fn(last) {
+				return last, nil
+			}
+		}
+		if r.RowNumber() < gtidPageRows {
+			return last, nil
+		}
+		if last.end <= from {
+			return last, fmt.Errorf("read %s: event at %d ends at %d", f.files[i], last.pos, last.end)
+		}
+		from = last.end
+	}
+}
+
+// findGTIDPosition is gtidPosition over the given binlog files (oldest
+// first, as SHOW BINARY LOGS lists them).
+func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, error) {
+	want, err := parseGTIDStart(gtid)
+	if err != nil {
+		return binlogPos{}, err
+	}
+	if len(files) == 0 {
+		return binlogPos{}, fmt.Errorf("the server has no binary logs")
+	}
+	f := &gtidFinder{c: c, files: files, lists: make([]gtidState, len(files))}
+	// The file of each GTID; the position is after the last of them.
+	at := make([]int, len(want))
+	last := -1
+	for k, w := range want {
+		if at[k], err = f.fileOf(w.domain, w.seq); err != nil {
+			return binlogPos{}, err
+		}
+		last = max(last, at[k])
+	}
+	if last < 0 {
+		l, err := f.list(0)
+		if err != nil {
+			return binlogPos{}, err
+		}
+		w := want[0]
+		return binlogPos{}, fmt.Errorf("GTID %s was purged: the oldest binary log on the server, %s, begins after %s (see binlog_expire_logs_seconds); give a later GTID, 'earliest' or a 'file:pos'", w, files[0], l[w.domain])
+	}
+	start, err := f.list(last)
+	if err != nil {
+		return binlogPos{}, err
+	}
+	pending := map[uint32]uint64{}
+	for k, w := range want {
+		if at[k] == last {
+			pending[w.domain] = w.seq
+		}
+	}
+	// Domain states in the file before the position: its first and last
+	// GTID of each domain, for the checks and messages below.
+	first, seen := gtidState{}, gtidState{}
+	var pos binlogPos
+	found, next := false, false
+	lastEv, err := f.scan(last, func(ev binlogEvent) bool {
+		if ev.typ != "Gtid" {
+			return false
+		}
+		if found {
+			pos, next = binlogPos{File: files[last], Pos: ev.pos}, true
+			return true
+		}
+		g, ok := gtidOfEvent(ev)
+		if !ok {
+			return false
+		}
+		if _, ok := first[g.domain]; !ok {
+			first[g.domain] = g
+		}
+		seen.add(g)
+		if n, ok := pending[g.domain]; ok && n == g.seq {
+			delete(pending, g.domain)
+			found = len(pending) == 0
+		}
+		return false
+	})
+	if err != nil {
+		return binlogPos{}, err
+	}
+	if !found {
+		for _, w := range want {
+			if _, ok := pending[w.domain]; ok {
+				return binlogPos{}, f.notFound(w, last, start, first, seen)
+			}
+		}
+	}
+	if !next {
+		// That transaction was the file's last.
+		switch {
+		case last+1 < len(files):
+			pos = binlogPos{File: files[last+1], Pos: 4}
+		case lastEv.typ == "Rotate":
+			// The file was closed since it was listed.
+			nf, _, _ := strings.Cut(lastEv.info, ";")
+			pos = binlogPos{File: nf, Pos: 4}
+		default:
+			pos = binlogPos{File: files[last], Pos: lastEv.end}
+		}
+	}
+	if len(want) > 1 {
+		for _, w := range want {
+			got := start[w.domain]
+			if g, ok := seen[w.domain]; ok && g.seq > got.seq {
+				got = g
+			}
+			if got.seq != w.seq {
+				return binlogPos{}, fmt.Errorf("these GTIDs are not one point of the binlog: where the last of them was written (up to %s), domain %d was at %s, not %s; give the GTIDs of one moment (such as @@gtid_binlog_pos) or a single GTID", pos, w.domain, got, w)
+			}
+		}
+	}
+	return pos, nil
+}
+
+// notFound says why GTID w is not in file i, which it would be in if the
+// binlog had it: start is the file's Gtid_list, first and seen its first
+// and last GTID of each domain.
+func (f *gtidFinder) notFound(w mariaGTID, i int, start, first, seen gtidState) error {
+	d := w.domain
+	lo, inList := start[d]
+	hi, inFile := seen[d]
+	switch {
+	case !inList && !inFile && i == len(f.files)-1:
+		return fmt.Errorf("GTID %s is not in the server's binary logs: they have no transaction of domain %d", w, d)
+	case i == len(f.files)-1 && (!inFile || hi.seq < w.seq):
+		newest := lo
+		if inFile {
+			newest = hi
+		}
+		return fmt.Errorf("GTID %s is not in the server's binary logs yet: the newest transaction of domain %d is %s", w, d, newest)
+	case inFile:
+		return fmt.Errorf("GTID %s is not in the server's binary logs: %s, where domain %d goes from %s to %s, has no sequence number %d (never written on this server?)", w, f.files[i], d, first[d], hi, w.seq)
+	}
+	next, err := f.list(i + 1)
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("GTID %s is not in the server's binary logs: domain %d is at %s at the start of %s and at %s at the start of %s, but %s has no transaction of that domain", w, d, lo, f.files[i], next[d], f.files[i+1], f.files[i])
 }

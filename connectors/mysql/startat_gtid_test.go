@@ -1,0 +1,262 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// oracleGTIDPosition is the GTID look-up start_at had before it read the
+// Gtid_list events, kept as the oracle of the new one: every event of every
+// binlog file, through SHOW BINLOG EVENTS, until the GTID; then the next
+// Gtid event in that file, the start of the next file, or the binlog's end.
+// files are the files it may read (SHOW BINARY LOGS, or a tail of it).
+func oracleGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, error) {
+	want, err := gm.ParseMariadbGTIDSet(gtid)
+	if err != nil {
+		return binlogPos{}, err
+	}
+	for i, f := range files {
+		ev, err := c.Execute("SHOW BINLOG EVENTS IN " + quoteString(f))
+		if err != nil {
+			return binlogPos{}, err
+		}
+		found := false
+		for j := 0; j < ev.RowNumber(); j++ {
+			typ, _ := ev.GetString(j, 2)
+			info, _ := ev.GetString(j, 5)
+			if found && typ == "Gtid" {
+				p, _ := ev.GetUint(j, 1)
+				return binlogPos{File: f, Pos: uint32(p)}, nil
+			}
+			if typ == "Gtid" || typ == "Xid" || typ == "Query" {
+				if strings.Contains(info, "GTID ") {
+					g := strings.Fields(info[strings.Index(info, "GTID ")+5:])
+					if len(g) > 0 {
+						if s, err := gm.ParseMariadbGTIDSet(g[0]); err == nil && want.Contain(s) && s.Contain(want) {
+							found = true
+						}
+					}
+				}
+			}
+		}
+		if found {
+			if i+1 < len(files) {
+				return binlogPos{File: files[i+1], Pos: 4}, nil
+			}
+			cur, _, err := masterStatus(c, "mariadb")
+			return cur, err
+		}
+	}
+	return binlogPos{}, fmt.Errorf("start_at = %q: GTID not found in the server's binary logs", gtid)
+}
+
+// binaryLogs lists the server's binlog files, oldest first.
+func binaryLogs(t testing.TB, c *client.Conn) []string {
+	t.Helper()
+	r, err := c.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := make([]string, r.RowNumber())
+	for i := range files {
+		files[i], _ = r.GetString(i, 0)
+	}
+	return files
+}
+
+// exec1 runs statements on c, failing the test on an error.
+func exec1(t testing.TB, c *client.Conn, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := c.Execute(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// commitGTID runs one autocommitted statement and returns its GTID.
+func commitGTID(t testing.TB, c *client.Conn, q string) string {
+	t.Helper()
+	exec1(t, c, q)
+	r, err := c.Execute("SELECT @@last_gtid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := r.GetString(0, 0)
+	if g == "" {
+		t.Fatalf("%s: no GTID", q)
+	}
+	return g
+}
+
+// gtidFile returns the file among files whose events hold GTID g, and
+// whether g's transaction is the last one in it.
+func gtidFile(t testing.TB, c *client.Conn, files []string, g string) (string, bool) {
+	t.Helper()
+	for _, f := range files {
+		r, err := c.Execute("SHOW BINLOG EVENTS IN " + quoteString(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := -1
+		for j := 0; j < r.RowNumber(); j++ {
+			typ, _ := r.GetString(j, 2)
+			info, _ := r.GetString(j, 5)
+			if typ == "Gtid" && at >= 0 {
+				return f, false
+			}
+			if fs := strings.Fields(info); typ == "Gtid" {
+				for k := 0; k+1 < len(fs); k++ {
+					if fs[k] == "GTID" && fs[k+1] == g {
+						at = j
+					}
+				}
+			}
+		}
+		if at >= 0 {
+			return f, true
+		}
+	}
+	t.Fatalf("GTID %s is in none of %v", g, files)
+	return "", false
+}
+
+// TestStartAtGTIDLookup: start_at = a MariaDB GTID finds the same position
+// as a scan of every binlog event does, for GTIDs in the first, a middle and
+// the last of several binlog files, the last transaction of a file and of
+// the whole binlog, and two domains; GTIDs the binlog does not hold (purged,
+// never written, not written yet, unknown domain) are refused with errors
+// that say which. Each GTID is looked up over all the server's binlog files;
+// the oracle reads only the files this test wrote, which hold them all.
+func TestStartAtGTIDLookup(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			c := conn(t, s)
+			defer c.Close()
+			st := &stream{flavor: "mariadb"}
+			tbl := quoteIdent(db) + ".t"
+			exec1(t, c, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v VARCHAR(20))")
+			n := 0
+			ins := func() string {
+				n++
+				return commitGTID(t, c, fmt.Sprintf("INSERT INTO %s VALUES (%d, 'v%d')", tbl, n, n))
+			}
+			before := ins() // in a file older than the test's own
+			exec1(t, c, "FLUSH BINARY LOGS")
+			firstFiles := binaryLogs(t, c)
+			mine := len(firstFiles) - 1 // the first file of the test's own
+			a1, a2, a3 := ins(), ins(), ins()
+			exec1(t, c, "FLUSH BINARY LOGS")
+			b1 := ins()
+			exec1(t, c, "SET SESSION gtid_domain_id = 1")
+			d1 := ins()
+			exec1(t, c, "SET SESSION gtid_domain_id = 0")
+			b2 := ins()
+			exec1(t, c, "SET SESSION gtid_domain_id = 1")
+			d2 := ins()
+			// A gap in domain 1: sequence numbers d2+1 … d2+9 are never written.
+			var gd, gs uint32
+			var gn uint64
+			fmt.Sscanf(d2, "%d-%d-%d", &gd, &gs, &gn)
+			exec1(t, c, fmt.Sprintf("SET SESSION gtid_seq_no = %d", gn+10))
+			d3 := ins()
+			exec1(t, c, "SET SESSION gtid_domain_id = 0")
+			b3 := ins()
+			exec1(t, c, "FLUSH BINARY LOGS")
+			c1, c2 := ins(), ins()
+			c3 := ins()
+			files := binaryLogs(t, c)
+			own := files[mine:]
+
+			for _, g := range []string{a1, a3, b2, d1, c2} {
+				f, _ := gtidFile(t, c, own, g)
+				t.Logf("%s is in %s", g, f)
+			}
+			if f, last := gtidFile(t, c, own, a3); !last {
+				t.Logf("another session wrote to %s after %s: the last-of-a-file case is not covered this run", f, a3)
+			}
+
+			// Same position as the oracle.
+			for _, g := range []string{a1, a2, a3, b1, d1, b2, d2, d3, b3, c1, c2} {
+				got, gt, err := st.resolveStartAt(c, g)
+				if err != nil {
+					t.Errorf("start_at = %q: %v", g, err)
+					continue
+				}
+				if gt != g {
+					t.Errorf("start_at = %q: GTID %q returned", g, gt)
+				}
+				want, err := oracleGTIDPosition(c, own, g)
+				if err != nil {
+					t.Fatalf("oracle, %s: %v", g, err)
+				}
+				if got != want {
+					t.Errorf("start_at = %q: %s, the scan of every event gives %s", g, got, want)
+				}
+			}
+			// The last transaction of the whole binlog: the position is its
+			// end, the end of the binlog unless a session wrote since.
+			end0, _, _ := masterStatus(c, "mariadb")
+			got, _, err := st.resolveStartAt(c, c3)
+			if err != nil {
+				t.Fatalf("start_at = %q: %v", c3, err)
+			}
+			want, err := oracleGTIDPosition(c, own, c3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if end1, _, _ := masterStatus(c, "mariadb"); end1 == end0 {
+				if got != want || got != end0 {
+					t.Errorf("start_at = %q (the binlog's last): %s, want the binlog's end %s (the oracle gives %s)", c3, got, end0, want)
+				}
+			} else if got.cmp(end0) > 0 {
+				t.Errorf("start_at = %q: %s is past the binlog's end %s when it was looked up", c3, got, end0)
+			}
+
+			// One GTID per domain: the point where both were written.
+			if got, _, err := st.resolveStartAt(c, b2+","+d1); err != nil {
+				t.Errorf("start_at = %q: %v", b2+","+d1, err)
+			} else if want, _ := oracleGTIDPosition(c, own, b2); got != want {
+				t.Errorf("start_at = %q: %s, want %s (after %s)", b2+","+d1, got, want, b2)
+			}
+			if got, _, err := st.resolveStartAt(c, d2+","+b2); err != nil {
+				t.Errorf("start_at = %q: %v", d2+","+b2, err)
+			} else if want, _ := oracleGTIDPosition(c, own, d2); got != want {
+				t.Errorf("start_at = %q: %s, want %s (after %s)", d2+","+b2, got, want, d2)
+			}
+
+			// Refused, with the reason.
+			for _, tc := range []struct{ gtid, want string }{
+				// d1 was written after a1: there is no point where domain 0
+				// is at a1 and domain 1 at d1.
+				{a1 + "," + d1, "not one point of the binlog"},
+				{fmt.Sprintf("1-%d-%d", gs, gn+5), "has no sequence number"},
+				{fmt.Sprintf("0-1-%d", 1<<60), "not in the server's binary logs yet: the newest transaction of domain 0 is"},
+				{"4242-1-1", "no transaction of domain 4242"},
+				{"0-1-0", "sequence numbers start at 1"},
+				{a1 + "," + a2, "both of domain 0"},
+			} {
+				_, _, err := st.resolveStartAt(c, tc.gtid)
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("start_at = %q: error %v, want one saying %q", tc.gtid, err, tc.want)
+				}
+				if _, err := oracleGTIDPosition(c, own, tc.gtid); err == nil && !strings.Contains(tc.gtid, ",") {
+					t.Errorf("start_at = %q: the oracle finds it", tc.gtid)
+				}
+			}
+			// Purged: as if the files before the test's own were gone.
+			_, err = findGTIDPosition(c, own, before)
+			if err == nil || !strings.Contains(err.Error(), "was purged: the oldest binary log on the server, "+own[0]+", begins after") {
+				t.Errorf("GTID %s, written before %s: error %v, want it purged", before, own[0], err)
+			}
+			if _, err := oracleGTIDPosition(c, own, before); err == nil {
+				t.Errorf("oracle: GTID %s found in %v", before, own)
+			}
+		})
+	}
+}
