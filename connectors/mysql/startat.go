@@ -132,10 +132,10 @@ func (st *stream) scanFor(pos, end binlogPos, want uint32) (binlogPos, string, e
 	}
 }
 
-// gtidPageRows is how many events one SHOW BINLOG EVENTS page of the GTID
-// look-up reads: a page is held in memory whole (with annotate_rows events,
-// each row can carry a statement's text).
-const gtidPageRows = 5000
+// gtidPageRows is how many events one SHOW BINLOG EVENTS query of the GTID
+// look-up reads. Rows are streamed, so memory does not grow with it; the
+// look-up stops at the end of the page where it found what it wanted.
+const gtidPageRows = 20000
 
 // gtidPosition maps start_at = a MariaDB GTID position to the binlog
 // position the stream starts from: where the next transaction after that
@@ -310,33 +310,60 @@ func (f *gtidFinder) fileOf(d uint32, n uint64) (int, error) {
 }
 
 // scan reads file i from its start, one page of events at a time, until fn
-// returns true or the file ends; it returns the last event read.
+// returns true or the file ends; it returns the last event read. Rows are
+// streamed, not held: only Gtid and Rotate events carry their type and
+// info to fn, the others have neither.
 func (f *gtidFinder) scan(i int, fn func(binlogEvent) bool) (binlogEvent, error) {
-	var last binlogEvent
+	var (
+		last binlogEvent
+		res  gm.Result
+		err  error
+	)
 	from := uint32(4)
 	for {
-		r, err := f.c.Execute(fmt.Sprintf("SHOW BINLOG EVENTS IN %s FROM %d LIMIT %d", quoteString(f.files[i]), from, gtidPageRows))
-		if err != nil {
-			return last, fmt.Errorf("read %s from %d: %v", f.files[i], from, err)
-		}
-		for j := 0; j < r.RowNumber(); j++ {
-			pos, _ := r.GetUint(j, 1)
-			end, _ := r.GetUint(j, 4)
-			typ, _ := r.GetString(j, 2)
-			info, _ := r.GetString(j, 5)
-			last = binlogEvent{pos: uint32(pos), end: uint32(end), typ: typ, info: info}
-			if fn(last) {
-				return last, nil
+		rows, stop := 0, false
+		q := fmt.Sprintf("SHOW BINLOG EVENTS IN %s FROM %d LIMIT %d", quoteString(f.files[i]), from, gtidPageRows)
+		qerr := f.c.ExecuteSelectStreaming(q, &res, func(row []gm.FieldValue) error {
+			rows++
+			if stop || err != nil {
+				return nil // the rest of the page is read and dropped
 			}
+			if len(row) < 6 {
+				err = fmt.Errorf("SHOW BINLOG EVENTS gave %d columns", len(row))
+				return nil
+			}
+			ev := binlogEvent{pos: uint32(fieldUint(row[1])), end: uint32(fieldUint(row[4]))}
+			switch string(row[2].AsString()) {
+			case "Gtid":
+				ev.typ, ev.info = "Gtid", string(row[5].AsString())
+			case "Rotate":
+				ev.typ, ev.info = "Rotate", string(row[5].AsString())
+			}
+			last = ev
+			stop = fn(ev)
+			return nil
+		}, nil)
+		if qerr != nil {
+			return last, fmt.Errorf("read %s from %d: %v", f.files[i], from, qerr)
 		}
-		if r.RowNumber() < gtidPageRows {
-			return last, nil
+		if err != nil || stop || rows < gtidPageRows {
+			return last, err
 		}
 		if last.end <= from {
 			return last, fmt.Errorf("read %s: event at %d ends at %d", f.files[i], last.pos, last.end)
 		}
 		from = last.end
 	}
+}
+
+// fieldUint reads an unsigned integer column of a text-protocol row.
+func fieldUint(v gm.FieldValue) uint64 {
+	switch v.Type {
+	case gm.FieldValueTypeUnsigned, gm.FieldValueTypeSigned:
+		return v.AsUint64()
+	}
+	n, _ := strconv.ParseUint(string(v.AsString()), 10, 64)
+	return n
 }
 
 // findGTIDPosition is gtidPosition over the given binlog files (oldest
