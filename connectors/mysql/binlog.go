@@ -49,8 +49,14 @@ type binlogReader struct {
 	posText string
 	posEv   binlogPos
 
-	retries    int
-	held       *replication.BinlogEvent // event waiting for a snapshot chunk
+	retries int
+	held    *replication.BinlogEvent // event waiting for a snapshot chunk
+
+	// Snapshot watermarks (snapshot_watermark.go): the watermark table's
+	// id in the binlog, and the tokens of the open transaction.
+	wmTable    uint64
+	wmKnown    bool
+	marks      []string
 	collations map[uint64][2]string
 }
 
@@ -106,7 +112,7 @@ func (r *binlogReader) start() error {
 		ReadTimeout:             3*hb + 5*time.Second,
 		DisableRetrySync:        true,
 		Logger:                  slog.New(slog.DiscardHandler),
-		RowsEventDecodeFunc:     decodeRowsHook,
+		RowsEventDecodeFunc:     decodeRowsWith(r.st.snap.watermarks()),
 		SynchronousEventHandler: handlerFunc(func(e *replication.BinlogEvent) error {
 			select {
 			case events <- e:
@@ -143,11 +149,24 @@ func (f handlerFunc) HandleEvent(e *replication.BinlogEvent) error { return f(e)
 // decodeRowsHook replaces go-mysql's boxed row decoding: it decodes the
 // header only and keeps the row images raw. Tables with MySQL binary JSON
 // columns are also decoded by go-mysql, for the JSON text.
-func decodeRowsHook(e *replication.RowsEvent, data []byte) error {
-	pos, err := e.DecodeHeader(data)
-	if err != nil {
-		return err
+var decodeRowsHook = decodeRowsWith(nil)
+
+// decodeRowsWith is decodeRowsHook that also decodes the rows of the
+// watermark table wm (nil: none) the boxed way, for their tokens.
+func decodeRowsWith(wm *watermarks) func(e *replication.RowsEvent, data []byte) error {
+	return func(e *replication.RowsEvent, data []byte) error {
+		pos, err := e.DecodeHeader(data)
+		if err != nil {
+			return err
+		}
+		if wm != nil && e.Table != nil && wm.isTable(e.Table.Schema, e.Table.Table) {
+			return e.DecodeData(pos, data)
+		}
+		return decodeRaw(e, data, pos)
 	}
+}
+
+func decodeRaw(e *replication.RowsEvent, data []byte, pos int) error {
 	hasJSON := false
 	for _, t := range e.Table.ColumnType {
 		if t == gm.MYSQL_TYPE_JSON {
@@ -277,6 +296,8 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	r.trxSent = 0
 	r.held = nil
 	r.maps = map[uint64]*tableMap{}
+	r.marks = r.marks[:0] // the open transaction comes again
+	r.wmKnown = false
 	backoff := 100 * time.Millisecond
 	for {
 		r.retries++
@@ -376,6 +397,11 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 	case *replication.XIDEvent:
 		return r.commit()
 	case *replication.TableMapEvent:
+		if st.snap.watermarks().isTable(e.Schema, e.Table) {
+			r.wmTable, r.wmKnown = e.TableID, true
+			delete(r.maps, e.TableID)
+			return nil
+		}
 		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
 		ts := st.byRef[ref]
 		if ts == nil || ts.mode == connectors.SnapshotOnly {
@@ -453,6 +479,10 @@ func (r *binlogReader) commit() error {
 	if len(st.out) > n0 {
 		st.out[len(st.out)-1].Mark = st.mark(r.safe)
 	}
+	for _, tok := range r.marks {
+		st.snap.watermarkSeen(tok, r.safe)
+	}
+	r.marks = r.marks[:0]
 	st.atBoundary(r.safe, false)
 	return nil
 }
@@ -478,6 +508,10 @@ func (r *binlogReader) flush(ts *tableState) {
 func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEvent, start binlogPos) error {
 	m := r.maps[e.TableID]
 	if m == nil {
+		if r.wmKnown && e.TableID == r.wmTable && e.Type() == replication.EnumRowsEventTypeInsert {
+			// Snapshot watermarks: they take effect at the transaction's end.
+			r.marks = append(r.marks, r.st.snap.watermarks().tokens(e)...)
+		}
 		return nil // not ours
 	}
 	st := r.st

@@ -39,6 +39,11 @@ type chunk struct {
 	lastOrd  uint64
 	haveLast bool
 	readTs   int64
+	// Watermark mode: the attempt number in the watermark tokens, and the
+	// server's position right after the high watermark was written (the
+	// reader must have met the mark before it passes that).
+	wmSeq   uint64
+	hwBound binlogPos
 	// posKnown: pos is set (the read view exists).
 	posKnown bool
 	// Integer-key chunks (snapshot_plan.go): the key column, and the row
@@ -58,19 +63,22 @@ type snapshotter struct {
 	sem    chan struct{} // bounds chunks read but not yet emitted
 	readyC chan struct{}
 
-	mu       sync.Mutex
-	inflight []*chunk // being read
-	pending  []*chunk // read, waiting for the reader to reach pos
-	failed   error
-	keyLog   map[*tableState][]loggedKey // bracket mode: keys changed by binlog events
-	planned  map[*tableState]int         // chunks planned per table
-	emitted  map[*tableState]int         // chunks emitted per table
-	closed   map[*tableState]bool        // planning finished per table
-	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
-	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
-	splits   int                         // chunks split at their LIMIT (snapshot_plan.go)
-	biggest  int                         // most rows read by one chunk
-	active   []*tableState
+	mu          sync.Mutex
+	inflight    []*chunk // being read
+	pending     []*chunk // read, waiting for the reader to reach pos
+	failed      error
+	keyLog      map[*tableState][]loggedKey // bracket mode: keys changed by binlog events
+	planned     map[*tableState]int         // chunks planned per table
+	emitted     map[*tableState]int         // chunks emitted per table
+	closed      map[*tableState]bool        // planning finished per table
+	hints       map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
+	textOnly    map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
+	splits      int                         // chunks split at their LIMIT (snapshot_plan.go)
+	biggest     int                         // most rows read by one chunk
+	windowDrops int                         // chunk rows left out for their window's binlog events
+	mode        string                      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
+	wm          *watermarks                 // watermark mode
+	active      []*tableState
 }
 
 func newSnapshotter(st *stream) *snapshotter {
@@ -90,10 +98,6 @@ func (s *snapshotter) start() {
 	if len(s.active) == 0 {
 		return
 	}
-	if s.bracket() {
-		s.st.log.Warn("snapshot placed by SHOW MASTER STATUS brackets (no binlog_snapshot_position on this server): a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md",
-			"flavor", s.st.flavor)
-	}
 	n := s.st.opts.parallelism
 	s.work = make(chan *chunk)
 	s.sem = make(chan struct{}, 2*n)
@@ -105,9 +109,53 @@ func (s *snapshotter) start() {
 	}
 }
 
+// prepare chooses the positioning, before the binlog reader starts.
+func (s *snapshotter) prepare() error {
+	if len(s.active) == 0 {
+		s.mode = "exact"
+		return nil
+	}
+	return s.choosePositioning()
+}
+
+// choosePositioning decides how chunks are placed in the binlog (see
+// docs/snapshot.md): MariaDB's binlog_snapshot_position is exact and
+// needs no writes; elsewhere watermarks, when etlq may write its table;
+// bracket as the last resort, or when asked for.
+func (s *snapshotter) choosePositioning() error {
+	st := s.st
+	s.mode = "exact"
+	if !st.needBinlog {
+		return nil
+	}
+	pos := st.opts.position
+	if pos == "auto" && st.flavor == "mariadb" || pos == "bracket" {
+		if pos == "bracket" {
+			s.mode = "bracket"
+			st.log.Warn("snapshot placed by SHOW MASTER STATUS brackets (snapshot_position = 'bracket'): a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md")
+		}
+		return nil
+	}
+	w, err := setupWatermarks(s.ctx, st)
+	if err != nil {
+		if pos == "watermark" {
+			return fmt.Errorf("snapshot_position = 'watermark': %v", err)
+		}
+		s.mode = "bracket"
+		st.log.Warn("snapshot placed by SHOW MASTER STATUS brackets, since watermarks cannot be written: a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md",
+			"flavor", st.flavor, "reason", err.Error())
+		return nil
+	}
+	s.mode, s.wm = "watermark", w
+	return nil
+}
+
 func (s *snapshotter) close() {
 	s.cancel()
 	s.wg.Wait()
+	if s.wm != nil {
+		s.wm.close()
+	}
 	s.mu.Lock()
 	for _, c := range append(append([]*chunk(nil), s.pending...), s.inflight...) {
 		for _, r := range c.recs {
@@ -415,7 +463,7 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 			r.Release()
 		}
 		ch.recs = nil
-		ch.pos, ch.low, ch.posKnown = binlogPos{}, binlogPos{}, false
+		ch.pos, ch.low, ch.posKnown, ch.hwBound = binlogPos{}, binlogPos{}, false, binlogPos{}
 		s.mu.Unlock()
 		var err error
 		rows, err = s.read(c, ch)
@@ -477,7 +525,13 @@ func (s *snapshotter) barrier(pos binlogPos) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ch := range s.inflight {
-		if !ch.posKnown || ch.pos.cmp(pos) <= 0 {
+		if !ch.posKnown {
+			// In watermark mode the reader itself finds the position
+			// (the high watermark), ahead of it.
+			if s.mode != "watermark" {
+				return true
+			}
+		} else if ch.pos.cmp(pos) <= 0 {
 			return true
 		}
 	}
@@ -508,7 +562,7 @@ func recordKey(t *table, rec arrow.RecordBatch, off, i int) (string, bool) {
 // noteKeys logs, in bracket mode, the keys a batch of binlog rows changed,
 // while ts is being snapshotted.
 func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
-	if !s.bracket() || ts.snap == nil || ts.snap.Done || len(ts.cur.Key) == 0 {
+	if !s.windowed() || ts.snap == nil || ts.snap.Done || len(ts.cur.Key) == 0 {
 		return
 	}
 	posCol := rec.Column(rec.Schema().FieldIndices(exec.ColPos)[0]).(*array.String)
@@ -527,8 +581,11 @@ func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
 	}
 }
 
-func (s *snapshotter) bracket() bool {
-	return s.st.needBinlog && (s.st.opts.bracket || s.st.flavor != "mariadb")
+// windowed reports whether chunks have a window [low, pos) whose changed
+// keys come from the binlog rather than the chunk (bracket and watermark
+// modes).
+func (s *snapshotter) windowed() bool {
+	return s.mode == "bracket" || s.mode == "watermark"
 }
 
 // windowKeys returns the keys of ts changed in [lo, hi), and prunes the
@@ -562,11 +619,17 @@ func (s *snapshotter) windowKeys(ts *tableState, lo, hi, reader binlogPos) map[s
 // (pos; or every chunk when any is true), in position order, and the
 // complete records of chunks still being read at such a position.
 func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
+	if s.mode == "watermark" {
+		if err := s.watermarkMissing(pos); err != nil {
+			s.fail(err)
+			return false
+		}
+	}
 	s.mu.Lock()
 	var ready []*chunk
 	keep := s.pending[:0]
 	for _, ch := range s.pending {
-		if any || ch.pos.cmp(pos) <= 0 {
+		if any || ch.posKnown && ch.pos.cmp(pos) <= 0 {
 			ready = append(ready, ch)
 		} else {
 			keep = append(keep, ch)
@@ -642,6 +705,9 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 			}
 			if len(sel) < int(rec.NumRows()) {
 				b.Sel = sel
+				s.mu.Lock()
+				s.windowDrops += int(rec.NumRows()) - len(sel)
+				s.mu.Unlock()
 			}
 		}
 		rec.Release()

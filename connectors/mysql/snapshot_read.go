@@ -101,10 +101,7 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 // it in one of the two lists and cannot pass its position in between.
 func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	st := s.st
-	bracket := st.opts.bracket || st.flavor != "mariadb"
-	if !st.needBinlog {
-		bracket = false
-	}
+	bracket, watermark := s.mode == "bracket", s.mode == "watermark"
 	// Registered before the read view exists, so the reader cannot pass
 	// the chunk's position unseen (and finds its records to stream).
 	s.mu.Lock()
@@ -125,6 +122,16 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	if _, err := c.Execute("SET SESSION net_write_timeout = 86400"); err != nil {
 		return 0, err
 	}
+	var seq uint64
+	if watermark {
+		// The low mark is committed before the read view exists: every
+		// transaction before it in the binlog is committed too, and
+		// visible to the read view.
+		seq = s.registerWatermark(ch)
+		if err := s.wm.write(s.ctx.Err, s.wm.token(seq, "low")); err != nil {
+			return 0, err
+		}
+	}
 	if bracket {
 		low, _, err := masterStatus(c, st.flavor)
 		if err != nil {
@@ -136,7 +143,22 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		return 0, err
 	}
 	defer c.Execute("ROLLBACK")
-	if bracket {
+	if watermark {
+		// The high mark is committed after the read view exists: no
+		// transaction after it in the binlog is visible to the read view.
+		// The reader sets the chunk's window and position when it meets
+		// the two marks.
+		if err := s.wm.write(s.ctx.Err, s.wm.token(seq, "high")); err != nil {
+			return 0, err
+		}
+		bound, _, err := masterStatus(c, st.flavor)
+		if err != nil {
+			return 0, err
+		}
+		s.mu.Lock()
+		ch.hwBound = bound
+		s.mu.Unlock()
+	} else if bracket {
 		high, _, err := masterStatus(c, st.flavor)
 		if err != nil {
 			return 0, err
@@ -162,9 +184,11 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			return 0, fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
 		}
 	}
-	s.mu.Lock()
-	ch.posKnown = true
-	s.mu.Unlock()
+	if !watermark {
+		s.mu.Lock()
+		ch.posKnown = true
+		s.mu.Unlock()
+	}
 	ch.readTs = time.Now().UnixMicro()
 	t := ch.t
 	rr := newRowReader(st.mem, t, s.dataHint(t))

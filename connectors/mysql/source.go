@@ -50,7 +50,8 @@ func Spec() connectors.Spec {
 			{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"}, Doc: "on ALTER TABLE while streaming: evolve (batches carry the new columns), ignore (keep the old column set), fail (stop with an error naming the DDL)"},
 			{Name: "snapshot_on_purge", Type: connectors.OptBool, Default: false, Doc: "when the checkpoint's binlog position was purged on the server, take a new snapshot instead of failing"},
 			{Name: "heartbeat", Type: connectors.OptDuration, Default: "1s", Doc: "binlog heartbeat period; keeps lag and idle checkpoints honest"},
-			{Name: "snapshot_position", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "bracket"}, Doc: "how a snapshot chunk is placed in the binlog: auto (MariaDB: binlog_snapshot_position, MySQL: bracket), bracket (SHOW MASTER STATUS before and after, events in the window win)"},
+			{Name: "snapshot_position", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "watermark", "bracket"}, Doc: "how a snapshot chunk is placed in the binlog: auto (MariaDB: binlog_snapshot_position; MySQL: watermark, else bracket), watermark (low and high watermark rows committed into watermark_table around the read view), bracket (SHOW MASTER STATUS before and after: no writes, but a change committed as the read view begins can be missed)"},
+			{Name: "watermark_table", Type: connectors.OptString, Default: defaultWatermarkTable, Doc: "table for snapshot watermark rows ('database.table'; created when missing; its writes must be in the binlog)"},
 			{Name: "snapshot_protocol", Type: connectors.OptString, Default: "binary", Enum: []string{"binary", "text"}, Doc: "how snapshot rows are read: binary (prepared statements: numbers and dates as bytes, the cheapest for server and etlq), text (plain queries, for proxies without prepared statements)"},
 		},
 	}

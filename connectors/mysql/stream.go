@@ -27,8 +27,9 @@ type streamOpts struct {
 	startAt       string
 	schemaChanges string
 	onPurge       bool
-	bracket       bool
-	textProtocol  bool // snapshot_protocol = 'text'
+	position      string // snapshot_position: auto, bracket, watermark
+	watermarkTbl  string // watermark_table
+	textProtocol  bool   // snapshot_protocol = 'text'
 }
 
 // tableState is one requested table inside a stream.
@@ -235,13 +236,19 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		// start again from 'latest' and miss what happened in between).
 		st.lastMarkPos = binlogPos{}
 	}
+	// The snapshot's positioning is chosen first: in watermark mode the
+	// binlog reader decodes the watermark table's rows.
+	st.snap = newSnapshotter(st)
+	if err := st.snap.prepare(); err != nil {
+		return nil, err
+	}
 	if st.needBinlog {
 		st.bin = newBinlogReader(st, start, gtid)
 		if err := st.bin.start(); err != nil {
+			st.snap.close()
 			return nil, err
 		}
 	}
-	st.snap = newSnapshotter(st)
 	st.snap.start()
 	return st, nil
 }
@@ -283,9 +290,20 @@ func (st *stream) parseOpts() error {
 		b, _ := v.(bool)
 		o.onPurge = b
 	}
+	o.position, o.watermarkTbl = "auto", defaultWatermarkTable
 	if v, ok := get("snapshot_position"); ok {
 		s, _ := v.(string)
-		o.bracket = s == "bracket"
+		if s != "auto" && s != "bracket" && s != "watermark" {
+			return fmt.Errorf("option \"snapshot_position\": want 'auto', 'bracket' or 'watermark', got %v", v)
+		}
+		o.position = s
+	}
+	if v, ok := get("watermark_table"); ok {
+		s, _ := v.(string)
+		if _, err := parseTableRef(s); err != nil {
+			return err
+		}
+		o.watermarkTbl = s
 	}
 	if v, ok := get("snapshot_protocol"); ok {
 		s, _ := v.(string)
