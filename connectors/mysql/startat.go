@@ -153,7 +153,10 @@ const gtidPageRows = 20000
 // whose list has no sequence number of domain d at or past n. That file is
 // found by a binary search over the first events of the files, and only it
 // is read, in pages of SHOW BINLOG EVENTS. (A MariaDB primary finds a
-// replica's GTID in its binlog the same way.)
+// replica's GTID in its binlog the same way.) A binlog whose sequence
+// numbers go back within a domain (gtid_strict_mode = OFF and a lowered
+// gtid_seq_no) can hide a GTID from this search: it is then reported as not
+// in the binlog, and 'file:pos' is the way to start there.
 func (st *stream) gtidPosition(c *client.Conn, gtid string) (binlogPos, string, error) {
 	logs, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {
@@ -461,7 +464,11 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 				got = g
 			}
 			if got.seq != w.seq {
-				return binlogPos{}, fmt.Errorf("these GTIDs are not one point of the binlog: where the last of them was written (up to %s), domain %d was at %s, not %s; give the GTIDs of one moment (such as @@gtid_binlog_pos) or a single GTID", pos, w.domain, got, w)
+				at := "at " + got.String()
+				if got.seq == 0 {
+					at = "without a transaction"
+				}
+				return binlogPos{}, fmt.Errorf("these GTIDs are not one point of the binlog: where the last of them was written (up to %s), domain %d was %s, not at %s; give the GTIDs of one moment (such as @@gtid_binlog_pos) or a single GTID", pos, w.domain, at, w)
 			}
 		}
 	}
