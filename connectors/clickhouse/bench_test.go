@@ -224,9 +224,11 @@ func BenchmarkConvert(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					var t decimalTarget
-					if writer && c.m.enc == encDecimal {
-						t, _ = findDecimalTarget(col)
+					var t chTarget
+					if writer {
+						if t, _ = fastTarget(c, col); t.col != nil {
+							t.reserve(r.len(), stringBytes(arr, r))
+						}
 					}
 					if err := appendColumn(c, t, columnAppender{col}, arr, r); err != nil {
 						b.Fatal(err)

@@ -36,6 +36,12 @@ func describeDay(d int64) string {
 	return dayString(d)
 }
 
+// dateRangeError is the error for day d outside the range of c's type.
+func dateRangeError(c *colSpec, d int64) error {
+	return &rangeError{dataError{fmt.Sprintf("column %q: date %s is outside the range of ClickHouse %s (%s..%s)",
+		c.name, describeDay(d), c.m.base, dayString(c.m.minDays), dayString(c.m.maxDays))}}
+}
+
 // rows is the live rows of a batch: sel when set, else 0..n-1.
 type rows struct {
 	sel []int32
@@ -215,8 +221,7 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 			return gather(c, arr, r, func(i int) (time.Time, error) {
 				d := int64(a.Value(i))
 				if d < lo || d > hi {
-					return time.Time{}, &rangeError{dataError{fmt.Sprintf("column %q: date %s is outside the range of ClickHouse %s (%s..%s)",
-						c.name, describeDay(d), c.m.base, dayString(lo), dayString(hi))}}
+					return time.Time{}, dateRangeError(c, d)
 				}
 				return time.Unix(d*86400, 0).UTC(), nil
 			})

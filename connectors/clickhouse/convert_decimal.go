@@ -2,77 +2,18 @@ package clickhouse
 
 import (
 	"fmt"
-	"reflect"
-	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
-// Decimals are the costly column of a columnar insert: clickhouse-go takes
+// Decimals are the costly column of the slow path: clickhouse-go takes
 // them only as shopspring decimals (a big.Int per value, several more in its
 // own conversion, about 0.5 µs a value). Both sides already hold the same
 // thing — an unscaled two's complement integer at the column's scale — so
-// the fast path appends Arrow's integers straight into the ch-go column
-// under clickhouse-go's Decimal column. That column is unexported; it is
-// reached by reflection once per insert, and when clickhouse-go's layout is
-// not the one this was written against (a version change), findDecimalTarget
-// reports false and the shopspring path in columnSlice is used instead.
-// TestDecimalFastPathFound keeps watch over it.
-
-// decimalTarget is the ch-go column under a clickhouse-go Decimal column.
-type decimalTarget struct {
-	col   proto.Column    // *proto.ColDecimal32 / 64 / 128 / 256
-	nulls *proto.ColUInt8 // the Nullable's null map; nil when not Nullable
-}
-
-var colUInt8Type = reflect.TypeOf(proto.ColUInt8{})
-
-// unexported returns an unexported field of the struct v points to.
-func unexported(v reflect.Value, name string) (reflect.Value, bool) {
-	f := v.Elem().FieldByName(name)
-	if !f.IsValid() {
-		return reflect.Value{}, false
-	}
-	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), true
-}
-
-// findDecimalTarget finds the ch-go column under c, a clickhouse-go
-// Decimal or Nullable(Decimal) column.
-func findDecimalTarget(c column.Interface) (decimalTarget, bool) {
-	var t decimalTarget
-	if n, ok := c.(*column.Nullable); ok {
-		v := reflect.ValueOf(n)
-		enable, ok1 := unexported(v, "enable")
-		nulls, ok2 := unexported(v, "nulls")
-		base, ok3 := unexported(v, "base")
-		if !ok1 || !ok2 || !ok3 || enable.Kind() != reflect.Bool || !enable.Bool() || nulls.Type() != colUInt8Type {
-			return t, false
-		}
-		t.nulls = nulls.Addr().Interface().(*proto.ColUInt8)
-		b, ok := base.Interface().(column.Interface)
-		if !ok {
-			return t, false
-		}
-		c = b
-	}
-	d, ok := c.(*column.Decimal)
-	if !ok {
-		return t, false
-	}
-	f, ok := unexported(reflect.ValueOf(d), "col")
-	if !ok || f.Kind() != reflect.Interface || f.IsNil() {
-		return t, false
-	}
-	switch pc := f.Interface().(type) {
-	case *proto.ColDecimal32, *proto.ColDecimal64, *proto.ColDecimal128, *proto.ColDecimal256:
-		t.col = pc.(proto.Column)
-		return t, true
-	}
-	return t, false
-}
+// the fast path (fastpath.go) appends Arrow's integers straight into the
+// ch-go column under clickhouse-go's Decimal column.
 
 // int256 is an Arrow decimal's unscaled value as four little-endian words.
 type int256 [4]uint64
@@ -84,7 +25,7 @@ func signExtend(lo uint64, hi int64) int256 {
 
 // appendDecimals appends the live rows of arr to t, checking each value
 // against the declared precision, as columnSlice does.
-func appendDecimals(t decimalTarget, c *colSpec, arr arrow.Array, r rows) error {
+func appendDecimals(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 	dt := c.field.Type.(arrow.DecimalType)
 	prec, scale := dt.GetPrecision(), dt.GetScale()
 	var get func(i int) (int256, error)

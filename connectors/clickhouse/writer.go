@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -77,6 +78,11 @@ type writer struct {
 	closed  bool
 
 	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
+	// fastColumns counts the Arrow columns appended by the fast path, for
+	// tests; noFastPath makes every insert take the slow path, for tests
+	// comparing the two.
+	fastColumns atomic.Int64
+	noFastPath  bool
 
 	errMu    sync.Mutex
 	flushErr error // first failure since the last Flush
@@ -330,14 +336,13 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 			_ = ins.Abort()
 		}
 	}()
-	fast := make([]decimalTarget, len(g.cols))
-	if cols := ins.Columns(); len(cols) == len(g.cols) {
+	fast := make([]chTarget, len(g.cols))
+	if cols := ins.Columns(); len(cols) == len(g.cols) && !w.noFastPath {
 		for k, c := range g.cols {
-			if c.m.enc == encDecimal {
-				fast[k], _ = findDecimalTarget(cols[k])
-			}
+			fast[k], _ = fastTarget(c, cols[k])
 		}
 	}
+	reserve(g, fast)
 	for _, it := range g.items {
 		if it.b.Record == nil || it.b.NumRows() == 0 {
 			continue
@@ -346,6 +351,9 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 		for k, c := range g.cols {
 			if err := appendColumn(c, fast[k], ins.Column(k), it.b.Record.Column(g.idx[k]), r); err != nil {
 				return err
+			}
+			if fast[k].col != nil {
+				w.fastColumns.Add(1)
 			}
 		}
 	}
@@ -359,12 +367,31 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 // driver.BatchColumn.
 type appender interface{ Append(v any) error }
 
+// reserve grows the ch-go columns of an insert once for all the live rows
+// of g (and, for strings, all their bytes).
+func reserve(g *group, fast []chTarget) {
+	for k, t := range fast {
+		if t.col == nil {
+			continue
+		}
+		var bytes int
+		if _, ok := t.col.(*proto.ColStr); ok {
+			for _, it := range g.items {
+				if it.b.Record != nil && it.b.NumRows() > 0 {
+					bytes += stringBytes(it.b.Record.Column(g.idx[k]), liveRows(it.b))
+				}
+			}
+		}
+		t.reserve(g.rows, bytes)
+	}
+}
+
 // appendColumn appends the live rows of arr, a column of c, to an insert:
-// straight into the ch-go column t when it was found, else as the slice
-// columnSlice makes, through dst.
-func appendColumn(c *colSpec, t decimalTarget, dst appender, arr arrow.Array, r rows) error {
+// straight into the ch-go column t when it was found (fastTarget), else as
+// the slice columnSlice makes, through dst.
+func appendColumn(c *colSpec, t chTarget, dst appender, arr arrow.Array, r rows) error {
 	if t.col != nil {
-		return appendDecimals(t, c, arr, r)
+		return appendFast(t, c, arr, r)
 	}
 	v, err := columnSlice(c, arr, r)
 	if err != nil {
