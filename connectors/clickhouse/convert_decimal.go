@@ -6,6 +6,7 @@ import (
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 )
 
 // Decimals are the costly column of the slow path: clickhouse-go takes
@@ -31,6 +32,33 @@ func appendDecimals(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 	var get func(i int) (int256, error)
 	tooWide := func(s string) error {
 		return &dataError{fmt.Sprintf("column %q: %s has more digits than DECIMAL(%d,%d) holds", c.name, s, prec, scale)}
+	}
+	if a, ok := arr.(*array.Decimal128); ok {
+		// The common case, without int256 in between.
+		get := func(i int) (decimal128.Num, error) {
+			n := a.Value(i)
+			if !n.FitsInPrecision(prec) {
+				return n, tooWide(n.ToString(scale))
+			}
+			return n, nil
+		}
+		switch col := t.col.(type) {
+		case *proto.ColDecimal32:
+			return appendRows((*[]proto.Decimal32)(col), t.nulls, c, arr, r, func(i int) (proto.Decimal32, error) {
+				n, err := get(i)
+				return proto.Decimal32(n.LowBits()), err
+			})
+		case *proto.ColDecimal64:
+			return appendRows((*[]proto.Decimal64)(col), t.nulls, c, arr, r, func(i int) (proto.Decimal64, error) {
+				n, err := get(i)
+				return proto.Decimal64(n.LowBits()), err
+			})
+		case *proto.ColDecimal128:
+			return appendRows((*[]proto.Decimal128)(col), t.nulls, c, arr, r, func(i int) (proto.Decimal128, error) {
+				n, err := get(i)
+				return proto.Decimal128{Low: n.LowBits(), High: uint64(n.HighBits())}, err
+			})
+		}
 	}
 	switch a := arr.(type) {
 	case *array.Decimal32:

@@ -258,16 +258,41 @@ func appendFast(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 // live rows of arr that c cannot hold: any NULL when the column is not
 // Nullable, except in tombstones' columns other than the key.
 func checkNulls(c *colSpec, nullable bool, arr arrow.Array, r rows) error {
-	if nullable || arr.NullN() == 0 {
+	if nullable {
+		return nil
+	}
+	bm := nullBits(arr)
+	if bm.bits == nil {
 		return nil
 	}
 	for j, n := 0, r.len(); j < n; j++ {
 		i := r.at(j)
-		if arr.IsNull(i) && (c.key || r.dead == nil || r.dead[i] == 0) {
+		if bm.null(i) == 1 && (c.key || r.dead == nil || r.dead[i] == 0) {
 			return nullError(c, i)
 		}
 	}
 	return nil
+}
+
+// bitmap is an Arrow validity bitmap from the bit of an array's row 0.
+type bitmap struct {
+	bits []byte
+	off  int
+}
+
+// nullBits returns arr's validity bitmap; its bits are nil when arr has no
+// NULL.
+func nullBits(arr arrow.Array) bitmap {
+	if arr.NullN() == 0 || len(arr.NullBitmapBytes()) == 0 {
+		return bitmap{}
+	}
+	return bitmap{arr.NullBitmapBytes(), arr.Data().Offset()}
+}
+
+// null is 1 when row i is NULL, else 0.
+func (b bitmap) null(i int) uint8 {
+	i += b.off
+	return 1 &^ (b.bits[i>>3] >> (i & 7))
 }
 
 // appendNulls appends the null map of the live rows of arr: 1 for a NULL.
@@ -276,16 +301,20 @@ func appendNulls(nulls *proto.ColUInt8, arr arrow.Array, r rows) {
 		return
 	}
 	n := r.len()
-	if arr.NullN() == 0 {
+	bm := nullBits(arr)
+	if bm.bits == nil {
 		*nulls = append(*nulls, make([]uint8, n)...)
 		return
 	}
 	s := slices.Grow(*nulls, n)
 	m := s[len(s) : len(s)+n]
-	for j := range m {
-		m[j] = 0
-		if arr.IsNull(r.at(j)) {
-			m[j] = 1
+	if r.sel == nil {
+		for j := range m {
+			m[j] = bm.null(j)
+		}
+	} else {
+		for j, i := range r.sel {
+			m[j] = bm.null(int(i))
 		}
 	}
 	*nulls = s[:len(s)+n]
@@ -305,10 +334,10 @@ func appendValues[T any](col *[]T, arr arrow.Array, values []T, r rows) {
 			s[base+j] = values[i]
 		}
 	}
-	if arr.NullN() > 0 {
+	if bm := nullBits(arr); bm.bits != nil {
 		var zero T
 		for j := 0; j < n; j++ {
-			if arr.IsNull(r.at(j)) {
+			if bm.null(r.at(j)) == 1 {
 				s[base+j] = zero
 			}
 		}
@@ -339,12 +368,12 @@ func appendBools(col *[]uint8, a *array.Boolean, r rows) {
 func appendStrings[O int32 | int64](col *proto.ColStr, arr arrow.Array, offs []O, data []byte, r rows) {
 	n := r.len()
 	first := offs[0]
-	nulls := arr.NullN() > 0
+	bm := nullBits(arr)
 	bulk := r.sel == nil
-	if bulk && nulls {
+	if bulk && bm.bits != nil {
 		// Arrow lets a NULL cover bytes; clickhouse-go writes ''.
 		for i := 0; i < n; i++ {
-			if offs[i] != offs[i+1] && arr.IsNull(i) {
+			if offs[i] != offs[i+1] && bm.null(i) == 1 {
 				bulk = false
 				break
 			}
@@ -364,7 +393,7 @@ func appendStrings[O int32 | int64](col *proto.ColStr, arr arrow.Array, offs []O
 	total := 0
 	for j := 0; j < n; j++ {
 		i := r.at(j)
-		if !nulls || !arr.IsNull(i) {
+		if bm.bits == nil || bm.null(i) == 0 {
 			total += int(offs[i+1] - offs[i])
 		}
 	}
@@ -372,7 +401,7 @@ func appendStrings[O int32 | int64](col *proto.ColStr, arr arrow.Array, offs []O
 	for j := 0; j < n; j++ {
 		i := r.at(j)
 		start := len(buf)
-		if !nulls || !arr.IsNull(i) {
+		if bm.bits == nil || bm.null(i) == 0 {
 			buf = append(buf, data[offs[i]-first:offs[i+1]-first]...)
 		}
 		pos = append(pos, proto.Position{Start: start, End: len(buf)})
@@ -383,11 +412,7 @@ func appendStrings[O int32 | int64](col *proto.ColStr, arr arrow.Array, offs []O
 // appendDates appends the live rows of arr, an Arrow Date32, to t (Date or
 // Date32), checking each against the type's range as columnSlice does.
 func appendDates(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
-	a, ok := arr.(*array.Date32)
-	if ok {
-		if err := checkNulls(c, t.nulls != nil, arr, r); err != nil {
-			return err
-		}
+	if a, ok := arr.(*array.Date32); ok {
 		switch col := t.col.(type) {
 		case *proto.ColDate:
 			return appendDays((*[]proto.Date)(col), t.nulls, c, a, r)
@@ -398,38 +423,60 @@ func appendDates(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 	return fmt.Errorf("column %q: arrow %s into ClickHouse %s: %w", c.name, arr.DataType(), c.chType(), errNotCovered)
 }
 
-// appendDays appends the days of the live rows of a to col and, when
-// Nullable, their null map; a NULL, or a date out of range with
-// out_of_range = 'null', as day 0 and NULL.
 func appendDays[T proto.Date | proto.Date32](col *[]T, nulls *proto.ColUInt8, c *colSpec, a *array.Date32, r rows) error {
+	lo, hi := c.m.minDays, c.m.maxDays
+	return appendRows(col, nulls, c, a, r, func(i int) (T, error) {
+		d := int64(a.Value(i))
+		if d < lo || d > hi {
+			return 0, dateRangeError(c, d)
+		}
+		return T(d), nil
+	})
+}
+
+// appendRows appends the live rows of arr to col, each converted by get,
+// and their null map when the column is Nullable, as gather does: a NULL,
+// or with out_of_range = 'null' a value out of range, is written as zero
+// and NULL; a NULL in a column that cannot hold one fails, except in a
+// tombstone's column other than the key, where it is written as zero.
+func appendRows[T any](col *[]T, nulls *proto.ColUInt8, c *colSpec, arr arrow.Array, r rows, get func(i int) (T, error)) error {
 	n := r.len()
 	s := slices.Grow(*col, n)
 	v := s[len(s) : len(s)+n]
-	*col = s[:len(s)+n]
 	var m []uint8
 	if nulls != nil {
-		s := slices.Grow(*nulls, n)
-		m = s[len(s) : len(s)+n]
-		*nulls = s[:len(s)+n]
+		ns := slices.Grow(*nulls, n)
+		m = ns[len(ns) : len(ns)+n]
+		*nulls = ns[:len(ns)+n]
 	}
-	hasNulls := a.NullN() > 0
-	lo, hi := c.m.minDays, c.m.maxDays
+	*col = s[:len(s)+n]
+	bm := nullBits(arr)
+	var zero T
 	for j := range v {
 		i := r.at(j)
-		var null uint8
-		var d int64
-		if hasNulls && a.IsNull(i) {
-			null = 1
-		} else if d = int64(a.Value(i)); d < lo || d > hi {
-			if m == nil || !c.outOfRangeNull {
-				return dateRangeError(c, d)
+		if bm.bits != nil && bm.null(i) == 1 {
+			if m == nil && (c.key || r.dead == nil || r.dead[i] == 0) {
+				return nullError(c, i)
 			}
-			null, d = 1, 0
+			v[j] = zero
+			if m != nil {
+				m[j] = 1
+			}
+			continue
 		}
+		x, err := get(i)
+		if err != nil {
+			var re *rangeError
+			if m == nil || !c.outOfRangeNull || !errors.As(err, &re) {
+				return err
+			}
+			v[j], m[j] = zero, 1
+			continue
+		}
+		v[j] = x
 		if m != nil {
-			m[j] = null
+			m[j] = 0
 		}
-		v[j] = T(d)
 	}
 	return nil
 }

@@ -493,6 +493,11 @@ func TestFastPathErrors(t *testing.T) {
 					continue
 				}
 				sameError(what, fe, se, tc.want)
+				if !null {
+					// The NULL too: the first bad row in row order is reported.
+					fe, se, _, _ = both(c, arr, rows{n: arr.Len()})
+					sameError(what+" and a NULL", fe, se, tc.want)
+				}
 			}
 		}
 		arr.Release()
