@@ -160,4 +160,60 @@ func TestWatermarkNeedsWrites(t *testing.T) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
+
+	// MySQL's auto: without write access, brackets (with a warning) — run
+	// here as a MariaDB taken for MySQL (flavor = 'mysql'), which has no
+	// binlog_snapshot_position to use either.
+	src = newSrc(t, server{s.name, dsn}, map[string]any{"flavor": "mysql"})
+	st, err := src.Open(context.Background(), connectors.StreamRequest{
+		Tables:  []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
+		Once:    true,
+		Options: map[string]any{"watermark_table": db + "_wm.marks"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if m := st.(*stream).snap.mode; m != "bracket" {
+		t.Errorf("auto without write access on MySQL: placed by %q, want bracket", m)
+	}
+	rows, _ := drain(t, st, 30*time.Second, nil)
+	if len(rows) != 1 || rows[0]["id"] != "1" {
+		t.Errorf("rows %v, want the one row", rows)
+	}
+}
+
+// TestWatermarkIsMySQLDefault: on a server taken for MySQL (flavor =
+// 'mysql' on MariaDB: no binlog_snapshot_position), auto places chunks by
+// watermarks when etlq may write its table — the default
+// etlq.watermarks — and deletes the run's rows at the end.
+func TestWatermarkIsMySQLDefault(t *testing.T) {
+	s := servers(t)[0]
+	db := uniqueDB(t, s)
+	run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)", "INSERT INTO "+db+".t VALUES (1), (2), (3)")
+	src := newSrc(t, s, map[string]any{"flavor": "mysql"})
+	st, err := src.Open(context.Background(), connectors.StreamRequest{
+		Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
+		Once:   true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sst := st.(*stream)
+	if sst.snap.mode != "watermark" || sst.snap.wm.ref.String() != defaultWatermarkTable {
+		t.Fatalf("placed by %q into %v", sst.snap.mode, sst.snap.wm)
+	}
+	rows, _ := drain(t, st, 30*time.Second, nil)
+	if len(rows) != 3 {
+		t.Errorf("%d rows, want 3", len(rows))
+	}
+	runID := sst.snap.wm.run
+	st.Close()
+	c := conn(t, s)
+	defer c.Close()
+	r, err := c.Execute("SELECT COUNT(*) FROM " + defaultWatermarkTable + " WHERE mark LIKE '" + runID + "%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.GetInt(0, 0); n != 0 {
+		t.Errorf("%d watermark rows left", n)
+	}
 }
