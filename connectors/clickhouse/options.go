@@ -17,7 +17,7 @@ var Spec = connectors.Spec{
 		"adds columns the source adds. Target options given on the sink are defaults for every pipeline.",
 	Options: []connectors.Option{
 		{Name: "database", Type: connectors.OptString, Doc: "database of targets named without one (default: the DSN's, else \"default\")"},
-		{Name: "compression", Type: connectors.OptString, Default: "lz4", Enum: []string{"lz4", "zstd", "none"}, Doc: "native protocol block compression"},
+		{Name: "compression", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "lz4", "zstd", "none"}, Doc: "native protocol block compression; auto: none when the server is on loopback (compressing there only costs CPU on both ends), lz4 otherwise"},
 		{Name: "dial_timeout", Type: connectors.OptDuration, Default: "10s", Doc: "timeout of one connection attempt"},
 		{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Doc: "connections to the server, shared by every pipeline of the sink"},
 	},

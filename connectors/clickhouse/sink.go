@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -76,6 +77,13 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
 	}
+	if comp == "auto" {
+		// Compressing over loopback costs both ends CPU and saves nothing.
+		comp = "lz4"
+		if allLoopback(chOpts.Addr) {
+			comp = "none"
+		}
+	}
 	switch comp {
 	case "lz4":
 		chOpts.Compression = &clickhouse.Compression{Method: clickhouse.CompressionLZ4}
@@ -100,6 +108,28 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
 	}
 	return &Sink{name: name, opts: opts, chOpts: chOpts, database: db}, nil
+}
+
+// allLoopback reports whether every address is on this machine's
+// loopback interface (127.0.0.0/8, ::1, localhost).
+func allLoopback(addrs []string) bool {
+	if len(addrs) == 0 {
+		return false
+	}
+	for _, a := range addrs {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			host = a
+		}
+		if strings.EqualFold(host, "localhost") {
+			continue
+		}
+		ip := net.ParseIP(strings.Trim(host, "[]"))
+		if ip == nil || !ip.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }
 
 // redact removes the password from a message.
