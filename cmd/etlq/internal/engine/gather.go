@@ -109,3 +109,16 @@ func sameValue(a arrow.Array, i int, b arrow.Array, j int) bool {
 	}
 	return a.ValueStr(i) == b.ValueStr(j)
 }
+
+// identity reports whether rows is 0, 1, …, n-1.
+func identity(rows []int32, n int) bool {
+	if len(rows) != n {
+		return false
+	}
+	for i, r := range rows {
+		if int(r) != i {
+			return false
+		}
+	}
+	return true
+}

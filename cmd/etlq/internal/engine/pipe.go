@@ -271,13 +271,26 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		cols = append(cols, cat)
 	}
 	rec := b.Record
-	cols = append(cols,
-		gatherUint64(pr.alloc, rec.Column(tr.meta.version).(*array.Uint64), rows),
-		uint8Array(pr.alloc, deleted),
-		gatherString(pr.alloc, ops, rows),
-		gatherTimestamp(pr.alloc, rec.Column(tr.meta.ts).(*array.Timestamp), rows),
-		gatherString(pr.alloc, rec.Column(tr.meta.pos).(*array.String), rows),
-	)
+	if identity(rows, int(rec.NumRows())) {
+		// Every row, in order (a snapshot batch, a WHERE-less pipeline):
+		// the metadata columns are the batch's own.
+		for _, a := range []arrow.Array{rec.Column(tr.meta.version), nil, ops, rec.Column(tr.meta.ts), rec.Column(tr.meta.pos)} {
+			if a == nil {
+				a = uint8Array(pr.alloc, deleted)
+			} else {
+				a.Retain()
+			}
+			cols = append(cols, a)
+		}
+	} else {
+		cols = append(cols,
+			gatherUint64(pr.alloc, rec.Column(tr.meta.version).(*array.Uint64), rows),
+			uint8Array(pr.alloc, deleted),
+			gatherString(pr.alloc, ops, rows),
+			gatherTimestamp(pr.alloc, rec.Column(tr.meta.ts).(*array.Timestamp), rows),
+			gatherString(pr.alloc, rec.Column(tr.meta.pos).(*array.String), rows),
+		)
+	}
 	if n := sinkSchema.NumFields() - len(cols); n > 0 {
 		// __before.* columns: the outputs over the before image.
 		if tr.before == nil || n != nout {
