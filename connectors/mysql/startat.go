@@ -395,7 +395,9 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 			return binlogPos{}, err
 		}
 		w := want[0]
-		return binlogPos{}, fmt.Errorf("GTID %s was purged: the oldest binary log on the server, %s, begins after %s (see binlog_expire_logs_seconds); give a later GTID, 'earliest' or a 'file:pos'", w, files[0], l[w.domain])
+		return binlogPos{}, gtidMissingError{
+			msg:  fmt.Sprintf("GTID %s was purged: the oldest binary log on the server, %s, begins after %s (see binlog_expire_logs_seconds)", w, files[0], l[w.domain]),
+			hint: "give a later GTID, 'earliest' or a 'file:pos'"}
 	}
 	start, err := f.list(last)
 	if err != nil {
@@ -468,11 +470,34 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 				if got.seq == 0 {
 					at = "without a transaction"
 				}
-				return binlogPos{}, fmt.Errorf("these GTIDs are not one point of the binlog: where the last of them was written (up to %s), domain %d was %s, not at %s; give the GTIDs of one moment (such as @@gtid_binlog_pos) or a single GTID", pos, w.domain, at, w)
+				return binlogPos{}, gtidMissingError{
+					msg:  fmt.Sprintf("these GTIDs are not one point of the binlog: where the last of them was written (up to %s), domain %d was %s, not at %s", pos, w.domain, at, w),
+					hint: "give the GTIDs of one moment (such as @@gtid_binlog_pos) or a single GTID"}
 			}
 		}
 	}
 	return pos, nil
+}
+
+// gtidMissingError is a GTID position the server's binlog does not have
+// (purged, not written there, or not one point of it), as opposed to a
+// failure to read the binlog. hint is the advice for start_at; a resume
+// from a checkpoint gives its own. ahead is set when the GTID is past the
+// end of the binlog (a replica may not have it yet).
+type gtidMissingError struct {
+	msg, hint string
+	ahead     bool
+}
+
+func (e gtidMissingError) Error() string {
+	if e.hint == "" {
+		return e.msg
+	}
+	return e.msg + "; " + e.hint
+}
+
+func gtidMissing(format string, args ...any) error {
+	return gtidMissingError{msg: fmt.Sprintf(format, args...)}
 }
 
 // notFound says why GTID w is not in file i, which it would be in if the
@@ -484,19 +509,19 @@ func (f *gtidFinder) notFound(w mariaGTID, i int, start, first, seen gtidState) 
 	hi, inFile := seen[d]
 	switch {
 	case !inList && !inFile && i == len(f.files)-1:
-		return fmt.Errorf("GTID %s is not in the server's binary logs: they have no transaction of domain %d", w, d)
+		return gtidMissingError{msg: fmt.Sprintf("GTID %s is not in the server's binary logs: they have no transaction of domain %d", w, d), ahead: true}
 	case i == len(f.files)-1 && (!inFile || hi.seq < w.seq):
 		newest := lo
 		if inFile {
 			newest = hi
 		}
-		return fmt.Errorf("GTID %s is not in the server's binary logs yet: the newest transaction of domain %d is %s", w, d, newest)
+		return gtidMissingError{msg: fmt.Sprintf("GTID %s is not in the server's binary logs yet: the newest transaction of domain %d is %s", w, d, newest), ahead: true}
 	case inFile:
-		return fmt.Errorf("GTID %s is not in the server's binary logs: %s, where domain %d goes from %s to %s, has no sequence number %d (never written on this server?)", w, f.files[i], d, first[d], hi, w.seq)
+		return gtidMissing("GTID %s is not in the server's binary logs: %s, where domain %d goes from %s to %s, has no sequence number %d (never written on this server?)", w, f.files[i], d, first[d], hi, w.seq)
 	}
 	next, err := f.list(i + 1)
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("GTID %s is not in the server's binary logs: domain %d is at %s at the start of %s and at %s at the start of %s, but %s has no transaction of that domain", w, d, lo, f.files[i], next[d], f.files[i+1], f.files[i])
+	return gtidMissing("GTID %s is not in the server's binary logs: domain %d is at %s at the start of %s and at %s at the start of %s, but %s has no transaction of that domain", w, d, lo, f.files[i], next[d], f.files[i+1], f.files[i])
 }

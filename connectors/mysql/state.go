@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
 )
 
 // binlogPos is a binlog file and byte offset.
@@ -70,6 +72,11 @@ type markState struct {
 	// "domain-server-seq,…" or MySQL "uuid:1-5,…"), when known.
 	GTID   string `json:"gtid,omitempty"`
 	Flavor string `json:"flavor"`
+	// ServerID and ServerUUID (MySQL) name the server the position was
+	// read on: a file and offset are one server's own. Checkpoints written
+	// before they were recorded have neither.
+	ServerID   uint32 `json:"server_id,omitempty"`
+	ServerUUID string `json:"server_uuid,omitempty"`
 	// Version is the next _version the stream assigns.
 	Version uint64 `json:"version"`
 	// Schemas are the schemas of the streamed tables at this position.
@@ -78,6 +85,61 @@ type markState struct {
 	// ("db.table" → progress); a table absent here and asked with SNAPSHOT
 	// initial has not started.
 	Snapshot map[string]*snapState `json:"snapshot,omitempty"`
+}
+
+// ident is the identity of the server the checkpoint was taken on.
+func (s *markState) ident() serverIdent {
+	return serverIdent{ID: s.ServerID, UUID: s.ServerUUID}
+}
+
+// serverIdent is a server's identity: @@server_id, and @@server_uuid on
+// MySQL. A server_id of 0 counts as unknown: such a server cannot serve a
+// binlog dump, so no checkpoint is taken on one.
+type serverIdent struct {
+	ID   uint32
+	UUID string
+}
+
+func (i serverIdent) known() bool { return i.ID != 0 || i.UUID != "" }
+
+func (i serverIdent) String() string {
+	s := "server_id " + strconv.FormatUint(uint64(i.ID), 10)
+	if i.UUID != "" {
+		s += ", server_uuid " + i.UUID
+	}
+	return s
+}
+
+// sameServer reports whether a checkpoint taken on server cp may resume by
+// its binlog file and position on server cur. A checkpoint that recorded no
+// identity may (it resumes as before identities were recorded). MySQL's
+// server_uuid decides when both have one; otherwise server_id does, which
+// replication keeps distinct among a primary and its replicas.
+func sameServer(cp, cur serverIdent) bool {
+	if !cp.known() {
+		return true
+	}
+	if cp.UUID != "" && cur.UUID != "" {
+		return cp.UUID == cur.UUID
+	}
+	return cp.ID == cur.ID
+}
+
+// readServerIdent reads the identity of the server c is connected to.
+func readServerIdent(c *client.Conn, flavor string) (serverIdent, error) {
+	r, err := c.Execute("SELECT @@GLOBAL.server_id")
+	if err != nil {
+		return serverIdent{}, fmt.Errorf("read the server's identity (@@server_id): %v", err)
+	}
+	id, _ := r.GetUint(0, 0)
+	ident := serverIdent{ID: uint32(id)}
+	if flavor != "mariadb" {
+		// MySQL 5.6 and later; MariaDB has none.
+		if r, err := c.Execute("SELECT @@GLOBAL.server_uuid"); err == nil {
+			ident.UUID, _ = r.GetString(0, 0)
+		}
+	}
+	return ident, nil
 }
 
 // snapState is one table's snapshot progress.

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,6 +57,7 @@ type stream struct {
 	mem    memory.Allocator
 	log    *slog.Logger
 	flavor string
+	ident  serverIdent // the server's, recorded in each mark
 
 	tables []*tableState
 	byRef  map[connectors.TableRef]*tableState
@@ -162,6 +164,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		if err := checkBinlogSettings(c); err != nil {
 			return nil, err
 		}
+		if st.ident, err = readServerIdent(c, st.flavor); err != nil {
+			return nil, err
+		}
 	}
 	if req.Once {
 		st.target = cur
@@ -205,12 +210,20 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		}
 	}
 	if st.needBinlog {
-		// A purged start position is reported before anything else runs.
-		if err := checkPurged(c, start); err != nil {
-			if !st.opts.onPurge || resume == nil {
+		// Where a checkpoint resumes on this server (another server's is
+		// placed by its GTID), and a purged start position, are settled
+		// before anything else runs.
+		if resume != nil {
+			start, err = st.resumeStart(c, resume)
+		} else {
+			err = checkPurged(c, start)
+		}
+		if err != nil {
+			var lost lostPositionError
+			if !st.opts.onPurge || resume == nil || !errors.As(err, &lost) {
 				return nil, err
 			}
-			st.log.Warn("binlog position purged; taking a new snapshot", "position", start.String())
+			st.log.Warn("cannot resume at the checkpoint's position; taking a new snapshot (snapshot_on_purge)", "reason", err.Error())
 			start, gtid = cur, curGTID
 			if v := uint64(time.Now().UnixMicro()) << 10; v > st.version {
 				st.version = v
@@ -486,7 +499,8 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 		markState
 		Schemas json.RawMessage `json:"schemas,omitempty"`
 	}
-	ms := stateJSON{markState: markState{File: pos.File, Pos: pos.Pos, Flavor: st.flavor, Version: st.version}, Schemas: st.schemasJSON}
+	ms := stateJSON{markState: markState{File: pos.File, Pos: pos.Pos, Flavor: st.flavor, Version: st.version,
+		ServerID: st.ident.ID, ServerUUID: st.ident.UUID}, Schemas: st.schemasJSON}
 	if st.bin != nil {
 		ms.GTID = st.bin.gtidString()
 	}
@@ -548,6 +562,59 @@ func (st *stream) Close() error {
 	return nil
 }
 
+// resumeStart returns where checkpoint cp resumes on the server c is
+// connected to. A checkpoint taken on this server (or one that recorded no
+// server) resumes at its binlog file and position. Another server's file
+// and position mean nothing here (after a failover to a replica, the same
+// transactions are at other offsets, perhaps in files of the same names):
+// its MariaDB GTID set is looked up in this server's binlog instead, and
+// the stream starts after it. A lostPositionError says the checkpoint
+// cannot be placed on this server (snapshot_on_purge then takes a new
+// snapshot).
+func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) {
+	pos := binlogPos{File: cp.File, Pos: cp.Pos}
+	if sameServer(cp.ident(), st.ident) {
+		return pos, checkPurged(c, pos)
+	}
+	other := fmt.Sprintf("the checkpoint (%s) was taken on another server (%s), not on this one (%s at %s)",
+		pos, cp.ident(), st.ident, st.src.cfg.Addr())
+	const remedy = "set snapshot_on_purge = true to take a new snapshot here, or start again with an empty state directory"
+	switch {
+	case st.flavor != "mariadb" || cp.Flavor == "mysql":
+		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and resuming by MySQL GTID on another server is not supported yet: its position is that server's own; %s", other, remedy)}
+	case cp.GTID == "":
+		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and it holds no GTID to find its place in this server's binlog by: its position is that server's own; %s", other, remedy)}
+	}
+	logs, err := c.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return binlogPos{}, fmt.Errorf("%s; finding its GTID %s here: cannot list binary logs: %v", other, cp.GTID, err)
+	}
+	files := make([]string, logs.RowNumber())
+	for i := range files {
+		files[i], _ = logs.GetString(i, 0)
+	}
+	p, err := findGTIDPosition(c, files, cp.GTID)
+	var missing gtidMissingError
+	switch {
+	case errors.As(err, &missing):
+		behind := ""
+		if missing.ahead {
+			behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
+		}
+		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
+	case err != nil:
+		return binlogPos{}, fmt.Errorf("%s; finding its GTID %s here: %v", other, cp.GTID, err)
+	}
+	st.log.Warn("resuming by GTID on another server", "checkpoint_server_id", cp.ServerID, "server_id", st.ident.ID,
+		"gtid", cp.GTID, "checkpoint_position", pos.String(), "position", p.String())
+	return p, nil
+}
+
+// lostPositionError is a checkpoint position the server cannot resume
+// from: purged, or another server's that cannot be placed in this one's
+// binlog. snapshot_on_purge = true takes a new snapshot instead of failing.
+type lostPositionError struct{ error }
+
 // checkPurged fails when pos is no longer in the server's binlogs.
 func checkPurged(c *client.Conn, pos binlogPos) error {
 	r, err := c.Execute("SHOW BINARY LOGS")
@@ -564,5 +631,5 @@ func checkPurged(c *client.Conn, pos binlogPos) error {
 }
 
 func purgedError(pos binlogPos) error {
-	return fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set snapshot_on_purge = true)", pos)
+	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set snapshot_on_purge = true)", pos)}
 }
