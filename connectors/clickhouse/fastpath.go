@@ -129,72 +129,56 @@ func fastTarget(c *colSpec, col column.Interface) (chTarget, bool) {
 
 // covers reports whether appendFast writes c's Arrow type into col.
 func covers(c *colSpec, col proto.Column) bool {
+	id := c.field.Type.ID()
 	switch c.m.enc {
 	case encPrimitive:
-		switch c.field.Type.ID() {
+		switch id {
 		case arrow.INT8:
-			_, ok := col.(*proto.ColInt8)
-			return ok
+			return is[*proto.ColInt8](col)
 		case arrow.INT16:
-			_, ok := col.(*proto.ColInt16)
-			return ok
+			return is[*proto.ColInt16](col)
 		case arrow.INT32:
-			_, ok := col.(*proto.ColInt32)
-			return ok
+			return is[*proto.ColInt32](col)
 		case arrow.INT64:
-			_, ok := col.(*proto.ColInt64)
-			return ok
+			return is[*proto.ColInt64](col)
 		case arrow.UINT8:
-			_, ok := col.(*proto.ColUInt8)
-			return ok
+			return is[*proto.ColUInt8](col)
 		case arrow.UINT16:
-			_, ok := col.(*proto.ColUInt16)
-			return ok
+			return is[*proto.ColUInt16](col)
 		case arrow.UINT32:
-			_, ok := col.(*proto.ColUInt32)
-			return ok
+			return is[*proto.ColUInt32](col)
 		case arrow.UINT64:
-			_, ok := col.(*proto.ColUInt64)
-			return ok
+			return is[*proto.ColUInt64](col)
 		case arrow.FLOAT32:
-			_, ok := col.(*proto.ColFloat32)
-			return ok
+			return is[*proto.ColFloat32](col)
 		case arrow.FLOAT64:
-			_, ok := col.(*proto.ColFloat64)
-			return ok
+			return is[*proto.ColFloat64](col)
 		}
 	case encInt64:
-		switch c.field.Type.ID() {
-		case arrow.TIMESTAMP, arrow.DURATION:
-			_, ok := col.(*proto.ColInt64)
-			return ok
-		}
+		return (id == arrow.TIMESTAMP || id == arrow.DURATION) && is[*proto.ColInt64](col)
 	case encBool:
-		_, ok := col.(*proto.ColUInt8)
-		return ok && c.field.Type.ID() == arrow.BOOL
+		return id == arrow.BOOL && is[*proto.ColUInt8](col)
 	case encString:
-		switch c.field.Type.ID() {
+		switch id {
 		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
-			_, ok := col.(*proto.ColStr)
-			return ok
+			return is[*proto.ColStr](col)
 		}
 	case encDecimal:
-		switch c.field.Type.ID() {
+		switch id {
 		case arrow.DECIMAL32, arrow.DECIMAL64, arrow.DECIMAL128, arrow.DECIMAL256:
-			switch col.(type) {
-			case *proto.ColDecimal32, *proto.ColDecimal64, *proto.ColDecimal128, *proto.ColDecimal256:
-				return true
-			}
+			return is[*proto.ColDecimal32](col) || is[*proto.ColDecimal64](col) ||
+				is[*proto.ColDecimal128](col) || is[*proto.ColDecimal256](col)
 		}
 	case encDate:
-		if c.field.Type.ID() == arrow.DATE32 {
-			switch col.(type) {
-			case *proto.ColDate, *proto.ColDate32:
-				return true
-			}
-		}
+		return id == arrow.DATE32 && (is[*proto.ColDate](col) || is[*proto.ColDate32](col))
 	}
 	return false
+}
+
+// is reports whether col is a T.
+func is[T proto.Column](col proto.Column) bool {
+	_, ok := col.(T)
+	return ok
 }
 
 // errNotCovered is a column appendFast was given but does not write:

@@ -3,11 +3,6 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,24 +16,8 @@ import (
 // returns the DSN and a function running scripts/services on it.
 func privateMariaDB(t *testing.T) (string, func(args ...string)) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	env := append(os.Environ(), "ETLQ_SCRATCH="+t.TempDir(), fmt.Sprintf("ETLQ_MYSQL_PORT=%d", port))
-	services := func(args ...string) {
-		t.Helper()
-		cmd := exec.Command(filepath.Join("..", "..", "scripts", "services"), args...)
-		cmd.Env = env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("scripts/services %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	t.Cleanup(func() { services("down", "mariadb-a") })
-	services("up", "mariadb-a")
-	return fmt.Sprintf("mysql://root@127.0.0.1:%d", port), services
+	s, services := privateServer(t, "private", 1, "")
+	return s.dsn, services
 }
 
 // TestSnapshotSurvivesServerRestart: the server restarts while a snapshot
