@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -75,6 +76,7 @@ type snapshotter struct {
 	textOnly    map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
 	splits      int                         // chunks split at their LIMIT (snapshot_plan.go)
 	biggest     int                         // most rows read by one chunk
+	cuts        int                         // chunks cut after maxChunkWait
 	windowDrops int                         // chunk rows left out for their window's binlog events
 	mode        string                      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
 	wm          *watermarks                 // watermark mode
@@ -469,6 +471,16 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		rows, err = s.read(c, ch)
 		return err
 	})
+	if errors.Is(err, errChunkCut) {
+		// The chunk waited too long for the reader with its read view
+		// open: it ends at its last complete record, as after a lost
+		// connection (read closed the connection).
+		(*c) = nil
+		cut, err = true, nil
+		s.mu.Lock()
+		s.cuts++
+		s.mu.Unlock()
+	}
 	if err != nil {
 		s.mu.Lock()
 		s.removeInflight(ch)

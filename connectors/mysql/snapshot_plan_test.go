@@ -250,7 +250,11 @@ func TestIntKeyChunks(t *testing.T) {
 					defer func() {
 						// Chunks stream (their batches interleave), so
 						// their size is read from the snapshotter.
-						if n := st.(*stream).snap.biggest; n > 2*cr {
+						snap := st.(*stream).snap
+						snap.mu.Lock()
+						n := snap.biggest
+						snap.mu.Unlock()
+						if n > 2*cr {
 							t.Errorf("%s: a chunk of %d rows (chunk_rows %d)", tbl, n, cr)
 						}
 					}()

@@ -68,9 +68,21 @@ func chunkQuery(ch *chunk) string {
 // however large its chunks are.
 const maxQueued = 2
 
+// maxChunkWait bounds how long an integer-key chunk keeps its read view
+// open while the reader does not take its records (the reader is far
+// behind in the binlog, or the sink is down): the chunk then ends at its
+// last complete record (errChunkCut), and the rest of its range is read
+// later in a new read view, so that a stalled pipeline does not hold an
+// old read view (and the server's undo history) open.
+var maxChunkWait = 30 * time.Second
+
+// errChunkCut stops a chunk's read after maxChunkWait; see readChunk.
+var errChunkCut = errors.New("chunk cut: its records waited too long for the binlog reader")
+
 // push hands a complete record of ch to the reader. With wait, it blocks
 // while maxQueued records are not taken yet (the chunk's read pauses; the
-// server waits on the socket, which is why read raises net_write_timeout).
+// server waits on the socket, which is why read raises net_write_timeout),
+// at most maxChunkWait for an integer-key chunk.
 func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 	if ch.intKey != nil {
 		kcol := rec.Column(ch.t.Key[0])
@@ -81,9 +93,17 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 	n := len(ch.recs)
 	s.mu.Unlock()
 	s.signal()
+	var expired <-chan time.Time
+	if wait && n >= maxQueued && ch.haveLast {
+		t := time.NewTimer(maxChunkWait)
+		defer t.Stop()
+		expired = t.C
+	}
 	for wait && n >= maxQueued {
 		select {
 		case <-ch.drained:
+		case <-expired:
+			return errChunkCut
 		case <-s.ctx.Done():
 			return s.ctx.Err()
 		}
@@ -111,7 +131,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		// A chunk that lost its connection after rows were read in key
 		// order stays registered: those rows go out at its position
 		// (readChunk).
-		if err != nil && !(ch.haveLast && lostConn(err)) {
+		if err != nil && !(ch.haveLast && (lostConn(err) || errors.Is(err, errChunkCut))) {
 			s.mu.Lock()
 			s.removeInflight(ch)
 			s.mu.Unlock()
@@ -239,6 +259,12 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			}
 			return added()
 		})
+	}
+	if errors.Is(err, errChunkCut) {
+		// The server is still sending the result: the connection cannot
+		// be used again (nor rolled back), so it is closed, which also
+		// ends the transaction.
+		c.Close()
 	}
 	if err != nil {
 		return rr.rows, err

@@ -97,3 +97,53 @@ func atoi(s string) int {
 	fmt.Sscan(s, &n)
 	return n
 }
+
+// TestStalledReaderCutsChunks: when the consumer stops taking rows, a
+// chunk reader does not keep its read view open for longer than
+// maxChunkWait: it ends its chunk at the last complete record and the rest
+// of the range is read later, in a new read view. Every row still arrives
+// exactly once.
+func TestStalledReaderCutsChunks(t *testing.T) {
+	s := servers(t)[0]
+	db := uniqueDB(t, s)
+	const n = 20000
+	run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT NOT NULL)",
+		fmt.Sprintf("INSERT INTO %s.t SELECT seq, seq * 2 FROM %s.seq_1_to_%d", db, db, n))
+	defer func(d time.Duration) { maxChunkWait = d }(maxChunkWait)
+	maxChunkWait = 300 * time.Millisecond
+	src := newSrc(t, s, nil)
+	st, err := src.Open(context.Background(), connectors.StreamRequest{
+		Tables:    []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
+		Once:      true,
+		BatchRows: 500,
+		Options:   map[string]any{"chunk_rows": 8000, "snapshot_parallelism": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, _ := drain(t, st, 30*time.Second, func(r []row) bool { return len(r) >= 1000 })
+	time.Sleep(1500 * time.Millisecond) // the consumer stalls
+	more, _ := drain(t, st, 30*time.Second, nil)
+	rows = append(rows, more...)
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r["id"]] {
+			t.Fatalf("row %s twice", r["id"])
+		}
+		seen[r["id"]] = true
+		if want := fmt.Sprint(2 * atoi(r["id"])); r["v"] != want {
+			t.Fatalf("row %s: v = %s, want %s", r["id"], r["v"], want)
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d rows, want %d", len(seen), n)
+	}
+	snap := st.(*stream).snap
+	snap.mu.Lock()
+	cuts := snap.cuts
+	snap.mu.Unlock()
+	if cuts == 0 {
+		t.Error("no chunk was cut while the consumer stalled")
+	}
+	t.Logf("%d chunks cut", cuts)
+}
