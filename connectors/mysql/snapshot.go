@@ -25,7 +25,7 @@ type chunk struct {
 	rng  keyRange
 	excl string    // predicate excluding ranges completed before a resume
 	pos  binlogPos // the binlog position the rows are "as of"
-	low  binlogPos // bracket mode: position before the read view
+	low  binlogPos // bracket and watermark modes: the start of the chunk's window
 	// recs are the records read and not yet taken by the reader. A chunk
 	// streams: while it is being read, the reader takes its complete
 	// records as soon as it stands at the chunk's position (they go out
@@ -68,7 +68,7 @@ type snapshotter struct {
 	inflight    []*chunk // being read
 	pending     []*chunk // read, waiting for the reader to reach pos
 	failed      error
-	keyLog      map[*tableState][]loggedKey // bracket mode: keys changed by binlog events
+	keyLog      map[*tableState][]loggedKey // windowed modes: keys changed by binlog events
 	planned     map[*tableState]int         // chunks planned per table
 	emitted     map[*tableState]int         // chunks emitted per table
 	closed      map[*tableState]bool        // planning finished per table
@@ -571,7 +571,7 @@ func recordKey(t *table, rec arrow.RecordBatch, off, i int) (string, bool) {
 	return b.String(), true
 }
 
-// noteKeys logs, in bracket mode, the keys a batch of binlog rows changed,
+// noteKeys logs, in the windowed modes, the keys a batch of binlog rows changed,
 // while ts is being snapshotted.
 func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
 	if !s.windowed() || ts.snap == nil || ts.snap.Done || len(ts.cur.Key) == 0 {
@@ -702,7 +702,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 	first := len(st.out)
 	var drop map[string]bool
 	if !ch.low.isZero() && len(ch.t.Key) > 0 {
-		// Bracket mode: keys changed between the chunk's low and high
+		// Windowed modes: keys changed between the chunk's low and high
 		// positions come from the binlog events, not the chunk.
 		drop = s.windowKeys(ts, ch.low, ch.pos, at)
 	}
