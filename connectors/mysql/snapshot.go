@@ -45,6 +45,13 @@ type chunk struct {
 	// reader must have met the mark before it passes that).
 	wmSeq   uint64
 	hwBound binlogPos
+	// Key-less chunks in the windowed modes: the reader's verdict at the
+	// chunk's position (verdictC is signalled when it is known): redo when
+	// the table changed inside the chunk's window.
+	verdictKnown bool
+	redo         bool
+	verdictC     chan struct{}
+	lock         bool // lock the table while the window is open
 	// posKnown: pos is set (the read view exists).
 	posKnown bool
 	// Integer-key chunks (snapshot_plan.go): the key column, and the row
@@ -77,6 +84,8 @@ type snapshotter struct {
 	splits      int                         // chunks split at their LIMIT (snapshot_plan.go)
 	biggest     int                         // most rows read by one chunk
 	cuts        int                         // chunks cut after maxChunkWait
+	redos       int                         // key-less chunks read again (keylessVerdict)
+	noTableLock bool                        // LOCK TABLES was refused
 	windowDrops int                         // chunk rows left out for their window's binlog events
 	mode        string                      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
 	wm          *watermarks                 // watermark mode
@@ -442,35 +451,42 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 	rows := 0
 	cut := false
 	ch.drained = make(chan struct{}, 1)
-	err := s.withConn(c, "snapshot of "+ch.ts.key, func(c *client.Conn) error {
-		if ch.haveLast {
-			// The connection was lost after rows were read in key
-			// order: they are the chunk's range up to the last of
-			// them, as of its position (the chunk stayed registered,
-			// so the reader has not passed it); the rest is a new
-			// chunk, read in a new read view.
-			cut = true
-			return nil
-		}
-		// Otherwise the chunk is read again from scratch, in a new read
-		// view at a new position. Rows that already went out are sent
-		// again (an upsert table ends the same; an append table gets
-		// them twice).
+	var err error
+	for redos := 0; ; redos++ {
 		s.mu.Lock()
-		if ch.streamed > 0 {
-			s.st.log.Warn("snapshot chunk read again after a lost connection: its rows already sent are sent again",
-				"table", ch.ts.key, "batches", ch.streamed)
-		}
-		for _, r := range ch.recs {
-			r.Release()
-		}
-		ch.recs = nil
-		ch.pos, ch.low, ch.posKnown, ch.hwBound = binlogPos{}, binlogPos{}, false, binlogPos{}
+		// From the second read on, a key-less chunk locks its table for
+		// the moment its window is open (when the server lets etlq).
+		ch.lock = redos > 0 && !s.noTableLock
 		s.mu.Unlock()
-		var err error
-		rows, err = s.read(c, ch)
-		return err
-	})
+		rows, cut, err = s.readAttempt(c, ch)
+		if errors.Is(err, errNoTableLock) {
+			s.st.log.Warn("key-less table cannot be locked for its snapshot window; reading it again until its window stays quiet",
+				"table", ch.ts.key, "error", firstLine(err))
+			s.mu.Lock()
+			s.noTableLock = true
+			s.mu.Unlock()
+			err = errRedo
+		}
+		if !errors.Is(err, errRedo) {
+			break
+		}
+		// A key-less chunk whose table changed inside its window: read
+		// it again, after a pause, in a new read view.
+		if redos+1 >= maxKeylessReads {
+			err = fmt.Errorf("table %s (no primary key) changed inside the snapshot window of each of %d reads: "+
+				"without a key the chunk cannot leave those changes out (this server has no binlog_snapshot_position); "+
+				"give the table a primary key, grant etlq LOCK TABLES on it, or snapshot it while it is quiet", ch.ts.key, redos+1)
+			break
+		}
+		s.mu.Lock()
+		s.redos++
+		s.mu.Unlock()
+		select {
+		case <-time.After(time.Duration(50<<min(redos, 6)) * time.Millisecond):
+		case <-s.ctx.Done():
+			return nil, false
+		}
+	}
 	if errors.Is(err, errChunkCut) {
 		// The chunk waited too long for the reader with its read view
 		// open: it ends at its last complete record, as after a lost
@@ -518,6 +534,77 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		}
 	}
 	return rest, true
+}
+
+// maxKeylessReads bounds the reads of a key-less chunk in the windowed
+// modes (see keylessVerdict).
+var maxKeylessReads = 10
+
+// errRedo: the reader found a change of a key-less chunk's table inside
+// the chunk's window; the chunk is read again.
+var errRedo = errors.New("key-less chunk: its table changed inside the chunk's window")
+
+// readAttempt reads ch once (with the connection retries of withConn). It
+// returns the rows read and whether the chunk ends at its last complete
+// record (a lost connection after rows were read in key order); errRedo
+// when a key-less chunk must be read again (its records released).
+func (s *snapshotter) readAttempt(c **client.Conn, ch *chunk) (rows int, cut bool, err error) {
+	err = s.withConn(c, "snapshot of "+ch.ts.key, func(c *client.Conn) error {
+		if ch.haveLast {
+			// The connection was lost after rows were read in key
+			// order: they are the chunk's range up to the last of
+			// them, as of its position (the chunk stayed registered,
+			// so the reader has not passed it); the rest is a new
+			// chunk, read in a new read view.
+			cut = true
+			return nil
+		}
+		// Otherwise the chunk is read again from scratch, in a new read
+		// view at a new position. Rows that already went out are sent
+		// again (an upsert table ends the same; an append table gets
+		// them twice).
+		s.mu.Lock()
+		if ch.streamed > 0 {
+			s.st.log.Warn("snapshot chunk read again after a lost connection: its rows already sent are sent again",
+				"table", ch.ts.key, "batches", ch.streamed)
+		}
+		for _, r := range ch.recs {
+			r.Release()
+		}
+		ch.recs = nil
+		ch.pos, ch.low, ch.posKnown, ch.hwBound = binlogPos{}, binlogPos{}, false, binlogPos{}
+		ch.verdictKnown, ch.redo, ch.verdictC = false, false, make(chan struct{}, 1)
+		s.mu.Unlock()
+		var err error
+		rows, err = s.read(c, ch)
+		return err
+	})
+	if errors.Is(err, errRedo) {
+		*c = nil // read closed it: the result was not read to its end
+	}
+	if err == nil && !cut && s.windowed() && len(ch.t.Key) == 0 {
+		// A key-less chunk stands only when the reader, at its
+		// position, found no change of its table in its window.
+		select {
+		case <-ch.verdictC:
+		case <-s.ctx.Done():
+			return rows, cut, s.ctx.Err()
+		}
+		s.mu.Lock()
+		redo := ch.redo
+		if redo {
+			s.removeInflight(ch)
+			for _, r := range ch.recs {
+				r.Release()
+			}
+			ch.recs = nil
+		}
+		s.mu.Unlock()
+		if redo {
+			return rows, cut, errRedo
+		}
+	}
+	return rows, cut, err
 }
 
 func (s *snapshotter) removeInflight(ch *chunk) {
@@ -574,12 +661,19 @@ func recordKey(t *table, rec arrow.RecordBatch, off, i int) (string, bool) {
 // noteKeys logs, in the windowed modes, the keys a batch of binlog rows changed,
 // while ts is being snapshotted.
 func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
-	if !s.windowed() || ts.snap == nil || ts.snap.Done || len(ts.cur.Key) == 0 {
+	if !s.windowed() || ts.snap == nil || ts.snap.Done || rec.NumRows() == 0 {
 		return
 	}
 	posCol := rec.Column(rec.Schema().FieldIndices(exec.ColPos)[0]).(*array.String)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(ts.cur.Key) == 0 {
+		// A key-less table: that it changed, and where, is what counts
+		// (keylessVerdict).
+		p, _ := parsePos(posCol.Value(0))
+		s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, ""})
+		return
+	}
 	for i := 0; i < int(rec.NumRows()); i++ {
 		p, _ := parsePos(posCol.Value(i))
 		if k, ok := recordKey(ts.cur, rec, 0, i); ok {
@@ -591,6 +685,54 @@ func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
 			}
 		}
 	}
+}
+
+// keylessCovered reports whether rec, binlog rows of ts, are changes its
+// snapshot chunk already holds, and are dropped: ts has no key (so its
+// snapshot is one chunk, and a chunk row cannot override an earlier change
+// of the same row, as it does by key) and its chunk is not emitted yet.
+// The reader cannot pass the chunk's position while it is unsent, so the
+// rows are before it; in the windowed modes the chunk is read again until
+// no change of ts falls inside its window (keylessVerdict), so they are
+// before its window, hence in its read view.
+func (s *snapshotter) keylessCovered(ts *tableState, rec arrow.RecordBatch) bool {
+	if ts.snap == nil || len(ts.cur.Key) > 0 || rec.NumRows() == 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !ts.snap.Done
+}
+
+// keylessVerdict decides, when the reader stands at a key-less windowed
+// chunk's position, whether the chunk stands (no change of its table in
+// its window) or must be read again (redo). It reports whether the chunk
+// may be emitted.
+func (s *snapshotter) keylessVerdict(ch *chunk, at binlogPos) bool {
+	if !s.windowed() || len(ch.t.Key) > 0 {
+		return true
+	}
+	s.mu.Lock()
+	known, redo := ch.verdictKnown, ch.redo
+	s.mu.Unlock()
+	if !known {
+		touched := len(s.windowKeys(ch.ts, ch.low, ch.pos, at)) > 0
+		s.mu.Lock()
+		ch.verdictKnown, ch.redo = true, touched
+		redo = touched
+		s.mu.Unlock()
+		select {
+		case ch.verdictC <- struct{}{}:
+		default:
+		}
+		if redo {
+			select { // wake a worker waiting for the reader in push
+			case ch.drained <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return !redo
 }
 
 // windowed reports whether chunks have a window [low, pos) whose changed
@@ -650,7 +792,8 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 	s.pending = keep
 	var streaming []*chunk
 	for _, ch := range s.inflight {
-		if len(ch.recs) > 0 && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
+		verdict := s.windowed() && len(ch.t.Key) == 0 && !ch.verdictKnown
+		if (len(ch.recs) > 0 || verdict) && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
 			streaming = append(streaming, ch)
 		}
 	}
@@ -666,10 +809,14 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 	for _, ch := range ready {
 		s.emit(ch, pos, true)
 	}
+	emitted := len(ready) > 0
 	for _, ch := range streaming {
-		s.emit(ch, pos, false)
+		if s.keylessVerdict(ch, pos) {
+			s.emit(ch, pos, false)
+			emitted = true
+		}
 	}
-	return true
+	return emitted
 }
 
 // take removes and returns the records of ch read so far.

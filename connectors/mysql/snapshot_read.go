@@ -90,7 +90,7 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 	}
 	s.mu.Lock()
 	ch.recs = append(ch.recs, rec)
-	n := len(ch.recs)
+	n, redo := len(ch.recs), ch.redo
 	s.mu.Unlock()
 	s.signal()
 	var expired <-chan time.Time
@@ -99,7 +99,7 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 		defer t.Stop()
 		expired = t.C
 	}
-	for wait && n >= maxQueued {
+	for wait && n >= maxQueued && !redo {
 		select {
 		case <-ch.drained:
 		case <-expired:
@@ -108,11 +108,40 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 			return s.ctx.Err()
 		}
 		s.mu.Lock()
-		n = len(ch.recs)
+		n, redo = len(ch.recs), ch.redo
 		s.mu.Unlock()
+	}
+	if redo {
+		return errRedo
 	}
 	return s.ctx.Err()
 }
+
+// lockTable takes LOCK TABLES … READ on ch's table on a connection of its
+// own (waiting at most 10 s for the transactions writing it) and returns
+// the function that releases it.
+func (s *snapshotter) lockTable(ch *chunk) (func(), error) {
+	lc, err := s.st.src.connect(s.ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := lc.Execute("SET SESSION lock_wait_timeout = 10"); err != nil {
+		lc.Close()
+		return nil, err
+	}
+	if _, err := lc.Execute("LOCK TABLES " + tableIdent(ch.t.Ref) + " READ"); err != nil {
+		lc.Close()
+		return nil, fmt.Errorf("%w: %v", errNoTableLock, err)
+	}
+	return func() {
+		_, _ = lc.Execute("UNLOCK TABLES")
+		lc.Close()
+	}, nil
+}
+
+// errNoTableLock: LOCK TABLES was refused (privilege, or a writer held the
+// table longer than lock_wait_timeout).
+var errNoTableLock = errors.New("cannot lock the table for its snapshot window")
 
 // read reads one chunk in a consistent snapshot, records the binlog
 // position the snapshot corresponds to, and returns the rows read. A chunk
@@ -141,6 +170,21 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	// (push): the server must not give up on the idle socket meanwhile.
 	if _, err := c.Execute("SET SESSION net_write_timeout = 86400"); err != nil {
 		return 0, err
+	}
+	var unlock func()
+	if ch.lock {
+		// A key-less chunk whose table kept changing inside its window:
+		// writes to the table wait while the window is open, so none
+		// falls inside it.
+		var err error
+		if unlock, err = s.lockTable(ch); err != nil {
+			return 0, err
+		}
+		defer func() {
+			if unlock != nil {
+				unlock()
+			}
+		}()
 	}
 	var seq uint64
 	if watermark {
@@ -184,7 +228,12 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			return 0, err
 		}
 		ch.pos = high
-	} else if st.needBinlog {
+	}
+	if unlock != nil {
+		unlock()
+		unlock = nil
+	}
+	if !watermark && !bracket && st.needBinlog {
 		r, err := c.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
 		if err != nil {
 			return 0, err
@@ -260,7 +309,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			return added()
 		})
 	}
-	if errors.Is(err, errChunkCut) {
+	if errors.Is(err, errChunkCut) || errors.Is(err, errRedo) {
 		// The server is still sending the result: the connection cannot
 		// be used again (nor rolled back), so it is closed, which also
 		// ends the transaction.
