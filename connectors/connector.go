@@ -129,6 +129,15 @@ type Stream interface {
 	Close() error
 }
 
+// Starter is a Stream that can say, before it sends anything, where it
+// starts (nil: nowhere worth keeping). The engine checkpoints that Mark
+// before it writes a row, so that a crash before the first acknowledged
+// batch resumes there instead of starting anew later — which would miss the
+// changes in between, such as the delete of a row already written.
+type Starter interface {
+	StartMark() *exec.Mark
+}
+
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
 	// Tables lists the tables matching db and a glob pattern of table names.

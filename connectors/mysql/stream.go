@@ -59,6 +59,8 @@ type stream struct {
 	flavor string
 	ident  serverIdent // the server's, recorded in each mark
 
+	startMark *exec.Mark // see StartMark
+
 	tables []*tableState
 	byRef  map[connectors.TableRef]*tableState
 
@@ -175,6 +177,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	case resume != nil:
 		start, gtid = binlogPos{File: resume.File, Pos: resume.Pos}, resume.GTID
 		st.version = resume.Version
+		snapshotting := false
 		for _, ts := range st.tables {
 			if ts.mode == connectors.SnapshotNever {
 				continue
@@ -182,11 +185,21 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			if ss, ok := resume.Snapshot[ts.key]; ok {
 				if !ss.Done {
 					ts.snap = ss
+					snapshotting = true
 				}
 			} else if ts.mode == connectors.SnapshotInitial || ts.mode == connectors.SnapshotOnly {
 				// Added to the pipeline after the checkpoint: snapshot now.
 				ts.snap = &snapState{}
+				snapshotting = true
 			}
+		}
+		if v := uint64(time.Now().UnixMicro()) << 10; snapshotting && v > st.version {
+			// A replay of the binlog alone assigns the same versions
+			// again, but chunks land at other places in the stream than
+			// in the run that crashed: that run's rows after the
+			// checkpoint (a chunk row of a key deleted since, say) must
+			// not outrank this run's, so versions start above them.
+			st.version = v
 		}
 	default:
 		st.version = uint64(time.Now().UnixMicro()) << 10
@@ -263,6 +276,15 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		}
 	}
 	st.snap.start()
+	if req.Resume == nil {
+		// Where this stream starts, for the engine to checkpoint before
+		// any row is written (StartMark); mark's bookkeeping of the last
+		// mark is left as it was, so the first real mark is still due
+		// at once.
+		lastMark, lastPos := st.lastMark, st.lastMarkPos
+		st.startMark = st.mark(start)
+		st.lastMark, st.lastMarkPos = lastMark, lastPos
+	}
 	return st, nil
 }
 
@@ -511,6 +533,14 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 	}
 	return &exec.Mark{Source: st.name, State: b}
 }
+
+// StartMark returns, for a stream opened without a checkpoint, the Mark of
+// where it starts: its binlog position, its first version, no snapshot
+// progress (connectors.Starter). Checkpointed before anything is written,
+// it lets a crash before the first acknowledged batch resume there — and
+// replay the changes since, deletes of rows already written included —
+// instead of starting anew later.
+func (st *stream) StartMark() *exec.Mark { return st.startMark }
 
 // Progress returns the snapshot progress of each table.
 func (st *stream) Progress() []connectors.Progress {

@@ -187,6 +187,15 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	defer stream.Close()
 	r.opts.Stats.setStream(r.decl.Name, stream)
+	if s, ok := stream.(connectors.Starter); ok && st == nil {
+		// No checkpoint yet: keep where the stream starts before a row
+		// is written (connectors.Starter).
+		if m := s.StartMark(); m != nil {
+			if err := r.store.Save(&sourceState{Source: r.decl.Name, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
+				return err
+			}
+		}
+	}
 
 	r.tracker = newTracker()
 	commitErr := make(chan error, 1)
