@@ -185,6 +185,23 @@ func decodeRaw(e *replication.RowsEvent, data []byte, pos int) error {
 	return nil
 }
 
+// maxReconnects bounds the binlog reconnects without an event in between.
+var maxReconnects = 30
+
+// sameIDHint explains MariaDB's ERROR 4052 / MySQL's 1236 "same server
+// id": another replica (or another etlq) uses this binlog client's
+// server_id on the server.
+func sameIDHint(err error, id uint32) string {
+	if err == nil {
+		return ""
+	}
+	m := err.Error()
+	if !strings.Contains(m, "same server_uuid/server_id") && !strings.Contains(m, "same server_id") && !strings.Contains(m, "4052") {
+		return ""
+	}
+	return fmt.Sprintf(" (another replica or etlq process reads this server's binlog with server_id %d: give each source its own, CREATE SOURCE … WITH (server_id = …))", id)
+}
+
 func (r *binlogReader) close() {
 	if r.cancel != nil {
 		r.cancel()
@@ -279,8 +296,22 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	if cerr := r.classify(cause); strings.Contains(cerr.Error(), "was purged") {
 		return cerr
 	}
+	if r.retries > maxReconnects {
+		// Refused again and again right after each reconnect.
+		return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, firstLine(cause), sameIDHint(cause, r.st.src.cfg.ServerID))
+	}
 	r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
 	r.close()
+	if r.retries > 0 {
+		// No event came since the last reconnect (the server refused the
+		// dump right after it began): wait longer each time instead of
+		// knocking every 100 ms.
+		select {
+		case <-time.After(min(100*time.Millisecond<<min(r.retries, 7), 10*time.Second)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	for _, ts := range r.touched {
 		if ts.bb != nil {
 			ts.bb.release()
@@ -308,8 +339,8 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		if strings.Contains(err.Error(), "was purged") {
 			return err
 		}
-		if r.retries > 30 {
-			return fmt.Errorf("binlog reconnect failed after %d attempts: %v", r.retries, err)
+		if r.retries > maxReconnects {
+			return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, err, sameIDHint(err, r.st.src.cfg.ServerID))
 		}
 		r.st.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff)
 		select {
