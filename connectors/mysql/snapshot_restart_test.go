@@ -67,28 +67,36 @@ func TestSnapshotSurvivesServerRestart(t *testing.T) {
 			more, _ := drain(t, st, 3*time.Minute, nil)
 			rows = append(rows, more...)
 
-			seen := map[string]bool{}
 			for _, r := range rows {
 				if r["_op"] != "read" {
 					t.Fatalf("unexpected change %v", r)
 				}
-				if seen[r["id"]] {
-					t.Fatalf("row %s twice", r["id"])
-				}
-				seen[r["id"]] = true
-				if want := fmt.Sprint(2 * atoi(r["id"])); r["v"] != want {
-					t.Fatalf("row %s: v = %s, want %s", r["id"], r["v"], want)
-				}
 			}
-			if len(seen) != n {
-				t.Fatalf("%d rows, want %d", len(seen), n)
-			}
+			checkOnceEach(t, rows, n)
 			if c.batchRows > 0 {
 				if sp := st.(*stream).snap.splits; sp == 0 {
 					t.Errorf("no chunk was cut at a lost connection (splits = 0): the test did not reach the path it is for")
 				}
 			}
 		})
+	}
+}
+
+// checkOnceEach checks that rows hold ids 1..n once each, with v = 2 × id.
+func checkOnceEach(t *testing.T, rows []row, n int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r["id"]] {
+			t.Fatalf("row %s twice", r["id"])
+		}
+		seen[r["id"]] = true
+		if want := fmt.Sprint(2 * atoi(r["id"])); r["v"] != want {
+			t.Fatalf("row %s: v = %s, want %s", r["id"], r["v"], want)
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d rows, want %d", len(seen), n)
 	}
 }
 
@@ -125,19 +133,7 @@ func TestStalledReaderCutsChunks(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // the consumer stalls
 	more, _ := drain(t, st, 30*time.Second, nil)
 	rows = append(rows, more...)
-	seen := map[string]bool{}
-	for _, r := range rows {
-		if seen[r["id"]] {
-			t.Fatalf("row %s twice", r["id"])
-		}
-		seen[r["id"]] = true
-		if want := fmt.Sprint(2 * atoi(r["id"])); r["v"] != want {
-			t.Fatalf("row %s: v = %s, want %s", r["id"], r["v"], want)
-		}
-	}
-	if len(seen) != n {
-		t.Fatalf("%d rows, want %d", len(seen), n)
-	}
+	checkOnceEach(t, rows, n)
 	snap := st.(*stream).snap
 	snap.mu.Lock()
 	cuts := snap.cuts

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
+
 	"github.com/etlq/etlq/connectors"
 )
 
@@ -158,19 +160,8 @@ func testConcurrentSnapshot(t *testing.T, s server, mode string, keyOf func(int)
 	if writes.Load() < 10 {
 		t.Fatalf("writer made only %d writes", writes.Load())
 	}
-	target, _, err := masterStatus(c, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	readToServerPosition(t, dctx, c, st, apply)
 	sst := st.(*stream)
-	for sst.bin.safe.cmp(target) < 0 {
-		b, err := st.Next(dctx)
-		if err != nil {
-			t.Fatalf("next: %v", err)
-		}
-		apply(batchRows(b))
-		b.Release()
-	}
 	res, err := c.Execute("SELECT id, k, v, note FROM " + db + ".big")
 	if err != nil {
 		t.Fatal(err)
@@ -287,19 +278,8 @@ func testKeylessSnapshot(t *testing.T, s server, mode string) {
 			wg.Wait()
 			c := conn(t, s)
 			defer c.Close()
-			target, _, err := masterStatus(c, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			readToServerPosition(t, ctx, c, st, apply)
 			sst := st.(*stream)
-			for sst.bin.safe.cmp(target) < 0 {
-				b, err := st.Next(ctx)
-				if err != nil {
-					t.Fatalf("next: %v", err)
-				}
-				apply(batchRows(b))
-				b.Release()
-			}
 			res, err := c.Execute("SELECT CONCAT(a, '|', b), COUNT(*) FROM " + db + ".nokey GROUP BY 1")
 			if err != nil {
 				t.Fatal(err)
@@ -390,5 +370,23 @@ func TestKeylessSnapshotWithoutLock(t *testing.T) {
 				t.Fatal("the snapshot finished though its table changed inside every window")
 			}
 		}
+	}
+}
+
+// readToServerPosition reads st, passing its rows to apply, until its
+// reader has passed the server's current binlog position.
+func readToServerPosition(t *testing.T, ctx context.Context, c *client.Conn, st connectors.Stream, apply func([]row)) {
+	t.Helper()
+	target, _, err := masterStatus(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for st.(*stream).bin.safe.cmp(target) < 0 {
+		b, err := st.Next(ctx)
+		if err != nil {
+			t.Fatalf("next: %v", err)
+		}
+		apply(batchRows(b))
+		b.Release()
 	}
 }
