@@ -240,11 +240,14 @@ func (s *snapshotter) watermarkSeen(token string, at binlogPos) {
 func (s *snapshotter) watermarkMissing(pos binlogPos) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, ch := range s.inflight {
-		if !ch.posKnown && !ch.hwBound.isZero() && pos.cmp(ch.hwBound) >= 0 {
-			return fmt.Errorf("snapshot of %s: the binlog reader passed %s without meeting the chunk's watermark in %s: "+
-				"are that table's writes left out of the binlog (binlog_do_db, binlog_ignore_db)? Set watermark_table, or snapshot_position = 'bracket'",
-				ch.ts.key, ch.hwBound, s.wm.ref)
+	// A chunk read to its end waits in pending for its mark, too.
+	for _, list := range [][]*chunk{s.inflight, s.pending} {
+		for _, ch := range list {
+			if !ch.posKnown && !ch.hwBound.isZero() && pos.cmp(ch.hwBound) >= 0 {
+				return fmt.Errorf("snapshot of %s: the binlog reader passed %s without meeting the chunk's watermark in %s: "+
+					"are that table's writes left out of the binlog (binlog_do_db, binlog_ignore_db)? Set watermark_table, or snapshot_position = 'bracket'",
+					ch.ts.key, ch.hwBound, s.wm.ref)
+			}
 		}
 	}
 	return nil
