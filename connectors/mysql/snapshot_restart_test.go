@@ -46,14 +46,15 @@ func TestSnapshotSurvivesServerRestart(t *testing.T) {
 		table     string
 		chunkRows int
 		batchRows int
-	}{{"whole_chunks", "big", 5000, 0}, {"streaming", "wide", 40000, 1000}} {
+		position  string
+	}{{"whole_chunks", "big", 5000, 0, "auto"}, {"streaming", "wide", 40000, 1000, "auto"}, {"watermark", "big", 5000, 0, "watermark"}} {
 		t.Run(c.name, func(t *testing.T) {
 			src := newSrc(t, s, nil)
 			st, err := src.Open(context.Background(), connectors.StreamRequest{
 				Tables:    []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: c.table}, Snapshot: connectors.SnapshotInitial}},
 				Once:      true,
 				BatchRows: c.batchRows,
-				Options:   map[string]any{"chunk_rows": c.chunkRows, "snapshot_parallelism": 2}})
+				Options:   map[string]any{"chunk_rows": c.chunkRows, "snapshot_parallelism": 2, "snapshot_position": c.position}})
 			if err != nil {
 				t.Fatal(err)
 			}

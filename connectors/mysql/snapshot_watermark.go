@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/etlq/etlq/connectors"
@@ -103,14 +104,17 @@ func (w *watermarks) write(ctx func() error, token string) error {
 		if w.conn == nil {
 			c, err := w.src.connect(context.Background())
 			if err != nil {
-				return err
+				// Counted as a lost connection: the chunk's read is
+				// tried again with back-off (withConn), as when its own
+				// connection is lost.
+				return fmt.Errorf("write snapshot watermark into %s: %w (%v)", w.ref, gm.ErrBadConn, err)
 			}
 			w.conn = c
 		}
 		_, err := w.conn.Execute(q)
 		if err == nil || attempt > 0 || !lostConn(err) {
 			if err != nil {
-				return fmt.Errorf("write snapshot watermark into %s: %v", w.ref, err)
+				return fmt.Errorf("write snapshot watermark into %s: %w", w.ref, err)
 			}
 			return nil
 		}
