@@ -211,104 +211,85 @@ func TestKeylessSnapshotUnderWrites(t *testing.T) {
 }
 
 func testKeylessSnapshot(t *testing.T, s server, mode string) {
-	{
-		{
-			const n = 40000
-			db := uniqueDB(t, s)
-			run(t, s, "CREATE TABLE "+db+".nokey (a INT, b VARCHAR(20))",
-				fmt.Sprintf("INSERT INTO %s.nokey SELECT seq %% 1000, CONCAT('v', seq %% 7) FROM %s.seq_1_to_%d", db, db, n))
-			var stop atomic.Bool
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				wc := conn(t, s)
-				defer wc.Close()
-				for i := 0; !stop.Load(); i++ {
-					q := fmt.Sprintf("INSERT INTO %s.nokey VALUES (%d, 'w%d')", db, i%1000, i%5)
-					if i%3 == 2 {
-						q = fmt.Sprintf("DELETE FROM %s.nokey WHERE a = %d LIMIT 1", db, i%1000)
-					}
-					if _, err := wc.Execute(q); err != nil {
-						t.Errorf("writer: %v", err)
-						return
-					}
-				}
-			}()
-			src := newSrc(t, s, nil)
-			st, err := src.Open(context.Background(), connectors.StreamRequest{
-				Tables:    []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "nokey"}}},
-				BatchRows: 1000,
-				Options:   map[string]any{"snapshot_position": mode}})
-			if err != nil {
-				stop.Store(true)
-				wg.Wait()
-				t.Fatal(err)
+	const n = 40000
+	db := uniqueDB(t, s)
+	run(t, s, "CREATE TABLE "+db+".nokey (a INT, b VARCHAR(20))",
+		fmt.Sprintf("INSERT INTO %s.nokey SELECT seq %% 1000, CONCAT('v', seq %% 7) FROM %s.seq_1_to_%d", db, db, n))
+	stop := writeUntilStopped(t, s, func(i int) string {
+		if i%3 == 2 {
+			return fmt.Sprintf("DELETE FROM %s.nokey WHERE a = %d LIMIT 1", db, i%1000)
+		}
+		return fmt.Sprintf("INSERT INTO %s.nokey VALUES (%d, 'w%d')", db, i%1000, i%5)
+	})
+	src := newSrc(t, s, nil)
+	st, err := src.Open(context.Background(), connectors.StreamRequest{
+		Tables:    []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "nokey"}}},
+		BatchRows: 1000,
+		Options:   map[string]any{"snapshot_position": mode}})
+	if err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bag := map[string]int{}
+	apply := func(rows []row) {
+		for _, r := range rows {
+			k := r["a"] + "|" + r["b"]
+			if r["_op"] == "delete" {
+				bag[k]--
+			} else {
+				bag[k]++
 			}
-			defer st.Close()
-			bag := map[string]int{}
-			apply := func(rows []row) {
-				for _, r := range rows {
-					k := r["a"] + "|" + r["b"]
-					if r["_op"] == "delete" {
-						bag[k]--
-					} else {
-						bag[k]++
-					}
-				}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			for done := false; !done; {
-				b, err := st.Next(ctx)
-				if err != nil {
-					stop.Store(true)
-					wg.Wait()
-					t.Fatalf("next: %v", err)
-				}
-				apply(batchRows(b))
-				b.Release()
-				done = true
-				for _, p := range st.Progress() {
-					done = done && p.Done
-				}
-			}
-			time.Sleep(200 * time.Millisecond) // writes after the snapshot
-			stop.Store(true)
-			wg.Wait()
-			c := conn(t, s)
-			defer c.Close()
-			readToServerPosition(t, ctx, c, st, apply)
-			sst := st.(*stream)
-			res, err := c.Execute("SELECT CONCAT(a, '|', b), COUNT(*) FROM " + db + ".nokey GROUP BY 1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]int{}
-			for i := 0; i < res.RowNumber(); i++ {
-				k, _ := res.GetString(i, 0)
-				v, _ := res.GetInt(i, 1)
-				want[k] = int(v)
-			}
-			bad := 0
-			for k, v := range want {
-				if bag[k] != v {
-					if bad++; bad < 10 {
-						t.Errorf("%s: table %d, stream %d", k, v, bag[k])
-					}
-				}
-			}
-			for k, v := range bag {
-				if _, ok := want[k]; !ok && v != 0 {
-					t.Errorf("%s: table 0, stream %d", k, v)
-				}
-			}
-			sst.snap.mu.Lock()
-			redos := sst.snap.redos
-			sst.snap.mu.Unlock()
-			t.Logf("the key-less chunk was read again %d times", redos)
 		}
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for done := false; !done; {
+		b, err := st.Next(ctx)
+		if err != nil {
+			stop()
+			t.Fatalf("next: %v", err)
+		}
+		apply(batchRows(b))
+		b.Release()
+		done = true
+		for _, p := range st.Progress() {
+			done = done && p.Done
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // writes after the snapshot
+	stop()
+	c := conn(t, s)
+	defer c.Close()
+	readToServerPosition(t, ctx, c, st, apply)
+	sst := st.(*stream)
+	res, err := c.Execute("SELECT CONCAT(a, '|', b), COUNT(*) FROM " + db + ".nokey GROUP BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for i := 0; i < res.RowNumber(); i++ {
+		k, _ := res.GetString(i, 0)
+		v, _ := res.GetInt(i, 1)
+		want[k] = int(v)
+	}
+	bad := 0
+	for k, v := range want {
+		if bag[k] != v {
+			if bad++; bad < 10 {
+				t.Errorf("%s: table %d, stream %d", k, v, bag[k])
+			}
+		}
+	}
+	for k, v := range bag {
+		if _, ok := want[k]; !ok && v != 0 {
+			t.Errorf("%s: table 0, stream %d", k, v)
+		}
+	}
+	sst.snap.mu.Lock()
+	redos := sst.snap.redos
+	sst.snap.mu.Unlock()
+	t.Logf("the key-less chunk was read again %d times", redos)
 }
 
 // TestKeylessSnapshotWithoutLock: a user who may not LOCK TABLES gets a
@@ -328,21 +309,9 @@ func TestKeylessSnapshotWithoutLock(t *testing.T) {
 	t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+user, "DROP DATABASE IF EXISTS "+db+"_wm") })
 	defer func(n int) { maxKeylessReads = n }(maxKeylessReads)
 	maxKeylessReads = 3
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		wc := conn(t, s)
-		defer wc.Close()
-		for i := 0; !stop.Load(); i++ {
-			if _, err := wc.Execute(fmt.Sprintf("INSERT INTO %s.nokey VALUES (%d, 'w')", db, i)); err != nil {
-				t.Errorf("writer: %v", err)
-				return
-			}
-		}
-	}()
-	defer func() { stop.Store(true); wg.Wait() }()
+	defer writeUntilStopped(t, s, func(i int) string {
+		return fmt.Sprintf("INSERT INTO %s.nokey VALUES (%d, 'w')", db, i)
+	})()
 	dsn := strings.Replace(s.dsn, "mysql://root@", "mysql://"+user+":pw@", 1)
 	src := newSrc(t, server{s.name, dsn}, nil)
 	st, err := src.Open(context.Background(), connectors.StreamRequest{
@@ -389,4 +358,24 @@ func readToServerPosition(t *testing.T, ctx context.Context, c *client.Conn, st 
 		apply(batchRows(b))
 		b.Release()
 	}
+}
+
+// writeUntilStopped runs the statements q(0), q(1), … on a connection of
+// its own until the returned function is called (which waits for it).
+func writeUntilStopped(t *testing.T, s server, q func(i int) string) (stop func()) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		wc := conn(t, s)
+		defer wc.Close()
+		for i := 0; !done.Load(); i++ {
+			if _, err := wc.Execute(q(i)); err != nil {
+				t.Errorf("writer: %v", err)
+				return
+			}
+		}
+	}()
+	return func() { done.Store(true); wg.Wait() }
 }
