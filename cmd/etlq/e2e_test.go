@@ -232,6 +232,38 @@ CREATE PIPELINE orders
 	diffRows(t, want(), got())
 }
 
+// TestApplyOnceFailedInsertFails: with --once, an insert that ClickHouse
+// cannot take (a zero DATE) fails the run naming the column, and the
+// checkpoint keeps the rows: once the value is fixed at the source, the next
+// run delivers every row. (The end of the --once stream used to hide the
+// failure: exit 0, no rows, the snapshot left behind.)
+func TestApplyOnceFailedInsertFails(t *testing.T) {
+	s := newScratch(t, testenv.MySQLDSN(t))
+	db := s.db
+	myExec(t, s.my,
+		"SET SESSION sql_mode = ''",
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE)",
+		"INSERT INTO "+db+".t VALUES (1, '2026-01-01'), (2, '0000-00-00')",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "t.etl")
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, d INTO clickhouse dw.%s.t MODE upsert;\n",
+		testenv.MySQLDSN(t), s.chDSN, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	if err == nil || !strings.Contains(out, `column "d": date 0000-00-00`) {
+		t.Fatalf("a failed insert must fail the run and name the column, got %v:\n%s", err, out)
+	}
+	myExec(t, s.my, "UPDATE "+db+".t SET d = '2026-01-02' WHERE id = 2")
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	diffRows(t, []string{"1|2026-01-01", "2|2026-01-02"},
+		chRows(t, s.ch, "SELECT toString(id), toString(d) FROM "+db+".t_current ORDER BY id"))
+}
+
 // TestBadInput: a syntax error is reported with its position before any
 // connection is made; an unreachable server is one clear line.
 func TestBadInput(t *testing.T) {

@@ -208,6 +208,11 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}()
 
 	runErr := r.loop(ctx, stream)
+	if errors.Is(runErr, io.EOF) {
+		// The stream is complete (Once): not an error, and it must not
+		// hide a write that fails in the flush or the commit below.
+		runErr = nil
+	}
 
 	// Drain: flush every writer so that every write is acknowledged, then
 	// commit the last contiguous mark.
@@ -225,9 +230,6 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	if err := r.commit(names); err != nil && runErr == nil {
 		runErr = err
-	}
-	if errors.Is(runErr, io.EOF) {
-		runErr = nil
 	}
 	return runErr
 }
