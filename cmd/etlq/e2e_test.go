@@ -264,6 +264,37 @@ func TestApplyOnceFailedInsertFails(t *testing.T) {
 		chRows(t, s.ch, "SELECT toString(id), toString(d) FROM "+db+".t_current ORDER BY id"))
 }
 
+// TestApplyFailedInsertStopsTheRun: without --once, an insert ClickHouse
+// cannot take stops the run with the reason, though the source then stays
+// idle (it used to wait for the next change, silently, and end as
+// "finished" when stopped). A private MariaDB, so that no other test's
+// writes wake the run up.
+func TestApplyFailedInsertStopsTheRun(t *testing.T) {
+	myDSN := startPrivateServices(t, "mariadb-a").MySQLDSN
+	s := newScratch(t, myDSN)
+	db := s.db
+	myExec(t, s.my,
+		"SET SESSION sql_mode = ''",
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE)",
+		"INSERT INTO "+db+".t VALUES (1, '2026-01-01'), (2, '0000-00-00')",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "t.etl")
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, d INTO clickhouse dw.%s.t MODE upsert;\n",
+		myDSN, s.chDSN, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The deadline only bounds a hung run; what is checked is the reason.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, etlqBin, "apply", "--progress", "never", "--state-dir", filepath.Join(dir, "state"), file).CombinedOutput()
+	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), `column "d": date 0000-00-00`) {
+		t.Fatalf("a failed insert must stop the run with its reason, got %v:\n%s", err, out)
+	}
+}
+
 // TestBadInput: a syntax error is reported with its position before any
 // connection is made; an unreachable server is one clear line.
 func TestBadInput(t *testing.T) {

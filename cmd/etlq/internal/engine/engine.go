@@ -200,14 +200,22 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	r.tracker = newTracker()
 	commitErr := make(chan error, 1)
 	commitCtx, stopCommit := context.WithCancel(context.Background())
+	// A write that fails stops the loop through the commit loop, also
+	// while the source is idle and no batch comes to notice it.
+	loopCtx, stopLoop := context.WithCancelCause(ctx)
+	defer stopLoop(nil)
 	var commitWG sync.WaitGroup
 	commitWG.Add(1)
 	go func() {
 		defer commitWG.Done()
-		commitErr <- r.commitLoop(commitCtx, names)
+		err := r.commitLoop(commitCtx, names)
+		if err != nil {
+			stopLoop(err)
+		}
+		commitErr <- err
 	}()
 
-	runErr := r.loop(ctx, stream)
+	runErr := r.loop(loopCtx, stream)
 	if errors.Is(runErr, io.EOF) {
 		// The stream is complete (Once): not an error, and it must not
 		// hide a write that fails in the flush or the commit below.
