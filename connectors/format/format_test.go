@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors/format"
+	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/sinktest"
 	"github.com/etlq/etlq/exec"
 )
@@ -192,5 +194,58 @@ func TestUnknownFormat(t *testing.T) {
 	}
 	if _, err := format.New(format.Parquet, format.Options{}); err == nil {
 		t.Error("parquet has no stream encoder")
+	}
+}
+
+// TestZeroDates: MySQL zero and invalid dates arrive as the source's
+// sentinels (docs/types.md); the text formats write them as MySQL does, not
+// as far-away calendar dates ("-5877641-06-23"), and Debezium, like
+// Debezium, as null.
+func TestZeroDates(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	user := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "dt", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+	}
+	s := sinktest.SinkSchema(user, false)
+	rb := array.NewRecordBuilder(mem, s)
+	defer rb.Release()
+	add := func(id int32, d int32, dt int64) {
+		rb.Field(0).(*array.Int32Builder).Append(id)
+		rb.Field(1).(*array.Date32Builder).Append(arrow.Date32(d))
+		rb.Field(2).(*array.TimestampBuilder).Append(arrow.Timestamp(dt))
+		rb.Field(3).(*array.Uint64Builder).Append(uint64(id))
+		rb.Field(4).(*array.Uint8Builder).Append(0)
+		rb.Field(5).(*array.StringBuilder).Append(exec.OpRead)
+		rb.Field(6).(*array.TimestampBuilder).Append(0)
+		rb.Field(7).(*array.StringBuilder).Append("binlog.000001:4")
+	}
+	add(1, mysql.EncodeDate(0, 0, 0), mysql.EncodeDatetime(0, 0, 0, 0, 0, 0, 0))
+	add(2, mysql.EncodeDate(2024, 0, 15), mysql.EncodeDatetime(2024, 2, 0, 10, 11, 12, 500000))
+	add(3, mysql.EncodeDate(2024, 2, 29), mysql.EncodeDatetime(2024, 2, 29, 23, 59, 59, 0))
+	b := &exec.Batch{Record: rb.NewRecordBatch(), DB: "d", Table: "t"}
+	defer b.Release()
+	for name, want := range map[string][]string{
+		format.CSV: {"1,0000-00-00,0000-00-00 00:00:00,", "2,2024-00-15,2024-02-00 10:11:12.500000,", "3,2024-02-29,2024-02-29 23:59:59,"},
+		format.JSONL: {`"id":1,"d":"0000-00-00","dt":"0000-00-00T00:00:00.000000Z"`, `"id":2,"d":"2024-00-15","dt":"2024-02-00T10:11:12.500000Z"`,
+			`"id":3,"d":"2024-02-29","dt":"2024-02-29T23:59:59.000000Z"`},
+		format.CanalJSON:    {`"d":"0000-00-00","dt":"0000-00-00 00:00:00"`, `"d":"2024-00-15","dt":"2024-02-00 10:11:12.500000"`},
+		format.DebeziumJSON: {`"id":1,"d":null,"dt":null`, `"id":2,"d":null,"dt":null`, `"id":3,"d":19782,"dt":"2024-02-29T23:59:59.000000Z"`},
+	} {
+		enc, err := format.New(name, format.Options{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := enc.Encode(nil, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%s: no %s in\n%s", name, w, out)
+			}
+		}
 	}
 }

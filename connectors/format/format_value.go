@@ -73,9 +73,15 @@ func appendText(dst []byte, a arrow.Array, i int, st textStyle) ([]byte, error) 
 		}
 		return base64.StdEncoding.AppendEncode(dst, v), nil
 	case *array.Date32, *array.Date64:
+		if y, m, d, _, ok := invalidDate(a, i); ok {
+			return appendYMD(dst, y, m, d), nil
+		}
 		t, _ := timeAt(a, i)
 		return t.AppendFormat(dst, "2006-01-02"), nil
 	case *array.Timestamp:
+		if y, m, d, tod, ok := invalidDate(a, i); ok {
+			return appendInvalidDateTime(dst, y, m, d, tod, ' ', false), nil
+		}
 		t, _ := timeAt(a, i)
 		return appendDateTime(dst, t), nil
 	case *array.Duration:
@@ -113,11 +119,27 @@ func appendJSON(dst []byte, a arrow.Array, i int, logical string, dbz bool) ([]b
 		dst = base64.StdEncoding.AppendEncode(dst, bytesAt(a, i))
 		return append(dst, '"'), nil
 	case *array.Timestamp:
+		if y, m, d, tod, ok := invalidDate(a, i); ok {
+			if dbz {
+				return append(dst, "null"...), nil // as Debezium writes zero dates
+			}
+			dst = append(dst, '"')
+			dst = appendInvalidDateTime(dst, y, m, d, tod, 'T', true)
+			return append(dst, "Z\""...), nil
+		}
 		t, _ := timeAt(a, i)
 		dst = append(dst, '"')
 		dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000000Z07:00")
 		return append(dst, '"'), nil
 	case *array.Date32, *array.Date64:
+		if y, m, d, _, ok := invalidDate(a, i); ok {
+			if dbz {
+				return append(dst, "null"...), nil
+			}
+			dst = append(dst, '"')
+			dst = appendYMD(dst, y, m, d)
+			return append(dst, '"'), nil
+		}
 		t, _ := timeAt(a, i)
 		if dbz {
 			return strconv.AppendInt(dst, t.Unix()/86400, 10), nil
@@ -211,6 +233,58 @@ func appendDateTime(dst []byte, t time.Time) []byte {
 		return t.AppendFormat(dst, "2006-01-02 15:04:05")
 	}
 	return t.AppendFormat(dst, "2006-01-02 15:04:05.000000")
+}
+
+// Zero and invalid MySQL dates ('0000-00-00', '2024-02-00'), kept under a
+// lenient sql_mode, are not calendar dates: the source encodes them as
+// sentinels below every real date (docs/types.md). Date32 values below
+// invalidDateLimit are math.MinInt32 + (Y·13+M)·32 + D; Timestamp(µs)
+// values below invalidTimestampLimit are math.MinInt64 + ((Y·13+M)·32+D)
+// days + the time of day. They are written as MySQL writes them.
+const (
+	invalidDateLimit      = math.MinInt32 + 10000*13*32
+	invalidTimestampLimit = math.MinInt64 + 10000*13*32*usPerDay
+	usPerDay              = 86400 * 1000000
+)
+
+// invalidDate decodes a[i] when it is such a sentinel.
+func invalidDate(a arrow.Array, i int) (y, m, d int, tod int64, ok bool) {
+	var c int64
+	switch a := a.(type) {
+	case *array.Date32:
+		v := int32(a.Value(i))
+		if v >= invalidDateLimit {
+			return
+		}
+		c = int64(v) - math.MinInt32
+	case *array.Timestamp:
+		v := int64(a.Value(i))
+		if a.DataType().(*arrow.TimestampType).Unit != arrow.Microsecond || v >= invalidTimestampLimit {
+			return
+		}
+		u := uint64(v) - uint64(1<<63) // v - math.MinInt64, without overflow
+		c, tod = int64(u/usPerDay), int64(u%usPerDay)
+	default:
+		return
+	}
+	return int(c / 32 / 13), int(c / 32 % 13), int(c % 32), tod, true
+}
+
+func appendYMD(dst []byte, y, m, d int) []byte {
+	return fmt.Appendf(dst, "%04d-%02d-%02d", y, m, d)
+}
+
+// appendInvalidDateTime writes an invalid date with its time of day, sep
+// between them, the microseconds always (frac) or as appendDateTime does.
+func appendInvalidDateTime(dst []byte, y, m, d int, tod int64, sep byte, frac bool) []byte {
+	dst = appendYMD(dst, y, m, d)
+	dst = append(dst, sep)
+	s := tod / 1e6
+	dst = fmt.Appendf(dst, "%02d:%02d:%02d", s/3600, s/60%60, s%60)
+	if us := tod % 1e6; frac || us != 0 {
+		dst = fmt.Appendf(dst, ".%06d", us)
+	}
+	return dst
 }
 
 // appendClock writes a MySQL TIME: "[-]HH:MM:SS" with ".ffffff" when there
