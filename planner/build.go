@@ -110,10 +110,17 @@ func (b *builder) connection(what string, name, kind *lang.Ident, with []*lang.O
 	return k, b.bindOptions(with, what+" "+name.Name, spec.Options), true
 }
 
-// Redact replaces the password of a DSN by "****".
+// Redact replaces the password of a DSN by "****", also in a DSN that
+// url.Parse refuses.
 func Redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err != nil {
+		if p := connectors.DSNPassword(dsn); p != "" {
+			return strings.Replace(dsn, ":"+p+"@", ":****@", 1)
+		}
+		return dsn
+	}
+	if u.User == nil {
 		return dsn
 	}
 	if _, has := u.User.Password(); has {

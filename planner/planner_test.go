@@ -227,3 +227,11 @@ CREATE PIPELINE two FROM binlog shopdb.orders, shopdb.ord?rs TRANSFORM id, _tabl
 		t.Errorf("want the column error for the table lacking it, got %v", err)
 	}
 }
+
+// TestRedactUnparsableDSN: a DSN that url.Parse refuses (here a bad port)
+// still has its password replaced: it is shown in the error about it.
+func TestRedactUnparsableDSN(t *testing.T) {
+	if got, want := planner.Redact("mysql://repl:s3cr3tP@ss@127.0.0.1:notaport"), "mysql://repl:****@127.0.0.1:notaport"; got != want {
+		t.Errorf("Redact = %q, want %q", got, want)
+	}
+}

@@ -103,13 +103,12 @@ func ParseDSN(dsn string) (*Config, error) {
 	return c, nil
 }
 
-// redact removes the DSN's password from an error message.
+// redact removes the DSN's password from an error message, also when the
+// DSN does not parse (the message then quotes it).
 func redact(err error, dsn string) string {
 	s := err.Error()
-	if u, e := url.Parse(dsn); e == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			s = strings.ReplaceAll(s, p, "xxxxx")
-		}
+	if p := connectors.DSNPassword(dsn); p != "" {
+		s = strings.ReplaceAll(s, p, "xxxxx")
 	}
 	return s
 }
