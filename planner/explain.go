@@ -58,6 +58,9 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 		if len(p.Options) > 0 {
 			var opts []string
 			for k, v := range p.Options {
+				if w, ok := p.Written[k]; ok {
+					v = w // a ${VAR} may be a secret: shown as written
+				}
 				opts = append(opts, fmt.Sprintf("%s = %v", k, v))
 			}
 			sort.Strings(opts)

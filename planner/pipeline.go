@@ -105,6 +105,14 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		allowed = append(allowed, sinkSpec.TargetOptions)
 	}
 	pl.Options = b.bindOptions(p.With, "pipeline "+pl.Name, allowed...)
+	for _, o := range p.With {
+		if l, ok := o.Value.(*lang.Literal); ok && l.Kind == lang.LitString && strings.Contains(l.Raw, "${") {
+			if pl.Written == nil {
+				pl.Written = map[string]string{}
+			}
+			pl.Written[strings.ToLower(o.Name.Name)] = l.Raw
+		}
+	}
 	switch pl.Options["on_error"] {
 	case "skip":
 		pl.OnError = exec.OnErrorSkip
@@ -323,6 +331,12 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 		d := b.sinks[strings.ToLower(name)]
 		if d == nil {
 			d = &SinkDecl{Name: name, Kind: kind, DSN: target, Redacted: Redact(target), Implicit: true, Options: map[string]any{}}
+			if in.Target != nil && strings.Contains(in.Target.Raw, "${") && len(in.Target.Raw) >= 2 {
+				raw := in.Target.Raw
+				// A ${VAR} in a URL (a token in its query) may be a
+				// secret: shown as written.
+				d.Redacted = Redact(raw[1 : len(raw)-1])
+			}
 			b.sinks[strings.ToLower(name)] = d
 			b.plan.Sinks = append(b.plan.Sinks, d)
 		}

@@ -60,7 +60,10 @@ type Pipeline struct {
 	NeedBefore bool
 	OnError    exec.OnError
 	Options    map[string]any // pipeline WITH options (validated)
-	Pos        lang.Pos
+	// Written holds the options whose value names ${VAR}s, as written in
+	// the file: plan shows these, never the secrets they expand to.
+	Written map[string]string
+	Pos     lang.Pos
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 }

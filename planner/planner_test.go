@@ -235,3 +235,31 @@ func TestRedactUnparsableDSN(t *testing.T) {
 		t.Errorf("Redact = %q, want %q", got, want)
 	}
 }
+
+// TestExplainHidesExpandedSecrets: a target URL or an option whose value
+// names a ${VAR} (a token in an http query, a bearer token in headers) is
+// shown in the plan as written, never with the secret it expands to.
+func TestExplainHidesExpandedSecrets(t *testing.T) {
+	f, err := lang.ParseFile("test.etl", []byte(header+`CREATE PIPELINE hook FROM binlog shopdb.orders TRANSFORM id
+  INTO http 'https://hooks.example.com/x?token=${HOOK_TOKEN}' FORMAT canal_json WITH (headers = 'Authorization: Bearer ${HOOK_TOKEN}');
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := lang.Expand(f, func(string) (string, bool) { return "t0ps3cret", true }); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p, err := planner.Build(context.Background(), f, planner.Options{Catalog: shop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Pipelines[0].Options["headers"]; got != "Authorization: Bearer t0ps3cret" {
+		t.Errorf("the pipeline must run with the expanded value, got %v", got)
+	}
+	var out strings.Builder
+	planner.Explain(&out, p, nil)
+	if strings.Contains(out.String(), "t0ps3cret") || !strings.Contains(out.String(), "headers = 'Authorization: Bearer ${HOOK_TOKEN}'") ||
+		!strings.Contains(out.String(), "https://hooks.example.com/x?token=${HOOK_TOKEN}") {
+		t.Errorf("plan shows the secret or not the option as written:\n%s", out.String())
+	}
+}
