@@ -308,10 +308,19 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 	return context.Cause(ctx)
 }
 
-func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) error {
+func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 	defer b.Release()
 	seq := r.tracker.begin(b.Mark)
-	defer r.tracker.seal(seq)
+	defer func() {
+		if err != nil {
+			// A pipeline could not process or write the batch (a row error
+			// under on_error = 'fail', a stop in the middle): neither its
+			// mark nor any later one may be committed, or the next run
+			// would start after rows that never reached the sink.
+			r.tracker.fail(seq)
+		}
+		r.tracker.seal(seq)
+	}()
 	if b.Record == nil || b.NumRows() == 0 {
 		return nil
 	}

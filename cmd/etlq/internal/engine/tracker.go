@@ -57,6 +57,15 @@ func (t *tracker) seal(seq uint64) {
 	t.mu.Unlock()
 }
 
+// fail says that seq could not be dispatched whole: its mark, and every
+// later one, are never committable. The error itself is the caller's to
+// report.
+func (t *tracker) fail(seq uint64) {
+	t.mu.Lock()
+	t.entries[seq-t.base].failed = true
+	t.mu.Unlock()
+}
+
 // done acknowledges one write of seq.
 func (t *tracker) done(seq uint64, err error) {
 	t.mu.Lock()

@@ -82,6 +82,28 @@ func TestTrackerReportsTheFirstError(t *testing.T) {
 	}
 }
 
+// A batch that failed before any write was made from it (a row error, a
+// stop) keeps its mark and every later one from committing.
+func TestTrackerFailedDispatchBlocksItsMark(t *testing.T) {
+	tr := newTracker()
+	m1, m2, m3 := &exec.Mark{State: []byte("1")}, &exec.Mark{State: []byte("2")}, &exec.Mark{State: []byte("3")}
+	s1 := tr.begin(m1)
+	tr.add(s1)
+	tr.seal(s1)
+	s2 := tr.begin(m2)
+	tr.fail(s2) // nothing was added: without fail it would be complete
+	tr.seal(s2)
+	s3 := tr.begin(m3)
+	tr.seal(s3)
+	tr.done(s1, nil)
+	if m, _ := tr.take(); m != m1 {
+		t.Fatalf("want mark 1 committable, got %v", m)
+	}
+	if m, _ := tr.take(); m != nil {
+		t.Fatalf("mark %s committable after a failed dispatch", m.State)
+	}
+}
+
 func TestStoreRoundTripAndDamage(t *testing.T) {
 	dir := t.TempDir()
 	st := &Store{Dir: filepath.Join(dir, "state")}
