@@ -92,12 +92,14 @@ func (a *applyCmd) Run(ctx context.Context) error {
 		log.Info("pipeline done", "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
 			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
 	}
-	if err != nil {
-		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-			log.Info("stopped", "after", time.Since(start).Round(time.Millisecond))
-			return nil
-		}
+	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 		return err
+	}
+	if ctx.Err() != nil {
+		// Interrupted (SIGINT, SIGTERM): what was written is flushed and
+		// checkpointed; the next run goes on from there.
+		log.Info("stopped", "after", time.Since(start).Round(time.Millisecond))
+		return nil
 	}
 	log.Info("finished", "after", time.Since(start).Round(time.Millisecond))
 	return nil

@@ -93,6 +93,9 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t;
 	case <-time.After(30 * time.Second):
 		t.Fatalf("etlq did not stop within 30 s of SIGINT\n%s", out.String())
 	}
+	if !strings.Contains(out.String(), "msg=stopped") {
+		t.Errorf("an interrupted run logs that it stopped:\n%s", out.String())
+	}
 	// What etlq read before the signal was flushed and checkpointed: the
 	// next run reads at most the update it may not have reached (id 8),
 	// never the snapshot or the update of id 7 again.
@@ -102,6 +105,7 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t;
 	}
 	got := chRows(t, ch, "SELECT toString(amount) FROM "+db+".t_current WHERE id IN (7, 8) ORDER BY id")
 	if strings.Join(got, ",") != "99.99,11.11" {
-		t.Errorf("after the restart ClickHouse has %v, want [99.99 11.11]", got)
+		all := chRows(t, ch, "SELECT concat(toString(id), ' ', toString(amount), ' v', toString(_version), ' d', toString(_is_deleted)) FROM "+db+".t WHERE id IN (7, 8) ORDER BY _version")
+		t.Errorf("after the restart ClickHouse has %v, want [99.99 11.11]; its rows of ids 7 and 8: %v\n--- first run:\n%s\n--- second run:\n%s", got, all, out.String(), again)
 	}
 }
