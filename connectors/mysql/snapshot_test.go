@@ -366,6 +366,7 @@ func writeUntilStopped(t *testing.T, s server, q func(i int) string) (stop func(
 	var done atomic.Bool
 	var wg sync.WaitGroup
 	wg.Add(1)
+	first := make(chan struct{})
 	go func() {
 		defer wg.Done()
 		wc := conn(t, s)
@@ -373,9 +374,18 @@ func writeUntilStopped(t *testing.T, s server, q func(i int) string) (stop func(
 		for i := 0; !done.Load(); i++ {
 			if _, err := wc.Execute(q(i)); err != nil {
 				t.Errorf("writer: %v", err)
+				if i == 0 {
+					close(first)
+				}
 				return
+			}
+			if i == 0 {
+				close(first)
 			}
 		}
 	}()
+	// The writer is writing when this returns: a snapshot opened next
+	// cannot slip in before its first change.
+	<-first
 	return func() { done.Store(true); wg.Wait() }
 }
