@@ -3,12 +3,19 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/etlq/etlq/connectors/testenv"
 )
@@ -72,6 +79,7 @@ CREATE PIPELINE catchup
 	// ReplacingMergeTree(_version), _is_deleted): cdc_template keeps the
 	// layout of etlq's first run.
 	haveTemplate := false
+	var busyCores []float64 // cores busy machine-wide while etlq ran
 	runEtlq := func() measured {
 		testenv.ClickHouseExec(b, ch,
 			"DROP TABLE IF EXISTS "+chDB+".cdc_etlq",
@@ -82,7 +90,9 @@ CREATE PIPELINE catchup
 		}
 		args := append([]string{"apply", "--once", "--progress", "never", "--state-dir", state}, cpuProfileArgs(b, "catchup")...)
 		b.StartTimer()
+		busy0, t0 := machineBusy(), time.Now()
 		r := runMeasured(b, nil, etlqBin, append(args, file)...)
+		busyCores = append(busyCores, (machineBusy()-busy0).Seconds()/time.Since(t0).Seconds())
 		b.StopTimer()
 		if n, ok := etlqLogInt(r.Output, "rows_in"); !ok || n != int64(w.Changes) {
 			b.Fatalf("etlq read %d changes, want %d\n%s", n, w.Changes, tail(r.Output, 2000))
@@ -117,6 +127,7 @@ CREATE PIPELINE catchup
 
 	var etlq, nv side
 	var windowBytes int64
+	var readOnly []time.Duration // the stream alone, once per round
 	rounds := benchRounds(b)
 	b.ResetTimer()
 	b.StopTimer()
@@ -131,9 +142,11 @@ CREATE PIPELINE catchup
 			}
 			etlq.add(re)
 			nv.add(rn)
-			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB), naive loader %s (CPU %s, peak RSS %d MiB)", round+1,
+			readOnly = append(readOnly, readBinlogOnly(b, myDSN, uint32(serverID+2), w.Start, masterStatus(b, my)))
+			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB), naive loader %s (CPU %s, peak RSS %d MiB), reading the binlog alone %s; %.2f cores busy machine-wide while etlq ran", round+1,
 				re.Wall.Round(time.Millisecond), re.CPU.Round(time.Millisecond), re.MaxRSSKiB>>10,
-				rn.Wall.Round(time.Millisecond), rn.CPU.Round(time.Millisecond), rn.MaxRSSKiB>>10)
+				rn.Wall.Round(time.Millisecond), rn.CPU.Round(time.Millisecond), rn.MaxRSSKiB>>10,
+				readOnly[len(readOnly)-1].Round(time.Millisecond), busyCores[len(busyCores)-1])
 		}
 	}
 	b.ReportMetric(etlq.rate(w.Changes), "etlq_rows/s")
@@ -144,9 +157,80 @@ CREATE PIPELINE catchup
 	b.ReportMetric(etlq.cpuSeconds(), "etlq_cpu_s")
 	b.ReportMetric(nv.cpuSeconds(), "naive_cpu_s")
 	b.ReportMetric(float64(windowBytes)/(1<<20), "binlog_MiB")
+	slices.Sort(busyCores)
+	b.ReportMetric(busyCores[len(busyCores)/2], "busy_cores_during_etlq")
+	slices.Sort(readOnly)
+	ro := readOnly[len(readOnly)/2]
+	b.ReportMetric(float64(w.Changes)/ro.Seconds(), "read_only_rows/s")
+	b.ReportMetric(etlq.rate(w.Changes)/(float64(w.Changes)/ro.Seconds()), "etlq_of_read_only")
 }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return lines[len(lines)-1]
+}
+
+// machineBusy returns the CPU time the whole machine has spent outside
+// idle and iowait since boot (/proc/stat): etlq, the servers and all else.
+// Zero where /proc/stat cannot be read.
+func machineBusy() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy int64
+	for i := 1; i < len(f) && i <= 8; i++ {
+		if i == 4 || i == 5 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[i], 10, 64)
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / 100 // USER_HZ
+}
+
+// readBinlogOnly times a replication client that only receives the events
+// of [from, to): go-mysql parses each event's header but no row image is
+// decoded and nothing is written. It is how fast the server streams the
+// window here, which bounds any loader's catch-up rate from above, whatever
+// its decoding costs.
+func readBinlogOnly(b *testing.B, dsn string, serverID uint32, from, to binlogPos) time.Duration {
+	b.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	port, _ := strconv.Atoi(u.Port())
+	pw, _ := u.User.Password()
+	sy := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{ServerID: serverID, Flavor: "mariadb",
+		Host: u.Hostname(), Port: uint16(port), User: u.User.Username(), Password: pw,
+		Logger: slog.New(slog.DiscardHandler),
+		RowsEventDecodeFunc: func(e *replication.RowsEvent, data []byte) error {
+			_, err := e.DecodeHeader(data)
+			return err
+		}})
+	defer sy.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	t0 := time.Now()
+	bs, err := sy.StartSync(gm.Position{Name: from.File, Pos: uint32(from.Pos)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	file := from.File
+	for {
+		ev, err := bs.GetEvent(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r, ok := ev.Event.(*replication.RotateEvent); ok {
+			file = string(r.NextLogName)
+			continue
+		}
+		if file > to.File || file == to.File && int64(ev.Header.LogPos) >= to.Pos {
+			return time.Since(t0)
+		}
+	}
 }
