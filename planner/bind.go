@@ -69,8 +69,9 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	var outs, befores []exec.Expr
 	var nodes []lang.Node
 	var nullable []bool
+	var metas []arrow.Metadata
 	seen := map[string]lang.Node{}
-	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool) {
+	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool, meta arrow.Metadata) {
 		if prev, dup := seen[strings.ToLower(name)]; dup {
 			b.errs.add(n, "duplicate output column %q (first at line %d)", name, prev.Position().Line)
 			return
@@ -81,6 +82,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		befores = append(befores, be)
 		nodes = append(nodes, n)
 		nullable = append(nullable, null)
+		metas = append(metas, meta)
 	}
 	for _, it := range items {
 		if it.Star {
@@ -95,7 +97,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				if except[strings.ToLower(c)] {
 					continue
 				}
-				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]), in.Field(i).Nullable)
+				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]), in.Field(i).Nullable, sourceMeta(in.Field(i)))
 			}
 			continue
 		}
@@ -118,7 +120,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				be = b.fold(it.Expr, be)
 			}
 		}
-		addOut(name, it, e, be, sc.nullable(it.Expr))
+		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e))
 	}
 	if len(b.errs.errs) > nerr {
 		return nil
@@ -129,7 +131,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	// Output columns: the first table fixes them; others must agree.
 	if pl.Output == nil {
 		for i, e := range outs {
-			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String()})
+			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: metas[i]})
 		}
 		return tp
 	}
@@ -139,12 +141,52 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	}
 	for i, e := range outs {
 		pl.Output[i].Nullable = pl.Output[i].Nullable || nullable[i]
+		if !pl.Output[i].Meta.Equal(metas[i]) {
+			// The tables disagree on the source type (varchar(32) here,
+			// varchar(64) there): keep only what the types say.
+			pl.Output[i].Meta = outs[i].Type().Metadata()
+		}
 		c := pl.Output[i]
 		if !strings.EqualFold(c.Name, names[i]) || !arrow.TypeEqual(c.Type, e.Type().Arrow()) {
 			b.errs.add(nodes[i], "output column %d is %s %s for %s but %s %s for the pipeline's first table", i+1, names[i], e.Type(), sc.table, c.Name, c.Source)
 		}
 	}
 	return tp
+}
+
+// outputMeta returns the sink field metadata of output expression x bound
+// as e: a column of the table, or its before image, keeps the source's type
+// metadata; anything else has the metadata of its type.
+func (sc *scope) outputMeta(x lang.Expr, e exec.Expr) arrow.Metadata {
+	for {
+		p, ok := x.(*lang.Paren)
+		if !ok {
+			break
+		}
+		x = p.X
+	}
+	if c, ok := x.(*lang.ColumnRef); ok {
+		name := strings.ToLower(c.Name.Name)
+		if _, meta := sc.meta[name]; !meta || c.Before {
+			if i, ok := sc.byLower[name]; ok {
+				return sourceMeta(sc.schema.Field(i))
+			}
+		}
+	}
+	return e.Type().Metadata()
+}
+
+// sourceMeta keeps the type metadata of a source field (not its key
+// position: the sink's key is the pipeline's).
+func sourceMeta(f arrow.Field) arrow.Metadata {
+	var keys, vals []string
+	for _, k := range []string{exec.MetaSourceType, exec.MetaLogicalType} {
+		if v, ok := f.Metadata.GetValue(k); ok {
+			keys = append(keys, k)
+			vals = append(vals, v)
+		}
+	}
+	return arrow.NewMetadata(keys, vals)
 }
 
 // nullable reports whether an output expression may be NULL: a column of

@@ -247,13 +247,13 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 func finishTable(pl *Pipeline, t *TablePlan, out []Column) {
 	fields := make([]arrow.Field, 0, 2*len(out)+5)
 	for _, c := range out {
-		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable})
+		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable, Metadata: c.Meta})
 	}
 	fields = append(fields, sysFields()...)
 	withBefore := pl.Target.Mode == connectors.ModeChangelog || pl.Target.Format == "canal_json" || pl.Target.Format == "debezium_json"
 	if withBefore {
 		for _, c := range out {
-			fields = append(fields, arrow.Field{Name: exec.SysBeforePrefix + c.Name, Type: c.Type, Nullable: true})
+			fields = append(fields, arrow.Field{Name: exec.SysBeforePrefix + c.Name, Type: c.Type, Nullable: true, Metadata: c.Meta})
 		}
 	}
 	if !withBefore && pl.Target.Mode != connectors.ModeUpsert {

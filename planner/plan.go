@@ -74,6 +74,12 @@ type Column struct {
 	Type     arrow.DataType
 	Nullable bool
 	Source   string // type text for display, e.g. "DECIMAL(12,2)"
+	// Meta is the sink field metadata: a column passed through from the
+	// source (or its before image) keeps exec.MetaSourceType and
+	// exec.MetaLogicalType, so formats can name the source column's type
+	// (canal_json's mysqlType); a computed column has its type's logical
+	// metadata only.
+	Meta arrow.Metadata
 }
 
 // TablePlan is the bound dataflow of one source table in a pipeline.

@@ -26,6 +26,10 @@ import (
 // it is null for inserts and deletes and when the before image is absent.
 // Snapshot reads are INSERT. "es" is the commit time and "ts" the time the
 // message was built, in milliseconds; "id" counts messages from 1.
+// "mysqlType" is, as in canal, the source column's COLUMN_TYPE
+// ("varchar(64)", "int(11)", "decimal(12,2)") for a column passed through
+// (its exec.MetaSourceType), else a type derived from the Arrow type;
+// "sqlType" its java.sql.Types code (see jdbcType).
 type canalEncoder struct {
 	opts Options
 	lc   layoutCache
@@ -325,8 +329,12 @@ func mysqlType(f arrow.Field) string {
 	return strings.ToLower(f.Type.String())
 }
 
-// jdbcType maps a MySQL column type to its java.sql.Types code, as canal
-// does (unsigned integers move up one size).
+// jdbcType maps a MySQL column type to the java.sql.Types code canal gives
+// it: CHAR 1, VARCHAR (also JSON and YEAR) 12, TEXT types CLOB 2005, every
+// binary type and GEOMETRY BLOB 2004, ENUM INTEGER 4, SET and BIT -7,
+// DATETIME and TIMESTAMP 93. Canal moves an unsigned integer up one size
+// when its value does not fit the signed type; here the column's code
+// always does, so one code holds every value of the column.
 func jdbcType(mt string) int {
 	base := mt
 	if i := strings.IndexAny(base, "( "); i >= 0 {
@@ -334,7 +342,7 @@ func jdbcType(mt string) int {
 	}
 	unsigned := strings.Contains(mt, "unsigned")
 	switch base {
-	case "bit":
+	case "bit", "set":
 		return -7
 	case "boolean", "bool":
 		return 16
@@ -366,15 +374,15 @@ func jdbcType(mt string) int {
 		return 3
 	case "char":
 		return 1
-	case "varchar", "json", "enum", "set", "year":
+	case "varchar", "json", "year":
 		return 12
+	case "enum":
+		return 4
 	case "tinytext", "text", "mediumtext", "longtext":
 		return 2005
-	case "binary":
-		return -2
-	case "varbinary":
-		return -3
-	case "tinyblob", "blob", "mediumblob", "longblob", "geometry":
+	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob",
+		"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+		"multipolygon", "geometrycollection":
 		return 2004
 	case "date":
 		return 91

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// fmtDB is a test's own MariaDB (and ClickHouse) database, fmt_<test name>,
+// dropped when the test ends.
+func fmtDB(t *testing.T) string {
+	return "fmt_" + testenv.UniqueName(t)
+}
+
+// writeEtl writes an .etl file into dir and returns its path.
+func writeEtl(t *testing.T, dir, src string) string {
+	t.Helper()
+	file := filepath.Join(dir, "p.etl")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// readLines returns the non-empty lines of a file.
+func readLines(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestCanalJSONSourceTypes: canal_json's mysqlType names each column by the
+// source's COLUMN_TYPE, as canal does ("varchar(64)", "int(11)",
+// "decimal(12,2)"), and sqlType gives canal's java.sql.Types code for it;
+// a computed column has a type derived from its Arrow type. (Every string
+// column used to be "text"/2005 and every integer "int", whatever the
+// source said.)
+func TestCanalJSONSourceTypes(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := fmtDB(t)
+	my := testenv.MySQLConn(t, myDSN)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".o (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, code CHAR(3), amount DECIMAL(12,2), qty INT UNSIGNED, "+
+			"big BIGINT, created DATETIME(6), paid TIMESTAMP(3) NULL, day DATE, note TEXT, raw VARBINARY(16), st ENUM('new','paid'), tags SET('a','b'), yr YEAR)",
+		"INSERT INTO "+db+".o VALUES (1, 'Ann', 'abc', 2000.00, 7, 5, '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123', '2024-01-02', 'n', 'xy', 'paid', 'a,b', 2024)")
+	colType := map[string]string{}
+	for _, r := range myRows(t, my, "SELECT column_name, column_type FROM information_schema.columns WHERE table_schema = '"+db+"'") {
+		k, v, _ := strings.Cut(r, "|")
+		colType[k] = strings.ToLower(v)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.json")
+	file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7311);
+CREATE PIPELINE p FROM binlog s.%s.o SNAPSHOT initial
+  TRANSFORM *, amount * 2 AS dbl, lower(name) AS lname, id + 1 AS nxt, _op
+  INTO file '%s' FORMAT canal_json;
+`, myDSN, db, out))
+	mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "state"), "--progress", "never", file)
+	lines := readLines(t, out)
+	if len(lines) != 1 {
+		t.Fatalf("want 1 message, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var msg struct {
+		MySQLType map[string]string `json:"mysqlType"`
+		SQLType   map[string]int    `json:"sqlType"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &msg); err != nil {
+		t.Fatal(err)
+	}
+	// java.sql.Types, as canal gives them for each column type.
+	sqlType := map[string]int{"id": 4, "name": 12, "code": 1, "amount": 3, "qty": -5, "big": -5, "created": 93, "paid": 93,
+		"day": 91, "note": 2005, "raw": 2004, "st": 4, "tags": -7, "yr": 12}
+	for col, code := range sqlType {
+		if msg.MySQLType[col] != colType[col] {
+			t.Errorf("mysqlType of %s: got %q, want the source's %q", col, msg.MySQLType[col], colType[col])
+		}
+		if msg.SQLType[col] != code {
+			t.Errorf("sqlType of %s (%s): got %d, want %d", col, colType[col], msg.SQLType[col], code)
+		}
+	}
+	// Computed columns: from their type.
+	for col, want := range map[string]string{"dbl": "decimal(13,2)", "lname": "text", "nxt": "bigint", "_op": "text"} {
+		if msg.MySQLType[col] != want {
+			t.Errorf("mysqlType of computed %s: got %q, want %q", col, msg.MySQLType[col], want)
+		}
+	}
+	for col, want := range map[string]int{"dbl": 3, "lname": 2005, "nxt": -5, "_op": 2005} {
+		if msg.SQLType[col] != want {
+			t.Errorf("sqlType of computed %s: got %d, want %d", col, msg.SQLType[col], want)
+		}
+	}
+}
