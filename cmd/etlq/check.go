@@ -23,27 +23,34 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		return err
 	}
 	if !c.Offline {
-		var errs lang.Errors
+		// errs are what apply would refuse before moving data; warns are
+		// values a target cannot hold exactly.
+		var errs, warns lang.Errors
 		err := forEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
 			_, problems, err := s.Plan(ctx, p.Target)
 			if err != nil {
-				return fmt.Errorf("pipeline %s: %w", p.Name, err)
+				errs = append(errs, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf("pipeline %s: %v", p.Name, err)})
+				return nil
 			}
 			for _, msg := range problems {
-				errs = append(errs, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
+				warns = append(warns, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		if len(errs) > 0 {
-			if c.Strict {
-				return fileError{errs.Format(l.src)}
-			}
+		if c.Strict {
+			errs = append(errs, warns...)
+			warns = nil
+		}
+		if len(warns) > 0 {
 			// A value the target cannot hold fails loudly when it comes, so
 			// these are warnings unless --strict.
-			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(errs.Format(l.src), "\n"+l.path, "\nwarning: "+l.path))
+			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.src), "\n"+l.path, "\nwarning: "+l.path))
+		}
+		if len(errs) > 0 {
+			return fileError{errs.Format(l.src)}
 		}
 	}
 	mode := "against live schemas"

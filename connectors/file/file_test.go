@@ -166,15 +166,17 @@ func TestOnePathOneWriter(t *testing.T) {
 	w2.Close()
 }
 
-func TestPlanProblems(t *testing.T) {
+// TestPlanRefusesBadTargets: a target Open would refuse fails Plan (and so
+// etlq check) instead of being a warning.
+func TestPlanRefusesBadTargets(t *testing.T) {
 	s := file.New("")
 	for _, target := range []connectors.Target{
 		{Name: ""},
 		{Name: "x.out", Format: "xml"},
 		{Name: "x.jsonl", Options: map[string]any{"flush_interval": "soon"}},
 	} {
-		if _, problems, err := s.Plan(context.Background(), target); err != nil || len(problems) != 1 {
-			t.Errorf("%+v: want one problem, got %v, %v", target, problems, err)
+		if _, problems, err := s.Plan(context.Background(), target); err == nil || len(problems) != 0 {
+			t.Errorf("%+v: want an error, got %v, %v", target, problems, err)
 		}
 	}
 	if f := file.FormatOf(connectors.Target{Name: "a/x.parquet"}); f != "parquet" {

@@ -326,16 +326,26 @@ func TestNDJSONAndHeaders(t *testing.T) {
 	}
 }
 
-func TestPlanProblems(t *testing.T) {
+// TestPlanRefusesBadTargets: a target Open would refuse fails Plan (and so
+// etlq check) instead of being a warning, and the error names no secret.
+func TestPlanRefusesBadTargets(t *testing.T) {
 	s := etlqhttp.New("", nil)
 	for _, target := range []connectors.Target{
+		{Name: "not a url"},
 		{Name: "ftp://x/y"},
+		{Name: "/just/a/path?token=s3cret"},
 		{Name: "http://x/y", Format: "parquet"},
 		{Name: "http://x/y", Options: map[string]any{"headers": "no colon"}},
 		{Name: "http://x/y", Options: map[string]any{"body": "xml"}},
 	} {
-		if _, problems, err := s.Plan(context.Background(), target); err != nil || len(problems) != 1 {
-			t.Errorf("%+v: want one problem, got %v, %v", target, problems, err)
+		_, problems, err := s.Plan(context.Background(), target)
+		if err == nil || len(problems) != 0 {
+			t.Errorf("%+v: want an error, got %v, %v", target, problems, err)
+		} else if _, oerr := s.Open(context.Background(), target); oerr == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%+v: Plan says %v; Open must refuse it too (got %v), and neither names the token", target, err, oerr)
 		}
+	}
+	if _, problems, err := s.Plan(context.Background(), connectors.Target{Name: "https://x/y"}); err != nil || len(problems) != 0 {
+		t.Errorf("https://x/y: want no error, got %v, %v", problems, err)
 	}
 }

@@ -80,13 +80,13 @@ func (s *Sink) formatOf(t connectors.Target) string {
 	return format.JSONL
 }
 
-// Plan reports an unusable format; stdout has no DDL.
+// Plan refuses an unusable format or option, as Open does; stdout has no
+// DDL.
 func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []string, error) {
-	var problems []string
 	if _, err := s.encoder(t); err != nil {
-		problems = append(problems, err.Error())
+		return nil, nil, err
 	}
-	return nil, problems, nil
+	return nil, nil, nil
 }
 
 func (s *Sink) encoder(t connectors.Target) (format.Encoder, error) {

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// checkDB makes a database of the test's own on a MySQL server with the
+// given tables (CREATE TABLE bodies by name), dropped when the test ends.
+func checkDB(t *testing.T, myDSN string, tables map[string]string) string {
+	t.Helper()
+	db := testenv.UniqueName(t)
+	my := testenv.MySQLConn(t, myDSN)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	myExec(t, my, "CREATE DATABASE "+db)
+	for name, body := range tables {
+		myExec(t, my, fmt.Sprintf("CREATE TABLE %s.%s (%s)", db, name, body))
+	}
+	return db
+}
+
+// runCheck writes src to a file and runs `etlq check` on it.
+func runCheck(t *testing.T, src string, args ...string) (string, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "check.etl")
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return runEtlq(t, append(append([]string{"check"}, args...), path)...)
+}
+
+// TestCheckRefusesHTTPTargetThatIsNoURL: a target apply could never send
+// to is an error of check (exit 1), not a warning.
+func TestCheckRefusesHTTPTargetThatIsNoURL(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\n", myDSN)
+	out, err := runCheck(t, src+fmt.Sprintf("CREATE PIPELINE p FROM binlog %s.t INTO http 'not a url';\n", db))
+	if err == nil || !strings.Contains(out, "pipeline p: ") || !strings.Contains(out, "not an http(s) URL") || strings.Contains(out, ": ok (") {
+		t.Errorf("want check to fail naming the pipeline and the URL, got %v:\n%s", err, out)
+	}
+	out, err = runCheck(t, src+fmt.Sprintf("CREATE PIPELINE p FROM binlog %s.t INTO http 'https://hooks.example/x?token=s3cret';\n", db))
+	if err != nil || !strings.Contains(out, ": ok (") {
+		t.Errorf("an https URL must pass, got %v:\n%s", err, out)
+	}
+}
