@@ -39,6 +39,10 @@ type chunk struct {
 	// when its connection is lost after rows were read.
 	lastOrd  uint64
 	haveLast bool
+	// unpaced: a chunk whose key is not one integer column waited
+	// maxChunkWait for the reader; it is read to its end without waiting
+	// (its rows held in memory), so its read view closes.
+	unpaced bool
 	readTs   int64
 	// Watermark mode: the attempt number in the watermark tokens, and the
 	// server's position right after the high watermark was written (the
@@ -84,6 +88,7 @@ type snapshotter struct {
 	splits      int                         // chunks split at their LIMIT (snapshot_plan.go)
 	biggest     int                         // most rows read by one chunk
 	cuts        int                         // chunks cut after maxChunkWait
+	unpaced     int                         // keyed chunks read on without waiting after maxChunkWait
 	redos       int                         // key-less chunks read again (keylessVerdict)
 	noTableLock bool                        // LOCK TABLES was refused
 	windowDrops int                         // chunk rows left out for their window's binlog events

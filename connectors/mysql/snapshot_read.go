@@ -68,12 +68,15 @@ func chunkQuery(ch *chunk) string {
 // however large its chunks are.
 const maxQueued = 2
 
-// maxChunkWait bounds how long an integer-key chunk keeps its read view
-// open while the reader does not take its records (the reader is far
-// behind in the binlog, or the sink is down): the chunk then ends at its
-// last complete record (errChunkCut), and the rest of its range is read
-// later in a new read view, so that a stalled pipeline does not hold an
-// old read view (and the server's undo history) open.
+// maxChunkWait bounds how long a chunk keeps its read view open while the
+// reader does not take its records (the reader is far behind in the
+// binlog, or the sink is down), so that a stalled pipeline does not hold
+// an old read view (and the server's undo history) open. An integer-key
+// chunk then ends at its last complete record (errChunkCut), and the rest
+// of its range is read later in a new read view. A chunk of another key
+// (strings, composite keys) is read to its end without waiting any more:
+// its rows, at most a chunk's, wait in memory instead (unpaced). Only a
+// key-less table's one chunk keeps waiting with its read view open.
 var maxChunkWait = 30 * time.Second
 
 // errChunkCut stops a chunk's read after maxChunkWait; see readChunk.
@@ -94,7 +97,10 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 	s.mu.Unlock()
 	s.signal()
 	var expired <-chan time.Time
-	if wait && n >= maxQueued && ch.haveLast {
+	if ch.unpaced {
+		wait = false
+	}
+	if wait && n >= maxQueued && (ch.haveLast || ch.intKey == nil && len(ch.t.Key) > 0) {
 		t := time.NewTimer(maxChunkWait)
 		defer t.Stop()
 		expired = t.C
@@ -103,7 +109,16 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
 		select {
 		case <-ch.drained:
 		case <-expired:
-			return errChunkCut
+			if ch.haveLast {
+				return errChunkCut
+			}
+			s.mu.Lock()
+			ch.unpaced = true
+			s.unpaced++
+			s.mu.Unlock()
+			s.st.log.Info("snapshot chunk read on without waiting for the pipeline, so that its read view closes",
+				"table", ch.ts.key, "waited", maxChunkWait)
+			return s.ctx.Err()
 		case <-s.ctx.Done():
 			return s.ctx.Err()
 		}

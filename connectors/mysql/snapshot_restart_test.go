@@ -144,3 +144,44 @@ func TestStalledReaderCutsChunks(t *testing.T) {
 	}
 	t.Logf("%d chunks cut", cuts)
 }
+
+// TestStalledReaderUnpacesStringKeyChunks: a chunk whose key is not one
+// integer column cannot be cut at its last row; when the consumer stalls
+// for longer than maxChunkWait it is read to its end without waiting (its
+// rows wait in memory), so its read view closes. Every row still arrives
+// exactly once.
+func TestStalledReaderUnpacesStringKeyChunks(t *testing.T) {
+	s := servers(t)[0]
+	db := uniqueDB(t, s)
+	const n = 20000
+	run(t, s, "CREATE TABLE "+db+".t (id INT NOT NULL, k VARCHAR(20) NOT NULL, v INT NOT NULL, PRIMARY KEY (k))",
+		fmt.Sprintf("INSERT INTO %s.t SELECT seq, CONCAT('k', LPAD(seq, 8, '0')), seq * 2 FROM %s.seq_1_to_%d", db, db, n))
+	defer func(d time.Duration) { maxChunkWait = d }(maxChunkWait)
+	maxChunkWait = 300 * time.Millisecond
+	src := newSrc(t, s, nil)
+	st, err := src.Open(context.Background(), connectors.StreamRequest{
+		Tables:    []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
+		Once:      true,
+		BatchRows: 500,
+		Options:   map[string]any{"chunk_rows": 8000, "snapshot_parallelism": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, _ := drain(t, st, 30*time.Second, func(r []row) bool { return len(r) >= 1000 })
+	time.Sleep(1500 * time.Millisecond) // the consumer stalls
+	more, _ := drain(t, st, 30*time.Second, nil)
+	rows = append(rows, more...)
+	checkOnceEach(t, rows, n)
+	snap := st.(*stream).snap
+	snap.mu.Lock()
+	unpaced, cuts := snap.unpaced, snap.cuts
+	snap.mu.Unlock()
+	if unpaced == 0 {
+		t.Error("no chunk stopped waiting while the consumer stalled")
+	}
+	if cuts != 0 {
+		t.Errorf("%d string-key chunks were cut", cuts)
+	}
+	t.Logf("%d chunks read on without waiting", unpaced)
+}
