@@ -105,3 +105,67 @@ CREATE PIPELINE p FROM binlog s.%s.o SNAPSHOT initial
 		}
 	}
 }
+
+// TestDecimalsKeepTheirScale: a DECIMAL(12,2) 2000.00 is "2000.00" wherever
+// etlq writes a value as text: the dead-letter file (it used to say "2000",
+// and write times as "-3723250000us"), the message of a row error naming a
+// decimal key, and every stream format.
+func TestDecimalsKeepTheirScale(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := fmtDB(t)
+	my := testenv.MySQLConn(t, myDSN)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount DECIMAL(12,2), big DECIMAL(12,2), at DATETIME(6), tm TIME(3))",
+		"INSERT INTO "+db+".o VALUES (1, 2000.00, 1000000.00, '2024-01-02 03:04:05.500000', '-01:02:03.250'), (2, 5.10, 0.50, '2024-01-02 00:00:00', '00:00:01')",
+		"CREATE TABLE "+db+".k (k DECIMAL(6,2) PRIMARY KEY, qty VARCHAR(10))",
+		"INSERT INTO "+db+".k VALUES (10.50, 'x7')")
+	dir := t.TempDir()
+	var pipes strings.Builder
+	fmt.Fprintf(&pipes, "CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7312);\n", myDSN)
+	fmt.Fprintf(&pipes, `CREATE PIPELINE checked FROM binlog s.%s.o SNAPSHOT initial
+  WHERE assert(amount < 1000, 'amount too big')
+  TRANSFORM id, amount INTO file '%s' FORMAT jsonl WITH (on_error = 'dead_letter');
+`, db, filepath.Join(dir, "checked.jsonl"))
+	formats := []string{"jsonl", "csv", "table", "canal_json", "debezium_json"}
+	for _, f := range formats {
+		fmt.Fprintf(&pipes, "CREATE PIPELINE p_%s FROM binlog s.%s.o SNAPSHOT initial INTO file '%s' FORMAT %s;\n", f, db, filepath.Join(dir, "out."+f), f)
+	}
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", writeEtl(t, dir, pipes.String()))
+
+	lines := readLines(t, filepath.Join(state, "deadletter", "checked.jsonl"))
+	if len(lines) != 1 {
+		t.Fatalf("want 1 dead letter, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	var dl struct {
+		Reason string
+		Row    map[string]string
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &dl); err != nil {
+		t.Fatal(err)
+	}
+	for col, want := range map[string]string{"id": "1", "amount": "2000.00", "big": "1000000.00", "at": "2024-01-02 03:04:05.500000", "tm": "-01:02:03.250000"} {
+		if dl.Row[col] != want {
+			t.Errorf("dead letter %s = %q, want %q (reason %q)", col, dl.Row[col], want, dl.Reason)
+		}
+	}
+	for _, f := range formats {
+		b, err := os.ReadFile(filepath.Join(dir, "out."+f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"2000.00", "1000000.00", "5.10", "0.50"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s output lacks %s:\n%s", f, want, b)
+			}
+		}
+	}
+
+	// A row error names the row by its key, with the key's scale.
+	file := writeEtl(t, dir, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7313);\nCREATE PIPELINE p FROM binlog s.%s.k SNAPSHOT initial TRANSFORM k, CAST(qty AS INT64) AS qty INTO stdout FORMAT jsonl;\n", myDSN, db))
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "state2"), "--progress", "never", file)
+	if err == nil || !strings.Contains(out, "k = 10.50)") {
+		t.Errorf("want a failure naming the row k = 10.50, got %v:\n%s", err, out)
+	}
+}

@@ -28,6 +28,17 @@ const (
 	textBase64                  // csv, canal_json: binary as base64
 )
 
+// Text returns the text form of non-NULL a[i] that csv and canal_json
+// write: decimals with exactly their scale ("2000.00"), dates and times as
+// MySQL writes them ("2026-01-02 03:04:05.123456", "-838:59:59", zero
+// dates as "0000-00-00"), timestamps in UTC, binary as base64, floats with
+// the shortest round-tripping digits. For text that quotes values outside
+// the formats (dead letters, error messages).
+func Text(a arrow.Array, i int) (string, error) {
+	b, err := appendText(nil, a, i, textBase64)
+	return string(b), err
+}
+
 // appendText appends the text form of a[i]: MySQL-like for dates and times
 // ("2026-01-02 03:04:05.123456", "-838:59:59"), exact decimals, shortest
 // round-tripping floats.

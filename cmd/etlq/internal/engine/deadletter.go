@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors/format"
 	"github.com/etlq/etlq/exec"
 )
 
@@ -54,11 +57,11 @@ func (d *deadLetters) write(b *exec.Batch, errs []exec.RowError) error {
 			if col.IsNull(e.Row) {
 				continue
 			}
-			row[rec.ColumnName(c)] = col.ValueStr(e.Row)
+			row[rec.ColumnName(c)] = valueText(col, e.Row)
 		}
 		dl := deadLetter{Time: time.Now().UTC(), Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row}
 		if i := rec.Schema().FieldIndices(exec.ColPos); len(i) == 1 {
-			dl.Pos = rec.Column(i[0]).ValueStr(e.Row)
+			dl.Pos = valueText(rec.Column(i[0]), e.Row)
 		}
 		if err := enc.Encode(dl); err != nil {
 			return fmt.Errorf("dead letters: %w", err)
@@ -68,6 +71,17 @@ func (d *deadLetters) write(b *exec.Batch, errs []exec.RowError) error {
 		return fmt.Errorf("dead letters: %w", err)
 	}
 	return d.f.Sync()
+}
+
+// valueText is the text of non-NULL a[i] as the formats write it: a
+// decimal keeps its scale (DECIMAL(12,2) 2000.00 is "2000.00", never
+// "2000"), dates and times read as MySQL writes them.
+func valueText(a arrow.Array, i int) string {
+	s, err := format.Text(a, i)
+	if err != nil {
+		return a.ValueStr(i)
+	}
+	return s
 }
 
 func (d *deadLetters) close() {

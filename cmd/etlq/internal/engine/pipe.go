@@ -382,12 +382,12 @@ func describeRow(b *exec.Batch, m metaIndex, row int) string {
 		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok && !strings.HasPrefix(f.Name, exec.BeforePrefix) {
 			v := "NULL"
 			if !rec.Column(i).IsNull(row) {
-				v = rec.Column(i).ValueStr(row)
+				v = valueText(rec.Column(i), row)
 			}
 			key = append(key, f.Name+" = "+v)
 		}
 	}
-	desc := fmt.Sprintf("row of %s.%s at %s (%s", b.DB, b.Table, rec.Column(m.pos).ValueStr(row), rec.Column(m.op).ValueStr(row))
+	desc := fmt.Sprintf("row of %s.%s at %s (%s", b.DB, b.Table, valueText(rec.Column(m.pos), row), valueText(rec.Column(m.op), row))
 	if len(key) > 0 {
 		desc += ", " + strings.Join(key, ", ")
 	}
