@@ -49,3 +49,24 @@ func TestCheckRefusesHTTPTargetThatIsNoURL(t *testing.T) {
 		t.Errorf("an https URL must pass, got %v:\n%s", err, out)
 	}
 }
+
+// TestCheckRefusesDSNParameters: a DSN parameter etlq would ignore is an
+// error of check naming it, without the password.
+func TestCheckRefusesDSNParameters(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY"})
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPW := fmt.Sprintf("mysql://%s:s3cr3tP@%s", cfg.User, cfg.Addr)
+	out, err := runCheck(t, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s?tls=bogus';\nCREATE PIPELINE p FROM binlog %s.t INTO stdout;\n", withPW, db))
+	if err == nil || !strings.Contains(out, `unknown parameter "tls"`) || strings.Contains(out, "s3cr3t") {
+		t.Errorf("mysql ?tls=bogus: want an error naming the parameter without the password, got %v:\n%s", err, out)
+	}
+	out, err = runCheck(t, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s?tls=bogus';\nCREATE PIPELINE p FROM binlog %s.t INTO clickhouse dw.%s.t;\n",
+		myDSN, testenv.ClickHouseDSN(t), db, db))
+	if err == nil || !strings.Contains(out, `unknown DSN parameter "tls"`) {
+		t.Errorf("clickhouse ?tls=bogus: want an error naming the parameter, got %v:\n%s", err, out)
+	}
+}

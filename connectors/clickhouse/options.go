@@ -13,6 +13,8 @@ import (
 var Spec = connectors.Spec{
 	Kind: "clickhouse",
 	Doc: "ClickHouse over the native protocol (clickhouse://user:password@host:9000/database). " +
+		"DSN parameters: secure, skip_verify, tls_server_name, read_timeout, alt_hosts, connection_open_strategy, " +
+		"username, password, database; any other is refused (compression, dial_timeout and max_open_conns are options). " +
 		"Creates missing databases, tables and the <table>_current view of upsert tables; " +
 		"adds columns the source adds. Target options given on the sink are defaults for every pipeline.",
 	Options: []connectors.Option{

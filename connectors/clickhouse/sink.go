@@ -61,6 +61,9 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, redact(err.Error(), chOpts))
 	}
+	if err := checkDSNParams(dsn); err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, redact(err.Error(), chOpts))
+	}
 	chOpts.Protocol = clickhouse.Native
 	o := optionSet{opts}
 	db, err := o.str("database")

@@ -13,3 +13,36 @@ func TestParseDSNErrorHidesPassword(t *testing.T) {
 		t.Errorf("want an error naming the port without the password, got %v", err)
 	}
 }
+
+// TestParseDSNRefusesParameters: etlq honours no DSN parameter, so a
+// parameter (tls, a misspelt one) is an error naming it, never the
+// password or the parameter's value.
+func TestParseDSNRefusesParameters(t *testing.T) {
+	for _, dsn := range []string{
+		"mysql://u:s3cr3tP@h:3306?tls=bogus",
+		"mysql://u:s3cr3tP@h:3306/shop?tls=true",
+		"mysql://u:s3cr3tP@h:3306?sever_id=7",
+		"mysql://u:s3cr3tP@h:3306?password=an0ther",
+		"mysql://u:s3cr3tP@h:3306?",
+	} {
+		_, err := ParseDSN(dsn)
+		if err == nil {
+			t.Errorf("%s: want an error", dsn)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "s3cr3t") || strings.Contains(msg, "an0ther") || strings.Contains(msg, "bogus") {
+			t.Errorf("%s: the error shows a secret or a value: %s", dsn, msg)
+		}
+		if _, name, ok := strings.Cut(dsn, "?"); ok && name != "" {
+			name, _, _ = strings.Cut(name, "=")
+			if !strings.Contains(msg, `"`+name+`"`) {
+				t.Errorf("%s: the error does not name %q: %s", dsn, name, msg)
+			}
+		}
+	}
+	c, err := ParseDSN("mysql://u:p%3Fw@h:3307/shop")
+	if err != nil || c.Password != "p?w" || c.DB != "shop" || c.Port != 3307 {
+		t.Errorf("a DSN without parameters: %+v, %v", c, err)
+	}
+}

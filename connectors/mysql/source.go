@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +41,7 @@ func init() {
 func Spec() connectors.Spec {
 	return connectors.Spec{
 		Kind: Kind,
-		Doc:  "MySQL or MariaDB: a consistent chunked snapshot, then the row-based binlog (binlog_format=ROW, binlog_row_image=FULL).",
+		Doc:  "MySQL or MariaDB (mysql://user:password@host:3306[/database], no ?parameters: settings are the options below): a consistent chunked snapshot, then the row-based binlog (binlog_format=ROW, binlog_row_image=FULL).",
 		Options: []connectors.Option{
 			{Name: "server_id", Type: connectors.OptInt, Doc: "replica server id used for the binlog connection; default: a stable id in 1000..2^31 derived from the source name"},
 			{Name: "flavor", Type: connectors.OptString, Enum: []string{"mysql", "mariadb"}, Doc: "server flavor; default: detected from SELECT VERSION()"},
@@ -63,7 +64,6 @@ type Config struct {
 	Host           string
 	Port           uint16
 	DB             string
-	Params         url.Values
 	ServerID       uint32
 	Flavor         string // "" until detected
 	Heartbeat      time.Duration
@@ -71,8 +71,10 @@ type Config struct {
 	Options map[string]any
 }
 
-// ParseDSN parses mysql://user:pass@host:port[/db][?params]. The password may
-// be URL-escaped.
+// ParseDSN parses mysql://user:pass@host:port[/db]. The password may be
+// URL-escaped. The DSN takes no ?parameters: etlq would not honour them
+// (tls, timeouts, …), so one is an error rather than silently ignored; the
+// source's settings are WITH options.
 func ParseDSN(dsn string) (*Config, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -81,7 +83,24 @@ func ParseDSN(dsn string) (*Config, error) {
 	if u.Scheme != "mysql" && u.Scheme != "mariadb" {
 		return nil, fmt.Errorf("invalid mysql dsn: scheme %q, want \"mysql\"", u.Scheme)
 	}
-	c := &Config{Params: u.Query(), Port: 3306, Host: u.Hostname()}
+	if u.RawQuery != "" || u.ForceQuery {
+		q, err := url.ParseQuery(u.RawQuery)
+		var names []string
+		for k := range q {
+			names = append(names, strconv.Quote(k))
+		}
+		sort.Strings(names)
+		if err != nil || len(names) == 0 {
+			return nil, fmt.Errorf("invalid mysql dsn: the part after '?' is not a list of parameters, and the mysql source takes none")
+		}
+		// Names only: a value may be a secret.
+		return nil, fmt.Errorf("invalid mysql dsn: unknown parameter %s: the mysql source takes no DSN parameters (its settings are WITH options such as server_id and flavor, see docs/connectors.md)",
+			strings.Join(names, ", "))
+	}
+	if u.Fragment != "" {
+		return nil, fmt.Errorf("invalid mysql dsn: unexpected '#' (escape it as %%23 in a password)")
+	}
+	c := &Config{Port: 3306, Host: u.Hostname()}
 	if c.Host == "" {
 		c.Host = "127.0.0.1"
 	}

@@ -1,0 +1,36 @@
+package clickhouse
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNewSinkRefusesDSNParameters: a DSN parameter etlq would not honour
+// (unknown, misspelt, or one etlq sets from its options) is an error naming
+// it, never the password; the parameters it passes on are accepted.
+func TestNewSinkRefusesDSNParameters(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"clickhouse://u:s3cr3tP@h:9000?tls=bogus":                         `unknown DSN parameter "tls"`,
+		"clickhouse://u:s3cr3tP@h:9000/db?secur=true":                     `unknown DSN parameter "secur"`,
+		"clickhouse://u:s3cr3tP@h:9000?max_block_size=1000":               `unknown DSN parameter "max_block_size"`,
+		"clickhouse://u:s3cr3tP@h:9000?compress=zstd":                     `use the sink option compression`,
+		"clickhouse://u:s3cr3tP@h:9000?dial_timeout=1s":                   `use the sink option dial_timeout`,
+		"clickhouse://u:s3cr3tP@h:9000?max_open_conns=2":                  `use the sink option max_open_conns`,
+		"clickhouse://u:s3cr3tP@h:9000?connection_open_strategy=shuffled": `want one of "in_order", "round_robin", "random"`,
+		"clickhouse://u:s3cr3tP@h:9000?secure=bogus":                      `secure`,
+	} {
+		_, err := NewSink("dw", dsn, nil)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("%s: want an error with %q and no password, got %v", dsn, want, err)
+		}
+	}
+	for _, dsn := range []string{
+		"clickhouse://u:s3cr3tP@h:9000/db",
+		"clickhouse://h:9000?secure=true&skip_verify=true&tls_server_name=ch.example",
+		"clickhouse://h:9000?read_timeout=10s&alt_hosts=h2:9000&connection_open_strategy=round_robin&database=x",
+	} {
+		if _, err := NewSink("dw", dsn, nil); err != nil {
+			t.Errorf("%s: %v", dsn, err)
+		}
+	}
+}
