@@ -138,6 +138,13 @@ type Starter interface {
 	StartMark() *exec.Mark
 }
 
+// StreamChecker is a Source that can say, without opening a stream or
+// reading a row, why Open would refuse req on the server as it is now (the
+// binary log off, say): `etlq check` reports it before anything runs.
+type StreamChecker interface {
+	CheckStream(ctx context.Context, req StreamRequest) error
+}
+
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
 	// Tables lists the tables matching db and a glob pattern of table names.

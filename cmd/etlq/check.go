@@ -40,6 +40,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		errs = append(errs, checkStreams(ctx, plan)...)
 		if c.Strict {
 			errs = append(errs, warns...)
 			warns = nil
@@ -59,6 +60,51 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("%s: ok (%d sources, %d sinks, %d pipelines checked %s)\n", c.File, len(plan.Sources), countDeclared(plan), len(plan.Pipelines), mode)
 	return nil
+}
+
+// checkStreams asks each source whether it could open the stream its
+// pipelines need (a MySQL source reads the binlog for SNAPSHOT initial and
+// never, and the server must log one etlq can follow). apply refuses such a
+// source the same way when it opens the stream, before any data moves.
+func checkStreams(ctx context.Context, plan *planner.Plan) lang.Errors {
+	var errs lang.Errors
+	for _, d := range plan.Sources {
+		var req connectors.StreamRequest
+		var names []string
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name {
+				continue
+			}
+			for _, t := range p.Tables {
+				req.Tables = append(req.Tables, connectors.StreamTable{Ref: t.Ref, Snapshot: p.Snapshot})
+			}
+			if p.Snapshot != connectors.SnapshotOnly {
+				names = append(names, p.Name)
+			}
+		}
+		if len(req.Tables) == 0 {
+			continue
+		}
+		src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+		if err != nil {
+			errs = append(errs, &lang.Error{Pos: d.Pos, EndPos: d.Pos, Msg: fmt.Sprintf("source %s: %v", d.Name, err)})
+			continue
+		}
+		if sc, ok := src.(connectors.StreamChecker); ok {
+			if err := sc.CheckStream(ctx, req); err != nil {
+				what := "its pipelines read"
+				if len(names) == 1 {
+					what = "pipeline " + names[0] + " reads"
+				} else if len(names) > 1 {
+					what = "pipelines " + strings.Join(names, ", ") + " read"
+				}
+				errs = append(errs, &lang.Error{Pos: d.Pos, EndPos: d.Pos,
+					Msg: fmt.Sprintf("source %s: %s its binlog (SNAPSHOT initial or never), but %v", d.Name, what, err)})
+			}
+		}
+		src.Close()
+	}
+	return errs
 }
 
 func countDeclared(p *planner.Plan) int {

@@ -70,3 +70,41 @@ func TestCheckRefusesDSNParameters(t *testing.T) {
 		t.Errorf("clickhouse ?tls=bogus: want an error naming the parameter, got %v:\n%s", err, out)
 	}
 }
+
+// TestCheckBinlogSettings: a source whose server logs no binlog etlq can
+// follow fails check when a pipeline reads the binlog (SNAPSHOT initial or
+// never), naming the source and the setting; SNAPSHOT only still passes.
+func TestCheckBinlogSettings(t *testing.T) {
+	ps := startPrivateServices(t, "mariadb-a")
+	db := checkDB(t, ps.MySQLDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+	src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s';\n", ps.MySQLDSN)
+	binlog := src + fmt.Sprintf("CREATE PIPELINE p FROM binlog %[1]s.t INTO stdout;\nCREATE PIPELINE q FROM binlog %[1]s.t SNAPSHOT never INTO stdout;\n", db)
+	only := src + fmt.Sprintf("CREATE PIPELINE o FROM binlog %s.t SNAPSHOT only INTO stdout;\n", db)
+	refused := func(setting string) {
+		t.Helper()
+		out, err := runCheck(t, binlog)
+		if err == nil || !strings.Contains(out, ":1:8: source shop: pipelines p, q read its binlog") || !strings.Contains(out, setting) {
+			t.Errorf("want check to fail naming source shop and %q, got %v:\n%s", setting, err, out)
+		}
+		if out, err := runCheck(t, only); err != nil {
+			t.Errorf("a SNAPSHOT only pipeline needs no binlog, but check fails (%s):\n%s", setting, out)
+		}
+	}
+	if out, err := runCheck(t, binlog); err != nil {
+		t.Fatalf("binlog_format = ROW, binlog_row_image = FULL must pass: %v\n%s", err, out)
+	}
+
+	my := testenv.MySQLConn(t, ps.MySQLDSN)
+	myExec(t, my, "SET GLOBAL binlog_format = 'STATEMENT'")
+	refused("binlog_format = STATEMENT")
+	myExec(t, my, "SET GLOBAL binlog_format = 'ROW'", "SET GLOBAL binlog_row_image = 'MINIMAL'")
+	refused("binlog_row_image = MINIMAL")
+	myExec(t, my, "SET GLOBAL binlog_row_image = 'FULL'")
+	my.Close()
+
+	// The same server without its binary log.
+	ps.env = append(ps.env, "ETLQ_MYSQL_EXTRA_CNF=skip-log-bin")
+	ps.run(t, "down", "mariadb-a")
+	ps.run(t, "up", "mariadb-a")
+	refused("log_bin = OFF")
+}

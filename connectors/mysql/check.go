@@ -1,0 +1,33 @@
+package mysql
+
+import (
+	"context"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+var _ connectors.StreamChecker = (*Source)(nil)
+
+// CheckStream reports what Open would refuse about the server's binlog
+// settings: a request with a table that follows the binlog (SNAPSHOT
+// initial or never) needs log_bin, binlog_format = ROW and binlog_row_image
+// = FULL, checked as Open checks them. A request of SNAPSHOT only tables
+// needs none of them.
+func (s *Source) CheckStream(ctx context.Context, req connectors.StreamRequest) error {
+	need := false
+	for _, t := range req.Tables {
+		need = need || t.Snapshot != connectors.SnapshotOnly
+	}
+	if !need {
+		return nil
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, _, err := masterStatus(c, s.cfg.Flavor); err != nil {
+		return err
+	}
+	return checkBinlogSettings(c)
+}
