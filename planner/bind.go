@@ -70,8 +70,9 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	var nodes []lang.Node
 	var nullable []bool
 	var metas []arrow.Metadata
+	var olds []bool
 	seen := map[string]lang.Node{}
-	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool, meta arrow.Metadata) {
+	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool, meta arrow.Metadata, old bool) {
 		if prev, dup := seen[strings.ToLower(name)]; dup {
 			b.errs.add(n, "duplicate output column %q (first at line %d)", name, prev.Position().Line)
 			return
@@ -83,6 +84,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		nodes = append(nodes, n)
 		nullable = append(nullable, null)
 		metas = append(metas, meta)
+		olds = append(olds, old)
 	}
 	for _, it := range items {
 		if it.Star {
@@ -97,7 +99,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				if except[strings.ToLower(c)] {
 					continue
 				}
-				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]), in.Field(i).Nullable, sourceMeta(in.Field(i)))
+				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]), in.Field(i).Nullable, sourceMeta(in.Field(i)), true)
 			}
 			continue
 		}
@@ -120,7 +122,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				be = b.fold(it.Expr, be)
 			}
 		}
-		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e))
+		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e), sc.fromTable(it.Expr))
 	}
 	if len(b.errs.errs) > nerr {
 		return nil
@@ -131,7 +133,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	// Output columns: the first table fixes them; others must agree.
 	if pl.Output == nil {
 		for i, e := range outs {
-			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: metas[i]})
+			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: metas[i], Before: olds[i]})
 		}
 		return tp
 	}
@@ -174,6 +176,30 @@ func (sc *scope) outputMeta(x lang.Expr, e exec.Expr) arrow.Metadata {
 		}
 	}
 	return e.Type().Metadata()
+}
+
+// fromTable reports whether expression x reads the table's columns, and
+// only their current values: no before.* value, no changed(), no metadata
+// column. Over the before image such an expression gives its old value.
+func (sc *scope) fromTable(x lang.Expr) bool {
+	cols, ok := 0, true
+	lang.Walk(x, func(n lang.Node) bool {
+		switch n := n.(type) {
+		case *lang.ColumnRef:
+			name := strings.ToLower(n.Name.Name)
+			if _, meta := sc.meta[name]; n.Before || meta {
+				ok = false
+			} else if _, col := sc.byLower[name]; col {
+				cols++
+			}
+		case *lang.Call:
+			if strings.EqualFold(n.Name.Name, "changed") {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok && cols > 0
 }
 
 // sourceMeta keeps the type metadata of a source field (not its key

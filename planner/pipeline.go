@@ -204,6 +204,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			keyIdx = append(keyIdx, i)
 			pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
 		}
+		b.checkNullableKey(p, pl)
 	} else if pl.Target.Mode == connectors.ModeUpsert {
 		if !pkKnown || len(pk) == 0 {
 			b.errs.add(p.Name, "MODE upsert needs a key: the source table has no primary key, add KEY (…)")
@@ -250,9 +251,18 @@ func finishTable(pl *Pipeline, t *TablePlan, out []Column) {
 		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable, Metadata: c.Meta})
 	}
 	fields = append(fields, sysFields()...)
-	withBefore := pl.Target.Mode == connectors.ModeChangelog || pl.Target.Format == "canal_json" || pl.Target.Format == "debezium_json"
+	// canal_json and debezium_json show whole before images; a changelog
+	// keeps the old values of the columns computed from the table (not
+	// copies of _version, _pos, … or of before.* expressions).
+	allBefore := pl.Target.Format == "canal_json" || pl.Target.Format == "debezium_json"
+	withBefore := allBefore || pl.Target.Mode == connectors.ModeChangelog
+	t.BeforeIndex = nil
 	if withBefore {
-		for _, c := range out {
+		for i, c := range out {
+			if !allBefore && !c.Before {
+				continue
+			}
+			t.BeforeIndex = append(t.BeforeIndex, i)
 			fields = append(fields, arrow.Field{Name: exec.SysBeforePrefix + c.Name, Type: c.Type, Nullable: true, Metadata: c.Meta})
 		}
 	}

@@ -80,6 +80,12 @@ type Column struct {
 	// (canal_json's mysqlType); a computed column has its type's logical
 	// metadata only.
 	Meta arrow.Metadata
+	// Before says the column is computed from the source table's columns
+	// alone (their current values), so the same expression over the before
+	// image gives its old value. A changelog target keeps those old values
+	// (ClickHouse _before_<name>); a metadata column (_op, _ts, _version …)
+	// or an expression of before.* values has none.
+	Before bool
 }
 
 // TablePlan is the bound dataflow of one source table in a pipeline.
@@ -100,6 +106,9 @@ type TablePlan struct {
 	// Output are this table's output columns and Sink the schema of its
 	// sink batches (outputs, exec.Sys* columns, before values). They equal
 	// the pipeline's unless the table's schema evolved while streaming.
-	Output []Column
-	Sink   *arrow.Schema
+	// BeforeIndex lists, in order, the outputs whose before values follow
+	// the system columns as __before.<name>.
+	Output      []Column
+	Sink        *arrow.Schema
+	BeforeIndex []int
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -167,5 +168,46 @@ func TestDecimalsKeepTheirScale(t *testing.T) {
 	out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "state2"), "--progress", "never", file)
 	if err == nil || !strings.Contains(out, "k = 10.50)") {
 		t.Errorf("want a failure naming the row k = 10.50, got %v:\n%s", err, out)
+	}
+}
+
+// TestChangelogBeforeColumns: a changelog table keeps the old values of the
+// outputs computed from the source columns (_before_<name>), and nothing
+// else: no before copies of the metadata columns (_before__version,
+// _before__pos, …) nor of an output that already is an old value
+// (before.amount AS old_amount used to give _before_old_amount).
+func TestChangelogBeforeColumns(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	chDSN := testenv.ClickHouseDSN(t)
+	db := fmtDB(t)
+	my := testenv.MySQLConn(t, myDSN)
+	ch := testenv.ClickHouseConn(t, chDSN)
+	t.Cleanup(func() {
+		my.Execute("DROP DATABASE IF EXISTS " + db)
+		ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+	})
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".orders (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2))",
+		"INSERT INTO "+db+".orders VALUES (1, 'new', 10.00), (2, 'new', 20.00)")
+	dir := t.TempDir()
+	file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7314);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE audit FROM binlog s.%s.orders SNAPSHOT never
+  TRANSFORM id, upper(status) AS status, amount * 100 AS cents, before.amount AS old_amount,
+    amount - before.amount AS delta, _op, _ts, _pos, _version
+  INTO clickhouse dw.%s.audit MODE changelog;
+`, myDSN, chDSN, db, db))
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	myExec(t, my, "UPDATE "+db+".orders SET status = 'paid', amount = 12.50 WHERE id = 1", "DELETE FROM "+db+".orders WHERE id = 2")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+
+	cols := chRows(t, ch, "SELECT name FROM system.columns WHERE database = '"+db+"' AND table = 'audit' AND name LIKE '\\_before%'")
+	if got, want := strings.Join(cols, ","), "_before_id,_before_status,_before_cents"; got != want {
+		t.Errorf("before columns: got %s, want %s", got, want)
+	}
+	rows := chRows(t, ch, "SELECT _op, toString(id), status, toString(cents), ifNull(toString(_before_cents), 'NULL'), ifNull(_before_status, 'NULL'), ifNull(toString(old_amount), 'NULL') FROM "+db+".audit ORDER BY _version")
+	if got, want := strings.Join(rows, "\n"), "update|1|PAID|1250.00|1000.00|NEW|10.00\ndelete|2|NEW|2000.00|NULL|NULL|NULL"; got != want {
+		t.Errorf("changelog rows:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -293,7 +293,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	}
 	if n := sinkSchema.NumFields() - len(cols); n > 0 {
 		// __before.* columns: the outputs over the before image.
-		if tr.before == nil || n != nout {
+		if tr.before == nil || n != len(tr.plan.BeforeIndex) {
 			releaseAll(cols)
 			return nil, fmt.Errorf("internal error: sink schema wants %d before columns", n)
 		}
@@ -302,7 +302,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			releaseAll(cols)
 			return nil, err
 		}
-		for c := 0; c < n; c++ {
+		for _, c := range tr.plan.BeforeIndex {
 			a := brec.Column(c)
 			a.Retain()
 			cols = append(cols, a)
