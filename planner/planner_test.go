@@ -44,11 +44,17 @@ func field(name string, t arrow.DataType, srcType string) arrow.Field {
 	return arrow.Field{Name: name, Type: t, Nullable: true, Metadata: arrow.NewMetadata([]string{exec.MetaSourceType}, []string{srcType})}
 }
 
+// notNull is a field of a NOT NULL column (a primary key column).
+func notNull(f arrow.Field) arrow.Field {
+	f.Nullable = false
+	return f
+}
+
 var shop = fixedCatalog{
 	"shopdb.orders": {
 		Ref: connectors.TableRef{DB: "shopdb", Table: "orders"},
 		Fields: []arrow.Field{
-			field("id", arrow.PrimitiveTypes.Uint64, "bigint(20) unsigned"),
+			notNull(field("id", arrow.PrimitiveTypes.Uint64, "bigint(20) unsigned")),
 			field("customer", arrow.BinaryTypes.String, "varchar(64)"),
 			field("status", arrow.BinaryTypes.String, "varchar(16)"),
 			field("amount", &arrow.Decimal128Type{Precision: 12, Scale: 2}, "decimal(12,2)"),
@@ -261,5 +267,31 @@ func TestExplainHidesExpandedSecrets(t *testing.T) {
 	if strings.Contains(out.String(), "t0ps3cret") || !strings.Contains(out.String(), "headers = 'Authorization: Bearer ${HOOK_TOKEN}'") ||
 		!strings.Contains(out.String(), "https://hooks.example.com/x?token=${HOOK_TOKEN}") {
 		t.Errorf("plan shows the secret or not the option as written:\n%s", out.String())
+	}
+}
+
+// TestNullableKeyIntoClickHouse: a KEY column of a ClickHouse target that
+// copies a NULL-able source column is an error at the KEY (the first NULL
+// would fail the insert, since ORDER BY columns cannot be Nullable); a
+// value given to NULL, a NOT NULL column, or a stream sink are fine.
+func TestNullableKeyIntoClickHouse(t *testing.T) {
+	for _, src := range []string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse analytics.o MODE upsert KEY (customer);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, (customer) AS who INTO clickhouse analytics.o KEY (id, who);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM * EXCEPT (amount) INTO clickhouse analytics.o MODE append KEY (status);`,
+	} {
+		_, err := build(t, header+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), "which may be NULL") || !strings.Contains(err.Error(), "test.etl:3:") {
+			t.Errorf("%s\nwant an error at the KEY, got %v", src, err)
+		}
+	}
+	for _, src := range []string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse analytics.o MODE upsert KEY (id);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, coalesce(customer, '') AS customer INTO clickhouse analytics.o KEY (customer);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE upsert KEY (customer);`,
+	} {
+		if _, err := build(t, header+src+"\n"); err != nil {
+			t.Errorf("%s\nwant no error, got %v", src, err)
+		}
 	}
 }

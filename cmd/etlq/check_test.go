@@ -108,3 +108,28 @@ func TestCheckBinlogSettings(t *testing.T) {
 	ps.run(t, "up", "mariadb-a")
 	refused("log_bin = OFF")
 }
+
+// TestNullableKeyIntoClickHouse: KEY on a NULL-able source column of a
+// ClickHouse target fails check, and apply with the same message before it
+// creates the table or reads a row.
+func TestNullableKeyIntoClickHouse(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, code VARCHAR(8) NULL)",
+		"INSERT INTO "+s.db+".t VALUES (1, 'a'), (2, NULL)")
+	path := filepath.Join(t.TempDir(), "key.etl")
+	os.WriteFile(path, []byte(fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7311);\nCREATE SINK dw INTO clickhouse '%s';\n"+
+		"CREATE PIPELINE p FROM binlog %s.t INTO clickhouse dw.%s.t MODE upsert KEY (code);\n", myDSN, s.chDSN, s.db, s.db)), 0o644)
+	want := `KEY column "code" copies ` + s.db + `.t.code, which may be NULL`
+	out, err := runEtlq(t, "check", path)
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("check: want an error %q, got %v:\n%s", want, err, out)
+	}
+	out, err = runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(t.TempDir(), "state"), path)
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("apply: want an error %q, got %v:\n%s", want, err, out)
+	}
+	if n, err := chCount(s.chDSN, "SELECT count() FROM system.tables WHERE database = '"+s.db+"'"); err != nil || n != 0 {
+		t.Errorf("apply created %d tables (%v) before failing", n, err)
+	}
+}
