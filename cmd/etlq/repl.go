@@ -389,18 +389,31 @@ func (r *repl) allSources() []*planner.SourceDecl {
 // sources lists the distinct servers among allSources: a source with the
 // kind, DSN and options of an earlier one is left out, so that --source and
 // a loaded file naming the same server need no "source." prefix
-// (sourceNamed still finds it by its name).
+// (sourceNamed still finds it by its name). server_id does not count: it
+// names etlq's replica connection, not the server, and a query replaces it
+// with one of its own (streamSource).
 func (r *repl) sources() []*planner.SourceDecl {
 	var out []*planner.SourceDecl
 	seen := map[string]bool{}
 	for _, d := range r.allSources() {
-		key := d.Kind + " " + d.DSN + " " + fmt.Sprint(d.Options)
-		if !seen[key] {
-			seen[key] = true
+		if !seen[serverKey(d)] {
+			seen[serverKey(d)] = true
 			out = append(out, d)
 		}
 	}
 	return out
+}
+
+// serverKey identifies the server a source reads, with the options that
+// change what a query sees: all but server_id.
+func serverKey(d *planner.SourceDecl) string {
+	opts := make(map[string]any, len(d.Options))
+	for k, v := range d.Options {
+		if !strings.EqualFold(k, "server_id") {
+			opts[k] = v
+		}
+	}
+	return d.Kind + " " + d.DSN + " " + fmt.Sprint(opts)
 }
 
 // sourceNamed returns the source called name, nil if there is none.

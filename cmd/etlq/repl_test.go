@@ -277,7 +277,8 @@ func TestReplLoadPlan(t *testing.T) {
 	dsn, db := replDB(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "shop.etl")
-	src := fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+	// The file's source has a server_id of its own, as examples/shop.etl.
+	src := fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s' WITH (server_id = 7301);
 CREATE FUNCTION tier(amount DECIMAL(12,2)) RETURNS STRING AS EXPR 'amount > 1000 ? "gold" : "standard"';
 CREATE PIPELINE big_orders
   FROM binlog shop.%s.orders SNAPSHOT never
@@ -289,7 +290,7 @@ CREATE PIPELINE big_orders
 		t.Fatal(err)
 	}
 	// --source names the same server as the file's source: database.table
-	// needs no source prefix.
+	// needs no source prefix, whatever server_id the file gives.
 	out, errs, code := runRepl(t, `\load `+file+"\nSHOW PIPELINES;\nPLAN big_orders;\nPLAN nothing;\nDESCRIBE "+db+".orders;\nSHOW SOURCES;\n", "--source", dsn)
 	if code != 1 {
 		t.Errorf("exit code %d, want 1 (PLAN nothing fails)", code)
@@ -351,6 +352,18 @@ func TestReplComplete(t *testing.T) {
 		}
 		if tail != "" || !strings.HasPrefix(tc.line, head) {
 			t.Errorf("complete(%q): head %q tail %q", tc.line, head, tail)
+		}
+	}
+	// A second source of the same server, with a server_id of its own (as
+	// examples/shop.etl has), leaves database.table unambiguous.
+	r.pending = ""
+	r.extra = []*planner.SourceDecl{{Name: "shop", Kind: "mysql", DSN: dsn, Options: map[string]any{"server_id": int64(7302)}}}
+	for line, want := range map[string]string{
+		"DESCRIBE " + db[:len(db)-3]:               db + ".",
+		"FROM binlog " + db + ".orders WHERE cust": "customer",
+	} {
+		if _, got, _ := r.complete(line, len(line)); strings.Join(got, ",") != want {
+			t.Errorf("with a second source of the same server, complete(%q) = %q, want %q", line, got, want)
 		}
 	}
 }
