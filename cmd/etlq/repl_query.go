@@ -49,13 +49,15 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 
 	qctx, stop := context.WithCancel(ctx)
 	defer stop()
-	sink := &limitSink{inner: stdout.New(r.out, r.color), left: limit, reached: stop}
+	// Rows wait for the note that the stream is open, so that it comes
+	// before them.
+	opened := make(chan struct{})
+	sink := &limitSink{inner: stdout.New(r.out, r.color), left: limit, reached: stop, ready: opened}
 	sinks := map[string]connectors.Sink{}
 	for _, d := range plan.Sinks {
 		sinks[d.Name] = sink
 	}
 	stats := engine.NewStats()
-	opened := make(chan struct{})
 	go func() {
 		// Say so once the stream is open: from then on every commit shows.
 		defer close(opened)
@@ -150,10 +152,11 @@ func nodeError(text string, n lang.Node, format string, args ...any) error {
 
 // limitSink passes batches to a sink until left rows went through, then
 // calls reached; later batches are dropped (and acknowledged). left < 0
-// means no limit.
+// means no limit. A batch waits until ready (when not nil) is closed.
 type limitSink struct {
 	inner   connectors.Sink
 	reached func()
+	ready   <-chan struct{}
 
 	mu   sync.Mutex
 	left int
@@ -192,6 +195,14 @@ type limitWriter struct {
 // rows keeps its first ones (through its selection vector).
 func (l *limitWriter) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
 	s := l.s
+	if s.ready != nil {
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			b.Release()
+			return ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.left == 0 {

@@ -212,6 +212,57 @@ func TestReplQueryLimit(t *testing.T) {
 	}
 }
 
+// TestReplQueryNoteFirst: while the table is being written, the note that
+// the stream is open still comes before the rows (standard output and
+// standard error going to the same terminal, as in a session).
+func TestReplQueryNoteFirst(t *testing.T) {
+	dsn, db := replDB(t)
+	w := testenv.MySQLConn(t, dsn)
+	stopW := make(chan struct{})
+	wrote := make(chan error, 1)
+	go func() {
+		for i := 100; ; i++ {
+			select {
+			case <-stopW:
+				wrote <- nil
+				return
+			default:
+			}
+			if _, err := w.Execute(fmt.Sprintf("INSERT INTO %s.orders VALUES (%d, 'c%d', 1, NOW(6))", db, i, i)); err != nil {
+				wrote <- err
+				return
+			}
+		}
+	}()
+	p := &replProc{done: make(chan error, 1)}
+	p.cmd = exec.Command(etlqBin, "repl", "--source", dsn)
+	p.cmd.Stdin = strings.NewReader("FROM binlog " + db + ".orders TRANSFORM id, customer LIMIT 20;\n")
+	p.cmd.Stdout = lockedWriter{&p.mu, &p.out}
+	p.cmd.Stderr = lockedWriter{&p.mu, &p.out}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	err := p.wait(t, time.Minute)
+	close(stopW)
+	if werr := <-wrote; werr != nil {
+		t.Fatal(werr)
+	}
+	out := p.stdout()
+	if err != nil {
+		t.Fatalf("etlq repl: %v\n%s", err, out)
+	}
+	note := strings.Index(out, db+".orders: changes from now on (Ctrl-C stops)")
+	header := regexp.MustCompile(`(?m)^ _op +\| id +\| customer$`).FindStringIndex(out)
+	if note < 0 || header == nil || !strings.Contains(out, "(20 rows)") {
+		t.Fatalf("want the note, a header and 20 rows:\n%s", out)
+	}
+	if note > header[0] {
+		t.Errorf("rows were printed before the note that the stream is open:\n%s", out)
+	}
+}
+
 // TestReplInterrupt: Ctrl-C (SIGINT) stops the running query, and the REPL
 // goes on with the next statement.
 func TestReplInterrupt(t *testing.T) {
