@@ -346,8 +346,8 @@ func (r *repl) load(ctx context.Context, path string) error {
 		}
 	}
 	r.resetCatalog()
-	fmt.Fprintf(r.out, "loaded %s: %d sources, %d sinks, %d functions, %d pipelines\n",
-		path, len(decls.Sources), countDeclared(decls), len(r.funcs), len(decls.Pipelines))
+	fmt.Fprintf(r.out, "loaded %s: %s, %s, %s, %s\n", path, plural(len(decls.Sources), "source"),
+		plural(countDeclared(decls), "sink"), plural(len(r.funcs), "function"), plural(len(decls.Pipelines), "pipeline"))
 	if _, err := l.build(ctx, false); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

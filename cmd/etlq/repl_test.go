@@ -347,7 +347,7 @@ CREATE PIPELINE big_orders
 		t.Errorf("exit code %d, want 1 (PLAN nothing fails)", code)
 	}
 	for _, want := range []string{
-		"loaded " + file + ": 1 sources, 0 sinks, 1 functions, 1 pipelines",
+		"loaded " + file + ": 1 source, 0 sinks, 1 function, 1 pipeline",
 		"pipeline big_orders\n",
 		"  scan       binlog " + db + ".orders  snapshot never\n",
 		"  filter     ",
