@@ -140,6 +140,11 @@ type layout struct {
 	names   []string // user column names
 	keys    [][]byte // per user column, its JSON-quoted name and a colon
 	logical []string // per user column, its exec.MetaLogicalType
+	// dbzEpoch, per user column: for a MySQL DATETIME source column, the
+	// microseconds per unit of Debezium's number for it (1000: epoch
+	// milliseconds, io.debezium.time.Timestamp, DATETIME(0..3); 1: epoch
+	// microseconds, MicroTimestamp, DATETIME(4..6)); 0 for any other.
+	dbzEpoch []int64
 	before  []int    // per user column, its __before.<name> column or -1
 	hasOld  bool     // any __before.* column present
 	op      int      // __op or -1
@@ -172,6 +177,7 @@ func newLayout(s *arrow.Schema) *layout {
 			l.names = append(l.names, f.Name)
 			l.keys = append(l.keys, append(appendJSONString(nil, f.Name), ':'))
 			l.logical = append(l.logical, logicalType(f))
+			l.dbzEpoch = append(l.dbzEpoch, debeziumEpochUnit(f))
 		}
 	}
 	for _, i := range l.user {

@@ -22,8 +22,11 @@ import (
 // "file:pos" position, source.gtid from any other. Values use Debezium's
 // default encodings with decimal.handling.mode=string: integers and floats
 // are numbers, DECIMAL a string, DATE days since the epoch, TIME
-// microseconds, timestamps ISO 8601 strings in UTC (io.debezium.time
-// .ZonedTimestamp), binary base64, JSON columns strings.
+// microseconds, a DATETIME source column a number since the epoch
+// (milliseconds up to DATETIME(3), io.debezium.time.Timestamp;
+// microseconds beyond, MicroTimestamp), other timestamps ISO 8601 strings
+// in UTC (io.debezium.time.ZonedTimestamp), binary base64, JSON columns
+// strings.
 type debeziumEncoder struct {
 	opts Options
 	lc   layoutCache

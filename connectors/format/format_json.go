@@ -2,8 +2,13 @@ package format
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/etlq/etlq/exec"
 )
 
 // appendJSONColumn appends `"name":value` for user column k (record column
@@ -13,6 +18,12 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 	a := r.Column(c)
 	if a.IsNull(i) {
 		return append(dst, "null"...), nil
+	}
+	if ts, ok := a.(*array.Timestamp); ok && dbz && l.dbzEpoch[k] > 0 {
+		if _, _, _, _, invalid := invalidDate(ts, i); !invalid {
+			t, _ := timeAt(ts, i)
+			return appendEpoch(dst, t.UnixMicro(), l.dbzEpoch[k]), nil
+		}
 	}
 	out, err := appendJSON(dst, a, i, l.logical[k], dbz)
 	if err != nil {
@@ -44,4 +55,39 @@ func appendJSONRow(dst []byte, l *layout, r arrow.RecordBatch, i int, before, db
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+// debeziumEpochUnit returns layout.dbzEpoch for field f: Debezium's MySQL
+// connector (time.precision.mode adaptive_time_microseconds, its default)
+// writes a DATETIME as a number since the epoch, in milliseconds up to
+// DATETIME(3) and in microseconds beyond; TIMESTAMP stays an ISO string.
+func debeziumEpochUnit(f arrow.Field) int64 {
+	st, ok := f.Metadata.GetValue(exec.MetaSourceType)
+	if !ok {
+		return 0
+	}
+	st = strings.ToLower(strings.TrimSpace(st))
+	if !strings.HasPrefix(st, "datetime") {
+		return 0
+	}
+	fsp := 0
+	if i := strings.IndexByte(st, '('); i >= 0 {
+		if j := strings.IndexByte(st[i:], ')'); j > 0 {
+			fsp, _ = strconv.Atoi(st[i+1 : i+j])
+		}
+	}
+	if fsp <= 3 {
+		return 1000
+	}
+	return 1
+}
+
+// appendEpoch appends us (microseconds since the epoch) in units of unit
+// microseconds, rounded down as Java's Instant.toEpochMilli does.
+func appendEpoch(dst []byte, us, unit int64) []byte {
+	v := us / unit
+	if us%unit < 0 {
+		v--
+	}
+	return strconv.AppendInt(dst, v, 10)
 }

@@ -249,3 +249,56 @@ func TestZeroDates(t *testing.T) {
 		}
 	}
 }
+
+// TestDebeziumDatetimeIsEpochNumber: Debezium's MySQL connector writes a
+// DATETIME as a number since the epoch (milliseconds up to DATETIME(3),
+// microseconds beyond), a TIMESTAMP as an ISO string in UTC; a DATETIME
+// before 1970 rounds down, as Java's Instant.toEpochMilli does.
+func TestDebeziumDatetimeIsEpochNumber(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ts := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	src := func(typ string) arrow.Metadata { return arrow.NewMetadata([]string{exec.MetaSourceType}, []string{typ}) }
+	user := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "dt0", Type: ts, Nullable: true, Metadata: src("datetime")},
+		{Name: "dt3", Type: ts, Nullable: true, Metadata: src("datetime(3)")},
+		{Name: "dt6", Type: ts, Nullable: true, Metadata: src("datetime(6)")},
+		{Name: "tsz", Type: ts, Nullable: true, Metadata: src("timestamp(6)")},
+	}
+	s := sinktest.SinkSchema(user, false)
+	rb := array.NewRecordBuilder(mem, s)
+	defer rb.Release()
+	add := func(id int32, us ...int64) {
+		rb.Field(0).(*array.Int32Builder).Append(id)
+		for k, v := range us {
+			rb.Field(1 + k).(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+		}
+		rb.Field(5).(*array.Uint64Builder).Append(uint64(id))
+		rb.Field(6).(*array.Uint8Builder).Append(0)
+		rb.Field(7).(*array.StringBuilder).Append(exec.OpRead)
+		rb.Field(8).(*array.TimestampBuilder).Append(0)
+		rb.Field(9).(*array.StringBuilder).Append("binlog.000001:4")
+	}
+	// 2024-02-29 23:59:59.123456 and 1969-12-31 23:59:59.999500 (UTC wall clock).
+	add(1, 1709251199000000, 1709251199123000, 1709251199123456, 1709251199123456)
+	add(2, -1000000, -500, -500, -500)
+	b := &exec.Batch{Record: rb.NewRecordBatch(), DB: "d", Table: "t"}
+	defer b.Release()
+	enc, err := format.New(format.DebeziumJSON, format.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := enc.Encode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		`"dt0":1709251199000,"dt3":1709251199123,"dt6":1709251199123456,"tsz":"2024-02-29T23:59:59.123456Z"`,
+		`"dt0":-1000,"dt3":-1,"dt6":-500,"tsz":"1969-12-31T23:59:59.999500Z"`,
+	} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("no %s in\n%s", w, out)
+		}
+	}
+}
