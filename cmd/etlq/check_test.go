@@ -133,3 +133,21 @@ func TestNullableKeyIntoClickHouse(t *testing.T) {
 		t.Errorf("apply created %d tables (%v) before failing", n, err)
 	}
 }
+
+// TestCheckRefusesMismatchedClickHouseTable: an existing ClickHouse table
+// whose columns do not match what the pipeline writes is refused by apply
+// before anything is written, so check fails on it too (exit 1), naming
+// the column.
+func TestCheckRefusesMismatchedClickHouseTable(t *testing.T) {
+	myDSN, chDSN := testenv.MySQLDSN(t), testenv.ClickHouseDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+	ch := testenv.ClickHouseConn(t, chDSN)
+	testenv.ClickHouseExec(t, ch, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id String, v Nullable(Int32), _version UInt64, _is_deleted UInt8) ENGINE = ReplacingMergeTree(_version) ORDER BY id")
+	t.Cleanup(func() { testenv.ClickHouseExec(t, ch, "DROP DATABASE IF EXISTS "+db) })
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog %s.t INTO clickhouse dw.%s.t;\n", myDSN, chDSN, db, db)
+	out, err := runCheck(t, src)
+	if err == nil || !strings.Contains(out, "pipeline p: ") || !strings.Contains(out, `column "id" is String`) || strings.Contains(out, ": ok (") {
+		t.Errorf("want check to fail naming the column, got %v:\n%s", err, out)
+	}
+}

@@ -322,11 +322,12 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 		return nil, nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
 	ddl, err = prepare(l, st, l.opts.schemaChanges)
-	problems = append(problems, l.problems...)
 	if err != nil {
-		problems = append(problems, err.Error())
+		// An existing table that does not match: Open refuses it before
+		// anything is written, so check reports it as an error too.
+		return nil, l.problems, err
 	}
-	return ddl, problems, nil
+	return ddl, l.problems, nil
 }
 
 // Open creates the target database, table and view when missing, or checks
