@@ -282,6 +282,11 @@ func (r *repl) statement(ctx context.Context, text string) error {
 	case "HELP":
 		fmt.Fprint(r.out, replHelp)
 		return nil
+	case "FROM", "CREATE":
+	default:
+		// The file grammar would expect a CREATE statement; say what a
+		// REPL statement may begin with.
+		return stmtError(text, toks[0], "%q does not begin a statement here: SHOW, DESCRIBE, FROM binlog, PLAN, CREATE SOURCE or CREATE FUNCTION (\\help lists them)", toks[0].text)
 	}
 	st, err := lang.ParseStatement(replFile, text)
 	if err != nil {

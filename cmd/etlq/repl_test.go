@@ -300,6 +300,7 @@ func TestReplErrors(t *testing.T) {
 	in := "FROM binlog " + db + ".orders WHERE;\n" +
 		"FROM binlog " + db + ".orders WHERE amout > 1;\n" +
 		"SHOW TABLE;\n" +
+		"SELECT * FROM " + db + ".orders;\n" +
 		"DESCRIBE " + db + ".orders;\n"
 	out, errs, code := runRepl(t, in, "--source", dsn)
 	if code != 1 {
@@ -310,6 +311,7 @@ func TestReplErrors(t *testing.T) {
 		`unknown column "amout" in ` + db + `.orders (did you mean "amount"?)`,
 		"FROM binlog " + db + ".orders WHERE amout > 1;\n" + strings.Repeat(" ", len("FROM binlog "+db+".orders WHERE ")) + "^~~~~\n",
 		"SHOW TABLE is not known",
+		"repl:1:1: \"SELECT\" does not begin a statement here: SHOW, DESCRIBE, FROM binlog, PLAN, CREATE SOURCE or CREATE FUNCTION (\\help lists them)\nSELECT * FROM " + db + ".orders;\n^~~~~~\n",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
