@@ -27,7 +27,7 @@ type applyCmd struct {
 	StateDir    string `default:"./.etlq" help:"Where checkpoints, schema history and dead letters live."`
 	MetricsAddr string `help:"Serve Prometheus metrics on this address (e.g. :9464)."`
 	LogFormat   string `default:"text" enum:"text,json" help:"Log format (text or json)."`
-	Progress    string `default:"auto" enum:"auto,always,never" help:"Show progress bars and status lines."`
+	Progress    string `default:"auto" enum:"auto,always,never" help:"Progress bars and status lines on standard error: auto (when it is a terminal; logs otherwise), always or never."`
 	CPUProfile  string `hidden:"" help:"Write a Go CPU profile of the run to this file."`
 	MemoryLimit string `default:"128MiB" help:"Soft memory limit of the Go heap (e.g. 160MiB, 1GiB; 0: none). The GOMEMLIMIT variable takes precedence."`
 }
