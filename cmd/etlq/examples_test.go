@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -60,6 +62,17 @@ func (e *exampleEnv) file(name string) string {
 	for from, to := range e.rename {
 		text = strings.ReplaceAll(text, "."+from, "."+to)
 		text = strings.ReplaceAll(text, " "+from, " "+to)
+	}
+	// A replica server_id of the test's own: the examples' (4242 in
+	// shop.etl, else derived from the source name "shop") are those of a
+	// `make demo` that may be running against the same server, and of the
+	// other example tests; a second connection with the same id makes the
+	// server drop the first.
+	id := fmt.Sprintf("server_id = %d", 100000+rand.IntN(1<<30))
+	text = strings.ReplaceAll(text, "server_id = 4242", id)
+	text = strings.ReplaceAll(text, "'${ETLQ_DEMO_MYSQL_DSN}';", "'${ETLQ_DEMO_MYSQL_DSN}' WITH ("+id+");")
+	if !strings.Contains(text, id) {
+		e.t.Fatalf("%s: no CREATE SOURCE to give a server_id of its own:\n%s", name, text)
 	}
 	path := filepath.Join(e.dir, name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
