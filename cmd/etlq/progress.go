@@ -45,7 +45,11 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 		}
 	}
 
-	p := mpb.NewWithContext(ctx, mpb.WithOutput(os.Stderr), mpb.WithRefreshRate(250*time.Millisecond), mpb.WithWidth(40))
+	// With --progress always standard error may be no terminal: mpb then
+	// draws only with WithAutoRefresh, and cuts lines at the container
+	// width (the bars have their own).
+	p := mpb.NewWithContext(ctx, mpb.WithOutput(os.Stderr), mpb.WithRefreshRate(250*time.Millisecond), mpb.WithWidth(160),
+		mpb.WithAutoRefresh())
 	bars := map[string]*mpb.Bar{}
 	lines := map[string]*mpb.Bar{}
 	rates := map[string]*rate{}
@@ -61,7 +65,7 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 					total = pr.RowsDone
 				}
 				if bar == nil {
-					bar = p.AddBar(total,
+					bar = p.AddBar(total, mpb.BarWidth(40),
 						mpb.PrependDecorators(decor.Name("snapshot "+pr.Ref.String(), decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
 						mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, " %.0f rows/s"), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)),
 						mpb.BarFillerOnComplete("done"),
