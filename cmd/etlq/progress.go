@@ -60,6 +60,11 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 			for _, pr := range s.Progress {
 				key := s.Source + "." + pr.Ref.String()
 				bar := bars[key]
+				if bar == nil && pr.Done && pr.RowsDone == 0 && pr.RowsTotal == 0 {
+					// No snapshot in this run (SNAPSHOT never, or an
+					// earlier run finished it): no bar saying "0 / 0".
+					continue
+				}
 				total := pr.RowsTotal
 				if total < pr.RowsDone {
 					total = pr.RowsDone

@@ -17,9 +17,9 @@ import (
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
-// TestApplyProgressBars: with --progress always the display is drawn also
-// when standard error is no terminal: a bar for the snapshot, a status line
-// per pipeline.
+// TestApplyProgressBars: the progress display has a bar for each table
+// snapshotted in this run, and none for a table read with SNAPSHOT never or
+// whose snapshot an earlier run finished ("0 / 0 done 0 %" said nothing).
 func TestApplyProgressBars(t *testing.T) {
 	dsn := testenv.MySQLDSN(t)
 	s := newScratch(t, dsn)
@@ -53,6 +53,16 @@ CREATE PIPELINE streamed FROM binlog s.%s.live SNAPSHOT never INTO file '%s' FOR
 	out := run()
 	if !bar("snap").MatchString(out) {
 		t.Errorf("no progress bar for the snapshot of %s.snap:\n%s", s.db, out)
+	}
+	if bar("live").MatchString(out) {
+		t.Errorf("a progress bar for %s.live, read with SNAPSHOT never:\n%s", s.db, out)
+	}
+	out = run()
+	if !strings.Contains(out, "resuming from checkpoint") {
+		t.Fatalf("the second run did not resume:\n%s", out)
+	}
+	if bar("snap").MatchString(out) || bar("live").MatchString(out) {
+		t.Errorf("a progress bar on a run that resumes after the snapshot:\n%s", out)
 	}
 }
 
