@@ -42,9 +42,11 @@ func (a *applyCmd) Run(ctx context.Context) error {
 		return err
 	}
 
-	var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	// The logs go through the progress display while it runs (logOutput).
+	logOut := &logOutput{}
+	var h slog.Handler = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
 	if a.LogFormat == "json" {
-		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
 	}
 	log := slog.New(h)
 	// Connectors log through the default logger (reconnects, retries):
@@ -67,7 +69,7 @@ func (a *applyCmd) Run(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		reportProgress(runCtx, stats, show, log)
+		reportProgress(runCtx, stats, show, log, logOut)
 	}()
 
 	if a.CPUProfile != "" {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
@@ -16,7 +17,9 @@ import (
 // reportProgress shows, on a terminal, a progress bar per snapshot table
 // (rows done / estimated, rate, ETA) and a status line per pipeline (rows/s,
 // lag); elsewhere it logs the same figures every 10 seconds.
-func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log *slog.Logger) {
+// While the bars are drawn, logOut passes log lines to the display, which
+// prints them above the bars.
+func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log *slog.Logger, logOut *logOutput) {
 	if !terminal {
 		t := time.NewTicker(10 * time.Second)
 		defer t.Stop()
@@ -50,6 +53,7 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 	// width (the bars have their own).
 	p := mpb.NewWithContext(ctx, mpb.WithOutput(os.Stderr), mpb.WithRefreshRate(250*time.Millisecond), mpb.WithWidth(160),
 		mpb.WithAutoRefresh())
+	logOut.set(p)
 	bars := map[string]*mpb.Bar{}
 	lines := map[string]*mpb.Bar{}
 	rates := map[string]*rate{}
@@ -103,6 +107,7 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 		}
 		select {
 		case <-ctx.Done():
+			logOut.set(nil)
 			for _, b := range lines {
 				b.Abort(false)
 			}
@@ -139,4 +144,33 @@ func (r *rate) update(n int64) float64 {
 	r.value = 0.7*inst + 0.3*r.value
 	r.last, r.at = n, now
 	return r.value
+}
+
+// logOutput is where apply's logs go: standard error, or, while the
+// progress display runs, the display, which prints them above the bars. A
+// line written straight to the terminal would be drawn over by the next
+// frame: a warning (a lost connection) vanished and left a copy of the
+// bars' first line behind.
+type logOutput struct {
+	mu sync.Mutex
+	p  *mpb.Progress
+}
+
+func (o *logOutput) set(p *mpb.Progress) {
+	o.mu.Lock()
+	o.p = p
+	o.mu.Unlock()
+}
+
+func (o *logOutput) Write(b []byte) (int, error) {
+	o.mu.Lock()
+	p := o.p
+	o.mu.Unlock()
+	if p != nil {
+		// An error means the display has ended: write directly.
+		if n, err := p.Write(b); err == nil {
+			return n, nil
+		}
+	}
+	return os.Stderr.Write(b)
 }

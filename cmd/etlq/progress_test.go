@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/etlq/etlq/connectors/testenv"
 )
@@ -105,4 +108,228 @@ func applyUntil(t *testing.T, want *regexp.Regexp, args ...string) string {
 		t.Fatalf("etlq %s did not stop on SIGINT:\n%s", strings.Join(args, " "), output())
 	}
 	return output()
+}
+
+// TestApplyLogsAboveProgress: a warning logged while the progress display
+// runs on a terminal (here: the binlog connection is killed) stays on the
+// screen above the bars, instead of being drawn over by the next frame.
+func TestApplyLogsAboveProgress(t *testing.T) {
+	dsn := testenv.MySQLDSN(t)
+	s := newScratch(t, dsn)
+	// A user of the test's own, so that its binlog connection can be told
+	// from the others on the shared server.
+	user := s.db
+	if len(user) > 80 {
+		user = user[:80]
+	}
+	myExec(t, s.my,
+		"CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v INT)",
+		"CREATE USER '"+user+"'@'%'",
+		"GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO '"+user+"'@'%'",
+	)
+	t.Cleanup(func() { s.my.Execute("DROP USER IF EXISTS '" + user + "'@'%'") })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(user)
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT never INTO file '%s' FORMAT jsonl;
+`, u.String(), 100000+rand.IntN(1<<30), s.db, filepath.Join(dir, "t.jsonl"))
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	term := openPTY(t)
+	cmd := exec.Command(etlqBin, "apply", "--state-dir", filepath.Join(dir, "state"), file)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term.slave, term.slave, term.slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	term.slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+
+	status := regexp.MustCompile(`pipeline p +in`)
+	term.waitFor(t, done, func(out string) bool { return status.MatchString(out) })
+	// The connection is killed once the display is up.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := s.my.Execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '" + user + "' AND COMMAND LIKE 'Binlog Dump%'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Values) > 0 {
+			id, _ := r.GetInt(0, 0)
+			myExec(t, s.my, fmt.Sprintf("KILL %d", id))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no binlog connection of %s within a minute:\n%s", user, term.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Until the display has drawn three more frames after the warning.
+	const warn = "binlog connection lost; reconnecting"
+	term.waitFor(t, done, func(out string) bool {
+		i := strings.Index(out, warn)
+		return i >= 0 && len(status.FindAllStringIndex(out[i:], -1)) >= 3
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("etlq apply did not stop on SIGINT:\n%s", term.output())
+	}
+	screen := renderTerminal(term.output())
+	if !strings.Contains(screen, warn) {
+		t.Errorf("the warning was drawn over by the progress display; the screen:\n%s", screen)
+	}
+	if n := len(status.FindAllString(screen, -1)); n != 1 {
+		t.Errorf("the screen shows the status line %d times, want once:\n%s", n, screen)
+	}
+}
+
+// pty is a pseudo-terminal: the program runs on slave, the test reads
+// master.
+type pty struct {
+	master, slave *os.File
+	mu            sync.Mutex
+	buf           bytes.Buffer
+}
+
+func openPTY(t *testing.T) *pty {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	fd := int(m.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(sl.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 200}); err != nil {
+		t.Fatal(err)
+	}
+	p := &pty{master: m, slave: sl}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := m.Read(b)
+			p.mu.Lock()
+			p.buf.Write(b[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { m.Close() })
+	return p
+}
+
+func (p *pty) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.String()
+}
+
+// waitFor waits until ok holds for the output; it fails the test when the
+// program ends first, or after a minute.
+func (p *pty) waitFor(t *testing.T, done <-chan error, ok func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !ok(p.output()) {
+		select {
+		case err := <-done:
+			t.Fatalf("etlq ended (%v):\n%s", err, p.output())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within a minute; the output:\n%s", p.output())
+		}
+	}
+}
+
+// renderTerminal plays terminal output onto a screen of unlimited height
+// and returns its lines: text, "\r", "\n", cursor up (ESC[nA) and erase
+// below (ESC[J) or to the end of the line (ESC[K); other escapes are
+// dropped.
+func renderTerminal(out string) string {
+	var lines [][]rune
+	row, col := 0, 0
+	put := func(r rune) {
+		for len(lines) <= row {
+			lines = append(lines, nil)
+		}
+		for len(lines[row]) < col {
+			lines[row] = append(lines[row], ' ')
+		}
+		if col < len(lines[row]) {
+			lines[row][col] = r
+		} else {
+			lines[row] = append(lines[row], r)
+		}
+		col++
+	}
+	rs := []rune(out)
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == '\r':
+			col = 0
+		case r == '\n':
+			row++
+			col = 0
+		case r == 0x1b && i+1 < len(rs) && rs[i+1] == '[':
+			j := i + 2
+			for j < len(rs) && (rs[j] >= '0' && rs[j] <= '9' || rs[j] == ';' || rs[j] == '?') {
+				j++
+			}
+			if j >= len(rs) {
+				i = j
+				break
+			}
+			n := 1
+			if j > i+2 {
+				fmt.Sscanf(string(rs[i+2:j]), "%d", &n)
+			}
+			switch rs[j] {
+			case 'A':
+				row = max(row-n, 0)
+			case 'J':
+				if row < len(lines) {
+					if col < len(lines[row]) {
+						lines[row] = lines[row][:col]
+					}
+					lines = lines[:row+1]
+				}
+			case 'K':
+				if row < len(lines) && col < len(lines[row]) {
+					lines[row] = lines[row][:col]
+				}
+			}
+			i = j
+		case r >= 0x20:
+			put(r)
+		}
+	}
+	var sb strings.Builder
+	for _, l := range lines {
+		sb.WriteString(strings.TrimRight(string(l), " "))
+		sb.WriteByte('\n')
+	}
+	return sb.String()
 }
