@@ -58,7 +58,8 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	if c.Offline {
 		mode = "offline"
 	}
-	fmt.Printf("%s: ok (%d sources, %d sinks, %d pipelines checked %s)\n", c.File, len(plan.Sources), countDeclared(plan), len(plan.Pipelines), mode)
+	fmt.Printf("%s: ok (%s, %s, %s checked %s)\n", c.File, plural(len(plan.Sources), "source"),
+		plural(countDeclared(plan), "sink"), plural(len(plan.Pipelines), "pipeline"), mode)
 	return nil
 }
 
