@@ -6,11 +6,9 @@ import (
 	"io"
 	"path"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/mysql"
@@ -288,26 +286,16 @@ func listDatabases(ctx context.Context, d *planner.SourceDecl) ([]string, error)
 	if d.Kind != mysql.Kind {
 		return nil, fmt.Errorf("source %s: listing databases needs a mysql source", d.Name)
 	}
-	cfg, err := mysql.ParseDSN(d.DSN)
+	src, err := mysql.NewSource(d.Name, d.DSN, d.Options)
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.ConnectWithContext(ctx, cfg.Addr(), cfg.User, cfg.Password, "", 10*time.Second)
+	defer src.Close()
+	dbs, err := src.Databases(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: connect to %s: %v", d.Name, cfg.Addr(), err)
+		return nil, fmt.Errorf("source %s: %w", d.Name, err)
 	}
-	defer c.Close()
-	res, err := c.Execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA " +
-		"WHERE SCHEMA_NAME NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys') ORDER BY SCHEMA_NAME")
-	if err != nil {
-		return nil, fmt.Errorf("source %s: list databases: %v", d.Name, err)
-	}
-	var out []string
-	for i := 0; i < res.RowNumber(); i++ {
-		s, _ := res.GetString(i, 0)
-		out = append(out, s)
-	}
-	return out, nil
+	return dbs, nil
 }
 
 func (r *repl) showTables(ctx context.Context, text string, from []replToken, pattern string) error {

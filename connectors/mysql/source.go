@@ -202,7 +202,11 @@ func (s *Source) Config() *Config { return s.cfg }
 // connect opens a plain client connection with the session settings every
 // etlq query relies on: utf8mb4 results and UTC for TIMESTAMP values.
 func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
-	c, err := client.ConnectWithContext(ctx, s.cfg.Addr(), s.cfg.User, s.cfg.Password, "", 10*time.Second)
+	return s.connectDial(ctx, (&net.Dialer{Timeout: 10 * time.Second}).DialContext)
+}
+
+func (s *Source) connectDial(ctx context.Context, dial client.Dialer) (*client.Conn, error) {
+	c, err := client.ConnectWithDialer(ctx, "", s.cfg.Addr(), s.cfg.User, s.cfg.Password, "", dial)
 	if err != nil {
 		return nil, fmt.Errorf("connect to mysql %s as %q: %v", s.cfg.Addr(), s.cfg.User, err)
 	}
@@ -235,18 +239,87 @@ func (s *Source) detect(c *client.Conn) {
 	}
 }
 
-// Tables lists the base tables of db whose names match the glob pattern
-// (`*` and `?`).
-func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.TableRef, error) {
-	c, err := s.connect(ctx)
+// questionConn connects for one short question (Tables, Describe) that
+// must end with ctx: until done is called, the end of ctx closes the
+// connection. The go-mysql client reads without deadline once connected,
+// so a server that accepted the connection but does not answer (a stopped
+// mysqld, a lost network) would block the question for good, and Ctrl-C
+// could not stop a DESCRIBE in the REPL.
+func (s *Source) questionConn(ctx context.Context) (c *client.Conn, done func(), err error) {
+	var mu sync.Mutex
+	var raw net.Conn
+	ended := false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		ended = true
+		if raw != nil {
+			raw.Close()
+		}
+	})
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	c, err = s.connectDial(ctx, func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ended {
+			nc.Close()
+		}
+		raw = nc
+		return nc, nil
+	})
+	if err != nil {
+		stop()
+		return nil, nil, ctxErr(ctx, err)
+	}
+	return c, func() { stop(); c.Close() }, nil
+}
+
+// ctxErr is ctx's error once ctx has ended (the connection was closed
+// because of it), else err.
+func ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// Databases lists the databases other than the server's own
+// (information_schema, mysql, performance_schema, sys).
+func (s *Source) Databases(ctx context.Context) ([]string, error) {
+	c, done, err := s.questionConn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer done()
+	r, err := c.Execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA " +
+		"WHERE SCHEMA_NAME NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys') ORDER BY SCHEMA_NAME")
+	if err != nil {
+		return nil, ctxErr(ctx, fmt.Errorf("list databases: %v", err))
+	}
+	out := make([]string, 0, r.RowNumber())
+	for i := 0; i < r.RowNumber(); i++ {
+		db, _ := r.GetString(i, 0)
+		out = append(out, db)
+	}
+	return out, nil
+}
+
+// Tables lists the base tables of db whose names match the glob pattern
+// (`*` and `?`).
+func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.TableRef, error) {
+	c, done, err := s.questionConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	r, err := c.Execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
 		quoteString(db) + " AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME")
 	if err != nil {
-		return nil, fmt.Errorf("list tables of %q: %v", db, err)
+		return nil, ctxErr(ctx, fmt.Errorf("list tables of %q: %v", db, err))
 	}
 	var out []connectors.TableRef
 	for i := 0; i < r.RowNumber(); i++ {
@@ -264,14 +337,14 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 
 // Describe returns a table's current schema.
 func (s *Source) Describe(ctx context.Context, ref connectors.TableRef) (*connectors.TableSchema, error) {
-	c, err := s.connect(ctx)
+	c, done, err := s.questionConn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
+	defer done()
 	t, err := readTable(c, ref)
 	if err != nil {
-		return nil, err
+		return nil, ctxErr(ctx, err)
 	}
 	return t.tableSchema(), nil
 }
