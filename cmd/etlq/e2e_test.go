@@ -238,22 +238,9 @@ CREATE PIPELINE orders
 // run delivers every row. (The end of the --once stream used to hide the
 // failure: exit 0, no rows, the snapshot left behind.)
 func TestApplyOnceFailedInsertFails(t *testing.T) {
-	s := newScratch(t, testenv.MySQLDSN(t))
+	s, file := zeroDateTable(t, testenv.MySQLDSN(t))
 	db := s.db
-	myExec(t, s.my,
-		"SET SESSION sql_mode = ''",
-		"CREATE DATABASE "+db,
-		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE)",
-		"INSERT INTO "+db+".t VALUES (1, '2026-01-01'), (2, '0000-00-00')",
-	)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "t.etl")
-	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, d INTO clickhouse dw.%s.t MODE upsert;\n",
-		testenv.MySQLDSN(t), s.chDSN, db, db)
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	state := filepath.Join(dir, "state")
+	state := filepath.Join(filepath.Dir(file), "state")
 	out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
 	if err == nil || !strings.Contains(out, `column "d": date 0000-00-00`) {
 		t.Fatalf("a failed insert must fail the run and name the column, got %v:\n%s", err, out)
@@ -264,28 +251,36 @@ func TestApplyOnceFailedInsertFails(t *testing.T) {
 		chRows(t, s.ch, "SELECT toString(id), toString(d) FROM "+db+".t_current ORDER BY id"))
 }
 
+// zeroDateTable makes, on the MySQL server at myDSN, a table t of rows 1
+// (a date) and 2 (the zero DATE, which ClickHouse cannot take) in a
+// database of the test's own, and an .etl file in a temporary directory
+// that loads it into ClickHouse in upsert mode.
+func zeroDateTable(t *testing.T, myDSN string) (*scratch, string) {
+	t.Helper()
+	s := newScratch(t, myDSN)
+	myExec(t, s.my,
+		"SET SESSION sql_mode = ''",
+		"CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, d DATE)",
+		"INSERT INTO "+s.db+".t VALUES (1, '2026-01-01'), (2, '0000-00-00')",
+	)
+	file := filepath.Join(t.TempDir(), "t.etl")
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, d INTO clickhouse dw.%s.t MODE upsert;\n",
+		myDSN, s.chDSN, s.db, s.db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s, file
+}
+
 // TestApplyFailedInsertStopsTheRun: without --once, an insert ClickHouse
 // cannot take stops the run with the reason, though the source then stays
 // idle (it used to wait for the next change, silently, and end as
 // "finished" when stopped). A private MariaDB, so that no other test's
 // writes wake the run up.
 func TestApplyFailedInsertStopsTheRun(t *testing.T) {
-	myDSN := startPrivateServices(t, "mariadb-a").MySQLDSN
-	s := newScratch(t, myDSN)
-	db := s.db
-	myExec(t, s.my,
-		"SET SESSION sql_mode = ''",
-		"CREATE DATABASE "+db,
-		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE)",
-		"INSERT INTO "+db+".t VALUES (1, '2026-01-01'), (2, '0000-00-00')",
-	)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "t.etl")
-	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, d INTO clickhouse dw.%s.t MODE upsert;\n",
-		myDSN, s.chDSN, db, db)
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	_, file := zeroDateTable(t, startPrivateServices(t, "mariadb-a").MySQLDSN)
+	dir := filepath.Dir(file)
 	// The deadline only bounds a hung run; what is checked is the reason.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
