@@ -164,6 +164,9 @@ type inExpr struct {
 	hasNull bool // the list holds a NULL
 	not     bool
 	text    []string // every item as written, in order, for String
+	// cmps, when set, are x = item for each non-NULL item, each compared
+	// as that pair compares (the items need different comparison types).
+	cmps []node
 }
 
 // In returns x [NOT] IN (list). Like SQL: TRUE if x equals an item, else
@@ -180,23 +183,38 @@ func In(x Expr, list []Expr, not bool) (Expr, error) {
 	if len(items) == 0 {
 		return nil, fmt.Errorf("IN needs at least one value")
 	}
-	ts := []stdlib.Type{xn.Type()}
-	for _, it := range items {
-		ts = append(ts, it.Type())
-	}
-	t := xn.Type()
-	for _, it := range items {
-		lc, _, err := compareTypes("IN", t, it.Type())
-		if err != nil {
-			return nil, err
-		}
-		if lc != t && t.Kind != stdlib.Null {
-			if u, err := unifyTypes("IN", []stdlib.Type{t, lc}); err == nil {
-				t = u
-			} else {
-				t = lc
+	common, mixed := inTypes(xn, items)
+	if mixed {
+		// x IN (a, b) is x = a OR x = b: each item is compared as the
+		// pair compares (u IN (-1, 3) compares signed with unsigned
+		// exactly, s IN (42, 3.5) compares the text as a number), which
+		// one common type for every item cannot do.
+		e := &inExpr{x: xn, not: not}
+		for _, it := range items {
+			e.text = append(e.text, it.String())
+			if it.Type().Kind == stdlib.Null {
+				e.hasNull = true
+				continue
 			}
-		} else if t.Kind == stdlib.Null {
+			c, err := newCompare("=", xn, it)
+			if err != nil {
+				return nil, err
+			}
+			e.cmps = append(e.cmps, c)
+		}
+		return e, nil
+	}
+	// Every item compares with x as one type: x and the items are
+	// converted to it (s IN (42, 3.5) compares as FLOAT64, not as text).
+	t := common
+	if t.Kind == stdlib.Null {
+		// x or every item is NULL
+		t = xn.Type()
+		for _, it := range items {
+			lc, _, err := compareTypes("IN", t, it.Type())
+			if err != nil {
+				return nil, err
+			}
 			t = lc
 		}
 	}
@@ -251,8 +269,37 @@ func setKey(v *stdlib.Vector, i int) (any, bool) {
 	return nil, false
 }
 
+// inTypes returns the type x = item compares as, when it is the same on
+// both sides for every (non-NULL) item; mixed reports that it is not. The
+// type is NULL when x or every item is NULL.
+func inTypes(x node, items []node) (common stdlib.Type, mixed bool) {
+	common = stdlib.Type{Kind: stdlib.Null}
+	if x.Type().Kind == stdlib.Null {
+		return common, false
+	}
+	for _, it := range items {
+		if it.Type().Kind == stdlib.Null {
+			continue
+		}
+		lc, rc, err := compareTypes("IN", x.Type(), it.Type())
+		if err != nil {
+			return common, true // newCompare reports it
+		}
+		if lc != rc || common.Kind != stdlib.Null && lc != common {
+			return common, true
+		}
+		common = lc
+	}
+	return common, false
+}
+
 func (e *inExpr) Type() stdlib.Type { return stdlib.TBool }
-func (e *inExpr) children() []node  { return append([]node{e.x}, e.list...) }
+func (e *inExpr) children() []node {
+	if e.cmps != nil {
+		return e.cmps
+	}
+	return append([]node{e.x}, e.list...)
+}
 
 func (e *inExpr) String() string {
 	parts := e.text // in the order written: a map's order would change from run to run
@@ -264,6 +311,9 @@ func (e *inExpr) String() string {
 }
 
 func (e *inExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	if e.cmps != nil {
+		return e.evalMixed(c, sel)
+	}
 	a := e.x.eval(c, sel)
 	n := c.n
 	items := make([]*stdlib.Vector, len(e.list))
@@ -291,6 +341,40 @@ func (e *inExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 				continue
 			}
 			found = cmpSlot(a, it, i) == 0
+		}
+		switch {
+		case found:
+			out.Bool[i] = !e.not
+		case null:
+			out.SetNull(i, n)
+		default:
+			out.Bool[i] = e.not
+		}
+	})
+	return out
+}
+
+// evalMixed combines x = item over the items as OR does: TRUE if one is
+// TRUE, else NULL if one is NULL (or the list holds a NULL), else FALSE.
+func (e *inExpr) evalMixed(c *evalCtx, sel []int32) *stdlib.Vector {
+	n := c.n
+	items := make([]*stdlib.Vector, len(e.cmps))
+	for i, it := range e.cmps {
+		items[i] = it.eval(c, sel)
+	}
+	out := c.vec(stdlib.TBool, n)
+	each(sel, n, func(i int) {
+		found, null := false, e.hasNull
+		for _, it := range items {
+			switch {
+			case it.IsNull(i):
+				null = true
+			case it.Bool[it.Idx(i)]:
+				found = true
+			}
+			if found {
+				break
+			}
 		}
 		switch {
 		case found:

@@ -179,6 +179,12 @@ func TestOperators(t *testing.T) {
 		{"i IN (5, NULL)", []string{"1", "NULL", "NULL", "NULL"}},
 		{"NOT (i IN (5, NULL))", []string{"0", "NULL", "NULL", "NULL"}},
 		{"s IN ('abc', i32)", []string{"1", "0", "0", "NULL"}},
+		// each item compares as x = item: signed with unsigned exactly,
+		// text with numbers as numbers
+		{"u IN (-1, 3)", []string{"1", "0", "0", "NULL"}},
+		{"u NOT IN (-1, 3)", []string{"0", "1", "1", "NULL"}},
+		{"CAST(i8 AS STRING) IN (1, 127.0)", []string{"1", "0", "1", "NULL"}},
+		{"i8 IN (1, 127.0, NULL)", []string{"1", "NULL", "1", "NULL"}},
 		// CASE laziness: 1/0-like failures in branches not taken do not count
 		{"CASE WHEN i > 0 THEN i + 1 ELSE 0 END", []string{"6", "0", "ERROR", "0"}},
 		{"CASE WHEN i < 9223372036854775807 THEN i + 1 ELSE -1 END", []string{"6", "-9223372036854775807", "-1", "-1"}},

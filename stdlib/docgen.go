@@ -58,7 +58,9 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 - Strings compare, match LIKE and regular expressions **byte for byte (case-sensitive)**, as
   MySQL's ` + "`utf8mb4_bin`" + ` and ClickHouse do — not case-insensitively like MySQL's default collation.
   LIKE: ` + "`%`" + ` any run of characters, ` + "`_`" + ` one character, ` + "`\\`" + ` escapes.
-- ` + "`x IN (…)`" + `: TRUE if x equals an item; else NULL if x or an item is NULL; else FALSE.
+- ` + "`x IN (…)`" + `: TRUE if x equals an item; else NULL if x or an item is NULL; else FALSE. Each item
+  compares with x as ` + "`x = item`" + ` does (` + "`u IN (-1, 3)`" + ` compares signed with unsigned exactly,
+  ` + "`s IN (42, 3.5)`" + ` compares the text as a number).
 - ` + "`||`" + ` concatenates text (NULL if either side is NULL).
 - CASE, COALESCE, IF, GREATEST…: the result type unifies the branches (integers → INT64, any float
   → FLOAT64, decimals → the decimal holding all, text with anything → STRING, DATE with
