@@ -82,6 +82,11 @@ func newArith(op string, l, r node) (node, error) {
 		e.kind, e.t, lc, rc = akDec, decResult(op[0], a, b), a, b
 	case lt.IsUnsigned() || rt.IsUnsigned():
 		e.kind, e.t = akUint, stdlib.TUint64
+		if op == "%" && !lt.IsUnsigned() {
+			// As MySQL: the remainder takes the dividend's sign and
+			// signedness (-7 % 3 UNSIGNED is -1).
+			e.t = stdlib.TInt64
+		}
 		lc, rc = stdlib.TInt64, stdlib.TInt64
 		if lt.IsUnsigned() {
 			lc = stdlib.TUint64
@@ -434,6 +439,14 @@ func (e *arithExpr) uintKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32, n i
 				return
 			}
 			r = ma % mb
+			if out.I64 != nil { // a signed dividend
+				if na {
+					out.I64[i] = -int64(r)
+				} else {
+					out.I64[i] = int64(r)
+				}
+				return
+			}
 			bad = na && r != 0
 		}
 		if bad {

@@ -137,6 +137,10 @@ func TestOperators(t *testing.T) {
 		{"u - 1", []string{"2", "18446744073709551614", "ERROR", "NULL"}},
 		{"u + i8", []string{"4", "18446744073709551487", "127", "NULL"}},
 		{"i8 - u", []string{"ERROR", "ERROR", "127", "NULL"}},
+		// % takes the dividend's sign and signedness, as MySQL
+		{"i8 % u", []string{"1", "-128", "NULL", "NULL"}},
+		{"mod(i, u)", []string{"2", "-9223372036854775808", "NULL", "NULL"}},
+		{"u % -2", []string{"1", "1", "0", "NULL"}},
 		{"u * 2", []string{"6", "ERROR", "0", "NULL"}},
 		{"f * 2", []string{"3", "-0.5", "2e300", "NULL"}},
 		{"f * 1e10", []string{"15000000000", "-2500000000", "ERROR", "NULL"}},

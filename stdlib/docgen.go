@@ -42,7 +42,8 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   taken is not an error). WHERE keeps a row only when it is TRUE.
 - Numbers in BOOL context: non-zero is TRUE (as MySQL).
 - Arithmetic ` + "`+ - * %`" + `: INTx with INTx → INT64; any unsigned operand → UINT64 (a negative result is a
-  row error, as MySQL's BIGINT UNSIGNED); any FLOAT → FLOAT64; any DECIMAL → DECIMAL; ` + "`/`" + ` of
+  row error, as MySQL's BIGINT UNSIGNED), except that ` + "`%`" + ` of a signed dividend is INT64 (the
+  remainder takes the dividend's sign: ` + "`-7 % u`" + ` is -1 for u = 3, as MySQL); any FLOAT → FLOAT64; any DECIMAL → DECIMAL; ` + "`/`" + ` of
   integers or decimals → DECIMAL. Integer overflow is a row error; a FLOAT64 overflow is a row error.
 - DECIMAL results follow MySQL: ` + "`+ -`" + ` keep the larger scale (precision max(p−s)+scale+1);
   ` + "`*`" + ` adds the scales (≤ 30) and precisions; ` + "`/`" + ` gives scale s1+4 (≤ 30), rounded half away
