@@ -521,7 +521,9 @@ func (e *arithExpr) temporalKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32,
 		}
 		r, ok := stdlib.AddInterval(a.I64[a.Idx(i)], b.Iv[b.Idx(i)], sign)
 		if !ok {
-			e.fail(c, out, i, n, "datetime value is out of range")
+			// Past year 9999 (or before year 1): NULL, as MySQL and
+			// date_add() give.
+			out.SetNull(i, n)
 			return
 		}
 		if e.t.Kind == stdlib.Date {

@@ -225,6 +225,9 @@ func TestOperators(t *testing.T) {
 		{"dt + INTERVAL 1 DAY", []string{"2024-03-01", "1970-01-01", "1970-01-02", "NULL"}},
 		{"ts - INTERVAL 1 MONTH", []string{"2024-01-29 23:59:59.125000", "1969-11-30 23:59:59", "1969-12-01 00:00:00", "NULL"}},
 		{"dt + INTERVAL 1 YEAR", []string{"2025-02-28", "1970-12-31", "1971-01-01", "NULL"}},
+		// past year 9999 is NULL, as MySQL and date_add()
+		{"dt + INTERVAL 8000 YEAR", []string{"NULL", "9969-12-31", "9970-01-01", "NULL"}},
+		{"ts - INTERVAL 2000 YEAR", []string{"0024-02-29 23:59:59.125000", "NULL", "NULL", "NULL"}},
 	}
 	for _, c := range cases {
 		got := evalRows(t, c.sql)

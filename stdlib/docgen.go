@@ -51,7 +51,8 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   An integer joins decimal arithmetic as DECIMAL(3,0) (INT8), (5,0), (10,0), (19,0), (20,0) (UINT64).
 - Division or modulo by zero gives NULL.
 - DATE/TIMESTAMP ± INTERVAL: months first (the day is clamped to the month's end), then days and
-  time. DATE ± a constant interval without a time part stays a DATE.
+  time. DATE ± a constant interval without a time part stays a DATE. A result before year 1 or
+  after 9999 is NULL (as MySQL, and as date_add/date_sub).
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type
