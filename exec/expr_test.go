@@ -194,6 +194,8 @@ func TestOperators(t *testing.T) {
 		{"CASE WHEN i < 9223372036854775807 THEN i + 1 ELSE -1 END", []string{"6", "-9223372036854775807", "-1", "-1"}},
 		{"if(i > 0, 'pos', 'neg')", []string{"pos", "neg", "pos", "neg"}},
 		{"coalesce(s, 'none')", []string{"abc", "", "Ünï", "none"}},
+		{"hex(u)", []string{"3", "FFFFFFFFFFFFFFFF", "0", "NULL"}},
+		{"hex(i8)", []string{"1", "FFFFFFFFFFFFFF80", "7F", "NULL"}},
 		{"nullif(i8, 1)", []string{"NULL", "-128", "127", "NULL"}},
 		// CAST: source formats and errors
 		{"CAST(ts AS STRING)", []string{"2024-02-29 23:59:59.125", "1969-12-31 23:59:59.000", "1970-01-01 00:00:00.000", "NULL"}},

@@ -129,13 +129,13 @@ func init() {
 func bindHex(args []Arg) (*Bound, error) {
 	t := args[0].Type
 	switch {
+	case t.IsUnsigned(): // before IsInteger, which holds for unsigned too: above 2^63-1 an INT64 is out of range
+		return &Bound{Ret: TString, Args: []Type{TUint64}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.Str[i] = strings.ToUpper(strconv.FormatUint(a[0].U64[i], 16)) })
+		}}, nil
 	case t.IsInteger() || t.Kind == Bool:
 		return &Bound{Ret: TString, Args: []Type{TInt64}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.Str[i] = strings.ToUpper(strconv.FormatUint(uint64(a[0].I64[i]), 16)) })
-		}}, nil
-	case t.IsUnsigned():
-		return &Bound{Ret: TString, Args: []Type{TUint64}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-			Sel(sel, n, func(i int) { out.Str[i] = strings.ToUpper(strconv.FormatUint(a[0].U64[i], 16)) })
 		}}, nil
 	case t.IsFloat() || t.Kind == Decimal:
 		return &Bound{Ret: TString, Args: []Type{TFloat64}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
