@@ -27,9 +27,12 @@ func Like(x, pattern Expr, not bool) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range []node{xn, pn} {
+	for i, n := range []node{xn, pn} {
 		t := n.Type()
-		if !(t.IsStringLike() || t.Kind == stdlib.Binary || t.Kind == stdlib.Null) {
+		// As MySQL, a number or a date matches as its text (id LIKE
+		// '12%', created LIKE '2024-%'); the pattern must be text.
+		if !(t.IsStringLike() || t.Kind == stdlib.Binary || t.Kind == stdlib.Null ||
+			i == 0 && (t.IsNumeric() || t.Kind == stdlib.Date || t.Kind == stdlib.Timestamp)) {
 			return nil, opErr("LIKE", xn.Type(), pn.Type())
 		}
 	}

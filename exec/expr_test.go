@@ -178,6 +178,10 @@ func TestOperators(t *testing.T) {
 		{"s LIKE '_n%'", []string{"0", "0", "1", "NULL"}},
 		{"s LIKE 'Ü__'", []string{"0", "0", "1", "NULL"}},
 		{"'50%' LIKE '50\\%'", []string{"1", "1", "1", "1"}},
+		// a number or a date matches as its text, as MySQL
+		{"i8 LIKE '1%'", []string{"1", "0", "1", "NULL"}},
+		{"d LIKE '%.50'", []string{"1", "0", "0", "NULL"}},
+		{"dt NOT LIKE '2024-%'", []string{"0", "1", "1", "NULL"}},
 		{"s || '!'", []string{"abc!", "!", "Ünï!", "NULL"}},
 		{"i IN (5, 7)", []string{"1", "0", "0", "NULL"}},
 		{"i IN (5, NULL)", []string{"1", "NULL", "NULL", "NULL"}},

@@ -59,7 +59,8 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   (bad text is NULL); DATE with TIMESTAMP as TIMESTAMP; JSON and BINARY with text as text.
 - Strings compare, match LIKE and regular expressions **byte for byte (case-sensitive)**, as
   MySQL's ` + "`utf8mb4_bin`" + ` and ClickHouse do — not case-insensitively like MySQL's default collation.
-  LIKE: ` + "`%`" + ` any run of characters, ` + "`_`" + ` one character, ` + "`\\`" + ` escapes.
+  LIKE: ` + "`%`" + ` any run of characters, ` + "`_`" + ` one character, ` + "`\\`" + ` escapes; a number or a date on
+  the left matches as its ` + "`CAST(x AS STRING)`" + ` text (` + "`id LIKE '12%'`" + `).
 - ` + "`x IN (…)`" + `: TRUE if x equals an item; else NULL if x or an item is NULL; else FALSE. Each item
   compares with x as ` + "`x = item`" + ` does (` + "`u IN (-1, 3)`" + ` compares signed with unsigned exactly,
   ` + "`s IN (42, 3.5)`" + ` compares the text as a number).
