@@ -40,7 +40,8 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   ` + "`AND`/`OR`" + ` evaluate their right side only for the rows the left side leaves open; CASE, IF,
   COALESCE and IFNULL evaluate a branch only for the rows that take it (an error in a branch not
   taken is not an error). WHERE keeps a row only when it is TRUE.
-- Numbers in BOOL context: non-zero is TRUE (as MySQL).
+- Numbers in BOOL context: non-zero is TRUE (as MySQL). Text in BOOL context (` + "`NOT s`" + `) is a type error:
+  compare it (` + "`s <> ''`" + `) instead.
 - Arithmetic ` + "`+ - * %`" + `: INTx with INTx → INT64; any unsigned operand → UINT64 (a negative result is a
   row error, as MySQL's BIGINT UNSIGNED), except that ` + "`%`" + ` of a signed dividend is INT64 (the
   remainder takes the dividend's sign: ` + "`-7 % u`" + ` is -1 for u = 3, as MySQL); any FLOAT → FLOAT64; any DECIMAL → DECIMAL; ` + "`/`" + ` of
@@ -95,6 +96,11 @@ YEAR as 4 digits; BIT as its number (MySQL would show the raw bytes); BOOL as 1/
   operand's DATETIME(6) digits.
 - The session time zone is UTC: now(), unix_timestamp() and from_unixtime() work in UTC.
 - String comparison is binary (see above).
+- ` + "`||`" + ` concatenates (MySQL's ` + "`||`" + ` is OR unless sql_mode has PIPES_AS_CONCAT).
+- json_value of a JSON ` + "`true`/`false`" + ` is the text ` + "`true`/`false`" + ` (as MySQL 8's JSON_VALUE and
+  json_unquote(json_extract(…))); MariaDB's JSON_VALUE gives ` + "`1`/`0`" + `.
+- unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;
+  MariaDB 10.11 gives NULL outside 1970…2038-01-19.
 
 ## Functions
 

@@ -65,7 +65,7 @@ func init() {
 	Register(&Func{Name: "timestampdiff", Sig: "timestampdiff(unit, a, b) → INT64", Doc: "Whole units (microsecond … year) from a to b.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"timestampdiff('MONTH', DATE '2024-01-31', DATE '2024-02-29')", "0"}, {"timestampdiff('HOUR', TIMESTAMP '2024-01-01 00:00:00', TIMESTAMP '2024-01-02 01:59:00')", "25"}},
 		Bind: bindTimestampDiff})
-	Register(&Func{Name: "unix_timestamp", Sig: "unix_timestamp([t]) → INT64", Doc: "Seconds since 1970-01-01 UTC of t (default now); fractions are dropped.", MySQL: true,
+	Register(&Func{Name: "unix_timestamp", Sig: "unix_timestamp([t]) → INT64", Doc: "Seconds since 1970-01-01 UTC of t (default now); fractions are dropped, and a t before 1970 gives 0 (as MySQL).", MySQL: true,
 		MinArgs: 0, MaxArgs: 1, Examples: []Example{{"unix_timestamp(TIMESTAMP '2024-01-01 00:00:00')", "1704067200"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			if len(args) == 0 {
