@@ -166,6 +166,14 @@ func TestStartAtGTIDLookup(t *testing.T) {
 			fmt.Sscanf(d2, "%d-%d-%d", &gd, &gs, &gn)
 			exec1(t, c, fmt.Sprintf("SET SESSION gtid_seq_no = %d", gn+10))
 			d3 := ins()
+			// A GTID of a domain no other session writes, then one of
+			// domain 1: a pair whose later GTID is not of domain 0 (other
+			// tests write domain 0 at any time, so a pair ending in domain
+			// 1 but naming a domain-0 GTID is not always one point).
+			exec1(t, c, "SET SESSION gtid_domain_id = 7")
+			e1 := ins()
+			exec1(t, c, "SET SESSION gtid_domain_id = 1")
+			d4 := ins()
 			exec1(t, c, "SET SESSION gtid_domain_id = 0")
 			b3 := ins()
 			exec1(t, c, "FLUSH BINARY LOGS")
@@ -228,10 +236,10 @@ func TestStartAtGTIDLookup(t *testing.T) {
 			} else if want, _ := oracleGTIDPosition(c, own, b2); got != want {
 				t.Errorf("start_at = %q: %s, want %s (after %s)", b2+","+d1, got, want, b2)
 			}
-			if got, _, err := st.resolveStartAt(c, d2+","+b2); err != nil {
-				t.Errorf("start_at = %q: %v", d2+","+b2, err)
-			} else if want, _ := oracleGTIDPosition(c, own, d2); got != want {
-				t.Errorf("start_at = %q: %s, want %s (after %s)", d2+","+b2, got, want, d2)
+			if got, _, err := st.resolveStartAt(c, d4+","+e1); err != nil {
+				t.Errorf("start_at = %q: %v", d4+","+e1, err)
+			} else if want, _ := oracleGTIDPosition(c, own, d4); got != want {
+				t.Errorf("start_at = %q: %s, want %s (after %s)", d4+","+e1, got, want, d4)
 			}
 
 			// Refused, with the reason.
