@@ -55,7 +55,8 @@ func TestSchemaChangeWhileStreaming(t *testing.T) {
 				for _, part := range batches {
 					run(t, s, part...)
 					target, _, _ := masterStatus(c, "")
-					for st.(*stream).bin.safe.cmp(target) < 0 {
+					// Until the reader passed target and nothing it queued is left.
+					for sst := st.(*stream); sst.bin.safe.cmp(target) < 0 || len(sst.out) > 0; {
 						b, err := st.Next(dctx)
 						if policy == "fail" && err != nil {
 							if !strings.Contains(err.Error(), "schema change") || !strings.Contains(err.Error(), "ALTER TABLE") {

@@ -68,6 +68,10 @@ func chunkQuery(ch *chunk) string {
 // however large its chunks are.
 const maxQueued = 2
 
+// testHookInWindow, when set (by tests only), runs right after a chunk's
+// read view is taken: inside its window in the windowed modes.
+var testHookInWindow func(ch *chunk)
+
 // maxChunkWait bounds how long a chunk keeps its read view open while the
 // reader does not take its records (the reader is far behind in the
 // binlog, or the sink is down), so that a stalled pipeline does not hold
@@ -222,6 +226,9 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		return 0, err
 	}
 	defer c.Execute("ROLLBACK")
+	if testHookInWindow != nil {
+		testHookInWindow(ch)
+	}
 	if watermark {
 		// The high mark is committed after the read view exists: no
 		// transaction after it in the binlog is visible to the read view.
