@@ -490,6 +490,9 @@ func (r *binlogReader) begin(ev *replication.BinlogEvent) {
 		return
 	}
 	r.inTrx = true
+	if r.st.snap != nil {
+		r.st.snap.notePassed(r.safe)
+	}
 	r.trxVer = r.st.version
 	r.trxSent = 0
 	r.trxTs = int64(ev.Header.Timestamp) * 1e6

@@ -43,7 +43,7 @@ type chunk struct {
 	// maxChunkWait for the reader; it is read to its end without waiting
 	// (its rows held in memory), so its read view closes.
 	unpaced bool
-	readTs   int64
+	readTs  int64
 	// Watermark mode: the attempt number in the watermark tokens, and the
 	// server's position right after the high watermark was written (the
 	// reader must have met the mark before it passes that).
@@ -75,26 +75,31 @@ type snapshotter struct {
 	sem    chan struct{} // bounds chunks read but not yet emitted
 	readyC chan struct{}
 
-	mu          sync.Mutex
-	inflight    []*chunk // being read
-	pending     []*chunk // read, waiting for the reader to reach pos
-	failed      error
-	keyLog      map[*tableState][]loggedKey // windowed modes: keys changed by binlog events
-	planned     map[*tableState]int         // chunks planned per table
-	emitted     map[*tableState]int         // chunks emitted per table
-	closed      map[*tableState]bool        // planning finished per table
-	hints       map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
-	textOnly    map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
-	splits      int                         // chunks split at their LIMIT (snapshot_plan.go)
-	biggest     int                         // most rows read by one chunk
-	cuts        int                         // chunks cut after maxChunkWait
-	unpaced     int                         // keyed chunks read on without waiting after maxChunkWait
-	redos       int                         // key-less chunks read again (keylessVerdict)
-	noTableLock bool                        // LOCK TABLES was refused
-	windowDrops int                         // chunk rows left out for their window's binlog events
-	mode        string                      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
-	wm          *watermarks                 // watermark mode
-	active      []*tableState
+	mu       sync.Mutex
+	inflight []*chunk // being read
+	pending  []*chunk // read, waiting for the reader to reach pos
+	failed   error
+	keyLog   map[*tableState][]loggedKey // windowed modes: keys changed by binlog events
+	planned  map[*tableState]int         // chunks planned per table
+	emitted  map[*tableState]int         // chunks emitted per table
+	closed   map[*tableState]bool        // planning finished per table
+	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
+	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
+	splits   int                         // chunks split at their LIMIT (snapshot_plan.go)
+	biggest  int                         // most rows read by one chunk
+	cuts     int                         // chunks cut after maxChunkWait
+	unpaced  int                         // keyed chunks read on without waiting after maxChunkWait
+	// passed is where the last transaction the binlog reader began
+	// starts (notePassed), and behindReader counts the
+	// read views taken again because their exact position was behind it.
+	passed       binlogPos
+	behindReader int
+	redos        int         // key-less chunks read again (keylessVerdict)
+	noTableLock  bool        // LOCK TABLES was refused
+	windowDrops  int         // chunk rows left out for their window's binlog events
+	mode         string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
+	wm           *watermarks // watermark mode
+	active       []*tableState
 }
 
 func newSnapshotter(st *stream) *snapshotter {
@@ -640,6 +645,24 @@ func (s *snapshotter) barrier(pos binlogPos) bool {
 		}
 	}
 	return false
+}
+
+// notePassed records that the binlog reader begins a transaction at pos.
+func (s *snapshotter) notePassed(pos binlogPos) {
+	s.mu.Lock()
+	if pos.cmp(s.passed) > 0 {
+		s.passed = pos
+	}
+	s.mu.Unlock()
+}
+
+// readerPassed reports whether the binlog reader has begun a transaction
+// at or after pos: a chunk whose read view is at pos would come after
+// changes the reader has already handled as before it.
+func (s *snapshotter) readerPassed(pos binlogPos) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.passed.isZero() && s.passed.cmp(pos) >= 0
 }
 
 // loggedKey is a key changed by a binlog event at pos.

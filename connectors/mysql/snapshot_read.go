@@ -68,9 +68,13 @@ func chunkQuery(ch *chunk) string {
 // however large its chunks are.
 const maxQueued = 2
 
+// maxBehindReader bounds the read views a chunk takes, in MariaDB's exact
+// positioning, while its position is behind the binlog reader (see read).
+const maxBehindReader = 200
+
 // testHookInWindow, when set (by tests only), runs right after a chunk's
 // read view is taken: inside its window in the windowed modes.
-var testHookInWindow func(ch *chunk)
+var testHookInWindow func(s *snapshotter, ch *chunk)
 
 // maxChunkWait bounds how long a chunk keeps its read view open while the
 // reader does not take its records (the reader is far behind in the
@@ -222,58 +226,86 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		}
 		ch.low = low
 	}
-	if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
-		return 0, err
-	}
 	defer c.Execute("ROLLBACK")
-	if testHookInWindow != nil {
-		testHookInWindow(ch)
-	}
-	if watermark {
-		// The high mark is committed after the read view exists: no
-		// transaction after it in the binlog is visible to the read view.
-		// The reader sets the chunk's window and position when it meets
-		// the two marks.
-		if err := s.wm.write(s.ctx.Err, s.wm.token(seq, "high")); err != nil {
+	for attempt := 0; ; attempt++ {
+		if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
 			return 0, err
 		}
-		bound, _, err := masterStatus(c, st.flavor)
-		if err != nil {
-			return 0, err
+		if testHookInWindow != nil {
+			testHookInWindow(s, ch)
 		}
-		s.mu.Lock()
-		ch.hwBound = bound
-		s.mu.Unlock()
-	} else if bracket {
-		high, _, err := masterStatus(c, st.flavor)
-		if err != nil {
-			return 0, err
+		if watermark {
+			// The high mark is committed after the read view exists: no
+			// transaction after it in the binlog is visible to the read view.
+			// The reader sets the chunk's window and position when it meets
+			// the two marks.
+			if err := s.wm.write(s.ctx.Err, s.wm.token(seq, "high")); err != nil {
+				return 0, err
+			}
+			bound, _, err := masterStatus(c, st.flavor)
+			if err != nil {
+				return 0, err
+			}
+			s.mu.Lock()
+			ch.hwBound = bound
+			s.mu.Unlock()
+		} else if bracket {
+			high, _, err := masterStatus(c, st.flavor)
+			if err != nil {
+				return 0, err
+			}
+			ch.pos = high
 		}
-		ch.pos = high
-	}
-	if unlock != nil {
-		unlock()
-		unlock = nil
-	}
-	if !watermark && !bracket && st.needBinlog {
-		r, err := c.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
-		if err != nil {
-			return 0, err
+		if unlock != nil {
+			unlock()
+			unlock = nil
 		}
-		for i := 0; i < r.RowNumber(); i++ {
-			name, _ := r.GetString(i, 0)
-			val, _ := r.GetString(i, 1)
-			switch strings.ToLower(name) {
-			case "binlog_snapshot_file":
-				ch.pos.File = val
-			case "binlog_snapshot_position":
-				n, _ := strconv.ParseUint(val, 10, 32)
-				ch.pos.Pos = uint32(n)
+		if !watermark && !bracket && st.needBinlog {
+			r, err := c.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+			if err != nil {
+				return 0, err
+			}
+			for i := 0; i < r.RowNumber(); i++ {
+				name, _ := r.GetString(i, 0)
+				val, _ := r.GetString(i, 1)
+				switch strings.ToLower(name) {
+				case "binlog_snapshot_file":
+					ch.pos.File = val
+				case "binlog_snapshot_position":
+					n, _ := strconv.ParseUint(val, 10, 32)
+					ch.pos.Pos = uint32(n)
+				}
+			}
+			if ch.pos.File == "" {
+				return 0, fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
 			}
 		}
-		if ch.pos.File == "" {
-			return 0, fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
+		if !watermark && !bracket && st.needBinlog && s.readerPassed(ch.pos) {
+			// The binlog reader already went past the read view's position:
+			// MariaDB sends a transaction to replicas once it is in the
+			// binlog, a moment before it is committed in the engine, and
+			// the reader took it (as before this chunk) before the chunk
+			// was registered. Its changes are neither in this read view nor
+			// after the chunk's position: a new read view, once the engine
+			// has caught up with the binlog.
+			if attempt >= maxBehindReader {
+				return 0, fmt.Errorf("the consistent snapshot's binlog position %s stayed behind the binlog reader after %d attempts", ch.pos, attempt+1)
+			}
+			if _, err := c.Execute("ROLLBACK"); err != nil {
+				return 0, err
+			}
+			ch.pos = binlogPos{}
+			s.mu.Lock()
+			s.behindReader++
+			s.mu.Unlock()
+			select {
+			case <-time.After(time.Duration(1<<min(attempt, 7)) * time.Millisecond):
+			case <-s.ctx.Done():
+				return 0, s.ctx.Err()
+			}
+			continue
 		}
+		break
 	}
 	if !watermark {
 		s.mu.Lock()
