@@ -145,13 +145,13 @@ type layout struct {
 	// milliseconds, io.debezium.time.Timestamp, DATETIME(0..3); 1: epoch
 	// microseconds, MicroTimestamp, DATETIME(4..6)); 0 for any other.
 	dbzEpoch []int64
-	before  []int    // per user column, its __before.<name> column or -1
-	hasOld  bool     // any __before.* column present
-	op      int      // __op or -1
-	ts      int      // __ts or -1
-	pos     int      // __pos or -1
-	version int      // __version or -1
-	opUser  int      // position in user of a user column named "_op", or -1
+	before   []int // per user column, its __before.<name> column or -1
+	hasOld   bool  // any __before.* column present
+	op       int   // __op or -1
+	ts       int   // __ts or -1
+	pos      int   // __pos or -1
+	version  int   // __version or -1
+	opUser   int   // position in user of a user column named "_op", or -1
 }
 
 func newLayout(s *arrow.Schema) *layout {

@@ -258,7 +258,9 @@ func TestDebeziumDatetimeIsEpochNumber(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	ts := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
-	src := func(typ string) arrow.Metadata { return arrow.NewMetadata([]string{exec.MetaSourceType}, []string{typ}) }
+	src := func(typ string) arrow.Metadata {
+		return arrow.NewMetadata([]string{exec.MetaSourceType}, []string{typ})
+	}
 	user := []arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int32},
 		{Name: "dt0", Type: ts, Nullable: true, Metadata: src("datetime")},
