@@ -342,16 +342,22 @@ func (e *inExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 			}
 			found = cmpSlot(a, it, i) == 0
 		}
-		switch {
-		case found:
-			out.Bool[i] = !e.not
-		case null:
-			out.SetNull(i, n)
-		default:
-			out.Bool[i] = e.not
-		}
+		e.result(out, i, n, found, null)
 	})
 	return out
+}
+
+// result writes row i of an IN's result: TRUE when x matched an item (FALSE
+// for NOT IN), else NULL when an item or x was NULL, else FALSE (TRUE).
+func (e *inExpr) result(out *stdlib.Vector, i, n int, found, null bool) {
+	switch {
+	case found:
+		out.Bool[i] = !e.not
+	case null:
+		out.SetNull(i, n)
+	default:
+		out.Bool[i] = e.not
+	}
 }
 
 // evalMixed combines x = item over the items as OR does: TRUE if one is
@@ -376,14 +382,7 @@ func (e *inExpr) evalMixed(c *evalCtx, sel []int32) *stdlib.Vector {
 				break
 			}
 		}
-		switch {
-		case found:
-			out.Bool[i] = !e.not
-		case null:
-			out.SetNull(i, n)
-		default:
-			out.Bool[i] = e.not
-		}
+		e.result(out, i, n, found, null)
 	})
 	return out
 }
