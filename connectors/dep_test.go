@@ -3,10 +3,10 @@ package connectors_test
 import (
 	"testing"
 
-	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/etlq/etlq/connectors/testenv/layers"
 )
 
 // TestLayerImports: connectors/ imports no etlq layer but [exec connectors].
 func TestLayerImports(t *testing.T) {
-	testenv.CheckLayerImports(t, "connectors", "exec", "connectors")
+	layers.Check(t, "connectors", "exec", "connectors", "connectors/*")
 }

@@ -3,10 +3,10 @@ package exec_test
 import (
 	"testing"
 
-	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/etlq/etlq/connectors/testenv/layers"
 )
 
 // TestLayerImports: exec/ imports no etlq layer but [stdlib].
 func TestLayerImports(t *testing.T) {
-	testenv.CheckLayerImports(t, "exec", "stdlib")
+	layers.Check(t, "exec", "stdlib")
 }

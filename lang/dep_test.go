@@ -3,10 +3,10 @@ package lang_test
 import (
 	"testing"
 
-	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/etlq/etlq/connectors/testenv/layers"
 )
 
 // TestLayerImports: lang/ imports no etlq layer but [].
 func TestLayerImports(t *testing.T) {
-	testenv.CheckLayerImports(t, "lang")
+	layers.Check(t, "lang")
 }

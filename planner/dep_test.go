@@ -3,10 +3,10 @@ package planner_test
 import (
 	"testing"
 
-	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/etlq/etlq/connectors/testenv/layers"
 )
 
 // TestLayerImports: planner/ imports no etlq layer but [lang stdlib exec connectors].
 func TestLayerImports(t *testing.T) {
-	testenv.CheckLayerImports(t, "planner", "lang", "stdlib", "exec", "connectors")
+	layers.Check(t, "planner", "lang", "stdlib", "exec", "connectors")
 }

@@ -3,10 +3,10 @@ package stdlib_test
 import (
 	"testing"
 
-	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/etlq/etlq/connectors/testenv/layers"
 )
 
 // TestLayerImports: stdlib/ imports no etlq layer but [].
 func TestLayerImports(t *testing.T) {
-	testenv.CheckLayerImports(t, "stdlib")
+	layers.Check(t, "stdlib")
 }

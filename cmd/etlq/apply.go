@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/term"
 
-	"github.com/etlq/etlq/cmd/etlq/internal/engine"
+	"github.com/etlq/etlq/exec/engine"
 )
 
 type applyCmd struct {

@@ -11,7 +11,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/etlq/etlq/cmd/etlq/internal/engine"
+	"github.com/etlq/etlq/exec/engine"
 )
 
 // reportProgress shows, on a terminal, a progress bar per snapshot table

@@ -11,11 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/etlq/etlq/cmd/etlq/internal/engine"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/stdout"
 	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/exec/engine"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
 )

@@ -1,0 +1,88 @@
+// Package layers checks that etlq's packages import one another in one
+// direction (STYLE.md). It imports nothing but the standard library, so a
+// layer's dep_test.go links no database driver.
+package layers
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// module is the import path prefix of etlq's own packages.
+const module = "github.com/etlq/etlq/"
+
+// sublayers are packages below another layer's directory that are layers of
+// their own, with their own dep_test.go: the runtime sits under exec/ but
+// wires planner, exec and connectors, which exec itself may never import.
+var sublayers = []string{"exec/engine"}
+
+// layerOf returns the layer a package path (relative to the module) belongs
+// to: the longest sublayer it is in, else its first path element, except
+// that the root connectors package (the contracts) is the layer
+// "connectors" and each concrete connector is "connectors/<name>".
+func layerOf(p string) string {
+	for _, s := range sublayers {
+		if p == s || strings.HasPrefix(p, s+"/") {
+			return s
+		}
+	}
+	first, rest, _ := strings.Cut(p, "/")
+	if first == "connectors" && rest != "" {
+		name, _, _ := strings.Cut(rest, "/")
+		return "connectors/" + name
+	}
+	return first
+}
+
+// allows reports whether a package in layer may import package p: p is in
+// the same layer, or its layer is one of allowed. "connectors" allows the
+// contracts package only; "connectors/*" allows every concrete connector.
+func allows(layer string, allowed []string, p string) bool {
+	l := layerOf(p)
+	if l == layer {
+		return true
+	}
+	for _, a := range allowed {
+		if a == l || a == "connectors/*" && strings.HasPrefix(l, "connectors/") {
+			return true
+		}
+	}
+	return false
+}
+
+func isSublayer(l string) bool {
+	for _, s := range sublayers {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Check keeps imports pointing one way: the non-test code of the packages
+// below the current directory (the layer's) may import, of etlq's own
+// packages, only packages of their own layer and of the layers allowed. A
+// sublayer (exec/engine) below the directory is skipped: it checks itself.
+func Check(t *testing.T, layer string, allowed ...string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		rel, ok := strings.CutPrefix(pkg, module)
+		own := layerOf(rel)
+		if !ok || own != layer && isSublayer(own) {
+			continue
+		}
+		for _, imp := range strings.Fields(imports) {
+			p, ok := strings.CutPrefix(imp, module)
+			if !ok || allows(own, allowed, p) {
+				continue
+			}
+			t.Errorf("%s imports %s: %s may import only [%s]", pkg, imp, layer, strings.Join(allowed, " "))
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package layers
+
+import "testing"
+
+func TestLayerOf(t *testing.T) {
+	for p, want := range map[string]string{
+		"lang":                      "lang",
+		"exec":                      "exec",
+		"exec/engine":               "exec/engine",
+		"exec/engine/x":             "exec/engine",
+		"connectors":                "connectors",
+		"connectors/mysql":          "connectors/mysql",
+		"connectors/testenv/layers": "connectors/testenv",
+		"cmd/etlq":                  "cmd",
+	} {
+		if got := layerOf(p); got != want {
+			t.Errorf("layerOf(%q) = %q, want %q", p, got, want)
+		}
+	}
+	if allows("connectors/mysql", []string{"exec", "connectors"}, "exec/engine") {
+		t.Error("a connector may not import the runtime")
+	}
+	if !allows("connectors/mysql", []string{"exec", "connectors"}, "connectors") {
+		t.Error("a connector may import the contracts")
+	}
+	if allows("planner", []string{"connectors"}, "connectors/mysql") {
+		t.Error("the planner may not import a concrete connector")
+	}
+	if !allows("exec/engine", []string{"connectors/*"}, "connectors/format") {
+		t.Error(`"connectors/*" allows every connector`)
+	}
+}
