@@ -185,12 +185,10 @@ func ParseFloatText(s string, lenient bool) (float64, bool) {
 func temporalNumber(t Type, v int64) int64 {
 	switch t.Kind {
 	case Date:
-		y, m, d := CivilFromDays(v)
+		y, m, d := DateParts(v)
 		return y*10000 + m*100 + d
 	case Timestamp:
-		days := floorDiv(v, usPerDay)
-		rem := v - days*usPerDay
-		y, m, d := CivilFromDays(days)
+		y, m, d, rem := TimestampParts(v)
 		return ((y*10000+m*100+d)*100+rem/usPerHour)*10000 + rem/usPerMin%60*100 + rem/usPerSec%60
 	case Time:
 		neg := v < 0
@@ -441,6 +439,12 @@ func toBool(from Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) string
 	return func(c *Ctx, a *Vector, i int, out *Vector) string {
 		j := a.Idx(i)
 		switch {
+		case from.Kind == Date:
+			// MySQL reads a date as the number YYYYMMDD: only the zero
+			// date is FALSE.
+			out.Bool[i] = a.I64[j] != invalidDateBase
+		case from.Kind == Timestamp:
+			out.Bool[i] = a.I64[j] != invalidTsBase
 		case from.IsSigned() || from.IsTemporal():
 			out.Bool[i] = a.I64[j] != 0
 		case from.IsUnsigned():
@@ -491,18 +495,17 @@ func toTemporal(from, to Type) func(*Ctx, *Vector, int, *Vector) string {
 		}
 	case from.Kind == Date && to.Kind == Timestamp:
 		return func(c *Ctx, a *Vector, i int, out *Vector) string {
-			out.I64[i] = a.I64[a.Idx(i)] * usPerDay
+			out.I64[i] = DateToTimestamp(a.I64[a.Idx(i)])
 			return ""
 		}
 	case from.Kind == Timestamp && to.Kind == Date:
 		return func(c *Ctx, a *Vector, i int, out *Vector) string {
-			out.I64[i] = floorDiv(a.I64[a.Idx(i)], usPerDay)
+			out.I64[i] = TimestampToDate(a.I64[a.Idx(i)])
 			return ""
 		}
 	case from.Kind == Timestamp && to.Kind == Time:
 		return func(c *Ctx, a *Vector, i int, out *Vector) string {
-			v := a.I64[a.Idx(i)]
-			out.I64[i] = v - floorDiv(v, usPerDay)*usPerDay
+			out.I64[i] = TimeOfDay(a.I64[a.Idx(i)])
 			return ""
 		}
 	}

@@ -54,6 +54,14 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 - DATE/TIMESTAMP ± INTERVAL: months first (the day is clamped to the month's end), then days and
   time. DATE ± a constant interval without a time part stays a DATE. A result before year 1 or
   after 9999 is NULL (as MySQL, and as date_add/date_sub).
+- Zero and invalid dates (` + "`0000-00-00`, `2024-02-00`" + `, which MySQL keeps under a lenient sql_mode;
+  docs/types.md) show as MySQL shows them wherever a date becomes text (CAST, concat, ` + "`||`" + `,
+  date_format, the csv and JSON formats), with the column's fractional digits
+  (` + "`0000-00-00 00:00:00.000`" + ` for DATETIME(3)); text such as ` + "`'0000-00-00'`" + ` reads as one. year, month, day and
+  the time parts give their fields (0 for a zero part); the functions that need a day number
+  (dayofweek, datediff, timestampdiff, unix_timestamp, date_trunc, convert_tz) and date arithmetic
+  give NULL, as MySQL; date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` of year or month 0 and
+  ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type
@@ -94,6 +102,8 @@ YEAR as 4 digits; BIT as its number (MySQL would show the raw bytes); BOOL as 1/
   exactly 2 decimals.
 - A computed TIMESTAMP (` + "`date_add(ts, …)`" + `) prints a fraction only when it has one; MariaDB keeps the
   operand's DATETIME(6) digits.
+- A zero or invalid date compares below every real date (its sentinel, docs/types.md); MariaDB orders
+  ` + "`2024-02-00`" + ` between 2024-01-31 and 2024-02-01.
 - The session time zone is UTC: now(), unix_timestamp() and from_unixtime() work in UTC.
 - String comparison is binary (see above).
 - ` + "`||`" + ` concatenates (MySQL's ` + "`||`" + ` is OR unless sql_mode has PIPES_AS_CONCAT).

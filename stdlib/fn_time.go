@@ -25,8 +25,9 @@ func init() {
 	Register(&Func{Name: "date", Sig: "date(t) → DATE", Doc: "The date part of a timestamp.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"date(TIMESTAMP '2024-02-29 23:59:59')", "2024-02-29"}},
 		Bind: simple("date", TDate, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-			Sel(sel, n, func(i int) { out.I64[i] = floorDiv(a[0].I64[i], usPerDay) })
+			Sel(sel, n, func(i int) { out.I64[i] = TimestampToDate(a[0].I64[i]) })
 		}, timeArg)})
+	// The parts of a zero date are zeros, as in MySQL.
 	part := func(name, doc string, ex Example, f func(us int64) int64) {
 		Register(&Func{Name: name, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
 			Examples: []Example{ex},
@@ -34,8 +35,8 @@ func init() {
 				Sel(sel, n, func(i int) { out.I64[i] = f(a[0].I64[i]) })
 			}, timeArg)})
 	}
-	ymd := func(us int64) (y, m, d int64) { return CivilFromDays(floorDiv(us, usPerDay)) }
-	tod := func(us int64) int64 { return us - floorDiv(us, usPerDay)*usPerDay }
+	ymd := func(us int64) (y, m, d int64) { y, m, d, _ = TimestampParts(us); return }
+	tod := TimeOfDay
 	part("year", "The year of t.", Example{"year(DATE '2024-02-29')", "2024"}, func(us int64) int64 { y, _, _ := ymd(us); return y })
 	part("month", "The month of t, 1..12.", Example{"month(DATE '2024-02-29')", "2"}, func(us int64) int64 { _, m, _ := ymd(us); return m })
 	part("day", "The day of the month of t, 1..31.", Example{"day(DATE '2024-02-29')", "29"}, func(us int64) int64 { _, _, d := ymd(us); return d })
@@ -44,10 +45,12 @@ func init() {
 	part("hour", "The hour of t, 0..23.", Example{"hour(TIMESTAMP '2024-01-02 13:14:15')", "13"}, func(us int64) int64 { return tod(us) / usPerHour })
 	part("minute", "The minute of t, 0..59.", Example{"minute(TIMESTAMP '2024-01-02 13:14:15')", "14"}, func(us int64) int64 { return tod(us) / usPerMin % 60 })
 	part("second", "The second of t, 0..59.", Example{"second(TIMESTAMP '2024-01-02 13:14:15')", "15"}, func(us int64) int64 { return tod(us) / usPerSec % 60 })
-	part("dayofweek", "The weekday of t, 1 = Sunday … 7 = Saturday.", Example{"dayofweek(DATE '2024-02-29')", "5"}, func(us int64) int64 {
-		d := floorDiv(us, usPerDay) // 1970-01-01 was a Thursday (5)
-		return ((d+4)%7+7)%7 + 1
-	})
+	Register(&Func{Name: "dayofweek", Sig: "dayofweek(t) → INT64", Doc: "The weekday of t, 1 = Sunday … 7 = Saturday; NULL for a zero date.", MySQL: true, MinArgs: 1, MaxArgs: 1,
+		Examples: []Example{{"dayofweek(DATE '2024-02-29')", "5"}},
+		Bind: simple("dayofweek", TInt64, validDates(func(c *Ctx, a []*Vector, i int, out *Vector) {
+			d := floorDiv(a[0].I64[i], usPerDay) // 1970-01-01 was a Thursday (5)
+			out.I64[i] = ((d+4)%7+7)%7 + 1
+		}, 0), timeArg)})
 	Register(&Func{Name: "date_trunc", Sig: "date_trunc(unit, t) → TIMESTAMP", Doc: "t cut down to the start of its year, quarter, month, week (Monday), day, hour, minute or second.",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_trunc('month', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-01 00:00:00"}, {"date_trunc('hour', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-29 10:00:00"}},
 		Bind: bindDateTrunc})
@@ -60,7 +63,13 @@ func init() {
 	Register(&Func{Name: "datediff", Sig: "datediff(a, b) → INT64", Doc: "Days from b to a (date parts only).", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"datediff(DATE '2024-03-01', DATE '2024-02-28')", "2"}},
 		Bind: simple("datediff", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-			Sel(sel, n, func(i int) { out.I64[i] = floorDiv(a[0].I64[i], usPerDay) - floorDiv(a[1].I64[i], usPerDay) })
+			Sel(sel, n, func(i int) {
+				if IsInvalidTimestamp(a[0].I64[i]) || IsInvalidTimestamp(a[1].I64[i]) {
+					out.SetNull(i, n) // as MySQL: a zero date has no day number
+					return
+				}
+				out.I64[i] = floorDiv(a[0].I64[i], usPerDay) - floorDiv(a[1].I64[i], usPerDay)
+			})
 		}, timeArg)})
 	Register(&Func{Name: "timestampdiff", Sig: "timestampdiff(unit, a, b) → INT64", Doc: "Whole units (microsecond … year) from a to b.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"timestampdiff('MONTH', DATE '2024-01-31', DATE '2024-02-29')", "0"}, {"timestampdiff('HOUR', TIMESTAMP '2024-01-01 00:00:00', TIMESTAMP '2024-01-02 01:59:00')", "25"}},
@@ -77,9 +86,9 @@ func init() {
 					Sel(sel, n, func(i int) { out.I64[i] = now.Unix() })
 				}}, nil
 			}
-			return simple("unix_timestamp", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-				Sel(sel, n, func(i int) { out.I64[i] = max(floorDiv(a[0].I64[i], usPerSec), 0) })
-			}, timeArg)(args)
+			return simple("unix_timestamp", TInt64, validDates(func(c *Ctx, a []*Vector, i int, out *Vector) {
+				out.I64[i] = max(floorDiv(a[0].I64[i], usPerSec), 0)
+			}, 0), timeArg)(args)
 		}})
 	Register(&Func{Name: "from_unixtime", Sig: "from_unixtime(n) → TIMESTAMP", Doc: "The UTC timestamp n seconds after 1970-01-01.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"from_unixtime(1704067200)", "2024-01-01 00:00:00"}},
@@ -105,12 +114,34 @@ func init() {
 				return nil, err
 			}
 			return &Bound{Ret: TString, Args: []Type{TTimestamp, TString}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-				Sel(sel, n, func(i int) { out.Str[i] = DateFormat(a[0].I64[i], a[1].Str[i]) })
+				Sel(sel, n, func(i int) {
+					var ok bool
+					if out.Str[i], ok = DateFormatOK(a[0].I64[i], a[1].Str[i]); !ok {
+						out.SetNull(i, n)
+					}
+				})
 			}}, nil
 		}})
 	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
+}
+
+// validDates wraps a row function of TIMESTAMP arguments: a row where an
+// argument in args is a zero or invalid date is NULL, as MySQL gives for
+// the functions that need a day number.
+func validDates(f func(c *Ctx, a []*Vector, i int, out *Vector), args ...int) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Sel(sel, n, func(i int) {
+			for _, k := range args {
+				if IsInvalidTimestamp(a[k].I64[i]) {
+					out.SetNull(i, n)
+					return
+				}
+			}
+			f(c, a, i, out)
+		})
+	}
 }
 
 var dateTruncUnits = map[string]bool{"year": true, "quarter": true, "month": true, "week": true, "day": true, "hour": true, "minute": true, "second": true}
@@ -123,6 +154,10 @@ func bindDateTrunc(args []Arg) (*Bound, error) {
 		Sel(sel, n, func(i int) {
 			unit := strings.ToLower(a[0].Str[i])
 			us := a[1].I64[i]
+			if IsInvalidTimestamp(us) && dateTruncUnits[unit] {
+				out.SetNull(i, n)
+				return
+			}
 			days := floorDiv(us, usPerDay)
 			y, m, _ := CivilFromDays(days)
 			switch unit {
@@ -175,7 +210,7 @@ func bindDateAdd(sign int64) func([]Arg) (*Bound, error) {
 					return
 				}
 				if ret == TDate {
-					r = floorDiv(r, usPerDay)
+					r = TimestampToDate(r)
 				}
 				out.I64[i] = r
 			})
@@ -188,6 +223,10 @@ func bindTimestampDiff(args []Arg) (*Bound, error) {
 		Sel(sel, n, func(i int) {
 			unit := strings.TrimSuffix(strings.ToUpper(a[0].Str[i]), "S")
 			x, y := a[1].I64[i], a[2].I64[i]
+			if IsInvalidTimestamp(x) || IsInvalidTimestamp(y) {
+				out.SetNull(i, n)
+				return
+			}
 			var r int64
 			switch unit {
 			case "MICROSECOND":
@@ -283,6 +322,10 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			return
 		}
 		us := a[0].I64[i]
+		if IsInvalidTimestamp(us) {
+			out.SetNull(i, n)
+			return
+		}
 		w := TimeOf(us)
 		// Read the wall time in from, then show the instant in to.
 		inst := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), from)
@@ -304,12 +347,44 @@ var (
 
 // DateFormat formats a timestamp (µs) with MySQL's DATE_FORMAT specifiers.
 func DateFormat(us int64, f string) string {
-	days := floorDiv(us, usPerDay)
-	rem := us - days*usPerDay
-	y, m, d := CivilFromDays(days)
+	s, _ := DateFormatOK(us, f)
+	return s
+}
+
+// calcDaynr is MariaDB's calc_daynr: a day number that also exists for
+// dates with a zero day or month (the weekday of '2024-02-00' is that of
+// '2024-01-31'), 0 for year and month zero.
+func calcDaynr(y, m, d int64) int64 {
+	if y == 0 && m == 0 {
+		return 0
+	}
+	delsum := 365*y + 31*(m-1) + d
+	if m <= 2 {
+		y--
+	} else {
+		delsum -= (m*4 + 23) / 10
+	}
+	return delsum + y/4 - ((y/100+1)*3)/4
+}
+
+// DateFormatOK is DateFormat; ok is false (NULL, as MySQL) when a zero or
+// invalid date meets a specifier it has no value for: a month name for
+// month 0, a day of the year for year or month 0, a weekday for year and
+// month 0.
+func DateFormatOK(us int64, f string) (string, bool) {
+	y, m, d, rem := TimestampParts(us)
 	h, mi, s, frac := rem/usPerHour, rem/usPerMin%60, rem/usPerSec%60, rem%usPerSec
-	wd := ((days+3)%7 + 7) % 7 // 0 = Monday
-	yday := days - DaysFromCivil(y, 1, 1) + 1
+	var wd, yday int64 // wd: 0 = Monday
+	if IsInvalidTimestamp(us) {
+		daynr := calcDaynr(y, m, d)
+		wd = (daynr + 5) % 7
+		yday = daynr - calcDaynr(y, 1, 1) + 1
+	} else {
+		days := floorDiv(us, usPerDay)
+		wd = ((days+3)%7 + 7) % 7
+		yday = days - DaysFromCivil(y, 1, 1) + 1
+	}
+	noWeekday := y == 0 && m == 0
 	h12 := h % 12
 	if h12 == 0 {
 		h12 = 12
@@ -359,18 +434,32 @@ func DateFormat(us int64, f string) string {
 			fmt.Fprintf(&b, "%02d:%02d:%02d", h, mi, s)
 		case 'r':
 			fmt.Fprintf(&b, "%02d:%02d:%02d %s", h12, mi, s, ampm)
-		case 'W':
-			b.WriteString(dayNames[wd])
-		case 'a':
-			b.WriteString(dayNames[wd][:3])
-		case 'M':
-			b.WriteString(monthNames[m-1])
-		case 'b':
-			b.WriteString(monthNames[m-1][:3])
+		case 'W', 'a', 'w':
+			if noWeekday {
+				return "", false
+			}
+			switch f[i] {
+			case 'W':
+				b.WriteString(dayNames[wd])
+			case 'a':
+				b.WriteString(dayNames[wd][:3])
+			default:
+				pad((wd+1)%7, 1)
+			}
+		case 'M', 'b':
+			if m == 0 {
+				return "", false
+			}
+			if f[i] == 'M' {
+				b.WriteString(monthNames[m-1])
+			} else {
+				b.WriteString(monthNames[m-1][:3])
+			}
 		case 'j':
+			if m == 0 || y == 0 {
+				return "", false
+			}
 			pad(yday, 3)
-		case 'w':
-			pad((wd+1)%7, 1)
 		case 'D':
 			suffix := "th"
 			if d < 11 || d > 13 {
@@ -389,5 +478,5 @@ func DateFormat(us int64, f string) string {
 			b.WriteByte(f[i])
 		}
 	}
-	return b.String()
+	return b.String(), true
 }

@@ -3,6 +3,7 @@ package stdlib
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,78 @@ const (
 	usPerHour = 60 * usPerMin
 	usPerDay  = 24 * usPerHour
 )
+
+// Zero and invalid dates ('0000-00-00', '2024-02-00'), kept by MySQL under a
+// lenient sql_mode, have no day number. The MySQL source stores them as
+// exact sentinels below every real date (docs/types.md): a DATE Y-M-D is
+// math.MinInt32 + (Y·13+M)·32 + D, a TIMESTAMP math.MinInt64 +
+// ((Y·13+M)·32+D)·86400·10⁶ + the µs of its time of day. Every function
+// that shows, splits or converts a date goes through DateParts,
+// TimestampParts, DateToTimestamp and TimestampToDate, which know them.
+const (
+	invalidDateBase  = int64(math.MinInt32)
+	invalidDateLimit = invalidDateBase + 10000*13*32
+	invalidTsBase    = int64(math.MinInt64)
+	invalidTsLimit   = invalidTsBase + 10000*13*32*usPerDay
+)
+
+// IsInvalidDate reports whether a DATE (days) is a zero or invalid date.
+func IsInvalidDate(days int64) bool { return days < invalidDateLimit }
+
+// IsInvalidTimestamp reports whether a TIMESTAMP (µs) has a zero or
+// invalid date part.
+func IsInvalidTimestamp(us int64) bool { return us < invalidTsLimit }
+
+// InvalidDate returns the DATE sentinel of y-m-d (a date that is not a
+// calendar date: month or day zero, or a day past the month's end).
+func InvalidDate(y, m, d int64) int64 { return invalidDateBase + (y*13+m)*32 + d }
+
+// DateParts returns the year, month and day of a DATE, zero and invalid
+// dates included.
+func DateParts(days int64) (y, m, d int64) {
+	if days < invalidDateLimit {
+		c := days - invalidDateBase
+		return c / 32 / 13, c / 32 % 13, c % 32
+	}
+	return CivilFromDays(days)
+}
+
+// TimestampParts returns the date parts of a TIMESTAMP and the µs of its
+// time of day, zero and invalid dates included.
+func TimestampParts(us int64) (y, m, d, tod int64) {
+	if us < invalidTsLimit {
+		u := uint64(us) - uint64(1<<63) // us - math.MinInt64, without overflow
+		c := int64(u / uint64(usPerDay))
+		return c / 32 / 13, c / 32 % 13, c % 32, int64(u % uint64(usPerDay))
+	}
+	days := floorDiv(us, usPerDay)
+	y, m, d = CivilFromDays(days)
+	return y, m, d, us - days*usPerDay
+}
+
+// DateToTimestamp returns midnight of a DATE; a zero date stays zero.
+func DateToTimestamp(days int64) int64 {
+	if days < invalidDateLimit {
+		return invalidTsBase + (days-invalidDateBase)*usPerDay
+	}
+	return days * usPerDay
+}
+
+// TimestampToDate returns the date part of a TIMESTAMP; a zero date stays
+// zero.
+func TimestampToDate(us int64) int64 {
+	if us < invalidTsLimit {
+		y, m, d, _ := TimestampParts(us)
+		return InvalidDate(y, m, d)
+	}
+	return floorDiv(us, usPerDay)
+}
+
+// TimeOfDay returns the µs since midnight of a TIMESTAMP.
+func TimeOfDay(us int64) int64 {
+	_, _, _, tod := TimestampParts(us)
+	return tod
+}
 
 // MaxTimeUs is MySQL's largest TIME, 838:59:59.000000.
 const MaxTimeUs = 838*usPerHour + 59*usPerMin + 59*usPerSec
@@ -93,7 +166,7 @@ func ParseDate(s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("invalid date %q", s)
 	}
-	return floorDiv(us, usPerDay), nil
+	return TimestampToDate(us), nil
 }
 
 var errBadTimestamp = errors.New("bad timestamp")
@@ -133,10 +206,19 @@ func parseTimestamp(s string) (int64, error) {
 	} else {
 		return 0, errBadTimestamp
 	}
-	if m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	if m > 12 || d > 31 {
 		return 0, errBadTimestamp
 	}
-	us := DaysFromCivil(y, m, d) * usPerDay
+	us := int64(0)
+	if m == 0 || d == 0 {
+		// MySQL's zero dates ('0000-00-00', '2024-02-00') read as their
+		// sentinel; a day past the month's end is no date at all.
+		us = DateToTimestamp(InvalidDate(y, m, d))
+	} else if d > daysIn(y, m) {
+		return 0, errBadTimestamp
+	} else {
+		us = DaysFromCivil(y, m, d) * usPerDay
+	}
 	if timePart != "" {
 		t, err := parseClock(timePart, false)
 		if err != nil || t >= usPerDay {
@@ -217,16 +299,19 @@ func ParseTime(s string) (int64, error) {
 	return us, nil
 }
 
-// FormatDate formats days since the epoch as 'YYYY-MM-DD'.
+// FormatDate formats days since the epoch as 'YYYY-MM-DD' (a zero date as
+// '0000-00-00').
 func FormatDate(days int64) string {
-	y, m, d := CivilFromDays(days)
-	b := make([]byte, 0, 10)
+	y, m, d := DateParts(days)
+	return string(appendYMD(make([]byte, 0, 10), y, m, d))
+}
+
+func appendYMD(b []byte, y, m, d int64) []byte {
 	b = appendPad(b, y, 4)
 	b = append(b, '-')
 	b = appendPad(b, m, 2)
 	b = append(b, '-')
-	b = appendPad(b, d, 2)
-	return string(b)
+	return appendPad(b, d, 2)
 }
 
 func appendPad(b []byte, v int64, width int) []byte {
@@ -243,11 +328,10 @@ func appendPad(b []byte, v int64, width int) []byte {
 
 // FormatTimestamp formats µs since the epoch as 'YYYY-MM-DD HH:MM:SS' with
 // fsp fractional digits (0..6); fsp < 0 prints 6 digits when the value has
-// a fraction and none otherwise.
+// a fraction and none otherwise. A zero date prints as '0000-00-00 00:00:00'.
 func FormatTimestamp(us int64, fsp int) string {
-	days := floorDiv(us, usPerDay)
-	rem := us - days*usPerDay
-	b := []byte(FormatDate(days))
+	y, m, d, rem := TimestampParts(us)
+	b := appendYMD(make([]byte, 0, 26), y, m, d)
 	b = append(b, ' ')
 	b = appendClock(b, rem, fsp)
 	return string(b)
@@ -336,6 +420,9 @@ func MakeInterval(n int64, unit string) (arrow.MonthDayNanoInterval, error) {
 // AddInterval adds iv (times sign) to a timestamp in µs the way MySQL's
 // DATE_ADD does: months first, clamping the day to the month's last day.
 func AddInterval(us int64, iv arrow.MonthDayNanoInterval, sign int64) (int64, bool) {
+	if us < invalidTsLimit {
+		return 0, false // a zero date plus anything is NULL, as in MySQL
+	}
 	if iv.Months != 0 {
 		days := floorDiv(us, usPerDay)
 		rem := us - days*usPerDay

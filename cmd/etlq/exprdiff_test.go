@@ -74,8 +74,72 @@ func TestExprDifferential(t *testing.T) {
 	}()
 	bind := exprBinder(t, dsn, db)
 
-	compared, differ := 0, 0
-	for _, c := range exprCases {
+	compared, differ := runExprCases(t, my, db, batches, bind, exprCases, 9)
+	t.Logf("%d expressions compared over 9 rows; %d cases are documented differences", compared, differ)
+}
+
+// TestExprDifferentialZeroDates is TestExprDifferential over MySQL's zero
+// and invalid dates, which a lenient sql_mode keeps: every function that
+// shows, splits or converts them must give what MariaDB gives.
+func TestExprDifferentialZeroDates(t *testing.T) {
+	dsn := testenv.MySQLDSN(t)
+	my := testenv.MySQLConn(t, dsn)
+	db := "exprz_" + testenv.UniqueName(t)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	testenv.Exec(t, my, "SET sql_mode = ''",
+		"CREATE DATABASE "+db+" CHARACTER SET utf8mb4",
+		"CREATE TABLE "+db+`.t (id INT PRIMARY KEY, d DATE, dt6 DATETIME(6), dt3 DATETIME(3), dt0 DATETIME,
+			ts6 TIMESTAMP(6) NULL DEFAULT NULL, ts0 TIMESTAMP NULL DEFAULT NULL, tm TIME(2))`,
+		// Row 4 is NULL in every column. '2024-02-30' is not kept (it
+		// needs ALLOW_INVALID_DATES): MariaDB stores a zero date.
+		"INSERT INTO "+db+`.t VALUES
+			(1, '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '00:00:00'),
+			(2, '2024-02-00', '2024-00-15 10:11:12.5', '2024-02-30 01:02:03.456', '2024-02-00 10:00:00', NULL, NULL, '00:00:00.5'),
+			(3, '2024-02-29', '2024-02-29 10:11:12.5', '2024-02-29 01:02:03.456', '2024-02-29 10:00:00', '2024-02-29 10:11:12.5', '2024-02-29 10:11:12', '-01:00:00'),
+			(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+			(5, '0000-01-00', '0000-00-01 23:59:59.999999', '2000-01-00 00:00:00.001', '1999-00-00 12:00:00', '1970-01-01 00:00:01', '2038-01-19 03:14:07', '838:59:59'),
+			(6, '2024-00-05', '2024-00-00 00:00:00.000001', '0000-12-31 00:00:00', '2024-03-00 00:00:00', NULL, NULL, NULL)`)
+	testenv.Exec(t, my, "SET time_zone = '+00:00'", "SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
+	batches := snapshotRows(t, dsn, db)
+	defer func() {
+		for _, b := range batches {
+			b.Record.Release()
+		}
+	}()
+	compared, differ := runExprCases(t, my, db, batches, exprBinder(t, dsn, db), zeroDateCases, 6)
+	t.Logf("%d expressions compared over 6 rows; %d cases are documented differences", compared, differ)
+}
+
+var zeroDateCases = []exprCase{
+	{e: "d"}, {e: "dt6"}, {e: "dt3"}, {e: "dt0"}, {e: "ts6"}, {e: "ts0"}, {e: "tm"},
+	{e: "CAST(d AS STRING)", my: "CAST(d AS CHAR)"}, {e: "CAST(dt6 AS STRING)", my: "CAST(dt6 AS CHAR)"},
+	{e: "CAST(dt3 AS STRING)", my: "CAST(dt3 AS CHAR)"}, {e: "CAST(ts6 AS STRING)", my: "CAST(ts6 AS CHAR)"},
+	{e: "concat(d, '|', dt6, '|', dt3, '|', dt0, '|', ts6, '|', ts0)"},
+	{e: "d || '/' || dt3", my: "CONCAT(d, '/', dt3)", why: whyConcat},
+	{e: "concat_ws(',', d, dt0)"},
+	{e: "date_format(d, '%Y-%m-%d %e %c %y %D')"}, {e: "date_format(d, '%j')"}, {e: "date_format(dt0, '%j %W')"}, {e: "date_format(dt6, '%Y-%m-%d %H:%i:%s.%f %T %r %p')"},
+	{e: "date_format(d, '%W %a %w')"}, {e: "date_format(dt0, '%M %b')"},
+	{e: "year(d)"}, {e: "month(d)"}, {e: "day(d)"}, {e: "year(dt6)"}, {e: "month(dt3)"}, {e: "day(dt0)"},
+	{e: "hour(dt6)"}, {e: "minute(dt3)"}, {e: "second(dt0)"}, {e: "dayofweek(d)"}, {e: "dayofweek(dt6)"},
+	{e: "date(dt6)"}, {e: "date(d)"}, {e: "CAST(dt6 AS DATE)"}, {e: "CAST(d AS TIMESTAMP)", my: "CAST(d AS DATETIME)"},
+	{e: "CAST(dt0 AS TIME)", my: "CAST(dt0 AS TIME)"},
+	{e: "CAST(d AS INT64)", my: "CAST(d AS SIGNED)"}, {e: "CAST(dt0 AS INT64)", my: "CAST(dt0 AS SIGNED)"},
+	{e: "CAST(d AS DECIMAL(10,0))"}, {e: "CAST(d AS FLOAT64)", my: "CAST(d AS DOUBLE)"},
+	{e: "datediff(d, '2024-01-01')"}, {e: "datediff(dt6, d)"},
+	{e: "d + INTERVAL 1 DAY"}, {e: "date_add(dt0, INTERVAL 1 MONTH)"}, {e: "date_sub(d, INTERVAL 1 YEAR)"},
+	{e: "d IS NULL"}, {e: "d = DATE '2024-02-29'"}, {e: "d = '0000-00-00'"}, {e: "dt0 = '0000-00-00 00:00:00'"},
+	{e: "d < DATE '1000-01-01'", my: "d < DATE '1000-01-01' OR (d IS NOT NULL AND (MONTH(d) = 0 OR DAY(d) = 0))", why: whyZeroDateOrder},
+	{e: "dt6 = dt6"}, {e: "coalesce(d, DATE '2000-01-01')"},
+	{e: "CAST('0000-00-00' AS DATE)"}, {e: "CAST('2024-02-00 10:11:12' AS TIMESTAMP)", my: "CAST('2024-02-00 10:11:12' AS DATETIME)"},
+	{e: "json_extract(concat('[\"', d, '\"]'), '$[0]')"},
+}
+
+// runExprCases compares each case over the nrows rows of db.t (see
+// TestExprDifferential); it returns how many were compared and how many
+// of those are documented differences.
+func runExprCases(t *testing.T, my *client.Conn, db string, batches []*exec.Batch, bind func(string) (exec.Expr, error), cases []exprCase, nrows int) (compared, differ int) {
+	t.Helper()
+	for _, c := range cases {
 		if c.rejected != "" {
 			if _, err := bind(c.e); err == nil || !strings.Contains(err.Error(), c.rejected) {
 				t.Errorf("%s: etlq gave error %v, want a type error %q (%s)", c.e, err, c.rejected, c.why)
@@ -89,7 +153,7 @@ func TestExprDifferential(t *testing.T) {
 		if c.why != "" {
 			differ++
 		}
-		want := mariadbRows(t, my, db, mySQL)
+		want := mariadbRows(t, my, db, mySQL, nrows)
 		got, err := etlqRows(t, bind, batches, c.e)
 		if err != nil {
 			t.Errorf("%s: etlq: %v", c.e, err)
@@ -105,7 +169,7 @@ func TestExprDifferential(t *testing.T) {
 		}
 		compared++
 	}
-	t.Logf("%d expressions compared over 9 rows; %d cases are documented differences", compared, differ)
+	return compared, differ
 }
 
 // exprCase is one expression: e in etlq's language; my, when set, the
@@ -119,16 +183,17 @@ type exprCase struct {
 }
 
 const (
-	whyConcat   = "|| concatenates in etlq; in MariaDB it is OR unless sql_mode has PIPES_AS_CONCAT"
-	whyBinary   = "etlq compares strings byte for byte (utf8mb4_bin); MariaDB's default collation ignores case"
-	whyCastErr  = "a CAST of bad text or out of range is a row error in etlq; MariaDB warns and clamps"
-	whyCastType = "MariaDB has no CAST to this type; the rewrite computes the same value"
-	whyDouble   = "etlq prints a computed FLOAT64 in its shortest form; MariaDB prints round(x, d) with d decimals"
-	whyNegMin   = "-x of the smallest BIGINT is a row error in etlq; MariaDB switches to DECIMAL"
-	whyTsFrac   = "a computed TIMESTAMP (or TIME) prints a fraction only when it has one; MariaDB keeps DATETIME(6) digits"
-	whyTextBool = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
-	whyJSONBool = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
-	whyUnixTime = "unix_timestamp is an INT64 without fraction, 0 before 1970 (as MySQL), no 2038 limit; MariaDB 10.11 is NULL outside 1970..2038"
+	whyConcat        = "|| concatenates in etlq; in MariaDB it is OR unless sql_mode has PIPES_AS_CONCAT"
+	whyBinary        = "etlq compares strings byte for byte (utf8mb4_bin); MariaDB's default collation ignores case"
+	whyCastErr       = "a CAST of bad text or out of range is a row error in etlq; MariaDB warns and clamps"
+	whyCastType      = "MariaDB has no CAST to this type; the rewrite computes the same value"
+	whyDouble        = "etlq prints a computed FLOAT64 in its shortest form; MariaDB prints round(x, d) with d decimals"
+	whyNegMin        = "-x of the smallest BIGINT is a row error in etlq; MariaDB switches to DECIMAL"
+	whyTsFrac        = "a computed TIMESTAMP (or TIME) prints a fraction only when it has one; MariaDB keeps DATETIME(6) digits"
+	whyTextBool      = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
+	whyJSONBool      = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
+	whyZeroDateOrder = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
+	whyUnixTime      = "unix_timestamp is an INT64 without fraction, 0 before 1970 (as MySQL), no 2038 limit; MariaDB 10.11 is NULL outside 1970..2038"
 )
 
 // tsFrac is the MariaDB spelling of a computed DATETIME(6) x as etlq
@@ -378,7 +443,11 @@ func etlqRows(t *testing.T, bind func(string) (exec.Expr, error), batches []*exe
 	if err != nil {
 		return nil, err
 	}
-	rows := make([]string, 9)
+	n := 0
+	for _, b := range batches {
+		n += int(b.Record.NumRows())
+	}
+	rows := make([]string, n)
 	for _, b := range batches {
 		ids := b.Record.Column(b.Record.Schema().FieldIndices("id")[0]).(*array.Int32)
 		out, kept, _, rowErrs, err := p.Run(context.Background(), b)
@@ -409,7 +478,7 @@ func etlqRows(t *testing.T, bind func(string) (exec.Expr, error), batches []*exe
 // order. When the statement fails (an overflow error is one for the whole
 // statement), each row is evaluated alone and the rows that fail read
 // "ERROR".
-func mariadbRows(t *testing.T, my *client.Conn, db, e string) []string {
+func mariadbRows(t *testing.T, my *client.Conn, db, e string, n int) []string {
 	t.Helper()
 	q := fmt.Sprintf("SELECT CAST((%s) AS CHAR) FROM %s.t ORDER BY id", e, db)
 	r, err := my.Execute(q)
@@ -425,7 +494,7 @@ func mariadbRows(t *testing.T, my *client.Conn, db, e string) []string {
 		t.Fatalf("mariadb: %v\n%s", err, q)
 	}
 	var out []string
-	for id := 1; id <= 9; id++ {
+	for id := 1; id <= n; id++ {
 		r, err := my.Execute(fmt.Sprintf("SELECT CAST((%s) AS CHAR) FROM %s.t WHERE id = %d", e, db, id))
 		if err != nil {
 			out = append(out, "ERROR")

@@ -10,10 +10,13 @@ import (
 // columns, then "_op" unless a user column has that name) once per schema,
 // fields quoted when they hold a comma, quote, CR or LF. NULL is an empty
 // unquoted field and the empty string is "" (quoted), so the two stay
-// apart. Values are written as by the table format, binary as base64.
+// apart. Values are written as by the table format, binary as base64,
+// except that a MySQL DATETIME(n)/TIMESTAMP(n)/TIME(n) column keeps its n
+// fractional digits, as CAST(col AS CHAR) shows it.
 type csvEncoder struct {
 	opts    Options
 	lc      layoutCache
+	fsp     []int // per user column, sourceFSP of its field
 	started bool
 	buf     []byte
 }
@@ -28,6 +31,12 @@ func (e *csvEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 	}
 	r := b.Record
 	l, changed := e.lc.get(r.Schema())
+	if changed || e.fsp == nil {
+		e.fsp = e.fsp[:0]
+		for _, c := range l.user {
+			e.fsp = append(e.fsp, sourceFSP(r.Schema().Field(c)))
+		}
+	}
 	if changed || !e.started {
 		skip := !e.started && e.opts.SkipFirstHeader
 		e.started = true
@@ -57,7 +66,7 @@ func (e *csvEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 				continue
 			}
 			var err error
-			e.buf, err = appendText(e.buf[:0], a, i, textBase64)
+			e.buf, err = appendTextFSP(e.buf[:0], a, i, textBase64, e.fsp[k])
 			if err != nil {
 				return err
 			}

@@ -304,3 +304,59 @@ func TestDebeziumDatetimeIsEpochNumber(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVKeepsSourceFSP: a MySQL DATETIME(n), TIMESTAMP(n) or TIME(n)
+// column is written with exactly n fractional digits, zero dates included,
+// as MySQL's CAST(col AS CHAR) shows it; a timestamp of no known source
+// column keeps the fraction only when it has one.
+func TestCSVKeepsSourceFSP(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ts := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	src := func(typ string) arrow.Metadata {
+		return arrow.NewMetadata([]string{exec.MetaSourceType}, []string{typ})
+	}
+	user := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "dt0", Type: ts, Nullable: true, Metadata: src("datetime")},
+		{Name: "dt3", Type: ts, Nullable: true, Metadata: src("datetime(3)")},
+		{Name: "ts6", Type: ts, Nullable: true, Metadata: src("timestamp(6)")},
+		{Name: "any", Type: ts, Nullable: true},
+		{Name: "tm2", Type: arrow.FixedWidthTypes.Duration_us, Nullable: true, Metadata: src("time(2)")},
+	}
+	s := sinktest.SinkSchema(user, false)
+	rb := array.NewRecordBuilder(mem, s)
+	defer rb.Release()
+	add := func(id int32, tm int64, us ...int64) {
+		rb.Field(0).(*array.Int32Builder).Append(id)
+		for k, v := range us {
+			rb.Field(1 + k).(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+		}
+		rb.Field(5).(*array.DurationBuilder).Append(arrow.Duration(tm))
+		rb.Field(6).(*array.Uint64Builder).Append(uint64(id))
+		rb.Field(7).(*array.Uint8Builder).Append(0)
+		rb.Field(8).(*array.StringBuilder).Append(exec.OpRead)
+		rb.Field(9).(*array.TimestampBuilder).Append(0)
+		rb.Field(10).(*array.StringBuilder).Append("binlog.000001:4")
+	}
+	zero := mysql.EncodeDatetime(0, 0, 0, 0, 0, 0, 0)
+	add(1, 0, zero, zero, zero, zero)
+	add(2, -(3600e6 + 500000), mysql.EncodeDatetime(2024, 2, 0, 10, 11, 12, 0), mysql.EncodeDatetime(2024, 2, 29, 1, 2, 3, 456000),
+		1709251199123456, 1709251199000000)
+	b := &exec.Batch{Record: rb.NewRecordBatch(), DB: "d", Table: "t"}
+	defer b.Release()
+	enc, err := format.New(format.CSV, format.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := enc.Encode(nil, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id,dt0,dt3,ts6,any,tm2,_op\r\n" +
+		"1,0000-00-00 00:00:00,0000-00-00 00:00:00.000,0000-00-00 00:00:00.000000,0000-00-00 00:00:00,00:00:00.00,read\r\n" +
+		"2,2024-02-00 10:11:12,2024-02-29 01:02:03.456,2024-02-29 23:59:59.123456,2024-02-29 23:59:59,-01:00:00.50,read\r\n"
+	if string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}

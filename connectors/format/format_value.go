@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -101,6 +102,67 @@ func appendText(dst []byte, a arrow.Array, i int, st textStyle) ([]byte, error) 
 		return appendClock(dst, timeOfDayMicros(a, i)), nil
 	}
 	return dst, fmt.Errorf("unsupported column type %s", a.DataType())
+}
+
+// sourceFSP returns the fractional-second digits that a MySQL DATETIME(n),
+// TIMESTAMP(n) or TIME(n) source column declares (0 for DATETIME), or -1
+// for any other field.
+func sourceFSP(f arrow.Field) int {
+	st := strings.ToLower(strings.TrimSpace(sourceType(f)))
+	name, args, _ := strings.Cut(st, "(")
+	if name != "datetime" && name != "timestamp" && name != "time" {
+		return -1
+	}
+	n, _, _ := strings.Cut(args, ")")
+	fsp, err := strconv.Atoi(n)
+	if err != nil || fsp < 0 || fsp > 6 {
+		return 0
+	}
+	return fsp
+}
+
+// appendTextFSP is appendText, except that a timestamp or time of a column
+// that declares fsp fractional digits (fsp >= 0, from sourceFSP) is
+// written with exactly that many, zero dates included, as MySQL's
+// CAST(col AS CHAR) shows it: "0000-00-00 00:00:00.000" for DATETIME(3).
+func appendTextFSP(dst []byte, a arrow.Array, i int, st textStyle, fsp int) ([]byte, error) {
+	switch a := a.(type) {
+	case *array.Timestamp:
+		if fsp < 0 || a.DataType().(*arrow.TimestampType).Unit != arrow.Microsecond {
+			break
+		}
+		y, m, d, tod, ok := invalidDate(a, i)
+		if !ok {
+			t, _ := timeAt(a, i)
+			y, m, d = t.Year(), int(t.Month()), t.Day()
+			tod = int64(t.Hour())*3600e6 + int64(t.Minute())*60e6 + int64(t.Second())*1e6 + int64(t.Nanosecond()/1000)
+		}
+		dst = appendYMD(dst, y, m, d)
+		dst = append(dst, ' ')
+		return appendClockFSP(dst, tod, fsp), nil
+	case *array.Duration:
+		if fsp < 0 {
+			break
+		}
+		return appendClockFSP(dst, durationMicros(a, i), fsp), nil
+	}
+	return appendText(dst, a, i, st)
+}
+
+// appendClockFSP writes "[-]HH:MM:SS" and exactly fsp fractional digits.
+func appendClockFSP(dst []byte, us int64, fsp int) []byte {
+	if us < 0 {
+		dst = append(dst, '-')
+		us = -us
+	}
+	s := us / 1e6
+	dst = fmt.Appendf(dst, "%02d:%02d:%02d", s/3600, s/60%60, s%60)
+	if fsp > 0 {
+		f := strconv.AppendInt(nil, us%1e6+1e6, 10)
+		dst = append(dst, '.')
+		dst = append(dst, f[1:1+fsp]...)
+	}
+	return dst
 }
 
 // appendJSON appends a[i] as a JSON value. dbz selects Debezium's encodings
