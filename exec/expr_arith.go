@@ -546,11 +546,21 @@ func (e *negExpr) String() string    { return fmt.Sprintf("-%s", e.x) }
 func (e *negExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	a := e.x.eval(c, sel)
 	n := c.n
+	rows := sel
 	if a.Const {
 		n = 1
 		sel = nil
 	}
 	out := c.vec(e.t, n)
+	fail := func(i int) {
+		reason := fmt.Sprintf("BIGINT value is out of range in %s", e)
+		if a.Const {
+			each(rows, c.n, func(r int) { c.Fail(r, reason) }) // a constant fails on every row
+		} else {
+			c.Fail(i, reason)
+		}
+		out.SetNull(i, n)
+	}
 	out.Const = a.Const
 	if a.Nulls != nil {
 		out.Nulls = c.mask(len(a.Nulls))
@@ -560,10 +570,19 @@ func (e *negExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	case stdlib.PhysFloat:
 		each(sel, n, func(i int) { out.F64[i] = -a.F64[i] })
 	case stdlib.PhysInt:
+		if a.Type.Kind == stdlib.Uint64 {
+			each(sel, n, func(i int) {
+				if a.U64[i] > 1<<63 && !a.IsNull(i) {
+					fail(i)
+					return
+				}
+				out.I64[i] = -int64(a.U64[i]) // 1<<63 wraps to the smallest INT64, as wanted
+			})
+			break
+		}
 		each(sel, n, func(i int) {
 			if a.I64[i] == math.MinInt64 && !a.IsNull(i) {
-				c.Fail(i, fmt.Sprintf("BIGINT value is out of range in %s", e))
-				out.SetNull(i, n)
+				fail(i)
 				return
 			}
 			out.I64[i] = -a.I64[i]

@@ -29,14 +29,23 @@ func Unary(op string, x Expr) (Expr, error) {
 			return &negExpr{x: n, t: stdlib.TFloat64}, nil
 		case t.Kind == stdlib.Decimal:
 			return &negExpr{x: n, t: t}, nil
+		case t.Kind == stdlib.Uint64:
+			// As MySQL: -x is a BIGINT, so -9223372036854775808 (the
+			// literal 9223372036854775808 is a UINT64) is the smallest
+			// INT64, and a larger x is a row error, except that a larger
+			// literal becomes a DECIMAL. The operand is read as unsigned:
+			// converting it to INT64 first would lose it.
+			if l, ok := n.(*litExpr); ok && !l.v.IsNull(0) && l.v.U64[0] > 1<<63 {
+				d, err := coerce(n, stdlib.Dec(20, 0))
+				if err != nil {
+					return nil, err
+				}
+				return &negExpr{x: d, t: stdlib.Dec(20, 0)}, nil
+			}
+			return &negExpr{x: n, t: stdlib.TInt64}, nil
 		case t.IsInteger(), t.Kind == stdlib.Bool:
 			if n, err = coerce(n, stdlib.TInt64); err != nil {
 				return nil, err
-			}
-			if t.Kind == stdlib.Uint64 {
-				// 0 - x keeps the full unsigned range exact as a decimal.
-				d, _ := coerce(n, stdlib.Dec(20, 0))
-				return &negExpr{x: d, t: stdlib.Dec(20, 0)}, nil
 			}
 			return &negExpr{x: n, t: stdlib.TInt64}, nil
 		}

@@ -51,6 +51,9 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   from zero; precision is capped at 65 and a value that does not fit is a row error.
   An integer joins decimal arithmetic as DECIMAL(3,0) (INT8), (5,0), (10,0), (19,0), (20,0) (UINT64).
 - Division or modulo by zero gives NULL.
+- Unary ` + "`-`" + ` of an integer is INT64, as MySQL's BIGINT: ` + "`-9223372036854775808`" + ` is the smallest INT64, ` + "`-u`" + ` of
+  a UINT64 above 9223372036854775808 is a row error; a literal that large becomes a DECIMAL
+  (` + "`-18446744073709551615`" + `).
 - DATE/TIMESTAMP ± INTERVAL: months first (the day is clamped to the month's end), then days and
   time. DATE ± a constant interval without a time part stays a DATE. A result before year 1 or
   after 9999 is NULL (as MySQL, and as date_add/date_sub).
