@@ -147,7 +147,11 @@ type StreamChecker interface {
 
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
-	// Tables lists the tables matching db and a glob pattern of table names.
+	// Tables lists the tables whose database matches db and whose name
+	// matches pattern, both path.Match patterns (* and ? globs; a \ escapes
+	// the character after it, so a back-quoted `t?` is written t\?). A
+	// pattern over databases leaves out the server's own (mysql,
+	// information_schema, …).
 	Tables(ctx context.Context, db, pattern string) ([]TableRef, error)
 	// Describe returns a table's current schema.
 	Describe(ctx context.Context, ref TableRef) (*TableSchema, error)

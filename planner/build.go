@@ -17,6 +17,8 @@ import (
 // line backs it with live connections; tests may back it with fixed
 // schemas.
 type Catalog interface {
+	// Tables lists the tables matching db and pattern, as
+	// connectors.Source.Tables does (path.Match patterns).
 	Tables(ctx context.Context, src *SourceDecl, db, pattern string) ([]connectors.TableRef, error)
 	Describe(ctx context.Context, src *SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error)
 }
@@ -132,7 +134,7 @@ func Redact(dsn string) string {
 }
 
 // resolveSource picks the source of a FROM table name and returns it with
-// the remaining db and table parts.
+// the remaining db and table parts, as Catalog patterns (namePattern).
 func (b *builder) resolveSource(t *lang.TableName) (*SourceDecl, string, string, bool) {
 	parts := t.Parts
 	switch len(parts) {
@@ -146,7 +148,7 @@ func (b *builder) resolveSource(t *lang.TableName) (*SourceDecl, string, string,
 			b.errs.add(parts[0], "unknown source %q%s", parts[0].Name, suggest(parts[0].Name, names))
 			return nil, "", "", false
 		}
-		return d, parts[1].Name, parts[2].Name, true
+		return d, namePattern(parts[1]), namePattern(parts[2]), true
 	case 2:
 		var mysql []*SourceDecl
 		for _, s := range b.plan.Sources {
@@ -160,7 +162,7 @@ func (b *builder) resolveSource(t *lang.TableName) (*SourceDecl, string, string,
 			}
 			return nil, "", "", false
 		}
-		return mysql[0], parts[0].Name, parts[1].Name, true
+		return mysql[0], namePattern(parts[0]), namePattern(parts[1]), true
 	default:
 		b.errs.add(t, "a binlog table is written [source.]database.table")
 		return nil, "", "", false

@@ -21,6 +21,8 @@ var PipelineOptions = []connectors.Option{
 	{Name: "snapshot_parallelism", Type: connectors.OptInt, Doc: "snapshot chunks read at once"},
 	{Name: "chunk_rows", Type: connectors.OptInt, Doc: "rows per snapshot chunk"},
 	{Name: "start_at", Type: connectors.OptString, Doc: "with SNAPSHOT never and no checkpoint: 'earliest', 'latest', 'file:pos', a GTID set or a timestamp"},
+	{Name: "key_unique_across_tables", Type: connectors.OptBool, Default: false,
+		Doc: "MODE upsert over several tables (a list or a pattern) with a KEY that names no _table: the user vouches that the key is unique across the tables (shards with disjoint ids); without it check refuses such a KEY"},
 }
 
 // bindOptions checks a WITH clause against the allowed options and returns

@@ -150,7 +150,8 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 					names = append(names, r.Table)
 				}
 			}
-			b.errs.add(ft.name, "no table matches %s.%s in source %s%s", ft.db, ft.tb, src.Name, suggest(ft.tb, names))
+			n := len(ft.name.Parts)
+			b.errs.add(ft.name, "no table matches %s.%s in source %s%s", ft.name.Parts[n-2].Raw, ft.name.Parts[n-1].Raw, src.Name, suggest(ft.name.Parts[n-1].Name, names))
 			continue
 		}
 		for _, ref := range refs {
@@ -194,7 +195,13 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		outNames = append(outNames, c.Name)
 	}
 	var keyIdx []int
+	// An upsert over several tables keys on the table too: the same id in
+	// two tables is two rows, not one row overwritten by the other.
+	tk := tablesKeyOf(p, pl)
+	vouched, _ := pl.Options["key_unique_across_tables"].(bool)
+	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouched
 	if len(p.Key) > 0 {
+		nk := len(b.errs.errs)
 		for _, k := range p.Key {
 			i, ok := outIdx[strings.ToLower(k.Name)]
 			if !ok {
@@ -204,11 +211,38 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			keyIdx = append(keyIdx, i)
 			pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
 		}
+		if overTables && len(b.errs.errs) == nk && !tk.keyTellsTablesApart(p.Key) {
+			need := []string{}
+			for _, c := range []string{tk.dbCol, tk.tableCol} {
+				if c != "" {
+					need = append(need, c)
+				}
+			}
+			fix := tablesFix(tk.missing())
+			if len(tk.missing()) == 0 {
+				fix = "add " + strings.Join(need, ", ") + " to KEY"
+			}
+			b.errs.addAt(p.Key[0].Pos, p.Key[len(p.Key)-1].EndPos,
+				"pipeline %s upserts several tables into one target, but KEY (%s) does not say which table a row comes from, so a row of one table would overwrite the row of another with the same key: %s, or set WITH (key_unique_across_tables = true) if the key is unique across the tables",
+				pl.Name, strings.Join(pl.Target.Key, ", "), fix)
+		}
 		b.checkNullableKey(p, pl)
 	} else if pl.Target.Mode == connectors.ModeUpsert {
 		if !pkKnown || len(pk) == 0 {
 			b.errs.add(p.Name, "MODE upsert needs a key: the source table has no primary key, add KEY (…)")
+		} else if overTables && len(tk.missing()) > 0 {
+			pos, end := fromSpan(p)
+			b.errs.addAt(pos, end,
+				"pipeline %s upserts several tables into one target, and their primary key (%s) does not say which table a row comes from, so a row of one table would overwrite the row of another with the same key: %s (the key becomes (%s)), or write KEY (…) WITH (key_unique_across_tables = true) if the key is unique across the tables",
+				pl.Name, strings.Join(pk, ", "), tablesFix(tk.missing()), strings.Join(append(append([]string{}, withDefault(tk, tk.missing())...), pk...), ", "))
 		} else {
+			if overTables {
+				for _, c := range tk.prefix() {
+					i := outIdx[strings.ToLower(c)]
+					keyIdx = append(keyIdx, i)
+					pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
+				}
+			}
 			for _, k := range pk {
 				i, ok := outIdx[strings.ToLower(k)]
 				if !ok {
@@ -402,7 +436,7 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 		return nil, nil
 	}
 	pl.Sink = d.Name
-	pl.Target.Name = rest[0].Name + "." + rest[1].Name
+	pl.Target.Name = targetPart(rest[0].Name) + "." + targetPart(rest[1].Name)
 	return d, spec
 }
 

@@ -24,7 +24,8 @@ type fixedCatalog map[string]*connectors.TableSchema
 func (c fixedCatalog) Tables(_ context.Context, _ *planner.SourceDecl, db, pattern string) ([]connectors.TableRef, error) {
 	var out []connectors.TableRef
 	for k, ts := range c {
-		if ok, _ := path.Match(pattern, ts.Ref.Table); ok && ts.Ref.DB == db {
+		okDB, _ := path.Match(db, ts.Ref.DB)
+		if ok, _ := path.Match(pattern, ts.Ref.Table); ok && okDB {
 			out = append(out, ts.Ref)
 		}
 		_ = k

@@ -76,6 +76,9 @@ func buildLayout(db, table string, mode connectors.Mode, key []string, schema *a
 		if isSysColumn(f.Name) {
 			continue
 		}
+		if !listParens(f.Name) {
+			return nil, fmt.Errorf("column %q: clickhouse-go cannot insert into a column whose name has unbalanced or nested parentheses; rename it with AS", f.Name)
+		}
 		if err := l.add(f.Name, f.Name, f, isKey[f.Name], f.Nullable && !isKey[f.Name], true); err != nil {
 			return nil, err
 		}

@@ -184,16 +184,68 @@ func (s *Sink) Version(ctx context.Context) (string, error) {
 	return v.String(), nil
 }
 
-// splitName splits a target name "db.table" (or "table": the sink database).
+// splitName splits a target name "db.table" (or "table": the sink
+// database). A part holding "." or "`" is back-quoted, "`" doubled
+// (`dw7.x`.`t.33`), as the planner writes it.
 func (s *Sink) splitName(name string) (db, table string, err error) {
-	db, table, ok := strings.Cut(name, ".")
-	if !ok {
-		db, table = s.database, name
-	}
-	if db == "" || table == "" || strings.Contains(table, ".") {
+	parts, ok := splitTargetName(name)
+	switch {
+	case ok && len(parts) == 1:
+		db, table = s.database, parts[0]
+	case ok && len(parts) == 2:
+		db, table = parts[0], parts[1]
+	default:
 		return "", "", fmt.Errorf("clickhouse target %q: want database.table", name)
 	}
+	if db == "" || table == "" {
+		return "", "", fmt.Errorf("clickhouse target %q: want database.table", name)
+	}
+	if strings.ContainsAny(db+table, "()") {
+		// clickhouse-go's reading of an INSERT stops at the first "(".
+		return "", "", fmt.Errorf("clickhouse target %q: a database or table name with a parenthesis cannot be inserted into through clickhouse-go", name)
+	}
 	return db, table, nil
+}
+
+// splitTargetName splits name at the dots outside back quotes.
+func splitTargetName(name string) ([]string, bool) {
+	var parts []string
+	for {
+		var part string
+		if strings.HasPrefix(name, "`") {
+			var b strings.Builder
+			i := 1
+			for ; i < len(name); i++ {
+				if name[i] == '`' {
+					if i+1 < len(name) && name[i+1] == '`' {
+						b.WriteByte('`')
+						i++
+						continue
+					}
+					break
+				}
+				b.WriteByte(name[i])
+			}
+			if i >= len(name) {
+				return nil, false
+			}
+			part, name = b.String(), name[i+1:]
+			if name != "" && name[0] != '.' {
+				return nil, false
+			}
+		} else {
+			i := strings.IndexByte(name, '.')
+			if i < 0 {
+				i = len(name)
+			}
+			part, name = name[:i], name[i:]
+		}
+		parts = append(parts, part)
+		if name == "" {
+			return parts, true
+		}
+		name = name[1:] // the dot
+	}
 }
 
 // layoutFor resolves a target to its table layout.

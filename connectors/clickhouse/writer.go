@@ -322,12 +322,7 @@ func (w *writer) run(g *group) {
 // insert makes one attempt: a fresh clickhouse-go batch filled column by
 // column from the Arrow batches, then sent.
 func (w *writer) insert(ctx context.Context, g *group) (err error) {
-	names := make([]string, len(g.cols))
-	for i, c := range g.cols {
-		names[i] = quote(c.name)
-	}
-	q := "INSERT INTO " + w.qualified + " (" + strings.Join(names, ", ") + ")"
-	ins, err := w.conn.PrepareBatch(ctx, q)
+	ins, err := w.prepareInsert(ctx, g)
 	if err != nil {
 		return err
 	}

@@ -308,31 +308,61 @@ func (s *Source) Databases(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// Tables lists the base tables of db whose names match the glob pattern
-// (`*` and `?`).
+// Tables lists the base tables whose database matches the pattern db and
+// whose name matches pattern (path.Match: `*`, `?`, `\` escapes).
 func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.TableRef, error) {
+	if _, err := path.Match(db, ""); err != nil {
+		return nil, fmt.Errorf("invalid database pattern %q: %v", db, err)
+	}
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, fmt.Errorf("invalid table pattern %q: %v", pattern, err)
+	}
 	c, done, err := s.questionConn(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	r, err := c.Execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-		quoteString(db) + " AND TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME")
+	q := "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'"
+	if lit, ok := literalPattern(db); ok {
+		q += " AND TABLE_SCHEMA = " + quoteString(lit)
+	} else {
+		// A pattern over databases never reaches the server's own.
+		q += " AND TABLE_SCHEMA NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys', " +
+			quoteString(strings.SplitN(defaultWatermarkTable, ".", 2)[0]) + ")"
+	}
+	r, err := c.Execute(q + " ORDER BY TABLE_SCHEMA, TABLE_NAME")
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("list tables of %q: %v", db, err))
 	}
 	var out []connectors.TableRef
 	for i := 0; i < r.RowNumber(); i++ {
-		t, _ := r.GetString(i, 0)
-		ok, err := path.Match(pattern, t)
-		if err != nil {
-			return nil, fmt.Errorf("invalid table pattern %q: %v", pattern, err)
-		}
-		if ok {
-			out = append(out, connectors.TableRef{DB: db, Table: t})
+		d, _ := r.GetString(i, 0)
+		t, _ := r.GetString(i, 1)
+		okDB, _ := path.Match(db, d)
+		okTable, _ := path.Match(pattern, t)
+		if okDB && okTable {
+			out = append(out, connectors.TableRef{DB: d, Table: t})
 		}
 	}
 	return out, nil
+}
+
+// literalPattern returns the one name a path.Match pattern matches when it
+// has no wildcard (its \ escapes removed).
+func literalPattern(p string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '*', '?', '[':
+			return "", false
+		case '\\':
+			if i+1 < len(p) {
+				i++
+			}
+		}
+		b.WriteByte(p[i])
+	}
+	return b.String(), true
 }
 
 // Describe returns a table's current schema.

@@ -1,0 +1,137 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+)
+
+// tablesKey is what tells apart the rows of the tables of a pipeline that
+// reads several tables (a list or a pattern) into one target: the output
+// columns that copy _db and _table, and whether _db is needed (the tables
+// are in several databases, or the database part is a pattern).
+type tablesKey struct {
+	multi    bool
+	dbCol    string // output column copying _db, "" when none
+	tableCol string // output column copying _table, "" when none
+	needDB   bool
+}
+
+// tablesKeyOf works out the tablesKey of pipeline p, whose tables are
+// resolved in pl.
+func tablesKeyOf(p *lang.CreatePipeline, pl *Pipeline) tablesKey {
+	var k tablesKey
+	k.multi = len(p.From) > 1 || len(pl.Tables) > 1
+	dbs := map[string]bool{}
+	for _, t := range pl.Tables {
+		dbs[t.Ref.DB] = true
+	}
+	k.needDB = len(dbs) > 1
+	for _, t := range p.From {
+		if t.HasGlob() {
+			k.multi = true
+			if n := len(t.Parts); n >= 2 && isGlobPart(t.Parts[n-2]) {
+				k.needDB = true
+			}
+		}
+	}
+	for _, it := range p.Transform {
+		if it.Star {
+			continue
+		}
+		x := it.Expr
+		for {
+			par, ok := x.(*lang.Paren)
+			if !ok {
+				break
+			}
+			x = par.X
+		}
+		c, ok := x.(*lang.ColumnRef)
+		if !ok || c.Before {
+			continue
+		}
+		name, _ := outputName(it)
+		switch strings.ToLower(c.Name.Name) {
+		case exec.ColDB:
+			if k.dbCol == "" {
+				k.dbCol = name
+			}
+		case exec.ColTable:
+			if k.tableCol == "" {
+				k.tableCol = name
+			}
+		}
+	}
+	return k
+}
+
+// isGlobPart reports whether a part of a table name is a pattern.
+func isGlobPart(id *lang.Ident) bool {
+	return !id.Quoted && strings.ContainsAny(id.Name, "*?")
+}
+
+// missing lists the metadata columns (_table, _db) a key over the tables
+// needs and the TRANSFORM does not output.
+func (k tablesKey) missing() []string {
+	var out []string
+	if k.tableCol == "" {
+		out = append(out, exec.ColTable)
+	}
+	if k.needDB && k.dbCol == "" {
+		out = append(out, exec.ColDB)
+	}
+	return out
+}
+
+// prefix is the columns the default key of an upsert over several tables
+// starts with: (_db,) _table, as the TRANSFORM outputs them.
+func (k tablesKey) prefix() []string {
+	var out []string
+	if k.dbCol != "" {
+		out = append(out, k.dbCol)
+	}
+	return append(out, k.tableCol)
+}
+
+// keyTellsTablesApart reports whether an explicit KEY holds the columns
+// that tell the tables apart.
+func (k tablesKey) keyTellsTablesApart(key []*lang.Ident) bool {
+	has := func(col string) bool {
+		for _, id := range key {
+			if col != "" && strings.EqualFold(id.Name, col) {
+				return true
+			}
+		}
+		return false
+	}
+	return has(k.tableCol) && (!k.needDB || has(k.dbCol))
+}
+
+// fromSpan is the place of the FROM tables of p in the file.
+func fromSpan(p *lang.CreatePipeline) (lang.Pos, lang.Pos) {
+	return p.From[0].Pos, p.From[len(p.From)-1].EndPos
+}
+
+// tablesFix says how to add the columns a key over several tables needs.
+func tablesFix(missing []string) string {
+	if len(missing) == 1 {
+		return "add " + missing[0] + " to TRANSFORM"
+	}
+	return "add " + strings.Join(missing, " and ") + " to TRANSFORM"
+}
+
+// withDefault is the key prefix once the missing columns are added under
+// their own names.
+func withDefault(k tablesKey, missing []string) []string {
+	for _, m := range missing {
+		switch m {
+		case exec.ColDB:
+			k.dbCol = m
+		case exec.ColTable:
+			k.tableCol = m
+		}
+	}
+	return k.prefix()
+}
