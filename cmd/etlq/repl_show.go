@@ -202,7 +202,7 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 			if p.Target.Name != "" {
 				into += " " + p.Target.Name
 			}
-			rows = append(rows, []string{p.Name, strings.Join(tables, ", "), into, p.Target.Mode.String()})
+			rows = append(rows, []string{p.Name, strings.Join(tables, ", "), into, r.pipelineMode(p)})
 		}
 		printTable(r.out, []string{"pipeline", "from binlog", "into", "mode"}, rows, "pipeline")
 	case "FUNCTIONS":
@@ -222,6 +222,20 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 		return stmtError(text, toks[1], "SHOW %s is not known: SHOW TABLES, SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS", toks[1].text)
 	}
 	return nil
+}
+
+// pipelineMode is the mode p runs in: from the plan against the live
+// schemas made at \load (the default mode depends on the table's primary
+// key), else from the offline plan, which says what it depends on.
+func (r *repl) pipelineMode(p *planner.Pipeline) string {
+	if r.live != nil {
+		for _, lp := range r.live.Pipelines {
+			if lp.Name == p.Name {
+				return lp.ModeText()
+			}
+		}
+	}
+	return p.ModeText()
 }
 
 func containsDecl(ds []*planner.SourceDecl, d *planner.SourceDecl) bool {

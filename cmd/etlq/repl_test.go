@@ -561,3 +561,48 @@ func TestStreamSource(t *testing.T) {
 		t.Error("streamSource(nil) != nil")
 	}
 }
+
+// TestReplShowPipelinesMode: a ClickHouse pipeline without MODE runs as
+// upsert when its table has a primary key; SHOW PIPELINES (and plan
+// --offline, which cannot know the key) must not call it append.
+func TestReplShowPipelinesMode(t *testing.T) {
+	dsn, db := replDB(t)
+	ch := testenv.ClickHouseDSN(t)
+	my := testenv.MySQLConn(t, dsn)
+	testenv.Exec(t, my, "CREATE TABLE "+db+".notes (txt VARCHAR(10) NOT NULL)")
+	file := filepath.Join(t.TempDir(), "modes.etl")
+	src := fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE olap FROM binlog shop.%[3]s.orders INTO clickhouse dw.%[3]s.orders;
+CREATE PIPELINE keyed FROM binlog shop.%[3]s.notes INTO clickhouse dw.%[3]s.notes KEY (txt);
+CREATE PIPELINE keyless FROM binlog shop.%[3]s.notes INTO clickhouse dw.%[3]s.notes2;
+CREATE PIPELINE tail FROM binlog shop.%[3]s.orders INTO stdout;
+`, dsn, ch, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runRepl(t, `\load `+file+"\nSHOW PIPELINES;\n")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, re := range []*regexp.Regexp{
+		lineRE("olap", "shop."+db+".orders", "clickhouse "+db+".orders", "upsert"),
+		lineRE("keyed", "shop."+db+".notes", "clickhouse "+db+".notes", "upsert"),
+		lineRE("keyless", "shop."+db+".notes", "clickhouse "+db+".notes2", "append"),
+		lineRE("tail", "shop."+db+".orders", "stdout", "append"),
+	} {
+		if !re.MatchString(out) {
+			t.Errorf("SHOW PIPELINES does not match %s:\n%s", re, out)
+		}
+	}
+	plan := mustEtlq(t, "plan", "--offline", file)
+	for _, want := range []string{
+		"dw." + db + ".orders  mode upsert (append if the table has no primary key)\n",
+		"dw." + db + ".notes  mode upsert  key (txt)\n",
+		"mode append",
+	} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan --offline lacks %q:\n%s", want, plan)
+		}
+	}
+}
