@@ -209,7 +209,7 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 		var rows [][]string
 		for _, f := range r.funcs {
 			if ok, _ := path.Match(pattern, strings.ToLower(f.Name.Name)); pattern == "" || ok {
-				rows = append(rows, []string{f.Name.Name, "user function: AS " + f.Lang.Name + " " + f.Body.Raw})
+				rows = append(rows, []string{userFuncSig(f), "user function: AS " + strings.ToUpper(f.Lang.Name) + " " + f.Body.Raw})
 			}
 		}
 		for _, f := range stdlib.Funcs() {
@@ -236,6 +236,16 @@ func (r *repl) pipelineMode(p *planner.Pipeline) string {
 		}
 	}
 	return p.ModeText()
+}
+
+// userFuncSig is a CREATE FUNCTION's signature, written as the library's:
+// "tier(amount DECIMAL(12,2)) → STRING".
+func userFuncSig(f *lang.CreateFunction) string {
+	params := make([]string, len(f.Params))
+	for i, p := range f.Params {
+		params[i] = p.Name.Name + " " + p.Type.String()
+	}
+	return f.Name.Name + "(" + strings.Join(params, ", ") + ") → " + f.Returns.String()
 }
 
 func containsDecl(ds []*planner.SourceDecl, d *planner.SourceDecl) bool {

@@ -519,7 +519,7 @@ func TestReplDeclare(t *testing.T) {
 	dsn, db := replDB(t)
 	minimal := testenv.MySQLMinimalDSN(t)
 	in := "CREATE SOURCE b FROM mysql '" + minimal + "';\n" +
-		"CREATE FUNCTION twice(x INT64) RETURNS INT64 AS EXPR 'x * 2';\n" +
+		"CREATE FUNCTION twice(x BIGINT) RETURNS INT64 as expr 'x * 2';\n" +
 		"SHOW TABLES FROM " + db + ";\n" + // ambiguous: two servers
 		"SHOW TABLES FROM src." + db + ";\n" +
 		"FROM binlog src." + db + ".orders SNAPSHOT only TRANSFORM id, twice(id) AS t, customer;\n" +
@@ -537,7 +537,7 @@ func TestReplDeclare(t *testing.T) {
 		regexp.MustCompile(`(?m)^ table\n-+\n lines\n orders\n\(2 tables\)$`),
 		lineRE("read", "1", "2", "ann"),
 		regexp.MustCompile(`(?m)^\(1 row\)$`),
-		lineRE("twice", "user function: AS EXPR 'x * 2'"),
+		lineRE("twice(x INT64) → INT64", "user function: AS EXPR 'x * 2'"),
 	} {
 		if !re.MatchString(out) {
 			t.Errorf("stdout does not match %s:\n%s\nstderr:\n%s", re, out, errs)
