@@ -6,11 +6,11 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
-// csvEncoder writes RFC 4180 CSV: CRLF line ends, a header line (the user
-// columns, then "_op" unless a user column has that name) once per schema,
-// fields quoted when they hold a comma, quote, CR or LF. NULL is an empty
-// unquoted field and the empty string is "" (quoted), so the two stay
-// apart. Values are written as by the table format, binary as base64.
+// csvEncoder writes RFC 4180 CSV: CRLF line ends, a header line (the
+// output columns, then the columns the mode adds) once per schema, fields
+// quoted when they hold a comma, quote, CR or LF. NULL is an empty unquoted
+// field and the empty string is "" (quoted), so the two stay apart. Values
+// are written as by the table format, binary as base64.
 type csvEncoder struct {
 	opts    Options
 	lc      layoutCache
@@ -27,32 +27,26 @@ func (e *csvEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 		return dst, nil
 	}
 	r := b.Record
-	l, changed := e.lc.get(r.Schema())
+	l, changed := e.lc.get(r.Schema(), &e.opts)
 	if changed || !e.started {
 		skip := !e.started && e.opts.SkipFirstHeader
 		e.started = true
 		if !skip {
-			for k, n := range l.names {
-				if k > 0 {
+			for j, c := range l.rows {
+				if j > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendCSVField(dst, n)
-			}
-			if l.opUser < 0 {
-				if len(l.names) > 0 {
-					dst = append(dst, ',')
-				}
-				dst = append(dst, exec.ColOp...)
+				dst = appendCSVField(dst, c.name)
 			}
 			dst = append(dst, '\r', '\n')
 		}
 	}
 	err := liveRows(b, func(i int) error {
-		for k, c := range l.user {
-			if k > 0 {
+		for j, c := range l.rows {
+			if j > 0 {
 				dst = append(dst, ',')
 			}
-			a := r.Column(c)
+			a := r.Column(c.col)
 			if a.IsNull(i) {
 				continue
 			}
@@ -62,12 +56,6 @@ func (e *csvEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 				return err
 			}
 			dst = appendCSVField(dst, string(e.buf))
-		}
-		if l.opUser < 0 {
-			if len(l.user) > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, l.opAt(r, i)...)
 		}
 		dst = append(dst, '\r', '\n')
 		return nil
