@@ -32,6 +32,9 @@ type Comment struct {
 	Pos    Pos
 	EndPos Pos
 	Text   string
+	// afterComma: the token before the comment is a ",", so the comment
+	// belongs to what follows it on its line (fmt keeps it there).
+	afterComma bool
 }
 
 // Statement is one statement of a file; exactly one field is set. Query is

@@ -109,6 +109,8 @@ func (c *checker) function(fn *CreateFunction) {
 	c.stringLit(fn.Body)
 	if !strings.EqualFold(fn.Lang.Name, "EXPR") {
 		c.errorf(fn.Lang, "unsupported function language %s (expected EXPR)", quote(fn.Lang.Name))
+	} else {
+		fn.Lang.Name = "EXPR" // a keyword: Raw keeps the spelling
 	}
 	seen := map[string]bool{}
 	for _, p := range fn.Params {

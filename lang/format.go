@@ -9,7 +9,9 @@ import (
 // Format prints f in canonical layout: upper-case keywords, one clause per
 // line indented by 2 spaces, TRANSFORM items and WITH options one per line
 // when there are more than 3, one blank line between statements, comments
-// kept (a comment inside a clause moves to the line above it). Format is
+// kept (a comment inside a clause moves to the line above it; a block
+// comment after the "," in front of a list item stays in front of it;
+// the function body language is printed as the keyword EXPR). Format is
 // idempotent and its output parses to the same AST (positions and the
 // spelling of keywords and type aliases aside). Strings are printed as
 // written, so expanded ${NAME} values never appear.
@@ -42,6 +44,7 @@ type line struct {
 	text       string
 	more       []string // continuation lines, indented relative to text
 	start, end int      // source byte offsets
+	startLine  int      // source line of start
 	endLine    int      // source line of end
 }
 
@@ -85,6 +88,19 @@ func (fm *formatter) statement(st *Statement, prevEnd int) {
 	}
 	for k, l := range lines {
 		pad := strings.Repeat("  ", l.indent)
+		var inline []string
+		if k > 0 {
+			// Block comments on the source line where line k begins, before
+			// it, stay in front of it ("/* why */ amount * 100 AS cents").
+			n := len(leading[k])
+			for n > 0 && isInlineBefore(leading[k][n-1], l) {
+				n--
+			}
+			for _, c := range leading[k][n:] {
+				inline = append(inline, c.Text)
+			}
+			leading[k] = leading[k][:n]
+		}
 		for i, c := range leading[k] {
 			// Keep a blank line between separate comment blocks of the
 			// statement's leading comments.
@@ -96,7 +112,11 @@ func (fm *formatter) statement(st *Statement, prevEnd int) {
 				fm.out.WriteByte('\n')
 			}
 		}
-		fm.out.WriteString(pad + l.text)
+		fm.out.WriteString(pad)
+		for _, c := range inline {
+			fm.out.WriteString(c + " ")
+		}
+		fm.out.WriteString(l.text)
 		for _, m := range l.more {
 			fm.out.WriteString("\n" + pad + m)
 		}
@@ -112,6 +132,13 @@ func (fm *formatter) statement(st *Statement, prevEnd int) {
 
 func lineOf(st *Statement) int { return st.Pos.Line }
 
+// isInlineBefore reports whether c is a one-line block comment that ends
+// on the source line where l begins, before l's source.
+func isInlineBefore(c *Comment, l line) bool {
+	return l.start >= 0 && c.Pos.Offset < l.start && c.EndPos.Line == l.startLine &&
+		c.Pos.Line == c.EndPos.Line && strings.HasPrefix(c.Text, "/*")
+}
+
 // placeComment returns the line a comment goes before (k), or -(k+1) when
 // it trails line k: a comment that starts on the source line where line k
 // ends, after it, and before the next line begins.
@@ -124,7 +151,10 @@ func placeComment(lines []line, c *Comment) int {
 		if off < l.start {
 			// Before line k: trailing for the previous source line when on
 			// the same source line.
-			if p := prevWithSource(lines, k); p >= 0 && lines[p].endLine == c.Pos.Line && off >= lines[p].end {
+			// A comment after a "," that ends where line k begins (an
+			// item of a list, "a, /* b */ b") belongs to line k.
+			if p := prevWithSource(lines, k); p >= 0 && lines[p].endLine == c.Pos.Line && off >= lines[p].end &&
+				!(c.afterComma && c.EndPos.Line == l.startLine) {
 				return -(p + 1)
 			}
 			return k
@@ -157,7 +187,8 @@ func srcLine(indent int, text string, n Node) line {
 	if n == nil || isNilNode(n) {
 		return line{indent: indent, text: text, start: -1, end: -1}
 	}
-	return line{indent: indent, text: text, start: n.Position().Offset, end: n.EndPosition().Offset, endLine: n.EndPosition().Line}
+	return line{indent: indent, text: text, start: n.Position().Offset, end: n.EndPosition().Offset,
+		startLine: n.Position().Line, endLine: n.EndPosition().Line}
 }
 
 // spanLine is a line made of the source from a to b.
@@ -185,7 +216,7 @@ func statementLines(st *Statement) []line {
 			params[i] = identText(p.Name) + " " + p.Type.String()
 		}
 		head := spanLine(0, "CREATE FUNCTION "+identText(fn.Name)+"("+strings.Join(params, ", ")+") RETURNS "+fn.Returns.String(), st, fn.Returns)
-		return []line{head, spanLine(1, "AS "+identText(fn.Lang)+" "+strText(fn.Body), fn.Lang, fn.Body)}
+		return []line{head, spanLine(1, "AS "+langText(fn.Lang)+" "+strText(fn.Body), fn.Lang, fn.Body)}
 	case st.Pipeline != nil:
 		return pipelineLines(st, st.Pipeline)
 	case st.Query != nil:
@@ -204,6 +235,15 @@ func statementLines(st *Statement) []line {
 		return lines
 	}
 	return nil
+}
+
+// langText prints the language of a function body (AS EXPR) upper-case,
+// as a keyword, unless it is a back-quoted name.
+func langText(id *Ident) string {
+	if id != nil && !id.Quoted && isBareName(strings.ToUpper(id.Name)) {
+		return strings.ToUpper(id.Name)
+	}
+	return identText(id)
 }
 
 func strText(s *StringLit) string {
@@ -244,7 +284,7 @@ func optionLines(indent int, opts []*Option, cl *Clause) []line {
 	head := line{indent: indent, text: "WITH (", start: -1, end: -1}
 	if cl != nil {
 		end := kwEnd(cl.Pos, "WITH")
-		head = line{indent: indent, text: "WITH (", start: cl.Pos.Offset, end: end.Offset, endLine: end.Line}
+		head = line{indent: indent, text: "WITH (", start: cl.Pos.Offset, end: end.Offset, startLine: cl.Pos.Line, endLine: end.Line}
 	}
 	lines := []line{head}
 	for i, o := range opts {
@@ -297,7 +337,7 @@ func pipelineLines(st *Statement, p *CreatePipeline) []line {
 			head := line{indent: 1, text: "TRANSFORM", start: -1, end: -1}
 			if cl != nil {
 				end := kwEnd(cl.Position(), "TRANSFORM")
-				head = line{indent: 1, text: "TRANSFORM", start: cl.Position().Offset, end: end.Offset, endLine: end.Line}
+				head = line{indent: 1, text: "TRANSFORM", start: cl.Position().Offset, end: end.Offset, startLine: cl.Position().Line, endLine: end.Line}
 			}
 			lines = append(lines, head)
 			for i, it := range p.Transform {

@@ -122,7 +122,9 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 		switch t.Type {
 		case tokComment:
 			// A "-- …" comment ends before "\r\n" too.
-			comments = append(comments, &Comment{Pos: t.Pos, EndPos: tokEnd(&t), Text: strings.TrimRight(t.Value, "\r")})
+			c := &Comment{Pos: t.Pos, EndPos: tokEnd(&t), Text: strings.TrimRight(t.Value, "\r")}
+			c.afterComma = lastSignificant(toks[:len(toks)-1]) == ","
+			comments = append(comments, c)
 		case tokBadComment:
 			errs = append(errs, startError(&t, 2, "unterminated comment: \"/*\" has no matching \"*/\""))
 		case tokBadString:
@@ -145,6 +147,17 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 		}
 	}
 	return toks, comments, errs
+}
+
+// lastSignificant is the value of the last token of toks that is not
+// white space or a comment, "" if there is none.
+func lastSignificant(toks []lexer.Token) string {
+	for i := len(toks) - 1; i >= 0; i-- {
+		if toks[i].Type != tokComment && toks[i].Type != tokWhitespace {
+			return toks[i].Value
+		}
+	}
+	return ""
 }
 
 // badCharHint says what the user probably meant by a stray character.

@@ -47,7 +47,7 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 		} else if d != nil {
 			target = d.Redacted
 		}
-		line := fmt.Sprintf("  sink       %s %s  mode %s", p.SinkKind, target, p.Target.Mode)
+		line := fmt.Sprintf("  sink       %s %s  mode %s", p.SinkKind, target, p.ModeText())
 		if len(p.Target.Key) > 0 {
 			line += "  key (" + strings.Join(p.Target.Key, ", ") + ")"
 		}

@@ -129,6 +129,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		if src != nil {
 			pl.Source = src.Name
 		}
+		unresolvedMode(p, pl, modeWritten)
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)
 		return
 	}
@@ -172,6 +173,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		}
 	}
 	if len(b.errs.errs) > nerr || len(pl.Tables) == 0 {
+		unresolvedMode(p, pl, modeWritten)
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)
 		return
 	}
@@ -470,4 +472,19 @@ func MetaFields() []arrow.Field {
 var metaTypes = map[string]stdlib.Type{
 	exec.ColOp: stdlib.TString, exec.ColTs: stdlib.TTimestamp, exec.ColDB: stdlib.TString,
 	exec.ColTable: stdlib.TString, exec.ColPos: stdlib.TString, exec.ColVersion: stdlib.TUint64,
+}
+
+// unresolvedMode sets the mode and key of a pipeline whose tables were not
+// resolved (offline, or after errors) as far as they are known: the
+// default mode as below, without knowing the table's primary key, and the
+// KEY as written.
+func unresolvedMode(p *lang.CreatePipeline, pl *Pipeline, modeWritten bool) {
+	if !modeWritten && pl.SinkKind == "clickhouse" {
+		pl.Target.Mode, pl.ModeUnresolved = connectors.ModeUpsert, len(p.Key) == 0
+	}
+	if len(pl.Target.Key) == 0 {
+		for _, k := range p.Key {
+			pl.Target.Key = append(pl.Target.Key, k.Name)
+		}
+	}
 }

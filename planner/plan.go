@@ -64,6 +64,10 @@ type Pipeline struct {
 	// the file: plan shows these, never the secrets they expand to.
 	Written map[string]string
 	Pos     lang.Pos
+	// ModeUnresolved says MODE was not written and the tables were not
+	// resolved (offline, or with errors): Target.Mode is the sink kind's
+	// default assuming the source table has a primary key (ModeText says so).
+	ModeUnresolved bool
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 }
@@ -111,4 +115,14 @@ type TablePlan struct {
 	Output      []Column
 	Sink        *arrow.Schema
 	BeforeIndex []int
+}
+
+// ModeText names the pipeline's mode for people: "upsert", or, when the
+// mode depends on a source table that was not resolved, "upsert (append
+// if the table has no primary key)".
+func (p *Pipeline) ModeText() string {
+	if p.ModeUnresolved && p.Target.Mode == connectors.ModeUpsert {
+		return "upsert (append if the table has no primary key)"
+	}
+	return p.Target.Mode.String()
 }

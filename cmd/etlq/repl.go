@@ -59,6 +59,7 @@ type repl struct {
 	flagSrc *planner.SourceDecl // from --source, nil without it
 	file    *loaded             // the \loaded file, nil before
 	decls   *planner.Plan       // the file's declarations (planned offline)
+	live    *planner.Plan       // the file planned against the live schemas at \load, nil if it failed
 	extra   []*planner.SourceDecl
 	funcs   []*lang.CreateFunction
 	cat     *liveCatalog
@@ -343,7 +344,7 @@ func (r *repl) load(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	r.file, r.decls = l, decls
+	r.file, r.decls, r.live = l, decls, nil
 	r.funcs = nil
 	for _, st := range l.file.Statements {
 		if st.Function != nil {
@@ -353,13 +354,15 @@ func (r *repl) load(ctx context.Context, path string) error {
 	r.resetCatalog()
 	fmt.Fprintf(r.out, "loaded %s: %s, %s, %s, %s\n", path, plural(len(decls.Sources), "source"),
 		plural(countDeclared(decls), "sink"), plural(len(r.funcs), "function"), plural(len(decls.Pipelines), "pipeline"))
-	if _, err := l.build(ctx, false); err != nil {
+	live, err := l.build(ctx, false)
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		fmt.Fprintf(r.errw, "warning: %s does not plan against the live schemas:\n", path)
 		return err
 	}
+	r.live = live
 	return nil
 }
 

@@ -52,7 +52,9 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 	// Rows wait for the note that the stream is open, so that it comes
 	// before them.
 	opened := make(chan struct{})
-	sink := &limitSink{inner: stdout.New(r.out, r.color), left: limit, reached: stop, ready: opened}
+	out := stdout.New(r.out, r.color)
+	out.OpColumn = true // the table shows the op unless the query selects _op
+	sink := &limitSink{inner: out, left: limit, reached: stop, ready: opened}
 	sinks := map[string]connectors.Sink{}
 	for _, d := range plan.Sinks {
 		sinks[d.Name] = sink

@@ -202,14 +202,14 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 			if p.Target.Name != "" {
 				into += " " + p.Target.Name
 			}
-			rows = append(rows, []string{p.Name, strings.Join(tables, ", "), into, p.Target.Mode.String()})
+			rows = append(rows, []string{p.Name, strings.Join(tables, ", "), into, r.pipelineMode(p)})
 		}
 		printTable(r.out, []string{"pipeline", "from binlog", "into", "mode"}, rows, "pipeline")
 	case "FUNCTIONS":
 		var rows [][]string
 		for _, f := range r.funcs {
 			if ok, _ := path.Match(pattern, strings.ToLower(f.Name.Name)); pattern == "" || ok {
-				rows = append(rows, []string{f.Name.Name, "user function: AS " + f.Lang.Name + " " + f.Body.Raw})
+				rows = append(rows, []string{userFuncSig(f), "user function: AS " + strings.ToUpper(f.Lang.Name) + " " + f.Body.Raw})
 			}
 		}
 		for _, f := range stdlib.Funcs() {
@@ -222,6 +222,30 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 		return stmtError(text, toks[1], "SHOW %s is not known: SHOW TABLES, SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS", toks[1].text)
 	}
 	return nil
+}
+
+// pipelineMode is the mode p runs in: from the plan against the live
+// schemas made at \load (the default mode depends on the table's primary
+// key), else from the offline plan, which says what it depends on.
+func (r *repl) pipelineMode(p *planner.Pipeline) string {
+	if r.live != nil {
+		for _, lp := range r.live.Pipelines {
+			if lp.Name == p.Name {
+				return lp.ModeText()
+			}
+		}
+	}
+	return p.ModeText()
+}
+
+// userFuncSig is a CREATE FUNCTION's signature, written as the library's:
+// "tier(amount DECIMAL(12,2)) → STRING".
+func userFuncSig(f *lang.CreateFunction) string {
+	params := make([]string, len(f.Params))
+	for i, p := range f.Params {
+		params[i] = p.Name.Name + " " + p.Type.String()
+	}
+	return f.Name.Name + "(" + strings.Join(params, ", ") + ") → " + f.Returns.String()
 }
 
 func containsDecl(ds []*planner.SourceDecl, d *planner.SourceDecl) bool {

@@ -519,7 +519,7 @@ func TestReplDeclare(t *testing.T) {
 	dsn, db := replDB(t)
 	minimal := testenv.MySQLMinimalDSN(t)
 	in := "CREATE SOURCE b FROM mysql '" + minimal + "';\n" +
-		"CREATE FUNCTION twice(x INT64) RETURNS INT64 AS EXPR 'x * 2';\n" +
+		"CREATE FUNCTION twice(x BIGINT) RETURNS INT64 as expr 'x * 2';\n" +
 		"SHOW TABLES FROM " + db + ";\n" + // ambiguous: two servers
 		"SHOW TABLES FROM src." + db + ";\n" +
 		"FROM binlog src." + db + ".orders SNAPSHOT only TRANSFORM id, twice(id) AS t, customer;\n" +
@@ -537,7 +537,7 @@ func TestReplDeclare(t *testing.T) {
 		regexp.MustCompile(`(?m)^ table\n-+\n lines\n orders\n\(2 tables\)$`),
 		lineRE("read", "1", "2", "ann"),
 		regexp.MustCompile(`(?m)^\(1 row\)$`),
-		lineRE("twice", "user function: AS EXPR 'x * 2'"),
+		lineRE("twice(x INT64) → INT64", "user function: AS EXPR 'x * 2'"),
 	} {
 		if !re.MatchString(out) {
 			t.Errorf("stdout does not match %s:\n%s\nstderr:\n%s", re, out, errs)
@@ -559,5 +559,50 @@ func TestStreamSource(t *testing.T) {
 	}
 	if streamSource(nil) != nil {
 		t.Error("streamSource(nil) != nil")
+	}
+}
+
+// TestReplShowPipelinesMode: a ClickHouse pipeline without MODE runs as
+// upsert when its table has a primary key; SHOW PIPELINES (and plan
+// --offline, which cannot know the key) must not call it append.
+func TestReplShowPipelinesMode(t *testing.T) {
+	dsn, db := replDB(t)
+	ch := testenv.ClickHouseDSN(t)
+	my := testenv.MySQLConn(t, dsn)
+	testenv.Exec(t, my, "CREATE TABLE "+db+".notes (txt VARCHAR(10) NOT NULL)")
+	file := filepath.Join(t.TempDir(), "modes.etl")
+	src := fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE olap FROM binlog shop.%[3]s.orders INTO clickhouse dw.%[3]s.orders;
+CREATE PIPELINE keyed FROM binlog shop.%[3]s.notes INTO clickhouse dw.%[3]s.notes KEY (txt);
+CREATE PIPELINE keyless FROM binlog shop.%[3]s.notes INTO clickhouse dw.%[3]s.notes2;
+CREATE PIPELINE tail FROM binlog shop.%[3]s.orders INTO stdout;
+`, dsn, ch, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runRepl(t, `\load `+file+"\nSHOW PIPELINES;\n")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, re := range []*regexp.Regexp{
+		lineRE("olap", "shop."+db+".orders", "clickhouse "+db+".orders", "upsert"),
+		lineRE("keyed", "shop."+db+".notes", "clickhouse "+db+".notes", "upsert"),
+		lineRE("keyless", "shop."+db+".notes", "clickhouse "+db+".notes2", "append"),
+		lineRE("tail", "shop."+db+".orders", "stdout", "append"),
+	} {
+		if !re.MatchString(out) {
+			t.Errorf("SHOW PIPELINES does not match %s:\n%s", re, out)
+		}
+	}
+	plan := mustEtlq(t, "plan", "--offline", file)
+	for _, want := range []string{
+		"dw." + db + ".orders  mode upsert (append if the table has no primary key)\n",
+		"dw." + db + ".notes  mode upsert  key (txt)\n",
+		"mode append",
+	} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan --offline lacks %q:\n%s", want, plan)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/etlq/etlq/connectors"
 	_ "github.com/etlq/etlq/connectors/all"
+	"github.com/etlq/etlq/connectors/format"
 	"github.com/etlq/etlq/planner"
 )
 
@@ -52,6 +53,11 @@ func TestConnectorsDoc(t *testing.T) {
 		s, _ := connectors.SinkSpec(k)
 		section(k, "sink", s)
 	}
+	b.WriteString("\n## Formats (stdout, file, http)\n\n")
+	for _, d := range format.Docs() {
+		fmt.Fprintf(&b, "- `%s`: %s\n", d.Name, d.Text)
+	}
+	b.WriteString("\n" + format.ColumnsDoc + "\n")
 	const path = "../../docs/connectors.md"
 	if *update {
 		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {

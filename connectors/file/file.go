@@ -115,6 +115,7 @@ func FormatOf(t connectors.Target) string {
 type config struct {
 	path           string
 	format         string
+	mode           connectors.Mode // chooses the columns of the row formats
 	flushInterval  time.Duration
 	rotateRows     int
 	rotateInterval time.Duration
@@ -124,7 +125,7 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	if strings.TrimSpace(t.Name) == "" {
 		return nil, errors.New("file sink needs a path: INTO file 'out/orders.jsonl'")
 	}
-	c := &config{path: s.Path(t), format: FormatOf(t)}
+	c := &config{path: s.Path(t), format: FormatOf(t), mode: t.Mode}
 	if !format.Valid(c.format) {
 		return nil, fmt.Errorf("unknown format %q (want one of %s)", c.format, strings.Join(format.Names(), ", "))
 	}

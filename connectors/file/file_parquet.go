@@ -129,7 +129,7 @@ func (w *parquetWriter) start(b *exec.Batch) error {
 		w.err = fmt.Errorf("file %q: %w", tmp, err)
 		return w.err
 	}
-	pw, err := format.NewParquetWriter(f, b.Record.Schema(), w.mem)
+	pw, err := format.NewParquetWriter(f, b.Record.Schema(), w.mem, format.Options{Mode: w.c.mode})
 	if err != nil {
 		f.Close()
 		os.Remove(tmp)

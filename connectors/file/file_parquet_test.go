@@ -76,7 +76,7 @@ func TestParquetRotationAndAcks(t *testing.T) {
 	dir := t.TempDir()
 	s := etlqfile.New(dir)
 	s.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
-	w, err := s.Open(context.Background(), connectors.Target{Name: "orders.parquet", Schema: schema,
+	w, err := s.Open(context.Background(), connectors.Target{Name: "orders.parquet", Schema: schema, Mode: connectors.ModeChangelog,
 		Options: map[string]any{"rotate_rows": int64(3)}})
 	if err != nil {
 		t.Fatal(err)
@@ -122,8 +122,9 @@ func TestParquetRotationAndAcks(t *testing.T) {
 	if len(rows) != 4 || rows[1]["name"] != nil || rows[2]["name"] != "c" || rows[0]["_op"] != "insert" || rows[3]["_version"] != uint64(4) {
 		t.Errorf("rows = %v", rows)
 	}
+	// Changelog mode adds _op, _ts, _pos and _version.
 	if got := schemas[0].String(); !strings.Contains(got, "_op: type=utf8") || !strings.Contains(got, "_version: type=uint64") ||
-		strings.Contains(got, "__") {
+		!strings.Contains(got, "_ts: type=timestamp") || !strings.Contains(got, "_pos: type=utf8") || strings.Contains(got, "__") {
 		t.Errorf("schema = %s", got)
 	}
 	entries, _ := os.ReadDir(dir)
@@ -165,7 +166,10 @@ func TestParquetKeepsTypes(t *testing.T) {
 		}
 	}
 	r := rows[0]
-	if r["u64"] != uint64(1<<64-1) || r["dec"] != "-12.34" || r["tm"] != (-90*time.Minute).Microseconds() || r["_op"] != "update" ||
+	if schemas[0].NumFields() != len(sinktest.AllTypes()) {
+		t.Errorf("append mode writes the output columns only, got %s", schemas[0])
+	}
+	if r["u64"] != uint64(1<<64-1) || r["dec"] != "-12.34" || r["tm"] != (-90*time.Minute).Microseconds() ||
 		!r["ts"].(time.Time).Equal(time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)) {
 		t.Errorf("row = %v", r)
 	}

@@ -62,6 +62,7 @@ func openStream(c *config, t connectors.Target) (*streamWriter, error) {
 	enc, err := format.New(c.format, format.Options{
 		Pipeline:        t.Pipeline,
 		Key:             t.Key,
+		Mode:            t.Mode,
 		SkipFirstHeader: fi.Size() > 0, // appending: the file has its header
 	})
 	if err != nil {

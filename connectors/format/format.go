@@ -3,9 +3,14 @@
 // stdout, file and http sinks: table, jsonl, csv, canal_json, debezium_json
 // and parquet.
 //
-// System columns are never shown as user columns: the formats use __op,
-// __ts, __pos, __version and the __before.<col> columns for their own
-// fields (an op marker, Canal's "old", Debezium's "before", …).
+// The row formats (jsonl, csv, table, parquet) write exactly the
+// pipeline's output columns (its TRANSFORM), plus what its mode defines:
+// changelog adds _op, _ts, _pos, _version and _before_<col> (the columns of
+// a ClickHouse changelog table), upsert adds _version and _is_deleted
+// (those of a ClickHouse upsert table); append adds nothing. The envelope
+// formats (canal_json, debezium_json) carry the op, position and before
+// image in their own fields. System columns (__op, __ts, …) are never shown
+// under their own names.
 //
 // Encoders are stateful (a header once per schema, a message id) and not
 // safe for concurrent use: give each writer its own.
@@ -19,6 +24,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 )
 
@@ -85,6 +91,12 @@ type Options struct {
 	// SkipFirstHeader leaves out the header of the first schema (csv), for
 	// appending to a file that already has one.
 	SkipFirstHeader bool
+	// Mode is the pipeline's mode: the row formats add the columns it
+	// defines (see the package doc).
+	Mode connectors.Mode
+	// OpColumn puts an "_op" column first in the row formats, unless one is
+	// there already (the REPL's live queries show the op this way).
+	OpColumn bool
 }
 
 func (o *Options) now() time.Time {
@@ -151,11 +163,26 @@ type layout struct {
 	ts       int   // __ts or -1
 	pos      int   // __pos or -1
 	version  int   // __version or -1
+	deleted  int   // __deleted or -1
 	opUser   int   // position in user of a user column named "_op", or -1
+	// rows are the columns of the row formats: the user columns, then
+	// (or, for OpColumn, first) the columns the mode adds.
+	rows []rowCol
+	// opRow is the position in rows of the "_op" column, or -1.
+	opRow int
 }
 
-func newLayout(s *arrow.Schema) *layout {
-	l := &layout{schema: s, op: -1, ts: -1, pos: -1, version: -1, opUser: -1}
+// rowCol is a column of the row formats.
+type rowCol struct {
+	name    string
+	col     int    // record column
+	key     []byte // JSON-quoted name and a colon
+	logical string
+	user    int // position in layout.user, -1 for a column the mode adds
+}
+
+func newLayout(s *arrow.Schema, o *Options) *layout {
+	l := &layout{schema: s, op: -1, ts: -1, pos: -1, version: -1, deleted: -1, opUser: -1, opRow: -1}
 	byName := map[string]int{}
 	for i, f := range s.Fields() {
 		byName[f.Name] = i
@@ -168,6 +195,8 @@ func newLayout(s *arrow.Schema) *layout {
 			l.pos = i
 		case exec.SysVersion:
 			l.version = i
+		case exec.SysDeleted:
+			l.deleted = i
 		}
 		if !IsSystemColumn(f.Name) {
 			if f.Name == exec.ColOp {
@@ -189,18 +218,77 @@ func newLayout(s *arrow.Schema) *layout {
 		}
 		l.before = append(l.before, b)
 	}
+	l.rows = l.rowColumns(o)
+	for j, c := range l.rows {
+		if c.name == exec.ColOp {
+			l.opRow = j
+			break
+		}
+	}
 	return l
+}
+
+// Names of the columns the modes add to the row formats (as ClickHouse's
+// changelog and upsert tables name them).
+const (
+	colIsDeleted    = "_is_deleted"
+	colBeforePrefix = "_before_"
+)
+
+// rowColumns lists the columns of the row formats for options o.
+func (l *layout) rowColumns(o *Options) []rowCol {
+	has := map[string]bool{}
+	var user []rowCol
+	for k, c := range l.user {
+		has[l.names[k]] = true
+		user = append(user, rowCol{name: l.names[k], col: c, key: l.keys[k], logical: l.logical[k], user: k})
+	}
+	var extra []rowCol
+	add := func(name string, col int) bool {
+		if col < 0 || has[name] {
+			return false
+		}
+		has[name] = true
+		extra = append(extra, rowCol{name: name, col: col, key: append(appendJSONString(nil, name), ':'), user: -1})
+		return true
+	}
+	var mode connectors.Mode
+	if o != nil {
+		mode = o.Mode
+	}
+	if o != nil && o.OpColumn && l.opUser < 0 {
+		add(exec.ColOp, l.op)
+		user = append(extra, user...)
+		extra = nil
+	}
+	switch mode {
+	case connectors.ModeChangelog:
+		add(exec.ColOp, l.op)
+		add(exec.ColTs, l.ts)
+		add(exec.ColPos, l.pos)
+		add(exec.ColVersion, l.version)
+		for k, name := range l.names {
+			if b := l.before[k]; b >= 0 && add(colBeforePrefix+name, b) {
+				extra[len(extra)-1].logical = l.logical[k]
+			}
+		}
+	case connectors.ModeUpsert:
+		add(exec.ColVersion, l.version)
+		add(colIsDeleted, l.deleted)
+	}
+	return append(user, extra...)
 }
 
 // layoutCache keeps the layout of the last schema seen.
 type layoutCache struct{ l *layout }
 
-// get returns the layout of s and whether it differs from the previous one.
-func (c *layoutCache) get(s *arrow.Schema) (*layout, bool) {
+// get returns the layout of s for options o and whether it differs from
+// the previous one.
+func (c *layoutCache) get(s *arrow.Schema, o *Options) (*layout, bool) {
 	if c.l != nil && (c.l.schema == s || c.l.schema.Equal(s)) {
 		return c.l, false
 	}
-	c.l = newLayout(s)
+	c.l = newLayout(s, o)
 	return c.l, true
 }
 

@@ -45,7 +45,7 @@ func BenchmarkEncode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			buf.Reset()
-			pw, err := format.NewParquetWriter(&buf, batch.Record.Schema(), mem)
+			pw, err := format.NewParquetWriter(&buf, batch.Record.Schema(), mem, format.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -60,7 +60,7 @@ func (e *canalEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error 
 		return nil
 	}
 	r := b.Record
-	l, changed := e.lc.get(r.Schema())
+	l, changed := e.lc.get(r.Schema(), &e.opts)
 	if changed || e.meta == nil {
 		e.schemaParts(l)
 	}

@@ -6,17 +6,17 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
-// csvEncoder writes RFC 4180 CSV: CRLF line ends, a header line (the user
-// columns, then "_op" unless a user column has that name) once per schema,
-// fields quoted when they hold a comma, quote, CR or LF. NULL is an empty
-// unquoted field and the empty string is "" (quoted), so the two stay
-// apart. Values are written as by the table format, binary as base64,
-// except that a MySQL DATETIME(n)/TIMESTAMP(n)/TIME(n) column keeps its n
-// fractional digits, as CAST(col AS CHAR) shows it.
+// csvEncoder writes RFC 4180 CSV: CRLF line ends, a header line (the
+// output columns, then the columns the mode adds) once per schema, fields
+// quoted when they hold a comma, quote, CR or LF. NULL is an empty unquoted
+// field and the empty string is "" (quoted), so the two stay apart. Values
+// are written as by the table format, binary as base64, except that a MySQL
+// DATETIME(n)/TIMESTAMP(n)/TIME(n) column keeps its n fractional digits, as
+// CAST(col AS CHAR) shows it.
 type csvEncoder struct {
 	opts    Options
 	lc      layoutCache
-	fsp     []int // per user column, sourceFSP of its field
+	fsp     []int // per written column, sourceFSP of its field
 	started bool
 	buf     []byte
 }
@@ -30,53 +30,41 @@ func (e *csvEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 		return dst, nil
 	}
 	r := b.Record
-	l, changed := e.lc.get(r.Schema())
+	l, changed := e.lc.get(r.Schema(), &e.opts)
 	if changed || e.fsp == nil {
 		e.fsp = e.fsp[:0]
-		for _, c := range l.user {
-			e.fsp = append(e.fsp, sourceFSP(r.Schema().Field(c)))
+		for _, c := range l.rows {
+			e.fsp = append(e.fsp, sourceFSP(r.Schema().Field(c.col)))
 		}
 	}
 	if changed || !e.started {
 		skip := !e.started && e.opts.SkipFirstHeader
 		e.started = true
 		if !skip {
-			for k, n := range l.names {
-				if k > 0 {
+			for j, c := range l.rows {
+				if j > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendCSVField(dst, n)
-			}
-			if l.opUser < 0 {
-				if len(l.names) > 0 {
-					dst = append(dst, ',')
-				}
-				dst = append(dst, exec.ColOp...)
+				dst = appendCSVField(dst, c.name)
 			}
 			dst = append(dst, '\r', '\n')
 		}
 	}
 	err := liveRows(b, func(i int) error {
-		for k, c := range l.user {
-			if k > 0 {
+		for j, c := range l.rows {
+			if j > 0 {
 				dst = append(dst, ',')
 			}
-			a := r.Column(c)
+			a := r.Column(c.col)
 			if a.IsNull(i) {
 				continue
 			}
 			var err error
-			e.buf, err = appendTextFSP(e.buf[:0], a, i, textBase64, e.fsp[k])
+			e.buf, err = appendTextFSP(e.buf[:0], a, i, textBase64, e.fsp[j])
 			if err != nil {
 				return err
 			}
 			dst = appendCSVField(dst, string(e.buf))
-		}
-		if l.opUser < 0 {
-			if len(l.user) > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, l.opAt(r, i)...)
 		}
 		dst = append(dst, '\r', '\n')
 		return nil

@@ -51,7 +51,7 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 		return nil
 	}
 	r := b.Record
-	l, _ := e.lc.get(r.Schema())
+	l, _ := e.lc.get(r.Schema(), &e.opts)
 	var lastPos string
 	row := 0
 	return liveRows(b, func(i int) error {

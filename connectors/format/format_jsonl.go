@@ -1,12 +1,14 @@
 package format
 
 import (
+	"fmt"
+
 	"github.com/etlq/etlq/exec"
 )
 
-// jsonlEncoder writes one JSON object per row: the user columns, then "_op"
-// (unless a user column has that name). Integers of any size are JSON
-// numbers (exact in the text), floats are numbers ("NaN"/"Infinity" as
+// jsonlEncoder writes one JSON object per row: the output columns, then
+// the columns the mode adds (see the package doc). Integers of any size are
+// JSON numbers (exact in the text), floats are numbers ("NaN"/"Infinity" as
 // strings), DECIMAL is a string of the exact text, timestamps are RFC 3339
 // strings with microseconds in UTC, DATE is "2006-01-02", TIME is
 // "[-]HH:MM:SS[.ffffff]", binary is base64, and a JSON column is embedded
@@ -34,26 +36,24 @@ func (e *jsonlEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error 
 	if b.Record == nil {
 		return nil
 	}
-	l, _ := e.lc.get(b.Record.Schema())
+	l, _ := e.lc.get(b.Record.Schema(), &e.opts)
 	r := b.Record
 	return liveRows(b, func(i int) error {
 		buf := append(e.buf[:0], '{')
-		var err error
-		for k, c := range l.user {
-			if k > 0 {
+		for j, c := range l.rows {
+			if j > 0 {
 				buf = append(buf, ',')
 			}
-			buf, err = appendJSONColumn(buf, l, r, k, c, i, false)
-			if err != nil {
-				return err
+			buf = append(buf, c.key...)
+			a := r.Column(c.col)
+			if a.IsNull(i) {
+				buf = append(buf, "null"...)
+				continue
 			}
-		}
-		if l.opUser < 0 {
-			if len(l.user) > 0 {
-				buf = append(buf, ',')
+			var err error
+			if buf, err = appendJSON(buf, a, i, c.logical, false); err != nil {
+				return fmt.Errorf("column %q: %w", c.name, err)
 			}
-			buf = append(buf, `"_op":`...)
-			buf = appendJSONString(buf, l.opAt(r, i))
 		}
 		buf = append(buf, '}')
 		e.buf = buf

@@ -26,10 +26,9 @@ const metaDurationUnit = "etlq.duration_unit"
 type noCloser struct{ io.Writer }
 
 // ParquetWriter writes sink batches of one schema to one parquet file: the
-// user columns (Arrow types and field metadata kept; the Arrow schema is
+// output columns (Arrow types and field metadata kept; the Arrow schema is
 // stored in the file, so a Duration "time" column reads back as one), then
-// "_op" (string) and "_version" (uint64) unless user columns have those
-// names. Parquet has no duration type: a Duration column (logical "time")
+// the columns the mode adds (see the package doc). Parquet has no duration type: a Duration column (logical "time")
 // is stored as Int64 in its unit, named by the field metadata
 // "etlq.duration_unit" ("us"). Compression is zstd.
 type ParquetWriter struct {
@@ -42,15 +41,18 @@ type ParquetWriter struct {
 	closed bool
 }
 
-// NewParquetWriter starts a parquet file on w for batches of sinkSchema.
-func NewParquetWriter(w io.Writer, sinkSchema *arrow.Schema, mem memory.Allocator) (*ParquetWriter, error) {
+// NewParquetWriter starts a parquet file on w for batches of sinkSchema;
+// opts.Mode and opts.OpColumn choose the columns, as for the other row
+// formats.
+func NewParquetWriter(w io.Writer, sinkSchema *arrow.Schema, mem memory.Allocator, opts Options) (*ParquetWriter, error) {
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	l := newLayout(sinkSchema)
+	l := newLayout(sinkSchema, &opts)
 	var fields []arrow.Field
-	for _, c := range l.user {
-		f := sinkSchema.Field(c)
+	for _, c := range l.rows {
+		f := sinkSchema.Field(c.col)
+		f.Name = c.name
 		if dt, ok := f.Type.(*arrow.DurationType); ok {
 			// Parquet has no duration: store the count, unit in metadata.
 			keys := append(f.Metadata.Keys(), metaDurationUnit)
@@ -59,16 +61,6 @@ func NewParquetWriter(w io.Writer, sinkSchema *arrow.Schema, mem memory.Allocato
 				Metadata: arrow.NewMetadata(keys, vals)}
 		}
 		fields = append(fields, f)
-	}
-	if l.opUser < 0 {
-		fields = append(fields, arrow.Field{Name: exec.ColOp, Type: arrow.BinaryTypes.String})
-	}
-	hasVersion := false
-	for _, n := range l.names {
-		hasVersion = hasVersion || n == exec.ColVersion
-	}
-	if !hasVersion && l.version >= 0 {
-		fields = append(fields, arrow.Field{Name: exec.ColVersion, Type: arrow.PrimitiveTypes.Uint64})
 	}
 	out := arrow.NewSchema(fields, nil)
 	props := parquet.NewWriterProperties(
@@ -105,18 +97,8 @@ func (p *ParquetWriter) Write(b *exec.Batch) error {
 			c.Release()
 		}
 	}()
-	idx := append([]int(nil), p.l.user...)
-	if p.l.opUser < 0 {
-		idx = append(idx, p.l.op)
-	}
-	if p.out.NumFields() > len(idx) {
-		idx = append(idx, p.l.version)
-	}
-	for _, c := range idx {
-		if c < 0 {
-			return fmt.Errorf("parquet: batch has no %q column", exec.SysOp)
-		}
-		a, err := takeRows(p.mem, b.Record.Column(c), b.Sel)
+	for _, rc := range p.l.rows {
+		a, err := takeRows(p.mem, b.Record.Column(rc.col), b.Sel)
 		if err != nil {
 			return fmt.Errorf("parquet: %w", err)
 		}

@@ -20,15 +20,21 @@ const (
 	ansiReset  = "\x1b[0m"
 )
 
-// tableEncoder writes an aligned text table, psql style: the op column
-// ("_op", unless a user column has that name) then the user columns, a
-// header once per schema, numbers right-aligned, NULL as NULL, binary as
-// 0x… hex. Column widths come from the first batch of a schema and only
-// grow. With Options.Color the op is green (insert), yellow (update) or red
-// (delete).
+// tableEncoder writes an aligned text table, psql style: the output
+// columns, then the columns the mode adds (see the package doc; with
+// Options.OpColumn the op first), numbers right-aligned, NULL as NULL,
+// binary as 0x… hex. A header is written once per schema. Column widths
+// stay the same from batch to batch, so that rows line up under their
+// header: they start from the width every value of the column's type fits
+// in (bool, dates and timestamps, integers up to 32 bits, decimals), else
+// from the first batch; a later value wider than its column widens it, and
+// the header is written again (after a blank line) above the rows that
+// need it. With Options.Color the _op column is green (insert), yellow
+// (update) or red (delete).
 type tableEncoder struct {
 	opts   Options
 	lc     layoutCache
+	header []string
 	widths []int
 	right  []bool
 	shown  bool // a header has been written
@@ -45,40 +51,27 @@ func (e *tableEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 		return dst, nil
 	}
 	r := b.Record
-	l, changed := e.lc.get(r.Schema())
-	extraOp := l.opUser < 0
-	ncols := len(l.user)
-	if extraOp {
-		ncols++
-	}
-	var header []string
-	if changed || e.widths == nil {
-		header = make([]string, 0, ncols)
+	l, changed := e.lc.get(r.Schema(), &e.opts)
+	ncols := len(l.rows)
+	newHeader := changed || e.widths == nil
+	if newHeader {
+		e.header = e.header[:0]
 		e.right = e.right[:0]
-		if extraOp {
-			header = append(header, exec.ColOp)
-			e.right = append(e.right, false)
-		}
-		for k, c := range l.user {
-			header = append(header, l.names[k])
-			e.right = append(e.right, isNumeric(r.Schema().Field(c).Type))
-		}
-		e.widths = make([]int, ncols)
-		for j, h := range header {
-			e.widths[j] = cellWidth(h)
+		e.widths = e.widths[:0]
+		for _, c := range l.rows {
+			f := r.Schema().Field(c.col)
+			e.header = append(e.header, c.name)
+			e.right = append(e.right, isNumeric(f.Type))
+			e.widths = append(e.widths, max(cellWidth(c.name), typeWidth(f, c.name)))
 		}
 	}
 	// Render every cell first, to size the columns.
 	e.cells = e.cells[:0]
 	ops := make([]string, 0, b.NumRows())
 	err := liveRows(b, func(i int) error {
-		op := l.opAt(r, i)
-		ops = append(ops, op)
-		if extraOp {
-			e.cells = append(e.cells, op)
-		}
-		for _, c := range l.user {
-			a := r.Column(c)
+		ops = append(ops, l.opAt(r, i))
+		for _, c := range l.rows {
+			a := r.Column(c.col)
 			if a.IsNull(i) {
 				e.cells = append(e.cells, "NULL")
 				continue
@@ -98,14 +91,15 @@ func (e *tableEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 	for j, c := range e.cells {
 		if w := cellWidth(c); w > e.widths[j%ncols] {
 			e.widths[j%ncols] = w
+			newHeader = true
 		}
 	}
-	if header != nil {
+	if newHeader {
 		if e.shown {
 			dst = append(dst, '\n')
 		}
 		e.shown = true
-		dst = e.appendRow(dst, header, "", -1, false)
+		dst = e.appendRow(dst, e.header, "", -1, false)
 		for j, w := range e.widths {
 			if j > 0 {
 				dst = append(dst, '+')
@@ -114,14 +108,59 @@ func (e *tableEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 		}
 		dst = append(dst, '\n')
 	}
-	opCol := 0
-	if !extraOp {
-		opCol = l.opUser
-	}
 	for row := 0; row*ncols < len(e.cells); row++ {
-		dst = e.appendRow(dst, e.cells[row*ncols:(row+1)*ncols], ops[row], opCol, true)
+		dst = e.appendRow(dst, e.cells[row*ncols:(row+1)*ncols], ops[row], l.opRow, true)
 	}
 	return dst, nil
+}
+
+// typeWidth is the width every value of field f fits in, when its type
+// bounds it (0 otherwise: the values decide).
+func typeWidth(f arrow.Field, name string) int {
+	if name == exec.ColOp {
+		return len(exec.OpInsert) // every op has 4 or 6 letters
+	}
+	switch t := f.Type.(type) {
+	case *arrow.BooleanType:
+		return len("false")
+	case *arrow.Int8Type:
+		return len("-128")
+	case *arrow.Int16Type:
+		return len("-32768")
+	case *arrow.Int32Type:
+		return len("-2147483648")
+	case *arrow.Uint8Type:
+		return len("255")
+	case *arrow.Uint16Type:
+		return len("65535")
+	case *arrow.Uint32Type:
+		return len("4294967295")
+	case *arrow.Date32Type, *arrow.Date64Type:
+		return len("2006-01-02")
+	case *arrow.TimestampType:
+		if st := sourceType(f); st != "" && !strings.Contains(st, "(") {
+			return len("2006-01-02 15:04:05") // DATETIME(0), TIMESTAMP(0)
+		}
+		return len("2006-01-02 15:04:05.000000")
+	case *arrow.Decimal128Type:
+		return decimalWidth(t.Precision, t.Scale)
+	case *arrow.Decimal256Type:
+		return decimalWidth(t.Precision, t.Scale)
+	}
+	return 0
+}
+
+// decimalWidth is the width of the longest DECIMAL(p,s) text: a sign, the
+// digits and the point; 0 (the values decide) beyond a cell's width.
+func decimalWidth(p, s int32) int {
+	w := int(p) + 1
+	if s > 0 {
+		w++
+	}
+	if w > maxCellWidth {
+		return 0
+	}
+	return w
 }
 
 func (e *tableEncoder) appendRow(dst []byte, cells []string, op string, opCol int, body bool) []byte {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/format"
 	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/sinktest"
@@ -130,7 +132,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestTableColor(t *testing.T) {
-	out := encodeTwice(t, format.Table, format.Options{Color: true}, nil)
+	out := encodeTwice(t, format.Table, format.Options{Color: true, OpColumn: true}, nil)
 	golden(t, "color.table", out)
 	for _, c := range []string{"\x1b[32m", "\x1b[33m", "\x1b[31m"} {
 		if !bytes.Contains(out, []byte(c)) {
@@ -228,7 +230,7 @@ func TestZeroDates(t *testing.T) {
 	b := &exec.Batch{Record: rb.NewRecordBatch(), DB: "d", Table: "t"}
 	defer b.Release()
 	for name, want := range map[string][]string{
-		format.CSV: {"1,0000-00-00,0000-00-00 00:00:00,", "2,2024-00-15,2024-02-00 10:11:12.500000,", "3,2024-02-29,2024-02-29 23:59:59,"},
+		format.CSV: {"1,0000-00-00,0000-00-00 00:00:00\r\n", "2,2024-00-15,2024-02-00 10:11:12.500000\r\n", "3,2024-02-29,2024-02-29 23:59:59\r\n"},
 		format.JSONL: {`"id":1,"d":"0000-00-00","dt":"0000-00-00T00:00:00.000000Z"`, `"id":2,"d":"2024-00-15","dt":"2024-02-00T10:11:12.500000Z"`,
 			`"id":3,"d":"2024-02-29","dt":"2024-02-29T23:59:59.000000Z"`},
 		format.CanalJSON:    {`"d":"0000-00-00","dt":"0000-00-00 00:00:00"`, `"d":"2024-00-15","dt":"2024-02-00 10:11:12.500000"`},
@@ -353,10 +355,122 @@ func TestCSVKeepsSourceFSP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "id,dt0,dt3,ts6,any,tm2,_op\r\n" +
-		"1,0000-00-00 00:00:00,0000-00-00 00:00:00.000,0000-00-00 00:00:00.000000,0000-00-00 00:00:00,00:00:00.00,read\r\n" +
-		"2,2024-02-00 10:11:12,2024-02-29 01:02:03.456,2024-02-29 23:59:59.123456,2024-02-29 23:59:59,-01:00:00.50,read\r\n"
+	want := "id,dt0,dt3,ts6,any,tm2\r\n" +
+		"1,0000-00-00 00:00:00,0000-00-00 00:00:00.000,0000-00-00 00:00:00.000000,0000-00-00 00:00:00,00:00:00.00\r\n" +
+		"2,2024-02-00 10:11:12,2024-02-29 01:02:03.456,2024-02-29 23:59:59.123456,2024-02-29 23:59:59,-01:00:00.50\r\n"
 	if string(out) != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// modeBatch is an update and a delete of (id, name), with before columns.
+func modeBatch(mem memory.Allocator) *exec.Batch {
+	s := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "name", Type: arrow.BinaryTypes.String, Nullable: true}}, true)
+	return sinktest.Build(mem, s, "d", "t",
+		[]any{1, "new", 1, "old", uint64(7), uint8(0), exec.OpUpdate, tCom, "f.000001:10"},
+		[]any{2, nil, nil, nil, uint64(8), uint8(1), exec.OpDelete, tCom, "f.000001:20"})
+}
+
+// TestModeColumns: the row formats write the TRANSFORM's columns and what
+// the mode defines, nothing else (no _op the TRANSFORM did not ask for).
+func TestModeColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := modeBatch(mem)
+	defer b.Release()
+	for _, tc := range []struct {
+		format string
+		opts   format.Options
+		want   string
+	}{
+		{format.JSONL, format.Options{}, "{\"id\":1,\"name\":\"new\"}\n{\"id\":2,\"name\":null}\n"},
+		{format.CSV, format.Options{}, "id,name\r\n1,new\r\n2,\r\n"},
+		{format.Table, format.Options{}, " id | name\n----+------\n  1 | new\n  2 | NULL\n"},
+		{format.JSONL, format.Options{Mode: connectors.ModeUpsert},
+			"{\"id\":1,\"name\":\"new\",\"_version\":7,\"_is_deleted\":0}\n{\"id\":2,\"name\":null,\"_version\":8,\"_is_deleted\":1}\n"},
+		{format.CSV, format.Options{Mode: connectors.ModeChangelog},
+			"id,name,_op,_ts,_pos,_version,_before_id,_before_name\r\n" +
+				"1,new,update,2026-01-02 03:04:05,f.000001:10,7,1,old\r\n" +
+				"2,,delete,2026-01-02 03:04:05,f.000001:20,8,,\r\n"},
+		{format.JSONL, format.Options{Mode: connectors.ModeChangelog},
+			"{\"id\":1,\"name\":\"new\",\"_op\":\"update\",\"_ts\":\"2026-01-02T03:04:05.000000Z\",\"_pos\":\"f.000001:10\",\"_version\":7,\"_before_id\":1,\"_before_name\":\"old\"}\n" +
+				"{\"id\":2,\"name\":null,\"_op\":\"delete\",\"_ts\":\"2026-01-02T03:04:05.000000Z\",\"_pos\":\"f.000001:20\",\"_version\":8,\"_before_id\":null,\"_before_name\":null}\n"},
+		{format.Table, format.Options{OpColumn: true}, " _op    | id | name\n--------+----+------\n update |  1 | new\n delete |  2 | NULL\n"},
+		{format.CSV, format.Options{OpColumn: true, Mode: connectors.ModeChangelog},
+			"_op,id,name,_ts,_pos,_version,_before_id,_before_name\r\n" +
+				"update,1,new,2026-01-02 03:04:05,f.000001:10,7,1,old\r\n" +
+				"delete,2,,2026-01-02 03:04:05,f.000001:20,8,,\r\n"},
+	} {
+		enc, err := format.New(tc.format, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := enc.Encode(nil, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(out) != tc.want {
+			t.Errorf("%s, mode %v, op column %v:\ngot\n%q\nwant\n%q", tc.format, tc.opts.Mode, tc.opts.OpColumn, out, tc.want)
+		}
+	}
+}
+
+// TestTableWidthsStable: later batches line up under the header of the
+// first; a wider value widens its column and brings a new header, under
+// which its rows line up.
+func TestTableWidthsStable(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s := sinktest.SinkSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "amount", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}},
+		{Name: "at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+		{Name: "who", Type: arrow.BinaryTypes.String},
+	}, false)
+	row := func(id int, amount string, at time.Time, who string) []any {
+		return []any{id, amount, at, who, uint64(id), uint8(0), exec.OpInsert, tCom, "f.000001:4"}
+	}
+	enc, _ := format.New(format.Table, format.Options{OpColumn: true})
+	var out []byte
+	for _, rows := range [][][]any{
+		{row(1, "1.00", tCom, "ann")},
+		{row(22222, "-1234567890.12", t0, "bob")},
+		{row(3, "3.00", tCom, "cy")},
+		{row(4, "4.00", tCom, "a much longer name")},
+		{row(5, "5.00", tCom, "dee")},
+	} {
+		b := sinktest.Build(mem, s, "d", "t", rows...)
+		var err error
+		out, err = enc.Encode(out, b)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocks := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n\n")
+	if len(blocks) != 2 {
+		t.Fatalf("want the header twice (again for the wider name only), got\n%s", out)
+	}
+	for _, blk := range blocks {
+		lines := strings.Split(blk, "\n")
+		bars := func(l string) []int {
+			var at []int
+			for i, r := range []rune(l) {
+				if r == '|' || r == '+' {
+					at = append(at, i)
+				}
+			}
+			return at
+		}
+		want := fmt.Sprint(bars(lines[1]))
+		for _, l := range lines {
+			if l != lines[1] && fmt.Sprint(bars(l)) != want {
+				t.Errorf("line %q is not aligned with its header:\n%s", l, blk)
+			}
+		}
+	}
+	if !strings.Contains(blocks[0], " 22222 | -1234567890.12 | 2026-01-02 03:04:05.123456 | bob\n") ||
+		!strings.Contains(blocks[1], "| a much longer name\n") {
+		t.Errorf("unexpected table:\n%s", out)
 	}
 }

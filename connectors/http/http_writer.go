@@ -56,7 +56,7 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	if err != nil {
 		return nil, err
 	}
-	fo := format.Options{Pipeline: t.Pipeline, Key: t.Key}
+	fo := format.Options{Pipeline: t.Pipeline, Key: t.Key, Mode: t.Mode}
 	enc, err := format.New(c.format, fo)
 	if err != nil {
 		return nil, err

@@ -47,6 +47,10 @@ var stdoutMu sync.Mutex
 
 // Sink prints batches to an io.Writer.
 type Sink struct {
+	// OpColumn puts an "_op" column first in the row formats (the REPL's
+	// live queries), unless the output has one.
+	OpColumn bool
+
 	w   io.Writer
 	tty bool
 	mu  *sync.Mutex
@@ -94,7 +98,7 @@ func (s *Sink) encoder(t connectors.Target) (format.Encoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return format.New(s.formatOf(t), format.Options{Color: color, Pipeline: t.Pipeline, Key: t.Key})
+	return format.New(s.formatOf(t), format.Options{Color: color, Pipeline: t.Pipeline, Key: t.Key, Mode: t.Mode, OpColumn: s.OpColumn})
 }
 
 // Open returns a writer printing t's batches.

@@ -74,7 +74,20 @@ func TestTableOnTerminal(t *testing.T) {
 		t.Fatalf("done called %d times before Write returned, want 1", acked)
 	}
 	out := buf.String()
-	if !strings.Contains(out, " _op ") || !strings.Contains(out, "\x1b[31mdelete") {
+	if strings.Contains(out, "_op") || strings.Contains(out, "delete") {
+		t.Errorf("want the output columns only, got %q", out)
+	}
+	// With OpColumn (the REPL's queries) the op comes first, coloured.
+	buf.Reset()
+	s.OpColumn = true
+	if w, err = s.Open(context.Background(), connectors.Target{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	b = sinktest.Build(mem, schema, "d", "t", []any{1, 2, uint64(1), uint8(0), "delete", nil, "p"})
+	if err := w.Write(context.Background(), b, func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.HasPrefix(out, " _op ") || !strings.Contains(out, "\x1b[31mdelete") {
 		t.Errorf("want a table with a red delete, got %q", out)
 	}
 	if _, problems, err := s.Plan(context.Background(), connectors.Target{Format: "xml"}); err == nil || len(problems) != 0 {

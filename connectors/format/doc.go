@@ -1,0 +1,35 @@
+package format
+
+// Doc is what one format writes, for docs/connectors.md.
+type Doc struct {
+	Name string
+	Text string
+}
+
+// Docs describes every format, in the order of Names.
+func Docs() []Doc {
+	return []Doc{
+		{CanalJSON, "Canal's flat JSON messages, one per run of rows with the same op and source position: `data` holds the output columns, `old` the before values of the columns an update changed, " +
+			"`type` INSERT, UPDATE or DELETE (snapshot rows are INSERT), `database`, `table`, `pkNames` (the key), `mysqlType`/`sqlType` per column, " +
+			"`es` (commit time, ms), `ts` (when the message was built, ms), `id` (a message counter), `isDdl` false. No `_op` or other added column."},
+		{CSV, "RFC 4180 CSV (CRLF line ends): a header line once per schema (left out when appending to a file that has one), then one line per row. " +
+			"NULL is an empty field, the empty string `\"\"`; binary is base64, values otherwise as in `table`. Columns: see below."},
+		{DebeziumJSON, "One Debezium change event per row, the value payload of Debezium's MySQL connector with `schemas.enable=false`: " +
+			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows), " +
+			"`ts_ms`, `transaction` null, and `source` (`version`, `connector` mysql, `name` the pipeline, `ts_ms` commit time, `snapshot`, `db`, `table`, " +
+			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread`, `query`). No `_op` or other added column."},
+		{JSONL, "One JSON object per row (NDJSON). Integers are numbers (exact), DECIMAL a string of the exact text, timestamps RFC 3339 in UTC with " +
+			"microseconds, DATE `2006-01-02`, TIME `[-]HH:MM:SS[.ffffff]`, binary base64, a JSON column embedded as JSON. Columns: see below."},
+		{Parquet, "Parquet files (zstd), one per rotation: the Arrow types and the Arrow schema are kept (TIME is stored as INT64 microseconds). Columns: see below."},
+		{Table, "An aligned text table, psql style: numbers right-aligned, NULL as `NULL`, binary as `0x…` hex, long values cut at 60 characters. " +
+			"The header is printed once per schema; column widths stay the same from batch to batch (they start from what the column's type can hold, " +
+			"else from the first batch), and a wider value later widens its column and prints the header again above its rows. On a terminal the `_op` column, when there is one, is coloured."},
+	}
+}
+
+// ColumnsDoc says which columns the row formats (jsonl, csv, table,
+// parquet) write, for docs/connectors.md.
+const ColumnsDoc = "jsonl, csv, table and parquet write exactly the pipeline's output columns (its `TRANSFORM`, in order) and add only what the pipeline's `MODE` defines, " +
+	"with the names a ClickHouse table of that mode has: `append` adds nothing; `upsert` adds `_version` and `_is_deleted` (1 for a row that removes its key); " +
+	"`changelog` adds `_op`, `_ts`, `_pos`, `_version` and `_before_<column>` (the column's value before an update) for each output column that has a before value. " +
+	"A column the `TRANSFORM` already has (say `_op`) is not added twice. To see the op of each row in `append` mode, select `_op`."
