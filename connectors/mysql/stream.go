@@ -253,6 +253,14 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			}
 		}
 	}
+	if req.VersionFloor > st.version {
+		// The targets hold versions this counter has not reached: the
+		// state directory is older than the targets (restored from a
+		// copy, or written by another process). Versions start above
+		// them and the wall clock, so none goes backwards.
+		st.version = max(req.VersionFloor, uint64(time.Now().UnixMicro())<<10)
+		st.log.Info("version counter raised above the target's", "floor", req.VersionFloor, "version", st.version)
+	}
 	st.lastMarkPos = start
 	st.lastMark = time.Now()
 	if req.Resume == nil {
