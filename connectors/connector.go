@@ -137,6 +137,12 @@ type Stream interface {
 	Close() error
 }
 
+// Reconnecter is a Stream that counts its reconnects to the source after
+// a lost connection, for the metrics.
+type Reconnecter interface {
+	Reconnects() int64
+}
+
 // Starter is a Stream that can say, before it sends anything, where it
 // starts (nil: nowhere worth keeping). The engine checkpoints that Mark
 // before it writes a row, so that a crash before the first acknowledged
