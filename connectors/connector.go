@@ -106,6 +106,14 @@ type StreamRequest struct {
 	// Options are the pipeline's WITH options the source understands
 	// (snapshot_parallelism, chunk_rows, start_at, schema_changes, …).
 	Options map[string]any
+	// VersionFloor is one more than the largest _version the targets
+	// already hold (0: unknown). Every version the stream assigns is at
+	// least VersionFloor: when its own counter (a checkpoint's) is below,
+	// it starts again above the floor and the wall clock (unix µs << 10).
+	// A state directory restored from an older copy, or lost and found
+	// again, then cannot make versions go backwards (docs/architecture.md,
+	// "Versions").
+	VersionFloor uint64
 }
 
 // Progress reports a table's snapshot progress.
@@ -127,6 +135,12 @@ type Stream interface {
 	// Lag returns how far behind the source the stream is, in seconds.
 	Lag() float64
 	Close() error
+}
+
+// Reconnecter is a Stream that counts its reconnects to the source after
+// a lost connection, for the metrics.
+type Reconnecter interface {
+	Reconnects() int64
 }
 
 // Starter is a Stream that can say, before it sends anything, where it
@@ -196,6 +210,14 @@ type Writer interface {
 	// Flush blocks until every earlier Write has called done.
 	Flush(ctx context.Context) error
 	Close() error
+}
+
+// VersionReader is a Writer whose target keeps the _version column of the
+// rows written to it (a ClickHouse upsert or changelog table): MaxVersion
+// returns the largest one there, 0 when the target is empty. The runtime
+// gives the stream a floor above it (StreamRequest.VersionFloor).
+type VersionReader interface {
+	MaxVersion(ctx context.Context) (uint64, error)
 }
 
 // Sink is a configured sink (one CREATE SINK, or an implicit stdout/file/http).

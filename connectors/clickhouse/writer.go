@@ -88,7 +88,26 @@ type writer struct {
 	flushErr error // first failure since the last Flush
 }
 
-var _ connectors.Writer = (*writer)(nil)
+var (
+	_ connectors.Writer        = (*writer)(nil)
+	_ connectors.VersionReader = (*writer)(nil)
+)
+
+// MaxVersion returns the largest _version of an upsert or changelog table,
+// 0 for an empty one and for the other modes (no _version of etlq's there).
+func (w *writer) MaxVersion(ctx context.Context) (uint64, error) {
+	w.mu.Lock()
+	mode := w.layout.mode
+	w.mu.Unlock()
+	if mode != connectors.ModeUpsert && mode != connectors.ModeChangelog {
+		return 0, nil
+	}
+	var v uint64
+	if err := w.conn.QueryRow(ctx, "SELECT max("+quote(colVersion)+") FROM "+w.qualified).Scan(&v); err != nil {
+		return 0, fmt.Errorf("clickhouse: largest %s of %s: %v", colVersion, w.target, err)
+	}
+	return v, nil
+}
 
 func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *writer {
 	ctx, cancel := context.WithCancel(context.Background())

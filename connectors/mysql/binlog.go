@@ -50,6 +50,7 @@ type binlogReader struct {
 	posEv   binlogPos
 
 	retries int
+	dumpAt  binlogPos                // where the current dump started
 	held    *replication.BinlogEvent // event waiting for a snapshot chunk
 
 	// Snapshot watermarks (snapshot_watermark.go): the watermark table's
@@ -129,6 +130,7 @@ func (r *binlogReader) start() error {
 		return r.classify(err)
 	}
 	r.cur = r.safe
+	r.dumpAt = r.safe
 	go func() {
 		_, err := bs.GetEvent(ctx)
 		if err == nil {
@@ -219,8 +221,34 @@ func (r *binlogReader) classify(err error) error {
 		if strings.Contains(msg, "could not find") || strings.Contains(msg, "purged") || strings.Contains(msg, "first log file") {
 			return purgedError(r.safe)
 		}
+		if sameIDHint(err, r.st.src.cfg.ServerID) == "" {
+			// The server cannot send its binlog from r.safe: asking again
+			// gets the same answer (it used to be asked ~500 times a second).
+			what := "the server cannot send its binlog from this position"
+			switch {
+			case strings.Contains(msg, "middle of event") || strings.Contains(msg, "bogus data") || strings.Contains(msg, "wrong offset"):
+				what = "the position is not the start of an event in the server's binlog"
+			case strings.Contains(msg, "impossible position") || strings.Contains(msg, "> file size"):
+				what = "the position is past the end of the server's binlog file"
+			}
+			return fatalBinlogError{fmt.Errorf("binlog of %s at %s: %s (server: %s): the checkpoint is damaged, or the binlog was cut short by a server crash; start again with an empty state directory to take a new snapshot",
+				r.st.src.cfg.Addr(), r.safe, what, strings.TrimRight(firstLine(err), ". "))}
+		}
 	}
 	return fmt.Errorf("binlog of %s at %s: %s", r.st.src.cfg.Addr(), r.safe, firstLine(err))
+}
+
+// fatalBinlogError is a dump error that no reconnect can mend.
+type fatalBinlogError struct{ error }
+
+func (e fatalBinlogError) Unwrap() error { return e.error }
+
+// isFatal reports whether a classified dump error ends the stream instead
+// of a reconnect: a purged position, or one the server cannot read from.
+func isFatal(err error) bool {
+	var fe fatalBinlogError
+	var lost lostPositionError
+	return errors.As(err, &fe) || errors.As(err, &lost) || strings.Contains(err.Error(), "was purged")
 }
 
 // firstLine drops the stack trace go-mysql's errors carry in their text.
@@ -279,9 +307,13 @@ func (r *binlogReader) step(ctx context.Context) error {
 			}
 			return nil
 		}
-		r.retries = 0
 		if err := r.handle(ev); err != nil {
 			return err
+		}
+		if r.cur != r.dumpAt {
+			// Past the events a dump sends before its start position (the
+			// fake rotate, the format description): the reconnect worked.
+			r.retries = 0
 		}
 		if len(st.out) > 0 || st.finished || n > 4096 {
 			return nil
@@ -293,7 +325,7 @@ func (r *binlogReader) step(ctx context.Context) error {
 // connection loss, with exponential back-off. Rows of the open transaction
 // that were already queued are skipped when they come again.
 func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
-	if cerr := r.classify(cause); strings.Contains(cerr.Error(), "was purged") {
+	if cerr := r.classify(cause); isFatal(cerr) {
 		return cerr
 	}
 	if r.retries > maxReconnects {
@@ -332,11 +364,12 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	backoff := 100 * time.Millisecond
 	for {
 		r.retries++
+		r.st.reconnects.Add(1)
 		err := r.start()
 		if err == nil {
 			return nil
 		}
-		if strings.Contains(err.Error(), "was purged") {
+		if isFatal(err) {
 			return err
 		}
 		if r.retries > maxReconnects {

@@ -88,10 +88,15 @@ type stream struct {
 	lagMu     sync.Mutex
 	lastEvent time.Time
 
+	reconnects atomic.Int64 // binlog reconnect attempts (see Reconnects)
+
 	closeOnce sync.Once
 }
 
-var _ connectors.Stream = (*stream)(nil)
+var (
+	_ connectors.Stream      = (*stream)(nil)
+	_ connectors.Reconnecter = (*stream)(nil)
+)
 
 // Open starts a stream over the requested tables: the snapshots they ask
 // for, consistent with the binlog that follows them.
@@ -252,6 +257,14 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 				ts.out = ts.cur
 			}
 		}
+	}
+	if req.VersionFloor > st.version {
+		// The targets hold versions this counter has not reached: the
+		// state directory is older than the targets (restored from a
+		// copy, or written by another process). Versions start above
+		// them and the wall clock, so none goes backwards.
+		st.version = max(req.VersionFloor, uint64(time.Now().UnixMicro())<<10)
+		st.log.Info("version counter raised above the target's", "floor", req.VersionFloor, "version", st.version)
 	}
 	st.lastMarkPos = start
 	st.lastMark = time.Now()
@@ -551,6 +564,10 @@ func (st *stream) Progress() []connectors.Progress {
 	return out
 }
 
+// Reconnects returns how many times the binlog reader tried to connect
+// again after losing its connection (connectors.Reconnecter).
+func (st *stream) Reconnects() int64 { return st.reconnects.Load() }
+
 // Lag returns now minus the timestamp of the last binlog event read; a
 // heartbeat while caught up counts as an event at the current time.
 func (st *stream) Lag() float64 {
@@ -645,7 +662,8 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 // binlog. snapshot_on_purge = true takes a new snapshot instead of failing.
 type lostPositionError struct{ error }
 
-// checkPurged fails when pos is no longer in the server's binlogs.
+// checkPurged fails when pos is no longer in the server's binlogs, or past
+// the end of its file.
 func checkPurged(c *client.Conn, pos binlogPos) error {
 	r, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {
@@ -653,9 +671,17 @@ func checkPurged(c *client.Conn, pos binlogPos) error {
 	}
 	for i := 0; i < r.RowNumber(); i++ {
 		f, _ := r.GetString(i, 0)
-		if f == pos.File {
-			return nil
+		if f != pos.File {
+			continue
 		}
+		// A position past the file's end (or inside its 4-byte magic)
+		// is none the server can start a dump at: a damaged checkpoint,
+		// or a binlog cut short by a crash. A --once run would otherwise
+		// take it as reached and end at once with nothing read.
+		if size, err := r.GetUint(i, 1); err == nil && (uint64(pos.Pos) > size || pos.Pos < 4) {
+			return fmt.Errorf("binlog position %s is past the end of the server's file %s (%d bytes): the checkpoint is damaged, or the binlog was cut short by a server crash; start again with an empty state directory to take a new snapshot", pos, f, size)
+		}
+		return nil
 	}
 	return purgedError(pos)
 }

@@ -40,7 +40,9 @@ type Options struct {
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
 // occurs, or (with Once) every stream is complete. On return every write is
-// flushed and the last acknowledged mark committed.
+// flushed and the last acknowledged mark committed. It holds the state
+// directory's lock for the whole run (lock.go): a second Run on the same
+// directory, in this process or another, fails at once.
 func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -54,6 +56,14 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	if opts.CommitInterval == 0 {
 		opts.CommitInterval = time.Second
 	}
+	if opts.StateDir == "" {
+		return errors.New("no state directory given")
+	}
+	lock, err := lockStateDir(opts.StateDir)
+	if err != nil {
+		return err
+	}
+	defer lock.release()
 	store := &Store{Dir: opts.StateDir}
 
 	sinks := map[string]connectors.Sink{}
@@ -181,6 +191,9 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
 	sort.Strings(names)
 
+	if req.VersionFloor, err = r.versionFloor(ctx); err != nil {
+		return err
+	}
 	stream, err := src.Open(ctx, req)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", r.decl.Name, err)
@@ -240,6 +253,30 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		runErr = err
 	}
 	return runErr
+}
+
+// versionFloor is one more than the largest _version the pipelines'
+// targets hold (0: none known). The checkpoint's counter alone cannot be
+// trusted to be above it: a state directory restored from an older copy, or
+// one that two processes shared, holds a counter below versions already
+// written, and a change given a smaller version than an older one of the
+// same key would never show in an upsert table.
+func (r *sourceRun) versionFloor(ctx context.Context) (uint64, error) {
+	var floor uint64
+	for _, pr := range r.runs {
+		vr, ok := pr.writer.(connectors.VersionReader)
+		if !ok {
+			continue
+		}
+		v, err := vr.MaxVersion(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+		if v > 0 && v+1 > floor {
+			floor = v + 1
+		}
+	}
+	return floor, nil
 }
 
 func (r *sourceRun) closeRuns() {

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// upsertFile writes an .etl file that keeps db.t in ClickHouse's db.t
+// (upsert) and returns its path.
+func upsertFile(t *testing.T, myDSN, chDSN, db string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "p.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, chDSN, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestStateDirOneProcess: a second apply on a state directory that a
+// running apply holds is refused at once, naming the holder's pid and host;
+// once the holder is killed (kill -9), the kernel has released the lock and
+// the next apply runs. Two processes on one state directory used to
+// disconnect each other from the binlog and leave the target wrong.
+func TestStateDirOneProcess(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, s.my, s.db+".t", 1000)
+	file := upsertFile(t, myDSN, s.chDSN, s.db)
+	state := filepath.Join(t.TempDir(), "state")
+
+	var out1 bytes.Buffer
+	first := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
+	first.Stdout, first.Stderr = &out1, &out1
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		first.Process.Signal(syscall.SIGKILL)
+		first.Wait()
+	}()
+	pid := strconv.Itoa(first.Process.Pid)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(filepath.Join(state, "lock"))
+		if strings.Contains(string(b), "pid "+pid+" ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the first apply did not take the lock: %q\n%s", b, out1.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	start := time.Now()
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err == nil {
+		t.Fatalf("a second apply on the same state directory ran:\n%s", out)
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{"is in use by another etlq", "pid " + pid + " on host " + host, "--state-dir"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("refusal does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "pipeline done") {
+		t.Errorf("the refused apply ran its pipelines:\n%s", out)
+	}
+	t.Logf("refused after %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
+
+	myExec(t, s.my, "UPDATE "+s.db+".t SET status = 'x' WHERE id <= 10", "DELETE FROM "+s.db+".t WHERE id > 990")
+	first.Process.Signal(syscall.SIGKILL)
+	first.Wait()
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	want := myRows(t, s.my, "SELECT id, status, CAST(amount AS CHAR) FROM "+s.db+".t ORDER BY id")
+	got := chRows(t, s.ch, "SELECT toString(id), status, toString(amount) FROM "+s.db+".t_current ORDER BY id")
+	diffRows(t, want, got)
+}
+
+// TestVersionsStateDirRestored: a state directory restored from an older
+// copy must not make _version go below the versions already written. The
+// copy's counter is from before a run that started afresh (its state
+// directory lost), whose versions are far larger; a change made after that
+// run must still win in the upsert table.
+func TestVersionsStateDirRestored(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	tbl := s.db + ".t"
+	myExec(t, s.my, "CREATE DATABASE "+s.db,
+		"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, s.my, tbl, 100)
+	file := upsertFile(t, myDSN, s.chDSN, s.db)
+	dir := t.TempDir()
+	state, old := filepath.Join(dir, "state"), filepath.Join(dir, "old")
+
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err := os.CopyFS(old, os.DirFS(state)); err != nil {
+		t.Fatal(err)
+	}
+	myExec(t, s.my, "UPDATE "+tbl+" SET status = 'first' WHERE id = 1")
+	// The state directory is lost: a new snapshot, with versions from the
+	// wall clock, far above the old copy's counter.
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if got := chRows(t, s.ch, "SELECT status FROM "+s.db+".t_current WHERE id = 1"); len(got) != 1 || got[0] != "first" {
+		t.Fatalf("after the fresh run: %v", got)
+	}
+	// Then the older copy comes back, and the source changes again.
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(old, state); err != nil {
+		t.Fatal(err)
+	}
+	myExec(t, s.my, "UPDATE "+tbl+" SET status = 'second' WHERE id = 1", "DELETE FROM "+tbl+" WHERE id = 2")
+	out := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	want := myRows(t, s.my, "SELECT id, status, CAST(amount AS CHAR) FROM "+tbl+" ORDER BY id")
+	got := chRows(t, s.ch, "SELECT toString(id), status, toString(amount) FROM "+s.db+".t_current ORDER BY id")
+	diffRows(t, want, got)
+	if t.Failed() {
+		t.Log(out)
+	}
+	// Every version of the last run is above every version before it.
+	rows := chRows(t, s.ch, "SELECT toString(count()) FROM "+s.db+".t FINAL WHERE id = 1 AND status = 'second'")
+	if len(rows) != 1 || rows[0] != "1" {
+		t.Errorf("the last change of id 1 is not the row FINAL keeps: %v", rows)
+	}
+}

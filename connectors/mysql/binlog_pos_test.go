@@ -1,0 +1,93 @@
+package mysql
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+// TestResumeAtImpossiblePosition: a checkpoint whose position is in the
+// middle of an event, or past the end of its binlog file, ends the stream
+// with a clear error — Once or not — instead of reconnecting hundreds of
+// times a second for good (mid-event) or ending a Once run at once with
+// nothing read (past the end).
+func TestResumeAtImpossiblePosition(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(20))", "INSERT INTO "+db+".t VALUES (1,'a')")
+			src := newSrc(t, s, nil)
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			st, err := src.Open(context.Background(), connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, mark := drain(t, st, 20*time.Second, nil)
+			st.Close()
+			if mark == nil {
+				t.Fatal("no mark")
+			}
+			// Events after the mark, so that the position +5 is inside one.
+			run(t, s, "INSERT INTO "+db+".t VALUES (2,'b')", "INSERT INTO "+db+".t VALUES (3,'c')")
+			for _, tc := range []struct {
+				name  string
+				shift int64
+				want  string
+			}{
+				{"mid_event", 5, "not the start of an event"},
+				{"past_end", 1 << 30, "past the end of the server's file"},
+			} {
+				for _, once := range []bool{true, false} {
+					var m map[string]any
+					if err := json.Unmarshal(mark.State, &m); err != nil {
+						t.Fatal(err)
+					}
+					m["pos"] = m["pos"].(float64) + float64(tc.shift)
+					resume, _ := json.Marshal(m)
+					start := time.Now()
+					err := openAndRead(src, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: once, Resume: resume}, 60*time.Second)
+					switch {
+					case err == nil || errors.Is(err, io.EOF):
+						t.Errorf("%s once=%v: the stream ended without an error", tc.name, once)
+					case errors.Is(err, context.DeadlineExceeded):
+						t.Errorf("%s once=%v: no error within 60 s", tc.name, once)
+					case !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "empty state directory"):
+						t.Errorf("%s once=%v: error %q does not say %q and what to do", tc.name, once, err, tc.want)
+					default:
+						t.Logf("%s once=%v, after %v: %v", tc.name, once, time.Since(start).Round(time.Millisecond), err)
+					}
+				}
+			}
+		})
+	}
+}
+
+// openAndRead opens a stream and reads it until an error or io.EOF, and
+// returns that; the reconnects it made must be few.
+func openAndRead(src *Source, req connectors.StreamRequest, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	st, err := src.Open(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for {
+		b, err := st.Next(ctx)
+		if err != nil {
+			if n := st.(connectors.Reconnecter).Reconnects(); n > 1 {
+				return errors.Join(err, errors.New("reconnected "+itoa(n)+" times to an impossible position"))
+			}
+			return err
+		}
+		b.Release()
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }

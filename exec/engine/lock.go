@@ -1,0 +1,70 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// lockName is the lock file of a state directory.
+const lockName = "lock"
+
+// stateLock holds a state directory for one process: an exclusive flock on
+// <state-dir>/lock, which the kernel releases when the process ends, kill -9
+// included. The file holds the holder's pid, host and start time, for the
+// message a second process gets. The file is never removed: a process that
+// opened it before a removal would lock an inode nobody else sees.
+type stateLock struct {
+	f *os.File
+}
+
+// errLocked is the cause of a refused lock: another process holds it.
+var errLocked = errors.New("state directory in use")
+
+// lockStateDir takes the lock of dir, creating dir when missing. It fails at
+// once, without waiting, when another process holds it: two processes on
+// one state directory overwrite each other's checkpoints, and with the same
+// replica server_id they disconnect each other from the binlog.
+func lockStateDir(dir string) (*stateLock, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	path := filepath.Join(dir, lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open state directory lock: %w", err)
+	}
+	if err := flock(f); err != nil {
+		f.Close()
+		if !errors.Is(err, errLocked) {
+			return nil, fmt.Errorf("lock state directory %s: %w", dir, err)
+		}
+		holder := "another process"
+		if b, rerr := os.ReadFile(path); rerr == nil {
+			if s := strings.TrimSpace(string(b)); s != "" {
+				holder = s
+			}
+		}
+		return nil, fmt.Errorf("state directory %s is in use by another etlq (%s): one process per state directory; stop it, or give this run its own --state-dir", dir, holder)
+	}
+	host, _ := os.Hostname()
+	info := fmt.Sprintf("pid %d on host %s, since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(info), 0)
+		f.Sync()
+	}
+	return &stateLock{f: f}, nil
+}
+
+// release drops the lock (the kernel does it too when the process ends).
+func (l *stateLock) release() {
+	if l == nil || l.f == nil {
+		return
+	}
+	funlock(l.f)
+	l.f.Close()
+	l.f = nil
+}
