@@ -88,16 +88,16 @@ func (c *alterTable) tables() []connectors.TableRef    { return []connectors.Tab
 type alterKind uint8
 
 const (
-	alterAddColumn     alterKind = iota + 1 // ADD [COLUMN] Col [FIRST | AFTER After]
-	alterDropColumn                         // DROP [COLUMN] Name
-	alterModifyColumn                       // MODIFY [COLUMN] Col [FIRST | AFTER After]
-	alterChangeColumn                       // CHANGE [COLUMN] Name Col [FIRST | AFTER After]
-	alterRenameColumn                       // RENAME COLUMN Name TO NewName
-	alterColumnDefault                      // ALTER [COLUMN] Name SET DEFAULT … | DROP DEFAULT
-	alterAddPrimaryKey                      // ADD PRIMARY KEY (Key)
-	alterDropPrimaryKey                     // DROP PRIMARY KEY
-	alterAddUniqueKey                       // ADD UNIQUE (Key)
-	alterCharset                            // [DEFAULT] CHARACTER SET / COLLATE; Convert: CONVERT TO
+	alterAddColumn      alterKind = iota + 1 // ADD [COLUMN] Col [FIRST | AFTER After]
+	alterDropColumn                          // DROP [COLUMN] Name
+	alterModifyColumn                        // MODIFY [COLUMN] Col [FIRST | AFTER After]
+	alterChangeColumn                        // CHANGE [COLUMN] Name Col [FIRST | AFTER After]
+	alterRenameColumn                        // RENAME COLUMN Name TO NewName
+	alterColumnDefault                       // ALTER [COLUMN] Name SET DEFAULT … | DROP DEFAULT
+	alterAddPrimaryKey                       // ADD PRIMARY KEY (Key)
+	alterDropPrimaryKey                      // DROP PRIMARY KEY
+	alterAddUniqueKey                        // ADD UNIQUE (Key)
+	alterCharset                             // [DEFAULT] CHARACTER SET / COLLATE; Convert: CONVERT TO
 )
 
 func (k alterKind) String() string {
