@@ -154,15 +154,13 @@ type colDef struct {
 	// HasCharset says the definition named its character set or
 	// collation; otherwise a string column takes the table's default.
 	HasCharset bool
-	// Default is the DEFAULT clause; nil when there is none.
-	Default *colDefault
 	// PrimaryKey and Unique are inline key attributes.
 	PrimaryKey, Unique bool
 	// Generated is a generated (computed) column.
 	Generated bool
 }
 
-// colDefault is a column's DEFAULT: NULL, a literal value (Value, as
+// colDefault is a column's DEFAULT (column.Default): NULL, a literal value (Value, as
 // MySQL would print it, unquoted), or an expression (Expr, SQL text: its
 // value for existing rows is not known from the statement).
 type colDefault struct {
@@ -664,26 +662,51 @@ func typeOf(ft *types.FieldType, d *colDef) error {
 }
 
 // stripMariaDBClauses removes MariaDB-only clauses that change no schema
-// (WAIT n, NOWAIT) so that the statement parses.
+// so that the statement parses: WAIT n, NOWAIT, ALTER ONLINE, CREATE OR
+// REPLACE (a create for the schema), ALGORITHM = NOCOPY.
 func stripMariaDBClauses(q string) string {
 	toks := ddlWords(q)
+	type span struct{ from, to int }
+	var cut []span
+	word := func(i int, w string) bool { return i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].text, w) }
+	for i := 0; i < len(toks); i++ {
+		switch {
+		case word(i, "NOWAIT"):
+			cut = append(cut, span{toks[i].start, toks[i].end})
+		case word(i, "WAIT") && i+1 < len(toks):
+			if _, err := strconv.ParseFloat(toks[i+1].text, 64); err == nil {
+				cut = append(cut, span{toks[i].start, toks[i+1].end})
+				i++
+			}
+		case i == 1 && word(0, "ALTER") && word(1, "ONLINE"):
+			cut = append(cut, span{toks[i].start, toks[i].end})
+		case i == 1 && word(0, "CREATE") && word(1, "OR") && word(2, "REPLACE"):
+			cut = append(cut, span{toks[1].start, toks[2].end})
+			i = 2
+		case word(i, "ALGORITHM"):
+			j := i + 1
+			if j < len(toks) && toks[j].text == "=" {
+				j++
+			}
+			if j >= len(toks) {
+				continue
+			}
+			from, to := toks[i].start, toks[j].end
+			if i > 0 && toks[i-1].text == "," {
+				from = toks[i-1].start
+			} else if j+1 < len(toks) && toks[j+1].text == "," {
+				to = toks[j+1].end
+			}
+			cut = append(cut, span{from, to})
+			i = j
+		}
+	}
 	var b strings.Builder
 	last := 0
-	for i := 0; i < len(toks); i++ {
-		t := toks[i]
-		switch strings.ToUpper(t.text) {
-		case "NOWAIT":
-			b.WriteString(q[last:t.start])
-			last = t.end
-		case "WAIT":
-			if i+1 < len(toks) {
-				if _, err := strconv.ParseFloat(toks[i+1].text, 64); err == nil {
-					b.WriteString(q[last:t.start])
-					last = toks[i+1].end
-					i++
-				}
-			}
-		}
+	for _, c := range cut {
+		b.WriteString(q[last:c.from])
+		b.WriteByte(' ')
+		last = c.to
 	}
 	b.WriteString(q[last:])
 	return b.String()
