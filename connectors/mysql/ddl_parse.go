@@ -668,7 +668,9 @@ func stripMariaDBClauses(q string) string {
 	toks := ddlWords(q)
 	type span struct{ from, to int }
 	var cut []span
-	word := func(i int, w string) bool { return i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].text, w) }
+	word := func(i int, w string) bool {
+		return i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].text, w)
+	}
 	for i := 0; i < len(toks); i++ {
 		switch {
 		case word(i, "NOWAIT"):
