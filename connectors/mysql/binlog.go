@@ -59,6 +59,7 @@ type binlogReader struct {
 	wmKnown    bool
 	marks      []string
 	collations map[uint64][2]string
+	defaults   map[string]string // character set → default collation (ddl_binlog.go)
 }
 
 func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
@@ -448,7 +449,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		case uq == "ROLLBACK":
 			return r.commit()
 		default:
-			if isDDL(strings.ToLower(q)) {
+			if looksLikeDDL(q) {
 				if err := r.ddl(string(e.Schema), q, start); err != nil {
 					return err
 				}
@@ -475,6 +476,12 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		if m := r.maps[e.TableID]; m != nil && m.t == ts.cur && sameBytes(m.types, e.ColumnType) {
 			return nil
 		}
+		if ts.cur.Stale != "" {
+			// A DDL etlq could not apply came before (ddl_binlog.go).
+			if err := r.tableMapSchema(ts, e, start); err != nil {
+				return err
+			}
+		}
 		m := &tableMap{id: e.TableID, types: e.ColumnType, metas: e.ColumnMeta}
 		if len(e.ColumnName) > 0 {
 			m.names = e.ColumnNameString()
@@ -484,7 +491,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			// written with: a reader behind several DDLs decodes with it.
 			nt, err2 := r.schemaFromTableMap(e, ts.cur)
 			if err2 != nil {
-				return fmt.Errorf("at %s: %v", start, err)
+				return fmt.Errorf("at %s: %v: %s", start, err, resnapshotHint)
 			}
 			if err := r.changeSchema(ts, nt, start, "the binlog's table map"); err != nil {
 				return err
@@ -736,49 +743,6 @@ func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, e
 	return binlogPos{}, "", fmt.Errorf("start_at = %q: want 'earliest', 'latest', 'binlog.000042:1337', a GTID set or 'YYYY-MM-DD HH:MM:SS'", v)
 }
 
-// ddl handles a non-transaction-control query event: when it may touch one
-// of the stream's tables, the table's schema is read again and versioned at
-// this position.
-func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
-	st := r.st
-	lq := strings.ToLower(q)
-	if !isDDL(lq) {
-		return nil
-	}
-	var c *client.Conn
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
-	for _, ts := range st.tables {
-		if ts.mode == connectors.SnapshotOnly {
-			continue
-		}
-		if !strings.Contains(lq, strings.ToLower(ts.ref.Table)) {
-			continue
-		}
-		if !strings.EqualFold(schema, ts.ref.DB) && !strings.Contains(lq, strings.ToLower(ts.ref.DB)) {
-			continue
-		}
-		if c == nil {
-			var err error
-			if c, err = st.src.connect(context.Background()); err != nil {
-				return err
-			}
-		}
-		nt, err := readTable(c, ts.ref)
-		if err != nil {
-			st.log.Warn("table unreadable after DDL; keeping its schema", "table", ts.key, "error", err, "ddl", q)
-			continue
-		}
-		if err := r.changeSchema(ts, nt, at, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // changeSchema makes nt the schema of ts from position at on, per the
 // schema_changes policy; what names the cause (the DDL) for messages.
 func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, what string) error {
@@ -808,13 +772,4 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 	}
 	st.log.Info("schema change", "table", ts.key, "position", at.String(), "cause", what, "policy", st.opts.schemaChanges)
 	return nil
-}
-
-func isDDL(lq string) bool {
-	for _, p := range []string{"alter ", "create ", "drop ", "rename ", "truncate "} {
-		if strings.HasPrefix(lq, p) {
-			return true
-		}
-	}
-	return strings.Contains(lq, "alter table")
 }
