@@ -13,7 +13,7 @@ import (
 var Spec = connectors.Spec{
 	Kind: "clickhouse",
 	Doc: "ClickHouse over the native protocol (clickhouse://user:password@host:9000/database). " +
-		"DSN parameters: secure, skip_verify, tls_server_name, read_timeout, alt_hosts, connection_open_strategy, " +
+		"DSN parameters: secure (TLS, to the secure native port, 9440), skip_verify, tls_server_name, read_timeout, alt_hosts, connection_open_strategy, " +
 		"username, password, database; any other is refused (compression, dial_timeout and max_open_conns are options). " +
 		"Creates missing databases, tables and the <table>_current view of upsert tables; " +
 		"adds columns the source adds. Target options given on the sink are defaults for every pipeline.",
@@ -22,6 +22,9 @@ var Spec = connectors.Spec{
 		{Name: "compression", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "lz4", "zstd", "none"}, Doc: "native protocol block compression; auto: none when the server is on loopback (compressing there only costs CPU on both ends), lz4 otherwise"},
 		{Name: "dial_timeout", Type: connectors.OptDuration, Default: "10s", Doc: "timeout of one connection attempt"},
 		{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Doc: "connections to the server, shared by every pipeline of the sink"},
+		{Name: "tls_ca", Type: connectors.OptString, Doc: "PEM file of the certificate authorities that verify the server (needs ?secure=true in the DSN; default: the system's)"},
+		{Name: "tls_cert", Type: connectors.OptString, Doc: "PEM file of a client certificate (needs ?secure=true; with tls_key)"},
+		{Name: "tls_key", Type: connectors.OptString, Doc: "PEM file of the client certificate's private key"},
 	},
 	TargetOptions: []connectors.Option{
 		{Name: "order_by", Type: connectors.OptString, Doc: "ORDER BY expression of a created append or changelog table (default: the key, else tuple(); changelog adds _version)"},

@@ -66,6 +66,9 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 	}
 	chOpts.Protocol = clickhouse.Native
 	o := optionSet{opts}
+	if err := applyTLSOptions(chOpts, o); err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	}
 	db, err := o.str("database")
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
@@ -155,12 +158,12 @@ func (s *Sink) connect(ctx context.Context) (driver.Conn, serverVersion, error) 
 	}
 	conn, err := clickhouse.Open(s.chOpts)
 	if err != nil {
-		return nil, serverVersion{}, s.errorf("cannot connect: %v", err)
+		return nil, serverVersion{}, s.errorf("cannot connect: %v", explainTLS(err, s.chOpts, s.opts))
 	}
 	var vs string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&vs); err != nil {
 		conn.Close()
-		return nil, serverVersion{}, s.errorf("cannot reach %s: %v", strings.Join(s.chOpts.Addr, ","), err)
+		return nil, serverVersion{}, s.errorf("cannot reach %s: %v", strings.Join(s.chOpts.Addr, ","), explainTLS(err, s.chOpts, s.opts))
 	}
 	v, err := parseVersion(vs)
 	if err != nil {

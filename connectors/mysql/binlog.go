@@ -105,6 +105,7 @@ func (r *binlogReader) start() error {
 		Port:                    cfg.Port,
 		User:                    cfg.User,
 		Password:                cfg.Password,
+		TLSConfig:               r.st.src.binlogTLS(),
 		Charset:                 "utf8mb4",
 		ParseTime:               false,
 		UseDecimal:              false,

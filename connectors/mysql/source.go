@@ -9,6 +9,7 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"hash/fnv"
 	"net"
@@ -41,7 +42,7 @@ func init() {
 func Spec() connectors.Spec {
 	return connectors.Spec{
 		Kind: Kind,
-		Doc:  "MySQL or MariaDB (mysql://user:password@host:3306[/database], no ?parameters: settings are the options below): a consistent chunked snapshot, then the row-based binlog (binlog_format=ROW, binlog_row_image=FULL).",
+		Doc:  "MySQL or MariaDB (mysql://user:password@host:3306[/database]; the only ?parameters are ssl_mode, ssl_ca, ssl_cert and ssl_key, other settings are the options below): a consistent chunked snapshot, then the row-based binlog (binlog_format=ROW, binlog_row_image=FULL).",
 		Options: []connectors.Option{
 			{Name: "server_id", Type: connectors.OptInt, Doc: "replica server id used for the binlog connection; default: a stable id in 1000..2^31 derived from the source name"},
 			{Name: "flavor", Type: connectors.OptString, Enum: []string{"mysql", "mariadb"}, Doc: "server flavor; default: detected from SELECT VERSION()"},
@@ -53,6 +54,10 @@ func Spec() connectors.Spec {
 			{Name: "heartbeat", Type: connectors.OptDuration, Default: "1s", Doc: "binlog heartbeat period; keeps lag and idle checkpoints honest"},
 			{Name: "snapshot_position", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "watermark", "bracket"}, Doc: "how a snapshot chunk is placed in the binlog: auto (MariaDB: binlog_snapshot_position; MySQL: watermark, else bracket), watermark (low and high watermark rows committed into watermark_table around the read view), bracket (SHOW MASTER STATUS before and after: no writes, but a change committed as the read view begins can be missed)"},
 			{Name: "watermark_table", Type: connectors.OptString, Default: defaultWatermarkTable, Doc: "table for snapshot watermark rows ('database.table'; created when missing; its writes must be in the binlog)"},
+			{Name: "ssl_mode", Type: connectors.OptString, Default: SSLPreferred, Enum: sslModes, Doc: "TLS for every connection (binlog, snapshot, check, REPL), as the mysql client's --ssl-mode: disabled; preferred (TLS when the server offers it, unverified); required (TLS or fail, unverified); verify_ca (the certificate chains to ssl_ca, else the system's CAs); verify_identity (verify_ca, and it names the DSN's host). Also a DSN parameter (?ssl_mode=…)"},
+			{Name: "ssl_ca", Type: connectors.OptString, Doc: "PEM file of the certificate authorities that verify the server (verify_ca, verify_identity; default: the system's)"},
+			{Name: "ssl_cert", Type: connectors.OptString, Doc: "PEM file of a client certificate, for users created REQUIRE X509 (with ssl_key)"},
+			{Name: "ssl_key", Type: connectors.OptString, Doc: "PEM file of the client certificate's private key"},
 			{Name: "snapshot_protocol", Type: connectors.OptString, Default: "binary", Enum: []string{"binary", "text"}, Doc: "how snapshot rows are read: binary (prepared statements: numbers and dates as bytes, the cheapest for server and etlq), text (plain queries, for proxies without prepared statements)"},
 		},
 	}
@@ -69,33 +74,57 @@ type Config struct {
 	Heartbeat      time.Duration
 	// Stream defaults, overridable per request.
 	Options map[string]any
+	// TLS is the resolved ssl_mode, ssl_ca, ssl_cert and ssl_key.
+	TLS *TLSConfig
+	// dsnSSL holds the ssl_* parameters of the DSN.
+	dsnSSL map[string]string
 }
 
-// ParseDSN parses mysql://user:pass@host:port[/db]. The password may be
-// URL-escaped. The DSN takes no ?parameters: etlq would not honour them
-// (tls, timeouts, …), so one is an error rather than silently ignored; the
-// source's settings are WITH options.
+// ParseDSN parses mysql://user:pass@host:port[/db][?ssl_mode=…]. The
+// password may be URL-escaped. The only DSN parameters are the TLS settings
+// (ssl_mode, ssl_ca, ssl_cert, ssl_key), so that `etlq repl --source` can
+// ask for TLS; any other parameter is an error rather than silently
+// ignored: the source's settings are WITH options. ParseDSN reads no file:
+// NewSource resolves the TLS settings.
 func ParseDSN(dsn string) (*Config, error) {
+	if looksGoSQLDriver(dsn) {
+		return nil, fmt.Errorf("invalid mysql dsn: the go-sql-driver form user:password@tcp(host:port)/db is not accepted; write mysql://user:password@host:port/db")
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("invalid mysql dsn: %v", redact(err, dsn))
 	}
 	if u.Scheme != "mysql" && u.Scheme != "mariadb" {
+		if u.Scheme == "" {
+			return nil, fmt.Errorf("invalid mysql dsn: want mysql://user:password@host:port[/database]")
+		}
 		return nil, fmt.Errorf("invalid mysql dsn: scheme %q, want \"mysql\"", u.Scheme)
 	}
+	var dsnSSL map[string]string
 	if u.RawQuery != "" || u.ForceQuery {
 		q, err := url.ParseQuery(u.RawQuery)
 		var names []string
 		for k := range q {
-			names = append(names, strconv.Quote(k))
+			if !isSSLOption(k) {
+				names = append(names, strconv.Quote(k))
+			}
 		}
 		sort.Strings(names)
-		if err != nil || len(names) == 0 {
-			return nil, fmt.Errorf("invalid mysql dsn: the part after '?' is not a list of parameters, and the mysql source takes none")
+		if err != nil || len(q) == 0 {
+			return nil, fmt.Errorf("invalid mysql dsn: the part after '?' is not a list of parameters")
 		}
-		// Names only: a value may be a secret.
-		return nil, fmt.Errorf("invalid mysql dsn: unknown parameter %s: the mysql source takes no DSN parameters (its settings are WITH options such as server_id and flavor, see docs/connectors.md)",
-			strings.Join(names, ", "))
+		if len(names) > 0 {
+			// Names only: a value may be a secret.
+			return nil, fmt.Errorf("invalid mysql dsn: unknown parameter %s: the mysql source takes no DSN parameters but ssl_mode, ssl_ca, ssl_cert and ssl_key (its settings are WITH options such as server_id and flavor, see docs/connectors.md)",
+				strings.Join(names, ", "))
+		}
+		dsnSSL = map[string]string{}
+		for k, v := range q {
+			if len(v) != 1 {
+				return nil, fmt.Errorf("invalid mysql dsn: parameter %q given %d times", k, len(v))
+			}
+			dsnSSL[k] = v[0]
+		}
 	}
 	if u.Fragment != "" {
 		return nil, fmt.Errorf("invalid mysql dsn: unexpected '#' (escape it as %%23 in a password)")
@@ -119,7 +148,56 @@ func ParseDSN(dsn string) (*Config, error) {
 		c.User = "root"
 	}
 	c.DB = strings.Trim(u.Path, "/")
+	c.dsnSSL = dsnSSL
 	return c, nil
+}
+
+func isSSLOption(k string) bool {
+	for _, o := range sslOptions {
+		if o == k {
+			return true
+		}
+	}
+	return false
+}
+
+// looksGoSQLDriver reports whether dsn is in go-sql-driver/mysql's form,
+// user:password@tcp(host:port)/db, which url.Parse reads as something else.
+func looksGoSQLDriver(dsn string) bool {
+	if strings.Contains(dsn, "://") {
+		return false
+	}
+	at := strings.LastIndex(dsn, "@")
+	rest := dsn[at+1:]
+	return strings.HasPrefix(rest, "tcp(") || strings.HasPrefix(rest, "unix(") || strings.HasPrefix(rest, "(")
+}
+
+// resolveTLS reads the TLS settings from the WITH options and the DSN
+// parameters (one place per setting) and loads the files they name.
+func (c *Config) resolveTLS(name string, opts map[string]any) error {
+	vals := map[string]string{}
+	for _, k := range sslOptions {
+		v, inOpts := opts[k]
+		d, inDSN := c.dsnSSL[k]
+		switch {
+		case inOpts && inDSN:
+			return fmt.Errorf("source %q: %s is given both as a DSN parameter and a WITH option: keep one", name, k)
+		case inOpts:
+			s, ok := v.(string)
+			if !ok {
+				return fmt.Errorf("option %q of source %q: want a string, got %v", k, name, v)
+			}
+			vals[k] = s
+		case inDSN:
+			vals[k] = d
+		}
+	}
+	t, err := newTLSConfig(vals["ssl_mode"], vals["ssl_ca"], vals["ssl_cert"], vals["ssl_key"], c.Host)
+	if err != nil {
+		return fmt.Errorf("source %q: %v", name, err)
+	}
+	c.TLS = t
+	return nil
 }
 
 // redact removes the DSN's password from an error message, also when the
@@ -182,6 +260,9 @@ func NewSource(name, dsn string, opts map[string]any) (*Source, error) {
 		}
 		cfg.Flavor = s
 	}
+	if err := cfg.resolveTLS(name, opts); err != nil {
+		return nil, err
+	}
 	cfg.Heartbeat = time.Second
 	if v, ok := opts["heartbeat"]; ok {
 		d, err := optDuration(v)
@@ -206,9 +287,9 @@ func (s *Source) connect(ctx context.Context) (*client.Conn, error) {
 }
 
 func (s *Source) connectDial(ctx context.Context, dial client.Dialer) (*client.Conn, error) {
-	c, err := client.ConnectWithDialer(ctx, "", s.cfg.Addr(), s.cfg.User, s.cfg.Password, "", dial)
+	c, err := s.dialTLS(ctx, dial)
 	if err != nil {
-		return nil, fmt.Errorf("connect to mysql %s as %q: %v", s.cfg.Addr(), s.cfg.User, err)
+		return nil, fmt.Errorf("connect to mysql %s as %q: %v", s.cfg.Addr(), s.cfg.User, s.cfg.TLS.explain(err))
 	}
 	if _, err := c.Execute("SET NAMES utf8mb4, time_zone = '+00:00'"); err != nil {
 		c.Close()
@@ -218,6 +299,37 @@ func (s *Source) connectDial(ctx context.Context, dial client.Dialer) (*client.C
 		s.detect(c)
 	}
 	return c, nil
+}
+
+// dialTLS connects with the source's TLS settings. Under ssl_mode =
+// 'preferred', a server that offers no TLS is connected to in plain, and
+// so is every later connection of the source (the binlog's included).
+func (s *Source) dialTLS(ctx context.Context, dial client.Dialer) (*client.Conn, error) {
+	s.mu.Lock()
+	tc := s.cfg.TLS.tlsFor()
+	s.mu.Unlock()
+	withTLS := func(c *client.Conn) error {
+		if tc != nil {
+			c.SetTLSConfig(tc)
+		}
+		return nil
+	}
+	c, err := client.ConnectWithDialer(ctx, "", s.cfg.Addr(), s.cfg.User, s.cfg.Password, "", dial, withTLS)
+	if err != nil && tc != nil && s.cfg.TLS.Mode == SSLPreferred && strings.Contains(err.Error(), errNoServerTLS) {
+		s.mu.Lock()
+		s.cfg.TLS.preferredPlainOK = true
+		s.mu.Unlock()
+		c, err = client.ConnectWithDialer(ctx, "", s.cfg.Addr(), s.cfg.User, s.cfg.Password, "", dial)
+	}
+	return c, err
+}
+
+// binlogTLS is the tls.Config of a binlog connection: nil for plain. It
+// follows what the source's connections found under ssl_mode = 'preferred'.
+func (s *Source) binlogTLS() *tls.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.TLS.tlsFor()
 }
 
 // detect reads the server version and, unless configured, the flavor.

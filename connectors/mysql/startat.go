@@ -63,6 +63,7 @@ func (st *stream) timeSyncer() *replication.BinlogSyncer {
 		Port:                    cfg.Port,
 		User:                    cfg.User,
 		Password:                cfg.Password,
+		TLSConfig:               st.src.binlogTLS(),
 		Charset:                 "utf8mb4",
 		RawModeEnabled:          true,
 		TimestampStringLocation: time.UTC,

@@ -1,0 +1,84 @@
+package clickhouse
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// applyTLSOptions adds the tls_ca, tls_cert and tls_key options to the TLS
+// settings the DSN asked for (?secure=true, skip_verify, tls_server_name).
+func applyTLSOptions(o *clickhouse.Options, opts optionSet) error {
+	ca, err := opts.str("tls_ca")
+	if err != nil {
+		return err
+	}
+	cert, err := opts.str("tls_cert")
+	if err != nil {
+		return err
+	}
+	key, err := opts.str("tls_key")
+	if err != nil {
+		return err
+	}
+	if ca == "" && cert == "" && key == "" {
+		return nil
+	}
+	if o.TLS == nil {
+		return errors.New("options tls_ca, tls_cert and tls_key need TLS: add ?secure=true to the DSN (and use the secure native port, 9440 by default)")
+	}
+	if (cert == "") != (key == "") {
+		return errors.New("options \"tls_cert\" and \"tls_key\" go together: give both (a client certificate and its key) or neither")
+	}
+	if ca != "" {
+		if o.TLS.InsecureSkipVerify {
+			return errors.New("option \"tls_ca\" with skip_verify=true in the DSN: the CA would not be used (remove one)")
+		}
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return fmt.Errorf("option \"tls_ca\": %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("option \"tls_ca\": %s holds no PEM certificate", ca)
+		}
+		o.TLS.RootCAs = pool
+	}
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return fmt.Errorf("options \"tls_cert\" and \"tls_key\": %v", err)
+		}
+		o.TLS.Certificates = []tls.Certificate{kp}
+	}
+	return nil
+}
+
+// explainTLS says what a TLS failure means: a certificate no trusted CA
+// signed, one for another name, or a plain port spoken to in TLS (and the
+// reverse).
+func explainTLS(err error, o *clickhouse.Options, opts map[string]any) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case o.TLS != nil && strings.Contains(msg, "certificate signed by unknown authority"):
+		what := "the system's certificate authorities"
+		if ca, _ := opts["tls_ca"].(string); ca != "" {
+			what = "tls_ca " + ca
+		}
+		return fmt.Errorf("TLS: the server's certificate is not signed by %s (%v)", what, err)
+	case o.TLS != nil && (strings.Contains(msg, "certificate is valid for") || strings.Contains(msg, "IP SANs")):
+		return fmt.Errorf("TLS: the server's certificate does not name the host of the DSN (%v); connect by a name it holds, or set tls_server_name", err)
+	case o.TLS != nil && (strings.Contains(msg, "first record does not look like a TLS handshake") || errors.Is(err, io.EOF)):
+		return fmt.Errorf("TLS: the server did not answer in TLS (%v): is the port its secure native port (tcp_port_secure, 9440 by default)?", err)
+	}
+	return err
+}

@@ -1,0 +1,135 @@
+package clickhouse
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// newTLSEnv is newEnv against the ClickHouse with a secure native port; the
+// test's own connection trusts the test CA.
+func newTLSEnv(t *testing.T, dsn string, opts map[string]any) *chEnv {
+	t.Helper()
+	certs := testenv.TLSCerts(t)
+	e := &chEnv{t: t, dsn: dsn, db: testenv.UniqueName(t), mem: memory.NewCheckedAllocator(memory.NewGoAllocator())}
+	o, err := clickhouse.ParseDSN(testenv.ClickHouseTLSDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	o.TLS = &tls.Config{RootCAs: pool, ServerName: "localhost"}
+	if e.conn, err = clickhouse.Open(o); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSink("dw", dsn, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sink = s
+	t.Cleanup(func() {
+		s.Close()
+		_ = e.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+quote(e.db))
+		e.conn.Close()
+		e.mem.AssertSize(t, 0)
+	})
+	return e
+}
+
+// withHost returns dsn with its host name (not port) replaced.
+func withHost(t *testing.T, dsn, host string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = host + ":" + u.Port()
+	return u.String()
+}
+
+// TestTLSSink loads rows over the secure native port of a ClickHouse with a
+// certificate from the test CA: verified with tls_ca, and unverified with
+// skip_verify; a wrong CA, the system's CAs, a host name the certificate
+// lacks and TLS spoken to a plain port each fail with an error saying so.
+func TestTLSSink(t *testing.T) {
+	dsn := testenv.ClickHouseTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	for _, tc := range []struct {
+		name string
+		dsn  string
+		opts map[string]any
+	}{
+		{"tls_ca", dsn, map[string]any{"tls_ca": certs.CA}},
+		{"tls_ca and client certificate", dsn, map[string]any{"tls_ca": certs.CA, "tls_cert": certs.ClientCert, "tls_key": certs.ClientKey}},
+		{"skip_verify", dsn + "&skip_verify=true", nil},
+		{"tls_server_name", withHost(t, dsn, "127.0.0.1") + "&tls_server_name=localhost", map[string]any{"tls_ca": certs.CA}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTLSEnv(t, tc.dsn, tc.opts)
+			s := sinktest.SinkSchema(orderFields(), false)
+			w := e.open(e.target("orders", connectors.ModeAppend, nil, s, nil))
+			write(t, w, e.build(s, sysRow(1, false, "insert", 1, "a", "1.00")), nil)
+			flush(t, w)
+			if got := e.text("SELECT id, name FROM " + quote(e.db) + ".orders"); got != "1\ta\n" {
+				t.Fatalf("rows over TLS: %q", got)
+			}
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		dsn  string
+		opts map[string]any
+		err  string
+	}{
+		{"wrong CA", dsn, map[string]any{"tls_ca": certs.WrongCA}, "not signed by tls_ca " + certs.WrongCA},
+		{"system CAs", dsn, nil, "not signed by the system's certificate authorities"},
+		{"wrong host", withHost(t, dsn, "127.0.0.1"), map[string]any{"tls_ca": certs.CA}, "does not name the host of the DSN"},
+		{"TLS to the plain port", withHost(t, testenv.ClickHouseDSN(t), "localhost") + "?secure=true", map[string]any{"tls_ca": certs.CA}, "did not answer in TLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSink("dw", tc.dsn, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			_, err = s.Version(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("%v, want an error with %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestTLSOptionsNeedSecure: the TLS options are refused where they could
+// not be used.
+func TestTLSOptionsNeedSecure(t *testing.T) {
+	for _, tc := range []struct {
+		dsn  string
+		opts map[string]any
+		err  string
+	}{
+		{"clickhouse://h:9000", map[string]any{"tls_ca": "/ca.pem"}, "add ?secure=true"},
+		{"clickhouse://h:9440?secure=true&skip_verify=true", map[string]any{"tls_ca": "/ca.pem"}, "would not be used"},
+		{"clickhouse://h:9440?secure=true", map[string]any{"tls_cert": "/c.pem"}, "go together"},
+		{"clickhouse://h:9440?secure=true", map[string]any{"tls_ca": "/nonexistent/ca.pem"}, "open /nonexistent/ca.pem"},
+	} {
+		_, err := NewSink("dw", tc.dsn, tc.opts)
+		if err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s %v: %v, want an error with %q", tc.dsn, tc.opts, err, tc.err)
+		}
+	}
+}
