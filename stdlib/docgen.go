@@ -115,6 +115,10 @@ YEAR as 4 digits; BIT as its number (MySQL would show the raw bytes); BOOL as 1/
 - ` + "`||`" + ` concatenates (MySQL's ` + "`||`" + ` is OR unless sql_mode has PIPES_AS_CONCAT).
 - json_value of a JSON ` + "`true`/`false`" + ` is the text ` + "`true`/`false`" + ` (as MySQL 8's JSON_VALUE and
   json_unquote(json_extract(…))); MariaDB's JSON_VALUE gives ` + "`1`/`0`" + `.
+- JSON text follows MariaDB where MySQL differs: json_extract and json_keys write one space after each
+  ` + "`,`" + ` and ` + "`:`" + ` (` + "`[1, 2, 3]`" + `, as both do) but keep strings, numbers and object members as the
+  document wrote them (` + "`\\u00e9`" + `, ` + "`1e2`" + `, duplicate keys, key order), where MySQL normalizes them; a JSON
+  column's own text is kept as stored (MariaDB's JSON is text).
 - unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;
   MariaDB 10.11 gives NULL outside 1970…2038-01-19.
 
