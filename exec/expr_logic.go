@@ -25,16 +25,32 @@ func newLogic(op string, l, r node) (node, error) {
 	return &logicExpr{and: op == "AND", l: l, r: r}, nil
 }
 
-// boolOperand accepts BOOL, NULL and numbers (non-zero is TRUE, as MySQL).
+// boolOperand reads x as a condition, as MySQL does: BOOL and NULL as they
+// are, a number (DECIMAL included) is TRUE when it is not zero, text (JSON
+// and BINARY included) when its numeric prefix is not zero ('abc' and
+// '0.0' are FALSE, '12abc' is TRUE), a date when it is not the zero date,
+// a TIME when it is not 00:00:00.
 func boolOperand(op string, x node) (node, error) {
 	t := x.Type()
 	switch {
 	case t.Kind == stdlib.Bool:
 		return x, nil
-	case t.Kind == stdlib.Null, t.IsNumeric():
+	case t.Kind == stdlib.Null, t.IsNumeric(), t.IsStringLike(), t.Kind == stdlib.Binary, t.IsTemporal():
 		return coerce(x, stdlib.TBool)
 	}
 	return nil, fmt.Errorf("operator %q needs a boolean, got %s", op, t)
+}
+
+// Condition returns e read as a condition, as WHERE, AND, OR, NOT, CASE
+// WHEN and IF read their operands (see boolOperand): e itself when it is a
+// BOOL, else its conversion. It fails for a type that is no condition (an
+// INTERVAL).
+func Condition(e Expr) (Expr, error) {
+	n, err := asNode(e)
+	if err != nil {
+		return nil, err
+	}
+	return boolOperand("WHERE", n)
 }
 
 func (e *logicExpr) Type() stdlib.Type { return stdlib.TBool }

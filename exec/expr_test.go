@@ -274,8 +274,8 @@ func TestConstructorErrors(t *testing.T) {
 	if _, err := exec.Cast(exec.Col(0, "iv", stdlib.TInterval), stdlib.TInt64); err == nil {
 		t.Error("cast of interval accepted")
 	}
-	if _, err := exec.NewProgram(exec.ProgramConfig{Where: s}); err == nil {
-		t.Error("string WHERE accepted")
+	if _, err := exec.NewProgram(exec.ProgramConfig{Where: exec.Col(0, "iv", stdlib.TInterval)}); err == nil {
+		t.Error("interval WHERE accepted")
 	}
 }
 

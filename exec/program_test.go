@@ -311,3 +311,41 @@ func TestNowIsStatementTime(t *testing.T) {
 		t.Errorf("rand() gave the same value twice: %v", rs)
 	}
 }
+
+// TestWhereReadsAsMySQL: a WHERE of a number keeps the non-zero rows, one
+// of text the rows whose numeric prefix is not zero, as MySQL does; NULL
+// drops the row.
+func TestWhereReadsAsMySQL(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{0, 2, 3, -4, 5, 6}, []float64{0.5, 0, -1, 0, 2, 0}, []bool{true, true, true, false, true, true},
+		[]string{"abc", "12abc", "0.0", " 7", "", "true"}, []bool{true, true, true, true, true, false})
+	defer rec.Release()
+	for where, want := range map[string]string{
+		"id":                                   "[2 3 -4 5 6]",
+		"amount":                               "[0 3 5]",
+		"code":                                 "[2 -4]",
+		"NOT code":                             "[0 3 5]",
+		"id AND code":                          "[2 -4]",
+		"amount OR code":                       "[0 2 3 -4 5]",
+		"NOT (id - 2)":                         "[2]",
+		"id + amount > 2":                      "[5 6]",
+		"CASE WHEN code THEN 1 ELSE 0 END = 1": "[2 -4]",
+	} {
+		p, err := exec.NewProgram(exec.ProgramConfig{Where: mustParse(t, where), Outputs: []exec.Expr{mustParse(t, "id")}, Names: []string{"id"}, Alloc: mem})
+		if err != nil {
+			t.Errorf("WHERE %s: %v", where, err)
+			continue
+		}
+		out, _, _, _, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatalf("WHERE %s: %v", where, err)
+		}
+		if got := "[" + strings.Join(column(out, 0), " ") + "]"; got != want {
+			t.Errorf("WHERE %s: rows %s, want %s", where, got, want)
+		}
+		out.Release()
+	}
+}

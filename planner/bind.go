@@ -53,10 +53,11 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	if p.Where != nil {
 		w := b.bindExpr(sc, p.Where)
 		if w != nil {
-			if k := w.Type().Kind; k != stdlib.Bool && k != stdlib.Null {
+			// A number, text or date is a condition too, as in MySQL.
+			if c, err := exec.Condition(w); err != nil {
 				b.errs.add(p.Where, "WHERE must be a boolean condition, got %s", w.Type())
 			} else {
-				tp.Where = b.fold(p.Where, w)
+				tp.Where = b.fold(p.Where, c)
 			}
 		}
 	}

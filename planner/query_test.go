@@ -11,6 +11,7 @@ import (
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
+	"github.com/etlq/etlq/stdlib"
 )
 
 // queryCatalog serves fixed schemas to the BuildQuery tests.
@@ -116,7 +117,7 @@ func TestBuildQueryErrors(t *testing.T) {
 		{"FROM binlog shop.shopdb.orders", 13, `unknown source "shop"`},
 		{"FROM binlog shopdb.nothing", 13, "no table matches shopdb.nothing in source src"},
 		{"FROM binlog shopdb.orders TRANSFORM id, amount + 1", 41, "this expression needs a name: add AS <name>"},
-		{"FROM binlog shopdb.orders WHERE status", 33, "WHERE must be a boolean condition, got STRING"},
+		{"FROM binlog shopdb.orders WHERE INTERVAL 1 DAY", 33, "WHERE must be a boolean condition, got INTERVAL"},
 	} {
 		t.Run(tc.query, func(t *testing.T) {
 			_, err := buildQuery(t, tc.query)
@@ -129,6 +130,21 @@ func TestBuildQueryErrors(t *testing.T) {
 				t.Errorf("got %d:%d %q, want 1:%d %q", e.Pos.Line, e.Pos.Column, e.Msg, tc.col, tc.msg)
 			}
 		})
+	}
+}
+
+// TestWhereReadsAsMySQL: as in MySQL, a number, text or date is a WHERE
+// condition (non-zero is TRUE; text by its numeric prefix).
+func TestWhereReadsAsMySQL(t *testing.T) {
+	for _, w := range []string{"id", "amount + 1", "status", "_ts", "NOT id", "id AND status"} {
+		p, err := buildQuery(t, "FROM binlog shopdb.orders WHERE "+w)
+		if err != nil {
+			t.Errorf("WHERE %s: %v", w, err)
+			continue
+		}
+		if where := p.Pipelines[0].Tables[0].Where; where == nil || where.Type() != stdlib.TBool {
+			t.Errorf("WHERE %s: bound as %v", w, where)
+		}
 	}
 }
 

@@ -453,6 +453,11 @@ func toBool(from Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) string
 			out.Bool[i] = a.F64[j] != 0
 		case from.Kind == Decimal:
 			out.Bool[i] = a.Dec[j].Sign() != 0
+		case opt.Lenient:
+			// Text as a condition, as MySQL reads it: its numeric prefix
+			// is not zero ('abc' is FALSE, '12abc' TRUE).
+			f, _ := ParseFloatText(a.Str[j], true)
+			out.Bool[i] = f != 0
 		default:
 			s := strings.ToLower(strings.TrimSpace(a.Str[j]))
 			switch s {

@@ -40,8 +40,11 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   ` + "`AND`/`OR`" + ` evaluate their right side only for the rows the left side leaves open; CASE, IF,
   COALESCE and IFNULL evaluate a branch only for the rows that take it (an error in a branch not
   taken is not an error). WHERE keeps a row only when it is TRUE.
-- Numbers in BOOL context: non-zero is TRUE (as MySQL). Text in BOOL context (` + "`NOT s`" + `) is a type error:
-  compare it (` + "`s <> ''`" + `) instead.
+- In BOOL context (WHERE, AND, OR, NOT, CASE WHEN, IF) values read as in MySQL: a number (DECIMAL
+  included) is TRUE when it is not zero (` + "`WHERE customer_id`" + `); text, JSON and BINARY by their numeric
+  prefix (` + "`'abc'`" + ` and ` + "`'0.0'`" + ` are FALSE, ` + "`'12abc'`" + ` is TRUE); a DATE or TIMESTAMP unless it is the zero
+  date; a TIME unless it is 00:00:00. ` + "`CAST(s AS BOOL)`" + ` is stricter: it also reads
+  ` + "`'true'`/`'false'`, `'yes'`/`'no'`" + `, and other text is a row error.
 - Arithmetic ` + "`+ - * %`" + `: INTx with INTx → INT64; any unsigned operand → UINT64 (a negative result is a
   row error, as MySQL's BIGINT UNSIGNED), except that ` + "`%`" + ` of a signed dividend is INT64 (the
   remainder takes the dividend's sign: ` + "`-7 % u`" + ` is -1 for u = 3, as MySQL); any FLOAT → FLOAT64; any DECIMAL → DECIMAL; ` + "`/`" + ` of
@@ -112,6 +115,10 @@ YEAR as 4 digits; BIT as its number (MySQL would show the raw bytes); BOOL as 1/
 - ` + "`||`" + ` concatenates (MySQL's ` + "`||`" + ` is OR unless sql_mode has PIPES_AS_CONCAT).
 - json_value of a JSON ` + "`true`/`false`" + ` is the text ` + "`true`/`false`" + ` (as MySQL 8's JSON_VALUE and
   json_unquote(json_extract(…))); MariaDB's JSON_VALUE gives ` + "`1`/`0`" + `.
+- JSON text follows MariaDB where MySQL differs: json_extract and json_keys write one space after each
+  ` + "`,`" + ` and ` + "`:`" + ` (` + "`[1, 2, 3]`" + `, as both do) but keep strings, numbers and object members as the
+  document wrote them (` + "`\\u00e9`" + `, ` + "`1e2`" + `, duplicate keys, key order), where MySQL normalizes them; a JSON
+  column's own text is kept as stored (MariaDB's JSON is text).
 - unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;
   MariaDB 10.11 gives NULL outside 1970…2038-01-19.
 

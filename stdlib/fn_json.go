@@ -1,7 +1,6 @@
 package stdlib
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"sort"
@@ -9,8 +8,8 @@ import (
 )
 
 func init() {
-	Register(&Func{Name: "json_extract", Sig: "json_extract(doc, path) → JSON", Doc: "The JSON value at path ('$.a.b[0]'), as JSON text; NULL if absent.", MySQL: true,
-		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_extract('{"a": {"b": [10, 20]}}', '$.a.b[1]')`, "20"}, {`json_extract('{"a": "x"}', '$.a')`, `"x"`}, {`json_extract('{"a": 1}', '$.z')`, "NULL"}},
+	Register(&Func{Name: "json_extract", Sig: "json_extract(doc, path) → JSON", Doc: "The JSON value at path ('$.a.b[0]'), as JSON text in MariaDB's form (one space after each , and :, scalars as written); NULL if absent or doc is not valid JSON.", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_extract('{"a": {"b": [10, 20]}}', '$.a.b[1]')`, "20"}, {`json_extract('{"a": "x"}', '$.a')`, `"x"`}, {`json_extract('{"a": 1}', '$.z')`, "NULL"}, {`json_extract('{"b":[1,2,{"c":3}]}', '$.b')`, `[1, 2, {"c": 3}]`}},
 		Bind: simple("json_extract", TJSON, jsonPathKernel(false), textArg)})
 	Register(&Func{Name: "json_value", Sig: "json_value(doc, path) → STRING", Doc: "The scalar at path as text (strings unquoted); NULL if absent or not a scalar.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_value('{"channel": "web", "n": 3}', '$.channel')`, "web"}, {`json_value('{"a": [1]}', '$.a')`, "NULL"}},
@@ -52,8 +51,12 @@ func jsonPathKernel(scalar bool) Kernel {
 				out.SetNull(i, n)
 				return
 			}
-			raw, found, err := jsonFind(a[0].Str[i], steps)
-			if err != nil || !found {
+			doc := a[0].Str[i]
+			raw, found, err := jsonFind(doc, steps)
+			// As MariaDB, json_extract of a document that is not valid
+			// JSON is NULL even when the path is found before the fault
+			// (json_value only reads up to the value).
+			if err != nil || !found || (!scalar && !json.Valid([]byte(doc))) {
 				out.SetNull(i, n)
 				return
 			}
@@ -67,6 +70,8 @@ func jsonPathKernel(scalar bool) Kernel {
 					return
 				}
 				raw = jsonUnquote(raw)
+			} else {
+				raw = jsonCanonical(raw)
 			}
 			out.Str[i] = raw
 		})
@@ -108,8 +113,8 @@ func jsonDecodedKernel(f func(any) (any, bool)) Kernel {
 	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {
 			raw, ok := atPath(c, a, i, 1)
-			if !ok {
-				out.SetNull(i, n)
+			if !ok || (len(a) > 1 && !json.Valid([]byte(a[0].Str[i]))) {
+				out.SetNull(i, n) // as MariaDB: the whole document must be valid
 				return
 			}
 			v, ok := decodeJSON(raw)
@@ -134,39 +139,50 @@ func jsonKeysKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			out.SetNull(i, n)
 			return
 		}
-		// Keys in document order: walk the raw text.
-		d := json.NewDecoder(strings.NewReader(raw))
-		d.UseNumber()
-		var keys []string
-		if _, err := d.Token(); err != nil {
+		// Keys in document order, each as written in the document (as
+		// MariaDB: "\u00e9" stays escaped).
+		keys, ok := jsonKeys(strings.TrimSpace(raw))
+		if !ok {
 			out.SetNull(i, n)
 			return
 		}
-		for d.More() {
-			t, err := d.Token()
-			if err != nil {
-				out.SetNull(i, n)
-				return
-			}
-			keys = append(keys, t.(string))
-			var skip json.RawMessage
-			if err := d.Decode(&skip); err != nil {
-				out.SetNull(i, n)
-				return
-			}
-		}
-		var b bytes.Buffer
+		var b strings.Builder
 		b.WriteByte('[')
 		for k, key := range keys {
 			if k > 0 {
 				b.WriteString(", ")
 			}
-			q, _ := json.Marshal(key)
-			b.Write(q)
+			b.WriteString(key)
 		}
 		b.WriteByte(']')
 		out.Str[i] = b.String()
 	})
+}
+
+// jsonKeys returns the raw (quoted) keys of the JSON object text obj.
+func jsonKeys(obj string) ([]string, bool) {
+	i := skipWS(obj, 1)
+	var keys []string
+	for i < len(obj) && obj[i] != '}' {
+		ke, err := skipString(obj, i)
+		if err != nil || obj[i] != '"' {
+			return nil, false
+		}
+		keys = append(keys, obj[i:ke])
+		i = skipWS(obj, ke)
+		if i >= len(obj) || obj[i] != ':' {
+			return nil, false
+		}
+		ve, err := skipValue(obj, i+1)
+		if err != nil {
+			return nil, false
+		}
+		i = skipWS(obj, ve)
+		if i < len(obj) && obj[i] == ',' {
+			i = skipWS(obj, i+1)
+		}
+	}
+	return keys, i < len(obj)
 }
 
 func jsonContainsKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {

@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -29,12 +30,12 @@ func parsePath(p string) ([]pathStep, error) {
 		case '.':
 			p = p[1:]
 			if strings.HasPrefix(p, `"`) {
-				end := strings.IndexByte(p[1:], '"')
-				if end < 0 {
+				end, err := skipString(p, 0) // '$."a\"b"' names the key a"b
+				if err != nil {
 					return nil, errBadPath
 				}
-				steps = append(steps, pathStep{key: p[1 : end+1], index: -1})
-				p = p[end+2:]
+				steps = append(steps, pathStep{key: jsonUnquote(p[:end]), index: -1})
+				p = p[end:]
 				continue
 			}
 			j := 0
@@ -144,10 +145,7 @@ func jsonFind(doc string, steps []pathStep) (string, bool, error) {
 				if err != nil {
 					return "", false, err
 				}
-				key, err := strconv.Unquote(doc[i:ke])
-				if err != nil {
-					key = doc[i+1 : ke-1]
-				}
+				key := jsonUnquote(doc[i:ke])
 				i = skipWS(doc, ke)
 				if i >= len(doc) || doc[i] != ':' {
 					return "", false, errBadJSON
@@ -200,13 +198,61 @@ func jsonFind(doc string, steps []pathStep) (string, bool, error) {
 	return doc[i:e], true, nil
 }
 
-// jsonUnquote returns the text of a JSON string literal, or s unchanged.
+// jsonUnquote returns the text of a JSON string literal (JSON's escapes,
+// \/ and \uXXXX surrogate pairs included; spaces around it ignored), or s
+// unchanged when s is no JSON string.
 func jsonUnquote(s string) string {
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		if u, err := strconv.Unquote(s); err == nil {
-			return u
-		}
-		return s[1 : len(s)-1]
+	t := strings.Trim(s, " \t\n\r")
+	if len(t) < 2 || t[0] != '"' || t[len(t)-1] != '"' {
+		return s
 	}
-	return s
+	if e, err := skipString(t, 0); err != nil || e != len(t) {
+		return s
+	}
+	plain := true
+	for i := 1; i < len(t)-1; i++ {
+		if t[i] < 0x20 {
+			return s // a control character must be escaped: no JSON string
+		}
+		if t[i] == '\\' {
+			plain = false
+		}
+	}
+	if plain {
+		return t[1 : len(t)-1] // no escapes: the bytes as they are
+	}
+	var u string
+	if err := json.Unmarshal([]byte(t), &u); err != nil {
+		return s
+	}
+	return u
+}
+
+// jsonCanonical returns a JSON value's text as MariaDB prints a value it
+// extracted: no white space outside strings but one space after each ','
+// and ':' ({"b": [1, 2, 3]}); strings, numbers and literals keep their
+// text ("\u00e9" stays escaped, 1e2 stays 1e2). Text that is not valid
+// JSON is returned unchanged.
+func jsonCanonical(s string) string {
+	if s == "" || (s[0] != '{' && s[0] != '[') {
+		return s
+	}
+	b := make([]byte, 0, len(s)+len(s)/4)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\r':
+		case '"':
+			e, err := skipString(s, i)
+			if err != nil {
+				return s
+			}
+			b = append(b, s[i:e]...)
+			i = e - 1
+		case ',', ':':
+			b = append(b, c, ' ')
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
