@@ -385,9 +385,9 @@ func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 	}
 	if c.Before || sc.before {
 		j := len(sc.columns) + i
-		return exec.Col(j, exec.BeforePrefix+sc.columns[i], sc.types[j])
+		return exec.CollatedCol(j, exec.BeforePrefix+sc.columns[i], sc.types[j], exec.FieldCollation(sc.schema.Field(i)))
 	}
-	return exec.Col(i, sc.columns[i], sc.types[i])
+	return exec.CollatedCol(i, sc.columns[i], sc.types[i], exec.FieldCollation(sc.schema.Field(i)))
 }
 
 func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
@@ -465,6 +465,9 @@ func (b *builder) bindChanged(sc *scope, c *lang.Call) exec.Expr {
 	op := exec.Col(sc.meta[exec.ColOp], exec.ColOp, stdlib.TString)
 	upd := must(exec.Lit(exec.OpUpdate, stdlib.TString))
 	isUpd := must(exec.Binary("=", op, upd))
+	// A change of case or accents is a change: compare byte for byte,
+	// whatever the column's collation.
+	old, now = must(exec.ByteCompare(old)), must(exec.ByteCompare(now))
 	diff, err := exec.Binary("<>", old, now)
 	if err != nil {
 		b.errs.add(c, "%v", err)

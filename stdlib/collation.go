@@ -7,8 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-//go:generate go run ./internal/collgen -out colldata
-
 // Collation is a MySQL/MariaDB collation: how text compares in =, <, IN,
 // LIKE, locate() and the other functions that compare text. A column
 // carries the collation of its source column (field metadata
@@ -187,16 +185,22 @@ func (it *weightIter) next() (uint16, bool) {
 }
 
 // Compare compares a and b under c: -1, 0 or +1.
-func (c *Collation) Compare(a, b string) int {
+func (c *Collation) Compare(a, b string) int { return c.compare(a, b, c.pad) }
+
+// compare compares a and b, trailing spaces ignored when pad.
+func (c *Collation) compare(a, b string, pad bool) int {
 	switch c.kind {
 	case collBytes, collUnknown:
 		return strings.Compare(a, b)
 	case collPadBin:
+		if !pad {
+			return strings.Compare(a, b)
+		}
 		return padBinCompare(a, b)
 	}
 	c.load()
 	if c.asciiOK && isASCII(a) && isASCII(b) {
-		return c.compareASCII(a, b)
+		return c.compareASCII(a, b, pad)
 	}
 	ia := weightIter{t: c.t, s: a}
 	ib := weightIter{t: c.t, s: b}
@@ -212,7 +216,7 @@ func (c *Collation) Compare(a, b string) int {
 		switch {
 		case !okx && !oky:
 			return 0
-		case !c.pad:
+		case !pad:
 			if okx {
 				return 1
 			}
@@ -235,7 +239,7 @@ func (c *Collation) Compare(a, b string) int {
 	}
 }
 
-func (c *Collation) compareASCII(a, b string) int {
+func (c *Collation) compareASCII(a, b string, pad bool) int {
 	i, j := 0, 0
 	for {
 		var x, y uint16
@@ -255,7 +259,7 @@ func (c *Collation) compareASCII(a, b string) int {
 			continue
 		case x == 0 && y == 0:
 			return 0
-		case !c.pad:
+		case !pad:
 			if x != 0 {
 				return 1
 			}
@@ -400,4 +404,13 @@ func (c *Collation) ASCIIPlain(s string) bool {
 		}
 	}
 	return true
+}
+
+// PlainByte reports whether b is an ASCII character with a weight under c
+// (after FoldASCII).
+func (c *Collation) PlainByte(b byte) bool { return b < utf8.RuneSelf && c.ascii[b] != 0 }
+
+// CaseInsensitive reports whether c ignores case (a _ci collation).
+func (c *Collation) CaseInsensitive() bool {
+	return c.kind == collTable && strings.HasSuffix(c.Name, "_ci")
 }

@@ -473,7 +473,7 @@ func TestCollationASCIIPathAgrees(t *testing.T) {
 		}
 		for _, a := range strs {
 			for _, b := range strs {
-				fast := c.compareASCII(a, b)
+				fast := c.compareASCII(a, b, c.pad)
 				c.asciiOK = false
 				slow := c.Compare(a, b)
 				c.asciiOK = true
