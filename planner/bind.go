@@ -339,6 +339,21 @@ func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
 		return wrap(exec.Cast(x, t))
 	case *lang.Call:
 		return b.bindCall(sc, n)
+	case *lang.Collate:
+		x := b.bindExpr(sc, n.X)
+		if x == nil {
+			return nil
+		}
+		c, err := exec.Collate(x, n.Name.Name)
+		if err != nil {
+			at := lang.Node(n.Name)
+			if !x.Type().IsStringLike() {
+				at = n
+			}
+			b.errs.add(at, "%v", err)
+			return nil
+		}
+		return c
 	}
 	b.errs.add(e, "unsupported expression")
 	return nil

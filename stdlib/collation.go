@@ -74,6 +74,7 @@ func init() {
 	addCollation("ascii_general_ci", "ascii", collTable, true, "general_ci")
 	addCollation("latin1_swedish_ci", "latin1", collTable, true, "latin1_swedish_ci")
 	addCollation("latin1_bin", "latin1", collTable, true, "latin1_bin")
+	TextCollation = collations["utf8mb4_nopad_bin"]
 }
 
 // UnknownCollation returns a stand-in for a collation etlq does not
@@ -87,7 +88,7 @@ func UnknownCollation(name string) *Collation {
 // TextCollation is how text that comes from no column compares (literals,
 // metadata columns, numbers turned into text): byte for byte, trailing
 // spaces included. A column's collation wins over it (Aggregate).
-var TextCollation = collations["utf8mb4_nopad_bin"]
+var TextCollation *Collation
 
 // LookupCollation returns the collation named name (case-insensitive).
 func LookupCollation(name string) (*Collation, bool) {

@@ -310,6 +310,10 @@ var exprCases = []exprCase{
 	{e: "if(s = 'IT''S \"Q\"', 1, 0)"}, {e: "s2 = 'a%B'"}, {e: "s2 BETWEEN 'A' AND 'Z'"},
 	{e: "regexp_like(s, '^[A-Z]+$')", my: "s REGEXP '^[A-Z]+$'"},
 	{e: "coalesce(s, 'x') = 'ABC'"}, {e: "substr(s, 1, 3) IN ('ABC', 'HEL')"},
+	{e: "s COLLATE utf8mb4_bin = 'ABC'"}, {e: "s = 'ABC' COLLATE utf8mb4_bin"}, {e: "s COLLATE utf8mb4_bin < s2"},
+	{e: "s COLLATE utf8mb4_unicode_ci = 'HELLO WORLD'"}, {e: "s LIKE 'M%' COLLATE utf8mb4_bin"},
+	{e: "locate('B' COLLATE utf8mb4_bin, s)"}, {e: "s COLLATE utf8mb4_bin IN ('ABC', 'mixed')"},
+	{e: "s COLLATE utf8mb4_nopad_bin = 'abc '"}, {e: "s COLLATE utf8mb4_bin = 'abc '"},
 
 	{e: "replace(s, '%', 'pct')"}, {e: "trim(s2)"}, {e: "left(s, 2)"}, {e: "right(s, 2)"}, {e: "instr(s, '_')"},
 	{e: "locate('b', s)"}, {e: "lpad(s, 5, '*')"}, {e: "rpad(s, 3, 'xy')"}, {e: "reverse(s)"},
