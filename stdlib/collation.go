@@ -415,3 +415,19 @@ func (c *Collation) PlainByte(b byte) bool { return b < utf8.RuneSelf && c.ascii
 func (c *Collation) CaseInsensitive() bool {
 	return c.kind == collTable && strings.HasSuffix(c.Name, "_ci")
 }
+
+// WeightString returns the weights of s's characters, as MariaDB's
+// WEIGHT_STRING(s COLLATE c) gives them (for a table-driven collation;
+// nil for the binary ones).
+func (c *Collation) WeightString(s string) []uint16 {
+	if c.kind != collTable {
+		return nil
+	}
+	c.load()
+	var out []uint16
+	it := weightIter{t: c.t, s: s}
+	for w, ok := it.next(); ok; w, ok = it.next() {
+		out = append(out, w-c.t.shift)
+	}
+	return out
+}

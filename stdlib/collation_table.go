@@ -30,6 +30,7 @@ type weightTable struct {
 	exp     []uint16
 	runs    []weightRun // code points from U+10000
 	missing uint32      // the entry of a code point the table lacks
+	shift   uint16      // added to the weights read (latin1: 1)
 }
 
 type weightRun struct {
@@ -77,7 +78,7 @@ func readTable(name string) (*weightTable, error) {
 	if strings.HasPrefix(name, "latin1") {
 		shift = 1
 	}
-	t := &weightTable{}
+	t := &weightTable{shift: shift}
 	exps := map[string]uint32{}
 	entry := func(w []uint16) uint32 {
 		switch len(w) {

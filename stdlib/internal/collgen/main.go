@@ -130,7 +130,10 @@ func main() {
 					break
 				}
 				d := int(e.w[len(e.w)-1]) - int(p.w[len(p.w)-1])
-				if step < 0 && (d == 0 || d == 1) {
+				if step < 0 {
+					if d != 0 && d != 1 {
+						break
+					}
 					step = d
 				}
 				if d != step {
