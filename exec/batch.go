@@ -45,6 +45,10 @@ const (
 	// MetaPrimaryKey is "1..n" (1-based position in the primary key) on
 	// primary key columns.
 	MetaPrimaryKey = "etlq.pk"
+	// MetaCollation is a text column's collation at the source
+	// (utf8mb4_general_ci): how its values compare (docs/functions.md,
+	// "Collations").
+	MetaCollation = "etlq.collation"
 )
 
 // Sink batch system columns. The planner appends these after the user's

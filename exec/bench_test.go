@@ -160,7 +160,11 @@ func BenchmarkTransformExprLang(b *testing.B) {
 	reportRows(b)
 }
 
-func benchProgram(b testing.TB) *exec.Program {
+func benchProgram(b testing.TB) *exec.Program { return benchProgramColl(b, nil) }
+
+// benchProgramColl is benchProgram with the text columns under coll (nil:
+// byte for byte), as a MySQL source's columns are.
+func benchProgramColl(b testing.TB, coll *stdlib.Collation) *exec.Program {
 	must := func(e exec.Expr, err error) exec.Expr {
 		if err != nil {
 			b.Fatal(err)
@@ -169,8 +173,8 @@ func benchProgram(b testing.TB) *exec.Program {
 	}
 	id := exec.Col(0, "id", stdlib.TInt64)
 	amount := exec.Col(1, "amount", stdlib.TFloat64)
-	status := exec.Col(2, "status", stdlib.TString)
-	customer := exec.Col(3, "customer", stdlib.TString)
+	status := exec.CollatedCol(2, "status", stdlib.TString, coll)
+	customer := exec.CollatedCol(3, "customer", stdlib.TString, coll)
 	where := must(exec.Binary("AND",
 		must(exec.Binary(">", must(exec.Binary("*", amount, must(exec.Lit(int64(100), stdlib.TInt64)))), must(exec.Lit(int64(5000), stdlib.TInt64)))),
 		must(exec.Binary("=", status, must(exec.Lit("paid", stdlib.TString))))))
@@ -189,6 +193,37 @@ func benchProgram(b testing.TB) *exec.Program {
 func BenchmarkTransformProgram(b *testing.B) {
 	rec := benchRecord()
 	p := benchProgram(b)
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		out, _, _, _, err := p.Run(ctx, &exec.Batch{Record: rec})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if out.NumRows() != 125000 {
+			b.Fatalf("%d rows", out.NumRows())
+		}
+		out.Release()
+	}
+	reportRows(b)
+}
+
+// BenchmarkTransformProgramGeneralCI is BenchmarkTransformProgram with
+// status and customer under utf8mb4_general_ci (MariaDB's default), so
+// status = 'paid' compares case-insensitively (the ASCII fast path).
+func BenchmarkTransformProgramGeneralCI(b *testing.B) {
+	benchCollated(b, "utf8mb4_general_ci")
+}
+
+// BenchmarkTransformProgram0900AICI is the same under MySQL 8's default.
+func BenchmarkTransformProgram0900AICI(b *testing.B) {
+	benchCollated(b, "utf8mb4_0900_ai_ci")
+}
+
+func benchCollated(b *testing.B, name string) {
+	rec := benchRecord()
+	coll, _ := stdlib.LookupCollation(name)
+	p := benchProgramColl(b, coll)
 	ctx := context.Background()
 	b.ResetTimer()
 	for b.Loop() {

@@ -79,6 +79,7 @@ type colExpr struct {
 	index int
 	name  string
 	t     stdlib.Type
+	coll  *stdlib.Collation // text: the source column's collation (nil: stdlib.TextCollation)
 }
 
 // Col returns a reference to column index of the input record, named name,

@@ -38,6 +38,7 @@ func newCall(name string, ns []node) (*callExpr, error) {
 	args := make([]stdlib.Arg, len(ns))
 	for i, n := range ns {
 		args[i].Type = n.Type()
+		args[i].Deriv = derive(n)
 		if v, ok := foldConst(n); ok {
 			args[i].Const = v
 		}

@@ -15,6 +15,10 @@ import (
 type cmpExpr struct {
 	op   string
 	l, r node
+	// coll, when set, is the collation text operands compare under (nil:
+	// byte for byte); konst the constant side, prepared for it.
+	coll  *stdlib.Collation
+	konst *constText
 }
 
 func canonOp(op string) string {
@@ -36,7 +40,21 @@ func newCompare(op string, l, r node) (node, error) {
 	if r, err = coerce(r, rc); err != nil {
 		return nil, err
 	}
-	return &cmpExpr{op: op, l: l, r: r}, nil
+	e := &cmpExpr{op: op, l: l, r: r}
+	if lc.IsStringLike() && rc.IsStringLike() {
+		if e.coll, err = textCollation(op, l, r); err != nil {
+			return nil, err
+		}
+		if e.coll != nil {
+			for _, side := range []node{r, l} {
+				if lit, ok := unwrapCollate(side).(*litExpr); ok && !lit.v.IsNull(0) {
+					e.konst = newConstText(e.coll, lit.v.Str[0])
+					break
+				}
+			}
+		}
+	}
+	return e, nil
 }
 
 func (e *cmpExpr) Type() stdlib.Type { return stdlib.TBool }
@@ -59,6 +77,9 @@ func mirror(op string) string {
 }
 
 func (e *cmpExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
+	if e.coll != nil {
+		return e.evalCollated(c, sel)
+	}
 	if out := e.stringColumnConst(c, sel); out != nil {
 		return out
 	}
@@ -167,6 +188,10 @@ type inExpr struct {
 	// cmps, when set, are x = item for each non-NULL item, each compared
 	// as that pair compares (the items need different comparison types).
 	cmps []node
+	// coll, when set, is the collation text compares under; the constant
+	// items are then in collSet by their collation key.
+	coll    *stdlib.Collation
+	collSet map[string]struct{}
 }
 
 // In returns x [NOT] IN (list). Like SQL: TRUE if x equals an item, else
@@ -222,6 +247,14 @@ func In(x Expr, list []Expr, not bool) (Expr, error) {
 	for _, it := range items {
 		e.text = append(e.text, it.String())
 	}
+	if t.IsStringLike() {
+		if e.coll, err = textCollation("IN", append([]node{xn}, items...)...); err != nil {
+			return nil, err
+		}
+		if e.coll != nil {
+			e.collSet = map[string]struct{}{}
+		}
+	}
 	if e.x, err = coerce(xn, t); err != nil {
 		return nil, err
 	}
@@ -233,6 +266,10 @@ func In(x Expr, list []Expr, not bool) (Expr, error) {
 		if lit, ok := foldConst(cn); ok {
 			if lit.IsNull(0) {
 				e.hasNull = true
+				continue
+			}
+			if e.coll != nil {
+				e.collSet[string(e.coll.Key(nil, lit.Str[0]))] = struct{}{}
 				continue
 			}
 			if k, ok := setKey(lit, 0); ok {
@@ -321,13 +358,18 @@ func (e *inExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 		items[i] = it.eval(c, sel)
 	}
 	out := c.vec(stdlib.TBool, n)
+	var key []byte
 	each(sel, n, func(i int) {
 		if a.IsNull(i) {
 			out.SetNull(i, n)
 			return
 		}
 		found := false
-		if len(e.set) > 0 {
+		switch {
+		case e.coll != nil && len(e.collSet) > 0:
+			key = e.coll.Key(key[:0], a.Str[a.Idx(i)])
+			_, found = e.collSet[string(key)]
+		case len(e.set) > 0:
 			k, _ := setKey(a, i)
 			_, found = e.set[k]
 		}
@@ -340,7 +382,11 @@ func (e *inExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 				null = true
 				continue
 			}
-			found = cmpSlot(a, it, i) == 0
+			if e.coll != nil {
+				found = e.coll.Equal(a.Str[a.Idx(i)], it.Str[it.Idx(i)])
+			} else {
+				found = cmpSlot(a, it, i) == 0
+			}
 		}
 		e.result(out, i, n, found, null)
 	})

@@ -9,12 +9,17 @@ import (
 )
 
 // likeExpr is x [NOT] LIKE pattern: % matches any run of characters, _ one
-// character, \ escapes the next one. Matching is by exact characters
-// (binary), like = on strings.
+// character, \ escapes the next one. Characters compare one by one under
+// the operands' collation (expr_like_coll.go), exactly when that is byte
+// for byte; trailing spaces count, as in MySQL.
 type likeExpr struct {
 	x, pattern node
 	not        bool
 	fixed      *likeMatcher // a constant pattern, compiled once
+	// coll, when set, is the collation characters compare under; a
+	// constant pattern is then compiled once into fixedColl.
+	coll      *stdlib.Collation
+	fixedColl *likeColl
 }
 
 // Like returns x [NOT] LIKE pattern.
@@ -36,15 +41,23 @@ func Like(x, pattern Expr, not bool) (Expr, error) {
 			return nil, opErr("LIKE", xn.Type(), pn.Type())
 		}
 	}
+	coll, err := textCollation("LIKE", xn, pn)
+	if err != nil {
+		return nil, err
+	}
 	if xn, err = coerce(xn, stdlib.TString); err != nil {
 		return nil, err
 	}
 	if pn, err = coerce(pn, stdlib.TString); err != nil {
 		return nil, err
 	}
-	e := &likeExpr{x: xn, pattern: pn, not: not}
+	e := &likeExpr{x: xn, pattern: pn, not: not, coll: coll}
 	if v, ok := foldConst(pn); ok && !v.IsNull(0) {
-		e.fixed = compileLike(v.Str[0])
+		if coll != nil {
+			e.fixedColl = compileLikeColl(coll, v.Str[0])
+		} else {
+			e.fixed = compileLike(v.Str[0])
+		}
 	}
 	return e, nil
 }
@@ -69,6 +82,10 @@ func (e *likeExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	out := c.vec(stdlib.TBool, n)
 	out.Const = a.Const && p.Const
 	out.Nulls = c.mergeNulls(a, p, sel, n)
+	if e.coll != nil {
+		e.evalColl(a, p, sel, n, out)
+		return out
+	}
 	m := e.fixed
 	var lastPat string
 	each(sel, n, func(i int) {

@@ -121,6 +121,9 @@ func (c *evalCtx) selectAnd(e *logicExpr, sel []int32) (yes, null []int32) {
 
 // selectCompare is the selection form of a comparison.
 func (c *evalCtx) selectCompare(e *cmpExpr, sel []int32) (yes, null []int32) {
+	if e.coll != nil {
+		return c.split(e.evalCollated(c, sel), sel)
+	}
 	if yes, null, ok := c.selectStringColumnConst(e, sel); ok {
 		return yes, null
 	}

@@ -220,7 +220,7 @@ type Query struct {
 }
 
 // Expr is an expression node: *Literal, *ColumnRef, *Unary, *Binary,
-// *IsNull, *In, *Between, *Like, *Case, *Cast, *Call or *Paren.
+// *IsNull, *In, *Between, *Like, *Case, *Cast, *Collate, *Call or *Paren.
 type Expr interface {
 	Node
 	exprNode()
@@ -349,6 +349,15 @@ type Cast struct {
 	Postfix bool
 }
 
+// Collate is "x COLLATE name": x compared under the collation name
+// (utf8mb4_bin, …), which wins over a column's own.
+type Collate struct {
+	Pos    Pos
+	EndPos Pos
+	X      Expr
+	Name   *Ident
+}
+
 // Call is a function call "f(a, b)"; Args is empty for "f()".
 type Call struct {
 	Pos    Pos
@@ -375,6 +384,7 @@ func (*Between) exprNode()   {}
 func (*Like) exprNode()      {}
 func (*Case) exprNode()      {}
 func (*Cast) exprNode()      {}
+func (*Collate) exprNode()   {}
 func (*Call) exprNode()      {}
 func (*Paren) exprNode()     {}
 
@@ -548,6 +558,12 @@ func (n *Case) EndPosition() Pos { return n.EndPos }
 
 // Position returns where the node starts.
 func (n *Cast) Position() Pos { return n.Pos }
+
+// Position returns where the node starts.
+func (n *Collate) Position() Pos { return n.Pos }
+
+// EndPosition returns where the node ends.
+func (n *Collate) EndPosition() Pos { return n.EndPos }
 
 // EndPosition returns where the node ends.
 func (n *Cast) EndPosition() Pos { return n.EndPos }

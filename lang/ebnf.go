@@ -64,7 +64,7 @@ func exprGrammar() string {
 	w(`AddExpr = MulExpr ( ( %s ) MulExpr )* .`, opList(precAdd))
 	w(`MulExpr = UnaryExpr ( ( %s ) UnaryExpr )* .`, opList(precMul))
 	w(`UnaryExpr = "-" UnaryExpr | "NOT" NotExpr | PostfixExpr .`)
-	w(`PostfixExpr = Primary ( "::" TypeName )* .`)
+	w(`PostfixExpr = Primary ( "::" TypeName | "COLLATE" ( Ident | <string> ) )* .`)
 	w(`Primary = <int> | <float> | <string> | "TRUE" | "FALSE" | "NULL"`)
 	w(`        | "TIMESTAMP" <string> | "DATE" <string> | "INTERVAL" ( <string> | <int> ) IntervalUnit`)
 	w(`        | "CASE" Expr? ( "WHEN" Expr "THEN" Expr )+ ( "ELSE" Expr )? "END"`)

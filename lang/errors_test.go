@@ -22,6 +22,7 @@ func TestParseErrors(t *testing.T) {
 		{pipe + "WHERE a == 1 INTO stdout;", `f.etl:1:44: unexpected "==": equality is written with a single "="`},
 		{pipe + "INTO stdout WITH (batch_rows: 100);", `f.etl:1:63: unexpected character ":" (options are written name = value; casts x::type)`},
 		{pipe + "INTO stdout WITH (a = 1 b = 2);", `f.etl:1:59: expected "," or ")", found "b"`},
+		{pipe + "WHERE x COLLATE = 'a' INTO stdout;", `f.etl:1:51: expected a collation name after COLLATE (utf8mb4_bin, utf8mb4_general_ci, …), found "="`},
 		{pipe + "WHERE x IN (1, 2 INTO stdout;", `f.etl:1:52: expected "," or ")" to close the IN list, found "INTO"`},
 		{pipe + "WHERE f(a INTO stdout;", `f.etl:1:45: expected "," or ")" to close the arguments of f, found "INTO"`},
 		{pipe + "WHERE prix = 'é' AND café = 1 INTO stdout;", `f.etl:1:59: unexpected character "é" (names with non-ASCII letters must be back-quoted)`},

@@ -118,6 +118,9 @@ func writeExpr(sb *strings.Builder, e Expr, min, tail int) {
 			writeExpr(sb, e.Else, 0, 0)
 		}
 		sb.WriteString(" END")
+	case *Collate:
+		writeExpr(sb, e.X, precUnary+1, precUnary+1)
+		sb.WriteString(" COLLATE " + identText(e.Name))
 	case *Cast:
 		if e.Postfix {
 			writeExpr(sb, e.X, precUnary+1, precUnary+1)

@@ -18,7 +18,7 @@ var Keywords = []string{
 	// expressions
 	"AND", "OR", "NOT", "IS", "NULL", "IN", "BETWEEN", "LIKE", "CASE", "WHEN",
 	"THEN", "ELSE", "END", "CAST", "TRUE", "FALSE", "TIMESTAMP", "DATE",
-	"INTERVAL", "BEFORE",
+	"INTERVAL", "BEFORE", "COLLATE",
 	// interval units
 	"MICROSECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH",
 	"QUARTER", "YEAR",
@@ -28,7 +28,7 @@ var Keywords = []string{
 // a clause or are operators. Back-quote them to use them as names
 // (`key`).
 var Reserved = []string{
-	"AND", "AS", "BETWEEN", "CASE", "CAST", "CREATE", "ELSE", "END", "EXCEPT",
+	"AND", "AS", "BETWEEN", "CASE", "CAST", "COLLATE", "CREATE", "ELSE", "END", "EXCEPT",
 	"FALSE", "FORMAT", "FROM", "IN", "INTO", "IS", "KEY", "LIKE", "LIMIT",
 	"MODE", "NOT", "NULL", "OR", "RETURNS", "SNAPSHOT", "THEN", "TRANSFORM",
 	"TRUE", "WHEN", "WHERE", "WITH",

@@ -17,7 +17,8 @@ const (
 	precAdd     = 6 // + -
 	precMul     = 7 // * / %
 	precUnary   = 8 // prefix -
-	// x::type binds tighter than everything, and is handled as a postfix.
+	// x::type and x COLLATE name bind tighter than everything, and are
+	// handled as postfixes.
 )
 
 // binaryOps maps each binary operator to its precedence; keyword operators
@@ -248,7 +249,8 @@ func (p *exprParser) between(x Expr, not bool) (Expr, error) {
 	return &Between{Pos: x.Position(), EndPos: hi.EndPosition(), X: x, Lo: lo, Hi: hi, Not: not}, nil
 }
 
-// unary parses prefix NOT and -, then a primary with its :: casts.
+// unary parses prefix NOT and -, then a primary with its :: casts and
+// COLLATE clauses.
 func (p *exprParser) unary() (Expr, error) {
 	t := p.peek()
 	switch {
@@ -271,8 +273,20 @@ func (p *exprParser) unary() (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	for isOp(p.peek(), "::") {
-		p.next()
+	for isOp(p.peek(), "::") || isKeyword(p.peek(), "COLLATE") {
+		if kw := p.next(); isKeyword(kw, "COLLATE") {
+			t := p.peek()
+			if !isNameToken(t) && t.Type != tokString {
+				return nil, tokenError(t, "expected a collation name after COLLATE (utf8mb4_bin, utf8mb4_general_ci, …), found %s", describe(t))
+			}
+			p.next()
+			name := identFromToken(t)
+			if t.Type == tokString {
+				name = &Ident{Pos: t.Pos, EndPos: tokEnd(t), Name: unquoteString(t.Value), Raw: t.Value}
+			}
+			x = &Collate{Pos: x.Position(), EndPos: name.EndPos, X: x, Name: name}
+			continue
+		}
 		tn, err := parseTypeName(p.lex)
 		if err != nil {
 			return nil, err

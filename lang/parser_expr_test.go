@@ -55,6 +55,8 @@ func sexpr(e Expr) string {
 		return s + ")"
 	case *Cast:
 		return "(cast " + sexpr(e.X) + " " + e.Type.String() + ")"
+	case *Collate:
+		return "(collate " + sexpr(e.X) + " " + e.Name.Name + ")"
 	case *Call:
 		parts := []string{e.Name.Name}
 		for _, a := range e.Args {
@@ -111,6 +113,10 @@ func TestExprPrecedence(t *testing.T) {
 		{"a <= b AND c >= d AND e != f AND g <> h AND i < j AND k > l", "(AND (AND (AND (AND (AND (<= a b) (>= c d)) (!= e f)) (<> g h)) (< i j)) (> k l))"},
 		{"true OR FALSE AND null", "(OR true (AND false NULL))"},
 		{"1.5e3 + .5", "(+ 1.5e3 .5)"},
+		{"status COLLATE utf8mb4_bin = 'PAID'", "(= (collate status utf8mb4_bin) 'PAID')"},
+		{"-a COLLATE x || b", "(|| (- (collate a x)) b)"},
+		{"a::STRING COLLATE 'utf8mb4_bin' LIKE 'x%'", "(like (collate (cast a STRING) utf8mb4_bin) 'x%')"},
+		{"lower(a) collate `latin1_bin` IN ('a')", "(in (collate (call lower a) latin1_bin) ['a'])"},
 	}
 	for _, c := range cases {
 		e, err := ParseExpr("", c.src)

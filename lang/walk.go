@@ -135,6 +135,9 @@ func Walk(n Node, fn func(Node) bool) {
 	case *Cast:
 		walk(n.X)
 		walk(n.Type)
+	case *Collate:
+		walk(n.X)
+		walk(n.Name)
 	case *Call:
 		walk(n.Name)
 		for _, a := range n.Args {

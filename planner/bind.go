@@ -340,6 +340,21 @@ func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
 		return wrap(exec.Cast(x, t))
 	case *lang.Call:
 		return b.bindCall(sc, n)
+	case *lang.Collate:
+		x := b.bindExpr(sc, n.X)
+		if x == nil {
+			return nil
+		}
+		c, err := exec.Collate(x, n.Name.Name)
+		if err != nil {
+			at := lang.Node(n.Name)
+			if !x.Type().IsStringLike() {
+				at = n
+			}
+			b.errs.add(at, "%v", err)
+			return nil
+		}
+		return c
 	}
 	b.errs.add(e, "unsupported expression")
 	return nil
@@ -386,9 +401,9 @@ func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 	}
 	if c.Before || sc.before {
 		j := len(sc.columns) + i
-		return exec.Col(j, exec.BeforePrefix+sc.columns[i], sc.types[j])
+		return exec.CollatedCol(j, exec.BeforePrefix+sc.columns[i], sc.types[j], exec.FieldCollation(sc.schema.Field(i)))
 	}
-	return exec.Col(i, sc.columns[i], sc.types[i])
+	return exec.CollatedCol(i, sc.columns[i], sc.types[i], exec.FieldCollation(sc.schema.Field(i)))
 }
 
 func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
@@ -466,6 +481,9 @@ func (b *builder) bindChanged(sc *scope, c *lang.Call) exec.Expr {
 	op := exec.Col(sc.meta[exec.ColOp], exec.ColOp, stdlib.TString)
 	upd := must(exec.Lit(exec.OpUpdate, stdlib.TString))
 	isUpd := must(exec.Binary("=", op, upd))
+	// A change of case or accents is a change: compare byte for byte,
+	// whatever the column's collation.
+	old, now = must(exec.ByteCompare(old)), must(exec.ByteCompare(now))
 	diff, err := exec.Binary("<>", old, now)
 	if err != nil {
 		b.errs.add(c, "%v", err)

@@ -72,8 +72,9 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type
   (bad text is NULL); DATE with TIMESTAMP as TIMESTAMP; JSON and BINARY with text as text.
-- Strings compare, match LIKE and regular expressions **byte for byte (case-sensitive)**, as
-  MySQL's ` + "`utf8mb4_bin`" + ` and ClickHouse do — not case-insensitively like MySQL's default collation.
+- Text compares, matches LIKE and regular expressions **under the source column's collation**, as
+  MySQL does (` + "`status = 'PAID'`" + ` matches ` + "`'paid'`" + ` in a ` + "`utf8mb4_general_ci`" + ` column; see
+  Collations below); text from no column (literals, metadata columns) compares byte for byte.
   LIKE: ` + "`%`" + ` any run of characters, ` + "`_`" + ` one character, ` + "`\\`" + ` escapes; a number or a date on
   the left matches as its ` + "`CAST(x AS STRING)`" + ` text (` + "`id LIKE '12%'`" + `).
 - ` + "`x IN (…)`" + `: TRUE if x equals an item; else NULL if x or an item is NULL; else FALSE. Each item
@@ -100,6 +101,56 @@ DATE ` + "`2024-02-29`" + `; TIMESTAMP ` + "`2024-02-29 23:59:59.500000`" + ` wi
 DATETIME(n)/TIMESTAMP(n) (from its etlq.source_type metadata); TIME ` + "`-838:59:59.000000`" + ` likewise;
 YEAR as 4 digits; BIT as its number (MySQL would show the raw bytes); BOOL as 1/0; JSON as its text.
 
+## Collations
+
+A text column keeps its source column's collation (information_schema ` + "`COLLATION_NAME`" + `, or the
+binlog's column metadata; the field metadata ` + "`etlq.collation`" + `), and ` + "`=`, `<>`, `<`, …, `BETWEEN`, `IN`,\n" + `CASE x WHEN, nullif, LIKE, locate, instr, position, greatest, least and the regexp functions
+compare under it, as MySQL does:
+
+- The collation of an operation follows MySQL's coercibility: ` + "`x COLLATE name`" + ` (EXPLICIT) beats a
+  column or ` + "`CAST(x AS STRING)`" + ` (IMPLICIT), which beats a literal (COERCIBLE), which beats a number
+  used as text. Of two columns, the same collation stays; a ` + "`_bin`" + ` collation wins over a ` + "`_ci`" + ` one of
+  its character set; utf8mb4 wins over utf8mb3 over latin1 over ascii; otherwise (two different
+  ` + "`_ci`" + ` collations) it is the error MySQL gives, "illegal mix of collations", with the place in the
+  file: add ` + "`COLLATE`" + ` to one side. Two explicit collations that differ are that error too.
+- Text from no column — literals, ` + "`_op`" + `, ` + "`_table`" + `, md5(), hex(), date_format(), json_value(), a
+  number turned into text — has the collation ` + "`utf8mb4_nopad_bin`" + `: byte for byte, trailing spaces
+  counting. String functions (lower, upper, substr, concat, trim, replace, lpad, …, greatest, least)
+  keep the collation of their text arguments, so ` + "`lower(name) = 'ABC'`" + ` still ignores case.
+- ` + "`changed(col)`" + ` compares byte for byte whatever the collation: a change of case is a change.
+- PAD SPACE collations (all but the ` + "`_nopad_`" + ` ones and ` + "`utf8mb4_0900_ai_ci`" + `) ignore trailing spaces in
+  comparisons (` + "`'a ' = 'a'`" + `); LIKE and locate never do.
+- LIKE compares character with character: ` + "`_`" + ` matches one character, and ` + "`'Straße' LIKE 'strasse'`" + ` is
+  FALSE under ` + "`utf8mb4_unicode_ci`" + ` although ` + "`'Straße' = 'strasse'`" + ` is TRUE. locate/instr compare, at each
+  character, as many bytes as the searched text has (MariaDB's ` + "`my_instr_mb`" + `): ` + "`locate('ss', 'Straße')`" + `
+  is 5 under unicode_ci, ` + "`locate('a', 'Bäckerei')`" + ` is 0 even under general_ci, where ` + "`'ä' = 'a'`" + `.
+- The regexp functions ignore case under a ` + "`_ci`" + ` collation (Go's ` + "`(?i)`" + `, as MariaDB's PCRE
+  caseless mode); accents still count there.
+- ` + "`replace()`" + ` is case-sensitive whatever the collation, as in MySQL. ` + "`starts_with`/`ends_with`" + `
+  (not MySQL functions) compare bytes.
+
+Implemented collations, with weights taken from MariaDB 10.11's own tables (` + "`WEIGHT_STRING`" + `, written
+by ` + "`go run ./internal/collgen`" + ` in stdlib/ against a live server, checked code point by code point by
+connectors/mysql's TestCollationWeightsMatchServer):
+
+| collation | weights | pad |
+|---|---|---|
+| ` + "`utf8mb4_bin`, `utf8mb3_bin`, `ascii_bin`" + ` | code point | PAD SPACE |
+| ` + "`utf8mb4_nopad_bin`, `utf8mb3_nopad_bin`, `utf8mb4_0900_bin`, `binary`" + ` | bytes | NO PAD |
+| ` + "`utf8mb4_general_ci`, `utf8mb3_general_ci`, `ascii_general_ci`" + ` (` + "`_general_nopad_ci`" + `: NO PAD) | one weight per character: upper case without accents, ` + "`'ß' = 's'`" + `, every character above U+FFFF equal to every other | PAD SPACE |
+| ` + "`utf8mb4_unicode_ci`, `utf8mb3_unicode_ci`" + ` (` + "`_unicode_nopad_ci`" + `: NO PAD) | UCA 4.0.0 primary weights, expansions (` + "`'ß' = 'ss'`, `'Æ' = 'AE'`" + `), ignorable characters, every character above U+FFFF equal | PAD SPACE |
+| ` + "`utf8mb4_uca1400_ai_ci`, `uca1400_ai_ci`" + ` (MariaDB 11's default; ` + "`_nopad_`" + `: NO PAD) | UCA 14.0.0 primary weights | PAD SPACE |
+| ` + "`utf8mb4_0900_ai_ci`" + ` (MySQL 8's default) | UCA 14.0.0 primary weights (MariaDB's uca1400_nopad_ai_ci) | NO PAD |
+| ` + "`latin1_swedish_ci`, `latin1_bin`" + ` | MySQL's latin1 sort order per byte; a character outside latin1 weighs as ` + "`?`" + ` (what MySQL converts it to) | PAD SPACE |
+
+Known deviations: ` + "`utf8mb4_0900_ai_ci`" + ` uses UCA 14.0.0 weights where MySQL 8 uses UCA 9.0.0: characters
+added to Unicode after 9.0 (newer emoji, scripts) compare by their 14.0 weights instead of MySQL's implicit
+ones, and the few characters DUCET reordered between the two versions sort as in 14.0; case and accent
+equality of letters is the same. Contractions (UCA's multi-character entries, e.g. in some scripts' root
+order) are not applied: each character weighs on its own. A column in another collation
+(` + "`utf8mb4_swedish_ci`, `latin1_german1_ci`, `*_cs`" + `, …) passes through, but comparing it is an error
+that names the collation: add ` + "`COLLATE utf8mb4_bin`" + ` (or another above) to say how to compare.
+
 ## Where etlq differs from MySQL/MariaDB, on purpose
 
 - CAST overflow and bad text are row errors, not clamped values with a warning.
@@ -111,7 +162,8 @@ YEAR as 4 digits; BIT as its number (MySQL would show the raw bytes); BOOL as 1/
 - A zero or invalid date compares below every real date (its sentinel, docs/types.md); MariaDB orders
   ` + "`2024-02-00`" + ` between 2024-01-31 and 2024-02-01.
 - The session time zone is UTC: now(), unix_timestamp() and from_unixtime() work in UTC.
-- String comparison is binary (see above).
+- Text that comes from no column (literals, metadata columns) compares byte for byte, where MySQL uses the
+  connection's collation (` + "`'a' = 'A'`" + ` is FALSE; ` + "`s = 'A'`" + ` follows s's collation as in MySQL).
 - ` + "`||`" + ` concatenates (MySQL's ` + "`||`" + ` is OR unless sql_mode has PIPES_AS_CONCAT).
 - json_value of a JSON ` + "`true`/`false`" + ` is the text ` + "`true`/`false`" + ` (as MySQL 8's JSON_VALUE and
   json_unquote(json_extract(…))); MariaDB's JSON_VALUE gives ` + "`1`/`0`" + `.

@@ -369,6 +369,26 @@ func bindExtreme(name string, dir int) func([]Arg) (*Bound, error) {
 		for i := range conv {
 			conv[i] = t
 		}
+		if t.IsStringLike() {
+			// Text compares under the arguments' collation.
+			coll, err := argsCollation(name, args)
+			if err != nil {
+				return nil, err
+			}
+			if !coll.IsBytes() {
+				return &Bound{Ret: t, Args: conv, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+					Sel(sel, n, func(i int) {
+						best := a[0]
+						for _, v := range a[1:] {
+							if coll.Compare(v.Str[v.Idx(i)], best.Str[best.Idx(i)])*dir > 0 {
+								best = v
+							}
+						}
+						out.Set(i, best, i, n)
+					})
+				}}, nil
+			}
+		}
 		return &Bound{Ret: t, Args: conv, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
 				best := a[0]

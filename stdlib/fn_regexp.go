@@ -6,28 +6,37 @@ import (
 )
 
 func init() {
-	Register(&Func{Name: "regexp_like", Sig: "regexp_like(s, pattern) → BOOL", Doc: "Whether s matches the regular expression (RE2 syntax, case-sensitive).", MySQL: true,
+	Register(&Func{Name: "regexp_like", Sig: "regexp_like(s, pattern) → BOOL", Doc: "Whether s matches the regular expression (RE2 syntax; case-insensitive when s has a _ci collation, as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"regexp_like('order-42', '^order-[0-9]+$')", "1"}, {"regexp_like('abc', 'x')", "0"}},
-		Bind: simple("regexp_like", TBool, regexpKernel(func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
+		Bind: regexpBind("regexp_like", TBool, func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
 			out.Bool[i] = re.MatchString(a[0].Str[i])
-		}), textArg)})
+		})})
 	Register(&Func{Name: "regexp_replace", Sig: "regexp_replace(s, pattern, repl) → STRING", Doc: "s with every match replaced by repl (\\1 … \\9 insert groups).", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"regexp_replace('a1b22', '[0-9]+', '#')", "a#b#"}},
-		Bind: simple("regexp_replace", TString, regexpKernel(func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
+		Bind: regexpBind("regexp_replace", TString, func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
 			out.Str[i] = re.ReplaceAllString(a[0].Str[i], goReplacement(a[2].Str[i]))
-		}), textArg)})
+		})})
 	Register(&Func{Name: "regexp_substr", Sig: "regexp_substr(s, pattern) → STRING", Doc: "The first match of pattern in s, '' if none (as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"regexp_substr('abc123def', '[0-9]+')", "123"}},
-		Bind: simple("regexp_substr", TString, regexpKernel(func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
+		Bind: regexpBind("regexp_substr", TString, func(re *regexp.Regexp, a []*Vector, i int, out *Vector) {
 			out.Str[i] = re.FindString(a[0].Str[i])
-		}), textArg)})
+		})})
+}
+
+// regexpBind binds a regexp function: text arguments, the kernel
+// regexpKernel(f) with a pattern that ignores case when the text and the
+// pattern compare under a _ci collation (MariaDB's REGEXP does).
+func regexpBind(fn string, ret Type, f func(re *regexp.Regexp, a []*Vector, i int, out *Vector)) func([]Arg) (*Bound, error) {
+	return collated(fn, simple(fn, ret, regexpKernel(f, regexp.Compile), textArg), func(coll *Collation) Kernel {
+		return regexpKernel(f, collRegexp(coll))
+	}, 0, 1)
 }
 
 // regexpKernel runs f on each live row with the row's compiled pattern
 // (argument 2); a pattern that does not compile makes the row NULL.
-func regexpKernel(f func(re *regexp.Regexp, a []*Vector, i int, out *Vector)) Kernel {
+func regexpKernel(f func(re *regexp.Regexp, a []*Vector, i int, out *Vector), compile func(string) (*regexp.Regexp, error)) Kernel {
 	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-		var rc reCache
+		rc := reCache{compile: compile}
 		Sel(sel, n, func(i int) {
 			re := rc.get(c, a[1].Str[i], i)
 			if re == nil {
@@ -41,15 +50,16 @@ func regexpKernel(f func(re *regexp.Regexp, a []*Vector, i int, out *Vector)) Ke
 
 // reCache keeps the last compiled pattern of a kernel run.
 type reCache struct {
-	pat string
-	re  *regexp.Regexp
-	err bool
+	compile func(string) (*regexp.Regexp, error)
+	pat     string
+	re      *regexp.Regexp
+	err     bool
 }
 
 func (r *reCache) get(c *Ctx, pat string, row int) *regexp.Regexp {
 	if r.re == nil && !r.err || pat != r.pat {
 		r.pat = pat
-		re, err := regexp.Compile(pat)
+		re, err := r.compile(pat)
 		r.re, r.err = re, err != nil
 	}
 	if r.err {

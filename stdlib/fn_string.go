@@ -110,14 +110,17 @@ func init() {
 	locate := &Func{Name: "locate", Sig: "locate(sub, s[, pos]) → INT64",
 		Doc: "1-based character position of sub in s (searching from pos), 0 if absent.", MySQL: true,
 		MinArgs: 2, MaxArgs: 3, Examples: []Example{{"locate('b', 'abcb')", "2"}, {"locate('b', 'abcb', 3)", "4"}, {"locate('z', 'abc')", "0"}},
-		Bind: simple("locate", TInt64, locateKernel(false), textArg, textArg, intArg)}
+		Bind: collated("locate", simple("locate", TInt64, locateKernel(false), textArg, textArg, intArg),
+			func(c *Collation) Kernel { return collLocateKernel(c, false) }, 0, 1)}
 	Register(locate)
 	Register(&Func{Name: "position", Sig: "position(sub, s) → INT64", Doc: "Same as locate(sub, s).", MySQL: false,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"position('c', 'abc')", "3"}},
-		Bind: simple("position", TInt64, locateKernel(false), textArg)})
+		Bind: collated("position", simple("position", TInt64, locateKernel(false), textArg),
+			func(c *Collation) Kernel { return collLocateKernel(c, false) }, 0, 1)})
 	Register(&Func{Name: "instr", Sig: "instr(s, sub) → INT64", Doc: "1-based character position of sub in s, 0 if absent.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"instr('héllo', 'l')", "3"}},
-		Bind: simple("instr", TInt64, locateKernel(true), textArg)})
+		Bind: collated("instr", simple("instr", TInt64, locateKernel(true), textArg),
+			func(c *Collation) Kernel { return collLocateKernel(c, true) }, 0, 1)})
 	Register(&Func{Name: "starts_with", Sig: "starts_with(s, prefix) → BOOL", Doc: "Whether s begins with prefix.",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"starts_with('hello', 'he')", "1"}},
 		Bind: simple("starts_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {

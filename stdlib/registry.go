@@ -41,6 +41,9 @@ type Func struct {
 type Arg struct {
 	Type  Type
 	Const *Vector // nil unless the argument is a constant
+	// Deriv is the collation of a text argument (zero: unknown, taken as
+	// TextCollation, COERCIBLE).
+	Deriv Derivation
 }
 
 // Types returns the types of args.

@@ -428,7 +428,13 @@ func (c *column) field() arrow.Field {
 		keys = append(keys, exec.MetaPrimaryKey)
 		vals = append(vals, strconv.Itoa(c.PK))
 	}
-	return arrow.Field{Name: c.Name, Type: c.arrowType(), Nullable: c.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
+	typ := c.arrowType()
+	if c.Collation != "" && typ.ID() == arrow.STRING {
+		// How the column's text compares (=, LIKE, IN, locate).
+		keys = append(keys, exec.MetaCollation)
+		vals = append(vals, c.Collation)
+	}
+	return arrow.Field{Name: c.Name, Type: typ, Nullable: c.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
 }
 
 // tableSchema returns the connectors view of the table.
