@@ -80,6 +80,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			pl.Target.Format = f
 		}
 	}
+	if pl.SinkKind == "file" && p.Format == nil && p.Into.Target != nil {
+		b.checkFileExtension(p.Into.Target)
+	}
 	modeWritten := p.Mode != nil
 	if modeWritten {
 		switch strings.ToLower(p.Mode.Name) {
@@ -92,6 +95,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		default:
 			b.errs.add(p.Mode, "MODE must be append, upsert or changelog, got %q", p.Mode.Name)
 		}
+		b.checkStreamMode(p, pl)
 	}
 
 	// WITH: pipeline options, plus what the source and the sink kinds accept.

@@ -4,7 +4,9 @@
 // Formats: jsonl (the default), csv, table, canal_json, debezium_json are
 // appended to the file; parquet writes whole files (see below). Without a
 // FORMAT clause the extension picks it: .csv is csv, .parquet is parquet,
-// anything else jsonl.
+// anything else jsonl (the planner refuses a pipeline whose file has
+// another extension than .jsonl, .ndjson, .json, .csv or .parquet and no
+// FORMAT).
 //
 // Durability and acknowledgement: a Write appends the encoded batch with
 // write(2) before it returns; done is called once the data is fsync'ed. The
