@@ -68,7 +68,7 @@ func (b *builder) function(f *lang.CreateFunction) {
 }
 
 // bodySpan is the place in the file of runes from..to of a function body
-// (its value: the literal without its quotes, ” read as one quote).
+// (its value: the literal without its quotes, a doubled quote read as one).
 func bodySpan(body *lang.StringLit, from, to int) (lang.Pos, lang.Pos) {
 	raw := body.Raw
 	if len(raw) < 2 || strings.Contains(raw, "${") {

@@ -50,8 +50,8 @@ func TestFileTargetNeedsAKnownFormat(t *testing.T) {
 }
 
 // TestFunctionBodyErrorPointsIntoTheBody: an expr-lang error in a function
-// body has its caret at the spot in the body (” counted as one quote of
-// the body, non-ASCII letters as one column).
+// body has its caret at the spot in the body (a doubled quote counted as one
+// quote of the body, non-ASCII letters as one column).
 func TestFunctionBodyErrorPointsIntoTheBody(t *testing.T) {
 	src := "CREATE FUNCTION tier(amount DECIMAL(12,2)) RETURNS STRING\n  AS EXPR 'amount > 1 ? \"gold\" : ''é'' + amout';\n"
 	_, err := build(t, header+src)
