@@ -130,6 +130,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl.NeedBefore = true // see docs/architecture.md: before images always flow
 
 	if src == nil || sinkDecl == nil || b.cat == nil || len(b.errs.errs) > nerr {
+		b.checkLiterals(p)
 		if src != nil {
 			pl.Source = src.Name
 		}

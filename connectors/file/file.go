@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,7 +63,7 @@ var Spec = connectors.Spec{
 	TargetOptions: []connectors.Option{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
 			Doc: "at most one fsync (and acknowledgement) per interval; '0s' syncs every write"},
-		{Name: "rotate_rows", Type: connectors.OptInt, Default: int64(DefaultRotateRows),
+		{Name: "rotate_rows", Type: connectors.OptInt, Default: int64(DefaultRotateRows), Min: 1, Max: math.MaxInt64,
 			Doc: "parquet: rows per file"},
 		{Name: "rotate_interval", Type: connectors.OptDuration, Default: "5m",
 			Doc: "parquet: longest time a file stays open (its rows are acknowledged when it closes)"},
