@@ -37,7 +37,10 @@ type Option struct {
 	Type    OptionType
 	Default any      // nil: no default
 	Enum    []string // allowed values for OptString, when limited
-	Doc     string
+	// Min and Max bound an OptInt value (both included) when Max > Min;
+	// `etlq check` refuses a value outside, as the connector would.
+	Min, Max int64
+	Doc      string
 }
 
 // Spec describes a connector kind: its name in the language ("mysql",

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/etlq/etlq/stdlib"
@@ -29,6 +31,19 @@ type UDF struct {
 	Ret        stdlib.Type
 	Body       string
 	program    *vm.Program
+}
+
+// BodyError is an error of expr-lang in a function body, at runes
+// From..To of the body, so that the planner can point at that spot in the
+// file.
+type BodyError struct {
+	Func     string
+	Msg      string
+	From, To int
+}
+
+func (e *BodyError) Error() string {
+	return fmt.Sprintf("function %q: %s (at character %d of the body)", e.Func, e.Msg, e.From+1)
 }
 
 // NewUDF compiles and type-checks a user function.
@@ -61,6 +76,10 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 	}
 	prog, err := expr.Compile(body, opts...)
 	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			return nil, &BodyError{Func: name, Msg: fe.Message, From: fe.From, To: fe.To}
+		}
 		msg := strings.ReplaceAll(err.Error(), "\n", " ")
 		return nil, fmt.Errorf("function %q: %s", name, msg)
 	}

@@ -94,6 +94,9 @@ func sourceLine(src []byte, p Pos) (string, int, bool) {
 		return "", 0, false
 	}
 	start := strings.LastIndexByte(string(src[:p.Offset]), '\n') + 1
+	if start == 0 && strings.HasPrefix(string(src), "\uFEFF") {
+		start = len("\uFEFF") // the byte order mark is not shown
+	}
 	end := len(src)
 	if i := strings.IndexByte(string(src[p.Offset:]), '\n'); i >= 0 {
 		end = p.Offset + i

@@ -113,10 +113,21 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 		comments []*Comment
 		errs     Errors
 	)
+	bom := strings.HasPrefix(src, bomChar)
 	for {
 		t, err := l.Next()
 		if err != nil {
 			return nil, nil, Errors{{Pos: t.Pos, EndPos: t.Pos, Msg: err.Error()}}
+		}
+		if bom {
+			// A UTF-8 byte order mark that starts the file is not part
+			// of the text: white space, and line 1 counts its columns
+			// from after it, as editors do.
+			if t.Pos.Offset == 0 && t.Type == tokBad {
+				t.Type = tokWhitespace
+			} else if t.Pos.Line == 1 {
+				t.Pos.Column--
+			}
 		}
 		toks = append(toks, t)
 		switch t.Type {
@@ -159,6 +170,9 @@ func lastSignificant(toks []lexer.Token) string {
 	}
 	return ""
 }
+
+// bomChar is the UTF-8 byte order mark.
+const bomChar = "\uFEFF"
 
 // badCharHint says what the user probably meant by a stray character.
 func badCharHint(c string) string {

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/alecthomas/participle/v2/lexer"
@@ -35,6 +36,16 @@ var binaryOps = map[string]int{
 
 // maxExprDepth bounds nesting so that hostile input cannot exhaust the stack.
 const maxExprDepth = 200
+
+// msgTooDeep is the error past maxExprDepth; the callers that reword an
+// error of their operand ("expected an argument …") pass it on as it is.
+var msgTooDeep = fmt.Sprintf("expression nested too deeply (more than %d levels)", maxExprDepth)
+
+// tooDeep reports whether err is the error past maxExprDepth.
+func tooDeep(err error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Msg == msgTooDeep
+}
 
 type exprParser struct {
 	lex   *lexer.PeekingLexer
@@ -121,7 +132,7 @@ func (p *exprParser) parse(minPrec int) (Expr, error) {
 	p.depth++
 	defer func() { p.depth-- }()
 	if p.depth > maxExprDepth {
-		return nil, tokenError(p.peek(), "expression nested too deeply")
+		return nil, tokenError(p.peek(), "%s", msgTooDeep)
 	}
 	lhs, err := p.unary()
 	if err != nil {
@@ -392,7 +403,7 @@ func (p *exprParser) nameOrCall() (Expr, error) {
 			for {
 				a, err := p.operand(precOr, ",")
 				if err != nil {
-					if len(call.Args) == 0 {
+					if len(call.Args) == 0 && !tooDeep(err) {
 						t := p.peek()
 						return nil, tokenError(t, "expected an argument or \")\" after %s(, found %s", id.Name, describe(t))
 					}

@@ -3,6 +3,8 @@ package planner
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -559,9 +561,9 @@ func bindLiteral(l *lang.Literal) (exec.Expr, error) {
 	case lang.LitFloat:
 		v := l.Value
 		if strings.ContainsAny(v, "eE") {
-			var f float64
-			if _, err := fmt.Sscan(v, &f); err != nil {
-				return nil, fmt.Errorf("bad number %s", v)
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("number %s is beyond the range of FLOAT64", v)
 			}
 			return exec.Lit(f, stdlib.TFloat64)
 		}

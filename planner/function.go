@@ -1,7 +1,9 @@
 package planner
 
 import (
+	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
@@ -53,8 +55,41 @@ func (b *builder) function(f *lang.CreateFunction) {
 	}
 	x, err := exec.NewUDF(f.Name.Name, names, types, ret, f.Body.Value)
 	if err != nil {
+		var be *exec.BodyError
+		if errors.As(err, &be) {
+			pos, end := bodySpan(f.Body, be.From, be.To)
+			b.errs.addAt(pos, end, "function %q: %s", be.Func, be.Msg)
+			return
+		}
 		b.errs.add(f.Body, "%v", err)
 		return
 	}
 	u.udf = x
+}
+
+// bodySpan is the place in the file of runes from..to of a function body
+// (its value: the literal without its quotes, a doubled quote read as one).
+func bodySpan(body *lang.StringLit, from, to int) (lang.Pos, lang.Pos) {
+	raw := body.Raw
+	if len(raw) < 2 || strings.Contains(raw, "${") {
+		return body.Pos, body.EndPos
+	}
+	at := func(n int) lang.Pos {
+		i, runes := 1, 0
+		for i < len(raw)-1 && runes < n {
+			if raw[i] == '\'' {
+				i++ // '' is one quote of the value
+			}
+			_, size := utf8.DecodeRuneInString(raw[i:])
+			i += size
+			runes++
+		}
+		p := body.Pos
+		p.Advance(raw[:i])
+		return p
+	}
+	if to <= from {
+		to = from + 1
+	}
+	return at(from), at(to)
 }

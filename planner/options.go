@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,12 +16,12 @@ import (
 var PipelineOptions = []connectors.Option{
 	{Name: "on_error", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "skip", "dead_letter"},
 		Doc: "what a row that fails a cast or a function does: stop the pipeline, be dropped and counted, or be kept in the dead-letter file with the reason"},
-	{Name: "batch_rows", Type: connectors.OptInt, Doc: "rows per batch written to the sink"},
+	{Name: "batch_rows", Type: connectors.OptInt, Min: 0, Max: math.MaxInt64, Doc: "rows per batch written to the sink"},
 	{Name: "flush_interval", Type: connectors.OptDuration, Doc: "longest time a row waits in a sink buffer"},
 	{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
 		Doc: "what an ALTER TABLE of a source table does to the pipeline"},
-	{Name: "snapshot_parallelism", Type: connectors.OptInt, Doc: "snapshot chunks read at once"},
-	{Name: "chunk_rows", Type: connectors.OptInt, Doc: "rows per snapshot chunk"},
+	{Name: "snapshot_parallelism", Type: connectors.OptInt, Min: 1, Max: 1024, Doc: "snapshot chunks read at once"},
+	{Name: "chunk_rows", Type: connectors.OptInt, Min: 1, Max: math.MaxInt64, Doc: "rows per snapshot chunk"},
 	{Name: "start_at", Type: connectors.OptString, Doc: "with SNAPSHOT never and no checkpoint: 'earliest', 'latest', 'file:pos', a GTID set or a timestamp"},
 	{Name: "key_unique_across_tables", Type: connectors.OptBool, Default: false,
 		Doc: "MODE upsert over several tables (a list or a pattern) with a KEY that names no _table: the user vouches that the key is unique across the tables (shards with disjoint ids); without it check refuses such a KEY"},
@@ -73,6 +75,12 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 			b.errs.add(o.Value, "option %q takes a %s, got %s", name, spec.Type, lit.Raw)
 			continue
 		}
+		if n, isInt := v.(int64); isInt {
+			if bad := outOfRange(name, n, allowed); bad != "" {
+				b.errs.add(o.Value, "option %q must be %s, got %s", name, bad, lit.Raw)
+				continue
+			}
+		}
 		if len(spec.Enum) > 0 {
 			s, _ := v.(string)
 			found := false
@@ -124,4 +132,22 @@ func quoteList(list []string) string {
 		q[i] = "'" + s + "'"
 	}
 	return strings.Join(q, ", ")
+}
+
+// outOfRange says the range n is outside of for every spec of option name
+// in allowed that bounds it (a pipeline option and the sink's own of the
+// same name both hold), or "".
+func outOfRange(name string, n int64, allowed [][]connectors.Option) string {
+	for _, list := range allowed {
+		for _, o := range list {
+			if o.Name != name || o.Max <= o.Min || (n >= o.Min && n <= o.Max) {
+				continue
+			}
+			if o.Max == math.MaxInt64 {
+				return fmt.Sprintf("at least %d", o.Min)
+			}
+			return fmt.Sprintf("between %d and %d", o.Min, o.Max)
+		}
+	}
+	return ""
 }

@@ -80,6 +80,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			pl.Target.Format = f
 		}
 	}
+	if pl.SinkKind == "file" && p.Format == nil && p.Into.Target != nil {
+		b.checkFileExtension(p.Into.Target)
+	}
 	modeWritten := p.Mode != nil
 	if modeWritten {
 		switch strings.ToLower(p.Mode.Name) {
@@ -92,6 +95,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		default:
 			b.errs.add(p.Mode, "MODE must be append, upsert or changelog, got %q", p.Mode.Name)
 		}
+		b.checkStreamMode(p, pl)
 	}
 
 	// WITH: pipeline options, plus what the source and the sink kinds accept.
@@ -126,6 +130,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl.NeedBefore = true // see docs/architecture.md: before images always flow
 
 	if src == nil || sinkDecl == nil || b.cat == nil || len(b.errs.errs) > nerr {
+		b.checkLiterals(p)
 		if src != nil {
 			pl.Source = src.Name
 		}

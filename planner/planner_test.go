@@ -289,7 +289,7 @@ func TestNullableKeyIntoClickHouse(t *testing.T) {
 	for _, src := range []string{
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse analytics.o MODE upsert KEY (id);`,
 		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, coalesce(customer, '') AS customer INTO clickhouse analytics.o KEY (customer);`,
-		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE upsert KEY (customer);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout KEY (customer);`,
 	} {
 		if _, err := build(t, header+src+"\n"); err != nil {
 			t.Errorf("%s\nwant no error, got %v", src, err)

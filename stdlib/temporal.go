@@ -383,16 +383,33 @@ func ParseInterval(s string) (arrow.MonthDayNanoInterval, error) {
 		return arrow.MonthDayNanoInterval{}, fmt.Errorf("invalid interval %q (want e.g. '5 MINUTE')", s)
 	}
 	n, err := strconv.ParseInt(strings.Trim(f[0], "'"), 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return arrow.MonthDayNanoInterval{}, fmt.Errorf("interval %q is out of range", s)
+	}
 	if err != nil {
 		return arrow.MonthDayNanoInterval{}, fmt.Errorf("invalid interval %q: %q is not an integer", s, f[0])
 	}
 	return MakeInterval(n, f[1])
 }
 
+// intervalRange bounds n units of an interval: the nanoseconds of a clock
+// unit fit an int64, the days and months of a calendar unit an int32.
+func intervalRange(n, per, max int64) bool { return n <= max/per && n >= -(max/per) }
+
 // MakeInterval returns n units as an interval.
 func MakeInterval(n int64, unit string) (arrow.MonthDayNanoInterval, error) {
 	var iv arrow.MonthDayNanoInterval
-	switch strings.TrimSuffix(strings.ToUpper(unit), "S") {
+	u := strings.TrimSuffix(strings.ToUpper(unit), "S")
+	per := map[string]int64{"MICROSECOND": 1000, "SECOND": 1e9, "MINUTE": 60e9, "HOUR": 3600e9,
+		"DAY": 1, "WEEK": 7, "MONTH": 1, "QUARTER": 3, "YEAR": 12}[u]
+	max := int64(math.MaxInt64)
+	if u == "DAY" || u == "WEEK" || u == "MONTH" || u == "QUARTER" || u == "YEAR" {
+		max = math.MaxInt32
+	}
+	if per != 0 && !intervalRange(n, per, max) {
+		return iv, fmt.Errorf("interval %d %s is out of range", n, u)
+	}
+	switch u {
 	case "MICROSECOND":
 		iv.Nanoseconds = n * 1000
 	case "SECOND":

@@ -134,6 +134,13 @@ func buildLayout(db, table string, mode connectors.Mode, key []string, schema *a
 	return l, nil
 }
 
+// The end of the range problem of a date or timestamp column, by
+// out_of_range.
+const (
+	rangeFails = "a row holding one fails the insert (out_of_range = 'null' writes NULL instead)"
+	rangeNull  = "such a value is written as NULL (out_of_range = 'null')"
+)
+
 // add appends a column; report says whether its problem (if any) is shown
 // to the user (system columns always hold representable values).
 func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report bool) error {
@@ -142,6 +149,10 @@ func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report boo
 		return err
 	}
 	if m.problem != "" && report {
+		if l.opts.outOfRange == "null" && null {
+			// The range problem is then a value written as NULL.
+			m.problem = strings.Replace(m.problem, rangeFails, rangeNull, 1)
+		}
 		l.problems = append(l.problems, m.problem)
 	}
 	l.cols = append(l.cols, colSpec{name: name, src: src, field: f, m: m, nullable: null, key: key, outOfRangeNull: l.opts.outOfRange == "null"})

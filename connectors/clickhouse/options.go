@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +22,7 @@ var Spec = connectors.Spec{
 		{Name: "database", Type: connectors.OptString, Doc: "database of targets named without one (default: the DSN's, else \"default\")"},
 		{Name: "compression", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "lz4", "zstd", "none"}, Doc: "native protocol block compression; auto: none when the server is on loopback (compressing there only costs CPU on both ends), lz4 otherwise"},
 		{Name: "dial_timeout", Type: connectors.OptDuration, Default: "10s", Doc: "timeout of one connection attempt"},
-		{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Doc: "connections to the server, shared by every pipeline of the sink"},
+		{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Min: 1, Max: 1 << 16, Doc: "connections to the server, shared by every pipeline of the sink"},
 		{Name: "tls_ca", Type: connectors.OptString, Doc: "PEM file of the certificate authorities that verify the server (needs ?secure=true in the DSN; default: the system's)"},
 		{Name: "tls_cert", Type: connectors.OptString, Doc: "PEM file of a client certificate (needs ?secure=true; with tls_key)"},
 		{Name: "tls_key", Type: connectors.OptString, Doc: "PEM file of the client certificate's private key"},
@@ -31,10 +32,10 @@ var Spec = connectors.Spec{
 		{Name: "partition_by", Type: connectors.OptString, Doc: "PARTITION BY expression of a created table"},
 		{Name: "engine", Type: connectors.OptString, Doc: "ENGINE of a created table (default: ReplacingMergeTree(_version) for upsert, MergeTree() otherwise)"},
 		{Name: "ttl", Type: connectors.OptString, Doc: "TTL expression of a created table (ClickHouse 19.6 or later)"},
-		{Name: "batch_rows", Type: connectors.OptInt, Default: 50000, Doc: "rows per insert: small batches are coalesced up to this"},
-		{Name: "batch_bytes", Type: connectors.OptInt, Default: 64 << 20, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
+		{Name: "batch_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "rows per insert: small batches are coalesced up to this"},
+		{Name: "batch_bytes", Type: connectors.OptInt, Default: 64 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
-		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Doc: "inserts running at once"},
+		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
 		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
 			Doc: "a date or timestamp outside the ClickHouse type's range (MySQL zero dates included): fail the insert, or write NULL into a Nullable column"},

@@ -321,10 +321,15 @@ func prepare(l *tableLayout, st tableState, schemaChanges string) ([]string, err
 	if !st.exists {
 		return l.ddl()
 	}
-	if l.mode == connectors.ModeUpsert && l.opts.engine == "" && !strings.Contains(st.engine, "ReplacingMergeTree") {
-		return nil, fmt.Errorf("existing table %s.%s is %s: upsert needs a ReplacingMergeTree", l.db, l.table, st.engine)
-	}
 	missing, err := l.reconcile(st.columns)
+	if l.mode == connectors.ModeUpsert && l.opts.engine == "" && !strings.Contains(st.engine, "ReplacingMergeTree") {
+		// Say all that does not match, the columns too.
+		msg := fmt.Sprintf("existing table %s.%s is %s: upsert needs a ReplacingMergeTree", l.db, l.table, st.engine)
+		if err != nil {
+			msg += "; " + strings.TrimPrefix(err.Error(), fmt.Sprintf("existing table %s.%s does not match: ", l.db, l.table))
+		}
+		return nil, errors.New(msg)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func mapType(f arrow.Field, v serverVersion) (mapping, error) {
 	case *arrow.Date32Type:
 		name, lo, hi := v.dateType()
 		return mapping{base: name, enc: encDate, minDays: lo, maxDays: hi,
-			problem: fmt.Sprintf("column %q: DATE values outside %s..%s cannot be held by ClickHouse %s %s: a row holding one fails the insert (out_of_range = 'null' writes NULL instead)",
+			problem: fmt.Sprintf("column %q: DATE values outside %s..%s cannot be held by ClickHouse %s %s: "+rangeFails,
 				f.Name, dayString(lo), dayString(hi), v, name)}, nil
 	case *arrow.TimestampType:
 		if v.hasDateTime64() {
@@ -90,7 +90,7 @@ func mapType(f arrow.Field, v serverVersion) (mapping, error) {
 			m := mapping{base: fmt.Sprintf("DateTime64(%d, 'UTC')", prec), enc: encDateTime64, minSec: lo, maxSec: hi}
 			// MySQL TIMESTAMP (1970..2038) always fits; DATETIME (1000..9999) may not.
 			if !isSourceType(f, "timestamp") {
-				m.problem = fmt.Sprintf("column %q: TIMESTAMP values outside %s..%s cannot be held by ClickHouse %s DateTime64: a row holding one fails the insert (out_of_range = 'null' writes NULL instead)",
+				m.problem = fmt.Sprintf("column %q: TIMESTAMP values outside %s..%s cannot be held by ClickHouse %s DateTime64: "+rangeFails,
 					f.Name, dayString(lo/86400), dayString(hi/86400), v)
 			}
 			return m, nil

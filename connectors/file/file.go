@@ -4,7 +4,9 @@
 // Formats: jsonl (the default), csv, table, canal_json, debezium_json are
 // appended to the file; parquet writes whole files (see below). Without a
 // FORMAT clause the extension picks it: .csv is csv, .parquet is parquet,
-// anything else jsonl.
+// anything else jsonl (the planner refuses a pipeline whose file has
+// another extension than .jsonl, .ndjson, .json, .csv or .parquet and no
+// FORMAT).
 //
 // Durability and acknowledgement: a Write appends the encoded batch with
 // write(2) before it returns; done is called once the data is fsync'ed. The
@@ -30,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +63,7 @@ var Spec = connectors.Spec{
 	TargetOptions: []connectors.Option{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
 			Doc: "at most one fsync (and acknowledgement) per interval; '0s' syncs every write"},
-		{Name: "rotate_rows", Type: connectors.OptInt, Default: int64(DefaultRotateRows),
+		{Name: "rotate_rows", Type: connectors.OptInt, Default: int64(DefaultRotateRows), Min: 1, Max: math.MaxInt64,
 			Doc: "parquet: rows per file"},
 		{Name: "rotate_interval", Type: connectors.OptDuration, Default: "5m",
 			Doc: "parquet: longest time a file stays open (its rows are acknowledged when it closes)"},

@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"net"
 	"net/url"
 	"path"
@@ -44,10 +45,10 @@ func Spec() connectors.Spec {
 		Kind: Kind,
 		Doc:  "MySQL or MariaDB (mysql://user:password@host:3306[/database]; the only ?parameters are ssl_mode, ssl_ca, ssl_cert and ssl_key, other settings are the options below): a consistent chunked snapshot, then the row-based binlog (binlog_format=ROW, binlog_row_image=FULL).",
 		Options: []connectors.Option{
-			{Name: "server_id", Type: connectors.OptInt, Doc: "replica server id used for the binlog connection; default: a stable id in 1000..2^31 derived from the source name"},
+			{Name: "server_id", Type: connectors.OptInt, Min: 1, Max: 4294967295, Doc: "replica server id used for the binlog connection; default: a stable id in 1000..2^31 derived from the source name"},
 			{Name: "flavor", Type: connectors.OptString, Enum: []string{"mysql", "mariadb"}, Doc: "server flavor; default: detected from SELECT VERSION()"},
-			{Name: "snapshot_parallelism", Type: connectors.OptInt, Default: 4, Doc: "connections reading snapshot chunks in parallel"},
-			{Name: "chunk_rows", Type: connectors.OptInt, Default: 50000, Doc: "rows per snapshot chunk (primary key range)"},
+			{Name: "snapshot_parallelism", Type: connectors.OptInt, Default: 4, Min: 1, Max: 1024, Doc: "connections reading snapshot chunks in parallel"},
+			{Name: "chunk_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "rows per snapshot chunk (primary key range)"},
 			{Name: "start_at", Type: connectors.OptString, Doc: "for SNAPSHOT never without a checkpoint: 'latest' (default), 'earliest', 'binlog.000042:1337', a GTID set, or a timestamp 'YYYY-MM-DD HH:MM:SS' (UTC)"},
 			{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"}, Doc: "on ALTER TABLE while streaming: evolve (batches carry the new columns), ignore (keep the old column set), fail (stop with an error naming the DDL)"},
 			{Name: "snapshot_on_purge", Type: connectors.OptBool, Default: false, Doc: "when the checkpoint's binlog position was purged on the server, or the checkpoint is another server's and cannot be placed in this one's binlog (no GTID, or its GTID is not there), take a new snapshot instead of failing"},

@@ -1,0 +1,76 @@
+package planner_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+// buildOffline plans src without a catalog, as `etlq check --offline`.
+func buildOffline(t *testing.T, src string) error {
+	t.Helper()
+	f, err := lang.ParseFile("test.etl", []byte(src))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	_, err = planner.Build(context.Background(), f, planner.Options{})
+	return err
+}
+
+// TestOfflineRefusesBadLiterals: literals apply would refuse are errors of
+// an offline check too, every one of them, each at its place.
+func TestOfflineRefusesBadLiterals(t *testing.T) {
+	src := header + `CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE created_at > TIMESTAMP '2026-13-45 99:99:99' AND amount < 1e999999
+    AND id < 12345678901234567890123456789012345678901234567890123456789012345678901234567890
+    AND created_at > _ts - INTERVAL '999999999999' DAY
+  INTO stdout;
+`
+	err := buildOffline(t, src)
+	for _, want := range []string{
+		"test.etl:4:22: literal '2026-13-45 99:99:99': cannot cast",
+		"test.etl:4:67: number 1e999999 is beyond the range of FLOAT64",
+		"test.etl:5:14: number 1234567890",
+		"test.etl:6:28: interval 999999999999 DAY is out of range",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	if err := buildOffline(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE created_at > TIMESTAMP '2026-12-31 23:59:59' - INTERVAL '5' DAY AND amount < 1e300 INTO stdout;\n"); err != nil {
+		t.Errorf("good literals: %v", err)
+	}
+}
+
+// TestOptionRanges: integer options outside what the connector accepts are
+// errors at their value, online and offline.
+func TestOptionRanges(t *testing.T) {
+	src := `CREATE SOURCE shop FROM mysql 'mysql://repl@127.0.0.1:3306' WITH (server_id = 0);
+CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:9000';
+CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout WITH (batch_rows = -1, chunk_rows = 0, snapshot_parallelism = -3);
+CREATE PIPELINE q FROM binlog shopdb.orders INTO clickhouse dw.a.o WITH (batch_rows = 0, max_inflight = 0);
+`
+	want := []string{
+		`test.etl:1:79: option "server_id" must be between 1 and 4294967295, got 0`,
+		`test.etl:3:76: option "batch_rows" must be at least 0, got -1`,
+		`test.etl:3:93: option "chunk_rows" must be at least 1, got 0`,
+		`test.etl:3:119: option "snapshot_parallelism" must be between 1 and 1024, got -3`,
+		`test.etl:4:87: option "batch_rows" must be at least 1, got 0`,
+		`test.etl:4:105: option "max_inflight" must be between 1 and 65536, got 0`,
+	}
+	offline := buildOffline(t, src)
+	_, online := build(t, src)
+	for _, err := range []error{offline, online} {
+		for _, w := range want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("want %q, got %v", w, err)
+			}
+		}
+	}
+	if err := buildOffline(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders INTO http 'https://h.example' WITH (batch_rows = 0, chunk_rows = 1);\n"); err != nil {
+		t.Errorf("batch_rows = 0 into http: %v", err)
+	}
+}

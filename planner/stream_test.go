@@ -1,0 +1,61 @@
+package planner_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestStreamTargetsRefuseUpsertAndChangelog: stdout, file and http pass
+// each change on; MODE upsert or changelog there is an error at the MODE,
+// never a silent append.
+func TestStreamTargetsRefuseUpsertAndChangelog(t *testing.T) {
+	for src, want := range map[string]string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE upsert;`:                              "test.etl:3:62: INTO stdout cannot take MODE upsert",
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE changelog;`:                           "test.etl:3:62: INTO stdout cannot take MODE changelog",
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'o.jsonl' MODE changelog;`:                   "test.etl:3:70: INTO file cannot take MODE changelog",
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO http 'https://h.example/x' MODE upsert KEY (id);`: "test.etl:3:82: INTO http cannot take MODE upsert",
+	} {
+		_, err := build(t, header+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s\nwant %q, got %v", src, want, err)
+		}
+	}
+	if _, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE append;\n"); err != nil {
+		t.Errorf("MODE append into stdout: %v", err)
+	}
+}
+
+// TestFileTargetNeedsAKnownFormat: a file whose extension says no format
+// needs FORMAT, instead of being written as jsonl without a word.
+func TestFileTargetNeedsAKnownFormat(t *testing.T) {
+	for src, want := range map[string]string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'out/x.unknown';`: `test.etl:3:55: file "out/x.unknown" ends in .unknown, which says no format: add FORMAT (`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'out/x';`:         `test.etl:3:55: file "out/x" has no extension`,
+	} {
+		_, err := build(t, header+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s\nwant %q, got %v", src, want, err)
+		}
+	}
+	for _, src := range []string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'out/x.unknown' FORMAT csv;`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'out/x.JSONL';`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'out/x.csv';`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'out/x.parquet';`,
+	} {
+		if _, err := build(t, header+src+"\n"); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}
+
+// TestFunctionBodyErrorPointsIntoTheBody: an expr-lang error in a function
+// body has its caret at the spot in the body (a doubled quote counted as one
+// quote of the body, non-ASCII letters as one column).
+func TestFunctionBodyErrorPointsIntoTheBody(t *testing.T) {
+	src := "CREATE FUNCTION tier(amount DECIMAL(12,2)) RETURNS STRING\n  AS EXPR 'amount > 1 ? \"gold\" : ''é'' + amout';\n"
+	_, err := build(t, header+src)
+	if err == nil || !strings.Contains(err.Error(), `test.etl:4:42: function "tier": unknown name amout`) {
+		t.Fatalf("want the error at amout, got %v", err)
+	}
+}
