@@ -114,6 +114,11 @@ type StreamRequest struct {
 	// again, then cannot make versions go backwards (docs/architecture.md,
 	// "Versions").
 	VersionFloor uint64
+	// Instance names the process the stream is for, uniquely among those
+	// that may read the same source at once and stably across restarts:
+	// the host and the absolute state directory ("" when unknown). A
+	// source derives ids from it, such as a replica server_id.
+	Instance string
 }
 
 // Progress reports a table's snapshot progress.

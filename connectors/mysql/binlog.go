@@ -332,7 +332,14 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		// Refused again and again right after each reconnect.
 		return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, firstLine(cause), sameIDHint(cause, r.st.src.cfg.ServerID))
 	}
-	r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
+	if id := r.st.src.cfg.ServerID; sameIDHint(cause, id) != "" {
+		// Two clients with one server_id take the connection from each
+		// other, again and again: say who is to blame, not just "lost".
+		r.st.log.Warn("binlog connection lost: another replica or etlq process reads this server's binlog with the same server_id; reconnecting",
+			"server_id", id, "fix", "give each source its own: CREATE SOURCE … WITH (server_id = …)", "error", firstLine(cause), "position", r.safe.String())
+	} else {
+		r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
+	}
 	r.close()
 	if r.retries > 0 {
 		// No event came since the last reconnect (the server refused the

@@ -122,6 +122,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if err := st.parseOpts(); err != nil {
 		return nil, err
 	}
+	s.useInstance(req.Instance)
 	c, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
