@@ -33,6 +33,33 @@ type applyCmd struct {
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
+	// The logs go through the progress display while it runs (logOutput).
+	logOut := &logOutput{}
+	var h slog.Handler = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if a.LogFormat == "json" {
+		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
+	}
+	log := slog.New(h)
+	err := a.run(ctx, log, logOut)
+	if err != nil && a.LogFormat == "json" {
+		// The last word in the logs' own format: a reader of JSON lines
+		// would otherwise find a plain "etlq: …" line at the end.
+		log.Error("failed", "error", err.Error())
+		return exitError{1}
+	}
+	return err
+}
+
+// jsonDurations writes durations as text ("1.5s"), as the text format does,
+// instead of slog's JSON integer of nanoseconds.
+func jsonDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
+func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
 	_, plan, err := loadPlan(ctx, a.File, false)
 	if err != nil {
 		return err
@@ -41,14 +68,6 @@ func (a *applyCmd) Run(ctx context.Context) error {
 	if err := setMemoryLimit(a.MemoryLimit); err != nil {
 		return err
 	}
-
-	// The logs go through the progress display while it runs (logOutput).
-	logOut := &logOutput{}
-	var h slog.Handler = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
-	if a.LogFormat == "json" {
-		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
-	}
-	log := slog.New(h)
 	// Connectors log through the default logger (reconnects, retries):
 	// the same format and destination as etlq's own lines.
 	slog.SetDefault(log)
@@ -89,9 +108,13 @@ func (a *applyCmd) Run(ctx context.Context) error {
 	cancel()
 	<-done
 	names, ps := stats.Pipelines()
+	summary := "pipeline done"
+	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+		summary = "pipeline stopped by an error"
+	}
 	for _, n := range names {
 		p := ps[n]
-		log.Info("pipeline done", "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
+		log.Info(summary, "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
 			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {

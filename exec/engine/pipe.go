@@ -186,6 +186,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if err != nil {
 		var re exec.RowError
 		if errors.As(err, &re) {
+			// The row that stops the pipeline is a row error too: the
+			// summary and the metrics must not say 0 next to it.
+			pr.stats.RowErrors.Add(1)
 			return nil, fmt.Errorf("%s: column %q: %s (on_error = 'fail'; 'skip' or 'dead_letter' let the other rows through)", describeRow(b, tr.meta, re.Row), re.Column, re.Reason)
 		}
 		return nil, err
