@@ -213,6 +213,14 @@ type Writer interface {
 	Close() error
 }
 
+// Retrier is a Writer that retries failed writes by itself (a target that
+// is unreachable for a while): Retries counts the attempts that failed and
+// were tried again, for the metrics. A write that fails for good is
+// reported through its done callback instead.
+type Retrier interface {
+	Retries() int64
+}
+
 // VersionReader is a Writer whose target keeps the _version column of the
 // rows written to it (a ClickHouse upsert or changelog table): MaxVersion
 // returns the largest one there, 0 when the target is empty. The runtime

@@ -145,31 +145,35 @@ func serveMetrics(addr string, stats *engine.Stats) (*http.Server, error) {
 	return srv, nil
 }
 
-// collector exposes engine.Stats as Prometheus metrics.
+// collector exposes engine.Stats as Prometheus metrics (docs/operations.md).
 type collector struct {
 	stats                                          *engine.Stats
 	rowsIn, rowsOut, rowErrs, deadLetters, commits *prometheus.Desc
-	batches                                        *prometheus.Desc
-	lag, snapDone, snapTotal                       *prometheus.Desc
+	batches, writeRetries, writeFailures           *prometheus.Desc
+	lag, reconnects, snapDone, snapTotal           *prometheus.Desc
 }
 
 func newCollector(s *engine.Stats) *collector {
 	return &collector{
-		stats:       s,
-		rowsIn:      prometheus.NewDesc("etlq_rows_in_total", "Rows read from the source, per pipeline.", []string{"pipeline"}, nil),
-		rowsOut:     prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
-		rowErrs:     prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
-		deadLetters: prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
-		batches:     prometheus.NewDesc("etlq_batches_total", "Batches acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
-		commits:     prometheus.NewDesc("etlq_checkpoints_total", "Checkpoints committed.", nil, nil),
-		lag:         prometheus.NewDesc("etlq_replication_lag_seconds", "How far behind the source the stream is.", []string{"source"}, nil),
-		snapDone:    prometheus.NewDesc("etlq_snapshot_rows", "Snapshot rows read, per table.", []string{"source", "table"}, nil),
-		snapTotal:   prometheus.NewDesc("etlq_snapshot_rows_estimated", "Estimated snapshot rows, per table.", []string{"source", "table"}, nil),
+		stats:         s,
+		rowsIn:        prometheus.NewDesc("etlq_rows_in_total", "Rows read from the source, per pipeline.", []string{"pipeline"}, nil),
+		rowsOut:       prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
+		rowErrs:       prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
+		deadLetters:   prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
+		batches:       prometheus.NewDesc("etlq_batches_total", "Batches acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
+		writeRetries:  prometheus.NewDesc("etlq_sink_write_retries_total", "Sink write attempts (ClickHouse INSERTs) that failed and were tried again, per pipeline.", []string{"pipeline"}, nil),
+		writeFailures: prometheus.NewDesc("etlq_sink_write_failures_total", "Batches the sink failed to write for good, per pipeline.", []string{"pipeline"}, nil),
+		commits:       prometheus.NewDesc("etlq_checkpoints_total", "Checkpoints committed.", nil, nil),
+		lag:           prometheus.NewDesc("etlq_replication_lag_seconds", "How far behind the source the stream is.", []string{"source"}, nil),
+		reconnects:    prometheus.NewDesc("etlq_source_reconnects_total", "Binlog reconnect attempts after a lost connection, per source.", []string{"source"}, nil),
+		snapDone:      prometheus.NewDesc("etlq_snapshot_rows_total", "Snapshot rows read, per table.", []string{"source", "table"}, nil),
+		snapTotal:     prometheus.NewDesc("etlq_snapshot_rows_estimated", "Estimated snapshot rows, per table.", []string{"source", "table"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.batches, c.commits, c.lag, c.snapDone, c.snapTotal} {
+	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.batches, c.writeRetries, c.writeFailures,
+		c.commits, c.lag, c.reconnects, c.snapDone, c.snapTotal} {
 		ch <- d
 	}
 }
@@ -183,12 +187,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.rowErrs, prometheus.CounterValue, float64(p.RowErrors.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.CounterValue, float64(p.DeadLetters.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.batches, prometheus.CounterValue, float64(p.Batches.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.writeRetries, prometheus.CounterValue, float64(p.WriteRetries()), n)
+		ch <- prometheus.MustNewConstMetric(c.writeFailures, prometheus.CounterValue, float64(p.WriteFailures.Load()), n)
 	}
 	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(c.stats.Commits.Load()))
 	for _, s := range c.stats.Sources() {
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, s.Lag, s.Source)
+		ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(s.Reconnects), s.Source)
 		for _, p := range s.Progress {
-			ch <- prometheus.MustNewConstMetric(c.snapDone, prometheus.GaugeValue, float64(p.RowsDone), s.Source, p.Ref.String())
+			// Rows read only grow: a counter (a gauge hides resets and
+			// gets no rate()).
+			ch <- prometheus.MustNewConstMetric(c.snapDone, prometheus.CounterValue, float64(p.RowsDone), s.Source, p.Ref.String())
 			ch <- prometheus.MustNewConstMetric(c.snapTotal, prometheus.GaugeValue, float64(p.RowsTotal), s.Source, p.Ref.String())
 		}
 	}

@@ -38,7 +38,15 @@ func (s *syncBuffer) String() string {
 func startApply(t *testing.T, state, file string) *syncBuffer {
 	t.Helper()
 	out := &syncBuffer{}
-	cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
+	startApplyArgs(t, out, "apply", "--state-dir", state, "--progress", "never", file)
+	return out
+}
+
+// startApplyArgs starts etlq with args, its output into out, and kills it
+// when the test ends.
+func startApplyArgs(t *testing.T, out *syncBuffer, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(etlqBin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -47,7 +55,7 @@ func startApply(t *testing.T, state, file string) *syncBuffer {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 	})
-	return out
+	return cmd
 }
 
 // TestServerIDTwoFiles: two files whose sources share a name and set no

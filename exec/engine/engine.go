@@ -392,12 +392,16 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 				pr.stats.RowsOut.Add(int64(n))
 				pr.stats.Batches.Add(1)
 			} else {
+				pr.stats.WriteFailures.Add(1)
 				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}
 			r.tracker.done(seq, err)
 		}); err != nil {
 			// The batch was not written: its mark, and every later one,
 			// must never be committed.
+			if ctx.Err() == nil {
+				pr.stats.WriteFailures.Add(1)
+			}
 			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			r.tracker.done(seq, err)
 			return err

@@ -62,6 +62,9 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	pr.writer = w
+	if r, ok := w.(connectors.Retrier); ok {
+		pr.stats.retrier.Store(r)
+	}
 	return pr, nil
 }
 
