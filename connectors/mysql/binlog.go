@@ -407,8 +407,19 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 		r.cur.Pos = h.LogPos
 	}
-	if h.Timestamp != 0 {
-		st.setLastEvent(time.Unix(int64(h.Timestamp), 0))
+	if h.Timestamp != 0 && h.LogPos > 0 && h.EventType != replication.FORMAT_DESCRIPTION_EVENT &&
+		h.EventType != replication.HEARTBEAT_EVENT && h.EventType != replication.HEARTBEAT_LOG_EVENT_V2 {
+		// Not the artificial events a dump starts with (the fake rotate,
+		// the format description): they carry the file's creation time,
+		// which made the lag of an idle source minutes right after start.
+		at := time.Unix(int64(h.Timestamp), 0)
+		st.setLastEvent(at)
+		if len(r.events) == 0 && time.Since(at) < 2*time.Second {
+			// Nothing left to read, and the event is from this second or
+			// the last (timestamps have whole seconds): caught up, not a
+			// lag between 0 and 1 s that depends on when one looks.
+			st.setCaughtUp()
+		}
 	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
@@ -505,7 +516,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		return r.rows(ev, e, start)
 	case *replication.HeartbeatEvent:
 		if !r.inTrx && len(r.events) == 0 {
-			st.setLastEvent(time.Now())
+			st.setCaughtUp()
 			st.atBoundary(r.safe, true)
 		}
 	case *replication.TransactionPayloadEvent:

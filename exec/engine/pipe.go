@@ -42,7 +42,7 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 	if sink == nil {
 		return nil, fmt.Errorf("pipeline %s: sink %q is not declared", p.Name, p.Sink)
 	}
-	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name), alloc: opts.Alloc, log: opts.Log}
+	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name, p.Source), alloc: opts.Alloc, log: opts.Log}
 	names := make([]string, len(p.Output))
 	for i, c := range p.Output {
 		names[i] = c.Name

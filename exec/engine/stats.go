@@ -19,6 +19,7 @@ type Stats struct {
 
 // PipelineStats counts one pipeline's rows.
 type PipelineStats struct {
+	Source      string       // the pipeline's source; set when created, never changed
 	RowsIn      atomic.Int64 // rows read from the source
 	RowsOut     atomic.Int64 // rows acknowledged by the sink
 	RowErrors   atomic.Int64 // rows that failed a cast or a function
@@ -44,12 +45,12 @@ func NewStats() *Stats {
 	return &Stats{pipelines: map[string]*PipelineStats{}, streams: map[string]connectors.Stream{}}
 }
 
-func (s *Stats) pipeline(name string) *PipelineStats {
+func (s *Stats) pipeline(name, source string) *PipelineStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.pipelines[name]
 	if p == nil {
-		p = &PipelineStats{}
+		p = &PipelineStats{Source: source}
 		s.pipelines[name] = p
 	}
 	return p
