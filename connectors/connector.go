@@ -117,6 +117,11 @@ type StreamRequest struct {
 	// again, then cannot make versions go backwards (docs/architecture.md,
 	// "Versions").
 	VersionFloor uint64
+	// Instance names the process the stream is for, uniquely among those
+	// that may read the same source at once and stably across restarts:
+	// the host and the absolute state directory ("" when unknown). A
+	// source derives ids from it, such as a replica server_id.
+	Instance string
 }
 
 // Progress reports a table's snapshot progress.
@@ -213,6 +218,14 @@ type Writer interface {
 	// Flush blocks until every earlier Write has called done.
 	Flush(ctx context.Context) error
 	Close() error
+}
+
+// Retrier is a Writer that retries failed writes by itself (a target that
+// is unreachable for a while): Retries counts the attempts that failed and
+// were tried again, for the metrics. A write that fails for good is
+// reported through its done callback instead.
+type Retrier interface {
+	Retries() int64
 }
 
 // VersionReader is a Writer whose target keeps the _version column of the

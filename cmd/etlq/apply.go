@@ -33,6 +33,33 @@ type applyCmd struct {
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
+	// The logs go through the progress display while it runs (logOutput).
+	logOut := &logOutput{}
+	var h slog.Handler = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if a.LogFormat == "json" {
+		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
+	}
+	log := slog.New(h)
+	err := a.run(ctx, log, logOut)
+	if err != nil && a.LogFormat == "json" {
+		// The last word in the logs' own format: a reader of JSON lines
+		// would otherwise find a plain "etlq: …" line at the end.
+		log.Error("failed", "error", err.Error())
+		return exitError{1}
+	}
+	return err
+}
+
+// jsonDurations writes durations as text ("1.5s"), as the text format does,
+// instead of slog's JSON integer of nanoseconds.
+func jsonDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
+func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
 	_, plan, err := loadPlan(ctx, a.File, false)
 	if err != nil {
 		return err
@@ -41,14 +68,6 @@ func (a *applyCmd) Run(ctx context.Context) error {
 	if err := setMemoryLimit(a.MemoryLimit); err != nil {
 		return err
 	}
-
-	// The logs go through the progress display while it runs (logOutput).
-	logOut := &logOutput{}
-	var h slog.Handler = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
-	if a.LogFormat == "json" {
-		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
-	}
-	log := slog.New(h)
 	// Connectors log through the default logger (reconnects, retries):
 	// the same format and destination as etlq's own lines.
 	slog.SetDefault(log)
@@ -89,9 +108,13 @@ func (a *applyCmd) Run(ctx context.Context) error {
 	cancel()
 	<-done
 	names, ps := stats.Pipelines()
+	summary := "pipeline done"
+	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+		summary = "pipeline stopped by an error"
+	}
 	for _, n := range names {
 		p := ps[n]
-		log.Info("pipeline done", "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
+		log.Info(summary, "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
 			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
@@ -122,31 +145,35 @@ func serveMetrics(addr string, stats *engine.Stats) (*http.Server, error) {
 	return srv, nil
 }
 
-// collector exposes engine.Stats as Prometheus metrics.
+// collector exposes engine.Stats as Prometheus metrics (docs/operations.md).
 type collector struct {
 	stats                                          *engine.Stats
 	rowsIn, rowsOut, rowErrs, deadLetters, commits *prometheus.Desc
-	batches                                        *prometheus.Desc
-	lag, snapDone, snapTotal                       *prometheus.Desc
+	batches, writeRetries, writeFailures           *prometheus.Desc
+	lag, reconnects, snapDone, snapTotal           *prometheus.Desc
 }
 
 func newCollector(s *engine.Stats) *collector {
 	return &collector{
-		stats:       s,
-		rowsIn:      prometheus.NewDesc("etlq_rows_in_total", "Rows read from the source, per pipeline.", []string{"pipeline"}, nil),
-		rowsOut:     prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
-		rowErrs:     prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
-		deadLetters: prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
-		batches:     prometheus.NewDesc("etlq_batches_total", "Batches acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
-		commits:     prometheus.NewDesc("etlq_checkpoints_total", "Checkpoints committed.", nil, nil),
-		lag:         prometheus.NewDesc("etlq_replication_lag_seconds", "How far behind the source the stream is.", []string{"source"}, nil),
-		snapDone:    prometheus.NewDesc("etlq_snapshot_rows", "Snapshot rows read, per table.", []string{"source", "table"}, nil),
-		snapTotal:   prometheus.NewDesc("etlq_snapshot_rows_estimated", "Estimated snapshot rows, per table.", []string{"source", "table"}, nil),
+		stats:         s,
+		rowsIn:        prometheus.NewDesc("etlq_rows_in_total", "Rows read from the source, per pipeline.", []string{"pipeline"}, nil),
+		rowsOut:       prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
+		rowErrs:       prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
+		deadLetters:   prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
+		batches:       prometheus.NewDesc("etlq_batches_total", "Batches acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
+		writeRetries:  prometheus.NewDesc("etlq_sink_write_retries_total", "Sink write attempts (ClickHouse INSERTs) that failed and were tried again, per pipeline.", []string{"pipeline"}, nil),
+		writeFailures: prometheus.NewDesc("etlq_sink_write_failures_total", "Batches the sink failed to write for good, per pipeline.", []string{"pipeline"}, nil),
+		commits:       prometheus.NewDesc("etlq_checkpoints_total", "Checkpoints committed.", nil, nil),
+		lag:           prometheus.NewDesc("etlq_replication_lag_seconds", "How far behind the source the stream is.", []string{"source"}, nil),
+		reconnects:    prometheus.NewDesc("etlq_source_reconnects_total", "Binlog reconnect attempts after a lost connection, per source.", []string{"source"}, nil),
+		snapDone:      prometheus.NewDesc("etlq_snapshot_rows_total", "Snapshot rows read, per table.", []string{"source", "table"}, nil),
+		snapTotal:     prometheus.NewDesc("etlq_snapshot_rows_estimated", "Estimated snapshot rows, per table.", []string{"source", "table"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.batches, c.commits, c.lag, c.snapDone, c.snapTotal} {
+	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.batches, c.writeRetries, c.writeFailures,
+		c.commits, c.lag, c.reconnects, c.snapDone, c.snapTotal} {
 		ch <- d
 	}
 }
@@ -160,12 +187,17 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.rowErrs, prometheus.CounterValue, float64(p.RowErrors.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.CounterValue, float64(p.DeadLetters.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.batches, prometheus.CounterValue, float64(p.Batches.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.writeRetries, prometheus.CounterValue, float64(p.WriteRetries()), n)
+		ch <- prometheus.MustNewConstMetric(c.writeFailures, prometheus.CounterValue, float64(p.WriteFailures.Load()), n)
 	}
 	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(c.stats.Commits.Load()))
 	for _, s := range c.stats.Sources() {
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, s.Lag, s.Source)
+		ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(s.Reconnects), s.Source)
 		for _, p := range s.Progress {
-			ch <- prometheus.MustNewConstMetric(c.snapDone, prometheus.GaugeValue, float64(p.RowsDone), s.Source, p.Ref.String())
+			// Rows read only grow: a counter (a gauge hides resets and
+			// gets no rate()).
+			ch <- prometheus.MustNewConstMetric(c.snapDone, prometheus.CounterValue, float64(p.RowsDone), s.Source, p.Ref.String())
 			ch <- prometheus.MustNewConstMetric(c.snapTotal, prometheus.GaugeValue, float64(p.RowsTotal), s.Source, p.Ref.String())
 		}
 	}

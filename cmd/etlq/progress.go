@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -56,10 +57,10 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 	logOut.set(p)
 	bars := map[string]*mpb.Bar{}
 	lines := map[string]*mpb.Bar{}
-	rates := map[string]*rate{}
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
+		added := false
 		for _, s := range stats.Sources() {
 			for _, pr := range s.Progress {
 				key := s.Source + "." + pr.Ref.String()
@@ -74,12 +75,16 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 					total = pr.RowsDone
 				}
 				if bar == nil {
+					speed := &window{span: 10 * time.Second}
 					bar = p.AddBar(total, mpb.BarWidth(40),
 						mpb.PrependDecorators(decor.Name("snapshot "+pr.Ref.String(), decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
-						mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(nil, " %.0f rows/s"), decor.Name(" ETA "), decor.AverageETA(decor.ET_STYLE_GO)),
+						mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Any(func(st decor.Statistics) string {
+							return speed.speedETA(st.Current, st.Total, time.Now())
+						})),
 						mpb.BarFillerOnComplete("done"),
 					)
 					bars[key] = bar
+					added = true
 				}
 				bar.SetTotal(total, false)
 				bar.SetCurrent(pr.RowsDone)
@@ -93,17 +98,30 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 			if lines[n] != nil {
 				continue
 			}
-			st, r := ps[n], &rate{}
-			rates[n] = r
+			st, r := ps[n], &window{span: 2 * time.Second}
 			lines[n] = p.New(0, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
 				out := st.RowsOut.Load()
-				lag := 0.0
-				for _, s := range stats.Sources() {
-					lag = max(lag, s.Lag)
-				}
 				return fmt.Sprintf("pipeline %-20s in %10d  out %10d  %8.0f rows/s  errors %d  lag %.1fs",
-					n, st.RowsIn.Load(), out, r.update(out), st.RowErrors.Load(), lag)
+					n, st.RowsIn.Load(), out, r.rate(out, time.Now()), st.RowErrors.Load(), sourceLag(stats, st.Source))
 			})))
+			added = true
+		}
+		if added {
+			// The same order on every run, whichever line came first:
+			// snapshot bars by table, then pipelines by name.
+			keys := make([]string, 0, len(bars))
+			for k := range bars {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for i, k := range keys {
+				bars[k].SetPriority(i)
+			}
+			for i, n := range names {
+				if l := lines[n]; l != nil {
+					l.SetPriority(1<<20 + i)
+				}
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -123,27 +141,59 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 	}
 }
 
-// rate is a smoothed rows-per-second figure.
-type rate struct {
-	last  int64
-	at    time.Time
-	value float64
+// sourceLag is the lag of one source, as /metrics reports it.
+func sourceLag(stats *engine.Stats, source string) float64 {
+	for _, s := range stats.Sources() {
+		if s.Source == source {
+			return s.Lag
+		}
+	}
+	return 0
 }
 
-func (r *rate) update(n int64) float64 {
-	now := time.Now()
-	if r.at.IsZero() {
-		r.last, r.at = n, now
+// window is a rate per second over the last span: it reads 0 once the
+// count has not moved for a whole span (a smoothed average went on
+// decaying for seconds after the work stopped), and it counts only what
+// happened while it watched (the rows a resumed snapshot read before are
+// not this run's speed).
+type window struct {
+	span    time.Duration
+	samples []sample
+}
+
+type sample struct {
+	at time.Time
+	n  int64
+}
+
+// rate adds the count n at now and returns the rate over the window.
+func (w *window) rate(n int64, now time.Time) float64 {
+	w.samples = append(w.samples, sample{now, n})
+	// Keep the newest sample at or before now-span as the base.
+	cut := now.Add(-w.span)
+	i := 0
+	for i+1 < len(w.samples) && !w.samples[i+1].at.After(cut) {
+		i++
+	}
+	w.samples = w.samples[i:]
+	base := w.samples[0]
+	dt := now.Sub(base.at).Seconds()
+	if dt < 0.5 {
 		return 0
 	}
-	dt := now.Sub(r.at).Seconds()
-	if dt < 0.5 {
-		return r.value
+	return float64(n-base.n) / dt
+}
+
+// speedETA is a snapshot bar's " 1234 rows/s ETA 1m5s": the rate of this
+// run over the window, and the time left at that rate ("ETA ?" until rows
+// move).
+func (w *window) speedETA(done, total int64, now time.Time) string {
+	r := w.rate(done, now)
+	if r <= 0 {
+		return fmt.Sprintf(" %8.0f rows/s ETA ?", 0.0)
 	}
-	inst := float64(n-r.last) / dt
-	r.value = 0.7*inst + 0.3*r.value
-	r.last, r.at = n, now
-	return r.value
+	left := time.Duration(float64(max(total-done, 0)) / r * float64(time.Second))
+	return fmt.Sprintf(" %8.0f rows/s ETA %s", r, left.Round(time.Second))
 }
 
 // logOutput is where apply's logs go: standard error, or, while the

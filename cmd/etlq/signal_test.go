@@ -64,7 +64,7 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t;
 			break
 		}
 	}
-	for _, want := range []string{`etlq_rows_out_total{pipeline="p"} 1000`, `etlq_rows_in_total{pipeline="p"}`, `etlq_batches_total{pipeline="p"}`, `etlq_dead_letters_total{pipeline="p"} 0`, `etlq_row_errors_total{pipeline="p"} 0`, `etlq_replication_lag_seconds{source="s"}`, `etlq_snapshot_rows{source="s",table="` + db + `.t"} 1000`} {
+	for _, want := range []string{`etlq_rows_out_total{pipeline="p"} 1000`, `etlq_rows_in_total{pipeline="p"}`, `etlq_batches_total{pipeline="p"}`, `etlq_dead_letters_total{pipeline="p"} 0`, `etlq_row_errors_total{pipeline="p"} 0`, `etlq_replication_lag_seconds{source="s"}`, `etlq_snapshot_rows_total{source="s",table="` + db + `.t"} 1000`, "# TYPE etlq_snapshot_rows_total counter"} {
 		if !strings.Contains(metrics, want) {
 			t.Fatalf("metrics lack %s:\n%s\n--- etlq output:\n%s", want, metrics, out.String())
 		}

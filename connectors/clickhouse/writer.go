@@ -78,6 +78,7 @@ type writer struct {
 	closed  bool
 
 	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
+	retries atomic.Int64 // INSERT attempts that failed and were tried again
 	// fastColumns counts the Arrow columns appended by the fast path, for
 	// tests; noFastPath makes every insert take the slow path, for tests
 	// comparing the two.
@@ -91,7 +92,12 @@ type writer struct {
 var (
 	_ connectors.Writer        = (*writer)(nil)
 	_ connectors.VersionReader = (*writer)(nil)
+	_ connectors.Retrier       = (*writer)(nil)
 )
+
+// Retries returns the INSERT attempts that failed and were tried again
+// (connectors.Retrier).
+func (w *writer) Retries() int64 { return w.retries.Load() }
 
 // MaxVersion returns the largest _version of an upsert or changelog table,
 // 0 for an empty one and for the other modes (no _version of etlq's there).
@@ -329,6 +335,7 @@ func (w *writer) run(g *group) {
 			g.err = fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
 			return
 		}
+		w.retries.Add(1)
 		d := backoff(attempt, w.opts.maxBackoff)
 		slog.Warn("clickhouse: insert failed, retrying", "table", w.target, "rows", g.rows, "attempt", attempt+1, "in", d, "error", err)
 		if sleep(w.ctx, d) != nil {

@@ -334,7 +334,14 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		// Refused again and again right after each reconnect.
 		return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, firstLine(cause), sameIDHint(cause, r.st.src.cfg.ServerID))
 	}
-	r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
+	if id := r.st.src.cfg.ServerID; sameIDHint(cause, id) != "" {
+		// Two clients with one server_id take the connection from each
+		// other, again and again: say who is to blame, not just "lost".
+		r.st.log.Warn("binlog connection lost: another replica or etlq process reads this server's binlog with the same server_id; reconnecting",
+			"server_id", id, "fix", "give each source its own: CREATE SOURCE … WITH (server_id = …)", "error", firstLine(cause), "position", r.safe.String())
+	} else {
+		r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
+	}
 	r.close()
 	if r.retries > 0 {
 		// No event came since the last reconnect (the server refused the
@@ -402,8 +409,19 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 		r.cur.Pos = h.LogPos
 	}
-	if h.Timestamp != 0 {
-		st.setLastEvent(time.Unix(int64(h.Timestamp), 0))
+	if h.Timestamp != 0 && h.LogPos > 0 && h.EventType != replication.FORMAT_DESCRIPTION_EVENT &&
+		h.EventType != replication.HEARTBEAT_EVENT && h.EventType != replication.HEARTBEAT_LOG_EVENT_V2 {
+		// Not the artificial events a dump starts with (the fake rotate,
+		// the format description): they carry the file's creation time,
+		// which made the lag of an idle source minutes right after start.
+		at := time.Unix(int64(h.Timestamp), 0)
+		st.setLastEvent(at)
+		if len(r.events) == 0 && time.Since(at) < 2*time.Second {
+			// Nothing left to read, and the event is from this second or
+			// the last (timestamps have whole seconds): caught up, not a
+			// lag between 0 and 1 s that depends on when one looks.
+			st.setCaughtUp()
+		}
 	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
@@ -506,7 +524,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		return r.rows(ev, e, start)
 	case *replication.HeartbeatEvent:
 		if !r.inTrx && len(r.events) == 0 {
-			st.setLastEvent(time.Now())
+			st.setCaughtUp()
 			st.atBoundary(r.safe, true)
 		}
 	case *replication.TransactionPayloadEvent:

@@ -91,3 +91,54 @@ func openAndRead(src *Source, req connectors.StreamRequest, timeout time.Duratio
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestLagCaughtUp: a stream that is caught up reports a lag of 0, right
+// after it starts too: the events a dump begins with carry the binlog
+// file's creation time, and made the lag of an idle source minutes, and a
+// caught-up stream's lag used to saw between 0 and 1 s.
+func TestLagCaughtUp(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)")
+			src := newSrc(t, s, nil)
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					b, err := st.Next(ctx)
+					if err != nil {
+						return
+					}
+					b.Release()
+				}
+			}()
+			defer func() { cancel(); <-done }()
+			// Sampled from the start until the lag has read 0 ten times.
+			zeros, max := 0, 0.0
+			for deadline := time.Now().Add(30 * time.Second); zeros < 10; time.Sleep(50 * time.Millisecond) {
+				lag := st.Lag()
+				if lag == 0 {
+					zeros++
+				}
+				if lag > max {
+					max = lag
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the lag read 0 only %d times in 30 s (last %.3f)", zeros, lag)
+				}
+			}
+			if max > 2.5 {
+				t.Errorf("an idle, caught-up stream reported a lag of %.1f s", max)
+			}
+		})
+	}
+}

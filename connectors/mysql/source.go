@@ -45,7 +45,7 @@ func Spec() connectors.Spec {
 		Kind: Kind,
 		Doc:  "MySQL or MariaDB (mysql://user:password@host:3306[/database]; the only ?parameters are ssl_mode, ssl_ca, ssl_cert and ssl_key, other settings are the options below): a consistent chunked snapshot, then the row-based binlog (binlog_format=ROW, binlog_row_image=FULL).",
 		Options: []connectors.Option{
-			{Name: "server_id", Type: connectors.OptInt, Min: 1, Max: 4294967295, Doc: "replica server id used for the binlog connection; default: a stable id in 1000..2^31 derived from the source name"},
+			{Name: "server_id", Type: connectors.OptInt, Min: 1, Max: 4294967295, Doc: "replica server id used for the binlog connection; default: a stable id in 1000..2^31 derived from the source name, the host and the state directory"},
 			{Name: "flavor", Type: connectors.OptString, Enum: []string{"mysql", "mariadb"}, Doc: "server flavor; default: detected from SELECT VERSION()"},
 			{Name: "snapshot_parallelism", Type: connectors.OptInt, Default: 4, Min: 1, Max: 1024, Doc: "connections reading snapshot chunks in parallel"},
 			{Name: "chunk_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "rows per snapshot chunk (primary key range)"},
@@ -219,8 +219,9 @@ type Source struct {
 	name string
 	cfg  *Config
 
-	mu      sync.Mutex
-	version string
+	mu         sync.Mutex
+	version    string
+	explicitID bool // server_id given in WITH
 }
 
 var _ connectors.Source = (*Source)(nil)
@@ -249,9 +250,7 @@ func NewSource(name, dsn string, opts map[string]any) (*Source, error) {
 		}
 		cfg.ServerID = uint32(n)
 	} else {
-		h := fnv.New32a()
-		h.Write([]byte("etlq:" + name))
-		cfg.ServerID = 1000 + h.Sum32()%(1<<31-1000)
+		cfg.ServerID = DeriveServerID(name, "")
 	}
 	if v, ok := opts["flavor"]; ok {
 		s, _ := v.(string)
@@ -272,7 +271,38 @@ func NewSource(name, dsn string, opts map[string]any) (*Source, error) {
 		}
 		cfg.Heartbeat = d
 	}
-	return &Source{name: name, cfg: cfg}, nil
+	_, explicit := opts["server_id"]
+	return &Source{name: name, cfg: cfg, explicitID: explicit}, nil
+}
+
+// DeriveServerID returns the replica server_id of a source that sets none:
+// a stable number in 1000..2^31 hashed from the source name and the
+// instance (connectors.StreamRequest.Instance: the host and the state
+// directory of the etlq process; "" when unknown). The name alone was not
+// enough: two files whose sources share a name, run at once from two
+// state directories, got the same id and disconnected each other from the
+// binlog all the time. One process per state directory (its lock) makes
+// the instance unique among the processes running at once, and stable
+// across restarts.
+func DeriveServerID(name, instance string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte("etlq:" + name))
+	if instance != "" {
+		h.Write([]byte{0})
+		h.Write([]byte(instance))
+	}
+	return 1000 + h.Sum32()%(1<<31-1000)
+}
+
+// useInstance derives the server_id from the stream's instance when the
+// source sets none.
+func (s *Source) useInstance(instance string) {
+	if s.explicitID || instance == "" {
+		return
+	}
+	s.mu.Lock()
+	s.cfg.ServerID = DeriveServerID(s.name, instance)
+	s.mu.Unlock()
 }
 
 // Name returns the source name.

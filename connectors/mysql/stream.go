@@ -86,7 +86,8 @@ type stream struct {
 	schemasDirty bool
 
 	lagMu     sync.Mutex
-	lastEvent time.Time
+	lastEvent time.Time // timestamp of the last binlog event read
+	caughtUp  time.Time // the last heartbeat with nothing left to read; zero after an event
 
 	reconnects atomic.Int64 // binlog reconnect attempts (see Reconnects)
 
@@ -122,6 +123,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if err := st.parseOpts(); err != nil {
 		return nil, err
 	}
+	s.useInstance(req.Instance)
 	c, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -568,20 +570,43 @@ func (st *stream) Progress() []connectors.Progress {
 // again after losing its connection (connectors.Reconnecter).
 func (st *stream) Reconnects() int64 { return st.reconnects.Load() }
 
-// Lag returns now minus the timestamp of the last binlog event read; a
-// heartbeat while caught up counts as an event at the current time.
+// Lag returns how far behind the source the stream is, in seconds: now
+// minus the timestamp of the last binlog event read, and 0 while caught up
+// (a heartbeat came with nothing left to read, and the next one is not
+// overdue). Once heartbeats are overdue, it is the time since the last one:
+// the connection may hang. Before any event, 0.
 func (st *stream) Lag() float64 {
 	st.lagMu.Lock()
 	defer st.lagMu.Unlock()
+	if !st.caughtUp.IsZero() {
+		hb := st.src.cfg.Heartbeat
+		if hb <= 0 {
+			hb = time.Second
+		}
+		since := time.Since(st.caughtUp)
+		if since <= 2*hb+time.Second {
+			return 0
+		}
+		return since.Seconds()
+	}
 	if st.lastEvent.IsZero() {
 		return 0
 	}
-	return time.Since(st.lastEvent).Seconds()
+	return max(0, time.Since(st.lastEvent).Seconds())
 }
 
+// setLastEvent records the timestamp of a binlog event just read.
 func (st *stream) setLastEvent(t time.Time) {
 	st.lagMu.Lock()
 	st.lastEvent = t
+	st.caughtUp = time.Time{}
+	st.lagMu.Unlock()
+}
+
+// setCaughtUp records a heartbeat that came with nothing left to read.
+func (st *stream) setCaughtUp() {
+	st.lagMu.Lock()
+	st.caughtUp = time.Now()
 	st.lagMu.Unlock()
 }
 

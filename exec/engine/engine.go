@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"sync"
@@ -150,7 +152,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	req := connectors.StreamRequest{Once: r.opts.Once, Options: map[string]any{}}
+	req := connectors.StreamRequest{Once: r.opts.Once, Options: map[string]any{}, Instance: instance(r.opts.StateDir)}
 	if st != nil {
 		req.Resume = st.Mark
 		r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
@@ -279,6 +281,17 @@ func (r *sourceRun) versionFloor(ctx context.Context) (uint64, error) {
 	return floor, nil
 }
 
+// instance names this process for a stream (connectors.StreamRequest.
+// Instance): the host and the absolute state directory, which the state
+// directory's lock makes unique among the processes running at once.
+func instance(stateDir string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	return host + ":" + stateDir
+}
+
 func (r *sourceRun) closeRuns() {
 	for _, pr := range r.runs {
 		pr.close()
@@ -379,12 +392,16 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 				pr.stats.RowsOut.Add(int64(n))
 				pr.stats.Batches.Add(1)
 			} else {
+				pr.stats.WriteFailures.Add(1)
 				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}
 			r.tracker.done(seq, err)
 		}); err != nil {
 			// The batch was not written: its mark, and every later one,
 			// must never be committed.
+			if ctx.Err() == nil {
+				pr.stats.WriteFailures.Add(1)
+			}
 			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			r.tracker.done(seq, err)
 			return err

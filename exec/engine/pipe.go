@@ -42,7 +42,7 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 	if sink == nil {
 		return nil, fmt.Errorf("pipeline %s: sink %q is not declared", p.Name, p.Sink)
 	}
-	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name), alloc: opts.Alloc, log: opts.Log}
+	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name, p.Source), alloc: opts.Alloc, log: opts.Log}
 	names := make([]string, len(p.Output))
 	for i, c := range p.Output {
 		names[i] = c.Name
@@ -62,6 +62,9 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	pr.writer = w
+	if r, ok := w.(connectors.Retrier); ok {
+		pr.stats.retrier.Store(r)
+	}
 	return pr, nil
 }
 
@@ -186,6 +189,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if err != nil {
 		var re exec.RowError
 		if errors.As(err, &re) {
+			// The row that stops the pipeline is a row error too: the
+			// summary and the metrics must not say 0 next to it.
+			pr.stats.RowErrors.Add(1)
 			return nil, fmt.Errorf("%s: column %q: %s (on_error = 'fail'; 'skip' or 'dead_letter' let the other rows through)", describeRow(b, tr.meta, re.Row), re.Column, re.Reason)
 		}
 		return nil, err

@@ -19,11 +19,25 @@ type Stats struct {
 
 // PipelineStats counts one pipeline's rows.
 type PipelineStats struct {
+	Source      string       // the pipeline's source; set when created, never changed
 	RowsIn      atomic.Int64 // rows read from the source
 	RowsOut     atomic.Int64 // rows acknowledged by the sink
 	RowErrors   atomic.Int64 // rows that failed a cast or a function
 	DeadLetters atomic.Int64
 	Batches     atomic.Int64 // batches acknowledged by the sink
+	// WriteFailures counts batches the sink failed to write for good.
+	WriteFailures atomic.Int64
+
+	retrier atomic.Value // connectors.Retrier of the pipeline's writer
+}
+
+// WriteRetries returns the write attempts the pipeline's sink made again
+// after a failure (0 for a sink that does not retry by itself).
+func (p *PipelineStats) WriteRetries() int64 {
+	if r, ok := p.retrier.Load().(connectors.Retrier); ok {
+		return r.Retries()
+	}
+	return 0
 }
 
 // NewStats returns empty stats.
@@ -31,12 +45,12 @@ func NewStats() *Stats {
 	return &Stats{pipelines: map[string]*PipelineStats{}, streams: map[string]connectors.Stream{}}
 }
 
-func (s *Stats) pipeline(name string) *PipelineStats {
+func (s *Stats) pipeline(name, source string) *PipelineStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.pipelines[name]
 	if p == nil {
-		p = &PipelineStats{}
+		p = &PipelineStats{Source: source}
 		s.pipelines[name] = p
 	}
 	return p
@@ -62,11 +76,12 @@ func (s *Stats) Pipelines() ([]string, map[string]*PipelineStats) {
 	return names, m
 }
 
-// SourceStatus is the snapshot progress and lag of a source.
+// SourceStatus is the snapshot progress, lag and reconnects of a source.
 type SourceStatus struct {
-	Source   string
-	Lag      float64
-	Progress []connectors.Progress
+	Source     string
+	Lag        float64
+	Progress   []connectors.Progress
+	Reconnects int64 // connections to the source made again after a loss
 }
 
 // Sources returns the status of every open stream.
@@ -75,7 +90,11 @@ func (s *Stats) Sources() []SourceStatus {
 	defer s.mu.Unlock()
 	var out []SourceStatus
 	for name, st := range s.streams {
-		out = append(out, SourceStatus{Source: name, Lag: st.Lag(), Progress: st.Progress()})
+		ss := SourceStatus{Source: name, Lag: st.Lag(), Progress: st.Progress()}
+		if r, ok := st.(connectors.Reconnecter); ok {
+			ss.Reconnects = r.Reconnects()
+		}
+		out = append(out, ss)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
 	return out

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/mysql"
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// syncBuffer is a bytes.Buffer a process writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startApply starts a continuous apply and kills it when the test ends.
+func startApply(t *testing.T, state, file string) *syncBuffer {
+	t.Helper()
+	out := &syncBuffer{}
+	startApplyArgs(t, out, "apply", "--state-dir", state, "--progress", "never", file)
+	return out
+}
+
+// startApplyArgs starts etlq with args, its output into out, and kills it
+// when the test ends.
+func startApplyArgs(t *testing.T, out *syncBuffer, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(etlqBin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	})
+	return cmd
+}
+
+// TestServerIDTwoFiles: two files whose sources share a name and set no
+// server_id, run at once from two state directories, read the binlog side
+// by side with two replica ids (the name, the host and the state
+// directory's), instead of taking the connection from each other all the
+// time. With one server_id given to both, the warning says why the
+// connection is lost.
+func TestServerIDTwoFiles(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY)", "INSERT INTO "+s.db+".t VALUES (1)")
+	dir := t.TempDir()
+	write := func(name, with string) string {
+		file := filepath.Join(dir, name)
+		src := fmt.Sprintf(`CREATE SOURCE src FROM mysql '%s'%s;
+CREATE PIPELINE p FROM binlog src.%s.t TRANSFORM id INTO file '%s' FORMAT jsonl;
+`, myDSN, with, s.db, filepath.Join(dir, name+".jsonl"))
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	host, _ := os.Hostname()
+	stateA, stateB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	idA, idB := mysql.DeriveServerID("src", host+":"+stateA), mysql.DeriveServerID("src", host+":"+stateB)
+	if idA == idB {
+		t.Fatalf("both state directories derive server_id %d", idA)
+	}
+	outA := startApply(t, stateA, write("a.etl", ""))
+	outB := startApply(t, stateB, write("b.etl", ""))
+	// Both replicas registered at the same time.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		hosts := myRows(t, s.my, "SHOW SLAVE HOSTS")
+		seen := 0
+		for _, h := range hosts {
+			id := strings.SplitN(h, "|", 2)[0]
+			if id == fmt.Sprint(idA) || id == fmt.Sprint(idB) {
+				seen++
+			}
+		}
+		if seen == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas %d and %d not both connected: %v\n--- a:\n%s\n--- b:\n%s", idA, idB, hosts, outA, outB)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	myExec(t, s.my, "INSERT INTO "+s.db+".t VALUES (2)")
+	for _, f := range []string{"a.etl.jsonl", "b.etl.jsonl"} {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			if strings.Contains(string(b), `"id":2`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s lacks the insert: %s\n--- a:\n%s\n--- b:\n%s", f, b, outA, outB)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for _, out := range []*syncBuffer{outA, outB} {
+		if strings.Contains(out.String(), "server_id") {
+			t.Errorf("a server_id clash:\n%s", out)
+		}
+	}
+
+	// One server_id given to both: the loss is explained.
+	with := fmt.Sprintf(" WITH (server_id = %d)", 1000+time.Now().UnixNano()%1000000)
+	outC := startApply(t, filepath.Join(dir, "c"), write("c.etl", with))
+	outD := startApply(t, filepath.Join(dir, "d"), write("d.etl", with))
+	const want = "another replica or etlq process reads this server's binlog with the same server_id"
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if strings.Contains(outC.String(), want) || strings.Contains(outD.String(), want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no process says %q:\n--- c:\n%s\n--- d:\n%s", want, outC, outD)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
