@@ -162,18 +162,43 @@ func newTermReader(complete liner.WordCompleter) *termReader {
 	return t
 }
 
+// ReadLine reads a line; a recalled multi-line statement comes back with
+// its line breaks (see historyBreak).
 func (t *termReader) ReadLine(prompt string) (string, error) {
 	s, err := t.st.Prompt(prompt)
 	if errors.Is(err, liner.ErrPromptAborted) {
 		return "", errAbort
 	}
-	return s, err
+	return fromHistory(s), err
 }
 
-// AddHistory records stmt, on one line, and saves the history file at once
-// so that a crash or a kill keeps it.
+// historyBreak stands for a line break in a history entry. The line editor
+// edits one line, so a statement typed on several lines is kept in the
+// history (and in ~/.etlq_history, one entry a line) with "␤" between its
+// lines, shown so when recalled, and turned back into line breaks when it
+// is entered again: a "-- comment" still ends where it ended, as psql keeps
+// the line breaks of its history.
+const historyBreak = "␤"
+
+// historyEntry is stmt as a history entry: its lines, blank lines at the
+// ends and trailing blanks left out, joined by historyBreak.
+func historyEntry(stmt string) string {
+	lines := strings.Split(strings.TrimSpace(stmt), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t\r")
+	}
+	return strings.Join(lines, historyBreak)
+}
+
+// fromHistory turns the historyBreaks of a line back into line breaks.
+func fromHistory(line string) string {
+	return strings.ReplaceAll(line, historyBreak, "\n")
+}
+
+// AddHistory records stmt, its line breaks kept, and saves the history file
+// at once so that a crash or a kill keeps it.
 func (t *termReader) AddHistory(stmt string) {
-	stmt = strings.Join(strings.Fields(stmt), " ")
+	stmt = historyEntry(stmt)
 	if stmt == "" {
 		return
 	}

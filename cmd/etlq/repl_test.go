@@ -606,3 +606,61 @@ CREATE PIPELINE tail FROM binlog shop.%[3]s.orders INTO stdout;
 		}
 	}
 }
+
+// TestReplHistoryLineBreaks types a statement on two lines, the first
+// ending in a "-- comment", at a terminal; the history keeps its line break,
+// so recalling it (Up, Enter) in a new session runs the same statement
+// instead of one whose comment swallowed the rest.
+func TestReplHistoryLineBreaks(t *testing.T) {
+	dsn, db := replDB(t)
+	home := t.TempDir()
+	session := func(keys ...string) string {
+		t.Helper()
+		p := openPTY(t)
+		cmd := exec.Command(etlqBin, "repl", "--source", dsn)
+		cmd.Env = append(os.Environ(), "HOME="+home, "TERM=xterm")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = p.slave, p.slave, p.slave
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.slave.Close()
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		t.Cleanup(func() { cmd.Process.Kill() })
+		for _, k := range keys {
+			// Each line once the editor prompts for it.
+			n := strings.Count(p.output(), "> ")
+			p.waitFor(t, done, func(out string) bool { return strings.Count(out, "> ") > n })
+			if _, err := p.master.Write([]byte(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("etlq repl: %v\n%s", err, p.output())
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("etlq repl did not end:\n%s", p.output())
+		}
+		return p.output()
+	}
+	out := session("SHOW TABLES FROM "+db+" -- only the orders\r", "LIKE 'ord%';\r", "\x04") // Ctrl-D leaves
+	if !strings.Contains(out, "(1 table)") {
+		t.Fatalf("the statement did not run:\n%s", out)
+	}
+	hist, err := os.ReadFile(filepath.Join(home, ".etlq_history"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "SHOW TABLES FROM " + db + " -- only the orders" + historyBreak + "LIKE 'ord%';\n"; !strings.Contains(string(hist), want) {
+		t.Errorf("history file %q lacks %q", hist, want)
+	}
+	// Up recalls it; the ";" after it ends whatever is pending: the
+	// statement without its LIKE, had the comment swallowed it.
+	out = session("\x1b[A\r", ";\r", "\x04")
+	if !strings.Contains(out, "(1 table)") || strings.Contains(out, "(2 tables)") {
+		t.Errorf("the recalled statement did not run as typed:\n%s", out)
+	}
+}
