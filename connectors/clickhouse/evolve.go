@@ -123,6 +123,13 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		}
 		return nil
 	}
+	if len(modify) > 0 {
+		// Inserts under way were built for the narrower types: they end
+		// before the column changes under them.
+		if err := w.drain(ctx); err != nil {
+			return err
+		}
+	}
 	var stmts []string
 	if len(add) > 0 {
 		stmts = append(stmts, merged.addColumns(add))
@@ -157,6 +164,25 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		slog.Info("clickhouse: widened columns", "table", w.target, "columns", widened)
 	}
 	w.layout = &merged
+	return nil
+}
+
+// drain waits until no insert is running. Called with w.mu held.
+func (w *writer) drain(ctx context.Context) error {
+	n := cap(w.slots)
+	for i := 0; i < n; i++ {
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			for ; i > 0; i-- {
+				<-w.slots
+			}
+			return ctx.Err()
+		}
+	}
+	for i := 0; i < n; i++ {
+		<-w.slots
+	}
 	return nil
 }
 
