@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,7 +115,13 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--metrics-addr", addr, "--progress", "never", file)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -145,6 +154,17 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 	}
 	waitMarker()
 	compare("after DDLs while running")
+	// The pipeline followed the five DDLs (the metric counts each plan
+	// made again; DDLs between two batches may share one).
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `etlq_schema_changes_total{pipeline="p"}`) || strings.Contains(string(body), `etlq_schema_changes_total{pipeline="p"} 0`) {
+		t.Errorf("no schema changes in the metrics:\n%s", body)
+	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}

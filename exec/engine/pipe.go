@@ -186,6 +186,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			return nil, err
 		}
 		pr.tables[b.DB+"."+b.Table] = tr
+		pr.stats.SchemaChanges.Add(1)
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
