@@ -113,6 +113,14 @@ func sameLayout(a, b *arrow.Schema) bool {
 	return true
 }
 
+// schemaChanged reports whether b's table has another layout than the one
+// the pipeline planned it with: a DDL the source announces with a batch
+// without rows.
+func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
+	tr := pr.tables[b.DB+"."+b.Table]
+	return tr != nil && !sameLayout(b.Record.Schema(), tr.plan.Input)
+}
+
 // tableSchemaOf recovers a table's schema from the layout of its batches:
 // the table columns come first, then as many before.* columns, then the six
 // metadata columns.
@@ -175,7 +183,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if tr == nil {
 		return nil, nil
 	}
+	replanned := false
 	if !sameLayout(b.Record.Schema(), tr.plan.Input) {
+		replanned = true
 		// The source table changed (schema_changes = 'evolve'): plan this
 		// table again for its new columns.
 		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
@@ -256,7 +266,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			}
 		}
 	}
-	if len(rows) == 0 {
+	if len(rows) == 0 && !replanned {
+		// (A batch without rows under a new schema still goes out: the
+		// sink follows the source's DDL before any checkpoint passes it.)
 		return nil, nil
 	}
 
