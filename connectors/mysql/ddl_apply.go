@@ -213,6 +213,7 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 			return err
 		}
 		c.PK = 0
+		c.Added = true
 		return place(t, c, op)
 	case alterDropColumn:
 		i := t.colIndex(op.Name)
@@ -241,9 +242,9 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 			c.Nullable = false
 		}
 		if !strings.EqualFold(old.Name, c.Name) {
-			c.RenamedFrom = old.Name
-		} else if old.RenamedFrom != "" {
-			c.RenamedFrom = old.RenamedFrom
+			c.RenamedFrom, c.Added = old.Name, true
+		} else {
+			c.RenamedFrom, c.Added = old.RenamedFrom, old.Added
 		}
 		t.Cols = append(t.Cols[:i], t.Cols[i+1:]...)
 		if !op.First && op.After == "" {
@@ -263,9 +264,7 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 			return fmt.Errorf("column %q already exists", op.NewName)
 		}
 		c := t.Cols[i]
-		if c.RenamedFrom == "" {
-			c.RenamedFrom = c.Name
-		}
+		c.RenamedFrom, c.Added = c.Name, true
 		c.Name = op.NewName
 	case alterColumnDefault:
 		i := t.colIndex(op.Name)

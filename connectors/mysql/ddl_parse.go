@@ -171,6 +171,20 @@ type colDefault struct {
 	Expr   string
 }
 
+// literal returns the default as SQL: a number, a quoted string, or the
+// expression's text (exec.MetaDefault).
+func (d *colDefault) literal() string {
+	switch {
+	case d.Null:
+		return "NULL"
+	case d.Expr != "":
+		return d.Expr
+	case d.Number:
+		return d.Value
+	}
+	return "'" + strings.ReplaceAll(d.Value, "'", "''") + "'"
+}
+
 // ddlSyntaxError is a statement the parser rejects: MariaDB-only syntax,
 // say. Tables lists the tables the statement names, as far as a plain scan
 // of its words tells.

@@ -64,6 +64,9 @@ type column struct {
 	// exec.MetaRenamedFrom).
 	Default     *colDefault `json:"default,omitempty"`
 	RenamedFrom string      `json:"renamed_from,omitempty"`
+	// Added says a DDL this stream read added or renamed the column; not
+	// kept in checkpoints (exec.MetaAddedByDDL).
+	Added bool `json:"-"`
 }
 
 // table is a source table's schema at one point in the binlog.
@@ -433,6 +436,18 @@ func (c *column) field() arrow.Field {
 		// How the column's text compares (=, LIKE, IN, locate).
 		keys = append(keys, exec.MetaCollation)
 		vals = append(vals, c.Collation)
+	}
+	if d := c.Default; d != nil && !d.Null {
+		keys = append(keys, exec.MetaDefault)
+		vals = append(vals, d.literal())
+	}
+	if c.RenamedFrom != "" {
+		keys = append(keys, exec.MetaRenamedFrom)
+		vals = append(vals, c.RenamedFrom)
+	}
+	if c.Added {
+		keys = append(keys, exec.MetaAddedByDDL)
+		vals = append(vals, "true")
 	}
 	return arrow.Field{Name: c.Name, Type: typ, Nullable: c.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
 }

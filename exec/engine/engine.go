@@ -371,12 +371,15 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		}
 		r.tracker.seal(seq)
 	}()
-	if b.Record == nil || b.NumRows() == 0 {
+	if b.Record == nil {
 		return nil
 	}
 	for _, pr := range r.routes[b.DB+"."+b.Table] {
 		if b.Snapshot && pr.p.Snapshot == connectors.SnapshotNever {
 			continue
+		}
+		if b.NumRows() == 0 && !pr.schemaChanged(b) {
+			continue // a position-only batch
 		}
 		out, err := pr.process(ctx, b)
 		if err != nil {

@@ -103,8 +103,25 @@ func sameLayout(a, b *arrow.Schema) bool {
 		if fa.Name != fb.Name || !arrow.TypeEqual(fa.Type, fb.Type) {
 			return false
 		}
+		// What a DDL says about a column (its default, its former name)
+		// reaches the sink with a plan made again.
+		for _, k := range []string{exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaAddedByDDL} {
+			va, _ := fa.Metadata.GetValue(k)
+			vb, _ := fb.Metadata.GetValue(k)
+			if va != vb {
+				return false
+			}
+		}
 	}
 	return true
+}
+
+// schemaChanged reports whether b's table has another layout than the one
+// the pipeline planned it with: a DDL the source announces with a batch
+// without rows.
+func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
+	tr := pr.tables[b.DB+"."+b.Table]
+	return tr != nil && !sameLayout(b.Record.Schema(), tr.plan.Input)
 }
 
 // tableSchemaOf recovers a table's schema from the layout of its batches:
@@ -169,7 +186,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if tr == nil {
 		return nil, nil
 	}
+	replanned := false
 	if !sameLayout(b.Record.Schema(), tr.plan.Input) {
+		replanned = true
 		// The source table changed (schema_changes = 'evolve'): plan this
 		// table again for its new columns.
 		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
@@ -180,6 +199,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			return nil, err
 		}
 		pr.tables[b.DB+"."+b.Table] = tr
+		pr.stats.SchemaChanges.Add(1)
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
@@ -252,7 +272,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			}
 		}
 	}
-	if len(rows) == 0 {
+	if len(rows) == 0 && !replanned {
+		// (A batch without rows under a new schema still goes out: the
+		// sink follows the source's DDL before any checkpoint passes it.)
 		return nil, nil
 	}
 
