@@ -169,9 +169,10 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			key := t.Ref.String()
 			r.routes[key] = append(r.routes[key], pr)
 			mode, seen := tables[t.Ref]
-			if !seen || p.Snapshot == connectors.SnapshotInitial || (p.Snapshot == connectors.SnapshotOnly && mode == connectors.SnapshotNever) {
-				tables[t.Ref] = p.Snapshot
+			if !seen {
+				mode = p.Snapshot
 			}
+			tables[t.Ref] = mergeSnapshot(mode, p.Snapshot)
 		}
 	}
 	defer r.closeRuns()
@@ -325,7 +326,7 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		return nil
 	}
 	for _, pr := range r.routes[b.DB+"."+b.Table] {
-		if b.Snapshot && pr.p.Snapshot == connectors.SnapshotNever {
+		if !pr.wants(b) {
 			continue
 		}
 		out, err := pr.process(ctx, b)
@@ -354,6 +355,26 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		}
 	}
 	return nil
+}
+
+// mergeSnapshot is the snapshot mode the source is asked for, for a table
+// that two pipelines read with modes a and b: a scan when either wants one
+// (initial, only), the binlog when either follows it (initial, never). The
+// stream then carries what every pipeline needs, and each pipeline keeps
+// only its own part (pipeRun.wants): never+only is initial at the source,
+// whose snapshot rows go to the only pipeline and binlog changes to the
+// never pipeline.
+func mergeSnapshot(a, b connectors.SnapshotMode) connectors.SnapshotMode {
+	scan := a != connectors.SnapshotNever || b != connectors.SnapshotNever
+	follow := a != connectors.SnapshotOnly || b != connectors.SnapshotOnly
+	switch {
+	case scan && follow:
+		return connectors.SnapshotInitial
+	case scan:
+		return connectors.SnapshotOnly
+	default:
+		return connectors.SnapshotNever
+	}
 }
 
 // commitLoop commits acknowledged marks as they become ready, at most once
