@@ -194,6 +194,29 @@ type Writer interface {
 	Close() error
 }
 
+// Truncater is a Writer of an upsert target that can remove, in order with
+// its writes, the rows that came from one source table (a TRUNCATE TABLE
+// at the source): every key the target shows as live, restricted by
+// Where, gets a tombstone of version Version, so that rows written later
+// (of larger versions) win over it and rows written before lose.
+type Truncater interface {
+	// Truncate queues the removal after every earlier Write; done is called
+	// once, in order with the Writes' callbacks, when it is durable or has
+	// failed for good.
+	Truncate(ctx context.Context, t Truncation, done func(error)) error
+}
+
+// Truncation is one TRUNCATE of a source table as an upsert target sees it.
+type Truncation struct {
+	Table   TableRef // the source table
+	Version uint64
+	// Where restricts the removal to the rows whose output column (key)
+	// holds the text (value): a pipeline reading several tables names
+	// the one truncated by its _table (and _db) output columns. Empty:
+	// every row of the target.
+	Where map[string]string
+}
+
 // Sink is a configured sink (one CREATE SINK, or an implicit stdout/file/http).
 type Sink interface {
 	// Plan returns the statements (DDL) that Open would run for t, for

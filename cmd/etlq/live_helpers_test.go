@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"strings"
@@ -8,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/go-mysql-org/go-mysql/client"
 )
 
 // liveApply is an `etlq apply` (without --once) running in the background.
@@ -117,3 +122,63 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+// chTry is chRows that returns the error (a table not created yet) instead
+// of failing the test.
+func chTry(c driver.Conn, q string) ([]string, error) {
+	rows, err := c.Query(context.Background(), q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	n := len(rows.Columns())
+	for rows.Next() {
+		vals := make([]*string, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		var cells []string
+		for _, v := range vals {
+			if v == nil {
+				cells = append(cells, "NULL")
+			} else {
+				cells = append(cells, *v)
+			}
+		}
+		out = append(out, strings.Join(cells, "|"))
+	}
+	return out, rows.Err()
+}
+
+// waitSame polls until the ClickHouse query chQ returns the rows of the
+// MySQL query myQ (both ordered the same way), row by row; it fails the
+// test with the difference after timeout.
+func (a *liveApply) waitSame(t *testing.T, my *client.Conn, ch driver.Conn, myQ, chQ string, timeout time.Duration) {
+	t.Helper()
+	var want, got []string
+	deadline := time.Now().Add(timeout)
+	for {
+		want = myRows(t, my, myQ)
+		var err error
+		got, err = chTry(ch, chQ)
+		if err == nil && strings.Join(want, "\n") == strings.Join(got, "\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s\ndiffers from %s after %v (%d rows, want %d):", chQ, myQ, timeout, len(got), len(want))
+			diffRows(t, want, got)
+			t.FailNow()
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// testServerID returns a binlog server_id for one test's source: tests of
+// several engineers share the servers, and two binlog clients with one id
+// push each other off.
+func testServerID() int64 { return 100000 + mrand.Int64N(1<<30) }

@@ -28,7 +28,7 @@ func testSnapshotModesPerPipeline(t *testing.T, myDSN string) {
 				fmt.Sprintf("INSERT INTO %s.%s VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'), (5, 'e')", db, tbl))
 			dir := t.TempDir()
 			file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-			text := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, chDSN)
+			text := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), chDSN)
 			for _, mode := range combo {
 				text += fmt.Sprintf("CREATE PIPELINE p_%[1]s FROM binlog s.%[2]s.%[3]s SNAPSHOT %[1]s TRANSFORM id, v, _op INTO clickhouse dw.%[2]s.%[3]s_%[1]s MODE append;\n", mode, db, tbl)
 			}

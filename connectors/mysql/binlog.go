@@ -416,6 +416,18 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			return r.commit()
 		default:
 			if isDDL(strings.ToLower(q)) {
+				n0 := len(st.out)
+				if done, err := r.lifecycle(string(e.Schema), q, start); done || err != nil {
+					if err != nil {
+						return err
+					}
+					if k := len(st.out) - 1; k >= n0 {
+						// The statement is a transaction of its own: its
+						// change ends at a boundary.
+						st.out[k].Mark = st.mark(r.cur)
+					}
+					return r.commit()
+				}
 				if err := r.ddl(string(e.Schema), q, start); err != nil {
 					return err
 				}

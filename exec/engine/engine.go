@@ -329,6 +329,12 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		if !pr.wants(b) {
 			continue
 		}
+		if isTruncate(b) {
+			if err := r.truncate(ctx, pr, b, seq); err != nil {
+				return err
+			}
+			continue
+		}
 		out, err := pr.process(ctx, b)
 		if err != nil {
 			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
