@@ -447,6 +447,17 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
 		ts := st.byRef[ref]
+		if ts == nil {
+			if mode, ok := st.wanted(ref); ok {
+				// A table the stream follows, met without the statement
+				// that brought it (one etlq does not recognize): its
+				// rows so far come from a snapshot.
+				if err := r.join(ref, mode, true, start, "met in the binlog"); err != nil {
+					return err
+				}
+				ts = st.byRef[ref]
+			}
+		}
 		if ts == nil || ts.mode == connectors.SnapshotOnly {
 			delete(r.maps, e.TableID)
 			return nil
@@ -731,7 +742,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		}
 	}()
 	for _, ts := range st.tables {
-		if ts.mode == connectors.SnapshotOnly {
+		if ts.mode == connectors.SnapshotOnly || ts.gone {
 			continue
 		}
 		if !strings.Contains(lq, strings.ToLower(ts.ref.Table)) {

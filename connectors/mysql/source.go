@@ -13,7 +13,6 @@ import (
 	"hash/fnv"
 	"net"
 	"net/url"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -324,7 +323,7 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 	var out []connectors.TableRef
 	for i := 0; i < r.RowNumber(); i++ {
 		t, _ := r.GetString(i, 0)
-		ok, err := path.Match(pattern, t)
+		ok, err := connectors.MatchTable(pattern, t)
 		if err != nil {
 			return nil, fmt.Errorf("invalid table pattern %q: %v", pattern, err)
 		}

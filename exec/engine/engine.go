@@ -147,6 +147,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	r.routes = map[string][]*pipeRun{}
 	tables := map[connectors.TableRef]connectors.SnapshotMode{}
+	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
 	var names []string
 	for _, p := range r.pipes {
 		pr, err := newPipeRun(ctx, p, r.sinks[p.Sink], r.opts)
@@ -165,6 +166,16 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		if n, ok := p.Options["batch_rows"].(int64); ok && int(n) > req.BatchRows {
 			req.BatchRows = int(n)
 		}
+		for _, pat := range p.Patterns {
+			if p.Snapshot == connectors.SnapshotOnly {
+				continue // its scan is over before a table can join
+			}
+			mode, seen := patterns[pat]
+			if !seen {
+				mode = p.Snapshot
+			}
+			patterns[pat] = mergeSnapshot(mode, p.Snapshot)
+		}
 		for _, t := range p.Tables {
 			key := t.Ref.String()
 			r.routes[key] = append(r.routes[key], pr)
@@ -180,6 +191,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode})
 	}
 	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
+	for ref, mode := range patterns {
+		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode})
+	}
+	sort.Slice(req.Patterns, func(i, j int) bool {
+		return req.Patterns[i].DB+"."+req.Patterns[i].Table < req.Patterns[j].DB+"."+req.Patterns[j].Table
+	})
 	sort.Strings(names)
 
 	stream, err := src.Open(ctx, req)
@@ -324,6 +341,11 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 	}()
 	if b.Record == nil || b.NumRows() == 0 {
 		return nil
+	}
+	if _, known := r.routes[b.DB+"."+b.Table]; !known {
+		if err := r.joinTable(ctx, b); err != nil {
+			return err
+		}
 	}
 	for _, pr := range r.routes[b.DB+"."+b.Table] {
 		if !pr.wants(b) {
