@@ -55,7 +55,7 @@ type Pipeline struct {
 	// glob in Table: a table that comes to match one while the pipeline
 	// runs joins it (Rebind plans it).
 	Patterns []connectors.TableRef
-	Sink     string       // SinkDecl name
+	Sink     string // SinkDecl name
 	SinkKind string
 	Target   connectors.Target // Schema: output columns then exec.Sys* columns
 	// Output are the user output columns (name and type), in order.
