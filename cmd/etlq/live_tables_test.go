@@ -95,3 +95,70 @@ CREATE PIPELINE p FROM binlog s.%[3]s.tb_* TRANSFORM _table, * INTO clickhouse d
 	}
 	diffRows(t, myRows(t, my, patternRows(t, my, db, "tb%")), chRows(t, ch, patternCH(db, "tb_all")))
 }
+
+// TestRenameDropCreate: pipelines follow their table names while a writer
+// keeps changing another table of the pattern. A table renamed away from
+// the pattern, or dropped, leaves the upsert target with its rows; one
+// renamed into the pattern is snapshotted and joins; a table read by name
+// that is dropped and created again gets the new table's rows only; one
+// renamed back joins again. The targets end equal to the sources.
+func TestRenameDropCreate(t *testing.T) {
+	onBothServers(t, testRenameDropCreate)
+}
+
+func testRenameDropCreate(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	for tb, n := range map[string]int{"t": 500, "sh_1": 500, "sh_2": 200, "spare": 100} {
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" "+liveTableDef)
+		seed(t, my, db+"."+tb, n)
+	}
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t;
+CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id);
+`, myDSN, chDSN, db, testServerID()))
+	tMy := fmt.Sprintf("SELECT id, status, CAST(amount * 100 AS SIGNED) FROM %s.t ORDER BY id", db)
+	tCH := fmt.Sprintf("SELECT toString(id), status, toString(toInt64(amount * 100)) FROM %s.t_current ORDER BY id", db)
+
+	a := startApply(t, state, file)
+	a.waitSame(t, my, ch, tMy, tCH, 90*time.Second)
+	a.waitSame(t, my, ch, patternRows(t, my, db, "sh%"), patternCH(db, "sh_all"), 60*time.Second)
+
+	w := startChurn(t, myDSN, db+".sh_1", 800, churnOptions{workers: 2, pause: time.Millisecond})
+	myExec(t, my,
+		"RENAME TABLE "+db+".sh_2 TO "+db+".gone_2",
+		"UPDATE "+db+".gone_2 SET amount = amount + 5", // not followed any more
+		"RENAME TABLE "+db+".spare TO "+db+".sh_3",
+		"UPDATE "+db+".sh_3 SET status = 'moved' WHERE id % 3 = 0",
+		"DROP TABLE "+db+".t",
+		"CREATE TABLE "+db+".t "+liveTableDef,
+		"INSERT INTO "+db+".t VALUES (1, 'again', 1.00), (7, 'again', 7.00), (1000, 'again', 10.00)",
+	)
+	a.waitSame(t, my, ch, tMy, tCH, 60*time.Second) // t is not written by the writer
+	myExec(t, my,
+		"ALTER TABLE "+db+".gone_2 RENAME TO "+db+".sh_2",
+		"DROP TABLE "+db+".sh_3",
+		"UPDATE "+db+".t SET amount = 70.00 WHERE id = 7",
+	)
+	time.Sleep(time.Second) // the writer goes on after the renames
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	a.waitSame(t, my, ch, tMy, tCH, 60*time.Second)
+	a.waitSame(t, my, ch, patternRows(t, my, db, "sh%"), patternCH(db, "sh_all"), 60*time.Second)
+	out := a.stop(t)
+	for _, want := range []string{
+		"msg=\"table left the stream; its rows leave upsert targets\" source=s table=" + db + ".sh_2",
+		"msg=\"table joined the stream; snapshotting it\" source=s table=" + db + ".sh_3",
+		"cause=dropped",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %s:\n%s", want, out)
+		}
+	}
+}
