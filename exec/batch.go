@@ -49,6 +49,17 @@ const (
 	// MetaPrimaryKey is "1..n" (1-based position in the primary key) on
 	// primary key columns.
 	MetaPrimaryKey = "etlq.pk"
+	// MetaDefault is the column's DEFAULT as a SQL literal (42, 'text',
+	// or an expression's text), when a DDL in the source's log gave it:
+	// rows already in the target take it when the column is added there.
+	MetaDefault = "etlq.default"
+	// MetaRenamedFrom is the name a DDL renamed the column from: the
+	// target keeps the values of rows already written under that name.
+	MetaRenamedFrom = "etlq.renamed_from"
+	// MetaAddedByDDL is "true" on a column a DDL added (or renamed) while
+	// this stream ran: a target that lacks it adds it. A target lacking
+	// any other column lost it outside etlq.
+	MetaAddedByDDL = "etlq.added_by_ddl"
 )
 
 // Sink batch system columns. The planner appends these after the user's

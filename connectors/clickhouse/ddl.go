@@ -32,6 +32,9 @@ type colSpec struct {
 	// outOfRangeNull writes dates and timestamps outside the type's range
 	// as NULL (out_of_range = 'null').
 	outOfRangeNull bool
+	// defaultExpr is the DEFAULT of a column added to an existing table
+	// (evolve.go): what the rows already there hold.
+	defaultExpr string
 }
 
 // chType is the column's full ClickHouse type.
@@ -53,6 +56,13 @@ type tableLayout struct {
 	problems  []string
 	opts      targetOptions
 	version   serverVersion
+	// retype are the columns an existing table has with another type that
+	// one widens to the other (reconcile); existing is that table's
+	// columns, and deferred says Open left the missing and retyped
+	// columns to the writer's first batch.
+	retype   []*colSpec
+	existing []existingColumn
+	deferred bool
 }
 
 // isSysColumn reports whether a batch column is a sink system column.
@@ -172,6 +182,9 @@ func (l *tableLayout) viewName() string { return quote(l.db) + "." + quote(l.tab
 // columnDef is a column's definition in CREATE TABLE and ALTER TABLE.
 func (c *colSpec) columnDef() string {
 	s := quote(c.name) + " " + c.chType()
+	if c.defaultExpr != "" {
+		s += " DEFAULT " + c.defaultExpr
+	}
 	if c.m.comment != "" {
 		s += " COMMENT " + quoteString(c.m.comment)
 	}
@@ -297,6 +310,7 @@ type existingColumn struct{ name, typ string }
 // type differs is an error naming every mismatch.
 func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, err error) {
 	have := map[string]string{}
+	l.existing, l.retype = existing, nil
 	for _, c := range existing {
 		have[c.name] = c.typ
 	}
@@ -309,10 +323,14 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			continue
 		}
 		inner, isNull := unwrapNullable(typ)
+		t := arrowOfCH(inner)
 		switch {
 		case normType(typ) == normType(c.chType()):
 		case isNull && !c.nullable && normType(inner) == normType(c.m.base):
 			c.nullable = true
+		case t != nil && (widens(t, c.field.Type) || widens(c.field.Type, t)):
+			// A type change the table follows (evolve.go).
+			l.retype = append(l.retype, c)
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))
 		}

@@ -260,9 +260,14 @@ func readTableState(ctx context.Context, conn driver.Conn, db, table string) (ta
 }
 
 // prepare computes the statements that bring the target to the layout:
-// everything for a new table; ADD COLUMNs (and the view again) for an
-// existing one. It adopts the existing table's nullability.
-func prepare(l *tableLayout, st tableState, schemaChanges string) ([]string, error) {
+// everything for a new table; ADD COLUMNs, MODIFY COLUMNs of widened types
+// (and the view again) for an existing one. It adopts the existing table's
+// nullability. With deferChanges (Open), an existing table's missing and
+// retyped columns are left out of the layout and the statements: the
+// writer's first batch settles them with what its schema says (a column
+// the source's DDL added, renamed or widened since the checkpoint, or one
+// dropped outside etlq), not with today's source schema.
+func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges bool) ([]string, error) {
 	if !st.exists {
 		return l.ddl()
 	}
@@ -290,7 +295,54 @@ func prepare(l *tableLayout, st tableState, schemaChanges string) ([]string, err
 		}
 		l.cols, missing = kept, nil
 	}
+	if deferChanges && schemaChanges == "evolve" && (len(missing) > 0 || len(l.retype) > 0) {
+		skip := map[string]bool{}
+		for _, c := range missing {
+			skip[c.name] = true
+		}
+		for _, c := range l.retype {
+			skip[c.name] = true
+		}
+		kept, user := l.cols[:0:0], 0
+		for i, c := range l.cols {
+			if !skip[c.name] || c.key {
+				kept = append(kept, c)
+				if i < l.user {
+					user++
+				}
+			}
+		}
+		l.user = user
+		keyMissing := missing[:0:0]
+		for _, c := range missing {
+			if c.key {
+				keyMissing = append(keyMissing, c)
+			}
+		}
+		l.cols, missing, l.deferred = kept, keyMissing, true
+		l.retype = nil
+	}
 	var out []string
+	if len(l.retype) > 0 {
+		if schemaChanges != "evolve" {
+			return nil, fmt.Errorf("existing table %s.%s has columns of another type (schema_changes = %q)", l.db, l.table, schemaChanges)
+		}
+		have := map[string]string{}
+		for _, c := range st.columns {
+			have[c.name] = c.typ
+		}
+		var mods []string
+		for _, c := range l.retype {
+			inner, _ := unwrapNullable(have[c.name])
+			if t := arrowOfCH(inner); t != nil && widens(t, c.field.Type) {
+				// (A wider table column takes the values as they are.)
+				mods = append(mods, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
+			}
+		}
+		if len(mods) > 0 {
+			out = append(out, "ALTER TABLE "+l.qualified()+" "+strings.Join(mods, ", "))
+		}
+	}
 	if len(missing) > 0 {
 		if schemaChanges != "evolve" {
 			names := make([]string, len(missing))
@@ -321,7 +373,7 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 	if err != nil {
 		return nil, nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
-	ddl, err = prepare(l, st, l.opts.schemaChanges)
+	ddl, err = prepare(l, st, l.opts.schemaChanges, false)
 	if err != nil {
 		// An existing table that does not match: Open refuses it before
 		// anything is written, so check reports it as an error too.
@@ -343,7 +395,7 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	if err != nil {
 		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
-	stmts, err := prepare(l, st, l.opts.schemaChanges)
+	stmts, err := prepare(l, st, l.opts.schemaChanges, true)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
 	}

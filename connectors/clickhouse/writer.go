@@ -70,12 +70,15 @@ type writer struct {
 	order  chan *group
 	wg     sync.WaitGroup // the completer
 
-	mu      sync.Mutex
-	layout  *tableLayout
-	schema  *arrow.Schema // schema of the last batch, checked against layout
-	pending *group
-	last    *group // the last sealed group
-	closed  bool
+	mu     sync.Mutex
+	layout *tableLayout
+	// existing are the table's columns (name → type) as Open found them
+	// and evolve changed them.
+	existing map[string]string
+	schema   *arrow.Schema // schema of the last batch, checked against layout
+	pending  *group
+	last     *group // the last sealed group
+	closed   bool
 
 	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
 	// fastColumns counts the Arrow columns appended by the fast path, for
@@ -97,7 +100,15 @@ func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *
 		qualified: l.qualified(), ctx: ctx, cancel: cancel,
 		slots:  make(chan struct{}, l.opts.maxInflight),
 		order:  make(chan *group, l.opts.maxInflight+16),
-		schema: t.Schema,
+		schema: t.Schema, existing: map[string]string{},
+	}
+	for _, c := range l.existing {
+		w.existing[c.name] = c.typ
+	}
+	if l.deferred {
+		// Columns the table lacks or has narrower are settled by the
+		// first batch (evolve), with what its schema says of them.
+		w.schema = nil
 	}
 	w.wg.Add(1)
 	go w.complete()
@@ -184,7 +195,9 @@ func (w *writer) newGroup(schema *arrow.Schema) (*group, error) {
 			continue // a column the source dropped: ClickHouse writes its default
 		}
 		f := schema.Field(idx[0])
-		if !arrow.TypeEqual(f.Type, c.field.Type) {
+		if !arrow.TypeEqual(f.Type, c.field.Type) && !widens(f.Type, c.field.Type) {
+			// (A narrower batch column is widened on insert: rows from
+			// before a type change the table already follows.)
 			return nil, fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow", w.target, c.name, c.field.Type, f.Type)
 		}
 		g.cols = append(g.cols, c)
@@ -194,68 +207,6 @@ func (w *writer) newGroup(schema *arrow.Schema) (*group, error) {
 		return nil, fmt.Errorf("clickhouse %s: batch has none of the table's columns", w.target)
 	}
 	return g, nil
-}
-
-// evolve brings the table in line with a batch schema that differs from the
-// last one: columns the table lacks are added (schema_changes = evolve) and
-// the live-rows view is made again.
-func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
-	l := w.layout
-	nl, err := buildLayout(l.db, l.table, l.mode, l.key, schema, l.version, l.opts)
-	if err != nil {
-		return fmt.Errorf("clickhouse %s: %w", w.target, err)
-	}
-	var added []*colSpec
-	for i := range nl.cols {
-		c := &nl.cols[i]
-		old := l.col(c.name)
-		switch {
-		case old == nil:
-			added = append(added, c)
-		case !arrow.TypeEqual(old.field.Type, c.field.Type):
-			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow", w.target, c.name, old.field.Type, c.field.Type)
-		}
-	}
-	if len(added) == 0 {
-		return nil
-	}
-	names := make([]string, len(added))
-	for i, c := range added {
-		names[i] = c.name
-	}
-	switch w.opts.schemaChanges {
-	case "ignore":
-		return nil // newGroup only picks the layout's columns
-	case "fail":
-		return fmt.Errorf("clickhouse %s: new columns %s and schema_changes = 'fail'", w.target, strings.Join(names, ", "))
-	}
-	// The new layout keeps the old columns (in their order and with their
-	// adopted nullability) and appends the new ones.
-	merged := *l
-	merged.cols = append([]colSpec(nil), l.cols...)
-	for _, c := range added {
-		merged.cols = append(merged.cols, *c)
-	}
-	stmts := []string{merged.addColumns(added)}
-	if merged.mode == connectors.ModeUpsert {
-		stmts = append(stmts, merged.dropView(), merged.createView())
-	}
-	for attempt := 0; ; attempt++ {
-		err = w.s.execDDL(ctx, w.conn, l.version, stmts)
-		if err == nil || !retryable(err) {
-			break
-		}
-		slog.Warn("clickhouse: retrying schema change", "table", w.target, "error", err)
-		if err := sleep(ctx, backoff(attempt, w.opts.maxBackoff)); err != nil {
-			return err
-		}
-	}
-	if err != nil {
-		return err
-	}
-	slog.Info("clickhouse: added columns", "table", w.target, "columns", names)
-	w.layout = &merged
-	return nil
 }
 
 // timeout seals g when it is still pending after flush_interval.
@@ -349,7 +300,12 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 		}
 		r := liveRows(it.b)
 		for k, c := range g.cols {
-			if err := appendColumn(c, fast[k], ins.Column(k), it.b.Record.Column(g.idx[k]), r); err != nil {
+			arr := it.b.Record.Column(g.idx[k])
+			if !arrow.TypeEqual(arr.DataType(), c.field.Type) {
+				arr = widenArray(arr, c.field.Type)
+				defer arr.Release()
+			}
+			if err := appendColumn(c, fast[k], ins.Column(k), arr, r); err != nil {
 				return err
 			}
 			if fast[k].col != nil {

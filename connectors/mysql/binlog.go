@@ -58,6 +58,7 @@ type binlogReader struct {
 	wmKnown    bool
 	marks      []string
 	collations map[uint64][2]string
+	defaults   map[string]string // character set → default collation (ddl_binlog.go)
 }
 
 func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
@@ -415,21 +416,15 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		case uq == "ROLLBACK":
 			return r.commit()
 		default:
-			if isDDL(strings.ToLower(q)) {
+			if looksLikeDDL(q) {
 				n0 := len(st.out)
-				if done, err := r.lifecycle(string(e.Schema), q, start); done || err != nil {
-					if err != nil {
-						return err
-					}
-					if k := len(st.out) - 1; k >= n0 {
-						// The statement is a transaction of its own: its
-						// change ends at a boundary.
-						st.out[k].Mark = st.mark(r.cur)
-					}
-					return r.commit()
-				}
-				if err := r.ddl(string(e.Schema), q, start); err != nil {
+				if err := r.ddlStatement(string(e.Schema), q, start); err != nil {
 					return err
+				}
+				if k := len(st.out) - 1; k >= n0 && st.out[k].Mark == nil {
+					// The statement is a transaction of its own: its
+					// changes (truncates) end at a boundary.
+					st.out[k].Mark = st.mark(r.cur)
 				}
 				return r.commit()
 			}
@@ -452,7 +447,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 				// A table the stream follows, met without the statement
 				// that brought it (one etlq does not recognize): its
 				// rows so far come from a snapshot.
-				if err := r.join(ref, mode, true, start, "met in the binlog"); err != nil {
+				if err := r.join(ref, mode, nil, true, start, "met in the binlog"); err != nil {
 					return err
 				}
 				ts = st.byRef[ref]
@@ -465,6 +460,12 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		if m := r.maps[e.TableID]; m != nil && m.t == ts.cur && sameBytes(m.types, e.ColumnType) {
 			return nil
 		}
+		if ts.cur.Stale != "" {
+			// A DDL etlq could not apply came before (ddl_binlog.go).
+			if err := r.tableMapSchema(ts, e, start); err != nil {
+				return err
+			}
+		}
 		m := &tableMap{id: e.TableID, types: e.ColumnType, metas: e.ColumnMeta}
 		if len(e.ColumnName) > 0 {
 			m.names = e.ColumnNameString()
@@ -474,7 +475,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			// written with: a reader behind several DDLs decodes with it.
 			nt, err2 := r.schemaFromTableMap(e, ts.cur)
 			if err2 != nil {
-				return fmt.Errorf("at %s: %v", start, err)
+				return fmt.Errorf("at %s: %v: %s", start, err, resnapshotHint)
 			}
 			if err := r.changeSchema(ts, nt, start, "the binlog's table map"); err != nil {
 				return err
@@ -726,49 +727,6 @@ func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, e
 	return binlogPos{}, "", fmt.Errorf("start_at = %q: want 'earliest', 'latest', 'binlog.000042:1337', a GTID set or 'YYYY-MM-DD HH:MM:SS'", v)
 }
 
-// ddl handles a non-transaction-control query event: when it may touch one
-// of the stream's tables, the table's schema is read again and versioned at
-// this position.
-func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
-	st := r.st
-	lq := strings.ToLower(q)
-	if !isDDL(lq) {
-		return nil
-	}
-	var c *client.Conn
-	defer func() {
-		if c != nil {
-			c.Close()
-		}
-	}()
-	for _, ts := range st.tables {
-		if ts.mode == connectors.SnapshotOnly || ts.gone {
-			continue
-		}
-		if !strings.Contains(lq, strings.ToLower(ts.ref.Table)) {
-			continue
-		}
-		if !strings.EqualFold(schema, ts.ref.DB) && !strings.Contains(lq, strings.ToLower(ts.ref.DB)) {
-			continue
-		}
-		if c == nil {
-			var err error
-			if c, err = st.src.connect(context.Background()); err != nil {
-				return err
-			}
-		}
-		nt, err := readTable(c, ts.ref)
-		if err != nil {
-			st.log.Warn("table unreadable after DDL; keeping its schema", "table", ts.key, "error", err, "ddl", q)
-			continue
-		}
-		if err := r.changeSchema(ts, nt, at, q); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // changeSchema makes nt the schema of ts from position at on, per the
 // schema_changes policy; what names the cause (the DDL) for messages.
 func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, what string) error {
@@ -798,13 +756,4 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 	}
 	st.log.Info("schema change", "table", ts.key, "position", at.String(), "cause", what, "policy", st.opts.schemaChanges)
 	return nil
-}
-
-func isDDL(lq string) bool {
-	for _, p := range []string{"alter ", "create ", "drop ", "rename ", "truncate "} {
-		if strings.HasPrefix(lq, p) {
-			return true
-		}
-	}
-	return strings.Contains(lq, "alter table")
 }

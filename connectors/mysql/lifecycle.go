@@ -17,50 +17,141 @@ import (
 // one of its patterns), make a table join — created, it is empty and its
 // rows follow in the binlog; renamed in, it has rows and is snapshotted.
 
-// lifecycle handles, at position at, a statement that empties, creates,
-// drops or renames tables (lifecycle_parse.go). It reports whether the
-// statement was one; the caller then ends the (DDL) transaction.
-func (r *binlogReader) lifecycle(schema, q string, at binlogPos) (bool, error) {
+// lifeStep is one lifecycle change of a DDL statement.
+type lifeStep struct {
+	kind     lifeKind
+	from, to connectors.TableRef
+	create   *createTable // lifeCreate, when the DDL parser gave it
+	// fromSchema is the schema of the renamed table when the stream
+	// followed it (set by leaves).
+	fromSchema *table
+}
+
+// lifeSteps returns the lifecycle changes of statement q (default database
+// db): from the DDL parser (ddl_parse.go), or, for a statement it
+// rejects, from the small recognizer of lifecycle_parse.go. Temporary
+// tables have no binlog rows and are left out.
+func lifeSteps(db, q string) []lifeStep {
+	var out []lifeStep
+	changes, err := parseDDL(db, q)
+	if err != nil {
+		lc := parseLife(db, q)
+		switch lc.kind {
+		case lifeTruncate, lifeDrop:
+			for _, f := range lc.from {
+				out = append(out, lifeStep{kind: lc.kind, from: f})
+			}
+		case lifeRename:
+			for i := range lc.from {
+				out = append(out, lifeStep{kind: lifeRename, from: lc.from[i], to: lc.to[i]})
+			}
+		case lifeCreate:
+			out = append(out, lifeStep{kind: lifeCreate, to: lc.to[0]})
+		}
+		return out
+	}
+	for _, ch := range changes {
+		switch c := ch.(type) {
+		case *truncateTable:
+			out = append(out, lifeStep{kind: lifeTruncate, from: c.Ref})
+		case *dropTable:
+			if !c.Temporary {
+				out = append(out, lifeStep{kind: lifeDrop, from: c.Ref})
+			}
+		case *renameTable:
+			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To})
+		case *createTable:
+			if !c.Temporary {
+				out = append(out, lifeStep{kind: lifeCreate, to: c.Ref, create: c})
+			}
+		}
+	}
+	return out
+}
+
+// ddlStatement handles a DDL query event at position at: first the tables
+// it empties or removes (truncate changes, tables leaving), then the
+// schema history of the tables that stay (ddl), then the tables that join.
+func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
+	steps := lifeSteps(schema, q)
+	r.leaves(steps, at)
+	if err := r.ddl(schema, q, at); err != nil {
+		return err
+	}
+	return r.joins(steps, at)
+}
+
+// leaves queues the truncate changes and makes the dropped and renamed
+// tables leave the stream, in statement order.
+func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 	st := r.st
-	ch := parseLife(schema, q)
-	switch ch.kind {
-	case lifeTruncate:
-		if ts := st.byRef[ch.from[0]]; ts != nil && ts.mode != connectors.SnapshotOnly {
-			r.truncate(ts, at)
-			st.log.Info("table truncated", "table", ts.key, "position", at.String())
+	for i := range steps {
+		s := &steps[i]
+		ts := st.byRef[s.from]
+		if ts == nil {
+			continue
 		}
-	case lifeDrop:
-		for _, ref := range ch.from {
-			if ts := st.byRef[ref]; ts != nil {
-				r.leave(ts, at, "dropped")
+		switch s.kind {
+		case lifeTruncate:
+			if ts.mode != connectors.SnapshotOnly {
+				r.truncate(ts, at)
+				st.log.Info("table truncated", "table", ts.key, "position", at.String())
 			}
+		case lifeDrop:
+			r.leave(ts, at, "dropped")
+		case lifeRename:
+			s.fromSchema = ts.cur
+			r.leave(ts, at, "renamed to "+s.to.String())
 		}
-	case lifeRename:
-		// In order: RENAME TABLE t TO _t_old, _t_new TO t swaps.
-		for i, from := range ch.from {
-			to := ch.to[i]
-			if ts := st.byRef[from]; ts != nil {
-				r.leave(ts, at, "renamed to "+to.String())
+	}
+}
+
+// joins adds the tables the statement brings under a name the stream
+// follows: created (empty, nothing to scan) or renamed in (snapshotted).
+func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
+	st := r.st
+	for _, s := range steps {
+		if s.kind != lifeCreate && s.kind != lifeRename {
+			continue
+		}
+		mode, ok := st.wanted(s.to)
+		if !ok || st.byRef[s.to] != nil {
+			continue
+		}
+		if s.kind == lifeRename {
+			var t *table
+			if s.fromSchema != nil && s.fromSchema.Stale == "" {
+				t = s.fromSchema.clone()
+				t.Ref = s.to
 			}
-			if mode, ok := st.wanted(to); ok && st.byRef[to] == nil {
-				if err := r.join(to, mode, true, at, "renamed from "+from.String()); err != nil {
-					return true, err
+			if err := r.join(s.to, mode, t, true, at, "renamed from "+s.from.String()); err != nil {
+				return err
+			}
+			continue
+		}
+		// Created by this statement: empty (CREATE … SELECT's rows follow
+		// as row events), nothing to scan. Its schema comes from the
+		// statement where it can, so that a later ALTER already in the
+		// server's information_schema does not decode these rows.
+		var t *table
+		if c := s.create; c != nil {
+			switch {
+			case c.Like != nil:
+				if lt := st.byRef[*c.Like]; lt != nil && lt.cur.Stale == "" {
+					t = lt.cur.clone()
+					t.Ref = s.to
+				}
+			case !c.AsSelect && c.Def != nil:
+				if nt, err := r.applier().create(c); err == nil {
+					t = nt
 				}
 			}
 		}
-	case lifeCreate:
-		to := ch.to[0]
-		if mode, ok := st.wanted(to); ok && st.byRef[to] == nil {
-			// Created by this statement: empty (CREATE … SELECT's rows
-			// follow as row events), nothing to snapshot.
-			if err := r.join(to, mode, false, at, "created"); err != nil {
-				return true, err
-			}
+		if err := r.join(s.to, mode, t, false, at, "created"); err != nil {
+			return err
 		}
-	default:
-		return false, nil
 	}
-	return true, nil
+	return nil
 }
 
 // wanted reports whether the stream follows a table named ref that is not
@@ -88,23 +179,25 @@ func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool
 	return mode, found
 }
 
-// join adds table ref to the stream at position at, with its schema as
-// the server has it now. With snapshot (a table renamed in, or met in the
+// join adds table ref to the stream at position at, with schema t (nil:
+// as the server has it now). With snapshot (a table renamed in, or met in the
 // binlog without its CREATE) its rows are read as a snapshot placed after
 // at, unless its mode is never.
-func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, snapshot bool, at binlogPos, why string) error {
+func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, t *table, snapshot bool, at binlogPos, why string) error {
 	st := r.st
-	c, err := st.src.connect(context.Background())
-	if err != nil {
-		return err
-	}
-	t, err := readTable(c, ref)
-	c.Close()
-	if err != nil {
-		// Gone again already (dropped or renamed later in the binlog):
-		// the statements that follow say what became of it.
-		st.log.Warn("table not joined: it cannot be read", "table", ref.String(), "position", at.String(), "cause", why, "error", err.Error())
-		return nil
+	if t == nil {
+		c, err := st.src.connect(context.Background())
+		if err != nil {
+			return err
+		}
+		t, err = readTable(c, ref)
+		c.Close()
+		if err != nil {
+			// Gone again already (dropped or renamed later in the binlog):
+			// the statements that follow say what became of it.
+			st.log.Warn("table not joined: it cannot be read", "table", ref.String(), "position", at.String(), "cause", why, "error", err.Error())
+			return nil
+		}
 	}
 	ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t}
 	st.tablesMu.Lock()

@@ -58,6 +58,15 @@ type column struct {
 	JSON       bool     `json:"json,omitempty"`      // MariaDB JSON (LONGTEXT + json_valid)
 	PK         int      `json:"pk,omitempty"`        // 1-based position in the key, 0 if not
 	Kind       kind     `json:"kind"`
+	// Default is the DEFAULT a DDL in the binlog gave the column (nil:
+	// none known); RenamedFrom is the name a DDL renamed it from. Sinks
+	// use both to bring rows already written in line (exec.MetaDefault,
+	// exec.MetaRenamedFrom).
+	Default     *colDefault `json:"default,omitempty"`
+	RenamedFrom string      `json:"renamed_from,omitempty"`
+	// Added says a DDL this stream read added or renamed the column; not
+	// kept in checkpoints (exec.MetaAddedByDDL).
+	Added bool `json:"-"`
 }
 
 // table is a source table's schema at one point in the binlog.
@@ -67,6 +76,14 @@ type table struct {
 	// Key lists the column indexes of the primary key (or the first UNIQUE
 	// NOT NULL index), in key order; empty when the table has neither.
 	Key []int `json:"key,omitempty"`
+	// Charset and Collation are the table's defaults, which a column a
+	// DDL adds without its own takes ("" in histories written before).
+	Charset   string `json:"charset,omitempty"`
+	Collation string `json:"collation,omitempty"`
+	// Stale says the schema is not known past a DDL etlq could not apply
+	// (the reason, naming the DDL and its position): rows of the table
+	// are refused unless the binlog's table map describes them.
+	Stale string `json:"stale,omitempty"`
 }
 
 // readTable reads a table's schema from information_schema.
@@ -110,6 +127,15 @@ func readTable(c *client.Conn, ref connectors.TableRef) (*table, error) {
 	}
 	if err := readKey(c, t); err != nil {
 		return nil, err
+	}
+	// The table's default character set, for columns a later DDL adds
+	// without one (ddl_apply.go).
+	if r, err := c.Execute(`SELECT IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(t.TABLE_COLLATION, '')
+		FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS c ON c.COLLATION_NAME = t.TABLE_COLLATION
+		WHERE t.TABLE_SCHEMA = ` + quoteString(ref.DB) + ` AND t.TABLE_NAME = ` + quoteString(ref.Table)); err == nil && r.RowNumber() > 0 {
+		cs, _ := r.GetString(0, 0)
+		coll, _ := r.GetString(0, 1)
+		t.Charset, t.Collation = strings.ToLower(cs), strings.ToLower(coll)
 	}
 	if err := readJSONChecks(c, t); err != nil {
 		return nil, err
@@ -404,6 +430,18 @@ func (c *column) field() arrow.Field {
 	if c.PK > 0 {
 		keys = append(keys, exec.MetaPrimaryKey)
 		vals = append(vals, strconv.Itoa(c.PK))
+	}
+	if d := c.Default; d != nil && !d.Null {
+		keys = append(keys, exec.MetaDefault)
+		vals = append(vals, d.literal())
+	}
+	if c.RenamedFrom != "" {
+		keys = append(keys, exec.MetaRenamedFrom)
+		vals = append(vals, c.RenamedFrom)
+	}
+	if c.Added {
+		keys = append(keys, exec.MetaAddedByDDL)
+		vals = append(vals, "true")
 	}
 	return arrow.Field{Name: c.Name, Type: c.arrowType(), Nullable: c.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
 }

@@ -100,6 +100,15 @@ func sameLayout(a, b *arrow.Schema) bool {
 		if fa.Name != fb.Name || !arrow.TypeEqual(fa.Type, fb.Type) {
 			return false
 		}
+		// What a DDL says about a column (its default, its former name)
+		// reaches the sink with a plan made again.
+		for _, k := range []string{exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaAddedByDDL} {
+			va, _ := fa.Metadata.GetValue(k)
+			vb, _ := fb.Metadata.GetValue(k)
+			if va != vb {
+				return false
+			}
+		}
 	}
 	return true
 }

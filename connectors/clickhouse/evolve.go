@@ -1,0 +1,435 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// This file makes the target table follow the source's DDL as the rows
+// already in it need: a column added with a DEFAULT gets that default (the
+// source's existing rows hold it), a renamed column keeps the values under
+// its old name (DEFAULT old_name), a widened type widens the column
+// (MODIFY COLUMN), and rows decoded before a widening are widened on insert.
+// A column the table lacks that no DDL added was dropped outside etlq: it
+// is not re-created half empty.
+
+// evolve brings the table in line with a batch schema that differs from the
+// last one, and makes the live-rows view again when columns changed.
+func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
+	l := w.layout
+	nl, err := buildLayout(l.db, l.table, l.mode, l.key, schema, l.version, l.opts)
+	if err != nil {
+		return fmt.Errorf("clickhouse %s: %w", w.target, err)
+	}
+	merged := *l
+	merged.cols = append([]colSpec(nil), l.cols...)
+	var add []*colSpec
+	var modify []string
+	var adopted, widened []string
+	for i := range nl.cols {
+		c := &nl.cols[i]
+		if old := merged.col(c.name); old != nil {
+			if arrow.TypeEqual(old.field.Type, c.field.Type) {
+				continue
+			}
+			switch {
+			case widens(c.field.Type, old.field.Type):
+				// Rows from before a widening the table already has.
+				continue
+			case widens(old.field.Type, c.field.Type):
+				if w.opts.schemaChanges != "evolve" {
+					return fmt.Errorf("clickhouse %s: column %q widened from %s to %s and schema_changes = %q", w.target, c.name, old.chType(), c.chType(), w.opts.schemaChanges)
+				}
+				if old.key {
+					return fmt.Errorf("clickhouse %s: key column %q changed type from %s to %s, which ClickHouse cannot alter in place: re-snapshot the table into a new target", w.target, c.name, old.chType(), c.chType())
+				}
+				nc := *c
+				nc.nullable = c.nullable || old.nullable
+				*old = nc
+				modify = append(modify, "MODIFY COLUMN "+quote(nc.name)+" "+nc.chType())
+				widened = append(widened, nc.name+" "+nc.chType())
+				continue
+			}
+			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow; re-snapshot the table", w.target, c.name, old.field.Type, c.field.Type)
+		}
+		if typ, ok := w.existing[c.name]; ok {
+			// The table has it already (an earlier run added it, or the
+			// source dropped it and the replay still carries it).
+			nc, stmt, err := adopt(c, typ, l.version)
+			if err != nil {
+				return fmt.Errorf("clickhouse %s: %w", w.target, err)
+			}
+			if stmt != "" {
+				if w.opts.schemaChanges != "evolve" {
+					return fmt.Errorf("clickhouse %s: column %q widened from %s to %s and schema_changes = %q", w.target, c.name, typ, nc.chType(), w.opts.schemaChanges)
+				}
+				modify = append(modify, stmt)
+				widened = append(widened, nc.name+" "+nc.chType())
+			}
+			merged.cols = append(merged.cols, nc)
+			adopted = append(adopted, c.name)
+			continue
+		}
+		add = append(add, c)
+	}
+	var names []string
+	for _, c := range add {
+		names = append(names, c.name)
+	}
+	if len(add) > 0 {
+		switch w.opts.schemaChanges {
+		case "ignore":
+			add = nil // newGroup only picks the layout's columns
+		case "fail":
+			return fmt.Errorf("clickhouse %s: new columns %s and schema_changes = 'fail'", w.target, strings.Join(names, ", "))
+		}
+	}
+	var lost []string
+	for _, c := range add {
+		if isSysColumn(c.src) || strings.HasPrefix(c.name, beforePrefix) {
+			continue
+		}
+		if v, _ := c.field.Metadata.GetValue(exec.MetaAddedByDDL); v != "true" {
+			lost = append(lost, c.name)
+		}
+	}
+	if len(lost) > 0 {
+		n, err := w.countRows(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("clickhouse %s: the table lacks column(s) %s, which the source table has had since before this run: dropped outside etlq, they would be re-created empty for the %d rows already there; re-snapshot the table, or add the column(s) back with their values", w.target, strings.Join(lost, ", "), n)
+		}
+	}
+	for _, c := range add {
+		c.defaultExpr = w.defaultFor(c, &merged)
+		merged.cols = append(merged.cols, *c)
+	}
+	if len(add) == 0 && len(modify) == 0 {
+		if len(adopted) > 0 {
+			w.layout = &merged
+		}
+		return nil
+	}
+	if len(modify) > 0 {
+		// Inserts under way were built for the narrower types: they end
+		// before the column changes under them.
+		if err := w.drain(ctx); err != nil {
+			return err
+		}
+	}
+	var stmts []string
+	if len(add) > 0 {
+		stmts = append(stmts, merged.addColumns(add))
+	}
+	if len(modify) > 0 {
+		stmts = append(stmts, "ALTER TABLE "+merged.qualified()+" "+strings.Join(modify, ", "))
+	}
+	if merged.mode == connectors.ModeUpsert {
+		stmts = append(stmts, merged.dropView(), merged.createView())
+	}
+	for attempt := 0; ; attempt++ {
+		err = w.s.execDDL(ctx, w.conn, l.version, stmts)
+		if err == nil || !retryable(err) {
+			break
+		}
+		slog.Warn("clickhouse: retrying schema change", "table", w.target, "error", err)
+		if err := sleep(ctx, backoff(attempt, w.opts.maxBackoff)); err != nil {
+			return err
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, c := range add {
+		w.existing[c.name] = c.chType()
+		slog.Info("clickhouse: added column", "table", w.target, "column", c.name, "type", c.chType(), "default", c.defaultExpr)
+	}
+	for _, c := range merged.cols {
+		w.existing[c.name] = c.chType()
+	}
+	if len(widened) > 0 {
+		slog.Info("clickhouse: widened columns", "table", w.target, "columns", widened)
+	}
+	w.layout = &merged
+	return nil
+}
+
+// drain waits until no insert is running. Called with w.mu held.
+func (w *writer) drain(ctx context.Context) error {
+	n := cap(w.slots)
+	for i := 0; i < n; i++ {
+		select {
+		case w.slots <- struct{}{}:
+		case <-ctx.Done():
+			for ; i > 0; i-- {
+				<-w.slots
+			}
+			return ctx.Err()
+		}
+	}
+	for i := 0; i < n; i++ {
+		<-w.slots
+	}
+	return nil
+}
+
+// countRows counts the rows of the target table.
+func (w *writer) countRows(ctx context.Context) (uint64, error) {
+	var n uint64
+	if err := w.conn.QueryRow(ctx, "SELECT count() FROM "+w.qualified).Scan(&n); err != nil {
+		return 0, fmt.Errorf("clickhouse %s: counting rows: %v", w.target, err)
+	}
+	return n, nil
+}
+
+// adopt returns c as the existing column of type typ writes it, and the
+// MODIFY COLUMN that widens the column when the batch's type is wider.
+func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
+	nc := *c
+	inner, isNull := unwrapNullable(typ)
+	switch {
+	case normType(typ) == normType(c.chType()):
+		return nc, "", nil
+	case isNull && normType(inner) == normType(c.m.base):
+		nc.nullable = true
+		return nc, "", nil
+	}
+	if t := arrowOfCH(inner); t != nil {
+		switch {
+		case widens(c.field.Type, t):
+			// The table is wider (widened by an earlier run, or by
+			// hand): write into it widened.
+			f := c.field
+			f.Type = t
+			m, err := mapType(f, v)
+			if err != nil {
+				return nc, "", err
+			}
+			nc.field, nc.m, nc.nullable = f, m, isNull || c.nullable
+			return nc, "", nil
+		case widens(t, c.field.Type):
+			nc.nullable = isNull || c.nullable
+			return nc, "MODIFY COLUMN " + quote(nc.name) + " " + nc.chType(), nil
+		}
+	}
+	return nc, "", fmt.Errorf("column %q is %s in the table, etlq writes %s: changed outside etlq; re-snapshot the table", c.name, typ, c.chType())
+}
+
+// defaultFor returns the DEFAULT expression of a column added to the table
+// l, so that the rows already there hold what the source's rows hold: the
+// old column for a renamed one, the source's DEFAULT literal for a new
+// one. "" when there is none or it cannot be carried (logged).
+func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
+	if from, ok := c.field.Metadata.GetValue(exec.MetaRenamedFrom); ok && from != "" {
+		typ, has := w.existing[from]
+		if old := l.col(from); old != nil {
+			typ, has = old.chType(), true
+		}
+		if has {
+			if normType(typ) == normType(c.chType()) {
+				return quote(from)
+			}
+			return "CAST(" + quote(from) + " AS " + c.chType() + ")"
+		}
+	}
+	lit, ok := c.field.Metadata.GetValue(exec.MetaDefault)
+	if !ok || lit == "" || strings.EqualFold(lit, "NULL") {
+		return ""
+	}
+	value, isString := "", false
+	if strings.HasPrefix(lit, "'") && strings.HasSuffix(lit, "'") && len(lit) >= 2 {
+		value, isString = strings.ReplaceAll(lit[1:len(lit)-1], "''", "'"), true
+	} else if _, err := strconv.ParseFloat(lit, 64); err == nil {
+		value = lit
+	} else {
+		slog.Warn("clickhouse: the source's DEFAULT of a new column is an expression etlq does not carry: rows already in the table hold the type's default; re-snapshot the table to fill them",
+			"table", w.target, "column", c.name, "default", lit)
+		return ""
+	}
+	lt, _ := c.field.Metadata.GetValue(exec.MetaLogicalType)
+	base := c.m.base
+	switch {
+	case lt == "time" || lt == "bit" || lt == "geometry" || c.m.enc == encBool:
+	case base == "String":
+		return quoteString(value)
+	case strings.HasPrefix(base, "Int") || strings.HasPrefix(base, "UInt") || strings.HasPrefix(base, "Float") || strings.HasPrefix(base, "Decimal"):
+		if !isString || isNumber(value) {
+			return "CAST(" + quoteString(value) + " AS " + base + ")"
+		}
+	}
+	slog.Warn("clickhouse: the source's DEFAULT of a new column cannot be carried: rows already in the table hold the type's default; re-snapshot the table to fill them",
+		"table", w.target, "column", c.name, "type", c.chType(), "default", lit)
+	return ""
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	return err == nil
+}
+
+// intRank orders the integer types by the values they hold: a type widens
+// to another of the same signedness and a higher rank, and an unsigned one
+// to a signed one of a higher rank.
+func intRank(t arrow.DataType) (rank int, signed, ok bool) {
+	switch t.ID() {
+	case arrow.INT8:
+		return 1, true, true
+	case arrow.INT16:
+		return 2, true, true
+	case arrow.INT32:
+		return 3, true, true
+	case arrow.INT64:
+		return 4, true, true
+	case arrow.UINT8:
+		return 1, false, true
+	case arrow.UINT16:
+		return 2, false, true
+	case arrow.UINT32:
+		return 3, false, true
+	case arrow.UINT64:
+		return 4, false, true
+	}
+	return 0, false, false
+}
+
+// widens reports whether every value of type from is held exactly by type
+// to, to being a different, wider type: integers, FLOAT to DOUBLE, and
+// DECIMAL to one with at least as many integer and fraction digits.
+func widens(from, to arrow.DataType) bool {
+	if arrow.TypeEqual(from, to) {
+		return false
+	}
+	if rf, sf, ok := intRank(from); ok {
+		rt, st, ok := intRank(to)
+		return ok && rt > rf && (sf == st || (!sf && st))
+	}
+	if from.ID() == arrow.FLOAT32 {
+		return to.ID() == arrow.FLOAT64
+	}
+	df, ok1 := from.(*arrow.Decimal128Type)
+	dt, ok2 := to.(*arrow.Decimal128Type)
+	if ok1 && ok2 {
+		return dt.Scale == df.Scale && dt.Precision > df.Precision
+	}
+	return false
+}
+
+// arrowOfCH returns the Arrow type etlq writes as the ClickHouse base type
+// t, for the types widening knows; nil for others.
+func arrowOfCH(t string) arrow.DataType {
+	switch normType(t) {
+	case "Int8":
+		return arrow.PrimitiveTypes.Int8
+	case "Int16":
+		return arrow.PrimitiveTypes.Int16
+	case "Int32":
+		return arrow.PrimitiveTypes.Int32
+	case "Int64":
+		return arrow.PrimitiveTypes.Int64
+	case "UInt8":
+		return arrow.PrimitiveTypes.Uint8
+	case "UInt16":
+		return arrow.PrimitiveTypes.Uint16
+	case "UInt32":
+		return arrow.PrimitiveTypes.Uint32
+	case "UInt64":
+		return arrow.PrimitiveTypes.Uint64
+	case "Float32":
+		return arrow.PrimitiveTypes.Float32
+	case "Float64":
+		return arrow.PrimitiveTypes.Float64
+	}
+	var p, s int32
+	if n, _ := fmt.Sscanf(normType(t), "Decimal(%d,%d)", &p, &s); n == 2 && p <= 38 {
+		return &arrow.Decimal128Type{Precision: p, Scale: s}
+	}
+	return nil
+}
+
+// widenArray returns arr converted to the wider type to (widens(arr's
+// type, to) holds). The caller releases the result.
+func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
+	mem := memory.DefaultAllocator
+	if d, ok := to.(*arrow.Decimal128Type); ok {
+		// Same scale, more precision: the same unscaled values.
+		src := arr.(*array.Decimal128)
+		b := array.NewDecimal128Builder(mem, d)
+		defer b.Release()
+		b.Reserve(src.Len())
+		for i := 0; i < src.Len(); i++ {
+			if src.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			b.Append(decimal128.Num(src.Value(i)))
+		}
+		return b.NewArray()
+	}
+	b := array.NewBuilder(mem, to)
+	defer b.Release()
+	b.Reserve(arr.Len())
+	get := numericGetter(arr)
+	for i := 0; i < arr.Len(); i++ {
+		if arr.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		i64, u64, f64 := get(i)
+		switch bb := b.(type) {
+		case *array.Int16Builder:
+			bb.Append(int16(i64))
+		case *array.Int32Builder:
+			bb.Append(int32(i64))
+		case *array.Int64Builder:
+			bb.Append(i64)
+		case *array.Uint16Builder:
+			bb.Append(uint16(u64))
+		case *array.Uint32Builder:
+			bb.Append(uint32(u64))
+		case *array.Uint64Builder:
+			bb.Append(u64)
+		case *array.Float64Builder:
+			bb.Append(f64)
+		}
+	}
+	return b.NewArray()
+}
+
+// numericGetter reads element i of an integer or float array as int64,
+// uint64 and float64.
+func numericGetter(arr arrow.Array) func(i int) (int64, uint64, float64) {
+	switch a := arr.(type) {
+	case *array.Int8:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
+	case *array.Int16:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
+	case *array.Int32:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
+	case *array.Int64:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return v, uint64(v), float64(v) }
+	case *array.Uint8:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
+	case *array.Uint16:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
+	case *array.Uint32:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
+	case *array.Uint64:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), v, float64(v) }
+	case *array.Float32:
+		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
+	}
+	return func(int) (int64, uint64, float64) { return 0, 0, 0 }
+}

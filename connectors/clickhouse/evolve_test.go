@@ -1,0 +1,153 @@
+package clickhouse
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/exec"
+)
+
+// ddlField is a field with what a source DDL says of it.
+func ddlField(name string, t arrow.DataType, nullable bool, kv ...string) arrow.Field {
+	var keys, vals []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		keys, vals = append(keys, kv[i]), append(vals, kv[i+1])
+	}
+	return arrow.Field{Name: name, Type: t, Nullable: nullable, Metadata: arrow.NewMetadata(keys, vals)}
+}
+
+// TestEvolveFollowsDDL: the rows already in the table follow the source's
+// DDL as MySQL's did: a column added with a DEFAULT holds it, a renamed
+// column keeps its values, a widened type widens the column; a batch of
+// rows from before the widening is written into the wider column.
+func TestEvolveFollowsDDL(t *testing.T) {
+	for _, mode := range []connectors.Mode{connectors.ModeUpsert, connectors.ModeAppend} {
+		t.Run(mode.String(), func(t *testing.T) {
+			e := newEnv(t, nil)
+			f1 := []arrow.Field{
+				{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+				{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true},
+				{Name: "c", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+				{Name: "d", Type: &arrow.Decimal128Type{Precision: 8, Scale: 2}, Nullable: true},
+			}
+			s1 := sinktest.SinkSchema(f1, false)
+			w := e.open(e.target("t", mode, []string{"id"}, s1, nil))
+			write(t, w, e.build(s1, sysRow(1, false, "read", 1, "n1", 5, "1.25")), nil)
+			flush(t, w)
+
+			added := exec.MetaAddedByDDL
+			f2 := []arrow.Field{
+				{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+				ddlField("note2", arrow.BinaryTypes.String, true, exec.MetaRenamedFrom, "note", added, "true"),
+				{Name: "c", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+				{Name: "d", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}, Nullable: true},
+				ddlField("g", arrow.PrimitiveTypes.Int32, false, exec.MetaDefault, "42", added, "true"),
+				ddlField("s", arrow.BinaryTypes.String, true, exec.MetaDefault, "'it''s'", added, "true"),
+				ddlField("h", arrow.PrimitiveTypes.Int32, true, added, "true"),
+			}
+			s2 := sinktest.SinkSchema(f2, false)
+			write(t, w, e.build(s2, sysRow(2, false, "insert", 2, "n2", int64(25000000000), "123456.78", 7, "x", nil)), nil)
+			// A row decoded before the widening (a replay) still fits.
+			write(t, w, e.build(s1, sysRow(3, false, "insert", 3, "n3", 6, "2.50")), nil)
+			flush(t, w)
+			got := e.text("SELECT id, ifNull(note2, 'NULL'), toString(c), toString(d), g, ifNull(s, 'NULL'), ifNull(toString(h), 'NULL') FROM " + quote(e.db) + ".t ORDER BY id")
+			want := "1\tn1\t5\t1.25\t42\tit's\tNULL\n" +
+				"2\tn2\t25000000000\t123456.78\t7\tx\tNULL\n" +
+				"3\tn3\t6\t2.50\t42\tit's\tNULL\n"
+			if got != want {
+				t.Errorf("got\n%swant\n%s", got, want)
+			}
+			if typ := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'c'"); typ != "Nullable(Int64)\n" {
+				t.Errorf("c is %s", typ)
+			}
+		})
+	}
+}
+
+// TestEvolveRestartAfterDDL: the table was written by an earlier run, and
+// the source changed while etlq was stopped. Opened with today's source
+// schema, the writer leaves the differences to the batches: replayed rows
+// from before the DDL go into the columns the table has (a column the
+// source dropped is not added again, a column widened by hand takes the
+// narrower values), and the DDL's rows bring the new columns with their
+// defaults.
+func TestEvolveRestartAfterDDL(t *testing.T) {
+	e := newEnv(t, nil)
+	old := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "c", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "k", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true},
+	}
+	s0 := sinktest.SinkSchema(old, false)
+	w := e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, s0, nil))
+	write(t, w, e.build(s0, sysRow(1, false, "read", 1, 10, 100, "n1")), nil)
+	flush(t, w)
+	w.Close()
+	// k widened by hand in the target after a failed run.
+	e.exec("ALTER TABLE " + quote(e.db) + ".t MODIFY COLUMN k Nullable(Int64)")
+
+	// Today: c dropped, k BIGINT, note renamed to note2, g added.
+	today := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "note2", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "g", Type: arrow.PrimitiveTypes.Int32},
+	}
+	tg := e.target("t", connectors.ModeUpsert, []string{"id"}, sinktest.SinkSchema(today, false), nil)
+	w = e.open(tg)
+	// The replay: a row from before the DDLs, then the DDLs' schema.
+	write(t, w, e.build(s0, sysRow(2, false, "insert", 2, 20, 200, "n2")), nil)
+	after := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		ddlField("note2", arrow.BinaryTypes.String, true, exec.MetaRenamedFrom, "note", exec.MetaAddedByDDL, "true"),
+		ddlField("g", arrow.PrimitiveTypes.Int32, false, exec.MetaDefault, "42", exec.MetaAddedByDDL, "true"),
+	}
+	s2 := sinktest.SinkSchema(after, false)
+	write(t, w, e.build(s2, sysRow(3, false, "insert", 3, int64(3000000000), "n3", 3)), nil)
+	flush(t, w)
+	got := e.text("SELECT id, toString(k), ifNull(note2, 'NULL'), g FROM " + quote(e.db) + ".t_current ORDER BY id")
+	want := "1\t100\tn1\t42\n2\t200\tn2\t42\n3\t3000000000\tn3\t3\n"
+	if got != want {
+		t.Errorf("got\n%swant\n%s", got, want)
+	}
+}
+
+// TestEvolveRefusesColumnDroppedByHand: a column dropped from a target
+// that holds rows is not re-created empty for them: the write fails with a
+// message naming the column and the fix, at Open's first batch.
+func TestEvolveRefusesColumnDroppedByHand(t *testing.T) {
+	e := newEnv(t, nil)
+	s := sinktest.SinkSchema(orderFields(), false)
+	w := e.open(e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
+	write(t, w, e.build(s, sysRow(1, false, "read", 1, "a", "9.99")), nil)
+	flush(t, w)
+	w.Close()
+	e.exec("DROP TABLE " + quote(e.db) + ".orders_current")
+	e.exec("ALTER TABLE " + quote(e.db) + ".orders DROP COLUMN amount")
+
+	w2, err := e.sink.Open(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	err = w2.Write(context.Background(), e.build(s, sysRow(2, false, "insert", 2, "b", "1.00")), nil)
+	if err == nil {
+		flush(t, w2)
+		t.Fatalf("amount re-created: %s", e.text("SELECT * FROM "+quote(e.db)+".orders"))
+	}
+	for _, want := range []string{`amount`, "dropped outside etlq", "re-snapshot"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if n := e.text("SELECT count() FROM system.columns WHERE database = '" + e.db + "' AND table = 'orders' AND name = 'amount'"); n != "0\n" {
+		t.Errorf("amount re-created")
+	}
+}

@@ -1,0 +1,210 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+// resnapshotHint is the way out of a schema etlq cannot know.
+const resnapshotHint = "re-snapshot the table: start its pipeline again with an empty state directory, or drop the table from the pipeline"
+
+// ddl handles a DDL query event at position at whose default database is
+// schema: the statement is parsed and applied to the stored schema of each
+// streamed table it changes, which is then versioned at this position.
+// Today's information_schema is never read here: it is already at the
+// table's latest shape, ahead of the event when the reader is behind.
+func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
+	st := r.st
+	changes, err := parseDDL(schema, q)
+	if err != nil {
+		var se *ddlSyntaxError
+		if !errors.As(err, &se) {
+			// Parsed, but a column type or definition etlq cannot
+			// take: the tables it names cannot be decoded past it.
+			se = &ddlSyntaxError{Query: q, Err: err}
+		}
+		var refs []connectors.TableRef
+		for _, ts := range st.tables {
+			if ts.mode != connectors.SnapshotOnly && !ts.gone {
+				refs = append(refs, ts.ref)
+			}
+		}
+		for _, ref := range mentionedTables(schema, q, refs) {
+			r.markStale(st.byRef[ref], at, q, se.Err)
+		}
+		return nil
+	}
+	// The schemas as the statement goes: RENAME TABLE a TO b, b TO a
+	// swaps them.
+	known := map[connectors.TableRef]*table{}
+	lookup := func(ref connectors.TableRef) *table {
+		if t, ok := known[ref]; ok {
+			return t
+		}
+		if ts := st.byRef[ref]; ts != nil && ts.mode != connectors.SnapshotOnly && ts.cur.Stale == "" {
+			return ts.cur
+		}
+		return nil
+	}
+	ap := r.applier()
+	for _, ch := range changes {
+		switch c := ch.(type) {
+		case *alterTable:
+			t := lookup(c.Ref)
+			if t == nil {
+				continue
+			}
+			nt, err := ap.alter(t, c)
+			if err != nil {
+				r.markStale(st.byRef[c.Ref], at, q, err)
+				known[c.Ref] = nil
+				continue
+			}
+			known[c.Ref] = nt
+		case *createTable:
+			if ts := st.byRef[c.Ref]; ts == nil || ts.mode == connectors.SnapshotOnly {
+				continue
+			}
+			if c.IfNotExists && lookup(c.Ref) != nil {
+				continue // the table exists: nothing changes
+			}
+			var nt *table
+			if c.Like != nil {
+				if lt := lookup(*c.Like); lt != nil {
+					nt = lt.clone()
+					nt.Ref = c.Ref
+				} else {
+					err = fmt.Errorf("it is created LIKE %s, whose schema etlq does not follow", c.Like)
+				}
+			} else {
+				nt, err = ap.create(c)
+			}
+			if nt == nil {
+				r.markStale(st.byRef[c.Ref], at, q, err)
+				known[c.Ref] = nil
+				continue
+			}
+			known[c.Ref] = nt
+		case *renameTable:
+			from := lookup(c.From)
+			known[c.From] = nil
+			if ts := st.byRef[c.To]; ts == nil || ts.mode == connectors.SnapshotOnly {
+				continue
+			}
+			if from == nil {
+				r.markStale(st.byRef[c.To], at, q, fmt.Errorf("it is renamed from %s, whose schema etlq does not follow", c.From))
+				continue
+			}
+			nt := from.clone()
+			nt.Ref = c.To
+			known[c.To] = nt
+		}
+		// DROP and TRUNCATE leave the schema as it is: the table's
+		// lifecycle is handled where they are met.
+	}
+	for ref, nt := range known {
+		ts := st.byRef[ref]
+		if nt == nil || ts == nil || ts.mode == connectors.SnapshotOnly {
+			continue
+		}
+		if err := r.changeSchema(ts, nt, at, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applier returns the DDL applier of the reader's server.
+func (r *binlogReader) applier() ddlApplier {
+	return ddlApplier{flavor: r.st.flavor, defaultCollation: r.defaultCollation}
+}
+
+// defaultCollation returns the default collation of a character set,
+// reading information_schema.COLLATIONS once ("" when unknown).
+func (r *binlogReader) defaultCollation(cs string) string {
+	if r.defaults == nil {
+		r.defaults = map[string]string{}
+		c, err := r.st.src.connect(context.Background())
+		if err != nil {
+			return ""
+		}
+		defer c.Close()
+		res, err := c.Execute("SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLLATIONS WHERE IS_DEFAULT = 'Yes'")
+		if err != nil {
+			return ""
+		}
+		for i := 0; i < res.RowNumber(); i++ {
+			s, _ := res.GetString(i, 0)
+			coll, _ := res.GetString(i, 1)
+			r.defaults[strings.ToLower(s)] = strings.ToLower(coll)
+		}
+	}
+	return r.defaults[strings.ToLower(cs)]
+}
+
+// markStale records that the schema of ts past position at is not known:
+// the DDL q changed it in a way etlq could not apply. Its rows are then
+// decoded only with a schema the binlog's table map gives (full row
+// metadata), or refused. The staleness is part of the checkpoint, so a
+// restart refuses them too.
+func (r *binlogReader) markStale(ts *tableState, at binlogPos, q string, cause error) {
+	if ts == nil || ts.mode == connectors.SnapshotOnly {
+		return
+	}
+	nt := ts.cur.clone()
+	nt.Stale = fmt.Sprintf("the DDL at %s (%q) changed it and etlq cannot apply that statement (%s)", at, abbreviate(q, 200), firstLine(cause))
+	if ts.bb != nil {
+		r.flush(ts)
+		ts.bb.release()
+		ts.bb = nil
+	}
+	ts.cur = nt
+	if r.st.opts.schemaChanges != "ignore" {
+		ts.out = nt
+	}
+	r.st.schemasDirty = true
+	for id, m := range r.maps {
+		if m.t.Ref == ts.ref {
+			delete(r.maps, id)
+		}
+	}
+	r.st.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on",
+		"table", ts.key, "position", at.String(), "ddl", abbreviate(q, 200), "error", firstLine(cause))
+}
+
+// tableMapSchema handles the table map of a table whose schema is stale:
+// with full row metadata the map gives the schema the rows were written
+// with; without, the rows are refused.
+func (r *binlogReader) tableMapSchema(ts *tableState, e *replication.TableMapEvent, at binlogPos) error {
+	if len(e.ColumnName) == 0 {
+		return staleError(ts, at)
+	}
+	nt, err := r.schemaFromTableMap(e, ts.cur)
+	if err != nil {
+		return fmt.Errorf("schema of %s at %s: %s; rebuilding it from the binlog's table map failed: %v: %s", ts.key, at, ts.cur.Stale, err, resnapshotHint)
+	}
+	r.st.log.Warn("schema rebuilt from the binlog's table map", "table", ts.key, "position", at.String())
+	if sameColumns(nt, ts.cur) {
+		// The statement changed nothing etlq decodes.
+		ts.cur = nt
+		if r.st.opts.schemaChanges != "ignore" {
+			ts.out = nt
+		}
+		r.st.schemasDirty = true
+		return nil
+	}
+	return r.changeSchema(ts, nt, at, "the binlog's table map")
+}
+
+// staleError is the refusal to decode rows of a table whose schema at this
+// position is not known.
+func staleError(ts *tableState, at binlogPos) error {
+	return fmt.Errorf("schema of %s at %s is not known: %s, and the binlog carries no column names to decode its rows with (binlog_row_metadata = MINIMAL): %s",
+		ts.key, at, ts.cur.Stale, resnapshotHint)
+}
