@@ -8,7 +8,9 @@ package connectors
 import (
 	"context"
 	"fmt"
+	"path"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -94,9 +96,51 @@ type StreamTable struct {
 	Snapshot SnapshotMode
 }
 
+// StreamPattern is a table pattern a stream follows: DB and a glob of
+// table names (`*`, `?`). A table that comes to match it while the stream
+// runs (CREATE TABLE, RENAME TABLE … TO) joins the stream with Snapshot's
+// mode; the tables matching it when the stream opens are in Tables.
+type StreamPattern struct {
+	DB, Table string
+	Snapshot  SnapshotMode
+}
+
+// HelperTable reports whether a table name is an online schema-change
+// tool's helper: gh-ost's ghost copy, changelog and swapped-out table
+// (_t_gho, _t_ghc, _t_del) and pt-online-schema-change's copy and old table
+// (_t_new, _t_old). A table pattern never matches one, so that their rows
+// never reach a target.
+func HelperTable(name string) bool {
+	if len(name) < 6 || name[0] != '_' {
+		return false
+	}
+	for _, suf := range []string{"_gho", "_ghc", "_del", "_new", "_old"} {
+		if len(name) > len(suf)+1 && name[len(name)-len(suf):] == suf {
+			return true
+		}
+	}
+	return false
+}
+
+// MatchTable reports whether table name matches the glob pattern of a
+// FROM clause (`*`, `?`, as path.Match): a pattern with glob characters
+// never matches a HelperTable.
+func MatchTable(pattern, name string) (bool, error) {
+	ok, err := path.Match(pattern, name)
+	if err != nil || !ok {
+		return false, err
+	}
+	if strings.ContainsAny(pattern, "*?[") && HelperTable(name) {
+		return false, nil
+	}
+	return true, nil
+}
+
 // StreamRequest asks a source for one change stream over several tables.
 type StreamRequest struct {
 	Tables []StreamTable
+	// Patterns are followed for tables that appear while the stream runs.
+	Patterns []StreamPattern
 	// Resume is the State of the last durable exec.Mark, or nil to start fresh.
 	Resume []byte
 	// Once: stop (Next returns io.EOF) after the snapshots and after the binlog
@@ -234,6 +278,29 @@ type Retrier interface {
 // gives the stream a floor above it (StreamRequest.VersionFloor).
 type VersionReader interface {
 	MaxVersion(ctx context.Context) (uint64, error)
+}
+
+// Truncater is a Writer of an upsert target that can remove, in order with
+// its writes, the rows that came from one source table (a TRUNCATE TABLE
+// at the source): every key the target shows as live, restricted by
+// Where, gets a tombstone of version Version, so that rows written later
+// (of larger versions) win over it and rows written before lose.
+type Truncater interface {
+	// Truncate queues the removal after every earlier Write; done is called
+	// once, in order with the Writes' callbacks, when it is durable or has
+	// failed for good.
+	Truncate(ctx context.Context, t Truncation, done func(error)) error
+}
+
+// Truncation is one TRUNCATE of a source table as an upsert target sees it.
+type Truncation struct {
+	Table   TableRef // the source table
+	Version uint64
+	// Where restricts the removal to the rows whose output column (key)
+	// holds the text (value): a pipeline reading several tables names
+	// the one truncated by its _table (and _db) output columns. Empty:
+	// every row of the target.
+	Where map[string]string
 }
 
 // Sink is a configured sink (one CREATE SINK, or an implicit stdout/file/http).

@@ -31,6 +31,10 @@ const (
 	OpUpdate = "update"
 	OpDelete = "delete"
 	OpRead   = "read"
+	// OpTruncate is a batch of one row, all table columns NULL: the table
+	// was emptied (TRUNCATE TABLE) at that position. Sinks in upsert mode
+	// remove that table's rows; the other modes keep the change.
+	OpTruncate = "truncate"
 )
 
 // Field metadata keys set by sources on table columns.

@@ -60,6 +60,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		}
 		src = d
 		froms = append(froms, fromTable{t, db, tb})
+		if strings.ContainsAny(tb, "*?[") {
+			pl.Patterns = append(pl.Patterns, connectors.TableRef{DB: db, Table: tb})
+		}
 	}
 
 	// INTO, FORMAT, MODE.

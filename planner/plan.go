@@ -51,7 +51,11 @@ type Pipeline struct {
 	Source   string
 	Snapshot connectors.SnapshotMode
 	Tables   []*TablePlan // one per matching source table
-	Sink     string       // SinkDecl name
+	// Patterns are the FROM names with glob characters (`*`, `?`), the
+	// glob in Table: a table that comes to match one while the pipeline
+	// runs joins it (Rebind plans it).
+	Patterns []connectors.TableRef
+	Sink     string // SinkDecl name
 	SinkKind string
 	Target   connectors.Target // Schema: output columns then exec.Sys* columns
 	// Output are the user output columns (name and type), in order.

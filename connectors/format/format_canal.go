@@ -98,6 +98,9 @@ func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, er
 	r := b.Record
 	typ := canalType(l.opAt(r, rows[0]))
 	e.id++
+	if typ == "TRUNCATE" {
+		return e.truncateMessage(l, b, rows[0]), nil
+	}
 	buf := append(e.buf[:0], `{"data":[`...)
 	var err error
 	for n, i := range rows {
@@ -152,6 +155,29 @@ func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, er
 	buf = append(buf, `"}`...)
 	e.buf = buf
 	return buf, nil
+}
+
+// truncateMessage is canal's message for a TRUNCATE TABLE at the source
+// (row i of b): a DDL message without rows.
+func (e *canalEncoder) truncateMessage(l *layout, b *exec.Batch, i int) []byte {
+	r := b.Record
+	buf := append(e.buf[:0], `{"data":null,"database":`...)
+	buf = appendJSONString(buf, b.DB)
+	buf = append(buf, `,"es":`...)
+	buf = strconv.AppendInt(buf, l.tsAt(r, i).UnixMilli(), 10)
+	buf = append(buf, `,"id":`...)
+	buf = strconv.AppendInt(buf, e.id, 10)
+	buf = append(buf, `,"isDdl":true,"mysqlType":null,"old":null,"pkNames":`...)
+	buf = append(buf, e.pk...)
+	buf = append(buf, `,"sql":`...)
+	buf = appendJSONString(buf, "TRUNCATE TABLE `"+strings.ReplaceAll(b.DB, "`", "``")+"`.`"+strings.ReplaceAll(b.Table, "`", "``")+"`")
+	buf = append(buf, `,"sqlType":null,"table":`...)
+	buf = appendJSONString(buf, b.Table)
+	buf = append(buf, `,"ts":`...)
+	buf = strconv.AppendInt(buf, e.opts.now().UnixMilli(), 10)
+	buf = append(buf, `,"type":"TRUNCATE"}`...)
+	e.buf = buf
+	return buf
 }
 
 // appendValue appends column c of row i as canal does: a string, or null.
@@ -273,6 +299,8 @@ func canalType(op string) string {
 		return "UPDATE"
 	case exec.OpDelete:
 		return "DELETE"
+	case exec.OpTruncate:
+		return "TRUNCATE"
 	}
 	return "INSERT"
 }

@@ -77,7 +77,7 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 			return err
 		}
 		buf = append(buf, `,"after":`...)
-		if op == exec.OpDelete {
+		if op == exec.OpDelete || op == exec.OpTruncate {
 			buf = append(buf, "null"...)
 		} else if buf, err = appendJSONRow(buf, l, r, i, false, true); err != nil {
 			return err
@@ -141,6 +141,8 @@ func debeziumOp(op string) string {
 		return "d"
 	case exec.OpRead:
 		return "r"
+	case exec.OpTruncate:
+		return "t"
 	}
 	return "c"
 }

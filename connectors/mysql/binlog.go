@@ -469,8 +469,14 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			return r.commit()
 		default:
 			if looksLikeDDL(q) {
-				if err := r.ddl(string(e.Schema), q, start); err != nil {
+				n0 := len(st.out)
+				if err := r.ddlStatement(string(e.Schema), q, start); err != nil {
 					return err
+				}
+				if k := len(st.out) - 1; k >= n0 && st.out[k].Mark == nil {
+					// The statement is a transaction of its own: its
+					// changes (truncates) end at a boundary.
+					st.out[k].Mark = st.mark(r.cur)
 				}
 				return r.commit()
 			}
@@ -488,6 +494,17 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
 		ts := st.byRef[ref]
+		if ts == nil {
+			if mode, ok := st.wanted(ref); ok {
+				// A table the stream follows, met without the statement
+				// that brought it (one etlq does not recognize): its
+				// rows so far come from a snapshot.
+				if err := r.join(ref, mode, nil, true, start, "met in the binlog"); err != nil {
+					return err
+				}
+				ts = st.byRef[ref]
+			}
+		}
 		if ts == nil || ts.mode == connectors.SnapshotOnly {
 			delete(r.maps, e.TableID)
 			return nil

@@ -31,7 +31,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		}
 		var refs []connectors.TableRef
 		for _, ts := range st.tables {
-			if ts.mode != connectors.SnapshotOnly {
+			if ts.mode != connectors.SnapshotOnly && !ts.gone {
 				refs = append(refs, ts.ref)
 			}
 		}

@@ -100,6 +100,12 @@ type snapshotter struct {
 	mode         string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
 	wm           *watermarks // watermark mode
 	active       []*tableState
+	// initial are the tables snapshotted from the start; added receives
+	// the tables that join while the stream runs (addTable), once the
+	// planner and the workers run (started).
+	initial []*tableState
+	added   chan *tableState
+	started bool
 }
 
 func newSnapshotter(st *stream) *snapshotter {
@@ -112,6 +118,7 @@ func newSnapshotter(st *stream) *snapshotter {
 			s.active = append(s.active, ts)
 		}
 	}
+	s.initial = append([]*tableState(nil), s.active...)
 	return s
 }
 
@@ -119,9 +126,16 @@ func (s *snapshotter) start() {
 	if len(s.active) == 0 {
 		return
 	}
+	s.startWorkers()
+}
+
+// startWorkers starts the planner and the chunk readers.
+func (s *snapshotter) startWorkers() {
+	s.started = true
 	n := s.st.opts.parallelism
 	s.work = make(chan *chunk)
 	s.sem = make(chan struct{}, 2*n)
+	s.added = make(chan *tableState, 1024)
 	s.wg.Add(1)
 	go s.plan()
 	for i := 0; i < n; i++ {
@@ -241,24 +255,68 @@ func (s *snapshotter) allDone() bool {
 func (s *snapshotter) plan() {
 	defer s.wg.Done()
 	defer close(s.work)
-	c, err := s.st.src.connect(s.ctx)
-	if err != nil {
-		s.fail(err)
-		return
-	}
+	var c *client.Conn
 	defer func() {
 		if c != nil {
 			c.Close()
 		}
 	}()
-	for _, ts := range s.active {
+	planOne := func(ts *tableState) bool {
+		if c == nil {
+			var err error
+			if c, err = s.st.src.connect(s.ctx); err != nil {
+				s.fail(err)
+				return false
+			}
+		}
 		if err := s.planTable(&c, ts); err != nil {
 			if s.ctx.Err() == nil {
 				s.fail(fmt.Errorf("snapshot of %s: %v", ts.key, err))
 			}
+			return false
+		}
+		return true
+	}
+	for _, ts := range s.initial {
+		if !planOne(ts) {
 			return
 		}
 	}
+	// Then the tables that join while the stream runs.
+	for {
+		select {
+		case ts := <-s.added:
+			if !planOne(ts) {
+				return
+			}
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// addTable snapshots ts, a table that joined the stream while it runs (a
+// table renamed into a pipeline's name or pattern), like a table of the
+// start: its chunks are placed in the binlog after the position where it
+// joined, and the reader waits for them as for any chunk. Called by the
+// binlog reader.
+func (s *snapshotter) addTable(ts *tableState) {
+	if s.mode == "exact" && s.st.flavor != "mariadb" {
+		// No snapshot was planned at the start, so no watermark table
+		// was set up: MySQL has no exact read-view position.
+		s.mode = "bracket"
+		s.st.log.Warn("snapshot of a table that joined placed by SHOW MASTER STATUS brackets: a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md", "table", ts.key)
+	}
+	s.mu.Lock()
+	ts.snap = &snapState{}
+	ts.snapDone.Store(false)
+	ts.rowsDone.Store(0)
+	s.active = append(s.active, ts)
+	s.mu.Unlock()
+	if !s.started {
+		s.startWorkers()
+	}
+	s.added <- ts
 }
 
 func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
@@ -975,6 +1033,9 @@ func (s *snapshotter) stateSnapshot() map[string]*snapState {
 	defer s.mu.Unlock()
 	out := map[string]*snapState{}
 	for _, ts := range s.st.tables {
+		if ts.gone {
+			continue
+		}
 		if ts.snap != nil {
 			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...)}
 			out[ts.key] = cp

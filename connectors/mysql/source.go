@@ -482,7 +482,7 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 		d, _ := r.GetString(i, 0)
 		t, _ := r.GetString(i, 1)
 		okDB, _ := path.Match(db, d)
-		okTable, _ := path.Match(pattern, t)
+		okTable, _ := connectors.MatchTable(pattern, t)
 		if okDB && okTable {
 			out = append(out, connectors.TableRef{DB: d, Table: t})
 		}

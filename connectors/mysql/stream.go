@@ -46,6 +46,9 @@ type tableState struct {
 	// progress
 	rowsDone, rowsTotal atomic.Int64
 	snapDone            atomic.Bool
+	// gone: the table left the stream (dropped, renamed away); a table
+	// of the same name that comes later is another tableState.
+	gone bool
 }
 
 // stream is an open change stream; see connectors.Stream.
@@ -62,7 +65,13 @@ type stream struct {
 	startMark *exec.Mark // see StartMark
 
 	tables []*tableState
-	byRef  map[connectors.TableRef]*tableState
+	byRef  map[connectors.TableRef]*tableState // the tables in the stream now
+	// requested are the tables asked for by name, with their modes: one
+	// that leaves and comes back (re-created, renamed back) joins again.
+	requested map[connectors.TableRef]connectors.SnapshotMode
+	// tablesMu guards tables and their gone flags against Progress, which
+	// another goroutine calls while the reader adds tables.
+	tablesMu sync.Mutex
 
 	out      []*exec.Batch // ready batches
 	consts   constStrings  // shared constant metadata arrays (meta.go)
@@ -147,6 +156,10 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		if _, dup := st.byRef[rt.Ref]; dup {
 			continue
 		}
+		if st.requested == nil {
+			st.requested = map[connectors.TableRef]connectors.SnapshotMode{}
+		}
+		st.requested[rt.Ref] = rt.Snapshot
 		ts := &tableState{ref: rt.Ref, mode: rt.Snapshot, key: rt.Ref.String()}
 		if t, ok := saved[rt.Ref]; ok && rt.Snapshot != connectors.SnapshotOnly {
 			ts.cur = t
@@ -525,7 +538,7 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 	if st.schemasDirty {
 		var schemas []*table
 		for _, ts := range st.tables {
-			if ts.mode != connectors.SnapshotOnly {
+			if ts.mode != connectors.SnapshotOnly && !ts.gone {
 				schemas = append(schemas, ts.cur)
 			}
 		}
@@ -559,8 +572,13 @@ func (st *stream) StartMark() *exec.Mark { return st.startMark }
 
 // Progress returns the snapshot progress of each table.
 func (st *stream) Progress() []connectors.Progress {
+	st.tablesMu.Lock()
+	defer st.tablesMu.Unlock()
 	out := make([]connectors.Progress, 0, len(st.tables))
 	for _, ts := range st.tables {
+		if ts.gone {
+			continue
+		}
 		out = append(out, connectors.Progress{Ref: ts.ref, RowsDone: ts.rowsDone.Load(), RowsTotal: ts.rowsTotal.Load(), Done: ts.snapDone.Load()})
 	}
 	return out

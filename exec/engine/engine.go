@@ -159,6 +159,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	r.routes = map[string][]*pipeRun{}
 	tables := map[connectors.TableRef]connectors.SnapshotMode{}
+	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
 	var names []string
 	for _, p := range r.pipes {
 		pr, err := newPipeRun(ctx, p, r.sinks[p.Sink], r.opts)
@@ -177,13 +178,24 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		if n, ok := p.Options["batch_rows"].(int64); ok && int(n) > req.BatchRows {
 			req.BatchRows = int(n)
 		}
+		for _, pat := range p.Patterns {
+			if p.Snapshot == connectors.SnapshotOnly {
+				continue // its scan is over before a table can join
+			}
+			mode, seen := patterns[pat]
+			if !seen {
+				mode = p.Snapshot
+			}
+			patterns[pat] = mergeSnapshot(mode, p.Snapshot)
+		}
 		for _, t := range p.Tables {
 			key := t.Ref.String()
 			r.routes[key] = append(r.routes[key], pr)
 			mode, seen := tables[t.Ref]
-			if !seen || p.Snapshot == connectors.SnapshotInitial || (p.Snapshot == connectors.SnapshotOnly && mode == connectors.SnapshotNever) {
-				tables[t.Ref] = p.Snapshot
+			if !seen {
+				mode = p.Snapshot
 			}
+			tables[t.Ref] = mergeSnapshot(mode, p.Snapshot)
 		}
 	}
 	defer r.closeRuns()
@@ -191,6 +203,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode})
 	}
 	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
+	for ref, mode := range patterns {
+		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode})
+	}
+	sort.Slice(req.Patterns, func(i, j int) bool {
+		return req.Patterns[i].DB+"."+req.Patterns[i].Table < req.Patterns[j].DB+"."+req.Patterns[j].Table
+	})
 	sort.Strings(names)
 
 	if req.VersionFloor, err = r.versionFloor(ctx); err != nil {
@@ -374,8 +392,19 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 	if b.Record == nil {
 		return nil
 	}
+	if _, known := r.routes[b.DB+"."+b.Table]; !known {
+		if err := r.joinTable(ctx, b); err != nil {
+			return err
+		}
+	}
 	for _, pr := range r.routes[b.DB+"."+b.Table] {
-		if b.Snapshot && pr.p.Snapshot == connectors.SnapshotNever {
+		if !pr.wants(b) {
+			continue
+		}
+		if isTruncate(b) {
+			if err := r.truncate(ctx, pr, b, seq); err != nil {
+				return err
+			}
 			continue
 		}
 		if b.NumRows() == 0 && !pr.schemaChanged(b) {
@@ -411,6 +440,26 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		}
 	}
 	return nil
+}
+
+// mergeSnapshot is the snapshot mode the source is asked for, for a table
+// that two pipelines read with modes a and b: a scan when either wants one
+// (initial, only), the binlog when either follows it (initial, never). The
+// stream then carries what every pipeline needs, and each pipeline keeps
+// only its own part (pipeRun.wants): never+only is initial at the source,
+// whose snapshot rows go to the only pipeline and binlog changes to the
+// never pipeline.
+func mergeSnapshot(a, b connectors.SnapshotMode) connectors.SnapshotMode {
+	scan := a != connectors.SnapshotNever || b != connectors.SnapshotNever
+	follow := a != connectors.SnapshotOnly || b != connectors.SnapshotOnly
+	switch {
+	case scan && follow:
+		return connectors.SnapshotInitial
+	case scan:
+		return connectors.SnapshotOnly
+	default:
+		return connectors.SnapshotNever
+	}
 }
 
 // commitLoop commits acknowledged marks as they become ready, at most once

@@ -170,6 +170,19 @@ func findMeta(s *arrow.Schema) (metaIndex, error) {
 	return m, err
 }
 
+// wants reports whether the pipeline takes batch b by its own SNAPSHOT mode,
+// whatever other pipelines read the same table with: never takes no
+// snapshot rows, only takes nothing but snapshot rows.
+func (pr *pipeRun) wants(b *exec.Batch) bool {
+	switch pr.p.Snapshot {
+	case connectors.SnapshotNever:
+		return !b.Snapshot
+	case connectors.SnapshotOnly:
+		return b.Snapshot
+	}
+	return true
+}
+
 func (pr *pipeRun) close() {
 	if pr.writer != nil {
 		pr.writer.Close()

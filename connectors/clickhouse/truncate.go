@@ -1,0 +1,106 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+var _ connectors.Truncater = (*writer)(nil)
+
+// Truncate removes, after every earlier Write, the rows of an upsert
+// target that t names (connectors.Truncater): one INSERT … SELECT writes a
+// tombstone of version t.Version for every key the table shows as live.
+// It waits until every earlier insert is acknowledged, so that the rows
+// they wrote are seen; a later insert seen too is no harm, since its
+// larger version wins over the tombstone.
+func (w *writer) Truncate(ctx context.Context, t connectors.Truncation, done func(error)) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("clickhouse writer for %s is closed", w.target)
+	}
+	if w.layout.mode != connectors.ModeUpsert {
+		return fmt.Errorf("clickhouse %s: truncate of an %s table", w.target, w.layout.mode)
+	}
+	if err := w.seal(ctx); err != nil {
+		return err
+	}
+	select {
+	case w.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.ctx.Done():
+		return errClosed
+	}
+	g := &group{items: []item{{nil, done}}, finished: make(chan struct{}), acked: make(chan struct{})}
+	prev, q := w.last, w.truncateQuery(t)
+	w.last = g
+	w.order <- g
+	go func() {
+		defer func() {
+			<-w.slots
+			close(g.finished)
+		}()
+		if prev != nil {
+			select {
+			case <-prev.acked:
+			case <-w.ctx.Done():
+				g.err = errClosed
+				return
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			err := w.conn.Exec(w.ctx, q)
+			if err == nil {
+				slog.Info("clickhouse: removed a truncated table's rows", "table", w.target, "source", t.Table.String(), "version", t.Version)
+				return
+			}
+			if w.ctx.Err() != nil {
+				g.err = errClosed
+				return
+			}
+			if !retryable(err) {
+				g.err = fmt.Errorf("clickhouse truncate of %s in %s: %w", t.Table, w.target, err)
+				return
+			}
+			d := backoff(attempt, w.opts.maxBackoff)
+			slog.Warn("clickhouse: truncate failed, retrying", "table", w.target, "attempt", attempt+1, "in", d, "error", err)
+			if sleep(w.ctx, d) != nil {
+				g.err = errClosed
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// truncateQuery returns the INSERT … SELECT of tombstones for t.
+func (w *writer) truncateQuery(t connectors.Truncation) string {
+	l := w.layout
+	keys := make([]string, len(l.key))
+	for i, k := range l.key {
+		keys[i] = quote(k)
+	}
+	var conds []string
+	names := make([]string, 0, len(t.Where))
+	for c := range t.Where {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	for _, c := range names {
+		conds = append(conds, "toString("+quote(c)+") = "+quoteString(t.Where[c]))
+	}
+	where := quote(colIsDeleted) + " = 0"
+	if len(conds) > 0 {
+		where += " AND " + strings.Join(conds, " AND ")
+	}
+	k := strings.Join(keys, ", ")
+	return "INSERT INTO " + l.qualified() + " (" + k + ", " + quote(colVersion) + ", " + quote(colIsDeleted) + ") SELECT " +
+		k + ", toUInt64(" + strconv.FormatUint(t.Version, 10) + "), toUInt8(1) FROM " + l.qualified() + " FINAL WHERE " + where
+}

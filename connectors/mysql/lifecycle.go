@@ -1,0 +1,263 @@
+package mysql
+
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// A table's life in a stream (docs/live-tables.md): TRUNCATE queues a
+// truncate change; DROP and RENAME … TO another name make it leave (a
+// truncate change first, so that upsert targets lose its rows); CREATE,
+// and RENAME … TO a name the stream wants (asked for by name, or matching
+// one of its patterns), make a table join — created, it is empty and its
+// rows follow in the binlog; renamed in, it has rows and is snapshotted.
+
+// lifeStep is one lifecycle change of a DDL statement.
+type lifeStep struct {
+	kind     lifeKind
+	from, to connectors.TableRef
+	create   *createTable // lifeCreate, when the DDL parser gave it
+	// fromSchema is the schema of the renamed table when the stream
+	// followed it (set by leaves).
+	fromSchema *table
+}
+
+// lifeSteps returns the lifecycle changes of statement q (default database
+// db): from the DDL parser (ddl_parse.go), or, for a statement it
+// rejects, from the small recognizer of lifecycle_parse.go. Temporary
+// tables have no binlog rows and are left out.
+func lifeSteps(db, q string) []lifeStep {
+	var out []lifeStep
+	changes, err := parseDDL(db, q)
+	if err != nil {
+		lc := parseLife(db, q)
+		switch lc.kind {
+		case lifeTruncate, lifeDrop:
+			for _, f := range lc.from {
+				out = append(out, lifeStep{kind: lc.kind, from: f})
+			}
+		case lifeRename:
+			for i := range lc.from {
+				out = append(out, lifeStep{kind: lifeRename, from: lc.from[i], to: lc.to[i]})
+			}
+		case lifeCreate:
+			out = append(out, lifeStep{kind: lifeCreate, to: lc.to[0]})
+		}
+		return out
+	}
+	for _, ch := range changes {
+		switch c := ch.(type) {
+		case *truncateTable:
+			out = append(out, lifeStep{kind: lifeTruncate, from: c.Ref})
+		case *dropTable:
+			if !c.Temporary {
+				out = append(out, lifeStep{kind: lifeDrop, from: c.Ref})
+			}
+		case *renameTable:
+			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To})
+		case *createTable:
+			if !c.Temporary {
+				out = append(out, lifeStep{kind: lifeCreate, to: c.Ref, create: c})
+			}
+		}
+	}
+	return out
+}
+
+// ddlStatement handles a DDL query event at position at: first the tables
+// it empties or removes (truncate changes, tables leaving), then the
+// schema history of the tables that stay (ddl), then the tables that join.
+func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
+	steps := lifeSteps(schema, q)
+	r.leaves(steps, at)
+	if err := r.ddl(schema, q, at); err != nil {
+		return err
+	}
+	return r.joins(steps, at)
+}
+
+// leaves queues the truncate changes and makes the dropped and renamed
+// tables leave the stream, in statement order.
+func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
+	st := r.st
+	for i := range steps {
+		s := &steps[i]
+		ts := st.byRef[s.from]
+		if ts == nil {
+			continue
+		}
+		switch s.kind {
+		case lifeTruncate:
+			if ts.mode != connectors.SnapshotOnly {
+				r.truncate(ts, at)
+				st.log.Info("table truncated", "table", ts.key, "position", at.String())
+			}
+		case lifeDrop:
+			r.leave(ts, at, "dropped")
+		case lifeRename:
+			s.fromSchema = ts.cur
+			r.leave(ts, at, "renamed to "+s.to.String())
+		}
+	}
+}
+
+// joins adds the tables the statement brings under a name the stream
+// follows: created (empty, nothing to scan) or renamed in (snapshotted).
+func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
+	st := r.st
+	for _, s := range steps {
+		if s.kind != lifeCreate && s.kind != lifeRename {
+			continue
+		}
+		mode, ok := st.wanted(s.to)
+		if !ok || st.byRef[s.to] != nil {
+			continue
+		}
+		if s.kind == lifeRename {
+			var t *table
+			if s.fromSchema != nil && s.fromSchema.Stale == "" {
+				t = s.fromSchema.clone()
+				t.Ref = s.to
+			}
+			if err := r.join(s.to, mode, t, true, at, "renamed from "+s.from.String()); err != nil {
+				return err
+			}
+			continue
+		}
+		// Created by this statement: empty (CREATE … SELECT's rows follow
+		// as row events), nothing to scan. Its schema comes from the
+		// statement where it can, so that a later ALTER already in the
+		// server's information_schema does not decode these rows.
+		var t *table
+		if c := s.create; c != nil {
+			switch {
+			case c.Like != nil:
+				if lt := st.byRef[*c.Like]; lt != nil && lt.cur.Stale == "" {
+					t = lt.cur.clone()
+					t.Ref = s.to
+				}
+			case !c.AsSelect && c.Def != nil:
+				if nt, err := r.applier().create(c); err == nil {
+					t = nt
+				}
+			}
+		}
+		if err := r.join(s.to, mode, t, false, at, "created"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wanted reports whether the stream follows a table named ref that is not
+// in it, and with which snapshot mode: a table asked for by name (that
+// left and comes back) or one matching a pattern. SNAPSHOT only tables do
+// not come back: their scan is over.
+func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool) {
+	if mode, ok := st.requested[ref]; ok {
+		return mode, mode != connectors.SnapshotOnly
+	}
+	found := false
+	var mode connectors.SnapshotMode
+	for _, p := range st.req.Patterns {
+		if p.DB != ref.DB || p.Snapshot == connectors.SnapshotOnly {
+			continue
+		}
+		if ok, _ := connectors.MatchTable(p.Table, ref.Table); !ok {
+			continue
+		}
+		if !found || p.Snapshot == connectors.SnapshotInitial {
+			mode = p.Snapshot
+		}
+		found = true
+	}
+	return mode, found
+}
+
+// join adds table ref to the stream at position at, with schema t (nil:
+// as the server has it now). With snapshot (a table renamed in, or met in the
+// binlog without its CREATE) its rows are read as a snapshot placed after
+// at, unless its mode is never.
+func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, t *table, snapshot bool, at binlogPos, why string) error {
+	st := r.st
+	if t == nil {
+		c, err := st.src.connect(context.Background())
+		if err != nil {
+			return err
+		}
+		t, err = readTable(c, ref)
+		c.Close()
+		if err != nil {
+			// Gone again already (dropped or renamed later in the binlog):
+			// the statements that follow say what became of it.
+			st.log.Warn("table not joined: it cannot be read", "table", ref.String(), "position", at.String(), "cause", why, "error", err.Error())
+			return nil
+		}
+	}
+	ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t}
+	st.tablesMu.Lock()
+	st.tables = append(st.tables, ts)
+	st.tablesMu.Unlock()
+	st.byRef[ref] = ts
+	st.schemasDirty = true
+	if snapshot && mode != connectors.SnapshotNever {
+		st.snap.addTable(ts)
+		st.log.Info("table joined the stream; snapshotting it", "table", ts.key, "position", at.String(), "cause", why)
+	} else {
+		ts.snapDone.Store(true)
+		st.log.Info("table joined the stream", "table", ts.key, "position", at.String(), "cause", why)
+	}
+	return nil
+}
+
+// leave removes ts from the stream at position at: a truncate change first
+// (upsert targets lose its rows), then its rows are no longer decoded.
+func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
+	st := r.st
+	if ts.mode != connectors.SnapshotOnly {
+		r.truncate(ts, at)
+	}
+	st.tablesMu.Lock()
+	ts.gone = true
+	st.tablesMu.Unlock()
+	delete(st.byRef, ts.ref)
+	for id, m := range r.maps {
+		if m.t.Ref == ts.ref {
+			delete(r.maps, id)
+		}
+	}
+	st.schemasDirty = true
+	st.log.Info("table left the stream; its rows leave upsert targets", "table", ts.key, "position", at.String(), "cause", why)
+}
+
+// truncate queues the change "ts was emptied at at": a batch of one row
+// with op truncate, every table column NULL.
+func (r *binlogReader) truncate(ts *tableState, at binlogPos) {
+	st := r.st
+	if ts.bb != nil {
+		r.flush(ts)
+		ts.bb.release()
+		ts.bb = nil
+	}
+	schema := ts.out.streamSchema(st.req.Before)
+	n := len(ts.out.Cols)
+	if st.req.Before {
+		n *= 2
+	}
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	for i := range n {
+		cols = append(cols, array.MakeArrayOfNull(st.mem, schema.Field(i).Type, 1))
+	}
+	cols = append(cols, metaArrays(st.mem, nil, ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpTruncate, ts: r.trxTs, pos: at.String(), ver: st.version, n: 1}})...)
+	st.version++
+	rec := array.NewRecordBatch(schema, cols, 1)
+	for _, a := range cols {
+		a.Release()
+	}
+	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table})
+}

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// isTruncate reports whether b is a source table's truncate change: one
+// row of op exec.OpTruncate.
+func isTruncate(b *exec.Batch) bool {
+	if b.Record == nil || b.Record.NumRows() != 1 {
+		return false
+	}
+	idx := b.Record.Schema().FieldIndices(exec.ColOp)
+	if len(idx) == 0 {
+		return false
+	}
+	ops, ok := b.Record.Column(idx[0]).(*array.String)
+	return ok && ops.IsValid(0) && ops.Value(0) == exec.OpTruncate
+}
+
+// truncate delivers a truncate change b to pipeline pr under tracker
+// sequence seq. An upsert target whose writer is a connectors.Truncater
+// loses that table's rows (tombstones of b's version); any other target
+// gets the change as a row: _op = 'truncate', the output columns NULL
+// (their type's zero where the column cannot be NULL).
+func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
+	tr := pr.tables[b.DB+"."+b.Table]
+	if tr == nil {
+		return nil
+	}
+	pr.stats.RowsIn.Add(1)
+	rec := b.Record
+	m, err := findMeta(rec.Schema())
+	if err != nil {
+		return err
+	}
+	version := rec.Column(m.version).(*array.Uint64).Value(0)
+	ref := connectors.TableRef{DB: b.DB, Table: b.Table}
+	if t, ok := pr.writer.(connectors.Truncater); ok && pr.p.Target.Mode == connectors.ModeUpsert {
+		where := map[string]string{}
+		for i, e := range tr.plan.Outputs {
+			switch e.String() {
+			case exec.ColTable:
+				where[tr.plan.Output[i].Name] = b.Table
+			case exec.ColDB:
+				where[tr.plan.Output[i].Name] = b.DB
+			}
+		}
+		if len(pr.tables) > 1 && where[pickTable(tr)] == "" {
+			pr.log.Warn("truncate: the target keeps the rows of the truncated table: the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
+				"pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.pos), 0))
+			return nil
+		}
+		r.tracker.add(seq)
+		pr.log.Info("truncate: removing the table's rows from the target", "pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.pos), 0))
+		err := t.Truncate(ctx, connectors.Truncation{Table: ref, Version: version, Where: where}, func(err error) {
+			if err == nil {
+				pr.stats.Batches.Add(1)
+			} else {
+				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			}
+			r.tracker.done(seq, err)
+		})
+		if err != nil {
+			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			r.tracker.done(seq, err)
+		}
+		return err
+	}
+
+	// The outputs over the row: metadata columns (_op, _table …) keep
+	// their values, expressions of the table's columns are NULL.
+	var proj arrow.RecordBatch
+	if sameLayout(rec.Schema(), tr.plan.Input) {
+		if proj, err = tr.prog.Project(ctx, b, []int32{0}); err != nil {
+			return err
+		}
+		defer proj.Release()
+	}
+	schema := tr.plan.Sink
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	defer func() { releaseAll(cols) }()
+	for i := range schema.NumFields() {
+		f := schema.Field(i)
+		var a arrow.Array
+		switch {
+		case f.Name == exec.SysVersion || f.Name == exec.SysOp || f.Name == exec.SysTs || f.Name == exec.SysPos:
+			src := map[string]int{exec.SysVersion: m.version, exec.SysOp: m.op, exec.SysTs: m.ts, exec.SysPos: m.pos}[f.Name]
+			a = rec.Column(src)
+			a.Retain()
+		case f.Name == exec.SysDeleted:
+			a = uint8Array(pr.alloc, []uint8{0})
+		case proj != nil && i < len(tr.plan.Output) && (f.Nullable || proj.Column(i).IsValid(0)) && arrow.TypeEqual(proj.Column(i).DataType(), f.Type):
+			a = proj.Column(i)
+			a.Retain()
+		default:
+			// NULL, or the type's zero where the column cannot be NULL
+			// (a key column of a changelog table).
+			bld := array.NewBuilder(pr.alloc, f.Type)
+			if f.Nullable {
+				bld.AppendNull()
+			} else {
+				bld.AppendEmptyValue()
+			}
+			a = bld.NewArray()
+			bld.Release()
+		}
+		cols = append(cols, a)
+	}
+	out := &exec.Batch{Record: array.NewRecordBatch(schema, cols, 1), DB: b.DB, Table: b.Table}
+	r.tracker.add(seq)
+	if err := pr.writer.Write(ctx, out, func(err error) {
+		if err == nil {
+			pr.stats.RowsOut.Add(1)
+			pr.stats.Batches.Add(1)
+		} else {
+			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+		r.tracker.done(seq, err)
+	}); err != nil {
+		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		r.tracker.done(seq, err)
+		return err
+	}
+	return nil
+}
+
+// pickTable returns the output column that holds _table, or "".
+func pickTable(tr *tableRun) string {
+	for i, e := range tr.plan.Outputs {
+		if e.String() == exec.ColTable {
+			return tr.plan.Output[i].Name
+		}
+	}
+	return ""
+}
+
+// joinTable routes the batches of a table the stream delivers without a
+// route yet — one created (or renamed) under a pipeline's pattern while
+// the stream runs — to each pipeline whose pattern it matches, planned for
+// its schema. SNAPSHOT only pipelines take no table that joins later.
+func (r *sourceRun) joinTable(ctx context.Context, b *exec.Batch) error {
+	key := b.DB + "." + b.Table
+	r.routes[key] = nil // looked at: an unmatched table is not looked at again
+	for _, pr := range r.runs {
+		if pr.p.Snapshot == connectors.SnapshotOnly {
+			continue
+		}
+		for _, pat := range pr.p.Patterns {
+			if ok, _ := connectors.MatchTable(pat.Table, b.Table); !ok || pat.DB != b.DB {
+				continue
+			}
+			tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
+			if err != nil {
+				return fmt.Errorf("pipeline %s: table %s joined under %s: %w", pr.p.Name, key, pat, err)
+			}
+			tr, err := newTableRun(pr.p, tp, pr.alloc)
+			if err != nil {
+				return err
+			}
+			pr.tables[key] = tr
+			r.routes[key] = append(r.routes[key], pr)
+			pr.log.Info("table joined the pipeline", "pipeline", pr.p.Name, "table", key, "pattern", pat.String(), "columns", len(tp.Output))
+			break
+		}
+	}
+	return nil
+}
