@@ -175,7 +175,7 @@ func (c *planCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	planner.Explain(os.Stdout, plan, ddl)
+	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
 	return nil
 }
 
