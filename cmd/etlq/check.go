@@ -41,6 +41,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 			return err
 		}
 		errs = append(errs, checkStreams(ctx, plan)...)
+		errs = append(errs, checkGrants(ctx, plan)...)
 		if c.Strict {
 			errs = append(errs, warns...)
 			warns = nil
