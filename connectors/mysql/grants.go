@@ -78,7 +78,7 @@ func (s *Source) MissingGrants(ctx context.Context, req connectors.StreamRequest
 		for _, p := range []string{"CREATE", "INSERT", "DELETE"} {
 			if !global[p] && !schemaPrivilege(c, db, p) {
 				out = append(out, connectors.MissingGrant{User: user, Privilege: p + " ON " + quoteIdent(db) + ".*",
-					Why: "to write snapshot watermarks into " + wt + " (or set snapshot_position = 'bracket')",
+					Why:   "to write snapshot watermarks into " + wt + " (or set snapshot_position = 'bracket')",
 					Grant: "GRANT " + p + " ON " + quoteIdent(db) + ".* TO " + user + ";"})
 			}
 		}
