@@ -211,6 +211,33 @@ type StreamChecker interface {
 	CheckStream(ctx context.Context, req StreamRequest) error
 }
 
+// SourceGrantChecker is a Source that can name the privileges its user
+// lacks for req: `etlq check` reports each with the statement that grants
+// it.
+type SourceGrantChecker interface {
+	MissingGrants(ctx context.Context, req StreamRequest) ([]MissingGrant, error)
+}
+
+// SinkGrantChecker is a Sink that can name the privileges its user lacks
+// to create and write targets.
+type SinkGrantChecker interface {
+	MissingGrants(ctx context.Context, targets []Target) ([]MissingGrant, error)
+}
+
+// MissingGrant is a privilege the connecting user lacks: what it is
+// needed for and the statement an administrator runs to grant it.
+type MissingGrant struct {
+	User      string // as the server names it, e.g. 'etl'@'%'
+	Privilege string // e.g. "REPLICATION SLAVE"
+	Why       string // e.g. "to read the binlog"
+	Grant     string // what grants it, e.g. "GRANT REPLICATION SLAVE ON *.* TO 'etl'@'%';"
+}
+
+// String is "user 'etl'@'%' lacks X (why): GRANT …;".
+func (g MissingGrant) String() string {
+	return "user " + g.User + " lacks " + g.Privilege + " (" + g.Why + "): " + g.Grant
+}
+
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
 	// Tables lists the tables whose database matches db and whose name

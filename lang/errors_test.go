@@ -210,7 +210,7 @@ func TestExpand(t *testing.T) {
 		"y.etl:2:25: environment variable \"ALSO_UNSET\" is not set\n" +
 		"  'mysql://u:${UNSET}@h/${ALSO_UNSET}';\n" +
 		"                        ^~~~~~~~~~~~~\n" +
-		"y.etl:3:36: invalid variable name \"BAD NAME\" in ${…} (letters, digits and _, not starting with a digit)\n" +
+		"y.etl:3:36: invalid variable name \"BAD NAME\" in ${…} (letters, digits and _, not starting with a digit; or file:PATH)\n" +
 		"CREATE SINK k INTO clickhouse 'c://${BAD NAME}';\n" +
 		"                                   ^~~~~~~~~~~\n" +
 		"y.etl:4:37: unterminated \"${\": missing \"}\"\n" +

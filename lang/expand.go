@@ -1,22 +1,51 @@
 package lang
 
 import (
+	"os"
 	"strings"
 )
 
 // Expand replaces ${NAME} in the DSNs of sources and sinks, in the targets
 // of INTO file/http and in the string values of WITH options, using lookup
-// (usually os.LookupEnv). It sets StringLit.Value (or Literal.Value for
-// options) and keeps Raw, so that fmt and error messages never show the
-// expanded text. "$${" stands for a literal "${". An unset variable is an
-// error at the position of its "${"; an empty value is not.
+// (usually os.LookupEnv), and ${file:PATH} by the content of the file PATH
+// (the Docker and Kubernetes secrets convention; one trailing newline
+// dropped). It sets StringLit.Value (or Literal.Value for options) and
+// keeps Raw, so that fmt and error messages never show the expanded text.
+// "$${" stands for a literal "${". An unset variable or an unreadable file
+// is an error at the position of its "${"; an empty value is not.
+//
+// In a DSN or URL (scheme://user:password@host…), a value put into the
+// user:password part is percent-escaped, so that a password with '@', ':',
+// '/', '#' or '%' means itself: the connector reads it back unescaped.
 func Expand(f *File, lookup func(string) (string, bool)) Errors {
+	return ExpandWith(f, Expansion{Lookup: lookup})
+}
+
+// Expansion is how ExpandWith resolves references.
+type Expansion struct {
+	// Lookup resolves ${NAME} (usually os.LookupEnv).
+	Lookup func(string) (string, bool)
+	// ReadFile resolves ${file:PATH}; nil: os.ReadFile.
+	ReadFile func(string) ([]byte, error)
+	// Secret, when set, is called with each value that is a secret: the
+	// content of a ${file:…} and a value put into the password of a DSN.
+	Secret func(string)
+}
+
+// ExpandWith is Expand with the file reader and a secret hook given.
+func ExpandWith(f *File, x Expansion) Errors {
+	if x.ReadFile == nil {
+		x.ReadFile = os.ReadFile
+	}
+	if x.Secret == nil {
+		x.Secret = func(string) {}
+	}
 	var errs Errors
 	str := func(s *StringLit) {
 		if s == nil {
 			return
 		}
-		v, e := expandRaw(s.Raw, s.Pos, lookup)
+		v, e := expandRaw(s.Raw, s.Pos, x, true)
 		errs = append(errs, e...)
 		if len(e) == 0 {
 			s.Value = v
@@ -25,7 +54,7 @@ func Expand(f *File, lookup func(string) (string, bool)) Errors {
 	opts := func(os []*Option) {
 		for _, o := range os {
 			if l, ok := o.Value.(*Literal); ok && l.Kind == LitString {
-				v, e := expandRaw(l.Raw, l.Pos, lookup)
+				v, e := expandRaw(l.Raw, l.Pos, x, false)
 				errs = append(errs, e...)
 				if len(e) == 0 {
 					l.Value = v
@@ -52,8 +81,9 @@ func Expand(f *File, lookup func(string) (string, bool)) Errors {
 }
 
 // expandRaw unquotes the string literal raw (written at pos) and replaces
-// its ${NAME} references.
-func expandRaw(raw string, pos Pos, lookup func(string) (string, bool)) (string, Errors) {
+// its ${NAME} and ${file:PATH} references; in a DSN (dsn), values in the
+// userinfo are percent-escaped.
+func expandRaw(raw string, pos Pos, x Expansion, dsn bool) (string, Errors) {
 	if len(raw) < 2 {
 		return raw, nil
 	}
@@ -69,6 +99,7 @@ func expandRaw(raw string, pos Pos, lookup func(string) (string, bool)) (string,
 		return p, e
 	}
 	body := raw[:len(raw)-1]
+	ui := userinfoOf(body, 1)
 	for i := 1; i < len(body); {
 		switch {
 		case body[i] == '\'' && i+1 < len(body) && body[i+1] == '\'':
@@ -86,12 +117,16 @@ func expandRaw(raw string, pos Pos, lookup func(string) (string, bool)) (string,
 			}
 			name := body[i+2 : i+end]
 			p, e := at(i, i+end+1)
-			switch v, ok := lookup(name); {
-			case !validVarName(name):
-				errs = append(errs, &Error{Pos: p, EndPos: e, Msg: "invalid variable name " + quote(name) + " in ${…} (letters, digits and _, not starting with a digit)"})
-			case !ok:
-				errs = append(errs, &Error{Pos: p, EndPos: e, Msg: "environment variable " + quote(name) + " is not set"})
-			default:
+			v, err := resolveRef(name, x)
+			if err != "" {
+				errs = append(errs, &Error{Pos: p, EndPos: e, Msg: err})
+			} else {
+				if dsn && ui.ok && i >= ui.start && i < ui.end {
+					if i > ui.colon {
+						x.Secret(v)
+					}
+					v = escapeUserinfo(v)
+				}
 				sb.WriteString(v)
 			}
 			i += end + 1
@@ -101,6 +136,32 @@ func expandRaw(raw string, pos Pos, lookup func(string) (string, bool)) (string,
 		}
 	}
 	return sb.String(), errs
+}
+
+// resolveRef resolves the name inside ${…}: "file:PATH" or a variable.
+// It returns an error message, or "".
+func resolveRef(name string, x Expansion) (string, string) {
+	if path, ok := strings.CutPrefix(name, "file:"); ok {
+		if path == "" {
+			return "", "empty file name in ${file:…}"
+		}
+		b, err := x.ReadFile(path)
+		if err != nil {
+			return "", "cannot read secret file: " + strings.TrimPrefix(err.Error(), "open ")
+		}
+		v := strings.TrimSuffix(string(b), "\n")
+		v = strings.TrimSuffix(v, "\r")
+		x.Secret(v)
+		return v, ""
+	}
+	if !validVarName(name) {
+		return "", "invalid variable name " + quote(name) + " in ${…} (letters, digits and _, not starting with a digit; or file:PATH)"
+	}
+	v, ok := x.Lookup(name)
+	if !ok {
+		return "", "environment variable " + quote(name) + " is not set"
+	}
+	return v, ""
 }
 
 func validVarName(s string) bool {

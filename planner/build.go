@@ -3,7 +3,6 @@ package planner
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -112,25 +111,12 @@ func (b *builder) connection(what string, name, kind *lang.Ident, with []*lang.O
 	return k, b.bindOptions(with, what+" "+name.Name, spec.Options), true
 }
 
-// Redact replaces the password of a DSN by "****", also in a DSN that
-// url.Parse refuses.
+// Redact returns a DSN or URL fit to print (connectors.RedactDSN): its
+// password and credential parameters replaced by "****", also in a DSN
+// that url.Parse refuses or one in the go-sql-driver form. ${…}
+// references are shown as written.
 func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		if p := connectors.DSNPassword(dsn); p != "" {
-			return strings.Replace(dsn, ":"+p+"@", ":****@", 1)
-		}
-		return dsn
-	}
-	if u.User == nil {
-		return dsn
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "****")
-		s := u.String()
-		return strings.Replace(s, "%2A%2A%2A%2A", "****", 1)
-	}
-	return dsn
+	return connectors.RedactDSN(dsn)
 }
 
 // resolveSource picks the source of a FROM table name and returns it with

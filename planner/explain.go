@@ -5,6 +5,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/etlq/etlq/lang"
 )
 
 // Explain writes the dataflow of every pipeline: source, tables, filter,
@@ -61,7 +63,8 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 				if w, ok := p.Written[k]; ok {
 					v = w // a ${VAR} may be a secret: shown as written
 				}
-				opts = append(opts, fmt.Sprintf("%s = %v", k, v))
+				// A secret written inline (headers, signing_secret) is masked.
+				opts = append(opts, string(lang.MaskSecrets([]byte(fmt.Sprintf("%s = %v", k, v)))))
 			}
 			sort.Strings(opts)
 			fmt.Fprintf(w, "  options    %s\n", strings.Join(opts, ", "))

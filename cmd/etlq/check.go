@@ -41,6 +41,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 			return err
 		}
 		errs = append(errs, checkStreams(ctx, plan)...)
+		errs = append(errs, checkGrants(ctx, plan)...)
 		if c.Strict {
 			errs = append(errs, warns...)
 			warns = nil
@@ -175,7 +176,7 @@ func (c *planCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	planner.Explain(os.Stdout, plan, ddl)
+	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
 	return nil
 }
 

@@ -30,10 +30,18 @@ func load(path string) (*loaded, error) {
 	if err != nil {
 		return nil, formatErr(err, src)
 	}
-	if errs := lang.Expand(f, os.LookupEnv); len(errs) > 0 {
+	if errs := expand(f); len(errs) > 0 {
 		return nil, formatErr(errs, src)
 	}
-	return &loaded{path: path, src: src, file: f}, nil
+	// src is kept for error messages only: with the passwords written
+	// in it masked.
+	return &loaded{path: path, src: lang.MaskSecrets(src), file: f}, nil
+}
+
+// expand replaces ${VAR} and ${file:PATH} in f; what is a secret (a
+// file's content, a DSN's password) is hidden from every later message.
+func expand(f *lang.File) lang.Errors {
+	return lang.ExpandWith(f, lang.Expansion{Lookup: os.LookupEnv, Secret: connectors.RegisterSecret})
 }
 
 // fileError is an error already formatted for the terminal.
@@ -41,7 +49,10 @@ type fileError struct{ text string }
 
 func (e fileError) Error() string { return e.text }
 
+// formatErr formats err with the lines of src it points at, the secrets
+// written in src masked.
 func formatErr(err error, src []byte) error {
+	src = lang.MaskSecrets(src)
 	var errs lang.Errors
 	if errors.As(err, &errs) {
 		return fileError{errs.Format(src)}

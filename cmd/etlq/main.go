@@ -12,6 +12,8 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/etlq/etlq/connectors"
+
 	_ "github.com/etlq/etlq/connectors/all"
 )
 
@@ -50,7 +52,7 @@ func main() {
 	if errors.As(err, &ee) {
 		os.Exit(ee.code)
 	}
-	fmt.Fprintf(os.Stderr, "etlq: %v\n", err)
+	fmt.Fprintf(os.Stderr, "etlq: %s\n", connectors.RedactSecrets(err.Error()))
 	os.Exit(1)
 }
 

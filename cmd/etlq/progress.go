@@ -12,6 +12,7 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -213,6 +214,18 @@ func (o *logOutput) set(p *mpb.Progress) {
 }
 
 func (o *logOutput) Write(b []byte) (int, error) {
+	// A log line never shows a secret (a DSN's password in a driver's
+	// error, a header value).
+	if r := connectors.RedactSecrets(string(b)); r != string(b) {
+		if _, err := o.write([]byte(r)); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
+	return o.write(b)
+}
+
+func (o *logOutput) write(b []byte) (int, error) {
 	o.mu.Lock()
 	p := o.p
 	o.mu.Unlock()

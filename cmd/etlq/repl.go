@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
 )
@@ -76,7 +77,8 @@ type repl struct {
 func (c *replCmd) Run(ctx context.Context) error {
 	stdinTTY := term.IsTerminal(int(os.Stdin.Fd()))
 	stdoutTTY := term.IsTerminal(int(os.Stdout.Fd()))
-	r := newRepl(ctx, os.Stdout, os.Stderr, stdinTTY && stdoutTTY, stdoutTTY)
+	// Rows go to stdout as they are; messages to stderr without secrets.
+	r := newRepl(ctx, os.Stdout, connectors.RedactingWriter(os.Stderr), stdinTTY && stdoutTTY, stdoutTTY)
 	defer r.close()
 	if c.Source != "" {
 		r.flagSrc = &planner.SourceDecl{Name: flagSourceName, Kind: "mysql", DSN: c.Source,
@@ -307,7 +309,7 @@ func (r *repl) statement(ctx context.Context, text string) error {
 // session, once it plans (offline) without error.
 func (r *repl) declare(ctx context.Context, text string, st *lang.Statement) error {
 	f := &lang.File{Pos: st.Pos, EndPos: st.EndPos, Statements: []*lang.Statement{st}}
-	if errs := lang.Expand(f, os.LookupEnv); len(errs) > 0 {
+	if errs := expand(f); len(errs) > 0 {
 		return formatErr(errs, []byte(text))
 	}
 	plan, err := planner.Build(ctx, f, planner.Options{})

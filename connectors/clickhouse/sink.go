@@ -59,8 +59,9 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 	}
 	chOpts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, redact(err.Error(), chOpts))
+		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, connectors.RedactDSN(redact(err.Error(), chOpts)))
 	}
+	connectors.RegisterSecret(chOpts.Auth.Password)
 	if err := checkDSNParams(dsn); err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, redact(err.Error(), chOpts))
 	}

@@ -19,6 +19,13 @@
 //
 // Secrets: header values and the URL's path, query and user info never
 // appear in errors (webhook URLs often embed a token).
+//
+// Signing: with signing_secret, each request (each retry too) carries
+// "X-Etlq-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
+// "<t>.<body>")>" (Sign), so a receiver can check the body came from
+// etlq, unchanged, and recently. tls_ca, tls_cert and tls_key set the CA
+// that verifies an https endpoint and a client certificate; a certificate
+// that fails verification is not retried.
 package http
 
 import (
@@ -45,7 +52,7 @@ const (
 	maxRetryAfter = 10 * time.Minute
 )
 
-var options = []connectors.Option{
+var options = append([]connectors.Option{
 	{Name: "headers", Type: connectors.OptString,
 		Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')"},
 	{Name: "timeout", Type: connectors.OptDuration, Default: "10s", Doc: "per-request timeout"},
@@ -55,7 +62,7 @@ var options = []connectors.Option{
 	{Name: "retry_max", Type: connectors.OptInt, Default: int64(DefaultRetryMax), Doc: "retries of a request before the batch fails"},
 	{Name: "retry_backoff", Type: connectors.OptDuration, Default: "200ms", Doc: "first retry delay; doubles each retry"},
 	{Name: "retry_backoff_max", Type: connectors.OptDuration, Default: "30s", Doc: "longest retry delay"},
-}
+}, securityOptions...)
 
 // Spec describes the http sink. Its options may be given on CREATE SINK or
 // in a pipeline's WITH clause (which wins).
@@ -84,6 +91,7 @@ type config struct {
 	retryMax        int
 	retryBackoff    time.Duration
 	retryBackoffMax time.Duration
+	security
 }
 
 func (s *Sink) config(t connectors.Target) (*config, error) {
@@ -120,6 +128,16 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 		return nil, err
 	}
 	if c.headers, err = parseHeaders(h); err != nil {
+		return nil, err
+	}
+	for _, h := range c.headers {
+		connectors.RegisterSecret(h[1])
+	}
+	if u.User != nil {
+		p, _ := u.User.Password()
+		connectors.RegisterSecret(p)
+	}
+	if err := c.resolveSecurity(opts); err != nil {
 		return nil, err
 	}
 	body, err := format.OptString(opts, "body", "array")

@@ -63,7 +63,7 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &writer{
-		c: c, client: s.client, pipeline: t.Pipeline, fo: fo, enc: enc,
+		c: c, client: c.clientFor(s.client), pipeline: t.Pipeline, fo: fo, enc: enc,
 		jobs: make(chan job, 4), ctx: wctx, cancel: cancel,
 		where: "http POST to " + redact(c.url.String()),
 	}
@@ -297,12 +297,18 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 	for _, h := range w.c.headers {
 		req.Header.Add(h[0], h[1])
 	}
+	if w.c.signSecret != nil {
+		req.Header.Set(w.c.sigHeader, Sign(w.c.signSecret, r.body, time.Now()))
+	}
 	resp, err := w.client.Do(req)
 	if err != nil {
 		if w.ctx.Err() != nil {
 			return 0, false, fmt.Errorf("%s: writer closed", w.where)
 		}
 		// The error text may hold the full URL: keep only its kind.
+		if certError(err) {
+			return 0, false, fmt.Errorf("%s: TLS: %s", w.where, connError(err))
+		}
 		return 0, true, fmt.Errorf("%s: %s", w.where, connError(err))
 	}
 	defer resp.Body.Close()

@@ -10,6 +10,7 @@ package mysql
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -93,7 +94,7 @@ func ParseDSN(dsn string) (*Config, error) {
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("invalid mysql dsn: %v", redact(err, dsn))
+		return nil, dsnError(dsn, err)
 	}
 	if u.Scheme != "mysql" && u.Scheme != "mariadb" {
 		if u.Scheme == "" {
@@ -201,14 +202,29 @@ func (c *Config) resolveTLS(name string, opts map[string]any) error {
 	return nil
 }
 
-// redact removes the DSN's password from an error message, also when the
-// DSN does not parse (the message then quotes it).
-func redact(err error, dsn string) string {
-	s := err.Error()
-	if p := connectors.DSNPassword(dsn); p != "" {
-		s = strings.ReplaceAll(s, p, "xxxxx")
+// dsnError explains a DSN url.Parse refused without quoting any of its
+// user info: url.Parse's message quotes the DSN, and an unescaped '@', '/'
+// or '#' in the password makes it take part of the password for the host
+// or port. When what follows the last '@' is a valid host, the password is
+// the culprit; otherwise the host's own error is given.
+func dsnError(dsn string, err error) error {
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok || at < 0 {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("invalid mysql dsn: %s", connectors.RedactSecrets(err.Error()))
 	}
-	return s
+	if _, herr := url.Parse(scheme + "://x@" + rest[at+1:]); herr != nil {
+		var ue *url.Error
+		if errors.As(herr, &ue) {
+			herr = ue.Err
+		}
+		return fmt.Errorf("invalid mysql dsn: %v", herr)
+	}
+	return errors.New("invalid mysql dsn: the user:password part does not parse: a password with '@', ':', '/', '?', '#' or '%' must be percent-escaped (%40 for '@'), or come from ${VAR} or ${file:…}, whose values etlq escapes")
 }
 
 // Addr returns host:port.
@@ -233,6 +249,7 @@ func NewSource(name, dsn string, opts map[string]any) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	connectors.RegisterSecret(cfg.Password)
 	cfg.Options = map[string]any{}
 	for k, v := range opts {
 		cfg.Options[k] = v

@@ -410,7 +410,10 @@ func masterStatus(c *client.Conn, flavor string) (binlogPos, string, error) {
 	}
 	r, err := c.Execute("SHOW MASTER STATUS")
 	if err != nil {
-		if r, err = c.Execute("SHOW BINARY LOG STATUS"); err != nil {
+		// MySQL 8.4 knows only SHOW BINARY LOG STATUS; elsewhere its
+		// syntax error would hide the first error (a missing privilege).
+		var err2 error
+		if r, err2 = c.Execute("SHOW BINARY LOG STATUS"); err2 != nil {
 			return binlogPos{}, "", fmt.Errorf("read binlog position: %v", err)
 		}
 	}

@@ -3,6 +3,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -16,9 +17,17 @@ func TestServicesEnvMatchesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("scripts/services env: %v", err)
 	}
+	certs, err := filepath.Abs("../../.scratch/certs")
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := "export " + EnvMySQLDSN + "=" + DefaultMySQLDSN + "\n" +
 		"export " + EnvMySQLMinimalDSN + "=" + DefaultMySQLMinimalDSN + "\n" +
-		"export " + EnvClickHouseDSN + "=" + DefaultClickHouseDSN + "\n"
+		"export " + EnvClickHouseDSN + "=" + DefaultClickHouseDSN + "\n" +
+		"export " + EnvMySQLTLSDSN + "=" + DefaultMySQLTLSDSN + "\n" +
+		// Quoted: the shell would take the '?' for a pattern.
+		"export " + EnvClickHouseTLSDSN + "='" + DefaultClickHouseTLSDSN + "'\n" +
+		"export " + EnvTLSCerts + "=" + certs + "\n"
 	if string(out) != want {
 		t.Errorf("scripts/services env printed\n%s\nwant\n%s", out, want)
 	}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestCheckNamesMissingGrants: `etlq check` as a user that may read the
+// table but not the binlog fails, naming each missing privilege with the
+// GRANT that gives it, at the CREATE SOURCE.
+func TestCheckNamesMissingGrants(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY"})
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	my := testenv.MySQLConn(t, myDSN)
+	user := db + "_u"
+	acct := "'" + user + "'@'127.0.0.1'"
+	myExec(t, my, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nt-me'", "GRANT SELECT ON "+db+".* TO "+acct)
+	t.Cleanup(func() { my.Execute("DROP USER IF EXISTS " + acct) })
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql 'mysql://%s:Gr4nt-me@%s';\nCREATE PIPELINE p FROM binlog %s.t INTO stdout;\n", user, cfg.Addr, db)
+	out, err := runCheck(t, src)
+	for _, want := range []string{
+		"check.etl:1:8: source s: user " + acct + " lacks REPLICATION SLAVE (to read the binlog): GRANT REPLICATION SLAVE ON *.* TO " + acct + ";",
+		"source s: user " + acct + " lacks BINLOG MONITOR (to read the binlog position (SHOW MASTER STATUS)): GRANT BINLOG MONITOR ON *.* TO " + acct + ";",
+	} {
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("want check to fail with\n%s\ngot %v:\n%s", want, err, out)
+		}
+	}
+	if strings.Contains(out, "Gr4nt-me") {
+		t.Errorf("check shows the password:\n%s", out)
+	}
+}
+
+// TestSecretsNeverPrinted plants three secrets — a DSN password with
+// URL-special characters from ${VAR}, a bearer token written inline in a
+// headers option, a signing secret from ${file:…} — and greps every output
+// of check, plan, a REPL session, a successful apply (stdout, stderr,
+// every file of the state dir), an apply whose endpoint echoes the request
+// headers in a 400, and a file error quoting the line of an inline
+// password: none may show a secret. The run must also have used them: the
+// endpoint verifies the signature and the token, and the source logs in
+// with the password.
+func TestSecretsNeverPrinted(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	my := testenv.MySQLConn(t, myDSN)
+	myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b')")
+	const (
+		password   = "p@ss:w/rd#x9Q%"
+		token      = "tok-7Hq2Zp9w"
+		fileSecret = "fs-Kq83mZ4v"
+	)
+	user := db + "_u"
+	acct := "'" + user + "'@'127.0.0.1'"
+	myExec(t, my, "CREATE USER "+acct+" IDENTIFIED BY '"+password+"'",
+		"GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "+acct)
+	t.Cleanup(func() { my.Execute("DROP USER IF EXISTS " + acct) })
+
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "hook_secret")
+	if err := os.WriteFile(secretFile, []byte(fileSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ETLQ_TEST_PW", password)
+
+	var mu sync.Mutex
+	var verdicts []string
+	echo := false
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if echo {
+			// A careless endpoint: the error body quotes the request.
+			http.Error(w, fmt.Sprintf("refused: %v", r.Header), http.StatusBadRequest)
+			return
+		}
+		verdict := "ok"
+		ts, sig, _ := strings.Cut(strings.TrimPrefix(r.Header.Get("X-Etlq-Signature"), "t="), ",v1=")
+		m := hmac.New(sha256.New, []byte(fileSecret))
+		m.Write([]byte(ts + "." + string(body)))
+		if !hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(sig)) {
+			verdict = "bad signature"
+		}
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			verdict = "bad token"
+		}
+		verdicts = append(verdicts, verdict)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	file := filepath.Join(dir, "secrets.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql 'mysql://%s:${ETLQ_TEST_PW}@%s';
+CREATE PIPELINE hook FROM binlog s.%s.t
+  INTO http '%s/hook' FORMAT jsonl
+  WITH (headers = 'Authorization: Bearer %s', signing_secret = '${file:%s}', retry_max = 0);
+`, user, cfg.Addr, db, srv.URL, token, secretFile)
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var outputs []string
+	run := func(stdin string, args ...string) string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, etlqBin, args...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, _ := cmd.CombinedOutput()
+		outputs = append(outputs, "etlq "+strings.Join(args, " ")+":\n"+string(out))
+		return string(out)
+	}
+	if out := run("", "check", file); !strings.Contains(out, ": ok (") {
+		t.Fatalf("check:\n%s", out)
+	}
+	run("", "plan", file)
+	run("SHOW SOURCES;\nSHOW PIPELINES;\n", "repl", file)
+	state := filepath.Join(dir, "state")
+	if out := run("", "apply", "--once", "--progress", "never", "--state-dir", state, file); !strings.Contains(out, "finished") {
+		t.Fatalf("apply:\n%s", out)
+	}
+	mu.Lock()
+	if len(verdicts) == 0 || strings.Join(verdicts, "") != strings.Repeat("ok", len(verdicts)) {
+		t.Errorf("the endpoint's verdicts: %q", verdicts)
+	}
+	echo = true
+	mu.Unlock()
+	myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 'c')")
+	if out := run("", "apply", "--once", "--progress", "never", "--log-format", "json", "--state-dir", state, file); !strings.Contains(out, "400") {
+		t.Errorf("apply against the echoing endpoint should fail with its 400:\n%s", out)
+	}
+	// A file error quotes the line that holds an inline password.
+	bad := filepath.Join(dir, "bad.etl")
+	os.WriteFile(bad, []byte(fmt.Sprintf("CREATE SOURCE s FROM mysql 'mysql://%s:%s@%s' WITH (bogus = 1);\n", user, url.QueryEscape(password), cfg.Addr)), 0o600)
+	if out := run("", "check", bad); !strings.Contains(out, `unknown option "bogus"`) {
+		t.Errorf("check of a bad file:\n%s", out)
+	}
+	// The go-sql-driver form and an unescaped password in the file.
+	os.WriteFile(bad, []byte(fmt.Sprintf("CREATE SOURCE s FROM mysql '%s:%s@tcp(%s)/%s';\nCREATE SOURCE s2 FROM mysql 'mysql://%s:%s@%s';\nCREATE PIPELINE p FROM binlog s.%s.t INTO stdout;\n",
+		user, password, cfg.Addr, db, user, password, cfg.Addr, db)), 0o600)
+	run("", "check", bad)
+	run("", "plan", bad)
+
+	filepath.Walk(state, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			outputs = append(outputs, p+":\n"+string(b))
+		}
+		return nil
+	})
+	for _, out := range outputs {
+		for _, s := range []string{password, url.QueryEscape(password), url.PathEscape(password), "p@ss:w", token, fileSecret} {
+			if strings.Contains(out, s) {
+				t.Errorf("secret %q printed in\n%s", s, out)
+			}
+		}
+	}
+	if len(outputs) < 9 {
+		t.Errorf("only %d outputs were checked", len(outputs))
+	}
+}

@@ -1,0 +1,143 @@
+package http
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	nethttp "net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/format"
+)
+
+// DefaultSignatureHeader is the header that carries a request's signature
+// when signing_secret is set.
+const DefaultSignatureHeader = "X-Etlq-Signature"
+
+// securityOptions are the options for signing and TLS.
+var securityOptions = []connectors.Option{
+	{Name: "signing_secret", Type: connectors.OptString,
+		Doc: "HMAC-SHA256 key: each request carries 'X-Etlq-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">' (give it as '${VAR}' or '${file:PATH}'; docs/security.md shows how to verify)"},
+	{Name: "signature_header", Type: connectors.OptString, Default: DefaultSignatureHeader, Doc: "name of the signature header"},
+	{Name: "tls_ca", Type: connectors.OptString, Doc: "PEM file of the certificate authorities that verify an https endpoint (default: the system's)"},
+	{Name: "tls_cert", Type: connectors.OptString, Doc: "PEM file of a client certificate for an https endpoint that asks for one (with tls_key)"},
+	{Name: "tls_key", Type: connectors.OptString, Doc: "PEM file of the client certificate's private key"},
+}
+
+// security is a target's signing and TLS settings.
+type security struct {
+	signSecret []byte
+	sigHeader  string
+	tls        *tls.Config // nil: the default transport's
+}
+
+func (c *config) resolveSecurity(opts map[string]any) error {
+	secret, err := format.OptString(opts, "signing_secret", "")
+	if err != nil {
+		return err
+	}
+	if secret != "" {
+		connectors.RegisterSecret(secret)
+		c.signSecret = []byte(secret)
+	}
+	if c.sigHeader, err = format.OptString(opts, "signature_header", DefaultSignatureHeader); err != nil {
+		return err
+	}
+	if c.sigHeader == "" {
+		return errors.New("option \"signature_header\" cannot be empty")
+	}
+	ca, err := format.OptString(opts, "tls_ca", "")
+	if err != nil {
+		return err
+	}
+	cert, err := format.OptString(opts, "tls_cert", "")
+	if err != nil {
+		return err
+	}
+	key, err := format.OptString(opts, "tls_key", "")
+	if err != nil {
+		return err
+	}
+	if ca == "" && cert == "" && key == "" {
+		return nil
+	}
+	if c.url.Scheme != "https" {
+		return errors.New("options tls_ca, tls_cert and tls_key need an https URL")
+	}
+	if (cert == "") != (key == "") {
+		return errors.New("options \"tls_cert\" and \"tls_key\" go together: give both (a client certificate and its key) or neither")
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return fmt.Errorf("option \"tls_ca\": %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("option \"tls_ca\": %s holds no PEM certificate", ca)
+		}
+		tc.RootCAs = pool
+	}
+	if cert != "" {
+		kp, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return fmt.Errorf("options \"tls_cert\" and \"tls_key\": %v", err)
+		}
+		tc.Certificates = []tls.Certificate{kp}
+	}
+	c.tls = tc
+	return nil
+}
+
+// clientFor returns the client a target's writer uses: the sink's, or one
+// with the target's TLS settings.
+func (c *config) clientFor(def *nethttp.Client) *nethttp.Client {
+	if c.tls == nil {
+		return def
+	}
+	t := nethttp.DefaultTransport.(*nethttp.Transport).Clone()
+	t.TLSClientConfig = c.tls
+	return &nethttp.Client{Transport: t, Timeout: def.Timeout}
+}
+
+// Sign returns the signature header value of body at time now:
+// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>". A
+// receiver recomputes it over the body exactly as received and refuses a
+// request whose t is too far from its clock (a replay).
+func Sign(secret, body []byte, now time.Time) string {
+	ts := strconv.FormatInt(now.Unix(), 10)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// certError reports whether err is a failed certificate verification, on
+// either side (the endpoint refusing etlq's client certificate, or its
+// absence, arrives as a TLS alert): retrying cannot help.
+func certError(err error) bool {
+	var ve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	if errors.As(err, &ve) || errors.As(err, &ua) || errors.As(err, &he) {
+		return true
+	}
+	msg := err.Error()
+	for _, a := range []string{"tls: certificate required", "tls: bad certificate", "tls: unknown certificate authority",
+		"tls: certificate expired", "tls: unsupported certificate", "tls: certificate revoked"} {
+		if strings.Contains(msg, a) {
+			return true
+		}
+	}
+	return false
+}

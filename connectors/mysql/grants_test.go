@@ -1,0 +1,75 @@
+package mysql
+
+import (
+	"context"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+// TestMissingGrants connects as users with fewer privileges than etlq
+// needs and checks that each missing one is named with its GRANT: SELECT
+// on a table (the user may write it but not read it), REPLICATION SLAVE
+// and BINLOG MONITOR for a table that follows the binlog, none of those
+// for SNAPSHOT only, and nothing for a user that has everything.
+func TestMissingGrants(t *testing.T) {
+	s := server{"full", servers(t)[0].dsn}
+	db := uniqueDB(t, s)
+	run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)", "CREATE TABLE "+db+".u (id INT PRIMARY KEY)")
+	u, err := url.Parse(s.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := strings.ToLower(nameRe.ReplaceAllString(strings.ToLower(t.Name()), "_"))
+	full := user + "_full"
+	for _, x := range []struct{ name, grants string }{
+		{user, "GRANT SELECT ON " + quoteIdent(db) + ".u TO %s; GRANT INSERT ON " + quoteIdent(db) + ".t TO %s"},
+		{full, "GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO %s"},
+	} {
+		acct := quoteString(x.name) + "@'127.0.0.1'"
+		run(t, s, "DROP USER IF EXISTS "+acct, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nts-pw'")
+		for _, g := range strings.Split(x.grants, "; ") {
+			run(t, s, strings.ReplaceAll(g, "%s", acct))
+		}
+		t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+acct) })
+	}
+	tables := func(snap connectors.SnapshotMode) connectors.StreamRequest {
+		return connectors.StreamRequest{Tables: []connectors.StreamTable{
+			{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: snap},
+			{Ref: connectors.TableRef{DB: db, Table: "u"}, Snapshot: snap},
+		}}
+	}
+	missing := func(name string, req connectors.StreamRequest) []string {
+		src, err := NewSource("g", "mysql://"+name+":Gr4nts-pw@"+u.Host, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, err := src.MissingGrants(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, g := range gs {
+			out = append(out, g.String())
+		}
+		return out
+	}
+	acct := "'" + user + "'@'127.0.0.1'"
+	got := missing(user, tables(connectors.SnapshotInitial))
+	want := []string{
+		"user " + acct + " lacks SELECT ON `" + db + "`.`t` (to snapshot it and read its schema): GRANT SELECT ON `" + db + "`.`t` TO " + acct + ";",
+		"user " + acct + " lacks REPLICATION SLAVE (to read the binlog): GRANT REPLICATION SLAVE ON *.* TO " + acct + ";",
+		"user " + acct + " lacks BINLOG MONITOR (to read the binlog position (SHOW MASTER STATUS)): GRANT BINLOG MONITOR ON *.* TO " + acct + ";",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("binlog user:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := missing(user, tables(connectors.SnapshotOnly)); len(got) != 1 || !strings.Contains(got[0], "SELECT ON `"+db+"`.`t`") {
+		t.Errorf("SNAPSHOT only: %q, want only the SELECT", got)
+	}
+	if got := missing(full, tables(connectors.SnapshotInitial)); len(got) != 0 {
+		t.Errorf("a user with every privilege: %q", got)
+	}
+}
