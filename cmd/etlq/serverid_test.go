@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,32 +13,6 @@ import (
 	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/testenv"
 )
-
-// syncBuffer is a bytes.Buffer a process writes to while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startApply starts a continuous apply and kills it when the test ends.
-func startApply(t *testing.T, state, file string) *syncBuffer {
-	t.Helper()
-	out := &syncBuffer{}
-	startApplyArgs(t, out, "apply", "--state-dir", state, "--progress", "never", file)
-	return out
-}
 
 // startApplyArgs starts etlq with args, its output into out, and kills it
 // when the test ends.
@@ -85,8 +57,8 @@ CREATE PIPELINE p FROM binlog src.%s.t TRANSFORM id INTO file '%s' FORMAT jsonl;
 	if idA == idB {
 		t.Fatalf("both state directories derive server_id %d", idA)
 	}
-	outA := startApply(t, stateA, write("a.etl", ""))
-	outB := startApply(t, stateB, write("b.etl", ""))
+	outA := startApply(t, stateA, write("a.etl", "")).out
+	outB := startApply(t, stateB, write("b.etl", "")).out
 	// Both replicas registered at the same time.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -127,8 +99,8 @@ CREATE PIPELINE p FROM binlog src.%s.t TRANSFORM id INTO file '%s' FORMAT jsonl;
 
 	// One server_id given to both: the loss is explained.
 	with := fmt.Sprintf(" WITH (server_id = %d)", 1000+time.Now().UnixNano()%1000000)
-	outC := startApply(t, filepath.Join(dir, "c"), write("c.etl", with))
-	outD := startApply(t, filepath.Join(dir, "d"), write("d.etl", with))
+	outC := startApply(t, filepath.Join(dir, "c"), write("c.etl", with)).out
+	outD := startApply(t, filepath.Join(dir, "d"), write("d.etl", with)).out
 	const want = "another replica or etlq process reads this server's binlog with the same server_id"
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		if strings.Contains(outC.String(), want) || strings.Contains(outD.String(), want) {
