@@ -161,7 +161,7 @@ func newCollector(s *engine.Stats) *collector {
 		rowErrs:       prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
 		deadLetters:   prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
 		batches:       prometheus.NewDesc("etlq_batches_total", "Batches acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
-		writeRetries:  prometheus.NewDesc("etlq_sink_write_retries_total", "Sink write attempts (ClickHouse INSERTs) that failed and were tried again, per pipeline.", []string{"pipeline"}, nil),
+		writeRetries:  prometheus.NewDesc("etlq_sink_write_retries_total", "Sink write attempts (ClickHouse INSERTs, HTTP requests) that failed and were tried again, per pipeline.", []string{"pipeline"}, nil),
 		writeFailures: prometheus.NewDesc("etlq_sink_write_failures_total", "Batches the sink failed to write for good, per pipeline.", []string{"pipeline"}, nil),
 		commits:       prometheus.NewDesc("etlq_checkpoints_total", "Checkpoints committed.", nil, nil),
 		lag:           prometheus.NewDesc("etlq_replication_lag_seconds", "How far behind the source the stream is.", []string{"source"}, nil),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,8 +45,10 @@ func TestStateDirOneProcess(t *testing.T) {
 	seed(t, s.my, s.db+".t", 1000)
 	file := upsertFile(t, myDSN, s.chDSN, s.db)
 	state := filepath.Join(t.TempDir(), "state")
+	w := startWriter(t, myDSN, s.db+".t", 1500)
+	defer w.halt(t)
 
-	var out1 bytes.Buffer
+	var out1 syncBuffer
 	first := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
 	first.Stdout, first.Stderr = &out1, &out1
 	if err := first.Start(); err != nil {
@@ -86,9 +87,13 @@ func TestStateDirOneProcess(t *testing.T) {
 	}
 	t.Logf("refused after %v: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(out))
 
-	myExec(t, s.my, "UPDATE "+s.db+".t SET status = 'x' WHERE id <= 10", "DELETE FROM "+s.db+".t WHERE id > 990")
+	// The writer goes on a while under the first apply, which is then
+	// killed; the next apply takes over the state directory.
+	for n := w.ops.Load(); w.ops.Load() < n+300; time.Sleep(10 * time.Millisecond) {
+	}
 	first.Process.Signal(syscall.SIGKILL)
 	first.Wait()
+	w.halt(t)
 	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	want := myRows(t, s.my, "SELECT id, status, CAST(amount AS CHAR) FROM "+s.db+".t ORDER BY id")
 	got := chRows(t, s.ch, "SELECT toString(id), status, toString(amount) FROM "+s.db+".t_current ORDER BY id")

@@ -179,6 +179,10 @@ func TestRetries5xxThenSucceeds(t *testing.T) {
 	if rec.requests() != 3 || len(rec.bodies) != 1 {
 		t.Fatalf("requests = %d, accepted = %d; want 3 and 1", rec.requests(), len(rec.bodies))
 	}
+	// The metrics count the two requests sent again.
+	if n := h.w.(connectors.Retrier).Retries(); n != 2 {
+		t.Errorf("Retries() = %d, want 2", n)
+	}
 	if k := rec.headers[0].Get("Idempotency-Key"); k != "p:1-2" {
 		t.Errorf("Idempotency-Key = %q, want p:1-2", k)
 	}

@@ -10,6 +10,7 @@ import (
 	nethttp "net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -107,9 +108,18 @@ type writer struct {
 
 	errMu sync.Mutex
 	err   error // sticky: the first failed batch
+
+	retries atomic.Int64 // requests that failed and were sent again
 }
 
-var _ connectors.Writer = (*writer)(nil)
+var (
+	_ connectors.Writer  = (*writer)(nil)
+	_ connectors.Retrier = (*writer)(nil)
+)
+
+// Retries returns the requests that failed and were sent again
+// (connectors.Retrier).
+func (w *writer) Retries() int64 { return w.retries.Load() }
 
 var errClosed = errors.New("http: write on a closed writer")
 
@@ -265,6 +275,7 @@ func (w *writer) post(r request) error {
 			}
 			return err
 		}
+		w.retries.Add(1)
 		wait := backoff/2 + rand.N(backoff/2+1) // jitter: [backoff/2, backoff]
 		if retryAfter > 0 {
 			wait = min(retryAfter, maxRetryAfter)

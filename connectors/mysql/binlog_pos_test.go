@@ -123,8 +123,12 @@ func TestLagCaughtUp(t *testing.T) {
 			}()
 			defer func() { cancel(); <-done }()
 			// Sampled from the start until the lag has read 0 ten times.
+			// Other tests write to the same server meanwhile: the bounds
+			// leave room for a loaded machine, not for a binlog file's age
+			// (minutes) nor for a lag that never reads 0 (a heartbeat
+			// counted as an event of this second: 0 to 1 s).
 			zeros, max := 0, 0.0
-			for deadline := time.Now().Add(30 * time.Second); zeros < 10; time.Sleep(50 * time.Millisecond) {
+			for deadline := time.Now().Add(60 * time.Second); zeros < 10; time.Sleep(50 * time.Millisecond) {
 				lag := st.Lag()
 				if lag == 0 {
 					zeros++
@@ -133,10 +137,10 @@ func TestLagCaughtUp(t *testing.T) {
 					max = lag
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("the lag read 0 only %d times in 30 s (last %.3f)", zeros, lag)
+					t.Fatalf("the lag read 0 only %d times in 60 s (last %.3f)", zeros, lag)
 				}
 			}
-			if max > 2.5 {
+			if max > 20 {
 				t.Errorf("an idle, caught-up stream reported a lag of %.1f s", max)
 			}
 		})

@@ -1,0 +1,148 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+)
+
+// maxReconnects bounds the binlog reconnects without an event in between.
+var maxReconnects = 30
+
+// sameIDHint explains MariaDB's ERROR 4052 / MySQL's 1236 "same server
+// id": another replica (or another etlq) uses this binlog client's
+// server_id on the server.
+func sameIDHint(err error, id uint32) string {
+	if err == nil {
+		return ""
+	}
+	m := err.Error()
+	if !strings.Contains(m, "same server_uuid/server_id") && !strings.Contains(m, "same server_id") && !strings.Contains(m, "4052") {
+		return ""
+	}
+	return fmt.Sprintf(" (another replica or etlq process reads this server's binlog with server_id %d: give each source its own, CREATE SOURCE … WITH (server_id = …))", id)
+}
+
+// classify turns a dump error into the error the user should see.
+func (r *binlogReader) classify(err error) error {
+	var me *gm.MyError
+	if errors.As(err, &me) && me.Code == gm.ER_MASTER_FATAL_ERROR_READING_BINLOG {
+		msg := strings.ToLower(me.Message)
+		if strings.Contains(msg, "could not find") || strings.Contains(msg, "purged") || strings.Contains(msg, "first log file") {
+			return purgedError(r.safe)
+		}
+		if sameIDHint(err, r.st.src.cfg.ServerID) == "" {
+			// The server cannot send its binlog from r.safe: asking again
+			// gets the same answer (it used to be asked ~500 times a second).
+			what := "the server cannot send its binlog from this position"
+			switch {
+			case strings.Contains(msg, "middle of event") || strings.Contains(msg, "bogus data") || strings.Contains(msg, "wrong offset"):
+				what = "the position is not the start of an event in the server's binlog"
+			case strings.Contains(msg, "impossible position") || strings.Contains(msg, "> file size"):
+				what = "the position is past the end of the server's binlog file"
+			}
+			return fatalBinlogError{fmt.Errorf("binlog of %s at %s: %s (server: %s): the checkpoint is damaged, or the binlog was cut short by a server crash; start again with an empty state directory to take a new snapshot",
+				r.st.src.cfg.Addr(), r.safe, what, strings.TrimRight(firstLine(err), ". "))}
+		}
+	}
+	return fmt.Errorf("binlog of %s at %s: %s", r.st.src.cfg.Addr(), r.safe, firstLine(err))
+}
+
+// fatalBinlogError is a dump error that no reconnect can mend.
+type fatalBinlogError struct{ error }
+
+func (e fatalBinlogError) Unwrap() error { return e.error }
+
+// isFatal reports whether a classified dump error ends the stream instead
+// of a reconnect: a purged position, or one the server cannot read from.
+func isFatal(err error) bool {
+	var fe fatalBinlogError
+	var lost lostPositionError
+	return errors.As(err, &fe) || errors.As(err, &lost) || strings.Contains(err.Error(), "was purged")
+}
+
+// firstLine drops the stack trace go-mysql's errors carry in their text.
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// reconnect restarts the dump from the last transaction boundary after a
+// connection loss, with exponential back-off. Rows of the open transaction
+// that were already queued are skipped when they come again.
+func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
+	if cerr := r.classify(cause); isFatal(cerr) {
+		return cerr
+	}
+	if r.retries > maxReconnects {
+		// Refused again and again right after each reconnect.
+		return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, firstLine(cause), sameIDHint(cause, r.st.src.cfg.ServerID))
+	}
+	if id := r.st.src.cfg.ServerID; sameIDHint(cause, id) != "" {
+		// Two clients with one server_id take the connection from each
+		// other, again and again: say who is to blame, not just "lost".
+		r.st.log.Warn("binlog connection lost: another replica or etlq process reads this server's binlog with the same server_id; reconnecting",
+			"server_id", id, "fix", "give each source its own: CREATE SOURCE … WITH (server_id = …)", "error", firstLine(cause), "position", r.safe.String())
+	} else {
+		r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
+	}
+	r.close()
+	if r.retries > 0 {
+		// No event came since the last reconnect (the server refused the
+		// dump right after it began): wait longer each time instead of
+		// knocking every 100 ms.
+		select {
+		case <-time.After(min(100*time.Millisecond<<min(r.retries, 7), 10*time.Second)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for _, ts := range r.touched {
+		if ts.bb != nil {
+			ts.bb.release()
+			ts.bb = nil
+		}
+	}
+	r.touched = r.touched[:0]
+	if r.inTrx {
+		r.st.version = r.trxVer
+		r.skip = r.trxSent
+	}
+	r.inTrx = false
+	r.trxSent = 0
+	r.held = nil
+	r.maps = map[uint64]*tableMap{}
+	r.marks = r.marks[:0] // the open transaction comes again
+	r.wmKnown = false
+	backoff := 100 * time.Millisecond
+	for {
+		r.retries++
+		r.st.reconnects.Add(1)
+		err := r.start()
+		if err == nil {
+			return nil
+		}
+		if isFatal(err) {
+			return err
+		}
+		if r.retries > maxReconnects {
+			return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, err, sameIDHint(err, r.st.src.cfg.ServerID))
+		}
+		r.st.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if backoff < 10*time.Second {
+			backoff *= 2
+		}
+	}
+}
