@@ -33,7 +33,8 @@ type Options struct {
 
 // Build binds and type-checks a parsed file (whose ${ENV} references are
 // already expanded) into a plan. The error, when not nil, is a lang.Errors
-// listing every problem with its position.
+// listing every problem with its position; the plan is then partial (its
+// declarations are all there) and must not be run.
 func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
 	b := &builder{ctx: ctx, cat: opts.Catalog, plan: &Plan{File: f.Pos.Filename},
 		sources: map[string]*SourceDecl{}, sinks: map[string]*SinkDecl{}, funcs: map[string]*udf{}}
@@ -60,7 +61,9 @@ func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
 		}
 	}
 	if err := b.errs.err(); err != nil {
-		return nil, err
+		// The declarations are kept, so that a caller can report what is
+		// wrong with the connections too.
+		return b.plan, err
 	}
 	return b.plan, nil
 }
@@ -80,7 +83,8 @@ func (b *builder) source(s *lang.CreateSource) {
 	if !ok {
 		return
 	}
-	d := &SourceDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos}
+	d := &SourceDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos,
+		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos}
 	b.sources[strings.ToLower(d.Name)] = d
 	b.plan.Sources = append(b.plan.Sources, d)
 }
@@ -90,7 +94,8 @@ func (b *builder) sink(s *lang.CreateSink) {
 	if !ok {
 		return
 	}
-	d := &SinkDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos}
+	d := &SinkDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos,
+		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos}
 	b.sinks[strings.ToLower(d.Name)] = d
 	b.plan.Sinks = append(b.plan.Sinks, d)
 }

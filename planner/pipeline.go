@@ -25,6 +25,9 @@ var formatsByKind = map[string][]string{
 
 func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl := &Pipeline{Name: p.Name.Name, Pos: p.Pos, Snapshot: connectors.SnapshotInitial}
+	if p.Into != nil {
+		pl.IntoPos, pl.IntoEnd = p.Into.Pos, p.Into.EndPos
+	}
 	nerr := len(b.errs.errs)
 
 	if p.Snapshot != nil {

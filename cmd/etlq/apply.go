@@ -33,8 +33,11 @@ type applyCmd struct {
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
-	_, plan, err := loadPlan(ctx, a.File, false)
+	l, plan, err := loadPlan(ctx, a.File, false)
 	if err != nil {
+		return err
+	}
+	if err := l.refuseTargets(ctx, plan); err != nil {
 		return err
 	}
 
