@@ -76,15 +76,18 @@ func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, 
 	return ddl, errs, warns, err
 }
 
-// refuseTargets returns the errors of planTargets, formatted, so that apply
-// refuses a target it could never write with check's words and places
-// before any data moves.
+// refuseTargets returns the errors of planTargets and checkStreams,
+// formatted, so that apply refuses a target it could never write, or a
+// binlog it could not follow, with check's words and places before any
+// data moves.
 func (l *loaded) refuseTargets(ctx context.Context, plan *planner.Plan) error {
 	_, errs, _, err := planTargets(ctx, plan)
 	if err != nil {
 		return err
 	}
+	errs = append(errs, checkStreams(ctx, plan)...)
 	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
 		return fileError{errs.Format(l.shown())}
 	}
 	return nil
@@ -196,7 +199,9 @@ func (c *planCmd) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		errs = append(errs, checkStreams(ctx, plan)...)
 		if len(errs) > 0 {
+			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
 			return fileError{errs.Format(l.shown())}
 		}
 	}

@@ -86,6 +86,12 @@ func TestCheckBinlogSettings(t *testing.T) {
 		if err == nil || !strings.Contains(out, ":1:8: source shop: pipelines p, q read its binlog") || !strings.Contains(out, setting) {
 			t.Errorf("want check to fail naming source shop and %q, got %v:\n%s", setting, err, out)
 		}
+		// plan gives the same error at the same place.
+		path := filepath.Join(t.TempDir(), "plan.etl")
+		os.WriteFile(path, []byte(binlog), 0o644)
+		if out, err := runEtlq(t, "plan", path); err == nil || !strings.Contains(out, "plan.etl:1:8: source shop: pipelines p, q read its binlog") {
+			t.Errorf("want plan to fail as check does (%s), got %v:\n%s", setting, err, out)
+		}
 		if out, err := runCheck(t, only); err != nil {
 			t.Errorf("a SNAPSHOT only pipeline needs no binlog, but check fails (%s):\n%s", setting, out)
 		}
