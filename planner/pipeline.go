@@ -28,7 +28,6 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	if p.Into != nil {
 		pl.IntoPos, pl.IntoEnd = p.Into.Pos, p.Into.EndPos
 	}
-	nerr := len(b.errs.errs)
 
 	if p.Snapshot != nil {
 		switch strings.ToLower(p.Snapshot.Name) {
@@ -49,6 +48,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	}
 	var src *SourceDecl
 	var froms []fromTable
+	nerrFrom := len(b.errs.errs)
 	if len(p.From) == 0 {
 		b.errs.add(p.Name, "pipeline %q has no FROM binlog clause", p.Name.Name)
 	}
@@ -65,8 +65,11 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		froms = append(froms, fromTable{t, db, tb})
 	}
 
-	// INTO, FORMAT, MODE.
-	sinkDecl, sinkSpec := b.into(p, pl)
+	fromBad := len(b.errs.errs) > nerrFrom
+
+	// INTO, FORMAT, MODE. An error here (or in WITH) does not keep the
+	// tables from being bound: their errors are reported too.
+	_, sinkSpec := b.into(p, pl)
 	if pl.SinkKind != "" {
 		formats := formatsByKind[pl.SinkKind]
 		if p.Format != nil {
@@ -98,7 +101,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		default:
 			b.errs.add(p.Mode, "MODE must be append, upsert or changelog, got %q", p.Mode.Name)
 		}
-		b.checkStreamMode(p, pl)
+		if !b.checkStreamMode(p, pl) {
+			pl.Target.Mode = connectors.ModeAppend
+		}
 	}
 
 	// WITH: pipeline options, plus what the source and the sink kinds accept.
@@ -132,7 +137,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl.Target.Pipeline = pl.Name
 	pl.NeedBefore = true // see docs/architecture.md: before images always flow
 
-	if src == nil || sinkDecl == nil || b.cat == nil || len(b.errs.errs) > nerr {
+	if src == nil || b.cat == nil || fromBad {
 		b.checkLiterals(p)
 		if src != nil {
 			pl.Source = src.Name
@@ -143,6 +148,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl.Source = src.Name
 
 	// Resolve tables (patterns included) and bind the dataflow per table.
+	nerrBind := len(b.errs.errs)
 	var pk []string
 	pkKnown := true
 	for _, ft := range froms {
@@ -179,7 +185,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			}
 		}
 	}
-	if len(b.errs.errs) > nerr || len(pl.Tables) == 0 {
+	if len(b.errs.errs) > nerrBind || len(pl.Tables) == 0 {
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)
 		return
 	}
