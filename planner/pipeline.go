@@ -139,6 +139,13 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 
 	if src == nil || b.cat == nil || fromBad {
 		b.checkLiterals(p)
+		if src != nil && !fromBad && len(p.Key) > 0 && pl.SinkKind == "clickhouse" && (!modeWritten || pl.Target.Mode == connectors.ModeUpsert) {
+			// Offline: an explicit KEY over several tables is checked
+			// against the FROM list and the TRANSFORM alone.
+			if tk := tablesKeyOf(p, pl); tk.multi && !vouchedUnique(pl) {
+				b.checkKeyOverTables(p, pl, tk)
+			}
+		}
 		if src != nil {
 			pl.Source = src.Name
 		}
@@ -212,8 +219,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	// An upsert over several tables keys on the table too: the same id in
 	// two tables is two rows, not one row overwritten by the other.
 	tk := tablesKeyOf(p, pl)
-	vouched, _ := pl.Options["key_unique_across_tables"].(bool)
-	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouched
+	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouchedUnique(pl)
 	if len(p.Key) > 0 {
 		nk := len(b.errs.errs)
 		for _, k := range p.Key {
@@ -225,20 +231,8 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			keyIdx = append(keyIdx, i)
 			pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
 		}
-		if overTables && len(b.errs.errs) == nk && !tk.keyTellsTablesApart(p.Key) {
-			need := []string{}
-			for _, c := range []string{tk.dbCol, tk.tableCol} {
-				if c != "" {
-					need = append(need, c)
-				}
-			}
-			fix := tablesFix(tk.missing())
-			if len(tk.missing()) == 0 {
-				fix = "add " + strings.Join(need, ", ") + " to KEY"
-			}
-			b.errs.addAt(p.Key[0].Pos, p.Key[len(p.Key)-1].EndPos,
-				"pipeline %s upserts several tables into one target, but KEY (%s) does not say which table a row comes from, so a row of one table would overwrite the row of another with the same key: %s, or set WITH (key_unique_across_tables = true) if the key is unique across the tables",
-				pl.Name, strings.Join(pl.Target.Key, ", "), fix)
+		if overTables && len(b.errs.errs) == nk {
+			b.checkKeyOverTables(p, pl, tk)
 		}
 		b.checkNullableKey(p, pl)
 	} else if pl.Target.Mode == connectors.ModeUpsert {
