@@ -225,3 +225,14 @@ func TestPlanPlacesTargetErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckReportsEveryError: an error check finds without the schemas (an
+// unknown option) does not hide one it needs them for (an unknown column).
+func TestCheckReportsEveryError(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY"})
+	out, err := runCheck(t, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog %s.t TRANSFORM idd INTO stdout WITH (batch_rowz = 1);\n", myDSN, db))
+	if err == nil || !strings.Contains(out, `unknown column "idd"`) || !strings.Contains(out, `unknown option "batch_rowz"`) {
+		t.Errorf("want both errors, got %v:\n%s", err, out)
+	}
+}

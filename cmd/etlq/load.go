@@ -77,10 +77,14 @@ func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, error)
 		cat = newLiveCatalog()
 		defer cat.Close()
 	}
+	var connErrs lang.Errors
 	if decls != nil {
-		errs = append(errs, checkConnections(ctx, decls, cat)...)
+		connErrs = checkConnections(ctx, decls, cat)
 	}
-	if len(errs) > 0 || offline {
+	errs = append(errs, connErrs...)
+	// Online with every connection up, the full plan reports the errors
+	// of the declarations again, with those that need the schemas.
+	if len(connErrs) > 0 || offline || decls == nil {
 		if len(errs) > 0 {
 			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
 			return nil, fileError{errs.Format(l.shown())}
