@@ -32,7 +32,8 @@ type Options struct {
 
 // Build binds and type-checks a parsed file (whose ${ENV} references are
 // already expanded) into a plan. The error, when not nil, is a lang.Errors
-// listing every problem with its position.
+// listing every problem with its position; the plan is then partial (its
+// declarations are all there) and must not be run.
 func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
 	b := &builder{ctx: ctx, cat: opts.Catalog, plan: &Plan{File: f.Pos.Filename},
 		sources: map[string]*SourceDecl{}, sinks: map[string]*SinkDecl{}, funcs: map[string]*udf{}}
@@ -59,7 +60,9 @@ func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
 		}
 	}
 	if err := b.errs.err(); err != nil {
-		return nil, err
+		// The declarations are kept, so that a caller can report what is
+		// wrong with the connections too.
+		return b.plan, err
 	}
 	return b.plan, nil
 }
@@ -79,7 +82,8 @@ func (b *builder) source(s *lang.CreateSource) {
 	if !ok {
 		return
 	}
-	d := &SourceDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos}
+	d := &SourceDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos,
+		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos}
 	b.sources[strings.ToLower(d.Name)] = d
 	b.plan.Sources = append(b.plan.Sources, d)
 }
@@ -89,7 +93,8 @@ func (b *builder) sink(s *lang.CreateSink) {
 	if !ok {
 		return
 	}
-	d := &SinkDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos}
+	d := &SinkDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos,
+		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos}
 	b.sinks[strings.ToLower(d.Name)] = d
 	b.plan.Sinks = append(b.plan.Sinks, d)
 }

@@ -135,3 +135,34 @@ func withDefault(k tablesKey, missing []string) []string {
 	}
 	return k.prefix()
 }
+
+// vouchedUnique reports whether the pipeline says its key is unique across
+// its tables (WITH (key_unique_across_tables = true)).
+func vouchedUnique(pl *Pipeline) bool {
+	v, _ := pl.Options["key_unique_across_tables"].(bool)
+	return v
+}
+
+// checkKeyOverTables refuses the explicit KEY of an upsert over several
+// tables when it does not hold the columns that tell the tables apart.
+func (b *builder) checkKeyOverTables(p *lang.CreatePipeline, pl *Pipeline, tk tablesKey) {
+	if tk.keyTellsTablesApart(p.Key) {
+		return
+	}
+	var need, key []string
+	for _, c := range []string{tk.dbCol, tk.tableCol} {
+		if c != "" {
+			need = append(need, c)
+		}
+	}
+	for _, k := range p.Key {
+		key = append(key, k.Name)
+	}
+	fix := tablesFix(tk.missing())
+	if len(tk.missing()) == 0 {
+		fix = "add " + strings.Join(need, ", ") + " to KEY"
+	}
+	b.errs.addAt(p.Key[0].Pos, p.Key[len(p.Key)-1].EndPos,
+		"pipeline %s upserts several tables into one target, but KEY (%s) does not say which table a row comes from, so a row of one table would overwrite the row of another with the same key: %s, or set WITH (key_unique_across_tables = true) if the key is unique across the tables",
+		pl.Name, strings.Join(key, ", "), fix)
+}

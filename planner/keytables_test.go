@@ -78,3 +78,23 @@ func TestUpsertOverSeveralTablesKeysOnTheTable(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyOverTablesOffline: an explicit KEY that cannot tell several tables
+// apart is refused by check --offline too (from the FROM list and the
+// TRANSFORM alone).
+func TestKeyOverTablesOffline(t *testing.T) {
+	err := buildOffline(t, header+"CREATE PIPELINE p FROM binlog s1.t_* TRANSFORM _table, * INTO clickhouse dw.x.shards KEY (id);\n")
+	if err == nil || !strings.Contains(err.Error(), "test.etl:3:91: pipeline p upserts several tables into one target, but KEY (id)") {
+		t.Errorf("want the KEY refused offline, got %v", err)
+	}
+	for _, src := range []string{
+		"CREATE PIPELINE p FROM binlog s1.t_* TRANSFORM _table, * INTO clickhouse dw.x.shards KEY (_table, id);",
+		"CREATE PIPELINE p FROM binlog s1.t_* INTO clickhouse dw.x.shards KEY (id) WITH (key_unique_across_tables = true);",
+		"CREATE PIPELINE p FROM binlog s1.t_* INTO clickhouse dw.x.shards MODE append KEY (id);",
+		"CREATE PIPELINE p FROM binlog s1.t_eu INTO clickhouse dw.x.shards KEY (id);",
+	} {
+		if err := buildOffline(t, header+src+"\n"); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}

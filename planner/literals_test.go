@@ -74,3 +74,21 @@ CREATE PIPELINE q FROM binlog shopdb.orders INTO clickhouse dw.a.o WITH (batch_r
 		t.Errorf("batch_rows = 0 into http: %v", err)
 	}
 }
+
+// TestAllErrorsOfAPipeline: an error in INTO, MODE or WITH does not hide
+// those of the columns: every one is reported.
+func TestAllErrorsOfAPipeline(t *testing.T) {
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE amout > 1 TRANSFORM id INTO stdout MODE upsert WITH (batch_rowz = 1);\n"+
+		"CREATE PIPELINE q FROM binlog shopdb.orders TRANSFORM idd INTO nowhere;\n")
+	for _, want := range []string{
+		`test.etl:3:51: unknown column "amout"`,
+		"test.etl:3:91: INTO stdout cannot take MODE upsert",
+		`test.etl:3:104: unknown option "batch_rowz"`,
+		`test.etl:4:55: unknown column "idd"`,
+		`test.etl:4:64: unknown sink kind "nowhere"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+}

@@ -25,7 +25,9 @@ var formatsByKind = map[string][]string{
 
 func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl := &Pipeline{Name: p.Name.Name, Pos: p.Pos, Snapshot: connectors.SnapshotInitial}
-	nerr := len(b.errs.errs)
+	if p.Into != nil {
+		pl.IntoPos, pl.IntoEnd = p.Into.Pos, p.Into.EndPos
+	}
 
 	if p.Snapshot != nil {
 		switch strings.ToLower(p.Snapshot.Name) {
@@ -46,6 +48,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	}
 	var src *SourceDecl
 	var froms []fromTable
+	nerrFrom := len(b.errs.errs)
 	if len(p.From) == 0 {
 		b.errs.add(p.Name, "pipeline %q has no FROM binlog clause", p.Name.Name)
 	}
@@ -65,8 +68,11 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		}
 	}
 
-	// INTO, FORMAT, MODE.
-	sinkDecl, sinkSpec := b.into(p, pl)
+	fromBad := len(b.errs.errs) > nerrFrom
+
+	// INTO, FORMAT, MODE. An error here (or in WITH) does not keep the
+	// tables from being bound: their errors are reported too.
+	_, sinkSpec := b.into(p, pl)
 	if pl.SinkKind != "" {
 		formats := formatsByKind[pl.SinkKind]
 		if p.Format != nil {
@@ -98,7 +104,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		default:
 			b.errs.add(p.Mode, "MODE must be append, upsert or changelog, got %q", p.Mode.Name)
 		}
-		b.checkStreamMode(p, pl)
+		if !b.checkStreamMode(p, pl) {
+			pl.Target.Mode = connectors.ModeAppend
+		}
 	}
 
 	// WITH: pipeline options, plus what the source and the sink kinds accept.
@@ -132,8 +140,15 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl.Target.Pipeline = pl.Name
 	pl.NeedBefore = true // see docs/architecture.md: before images always flow
 
-	if src == nil || sinkDecl == nil || b.cat == nil || len(b.errs.errs) > nerr {
+	if src == nil || b.cat == nil || fromBad {
 		b.checkLiterals(p)
+		if src != nil && !fromBad && len(p.Key) > 0 && pl.SinkKind == "clickhouse" && (!modeWritten || pl.Target.Mode == connectors.ModeUpsert) {
+			// Offline: an explicit KEY over several tables is checked
+			// against the FROM list and the TRANSFORM alone.
+			if tk := tablesKeyOf(p, pl); tk.multi && !vouchedUnique(pl) {
+				b.checkKeyOverTables(p, pl, tk)
+			}
+		}
 		if src != nil {
 			pl.Source = src.Name
 		}
@@ -144,6 +159,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl.Source = src.Name
 
 	// Resolve tables (patterns included) and bind the dataflow per table.
+	nerrBind := len(b.errs.errs)
 	var pk []string
 	pkKnown := true
 	for _, ft := range froms {
@@ -180,7 +196,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			}
 		}
 	}
-	if len(b.errs.errs) > nerr || len(pl.Tables) == 0 {
+	if len(b.errs.errs) > nerrBind || len(pl.Tables) == 0 {
 		unresolvedMode(p, pl, modeWritten)
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)
 		return
@@ -208,8 +224,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	// An upsert over several tables keys on the table too: the same id in
 	// two tables is two rows, not one row overwritten by the other.
 	tk := tablesKeyOf(p, pl)
-	vouched, _ := pl.Options["key_unique_across_tables"].(bool)
-	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouched
+	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouchedUnique(pl)
 	if len(p.Key) > 0 {
 		nk := len(b.errs.errs)
 		for _, k := range p.Key {
@@ -221,20 +236,8 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			keyIdx = append(keyIdx, i)
 			pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
 		}
-		if overTables && len(b.errs.errs) == nk && !tk.keyTellsTablesApart(p.Key) {
-			need := []string{}
-			for _, c := range []string{tk.dbCol, tk.tableCol} {
-				if c != "" {
-					need = append(need, c)
-				}
-			}
-			fix := tablesFix(tk.missing())
-			if len(tk.missing()) == 0 {
-				fix = "add " + strings.Join(need, ", ") + " to KEY"
-			}
-			b.errs.addAt(p.Key[0].Pos, p.Key[len(p.Key)-1].EndPos,
-				"pipeline %s upserts several tables into one target, but KEY (%s) does not say which table a row comes from, so a row of one table would overwrite the row of another with the same key: %s, or set WITH (key_unique_across_tables = true) if the key is unique across the tables",
-				pl.Name, strings.Join(pl.Target.Key, ", "), fix)
+		if overTables && len(b.errs.errs) == nk {
+			b.checkKeyOverTables(p, pl, tk)
 		}
 		b.checkNullableKey(p, pl)
 	} else if pl.Target.Mode == connectors.ModeUpsert {

@@ -32,6 +32,9 @@ type SourceDecl struct {
 	Redacted string // DSN with the password replaced by "****"
 	Options  map[string]any
 	Pos      lang.Pos
+	// DSNPos and DSNEnd are where the DSN string is written: errors about
+	// the connection point there.
+	DSNPos, DSNEnd lang.Pos
 }
 
 // SinkDecl is one CREATE SINK, or an implicit one (stdout, file, http).
@@ -43,6 +46,9 @@ type SinkDecl struct {
 	Options  map[string]any
 	Implicit bool
 	Pos      lang.Pos
+	// DSNPos and DSNEnd are where the DSN string is written (declared
+	// sinks only).
+	DSNPos, DSNEnd lang.Pos
 }
 
 // Pipeline is one CREATE PIPELINE, bound.
@@ -72,6 +78,9 @@ type Pipeline struct {
 	// resolved (offline, or with errors): Target.Mode is the sink kind's
 	// default assuming the source table has a primary key (ModeText says so).
 	ModeUnresolved bool
+	// IntoPos and IntoEnd are where the INTO clause is written: errors
+	// about the target point there.
+	IntoPos, IntoEnd lang.Pos
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 }

@@ -13,17 +13,21 @@ import (
 var streamKinds = map[string]bool{"stdout": true, "file": true, "http": true}
 
 // checkStreamMode refuses MODE upsert and MODE changelog on a stream sink:
-// it would run as append, which is not what the mode says.
-func (b *builder) checkStreamMode(p *lang.CreatePipeline, pl *Pipeline) {
+// it would run as append, which is not what the mode says. It reports
+// whether the mode is fine.
+func (b *builder) checkStreamMode(p *lang.CreatePipeline, pl *Pipeline) bool {
 	if !streamKinds[pl.SinkKind] {
-		return
+		return true
 	}
 	switch pl.Target.Mode {
 	case connectors.ModeUpsert:
 		b.errs.add(p.Mode, "INTO %s cannot take MODE upsert: it passes each change on and keeps no current state per key; upsert needs a table target (INTO clickhouse …), or leave MODE out", pl.SinkKind)
+		return false
 	case connectors.ModeChangelog:
 		b.errs.add(p.Mode, "INTO %s cannot take MODE changelog: it passes each change on already (MODE append, the default); for the old values add before.<column> to TRANSFORM, or use FORMAT canal_json or debezium_json", pl.SinkKind)
+		return false
 	}
+	return true
 }
 
 // fileExtensions are the extensions a file target without FORMAT may have,

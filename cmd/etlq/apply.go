@@ -60,8 +60,11 @@ func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 }
 
 func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
-	_, plan, err := loadPlan(ctx, a.File, false)
+	l, plan, err := loadPlan(ctx, a.File, false)
 	if err != nil {
+		return err
+	}
+	if err := l.refuseTargets(ctx, plan); err != nil {
 		return err
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/etlq/etlq/connectors"
@@ -25,18 +26,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	if !c.Offline {
 		// errs are what apply would refuse before moving data; warns are
 		// values a target cannot hold exactly.
-		var errs, warns lang.Errors
-		err := forEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
-			_, problems, err := s.Plan(ctx, p.Target)
-			if err != nil {
-				errs = append(errs, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf("pipeline %s: %v", p.Name, err)})
-				return nil
-			}
-			for _, msg := range problems {
-				warns = append(warns, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
-			}
-			return nil
-		})
+		_, errs, warns, err := planTargets(ctx, plan)
 		if err != nil {
 			return err
 		}
@@ -49,10 +39,11 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		if len(warns) > 0 {
 			// A value the target cannot hold fails loudly when it comes, so
 			// these are warnings unless --strict.
-			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.src), "\n"+l.path, "\nwarning: "+l.path))
+			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.shown()), "\n"+l.path, "\nwarning: "+l.path))
 		}
 		if len(errs) > 0 {
-			return fileError{errs.Format(l.src)}
+			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
+			return fileError{errs.Format(l.shown())}
 		}
 	}
 	mode := "against live schemas"
@@ -61,6 +52,45 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("%s: ok (%s, %s, %s checked %s)\n", c.File, plural(len(plan.Sources), "source"),
 		plural(countDeclared(plan), "sink"), plural(len(plan.Pipelines), "pipeline"), mode)
+	return nil
+}
+
+// planTargets asks each pipeline's sink what it would do with the target
+// (without changing anything): the DDL per pipeline, the errors (a target
+// Open would refuse) and the warnings (values the target cannot hold
+// exactly), each at the pipeline's INTO.
+func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, lang.Errors, lang.Errors, error) {
+	ddl := map[string][]string{}
+	var errs, warns lang.Errors
+	err := forEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
+		stmts, problems, err := s.Plan(ctx, p.Target)
+		if err != nil {
+			errs = append(errs, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd, Msg: fmt.Sprintf("pipeline %s: %v", p.Name, err)})
+			return nil
+		}
+		ddl[p.Name] = stmts
+		for _, msg := range problems {
+			warns = append(warns, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
+		}
+		return nil
+	})
+	return ddl, errs, warns, err
+}
+
+// refuseTargets returns the errors of planTargets and checkStreams,
+// formatted, so that apply refuses a target it could never write, or a
+// binlog it could not follow, with check's words and places before any
+// data moves.
+func (l *loaded) refuseTargets(ctx context.Context, plan *planner.Plan) error {
+	_, errs, _, err := planTargets(ctx, plan)
+	if err != nil {
+		return err
+	}
+	errs = append(errs, checkStreams(ctx, plan)...)
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
+		return fileError{errs.Format(l.shown())}
+	}
 	return nil
 }
 
@@ -158,22 +188,22 @@ type planCmd struct {
 }
 
 func (c *planCmd) Run(ctx context.Context) error {
-	_, plan, err := loadPlan(ctx, c.File, c.Offline)
+	l, plan, err := loadPlan(ctx, c.File, c.Offline)
 	if err != nil {
 		return err
 	}
 	ddl := map[string][]string{}
 	if !c.Offline {
-		err := forEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
-			stmts, _, err := s.Plan(ctx, p.Target)
-			if err != nil {
-				return fmt.Errorf("pipeline %s: %w", p.Name, err)
-			}
-			ddl[p.Name] = stmts
-			return nil
-		})
+		// The same errors as check, at the same places.
+		var errs lang.Errors
+		ddl, errs, _, err = planTargets(ctx, plan)
 		if err != nil {
 			return err
+		}
+		errs = append(errs, checkStreams(ctx, plan)...)
+		if len(errs) > 0 {
+			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
+			return fileError{errs.Format(l.shown())}
 		}
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)

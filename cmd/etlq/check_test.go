@@ -86,6 +86,12 @@ func TestCheckBinlogSettings(t *testing.T) {
 		if err == nil || !strings.Contains(out, ":1:8: source shop: pipelines p, q read its binlog") || !strings.Contains(out, setting) {
 			t.Errorf("want check to fail naming source shop and %q, got %v:\n%s", setting, err, out)
 		}
+		// plan gives the same error at the same place.
+		path := filepath.Join(t.TempDir(), "plan.etl")
+		os.WriteFile(path, []byte(binlog), 0o644)
+		if out, err := runEtlq(t, "plan", path); err == nil || !strings.Contains(out, "plan.etl:1:8: source shop: pipelines p, q read its binlog") {
+			t.Errorf("want plan to fail as check does (%s), got %v:\n%s", setting, err, out)
+		}
 		if out, err := runCheck(t, only); err != nil {
 			t.Errorf("a SNAPSHOT only pipeline needs no binlog, but check fails (%s):\n%s", setting, out)
 		}
@@ -149,5 +155,84 @@ func TestCheckRefusesMismatchedClickHouseTable(t *testing.T) {
 	out, err := runCheck(t, src)
 	if err == nil || !strings.Contains(out, "pipeline p: ") || !strings.Contains(out, `column "id" is String`) || strings.Contains(out, ": ok (") {
 		t.Errorf("want check to fail naming the column, got %v:\n%s", err, out)
+	}
+}
+
+// TestConnectionErrorsArePlaced: every connection error of a file is
+// reported at once, each at the DSN of its CREATE SOURCE or CREATE SINK with
+// the line and a caret, passwords masked — a bad scheme, a wrong MySQL
+// password, an http:// ClickHouse DSN, a wrong ClickHouse password — by
+// check (the DSN ones also offline), plan and apply.
+func TestConnectionErrorsArePlaced(t *testing.T) {
+	myDSN, chDSN := testenv.MySQLDSN(t), testenv.ClickHouseDSN(t)
+	my, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
+	src := fmt.Sprintf(`CREATE SOURCE a FROM mysql 'postgres://root@%[1]s';
+CREATE SOURCE b FROM mysql 'mysql://%[2]s:wr0ngPw@%[1]s';
+CREATE SINK c INTO clickhouse 'http://%[3]s';
+CREATE SINK d INTO clickhouse 'clickhouse://default:wr0ngPw@%[3]s';
+CREATE PIPELINE p FROM binlog b.db.t INTO clickhouse d.db.t;
+`, my.Addr, my.User, chHost)
+	path := filepath.Join(t.TempDir(), "conn.etl")
+	os.WriteFile(path, []byte(src), 0o644)
+	want := []string{
+		"conn.etl:1:28: source a",
+		`scheme "postgres", want "mysql"`,
+		"conn.etl:2:28: source b",
+		"Access denied",
+		"conn.etl:3:31: clickhouse sink \"c\": the DSN must start with clickhouse://",
+		"conn.etl:4:31: clickhouse sink \"d\"",
+		"\nCREATE SOURCE b FROM mysql 'mysql://" + my.User + ":*******@",
+		"\n                           ^~~~",
+	}
+	for _, args := range [][]string{{"check"}, {"plan"}, {"apply", "--once", "--state-dir", filepath.Join(t.TempDir(), "state")}} {
+		out, err := runEtlq(t, append(args, path)...)
+		if err == nil || strings.Contains(out, "wr0ngPw") {
+			t.Errorf("%s: want a failure without the password, got %v:\n%s", args[0], err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: want %q in\n%s", args[0], w, out)
+			}
+		}
+	}
+	out, err := runEtlq(t, "check", "--offline", path)
+	if err == nil || !strings.Contains(out, "conn.etl:1:28: source a: invalid mysql dsn") || !strings.Contains(out, "conn.etl:3:31: clickhouse sink \"c\"") {
+		t.Errorf("check --offline: want the DSN errors, got %v:\n%s", err, out)
+	}
+}
+
+// TestPlanPlacesTargetErrors: a target apply would refuse is an error of
+// plan at the pipeline's INTO, as of check.
+func TestPlanPlacesTargetErrors(t *testing.T) {
+	myDSN, chDSN := testenv.MySQLDSN(t), testenv.ClickHouseDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+	ch := testenv.ClickHouseConn(t, chDSN)
+	testenv.ClickHouseExec(t, ch, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id String, v Nullable(Int32), _version UInt64, _is_deleted UInt8) ENGINE = MergeTree ORDER BY id")
+	t.Cleanup(func() { testenv.ClickHouseExec(t, ch, "DROP DATABASE IF EXISTS "+db) })
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog %s.t INTO clickhouse dw.%s.t;\n", myDSN, chDSN, db, db)
+	path := filepath.Join(t.TempDir(), "plan.etl")
+	os.WriteFile(path, []byte(src), 0o644)
+	at := fmt.Sprintf("plan.etl:3:%d: pipeline p: existing table %s.t is MergeTree: upsert needs a ReplacingMergeTree; column \"id\" is String", len("CREATE PIPELINE p FROM binlog "+db+".t ")+1, db)
+	for _, cmd := range []string{"check", "plan"} {
+		out, err := runEtlq(t, cmd, path)
+		if err == nil || !strings.Contains(out, at) {
+			t.Errorf("%s: want %q, got %v:\n%s", cmd, at, err, out)
+		}
+	}
+}
+
+// TestCheckReportsEveryError: an error check finds without the schemas (an
+// unknown option) does not hide one it needs them for (an unknown column).
+func TestCheckReportsEveryError(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY"})
+	out, err := runCheck(t, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog %s.t TRANSFORM idd INTO stdout WITH (batch_rowz = 1);\n", myDSN, db))
+	if err == nil || !strings.Contains(out, `unknown column "idd"`) || !strings.Contains(out, `unknown option "batch_rowz"`) {
+		t.Errorf("want both errors, got %v:\n%s", err, out)
 	}
 }

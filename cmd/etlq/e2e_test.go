@@ -310,9 +310,12 @@ func TestBadInput(t *testing.T) {
 	if err == nil {
 		t.Fatalf("an unreachable source must fail:\n%s", out)
 	}
+	// One error, at the DSN, naming the source, the password masked in
+	// the message and in the quoted line.
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "etlq: source shop (mysql://repl:****@127.0.0.1:1): ") || strings.Contains(out, "s3cret") {
-		t.Errorf("want one line naming the source with the password redacted, got:\n%s", out)
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "etlq: "+down+":1:31: source shop (mysql://repl:****@127.0.0.1:1): ") ||
+		lines[1] != "CREATE SOURCE shop FROM mysql 'mysql://repl:******@127.0.0.1:1';" || !strings.HasPrefix(lines[2], strings.Repeat(" ", 30)+"^~~") || strings.Contains(out, "s3cret") {
+		t.Errorf("want one error at the DSN naming the source with the password masked, got:\n%s", out)
 	}
 }
 

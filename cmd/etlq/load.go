@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/etlq/etlq/connectors"
@@ -65,30 +68,131 @@ func formatErr(err error, src []byte) error {
 }
 
 // build plans a loaded file, against live sources unless offline. The
-// connections it opens to read schemas are closed before it returns.
+// connections it opens to read schemas are closed before it returns. Every
+// error of the file comes back at once, with its place: those of the
+// declarations and pipelines, and those of each connection — a DSN its
+// connector refuses, and (online) a server that does not answer or refuses
+// the login, at the DSN of its CREATE SOURCE or CREATE SINK.
 func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, error) {
-	opts := planner.Options{}
-	if !offline {
-		cat := newLiveCatalog()
-		defer cat.Close()
-		// A source that cannot be reached is one clear line, not an error
-		// at every table that names it.
-		decls, err := planner.Build(ctx, l.file, planner.Options{})
-		if err != nil {
-			return nil, formatErr(err, l.src)
-		}
-		for _, d := range decls.Sources {
-			if err := cat.ping(ctx, d); err != nil {
-				return nil, fmt.Errorf("source %s (%s): %w", d.Name, d.Redacted, err)
-			}
-		}
-		opts.Catalog = cat
-	}
-	p, err := planner.Build(ctx, l.file, opts)
+	decls, err := planner.Build(ctx, l.file, planner.Options{})
+	var errs lang.Errors
 	if err != nil {
-		return nil, formatErr(err, l.src)
+		var le lang.Errors
+		if !errors.As(err, &le) {
+			return nil, err
+		}
+		errs = append(errs, le...)
+	}
+	var cat *liveCatalog
+	if !offline {
+		cat = newLiveCatalog()
+		defer cat.Close()
+	}
+	var connErrs lang.Errors
+	if decls != nil {
+		connErrs = checkConnections(ctx, decls, cat)
+	}
+	errs = append(errs, connErrs...)
+	// Online with every connection up, the full plan reports the errors
+	// of the declarations again, with those that need the schemas.
+	if len(connErrs) > 0 || offline || decls == nil {
+		if len(errs) > 0 {
+			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
+			return nil, fileError{errs.Format(l.shown())}
+		}
+		return decls, nil
+	}
+	p, err := planner.Build(ctx, l.file, planner.Options{Catalog: cat})
+	if err != nil {
+		return nil, l.formatErr(err)
 	}
 	return p, nil
+}
+
+// checkConnections makes the source and sink of each declaration from its
+// DSN and options (which connects to nothing) and, when cat is set, checks
+// that each answers (a source through cat, which keeps its connection for
+// planning). A source or sink that cannot be reached is one error at its
+// DSN, not one at every table or pipeline that names it.
+func checkConnections(ctx context.Context, plan *planner.Plan, cat *liveCatalog) lang.Errors {
+	var errs lang.Errors
+	at := func(pos, end lang.Pos, format string, args ...any) {
+		errs = append(errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, d := range plan.Sources {
+		if cat == nil {
+			s, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+			if err != nil {
+				at(d.DSNPos, d.DSNEnd, "source %s: %v", d.Name, err)
+				continue
+			}
+			s.Close()
+			continue
+		}
+		if err := cat.ping(ctx, d); err != nil {
+			at(d.DSNPos, d.DSNEnd, "source %s (%s): %v", d.Name, d.Redacted, err)
+		}
+	}
+	for _, d := range plan.Sinks {
+		if d.Implicit {
+			continue
+		}
+		// The sink's errors name it already ("clickhouse sink \"dw\": …").
+		named := func(err error) string {
+			if strings.Contains(err.Error(), strconv.Quote(d.Name)) {
+				return err.Error()
+			}
+			return "sink " + d.Name + ": " + err.Error()
+		}
+		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
+		if err != nil {
+			at(d.DSNPos, d.DSNEnd, "%s", named(err))
+			continue
+		}
+		if v, ok := s.(interface {
+			Version(context.Context) (string, error)
+		}); ok && cat != nil {
+			if _, err := v.Version(ctx); err != nil {
+				at(d.DSNPos, d.DSNEnd, "%s (%s)", named(err), d.Redacted)
+			}
+		}
+		s.Close()
+	}
+	return errs
+}
+
+// formatErr formats an error of the file, its lines shown with the
+// passwords of DSNs masked.
+func (l *loaded) formatErr(err error) error { return formatErr(err, l.shown()) }
+
+// shown is the file's text as error messages quote it: the same bytes,
+// but a password written in a DSN replaced by "*"s (its length kept, so
+// that every position still points at the same place).
+func (l *loaded) shown() []byte {
+	out := []byte(string(l.src))
+	for _, st := range l.file.Statements {
+		var dsn *lang.StringLit
+		switch {
+		case st.Source != nil:
+			dsn = st.Source.DSN
+		case st.Sink != nil:
+			dsn = st.Sink.DSN
+		}
+		if dsn == nil || strings.Contains(dsn.Raw, "${") {
+			continue
+		}
+		pw := connectors.DSNPassword(dsn.Value)
+		if pw == "" {
+			continue
+		}
+		if i := strings.Index(dsn.Raw, ":"+pw+"@"); i >= 0 {
+			from := dsn.Pos.Offset + i + 1
+			for k := from; k < from+len(pw) && k < len(out); k++ {
+				out[k] = '*'
+			}
+		}
+	}
+	return out
 }
 
 // loadPlan reads, parses and plans a file.

@@ -115,9 +115,14 @@ func commonPrefix(a, b string) string {
 // TestOddNamesIntoClickHouse: source columns and aliases with back quotes,
 // quotes, backslashes, spaces, dots, parentheses and non-ASCII letters reach
 // ClickHouse with their names and values, into a dotted database and table
-// name, in upsert (with its view) and changelog tables.
+// name, in upsert (with its view) and changelog tables, through the
+// snapshot and then the binlog, with a column of such a name added while
+// etlq is stopped.
 func TestOddNamesIntoClickHouse(t *testing.T) {
-	myDSN := testenv.MySQLDSN(t)
+	onBothServers(t, testOddNamesIntoClickHouse)
+}
+
+func testOddNamesIntoClickHouse(t *testing.T, myDSN string) {
 	s := newScratch(t, myDSN)
 	chDB := s.db + ".x"
 	t.Cleanup(func() { chCount(s.chDSN, "DROP DATABASE IF EXISTS `"+chDB+"`") })
@@ -133,7 +138,8 @@ CREATE PIPELINE cl FROM binlog %[3]s.w INTO clickhouse dw.`+"`%[4]s`.`c``l`"+` M
 	if out, err := runEtlq(t, "check", path); err != nil {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
-	mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(t.TempDir(), "state"), path)
+	state := filepath.Join(t.TempDir(), "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, path)
 
 	ch := testenv.ClickHouseConn(t, s.chDSN)
 	var cols []string
@@ -147,5 +153,19 @@ CREATE PIPELINE cl FROM binlog %[3]s.w INTO clickhouse dw.`+"`%[4]s`.`c``l`"+` M
 	}
 	if n, err := chCount(s.chDSN, "SELECT count() FROM `"+chDB+"`.`c``l` WHERE `_before_we\\`ird` IS NULL AND _op = 'read'"); err != nil || n != 2 {
 		t.Errorf("changelog table holds %d snapshot rows (%v), want 2", n, err)
+	}
+
+	// Through the binlog, with a new column of an odd name.
+	myExec(t, s.my, "ALTER TABLE "+s.db+".w ADD COLUMN `n``e\\w.é` INT",
+		"UPDATE "+s.db+".w SET `we``ird` = 9, `n``e\\w.é` = 1 WHERE id = 1",
+		"INSERT INTO "+s.db+".w VALUES (3, 3, 'c d', 3, 3, 3, 3, 3)")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, path)
+	got = chCells(t, ch, "SELECT "+strings.Join(cols, ", ")+", ifNull(toString(`n\\`e\\\\w.é`), 'NULL') FROM `"+chDB+"`.`t.33_current` ORDER BY id")
+	want = [][]string{{"1", "9", "b", "4", "5", "6", "7", "5", "1"}, {"2", "NULL", "NULL", "40", "50", "60", "70", "41", "NULL"}, {"3", "3", "c d", "3", "3", "3", "3", "4", "3"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("after the binlog, the upsert view holds %v, want %v", got, want)
+	}
+	if n, err := chCount(s.chDSN, "SELECT count() FROM `"+chDB+"`.`c``l` WHERE `_before_we\\`ird` = 2 AND `we\\`ird` = 9 AND _op = 'update'"); err != nil || n != 1 {
+		t.Errorf("changelog table holds %d updates of we`ird from 2 to 9 (%v), want 1", n, err)
 	}
 }

@@ -3,6 +3,7 @@ package all_test
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -37,6 +38,12 @@ func TestConnectorsDoc(t *testing.T) {
 				typ := o.Type.String()
 				if len(o.Enum) > 0 {
 					typ = "'" + strings.Join(o.Enum, "' \\| '") + "'"
+				}
+				switch {
+				case o.Max > o.Min && o.Max == math.MaxInt64:
+					typ += fmt.Sprintf(" ≥ %d", o.Min)
+				case o.Max > o.Min:
+					typ += fmt.Sprintf(" %d..%d", o.Min, o.Max)
 				}
 				fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, typ, def, strings.ReplaceAll(o.Doc, "|", "\\|"))
 			}
