@@ -182,3 +182,74 @@ CREATE PIPELINE hook FROM binlog s.%s.t
 		t.Errorf("only %d outputs were checked", len(outputs))
 	}
 }
+
+// TestTLSCheckAndRepl: `etlq check` reports a server that refuses the
+// asked TLS mode (no TLS at all; a certificate from another CA; a host
+// name the certificate lacks) at the CREATE SOURCE or the pipeline, and
+// passes the same file with the right CA; `etlq repl --source` takes the
+// TLS settings as DSN parameters and reaches a user created REQUIRE X509.
+func TestTLSCheckAndRepl(t *testing.T) {
+	tlsDSN := testenv.MySQLTLSDSN(t)
+	chTLS := testenv.ClickHouseTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	plainDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, tlsDSN, map[string]string{"t": "id INT PRIMARY KEY"})
+	my := testenv.MySQLConn(t, tlsDSN)
+	user := db + "_x"
+	acct := "'" + user + "'@'127.0.0.1'"
+	myExec(t, my, "CREATE USER "+acct+" IDENTIFIED BY 'X509-pw' REQUIRE X509",
+		"GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "+acct)
+	t.Cleanup(func() { my.Execute("DROP USER IF EXISTS " + acct) })
+	tu, err := url.Parse(tlsDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, err := url.Parse(plainDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x509 := func(host string) string { return "mysql://" + user + ":X509-pw@" + host + ":" + tu.Port() }
+	client := fmt.Sprintf("ssl_cert = '%s', ssl_key = '%s'", certs.ClientCert, certs.ClientKey)
+	pipe := fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.t INTO stdout;\n", db)
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"verify_identity", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', %s);\n", x509("localhost"), certs.CA, client), ": ok ("},
+		{"no TLS on the server", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'required');\n", "mysql://root@"+pu.Host), "ssl_mode = 'required', but the server does not offer TLS"},
+		{"wrong CA", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_ca', ssl_ca = '%s', %s);\n", x509("localhost"), certs.WrongCA, client), "the server's certificate is not signed by ssl_ca " + certs.WrongCA},
+		{"wrong host", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', %s);\n", x509("127.0.0.1"), certs.CA, client), "the server's certificate does not name the host of the DSN"},
+		{"no client certificate", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s');\n", x509("localhost"), certs.CA), "a user created REQUIRE SSL or X509"},
+		{"clickhouse wrong CA", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', %s);\nCREATE SINK dw INTO clickhouse '%s' WITH (tls_ca = '%s');\nCREATE PIPELINE q FROM binlog s.%s.t INTO clickhouse dw.%s.t;\n",
+			x509("localhost"), certs.CA, client, chTLS, certs.WrongCA, db, db), "TLS: the server's certificate is not signed by tls_ca " + certs.WrongCA},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.src
+			if !strings.Contains(src, "CREATE PIPELINE") {
+				src += pipe
+			}
+			out, err := runCheck(t, src)
+			if tc.want == ": ok (" {
+				if err != nil || !strings.Contains(out, tc.want) {
+					t.Fatalf("want check to pass, got %v:\n%s", err, out)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("want check to fail with %q, got %v:\n%s", tc.want, err, out)
+			}
+			if strings.Contains(out, "X509-pw") {
+				t.Errorf("the password is shown:\n%s", out)
+			}
+		})
+	}
+
+	q := url.Values{"ssl_mode": {"verify_identity"}, "ssl_ca": {certs.CA}, "ssl_cert": {certs.ClientCert}, "ssl_key": {certs.ClientKey}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etlqBin, "repl", "--source", x509("localhost")+"?"+q.Encode())
+	cmd.Stdin = strings.NewReader("SHOW TABLES FROM " + db + ";\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "(1 table)") || strings.Contains(string(out), "X509-pw") {
+		t.Errorf("repl over TLS as a REQUIRE X509 user: %v\n%s", err, out)
+	}
+}
