@@ -253,3 +253,50 @@ func TestTLSCheckAndRepl(t *testing.T) {
 		t.Errorf("repl over TLS as a REQUIRE X509 user: %v\n%s", err, out)
 	}
 }
+
+// TestApplyOverTLS runs a pipeline whose every connection is verified TLS:
+// the source as a user created REQUIRE X509 (verify_identity, client
+// certificate; snapshot and binlog), the sink on ClickHouse's secure
+// native port with the test CA. The rows, an update included, arrive.
+func TestApplyOverTLS(t *testing.T) {
+	tlsDSN := testenv.MySQLTLSDSN(t)
+	chTLS := testenv.ClickHouseTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	db := checkDB(t, tlsDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	my := testenv.MySQLConn(t, tlsDSN)
+	user := db + "_x"
+	acct := "'" + user + "'@'127.0.0.1'"
+	myExec(t, my, "CREATE USER "+acct+" IDENTIFIED BY 'X509-pw' REQUIRE X509",
+		"GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "+acct,
+		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b')")
+	t.Cleanup(func() { my.Execute("DROP USER IF EXISTS " + acct) })
+	chRead := chTLS + "&skip_verify=true"
+	tu, err := url.Parse(tlsDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "tls.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql 'mysql://%s:X509-pw@localhost:%s'
+  WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', ssl_cert = '%s', ssl_key = '%s');
+CREATE SINK dw INTO clickhouse '%s' WITH (tls_ca = '%s');
+CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert;
+`, user, tu.Port(), certs.CA, certs.ClientCert, certs.ClientKey, chTLS, certs.CA, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		o := testenv.ClickHouseConn(t, chRead)
+		o.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
+	}()
+	state := filepath.Join(t.TempDir(), "state")
+	mustEtlq(t, "check", file)
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	myExec(t, my, "UPDATE "+db+".t SET v = 'bb' WHERE id = 2", "INSERT INTO "+db+".t VALUES (3, 'c')")
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	n, err := chCount(chRead, "SELECT count() FROM `"+db+"`.t_current WHERE v IN ('a', 'bb', 'c')")
+	if err != nil || n != 3 {
+		t.Fatalf("rows over TLS: %d, %v", n, err)
+	}
+}
