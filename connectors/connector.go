@@ -38,6 +38,9 @@ type Option struct {
 	Default any      // nil: no default
 	Enum    []string // allowed values for OptString, when limited
 	Doc     string
+	// Secret marks a value that is never printed: messages, logs and
+	// `etlq plan` show it masked (see docs/security.md).
+	Secret bool
 }
 
 // Spec describes a connector kind: its name in the language ("mysql",

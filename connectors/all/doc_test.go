@@ -37,7 +37,11 @@ func TestConnectorsDoc(t *testing.T) {
 				if len(o.Enum) > 0 {
 					typ = "'" + strings.Join(o.Enum, "' \\| '") + "'"
 				}
-				fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, typ, def, strings.ReplaceAll(o.Doc, "|", "\\|"))
+				doc := o.Doc
+				if o.Secret {
+					doc += " (a secret: never printed)"
+				}
+				fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, typ, def, strings.ReplaceAll(doc, "|", "\\|"))
 			}
 		}
 		table("Options:", spec.Options)
