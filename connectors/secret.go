@@ -83,8 +83,9 @@ func redactURLs(s string) string {
 	if strings.Contains(s, "@") {
 		s = urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
 			sub := urlUserinfo.FindStringSubmatch(m)
-			// Already masked (all '*'), or a template ("user:password@host").
-			if strings.Trim(sub[2], "*") == "" || strings.EqualFold(sub[2], "password") {
+			// Already masked (all '*'), a template ("user:password@host"),
+			// or a URL with a user and no password: "scheme:" then "//user".
+			if strings.Trim(sub[2], "*") == "" || strings.EqualFold(sub[2], "password") || strings.HasPrefix(sub[2], "//") {
 				return m
 			}
 			// An @ inside the password: the host follows the last one.
