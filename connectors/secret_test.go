@@ -30,6 +30,12 @@ func TestRedactSecrets(t *testing.T) {
 			t.Errorf("RedactSecrets(%q)\n = %q\nwant %q", in, got, want)
 		}
 	}
+	RegisterSecret(`q"uo\te<d`)
+	for _, in := range []string{`{"err":"login q\"uo\\te\u003cd refused"}`, `{"err":"login q\"uo\\te<d refused"}`, `password "q\"uo\\te<d" refused`} {
+		if got := RedactSecrets(in); strings.Contains(got, "uo") {
+			t.Errorf("a quoted secret is shown: %s", got)
+		}
+	}
 	var buf bytes.Buffer
 	w := RedactingWriter(&buf)
 	msg := "level=WARN msg=\"retry\" err=\"connect as etl: Tok-9f8e7d\"\n"
