@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -55,7 +56,8 @@ func TestCheckNamesMissingGrants(t *testing.T) {
 // URL-special characters from ${VAR}, a bearer token written inline in a
 // headers option, a signing secret from ${file:…} — and greps every output
 // of check, plan, a REPL session, a successful apply (stdout, stderr,
-// every file of the state dir), an apply whose endpoint echoes the request
+// every file of the state dir), the /metrics of a running apply, an apply
+// whose endpoint echoes the request
 // headers in a 400, and a file error quoting the line of an inline
 // password: none may show a secret. The run must also have used them: the
 // endpoint verifies the signature and the token, and the source logs in
@@ -142,6 +144,7 @@ CREATE PIPELINE hook FROM binlog s.%s.t
 	if out := run("", "apply", "--once", "--progress", "never", "--state-dir", state, file); !strings.Contains(out, "finished") {
 		t.Fatalf("apply:\n%s", out)
 	}
+	outputs = append(outputs, "metrics:\n"+scrapeMetrics(t, file, state))
 	mu.Lock()
 	if len(verdicts) == 0 || strings.Join(verdicts, "") != strings.Repeat("ok", len(verdicts)) {
 		t.Errorf("the endpoint's verdicts: %q", verdicts)
@@ -180,6 +183,44 @@ CREATE PIPELINE hook FROM binlog s.%s.t
 	}
 	if len(outputs) < 9 {
 		t.Errorf("only %d outputs were checked", len(outputs))
+	}
+}
+
+// scrapeMetrics runs apply (not --once) with --metrics-addr until its
+// /metrics shows the pipeline, returns what it served, and stops it with
+// SIGINT.
+func scrapeMetrics(t *testing.T, file, state string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(etlqBin, "apply", "--progress", "never", "--state-dir", state, "--metrics-addr", addr, file)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `etlq_rows_in_total{pipeline="hook"}`) {
+				return string(b)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics of pipeline hook on %s within a minute:\n%s", addr, out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
