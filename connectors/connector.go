@@ -43,6 +43,9 @@ type Option struct {
 	// `etlq check` refuses a value outside, as the connector would.
 	Min, Max int64
 	Doc      string
+	// Secret marks a value that is never printed: messages, logs and
+	// `etlq plan` show it masked (see docs/security.md).
+	Secret bool
 }
 
 // Spec describes a connector kind: its name in the language ("mysql",

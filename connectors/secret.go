@@ -1,10 +1,12 @@
 package connectors
 
 import (
+	"encoding/json"
 	"io"
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -28,8 +30,9 @@ var secrets struct {
 }
 
 // RegisterSecret adds v to the values RedactSecrets hides, with its
-// URL-escaped forms (a password appears escaped in a DSN). Values shorter
-// than 3 bytes are not kept. It is safe for concurrent use.
+// URL-escaped forms (a password appears escaped in a DSN) and its quoted
+// forms (a JSON log line, a %q in an error). Values shorter than 3 bytes
+// are not kept. It is safe for concurrent use.
 func RegisterSecret(v string) {
 	v = strings.TrimSpace(v)
 	if len(v) < minSecretLen {
@@ -40,7 +43,14 @@ func RegisterSecret(v string) {
 	if secrets.vals == nil {
 		secrets.vals = map[string]bool{}
 	}
-	for _, f := range []string{v, url.QueryEscape(v), url.PathEscape(v), userinfoEscape(v)} {
+	j, _ := json.Marshal(v)
+	var plain strings.Builder
+	enc := json.NewEncoder(&plain)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	forms := []string{v, url.QueryEscape(v), url.PathEscape(v), userinfoEscape(v),
+		strings.Trim(string(j), `"`), strings.Trim(strings.TrimSpace(plain.String()), `"`), strings.Trim(strconv.Quote(v), `"`)}
+	for _, f := range forms {
 		if !secrets.vals[f] {
 			secrets.vals[f] = true
 			secrets.sorted = append(secrets.sorted, f)
@@ -83,8 +93,9 @@ func redactURLs(s string) string {
 	if strings.Contains(s, "@") {
 		s = urlUserinfo.ReplaceAllStringFunc(s, func(m string) string {
 			sub := urlUserinfo.FindStringSubmatch(m)
-			// Already masked (all '*'), or a template ("user:password@host").
-			if strings.Trim(sub[2], "*") == "" || strings.EqualFold(sub[2], "password") {
+			// Already masked (all '*'), a template ("user:password@host"),
+			// or a URL with a user and no password: "scheme:" then "//user".
+			if strings.Trim(sub[2], "*") == "" || strings.EqualFold(sub[2], "password") || strings.HasPrefix(sub[2], "//") {
 				return m
 			}
 			// An @ inside the password: the host follows the last one.

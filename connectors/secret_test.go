@@ -24,9 +24,16 @@ func TestRedactSecrets(t *testing.T) {
 		`mysql://user:password@host:port/db is the form`:                      `mysql://user:password@host:port/db is the form`,
 		`already mysql://u:****@h and mysql://u:*******@h`:                    `already mysql://u:****@h and mysql://u:*******@h`,
 		`about ab and abc`: `about ab and abc`,
+		`source mysql://root@127.0.0.1:3316 and https://bot@h/x`: `source mysql://root@127.0.0.1:3316 and https://bot@h/x`,
 	} {
 		if got := RedactSecrets(in); got != want {
 			t.Errorf("RedactSecrets(%q)\n = %q\nwant %q", in, got, want)
+		}
+	}
+	RegisterSecret(`q"uo\te<d`)
+	for _, in := range []string{`{"err":"login q\"uo\\te\u003cd refused"}`, `{"err":"login q\"uo\\te<d refused"}`, `password "q\"uo\\te<d" refused`} {
+		if got := RedactSecrets(in); strings.Contains(got, "uo") {
+			t.Errorf("a quoted secret is shown: %s", got)
 		}
 	}
 	var buf bytes.Buffer

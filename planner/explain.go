@@ -6,8 +6,20 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/lang"
 )
+
+// secretOption reports whether the sink kind's option name is marked
+// secret.
+func secretOption(kind, name string) bool {
+	spec, ok := connectors.SinkSpec(kind)
+	if !ok {
+		return false
+	}
+	o, ok := spec.Lookup(name)
+	return ok && o.Secret
+}
 
 // Explain writes the dataflow of every pipeline: source, tables, filter,
 // projection with output types, sink, options and (when given) the DDL the
@@ -60,8 +72,11 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 		if len(p.Options) > 0 {
 			var opts []string
 			for k, v := range p.Options {
-				if w, ok := p.Written[k]; ok {
+				w, written := p.Written[k]
+				if written {
 					v = w // a ${VAR} may be a secret: shown as written
+				} else if secretOption(p.SinkKind, k) {
+					v = "'" + connectors.Mask + "'"
 				}
 				// A secret written inline (headers, signing_secret) is masked.
 				opts = append(opts, string(lang.MaskSecrets([]byte(fmt.Sprintf("%s = %v", k, v)))))

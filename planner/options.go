@@ -94,6 +94,10 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 				continue
 			}
 		}
+		if s, ok := v.(string); ok && spec.Secret {
+			// Hidden from every message and log from now on.
+			connectors.RegisterSecret(s)
+		}
 		out[name] = v
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -55,7 +56,8 @@ func TestCheckNamesMissingGrants(t *testing.T) {
 // URL-special characters from ${VAR}, a bearer token written inline in a
 // headers option, a signing secret from ${file:…} — and greps every output
 // of check, plan, a REPL session, a successful apply (stdout, stderr,
-// every file of the state dir), an apply whose endpoint echoes the request
+// every file of the state dir), the /metrics of a running apply, an apply
+// whose endpoint echoes the request
 // headers in a 400, and a file error quoting the line of an inline
 // password: none may show a secret. The run must also have used them: the
 // endpoint verifies the signature and the token, and the source logs in
@@ -142,6 +144,7 @@ CREATE PIPELINE hook FROM binlog s.%s.t
 	if out := run("", "apply", "--once", "--progress", "never", "--state-dir", state, file); !strings.Contains(out, "finished") {
 		t.Fatalf("apply:\n%s", out)
 	}
+	outputs = append(outputs, "metrics:\n"+scrapeMetrics(t, file, state))
 	mu.Lock()
 	if len(verdicts) == 0 || strings.Join(verdicts, "") != strings.Repeat("ok", len(verdicts)) {
 		t.Errorf("the endpoint's verdicts: %q", verdicts)
@@ -180,5 +183,161 @@ CREATE PIPELINE hook FROM binlog s.%s.t
 	}
 	if len(outputs) < 9 {
 		t.Errorf("only %d outputs were checked", len(outputs))
+	}
+}
+
+// scrapeMetrics runs apply (not --once) with --metrics-addr until its
+// /metrics shows the pipeline, returns what it served, and stops it with
+// SIGINT.
+func scrapeMetrics(t *testing.T, file, state string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(etlqBin, "apply", "--progress", "never", "--state-dir", state, "--metrics-addr", addr, file)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if strings.Contains(string(b), `etlq_rows_in_total{pipeline="hook"}`) {
+				return string(b)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics of pipeline hook on %s within a minute:\n%s", addr, out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestTLSCheckAndRepl: `etlq check` reports a server that refuses the
+// asked TLS mode (no TLS at all; a certificate from another CA; a host
+// name the certificate lacks) at the CREATE SOURCE or the pipeline, and
+// passes the same file with the right CA; `etlq repl --source` takes the
+// TLS settings as DSN parameters and reaches a user created REQUIRE X509.
+func TestTLSCheckAndRepl(t *testing.T) {
+	tlsDSN := testenv.MySQLTLSDSN(t)
+	chTLS := testenv.ClickHouseTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	plainDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, tlsDSN, map[string]string{"t": "id INT PRIMARY KEY"})
+	my := testenv.MySQLConn(t, tlsDSN)
+	user := db + "_x"
+	acct := "'" + user + "'@'127.0.0.1'"
+	myExec(t, my, "CREATE USER "+acct+" IDENTIFIED BY 'X509-pw' REQUIRE X509",
+		"GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "+acct)
+	t.Cleanup(func() { my.Execute("DROP USER IF EXISTS " + acct) })
+	tu, err := url.Parse(tlsDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, err := url.Parse(plainDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x509 := func(host string) string { return "mysql://" + user + ":X509-pw@" + host + ":" + tu.Port() }
+	client := fmt.Sprintf("ssl_cert = '%s', ssl_key = '%s'", certs.ClientCert, certs.ClientKey)
+	pipe := fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.t INTO stdout;\n", db)
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"verify_identity", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', %s);\n", x509("localhost"), certs.CA, client), ": ok ("},
+		{"no TLS on the server", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'required');\n", "mysql://root@"+pu.Host), "ssl_mode = 'required', but the server does not offer TLS"},
+		{"wrong CA", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_ca', ssl_ca = '%s', %s);\n", x509("localhost"), certs.WrongCA, client), "the server's certificate is not signed by ssl_ca " + certs.WrongCA},
+		{"wrong host", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', %s);\n", x509("127.0.0.1"), certs.CA, client), "the server's certificate does not name the host of the DSN"},
+		{"no client certificate", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s');\n", x509("localhost"), certs.CA), "a user created REQUIRE SSL or X509"},
+		{"clickhouse wrong CA", fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', %s);\nCREATE SINK dw INTO clickhouse '%s' WITH (tls_ca = '%s');\nCREATE PIPELINE q FROM binlog s.%s.t INTO clickhouse dw.%s.t;\n",
+			x509("localhost"), certs.CA, client, chTLS, certs.WrongCA, db, db), "TLS: the server's certificate is not signed by tls_ca " + certs.WrongCA},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := tc.src
+			if !strings.Contains(src, "CREATE PIPELINE") {
+				src += pipe
+			}
+			out, err := runCheck(t, src)
+			if tc.want == ": ok (" {
+				if err != nil || !strings.Contains(out, tc.want) {
+					t.Fatalf("want check to pass, got %v:\n%s", err, out)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("want check to fail with %q, got %v:\n%s", tc.want, err, out)
+			}
+			if strings.Contains(out, "X509-pw") {
+				t.Errorf("the password is shown:\n%s", out)
+			}
+		})
+	}
+
+	q := url.Values{"ssl_mode": {"verify_identity"}, "ssl_ca": {certs.CA}, "ssl_cert": {certs.ClientCert}, "ssl_key": {certs.ClientKey}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etlqBin, "repl", "--source", x509("localhost")+"?"+q.Encode())
+	cmd.Stdin = strings.NewReader("SHOW TABLES FROM " + db + ";\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "(1 table)") || strings.Contains(string(out), "X509-pw") {
+		t.Errorf("repl over TLS as a REQUIRE X509 user: %v\n%s", err, out)
+	}
+}
+
+// TestApplyOverTLS runs a pipeline whose every connection is verified TLS:
+// the source as a user created REQUIRE X509 (verify_identity, client
+// certificate; snapshot and binlog), the sink on ClickHouse's secure
+// native port with the test CA. The rows, an update included, arrive.
+func TestApplyOverTLS(t *testing.T) {
+	tlsDSN := testenv.MySQLTLSDSN(t)
+	chTLS := testenv.ClickHouseTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	db := checkDB(t, tlsDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	my := testenv.MySQLConn(t, tlsDSN)
+	user := db + "_x"
+	acct := "'" + user + "'@'127.0.0.1'"
+	myExec(t, my, "CREATE USER "+acct+" IDENTIFIED BY 'X509-pw' REQUIRE X509",
+		"GRANT SELECT, RELOAD, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "+acct,
+		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b')")
+	t.Cleanup(func() { my.Execute("DROP USER IF EXISTS " + acct) })
+	chRead := chTLS + "&skip_verify=true"
+	tu, err := url.Parse(tlsDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "tls.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql 'mysql://%s:X509-pw@localhost:%s'
+  WITH (ssl_mode = 'verify_identity', ssl_ca = '%s', ssl_cert = '%s', ssl_key = '%s');
+CREATE SINK dw INTO clickhouse '%s' WITH (tls_ca = '%s');
+CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert;
+`, user, tu.Port(), certs.CA, certs.ClientCert, certs.ClientKey, chTLS, certs.CA, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		o := testenv.ClickHouseConn(t, chRead)
+		o.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
+	}()
+	state := filepath.Join(t.TempDir(), "state")
+	mustEtlq(t, "check", file)
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	myExec(t, my, "UPDATE "+db+".t SET v = 'bb' WHERE id = 2", "INSERT INTO "+db+".t VALUES (3, 'c')")
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	n, err := chCount(chRead, "SELECT count() FROM `"+db+"`.t_current WHERE v IN ('a', 'bb', 'c')")
+	if err != nil || n != 3 {
+		t.Fatalf("rows over TLS: %d, %v", n, err)
 	}
 }

@@ -45,7 +45,11 @@ func TestConnectorsDoc(t *testing.T) {
 				case o.Max > o.Min:
 					typ += fmt.Sprintf(" %d..%d", o.Min, o.Max)
 				}
-				fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, typ, def, strings.ReplaceAll(o.Doc, "|", "\\|"))
+				doc := o.Doc
+				if o.Secret {
+					doc += " (a secret: never printed)"
+				}
+				fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", o.Name, typ, def, strings.ReplaceAll(doc, "|", "\\|"))
 			}
 		}
 		table("Options:", spec.Options)

@@ -34,3 +34,16 @@ func TestNewSinkRefusesDSNParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestDSNEscapedPassword: a password with URL-special characters, escaped
+// as ${VAR} expansion escapes it in a DSN's user info, reaches the server
+// as itself.
+func TestDSNEscapedPassword(t *testing.T) {
+	s, err := NewSink("dw", "clickhouse://etl:p%40ss%3Aw%2Frd%23x%25@h:9440?secure=true", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.chOpts.Auth.Username != "etl" || s.chOpts.Auth.Password != "p@ss:w/rd#x%" {
+		t.Errorf("user %q password %q", s.chOpts.Auth.Username, s.chOpts.Auth.Password)
+	}
+}

@@ -54,7 +54,7 @@ const (
 
 var options = append([]connectors.Option{
 	{Name: "headers", Type: connectors.OptString,
-		Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')"},
+		Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')", Secret: true},
 	{Name: "timeout", Type: connectors.OptDuration, Default: "10s", Doc: "per-request timeout"},
 	{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0), Doc: "most rows per request (0: one request per batch)"},
 	{Name: "body", Type: connectors.OptString, Default: "array", Enum: []string{"array", "ndjson"},

@@ -25,7 +25,7 @@ const DefaultSignatureHeader = "X-Etlq-Signature"
 // securityOptions are the options for signing and TLS.
 var securityOptions = []connectors.Option{
 	{Name: "signing_secret", Type: connectors.OptString,
-		Doc: "HMAC-SHA256 key: each request carries 'X-Etlq-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">' (give it as '${VAR}' or '${file:PATH}'; docs/security.md shows how to verify)"},
+		Doc: "HMAC-SHA256 key: each request carries 'X-Etlq-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">' (give it as '${VAR}' or '${file:PATH}'; docs/security.md shows how to verify)", Secret: true},
 	{Name: "signature_header", Type: connectors.OptString, Default: DefaultSignatureHeader, Doc: "name of the signature header"},
 	{Name: "tls_ca", Type: connectors.OptString, Doc: "PEM file of the certificate authorities that verify an https endpoint (default: the system's)"},
 	{Name: "tls_cert", Type: connectors.OptString, Doc: "PEM file of a client certificate for an https endpoint that asks for one (with tls_key)"},
