@@ -349,3 +349,56 @@ func TestWhereReadsAsMySQL(t *testing.T) {
 		out.Release()
 	}
 }
+
+// TestUDFArgumentThatDoesNotFit: an argument a function's parameter type
+// cannot hold is a row error naming the value, as with CAST, not a NULL or
+// a number the body would compute with unawares.
+func TestUDFArgumentThatDoesNotFit(t *testing.T) {
+	f, err := exec.NewUDF("twice", []string{"x"}, []stdlib.Type{{Kind: stdlib.Int32}}, stdlib.TInt64, `x * 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3, 4}, []float64{1, 2, 3, 4}, nil, []string{"7", "x", "3000000000", "-2"}, nil)
+	defer rec.Release()
+	call, err := exec.CallUDF(f, []exec.Expr{smallCols()["code"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lit, _ := exec.Lit("3000000000", stdlib.TString)
+	callLit, err := exec.CallUDF(f, []exec.Expr{lit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, kept, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	if got := strings.Join(column(out, 0), ","); got != "14,-4" || len(kept) != 2 {
+		t.Errorf("values %s (rows %v), want 14,-4", got, kept)
+	}
+	if len(rowErrs) != 2 || !strings.Contains(rowErrs[0].Reason, `cannot cast 'x' to INT32`) ||
+		!strings.Contains(rowErrs[1].Reason, `3000000000 is out of range for INT32`) {
+		t.Errorf("row errors %v", rowErrs)
+	}
+	p2, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{callLit}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2, _, _, rowErrs, err := p2.Run(context.Background(), &exec.Batch{Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out2.Release()
+	if len(rowErrs) != 4 {
+		t.Errorf("a constant argument out of range must fail every row, got %v", rowErrs)
+	}
+}

@@ -103,7 +103,8 @@ type udfExpr struct {
 }
 
 // CallUDF returns a call of f; the arguments are converted to the declared
-// parameter types.
+// parameter types, and a row whose argument does not convert (bad text, a
+// value out of the type's range) fails as with CAST.
 func CallUDF(f *UDF, args []Expr) (Expr, error) {
 	if len(args) != len(f.Params) {
 		return nil, fmt.Errorf("function %q takes %d arguments, got %d", f.Name, len(f.Params), len(args))
@@ -116,11 +117,32 @@ func CallUDF(f *UDF, args []Expr) (Expr, error) {
 		if !stdlib.CanCast(ns[i].Type(), f.ParamTypes[i]) {
 			return nil, fmt.Errorf("argument %d of %q must be %s, got %s", i+1, f.Name, f.ParamTypes[i], ns[i].Type())
 		}
-		if ns[i], err = coerce(ns[i], f.ParamTypes[i]); err != nil {
+		if ns[i], err = strictCoerce(ns[i], f.ParamTypes[i]); err != nil {
 			return nil, err
 		}
 	}
 	return &udfExpr{f: f, args: ns}, nil
+}
+
+// strictCoerce is coerce, except that a value the parameter type cannot
+// hold ('abc' or 3000000000 for an INT32) is a row error, as an explicit
+// CAST, rather than a NULL (or a clamped number) the body would compute
+// with unawares.
+func strictCoerce(x node, t stdlib.Type) (node, error) {
+	c, err := coerce(x, t)
+	if err != nil || c == x || isNullLit(x) {
+		return c, err
+	}
+	s, err := newCast(x, t, false)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := x.(*litExpr); ok {
+		if v, ok := foldConst(s); ok {
+			return &litExpr{v: v, text: l.text}, nil
+		}
+	}
+	return s, nil
 }
 
 func (e *udfExpr) Type() stdlib.Type { return e.f.Ret }

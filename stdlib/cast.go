@@ -287,6 +287,18 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 	lo, hi := IntRange(to.Kind)
 	return func(c *Ctx, a *Vector, i int, out *Vector) string {
 		j := a.Idx(i)
+		// An implicit conversion (a function's integer argument) clamps a
+		// value out of range, as MySQL does, instead of losing it.
+		over := func(neg bool) string {
+			if !opt.Lenient {
+				return outOfRange(a, i, to)
+			}
+			out.I64[i] = hi
+			if neg {
+				out.I64[i] = lo
+			}
+			return ""
+		}
 		var v int64
 		switch {
 		case from.IsSigned():
@@ -295,7 +307,7 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 			v = temporalNumber(from, a.I64[j])
 		case from.IsUnsigned():
 			if a.U64[j] > math.MaxInt64 {
-				return outOfRange(a, i, to)
+				return over(false)
 			}
 			v = int64(a.U64[j])
 		case from.Kind == Bool:
@@ -305,7 +317,7 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 		case from.IsFloat():
 			f := math.RoundToEven(a.F64[j]) // MariaDB rounds a DOUBLE half to even (a DECIMAL half up)
 			if !(f >= -9.223372036854775808e18 && f < 9.223372036854775808e18) {
-				return outOfRange(a, i, to)
+				return over(f < 0)
 			}
 			v = int64(f)
 		default: // decimal, text: through a decimal, rounding (text truncates, as MySQL)
@@ -329,12 +341,12 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 			}
 			s, ok := decSmall(d)
 			if why != "" || !ok {
-				return outOfRange(a, i, to)
+				return over(d.Sign() < 0 || (from.Kind != Decimal && strings.HasPrefix(strings.TrimSpace(a.Str[j]), "-")))
 			}
 			v = s
 		}
 		if v < lo || v > hi {
-			return outOfRange(a, i, to)
+			return over(v < lo)
 		}
 		out.I64[i] = v
 		return ""
@@ -345,6 +357,17 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 	max := UintMax(to.Kind)
 	return func(c *Ctx, a *Vector, i int, out *Vector) string {
 		j := a.Idx(i)
+		// An implicit conversion clamps, as in toInt.
+		over := func(neg bool) string {
+			if !opt.Lenient {
+				return outOfRange(a, i, to)
+			}
+			out.U64[i] = max
+			if neg {
+				out.U64[i] = 0
+			}
+			return ""
+		}
 		var v uint64
 		switch {
 		case from.IsUnsigned():
@@ -355,7 +378,7 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 				x = temporalNumber(from, x)
 			}
 			if x < 0 {
-				return outOfRange(a, i, to)
+				return over(true)
 			}
 			v = uint64(x)
 		case from.Kind == Bool:
@@ -365,7 +388,7 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 		case from.IsFloat():
 			f := math.RoundToEven(a.F64[j])
 			if !(f >= 0 && f < 1.8446744073709551616e19) {
-				return outOfRange(a, i, to)
+				return over(!(f >= 0))
 			}
 			v = uint64(f)
 		default:
@@ -386,12 +409,12 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 			}
 			arr := d.Array()
 			if why != "" || d.Sign() < 0 || arr[1] != 0 || arr[2] != 0 || arr[3] != 0 {
-				return outOfRange(a, i, to)
+				return over(d.Sign() < 0 || (from.Kind != Decimal && strings.HasPrefix(strings.TrimSpace(a.Str[j]), "-")))
 			}
 			v = arr[0]
 		}
 		if v > max {
-			return outOfRange(a, i, to)
+			return over(false)
 		}
 		out.U64[i] = v
 		return ""

@@ -84,7 +84,10 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   → FLOAT64, decimals → the decimal holding all, text with anything → STRING, DATE with
   TIMESTAMP → TIMESTAMP).
 - Functions convert arguments implicitly: a number where text is wanted becomes its text, text
-  where a date is wanted is parsed.
+  where a date is wanted is parsed (bad text is NULL, as MySQL), an integer beyond INT64 where an
+  INT64 is wanted is clamped (` + "`substr(s, 1, 18446744073709551615)`" + ` is s, as MySQL) — never lost as a
+  NULL. A CREATE FUNCTION's arguments convert as CAST does: a value its parameter type cannot hold
+  is a row error.
 
 ## CAST
 

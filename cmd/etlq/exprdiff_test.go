@@ -383,6 +383,10 @@ var exprCases = []exprCase{
 	{e: "replace(s, '%', 'pct')"}, {e: "trim(s2)"}, {e: "left(s, 2)"}, {e: "right(s, 2)"}, {e: "instr(s, '_')"},
 	{e: "locate('b', s)"}, {e: "lpad(s, 5, '*')"}, {e: "rpad(s, 3, 'xy')"}, {e: "reverse(s)"},
 	{e: "md5(s)"}, {e: "hex(s)"}, {e: "hex(i)"}, {e: "hex(ub)"}, {e: "to_base64(s)"},
+	// An integer argument above INT64's range is not lost (ub is 18446744073709551615 in row 5).
+	{e: "substr(s, 1, ub)"}, {e: "substr(s, ub)"}, {e: "left(s, ub)"}, {e: "right(s, ub)"}, {e: "locate('b', s, ub)"},
+	{e: "round(d, ub)"}, {e: "truncate(d, ub)"}, {e: "round(i, ub)"}, {e: "lpad(s, ub, 'x')"}, {e: "rpad(s, ub, 'x')"},
+	{e: "substr(s, 2, 18446744073709551615)"}, {e: "left(s, 9223372036854775808)"},
 	{e: "regexp_like(s, '^[a-z]+$')", my: "s COLLATE utf8mb4_bin REGEXP '^[a-z]+$'", why: whyBinary},
 }
 
