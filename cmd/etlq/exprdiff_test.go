@@ -80,16 +80,27 @@ func TestExprDifferential(t *testing.T) {
 
 // TestExprDifferentialZeroDates is TestExprDifferential over MySQL's zero
 // and invalid dates, which a lenient sql_mode keeps: every function that
-// shows, splits or converts them must give what MariaDB gives.
+// shows, splits or converts them must give what MariaDB gives, for rows
+// from the snapshot and from the binlog, on both servers.
 func TestExprDifferentialZeroDates(t *testing.T) {
-	dsn := testenv.MySQLDSN(t)
+	onBothServers(t, testExprZeroDates)
+}
+
+func testExprZeroDates(t *testing.T, dsn string) {
 	my := testenv.MySQLConn(t, dsn)
 	db := "exprz_" + testenv.UniqueName(t)
 	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
 	testenv.Exec(t, my, "SET sql_mode = ''",
 		"CREATE DATABASE "+db+" CHARACTER SET utf8mb4",
 		"CREATE TABLE "+db+`.t (id INT PRIMARY KEY, d DATE, dt6 DATETIME(6), dt3 DATETIME(3), dt0 DATETIME,
-			ts6 TIMESTAMP(6) NULL DEFAULT NULL, ts0 TIMESTAMP NULL DEFAULT NULL, tm TIME(2))`,
+			ts6 TIMESTAMP(6) NULL DEFAULT NULL, ts0 TIMESTAMP NULL DEFAULT NULL, tm TIME(2))`)
+	// The rows are read twice: by a snapshot, and from the binlog.
+	r, err := my.Execute("SHOW MASTER STATUS")
+	if err != nil || len(r.Values) == 0 {
+		t.Fatalf("SHOW MASTER STATUS: %v", err)
+	}
+	startAt := fmt.Sprintf("%s:%d", cellText(r.Values[0][0].Value()), r.Values[0][1].Value())
+	testenv.Exec(t, my,
 		// Row 4 is NULL in every column. '2024-02-30' is not kept (it
 		// needs ALLOW_INVALID_DATES): MariaDB stores a zero date.
 		"INSERT INTO "+db+`.t VALUES
@@ -106,8 +117,67 @@ func TestExprDifferentialZeroDates(t *testing.T) {
 			b.Record.Release()
 		}
 	}()
-	compared, differ := runExprCases(t, my, db, batches, exprBinder(t, dsn, db), zeroDateCases, 6)
+	bind := exprBinder(t, dsn, db)
+	compared, differ := runExprCases(t, my, db, batches, bind, zeroDateCases, 6)
 	t.Logf("%d expressions compared over 6 rows; %d cases are documented differences", compared, differ)
+
+	// The binlog gives the same values, so the same text.
+	binlog := binlogRows(t, dsn, db, startAt)
+	defer func() {
+		for _, b := range binlog {
+			b.Record.Release()
+		}
+	}()
+	for _, c := range zeroDateCases {
+		if c.rejected != "" {
+			continue
+		}
+		snap, err1 := etlqRows(t, bind, batches, c.e)
+		bin, err2 := etlqRows(t, bind, binlog, c.e)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %v, %v", c.e, err1, err2)
+		}
+		if strings.Join(snap, "|") != strings.Join(bin, "|") {
+			t.Errorf("%s: snapshot %q, binlog %q", c.e, snap, bin)
+		}
+	}
+}
+
+// binlogRows reads the changes of db.t from the binlog position startAt to
+// the current one, as a SNAPSHOT never pipeline does.
+func binlogRows(t *testing.T, dsn, db, startAt string) []*exec.Batch {
+	t.Helper()
+	ctx := context.Background()
+	src, err := connectors.NewSource("mysql", "src", dsn, map[string]any{"server_id": int64(7000 + rand.IntN(1000))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	st, err := src.Open(ctx, connectors.StreamRequest{
+		Tables:  []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotNever}},
+		Once:    true,
+		Options: map[string]any{"start_at": startAt},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out []*exec.Batch
+	for {
+		b, err := st.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record != nil && b.Record.NumRows() > 0 {
+			out = append(out, b)
+		} else if b.Record != nil {
+			b.Record.Release()
+		}
+	}
+	return out
 }
 
 var zeroDateCases = []exprCase{
