@@ -199,6 +199,8 @@ var zeroDateCases = []exprCase{
 	{e: "timestampdiff('DAY', d, dt6)", my: "timestampdiff(DAY, d, dt6)"},
 	{e: "timestampdiff('MONTH', dt0, '2024-05-01')", my: "timestampdiff(MONTH, dt0, '2024-05-01')"},
 	{e: "convert_tz(dt0, '+00:00', '+01:00')"},
+	{e: "d LIKE '0000%'"}, {e: "dt3 LIKE '%.000'"}, {e: "d IN ('0000-00-00', DATE '2024-02-29')"},
+	{e: "greatest(d, DATE '1000-01-01')", my: "IF(MONTH(d) = 0 OR DAY(d) = 0, DATE '1000-01-01', greatest(d, DATE '1000-01-01'))", why: whyZeroDateOrder},
 	{e: "unix_timestamp(dt0)", my: "GREATEST(0, TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', dt0))", why: whyUnixTime},
 	{e: "d + INTERVAL 1 DAY"}, {e: "date_add(dt0, INTERVAL 1 MONTH)"}, {e: "date_sub(d, INTERVAL 1 YEAR)"},
 	{e: "d IS NULL"}, {e: "d = DATE '2024-02-29'"}, {e: "d = '0000-00-00'"}, {e: "dt0 = '0000-00-00 00:00:00'"},
