@@ -402,3 +402,61 @@ func TestUDFArgumentThatDoesNotFit(t *testing.T) {
 		t.Errorf("a constant argument out of range must fail every row, got %v", rowErrs)
 	}
 }
+
+// TestUDFArgumentOutsideTheBody: a UINT64 above int64 and a zero date
+// have no value in a function body (int, time.Time); such a row fails
+// instead of running the body with another value.
+func TestUDFArgumentOutsideTheBody(t *testing.T) {
+	id, err := exec.NewUDF("same", []string{"x"}, []stdlib.Type{stdlib.TUint64}, stdlib.TUint64, `x`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	year, err := exec.NewUDF("y", []string{"d"}, []stdlib.Type{stdlib.TDate}, stdlib.TInt64, `d.Year()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _ := exec.Lit(uint64(18446744073709551615), stdlib.TUint64)
+	zero, err := exec.Lit("0000-00-00", stdlib.TDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, _ := exec.Lit("2024-02-29", stdlib.TDate)
+	call := func(f *exec.UDF, arg exec.Expr) exec.Expr {
+		e, err := exec.CallUDF(f, []exec.Expr{arg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1}, []float64{1}, nil, []string{""}, nil)
+	defer rec.Release()
+	for _, c := range []struct {
+		e    exec.Expr
+		want string // the value, or the row error
+	}{
+		{call(id, big), `function "same": argument 1: 18446744073709551615 is beyond the integers of a function body (int64)`},
+		{call(year, zero), `function "y": argument 1: 0000-00-00 is not a calendar date`},
+		{call(year, day), "2024"},
+	} {
+		p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{c.e}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(column(out, 0), ",")
+		if len(rowErrs) > 0 {
+			got = rowErrs[0].Reason
+		}
+		out.Release()
+		if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.e, got, c.want)
+		}
+	}
+}

@@ -176,7 +176,13 @@ func (e *udfExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 				out.SetNull(i, n)
 				return
 			}
-			r.env[e.f.Params[k]] = goValue(v, i)
+			gv, why := goValue(v, i)
+			if why != "" {
+				c.Fail(i, fmt.Sprintf("function %q: argument %d: %s", e.f.Name, k+1, why))
+				out.SetNull(i, n)
+				return
+			}
+			r.env[e.f.Params[k]] = gv
 		}
 		res, err := r.vm.Run(e.f.program, r.env)
 		if err != nil {
@@ -192,28 +198,40 @@ func (e *udfExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	return out
 }
 
-func goValue(v *stdlib.Vector, i int) any {
+// goValue returns row i of v as the body sees it, or why it cannot: an
+// unsigned value above the body's int64 range, or a zero date, which no
+// time.Time holds, would otherwise reach the body as another value.
+func goValue(v *stdlib.Vector, i int) (any, string) {
 	j := v.Idx(i)
 	t := v.Type
 	switch {
 	case t.Kind == stdlib.Bool:
-		return v.Bool[j]
+		return v.Bool[j], ""
 	case t.IsSigned():
-		return int(v.I64[j])
+		return int(v.I64[j]), ""
 	case t.IsUnsigned():
-		return int(v.U64[j])
+		if v.U64[j] > math.MaxInt64 {
+			return nil, fmt.Sprintf("%d is beyond the integers of a function body (int64)", v.U64[j])
+		}
+		return int(v.U64[j]), ""
 	case t.IsFloat():
-		return v.F64[j]
+		return v.F64[j], ""
 	case t.Kind == stdlib.Decimal:
-		return stdlib.DecToFloat(v.Dec[j], t.Scale)
-	case t.Kind == stdlib.Date:
-		return stdlib.TimeOf(v.I64[j] * 86400e6)
-	case t.Kind == stdlib.Timestamp:
-		return stdlib.TimeOf(v.I64[j])
+		return stdlib.DecToFloat(v.Dec[j], t.Scale), ""
+	case t.Kind == stdlib.Date, t.Kind == stdlib.Timestamp:
+		us := v.I64[j]
+		if t.Kind == stdlib.Date {
+			us = stdlib.DateToTimestamp(us)
+		}
+		if stdlib.IsInvalidTimestamp(us) {
+			s, _ := stdlib.Format(v, i, stdlib.DefaultFormat)
+			return nil, fmt.Sprintf("%s is not a calendar date", s)
+		}
+		return stdlib.TimeOf(us), ""
 	case t.Kind == stdlib.Time:
-		return time.Duration(v.I64[j]) * time.Microsecond
+		return time.Duration(v.I64[j]) * time.Microsecond, ""
 	}
-	return v.Str[j]
+	return v.Str[j], ""
 }
 
 // storeGo writes a body's result into row i of out.
