@@ -204,6 +204,19 @@ func temporalNumber(t Type, v int64) int64 {
 	return v
 }
 
+// temporalFracUs returns the fraction of a second of a TIMESTAMP or TIME
+// in µs (negative for a negative TIME), 0 for a DATE: MySQL's number of a
+// DATETIME(6) keeps it after the point (20240229235959.500000).
+func temporalFracUs(t Type, v int64) int64 {
+	switch t.Kind {
+	case Timestamp:
+		return TimeOfDay(v) % usPerSec
+	case Time:
+		return v % usPerSec
+	}
+	return 0
+}
+
 // readDec reads row i of a numeric vector as an unscaled decimal at scale.
 func readDec(a *Vector, i int, scale int32, opt CastOptions) (decimal256.Num, string) {
 	j := a.Idx(i)
@@ -223,7 +236,14 @@ func readDec(a *Vector, i int, scale int32, opt CastOptions) (decimal256.Num, st
 		}
 		return d, ""
 	case t.IsTemporal():
-		d, _ := decMulPow10(DecFromInt(temporalNumber(t, a.I64[j])), scale)
+		// The number with its microseconds, rounded to scale as MySQL does.
+		v := a.I64[j]
+		d, _ := decMulPow10(DecFromInt(temporalNumber(t, v)), 6)
+		d = d.Add(DecFromInt(temporalFracUs(t, v)))
+		d, ok := DecRescale(d, 6, scale)
+		if !ok {
+			return d, "overflow"
+		}
 		return d, ""
 	case t.IsUnsigned():
 		d, ok := decMulPow10(DecFromUint(a.U64[j]), scale)
@@ -429,7 +449,8 @@ func toFloat(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) s
 		case from.IsSigned():
 			f = float64(a.I64[j])
 		case from.IsTemporal():
-			f = float64(temporalNumber(from, a.I64[j]))
+			// As MariaDB computes it: the number, plus the fraction.
+			f = float64(temporalNumber(from, a.I64[j])) + float64(temporalFracUs(from, a.I64[j]))/1e6
 		case from.IsUnsigned():
 			f = float64(a.U64[j])
 		case from.IsFloat():

@@ -94,7 +94,9 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 ` + "`CAST(x AS type)`" + ` / ` + "`x::type`" + `. Text that is not a value of the type, and a value out of the
 target's range, are **row errors** handled by the pipeline's on_error (MySQL would warn and clamp).
 DOUBLE → integer rounds half to even (as MariaDB); DECIMAL → integer rounds half away from zero;
-text → integer keeps the integer part (` + "`'2.7'`" + ` → 2).
+text → integer keeps the integer part (` + "`'2.7'`" + ` → 2). A DATE, TIMESTAMP or TIME becomes MySQL's number
+(` + "`20240229`, `20240229235959.500000`, `-10000.5`" + `): DECIMAL and FLOAT64 keep the microseconds (rounded to
+the scale), integers drop them.
 
 ` + "`CAST(x AS STRING)`" + ` gives MySQL's ` + "`CAST(x AS CHAR)`" + ` text:
 DECIMAL with all its scale digits (` + "`1.50`" + `); DOUBLE in the shortest form that reads back, in exponent
