@@ -438,6 +438,7 @@ var exprCases = []exprCase{
 	{e: `json_extract('{ "a" :  [ 1 ,2, {"x":1,"y" : "z"} ] , "b":"q"}', '$')`}, {e: `json_extract('[ "x" , { } , [ ] ]', '$')`},
 	{e: `json_extract('{"a":"x\"y", "b" : "\u00e9", "c": 1e2, "d": -0.0}', '$')`}, {e: `json_extract('{"a":1, "a":2}', '$.a')`},
 	{e: `json_keys('{"a<b":1, "\u00e9":2, "x\"y":3}')`}, {e: `json_keys('{ "a b" : {"c":1}}', '$."a b"')`},
+	{e: "json_contains(j, '1', '$.a')"}, {e: `json_contains(j, '"x"', '$.b')`}, {e: "json_contains(j, '1', '$.zz')"}, {e: "json_contains(j, '[1]')"},
 	{e: `json_extract('{"a":1} x', '$.a')`}, {e: `json_extract('{"a":1, "b":[}', '$.a')`}, {e: `json_length('{"a":[1,2], "b":[}', '$.a')`},
 	{e: `json_value('{"a":1, "b":[}', '$.a')`}, {e: `json_value('{"a":"x\"y\/z"}', '$.a')`}, {e: `json_value('{"a\"b":1}', '$."a\"b"')`},
 	{e: `json_unquote('"a\tb\u00e9\/\ud83d\ude00"')`}, {e: `json_unquote(' "x" ')`}, {e: `json_unquote('"bad')`}, {e: `json_unquote('[1,2]')`}, {e: "json_unquote('\"a\tb\"')"},
