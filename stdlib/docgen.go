@@ -71,7 +71,9 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type
-  (bad text is NULL); DATE with TIMESTAMP as TIMESTAMP; JSON and BINARY with text as text.
+  (bad text is NULL); DATE with TIMESTAMP as TIMESTAMP; JSON and BINARY with text as text, except
+  that a computed JSON value (` + "`json_extract(…)`" + `) compares with text as its ` + "`json_unquote`" + ` text
+  (` + "`json_extract(doc, '$.c') = 'x'`" + ` is TRUE for the JSON string ` + "`\"x\"`" + `), as MySQL and MariaDB do.
 - Strings compare, match LIKE and regular expressions **byte for byte (case-sensitive)**, as
   MySQL's ` + "`utf8mb4_bin`" + ` and ClickHouse do — not case-insensitively like MySQL's default collation.
   LIKE: ` + "`%`" + ` any run of characters, ` + "`_`" + ` one character, ` + "`\\`" + ` escapes; a number or a date on
@@ -124,6 +126,8 @@ YEAR as 4 digits; BIT as its number (MySQL would show the raw bytes); BOOL as 1/
   ` + "`,`" + ` and ` + "`:`" + ` (` + "`[1, 2, 3]`" + `, as both do) but keep strings, numbers and object members as the
   document wrote them (` + "`\\u00e9`" + `, ` + "`1e2`" + `, duplicate keys, key order), where MySQL normalizes them; a JSON
   column's own text is kept as stored (MariaDB's JSON is text).
+- MariaDB unquotes ` + "`json_extract(…)`" + ` compared with text in ` + "`=`, `<`" + ` … but not in an IN of several items or
+  BETWEEN; etlq unquotes in all of them, as MySQL.
 - unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;
   MariaDB 10.11 gives NULL outside 1970…2038-01-19.
 

@@ -273,6 +273,7 @@ const (
 	whyTextBool      = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
 	whyJSONBool      = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
 	whyZeroDateOrder = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
+	whyJSONIn        = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
 	whyUnixTime      = "unix_timestamp is an INT64 without fraction, 0 before 1970 (as MySQL), no 2038 limit; MariaDB 10.11 is NULL outside 1970..2038"
 )
 
@@ -439,6 +440,11 @@ var exprCases = []exprCase{
 	{e: `json_extract('{"a":"x\"y", "b" : "\u00e9", "c": 1e2, "d": -0.0}', '$')`}, {e: `json_extract('{"a":1, "a":2}', '$.a')`},
 	{e: `json_keys('{"a<b":1, "\u00e9":2, "x\"y":3}')`}, {e: `json_keys('{ "a b" : {"c":1}}', '$."a b"')`},
 	{e: "json_contains(j, '1', '$.a')"}, {e: `json_contains(j, '"x"', '$.b')`}, {e: "json_contains(j, '1', '$.zz')"}, {e: "json_contains(j, '[1]')"},
+	// A computed JSON value compares with text as its unquoted text; a JSON column as its stored text.
+	{e: "json_extract(j, '$.b') = 'x'"}, {e: "'x' = json_extract(j, '$.b')"}, {e: "json_extract(j, '$.a') = '1'"},
+	{e: "json_extract(j, '$.b') IN ('x', 'y')", my: "json_unquote(json_extract(j, '$.b')) IN ('x', 'y')", why: whyJSONIn}, {e: "json_extract(j, '$.b') LIKE 'x'"}, {e: "json_extract(j, '$.b') < 'y'"},
+	{e: "json_extract(j, '$') = '[1, 2]'"}, {e: "json_extract(j, '$.b') BETWEEN 'a' AND 'z'", my: "json_unquote(json_extract(j, '$.b')) BETWEEN 'a' AND 'z'", why: whyJSONIn}, {e: "j = 'str'"}, {e: `j = '"str"'`},
+	{e: `json_extract('{"a":"x\u00e9"}', '$.a') = 'xé'`}, {e: "json_extract(j, '$.a') = 1"},
 	{e: `json_extract('{"a":1} x', '$.a')`}, {e: `json_extract('{"a":1, "b":[}', '$.a')`}, {e: `json_length('{"a":[1,2], "b":[}', '$.a')`},
 	{e: `json_value('{"a":1, "b":[}', '$.a')`}, {e: `json_value('{"a":"x\"y\/z"}', '$.a')`}, {e: `json_value('{"a\"b":1}', '$."a\"b"')`},
 	{e: `json_unquote('"a\tb\u00e9\/\ud83d\ude00"')`}, {e: `json_unquote(' "x" ')`}, {e: `json_unquote('"bad')`}, {e: `json_unquote('[1,2]')`}, {e: "json_unquote('\"a\tb\"')"},
