@@ -30,6 +30,7 @@ func canonOp(op string) string {
 
 func newCompare(op string, l, r node) (node, error) {
 	op = canonOp(op)
+	l, r = jsonAsText(l, r.Type()), jsonAsText(r, l.Type())
 	lc, rc, err := compareTypes(op, l.Type(), r.Type())
 	if err != nil {
 		return nil, err
@@ -207,6 +208,12 @@ func In(x Expr, list []Expr, not bool) (Expr, error) {
 	}
 	if len(items) == 0 {
 		return nil, fmt.Errorf("IN needs at least one value")
+	}
+	for _, it := range items {
+		if it.Type().Kind == stdlib.String {
+			xn = jsonAsText(xn, it.Type()) // json_extract(…) IN ('x')
+			break
+		}
 	}
 	common, mixed := inTypes(xn, items)
 	if mixed {

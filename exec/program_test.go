@@ -349,3 +349,114 @@ func TestWhereReadsAsMySQL(t *testing.T) {
 		out.Release()
 	}
 }
+
+// TestUDFArgumentThatDoesNotFit: an argument a function's parameter type
+// cannot hold is a row error naming the value, as with CAST, not a NULL or
+// a number the body would compute with unawares.
+func TestUDFArgumentThatDoesNotFit(t *testing.T) {
+	f, err := exec.NewUDF("twice", []string{"x"}, []stdlib.Type{{Kind: stdlib.Int32}}, stdlib.TInt64, `x * 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3, 4}, []float64{1, 2, 3, 4}, nil, []string{"7", "x", "3000000000", "-2"}, nil)
+	defer rec.Release()
+	call, err := exec.CallUDF(f, []exec.Expr{smallCols()["code"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lit, _ := exec.Lit("3000000000", stdlib.TString)
+	callLit, err := exec.CallUDF(f, []exec.Expr{lit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, kept, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	if got := strings.Join(column(out, 0), ","); got != "14,-4" || len(kept) != 2 {
+		t.Errorf("values %s (rows %v), want 14,-4", got, kept)
+	}
+	if len(rowErrs) != 2 || !strings.Contains(rowErrs[0].Reason, `cannot cast 'x' to INT32`) ||
+		!strings.Contains(rowErrs[1].Reason, `3000000000 is out of range for INT32`) {
+		t.Errorf("row errors %v", rowErrs)
+	}
+	p2, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{callLit}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2, _, _, rowErrs, err := p2.Run(context.Background(), &exec.Batch{Record: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out2.Release()
+	if len(rowErrs) != 4 {
+		t.Errorf("a constant argument out of range must fail every row, got %v", rowErrs)
+	}
+}
+
+// TestUDFArgumentOutsideTheBody: a UINT64 above int64 and a zero date
+// have no value in a function body (int, time.Time); such a row fails
+// instead of running the body with another value.
+func TestUDFArgumentOutsideTheBody(t *testing.T) {
+	id, err := exec.NewUDF("same", []string{"x"}, []stdlib.Type{stdlib.TUint64}, stdlib.TUint64, `x`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	year, err := exec.NewUDF("y", []string{"d"}, []stdlib.Type{stdlib.TDate}, stdlib.TInt64, `d.Year()`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _ := exec.Lit(uint64(18446744073709551615), stdlib.TUint64)
+	zero, err := exec.Lit("0000-00-00", stdlib.TDate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, _ := exec.Lit("2024-02-29", stdlib.TDate)
+	call := func(f *exec.UDF, arg exec.Expr) exec.Expr {
+		e, err := exec.CallUDF(f, []exec.Expr{arg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1}, []float64{1}, nil, []string{""}, nil)
+	defer rec.Release()
+	for _, c := range []struct {
+		e    exec.Expr
+		want string // the value, or the row error
+	}{
+		{call(id, big), `function "same": argument 1: 18446744073709551615 is beyond the integers of a function body (int64)`},
+		{call(year, zero), `function "y": argument 1: 0000-00-00 is not a calendar date`},
+		{call(year, day), "2024"},
+	} {
+		p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{c.e}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(column(out, 0), ",")
+		if len(rowErrs) > 0 {
+			got = rowErrs[0].Reason
+		}
+		out.Release()
+		if got != c.want {
+			t.Errorf("%s: got %q, want %q", c.e, got, c.want)
+		}
+	}
+}

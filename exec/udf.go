@@ -122,7 +122,8 @@ type udfExpr struct {
 }
 
 // CallUDF returns a call of f; the arguments are converted to the declared
-// parameter types.
+// parameter types, and a row whose argument does not convert (bad text, a
+// value out of the type's range) fails as with CAST.
 func CallUDF(f *UDF, args []Expr) (Expr, error) {
 	if len(args) != len(f.Params) {
 		return nil, fmt.Errorf("function %q takes %d arguments, got %d", f.Name, len(f.Params), len(args))
@@ -135,11 +136,32 @@ func CallUDF(f *UDF, args []Expr) (Expr, error) {
 		if !stdlib.CanCast(ns[i].Type(), f.ParamTypes[i]) {
 			return nil, fmt.Errorf("argument %d of %q must be %s, got %s", i+1, f.Name, f.ParamTypes[i], ns[i].Type())
 		}
-		if ns[i], err = coerce(ns[i], f.ParamTypes[i]); err != nil {
+		if ns[i], err = strictCoerce(ns[i], f.ParamTypes[i]); err != nil {
 			return nil, err
 		}
 	}
 	return &udfExpr{f: f, args: ns}, nil
+}
+
+// strictCoerce is coerce, except that a value the parameter type cannot
+// hold ('abc' or 3000000000 for an INT32) is a row error, as an explicit
+// CAST, rather than a NULL (or a clamped number) the body would compute
+// with unawares.
+func strictCoerce(x node, t stdlib.Type) (node, error) {
+	c, err := coerce(x, t)
+	if err != nil || c == x || isNullLit(x) {
+		return c, err
+	}
+	s, err := newCast(x, t, false)
+	if err != nil {
+		return nil, err
+	}
+	if l, ok := x.(*litExpr); ok {
+		if v, ok := foldConst(s); ok {
+			return &litExpr{v: v, text: l.text}, nil
+		}
+	}
+	return s, nil
 }
 
 func (e *udfExpr) Type() stdlib.Type { return e.f.Ret }
@@ -173,7 +195,13 @@ func (e *udfExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 				out.SetNull(i, n)
 				return
 			}
-			r.env[e.f.Params[k]] = goValue(v, i)
+			gv, why := goValue(v, i)
+			if why != "" {
+				c.Fail(i, fmt.Sprintf("function %q: argument %d: %s", e.f.Name, k+1, why))
+				out.SetNull(i, n)
+				return
+			}
+			r.env[e.f.Params[k]] = gv
 		}
 		res, err := r.vm.Run(e.f.program, r.env)
 		if err != nil {
@@ -189,28 +217,40 @@ func (e *udfExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	return out
 }
 
-func goValue(v *stdlib.Vector, i int) any {
+// goValue returns row i of v as the body sees it, or why it cannot: an
+// unsigned value above the body's int64 range, or a zero date, which no
+// time.Time holds, would otherwise reach the body as another value.
+func goValue(v *stdlib.Vector, i int) (any, string) {
 	j := v.Idx(i)
 	t := v.Type
 	switch {
 	case t.Kind == stdlib.Bool:
-		return v.Bool[j]
+		return v.Bool[j], ""
 	case t.IsSigned():
-		return int(v.I64[j])
+		return int(v.I64[j]), ""
 	case t.IsUnsigned():
-		return int(v.U64[j])
+		if v.U64[j] > math.MaxInt64 {
+			return nil, fmt.Sprintf("%d is beyond the integers of a function body (int64)", v.U64[j])
+		}
+		return int(v.U64[j]), ""
 	case t.IsFloat():
-		return v.F64[j]
+		return v.F64[j], ""
 	case t.Kind == stdlib.Decimal:
-		return stdlib.DecToFloat(v.Dec[j], t.Scale)
-	case t.Kind == stdlib.Date:
-		return stdlib.TimeOf(v.I64[j] * 86400e6)
-	case t.Kind == stdlib.Timestamp:
-		return stdlib.TimeOf(v.I64[j])
+		return stdlib.DecToFloat(v.Dec[j], t.Scale), ""
+	case t.Kind == stdlib.Date, t.Kind == stdlib.Timestamp:
+		us := v.I64[j]
+		if t.Kind == stdlib.Date {
+			us = stdlib.DateToTimestamp(us)
+		}
+		if stdlib.IsInvalidTimestamp(us) {
+			s, _ := stdlib.Format(v, i, stdlib.DefaultFormat)
+			return nil, fmt.Sprintf("%s is not a calendar date", s)
+		}
+		return stdlib.TimeOf(us), ""
 	case t.Kind == stdlib.Time:
-		return time.Duration(v.I64[j]) * time.Microsecond
+		return time.Duration(v.I64[j]) * time.Microsecond, ""
 	}
-	return v.Str[j]
+	return v.Str[j], ""
 }
 
 // storeGo writes a body's result into row i of out.

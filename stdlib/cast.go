@@ -204,6 +204,19 @@ func temporalNumber(t Type, v int64) int64 {
 	return v
 }
 
+// temporalFracUs returns the fraction of a second of a TIMESTAMP or TIME
+// in µs (negative for a negative TIME), 0 for a DATE: MySQL's number of a
+// DATETIME(6) keeps it after the point (20240229235959.500000).
+func temporalFracUs(t Type, v int64) int64 {
+	switch t.Kind {
+	case Timestamp:
+		return TimeOfDay(v) % usPerSec
+	case Time:
+		return v % usPerSec
+	}
+	return 0
+}
+
 // readDec reads row i of a numeric vector as an unscaled decimal at scale.
 func readDec(a *Vector, i int, scale int32, opt CastOptions) (decimal256.Num, string) {
 	j := a.Idx(i)
@@ -223,7 +236,14 @@ func readDec(a *Vector, i int, scale int32, opt CastOptions) (decimal256.Num, st
 		}
 		return d, ""
 	case t.IsTemporal():
-		d, _ := decMulPow10(DecFromInt(temporalNumber(t, a.I64[j])), scale)
+		// The number with its microseconds, rounded to scale as MySQL does.
+		v := a.I64[j]
+		d, _ := decMulPow10(DecFromInt(temporalNumber(t, v)), 6)
+		d = d.Add(DecFromInt(temporalFracUs(t, v)))
+		d, ok := DecRescale(d, 6, scale)
+		if !ok {
+			return d, "overflow"
+		}
 		return d, ""
 	case t.IsUnsigned():
 		d, ok := decMulPow10(DecFromUint(a.U64[j]), scale)
@@ -287,6 +307,18 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 	lo, hi := IntRange(to.Kind)
 	return func(c *Ctx, a *Vector, i int, out *Vector) string {
 		j := a.Idx(i)
+		// An implicit conversion (a function's integer argument) clamps a
+		// value out of range, as MySQL does, instead of losing it.
+		over := func(neg bool) string {
+			if !opt.Lenient {
+				return outOfRange(a, i, to)
+			}
+			out.I64[i] = hi
+			if neg {
+				out.I64[i] = lo
+			}
+			return ""
+		}
 		var v int64
 		switch {
 		case from.IsSigned():
@@ -295,7 +327,7 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 			v = temporalNumber(from, a.I64[j])
 		case from.IsUnsigned():
 			if a.U64[j] > math.MaxInt64 {
-				return outOfRange(a, i, to)
+				return over(false)
 			}
 			v = int64(a.U64[j])
 		case from.Kind == Bool:
@@ -305,7 +337,7 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 		case from.IsFloat():
 			f := math.RoundToEven(a.F64[j]) // MariaDB rounds a DOUBLE half to even (a DECIMAL half up)
 			if !(f >= -9.223372036854775808e18 && f < 9.223372036854775808e18) {
-				return outOfRange(a, i, to)
+				return over(f < 0)
 			}
 			v = int64(f)
 		default: // decimal, text: through a decimal, rounding (text truncates, as MySQL)
@@ -329,12 +361,12 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 			}
 			s, ok := decSmall(d)
 			if why != "" || !ok {
-				return outOfRange(a, i, to)
+				return over(d.Sign() < 0 || (from.Kind != Decimal && strings.HasPrefix(strings.TrimSpace(a.Str[j]), "-")))
 			}
 			v = s
 		}
 		if v < lo || v > hi {
-			return outOfRange(a, i, to)
+			return over(v < lo)
 		}
 		out.I64[i] = v
 		return ""
@@ -345,6 +377,17 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 	max := UintMax(to.Kind)
 	return func(c *Ctx, a *Vector, i int, out *Vector) string {
 		j := a.Idx(i)
+		// An implicit conversion clamps, as in toInt.
+		over := func(neg bool) string {
+			if !opt.Lenient {
+				return outOfRange(a, i, to)
+			}
+			out.U64[i] = max
+			if neg {
+				out.U64[i] = 0
+			}
+			return ""
+		}
 		var v uint64
 		switch {
 		case from.IsUnsigned():
@@ -355,7 +398,7 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 				x = temporalNumber(from, x)
 			}
 			if x < 0 {
-				return outOfRange(a, i, to)
+				return over(true)
 			}
 			v = uint64(x)
 		case from.Kind == Bool:
@@ -365,7 +408,7 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 		case from.IsFloat():
 			f := math.RoundToEven(a.F64[j])
 			if !(f >= 0 && f < 1.8446744073709551616e19) {
-				return outOfRange(a, i, to)
+				return over(!(f >= 0))
 			}
 			v = uint64(f)
 		default:
@@ -386,12 +429,12 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 			}
 			arr := d.Array()
 			if why != "" || d.Sign() < 0 || arr[1] != 0 || arr[2] != 0 || arr[3] != 0 {
-				return outOfRange(a, i, to)
+				return over(d.Sign() < 0 || (from.Kind != Decimal && strings.HasPrefix(strings.TrimSpace(a.Str[j]), "-")))
 			}
 			v = arr[0]
 		}
 		if v > max {
-			return outOfRange(a, i, to)
+			return over(false)
 		}
 		out.U64[i] = v
 		return ""
@@ -406,7 +449,8 @@ func toFloat(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) s
 		case from.IsSigned():
 			f = float64(a.I64[j])
 		case from.IsTemporal():
-			f = float64(temporalNumber(from, a.I64[j]))
+			// As MariaDB computes it: the number, plus the fraction.
+			f = float64(temporalNumber(from, a.I64[j])) + float64(temporalFracUs(from, a.I64[j]))/1e6
 		case from.IsUnsigned():
 			f = float64(a.U64[j])
 		case from.IsFloat():

@@ -71,7 +71,9 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type
-  (bad text is NULL); DATE with TIMESTAMP as TIMESTAMP; JSON and BINARY with text as text.
+  (bad text is NULL); DATE with TIMESTAMP as TIMESTAMP; JSON and BINARY with text as text, except
+  that a computed JSON value (` + "`json_extract(…)`" + `) compares with text as its ` + "`json_unquote`" + ` text
+  (` + "`json_extract(doc, '$.c') = 'x'`" + ` is TRUE for the JSON string ` + "`\"x\"`" + `), as MySQL and MariaDB do.
 - Text compares, matches LIKE and regular expressions **under the source column's collation**, as
   MySQL does (` + "`status = 'PAID'`" + ` matches ` + "`'paid'`" + ` in a ` + "`utf8mb4_general_ci`" + ` column; see
   Collations below); text from no column (literals, metadata columns) compares byte for byte.
@@ -85,14 +87,19 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   → FLOAT64, decimals → the decimal holding all, text with anything → STRING, DATE with
   TIMESTAMP → TIMESTAMP).
 - Functions convert arguments implicitly: a number where text is wanted becomes its text, text
-  where a date is wanted is parsed.
+  where a date is wanted is parsed (bad text is NULL, as MySQL), an integer beyond INT64 where an
+  INT64 is wanted is clamped (` + "`substr(s, 1, 18446744073709551615)`" + ` is s, as MySQL) — never lost as a
+  NULL. A CREATE FUNCTION's arguments convert as CAST does: a value its parameter type cannot hold
+  is a row error.
 
 ## CAST
 
 ` + "`CAST(x AS type)`" + ` / ` + "`x::type`" + `. Text that is not a value of the type, and a value out of the
 target's range, are **row errors** handled by the pipeline's on_error (MySQL would warn and clamp).
 DOUBLE → integer rounds half to even (as MariaDB); DECIMAL → integer rounds half away from zero;
-text → integer keeps the integer part (` + "`'2.7'`" + ` → 2).
+text → integer keeps the integer part (` + "`'2.7'`" + ` → 2). A DATE, TIMESTAMP or TIME becomes MySQL's number
+(` + "`20240229`, `20240229235959.500000`, `-10000.5`" + `): DECIMAL and FLOAT64 keep the microseconds (rounded to
+the scale), integers drop them.
 
 ` + "`CAST(x AS STRING)`" + ` gives MySQL's ` + "`CAST(x AS CHAR)`" + ` text:
 DECIMAL with all its scale digits (` + "`1.50`" + `); DOUBLE in the shortest form that reads back, in exponent
@@ -171,6 +178,8 @@ that names the collation: add ` + "`COLLATE utf8mb4_bin`" + ` (or another above)
   ` + "`,`" + ` and ` + "`:`" + ` (` + "`[1, 2, 3]`" + `, as both do) but keep strings, numbers and object members as the
   document wrote them (` + "`\\u00e9`" + `, ` + "`1e2`" + `, duplicate keys, key order), where MySQL normalizes them; a JSON
   column's own text is kept as stored (MariaDB's JSON is text).
+- MariaDB unquotes ` + "`json_extract(…)`" + ` compared with text in ` + "`=`, `<`" + ` … but not in an IN of several items or
+  BETWEEN; etlq unquotes in all of them, as MySQL.
 - unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;
   MariaDB 10.11 gives NULL outside 1970…2038-01-19.
 

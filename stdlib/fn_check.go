@@ -5,7 +5,7 @@ import "strings"
 func init() {
 	Register(&Func{Name: "assert", Sig: "assert(cond, reason) → BOOL",
 		Doc:     "TRUE when cond is TRUE; otherwise the row fails with reason (the pipeline's on_error decides: fail, skip or dead_letter).",
-		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"assert(1 < 2, 'must be ordered')", "1"}},
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"assert(1 < 2, 'must be ordered')", "1"}, {"assert(42, 'must not be zero')", "1"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			conv, err := classify("assert", args, []argClass{condArg, textArg})
 			if err != nil {
@@ -15,9 +15,10 @@ func init() {
 		}})
 }
 
-// condArg: a boolean condition (NULL stays a NULL condition).
+// condArg: a boolean condition (NULL stays a NULL condition); a number,
+// text or date is read as WHERE reads it (non-zero is TRUE).
 func condArg(fn string, i int, t Type) (Type, error) {
-	if t.Kind == Null || t.Kind == Bool {
+	if t.Kind == Null || t.Kind == Bool || t.IsNumeric() || t.IsStringLike() || t.Kind == Binary || t.IsTemporal() {
 		return TBool, nil
 	}
 	return t, argErr(fn, i, "a boolean condition", t)

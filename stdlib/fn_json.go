@@ -31,7 +31,7 @@ func init() {
 	Register(&Func{Name: "json_keys", Sig: "json_keys(doc[, path]) → JSON", Doc: "The keys of an object as a JSON array; NULL if not an object.", MySQL: true,
 		MinArgs: 1, MaxArgs: 2, Examples: []Example{{`json_keys('{"b": 1, "a": 2}')`, `["b", "a"]`}},
 		Bind: simple("json_keys", TJSON, jsonKeysKernel, textArg)})
-	Register(&Func{Name: "json_contains", Sig: "json_contains(doc, candidate[, path]) → BOOL", Doc: "Whether doc (at path) contains candidate: equal scalars, every candidate element in an array, every candidate member in an object.", MySQL: true,
+	Register(&Func{Name: "json_contains", Sig: "json_contains(doc, candidate[, path]) → BOOL", Doc: "Whether doc (at path) contains candidate: equal scalars, every candidate element in an array, every candidate member in an object; FALSE when path leads nowhere (as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: 3, Examples: []Example{{`json_contains('[1, 2, 3]', '2')`, "1"}, {`json_contains('{"a": 1, "b": 2}', '{"a": 1}')`, "1"}, {`json_contains('[1, 2]', '[1, 5]')`, "0"}},
 		Bind: simple("json_contains", TBool, jsonContainsKernel, textArg)})
 }
@@ -187,13 +187,27 @@ func jsonKeys(obj string) ([]string, bool) {
 
 func jsonContainsKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 	Sel(sel, n, func(i int) {
-		raw, ok := atPath(c, a, i, 2)
-		if !ok {
-			out.SetNull(i, n)
-			return
+		cand, ok2 := decodeJSON(a[1].Str[i])
+		raw := a[0].Str[i]
+		if len(a) > 2 {
+			steps, err := parsePath(a[2].Str[i])
+			if err != nil {
+				c.Fail(i, "invalid JSON path "+quote(a[2].Str[i]))
+				out.SetNull(i, n)
+				return
+			}
+			r, found, err := jsonFind(raw, steps)
+			switch {
+			case err != nil || !ok2:
+				out.SetNull(i, n)
+				return
+			case !found:
+				out.Bool[i] = false // as MariaDB (MySQL gives NULL)
+				return
+			}
+			raw = r
 		}
 		doc, ok1 := decodeJSON(raw)
-		cand, ok2 := decodeJSON(a[1].Str[i])
 		if !ok1 || !ok2 {
 			out.SetNull(i, n)
 			return

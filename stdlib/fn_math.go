@@ -236,8 +236,13 @@ func bindRound(trunc bool) func([]Arg) (*Bound, error) {
 				})
 			}}, nil
 		}
-		// DECIMAL: the result scale is d when d is a constant.
+		// DECIMAL: the result scale is d when d is a constant; otherwise
+		// the scale of x, with room for the digit rounding may carry
+		// (round(-9999.99, 0) is -10000.00).
 		ret := t
+		if !trunc {
+			ret = Dec(min(t.Precision+1, MaxDecimalPrecision), t.Scale)
+		}
 		if dConst {
 			s := int32(min(max(d, 0), MaxDecimalScale))
 			p := min(max(t.Precision-t.Scale+s+1, 1), MaxDecimalPrecision)

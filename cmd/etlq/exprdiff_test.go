@@ -80,16 +80,27 @@ func TestExprDifferential(t *testing.T) {
 
 // TestExprDifferentialZeroDates is TestExprDifferential over MySQL's zero
 // and invalid dates, which a lenient sql_mode keeps: every function that
-// shows, splits or converts them must give what MariaDB gives.
+// shows, splits or converts them must give what MariaDB gives, for rows
+// from the snapshot and from the binlog, on both servers.
 func TestExprDifferentialZeroDates(t *testing.T) {
-	dsn := testenv.MySQLDSN(t)
+	onBothServers(t, testExprZeroDates)
+}
+
+func testExprZeroDates(t *testing.T, dsn string) {
 	my := testenv.MySQLConn(t, dsn)
 	db := "exprz_" + testenv.UniqueName(t)
 	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
 	testenv.Exec(t, my, "SET sql_mode = ''",
 		"CREATE DATABASE "+db+" CHARACTER SET utf8mb4",
 		"CREATE TABLE "+db+`.t (id INT PRIMARY KEY, d DATE, dt6 DATETIME(6), dt3 DATETIME(3), dt0 DATETIME,
-			ts6 TIMESTAMP(6) NULL DEFAULT NULL, ts0 TIMESTAMP NULL DEFAULT NULL, tm TIME(2))`,
+			ts6 TIMESTAMP(6) NULL DEFAULT NULL, ts0 TIMESTAMP NULL DEFAULT NULL, tm TIME(2))`)
+	// The rows are read twice: by a snapshot, and from the binlog.
+	r, err := my.Execute("SHOW MASTER STATUS")
+	if err != nil || len(r.Values) == 0 {
+		t.Fatalf("SHOW MASTER STATUS: %v", err)
+	}
+	startAt := fmt.Sprintf("%s:%d", cellText(r.Values[0][0].Value()), r.Values[0][1].Value())
+	testenv.Exec(t, my,
 		// Row 4 is NULL in every column. '2024-02-30' is not kept (it
 		// needs ALLOW_INVALID_DATES): MariaDB stores a zero date.
 		"INSERT INTO "+db+`.t VALUES
@@ -106,8 +117,67 @@ func TestExprDifferentialZeroDates(t *testing.T) {
 			b.Record.Release()
 		}
 	}()
-	compared, differ := runExprCases(t, my, db, batches, exprBinder(t, dsn, db), zeroDateCases, 6)
+	bind := exprBinder(t, dsn, db)
+	compared, differ := runExprCases(t, my, db, batches, bind, zeroDateCases, 6)
 	t.Logf("%d expressions compared over 6 rows; %d cases are documented differences", compared, differ)
+
+	// The binlog gives the same values, so the same text.
+	binlog := binlogRows(t, dsn, db, startAt)
+	defer func() {
+		for _, b := range binlog {
+			b.Record.Release()
+		}
+	}()
+	for _, c := range zeroDateCases {
+		if c.rejected != "" {
+			continue
+		}
+		snap, err1 := etlqRows(t, bind, batches, c.e)
+		bin, err2 := etlqRows(t, bind, binlog, c.e)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("%s: %v, %v", c.e, err1, err2)
+		}
+		if strings.Join(snap, "|") != strings.Join(bin, "|") {
+			t.Errorf("%s: snapshot %q, binlog %q", c.e, snap, bin)
+		}
+	}
+}
+
+// binlogRows reads the changes of db.t from the binlog position startAt to
+// the current one, as a SNAPSHOT never pipeline does.
+func binlogRows(t *testing.T, dsn, db, startAt string) []*exec.Batch {
+	t.Helper()
+	ctx := context.Background()
+	src, err := connectors.NewSource("mysql", "src", dsn, map[string]any{"server_id": int64(7000 + rand.IntN(1000))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	st, err := src.Open(ctx, connectors.StreamRequest{
+		Tables:  []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotNever}},
+		Once:    true,
+		Options: map[string]any{"start_at": startAt},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var out []*exec.Batch
+	for {
+		b, err := st.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record != nil && b.Record.NumRows() > 0 {
+			out = append(out, b)
+		} else if b.Record != nil {
+			b.Record.Release()
+		}
+	}
+	return out
 }
 
 var zeroDateCases = []exprCase{
@@ -125,7 +195,16 @@ var zeroDateCases = []exprCase{
 	{e: "CAST(dt0 AS TIME)", my: "CAST(dt0 AS TIME)"},
 	{e: "CAST(d AS INT64)", my: "CAST(d AS SIGNED)"}, {e: "CAST(dt0 AS INT64)", my: "CAST(dt0 AS SIGNED)"},
 	{e: "CAST(d AS DECIMAL(10,0))"}, {e: "CAST(d AS FLOAT64)", my: "CAST(d AS DOUBLE)"},
+	{e: "CAST(dt6 AS DECIMAL(20,6))"}, {e: "CAST(dt3 AS FLOAT64)", my: "CAST(dt3 AS DOUBLE)"},
+	{e: "CAST(tm AS DECIMAL(10,2))"}, {e: "CAST(tm AS DECIMAL(10,0))"}, {e: "CAST(tm AS FLOAT64)", my: "CAST(tm AS DOUBLE)"},
+	{e: "CAST(tm AS INT64)", my: "CAST(tm AS SIGNED)"},
 	{e: "datediff(d, '2024-01-01')"}, {e: "datediff(dt6, d)"},
+	{e: "timestampdiff('DAY', d, dt6)", my: "timestampdiff(DAY, d, dt6)"},
+	{e: "timestampdiff('MONTH', dt0, '2024-05-01')", my: "timestampdiff(MONTH, dt0, '2024-05-01')"},
+	{e: "convert_tz(dt0, '+00:00', '+01:00')"},
+	{e: "d LIKE '0000%'"}, {e: "dt3 LIKE '%.000'"}, {e: "d IN ('0000-00-00', DATE '2024-02-29')"},
+	{e: "greatest(d, DATE '1000-01-01')", my: "IF(MONTH(d) = 0 OR DAY(d) = 0, DATE '1000-01-01', greatest(d, DATE '1000-01-01'))", why: whyZeroDateOrder},
+	{e: "unix_timestamp(dt0)", my: "GREATEST(0, TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', dt0))", why: whyUnixTime},
 	{e: "d + INTERVAL 1 DAY"}, {e: "date_add(dt0, INTERVAL 1 MONTH)"}, {e: "date_sub(d, INTERVAL 1 YEAR)"},
 	{e: "d IS NULL"}, {e: "d = DATE '2024-02-29'"}, {e: "d = '0000-00-00'"}, {e: "dt0 = '0000-00-00 00:00:00'"},
 	{e: "d < DATE '1000-01-01'", my: "d < DATE '1000-01-01' OR (d IS NOT NULL AND (MONTH(d) = 0 OR DAY(d) = 0))", why: whyZeroDateOrder},
@@ -193,6 +272,7 @@ const (
 	whyTextBool      = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
 	whyJSONBool      = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
 	whyZeroDateOrder = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
+	whyJSONIn        = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
 	whyUnixTime      = "unix_timestamp is an INT64 without fraction, 0 before 1970 (as MySQL), no 2038 limit; MariaDB 10.11 is NULL outside 1970..2038"
 )
 
@@ -324,6 +404,9 @@ var exprCases = []exprCase{
 	{e: "CAST(d AS STRING)", my: "CAST(d AS CHAR)"}, {e: "CAST(ts AS STRING)", my: "CAST(ts AS CHAR)"},
 	{e: "CAST(dt AS STRING)", my: "CAST(dt AS CHAR)"}, {e: "CAST(ub AS STRING)", my: "CAST(ub AS CHAR)"},
 	{e: "CAST(s AS BINARY)"},
+	{e: "CAST(ts AS DECIMAL(20,6))"}, {e: "CAST(ts AS FLOAT64)", my: "CAST(ts AS DOUBLE)"}, {e: "CAST(ts AS INT64)", my: "CAST(ts AS SIGNED)"},
+	{e: "CAST(dt AS DECIMAL(10,2))"}, {e: "CAST(ts AS UINT64)", my: "CAST(ts AS UNSIGNED)"}, {e: "CAST(ts AS DECIMAL(20,0))"},
+	{e: "CAST(ts AS DECIMAL(20,1))"},
 	{e: "CAST(ts AS DATE)"}, {e: "CAST(dt AS TIMESTAMP)", my: "CAST(dt AS DATETIME)"},
 	{e: "CAST(s2 AS DATE)", my: "IF(s2 IS NULL, NULL, " + errRow + ")", why: whyCastErr},
 	{e: "CAST('2024-02-29 10:11:12' AS TIMESTAMP)", my: "CAST('2024-02-29 10:11:12' AS DATETIME)"},
@@ -355,6 +438,12 @@ var exprCases = []exprCase{
 	{e: `json_extract('{ "a" :  [ 1 ,2, {"x":1,"y" : "z"} ] , "b":"q"}', '$')`}, {e: `json_extract('[ "x" , { } , [ ] ]', '$')`},
 	{e: `json_extract('{"a":"x\"y", "b" : "\u00e9", "c": 1e2, "d": -0.0}', '$')`}, {e: `json_extract('{"a":1, "a":2}', '$.a')`},
 	{e: `json_keys('{"a<b":1, "\u00e9":2, "x\"y":3}')`}, {e: `json_keys('{ "a b" : {"c":1}}', '$."a b"')`},
+	{e: "json_contains(j, '1', '$.a')"}, {e: `json_contains(j, '"x"', '$.b')`}, {e: "json_contains(j, '1', '$.zz')"}, {e: "json_contains(j, '[1]')"},
+	// A computed JSON value compares with text as its unquoted text; a JSON column as its stored text.
+	{e: "json_extract(j, '$.b') = 'x'"}, {e: "'x' = json_extract(j, '$.b')"}, {e: "json_extract(j, '$.a') = '1'"},
+	{e: "json_extract(j, '$.b') IN ('x', 'y')", my: "json_unquote(json_extract(j, '$.b')) IN ('x', 'y')", why: whyJSONIn}, {e: "json_extract(j, '$.b') LIKE 'x'"}, {e: "json_extract(j, '$.b') < 'y'"},
+	{e: "json_extract(j, '$') = '[1, 2]'"}, {e: "json_extract(j, '$.b') BETWEEN 'a' AND 'z'", my: "json_unquote(json_extract(j, '$.b')) BETWEEN 'a' AND 'z'", why: whyJSONIn}, {e: "j = 'str'"}, {e: `j = '"str"'`},
+	{e: `json_extract('{"a":"x\u00e9"}', '$.a') = 'xé'`}, {e: "json_extract(j, '$.a') = 1"},
 	{e: `json_extract('{"a":1} x', '$.a')`}, {e: `json_extract('{"a":1, "b":[}', '$.a')`}, {e: `json_length('{"a":[1,2], "b":[}', '$.a')`},
 	{e: `json_value('{"a":1, "b":[}', '$.a')`}, {e: `json_value('{"a":"x\"y\/z"}', '$.a')`}, {e: `json_value('{"a\"b":1}', '$."a\"b"')`},
 	{e: `json_unquote('"a\tb\u00e9\/\ud83d\ude00"')`}, {e: `json_unquote(' "x" ')`}, {e: `json_unquote('"bad')`}, {e: `json_unquote('[1,2]')`}, {e: "json_unquote('\"a\tb\"')"},
@@ -398,6 +487,10 @@ var exprCases = []exprCase{
 	{e: "replace(s, '%', 'pct')"}, {e: "trim(s2)"}, {e: "left(s, 2)"}, {e: "right(s, 2)"}, {e: "instr(s, '_')"},
 	{e: "locate('b', s)"}, {e: "lpad(s, 5, '*')"}, {e: "rpad(s, 3, 'xy')"}, {e: "reverse(s)"},
 	{e: "md5(s)"}, {e: "hex(s)"}, {e: "hex(i)"}, {e: "hex(ub)"}, {e: "to_base64(s)"},
+	// An integer argument above INT64's range is not lost (ub is 18446744073709551615 in row 5).
+	{e: "substr(s, 1, ub)"}, {e: "substr(s, ub)"}, {e: "left(s, ub)"}, {e: "right(s, ub)"}, {e: "locate('b', s, ub)"},
+	{e: "round(d, ub)"}, {e: "truncate(d, ub)"}, {e: "round(i, ub)"}, {e: "lpad(s, ub, 'x')"}, {e: "rpad(s, ub, 'x')"},
+	{e: "substr(s, 2, 18446744073709551615)"}, {e: "left(s, 9223372036854775808)"},
 	{e: "regexp_like(s, '^[a-z]+$')", my: "s REGEXP '^[a-z]+$'"},
 }
 
