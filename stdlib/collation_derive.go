@@ -41,9 +41,12 @@ func (d Derivation) String() string {
 
 // charsetRank orders character sets by what they can hold: when two
 // values of the same coercibility meet, the one whose character set holds
-// the other's wins (utf8mb4 over utf8mb3 over latin1 over ascii).
+// the other's wins (binary over utf8mb4 over utf8mb3 over latin1 over
+// ascii).
 func charsetRank(cs string) int {
 	switch cs {
+	case "binary":
+		return 5 // a binary string makes the comparison binary
 	case "utf8mb4":
 		return 4
 	case "utf8mb3", "utf8":
