@@ -61,6 +61,8 @@ func init() {
 		addCollation(cs+"_general_nopad_ci", cs, collTable, false, "general_ci")
 		addCollation(cs+"_unicode_ci", cs, collTable, true, "unicode_ci")
 		addCollation(cs+"_unicode_nopad_ci", cs, collTable, false, "unicode_ci")
+		addCollation(cs+"_unicode_520_ci", cs, collTable, true, "unicode_520_ci")
+		addCollation(cs+"_unicode_520_nopad_ci", cs, collTable, false, "unicode_520_ci")
 		addCollation(cs+"_uca1400_ai_ci", cs, collTable, true, "uca1400_ai_ci")
 		addCollation(cs+"_uca1400_nopad_ai_ci", cs, collTable, false, "uca1400_ai_ci")
 	}
@@ -74,6 +76,9 @@ func init() {
 	addCollation("ascii_general_ci", "ascii", collTable, true, "general_ci")
 	addCollation("latin1_swedish_ci", "latin1", collTable, true, "latin1_swedish_ci")
 	addCollation("latin1_bin", "latin1", collTable, true, "latin1_bin")
+	for _, name := range []string{"latin1_general_ci", "latin1_general_cs", "latin1_german1_ci", "latin1_german2_ci", "latin1_danish_ci", "latin1_spanish_ci"} {
+		addCollation(name, "latin1", collTable, true, name)
+	}
 	TextCollation = collations["utf8mb4_nopad_bin"]
 }
 

@@ -128,9 +128,8 @@ func CompareCollation(op string, ds ...Derivation) (*Collation, error) {
 		return TextCollation, nil
 	}
 	if d.Coll.kind == collUnknown {
-		return nil, fmt.Errorf("collation %q is not supported for %s (supported: utf8mb4/utf8mb3 _bin, _general_ci, _unicode_ci, "+
-			"_uca1400_ai_ci, their _nopad_ variants, utf8mb4_0900_ai_ci, latin1_swedish_ci, latin1_bin, ascii_general_ci, ascii_bin): "+
-			"add COLLATE <name> to compare under one of them", d.Coll.Name, op)
+		return nil, fmt.Errorf("collation %q is not supported for %s (docs/functions.md, \"Collations\", lists those etlq implements): "+
+			"add COLLATE <name> to compare under one of them (utf8mb4_bin compares byte for byte)", d.Coll.Name, op)
 	}
 	return d.Coll, nil
 }

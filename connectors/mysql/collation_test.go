@@ -93,6 +93,13 @@ func TestCollationWeightsMatchServer(t *testing.T) {
 		{"utf8mb4_0900_ai_ci", "uca1400_nopad_ai_ci"},
 		{"latin1_swedish_ci", "latin1_swedish_ci"},
 		{"latin1_bin", "latin1_bin"},
+		{"utf8mb4_unicode_520_ci", "utf8mb4_unicode_520_ci"},
+		{"latin1_general_ci", "latin1_general_ci"},
+		{"latin1_general_cs", "latin1_general_cs"},
+		{"latin1_german1_ci", "latin1_german1_ci"},
+		{"latin1_german2_ci", "latin1_german2_ci"},
+		{"latin1_danish_ci", "latin1_danish_ci"},
+		{"latin1_spanish_ci", "latin1_spanish_ci"},
 	} {
 		coll, ok := stdlib.LookupCollation(tc.etlq)
 		if !ok {
