@@ -348,9 +348,17 @@ func (c *Collation) Key(dst []byte, s string) []byte {
 	}
 	c.load()
 	start := len(dst)
-	it := weightIter{t: c.t, s: s}
-	for w, ok := it.next(); ok; w, ok = it.next() {
-		dst = append(dst, byte(w>>8), byte(w))
+	if c.asciiOK && isASCII(s) {
+		for i := 0; i < len(s); i++ {
+			if w := c.ascii[s[i]]; w != 0 {
+				dst = append(dst, byte(w>>8), byte(w))
+			}
+		}
+	} else {
+		it := weightIter{t: c.t, s: s}
+		for w, ok := it.next(); ok; w, ok = it.next() {
+			dst = append(dst, byte(w>>8), byte(w))
+		}
 	}
 	if c.pad {
 		for len(dst) >= start+2 && uint16(dst[len(dst)-2])<<8|uint16(dst[len(dst)-1]) == c.space {

@@ -668,3 +668,21 @@ func TestCollationASCIIPathAgrees(t *testing.T) {
 		}
 	}
 }
+
+// TestCollationKeyASCIIPathAgrees: the ASCII path of Key gives the keys of
+// the general one.
+func TestCollationKeyASCIIPathAgrees(t *testing.T) {
+	for _, name := range []string{"utf8mb4_general_ci", "utf8mb4_unicode_ci", "utf8mb4_0900_ai_ci", "latin1_german2_ci"} {
+		c, _ := LookupCollation(name)
+		c.load()
+		for _, s := range []string{"", "a", "Ab ", "a\x01b", "  ", "x_y-z", "AE"} {
+			fast := c.Key(nil, s)
+			c.asciiOK = false
+			slow := c.Key(nil, s)
+			c.asciiOK = true
+			if !bytes.Equal(fast, slow) {
+				t.Errorf("%s: key(%q): ASCII path %x, general %x", name, s, fast, slow)
+			}
+		}
+	}
+}
