@@ -109,7 +109,9 @@ compare under it, as MySQL does:
 - LIKE compares character with character: ` + "`_`" + ` matches one character, and ` + "`'Straße' LIKE 'strasse'`" + ` is
   FALSE under ` + "`utf8mb4_unicode_ci`" + ` although ` + "`'Straße' = 'strasse'`" + ` is TRUE. locate/instr compare, at each
   character, as many bytes as the searched text has (MariaDB's ` + "`my_instr_mb`" + `): ` + "`locate('ss', 'Straße')`" + `
-  is 5 under unicode_ci, ` + "`locate('a', 'Bäckerei')`" + ` is 0 even under general_ci, where ` + "`'ä' = 'a'`" + `.
+  is 5 under unicode_ci, ` + "`locate('a', 'Bäckerei')`" + ` is 0 even under general_ci, where ` + "`'ä' = 'a'`" + `;
+  in a latin1 column they compare character with character (` + "`locate('ss', 'Straße')`" + ` is 0 under
+  latin1_german2_ci, as MariaDB's single-byte search).
 - The regexp functions ignore case under a ` + "`_ci`" + ` collation (Go's ` + "`(?i)`" + `, as MariaDB's PCRE
   caseless mode); accents still count there.
 - ` + "`replace()`" + ` is case-sensitive whatever the collation, as in MySQL. ` + "`starts_with`/`ends_with`" + `
