@@ -154,3 +154,36 @@ func TestCollatedOperators(t *testing.T) {
 		}
 	}
 }
+
+// TestCollatedConstantsFold: a comparison of constants under a COLLATE
+// folds to MariaDB's answer (SELECT 'a' COLLATE utf8mb4_general_ci = 'A'
+// is 1; 'ß' = 'ss' is 0 under general_ci, 1 under unicode_ci).
+func TestCollatedConstantsFold(t *testing.T) {
+	lit := func(s string) Expr { e, _ := Lit(s, stdlib.TString); return e }
+	for _, c := range []struct {
+		a, coll, b string
+		want       bool
+	}{
+		{"a", "utf8mb4_general_ci", "A", true},
+		{"ß", "utf8mb4_general_ci", "ss", false},
+		{"ß", "utf8mb4_unicode_ci", "ss", true},
+		{"a", "utf8mb4_bin", "A", false},
+	} {
+		x, err := Collate(lit(c.a), c.coll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eq, err := Binary("=", x, lit(c.b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := Fold(eq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, ok := f.(*litExpr)
+		if !ok || l.v.IsNull(0) || l.v.Bool[0] != c.want {
+			t.Errorf("'%s' COLLATE %s = '%s' folds to %s, want %v", c.a, c.coll, c.b, f, c.want)
+		}
+	}
+}
