@@ -141,6 +141,9 @@ equality of letters is the same. Contractions (UCA's multi-character entries, e.
 order) are not applied: each character weighs on its own. A column in another collation
 (` + "`utf8mb4_swedish_ci`, `utf8mb4_german2_ci`, `*_as_cs`" + `, …) passes through, but comparing it is an error
 that names the collation: add ` + "`COLLATE utf8mb4_bin`" + ` (or another above) to say how to compare.
+A collation changed by ` + "`ALTER TABLE`" + ` while etlq runs takes effect when the pipeline is planned again
+(the next start, or an ` + "`evolve`" + ` schema change that adds or drops columns); rows already in the target are
+not re-examined, as with any DDL that changes what a WHERE selects.
 
 ## Where etlq differs from MySQL/MariaDB, on purpose
 
