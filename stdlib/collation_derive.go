@@ -22,6 +22,8 @@ const (
 
 var coerNames = [...]string{"EXPLICIT", "NONE", "IMPLICIT", "SYSCONST", "COERCIBLE", "NUMERIC", "IGNORABLE"}
 
+// String returns the coercibility's name, as MySQL's error messages spell
+// it (IMPLICIT).
 func (c Coercibility) String() string { return coerNames[c] }
 
 // Derivation is the collation of a text value and how strongly it holds
@@ -31,6 +33,8 @@ type Derivation struct {
 	Coer Coercibility
 }
 
+// String returns "(collation, coercibility)", as in MySQL's "illegal mix
+// of collations" message.
 func (d Derivation) String() string {
 	name := "none"
 	if d.Coll != nil {
