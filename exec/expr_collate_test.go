@@ -187,3 +187,52 @@ func TestCollatedConstantsFold(t *testing.T) {
 		}
 	}
 }
+
+// TestAffixesFollowTheCollation: starts_with and ends_with answer as LIKE
+// 'x%' and LIKE '%x' do under the column's collation.
+func TestAffixesFollowTheCollation(t *testing.T) {
+	gen, _ := stdlib.LookupCollation("utf8mb4_general_ci")
+	schema := arrow.NewSchema([]arrow.Field{{Name: "g", Type: arrow.BinaryTypes.String}}, nil)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, schema)
+	vals := []string{"Paid", "päid", "xPAID", "pa", "Straße"}
+	rb.Field(0).(*array.StringBuilder).AppendValues(vals, nil)
+	rec := rb.NewRecordBatch()
+	rb.Release()
+	defer rec.Release()
+	g := CollatedCol(0, "g", stdlib.TString, gen)
+	for _, affix := range []string{"PA", "ID", "paid", "STRASE", ""} {
+		for _, fn := range []string{"starts_with", "ends_with"} {
+			pat := affix + "%"
+			if fn == "ends_with" {
+				pat = "%" + affix
+			}
+			lit, _ := Lit(affix, stdlib.TString)
+			plit, _ := Lit(pat, stdlib.TString)
+			call, err := Call(fn, []Expr{g, lit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			like, err := Like(g, plit, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := NewProgram(ProgramConfig{Outputs: []Expr{call, like}, Names: []string{"f", "l"}, Alloc: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, _, _, err := p.Run(context.Background(), &Batch{Record: rec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, l := out.Column(0).(*array.Boolean), out.Column(1).(*array.Boolean)
+			for i, v := range vals {
+				if f.Value(i) != l.Value(i) {
+					t.Errorf("%s(%q, %q) = %v, LIKE %q = %v", fn, v, affix, f.Value(i), pat, l.Value(i))
+				}
+			}
+			out.Release()
+		}
+	}
+}

@@ -115,7 +115,7 @@ compare under it, as MySQL does:
 - The regexp functions ignore case under a ` + "`_ci`" + ` collation (Go's ` + "`(?i)`" + `, as MariaDB's PCRE
   caseless mode); accents still count there.
 - ` + "`replace()`" + ` is case-sensitive whatever the collation, as in MySQL. ` + "`starts_with`/`ends_with`" + `
-  (not MySQL functions) compare bytes.
+  (not MySQL functions) compare as ` + "`LIKE 'prefix%'`" + ` / ` + "`LIKE '%suffix'`" + ` do.
 
 Implemented collations, with weights taken from MariaDB 10.11's own tables (` + "`WEIGHT_STRING`" + `, written
 by ` + "`go run ./internal/collgen`" + ` in stdlib/ against a live server, checked code point by code point by

@@ -183,3 +183,37 @@ func collRegexp(coll *Collation) func(string) (*regexp.Regexp, error) {
 // singleByte reports whether c's character set has one byte per
 // character.
 func (c *Collation) singleByte() bool { return c.Charset == "latin1" || c.Charset == "ascii" }
+
+// collAffixKernel is starts_with(s, prefix) (ends_with(s, suffix) when
+// suffix) under a collation: the affix's characters against as many of
+// s's first (last) ones, one by one, as LIKE compares them.
+func collAffixKernel(coll *Collation, suffix bool) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		var st, at []uint64
+		Sel(sel, n, func(i int) {
+			s, x := a[0].Str[i], a[1].Str[i]
+			st, at = st[:0], at[:0]
+			for _, r := range s {
+				st = append(st, coll.Token(r))
+			}
+			for _, r := range x {
+				at = append(at, coll.Token(r))
+			}
+			if len(at) > len(st) {
+				out.Bool[i] = false
+				return
+			}
+			if suffix {
+				st = st[len(st)-len(at):]
+			}
+			ok := true
+			for k := range at {
+				if st[k] != at[k] {
+					ok = false
+					break
+				}
+			}
+			out.Bool[i] = ok
+		})
+	}
+}
