@@ -410,7 +410,7 @@ func (c *Collation) FoldASCII() bool {
 }
 
 // ASCIIPlain reports whether s is ASCII without characters c ignores (for
-// which FoldASCII holds).
+// which FoldASCII holds). Call FoldASCII first: it loads c's weights.
 func (c *Collation) ASCIIPlain(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf || c.ascii[s[i]] == 0 {
