@@ -99,6 +99,12 @@ func derive(n node) stdlib.Derivation {
 	if t.Kind == stdlib.Null {
 		return stdlib.Derivation{Coll: stdlib.TextCollation, Coer: stdlib.CoerIgnorable}
 	}
+	if t.Kind == stdlib.Binary {
+		// A binary string compares byte for byte with anything (MySQL's
+		// binary character set wins).
+		bin, _ := stdlib.LookupCollation("binary")
+		return stdlib.Derivation{Coll: bin, Coer: stdlib.CoerImplicit}
+	}
 	if !t.IsStringLike() {
 		return stdlib.Derivation{Coll: stdlib.TextCollation, Coer: stdlib.CoerNumeric}
 	}

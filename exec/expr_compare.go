@@ -42,7 +42,7 @@ func newCompare(op string, l, r node) (node, error) {
 		return nil, err
 	}
 	e := &cmpExpr{op: op, l: l, r: r}
-	if lc.IsStringLike() && rc.IsStringLike() {
+	if (lc.IsStringLike() || lc.Kind == stdlib.Binary) && (rc.IsStringLike() || rc.Kind == stdlib.Binary) {
 		if e.coll, err = textCollation(op, l, r); err != nil {
 			return nil, err
 		}

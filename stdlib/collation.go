@@ -61,6 +61,8 @@ func init() {
 		addCollation(cs+"_general_nopad_ci", cs, collTable, false, "general_ci")
 		addCollation(cs+"_unicode_ci", cs, collTable, true, "unicode_ci")
 		addCollation(cs+"_unicode_nopad_ci", cs, collTable, false, "unicode_ci")
+		addCollation(cs+"_unicode_520_ci", cs, collTable, true, "unicode_520_ci")
+		addCollation(cs+"_unicode_520_nopad_ci", cs, collTable, false, "unicode_520_ci")
 		addCollation(cs+"_uca1400_ai_ci", cs, collTable, true, "uca1400_ai_ci")
 		addCollation(cs+"_uca1400_nopad_ai_ci", cs, collTable, false, "uca1400_ai_ci")
 	}
@@ -74,6 +76,9 @@ func init() {
 	addCollation("ascii_general_ci", "ascii", collTable, true, "general_ci")
 	addCollation("latin1_swedish_ci", "latin1", collTable, true, "latin1_swedish_ci")
 	addCollation("latin1_bin", "latin1", collTable, true, "latin1_bin")
+	for _, name := range []string{"latin1_general_ci", "latin1_general_cs", "latin1_german1_ci", "latin1_german2_ci", "latin1_danish_ci", "latin1_spanish_ci"} {
+		addCollation(name, "latin1", collTable, true, name)
+	}
 	TextCollation = collations["utf8mb4_nopad_bin"]
 }
 
@@ -343,9 +348,17 @@ func (c *Collation) Key(dst []byte, s string) []byte {
 	}
 	c.load()
 	start := len(dst)
-	it := weightIter{t: c.t, s: s}
-	for w, ok := it.next(); ok; w, ok = it.next() {
-		dst = append(dst, byte(w>>8), byte(w))
+	if c.asciiOK && isASCII(s) {
+		for i := 0; i < len(s); i++ {
+			if w := c.ascii[s[i]]; w != 0 {
+				dst = append(dst, byte(w>>8), byte(w))
+			}
+		}
+	} else {
+		it := weightIter{t: c.t, s: s}
+		for w, ok := it.next(); ok; w, ok = it.next() {
+			dst = append(dst, byte(w>>8), byte(w))
+		}
 	}
 	if c.pad {
 		for len(dst) >= start+2 && uint16(dst[len(dst)-2])<<8|uint16(dst[len(dst)-1]) == c.space {
@@ -397,7 +410,7 @@ func (c *Collation) FoldASCII() bool {
 }
 
 // ASCIIPlain reports whether s is ASCII without characters c ignores (for
-// which FoldASCII holds).
+// which FoldASCII holds). Call FoldASCII first: it loads c's weights.
 func (c *Collation) ASCIIPlain(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= utf8.RuneSelf || c.ascii[s[i]] == 0 {

@@ -22,6 +22,8 @@ const (
 
 var coerNames = [...]string{"EXPLICIT", "NONE", "IMPLICIT", "SYSCONST", "COERCIBLE", "NUMERIC", "IGNORABLE"}
 
+// String returns the coercibility's name, as MySQL's error messages spell
+// it (IMPLICIT).
 func (c Coercibility) String() string { return coerNames[c] }
 
 // Derivation is the collation of a text value and how strongly it holds
@@ -31,6 +33,8 @@ type Derivation struct {
 	Coer Coercibility
 }
 
+// String returns "(collation, coercibility)", as in MySQL's "illegal mix
+// of collations" message.
 func (d Derivation) String() string {
 	name := "none"
 	if d.Coll != nil {
@@ -41,9 +45,12 @@ func (d Derivation) String() string {
 
 // charsetRank orders character sets by what they can hold: when two
 // values of the same coercibility meet, the one whose character set holds
-// the other's wins (utf8mb4 over utf8mb3 over latin1 over ascii).
+// the other's wins (binary over utf8mb4 over utf8mb3 over latin1 over
+// ascii).
 func charsetRank(cs string) int {
 	switch cs {
+	case "binary":
+		return 5 // a binary string makes the comparison binary
 	case "utf8mb4":
 		return 4
 	case "utf8mb3", "utf8":
@@ -125,9 +132,8 @@ func CompareCollation(op string, ds ...Derivation) (*Collation, error) {
 		return TextCollation, nil
 	}
 	if d.Coll.kind == collUnknown {
-		return nil, fmt.Errorf("collation %q is not supported for %s (supported: utf8mb4/utf8mb3 _bin, _general_ci, _unicode_ci, "+
-			"_uca1400_ai_ci, their _nopad_ variants, utf8mb4_0900_ai_ci, latin1_swedish_ci, latin1_bin, ascii_general_ci, ascii_bin): "+
-			"add COLLATE <name> to compare under one of them", d.Coll.Name, op)
+		return nil, fmt.Errorf("collation %q is not supported for %s (docs/functions.md, \"Collations\", lists those etlq implements): "+
+			"add COLLATE <name> to compare under one of them (utf8mb4_bin compares byte for byte)", d.Coll.Name, op)
 	}
 	return d.Coll, nil
 }

@@ -130,11 +130,13 @@ compare under it, as MySQL does:
 - LIKE compares character with character: ` + "`_`" + ` matches one character, and ` + "`'Straße' LIKE 'strasse'`" + ` is
   FALSE under ` + "`utf8mb4_unicode_ci`" + ` although ` + "`'Straße' = 'strasse'`" + ` is TRUE. locate/instr compare, at each
   character, as many bytes as the searched text has (MariaDB's ` + "`my_instr_mb`" + `): ` + "`locate('ss', 'Straße')`" + `
-  is 5 under unicode_ci, ` + "`locate('a', 'Bäckerei')`" + ` is 0 even under general_ci, where ` + "`'ä' = 'a'`" + `.
+  is 5 under unicode_ci, ` + "`locate('a', 'Bäckerei')`" + ` is 0 even under general_ci, where ` + "`'ä' = 'a'`" + `;
+  in a latin1 column they compare character with character (` + "`locate('ss', 'Straße')`" + ` is 0 under
+  latin1_german2_ci, as MariaDB's single-byte search).
 - The regexp functions ignore case under a ` + "`_ci`" + ` collation (Go's ` + "`(?i)`" + `, as MariaDB's PCRE
   caseless mode); accents still count there.
 - ` + "`replace()`" + ` is case-sensitive whatever the collation, as in MySQL. ` + "`starts_with`/`ends_with`" + `
-  (not MySQL functions) compare bytes.
+  (not MySQL functions) compare as ` + "`LIKE 'prefix%'`" + ` / ` + "`LIKE '%suffix'`" + ` do.
 
 Implemented collations, with weights taken from MariaDB 10.11's own tables (` + "`WEIGHT_STRING`" + `, written
 by ` + "`go run ./internal/collgen`" + ` in stdlib/ against a live server, checked code point by code point by
@@ -148,15 +150,21 @@ connectors/mysql's TestCollationWeightsMatchServer):
 | ` + "`utf8mb4_unicode_ci`, `utf8mb3_unicode_ci`" + ` (` + "`_unicode_nopad_ci`" + `: NO PAD) | UCA 4.0.0 primary weights, expansions (` + "`'ß' = 'ss'`, `'Æ' = 'AE'`" + `), ignorable characters, every character above U+FFFF equal | PAD SPACE |
 | ` + "`utf8mb4_uca1400_ai_ci`, `uca1400_ai_ci`" + ` (MariaDB 11's default; ` + "`_nopad_`" + `: NO PAD) | UCA 14.0.0 primary weights | PAD SPACE |
 | ` + "`utf8mb4_0900_ai_ci`" + ` (MySQL 8's default) | UCA 14.0.0 primary weights (MariaDB's uca1400_nopad_ai_ci) | NO PAD |
-| ` + "`latin1_swedish_ci`, `latin1_bin`" + ` | MySQL's latin1 sort order per byte; a character outside latin1 weighs as ` + "`?`" + ` (what MySQL converts it to) | PAD SPACE |
+| ` + "`utf8mb4_unicode_520_ci`, `utf8mb3_unicode_520_ci`" + ` (WordPress's default; ` + "`_nopad_`" + `: NO PAD) | UCA 5.2.0 primary weights | PAD SPACE |
+| ` + "`latin1_swedish_ci`" + ` (MySQL 5's default), ` + "`latin1_bin`, `latin1_general_ci`, `latin1_general_cs`, `latin1_german1_ci`, `latin1_german2_ci`" + ` (` + "`'ä' = 'ae'`" + `), ` + "`latin1_danish_ci`, `latin1_spanish_ci`" + ` | MySQL's latin1 sort order per byte (expansions included); a character outside latin1 weighs as ` + "`?`" + ` (what MySQL converts it to) | PAD SPACE |
+
+The regexp functions ignore case under the ` + "`_ci`" + ` collations only (not under ` + "`_cs`" + ` or ` + "`_bin`" + `).
 
 Known deviations: ` + "`utf8mb4_0900_ai_ci`" + ` uses UCA 14.0.0 weights where MySQL 8 uses UCA 9.0.0: characters
 added to Unicode after 9.0 (newer emoji, scripts) compare by their 14.0 weights instead of MySQL's implicit
 ones, and the few characters DUCET reordered between the two versions sort as in 14.0; case and accent
 equality of letters is the same. Contractions (UCA's multi-character entries, e.g. in some scripts' root
 order) are not applied: each character weighs on its own. A column in another collation
-(` + "`utf8mb4_swedish_ci`, `latin1_german1_ci`, `*_cs`" + `, …) passes through, but comparing it is an error
+(` + "`utf8mb4_swedish_ci`, `utf8mb4_german2_ci`, `*_as_cs`" + `, …) passes through, but comparing it is an error
 that names the collation: add ` + "`COLLATE utf8mb4_bin`" + ` (or another above) to say how to compare.
+A collation changed by ` + "`ALTER TABLE`" + ` while etlq runs takes effect when the pipeline is planned again
+(the next start, or an ` + "`evolve`" + ` schema change that adds or drops columns); rows already in the target are
+not re-examined, as with any DDL that changes what a WHERE selects.
 
 ## Where etlq differs from MySQL/MariaDB, on purpose
 

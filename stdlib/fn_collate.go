@@ -77,7 +77,8 @@ func collated(fn string, bind func([]Arg) (*Bound, error), mk func(*Collation) K
 // under a collation, as MariaDB's my_instr_mb: at each character of s, the
 // bytes of s as long as sub are compared with sub, trailing spaces
 // counting. locate('ss', 'Straße') is 5 under utf8mb4_unicode_ci, where
-// 'ß' = 'ss'; locate('a', 'Bäckerei') is 0 even where 'ä' = 'a'.
+// 'ß' = 'ss'; locate('a', 'Bäckerei') is 0 even where 'ä' = 'a'. In a
+// single-byte character set the bytes are characters (locateByChars).
 func collLocateKernel(coll *Collation, swapped bool) Kernel {
 	fold := coll.FoldASCII()
 	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -114,6 +115,10 @@ func collLocateKernel(coll *Collation, swapped bool) Kernel {
 				}
 				return
 			}
+			if coll.singleByte() {
+				out.I64[i] = locateByChars(coll, s[off:], sub, from)
+				return
+			}
 			pos := from
 			for p := off; p+len(sub) <= len(s); pos++ {
 				end := p + len(sub)
@@ -127,6 +132,29 @@ func collLocateKernel(coll *Collation, swapped bool) Kernel {
 			out.I64[i] = 0
 		})
 	}
+}
+
+// locateByChars is locate in a single-byte character set (latin1, ascii),
+// as MariaDB's my_instr_simple: sub's characters against as many of s's,
+// one by one by weight (s starts at position from).
+func locateByChars(coll *Collation, s, sub string, from int64) int64 {
+	var subT, sT []uint64
+	for _, r := range sub {
+		subT = append(subT, coll.Token(r))
+	}
+	for _, r := range s {
+		sT = append(sT, coll.Token(r))
+	}
+	for p := 0; p+len(subT) <= len(sT); p++ {
+		k := 0
+		for k < len(subT) && sT[p+k] == subT[k] {
+			k++
+		}
+		if k == len(subT) {
+			return from + int64(p)
+		}
+	}
+	return 0
 }
 
 // indexFoldASCII is strings.Index ignoring ASCII case (s and sub ASCII).
@@ -150,4 +178,42 @@ func collRegexp(coll *Collation) func(string) (*regexp.Regexp, error) {
 		return regexp.Compile
 	}
 	return func(p string) (*regexp.Regexp, error) { return regexp.Compile("(?i)" + p) }
+}
+
+// singleByte reports whether c's character set has one byte per
+// character.
+func (c *Collation) singleByte() bool { return c.Charset == "latin1" || c.Charset == "ascii" }
+
+// collAffixKernel is starts_with(s, prefix) (ends_with(s, suffix) when
+// suffix) under a collation: the affix's characters against as many of
+// s's first (last) ones, one by one, as LIKE compares them.
+func collAffixKernel(coll *Collation, suffix bool) Kernel {
+	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		var st, at []uint64
+		Sel(sel, n, func(i int) {
+			s, x := a[0].Str[i], a[1].Str[i]
+			st, at = st[:0], at[:0]
+			for _, r := range s {
+				st = append(st, coll.Token(r))
+			}
+			for _, r := range x {
+				at = append(at, coll.Token(r))
+			}
+			if len(at) > len(st) {
+				out.Bool[i] = false
+				return
+			}
+			if suffix {
+				st = st[len(st)-len(at):]
+			}
+			ok := true
+			for k := range at {
+				if st[k] != at[k] {
+					ok = false
+					break
+				}
+			}
+			out.Bool[i] = ok
+		})
+	}
 }

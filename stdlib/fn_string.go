@@ -121,16 +121,18 @@ func init() {
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"instr('héllo', 'l')", "3"}},
 		Bind: collated("instr", simple("instr", TInt64, locateKernel(true), textArg),
 			func(c *Collation) Kernel { return collLocateKernel(c, true) }, 0, 1)})
-	Register(&Func{Name: "starts_with", Sig: "starts_with(s, prefix) → BOOL", Doc: "Whether s begins with prefix.",
+	Register(&Func{Name: "starts_with", Sig: "starts_with(s, prefix) → BOOL",
+		Doc:     "Whether s begins with prefix, character by character under the collation (as s LIKE 'prefix%').",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"starts_with('hello', 'he')", "1"}},
-		Bind: simple("starts_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Bind: collated("starts_with", simple("starts_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.Bool[i] = strings.HasPrefix(a[0].Str[i], a[1].Str[i]) })
-		}, textArg)})
-	Register(&Func{Name: "ends_with", Sig: "ends_with(s, suffix) → BOOL", Doc: "Whether s ends with suffix.",
+		}, textArg), func(coll *Collation) Kernel { return collAffixKernel(coll, false) }, 0, 1)})
+	Register(&Func{Name: "ends_with", Sig: "ends_with(s, suffix) → BOOL",
+		Doc:     "Whether s ends with suffix, character by character under the collation (as s LIKE '%suffix').",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"ends_with('hello', 'lo')", "1"}},
-		Bind: simple("ends_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Bind: collated("ends_with", simple("ends_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.Bool[i] = strings.HasSuffix(a[0].Str[i], a[1].Str[i]) })
-		}, textArg)})
+		}, textArg), func(coll *Collation) Kernel { return collAffixKernel(coll, true) }, 0, 1)})
 	Register(&Func{Name: "split_part", Sig: "split_part(s, delim, n) → STRING",
 		Doc:     "The n-th (1-based; negative counts from the end) field of s split on delim, '' if there is none.",
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"split_part('a,b,c', ',', 2)", "b"}, {"split_part('a,b,c', ',', -1)", "c"}, {"split_part('a,b', ',', 5)", ""}},

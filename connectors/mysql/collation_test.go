@@ -93,6 +93,13 @@ func TestCollationWeightsMatchServer(t *testing.T) {
 		{"utf8mb4_0900_ai_ci", "uca1400_nopad_ai_ci"},
 		{"latin1_swedish_ci", "latin1_swedish_ci"},
 		{"latin1_bin", "latin1_bin"},
+		{"utf8mb4_unicode_520_ci", "utf8mb4_unicode_520_ci"},
+		{"latin1_general_ci", "latin1_general_ci"},
+		{"latin1_general_cs", "latin1_general_cs"},
+		{"latin1_german1_ci", "latin1_german1_ci"},
+		{"latin1_german2_ci", "latin1_german2_ci"},
+		{"latin1_danish_ci", "latin1_danish_ci"},
+		{"latin1_spanish_ci", "latin1_spanish_ci"},
 	} {
 		coll, ok := stdlib.LookupCollation(tc.etlq)
 		if !ok {
@@ -145,5 +152,58 @@ func TestCollationWeightsMatchServer(t *testing.T) {
 		if checked < 256 || !latin1 && checked != 0x110000-0x800 {
 			t.Errorf("%s: checked %d code points", tc.etlq, checked)
 		}
+	}
+}
+
+// TestCollationOfASynthesizedColumn: a reader behind DDLs decodes a row
+// with the TableMap's metadata (binlog_row_metadata=FULL); a column in
+// MariaDB 11's default collation, utf8mb4_uca1400_ai_ci, whose id
+// information_schema.COLLATIONS does not list, decodes and keeps its
+// collation.
+func TestCollationOfASynthesizedColumn(t *testing.T) {
+	s := servers(t)[0]
+	if s.name != "full" {
+		t.Fatalf("servers()[0] is %q, want the server with full row metadata", s.name)
+	}
+	db := uniqueDB(t, s)
+	run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, a VARCHAR(8))")
+	src := newSrc(t, s, nil)
+	ref := connectors.TableRef{DB: db, Table: "t"}
+	ctx := context.Background()
+	st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}},
+		Options: map[string]any{"schema_changes": "evolve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run(t, s, "ALTER TABLE "+db+".t ADD COLUMN u VARCHAR(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_uca1400_ai_ci",
+		"INSERT INTO "+db+".t VALUES (1, 'x', 'Æon')",
+		"ALTER TABLE "+db+".t DROP COLUMN u",
+		"INSERT INTO "+db+".t VALUES (2, 'y')")
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
+		b, err := st.Next(dctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Record == nil || b.Record.NumRows() == 0 {
+			if b.Record != nil {
+				b.Record.Release()
+			}
+			continue
+		}
+		rows := batchRows(b)
+		idx := b.Record.Schema().FieldIndices("u")
+		if rows[0]["id"] != "1" || len(idx) == 0 {
+			b.Record.Release()
+			t.Fatalf("first row %v: want id 1 with column u", rows[0])
+		}
+		got, _ := b.Record.Schema().Field(idx[0]).Metadata.GetValue(exec.MetaCollation)
+		if got != "utf8mb4_uca1400_ai_ci" || rows[0]["u"] != "Æon" {
+			t.Errorf("u = %q with collation %q, want \"Æon\" in utf8mb4_uca1400_ai_ci", rows[0]["u"], got)
+		}
+		b.Record.Release()
+		return
 	}
 }

@@ -184,7 +184,8 @@ func quoteMembers(ms []string) string {
 }
 
 // charsetOf maps a collation id to its character set and collation names,
-// reading information_schema.COLLATIONS once.
+// reading information_schema.COLLATIONS (and, on MariaDB 10.10+,
+// COLLATION_CHARACTER_SET_APPLICABILITY) once.
 func (r *binlogReader) charsetOf(id uint64) (string, string, error) {
 	if r.collations == nil {
 		c, err := r.st.src.connect(context.Background())
@@ -202,6 +203,17 @@ func (r *binlogReader) charsetOf(id uint64) (string, string, error) {
 			cs, _ := res.GetString(i, 1)
 			coll, _ := res.GetString(i, 2)
 			r.collations[n] = [2]string{strings.ToLower(cs), strings.ToLower(coll)}
+		}
+		// MariaDB 10.10+ lists the UCA 14 collations (utf8mb4_uca1400_ai_ci,
+		// MariaDB 11's default) without an ID there: their ids are here.
+		// Older servers and MySQL have no such column.
+		if res, err := c.Execute("SELECT ID, CHARACTER_SET_NAME, FULL_COLLATION_NAME FROM information_schema.COLLATION_CHARACTER_SET_APPLICABILITY WHERE ID IS NOT NULL"); err == nil {
+			for i := 0; i < res.RowNumber(); i++ {
+				n, _ := res.GetUint(i, 0)
+				cs, _ := res.GetString(i, 1)
+				coll, _ := res.GetString(i, 2)
+				r.collations[n] = [2]string{strings.ToLower(cs), strings.ToLower(coll)}
+			}
 		}
 	}
 	v, ok := r.collations[id]

@@ -43,8 +43,15 @@ var tables = []struct {
 	{"general_ci", "utf8mb4_general_ci", false},
 	{"unicode_ci", "utf8mb4_unicode_ci", false},
 	{"uca1400_ai_ci", "uca1400_nopad_ai_ci", false},
+	{"unicode_520_ci", "utf8mb4_unicode_520_ci", false},
 	{"latin1_swedish_ci", "latin1_swedish_ci", true},
 	{"latin1_bin", "latin1_bin", true},
+	{"latin1_general_ci", "latin1_general_ci", true},
+	{"latin1_general_cs", "latin1_general_cs", true},
+	{"latin1_german1_ci", "latin1_german1_ci", true},
+	{"latin1_german2_ci", "latin1_german2_ci", true},
+	{"latin1_danish_ci", "latin1_danish_ci", true},
+	{"latin1_spanish_ci", "latin1_spanish_ci", true},
 }
 
 func main() {
