@@ -81,11 +81,30 @@ type Batch struct {
 	DB, Table string
 	// Snapshot is true when every row comes from a snapshot scan (_op = read).
 	Snapshot bool
+	// SnapshotEnd, on a snapshot batch, says that its last row is the last
+	// snapshot row of its table, or of every table its stream snapshots
+	// (Debezium's source.snapshot "last_in_data_collection" and "last").
+	SnapshotEnd SnapshotEnd
+	// ServerID and GTID, on a binlog batch (whose rows all belong to one
+	// transaction), are the id of the server that wrote the transaction and
+	// its GTID ("" when it has none): Debezium's source.server_id and gtid.
+	ServerID uint32
+	GTID     string
 	// Mark, when non-nil, says that once this batch and every batch before it
 	// is durable at the sink, the source can resume from Mark. Sources set it
 	// only at transaction boundaries.
 	Mark *Mark
 }
+
+// SnapshotEnd marks the batch that ends a snapshot (Batch.SnapshotEnd).
+type SnapshotEnd uint8
+
+// SnapshotEnd values.
+const (
+	SnapshotGoesOn    SnapshotEnd = iota // not the end
+	SnapshotEndsTable                    // the last row of its table's snapshot
+	SnapshotEndsAll                      // the last row of the stream's whole snapshot
+)
 
 // Mark is a resumable source position. State is opaque to everything but the
 // source that made it; it is stored as-is in the checkpoint.

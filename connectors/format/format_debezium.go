@@ -13,13 +13,20 @@ import (
 //
 //	{"before":null,"after":{…},"source":{"version":"etlq","connector":"mysql",
 //	 "name":"<pipeline>","ts_ms":…,"snapshot":"false","db":"shop","table":"orders",
-//	 "server_id":0,"gtid":null,"file":"binlog.000042","pos":1337,"row":0,
+//	 "server_id":1,"gtid":"0-1-42","file":"binlog.000042","pos":1337,"row":0,
 //	 "thread":null,"query":null},"op":"c","ts_ms":…,"transaction":null}
 //
 // op is c (insert), u (update), d (delete) or r (snapshot read). "before" is
 // the __before.* image for updates (null when absent) and the row itself for
 // deletes; "after" is null for deletes. source.file/pos come from a
-// "file:pos" position, source.gtid from any other. Values use Debezium's
+// "file:pos" position. For binlog rows source.server_id and source.gtid are
+// those of the transaction (exec.Batch.ServerID and GTID; gtid null without
+// one); snapshot rows have server_id 0 and gtid null. source.snapshot is
+// "false" for binlog rows and "true" for snapshot rows, but "last" for the
+// last row of the whole snapshot and "last_in_data_collection" for the last
+// of a table's (exec.Batch.SnapshotEnd), as in Debezium 2. BIT(1) columns
+// are booleans and wider BITs base64 of their little-endian bytes
+// (io.debezium.data.Bits). Other values use Debezium's
 // default encodings with decimal.handling.mode=string: integers and floats
 // are numbers, DECIMAL a string, DATE days since the epoch, TIME
 // microseconds, a DATETIME source column a number since the epoch
@@ -54,6 +61,14 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 	l, _ := e.lc.get(r.Schema(), &e.opts)
 	var lastPos string
 	row := 0
+	last := -1 // the batch's last live row: it may end the snapshot
+	if b.SnapshotEnd != exec.SnapshotGoesOn {
+		if b.Sel != nil && len(b.Sel) > 0 {
+			last = int(b.Sel[len(b.Sel)-1])
+		} else if b.Sel == nil {
+			last = int(r.NumRows()) - 1
+		}
+	}
 	return liveRows(b, func(i int) error {
 		op := l.opAt(r, i)
 		pos := l.posAt(r, i)
@@ -86,20 +101,34 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 		buf = appendJSONString(buf, e.opts.Pipeline)
 		buf = append(buf, `,"ts_ms":`...)
 		buf = strconv.AppendInt(buf, l.tsAt(r, i).UnixMilli(), 10)
-		if op == exec.OpRead {
-			buf = append(buf, `,"snapshot":"true"`...)
-		} else {
+		switch {
+		case op != exec.OpRead:
 			buf = append(buf, `,"snapshot":"false"`...)
+		case i == last && b.SnapshotEnd == exec.SnapshotEndsAll:
+			buf = append(buf, `,"snapshot":"last"`...)
+		case i == last:
+			buf = append(buf, `,"snapshot":"last_in_data_collection"`...)
+		default:
+			buf = append(buf, `,"snapshot":"true"`...)
 		}
 		buf = append(buf, `,"db":`...)
 		buf = appendJSONString(buf, b.DB)
 		buf = append(buf, `,"table":`...)
 		buf = appendJSONString(buf, b.Table)
-		buf = append(buf, `,"server_id":0,"gtid":`...)
+		buf = append(buf, `,"server_id":`...)
+		serverID := uint32(0) // snapshot rows: 0, as Debezium's
+		if op != exec.OpRead {
+			serverID = b.ServerID
+		}
+		buf = strconv.AppendUint(buf, uint64(serverID), 10)
+		buf = append(buf, `,"gtid":`...)
 		file, off, isFile := splitPos(pos)
-		if isFile || pos == "" {
+		switch {
+		case b.GTID != "" && op != exec.OpRead:
+			buf = appendJSONString(buf, b.GTID)
+		case isFile || pos == "":
 			buf = append(buf, "null"...)
-		} else {
+		default:
 			buf = appendJSONString(buf, pos)
 		}
 		buf = append(buf, `,"file":`...)

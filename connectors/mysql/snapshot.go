@@ -34,6 +34,10 @@ type chunk struct {
 	recs     []arrow.RecordBatch
 	streamed int
 	drained  chan struct{} // the reader took records
+	// finalIn: the chunk's read ended and its last record is in recs (or
+	// was taken with them), so the emit that takes it may end the table's
+	// snapshot (exec.Batch.SnapshotEnd).
+	finalIn bool
 	// Integer-key chunks are read in key order: lastOrd is the key of the
 	// last row of the last complete record (haveLast), where the chunk ends
 	// when its connection is lost after rows were read.
@@ -82,6 +86,7 @@ type snapshotter struct {
 	keyLog   map[*tableState][]loggedKey // windowed modes: keys changed by binlog events
 	planned  map[*tableState]int         // chunks planned per table
 	emitted  map[*tableState]int         // chunks emitted per table
+	ended    map[*tableState]bool        // the table's last snapshot row went out
 	closed   map[*tableState]bool        // planning finished per table
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
 	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
@@ -106,6 +111,7 @@ func newSnapshotter(st *stream) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
+		ended: map[*tableState]bool{},
 		hints: map[*table][]int{}, textOnly: map[*table]bool{}}
 	for _, ts := range st.tables {
 		if ts.snap != nil && !ts.snap.Done {
@@ -581,7 +587,7 @@ func (s *snapshotter) readAttempt(c **client.Conn, ch *chunk) (rows int, cut boo
 		for _, r := range ch.recs {
 			r.Release()
 		}
-		ch.recs = nil
+		ch.recs, ch.finalIn = nil, false
 		ch.pos, ch.low, ch.posKnown, ch.hwBound = binlogPos{}, binlogPos{}, false, binlogPos{}
 		ch.verdictKnown, ch.redo, ch.verdictC = false, false, make(chan struct{}, 1)
 		s.mu.Unlock()
@@ -847,12 +853,15 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 	return emitted
 }
 
-// take removes and returns the records of ch read so far.
-func (s *snapshotter) take(ch *chunk) []arrow.RecordBatch {
+// take removes and returns the records of ch read so far; final says they
+// end the chunk (its last record is among them).
+func (s *snapshotter) take(ch *chunk) (recs []arrow.RecordBatch, final bool) {
 	s.mu.Lock()
-	recs := ch.recs
+	recs = ch.recs
 	ch.recs = nil
 	ch.streamed += len(recs)
+	final = ch.finalIn && len(recs) > 0
+	ch.finalIn = false
 	s.mu.Unlock()
 	if ch.drained != nil {
 		select {
@@ -860,7 +869,26 @@ func (s *snapshotter) take(ch *chunk) []arrow.RecordBatch {
 		default:
 		}
 	}
-	return recs
+	return recs, final
+}
+
+// snapshotEnd says what the last row of ts's chunk being emitted ends,
+// when the chunk is the last of ts not emitted yet and no more are
+// planned: ts's snapshot, or the stream's whole snapshot when every other
+// table's is done.
+func (s *snapshotter) snapshotEnd(ts *tableState) exec.SnapshotEnd {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed[ts] || s.emitted[ts] != s.planned[ts]-1 {
+		return exec.SnapshotGoesOn
+	}
+	s.ended[ts] = true
+	for _, o := range s.active {
+		if !o.snap.Done && !s.ended[o] {
+			return exec.SnapshotEndsTable
+		}
+	}
+	return exec.SnapshotEndsAll
 }
 
 // emit turns the records of a chunk into batches with op "read" and fresh
@@ -881,7 +909,8 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// positions come from the binlog events, not the chunk.
 		drop = s.windowKeys(ts, ch.low, ch.pos, at)
 	}
-	for _, rec := range s.take(ch) {
+	recs, final := s.take(ch)
+	for _, rec := range recs {
 		b := s.finishRecord(ch, rec, posText)
 		if b != nil && len(drop) > 0 {
 			sel := make([]int32, 0, rec.NumRows())
@@ -901,6 +930,9 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		if b != nil {
 			st.out = append(st.out, b)
 		}
+	}
+	if final && len(st.out) > first {
+		st.out[len(st.out)-1].SnapshotEnd = s.snapshotEnd(ts)
 	}
 	if !complete {
 		return
