@@ -81,10 +81,12 @@ type Batch struct {
 	DB, Table string
 	// Snapshot is true when every row comes from a snapshot scan (_op = read).
 	Snapshot bool
-	// SnapshotEnd, on a snapshot batch, says that its last row is the last
-	// snapshot row of its table, or of every table its stream snapshots
-	// (Debezium's source.snapshot "last_in_data_collection" and "last").
-	SnapshotEnd SnapshotEnd
+	// SnapshotStart and SnapshotEnd, on a snapshot batch, say that its
+	// first (last) live row is the first (last) snapshot row of its table, or
+	// of every table its stream snapshots: Debezium's source.snapshot
+	// "first_in_data_collection" and "first" ("last_in_data_collection",
+	// "last").
+	SnapshotStart, SnapshotEnd SnapshotEdge
 	// ServerID and GTID, on a binlog batch (whose rows all belong to one
 	// transaction), are the id of the server that wrote the transaction and
 	// its GTID ("" when it has none): Debezium's source.server_id and gtid.
@@ -96,14 +98,15 @@ type Batch struct {
 	Mark *Mark
 }
 
-// SnapshotEnd marks the batch that ends a snapshot (Batch.SnapshotEnd).
-type SnapshotEnd uint8
+// SnapshotEdge marks a batch that begins or ends a snapshot
+// (Batch.SnapshotStart, Batch.SnapshotEnd).
+type SnapshotEdge uint8
 
-// SnapshotEnd values.
+// SnapshotEdge values.
 const (
-	SnapshotGoesOn    SnapshotEnd = iota // not the end
-	SnapshotEndsTable                    // the last row of its table's snapshot
-	SnapshotEndsAll                      // the last row of the stream's whole snapshot
+	SnapshotInside    SnapshotEdge = iota // no edge
+	SnapshotEdgeTable                     // the first or last row of its table's snapshot
+	SnapshotEdgeAll                       // the first or last row of the stream's whole snapshot
 )
 
 // Mark is a resumable source position. State is opaque to everything but the

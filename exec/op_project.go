@@ -43,7 +43,7 @@ func (p *projectOp) Next(ctx context.Context) (*Batch, error) {
 		return nil, err
 	}
 	return &Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot, Mark: b.Mark,
-		SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}, nil
+		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}, nil
 }
 
 func (p *projectOp) Close() error { return p.input.Close() }

@@ -22,9 +22,8 @@ import (
 // "file:pos" position. For binlog rows source.server_id and source.gtid are
 // those of the transaction (exec.Batch.ServerID and GTID; gtid null without
 // one); snapshot rows have server_id 0 and gtid null. source.snapshot is
-// "false" for binlog rows and "true" for snapshot rows, but "last" for the
-// last row of the whole snapshot and "last_in_data_collection" for the last
-// of a table's (exec.Batch.SnapshotEnd), as in Debezium 2. BIT(1) columns
+// as in Debezium 2 (see debeziumSnapshot; exec.Batch.SnapshotStart and
+// SnapshotEnd say which rows begin and end a snapshot). BIT(1) columns
 // are booleans and wider BITs base64 of their little-endian bytes
 // (io.debezium.data.Bits). Other values use Debezium's
 // default encodings with decimal.handling.mode=string: integers and floats
@@ -61,12 +60,12 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 	l, _ := e.lc.get(r.Schema(), &e.opts)
 	var lastPos string
 	row := 0
-	last := -1 // the batch's last live row: it may end the snapshot
-	if b.SnapshotEnd != exec.SnapshotGoesOn {
-		if b.Sel != nil && len(b.Sel) > 0 {
-			last = int(b.Sel[len(b.Sel)-1])
-		} else if b.Sel == nil {
-			last = int(r.NumRows()) - 1
+	// The batch's first and last live rows may begin or end the snapshot.
+	first, last := -1, -1
+	if n := b.NumRows(); n > 0 {
+		first, last = 0, n-1
+		if b.Sel != nil {
+			first, last = int(b.Sel[0]), int(b.Sel[n-1])
 		}
 	}
 	return liveRows(b, func(i int) error {
@@ -101,16 +100,8 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 		buf = appendJSONString(buf, e.opts.Pipeline)
 		buf = append(buf, `,"ts_ms":`...)
 		buf = strconv.AppendInt(buf, l.tsAt(r, i).UnixMilli(), 10)
-		switch {
-		case op != exec.OpRead:
-			buf = append(buf, `,"snapshot":"false"`...)
-		case i == last && b.SnapshotEnd == exec.SnapshotEndsAll:
-			buf = append(buf, `,"snapshot":"last"`...)
-		case i == last:
-			buf = append(buf, `,"snapshot":"last_in_data_collection"`...)
-		default:
-			buf = append(buf, `,"snapshot":"true"`...)
-		}
+		buf = append(buf, `,"snapshot":`...)
+		buf = append(buf, debeziumSnapshot(op, b, i == first, i == last)...)
 		buf = append(buf, `,"db":`...)
 		buf = appendJSONString(buf, b.DB)
 		buf = append(buf, `,"table":`...)
@@ -160,6 +151,27 @@ func splitPos(pos string) (file string, off int64, ok bool) {
 		return "", 0, false // a GTID: "uuid:n" or "domain-server-seq"
 	}
 	return file, n, true
+}
+
+// debeziumSnapshot is source.snapshot of a row with op op of b, which may
+// be b's first or last live row: "false" for binlog rows, "true" for
+// snapshot rows, but "first" and "last" for the rows that begin and end the
+// whole snapshot, "first_in_data_collection" and "last_in_data_collection"
+// for those of a table (a last mark wins over a first one).
+func debeziumSnapshot(op string, b *exec.Batch, first, last bool) string {
+	switch {
+	case op != exec.OpRead:
+		return `"false"`
+	case last && b.SnapshotEnd == exec.SnapshotEdgeAll:
+		return `"last"`
+	case last && b.SnapshotEnd == exec.SnapshotEdgeTable:
+		return `"last_in_data_collection"`
+	case first && b.SnapshotStart == exec.SnapshotEdgeAll:
+		return `"first"`
+	case first && b.SnapshotStart == exec.SnapshotEdgeTable:
+		return `"first_in_data_collection"`
+	}
+	return `"true"`
 }
 
 func debeziumOp(op string) string {

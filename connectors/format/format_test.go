@@ -448,7 +448,7 @@ func TestDebeziumSource(t *testing.T) {
 		return strings.Split(strings.TrimSpace(string(out)), "\n")
 	}
 	snap := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
-	snap.SnapshotEnd, snap.Sel = exec.SnapshotEndsAll, []int32{0, 1} // row 3 filtered out
+	snap.SnapshotEnd, snap.Sel = exec.SnapshotEdgeAll, []int32{0, 1} // row 3 filtered out
 	lines := encode(snap)
 	for i, want := range []string{`"snapshot":"true"`, `"snapshot":"last"`} {
 		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], `"server_id":0,"gtid":null`) {
@@ -459,9 +459,20 @@ func TestDebeziumSource(t *testing.T) {
 		t.Errorf("BIT values:\n%s", strings.Join(lines, "\n"))
 	}
 	tbl := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
-	tbl.SnapshotEnd = exec.SnapshotEndsTable
-	if lines := encode(tbl); !strings.Contains(lines[2], `"snapshot":"last_in_data_collection"`) || !strings.Contains(lines[1], `"snapshot":"true"`) {
-		t.Errorf("want the last row to end its table's snapshot:\n%s", strings.Join(lines, "\n"))
+	tbl.SnapshotStart, tbl.SnapshotEnd = exec.SnapshotEdgeAll, exec.SnapshotEdgeTable
+	if lines := encode(tbl); !strings.Contains(lines[0], `"snapshot":"first"`) || !strings.Contains(lines[1], `"snapshot":"true"`) ||
+		!strings.Contains(lines[2], `"snapshot":"last_in_data_collection"`) {
+		t.Errorf("want the first row to begin the snapshot, the last to end its table's:\n%s", strings.Join(lines, "\n"))
+	}
+	one := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
+	one.SnapshotStart, one.SnapshotEnd, one.Sel = exec.SnapshotEdgeTable, exec.SnapshotEdgeAll, []int32{1}
+	if lines := encode(one); len(lines) != 1 || !strings.Contains(lines[0], `"snapshot":"last"`) {
+		t.Errorf("a row that begins and ends a snapshot: want last, got\n%s", strings.Join(lines, "\n"))
+	}
+	first := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
+	first.SnapshotStart, first.Sel = exec.SnapshotEdgeTable, []int32{1, 2}
+	if lines := encode(first); !strings.Contains(lines[0], `"snapshot":"first_in_data_collection"`) || !strings.Contains(lines[1], `"snapshot":"true"`) {
+		t.Errorf("want the first live row to begin its table's snapshot:\n%s", strings.Join(lines, "\n"))
 	}
 	bin := sinktest.Build(mem, s, "d", "t", rows(exec.OpInsert)...)
 	bin.ServerID, bin.GTID = 1, "0-1-42"

@@ -86,6 +86,7 @@ type snapshotter struct {
 	keyLog   map[*tableState][]loggedKey // windowed modes: keys changed by binlog events
 	planned  map[*tableState]int         // chunks planned per table
 	emitted  map[*tableState]int         // chunks emitted per table
+	begun    map[*tableState]bool        // the table's first snapshot row went out
 	ended    map[*tableState]bool        // the table's last snapshot row went out
 	closed   map[*tableState]bool        // planning finished per table
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
@@ -111,7 +112,7 @@ func newSnapshotter(st *stream) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
-		ended: map[*tableState]bool{},
+		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
 		hints: map[*table][]int{}, textOnly: map[*table]bool{}}
 	for _, ts := range st.tables {
 		if ts.snap != nil && !ts.snap.Done {
@@ -872,23 +873,40 @@ func (s *snapshotter) take(ch *chunk) (recs []arrow.RecordBatch, final bool) {
 	return recs, final
 }
 
+// snapshotStart says what the first row of ts's rows being emitted
+// begins: nothing when ts's rows went out before, else ts's snapshot, or
+// the stream's whole snapshot when no table's rows went out before.
+func (s *snapshotter) snapshotStart(ts *tableState) exec.SnapshotEdge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.begun[ts] {
+		return exec.SnapshotInside
+	}
+	edge := exec.SnapshotEdgeAll
+	if len(s.begun) > 0 {
+		edge = exec.SnapshotEdgeTable
+	}
+	s.begun[ts] = true
+	return edge
+}
+
 // snapshotEnd says what the last row of ts's chunk being emitted ends,
 // when the chunk is the last of ts not emitted yet and no more are
 // planned: ts's snapshot, or the stream's whole snapshot when every other
 // table's is done.
-func (s *snapshotter) snapshotEnd(ts *tableState) exec.SnapshotEnd {
+func (s *snapshotter) snapshotEnd(ts *tableState) exec.SnapshotEdge {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed[ts] || s.emitted[ts] != s.planned[ts]-1 {
-		return exec.SnapshotGoesOn
+		return exec.SnapshotInside
 	}
 	s.ended[ts] = true
 	for _, o := range s.active {
 		if !o.snap.Done && !s.ended[o] {
-			return exec.SnapshotEndsTable
+			return exec.SnapshotEdgeTable
 		}
 	}
-	return exec.SnapshotEndsAll
+	return exec.SnapshotEdgeAll
 }
 
 // emit turns the records of a chunk into batches with op "read" and fresh
@@ -931,8 +949,11 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 			st.out = append(st.out, b)
 		}
 	}
-	if final && len(st.out) > first {
-		st.out[len(st.out)-1].SnapshotEnd = s.snapshotEnd(ts)
+	if len(st.out) > first {
+		st.out[first].SnapshotStart = s.snapshotStart(ts)
+		if final {
+			st.out[len(st.out)-1].SnapshotEnd = s.snapshotEnd(ts)
+		}
 	}
 	if !complete {
 		return
