@@ -118,6 +118,9 @@ func newSnapshotter(st *stream) *snapshotter {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)
 		}
+		if ts.snap != nil && (ts.snap.Done || len(ts.snap.Ranges) > 0) {
+			s.begun[ts] = true // resumed: its first rows went out before
+		}
 	}
 	return s
 }
