@@ -114,12 +114,12 @@ func appendDebeziumBits(dst []byte, v uint64, n int) []byte {
 	if n == 1 {
 		return strconv.AppendBool(dst, v&1 != 0)
 	}
-	b := make([]byte, (n+7)/8)
+	var b [8]byte
 	for j := range b {
 		b[j] = byte(v >> (8 * j))
 	}
 	dst = append(dst, '"')
-	dst = base64.StdEncoding.AppendEncode(dst, b)
+	dst = base64.StdEncoding.AppendEncode(dst, b[:(n+7)/8])
 	return append(dst, '"')
 }
 
