@@ -100,11 +100,33 @@ type Batch struct {
 	DB, Table string
 	// Snapshot is true when every row comes from a snapshot scan (_op = read).
 	Snapshot bool
+	// SnapshotStart and SnapshotEnd, on a snapshot batch, say that its
+	// first (last) live row is the first (last) snapshot row of its table, or
+	// of every table its stream snapshots: Debezium's source.snapshot
+	// "first_in_data_collection" and "first" ("last_in_data_collection",
+	// "last").
+	SnapshotStart, SnapshotEnd SnapshotEdge
+	// ServerID and GTID, on a binlog batch (whose rows all belong to one
+	// transaction), are the id of the server that wrote the transaction and
+	// its GTID ("" when it has none): Debezium's source.server_id and gtid.
+	ServerID uint32
+	GTID     string
 	// Mark, when non-nil, says that once this batch and every batch before it
 	// is durable at the sink, the source can resume from Mark. Sources set it
 	// only at transaction boundaries.
 	Mark *Mark
 }
+
+// SnapshotEdge marks a batch that begins or ends a snapshot
+// (Batch.SnapshotStart, Batch.SnapshotEnd).
+type SnapshotEdge uint8
+
+// SnapshotEdge values.
+const (
+	SnapshotInside    SnapshotEdge = iota // no edge
+	SnapshotEdgeTable                     // the first or last row of its table's snapshot
+	SnapshotEdgeAll                       // the first or last row of the stream's whole snapshot
+)
 
 // Mark is a resumable source position. State is opaque to everything but the
 // source that made it; it is stored as-is in the checkpoint.

@@ -42,7 +42,8 @@ func (p *projectOp) Next(ctx context.Context) (*Batch, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot, Mark: b.Mark}, nil
+	return &Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot, Mark: b.Mark,
+		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}, nil
 }
 
 func (p *projectOp) Close() error { return p.input.Close() }

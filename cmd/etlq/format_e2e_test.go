@@ -211,3 +211,124 @@ CREATE PIPELINE audit FROM binlog s.%s.orders SNAPSHOT never
 		t.Errorf("changelog rows:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestDebeziumSourceFields compares debezium_json with what Debezium's MySQL
+// connector (2.x) writes: the first snapshot record says snapshot "first",
+// the last "last"; a binlog
+// record carries the id of the server that wrote it and its transaction's
+// GTID (MariaDB always logs one); BIT(1) is a boolean and BIT(10) its bits
+// as little-endian bytes, base64.
+func TestDebeziumSourceFields(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := fmtDB(t)
+	my := testenv.MySQLConn(t, myDSN)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".o (id INT PRIMARY KEY, flag BIT(1), bits BIT(10))",
+		"INSERT INTO "+db+".o VALUES (1, b'1', b'1000000001'), (2, b'0', b'0'), (3, NULL, NULL)")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.json")
+	file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7314);
+CREATE PIPELINE p FROM binlog s.%s.o SNAPSHOT initial INTO file '%s' FORMAT debezium_json;
+`, myDSN, db, out))
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+
+	type event struct {
+		After  map[string]any
+		Op     string
+		Source struct {
+			Snapshot string
+			ServerID uint32 `json:"server_id"`
+			GTID     *string
+		}
+	}
+	read := func() []event {
+		t.Helper()
+		var evs []event
+		for _, l := range readLines(t, out) {
+			var e event
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("%v: %s", err, l)
+			}
+			evs = append(evs, e)
+		}
+		return evs
+	}
+	evs := read()
+	if len(evs) != 3 {
+		t.Fatalf("want 3 snapshot records, got %d", len(evs))
+	}
+	for i, e := range evs {
+		want := []string{"first", "true", "last"}[i]
+		if e.Op != "r" || e.Source.Snapshot != want || e.Source.ServerID != 0 || e.Source.GTID != nil {
+			t.Errorf("snapshot record %d: op %q, snapshot %q, server_id %d, gtid %v; want r, %q, 0, null", i, e.Op, e.Source.Snapshot, e.Source.ServerID, e.Source.GTID, want)
+		}
+	}
+	byID := map[float64]map[string]any{}
+	for _, e := range evs {
+		byID[e.After["id"].(float64)] = e.After
+	}
+	// b'1000000001' little-endian in 2 bytes: 0x01 0x02.
+	if r := byID[1]; r["flag"] != true || r["bits"] != "AQI=" {
+		t.Errorf("row 1: flag %v, bits %v; want true, \"AQI=\"", r["flag"], r["bits"])
+	}
+	if r := byID[2]; r["flag"] != false || r["bits"] != "AAA=" {
+		t.Errorf("row 2: flag %v, bits %v; want false, \"AAA=\"", r["flag"], r["bits"])
+	}
+	if r := byID[3]; r["flag"] != nil || r["bits"] != nil {
+		t.Errorf("row 3: flag %v, bits %v; want null, null", r["flag"], r["bits"])
+	}
+
+	// Two tables: the first row of the table that begins second says
+	// "first_in_data_collection", the last row of the first to end
+	// "last_in_data_collection"; the very first row "first", the very last
+	// "last".
+	myExec(t, my, "CREATE TABLE "+db+".o2 (id INT PRIMARY KEY)", "INSERT INTO "+db+".o2 VALUES (1), (2)")
+	out2 := filepath.Join(dir, "out2.json")
+	file2 := filepath.Join(dir, "two.etl")
+	if err := os.WriteFile(file2, []byte(fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7315);
+CREATE PIPELINE p FROM binlog s.%[2]s.o, s.%[2]s.o2 SNAPSHOT only TRANSFORM id INTO file '%[3]s' FORMAT debezium_json;
+`, myDSN, db, out2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "state2"), "--progress", "never", file2)
+	var marks []string
+	lines := readLines(t, out2)
+	for _, l := range lines {
+		var e event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			t.Fatal(err)
+		}
+		marks = append(marks, e.Source.Snapshot)
+	}
+	count := map[string]int{}
+	for _, m := range marks {
+		count[m]++
+	}
+	if len(marks) != 5 || marks[0] != "first" || marks[4] != "last" || count["first_in_data_collection"] != 1 ||
+		count["last_in_data_collection"] != 1 || count["true"] != 1 {
+		t.Errorf("two tables: snapshot fields %v, want first, last at the end, one each of first_in_data_collection, last_in_data_collection and true:\n%s", marks, strings.Join(lines, "\n"))
+	}
+
+	myExec(t, my, "INSERT INTO "+db+".o VALUES (4, b'1', b'11')")
+	gtid := myRows(t, my, "SELECT @@last_gtid")[0]
+	serverID := myRows(t, my, "SELECT @@server_id")[0]
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	evs = read()
+	if len(evs) != 4 {
+		t.Fatalf("want 4 records, got %d", len(evs))
+	}
+	e := evs[3]
+	if e.Op != "c" || e.Source.Snapshot != "false" || fmt.Sprint(e.Source.ServerID) != serverID || e.Source.GTID == nil || *e.Source.GTID != gtid {
+		g := "null"
+		if e.Source.GTID != nil {
+			g = *e.Source.GTID
+		}
+		t.Errorf("binlog record: op %q, snapshot %q, server_id %d, gtid %s; want c, false, %s, %s", e.Op, e.Source.Snapshot, e.Source.ServerID, g, serverID, gtid)
+	}
+	// b'11' in BIT(10): 2 bytes, 0x03 0x00.
+	if e.After["flag"] != true || e.After["bits"] != "AwA=" {
+		t.Errorf("binlog row: flag %v, bits %v; want true, \"AwA=\"", e.After["flag"], e.After["bits"])
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"golang.org/x/sys/unix"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/stdout"
@@ -614,6 +615,9 @@ CREATE PIPELINE tail FROM binlog shop.%[3]s.orders INTO stdout;
 func TestReplHistoryLineBreaks(t *testing.T) {
 	dsn, db := replDB(t)
 	home := t.TempDir()
+	// A new prompt, on a line of its own (the editor also reprints the
+	// prompt as keys are typed, on the same line).
+	prompt := regexp.MustCompile(`\n[^\n]*(etlq>|   ->) `)
 	session := func(keys ...string) string {
 		t.Helper()
 		p := openPTY(t)
@@ -624,14 +628,23 @@ func TestReplHistoryLineBreaks(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		p.slave.Close()
+		defer p.slave.Close() // kept open to read the terminal's mode
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		t.Cleanup(func() { cmd.Process.Kill() })
+		off := 0
 		for _, k := range keys {
-			// Each line once the editor prompts for it.
-			n := strings.Count(p.output(), "> ")
-			p.waitFor(t, done, func(out string) bool { return strings.Count(out, "> ") > n })
+			// Each line once the editor prompts for it and reads keys one
+			// by one: it prints the prompt, then leaves canonical mode;
+			// keys typed before would go through the kernel's line editing.
+			p.waitFor(t, done, func(out string) bool {
+				if !prompt.MatchString(out[off:]) {
+					return false
+				}
+				tio, err := unix.IoctlGetTermios(int(p.slave.Fd()), unix.TCGETS)
+				return err == nil && tio.Lflag&unix.ICANON == 0
+			})
+			off = len(p.output())
 			if _, err := p.master.Write([]byte(k)); err != nil {
 				t.Fatal(err)
 			}

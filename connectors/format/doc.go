@@ -17,7 +17,13 @@ func Docs() []Doc {
 		{DebeziumJSON, "One Debezium change event per row, the value payload of Debezium's MySQL connector with `schemas.enable=false`: " +
 			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows), " +
 			"`ts_ms`, `transaction` null, and `source` (`version`, `connector` mysql, `name` the pipeline, `ts_ms` commit time, `snapshot`, `db`, `table`, " +
-			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread`, `query`). No `_op` or other added column."},
+			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread`, `query`). `snapshot` is as in Debezium 2: `false` for binlog records, `true` for snapshot records, " +
+			"but `first` and `last` for the first and last record of the whole snapshot and `first_in_data_collection` and `last_in_data_collection` " +
+			"for those of each other table (the snapshot of a source's tables begins and ends once for all its pipelines, and no record is marked when " +
+			"the `WHERE` drops every row of the batch that begins or ends it). Binlog records carry the id of the server that wrote " +
+			"the transaction and its GTID (null without one); snapshot records `server_id` 0 and `gtid` null. Values as Debezium's defaults " +
+			"(`decimal.handling.mode=string`): DATE days since the epoch, TIME microseconds, DATETIME epoch milliseconds (microseconds beyond DATETIME(3)), " +
+			"TIMESTAMP an ISO string in UTC, BIT(1) a boolean, BIT(n) its bits as little-endian bytes in base64, binary base64, JSON a string. No `_op` or other added column."},
 		{JSONL, "One JSON object per row (NDJSON). Integers are numbers (exact), DECIMAL a string of the exact text, timestamps RFC 3339 in UTC with " +
 			"microseconds, DATE `2006-01-02`, TIME `[-]HH:MM:SS[.ffffff]`, binary base64, a JSON column embedded as JSON. Columns: see below."},
 		{Parquet, "Parquet files (zstd), one per rotation: the Arrow types and the Arrow schema are kept (TIME is stored as INT64 microseconds). Columns: see below."},

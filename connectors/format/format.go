@@ -157,14 +157,18 @@ type layout struct {
 	// milliseconds, io.debezium.time.Timestamp, DATETIME(0..3); 1: epoch
 	// microseconds, MicroTimestamp, DATETIME(4..6)); 0 for any other.
 	dbzEpoch []int64
-	before   []int // per user column, its __before.<name> column or -1
-	hasOld   bool  // any __before.* column present
-	op       int   // __op or -1
-	ts       int   // __ts or -1
-	pos      int   // __pos or -1
-	version  int   // __version or -1
-	deleted  int   // __deleted or -1
-	opUser   int   // position in user of a user column named "_op", or -1
+	// dbzBits, per user column: n for a MySQL BIT(n) source column (Debezium
+	// writes BIT(1) as a boolean, BIT(n) as n bits in little-endian bytes),
+	// 0 for any other.
+	dbzBits []int
+	before  []int // per user column, its __before.<name> column or -1
+	hasOld  bool  // any __before.* column present
+	op      int   // __op or -1
+	ts      int   // __ts or -1
+	pos     int   // __pos or -1
+	version int   // __version or -1
+	deleted int   // __deleted or -1
+	opUser  int   // position in user of a user column named "_op", or -1
 	// rows are the columns of the row formats: the user columns, then
 	// (or, for OpColumn, first) the columns the mode adds.
 	rows []rowCol
@@ -207,6 +211,7 @@ func newLayout(s *arrow.Schema, o *Options) *layout {
 			l.keys = append(l.keys, append(appendJSONString(nil, f.Name), ':'))
 			l.logical = append(l.logical, logicalType(f))
 			l.dbzEpoch = append(l.dbzEpoch, debeziumEpochUnit(f))
+			l.dbzBits = append(l.dbzBits, debeziumBits(f))
 		}
 	}
 	for _, i := range l.user {

@@ -13,13 +13,19 @@ import (
 //
 //	{"before":null,"after":{…},"source":{"version":"etlq","connector":"mysql",
 //	 "name":"<pipeline>","ts_ms":…,"snapshot":"false","db":"shop","table":"orders",
-//	 "server_id":0,"gtid":null,"file":"binlog.000042","pos":1337,"row":0,
+//	 "server_id":1,"gtid":"0-1-42","file":"binlog.000042","pos":1337,"row":0,
 //	 "thread":null,"query":null},"op":"c","ts_ms":…,"transaction":null}
 //
 // op is c (insert), u (update), d (delete) or r (snapshot read). "before" is
 // the __before.* image for updates (null when absent) and the row itself for
 // deletes; "after" is null for deletes. source.file/pos come from a
-// "file:pos" position, source.gtid from any other. Values use Debezium's
+// "file:pos" position. For binlog rows source.server_id and source.gtid are
+// those of the transaction (exec.Batch.ServerID and GTID; gtid null without
+// one); snapshot rows have server_id 0 and gtid null. source.snapshot is
+// as in Debezium 2 (see debeziumSnapshot; exec.Batch.SnapshotStart and
+// SnapshotEnd say which rows begin and end a snapshot). BIT(1) columns
+// are booleans and wider BITs base64 of their little-endian bytes
+// (io.debezium.data.Bits). Other values use Debezium's
 // default encodings with decimal.handling.mode=string: integers and floats
 // are numbers, DECIMAL a string, DATE days since the epoch, TIME
 // microseconds, a DATETIME source column a number since the epoch
@@ -54,6 +60,14 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 	l, _ := e.lc.get(r.Schema(), &e.opts)
 	var lastPos string
 	row := 0
+	// The batch's first and last live rows may begin or end the snapshot.
+	first, last := -1, -1
+	if n := b.NumRows(); n > 0 {
+		first, last = 0, n-1
+		if b.Sel != nil {
+			first, last = int(b.Sel[0]), int(b.Sel[n-1])
+		}
+	}
 	return liveRows(b, func(i int) error {
 		op := l.opAt(r, i)
 		pos := l.posAt(r, i)
@@ -86,20 +100,26 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 		buf = appendJSONString(buf, e.opts.Pipeline)
 		buf = append(buf, `,"ts_ms":`...)
 		buf = strconv.AppendInt(buf, l.tsAt(r, i).UnixMilli(), 10)
-		if op == exec.OpRead {
-			buf = append(buf, `,"snapshot":"true"`...)
-		} else {
-			buf = append(buf, `,"snapshot":"false"`...)
-		}
+		buf = append(buf, `,"snapshot":`...)
+		buf = append(buf, debeziumSnapshot(op, b, i == first, i == last)...)
 		buf = append(buf, `,"db":`...)
 		buf = appendJSONString(buf, b.DB)
 		buf = append(buf, `,"table":`...)
 		buf = appendJSONString(buf, b.Table)
-		buf = append(buf, `,"server_id":0,"gtid":`...)
+		buf = append(buf, `,"server_id":`...)
+		serverID := uint32(0) // snapshot rows: 0, as Debezium's
+		if op != exec.OpRead {
+			serverID = b.ServerID
+		}
+		buf = strconv.AppendUint(buf, uint64(serverID), 10)
+		buf = append(buf, `,"gtid":`...)
 		file, off, isFile := splitPos(pos)
-		if isFile || pos == "" {
+		switch {
+		case b.GTID != "" && op != exec.OpRead:
+			buf = appendJSONString(buf, b.GTID)
+		case isFile || pos == "":
 			buf = append(buf, "null"...)
-		} else {
+		default:
 			buf = appendJSONString(buf, pos)
 		}
 		buf = append(buf, `,"file":`...)
@@ -131,6 +151,27 @@ func splitPos(pos string) (file string, off int64, ok bool) {
 		return "", 0, false // a GTID: "uuid:n" or "domain-server-seq"
 	}
 	return file, n, true
+}
+
+// debeziumSnapshot is source.snapshot of a row with op op of b, which may
+// be b's first or last live row: "false" for binlog rows, "true" for
+// snapshot rows, but "first" and "last" for the rows that begin and end the
+// whole snapshot, "first_in_data_collection" and "last_in_data_collection"
+// for those of a table (a last mark wins over a first one).
+func debeziumSnapshot(op string, b *exec.Batch, first, last bool) string {
+	switch {
+	case op != exec.OpRead:
+		return `"false"`
+	case last && b.SnapshotEnd == exec.SnapshotEdgeAll:
+		return `"last"`
+	case last && b.SnapshotEnd == exec.SnapshotEdgeTable:
+		return `"last_in_data_collection"`
+	case first && b.SnapshotStart == exec.SnapshotEdgeAll:
+		return `"first"`
+	case first && b.SnapshotStart == exec.SnapshotEdgeTable:
+		return `"first_in_data_collection"`
+	}
+	return `"true"`
 }
 
 func debeziumOp(op string) string {

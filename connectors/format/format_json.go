@@ -1,6 +1,7 @@
 package format
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,6 +19,9 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 	a := r.Column(c)
 	if a.IsNull(i) {
 		return append(dst, "null"...), nil
+	}
+	if u, ok := a.(*array.Uint64); ok && dbz && l.dbzBits[k] > 0 {
+		return appendDebeziumBits(dst, u.Value(i), l.dbzBits[k]), nil
 	}
 	if ts, ok := a.(*array.Timestamp); ok && dbz && l.dbzEpoch[k] > 0 {
 		if _, _, _, _, invalid := invalidDate(ts, i); !invalid {
@@ -80,6 +84,43 @@ func debeziumEpochUnit(f arrow.Field) int64 {
 		return 1000
 	}
 	return 1
+}
+
+// debeziumBits returns layout.dbzBits for field f: n for a BIT(n) source
+// column (logical type "bit"), else 0.
+func debeziumBits(f arrow.Field) int {
+	if logicalType(f) != "bit" || f.Type.ID() != arrow.UINT64 {
+		return 0
+	}
+	st := strings.ToLower(strings.TrimSpace(sourceType(f)))
+	rest, ok := strings.CutPrefix(st, "bit")
+	if !ok {
+		return 0
+	}
+	if rest == "" {
+		return 1 // BIT is BIT(1)
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rest, "("), ")"))
+	if err != nil || n < 1 || n > 64 {
+		return 0
+	}
+	return n
+}
+
+// appendDebeziumBits appends a BIT(n) value as Debezium's MySQL connector
+// writes it: BIT(1) a boolean, wider BITs io.debezium.data.Bits, the bits in
+// little-endian order in the fewest bytes that hold n bits, base64 in JSON.
+func appendDebeziumBits(dst []byte, v uint64, n int) []byte {
+	if n == 1 {
+		return strconv.AppendBool(dst, v&1 != 0)
+	}
+	var b [8]byte
+	for j := range b {
+		b[j] = byte(v >> (8 * j))
+	}
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, b[:(n+7)/8])
+	return append(dst, '"')
 }
 
 // appendEpoch appends us (microseconds since the epoch) in units of unit

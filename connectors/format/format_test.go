@@ -474,3 +474,67 @@ func TestTableWidthsStable(t *testing.T) {
 		t.Errorf("unexpected table:\n%s", out)
 	}
 }
+
+// TestDebeziumSource: source.server_id and gtid come from the binlog
+// batch, source.snapshot marks the row that ends a snapshot (the batch's
+// last live row), BIT(1) is a boolean and BIT(n) little-endian bytes.
+func TestDebeziumSource(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	bitField := func(name, st string) arrow.Field {
+		return arrow.Field{Name: name, Type: arrow.PrimitiveTypes.Uint64, Nullable: true,
+			Metadata: arrow.NewMetadata([]string{exec.MetaLogicalType, exec.MetaSourceType}, []string{"bit", st})}
+	}
+	s := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, bitField("f", "bit(1)"), bitField("b", "bit(12)")}, false)
+	rows := func(op string) [][]any {
+		return [][]any{
+			{1, 1, 0x801, uint64(1), uint8(0), op, tCom, "f.000001:10"},
+			{2, 0, 0, uint64(2), uint8(0), op, tCom, "f.000001:10"},
+			{3, nil, nil, uint64(3), uint8(0), op, tCom, "f.000001:10"},
+		}
+	}
+	enc, _ := format.New(format.DebeziumJSON, format.Options{Now: now})
+	encode := func(b *exec.Batch) []string {
+		t.Helper()
+		out, err := enc.Encode(nil, b)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSpace(string(out)), "\n")
+	}
+	snap := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
+	snap.SnapshotEnd, snap.Sel = exec.SnapshotEdgeAll, []int32{0, 1} // row 3 filtered out
+	lines := encode(snap)
+	for i, want := range []string{`"snapshot":"true"`, `"snapshot":"last"`} {
+		if !strings.Contains(lines[i], want) || !strings.Contains(lines[i], `"server_id":0,"gtid":null`) {
+			t.Errorf("snapshot row %d: want %s, server_id 0, gtid null:\n%s", i, want, lines[i])
+		}
+	}
+	if !strings.Contains(lines[0], `"after":{"id":1,"f":true,"b":"AQg="}`) || !strings.Contains(lines[1], `"after":{"id":2,"f":false,"b":"AAA="}`) {
+		t.Errorf("BIT values:\n%s", strings.Join(lines, "\n"))
+	}
+	tbl := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
+	tbl.SnapshotStart, tbl.SnapshotEnd = exec.SnapshotEdgeAll, exec.SnapshotEdgeTable
+	if lines := encode(tbl); !strings.Contains(lines[0], `"snapshot":"first"`) || !strings.Contains(lines[1], `"snapshot":"true"`) ||
+		!strings.Contains(lines[2], `"snapshot":"last_in_data_collection"`) {
+		t.Errorf("want the first row to begin the snapshot, the last to end its table's:\n%s", strings.Join(lines, "\n"))
+	}
+	one := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
+	one.SnapshotStart, one.SnapshotEnd, one.Sel = exec.SnapshotEdgeTable, exec.SnapshotEdgeAll, []int32{1}
+	if lines := encode(one); len(lines) != 1 || !strings.Contains(lines[0], `"snapshot":"last"`) {
+		t.Errorf("a row that begins and ends a snapshot: want last, got\n%s", strings.Join(lines, "\n"))
+	}
+	first := sinktest.Build(mem, s, "d", "t", rows(exec.OpRead)...)
+	first.SnapshotStart, first.Sel = exec.SnapshotEdgeTable, []int32{1, 2}
+	if lines := encode(first); !strings.Contains(lines[0], `"snapshot":"first_in_data_collection"`) || !strings.Contains(lines[1], `"snapshot":"true"`) {
+		t.Errorf("want the first live row to begin its table's snapshot:\n%s", strings.Join(lines, "\n"))
+	}
+	bin := sinktest.Build(mem, s, "d", "t", rows(exec.OpInsert)...)
+	bin.ServerID, bin.GTID = 1, "0-1-42"
+	for _, l := range encode(bin) {
+		if !strings.Contains(l, `"snapshot":"false","db":"d","table":"t","server_id":1,"gtid":"0-1-42","file":"f.000001","pos":10`) {
+			t.Errorf("binlog row: %s", l)
+		}
+	}
+}

@@ -39,7 +39,11 @@ type binlogReader struct {
 	trxSent int    // rows of the open transaction already queued
 	skip    int    // rows to drop after a reconnect (already queued)
 	trxTs   int64  // µs
-	touched []*tableState
+	// trxServer and trxGTID: the server id and GTID ("" if none) of the
+	// open transaction, for the batches of its rows.
+	trxServer uint32
+	trxGTID   string
+	touched   []*tableState
 
 	gtid gm.GTIDSet
 
@@ -301,6 +305,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 	case *replication.MariadbGTIDEvent:
 		r.begin(ev)
+		r.trxGTID = e.GTID.String()
 		if r.gtid != nil {
 			g := e.GTID
 			_ = r.gtid.(*gm.MariadbGTIDSet).AddSet(&g)
@@ -315,6 +320,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 	case *replication.GTIDEvent:
 		r.begin(ev)
 		if u, err := uuid.FromBytes(e.SID); err == nil {
+			r.trxGTID = fmt.Sprintf("%s:%d", u, e.GNO)
 			if ms, ok := r.gtid.(*gm.MysqlGTIDSet); ok {
 				ms.AddGTID(u, e.GNO)
 			}
@@ -434,6 +440,7 @@ func (r *binlogReader) begin(ev *replication.BinlogEvent) {
 	r.trxVer = r.st.version
 	r.trxSent = 0
 	r.trxTs = int64(ev.Header.Timestamp) * 1e6
+	r.trxServer, r.trxGTID = ev.Header.ServerID, ""
 }
 
 // commit ends the open transaction at r.cur: its rows are queued, the last
@@ -478,7 +485,7 @@ func (r *binlogReader) flush(ts *tableState) {
 		rec.Release()
 		return
 	}
-	r.st.out = append(r.st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table})
+	r.st.out = append(r.st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID})
 }
 
 // rows decodes a rows event of one of the stream's tables.

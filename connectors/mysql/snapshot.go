@@ -34,6 +34,10 @@ type chunk struct {
 	recs     []arrow.RecordBatch
 	streamed int
 	drained  chan struct{} // the reader took records
+	// finalIn: the chunk's read ended and its last record is in recs (or
+	// was taken with them), so the emit that takes it may end the table's
+	// snapshot (exec.Batch.SnapshotEnd).
+	finalIn bool
 	// Integer-key chunks are read in key order: lastOrd is the key of the
 	// last row of the last complete record (haveLast), where the chunk ends
 	// when its connection is lost after rows were read.
@@ -82,6 +86,8 @@ type snapshotter struct {
 	keyLog   map[*tableState][]loggedKey // windowed modes: keys changed by binlog events
 	planned  map[*tableState]int         // chunks planned per table
 	emitted  map[*tableState]int         // chunks emitted per table
+	begun    map[*tableState]bool        // the table's first snapshot row went out
+	ended    map[*tableState]bool        // the table's last snapshot row went out
 	closed   map[*tableState]bool        // planning finished per table
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
 	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
@@ -112,10 +118,14 @@ func newSnapshotter(st *stream) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
+		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
 		hints: map[*table][]int{}, textOnly: map[*table]bool{}}
 	for _, ts := range st.tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)
+		}
+		if ts.snap != nil && (ts.snap.Done || len(ts.snap.Ranges) > 0) {
+			s.begun[ts] = true // resumed: its first rows went out before
 		}
 	}
 	s.initial = append([]*tableState(nil), s.active...)
@@ -639,7 +649,7 @@ func (s *snapshotter) readAttempt(c **client.Conn, ch *chunk) (rows int, cut boo
 		for _, r := range ch.recs {
 			r.Release()
 		}
-		ch.recs = nil
+		ch.recs, ch.finalIn = nil, false
 		ch.pos, ch.low, ch.posKnown, ch.hwBound = binlogPos{}, binlogPos{}, false, binlogPos{}
 		ch.verdictKnown, ch.redo, ch.verdictC = false, false, make(chan struct{}, 1)
 		s.mu.Unlock()
@@ -905,12 +915,15 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 	return emitted
 }
 
-// take removes and returns the records of ch read so far.
-func (s *snapshotter) take(ch *chunk) []arrow.RecordBatch {
+// take removes and returns the records of ch read so far; final says they
+// end the chunk (its last record is among them).
+func (s *snapshotter) take(ch *chunk) (recs []arrow.RecordBatch, final bool) {
 	s.mu.Lock()
-	recs := ch.recs
+	recs = ch.recs
 	ch.recs = nil
 	ch.streamed += len(recs)
+	final = ch.finalIn && len(recs) > 0
+	ch.finalIn = false
 	s.mu.Unlock()
 	if ch.drained != nil {
 		select {
@@ -918,7 +931,43 @@ func (s *snapshotter) take(ch *chunk) []arrow.RecordBatch {
 		default:
 		}
 	}
-	return recs
+	return recs, final
+}
+
+// snapshotStart says what the first row of ts's rows being emitted
+// begins: nothing when ts's rows went out before, else ts's snapshot, or
+// the stream's whole snapshot when no table's rows went out before.
+func (s *snapshotter) snapshotStart(ts *tableState) exec.SnapshotEdge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.begun[ts] {
+		return exec.SnapshotInside
+	}
+	edge := exec.SnapshotEdgeAll
+	if len(s.begun) > 0 {
+		edge = exec.SnapshotEdgeTable
+	}
+	s.begun[ts] = true
+	return edge
+}
+
+// snapshotEnd says what the last row of ts's chunk being emitted ends,
+// when the chunk is the last of ts not emitted yet and no more are
+// planned: ts's snapshot, or the stream's whole snapshot when every other
+// table's is done.
+func (s *snapshotter) snapshotEnd(ts *tableState) exec.SnapshotEdge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed[ts] || s.emitted[ts] != s.planned[ts]-1 {
+		return exec.SnapshotInside
+	}
+	s.ended[ts] = true
+	for _, o := range s.active {
+		if !o.snap.Done && !s.ended[o] {
+			return exec.SnapshotEdgeTable
+		}
+	}
+	return exec.SnapshotEdgeAll
 }
 
 // emit turns the records of a chunk into batches with op "read" and fresh
@@ -939,7 +988,8 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// positions come from the binlog events, not the chunk.
 		drop = s.windowKeys(ts, ch.low, ch.pos, at)
 	}
-	for _, rec := range s.take(ch) {
+	recs, final := s.take(ch)
+	for _, rec := range recs {
 		b := s.finishRecord(ch, rec, posText)
 		if b != nil && len(drop) > 0 {
 			sel := make([]int32, 0, rec.NumRows())
@@ -958,6 +1008,12 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		rec.Release()
 		if b != nil {
 			st.out = append(st.out, b)
+		}
+	}
+	if len(st.out) > first {
+		st.out[first].SnapshotStart = s.snapshotStart(ts)
+		if final {
+			st.out[len(st.out)-1].SnapshotEnd = s.snapshotEnd(ts)
 		}
 	}
 	if !complete {

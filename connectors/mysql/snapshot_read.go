@@ -94,13 +94,15 @@ var errChunkCut = errors.New("chunk cut: its records waited too long for the bin
 // while maxQueued records are not taken yet (the chunk's read pauses; the
 // server waits on the socket, which is why read raises net_write_timeout),
 // at most maxChunkWait for an integer-key chunk.
-func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait bool) error {
+// final says rec is the chunk's last record.
+func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait, final bool) error {
 	if ch.intKey != nil {
 		kcol := rec.Column(ch.t.Key[0])
 		ch.lastOrd, ch.haveLast = arrayOrd(kcol, kcol.Len()-1)
 	}
 	s.mu.Lock()
 	ch.recs = append(ch.recs, rec)
+	ch.finalIn = ch.finalIn || final
 	n, redo := len(ch.recs), ch.redo
 	s.mu.Unlock()
 	s.signal()
@@ -326,7 +328,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	added := func() error {
 		if n++; n == st.maxRows {
 			n = 0
-			if err := s.push(ch, rr.record(), true); err != nil {
+			if err := s.push(ch, rr.record(), true, false); err != nil {
 				return err
 			}
 			reserve()
@@ -373,7 +375,13 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		return rr.rows, err
 	}
 	if n > 0 {
-		_ = s.push(ch, rr.record(), false)
+		_ = s.push(ch, rr.record(), false, true)
+	} else if rr.rows > 0 {
+		// The last record was full: it ends the chunk, unless the reader
+		// took it already (its batch then does not say so).
+		s.mu.Lock()
+		ch.finalIn = len(ch.recs) > 0
+		s.mu.Unlock()
 	}
 	s.noteDataHint(t, rr)
 	return rr.rows, nil

@@ -1,5 +1,6 @@
 // Package stdout is the "stdout" sink: it prints each batch as it arrives,
-// as an aligned table on a terminal and as jsonl otherwise.
+// as an aligned table on a terminal and as jsonl otherwise, with the
+// columns the format and mode define (package format).
 //
 // Acknowledgement: a Write prints its batch before it returns and calls
 // done once the print has returned; Flush has nothing to wait for. Batches
@@ -26,10 +27,10 @@ const Kind = "stdout"
 // Spec describes the stdout sink.
 var Spec = connectors.Spec{
 	Kind: Kind,
-	Doc: "Prints changes to standard output: FORMAT table (the default on a terminal, " +
-		"op coloured), jsonl (the default otherwise), csv, canal_json or debezium_json.",
+	Doc: "Prints changes to standard output: FORMAT table (the default on a terminal), " +
+		"jsonl (the default otherwise), csv, canal_json or debezium_json.",
 	TargetOptions: []connectors.Option{
-		{Name: "color", Type: connectors.OptBool, Doc: "colour the op column of the table format (default: when stdout is a terminal)"},
+		{Name: "color", Type: connectors.OptBool, Doc: "colour the _op column of the table format, when the output has one (default: when stdout is a terminal)"},
 	},
 }
 

@@ -352,7 +352,8 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	}
 	sinkRec := array.NewRecordBatch(sinkSchema, cols, int64(len(rows)))
 	releaseAll(cols)
-	return &exec.Batch{Record: sinkRec, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot}, nil
+	return &exec.Batch{Record: sinkRec, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot,
+		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}, nil
 }
 
 // movedKeys finds updates whose output key differs from the key of their
