@@ -71,7 +71,7 @@ func TestCollationDifferential(t *testing.T) {
 			if tpl.my != "" {
 				mySQL = strings.ReplaceAll(tpl.my, "$c", n)
 			}
-			want := mariadbRows(t, my, db, mySQL)
+			want := mariadbRows(t, my, db, mySQL, len(values))
 			got, err := etlqRows(t, bind, batches, e)
 			if err != nil {
 				t.Errorf("%s: etlq: %v", e, err)
