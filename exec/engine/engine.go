@@ -38,6 +38,10 @@ type Options struct {
 	// connectors.NewSink (the REPL wraps stdout to stop after LIMIT rows).
 	// Run closes them like its own.
 	Sinks map[string]connectors.Sink
+	// Sources, when set, supplies the source of a plan's source name
+	// instead of connectors.NewSource (`etlq test` feeds a fixture's
+	// changes through it). Run closes them like its own.
+	Sources map[string]connectors.Source
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
@@ -142,9 +146,11 @@ type sourceRun struct {
 }
 
 func (r *sourceRun) run(ctx context.Context) (err error) {
-	src, err := connectors.NewSource(r.decl.Kind, r.decl.Name, r.decl.DSN, r.decl.Options)
-	if err != nil {
-		return fmt.Errorf("source %s: %w", r.decl.Name, err)
+	src := r.opts.Sources[r.decl.Name]
+	if src == nil {
+		if src, err = connectors.NewSource(r.decl.Kind, r.decl.Name, r.decl.DSN, r.decl.Options); err != nil {
+			return fmt.Errorf("source %s: %w", r.decl.Name, err)
+		}
 	}
 	defer src.Close()
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/etlq/etlq/exec/engine/fixture"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+// testCmd is `etlq test`: the file's pipelines run over fixtures, with no
+// server (docs/testing.md).
+type testCmd struct {
+	File     string `arg:"" type:"existingfile" help:"The .etl file."`
+	Fixtures string `help:"Directory of the fixture files (*.json); default testdata/<file name without .etl> next to the file." type:"path"`
+}
+
+func (c *testCmd) Run(ctx context.Context) error {
+	dir := c.Fixtures
+	if dir == "" {
+		dir = defaultFixtures(c.File)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no fixtures (*.json) in %s", dir)
+	}
+	sort.Strings(files)
+	passed, failed := 0, 0
+	for _, path := range files {
+		res, err := runFixture(ctx, c.File, path)
+		if err != nil {
+			return err
+		}
+		if res.Passed() {
+			passed++
+			fmt.Printf("ok    %s\n", path)
+			continue
+		}
+		failed++
+		fmt.Printf("FAIL  %s\n", path)
+		for _, p := range res.Problems {
+			fmt.Printf("  %s\n", strings.ReplaceAll(p, "\n", "\n  "))
+		}
+	}
+	fmt.Printf("%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// defaultFixtures is testdata/<name> next to the file: examples/shop.etl's
+// are in examples/testdata/shop.
+func defaultFixtures(file string) string {
+	name := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	return filepath.Join(filepath.Dir(file), "testdata", name)
+}
+
+// runFixture plans file against the fixture's schemas and runs it over the
+// fixture. The file is parsed again for each fixture: a plan is bound to
+// one catalog.
+func runFixture(ctx context.Context, file, path string) (*fixture.Result, error) {
+	f, err := fixture.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	lf, err := lang.ParseFile(file, src)
+	if err != nil {
+		return nil, formatErr(err, src)
+	}
+	// No server is reached: a ${VAR} that is not set stands for a
+	// placeholder address that never resolves.
+	lookup := func(k string) (string, bool) {
+		if v, ok := os.LookupEnv(k); ok {
+			return v, true
+		}
+		return "http://unset-" + strings.ToLower(k) + ".invalid/", true
+	}
+	if errs := lang.ExpandWith(lf, lang.Expansion{Lookup: lookup}); len(errs) > 0 {
+		return nil, formatErr(errs, src)
+	}
+	plan, err := planner.Build(ctx, lf, planner.Options{Catalog: f.Catalog()})
+	if err != nil {
+		return nil, fmt.Errorf("%s (planned against %s):\n%w", file, path, formatErr(err, src))
+	}
+	return fixture.Run(ctx, plan, f)
+}
