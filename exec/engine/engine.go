@@ -158,6 +158,18 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if ex, ok := src.(expirer); ok {
+		if st != nil {
+			// The binlog-loss guard (guard.go): say so early when the
+			// checkpoint's binary log is about to be purged.
+			if e, err := ex.BinlogExpiry(ctx, st.Mark); err == nil {
+				if w := expiryWarning(r.decl.Name, e, time.Now()); w != "" {
+					r.opts.Log.Warn(w)
+				}
+			}
+		}
+		r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, store: r.store, name: r.decl.Name})
+	}
 	req := connectors.StreamRequest{Once: r.opts.Once, Options: map[string]any{}, Instance: instance(r.opts.StateDir)}
 	if st != nil {
 		req.Resume = st.Mark
