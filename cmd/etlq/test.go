@@ -41,11 +41,11 @@ func (c *testCmd) Run(ctx context.Context) error {
 		}
 		if res.Passed() {
 			passed++
-			fmt.Printf("ok    %s\n", path)
+			fmt.Printf("ok    %s\n", shortPath(path))
 			continue
 		}
 		failed++
-		fmt.Printf("FAIL  %s\n", path)
+		fmt.Printf("FAIL  %s\n", shortPath(path))
 		for _, p := range res.Problems {
 			fmt.Printf("  %s\n", strings.ReplaceAll(p, "\n", "\n  "))
 		}
@@ -55,6 +55,18 @@ func (c *testCmd) Run(ctx context.Context) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// shortPath is path relative to the working directory when it is below it.
+func shortPath(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 // defaultFixtures is testdata/<name> next to the file: examples/shop.etl's
