@@ -174,3 +174,23 @@ func TestFixtureErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFixtureNeedsNoServerSettings: `etlq test` runs a file whose DSNs
+// name variables and secret files that this machine does not have.
+func TestFixtureNeedsNoServerSettings(t *testing.T) {
+	src, err := os.ReadFile("../../examples/audit.etl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "'${ETLQ_DEMO_MYSQL_DSN}'", "'mysql://etl:${file:/nonexistent/etlq-secret}@db.invalid:3306'", 1)
+	if text == string(src) {
+		t.Fatal("audit.etl has no ${ETLQ_DEMO_MYSQL_DSN}")
+	}
+	etl := filepath.Join(t.TempDir(), "audit.etl")
+	if err := os.WriteFile(etl, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", "../../examples/testdata/audit"); !strings.Contains(out, "1 passed, 0 failed") {
+		t.Fatalf("etlq test:\n%s", out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine/fixture"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
@@ -93,14 +94,21 @@ func runFixture(ctx context.Context, file, path string) (*fixture.Result, error)
 		return nil, formatErr(err, src)
 	}
 	// No server is reached: a ${VAR} that is not set stands for a
-	// placeholder address that never resolves.
+	// placeholder address that never resolves, a ${file:…} that cannot be
+	// read for a placeholder secret.
 	lookup := func(k string) (string, bool) {
 		if v, ok := os.LookupEnv(k); ok {
 			return v, true
 		}
 		return "http://unset-" + strings.ToLower(k) + ".invalid/", true
 	}
-	if errs := lang.ExpandWith(lf, lang.Expansion{Lookup: lookup}); len(errs) > 0 {
+	readFile := func(path string) ([]byte, error) {
+		if b, err := os.ReadFile(path); err == nil {
+			return b, nil
+		}
+		return []byte("unset-secret"), nil
+	}
+	if errs := lang.ExpandWith(lf, lang.Expansion{Lookup: lookup, ReadFile: readFile, Secret: connectors.RegisterSecret}); len(errs) > 0 {
 		return nil, formatErr(errs, src)
 	}
 	plan, err := planner.Build(ctx, lf, planner.Options{Catalog: f.Catalog()})
