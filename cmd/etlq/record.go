@@ -19,6 +19,7 @@ type recordCmd struct {
 	Table  string `required:"" help:"The table, db.table."`
 	Limit  int    `default:"100" help:"Stop after this many row changes (0: until interrupted)."`
 	Out    string `short:"o" help:"Write the fixture to this file (default: standard output)." type:"path"`
+	File   string `help:"Fill the fixture's expected rows with what this .etl file's pipelines write from the recorded changes now (check them before you keep them)." type:"existingfile"`
 }
 
 func (c *recordCmd) Run(ctx context.Context) error {
@@ -76,6 +77,17 @@ func (c *recordCmd) Run(ctx context.Context) error {
 	}
 	if c.Limit > 0 && len(f.Changes) > c.Limit {
 		f.Changes = f.Changes[:c.Limit]
+	}
+	if c.File != "" && stopErr == nil {
+		// Ctrl-C ended the recording, not this.
+		ctx := context.WithoutCancel(ctx)
+		plan, err := planFixture(ctx, c.File, f)
+		if err != nil {
+			return err
+		}
+		if err := fixture.Fill(ctx, plan, f); err != nil {
+			return err
+		}
 	}
 	w := io.Writer(os.Stdout)
 	if c.Out != "" {

@@ -34,9 +34,19 @@ func TestRecordThenTest(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		// A pipeline over the recording: what it must write is known from
+		// the changes made above.
+		etl := filepath.Join(dir, "p.etl")
+		src := fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n"+
+			"CREATE PIPELINE p FROM binlog src.%s.t SNAPSHOT never WHERE amt > 1\n"+
+			"  TRANSFORM id, s, amt * 2 AS dbl, json_value(j, '$.channel') AS channel, at, b, tm, _op, before.s AS was\n"+
+			"  INTO stdout FORMAT jsonl;\n", myDSN, db)
+		if err := os.WriteFile(etl, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "4", "-o", out)
+		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "4", "-o", out, "--file", etl)
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -94,16 +104,6 @@ func TestRecordThenTest(t *testing.T) {
 			t.Errorf("recorded update %v", upd)
 		}
 
-		// A pipeline over the recording: what it must write is known from
-		// the changes made above.
-		etl := filepath.Join(dir, "p.etl")
-		src := fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n"+
-			"CREATE PIPELINE p FROM binlog src.%s.t SNAPSHOT never WHERE amt > 1\n"+
-			"  TRANSFORM id, s, amt * 2 AS dbl, json_value(j, '$.channel') AS channel, at, b, tm, _op, before.s AS was\n"+
-			"  INTO stdout FORMAT jsonl;\n", myDSN, db)
-		if err := os.WriteFile(etl, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
 		row := func(s, dbl, was any, op string) map[string]any {
 			return map[string]any{"id": 1, "s": s, "dbl": dbl, "channel": "web", "at": "2024-01-02 03:04:05.123456",
 				"b": "AP8=", "tm": "-01:02:03", "_op": op, "was": was}
@@ -115,6 +115,19 @@ func TestRecordThenTest(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// --file filled the expected rows with what the pipeline writes.
+		got, _ := json.Marshal(fx["expect"])
+		want, _ := json.Marshal(map[string]any{"p": []any{
+			map[string]any{"id": "1", "s": "new", "dbl": "25.00", "channel": "web", "at": "2024-01-02 03:04:05.123456", "b": "AP8=", "tm": "-01:02:03", "_op": "insert", "was": nil, "__op": "insert", "__deleted": "0"},
+			map[string]any{"id": "1", "s": "paid", "dbl": "199.98", "channel": "web", "at": "2024-01-02 03:04:05.123456", "b": "AP8=", "tm": "-01:02:03", "_op": "update", "was": "new", "__op": "update", "__deleted": "0"},
+		}})
+		if string(got) != string(want) {
+			t.Errorf("record --file filled\n%s\nwant\n%s", got, want)
+		}
+		if o := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", filepath.Dir(out)); !strings.Contains(o, "1 passed, 0 failed") {
+			t.Fatalf("etlq test over the recording as written:\n%s", o)
+		}
+
 		expect(row("new", 25, nil, "insert"), row("paid", "199.98", "new", "update"))
 		if o := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", filepath.Dir(out)); !strings.Contains(o, "1 passed, 0 failed") {
 			t.Fatalf("etlq test:\n%s", o)

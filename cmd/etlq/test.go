@@ -78,13 +78,22 @@ func defaultFixtures(file string) string {
 }
 
 // runFixture plans file against the fixture's schemas and runs it over the
-// fixture. The file is parsed again for each fixture: a plan is bound to
-// one catalog.
+// fixture.
 func runFixture(ctx context.Context, file, path string) (*fixture.Result, error) {
 	f, err := fixture.Load(path)
 	if err != nil {
 		return nil, err
 	}
+	plan, err := planFixture(ctx, file, f)
+	if err != nil {
+		return nil, fmt.Errorf("%s (planned against %s):\n%w", file, path, err)
+	}
+	return fixture.Run(ctx, plan, f)
+}
+
+// planFixture plans file against a fixture's table schemas. The file is
+// parsed again for each fixture: a plan is bound to one catalog.
+func planFixture(ctx context.Context, file string, f *fixture.File) (*planner.Plan, error) {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
@@ -113,7 +122,7 @@ func runFixture(ctx context.Context, file, path string) (*fixture.Result, error)
 	}
 	plan, err := planner.Build(ctx, lf, planner.Options{Catalog: f.Catalog()})
 	if err != nil {
-		return nil, fmt.Errorf("%s (planned against %s):\n%w", file, path, formatErr(err, src))
+		return nil, formatErr(err, src)
 	}
-	return fixture.Run(ctx, plan, f)
+	return plan, nil
 }
