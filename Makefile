@@ -11,7 +11,7 @@ BENCH ?= .
 BENCHTIME ?= 1x
 PKGS ?= ./...
 
-.PHONY: all build services services-down services-status test bench demo fmt fmt-check vet clean distclean
+.PHONY: all build services services-down services-status test test-fixtures bench demo fmt fmt-check vet clean distclean
 
 all: build
 
@@ -30,8 +30,13 @@ services-down:
 services-status:
 	scripts/services status
 
-## test: start the servers, then run every test against them
-test: services
+## test-fixtures: etlq test over every example's fixtures (examples/testdata/; no server)
+test-fixtures: build
+	@for f in examples/*.etl; do bin/etlq test "$$f" || exit 1; done
+
+## test: the examples' fixtures, then start the servers and run every test
+## against them (TestExampleFixtures runs the fixtures again, in go test)
+test: test-fixtures services
 	eval "$$(scripts/services env)" && \
 		$(GO) test -count=1 -p $(TEST_P) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 

@@ -154,6 +154,7 @@ type collector struct {
 	rowsIn, rowsOut, rowErrs, deadLetters, commits *prometheus.Desc
 	batches, writeRetries, writeFailures           *prometheus.Desc
 	lag, reconnects, snapDone, snapTotal           *prometheus.Desc
+	purge                                          *prometheus.Desc
 }
 
 func newCollector(s *engine.Stats) *collector {
@@ -171,12 +172,13 @@ func newCollector(s *engine.Stats) *collector {
 		reconnects:    prometheus.NewDesc("etlq_source_reconnects_total", "Binlog reconnect attempts after a lost connection, per source.", []string{"source"}, nil),
 		snapDone:      prometheus.NewDesc("etlq_snapshot_rows_total", "Snapshot rows read, per table.", []string{"source", "table"}, nil),
 		snapTotal:     prometheus.NewDesc("etlq_snapshot_rows_estimated", "Estimated snapshot rows, per table.", []string{"source", "table"}, nil),
+		purge:         prometheus.NewDesc("etlq_binlog_purge_seconds", "Seconds until the server may purge the binary log of the source's checkpoint (0: purged), per source whose server purges by age.", []string{"source"}, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.batches, c.writeRetries, c.writeFailures,
-		c.commits, c.lag, c.reconnects, c.snapDone, c.snapTotal} {
+		c.commits, c.lag, c.reconnects, c.snapDone, c.snapTotal, c.purge} {
 		ch <- d
 	}
 }
@@ -197,6 +199,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.stats.Sources() {
 		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, s.Lag, s.Source)
 		ch <- prometheus.MustNewConstMetric(c.reconnects, prometheus.CounterValue, float64(s.Reconnects), s.Source)
+		if s.PurgeKnown {
+			ch <- prometheus.MustNewConstMetric(c.purge, prometheus.GaugeValue, s.PurgeIn, s.Source)
+		}
 		for _, p := range s.Progress {
 			// Rows read only grow: a counter (a gauge hides resets and
 			// gets no rate()).

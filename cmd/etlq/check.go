@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec/engine"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
 )
@@ -16,6 +17,8 @@ type checkCmd struct {
 	File    string `arg:"" type:"existingfile" help:"The .etl file."`
 	Offline bool   `help:"Check syntax and names without connecting to any server."`
 	Strict  bool   `help:"Treat warnings (values a target cannot hold exactly) as errors."`
+	// StateDir holds the checkpoints the binlog-loss guard looks at.
+	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention."`
 }
 
 func (c *checkCmd) Run(ctx context.Context) error {
@@ -32,6 +35,9 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		}
 		errs = append(errs, checkStreams(ctx, plan)...)
 		errs = append(errs, checkGrants(ctx, plan)...)
+		for _, w := range engine.BinlogWarnings(ctx, plan, c.StateDir) {
+			fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
+		}
 		if c.Strict {
 			errs = append(errs, warns...)
 			warns = nil
@@ -185,6 +191,8 @@ func forEachTarget(ctx context.Context, plan *planner.Plan, fn func(*planner.Pip
 type planCmd struct {
 	File    string `arg:"" type:"existingfile" help:"The .etl file."`
 	Offline bool   `help:"Plan without connecting (no column types, no DDL)."`
+	// StateDir holds the checkpoints the binlog-loss guard looks at.
+	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention."`
 }
 
 func (c *planCmd) Run(ctx context.Context) error {
@@ -207,6 +215,11 @@ func (c *planCmd) Run(ctx context.Context) error {
 		}
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
+	if !c.Offline {
+		for _, w := range engine.BinlogWarnings(ctx, plan, c.StateDir) {
+			fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
+		}
+	}
 	return nil
 }
 

@@ -26,6 +26,8 @@ type cli struct {
 	Plan    planCmd    `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
 	Fmt     fmtCmd     `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`
 	Repl    replCmd    `cmd:"" help:"Explore sources and their live change streams interactively."`
+	Record  recordCmd  `cmd:"" help:"Capture a table's binlog changes, with its schema, as a fixture for etlq test."`
+	Test    testCmd    `cmd:"" help:"Run the pipelines of a file over fixtures and compare their output, without servers."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

@@ -40,7 +40,7 @@ func init() {
 // Spec returns the mysql source spec: its options with defaults and docs.
 // Source options go in CREATE SOURCE … WITH; the stream options
 // (snapshot_parallelism, chunk_rows, start_at, schema_changes,
-// snapshot_on_purge) may also be given per pipeline.
+// on_binlog_gap, snapshot_on_purge) may also be given per pipeline.
 func Spec() connectors.Spec {
 	return connectors.Spec{
 		Kind: Kind,
@@ -52,7 +52,9 @@ func Spec() connectors.Spec {
 			{Name: "chunk_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "rows per snapshot chunk (primary key range)"},
 			{Name: "start_at", Type: connectors.OptString, Doc: "for SNAPSHOT never without a checkpoint: 'latest' (default), 'earliest', 'binlog.000042:1337', a GTID set, or a timestamp 'YYYY-MM-DD HH:MM:SS' (UTC)"},
 			{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"}, Doc: "on ALTER TABLE while streaming: evolve (batches carry the new columns), ignore (keep the old column set), fail (stop with an error naming the DDL)"},
-			{Name: "snapshot_on_purge", Type: connectors.OptBool, Default: false, Doc: "when the checkpoint's binlog position was purged on the server, or the checkpoint is another server's and cannot be placed in this one's binlog (no GTID, or its GTID is not there), take a new snapshot instead of failing"},
+			{Name: "on_binlog_gap", Type: connectors.OptString, Enum: []string{"fail", "resnapshot"}, Doc: "when the checkpoint's binlog position was purged on the server, or the checkpoint is another server's and cannot be placed in this one's binlog (no GTID, or its GTID is not there): fail (default), or resnapshot: take a new snapshot of the tables whose changes were lost — those read with SNAPSHOT initial, their upsert targets first emptied of the rows the snapshot does not bring back (a SNAPSHOT only table lost nothing; a SNAPSHOT never table takes no snapshot, and its lost changes are logged as an error)"},
+			{Name: "snapshot_on_purge", Type: connectors.OptBool, Default: false, Doc: "the old name of on_binlog_gap: true is on_binlog_gap = 'resnapshot'"},
+			{Name: "binlog_expiry_warning", Type: connectors.OptDuration, Doc: "check, plan and apply warn when the checkpoint's binary log may be purged within this time (default: a quarter of the server's binlog_expire_logs_seconds / expire_logs_days)"},
 			{Name: "heartbeat", Type: connectors.OptDuration, Default: "1s", Doc: "binlog heartbeat period; keeps lag and idle checkpoints honest"},
 			{Name: "snapshot_position", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "watermark", "bracket"}, Doc: "how a snapshot chunk is placed in the binlog: auto (MariaDB: binlog_snapshot_position; MySQL: watermark, else bracket), watermark (low and high watermark rows committed into watermark_table around the read view), bracket (SHOW MASTER STATUS before and after: no writes, but a change committed as the read view begins can be missed)"},
 			{Name: "watermark_table", Type: connectors.OptString, Default: defaultWatermarkTable, Doc: "table for snapshot watermark rows ('database.table'; created when missing; its writes must be in the binlog)"},
@@ -238,6 +240,8 @@ type Source struct {
 	mu         sync.Mutex
 	version    string
 	explicitID bool // server_id given in WITH
+	// starts caches when each binary log was started (retention.go).
+	starts map[string]time.Time
 }
 
 var _ connectors.Source = (*Source)(nil)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -256,20 +257,17 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			if !st.opts.onPurge || resume == nil || !errors.As(err, &lost) {
 				return nil, err
 			}
-			st.log.Warn("cannot resume at the checkpoint's position; taking a new snapshot (snapshot_on_purge)", "reason", err.Error())
 			start, gtid = cur, curGTID
 			if v := uint64(time.Now().UnixMicro()) << 10; v > st.version {
 				st.version = v
 			}
-			for _, ts := range st.tables {
-				if ts.mode != connectors.SnapshotNever {
-					ts.snap = &snapState{}
-					ts.snapDone.Store(false)
-				}
-				if ts.cur, err = readTable(c, ts.ref); err != nil {
-					return nil, err
-				}
-				ts.out = ts.cur
+			never, err2 := st.resnapshotGap(c, cur) // gap.go
+			if err2 != nil {
+				return nil, err2
+			}
+			st.log.Warn("cannot resume at the checkpoint's position; taking a new snapshot of the SNAPSHOT initial tables (on_binlog_gap = 'resnapshot')", "reason", err.Error(), "resume_at", cur.String())
+			if len(never) > 0 {
+				st.log.Error("changes in the binlog gap are lost for SNAPSHOT never tables, which take no snapshot", "tables", strings.Join(never, ", "), "from", resume.File+":"+strconv.FormatUint(uint64(resume.Pos), 10), "to", cur.String())
 			}
 		}
 	}
@@ -349,10 +347,11 @@ func (st *stream) parseOpts() error {
 		}
 		o.schemaChanges = s
 	}
-	if v, ok := get("snapshot_on_purge"); ok {
-		b, _ := v.(bool)
-		o.onPurge = b
+	onGap, err := gapMode(get) // gap.go
+	if err != nil {
+		return err
 	}
+	o.onPurge = onGap
 	o.position, o.watermarkTbl = "auto", defaultWatermarkTable
 	if v, ok := get("snapshot_position"); ok {
 		s, _ := v.(string)
@@ -671,7 +670,7 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	}
 	other := fmt.Sprintf("the checkpoint (%s) was taken on another server (%s), not on this one (%s at %s)",
 		pos, cp.ident(), st.ident, st.src.cfg.Addr())
-	const remedy = "set snapshot_on_purge = true to take a new snapshot here, or start again with an empty state directory"
+	const remedy = "set on_binlog_gap = 'resnapshot' to take a new snapshot here, or start again with an empty state directory"
 	switch {
 	case st.flavor != "mariadb" || cp.Flavor == "mysql":
 		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and resuming by MySQL GTID on another server is not supported yet: its position is that server's own; %s", other, remedy)}
@@ -733,5 +732,5 @@ func checkPurged(c *client.Conn, pos binlogPos) error {
 }
 
 func purgedError(pos binlogPos) error {
-	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set snapshot_on_purge = true)", pos)}
+	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot')", pos)}
 }

@@ -38,6 +38,10 @@ type Options struct {
 	// connectors.NewSink (the REPL wraps stdout to stop after LIMIT rows).
 	// Run closes them like its own.
 	Sinks map[string]connectors.Sink
+	// Sources, when set, supplies the source of a plan's source name
+	// instead of connectors.NewSource (`etlq test` feeds a fixture's
+	// changes through it). Run closes them like its own.
+	Sources map[string]connectors.Source
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
@@ -142,15 +146,29 @@ type sourceRun struct {
 }
 
 func (r *sourceRun) run(ctx context.Context) (err error) {
-	src, err := connectors.NewSource(r.decl.Kind, r.decl.Name, r.decl.DSN, r.decl.Options)
-	if err != nil {
-		return fmt.Errorf("source %s: %w", r.decl.Name, err)
+	src := r.opts.Sources[r.decl.Name]
+	if src == nil {
+		if src, err = connectors.NewSource(r.decl.Kind, r.decl.Name, r.decl.DSN, r.decl.Options); err != nil {
+			return fmt.Errorf("source %s: %w", r.decl.Name, err)
+		}
 	}
 	defer src.Close()
 
 	st, err := r.store.Load(r.decl.Name)
 	if err != nil {
 		return err
+	}
+	if ex, ok := src.(expirer); ok {
+		if st != nil {
+			// The binlog-loss guard (guard.go): say so early when the
+			// checkpoint's binary log is about to be purged.
+			if e, err := ex.BinlogExpiry(ctx, st.Mark); err == nil {
+				if w := expiryWarning(r.decl.Name, e, time.Now()); w != "" {
+					r.opts.Log.Warn(w)
+				}
+			}
+		}
+		r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, store: r.store, name: r.decl.Name})
 	}
 	req := connectors.StreamRequest{Once: r.opts.Once, Options: map[string]any{}, Instance: instance(r.opts.StateDir)}
 	if st != nil {

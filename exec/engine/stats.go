@@ -14,6 +14,7 @@ type Stats struct {
 	mu        sync.Mutex
 	pipelines map[string]*PipelineStats
 	streams   map[string]connectors.Stream
+	purges    map[string]*purgeClock // guard.go
 	Commits   atomic.Int64
 }
 
@@ -60,6 +61,15 @@ func (s *Stats) pipeline(name, source string) *PipelineStats {
 	return p
 }
 
+func (s *Stats) setPurgeClock(source string, p *purgeClock) {
+	s.mu.Lock()
+	if s.purges == nil {
+		s.purges = map[string]*purgeClock{}
+	}
+	s.purges[source] = p
+	s.mu.Unlock()
+}
+
 func (s *Stats) setStream(source string, st connectors.Stream) {
 	s.mu.Lock()
 	s.streams[source] = st
@@ -86,6 +96,11 @@ type SourceStatus struct {
 	Lag        float64
 	Progress   []connectors.Progress
 	Reconnects int64 // connections to the source made again after a loss
+	// PurgeIn is the seconds until the server may purge the binary log of
+	// the source's checkpoint (0: purged), when PurgeKnown (a MySQL source
+	// whose server purges by age).
+	PurgeIn    float64
+	PurgeKnown bool
 }
 
 // Sources returns the status of every open stream.
@@ -97,6 +112,9 @@ func (s *Stats) Sources() []SourceStatus {
 		ss := SourceStatus{Source: name, Lag: st.Lag(), Progress: st.Progress()}
 		if r, ok := st.(connectors.Reconnecter); ok {
 			ss.Reconnects = r.Reconnects()
+		}
+		if p := s.purges[name]; p != nil {
+			ss.PurgeIn, ss.PurgeKnown = p.secondsLeft()
 		}
 		out = append(out, ss)
 	}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExampleFixtures: every file in examples/ has fixtures in
+// examples/testdata/<name>/, and `etlq test` passes them, with no server.
+func TestExampleFixtures(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.etl")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".etl")
+		t.Run(name, func(t *testing.T) {
+			fx, _ := filepath.Glob(filepath.Join("../../examples/testdata", name, "*.json"))
+			if len(fx) == 0 {
+				t.Fatalf("examples/%s.etl has no fixtures in examples/testdata/%s", name, name)
+			}
+			out := mustEtlqEnv(t, noDemoEnv(), "test", f)
+			if !strings.Contains(out, "0 failed") || strings.Contains(out, "FAIL") {
+				t.Fatalf("etlq test %s:\n%s", f, out)
+			}
+		})
+	}
+}
+
+// noDemoEnv is the environment without the examples' ${…} variables:
+// `etlq test` needs no server address.
+func noDemoEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "ETLQ_DEMO_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func mustEtlqEnv(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, err := etlqEnv(env, args...)
+	if err != nil {
+		t.Fatalf("etlq %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func etlqEnv(env []string, args ...string) (string, error) {
+	cmd := exec.Command(etlqBin, args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// failingTest runs `etlq test` and wants exit code 1 and each of want in
+// its output.
+func failingTest(t *testing.T, want []string, args ...string) string {
+	t.Helper()
+	out, err := etlqEnv(noDemoEnv(), append([]string{"test"}, args...)...)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("etlq test %s: want exit code 1, got %v\n%s", strings.Join(args, " "), err, out)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("etlq test %s: output lacks %q:\n%s", strings.Join(args, " "), w, out)
+		}
+	}
+	return out
+}
+
+// TestFixtureFailures: `etlq test` fails, with a readable diff, when the
+// pipeline's output differs from the fixture — a changed expression, a
+// changed expected value, a missing or extra row, a dead letter that does
+// not come.
+func TestFixtureFailures(t *testing.T) {
+	dir := t.TempDir()
+	// The shop example with the amount in tenths instead of cents.
+	src, err := os.ReadFile("../../examples/shop.etl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(src), "amount * 100", "amount * 10", 1)
+	if bad == string(src) {
+		t.Fatal("shop.etl has no amount * 100")
+	}
+	etl := filepath.Join(dir, "shop.etl")
+	if err := os.WriteFile(etl, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failingTest(t, []string{"FAIL", "pipeline orders_olap: row 1 differs:", "amount_cents: want 1250, got \"125.00\"", "0 passed, 1 failed"},
+		etl, "--fixtures", "../../examples/testdata/shop")
+
+	// The fixtures changed: a wrong value, a row too many, a dead letter
+	// that does not come.
+	mutate := func(name, fixture string, edit func(m map[string]any)) string {
+		data, err := os.ReadFile(filepath.Join("../../examples/testdata", name, fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		d := filepath.Join(dir, name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := json.MarshalIndent(m, "", "  ")
+		if err := os.WriteFile(filepath.Join(d, fixture), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := mutate("audit", "orders_changes.json", func(m map[string]any) {
+		rows := m["expect"].(map[string]any)["orders_audit"].([]any)
+		rows[1].(map[string]any)["__before.status"] = "paid"
+		m["expect"].(map[string]any)["orders_audit"] = rows[:2]
+	})
+	failingTest(t, []string{"pipeline orders_audit: row 2 differs:", `__before.status: want "paid", got "new"`,
+		"pipeline orders_audit: row 3 is not expected: got {\"id\": \"1\""}, "../../examples/audit.etl", "--fixtures", d)
+
+	d = mutate("validation", "items.json", func(m map[string]any) {
+		dl := m["dead_letters"].(map[string]any)["items_checked"].([]any)
+		dl[0].(map[string]any)["row"].(map[string]any)["qty"] = 7
+		m["dead_letters"].(map[string]any)["items_checked"] = append(dl, map[string]any{"reason": "assert: never"})
+	})
+	failingTest(t, []string{"pipeline items_checked: dead letter 1 differs:", `qty: want 7, got "0"`,
+		`pipeline items_checked: dead letter 4 is missing: want reason "assert: never"`}, "../../examples/validation.etl", "--fixtures", d)
+
+	d = mutate("notify", "paid_alerts.json", func(m map[string]any) {
+		m["expect"].(map[string]any)["paid_alerts"] = []any{}
+	})
+	failingTest(t, []string{"pipeline paid_alerts: row 1 is not expected"}, "../../examples/notify.etl", "--fixtures", d)
+}
+
+// TestFixtureErrors: a fixture that does not say what the source holds is
+// an error naming the place, not a pass.
+func TestFixtureErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) {
+		if err := os.WriteFile(filepath.Join(dir, "case.json"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	table := `{"table": "shopdb.orders", "columns": [{"name": "id", "type": "bigint(20) unsigned", "key": 1},
+	  {"name": "customer", "type": "varchar(64)"}, {"name": "status", "type": "enum('new','paid')"},
+	  {"name": "amount", "type": "decimal(12,2)"}]}`
+	for _, c := range []struct{ text, want string }{
+		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new"}}], "expect": {"orders_audit": []}}`,
+			`changes[0].after: column "amount" has no value (write null for NULL)`},
+		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1.234}}], "expect": {"orders_audit": []}}`,
+			`"1.234" is not a decimal(12, 2) value: more than 2 fractional digits`},
+		{`{"tables": [` + table + `], "changes": [], "expect": {}}`,
+			`expect has no rows for pipeline "orders_audit" (write [] for none)`},
+		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": [], "orders_adit": []}}`,
+			`the file has no pipeline "orders_adit"`},
+		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": []},` + "\n" + ` "expected": 1}`,
+			`case.json: 4:16: json: unknown field "expected"`},
+	} {
+		write(c.text)
+		out, err := etlqEnv(noDemoEnv(), "test", "../../examples/audit.etl", "--fixtures", dir)
+		if err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("fixture %s: want an error containing %q, got %v:\n%s", c.text, c.want, err, out)
+		}
+	}
+}
+
+// TestFixtureNeedsNoServerSettings: `etlq test` runs a file whose DSNs
+// name variables and secret files that this machine does not have.
+func TestFixtureNeedsNoServerSettings(t *testing.T) {
+	src, err := os.ReadFile("../../examples/audit.etl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(src), "'${ETLQ_DEMO_MYSQL_DSN}'", "'mysql://etl:${file:/nonexistent/etlq-secret}@db.invalid:3306'", 1)
+	if text == string(src) {
+		t.Fatal("audit.etl has no ${ETLQ_DEMO_MYSQL_DSN}")
+	}
+	etl := filepath.Join(t.TempDir(), "audit.etl")
+	if err := os.WriteFile(etl, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", "../../examples/testdata/audit"); !strings.Contains(out, "1 passed, 0 failed") {
+		t.Fatalf("etlq test:\n%s", out)
+	}
+}

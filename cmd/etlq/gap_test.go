@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestBinlogGapResnapshot: a checkpoint whose binary log was purged, with
+// changes (an update, a delete, an insert) lost in it, fails apply with
+// the clear error; with on_binlog_gap = 'resnapshot' apply takes a new
+// snapshot of the SNAPSHOT initial table only — the upsert target then
+// equals the source exactly, the deleted row gone — while the SNAPSHOT
+// only table, which lost nothing, is not read again.
+//
+// It purges binary logs on MariaDB B (the less used server): after FLUSH
+// BINARY LOGS, the files up to the one holding the test's checkpoint.
+func TestBinlogGapResnapshot(t *testing.T) {
+	myDSN := testenv.MySQLMinimalDSN(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "FLUSH BINARY LOGS", "CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"CREATE TABLE "+s.db+".o (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"INSERT INTO "+s.db+".t VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d'),(5,'e')",
+		"INSERT INTO "+s.db+".o VALUES (1,'a'),(2,'b'),(3,'c')")
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	write := func(name, with string) string {
+		file := filepath.Join(dir, name)
+		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s'%s;
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE pt FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert KEY (id);
+CREATE PIPELINE po FROM binlog s.%s.o SNAPSHOT only INTO clickhouse dw.%s.o MODE upsert KEY (id);
+`, myDSN, with, s.chDSN, s.db, s.db, s.db, s.db)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	resnap := write("resnap.etl", " WITH (on_binlog_gap = 'resnapshot')")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", resnap)
+
+	// Changes after the checkpoint, then their binary log purged.
+	myExec(t, s.my, "UPDATE "+s.db+".t SET v = 'x' WHERE id = 1", "DELETE FROM "+s.db+".t WHERE id = 2",
+		"INSERT INTO "+s.db+".t VALUES (6, 'f')", "FLUSH BINARY LOGS")
+	cur := testenv.Query(t, s.my, "SHOW MASTER STATUS")[0][0]
+	// MariaDB keeps a file until its binlog checkpoint is written (and
+	// while a replica reads it): purge again until it is gone.
+	var cp struct {
+		Mark struct{ File string } `json:"mark"`
+	}
+	data, err := os.ReadFile(filepath.Join(state, "source-s.json"))
+	if err != nil || json.Unmarshal(data, &cp) != nil || cp.Mark.File == "" {
+		t.Fatalf("checkpoint: %v\n%s", err, data)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		myExec(t, s.my, "PURGE BINARY LOGS TO '"+fmt.Sprint(cur)+"'")
+		if first := testenv.Query(t, s.my, "SHOW BINARY LOGS")[0][0]; fmt.Sprint(first) > cp.Mark.File {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binary log %s is still there after PURGE BINARY LOGS TO '%v'", cp.Mark.File, cur)
+		}
+	}
+	myExec(t, s.my, "UPDATE "+s.db+".t SET v = 'y' WHERE id = 3")
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", write("fail.etl", ""))
+	if err == nil || !strings.Contains(out, "was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot')") {
+		t.Fatalf("apply over a purged checkpoint: want the purge error, got %v:\n%s", err, out)
+	}
+	out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", resnap)
+	if !strings.Contains(out, "taking a new snapshot of the SNAPSHOT initial tables") {
+		t.Errorf("apply did not say it re-snapshots:\n%s", out)
+	}
+	got := chRows(t, s.ch, "SELECT toString(id), v FROM "+s.db+".t_current ORDER BY id")
+	want := myRows(t, s.my, "SELECT id, v FROM "+s.db+".t ORDER BY id")
+	if strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Errorf("after the re-snapshot ClickHouse has %v, MariaDB %v", got, want)
+	}
+	// The SNAPSHOT only table was written once: 3 rows, none again.
+	if n := chRows(t, s.ch, "SELECT toString(count()) FROM "+s.db+".o"); strings.Join(n, "") != "3" {
+		t.Errorf("the SNAPSHOT only table has %v rows written, want 3 (not read again)", n)
+	}
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestBinlogRetentionWarning: plan and check read the server's binary log
+// retention and warn when the checkpoint's binary log may be purged within
+// binlog_expiry_warning (here 3 days, longer than the servers' 2 days), or
+// is purged already; with the default (a quarter of the retention) a fresh
+// checkpoint gets no warning.
+func TestBinlogRetentionWarning(t *testing.T) {
+	myDSN := testenv.MySQLMinimalDSN(t)
+	db := testenv.UniqueName(t)
+	my := testenv.MySQLConn(t, myDSN)
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)")
+	r, err := my.Execute("SELECT @@GLOBAL.binlog_expire_logs_seconds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	retention, _ := r.GetInt(0, 0)
+	if retention == 0 || retention > 3*86400 {
+		t.Fatalf("the test server keeps binary logs for %d s: want 1 s … 3 days", retention)
+	}
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	write := func(with string) string {
+		file := filepath.Join(dir, "p.etl")
+		src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s'%s;\nCREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT never INTO file '%s' FORMAT jsonl;\n",
+			myDSN, with, db, filepath.Join(dir, "out.jsonl"))
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	file := write("")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if out := mustEtlq(t, "plan", "--state-dir", state, file); strings.Contains(out, "warning:") {
+		t.Fatalf("a fresh checkpoint is warned about:\n%s", out)
+	}
+
+	file = write(" WITH (binlog_expiry_warning = '72h')")
+	want := fmt.Sprintf("may be purged in 4")
+	for _, cmd := range []string{"plan", "check"} {
+		out := mustEtlq(t, cmd, "--state-dir", state, file)
+		if !strings.Contains(out, "warning: source s: the checkpoint's binary log binlog.") || !strings.Contains(out, want) ||
+			!strings.Contains(out, fmt.Sprintf("binlog_expire_logs_seconds = %d): run apply before then, or raise the retention", retention)) {
+			t.Errorf("etlq %s: no retention warning:\n%s", cmd, out)
+		}
+	}
+
+	// apply warns too, and exports the seconds left as a metric: the
+	// checkpoint is in the current binary log, which cannot be purged
+	// before the retention has passed from now.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	outBuf := &syncBuffer{}
+	apply := startApplyArgs(t, outBuf, "apply", "--state-dir", state, "--metrics-addr", addr, "--progress", "never", file)
+	var page string
+	left := -1.0
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline) && left < 0; time.Sleep(250 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page = string(b)
+		left = metricValue(page, `etlq_binlog_purge_seconds{source="s"}`)
+	}
+	if left < float64(retention)-3600 || left > float64(retention) {
+		t.Errorf("etlq_binlog_purge_seconds = %v, want about %d:\n%s\n--- etlq:\n%s", left, retention, page, outBuf)
+	}
+	apply.Process.Signal(os.Interrupt)
+	apply.Wait()
+	if !strings.Contains(outBuf.String(), "may be purged in 4") {
+		t.Errorf("apply logged no retention warning:\n%s", outBuf)
+	}
+
+	// A checkpoint in a binary log older than the server's oldest.
+	cpPath := filepath.Join(state, "source-s.json")
+	cp, err := os.ReadFile(cpPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(cp, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["mark"].(map[string]any)["file"] = "binlog.000000"
+	cp, _ = json.Marshal(st)
+	if err := os.WriteFile(cpPath, cp, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := mustEtlq(t, "plan", "--state-dir", state, write(""))
+	if !strings.Contains(out, "warning: source s: the checkpoint's binary log binlog.000000 was purged on the server (the oldest is binlog.") {
+		t.Errorf("etlq plan: no purged warning:\n%s", out)
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec/engine/fixture"
+)
+
+// recordCmd is `etlq record`: real binlog changes of a table, with its
+// schema, written as a fixture for `etlq test` (docs/testing.md).
+type recordCmd struct {
+	Source string `required:"" help:"The MySQL/MariaDB DSN (mysql://user:pass@host:port)."`
+	Table  string `required:"" help:"The table, db.table."`
+	Limit  int    `default:"100" help:"Stop after this many row changes (0: until interrupted)."`
+	Out    string `short:"o" help:"Write the fixture to this file (default: standard output)." type:"path"`
+	File   string `help:"Fill the fixture's expected rows with what this .etl file's pipelines write from the recorded changes now (check them before you keep them)." type:"existingfile"`
+}
+
+func (c *recordCmd) Run(ctx context.Context) error {
+	db, name, ok := strings.Cut(c.Table, ".")
+	if !ok || db == "" || name == "" {
+		return fmt.Errorf("--table %q is not written db.table", c.Table)
+	}
+	ref := connectors.TableRef{DB: db, Table: name}
+	src, err := connectors.NewSource("mysql", "record", c.Source, nil)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	ts, err := src.Describe(ctx, ref)
+	if err != nil {
+		return err
+	}
+	t, err := fixture.TableOf(ts)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	stream, err := src.Open(ctx, connectors.StreamRequest{
+		Tables:   []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}},
+		Before:   true,
+		Instance: fmt.Sprintf("%s:record:%d", host, os.Getpid()),
+	})
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	fmt.Fprintf(os.Stderr, "recording changes of %s (Ctrl-C stops)\n", ref)
+
+	f := &fixture.File{Name: "changes of " + ref.String() + " recorded by etlq record", Tables: []*fixture.Table{t}}
+	var stopErr error
+	for c.Limit <= 0 || len(f.Changes) < c.Limit {
+		b, err := stream.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				stopErr = err
+			}
+			break
+		}
+		if b.Record == nil || b.DB != ref.DB || b.Table != ref.Table {
+			b.Release()
+			continue
+		}
+		chs, err := fixture.ChangesOf(t, b)
+		b.Release()
+		if err != nil {
+			stopErr = err
+			break
+		}
+		f.Changes = append(f.Changes, chs...)
+	}
+	if c.Limit > 0 && len(f.Changes) > c.Limit {
+		f.Changes = f.Changes[:c.Limit]
+	}
+	if c.File != "" && stopErr == nil {
+		// Ctrl-C ended the recording, not this.
+		ctx := context.WithoutCancel(ctx)
+		plan, err := planFixture(ctx, c.File, f)
+		if err != nil {
+			return err
+		}
+		if err := fixture.Fill(ctx, plan, f); err != nil {
+			return err
+		}
+	}
+	w := io.Writer(os.Stdout)
+	if c.Out != "" {
+		fh, err := os.Create(c.Out)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		w = fh
+	}
+	if err := f.Write(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "recorded %d changes\n", len(f.Changes))
+	return stopErr
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestRecordThenTest: `etlq record` captures real binlog changes of a
+// table (types that need care: DECIMAL, DATETIME(6), ENUM, JSON, binary,
+// TIME, NULL) with its schema; `etlq test` over the recording passes with
+// the rows the pipeline must write from those changes, and fails with a
+// wrong one.
+func TestRecordThenTest(t *testing.T) {
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, myDSN)
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT UNSIGNED PRIMARY KEY, s ENUM('new','paid') NOT NULL, amt DECIMAL(10,2),"+
+				" at DATETIME(6), j JSON, b VARBINARY(8), tm TIME)")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "fx", "rec.json")
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// A pipeline over the recording: what it must write is known from
+		// the changes made above.
+		etl := filepath.Join(dir, "p.etl")
+		src := fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n"+
+			"CREATE PIPELINE p FROM binlog src.%s.t SNAPSHOT never WHERE amt > 1\n"+
+			"  TRANSFORM id, s, amt * 2 AS dbl, json_value(j, '$.channel') AS channel, at, b, tm, _op, before.s AS was\n"+
+			"  INTO stdout FORMAT jsonl;\n", myDSN, db)
+		if err := os.WriteFile(etl, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "4", "-o", out, "--file", etl)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Changes are written once record follows the binlog.
+		sc := bufio.NewScanner(stderr)
+		var log bytes.Buffer
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "recording changes of") {
+				break
+			}
+		}
+		myExec(t, my,
+			"INSERT INTO "+db+".t VALUES (1, 'new', 12.50, '2024-01-02 03:04:05.123456', '{\"channel\": \"web\"}', 0x00ff, '-01:02:03')",
+			"INSERT INTO "+db+".t VALUES (2, 'new', 0.50, NULL, NULL, NULL, NULL)",
+			"UPDATE "+db+".t SET s = 'paid', amt = 99.99 WHERE id = 1",
+			"DELETE FROM "+db+".t WHERE id = 2")
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("etlq record: %v\n%s", err, log.String())
+		}
+
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fx map[string]any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&fx); err != nil {
+			t.Fatal(err)
+		}
+		changes := fx["changes"].([]any)
+		var ops []string
+		for _, c := range changes {
+			ops = append(ops, c.(map[string]any)["op"].(string))
+		}
+		if strings.Join(ops, ",") != "insert,insert,update,delete" {
+			t.Fatalf("recorded ops %v:\n%s", ops, data)
+		}
+		first := changes[0].(map[string]any)["after"].(map[string]any)
+		for k, want := range map[string]string{"amt": "12.50", "at": "2024-01-02 03:04:05.123456", "b": "AP8=", "tm": "-01:02:03", "s": "new"} {
+			if got := fmt.Sprint(first[k]); got != want {
+				t.Errorf("recorded %s = %q, want %q", k, got, want)
+			}
+		}
+		upd := changes[2].(map[string]any)
+		if fmt.Sprint(upd["before"].(map[string]any)["s"]) != "new" || fmt.Sprint(upd["after"].(map[string]any)["amt"]) != "99.99" {
+			t.Errorf("recorded update %v", upd)
+		}
+
+		row := func(s, dbl, was any, op string) map[string]any {
+			return map[string]any{"id": 1, "s": s, "dbl": dbl, "channel": "web", "at": "2024-01-02 03:04:05.123456",
+				"b": "AP8=", "tm": "-01:02:03", "_op": op, "was": was}
+		}
+		expect := func(rows ...any) {
+			fx["expect"] = map[string]any{"p": rows}
+			b, _ := json.MarshalIndent(fx, "", "  ")
+			if err := os.WriteFile(out, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// --file filled the expected rows with what the pipeline writes.
+		got, _ := json.Marshal(fx["expect"])
+		want, _ := json.Marshal(map[string]any{"p": []any{
+			map[string]any{"id": "1", "s": "new", "dbl": "25.00", "channel": "web", "at": "2024-01-02 03:04:05.123456", "b": "AP8=", "tm": "-01:02:03", "_op": "insert", "was": nil, "__op": "insert", "__deleted": "0"},
+			map[string]any{"id": "1", "s": "paid", "dbl": "199.98", "channel": "web", "at": "2024-01-02 03:04:05.123456", "b": "AP8=", "tm": "-01:02:03", "_op": "update", "was": "new", "__op": "update", "__deleted": "0"},
+		}})
+		if string(got) != string(want) {
+			t.Errorf("record --file filled\n%s\nwant\n%s", got, want)
+		}
+		if o := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", filepath.Dir(out)); !strings.Contains(o, "1 passed, 0 failed") {
+			t.Fatalf("etlq test over the recording as written:\n%s", o)
+		}
+
+		expect(row("new", 25, nil, "insert"), row("paid", "199.98", "new", "update"))
+		if o := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", filepath.Dir(out)); !strings.Contains(o, "1 passed, 0 failed") {
+			t.Fatalf("etlq test:\n%s", o)
+		}
+		expect(row("new", 25, nil, "insert"), row("paid", "199.99", "new", "update"))
+		failingTest(t, []string{"pipeline p: row 2 differs:", `dbl: want "199.99", got "199.98"`}, etl, "--fixtures", filepath.Dir(out))
+	})
+}

@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/mysql"
+	"github.com/etlq/etlq/planner"
+)
+
+// The binlog-loss guard: a checkpoint is only good while the server still
+// has its binary log. check, plan and apply warn when it may soon be
+// purged, or when a snapshot would take longer than the server keeps its
+// binary logs; apply exports the time left as a metric
+// (docs/operations.md, "Binary log retention").
+
+// expirer is a source that can say when its binary log at a checkpoint may
+// be purged (mysql.Source).
+type expirer interface {
+	BinlogExpiry(ctx context.Context, state []byte) (*mysql.Expiry, error)
+}
+
+// rowCounter is a source that estimates its tables' rows (mysql.Source).
+type rowCounter interface {
+	TableRows(ctx context.Context, refs []connectors.TableRef) (int64, error)
+}
+
+// SnapshotRate is the snapshot speed the guard assumes, in rows per
+// second: below what a 2-core machine reads (docs/benchmarks.md).
+const SnapshotRate = 200_000
+
+// BinlogWarnings returns the guard's warnings for plan's sources, with the
+// checkpoints in stateDir: a checkpoint whose binary log is purged, or may
+// be purged within the source's binlog_expiry_warning; without a
+// checkpoint, a snapshot estimated to take longer than the retention.
+// A source that cannot say is a warning too.
+func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) []string {
+	store := &Store{Dir: stateDir}
+	var out []string
+	for _, d := range plan.Sources {
+		var tables []connectors.TableRef
+		follows := false
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name {
+				continue
+			}
+			follows = follows || p.Snapshot != connectors.SnapshotOnly
+			if p.Snapshot != connectors.SnapshotNever {
+				for _, t := range p.Tables {
+					tables = append(tables, t.Ref)
+				}
+			}
+		}
+		if !follows {
+			continue
+		}
+		src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+		if err != nil {
+			continue
+		}
+		ex, ok := src.(expirer)
+		if !ok {
+			src.Close()
+			continue
+		}
+		st, err := store.Load(d.Name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
+			src.Close()
+			continue
+		}
+		var mark []byte
+		if st != nil {
+			mark = st.Mark
+		}
+		e, err := ex.BinlogExpiry(ctx, mark)
+		switch {
+		case err != nil:
+			out = append(out, fmt.Sprintf("source %s: cannot read the binary log retention: %v", d.Name, err))
+		case st != nil:
+			if w := expiryWarning(d.Name, e, time.Now()); w != "" {
+				out = append(out, w)
+			}
+		default:
+			if rc, ok := src.(rowCounter); ok && len(tables) > 0 {
+				if rows, err := rc.TableRows(ctx, tables); err == nil {
+					if w := snapshotWarning(d.Name, rows, e); w != "" {
+						out = append(out, w)
+					}
+				}
+			}
+		}
+		src.Close()
+	}
+	return out
+}
+
+// expiryWarning is the warning for a checkpoint at e, or "".
+func expiryWarning(source string, e *mysql.Expiry, now time.Time) string {
+	switch {
+	case e.Purged:
+		return fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server (the oldest is %s, started %s UTC): apply fails, unless on_binlog_gap = 'resnapshot'",
+			source, e.File, e.Oldest, e.OldestAt.Format(time.DateTime))
+	case e.PurgeAt.IsZero():
+		return ""
+	}
+	left := e.PurgeAt.Sub(now)
+	if left >= e.WarnWithin {
+		return ""
+	}
+	return fmt.Sprintf("source %s: the checkpoint's binary log %s may be purged in %s (at %s UTC, %s): run apply before then, or raise the retention",
+		source, e.File, roundDuration(left), e.PurgeAt.UTC().Format(time.DateTime), e.Setting)
+}
+
+// snapshotWarning is the warning for a snapshot of rows rows under e's
+// retention, or "".
+func snapshotWarning(source string, rows int64, e *mysql.Expiry) string {
+	est := time.Duration(float64(rows) / SnapshotRate * float64(time.Second))
+	if e.Retention == 0 || est <= e.Retention {
+		return ""
+	}
+	return fmt.Sprintf("source %s: the snapshot of about %d rows takes about %s at %d rows/s, longer than the server keeps binary logs (%s): the position it starts from may be purged before it is done; raise the retention",
+		source, rows, roundDuration(est), SnapshotRate, e.Setting)
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return 0
+	}
+	if d > time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}
+
+// purgeClock answers the metric of the seconds left until a source's
+// checkpoint may be purged, asking the server at most once a minute.
+type purgeClock struct {
+	ex    expirer
+	store *Store
+	name  string
+
+	mu     sync.Mutex
+	at     time.Time
+	left   float64
+	known  bool
+	asking bool
+}
+
+// secondsLeft returns the last answer and, when it is older than a
+// minute, asks again in the background.
+func (p *purgeClock) secondsLeft() (float64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.at) > time.Minute && !p.asking {
+		p.asking = true
+		go p.ask()
+	}
+	return p.left, p.known
+}
+
+func (p *purgeClock) ask() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	left, known := 0.0, false
+	if st, err := p.store.Load(p.name); err == nil && st != nil {
+		if e, err := p.ex.BinlogExpiry(ctx, json.RawMessage(st.Mark)); err == nil {
+			switch {
+			case e.Purged:
+				known = true
+			case !e.PurgeAt.IsZero():
+				left, known = max(0, time.Until(e.PurgeAt).Seconds()), true
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.at, p.left, p.known, p.asking = time.Now(), left, known, false
+}
