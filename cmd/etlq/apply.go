@@ -111,13 +111,15 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	cancel()
 	<-done
 	names, ps := stats.Pipelines()
-	summary := "pipeline done"
+	summary, level := "pipeline done", slog.LevelInfo
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
-		summary = "pipeline stopped by an error"
+		// The run failed: its summaries are errors too, so that a reader
+		// filtering on the level sees every pipeline it stopped.
+		summary, level = "pipeline stopped by an error", slog.LevelError
 	}
 	for _, n := range names {
 		p := ps[n]
-		log.Info(summary, "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
+		log.Log(context.Background(), level, summary, "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
 			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {

@@ -74,7 +74,7 @@ func TestJSONLogs(t *testing.T) {
 	for _, m := range lines {
 		if m["pipeline"] == "p" && m["rows_in"] != nil {
 			found = true
-			if m["row_errors"] != float64(1) || m["msg"] == "pipeline done" {
+			if m["row_errors"] != float64(1) || m["msg"] == "pipeline done" || m["level"] != "ERROR" {
 				t.Errorf("the summary of the failed pipeline: %v", m)
 			}
 		}
