@@ -38,6 +38,8 @@ type Options struct {
 	// connectors.NewSink (the REPL wraps stdout to stop after LIMIT rows).
 	// Run closes them like its own.
 	Sinks map[string]connectors.Sink
+
+	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
@@ -158,6 +160,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
 	}
 	r.routes = map[string][]*pipeRun{}
+	r.opts.sinks = r.sinks
 	tables := map[connectors.TableRef]connectors.SnapshotMode{}
 	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
 	var names []string

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestRuleNeverKeepsDeadRowAlive is issue #14 tried as a new user would: an
+// upsert pipeline with a rule (assert) and on_error = 'dead_letter'. An
+// UPDATE that breaks the rule is dead-lettered and removes the key's old
+// row from the target (the source no longer has that state), and the later
+// DELETE of that row is not subject to the rule: it is no dead letter, and
+// the target ends equal to the source's rows that pass the rule.
+func TestRuleNeverKeepsDeadRowAlive(t *testing.T) {
+	s := newScratch(t, testenv.MySQLDSN(t))
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(20))",
+		"INSERT INTO "+db+".pay VALUES (1, 10, 'a'), (2, 20, NULL), (3, 30, 'c'), (4, 40, 'd')",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pay.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE pay
+  FROM binlog shop.%s.pay
+  WHERE assert(amount >= 0, 'amount must not be negative')
+  TRANSFORM id, amount, note
+  INTO clickhouse dw.%s.pay MODE upsert KEY (id)
+  WITH (on_error = 'dead_letter');
+`, testenv.MySQLDSN(t), s.chDSN, db, db))
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+
+	want := func() []string {
+		return myRows(t, my, "SELECT id, amount, COALESCE(note, 'NULL') FROM "+db+".pay WHERE amount >= 0 ORDER BY id")
+	}
+	got := func() []string {
+		return chRows(t, ch, "SELECT toString(id), toString(amount), ifNull(note, 'NULL') FROM "+db+".pay_current ORDER BY id")
+	}
+	diffRows(t, want(), got())
+
+	myExec(t, my,
+		"UPDATE "+db+".pay SET amount = -1 WHERE id IN (2, 3)",
+		"UPDATE "+db+".pay SET amount = -5 WHERE id = 4",
+		"UPDATE "+db+".pay SET amount = 44 WHERE id = 4",
+	)
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	diffRows(t, want(), got())
+
+	myExec(t, my, "DELETE FROM "+db+".pay WHERE id = 2")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	diffRows(t, want(), got())
+
+	// Three updates broke the rule; the delete is no dead letter.
+	lines := readLines(t, filepath.Join(state, "deadletter", "pay.jsonl"))
+	if len(lines) != 3 {
+		t.Fatalf("want 3 dead letters (the three updates), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, `amount must not be negative"`) || !strings.Contains(l, `"op":"update"`) || !strings.Contains(l, `"pipeline":"pay"`) {
+			t.Errorf("dead letter lacks the reason, the operation or the pipeline: %s", l)
+		}
+	}
+	// id 2's note is NULL: the dead letter keeps it as null.
+	if !strings.Contains(lines[0]+lines[1], `"note":null`) {
+		t.Errorf("dead letters do not keep the NULL note of id 2:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestDeadLettersToTargets: the dead_letter option sends rejected rows to a
+// ClickHouse table and to an HTTP endpoint, each with the rule's reason,
+// the pipeline, the source position and every original value (NULLs
+// included), and the log names where they went.
+func TestDeadLettersToTargets(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(20))",
+		"INSERT INTO "+db+".pay VALUES (1, 10, 'a'), (2, -20, NULL), (3, -30, 'c')",
+	)
+	var mu sync.Mutex
+	var posted []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		// One JSON array of objects per request, or JSON lines.
+		var arr []json.RawMessage
+		if json.Unmarshal(body, &arr) == nil {
+			for _, m := range arr {
+				posted = append(posted, string(m))
+			}
+		} else {
+			for _, l := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+				if l != "" {
+					posted = append(posted, l)
+				}
+			}
+		}
+		mu.Unlock()
+	}))
+	defer srv.Close()
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pay.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE pay
+  FROM binlog shop.%s.pay
+  WHERE assert(amount >= 0, 'amount must not be negative')
+  TRANSFORM id, amount, note
+  INTO clickhouse dw.%s.pay MODE upsert KEY (id)
+  WITH (on_error = 'dead_letter', dead_letter = 'clickhouse dw.%s.rejects');
+CREATE PIPELINE pay_hook
+  FROM binlog shop.%s.pay
+  WHERE assert(amount >= 0, 'amount must not be negative')
+  TRANSFORM id, amount
+  INTO stdout FORMAT jsonl
+  WITH (on_error = 'dead_letter', dead_letter = 'http %s/rejects');
+`, myDSN, s.chDSN, db, db, db, db, srv.URL))
+	state := filepath.Join(dir, "state")
+	out := mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	for _, want := range []string{"clickhouse dw." + db + ".rejects", "http " + srv.URL + "/rejects"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log does not name where the dead letters went (%s):\n%s", want, out)
+		}
+	}
+	got := chRows(t, ch, "SELECT pipeline, `table`, op, `column`, reason, row FROM "+db+".rejects ORDER BY row")
+	if len(got) != 2 {
+		t.Fatalf("want 2 dead letters in ClickHouse, got %d: %q", len(got), got)
+	}
+	for i, id := range []string{"2", "3"} {
+		g := got[i]
+		for _, want := range []string{"pay|" + db + ".pay|read|WHERE|assert: amount must not be negative|", `"id":"` + id + `"`, `"_pos":"`} {
+			if !strings.Contains(g, want) {
+				t.Errorf("dead letter %s in ClickHouse lacks %q: %s", id, want, g)
+			}
+		}
+	}
+	if !strings.Contains(got[0], `"note":null`) {
+		t.Errorf("the NULL note of id 2 is not kept: %s", got[0])
+	}
+	if pos := chRows(t, ch, "SELECT pos FROM "+db+".rejects WHERE pos = ''"); len(pos) != 0 {
+		t.Errorf("dead letters without a source position: %d", len(pos))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(posted) != 2 {
+		t.Fatalf("want 2 dead letters posted, got %d: %q", len(posted), posted)
+	}
+	for _, l := range posted {
+		var dl map[string]any
+		if err := json.Unmarshal([]byte(l), &dl); err != nil {
+			t.Fatalf("posted dead letter %q: %v", l, err)
+		}
+		if dl["pipeline"] != "pay_hook" || dl["reason"] != "assert: amount must not be negative" || dl["pos"] == "" {
+			t.Errorf("posted dead letter lacks the pipeline, reason or position: %s", l)
+		}
+		// The row is an object of the original values, NULLs included.
+		row, ok := dl["row"].(map[string]any)
+		if _, hasNote := row["note"]; !ok || !hasNote {
+			t.Errorf("posted dead letter lacks the row's values: %s", l)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "deadletter")); err == nil {
+		t.Errorf("dead letters sent to a target also went to the state directory")
+	}
+}
