@@ -77,6 +77,31 @@ CREATE PIPELINE pay
 	if !strings.Contains(lines[0]+lines[1], `"note":null`) {
 		t.Errorf("dead letters do not keep the NULL note of id 2:\n%s", strings.Join(lines, "\n"))
 	}
+
+	// The rule was too strict: fixed, the dead letters are replayed. id 3
+	// comes back; id 2 stays deleted and id 4 stays at its later value
+	// (a replayed change keeps its _version: later changes win).
+	writeFile(t, file, strings.Replace(readFile(t, file), "amount >= 0", "amount >= -1", 1))
+	out := mustEtlq(t, "deadletter", "replay", "--state-dir", state, file, "pay")
+	if !strings.Contains(out, "replayed 3 dead letters of pipeline pay") || !strings.Contains(out, "1 failed again") {
+		t.Errorf("replay says:\n%s", out)
+	}
+	want = func() []string {
+		return myRows(t, my, "SELECT id, amount, COALESCE(note, 'NULL') FROM "+db+".pay WHERE amount >= -1 ORDER BY id")
+	}
+	diffRows(t, want(), got())
+	// id 4's -5 still breaks the rule: a dead letter again, in a fresh
+	// file; the replayed one is kept aside.
+	if again := readLines(t, filepath.Join(state, "deadletter", "pay.jsonl")); len(again) != 1 || !strings.Contains(again[0], `"amount":"-5"`) {
+		t.Errorf("want id 4's update as the one dead letter left, got %q", again)
+	}
+	if aside, _ := filepath.Glob(filepath.Join(state, "deadletter", "pay.jsonl.replayed-*")); len(aside) != 1 {
+		t.Errorf("the replayed file is not kept aside: %q", aside)
+	}
+	// Later changes flow as before.
+	myExec(t, my, "UPDATE "+db+".pay SET amount = 7 WHERE id = 3")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	diffRows(t, want(), got())
 }
 
 // TestDeadLettersToTargets: the dead_letter option sends rejected rows to a
@@ -178,4 +203,27 @@ CREATE PIPELINE pay_hook
 	if _, err := os.Stat(filepath.Join(state, "deadletter")); err == nil {
 		t.Errorf("dead letters sent to a target also went to the state directory")
 	}
+
+	// The rule fixed, the dead letters in ClickHouse, exported as JSON
+	// lines (as FORMAT JSONEachRow writes them: row a string, version
+	// quoted), are replayed and land in the target.
+	exported := chRows(t, ch, "SELECT concat('{\"pipeline\":\"', pipeline, '\",\"table\":\"', `table`, '\",\"pos\":\"', pos, '\",\"op\":\"', op, '\",\"version\":\"', toString(version), '\",\"reason\":', '\"x\"', ',\"row\":\"', replaceAll(row, '\"', '\\\\\"'), '\"}') FROM "+db+".rejects ORDER BY version")
+	from := filepath.Join(dir, "rejects.jsonl")
+	writeFile(t, from, strings.Join(exported, "\n")+"\n")
+	writeFile(t, file, strings.Replace(readFile(t, file), "amount >= 0", "amount >= -100", 1))
+	out = mustEtlq(t, "deadletter", "replay", "--state-dir", state, "--from", from, file, "pay")
+	if !strings.Contains(out, "replayed 2 dead letters of pipeline pay: 2 rows written, 0 failed again") {
+		t.Errorf("replay says:\n%s", out)
+	}
+	diffRows(t, myRows(t, my, "SELECT id, amount, COALESCE(note, 'NULL') FROM "+db+".pay ORDER BY id"),
+		chRows(t, ch, "SELECT toString(id), toString(amount), ifNull(note, 'NULL') FROM "+db+".pay_current ORDER BY id"))
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -26,6 +26,7 @@ type cli struct {
 	Plan    planCmd    `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
 	Fmt     fmtCmd     `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`
 	Repl    replCmd    `cmd:"" help:"Explore sources and their live change streams interactively."`
+	DL      dlCmd      `cmd:"" name:"deadletter" help:"Dead letters: replay them through their pipeline."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
