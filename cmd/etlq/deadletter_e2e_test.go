@@ -227,3 +227,32 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestDeleteIsNoRuleCase: under on_error = 'fail', the DELETE of a row that
+// breaks the rule (it was there before the pipeline started) does not stop
+// the pipeline: a delete carries no new values to check.
+func TestDeleteIsNoRuleCase(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, amount INT NOT NULL)",
+		"INSERT INTO "+db+".pay VALUES (1, 10), (2, -20)",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pay.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE pay
+  FROM binlog shop.%s.pay SNAPSHOT never
+  WHERE assert(amount >= 0, 'amount must not be negative')
+  TRANSFORM id, amount
+  INTO clickhouse dw.%s.pay MODE upsert KEY (id);
+`, myDSN, s.chDSN, db, db))
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	myExec(t, my, "DELETE FROM "+db+".pay WHERE id = 2", "INSERT INTO "+db+".pay VALUES (3, 30)")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	diffRows(t, []string{"3|30"}, chRows(t, ch, "SELECT toString(id), toString(amount) FROM "+db+".pay_current ORDER BY id"))
+}

@@ -22,6 +22,9 @@ import (
 // withoutDeletes returns b without its delete rows (a shallow copy whose
 // selection leaves them out) and the delete rows; b itself when it has none.
 func withoutDeletes(b *exec.Batch, ops *array.String) (*exec.Batch, []int32) {
+	if b.Snapshot {
+		return b, nil // snapshot rows are reads
+	}
 	var live, dels []int32
 	visit := func(i int32) {
 		if ops.Value(int(i)) == exec.OpDelete {
