@@ -22,6 +22,9 @@ type DeadLetterTarget struct {
 	// Text names the target for the log: the kind and the target, a URL
 	// redacted.
 	Text string
+	// Pos and EndPos are where the option's value is written: errors
+	// about the target point there.
+	Pos, EndPos lang.Pos
 }
 
 // Dead-letter columns, in order: when the row was rejected, the pipeline,
@@ -82,7 +85,7 @@ func (b *builder) deadLetterTarget(p *lang.CreatePipeline, pl *Pipeline) {
 		b.errs.add(opt.Value, "option \"dead_letter\" names an unknown sink kind %q%s: write %s", kind, suggest(kind, connectors.SinkKinds()), want)
 		return
 	}
-	dl := &DeadLetterTarget{Kind: kind, Target: connectors.Target{
+	dl := &DeadLetterTarget{Kind: kind, Pos: opt.Value.Position(), EndPos: opt.Value.EndPosition(), Target: connectors.Target{
 		Pipeline: pl.Name, Schema: DeadLetterSchema(), Mode: connectors.ModeAppend, Options: map[string]any{},
 	}}
 	switch kind {

@@ -6,7 +6,10 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
 )
 
 // dlCmd groups the dead-letter commands (`etlq deadletter …`).
@@ -63,4 +66,32 @@ func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 	}
 	fmt.Printf("replayed %d dead letters of pipeline %s: %d rows written, %d failed again\n", res.Letters, c.Pipeline, res.Written, res.Dead)
 	return nil
+}
+
+// planDeadLetterTargets asks the sink of each pipeline's dead_letter
+// target whether it could write there (an http target that is not an
+// http(s) URL, a ClickHouse table of another layout): check reports it,
+// and apply refuses it, at the option's place in the file.
+func planDeadLetterTargets(ctx context.Context, plan *planner.Plan) lang.Errors {
+	var errs lang.Errors
+	for _, p := range plan.Pipelines {
+		dl := p.DeadLetter
+		if dl == nil {
+			continue
+		}
+		for _, d := range plan.Sinks {
+			if d.Name != dl.Sink {
+				continue
+			}
+			s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
+			if err == nil {
+				_, _, err = s.Plan(ctx, dl.Target)
+				s.Close()
+			}
+			if err != nil {
+				errs = append(errs, &lang.Error{Pos: dl.Pos, EndPos: dl.EndPos, Msg: fmt.Sprintf("pipeline %s: dead letters to %s: %v", p.Name, dl.Text, err)})
+			}
+		}
+	}
+	return errs
 }

@@ -256,3 +256,15 @@ CREATE PIPELINE pay
 	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
 	diffRows(t, []string{"3|30"}, chRows(t, ch, "SELECT toString(id), toString(amount) FROM "+db+".pay_current ORDER BY id"))
 }
+
+// TestCheckRefusesDeadLetterTargetItCannotWrite: a dead_letter target the
+// sink would refuse is an error of check, at the option's value.
+func TestCheckRefusesDeadLetterTargetItCannotWrite(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog %s.t INTO stdout WITH (on_error = 'dead_letter', dead_letter = 'http ftp://x/y');\n", myDSN, db)
+	out, err := runCheck(t, src)
+	if err == nil || !strings.Contains(out, "check.etl:2:") || !strings.Contains(out, "dead letters to http ftp://x/y") || !strings.Contains(out, "not an http(s) URL") {
+		t.Errorf("want check to fail at the dead_letter option, got %v:\n%s", err, out)
+	}
+}
