@@ -136,6 +136,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	default:
 		pl.OnError = exec.OnErrorFail
 	}
+	b.deadLetterTarget(p, pl)
 	pl.Target.Options = pl.Options
 	pl.Target.Pipeline = pl.Name
 	pl.NeedBefore = true // see docs/architecture.md: before images always flow

@@ -69,6 +69,9 @@ type Pipeline struct {
 	// NeedBefore says the source must deliver before.* columns.
 	NeedBefore bool
 	OnError    exec.OnError
+	// DeadLetter is where dead letters go when the dead_letter option
+	// names a target; nil: the state directory's file.
+	DeadLetter *DeadLetterTarget
 	Options    map[string]any // pipeline WITH options (validated)
 	// Written holds the options whose value names ${VAR}s, as written in
 	// the file: plan shows these, never the secrets they expand to.

@@ -80,6 +80,7 @@ func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, 
 		}
 		return nil
 	})
+	errs = append(errs, planDeadLetterTargets(ctx, plan)...)
 	return ddl, errs, warns, err
 }
 

@@ -28,6 +28,7 @@ type cli struct {
 	Repl    replCmd    `cmd:"" help:"Explore sources and their live change streams interactively."`
 	Record  recordCmd  `cmd:"" help:"Capture a table's binlog changes, with its schema, as a fixture for etlq test."`
 	Test    testCmd    `cmd:"" help:"Run the pipelines of a file over fixtures and compare their output, without servers."`
+	DL      dlCmd      `cmd:"" name:"deadletter" help:"Dead letters: replay them through their pipeline."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 

@@ -2,75 +2,196 @@ package engine
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/format"
 	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/planner"
 )
 
-// deadLetters keeps the rows a pipeline could not process, with the reason,
-// as JSON lines in <state-dir>/deadletter/<pipeline>.jsonl.
+// deadLetters keeps the rows a pipeline could not process, with the reason:
+// as JSON lines in <state-dir>/deadletter/<pipeline>.jsonl, or, when the
+// pipeline's dead_letter option names a target, as rows of
+// planner.DeadLetterSchema written to that target.
 type deadLetters struct {
-	path string
-	f    *os.File
-	w    *bufio.Writer
+	pipeline string
+	path     string
+	f        *os.File
+	w        *bufio.Writer
+
+	writer connectors.Writer // the named target; nil: the file
+	where  string            // where they go, for the log
+	alloc  memory.Allocator
+	log    *slog.Logger
+	logged bool
 }
 
-func newDeadLetters(stateDir, pipeline string) *deadLetters {
-	return &deadLetters{path: filepath.Join(stateDir, "deadletter", pipeline+".jsonl")}
-}
-
-type deadLetter struct {
-	Time   time.Time         `json:"time"`
-	Table  string            `json:"table"`
-	Pos    string            `json:"pos,omitempty"`
-	Column string            `json:"column,omitempty"`
-	Reason string            `json:"reason"`
-	Row    map[string]string `json:"row"`
-}
-
-// write appends the failed rows and syncs the file: a dead letter is durable
-// before the batch it came from can be checkpointed.
-func (d *deadLetters) write(b *exec.Batch, errs []exec.RowError) error {
-	if d.f == nil {
-		if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
-			return fmt.Errorf("dead letters: %w", err)
-		}
-		f, err := os.OpenFile(d.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-		if err != nil {
-			return fmt.Errorf("dead letters: %w", err)
-		}
-		d.f, d.w = f, bufio.NewWriter(f)
+func newDeadLetters(ctx context.Context, p *planner.Pipeline, sinks map[string]connectors.Sink, opts Options) (*deadLetters, error) {
+	d := &deadLetters{pipeline: p.Name, path: filepath.Join(opts.StateDir, "deadletter", p.Name+".jsonl"), alloc: opts.Alloc, log: opts.Log}
+	d.where = d.path
+	if p.DeadLetter == nil {
+		return d, nil
 	}
+	s := sinks[p.DeadLetter.Sink]
+	if s == nil {
+		return nil, fmt.Errorf("pipeline %s: dead-letter sink %q is not declared", p.Name, p.DeadLetter.Sink)
+	}
+	w, err := s.Open(ctx, p.DeadLetter.Target)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: dead letters: %w", p.Name, err)
+	}
+	d.writer, d.where = w, p.DeadLetter.Text
+	return d, nil
+}
+
+// DeadLetter is one rejected row as the dead-letter file holds it (and as
+// `etlq deadletter replay` reads it back). Row holds every column of the
+// source row as text, NULLs as nil: the table's columns, before.* and the
+// metadata columns (_op, _ts, _pos, _version, …).
+type DeadLetter struct {
+	Time     time.Time          `json:"time"`
+	Pipeline string             `json:"pipeline"`
+	Table    string             `json:"table"`
+	Pos      string             `json:"pos,omitempty"`
+	Op       string             `json:"op,omitempty"`
+	Version  uint64             `json:"version,omitempty"`
+	Column   string             `json:"column,omitempty"`
+	Reason   string             `json:"reason"`
+	Row      map[string]*string `json:"row"`
+}
+
+// letters makes the dead letters of b's failed rows.
+func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter {
 	rec := b.Record
-	enc := json.NewEncoder(d.w)
+	meta := func(name string, row int) string {
+		if i := rec.Schema().FieldIndices(name); len(i) == 1 && !rec.Column(i[0]).IsNull(row) {
+			return valueText(rec.Column(i[0]), row)
+		}
+		return ""
+	}
+	now := time.Now().UTC()
+	out := make([]DeadLetter, 0, len(errs))
 	for _, e := range errs {
-		row := map[string]string{}
+		row := map[string]*string{}
 		for c := 0; c < int(rec.NumCols()); c++ {
 			col := rec.Column(c)
 			if col.IsNull(e.Row) {
+				row[rec.ColumnName(c)] = nil // NULLs are kept, as null
 				continue
 			}
-			row[rec.ColumnName(c)] = valueText(col, e.Row)
+			v := valueText(col, e.Row)
+			row[rec.ColumnName(c)] = &v
 		}
-		dl := deadLetter{Time: time.Now().UTC(), Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row}
-		if i := rec.Schema().FieldIndices(exec.ColPos); len(i) == 1 {
-			dl.Pos = valueText(rec.Column(i[0]), e.Row)
+		dl := DeadLetter{Time: now, Pipeline: d.pipeline, Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row,
+			Pos: meta(exec.ColPos, e.Row), Op: meta(exec.ColOp, e.Row)}
+		if i := rec.Schema().FieldIndices(exec.ColVersion); len(i) == 1 {
+			if v, ok := rec.Column(i[0]).(*array.Uint64); ok && !v.IsNull(e.Row) {
+				dl.Version = v.Value(e.Row)
+			}
 		}
+		out = append(out, dl)
+	}
+	return out
+}
+
+// write keeps the failed rows of b and returns when they are durable (the
+// file synced, the target's write acknowledged): a dead letter is durable
+// before the batch it came from can be checkpointed.
+func (d *deadLetters) write(ctx context.Context, b *exec.Batch, errs []exec.RowError) error {
+	letters := d.letters(b, errs)
+	var err error
+	if d.writer != nil {
+		err = d.writeTarget(ctx, b, letters)
+	} else {
+		err = d.writeFile(letters)
+	}
+	if err != nil {
+		return fmt.Errorf("dead letters to %s: %w", d.where, err)
+	}
+	if !d.logged {
+		// Once per run: the log says where the rejected rows are.
+		d.logged = true
+		d.log.Warn("rows dead-lettered", "pipeline", d.pipeline, "to", d.where, "rows", len(letters), "first_reason", letters[0].Reason)
+	}
+	return nil
+}
+
+func (d *deadLetters) writeFile(letters []DeadLetter) error {
+	if d.f == nil {
+		if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(d.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		d.f, d.w = f, bufio.NewWriter(f)
+	}
+	enc := json.NewEncoder(d.w)
+	for _, dl := range letters {
 		if err := enc.Encode(dl); err != nil {
-			return fmt.Errorf("dead letters: %w", err)
+			return err
 		}
 	}
 	if err := d.w.Flush(); err != nil {
-		return fmt.Errorf("dead letters: %w", err)
+		return err
 	}
 	return d.f.Sync()
+}
+
+// writeTarget writes the letters as one batch of planner.DeadLetterSchema
+// and waits for its acknowledgement.
+func (d *deadLetters) writeTarget(ctx context.Context, b *exec.Batch, letters []DeadLetter) error {
+	schema := planner.DeadLetterSchema()
+	rb := array.NewRecordBuilder(d.alloc, schema)
+	defer rb.Release()
+	for _, dl := range letters {
+		rowJSON, err := json.Marshal(dl.Row)
+		if err != nil {
+			return err
+		}
+		ts := arrow.Timestamp(dl.Time.UnixMicro())
+		rb.Field(0).(*array.TimestampBuilder).Append(ts)
+		for i, s := range []string{dl.Pipeline, dl.Table, dl.Pos, dl.Op} {
+			rb.Field(1 + i).(*array.StringBuilder).Append(s)
+		}
+		rb.Field(5).(*array.Uint64Builder).Append(dl.Version)
+		rb.Field(6).(*array.StringBuilder).Append(dl.Column)
+		rb.Field(7).(*array.StringBuilder).Append(dl.Reason)
+		rb.Field(8).(*array.StringBuilder).Append(string(rowJSON))
+		// System columns: __version __deleted __op __ts __pos.
+		rb.Field(9).(*array.Uint64Builder).Append(dl.Version)
+		rb.Field(10).(*array.Uint8Builder).Append(0)
+		rb.Field(11).(*array.StringBuilder).Append(dl.Op)
+		rb.Field(12).(*array.TimestampBuilder).Append(ts)
+		rb.Field(13).(*array.StringBuilder).Append(dl.Pos)
+	}
+	rec := rb.NewRecordBatch()
+	ack := make(chan error, 1)
+	out := &exec.Batch{Record: rec, DB: b.DB, Table: b.Table}
+	if err := d.writer.Write(ctx, out, func(err error) { ack <- err }); err != nil {
+		return err
+	}
+	if err := d.writer.Flush(ctx); err != nil {
+		return err
+	}
+	select {
+	case err := <-ack:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // valueText is the text of non-NULL a[i] as the formats write it: a
@@ -88,5 +209,8 @@ func (d *deadLetters) close() {
 	if d.f != nil {
 		d.w.Flush()
 		d.f.Close()
+	}
+	if d.writer != nil {
+		d.writer.Close()
 	}
 }

@@ -42,6 +42,8 @@ type Options struct {
 	// instead of connectors.NewSource (`etlq test` feeds a fixture's
 	// changes through it). Run closes them like its own.
 	Sources map[string]connectors.Source
+
+	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
@@ -176,6 +178,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
 	}
 	r.routes = map[string][]*pipeRun{}
+	r.opts.sinks = r.sinks
 	tables := map[connectors.TableRef]connectors.SnapshotMode{}
 	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
 	var names []string

@@ -55,7 +55,11 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 		pr.tables[t.Ref.String()] = tr
 	}
 	if p.OnError == exec.OnErrorDeadLetter {
-		pr.dead = newDeadLetters(opts.StateDir, p.Name)
+		d, err := newDeadLetters(ctx, p, opts.sinks, opts)
+		if err != nil {
+			return nil, err
+		}
+		pr.dead = d
 	}
 	w, err := sink.Open(ctx, p.Target)
 	if err != nil {
@@ -218,7 +222,14 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
 	ops := b.Record.Column(tr.meta.op).(*array.String)
 
-	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, b)
+	upsert := pr.p.Target.Mode == connectors.ModeUpsert
+	in, deletes := b, []int32(nil)
+	if upsert {
+		// A delete is never subject to WHERE or the rules: it becomes a
+		// tombstone for its key (deadletter_rules.go).
+		in, deletes = withoutDeletes(b, ops)
+	}
+	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, in)
 	if err != nil {
 		var re exec.RowError
 		if errors.As(err, &re) {
@@ -233,7 +244,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if len(rowErrs) > 0 {
 		pr.stats.RowErrors.Add(int64(len(rowErrs)))
 		if pr.dead != nil {
-			if err := pr.dead.write(b, rowErrs); err != nil {
+			if err := pr.dead.write(ctx, b, rowErrs); err != nil {
 				return nil, err
 			}
 			pr.stats.DeadLetters.Add(int64(len(rowErrs)))
@@ -243,13 +254,8 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	parts := []arrow.RecordBatch{out}
 	rows := append([]int32(nil), kept...)
 	deleted := make([]uint8, len(kept))
-	for j, i := range kept {
-		if pr.p.Target.Mode == connectors.ModeUpsert && ops.Value(int(i)) == exec.OpDelete {
-			deleted[j] = 1
-		}
-	}
 
-	if pr.p.Target.Mode == connectors.ModeUpsert {
+	if upsert {
 		// An update or delete whose row no longer passes WHERE removes the key.
 		var gone []int32
 		for _, i := range rejected {
@@ -257,6 +263,11 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 				gone = append(gone, i)
 			}
 		}
+		gone = append(gone, deletes...)
+		// So does a change that failed a rule or a cast: the target must not
+		// keep a state the source no longer has.
+		failedGone, oldKeyOnly := tr.failedTombstones(rowErrs, ops)
+		gone = append(gone, failedGone...)
 		if len(gone) > 0 {
 			rec, err := tr.prog.Project(ctx, b, gone)
 			if err != nil {
@@ -282,6 +293,18 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 				for range moved {
 					deleted = append(deleted, 1)
 				}
+			}
+		}
+		if len(oldKeyOnly) > 0 {
+			rec, err := tr.before.Project(ctx, b, oldKeyOnly)
+			if err != nil {
+				return nil, err
+			}
+			defer rec.Release()
+			parts = append(parts, rec)
+			rows = append(rows, oldKeyOnly...)
+			for range oldKeyOnly {
+				deleted = append(deleted, 1)
 			}
 		}
 	}
