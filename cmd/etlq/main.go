@@ -26,6 +26,7 @@ type cli struct {
 	Plan    planCmd    `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
 	Fmt     fmtCmd     `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`
 	Repl    replCmd    `cmd:"" help:"Explore sources and their live change streams interactively."`
+	Verify  verifyCmd  `cmd:"" help:"Compare each upsert pipeline's target with its source; --repair fixes what differs."`
 	Version versionCmd `cmd:"" help:"Print the version."`
 }
 
