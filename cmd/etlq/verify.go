@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -25,6 +27,7 @@ type verifyCmd struct {
 	LagTimeout time.Duration `default:"2m" help:"How long to wait for a pipeline to apply past the position a re-check read the source at."`
 	Show       int           `default:"10" help:"Differing keys shown per target, with their values."`
 	Progress   string        `default:"auto" enum:"auto,always,never" help:"Progress on standard error: auto (when it is a terminal), always or never."`
+	CPUProfile string        `hidden:"" help:"Write a Go CPU profile of the run to this file."`
 }
 
 // Run verifies; it exits 1 when a target differs from its source, 2 when a
@@ -34,6 +37,20 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	// A verify holds a hash per key of each side: a larger heap between
+	// collections saves most of the collector's work on large tables.
+	debug.SetGCPercent(400)
 	show := c.Progress == "always" || (c.Progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
 	var mu sync.Mutex
 	last := time.Time{}

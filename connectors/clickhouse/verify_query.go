@@ -263,10 +263,22 @@ func joinKey(texts []string, keys []int) string {
 	return strings.Join(parts, "\x1f")
 }
 
+// canonicalString is a string value as it is: quoted only where it could
+// be taken for the separator of columns or for NULL.
+func canonicalString(s string) string {
+	if s == `\N` || strings.IndexByte(s, '\x1f') >= 0 || strings.HasPrefix(s, `"`) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
 // canonical is the text of one value of column c as clickhouse-go holds it
 // (inserted or scanned): pointers followed, NULL as \N, times in UTC (a
 // Date as its day), floats in their shortest exact form.
 func canonical(c *colSpec, v any) string {
+	if v == nil {
+		return `\N`
+	}
 	for {
 		rv := reflect.ValueOf(v)
 		if !rv.IsValid() {
@@ -282,9 +294,25 @@ func canonical(c *colSpec, v any) string {
 	}
 	switch x := v.(type) {
 	case string:
-		return strconv.Quote(x)
+		return canonicalString(x)
 	case []byte:
-		return strconv.Quote(string(x))
+		return canonicalString(string(x))
+	case int8:
+		return strconv.FormatInt(int64(x), 10)
+	case int16:
+		return strconv.FormatInt(int64(x), 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case uint8:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint16:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
 	case time.Time:
 		if c.m.enc == encDate {
 			return x.Format(time.DateOnly)

@@ -223,19 +223,29 @@ func (v *verifier) close() {
 	}
 }
 
-// srcRow is what a pass keeps of a row: its hash, its chunk and (for the
-// few keys of a re-check) its text.
+// srcRow is what a re-check keeps of a row: its hash and its text.
 type srcRow struct {
-	hash  uint64
-	chunk int32
-	text  string
+	hash uint64
+	text string
 }
 
-// sourcePass reads the pipeline's tables through its program. With keys
-// set only those keys are kept, with their texts. each, when set, sees
-// every output batch with the key of each of its rows. It returns the
-// source position at the end of the read.
-func (v *verifier) sourcePass(ctx context.Context, keys map[string]bool, each func(b *exec.Batch, rowKeys []string) error) (map[string]srcRow, int, []byte, error) {
+// bucket is what the full pass keeps per key hash: the XOR of the hashes
+// of the rows whose key has that hash (one row, but for a 64-bit
+// collision), and the source chunk it was read in.
+type bucket struct {
+	hash  uint64
+	chunk int32
+}
+
+// keyHash is the hash a key text is bucketed by.
+func keyHash(key string) uint64 { return xxhash.Sum64String(key) }
+
+// sourcePass reads the pipeline's tables through its program, calling add
+// with the key text, row text and chunk of every output row. each, when
+// set, sees every output batch with the key of each of its rows. It
+// returns the number of chunks and the source position at the end of the
+// read.
+func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chunk int32), each func(b *exec.Batch, rowKeys []string) error) (int, []byte, error) {
 	req := connectors.StreamRequest{Once: true, Before: v.p.NeedBefore, Options: map[string]any{}, Instance: "etlq-verify"}
 	for k, val := range v.p.Options {
 		req.Options[k] = val
@@ -245,10 +255,9 @@ func (v *verifier) sourcePass(ctx context.Context, keys map[string]bool, each fu
 	}
 	stream, err := v.src.Open(ctx, req)
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+		return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
 	}
 	defer stream.Close()
-	rows := map[string]srcRow{}
 	chunks := 0
 	var read int64
 	for {
@@ -257,7 +266,7 @@ func (v *verifier) sourcePass(ctx context.Context, keys map[string]bool, each fu
 			break
 		}
 		if err != nil {
-			return nil, 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
 		}
 		if b.Record == nil || b.NumRows() == 0 {
 			b.Release()
@@ -269,7 +278,7 @@ func (v *verifier) sourcePass(ctx context.Context, keys map[string]bool, each fu
 		out, err := v.pr.process(ctx, b)
 		b.Release()
 		if err != nil {
-			return nil, 0, nil, err
+			return 0, nil, err
 		}
 		if out == nil {
 			continue
@@ -279,13 +288,9 @@ func (v *verifier) sourcePass(ctx context.Context, keys map[string]bool, each fu
 			if each != nil {
 				rowKeys = append(rowKeys, key)
 			}
-			if keys != nil {
-				if keys[key] {
-					rows[key] = srcRow{hash: xxhash.Sum64String(row), chunk: chunk, text: row}
-				}
-				return nil
+			if add != nil {
+				add(key, row, chunk)
 			}
-			rows[key] = srcRow{hash: xxhash.Sum64String(row), chunk: chunk}
 			return nil
 		})
 		if err == nil && each != nil {
@@ -293,7 +298,7 @@ func (v *verifier) sourcePass(ctx context.Context, keys map[string]bool, each fu
 		}
 		out.Release()
 		if err != nil {
-			return nil, 0, nil, err
+			return 0, nil, err
 		}
 		if v.opts.Progress != nil {
 			v.opts.Progress(v.p.Name, read)
@@ -302,26 +307,43 @@ func (v *verifier) sourcePass(ctx context.Context, keys map[string]bool, each fu
 	var at []byte
 	if v.pos != nil {
 		if at, err = v.pos.CurrentMark(ctx); err != nil {
-			return nil, 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
 		}
 	}
-	return rows, chunks, at, nil
+	return chunks, at, nil
 }
 
-// targetPass reads the target's live rows (only keys, when set).
-func (v *verifier) targetPass(ctx context.Context, keys map[string]bool) (map[string]srcRow, error) {
-	rows := map[string]srcRow{}
-	err := v.vt.LiveRows(ctx, func(key, row string) error {
-		if keys != nil {
-			if keys[key] {
-				rows[key] = srcRow{hash: xxhash.Sum64String(row), text: row}
-			}
-			return nil
-		}
-		rows[key] = srcRow{hash: xxhash.Sum64String(row)}
+// targetPass reads the target's live rows.
+func (v *verifier) targetPass(ctx context.Context, add func(key, row string)) error {
+	return v.vt.LiveRows(ctx, func(key, row string) error {
+		add(key, row)
 		return nil
 	})
-	return rows, err
+}
+
+// recheckPass reads both sides' rows of the keys whose hash is in keys,
+// with their texts: the source first, then (after wait, given the source
+// position of the read) the target. It returns why the wait failed, if it
+// did.
+func (v *verifier) recheckPass(ctx context.Context, keys map[uint64]bool) (src, tgt map[string]srcRow, why string, err error) {
+	src, tgt = map[string]srcRow{}, map[string]srcRow{}
+	_, at, err := v.sourcePass(ctx, func(key, row string, _ int32) {
+		if keys[keyHash(key)] {
+			src[key] = srcRow{hash: xxhash.Sum64String(row), text: row}
+		}
+	}, nil)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if why, err = v.waitApplied(ctx, at); err != nil {
+		return nil, nil, "", err
+	}
+	err = v.targetPass(ctx, func(key, row string) {
+		if keys[keyHash(key)] {
+			tgt[key] = srcRow{hash: xxhash.Sum64String(row), text: row}
+		}
+	})
+	return src, tgt, why, err
 }
 
 // diffKeys returns the keys whose rows differ between src and tgt.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -42,44 +43,77 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 // differ. It returns the confirmed differing keys.
 func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, error) {
 	res := &VerifyResult{Pipeline: v.p.Name, Target: v.p.Target.Name, Tables: len(v.p.Tables)}
-	src, chunks, at, err := v.sourcePass(ctx, nil, nil)
+	// The first pass reads both sides at once (the source through the
+	// program in this goroutine, the target in another) and keeps a hash
+	// per key only.
+	tgtB := map[uint64]uint64{}
+	var targetRows int64
+	var terr error
+	tdone := make(chan struct{})
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(tdone)
+		terr = v.targetPass(tctx, func(key, row string) {
+			targetRows++
+			tgtB[keyHash(key)] ^= xxhash.Sum64String(row)
+		})
+	}()
+	srcB := map[uint64]bucket{}
+	var sourceRows int64
+	chunks, _, err := v.sourcePass(ctx, func(key, row string, chunk int32) {
+		sourceRows++
+		kh := keyHash(key)
+		b := srcB[kh]
+		b.hash ^= xxhash.Sum64String(row)
+		b.chunk = chunk
+		srcB[kh] = b
+	}, nil)
 	if err != nil {
+		cancel()
+		<-tdone
 		return nil, nil, err
 	}
-	tgt, err := v.targetPass(ctx, nil)
-	if err != nil {
-		return nil, nil, err
+	<-tdone
+	if terr != nil {
+		return nil, nil, terr
 	}
-	res.SourceRows, res.TargetRows, res.Chunks = int64(len(src)), int64(len(tgt)), chunks
-	diff := diffKeys(src, tgt)
-	chunkOf := map[string]int32{}
-	for k := range diff {
-		if s, ok := src[k]; ok {
-			chunkOf[k] = s.chunk
+	res.SourceRows, res.TargetRows, res.Chunks = sourceRows, targetRows, chunks
+	suspect := map[uint64]bool{}
+	chunkOf := map[uint64]int32{}
+	for kh, b := range srcB {
+		if t, ok := tgtB[kh]; !ok || t != b.hash {
+			suspect[kh] = true
+			chunkOf[kh] = b.chunk
 		}
 	}
-	src, tgt = nil, nil
-	// Re-check: read the differing keys again, wait for the pipeline to
+	for kh := range tgtB {
+		if _, ok := srcB[kh]; !ok {
+			suspect[kh] = true
+		}
+	}
+	srcB, tgtB = nil, nil
+	// Re-check: read the suspect keys again, wait for the pipeline to
 	// apply past the source position of that read, read the target.
-	for round := 0; round < v.opts.Rounds && len(diff) > 0; round++ {
-		if src, _, at, err = v.sourcePass(ctx, diff, nil); err != nil {
-			return nil, nil, err
-		}
-		why, err := v.waitApplied(ctx, at)
+	var src, tgt map[string]srcRow
+	diff := map[string]bool{}
+	for round := 0; round < v.opts.Rounds && len(suspect) > 0; round++ {
+		s, t, why, err := v.recheckPass(ctx, suspect)
 		if err != nil {
 			return nil, nil, err
 		}
-		if tgt, err = v.targetPass(ctx, diff); err != nil {
-			return nil, nil, err
+		src, tgt = s, t
+		diff = diffKeys(src, tgt)
+		next := map[uint64]bool{}
+		for k := range diff {
+			next[keyHash(k)] = true
 		}
-		next := diffKeys(src, tgt)
 		if why != "" {
 			res.Unconfirmed = why
-			diff = next
 			break
 		}
-		stable := len(next) == len(diff)
-		diff = next
+		stable := len(next) == len(suspect)
+		suspect = next
 		if stable {
 			break // the same keys differ with the pipeline past the read
 		}
@@ -99,7 +133,7 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 			res.Changed++
 		}
 		if inSrc {
-			if c, ok := chunkOf[k]; ok {
+			if c, ok := chunkOf[keyHash(k)]; ok {
 				chunksDiffering[c] = true
 			}
 		}
@@ -134,7 +168,7 @@ func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error
 	written := map[string]bool{}
 	var mu sync.Mutex
 	var werr error
-	_, _, _, err = v.sourcePass(ctx, diff, func(b *exec.Batch, rowKeys []string) error {
+	_, _, err = v.sourcePass(ctx, nil, func(b *exec.Batch, rowKeys []string) error {
 		var idx []int
 		for i, k := range rowKeys {
 			if diff[k] {
