@@ -27,7 +27,13 @@ type verifyOutput struct {
 // code.
 func runVerify(t *testing.T, args ...string) (verifyOutput, int, string) {
 	t.Helper()
-	out, err := runEtlq(t, append([]string{"verify", "--format", "json", "--progress", "never", "--lag-timeout", "90s"}, args...)...)
+	return runVerifyLag(t, "90s", args...)
+}
+
+// runVerifyLag is runVerify with another --lag-timeout.
+func runVerifyLag(t *testing.T, lag string, args ...string) (verifyOutput, int, string) {
+	t.Helper()
+	out, err := runEtlq(t, append([]string{"verify", "--format", "json", "--progress", "never", "--lag-timeout", lag}, args...)...)
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -49,18 +55,21 @@ func runVerify(t *testing.T, args ...string) (verifyOutput, int, string) {
 // TRANSFORM shape the rows compared, and the columns cover the types whose
 // text differs most between the two sides.
 func TestVerify(t *testing.T) {
-	myDSN := testenv.MySQLDSN(t)
+	onBothServers(t, testVerify)
+}
+
+func testVerify(t *testing.T, myDSN string) {
 	s := newScratch(t, myDSN)
 	db, my, chDSN := s.db, s.my, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db,
-		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(32) NOT NULL, amount DECIMAL(12,2), d DATE, ts DATETIME(6), f DOUBLE, n INT NULL, flag TINYINT(1))")
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(32) NOT NULL, amount DECIMAL(12,2), d DATE, ts DATETIME(6), f DOUBLE, n INT NULL, flag TINYINT(1), tz TIMESTAMP(3) NULL)")
 	var vals []string
 	for i := 1; i <= 3000; i++ {
 		n := fmt.Sprint(i % 7)
 		if i%5 == 0 {
 			n = "NULL"
 		}
-		vals = append(vals, fmt.Sprintf("(%d, 'v%d', %d.%02d, '2024-%02d-%02d', '2024-03-01 10:00:%02d.%06d', %d.25, %s, %d)", i, i, i*3, i%100, i%12+1, i%28+1, i%60, i*7, i, n, i%2))
+		vals = append(vals, fmt.Sprintf("(%d, 'v%d', %d.%02d, '2024-%02d-%02d', '2024-03-01 10:00:%02d.%06d', %d.25, %s, %d, '2024-10-27 0%d:30:00.%03d')", i, i, i*3, i%100, i%12+1, i%28+1, i%60, i*7, i, n, i%2, i%4, i%1000))
 		if len(vals) == 500 {
 			myExec(t, my, "INSERT INTO "+db+".t VALUES "+strings.Join(vals, ", "))
 			vals = nil
@@ -71,7 +80,7 @@ func TestVerify(t *testing.T) {
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
 CREATE SINK dw INTO clickhouse '%s';
 CREATE PIPELINE p FROM binlog s.%s.t WHERE id %% 10 != 7
-  TRANSFORM id, upper(v) AS v, amount, d, ts, f, n, flag
+  TRANSFORM id, upper(v) AS v, amount, d, ts, f, n, flag, tz
   INTO clickhouse dw.%s.t MODE upsert KEY (id);
 `, myDSN, testServerID(), chDSN, db, db))
 
@@ -100,7 +109,7 @@ CREATE PIPELINE p FROM binlog s.%s.t WHERE id %% 10 != 7
 				return
 			default:
 			}
-			w.Execute(fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'new%d', 1.50, '2025-01-01', NULL, 0, NULL, 1)", db, 100000+i, i))
+			w.Execute(fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'new%d', 1.50, '2025-01-01', NULL, 0, NULL, 1, NOW(3))", db, 100000+i, i))
 			w.Execute(fmt.Sprintf("UPDATE %s.t SET v = 'upd%d', amount = amount + 1 WHERE id = %d", db, i, 1000+i%900))
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -120,7 +129,7 @@ CREATE PIPELINE p FROM binlog s.%s.t WHERE id %% 10 != 7
 	for _, q := range []string{
 		fmt.Sprintf("ALTER TABLE %s.t DELETE WHERE id = 5", db),
 		fmt.Sprintf("ALTER TABLE %s.t UPDATE v = 'TAMPERED' WHERE id = 6", db),
-		fmt.Sprintf("INSERT INTO %s.t (id, v, amount, d, ts, f, n, flag, _version, _is_deleted) SELECT 999999, 'X', 1, toDate('2024-01-01'), 0, 0, NULL, 0, 1, 0", db),
+		fmt.Sprintf("INSERT INTO %s.t (id, v, amount, d, ts, f, n, flag, tz, _version, _is_deleted) SELECT 999999, 'X', 1, toDate('2024-01-01'), 0, 0, NULL, 0, NULL, 1, 0", db),
 	} {
 		if err := s.ch.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -166,4 +175,12 @@ CREATE PIPELINE p FROM binlog s.%s.t WHERE id %% 10 != 7
 	}
 	a.running(t)
 	a.stop(t)
+
+	// With the pipeline stopped, a change at the source cannot be told
+	// from lag: exit 2, the key shown as unconfirmed, never exit 1.
+	myExec(t, my, "UPDATE "+db+".t SET v = 'later' WHERE id = 8")
+	v, code, out = runVerifyLag(t, "3s", "--state-dir", state, file)
+	if code != 2 || v.OK || v.Pipelines[0].Unconfirmed == "" || v.Pipelines[0].Differences() != 1 {
+		t.Fatalf("verify with the pipeline stopped behind the source: want exit 2, unconfirmed: exit %d:\n%s", code, out)
+	}
 }

@@ -124,6 +124,13 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 			}
 			continue
 		}
+		if p.Snapshot == connectors.SnapshotNever {
+			// Its target holds the changes since it started, not the table.
+			if len(opts.Pipelines) > 0 {
+				return nil, fmt.Errorf("pipeline %s: SNAPSHOT never: its target holds only the changes since it started, not a copy of the source to verify", p.Name)
+			}
+			continue
+		}
 		pipes = append(pipes, p)
 	}
 	if len(want) > 0 {
