@@ -107,10 +107,10 @@ func verdict(results []*engine.VerifyResult) int {
 // of each target with both sides' values.
 func printVerify(w io.Writer, results []*engine.VerifyResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "pipeline\ttarget\ttables\tsource rows\ttarget rows\tchunks\tdiffering\tmissing\textra\tchanged\trepaired\tseconds\t")
+	fmt.Fprintln(tw, "pipeline\ttarget\ttables\tsource rows\ttarget rows\tchunks\tdiffering\trechecked\tmissing\textra\tchanged\trepaired\tseconds\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", r.Pipeline, r.Target, r.Tables, r.SourceRows, r.TargetRows,
-			r.Chunks, r.Differing, r.Missing, r.Extra, r.Changed, r.Repaired, r.Seconds)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", r.Pipeline, r.Target, r.Tables, r.SourceRows, r.TargetRows,
+			r.Chunks, r.Differing, r.Rechecked, r.Missing, r.Extra, r.Changed, r.Repaired, r.Seconds)
 	}
 	tw.Flush()
 	for _, r := range results {

@@ -151,6 +151,7 @@ CREATE PIPELINE p FROM binlog s.%s.t WHERE id %% 10 != 7
 	if r.Missing != 1 || r.Changed != 1 || r.Extra != 1 || strings.Join(keys, " ") != "5 6 999999" || r.Unconfirmed != "" {
 		t.Fatalf("want key 5 missing, 6 changed, 999999 extra and nothing else (no lag): got %v:\n%s", keys, out)
 	}
+	t.Logf("tampered run: %d keys re-checked, 3 confirmed", r.Rechecked)
 	for _, d := range r.Diffs {
 		if d.Key == "6" && (!strings.Contains(d.Source, "\x1fV6\x1f") || !strings.Contains(d.Target, "\x1fTAMPERED\x1f")) {
 			t.Fatalf("key 6 should show both values:\n%s", out)

@@ -74,10 +74,13 @@ type VerifyResult struct {
 	Differing int `json:"differing_chunks"`
 	// Missing, Extra and Changed count the confirmed differing keys: in the
 	// source only, in the target only, in both with other values.
-	Missing int          `json:"missing"`
-	Extra   int          `json:"extra"`
-	Changed int          `json:"changed"`
-	Diffs   []VerifyDiff `json:"diffs,omitempty"`
+	Missing int `json:"missing"`
+	Extra   int `json:"extra"`
+	Changed int `json:"changed"`
+	// Rechecked is the number of keys the full pass found suspect and the
+	// re-checks read again (differences and lag alike).
+	Rechecked int          `json:"rechecked"`
+	Diffs     []VerifyDiff `json:"diffs,omitempty"`
 	// Unconfirmed is set when the pipeline's checkpoint did not pass the
 	// source position within LagTimeout: the differences may be lag.
 	Unconfirmed string `json:"unconfirmed,omitempty"`

@@ -93,6 +93,7 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 		}
 	}
 	srcB, tgtB = nil, nil
+	res.Rechecked = len(suspect)
 	// Re-check: read the suspect keys again, wait for the pipeline to
 	// apply past the source position of that read, read the target.
 	var src, tgt map[string]srcRow
