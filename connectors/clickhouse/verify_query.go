@@ -86,7 +86,7 @@ func (v *verifyTarget) BatchRows(b *exec.Batch, fn func(key, row string) error) 
 	if idx := rec.Schema().FieldIndices(exec.SysDeleted); len(idx) > 0 {
 		dead = liveRows(b).dead
 	}
-	vals := make([]reflect.Value, len(cols))
+	text := make([]func(int) string, len(cols))
 	for i := range cols {
 		c := &cols[i]
 		idx := rec.Schema().FieldIndices(c.src)
@@ -102,7 +102,7 @@ func (v *verifyTarget) BatchRows(b *exec.Batch, fn func(key, row string) error) 
 		if err != nil {
 			return err
 		}
-		vals[i] = reflect.ValueOf(s)
+		text[i] = texter(c, s)
 	}
 	texts := make([]string, len(cols))
 	for j := 0; j < n; j++ {
@@ -110,7 +110,7 @@ func (v *verifyTarget) BatchRows(b *exec.Batch, fn func(key, row string) error) 
 			continue
 		}
 		for i := range cols {
-			texts[i] = canonical(&cols[i], vals[i].Index(j).Interface())
+			texts[i] = text[i](j)
 		}
 		if err := fn(joinKey(texts, keys), strings.Join(texts, "\x1f")); err != nil {
 			return err
@@ -337,4 +337,67 @@ func canonical(c *colSpec, v any) string {
 		return "0"
 	}
 	return fmt.Sprint(v)
+}
+
+// texter returns the canonical text of row j of a clickhouse-go column
+// slice (what columnSlice returns): typed loops for the usual slices, the
+// reflective canonical for the others.
+func texter(c *colSpec, slice any) func(j int) string {
+	switch s := slice.(type) {
+	case []int8:
+		return vals(s, func(v int8) string { return strconv.FormatInt(int64(v), 10) })
+	case []*int8:
+		return ptrs(s, func(v int8) string { return strconv.FormatInt(int64(v), 10) })
+	case []int16:
+		return vals(s, func(v int16) string { return strconv.FormatInt(int64(v), 10) })
+	case []*int16:
+		return ptrs(s, func(v int16) string { return strconv.FormatInt(int64(v), 10) })
+	case []int32:
+		return vals(s, func(v int32) string { return strconv.FormatInt(int64(v), 10) })
+	case []*int32:
+		return ptrs(s, func(v int32) string { return strconv.FormatInt(int64(v), 10) })
+	case []int64:
+		return vals(s, func(v int64) string { return strconv.FormatInt(v, 10) })
+	case []*int64:
+		return ptrs(s, func(v int64) string { return strconv.FormatInt(v, 10) })
+	case []uint8:
+		return vals(s, func(v uint8) string { return strconv.FormatUint(uint64(v), 10) })
+	case []*uint8:
+		return ptrs(s, func(v uint8) string { return strconv.FormatUint(uint64(v), 10) })
+	case []uint16:
+		return vals(s, func(v uint16) string { return strconv.FormatUint(uint64(v), 10) })
+	case []*uint16:
+		return ptrs(s, func(v uint16) string { return strconv.FormatUint(uint64(v), 10) })
+	case []uint32:
+		return vals(s, func(v uint32) string { return strconv.FormatUint(uint64(v), 10) })
+	case []*uint32:
+		return ptrs(s, func(v uint32) string { return strconv.FormatUint(uint64(v), 10) })
+	case []uint64:
+		return vals(s, func(v uint64) string { return strconv.FormatUint(v, 10) })
+	case []*uint64:
+		return ptrs(s, func(v uint64) string { return strconv.FormatUint(v, 10) })
+	case []string:
+		return vals(s, canonicalString)
+	case []*string:
+		return ptrs(s, canonicalString)
+	case []decimal.Decimal:
+		return vals(s, func(v decimal.Decimal) string { return v.String() })
+	case []*decimal.Decimal:
+		return ptrs(s, func(v decimal.Decimal) string { return v.String() })
+	}
+	rv := reflect.ValueOf(slice)
+	return func(j int) string { return canonical(c, rv.Index(j).Interface()) }
+}
+
+func vals[T any](s []T, f func(T) string) func(int) string {
+	return func(j int) string { return f(s[j]) }
+}
+
+func ptrs[T any](s []*T, f func(T) string) func(int) string {
+	return func(j int) string {
+		if s[j] == nil {
+			return `\N`
+		}
+		return f(*s[j])
+	}
 }
