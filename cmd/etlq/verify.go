@@ -117,7 +117,7 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 		if r.Differences() == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s: %d differing keys", r.Pipeline, r.Differences())
+		fmt.Fprintf(w, "\n%s: differing keys: %d", r.Pipeline, r.Differences())
 		if r.Unconfirmed != "" {
 			fmt.Fprintf(w, " (unconfirmed: %s)", r.Unconfirmed)
 		}
