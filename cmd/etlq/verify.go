@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/etlq/etlq/exec/engine"
+)
+
+type verifyCmd struct {
+	File       string        `arg:"" type:"existingfile" help:"The .etl file."`
+	Pipelines  []string      `arg:"" optional:"" name:"pipeline" help:"Pipelines to verify (default: every upsert pipeline)."`
+	Repair     bool          `help:"Rewrite the differing keys from the source, then verify again."`
+	StateDir   string        `default:"./.etlq" help:"The state directory of etlq apply for this file: its checkpoints tell how far the pipelines have applied."`
+	Format     string        `default:"table" enum:"table,json" help:"Output format: table or json."`
+	LagTimeout time.Duration `default:"2m" help:"How long to wait for a pipeline to apply past the position a re-check read the source at."`
+	Show       int           `default:"10" help:"Differing keys shown per target, with their values."`
+	Progress   string        `default:"auto" enum:"auto,always,never" help:"Progress on standard error: auto (when it is a terminal), always or never."`
+	CPUProfile string        `hidden:"" help:"Write a Go CPU profile of the run to this file."`
+}
+
+// Run verifies; it exits 1 when a target differs from its source, 2 when a
+// difference could not be told from lag (the pipeline is not applying).
+func (c *verifyCmd) Run(ctx context.Context) error {
+	_, plan, err := loadPlan(ctx, c.File, false)
+	if err != nil {
+		return err
+	}
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	// A verify holds a hash per key of each side: a larger heap between
+	// collections saves most of the collector's work on large tables.
+	debug.SetGCPercent(400)
+	show := c.Progress == "always" || (c.Progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
+	var mu sync.Mutex
+	last := time.Time{}
+	opts := engine.VerifyOptions{StateDir: c.StateDir, Pipelines: c.Pipelines, Repair: c.Repair, LagTimeout: c.LagTimeout, Shown: c.Show}
+	if show {
+		opts.Progress = func(p string, rows int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if time.Since(last) < 100*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			fmt.Fprintf(os.Stderr, "\r\x1b[Kverify %s: %d source rows read", p, rows)
+		}
+	}
+	results, err := engine.Verify(ctx, plan, opts)
+	if show {
+		fmt.Fprint(os.Stderr, "\r\x1b[K")
+	}
+	if err != nil {
+		return err
+	}
+	if c.Format == "json" {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"pipelines": results, "ok": verdict(results) == 0}); err != nil {
+			return err
+		}
+	} else {
+		printVerify(os.Stdout, results)
+	}
+	if code := verdict(results); code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// verdict is the exit code of a verification: 1 when a difference is
+// confirmed, 2 when differences remain that could be lag, 0 otherwise.
+func verdict(results []*engine.VerifyResult) int {
+	code := 0
+	for _, r := range results {
+		switch {
+		case r.Differences() > 0 && r.Unconfirmed == "":
+			return 1
+		case r.Differences() > 0:
+			code = 2
+		}
+	}
+	return code
+}
+
+// printVerify writes the results as a table, then the first differing keys
+// of each target with both sides' values.
+func printVerify(w io.Writer, results []*engine.VerifyResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "pipeline\ttarget\ttables\tsource rows\ttarget rows\tchunks\tdiffering\trechecked\tmissing\textra\tchanged\trepaired\tseconds\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", r.Pipeline, r.Target, r.Tables, r.SourceRows, r.TargetRows,
+			r.Chunks, r.Differing, r.Rechecked, r.Missing, r.Extra, r.Changed, r.Repaired, r.Seconds)
+	}
+	tw.Flush()
+	for _, r := range results {
+		if r.Differences() == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: differing keys: %d", r.Pipeline, r.Differences())
+		if r.Unconfirmed != "" {
+			fmt.Fprintf(w, " (unconfirmed: %s)", r.Unconfirmed)
+		}
+		fmt.Fprintln(w)
+		for _, d := range r.Diffs {
+			fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", strings.ReplaceAll(d.Key, "\x1f", ", "), sideText(d.Source), sideText(d.Target))
+		}
+		if n := r.Differences() - len(r.Diffs); n > 0 {
+			fmt.Fprintf(w, "  … and %d more\n", n)
+		}
+	}
+	ok := verdict(results) == 0
+	if ok {
+		fmt.Fprintln(w, "\nok: every target equals its source")
+	}
+}
+
+func sideText(s string) string {
+	if s == "" {
+		return "(no live row)"
+	}
+	return strings.ReplaceAll(s, "\x1f", " | ")
+}

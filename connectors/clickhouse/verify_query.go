@@ -1,0 +1,403 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/shopspring/decimal"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// Read-only queries for `etlq verify` (docs/verify.md). Both sides of a
+// comparison are put in one canonical text: a sink batch's values are
+// converted by columnSlice into the Go values clickhouse-go inserts, and
+// the table's rows are scanned by clickhouse-go into the same Go types, so
+// a value and its stored copy give the same text without reimplementing
+// ClickHouse's own formatting.
+
+var _ connectors.VerifySink = (*Sink)(nil)
+
+// OpenVerify resolves t to its table for reading. The table must exist;
+// nothing is created or altered.
+func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target) (connectors.VerifyTarget, error) {
+	conn, l, err := s.layoutFor(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	st, err := readTableState(ctx, conn, l.db, l.table)
+	if err != nil {
+		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
+	}
+	if !st.exists {
+		return nil, fmt.Errorf("target %s.%s does not exist (run etlq apply first)", l.db, l.table)
+	}
+	if l.mode != connectors.ModeUpsert {
+		return nil, fmt.Errorf("target %s.%s: verify compares upsert targets only", l.db, l.table)
+	}
+	have := map[string]bool{}
+	for _, c := range st.columns {
+		have[c.name] = true
+	}
+	for _, c := range l.cols[:l.user] {
+		if !have[c.name] {
+			return nil, fmt.Errorf("target %s.%s has no column %q yet", l.db, l.table, c.name)
+		}
+	}
+	return &verifyTarget{s: s, conn: conn, l: l}, nil
+}
+
+type verifyTarget struct {
+	s    *Sink
+	conn driver.Conn
+	l    *tableLayout
+}
+
+func (v *verifyTarget) Close() error { return nil }
+
+// userCols returns the user columns and, in key order, the index of each
+// key column among them.
+func (v *verifyTarget) userCols() ([]colSpec, []int) {
+	cols := v.l.cols[:v.l.user]
+	var keys []int
+	for _, k := range v.l.key {
+		for i := range cols {
+			if cols[i].name == k {
+				keys = append(keys, i)
+			}
+		}
+	}
+	return cols, keys
+}
+
+// BatchRows canonicalizes the live rows of a sink batch.
+func (v *verifyTarget) BatchRows(b *exec.Batch, fn func(key, row string) error) error {
+	cols, keys := v.userCols()
+	rec := b.Record
+	n := int(rec.NumRows())
+	var dead []uint8
+	if idx := rec.Schema().FieldIndices(exec.SysDeleted); len(idx) > 0 {
+		dead = liveRows(b).dead
+	}
+	text := make([]func(int) string, len(cols))
+	for i := range cols {
+		c := &cols[i]
+		idx := rec.Schema().FieldIndices(c.src)
+		if len(idx) == 0 {
+			return fmt.Errorf("batch has no column %q", c.src)
+		}
+		// Tombstones are skipped below; their NULLs must not fail here.
+		r := rows{n: n, dead: dead}
+		if dead == nil {
+			r.dead = make([]uint8, n)
+		}
+		s, err := columnSlice(c, rec.Column(idx[0]), r)
+		if err != nil {
+			return err
+		}
+		text[i] = texter(c, s)
+	}
+	texts := make([]string, len(cols))
+	for j := 0; j < n; j++ {
+		if dead != nil && dead[j] == 1 {
+			continue
+		}
+		for i := range cols {
+			texts[i] = text[i](j)
+		}
+		if err := fn(joinKey(texts, keys), strings.Join(texts, "\x1f")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// liveQuery is the SELECT of the live rows of the table.
+func (v *verifyTarget) liveQuery(cols []colSpec, extra string) string {
+	names := make([]string, len(cols))
+	for i := range cols {
+		names[i] = quote(cols[i].name)
+	}
+	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + extra
+}
+
+// LiveRows reads the table's live rows, FINAL.
+func (v *verifyTarget) LiveRows(ctx context.Context, fn func(key, row string) error) error {
+	cols, keys := v.userCols()
+	rs, err := v.conn.Query(ctx, v.liveQuery(cols, ""))
+	if err != nil {
+		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
+	}
+	defer rs.Close()
+	types := rs.ColumnTypes()
+	dest := make([]any, len(types))
+	for i, t := range types {
+		dest[i] = reflect.New(t.ScanType()).Interface()
+	}
+	texts := make([]string, len(cols))
+	for rs.Next() {
+		if err := rs.Scan(dest...); err != nil {
+			return v.s.errorf("reading %s: %v", v.l.qualified(), err)
+		}
+		for i := range cols {
+			texts[i] = canonical(&cols[i], reflect.ValueOf(dest[i]).Elem().Interface())
+		}
+		if err := fn(joinKey(texts, keys), strings.Join(texts, "\x1f")); err != nil {
+			return err
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
+	}
+	return nil
+}
+
+// Tombstone inserts, for each live row whose key text is in keys, a copy
+// of the row with _is_deleted = 1 and _version = ver: the server copies
+// the key values, so they need not be parsed back from their text.
+func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver uint64) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	cols, kidx := v.userCols()
+	// Find the key values of those rows as the driver scans them.
+	var tuples [][]any
+	keyCols := make([]colSpec, len(kidx))
+	for i, k := range kidx {
+		keyCols[i] = cols[k]
+	}
+	rs, err := v.conn.Query(ctx, v.liveQuery(keyCols, ""))
+	if err != nil {
+		return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+	}
+	types := rs.ColumnTypes()
+	texts := make([]string, len(keyCols))
+	all := make([]int, len(keyCols))
+	for i := range all {
+		all[i] = i
+	}
+	for rs.Next() {
+		dest := make([]any, len(types))
+		for i, t := range types {
+			dest[i] = reflect.New(t.ScanType()).Interface()
+		}
+		if err := rs.Scan(dest...); err != nil {
+			rs.Close()
+			return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+		}
+		vals := make([]any, len(dest))
+		for i := range keyCols {
+			vals[i] = reflect.ValueOf(dest[i]).Elem().Interface()
+			texts[i] = canonical(&keyCols[i], vals[i])
+		}
+		if keys[joinKey(texts, all)] {
+			tuples = append(tuples, vals)
+		}
+	}
+	rs.Close()
+	if err := rs.Err(); err != nil {
+		return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+	}
+	if len(tuples) == 0 {
+		return 0, nil
+	}
+	var names, sel []string
+	for _, c := range v.l.cols {
+		names = append(names, quote(c.name))
+		switch c.name {
+		case colVersion:
+			sel = append(sel, "toUInt64("+strconv.FormatUint(ver, 10)+")")
+		case colIsDeleted:
+			sel = append(sel, "toUInt8(1)")
+		default:
+			sel = append(sel, quote(c.name))
+		}
+	}
+	var keyNames []string
+	for _, c := range keyCols {
+		keyNames = append(keyNames, quote(c.name))
+	}
+	var args []any
+	var conds []string
+	for _, t := range tuples {
+		ph := make([]string, len(t))
+		for i := range t {
+			ph[i] = "?"
+			args = append(args, t[i])
+		}
+		conds = append(conds, "("+strings.Join(ph, ", ")+")")
+	}
+	q := "INSERT INTO " + v.l.qualified() + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") +
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND (" + strings.Join(keyNames, ", ") + ") IN (" + strings.Join(conds, ", ") + ")"
+	if err := v.conn.Exec(ctx, q, args...); err != nil {
+		return 0, v.s.errorf("writing tombstones into %s: %v", v.l.qualified(), err)
+	}
+	return len(tuples), nil
+}
+
+// MaxVersion returns the largest _version of the table.
+func (v *verifyTarget) MaxVersion(ctx context.Context) (uint64, error) {
+	var n uint64
+	if err := v.conn.QueryRow(ctx, "SELECT max("+quote(colVersion)+") FROM "+v.l.qualified()).Scan(&n); err != nil {
+		return 0, v.s.errorf("largest %s of %s: %v", colVersion, v.l.qualified(), err)
+	}
+	return n, nil
+}
+
+// joinKey is the key text of a row from its column texts.
+func joinKey(texts []string, keys []int) string {
+	if len(keys) == 1 {
+		return texts[keys[0]]
+	}
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = texts[k]
+	}
+	return strings.Join(parts, "\x1f")
+}
+
+// canonicalString is a string value as it is: quoted only where it could
+// be taken for the separator of columns or for NULL.
+func canonicalString(s string) string {
+	if s == `\N` || strings.IndexByte(s, '\x1f') >= 0 || strings.HasPrefix(s, `"`) {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// canonical is the text of one value of column c as clickhouse-go holds it
+// (inserted or scanned): pointers followed, NULL as \N, times in UTC (a
+// Date as its day), floats in their shortest exact form.
+func canonical(c *colSpec, v any) string {
+	if v == nil {
+		return `\N`
+	}
+	for {
+		rv := reflect.ValueOf(v)
+		if !rv.IsValid() {
+			return `\N`
+		}
+		if rv.Kind() != reflect.Pointer {
+			break
+		}
+		if rv.IsNil() {
+			return `\N`
+		}
+		v = rv.Elem().Interface()
+	}
+	switch x := v.(type) {
+	case string:
+		return canonicalString(x)
+	case []byte:
+		return canonicalString(string(x))
+	case int8:
+		return strconv.FormatInt(int64(x), 10)
+	case int16:
+		return strconv.FormatInt(int64(x), 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case uint8:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint16:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case time.Time:
+		if c.m.enc == encDate {
+			return x.Format(time.DateOnly)
+		}
+		return x.UTC().Format("2006-01-02 15:04:05.999999999")
+	case decimal.Decimal:
+		return x.String()
+	case float32:
+		if math.IsNaN(float64(x)) {
+			return "nan"
+		}
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case float64:
+		if math.IsNaN(x) {
+			return "nan"
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	}
+	return fmt.Sprint(v)
+}
+
+// texter returns the canonical text of row j of a clickhouse-go column
+// slice (what columnSlice returns): typed loops for the usual slices, the
+// reflective canonical for the others.
+func texter(c *colSpec, slice any) func(j int) string {
+	switch s := slice.(type) {
+	case []int8:
+		return vals(s, func(v int8) string { return strconv.FormatInt(int64(v), 10) })
+	case []*int8:
+		return ptrs(s, func(v int8) string { return strconv.FormatInt(int64(v), 10) })
+	case []int16:
+		return vals(s, func(v int16) string { return strconv.FormatInt(int64(v), 10) })
+	case []*int16:
+		return ptrs(s, func(v int16) string { return strconv.FormatInt(int64(v), 10) })
+	case []int32:
+		return vals(s, func(v int32) string { return strconv.FormatInt(int64(v), 10) })
+	case []*int32:
+		return ptrs(s, func(v int32) string { return strconv.FormatInt(int64(v), 10) })
+	case []int64:
+		return vals(s, func(v int64) string { return strconv.FormatInt(v, 10) })
+	case []*int64:
+		return ptrs(s, func(v int64) string { return strconv.FormatInt(v, 10) })
+	case []uint8:
+		return vals(s, func(v uint8) string { return strconv.FormatUint(uint64(v), 10) })
+	case []*uint8:
+		return ptrs(s, func(v uint8) string { return strconv.FormatUint(uint64(v), 10) })
+	case []uint16:
+		return vals(s, func(v uint16) string { return strconv.FormatUint(uint64(v), 10) })
+	case []*uint16:
+		return ptrs(s, func(v uint16) string { return strconv.FormatUint(uint64(v), 10) })
+	case []uint32:
+		return vals(s, func(v uint32) string { return strconv.FormatUint(uint64(v), 10) })
+	case []*uint32:
+		return ptrs(s, func(v uint32) string { return strconv.FormatUint(uint64(v), 10) })
+	case []uint64:
+		return vals(s, func(v uint64) string { return strconv.FormatUint(v, 10) })
+	case []*uint64:
+		return ptrs(s, func(v uint64) string { return strconv.FormatUint(v, 10) })
+	case []string:
+		return vals(s, canonicalString)
+	case []*string:
+		return ptrs(s, canonicalString)
+	case []decimal.Decimal:
+		return vals(s, func(v decimal.Decimal) string { return v.String() })
+	case []*decimal.Decimal:
+		return ptrs(s, func(v decimal.Decimal) string { return v.String() })
+	}
+	rv := reflect.ValueOf(slice)
+	return func(j int) string { return canonical(c, rv.Index(j).Interface()) }
+}
+
+func vals[T any](s []T, f func(T) string) func(int) string {
+	return func(j int) string { return f(s[j]) }
+}
+
+func ptrs[T any](s []*T, f func(T) string) func(int) string {
+	return func(j int) string {
+		if s[j] == nil {
+			return `\N`
+		}
+		return f(*s[j])
+	}
+}

@@ -1,0 +1,433 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/planner"
+)
+
+// Verify compares each upsert pipeline's target with its source, as
+// docs/verify.md describes: the source tables are read with a snapshot
+// scan (no binlog), each chunk put through the pipeline's own compiled
+// program (WHERE, TRANSFORM), and every output row and every live target
+// row (FINAL, _is_deleted = 0) reduced to a canonical text and a hash. A
+// key whose hash differs is checked again once the pipeline's checkpoint
+// (read from the state directory, without its lock) has passed the source
+// position of that read, so that lag is not reported as a difference.
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	// StateDir is the running (or stopped) apply's state directory: its
+	// checkpoints tell how far each pipeline has applied.
+	StateDir string
+	// Pipelines restricts the check to these names (all when empty).
+	Pipelines []string
+	// Repair rewrites the differing keys from the source, then verifies
+	// again.
+	Repair bool
+	// LagTimeout bounds the wait for a checkpoint to pass a position
+	// (default 2 minutes).
+	LagTimeout time.Duration
+	// Rounds bounds the re-checks of differing keys (default 3).
+	Rounds int
+	// Shown is how many differing keys are kept with their values per
+	// target (default 10).
+	Shown int
+	Log   *slog.Logger
+	Alloc memory.Allocator
+	// Progress, when set, is called with the source rows read so far.
+	Progress func(pipeline string, rows int64)
+}
+
+// VerifyDiff is one differing key with the canonical text of its row on
+// each side ("" when the side has no live row).
+type VerifyDiff struct {
+	Key    string `json:"key"`
+	Source string `json:"source,omitempty"`
+	Target string `json:"target,omitempty"`
+}
+
+// VerifyResult is the outcome for one pipeline's target.
+type VerifyResult struct {
+	Pipeline string `json:"pipeline"`
+	Target   string `json:"target"`
+	Tables   int    `json:"tables"`
+	// SourceRows and TargetRows are the rows of the first full pass.
+	SourceRows int64 `json:"source_rows"`
+	TargetRows int64 `json:"target_rows"`
+	// Chunks is the number of source chunks read in the full pass; Differing
+	// the chunks holding a differing key (a key only the target holds
+	// counts in Extra only).
+	Chunks    int `json:"chunks"`
+	Differing int `json:"differing_chunks"`
+	// Missing, Extra and Changed count the confirmed differing keys: in the
+	// source only, in the target only, in both with other values.
+	Missing int `json:"missing"`
+	Extra   int `json:"extra"`
+	Changed int `json:"changed"`
+	// Rechecked is the number of keys the full pass found suspect and the
+	// re-checks read again (differences and lag alike).
+	Rechecked int          `json:"rechecked"`
+	Diffs     []VerifyDiff `json:"diffs,omitempty"`
+	// Unconfirmed is set when the pipeline's checkpoint did not pass the
+	// source position within LagTimeout: the differences may be lag.
+	Unconfirmed string `json:"unconfirmed,omitempty"`
+	// Repaired is the number of keys --repair rewrote (before the check
+	// that follows it, whose result the other fields are).
+	Repaired int     `json:"repaired,omitempty"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// Differences is the number of confirmed differing keys.
+func (r *VerifyResult) Differences() int { return r.Missing + r.Extra + r.Changed }
+
+// Verify checks every selected upsert pipeline of the plan. It never takes
+// the state directory's lock: it runs next to `etlq apply`.
+func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*VerifyResult, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Alloc == nil {
+		opts.Alloc = memory.DefaultAllocator
+	}
+	if opts.LagTimeout == 0 {
+		opts.LagTimeout = 2 * time.Minute
+	}
+	if opts.Rounds == 0 {
+		opts.Rounds = 3
+	}
+	if opts.Shown == 0 {
+		opts.Shown = 10
+	}
+	want := map[string]bool{}
+	for _, n := range opts.Pipelines {
+		want[n] = true
+	}
+	var pipes []*planner.Pipeline
+	for _, p := range plan.Pipelines {
+		if len(want) > 0 && !want[p.Name] {
+			continue
+		}
+		delete(want, p.Name)
+		if p.Target.Mode != connectors.ModeUpsert {
+			if len(opts.Pipelines) > 0 {
+				return nil, fmt.Errorf("pipeline %s: verify compares upsert pipelines only (this one is %s)", p.Name, p.Target.Mode)
+			}
+			continue
+		}
+		if p.Snapshot == connectors.SnapshotNever {
+			// Its target holds the changes since it started, not the table.
+			if len(opts.Pipelines) > 0 {
+				return nil, fmt.Errorf("pipeline %s: SNAPSHOT never: its target holds only the changes since it started, not a copy of the source to verify", p.Name)
+			}
+			continue
+		}
+		pipes = append(pipes, p)
+	}
+	if len(want) > 0 {
+		var names []string
+		for n := range want {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, fmt.Errorf("no pipeline named %q in the file", names[0])
+	}
+	if len(pipes) == 0 {
+		return nil, errors.New("no upsert pipeline to verify")
+	}
+	var out []*VerifyResult
+	for _, p := range pipes {
+		v, err := newVerifier(ctx, plan, p, opts)
+		if err != nil {
+			return out, err
+		}
+		res, err := v.run(ctx)
+		v.close()
+		if err != nil {
+			return out, fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// verifier checks one pipeline.
+type verifier struct {
+	p     *planner.Pipeline
+	decl  *planner.SourceDecl
+	sinkD *planner.SinkDecl
+	opts  VerifyOptions
+	src   connectors.Source
+	pos   connectors.PositionSource
+	sink  connectors.Sink
+	vt    connectors.VerifyTarget
+	pr    *pipeRun
+}
+
+func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*verifier, error) {
+	v := &verifier{p: p, opts: opts}
+	for _, d := range plan.Sources {
+		if d.Name == p.Source {
+			v.decl = d
+		}
+	}
+	for _, d := range plan.Sinks {
+		if d.Name == p.Sink {
+			v.sinkD = d
+		}
+	}
+	if v.decl == nil || v.sinkD == nil {
+		return nil, fmt.Errorf("pipeline %s: source or sink not declared", p.Name)
+	}
+	var err error
+	if v.src, err = connectors.NewSource(v.decl.Kind, v.decl.Name, v.decl.DSN, v.decl.Options); err != nil {
+		return nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+	}
+	v.pos, _ = v.src.(connectors.PositionSource)
+	if v.sink, err = connectors.NewSink(v.sinkD.Kind, v.sinkD.Name, v.sinkD.DSN, v.sinkD.Options); err != nil {
+		v.close()
+		return nil, fmt.Errorf("sink %s: %w", v.sinkD.Name, err)
+	}
+	vs, ok := v.sink.(connectors.VerifySink)
+	if !ok {
+		v.close()
+		return nil, fmt.Errorf("pipeline %s: sink %s (%s) cannot be read back; verify compares ClickHouse targets", p.Name, v.sinkD.Name, v.sinkD.Kind)
+	}
+	if v.vt, err = vs.OpenVerify(ctx, p.Target); err != nil {
+		v.close()
+		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	v.pr = &pipeRun{p: p, tables: map[string]*tableRun{}, stats: NewStats().pipeline(p.Name, p.Source), alloc: opts.Alloc, log: opts.Log}
+	for _, t := range p.Tables {
+		tr, err := newTableRun(p, t, opts.Alloc)
+		if err != nil {
+			v.close()
+			return nil, err
+		}
+		v.pr.tables[t.Ref.String()] = tr
+	}
+	return v, nil
+}
+
+func (v *verifier) close() {
+	if v.vt != nil {
+		v.vt.Close()
+	}
+	if v.sink != nil {
+		v.sink.Close()
+	}
+	if v.src != nil {
+		v.src.Close()
+	}
+}
+
+// srcRow is what a re-check keeps of a row: its hash and its text.
+type srcRow struct {
+	hash uint64
+	text string
+}
+
+// bucket is what the full pass keeps per key hash: the XOR of the hashes
+// of the rows whose key has that hash (one row, but for a 64-bit
+// collision), and the source chunk it was read in.
+type bucket struct {
+	hash  uint64
+	chunk int32
+}
+
+// keyHash is the hash a key text is bucketed by.
+func keyHash(key string) uint64 { return xxhash.Sum64String(key) }
+
+// sourcePass reads the pipeline's tables through its program, calling add
+// with the key text, row text and chunk of every output row. each, when
+// set, sees every output batch with the key of each of its rows. It
+// returns the number of chunks and the source position at the end of the
+// read.
+func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chunk int32), each func(b *exec.Batch, rowKeys []string) error) (int, []byte, error) {
+	req := connectors.StreamRequest{Once: true, Before: v.p.NeedBefore, Options: map[string]any{}, Instance: "etlq-verify"}
+	for k, val := range v.p.Options {
+		req.Options[k] = val
+	}
+	for _, t := range v.p.Tables {
+		req.Tables = append(req.Tables, connectors.StreamTable{Ref: t.Ref, Snapshot: connectors.SnapshotOnly})
+	}
+	stream, err := v.src.Open(ctx, req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+	}
+	defer stream.Close()
+	chunks := 0
+	var read int64
+	for {
+		b, err := stream.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+		}
+		if b.Record == nil || b.NumRows() == 0 {
+			b.Release()
+			continue
+		}
+		chunk := int32(chunks)
+		chunks++
+		read += int64(b.NumRows())
+		out, err := v.pr.process(ctx, b)
+		b.Release()
+		if err != nil {
+			return 0, nil, err
+		}
+		if out == nil {
+			continue
+		}
+		var rowKeys []string
+		err = v.vt.BatchRows(out, func(key, row string) error {
+			if each != nil {
+				rowKeys = append(rowKeys, key)
+			}
+			if add != nil {
+				add(key, row, chunk)
+			}
+			return nil
+		})
+		if err == nil && each != nil {
+			err = each(out, rowKeys)
+		}
+		out.Release()
+		if err != nil {
+			return 0, nil, err
+		}
+		if v.opts.Progress != nil {
+			v.opts.Progress(v.p.Name, read)
+		}
+	}
+	var at []byte
+	if v.pos != nil {
+		if at, err = v.pos.CurrentMark(ctx); err != nil {
+			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+		}
+	}
+	return chunks, at, nil
+}
+
+// targetPass reads the target's live rows.
+func (v *verifier) targetPass(ctx context.Context, add func(key, row string)) error {
+	return v.vt.LiveRows(ctx, func(key, row string) error {
+		add(key, row)
+		return nil
+	})
+}
+
+// recheckPass reads both sides' rows of the keys whose hash is in keys,
+// with their texts: the source first, then (after wait, given the source
+// position of the read) the target. It returns why the wait failed, if it
+// did.
+func (v *verifier) recheckPass(ctx context.Context, keys map[uint64]bool) (src, tgt map[string]srcRow, why string, err error) {
+	src, tgt = map[string]srcRow{}, map[string]srcRow{}
+	_, at, err := v.sourcePass(ctx, func(key, row string, _ int32) {
+		if keys[keyHash(key)] {
+			src[key] = srcRow{hash: xxhash.Sum64String(row), text: row}
+		}
+	}, nil)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if why, err = v.waitApplied(ctx, at); err != nil {
+		return nil, nil, "", err
+	}
+	err = v.targetPass(ctx, func(key, row string) {
+		if keys[keyHash(key)] {
+			tgt[key] = srcRow{hash: xxhash.Sum64String(row), text: row}
+		}
+	})
+	return src, tgt, why, err
+}
+
+// diffKeys returns the keys whose rows differ between src and tgt.
+func diffKeys(src, tgt map[string]srcRow) map[string]bool {
+	d := map[string]bool{}
+	for k, s := range src {
+		if t, ok := tgt[k]; !ok || t.hash != s.hash {
+			d[k] = true
+		}
+	}
+	for k := range tgt {
+		if _, ok := src[k]; !ok {
+			d[k] = true
+		}
+	}
+	return d
+}
+
+// waitApplied waits until the pipeline's checkpoint has reached at. It
+// returns "" when it has, else why the differences stay unconfirmed.
+func (v *verifier) waitApplied(ctx context.Context, at []byte) (string, error) {
+	if v.p.Snapshot == connectors.SnapshotOnly {
+		// It applies nothing after its scan: what differs now stays so.
+		return "", nil
+	}
+	if v.pos == nil || at == nil {
+		return "the source cannot tell its position", nil
+	}
+	if v.opts.StateDir == "" {
+		return "no state directory to read the pipeline's checkpoint from", nil
+	}
+	store := &Store{Dir: v.opts.StateDir}
+	deadline := time.Now().Add(v.opts.LagTimeout)
+	for {
+		st, err := store.Load(v.decl.Name)
+		if err != nil {
+			return "", err
+		}
+		if st != nil && len(st.Mark) > 0 {
+			ok, err := v.pos.MarkReached(st.Mark, at)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return "", nil
+			}
+		}
+		if time.Now().After(deadline) {
+			where := "no checkpoint"
+			if st != nil {
+				where = "checkpoint " + markText(st.Mark)
+			}
+			return fmt.Sprintf("the pipeline has not applied past the source position %s within %s (%s in %s): is etlq apply running?",
+				markText(at), v.opts.LagTimeout, where, v.opts.StateDir), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// markText shows a binlog mark state as file:pos.
+func markText(m []byte) string {
+	var s struct {
+		File string `json:"file"`
+		Pos  uint64 `json:"pos"`
+	}
+	if json.Unmarshal(m, &s) != nil {
+		return string(m)
+	}
+	if s.File == "" {
+		return "no binlog position"
+	}
+	return fmt.Sprintf("%s:%d", s.File, s.Pos)
+}

@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// run verifies the pipeline's target, repairs it when asked and verifies
+// it again.
+func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
+	start := time.Now()
+	res, diff, err := v.check(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" {
+		n, err := v.repair(ctx, diff)
+		if err != nil {
+			return nil, fmt.Errorf("repair: %w", err)
+		}
+		v.opts.Log.Info("repaired", "pipeline", v.p.Name, "keys", n)
+		again, _, err := v.check(ctx)
+		if err != nil {
+			return nil, err
+		}
+		again.Repaired = n
+		res = again
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// check is one full comparison followed by the re-checks of the keys that
+// differ. It returns the confirmed differing keys.
+func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, error) {
+	res := &VerifyResult{Pipeline: v.p.Name, Target: v.p.Target.Name, Tables: len(v.p.Tables)}
+	// The first pass reads both sides at once (the source through the
+	// program in this goroutine, the target in another) and keeps a hash
+	// per key only.
+	tgtB := map[uint64]uint64{}
+	var targetRows int64
+	var terr error
+	tdone := make(chan struct{})
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(tdone)
+		terr = v.targetPass(tctx, func(key, row string) {
+			targetRows++
+			tgtB[keyHash(key)] ^= xxhash.Sum64String(row)
+		})
+	}()
+	srcB := map[uint64]bucket{}
+	var sourceRows int64
+	chunks, _, err := v.sourcePass(ctx, func(key, row string, chunk int32) {
+		sourceRows++
+		kh := keyHash(key)
+		b := srcB[kh]
+		b.hash ^= xxhash.Sum64String(row)
+		b.chunk = chunk
+		srcB[kh] = b
+	}, nil)
+	if err != nil {
+		cancel()
+		<-tdone
+		return nil, nil, err
+	}
+	<-tdone
+	if terr != nil {
+		return nil, nil, terr
+	}
+	res.SourceRows, res.TargetRows, res.Chunks = sourceRows, targetRows, chunks
+	suspect := map[uint64]bool{}
+	chunkOf := map[uint64]int32{}
+	for kh, b := range srcB {
+		if t, ok := tgtB[kh]; !ok || t != b.hash {
+			suspect[kh] = true
+			chunkOf[kh] = b.chunk
+		}
+	}
+	for kh := range tgtB {
+		if _, ok := srcB[kh]; !ok {
+			suspect[kh] = true
+		}
+	}
+	srcB, tgtB = nil, nil
+	res.Rechecked = len(suspect)
+	// Re-check: read the suspect keys again, wait for the pipeline to
+	// apply past the source position of that read, read the target.
+	var src, tgt map[string]srcRow
+	diff := map[string]bool{}
+	for round := 0; round < v.opts.Rounds && len(suspect) > 0; round++ {
+		s, t, why, err := v.recheckPass(ctx, suspect)
+		if err != nil {
+			return nil, nil, err
+		}
+		src, tgt = s, t
+		diff = diffKeys(src, tgt)
+		next := map[uint64]bool{}
+		for k := range diff {
+			next[keyHash(k)] = true
+		}
+		if why != "" {
+			res.Unconfirmed = why
+			break
+		}
+		stable := len(next) == len(suspect)
+		suspect = next
+		if stable {
+			break // the same keys differ with the pipeline past the read
+		}
+	}
+	chunksDiffering := map[int32]bool{}
+	var keys []string
+	for k := range diff {
+		keys = append(keys, k)
+		s, inSrc := src[k]
+		t, inTgt := tgt[k]
+		switch {
+		case inSrc && !inTgt:
+			res.Missing++
+		case inTgt && !inSrc:
+			res.Extra++
+		default:
+			res.Changed++
+		}
+		if inSrc {
+			if c, ok := chunkOf[keyHash(k)]; ok {
+				chunksDiffering[c] = true
+			}
+		}
+		_, _ = s, t
+	}
+	res.Differing = len(chunksDiffering)
+	sort.Strings(keys)
+	for _, k := range keys {
+		if len(res.Diffs) == v.opts.Shown {
+			break
+		}
+		res.Diffs = append(res.Diffs, VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text})
+	}
+	return res, diff, nil
+}
+
+// repair writes the source's current rows of the differing keys, and
+// tombstones for the keys only the target holds, with a _version one above
+// the largest the target holds (docs/verify.md says why that is safe next
+// to the running pipeline). It returns the number of keys written.
+func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error) {
+	maxV, err := v.vt.MaxVersion(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ver := maxV + 1
+	w, err := v.sink.Open(ctx, v.p.Target)
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	written := map[string]bool{}
+	var mu sync.Mutex
+	var werr error
+	_, _, err = v.sourcePass(ctx, nil, func(b *exec.Batch, rowKeys []string) error {
+		var idx []int
+		for i, k := range rowKeys {
+			if diff[k] {
+				idx = append(idx, i)
+				written[k] = true
+			}
+		}
+		if len(idx) == 0 {
+			return nil
+		}
+		rec, err := takeRows(v.opts.Alloc, b.Record, idx)
+		if err != nil {
+			return err
+		}
+		rec = withVersion(v.opts.Alloc, rec, ver)
+		return w.Write(ctx, &exec.Batch{Record: rec, DB: b.DB, Table: b.Table}, func(err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && werr == nil {
+				werr = err
+			}
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := w.Flush(ctx); err != nil {
+		return 0, err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if werr != nil {
+		return 0, werr
+	}
+	gone := map[string]bool{}
+	for k := range diff {
+		if !written[k] {
+			gone[k] = true
+		}
+	}
+	n, err := v.vt.Tombstone(ctx, gone, ver)
+	if err != nil {
+		return 0, err
+	}
+	return len(written) + n, nil
+}
+
+// withVersion returns rec with every row's __version set to ver (rec is
+// released).
+func withVersion(mem interface {
+	Allocate(int) []byte
+	Reallocate(int, []byte) []byte
+	Free([]byte)
+}, rec arrow.RecordBatch, ver uint64) arrow.RecordBatch {
+	defer rec.Release()
+	idx := rec.Schema().FieldIndices(exec.SysVersion)
+	cols := make([]arrow.Array, rec.NumCols())
+	for i := range cols {
+		cols[i] = rec.Column(i)
+	}
+	var fresh arrow.Array
+	if len(idx) > 0 {
+		bld := array.NewUint64Builder(mem)
+		for range rec.NumRows() {
+			bld.Append(ver)
+		}
+		fresh = bld.NewArray()
+		defer fresh.Release()
+		cols[idx[0]] = fresh
+	}
+	return array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+}
