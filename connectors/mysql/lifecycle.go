@@ -199,6 +199,12 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 			return nil
 		}
 	}
+	// Every column is new to the stream's targets: one a target lacks is
+	// added there, not taken for a column dropped outside etlq.
+	t = t.clone()
+	for _, c := range t.Cols {
+		c.Added = true
+	}
 	ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t}
 	st.tablesMu.Lock()
 	st.tables = append(st.tables, ts)

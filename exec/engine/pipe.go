@@ -191,6 +191,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if !sameLayout(b.Record.Schema(), tr.plan.Input) {
 		// The source table changed (schema_changes = 'evolve'): plan this
 		// table again for its new columns.
+		sig := outputSig(pr.p)
 		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
@@ -199,6 +200,12 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			return nil, err
 		}
 		pr.tables[b.DB+"."+b.Table] = tr
+		if outputSig(pr.p) != sig {
+			// Shards matched by name: the others follow the new union.
+			if err := pr.realign(ctx, b.DB+"."+b.Table); err != nil {
+				return nil, err
+			}
+		}
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
