@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -73,12 +74,40 @@ func lifeSteps(db, q string) []lifeStep {
 // it empties or removes (truncate changes, tables leaving), then the
 // schema history of the tables that stay (ddl), then the tables that join.
 func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
+	if schemaNeutral(q) {
+		return nil
+	}
 	steps := lifeSteps(schema, q)
 	r.leaves(steps, at)
 	if err := r.ddl(schema, q, at); err != nil {
 		return err
 	}
 	return r.joins(steps, at)
+}
+
+// schemaNeutral reports whether q creates, changes or drops a trigger, a
+// view, a stored routine, an event or an account: no table's columns
+// change, even when its text names a table (a trigger's ON t, its body).
+// pt-online-schema-change creates triggers on the table it copies.
+func schemaNeutral(q string) bool {
+	toks := sqlTokens(q)
+	if len(toks) == 0 {
+		return false
+	}
+	switch strings.ToLower(toks[0]) {
+	case "create", "drop", "alter":
+	default:
+		return false
+	}
+	for _, tk := range toks[1:min(len(toks), 16)] {
+		switch strings.ToLower(tk) {
+		case "table", "index", "database", "schema", "(":
+			return false
+		case "trigger", "view", "procedure", "function", "event", "user", "role", "server":
+			return true
+		}
+	}
+	return false
 }
 
 // leaves queues the truncate changes and makes the dropped and renamed
@@ -119,6 +148,12 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
 			continue
 		}
 		if s.kind == lifeRename {
+			if connectors.HelperTable(s.from.Table) {
+				// gh-ost's or pt-online-schema-change's cut-over: the
+				// tool's copy, whose rows etlq did not follow, takes the
+				// table's name. Its rows are read again.
+				st.log.Info("online schema change cut-over: the new table is snapshotted (the tool's copy was not followed)", "table", s.to.String(), "from", s.from.String(), "position", at.String())
+			}
 			var t *table
 			if s.fromSchema != nil && s.fromSchema.Stale == "" {
 				t = s.fromSchema.clone()

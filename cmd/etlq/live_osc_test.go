@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// oscTable creates db.t with n rows and a pipeline file reading it into a
+// ClickHouse upsert table and, for a pattern over the database, into
+// another; it starts etlq on it and waits for the snapshot.
+func oscSetup(t *testing.T, myDSN string) (*scratch, *liveApply) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t "+liveTableDef)
+	seed(t, my, db+".t", 3000)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t;
+CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse dw.%[3]s.all_tables KEY (_table, id);
+`, myDSN, chDSN, db, testServerID()))
+	a := startApply(t, state, file)
+	myQ, chQ := oscQueries(db, false)
+	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	return s, a
+}
+
+// oscQueries compares db.t with its target (and, with c, the new column).
+func oscQueries(db string, c bool) (string, string) {
+	myC, chC := "", ""
+	if c {
+		myC, chC = ", c", ", toString(c)"
+	}
+	return fmt.Sprintf("SELECT id, status, CAST(amount * 100 AS SIGNED)%s FROM %s.t ORDER BY id", myC, db),
+		fmt.Sprintf("SELECT toString(id), status, toString(toInt64(amount * 100))%s FROM %s.t_current ORDER BY id", chC, db)
+}
+
+// oscCheck waits until both targets equal db.t with its new column c, and
+// checks that no helper table reached ClickHouse and the log says how the
+// cut-over was handled.
+func oscCheck(t *testing.T, s *scratch, a *liveApply, helpers ...string) {
+	t.Helper()
+	db := s.db
+	myQ, chQ := oscQueries(db, true)
+	a.waitSame(t, s.my, s.ch, myQ, chQ, 120*time.Second)
+	a.waitSame(t, s.my, s.ch,
+		fmt.Sprintf("SELECT 't', id, status, CAST(amount * 100 AS SIGNED), c FROM %s.t ORDER BY id", db),
+		fmt.Sprintf("SELECT _table, toString(id), status, toString(toInt64(amount * 100)), toString(c) FROM %s.all_tables_current ORDER BY _table, id", db), 60*time.Second)
+	out := a.stop(t)
+	for _, h := range helpers {
+		if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.all_tables WHERE _table = '%s'", db, h)); err != nil || n != 0 {
+			t.Errorf("%d rows of helper table %s reached the target (%v)", n, h, err)
+		}
+		if n, _ := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name = '%s'", db, h)); n != 0 {
+			t.Errorf("a target table %s was created", h)
+		}
+	}
+	if !strings.Contains(out, "online schema change cut-over") {
+		t.Errorf("the log does not say how the cut-over was handled:\n%s", out)
+	}
+}
+
+// TestPtOnlineSchemaChange: a real pt-online-schema-change run (ADD COLUMN
+// c with a default) on a table a writer keeps changing, while etlq streams
+// it by name and under a pattern. After the cut-over (RENAME TABLE t TO
+// _t_old, _t_new TO t) both targets equal the table, every row with c, and
+// the tool's tables never reach a target.
+func TestPtOnlineSchemaChange(t *testing.T) {
+	onBothServers(t, testPtOnlineSchemaChange)
+}
+
+func testPtOnlineSchemaChange(t *testing.T, myDSN string) {
+	if _, err := exec.LookPath("pt-online-schema-change"); err != nil {
+		t.Fatalf("pt-online-schema-change is not installed (apt-get install percona-toolkit; scripts/services up installs it): %v", err)
+	}
+	s, a := oscSetup(t, myDSN)
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(cfg.Addr, ":")
+	w := startChurn(t, myDSN, s.db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+	dsn := fmt.Sprintf("h=%s,P=%s,u=%s,D=%s,t=t", host, port, cfg.User, s.db)
+	if cfg.Password != "" {
+		dsn += ",p=" + cfg.Password
+	}
+	cmd := exec.Command("pt-online-schema-change", "--alter", "ADD COLUMN c INT NOT NULL DEFAULT 5",
+		"--execute", "--chunk-size", "300", "--recursion-method", "none", "--no-check-unique-key-change",
+		"--set-vars", "lock_wait_timeout=30", dsn)
+	out, err := cmd.CombinedOutput()
+	w.halt()
+	if err != nil {
+		t.Fatalf("pt-online-schema-change: %v\n%s", err, out)
+	}
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	myExec(t, s.my, "UPDATE "+s.db+".t SET c = id WHERE id % 10 = 0")
+	oscCheck(t, s, a, "_t_new", "_t_old")
+}
