@@ -105,3 +105,76 @@ func testPtOnlineSchemaChange(t *testing.T, myDSN string) {
 	myExec(t, s.my, "UPDATE "+s.db+".t SET c = id WHERE id % 10 = 0")
 	oscCheck(t, s, a, "_t_new", "_t_old")
 }
+
+// TestGhostCutOver: gh-ost's statement sequence, replayed in SQL (gh-ost
+// itself is not installable here), on a table a writer keeps changing
+// while etlq streams it by name and under a pattern: the ghost table
+// _t_gho (created LIKE t, altered, filled by chunked INSERT IGNORE … SELECT
+// and by the changes gh-ost applies from the binlog), the changelog table
+// _t_ghc, and the atomic cut-over — the sentry table _t_del created, t and
+// _t_del locked, RENAME TABLE t TO _t_del, _t_gho TO t waiting, the sentry
+// dropped, the lock released. The targets end equal to t, every row with
+// the new column, and no helper table reaches them.
+func TestGhostCutOver(t *testing.T) {
+	onBothServers(t, testGhostCutOver)
+}
+
+func testGhostCutOver(t *testing.T, myDSN string) {
+	s, a := oscSetup(t, myDSN)
+	db, my := s.db, s.my
+	w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+	myExec(t, my,
+		"CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
+		"ALTER TABLE "+db+"._t_gho ADD COLUMN c INT NOT NULL DEFAULT 5",
+		"CREATE TABLE "+db+"._t_ghc (id bigint auto_increment, last_update timestamp not null DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, hint varchar(64) charset ascii not null, value varchar(4096) charset ascii not null, primary key(id), unique key hint_uidx(hint)) auto_increment=256",
+		"INSERT INTO "+db+"._t_ghc (id, hint, value) VALUES (2, 'state', 'GhostTableMigrated') ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
+	)
+	// The row copy, chunk by chunk, while the writer goes on.
+	for lo := 1; lo <= 3000; lo += 500 {
+		myExec(t, my, fmt.Sprintf("INSERT IGNORE INTO %[1]s._t_gho (id, status, amount) (SELECT id, status, amount FROM %[1]s.t FORCE INDEX (PRIMARY) WHERE id >= %[2]d AND id <= %[3]d LOCK IN SHARE MODE)", db, lo, lo+499),
+			fmt.Sprintf("INSERT INTO %s._t_ghc (id, hint, value) VALUES (1, 'heartbeat', NOW()) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)", db))
+	}
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	// What gh-ost applies from the binlog until it is caught up: the
+	// writer's changes, as row-by-row REPLACE and DELETE on the ghost.
+	myExec(t, my,
+		"REPLACE INTO "+db+"._t_gho (id, status, amount, c) SELECT t.id, t.status, t.amount, COALESCE(g.c, 5) FROM "+db+".t t LEFT JOIN "+db+"._t_gho g ON g.id = t.id",
+		"DELETE FROM "+db+"._t_gho WHERE id NOT IN (SELECT id FROM "+db+".t)",
+		"UPDATE "+db+"._t_gho SET c = id WHERE id % 10 = 0",
+	)
+
+	// The cut-over.
+	myExec(t, my, "CREATE TABLE "+db+"._t_del (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'")
+	locker := testenv.MySQLConn(t, myDSN)
+	renamer := testenv.MySQLConn(t, myDSN)
+	myExec(t, locker, "SET SESSION lock_wait_timeout = 30", "LOCK TABLES "+db+".t WRITE, "+db+"._t_del WRITE")
+	renamed := make(chan error, 1)
+	go func() {
+		_, err := renamer.Execute("RENAME TABLE " + db + ".t TO " + db + "._t_del, " + db + "._t_gho TO " + db + ".t")
+		renamed <- err
+	}()
+	// gh-ost waits until the RENAME is seen waiting on the lock.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		rows := myRows(t, my, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE "+db+".t TO%'")
+		if len(rows) == 1 && rows[0] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the RENAME did not start waiting on the lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	myExec(t, locker, "DROP TABLE "+db+"._t_del", "UNLOCK TABLES")
+	if err := <-renamed; err != nil {
+		t.Fatalf("cut-over rename: %v", err)
+	}
+	myExec(t, my, "DROP TABLE IF EXISTS "+db+"._t_ghc", "DROP TABLE IF EXISTS "+db+"._t_del")
+
+	// Streaming goes on on the swapped table.
+	myExec(t, my, "UPDATE "+db+".t SET status = 'after', c = c + 1 WHERE id % 9 = 0", "DELETE FROM "+db+".t WHERE id % 13 = 0",
+		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
+	oscCheck(t, s, a, "_t_gho", "_t_ghc", "_t_del")
+}
