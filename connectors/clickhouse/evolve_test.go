@@ -132,6 +132,11 @@ func TestEvolveRefusesColumnDroppedByHand(t *testing.T) {
 	e.exec("DROP TABLE " + quote(e.db) + ".orders_current")
 	e.exec("ALTER TABLE " + quote(e.db) + ".orders DROP COLUMN amount")
 
+	// etlq check says so before anything runs.
+	_, problems, err := e.sink.Plan(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "lacks column(s) amount") || !strings.Contains(problems[0], "re-snapshot") {
+		t.Errorf("plan: %v %q", err, problems)
+	}
 	w2, err := e.sink.Open(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
 	if err != nil {
 		t.Fatal(err)
