@@ -827,6 +827,97 @@ func looksLikeDDL(q string) bool {
 	return false
 }
 
+// ddlOnTable reports whether q, a statement the parser rejects, creates,
+// alters, renames, drops or truncates a table — not a trigger, view,
+// routine, event, index, user or database, whose text may name tables
+// without changing them (a trigger body inserting into one).
+func ddlOnTable(q string) bool {
+	w := ddlWords(q)
+	if len(w) == 0 || w[0].quoted {
+		return false
+	}
+	if strings.EqualFold(w[0].text, "TRUNCATE") {
+		return true
+	}
+	for i, t := range w {
+		if i > 12 || t.quoted {
+			break
+		}
+		switch strings.ToUpper(t.text) {
+		case "TABLE":
+			return true
+		case "TRIGGER", "PROCEDURE", "FUNCTION", "VIEW", "EVENT", "INDEX", "USER", "ROLE", "DATABASE", "SCHEMA",
+			"SEQUENCE", "SERVER", "TABLESPACE", "PACKAGE", "LOGFILE", "AGGREGATE", "SPATIAL", "FULLTEXT", "UNIQUE":
+			return false
+		}
+	}
+	return false
+}
+
+// ddlTargets returns the tables a statement the parser rejects changes, as
+// far as its words tell: the name after TABLE [IF [NOT] EXISTS], further
+// names of DROP and RENAME TABLE, and the new name of ALTER TABLE …
+// RENAME [TO]. A table only referenced (a foreign key, LIKE, a SELECT) is
+// not one.
+func ddlTargets(db, q string) []connectors.TableRef {
+	w := ddlWords(q)
+	name := func(i int) (connectors.TableRef, int, bool) {
+		if i >= len(w) || (!w[i].quoted && !isWordByte(w[i].text[0])) {
+			return connectors.TableRef{}, i, false
+		}
+		if i+2 < len(w) && w[i+1].text == "." {
+			return connectors.TableRef{DB: w[i].text, Table: w[i+2].text}, i + 3, true
+		}
+		return connectors.TableRef{DB: db, Table: w[i].text}, i + 1, true
+	}
+	is := func(i int, kw string) bool { return i < len(w) && !w[i].quoted && strings.EqualFold(w[i].text, kw) }
+	var out []connectors.TableRef
+	first := -1
+	for i := 0; i < len(w) && i < 13; i++ {
+		if is(i, "TABLE") {
+			first = i + 1
+			break
+		}
+	}
+	if first < 0 {
+		if is(0, "TRUNCATE") {
+			first = 1
+		} else {
+			return nil
+		}
+	}
+	for is(first, "IF") || is(first, "NOT") || is(first, "EXISTS") {
+		first++
+	}
+	ref, i, ok := name(first)
+	if !ok {
+		return nil
+	}
+	out = append(out, ref)
+	switch {
+	case is(0, "DROP") || is(0, "RENAME"):
+		for i < len(w) && (w[i].text == "," || is(i, "TO")) {
+			if ref, i, ok = name(i + 1); !ok {
+				break
+			}
+			out = append(out, ref)
+		}
+	case is(0, "ALTER"):
+		for j := i; j < len(w); j++ {
+			if is(j, "RENAME") && !is(j+1, "COLUMN") && !is(j+1, "INDEX") && !is(j+1, "KEY") {
+				k := j + 1
+				if is(k, "TO") || is(k, "AS") {
+					k++
+				}
+				if r, _, ok := name(k); ok {
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // mentionedTables returns the refs among candidates that the words of q
 // name, qualified or not (unqualified names resolve against db). It is how
 // a statement the parser rejects is matched to the stream's tables.
