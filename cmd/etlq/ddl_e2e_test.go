@@ -203,3 +203,42 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 		t.Errorf("no schema change logged:\n%s", out)
 	}
 }
+
+// TestTargetColumnDroppedByHand (issue #12): a column dropped by hand from
+// the ClickHouse table is reported by check and refused by apply, never
+// re-created empty for the rows already there.
+func TestTargetColumnDroppedByHand(t *testing.T) {
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+		myExec(t, my,
+			"CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT, w VARCHAR(10))",
+			"INSERT INTO "+db+".t VALUES (1, 10, 'a'), (2, 20, 'b')")
+		dir := t.TempDir()
+		file := filepath.Join(dir, "p.etl")
+		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t;
+`, myDSN, chDSN, db, db)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		testenv.ClickHouseExec(t, ch, "DROP TABLE "+db+".t_current", "ALTER TABLE "+db+".t DROP COLUMN v")
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 30, 'c')")
+
+		out, _ := runEtlq(t, "check", file)
+		if !strings.Contains(out, "lacks column(s) v") {
+			t.Errorf("check does not report the dropped column:\n%s", out)
+		}
+		out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		if err == nil || !strings.Contains(out, "dropped outside etlq") || !strings.Contains(out, "re-snapshot") {
+			t.Errorf("apply: want a refusal naming the column, got %v:\n%s", err, out)
+		}
+		if rows := chRows(t, ch, fmt.Sprintf("SELECT name FROM system.columns WHERE database = '%s' AND table = 't' AND name = 'v'", db)); len(rows) != 0 {
+			t.Errorf("v re-created in the target")
+		}
+	})
+}
