@@ -110,7 +110,7 @@ func (a *applyCmd) Run(ctx context.Context) error {
 // serveMetrics serves the run's counters in the Prometheus format.
 func serveMetrics(addr string, stats *engine.Stats) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(stats))
+	reg.MustRegister(newCollector(stats), schemaChangeCollector{stats})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)

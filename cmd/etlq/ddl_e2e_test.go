@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -112,7 +115,13 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--metrics-addr", addr, "--progress", "never", file)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -145,6 +154,22 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 	}
 	waitMarker()
 	compare("after DDLs while running")
+	// The pipeline followed the five DDLs (the metric counts each plan
+	// made again; DDLs between two batches may share one).
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `etlq_schema_changes_total{pipeline="p"}`) || strings.Contains(string(body), `etlq_schema_changes_total{pipeline="p"} 0`) {
+		t.Errorf("no schema changes in the metrics:\n%s", body)
+	}
+	// A DDL with no row after it still reaches the target before a
+	// checkpoint passes it: a restart then finds the column there.
+	myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN z INT NOT NULL DEFAULT 9")
+	waitCHCount(t, chDSN, fmt.Sprintf("SELECT count() FROM system.columns WHERE database = '%s' AND table = 't' AND name = 'z'", db), 1, 60*time.Second)
+	time.Sleep(1500 * time.Millisecond) // a checkpoint after the DDL (not asserted)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
@@ -177,4 +202,43 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 	if !strings.Contains(out, "schema change") {
 		t.Errorf("no schema change logged:\n%s", out)
 	}
+}
+
+// TestTargetColumnDroppedByHand (issue #12): a column dropped by hand from
+// the ClickHouse table is reported by check and refused by apply, never
+// re-created empty for the rows already there.
+func TestTargetColumnDroppedByHand(t *testing.T) {
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+		myExec(t, my,
+			"CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT, w VARCHAR(10))",
+			"INSERT INTO "+db+".t VALUES (1, 10, 'a'), (2, 20, 'b')")
+		dir := t.TempDir()
+		file := filepath.Join(dir, "p.etl")
+		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t;
+`, myDSN, chDSN, db, db)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		testenv.ClickHouseExec(t, ch, "DROP TABLE "+db+".t_current", "ALTER TABLE "+db+".t DROP COLUMN v")
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 30, 'c')")
+
+		out, _ := runEtlq(t, "check", file)
+		if !strings.Contains(out, "lacks column(s) v") {
+			t.Errorf("check does not report the dropped column:\n%s", out)
+		}
+		out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		if err == nil || !strings.Contains(out, "dropped outside etlq") || !strings.Contains(out, "re-snapshot") {
+			t.Errorf("apply: want a refusal naming the column, got %v:\n%s", err, out)
+		}
+		if rows := chRows(t, ch, fmt.Sprintf("SELECT name FROM system.columns WHERE database = '%s' AND table = 't' AND name = 'v'", db)); len(rows) != 0 {
+			t.Errorf("v re-created in the target")
+		}
+	})
 }

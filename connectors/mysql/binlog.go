@@ -754,6 +754,11 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 			delete(r.maps, id)
 		}
 	}
+	if st.opts.schemaChanges != "ignore" {
+		// A batch without rows in the new schema, so that sinks follow
+		// the DDL before a checkpoint passes it, rows or not.
+		st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table})
+	}
 	st.log.Info("schema change", "table", ts.key, "position", at.String(), "cause", what, "policy", st.opts.schemaChanges)
 	return nil
 }

@@ -23,20 +23,23 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 	st := r.st
 	changes, err := parseDDL(schema, q)
 	if err != nil {
+		if !ddlOnTable(q) {
+			// A trigger, routine or view: no table's columns change.
+			st.log.Debug("DDL not parsed; it changes no table", "ddl", abbreviate(q, 200), "error", firstLine(err))
+			return nil
+		}
 		var se *ddlSyntaxError
 		if !errors.As(err, &se) {
 			// Parsed, but a column type or definition etlq cannot
 			// take: the tables it names cannot be decoded past it.
 			se = &ddlSyntaxError{Query: q, Err: err}
 		}
-		var refs []connectors.TableRef
-		for _, ts := range st.tables {
-			if ts.mode != connectors.SnapshotOnly && !ts.gone {
-				refs = append(refs, ts.ref)
+		for _, ref := range ddlTargets(schema, q) {
+			for _, ts := range st.tables {
+				if !ts.gone && strings.EqualFold(ts.ref.DB, ref.DB) && strings.EqualFold(ts.ref.Table, ref.Table) {
+					r.markStale(ts, at, q, se.Err)
+				}
 			}
-		}
-		for _, ref := range mentionedTables(schema, q, refs) {
-			r.markStale(st.byRef[ref], at, q, se.Err)
 		}
 		return nil
 	}

@@ -78,21 +78,7 @@ func TestDDLHistoryWhileStopped(t *testing.T) {
 			}
 
 			// Stopped: the DDLs of the issue, and more.
-			run(t, s,
-				"ALTER TABLE "+db+".big ADD COLUMN extra INT DEFAULT 7 FIRST",
-				"INSERT INTO "+db+".big (id, k, v, amount, updated, extra) VALUES (2, 20, 'b', 2.50, '2024-01-02 00:00:00', 70)",
-				"ALTER TABLE "+db+".big DROP COLUMN v",
-				"INSERT INTO "+db+".big (id, k, amount, updated) VALUES (3, 30, 3.50, '2024-01-03 00:00:00')",
-				"ALTER TABLE "+db+".t MODIFY c INT AFTER id",
-				"INSERT INTO "+db+".t (id, a, b, c, note) VALUES (22, 220, 'b22', 2200, 'n22')",
-				"/* moved */ ALTER\nTABLE "+db+".t MODIFY a INT AFTER id",
-				"INSERT INTO "+db+".t (id, a, b, c, note) VALUES (23, 230, 'b23', 2300, 'n23')",
-				"ALTER TABLE `"+db+"`.`t` RENAME COLUMN note TO note2, ADD g INT NOT NULL DEFAULT 42",
-				"INSERT INTO "+db+".t (id, a, b, c, note2) VALUES (24, 240, 'b24', 2400, 'n24')",
-				"ALTER TABLE "+db+".t MODIFY c BIGINT, CHANGE b bb VARCHAR(20) FIRST",
-				"INSERT INTO "+db+".t (id, a, bb, c, note2, g) VALUES (25, 250, 'b25', 25000000000, 'n25', 5)",
-				"UPDATE "+db+".big SET k = 11 WHERE id = 1",
-			)
+			run(t, s, ddlScript(db)...)
 			rows, mark2, err := openDrain(t, src, refs, mark)
 			if err != nil {
 				t.Fatal(err)
@@ -100,29 +86,7 @@ func TestDDLHistoryWhileStopped(t *testing.T) {
 			if mark2 == nil {
 				t.Fatal("no mark after resume")
 			}
-			check := func(tbl, id string, want map[string]string) {
-				t.Helper()
-				r := rowByID(rows, tbl, id)
-				if r == nil {
-					t.Errorf("%s id %s: no row in %v", tbl, id, rows)
-					return
-				}
-				for k, v := range want {
-					if r[k] != v {
-						t.Errorf("%s id %s: %s = %q, want %q (row %v)", tbl, id, k, r[k], v, r)
-					}
-				}
-			}
-			check("big", "2", map[string]string{"extra": "70", "k": "20", "v": "b", "amount": "2.5"})
-			check("big", "3", map[string]string{"extra": "7", "k": "30", "amount": "3.5"})
-			if _, has := rowByID(rows, "big", "3")["v"]; has {
-				t.Errorf("big row 3 still has the dropped column v")
-			}
-			check("big", "1", map[string]string{"extra": "7", "k": "11"})
-			check("t", "22", map[string]string{"a": "220", "b": "b22", "c": "2200", "note": "n22"})
-			check("t", "23", map[string]string{"a": "230", "b": "b23", "c": "2300", "note": "n23"})
-			check("t", "24", map[string]string{"a": "240", "b": "b24", "c": "2400", "note2": "n24", "g": "42"})
-			check("t", "25", map[string]string{"a": "250", "bb": "b25", "c": "25000000000", "note2": "n25", "g": "5"})
+			checkDDLRows(t, rows)
 
 			// The history in the checkpoint is the one at its position.
 			var ms markState
@@ -147,6 +111,86 @@ func TestDDLHistoryWhileStopped(t *testing.T) {
 			if err != nil || len(rows2) != len(rows) {
 				t.Fatalf("second replay: %d rows (want %d), %v", len(rows2), len(rows), err)
 			}
+		})
+	}
+}
+
+// ddlScript is the issue's DDLs on db.big and db.t, with rows between.
+func ddlScript(db string) []string {
+	return []string{
+		"ALTER TABLE " + db + ".big ADD COLUMN extra INT DEFAULT 7 FIRST",
+		"INSERT INTO " + db + ".big (id, k, v, amount, updated, extra) VALUES (2, 20, 'b', 2.50, '2024-01-02 00:00:00', 70)",
+		"ALTER TABLE " + db + ".big DROP COLUMN v",
+		"INSERT INTO " + db + ".big (id, k, amount, updated) VALUES (3, 30, 3.50, '2024-01-03 00:00:00')",
+		"ALTER TABLE " + db + ".t MODIFY c INT AFTER id",
+		"INSERT INTO " + db + ".t (id, a, b, c, note) VALUES (22, 220, 'b22', 2200, 'n22')",
+		"/* moved */ ALTER\nTABLE " + db + ".t MODIFY a INT AFTER id",
+		"INSERT INTO " + db + ".t (id, a, b, c, note) VALUES (23, 230, 'b23', 2300, 'n23')",
+		"ALTER TABLE `" + db + "`.`t` RENAME COLUMN note TO note2, ADD g INT NOT NULL DEFAULT 42",
+		"INSERT INTO " + db + ".t (id, a, b, c, note2) VALUES (24, 240, 'b24', 2400, 'n24')",
+		"ALTER TABLE " + db + ".t MODIFY c BIGINT, CHANGE b bb VARCHAR(20) FIRST",
+		"INSERT INTO " + db + ".t (id, a, bb, c, note2, g) VALUES (25, 250, 'b25', 25000000000, 'n25', 5)",
+		"UPDATE " + db + ".big SET k = 11 WHERE id = 1",
+	}
+}
+
+// checkDDLRows checks the rows ddlScript wrote, each decoded with the
+// schema of its position.
+func checkDDLRows(t *testing.T, rows []row) {
+	t.Helper()
+	check := func(tbl, id string, want map[string]string) {
+		t.Helper()
+		r := rowByID(rows, tbl, id)
+		if r == nil {
+			t.Errorf("%s id %s: no row in %v", tbl, id, rows)
+			return
+		}
+		for k, v := range want {
+			if r[k] != v {
+				t.Errorf("%s id %s: %s = %q, want %q (row %v)", tbl, id, k, r[k], v, r)
+			}
+		}
+	}
+	check("big", "2", map[string]string{"extra": "70", "k": "20", "v": "b", "amount": "2.5"})
+	check("big", "3", map[string]string{"extra": "7", "k": "30", "amount": "3.5"})
+	if _, has := rowByID(rows, "big", "3")["v"]; has {
+		t.Errorf("big row 3 still has the dropped column v")
+	}
+	check("big", "1", map[string]string{"extra": "7", "k": "11"})
+	check("t", "22", map[string]string{"a": "220", "b": "b22", "c": "2200", "note": "n22"})
+	check("t", "23", map[string]string{"a": "230", "b": "b23", "c": "2300", "note": "n23"})
+	check("t", "24", map[string]string{"a": "240", "b": "b24", "c": "2400", "note2": "n24", "g": "42"})
+	check("t", "25", map[string]string{"a": "250", "bb": "b25", "c": "25000000000", "note2": "n25", "g": "5"})
+
+}
+
+// TestDDLHistoryWhileBehind: the same DDLs made while a stream is open but
+// behind (its events not read yet): each DDL is applied when the reader
+// reaches it, not as the table is by then.
+func TestDDLHistoryWhileBehind(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".big (id INT PRIMARY KEY, k INT, v VARCHAR(10), amount DECIMAL(10,2), updated DATETIME)",
+				"INSERT INTO "+db+".big VALUES (1, 10, 'a', 1.50, '2024-01-01 00:00:00')",
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, a INT, b VARCHAR(10), c INT, note VARCHAR(10))",
+				"INSERT INTO "+db+".t VALUES (1, 10, 'b1', 100, 'n1')")
+			src := newSrc(t, s, nil)
+			req := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "big"}}, {Ref: connectors.TableRef{DB: db, Table: "t"}}}}
+			st, err := src.OpenWithAllocator(context.Background(), req, checkedMem(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rows, _ := drain(t, st, 30*time.Second, func(r []row) bool { return len(r) >= 2 })
+			if len(rows) != 2 {
+				t.Fatalf("snapshot: %v", rows)
+			}
+			run(t, s, ddlScript(db)...)
+			rows, _ = drain(t, st, 30*time.Second, func(r []row) bool {
+				return rowByID(r, "big", "1") != nil && rowByID(r, "t", "25") != nil
+			})
+			checkDDLRows(t, rows)
 		})
 	}
 }

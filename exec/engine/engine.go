@@ -339,7 +339,7 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		}
 		r.tracker.seal(seq)
 	}()
-	if b.Record == nil || b.NumRows() == 0 {
+	if b.Record == nil {
 		return nil
 	}
 	if _, known := r.routes[b.DB+"."+b.Table]; !known {
@@ -356,6 +356,9 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 				return err
 			}
 			continue
+		}
+		if b.NumRows() == 0 && !pr.schemaChanged(b) {
+			continue // a position-only batch
 		}
 		out, err := pr.process(ctx, b)
 		if err != nil {

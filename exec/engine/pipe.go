@@ -113,6 +113,14 @@ func sameLayout(a, b *arrow.Schema) bool {
 	return true
 }
 
+// schemaChanged reports whether b's table has another layout than the one
+// the pipeline planned it with: a DDL the source announces with a batch
+// without rows.
+func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
+	tr := pr.tables[b.DB+"."+b.Table]
+	return tr != nil && !sameLayout(b.Record.Schema(), tr.plan.Input)
+}
+
 // tableSchemaOf recovers a table's schema from the layout of its batches:
 // the table columns come first, then as many before.* columns, then the six
 // metadata columns.
@@ -188,7 +196,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if tr == nil {
 		return nil, nil
 	}
+	replanned := false
 	if !sameLayout(b.Record.Schema(), tr.plan.Input) {
+		replanned = true
 		// The source table changed (schema_changes = 'evolve'): plan this
 		// table again for its new columns.
 		sig := outputSig(pr.p)
@@ -206,6 +216,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 				return nil, err
 			}
 		}
+		pr.stats.SchemaChanges.Add(1)
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
@@ -275,7 +286,9 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			}
 		}
 	}
-	if len(rows) == 0 {
+	if len(rows) == 0 && !replanned {
+		// (A batch without rows under a new schema still goes out: the
+		// sink follows the source's DDL before any checkpoint passes it.)
 		return nil, nil
 	}
 

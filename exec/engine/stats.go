@@ -24,6 +24,9 @@ type PipelineStats struct {
 	RowErrors   atomic.Int64 // rows that failed a cast or a function
 	DeadLetters atomic.Int64
 	Batches     atomic.Int64 // batches acknowledged by the sink
+	// SchemaChanges counts the source schema changes (DDL) the pipeline
+	// was planned again for.
+	SchemaChanges atomic.Int64
 }
 
 // NewStats returns empty stats.
