@@ -53,6 +53,7 @@ func oscCheck(t *testing.T, s *scratch, a *liveApply, helpers ...string) {
 	a.waitSame(t, s.my, s.ch,
 		fmt.Sprintf("SELECT 't', id, status, CAST(amount * 100 AS SIGNED), c FROM %s.t ORDER BY id", db),
 		fmt.Sprintf("SELECT _table, toString(id), status, toString(toInt64(amount * 100)), toString(c) FROM %s.all_tables_current ORDER BY _table, id", db), 60*time.Second)
+	compareTable(t, s.my, s.ch, db, "t", db, "t", db+".t_current")
 	out := a.stop(t)
 	for _, h := range helpers {
 		if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.all_tables WHERE _table = '%s'", db, h)); err != nil || n != 0 {

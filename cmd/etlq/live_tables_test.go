@@ -76,6 +76,9 @@ CREATE PIPELINE p FROM binlog s.%[3]s.tb_* TRANSFORM _table, * INTO clickhouse d
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
 	}
 	a.waitSame(t, my, ch, patternRows(t, my, db, "tb%"), patternCH(db, "tb_all"), 90*time.Second)
+	for _, tb := range []string{"tb_301", "tb_303", "tb_304", "tb_305"} {
+		compareTable(t, my, ch, db, tb, db, "tb_all", fmt.Sprintf("(SELECT * FROM %s.tb_all_current WHERE _table = '%s')", db, tb))
+	}
 	n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.tb_all WHERE _table LIKE '\\\\_%%'", db))
 	if err != nil || n != 0 {
 		t.Errorf("helper table rows in the target: %d (%v)", n, err)
@@ -151,6 +154,7 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 	}
 	a.waitSame(t, my, ch, tMy, tCH, 60*time.Second)
 	a.waitSame(t, my, ch, patternRows(t, my, db, "sh%"), patternCH(db, "sh_all"), 60*time.Second)
+	compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
 	out := a.stop(t)
 	for _, want := range []string{
 		"msg=\"table left the stream; its rows leave upsert targets\" source=s table=" + db + ".sh_2",
