@@ -442,7 +442,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
 		ts := st.byRef[ref]
-		if ts == nil {
+		if ts == nil && !st.unreadable[ref] {
 			if mode, ok := st.wanted(ref); ok {
 				// A table the stream follows, met without the statement
 				// that brought it (one etlq does not recognize): its

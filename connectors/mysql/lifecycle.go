@@ -78,6 +78,9 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 		return nil
 	}
 	steps := lifeSteps(schema, q)
+	for _, s := range steps {
+		delete(r.st.unreadable, s.to)
+	}
 	r.leaves(steps, at)
 	if err := r.ddl(schema, q, at); err != nil {
 		return err
@@ -231,6 +234,10 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 			// Gone again already (dropped or renamed later in the binlog):
 			// the statements that follow say what became of it.
 			st.log.Warn("table not joined: it cannot be read", "table", ref.String(), "position", at.String(), "cause", why, "error", err.Error())
+			if st.unreadable == nil {
+				st.unreadable = map[connectors.TableRef]bool{}
+			}
+			st.unreadable[ref] = true
 			return nil
 		}
 	}

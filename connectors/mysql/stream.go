@@ -69,6 +69,10 @@ type stream struct {
 	// requested are the tables asked for by name, with their modes: one
 	// that leaves and comes back (re-created, renamed back) joins again.
 	requested map[connectors.TableRef]connectors.SnapshotMode
+	// unreadable are tables that could not join (join could not read
+	// them): their table maps do not try again until a statement names
+	// them.
+	unreadable map[connectors.TableRef]bool
 	// tablesMu guards tables and their gone flags against Progress, which
 	// another goroutine calls while the reader adds tables.
 	tablesMu sync.Mutex
