@@ -179,3 +179,56 @@ func testGhostCutOver(t *testing.T, myDSN string) {
 		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
 	oscCheck(t, s, a, "_t_gho", "_t_ghc", "_t_del")
 }
+
+// TestSwapFollowsSchemaChanges: a table swapped for a copy with another
+// column (an online schema change's cut-over, here in plain SQL) is a
+// schema change to the pipeline: under schema_changes = 'ignore' the
+// target keeps its columns and still equals the table on them; under
+// 'fail' the run stops with an error naming the table.
+func TestSwapFollowsSchemaChanges(t *testing.T) {
+	onBothServers(t, testSwapFollowsSchemaChanges)
+}
+
+func testSwapFollowsSchemaChanges(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	for _, policy := range []string{"ignore", "fail"} {
+		tb := "t_" + policy
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" "+liveTableDef)
+		seed(t, my, db+"."+tb, 300)
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.%[5]s INTO clickhouse dw.%[3]s.%[5]s WITH (schema_changes = '%[6]s');
+`, myDSN, chDSN, db, testServerID(), tb, policy))
+		a := startApply(t, state, file)
+		myQ := fmt.Sprintf("SELECT id, status, CAST(amount * 100 AS SIGNED) FROM %s.%s ORDER BY id", db, tb)
+		chQ := fmt.Sprintf("SELECT toString(id), status, toString(toInt64(amount * 100)) FROM %s.%s_current ORDER BY id", db, tb)
+		a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+		myExec(t, my,
+			fmt.Sprintf("CREATE TABLE %s._%s_new LIKE %s.%s", db, tb, db, tb),
+			fmt.Sprintf("ALTER TABLE %s._%s_new ADD COLUMN c INT NOT NULL DEFAULT 5", db, tb),
+			fmt.Sprintf("INSERT INTO %s._%s_new (id, status, amount) SELECT id, status, amount FROM %s.%s", db, tb, db, tb),
+			fmt.Sprintf("RENAME TABLE %[1]s.%[2]s TO %[1]s._%[2]s_old, %[1]s._%[2]s_new TO %[1]s.%[2]s", db, tb),
+			fmt.Sprintf("UPDATE %s.%s SET amount = 1.23, c = 9 WHERE id = 1", db, tb),
+		)
+		if policy == "fail" {
+			select {
+			case err := <-a.done:
+				if err == nil || !strings.Contains(a.out.String(), "schema_changes = 'fail'") || !strings.Contains(a.out.String(), db+"."+tb) {
+					t.Errorf("under 'fail' the swap must stop the run naming the table: %v\n%s", err, a.out.String())
+				}
+			case <-time.After(60 * time.Second):
+				t.Errorf("under 'fail' the run goes on after the swap:\n%s", a.out.String())
+			}
+			continue
+		}
+		a.waitSame(t, my, ch, myQ, chQ, 60*time.Second)
+		if n, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM system.columns WHERE database = '%s' AND table = '%s' AND name = 'c'", db, tb)); n != 0 {
+			t.Errorf("under 'ignore' the target gained column c")
+		}
+		a.stop(t)
+	}
+}

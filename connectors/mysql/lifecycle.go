@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -248,6 +249,16 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 		c.Added = true
 	}
 	ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t}
+	if old := st.leftOut[ref]; old != nil && !sameColumns(old, t) {
+		// A table of this name left with other columns: to the targets
+		// this is a schema change (an online schema change's cut-over).
+		switch st.opts.schemaChanges {
+		case "fail":
+			return fmt.Errorf("schema change on %s at %s: it was replaced by a table with other columns (%s, schema_changes = 'fail')", ts.key, at, why)
+		case "ignore":
+			ts.out = old
+		}
+	}
 	st.tablesMu.Lock()
 	st.tables = append(st.tables, ts)
 	st.tablesMu.Unlock()
@@ -273,6 +284,10 @@ func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
 	st.tablesMu.Lock()
 	ts.gone = true
 	st.tablesMu.Unlock()
+	if st.leftOut == nil {
+		st.leftOut = map[connectors.TableRef]*table{}
+	}
+	st.leftOut[ts.ref] = ts.out
 	delete(st.byRef, ts.ref)
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {

@@ -69,6 +69,10 @@ type stream struct {
 	// requested are the tables asked for by name, with their modes: one
 	// that leaves and comes back (re-created, renamed back) joins again.
 	requested map[connectors.TableRef]connectors.SnapshotMode
+	// leftOut is the column set batches carried for a table that left the
+	// stream: one of the same name that joins later (an online schema
+	// change's copy) follows schema_changes against it.
+	leftOut map[connectors.TableRef]*table
 	// unreadable are tables that could not join (join could not read
 	// them): their table maps do not try again until a statement names
 	// them.
