@@ -155,8 +155,19 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 	a.waitSame(t, my, ch, tMy, tCH, 60*time.Second)
 	a.waitSame(t, my, ch, patternRows(t, my, db, "sh%"), patternCH(db, "sh_all"), 60*time.Second)
 	compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
+
+	// DROP DATABASE takes every table with it, without a statement each.
+	myExec(t, my, "DROP DATABASE "+db)
+	for _, tb := range []string{"t", "sh_all"} {
+		q := fmt.Sprintf("SELECT count() FROM %s.%s_current", db, tb)
+		a.waitFor(t, q+" after DROP DATABASE", 60*time.Second, func() (bool, string) {
+			n, err := chCount(chDSN, q)
+			return err == nil && n == 0, fmt.Sprintf("%d, %v", n, err)
+		})
+	}
 	out := a.stop(t)
 	for _, want := range []string{
+		"cause=\"database dropped\"",
 		"msg=\"table left the stream; its rows leave upsert targets\" source=s table=" + db + ".sh_2",
 		"msg=\"table joined the stream; snapshotting it\" source=s table=" + db + ".sh_3",
 		"cause=dropped",

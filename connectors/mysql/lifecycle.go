@@ -35,6 +35,10 @@ type lifeStep struct {
 // tables have no binlog rows and are left out.
 func lifeSteps(db, q string) []lifeStep {
 	var out []lifeStep
+	if lc := parseLife(db, q); lc.kind == lifeDropDB {
+		// Its tables go without a statement of their own.
+		return []lifeStep{{kind: lifeDropDB, from: lc.from[0]}}
+	}
 	changes, err := parseDDL(db, q)
 	if err != nil {
 		lc := parseLife(db, q)
@@ -120,6 +124,14 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 	st := r.st
 	for i := range steps {
 		s := &steps[i]
+		if s.kind == lifeDropDB {
+			for ref, ts := range st.byRef {
+				if ref.DB == s.from.DB {
+					r.leave(ts, at, "database dropped")
+				}
+			}
+			continue
+		}
 		ts := st.byRef[s.from]
 		if ts == nil {
 			continue

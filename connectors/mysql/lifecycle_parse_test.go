@@ -30,9 +30,11 @@ func TestParseLife(t *testing.T) {
 		"INSERT INTO t VALUES (1)":                   "none [] []",
 		"DROP VIEW v":                                "none [] []",
 		"create table t2 select * from t":            "create [] [d.t2]",
+		"DROP DATABASE IF EXISTS `x`":                "dropdb [x.] []",
+		"drop schema x":                              "dropdb [x.] []",
 	} {
 		c := parseLife("d", q)
-		got := fmt.Sprintf("%s %v %v", []string{"none", "truncate", "create", "drop", "rename"}[c.kind], refs(c.from), refs(c.to))
+		got := fmt.Sprintf("%s %v %v", []string{"none", "truncate", "create", "drop", "rename", "dropdb"}[c.kind], refs(c.from), refs(c.to))
 		if got != want {
 			t.Errorf("%q: got %s, want %s", q, got, want)
 		}
