@@ -144,6 +144,11 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 	a.waitSame(t, my, ch, tMy, tCH, 60*time.Second) // t is not written by the writer
 	myExec(t, my,
 		"ALTER TABLE "+db+".gone_2 RENAME TO "+db+".sh_2",
+		// Renamed within the pattern, altered in the same statement.
+		"ALTER TABLE "+db+".sh_3 ADD COLUMN x INT NOT NULL DEFAULT 3, RENAME TO "+db+".sh_4",
+		"INSERT INTO "+db+".sh_4 VALUES (7001, 'new', 1.00, 4)",
+		"UPDATE "+db+".sh_4 SET x = 5 WHERE id = 1",
+		"RENAME TABLE "+db+".sh_4 TO "+db+".sh_3",
 		"DROP TABLE "+db+".sh_3",
 		"UPDATE "+db+".t SET amount = 70.00 WHERE id = 7",
 	)

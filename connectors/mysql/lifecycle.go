@@ -25,8 +25,12 @@ type lifeStep struct {
 	from, to connectors.TableRef
 	create   *createTable // lifeCreate, when the DDL parser gave it
 	// fromSchema is the schema of the renamed table when the stream
-	// followed it (set by leaves).
+	// followed it (set by leaves), after alters.
 	fromSchema *table
+	// alters are the ALTER TABLE operations of the same statement on
+	// the renamed table before its RENAME TO (ALTER TABLE t ADD c …,
+	// RENAME TO u).
+	alters []*alterTable
 }
 
 // lifeSteps returns the lifecycle changes of statement q (default database
@@ -56,8 +60,11 @@ func lifeSteps(db, q string) []lifeStep {
 		}
 		return out
 	}
+	alters := map[connectors.TableRef][]*alterTable{}
 	for _, ch := range changes {
 		switch c := ch.(type) {
+		case *alterTable:
+			alters[c.Ref] = append(alters[c.Ref], c)
 		case *truncateTable:
 			out = append(out, lifeStep{kind: lifeTruncate, from: c.Ref})
 		case *dropTable:
@@ -65,7 +72,7 @@ func lifeSteps(db, q string) []lifeStep {
 				out = append(out, lifeStep{kind: lifeDrop, from: c.Ref})
 			}
 		case *renameTable:
-			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To})
+			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To, alters: alters[c.From]})
 		case *createTable:
 			if !c.Temporary {
 				out = append(out, lifeStep{kind: lifeCreate, to: c.Ref, create: c})
@@ -146,6 +153,14 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 			r.leave(ts, at, "dropped")
 		case lifeRename:
 			s.fromSchema = ts.cur
+			for _, a := range s.alters {
+				nt, err := r.applier().alter(s.fromSchema, a)
+				if err != nil {
+					s.fromSchema = nil // read from the server when it joins
+					break
+				}
+				s.fromSchema = nt
+			}
 			r.leave(ts, at, "renamed to "+s.to.String())
 		}
 	}
@@ -172,6 +187,8 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
 			}
 			var t *table
 			if s.fromSchema != nil && s.fromSchema.Stale == "" {
+				// Renamed within what the stream follows: the schema is
+				// known at this position, not only today's.
 				t = s.fromSchema.clone()
 				t.Ref = s.to
 			}
@@ -293,6 +310,7 @@ func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
 	if ts.mode != connectors.SnapshotOnly {
 		r.truncate(ts, at)
 	}
+	st.snap.dropTable(ts)
 	st.tablesMu.Lock()
 	ts.gone = true
 	st.tablesMu.Unlock()

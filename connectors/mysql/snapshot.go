@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -106,6 +107,10 @@ type snapshotter struct {
 	initial []*tableState
 	added   chan *tableState
 	started bool
+	// dropped are tables that left the stream while being snapshotted
+	// (dropTable): their chunks are read to no end and their errors (the
+	// table no longer exists) stop nothing.
+	dropped map[*tableState]bool
 }
 
 func newSnapshotter(st *stream) *snapshotter {
@@ -270,6 +275,9 @@ func (s *snapshotter) plan() {
 			}
 		}
 		if err := s.planTable(&c, ts); err != nil {
+			if s.isDropped(ts) || s.tableGone(ts, err) {
+				return true
+			}
 			if s.ctx.Err() == nil {
 				s.fail(fmt.Errorf("snapshot of %s: %v", ts.key, err))
 			}
@@ -319,6 +327,64 @@ func (s *snapshotter) addTable(ts *tableState) {
 	s.added <- ts
 }
 
+// tableGone reports whether err says ts no longer exists (ERROR 1146),
+// and if so ends its snapshot: the table was dropped or renamed away after
+// the position its snapshot starts from, and the binlog reader meets that
+// statement further on (the table then leaves, its rows leaving upsert
+// targets; a table of that name that comes back joins anew).
+func (s *snapshotter) tableGone(ts *tableState, err error) bool {
+	var me *gm.MyError
+	if !(errors.As(err, &me) && me.Code == 1146) && !strings.Contains(err.Error(), "ERROR 1146") {
+		return false
+	}
+	s.st.log.Warn("table gone before its snapshot was read; the binlog says what became of it", "table", ts.key, "error", firstLine(err))
+	s.dropTable(ts)
+	return true
+}
+
+func (s *snapshotter) isDropped(ts *tableState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped[ts]
+}
+
+// dropTable ends the snapshot of ts, a table that left the stream
+// (dropped, renamed away) before its snapshot was emitted: its pending
+// chunks are discarded, chunks being read are discarded when they end,
+// and no more are planned. Called by the binlog reader.
+func (s *snapshotter) dropTable(ts *tableState) {
+	s.mu.Lock()
+	if ts.snap == nil || ts.snap.Done {
+		s.mu.Unlock()
+		return
+	}
+	if s.dropped == nil {
+		s.dropped = map[*tableState]bool{}
+	}
+	s.dropped[ts] = true
+	ts.snap.Done = true
+	ts.snapDone.Store(true)
+	keep := s.pending[:0]
+	n := 0
+	for _, ch := range s.pending {
+		if ch.ts != ts {
+			keep = append(keep, ch)
+			continue
+		}
+		for _, r := range ch.recs {
+			r.Release()
+		}
+		ch.recs = nil
+		n++
+	}
+	s.pending = keep
+	s.mu.Unlock()
+	for range n {
+		<-s.sem
+	}
+	s.st.log.Info("snapshot of a table that left the stream ends unfinished", "table", ts.key)
+}
+
 func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 	t := ts.cur
 	s.estimate(*c, ts)
@@ -359,6 +425,11 @@ func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
 		return false
 	}
 	s.mu.Lock()
+	if s.dropped[ch.ts] {
+		s.mu.Unlock()
+		<-s.sem
+		return false
+	}
 	s.planned[ch.ts]++
 	if last {
 		s.closed[ch.ts] = true
@@ -572,7 +643,12 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 			r.Release()
 		}
 		ch.recs = nil
+		dropped := s.dropped[ch.ts]
 		s.mu.Unlock()
+		if dropped || s.tableGone(ch.ts, err) {
+			<-s.sem
+			return nil, true
+		}
 		if s.ctx.Err() == nil {
 			s.fail(fmt.Errorf("snapshot of %s: %v", ch.ts.key, err))
 		}
@@ -583,6 +659,16 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		rest = splitAfter(ch, ch.lastOrd)
 	}
 	s.mu.Lock()
+	if s.dropped[ch.ts] {
+		s.removeInflight(ch)
+		for _, r := range ch.recs {
+			r.Release()
+		}
+		ch.recs = nil
+		s.mu.Unlock()
+		<-s.sem
+		return nil, true
+	}
 	s.biggest = max(s.biggest, rows)
 	if rest != nil {
 		// Counted before ch can be emitted, so the table is not done
@@ -876,14 +962,24 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 		}
 	}
 	s.pending = keep
-	var streaming []*chunk
+	var streaming, drop []*chunk
 	for _, ch := range s.inflight {
+		if s.dropped[ch.ts] {
+			drop = append(drop, ch)
+			continue
+		}
 		verdict := s.windowed() && len(ch.t.Key) == 0 && !ch.verdictKnown
 		if (len(ch.recs) > 0 || verdict) && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
 			streaming = append(streaming, ch)
 		}
 	}
 	s.mu.Unlock()
+	for _, ch := range drop {
+		// A table that left: what its chunk read goes nowhere.
+		for _, r := range s.take(ch) {
+			r.Release()
+		}
+	}
 	if len(ready) == 0 && len(streaming) == 0 {
 		return false
 	}
