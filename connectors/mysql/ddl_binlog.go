@@ -195,14 +195,45 @@ func (r *binlogReader) tableMapSchema(ts *tableState, e *replication.TableMapEve
 	r.st.log.Warn("schema rebuilt from the binlog's table map", "table", ts.key, "position", at.String())
 	if sameColumns(nt, ts.cur) {
 		// The statement changed nothing etlq decodes.
-		ts.cur = nt
-		if r.st.opts.schemaChanges != "ignore" {
-			ts.out = nt
-		}
-		r.st.schemasDirty = true
+		r.adoptSchema(ts, nt)
 		return nil
 	}
 	return r.changeSchema(ts, nt, at, "the binlog's table map")
+}
+
+// adoptSchema makes nt, which decodes as ts.cur does, the schema of ts.
+func (r *binlogReader) adoptSchema(ts *tableState, nt *table) {
+	if ts.bb != nil {
+		r.flush(ts)
+		ts.bb.release()
+		ts.bb = nil
+	}
+	if ts.out == ts.cur || r.st.opts.schemaChanges != "ignore" {
+		ts.out = nt
+	}
+	ts.cur = nt
+	r.st.schemasDirty = true
+	for id, m := range r.maps {
+		if m.t.Ref == ts.ref {
+			delete(r.maps, id)
+		}
+	}
+}
+
+// sameDDLMeta reports whether a and b (same columns) also agree on what
+// DDLs said of them: defaults, former names, the table's charset, staleness.
+func sameDDLMeta(a, b *table) bool {
+	if a.Charset != b.Charset || a.Collation != b.Collation || a.Stale != b.Stale {
+		return false
+	}
+	for i := range a.Cols {
+		x, y := a.Cols[i], b.Cols[i]
+		if x.RenamedFrom != y.RenamedFrom || x.Added != y.Added || (x.Default == nil) != (y.Default == nil) ||
+			(x.Default != nil && x.Default.literal() != y.Default.literal()) {
+			return false
+		}
+	}
+	return true
 }
 
 // staleError is the refusal to decode rows of a table whose schema at this
