@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -53,7 +54,11 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		if ts := st.byRef[ref]; ts != nil && ts.mode != connectors.SnapshotOnly && ts.cur.Stale == "" {
 			return ts.cur
 		}
-		return nil
+		return st.shadows[ref]
+	}
+	streamed := func(ref connectors.TableRef) bool {
+		ts := st.byRef[ref]
+		return ts != nil && ts.mode != connectors.SnapshotOnly
 	}
 	ap := r.applier()
 	for _, ch := range changes {
@@ -71,7 +76,16 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			}
 			known[c.Ref] = nt
 		case *createTable:
-			if ts := st.byRef[c.Ref]; ts == nil || ts.mode == connectors.SnapshotOnly {
+			if !streamed(c.Ref) {
+				// A table created LIKE one etlq follows is followed
+				// too (online schema change tools), until dropped.
+				if c.Like != nil && !c.Temporary {
+					if lt := lookup(*c.Like); lt != nil {
+						nt := lt.clone()
+						nt.Ref = c.Ref
+						known[c.Ref] = nt
+					}
+				}
 				continue
 			}
 			if c.IfNotExists && lookup(c.Ref) != nil {
@@ -97,7 +111,12 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		case *renameTable:
 			from := lookup(c.From)
 			known[c.From] = nil
-			if ts := st.byRef[c.To]; ts == nil || ts.mode == connectors.SnapshotOnly {
+			if !streamed(c.To) {
+				if from != nil {
+					nt := from.clone()
+					nt.Ref = c.To
+					known[c.To] = nt
+				}
 				continue
 			}
 			if from == nil {
@@ -107,13 +126,28 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			nt := from.clone()
 			nt.Ref = c.To
 			known[c.To] = nt
+		case *dropTable:
+			if !streamed(c.Ref) {
+				known[c.Ref] = nil
+			}
 		}
-		// DROP and TRUNCATE leave the schema as it is: the table's
-		// lifecycle is handled where they are met.
+		// DROP and TRUNCATE of a streamed table leave its schema as it
+		// is: the table's lifecycle is handled where they are met.
 	}
 	for ref, nt := range known {
+		if !streamed(ref) {
+			_, had := st.shadows[ref]
+			if nt == nil {
+				delete(st.shadows, ref)
+			} else {
+				nt.Shadow = true
+				st.shadows[ref] = nt
+			}
+			st.schemasDirty = st.schemasDirty || had || nt != nil
+			continue
+		}
 		ts := st.byRef[ref]
-		if nt == nil || ts == nil || ts.mode == connectors.SnapshotOnly {
+		if nt == nil {
 			continue
 		}
 		if err := r.changeSchema(ts, nt, at, q); err != nil {
@@ -121,6 +155,16 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		}
 	}
 	return nil
+}
+
+// sortedShadows returns the shadow schemas in name order, for checkpoints.
+func sortedShadows(m map[connectors.TableRef]*table) []*table {
+	out := make([]*table, 0, len(m))
+	for _, t := range m {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	return out
 }
 
 // applier returns the DDL applier of the reader's server.

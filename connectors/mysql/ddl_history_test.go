@@ -252,3 +252,44 @@ func TestDDLUnparsedRefusedOrRebuilt(t *testing.T) {
 		})
 	}
 }
+
+// TestDDLHistoryOnlineSchemaChange: an online schema change tool's
+// cut-over (gh-ost, pt-online-schema-change) renames a table created LIKE
+// the streamed one, and altered, onto it. The copy's schema is followed
+// from its CREATE … LIKE on, across a restart in between, so rows after the
+// cut-over are decoded with it, also without column metadata.
+func TestDDLHistoryOnlineSchemaChange(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, a INT, b VARCHAR(10))", "INSERT INTO "+db+".t VALUES (1, 10, 'x')")
+			src := newSrc(t, s, nil)
+			refs := []connectors.TableRef{{DB: db, Table: "t"}}
+			_, mark, err := openDrain(t, src, refs, nil)
+			if err != nil || mark == nil {
+				t.Fatalf("snapshot: %v", err)
+			}
+			run(t, s, "CREATE TABLE /* gh-ost */ `"+db+"`.`_t_gho` LIKE `"+db+"`.`t`",
+				"ALTER /* gh-ost */ TABLE `"+db+"`.`_t_gho` ADD COLUMN x INT NOT NULL DEFAULT 3 AFTER id, MODIFY b VARCHAR(40)")
+			_, mark2, err := openDrain(t, src, refs, mark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mark2 == nil {
+				mark2 = mark
+			}
+			run(t, s, "INSERT INTO "+db+"._t_gho (id, a, b) SELECT id, a, b FROM "+db+".t",
+				"RENAME TABLE "+db+".t TO "+db+"._t_del, "+db+"._t_gho TO "+db+".t",
+				"DROP TABLE "+db+"._t_del",
+				"INSERT INTO "+db+".t (id, x, a, b) VALUES (2, 20, 200, 'yy')")
+			rows, _, err := openDrain(t, src, refs, mark2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rowByID(rows, "t", "2")
+			if r == nil || r["x"] != "20" || r["a"] != "200" || r["b"] != "yy" {
+				t.Fatalf("row after the cut-over: %v", rows)
+			}
+		})
+	}
+}
