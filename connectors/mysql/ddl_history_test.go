@@ -293,3 +293,41 @@ func TestDDLHistoryOnlineSchemaChange(t *testing.T) {
 		})
 	}
 }
+
+// TestDDLHistoryCharsetAndKey: CONVERT TO CHARACTER SET and primary key
+// changes made while stopped: text written after the conversion is decoded
+// in its new character set, and the key follows the DDL.
+func TestDDLHistoryCharsetAndKey(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".c (id INT NOT NULL, k INT NOT NULL, s VARCHAR(10) CHARACTER SET utf8mb4) DEFAULT CHARSET = utf8mb4",
+				"INSERT INTO "+db+".c VALUES (1, 1, 'a')")
+			src := newSrc(t, s, nil)
+			refs := []connectors.TableRef{{DB: db, Table: "c"}}
+			_, mark, err := openDrain(t, src, refs, nil)
+			if err != nil || mark == nil {
+				t.Fatalf("snapshot: %v", err)
+			}
+			run(t, s, "ALTER TABLE "+db+".c CONVERT TO CHARACTER SET latin1",
+				"ALTER TABLE "+db+".c ADD PRIMARY KEY (k, id), ADD t VARCHAR(10)",
+				"INSERT INTO "+db+".c VALUES (2, 2, 'café', 'süß')")
+			rows, mark2, err := openDrain(t, src, refs, mark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := rowByID(rows, "c", "2"); r == nil || r["s"] != "café" || r["t"] != "süß" {
+				t.Fatalf("latin1 text after CONVERT: %v", rows)
+			}
+			var ms markState
+			if err := json.Unmarshal(mark2.State, &ms); err != nil {
+				t.Fatal(err)
+			}
+			tb := ms.Schemas[0]
+			if len(tb.Key) != 2 || tb.Cols[tb.Key[0]].Name != "k" || tb.Cols[tb.Key[1]].Name != "id" ||
+				tb.Cols[tb.colIndex("s")].Charset != "latin1" || tb.Cols[tb.colIndex("t")].Charset != "latin1" {
+				t.Errorf("stored schema: key %v, columns %+v %+v", tb.Key, *tb.Cols[2], *tb.Cols[3])
+			}
+		})
+	}
+}
