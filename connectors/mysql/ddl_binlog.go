@@ -41,6 +41,14 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 					r.markStale(ts, at, q, se.Err)
 				}
 			}
+			for sr := range st.shadows {
+				if strings.EqualFold(sr.DB, ref.DB) && strings.EqualFold(sr.Table, ref.Table) {
+					// Its schema is no longer known: renamed onto a
+					// streamed table, it makes that one stale.
+					delete(st.shadows, sr)
+					st.schemasDirty = true
+				}
+			}
 		}
 		return nil
 	}
