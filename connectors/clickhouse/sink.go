@@ -434,11 +434,22 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 func (s *Sink) execDDL(ctx context.Context, conn driver.Conn, v serverVersion, stmts []string) error {
 	for _, q := range stmts {
 		if err := conn.Exec(ctx, q); err != nil {
-			return s.errorf("%v (running %s)", err, q)
+			return &ddlError{msg: s.errorf("%v (running %s)", err, q).Error(), cause: err}
 		}
 	}
 	return nil
 }
+
+// ddlError is a failed DDL statement: its message is redacted, its cause
+// kept for retryable (a schema change while ClickHouse is away is retried
+// as an insert is).
+type ddlError struct {
+	msg   string
+	cause error
+}
+
+func (e *ddlError) Error() string { return e.msg }
+func (e *ddlError) Unwrap() error { return e.cause }
 
 // Close closes the connection pool. Writers must be closed first.
 func (s *Sink) Close() error {

@@ -732,6 +732,11 @@ func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, e
 func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, what string) error {
 	st := r.st
 	if sameColumns(nt, ts.cur) {
+		if !sameDDLMeta(nt, ts.cur) {
+			// Only what a DDL says of the columns changed (ALTER …
+			// SET DEFAULT, the table's charset): kept, same layout.
+			r.adoptSchema(ts, nt)
+		}
 		return nil
 	}
 	switch st.opts.schemaChanges {

@@ -101,8 +101,8 @@ func TestDDLHistoryWhileStopped(t *testing.T) {
 					if c := tb.Cols[tb.colIndex("note2")]; c.RenamedFrom != "note" {
 						t.Errorf("note2 renamed from %q", c.RenamedFrom)
 					}
-					if c := tb.Cols[tb.colIndex("g")]; c.Default == nil || c.Default.Value != "42" {
-						t.Errorf("g default %+v", c.Default)
+					if c := tb.Cols[tb.colIndex("g")]; c.Default == nil || c.Default.Value != "43" {
+						t.Errorf("g default %+v (SET DEFAULT 43 not followed)", c.Default)
 					}
 				}
 			}
@@ -131,6 +131,7 @@ func ddlScript(db string) []string {
 		"ALTER TABLE " + db + ".t MODIFY c BIGINT, CHANGE b bb VARCHAR(20) FIRST",
 		"INSERT INTO " + db + ".t (id, a, bb, c, note2, g) VALUES (25, 250, 'b25', 25000000000, 'n25', 5)",
 		"UPDATE " + db + ".big SET k = 11 WHERE id = 1",
+		"ALTER TABLE " + db + ".t ALTER COLUMN g SET DEFAULT 43",
 	}
 }
 
@@ -247,6 +248,106 @@ func TestDDLUnparsedRefusedOrRebuilt(t *testing.T) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q lacks %q", err, want)
 				}
+			}
+		})
+	}
+}
+
+// TestDDLHistoryOnlineSchemaChange: an online schema change tool's
+// cut-over (gh-ost, pt-online-schema-change) renames a table created LIKE
+// the streamed one, and altered, onto it. The copy's schema is followed
+// from its CREATE … LIKE on, across a restart in between, so rows after the
+// cut-over are decoded with it, also without column metadata.
+func TestDDLHistoryOnlineSchemaChange(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, a INT, b VARCHAR(10))", "INSERT INTO "+db+".t VALUES (1, 10, 'x')")
+			src := newSrc(t, s, nil)
+			refs := []connectors.TableRef{{DB: db, Table: "t"}}
+			_, mark, err := openDrain(t, src, refs, nil)
+			if err != nil || mark == nil {
+				t.Fatalf("snapshot: %v", err)
+			}
+			run(t, s, "CREATE TABLE /* gh-ost */ `"+db+"`.`_t_gho` LIKE `"+db+"`.`t`",
+				"ALTER /* gh-ost */ TABLE `"+db+"`.`_t_gho` ADD COLUMN x INT NOT NULL DEFAULT 3 AFTER id, MODIFY b VARCHAR(40)")
+			_, mark2, err := openDrain(t, src, refs, mark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mark2 == nil {
+				mark2 = mark
+			}
+			run(t, s, "INSERT INTO "+db+"._t_gho (id, a, b) SELECT id, a, b FROM "+db+".t",
+				"RENAME TABLE "+db+".t TO "+db+"._t_del, "+db+"._t_gho TO "+db+".t",
+				"DROP TABLE "+db+"._t_del",
+				"INSERT INTO "+db+".t (id, x, a, b) VALUES (2, 20, 200, 'yy')")
+			rows, mark3, err := openDrain(t, src, refs, mark2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := rowByID(rows, "t", "2")
+			if r == nil || r["x"] != "20" || r["a"] != "200" || r["b"] != "yy" {
+				t.Fatalf("row after the cut-over: %v", rows)
+			}
+
+			// A copy changed by a statement etlq cannot apply is no longer
+			// followed: the cut-over then makes the table stale (refused
+			// without column metadata), never decoded with a guess.
+			run(t, s, "CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
+				"ALTER TABLE "+db+"._t_gho ADD COLUMN y INT INVISIBLE AFTER id",
+				"RENAME TABLE "+db+".t TO "+db+"._t_del, "+db+"._t_gho TO "+db+".t",
+				"INSERT INTO "+db+".t (id, y, x, a, b) VALUES (3, 30, 31, 300, 'zz')")
+			if mark3 == nil {
+				mark3 = mark2
+			}
+			rows, _, err = openDrain(t, src, refs, mark3)
+			if s.name == "minimal" {
+				if err == nil || !strings.Contains(err.Error(), "re-snapshot") {
+					t.Fatalf("minimal: want a refusal, got %v (rows %v)", err, rows)
+				}
+				return
+			}
+			if r := rowByID(rows, "t", "3"); err != nil || r == nil || r["y"] != "30" || r["x"] != "31" {
+				t.Fatalf("full: %v %v", err, rows)
+			}
+		})
+	}
+}
+
+// TestDDLHistoryCharsetAndKey: CONVERT TO CHARACTER SET and primary key
+// changes made while stopped: text written after the conversion is decoded
+// in its new character set, and the key follows the DDL.
+func TestDDLHistoryCharsetAndKey(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".c (id INT NOT NULL, k INT NOT NULL, s VARCHAR(10) CHARACTER SET utf8mb4) DEFAULT CHARSET = utf8mb4",
+				"INSERT INTO "+db+".c VALUES (1, 1, 'a')")
+			src := newSrc(t, s, nil)
+			refs := []connectors.TableRef{{DB: db, Table: "c"}}
+			_, mark, err := openDrain(t, src, refs, nil)
+			if err != nil || mark == nil {
+				t.Fatalf("snapshot: %v", err)
+			}
+			run(t, s, "ALTER TABLE "+db+".c CONVERT TO CHARACTER SET latin1",
+				"ALTER TABLE "+db+".c ADD PRIMARY KEY (k, id), ADD t VARCHAR(10)",
+				"INSERT INTO "+db+".c VALUES (2, 2, 'café', 'süß')")
+			rows, mark2, err := openDrain(t, src, refs, mark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := rowByID(rows, "c", "2"); r == nil || r["s"] != "café" || r["t"] != "süß" {
+				t.Fatalf("latin1 text after CONVERT: %v", rows)
+			}
+			var ms markState
+			if err := json.Unmarshal(mark2.State, &ms); err != nil {
+				t.Fatal(err)
+			}
+			tb := ms.Schemas[0]
+			if len(tb.Key) != 2 || tb.Cols[tb.Key[0]].Name != "k" || tb.Cols[tb.Key[1]].Name != "id" ||
+				tb.Cols[tb.colIndex("s")].Charset != "latin1" || tb.Cols[tb.colIndex("t")].Charset != "latin1" {
+				t.Errorf("stored schema: key %v, columns %+v %+v", tb.Key, *tb.Cols[2], *tb.Cols[3])
 			}
 		})
 	}

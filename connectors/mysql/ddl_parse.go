@@ -201,7 +201,14 @@ func (e *ddlSyntaxError) Error() string {
 // database is db, and returns its schema changes in order. Statements that
 // change no table (CREATE USER, GRANT, CREATE DATABASE …) give none. A
 // statement the parser rejects gives a *ddlSyntaxError.
-func parseDDL(db, q string) ([]ddlChange, error) {
+func parseDDL(db, q string) (changes []ddlChange, err error) {
+	defer func() {
+		// A statement that trips the parser or an AST case not foreseen
+		// is a statement etlq cannot apply, not a crash of the stream.
+		if v := recover(); v != nil {
+			changes, err = nil, &ddlSyntaxError{Query: q, Err: fmt.Errorf("parser failure: %v", v)}
+		}
+	}()
 	p := parser.New()
 	// ANSI_QUOTES is off on the servers etlq reads: "x" is a string.
 	stmts, _, err := p.Parse(q, "", "")

@@ -186,6 +186,11 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
 				st.log.Info("online schema change cut-over: the new table is snapshotted (the tool's copy was not followed)", "table", s.to.String(), "from", s.from.String(), "position", at.String())
 			}
 			var t *table
+			if sh := st.shadows[s.to]; s.fromSchema == nil && sh != nil && sh.Stale == "" {
+				// The tool's copy, whose schema the history followed as
+				// a shadow (created LIKE t, then altered).
+				t = sh.clone()
+			}
 			if s.fromSchema != nil && s.fromSchema.Stale == "" {
 				// Renamed within what the stream follows: the schema is
 				// known at this position, not only today's.
@@ -274,6 +279,10 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 	// Every column is new to the stream's targets: one a target lacks is
 	// added there, not taken for a column dropped outside etlq.
 	t = t.clone()
+	t.Shadow = false
+	if _, ok := st.shadows[ref]; ok {
+		delete(st.shadows, ref) // streamed from here on
+	}
 	for _, c := range t.Cols {
 		c.Added = true
 	}

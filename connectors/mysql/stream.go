@@ -101,6 +101,9 @@ type stream struct {
 	lastMarkPos  binlogPos
 	schemasJSON  json.RawMessage
 	schemasDirty bool
+	// shadows are the schemas of tables followed for a rename onto a
+	// streamed one (table.Shadow; ddl_binlog.go).
+	shadows map[connectors.TableRef]*table
 
 	lagMu     sync.Mutex
 	lastEvent time.Time
@@ -127,7 +130,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		return nil, fmt.Errorf("source %q: no tables requested", s.name)
 	}
 	st := &stream{src: s, name: s.name, req: req, mem: mem, log: slog.Default().With("source", s.name),
-		byRef: map[connectors.TableRef]*tableState{}, maxRows: req.BatchRows}
+		byRef: map[connectors.TableRef]*tableState{}, maxRows: req.BatchRows, shadows: map[connectors.TableRef]*table{}}
 	if st.maxRows <= 0 {
 		st.maxRows = 8192
 	}
@@ -150,6 +153,10 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	saved := map[connectors.TableRef]*table{}
 	if resume != nil {
 		for _, t := range resume.Schemas {
+			if t.Shadow {
+				st.shadows[t.Ref] = t
+				continue
+			}
 			saved[t.Ref] = t
 		}
 	}
@@ -535,6 +542,7 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 				schemas = append(schemas, ts.cur)
 			}
 		}
+		schemas = append(schemas, sortedShadows(st.shadows)...)
 		st.schemasJSON, _ = json.Marshal(schemas)
 		st.schemasDirty = false
 	}
