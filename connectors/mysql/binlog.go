@@ -447,7 +447,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 				// A table the stream follows, met without the statement
 				// that brought it (one etlq does not recognize): its
 				// rows so far come from a snapshot.
-				if err := r.join(ref, mode, nil, true, start, "met in the binlog"); err != nil {
+				if err := r.join(ref, mode, nil, true, start, "met in the binlog", ""); err != nil {
 					return err
 				}
 				ts = st.byRef[ref]

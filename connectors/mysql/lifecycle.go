@@ -97,7 +97,7 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 	if err := r.ddl(schema, q, at); err != nil {
 		return err
 	}
-	return r.joins(steps, at)
+	return r.joins(steps, at, q)
 }
 
 // schemaNeutral reports whether q creates, changes or drops a trigger, a
@@ -168,7 +168,7 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 
 // joins adds the tables the statement brings under a name the stream
 // follows: created (empty, nothing to scan) or renamed in (snapshotted).
-func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
+func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 	st := r.st
 	for _, s := range steps {
 		if s.kind != lifeCreate && s.kind != lifeRename {
@@ -197,7 +197,14 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
 				t = s.fromSchema.clone()
 				t.Ref = s.to
 			}
-			if err := r.join(s.to, mode, t, true, at, "renamed from "+s.from.String()); err != nil {
+			stale := ""
+			if t == nil && connectors.HelperTable(s.from.Table) {
+				// A tool's copy whose schema the history lost (a DDL it
+				// could not apply): today's schema would be a guess for
+				// the rows logged since.
+				stale = fmt.Sprintf("the DDL at %s (%q) gave it the schema of %s, which etlq lost track of", at, abbreviate(q, 200), s.from)
+			}
+			if err := r.join(s.to, mode, t, true, at, "renamed from "+s.from.String(), stale); err != nil {
 				return err
 			}
 			continue
@@ -220,7 +227,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
 				}
 			}
 		}
-		if err := r.join(s.to, mode, t, false, at, "created"); err != nil {
+		if err := r.join(s.to, mode, t, false, at, "created", ""); err != nil {
 			return err
 		}
 	}
@@ -253,10 +260,11 @@ func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool
 }
 
 // join adds table ref to the stream at position at, with schema t (nil:
-// as the server has it now). With snapshot (a table renamed in, or met in the
+// as the server has it now); stale, when set, says that schema is not
+// known (ddl_binlog.go's markStale). With snapshot (a table renamed in, or met in the
 // binlog without its CREATE) its rows are read as a snapshot placed after
 // at, unless its mode is never.
-func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, t *table, snapshot bool, at binlogPos, why string) error {
+func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, t *table, snapshot bool, at binlogPos, why, stale string) error {
 	st := r.st
 	if t == nil {
 		c, err := st.src.connect(context.Background())
@@ -280,6 +288,9 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 	// added there, not taken for a column dropped outside etlq.
 	t = t.clone()
 	t.Shadow = false
+	if t.Stale = stale; stale != "" {
+		st.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on", "table", ref.String(), "position", at.String(), "cause", why)
+	}
 	if _, ok := st.shadows[ref]; ok {
 		delete(st.shadows, ref) // streamed from here on
 	}
