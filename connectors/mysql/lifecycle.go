@@ -171,6 +171,9 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 	st := r.st
 	for _, s := range steps {
+		if s.kind == lifeCreate {
+			r.followCopy(s)
+		}
 		if s.kind != lifeCreate && s.kind != lifeRename {
 			continue
 		}
@@ -232,6 +235,35 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 		}
 	}
 	return nil
+}
+
+// followCopy keeps, as a shadow schema (ddl_binlog.go), the schema of an
+// online schema-change tool's copy of a followed table created with its
+// whole definition, as pt-online-schema-change does (CREATE TABLE _t_new
+// (…) from SHOW CREATE TABLE t; a copy created LIKE t is the history's
+// own business): the ALTERs that follow apply to it, and at the cut-over
+// the table joins with it.
+func (r *binlogReader) followCopy(s lifeStep) {
+	st := r.st
+	c := s.create
+	name := s.to.Table
+	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !connectors.HelperTable(name) || st.shadows[s.to] != nil {
+		return
+	}
+	base := connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
+	if ts := st.byRef[base]; ts == nil || ts.mode == connectors.SnapshotOnly {
+		return
+	}
+	nt, err := r.applier().create(c)
+	if err != nil {
+		return
+	}
+	nt.Shadow = true
+	if st.shadows == nil {
+		st.shadows = map[connectors.TableRef]*table{}
+	}
+	st.shadows[s.to] = nt
+	st.schemasDirty = true
 }
 
 // wanted reports whether the stream follows a table named ref that is not
