@@ -132,11 +132,19 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	}
 	tp.Outputs = outs
 	tp.BeforeOutputs = befores
+	tp.names = names
 
-	// Output columns: the first table fixes them; others must agree.
+	// Output columns: the first table fixes them; others must agree, or,
+	// with `*` over several tables, join the union (union.go).
 	if pl.Output == nil {
 		for i, e := range outs {
 			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: metas[i], Before: olds[i]})
+		}
+		return tp
+	}
+	if starUnion(p, pl) {
+		if !b.mergeUnion(pl, sc.table, names, outs, nullable, metas, olds, nodes) {
+			return nil
 		}
 		return tp
 	}

@@ -197,6 +197,13 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			}
 		}
 	}
+	if len(b.errs.errs) == nerrBind && starUnion(p, pl) {
+		for _, tp := range pl.Tables {
+			if err := alignTable(pl, tp); err != nil {
+				b.errs.add(p.Name, "%v", err)
+			}
+		}
+	}
 	if len(b.errs.errs) > nerrBind || len(pl.Tables) == 0 {
 		unresolvedMode(p, pl, modeWritten)
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)
@@ -336,9 +343,21 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 	nb := &builder{ctx: ctx, plan: &Plan{File: b.plan.File}, sources: b.sources, sinks: b.sinks, funcs: b.funcs}
 	tmp := *pl
 	tmp.Output = nil
+	union := starUnion(p, pl)
+	if union {
+		// The table joins the union of the others (union.go): its new
+		// columns are added to the pipeline's output, shared ones widened.
+		tmp.Output = append([]Column(nil), pl.Output...)
+	}
 	tp := nb.bindTable(p, &tmp, ts, p.Name)
 	if err := nb.errs.err(); err != nil {
 		return nil, err
+	}
+	if union {
+		if err := alignTable(&tmp, tp); err != nil {
+			return nil, err
+		}
+		pl.Output = tmp.Output
 	}
 	idx := map[string]int{}
 	for i, c := range tmp.Output {

@@ -131,6 +131,10 @@ type TablePlan struct {
 	Output      []Column
 	Sink        *arrow.Schema
 	BeforeIndex []int
+
+	// names are the output names the table's own TRANSFORM gives, before
+	// alignTable puts them in the order of a union output (union.go).
+	names []string
 }
 
 // ModeText names the pipeline's mode for people: "upsert", or, when the

@@ -133,6 +133,11 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 		b, _ := os.ReadFile(logPath)
 		t.Logf("etlq log:\n%s", b)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			showLog()
+		}
+	})
 	waitMarker()
 	w := startDDLWriter(t, myDSN, db+".t", 2000)
 	myExec(t, my,
@@ -202,4 +207,90 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 	if !strings.Contains(out, "schema change") {
 		t.Errorf("no schema change logged:\n%s", out)
 	}
+
+	// 3. While etlq runs but is behind: ClickHouse unreachable, so the
+	// binlog reader stalls behind the DDLs and meets them later.
+	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
+	chHost = strings.SplitN(chHost, "/", 2)[0]
+	if i := strings.LastIndex(chHost, "@"); i >= 0 {
+		chHost = chHost[i+1:]
+	}
+	px := newProxy(t, chHost)
+	behind := filepath.Join(dir, "behind.etl")
+	src = fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, px.addr(), db, db)
+	if err := os.WriteFile(behind, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", behind)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited = make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	waitMarker()
+	px.cut()
+	w = startDDLWriter(t, myDSN, db+".t", 8000)
+	myExec(t, my,
+		"ALTER TABLE "+db+".t ADD COLUMN p2 INT DEFAULT 5 AFTER k",
+		"ALTER TABLE "+db+".t RENAME COLUMN note3 TO note4",
+		"ALTER TABLE "+db+".t MODIFY extra BIGINT FIRST",
+		"UPDATE "+db+".t SET extra = 50000000000 WHERE id = 6",
+		"ALTER TABLE "+db+".t DROP COLUMN g",
+	)
+	time.Sleep(time.Second) // ClickHouse stays away a little longer
+	w.halt()
+	px.restore()
+	waitMarker()
+	select {
+	case err := <-exited:
+		showLog()
+		t.Fatalf("etlq exited while behind: %v", err)
+	default:
+	}
+	compare("after DDLs while behind")
+	cmd.Process.Signal(os.Interrupt)
+	<-exited
+}
+
+// TestTargetColumnDroppedByHand (issue #12): a column dropped by hand from
+// the ClickHouse table is reported by check and refused by apply, never
+// re-created empty for the rows already there.
+func TestTargetColumnDroppedByHand(t *testing.T) {
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+		myExec(t, my,
+			"CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT, w VARCHAR(10))",
+			"INSERT INTO "+db+".t VALUES (1, 10, 'a'), (2, 20, 'b')")
+		dir := t.TempDir()
+		file := filepath.Join(dir, "p.etl")
+		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t;
+`, myDSN, chDSN, db, db)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		testenv.ClickHouseExec(t, ch, "DROP TABLE "+db+".t_current", "ALTER TABLE "+db+".t DROP COLUMN v")
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 30, 'c')")
+
+		out, _ := runEtlq(t, "check", file)
+		if !strings.Contains(out, "lacks column(s) v") {
+			t.Errorf("check does not report the dropped column:\n%s", out)
+		}
+		out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		if err == nil || !strings.Contains(out, "dropped outside etlq") || !strings.Contains(out, "re-snapshot") {
+			t.Errorf("apply: want a refusal naming the column, got %v:\n%s", err, out)
+		}
+		if rows := chRows(t, ch, fmt.Sprintf("SELECT name FROM system.columns WHERE database = '%s' AND table = 't' AND name = 'v'", db)); len(rows) != 0 {
+			t.Errorf("v re-created in the target")
+		}
+	})
 }

@@ -172,6 +172,7 @@ func (a *liveApply) waitSame(t *testing.T, my *client.Conn, ch driver.Conn, myQ,
 		if time.Now().After(deadline) {
 			t.Errorf("%s\ndiffers from %s after %v (%d rows, want %d):", chQ, myQ, timeout, len(got), len(want))
 			diffRows(t, want, got)
+			t.Logf("etlq so far:\n%s", a.out.String())
 			t.FailNow()
 		}
 		time.Sleep(300 * time.Millisecond)

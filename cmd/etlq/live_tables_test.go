@@ -76,6 +76,9 @@ CREATE PIPELINE p FROM binlog s.%[3]s.tb_* TRANSFORM _table, * INTO clickhouse d
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
 	}
 	a.waitSame(t, my, ch, patternRows(t, my, db, "tb%"), patternCH(db, "tb_all"), 90*time.Second)
+	for _, tb := range []string{"tb_301", "tb_303", "tb_304", "tb_305"} {
+		compareTable(t, my, ch, db, tb, db, "tb_all", fmt.Sprintf("(SELECT * FROM %s.tb_all_current WHERE _table = '%s')", db, tb))
+	}
 	n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.tb_all WHERE _table LIKE '\\\\_%%'", db))
 	if err != nil || n != 0 {
 		t.Errorf("helper table rows in the target: %d (%v)", n, err)
@@ -141,6 +144,11 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 	a.waitSame(t, my, ch, tMy, tCH, 60*time.Second) // t is not written by the writer
 	myExec(t, my,
 		"ALTER TABLE "+db+".gone_2 RENAME TO "+db+".sh_2",
+		// Renamed within the pattern, altered in the same statement.
+		"ALTER TABLE "+db+".sh_3 ADD COLUMN x INT NOT NULL DEFAULT 3, RENAME TO "+db+".sh_4",
+		"INSERT INTO "+db+".sh_4 VALUES (7001, 'new', 1.00, 4)",
+		"UPDATE "+db+".sh_4 SET x = 5 WHERE id = 1",
+		"RENAME TABLE "+db+".sh_4 TO "+db+".sh_3",
 		"DROP TABLE "+db+".sh_3",
 		"UPDATE "+db+".t SET amount = 70.00 WHERE id = 7",
 	)
@@ -151,8 +159,20 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 	}
 	a.waitSame(t, my, ch, tMy, tCH, 60*time.Second)
 	a.waitSame(t, my, ch, patternRows(t, my, db, "sh%"), patternCH(db, "sh_all"), 60*time.Second)
+	compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
+
+	// DROP DATABASE takes every table with it, without a statement each.
+	myExec(t, my, "DROP DATABASE "+db)
+	for _, tb := range []string{"t", "sh_all"} {
+		q := fmt.Sprintf("SELECT count() FROM %s.%s_current", db, tb)
+		a.waitFor(t, q+" after DROP DATABASE", 60*time.Second, func() (bool, string) {
+			n, err := chCount(chDSN, q)
+			return err == nil && n == 0, fmt.Sprintf("%d, %v", n, err)
+		})
+	}
 	out := a.stop(t)
 	for _, want := range []string{
+		"cause=\"database dropped\"",
 		"msg=\"table left the stream; its rows leave upsert targets\" source=s table=" + db + ".sh_2",
 		"msg=\"table joined the stream; snapshotting it\" source=s table=" + db + ".sh_3",
 		"cause=dropped",

@@ -63,6 +63,7 @@ CREATE PIPELINE p_canal FROM binlog s.%[3]s.t SNAPSHOT never INTO file '%[4]s' F
 
 	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
 	a.waitSame(t, my, ch, bothMy, bothCH, 60*time.Second)
+	compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
 	a.waitFor(t, "one truncate change in the changelog", 60*time.Second, func() (bool, string) {
 		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t_log WHERE _op = 'truncate'", db))
 		return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)

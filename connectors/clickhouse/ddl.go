@@ -342,8 +342,9 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 		case normType(typ) == normType(c.chType()):
 		case isNull && !c.nullable && normType(inner) == normType(c.m.base):
 			c.nullable = true
-		case t != nil && (widens(t, c.field.Type) || widens(c.field.Type, t)):
-			// A type change the table follows (evolve.go).
+		case !c.key && t != nil && (widens(t, c.field.Type) || widens(c.field.Type, t)):
+			// A type change the table follows (evolve.go); a key
+			// column (ORDER BY) cannot change type in ClickHouse.
 			l.retype = append(l.retype, c)
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -110,7 +111,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 			return err
 		}
 		if n > 0 {
-			return fmt.Errorf("clickhouse %s: the table lacks column(s) %s, which the source table has had since before this run: dropped outside etlq, they would be re-created empty for the %d rows already there; re-snapshot the table, or add the column(s) back with their values", w.target, strings.Join(lost, ", "), n)
+			return fmt.Errorf("clickhouse %s: the table lacks column(s) %s, which the source table has had since before this run: dropped outside etlq (or never created there), they would be re-created empty for the %d rows already there; re-snapshot the table, or add the column(s) back with their values", w.target, strings.Join(lost, ", "), n)
 		}
 	}
 	for _, c := range add {
@@ -263,6 +264,12 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 	base := c.m.base
 	switch {
 	case lt == "time" || lt == "bit" || lt == "geometry" || c.m.enc == encBool:
+	case c.m.enc == encDate || c.m.enc == encDateTime64 || (c.m.enc == encInt64 && isSourceType(c.field, "datetime")):
+		// A DATE or DATETIME literal (naive, as etlq writes DATETIME);
+		// not TIMESTAMP, whose literal is in the session's time zone.
+		if e := temporalDefault(c, value); e != "" {
+			return e
+		}
 	case base == "String":
 		return quoteString(value)
 	case strings.HasPrefix(base, "Int") || strings.HasPrefix(base, "UInt") || strings.HasPrefix(base, "Float") || strings.HasPrefix(base, "Decimal"):
@@ -273,6 +280,42 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 	slog.Warn("clickhouse: the source's DEFAULT of a new column cannot be carried: rows already in the table hold the type's default; re-snapshot the table to fill them",
 		"table", w.target, "column", c.name, "type", c.chType(), "default", lit)
 	return ""
+}
+
+// temporalDefault returns the DEFAULT expression of a DATE or DATETIME
+// literal for column c, "" when it is not one etlq can place (a zero date,
+// a value outside the type).
+func temporalDefault(c *colSpec, v string) string {
+	if c.m.enc == encDate {
+		d, err := time.Parse("2006-01-02", v)
+		if err != nil {
+			return ""
+		}
+		n := d.Unix() / 86400
+		if n < c.m.minDays || n > c.m.maxDays {
+			return ""
+		}
+		return "CAST(" + quoteString(v) + " AS " + c.m.base + ")"
+	}
+	if !isSourceType(c.field, "datetime") {
+		return ""
+	}
+	ts, err := time.Parse("2006-01-02 15:04:05.999999", v)
+	if err != nil {
+		return ""
+	}
+	if c.m.enc == encInt64 {
+		// ClickHouse before DateTime64: the Arrow unit's count.
+		tt, ok := c.field.Type.(*arrow.TimestampType)
+		if !ok || tt.Unit != arrow.Microsecond {
+			return ""
+		}
+		return "CAST(" + quoteString(strconv.FormatInt(ts.UnixMicro(), 10)) + " AS Int64)"
+	}
+	if s := ts.Unix(); s < c.m.minSec || s > c.m.maxSec {
+		return ""
+	}
+	return "CAST(" + quoteString(v) + " AS " + c.m.base + ")"
 }
 
 func isNumber(s string) bool {

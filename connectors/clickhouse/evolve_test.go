@@ -2,8 +2,10 @@ package clickhouse
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -49,9 +51,13 @@ func TestEvolveFollowsDDL(t *testing.T) {
 				ddlField("g", arrow.PrimitiveTypes.Int32, false, exec.MetaDefault, "42", added, "true"),
 				ddlField("s", arrow.BinaryTypes.String, true, exec.MetaDefault, "'it''s'", added, "true"),
 				ddlField("h", arrow.PrimitiveTypes.Int32, true, added, "true"),
+				ddlField("dt", &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, false,
+					exec.MetaSourceType, "datetime(6)", exec.MetaDefault, "'2024-02-03 04:05:06.250000'", added, "true"),
+				ddlField("day", arrow.FixedWidthTypes.Date32, true, exec.MetaSourceType, "date", exec.MetaDefault, "'2024-02-03'", added, "true"),
 			}
 			s2 := sinktest.SinkSchema(f2, false)
-			write(t, w, e.build(s2, sysRow(2, false, "insert", 2, "n2", int64(25000000000), "123456.78", 7, "x", nil)), nil)
+			write(t, w, e.build(s2, sysRow(2, false, "insert", 2, "n2", int64(25000000000), "123456.78", 7, "x", nil,
+				time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), nil)), nil)
 			// A row decoded before the widening (a replay) still fits.
 			write(t, w, e.build(s1, sysRow(3, false, "insert", 3, "n3", 6, "2.50")), nil)
 			flush(t, w)
@@ -61,6 +67,20 @@ func TestEvolveFollowsDDL(t *testing.T) {
 				"3\tn3\t6\t2.50\t42\tit's\tNULL\n"
 			if got != want {
 				t.Errorf("got\n%swant\n%s", got, want)
+			}
+			// DATE and DATETIME defaults, in the type the server has
+			// (DateTime64 or microseconds as Int64 before 20.1).
+			got = e.text("SELECT id, toString(dt), ifNull(toString(day), 'NULL') FROM " + quote(e.db) + ".t ORDER BY id")
+			dt1 := "2024-02-03 04:05:06.250000"
+			if typ := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'dt'"); typ == "Int64\n" {
+				dt1 = strconv.FormatInt(time.Date(2024, 2, 3, 4, 5, 6, 250000000, time.UTC).UnixMicro(), 10)
+			}
+			dt2 := "2025-01-01 00:00:00.000000"
+			if !strings.HasPrefix(dt1, "2024") {
+				dt2 = strconv.FormatInt(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), 10)
+			}
+			if want := "1\t" + dt1 + "\t2024-02-03\n2\t" + dt2 + "\tNULL\n3\t" + dt1 + "\t2024-02-03\n"; got != want {
+				t.Errorf("temporal defaults: got\n%swant\n%s", got, want)
 			}
 			if typ := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'c'"); typ != "Nullable(Int64)\n" {
 				t.Errorf("c is %s", typ)
@@ -132,6 +152,11 @@ func TestEvolveRefusesColumnDroppedByHand(t *testing.T) {
 	e.exec("DROP TABLE " + quote(e.db) + ".orders_current")
 	e.exec("ALTER TABLE " + quote(e.db) + ".orders DROP COLUMN amount")
 
+	// etlq check says so before anything runs.
+	_, problems, err := e.sink.Plan(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "lacks column(s) amount") || !strings.Contains(problems[0], "re-snapshot") {
+		t.Errorf("plan: %v %q", err, problems)
+	}
 	w2, err := e.sink.Open(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
 	if err != nil {
 		t.Fatal(err)

@@ -440,7 +440,30 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 		// anything is written, so check reports it as an error too.
 		return nil, l.problems, err
 	}
+	if lost := missingUserColumns(l, st); st.exists && len(lost) > 0 {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+l.qualified()).Scan(&n); err == nil && n > 0 {
+			l.problems = append(l.problems, fmt.Sprintf("existing table %s.%s (%d rows) lacks column(s) %s: apply adds them (with the source's DEFAULT) when a DDL since the last checkpoint added them; if they were dropped outside etlq, apply refuses to re-create them empty: re-snapshot the table",
+				l.db, l.table, n, strings.Join(lost, ", ")))
+		}
+	}
 	return ddl, l.problems, nil
+}
+
+// missingUserColumns returns the user columns of l the existing table st
+// lacks.
+func missingUserColumns(l *tableLayout, st tableState) []string {
+	have := map[string]bool{}
+	for _, c := range st.columns {
+		have[c.name] = true
+	}
+	var out []string
+	for i := 0; i < l.user && i < len(l.cols); i++ {
+		if !have[l.cols[i].name] {
+			out = append(out, l.cols[i].name)
+		}
+	}
+	return out
 }
 
 // Open creates the target database, table and view when missing, or checks
@@ -472,11 +495,22 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 func (s *Sink) execDDL(ctx context.Context, conn driver.Conn, v serverVersion, stmts []string) error {
 	for _, q := range stmts {
 		if err := conn.Exec(ctx, q); err != nil {
-			return s.errorf("%v (running %s)", err, q)
+			return &ddlError{msg: s.errorf("%v (running %s)", err, q).Error(), cause: err}
 		}
 	}
 	return nil
 }
+
+// ddlError is a failed DDL statement: its message is redacted, its cause
+// kept for retryable (a schema change while ClickHouse is away is retried
+// as an insert is).
+type ddlError struct {
+	msg   string
+	cause error
+}
+
+func (e *ddlError) Error() string { return e.msg }
+func (e *ddlError) Unwrap() error { return e.cause }
 
 // Close closes the connection pool. Writers must be closed first.
 func (s *Sink) Close() error {

@@ -362,12 +362,12 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
 		ts := st.byRef[ref]
-		if ts == nil {
+		if ts == nil && !st.unreadable[ref] {
 			if mode, ok := st.wanted(ref); ok {
 				// A table the stream follows, met without the statement
 				// that brought it (one etlq does not recognize): its
 				// rows so far come from a snapshot.
-				if err := r.join(ref, mode, nil, true, start, "met in the binlog"); err != nil {
+				if err := r.join(ref, mode, nil, true, start, "met in the binlog", ""); err != nil {
 					return err
 				}
 				ts = st.byRef[ref]
@@ -653,6 +653,11 @@ func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, e
 func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, what string) error {
 	st := r.st
 	if sameColumns(nt, ts.cur) {
+		if !sameDDLMeta(nt, ts.cur) {
+			// Only what a DDL says of the columns changed (ALTER …
+			// SET DEFAULT, the table's charset): kept, same layout.
+			r.adoptSchema(ts, nt)
+		}
 		return nil
 	}
 	switch st.opts.schemaChanges {

@@ -214,6 +214,11 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 		}
 		c.PK = 0
 		c.Added = true
+		if c.Default == nil && !c.Nullable && c.Kind == kEnum && len(c.Members) > 0 {
+			// MySQL gives the rows already there an ENUM NOT NULL's
+			// first member.
+			c.Default = &colDefault{Value: c.Members[0]}
+		}
 		return place(t, c, op)
 	case alterDropColumn:
 		i := t.colIndex(op.Name)

@@ -87,6 +87,13 @@ func TestApplyDDL(t *testing.T) {
 	if schemaText(b) != schemaText(base()) || nt.Cols[2].RenamedFrom != "a" {
 		t.Errorf("original %s; new %s", schemaText(b), schemaText(nt))
 	}
+	// An ENUM NOT NULL without a DEFAULT: the rows already there hold its
+	// first member.
+	ch, _ = parseDDL("db", "ALTER TABLE t ADD e ENUM('Small','big') NOT NULL, ADD f ENUM('x') NULL")
+	nt, _ = ddlApplier{flavor: "mariadb"}.alter(base(), ch[0].(*alterTable))
+	if d := nt.Cols[nt.colIndex("e")].Default; d == nil || d.literal() != "'Small'" || nt.Cols[nt.colIndex("f")].Default != nil {
+		t.Errorf("enum defaults: %+v %+v", d, nt.Cols[nt.colIndex("f")].Default)
+	}
 	// MySQL 8 prints integers without a display width.
 	ch, _ = parseDDL("db", "ALTER TABLE t ADD x INT UNSIGNED, ADD y TINYINT(1)")
 	nt, _ = ddlApplier{flavor: "mysql"}.alter(base(), ch[0].(*alterTable))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -23,20 +24,31 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 	st := r.st
 	changes, err := parseDDL(schema, q)
 	if err != nil {
+		if !ddlOnTable(q) {
+			// A trigger, routine or view: no table's columns change.
+			st.log.Debug("DDL not parsed; it changes no table", "ddl", abbreviate(q, 200), "error", firstLine(err))
+			return nil
+		}
 		var se *ddlSyntaxError
 		if !errors.As(err, &se) {
 			// Parsed, but a column type or definition etlq cannot
 			// take: the tables it names cannot be decoded past it.
 			se = &ddlSyntaxError{Query: q, Err: err}
 		}
-		var refs []connectors.TableRef
-		for _, ts := range st.tables {
-			if ts.mode != connectors.SnapshotOnly && !ts.gone {
-				refs = append(refs, ts.ref)
+		for _, ref := range ddlTargets(schema, q) {
+			for _, ts := range st.tables {
+				if !ts.gone && strings.EqualFold(ts.ref.DB, ref.DB) && strings.EqualFold(ts.ref.Table, ref.Table) {
+					r.markStale(ts, at, q, se.Err)
+				}
 			}
-		}
-		for _, ref := range mentionedTables(schema, q, refs) {
-			r.markStale(st.byRef[ref], at, q, se.Err)
+			for sr := range st.shadows {
+				if strings.EqualFold(sr.DB, ref.DB) && strings.EqualFold(sr.Table, ref.Table) {
+					// Its schema is no longer known: renamed onto a
+					// streamed table, it makes that one stale.
+					delete(st.shadows, sr)
+					st.schemasDirty = true
+				}
+			}
 		}
 		return nil
 	}
@@ -50,7 +62,11 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		if ts := st.byRef[ref]; ts != nil && ts.mode != connectors.SnapshotOnly && ts.cur.Stale == "" {
 			return ts.cur
 		}
-		return nil
+		return st.shadows[ref]
+	}
+	streamed := func(ref connectors.TableRef) bool {
+		ts := st.byRef[ref]
+		return ts != nil && ts.mode != connectors.SnapshotOnly
 	}
 	ap := r.applier()
 	for _, ch := range changes {
@@ -68,7 +84,16 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			}
 			known[c.Ref] = nt
 		case *createTable:
-			if ts := st.byRef[c.Ref]; ts == nil || ts.mode == connectors.SnapshotOnly {
+			if !streamed(c.Ref) {
+				// A table created LIKE one etlq follows is followed
+				// too (online schema change tools), until dropped.
+				if c.Like != nil && !c.Temporary {
+					if lt := lookup(*c.Like); lt != nil {
+						nt := lt.clone()
+						nt.Ref = c.Ref
+						known[c.Ref] = nt
+					}
+				}
 				continue
 			}
 			if c.IfNotExists && lookup(c.Ref) != nil {
@@ -94,7 +119,12 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		case *renameTable:
 			from := lookup(c.From)
 			known[c.From] = nil
-			if ts := st.byRef[c.To]; ts == nil || ts.mode == connectors.SnapshotOnly {
+			if !streamed(c.To) {
+				if from != nil {
+					nt := from.clone()
+					nt.Ref = c.To
+					known[c.To] = nt
+				}
 				continue
 			}
 			if from == nil {
@@ -104,13 +134,28 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			nt := from.clone()
 			nt.Ref = c.To
 			known[c.To] = nt
+		case *dropTable:
+			if !streamed(c.Ref) {
+				known[c.Ref] = nil
+			}
 		}
-		// DROP and TRUNCATE leave the schema as it is: the table's
-		// lifecycle is handled where they are met.
+		// DROP and TRUNCATE of a streamed table leave its schema as it
+		// is: the table's lifecycle is handled where they are met.
 	}
 	for ref, nt := range known {
+		if !streamed(ref) {
+			_, had := st.shadows[ref]
+			if nt == nil {
+				delete(st.shadows, ref)
+			} else {
+				nt.Shadow = true
+				st.shadows[ref] = nt
+			}
+			st.schemasDirty = st.schemasDirty || had || nt != nil
+			continue
+		}
 		ts := st.byRef[ref]
-		if nt == nil || ts == nil || ts.mode == connectors.SnapshotOnly {
+		if nt == nil {
 			continue
 		}
 		if err := r.changeSchema(ts, nt, at, q); err != nil {
@@ -118,6 +163,16 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		}
 	}
 	return nil
+}
+
+// sortedShadows returns the shadow schemas in name order, for checkpoints.
+func sortedShadows(m map[connectors.TableRef]*table) []*table {
+	out := make([]*table, 0, len(m))
+	for _, t := range m {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	return out
 }
 
 // applier returns the DDL applier of the reader's server.
@@ -192,14 +247,45 @@ func (r *binlogReader) tableMapSchema(ts *tableState, e *replication.TableMapEve
 	r.st.log.Warn("schema rebuilt from the binlog's table map", "table", ts.key, "position", at.String())
 	if sameColumns(nt, ts.cur) {
 		// The statement changed nothing etlq decodes.
-		ts.cur = nt
-		if r.st.opts.schemaChanges != "ignore" {
-			ts.out = nt
-		}
-		r.st.schemasDirty = true
+		r.adoptSchema(ts, nt)
 		return nil
 	}
 	return r.changeSchema(ts, nt, at, "the binlog's table map")
+}
+
+// adoptSchema makes nt, which decodes as ts.cur does, the schema of ts.
+func (r *binlogReader) adoptSchema(ts *tableState, nt *table) {
+	if ts.bb != nil {
+		r.flush(ts)
+		ts.bb.release()
+		ts.bb = nil
+	}
+	if ts.out == ts.cur || r.st.opts.schemaChanges != "ignore" {
+		ts.out = nt
+	}
+	ts.cur = nt
+	r.st.schemasDirty = true
+	for id, m := range r.maps {
+		if m.t.Ref == ts.ref {
+			delete(r.maps, id)
+		}
+	}
+}
+
+// sameDDLMeta reports whether a and b (same columns) also agree on what
+// DDLs said of them: defaults, former names, the table's charset, staleness.
+func sameDDLMeta(a, b *table) bool {
+	if a.Charset != b.Charset || a.Collation != b.Collation || a.Stale != b.Stale {
+		return false
+	}
+	for i := range a.Cols {
+		x, y := a.Cols[i], b.Cols[i]
+		if x.RenamedFrom != y.RenamedFrom || x.Added != y.Added || (x.Default == nil) != (y.Default == nil) ||
+			(x.Default != nil && x.Default.literal() != y.Default.literal()) {
+			return false
+		}
+	}
+	return true
 }
 
 // staleError is the refusal to decode rows of a table whose schema at this

@@ -143,6 +143,27 @@ func TestParseDDLRejects(t *testing.T) {
 	}
 }
 
+func TestDDLTargets(t *testing.T) {
+	for q, want := range map[string]string{
+		"ALTER TABLE `t` ADD x INET6":                                                         "db.t",
+		"ALTER ONLINE TABLE o.t ADD x INET6, RENAME TO o.u":                                   "o.t o.u",
+		"CREATE OR REPLACE TABLE IF NOT EXISTS n (a INET6, FOREIGN KEY (a) REFERENCES t (a))": "db.n",
+		"DROP TABLE IF EXISTS a, o.b":                                                         "db.a o.b",
+		"RENAME TABLE a TO b, c TO d":                                                         "db.a db.b db.c db.d",
+		"TRUNCATE o.t":                                                                        "o.t",
+		"ALTER TABLE t RENAME COLUMN a TO b, ADD z INET6":                                     "db.t",
+		"CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW SET @x = 1":                         "",
+	} {
+		var got []string
+		for _, r := range ddlTargets("db", q) {
+			got = append(got, r.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("%q: got %q, want %q", q, strings.Join(got, " "), want)
+		}
+	}
+}
+
 func TestDDLFallbackScan(t *testing.T) {
 	cands := []connectors.TableRef{{DB: "db", Table: "t"}, {DB: "db", Table: "u"}, {DB: "o", Table: "t"}}
 	got := mentionedTables("db", "/* x */ ALTER TABLE `t` ADD SYSTEM VERSIONING; -- u\n", cands)
@@ -152,6 +173,18 @@ func TestDDLFallbackScan(t *testing.T) {
 	got = mentionedTables("db", "ALTER TABLE o.t ADD z INET6, ALTER TABLE u", cands)
 	if len(got) != 2 || got[0] != cands[2] || got[1] != cands[1] {
 		t.Errorf("got %v", got)
+	}
+	for q, want := range map[string]bool{
+		"CREATE DEFINER=`root`@`localhost` TRIGGER ins_film AFTER INSERT ON film FOR EACH ROW BEGIN INSERT INTO film_text VALUES (1); END": false,
+		"CREATE OR REPLACE TABLE t (a INET6)":     true,
+		"ALTER ONLINE IGNORE TABLE t ADD x INET6": true,
+		"TRUNCATE t":                 true,
+		"DROP PROCEDURE IF EXISTS p": false,
+		"CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW v AS SELECT * FROM t": false,
+	} {
+		if ddlOnTable(q) != want {
+			t.Errorf("ddlOnTable(%q) != %v", q, want)
+		}
 	}
 	for q, want := range map[string]bool{"/*!40101 ALTER */ TABLE": true, "  -- c\nDROP t": true, "INSERT INTO t": false, "`alter`": false} {
 		if looksLikeDDL(q) != want {

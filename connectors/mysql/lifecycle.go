@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -23,8 +25,12 @@ type lifeStep struct {
 	from, to connectors.TableRef
 	create   *createTable // lifeCreate, when the DDL parser gave it
 	// fromSchema is the schema of the renamed table when the stream
-	// followed it (set by leaves).
+	// followed it (set by leaves), after alters.
 	fromSchema *table
+	// alters are the ALTER TABLE operations of the same statement on
+	// the renamed table before its RENAME TO (ALTER TABLE t ADD c …,
+	// RENAME TO u).
+	alters []*alterTable
 }
 
 // lifeSteps returns the lifecycle changes of statement q (default database
@@ -33,6 +39,10 @@ type lifeStep struct {
 // tables have no binlog rows and are left out.
 func lifeSteps(db, q string) []lifeStep {
 	var out []lifeStep
+	if lc := parseLife(db, q); lc.kind == lifeDropDB {
+		// Its tables go without a statement of their own.
+		return []lifeStep{{kind: lifeDropDB, from: lc.from[0]}}
+	}
 	changes, err := parseDDL(db, q)
 	if err != nil {
 		lc := parseLife(db, q)
@@ -50,8 +60,11 @@ func lifeSteps(db, q string) []lifeStep {
 		}
 		return out
 	}
+	alters := map[connectors.TableRef][]*alterTable{}
 	for _, ch := range changes {
 		switch c := ch.(type) {
+		case *alterTable:
+			alters[c.Ref] = append(alters[c.Ref], c)
 		case *truncateTable:
 			out = append(out, lifeStep{kind: lifeTruncate, from: c.Ref})
 		case *dropTable:
@@ -59,7 +72,7 @@ func lifeSteps(db, q string) []lifeStep {
 				out = append(out, lifeStep{kind: lifeDrop, from: c.Ref})
 			}
 		case *renameTable:
-			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To})
+			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To, alters: alters[c.From]})
 		case *createTable:
 			if !c.Temporary {
 				out = append(out, lifeStep{kind: lifeCreate, to: c.Ref, create: c})
@@ -73,12 +86,43 @@ func lifeSteps(db, q string) []lifeStep {
 // it empties or removes (truncate changes, tables leaving), then the
 // schema history of the tables that stay (ddl), then the tables that join.
 func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
+	if schemaNeutral(q) {
+		return nil
+	}
 	steps := lifeSteps(schema, q)
+	for _, s := range steps {
+		delete(r.st.unreadable, s.to)
+	}
 	r.leaves(steps, at)
 	if err := r.ddl(schema, q, at); err != nil {
 		return err
 	}
-	return r.joins(steps, at)
+	return r.joins(steps, at, q)
+}
+
+// schemaNeutral reports whether q creates, changes or drops a trigger, a
+// view, a stored routine, an event or an account: no table's columns
+// change, even when its text names a table (a trigger's ON t, its body).
+// pt-online-schema-change creates triggers on the table it copies.
+func schemaNeutral(q string) bool {
+	toks := sqlTokens(q)
+	if len(toks) == 0 {
+		return false
+	}
+	switch strings.ToLower(toks[0]) {
+	case "create", "drop", "alter":
+	default:
+		return false
+	}
+	for _, tk := range toks[1:min(len(toks), 16)] {
+		switch strings.ToLower(tk) {
+		case "table", "index", "database", "schema", "(":
+			return false
+		case "trigger", "view", "procedure", "function", "event", "user", "role", "server":
+			return true
+		}
+	}
+	return false
 }
 
 // leaves queues the truncate changes and makes the dropped and renamed
@@ -87,6 +131,14 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 	st := r.st
 	for i := range steps {
 		s := &steps[i]
+		if s.kind == lifeDropDB {
+			for ref, ts := range st.byRef {
+				if ref.DB == s.from.DB {
+					r.leave(ts, at, "database dropped")
+				}
+			}
+			continue
+		}
 		ts := st.byRef[s.from]
 		if ts == nil {
 			continue
@@ -101,6 +153,14 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 			r.leave(ts, at, "dropped")
 		case lifeRename:
 			s.fromSchema = ts.cur
+			for _, a := range s.alters {
+				nt, err := r.applier().alter(s.fromSchema, a)
+				if err != nil {
+					s.fromSchema = nil // read from the server when it joins
+					break
+				}
+				s.fromSchema = nt
+			}
 			r.leave(ts, at, "renamed to "+s.to.String())
 		}
 	}
@@ -108,9 +168,12 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 
 // joins adds the tables the statement brings under a name the stream
 // follows: created (empty, nothing to scan) or renamed in (snapshotted).
-func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
+func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 	st := r.st
 	for _, s := range steps {
+		if s.kind == lifeCreate {
+			r.followCopy(s)
+		}
 		if s.kind != lifeCreate && s.kind != lifeRename {
 			continue
 		}
@@ -119,12 +182,32 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
 			continue
 		}
 		if s.kind == lifeRename {
+			if connectors.HelperTable(s.from.Table) {
+				// gh-ost's or pt-online-schema-change's cut-over: the
+				// tool's copy, whose rows etlq did not follow, takes the
+				// table's name. Its rows are read again.
+				st.log.Info("online schema change cut-over: the new table is snapshotted (the tool's copy was not followed)", "table", s.to.String(), "from", s.from.String(), "position", at.String())
+			}
 			var t *table
+			if sh := st.shadows[s.to]; s.fromSchema == nil && sh != nil && sh.Stale == "" {
+				// The tool's copy, whose schema the history followed as
+				// a shadow (created LIKE t, then altered).
+				t = sh.clone()
+			}
 			if s.fromSchema != nil && s.fromSchema.Stale == "" {
+				// Renamed within what the stream follows: the schema is
+				// known at this position, not only today's.
 				t = s.fromSchema.clone()
 				t.Ref = s.to
 			}
-			if err := r.join(s.to, mode, t, true, at, "renamed from "+s.from.String()); err != nil {
+			stale := ""
+			if t == nil && connectors.HelperTable(s.from.Table) {
+				// A tool's copy whose schema the history lost (a DDL it
+				// could not apply): today's schema would be a guess for
+				// the rows logged since.
+				stale = fmt.Sprintf("the DDL at %s (%q) gave it the schema of %s, which etlq lost track of", at, abbreviate(q, 200), s.from)
+			}
+			if err := r.join(s.to, mode, t, true, at, "renamed from "+s.from.String(), stale); err != nil {
 				return err
 			}
 			continue
@@ -147,11 +230,40 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos) error {
 				}
 			}
 		}
-		if err := r.join(s.to, mode, t, false, at, "created"); err != nil {
+		if err := r.join(s.to, mode, t, false, at, "created", ""); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// followCopy keeps, as a shadow schema (ddl_binlog.go), the schema of an
+// online schema-change tool's copy of a followed table created with its
+// whole definition, as pt-online-schema-change does (CREATE TABLE _t_new
+// (…) from SHOW CREATE TABLE t; a copy created LIKE t is the history's
+// own business): the ALTERs that follow apply to it, and at the cut-over
+// the table joins with it.
+func (r *binlogReader) followCopy(s lifeStep) {
+	st := r.st
+	c := s.create
+	name := s.to.Table
+	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !connectors.HelperTable(name) || st.shadows[s.to] != nil {
+		return
+	}
+	base := connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
+	if ts := st.byRef[base]; ts == nil || ts.mode == connectors.SnapshotOnly {
+		return
+	}
+	nt, err := r.applier().create(c)
+	if err != nil {
+		return
+	}
+	nt.Shadow = true
+	if st.shadows == nil {
+		st.shadows = map[connectors.TableRef]*table{}
+	}
+	st.shadows[s.to] = nt
+	st.schemasDirty = true
 }
 
 // wanted reports whether the stream follows a table named ref that is not
@@ -180,10 +292,11 @@ func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool
 }
 
 // join adds table ref to the stream at position at, with schema t (nil:
-// as the server has it now). With snapshot (a table renamed in, or met in the
+// as the server has it now); stale, when set, says that schema is not
+// known (ddl_binlog.go's markStale). With snapshot (a table renamed in, or met in the
 // binlog without its CREATE) its rows are read as a snapshot placed after
 // at, unless its mode is never.
-func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, t *table, snapshot bool, at binlogPos, why string) error {
+func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, t *table, snapshot bool, at binlogPos, why, stale string) error {
 	st := r.st
 	if t == nil {
 		c, err := st.src.connect(context.Background())
@@ -196,10 +309,37 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 			// Gone again already (dropped or renamed later in the binlog):
 			// the statements that follow say what became of it.
 			st.log.Warn("table not joined: it cannot be read", "table", ref.String(), "position", at.String(), "cause", why, "error", err.Error())
+			if st.unreadable == nil {
+				st.unreadable = map[connectors.TableRef]bool{}
+			}
+			st.unreadable[ref] = true
 			return nil
 		}
 	}
+	// Every column is new to the stream's targets: one a target lacks is
+	// added there, not taken for a column dropped outside etlq.
+	t = t.clone()
+	t.Shadow = false
+	if t.Stale = stale; stale != "" {
+		st.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on", "table", ref.String(), "position", at.String(), "cause", why)
+	}
+	if _, ok := st.shadows[ref]; ok {
+		delete(st.shadows, ref) // streamed from here on
+	}
+	for _, c := range t.Cols {
+		c.Added = true
+	}
 	ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t}
+	if old := st.leftOut[ref]; old != nil && !sameColumns(old, t) {
+		// A table of this name left with other columns: to the targets
+		// this is a schema change (an online schema change's cut-over).
+		switch st.opts.schemaChanges {
+		case "fail":
+			return fmt.Errorf("schema change on %s at %s: it was replaced by a table with other columns (%s, schema_changes = 'fail')", ts.key, at, why)
+		case "ignore":
+			ts.out = old
+		}
+	}
 	st.tablesMu.Lock()
 	st.tables = append(st.tables, ts)
 	st.tablesMu.Unlock()
@@ -222,9 +362,14 @@ func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
 	if ts.mode != connectors.SnapshotOnly {
 		r.truncate(ts, at)
 	}
+	st.snap.dropTable(ts)
 	st.tablesMu.Lock()
 	ts.gone = true
 	st.tablesMu.Unlock()
+	if st.leftOut == nil {
+		st.leftOut = map[connectors.TableRef]*table{}
+	}
+	st.leftOut[ts.ref] = ts.out
 	delete(st.byRef, ts.ref)
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {

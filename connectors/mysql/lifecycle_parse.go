@@ -20,6 +20,7 @@ const (
 	lifeCreate // CREATE TABLE (also … LIKE, … SELECT)
 	lifeDrop
 	lifeRename // From[i] becomes To[i], in order
+	lifeDropDB // DROP DATABASE: from[0].DB, every table of it
 )
 
 // lifeChange is one recognized statement.
@@ -192,6 +193,11 @@ func parseLife(db, q string) lifeChange {
 			return lifeChange{}
 		}
 		return lifeChange{kind: lifeRename, from: []connectors.TableRef{a}, to: []connectors.TableRef{b}}
+	case p.kw("drop", "database"), p.kw("drop", "schema"):
+		p.kw("if", "exists")
+		if t := p.peek(); t != "" && !strings.ContainsAny(t[:1], ",().;='\"") {
+			return lifeChange{kind: lifeDropDB, from: []connectors.TableRef{{DB: strings.TrimPrefix(t, "`")}}}
+		}
 	case p.kw("drop"):
 		p.kw("temporary")
 		if !p.kw("table") {

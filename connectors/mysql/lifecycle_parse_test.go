@@ -30,9 +30,11 @@ func TestParseLife(t *testing.T) {
 		"INSERT INTO t VALUES (1)":                   "none [] []",
 		"DROP VIEW v":                                "none [] []",
 		"create table t2 select * from t":            "create [] [d.t2]",
+		"DROP DATABASE IF EXISTS `x`":                "dropdb [x.] []",
+		"drop schema x":                              "dropdb [x.] []",
 	} {
 		c := parseLife("d", q)
-		got := fmt.Sprintf("%s %v %v", []string{"none", "truncate", "create", "drop", "rename"}[c.kind], refs(c.from), refs(c.to))
+		got := fmt.Sprintf("%s %v %v", []string{"none", "truncate", "create", "drop", "rename", "dropdb"}[c.kind], refs(c.from), refs(c.to))
 		if got != want {
 			t.Errorf("%q: got %s, want %s", q, got, want)
 		}
@@ -45,4 +47,23 @@ func refs(rs []connectors.TableRef) []string {
 		out = append(out, r.String())
 	}
 	return out
+}
+
+// TestSchemaNeutral: statements about triggers, views and routines change
+// no table, whatever tables their text names.
+func TestSchemaNeutral(t *testing.T) {
+	for q, want := range map[string]bool{
+		"CREATE DEFINER=`root`@`127.0.0.1` TRIGGER `pt_osc_d_t_del` AFTER DELETE ON `d`.`t` FOR EACH ROW DELETE IGNORE FROM `d`.`_t_new` WHERE `d`.`_t_new`.`id` <=> OLD.`id`": true,
+		"DROP TRIGGER IF EXISTS `d`.`pt_osc_d_t_ins`":                         true,
+		"CREATE OR REPLACE ALGORITHM=MERGE VIEW v AS SELECT * FROM t":         true,
+		"CREATE DEFINER=`root`@`%` PROCEDURE p() BEGIN UPDATE t SET a=1; END": true,
+		"ALTER TABLE t ADD COLUMN c INT":                                      false,
+		"CREATE TABLE t (id INT)":                                             false,
+		"DROP TABLE t":                                                        false,
+		"TRUNCATE t":                                                          false,
+	} {
+		if got := schemaNeutral(q); got != want {
+			t.Errorf("schemaNeutral(%q) = %v, want %v", q, got, want)
+		}
+	}
 }

@@ -84,6 +84,11 @@ type table struct {
 	// (the reason, naming the DDL and its position): rows of the table
 	// are refused unless the binlog's table map describes them.
 	Stale string `json:"stale,omitempty"`
+	// Shadow marks the schema of a table the stream does not stream but
+	// follows because it was created LIKE one it does (gh-ost's _gho,
+	// pt-online-schema-change's _new): renamed onto a streamed table, it
+	// gives that table its schema.
+	Shadow bool `json:"shadow,omitempty"`
 }
 
 // readTable reads a table's schema from information_schema.

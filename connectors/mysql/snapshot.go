@@ -112,6 +112,10 @@ type snapshotter struct {
 	initial []*tableState
 	added   chan *tableState
 	started bool
+	// dropped are tables that left the stream while being snapshotted
+	// (dropTable): their chunks are read to no end and their errors (the
+	// table no longer exists) stop nothing.
+	dropped map[*tableState]bool
 }
 
 func newSnapshotter(st *stream) *snapshotter {
@@ -280,6 +284,9 @@ func (s *snapshotter) plan() {
 			}
 		}
 		if err := s.planTable(&c, ts); err != nil {
+			if s.isDropped(ts) || s.tableGone(ts, err) {
+				return true
+			}
 			if s.ctx.Err() == nil {
 				s.fail(fmt.Errorf("snapshot of %s: %v", ts.key, err))
 			}
@@ -303,30 +310,6 @@ func (s *snapshotter) plan() {
 			return
 		}
 	}
-}
-
-// addTable snapshots ts, a table that joined the stream while it runs (a
-// table renamed into a pipeline's name or pattern), like a table of the
-// start: its chunks are placed in the binlog after the position where it
-// joined, and the reader waits for them as for any chunk. Called by the
-// binlog reader.
-func (s *snapshotter) addTable(ts *tableState) {
-	if s.mode == "exact" && s.st.flavor != "mariadb" {
-		// No snapshot was planned at the start, so no watermark table
-		// was set up: MySQL has no exact read-view position.
-		s.mode = "bracket"
-		s.st.log.Warn("snapshot of a table that joined placed by SHOW MASTER STATUS brackets: a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md", "table", ts.key)
-	}
-	s.mu.Lock()
-	ts.snap = &snapState{}
-	ts.snapDone.Store(false)
-	ts.rowsDone.Store(0)
-	s.active = append(s.active, ts)
-	s.mu.Unlock()
-	if !s.started {
-		s.startWorkers()
-	}
-	s.added <- ts
 }
 
 func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
@@ -369,6 +352,11 @@ func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
 		return false
 	}
 	s.mu.Lock()
+	if s.dropped[ch.ts] {
+		s.mu.Unlock()
+		<-s.sem
+		return false
+	}
 	s.planned[ch.ts]++
 	if last {
 		s.closed[ch.ts] = true
@@ -582,7 +570,12 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 			r.Release()
 		}
 		ch.recs = nil
+		dropped := s.dropped[ch.ts]
 		s.mu.Unlock()
+		if dropped || s.tableGone(ch.ts, err) {
+			<-s.sem
+			return nil, true
+		}
 		if s.ctx.Err() == nil {
 			s.fail(fmt.Errorf("snapshot of %s: %v", ch.ts.key, err))
 		}
@@ -593,6 +586,16 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		rest = splitAfter(ch, ch.lastOrd)
 	}
 	s.mu.Lock()
+	if s.dropped[ch.ts] {
+		s.removeInflight(ch)
+		for _, r := range ch.recs {
+			r.Release()
+		}
+		ch.recs = nil
+		s.mu.Unlock()
+		<-s.sem
+		return nil, true
+	}
 	s.biggest = max(s.biggest, rows)
 	if rest != nil {
 		// Counted before ch can be emitted, so the table is not done
@@ -886,14 +889,25 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 		}
 	}
 	s.pending = keep
-	var streaming []*chunk
+	var streaming, drop []*chunk
 	for _, ch := range s.inflight {
+		if s.dropped[ch.ts] {
+			drop = append(drop, ch)
+			continue
+		}
 		verdict := s.windowed() && len(ch.t.Key) == 0 && !ch.verdictKnown
 		if (len(ch.recs) > 0 || verdict) && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
 			streaming = append(streaming, ch)
 		}
 	}
 	s.mu.Unlock()
+	for _, ch := range drop {
+		// A table that left: what its chunk read goes nowhere.
+		recs, _ := s.take(ch)
+		for _, r := range recs {
+			r.Release()
+		}
+	}
 	if len(ready) == 0 && len(streaming) == 0 {
 		return false
 	}

@@ -70,6 +70,14 @@ type stream struct {
 	// requested are the tables asked for by name, with their modes: one
 	// that leaves and comes back (re-created, renamed back) joins again.
 	requested map[connectors.TableRef]connectors.SnapshotMode
+	// leftOut is the column set batches carried for a table that left the
+	// stream: one of the same name that joins later (an online schema
+	// change's copy) follows schema_changes against it.
+	leftOut map[connectors.TableRef]*table
+	// unreadable are tables that could not join (join could not read
+	// them): their table maps do not try again until a statement names
+	// them.
+	unreadable map[connectors.TableRef]bool
 	// tablesMu guards tables and their gone flags against Progress, which
 	// another goroutine calls while the reader adds tables.
 	tablesMu sync.Mutex
@@ -94,6 +102,9 @@ type stream struct {
 	lastMarkPos  binlogPos
 	schemasJSON  json.RawMessage
 	schemasDirty bool
+	// shadows are the schemas of tables followed for a rename onto a
+	// streamed one (table.Shadow; ddl_binlog.go).
+	shadows map[connectors.TableRef]*table
 
 	lagMu     sync.Mutex
 	lastEvent time.Time // timestamp of the last binlog event read
@@ -126,7 +137,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		return nil, fmt.Errorf("source %q: no tables requested", s.name)
 	}
 	st := &stream{src: s, name: s.name, req: req, mem: mem, log: slog.Default().With("source", s.name),
-		byRef: map[connectors.TableRef]*tableState{}, maxRows: req.BatchRows}
+		byRef: map[connectors.TableRef]*tableState{}, maxRows: req.BatchRows, shadows: map[connectors.TableRef]*table{}}
 	if st.maxRows <= 0 {
 		st.maxRows = 8192
 	}
@@ -150,6 +161,10 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	saved := map[connectors.TableRef]*table{}
 	if resume != nil {
 		for _, t := range resume.Schemas {
+			if t.Shadow {
+				st.shadows[t.Ref] = t
+				continue
+			}
 			saved[t.Ref] = t
 		}
 	}
@@ -544,6 +559,7 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 				schemas = append(schemas, ts.cur)
 			}
 		}
+		schemas = append(schemas, sortedShadows(st.shadows)...)
 		st.schemasJSON, _ = json.Marshal(schemas)
 		st.schemasDirty = false
 	}

@@ -431,7 +431,18 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		if b.NumRows() == 0 && !pr.schemaChanged(b) {
 			continue // a position-only batch
 		}
-		out, err := pr.process(ctx, b)
+		in := b
+		if b.Snapshot && b.Sel != nil && pr.p.Snapshot == connectors.SnapshotOnly {
+			// The rows a windowed snapshot placement (MySQL's watermarks,
+			// brackets) leaves out of a chunk are those whose keys the
+			// binlog changed inside the chunk's window: the changes carry
+			// their state. A SNAPSHOT only pipeline takes no change, so it
+			// takes the chunk's rows as its read view has them.
+			whole := *b
+			whole.Sel = nil
+			in = &whole
+		}
+		out, err := pr.process(ctx, in)
 		if err != nil {
 			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}

@@ -107,14 +107,14 @@ func sameLayout(a, b *arrow.Schema) bool {
 		if fa.Name != fb.Name || !arrow.TypeEqual(fa.Type, fb.Type) {
 			return false
 		}
-		// What a DDL says about a column (its default, its former name)
-		// reaches the sink with a plan made again.
-		for _, k := range []string{exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaAddedByDDL} {
-			va, _ := fa.Metadata.GetValue(k)
-			vb, _ := fb.Metadata.GetValue(k)
-			if va != vb {
-				return false
-			}
+		// A column a DDL added or renamed reaches the sink with what the
+		// DDL says of it (exec.MetaDefault, MetaRenamedFrom) in a plan
+		// made again. (Those alone, kept in the source's history, do not
+		// make a new plan: a restart would plan every table twice.)
+		va, _ := fa.Metadata.GetValue(exec.MetaAddedByDDL)
+		vb, _ := fb.Metadata.GetValue(exec.MetaAddedByDDL)
+		if va != vb {
+			return false
 		}
 	}
 	return true
@@ -208,6 +208,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		replanned = true
 		// The source table changed (schema_changes = 'evolve'): plan this
 		// table again for its new columns.
+		sig := outputSig(pr.p)
 		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
@@ -216,6 +217,12 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			return nil, err
 		}
 		pr.tables[b.DB+"."+b.Table] = tr
+		if outputSig(pr.p) != sig {
+			// Shards matched by name: the others follow the new union.
+			if err := pr.realign(ctx, b.DB+"."+b.Table); err != nil {
+				return nil, err
+			}
+		}
 		pr.stats.SchemaChanges.Add(1)
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}

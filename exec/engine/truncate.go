@@ -141,35 +141,3 @@ func pickTable(tr *tableRun) string {
 	}
 	return ""
 }
-
-// joinTable routes the batches of a table the stream delivers without a
-// route yet — one created (or renamed) under a pipeline's pattern while
-// the stream runs — to each pipeline whose pattern it matches, planned for
-// its schema. SNAPSHOT only pipelines take no table that joins later.
-func (r *sourceRun) joinTable(ctx context.Context, b *exec.Batch) error {
-	key := b.DB + "." + b.Table
-	r.routes[key] = nil // looked at: an unmatched table is not looked at again
-	for _, pr := range r.runs {
-		if pr.p.Snapshot == connectors.SnapshotOnly {
-			continue
-		}
-		for _, pat := range pr.p.Patterns {
-			if ok, _ := connectors.MatchTable(pat.Table, b.Table); !ok || pat.DB != b.DB {
-				continue
-			}
-			tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
-			if err != nil {
-				return fmt.Errorf("pipeline %s: table %s joined under %s: %w", pr.p.Name, key, pat, err)
-			}
-			tr, err := newTableRun(pr.p, tp, pr.alloc)
-			if err != nil {
-				return err
-			}
-			pr.tables[key] = tr
-			r.routes[key] = append(r.routes[key], pr)
-			pr.log.Info("table joined the pipeline", "pipeline", pr.p.Name, "table", key, "pattern", pat.String(), "columns", len(tp.Output))
-			break
-		}
-	}
-	return nil
-}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// oscTable creates db.t with n rows and a pipeline file reading it into a
+// ClickHouse upsert table and, for a pattern over the database, into
+// another; it starts etlq on it and waits for the snapshot.
+func oscSetup(t *testing.T, myDSN string) (*scratch, *liveApply) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t "+liveTableDef)
+	seed(t, my, db+".t", 3000)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t;
+CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse dw.%[3]s.all_tables KEY (_table, id);
+`, myDSN, chDSN, db, testServerID()))
+	a := startApply(t, state, file)
+	myQ, chQ := oscQueries(db, false)
+	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	return s, a
+}
+
+// oscQueries compares db.t with its target (and, with c, the new column).
+func oscQueries(db string, c bool) (string, string) {
+	myC, chC := "", ""
+	if c {
+		myC, chC = ", c", ", toString(c)"
+	}
+	return fmt.Sprintf("SELECT id, status, CAST(amount * 100 AS SIGNED)%s FROM %s.t ORDER BY id", myC, db),
+		fmt.Sprintf("SELECT toString(id), status, toString(toInt64(amount * 100))%s FROM %s.t_current ORDER BY id", chC, db)
+}
+
+// oscCheck waits until both targets equal db.t with its new column c, and
+// checks that no helper table reached ClickHouse and the log says how the
+// cut-over was handled.
+func oscCheck(t *testing.T, s *scratch, a *liveApply, helpers ...string) {
+	t.Helper()
+	db := s.db
+	myQ, chQ := oscQueries(db, true)
+	a.waitSame(t, s.my, s.ch, myQ, chQ, 120*time.Second)
+	a.waitSame(t, s.my, s.ch,
+		fmt.Sprintf("SELECT 't', id, status, CAST(amount * 100 AS SIGNED), c FROM %s.t ORDER BY id", db),
+		fmt.Sprintf("SELECT _table, toString(id), status, toString(toInt64(amount * 100)), toString(c) FROM %s.all_tables_current ORDER BY _table, id", db), 60*time.Second)
+	compareTable(t, s.my, s.ch, db, "t", db, "t", db+".t_current")
+	out := a.stop(t)
+	for _, h := range helpers {
+		if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.all_tables WHERE _table = '%s'", db, h)); err != nil || n != 0 {
+			t.Errorf("%d rows of helper table %s reached the target (%v)", n, h, err)
+		}
+		if n, _ := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name = '%s'", db, h)); n != 0 {
+			t.Errorf("a target table %s was created", h)
+		}
+	}
+	if !strings.Contains(out, "online schema change cut-over") {
+		t.Errorf("the log does not say how the cut-over was handled:\n%s", out)
+	}
+}
+
+// TestPtOnlineSchemaChange: a real pt-online-schema-change run (ADD COLUMN
+// c with a default) on a table a writer keeps changing, while etlq streams
+// it by name and under a pattern. After the cut-over (RENAME TABLE t TO
+// _t_old, _t_new TO t) both targets equal the table, every row with c, and
+// the tool's tables never reach a target.
+func TestPtOnlineSchemaChange(t *testing.T) {
+	onBothServers(t, testPtOnlineSchemaChange)
+}
+
+func testPtOnlineSchemaChange(t *testing.T, myDSN string) {
+	if _, err := exec.LookPath("pt-online-schema-change"); err != nil {
+		t.Fatalf("pt-online-schema-change is not installed (apt-get install percona-toolkit; scripts/services up installs it): %v", err)
+	}
+	s, a := oscSetup(t, myDSN)
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(cfg.Addr, ":")
+	w := startChurn(t, myDSN, s.db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+	dsn := fmt.Sprintf("h=%s,P=%s,u=%s,D=%s,t=t", host, port, cfg.User, s.db)
+	if cfg.Password != "" {
+		dsn += ",p=" + cfg.Password
+	}
+	cmd := exec.Command("pt-online-schema-change", "--alter", "ADD COLUMN c INT NOT NULL DEFAULT 5",
+		"--execute", "--chunk-size", "300", "--recursion-method", "none", "--no-check-unique-key-change",
+		"--set-vars", "lock_wait_timeout=30", dsn)
+	out, err := cmd.CombinedOutput()
+	w.halt()
+	if err != nil {
+		t.Fatalf("pt-online-schema-change: %v\n%s", err, out)
+	}
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	myExec(t, s.my, "UPDATE "+s.db+".t SET c = id WHERE id % 10 = 0")
+	oscCheck(t, s, a, "_t_new", "_t_old")
+}
+
+// TestGhostCutOver: gh-ost's statement sequence, replayed in SQL (gh-ost
+// itself is not installable here), on a table a writer keeps changing
+// while etlq streams it by name and under a pattern: the ghost table
+// _t_gho (created LIKE t, altered, filled by chunked INSERT IGNORE … SELECT
+// and by the changes gh-ost applies from the binlog), the changelog table
+// _t_ghc, and the atomic cut-over — the sentry table _t_del created, t and
+// _t_del locked, RENAME TABLE t TO _t_del, _t_gho TO t waiting, the sentry
+// dropped, the lock released. The targets end equal to t, every row with
+// the new column, and no helper table reaches them.
+func TestGhostCutOver(t *testing.T) {
+	onBothServers(t, testGhostCutOver)
+}
+
+func testGhostCutOver(t *testing.T, myDSN string) {
+	s, a := oscSetup(t, myDSN)
+	db, my := s.db, s.my
+	w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+	myExec(t, my,
+		"CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
+		"ALTER TABLE "+db+"._t_gho ADD COLUMN c INT NOT NULL DEFAULT 5",
+		"CREATE TABLE "+db+"._t_ghc (id bigint auto_increment, last_update timestamp not null DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, hint varchar(64) charset ascii not null, value varchar(4096) charset ascii not null, primary key(id), unique key hint_uidx(hint)) auto_increment=256",
+		"INSERT INTO "+db+"._t_ghc (id, hint, value) VALUES (2, 'state', 'GhostTableMigrated') ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
+	)
+	// The row copy, chunk by chunk, while the writer goes on.
+	for lo := 1; lo <= 3000; lo += 500 {
+		myExec(t, my, fmt.Sprintf("INSERT IGNORE INTO %[1]s._t_gho (id, status, amount) (SELECT id, status, amount FROM %[1]s.t FORCE INDEX (PRIMARY) WHERE id >= %[2]d AND id <= %[3]d LOCK IN SHARE MODE)", db, lo, lo+499),
+			fmt.Sprintf("INSERT INTO %s._t_ghc (id, hint, value) VALUES (1, 'heartbeat', NOW()) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)", db))
+	}
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	// What gh-ost applies from the binlog until it is caught up: the
+	// writer's changes, as row-by-row REPLACE and DELETE on the ghost.
+	myExec(t, my,
+		"REPLACE INTO "+db+"._t_gho (id, status, amount, c) SELECT t.id, t.status, t.amount, COALESCE(g.c, 5) FROM "+db+".t t LEFT JOIN "+db+"._t_gho g ON g.id = t.id",
+		"DELETE FROM "+db+"._t_gho WHERE id NOT IN (SELECT id FROM "+db+".t)",
+		"UPDATE "+db+"._t_gho SET c = id WHERE id % 10 = 0",
+	)
+
+	// The cut-over.
+	myExec(t, my, "CREATE TABLE "+db+"._t_del (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'")
+	locker := testenv.MySQLConn(t, myDSN)
+	renamer := testenv.MySQLConn(t, myDSN)
+	myExec(t, locker, "SET SESSION lock_wait_timeout = 30", "LOCK TABLES "+db+".t WRITE, "+db+"._t_del WRITE")
+	renamed := make(chan error, 1)
+	go func() {
+		_, err := renamer.Execute("RENAME TABLE " + db + ".t TO " + db + "._t_del, " + db + "._t_gho TO " + db + ".t")
+		renamed <- err
+	}()
+	// gh-ost waits until the RENAME is seen waiting on the lock.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		rows := myRows(t, my, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE "+db+".t TO%'")
+		if len(rows) == 1 && rows[0] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the RENAME did not start waiting on the lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	myExec(t, locker, "DROP TABLE "+db+"._t_del", "UNLOCK TABLES")
+	if err := <-renamed; err != nil {
+		t.Fatalf("cut-over rename: %v", err)
+	}
+	myExec(t, my, "DROP TABLE IF EXISTS "+db+"._t_ghc", "DROP TABLE IF EXISTS "+db+"._t_del")
+
+	// Streaming goes on on the swapped table.
+	myExec(t, my, "UPDATE "+db+".t SET status = 'after', c = c + 1 WHERE id % 9 = 0", "DELETE FROM "+db+".t WHERE id % 13 = 0",
+		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
+	oscCheck(t, s, a, "_t_gho", "_t_ghc", "_t_del")
+}
+
+// TestSwapFollowsSchemaChanges: a table swapped for a copy with another
+// column (an online schema change's cut-over, here in plain SQL) is a
+// schema change to the pipeline: under schema_changes = 'ignore' the
+// target keeps its columns and still equals the table on them; under
+// 'fail' the run stops with an error naming the table.
+func TestSwapFollowsSchemaChanges(t *testing.T) {
+	onBothServers(t, testSwapFollowsSchemaChanges)
+}
+
+func testSwapFollowsSchemaChanges(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	for _, policy := range []string{"ignore", "fail"} {
+		tb := "t_" + policy
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" "+liveTableDef)
+		seed(t, my, db+"."+tb, 300)
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.%[5]s INTO clickhouse dw.%[3]s.%[5]s WITH (schema_changes = '%[6]s');
+`, myDSN, chDSN, db, testServerID(), tb, policy))
+		a := startApply(t, state, file)
+		myQ := fmt.Sprintf("SELECT id, status, CAST(amount * 100 AS SIGNED) FROM %s.%s ORDER BY id", db, tb)
+		chQ := fmt.Sprintf("SELECT toString(id), status, toString(toInt64(amount * 100)) FROM %s.%s_current ORDER BY id", db, tb)
+		a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+		myExec(t, my,
+			fmt.Sprintf("CREATE TABLE %s._%s_new LIKE %s.%s", db, tb, db, tb),
+			fmt.Sprintf("ALTER TABLE %s._%s_new ADD COLUMN c INT NOT NULL DEFAULT 5", db, tb),
+			fmt.Sprintf("INSERT INTO %s._%s_new (id, status, amount) SELECT id, status, amount FROM %s.%s", db, tb, db, tb),
+			fmt.Sprintf("RENAME TABLE %[1]s.%[2]s TO %[1]s._%[2]s_old, %[1]s._%[2]s_new TO %[1]s.%[2]s", db, tb),
+			fmt.Sprintf("UPDATE %s.%s SET amount = 1.23, c = 9 WHERE id = 1", db, tb),
+		)
+		if policy == "fail" {
+			select {
+			case err := <-a.done:
+				if err == nil || !strings.Contains(a.out.String(), "schema_changes = 'fail'") || !strings.Contains(a.out.String(), db+"."+tb) {
+					t.Errorf("under 'fail' the swap must stop the run naming the table: %v\n%s", err, a.out.String())
+				}
+			case <-time.After(60 * time.Second):
+				t.Errorf("under 'fail' the run goes on after the swap:\n%s", a.out.String())
+			}
+			continue
+		}
+		a.waitSame(t, my, ch, myQ, chQ, 60*time.Second)
+		if n, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM system.columns WHERE database = '%s' AND table = '%s' AND name = 'c'", db, tb)); n != 0 {
+			t.Errorf("under 'ignore' the target gained column c")
+		}
+		a.stop(t)
+	}
+}

@@ -1,0 +1,199 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/stdlib"
+)
+
+// Shards that drift apart: a pipeline whose TRANSFORM has `*` (or no
+// TRANSFORM) and that reads several tables (a list, or a pattern) matches
+// their columns by name. Its output is the union of the tables' columns —
+// in the first table's order, then the columns only later tables have —
+// NULL where a table lacks one, of a type wide enough for every table's
+// (widen), refused where no type holds both. So a column added, dropped or
+// moved in one shard (a rolling migration) does not stop the others.
+// Explicit expressions still type-check per table, as before.
+
+// starUnion reports whether pipeline p matches its tables' outputs by name.
+func starUnion(p *lang.CreatePipeline, pl *Pipeline) bool {
+	if len(pl.Tables) < 2 && len(pl.Patterns) == 0 && len(p.From) < 2 {
+		return false
+	}
+	if p.Transform == nil {
+		return true
+	}
+	for _, it := range p.Transform {
+		if it.Star {
+			return true
+		}
+	}
+	return false
+}
+
+// intBits returns the width of an integer kind.
+func intBits(t stdlib.Type) int {
+	switch t.Kind {
+	case stdlib.Int8, stdlib.Uint8:
+		return 8
+	case stdlib.Int16, stdlib.Uint16:
+		return 16
+	case stdlib.Int32, stdlib.Uint32:
+		return 32
+	}
+	return 64
+}
+
+func intOf(bits int, signed bool) stdlib.Type {
+	kinds := map[int][2]stdlib.Kind{8: {stdlib.Uint8, stdlib.Int8}, 16: {stdlib.Uint16, stdlib.Int16}, 32: {stdlib.Uint32, stdlib.Int32}, 64: {stdlib.Uint64, stdlib.Int64}}
+	if signed {
+		return stdlib.Type{Kind: kinds[bits][1]}
+	}
+	return stdlib.Type{Kind: kinds[bits][0]}
+}
+
+// widen returns the narrowest type holding every value of a and of b
+// exactly, or false when none does (a float and a decimal, text and a
+// number, …).
+func widen(a, b stdlib.Type) (stdlib.Type, bool) {
+	switch {
+	case a == b:
+		return a, true
+	case a.Kind == stdlib.Null:
+		return b, true
+	case b.Kind == stdlib.Null:
+		return a, true
+	case a.IsInteger() && b.IsInteger():
+		ba, bb := intBits(a), intBits(b)
+		switch {
+		case a.IsSigned() == b.IsSigned():
+			return intOf(max(ba, bb), a.IsSigned()), true
+		case a.IsUnsigned():
+			ba, bb = bb, ba // ba: the signed one's bits, bb: the unsigned one's
+		}
+		if bb == 64 {
+			return stdlib.Dec(20, 0), true
+		}
+		return intOf(max(ba, 2*bb), true), true
+	case (a.IsInteger() || a.Kind == stdlib.Decimal) && (b.IsInteger() || b.Kind == stdlib.Decimal):
+		da, db := stdlib.DecimalOf(a), stdlib.DecimalOf(b)
+		s := max(da.Scale, db.Scale)
+		p := max(da.Precision-da.Scale, db.Precision-db.Scale) + s
+		if p > stdlib.MaxDecimalPrecision {
+			return a, false
+		}
+		return stdlib.Dec(p, s), true
+	case a.IsFloat() && b.IsFloat():
+		return stdlib.TFloat64, true
+	case a.IsFloat() && b.IsInteger() && intBits(b) <= 32, b.IsFloat() && a.IsInteger() && intBits(a) <= 32:
+		return stdlib.TFloat64, true
+	case a.IsStringLike() && b.IsStringLike():
+		return stdlib.TString, true
+	case a.Kind == stdlib.Date && b.Kind == stdlib.Timestamp, a.Kind == stdlib.Timestamp && b.Kind == stdlib.Date:
+		return stdlib.TTimestamp, true
+	}
+	return a, false
+}
+
+// mergeUnion adds one more table's outputs (names, exprs …) to the
+// pipeline's union output: new names are appended, shared ones widened.
+// It reports a column whose types cannot be widened at its node.
+func (b *builder) mergeUnion(pl *Pipeline, table string, names []string, outs []exec.Expr, nullable []bool, metas []arrow.Metadata, olds []bool, nodes []lang.Node) bool {
+	ok := true
+	has := map[string]bool{}
+	for i, name := range names {
+		has[strings.ToLower(name)] = true
+		t := outs[i].Type()
+		j := outputIndex(pl.Output, name)
+		if j < 0 {
+			// Only this table has it (so far): NULL for the others.
+			pl.Output = append(pl.Output, Column{Name: name, Type: t.Arrow(), Nullable: true, Source: t.String(), Meta: metas[i], Before: olds[i]})
+			continue
+		}
+		c := &pl.Output[j]
+		c.Nullable = c.Nullable || nullable[i]
+		c.Before = c.Before && olds[i]
+		cur, err := stdlib.FromField(arrow.Field{Name: c.Name, Type: c.Type, Metadata: c.Meta})
+		if err != nil {
+			b.errs.add(nodes[i], "output column %q: %v", name, err)
+			ok = false
+			continue
+		}
+		w, can := widen(cur, t)
+		if !can {
+			b.errs.add(nodes[i], "output column %q is %s in %s but %s in another table of the pipeline: no type holds both (CAST it in TRANSFORM)", name, t, table, c.Source)
+			ok = false
+			continue
+		}
+		if w != cur || !c.Meta.Equal(metas[i]) {
+			c.Meta = w.Metadata()
+		}
+		c.Type, c.Source = w.Arrow(), w.String()
+	}
+	for j := range pl.Output {
+		if !has[strings.ToLower(pl.Output[j].Name)] {
+			pl.Output[j].Nullable = true
+		}
+	}
+	return ok
+}
+
+func outputIndex(out []Column, name string) int {
+	for j, c := range out {
+		if strings.EqualFold(c.Name, name) {
+			return j
+		}
+	}
+	return -1
+}
+
+// alignTable makes tp's outputs those of the pipeline's union output, in
+// its order: its own columns cast to the union's type where it is wider,
+// NULL for the columns it lacks.
+func alignTable(pl *Pipeline, tp *TablePlan) error {
+	own := map[string]int{}
+	for i, n := range tp.names {
+		own[strings.ToLower(n)] = i
+	}
+	outs := make([]exec.Expr, len(pl.Output))
+	befores := make([]exec.Expr, len(pl.Output))
+	for j, c := range pl.Output {
+		want, err := stdlib.FromField(arrow.Field{Name: c.Name, Type: c.Type, Metadata: c.Meta})
+		if err != nil {
+			return err
+		}
+		i, ok := own[strings.ToLower(c.Name)]
+		if !ok {
+			if outs[j], err = exec.Lit(nil, want); err != nil {
+				return err
+			}
+			befores[j] = outs[j]
+			continue
+		}
+		outs[j], befores[j] = tp.Outputs[i], nil
+		if i < len(tp.BeforeOutputs) {
+			befores[j] = tp.BeforeOutputs[i]
+		}
+		if outs[j].Type() != want {
+			if outs[j], err = exec.Cast(outs[j], want); err != nil {
+				return fmt.Errorf("output column %q of %s: %v", c.Name, tp.Ref, err)
+			}
+			if befores[j] != nil {
+				if befores[j], err = exec.Cast(befores[j], want); err != nil {
+					return fmt.Errorf("output column %q of %s: %v", c.Name, tp.Ref, err)
+				}
+			}
+		}
+	}
+	tp.Outputs, tp.BeforeOutputs = outs, befores
+	tp.names = nil
+	for _, c := range pl.Output {
+		tp.names = append(tp.names, c.Name)
+	}
+	return nil
+}

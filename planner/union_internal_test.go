@@ -1,0 +1,47 @@
+package planner
+
+import (
+	"testing"
+
+	"github.com/etlq/etlq/stdlib"
+)
+
+// TestWiden: the narrowest type holding both, or a refusal where a value
+// of one would not fit the other exactly.
+func TestWiden(t *testing.T) {
+	i := func(k stdlib.Kind) stdlib.Type { return stdlib.Type{Kind: k} }
+	for _, c := range []struct {
+		a, b stdlib.Type
+		want string // "" refused
+	}{
+		{i(stdlib.Int32), i(stdlib.Int64), "INT64"},
+		{i(stdlib.Int8), i(stdlib.Int16), "INT16"},
+		{i(stdlib.Uint8), i(stdlib.Uint32), "UINT32"},
+		{i(stdlib.Int16), i(stdlib.Uint16), "INT32"},
+		{i(stdlib.Uint32), i(stdlib.Int8), "INT64"},
+		{i(stdlib.Int64), i(stdlib.Uint64), "DECIMAL(20,0)"},
+		{i(stdlib.Int32), stdlib.Dec(12, 2), "DECIMAL(12,2)"},
+		{stdlib.Dec(10, 4), stdlib.Dec(12, 2), "DECIMAL(14,4)"},
+		{stdlib.Dec(65, 0), stdlib.Dec(10, 5), ""},
+		{i(stdlib.Float32), i(stdlib.Float64), "FLOAT64"},
+		{i(stdlib.Int32), i(stdlib.Float32), "FLOAT64"},
+		{i(stdlib.Int64), i(stdlib.Float64), ""},
+		{stdlib.Dec(12, 2), i(stdlib.Float64), ""},
+		{stdlib.TString, stdlib.TJSON, "STRING"},
+		{stdlib.TString, i(stdlib.Int32), ""},
+		{stdlib.TString, stdlib.TBinary, ""},
+		{stdlib.TDate, stdlib.TTimestamp, "TIMESTAMP"},
+		{stdlib.TNull, stdlib.TDate, "DATE"},
+	} {
+		for _, ab := range [][2]stdlib.Type{{c.a, c.b}, {c.b, c.a}} {
+			got, ok := widen(ab[0], ab[1])
+			g := ""
+			if ok {
+				g = got.String()
+			}
+			if g != c.want {
+				t.Errorf("widen(%s, %s) = %q, want %q", ab[0], ab[1], g, c.want)
+			}
+		}
+	}
+}
