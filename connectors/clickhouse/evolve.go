@@ -46,11 +46,20 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 			}
 			switch {
 			case widens(c.field.Type, old.field.Type):
+				if prev, ok := w.prevField(c.src); ok && roundsExisting(prev.Type, c.field.Type) {
+					// The source narrowed the column right now, and
+					// MySQL rounded the rows already there.
+					return fmt.Errorf("clickhouse %s: column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table (or widen the column again in the source)",
+						w.target, c.name, sourceType(prev), sourceType(c.field), typeName(prev.Type, l.version), c.m.base)
+				}
 				// Rows from before a widening the table already has.
 				continue
 			case widens(old.field.Type, c.field.Type):
 				if w.opts.schemaChanges != "evolve" {
 					return fmt.Errorf("clickhouse %s: column %q widened from %s to %s and schema_changes = %q", w.target, c.name, old.chType(), c.chType(), w.opts.schemaChanges)
+				}
+				if old.m.enc != c.m.enc {
+					break // DECIMAL beyond the server's digits: String text
 				}
 				if old.key {
 					return fmt.Errorf("clickhouse %s: key column %q changed type from %s to %s, which ClickHouse cannot alter in place: re-snapshot the table into a new target", w.target, c.name, old.chType(), c.chType())
@@ -62,7 +71,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 				widened = append(widened, nc.name+" "+nc.chType())
 				continue
 			}
-			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow; re-snapshot the table", w.target, c.name, old.field.Type, c.field.Type)
+			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s (ClickHouse %s to %s), which could change values: the table cannot follow; re-snapshot the table", w.target, c.name, sourceType(old.field), sourceType(c.field), old.chType(), c.chType())
 		}
 		if typ, ok := w.existing[c.name]; ok {
 			// The table has it already (an earlier run added it, or the
@@ -166,6 +175,49 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 	}
 	w.layout = &merged
 	return nil
+}
+
+// prevField returns column src of the last batch, false when it had none.
+func (w *writer) prevField(src string) (arrow.Field, bool) {
+	if w.schema == nil {
+		return arrow.Field{}, false
+	}
+	if idx := w.schema.FieldIndices(src); len(idx) > 0 {
+		return w.schema.Field(idx[0]), true
+	}
+	return arrow.Field{}, false
+}
+
+// roundsExisting reports whether a column narrowed in the source from type
+// from to type to had the values of its rows changed by MySQL: fewer
+// fraction digits (DECIMAL) or DOUBLE to FLOAT. (Integers and DECIMAL
+// integer digits: a strict server refuses the ALTER when a value does not
+// fit, so the values stay.)
+func roundsExisting(from, to arrow.DataType) bool {
+	if from.ID() == arrow.FLOAT64 && to.ID() == arrow.FLOAT32 {
+		return true
+	}
+	df, ok1 := from.(*arrow.Decimal128Type)
+	dt, ok2 := to.(*arrow.Decimal128Type)
+	return ok1 && ok2 && dt.Scale < df.Scale
+}
+
+// typeName names Arrow type t for a message as the ClickHouse type of
+// version v.
+func typeName(t arrow.DataType, v serverVersion) string {
+	m, err := mapType(arrow.Field{Type: t}, v)
+	if err != nil {
+		return t.String()
+	}
+	return m.base
+}
+
+// sourceType is the field's type as the source declares it, else Arrow's.
+func sourceType(f arrow.Field) string {
+	if st, ok := f.Metadata.GetValue(exec.MetaSourceType); ok && st != "" {
+		return st
+	}
+	return f.Type.String()
 }
 
 // drain waits until no insert is running. Called with w.mu held.
@@ -365,7 +417,10 @@ func widens(from, to arrow.DataType) bool {
 	df, ok1 := from.(*arrow.Decimal128Type)
 	dt, ok2 := to.(*arrow.Decimal128Type)
 	if ok1 && ok2 {
-		return dt.Scale == df.Scale && dt.Precision > df.Precision
+		// As many integer digits and fraction digits or more: every
+		// value is held exactly (ClickHouse's MODIFY COLUMN converts the
+		// rows already there the same way).
+		return dt.Scale >= df.Scale && dt.Precision-dt.Scale >= df.Precision-df.Scale
 	}
 	return false
 }
@@ -407,8 +462,10 @@ func arrowOfCH(t string) arrow.DataType {
 func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
 	mem := memory.DefaultAllocator
 	if d, ok := to.(*arrow.Decimal128Type); ok {
-		// Same scale, more precision: the same unscaled values.
+		// As many digits or more on both sides of the point: the
+		// unscaled values times 10^(new scale - old scale), exact.
 		src := arr.(*array.Decimal128)
+		up := d.Scale - src.DataType().(*arrow.Decimal128Type).Scale
 		b := array.NewDecimal128Builder(mem, d)
 		defer b.Release()
 		b.Reserve(src.Len())
@@ -417,7 +474,7 @@ func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
 				b.AppendNull()
 				continue
 			}
-			b.Append(decimal128.Num(src.Value(i)))
+			b.Append(decimal128.Num(src.Value(i)).IncreaseScaleBy(up))
 		}
 		return b.NewArray()
 	}
