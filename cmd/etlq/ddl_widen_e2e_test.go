@@ -11,7 +11,9 @@ import (
 )
 
 // TestDDLWidenAndTemporalDefaults (issue #12 follow-up): a new column's
-// DATE and DATETIME(6) default reaches the rows already in the target, and
+// DATE, DATETIME(6) and TIMESTAMP default (a literal in the session's or
+// the server's time zone, CURRENT_TIMESTAMP) reaches the rows already in
+// the target as MySQL gave it to its rows, and
 // widenings that lose nothing (DECIMAL(12,3) → DECIMAL(16,4), FLOAT →
 // DOUBLE, VARCHAR longer, SMALLINT UNSIGNED → INT) are followed, both
 // while etlq runs and while it is stopped (the restart must not refuse a
@@ -102,6 +104,12 @@ CREATE PIPELINE p FROM binlog s.%s.items SNAPSHOT initial TRANSFORM * INTO click
 		"ALTER TABLE "+db+".items MODIFY a2 DECIMAL(13,3) NULL",
 		"ALTER TABLE "+db+".items MODIFY f DOUBLE, MODIFY vc VARCHAR(40), MODIFY si INT",
 		"UPDATE "+db+".items SET f = 1.000000000001, vc = REPEAT('x', 40), si = -70000, a2 = 9999999999.999 WHERE id = 5",
+		// TIMESTAMP literals are in the session's time zone; CURRENT_TIMESTAMP
+		// gives the rows there the ALTER's time.
+		"SET time_zone = '+05:30'",
+		"ALTER TABLE "+db+".items ADD COLUMN t2 TIMESTAMP(3) NULL DEFAULT '2020-01-02 03:04:05.250'",
+		"ALTER TABLE "+db+".items ADD COLUMN t3 TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, ADD COLUMN dt4 DATETIME(6) NULL DEFAULT CURRENT_TIMESTAMP(6)",
+		"SET time_zone = DEFAULT",
 	)
 	time.Sleep(300 * time.Millisecond)
 	w.halt()
@@ -112,8 +120,8 @@ CREATE PIPELINE p FROM binlog s.%s.items SNAPSHOT initial TRANSFORM * INTO click
 	}
 	waitMarker()
 	compare("after DDLs while running")
-	if got := chCells(t, ch, "SELECT toString(count()) FROM "+db+".items_current WHERE e2 IS NULL"); got[0][0] != "0" {
-		t.Errorf("%s rows lack e2's default", got[0][0])
+	if got := chCells(t, ch, "SELECT toString(count()) FROM "+db+".items_current WHERE e2 IS NULL OR t2 IS NULL OR dt4 IS NULL"); got[0][0] != "0" {
+		t.Errorf("%s rows lack e2's, t2's or dt4's default", got[0][0])
 	}
 	cmd.Process.Signal(os.Interrupt)
 	select {
@@ -130,6 +138,8 @@ CREATE PIPELINE p FROM binlog s.%s.items SNAPSHOT initial TRANSFORM * INTO click
 		"ALTER TABLE "+db+".items MODIFY a2 DECIMAL(17,4) NULL",
 		"UPDATE "+db+".items SET amount = 12345678901234.123456, a2 = -1234567890123.4567 WHERE id = 4",
 		"ALTER TABLE "+db+".items ADD COLUMN e3 DATETIME NOT NULL DEFAULT '1999-12-31 23:59:59', ADD COLUMN d3 DATE NULL DEFAULT '2030-06-07'",
+		// In the server's own (SYSTEM) zone, summer time on A.
+		"ALTER TABLE "+db+".items ADD COLUMN t5 TIMESTAMP(6) NULL DEFAULT '2021-07-08 09:10:11.654321'",
 	)
 	time.Sleep(300 * time.Millisecond)
 	w.halt()

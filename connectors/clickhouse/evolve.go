@@ -316,9 +316,11 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 	base := c.m.base
 	switch {
 	case lt == "time" || lt == "bit" || lt == "geometry" || c.m.enc == encBool:
-	case c.m.enc == encDate || c.m.enc == encDateTime64 || (c.m.enc == encInt64 && isSourceType(c.field, "datetime")):
-		// A DATE or DATETIME literal (naive, as etlq writes DATETIME);
-		// not TIMESTAMP, whose literal is in the session's time zone.
+	case c.m.enc == encDate || c.m.enc == encDateTime64 || (c.m.enc == encInt64 && (isSourceType(c.field, "datetime") || isSourceType(c.field, "timestamp"))):
+		// A DATE or DATETIME literal (naive, as etlq writes DATETIME),
+		// or a TIMESTAMP the source converted to UTC ("…+00:00": the
+		// literal itself is in the session's time zone, which the sink
+		// does not know). CURRENT_TIMESTAMP arrives as the ALTER's time.
 		if e := temporalDefault(c, value); e != "" {
 			return e
 		}
@@ -334,8 +336,8 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 	return ""
 }
 
-// temporalDefault returns the DEFAULT expression of a DATE or DATETIME
-// literal for column c, "" when it is not one etlq can place (a zero date,
+// temporalDefault returns the DEFAULT expression of a DATE, DATETIME or
+// TIMESTAMP (in UTC) literal for column c, "" when it is not one etlq can place (a zero date,
 // a value outside the type).
 func temporalDefault(c *colSpec, v string) string {
 	if c.m.enc == encDate {
@@ -349,7 +351,14 @@ func temporalDefault(c *colSpec, v string) string {
 		}
 		return "CAST(" + quoteString(v) + " AS " + c.m.base + ")"
 	}
-	if !isSourceType(c.field, "datetime") {
+	switch {
+	case isSourceType(c.field, "timestamp"):
+		utc, ok := strings.CutSuffix(v, "+00:00")
+		if !ok {
+			return "" // in a time zone the sink does not know
+		}
+		v = utc
+	case !isSourceType(c.field, "datetime"):
 		return ""
 	}
 	ts, err := time.Parse("2006-01-02 15:04:05.999999", v)

@@ -59,6 +59,7 @@ type binlogReader struct {
 	marks      []string
 	collations map[uint64][2]string
 	defaults   map[string]string // character set → default collation (ddl_binlog.go)
+	query      queryEnv          // the session of the DDL being applied (ddl_temporal.go)
 }
 
 func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
@@ -417,6 +418,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			return r.commit()
 		default:
 			if looksLikeDDL(q) {
+				r.query = queryEnvOf(ev.Header, e)
 				if err := r.ddl(string(e.Schema), q, start); err != nil {
 					return err
 				}
