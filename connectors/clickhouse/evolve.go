@@ -46,6 +46,10 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 			}
 			switch {
 			case widens(c.field.Type, old.field.Type):
+				if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(old.field.Type, c.field.Type) {
+					return fmt.Errorf("clickhouse %s: column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table (or widen the column again in the source)",
+						w.target, c.name, rf, sourceType(c.field), old.m.base, c.m.base)
+				}
 				if prev, ok := w.prevField(c.src); ok && roundsExisting(prev.Type, c.field.Type) {
 					// The source narrowed the column right now, and
 					// MySQL rounded the rows already there.
@@ -264,7 +268,12 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 		switch {
 		case widens(c.field.Type, t):
 			// The table is wider (widened by an earlier run, or by
-			// hand): write into it widened.
+			// hand): write into it widened — unless the source
+			// narrowed the column and rounded its rows.
+			if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(t, c.field.Type) {
+				return nc, "", fmt.Errorf("column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table (or widen the column again in the source)",
+					c.name, rf, sourceType(c.field), inner, c.m.base)
+			}
 			f := c.field
 			f.Type = t
 			m, err := mapType(f, v)

@@ -40,3 +40,21 @@ func TestQueryEnvOf(t *testing.T) {
 		t.Error("fspUnit")
 	}
 }
+
+// TestRoundsValues: the narrowings after which MySQL's rows hold other
+// values are marked, others are not.
+func TestRoundsValues(t *testing.T) {
+	dec := func(p, s int) *column { return &column{Kind: kDecimal128, Precision: p, Scale: s} }
+	for _, c := range []struct {
+		old, new *column
+		want     bool
+	}{
+		{dec(20, 6), dec(18, 4), true}, {dec(12, 3), dec(16, 4), false}, {dec(16, 4), dec(12, 4), false},
+		{&column{Kind: kFloat64}, &column{Kind: kFloat32}, true}, {&column{Kind: kFloat32}, &column{Kind: kFloat64}, false},
+		{&column{Kind: kInt64}, &column{Kind: kInt32}, false},
+	} {
+		if got := roundsValues(c.old, c.new); got != c.want {
+			t.Errorf("roundsValues(%+v, %+v) = %v", c.old, c.new, got)
+		}
+	}
+}
