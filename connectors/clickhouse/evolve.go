@@ -47,14 +47,8 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 			switch {
 			case widens(c.field.Type, old.field.Type):
 				if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(old.field.Type, c.field.Type) {
-					return fmt.Errorf("clickhouse %s: column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table (or widen the column again in the source)",
+					return fmt.Errorf("clickhouse %s: column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table",
 						w.target, c.name, rf, sourceType(c.field), old.m.base, c.m.base)
-				}
-				if prev, ok := w.prevField(c.src); ok && roundsExisting(prev.Type, c.field.Type) {
-					// The source narrowed the column right now, and
-					// MySQL rounded the rows already there.
-					return fmt.Errorf("clickhouse %s: column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table (or widen the column again in the source)",
-						w.target, c.name, sourceType(prev), sourceType(c.field), typeName(prev.Type, l.version), c.m.base)
 				}
 				// Rows from before a widening the table already has.
 				continue
@@ -181,17 +175,6 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 	return nil
 }
 
-// prevField returns column src of the last batch, false when it had none.
-func (w *writer) prevField(src string) (arrow.Field, bool) {
-	if w.schema == nil {
-		return arrow.Field{}, false
-	}
-	if idx := w.schema.FieldIndices(src); len(idx) > 0 {
-		return w.schema.Field(idx[0]), true
-	}
-	return arrow.Field{}, false
-}
-
 // roundsExisting reports whether a column narrowed in the source from type
 // from to type to had the values of its rows changed by MySQL: fewer
 // fraction digits (DECIMAL) or DOUBLE to FLOAT. (Integers and DECIMAL
@@ -204,16 +187,6 @@ func roundsExisting(from, to arrow.DataType) bool {
 	df, ok1 := from.(*arrow.Decimal128Type)
 	dt, ok2 := to.(*arrow.Decimal128Type)
 	return ok1 && ok2 && dt.Scale < df.Scale
-}
-
-// typeName names Arrow type t for a message as the ClickHouse type of
-// version v.
-func typeName(t arrow.DataType, v serverVersion) string {
-	m, err := mapType(arrow.Field{Type: t}, v)
-	if err != nil {
-		return t.String()
-	}
-	return m.base
 }
 
 // sourceType is the field's type as the source declares it, else Arrow's.
@@ -271,7 +244,7 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 			// hand): write into it widened — unless the source
 			// narrowed the column and rounded its rows.
 			if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(t, c.field.Type) {
-				return nc, "", fmt.Errorf("column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table (or widen the column again in the source)",
+				return nc, "", fmt.Errorf("column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table",
 					c.name, rf, sourceType(c.field), inner, c.m.base)
 			}
 			f := c.field
