@@ -64,6 +64,10 @@ const (
 	// this stream ran: a target that lacks it adds it. A target lacking
 	// any other column lost it outside etlq.
 	MetaAddedByDDL = "etlq.added_by_ddl"
+	// MetaRoundedFrom is the type a DDL narrowed the column from (fewer
+	// fraction digits, DOUBLE to FLOAT): the source rounded the rows
+	// already there, which a target written before cannot follow.
+	MetaRoundedFrom = "etlq.rounded_from"
 )
 
 // Sink batch system columns. The planner appends these after the user's

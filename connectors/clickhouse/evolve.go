@@ -46,11 +46,18 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 			}
 			switch {
 			case widens(c.field.Type, old.field.Type):
+				if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(old.field.Type, c.field.Type) {
+					return fmt.Errorf("clickhouse %s: column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table",
+						w.target, c.name, rf, sourceType(c.field), old.m.base, c.m.base)
+				}
 				// Rows from before a widening the table already has.
 				continue
 			case widens(old.field.Type, c.field.Type):
 				if w.opts.schemaChanges != "evolve" {
 					return fmt.Errorf("clickhouse %s: column %q widened from %s to %s and schema_changes = %q", w.target, c.name, old.chType(), c.chType(), w.opts.schemaChanges)
+				}
+				if old.m.enc != c.m.enc {
+					break // DECIMAL beyond the server's digits: String text
 				}
 				if old.key {
 					return fmt.Errorf("clickhouse %s: key column %q changed type from %s to %s, which ClickHouse cannot alter in place: re-snapshot the table into a new target", w.target, c.name, old.chType(), c.chType())
@@ -62,7 +69,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 				widened = append(widened, nc.name+" "+nc.chType())
 				continue
 			}
-			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow; re-snapshot the table", w.target, c.name, old.field.Type, c.field.Type)
+			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s (ClickHouse %s to %s), which could change values: the table cannot follow; re-snapshot the table", w.target, c.name, sourceType(old.field), sourceType(c.field), old.chType(), c.chType())
 		}
 		if typ, ok := w.existing[c.name]; ok {
 			// The table has it already (an earlier run added it, or the
@@ -168,6 +175,28 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 	return nil
 }
 
+// roundsExisting reports whether a column narrowed in the source from type
+// from to type to had the values of its rows changed by MySQL: fewer
+// fraction digits (DECIMAL) or DOUBLE to FLOAT. (Integers and DECIMAL
+// integer digits: a strict server refuses the ALTER when a value does not
+// fit, so the values stay.)
+func roundsExisting(from, to arrow.DataType) bool {
+	if from.ID() == arrow.FLOAT64 && to.ID() == arrow.FLOAT32 {
+		return true
+	}
+	df, ok1 := from.(*arrow.Decimal128Type)
+	dt, ok2 := to.(*arrow.Decimal128Type)
+	return ok1 && ok2 && dt.Scale < df.Scale
+}
+
+// sourceType is the field's type as the source declares it, else Arrow's.
+func sourceType(f arrow.Field) string {
+	if st, ok := f.Metadata.GetValue(exec.MetaSourceType); ok && st != "" {
+		return st
+	}
+	return f.Type.String()
+}
+
 // drain waits until no insert is running. Called with w.mu held.
 func (w *writer) drain(ctx context.Context) error {
 	n := cap(w.slots)
@@ -212,7 +241,12 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 		switch {
 		case widens(c.field.Type, t):
 			// The table is wider (widened by an earlier run, or by
-			// hand): write into it widened.
+			// hand): write into it widened — unless the source
+			// narrowed the column and rounded its rows.
+			if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(t, c.field.Type) {
+				return nc, "", fmt.Errorf("column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table",
+					c.name, rf, sourceType(c.field), inner, c.m.base)
+			}
 			f := c.field
 			f.Type = t
 			m, err := mapType(f, v)
@@ -264,9 +298,11 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 	base := c.m.base
 	switch {
 	case lt == "time" || lt == "bit" || lt == "geometry" || c.m.enc == encBool:
-	case c.m.enc == encDate || c.m.enc == encDateTime64 || (c.m.enc == encInt64 && isSourceType(c.field, "datetime")):
-		// A DATE or DATETIME literal (naive, as etlq writes DATETIME);
-		// not TIMESTAMP, whose literal is in the session's time zone.
+	case c.m.enc == encDate || c.m.enc == encDateTime64 || (c.m.enc == encInt64 && (isSourceType(c.field, "datetime") || isSourceType(c.field, "timestamp"))):
+		// A DATE or DATETIME literal (naive, as etlq writes DATETIME),
+		// or a TIMESTAMP the source converted to UTC ("…+00:00": the
+		// literal itself is in the session's time zone, which the sink
+		// does not know). CURRENT_TIMESTAMP arrives as the ALTER's time.
 		if e := temporalDefault(c, value); e != "" {
 			return e
 		}
@@ -282,8 +318,8 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 	return ""
 }
 
-// temporalDefault returns the DEFAULT expression of a DATE or DATETIME
-// literal for column c, "" when it is not one etlq can place (a zero date,
+// temporalDefault returns the DEFAULT expression of a DATE, DATETIME or
+// TIMESTAMP (in UTC) literal for column c, "" when it is not one etlq can place (a zero date,
 // a value outside the type).
 func temporalDefault(c *colSpec, v string) string {
 	if c.m.enc == encDate {
@@ -297,7 +333,14 @@ func temporalDefault(c *colSpec, v string) string {
 		}
 		return "CAST(" + quoteString(v) + " AS " + c.m.base + ")"
 	}
-	if !isSourceType(c.field, "datetime") {
+	switch {
+	case isSourceType(c.field, "timestamp"):
+		utc, ok := strings.CutSuffix(v, "+00:00")
+		if !ok {
+			return "" // in a time zone the sink does not know
+		}
+		v = utc
+	case !isSourceType(c.field, "datetime"):
 		return ""
 	}
 	ts, err := time.Parse("2006-01-02 15:04:05.999999", v)
@@ -365,7 +408,10 @@ func widens(from, to arrow.DataType) bool {
 	df, ok1 := from.(*arrow.Decimal128Type)
 	dt, ok2 := to.(*arrow.Decimal128Type)
 	if ok1 && ok2 {
-		return dt.Scale == df.Scale && dt.Precision > df.Precision
+		// As many integer digits and fraction digits or more: every
+		// value is held exactly (ClickHouse's MODIFY COLUMN converts the
+		// rows already there the same way).
+		return dt.Scale >= df.Scale && dt.Precision-dt.Scale >= df.Precision-df.Scale
 	}
 	return false
 }
@@ -407,8 +453,10 @@ func arrowOfCH(t string) arrow.DataType {
 func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
 	mem := memory.DefaultAllocator
 	if d, ok := to.(*arrow.Decimal128Type); ok {
-		// Same scale, more precision: the same unscaled values.
+		// As many digits or more on both sides of the point: the
+		// unscaled values times 10^(new scale - old scale), exact.
 		src := arr.(*array.Decimal128)
+		up := d.Scale - src.DataType().(*arrow.Decimal128Type).Scale
 		b := array.NewDecimal128Builder(mem, d)
 		defer b.Release()
 		b.Reserve(src.Len())
@@ -417,7 +465,7 @@ func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
 				b.AppendNull()
 				continue
 			}
-			b.Append(decimal128.Num(src.Value(i)))
+			b.Append(decimal128.Num(src.Value(i)).IncreaseScaleBy(up))
 		}
 		return b.NewArray()
 	}

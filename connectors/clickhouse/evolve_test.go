@@ -176,3 +176,32 @@ func TestEvolveRefusesColumnDroppedByHand(t *testing.T) {
 		t.Errorf("amount re-created")
 	}
 }
+
+// TestEvolveTimestampDefault: a TIMESTAMP column added with a default the
+// source converted to UTC ("…+00:00") gives the rows already there that
+// instant; one in an unknown time zone is not guessed (no default).
+func TestEvolveTimestampDefault(t *testing.T) {
+	e := newEnv(t, nil)
+	f1 := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}
+	s1 := sinktest.SinkSchema(f1, false)
+	w := e.open(e.target("t", connectors.ModeAppend, []string{"id"}, s1, nil))
+	write(t, w, e.build(s1, sysRow(1, false, "read", 1)), nil)
+	flush(t, w)
+	ts := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	added := exec.MetaAddedByDDL
+	f2 := append(f1,
+		ddlField("utc", ts, true, exec.MetaSourceType, "timestamp(3)", exec.MetaDefault, "'2020-01-01 21:34:05.25+00:00'", added, "true"),
+		ddlField("local", ts, true, exec.MetaSourceType, "timestamp", exec.MetaDefault, "'2020-01-02 03:04:05'", added, "true"))
+	s2 := sinktest.SinkSchema(f2, false)
+	write(t, w, e.build(s2, sysRow(2, false, "insert", 2, nil, nil)), nil)
+	flush(t, w)
+	col := "toString(utc)"
+	if typ := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'utc'"); typ != "Nullable(Int64)\n" {
+		col = "toString(toUnixTimestamp64Micro(utc))"
+	}
+	got := e.text("SELECT id, ifNull(" + col + ", 'NULL'), isNull(local) FROM " + quote(e.db) + ".t ORDER BY id")
+	want := "1\t" + strconv.FormatInt(time.Date(2020, 1, 1, 21, 34, 5, 250000000, time.UTC).UnixMicro(), 10) + "\t1\n2\tNULL\t1\n"
+	if got != want {
+		t.Errorf("got\n%swant\n%s", got, want)
+	}
+}

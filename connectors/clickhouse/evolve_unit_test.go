@@ -1,10 +1,12 @@
 package clickhouse
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -20,7 +22,8 @@ func TestWidens(t *testing.T) {
 		{i32, i64, true}, {i8, i32, true}, {i64, i32, false}, {i32, i32, false},
 		{u32, i64, true}, {u32, u64, true}, {u64, i64, false}, {i32, u64, false},
 		{f32, f64, true}, {f64, f32, false}, {i32, f64, false},
-		{d(8, 2), d(12, 2), true}, {d(12, 2), d(8, 2), false}, {d(8, 2), d(12, 3), false},
+		{d(8, 2), d(12, 2), true}, {d(12, 2), d(8, 2), false}, {d(8, 2), d(12, 3), true},
+		{d(12, 3), d(16, 4), true}, {d(8, 2), d(8, 3), false}, {d(8, 2), d(12, 1), false}, {d(13, 3), d(17, 4), true},
 		{arrow.BinaryTypes.String, arrow.BinaryTypes.Binary, false},
 	} {
 		if got := widens(c.from, c.to); got != c.want {
@@ -45,5 +48,35 @@ func TestWidens(t *testing.T) {
 	defer w.Release()
 	if w.String() != "[-5 0 2147483647 (null)]" || !arrow.TypeEqual(w.DataType(), i64) {
 		t.Errorf("widened: %s %s", w, w.DataType())
+	}
+	// DECIMAL(12,3) to DECIMAL(16,4): the same values, one more fraction
+	// digit.
+	db := array.NewDecimal128Builder(mem, &arrow.Decimal128Type{Precision: 12, Scale: 3})
+	for _, v := range []string{"-999999999.999", "0.001", "12.5"} {
+		n, err := decimal128.FromString(v, 12, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Append(n)
+	}
+	db.AppendNull()
+	da := db.NewArray()
+	db.Release()
+	dw := widenArray(da, d(16, 4))
+	da.Release()
+	defer dw.Release()
+	var got []string
+	for i := 0; i < dw.Len(); i++ {
+		if dw.IsNull(i) {
+			got = append(got, "null")
+			continue
+		}
+		got = append(got, dw.(*array.Decimal128).Value(i).BigInt().String())
+	}
+	if strings.Join(got, " ") != "-9999999999990 10 125000 null" || !arrow.TypeEqual(dw.DataType(), d(16, 4)) {
+		t.Errorf("widened decimal (unscaled): %v %s", got, dw.DataType())
+	}
+	if !roundsExisting(d(16, 4), d(12, 3)) || roundsExisting(d(16, 4), d(12, 4)) || !roundsExisting(f64, f32) || roundsExisting(i64, i32) {
+		t.Error("roundsExisting")
 	}
 }

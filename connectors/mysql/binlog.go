@@ -63,6 +63,7 @@ type binlogReader struct {
 	marks      []string
 	collations map[uint64][2]string
 	defaults   map[string]string // character set → default collation (ddl_binlog.go)
+	query      queryEnv          // the session of the DDL being applied (ddl_temporal.go)
 }
 
 func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
@@ -338,6 +339,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		default:
 			if looksLikeDDL(q) {
 				n0 := len(st.out)
+				r.query = queryEnvOf(ev.Header, e)
 				if err := r.ddlStatement(string(e.Schema), q, start); err != nil {
 					return err
 				}

@@ -246,6 +246,10 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 		if c.PK > 0 {
 			c.Nullable = false
 		}
+		c.RoundedFrom = old.RoundedFrom
+		if c.RoundedFrom == "" && roundsValues(old, c) {
+			c.RoundedFrom = old.ColumnType
+		}
 		if !strings.EqualFold(old.Name, c.Name) {
 			c.RenamedFrom, c.Added = old.Name, true
 		} else {
@@ -339,6 +343,21 @@ func hasPK(t *table) bool {
 		if c.PK > 0 {
 			return true
 		}
+	}
+	return false
+}
+
+// roundsValues reports whether MySQL changes the values of the rows
+// already there when column old becomes c: fewer DECIMAL fraction digits
+// or DOUBLE to FLOAT round them. (Fewer integer digits keep them: a strict
+// server refuses the ALTER when one does not fit.)
+func roundsValues(old, c *column) bool {
+	isDec := func(k kind) bool { return k == kDecimal128 || k == kDecimal256 }
+	switch {
+	case isDec(old.Kind) && isDec(c.Kind):
+		return c.Scale < old.Scale
+	case old.Kind == kFloat64 && c.Kind == kFloat32:
+		return true
 	}
 	return false
 }

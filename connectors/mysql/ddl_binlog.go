@@ -82,6 +82,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 				known[c.Ref] = nil
 				continue
 			}
+			r.fixTemporalDefaults(c, nt)
 			known[c.Ref] = nt
 		case *createTable:
 			if !streamed(c.Ref) {

@@ -64,6 +64,9 @@ type column struct {
 	// exec.MetaRenamedFrom).
 	Default     *colDefault `json:"default,omitempty"`
 	RenamedFrom string      `json:"renamed_from,omitempty"`
+	// RoundedFrom is the type a DDL narrowed the column from, rounding
+	// the rows already there (ddl_apply.go; exec.MetaRoundedFrom).
+	RoundedFrom string `json:"rounded_from,omitempty"`
 	// Added says a DDL this stream read added or renamed the column; not
 	// kept in checkpoints (exec.MetaAddedByDDL).
 	Added bool `json:"-"`
@@ -449,6 +452,10 @@ func (c *column) field() arrow.Field {
 	if c.RenamedFrom != "" {
 		keys = append(keys, exec.MetaRenamedFrom)
 		vals = append(vals, c.RenamedFrom)
+	}
+	if c.RoundedFrom != "" {
+		keys = append(keys, exec.MetaRoundedFrom)
+		vals = append(vals, c.RoundedFrom)
 	}
 	if c.Added {
 		keys = append(keys, exec.MetaAddedByDDL)

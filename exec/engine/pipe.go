@@ -111,10 +111,14 @@ func sameLayout(a, b *arrow.Schema) bool {
 		// DDL says of it (exec.MetaDefault, MetaRenamedFrom) in a plan
 		// made again. (Those alone, kept in the source's history, do not
 		// make a new plan: a restart would plan every table twice.)
-		va, _ := fa.Metadata.GetValue(exec.MetaAddedByDDL)
-		vb, _ := fb.Metadata.GetValue(exec.MetaAddedByDDL)
-		if va != vb {
-			return false
+		for _, k := range []string{exec.MetaAddedByDDL, exec.MetaRoundedFrom} {
+			// (MetaRoundedFrom: a narrowing that rounded the source's
+			// rows must reach the sink, whose table may not follow.)
+			va, _ := fa.Metadata.GetValue(k)
+			vb, _ := fb.Metadata.GetValue(k)
+			if va != vb {
+				return false
+			}
 		}
 	}
 	return true
