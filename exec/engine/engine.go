@@ -231,6 +231,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 
 	r.tracker = newTracker()
+	r.opts.Stats.setTracker(r.decl.Name, r.tracker)
 	commitErr := make(chan error, 1)
 	commitCtx, stopCommit := context.WithCancel(context.Background())
 	// A write that fails stops the loop through the commit loop, also
