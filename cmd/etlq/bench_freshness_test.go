@@ -71,14 +71,16 @@ func BenchmarkFreshness(b *testing.B) {
 				b.ReportMetric(ms(r.ch.pct(0.50)), "p50_ms")
 				b.ReportMetric(ms(r.ch.pct(0.99)), "p99_ms")
 				b.ReportMetric(ms(r.ch.pct(1)), "max_ms")
+				b.ReportMetric(ms(r.ch.mean()), "mean_ms")
+				b.ReportMetric(ms(r.poll.mean()), "poll_ms")
 				b.ReportMetric(ms(r.http.pct(0.50)), "http_p50_ms")
 				b.ReportMetric(ms(r.http.pct(0.99)), "http_p99_ms")
 				b.ReportMetric(ms(r.http.pct(1)), "http_max_ms")
 				b.ReportMetric(r.lag.mean()*1000, "lag_mean_ms")
 				b.ReportMetric(r.lag.max()*1000, "lag_max_ms")
 				b.ReportMetric(float64(r.maxParts), "max_parts")
-				b.Logf("rate %d rows/s for %v: %.0f rows/s committed, %d samples; clickhouse _current p50/p99/max %v/%v/%v; http %v/%v/%v; /metrics lag mean %.0f ms max %.0f ms (%d scrapes); active parts at most %d",
-					rate, time.Duration(secs)*time.Second, r.rate, len(r.ch.d), r.ch.pct(0.5), r.ch.pct(0.99), r.ch.pct(1),
+				b.Logf("rate %d rows/s for %v: %.0f rows/s committed, %d samples; clickhouse _current p50/p99/max %v/%v/%v (mean %v, one poll %v); http %v/%v/%v; /metrics lag mean %.0f ms max %.0f ms (%d scrapes); active parts at most %d",
+					rate, time.Duration(secs)*time.Second, r.rate, len(r.ch.d), r.ch.pct(0.5), r.ch.pct(0.99), r.ch.pct(1), r.ch.mean(), r.poll.mean(),
 					r.http.pct(0.5), r.http.pct(0.99), r.http.pct(1), r.lag.mean()*1000, r.lag.max()*1000, len(r.lag), r.maxParts)
 			}
 		})
@@ -89,6 +91,18 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // latencies are measured freshness values.
 type latencies struct{ d []time.Duration }
+
+// mean returns the mean.
+func (l *latencies) mean() time.Duration {
+	if len(l.d) == 0 {
+		return 0
+	}
+	var s time.Duration
+	for _, d := range l.d {
+		s += d
+	}
+	return s / time.Duration(len(l.d))
+}
 
 // pct returns the q-quantile (nearest rank; 1 is the maximum).
 func (l *latencies) pct(q float64) time.Duration {
@@ -126,6 +140,7 @@ func (g gauge) max() float64 {
 type freshness struct {
 	rate     float64
 	ch, http latencies
+	poll     latencies // duration of the polls of _current
 	lag      gauge
 	maxParts uint64
 }
@@ -371,6 +386,7 @@ func pollCurrent(ch driver.Conn, db string, s *sampleSet, stop chan struct{}) {
 		for i, id := range ids {
 			in[i] = strconv.FormatInt(id, 10)
 		}
+		t0 := time.Now()
 		rows, err := ch.Query(context.Background(), "SELECT id FROM "+db+".f_current WHERE id IN ("+strings.Join(in, ",")+")")
 		if err != nil {
 			continue
@@ -384,6 +400,9 @@ func pollCurrent(ch driver.Conn, db string, s *sampleSet, stop chan struct{}) {
 		}
 		rows.Close()
 		at := time.Now()
+		s.mu.Lock()
+		s.res.poll.d = append(s.res.poll.d, at.Sub(t0))
+		s.mu.Unlock()
 		for _, id := range found {
 			s.seenCH(id, at)
 		}
