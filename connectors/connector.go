@@ -294,6 +294,15 @@ type Writer interface {
 	Close() error
 }
 
+// Idler is a Writer that holds rows back to write them in larger pieces
+// (a ClickHouse insert): the runtime calls Idle when the stream has
+// nothing more to read right now, so that what is held is written soon
+// instead of when a flush interval runs out. Idle must not block; rows
+// still coalesce while the stream is busy.
+type Idler interface {
+	Idle()
+}
+
 // Retrier is a Writer that retries failed writes by itself (a target that
 // is unreachable for a while): Retries counts the attempts that failed and
 // were tried again, for the metrics. A write that fails for good is

@@ -35,6 +35,7 @@ var Spec = connectors.Spec{
 		{Name: "batch_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "rows per insert: small batches are coalesced up to this"},
 		{Name: "batch_bytes", Type: connectors.OptInt, Default: 64 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
+		{Name: "idle_flush", Type: connectors.OptDuration, Default: "200ms", Doc: "when the source has nothing more to send, rows are inserted without waiting out flush_interval, but at most once per idle_flush (a steady stream of small transactions still makes few, large inserts); flush_interval or more turns early inserts off"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
 		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
@@ -51,6 +52,7 @@ type targetOptions struct {
 	batchRows                         int
 	batchBytes                        int64
 	flushInterval                     time.Duration
+	idleFlush                         time.Duration
 	maxInflight                       int
 	maxBackoff                        time.Duration
 	closeTimeout                      time.Duration
@@ -168,6 +170,9 @@ func resolveTargetOptions(o optionSet) (targetOptions, error) {
 	if t.flushInterval, err = o.duration("flush_interval"); err != nil {
 		return t, err
 	}
+	if t.idleFlush, err = o.duration("idle_flush"); err != nil {
+		return t, err
+	}
 	if t.maxBackoff, err = o.duration("max_backoff"); err != nil {
 		return t, err
 	}
@@ -184,6 +189,8 @@ func resolveTargetOptions(o optionSet) (targetOptions, error) {
 		return t, fmt.Errorf("option \"max_inflight\": must be at least 1")
 	case t.flushInterval <= 0:
 		return t, fmt.Errorf("option \"flush_interval\": must be positive")
+	case t.idleFlush < 0:
+		return t, fmt.Errorf("option \"idle_flush\": must not be negative")
 	case t.maxBackoff <= 0:
 		return t, fmt.Errorf("option \"max_backoff\": must be positive")
 	case t.closeTimeout <= 0:

@@ -43,7 +43,9 @@ type group struct {
 	cols   []*colSpec // insert columns
 	idx    []int      // their column index in the batches
 	timer  *time.Timer
-	err    error
+	// due is when flush_interval runs out for the group.
+	due time.Time
+	err error
 	// finished is closed when the insert is over (err set); acked when the
 	// done callbacks of the group have been called.
 	finished, acked chan struct{}
@@ -53,7 +55,11 @@ type group struct {
 //
 // Writes are coalesced into groups of up to batch_rows rows / batch_bytes
 // bytes, or whatever arrived within flush_interval; up to max_inflight
-// groups are inserted at once, each on its own connection. done callbacks
+// groups are inserted at once, each on its own connection. When the stream
+// goes idle (Idle), the pending group is inserted early — at once, or
+// idle_flush after the previous insert began, whichever is later: a
+// lone change is not held for flush_interval, and a steady stream of small
+// transactions still makes at most one insert per idle_flush. done callbacks
 // run in the order of the Writes, from one goroutine, after the batches are
 // released.
 type writer struct {
@@ -78,6 +84,8 @@ type writer struct {
 	pending  *group
 	last     *group // the last sealed group
 	closed   bool
+	// sealed is when the last group was sealed (its insert began).
+	sealed time.Time
 
 	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
 	retries atomic.Int64 // INSERT attempts that failed and were tried again
@@ -95,6 +103,7 @@ var (
 	_ connectors.Writer        = (*writer)(nil)
 	_ connectors.VersionReader = (*writer)(nil)
 	_ connectors.Retrier       = (*writer)(nil)
+	_ connectors.Idler         = (*writer)(nil)
 )
 
 // Retries returns the INSERT attempts that failed and were tried again
@@ -174,6 +183,7 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 			return err
 		}
 		w.pending = g
+		g.due = time.Now().Add(w.opts.flushInterval)
 		g.timer = time.AfterFunc(w.opts.flushInterval, func() { w.timeout(g) })
 	}
 	g := w.pending
@@ -233,6 +243,27 @@ func (w *writer) newGroup(schema *arrow.Schema) (*group, error) {
 	return g, nil
 }
 
+// Idle is told that the stream has nothing more to read right now
+// (connectors.Idler): the pending group is inserted at once, or once
+// idle_flush has passed since the previous insert began, when that comes
+// before flush_interval runs out. It does not block.
+func (w *writer) Idle() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	g := w.pending
+	if g == nil || w.closed || w.opts.idleFlush >= w.opts.flushInterval {
+		return
+	}
+	at := w.sealed.Add(w.opts.idleFlush)
+	if !at.Before(g.due) {
+		return
+	}
+	// The timer seals g from its own goroutine: Idle never waits for an
+	// insert slot.
+	g.due = at
+	g.timer.Reset(max(0, time.Until(at)))
+}
+
 // timeout seals g when it is still pending after flush_interval.
 func (w *writer) timeout(g *group) {
 	w.mu.Lock()
@@ -260,6 +291,7 @@ func (w *writer) seal(ctx context.Context) error {
 	g.timer.Stop()
 	w.pending = nil
 	w.last = g
+	w.sealed = time.Now()
 	w.order <- g
 	go w.run(g)
 	return nil

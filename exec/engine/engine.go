@@ -252,6 +252,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 
 	r.tracker = newTracker()
+	r.opts.Stats.setTracker(r.decl.Name, r.tracker)
 	commitErr := make(chan error, 1)
 	commitCtx, stopCommit := context.WithCancel(context.Background())
 	// A write that fails stops the loop through the commit loop, also
@@ -340,7 +341,9 @@ func (r *sourceRun) closeRuns() {
 
 // loop reads the stream and dispatches every batch. It returns io.EOF when
 // the stream is complete. Reading (decoding) runs in its own goroutine, a
-// few batches ahead of the transform and the sink writes.
+// few batches ahead of the transform and the sink writes. When the reader
+// has no batch ready (the source is caught up), the writers are told so
+// (connectors.Idler): rows need not wait out a flush interval then.
 func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 	type item struct {
 		b   *exec.Batch
@@ -370,7 +373,12 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 			it.b.Release()
 		}
 	}()
-	for it := range ch {
+	recv := newReceiver(ch, idleLinger, r.idle)
+	for {
+		it, ok := recv.next()
+		if !ok {
+			break
+		}
 		if ctx.Err() != nil {
 			// Stopping: batches read ahead are not dispatched (nor
 			// checkpointed); the next run reads them again.
@@ -395,6 +403,16 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 		}
 	}
 	return context.Cause(ctx)
+}
+
+// idle tells the writers that can use it that the stream has nothing more
+// to read right now.
+func (r *sourceRun) idle() {
+	for _, pr := range r.runs {
+		if w, ok := pr.writer.(connectors.Idler); ok {
+			w.Idle()
+		}
+	}
 }
 
 func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {

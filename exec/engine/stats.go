@@ -15,6 +15,7 @@ type Stats struct {
 	pipelines map[string]*PipelineStats
 	streams   map[string]connectors.Stream
 	purges    map[string]*purgeClock // guard.go
+	trackers  map[string]*tracker
 	Commits   atomic.Int64
 }
 
@@ -76,6 +77,15 @@ func (s *Stats) setStream(source string, st connectors.Stream) {
 	s.mu.Unlock()
 }
 
+func (s *Stats) setTracker(source string, t *tracker) {
+	s.mu.Lock()
+	if s.trackers == nil {
+		s.trackers = map[string]*tracker{}
+	}
+	s.trackers[source] = t
+	s.mu.Unlock()
+}
+
 // Pipelines returns the pipeline names, sorted, and their stats.
 func (s *Stats) Pipelines() ([]string, map[string]*PipelineStats) {
 	s.mu.Lock()
@@ -92,7 +102,11 @@ func (s *Stats) Pipelines() ([]string, map[string]*PipelineStats) {
 
 // SourceStatus is the snapshot progress, lag and reconnects of a source.
 type SourceStatus struct {
-	Source     string
+	Source string
+	// Lag is how far the targets are behind the source, in seconds: the
+	// stream's own lag (connectors.Stream.Lag), or, when more, how long
+	// the oldest change read has waited for its sinks' acknowledgement
+	// (rows held for a larger insert count).
 	Lag        float64
 	Progress   []connectors.Progress
 	Reconnects int64 // connections to the source made again after a loss
@@ -110,6 +124,9 @@ func (s *Stats) Sources() []SourceStatus {
 	var out []SourceStatus
 	for name, st := range s.streams {
 		ss := SourceStatus{Source: name, Lag: st.Lag(), Progress: st.Progress()}
+		if t := s.trackers[name]; t != nil {
+			ss.Lag = max(ss.Lag, t.age().Seconds())
+		}
 		if r, ok := st.(connectors.Reconnecter); ok {
 			ss.Reconnects = r.Reconnects()
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"time"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -26,6 +27,7 @@ type trackEntry struct {
 	sealed  bool
 	failed  bool // a write of this batch failed: neither it nor any later mark may commit
 	mark    *exec.Mark
+	at      time.Time // when the batch was dispatched
 }
 
 func newTracker() *tracker {
@@ -38,7 +40,7 @@ func (t *tracker) begin(mark *exec.Mark) uint64 {
 	defer t.mu.Unlock()
 	seq := t.next
 	t.next++
-	t.entries = append(t.entries, trackEntry{mark: mark})
+	t.entries = append(t.entries, trackEntry{mark: mark, at: time.Now()})
 	return seq
 }
 
@@ -112,6 +114,18 @@ func (t *tracker) take() (*exec.Mark, error) {
 	m := t.ready
 	t.ready = nil
 	return m, t.err
+}
+
+// age returns how long the oldest batch not yet fully acknowledged has
+// been in the engine (0 when every batch is): how far the sinks are behind
+// what was read.
+func (t *tracker) age() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.entries) == 0 {
+		return 0
+	}
+	return time.Since(t.entries[0].at)
 }
 
 // idle reports whether every registered batch is acknowledged.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -147,5 +148,25 @@ func TestIdentityRows(t *testing.T) {
 		if got := identity(c.rows, c.n); got != c.want {
 			t.Errorf("identity(%v, %d) = %v", c.rows, c.n, got)
 		}
+	}
+}
+
+// TestTrackerAge: the age is that of the oldest batch a sink has not
+// acknowledged yet, and 0 once every batch is.
+func TestTrackerAge(t *testing.T) {
+	tr := newTracker()
+	if a := tr.age(); a != 0 {
+		t.Fatalf("age with nothing dispatched: %v", a)
+	}
+	seq := tr.begin(nil)
+	tr.add(seq)
+	tr.seal(seq)
+	time.Sleep(2 * time.Millisecond)
+	if a := tr.age(); a < 2*time.Millisecond {
+		t.Fatalf("age of a batch in flight for 2ms: %v", a)
+	}
+	tr.done(seq, nil)
+	if a := tr.age(); a != 0 {
+		t.Fatalf("age once acknowledged: %v", a)
 	}
 }
