@@ -13,16 +13,15 @@ import (
 )
 
 // hostileRunes are characters that break SQL built by concatenation:
-// quotes, comment and statement starts, and letters outside ASCII.
+// quotes, backquotes, backslashes, comment and statement starts, white
+// space, commas, dots and letters outside ASCII.
 //
-// Left out because clickhouse-go cannot insert into such a column or table
-// at all (PrepareBatch re-parses the INSERT: batch.go's
-// extractInsertQueryComponents stops the table name at white space and
-// '(', splits the column list at commas and parentheses, and strips every
-// '`' from a column name without unescaping '\\'): white space, '(', ')',
-// ',', '`' and '\\'. '.' is left out too: it separates the database from
-// the table in a target name.
-var hostileRunes = []rune("'\";-/*$?{}=é日#%")
+// Left out: parentheses. clickhouse-go's PrepareBatch re-parses the INSERT
+// and cannot take a table name with '(' or ')', nor a column name whose
+// parentheses do not balance; etlq refuses such names with a clear error
+// before any data moves (TestOddNamesIntoClickHouse in cmd/etlq covers the
+// refusal and the balanced case end to end).
+var hostileRunes = []rune("'\";-/*$?{}=é日#% `\\,.")
 
 // hostileName returns prefix and 3 to 12 characters drawn mostly from
 // hostileRunes (the prefix keeps names apart and readable in a failure).
