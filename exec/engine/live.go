@@ -80,10 +80,11 @@ func (pr *pipeRun) realign(ctx context.Context, except string) error {
 	return nil
 }
 
-// schemaOfInput recovers a table's schema from its source batch layout
-// (tableSchemaOf).
+// schemaOfInput recovers a table's schema from its source batch layout:
+// the table columns come first, then as many before.* columns, then the
+// metadata columns (planner.MetaFields).
 func schemaOfInput(ref connectors.TableRef, s *arrow.Schema) *connectors.TableSchema {
-	n := (s.NumFields() - 6) / 2
+	n := (s.NumFields() - len(planner.MetaFields())) / 2
 	ts := &connectors.TableSchema{Ref: ref}
 	pk := map[int]string{}
 	for i := range n {

@@ -132,27 +132,10 @@ func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
 	return tr != nil && !sameLayout(b.Record.Schema(), tr.plan.Input)
 }
 
-// tableSchemaOf recovers a table's schema from the layout of its batches:
-// the table columns come first, then as many before.* columns, then the six
-// metadata columns.
+// tableSchemaOf recovers a table's schema from the layout of its batches
+// (schemaOfInput).
 func tableSchemaOf(b *exec.Batch) *connectors.TableSchema {
-	s := b.Record.Schema()
-	n := (s.NumFields() - 6) / 2
-	ts := &connectors.TableSchema{Ref: connectors.TableRef{DB: b.DB, Table: b.Table}}
-	pk := map[int]string{}
-	for i := range n {
-		f := s.Field(i)
-		ts.Fields = append(ts.Fields, f)
-		if v, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok {
-			var k int
-			fmt.Sscan(v, &k)
-			pk[k] = f.Name
-		}
-	}
-	for k := 1; pk[k] != ""; k++ {
-		ts.PrimaryKey = append(ts.PrimaryKey, pk[k])
-	}
-	return ts
+	return schemaOfInput(connectors.TableRef{DB: b.DB, Table: b.Table}, b.Record.Schema())
 }
 
 func findMeta(s *arrow.Schema) (metaIndex, error) {
