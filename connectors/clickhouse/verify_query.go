@@ -27,7 +27,7 @@ var _ connectors.VerifySink = (*Sink)(nil)
 
 // OpenVerify resolves t to its table for reading. The table must exist;
 // nothing is created or altered.
-func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target) (connectors.VerifyTarget, error) {
+func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target, ignore []string) (connectors.VerifyTarget, error) {
 	conn, l, err := s.layoutFor(ctx, t)
 	if err != nil {
 		return nil, err
@@ -51,21 +51,35 @@ func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target) (connectors.
 			return nil, fmt.Errorf("target %s.%s has no column %q yet", l.db, l.table, c.name)
 		}
 	}
-	return &verifyTarget{s: s, conn: conn, l: l}, nil
+	vt := &verifyTarget{s: s, conn: conn, l: l}
+	skip := map[string]bool{}
+	for _, n := range ignore {
+		skip[n] = true
+	}
+	for _, k := range l.key {
+		delete(skip, k) // a key is always compared
+	}
+	for _, c := range l.cols[:l.user] {
+		if !skip[c.name] {
+			vt.cols = append(vt.cols, c)
+		}
+	}
+	return vt, nil
 }
 
 type verifyTarget struct {
 	s    *Sink
 	conn driver.Conn
 	l    *tableLayout
+	cols []colSpec // the user columns compared (OpenVerify's ignore left out)
 }
 
 func (v *verifyTarget) Close() error { return nil }
 
-// userCols returns the user columns and, in key order, the index of each
+// userCols returns the compared user columns and, in key order, the index of each
 // key column among them.
 func (v *verifyTarget) userCols() ([]colSpec, []int) {
-	cols := v.l.cols[:v.l.user]
+	cols := v.cols
 	var keys []int
 	for _, k := range v.l.key {
 		for i := range cols {

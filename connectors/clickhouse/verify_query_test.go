@@ -50,7 +50,7 @@ func TestVerifyTextsMatch(t *testing.T) {
 	flush(t, w)
 
 	ctx := context.Background()
-	vt, err := e.sink.OpenVerify(ctx, tg)
+	vt, err := e.sink.OpenVerify(ctx, tg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
