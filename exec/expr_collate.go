@@ -238,18 +238,10 @@ func (e *cmpExpr) evalCollated(c *evalCtx, sel []int32) *stdlib.Vector {
 	if out := e.collatedColumnConst(c, sel); out != nil {
 		return out
 	}
-	a := e.l.eval(c, sel)
-	b := e.r.eval(c, sel)
-	n := c.n
-	if a.Const && b.Const {
-		n, sel = 1, nil
-	}
-	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
+	a, b, out, n, sel := e.operands(c, sel)
+	if out == nil {
 		return stdlib.NewNullConst(stdlib.TBool)
 	}
-	out := c.vec(stdlib.TBool, n)
-	out.Const = a.Const && b.Const
-	out.Nulls = c.mergeNulls(a, b, sel, n)
 	o := out.Bool
 	coll := e.coll
 	switch e.op {

@@ -77,6 +77,26 @@ func mirror(op string) string {
 	return op
 }
 
+// operands evaluates both sides of a comparison and the BOOL vector its
+// result goes into, with their NULLs merged; out is nil when a side is a
+// NULL constant (the result is NULL). n and sel are the rows to compare:
+// one row, no selection, when both sides are constant.
+func (e *cmpExpr) operands(c *evalCtx, sel []int32) (a, b, out *stdlib.Vector, n int, _ []int32) {
+	a = e.l.eval(c, sel)
+	b = e.r.eval(c, sel)
+	n = c.n
+	if a.Const && b.Const {
+		n, sel = 1, nil
+	}
+	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
+		return a, b, nil, n, sel
+	}
+	out = c.vec(stdlib.TBool, n)
+	out.Const = a.Const && b.Const
+	out.Nulls = c.mergeNulls(a, b, sel, n)
+	return a, b, out, n, sel
+}
+
 func (e *cmpExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	if e.coll != nil {
 		return e.evalCollated(c, sel)
@@ -84,18 +104,10 @@ func (e *cmpExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 	if out := e.stringColumnConst(c, sel); out != nil {
 		return out
 	}
-	a := e.l.eval(c, sel)
-	b := e.r.eval(c, sel)
-	n := c.n
-	if a.Const && b.Const {
-		n, sel = 1, nil
-	}
-	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
+	a, b, out, n, sel := e.operands(c, sel)
+	if out == nil {
 		return stdlib.NewNullConst(stdlib.TBool)
 	}
-	out := c.vec(stdlib.TBool, n)
-	out.Const = a.Const && b.Const
-	out.Nulls = c.mergeNulls(a, b, sel, n)
 	compareInto(e.op, a, b, sel, n, out.Bool)
 	return out
 }
