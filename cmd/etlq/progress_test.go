@@ -157,10 +157,13 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT never INTO file '%s' FORMAT jsonl;
 
 	status := regexp.MustCompile(`pipeline p +in`)
 	term.waitFor(t, done, func(out string) bool { return status.MatchString(out) })
-	// The connection is killed once the display is up.
+	// The connection is killed once the display is up. The stream's dump
+	// is the one that lasts: apply's binlog-retention check reads the first
+	// event of a file over a dump of its own, which ends at once and must
+	// not be the one killed.
 	deadline := time.Now().Add(time.Minute)
 	for {
-		r, err := s.my.Execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '" + user + "' AND COMMAND LIKE 'Binlog Dump%'")
+		r, err := s.my.Execute("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '" + user + "' AND COMMAND LIKE 'Binlog Dump%' AND TIME >= 1")
 		if err != nil {
 			t.Fatal(err)
 		}
