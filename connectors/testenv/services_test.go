@@ -27,7 +27,8 @@ func TestServicesEnvMatchesDefaults(t *testing.T) {
 		"export " + EnvMySQLTLSDSN + "=" + DefaultMySQLTLSDSN + "\n" +
 		// Quoted: the shell would take the '?' for a pattern.
 		"export " + EnvClickHouseTLSDSN + "='" + DefaultClickHouseTLSDSN + "'\n" +
-		"export " + EnvTLSCerts + "=" + certs + "\n"
+		"export " + EnvTLSCerts + "=" + certs + "\n" +
+		"export " + EnvNATSURL + "=" + DefaultNATSURL + "\n"
 	if string(out) != want {
 		t.Errorf("scripts/services env printed\n%s\nwant\n%s", out, want)
 	}

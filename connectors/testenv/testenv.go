@@ -8,6 +8,7 @@
 //	ETLQ_TEST_MYSQL_DSN          mysql://root@127.0.0.1:3316       (binlog_row_metadata=FULL, TZ Europe/Berlin)
 //	ETLQ_TEST_MYSQL_MINIMAL_DSN  mysql://root@127.0.0.1:3317       (binlog_row_metadata default, TZ America/Sao_Paulo)
 //	ETLQ_TEST_CLICKHOUSE_DSN     clickhouse://127.0.0.1:19000
+//	ETLQ_TEST_NATS_URL           nats://127.0.0.1:14222            (nats-server -js, nats.go)
 //
 // Tests share these servers, also with other packages running in parallel:
 // name databases and tables with UniqueName.
