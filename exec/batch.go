@@ -6,6 +6,9 @@
 package exec
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
@@ -19,6 +22,74 @@ const (
 	ColPos     = "_pos"     // arrow.String: "binlog.000042:1337" or a GTID
 	ColVersion = "_version" // arrow.Uint64: strictly increasing over the stream
 )
+
+// MetaFields are the metadata columns every source batch ends with, in this
+// order (the ColOp…ColVersion constants).
+func MetaFields() []arrow.Field {
+	return []arrow.Field{
+		{Name: ColOp, Type: arrow.BinaryTypes.String},
+		{Name: ColTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+		{Name: ColDB, Type: arrow.BinaryTypes.String},
+		{Name: ColTable, Type: arrow.BinaryTypes.String},
+		{Name: ColPos, Type: arrow.BinaryTypes.String},
+		{Name: ColVersion, Type: arrow.PrimitiveTypes.Uint64},
+	}
+}
+
+// numMeta is len(MetaFields()).
+const numMeta = 6
+
+// SourceSchema is the layout of a source batch of a table whose columns
+// are cols: the columns, then (when before is set) their before-image
+// copies (BeforePrefix, nullable), then MetaFields.
+func SourceSchema(cols []arrow.Field, before bool) *arrow.Schema {
+	fields := make([]arrow.Field, 0, 2*len(cols)+numMeta)
+	fields = append(fields, cols...)
+	if before {
+		for _, f := range cols {
+			f.Name = BeforePrefix + f.Name
+			f.Nullable = true
+			fields = append(fields, f)
+		}
+	}
+	return arrow.NewSchema(append(fields, MetaFields()...), nil)
+}
+
+// SourceLayout locates the parts of a source batch (SourceSchema): the
+// table columns are fields [0, Columns), their before images (when Before)
+// fields [Columns, 2*Columns), and Op…Version the metadata columns.
+type SourceLayout struct {
+	Columns int
+	Before  bool
+
+	Op, Ts, DB, Table, Pos, Version int
+}
+
+// LayoutOf locates the parts of a source batch schema. The metadata
+// columns are the last ones, so that a table column of the same name
+// (a MySQL column "_op") is never taken for one.
+func LayoutOf(s *arrow.Schema) (SourceLayout, error) {
+	n := s.NumFields() - numMeta
+	if n < 0 {
+		return SourceLayout{}, fmt.Errorf("source batch has %d columns, fewer than its %d metadata columns", s.NumFields(), numMeta)
+	}
+	for i, f := range MetaFields() {
+		if got := s.Field(n + i); got.Name != f.Name {
+			return SourceLayout{}, fmt.Errorf("source batch has %q where its metadata column %s belongs", got.Name, f.Name)
+		}
+	}
+	l := SourceLayout{Columns: n, Op: n, Ts: n + 1, DB: n + 2, Table: n + 3, Pos: n + 4, Version: n + 5}
+	if h := n / 2; n > 0 && n%2 == 0 && s.Field(h).Name == BeforePrefix+s.Field(0).Name {
+		l.Columns, l.Before = h, true
+	}
+	return l, nil
+}
+
+// TableFields returns the table columns of a source batch schema of
+// layout l.
+func (l SourceLayout) TableFields(s *arrow.Schema) []arrow.Field {
+	return append([]arrow.Field(nil), s.Fields()[:l.Columns]...)
+}
 
 // BeforePrefix names the before-image columns of a source batch:
 // "before.amount" holds the value of "amount" before an update, and is NULL
@@ -85,6 +156,39 @@ const (
 	// SysBeforePrefix prefixes, in changelog mode, the output columns
 	// evaluated on the before image: "__before.amount".
 	SysBeforePrefix = "__before."
+)
+
+// SysFields are the system columns every sink batch has after the output
+// columns, in this order (the SysBeforePrefix columns follow them).
+func SysFields() []arrow.Field {
+	return []arrow.Field{
+		{Name: SysVersion, Type: arrow.PrimitiveTypes.Uint64},
+		{Name: SysDeleted, Type: arrow.PrimitiveTypes.Uint8},
+		{Name: SysOp, Type: arrow.BinaryTypes.String},
+		{Name: SysTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
+		{Name: SysPos, Type: arrow.BinaryTypes.String},
+	}
+}
+
+// IsSystemColumn reports whether a sink batch column is a system column
+// (Sys*), never shown as user data.
+func IsSystemColumn(name string) bool {
+	switch name {
+	case SysVersion, SysDeleted, SysOp, SysTs, SysPos:
+		return true
+	}
+	return strings.HasPrefix(name, SysBeforePrefix)
+}
+
+// Target column names: how the sinks that store changes as rows (ClickHouse
+// tables, the row formats of the stream sinks) name the system columns.
+const (
+	TargetVersion      = "_version"    // SysVersion (upsert, changelog)
+	TargetIsDeleted    = "_is_deleted" // SysDeleted (upsert)
+	TargetOp           = "_op"         // SysOp (changelog)
+	TargetTs           = "_ts"         // SysTs (changelog)
+	TargetPos          = "_pos"        // SysPos (changelog)
+	TargetBeforePrefix = "_before_"    // SysBeforePrefix (changelog)
 )
 
 // Batch is a unit of data flowing between operators.

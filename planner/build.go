@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 )
 
@@ -180,17 +177,6 @@ func outputName(it *lang.SelectItem) (string, bool) {
 		return c.Name.Name, true
 	}
 	return "", false
-}
-
-// sysFields are the system columns appended to every sink schema.
-func sysFields() []arrow.Field {
-	return []arrow.Field{
-		{Name: exec.SysVersion, Type: arrow.PrimitiveTypes.Uint64},
-		{Name: exec.SysDeleted, Type: arrow.PrimitiveTypes.Uint8},
-		{Name: exec.SysOp, Type: arrow.BinaryTypes.String},
-		{Name: exec.SysTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-		{Name: exec.SysPos, Type: arrow.BinaryTypes.String},
-	}
 }
 
 func lowerSet(names []string) map[string]string {

@@ -59,7 +59,7 @@ func DeadLetterSchema() *arrow.Schema {
 		{Name: DLReason, Type: str},
 		{Name: DLRow, Type: str, Metadata: arrow.NewMetadata([]string{exec.MetaLogicalType}, []string{"json"})},
 	}
-	return arrow.NewSchema(append(fields, sysFields()...), nil)
+	return arrow.NewSchema(append(fields, exec.SysFields()...), nil)
 }
 
 // deadLetterTarget resolves the dead_letter option like an INTO clause.

@@ -3,6 +3,7 @@ package planner
 import (
 	"strings"
 
+	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 )
 
@@ -30,9 +31,10 @@ func (b *builder) checkNullableKey(p *lang.CreatePipeline, pl *Pipeline) {
 // nullableSourceColumn returns the column of tp's source table that output
 // column name copies unchanged, when that column may be NULL.
 func nullableSourceColumn(p *lang.CreatePipeline, tp *TablePlan, name string) (string, bool) {
-	n := (tp.Input.NumFields() - len(MetaFields())) / 2
+	l, _ := exec.LayoutOf(tp.Input) // (no columns when it is not a source layout)
+	n := l.Columns
 	isMeta := map[string]bool{}
-	for _, f := range MetaFields() {
+	for _, f := range exec.MetaFields() {
 		isMeta[f.Name] = true
 	}
 	column := func(c string) (string, bool) {

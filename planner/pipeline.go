@@ -305,7 +305,7 @@ func finishTable(pl *Pipeline, t *TablePlan, out []Column) {
 	for _, c := range out {
 		fields = append(fields, arrow.Field{Name: c.Name, Type: c.Type, Nullable: c.Nullable, Metadata: c.Meta})
 	}
-	fields = append(fields, sysFields()...)
+	fields = append(fields, exec.SysFields()...)
 	// canal_json and debezium_json show whole before images; a changelog
 	// keeps the old values of the columns computed from the table (not
 	// copies of _version, _pos, … or of before.* expressions).
@@ -474,30 +474,9 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 }
 
 // inputSchema is the layout of the source batches of a table: columns,
-// before.* columns, metadata columns (exec/batch.go).
+// before.* columns, metadata columns (exec.SourceSchema).
 func inputSchema(ts *connectors.TableSchema) *arrow.Schema {
-	fields := make([]arrow.Field, 0, 2*len(ts.Fields)+6)
-	fields = append(fields, ts.Fields...)
-	for _, f := range ts.Fields {
-		bf := f
-		bf.Name = exec.BeforePrefix + f.Name
-		bf.Nullable = true
-		fields = append(fields, bf)
-	}
-	fields = append(fields, MetaFields()...)
-	return arrow.NewSchema(fields, nil)
-}
-
-// MetaFields are the metadata columns every source batch ends with.
-func MetaFields() []arrow.Field {
-	return []arrow.Field{
-		{Name: exec.ColOp, Type: arrow.BinaryTypes.String},
-		{Name: exec.ColTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-		{Name: exec.ColDB, Type: arrow.BinaryTypes.String},
-		{Name: exec.ColTable, Type: arrow.BinaryTypes.String},
-		{Name: exec.ColPos, Type: arrow.BinaryTypes.String},
-		{Name: exec.ColVersion, Type: arrow.PrimitiveTypes.Uint64},
-	}
+	return exec.SourceSchema(ts.Fields, true)
 }
 
 var metaTypes = map[string]stdlib.Type{

@@ -10,15 +10,15 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
-// Target table system columns.
+// Target table system columns (exec.Target*).
 const (
-	colVersion   = "_version"    // UInt64: exec.SysVersion (upsert, changelog)
-	colIsDeleted = "_is_deleted" // UInt8: exec.SysDeleted (upsert)
-	colOp        = "_op"         // String: exec.SysOp (changelog)
-	colTs        = "_ts"         // exec.SysTs (changelog)
-	colPos       = "_pos"        // String: exec.SysPos (changelog)
-	beforePrefix = "_before_"    // changelog: exec.SysBeforePrefix + name
-	currentView  = "_current"    // suffix of the upsert view of live rows
+	colVersion   = exec.TargetVersion      // UInt64 (upsert, changelog)
+	colIsDeleted = exec.TargetIsDeleted    // UInt8 (upsert)
+	colOp        = exec.TargetOp           // String (changelog)
+	colTs        = exec.TargetTs           // DateTime64 (changelog)
+	colPos       = exec.TargetPos          // String (changelog)
+	beforePrefix = exec.TargetBeforePrefix // changelog: before image of a column
+	currentView  = "_current"              // suffix of the upsert view of live rows
 )
 
 // colSpec is one column of the target table and where its values come from.
@@ -65,15 +65,6 @@ type tableLayout struct {
 	deferred bool
 }
 
-// isSysColumn reports whether a batch column is a sink system column.
-func isSysColumn(name string) bool {
-	switch name {
-	case exec.SysVersion, exec.SysDeleted, exec.SysOp, exec.SysTs, exec.SysPos:
-		return true
-	}
-	return strings.HasPrefix(name, exec.SysBeforePrefix)
-}
-
 // buildLayout derives the target table from a batch schema.
 func buildLayout(db, table string, mode connectors.Mode, key []string, schema *arrow.Schema, v serverVersion, opts targetOptions) (*tableLayout, error) {
 	l := &tableLayout{db: db, table: table, mode: mode, key: key, opts: opts, version: v}
@@ -83,7 +74,7 @@ func buildLayout(db, table string, mode connectors.Mode, key []string, schema *a
 	}
 	has := map[string]bool{}
 	for _, f := range schema.Fields() {
-		if isSysColumn(f.Name) {
+		if exec.IsSystemColumn(f.Name) {
 			continue
 		}
 		if !listParens(f.Name) {

@@ -17,13 +17,7 @@ var (
 
 func sysFields(before ...arrow.Field) []arrow.Field {
 	out := append([]arrow.Field(nil), before...)
-	return append(out,
-		arrow.Field{Name: exec.SysVersion, Type: arrow.PrimitiveTypes.Uint64},
-		arrow.Field{Name: exec.SysDeleted, Type: arrow.PrimitiveTypes.Uint8},
-		arrow.Field{Name: exec.SysOp, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: exec.SysTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-		arrow.Field{Name: exec.SysPos, Type: arrow.BinaryTypes.String},
-	)
+	return append(out, exec.SysFields()...)
 }
 
 func testSchema() *arrow.Schema {

@@ -105,7 +105,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 	}
 	var lost []string
 	for _, c := range add {
-		if isSysColumn(c.src) || strings.HasPrefix(c.name, beforePrefix) {
+		if exec.IsSystemColumn(c.src) || strings.HasPrefix(c.name, beforePrefix) {
 			continue
 		}
 		if v, _ := c.field.Metadata.GetValue(exec.MetaAddedByDDL); v != "true" {

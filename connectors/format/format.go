@@ -135,16 +135,6 @@ func Valid(name string) bool {
 	return false
 }
 
-// IsSystemColumn reports whether a sink batch column is a system column
-// (exec.Sys*), never shown as user data.
-func IsSystemColumn(name string) bool {
-	switch name {
-	case exec.SysVersion, exec.SysDeleted, exec.SysOp, exec.SysTs, exec.SysPos:
-		return true
-	}
-	return strings.HasPrefix(name, exec.SysBeforePrefix)
-}
-
 // layout locates the user and system columns of a sink schema.
 type layout struct {
 	schema  *arrow.Schema
@@ -202,7 +192,7 @@ func newLayout(s *arrow.Schema, o *Options) *layout {
 		case exec.SysDeleted:
 			l.deleted = i
 		}
-		if !IsSystemColumn(f.Name) {
+		if !exec.IsSystemColumn(f.Name) {
 			if f.Name == exec.ColOp {
 				l.opUser = len(l.user)
 			}
@@ -236,8 +226,8 @@ func newLayout(s *arrow.Schema, o *Options) *layout {
 // Names of the columns the modes add to the row formats (as ClickHouse's
 // changelog and upsert tables name them).
 const (
-	colIsDeleted    = "_is_deleted"
-	colBeforePrefix = "_before_"
+	colIsDeleted    = exec.TargetIsDeleted
+	colBeforePrefix = exec.TargetBeforePrefix
 )
 
 // rowColumns lists the columns of the row formats for options o.

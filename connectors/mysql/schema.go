@@ -476,32 +476,17 @@ func (t *table) tableSchema() *connectors.TableSchema {
 	return ts
 }
 
-// metaFields are the metadata columns after the table's columns.
-var metaFields = []arrow.Field{
-	{Name: exec.ColOp, Type: arrow.BinaryTypes.String},
-	{Name: exec.ColTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-	{Name: exec.ColDB, Type: arrow.BinaryTypes.String},
-	{Name: exec.ColTable, Type: arrow.BinaryTypes.String},
-	{Name: exec.ColPos, Type: arrow.BinaryTypes.String},
-	{Name: exec.ColVersion, Type: arrow.PrimitiveTypes.Uint64},
-}
+// metaFields are the metadata columns after the table's columns
+// (exec.MetaFields, kept for the types of metaArrays).
+var metaFields = exec.MetaFields()
 
 // streamSchema returns the Arrow schema of a source batch of t.
 func (t *table) streamSchema(before bool) *arrow.Schema {
-	fields := make([]arrow.Field, 0, 2*len(t.Cols)+len(metaFields))
-	for _, c := range t.Cols {
-		fields = append(fields, c.field())
+	cols := make([]arrow.Field, len(t.Cols))
+	for i, c := range t.Cols {
+		cols[i] = c.field()
 	}
-	if before {
-		for _, c := range t.Cols {
-			f := c.field()
-			f.Name = exec.BeforePrefix + f.Name
-			f.Nullable = true
-			fields = append(fields, f)
-		}
-	}
-	fields = append(fields, metaFields...)
-	return arrow.NewSchema(fields, nil)
+	return exec.SourceSchema(cols, before)
 }
 
 // sameColumns reports whether two schemas decode and type identically.

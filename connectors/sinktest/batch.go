@@ -13,20 +13,8 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
-// SysFields returns the always-present system columns of a sink batch,
-// in order: __version, __deleted, __op, __ts, __pos.
-func SysFields() []arrow.Field {
-	return []arrow.Field{
-		{Name: exec.SysVersion, Type: arrow.PrimitiveTypes.Uint64},
-		{Name: exec.SysDeleted, Type: arrow.PrimitiveTypes.Uint8},
-		{Name: exec.SysOp, Type: arrow.BinaryTypes.String},
-		{Name: exec.SysTs, Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-		{Name: exec.SysPos, Type: arrow.BinaryTypes.String},
-	}
-}
-
 // SinkSchema returns a sink schema: the user fields, their __before.*
-// copies when before is set, then SysFields.
+// copies when before is set, then exec.SysFields.
 func SinkSchema(user []arrow.Field, before bool) *arrow.Schema {
 	fs := append([]arrow.Field(nil), user...)
 	if before {
@@ -36,7 +24,7 @@ func SinkSchema(user []arrow.Field, before bool) *arrow.Schema {
 			fs = append(fs, f)
 		}
 	}
-	fs = append(fs, SysFields()...)
+	fs = append(fs, exec.SysFields()...)
 	return arrow.NewSchema(fs, nil)
 }
 

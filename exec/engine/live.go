@@ -80,11 +80,11 @@ func (pr *pipeRun) realign(ctx context.Context, except string) error {
 	return nil
 }
 
-// schemaOfInput recovers a table's schema from its source batch layout:
-// the table columns come first, then as many before.* columns, then the
-// metadata columns (planner.MetaFields).
+// schemaOfInput recovers a table's schema from its source batch layout
+// (exec.LayoutOf).
 func schemaOfInput(ref connectors.TableRef, s *arrow.Schema) *connectors.TableSchema {
-	n := (s.NumFields() - len(planner.MetaFields())) / 2
+	l, _ := exec.LayoutOf(s) // (no columns when it is not a source layout)
+	n := l.Columns
 	ts := &connectors.TableSchema{Ref: ref}
 	pk := map[int]string{}
 	for i := range n {

@@ -32,11 +32,8 @@ type tableRun struct {
 	plan   *planner.TablePlan
 	prog   *exec.Program
 	before *exec.Program // outputs over the before image; nil when unused
-	meta   metaIndex
+	meta   exec.SourceLayout
 }
-
-// metaIndex locates the metadata columns of a source batch.
-type metaIndex struct{ op, ts, pos, version int }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
 	if sink == nil {
@@ -89,7 +86,7 @@ func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocat
 			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 		}
 	}
-	tr.meta, err = findMeta(t.Input)
+	tr.meta, err = exec.LayoutOf(t.Input)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
@@ -136,29 +133,6 @@ func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
 // (schemaOfInput).
 func tableSchemaOf(b *exec.Batch) *connectors.TableSchema {
 	return schemaOfInput(connectors.TableRef{DB: b.DB, Table: b.Table}, b.Record.Schema())
-}
-
-func findMeta(s *arrow.Schema) (metaIndex, error) {
-	get := func(name string) (int, error) {
-		idx := s.FieldIndices(name)
-		if len(idx) == 0 {
-			return 0, fmt.Errorf("source batch has no %s column", name)
-		}
-		return idx[0], nil
-	}
-	var m metaIndex
-	var err error
-	if m.op, err = get(exec.ColOp); err != nil {
-		return m, err
-	}
-	if m.ts, err = get(exec.ColTs); err != nil {
-		return m, err
-	}
-	if m.pos, err = get(exec.ColPos); err != nil {
-		return m, err
-	}
-	m.version, err = get(exec.ColVersion)
-	return m, err
 }
 
 // wants reports whether the pipeline takes batch b by its own SNAPSHOT mode,
@@ -214,7 +188,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
-	ops := b.Record.Column(tr.meta.op).(*array.String)
+	ops := b.Record.Column(tr.meta.Op).(*array.String)
 
 	upsert := pr.p.Target.Mode == connectors.ModeUpsert
 	in, deletes := b, []int32(nil)
@@ -332,7 +306,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if identity(rows, int(rec.NumRows())) {
 		// Every row, in order (a snapshot batch, a WHERE-less pipeline):
 		// the metadata columns are the batch's own.
-		for _, a := range []arrow.Array{rec.Column(tr.meta.version), nil, ops, rec.Column(tr.meta.ts), rec.Column(tr.meta.pos)} {
+		for _, a := range []arrow.Array{rec.Column(tr.meta.Version), nil, ops, rec.Column(tr.meta.Ts), rec.Column(tr.meta.Pos)} {
 			if a == nil {
 				a = uint8Array(pr.alloc, deleted)
 			} else {
@@ -342,11 +316,11 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		}
 	} else {
 		cols = append(cols,
-			gatherUint64(pr.alloc, rec.Column(tr.meta.version).(*array.Uint64), rows),
+			gatherUint64(pr.alloc, rec.Column(tr.meta.Version).(*array.Uint64), rows),
 			uint8Array(pr.alloc, deleted),
 			gatherString(pr.alloc, ops, rows),
-			gatherTimestamp(pr.alloc, rec.Column(tr.meta.ts).(*array.Timestamp), rows),
-			gatherString(pr.alloc, rec.Column(tr.meta.pos).(*array.String), rows),
+			gatherTimestamp(pr.alloc, rec.Column(tr.meta.Ts).(*array.Timestamp), rows),
+			gatherString(pr.alloc, rec.Column(tr.meta.Pos).(*array.String), rows),
 		)
 	}
 	if n := sinkSchema.NumFields() - len(cols); n > 0 {
@@ -432,7 +406,7 @@ func (pr *pipeRun) movedKeys(ctx context.Context, tr *tableRun, b *exec.Batch, o
 
 // describeRow names a source row for an error message: its table, source
 // position, operation and primary key values.
-func describeRow(b *exec.Batch, m metaIndex, row int) string {
+func describeRow(b *exec.Batch, m exec.SourceLayout, row int) string {
 	rec := b.Record
 	var key []string
 	s := rec.Schema()
@@ -446,7 +420,7 @@ func describeRow(b *exec.Batch, m metaIndex, row int) string {
 			key = append(key, f.Name+" = "+v)
 		}
 	}
-	desc := fmt.Sprintf("row of %s.%s at %s (%s", b.DB, b.Table, valueText(rec.Column(m.pos), row), valueText(rec.Column(m.op), row))
+	desc := fmt.Sprintf("row of %s.%s at %s (%s", b.DB, b.Table, valueText(rec.Column(m.Pos), row), valueText(rec.Column(m.Op), row))
 	if len(key) > 0 {
 		desc += ", " + strings.Join(key, ", ")
 	}

@@ -37,11 +37,11 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 	}
 	pr.stats.RowsIn.Add(1)
 	rec := b.Record
-	m, err := findMeta(rec.Schema())
+	m, err := exec.LayoutOf(rec.Schema())
 	if err != nil {
 		return err
 	}
-	version := rec.Column(m.version).(*array.Uint64).Value(0)
+	version := rec.Column(m.Version).(*array.Uint64).Value(0)
 	ref := connectors.TableRef{DB: b.DB, Table: b.Table}
 	if t, ok := pr.writer.(connectors.Truncater); ok && pr.p.Target.Mode == connectors.ModeUpsert {
 		where := map[string]string{}
@@ -55,11 +55,11 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 		}
 		if len(pr.tables) > 1 && where[pickTable(tr)] == "" {
 			pr.log.Warn("truncate: the target keeps the rows of the truncated table: the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
-				"pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.pos), 0))
+				"pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.Pos), 0))
 			return nil
 		}
 		r.tracker.add(seq)
-		pr.log.Info("truncate: removing the table's rows from the target", "pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.pos), 0))
+		pr.log.Info("truncate: removing the table's rows from the target", "pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.Pos), 0))
 		err := t.Truncate(ctx, connectors.Truncation{Table: ref, Version: version, Where: where}, func(err error) {
 			if err == nil {
 				pr.stats.Batches.Add(1)
@@ -92,7 +92,7 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 		var a arrow.Array
 		switch {
 		case f.Name == exec.SysVersion || f.Name == exec.SysOp || f.Name == exec.SysTs || f.Name == exec.SysPos:
-			src := map[string]int{exec.SysVersion: m.version, exec.SysOp: m.op, exec.SysTs: m.ts, exec.SysPos: m.pos}[f.Name]
+			src := map[string]int{exec.SysVersion: m.Version, exec.SysOp: m.Op, exec.SysTs: m.Ts, exec.SysPos: m.Pos}[f.Name]
 			a = rec.Column(src)
 			a.Retain()
 		case f.Name == exec.SysDeleted:
