@@ -8,11 +8,11 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/exec/change"
 	"github.com/etlq/etlq/planner"
 )
 
@@ -30,9 +30,11 @@ type pipeRun struct {
 
 type tableRun struct {
 	plan   *planner.TablePlan
-	prog   *exec.Program
+	prog   *exec.Program // WHERE and the outputs
 	before *exec.Program // outputs over the before image; nil when unused
 	meta   exec.SourceLayout
+	upsert *change.Upsert // the tombstones of an upsert target
+	sink   *change.Sink   // the sink batch
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
@@ -90,6 +92,12 @@ func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocat
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
+	var before change.Projector
+	if tr.before != nil {
+		before = tr.before // (not a nil *exec.Program in the interface)
+	}
+	tr.upsert = &change.Upsert{Outputs: tr.prog, Before: before, Key: t.KeyIndex, Names: names, Alloc: alloc}
+	tr.sink = &change.Sink{Schema: t.Sink, Outputs: len(t.Output), Layout: tr.meta, Before: before, BeforeIndex: t.BeforeIndex, Alloc: alloc}
 	return tr, nil
 }
 
@@ -188,15 +196,14 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
-	ops := b.Record.Column(tr.meta.Op).(*array.String)
+	ops := change.Ops(b, tr.meta)
 
 	upsert := pr.p.Target.Mode == connectors.ModeUpsert
 	in, deletes := b, []int32(nil)
 	if upsert {
-		// A delete is never subject to WHERE or the rules: it becomes a
-		// tombstone for its key (deadletter_rules.go).
-		in, deletes = withoutDeletes(b, ops)
+		in, deletes = change.SplitDeletes(b, ops)
 	}
+	// WHERE and TRANSFORM over the live rows.
 	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, in)
 	if err != nil {
 		var re exec.RowError
@@ -208,7 +215,11 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		}
 		return nil, err
 	}
+	set := &change.Set{}
+	defer set.Release()
+	out.Retain() // (the set releases its part; the upsert reads out after)
 	defer out.Release()
+	set.Add(change.Part{Rec: out, Rows: kept})
 	if len(rowErrs) > 0 {
 		pr.stats.RowErrors.Add(int64(len(rowErrs)))
 		if pr.dead != nil {
@@ -218,190 +229,18 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			pr.stats.DeadLetters.Add(int64(len(rowErrs)))
 		}
 	}
-
-	parts := []arrow.RecordBatch{out}
-	rows := append([]int32(nil), kept...)
-	deleted := make([]uint8, len(kept))
-
 	if upsert {
-		// An update or delete whose row no longer passes WHERE removes the key.
-		var gone []int32
-		for _, i := range rejected {
-			if op := ops.Value(int(i)); op == exec.OpUpdate || op == exec.OpDelete {
-				gone = append(gone, i)
-			}
-		}
-		gone = append(gone, deletes...)
-		// So does a change that failed a rule or a cast: the target must not
-		// keep a state the source no longer has.
-		failedGone, oldKeyOnly := tr.failedTombstones(rowErrs, ops)
-		gone = append(gone, failedGone...)
-		if len(gone) > 0 {
-			rec, err := tr.prog.Project(ctx, b, gone)
-			if err != nil {
-				return nil, err
-			}
-			defer rec.Release()
-			parts = append(parts, rec)
-			rows = append(rows, gone...)
-			for range gone {
-				deleted = append(deleted, 1)
-			}
-		}
-		// An update that changes the key removes the old key.
-		if tr.before != nil {
-			moved, rec, err := pr.movedKeys(ctx, tr, b, ops, out, kept, gone, parts)
-			if err != nil {
-				return nil, err
-			}
-			if rec != nil {
-				defer rec.Release()
-				parts = append(parts, rec)
-				rows = append(rows, moved...)
-				for range moved {
-					deleted = append(deleted, 1)
-				}
-			}
-		}
-		if len(oldKeyOnly) > 0 {
-			rec, err := tr.before.Project(ctx, b, oldKeyOnly)
-			if err != nil {
-				return nil, err
-			}
-			defer rec.Release()
-			parts = append(parts, rec)
-			rows = append(rows, oldKeyOnly...)
-			for range oldKeyOnly {
-				deleted = append(deleted, 1)
-			}
+		err := tr.upsert.Apply(ctx, change.Input{Batch: b, Ops: ops, Out: out, Kept: kept, Rejected: rejected, Deletes: deletes, Errs: rowErrs}, set)
+		if err != nil {
+			return nil, err
 		}
 	}
-	if len(rows) == 0 && !replanned {
+	if set.Len() == 0 && !replanned {
 		// (A batch without rows under a new schema still goes out: the
 		// sink follows the source's DDL before any checkpoint passes it.)
 		return nil, nil
 	}
-
-	sinkSchema := tr.plan.Sink
-	nout := len(tr.plan.Output)
-	cols := make([]arrow.Array, 0, sinkSchema.NumFields())
-	for c := range nout {
-		arrs := make([]arrow.Array, len(parts))
-		for k, p := range parts {
-			arrs[k] = p.Column(c)
-		}
-		if len(arrs) == 1 {
-			arrs[0].Retain()
-			cols = append(cols, arrs[0])
-			continue
-		}
-		cat, err := array.Concatenate(arrs, pr.alloc)
-		if err != nil {
-			releaseAll(cols)
-			return nil, err
-		}
-		cols = append(cols, cat)
-	}
-	rec := b.Record
-	if identity(rows, int(rec.NumRows())) {
-		// Every row, in order (a snapshot batch, a WHERE-less pipeline):
-		// the metadata columns are the batch's own.
-		for _, a := range []arrow.Array{rec.Column(tr.meta.Version), nil, ops, rec.Column(tr.meta.Ts), rec.Column(tr.meta.Pos)} {
-			if a == nil {
-				a = uint8Array(pr.alloc, deleted)
-			} else {
-				a.Retain()
-			}
-			cols = append(cols, a)
-		}
-	} else {
-		cols = append(cols,
-			gatherUint64(pr.alloc, rec.Column(tr.meta.Version).(*array.Uint64), rows),
-			uint8Array(pr.alloc, deleted),
-			gatherString(pr.alloc, ops, rows),
-			gatherTimestamp(pr.alloc, rec.Column(tr.meta.Ts).(*array.Timestamp), rows),
-			gatherString(pr.alloc, rec.Column(tr.meta.Pos).(*array.String), rows),
-		)
-	}
-	if n := sinkSchema.NumFields() - len(cols); n > 0 {
-		// __before.* columns: the outputs over the before image.
-		if tr.before == nil || n != len(tr.plan.BeforeIndex) {
-			releaseAll(cols)
-			return nil, fmt.Errorf("internal error: sink schema wants %d before columns", n)
-		}
-		brec, err := tr.before.Project(ctx, b, rows)
-		if err != nil {
-			releaseAll(cols)
-			return nil, err
-		}
-		for _, c := range tr.plan.BeforeIndex {
-			a := brec.Column(c)
-			a.Retain()
-			cols = append(cols, a)
-		}
-		brec.Release()
-	}
-	sinkRec := array.NewRecordBatch(sinkSchema, cols, int64(len(rows)))
-	releaseAll(cols)
-	return &exec.Batch{Record: sinkRec, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot,
-		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}, nil
-}
-
-// movedKeys finds updates whose output key differs from the key of their
-// before image, and returns those rows projected over the before image.
-func (pr *pipeRun) movedKeys(ctx context.Context, tr *tableRun, b *exec.Batch, ops *array.String, out arrow.RecordBatch, kept, gone []int32, parts []arrow.RecordBatch) ([]int32, arrow.RecordBatch, error) {
-	var upd []int32
-	var pos []int // position of each update row in out (kept) or -1
-	for j, i := range kept {
-		if ops.Value(int(i)) == exec.OpUpdate {
-			upd = append(upd, i)
-			pos = append(pos, j)
-		}
-	}
-	// Rows in gone already removed their new key; their old key may differ
-	// too.
-	var goneRec arrow.RecordBatch
-	if len(parts) > 1 {
-		goneRec = parts[1]
-	}
-	for j, i := range gone {
-		if ops.Value(int(i)) == exec.OpUpdate {
-			upd = append(upd, i)
-			pos = append(pos, -1-j)
-		}
-	}
-	if len(upd) == 0 {
-		return nil, nil, nil
-	}
-	brec, err := tr.before.Project(ctx, b, upd)
-	if err != nil {
-		return nil, nil, err
-	}
-	var moved []int32
-	var keepIdx []int
-	for k, i := range upd {
-		src, row := out, pos[k]
-		if row < 0 {
-			src, row = goneRec, -1-row
-		}
-		for _, c := range tr.plan.KeyIndex {
-			if !sameValue(src.Column(c), row, brec.Column(c), k) {
-				moved = append(moved, i)
-				keepIdx = append(keepIdx, k)
-				break
-			}
-		}
-	}
-	if len(moved) == 0 {
-		brec.Release()
-		return nil, nil, nil
-	}
-	if len(moved) == len(upd) {
-		return moved, brec, nil
-	}
-	defer brec.Release()
-	sub, err := takeRows(pr.alloc, brec, keepIdx)
-	return moved, sub, err
+	return tr.sink.Apply(ctx, b, set)
 }
 
 // describeRow names a source row for an error message: its table, source

@@ -132,25 +132,6 @@ func TestStoreRoundTripAndDamage(t *testing.T) {
 	}
 }
 
-func TestIdentityRows(t *testing.T) {
-	for _, c := range []struct {
-		rows []int32
-		n    int
-		want bool
-	}{
-		{nil, 0, true},
-		{[]int32{0, 1, 2}, 3, true},
-		{[]int32{0, 1}, 3, false},
-		{[]int32{0, 2, 1}, 3, false},
-		{[]int32{0, 1, 2, 0}, 3, false},
-		{[]int32{1, 2, 3}, 3, false},
-	} {
-		if got := identity(c.rows, c.n); got != c.want {
-			t.Errorf("identity(%v, %d) = %v", c.rows, c.n, got)
-		}
-	}
-}
-
 // TestTrackerAge: the age is that of the oldest batch a sink has not
 // acknowledged yet, and 0 once every batch is.
 func TestTrackerAge(t *testing.T) {

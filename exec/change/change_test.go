@@ -1,0 +1,381 @@
+package change
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/stdlib"
+)
+
+// A source table of three text columns: id (the key, cast to BIGINT by
+// the outputs), v (WHERE v <> 'skip'), num (cast to BIGINT: a row error
+// off the key).
+var table = []arrow.Field{
+	{Name: "id", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "v", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "num", Type: arrow.BinaryTypes.String, Nullable: true},
+}
+
+// row is a source change: op, the row (for a delete, the deleted row) and
+// the before image of an update.
+type row struct {
+	op     string
+	id, v  string
+	num    string
+	before string // before.id of an update ("" : NULL)
+}
+
+func source(mem memory.Allocator, rows []row) *exec.Batch {
+	s := exec.SourceSchema(table, true)
+	b := array.NewRecordBuilder(mem, s)
+	defer b.Release()
+	str := func(i int, v string, valid bool) {
+		if valid {
+			b.Field(i).(*array.StringBuilder).Append(v)
+		} else {
+			b.Field(i).AppendNull()
+		}
+	}
+	for k, r := range rows {
+		str(0, r.id, true)
+		str(1, r.v, true)
+		str(2, r.num, true)
+		upd := r.op == exec.OpUpdate
+		str(3, r.before, upd)
+		str(4, r.v, upd)
+		str(5, r.num, upd)
+		str(6, r.op, true)
+		b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(1000 + k))
+		str(8, "db", true)
+		str(9, "t", true)
+		str(10, fmt.Sprintf("bin.1:%d", 100+k), true)
+		b.Field(11).(*array.Uint64Builder).Append(uint64(500 + k))
+	}
+	return &exec.Batch{Record: b.NewRecordBatch(), DB: "db", Table: "t"}
+}
+
+// tableOps are the operators of one table of a pipeline: SELECT
+// CAST(id AS BIGINT) AS k, v, CAST(num AS BIGINT) AS n WHERE v <> 'skip',
+// upsert key k, and a sink schema with __before.k when withBefore.
+type tableOps struct {
+	prog, before *exec.Program
+	layout       exec.SourceLayout
+	upsert       *Upsert
+	sink         *Sink
+}
+
+func newTableOps(t *testing.T, mem memory.Allocator, withBefore bool) *tableOps {
+	t.Helper()
+	must := func(e exec.Expr, err error) exec.Expr {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	outs := func(off int) []exec.Expr {
+		return []exec.Expr{
+			must(exec.Cast(exec.Col(off, "id", stdlib.TString), stdlib.TInt64)),
+			exec.Col(off+1, "v", stdlib.TString),
+			must(exec.Cast(exec.Col(off+2, "num", stdlib.TString), stdlib.TInt64)),
+		}
+	}
+	names := []string{"k", "v", "n"}
+	skip := must(exec.Lit("skip", stdlib.TString))
+	where := must(exec.Binary("<>", exec.Col(1, "v", stdlib.TString), skip))
+	prog, err := exec.NewProgram(exec.ProgramConfig{Where: where, Outputs: outs(0), Names: names, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := exec.NewProgram(exec.ProgramConfig{Outputs: outs(3), Names: names, OnError: exec.OnErrorSkip, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, err := exec.LayoutOf(exec.SourceSchema(table, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := []arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "v", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}
+	fields = append(fields, exec.SysFields()...)
+	var beforeIndex []int
+	if withBefore {
+		fields = append(fields, arrow.Field{Name: exec.SysBeforePrefix + "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true})
+		beforeIndex = []int{0}
+	}
+	return &tableOps{
+		prog: prog, before: before, layout: layout,
+		upsert: &Upsert{Outputs: prog, Before: before, Key: []int{0}, Names: names, Alloc: mem},
+		sink: &Sink{Schema: arrow.NewSchema(fields, nil), Outputs: 3, Layout: layout, Before: before,
+			BeforeIndex: beforeIndex, Alloc: mem},
+	}
+}
+
+// run composes the operators as the engine does for an upsert target (or
+// an append target when upsert is false).
+func (o *tableOps) run(t *testing.T, b *exec.Batch, upsert bool) (*exec.Batch, []exec.RowError) {
+	t.Helper()
+	ctx := context.Background()
+	ops := Ops(b, o.layout)
+	in, deletes := b, []int32(nil)
+	if upsert {
+		in, deletes = SplitDeletes(b, ops)
+	}
+	out, kept, rejected, errs, err := o.prog.Run(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Release()
+	set := &Set{}
+	defer set.Release()
+	out.Retain()
+	set.Add(Part{Rec: out, Rows: kept})
+	if upsert {
+		if err := o.upsert.Apply(ctx, Input{Batch: b, Ops: ops, Out: out, Kept: kept, Rejected: rejected, Deletes: deletes, Errs: errs}, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink, err := o.sink.Apply(ctx, b, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sink, errs
+}
+
+// dump renders a sink batch one row a line: k v n | version deleted op pos [| before.k].
+func dump(b *exec.Batch) string {
+	rec := b.Record
+	s := rec.Schema()
+	col := func(name string) arrow.Array { return rec.Column(s.FieldIndices(name)[0]) }
+	var lines []string
+	for i := range int(rec.NumRows()) {
+		line := fmt.Sprintf("%s %s %s | %s %s %s %s", col("k").ValueStr(i), col("v").ValueStr(i), col("n").ValueStr(i),
+			col(exec.SysVersion).ValueStr(i), col(exec.SysDeleted).ValueStr(i), col(exec.SysOp).ValueStr(i), col(exec.SysPos).ValueStr(i))
+		if idx := s.FieldIndices(exec.SysBeforePrefix + "k"); len(idx) == 1 {
+			line += " | " + rec.Column(idx[0]).ValueStr(i)
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// changes covers every upsert case (the row index is the comment).
+var changes = []row{
+	{op: exec.OpInsert, id: "1", v: "a", num: "1"},                 // 0 live
+	{op: exec.OpUpdate, id: "2", v: "b", num: "1", before: "2"},    // 1 live, same key
+	{op: exec.OpUpdate, id: "3", v: "c", num: "1", before: "4"},    // 2 live, key moved from 4
+	{op: exec.OpDelete, id: "5", v: "d", num: "1"},                 // 3 delete
+	{op: exec.OpUpdate, id: "6", v: "skip", num: "1", before: "6"}, // 4 left WHERE
+	{op: exec.OpInsert, id: "7", v: "skip", num: "1"},              // 5 never in WHERE
+	{op: exec.OpInsert, id: "x", v: "a", num: "1"},                 // 6 key fails: nothing to remove
+	{op: exec.OpUpdate, id: "y", v: "a", num: "1", before: "8"},    // 7 key fails: the old key goes
+	{op: exec.OpUpdate, id: "9", v: "a", num: "bad", before: "10"}, // 8 n fails: new and old key go
+}
+
+func TestUpsertOperators(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	o := newTableOps(t, mem, false)
+	b := source(mem, changes)
+	defer b.Release()
+	sink, errs := o.run(t, b, true)
+	defer sink.Release()
+	if len(errs) != 3 {
+		t.Errorf("row errors: %v", errs)
+	}
+	want := strings.Join([]string{
+		"1 a 1 | 500 0 insert bin.1:100",
+		"2 b 1 | 501 0 update bin.1:101",
+		"3 c 1 | 502 0 update bin.1:102",
+		// tombstones: left WHERE, the delete, the failed cast (new key)
+		"6 skip 1 | 504 1 update bin.1:104",
+		"5 d 1 | 503 1 delete bin.1:103",
+		"9 a (null) | 508 1 update bin.1:108",
+		// moved keys, from the before image
+		"4 c 1 | 502 1 update bin.1:102",
+		"10 a (null) | 508 1 update bin.1:108",
+		// the old key of an update whose key failed
+		"8 a 1 | 507 1 update bin.1:107",
+	}, "\n")
+	if got := dump(sink); got != want {
+		t.Errorf("sink batch:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestUpsertSelection: rows outside the batch's selection vector are not
+// changes of this pipeline: no row, no tombstone.
+func TestUpsertSelection(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	o := newTableOps(t, mem, false)
+	b := source(mem, changes)
+	defer b.Release()
+	b.Sel = []int32{0, 2, 3, 7}
+	sink, _ := o.run(t, b, true)
+	defer sink.Release()
+	want := strings.Join([]string{
+		"1 a 1 | 500 0 insert bin.1:100",
+		"3 c 1 | 502 0 update bin.1:102",
+		"5 d 1 | 503 1 delete bin.1:103",
+		"4 c 1 | 502 1 update bin.1:102",
+		"8 a 1 | 507 1 update bin.1:107",
+	}, "\n")
+	if got := dump(sink); got != want {
+		t.Errorf("sink batch:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestAppendWithBefore: without the upsert operator only the rows that
+// pass WHERE and the rules go on, deletes included, with their outputs over
+// the before image (changelog, canal_json) in __before.k.
+func TestAppendWithBefore(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	o := newTableOps(t, mem, true)
+	b := source(mem, changes)
+	defer b.Release()
+	sink, errs := o.run(t, b, false)
+	defer sink.Release()
+	if len(errs) != 3 {
+		t.Errorf("row errors: %v", errs)
+	}
+	want := strings.Join([]string{
+		"1 a 1 | 500 0 insert bin.1:100 | (null)",
+		"2 b 1 | 501 0 update bin.1:101 | 2",
+		"3 c 1 | 502 0 update bin.1:102 | 4",
+		"5 d 1 | 503 0 delete bin.1:103 | (null)",
+	}, "\n")
+	if got := dump(sink); got != want {
+		t.Errorf("sink batch:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestReusedBatches: the operators keep nothing of a batch between calls
+// (the programs reuse their scratch memory): a sink batch made earlier
+// keeps its values after later batches went through the same operators,
+// and the source batch it came from was released. A batch whose every row
+// goes on in order shares the source's metadata columns.
+func TestReusedBatches(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	o := newTableOps(t, mem, false)
+	first := source(mem, changes)
+	sink1, _ := o.run(t, first, true)
+	defer sink1.Release()
+	want1 := dump(sink1)
+	first.Release()
+
+	all := []row{
+		{op: exec.OpInsert, id: "11", v: "p", num: "2"},
+		{op: exec.OpUpdate, id: "12", v: "q", num: "3", before: "12"},
+	}
+	for range 3 {
+		b := source(mem, all)
+		sink2, _ := o.run(t, b, true)
+		b.Release()
+		want2 := "11 p 2 | 500 0 insert bin.1:100\n12 q 3 | 501 0 update bin.1:101"
+		if got := dump(sink2); got != want2 {
+			t.Errorf("second batch:\n%s\nwant:\n%s", got, want2)
+		}
+		sink2.Release()
+	}
+	if got := dump(sink1); got != want1 {
+		t.Errorf("the first sink batch changed after later batches:\n%s\nwas:\n%s", got, want1)
+	}
+}
+
+// TestEmptySet: a batch of which no row goes on still makes a sink batch
+// of the sink's schema (a schema change without rows reaches the sink).
+func TestEmptySet(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	o := newTableOps(t, mem, true)
+	b := source(mem, []row{{op: exec.OpInsert, id: "7", v: "skip", num: "1"}})
+	defer b.Release()
+	sink, _ := o.run(t, b, true)
+	defer sink.Release()
+	if sink.NumRows() != 0 || !sink.Record.Schema().Equal(o.sink.Schema) {
+		t.Errorf("sink batch: %d rows, schema %v", sink.NumRows(), sink.Record.Schema())
+	}
+}
+
+func TestSplitDeletes(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := source(mem, changes)
+	defer b.Release()
+	l, _ := exec.LayoutOf(b.Record.Schema())
+	ops := Ops(b, l)
+	in, dels := SplitDeletes(b, ops)
+	if fmt.Sprint(in.Sel, dels) != "[0 1 2 4 5 6 7 8] [3]" || b.Sel != nil {
+		t.Errorf("split: live %v deletes %v (the batch's own selection %v)", in.Sel, dels, b.Sel)
+	}
+	b.Sel = []int32{3}
+	in, dels = SplitDeletes(b, ops)
+	if in.Sel == nil || len(in.Sel) != 0 || fmt.Sprint(dels) != "[3]" {
+		t.Errorf("only a delete: live %v (must be empty, not nil) deletes %v", in.Sel, dels)
+	}
+	b.Sel = []int32{0, 1}
+	if in, dels = SplitDeletes(b, ops); in != b || dels != nil {
+		t.Error("a batch without deletes goes on as it is")
+	}
+	b.Sel, b.Snapshot = nil, true
+	if in, dels = SplitDeletes(b, ops); in != b || dels != nil {
+		t.Error("a snapshot batch has no deletes")
+	}
+}
+
+func TestSameValue(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	for _, typ := range []arrow.DataType{arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Uint64,
+		arrow.PrimitiveTypes.Uint32, arrow.BinaryTypes.String, arrow.BinaryTypes.Binary, arrow.PrimitiveTypes.Float64} {
+		bld := array.NewBuilder(mem, typ)
+		vals := []string{"1", "2", "1"}
+		if typ == arrow.BinaryTypes.Binary {
+			vals = []string{"AQ==", "Ag==", "AQ=="} // base64
+		}
+		for _, s := range vals {
+			if err := bld.AppendValueFromString(s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bld.AppendNull()
+		bld.AppendNull()
+		a := bld.NewArray()
+		bld.Release()
+		if !sameValue(a, 0, a, 2) || sameValue(a, 0, a, 1) || !sameValue(a, 3, a, 4) || sameValue(a, 0, a, 3) {
+			t.Errorf("%s: wrong key comparison", typ)
+		}
+		a.Release()
+	}
+}
+
+func TestIdentityRows(t *testing.T) {
+	for _, c := range []struct {
+		rows []int32
+		n    int
+		want bool
+	}{
+		{nil, 0, true},
+		{[]int32{0, 1, 2}, 3, true},
+		{[]int32{0, 1}, 3, false},
+		{[]int32{0, 2, 1}, 3, false},
+		{[]int32{0, 1, 2, 0}, 3, false},
+		{[]int32{1, 2, 3}, 3, false},
+	} {
+		if got := identity(c.rows, c.n); got != c.want {
+			t.Errorf("identity(%v, %d) = %v", c.rows, c.n, got)
+		}
+	}
+}

@@ -1,0 +1,229 @@
+package change
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// Sink assembles the sink batch of a set (exec/batch.go, "Sink batch
+// system columns"): the output columns of its parts, then the system
+// columns taken from the source rows (exec.SysFields), then the outputs
+// over the before image where the schema has __before.* columns.
+type Sink struct {
+	Schema      *arrow.Schema     // the sink schema
+	Outputs     int               // the number of output columns
+	Layout      exec.SourceLayout // of the source batches
+	Before      Projector         // the outputs over the before image; nil: none
+	BeforeIndex []int             // the outputs the __before.* columns hold, in order
+	Alloc       memory.Allocator
+}
+
+// Apply returns the sink batch of set, made from source batch b. It takes
+// neither set nor b: the caller releases both, and owns the batch.
+func (s *Sink) Apply(ctx context.Context, b *exec.Batch, set *Set) (*exec.Batch, error) {
+	rows := set.Rows()
+	cols := make([]arrow.Array, 0, s.Schema.NumFields())
+	fail := func(err error) (*exec.Batch, error) {
+		releaseAll(cols)
+		return nil, err
+	}
+	for c := range s.Outputs {
+		a, err := s.output(set, c)
+		if err != nil {
+			return fail(err)
+		}
+		cols = append(cols, a)
+	}
+	deleted := make([]uint8, 0, len(rows))
+	for _, p := range set.Parts {
+		d := uint8(0)
+		if p.Deleted {
+			d = 1
+		}
+		for range p.Rows {
+			deleted = append(deleted, d)
+		}
+	}
+	rec, l := b.Record, s.Layout
+	ops := rec.Column(l.Op).(*array.String)
+	if identity(rows, int(rec.NumRows())) {
+		// Every row, in order (a snapshot batch, a WHERE-less pipeline):
+		// the metadata columns are the batch's own.
+		for _, a := range []arrow.Array{rec.Column(l.Version), nil, ops, rec.Column(l.Ts), rec.Column(l.Pos)} {
+			if a == nil {
+				a = Uint8Array(s.Alloc, deleted)
+			} else {
+				a.Retain()
+			}
+			cols = append(cols, a)
+		}
+	} else {
+		cols = append(cols,
+			gatherUint64(s.Alloc, rec.Column(l.Version).(*array.Uint64), rows),
+			Uint8Array(s.Alloc, deleted),
+			gatherString(s.Alloc, ops, rows),
+			gatherTimestamp(s.Alloc, rec.Column(l.Ts).(*array.Timestamp), rows),
+			gatherString(s.Alloc, rec.Column(l.Pos).(*array.String), rows),
+		)
+	}
+	if n := s.Schema.NumFields() - len(cols); n > 0 {
+		// __before.* columns: the outputs over the before image.
+		if s.Before == nil || n != len(s.BeforeIndex) {
+			return fail(fmt.Errorf("internal error: sink schema wants %d before columns", n))
+		}
+		brec, err := s.Before.Project(ctx, b, rows)
+		if err != nil {
+			return fail(err)
+		}
+		for _, c := range s.BeforeIndex {
+			a := brec.Column(c)
+			a.Retain()
+			cols = append(cols, a)
+		}
+		brec.Release()
+	}
+	out := array.NewRecordBatch(s.Schema, cols, int64(len(rows)))
+	releaseAll(cols)
+	return &exec.Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot,
+		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}, nil
+}
+
+// output returns output column c of every part, concatenated.
+func (s *Sink) output(set *Set, c int) (arrow.Array, error) {
+	switch len(set.Parts) {
+	case 0:
+		return array.MakeArrayOfNull(s.Alloc, s.Schema.Field(c).Type, 0), nil
+	case 1:
+		a := set.Parts[0].Rec.Column(c)
+		a.Retain()
+		return a, nil
+	}
+	arrs := make([]arrow.Array, len(set.Parts))
+	for k, p := range set.Parts {
+		arrs[k] = p.Rec.Column(c)
+	}
+	return array.Concatenate(arrs, s.Alloc)
+}
+
+func releaseAll(arrs []arrow.Array) {
+	for _, a := range arrs {
+		a.Release()
+	}
+}
+
+func gatherUint64(mem memory.Allocator, a *array.Uint64, rows []int32) arrow.Array {
+	bld := array.NewUint64Builder(mem)
+	defer bld.Release()
+	bld.Reserve(len(rows))
+	vals := a.Uint64Values()
+	for _, i := range rows {
+		if a.IsNull(int(i)) {
+			bld.AppendNull()
+		} else {
+			bld.UnsafeAppend(vals[i])
+		}
+	}
+	return bld.NewArray()
+}
+
+func gatherTimestamp(mem memory.Allocator, a *array.Timestamp, rows []int32) arrow.Array {
+	bld := array.NewTimestampBuilder(mem, a.DataType().(*arrow.TimestampType))
+	defer bld.Release()
+	bld.Reserve(len(rows))
+	vals := a.TimestampValues()
+	for _, i := range rows {
+		if a.IsNull(int(i)) {
+			bld.AppendNull()
+		} else {
+			bld.UnsafeAppend(vals[i])
+		}
+	}
+	return bld.NewArray()
+}
+
+func gatherString(mem memory.Allocator, a *array.String, rows []int32) arrow.Array {
+	bld := array.NewStringBuilder(mem)
+	defer bld.Release()
+	bld.Reserve(len(rows))
+	for _, i := range rows {
+		if a.IsNull(int(i)) {
+			bld.AppendNull()
+		} else {
+			bld.Append(a.Value(int(i)))
+		}
+	}
+	return bld.NewArray()
+}
+
+// Uint8Array returns an array of vals.
+func Uint8Array(mem memory.Allocator, vals []uint8) arrow.Array {
+	bld := array.NewUint8Builder(mem)
+	defer bld.Release()
+	bld.AppendValues(vals, nil)
+	return bld.NewArray()
+}
+
+// Take returns a record of the given rows of rec.
+func Take(mem memory.Allocator, rec arrow.RecordBatch, rows []int) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, rec.NumCols())
+	for c := range cols {
+		parts := make([]arrow.Array, len(rows))
+		for k, r := range rows {
+			parts[k] = array.NewSlice(rec.Column(c), int64(r), int64(r+1))
+		}
+		cat, err := array.Concatenate(parts, mem)
+		releaseAll(parts)
+		if err != nil {
+			releaseAll(cols[:c])
+			return nil, err
+		}
+		cols[c] = cat
+	}
+	out := array.NewRecordBatch(rec.Schema(), cols, int64(len(rows)))
+	releaseAll(cols)
+	return out, nil
+}
+
+// sameValue compares a[i] and b[j] of the same type; NULL equals NULL (a
+// key comparison, not SQL equality).
+func sameValue(a arrow.Array, i int, b arrow.Array, j int) bool {
+	an, bn := a.IsNull(i), b.IsNull(j)
+	if an || bn {
+		return an == bn
+	}
+	switch x := a.(type) {
+	case *array.Int64:
+		return x.Value(i) == b.(*array.Int64).Value(j)
+	case *array.Int32:
+		return x.Value(i) == b.(*array.Int32).Value(j)
+	case *array.Uint64:
+		return x.Value(i) == b.(*array.Uint64).Value(j)
+	case *array.Uint32:
+		return x.Value(i) == b.(*array.Uint32).Value(j)
+	case *array.String:
+		return x.Value(i) == b.(*array.String).Value(j)
+	case *array.Binary:
+		return bytes.Equal(x.Value(i), b.(*array.Binary).Value(j))
+	}
+	return a.ValueStr(i) == b.ValueStr(j)
+}
+
+// identity reports whether rows is 0, 1, …, n-1.
+func identity(rows []int32, n int) bool {
+	if len(rows) != n {
+		return false
+	}
+	for i, r := range rows {
+		if int(r) != i {
+			return false
+		}
+	}
+	return true
+}
