@@ -85,12 +85,6 @@ func LayoutOf(s *arrow.Schema) (SourceLayout, error) {
 	return l, nil
 }
 
-// TableFields returns the table columns of a source batch schema of
-// layout l.
-func (l SourceLayout) TableFields(s *arrow.Schema) []arrow.Field {
-	return append([]arrow.Field(nil), s.Fields()[:l.Columns]...)
-}
-
 // BeforePrefix names the before-image columns of a source batch:
 // "before.amount" holds the value of "amount" before an update, and is NULL
 // for inserts, deletes and snapshot reads.

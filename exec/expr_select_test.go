@@ -189,10 +189,10 @@ func TestWhereSelectionMatchesEvaluation(t *testing.T) {
 	}
 }
 
-// TestFilterOperatorSelection checks the Filter operator, which narrows a
+// TestWhereSelectionOverBatches checks a Program's WHERE, which narrows a
 // batch's selection through the same path, over batches with and without
-// a selection.
-func TestFilterOperatorSelection(t *testing.T) {
+// a selection, twice over the same program (its scratch space reused).
+func TestWhereSelectionOverBatches(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	rec, cols := selectRecord(mem, 50)
@@ -212,27 +212,24 @@ func TestFilterOperatorSelection(t *testing.T) {
 	for k := int32(0); k < 50; k += 2 {
 		even = append(even, k)
 	}
+	p, err := exec.NewProgram(exec.ProgramConfig{Where: pred, Outputs: []exec.Expr{cols["i"]}, Names: []string{"i"}, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, sel := range [][]int32{nil, even} {
-		rec.Retain()
-		f, err := exec.NewFilter(exec.NewSliceSource(&exec.Batch{Record: rec, Sel: sel}, &exec.Batch{Record: rec, Sel: sel}), pred)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec.Retain() // the source holds the record twice
 		for k := 0; k < 2; k++ {
-			b, err := f.Next(context.Background())
+			out, kept, _, _, err := p.Run(context.Background(), &exec.Batch{Record: rec, Sel: sel})
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := b.Sel
+			got := kept
 			if sel == nil {
 				got = slices.DeleteFunc(slices.Clone(got), func(i int32) bool { return i%2 != 0 })
 			}
 			if !slices.Equal(got, want) {
 				t.Errorf("sel=%v batch %d: %v, want %v", sel != nil, k, got, want)
 			}
-			b.Release()
+			out.Release()
 		}
-		f.Close()
 	}
 }

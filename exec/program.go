@@ -36,19 +36,6 @@ const (
 	OnErrorDeadLetter
 )
 
-// ParseOnError returns the policy named by the on_error option.
-func ParseOnError(s string) (OnError, error) {
-	switch s {
-	case "fail", "":
-		return OnErrorFail, nil
-	case "skip":
-		return OnErrorSkip, nil
-	case "dead_letter":
-		return OnErrorDeadLetter, nil
-	}
-	return 0, fmt.Errorf("unknown on_error %q (want fail, skip or dead_letter)", s)
-}
-
 // ProgramConfig configures a Program.
 type ProgramConfig struct {
 	Where   Expr     // nil: keep every row

@@ -3,7 +3,6 @@ package exec_test
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +181,9 @@ func TestProgramReusedBatches(t *testing.T) {
 	}
 }
 
-func TestFilterProjectOperators(t *testing.T) {
+// TestFilterProjectOverBatches: a Program filters and projects batch
+// after batch; its outputs have no selection.
+func TestFilterProjectOverBatches(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	rb := array.NewRecordBuilder(mem, smallSchema)
@@ -190,37 +191,22 @@ func TestFilterProjectOperators(t *testing.T) {
 	b1 := smallBatch(rb, []int64{1, 2, 3}, []float64{10, 20, 30}, nil, []string{"a", "b", "c"}, nil)
 	b2 := smallBatch(rb, []int64{4, 5}, []float64{1, 2}, nil, []string{"d", "e"}, nil)
 	b3 := smallBatch(rb, []int64{6}, []float64{60}, nil, []string{"f"}, nil)
-	src := exec.NewSliceSource(&exec.Batch{Record: b1}, &exec.Batch{Record: b2}, &exec.Batch{Record: b3})
-	f, err := exec.NewFilter(src, mustParse(t, "amount > 15"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, err := exec.NewProject(f, []exec.Expr{mustParse(t, "id"), mustParse(t, "concat(code, '!')")}, []string{"id", "c"}, mem)
+	p, err := exec.NewProgram(exec.ProgramConfig{Where: mustParse(t, "amount > 15"),
+		Outputs: []exec.Expr{mustParse(t, "id"), mustParse(t, "concat(code, '!')")}, Names: []string{"id", "c"}, Alloc: mem})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := pr.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
 	var ids, cs []string
-	for {
-		b, err := pr.Next(ctx)
-		if err == io.EOF {
-			break
-		}
+	for _, rec := range []arrow.RecordBatch{b1, b2, b3} {
+		out, _, _, _, err := p.Run(ctx, &exec.Batch{Record: rec})
+		rec.Release()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Sel != nil {
-			t.Error("project output has a selection")
-		}
-		ids = append(ids, column(b.Record, 0)...)
-		cs = append(cs, column(b.Record, 1)...)
-		b.Release()
-	}
-	if err := pr.Close(); err != nil {
-		t.Fatal(err)
+		ids = append(ids, column(out, 0)...)
+		cs = append(cs, column(out, 1)...)
+		out.Release()
 	}
 	if strings.Join(ids, ",") != "2,3,6" || strings.Join(cs, ",") != "b!,c!,f!" {
 		t.Errorf("ids %v cs %v", ids, cs)

@@ -2,7 +2,6 @@ package planner
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/etlq/etlq/connectors"
@@ -178,13 +177,3 @@ func outputName(it *lang.SelectItem) (string, bool) {
 	}
 	return "", false
 }
-
-func lowerSet(names []string) map[string]string {
-	m := make(map[string]string, len(names))
-	for _, n := range names {
-		m[strings.ToLower(n)] = n
-	}
-	return m
-}
-
-func errf(format string, args ...any) error { return fmt.Errorf(format, args...) }

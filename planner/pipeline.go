@@ -139,7 +139,6 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	b.deadLetterTarget(p, pl)
 	pl.Target.Options = pl.Options
 	pl.Target.Pipeline = pl.Name
-	pl.NeedBefore = true // see docs/architecture.md: before images always flow
 
 	if src == nil || b.cat == nil || fromBad {
 		b.checkLiterals(p)

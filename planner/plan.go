@@ -65,10 +65,8 @@ type Pipeline struct {
 	SinkKind string
 	Target   connectors.Target // Schema: output columns then exec.Sys* columns
 	// Output are the user output columns (name and type), in order.
-	Output []Column
-	// NeedBefore says the source must deliver before.* columns.
-	NeedBefore bool
-	OnError    exec.OnError
+	Output  []Column
+	OnError exec.OnError
 	// DeadLetter is where dead letters go when the dead_letter option
 	// names a target; nil: the state directory's file.
 	DeadLetter *DeadLetterTarget

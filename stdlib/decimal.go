@@ -375,9 +375,6 @@ func DecToFloat(x decimal256.Num, scale int32) float64 {
 var pow10f = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
 	1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
 
-// DecSign returns -1, 0 or 1.
-func DecSign(x decimal256.Num) int { return x.Sign() }
-
 // DecCmp compares two unscaled decimals of the same scale.
 func DecCmp(a, b decimal256.Num) int {
 	x, ok1 := decSmall(a)

@@ -35,9 +35,6 @@ const (
 	invalidTsLimit   = invalidTsBase + 10000*13*32*usPerDay
 )
 
-// IsInvalidDate reports whether a DATE (days) is a zero or invalid date.
-func IsInvalidDate(days int64) bool { return days < invalidDateLimit }
-
 // IsInvalidTimestamp reports whether a TIMESTAMP (µs) has a zero or
 // invalid date part.
 func IsInvalidTimestamp(us int64) bool { return us < invalidTsLimit }

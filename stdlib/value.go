@@ -6,8 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"github.com/apache/arrow-go/v18/arrow/decimal256"
 )
 
 // FormatOptions refine how a value is shown as text.
@@ -218,13 +216,3 @@ func SQLLiteral(v *Vector) string {
 }
 
 func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// DecConst is a helper for tests and examples: the unscaled decimal of text
-// at a scale, panicking on bad text.
-func DecConst(text string, scale int32) decimal256.Num {
-	d, err := DecParse(text, scale)
-	if err != nil {
-		panic(err)
-	}
-	return d
-}

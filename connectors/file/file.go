@@ -41,7 +41,6 @@ import (
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/format"
-	"github.com/etlq/etlq/exec"
 )
 
 // Kind is the sink kind in the language: INTO file 'path'.
@@ -250,9 +249,3 @@ func mkdirAll(dir string) error {
 }
 
 var errClosed = errors.New("file: write on a closed writer")
-
-// releaseWith releases b and returns err, for early returns from Write.
-func releaseWith(b *exec.Batch, err error) error {
-	b.Release()
-	return err
-}

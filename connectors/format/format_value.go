@@ -458,20 +458,6 @@ func bytesAt(a arrow.Array, i int) []byte {
 	return nil
 }
 
-// uintAt returns an unsigned integer column's value (0 when NULL).
-func uintAt(a arrow.Array, i int) uint64 {
-	if a.IsNull(i) {
-		return 0
-	}
-	switch a := a.(type) {
-	case *array.Uint64:
-		return a.Value(i)
-	case *array.Int64:
-		return uint64(a.Value(i))
-	}
-	return 0
-}
-
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.

@@ -172,7 +172,8 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		}
 		r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, store: r.store, name: r.decl.Name})
 	}
-	req := connectors.StreamRequest{Once: r.opts.Once, Options: map[string]any{}, Instance: instance(r.opts.StateDir)}
+	// Before images always flow (docs/architecture.md, "A change batch").
+	req := connectors.StreamRequest{Once: r.opts.Once, Before: true, Options: map[string]any{}, Instance: instance(r.opts.StateDir)}
 	if st != nil {
 		req.Resume = st.Mark
 		r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
@@ -190,9 +191,6 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		}
 		r.runs = append(r.runs, pr)
 		names = append(names, p.Name)
-		if p.NeedBefore {
-			req.Before = true
-		}
 		for k, v := range p.Options {
 			req.Options[k] = v
 		}

@@ -127,10 +127,3 @@ func (t *tracker) age() time.Duration {
 	}
 	return time.Since(t.entries[0].at)
 }
-
-// idle reports whether every registered batch is acknowledged.
-func (t *tracker) idle() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.entries) == 0
-}

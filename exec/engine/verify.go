@@ -265,7 +265,7 @@ func keyHash(key string) uint64 { return xxhash.Sum64String(key) }
 // returns the number of chunks and the source position at the end of the
 // read.
 func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chunk int32), each func(b *exec.Batch, rowKeys []string) error) (int, []byte, error) {
-	req := connectors.StreamRequest{Once: true, Before: v.p.NeedBefore, Options: map[string]any{}, Instance: "etlq-verify"}
+	req := connectors.StreamRequest{Once: true, Before: true, Options: map[string]any{}, Instance: "etlq-verify"}
 	for k, val := range v.p.Options {
 		req.Options[k] = val
 	}
