@@ -134,6 +134,10 @@ func Replay(ctx context.Context, plan *planner.Plan, pipeline string, letters []
 		if d.Name != p.Sink && (p.DeadLetter == nil || d.Name != p.DeadLetter.Sink) {
 			continue
 		}
+		if s := opts.Sinks[d.Name]; s != nil {
+			opts.sinks[d.Name] = s // (as Run: Options.Sinks)
+			continue
+		}
 		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
 			return res, fmt.Errorf("sink %s: %w", d.Name, err)
