@@ -411,7 +411,7 @@ func (w *writer) Idle() {
 }
 
 func (w *writer) MaxVersion(context.Context) (uint64, error) { return w.s.maxVer, nil }
-func (w *writer) Retries() int64                            { return w.s.retries }
+func (w *writer) Retries() int64                             { return w.s.retries }
 
 // truncWriter is a writer that can empty a table (connectors.Truncater).
 type truncWriter struct{ *writer }
