@@ -128,13 +128,13 @@ type MovedKeys struct {
 // image. The part has no rows when no key moved.
 func (m *MovedKeys) Apply(ctx context.Context, b *exec.Batch, ops *array.String, parts []Part) (Part, error) {
 	var upd []int32
-	type at struct{ part, row int }
+	type at struct{ part, row int32 }
 	var pos []at
 	for k, p := range parts {
 		for j, i := range p.Rows {
 			if ops.Value(int(i)) == exec.OpUpdate {
 				upd = append(upd, i)
-				pos = append(pos, at{k, j})
+				pos = append(pos, at{int32(k), int32(j)})
 			}
 		}
 	}
@@ -150,7 +150,7 @@ func (m *MovedKeys) Apply(ctx context.Context, b *exec.Batch, ops *array.String,
 	for k, i := range upd {
 		src := parts[pos[k].part].Rec
 		for _, c := range m.Key {
-			if !sameValue(src.Column(c), pos[k].row, brec.Column(c), k) {
+			if !sameValue(src.Column(c), int(pos[k].row), brec.Column(c), k) {
 				moved = append(moved, i)
 				keep = append(keep, k)
 				break

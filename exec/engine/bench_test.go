@@ -1,0 +1,62 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/exec/engine"
+)
+
+// BenchmarkRunUpsert runs batches of 1,000 changes (inserts, updates, one
+// in ten moving its key, deletes, rows WHERE rejects) through the runtime
+// into an upsert target that drops them: the cost of routing, the program
+// and the change operators per source row.
+func BenchmarkRunUpsert(b *testing.B) {
+	const batches, rows = 20, 1000
+	p := plan(b, newCatalog(b, "orders"), upsertPipeline)
+	src := newSource(memory.DefaultAllocator)
+	for k := range batches {
+		var cs []change
+		for i := range rows {
+			id := int64(k*rows + i)
+			switch i % 10 {
+			case 0:
+				cs = append(cs, upd(id, "paid", i, id+1)) // key moved
+			case 1, 2:
+				cs = append(cs, upd(id, "paid", i, id))
+			case 3:
+				cs = append(cs, del(id, "new", i))
+			case 4:
+				cs = append(cs, ins(id, "cancelled", i))
+			default:
+				cs = append(cs, ins(id, "new", i))
+			}
+		}
+		src.add("orders", cs...)
+	}
+	// The source batches are made once: the runs measure the runtime only.
+	for k, it := range src.script {
+		batch := it.b(memory.DefaultAllocator)
+		src.script[k].b = func(memory.Allocator) *exec.Batch {
+			cp := *batch
+			cp.Record.Retain()
+			return &cp
+		}
+	}
+	snk := newSink()
+	snk.discard = true
+	b.ResetTimer()
+	for range b.N {
+		dir := b.TempDir()
+		err := engine.Run(context.Background(), p, engine.Options{StateDir: dir, Once: true,
+			Sources: map[string]connectors.Source{"shop": src}, Sinks: map[string]connectors.Sink{"dw": snk}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batches*rows), "ns/row")
+}
