@@ -12,6 +12,14 @@
 // Each operator works over a batch's selection vector (exec.Batch.Sel)
 // and keeps no batch memory between calls: the source batch may be
 // released, or its memory reused by its source, once an operator returned.
+//
+// They are values with an Apply method over one batch, not pull-based
+// Init/Next/Close operators: the engine pushes each source batch to every
+// pipeline that reads its table, and needs beside a pipeline's output the
+// rows WHERE rejected, the rows that failed (their dead letters are written
+// and acknowledged before the batch goes on) and the deletes — which a pull
+// chain would carry through side channels. The engine composes them in
+// pipeRun.process (docs/architecture.md, "The walk of a batch").
 package change
 
 import (

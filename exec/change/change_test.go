@@ -28,8 +28,8 @@ var table = []arrow.Field{
 type row struct {
 	op     string
 	id, v  string
-	num    string
-	before string // before.id of an update ("" : NULL)
+	num    string // "NULL": NULL
+	before string // before.id of an update
 }
 
 func source(mem memory.Allocator, rows []row) *exec.Batch {
@@ -46,11 +46,11 @@ func source(mem memory.Allocator, rows []row) *exec.Batch {
 	for k, r := range rows {
 		str(0, r.id, true)
 		str(1, r.v, true)
-		str(2, r.num, true)
+		str(2, r.num, r.num != "NULL")
 		upd := r.op == exec.OpUpdate
 		str(3, r.before, upd)
 		str(4, r.v, upd)
-		str(5, r.num, upd)
+		str(5, r.num, upd && r.num != "NULL")
 		str(6, r.op, true)
 		b.Field(7).(*array.TimestampBuilder).Append(arrow.Timestamp(1000 + k))
 		str(8, "db", true)
@@ -261,15 +261,19 @@ func TestAppendWithBefore(t *testing.T) {
 }
 
 // TestReusedBatches: the operators keep nothing of a batch between calls
-// (the programs reuse their scratch memory): a sink batch made earlier
-// keeps its values after later batches went through the same operators,
-// and the source batch it came from was released. A batch whose every row
-// goes on in order shares the source's metadata columns.
+// while the programs reuse their scratch vectors (cockroach #78551: reused
+// vectors keeping stale nulls): a batch without NULLs after one with NULLs
+// in the same rows and columns shows none, and a sink batch made earlier
+// keeps its values after later batches went through the same operators
+// and the source batch it came from was released.
 func TestReusedBatches(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	o := newTableOps(t, mem, false)
-	first := source(mem, changes)
+	first := source(mem, append([]row{
+		{op: exec.OpInsert, id: "20", v: "z", num: "NULL"},
+		{op: exec.OpUpdate, id: "21", v: "z", num: "NULL", before: "21"},
+	}, changes...))
 	sink1, _ := o.run(t, first, true)
 	defer sink1.Release()
 	want1 := dump(sink1)
@@ -284,6 +288,9 @@ func TestReusedBatches(t *testing.T) {
 		sink2, _ := o.run(t, b, true)
 		b.Release()
 		want2 := "11 p 2 | 500 0 insert bin.1:100\n12 q 3 | 501 0 update bin.1:101"
+		if !strings.HasPrefix(want1, "20 z (null) | 500 0 insert bin.1:100\n21 z (null) | 501 0 update") {
+			t.Fatalf("first batch:\n%s", want1)
+		}
 		if got := dump(sink2); got != want2 {
 			t.Errorf("second batch:\n%s\nwant:\n%s", got, want2)
 		}
