@@ -86,3 +86,39 @@ func Check(t *testing.T, layer string, allowed ...string) {
 		}
 	}
 }
+
+// drivers are the import path prefixes of the clients of database servers
+// and of the message log: what the compiler layers' tests must not link.
+var drivers = []string{
+	"github.com/go-mysql-org/go-mysql/",
+	"github.com/go-sql-driver/",
+	"github.com/ClickHouse/",
+	"github.com/nats-io/",
+}
+
+// isDriver reports whether package path p belongs to a driver.
+func isDriver(p string) bool {
+	for _, d := range drivers {
+		if strings.HasPrefix(p+"/", d) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckNoDrivers fails when the package in the current directory, with its
+// tests, links a database driver (`go list -deps -test .`): the compiler
+// layers (lang, planner, exec, stdlib) are tested without servers, against
+// copies of the connectors' specs (connectors/specstest).
+func CheckNoDrivers(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-test", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if isDriver(p) {
+			t.Errorf("the tests link the driver package %s", p)
+		}
+	}
+}
