@@ -43,3 +43,21 @@ func TestLayerOf(t *testing.T) {
 		}
 	}
 }
+
+func TestInLayer(t *testing.T) {
+	for _, c := range []struct {
+		layer, own string
+		want       bool
+	}{
+		{"connectors", "connectors", true},
+		{"connectors", "connectors/mysql", false},
+		{"connectors/*", "connectors/mysql", true},
+		{"connectors/*", "connectors", false},
+		{"exec", "exec/engine", false},
+		{"exec/engine", "exec/engine", true},
+	} {
+		if got := inLayer(c.layer, c.own); got != c.want {
+			t.Errorf("inLayer(%q, %q) = %v, want %v", c.layer, c.own, got, c.want)
+		}
+	}
+}
