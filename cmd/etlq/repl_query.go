@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/stdout"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/exec/engine"
@@ -97,7 +96,15 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 // the file, or derived from the source name), which may be running in
 // `etlq apply` right now. Derived ids are below 2^31; these are above.
 func streamSource(d *planner.SourceDecl) *planner.SourceDecl {
-	if d == nil || d.Kind != mysql.Kind {
+	if d == nil {
+		return d
+	}
+	// A kind whose spec has a server_id option (mysql) connects as a replica.
+	spec, ok := connectors.SourceSpec(d.Kind)
+	if !ok {
+		return d
+	}
+	if _, ok := spec.Lookup("server_id"); !ok {
 		return d
 	}
 	c := *d

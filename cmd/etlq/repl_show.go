@@ -11,7 +11,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
@@ -289,33 +288,47 @@ func orNone(s string) string {
 	return s
 }
 
-// dsnDatabase is the database written in a mysql DSN, "" if none.
-func dsnDatabase(d *planner.SourceDecl) string {
-	if d.Kind != mysql.Kind {
-		return ""
-	}
-	cfg, err := mysql.ParseDSN(d.DSN)
+// databaseLister returns d's source as a connectors.DatabaseLister, made
+// through the registry (it does not connect); nil when its kind cannot
+// list databases. The caller closes it.
+func databaseLister(d *planner.SourceDecl) (connectors.DatabaseLister, func(), error) {
+	src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 	if err != nil {
+		return nil, nil, err
+	}
+	l, ok := src.(connectors.DatabaseLister)
+	if !ok {
+		src.Close()
+		return nil, nil, nil
+	}
+	return l, func() { src.Close() }, nil
+}
+
+// dsnDatabase is the database written in a source's DSN, "" if none.
+func dsnDatabase(d *planner.SourceDecl) string {
+	l, done, err := databaseLister(d)
+	if err != nil || l == nil {
 		return ""
 	}
-	return cfg.DB
+	defer done()
+	return l.DSNDatabase()
 }
 
 // listDatabases lists a source's databases, system schemas left out: the
 // DSN's database when it names one, else every one the user can see.
 func listDatabases(ctx context.Context, d *planner.SourceDecl) ([]string, error) {
-	if db := dsnDatabase(d); db != "" {
-		return []string{db}, nil
-	}
-	if d.Kind != mysql.Kind {
-		return nil, fmt.Errorf("source %s: listing databases needs a mysql source", d.Name)
-	}
-	src, err := mysql.NewSource(d.Name, d.DSN, d.Options)
+	l, done, err := databaseLister(d)
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	dbs, err := src.Databases(ctx)
+	if l == nil {
+		return nil, fmt.Errorf("source %s: a %s source cannot list its databases: write SHOW TABLES FROM database", d.Name, d.Kind)
+	}
+	defer done()
+	if db := l.DSNDatabase(); db != "" {
+		return []string{db}, nil
+	}
+	dbs, err := l.Databases(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", d.Name, err)
 	}
