@@ -268,40 +268,35 @@ func (r *repl) errorf(format string, args ...any) {
 	fmt.Fprintf(r.errw, "error: "+format+"\n", args...)
 }
 
-// statement runs one statement (its text ends with ";").
+// statement runs one statement (its text ends with ";"), parsed by lang.
 func (r *repl) statement(ctx context.Context, text string) error {
 	text = strings.TrimSpace(text)
-	toks := replTokens(text)
-	if len(toks) == 0 || toks[0].text == ";" {
+	if blank(strings.TrimSuffix(text, ";")) {
 		return nil
-	}
-	switch strings.ToUpper(toks[0].text) {
-	case "SHOW":
-		return r.show(ctx, text, toks)
-	case "DESCRIBE", "DESC":
-		return r.describe(ctx, text, toks)
-	case "PLAN":
-		return r.plan(ctx, text, toks)
-	case "HELP":
-		fmt.Fprint(r.out, replHelp)
-		return nil
-	case "FROM", "CREATE":
-	default:
-		// The file grammar would expect a CREATE statement; say what a
-		// REPL statement may begin with.
-		return stmtError(text, toks[0], "%q does not begin a statement here: SHOW, DESCRIBE, FROM binlog, PLAN, CREATE SOURCE or CREATE FUNCTION (\\help lists them)", toks[0].text)
 	}
 	st, err := lang.ParseStatement(replFile, text)
 	if err != nil {
 		return formatErr(err, []byte(text))
 	}
 	switch {
+	case st.Show != nil:
+		return r.show(ctx, text, st.Show)
+	case st.Describe != nil:
+		return r.describe(ctx, text, st.Describe)
+	case st.Plan != nil:
+		return r.plan(ctx, text, st.Plan)
+	case st.Help != nil:
+		fmt.Fprint(r.out, replHelp)
+		return nil
 	case st.Query != nil:
 		return r.query(ctx, text, st.Query)
 	case st.Source != nil || st.Function != nil:
 		return r.declare(ctx, text, st)
 	default:
-		return stmtError(text, toks[0], "CREATE SINK and CREATE PIPELINE belong in a file: write them there and \\load it")
+		end := st.Pos
+		end.Advance("CREATE")
+		e := &lang.Error{Pos: st.Pos, EndPos: end, Msg: "CREATE SINK and CREATE PIPELINE belong in a file: write them there and \\load it"}
+		return fileError{lang.Errors{e}.Format([]byte(text))}
 	}
 }
 
