@@ -1,4 +1,4 @@
-package main
+package repl
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
@@ -47,7 +48,7 @@ func (r *repl) show(ctx context.Context, text string, s *lang.Show) error {
 		var rows [][]string
 		for _, p := range r.decls.Pipelines {
 			var tables []string
-			for _, st := range r.file.file.Statements {
+			for _, st := range r.file.File.Statements {
 				if st.Pipeline != nil && st.Pipeline.Name.Name == p.Name {
 					for _, t := range st.Pipeline.From {
 						tables = append(tables, t.String())
@@ -306,9 +307,9 @@ func (r *repl) plan(ctx context.Context, text string, st *lang.PlanPipeline) err
 		found = found || strings.EqualFold(p.Name, name)
 	}
 	if !found {
-		return nodeError(text, st.Name, "no pipeline %q in %s (pipelines: %s)", name, r.file.path, orNone(strings.Join(names, ", ")))
+		return nodeError(text, st.Name, "no pipeline %q in %s (pipelines: %s)", name, r.file.Path, orNone(strings.Join(names, ", ")))
 	}
-	plan, err := r.file.build(ctx, false)
+	plan, err := r.file.Build(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -320,7 +321,7 @@ func (r *repl) plan(ctx context.Context, text string, st *lang.PlanPipeline) err
 		}
 	}
 	ddl := map[string][]string{}
-	err = forEachTarget(ctx, &one, func(p *planner.Pipeline, s connectors.Sink) error {
+	err = etlfile.ForEachTarget(ctx, &one, func(p *planner.Pipeline, s connectors.Sink) error {
 		stmts, _, err := s.Plan(ctx, p.Target)
 		if err != nil {
 			return err
@@ -375,16 +376,6 @@ func printTable(w io.Writer, header []string, rows [][]string, noun string) {
 	for _, row := range rows {
 		line(row)
 	}
-	fmt.Fprintf(&sb, "(%s)\n", plural(len(rows), noun))
+	fmt.Fprintf(&sb, "(%s)\n", etlfile.Plural(len(rows), noun))
 	io.WriteString(w, sb.String())
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if strings.HasSuffix(noun, "s") {
-		return fmt.Sprintf("%d %ses", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
