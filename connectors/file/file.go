@@ -47,12 +47,8 @@ import (
 // Kind is the sink kind in the language: INTO file 'path'.
 const Kind = "file"
 
-// Defaults of the target options.
-const (
-	DefaultFlushInterval  = time.Second
-	DefaultRotateRows     = 1_000_000
-	DefaultRotateInterval = 5 * time.Minute
-)
+// DefaultRotateRows is rotate_rows' default; the others are in Spec.
+const DefaultRotateRows = 1_000_000
 
 // Spec describes the file sink.
 var Spec = connectors.Spec{

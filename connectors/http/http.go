@@ -42,12 +42,10 @@ import (
 // Kind is the sink kind in the language: INTO http 'url'.
 const Kind = "http"
 
-// Option defaults.
+// Option defaults the code needs besides the spec's.
 const (
-	DefaultTimeout         = 10 * time.Second
-	DefaultRetryMax        = 10
-	DefaultRetryBackoff    = 200 * time.Millisecond
-	DefaultRetryBackoffMax = 30 * time.Second
+	DefaultTimeout  = 10 * time.Second
+	DefaultRetryMax = 10
 	// maxRetryAfter caps a server's Retry-After.
 	maxRetryAfter = 10 * time.Minute
 )
