@@ -75,11 +75,8 @@ func (opt Option) Value(v any) (any, error) {
 		if !ok {
 			return nil, bad()
 		}
-		if opt.Max > opt.Min && (n < opt.Min || n > opt.Max) {
-			if opt.Max == math.MaxInt64 {
-				return nil, fmt.Errorf("option %q: want an integer of at least %d, got %d", opt.Name, opt.Min, n)
-			}
-			return nil, fmt.Errorf("option %q: want an integer in %d..%d, got %d", opt.Name, opt.Min, opt.Max, n)
+		if r := opt.OutOfRange(n); r != "" {
+			return nil, fmt.Errorf("option %q: must be %s, got %d", opt.Name, r, n)
 		}
 		return n, nil
 	case OptBool:
@@ -112,10 +109,8 @@ func (opt Option) Value(v any) (any, error) {
 		if len(opt.Enum) == 0 {
 			return s, nil
 		}
-		for _, e := range opt.Enum {
-			if strings.EqualFold(e, s) {
-				return e, nil
-			}
+		if e, ok := opt.InEnum(s); ok {
+			return e, nil
 		}
 		q := make([]string, len(opt.Enum))
 		for i, e := range opt.Enum {
@@ -123,6 +118,30 @@ func (opt Option) Value(v any) (any, error) {
 		}
 		return nil, fmt.Errorf("option %q: want one of %s, got %s", opt.Name, strings.Join(q, ", "), shown)
 	}
+}
+
+// OutOfRange says the range an integer value of opt must lie in ("at
+// least 1", "between 1 and 1024") when n lies outside it, else "" (also
+// when opt is not bounded: Max <= Min).
+func (opt Option) OutOfRange(n int64) string {
+	switch {
+	case opt.Max <= opt.Min || n >= opt.Min && n <= opt.Max:
+		return ""
+	case opt.Max == math.MaxInt64:
+		return fmt.Sprintf("at least %d", opt.Min)
+	}
+	return fmt.Sprintf("between %d and %d", opt.Min, opt.Max)
+}
+
+// InEnum returns s as opt's Enum spells it, matched without regard to
+// case, and whether it is one of it.
+func (opt Option) InEnum(s string) (string, bool) {
+	for _, e := range opt.Enum {
+		if strings.EqualFold(e, s) {
+			return e, true
+		}
+	}
+	return "", false
 }
 
 var wants = map[OptionType]string{

@@ -25,8 +25,8 @@ func TestTargetOptionsLayers(t *testing.T) {
 		opts map[string]any
 		want string
 	}{
-		{map[string]any{"batch_rows": int64(0)}, `option "batch_rows": want an integer of at least 1, got 0`},
-		{map[string]any{"max_inflight": int64(1 << 20)}, `option "max_inflight": want an integer in 1..65536`},
+		{map[string]any{"batch_rows": int64(0)}, `option "batch_rows": must be at least 1, got 0`},
+		{map[string]any{"max_inflight": int64(1 << 20)}, `option "max_inflight": must be between 1 and 65536`},
 		{map[string]any{"flush_interval": "0s"}, `option "flush_interval": must be positive`},
 		{map[string]any{"schema_changes": "drop"}, `option "schema_changes": want one of 'evolve', 'ignore', 'fail', got drop`},
 		{map[string]any{"engine": 7}, `option "engine": want a string, got 7`},
@@ -50,8 +50,8 @@ func TestNewSinkOptions(t *testing.T) {
 		want string
 	}{
 		{map[string]any{"bogus": 1}, `unknown option "bogus" for clickhouse sink "ch"`},
-		{map[string]any{"max_open_conns": int64(0)}, `clickhouse sink "ch": option "max_open_conns": want an integer in 1..65536, got 0`},
-		{map[string]any{"batch_rows": int64(0)}, `clickhouse sink "ch": option "batch_rows": want an integer of at least 1, got 0`},
+		{map[string]any{"max_open_conns": int64(0)}, `clickhouse sink "ch": option "max_open_conns": must be between 1 and 65536, got 0`},
+		{map[string]any{"batch_rows": int64(0)}, `clickhouse sink "ch": option "batch_rows": must be at least 1, got 0`},
 	} {
 		if _, err := NewSink("ch", "clickhouse://127.0.0.1:9000/db", c.opts); err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %s", c.opts, err, c.want)

@@ -26,10 +26,10 @@ func TestSourceOptions(t *testing.T) {
 		want string
 	}{
 		{map[string]any{"server_idd": int64(1)}, `unknown option "server_idd" for source "s"`},
-		{map[string]any{"server_id": int64(0)}, `source "s": option "server_id": want an integer in 1..4294967295, got 0`},
+		{map[string]any{"server_id": int64(0)}, `source "s": option "server_id": must be between 1 and 4294967295, got 0`},
 		{map[string]any{"flavor": "oracle"}, `source "s": option "flavor": want one of 'mysql', 'mariadb', got oracle`},
 		{map[string]any{"heartbeat": "often"}, `source "s": option "heartbeat": want a duration`},
-		{map[string]any{"chunk_rows": int64(0)}, `source "s": option "chunk_rows": want an integer of at least 1, got 0`},
+		{map[string]any{"chunk_rows": int64(0)}, `source "s": option "chunk_rows": must be at least 1, got 0`},
 	} {
 		if _, err := NewSource("s", "mysql://u@h", c.opts); err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %s", c.opts, err, c.want)
@@ -60,7 +60,7 @@ func TestStreamOptionsLayers(t *testing.T) {
 		opts map[string]any
 		want string
 	}{
-		{map[string]any{"snapshot_parallelism": int64(0)}, `option "snapshot_parallelism": want an integer in 1..1024, got 0`},
+		{map[string]any{"snapshot_parallelism": int64(0)}, `option "snapshot_parallelism": must be between 1 and 1024, got 0`},
 		{map[string]any{"schema_changes": "drop"}, `option "schema_changes": want one of 'evolve', 'ignore', 'fail', got drop`},
 		{map[string]any{"on_binlog_gap": "fail"}, `options "on_binlog_gap" = 'fail' and "snapshot_on_purge" = true disagree`},
 		{map[string]any{"watermark_table": "nodot"}, `watermark_table`},
