@@ -37,8 +37,9 @@ type Comment struct {
 	afterComma bool
 }
 
-// Statement is one statement of a file; exactly one field is set. Query is
-// only set by ParseStatement (the REPL), never in a file.
+// Statement is one statement of a file; exactly one field is set. Query
+// and the REPL's commands (Show, Describe, PlanPipeline, Help) are only
+// accepted by ParseStatement (the REPL), never in a file.
 type Statement struct {
 	Pos      Pos
 	EndPos   Pos
@@ -46,9 +47,52 @@ type Statement struct {
 	Sink     *CreateSink     `parser:"           | @@"`
 	Function *CreateFunction `parser:"           | @@"`
 	Pipeline *CreatePipeline `parser:"           | @@ )"`
-	Query    *Query          `parser:"| @@ )"`
+	Query    *Query          `parser:"| @@"`
+	Show     *Show           `parser:"| @@"`
+	Describe *Describe       `parser:"| @@"`
+	Plan     *PlanPipeline   `parser:"| @@"`
+	Help     *Help           `parser:"| @@ )"`
 	Semi     bool            `parser:"@';'?"`
 }
+
+// Show is the REPL's SHOW TABLES [FROM [source.]db] [LIKE 'pattern'],
+// SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS [LIKE 'pattern']. The
+// grammar takes any name after SHOW and FROM and LIKE without their
+// operand, so that the checker can say what is missing.
+type Show struct {
+	Pos     Pos
+	EndPos  Pos
+	What    *Ident     `parser:"'SHOW' @@?"`
+	HasFrom bool       `parser:"( @'FROM'"`
+	From    *TableName `parser:"  @@? )?"`
+	HasLike bool       `parser:"( @'LIKE'"`
+	Like    *StringLit `parser:"  @@? )?"`
+}
+
+// Describe is the REPL's DESCRIBE [source.]db.table (or DESC).
+type Describe struct {
+	Pos     Pos
+	EndPos  Pos
+	Keyword string     `parser:"@( 'DESCRIBE' | 'DESC' )"`
+	Table   *TableName `parser:"@@?"`
+}
+
+// PlanPipeline is the REPL's PLAN pipeline.
+type PlanPipeline struct {
+	Pos    Pos
+	EndPos Pos
+	Name   *Ident `parser:"'PLAN' @@?"`
+}
+
+// Help is the REPL's HELP.
+type Help struct {
+	Pos    Pos
+	EndPos Pos
+	Help   bool `parser:"@'HELP'"`
+}
+
+// ShowKinds lists what SHOW shows, upper case.
+var ShowKinds = []string{"TABLES", "SOURCES", "PIPELINES", "FUNCTIONS"}
 
 // Ident is a name. A back-quoted name has Quoted set and Name holds it
 // without the quotes (with “ unescaped). Raw is the name as written.
@@ -579,3 +623,27 @@ func (n *Paren) Position() Pos { return n.Pos }
 
 // EndPosition returns where the node ends.
 func (n *Paren) EndPosition() Pos { return n.EndPos }
+
+// Position returns where the node starts.
+func (n *Show) Position() Pos { return n.Pos }
+
+// EndPosition returns where the node ends.
+func (n *Show) EndPosition() Pos { return n.EndPos }
+
+// Position returns where the node starts.
+func (n *Describe) Position() Pos { return n.Pos }
+
+// EndPosition returns where the node ends.
+func (n *Describe) EndPosition() Pos { return n.EndPos }
+
+// Position returns where the node starts.
+func (n *PlanPipeline) Position() Pos { return n.Pos }
+
+// EndPosition returns where the node ends.
+func (n *PlanPipeline) EndPosition() Pos { return n.EndPos }
+
+// Position returns where the node starts.
+func (n *Help) Position() Pos { return n.Pos }
+
+// EndPosition returns where the node ends.
+func (n *Help) EndPosition() Pos { return n.EndPos }

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,12 +56,85 @@ func (c *checker) statement(st *Statement, repl bool) {
 			c.errs = append(c.errs, &Error{Pos: st.Pos, EndPos: kwEnd(st.Pos, "FROM"),
 				Msg: "a query without CREATE PIPELINE is only allowed in the REPL (write CREATE PIPELINE name FROM … INTO …)"})
 		}
+	case st.Show != nil || st.Describe != nil || st.Plan != nil || st.Help != nil:
+		if !repl {
+			kw := firstWord(st)
+			c.errs = append(c.errs, &Error{Pos: st.Pos, EndPos: kwEnd(st.Pos, kw),
+				Msg: kw + " is a REPL command: a file holds CREATE statements (try it in etlq repl)"})
+			break
+		}
+		c.command(st)
 	}
 	c.nodes(st)
 	if !st.Semi && !repl {
 		// Point just after the statement's last character, where ";" belongs.
 		end := st.EndPos
 		c.errs = append(c.errs, &Error{Pos: end, EndPos: end, Msg: "missing \";\" at the end of the statement"})
+	}
+}
+
+// firstWord is the keyword a REPL command begins with, upper case.
+func firstWord(st *Statement) string {
+	switch {
+	case st.Show != nil:
+		return "SHOW"
+	case st.Describe != nil:
+		return strings.ToUpper(st.Describe.Keyword)
+	case st.Plan != nil:
+		return "PLAN"
+	}
+	return "HELP"
+}
+
+// command checks a REPL command's operands: the grammar takes them
+// loosely, so that the errors here can say what is missing.
+func (c *checker) command(st *Statement) {
+	add := func(pos, end Pos, format string, args ...any) {
+		c.errs = append(c.errs, &Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case st.Show != nil:
+		s := st.Show
+		const kinds = "SHOW TABLES, SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS"
+		if s.What == nil {
+			add(s.EndPos, s.EndPos, "SHOW what? %s", kinds)
+			return
+		}
+		what := strings.ToUpper(s.What.Name)
+		if s.What.Quoted || !slices.Contains(ShowKinds, what) {
+			add(s.What.Pos, s.What.EndPos, "SHOW %s is not known: %s", s.What.Raw, kinds)
+			return
+		}
+		if s.HasFrom && what != "TABLES" {
+			add(s.What.EndPos, s.What.EndPos, "unexpected FROM after SHOW %s", what)
+			return
+		}
+		if s.HasFrom && (s.From == nil || len(s.From.Parts) > 2) {
+			at := s.EndPos
+			if s.From != nil {
+				at = s.From.Pos
+			}
+			add(at, at, "SHOW TABLES FROM takes a database: FROM [source.]database")
+			return
+		}
+		if s.HasLike && what != "TABLES" && what != "FUNCTIONS" {
+			add(s.What.EndPos, s.What.EndPos, "unexpected LIKE after SHOW %s", what)
+			return
+		}
+		if s.HasLike && s.Like == nil {
+			add(s.EndPos, s.EndPos, "LIKE takes a pattern string: LIKE 'order%%'")
+			return
+		}
+		c.stringLit(s.Like)
+	case st.Describe != nil:
+		d := st.Describe
+		if d.Table == nil { // more than 3 parts: nodes says so
+			add(d.EndPos, d.EndPos, "DESCRIBE takes a table: DESCRIBE [source.]database.table")
+		}
+	case st.Plan != nil:
+		if st.Plan.Name == nil {
+			add(st.Plan.EndPos, st.Plan.EndPos, "PLAN takes a pipeline name: PLAN pipeline")
+		}
 	}
 }
 

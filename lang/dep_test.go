@@ -10,3 +10,9 @@ import (
 func TestLayerImports(t *testing.T) {
 	layers.Check(t, "lang")
 }
+
+// TestNoDrivers: the compiler layers' tests run without servers and link no
+// database driver.
+func TestNoDrivers(t *testing.T) {
+	layers.CheckNoDrivers(t)
+}

@@ -15,6 +15,8 @@ var Keywords = []string{
 	"CREATE", "SOURCE", "SINK", "FUNCTION", "PIPELINE", "FROM", "INTO", "WITH",
 	"RETURNS", "AS", "BINLOG", "SNAPSHOT", "WHERE", "TRANSFORM", "FORMAT",
 	"MODE", "KEY", "EXCEPT", "LIMIT",
+	// REPL commands (not reserved: still valid names)
+	"SHOW", "DESCRIBE", "DESC", "PLAN", "HELP",
 	// expressions
 	"AND", "OR", "NOT", "IS", "NULL", "IN", "BETWEEN", "LIKE", "CASE", "WHEN",
 	"THEN", "ELSE", "END", "CAST", "TRUE", "FALSE", "TIMESTAMP", "DATE",

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 
@@ -48,9 +49,24 @@ func ParseFile(filename string, src []byte) (*File, error) {
 	return f, nil
 }
 
-// ParseStatement parses one statement typed in the REPL: a CREATE … or a
-// query "FROM binlog db.t [WHERE …] [TRANSFORM …] [LIMIT n]". The trailing
-// ";" is optional. The error, when not nil, is Errors.
+// StatementStarts lists what a statement typed in the REPL begins with.
+const StatementStarts = "SHOW, DESCRIBE, FROM binlog, PLAN, CREATE SOURCE or CREATE FUNCTION"
+
+// firstToken returns the first significant token, nil if there is none.
+func firstToken(toks []lexer.Token) *lexer.Token {
+	for i := range toks {
+		if t := &toks[i]; t.Type != tokComment && t.Type != tokWhitespace && !t.EOF() {
+			return t
+		}
+	}
+	return nil
+}
+
+// ParseStatement parses one statement typed in the REPL: a CREATE …, a
+// query "FROM binlog db.t [WHERE …] [TRANSFORM …] [LIMIT n]", or a command
+// (SHOW …, DESCRIBE …, PLAN pipeline, HELP). The trailing ";" is optional.
+// A statement that begins with anything else is refused with the list of
+// StatementStarts. The error, when not nil, is Errors.
 func ParseStatement(filename, src string) (*Statement, error) {
 	toks, _, errs := lexAll(filename, src)
 	if len(errs) > 0 {
@@ -61,6 +77,11 @@ func ParseStatement(filename, src string) (*Statement, error) {
 	st, err := stmtParser.ParseFromLexer(lex)
 	if err != nil {
 		e := parseError(err, lex, toks)
+		if first := firstToken(toks); first != nil && first.Pos.Offset == e.Pos.Offset && !isOp(first, ";") {
+			e.EndPos = tokEnd(first)
+			e.Msg = fmt.Sprintf("%q does not begin a statement here: %s (\\help lists them)", first.Value, StatementStarts)
+			return nil, Errors{e}
+		}
 		for _, t := range toks {
 			if isOp(&t, ";") && t.Pos.Offset < e.Pos.Offset {
 				e.Msg = "one statement at a time: " + strings.Replace(e.Msg, "expected a statement (CREATE SOURCE, CREATE SINK, CREATE FUNCTION or CREATE PIPELINE), found", "unexpected", 1) + " after \";\""

@@ -31,7 +31,23 @@ func Walk(n Node, fn func(Node) bool) {
 			walk(n.Pipeline)
 		case n.Query != nil:
 			walk(n.Query)
+		case n.Show != nil:
+			walk(n.Show)
+		case n.Describe != nil:
+			walk(n.Describe)
+		case n.Plan != nil:
+			walk(n.Plan)
+		case n.Help != nil:
+			walk(n.Help)
 		}
+	case *Show:
+		walk(n.What)
+		walk(n.From)
+		walk(n.Like)
+	case *Describe:
+		walk(n.Table)
+	case *PlanPipeline:
+		walk(n.Name)
 	case *CreateSource:
 		walk(n.Name)
 		walk(n.Kind)
@@ -172,6 +188,14 @@ func isNilNode(n Node) bool {
 	case *CreatePipeline:
 		return n == nil
 	case *Query:
+		return n == nil
+	case *Show:
+		return n == nil
+	case *Describe:
+		return n == nil
+	case *PlanPipeline:
+		return n == nil
+	case *Help:
 		return n == nil
 	case *When:
 		return n == nil

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -85,13 +84,7 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 		}
 		if len(spec.Enum) > 0 {
 			s, _ := v.(string)
-			found := false
-			for _, e := range spec.Enum {
-				if e == s {
-					found = true
-				}
-			}
-			if !found {
+			if e, ok := spec.InEnum(s); !ok || e != s { // exactly as the spec spells it
 				b.errs.add(o.Value, "option %q must be one of %s, got %s", name, quoteList(spec.Enum), lit.Raw)
 				continue
 			}
@@ -146,13 +139,11 @@ func quoteList(list []string) string {
 func outOfRange(name string, n int64, allowed [][]connectors.Option) string {
 	for _, list := range allowed {
 		for _, o := range list {
-			if o.Name != name || o.Max <= o.Min || (n >= o.Min && n <= o.Max) {
-				continue
+			if o.Name == name {
+				if r := o.OutOfRange(n); r != "" {
+					return r
+				}
 			}
-			if o.Max == math.MaxInt64 {
-				return fmt.Sprintf("at least %d", o.Min)
-			}
-			return fmt.Sprintf("between %d and %d", o.Min, o.Max)
 		}
 	}
 	return ""

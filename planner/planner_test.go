@@ -11,11 +11,16 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/etlq/etlq/connectors"
-	_ "github.com/etlq/etlq/connectors/all"
+	"github.com/etlq/etlq/connectors/specstest"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
 )
+
+// The planner checks WITH clauses against the connectors' specs; the
+// compiler's tests link no connector (no database driver), only a copy of
+// their specs.
+func init() { specstest.Register() }
 
 // fixedCatalog serves fixed schemas: a planner unit test needs no server
 // (the end-to-end tests in cmd/etlq plan against live ones).

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/term"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -60,11 +61,11 @@ func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 }
 
 func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
-	l, plan, err := loadPlan(ctx, a.File, false)
+	l, plan, err := etlfile.LoadPlan(ctx, a.File, false)
 	if err != nil {
 		return err
 	}
-	if err := l.refuseTargets(ctx, plan); err != nil {
+	if err := refuseTargets(ctx, l, plan); err != nil {
 		return err
 	}
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
 	"github.com/etlq/etlq/lang"
@@ -22,7 +23,7 @@ type checkCmd struct {
 }
 
 func (c *checkCmd) Run(ctx context.Context) error {
-	l, plan, err := loadPlan(ctx, c.File, c.Offline)
+	l, plan, err := etlfile.LoadPlan(ctx, c.File, c.Offline)
 	if err != nil {
 		return err
 	}
@@ -45,19 +46,19 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		if len(warns) > 0 {
 			// A value the target cannot hold fails loudly when it comes, so
 			// these are warnings unless --strict.
-			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.shown()), "\n"+l.path, "\nwarning: "+l.path))
+			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
 		}
 		if len(errs) > 0 {
 			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
-			return fileError{errs.Format(l.shown())}
+			return etlfile.Error{Text: errs.Format(l.Shown())}
 		}
 	}
 	mode := "against live schemas"
 	if c.Offline {
 		mode = "offline"
 	}
-	fmt.Printf("%s: ok (%s, %s, %s checked %s)\n", c.File, plural(len(plan.Sources), "source"),
-		plural(countDeclared(plan), "sink"), plural(len(plan.Pipelines), "pipeline"), mode)
+	fmt.Printf("%s: ok (%s, %s, %s checked %s)\n", c.File, etlfile.Plural(len(plan.Sources), "source"),
+		etlfile.Plural(etlfile.CountDeclared(plan), "sink"), etlfile.Plural(len(plan.Pipelines), "pipeline"), mode)
 	return nil
 }
 
@@ -68,7 +69,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, lang.Errors, lang.Errors, error) {
 	ddl := map[string][]string{}
 	var errs, warns lang.Errors
-	err := forEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
+	err := etlfile.ForEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
 		stmts, problems, err := s.Plan(ctx, p.Target)
 		if err != nil {
 			errs = append(errs, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd, Msg: fmt.Sprintf("pipeline %s: %v", p.Name, err)})
@@ -88,7 +89,7 @@ func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, 
 // formatted, so that apply refuses a target it could never write, or a
 // binlog it could not follow, with check's words and places before any
 // data moves.
-func (l *loaded) refuseTargets(ctx context.Context, plan *planner.Plan) error {
+func refuseTargets(ctx context.Context, l *etlfile.Loaded, plan *planner.Plan) error {
 	_, errs, _, err := planTargets(ctx, plan)
 	if err != nil {
 		return err
@@ -96,7 +97,7 @@ func (l *loaded) refuseTargets(ctx context.Context, plan *planner.Plan) error {
 	errs = append(errs, checkStreams(ctx, plan)...)
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
-		return fileError{errs.Format(l.shown())}
+		return etlfile.Error{Text: errs.Format(l.Shown())}
 	}
 	return nil
 }
@@ -146,49 +147,6 @@ func checkStreams(ctx context.Context, plan *planner.Plan) lang.Errors {
 	return errs
 }
 
-func countDeclared(p *planner.Plan) int {
-	n := 0
-	for _, s := range p.Sinks {
-		if !s.Implicit {
-			n++
-		}
-	}
-	return n
-}
-
-// forEachTarget opens each pipeline's sink (without writing anything) and
-// calls fn with it.
-func forEachTarget(ctx context.Context, plan *planner.Plan, fn func(*planner.Pipeline, connectors.Sink) error) error {
-	sinks := map[string]connectors.Sink{}
-	defer func() {
-		for _, s := range sinks {
-			s.Close()
-		}
-	}()
-	for _, p := range plan.Pipelines {
-		s := sinks[p.Sink]
-		if s == nil {
-			for _, d := range plan.Sinks {
-				if d.Name == p.Sink {
-					var err error
-					s, err = connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
-					if err != nil {
-						return fmt.Errorf("sink %s: %w", d.Name, err)
-					}
-					sinks[p.Sink] = s
-				}
-			}
-		}
-		if s == nil {
-			continue
-		}
-		if err := fn(p, s); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 type planCmd struct {
 	File    string `arg:"" type:"existingfile" help:"The .etl file."`
 	Offline bool   `help:"Plan without connecting (no column types, no DDL)."`
@@ -197,7 +155,7 @@ type planCmd struct {
 }
 
 func (c *planCmd) Run(ctx context.Context) error {
-	l, plan, err := loadPlan(ctx, c.File, c.Offline)
+	l, plan, err := etlfile.LoadPlan(ctx, c.File, c.Offline)
 	if err != nil {
 		return err
 	}
@@ -212,7 +170,7 @@ func (c *planCmd) Run(ctx context.Context) error {
 		errs = append(errs, checkStreams(ctx, plan)...)
 		if len(errs) > 0 {
 			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
-			return fileError{errs.Format(l.shown())}
+			return etlfile.Error{Text: errs.Format(l.Shown())}
 		}
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
@@ -236,7 +194,7 @@ func (c *fmtCmd) Run() error {
 	}
 	f, err := lang.ParseFile(c.File, src)
 	if err != nil {
-		return formatErr(err, src)
+		return etlfile.FormatErr(err, src)
 	}
 	out := lang.Format(f)
 	if !c.Write {

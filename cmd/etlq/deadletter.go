@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
 	"github.com/etlq/etlq/lang"
@@ -28,7 +29,7 @@ type deadletterReplayCmd struct {
 func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
-	_, plan, err := loadPlan(ctx, c.File, false)
+	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/go-mysql-org/go-mysql/client"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/testenv"
 	"github.com/etlq/etlq/exec"
@@ -534,7 +535,7 @@ func snapshotRows(t *testing.T, dsn, db string) []*exec.Batch {
 // CAST(<expr> AS STRING) over db.t as the planner binds a pipeline.
 func exprBinder(t *testing.T, dsn, db string) func(e string) (exec.Expr, error) {
 	t.Helper()
-	cat := newLiveCatalog()
+	cat := etlfile.NewCatalog()
 	t.Cleanup(cat.Close)
 	src := &planner.SourceDecl{Name: "src", Kind: "mysql", DSN: dsn, Options: map[string]any{"server_id": int64(7000 + rand.IntN(1000))}}
 	return func(e string) (exec.Expr, error) {

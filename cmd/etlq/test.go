@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine/fixture"
 	"github.com/etlq/etlq/lang"
@@ -100,7 +101,7 @@ func planFixture(ctx context.Context, file string, f *fixture.File) (*planner.Pl
 	}
 	lf, err := lang.ParseFile(file, src)
 	if err != nil {
-		return nil, formatErr(err, src)
+		return nil, etlfile.FormatErr(err, src)
 	}
 	// No server is reached: a ${VAR} that is not set stands for a
 	// placeholder address that never resolves, a ${file:…} that cannot be
@@ -118,11 +119,11 @@ func planFixture(ctx context.Context, file string, f *fixture.File) (*planner.Pl
 		return []byte("unset-secret"), nil
 	}
 	if errs := lang.ExpandWith(lf, lang.Expansion{Lookup: lookup, ReadFile: readFile, Secret: connectors.RegisterSecret}); len(errs) > 0 {
-		return nil, formatErr(errs, src)
+		return nil, etlfile.FormatErr(errs, src)
 	}
 	plan, err := planner.Build(ctx, lf, planner.Options{Catalog: f.Catalog()})
 	if err != nil {
-		return nil, formatErr(err, src)
+		return nil, etlfile.FormatErr(err, src)
 	}
 	return plan, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -33,7 +34,7 @@ type verifyCmd struct {
 // Run verifies; it exits 1 when a target differs from its source, 2 when a
 // difference could not be told from lag (the pipeline is not applying).
 func (c *verifyCmd) Run(ctx context.Context) error {
-	_, plan, err := loadPlan(ctx, c.File, false)
+	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/etlq/etlq/planner"
 )
 
-var update = flag.Bool("update", false, "rewrite docs/connectors.md")
+var update = flag.Bool("update", false, "rewrite docs/connectors.md and connectors/specstest/specs_gen.go")
 
 // TestConnectorsDoc keeps docs/connectors.md equal to what the registered
 // specs say (go test ./connectors/all -update rewrites it).

@@ -3,8 +3,6 @@ package clickhouse
 import (
 	"fmt"
 	"math"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/etlq/etlq/connectors"
@@ -60,141 +58,29 @@ type targetOptions struct {
 	outOfRange                        string
 }
 
-// optionSet looks options up in order: the pipeline's, the sink's, the
-// spec's defaults.
-type optionSet []map[string]any
-
-func (o optionSet) raw(name string) (any, bool) {
-	for _, m := range o {
-		if v, ok := m[name]; ok && v != nil {
-			return v, true
-		}
-	}
-	if opt, ok := Spec.Lookup(name); ok && opt.Default != nil {
-		return opt.Default, true
-	}
-	return nil, false
-}
-
-func (o optionSet) str(name string) (string, error) {
-	v, ok := o.raw(name)
-	if !ok {
-		return "", nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("option %q: want a string, got %v", name, v)
-	}
-	if opt, ok := Spec.Lookup(name); ok && len(opt.Enum) > 0 {
-		for _, e := range opt.Enum {
-			if strings.EqualFold(e, s) {
-				return e, nil
-			}
-		}
-		return "", fmt.Errorf("option %q: %q is not one of %s", name, s, strings.Join(opt.Enum, ", "))
-	}
-	return s, nil
-}
-
-func (o optionSet) int(name string) (int64, error) {
-	v, ok := o.raw(name)
-	if !ok {
-		return 0, nil
-	}
-	switch n := v.(type) {
-	case int:
-		return int64(n), nil
-	case int32:
-		return int64(n), nil
-	case int64:
-		return n, nil
-	case uint64:
-		return int64(n), nil
-	case float64:
-		if n == float64(int64(n)) {
-			return int64(n), nil
-		}
-	case string:
-		if i, err := strconv.ParseInt(n, 10, 64); err == nil {
-			return i, nil
-		}
-	}
-	return 0, fmt.Errorf("option %q: want an integer, got %v", name, v)
-}
-
-func (o optionSet) duration(name string) (time.Duration, error) {
-	v, ok := o.raw(name)
-	if !ok {
-		return 0, nil
-	}
-	switch d := v.(type) {
-	case time.Duration:
-		return d, nil
-	case string:
-		if p, err := time.ParseDuration(d); err == nil {
-			return p, nil
-		}
-	}
-	return 0, fmt.Errorf("option %q: want a duration such as '500ms', got %v", name, v)
-}
-
-// resolveTargetOptions reads the target options.
-func resolveTargetOptions(o optionSet) (targetOptions, error) {
+// resolveTargetOptions reads the target options from layers, the first
+// that gives one winning (a pipeline's WITH, then its sink's), else the
+// spec's default.
+func resolveTargetOptions(layers ...map[string]any) (targetOptions, error) {
 	var t targetOptions
-	var err error
-	get := func(name string, dst *string) {
-		if err == nil {
-			*dst, err = o.str(name)
+	o, err := connectors.ParseOptions(Spec.TargetOptions, layers...)
+	if err != nil {
+		return t, err
+	}
+	t.orderBy, t.partitionBy = o.String("order_by"), o.String("partition_by")
+	t.engine, t.ttl = o.String("engine"), o.String("ttl")
+	t.schemaChanges, t.outOfRange = o.String("schema_changes"), o.String("out_of_range")
+	t.batchRows, t.batchBytes, t.maxInflight = int(o.Int("batch_rows")), o.Int("batch_bytes"), int(o.Int("max_inflight"))
+	t.flushInterval, t.idleFlush = o.Duration("flush_interval"), o.Duration("idle_flush")
+	t.maxBackoff, t.closeTimeout = o.Duration("max_backoff"), o.Duration("close_timeout")
+	// Zero durations the spec cannot refuse (it bounds integers only).
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"flush_interval", t.flushInterval}, {"max_backoff", t.maxBackoff}, {"close_timeout", t.closeTimeout}} {
+		if d.v <= 0 {
+			return t, fmt.Errorf("option %q: must be positive", d.name)
 		}
-	}
-	get("order_by", &t.orderBy)
-	get("partition_by", &t.partitionBy)
-	get("engine", &t.engine)
-	get("ttl", &t.ttl)
-	get("schema_changes", &t.schemaChanges)
-	get("out_of_range", &t.outOfRange)
-	if err != nil {
-		return t, err
-	}
-	rowsN, err := o.int("batch_rows")
-	if err != nil {
-		return t, err
-	}
-	if t.batchBytes, err = o.int("batch_bytes"); err != nil {
-		return t, err
-	}
-	inflight, err := o.int("max_inflight")
-	if err != nil {
-		return t, err
-	}
-	if t.flushInterval, err = o.duration("flush_interval"); err != nil {
-		return t, err
-	}
-	if t.idleFlush, err = o.duration("idle_flush"); err != nil {
-		return t, err
-	}
-	if t.maxBackoff, err = o.duration("max_backoff"); err != nil {
-		return t, err
-	}
-	if t.closeTimeout, err = o.duration("close_timeout"); err != nil {
-		return t, err
-	}
-	t.batchRows, t.maxInflight = int(rowsN), int(inflight)
-	switch {
-	case t.batchRows < 1:
-		return t, fmt.Errorf("option \"batch_rows\": must be at least 1")
-	case t.batchBytes < 1:
-		return t, fmt.Errorf("option \"batch_bytes\": must be at least 1")
-	case t.maxInflight < 1:
-		return t, fmt.Errorf("option \"max_inflight\": must be at least 1")
-	case t.flushInterval <= 0:
-		return t, fmt.Errorf("option \"flush_interval\": must be positive")
-	case t.idleFlush < 0:
-		return t, fmt.Errorf("option \"idle_flush\": must not be negative")
-	case t.maxBackoff <= 0:
-		return t, fmt.Errorf("option \"max_backoff\": must be positive")
-	case t.closeTimeout <= 0:
-		return t, fmt.Errorf("option \"close_timeout\": must be positive")
 	}
 	return t, nil
 }

@@ -66,24 +66,24 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, redact(err.Error(), chOpts))
 	}
 	chOpts.Protocol = clickhouse.Native
-	o := optionSet{opts}
-	if err := applyTLSOptions(chOpts, o); err != nil {
-		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	if err := connectors.UnknownOption(fmt.Sprintf("clickhouse sink %q", name), opts, Spec.Options, Spec.TargetOptions); err != nil {
+		return nil, err
 	}
-	db, err := o.str("database")
+	o, err := connectors.ParseOptions(Spec.Options, opts)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
 	}
+	if err := applyTLSOptions(chOpts, o); err != nil {
+		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
+	}
+	db := o.String("database")
 	if db == "" {
 		db = chOpts.Auth.Database
 	}
 	if db == "" {
 		db = "default"
 	}
-	comp, err := o.str("compression")
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
-	}
+	comp := o.String("compression")
 	if comp == "auto" {
 		// Compressing over loopback costs both ends CPU and saves nothing.
 		comp = "lz4"
@@ -99,19 +99,14 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 	default:
 		chOpts.Compression = nil
 	}
-	if chOpts.DialTimeout, err = o.duration("dial_timeout"); err != nil {
-		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
-	}
-	maxConns, err := o.int("max_open_conns")
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
-	}
+	chOpts.DialTimeout = o.Duration("dial_timeout")
+	maxConns := o.Int("max_open_conns")
 	chOpts.MaxOpenConns = int(maxConns)
 	chOpts.MaxIdleConns = int(maxConns)
 	// The database in the DSN must exist to log in; targets name theirs.
 	chOpts.Auth.Database = ""
 	// Check the target options given on the sink once, here.
-	if _, err := resolveTargetOptions(optionSet{opts}); err != nil {
+	if _, err := resolveTargetOptions(opts); err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: %w", name, err)
 	}
 	return &Sink{name: name, opts: opts, chOpts: chOpts, database: db}, nil
@@ -262,7 +257,7 @@ func (s *Sink) layoutFor(ctx context.Context, t connectors.Target) (driver.Conn,
 	if err != nil {
 		return nil, nil, err
 	}
-	opts, err := resolveTargetOptions(optionSet{t.Options, s.opts})
+	opts, err := resolveTargetOptions(t.Options, s.opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
 	}

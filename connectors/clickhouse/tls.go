@@ -10,23 +10,14 @@ import (
 	"strings"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // applyTLSOptions adds the tls_ca, tls_cert and tls_key options to the TLS
 // settings the DSN asked for (?secure=true, skip_verify, tls_server_name).
-func applyTLSOptions(o *clickhouse.Options, opts optionSet) error {
-	ca, err := opts.str("tls_ca")
-	if err != nil {
-		return err
-	}
-	cert, err := opts.str("tls_cert")
-	if err != nil {
-		return err
-	}
-	key, err := opts.str("tls_key")
-	if err != nil {
-		return err
-	}
+func applyTLSOptions(o *clickhouse.Options, opts *connectors.Options) error {
+	ca, cert, key := opts.String("tls_ca"), opts.String("tls_cert"), opts.String("tls_key")
 	if ca == "" && cert == "" && key == "" {
 		return nil
 	}

@@ -46,12 +46,8 @@ import (
 // Kind is the sink kind in the language: INTO file 'path'.
 const Kind = "file"
 
-// Defaults of the target options.
-const (
-	DefaultFlushInterval  = time.Second
-	DefaultRotateRows     = 1_000_000
-	DefaultRotateInterval = 5 * time.Minute
-)
+// DefaultRotateRows is rotate_rows' default; the others are in Spec.
+const DefaultRotateRows = 1_000_000
 
 // Spec describes the file sink.
 var Spec = connectors.Spec{
@@ -131,19 +127,12 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	if !format.Valid(c.format) {
 		return nil, fmt.Errorf("unknown format %q (want one of %s)", c.format, strings.Join(format.Names(), ", "))
 	}
-	var err error
-	if c.flushInterval, err = format.OptDuration(t.Options, "flush_interval", DefaultFlushInterval); err != nil {
+	opts, err := connectors.ParseOptions(Spec.TargetOptions, t.Options)
+	if err != nil {
 		return nil, err
 	}
-	if c.rotateRows, err = format.OptInt(t.Options, "rotate_rows", DefaultRotateRows); err != nil {
-		return nil, err
-	}
-	if c.rotateRows <= 0 {
-		return nil, fmt.Errorf("option \"rotate_rows\": want a positive number, got %d", c.rotateRows)
-	}
-	if c.rotateInterval, err = format.OptDuration(t.Options, "rotate_interval", DefaultRotateInterval); err != nil {
-		return nil, err
-	}
+	c.flushInterval, c.rotateInterval = opts.Duration("flush_interval"), opts.Duration("rotate_interval")
+	c.rotateRows = int(opts.Int("rotate_rows"))
 	return c, nil
 }
 

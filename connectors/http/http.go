@@ -42,12 +42,10 @@ import (
 // Kind is the sink kind in the language: INTO http 'url'.
 const Kind = "http"
 
-// Option defaults.
+// Option defaults the code needs besides the spec's.
 const (
-	DefaultTimeout         = 10 * time.Second
-	DefaultRetryMax        = 10
-	DefaultRetryBackoff    = 200 * time.Millisecond
-	DefaultRetryBackoffMax = 30 * time.Second
+	DefaultTimeout  = 10 * time.Second
+	DefaultRetryMax = 10
 	// maxRetryAfter caps a server's Retry-After.
 	maxRetryAfter = 10 * time.Minute
 )
@@ -106,13 +104,6 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("http sink: %s is not an http(s) URL", redact(raw))
 	}
-	opts := map[string]any{}
-	for k, v := range s.opts {
-		opts[k] = v
-	}
-	for k, v := range t.Options {
-		opts[k] = v
-	}
 	c := &config{url: u, format: strings.ToLower(t.Format)}
 	if c.format == "" {
 		c.format = format.JSONL
@@ -123,11 +114,12 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	if !format.Valid(c.format) {
 		return nil, fmt.Errorf("unknown format %q (want one of %s)", c.format, strings.Join(format.StreamNames(), ", "))
 	}
-	h, err := format.OptString(opts, "headers", "")
+	// The pipeline's WITH over the sink's over the defaults.
+	opts, err := connectors.ParseOptions(options, t.Options, s.opts)
 	if err != nil {
 		return nil, err
 	}
-	if c.headers, err = parseHeaders(h); err != nil {
+	if c.headers, err = parseHeaders(opts.String("headers")); err != nil {
 		return nil, err
 	}
 	for _, h := range c.headers {
@@ -140,32 +132,10 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	if err := c.resolveSecurity(opts); err != nil {
 		return nil, err
 	}
-	body, err := format.OptString(opts, "body", "array")
-	if err != nil {
-		return nil, err
-	}
-	switch body {
-	case "array":
-	case "ndjson":
-		c.ndjson = true
-	default:
-		return nil, fmt.Errorf("option \"body\": want 'array' or 'ndjson', got %q", body)
-	}
-	if c.timeout, err = format.OptDuration(opts, "timeout", DefaultTimeout); err != nil {
-		return nil, err
-	}
-	if c.batchRows, err = format.OptInt(opts, "batch_rows", 0); err != nil {
-		return nil, err
-	}
-	if c.retryMax, err = format.OptInt(opts, "retry_max", DefaultRetryMax); err != nil {
-		return nil, err
-	}
-	if c.retryBackoff, err = format.OptDuration(opts, "retry_backoff", DefaultRetryBackoff); err != nil {
-		return nil, err
-	}
-	if c.retryBackoffMax, err = format.OptDuration(opts, "retry_backoff_max", DefaultRetryBackoffMax); err != nil {
-		return nil, err
-	}
+	c.ndjson = opts.String("body") == "ndjson"
+	c.timeout = opts.Duration("timeout")
+	c.batchRows, c.retryMax = int(opts.Int("batch_rows")), int(opts.Int("retry_max"))
+	c.retryBackoff, c.retryBackoffMax = opts.Duration("retry_backoff"), opts.Duration("retry_backoff_max")
 	if c.batchRows < 0 || c.retryMax < 0 {
 		return nil, errors.New("options \"batch_rows\" and \"retry_max\" cannot be negative")
 	}

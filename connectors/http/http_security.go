@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/connectors/format"
 )
 
 // DefaultSignatureHeader is the header that carries a request's signature
@@ -39,33 +38,15 @@ type security struct {
 	tls        *tls.Config // nil: the default transport's
 }
 
-func (c *config) resolveSecurity(opts map[string]any) error {
-	secret, err := format.OptString(opts, "signing_secret", "")
-	if err != nil {
-		return err
-	}
-	if secret != "" {
+func (c *config) resolveSecurity(opts *connectors.Options) error {
+	if secret := opts.String("signing_secret"); secret != "" {
 		connectors.RegisterSecret(secret)
 		c.signSecret = []byte(secret)
 	}
-	if c.sigHeader, err = format.OptString(opts, "signature_header", DefaultSignatureHeader); err != nil {
-		return err
-	}
-	if c.sigHeader == "" {
+	if c.sigHeader = opts.String("signature_header"); c.sigHeader == "" {
 		return errors.New("option \"signature_header\" cannot be empty")
 	}
-	ca, err := format.OptString(opts, "tls_ca", "")
-	if err != nil {
-		return err
-	}
-	cert, err := format.OptString(opts, "tls_cert", "")
-	if err != nil {
-		return err
-	}
-	key, err := format.OptString(opts, "tls_key", "")
-	if err != nil {
-		return err
-	}
+	ca, cert, key := opts.String("tls_ca"), opts.String("tls_cert"), opts.String("tls_key")
 	if ca == "" && cert == "" && key == "" {
 		return nil
 	}

@@ -70,7 +70,7 @@ func (s *Source) MissingGrants(ctx context.Context, req connectors.StreamRequest
 			Grant: "GRANT " + priv + " ON *.* TO " + user + ";"})
 	}
 	if s.cfg.Flavor == "mysql" && s.watermarkMode() {
-		wt, _ := s.cfg.Options["watermark_table"].(string)
+		wt := s.cfg.parsed.String("watermark_table")
 		if wt == "" {
 			wt = defaultWatermarkTable
 		}
@@ -89,7 +89,7 @@ func (s *Source) MissingGrants(ctx context.Context, req connectors.StreamRequest
 // watermarkMode reports whether snapshots place themselves with watermark
 // rows (MySQL's default).
 func (s *Source) watermarkMode() bool {
-	m, _ := s.cfg.Options["snapshot_position"].(string)
+	m := s.cfg.parsed.String("snapshot_position")
 	return m == "" || m == "auto" || m == "watermark"
 }
 

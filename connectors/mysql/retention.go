@@ -60,10 +60,8 @@ func (s *Source) BinlogExpiry(ctx context.Context, state []byte) (*Expiry, error
 	e := &Expiry{}
 	e.Retention, e.Setting = retention(c)
 	e.WarnWithin = e.Retention / 4
-	if v, ok := s.cfg.Options["binlog_expiry_warning"]; ok {
-		if e.WarnWithin, err = optDuration(v); err != nil {
-			return nil, fmt.Errorf("option \"binlog_expiry_warning\" of source %q: %v", s.name, err)
-		}
+	if s.cfg.parsed.Given("binlog_expiry_warning") {
+		e.WarnWithin = s.cfg.parsed.Duration("binlog_expiry_warning")
 	}
 	logs, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {

@@ -78,6 +78,8 @@ type Config struct {
 	Heartbeat      time.Duration
 	// Stream defaults, overridable per request.
 	Options map[string]any
+	// parsed are the WITH options resolved against the spec.
+	parsed *connectors.Options
 	// TLS is the resolved ssl_mode, ssl_ca, ssl_cert and ssl_key.
 	TLS *TLSConfig
 	// dsnSSL holds the ssl_* parameters of the DSN.
@@ -178,20 +180,16 @@ func looksGoSQLDriver(dsn string) bool {
 
 // resolveTLS reads the TLS settings from the WITH options and the DSN
 // parameters (one place per setting) and loads the files they name.
-func (c *Config) resolveTLS(name string, opts map[string]any) error {
+func (c *Config) resolveTLS(name string) error {
 	vals := map[string]string{}
 	for _, k := range sslOptions {
-		v, inOpts := opts[k]
+		inOpts := c.parsed.Given(k)
 		d, inDSN := c.dsnSSL[k]
 		switch {
 		case inOpts && inDSN:
 			return fmt.Errorf("source %q: %s is given both as a DSN parameter and a WITH option: keep one", name, k)
 		case inOpts:
-			s, ok := v.(string)
-			if !ok {
-				return fmt.Errorf("option %q of source %q: want a string, got %v", k, name, v)
-			}
-			vals[k] = s
+			vals[k] = c.parsed.String(k)
 		case inDSN:
 			vals[k] = d
 		}
@@ -259,39 +257,22 @@ func NewSource(name, dsn string, opts map[string]any) (*Source, error) {
 		cfg.Options[k] = v
 	}
 	spec := Spec()
-	for k := range opts {
-		if _, ok := spec.Lookup(k); !ok {
-			return nil, fmt.Errorf("unknown option %q for source %q", k, name)
-		}
+	if err := connectors.UnknownOption(fmt.Sprintf("source %q", name), opts, spec.Options); err != nil {
+		return nil, err
 	}
-	if v, ok := opts["server_id"]; ok {
-		n, err := optInt(v)
-		if err != nil || n <= 0 || n >= 1<<32 {
-			return nil, fmt.Errorf("option \"server_id\" of source %q: want an integer in 1..4294967295", name)
-		}
-		cfg.ServerID = uint32(n)
+	if cfg.parsed, err = connectors.ParseOptions(spec.Options, opts); err != nil {
+		return nil, fmt.Errorf("source %q: %w", name, err)
+	}
+	if cfg.parsed.Given("server_id") {
+		cfg.ServerID = uint32(cfg.parsed.Int("server_id"))
 	} else {
 		cfg.ServerID = DeriveServerID(name, "")
 	}
-	if v, ok := opts["flavor"]; ok {
-		s, _ := v.(string)
-		s = strings.ToLower(s)
-		if s != "mysql" && s != "mariadb" {
-			return nil, fmt.Errorf("option \"flavor\" of source %q: want 'mysql' or 'mariadb', got %v", name, v)
-		}
-		cfg.Flavor = s
-	}
-	if err := cfg.resolveTLS(name, opts); err != nil {
+	cfg.Flavor = cfg.parsed.String("flavor")
+	if err := cfg.resolveTLS(name); err != nil {
 		return nil, err
 	}
-	cfg.Heartbeat = time.Second
-	if v, ok := opts["heartbeat"]; ok {
-		d, err := optDuration(v)
-		if err != nil {
-			return nil, fmt.Errorf("option \"heartbeat\" of source %q: %v", name, err)
-		}
-		cfg.Heartbeat = d
-	}
+	cfg.Heartbeat = cfg.parsed.Duration("heartbeat")
 	_, explicit := opts["server_id"]
 	return &Source{name: name, cfg: cfg, explicitID: explicit}, nil
 }
@@ -545,32 +526,6 @@ func (s *Source) Describe(ctx context.Context, ref connectors.TableRef) (*connec
 
 // Close releases the source. Streams are closed by their own Close.
 func (s *Source) Close() error { return nil }
-
-func optInt(v any) (int64, error) {
-	switch x := v.(type) {
-	case int:
-		return int64(x), nil
-	case int64:
-		return x, nil
-	case uint64:
-		return int64(x), nil
-	case float64:
-		return int64(x), nil
-	case string:
-		return strconv.ParseInt(x, 10, 64)
-	}
-	return 0, fmt.Errorf("want an integer, got %v", v)
-}
-
-func optDuration(v any) (time.Duration, error) {
-	switch x := v.(type) {
-	case time.Duration:
-		return x, nil
-	case string:
-		return time.ParseDuration(x)
-	}
-	return 0, fmt.Errorf("want a duration such as '500ms', got %v", v)
-}
 
 // quoteString returns s as a SQL string literal.
 func quoteString(s string) string {

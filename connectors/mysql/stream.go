@@ -330,64 +330,30 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 }
 
 func (st *stream) parseOpts() error {
-	o := streamOpts{parallelism: 4, chunkRows: 50000, schemaChanges: "evolve"}
-	get := func(name string) (any, bool) {
-		if v, ok := st.req.Options[name]; ok {
-			return v, true
-		}
-		v, ok := st.src.cfg.Options[name]
-		return v, ok
-	}
-	if v, ok := get("snapshot_parallelism"); ok {
-		n, err := optInt(v)
-		if err != nil || n < 1 {
-			return fmt.Errorf("option \"snapshot_parallelism\": want a positive integer, got %v", v)
-		}
-		o.parallelism = int(n)
-	}
-	if v, ok := get("chunk_rows"); ok {
-		n, err := optInt(v)
-		if err != nil || n < 1 {
-			return fmt.Errorf("option \"chunk_rows\": want a positive integer, got %v", v)
-		}
-		o.chunkRows = int(n)
-	}
-	if v, ok := get("start_at"); ok {
-		o.startAt, _ = v.(string)
-	}
-	if v, ok := get("schema_changes"); ok {
-		s, _ := v.(string)
-		if s != "evolve" && s != "ignore" && s != "fail" {
-			return fmt.Errorf("option \"schema_changes\": want 'evolve', 'ignore' or 'fail', got %v", v)
-		}
-		o.schemaChanges = s
-	}
-	onGap, err := gapMode(get) // gap.go
+	// The pipeline's WITH over the source's over the spec's defaults.
+	opts, err := connectors.ParseOptions(Spec().Options, st.req.Options, st.src.cfg.Options)
 	if err != nil {
 		return err
 	}
-	o.onPurge = onGap
-	o.position, o.watermarkTbl = "auto", defaultWatermarkTable
-	if v, ok := get("snapshot_position"); ok {
-		s, _ := v.(string)
-		if s != "auto" && s != "bracket" && s != "watermark" {
-			return fmt.Errorf("option \"snapshot_position\": want 'auto', 'bracket' or 'watermark', got %v", v)
-		}
-		o.position = s
+	o := streamOpts{
+		parallelism:   int(opts.Int("snapshot_parallelism")),
+		chunkRows:     int(opts.Int("chunk_rows")),
+		startAt:       opts.String("start_at"),
+		schemaChanges: opts.String("schema_changes"),
+		position:      opts.String("snapshot_position"),
+		watermarkTbl:  opts.String("watermark_table"),
+		textProtocol:  opts.String("snapshot_protocol") == "text",
 	}
-	if v, ok := get("watermark_table"); ok {
-		s, _ := v.(string)
-		if _, err := parseTableRef(s); err != nil {
-			return err
+	if o.onPurge, err = gapMode(func(name string) (any, bool) { // gap.go
+		if !opts.Given(name) {
+			return nil, false
 		}
-		o.watermarkTbl = s
+		return opts.Value(name)
+	}); err != nil {
+		return err
 	}
-	if v, ok := get("snapshot_protocol"); ok {
-		s, _ := v.(string)
-		if s != "binary" && s != "text" {
-			return fmt.Errorf("option \"snapshot_protocol\": want 'binary' or 'text', got %v", v)
-		}
-		o.textProtocol = s == "text"
+	if _, err := parseTableRef(o.watermarkTbl); err != nil {
+		return err
 	}
 	st.opts = o
 	return nil

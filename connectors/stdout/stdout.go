@@ -95,10 +95,12 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []strin
 }
 
 func (s *Sink) encoder(t connectors.Target) (format.Encoder, error) {
-	color, err := format.OptBool(t.Options, "color", s.tty)
+	// color's default is the sink's: whether stdout is a terminal.
+	opts, err := connectors.ParseOptions(Spec.TargetOptions, t.Options, map[string]any{"color": s.tty})
 	if err != nil {
 		return nil, err
 	}
+	color := opts.Bool("color")
 	return format.New(s.formatOf(t), format.Options{Color: color, Pipeline: t.Pipeline, Key: t.Key, Mode: t.Mode, OpColumn: s.OpColumn})
 }
 

@@ -51,38 +51,79 @@ func allows(layer string, allowed []string, p string) bool {
 	return false
 }
 
-func isSublayer(l string) bool {
-	for _, s := range sublayers {
-		if l == s {
-			return true
-		}
-	}
-	return false
+// inLayer reports whether a package of layer own is one that Check checks
+// for layer: own is layer, or a concrete connector when layer is
+// "connectors/*".
+func inLayer(layer, own string) bool {
+	return own == layer || layer == "connectors/*" && strings.HasPrefix(own, "connectors/")
 }
 
 // Check keeps imports pointing one way: the non-test code of the packages
-// below the current directory (the layer's) may import, of etlq's own
-// packages, only packages of their own layer and of the layers allowed. A
-// sublayer (exec/engine) below the directory is skipped: it checks itself.
+// of layer below the current directory may import, of etlq's own packages,
+// only packages of their own layer and of the layers allowed. Layer
+// "connectors/*" checks every concrete connector; packages of another
+// layer below the directory (the runtime, exec/engine, below exec/; the
+// contracts and the concrete connectors) are left to their own Check.
 func Check(t *testing.T, layer string, allowed ...string) {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}:{{join .Imports " "}}`, "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, imports, _ := strings.Cut(line, ":")
 		rel, ok := strings.CutPrefix(pkg, module)
 		own := layerOf(rel)
-		if !ok || own != layer && isSublayer(own) {
+		if !ok || !inLayer(layer, own) {
 			continue
 		}
+		checked++
 		for _, imp := range strings.Fields(imports) {
 			p, ok := strings.CutPrefix(imp, module)
 			if !ok || allows(own, allowed, p) {
 				continue
 			}
 			t.Errorf("%s imports %s: %s may import only [%s]", pkg, imp, layer, strings.Join(allowed, " "))
+		}
+	}
+	if checked == 0 {
+		t.Errorf("no package of layer %s below the current directory", layer)
+	}
+}
+
+// drivers are the import path prefixes of the clients of database servers
+// and of the message log: what the compiler layers' tests must not link.
+var drivers = []string{
+	"github.com/go-mysql-org/go-mysql/",
+	"github.com/go-sql-driver/",
+	"github.com/ClickHouse/",
+	"github.com/nats-io/",
+}
+
+// isDriver reports whether package path p belongs to a driver.
+func isDriver(p string) bool {
+	for _, d := range drivers {
+		if strings.HasPrefix(p+"/", d) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckNoDrivers fails when the package in the current directory, with its
+// tests, links a database driver (`go list -deps -test .`): the compiler
+// layers (lang, planner, exec, stdlib) are tested without servers, against
+// copies of the connectors' specs (connectors/specstest).
+func CheckNoDrivers(t *testing.T) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-test", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if isDriver(p) {
+			t.Errorf("the tests link the driver package %s", p)
 		}
 	}
 }

@@ -29,4 +29,35 @@ func TestLayerOf(t *testing.T) {
 	if !allows("exec/engine", []string{"connectors/*"}, "connectors/format") {
 		t.Error(`"connectors/*" allows every connector`)
 	}
+	for p, want := range map[string]bool{
+		"github.com/go-mysql-org/go-mysql/client":   true,
+		"github.com/ClickHouse/clickhouse-go/v2":    true,
+		"github.com/ClickHouse/ch-go/proto":         true,
+		"github.com/nats-io/nats.go":                true,
+		"github.com/apache/arrow-go/v18/arrow":      false,
+		"github.com/go-mysql-org/go-mysqlx":         false,
+		"github.com/etlq/etlq/connectors/specstest": false,
+	} {
+		if isDriver(p) != want {
+			t.Errorf("isDriver(%q) = %v, want %v", p, !want, want)
+		}
+	}
+}
+
+func TestInLayer(t *testing.T) {
+	for _, c := range []struct {
+		layer, own string
+		want       bool
+	}{
+		{"connectors", "connectors", true},
+		{"connectors", "connectors/mysql", false},
+		{"connectors/*", "connectors/mysql", true},
+		{"connectors/*", "connectors", false},
+		{"exec", "exec/engine", false},
+		{"exec/engine", "exec/engine", true},
+	} {
+		if got := inLayer(c.layer, c.own); got != c.want {
+			t.Errorf("inLayer(%q, %q) = %v, want %v", c.layer, c.own, got, c.want)
+		}
+	}
 }

@@ -1,4 +1,8 @@
-package main
+// Package etlfile loads a .etl file for the commands and the REPL: it
+// reads, parses and expands it, plans it (offline, or against the live
+// schemas through Catalog), checks its connections, and formats its errors
+// with the source line and a caret, passwords masked.
+package etlfile
 
 import (
 	"context"
@@ -15,66 +19,66 @@ import (
 	"github.com/etlq/etlq/planner"
 )
 
-// loaded is a parsed, expanded file.
-type loaded struct {
-	path string
+// Loaded is a parsed, expanded file.
+type Loaded struct {
+	Path string
+	File *lang.File
 	src  []byte
-	file *lang.File
 }
 
-// load reads, parses and expands a file. Errors come back formatted with
+// Load reads, parses and expands a file. Errors come back formatted with
 // the source line and a caret.
-func load(path string) (*loaded, error) {
+func Load(path string) (*Loaded, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	f, err := lang.ParseFile(path, src)
 	if err != nil {
-		return nil, formatErr(err, src)
+		return nil, FormatErr(err, src)
 	}
-	if errs := expand(f); len(errs) > 0 {
-		return nil, formatErr(errs, src)
+	if errs := Expand(f); len(errs) > 0 {
+		return nil, FormatErr(errs, src)
 	}
 	// src is kept for error messages only: with the passwords written
 	// in it masked.
-	return &loaded{path: path, src: lang.MaskSecrets(src), file: f}, nil
+	return &Loaded{Path: path, src: lang.MaskSecrets(src), File: f}, nil
 }
 
-// expand replaces ${VAR} and ${file:PATH} in f; what is a secret (a
+// Expand replaces ${VAR} and ${file:PATH} in f; what is a secret (a
 // file's content, a DSN's password) is hidden from every later message.
-func expand(f *lang.File) lang.Errors {
+func Expand(f *lang.File) lang.Errors {
 	return lang.ExpandWith(f, lang.Expansion{Lookup: os.LookupEnv, Secret: connectors.RegisterSecret})
 }
 
-// fileError is an error already formatted for the terminal.
-type fileError struct{ text string }
+// Error is an error already formatted for the terminal.
+type Error struct{ Text string }
 
-func (e fileError) Error() string { return e.text }
+func (e Error) Error() string { return e.Text }
 
-// formatErr formats err with the lines of src it points at, the secrets
+// FormatErr formats err with the lines of src it points at, the secrets
 // written in src masked.
-func formatErr(err error, src []byte) error {
+func FormatErr(err error, src []byte) error {
 	src = lang.MaskSecrets(src)
 	var errs lang.Errors
 	if errors.As(err, &errs) {
-		return fileError{errs.Format(src)}
+		return Error{errs.Format(src)}
 	}
 	var e *lang.Error
 	if errors.As(err, &e) {
-		return fileError{lang.Errors{e}.Format(src)}
+		return Error{lang.Errors{e}.Format(src)}
 	}
 	return err
 }
 
-// build plans a loaded file, against live sources unless offline. The
+// Build plans a loaded file, against live sources unless offline. The
 // connections it opens to read schemas are closed before it returns. Every
 // error of the file comes back at once, with its place: those of the
 // declarations and pipelines, and those of each connection — a DSN its
 // connector refuses, and (online) a server that does not answer or refuses
 // the login, at the DSN of its CREATE SOURCE or CREATE SINK.
-func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, error) {
-	decls, err := planner.Build(ctx, l.file, planner.Options{})
+func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error) {
+	decls, err := planner.Build(ctx, l.File, planner.Options{})
 	var errs lang.Errors
 	if err != nil {
 		var le lang.Errors
@@ -83,14 +87,14 @@ func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, error)
 		}
 		errs = append(errs, le...)
 	}
-	var cat *liveCatalog
+	var cat *Catalog
 	if !offline {
-		cat = newLiveCatalog()
+		cat = NewCatalog()
 		defer cat.Close()
 	}
 	var connErrs lang.Errors
 	if decls != nil {
-		connErrs = checkConnections(ctx, decls, cat)
+		connErrs = CheckConnections(ctx, decls, cat)
 	}
 	errs = append(errs, connErrs...)
 	// Online with every connection up, the full plan reports the errors
@@ -98,23 +102,23 @@ func (l *loaded) build(ctx context.Context, offline bool) (*planner.Plan, error)
 	if len(connErrs) > 0 || offline || decls == nil {
 		if len(errs) > 0 {
 			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
-			return nil, fileError{errs.Format(l.shown())}
+			return nil, Error{errs.Format(l.Shown())}
 		}
 		return decls, nil
 	}
-	p, err := planner.Build(ctx, l.file, planner.Options{Catalog: cat})
+	p, err := planner.Build(ctx, l.File, planner.Options{Catalog: cat})
 	if err != nil {
-		return nil, l.formatErr(err)
+		return nil, l.FormatErr(err)
 	}
 	return p, nil
 }
 
-// checkConnections makes the source and sink of each declaration from its
+// CheckConnections makes the source and sink of each declaration from its
 // DSN and options (which connects to nothing) and, when cat is set, checks
 // that each answers (a source through cat, which keeps its connection for
 // planning). A source or sink that cannot be reached is one error at its
 // DSN, not one at every table or pipeline that names it.
-func checkConnections(ctx context.Context, plan *planner.Plan, cat *liveCatalog) lang.Errors {
+func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog) lang.Errors {
 	var errs lang.Errors
 	at := func(pos, end lang.Pos, format string, args ...any) {
 		errs = append(errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...)})
@@ -161,16 +165,16 @@ func checkConnections(ctx context.Context, plan *planner.Plan, cat *liveCatalog)
 	return errs
 }
 
-// formatErr formats an error of the file, its lines shown with the
+// FormatErr formats an error of the file, its lines shown with the
 // passwords of DSNs masked.
-func (l *loaded) formatErr(err error) error { return formatErr(err, l.shown()) }
+func (l *Loaded) FormatErr(err error) error { return FormatErr(err, l.Shown()) }
 
-// shown is the file's text as error messages quote it: the same bytes,
+// Shown is the file's text as error messages quote it: the same bytes,
 // but a password written in a DSN replaced by "*"s (its length kept, so
 // that every position still points at the same place).
-func (l *loaded) shown() []byte {
+func (l *Loaded) Shown() []byte {
 	out := []byte(string(l.src))
-	for _, st := range l.file.Statements {
+	for _, st := range l.File.Statements {
 		var dsn *lang.StringLit
 		switch {
 		case st.Source != nil:
@@ -195,18 +199,18 @@ func (l *loaded) shown() []byte {
 	return out
 }
 
-// loadPlan reads, parses and plans a file.
-func loadPlan(ctx context.Context, path string, offline bool) (*loaded, *planner.Plan, error) {
-	l, err := load(path)
+// LoadPlan reads, parses and plans a file.
+func LoadPlan(ctx context.Context, path string, offline bool) (*Loaded, *planner.Plan, error) {
+	l, err := Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := l.build(ctx, offline)
+	p, err := l.Build(ctx, offline)
 	return l, p, err
 }
 
 // ping checks that a source answers.
-func (c *liveCatalog) ping(ctx context.Context, d *planner.SourceDecl) error {
+func (c *Catalog) ping(ctx context.Context, d *planner.SourceDecl) error {
 	s, err := c.source(d)
 	if err != nil {
 		return err
@@ -215,19 +219,22 @@ func (c *liveCatalog) ping(ctx context.Context, d *planner.SourceDecl) error {
 	return err
 }
 
-// liveCatalog answers schema questions by connecting to the declared
-// sources, once each.
-type liveCatalog struct {
+// Catalog answers schema questions by connecting to the declared sources,
+// once each (planner.Catalog).
+type Catalog struct {
 	mu      sync.Mutex
 	sources map[string]connectors.Source
 	failed  map[string]error
 }
 
-func newLiveCatalog() *liveCatalog {
-	return &liveCatalog{sources: map[string]connectors.Source{}, failed: map[string]error{}}
+var _ planner.Catalog = (*Catalog)(nil)
+
+// NewCatalog returns a Catalog that has connected to nothing yet.
+func NewCatalog() *Catalog {
+	return &Catalog{sources: map[string]connectors.Source{}, failed: map[string]error{}}
 }
 
-func (c *liveCatalog) source(d *planner.SourceDecl) (connectors.Source, error) {
+func (c *Catalog) source(d *planner.SourceDecl) (connectors.Source, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s, ok := c.sources[d.Name]; ok {
@@ -245,7 +252,8 @@ func (c *liveCatalog) source(d *planner.SourceDecl) (connectors.Source, error) {
 	return s, nil
 }
 
-func (c *liveCatalog) Tables(ctx context.Context, d *planner.SourceDecl, db, pattern string) ([]connectors.TableRef, error) {
+// Tables lists the tables of d matching db and pattern.
+func (c *Catalog) Tables(ctx context.Context, d *planner.SourceDecl, db, pattern string) ([]connectors.TableRef, error) {
 	s, err := c.source(d)
 	if err != nil {
 		return nil, err
@@ -253,7 +261,8 @@ func (c *liveCatalog) Tables(ctx context.Context, d *planner.SourceDecl, db, pat
 	return s.Tables(ctx, db, pattern)
 }
 
-func (c *liveCatalog) Describe(ctx context.Context, d *planner.SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error) {
+// Describe returns the schema of a table of d.
+func (c *Catalog) Describe(ctx context.Context, d *planner.SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error) {
 	s, err := c.source(d)
 	if err != nil {
 		return nil, err
@@ -262,11 +271,67 @@ func (c *liveCatalog) Describe(ctx context.Context, d *planner.SourceDecl, ref c
 }
 
 // Close closes every source connection.
-func (c *liveCatalog) Close() {
+func (c *Catalog) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.sources {
 		s.Close()
 	}
 	c.sources = map[string]connectors.Source{}
+}
+
+// CountDeclared counts the sinks the file declares (not those a pipeline
+// names by kind alone).
+func CountDeclared(p *planner.Plan) int {
+	n := 0
+	for _, s := range p.Sinks {
+		if !s.Implicit {
+			n++
+		}
+	}
+	return n
+}
+
+// ForEachTarget opens each pipeline's sink (without writing anything) and
+// calls fn with it.
+func ForEachTarget(ctx context.Context, plan *planner.Plan, fn func(*planner.Pipeline, connectors.Sink) error) error {
+	sinks := map[string]connectors.Sink{}
+	defer func() {
+		for _, s := range sinks {
+			s.Close()
+		}
+	}()
+	for _, p := range plan.Pipelines {
+		s := sinks[p.Sink]
+		if s == nil {
+			for _, d := range plan.Sinks {
+				if d.Name == p.Sink {
+					var err error
+					s, err = connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
+					if err != nil {
+						return fmt.Errorf("sink %s: %w", d.Name, err)
+					}
+					sinks[p.Sink] = s
+				}
+			}
+		}
+		if s == nil {
+			continue
+		}
+		if err := fn(p, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Plural is "1 noun" or "n nouns".
+func Plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -1,4 +1,4 @@
-package main
+package repl
 
 import (
 	"context"
@@ -194,30 +194,30 @@ func dedupe(s []string) []string {
 
 // lastWords returns up to n last tokens of s (words and punctuation).
 func lastWords(s string, n int) []string {
-	toks := replTokens(s)
+	toks := lang.Tokens(s)
 	if len(toks) > n {
 		toks = toks[len(toks)-n:]
 	}
 	out := make([]string, len(toks))
 	for i, t := range toks {
-		out[i] = t.text
+		out[i] = t.Text
 	}
 	return out
 }
 
 // inFromList reports whether s ends inside a FROM binlog a.b, … list.
 func inFromList(s string) bool {
-	toks := replTokens(s)
+	toks := lang.Tokens(s)
 	for i := len(toks) - 1; i >= 0; i-- {
 		t := toks[i]
-		if t.is("BINLOG") {
+		if t.Is("BINLOG") {
 			return true
 		}
-		if !t.isName() && t.text != "," && t.text != "." {
+		if !t.Name && t.Text != "," && t.Text != "." {
 			return false
 		}
-		if t.isName() && !t.quoted {
-			if _, kw := keywordSet[strings.ToUpper(t.text)]; kw {
+		if t.Name && !t.Quoted {
+			if _, kw := keywordSet[strings.ToUpper(t.Text)]; kw {
 				return false
 			}
 		}
@@ -295,10 +295,10 @@ func (r *repl) tables(ctx context.Context, d *planner.SourceDecl, db string) []s
 // statementColumns returns the column names of the tables named after
 // FROM binlog (or DESCRIBE) in a statement.
 func (r *repl) statementColumns(ctx context.Context, stmt string) []string {
-	toks := replTokens(stmt)
+	toks := lang.Tokens(stmt)
 	var cols []string
 	for i := 0; i < len(toks); i++ {
-		if !toks[i].is("BINLOG") {
+		if !toks[i].Is("BINLOG") {
 			continue
 		}
 		for j := i + 1; j < len(toks); {
@@ -310,15 +310,15 @@ func (r *repl) statementColumns(ctx context.Context, stmt string) []string {
 			srcs := r.sources()
 			switch {
 			case len(parts) == 3:
-				d = r.sourceNamed(parts[0].text)
+				d = r.sourceNamed(parts[0].Text)
 				parts = parts[1:]
 			case len(srcs) == 1:
 				d = srcs[0]
 			}
 			if d != nil && len(parts) == 2 {
-				cols = append(cols, r.columns(ctx, d, connectors.TableRef{DB: parts[0].text, Table: parts[1].text})...)
+				cols = append(cols, r.columns(ctx, d, connectors.TableRef{DB: parts[0].Text, Table: parts[1].Text})...)
 			}
-			if next < len(toks) && toks[next].text == "," {
+			if next < len(toks) && toks[next].Text == "," {
 				j = next + 1
 				continue
 			}
@@ -326,6 +326,22 @@ func (r *repl) statementColumns(ctx context.Context, stmt string) []string {
 		}
 	}
 	return dedupe(cols)
+}
+
+// dottedName reads name(.name)* at toks[i]; it returns the parts and the
+// index after them.
+func dottedName(toks []lang.Token, i int) ([]lang.Token, int) {
+	var parts []lang.Token
+	for i < len(toks) && toks[i].Name {
+		parts = append(parts, toks[i])
+		i++
+		if i+1 < len(toks) && toks[i].Text == "." && !toks[i].String && !toks[i].Quoted {
+			i++
+			continue
+		}
+		break
+	}
+	return parts, i
 }
 
 func (r *repl) columns(ctx context.Context, d *planner.SourceDecl, ref connectors.TableRef) []string {

@@ -1,4 +1,4 @@
-package exec_test
+package main
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/etlq/etlq/connectors/testenv"
 	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/exec/exectest"
 	"github.com/etlq/etlq/stdlib"
 )
 
@@ -114,7 +115,7 @@ func TestDifferentialExamples(t *testing.T) {
 		}
 		for _, ex := range f.Examples {
 			want := mysqlText(t, conn, ex.SQL)
-			got, err := evalText(t, ex.SQL)
+			got, err := exectest.EvalText(t, ex.SQL)
 			if err != nil {
 				t.Errorf("%s: %v", ex.SQL, err)
 				continue
@@ -253,7 +254,7 @@ func TestDifferentialEdges(t *testing.T) {
 		arr.Release()
 		col := exec.Col(0, e.name, e.typ)
 		for _, tmpl := range templates[e.name] {
-			x, err := parseMini(strings.ReplaceAll(tmpl, "?", "`"+e.name+"`"), map[string]exec.Expr{e.name: col})
+			x, err := exectest.ParseExpr(strings.ReplaceAll(tmpl, "?", "`"+e.name+"`"), map[string]exec.Expr{e.name: col})
 			if err != nil {
 				t.Errorf("%s: %v", tmpl, err)
 				continue

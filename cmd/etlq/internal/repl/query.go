@@ -1,4 +1,4 @@
-package main
+package repl
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/stdout"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/exec/engine"
@@ -31,7 +31,7 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 	}
 	plan, err := planner.BuildQuery(ctx, q, streamSource(src), r.cat, r.funcs...)
 	if err != nil {
-		return formatErr(err, []byte(text))
+		return etlfile.FormatErr(err, []byte(text))
 	}
 	limit := -1
 	if q.Limit != nil {
@@ -80,13 +80,13 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 	<-opened
 	n := sink.printed()
 	if err != nil && !errors.Is(err, context.Canceled) {
-		fmt.Fprintf(r.out, "(%s)\n", plural(int(n), "row"))
+		fmt.Fprintf(r.out, "(%s)\n", etlfile.Plural(int(n), "row"))
 		return err
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(r.out, "(%s, stopped)\n", plural(int(n), "row"))
+		fmt.Fprintf(r.out, "(%s, stopped)\n", etlfile.Plural(int(n), "row"))
 	} else {
-		fmt.Fprintf(r.out, "(%s)\n", plural(int(n), "row"))
+		fmt.Fprintf(r.out, "(%s)\n", etlfile.Plural(int(n), "row"))
 	}
 	return nil
 }
@@ -97,7 +97,15 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 // the file, or derived from the source name), which may be running in
 // `etlq apply` right now. Derived ids are below 2^31; these are above.
 func streamSource(d *planner.SourceDecl) *planner.SourceDecl {
-	if d == nil || d.Kind != mysql.Kind {
+	if d == nil {
+		return d
+	}
+	// A kind whose spec has a server_id option (mysql) connects as a replica.
+	spec, ok := connectors.SourceSpec(d.Kind)
+	if !ok {
+		return d
+	}
+	if _, ok := spec.Lookup("server_id"); !ok {
 		return d
 	}
 	c := *d
@@ -149,7 +157,7 @@ func (r *repl) querySource(text string, q *lang.Query) (*planner.SourceDecl, err
 // the statement and a caret.
 func nodeError(text string, n lang.Node, format string, args ...any) error {
 	e := &lang.Error{Pos: n.Position(), EndPos: n.EndPosition(), Msg: fmt.Sprintf(format, args...)}
-	return fileError{lang.Errors{e}.Format([]byte(text))}
+	return etlfile.Error{Text: lang.Errors{e}.Format([]byte(text))}
 }
 
 // limitSink passes batches to a sink until left rows went through, then

@@ -1,9 +1,10 @@
-package exec_test
-
-// A tiny parser for literal-only SQL expressions, used to run the function
-// examples and the differential tests through the real constructors. It is
-// not the language's parser (package lang); it knows literals, calls, the
-// operators and IS [NOT] NULL, and columns of a given schema.
+// Package exectest holds test helpers for exec and the packages that test
+// against it: a tiny parser for literal-only SQL expressions, used to run
+// the function examples and the differential tests (cmd/etlq, against
+// MariaDB) through exec's real constructors. It is not the language's
+// parser (package lang); it knows literals, calls, the operators and IS
+// [NOT] NULL, and columns of a given schema. It links no database driver.
+package exectest
 
 import (
 	"context"
@@ -93,7 +94,9 @@ func tokenize(s string) ([]string, error) {
 	return toks, nil
 }
 
-func parseMini(s string, cols map[string]exec.Expr) (exec.Expr, error) {
+// ParseExpr parses s into an exec expression over the columns cols (nil: no
+// columns).
+func ParseExpr(s string, cols map[string]exec.Expr) (exec.Expr, error) {
 	toks, err := tokenize(s)
 	if err != nil {
 		return nil, err
@@ -362,17 +365,18 @@ func (p *miniParser) primary() (exec.Expr, error) {
 	return exec.Call(t, args)
 }
 
-// evalText evaluates a constant expression (over a one-row record) and
+// EvalText evaluates a constant expression (over a one-row record) and
 // returns its value as MySQL's text, "NULL" for NULL.
-func evalText(t testing.TB, sql string) (string, error) {
-	e, err := parseMini(sql, nil)
+func EvalText(t testing.TB, sql string) (string, error) {
+	e, err := ParseExpr(sql, nil)
 	if err != nil {
 		return "", err
 	}
-	return evalExprText(t, e)
+	return EvalExprText(t, e)
 }
 
-func evalExprText(t testing.TB, e exec.Expr) (string, error) {
+// EvalExprText evaluates e over a one-row record, as EvalText.
+func EvalExprText(t testing.TB, e exec.Expr) (string, error) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}}, nil)

@@ -1,4 +1,4 @@
-package main
+package repl
 
 import (
 	"context"
@@ -10,168 +10,25 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
 	"github.com/etlq/etlq/stdlib"
 )
 
-// replToken is a token of a REPL command (SHOW, DESCRIBE, PLAN): a word, a
-// back-quoted name (quoted), a string (str) or one punctuation character,
-// with its byte offsets in the statement.
-type replToken struct {
-	text        string
-	quoted, str bool
-	off, end    int
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c == '*' || c == '?' || c == '$' || c == '%' ||
-		('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || c >= 0x80
-}
-
-// replTokens splits a statement into tokens, skipping blanks and comments.
-func replTokens(s string) []replToken {
-	var toks []replToken
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case strings.HasPrefix(s[i:], "--"):
-			j := strings.IndexByte(s[i:], '\n')
-			if j < 0 {
-				return toks
-			}
-			i += j
-		case strings.HasPrefix(s[i:], "/*"):
-			j := strings.Index(s[i+2:], "*/")
-			if j < 0 {
-				return toks
-			}
-			i += j + 4
-		case c == '`' || c == '\'':
-			var sb strings.Builder
-			j := i + 1
-			for j < len(s) {
-				if s[j] == c {
-					if j+1 < len(s) && s[j+1] == c {
-						sb.WriteByte(c)
-						j += 2
-						continue
-					}
-					break
-				}
-				sb.WriteByte(s[j])
-				j++
-			}
-			end := min(j+1, len(s))
-			toks = append(toks, replToken{text: sb.String(), quoted: c == '`', str: c == '\'', off: i, end: end})
-			i = end
-		case isWordByte(c):
-			j := i
-			for j < len(s) && isWordByte(s[j]) {
-				j++
-			}
-			toks = append(toks, replToken{text: s[i:j], off: i, end: j})
-			i = j
-		default:
-			toks = append(toks, replToken{text: s[i : i+1], off: i, end: i + 1})
-			i++
-		}
-	}
-	return toks
-}
-
-func (t replToken) is(word string) bool {
-	return !t.quoted && !t.str && strings.EqualFold(t.text, word)
-}
-
-func (t replToken) isName() bool {
-	return t.quoted || (!t.str && t.text != "" && isWordByte(t.text[0]))
-}
-
-// posAt is the position of byte off of a REPL statement.
-func posAt(text string, off int) lang.Pos {
-	off = min(off, len(text))
-	line := 1 + strings.Count(text[:off], "\n")
-	start := strings.LastIndexByte(text[:off], '\n') + 1
-	return lang.Pos{Filename: replFile, Offset: off, Line: line, Column: 1 + utf8.RuneCountInString(text[start:off])}
-}
-
-// stmtError is an error at tok, formatted with the statement and a caret.
-func stmtError(text string, tok replToken, format string, args ...any) error {
-	e := &lang.Error{Pos: posAt(text, tok.off), EndPos: posAt(text, tok.end), Msg: fmt.Sprintf(format, args...)}
-	return fileError{lang.Errors{e}.Format([]byte(text))}
-}
-
-// endToken stands for the end of a statement in errors.
-func endToken(text string) replToken {
-	n := len(strings.TrimRight(text, "; \n\t"))
-	return replToken{off: n, end: n}
-}
-
-// dottedName reads name(.name)* at toks[i]; it returns the parts and the
-// index after them.
-func dottedName(toks []replToken, i int) ([]replToken, int) {
-	var parts []replToken
-	for i < len(toks) && toks[i].isName() {
-		parts = append(parts, toks[i])
-		i++
-		if i+1 < len(toks) && toks[i].text == "." && !toks[i].str && !toks[i].quoted {
-			i++
-			continue
-		}
-		break
-	}
-	return parts, i
-}
-
-// expectEnd reports tokens after a complete command.
-func expectEnd(text string, toks []replToken, i int, what string) error {
-	if i < len(toks) && toks[i].text == ";" && !toks[i].str && !toks[i].quoted {
-		i++
-	}
-	if i < len(toks) {
-		return stmtError(text, toks[i], "unexpected %q after %s", toks[i].text, what)
-	}
-	return nil
-}
-
-// show runs SHOW TABLES | SOURCES | PIPELINES | FUNCTIONS.
-func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
-	if len(toks) < 2 || toks[1].text == ";" {
-		return stmtError(text, endToken(text), "SHOW what? SHOW TABLES, SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS")
-	}
-	what := strings.ToUpper(toks[1].text)
-	i := 2
-	var from []replToken
-	if what == "TABLES" && i < len(toks) && toks[i].is("FROM") {
-		from, i = dottedName(toks, i+1)
-		if len(from) == 0 || len(from) > 2 {
-			at := endToken(text)
-			if i < len(toks) {
-				at = toks[i]
-			}
-			return stmtError(text, at, "SHOW TABLES FROM takes a database: FROM [source.]database")
-		}
-	}
+// show runs SHOW TABLES | SOURCES | PIPELINES | FUNCTIONS (lang checked
+// the statement's shape).
+func (r *repl) show(ctx context.Context, text string, s *lang.Show) error {
+	what := strings.ToUpper(s.What.Name)
 	pattern := ""
-	if (what == "TABLES" || what == "FUNCTIONS") && i < len(toks) && toks[i].is("LIKE") {
-		if i+1 >= len(toks) || !toks[i+1].str {
-			return stmtError(text, toks[i], "LIKE takes a pattern string: LIKE 'order%%'")
-		}
-		pattern = likeToGlob(toks[i+1].text)
-		i += 2
-	}
-	if err := expectEnd(text, toks, i, "SHOW "+what); err != nil {
-		return err
+	if s.Like != nil {
+		pattern = likeToGlob(s.Like.Value)
 	}
 	switch what {
 	case "TABLES":
-		return r.showTables(ctx, text, from, pattern)
+		return r.showTables(ctx, text, s, pattern)
 	case "SOURCES":
 		var rows [][]string
 		for _, d := range r.allSources() {
@@ -186,12 +43,12 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 		printTable(r.out, []string{"source", "kind", "dsn", "from"}, rows, "source")
 	case "PIPELINES":
 		if r.decls == nil {
-			return stmtError(text, toks[1], "no file is loaded: \\load FILE first")
+			return nodeError(text, s.What, "no file is loaded: \\load FILE first")
 		}
 		var rows [][]string
 		for _, p := range r.decls.Pipelines {
 			var tables []string
-			for _, st := range r.file.file.Statements {
+			for _, st := range r.file.File.Statements {
 				if st.Pipeline != nil && st.Pipeline.Name.Name == p.Name {
 					for _, t := range st.Pipeline.From {
 						tables = append(tables, t.String())
@@ -218,8 +75,6 @@ func (r *repl) show(ctx context.Context, text string, toks []replToken) error {
 			}
 		}
 		printTable(r.out, []string{"function", "description"}, rows, "function")
-	default:
-		return stmtError(text, toks[1], "SHOW %s is not known: SHOW TABLES, SHOW SOURCES, SHOW PIPELINES or SHOW FUNCTIONS", toks[1].text)
 	}
 	return nil
 }
@@ -264,22 +119,22 @@ func likeToGlob(p string) string {
 
 // resolveSource picks the source of a name whose last want parts are
 // database(.table): one more part in front names the source.
-func (r *repl) resolveSource(text string, parts []replToken, want int, at replToken) (*planner.SourceDecl, []replToken, error) {
+func (r *repl) resolveSource(text string, parts []*lang.Ident, want int, at lang.Node) (*planner.SourceDecl, []*lang.Ident, error) {
 	srcs := r.sources()
 	if len(parts) > want {
-		d := r.sourceNamed(parts[0].text)
+		d := r.sourceNamed(parts[0].Name)
 		if d == nil {
-			return nil, nil, stmtError(text, parts[0], "unknown source %q (sources: %s)", parts[0].text, orNone(sourceNames(r.allSources())))
+			return nil, nil, nodeError(text, parts[0], "unknown source %q (sources: %s)", parts[0].Name, orNone(sourceNames(r.allSources())))
 		}
 		return d, parts[1:], nil
 	}
 	switch len(srcs) {
 	case 0:
-		return nil, nil, stmtError(text, at, "no source to read from: start etlq repl --source 'mysql://…' or \\load a file with a CREATE SOURCE")
+		return nil, nil, nodeError(text, at, "no source to read from: start etlq repl --source 'mysql://…' or \\load a file with a CREATE SOURCE")
 	case 1:
 		return srcs[0], parts, nil
 	}
-	return nil, nil, stmtError(text, at, "several sources are known (%s): name one, source.database…", sourceNames(srcs))
+	return nil, nil, nodeError(text, at, "several sources are known (%s): name one, source.database…", sourceNames(srcs))
 }
 
 func orNone(s string) string {
@@ -289,46 +144,61 @@ func orNone(s string) string {
 	return s
 }
 
-// dsnDatabase is the database written in a mysql DSN, "" if none.
-func dsnDatabase(d *planner.SourceDecl) string {
-	if d.Kind != mysql.Kind {
-		return ""
-	}
-	cfg, err := mysql.ParseDSN(d.DSN)
+// databaseLister returns d's source as a connectors.DatabaseLister, made
+// through the registry (it does not connect); nil when its kind cannot
+// list databases. The caller closes it.
+func databaseLister(d *planner.SourceDecl) (connectors.DatabaseLister, func(), error) {
+	src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 	if err != nil {
+		return nil, nil, err
+	}
+	l, ok := src.(connectors.DatabaseLister)
+	if !ok {
+		src.Close()
+		return nil, nil, nil
+	}
+	return l, func() { src.Close() }, nil
+}
+
+// dsnDatabase is the database written in a source's DSN, "" if none.
+func dsnDatabase(d *planner.SourceDecl) string {
+	l, done, err := databaseLister(d)
+	if err != nil || l == nil {
 		return ""
 	}
-	return cfg.DB
+	defer done()
+	return l.DSNDatabase()
 }
 
 // listDatabases lists a source's databases, system schemas left out: the
 // DSN's database when it names one, else every one the user can see.
 func listDatabases(ctx context.Context, d *planner.SourceDecl) ([]string, error) {
-	if db := dsnDatabase(d); db != "" {
-		return []string{db}, nil
-	}
-	if d.Kind != mysql.Kind {
-		return nil, fmt.Errorf("source %s: listing databases needs a mysql source", d.Name)
-	}
-	src, err := mysql.NewSource(d.Name, d.DSN, d.Options)
+	l, done, err := databaseLister(d)
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
-	dbs, err := src.Databases(ctx)
+	if l == nil {
+		return nil, fmt.Errorf("source %s: a %s source cannot list its databases: write SHOW TABLES FROM database", d.Name, d.Kind)
+	}
+	defer done()
+	if db := l.DSNDatabase(); db != "" {
+		return []string{db}, nil
+	}
+	dbs, err := l.Databases(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", d.Name, err)
 	}
 	return dbs, nil
 }
 
-func (r *repl) showTables(ctx context.Context, text string, from []replToken, pattern string) error {
+func (r *repl) showTables(ctx context.Context, text string, s *lang.Show, pattern string) error {
 	if pattern == "" {
 		pattern = "*"
 	}
-	at := endToken(text)
-	if len(from) > 0 {
-		at = from[0]
+	var from []*lang.Ident
+	var at lang.Node = s.What
+	if s.From != nil {
+		from, at = s.From.Parts, s.From
 	}
 	d, rest, err := r.resolveSource(text, from, 1, at)
 	if err != nil {
@@ -336,7 +206,7 @@ func (r *repl) showTables(ctx context.Context, text string, from []replToken, pa
 	}
 	var dbs []string
 	if len(rest) == 1 {
-		dbs = []string{rest[0].text}
+		dbs = []string{rest[0].Name}
 	} else if dbs, err = listDatabases(ctx, d); err != nil {
 		return err
 	}
@@ -364,11 +234,8 @@ func (r *repl) showTables(ctx context.Context, text string, from []replToken, pa
 
 // describeRef resolves a [source.]database.table name (database may be
 // left out when the source's DSN names one).
-func (r *repl) describeRef(text string, parts []replToken, at replToken) (*planner.SourceDecl, connectors.TableRef, error) {
+func (r *repl) describeRef(text string, parts []*lang.Ident) (*planner.SourceDecl, connectors.TableRef, error) {
 	var ref connectors.TableRef
-	if len(parts) == 0 || len(parts) > 3 {
-		return nil, ref, stmtError(text, at, "DESCRIBE takes a table: DESCRIBE [source.]database.table")
-	}
 	d, rest, err := r.resolveSource(text, parts, 2, parts[0])
 	if err != nil {
 		return nil, ref, err
@@ -376,26 +243,18 @@ func (r *repl) describeRef(text string, parts []replToken, at replToken) (*plann
 	if len(rest) == 1 {
 		db := dsnDatabase(d)
 		if db == "" {
-			return nil, ref, stmtError(text, parts[0], "write database.table: source %s has no default database", d.Name)
+			return nil, ref, nodeError(text, parts[0], "write database.table: source %s has no default database", d.Name)
 		}
-		return d, connectors.TableRef{DB: db, Table: rest[0].text}, nil
+		return d, connectors.TableRef{DB: db, Table: rest[0].Name}, nil
 	}
-	return d, connectors.TableRef{DB: rest[0].text, Table: rest[1].text}, nil
+	return d, connectors.TableRef{DB: rest[0].Name, Table: rest[1].Name}, nil
 }
 
 // describe runs DESCRIBE [source.]db.table: one line per column with its
 // etlq type, the source's type, nullability and key position.
-func (r *repl) describe(ctx context.Context, text string, toks []replToken) error {
-	parts, i := dottedName(toks, 1)
-	at := endToken(text)
-	if len(toks) > 1 {
-		at = toks[1]
-	}
-	d, ref, err := r.describeRef(text, parts, at)
+func (r *repl) describe(ctx context.Context, text string, st *lang.Describe) error {
+	d, ref, err := r.describeRef(text, st.Table.Parts)
 	if err != nil {
-		return err
-	}
-	if err := expectEnd(text, toks, i, "the table name"); err != nil {
 		return err
 	}
 	ts, err := r.cat.Describe(ctx, d, ref)
@@ -436,17 +295,11 @@ func metaValue(m arrow.Metadata, key string) (string, bool) {
 
 // plan runs PLAN pipeline: the dataflow of a pipeline of the loaded file,
 // planned against the live schemas, with the DDL its sink would run.
-func (r *repl) plan(ctx context.Context, text string, toks []replToken) error {
-	if len(toks) < 2 || !toks[1].isName() {
-		return stmtError(text, endToken(text), "PLAN takes a pipeline name: PLAN pipeline")
-	}
-	if err := expectEnd(text, toks, 2, "the pipeline name"); err != nil {
-		return err
-	}
+func (r *repl) plan(ctx context.Context, text string, st *lang.PlanPipeline) error {
 	if r.file == nil {
-		return stmtError(text, toks[1], "no file is loaded: \\load FILE first")
+		return nodeError(text, st.Name, "no file is loaded: \\load FILE first")
 	}
-	name := toks[1].text
+	name := st.Name.Name
 	var names []string
 	found := false
 	for _, p := range r.decls.Pipelines {
@@ -454,9 +307,9 @@ func (r *repl) plan(ctx context.Context, text string, toks []replToken) error {
 		found = found || strings.EqualFold(p.Name, name)
 	}
 	if !found {
-		return stmtError(text, toks[1], "no pipeline %q in %s (pipelines: %s)", name, r.file.path, orNone(strings.Join(names, ", ")))
+		return nodeError(text, st.Name, "no pipeline %q in %s (pipelines: %s)", name, r.file.Path, orNone(strings.Join(names, ", ")))
 	}
-	plan, err := r.file.build(ctx, false)
+	plan, err := r.file.Build(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -468,7 +321,7 @@ func (r *repl) plan(ctx context.Context, text string, toks []replToken) error {
 		}
 	}
 	ddl := map[string][]string{}
-	err = forEachTarget(ctx, &one, func(p *planner.Pipeline, s connectors.Sink) error {
+	err = etlfile.ForEachTarget(ctx, &one, func(p *planner.Pipeline, s connectors.Sink) error {
 		stmts, _, err := s.Plan(ctx, p.Target)
 		if err != nil {
 			return err
@@ -523,16 +376,6 @@ func printTable(w io.Writer, header []string, rows [][]string, noun string) {
 	for _, row := range rows {
 		line(row)
 	}
-	fmt.Fprintf(&sb, "(%s)\n", plural(len(rows), noun))
+	fmt.Fprintf(&sb, "(%s)\n", etlfile.Plural(len(rows), noun))
 	io.WriteString(w, sb.String())
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if strings.HasSuffix(noun, "s") {
-		return fmt.Sprintf("%d %ses", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -1,4 +1,4 @@
-package main
+package repl
 
 import (
 	"bufio"
@@ -163,7 +163,7 @@ func newTermReader(complete liner.WordCompleter) *termReader {
 }
 
 // ReadLine reads a line; a recalled multi-line statement comes back with
-// its line breaks (see historyBreak).
+// its line breaks (see HistoryBreak).
 func (t *termReader) ReadLine(prompt string) (string, error) {
 	s, err := t.st.Prompt(prompt)
 	if errors.Is(err, liner.ErrPromptAborted) {
@@ -172,27 +172,27 @@ func (t *termReader) ReadLine(prompt string) (string, error) {
 	return fromHistory(s), err
 }
 
-// historyBreak stands for a line break in a history entry. The line editor
+// HistoryBreak stands for a line break in a history entry. The line editor
 // edits one line, so a statement typed on several lines is kept in the
 // history (and in ~/.etlq_history, one entry a line) with "␤" between its
 // lines, shown so when recalled, and turned back into line breaks when it
 // is entered again: a "-- comment" still ends where it ended, as psql keeps
 // the line breaks of its history.
-const historyBreak = "␤"
+const HistoryBreak = "␤"
 
 // historyEntry is stmt as a history entry: its lines, blank lines at the
-// ends and trailing blanks left out, joined by historyBreak.
+// ends and trailing blanks left out, joined by HistoryBreak.
 func historyEntry(stmt string) string {
 	lines := strings.Split(strings.TrimSpace(stmt), "\n")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " \t\r")
 	}
-	return strings.Join(lines, historyBreak)
+	return strings.Join(lines, HistoryBreak)
 }
 
 // fromHistory turns the historyBreaks of a line back into line breaks.
 func fromHistory(line string) string {
-	return strings.ReplaceAll(line, historyBreak, "\n")
+	return strings.ReplaceAll(line, HistoryBreak, "\n")
 }
 
 // AddHistory records stmt, its line breaks kept, and saves the history file
