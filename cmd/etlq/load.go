@@ -166,8 +166,9 @@ func checkConnections(ctx context.Context, plan *planner.Plan, cat *liveCatalog)
 func (l *loaded) formatErr(err error) error { return formatErr(err, l.shown()) }
 
 // shown is the file's text as error messages quote it: the same bytes,
-// but a password written in a DSN replaced by "*"s (its length kept, so
-// that every position still points at the same place).
+// but a password written in a DSN replaced by lang.MaskByte (its length
+// kept, so that every position still points at the same place; a quoted
+// line shows it as lang.Mask, whatever its length).
 func (l *loaded) shown() []byte {
 	out := []byte(string(l.src))
 	for _, st := range l.file.Statements {
@@ -188,7 +189,7 @@ func (l *loaded) shown() []byte {
 		if i := strings.Index(dsn.Raw, ":"+pw+"@"); i >= 0 {
 			from := dsn.Pos.Offset + i + 1
 			for k := from; k < from+len(pw) && k < len(out); k++ {
-				out[k] = '*'
+				out[k] = lang.MaskByte
 			}
 		}
 	}
