@@ -701,7 +701,16 @@ func (s *snapshotter) removeInflight(ch *chunk) {
 // must wait before reading on: a chunk is being read whose position is not
 // known yet or is at or before pos. Its rows must go out before any event
 // after its position.
-func (s *snapshotter) barrier(pos binlogPos) bool {
+//
+// begins says the event at pos begins a transaction. When the reader may go
+// on, that is recorded as passed (notePassed) under the same lock: a chunk
+// registered after this check whose read view does not see that
+// transaction yet (MariaDB sends it to replicas a moment before the engine
+// commits it) must find it passed and take its read view again. Noted only
+// later, in begin, a chunk could slip in between, take a read view at pos
+// without the transaction, and come after its changes (a key-less table's
+// changes were even dropped as covered by the chunk).
+func (s *snapshotter) barrier(pos binlogPos, begins bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ch := range s.inflight {
@@ -714,6 +723,9 @@ func (s *snapshotter) barrier(pos binlogPos) bool {
 		} else if ch.pos.cmp(pos) <= 0 {
 			return true
 		}
+	}
+	if begins && pos.cmp(s.passed) > 0 {
+		s.passed = pos
 	}
 	return false
 }
