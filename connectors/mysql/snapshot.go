@@ -320,7 +320,7 @@ func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 			return err
 		}
 	}
-	excl := exclusion(t, ts.snap.Ranges)
+	excl := andPred(exclusion(t, ts.snap.Ranges), resnapFilter(ts))
 	var lo []string
 	for {
 		var hi []string
@@ -1033,6 +1033,9 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		}
 		rec.Release()
 		if b != nil {
+			if ts.resnap != nil {
+				b.Only = ts.resnap.req.Pipeline
+			}
 			st.out = append(st.out, b)
 		}
 	}
@@ -1048,13 +1051,24 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 	s.mu.Lock()
 	ts.snap.addRange(ch.rng)
 	s.emitted[ts]++
+	done := false
 	if s.closed[ts] && s.emitted[ts] == s.planned[ts] {
 		ts.snap.Done = true
 		ts.snap.Ranges = nil
 		ts.snapDone.Store(true)
+		done = true
 	}
 	s.mu.Unlock()
 	<-s.sem
+	if done && ts.resnap != nil {
+		// The resnapshot's last row is out: the engine removes the keys
+		// of its range it did not find (resnapshot.go).
+		defer func(r *resnapState) {
+			st.endResnapshot(r.req, ts, r.version, "")
+			st.log.Info("resnapshot: the table was read again", "table", ts.key, "pipeline", r.req.Pipeline, "id", r.req.ID)
+		}(ts.resnap)
+		ts.resnap = nil
+	}
 	if len(st.out) == first {
 		// An empty chunk (or one whose rows all went out while it was
 		// read) still moves the snapshot on.
@@ -1118,7 +1132,12 @@ func (s *snapshotter) stateSnapshot() map[string]*snapState {
 		if ts.gone {
 			continue
 		}
-		if ts.snap != nil {
+		if ts.resnap != nil {
+			// A resnapshot is not resumed from a checkpoint: its request
+			// stays in the state directory until it ends, and the next run
+			// starts it anew.
+			out[ts.key] = &snapState{Done: true}
+		} else if ts.snap != nil {
 			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...)}
 			out[ts.key] = cp
 		} else if ts.mode != connectors.SnapshotNever {
