@@ -20,7 +20,7 @@ import (
 // rows outside it as they were; the resnapshot's rows go to the pipeline
 // that asked only (a changelog pipeline on the same table gets no read
 // again). A whole-table resnapshot requested while apply is stopped is
-// carried out by the next apply.
+// carried out by the next apply, also by an apply --once.
 func TestResnapshot(t *testing.T) {
 	onBothServers(t, testResnapshot)
 }
@@ -118,6 +118,15 @@ CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op IN
 	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
 	compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
 	a.stop(t)
+
+	// apply --once carries out a request it finds before its stream ends.
+	myExec(t, my, "SET SESSION sql_log_bin = 0", "DELETE FROM "+db+".t WHERE id = 4010", "SET SESSION sql_log_bin = 1")
+	mustEtlq(t, "resnapshot", "--state-dir", state, file, "p_up", db+".t")
+	out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if ents, _ := os.ReadDir(filepath.Join(state, "resnapshot")); len(ents) > 0 || !strings.Contains(out, "resnapshot done") {
+		t.Errorf("apply --once left the request (%v):\n%s", ents, out)
+	}
+	compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
 }
 
 // TestResnapshotRefused: requests that cannot be carried out are refused

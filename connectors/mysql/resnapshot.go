@@ -52,6 +52,14 @@ func (st *stream) Resnapshot(ctx context.Context, r connectors.Resnapshot) error
 	return nil
 }
 
+// resnapQueued reports whether resnapshots wait to be started: a Once
+// stream carries them out before it ends.
+func (st *stream) resnapQueued() bool {
+	st.resnapMu.Lock()
+	defer st.resnapMu.Unlock()
+	return len(st.resnapQ) > 0
+}
+
 // whereOf is the condition of a resnapshot's WHERE ("" is every row).
 func whereOf(w string) string {
 	if w == "" {

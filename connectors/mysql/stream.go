@@ -507,7 +507,7 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 	if !emitted && len(st.out) == 0 && pos.cmp(st.lastMarkPos) > 0 && time.Since(st.lastMark) >= time.Second {
 		st.emitMarkOnly(pos)
 	}
-	if st.req.Once && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() {
+	if st.req.Once && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() && !st.resnapQueued() {
 		if pos.cmp(st.lastMarkPos) > 0 {
 			st.emitMarkOnly(pos)
 		}

@@ -272,11 +272,14 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 
 	var resnapWG sync.WaitGroup
 	if rs, ok := stream.(connectors.Resnapshotter); ok {
-		// Requests of etlq resnapshot (resnapshot.go).
+		// Requests of etlq resnapshot (resnapshot.go): those there now
+		// before the first batch, later ones as they come.
+		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}}
+		p.poll(loopCtx)
 		resnapWG.Add(1)
 		go func() {
 			defer resnapWG.Done()
-			r.resnapshots(loopCtx, rs)
+			p.run(loopCtx)
 		}()
 	}
 	runErr := r.loop(loopCtx, stream)

@@ -254,50 +254,62 @@ func (v *whereRenamer) Enter(n ast.Node) (ast.Node, bool) {
 
 func (v *whereRenamer) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
-// resnapshots hands the requests of r's pipelines to the stream: at once,
-// then every ResnapshotPoll, until ctx ends.
-func (r *sourceRun) resnapshots(ctx context.Context, rs connectors.Resnapshotter) {
-	taken := map[string]bool{}
+// resnapshotPoller hands the requests of r's pipelines to the stream:
+// those there at start at once (so that an apply --once carries them out
+// before its stream ends), then every ResnapshotPoll until ctx ends.
+type resnapshotPoller struct {
+	r     *sourceRun
+	rs    connectors.Resnapshotter
+	taken map[string]bool
+}
+
+func (p *resnapshotPoller) run(ctx context.Context) {
 	for {
-		reqs, err := PendingResnapshots(r.opts.StateDir)
-		if err != nil {
-			r.opts.Log.Error("resnapshot requests cannot be read", "error", err)
-		}
-		for _, req := range reqs {
-			if taken[req.ID] || req.Source != r.decl.Name {
-				continue
-			}
-			var p *planner.Pipeline
-			for _, pr := range r.runs {
-				if pr.p.Name == req.Pipeline {
-					p = pr.p
-				}
-			}
-			if p == nil {
-				continue // another source's, or a pipeline not run now
-			}
-			taken[req.ID] = true
-			if _, err := CheckResnapshot(p, req); err != nil {
-				r.failResnapshot(req.ID, err.Error())
-				continue
-			}
-			db, table, _ := strings.Cut(req.Table, ".")
-			err := rs.Resnapshot(ctx, connectors.Resnapshot{ID: req.ID, Pipeline: req.Pipeline,
-				Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where})
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				r.failResnapshot(req.ID, err.Error())
-				continue
-			}
-			r.opts.Log.Info("resnapshot requested", "pipeline", req.Pipeline, "table", req.Table, "where", req.Where, "id", req.ID)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(ResnapshotPoll):
 		}
+		p.poll(ctx)
+	}
+}
+
+// poll hands the new requests to the stream.
+func (p *resnapshotPoller) poll(ctx context.Context) {
+	r := p.r
+	reqs, err := PendingResnapshots(r.opts.StateDir)
+	if err != nil {
+		r.opts.Log.Error("resnapshot requests cannot be read", "error", err)
+	}
+	for _, req := range reqs {
+		if p.taken[req.ID] || req.Source != r.decl.Name {
+			continue
+		}
+		var pl *planner.Pipeline
+		for _, pr := range r.runs {
+			if pr.p.Name == req.Pipeline {
+				pl = pr.p
+			}
+		}
+		if pl == nil {
+			continue // another source's, or a pipeline not run now
+		}
+		p.taken[req.ID] = true
+		if _, err := CheckResnapshot(pl, req); err != nil {
+			r.failResnapshot(req.ID, err.Error())
+			continue
+		}
+		db, table, _ := strings.Cut(req.Table, ".")
+		err := p.rs.Resnapshot(ctx, connectors.Resnapshot{ID: req.ID, Pipeline: req.Pipeline,
+			Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.failResnapshot(req.ID, err.Error())
+			continue
+		}
+		r.opts.Log.Info("resnapshot requested", "pipeline", req.Pipeline, "table", req.Table, "where", req.Where, "id", req.ID)
 	}
 }
 
