@@ -22,10 +22,16 @@ import (
 // again). A whole-table resnapshot requested while apply is stopped is
 // carried out by the next apply, also by an apply --once.
 func TestResnapshot(t *testing.T) {
-	onBothServers(t, testResnapshot)
+	for _, placement := range []string{"auto", "watermark"} {
+		t.Run(placement, func(t *testing.T) {
+			onBothServers(t, func(t *testing.T, myDSN string) { testResnapshot(t, myDSN, placement) })
+		})
+	}
 }
 
-func testResnapshot(t *testing.T, myDSN string) {
+// testResnapshot runs TestResnapshot with chunks placed by placement
+// (snapshot_position: auto is MariaDB's exact position).
+func testResnapshot(t *testing.T, myDSN, placement string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db,
@@ -37,11 +43,13 @@ func testResnapshot(t *testing.T, myDSN string) {
 
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db + "_wm") })
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s'
+  WITH (server_id = %[4]d, chunk_rows = 200, snapshot_position = '%[5]s', watermark_table = '%[3]s_wm.marks');
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t;
 CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op INTO clickhouse dw.%[3]s.t_log MODE changelog;
-`, myDSN, chDSN, db, testServerID()))
+`, myDSN, chDSN, db, testServerID(), placement))
 	rows := func(where string) (string, string) {
 		return fmt.Sprintf("SELECT id, status, CAST(amount * 100 AS SIGNED) FROM %s.t WHERE %s ORDER BY id", db, where),
 			fmt.Sprintf("SELECT toString(id), status, toString(toInt64(amount * 100)) FROM %s.t_current WHERE %s ORDER BY id", db, where)
