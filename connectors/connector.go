@@ -207,6 +207,28 @@ type Starter interface {
 	StartMark() *exec.Mark
 }
 
+// Resnapshotter is a Stream that can read a table again while it streams
+// (`etlq resnapshot`): the rows of r.Table that r.Where selects, read in
+// chunks placed in the stream like any snapshot's, after the position
+// where the stream takes the request, without pausing the other tables.
+// The chunks' batches carry exec.Batch.Only = r.Pipeline; when the last
+// is sent, a batch with exec.Batch.Resnapshot follows (with Err set when
+// the request could not be carried out). Resnapshot checks r (the table,
+// the WHERE) and queues it; it may be called while Next runs.
+type Resnapshotter interface {
+	Resnapshot(ctx context.Context, r Resnapshot) error
+}
+
+// Resnapshot is one request to read a table again.
+type Resnapshot struct {
+	ID       string // the request's name, given back in exec.ResnapshotEnd
+	Pipeline string
+	Table    TableRef
+	// Where is an SQL condition on the source table's columns; "" reads
+	// the whole table.
+	Where string
+}
+
 // StreamChecker is a Source that can say, without opening a stream or
 // reading a row, why Open would refuse req on the server as it is now (the
 // binary log off, say): `etlq check` reports it before anything runs.
@@ -340,6 +362,14 @@ type Truncation struct {
 	// the one truncated by its _table (and _db) output columns. Empty:
 	// every row of the target.
 	Where map[string]string
+	// Filter, when set, is an SQL condition on the target's columns that
+	// further restricts the rows (a resnapshot's WHERE).
+	Filter string
+	// Older restricts the removal to the keys whose live row has a version
+	// below Version: a resnapshot removes, once its rows are written, the
+	// keys that neither it nor a later change wrote (rows deleted at the
+	// source), and writes nothing for the others.
+	Older bool
 }
 
 // Sink is a configured sink (one CREATE SINK, or an implicit stdout/file/http).

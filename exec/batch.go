@@ -213,10 +213,29 @@ type Batch struct {
 	// its GTID ("" when it has none): Debezium's source.server_id and gtid.
 	ServerID uint32
 	GTID     string
+	// Only, when set, names the one pipeline that takes the batch: the
+	// rows of a resnapshot that pipeline asked for (connectors.Resnapshotter).
+	Only string
+	// Resnapshot, when set, says that the resnapshot it names sent its last
+	// row (the batch has no rows).
+	Resnapshot *ResnapshotEnd
 	// Mark, when non-nil, says that once this batch and every batch before it
 	// is durable at the sink, the source can resume from Mark. Sources set it
 	// only at transaction boundaries.
 	Mark *Mark
+}
+
+// ResnapshotEnd ends a resnapshot (connectors.Resnapshotter) of the table
+// its batch names.
+type ResnapshotEnd struct {
+	ID, Pipeline, Where string
+	// Version is below every version of the resnapshot's rows and of the
+	// changes after the position where it began, and above every version
+	// before: a key of the range whose live row is older was neither read
+	// again nor changed since, so it is no longer at the source.
+	Version uint64
+	// Err says why the resnapshot was not carried out ("": it was).
+	Err string
 }
 
 // SnapshotEdge marks a batch that begins or ends a snapshot

@@ -88,6 +88,16 @@ func Col(index int, name string, t stdlib.Type) Expr {
 	return &colExpr{index: index, name: name, t: t}
 }
 
+// ColumnName returns the name of the input column e reads, when e is
+// nothing but that column (ok false for any other expression).
+func ColumnName(e Expr) (name string, ok bool) {
+	c, ok := e.(*colExpr)
+	if !ok {
+		return "", false
+	}
+	return c.name, true
+}
+
 func (e *colExpr) Type() stdlib.Type { return e.t }
 func (e *colExpr) String() string    { return quoteIdent(e.name) }
 func (e *colExpr) children() []node  { return nil }

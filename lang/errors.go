@@ -65,9 +65,11 @@ func (e Errors) Format(src []byte) string {
 		if !ok {
 			continue
 		}
-		sb.WriteString(expandTabs(line))
+		// A masked secret is shown as Mask, whatever its length: the
+		// caret and tildes are placed on the line as shown.
+		sb.WriteString(expandTabs(ShowMasked(line)))
 		sb.WriteByte('\n')
-		prefix := expandTabs(line[:col])
+		prefix := expandTabs(ShowMasked(line[:col]))
 		sb.WriteString(strings.Repeat(" ", utf8.RuneCountInString(prefix)))
 		sb.WriteByte('^')
 		if err.EndPos.Line == err.Pos.Line && err.EndPos.Offset > err.Pos.Offset+1 {
@@ -76,7 +78,7 @@ func (e Errors) Format(src []byte) string {
 				end = len(line)
 			}
 			if end > col {
-				n := utf8.RuneCountInString(expandTabs(line[:end])) - utf8.RuneCountInString(prefix) - 1
+				n := utf8.RuneCountInString(expandTabs(ShowMasked(line[:end]))) - utf8.RuneCountInString(prefix) - 1
 				if n > 0 {
 					sb.WriteString(strings.Repeat("~", n))
 				}

@@ -109,9 +109,40 @@ var goSQLDriverPassword = regexp.MustCompile(`^[^:@/'\s]*:(.*)@(?:tcp|unix)?\(`)
 // credentialParam finds the value of a URL parameter named as a credential.
 var credentialParam = regexp.MustCompile(`(?i)[?&](?:password|passwd|pwd|token|access_token|api_key|apikey|key|secret|signature|sig|auth)=([^&]*)`)
 
+// MaskByte marks, byte for byte, a secret masked by MaskSecrets: the
+// masked copy keeps the source's length, so that every position still
+// points at the same place, and ShowMasked turns each run of them into
+// Mask when a line is shown, so that the secret's length is not shown
+// either.
+const MaskByte = 0
+
+// Mask is what a masked secret is shown as, whatever its length (the same
+// as connectors.Mask).
+const Mask = "****"
+
+// ShowMasked returns s, a text masked by MaskSecrets, as it is shown: each
+// run of MaskByte replaced by Mask.
+func ShowMasked(s string) string {
+	if strings.IndexByte(s, MaskByte) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != MaskByte {
+			b.WriteByte(s[i])
+			continue
+		}
+		b.WriteString(Mask)
+		for i+1 < len(s) && s[i+1] == MaskByte {
+			i++
+		}
+	}
+	return b.String()
+}
+
 // MaskSecrets returns a copy of a file's source with the secrets written
-// in it inline replaced by '*', byte for byte (so that positions still
-// point at the same columns): the password of a DSN or URL in any string
+// in it inline replaced by MaskByte, byte for byte (so that positions
+// still point at the same columns; ShowMasked shows each as Mask): the password of a DSN or URL in any string
 // literal, credential parameters of URLs (?password=, ?token=, …), and
 // the values of the options headers, signing_secret, password, token and
 // secret. ${…} references stay as written: they hold no secret. Error
@@ -219,8 +250,8 @@ func maskLiteral(out []byte, s string, lo, hi int, option string) {
 	}
 }
 
-// maskRange replaces the bytes of s[lo:hi] by '*' in out, leaving ${…}
-// references and white space as they are.
+// maskRange replaces the bytes of s[lo:hi] by MaskByte in out, leaving
+// ${…} references and white space as they are.
 func maskRange(out []byte, s string, lo, hi int) {
 	for i := lo; i < hi; {
 		if j := skipRef(s, i); j > i {
@@ -228,7 +259,7 @@ func maskRange(out []byte, s string, lo, hi int) {
 			continue
 		}
 		if c := s[i]; c != ' ' && c != '\t' {
-			out[i] = '*'
+			out[i] = MaskByte
 		}
 		i++
 	}

@@ -94,27 +94,40 @@ func TestMaskSecrets(t *testing.T) {
 		"-- a comment 'mysql://u:not-masked@h'\n" +
 		"CREATE PIPELINE p FROM binlog a.b INTO http 'https://u:${PW}@h/x'\n" +
 		"  WITH (headers = 'Authorization: Bearer hunter5; X-Id: 7', signing_secret = 'hunter6', timeout = '1s');\n"
-	got := string(MaskSecrets([]byte(src)))
+	masked := string(MaskSecrets([]byte(src)))
+	if len(masked) != len(src) {
+		t.Fatalf("masking changed the length: %d, want %d", len(masked), len(src))
+	}
+	got := ShowMasked(masked)
 	for _, s := range []string{"hunter2", "hunter3", "hunter4", "hunter5", "hunter6"} {
 		if strings.Contains(got, s) {
 			t.Errorf("%s is shown:\n%s", s, got)
 		}
 	}
-	for _, s := range []string{"mysql://etl2:*******@127.0.0.1:3316", "root:*******@tcp(", "password=*******&secure=true",
-		"'https://u:${PW}@h/x'", "Authorization: Bearer *******; X-Id: *'", "timeout = '1s'", "not-masked"} {
+	// Each secret shows as Mask, whatever its length: the quoted line
+	// does not tell how long a password is.
+	for _, s := range []string{"mysql://etl2:****@127.0.0.1:3316", "root:****@tcp(", "password=****&secure=true",
+		"'https://u:${PW}@h/x'", "Authorization: Bearer ****; X-Id: ****'", "timeout = '1s'", "not-masked"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("want %q in\n%s", s, got)
 		}
 	}
-	if len(got) != len(src) {
-		t.Fatalf("masking changed the length: %d, want %d", len(got), len(src))
-	}
-	// An error after the password on its line keeps its column.
+	// An error after the password on its line points at the same text
+	// (its column in the message is the file's).
 	errs := Errors{{Pos: Pos{Filename: "m.etl", Line: 1, Column: 74, Offset: 73}, EndPos: Pos{Line: 1, Column: 79, Offset: 78}, Msg: `unknown option "bogus" for source s`}}
 	want := "m.etl:1:74: unknown option \"bogus\" for source s\n" +
-		"CREATE SOURCE s FROM mysql 'mysql://etl2:*******@127.0.0.1:3316' WITH (bogus = 1);\n" +
-		"                                                                         ^~~~~\n"
+		"CREATE SOURCE s FROM mysql 'mysql://etl2:****@127.0.0.1:3316' WITH (bogus = 1);\n" +
+		"                                                                      ^~~~~\n"
 	if out := errs.Format(MaskSecrets([]byte(src))); out != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+	// Passwords of other lengths show the same.
+	for _, pw := range []string{"x", "a-much-longer-password-than-four"} {
+		line := "CREATE SOURCE s FROM mysql 'mysql://u:" + pw + "@h:1' WITH (bogus = 1);"
+		e := Errors{{Pos: Pos{Filename: "m.etl", Line: 1, Column: strings.Index(line, "bogus") + 1, Offset: strings.Index(line, "bogus")}, Msg: "x"}}
+		out := e.Format(MaskSecrets([]byte(line)))
+		if !strings.Contains(out, "\nCREATE SOURCE s FROM mysql 'mysql://u:****@h:1' WITH (bogus = 1);\n"+strings.Repeat(" ", strings.Index(line, "bogus")-len(pw)+4)+"^\n") {
+			t.Errorf("password of %d bytes: got\n%s", len(pw), out)
+		}
 	}
 }

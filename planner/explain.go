@@ -79,7 +79,7 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 					v = "'" + connectors.Mask + "'"
 				}
 				// A secret written inline (headers, signing_secret) is masked.
-				opts = append(opts, string(lang.MaskSecrets([]byte(fmt.Sprintf("%s = %v", k, v)))))
+				opts = append(opts, lang.ShowMasked(string(lang.MaskSecrets([]byte(fmt.Sprintf("%s = %v", k, v))))))
 			}
 			sort.Strings(opts)
 			fmt.Fprintf(w, "  options    %s\n", strings.Join(opts, ", "))

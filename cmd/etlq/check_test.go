@@ -185,7 +185,7 @@ CREATE PIPELINE p FROM binlog b.db.t INTO clickhouse d.db.t;
 		"Access denied",
 		"conn.etl:3:31: clickhouse sink \"c\": the DSN must start with clickhouse://",
 		"conn.etl:4:31: clickhouse sink \"d\"",
-		"\nCREATE SOURCE b FROM mysql 'mysql://" + my.User + ":*******@",
+		"\nCREATE SOURCE b FROM mysql 'mysql://" + my.User + ":****@",
 		"\n                           ^~~~",
 	}
 	for _, args := range [][]string{{"check"}, {"plan"}, {"apply", "--once", "--state-dir", filepath.Join(t.TempDir(), "state")}} {

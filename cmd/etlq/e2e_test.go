@@ -314,7 +314,7 @@ func TestBadInput(t *testing.T) {
 	// the message and in the quoted line.
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "etlq: "+down+":1:31: source shop (mysql://repl:****@127.0.0.1:1): ") ||
-		lines[1] != "CREATE SOURCE shop FROM mysql 'mysql://repl:******@127.0.0.1:1';" || !strings.HasPrefix(lines[2], strings.Repeat(" ", 30)+"^~~") || strings.Contains(out, "s3cret") {
+		lines[1] != "CREATE SOURCE shop FROM mysql 'mysql://repl:****@127.0.0.1:1';" || !strings.HasPrefix(lines[2], strings.Repeat(" ", 30)+"^~~") || strings.Contains(out, "s3cret") {
 		t.Errorf("want one error at the DSN naming the source with the password masked, got:\n%s", out)
 	}
 }

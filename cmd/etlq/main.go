@@ -21,16 +21,17 @@ import (
 var version = "dev"
 
 type cli struct {
-	Apply   applyCmd   `cmd:"" help:"Run the pipelines of a file: snapshot, then follow the binlog."`
-	Check   checkCmd   `cmd:"" help:"Parse, resolve against live schemas and type-check a file."`
-	Plan    planCmd    `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
-	Fmt     fmtCmd     `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`
-	Repl    replCmd    `cmd:"" help:"Explore sources and their live change streams interactively."`
-	Record  recordCmd  `cmd:"" help:"Capture a table's binlog changes, with its schema, as a fixture for etlq test."`
-	Test    testCmd    `cmd:"" help:"Run the pipelines of a file over fixtures and compare their output, without servers."`
-	DL      dlCmd      `cmd:"" name:"deadletter" help:"Dead letters: replay them through their pipeline."`
-	Verify  verifyCmd  `cmd:"" help:"Compare each upsert pipeline's target with its source; --repair fixes what differs."`
-	Version versionCmd `cmd:"" help:"Print the version."`
+	Apply   applyCmd      `cmd:"" help:"Run the pipelines of a file: snapshot, then follow the binlog."`
+	Check   checkCmd      `cmd:"" help:"Parse, resolve against live schemas and type-check a file."`
+	Plan    planCmd       `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
+	Fmt     fmtCmd        `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`
+	Repl    replCmd       `cmd:"" help:"Explore sources and their live change streams interactively."`
+	Record  recordCmd     `cmd:"" help:"Capture a table's binlog changes, with its schema, as a fixture for etlq test."`
+	Test    testCmd       `cmd:"" help:"Run the pipelines of a file over fixtures and compare their output, without servers."`
+	DL      dlCmd         `cmd:"" name:"deadletter" help:"Dead letters: replay them through their pipeline."`
+	Verify  verifyCmd     `cmd:"" help:"Compare each upsert pipeline's target with its source; --repair fixes what differs."`
+	Resnap  resnapshotCmd `cmd:"" name:"resnapshot" help:"Make the running apply (or the next one) read a table, or the rows a WHERE selects, again for one pipeline."`
+	Version versionCmd    `cmd:"" help:"Print the version."`
 }
 
 // exitError carries an exit code without another message.

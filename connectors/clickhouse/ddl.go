@@ -334,8 +334,12 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 		case isNull && !c.nullable && normType(inner) == normType(c.m.base):
 			c.nullable = true
 		case !c.key && t != nil && (widens(t, c.field.Type) || widens(c.field.Type, t)):
-			// A type change the table follows (evolve.go); a key
-			// column (ORDER BY) cannot change type in ClickHouse.
+			// A type change the table follows (evolve.go).
+			l.retype = append(l.retype, c)
+		case c.key && t != nil && !isNull && widens(t, c.field.Type):
+			// A key column (ORDER BY) the source widened while etlq
+			// was stopped: the writer copies the table into one with
+			// the wider key when a batch brings it (rekey.go).
 			l.retype = append(l.retype, c)
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))

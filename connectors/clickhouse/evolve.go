@@ -38,6 +38,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 	var add []*colSpec
 	var modify []string
 	var adopted, widened []string
+	var rekey []colSpec // key columns widened: the table is copied (rekey.go)
 	for i := range nl.cols {
 		c := &nl.cols[i]
 		if old := merged.col(c.name); old != nil {
@@ -60,7 +61,14 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 					break // DECIMAL beyond the server's digits: String text
 				}
 				if old.key {
-					return fmt.Errorf("clickhouse %s: key column %q changed type from %s to %s, which ClickHouse cannot alter in place: re-snapshot the table into a new target", w.target, c.name, old.chType(), c.chType())
+					// ClickHouse cannot alter a sorting key column: the
+					// table is copied into one with the wider type.
+					nc := *c
+					nc.key, nc.nullable = true, false
+					*old = nc
+					rekey = append(rekey, nc)
+					widened = append(widened, nc.name+" "+nc.chType())
+					continue
 				}
 				nc := *c
 				nc.nullable = c.nullable || old.nullable
@@ -125,13 +133,13 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		c.defaultExpr = w.defaultFor(c, &merged)
 		merged.cols = append(merged.cols, *c)
 	}
-	if len(add) == 0 && len(modify) == 0 {
+	if len(add) == 0 && len(modify) == 0 && len(rekey) == 0 {
 		if len(adopted) > 0 {
 			w.layout = &merged
 		}
 		return nil
 	}
-	if len(modify) > 0 {
+	if len(modify) > 0 || len(rekey) > 0 {
 		// Inserts under way were built for the narrower types: they end
 		// before the column changes under them.
 		if err := w.drain(ctx); err != nil {
@@ -145,21 +153,25 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 	if len(modify) > 0 {
 		stmts = append(stmts, "ALTER TABLE "+merged.qualified()+" "+strings.Join(modify, ", "))
 	}
-	if merged.mode == connectors.ModeUpsert {
-		stmts = append(stmts, merged.dropView(), merged.createView())
-	}
-	for attempt := 0; ; attempt++ {
-		err = w.s.execDDL(ctx, w.conn, l.version, stmts)
-		if err == nil || !retryable(err) {
-			break
+	view := func() []string {
+		if merged.mode == connectors.ModeUpsert {
+			return []string{merged.dropView(), merged.createView()}
 		}
-		slog.Warn("clickhouse: retrying schema change", "table", w.target, "error", err)
-		if err := sleep(ctx, backoff(attempt, w.opts.maxBackoff)); err != nil {
+		return nil
+	}
+	if len(rekey) == 0 {
+		stmts = append(stmts, view()...)
+	}
+	if err := w.execRetrying(ctx, stmts); err != nil {
+		return err
+	}
+	if len(rekey) > 0 {
+		if err := w.rekey(ctx, &merged, rekey); err != nil {
 			return err
 		}
-	}
-	if err != nil {
-		return err
+		if err := w.execRetrying(ctx, view()); err != nil {
+			return err
+		}
 	}
 	for _, c := range add {
 		w.existing[c.name] = c.chType()

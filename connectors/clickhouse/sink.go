@@ -359,8 +359,24 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 		for _, c := range l.retype {
 			skip[c.name] = true
 		}
+		have := map[string]string{}
+		for _, c := range st.columns {
+			have[c.name] = c.typ
+		}
 		kept, user := l.cols[:0:0], 0
 		for i, c := range l.cols {
+			if c.key && skip[c.name] {
+				// A key column stays in the layout, with the table's
+				// (narrower) type: the batches that bring the wider one
+				// copy the table (rekey.go).
+				if t := arrowOfCH(have[c.name]); t != nil {
+					f := c.field
+					f.Type = t
+					if m, err := mapType(f, l.version); err == nil {
+						c.field, c.m = f, m
+					}
+				}
+			}
 			if !skip[c.name] || c.key {
 				kept = append(kept, c)
 				if i < l.user {
@@ -389,6 +405,9 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 		}
 		var mods []string
 		for _, c := range l.retype {
+			if c.key {
+				continue // copied by the writer (rekey.go)
+			}
 			inner, _ := unwrapNullable(have[c.name])
 			if t := arrowOfCH(inner); t != nil && widens(t, c.field.Type) {
 				// (A wider table column takes the values as they are.)

@@ -58,7 +58,11 @@ func (w *writer) Truncate(ctx context.Context, t connectors.Truncation, done fun
 		for attempt := 0; ; attempt++ {
 			err := w.conn.Exec(w.ctx, q)
 			if err == nil {
-				slog.Info("clickhouse: removed a truncated table's rows", "table", w.target, "source", t.Table.String(), "version", t.Version)
+				if t.Older {
+					slog.Info("clickhouse: removed the rows a resnapshot did not find at the source", "table", w.target, "source", t.Table.String(), "version", t.Version)
+				} else {
+					slog.Info("clickhouse: removed a truncated table's rows", "table", w.target, "source", t.Table.String(), "version", t.Version)
+				}
 				return
 			}
 			if w.ctx.Err() != nil {
@@ -95,6 +99,12 @@ func (w *writer) truncateQuery(t connectors.Truncation) string {
 	sort.Strings(names)
 	for _, c := range names {
 		conds = append(conds, "toString("+quote(c)+") = "+quoteString(t.Where[c]))
+	}
+	if t.Filter != "" {
+		conds = append(conds, "("+t.Filter+")")
+	}
+	if t.Older {
+		conds = append(conds, quote(colVersion)+" < "+strconv.FormatUint(t.Version, 10))
 	}
 	where := quote(colIsDeleted) + " = 0"
 	if len(conds) > 0 {

@@ -69,6 +69,18 @@ func openStream(c *config, t connectors.Target) (*streamWriter, error) {
 		f.Close()
 		return nil, err
 	}
+	if hw, ok := enc.(format.HeaderWriter); ok && fi.Size() == 0 && t.Schema != nil {
+		// A new (or empty) csv file names its columns at once, also when
+		// no row ever reaches it; the rows that come append below it.
+		if _, err := f.Write(hw.Header(nil, t.Schema)); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("file %q: %w", c.path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("file %q: fsync: %w", c.path, err)
+		}
+	}
 	w := &streamWriter{
 		path: c.path, interval: c.flushInterval, f: f, enc: enc,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}),

@@ -197,3 +197,37 @@ func TestImplicitSinkPath(t *testing.T) {
 		t.Errorf("path = %q, want /data/x.jsonl", p)
 	}
 }
+
+// TestEmptyCSVHasHeader: a csv file no row reached (a pipeline whose
+// source table is empty, say) still starts with its header line, and the
+// rows written after it are not preceded by a second one.
+func TestEmptyCSVHasHeader(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	w, err := file.New(dir).Open(context.Background(), connectors.Target{Name: "empty.csv", Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "empty.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "id,name\r\n"; string(got) != want {
+		t.Errorf("empty csv file: got %q, want %q", got, want)
+	}
+	writeRows(t, mem, dir, connectors.Target{Name: "empty.csv"}, row(1, "x"))
+	writeRows(t, mem, dir, connectors.Target{Name: "new.csv"}, row(2, "y"))
+	for name, want := range map[string]string{"empty.csv": "id,name\r\n1,x\r\n", "new.csv": "id,name\r\n2,y\r\n"} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != want {
+			t.Errorf("%s: got %q, want %q (one header)", name, got, want)
+		}
+	}
+}

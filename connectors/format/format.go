@@ -65,6 +65,12 @@ type Encoder interface {
 	ContentType() string
 }
 
+// HeaderWriter is an Encoder whose stream starts with a header line (csv):
+// Header appends it for batches of schema s before any batch arrives.
+type HeaderWriter interface {
+	Header(dst []byte, s *arrow.Schema) []byte
+}
+
 // MessageEncoder is an Encoder of JSON messages (jsonl, canal_json,
 // debezium_json). Encode writes them as NDJSON (one message per line);
 // Messages gives them one by one, for framings such as a JSON array.

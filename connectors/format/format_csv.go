@@ -3,11 +3,13 @@ package format
 import (
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/exec"
 )
 
 // csvEncoder writes RFC 4180 CSV: CRLF line ends, a header line (the
-// output columns, then the columns the mode adds) once per schema, fields
+// output columns, then the columns the mode adds) once per set of columns (Header: before any row), fields
 // quoted when they hold a comma, quote, CR or LF. NULL is an empty unquoted
 // field and the empty string is "" (quoted), so the two stay apart. Values
 // are written as by the table format, binary as base64, except that a MySQL
@@ -18,10 +20,52 @@ type csvEncoder struct {
 	lc      layoutCache
 	fsp     []int // per written column, sourceFSP of its field
 	started bool
+	header  []string // the columns of the last header line written (or skipped)
 	buf     []byte
 }
 
-var _ Encoder = (*csvEncoder)(nil)
+var (
+	_ Encoder      = (*csvEncoder)(nil)
+	_ HeaderWriter = (*csvEncoder)(nil)
+)
+
+// Header appends the header line of a stream whose batches have schema s
+// (a sink batch schema), as the first Encode would: a file target writes
+// it when it creates the file, so that a file no row reached still names
+// its columns. The batches that follow with the same columns write none.
+func (e *csvEncoder) Header(dst []byte, s *arrow.Schema) []byte {
+	l, _ := e.lc.get(s, &e.opts)
+	return e.writeHeader(dst, l)
+}
+
+// writeHeader appends l's header line, unless it is the first and
+// SkipFirstHeader says the stream has one, or the line written last names
+// the same columns.
+func (e *csvEncoder) writeHeader(dst []byte, l *layout) []byte {
+	skip := !e.started && e.opts.SkipFirstHeader
+	same := e.started && len(e.header) == len(l.rows)
+	for j := 0; same && j < len(l.rows); j++ {
+		same = e.header[j] == l.rows[j].name
+	}
+	e.started = true
+	if same {
+		return dst
+	}
+	e.header = e.header[:0]
+	for _, c := range l.rows {
+		e.header = append(e.header, c.name)
+	}
+	if skip {
+		return dst
+	}
+	for j, c := range l.rows {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendCSVField(dst, c.name)
+	}
+	return append(dst, '\r', '\n')
+}
 
 func (e *csvEncoder) ContentType() string { return "text/csv; charset=utf-8; header=present" }
 
@@ -38,17 +82,7 @@ func (e *csvEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 		}
 	}
 	if changed || !e.started {
-		skip := !e.started && e.opts.SkipFirstHeader
-		e.started = true
-		if !skip {
-			for j, c := range l.rows {
-				if j > 0 {
-					dst = append(dst, ',')
-				}
-				dst = appendCSVField(dst, c.name)
-			}
-			dst = append(dst, '\r', '\n')
-		}
+		dst = e.writeHeader(dst, l)
 	}
 	err := liveRows(b, func(i int) error {
 		for j, c := range l.rows {

@@ -237,7 +237,7 @@ func (r *binlogReader) step(ctx context.Context) error {
 				}
 			}
 		}
-		if !r.inTrx && st.snap.barrier(r.safe) {
+		if !r.inTrx && st.snap.barrier(r.safe, beginsTrx(ev)) {
 			// A snapshot chunk at or before this point is still being
 			// read: hold the event until it is out.
 			r.held = ev
@@ -430,6 +430,20 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 }
 
 func sameBytes(a, b []byte) bool { return string(a) == string(b) }
+
+// beginsTrx reports whether ev, met between transactions, begins one (see
+// begin): not a heartbeat, rotate or format description, after which the
+// reader still stands where it stood.
+func beginsTrx(ev *replication.BinlogEvent) bool {
+	switch e := ev.Event.(type) {
+	case *replication.MariadbGTIDEvent, *replication.GTIDEvent, *replication.RowsEvent, *replication.TransactionPayloadEvent:
+		return true
+	case *replication.QueryEvent:
+		uq := strings.ToUpper(strings.TrimSpace(string(e.Query)))
+		return uq == "BEGIN" || strings.HasPrefix(uq, "XA START") || strings.HasPrefix(uq, "SAVEPOINT") || looksLikeDDL(string(e.Query))
+	}
+	return false
+}
 
 func (r *binlogReader) begin(ev *replication.BinlogEvent) {
 	if r.inTrx {

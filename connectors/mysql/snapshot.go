@@ -320,7 +320,7 @@ func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 			return err
 		}
 	}
-	excl := exclusion(t, ts.snap.Ranges)
+	excl := andPred(exclusion(t, ts.snap.Ranges), resnapFilter(ts))
 	var lo []string
 	for {
 		var hi []string
@@ -701,7 +701,16 @@ func (s *snapshotter) removeInflight(ch *chunk) {
 // must wait before reading on: a chunk is being read whose position is not
 // known yet or is at or before pos. Its rows must go out before any event
 // after its position.
-func (s *snapshotter) barrier(pos binlogPos) bool {
+//
+// begins says the event at pos begins a transaction. When the reader may go
+// on, that is recorded as passed (notePassed) under the same lock: a chunk
+// registered after this check whose read view does not see that
+// transaction yet (MariaDB sends it to replicas a moment before the engine
+// commits it) must find it passed and take its read view again. Noted only
+// later, in begin, a chunk could slip in between, take a read view at pos
+// without the transaction, and come after its changes (a key-less table's
+// changes were even dropped as covered by the chunk).
+func (s *snapshotter) barrier(pos binlogPos, begins bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, ch := range s.inflight {
@@ -714,6 +723,9 @@ func (s *snapshotter) barrier(pos binlogPos) bool {
 		} else if ch.pos.cmp(pos) <= 0 {
 			return true
 		}
+	}
+	if begins && pos.cmp(s.passed) > 0 {
+		s.passed = pos
 	}
 	return false
 }
@@ -1021,6 +1033,9 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		}
 		rec.Release()
 		if b != nil {
+			if ts.resnap != nil {
+				b.Only = ts.resnap.req.Pipeline
+			}
 			st.out = append(st.out, b)
 		}
 	}
@@ -1036,13 +1051,24 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 	s.mu.Lock()
 	ts.snap.addRange(ch.rng)
 	s.emitted[ts]++
+	done := false
 	if s.closed[ts] && s.emitted[ts] == s.planned[ts] {
 		ts.snap.Done = true
 		ts.snap.Ranges = nil
 		ts.snapDone.Store(true)
+		done = true
 	}
 	s.mu.Unlock()
 	<-s.sem
+	if done && ts.resnap != nil {
+		// The resnapshot's last row is out: the engine removes the keys
+		// of its range it did not find (resnapshot.go).
+		defer func(r *resnapState) {
+			st.endResnapshot(r.req, ts, r.version, "")
+			st.log.Info("resnapshot: the table was read again", "table", ts.key, "pipeline", r.req.Pipeline, "id", r.req.ID)
+		}(ts.resnap)
+		ts.resnap = nil
+	}
 	if len(st.out) == first {
 		// An empty chunk (or one whose rows all went out while it was
 		// read) still moves the snapshot on.
@@ -1106,7 +1132,12 @@ func (s *snapshotter) stateSnapshot() map[string]*snapState {
 		if ts.gone {
 			continue
 		}
-		if ts.snap != nil {
+		if ts.resnap != nil {
+			// A resnapshot is not resumed from a checkpoint: its request
+			// stays in the state directory until it ends, and the next run
+			// starts it anew.
+			out[ts.key] = &snapState{Done: true}
+		} else if ts.snap != nil {
 			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...)}
 			out[ts.key] = cp
 		} else if ts.mode != connectors.SnapshotNever {

@@ -254,7 +254,7 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column) 
 				}
 			}
 			last := hi == g.hi
-			ch := &chunk{ts: ts, t: t, rng: ordRange(kc, lo, hi), intKey: kc}
+			ch := &chunk{ts: ts, t: t, rng: ordRange(kc, lo, hi), intKey: kc, excl: resnapFilter(ts)}
 			if hi == nil || len(keys) == 0 || *hi-keys[0] >= uint64(2*chunkRows) {
 				ch.limit = 2 * chunkRows
 			}

@@ -44,6 +44,7 @@ type tableState struct {
 	cur, out *table
 	bb       *batchBuilder // rows of the open transaction, schema cur
 	snap     *snapState    // nil: no snapshot wanted or not started
+	resnap   *resnapState  // a resnapshot under way (resnapshot.go)
 	// progress
 	rowsDone, rowsTotal atomic.Int64
 	snapDone            atomic.Bool
@@ -81,6 +82,12 @@ type stream struct {
 	// tablesMu guards tables and their gone flags against Progress, which
 	// another goroutine calls while the reader adds tables.
 	tablesMu sync.Mutex
+	// resnapQ are the resnapshots asked for (Resnapshot, any goroutine)
+	// that the reader has not started yet (resnapshot.go).
+	resnapMu sync.Mutex
+	resnapQ  []connectors.Resnapshot
+	// resnapping are the tables being read again (reader only).
+	resnapping []*tableState
 
 	out      []*exec.Batch // ready batches
 	consts   constStrings  // shared constant metadata arrays (meta.go)
@@ -461,11 +468,12 @@ func (st *stream) step(ctx context.Context) error {
 // transactions at position pos: it emits the snapshot chunks whose
 // position is reached, an idle mark when due, and decides Once's end.
 func (st *stream) atBoundary(pos binlogPos, idle bool) {
+	st.startResnapshots(pos)
 	emitted := st.snap.emitReady(pos, false)
 	if !emitted && len(st.out) == 0 && pos.cmp(st.lastMarkPos) > 0 && time.Since(st.lastMark) >= time.Second {
 		st.emitMarkOnly(pos)
 	}
-	if st.req.Once && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() {
+	if st.req.Once && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() && !st.resnapQueued() {
 		if pos.cmp(st.lastMarkPos) > 0 {
 			st.emitMarkOnly(pos)
 		}

@@ -268,7 +268,21 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		commitErr <- err
 	}()
 
+	var resnapWG sync.WaitGroup
+	if rs, ok := stream.(connectors.Resnapshotter); ok {
+		// Requests of etlq resnapshot (resnapshot.go): those there now
+		// before the first batch, later ones as they come.
+		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}}
+		p.poll(loopCtx)
+		resnapWG.Add(1)
+		go func() {
+			defer resnapWG.Done()
+			p.run(loopCtx)
+		}()
+	}
 	runErr := r.loop(loopCtx, stream)
+	stopLoop(nil)
+	resnapWG.Wait()
 	if errors.Is(runErr, io.EOF) {
 		// The stream is complete (Once): not an error, and it must not
 		// hide a write that fails in the flush or the commit below.
@@ -429,13 +443,22 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 	if b.Record == nil {
 		return nil
 	}
+	if b.Resnapshot != nil {
+		return r.resnapshotEnd(ctx, b, seq)
+	}
 	if _, known := r.routes[b.DB+"."+b.Table]; !known {
 		if err := r.joinTable(ctx, b); err != nil {
 			return err
 		}
 	}
 	for _, pr := range r.routes[b.DB+"."+b.Table] {
-		if !pr.wants(b) {
+		if b.Only != "" {
+			// A resnapshot's rows: the pipeline that asked takes them,
+			// whatever its SNAPSHOT mode.
+			if pr.p.Name != b.Only {
+				continue
+			}
+		} else if !pr.wants(b) {
 			continue
 		}
 		if isTruncate(b) {

@@ -170,8 +170,9 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog) lan
 func (l *Loaded) FormatErr(err error) error { return FormatErr(err, l.Shown()) }
 
 // Shown is the file's text as error messages quote it: the same bytes,
-// but a password written in a DSN replaced by "*"s (its length kept, so
-// that every position still points at the same place).
+// but a password written in a DSN replaced by lang.MaskByte (its length
+// kept, so that every position still points at the same place; a quoted
+// line shows it as lang.Mask, whatever its length).
 func (l *Loaded) Shown() []byte {
 	out := []byte(string(l.src))
 	for _, st := range l.File.Statements {
@@ -192,7 +193,7 @@ func (l *Loaded) Shown() []byte {
 		if i := strings.Index(dsn.Raw, ":"+pw+"@"); i >= 0 {
 			from := dsn.Pos.Offset + i + 1
 			for k := from; k < from+len(pw) && k < len(out); k++ {
-				out[k] = '*'
+				out[k] = lang.MaskByte
 			}
 		}
 	}

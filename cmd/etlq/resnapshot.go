@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
+	"github.com/etlq/etlq/exec/engine"
+	"github.com/etlq/etlq/planner"
+)
+
+type resnapshotCmd struct {
+	File     string        `arg:"" type:"existingfile" help:"The .etl file."`
+	Pipeline string        `arg:"" help:"The pipeline whose target gets the rows again."`
+	Table    string        `arg:"" optional:"" help:"The source table, db.table (default: every table the pipeline reads)."`
+	Where    string        `help:"Read only the rows this SQL condition on the source table's columns selects, e.g. 'id BETWEEN 1 AND 1000'."`
+	StateDir string        `default:"./.etlq" help:"The state directory of etlq apply for this file."`
+	Wait     time.Duration `help:"Wait this long for the resnapshot to be done (0: return once it is requested)."`
+}
+
+// Run writes one request per table into the state directory, for the
+// running apply (or the next one) to carry out (exec/engine/resnapshot.go).
+func (c *resnapshotCmd) Run(ctx context.Context) error {
+	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
+	if err != nil {
+		return err
+	}
+	var p *planner.Pipeline
+	var names []string
+	for _, q := range plan.Pipelines {
+		names = append(names, q.Name)
+		if q.Name == c.Pipeline {
+			p = q
+		}
+	}
+	if p == nil {
+		return fmt.Errorf("%s has no pipeline %q (it has: %s)", c.File, c.Pipeline, strings.Join(names, ", "))
+	}
+	var tables []string
+	if c.Table != "" {
+		tables = []string{c.Table}
+	} else {
+		for _, tp := range p.Tables {
+			tables = append(tables, tp.Ref.String())
+		}
+	}
+	if len(tables) == 0 {
+		return fmt.Errorf("pipeline %s reads no table now", p.Name)
+	}
+	var reqs []*engine.ResnapshotRequest
+	for _, t := range tables {
+		req := &engine.ResnapshotRequest{Source: p.Source, Pipeline: p.Name, Table: t, Where: c.Where}
+		if _, err := engine.CheckResnapshot(p, req); err != nil {
+			return err
+		}
+		reqs = append(reqs, req)
+	}
+	running := engine.StateDirInUse(c.StateDir)
+	var ids []string
+	for _, req := range reqs {
+		path, err := engine.WriteResnapshotRequest(c.StateDir, req)
+		if err != nil {
+			return err
+		}
+		ids = append(ids, req.ID)
+		when := "no apply runs on this state directory now: the next `etlq apply` carries it out"
+		if running {
+			when = "the running apply takes it within a second"
+		}
+		fmt.Fprintf(os.Stderr, "resnapshot of %s for pipeline %s requested (%s); %s\n", req.Table, p.Name, path, when)
+	}
+	if c.Wait <= 0 {
+		return nil
+	}
+	return waitResnapshots(ctx, c.StateDir, ids, c.Wait)
+}
+
+// waitResnapshots waits until the requests ids are done (their files gone)
+// or one failed (<id>.failed).
+func waitResnapshots(ctx context.Context, stateDir string, ids []string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	dir := filepath.Join(stateDir, engine.ResnapshotDir)
+	for {
+		left := 0
+		for _, id := range ids {
+			if b, err := os.ReadFile(filepath.Join(dir, id+".failed")); err == nil {
+				reason, _, _ := strings.Cut(string(b), "\n")
+				return fmt.Errorf("resnapshot %s failed: %s", id, reason)
+			}
+			if _, err := os.Stat(filepath.Join(dir, id+".json")); err == nil {
+				left++
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		if left == 0 {
+			fmt.Fprintln(os.Stderr, "resnapshot done")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d resnapshot(s) not done after %s (they stay requested)", left, d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

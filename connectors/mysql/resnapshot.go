@@ -1,0 +1,218 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// Resnapshots (etlq resnapshot): a table, or the rows of it a WHERE
+// selects, read again while the stream runs. The reader takes a request at
+// a transaction boundary P, reserves the version v right there (below
+// every version after P, above every one before), and snapshots the table
+// as one that joins (snapshot_live.go): its chunks are placed in the binlog
+// after P, each "as of" its position, while the table's changes and the
+// other tables keep streaming. The chunks' batches go to the pipeline that
+// asked only (exec.Batch.Only). After the last, an exec.ResnapshotEnd with
+// v tells the engine that every key of the range whose live row in the
+// target is older than v was neither read again nor changed since P: it is
+// no longer at the source, and gets a tombstone.
+
+// resnapState is a resnapshot under way (tableState.resnap).
+type resnapState struct {
+	req     connectors.Resnapshot
+	version uint64
+}
+
+// Resnapshot checks r and queues it for the reader (connectors.Resnapshotter).
+func (st *stream) Resnapshot(ctx context.Context, r connectors.Resnapshot) error {
+	if !st.needBinlog {
+		return errors.New("the stream reads no binlog (SNAPSHOT only): a resnapshot has no stream to be placed in")
+	}
+	if err := checkWhere(r.Where); err != nil {
+		return err
+	}
+	c, err := st.src.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Execute("SELECT 1 FROM " + tableIdent(r.Table) + " WHERE " + whereOf(r.Where) + " LIMIT 0"); err != nil {
+		return fmt.Errorf("resnapshot of %s: %v", r.Table, firstLine(err))
+	}
+	st.resnapMu.Lock()
+	st.resnapQ = append(st.resnapQ, r)
+	st.resnapMu.Unlock()
+	return nil
+}
+
+// resnapQueued reports whether resnapshots wait to be started: a Once
+// stream carries them out before it ends.
+func (st *stream) resnapQueued() bool {
+	st.resnapMu.Lock()
+	defer st.resnapMu.Unlock()
+	return len(st.resnapQ) > 0
+}
+
+// whereOf is the condition of a resnapshot's WHERE ("" is every row).
+func whereOf(w string) string {
+	if w == "" {
+		return "TRUE"
+	}
+	return "(" + w + ")"
+}
+
+// checkWhere accepts a WHERE that is one SQL condition, nothing more (no
+// second statement, no subquery).
+func checkWhere(w string) error {
+	if w == "" {
+		return nil
+	}
+	stmts, _, err := parser.New().Parse("SELECT 1 FROM t WHERE "+w, "", "")
+	if err != nil {
+		return fmt.Errorf("--where %q is not an SQL condition: %v", w, err)
+	}
+	if len(stmts) != 1 {
+		return fmt.Errorf("--where %q is not one SQL condition", w)
+	}
+	sel, ok := stmts[0].(*ast.SelectStmt)
+	if !ok || sel.Where == nil || sel.Limit != nil || sel.OrderBy != nil || sel.GroupBy != nil || sel.Having != nil {
+		return fmt.Errorf("--where %q is not one SQL condition", w)
+	}
+	v := &subqueryFinder{}
+	sel.Where.Accept(v)
+	if v.found {
+		return fmt.Errorf("--where %q: a subquery is not allowed", w)
+	}
+	return nil
+}
+
+type subqueryFinder struct{ found bool }
+
+func (v *subqueryFinder) Enter(n ast.Node) (ast.Node, bool) {
+	if _, ok := n.(*ast.SubqueryExpr); ok {
+		v.found = true
+		return n, true
+	}
+	return n, false
+}
+
+func (v *subqueryFinder) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// startResnapshots starts, at the transaction boundary pos, the queued
+// resnapshots whose table is not being snapshotted already (those wait for
+// it to end). Called by the binlog reader.
+func (st *stream) startResnapshots(pos binlogPos) {
+	if len(st.resnapping) > 0 {
+		// A table that left while read again ends its resnapshot unfinished.
+		keep := st.resnapping[:0]
+		for _, ts := range st.resnapping {
+			switch {
+			case ts.resnap == nil:
+			case ts.gone || st.snap.isDropped(ts):
+				r := ts.resnap
+				ts.resnap = nil
+				st.endResnapshot(r.req, ts, r.version, "the table left the stream (dropped or renamed) while it was read again")
+			default:
+				keep = append(keep, ts)
+			}
+		}
+		st.resnapping = keep
+	}
+	st.resnapMu.Lock()
+	q := st.resnapQ
+	st.resnapQ = nil
+	st.resnapMu.Unlock()
+	if len(q) == 0 {
+		return
+	}
+	var wait []connectors.Resnapshot
+	for _, r := range q {
+		ts := st.byRef[r.Table]
+		switch {
+		case ts == nil || ts.gone || ts.mode == connectors.SnapshotOnly:
+			st.endResnapshot(r, nil, 0, fmt.Sprintf("table %s is not in the stream", r.Table))
+		case len(ts.cur.Key) == 0:
+			st.endResnapshot(r, ts, 0, fmt.Sprintf("table %s has no primary key: its rows cannot be told apart to be read again in place", r.Table))
+		case ts.snap != nil && !ts.snap.Done:
+			wait = append(wait, r) // its snapshot (or another resnapshot) runs
+		default:
+			v := st.version
+			st.version++
+			ts.resnap = &resnapState{req: r, version: v}
+			st.resnapping = append(st.resnapping, ts)
+			st.log.Info("resnapshot: reading the table again", "table", ts.key, "pipeline", r.Pipeline, "where", r.Where, "position", pos.String(), "id", r.ID)
+			st.snap.resnapTable(ts)
+		}
+	}
+	if len(wait) > 0 {
+		st.resnapMu.Lock()
+		st.resnapQ = append(wait, st.resnapQ...)
+		st.resnapMu.Unlock()
+	}
+}
+
+// endResnapshot queues the batch that ends a resnapshot (exec.ResnapshotEnd).
+func (st *stream) endResnapshot(r connectors.Resnapshot, ts *tableState, version uint64, errText string) {
+	schema := st.tables[0].out.streamSchema(st.req.Before)
+	if ts != nil {
+		schema = ts.out.streamSchema(st.req.Before)
+	}
+	st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, schema), DB: r.Table.DB, Table: r.Table.Table, Only: r.Pipeline,
+		Resnapshot: &exec.ResnapshotEnd{ID: r.ID, Pipeline: r.Pipeline, Where: r.Where, Version: version, Err: errText}})
+}
+
+// resnapTable snapshots ts again, restricted by its resnapshot's WHERE:
+// its counts start anew, so that it is done when its new chunks are.
+func (s *snapshotter) resnapTable(ts *tableState) {
+	s.mu.Lock()
+	delete(s.planned, ts)
+	delete(s.emitted, ts)
+	delete(s.closed, ts)
+	delete(s.begun, ts)
+	delete(s.ended, ts)
+	delete(s.keyLog, ts)
+	active := false
+	for _, a := range s.active {
+		active = active || a == ts
+	}
+	s.mu.Unlock()
+	s.addTable(ts)
+	if active {
+		// addTable appended it again.
+		s.mu.Lock()
+		for i := len(s.active) - 1; i >= 0; i-- {
+			if s.active[i] == ts {
+				s.active = append(s.active[:i], s.active[i+1:]...)
+				break
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// resnapFilter is the condition a resnapshot's WHERE adds to the chunks of
+// ts ("" when ts is not being read again, or wholly).
+func resnapFilter(ts *tableState) string {
+	if ts.resnap == nil || ts.resnap.req.Where == "" {
+		return ""
+	}
+	return whereOf(ts.resnap.req.Where)
+}
+
+// andPred joins two conditions ("" is none).
+func andPred(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " AND " + b
+}

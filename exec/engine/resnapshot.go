@@ -1,0 +1,408 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/format"
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver" // value expressions of the parser
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/planner"
+)
+
+// Resnapshots on demand (etlq resnapshot). A request is a file in the
+// state directory's resnapshot/ folder, written by the command whether an
+// apply runs or not: a running apply looks there every second (and when
+// it starts), hands each request for one of its pipelines to the source
+// stream (connectors.Resnapshotter), and removes the file once the
+// resnapshot ended and its target acknowledged it. A request that cannot
+// be carried out is renamed to <id>.failed, its first line the reason. A
+// run that stops before the end leaves the file: the next run starts the
+// resnapshot anew (reading again is harmless to an upsert target).
+
+// ResnapshotDir is the folder of a state directory that holds requests.
+const ResnapshotDir = "resnapshot"
+
+// ResnapshotPoll is how often a running apply looks for new requests.
+var ResnapshotPoll = time.Second
+
+// ResnapshotRequest is one request file.
+type ResnapshotRequest struct {
+	ID        string    `json:"id"`
+	Source    string    `json:"source"`
+	Pipeline  string    `json:"pipeline"`
+	Table     string    `json:"table"` // db.table
+	Where     string    `json:"where,omitempty"`
+	Requested time.Time `json:"requested"`
+}
+
+// WriteResnapshotRequest writes req into stateDir (atomically: a running
+// apply never reads half a file) and returns its path. req.ID is set when
+// empty.
+func WriteResnapshotRequest(stateDir string, req *ResnapshotRequest) (string, error) {
+	dir := filepath.Join(stateDir, ResnapshotDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if req.Requested.IsZero() {
+		req.Requested = time.Now().UTC()
+	}
+	if req.ID == "" {
+		req.ID = fmt.Sprintf("%s-%s-%s", req.Requested.Format("20060102T150405.000000000"), fileSafe(req.Pipeline), fileSafe(req.Table))
+	}
+	b, err := json.MarshalIndent(req, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, req.ID+".json")
+	tmp := filepath.Join(dir, "."+req.ID+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return path, nil
+}
+
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// PendingResnapshots returns the requests of stateDir not carried out yet,
+// oldest first.
+func PendingResnapshots(stateDir string) ([]*ResnapshotRequest, error) {
+	dir := filepath.Join(stateDir, ResnapshotDir)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*ResnapshotRequest
+	for _, e := range ents {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return nil, err
+		}
+		var req ResnapshotRequest
+		if err := json.Unmarshal(b, &req); err != nil {
+			return nil, fmt.Errorf("resnapshot request %s: %v", e.Name(), err)
+		}
+		req.ID = strings.TrimSuffix(e.Name(), ".json")
+		out = append(out, &req)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// CheckResnapshot says why req cannot be carried out for pipeline p, and
+// returns the condition on the target's columns that selects the range
+// ("" for the whole table) when p writes an upsert target, which then loses
+// the range's keys the source no longer has.
+func CheckResnapshot(p *planner.Pipeline, req *ResnapshotRequest) (filter string, err error) {
+	if p.Snapshot == connectors.SnapshotOnly {
+		return "", fmt.Errorf("pipeline %s is SNAPSHOT only: it follows no stream to read a table again in (run it again instead)", p.Name)
+	}
+	tp := pipelineTable(p, req.Table)
+	if tp == nil {
+		return "", fmt.Errorf("pipeline %s does not read table %s", p.Name, req.Table)
+	}
+	if p.Target.Mode != connectors.ModeUpsert {
+		return "", checkWhereSyntax(req.Where)
+	}
+	if len(tp.KeyIndex) == 0 {
+		return "", fmt.Errorf("pipeline %s has no KEY for %s", p.Name, req.Table)
+	}
+	if (len(p.Tables) > 1 || len(p.Patterns) > 0) && pickColumn(tp, exec.ColTable) == "" {
+		return "", fmt.Errorf("pipeline %s writes several tables into one target and has no _table output column: "+
+			"the rows of %s cannot be told apart from the others' (add _table to TRANSFORM and to KEY)", p.Name, req.Table)
+	}
+	return targetFilter(p, tp, req.Where)
+}
+
+// pipelineTable returns p's plan of table "db.table": one it reads by
+// name, or the first it reads whose pattern the table matches.
+func pipelineTable(p *planner.Pipeline, table string) *planner.TablePlan {
+	for _, tp := range p.Tables {
+		if tp.Ref.String() == table {
+			return tp
+		}
+	}
+	db, name, ok := strings.Cut(table, ".")
+	if !ok {
+		return nil
+	}
+	for _, pat := range p.Patterns {
+		if ok, _ := connectors.MatchTable(pat.Table, name); ok && pat.DB == db && len(p.Tables) > 0 {
+			// Planned for its own schema when it joins; the output
+			// columns of the pattern's tables are aligned, so the first
+			// table's plan names them the same.
+			return p.Tables[0]
+		}
+	}
+	return nil
+}
+
+// pickColumn returns the output column that holds metadata column meta.
+func pickColumn(tp *planner.TablePlan, meta string) string {
+	for i, e := range tp.Outputs {
+		if e.String() == meta {
+			return tp.Output[i].Name
+		}
+	}
+	return ""
+}
+
+func parseWhere(where string) (ast.ExprNode, error) {
+	stmts, _, err := parser.New().Parse("SELECT 1 FROM t WHERE "+where, "", "")
+	if err != nil {
+		return nil, fmt.Errorf("--where %q is not an SQL condition: %v", where, err)
+	}
+	sel, ok := stmts[0].(*ast.SelectStmt)
+	if len(stmts) != 1 || !ok || sel.Where == nil || sel.Limit != nil || sel.OrderBy != nil || sel.GroupBy != nil || sel.Having != nil {
+		return nil, fmt.Errorf("--where %q is not one SQL condition", where)
+	}
+	return sel.Where, nil
+}
+
+func checkWhereSyntax(where string) error {
+	if where == "" {
+		return nil
+	}
+	_, err := parseWhere(where)
+	return err
+}
+
+// targetFilter rewrites where, a condition on the source table's columns,
+// as one on the target's: each column it names must be an output column
+// that passes the source column through as it is (TRANSFORM *, or the
+// column itself, under any name).
+func targetFilter(p *planner.Pipeline, tp *planner.TablePlan, where string) (string, error) {
+	if where == "" {
+		return "", nil
+	}
+	e, err := parseWhere(where)
+	if err != nil {
+		return "", err
+	}
+	v := &whereRenamer{tp: tp}
+	e.Accept(v)
+	if v.err != nil {
+		return "", fmt.Errorf("pipeline %s: --where %q: %w", p.Name, where, v.err)
+	}
+	var b strings.Builder
+	if err := e.Restore(format.NewRestoreCtx(format.RestoreStringSingleQuotes|format.RestoreStringWithoutCharset|
+		format.RestoreKeyWordUppercase|format.RestoreNameBackQuotes, &b)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// whereRenamer renames the columns of a WHERE to the output columns that
+// pass them through.
+type whereRenamer struct {
+	tp  *planner.TablePlan
+	err error
+}
+
+func (v *whereRenamer) Enter(n ast.Node) (ast.Node, bool) {
+	switch n := n.(type) {
+	case *ast.SubqueryExpr:
+		v.err = errors.New("a subquery is not allowed")
+		return n, true
+	case *ast.ColumnName:
+		src := n.Name.O
+		for i, e := range v.tp.Outputs {
+			if name, ok := exec.ColumnName(e); ok && strings.EqualFold(name, src) {
+				n.Schema, n.Table, n.Name = ast.CIStr{}, ast.CIStr{}, ast.NewCIStr(v.tp.Output[i].Name)
+				return n, true
+			}
+		}
+		if v.err == nil {
+			v.err = fmt.Errorf("column %s is not passed to the target as it is, so the target's rows of the range cannot be found "+
+				"(a WHERE on the key columns, or on columns of TRANSFORM *, can be)", src)
+		}
+		return n, true
+	}
+	return n, false
+}
+
+func (v *whereRenamer) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
+// resnapshotPoller hands the requests of r's pipelines to the stream:
+// those there at start at once (so that an apply --once carries them out
+// before its stream ends), then every ResnapshotPoll until ctx ends.
+type resnapshotPoller struct {
+	r     *sourceRun
+	rs    connectors.Resnapshotter
+	taken map[string]bool
+}
+
+func (p *resnapshotPoller) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(ResnapshotPoll):
+		}
+		p.poll(ctx)
+	}
+}
+
+// poll hands the new requests to the stream.
+func (p *resnapshotPoller) poll(ctx context.Context) {
+	r := p.r
+	reqs, err := PendingResnapshots(r.opts.StateDir)
+	if err != nil {
+		r.opts.Log.Error("resnapshot requests cannot be read", "error", err)
+	}
+	for _, req := range reqs {
+		if p.taken[req.ID] || req.Source != r.decl.Name {
+			continue
+		}
+		var pl *planner.Pipeline
+		for _, pr := range r.runs {
+			if pr.p.Name == req.Pipeline {
+				pl = pr.p
+			}
+		}
+		if pl == nil {
+			continue // another source's, or a pipeline not run now
+		}
+		p.taken[req.ID] = true
+		if _, err := CheckResnapshot(pl, req); err != nil {
+			r.failResnapshot(req.ID, err.Error())
+			continue
+		}
+		db, table, _ := strings.Cut(req.Table, ".")
+		err := p.rs.Resnapshot(ctx, connectors.Resnapshot{ID: req.ID, Pipeline: req.Pipeline,
+			Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.failResnapshot(req.ID, err.Error())
+			continue
+		}
+		r.opts.Log.Info("resnapshot requested", "pipeline", req.Pipeline, "table", req.Table, "where", req.Where, "id", req.ID)
+	}
+}
+
+// failResnapshot logs why request id was not carried out and renames its
+// file to <id>.failed with the reason first.
+func (r *sourceRun) failResnapshot(id, reason string) {
+	r.opts.Log.Error("resnapshot not carried out", "id", id, "reason", reason)
+	dir := filepath.Join(r.opts.StateDir, ResnapshotDir)
+	b, _ := os.ReadFile(filepath.Join(dir, id+".json"))
+	_ = os.WriteFile(filepath.Join(dir, id+".failed"), append([]byte(reason+"\n"), b...), 0o644)
+	_ = os.Remove(filepath.Join(dir, id+".json"))
+}
+
+// resnapshotEnd handles the end of a resnapshot (b.Resnapshot): an upsert
+// target loses the keys of the range it holds in versions older than the
+// resnapshot (connectors.Truncation.Older), in order with the writes
+// before; then the request is done.
+func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64) error {
+	e := b.Resnapshot
+	if e.Err != "" {
+		r.failResnapshot(e.ID, e.Err)
+		return nil
+	}
+	key := b.DB + "." + b.Table
+	var pr *pipeRun
+	for _, p := range r.routes[key] {
+		if p.p.Name == e.Pipeline {
+			pr = p
+		}
+	}
+	done := func() {
+		if err := os.Remove(filepath.Join(r.opts.StateDir, ResnapshotDir, e.ID+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.opts.Log.Warn("resnapshot request file not removed", "id", e.ID, "error", err)
+		}
+	}
+	if pr == nil {
+		r.failResnapshot(e.ID, "pipeline "+e.Pipeline+" no longer reads "+key)
+		return nil
+	}
+	t, ok := pr.writer.(connectors.Truncater)
+	if !ok || pr.p.Target.Mode != connectors.ModeUpsert {
+		pr.log.Info("resnapshot done: the table's rows were sent again; a "+pr.p.Target.Mode.String()+" target keeps rows deleted at the source",
+			"pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
+		done()
+		return nil
+	}
+	tp := pipelineTable(pr.p, key)
+	if tr := pr.tables[key]; tr != nil {
+		tp = tr.plan
+	}
+	filter, err := targetFilter(pr.p, tp, e.Where)
+	if err != nil {
+		r.failResnapshot(e.ID, err.Error())
+		return nil
+	}
+	where := map[string]string{}
+	if c := pickColumn(tp, exec.ColTable); c != "" {
+		where[c] = b.Table
+	}
+	if c := pickColumn(tp, exec.ColDB); c != "" {
+		where[c] = b.DB
+	}
+	ref := connectors.TableRef{DB: b.DB, Table: b.Table}
+	r.tracker.add(seq)
+	pr.log.Info("resnapshot: removing the range's rows the source no longer has", "pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
+	err = t.Truncate(ctx, connectors.Truncation{Table: ref, Version: e.Version, Where: where, Filter: filter, Older: true}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("pipeline %s: resnapshot of %s: %w", pr.p.Name, key, err)
+		} else {
+			pr.stats.Batches.Add(1)
+			pr.log.Info("resnapshot done", "pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
+			done()
+		}
+		r.tracker.done(seq, err)
+	})
+	if err != nil {
+		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		r.tracker.done(seq, err)
+	}
+	return err
+}
+
+// StateDirInUse reports whether a process (a running apply) holds dir's
+// lock now.
+func StateDirInUse(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := flock(f); err != nil {
+		return errors.Is(err, errLocked)
+	}
+	funlock(f)
+	return false
+}
