@@ -144,7 +144,17 @@ func (o *tableOps) chain(t *testing.T, upsert bool) *chain {
 		return c
 	}
 	feed := &exec.Feed{}
-	var in exec.Operator = feed
+	c := &chain{feed: feed, sink: o.build(feed, upsert)}
+	if err := c.sink.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o.chains[upsert] = c
+	return c
+}
+
+// build returns the sink of the chain over head.
+func (o *tableOps) build(head exec.Operator, upsert bool) *Sink {
+	in := head
 	var split *SplitDeletes
 	if upsert {
 		split = &SplitDeletes{Input: in, Layout: o.layout}
@@ -159,13 +169,8 @@ func (o *tableOps) chain(t *testing.T, upsert bool) *chain {
 		m := &MovedKeys{Input: u, Live: prog, Layout: o.layout, Before: o.before, Key: []int{0}, Alloc: o.mem}
 		in, parts = m, m
 	}
-	c := &chain{feed: feed, sink: &Sink{Input: in, Live: prog, Parts: parts, Schema: o.schema, Outputs: 3, Layout: o.layout,
-		Before: o.before, BeforeIndex: o.beforeIndex, Alloc: o.mem}}
-	if err := c.sink.Init(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	o.chains[upsert] = c
-	return c
+	return &Sink{Input: in, Live: prog, Parts: parts, Schema: o.schema, Outputs: 3, Layout: o.layout,
+		Before: o.before, BeforeIndex: o.beforeIndex, Alloc: o.mem}
 }
 
 // run pushes b into the chain and pulls until it yields nil; the caller
@@ -351,6 +356,87 @@ func TestEmptySet(t *testing.T) {
 	defer sink.Release()
 	if sink.NumRows() != 0 || !sink.Record.Schema().Equal(o.schema) {
 		t.Errorf("sink batch: %d rows, schema %v", sink.NumRows(), sink.Record.Schema())
+	}
+}
+
+// stream yields its batches in order, then nil; it never owns them.
+type stream struct {
+	batches []*exec.Batch
+}
+
+func (s *stream) Init(context.Context) error { return nil }
+
+func (s *stream) Next(context.Context) (*exec.Batch, error) {
+	if len(s.batches) == 0 {
+		return nil, nil
+	}
+	b := s.batches[0]
+	s.batches = s.batches[1:]
+	return b, nil
+}
+
+func (s *stream) Close() error { return nil }
+
+// TestOperatorsOverAStream pulls several source batches through one
+// upsert chain without an end between them: each operator's batch and
+// side outputs are those of the batch pulled last, a batch of which no row
+// is left makes no sink batch (Sink pulls the next one), and Close in the
+// middle of the stream releases what the operators hold.
+func TestOperatorsOverAStream(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	o := newTableOps(t, mem, false)
+	first := source(mem, changes)
+	defer first.Release()
+	nothing := source(mem, []row{{op: exec.OpInsert, id: "7", v: "skip", num: "1"}}) // never in WHERE: no tombstone
+	defer nothing.Release()
+	last := source(mem, []row{{op: exec.OpInsert, id: "11", v: "p", num: "2"}, {op: exec.OpDelete, id: "12", v: "q", num: "3"}})
+	defer last.Release()
+	sink := o.build(&stream{batches: []*exec.Batch{first, nothing, last}}, true)
+	if err := sink.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	moved := sink.Parts.(*MovedKeys)
+	upsert := moved.Input
+	parts := func(s *Set) string {
+		var ps []string
+		for _, p := range s.Parts {
+			ps = append(ps, fmt.Sprintf("%v%v", p.Rows, map[bool]string{true: "d"}[p.Deleted]))
+		}
+		return strings.Join(ps, " ")
+	}
+
+	out, err := sink.Next(ctx)
+	if err != nil || out == nil {
+		t.Fatalf("first: %v, error %v", out, err)
+	}
+	if got, want := parts(upsert.Set()), "[0 1 2] [4 3 8]d"; got != want {
+		t.Errorf("Upsert's parts: %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(upsert.OldKeys()); got != "[7]" {
+		t.Errorf("Upsert's old keys: %s, want [7]", got)
+	}
+	if got, want := parts(moved.Set()), "[0 1 2] [4 3 8]d [2 8]d [7]d"; got != want {
+		t.Errorf("MovedKeys' parts: %s, want %s", got, want)
+	}
+	if out.NumRows() != 9 || out.Sel != nil {
+		t.Errorf("first sink batch: %d rows, selection %v", out.NumRows(), out.Sel)
+	}
+
+	out, err = sink.Next(ctx)
+	if err != nil || out == nil {
+		t.Fatalf("last: %v, error %v", out, err)
+	}
+	want := "11 p 2 | 500 0 insert bin.1:100\n12 q 3 | 501 1 delete bin.1:101"
+	if got := dump(out); got != want {
+		t.Errorf("the batch after one without rows:\n%s\nwant:\n%s", got, want)
+	}
+	if got := parts(moved.Set()); got != "[0] [1]d" {
+		t.Errorf("MovedKeys' parts of the last batch: %s", got)
+	}
+	if err := sink.Close(); err != nil { // (before the end of the stream)
+		t.Fatal(err)
 	}
 }
 
