@@ -35,7 +35,8 @@ type tableRun struct {
 	meta   exec.SourceLayout
 	// The chain of operators a source batch of the table runs through
 	// (change's package comment), built by start: process pushes each
-	// batch into feed and pulls from sink.
+	// batch into feed and pulls from sink. Its operators keep state from
+	// one Next to the next: one goroutine runs a chain (the source's).
 	feed *exec.Feed
 	sink *change.Sink
 }
