@@ -5,7 +5,7 @@
 // exec.Feed and pulls from the chain's end until it yields nil
 // (docs/architecture.md, "The walk of a batch"). For an upsert target the
 // chain is exec.Feed → SplitDeletes → exec.ProgramOp → Upsert → MovedKeys
-// → Sink:
+// → Sink (MovedKeys where the plan has outputs over the before image):
 //
 //   - SplitDeletes sets the deletes of a batch aside (its selection
 //     vector leaves them out) and exposes them: a delete is never subject
