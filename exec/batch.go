@@ -188,8 +188,10 @@ const (
 // Batch is a unit of data flowing between operators.
 //
 // Ownership: whoever receives a *Batch owns it and must call Release exactly
-// once (directly, or by handing it on to someone who does). A Batch never
-// holds more than one table's rows.
+// once (directly, or by handing it on to someone who does) — but for a
+// batch an Operator's Next returns, which stays the operator's until its
+// next Next or Close (Operator; the caller retains the record to keep it).
+// A Batch never holds more than one table's rows.
 type Batch struct {
 	// Record holds the rows. For a source batch its columns are the table's
 	// columns in table order, then (when requested) the before.* columns in the

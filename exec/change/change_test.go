@@ -63,12 +63,22 @@ func source(mem memory.Allocator, rows []row) *exec.Batch {
 
 // tableOps are the operators of one table of a pipeline: SELECT
 // CAST(id AS BIGINT) AS k, v, CAST(num AS BIGINT) AS n WHERE v <> 'skip',
-// upsert key k, and a sink schema with __before.k when withBefore.
+// upsert key k, and a sink schema with __before.k when withBefore. The
+// chains (one for an upsert target, one for an append target) are built
+// once and run every batch, as the engine does.
 type tableOps struct {
 	prog, before *exec.Program
 	layout       exec.SourceLayout
-	upsert       *Upsert
-	sink         *Sink
+	schema       *arrow.Schema
+	beforeIndex  []int
+	mem          memory.Allocator
+	chains       map[bool]*chain
+	keepEmpty    bool // the next batch goes out even without rows
+}
+
+type chain struct {
+	feed *exec.Feed
+	sink *Sink
 }
 
 func newTableOps(t *testing.T, mem memory.Allocator, withBefore bool) *tableOps {
@@ -113,43 +123,75 @@ func newTableOps(t *testing.T, mem memory.Allocator, withBefore bool) *tableOps 
 		fields = append(fields, arrow.Field{Name: exec.SysBeforePrefix + "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true})
 		beforeIndex = []int{0}
 	}
-	return &tableOps{
-		prog: prog, before: before, layout: layout,
-		upsert: &Upsert{Outputs: prog, Before: before, Key: []int{0}, Names: names, Alloc: mem},
-		sink: &Sink{Schema: arrow.NewSchema(fields, nil), Outputs: 3, Layout: layout, Before: before,
-			BeforeIndex: beforeIndex, Alloc: mem},
-	}
+	o := &tableOps{prog: prog, before: before, layout: layout, schema: arrow.NewSchema(fields, nil),
+		beforeIndex: beforeIndex, mem: mem, chains: map[bool]*chain{}}
+	t.Cleanup(func() {
+		for _, c := range o.chains {
+			if err := c.sink.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	return o
 }
 
-// run composes the operators as the engine does for an upsert target (or
-// an append target when upsert is false).
+// chain builds the operators as the engine does for an upsert target (or
+// an append target when upsert is false): Feed → SplitDeletes → ProgramOp
+// → Upsert → MovedKeys → Sink (Feed → ProgramOp → Sink).
+func (o *tableOps) chain(t *testing.T, upsert bool) *chain {
+	t.Helper()
+	if c := o.chains[upsert]; c != nil {
+		return c
+	}
+	feed := &exec.Feed{}
+	c := &chain{feed: feed, sink: o.build(feed, upsert)}
+	if err := c.sink.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	o.chains[upsert] = c
+	return c
+}
+
+// build returns the sink of the chain over head.
+func (o *tableOps) build(head exec.Operator, upsert bool) *Sink {
+	in := head
+	var split *SplitDeletes
+	if upsert {
+		split = &SplitDeletes{Input: in, Layout: o.layout}
+		in = split
+	}
+	prog := &exec.ProgramOp{Input: in, Prog: o.prog}
+	in = prog
+	var parts Parter
+	if upsert {
+		u := &Upsert{Input: in, Live: prog, Split: split, Layout: o.layout, Outputs: o.prog, Before: o.before,
+			Key: []int{0}, Names: []string{"k", "v", "n"}, Alloc: o.mem}
+		m := &MovedKeys{Input: u, Live: prog, Layout: o.layout, Before: o.before, Key: []int{0}, Alloc: o.mem}
+		in, parts = m, m
+	}
+	return &Sink{Input: in, Live: prog, Parts: parts, Schema: o.schema, Outputs: 3, Layout: o.layout,
+		Before: o.before, BeforeIndex: o.beforeIndex, Alloc: o.mem}
+}
+
+// run pushes b into the chain and pulls until it yields nil; the caller
+// owns the sink batch (nil when no row is left) and the row errors.
 func (o *tableOps) run(t *testing.T, b *exec.Batch, upsert bool) (*exec.Batch, []exec.RowError) {
 	t.Helper()
 	ctx := context.Background()
-	ops := Ops(b, o.layout)
-	in, deletes := b, []int32(nil)
-	if upsert {
-		in, deletes = SplitDeletes(b, ops)
+	c := o.chain(t, upsert)
+	c.sink.KeepEmpty, o.keepEmpty = o.keepEmpty, false
+	c.feed.Push(b)
+	out, err := c.sink.Next(ctx)
+	if err != nil || out == nil {
+		t.Fatalf("sink batch %v, error %v", out, err)
 	}
-	out, kept, rejected, errs, err := o.prog.Run(ctx, in)
-	if err != nil {
-		t.Fatal(err)
+	res := *out
+	res.Record.Retain()
+	errs := append([]exec.RowError(nil), c.sink.Live.Errs()...)
+	if more, err := c.sink.Next(ctx); more != nil || err != nil {
+		t.Fatalf("after the sink batch: %v, error %v (want nil)", more, err)
 	}
-	defer out.Release()
-	set := &Set{}
-	defer set.Release()
-	out.Retain()
-	set.Add(Part{Rec: out, Rows: kept})
-	if upsert {
-		if err := o.upsert.Apply(ctx, Input{Batch: b, Ops: ops, Out: out, Kept: kept, Rejected: rejected, Deletes: deletes, Errs: errs}, set); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sink, err := o.sink.Apply(ctx, b, set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sink, errs
+	return &res, errs
 }
 
 // dump renders a sink batch one row a line: k v n | version deleted op pos [| before.k].
@@ -309,10 +351,92 @@ func TestEmptySet(t *testing.T) {
 	o := newTableOps(t, mem, true)
 	b := source(mem, []row{{op: exec.OpInsert, id: "7", v: "skip", num: "1"}})
 	defer b.Release()
+	o.keepEmpty = true
 	sink, _ := o.run(t, b, true)
 	defer sink.Release()
-	if sink.NumRows() != 0 || !sink.Record.Schema().Equal(o.sink.Schema) {
+	if sink.NumRows() != 0 || !sink.Record.Schema().Equal(o.schema) {
 		t.Errorf("sink batch: %d rows, schema %v", sink.NumRows(), sink.Record.Schema())
+	}
+}
+
+// stream yields its batches in order, then nil; it never owns them.
+type stream struct {
+	batches []*exec.Batch
+}
+
+func (s *stream) Init(context.Context) error { return nil }
+
+func (s *stream) Next(context.Context) (*exec.Batch, error) {
+	if len(s.batches) == 0 {
+		return nil, nil
+	}
+	b := s.batches[0]
+	s.batches = s.batches[1:]
+	return b, nil
+}
+
+func (s *stream) Close() error { return nil }
+
+// TestOperatorsOverAStream pulls several source batches through one
+// upsert chain without an end between them: each operator's batch and
+// side outputs are those of the batch pulled last, a batch of which no row
+// is left makes no sink batch (Sink pulls the next one), and Close in the
+// middle of the stream releases what the operators hold.
+func TestOperatorsOverAStream(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := context.Background()
+	o := newTableOps(t, mem, false)
+	first := source(mem, changes)
+	defer first.Release()
+	nothing := source(mem, []row{{op: exec.OpInsert, id: "7", v: "skip", num: "1"}}) // never in WHERE: no tombstone
+	defer nothing.Release()
+	last := source(mem, []row{{op: exec.OpInsert, id: "11", v: "p", num: "2"}, {op: exec.OpDelete, id: "12", v: "q", num: "3"}})
+	defer last.Release()
+	sink := o.build(&stream{batches: []*exec.Batch{first, nothing, last}}, true)
+	if err := sink.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	moved := sink.Parts.(*MovedKeys)
+	upsert := moved.Input
+	parts := func(s *Set) string {
+		var ps []string
+		for _, p := range s.Parts {
+			ps = append(ps, fmt.Sprintf("%v%v", p.Rows, map[bool]string{true: "d"}[p.Deleted]))
+		}
+		return strings.Join(ps, " ")
+	}
+
+	out, err := sink.Next(ctx)
+	if err != nil || out == nil {
+		t.Fatalf("first: %v, error %v", out, err)
+	}
+	if got, want := parts(upsert.Set()), "[0 1 2] [4 3 8]d"; got != want {
+		t.Errorf("Upsert's parts: %s, want %s", got, want)
+	}
+	if got := fmt.Sprint(upsert.OldKeys()); got != "[7]" {
+		t.Errorf("Upsert's old keys: %s, want [7]", got)
+	}
+	if got, want := parts(moved.Set()), "[0 1 2] [4 3 8]d [2 8]d [7]d"; got != want {
+		t.Errorf("MovedKeys' parts: %s, want %s", got, want)
+	}
+	if out.NumRows() != 9 || out.Sel != nil {
+		t.Errorf("first sink batch: %d rows, selection %v", out.NumRows(), out.Sel)
+	}
+
+	out, err = sink.Next(ctx)
+	if err != nil || out == nil {
+		t.Fatalf("last: %v, error %v", out, err)
+	}
+	want := "11 p 2 | 500 0 insert bin.1:100\n12 q 3 | 501 1 delete bin.1:101"
+	if got := dump(out); got != want {
+		t.Errorf("the batch after one without rows:\n%s\nwant:\n%s", got, want)
+	}
+	if got := parts(moved.Set()); got != "[0] [1]d" {
+		t.Errorf("MovedKeys' parts of the last batch: %s", got)
+	}
+	if err := sink.Close(); err != nil { // (before the end of the stream)
+		t.Fatal(err)
 	}
 }
 
@@ -322,22 +446,48 @@ func TestSplitDeletes(t *testing.T) {
 	b := source(mem, changes)
 	defer b.Release()
 	l, _ := exec.LayoutOf(b.Record.Schema())
-	ops := Ops(b, l)
-	in, dels := SplitDeletes(b, ops)
+	feed := &exec.Feed{}
+	split := &SplitDeletes{Input: feed, Layout: l}
+	ctx := context.Background()
+	if err := split.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer split.Close()
+	// SplitDeletes runs b as the only batch of its stream.
+	run := func() (*exec.Batch, []int32) {
+		t.Helper()
+		feed.Push(b)
+		in, err := split.Next(ctx)
+		if err != nil || in == nil {
+			t.Fatalf("split: %v, error %v", in, err)
+		}
+		dels := append([]int32(nil), split.Deletes()...)
+		if in != b {
+			// (the operator's copy and its selection, reused by the next call)
+			cp := *in
+			cp.Sel = append([]int32{}, in.Sel...)
+			in = &cp
+		}
+		if end, err := split.Next(ctx); end != nil || err != nil || len(split.Deletes()) != 0 {
+			t.Fatalf("after the batch: %v, error %v, deletes %v", end, err, split.Deletes())
+		}
+		return in, dels
+	}
+	in, dels := run()
 	if fmt.Sprint(in.Sel, dels) != "[0 1 2 4 5 6 7 8] [3]" || b.Sel != nil {
 		t.Errorf("split: live %v deletes %v (the batch's own selection %v)", in.Sel, dels, b.Sel)
 	}
 	b.Sel = []int32{3}
-	in, dels = SplitDeletes(b, ops)
+	in, dels = run()
 	if in.Sel == nil || len(in.Sel) != 0 || fmt.Sprint(dels) != "[3]" {
 		t.Errorf("only a delete: live %v (must be empty, not nil) deletes %v", in.Sel, dels)
 	}
 	b.Sel = []int32{0, 1}
-	if in, dels = SplitDeletes(b, ops); in != b || dels != nil {
+	if in, dels = run(); in != b || dels != nil {
 		t.Error("a batch without deletes goes on as it is")
 	}
 	b.Sel, b.Snapshot = nil, true
-	if in, dels = SplitDeletes(b, ops); in != b || dels != nil {
+	if in, dels = run(); in != b || dels != nil {
 		t.Error("a snapshot batch has no deletes")
 	}
 }

@@ -12,22 +12,73 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
-// Sink assembles the sink batch of a set (exec/batch.go, "Sink batch
-// system columns"): the output columns of its parts, then the system
-// columns taken from the source rows (exec.SysFields), then the outputs
-// over the before image where the schema has __before.* columns.
+// Sink assembles the sink batch of each batch of its input (exec/batch.go,
+// "Sink batch system columns"): the output columns of its parts, then the
+// system columns taken from the source rows (exec.SysFields), then the
+// outputs over the before image where the schema has __before.* columns.
+// The parts are Parts.Set() (an upsert target: live rows and tombstones),
+// or with Parts nil the input batch's rows alone (Live.Kept). A batch of
+// which no row is left makes no sink batch (Next pulls the next one)
+// unless KeepEmpty is set.
 type Sink struct {
+	Input       exec.Operator
+	Live        Live              // the program's side outputs (exec.ProgramOp)
+	Parts       Parter            // the parts of the input batch; nil: the input batch
 	Schema      *arrow.Schema     // the sink schema
 	Outputs     int               // the number of output columns
 	Layout      exec.SourceLayout // of the source batches
 	Before      Projector         // the outputs over the before image; nil: none
 	BeforeIndex []int             // the outputs the __before.* columns hold, in order
 	Alloc       memory.Allocator
+	// KeepEmpty makes the next batch go out even without rows (a schema
+	// change reaches the sink before any checkpoint passes it); Next
+	// clears it once it did.
+	KeepEmpty bool
+
+	out exec.Batch
+	one Set // the input batch as the only part (Parts nil)
 }
 
-// Apply returns the sink batch of set, made from source batch b. It takes
-// neither set nor b: the caller releases both, and owns the batch.
-func (s *Sink) Apply(ctx context.Context, b *exec.Batch, set *Set) (*exec.Batch, error) {
+var _ exec.Operator = (*Sink)(nil)
+
+// Init implements exec.Operator.
+func (s *Sink) Init(ctx context.Context) error { return s.Input.Init(ctx) }
+
+// Next implements exec.Operator.
+func (s *Sink) Next(ctx context.Context) (*exec.Batch, error) {
+	s.out.Release()
+	s.out = exec.Batch{}
+	for {
+		b, err := s.Input.Next(ctx)
+		if b == nil || err != nil {
+			return nil, err
+		}
+		set := &s.one
+		if s.Parts != nil {
+			set = s.Parts.Set()
+		} else if kept := s.Live.Kept(); len(kept) > 0 {
+			s.one.Parts = append(s.one.Parts, Part{Rec: b.Record, Rows: kept})
+		}
+		if set.Len() == 0 && !s.KeepEmpty {
+			continue
+		}
+		s.KeepEmpty = false
+		out, err := s.apply(ctx, s.Live.Source(), set)
+		clear(s.one.Parts) // (borrowed: the input owns the record)
+		s.one.Parts = s.one.Parts[:0]
+		return out, err
+	}
+}
+
+// Close implements exec.Operator.
+func (s *Sink) Close() error {
+	s.out.Release()
+	s.out = exec.Batch{}
+	return s.Input.Close()
+}
+
+// apply makes the sink batch of set, made from source batch b.
+func (s *Sink) apply(ctx context.Context, b *exec.Batch, set *Set) (*exec.Batch, error) {
 	rows := set.Rows()
 	cols := make([]arrow.Array, 0, s.Schema.NumFields())
 	fail := func(err error) (*exec.Batch, error) {
@@ -91,8 +142,9 @@ func (s *Sink) Apply(ctx context.Context, b *exec.Batch, set *Set) (*exec.Batch,
 	}
 	out := array.NewRecordBatch(s.Schema, cols, int64(len(rows)))
 	releaseAll(cols)
-	return &exec.Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot,
-		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}, nil
+	s.out = exec.Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot,
+		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID}
+	return &s.out, nil
 }
 
 // output returns output column c of every part, concatenated.

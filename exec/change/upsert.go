@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -22,76 +21,93 @@ import (
 //   - an insert, update or read that failed a rule or a cast removes its
 //     key: the target must not keep a state the source no longer has. When
 //     the failed column is part of the key, an update removes its old key
-//     (from the before image) and an insert has no key to remove;
+//     (from the before image: MovedKeys) and an insert has no key to remove;
 //   - an update whose key changed removes its old key, computed from the
 //     before image (MovedKeys).
+//
+// Next returns its input's batch (the outputs of the live rows) as it is;
+// Set holds the parts that batch's sink rows are made of: the live rows,
+// then the tombstones of the new keys. OldKeys lists the updates whose key
+// column failed, for MovedKeys.
 type Upsert struct {
-	Outputs Projector // the outputs: tombstones of the new key
-	Before  Projector // the outputs over the before image; nil: none
-	Key     []int     // the output columns of the key
-	Names   []string  // the output column names (a RowError's Column)
+	Input   exec.Operator     // the outputs of the live rows: an exec.ProgramOp, or an operator passing on its batches
+	Live    Live              // the program's side outputs (exec.ProgramOp)
+	Split   *SplitDeletes     // the deletes set aside
+	Layout  exec.SourceLayout // of the source batches
+	Outputs Projector         // the outputs: tombstones of the new key
+	Before  Projector         // the outputs over the before image; nil: none
+	Key     []int             // the output columns of the key
+	Names   []string          // the output column names (a RowError's Column)
 	Alloc   memory.Allocator
+
+	set           Set
+	gone, oldKeys []int32
 }
 
-// Input is what a pipeline's program made of a source batch: the live
-// rows (Out, Kept), the rows WHERE rejected, the rows that failed (Errs),
-// and the deletes SplitDeletes set aside.
-type Input struct {
-	Batch    *exec.Batch
-	Ops      *array.String
-	Out      arrow.RecordBatch
-	Kept     []int32
-	Rejected []int32
-	Deletes  []int32
-	Errs     []exec.RowError
-}
+var (
+	_ exec.Operator = (*Upsert)(nil)
+	_ Parter        = (*Upsert)(nil)
+)
 
-// Apply appends to set the tombstones of in. The set must hold the live
-// rows (in.Out, in.Kept) as its first part, or nothing when no row passed.
-func (u *Upsert) Apply(ctx context.Context, in Input, set *Set) error {
-	var gone []int32
-	for _, i := range in.Rejected {
-		if op := in.Ops.Value(int(i)); op == exec.OpUpdate || op == exec.OpDelete {
+// Init implements exec.Operator.
+func (u *Upsert) Init(ctx context.Context) error { return u.Input.Init(ctx) }
+
+// Next implements exec.Operator.
+func (u *Upsert) Next(ctx context.Context) (*exec.Batch, error) {
+	u.reset()
+	b, err := u.Input.Next(ctx)
+	if b == nil || err != nil {
+		return nil, err
+	}
+	b.Record.Retain() // (the set releases its part)
+	u.set.Add(Part{Rec: b.Record, Rows: u.Live.Kept()})
+	src := u.Live.Source()
+	ops := Ops(src, u.Layout)
+	gone := u.gone[:0]
+	for _, i := range u.Live.Rejected() {
+		if op := ops.Value(int(i)); op == exec.OpUpdate || op == exec.OpDelete {
 			gone = append(gone, i)
 		}
 	}
-	gone = append(gone, in.Deletes...)
-	failedGone, oldKeyOnly := u.failed(in.Errs, in.Ops)
-	gone = append(gone, failedGone...)
-	var goneRec arrow.RecordBatch
+	gone = append(gone, u.Split.Deletes()...)
+	gone, u.oldKeys = u.failed(u.Live.Errs(), ops, gone, u.oldKeys[:0])
+	u.gone = gone
 	if len(gone) > 0 {
-		rec, err := u.Outputs.Project(ctx, in.Batch, gone)
+		rec, err := u.Outputs.Project(ctx, src, gone)
 		if err != nil {
-			return err
+			u.reset()
+			return nil, err
 		}
-		goneRec = rec
-		set.Add(Part{Rec: rec, Rows: gone, Deleted: true})
+		u.set.Add(Part{Rec: rec, Rows: gone, Deleted: true})
 	}
-	if u.Before == nil {
-		return nil
-	}
-	mk := MovedKeys{Before: u.Before, Key: u.Key, Alloc: u.Alloc}
-	moved, err := mk.Apply(ctx, in.Batch, in.Ops, []Part{{Rec: in.Out, Rows: in.Kept}, {Rec: goneRec, Rows: gone}})
-	if err != nil {
-		return err
-	}
-	set.Add(moved)
-	if len(oldKeyOnly) > 0 {
-		rec, err := u.Before.Project(ctx, in.Batch, oldKeyOnly)
-		if err != nil {
-			return err
-		}
-		set.Add(Part{Rec: rec, Rows: oldKeyOnly, Deleted: true})
-	}
-	return nil
+	return b, nil
 }
 
-// failed lists the rows of errs that must remove their key: gone are
-// projected like kept rows (their key is the new one; for an update whose
-// key changed, MovedKeys adds the old one); oldKeyOnly are updates whose
-// key column itself failed, removed by their before image's key. An
+// Set returns the parts of the batch Next returned last: its live rows,
+// then the tombstones of new keys.
+func (u *Upsert) Set() *Set { return &u.set }
+
+// OldKeys returns the updates of the batch Next returned last whose key
+// column failed: their old key goes, their new one is not known.
+func (u *Upsert) OldKeys() []int32 { return u.oldKeys }
+
+func (u *Upsert) reset() {
+	u.set.Release()
+	u.gone, u.oldKeys = u.gone[:0], u.oldKeys[:0]
+}
+
+// Close implements exec.Operator.
+func (u *Upsert) Close() error {
+	u.reset()
+	return u.Input.Close()
+}
+
+// failed appends the rows of errs that must remove their key: to gone
+// those projected like kept rows (their key is the new one; for an update
+// whose key changed, MovedKeys adds the old one), to oldKeyOnly updates
+// whose key column itself failed, removed by their before image's key. An
 // insert whose key failed has no key to remove.
-func (u *Upsert) failed(errs []exec.RowError, ops *array.String) (gone, oldKeyOnly []int32) {
+func (u *Upsert) failed(errs []exec.RowError, ops *array.String, gone, oldKeyOnly []int32) ([]int32, []int32) {
 	for _, e := range errs {
 		if !u.isKey(e.Column) {
 			gone = append(gone, int32(e.Row))
@@ -115,21 +131,81 @@ func (u *Upsert) isKey(name string) bool {
 	return false
 }
 
-// MovedKeys finds the updates whose output key differs from the key of
-// their before image: the old key must be removed.
+// MovedKeys adds to the parts of its input (Upsert) the tombstones of old
+// keys, projected over the before image: of the updates (among the live
+// rows and the tombstones of new keys) whose output key differs from the
+// key of their before image, then of the updates whose key column failed
+// (Upsert.OldKeys). Next returns its input's batch as it is; Set holds the
+// input's parts, then those tombstones.
 type MovedKeys struct {
-	Before Projector // the outputs over the before image
-	Key    []int     // the output columns of the key
+	Input  *Upsert
+	Live   Live              // the program's side outputs (exec.ProgramOp)
+	Layout exec.SourceLayout // of the source batches
+	Before Projector         // the outputs over the before image
+	Key    []int             // the output columns of the key
 	Alloc  memory.Allocator
+
+	set Set
+	upd []int32
+	pos []at
 }
 
-// Apply looks at the update rows of parts (the outputs of those rows) and
+// at is a row of a part.
+type at struct{ part, row int32 }
+
+var (
+	_ exec.Operator = (*MovedKeys)(nil)
+	_ Parter        = (*MovedKeys)(nil)
+)
+
+// Init implements exec.Operator.
+func (m *MovedKeys) Init(ctx context.Context) error { return m.Input.Init(ctx) }
+
+// Next implements exec.Operator.
+func (m *MovedKeys) Next(ctx context.Context) (*exec.Batch, error) {
+	m.set.Release()
+	b, err := m.Input.Next(ctx)
+	if b == nil || err != nil {
+		return nil, err
+	}
+	src := m.Live.Source()
+	parts := m.Input.Set().Parts
+	for _, p := range parts {
+		p.Rec.Retain()
+		m.set.Parts = append(m.set.Parts, p)
+	}
+	moved, err := m.moved(ctx, src, Ops(src, m.Layout), parts)
+	if err != nil {
+		m.set.Release()
+		return nil, err
+	}
+	m.set.Add(moved)
+	if old := m.Input.OldKeys(); len(old) > 0 {
+		rec, err := m.Before.Project(ctx, src, old)
+		if err != nil {
+			m.set.Release()
+			return nil, err
+		}
+		m.set.Add(Part{Rec: rec, Rows: old, Deleted: true})
+	}
+	return b, nil
+}
+
+// Set returns the parts of the batch Next returned last.
+func (m *MovedKeys) Set() *Set { return &m.set }
+
+// Close implements exec.Operator.
+func (m *MovedKeys) Close() error {
+	m.set.Release()
+	return m.Input.Close()
+}
+
+// moved looks at the update rows of parts (the outputs of those rows) and
 // returns, as tombstones, those whose key moved, projected over the before
 // image. The part has no rows when no key moved.
-func (m *MovedKeys) Apply(ctx context.Context, b *exec.Batch, ops *array.String, parts []Part) (Part, error) {
-	var upd []int32
-	type at struct{ part, row int32 }
-	var pos []at
+func (m *MovedKeys) moved(ctx context.Context, b *exec.Batch, ops *array.String, parts []Part) (Part, error) {
+	upd, pos := m.upd[:0], m.pos[:0]
+	defer func() { m.upd, m.pos = upd[:0], pos[:0] }()
 	for k, p := range parts {
 		for j, i := range p.Rows {
 			if ops.Value(int(i)) == exec.OpUpdate {

@@ -33,8 +33,12 @@ type tableRun struct {
 	prog   *exec.Program // WHERE and the outputs
 	before *exec.Program // outputs over the before image; nil when unused
 	meta   exec.SourceLayout
-	upsert *change.Upsert // the tombstones of an upsert target
-	sink   *change.Sink   // the sink batch
+	// The chain of operators a source batch of the table runs through
+	// (change's package comment), built by start: process pushes each
+	// batch into feed and pulls from sink. Its operators keep state from
+	// one Next to the next: one goroutine runs a chain (the source's).
+	feed *exec.Feed
+	sink *change.Sink
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
@@ -92,14 +96,92 @@ func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocat
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
+	return tr, nil
+}
+
+// start builds the table's chain of operators for pipeline pr, once:
+// Feed → (SplitDeletes) → ProgramOp → rowErrors → (Upsert → MovedKeys) →
+// Sink, the operators in parentheses for an upsert target only.
+func (tr *tableRun) start(ctx context.Context, pr *pipeRun) error {
+	if tr.sink != nil {
+		return nil
+	}
 	var before change.Projector
 	if tr.before != nil {
 		before = tr.before // (not a nil *exec.Program in the interface)
 	}
-	tr.upsert = &change.Upsert{Outputs: tr.prog, Before: before, Key: t.KeyIndex, Names: names, Alloc: alloc}
-	tr.sink = &change.Sink{Schema: t.Sink, Outputs: len(t.Output), Layout: tr.meta, Before: before, BeforeIndex: t.BeforeIndex, Alloc: alloc}
-	return tr, nil
+	t := tr.plan
+	feed := &exec.Feed{}
+	var in exec.Operator = feed
+	var split *change.SplitDeletes
+	upsert := pr.p.Target.Mode == connectors.ModeUpsert
+	if upsert {
+		split = &change.SplitDeletes{Input: in, Layout: tr.meta}
+		in = split
+	}
+	prog := &exec.ProgramOp{Input: in, Prog: tr.prog}
+	in = &rowErrors{input: prog, pr: pr}
+	var parts change.Parter
+	if upsert {
+		names := make([]string, len(t.Output))
+		for i, c := range t.Output {
+			names[i] = c.Name
+		}
+		u := &change.Upsert{Input: in, Live: prog, Split: split, Layout: tr.meta, Outputs: tr.prog, Before: before,
+			Key: t.KeyIndex, Names: names, Alloc: pr.alloc}
+		in, parts = u, u
+		if before != nil {
+			m := &change.MovedKeys{Input: u, Live: prog, Layout: tr.meta, Before: before, Key: t.KeyIndex, Alloc: pr.alloc}
+			in, parts = m, m
+		}
+	}
+	sink := &change.Sink{Input: in, Live: prog, Parts: parts, Schema: t.Sink, Outputs: len(t.Output), Layout: tr.meta,
+		Before: before, BeforeIndex: t.BeforeIndex, Alloc: pr.alloc}
+	if err := sink.Init(ctx); err != nil {
+		return err
+	}
+	tr.feed, tr.sink = feed, sink
+	return nil
 }
+
+// stop closes the table's chain; start builds it again.
+func (tr *tableRun) stop() {
+	if tr.sink != nil {
+		tr.sink.Close()
+		tr.feed, tr.sink = nil, nil
+	}
+}
+
+// rowErrors passes on the batches of a ProgramOp after it counted their
+// failed rows (ProgramOp.Errs) and wrote their dead letters: those are
+// written before the batch goes on to the sink.
+type rowErrors struct {
+	input *exec.ProgramOp
+	pr    *pipeRun
+}
+
+var _ exec.Operator = (*rowErrors)(nil)
+
+func (r *rowErrors) Init(ctx context.Context) error { return r.input.Init(ctx) }
+
+func (r *rowErrors) Next(ctx context.Context) (*exec.Batch, error) {
+	b, err := r.input.Next(ctx)
+	if b == nil || err != nil {
+		return nil, err
+	}
+	if errs := r.input.Errs(); len(errs) > 0 {
+		r.pr.stats.RowErrors.Add(int64(len(errs)))
+		if r.pr.dead != nil {
+			if err := r.pr.dead.write(ctx, r.input.Source(), errs); err != nil {
+				return nil, err
+			}
+			r.pr.stats.DeadLetters.Add(int64(len(errs)))
+		}
+	}
+	return b, nil
+}
+
+func (r *rowErrors) Close() error { return r.input.Close() }
 
 // sameLayout reports whether two batch schemas have the same columns (names
 // and types; field metadata aside).
@@ -157,6 +239,9 @@ func (pr *pipeRun) wants(b *exec.Batch) bool {
 }
 
 func (pr *pipeRun) close() {
+	for _, tr := range pr.tables {
+		tr.stop()
+	}
 	if pr.writer != nil {
 		pr.writer.Close()
 	}
@@ -182,6 +267,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
 		}
+		tr.stop()
 		if tr, err = newTableRun(pr.p, tp, pr.alloc); err != nil {
 			return nil, err
 		}
@@ -196,16 +282,30 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
-	ops := change.Ops(b, tr.meta)
-
-	upsert := pr.p.Target.Mode == connectors.ModeUpsert
-	in, deletes := b, []int32(nil)
-	if upsert {
-		in, deletes = change.SplitDeletes(b, ops)
+	if err := tr.start(ctx, pr); err != nil {
+		return nil, err
 	}
-	// WHERE and TRANSFORM over the live rows.
-	out, kept, rejected, rowErrs, err := tr.prog.Run(ctx, in)
+	if replanned {
+		// (A batch without rows under a new schema still goes out: the
+		// sink follows the source's DDL before any checkpoint passes it.)
+		tr.sink.KeepEmpty = true
+	}
+	// The chain yields at most one sink batch per source batch, then nil.
+	tr.feed.Push(b)
+	out, err := tr.sink.Next(ctx)
+	if err == nil && out != nil {
+		res := *out
+		res.Record.Retain() // (the chain releases its own at the next pull)
+		if out, err = tr.sink.Next(ctx); err == nil && out != nil {
+			err = errors.New("internal error: a table's operators made two sink batches of one source batch")
+		}
+		if err == nil {
+			return &res, nil
+		}
+		res.Release()
+	}
 	if err != nil {
+		tr.stop() // (what the chain holds is released)
 		var re exec.RowError
 		if errors.As(err, &re) {
 			// The row that stops the pipeline is a row error too: the
@@ -215,32 +315,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		}
 		return nil, err
 	}
-	set := &change.Set{}
-	defer set.Release()
-	out.Retain() // (the set releases its part; the upsert reads out after)
-	defer out.Release()
-	set.Add(change.Part{Rec: out, Rows: kept})
-	if len(rowErrs) > 0 {
-		pr.stats.RowErrors.Add(int64(len(rowErrs)))
-		if pr.dead != nil {
-			if err := pr.dead.write(ctx, b, rowErrs); err != nil {
-				return nil, err
-			}
-			pr.stats.DeadLetters.Add(int64(len(rowErrs)))
-		}
-	}
-	if upsert {
-		err := tr.upsert.Apply(ctx, change.Input{Batch: b, Ops: ops, Out: out, Kept: kept, Rejected: rejected, Deletes: deletes, Errs: rowErrs}, set)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if set.Len() == 0 && !replanned {
-		// (A batch without rows under a new schema still goes out: the
-		// sink follows the source's DDL before any checkpoint passes it.)
-		return nil, nil
-	}
-	return tr.sink.Apply(ctx, b, set)
+	return nil, nil
 }
 
 // describeRow names a source row for an error message: its table, source
