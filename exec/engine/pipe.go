@@ -32,7 +32,11 @@ type tableRun struct {
 	plan   *planner.TablePlan
 	prog   *exec.Program
 	before *exec.Program // outputs over the before image; nil when unused
-	meta   metaIndex
+	// beforeKey evaluates only the KEY outputs over the before image
+	// (column j: output KeyIndex[j]): what movedKeys compares, without
+	// projecting every output of every update.
+	beforeKey *exec.Program
+	meta      metaIndex
 }
 
 // metaIndex locates the metadata columns of a source batch.
@@ -87,6 +91,17 @@ func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocat
 		tr.before, err = exec.NewProgram(exec.ProgramConfig{Outputs: t.BeforeOutputs, Names: names, OnError: exec.OnErrorSkip, Alloc: alloc})
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		if len(t.KeyIndex) > 0 {
+			keys := make([]exec.Expr, len(t.KeyIndex))
+			keyNames := make([]string, len(t.KeyIndex))
+			for j, c := range t.KeyIndex {
+				keys[j], keyNames[j] = t.BeforeOutputs[c], names[c]
+			}
+			tr.beforeKey, err = exec.NewProgram(exec.ProgramConfig{Outputs: keys, Names: keyNames, OnError: exec.OnErrorSkip, Alloc: alloc})
+			if err != nil {
+				return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
 		}
 	}
 	tr.meta, err = findMeta(t.Input)
@@ -396,38 +411,37 @@ func (pr *pipeRun) movedKeys(ctx context.Context, tr *tableRun, b *exec.Batch, o
 			pos = append(pos, -1-j)
 		}
 	}
-	if len(upd) == 0 {
+	if len(upd) == 0 || tr.beforeKey == nil {
 		return nil, nil, nil
 	}
-	brec, err := tr.before.Project(ctx, b, upd)
+	// The keys first: most updates keep theirs, and their other outputs
+	// over the before image are not needed.
+	krec, err := tr.beforeKey.Project(ctx, b, upd)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer krec.Release()
 	var moved []int32
-	var keepIdx []int
 	for k, i := range upd {
 		src, row := out, pos[k]
 		if row < 0 {
 			src, row = goneRec, -1-row
 		}
-		for _, c := range tr.plan.KeyIndex {
-			if !sameValue(src.Column(c), row, brec.Column(c), k) {
+		for j, c := range tr.plan.KeyIndex {
+			if !sameValue(src.Column(c), row, krec.Column(j), k) {
 				moved = append(moved, i)
-				keepIdx = append(keepIdx, k)
 				break
 			}
 		}
 	}
 	if len(moved) == 0 {
-		brec.Release()
 		return nil, nil, nil
 	}
-	if len(moved) == len(upd) {
-		return moved, brec, nil
+	brec, err := tr.before.Project(ctx, b, moved)
+	if err != nil {
+		return nil, nil, err
 	}
-	defer brec.Release()
-	sub, err := takeRows(pr.alloc, brec, keepIdx)
-	return moved, sub, err
+	return moved, brec, nil
 }
 
 // describeRow names a source row for an error message: its table, source
