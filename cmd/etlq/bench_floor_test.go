@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func BenchmarkCatchUpFloor(b *testing.B) {
 	my := testenv.MySQLConn(b, myDSN)
 	ch := testenv.ClickHouseConn(b, chDSN)
 	chClient := clickhouseClient(b, chDSN)
-	w := ensureCDCWindow(b, my)
+	w := ensureCDCWindowNamed(b, my, "cdc_1m_floor")
 	chDB := testenv.UniqueName(b)
 	testenv.ClickHouseExec(b, ch, "CREATE DATABASE "+chDB)
 	b.Cleanup(func() { ch.Exec(context.Background(), "DROP DATABASE IF EXISTS "+chDB) })
@@ -115,6 +116,7 @@ CREATE PIPELINE catchup
 
 	var etlq side
 	var sinkFloor, sourceFloor, ratios []time.Duration
+	srv := newServers(b, chDSN, myDSN)
 	rounds := benchRounds(b)
 	b.ResetTimer()
 	b.StopTimer()
@@ -146,26 +148,34 @@ CREATE PIPELINE catchup
 			}
 			// Alternate who goes first: the servers' caches and merges
 			// favour whoever comes second.
-			if round%2 == 0 {
-				etlqRun()
-				sinkRun()
-				sourceRun()
-			} else {
-				sourceRun()
-				sinkRun()
-				etlqRun()
+			runs := []func(){
+				func() { srv.measure("etlq", etlqRun) },
+				func() { srv.measure("sink", sinkRun) },
+				func() { srv.measure("source", sourceRun) },
+			}
+			if round%2 == 1 {
+				slices.Reverse(runs)
+			}
+			for _, f := range runs {
+				f()
 			}
 			etlq.add(re)
 			sinkFloor = append(sinkFloor, sink)
 			sourceFloor = append(sourceFloor, source)
 			floor := max(sink, source)
 			ratios = append(ratios, time.Duration(float64(re.Wall)/float64(floor)*1e6))
+			ech, emy := srv.last("etlq")
+			sch, _ := srv.last("sink")
+			_, smy := srv.last("source")
+			b.Logf("servers' CPU: ClickHouse %s during etlq, %s during the sink floor; MariaDB %s during etlq, %s during the source floor",
+				ech, sch, emy, smy)
 			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB); sink floor (clickhouse-client, %d MiB Native) %s; source floor (binlog stream) %s; etlq / max(floors) %.2f×",
 				round+1, re.Wall.Round(time.Millisecond), re.CPU.Round(time.Millisecond), re.MaxRSSKiB>>10,
 				nativeSize>>20, sink.Round(time.Millisecond), source.Round(time.Millisecond), float64(re.Wall)/float64(floor))
 		}
 	}
 	reportFloors(b, "etlq", etlq, sinkFloor, sourceFloor, ratios)
+	srv.report(b)
 	b.ReportMetric(etlq.cpuSeconds()/(float64(w.Changes)/1e6), "etlq_cpu_s_per_M")
 }
 
@@ -241,6 +251,7 @@ CREATE PIPELINE snap
 
 	var etlq side
 	var sinkFloor, sourceFloor, ratios []time.Duration
+	srv := newServers(b, chDSN, myDSN)
 	rounds := benchRounds(b)
 	b.ResetTimer()
 	b.StopTimer()
@@ -269,26 +280,34 @@ CREATE PIPELINE snap
 					b.Fatalf("the source floor read %d rows, want %d", n, benchRows)
 				}
 			}
-			if round%2 == 0 {
-				etlqRun()
-				sinkRun()
-				sourceRun()
-			} else {
-				sourceRun()
-				sinkRun()
-				etlqRun()
+			runs := []func(){
+				func() { srv.measure("etlq", etlqRun) },
+				func() { srv.measure("sink", sinkRun) },
+				func() { srv.measure("source", sourceRun) },
+			}
+			if round%2 == 1 {
+				slices.Reverse(runs)
+			}
+			for _, f := range runs {
+				f()
 			}
 			etlq.add(re)
 			sinkFloor = append(sinkFloor, sink)
 			sourceFloor = append(sourceFloor, source)
 			floor := max(sink, source)
 			ratios = append(ratios, time.Duration(float64(re.Wall)/float64(floor)*1e6))
+			ech, emy := srv.last("etlq")
+			sch, _ := srv.last("sink")
+			_, smy := srv.last("source")
+			b.Logf("servers' CPU: ClickHouse %s during etlq, %s during the sink floor; MariaDB %s during etlq, %s during the source floor",
+				ech, sch, emy, smy)
 			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB); sink floor (clickhouse-client, %d MiB Native) %s; source floor (%d connections scanning) %s; etlq / max(floors) %.2f×",
 				round+1, re.Wall.Round(time.Millisecond), re.CPU.Round(time.Millisecond), re.MaxRSSKiB>>10,
 				nativeSize>>20, sink.Round(time.Millisecond), snapshotFloorConns, source.Round(time.Millisecond), float64(re.Wall)/float64(floor))
 		}
 	}
 	reportFloors(b, "etlq", etlq, sinkFloor, sourceFloor, ratios)
+	srv.report(b)
 	b.ReportMetric(etlq.cpuSeconds()/(float64(benchRows)/1e6), "etlq_cpu_s_per_M")
 }
 
@@ -449,4 +468,107 @@ func scanParallel(b *testing.B, addr, user, password, query string, rows int) (t
 		b.Fatalf("scanning: %v", firstErr)
 	}
 	return wall, total
+}
+
+// serverProc is a local server process whose CPU time a benchmark reads
+// around each command (/proc/PID/stat); zero when it cannot be found (not
+// on this host, or /proc unreadable). The servers are shared: other
+// clients' work during the command counts too.
+type serverProc struct{ pid int }
+
+// listener finds the process listening on the DSN's port on this host.
+func listener(b *testing.B, dsn string) serverProc {
+	b.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return serverProc{}
+	}
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil {
+		return serverProc{}
+	}
+	inodes := map[string]bool{}
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 10 || fs[3] != "0A" { // LISTEN
+				continue
+			}
+			if _, p, ok := strings.Cut(fs[1], ":"); ok && p == fmt.Sprintf("%04X", port) {
+				inodes["socket:["+fs[9]+"]"] = true
+			}
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range procs {
+		if l, err := os.Readlink(fd); err == nil && inodes[l] {
+			pid, _ := strconv.Atoi(strings.Split(fd, "/")[2])
+			return serverProc{pid}
+		}
+	}
+	return serverProc{}
+}
+
+// cpu returns the process's user + system time so far.
+func (p serverProc) cpu() time.Duration {
+	if p.pid == 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces).
+	_, rest, _ := strings.Cut(string(data), ") ")
+	f := strings.Fields(rest) // f[0] is field 3 (state): utime is field 14
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// servers are the two local servers of a floor benchmark, with the CPU
+// time each spent while commands ran.
+type servers struct {
+	ch, my       serverProc
+	chCPU, myCPU map[string][]time.Duration // by side: etlq, sink, source
+}
+
+func newServers(b *testing.B, chDSN, myDSN string) *servers {
+	s := &servers{ch: listener(b, chDSN), my: listener(b, myDSN),
+		chCPU: map[string][]time.Duration{}, myCPU: map[string][]time.Duration{}}
+	if s.ch.pid == 0 || s.my.pid == 0 {
+		b.Logf("server CPU not measured: ClickHouse pid %d, MariaDB pid %d (0: not found on this host)", s.ch.pid, s.my.pid)
+	}
+	return s
+}
+
+// measure runs f and records both servers' CPU time during it for side.
+func (s *servers) measure(side string, f func()) {
+	c0, m0 := s.ch.cpu(), s.my.cpu()
+	f()
+	s.chCPU[side] = append(s.chCPU[side], s.ch.cpu()-c0)
+	s.myCPU[side] = append(s.myCPU[side], s.my.cpu()-m0)
+}
+
+func (s *servers) last(side string) (ch, my time.Duration) {
+	return s.chCPU[side][len(s.chCPU[side])-1], s.myCPU[side][len(s.myCPU[side])-1]
+}
+
+// report reports the medians: ClickHouse's CPU during etlq and during the
+// sink floor, MariaDB's during etlq and during the source floor.
+func (s *servers) report(b *testing.B) {
+	if s.ch.pid == 0 || s.my.pid == 0 {
+		return
+	}
+	b.ReportMetric(median(s.chCPU["etlq"]).Seconds(), "clickhouse_cpu_s_etlq")
+	b.ReportMetric(median(s.chCPU["sink"]).Seconds(), "clickhouse_cpu_s_sink_floor")
+	b.ReportMetric(median(s.myCPU["etlq"]).Seconds(), "mariadb_cpu_s_etlq")
+	b.ReportMetric(median(s.myCPU["source"]).Seconds(), "mariadb_cpu_s_source_floor")
 }
