@@ -116,6 +116,7 @@ CREATE PIPELINE catchup
 
 	var etlq side
 	var sinkFloor, sourceFloor, ratios []time.Duration
+	var clientCPU []time.Duration // clickhouse-client's own, in the sink floor
 	srv := newServers(b, chDSN, myDSN)
 	rounds := benchRounds(b)
 	b.ResetTimer()
@@ -135,7 +136,9 @@ CREATE PIPELINE catchup
 					"DROP TABLE IF EXISTS "+chDB+".cdc_floor",
 					fmt.Sprintf("CREATE TABLE %s.cdc_floor AS %s.cdc_template", chDB, chDB))
 				b.StartTimer()
-				sink = clickhouseInsertFile(b, chClient, chDB+".cdc_floor", native)
+				var cpu time.Duration
+				sink, cpu = clickhouseInsertFile(b, chClient, chDB+".cdc_floor", native)
+				clientCPU = append(clientCPU, cpu)
 				b.StopTimer()
 				if got := testenv.ClickHouseQuery(b, ch, "SELECT toString(count()) FROM "+chDB+".cdc_floor"); got[0][0] == "0" {
 					b.Fatal("the sink floor inserted no rows")
@@ -176,6 +179,7 @@ CREATE PIPELINE catchup
 	}
 	reportFloors(b, "etlq", etlq, sinkFloor, sourceFloor, ratios)
 	srv.report(b)
+	b.ReportMetric(median(clientCPU).Seconds(), "sink_floor_client_cpu_s")
 	b.ReportMetric(etlq.cpuSeconds()/(float64(w.Changes)/1e6), "etlq_cpu_s_per_M")
 }
 
@@ -251,6 +255,7 @@ CREATE PIPELINE snap
 
 	var etlq side
 	var sinkFloor, sourceFloor, ratios []time.Duration
+	var clientCPU []time.Duration // clickhouse-client's own, in the sink floor
 	srv := newServers(b, chDSN, myDSN)
 	rounds := benchRounds(b)
 	b.ResetTimer()
@@ -265,7 +270,9 @@ CREATE PIPELINE snap
 					"DROP TABLE IF EXISTS "+chDB+".snap_floor",
 					fmt.Sprintf("CREATE TABLE %s.snap_floor AS %s.snap_template", chDB, chDB))
 				b.StartTimer()
-				sink = clickhouseInsertFile(b, chClient, chDB+".snap_floor", native)
+				var cpu time.Duration
+				sink, cpu = clickhouseInsertFile(b, chClient, chDB+".snap_floor", native)
+				clientCPU = append(clientCPU, cpu)
 				b.StopTimer()
 				if got := testenv.ClickHouseQuery(b, ch, "SELECT toString(count()) FROM "+chDB+".snap_floor"); got[0][0] != strconv.Itoa(benchRows) {
 					b.Fatalf("the sink floor inserted %s rows, want %d", got[0][0], benchRows)
@@ -308,6 +315,7 @@ CREATE PIPELINE snap
 	}
 	reportFloors(b, "etlq", etlq, sinkFloor, sourceFloor, ratios)
 	srv.report(b)
+	b.ReportMetric(median(clientCPU).Seconds(), "sink_floor_client_cpu_s")
 	b.ReportMetric(etlq.cpuSeconds()/(float64(benchRows)/1e6), "etlq_cpu_s_per_M")
 }
 
@@ -379,8 +387,9 @@ func clickhouseDump(b *testing.B, cli []string, query, file string) {
 }
 
 // clickhouseInsertFile times clickhouse-client inserting a Native file
-// into table: the whole client process, as a user runs it.
-func clickhouseInsertFile(b *testing.B, cli []string, table, file string) time.Duration {
+// into table: the whole client process, as a user runs it. It returns the
+// wall time and the client's CPU time (user + sys).
+func clickhouseInsertFile(b *testing.B, cli []string, table, file string) (time.Duration, time.Duration) {
 	b.Helper()
 	in, err := os.Open(file)
 	if err != nil {
@@ -395,7 +404,7 @@ func clickhouseInsertFile(b *testing.B, cli []string, table, file string) time.D
 	if err != nil {
 		b.Fatalf("clickhouse-client INSERT INTO %s FORMAT Native < %s: %v\n%s", table, file, err, out)
 	}
-	return wall
+	return wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 func fileSize(b *testing.B, file string) int64 {
