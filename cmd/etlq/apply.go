@@ -23,14 +23,15 @@ import (
 )
 
 type applyCmd struct {
-	File        string `arg:"" type:"existingfile" help:"The .etl file."`
-	Once        bool   `help:"Snapshot (if asked), stream up to the binlog position current at start, flush, checkpoint, exit."`
-	StateDir    string `default:"./.etlq" help:"Where checkpoints, schema history and dead letters live."`
-	MetricsAddr string `help:"Serve Prometheus metrics on this address (e.g. :9464)."`
-	LogFormat   string `default:"text" enum:"text,json" help:"Log format (text or json)."`
-	Progress    string `default:"auto" enum:"auto,always,never" help:"Progress bars and status lines on standard error: auto (when it is a terminal; logs otherwise), always or never."`
-	CPUProfile  string `hidden:"" help:"Write a Go CPU profile of the run to this file."`
-	MemoryLimit string `default:"128MiB" help:"Soft memory limit of the Go heap (e.g. 160MiB, 1GiB; 0: none). The GOMEMLIMIT variable takes precedence."`
+	File         string `arg:"" type:"existingfile" help:"The .etl file."`
+	Once         bool   `help:"Snapshot (if asked), stream up to the binlog position current at start, flush, checkpoint, exit."`
+	StateDir     string `default:"./.etlq" help:"Where checkpoints, schema history and dead letters live."`
+	MetricsAddr  string `help:"Serve Prometheus metrics on this address (e.g. :9464)."`
+	LogFormat    string `default:"text" enum:"text,json" help:"Log format (text or json)."`
+	Progress     string `default:"auto" enum:"auto,always,never" help:"Progress bars and status lines on standard error: auto (when it is a terminal; logs otherwise), always or never."`
+	CPUProfile   string `hidden:"" help:"Write a Go CPU profile of the run to this file."`
+	AllocProfile string `hidden:"" help:"Write a Go profile of the run's allocations to this file at exit."`
+	MemoryLimit  string `default:"128MiB" help:"Soft memory limit of the Go heap (e.g. 160MiB, 1GiB; 0: none). The GOMEMLIMIT variable takes precedence."`
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
@@ -105,6 +106,9 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if a.AllocProfile != "" {
+		defer writeAllocProfile(a.AllocProfile, log)
 	}
 	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
 	start := time.Now()
@@ -236,4 +240,19 @@ func setMemoryLimit(s string) error {
 		}
 	}
 	return fmt.Errorf("--memory-limit %q: want a size such as 160MiB or 2GiB", s)
+}
+
+// writeAllocProfile writes the allocations made since the start (go tool
+// pprof -sample_index=alloc_space) to file.
+func writeAllocProfile(file string, log *slog.Logger) {
+	f, err := os.Create(file)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		log.Error("writing the allocation profile", "file", file, "err", err)
+	}
 }

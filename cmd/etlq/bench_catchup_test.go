@@ -155,6 +155,7 @@ CREATE PIPELINE catchup
 	b.ReportMetric(etlq.peakMiB(), "etlq_peak_MiB")
 	b.ReportMetric(nv.peakMiB(), "naive_peak_MiB")
 	b.ReportMetric(etlq.cpuSeconds(), "etlq_cpu_s")
+	b.ReportMetric(etlq.cpuSeconds()/(float64(w.Changes)/1e6), "etlq_cpu_s_per_M") // issue #17: goal ≤ 1.0
 	b.ReportMetric(nv.cpuSeconds(), "naive_cpu_s")
 	b.ReportMetric(float64(windowBytes)/(1<<20), "binlog_MiB")
 	slices.Sort(busyCores)

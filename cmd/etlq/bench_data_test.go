@@ -175,14 +175,27 @@ const maxTrailingBinlog = 8 << 20
 // transaction), unless a previous run left one that is still usable.
 func ensureCDCWindow(b *testing.B, my *client.Conn) cdcWindow {
 	b.Helper()
-	const table = "cdc_1m"
+	return ensureCDCWindowNamed(b, my, "cdc_1m")
+}
+
+// ensureCDCWindowNamed is ensureCDCWindow for benchDB.table, its window
+// kept in benchDB.<table>_window: benchmarks that may run at the same time
+// as the catch-up one (from another checkout on the same servers) use a
+// table of their own, so that neither rebuilds the other's window while
+// it is being read.
+func ensureCDCWindowNamed(b *testing.B, my *client.Conn, table string) cdcWindow {
+	b.Helper()
+	windows := "cdc_window"
+	if table != "cdc_1m" {
+		windows = table + "_window"
+	}
 	const chunk = 5000
 	const chunks = 100 // 500,000 inserts
 	// Per chunk of ten: 10 inserted, 7 updated, 3 deleted → 500k + 350k + 150k.
 	w := cdcWindow{Table: table, Changes: benchRows, Live: 350_000}
 	testenv.Exec(b, my, "CREATE DATABASE IF NOT EXISTS "+benchDB,
-		"CREATE TABLE IF NOT EXISTS "+benchDB+".cdc_window (start_file VARCHAR(64), start_pos BIGINT, end_file VARCHAR(64), end_pos BIGINT)")
-	if saved := testenv.Query(b, my, "SELECT start_file, start_pos, end_file, end_pos FROM "+benchDB+".cdc_window"); len(saved) == 1 &&
+		"CREATE TABLE IF NOT EXISTS "+benchDB+"."+windows+" (start_file VARCHAR(64), start_pos BIGINT, end_file VARCHAR(64), end_pos BIGINT)")
+	if saved := testenv.Query(b, my, "SELECT start_file, start_pos, end_file, end_pos FROM "+benchDB+"."+windows); len(saved) == 1 &&
 		benchTableReady(b, my, table, w.Live) {
 		sp, _ := strconv.ParseInt(saved[0][1], 10, 64)
 		ep, _ := strconv.ParseInt(saved[0][3], 10, 64)
@@ -196,7 +209,7 @@ func ensureCDCWindow(b *testing.B, my *client.Conn) cdcWindow {
 		}
 	}
 	started := time.Now()
-	testenv.Exec(b, my, "DELETE FROM "+benchDB+".cdc_window")
+	testenv.Exec(b, my, "DELETE FROM "+benchDB+"."+windows)
 	createBenchTable(b, my, table)
 	// The comment says "not ready" until the window is complete.
 	testenv.Exec(b, my, fmt.Sprintf("ALTER TABLE %s.%s COMMENT = 'incomplete'", benchDB, table))
@@ -217,7 +230,7 @@ func ensureCDCWindow(b *testing.B, my *client.Conn) cdcWindow {
 	w.End = masterStatus(b, my)
 	testenv.Exec(b, my,
 		fmt.Sprintf("ALTER TABLE %s COMMENT = '%s'", t, benchDataVersion),
-		fmt.Sprintf("INSERT INTO %s.cdc_window VALUES ('%s', %d, '%s', %d)", benchDB, w.Start.File, w.Start.Pos, w.End.File, w.End.Pos),
+		fmt.Sprintf("INSERT INTO %s.%s VALUES ('%s', %d, '%s', %d)", benchDB, windows, w.Start.File, w.Start.Pos, w.End.File, w.End.Pos),
 	)
 	b.Logf("wrote %d changes to %s in the binlog window %s .. %s in %s", w.Changes, t, w.Start, w.End, time.Since(started).Round(time.Millisecond))
 	return w

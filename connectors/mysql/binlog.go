@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -563,8 +564,9 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	ncols := len(ts.cur.Cols)
 	bm1, bm2 := e.ColumnBitmap1, e.ColumnBitmap2
 	bi := 0
-	// The before.* columns of inserted and deleted rows are NULL: appended
-	// in bulk (before any flush), not row by row.
+	// The before.* columns of inserted and deleted rows are NULL: counted
+	// in bulk (before any flush), not row by row, and appended only in a
+	// batch that has an update (batchBuilder.beforeBuilders).
 	nullBefore := 0
 	for pos := 0; pos < len(data); {
 		bb := ts.bb
@@ -581,9 +583,9 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			cols = nil
 		}
 		if update {
-			var bcols = bb.cols[ncols:]
-			if !st.req.Before || skip {
-				bcols = nil
+			var bcols []array.Builder
+			if st.req.Before && !skip {
+				bcols = bb.beforeBuilders()
 			}
 			n, err := r.dec.decodeImage(m, data[pos:], bm1, bcols, boxA)
 			if err != nil {

@@ -29,6 +29,16 @@ type batchBuilder struct {
 	started  bool
 	lastRows int
 	bytes    []int
+	maxRows  int
+	// The before.* builders are filled only in a batch with an update:
+	// pendingNull counts the rows (inserts, deletes) whose NULL before.*
+	// values are not appended yet, beforeUsed that the batch has an
+	// update. A batch without one gets shared all-NULL before.* arrays
+	// (nulls, of nullRows rows) instead of a NULL per row and column.
+	pendingNull int
+	beforeUsed  bool
+	nulls       []arrow.Array
+	nullRows    int
 }
 
 func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, before bool) *batchBuilder {
@@ -59,9 +69,25 @@ func (b *batchBuilder) start(maxRows int) {
 		return
 	}
 	b.started = true
-	n := min(max(b.lastRows, 64), maxRows)
-	for i, c := range b.cols {
-		c.Reserve(n)
+	b.maxRows = maxRows
+	b.reserve(0, len(b.t.Cols))
+}
+
+// reserve gives the builders of columns [from, to) room for as many rows
+// and string bytes as the previous batch had.
+func (b *batchBuilder) reserve(from, to int) {
+	n := min(max(b.lastRows, 64), b.maxRows)
+	for i := from; i < to; i++ {
+		// Resize, not Reserve: an empty builder gets room for n rows
+		// exactly, where Reserve rounds up to a power of two (8,192 rows
+		// for a 5,000-row transaction: 64% more memory to allocate and
+		// clear, batch after batch). A batch longer than the last grows
+		// by doubling, as before.
+		if c := b.cols[i]; c.Len() == 0 {
+			c.Resize(n)
+		} else {
+			c.Reserve(n)
+		}
 		if bb := b.bins[i]; bb != nil && b.bytes[i] > 0 {
 			bb.ReserveData(b.bytes[i])
 		}
@@ -75,9 +101,14 @@ func (b *batchBuilder) appendMeta(op string, tsMicros int64, pos string, version
 	b.rows++
 }
 
-// appendNullsBefore appends n NULLs to every before.* column.
+// appendNullsBefore appends n NULLs to every before.* column (when the
+// batch has an update; until then they are only counted).
 func (b *batchBuilder) appendNullsBefore(n int) {
 	if !b.before || n == 0 {
+		return
+	}
+	if !b.beforeUsed {
+		b.pendingNull += n
 		return
 	}
 	for _, c := range b.cols[len(b.t.Cols):] {
@@ -85,32 +116,90 @@ func (b *batchBuilder) appendNullsBefore(n int) {
 	}
 }
 
+// beforeBuilders returns the before.* builders, for an update's before
+// image, with the NULLs of the batch's earlier rows appended.
+func (b *batchBuilder) beforeBuilders() []array.Builder {
+	nc := len(b.t.Cols)
+	if !b.beforeUsed {
+		b.beforeUsed = true
+		b.reserve(nc, len(b.cols))
+		if b.pendingNull > 0 {
+			for _, c := range b.cols[nc:] {
+				c.AppendNulls(b.pendingNull)
+			}
+			b.pendingNull = 0
+		}
+	}
+	return b.cols[nc:]
+}
+
+// nullBefore returns all-NULL before.* arrays of n rows, shared by the
+// batches of that length (Arrow arrays are immutable); the caller does
+// not release them.
+func (b *batchBuilder) nullBefore(n int) []arrow.Array {
+	if b.nulls != nil && b.nullRows == n {
+		return b.nulls
+	}
+	b.releaseNulls()
+	fs := b.schema.Fields()[len(b.t.Cols) : 2*len(b.t.Cols)]
+	b.nulls = make([]arrow.Array, len(fs))
+	for i, f := range fs {
+		b.nulls[i] = array.MakeArrayOfNull(b.mem, f.Type, n)
+	}
+	b.nullRows = n
+	return b.nulls
+}
+
+func (b *batchBuilder) releaseNulls() {
+	for _, a := range b.nulls {
+		a.Release()
+	}
+	b.nulls = nil
+}
+
 // finish returns the record built so far (nil when empty) and resets.
 func (b *batchBuilder) finish() arrow.RecordBatch {
 	if b.rows == 0 {
 		return nil
 	}
-	for i, bb := range b.bins {
+	nc := len(b.t.Cols)
+	built := nc
+	if !b.before || b.beforeUsed {
+		built = len(b.cols)
+	}
+	for i, bb := range b.bins[:built] {
 		if bb != nil {
 			b.bytes[i] = bb.DataLen()
 		}
 	}
-	data := b.rb.NewRecordBatch()
-	defer data.Release()
 	cols := make([]arrow.Array, 0, b.schema.NumFields())
-	cols = append(cols, data.Columns()...)
+	for _, c := range b.cols[:built] {
+		cols = append(cols, c.NewArray())
+	}
+	own := cols[:built:built]
+	if built < len(b.cols) {
+		// No update in this batch: the before.* builders are empty.
+		cols = append(cols, b.nullBefore(b.rows)...)
+	}
 	meta := metaArrays(b.mem, b.consts, b.t.Ref.DB, b.t.Ref.Table, b.runs)
 	cols = append(cols, meta...)
 	rec := array.NewRecordBatch(b.schema, cols, int64(b.rows))
+	for _, a := range own {
+		a.Release()
+	}
 	for _, a := range meta {
 		a.Release()
 	}
+	b.pendingNull, b.beforeUsed = 0, false
 	b.lastRows, b.rows, b.started = b.rows, 0, false
 	b.runs = b.runs[:0]
 	return rec
 }
 
-func (b *batchBuilder) release() { b.rb.Release() }
+func (b *batchBuilder) release() {
+	b.rb.Release()
+	b.releaseNulls()
+}
 
 // appendText appends one snapshot (text protocol) value; v nil is NULL.
 func appendText(bld array.Builder, c *column, v []byte, null bool, tmp *[]byte) error {

@@ -143,7 +143,13 @@ type MovedKeys struct {
 	Layout exec.SourceLayout // of the source batches
 	Before Projector         // the outputs over the before image
 	Key    []int             // the output columns of the key
-	Alloc  memory.Allocator
+	// BeforeKey, when set, projects only the key outputs over the before
+	// image (its column j is output Key[j]): the updates' keys are compared
+	// through it, and Before projects only the updates whose key moved —
+	// most keep theirs, and their other outputs over the before image are
+	// not needed. Nil: Before projects every update.
+	BeforeKey Projector
+	Alloc     memory.Allocator
 
 	set Set
 	upd []int32
@@ -217,6 +223,9 @@ func (m *MovedKeys) moved(ctx context.Context, b *exec.Batch, ops *array.String,
 	if len(upd) == 0 {
 		return Part{}, nil
 	}
+	if m.BeforeKey != nil {
+		return m.movedByKey(ctx, b, parts, upd, pos)
+	}
 	brec, err := m.Before.Project(ctx, b, upd)
 	if err != nil {
 		return Part{}, err
@@ -246,4 +255,33 @@ func (m *MovedKeys) moved(ctx context.Context, b *exec.Batch, ops *array.String,
 		return Part{}, err
 	}
 	return Part{Rec: sub, Rows: moved, Deleted: true}, nil
+}
+
+// movedByKey is moved with BeforeKey: the keys of the updates over the
+// before image first, then every output over it of only the updates whose
+// key moved.
+func (m *MovedKeys) movedByKey(ctx context.Context, b *exec.Batch, parts []Part, upd []int32, pos []at) (Part, error) {
+	krec, err := m.BeforeKey.Project(ctx, b, upd)
+	if err != nil {
+		return Part{}, err
+	}
+	defer krec.Release()
+	var moved []int32
+	for k, i := range upd {
+		src := parts[pos[k].part].Rec
+		for j, c := range m.Key {
+			if !sameValue(src.Column(c), int(pos[k].row), krec.Column(j), k) {
+				moved = append(moved, i)
+				break
+			}
+		}
+	}
+	if len(moved) == 0 {
+		return Part{}, nil
+	}
+	brec, err := m.Before.Project(ctx, b, moved)
+	if err != nil {
+		return Part{}, err
+	}
+	return Part{Rec: brec, Rows: moved, Deleted: true}, nil
 }

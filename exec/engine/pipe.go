@@ -32,7 +32,11 @@ type tableRun struct {
 	plan   *planner.TablePlan
 	prog   *exec.Program // WHERE and the outputs
 	before *exec.Program // outputs over the before image; nil when unused
-	meta   exec.SourceLayout
+	// beforeKey evaluates only the KEY outputs over the before image
+	// (column j: output KeyIndex[j]): what MovedKeys compares, without
+	// projecting every output of every update.
+	beforeKey *exec.Program
+	meta      exec.SourceLayout
 	// The chain of operators a source batch of the table runs through
 	// (change's package comment), built by start: process pushes each
 	// batch into feed and pulls from sink. Its operators keep state from
@@ -91,6 +95,17 @@ func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocat
 		if err != nil {
 			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 		}
+		if len(t.KeyIndex) > 0 {
+			keys := make([]exec.Expr, len(t.KeyIndex))
+			keyNames := make([]string, len(t.KeyIndex))
+			for j, c := range t.KeyIndex {
+				keys[j], keyNames[j] = t.BeforeOutputs[c], names[c]
+			}
+			tr.beforeKey, err = exec.NewProgram(exec.ProgramConfig{Outputs: keys, Names: keyNames, OnError: exec.OnErrorSkip, Alloc: alloc})
+			if err != nil {
+				return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
+		}
 	}
 	tr.meta, err = exec.LayoutOf(t.Input)
 	if err != nil {
@@ -132,6 +147,9 @@ func (tr *tableRun) start(ctx context.Context, pr *pipeRun) error {
 		in, parts = u, u
 		if before != nil {
 			m := &change.MovedKeys{Input: u, Live: prog, Layout: tr.meta, Before: before, Key: t.KeyIndex, Alloc: pr.alloc}
+			if tr.beforeKey != nil {
+				m.BeforeKey = tr.beforeKey
+			}
 			in, parts = m, m
 		}
 	}
