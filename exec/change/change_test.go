@@ -68,6 +68,7 @@ func source(mem memory.Allocator, rows []row) *exec.Batch {
 // once and run every batch, as the engine does.
 type tableOps struct {
 	prog, before *exec.Program
+	beforeKey    *exec.Program // MovedKeys.BeforeKey when set (the engine's path)
 	layout       exec.SourceLayout
 	schema       *arrow.Schema
 	beforeIndex  []int
@@ -167,6 +168,9 @@ func (o *tableOps) build(head exec.Operator, upsert bool) *Sink {
 		u := &Upsert{Input: in, Live: prog, Split: split, Layout: o.layout, Outputs: o.prog, Before: o.before,
 			Key: []int{0}, Names: []string{"k", "v", "n"}, Alloc: o.mem}
 		m := &MovedKeys{Input: u, Live: prog, Layout: o.layout, Before: o.before, Key: []int{0}, Alloc: o.mem}
+		if o.beforeKey != nil {
+			m.BeforeKey = o.beforeKey
+		}
 		in, parts = m, m
 	}
 	return &Sink{Input: in, Live: prog, Parts: parts, Schema: o.schema, Outputs: 3, Layout: o.layout,
@@ -225,9 +229,25 @@ var changes = []row{
 }
 
 func TestUpsertOperators(t *testing.T) {
+	t.Run("before image projected whole", func(t *testing.T) { testUpsertOperators(t, false) })
+	t.Run("keys compared first", func(t *testing.T) { testUpsertOperators(t, true) })
+}
+
+func testUpsertOperators(t *testing.T, byKey bool) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	o := newTableOps(t, mem, false)
+	if byKey {
+		// The key output (k = CAST(id AS BIGINT)) over the before image.
+		k, err := exec.Cast(exec.Col(3, "id", stdlib.TString), stdlib.TInt64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.beforeKey, err = exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{k}, Names: []string{"k"}, OnError: exec.OnErrorSkip, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	b := source(mem, changes)
 	defer b.Release()
 	sink, errs := o.run(t, b, true)
