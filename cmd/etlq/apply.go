@@ -30,6 +30,12 @@ type applyCmd struct {
 	Progress    string `default:"auto" enum:"auto,always,never" help:"Progress bars and status lines on standard error: auto (when it is a terminal; logs otherwise), always or never."`
 	CPUProfile  string `hidden:"" help:"Write a Go CPU profile of the run to this file."`
 	MemoryLimit string `default:"128MiB" help:"Soft memory limit of the Go heap (e.g. 160MiB, 1GiB; 0: none). The GOMEMLIMIT variable takes precedence."`
+	// Scale-out (docs/scale-out.md): read the changes from a log that
+	// `etlq capture` fills instead of from the sources.
+	Log     string        `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"Read the changes from the NATS JetStream log that etlq capture publishes to, as one of many workers."`
+	Workers int           `default:"1" help:"With --log: workers in this process (each its own share of the partitions)."`
+	Group   string        `default:"apply" help:"With --log: the group of workers sharing the partitions; another group reads the log anew."`
+	Lease   time.Duration `default:"10s" help:"With --log: a partition's lease; a worker that stops renewing it (killed) loses it after this long."`
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
@@ -60,6 +66,9 @@ func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 }
 
 func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
+	if a.Log != "" && a.Once {
+		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
+	}
 	l, plan, err := loadPlan(ctx, a.File, false)
 	if err != nil {
 		return err
@@ -107,7 +116,11 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	}
 	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
 	start := time.Now()
-	err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
+	if a.Log != "" {
+		err = a.runWorkers(ctx, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats}, plan, log)
+	} else {
+		err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
+	}
 	cancel()
 	<-done
 	names, ps := stats.Pipelines()

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/natslog"
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// startEtlq starts etlq with args in the background; the test's end kills
+// it if it still runs.
+func startEtlq(t *testing.T, args ...string) *liveApply {
+	t.Helper()
+	a := &liveApply{cmd: exec.Command(etlqBin, args...), out: &syncBuffer{}, done: make(chan error, 1)}
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.done <- a.cmd.Wait() }()
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.cmd.Process.Kill()
+			<-a.done
+		}
+	})
+	return a
+}
+
+// kill9 kills the process with SIGKILL and waits for it.
+func (a *liveApply) kill9() {
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	err := <-a.done
+	a.done <- err
+}
+
+// privateNATS is a nats-server -js of the test's own, with its store in
+// a temporary directory: the test may stop and restart it.
+type privateNATS struct {
+	url, port, dir string
+	cmd            *exec.Cmd
+}
+
+func startPrivateNATS(t *testing.T) *privateNATS {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin = "/usr/sbin/nats-server"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("nats-server is not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	n := &privateNATS{url: "nats://127.0.0.1:" + port, port: port, dir: t.TempDir()}
+	n.cmd = exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", n.dir)
+	n.start(t)
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+func (n *privateNATS) start(t *testing.T) {
+	t.Helper()
+	n.cmd = exec.Command(n.cmd.Path, n.cmd.Args[1:]...)
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+n.port, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("private nats-server on %s did not start", n.port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (n *privateNATS) stop() {
+	if n.cmd != nil && n.cmd.Process != nil && n.cmd.ProcessState == nil {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		n.cmd.Wait()
+	}
+}
+
+// deleteLog removes a test's stream and lease bucket from the log.
+func deleteLog(t *testing.T, url, source string) {
+	lg, err := natslog.Open(url)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer lg.Close()
+	if err := lg.DeleteSource(source); err != nil {
+		t.Logf("cleanup: %v", err)
+	}
+}
+
+// TestLogSingleWorker: capture publishes a snapshot and a stream of changes
+// to the shared NATS server, one worker applies them; the target equals
+// the source row by row.
+func TestLogSingleWorker(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 5000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (batch_rows = 2000, flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	w := startWriter(t, myDSN, db+".t", 8000)
+	defer w.halt(t)
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w1"), "--progress", "never", file)
+	time.Sleep(3 * time.Second)
+	w.halt(t)
+	capture.running(t)
+	worker.running(t)
+	worker.waitSame(t, my, ch, "SELECT id, status, CAST(amount AS CHAR) FROM "+db+".t ORDER BY id",
+		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 60*time.Second)
+	st := mustEtlq(t, "status", "--log", logURL, file)
+	if !strings.Contains(st, "partition") {
+		t.Errorf("status:\n%s", st)
+	}
+	t.Logf("status:\n%s", st)
+	worker.stop(t)
+	capture.stop(t)
+}
