@@ -149,3 +149,68 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	worker.stop(t)
 	capture.stop(t)
 }
+
+// TestLogWorkersKilled: capture and 3 workers on a private NATS server, a
+// writer changing the source all along (key changes and deletes
+// included); one worker is killed -9 mid-stream and another added, the
+// capture is killed -9 and restarted, the NATS server restarted once. The
+// target ends equal to the source row by row.
+func TestLogWorkersKilled(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	nats := startPrivateNATS(t)
+	logURL := nats.url + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 20000)
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 2000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (batch_rows = 2000, flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	w := startWriter(t, myDSN, db+".t", 30000)
+	defer w.halt(t)
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "6", file)
+	worker := func(name string) *liveApply {
+		return startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file)
+	}
+	workers := []*liveApply{worker("w1"), worker("w2"), worker("w3")}
+	time.Sleep(3 * time.Second)
+	workers[1].kill9()
+	time.Sleep(2 * time.Second)
+	workers = append(workers, worker("w4"))
+	time.Sleep(2 * time.Second)
+	capture.kill9()
+	time.Sleep(time.Second)
+	capture = startEtlq(t, "capture", "--log", logURL, file)
+	time.Sleep(2 * time.Second)
+	nats.stop()
+	time.Sleep(2 * time.Second)
+	nats.start(t)
+	time.Sleep(3 * time.Second)
+	w.halt(t)
+	t.Logf("%d writer operations", w.ops.Load())
+	capture.running(t)
+	for i, wk := range workers {
+		if i != 1 {
+			wk.running(t)
+		}
+	}
+	workers[0].waitSame(t, my, ch, "SELECT id, status, CAST(amount AS CHAR) FROM "+db+".t ORDER BY id",
+		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 90*time.Second)
+	st := mustEtlq(t, "status", "--log", logURL, file)
+	t.Logf("status:\n%s", st)
+	for i, wk := range workers {
+		if i != 1 {
+			if out := wk.stop(t); strings.Contains(out, "level=ERROR") {
+				t.Errorf("worker %d:\n%s", i+1, out)
+			}
+		}
+	}
+	capture.stop(t)
+}

@@ -1,7 +1,6 @@
 package natslog
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -63,20 +62,20 @@ func (l *Log) Status(source, group string) (*Status, error) {
 	}
 	for p := 0; p < parts; p++ {
 		ps := PartStatus{Partition: p, Owner: owners[fmt.Sprintf("p.%d", p)]}
-		ci, err := l.js.ConsumerInfo(n.stream, consumer(group, p))
+		cis, err := l.partConsumers(n, group, p)
+		if err != nil {
+			return nil, err
+		}
+		var ci *nats.ConsumerInfo
 		start := uint64(1)
-		switch {
-		case err == nil:
+		if len(cis) > 0 {
+			ci = cis[len(cis)-1]
 			ps.AckedUpTo = ci.AckFloor.Stream
 			if ci.AckFloor.Last != nil {
 				ps.AckedAt = *ci.AckFloor.Last
 			}
 			ps.Pending = ci.NumPending + uint64(ci.NumAckPending)
 			start = ci.AckFloor.Stream + 1
-		case errors.Is(err, nats.ErrConsumerNotFound):
-			ps.Pending = 0
-		default:
-			return nil, err
 		}
 		// The oldest message not acknowledged: its age is the lag.
 		if m, err := l.js.GetMsg(n.stream, start, nats.DirectGetNext(n.partFilter(p))); err == nil {

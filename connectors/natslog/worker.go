@@ -77,7 +77,19 @@ type logSource struct {
 }
 
 func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
+	// A worker may start before the capture made the stream: wait.
 	parts, _, err := s.log.partitions(s.name)
+	for waited := false; errors.Is(err, nats.ErrStreamNotFound); waited = true {
+		if !waited {
+			s.o.Log.Info("log: waiting for etlq capture to create the stream", "stream", s.log.names(s.name).stream)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(500 * time.Millisecond):
+		}
+		parts, _, err = s.log.partitions(s.name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -349,24 +361,19 @@ func (w *workerStream) balance(ctx context.Context) error {
 	return nil
 }
 
-// acquire starts reading partition id: its durable consumer is made anew
-// from the first message not acknowledged, so that messages a previous
-// owner had fetched come again at once and in order (waiting for their
-// redelivery would let later ones pass them).
+// acquire starts reading partition id through a durable consumer of its
+// own (named after the lease's revision), made from the first message not
+// acknowledged: messages a previous owner had fetched come again at once
+// and in order (waiting for their redelivery would let later ones pass
+// them), and a previous owner that has not noticed yet that its lease is
+// gone reads from a consumer that no longer exists, never from this one.
 func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	js := w.log.js
-	durable := consumer(w.o.Group, id)
-	start := uint64(0)
-	info, err := js.ConsumerInfo(w.n.stream, durable)
-	switch {
-	case err == nil:
-		start = info.AckFloor.Stream + 1
-		if err := js.DeleteConsumer(w.n.stream, durable); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
-			return err
-		}
-	case !errors.Is(err, nats.ErrConsumerNotFound):
+	start, err := w.log.takeConsumers(w.n, w.o.Group, id)
+	if err != nil {
 		return err
 	}
+	durable := consumer(w.o.Group, id) + "_" + strconv.FormatUint(rev, 10)
 	cfg := &nats.ConsumerConfig{Durable: durable, FilterSubject: w.n.partFilter(id), AckPolicy: nats.AckAllPolicy,
 		AckWait: time.Hour, MaxAckPending: 100000, DeliverPolicy: nats.DeliverAllPolicy,
 		Description: "etlq workers of group " + w.o.Group + ", partition " + strconv.Itoa(id)}
@@ -503,4 +510,37 @@ func (w *workerStream) releaseAll() {
 		w.drop(p)
 	}
 	_ = w.kv.Delete(w.wkey)
+}
+
+// takeConsumers deletes the consumers of a group's partition and returns
+// the stream sequence to start a new one at: one after the highest
+// acknowledged.
+func (l *Log) takeConsumers(n names, group string, part int) (uint64, error) {
+	infos, err := l.partConsumers(n, group, part)
+	if err != nil {
+		return 0, err
+	}
+	start := uint64(1)
+	for _, ci := range infos {
+		start = max(start, ci.AckFloor.Stream+1)
+	}
+	for _, ci := range infos {
+		if err := l.js.DeleteConsumer(n.stream, ci.Name); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
+			return 0, err
+		}
+	}
+	return start, nil
+}
+
+// partConsumers lists the consumers of a group's partition, newest last.
+func (l *Log) partConsumers(n names, group string, part int) ([]*nats.ConsumerInfo, error) {
+	prefix := consumer(group, part) + "_"
+	var out []*nats.ConsumerInfo
+	for ci := range l.js.Consumers(n.stream) {
+		if strings.HasPrefix(ci.Name, prefix) {
+			out = append(out, ci)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
 }
