@@ -214,3 +214,71 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	}
 	capture.stop(t)
 }
+
+// TestLogOutlivesBinlogPurge: the sink is away (no worker runs) while the
+// source keeps changing and purges its binary logs. A plain apply whose
+// checkpoint was in the purged logs has lost changes and says so; with
+// the log in between, the capture kept publishing and acknowledging the
+// source all along, and the worker started again brings the target to
+// the source row by row. The binary logs purged are a private MariaDB's.
+func TestLogOutlivesBinlogPurge(t *testing.T) {
+	ps := startPrivateServices(t, "mariadb-a")
+	myDSN := ps.MySQLDSN
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 3000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	t.Cleanup(func() { s.ch.Exec(t.Context(), "DROP DATABASE IF EXISTS "+db+"_plain") })
+
+	dir := t.TempDir()
+	etl := func(name, target string) string {
+		file := filepath.Join(dir, name)
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, target))
+		return file
+	}
+	file, plain := etl("log.etl", db), etl("plain.etl", db+"_plain")
+	ch.Exec(t.Context(), "CREATE DATABASE IF NOT EXISTS "+db+"_plain")
+	mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "plain"), "--progress", "never", plain)
+
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "3", file)
+	worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w"), "--progress", "never", file)
+	q := "SELECT id, status, CAST(amount AS CHAR) FROM " + db + ".t ORDER BY id"
+	chq := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
+	worker.waitSame(t, my, ch, q, chq, 60*time.Second)
+	worker.stop(t) // the sink is "down": nothing writes to it now
+
+	w := startWriter(t, myDSN, db+".t", 5000)
+	time.Sleep(2 * time.Second)
+	myExec(t, my, "FLUSH BINARY LOGS")
+	time.Sleep(time.Second)
+	w.halt(t)
+	myExec(t, my, "FLUSH BINARY LOGS")
+	cur := testenv.Query(t, my, "SHOW MASTER STATUS")[0][0]
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		myExec(t, my, "PURGE BINARY LOGS TO '"+fmt.Sprint(cur)+"'")
+		if first := testenv.Query(t, my, "SHOW BINARY LOGS")[0][0]; fmt.Sprint(first) == fmt.Sprint(cur) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binary logs before %v still there after PURGE BINARY LOGS", cur)
+		}
+	}
+	t.Logf("%d writer operations while the sink was away; binary logs purged up to %v", w.ops.Load(), cur)
+	// Without the log, the changes are gone.
+	if out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "plain"), "--progress", "never", plain); err == nil || !strings.Contains(out, "was purged") {
+		t.Fatalf("a plain apply over the purged binary logs: want the purge error, got %v:\n%s", err, out)
+	}
+	capture.running(t)
+	worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w"), "--progress", "never", file)
+	worker.waitSame(t, my, ch, q, chq, 60*time.Second)
+	worker.stop(t)
+	capture.stop(t)
+}
