@@ -98,7 +98,7 @@ func (n *privateNATS) stop() {
 }
 
 // deleteLog removes a test's stream and lease bucket from the log.
-func deleteLog(t *testing.T, url, source string) {
+func deleteLog(t testing.TB, url, source string) {
 	lg, err := natslog.Open(url)
 	if err != nil {
 		t.Logf("cleanup: %v", err)

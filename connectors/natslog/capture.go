@@ -84,8 +84,11 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 	}
 }
 
-// lastResume is the resume position of the stream's last message (nil:
-// the stream is empty, or holds no position yet).
+// lastResume is the resume position of the last message in the stream
+// that carries one (nil: the stream is empty, or holds no position yet).
+// Only a batch's last message carries its position: messages after it
+// are pieces of a batch whose last piece the capture did not publish (it
+// stopped), which the position covers again.
 func (l *Log) lastResume(n names) ([]byte, error) {
 	info, err := l.js.StreamInfo(n.stream)
 	if err != nil {
@@ -94,11 +97,19 @@ func (l *Log) lastResume(n names) ([]byte, error) {
 	if info.State.Msgs == 0 {
 		return nil, nil
 	}
-	m, err := l.js.GetMsg(n.stream, info.State.LastSeq)
-	if err != nil {
-		return nil, fmt.Errorf("log: stream %s: last message: %w", n.stream, err)
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0; seq-- {
+		m, err := l.js.GetMsg(n.stream, seq)
+		if errors.Is(err, nats.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("log: stream %s: message %d: %w", n.stream, seq, err)
+		}
+		if h := m.Header.Get(hdrResume); h != "" {
+			return decodeResume(h)
+		}
 	}
-	return decodeResume(m.Header.Get(hdrResume))
+	return nil, nil
 }
 
 type capturer struct {
@@ -155,10 +166,8 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		}
 		msgs = append(msgs, ms...)
 	}
-	prev := encodeResume(c.resume)
 	for i, m := range msgs {
 		m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-"+strconv.Itoa(i))
-		m.Header.Set(hdrResume, prev)
 	}
 	if b.Mark != nil {
 		msgs[len(msgs)-1].Header.Set(hdrResume, encodeResume(b.Mark.State))

@@ -2,6 +2,7 @@ package natslog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -405,7 +406,9 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 func (w *workerStream) fetch(ctx context.Context, p *part) {
 	defer close(p.done)
 	for ctx.Err() == nil {
-		msgs, err := p.sub.Fetch(64, nats.Context(withTimeout(ctx)))
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		msgs, err := p.sub.Fetch(64, nats.Context(fctx))
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
 				w.o.Log.Warn("log: fetch failed", "partition", p.id, "error", err.Error())
@@ -428,13 +431,6 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 			}
 		}
 	}
-}
-
-// withTimeout bounds one fetch, so that a stop is noticed soon.
-func withTimeout(ctx context.Context) context.Context {
-	c, cancel := context.WithTimeout(ctx, time.Second)
-	go func() { <-c.Done(); cancel() }()
-	return c
 }
 
 // drop forgets a partition whose lease is gone: its messages in flight are
@@ -533,12 +529,37 @@ func (l *Log) takeConsumers(n names, group string, part int) (uint64, error) {
 }
 
 // partConsumers lists the consumers of a group's partition, newest last.
+// It asks the JetStream API itself: the client's own listing drops errors,
+// and a listing cut short would start a new consumer at the stream's start.
 func (l *Log) partConsumers(n names, group string, part int) ([]*nats.ConsumerInfo, error) {
 	prefix := consumer(group, part) + "_"
 	var out []*nats.ConsumerInfo
-	for ci := range l.js.Consumers(n.stream) {
-		if strings.HasPrefix(ci.Name, prefix) {
-			out = append(out, ci)
+	for offset := 0; ; {
+		req, _ := json.Marshal(map[string]int{"offset": offset})
+		m, err := l.nc.Request("$JS.API.CONSUMER.LIST."+n.stream, req, 5*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
+		}
+		var resp struct {
+			Total     int                  `json:"total"`
+			Limit     int                  `json:"limit"`
+			Consumers []*nats.ConsumerInfo `json:"consumers"`
+			Error     *nats.APIError       `json:"error"`
+		}
+		if err := json.Unmarshal(m.Data, &resp); err != nil {
+			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
+		}
+		if resp.Error != nil {
+			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, resp.Error)
+		}
+		for _, ci := range resp.Consumers {
+			if strings.HasPrefix(ci.Name, prefix) {
+				out = append(out, ci)
+			}
+		}
+		offset += len(resp.Consumers)
+		if len(resp.Consumers) == 0 || offset >= resp.Total {
+			break
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// BenchmarkLogWorkers: throughput of `apply --log` with 1, 2 and 4
+// workers against an HTTP sink that takes a fixed 20 ms per request (an
+// endpoint the benchmark starts). The capture publishes a table's snapshot
+// (6,000 rows, 8 partitions) once; each worker count then reads the whole
+// log as its own group, 20 rows per request, timed from start until the
+// endpoint has every row. The sink, not the CPU, is the bottleneck: the
+// 2-core machine cannot show CPU scaling.
+func BenchmarkLogWorkers(b *testing.B) {
+	myDSN := testenv.MySQLDSN(b)
+	logURL := testenv.NATSURL(b) + "/" + testenv.UniqueName(b)
+	my := testenv.MySQLConn(b, myDSN)
+	db := testenv.UniqueName(b)
+	b.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+	const rows = 6000
+	for _, q := range []string{"CREATE DATABASE " + db, "CREATE TABLE " + db + ".t (id INT PRIMARY KEY, v VARCHAR(32) NOT NULL)"} {
+		if _, err := my.Execute(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for start := 1; start <= rows; start += 1000 {
+		var q bytes.Buffer
+		fmt.Fprintf(&q, "INSERT INTO %s.t VALUES ", db)
+		for i := start; i < start+1000; i++ {
+			if i > start {
+				q.WriteByte(',')
+			}
+			fmt.Fprintf(&q, "(%d, 'value %d')", i, i)
+		}
+		if _, err := my.Execute(q.String()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Cleanup(func() { deleteLog(b, logURL, "s") })
+
+	var got atomic.Int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		time.Sleep(20 * time.Millisecond)
+		got.Add(int64(bytes.Count(body, []byte("\n"))))
+	})}
+	go srv.Serve(ln)
+	b.Cleanup(func() { srv.Close() })
+
+	dir := b.TempDir()
+	file := filepath.Join(dir, "bench.etl")
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE PIPELINE p FROM binlog s.%s.t
+  INTO http 'http://%s/rows' FORMAT jsonl
+  WITH (batch_rows = 20, body = 'ndjson');
+`, myDSN, testServerID(), db, ln.Addr())), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command(etlqBin, "capture", "--once", "--log", logURL, "--partitions", "8", file).CombinedOutput(); err != nil {
+		b.Fatalf("capture: %v\n%s", err, out)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, n := range []int{1, 2, 4} {
+			got.Store(0)
+			start := time.Now()
+			cmd := exec.Command(etlqBin, "apply", "--log", logURL, "--workers", fmt.Sprint(n), "--lease", "1s",
+				"--group", fmt.Sprintf("bench%d_%d", n, i), "--state-dir", filepath.Join(dir, fmt.Sprintf("w%d_%d", n, i)),
+				"--progress", "never", file)
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			for got.Load() < rows {
+				if time.Since(start) > 5*time.Minute {
+					b.Fatalf("%d workers: %d of %d rows after 5 minutes", n, got.Load(), rows)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			secs := time.Since(start).Seconds()
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+			b.ReportMetric(rows/secs, fmt.Sprintf("rows/s_%dw", n))
+		}
+	}
+}
+
+// BenchmarkCatchUpLog: the log's overhead on the catch-up benchmark's
+// window (BenchmarkCatchUpVsNaiveLoader: 1,000,000 row changes into
+// ClickHouse, upsert): the single process (`apply --once`) against
+// `capture --once` into the log followed by one `apply --log` worker,
+// timed until the target holds every change. Reported: wall seconds and
+// CPU seconds (user + system, the figure to trust on a loaded machine) of
+// each, and their ratios.
+func BenchmarkCatchUpLog(b *testing.B) {
+	myDSN := testenv.MySQLDSN(b)
+	chDSN := testenv.ClickHouseDSN(b)
+	my := testenv.MySQLConn(b, myDSN)
+	ch := testenv.ClickHouseConn(b, chDSN)
+	logURL := testenv.NATSURL(b) + "/" + testenv.UniqueName(b)
+	w := ensureCDCWindow(b, my)
+	chDB := testenv.UniqueName(b)
+	testenv.ClickHouseExec(b, ch, "CREATE DATABASE "+chDB)
+	b.Cleanup(func() { ch.Exec(b.Context(), "DROP DATABASE IF EXISTS "+chDB) })
+
+	dir := b.TempDir()
+	file := filepath.Join(dir, "catchup.etl")
+	src := fmt.Sprintf(`-- BenchmarkCatchUpLog
+CREATE SOURCE bench FROM mysql '%s' WITH (server_id = %d, start_at = '%s');
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE catchup
+  FROM binlog bench.%s.%s SNAPSHOT never
+  TRANSFORM *
+  INTO clickhouse dw.%s.cdc;
+`, myDSN, testServerID(), w.Start, chDSN, benchDB, w.Table, chDB)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	reset := func() {
+		testenv.ClickHouseExec(b, ch, "DROP TABLE IF EXISTS "+chDB+".cdc", "DROP TABLE IF EXISTS "+chDB+".cdc_current")
+	}
+	count := func() uint64 {
+		rows, err := chTry(ch, "SELECT toString(count()) FROM "+chDB+".cdc")
+		if err != nil || len(rows) != 1 {
+			return 0
+		}
+		var n uint64
+		fmt.Sscan(rows[0], &n)
+		return n
+	}
+	var plainWall, plainCPU, logWall, logCPU, capCPU []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		reset()
+		state, _ := os.MkdirTemp(dir, "state")
+		r := runMeasured(b, nil, etlqBin, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if n := count(); n < uint64(w.Changes) {
+			b.Fatalf("apply --once: %d rows in the target, want %d\n%s", n, w.Changes, tail(r.Output, 2000))
+		}
+		plainWall = append(plainWall, r.Wall)
+		plainCPU = append(plainCPU, r.CPU)
+
+		reset()
+		deleteLog(b, logURL, "bench")
+		c := runMeasured(b, nil, etlqBin, "capture", "--once", "--log", logURL, file)
+		start := time.Now()
+		state, _ = os.MkdirTemp(dir, "state")
+		cmd := exec.Command(etlqBin, "apply", "--log", logURL, "--progress", "never", "--state-dir", state, file)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for count() < uint64(w.Changes) {
+			if time.Since(start) > 10*time.Minute {
+				cmd.Process.Kill()
+				b.Fatalf("apply --log: %d rows after 10 minutes, want %d\n%s", count(), w.Changes, tail(out.String(), 2000))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		wall := time.Since(start)
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		ps := cmd.ProcessState
+		logWall = append(logWall, c.Wall+wall)
+		logCPU = append(logCPU, c.CPU+ps.UserTime()+ps.SystemTime())
+		capCPU = append(capCPU, c.CPU)
+	}
+	b.StopTimer()
+	deleteLog(b, logURL, "bench")
+	med := func(v []time.Duration) float64 { return median(v).Seconds() }
+	b.ReportMetric(med(plainWall), "plain_wall_s")
+	b.ReportMetric(med(plainCPU), "plain_cpu_s")
+	b.ReportMetric(med(logWall), "log_wall_s")
+	b.ReportMetric(med(logCPU), "log_cpu_s")
+	b.ReportMetric(med(capCPU), "capture_cpu_s")
+	b.ReportMetric(med(logCPU)/med(plainCPU), "log/plain_cpu")
+	b.ReportMetric(med(logWall)/med(plainWall), "log/plain_wall")
+}
