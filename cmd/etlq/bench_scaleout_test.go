@@ -110,7 +110,8 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // window (BenchmarkCatchUpVsNaiveLoader: 1,000,000 row changes into
 // ClickHouse, upsert): the single process (`apply --once`) against
 // `capture --once` into the log followed by one `apply --log` worker,
-// timed until the target holds every change. Reported: wall seconds and
+// timed until the worker's sink acknowledged every change (its
+// etlq_rows_out_total); both targets are then checked against the source. Reported: wall seconds and
 // CPU seconds (user + system, the figure to trust on a loaded machine) of
 // each, and their ratios.
 func BenchmarkCatchUpLog(b *testing.B) {
@@ -140,14 +141,32 @@ CREATE PIPELINE catchup
 	reset := func() {
 		testenv.ClickHouseExec(b, ch, "DROP TABLE IF EXISTS "+chDB+".cdc", "DROP TABLE IF EXISTS "+chDB+".cdc_current")
 	}
-	count := func() uint64 {
-		rows, err := chTry(ch, "SELECT toString(count()) FROM "+chDB+".cdc")
-		if err != nil || len(rows) != 1 {
+	// What the source holds after the window, to compare the target with.
+	want := testenv.Query(b, my, fmt.Sprintf(
+		"SELECT COUNT(*), SUM(qty), CAST(SUM(amount) AS CHAR), SUM(IF(email IS NULL, id, 0)) FROM %s.%s", benchDB, w.Table))
+	check := func(what string) {
+		got := testenv.ClickHouseQuery(b, ch, fmt.Sprintf(
+			"SELECT toString(count()), toString(sum(qty)), toString(sum(amount)), toString(sum(if(isNull(email), id, 0))) FROM %s.cdc FINAL WHERE _is_deleted = 0", chDB))
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			b.Fatalf("%s: the target (count, sum(qty), sum(amount), sum of ids with NULL email) = %v, the source has %v", what, got, want)
+		}
+	}
+	// rowsOut reads a worker's etlq_rows_out_total from its metrics.
+	rowsOut := func(addr string) int64 {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
 			return 0
 		}
-		var n uint64
-		fmt.Sscan(rows[0], &n)
-		return n
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "etlq_rows_out_total{") {
+				var n float64
+				fmt.Sscan(line[strings.LastIndex(line, " ")+1:], &n)
+				return int64(n)
+			}
+		}
+		return 0
 	}
 	var plainWall, plainCPU, logWall, logCPU, capCPU []time.Duration
 	b.ResetTimer()
@@ -155,9 +174,10 @@ CREATE PIPELINE catchup
 		reset()
 		state, _ := os.MkdirTemp(dir, "state")
 		r := runMeasured(b, nil, etlqBin, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-		if n := count(); n < uint64(w.Changes) {
-			b.Fatalf("apply --once: %d rows in the target, want %d\n%s", n, w.Changes, tail(r.Output, 2000))
+		if n, ok := etlqLogInt(r.Output, "rows_out"); !ok || n != int64(w.Changes) {
+			b.Fatalf("apply --once wrote %d changes, want %d\n%s", n, w.Changes, tail(r.Output, 2000))
 		}
+		check("apply --once")
 		plainWall = append(plainWall, r.Wall)
 		plainCPU = append(plainCPU, r.CPU)
 
@@ -166,26 +186,38 @@ CREATE PIPELINE catchup
 		c := runMeasured(b, nil, etlqBin, "capture", "--once", "--log", logURL, file)
 		start := time.Now()
 		state, _ = os.MkdirTemp(dir, "state")
-		cmd := exec.Command(etlqBin, "apply", "--log", logURL, "--progress", "never", "--state-dir", state, file)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		cmd := exec.Command(etlqBin, "apply", "--log", logURL, "--progress", "never", "--state-dir", state, "--metrics-addr", addr, file)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		for count() < uint64(w.Changes) {
+		for rowsOut(addr) < int64(w.Changes) {
 			if time.Since(start) > 10*time.Minute {
 				cmd.Process.Kill()
-				b.Fatalf("apply --log: %d rows after 10 minutes, want %d\n%s", count(), w.Changes, tail(out.String(), 2000))
+				b.Fatalf("apply --log: %d rows written after 10 minutes, want %d\n%s", rowsOut(addr), w.Changes, tail(out.String(), 2000))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 		wall := time.Since(start)
 		cmd.Process.Signal(syscall.SIGINT)
 		cmd.Wait()
+		for _, line := range strings.Split(out.String(), "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				b.Logf("worker: %s", line)
+			}
+		}
 		ps := cmd.ProcessState
 		logWall = append(logWall, c.Wall+wall)
 		logCPU = append(logCPU, c.CPU+ps.UserTime()+ps.SystemTime())
 		capCPU = append(capCPU, c.CPU)
+		check("capture + apply --log")
 	}
 	b.StopTimer()
 	deleteLog(b, logURL, "bench")

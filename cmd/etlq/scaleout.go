@@ -99,6 +99,8 @@ func newLogger(format string) *slog.Logger {
 
 // runWorkers runs apply's --log mode: n workers in this process, each a
 // normal engine run whose sources read this worker's share of the log.
+// They share the process's counters: its metrics are the sum of its
+// workers'.
 func (a *applyCmd) runWorkers(ctx context.Context, opts engine.Options, plan *planner.Plan, log *slog.Logger) error {
 	lg, err := natslog.Open(a.Log)
 	if err != nil {
@@ -112,9 +114,6 @@ func (a *applyCmd) runWorkers(ctx context.Context, opts engine.Options, plan *pl
 	defer cancel(nil)
 	for i := range n {
 		o := opts
-		if i > 0 {
-			o.Stats = engine.NewStats()
-		}
 		if n > 1 {
 			o.StateDir = filepath.Join(opts.StateDir, fmt.Sprintf("worker-%d", i))
 			if err := os.MkdirAll(o.StateDir, 0o755); err != nil {

@@ -282,3 +282,60 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	worker.stop(t)
 	capture.stop(t)
 }
+
+// TestLogTableEvents: a TRUNCATE and an ADD COLUMN while a writer runs,
+// through the log to two workers over four partitions. The table-wide
+// events reach every partition in order with its rows: the upsert target
+// equals the source row by row (the new column included), and the
+// changelog target holds the truncate once, not once per partition.
+func TestLogTableEvents(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 2000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
+CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op INTO clickhouse dw.%[3]s.t_log MODE changelog WITH (flush_interval = '100ms');
+`, myDSN, s.chDSN, db, testServerID()))
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	workers := []*liveApply{}
+	for _, name := range []string{"w1", "w2"} {
+		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
+	}
+	myQ := "SELECT id, status, CAST(amount * 100 AS SIGNED) FROM " + db + ".t ORDER BY id"
+	chQ := "SELECT toString(id), status, toString(toInt64(amount * 100)) FROM " + db + ".t_current ORDER BY id"
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+
+	w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: time.Millisecond})
+	time.Sleep(time.Second)
+	myExec(t, my, "TRUNCATE TABLE "+db+".t")
+	time.Sleep(time.Second)
+	myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN note VARCHAR(8) NOT NULL DEFAULT 'n'")
+	time.Sleep(time.Second)
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	myExec(t, my, "UPDATE "+db+".t SET note = 'm' WHERE id % 7 = 0")
+	workers[0].waitSame(t, my, ch, "SELECT id, status, CAST(amount * 100 AS SIGNED), note FROM "+db+".t ORDER BY id",
+		"SELECT toString(id), status, toString(toInt64(amount * 100)), note FROM "+db+".t_current ORDER BY id", 90*time.Second)
+	workers[0].waitFor(t, "one truncate change in the changelog", 60*time.Second, func() (bool, string) {
+		n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t_log WHERE _op = 'truncate'", db))
+		return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+	})
+	time.Sleep(2 * time.Second) // copies would land by now
+	if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t_log WHERE _op = 'truncate'", db)); err != nil || n != 1 {
+		t.Errorf("the changelog holds %d truncates (%v), want 1", n, err)
+	}
+	for _, wk := range workers {
+		wk.stop(t)
+	}
+	capture.stop(t)
+}

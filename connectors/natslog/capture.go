@@ -192,6 +192,7 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 // server's payload limit.
 func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, pc piece, limit int) ([]*nats.Msg, error) {
 	rec := b.Record
+	meta.Copy = pc.copy
 	if pc.rows != nil {
 		r, err := take(ctx, c.mem, b.Record, pc.rows)
 		if err != nil {

@@ -36,6 +36,7 @@ type batchMeta struct {
 	ServerID uint32            `json:"sid,omitempty"`
 	GTID     string            `json:"gtid,omitempty"`
 	Sel      []int32           `json:"sel,omitempty"`
+	Copy     bool              `json:"copy,omitempty"`
 }
 
 // encodeRecord writes a record as an Arrow IPC stream (schema, then the
@@ -73,13 +74,14 @@ func decode(m *nats.Msg, mem memory.Allocator) (*exec.Batch, error) {
 	rec := r.RecordBatch()
 	rec.Retain()
 	return &exec.Batch{Record: rec, Sel: meta.Sel, DB: meta.DB, Table: meta.Table, Snapshot: meta.Snapshot,
-		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID}, nil
+		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Copy: meta.Copy}, nil
 }
 
 // piece is one message's worth of a batch: the rows of one partition.
 type piece struct {
 	part int
 	rows []int32 // nil: every row of the record
+	copy bool    // a copy of a truncate (exec.Batch.Copy)
 }
 
 // partition splits a batch's rows by the hash of their primary key modulo
@@ -92,9 +94,11 @@ func partition(b *exec.Batch, parts int) []piece {
 	rec := b.Record
 	n := int(rec.NumRows())
 	if n == 0 || isTruncate(b) {
+		trunc := n > 0
 		out := make([]piece, parts)
 		for i := range out {
 			out[i].part = i
+			out[i].copy = trunc && i > 0
 		}
 		return out
 	}

@@ -8,6 +8,7 @@ package natslog
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
@@ -44,7 +45,14 @@ func Open(raw string) (*Log, error) {
 	}
 	srv := url.URL{Scheme: "nats", Host: u.Host, User: u.User}
 	nc, err := nats.Connect(srv.String(), nats.Name("etlq"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false))
+		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			slog.Warn("log: NATS client error", "subject", subject, "error", err.Error())
+		}))
 	if err != nil {
 		return nil, fmt.Errorf("log %s: %w", u.Host, err)
 	}

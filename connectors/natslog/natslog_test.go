@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,8 +77,18 @@ func TestPartitionKeepsKeys(t *testing.T) {
 	}
 	tr := batch([]int64{0}, exec.OpTruncate, "")
 	defer tr.Release()
-	if got := partition(tr, parts); len(got) != parts {
+	got := partition(tr, parts)
+	if len(got) != parts {
 		t.Errorf("a truncate went to %d partitions, want %d", len(got), parts)
+	}
+	originals := 0
+	for _, pc := range got {
+		if !pc.copy {
+			originals++
+		}
+	}
+	if originals != 1 {
+		t.Errorf("a truncate has %d originals among its copies, want 1", originals)
 	}
 	empty := batch(nil, exec.OpInsert, "")
 	defer empty.Release()
@@ -154,5 +166,109 @@ func TestCaptureTwiceWritesOnce(t *testing.T) {
 	resume, err := lg.lastResume(lg.names("s"))
 	if err != nil || string(resume) != `{"pos":2}` {
 		t.Errorf("resume position = %s (%v), want {\"pos\":2}", resume, err)
+	}
+}
+
+// TestWorkersShareAndHandOver: two workers share four partitions two and
+// two; every row published reaches one of them once; a worker that stops
+// gives its partitions back and the other takes them at once, from the
+// first message not acknowledged: what was acknowledged does not come
+// again, what comes later does.
+func TestWorkersShareAndHandOver(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	publish := func(from int64, state string) {
+		ids := []int64{}
+		for i := from; i < from+100; i++ {
+			ids = append(ids, i)
+		}
+		src := &fakeSource{batches: func() []*exec.Batch { return []*exec.Batch{batch(ids, exec.OpInsert, state)} }}
+		if err := lg.Capture(ctx, "s", src, connectors.StreamRequest{Once: true}, CaptureOptions{Partitions: 4}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(0, `{"pos":1}`)
+	publish(100, `{"pos":2}`)
+
+	open := func(id string) (*workerStream, *atomic.Int64) {
+		owned := &atomic.Int64{}
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Owned: owned}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream), owned
+	}
+	var mu sync.Mutex
+	seen := map[int64]string{}
+	dup := 0
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	// reader hands every batch to a pretend engine that writes it and
+	// acknowledges it, as engine.Run does, until the stream is closed.
+	reader := func(w *workerStream, name string) chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				bt, err := w.Next(ctx)
+				if err != nil {
+					return
+				}
+				ids := bt.Record.Column(0).(*array.Int64)
+				mu.Lock()
+				for i := 0; i < ids.Len(); i++ {
+					if _, ok := seen[ids.Value(i)]; ok {
+						dup++
+					}
+					seen[ids.Value(i)] = name
+				}
+				mu.Unlock()
+				w.Acked(bt.Mark)
+				bt.Release()
+			}
+		}()
+		return done
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			if ctx.Err() != nil {
+				t.Fatalf("not within a minute: %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	a, ownedA := open("a")
+	b, ownedB := open("b")
+	doneA, doneB := reader(a, "a"), reader(b, "b")
+	wait("all 200 rows", func() bool { return count() == 200 })
+	wait("2 partitions each", func() bool { return ownedA.Load() == 2 && ownedB.Load() == 2 })
+	a.Close()
+	<-doneA
+	wait("b takes a's partitions", func() bool { return ownedB.Load() == 4 })
+	publish(200, `{"pos":3}`)
+	wait("the 100 new rows", func() bool { return count() == 300 })
+	time.Sleep(500 * time.Millisecond) // anything read again would come by now
+	b.Close()
+	<-doneB
+	mu.Lock()
+	defer mu.Unlock()
+	if dup != 0 {
+		t.Errorf("%d rows came twice: acknowledged messages came again", dup)
+	}
+	for i := int64(0); i < 300; i++ {
+		if _, ok := seen[i]; !ok {
+			t.Errorf("row %d never came", i)
+		}
 	}
 }

@@ -136,7 +136,9 @@ type part struct {
 	done     chan struct{} // the fetcher ended
 	lost     atomic.Bool   // its messages are dropped, never acknowledged
 	draining bool          // released once its delivered messages are acknowledged
+	resync   atomic.Bool   // messages went missing: read again from the acknowledged
 	inflight atomic.Int64  // fetched, not yet handed to the engine
+	next     uint64        // the consumer sequence the next message must have (fetcher)
 	pending  []pend        // handed to the engine, not yet acknowledged (workerStream.mu)
 }
 
@@ -327,6 +329,10 @@ func (w *workerStream) balance(ctx context.Context) error {
 		}
 	}
 	for _, p := range parts {
+		if p.resync.Load() && !p.draining {
+			p.draining = true // given back and taken again: a new consumer
+			active--
+		}
 		if p.draining && !p.lost.Load() {
 			w.tryRelease(p)
 		}
@@ -389,7 +395,7 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 		return err
 	}
 	fctx, stop := context.WithCancel(ctx)
-	p := &part{id: id, rev: rev, renewed: time.Now(), sub: sub, stop: stop, done: make(chan struct{})}
+	p := &part{id: id, rev: rev, renewed: time.Now(), sub: sub, stop: stop, done: make(chan struct{}), next: 1}
 	w.mu.Lock()
 	w.owned[id] = p
 	n := len(w.owned)
@@ -407,7 +413,9 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 	defer close(p.done)
 	for ctx.Err() == nil {
 		fctx, cancel := context.WithTimeout(ctx, time.Second)
-		msgs, err := p.sub.Fetch(64, nats.Context(fctx))
+		// At most 16 MiB a fetch: the client drops messages beyond a
+		// subscription's 64 MiB of pending ones (a slow consumer).
+		msgs, err := p.sub.Fetch(64, nats.Context(fctx), nats.PullMaxBytes(16<<20))
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
@@ -420,6 +428,20 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 			continue
 		}
 		for _, m := range msgs {
+			// A consumer delivers its messages numbered 1, 2, 3 …: a gap
+			// is a message the client lost (a slow consumer). Nothing after
+			// it may be handed over, or its acknowledgement would cover
+			// the lost one: the partition is read again from the last
+			// acknowledged message.
+			if md, err := m.Metadata(); err == nil {
+				if md.Sequence.Consumer != p.next && p.next != 0 || md.NumDelivered > 1 {
+					w.o.Log.Warn("log: messages of a partition went missing on the way; reading it again from the last acknowledged",
+						"partition", p.id, "expected", p.next, "got", md.Sequence.Consumer, "delivered", md.NumDelivered)
+					p.resync.Store(true)
+					return
+				}
+				p.next = md.Sequence.Consumer + 1
+			}
 			b, err := decode(m, w.o.Alloc)
 			p.inflight.Add(1)
 			select {
