@@ -158,6 +158,35 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 			return err
 		}
 	}
+	if err != nil && len(add) > 0 {
+		// Another writer of the same table (a scale-out worker,
+		// docs/scale-out.md) may have added the columns first: 18.16 has
+		// no ADD COLUMN IF NOT EXISTS. Columns now there with the type
+		// wanted are done; the rest is tried again once.
+		if st, serr := readTableState(ctx, w.conn, merged.db, merged.table); serr == nil {
+			have := map[string]string{}
+			for _, c := range st.columns {
+				have[c.name] = c.typ
+			}
+			var still []*colSpec
+			same := true
+			for _, c := range add {
+				switch typ, ok := have[c.name]; {
+				case !ok:
+					still = append(still, c)
+				case typ != c.chType():
+					same = false
+				}
+			}
+			if same && len(still) < len(add) {
+				stmts = stmts[1:]
+				if len(still) > 0 {
+					stmts = append([]string{merged.addColumns(still)}, stmts...)
+				}
+				err = w.s.execDDL(ctx, w.conn, l.version, stmts)
+			}
+		}
+	}
 	if err != nil {
 		return err
 	}
