@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,8 @@ type applyCmd struct {
 	Workers int           `default:"1" help:"With --log: workers in this process (each its own share of the partitions)."`
 	Group   string        `default:"apply" help:"With --log: the group of workers sharing the partitions; another group reads the log anew."`
 	Lease   time.Duration `default:"10s" help:"With --log: a partition's lease; a worker that stops renewing it (killed) loses it after this long."`
+
+	owned map[string][]*atomic.Int64 // per source, per worker: partitions held (metrics)
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
@@ -86,7 +89,17 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	stats := engine.NewStats()
 
 	if a.MetricsAddr != "" {
-		srv, err := serveMetrics(a.MetricsAddr, stats)
+		var extra []prometheus.Collector
+		if a.Log != "" {
+			a.owned = map[string][]*atomic.Int64{}
+			for _, d := range plan.Sources {
+				for range max(a.Workers, 1) {
+					a.owned[d.Name] = append(a.owned[d.Name], &atomic.Int64{})
+				}
+			}
+			extra = append(extra, logCollector{owned: a.owned})
+		}
+		srv, err := serveMetrics(a.MetricsAddr, stats, extra...)
 		if err != nil {
 			return err
 		}
@@ -149,9 +162,10 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 }
 
 // serveMetrics serves the run's counters in the Prometheus format.
-func serveMetrics(addr string, stats *engine.Stats) (*http.Server, error) {
+func serveMetrics(addr string, stats *engine.Stats, extra ...prometheus.Collector) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(stats), schemaChangeCollector{stats})
+	reg.MustRegister(extra...)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)

@@ -126,7 +126,11 @@ func (a *applyCmd) runWorkers(ctx context.Context, opts engine.Options, plan *pl
 			if err != nil {
 				return fmt.Errorf("source %s: %w", d.Name, err)
 			}
-			o.Sources[d.Name] = lg.Source(d.Name, inner, natslog.WorkerOptions{Group: a.Group, Lease: a.Lease, Log: log.With("worker", i)})
+			wo := natslog.WorkerOptions{Group: a.Group, Lease: a.Lease, Log: log.With("worker", i)}
+			if ws := a.owned[d.Name]; i < len(ws) {
+				wo.Owned = ws[i]
+			}
+			o.Sources[d.Name] = lg.Source(d.Name, inner, wo)
 		}
 		wg.Add(1)
 		go func() {

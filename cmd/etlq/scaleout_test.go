@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,7 +136,14 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	w := startWriter(t, myDSN, db+".t", 8000)
 	defer w.halt(t)
 	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
-	worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w1"), "--progress", "never", file)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := ln.Addr().String()
+	ln.Close()
+	worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w1"), "--progress", "never",
+		"--metrics-addr", metrics, file)
 	time.Sleep(3 * time.Second)
 	w.halt(t)
 	capture.running(t)
@@ -142,10 +151,20 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	worker.waitSame(t, my, ch, "SELECT id, status, CAST(amount AS CHAR) FROM "+db+".t ORDER BY id",
 		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 60*time.Second)
 	st := mustEtlq(t, "status", "--log", logURL, file)
-	if !strings.Contains(st, "partition") {
-		t.Errorf("status:\n%s", st)
+	if !strings.Contains(st, "group apply: 1 live worker(s)") || strings.Count(st, "\n") != 7 {
+		t.Errorf("status: want the stream, the group and 4 partitions:\n%s", st)
 	}
 	t.Logf("status:\n%s", st)
+	worker.waitFor(t, "the worker holds the 4 partitions (metrics)", 30*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + metrics + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		page, _ := io.ReadAll(resp.Body)
+		v := metricValue(string(page), `etlq_log_partitions_owned{source="s"}`)
+		return v == 4, fmt.Sprint(v)
+	})
 	worker.stop(t)
 	capture.stop(t)
 }
