@@ -204,6 +204,7 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	} else {
 		meta.Sel = b.Sel
 	}
+	meta.HasSel = meta.Sel != nil
 	data, err := encodeRecord(rec)
 	if err != nil {
 		return nil, err

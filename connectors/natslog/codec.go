@@ -36,6 +36,7 @@ type batchMeta struct {
 	ServerID uint32            `json:"sid,omitempty"`
 	GTID     string            `json:"gtid,omitempty"`
 	Sel      []int32           `json:"sel,omitempty"`
+	HasSel   bool              `json:"hassel,omitempty"` // Sel is set, maybe empty (no live row)
 	Copy     bool              `json:"copy,omitempty"`
 }
 
@@ -73,6 +74,9 @@ func decode(m *nats.Msg, mem memory.Allocator) (*exec.Batch, error) {
 	}
 	rec := r.RecordBatch()
 	rec.Retain()
+	if meta.HasSel && meta.Sel == nil {
+		meta.Sel = []int32{}
+	}
 	return &exec.Batch{Record: rec, Sel: meta.Sel, DB: meta.DB, Table: meta.Table, Snapshot: meta.Snapshot,
 		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Copy: meta.Copy}, nil
 }

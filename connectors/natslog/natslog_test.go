@@ -272,3 +272,26 @@ func TestWorkersShareAndHandOver(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectionSurvives: a batch's selection reaches the worker as it
+// was, an empty one (no live row in the piece) included.
+func TestSelectionSurvives(t *testing.T) {
+	for _, sel := range [][]int32{nil, {}, {0, 2}} {
+		b := batch([]int64{1, 2, 3}, exec.OpRead, "")
+		b.Sel = sel
+		c := &capturer{mem: memory.DefaultAllocator, n: names{prefix: "x"}}
+		msgs, err := c.messages(context.Background(), b, batchMeta{DB: "d", Table: "t"}, piece{}, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decode(msgs[0], memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Sel == nil) != (sel == nil) || fmt.Sprint(got.Sel) != fmt.Sprint(sel) {
+			t.Errorf("selection %#v came back as %#v", sel, got.Sel)
+		}
+		got.Release()
+		b.Release()
+	}
+}
