@@ -198,6 +198,14 @@ type Reconnecter interface {
 	Reconnects() int64
 }
 
+// Acker is a Stream told when a Mark it sent is durable: every batch up to
+// the one that carried it is acknowledged by its sinks. The engine calls it
+// after the Mark is checkpointed. A stream that reads a log
+// (connectors/natslog) acknowledges the log's messages there.
+type Acker interface {
+	Acked(m *exec.Mark)
+}
+
 // Starter is a Stream that can say, before it sends anything, where it
 // starts (nil: nowhere worth keeping). The engine checkpoints that Mark
 // before it writes a row, so that a crash before the first acknowledged

@@ -221,6 +221,12 @@ type Batch struct {
 	// Resnapshot, when set, says that the resnapshot it names sent its last
 	// row (the batch has no rows).
 	Resnapshot *ResnapshotEnd
+	// Copy marks one of several copies of a table-wide event, a truncate
+	// that a log delivers in each of its partitions so that every worker
+	// meets it in order with its rows (docs/scale-out.md): an upsert
+	// target applies each copy (the same tombstones again), a target that
+	// keeps the change as a row skips the copies and takes the original.
+	Copy bool
 	// Mark, when non-nil, says that once this batch and every batch before it
 	// is durable at the sink, the source can resume from Mark. Sources set it
 	// only at transaction boundaries.

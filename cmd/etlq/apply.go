@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,14 @@ type applyCmd struct {
 	CPUProfile   string `hidden:"" help:"Write a Go CPU profile of the run to this file."`
 	AllocProfile string `hidden:"" help:"Write a Go profile of the run's allocations to this file at exit."`
 	MemoryLimit  string `default:"128MiB" help:"Soft memory limit of the Go heap (e.g. 160MiB, 1GiB; 0: none). The GOMEMLIMIT variable takes precedence."`
+	// Scale-out (docs/scale-out.md): read the changes from a log that
+	// `etlq capture` fills instead of from the sources.
+	Log     string        `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"Read the changes from the NATS JetStream log that etlq capture publishes to, as one of many workers."`
+	Workers int           `default:"1" help:"With --log: workers in this process (each its own share of the partitions)."`
+	Group   string        `default:"apply" help:"With --log: the group of workers sharing the partitions; another group reads the log anew."`
+	Lease   time.Duration `default:"10s" help:"With --log: a partition's lease; a worker that stops renewing it (killed) loses it after this long."`
+
+	owned map[string][]*atomic.Int64 // per source, per worker: partitions held (metrics)
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
@@ -62,6 +71,9 @@ func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 }
 
 func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
+	if a.Log != "" && a.Once {
+		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
+	}
 	l, plan, err := etlfile.LoadPlan(ctx, a.File, false)
 	if err != nil {
 		return err
@@ -79,7 +91,17 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	stats := engine.NewStats()
 
 	if a.MetricsAddr != "" {
-		srv, err := serveMetrics(a.MetricsAddr, stats)
+		var extra []prometheus.Collector
+		if a.Log != "" {
+			a.owned = map[string][]*atomic.Int64{}
+			for _, d := range plan.Sources {
+				for range max(a.Workers, 1) {
+					a.owned[d.Name] = append(a.owned[d.Name], &atomic.Int64{})
+				}
+			}
+			extra = append(extra, logCollector{owned: a.owned})
+		}
+		srv, err := serveMetrics(a.MetricsAddr, stats, extra...)
 		if err != nil {
 			return err
 		}
@@ -112,7 +134,12 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	}
 	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
 	start := time.Now()
-	err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
+	if a.Log != "" {
+		err = engine.RunWorkers(ctx, plan, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats},
+			engine.WorkerOptions{Log: a.Log, Workers: a.Workers, Group: a.Group, Lease: a.Lease, Owned: a.owned})
+	} else {
+		err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
+	}
 	cancel()
 	<-done
 	names, ps := stats.Pipelines()
@@ -141,9 +168,10 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 }
 
 // serveMetrics serves the run's counters in the Prometheus format.
-func serveMetrics(addr string, stats *engine.Stats) (*http.Server, error) {
+func serveMetrics(addr string, stats *engine.Stats, extra ...prometheus.Collector) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(stats), schemaChangeCollector{stats})
+	reg.MustRegister(extra...)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/etlq/etlq/exec/engine"
@@ -20,5 +22,26 @@ func (c schemaChangeCollector) Collect(ch chan<- prometheus.Metric) {
 	names, ps := c.stats.Pipelines()
 	for _, n := range names {
 		ch <- prometheus.MustNewConstMetric(schemaChangesDesc, prometheus.CounterValue, float64(ps[n].SchemaChanges.Load()), n)
+	}
+}
+
+// logOwnedDesc is etlq_log_partitions_owned: the partitions of each
+// source's log the workers of this process hold (apply --log,
+// docs/scale-out.md).
+var logOwnedDesc = prometheus.NewDesc("etlq_log_partitions_owned",
+	"Partitions of the source's log (apply --log) that this process's workers hold.", []string{"source"}, nil)
+
+// logCollector exposes the partitions held, summed over the workers.
+type logCollector struct{ owned map[string][]*atomic.Int64 }
+
+func (c logCollector) Describe(ch chan<- *prometheus.Desc) { ch <- logOwnedDesc }
+
+func (c logCollector) Collect(ch chan<- prometheus.Metric) {
+	for src, ws := range c.owned {
+		var n int64
+		for _, w := range ws {
+			n += w.Load()
+		}
+		ch <- prometheus.MustNewConstMetric(logOwnedDesc, prometheus.GaugeValue, float64(n), src)
 	}
 }

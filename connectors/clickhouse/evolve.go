@@ -163,7 +163,9 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		stmts = append(stmts, view()...)
 	}
 	if err := w.execRetrying(ctx, stmts); err != nil {
-		return err
+		if err = w.addedByAnother(ctx, &merged, add, stmts, err); err != nil {
+			return err
+		}
 	}
 	if len(rekey) > 0 {
 		if err := w.rekey(ctx, &merged, rekey); err != nil {
@@ -535,4 +537,41 @@ func numericGetter(arr arrow.Array) func(i int) (int64, uint64, float64) {
 		return func(i int) (int64, uint64, float64) { v := a.Value(i); return int64(v), uint64(v), float64(v) }
 	}
 	return func(int) (int64, uint64, float64) { return 0, 0, 0 }
+}
+
+// addedByAnother handles err, the failure of stmts (whose first adds the
+// columns add): another writer of the same table (a scale-out worker,
+// docs/scale-out.md) may have added the columns first, and 18.16 has no
+// ADD COLUMN IF NOT EXISTS. Columns now there with the type wanted are
+// done; the rest of stmts is tried again once. It returns err when that
+// is not the case, or the retry's error.
+func (w *writer) addedByAnother(ctx context.Context, merged *tableLayout, add []*colSpec, stmts []string, err error) error {
+	if len(add) == 0 {
+		return err
+	}
+	st, serr := readTableState(ctx, w.conn, merged.db, merged.table)
+	if serr != nil {
+		return err
+	}
+	have := map[string]string{}
+	for _, c := range st.columns {
+		have[c.name] = c.typ
+	}
+	var still []*colSpec
+	for _, c := range add {
+		switch typ, ok := have[c.name]; {
+		case !ok:
+			still = append(still, c)
+		case typ != c.chType():
+			return err
+		}
+	}
+	if len(still) == len(add) {
+		return err
+	}
+	stmts = stmts[1:]
+	if len(still) > 0 {
+		stmts = append([]string{merged.addColumns(still)}, stmts...)
+	}
+	return w.execRetrying(ctx, stmts)
 }

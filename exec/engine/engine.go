@@ -145,6 +145,7 @@ type sourceRun struct {
 	tracker *tracker
 	routes  map[string][]*pipeRun // "db.table" → pipelines
 	runs    []*pipeRun
+	acker   connectors.Acker // the stream, when it wants to know what is durable
 }
 
 func (r *sourceRun) run(ctx context.Context) (err error) {
@@ -172,17 +173,14 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		}
 		r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, store: r.store, name: r.decl.Name})
 	}
-	// Before images always flow (docs/architecture.md, "A change batch").
-	req := connectors.StreamRequest{Once: r.opts.Once, Before: true, Options: map[string]any{}, Instance: instance(r.opts.StateDir)}
+	req, names := streamRequest(r.pipes, r.opts.Once)
+	req.Instance = instance(r.opts.StateDir)
 	if st != nil {
 		req.Resume = st.Mark
 		r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
 	}
 	r.routes = map[string][]*pipeRun{}
 	r.opts.sinks = r.sinks
-	tables := map[connectors.TableRef]connectors.SnapshotMode{}
-	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
-	var names []string
 	for _, p := range r.pipes {
 		pr, err := newPipeRun(ctx, p, r.sinks[p.Sink], r.opts)
 		if err != nil {
@@ -190,45 +188,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			return err
 		}
 		r.runs = append(r.runs, pr)
-		names = append(names, p.Name)
-		for k, v := range p.Options {
-			req.Options[k] = v
-		}
-		if n, ok := p.Options["batch_rows"].(int64); ok && int(n) > req.BatchRows {
-			req.BatchRows = int(n)
-		}
-		for _, pat := range p.Patterns {
-			if p.Snapshot == connectors.SnapshotOnly {
-				continue // its scan is over before a table can join
-			}
-			mode, seen := patterns[pat]
-			if !seen {
-				mode = p.Snapshot
-			}
-			patterns[pat] = mergeSnapshot(mode, p.Snapshot)
-		}
 		for _, t := range p.Tables {
 			key := t.Ref.String()
 			r.routes[key] = append(r.routes[key], pr)
-			mode, seen := tables[t.Ref]
-			if !seen {
-				mode = p.Snapshot
-			}
-			tables[t.Ref] = mergeSnapshot(mode, p.Snapshot)
 		}
 	}
 	defer r.closeRuns()
-	for ref, mode := range tables {
-		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode})
-	}
-	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
-	for ref, mode := range patterns {
-		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode})
-	}
-	sort.Slice(req.Patterns, func(i, j int) bool {
-		return req.Patterns[i].DB+"."+req.Patterns[i].Table < req.Patterns[j].DB+"."+req.Patterns[j].Table
-	})
-	sort.Strings(names)
 
 	if req.VersionFloor, err = r.versionFloor(ctx); err != nil {
 		return err
@@ -239,6 +204,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	defer stream.Close()
 	r.opts.Stats.setStream(r.decl.Name, stream)
+	r.acker, _ = stream.(connectors.Acker)
 	if s, ok := stream.(connectors.Starter); ok && st == nil {
 		// No checkpoint yet: keep where the stream starts before a row
 		// is written (connectors.Starter).
@@ -307,6 +273,73 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		runErr = err
 	}
 	return runErr
+}
+
+// streamRequest is what one source is asked for on behalf of its
+// pipelines, and the pipelines' names (sorted).
+func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamRequest, []string) {
+	// Before images always flow (docs/architecture.md, "A change batch").
+	req := connectors.StreamRequest{Once: once, Before: true, Options: map[string]any{}}
+	tables := map[connectors.TableRef]connectors.SnapshotMode{}
+	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
+	var names []string
+	for _, p := range pipes {
+		names = append(names, p.Name)
+		for k, v := range p.Options {
+			req.Options[k] = v
+		}
+		if n, ok := p.Options["batch_rows"].(int64); ok && int(n) > req.BatchRows {
+			req.BatchRows = int(n)
+		}
+		for _, pat := range p.Patterns {
+			if p.Snapshot == connectors.SnapshotOnly {
+				continue // its scan is over before a table can join
+			}
+			mode, seen := patterns[pat]
+			if !seen {
+				mode = p.Snapshot
+			}
+			patterns[pat] = mergeSnapshot(mode, p.Snapshot)
+		}
+		for _, t := range p.Tables {
+			mode, seen := tables[t.Ref]
+			if !seen {
+				mode = p.Snapshot
+			}
+			tables[t.Ref] = mergeSnapshot(mode, p.Snapshot)
+		}
+	}
+	for ref, mode := range tables {
+		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode})
+	}
+	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
+	for ref, mode := range patterns {
+		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode})
+	}
+	sort.Slice(req.Patterns, func(i, j int) bool {
+		return req.Patterns[i].DB+"."+req.Patterns[i].Table < req.Patterns[j].DB+"."+req.Patterns[j].Table
+	})
+	sort.Strings(names)
+	return req, names
+}
+
+// StreamRequests returns, for each source of the plan that a pipeline
+// reads, the stream request Run would open it with: what `etlq capture`
+// publishes to a log (docs/scale-out.md).
+func StreamRequests(plan *planner.Plan, once bool) map[string]connectors.StreamRequest {
+	out := map[string]connectors.StreamRequest{}
+	for _, src := range plan.Sources {
+		var pipes []*planner.Pipeline
+		for _, p := range plan.Pipelines {
+			if p.Source == src.Name {
+				pipes = append(pipes, p)
+			}
+		}
+		if len(pipes) > 0 {
+			out[src.Name], _ = streamRequest(pipes, once)
+		}
+	}
+	return out
 }
 
 // versionFloor is one more than the largest _version the pipelines'
@@ -558,6 +591,9 @@ func (r *sourceRun) commit(names []string) error {
 			return err
 		}
 		r.opts.Stats.Commits.Add(1)
+		if r.acker != nil {
+			r.acker.Acked(m)
+		}
 	}
 	return werr
 }

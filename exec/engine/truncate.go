@@ -35,6 +35,11 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 	if tr == nil {
 		return nil
 	}
+	t, truncater := pr.writer.(connectors.Truncater)
+	truncater = truncater && pr.p.Target.Mode == connectors.ModeUpsert
+	if b.Copy && !truncater {
+		return nil // the original is the change (exec.Batch.Copy)
+	}
 	pr.stats.RowsIn.Add(1)
 	rec := b.Record
 	m, err := exec.LayoutOf(rec.Schema())
@@ -43,7 +48,7 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 	}
 	version := rec.Column(m.Version).(*array.Uint64).Value(0)
 	ref := connectors.TableRef{DB: b.DB, Table: b.Table}
-	if t, ok := pr.writer.(connectors.Truncater); ok && pr.p.Target.Mode == connectors.ModeUpsert {
+	if truncater {
 		where := map[string]string{}
 		for i, e := range tr.plan.Outputs {
 			switch e.String() {

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/natslog"
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// startEtlq starts etlq with args in the background; the test's end kills
+// it if it still runs.
+func startEtlq(t *testing.T, args ...string) *liveApply {
+	t.Helper()
+	a := &liveApply{cmd: exec.Command(etlqBin, args...), out: &syncBuffer{}, done: make(chan error, 1)}
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.done <- a.cmd.Wait() }()
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.cmd.Process.Kill()
+			<-a.done
+		}
+	})
+	return a
+}
+
+// kill9 kills the process with SIGKILL and waits for it.
+func (a *liveApply) kill9() {
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	err := <-a.done
+	a.done <- err
+}
+
+// privateNATS is a nats-server -js of the test's own, with its store in
+// a temporary directory: the test may stop and restart it.
+type privateNATS struct {
+	url, port, dir string
+	cmd            *exec.Cmd
+}
+
+func startPrivateNATS(t *testing.T) *privateNATS {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin = "/usr/sbin/nats-server"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("nats-server is not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	n := &privateNATS{url: "nats://127.0.0.1:" + port, port: port, dir: t.TempDir()}
+	n.cmd = exec.Command(bin, "-js", "-a", "127.0.0.1", "-p", port, "-sd", n.dir)
+	n.start(t)
+	t.Cleanup(func() { n.stop() })
+	return n
+}
+
+func (n *privateNATS) start(t *testing.T) {
+	t.Helper()
+	n.cmd = exec.Command(n.cmd.Path, n.cmd.Args[1:]...)
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+n.port, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("private nats-server on %s did not start", n.port)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (n *privateNATS) stop() {
+	if n.cmd != nil && n.cmd.Process != nil && n.cmd.ProcessState == nil {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		n.cmd.Wait()
+	}
+}
+
+// deleteLog removes a test's stream and lease bucket from the log.
+func deleteLog(t testing.TB, url, source string) {
+	lg, err := natslog.Open(url)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer lg.Close()
+	if err := lg.DeleteSource(source); err != nil {
+		t.Logf("cleanup: %v", err)
+	}
+}
+
+// TestLogSingleWorker: capture publishes a snapshot and a stream of changes
+// to the shared NATS server, one worker applies them; the target equals
+// the source row by row.
+func TestLogSingleWorker(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 5000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (batch_rows = 2000, flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	w := startWriter(t, myDSN, db+".t", 8000)
+	defer w.halt(t)
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := ln.Addr().String()
+	ln.Close()
+	worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w1"), "--progress", "never",
+		"--metrics-addr", metrics, file)
+	time.Sleep(3 * time.Second)
+	w.halt(t)
+	capture.running(t)
+	worker.running(t)
+	worker.waitSame(t, my, ch, "SELECT id, status, CAST(amount AS CHAR) FROM "+db+".t ORDER BY id",
+		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 60*time.Second)
+	st := mustEtlq(t, "status", "--log", logURL, file)
+	if !strings.Contains(st, "group apply: 1 live worker(s)") || strings.Count(st, "\n") != 7 {
+		t.Errorf("status: want the stream, the group and 4 partitions:\n%s", st)
+	}
+	t.Logf("status:\n%s", st)
+	worker.waitFor(t, "the worker holds the 4 partitions (metrics)", 30*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + metrics + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		page, _ := io.ReadAll(resp.Body)
+		v := metricValue(string(page), `etlq_log_partitions_owned{source="s"}`)
+		return v == 4, fmt.Sprint(v)
+	})
+	worker.stop(t)
+	capture.stop(t)
+}
+
+// TestLogWorkersKilled: capture and 3 workers on a private NATS server, a
+// writer changing the source all along (key changes and deletes
+// included); one worker is killed -9 mid-stream and another added, the
+// capture is killed -9 and restarted, the NATS server restarted once. The
+// target ends equal to the source row by row.
+func TestLogWorkersKilled(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	nats := startPrivateNATS(t)
+	logURL := nats.url + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 20000)
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 2000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (batch_rows = 2000, flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	w := startWriter(t, myDSN, db+".t", 30000)
+	defer w.halt(t)
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "6", file)
+	worker := func(name string) *liveApply {
+		return startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file)
+	}
+	workers := []*liveApply{worker("w1"), worker("w2"), worker("w3")}
+	time.Sleep(3 * time.Second)
+	workers[1].kill9()
+	time.Sleep(2 * time.Second)
+	workers = append(workers, worker("w4"))
+	time.Sleep(2 * time.Second)
+	capture.kill9()
+	time.Sleep(time.Second)
+	capture = startEtlq(t, "capture", "--log", logURL, file)
+	time.Sleep(2 * time.Second)
+	nats.stop()
+	time.Sleep(2 * time.Second)
+	nats.start(t)
+	time.Sleep(3 * time.Second)
+	w.halt(t)
+	t.Logf("%d writer operations", w.ops.Load())
+	capture.running(t)
+	for i, wk := range workers {
+		if i != 1 {
+			wk.running(t)
+		}
+	}
+	workers[0].waitSame(t, my, ch, "SELECT id, status, CAST(amount AS CHAR) FROM "+db+".t ORDER BY id",
+		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 90*time.Second)
+	st := mustEtlq(t, "status", "--log", logURL, file)
+	t.Logf("status:\n%s", st)
+	for i, wk := range workers {
+		if i != 1 {
+			if out := wk.stop(t); strings.Contains(out, "level=ERROR") {
+				t.Errorf("worker %d:\n%s", i+1, out)
+			}
+		}
+	}
+	capture.stop(t)
+}
+
+// TestLogOutlivesBinlogPurge: the sink is away (no worker runs) while the
+// source keeps changing and purges its binary logs. A plain apply whose
+// checkpoint was in the purged logs has lost changes and says so; with
+// the log in between, the capture kept publishing and acknowledging the
+// source all along, and the worker started again brings the target to
+// the source row by row. The binary logs purged are a private MariaDB's.
+func TestLogOutlivesBinlogPurge(t *testing.T) {
+	ps := startPrivateServices(t, "mariadb-a")
+	myDSN := ps.MySQLDSN
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 3000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	t.Cleanup(func() { s.ch.Exec(t.Context(), "DROP DATABASE IF EXISTS "+db+"_plain") })
+
+	dir := t.TempDir()
+	etl := func(name, target string) string {
+		file := filepath.Join(dir, name)
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, target))
+		return file
+	}
+	file, plain := etl("log.etl", db), etl("plain.etl", db+"_plain")
+	ch.Exec(t.Context(), "CREATE DATABASE IF NOT EXISTS "+db+"_plain")
+	mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "plain"), "--progress", "never", plain)
+
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "3", file)
+	worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w"), "--progress", "never", file)
+	q := "SELECT id, status, CAST(amount AS CHAR) FROM " + db + ".t ORDER BY id"
+	chq := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
+	worker.waitSame(t, my, ch, q, chq, 60*time.Second)
+	worker.stop(t) // the sink is "down": nothing writes to it now
+
+	w := startWriter(t, myDSN, db+".t", 5000)
+	time.Sleep(2 * time.Second)
+	myExec(t, my, "FLUSH BINARY LOGS")
+	time.Sleep(time.Second)
+	w.halt(t)
+	myExec(t, my, "FLUSH BINARY LOGS")
+	cur := testenv.Query(t, my, "SHOW MASTER STATUS")[0][0]
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		myExec(t, my, "PURGE BINARY LOGS TO '"+fmt.Sprint(cur)+"'")
+		if first := testenv.Query(t, my, "SHOW BINARY LOGS")[0][0]; fmt.Sprint(first) == fmt.Sprint(cur) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binary logs before %v still there after PURGE BINARY LOGS", cur)
+		}
+	}
+	t.Logf("%d writer operations while the sink was away; binary logs purged up to %v", w.ops.Load(), cur)
+	// Without the log, the changes are gone.
+	if out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "plain"), "--progress", "never", plain); err == nil || !strings.Contains(out, "was purged") {
+		t.Fatalf("a plain apply over the purged binary logs: want the purge error, got %v:\n%s", err, out)
+	}
+	capture.running(t)
+	worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w"), "--progress", "never", file)
+	worker.waitSame(t, my, ch, q, chq, 60*time.Second)
+	worker.stop(t)
+	capture.stop(t)
+}
+
+// TestLogTableEvents: a TRUNCATE and an ADD COLUMN while a writer runs,
+// through the log to two workers over four partitions. The table-wide
+// events reach every partition in order with its rows: the upsert target
+// equals the source row by row (the new column included), and the
+// changelog target holds the truncate once, not once per partition.
+func TestLogTableEvents(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 2000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
+CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op INTO clickhouse dw.%[3]s.t_log MODE changelog WITH (flush_interval = '100ms');
+`, myDSN, s.chDSN, db, testServerID()))
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	workers := []*liveApply{}
+	for _, name := range []string{"w1", "w2"} {
+		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
+	}
+	myQ := "SELECT id, status, CAST(amount * 100 AS SIGNED) FROM " + db + ".t ORDER BY id"
+	chQ := "SELECT toString(id), status, toString(toInt64(amount * 100)) FROM " + db + ".t_current ORDER BY id"
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+
+	w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: time.Millisecond})
+	time.Sleep(time.Second)
+	myExec(t, my, "TRUNCATE TABLE "+db+".t")
+	time.Sleep(time.Second)
+	myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN note VARCHAR(8) NOT NULL DEFAULT 'n'")
+	time.Sleep(time.Second)
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	myExec(t, my, "UPDATE "+db+".t SET note = 'm' WHERE id % 7 = 0")
+	workers[0].waitSame(t, my, ch, "SELECT id, status, CAST(amount * 100 AS SIGNED), note FROM "+db+".t ORDER BY id",
+		"SELECT toString(id), status, toString(toInt64(amount * 100)), note FROM "+db+".t_current ORDER BY id", 90*time.Second)
+	workers[0].waitFor(t, "one truncate change in the changelog", 60*time.Second, func() (bool, string) {
+		n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t_log WHERE _op = 'truncate'", db))
+		return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+	})
+	time.Sleep(2 * time.Second) // copies would land by now
+	if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t_log WHERE _op = 'truncate'", db)); err != nil || n != 1 {
+		t.Errorf("the changelog holds %d truncates (%v), want 1", n, err)
+	}
+	for _, wk := range workers {
+		wk.stop(t)
+	}
+	capture.stop(t)
+}

@@ -1,0 +1,304 @@
+package natslog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/cespare/xxhash/v2"
+	"github.com/nats-io/nats.go"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// CaptureOptions configure a capture.
+type CaptureOptions struct {
+	// Partitions of a new stream (0: DefaultPartitions); an existing
+	// stream keeps its own.
+	Partitions int
+	Retention  Retention
+	Log        *slog.Logger
+	// Published counts the messages JetStream acknowledged.
+	Published *atomic.Int64
+}
+
+// Capture reads a source's change stream and publishes it to the log until
+// ctx is done or (req.Once) the stream is complete. It resumes after the
+// position of the last message in the stream, unless req.Resume says
+// otherwise: the capture's checkpoint is what JetStream acknowledged.
+func (l *Log) Capture(ctx context.Context, source string, src connectors.Source, req connectors.StreamRequest, o CaptureOptions) error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	parts, err := l.ensureStream(source, o.Partitions, o.Retention)
+	if err != nil {
+		return err
+	}
+	n := l.names(source)
+	resume, err := l.lastResume(n)
+	if err != nil {
+		return err
+	}
+	if req.Resume == nil && resume != nil {
+		req.Resume = resume
+		o.Log.Info("resuming from the log", "source", source, "stream", n.stream)
+	}
+	stream, err := src.Open(ctx, req)
+	if err != nil {
+		return fmt.Errorf("source %s: %w", source, err)
+	}
+	defer stream.Close()
+	c := &capturer{log: l, n: n, parts: parts, o: o, source: source, mem: memory.DefaultAllocator}
+	c.setResume(req.Resume)
+	if s, ok := stream.(connectors.Starter); ok && req.Resume == nil {
+		if m := s.StartMark(); m != nil {
+			if err := c.publishControl(ctx, m.State); err != nil {
+				return err
+			}
+		}
+	}
+	for {
+		b, err := stream.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			return fmt.Errorf("source %s: %w", source, err)
+		}
+		err = c.publish(ctx, b)
+		b.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// lastResume is the resume position of the last message in the stream
+// that carries one (nil: the stream is empty, or holds no position yet).
+// Only a batch's last message carries its position: messages after it
+// are pieces of a batch whose last piece the capture did not publish (it
+// stopped), which the position covers again.
+func (l *Log) lastResume(n names) ([]byte, error) {
+	info, err := l.js.StreamInfo(n.stream)
+	if err != nil {
+		return nil, fmt.Errorf("log: stream %s: %w", n.stream, err)
+	}
+	if info.State.Msgs == 0 {
+		return nil, nil
+	}
+	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0; seq-- {
+		m, err := l.js.GetMsg(n.stream, seq)
+		if errors.Is(err, nats.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("log: stream %s: message %d: %w", n.stream, seq, err)
+		}
+		if h := m.Header.Get(hdrResume); h != "" {
+			return decodeResume(h)
+		}
+	}
+	return nil, nil
+}
+
+type capturer struct {
+	log    *Log
+	n      names
+	parts  int
+	o      CaptureOptions
+	source string
+	mem    memory.Allocator
+
+	resume []byte // the position after the last published batch with a mark
+	idBase string // hash of resume: message ids are idBase-seq-part
+	seq    int    // batches published since resume
+}
+
+func (c *capturer) setResume(state []byte) {
+	c.resume = state
+	c.idBase = strconv.FormatUint(xxhash.Sum64(state), 36)
+	c.seq = 0
+}
+
+// publishControl records a position alone, on the control subject that no
+// worker reads.
+func (c *capturer) publishControl(ctx context.Context, state []byte) error {
+	m := nats.NewMsg(c.n.control)
+	m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-ctl")
+	m.Header.Set(hdrResume, encodeResume(state))
+	if err := c.send(ctx, []*nats.Msg{m}); err != nil {
+		return err
+	}
+	c.setResume(state)
+	return nil
+}
+
+// publish sends a batch as one message per partition it has rows in (a
+// table-wide event to every partition), all but the last first, then the
+// last, which alone carries the batch's mark: the last message in the
+// stream names a position every message before it covers.
+func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
+	if b.Record == nil {
+		if b.Mark != nil {
+			return c.publishControl(ctx, b.Mark.State)
+		}
+		return nil
+	}
+	meta := batchMeta{DB: b.DB, Table: b.Table, Snapshot: b.Snapshot, Start: b.SnapshotStart, End: b.SnapshotEnd,
+		ServerID: b.ServerID, GTID: b.GTID}
+	limit := int(c.log.nc.MaxPayload()) - 4096
+	var msgs []*nats.Msg
+	for _, pc := range partition(b, c.parts) {
+		ms, err := c.messages(ctx, b, meta, pc, limit)
+		if err != nil {
+			return fmt.Errorf("log: %s.%s: %w", b.DB, b.Table, err)
+		}
+		msgs = append(msgs, ms...)
+	}
+	for i, m := range msgs {
+		m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-"+strconv.Itoa(i))
+	}
+	if b.Mark != nil {
+		msgs[len(msgs)-1].Header.Set(hdrResume, encodeResume(b.Mark.State))
+	}
+	if len(msgs) > 1 {
+		if err := c.send(ctx, msgs[:len(msgs)-1]); err != nil {
+			return err
+		}
+	}
+	if err := c.send(ctx, msgs[len(msgs)-1:]); err != nil {
+		return err
+	}
+	if b.Mark != nil {
+		c.setResume(b.Mark.State)
+	} else {
+		c.seq++
+	}
+	return nil
+}
+
+// messages encodes one piece, split in halves until each message fits the
+// server's payload limit.
+func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, pc piece, limit int) ([]*nats.Msg, error) {
+	rec := b.Record
+	meta.Copy = pc.copy
+	if pc.rows != nil {
+		r, err := take(ctx, c.mem, b.Record, pc.rows)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Release()
+		rec = r
+		meta.Sel = subSel(b.Sel, pc.rows)
+	} else {
+		meta.Sel = b.Sel
+	}
+	meta.HasSel = meta.Sel != nil
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit && rec.NumRows() > 1 {
+		rows := pc.rows
+		if rows == nil {
+			rows = make([]int32, b.Record.NumRows())
+			for i := range rows {
+				rows[i] = int32(i)
+			}
+		}
+		half := len(rows) / 2
+		a, err := c.messages(ctx, b, meta, piece{part: pc.part, rows: rows[:half]}, limit)
+		if err != nil {
+			return nil, err
+		}
+		z, err := c.messages(ctx, b, meta, piece{part: pc.part, rows: rows[half:]}, limit)
+		return append(a, z...), err
+	}
+	hdr, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(c.n.subject(b.DB, b.Table, pc.part))
+	m.Header.Set(hdrBatch, string(hdr))
+	m.Data = data
+	return []*nats.Msg{m}, nil
+}
+
+// send publishes msgs and waits until JetStream acknowledged every one.
+// While the server cannot be reached it tries again, with the same message
+// ids: what was stored before is not stored twice.
+func (c *capturer) send(ctx context.Context, msgs []*nats.Msg) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := c.sendOnce(ctx, msgs)
+		if err == nil {
+			if c.o.Published != nil {
+				c.o.Published.Add(int64(len(msgs)))
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if !transient(err) {
+			return fmt.Errorf("log: publish to %s: %w", c.n.stream, err)
+		}
+		c.o.Log.Warn("log unavailable, publishing again", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+func (c *capturer) sendOnce(ctx context.Context, msgs []*nats.Msg) error {
+	futs := make([]nats.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		f, err := c.log.js.PublishMsgAsync(m)
+		if err != nil {
+			return err
+		}
+		futs = append(futs, f)
+	}
+	timeout := time.After(5 * time.Second)
+	for _, f := range futs {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-timeout:
+			return nats.ErrTimeout
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+// transient says whether an error is the server being away for a while.
+func transient(err error) bool {
+	for _, e := range []error{nats.ErrTimeout, nats.ErrNoResponders, nats.ErrNoStreamResponse, nats.ErrDisconnected,
+		nats.ErrConnectionReconnecting, nats.ErrConnectionClosed, nats.ErrJetStreamNotEnabled, context.DeadlineExceeded} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var apiErr *nats.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == 503 {
+		return true
+	}
+	return false
+}

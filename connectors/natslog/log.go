@@ -1,0 +1,201 @@
+// Package natslog is etlq's change log on NATS JetStream (docs/scale-out.md):
+// `etlq capture` publishes a source's change batches into a stream, one
+// subject per table and key partition, and `etlq apply --log` workers read
+// the partitions they hold a lease on, each through its own durable
+// consumer, and acknowledge a message once its rows are at the sink.
+package natslog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// DefaultPartitions is the number of key partitions of a new stream.
+const DefaultPartitions = 8
+
+// Log is a connection to the NATS server holding the change log, and the
+// namespace (the URL's path, "etlq" by default) its streams are named in.
+type Log struct {
+	nc *nats.Conn
+	js nats.JetStreamContext
+	ns string
+}
+
+// Open connects to a log URL, nats://host:port[/namespace]. The client
+// reconnects forever after a lost connection; operations in between fail
+// and are retried by their callers.
+func Open(raw string) (*Log, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "nats" || u.Host == "" {
+		return nil, fmt.Errorf("log %q: want nats://host:port[/namespace]", raw)
+	}
+	ns := strings.Trim(u.Path, "/")
+	if ns == "" {
+		ns = "etlq"
+	}
+	if token(strings.ReplaceAll(ns, "_", "")) != strings.ReplaceAll(ns, "_", "") {
+		return nil, fmt.Errorf("log %q: the namespace %q may hold only letters, digits, _ and -", raw, ns)
+	}
+	srv := url.URL{Scheme: "nats", Host: u.Host, User: u.User}
+	nc, err := nats.Connect(srv.String(), nats.Name("etlq"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			slog.Warn("log: NATS client error", "subject", subject, "error", err.Error())
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("log %s: %w", u.Host, err)
+	}
+	js, err := nc.JetStream(nats.MaxWait(5 * time.Second))
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("log %s: %w", u.Host, err)
+	}
+	return &Log{nc: nc, js: js, ns: ns}, nil
+}
+
+// Close drains the connection: publishes and acknowledgements sent are
+// delivered first.
+func (l *Log) Close() error {
+	if l == nil || l.nc == nil {
+		return nil
+	}
+	return l.nc.Drain()
+}
+
+// token makes s a valid subject token and stream name: bytes other than
+// letters, digits and - become _XX (hex), so that distinct names stay
+// distinct.
+func token(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "_%02X", c)
+	}
+	return b.String()
+}
+
+// names are the JetStream names of one source's log.
+type names struct {
+	stream  string // ETLQ_<ns>_<source>
+	prefix  string // <ns>.<source>
+	control string // <prefix>.ctl: positions only, read by the capture
+	leases  string // KV bucket of the workers' leases
+}
+
+func (l *Log) names(source string) names {
+	s := l.ns + "_" + token(source)
+	p := l.ns + "." + token(source)
+	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases"}
+}
+
+// subject is where rows of a table's key partition go.
+func (n names) subject(db, table string, part int) string {
+	return n.prefix + ".t." + token(db) + "." + token(table) + "." + strconv.Itoa(part)
+}
+
+// partFilter matches every table's subject of one partition.
+func (n names) partFilter(part int) string {
+	return n.prefix + ".t.*.*." + strconv.Itoa(part)
+}
+
+// consumer is the durable consumer of a group's partition.
+func consumer(group string, part int) string {
+	return token(group) + "_p" + strconv.Itoa(part)
+}
+
+// description records the partition count in the stream's description
+// (the servers of 2.9 keep no stream metadata).
+func description(source string, parts int) string {
+	return fmt.Sprintf("etlq change log of source %s; partitions=%d", source, parts)
+}
+
+func partitionsOf(desc string) (int, error) {
+	_, v, ok := strings.Cut(desc, "partitions=")
+	if !ok {
+		return 0, fmt.Errorf("not an etlq log (description %q)", desc)
+	}
+	return strconv.Atoi(v)
+}
+
+// Retention is how much a new stream keeps: the buffer that lets sinks be
+// down longer than the source keeps its binlog.
+type Retention struct {
+	MaxBytes int64
+	MaxAge   time.Duration
+}
+
+// ensureStream creates the source's stream if it does not exist, with parts
+// partitions, and returns the partition count it has.
+func (l *Log) ensureStream(source string, parts int, ret Retention) (int, error) {
+	n := l.names(source)
+	info, err := l.js.StreamInfo(n.stream)
+	if err == nil {
+		return partitionsOf(info.Config.Description)
+	}
+	if !errors.Is(err, nats.ErrStreamNotFound) {
+		return 0, fmt.Errorf("log: stream %s: %w", n.stream, err)
+	}
+	if parts <= 0 {
+		parts = DefaultPartitions
+	}
+	cfg := &nats.StreamConfig{
+		Name:        n.stream,
+		Description: description(source, parts),
+		Subjects:    []string{n.prefix + ".>"},
+		Storage:     nats.FileStorage,
+		Retention:   nats.LimitsPolicy,
+		Discard:     nats.DiscardOld,
+		MaxBytes:    ret.MaxBytes,
+		MaxAge:      ret.MaxAge,
+		Duplicates:  2 * time.Minute,
+		AllowDirect: true,
+	}
+	if cfg.MaxBytes == 0 {
+		cfg.MaxBytes = -1
+	}
+	if _, err := l.js.AddStream(cfg); err != nil {
+		return 0, fmt.Errorf("log: create stream %s: %w", n.stream, err)
+	}
+	return parts, nil
+}
+
+// partitions returns the partition count of an existing stream.
+func (l *Log) partitions(source string) (int, *nats.StreamInfo, error) {
+	n := l.names(source)
+	info, err := l.js.StreamInfo(n.stream)
+	if err != nil {
+		return 0, nil, fmt.Errorf("log: stream %s (has `etlq capture` run?): %w", n.stream, err)
+	}
+	p, err := partitionsOf(info.Config.Description)
+	return p, info, err
+}
+
+// DeleteSource removes a source's stream and lease bucket (tests, and an
+// operator starting over).
+func (l *Log) DeleteSource(source string) error {
+	n := l.names(source)
+	err := l.js.DeleteStream(n.stream)
+	if err != nil && !errors.Is(err, nats.ErrStreamNotFound) {
+		return err
+	}
+	err = l.js.DeleteKeyValue(n.leases)
+	if err != nil && !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrBucketNotFound) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,297 @@
+package natslog
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/etlq/etlq/exec"
+)
+
+// batch builds a source batch of t(id PRIMARY KEY, v) with the given ids
+// and ops.
+func batch(ids []int64, op string, mark string) *exec.Batch {
+	mem := memory.DefaultAllocator
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Metadata: arrow.NewMetadata([]string{exec.MetaPrimaryKey}, []string{"1"})},
+		{Name: "v", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: exec.ColOp, Type: arrow.BinaryTypes.String},
+		{Name: exec.ColVersion, Type: arrow.PrimitiveTypes.Uint64},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i, id := range ids {
+		b.Field(0).(*array.Int64Builder).Append(id)
+		b.Field(1).(*array.StringBuilder).Append(fmt.Sprint("v", id))
+		b.Field(2).(*array.StringBuilder).Append(op)
+		b.Field(3).(*array.Uint64Builder).Append(uint64(1000 + i))
+	}
+	out := &exec.Batch{Record: b.NewRecordBatch(), DB: "d", Table: "t"}
+	if mark != "" {
+		out.Mark = &exec.Mark{Source: "s", State: []byte(mark)}
+	}
+	return out
+}
+
+// TestPartitionKeepsKeys: a key goes to the same partition in every batch,
+// every row goes somewhere once, a truncate and a batch of no rows go to
+// every partition.
+func TestPartitionKeepsKeys(t *testing.T) {
+	const parts = 4
+	seen := map[int64]int{}
+	for round := 0; round < 3; round++ {
+		ids := []int64{}
+		for i := int64(round); i < 200; i += 2 {
+			ids = append(ids, i)
+		}
+		b := batch(ids, exec.OpUpdate, "")
+		rows := 0
+		for _, pc := range partition(b, parts) {
+			r := pc.rows
+			if r == nil {
+				t.Fatalf("a batch of 100 keys went whole to partition %d", pc.part)
+			}
+			rows += len(r)
+			for _, i := range r {
+				id := ids[i]
+				if p, ok := seen[id]; ok && p != pc.part {
+					t.Errorf("key %d in partition %d, before in %d", id, pc.part, p)
+				}
+				seen[id] = pc.part
+			}
+		}
+		if rows != len(ids) {
+			t.Errorf("%d rows placed, want %d", rows, len(ids))
+		}
+		b.Release()
+	}
+	tr := batch([]int64{0}, exec.OpTruncate, "")
+	defer tr.Release()
+	got := partition(tr, parts)
+	if len(got) != parts {
+		t.Errorf("a truncate went to %d partitions, want %d", len(got), parts)
+	}
+	originals := 0
+	for _, pc := range got {
+		if !pc.copy {
+			originals++
+		}
+	}
+	if originals != 1 {
+		t.Errorf("a truncate has %d originals among its copies, want 1", originals)
+	}
+	empty := batch(nil, exec.OpInsert, "")
+	defer empty.Release()
+	if got := partition(empty, parts); len(got) != parts {
+		t.Errorf("a schema change went to %d partitions, want %d", len(got), parts)
+	}
+	if got := subSel([]int32{1, 4, 5, 9}, []int32{0, 1, 5, 8, 9}); fmt.Sprint(got) != "[1 2 4]" {
+		t.Errorf("subSel = %v, want [1 2 4]", got)
+	}
+}
+
+// fakeSource replays fixed batches (an in-memory source for the log's own
+// tests; the end-to-end tests use MariaDB).
+type fakeSource struct {
+	connectors.Source
+	batches func() []*exec.Batch
+}
+
+func (f *fakeSource) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
+	return &fakeStream{bs: f.batches()}, nil
+}
+func (f *fakeSource) Close() error { return nil }
+
+type fakeStream struct{ bs []*exec.Batch }
+
+func (s *fakeStream) Next(ctx context.Context) (*exec.Batch, error) {
+	if len(s.bs) == 0 {
+		return nil, io.EOF
+	}
+	b := s.bs[0]
+	s.bs = s.bs[1:]
+	return b, nil
+}
+func (s *fakeStream) Progress() []connectors.Progress { return nil }
+func (s *fakeStream) Lag() float64                    { return 0 }
+func (s *fakeStream) Close() error                    { return nil }
+
+// TestCaptureTwiceWritesOnce: a second capture from the same position (a
+// restarted or doubled capture) stores nothing twice, and a capture
+// resumes from the last position JetStream acknowledged.
+func TestCaptureTwiceWritesOnce(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	batches := func() []*exec.Batch {
+		return []*exec.Batch{batch([]int64{1, 2, 3, 4, 5, 6}, exec.OpInsert, ""), batch([]int64{7, 8}, exec.OpInsert, `{"pos":1}`),
+			batch([]int64{1, 9}, exec.OpUpdate, `{"pos":2}`)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	src := &fakeSource{batches: batches}
+	req := connectors.StreamRequest{Once: true, Resume: []byte(`{"pos":0}`)}
+	if err := lg.Capture(ctx, "s", src, req, CaptureOptions{Partitions: 3}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := lg.js.StreamInfo(lg.names("s").stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := info.State.Msgs
+	if first < 3 {
+		t.Fatalf("%d messages stored, want at least one per batch", first)
+	}
+	if err := lg.Capture(ctx, "s", src, req, CaptureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ = lg.js.StreamInfo(lg.names("s").stream)
+	if info.State.Msgs != first {
+		t.Errorf("a second capture from the same position: %d messages, want %d", info.State.Msgs, first)
+	}
+	resume, err := lg.lastResume(lg.names("s"))
+	if err != nil || string(resume) != `{"pos":2}` {
+		t.Errorf("resume position = %s (%v), want {\"pos\":2}", resume, err)
+	}
+}
+
+// TestWorkersShareAndHandOver: two workers share four partitions two and
+// two; every row published reaches one of them once; a worker that stops
+// gives its partitions back and the other takes them at once, from the
+// first message not acknowledged: what was acknowledged does not come
+// again, what comes later does.
+func TestWorkersShareAndHandOver(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	publish := func(from int64, state string) {
+		ids := []int64{}
+		for i := from; i < from+100; i++ {
+			ids = append(ids, i)
+		}
+		src := &fakeSource{batches: func() []*exec.Batch { return []*exec.Batch{batch(ids, exec.OpInsert, state)} }}
+		if err := lg.Capture(ctx, "s", src, connectors.StreamRequest{Once: true}, CaptureOptions{Partitions: 4}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(0, `{"pos":1}`)
+	publish(100, `{"pos":2}`)
+
+	open := func(id string) (*workerStream, *atomic.Int64) {
+		owned := &atomic.Int64{}
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Owned: owned}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream), owned
+	}
+	var mu sync.Mutex
+	seen := map[int64]string{}
+	dup := 0
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	// reader hands every batch to a pretend engine that writes it and
+	// acknowledges it, as engine.Run does, until the stream is closed.
+	reader := func(w *workerStream, name string) chan struct{} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				bt, err := w.Next(ctx)
+				if err != nil {
+					return
+				}
+				ids := bt.Record.Column(0).(*array.Int64)
+				mu.Lock()
+				for i := 0; i < ids.Len(); i++ {
+					if _, ok := seen[ids.Value(i)]; ok {
+						dup++
+					}
+					seen[ids.Value(i)] = name
+				}
+				mu.Unlock()
+				w.Acked(bt.Mark)
+				bt.Release()
+			}
+		}()
+		return done
+	}
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			if ctx.Err() != nil {
+				t.Fatalf("not within a minute: %s", what)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	a, ownedA := open("a")
+	b, ownedB := open("b")
+	doneA, doneB := reader(a, "a"), reader(b, "b")
+	wait("all 200 rows", func() bool { return count() == 200 })
+	wait("2 partitions each", func() bool { return ownedA.Load() == 2 && ownedB.Load() == 2 })
+	a.Close()
+	<-doneA
+	wait("b takes a's partitions", func() bool { return ownedB.Load() == 4 })
+	publish(200, `{"pos":3}`)
+	wait("the 100 new rows", func() bool { return count() == 300 })
+	time.Sleep(500 * time.Millisecond) // anything read again would come by now
+	b.Close()
+	<-doneB
+	mu.Lock()
+	defer mu.Unlock()
+	if dup != 0 {
+		t.Errorf("%d rows came twice: acknowledged messages came again", dup)
+	}
+	for i := int64(0); i < 300; i++ {
+		if _, ok := seen[i]; !ok {
+			t.Errorf("row %d never came", i)
+		}
+	}
+}
+
+// TestSelectionSurvives: a batch's selection reaches the worker as it
+// was, an empty one (no live row in the piece) included.
+func TestSelectionSurvives(t *testing.T) {
+	for _, sel := range [][]int32{nil, {}, {0, 2}} {
+		b := batch([]int64{1, 2, 3}, exec.OpRead, "")
+		b.Sel = sel
+		c := &capturer{mem: memory.DefaultAllocator, n: names{prefix: "x"}}
+		msgs, err := c.messages(context.Background(), b, batchMeta{DB: "d", Table: "t"}, piece{}, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decode(msgs[0], memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (got.Sel == nil) != (sel == nil) || fmt.Sprint(got.Sel) != fmt.Sprint(sel) {
+			t.Errorf("selection %#v came back as %#v", sel, got.Sel)
+		}
+		got.Release()
+		b.Release()
+	}
+}

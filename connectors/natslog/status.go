@@ -1,0 +1,130 @@
+package natslog
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Status is a source log's state for `etlq status --log`.
+type Status struct {
+	Source, Stream, Group string
+	Messages, Bytes       uint64
+	MaxBytes              int64         // -1: no limit
+	MaxAge                time.Duration // 0: no limit
+	Oldest                time.Time     // the oldest message kept
+	Workers               []string      // live workers of the group
+	Partitions            []PartStatus
+}
+
+// PartStatus is one partition's owner and lag.
+type PartStatus struct {
+	Partition  int
+	Owner      string    // "" when no worker holds it
+	Pending    uint64    // messages not yet acknowledged by the group
+	LagSeconds float64   // age of the oldest such message
+	AckedUpTo  uint64    // stream sequence of the last acknowledged message
+	AckedAt    time.Time // when it was acknowledged
+}
+
+// Status reads a source log's state.
+func (l *Log) Status(source, group string) (*Status, error) {
+	if group == "" {
+		group = "apply"
+	}
+	parts, info, err := l.partitions(source)
+	if err != nil {
+		return nil, err
+	}
+	n := l.names(source)
+	st := &Status{Source: source, Stream: n.stream, Group: group, Messages: info.State.Msgs, Bytes: info.State.Bytes,
+		MaxBytes: info.Config.MaxBytes, MaxAge: info.Config.MaxAge, Oldest: info.State.FirstTime}
+	owners := map[string]string{}
+	if kv, err := l.js.KeyValue(n.leases); err == nil {
+		keys, _ := kv.Keys()
+		prefix := token(group) + "."
+		for _, k := range keys {
+			rest, ok := strings.CutPrefix(k, prefix)
+			if !ok {
+				continue
+			}
+			if w, ok := strings.CutPrefix(rest, "w."); ok {
+				st.Workers = append(st.Workers, w)
+				continue
+			}
+			if e, err := kv.Get(k); err == nil {
+				owners[rest] = string(e.Value())
+			}
+		}
+	}
+	for p := 0; p < parts; p++ {
+		ps := PartStatus{Partition: p, Owner: owners[fmt.Sprintf("p.%d", p)]}
+		cis, err := l.partConsumers(n, group, p)
+		if err != nil {
+			return nil, err
+		}
+		var ci *nats.ConsumerInfo
+		start := uint64(1)
+		if len(cis) > 0 {
+			ci = cis[len(cis)-1]
+			ps.AckedUpTo = ci.AckFloor.Stream
+			if ci.AckFloor.Last != nil {
+				ps.AckedAt = *ci.AckFloor.Last
+			}
+			ps.Pending = ci.NumPending + uint64(ci.NumAckPending)
+			start = ci.AckFloor.Stream + 1
+		}
+		// The oldest message not acknowledged: its age is the lag.
+		if m, err := l.js.GetMsg(n.stream, start, nats.DirectGetNext(n.partFilter(p))); err == nil {
+			ps.LagSeconds = time.Since(m.Time).Seconds()
+			if ci == nil {
+				ps.Pending = info.State.LastSeq - m.Sequence + 1 // an upper bound: no worker ever read it
+			}
+		}
+		st.Partitions = append(st.Partitions, ps)
+	}
+	return st, nil
+}
+
+// String renders the status as a table.
+func (s *Status) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "source %s: stream %s, %d messages, %s", s.Source, s.Stream, s.Messages, size(s.Bytes))
+	if s.MaxBytes > 0 {
+		fmt.Fprintf(&b, " of %s (%.0f%% headroom)", size(uint64(s.MaxBytes)), 100*(1-float64(s.Bytes)/float64(s.MaxBytes)))
+	}
+	if !s.Oldest.IsZero() && s.Messages > 0 {
+		age := time.Since(s.Oldest).Round(time.Second)
+		fmt.Fprintf(&b, "; oldest message %s old", age)
+		if s.MaxAge > 0 {
+			fmt.Fprintf(&b, " of %s kept (%s headroom)", s.MaxAge, (s.MaxAge - age).Round(time.Second))
+		}
+	}
+	fmt.Fprintf(&b, "\ngroup %s: %d live worker(s)\n", s.Group, len(s.Workers))
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "partition\towner\tlag (messages)\tlag (seconds)\tacknowledged up to")
+	for _, p := range s.Partitions {
+		owner := p.Owner
+		if owner == "" {
+			owner = "-"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.1f\t%d\n", p.Partition, owner, p.Pending, p.LagSeconds, p.AckedUpTo)
+	}
+	tw.Flush()
+	return b.String()
+}
+
+func size(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,589 @@
+package natslog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// DefaultLease is how long a partition stays with a worker that stopped
+// renewing its lease (a worker killed -9): another takes it over then.
+const DefaultLease = 10 * time.Second
+
+// WorkerOptions configure an apply worker reading the log.
+type WorkerOptions struct {
+	// Group names the workers that share the partitions (one durable
+	// consumer per partition and group): "apply" by default. Two groups
+	// read the same log independently, e.g. into different targets.
+	Group string
+	// Lease is the partition lease's time to live (0: DefaultLease).
+	Lease time.Duration
+	// ID names this worker in the leases (default: host, pid and a random
+	// suffix).
+	ID    string
+	Log   *slog.Logger
+	Alloc memory.Allocator
+	// Owned, when set, is kept at the number of partitions held.
+	Owned *atomic.Int64
+}
+
+func (o *WorkerOptions) defaults() {
+	if o.Group == "" {
+		o.Group = "apply"
+	}
+	if o.Lease <= 0 {
+		o.Lease = DefaultLease
+	}
+	if o.ID == "" {
+		host, _ := os.Hostname()
+		o.ID = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.IntN(1<<16))
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Alloc == nil {
+		o.Alloc = memory.DefaultAllocator
+	}
+}
+
+// Source returns a source whose stream is this worker's share of the
+// source's log; Tables and Describe still ask inner, the source itself
+// (new tables join a pipeline as they would without the log).
+func (l *Log) Source(name string, inner connectors.Source, o WorkerOptions) connectors.Source {
+	o.defaults()
+	return &logSource{Source: inner, log: l, name: name, o: o}
+}
+
+type logSource struct {
+	connectors.Source
+	log  *Log
+	name string
+	o    WorkerOptions
+}
+
+func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
+	// A worker may start before the capture made the stream: wait.
+	parts, _, err := s.log.partitions(s.name)
+	for waited := false; errors.Is(err, nats.ErrStreamNotFound); waited = true {
+		if !waited {
+			s.o.Log.Info("log: waiting for etlq capture to create the stream", "stream", s.log.names(s.name).stream)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-time.After(500 * time.Millisecond):
+		}
+		parts, _, err = s.log.partitions(s.name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := s.log.names(s.name)
+	kv, err := s.log.leaseBucket(n, s.o.Lease)
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	w := &workerStream{log: s.log, n: n, name: s.name, o: s.o, kv: kv, nparts: parts,
+		out: make(chan item, 8), owned: map[int]*part{}, cancel: cancel, loopDone: make(chan struct{})}
+	w.prefix = token(s.o.Group) + "."
+	w.wkey = w.prefix + "w." + token(s.o.ID)
+	go w.leaseLoop(lctx)
+	return w, nil
+}
+
+// leaseBucket opens (or creates) the KV bucket of a source's leases; its
+// TTL is the lease: an entry not renewed within it disappears.
+func (l *Log) leaseBucket(n names, lease time.Duration) (nats.KeyValue, error) {
+	kv, err := l.js.KeyValue(n.leases)
+	if errors.Is(err, nats.ErrBucketNotFound) {
+		kv, err = l.js.CreateKeyValue(&nats.KeyValueConfig{Bucket: n.leases, History: 1, TTL: lease, Storage: nats.FileStorage,
+			Description: "etlq partition leases of " + n.stream})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log: lease bucket %s: %w", n.leases, err)
+	}
+	st, err := kv.Status()
+	if err == nil && st.TTL() != lease {
+		return nil, fmt.Errorf("log: lease bucket %s has a lease of %s, not %s: every worker of a log uses the same --lease", n.leases, st.TTL(), lease)
+	}
+	return kv, nil
+}
+
+// part is a partition this worker holds.
+type part struct {
+	id       int
+	rev      uint64    // the lease entry's revision
+	renewed  time.Time // last successful renewal
+	sub      *nats.Subscription
+	stop     context.CancelFunc
+	done     chan struct{} // the fetcher ended
+	lost     atomic.Bool   // its messages are dropped, never acknowledged
+	draining bool          // released once its delivered messages are acknowledged
+	resync   atomic.Bool   // messages went missing: read again from the acknowledged
+	inflight atomic.Int64  // fetched, not yet handed to the engine
+	next     uint64        // the consumer sequence the next message must have (fetcher)
+	pending  []pend        // handed to the engine, not yet acknowledged (workerStream.mu)
+}
+
+type pend struct {
+	d uint64
+	m *nats.Msg
+}
+
+type item struct {
+	p   *part
+	m   *nats.Msg
+	b   *exec.Batch
+	err error
+}
+
+// workerStream is a connectors.Stream over the partitions the worker holds.
+type workerStream struct {
+	log    *Log
+	n      names
+	name   string
+	o      WorkerOptions
+	kv     nats.KeyValue
+	nparts int
+	prefix string // "<group>."
+	wkey   string // this worker's heartbeat key
+
+	out      chan item
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+	fatal    atomic.Pointer[error]
+
+	mu    sync.Mutex
+	owned map[int]*part
+	d     uint64 // delivery counter: the Mark of each batch handed over
+	lag   float64
+}
+
+func (w *workerStream) leaseKey(p int) string { return w.prefix + "p." + strconv.Itoa(p) }
+
+// Next hands over the next batch of an owned partition; its Mark is the
+// delivery's number, which Acked turns back into acknowledgements.
+func (w *workerStream) Next(ctx context.Context) (*exec.Batch, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-w.loopDone:
+			if e := w.fatal.Load(); e != nil {
+				return nil, *e
+			}
+			return nil, errors.New("log: the lease loop stopped")
+		case it := <-w.out:
+			it.p.inflight.Add(-1)
+			if it.p.lost.Load() {
+				it.b.Release()
+				continue
+			}
+			if it.err != nil {
+				return nil, it.err
+			}
+			w.mu.Lock()
+			w.d++
+			d := w.d
+			it.p.pending = append(it.p.pending, pend{d: d, m: it.m})
+			if md, err := it.m.Metadata(); err == nil {
+				w.lag = 0
+				if md.NumPending > 0 {
+					w.lag = time.Since(md.Timestamp).Seconds()
+				}
+			}
+			w.mu.Unlock()
+			it.b.Mark = &exec.Mark{Source: w.name, State: []byte(strconv.FormatUint(d, 10))}
+			return it.b, nil
+		}
+	}
+}
+
+// Acked acknowledges, in each partition, the last message handed over at
+// or before m (the consumers acknowledge all messages before it with it).
+func (w *workerStream) Acked(m *exec.Mark) {
+	d, err := strconv.ParseUint(string(m.State), 10, 64)
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, p := range w.owned {
+		i := sort.Search(len(p.pending), func(i int) bool { return p.pending[i].d > d })
+		if i == 0 {
+			continue
+		}
+		if !p.lost.Load() {
+			if err := p.pending[i-1].m.Ack(); err != nil {
+				w.o.Log.Warn("log: acknowledgement failed (the messages come again)", "partition", p.id, "error", err.Error())
+			}
+		}
+		p.pending = p.pending[i:]
+	}
+}
+
+func (w *workerStream) Progress() []connectors.Progress { return nil }
+
+// Lag is the age of the last batch handed over while its partition had
+// more to read; 0 when caught up.
+func (w *workerStream) Lag() float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lag
+}
+
+// Close stops fetching and gives the leases back (after the engine's last
+// acknowledgements), so that other workers take the partitions at once.
+func (w *workerStream) Close() error {
+	w.cancel()
+	<-w.loopDone
+	return nil
+}
+
+// leaseLoop renews, balances and acquires leases every quarter of a lease
+// until the stream closes.
+func (w *workerStream) leaseLoop(ctx context.Context) {
+	defer close(w.loopDone)
+	defer w.releaseAll()
+	tick := time.NewTicker(w.o.Lease / 4)
+	defer tick.Stop()
+	for {
+		if err := w.balance(ctx); err != nil {
+			w.fatal.Store(&err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// balance is one round: heartbeat, renew, give back what is above this
+// worker's fair share, take free partitions up to it.
+func (w *workerStream) balance(ctx context.Context) error {
+	if _, err := w.kv.Put(w.wkey, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		w.o.Log.Warn("log: heartbeat failed", "error", err.Error())
+	}
+	keys, err := w.kv.Keys()
+	if err != nil && !errors.Is(err, nats.ErrNoKeysFound) {
+		w.o.Log.Warn("log: listing workers failed", "error", err.Error())
+	}
+	workers := 0
+	for _, k := range keys {
+		if strings.HasPrefix(k, w.prefix+"w.") {
+			workers++
+		}
+	}
+	workers = max(workers, 1)
+	share := (w.nparts + workers - 1) / workers
+
+	w.mu.Lock()
+	parts := make([]*part, 0, len(w.owned))
+	for _, p := range w.owned {
+		parts = append(parts, p)
+	}
+	w.mu.Unlock()
+	sort.Slice(parts, func(i, j int) bool { return parts[i].id < parts[j].id })
+	active := 0
+	for _, p := range parts {
+		rev, err := w.kv.Update(w.leaseKey(p.id), []byte(w.o.ID), p.rev)
+		switch {
+		case err == nil:
+			p.rev, p.renewed = rev, time.Now()
+		case time.Since(p.renewed) > w.o.Lease || !transient(err):
+			w.o.Log.Warn("log: partition lease lost", "partition", p.id, "error", err.Error())
+			w.drop(p)
+			continue
+		}
+		if !p.draining {
+			active++
+		}
+	}
+	// Above the share: give back the highest partitions, once what was
+	// handed over from them is acknowledged.
+	for i := len(parts) - 1; i >= 0 && active > share; i-- {
+		if p := parts[i]; !p.draining && !p.lost.Load() {
+			p.draining = true
+			p.stop()
+			active--
+			w.o.Log.Info("log: giving a partition back", "partition", p.id, "share", share)
+		}
+	}
+	for _, p := range parts {
+		if p.resync.Load() && !p.draining {
+			p.draining = true // given back and taken again: a new consumer
+			active--
+		}
+		if p.draining && !p.lost.Load() {
+			w.tryRelease(p)
+		}
+	}
+	if active >= share || ctx.Err() != nil {
+		return nil
+	}
+	// Below the share: take free partitions, starting at a place of this
+	// worker's own so that workers starting together spread out.
+	off := rand.IntN(w.nparts)
+	for i := 0; i < w.nparts && active < share; i++ {
+		id := (off + i) % w.nparts
+		w.mu.Lock()
+		_, mine := w.owned[id]
+		w.mu.Unlock()
+		if mine {
+			continue
+		}
+		rev, err := w.kv.Create(w.leaseKey(id), []byte(w.o.ID))
+		if err != nil {
+			continue // held by another worker, or the server is away
+		}
+		if err := w.acquire(ctx, id, rev); err != nil {
+			w.o.Log.Warn("log: taking a partition failed", "partition", id, "error", err.Error())
+			_ = w.kv.Delete(w.leaseKey(id), nats.LastRevision(rev))
+			if !transient(err) {
+				return err
+			}
+			continue
+		}
+		active++
+	}
+	return nil
+}
+
+// acquire starts reading partition id through a durable consumer of its
+// own (named after the lease's revision), made from the first message not
+// acknowledged: messages a previous owner had fetched come again at once
+// and in order (waiting for their redelivery would let later ones pass
+// them), and a previous owner that has not noticed yet that its lease is
+// gone reads from a consumer that no longer exists, never from this one.
+func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
+	js := w.log.js
+	start, err := w.log.takeConsumers(w.n, w.o.Group, id)
+	if err != nil {
+		return err
+	}
+	durable := consumer(w.o.Group, id) + "_" + strconv.FormatUint(rev, 10)
+	cfg := &nats.ConsumerConfig{Durable: durable, FilterSubject: w.n.partFilter(id), AckPolicy: nats.AckAllPolicy,
+		AckWait: time.Hour, MaxAckPending: 100000, DeliverPolicy: nats.DeliverAllPolicy,
+		Description: "etlq workers of group " + w.o.Group + ", partition " + strconv.Itoa(id)}
+	if start > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = nats.DeliverByStartSequencePolicy, start
+	}
+	if _, err := js.AddConsumer(w.n.stream, cfg); err != nil {
+		return err
+	}
+	sub, err := js.PullSubscribe(cfg.FilterSubject, durable, nats.Bind(w.n.stream, durable))
+	if err != nil {
+		return err
+	}
+	fctx, stop := context.WithCancel(ctx)
+	p := &part{id: id, rev: rev, renewed: time.Now(), sub: sub, stop: stop, done: make(chan struct{}), next: 1}
+	w.mu.Lock()
+	w.owned[id] = p
+	n := len(w.owned)
+	w.mu.Unlock()
+	if w.o.Owned != nil {
+		w.o.Owned.Store(int64(n))
+	}
+	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "worker", w.o.ID)
+	go w.fetch(fctx, p)
+	return nil
+}
+
+// fetch reads a partition's messages into the stream until stopped.
+func (w *workerStream) fetch(ctx context.Context, p *part) {
+	defer close(p.done)
+	for ctx.Err() == nil {
+		fctx, cancel := context.WithTimeout(ctx, time.Second)
+		// At most 16 MiB a fetch: the client drops messages beyond a
+		// subscription's 64 MiB of pending ones (a slow consumer).
+		msgs, err := p.sub.Fetch(64, nats.Context(fctx), nats.PullMaxBytes(16<<20))
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+				w.o.Log.Warn("log: fetch failed", "partition", p.id, "error", err.Error())
+				select {
+				case <-ctx.Done():
+				case <-time.After(500 * time.Millisecond):
+				}
+			}
+			continue
+		}
+		for _, m := range msgs {
+			// A consumer delivers its messages numbered 1, 2, 3 …: a gap
+			// is a message the client lost (a slow consumer). Nothing after
+			// it may be handed over, or its acknowledgement would cover
+			// the lost one: the partition is read again from the last
+			// acknowledged message.
+			if md, err := m.Metadata(); err == nil {
+				if md.Sequence.Consumer != p.next && p.next != 0 || md.NumDelivered > 1 {
+					w.o.Log.Warn("log: messages of a partition went missing on the way; reading it again from the last acknowledged",
+						"partition", p.id, "expected", p.next, "got", md.Sequence.Consumer, "delivered", md.NumDelivered)
+					p.resync.Store(true)
+					return
+				}
+				p.next = md.Sequence.Consumer + 1
+			}
+			b, err := decode(m, w.o.Alloc)
+			p.inflight.Add(1)
+			select {
+			case w.out <- item{p: p, m: m, b: b, err: err}:
+			case <-ctx.Done():
+				p.inflight.Add(-1)
+				b.Release()
+				return
+			}
+		}
+	}
+}
+
+// drop forgets a partition whose lease is gone: its messages in flight are
+// dropped and never acknowledged (the new owner reads them again).
+func (w *workerStream) drop(p *part) {
+	p.lost.Store(true)
+	p.stop()
+	<-p.done
+	_ = p.sub.Unsubscribe()
+	w.mu.Lock()
+	delete(w.owned, p.id)
+	p.pending = nil
+	n := len(w.owned)
+	w.mu.Unlock()
+	if w.o.Owned != nil {
+		w.o.Owned.Store(int64(n))
+	}
+}
+
+// tryRelease gives a draining partition's lease back once everything
+// handed over from it is acknowledged.
+func (w *workerStream) tryRelease(p *part) {
+	select {
+	case <-p.done:
+	default:
+		return
+	}
+	w.mu.Lock()
+	busy := len(p.pending) > 0 || p.inflight.Load() > 0
+	w.mu.Unlock()
+	if busy {
+		return
+	}
+	// The acknowledgements must be at the server before another worker
+	// reads the consumer's floor.
+	if err := w.log.nc.FlushTimeout(5 * time.Second); err != nil {
+		return
+	}
+	if err := w.kv.Delete(w.leaseKey(p.id), nats.LastRevision(p.rev)); err != nil {
+		w.o.Log.Warn("log: giving a lease back failed", "partition", p.id, "error", err.Error())
+	}
+	w.drop(p)
+}
+
+// releaseAll gives every lease back when the stream closes.
+func (w *workerStream) releaseAll() {
+	w.mu.Lock()
+	parts := make([]*part, 0, len(w.owned))
+	for _, p := range w.owned {
+		parts = append(parts, p)
+	}
+	w.mu.Unlock()
+	for _, p := range parts {
+		p.stop()
+		<-p.done
+	}
+	// Drain what the fetchers left in the channel.
+	for {
+		select {
+		case it := <-w.out:
+			it.p.inflight.Add(-1)
+			it.b.Release()
+			continue
+		default:
+		}
+		break
+	}
+	_ = w.log.nc.FlushTimeout(5 * time.Second)
+	for _, p := range parts {
+		if err := w.kv.Delete(w.leaseKey(p.id), nats.LastRevision(p.rev)); err != nil {
+			w.o.Log.Warn("log: giving a lease back failed", "partition", p.id, "error", err.Error())
+		}
+		w.drop(p)
+	}
+	_ = w.kv.Delete(w.wkey)
+}
+
+// takeConsumers deletes the consumers of a group's partition and returns
+// the stream sequence to start a new one at: one after the highest
+// acknowledged.
+func (l *Log) takeConsumers(n names, group string, part int) (uint64, error) {
+	infos, err := l.partConsumers(n, group, part)
+	if err != nil {
+		return 0, err
+	}
+	start := uint64(1)
+	for _, ci := range infos {
+		start = max(start, ci.AckFloor.Stream+1)
+	}
+	for _, ci := range infos {
+		if err := l.js.DeleteConsumer(n.stream, ci.Name); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
+			return 0, err
+		}
+	}
+	return start, nil
+}
+
+// partConsumers lists the consumers of a group's partition, newest last.
+// It asks the JetStream API itself: the client's own listing drops errors,
+// and a listing cut short would start a new consumer at the stream's start.
+func (l *Log) partConsumers(n names, group string, part int) ([]*nats.ConsumerInfo, error) {
+	prefix := consumer(group, part) + "_"
+	var out []*nats.ConsumerInfo
+	for offset := 0; ; {
+		req, _ := json.Marshal(map[string]int{"offset": offset})
+		m, err := l.nc.Request("$JS.API.CONSUMER.LIST."+n.stream, req, 5*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
+		}
+		var resp struct {
+			Total     int                  `json:"total"`
+			Limit     int                  `json:"limit"`
+			Consumers []*nats.ConsumerInfo `json:"consumers"`
+			Error     *nats.APIError       `json:"error"`
+		}
+		if err := json.Unmarshal(m.Data, &resp); err != nil {
+			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
+		}
+		if resp.Error != nil {
+			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, resp.Error)
+		}
+		for _, ci := range resp.Consumers {
+			if strings.HasPrefix(ci.Name, prefix) {
+				out = append(out, ci)
+			}
+		}
+		offset += len(resp.Consumers)
+		if len(resp.Consumers) == 0 || offset >= resp.Total {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/natslog"
+	"github.com/etlq/etlq/planner"
+)
+
+// The scale-out mode (docs/scale-out.md): `etlq capture` publishes each
+// source's stream to a NATS JetStream log (Capture), and `etlq apply
+// --log` workers run the pipelines over their share of it (RunWorkers).
+
+// CaptureOptions configure Capture.
+type CaptureOptions struct {
+	Log        string // the log's URL: nats://HOST:PORT[/NAMESPACE]
+	Once       bool   // publish up to the position current at start, then return
+	Partitions int    // key partitions of a new stream
+	MaxBytes   int64  // a new stream's size limit (0: none)
+	MaxAge     time.Duration
+	Logger     *slog.Logger
+}
+
+// Capture publishes every source of the plan that a pipeline reads to the
+// log, one stream per source, until ctx is done, an error occurs, or (with
+// Once) every source has reached its position at start.
+func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	lg, err := natslog.Open(o.Log)
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+	reqs := StreamRequests(plan, o.Once)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(reqs))
+	for _, d := range plan.Sources {
+		req, ok := reqs[d.Name]
+		if !ok {
+			continue
+		}
+		src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+		if err != nil {
+			return fmt.Errorf("source %s: %w", d.Name, err)
+		}
+		defer src.Close()
+		host, _ := os.Hostname()
+		req.Instance = host + ":capture:" + logName(o.Log)
+		var published atomic.Int64
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			log.Info("capturing", "source", d.Name, "log", o.Log)
+			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
+				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &published})
+			log.Info("capture stopped", "source", d.Name, "messages", published.Load())
+			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+				cancel(err)
+				errs <- fmt.Errorf("capture %s: %w", d.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	var all []error
+	for e := range errs {
+		all = append(all, e)
+	}
+	return errors.Join(all...)
+}
+
+// logName is the log URL without credentials, for ids.
+func logName(raw string) string {
+	if i := strings.LastIndex(raw, "@"); i >= 0 {
+		return raw[i+1:]
+	}
+	return strings.TrimPrefix(raw, "nats://")
+}
+
+// WorkerOptions configure RunWorkers.
+type WorkerOptions struct {
+	Log     string        // the log's URL
+	Workers int           // workers in this process
+	Group   string        // the group of workers sharing the partitions
+	Lease   time.Duration // a partition's lease
+	// Owned, when set, holds per source one counter per worker: the
+	// partitions it holds (the etlq_log_partitions_owned metric).
+	Owned map[string][]*atomic.Int64
+}
+
+// RunWorkers runs apply's --log mode: w.Workers workers in this process,
+// each a normal Run whose sources read this worker's share of the log.
+// They share opts.Stats: the process's metrics are the sum of its
+// workers'. With several workers each keeps its state in
+// opts.StateDir/worker-N.
+func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerOptions) error {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	lg, err := natslog.Open(w.Log)
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+	n := max(w.Workers, 1)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for i := range n {
+		o := opts
+		if n > 1 {
+			o.StateDir = filepath.Join(opts.StateDir, fmt.Sprintf("worker-%d", i))
+			if err := os.MkdirAll(o.StateDir, 0o755); err != nil {
+				return err
+			}
+		}
+		o.Sources = map[string]connectors.Source{}
+		for _, d := range plan.Sources {
+			inner, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+			if err != nil {
+				return fmt.Errorf("source %s: %w", d.Name, err)
+			}
+			wo := natslog.WorkerOptions{Group: w.Group, Lease: w.Lease, Log: opts.Log.With("worker", i)}
+			if ws := w.Owned[d.Name]; i < len(ws) {
+				wo.Owned = ws[i]
+			}
+			o.Sources[d.Name] = lg.Source(d.Name, inner, wo)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = Run(ctx, plan, o)
+			if errs[i] != nil && ctx.Err() == nil {
+				cancel(errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// LogStatus returns, for each source of the plan, the table `etlq status
+// --log` prints: each partition's owner, lag and the stream's retention
+// headroom.
+func LogStatus(plan *planner.Plan, url, group string) (string, error) {
+	lg, err := natslog.Open(url)
+	if err != nil {
+		return "", err
+	}
+	defer lg.Close()
+	var b strings.Builder
+	for _, d := range plan.Sources {
+		st, err := lg.Status(d.Name, group)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(st.String())
+	}
+	return b.String(), nil
+}
