@@ -27,12 +27,14 @@ type VerifyTarget interface {
 	// LiveRows calls fn with the key text and row text of every live row
 	// of the table (FINAL, _is_deleted = 0).
 	LiveRows(ctx context.Context, fn func(key, row string) error) error
-	// Tombstone writes, for each key text given that the table holds live,
-	// a deletion of version v, made from the live row itself on the
-	// server. It returns how many keys it wrote.
-	Tombstone(ctx context.Context, keys map[string]bool, v uint64) (int, error)
-	// MaxVersion returns the largest _version of the table.
-	MaxVersion(ctx context.Context) (uint64, error)
+	// Versions returns, for each key text given that the table holds
+	// (live or as a tombstone), the _version of its last row.
+	Versions(ctx context.Context, keys map[string]bool) (map[string]uint64, error)
+	// Tombstone writes, for each key text given whose live row still has
+	// the _version given, a deletion of that same version (the last row
+	// inserted wins among equal versions), made from the live row itself
+	// on the server. It returns how many keys it wrote.
+	Tombstone(ctx context.Context, keys map[string]uint64) (int, error)
 	Close() error
 }
 

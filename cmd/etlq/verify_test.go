@@ -225,3 +225,51 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT only TRANSFORM id, v INTO clickhou
 		t.Fatalf("after the repair: %v %v", got, err)
 	}
 }
+
+// TestVerifyRepairThenUpdate: a repair never hides a later change of the
+// key it repaired. Two repairs in a row next to an idle running pipeline
+// used to take _version = (largest in the target) + 1 each time, which put
+// the second one above the next version the pipeline's stream assigns: the
+// UPDATE of the repaired key that followed got a smaller _version than the
+// repair row and never showed in the target.
+func TestVerifyRepairThenUpdate(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, testServerID(), chDSN, db, db))
+	a := startApply(t, state, file)
+	live := fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE _is_deleted = 0", db)
+	a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
+		n, err := chCount(chDSN, live)
+		return err == nil && n == 4, fmt.Sprintf("%d, %v", n, err)
+	})
+	ctx := context.Background()
+	for _, id := range []int{2, 3} {
+		q := fmt.Sprintf("ALTER TABLE %s.t UPDATE v = 'TAMPERED' WHERE id = %d", db, id)
+		if err := s.ch.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		waitCHCount(t, chDSN, fmt.Sprintf("SELECT count() FROM %s.t WHERE v = 'TAMPERED' AND id = %d", db, id), 1, time.Minute)
+		if v, code, out := runVerify(t, "--state-dir", state, "--repair", file); code != 0 || v.Pipelines[0].Repaired != 1 {
+			t.Fatalf("verify --repair of key %d: exit %d:\n%s", id, code, out)
+		}
+	}
+	myExec(t, my, "UPDATE "+db+".t SET v = 'later' WHERE id = 3")
+	v, code, out := runVerify(t, "--state-dir", state, file)
+	if code != 0 || !v.OK {
+		t.Fatalf("the update of a repaired key is lost: exit %d:\n%s", code, out)
+	}
+	got, err := chTry(s.ch, fmt.Sprintf("SELECT toString(id), v FROM %s.t FINAL WHERE _is_deleted = 0 ORDER BY id", db))
+	if err != nil || strings.Join(got, ",") != "1|a,2|b,3|later,4|d" {
+		t.Fatalf("target: %v %v", got, err)
+	}
+	a.running(t)
+}

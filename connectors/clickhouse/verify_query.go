@@ -173,24 +173,23 @@ func (v *verifyTarget) LiveRows(ctx context.Context, fn func(key, row string) er
 	return nil
 }
 
-// Tombstone inserts, for each live row whose key text is in keys, a copy
-// of the row with _is_deleted = 1 and _version = ver: the server copies
-// the key values, so they need not be parsed back from their text.
-func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver uint64) (int, error) {
-	if len(keys) == 0 {
-		return 0, nil
-	}
+// keyRows calls fn with the key text, the key values as the driver scans
+// them, the _version and whether the row is a tombstone, for the row each
+// key of the table has under FINAL (its last row, tombstones included).
+func (v *verifyTarget) keyRows(ctx context.Context, fn func(key string, vals []any, ver uint64, deleted bool)) error {
 	cols, kidx := v.userCols()
-	// Find the key values of those rows as the driver scans them.
-	var tuples [][]any
 	keyCols := make([]colSpec, len(kidx))
+	names := make([]string, len(kidx))
 	for i, k := range kidx {
 		keyCols[i] = cols[k]
+		names[i] = quote(cols[k].name)
 	}
-	rs, err := v.conn.Query(ctx, v.liveQuery(keyCols, ""))
+	q := "SELECT " + strings.Join(names, ", ") + ", " + quote(colVersion) + ", " + quote(colIsDeleted) + " FROM " + v.l.qualified() + " FINAL"
+	rs, err := v.conn.Query(ctx, q)
 	if err != nil {
-		return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
 	}
+	defer rs.Close()
 	types := rs.ColumnTypes()
 	texts := make([]string, len(keyCols))
 	all := make([]int, len(keyCols))
@@ -199,25 +198,61 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver 
 	}
 	for rs.Next() {
 		dest := make([]any, len(types))
-		for i, t := range types {
+		for i, t := range types[:len(keyCols)] {
 			dest[i] = reflect.New(t.ScanType()).Interface()
 		}
+		var ver uint64
+		var deleted uint8
+		dest[len(keyCols)], dest[len(keyCols)+1] = &ver, &deleted
 		if err := rs.Scan(dest...); err != nil {
-			rs.Close()
-			return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+			return v.s.errorf("reading %s: %v", v.l.qualified(), err)
 		}
-		vals := make([]any, len(dest))
+		vals := make([]any, len(keyCols))
 		for i := range keyCols {
 			vals[i] = reflect.ValueOf(dest[i]).Elem().Interface()
 			texts[i] = canonical(&keyCols[i], vals[i])
 		}
-		if keys[joinKey(texts, all)] {
-			tuples = append(tuples, vals)
-		}
+		fn(joinKey(texts, all), vals, ver, deleted == 1)
 	}
-	rs.Close()
 	if err := rs.Err(); err != nil {
-		return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
+	}
+	return nil
+}
+
+// Versions returns, for each key text given that the table holds (live or
+// as a tombstone), the _version of its last row.
+func (v *verifyTarget) Versions(ctx context.Context, keys map[string]bool) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	err := v.keyRows(ctx, func(key string, _ []any, ver uint64, _ bool) {
+		if keys[key] {
+			out[key] = ver
+		}
+	})
+	return out, err
+}
+
+// Tombstone inserts, for each key text in keys whose live row still has
+// the _version given, a copy of the row with _is_deleted = 1 and that same
+// _version (ClickHouse keeps the last row inserted among equal versions):
+// the server copies the key values, so they need not be parsed back from
+// their text, and a row the pipeline wrote since (a larger version) is
+// left alone.
+func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]uint64) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	var tuples [][]any
+	err := v.keyRows(ctx, func(key string, vals []any, ver uint64, deleted bool) {
+		if want, ok := keys[key]; ok && !deleted && ver == want {
+			tuples = append(tuples, append(vals, ver))
+		}
+	})
+	if err != nil {
+		return 0, err
 	}
 	if len(tuples) == 0 {
 		return 0, nil
@@ -225,19 +260,18 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver 
 	var names, sel []string
 	for _, c := range v.l.cols {
 		names = append(names, quote(c.name))
-		switch c.name {
-		case colVersion:
-			sel = append(sel, "toUInt64("+strconv.FormatUint(ver, 10)+")")
-		case colIsDeleted:
+		if c.name == colIsDeleted {
 			sel = append(sel, "toUInt8(1)")
-		default:
+		} else {
 			sel = append(sel, quote(c.name))
 		}
 	}
+	cols, kidx := v.userCols()
 	var keyNames []string
-	for _, c := range keyCols {
-		keyNames = append(keyNames, quote(c.name))
+	for _, k := range kidx {
+		keyNames = append(keyNames, quote(cols[k].name))
 	}
+	keyNames = append(keyNames, quote(colVersion))
 	var args []any
 	var conds []string
 	for _, t := range tuples {
@@ -254,15 +288,6 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver 
 		return 0, v.s.errorf("writing tombstones into %s: %v", v.l.qualified(), err)
 	}
 	return len(tuples), nil
-}
-
-// MaxVersion returns the largest _version of the table.
-func (v *verifyTarget) MaxVersion(ctx context.Context) (uint64, error) {
-	var n uint64
-	if err := v.conn.QueryRow(ctx, "SELECT max("+quote(colVersion)+") FROM "+v.l.qualified()).Scan(&n); err != nil {
-		return 0, v.s.errorf("largest %s of %s: %v", colVersion, v.l.qualified(), err)
-	}
-	return n, nil
 }
 
 // joinKey is the key text of a row from its column texts.

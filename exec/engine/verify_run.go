@@ -152,15 +152,16 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 }
 
 // repair writes the source's current rows of the differing keys, and
-// tombstones for the keys only the target holds, with a _version one above
-// the largest the target holds (docs/verify.md says why that is safe next
-// to the running pipeline). It returns the number of keys written.
+// tombstones for the keys only the target holds, each with the _version of
+// the row it replaces (docs/verify.md, "--repair", says why that is safe
+// next to the running pipeline). It returns the number of keys written.
 func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error) {
-	maxV, err := v.vt.MaxVersion(ctx)
+	// The versions are read before the source: every change the source
+	// makes after its read below gets a larger version from the stream.
+	vers, err := v.vt.Versions(ctx, diff)
 	if err != nil {
 		return 0, err
 	}
-	ver := maxV + 1
 	w, err := v.sink.Open(ctx, v.p.Target)
 	if err != nil {
 		return 0, err
@@ -171,9 +172,11 @@ func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error
 	var werr error
 	_, _, err = v.sourcePass(ctx, nil, func(b *exec.Batch, rowKeys []string) error {
 		var idx []int
+		var rowVers []uint64
 		for i, k := range rowKeys {
 			if diff[k] {
 				idx = append(idx, i)
+				rowVers = append(rowVers, vers[k])
 				written[k] = true
 			}
 		}
@@ -184,7 +187,7 @@ func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error
 		if err != nil {
 			return err
 		}
-		rec = withVersion(v.opts.Alloc, rec, ver)
+		rec = withVersions(v.opts.Alloc, rec, rowVers)
 		return w.Write(ctx, &exec.Batch{Record: rec, DB: b.DB, Table: b.Table}, func(err error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -204,26 +207,26 @@ func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error
 	if werr != nil {
 		return 0, werr
 	}
-	gone := map[string]bool{}
+	gone := map[string]uint64{}
 	for k := range diff {
-		if !written[k] {
-			gone[k] = true
+		if ver, ok := vers[k]; ok && !written[k] {
+			gone[k] = ver
 		}
 	}
-	n, err := v.vt.Tombstone(ctx, gone, ver)
+	n, err := v.vt.Tombstone(ctx, gone)
 	if err != nil {
 		return 0, err
 	}
 	return len(written) + n, nil
 }
 
-// withVersion returns rec with every row's __version set to ver (rec is
+// withVersions returns rec with row i's __version set to vers[i] (rec is
 // released).
-func withVersion(mem interface {
+func withVersions(mem interface {
 	Allocate(int) []byte
 	Reallocate(int, []byte) []byte
 	Free([]byte)
-}, rec arrow.RecordBatch, ver uint64) arrow.RecordBatch {
+}, rec arrow.RecordBatch, vers []uint64) arrow.RecordBatch {
 	defer rec.Release()
 	idx := rec.Schema().FieldIndices(exec.SysVersion)
 	cols := make([]arrow.Array, rec.NumCols())
@@ -233,9 +236,7 @@ func withVersion(mem interface {
 	var fresh arrow.Array
 	if len(idx) > 0 {
 		bld := array.NewUint64Builder(mem)
-		for range rec.NumRows() {
-			bld.Append(ver)
-		}
+		bld.AppendValues(vers, nil)
 		fresh = bld.NewArray()
 		defer fresh.Release()
 		cols[idx[0]] = fresh
