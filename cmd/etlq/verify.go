@@ -122,6 +122,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, " (unconfirmed: %s)", r.Unconfirmed)
 		}
 		fmt.Fprintln(w)
+		if r.RepairSkipped != "" {
+			fmt.Fprintf(w, "  not repaired: %s\n", r.RepairSkipped)
+		}
 		for _, d := range r.Diffs {
 			fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", strings.ReplaceAll(d.Key, "\x1f", ", "), sideText(d.Source), sideText(d.Target))
 		}

@@ -39,8 +39,11 @@ func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target, ignore []str
 	if !st.exists {
 		return nil, fmt.Errorf("target %s.%s does not exist (run etlq apply first)", l.db, l.table)
 	}
-	if l.mode != connectors.ModeUpsert {
-		return nil, fmt.Errorf("target %s.%s: verify compares upsert targets only", l.db, l.table)
+	if l.mode != connectors.ModeUpsert && l.mode != connectors.ModeChangelog {
+		return nil, fmt.Errorf("target %s.%s: verify compares upsert and changelog targets only", l.db, l.table)
+	}
+	if len(l.key) == 0 {
+		return nil, fmt.Errorf("target %s.%s: verify needs a key (KEY or the source's primary key)", l.db, l.table)
 	}
 	have := map[string]bool{}
 	for _, c := range st.columns {
@@ -133,13 +136,57 @@ func (v *verifyTarget) BatchRows(b *exec.Batch, fn func(key, row string) error) 
 	return nil
 }
 
-// liveQuery is the SELECT of the live rows of the table.
+// liveQuery is the SELECT of the live rows of the table: for an upsert
+// table its rows FINAL that are not tombstones, for a changelog table the
+// state its changes replay to (changelogLive).
 func (v *verifyTarget) liveQuery(cols []colSpec, extra string) string {
 	names := make([]string, len(cols))
 	for i := range cols {
 		names[i] = quote(cols[i].name)
 	}
+	if v.l.mode == connectors.ModeChangelog {
+		return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " WHERE " + v.changelogLive() + extra
+	}
 	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + extra
+}
+
+// changelogLive is the condition that keeps, of a changelog table's rows,
+// those that replaying every change in _version order leaves live
+// (docs/verify.md, "Changelog targets"): the last change of each key,
+// unless it is a delete; an update that changed the key (its _before_ key
+// columns differ) is the last change of the old key too, which it removes;
+// a truncate removes every change before it.
+func (v *verifyTarget) changelogLive() string {
+	t := v.l.qualified()
+	// The union's columns get names of their own: an alias named like a
+	// column would replace that column in the WHERE beside it.
+	var keys, aliased, before, moved []string
+	hasBefore := true
+	for i, k := range v.l.key {
+		alias := quote(fmt.Sprintf("__verify_k%d", i))
+		keys = append(keys, quote(k))
+		aliased = append(aliased, quote(k)+" AS "+alias)
+		before = append(before, "assumeNotNull("+quote(beforePrefix+k)+") AS "+alias)
+		moved = append(moved, quote(beforePrefix+k)+" != "+quote(k))
+		found := false
+		for _, c := range v.l.cols[v.l.user:] {
+			found = found || c.name == beforePrefix+k
+		}
+		hasBefore = hasBefore && found
+	}
+	ver, op := quote(colVersion), quote(colOp)
+	changes := "SELECT " + strings.Join(aliased, ", ") + ", " + ver + " AS __verify_v FROM " + t
+	if hasBefore {
+		changes += " UNION ALL SELECT " + strings.Join(before, ", ") + ", " + ver + " AS __verify_v FROM " + t +
+			" WHERE " + op + " = 'update' AND (" + strings.Join(moved, " OR ") + ")"
+	}
+	var groups []string
+	for i := range v.l.key {
+		groups = append(groups, quote(fmt.Sprintf("__verify_k%d", i)))
+	}
+	group := strings.Join(groups, ", ")
+	return op + " NOT IN ('delete', 'truncate') AND " + ver + " > (SELECT max(" + ver + ") FROM " + t + " WHERE " + op + " = 'truncate')" +
+		" AND (" + strings.Join(keys, ", ") + ", " + ver + ") IN (SELECT " + group + ", max(__verify_v) FROM (" + changes + ") GROUP BY " + group + ")"
 }
 
 // LiveRows reads the table's live rows, FINAL.

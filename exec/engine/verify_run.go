@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 )
 
@@ -22,7 +23,11 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" {
+	if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" && v.p.Target.Mode == connectors.ModeChangelog {
+		// A changelog holds what happened: verify reports, it does not
+		// write changes that never happened into it.
+		res.RepairSkipped = "a changelog target is not repaired (it records the changes the pipeline read); re-create it with a new snapshot"
+	} else if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" {
 		n, err := v.repair(ctx, diff)
 		if err != nil {
 			return nil, fmt.Errorf("repair: %w", err)
