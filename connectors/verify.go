@@ -47,3 +47,56 @@ type PositionSource interface {
 	// MarkReached reports whether the mark state mark is at or after at.
 	MarkReached(mark, at []byte) (bool, error)
 }
+
+// Checksums computed inside the servers (docs/verify.md, "In-server
+// checksums"): each side reduces a key range of rows to a count and the XOR
+// of a 64-bit hash of each row's canonical text, the text being the same
+// on both sides for the kinds below.
+
+// Checksum kinds: how a column's value is written in the canonical text.
+const (
+	SumInt     = "int"     // decimal digits
+	SumString  = "string"  // the UTF-8 text
+	SumDecimal = "decimal" // decimal text with exactly the scale's digits
+	SumDate    = "date"    // YYYY-MM-DD
+	SumMicros  = "micros"  // microseconds since 1970-01-01 00:00:00 of the wall clock (UTC)
+	SumDouble  = "double"  // shortest round-trip digits (a different format is a false suspect, never a miss)
+)
+
+// SumColumn is one compared column: its name on that side and its kind.
+type SumColumn struct {
+	Name string
+	Kind string
+}
+
+// KeyRange is an inclusive range of an integer key.
+type KeyRange struct{ Lo, Hi int64 }
+
+// RangeSum is a key range's row count, the XOR of its rows' hashes and its
+// smallest and largest key (when Rows > 0).
+type RangeSum struct {
+	Rows     int64
+	Hash     uint64
+	Min, Max int64
+}
+
+// SumSource is a Source that can compute range checksums of a table.
+type SumSource interface {
+	// ChunkBounds returns the keys that start each chunk of every rows
+	// rows but the first, in order.
+	ChunkBounds(ctx context.Context, t TableRef, key string, every int) ([]int64, error)
+	// RangeSums returns the sums of the sorted, disjoint ranges.
+	RangeSums(ctx context.Context, t TableRef, key string, cols []SumColumn, ranges []KeyRange) ([]RangeSum, error)
+	// RangeRows returns the hash of each row of the range by key.
+	RangeRows(ctx context.Context, t TableRef, key string, cols []SumColumn, r KeyRange) (map[int64]uint64, error)
+}
+
+// SumTarget is a VerifyTarget that can compute the same range checksums
+// of its live rows.
+type SumTarget interface {
+	// SumSupported says why the columns cannot be summed as those kinds
+	// ("" when they can).
+	SumSupported(key string, cols []SumColumn) string
+	RangeSums(ctx context.Context, key string, cols []SumColumn, ranges []KeyRange) ([]RangeSum, error)
+	RangeRows(ctx context.Context, key string, cols []SumColumn, r KeyRange) (map[int64]uint64, error)
+}

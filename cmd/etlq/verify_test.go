@@ -346,3 +346,97 @@ CREATE PIPELINE q FROM binlog s.%s.t WHERE amount > 2 TRANSFORM id, v INTO click
 		t.Fatalf("the changelog holds %d rows (%v), want the 10 changes and the 3 written by hand", n, err)
 	}
 }
+
+// TestVerifyInServer: a pipeline of plain columns is checksummed inside
+// MariaDB and ClickHouse (integers, strings, DECIMAL, DATE, DATETIME(6)
+// with microseconds, TIMESTAMP, DOUBLE, ENUM, NULLs): equal targets pass
+// on both servers; a row deleted, one changed and one added in ClickHouse
+// are found by bisecting their chunks and reported exactly as the
+// streaming path reports them (same keys, same texts); --repair fixes
+// them. A TRANSFORM outside the subset falls back to streaming and says so.
+func TestVerifyInServer(t *testing.T) {
+	onBothServers(t, testVerifyInServer)
+}
+
+func testVerifyInServer(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id BIGINT PRIMARY KEY, v VARCHAR(32) CHARACTER SET latin1 NOT NULL, w TEXT, amount DECIMAL(12,2), d DATE, ts DATETIME(6), tz TIMESTAMP(3) NULL, f DOUBLE, st ENUM('a','b'), n INT NULL)")
+	var vals []string
+	for i := 1; i <= 3000; i++ {
+		n := fmt.Sprint(i % 7)
+		if i%5 == 0 {
+			n = "NULL"
+		}
+		vals = append(vals, fmt.Sprintf("(%d, 'v%dé', 'ü%d', %d.%02d, '2024-%02d-%02d', '2024-03-01 10:00:%02d.%06d', '2024-10-27 0%d:30:00.%03d', %d.25, '%s', %s)",
+			i*3, i, i, i*3, i%100, i%12+1, i%28+1, i%60, i*7, i%4, i%1000, i, []string{"a", "b"}[i%2], n))
+		if len(vals) == 500 {
+			myExec(t, my, "INSERT INTO "+db+".t VALUES "+strings.Join(vals, ", "))
+			vals = nil
+		}
+	}
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 700);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v AS name, w, amount, d, ts, tz, f, st, n, _op, _version INTO clickhouse dw.%s.t MODE upsert KEY (id);
+CREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, upper(v) AS v INTO clickhouse dw.%s.u MODE upsert KEY (id);
+`, myDSN, testServerID(), chDSN, db, db, db, db))
+	a := startApply(t, state, file)
+	a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT (SELECT count() FROM %s.t FINAL WHERE _is_deleted = 0) + (SELECT count() FROM %s.u FINAL WHERE _is_deleted = 0)", db, db))
+		return err == nil && n == 6000, fmt.Sprintf("%d, %v", n, err)
+	})
+	v, code, out := runVerify(t, "--state-dir", state, file)
+	if code != 0 || !v.OK || len(v.Pipelines) != 2 {
+		t.Fatalf("verify of correct targets: exit %d:\n%s", code, out)
+	}
+	p, q := v.Pipelines[0], v.Pipelines[1]
+	if p.Path != "in-server" || p.SourceRows != 3000 || p.TargetRows != 3000 || p.Chunks < 4 || p.Rechecked != 0 {
+		t.Fatalf("pipeline p should be checksummed in the servers, with no suspect:\n%s", out)
+	}
+	if q.Path != "streaming" || !strings.Contains(q.Fallback, "upper") {
+		t.Fatalf("pipeline q should fall back to streaming and say why:\n%s", out)
+	}
+	if text, _ := runEtlq(t, "verify", "--progress", "never", "--state-dir", state, file, "q"); !strings.Contains(text, "q: streamed through etlq, not checksummed in the servers: output v is computed") {
+		t.Fatalf("the table output should name the fallback:\n%s", text)
+	}
+
+	ctx := context.Background()
+	for _, q := range []string{
+		fmt.Sprintf("ALTER TABLE %s.t DELETE WHERE id = 15", db),
+		fmt.Sprintf("ALTER TABLE %s.t UPDATE ts = ts + 1 WHERE id = 4200", db),
+		fmt.Sprintf("INSERT INTO %s.t (id, name, w, amount, d, ts, tz, f, st, n, _op, _version, _is_deleted) SELECT 4201, 'X', NULL, 1, toDate('2024-01-01'), 0, NULL, 0, 'a', NULL, 'insert', 1, 0", db),
+	} {
+		if err := s.ch.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	waitCHCount(t, chDSN, fmt.Sprintf("SELECT countIf(id = 15) * 10 + countIf(id = 4200 AND ts %% 1000000 = 9801) FROM %s.t", db), 1, time.Minute)
+	var got [2]*engine.VerifyResult
+	for i, mode := range []string{"", "--stream"} {
+		args := []string{"--state-dir", state, file, "p"}
+		if mode != "" {
+			args = append([]string{mode}, args...)
+		}
+		v, code, out := runVerify(t, args...)
+		r := v.Pipelines[0]
+		var keys []string
+		for _, d := range r.Diffs {
+			keys = append(keys, d.Key)
+		}
+		if code != 1 || r.Missing != 1 || r.Changed != 1 || r.Extra != 1 || strings.Join(keys, " ") != "15 4200 4201" {
+			t.Fatalf("verify %s of a tampered target: exit %d, want 15 missing, 4200 changed, 4201 extra:\n%s", mode, code, out)
+		}
+		got[i] = r
+	}
+	if got[0].Path != "in-server" || got[1].Path != "streaming" || got[0].Differing != got[1].Differing ||
+		fmt.Sprint(got[0].Diffs) != fmt.Sprint(got[1].Diffs) {
+		t.Fatalf("both paths must report the same: %+v\n%+v", got[0], got[1])
+	}
+	if v, code, out := runVerify(t, "--state-dir", state, "--repair", file, "p"); code != 0 || v.Pipelines[0].Repaired != 3 {
+		t.Fatalf("verify --repair: exit %d:\n%s", code, out)
+	}
+	a.running(t)
+}

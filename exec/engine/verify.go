@@ -47,6 +47,9 @@ type VerifyOptions struct {
 	Shown int
 	Log   *slog.Logger
 	Alloc memory.Allocator
+	// Stream compares through etlq even where the servers could compute
+	// the checksums.
+	Stream bool
 	// Progress, when set, is called with the source rows read so far.
 	Progress func(pipeline string, rows int64)
 }
@@ -91,6 +94,11 @@ type VerifyResult struct {
 	// asked (a changelog target).
 	RepairSkipped string  `json:"repair_skipped,omitempty"`
 	Seconds       float64 `json:"seconds"`
+	// Path is how the full pass compared: "in-server" (checksums computed
+	// by MariaDB and ClickHouse) or "streaming" (rows through etlq), and
+	// Fallback why a pipeline was streamed.
+	Path     string `json:"path"`
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Differences is the number of confirmed differing keys.
@@ -198,6 +206,10 @@ type verifier struct {
 	sink  connectors.Sink
 	vt    connectors.VerifyTarget
 	pr    *pipeRun
+	// sums is the in-server checksum plan (nil: streaming, for the reason
+	// in fallback).
+	sums     *sumPlan
+	fallback string
 }
 
 func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*verifier, error) {
@@ -241,6 +253,11 @@ func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, o
 	if v.vt, err = vs.OpenVerify(ctx, p.Target, ignore); err != nil {
 		v.close()
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	if opts.Stream {
+		v.fallback = "--stream asked for it"
+	} else {
+		v.sums, v.fallback = v.planSums()
 	}
 	v.pr = &pipeRun{p: p, tables: map[string]*tableRun{}, stats: NewStats().pipeline(p.Name, p.Source), alloc: opts.Alloc, log: opts.Log}
 	for _, t := range p.Tables {

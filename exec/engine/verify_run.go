@@ -48,56 +48,19 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 // differ. It returns the confirmed differing keys.
 func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, error) {
 	res := &VerifyResult{Pipeline: v.p.Name, Target: v.p.Target.Name, Tables: len(v.p.Tables)}
-	// The first pass reads both sides at once (the source through the
-	// program in this goroutine, the target in another) and keeps a hash
-	// per key only.
-	tgtB := map[uint64]uint64{}
-	var targetRows int64
-	var terr error
-	tdone := make(chan struct{})
-	tctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(tdone)
-		terr = v.targetPass(tctx, func(key, row string) {
-			targetRows++
-			tgtB[keyHash(key)] ^= xxhash.Sum64String(row)
-		})
-	}()
-	srcB := map[uint64]bucket{}
-	var sourceRows int64
-	chunks, _, err := v.sourcePass(ctx, func(key, row string, chunk int32) {
-		sourceRows++
-		kh := keyHash(key)
-		b := srcB[kh]
-		b.hash ^= xxhash.Sum64String(row)
-		b.chunk = chunk
-		srcB[kh] = b
-	}, nil)
+	var suspect map[uint64]bool
+	var chunkOf map[uint64]int32
+	var err error
+	if v.sums != nil {
+		res.Path = "in-server"
+		suspect, chunkOf, err = v.sumPass(ctx, res)
+	} else {
+		res.Path, res.Fallback = "streaming", v.fallback
+		suspect, chunkOf, err = v.streamPass(ctx, res)
+	}
 	if err != nil {
-		cancel()
-		<-tdone
 		return nil, nil, err
 	}
-	<-tdone
-	if terr != nil {
-		return nil, nil, terr
-	}
-	res.SourceRows, res.TargetRows, res.Chunks = sourceRows, targetRows, chunks
-	suspect := map[uint64]bool{}
-	chunkOf := map[uint64]int32{}
-	for kh, b := range srcB {
-		if t, ok := tgtB[kh]; !ok || t != b.hash {
-			suspect[kh] = true
-			chunkOf[kh] = b.chunk
-		}
-	}
-	for kh := range tgtB {
-		if _, ok := srcB[kh]; !ok {
-			suspect[kh] = true
-		}
-	}
-	srcB, tgtB = nil, nil
 	res.Rechecked = len(suspect)
 	// Re-check: read the suspect keys again, wait for the pipeline to
 	// apply past the source position of that read, read the target.
@@ -154,6 +117,60 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 		res.Diffs = append(res.Diffs, VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text})
 	}
 	return res, diff, nil
+}
+
+// streamPass is the full pass through etlq: both sides read at once (the
+// source through the program in this goroutine, the target in another),
+// keeping a hash per key only. It returns the suspect key hashes and the
+// source chunk of each.
+func (v *verifier) streamPass(ctx context.Context, res *VerifyResult) (map[uint64]bool, map[uint64]int32, error) {
+	tgtB := map[uint64]uint64{}
+	var targetRows int64
+	var terr error
+	tdone := make(chan struct{})
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(tdone)
+		terr = v.targetPass(tctx, func(key, row string) {
+			targetRows++
+			tgtB[keyHash(key)] ^= xxhash.Sum64String(row)
+		})
+	}()
+	srcB := map[uint64]bucket{}
+	var sourceRows int64
+	chunks, _, err := v.sourcePass(ctx, func(key, row string, chunk int32) {
+		sourceRows++
+		kh := keyHash(key)
+		b := srcB[kh]
+		b.hash ^= xxhash.Sum64String(row)
+		b.chunk = chunk
+		srcB[kh] = b
+	}, nil)
+	if err != nil {
+		cancel()
+		<-tdone
+		return nil, nil, err
+	}
+	<-tdone
+	if terr != nil {
+		return nil, nil, terr
+	}
+	res.SourceRows, res.TargetRows, res.Chunks = sourceRows, targetRows, chunks
+	suspect := map[uint64]bool{}
+	chunkOf := map[uint64]int32{}
+	for kh, b := range srcB {
+		if t, ok := tgtB[kh]; !ok || t != b.hash {
+			suspect[kh] = true
+			chunkOf[kh] = b.chunk
+		}
+	}
+	for kh := range tgtB {
+		if _, ok := srcB[kh]; !ok {
+			suspect[kh] = true
+		}
+	}
+	return suspect, chunkOf, nil
 }
 
 // repair writes the source's current rows of the differing keys, and
