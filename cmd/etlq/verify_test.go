@@ -350,7 +350,8 @@ CREATE PIPELINE q FROM binlog s.%s.t WHERE amount > 2 TRANSFORM id, v INTO click
 // TestVerifyInServer: a pipeline of plain columns is checksummed inside
 // MariaDB and ClickHouse (integers, strings, DECIMAL, DATE, DATETIME(6)
 // with microseconds, TIMESTAMP, DOUBLE, ENUM, NULLs): equal targets pass
-// on both servers; a row deleted, one changed and one added in ClickHouse
+// on both servers; a row deleted, two changed (one of them a NULL made the
+// text \N) and one added in ClickHouse
 // are found by bisecting their chunks and reported exactly as the
 // streaming path reports them (same keys, same texts); --repair fixes
 // them. A TRANSFORM outside the subset falls back to streaming and says so.
@@ -369,8 +370,12 @@ func testVerifyInServer(t *testing.T, myDSN string) {
 		if i%5 == 0 {
 			n = "NULL"
 		}
-		vals = append(vals, fmt.Sprintf("(%d, 'v%dé', 'ü%d', %d.%02d, '2024-%02d-%02d', '2024-03-01 10:00:%02d.%06d', '2024-10-27 0%d:30:00.%03d', %d.25, '%s', %s)",
-			i*3, i, i, i*3, i%100, i%12+1, i%28+1, i%60, i*7, i%4, i%1000, i, []string{"a", "b"}[i%2], n))
+		w := fmt.Sprintf("'ü%d'", i)
+		if i%9 == 0 {
+			w = "NULL"
+		}
+		vals = append(vals, fmt.Sprintf("(%d, 'v%dé', %s, %d.%02d, '2024-%02d-%02d', '2024-03-01 10:00:%02d.%06d', '2024-10-27 0%d:30:00.%03d', %d.25, '%s', %s)",
+			i*3, i, w, i*3, i%100, i%12+1, i%28+1, i%60, i*7, i%4, i%1000, i, []string{"a", "b"}[i%2], n))
 		if len(vals) == 500 {
 			myExec(t, my, "INSERT INTO "+db+".t VALUES "+strings.Join(vals, ", "))
 			vals = nil
@@ -407,13 +412,14 @@ CREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, upper(v) AS v INTO clickhouse
 	for _, q := range []string{
 		fmt.Sprintf("ALTER TABLE %s.t DELETE WHERE id = 15", db),
 		fmt.Sprintf("ALTER TABLE %s.t UPDATE ts = ts + 1 WHERE id = 4200", db),
+		fmt.Sprintf(`ALTER TABLE %s.t UPDATE w = '\\N' WHERE id = 27`, db),
 		fmt.Sprintf("INSERT INTO %s.t (id, name, w, amount, d, ts, tz, f, st, n, _op, _version, _is_deleted) SELECT 4201, 'X', NULL, 1, toDate('2024-01-01'), 0, NULL, 0, 'a', NULL, 'insert', 1, 0", db),
 	} {
 		if err := s.ch.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	waitCHCount(t, chDSN, fmt.Sprintf("SELECT countIf(id = 15) * 10 + countIf(id = 4200 AND ts %% 1000000 = 9801) FROM %s.t", db), 1, time.Minute)
+	waitCHCount(t, chDSN, fmt.Sprintf("SELECT countIf(id = 15) * 10 + countIf(id = 4200 AND ts %% 1000000 = 9801) + countIf(id = 27 AND w IS NOT NULL) FROM %s.t", db), 2, time.Minute)
 	var got [2]*engine.VerifyResult
 	for i, mode := range []string{"", "--stream"} {
 		args := []string{"--state-dir", state, file, "p"}
@@ -426,8 +432,8 @@ CREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, upper(v) AS v INTO clickhouse
 		for _, d := range r.Diffs {
 			keys = append(keys, d.Key)
 		}
-		if code != 1 || r.Missing != 1 || r.Changed != 1 || r.Extra != 1 || strings.Join(keys, " ") != "15 4200 4201" {
-			t.Fatalf("verify %s of a tampered target: exit %d, want 15 missing, 4200 changed, 4201 extra:\n%s", mode, code, out)
+		if code != 1 || r.Missing != 1 || r.Changed != 2 || r.Extra != 1 || strings.Join(keys, " ") != "15 27 4200 4201" {
+			t.Fatalf("verify %s of a tampered target: exit %d, want 15 missing, 27 (NULL made the text \\N) and 4200 changed, 4201 extra:\n%s", mode, code, out)
 		}
 		got[i] = r
 	}
@@ -435,7 +441,7 @@ CREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, upper(v) AS v INTO clickhouse
 		fmt.Sprint(got[0].Diffs) != fmt.Sprint(got[1].Diffs) {
 		t.Fatalf("both paths must report the same: %+v\n%+v", got[0], got[1])
 	}
-	if v, code, out := runVerify(t, "--state-dir", state, "--repair", file, "p"); code != 0 || v.Pipelines[0].Repaired != 3 {
+	if v, code, out := runVerify(t, "--state-dir", state, "--repair", file, "p"); code != 0 || v.Pipelines[0].Repaired != 4 {
 		t.Fatalf("verify --repair: exit %d:\n%s", code, out)
 	}
 	a.running(t)

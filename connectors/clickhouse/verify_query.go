@@ -526,18 +526,19 @@ func (v *verifyTarget) sumExpr(c connectors.SumColumn) (string, string) {
 // sumHash is the SQL of a row's 64-bit hash, as the MySQL source computes
 // it: the first 8 bytes of the MD5 of the canonical text, big-endian.
 func (v *verifyTarget) sumHash(cols []connectors.SumColumn) (string, string) {
-	var parts []string
-	for i, c := range cols {
+	var parts, nulls []string
+	for _, c := range cols {
 		e, why := v.sumExpr(c)
 		if why != "" {
 			return "", why
 		}
-		if i > 0 {
-			parts = append(parts, "'\\x1f'")
-		}
-		parts = append(parts, e)
+		parts = append(parts, e, "'\\x1f'")
+		nulls = append(nulls, "toString(isNull("+quote(c.Name)+"))")
 	}
-	if len(parts) == 1 {
+	// The last field says which values are NULL: a NULL and the text \N
+	// must not hash alike.
+	parts = append(parts, nulls...)
+	if len(parts) < 2 {
 		parts = append(parts, "''")
 	}
 	return "reinterpretAsUInt64(reverse(substring(MD5(concat(" + strings.Join(parts, ", ") + ")), 1, 8)))", ""

@@ -46,7 +46,7 @@ var _ connectors.SumSource = (*Source)(nil)
 // sumHash is the SQL of a row's 64-bit hash (the first 8 bytes of the MD5
 // of its canonical text, big-endian), as the ClickHouse sink computes it.
 func sumHash(cols []connectors.SumColumn) (string, error) {
-	parts := make([]string, len(cols))
+	parts, nulls := make([]string, len(cols)), make([]string, len(cols))
 	for i, c := range cols {
 		n := quoteIdent(c.Name)
 		var e string
@@ -63,7 +63,11 @@ func sumHash(cols []connectors.SumColumn) (string, error) {
 			return "", fmt.Errorf("column %s: no checksum text for kind %q", c.Name, c.Kind)
 		}
 		parts[i] = "IFNULL(" + e + ", '\\\\N')"
+		nulls[i] = "(" + n + " IS NULL)"
 	}
+	// The last field says which values are NULL: a NULL and the text \N
+	// must not hash alike.
+	parts = append(parts, "CONCAT("+strings.Join(nulls, ", ")+", '')")
 	return "CAST(CONV(LEFT(MD5(CONCAT_WS(CHAR(31 USING utf8mb4), " + strings.Join(parts, ", ") + ")), 16), 16, 10) AS UNSIGNED)", nil
 }
 

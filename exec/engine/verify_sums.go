@@ -143,7 +143,7 @@ func (v *verifier) sumPass(ctx context.Context, res *VerifyResult) (map[uint64]b
 		lo = b
 	}
 	ranges = append(ranges, connectors.KeyRange{Lo: lo, Hi: math.MaxInt64})
-	ss, ts, err := v.bothSums(ctx, ranges)
+	ss, ts, err := v.bothSums(ctx, ranges, sumParallelism)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,22 +173,48 @@ func (v *verifier) sumPass(ctx context.Context, res *VerifyResult) (map[uint64]b
 	return suspect, chunkOf, nil
 }
 
-// bothSums computes the ranges' sums on both servers at once.
-func (v *verifier) bothSums(ctx context.Context, ranges []connectors.KeyRange) (src, tgt []connectors.RangeSum, err error) {
+// sumParallelism is how many queries share the source's chunks in the full
+// pass: MariaDB runs a query on one core, ClickHouse on all of them.
+const sumParallelism = 4
+
+// bothSums computes the ranges' sums on both servers at once, the source's
+// in up to par queries of consecutive ranges.
+func (v *verifier) bothSums(ctx context.Context, ranges []connectors.KeyRange, par int) (src, tgt []connectors.RangeSum, err error) {
 	sp := v.sums
-	var terr error
+	var tgtErr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		tgt, terr = sp.tgt.RangeSums(ctx, sp.tgtKey, sp.tgtCols, ranges)
+		tgt, tgtErr = sp.tgt.RangeSums(ctx, sp.tgtKey, sp.tgtCols, ranges)
 	}()
-	src, err = sp.src.RangeSums(ctx, sp.table, sp.srcKey, sp.srcCols, ranges)
-	wg.Wait()
-	if err == nil {
-		err = terr
+	par = max(min(par, len(ranges)), 1)
+	src = make([]connectors.RangeSum, len(ranges))
+	errs := make([]error, par)
+	per := (len(ranges) + par - 1) / par
+	for g := 0; g < par; g++ {
+		lo, hi := g*per, min((g+1)*per, len(ranges))
+		if lo >= hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			part, err := sp.src.RangeSums(ctx, sp.table, sp.srcKey, sp.srcCols, ranges[lo:hi])
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			copy(src[lo:hi], part)
+		}()
 	}
-	return src, tgt, err
+	wg.Wait()
+	for _, e := range append(errs, tgtErr) {
+		if e != nil {
+			return nil, nil, e
+		}
+	}
+	return src, tgt, nil
 }
 
 // bisect narrows a differing range down to its differing keys: each one
@@ -236,7 +262,7 @@ func (v *verifier) bisect(ctx context.Context, r connectors.KeyRange, s, t conne
 	}
 	mid := r.Lo/2 + r.Hi/2 + (r.Lo%2+r.Hi%2)/2
 	halves := []connectors.KeyRange{{Lo: r.Lo, Hi: mid}, {Lo: mid + 1, Hi: r.Hi}}
-	ss, ts, err := v.bothSums(ctx, halves)
+	ss, ts, err := v.bothSums(ctx, halves, 1)
 	if err != nil {
 		return nil, err
 	}
