@@ -541,7 +541,8 @@ func (v *verifyTarget) sumHash(cols []connectors.SumColumn) (string, string) {
 	if len(parts) < 2 {
 		parts = append(parts, "''")
 	}
-	return "reinterpretAsUInt64(reverse(substring(MD5(concat(" + strings.Join(parts, ", ") + ")), 1, 8)))", ""
+	// halfMD5 of one string is the first 8 bytes of its MD5, big-endian.
+	return "halfMD5(concat(" + strings.Join(parts, ", ") + "))", ""
 }
 
 // SumSupported says why the columns cannot be summed ("" when they can).

@@ -173,43 +173,46 @@ func (v *verifier) sumPass(ctx context.Context, res *VerifyResult) (map[uint64]b
 	return suspect, chunkOf, nil
 }
 
-// sumParallelism is how many queries share the source's chunks in the full
-// pass: MariaDB runs a query on one core, ClickHouse on all of them.
+// sumParallelism is how many queries share the chunks on each side in the
+// full pass: a MariaDB query runs on one core, and so does the part of a
+// ClickHouse 18.16 query after FINAL (where the hashes are computed).
 const sumParallelism = 4
 
-// bothSums computes the ranges' sums on both servers at once, the source's
-// in up to par queries of consecutive ranges.
+// bothSums computes the ranges' sums on both servers at once, each side in
+// up to par queries of consecutive ranges.
 func (v *verifier) bothSums(ctx context.Context, ranges []connectors.KeyRange, par int) (src, tgt []connectors.RangeSum, err error) {
 	sp := v.sums
-	var tgtErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tgt, tgtErr = sp.tgt.RangeSums(ctx, sp.tgtKey, sp.tgtCols, ranges)
-	}()
 	par = max(min(par, len(ranges)), 1)
 	src = make([]connectors.RangeSum, len(ranges))
-	errs := make([]error, par)
+	tgt = make([]connectors.RangeSum, len(ranges))
+	errs := make([]error, 2*par)
 	per := (len(ranges) + par - 1) / par
+	var wg sync.WaitGroup
 	for g := 0; g < par; g++ {
 		lo, hi := g*per, min((g+1)*per, len(ranges))
 		if lo >= hi {
 			continue
 		}
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			part, err := sp.src.RangeSums(ctx, sp.table, sp.srcKey, sp.srcCols, ranges[lo:hi])
-			if err != nil {
-				errs[g] = err
-				return
+			if err == nil {
+				copy(src[lo:hi], part)
 			}
-			copy(src[lo:hi], part)
+			errs[2*g] = err
+		}()
+		go func() {
+			defer wg.Done()
+			part, err := sp.tgt.RangeSums(ctx, sp.tgtKey, sp.tgtCols, ranges[lo:hi])
+			if err == nil {
+				copy(tgt[lo:hi], part)
+			}
+			errs[2*g+1] = err
 		}()
 	}
 	wg.Wait()
-	for _, e := range append(errs, tgtErr) {
+	for _, e := range errs {
 		if e != nil {
 			return nil, nil, e
 		}
