@@ -277,7 +277,7 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 // TestVerifyChangelog: a changelog target is verified by replaying its
 // changes (the last change of each key, deletes, key moves and truncates
 // removing keys) against the source's rows: equal after inserts, updates,
-// deletes and a key change; changes written into it by hand are found (a
+// deletes, a key change and a truncate; changes written into it by hand are found (a
 // changed value, a delete, a key the source never had); --repair reports
 // them without writing into the changelog; a changelog pipeline with a
 // WHERE is refused with the reason.
@@ -312,17 +312,27 @@ CREATE PIPELINE q FROM binlog s.%s.t WHERE amount > 2 TRANSFORM id, v INTO click
 	if code != 0 || !v.OK || v.Pipelines[0].SourceRows != 5 {
 		t.Fatalf("verify of a correct changelog: exit %d:\n%s", code, out)
 	}
+	// A truncate removes every change before it from the replay.
+	myExec(t, my, "TRUNCATE TABLE "+db+".t", "INSERT INTO "+db+".t VALUES (20, 't', 2, NULL), (21, 'u', 3, '2024-01-01 00:00:00')")
+	v, code, out = runVerify(t, "--state-dir", state, file, "p")
+	if code != 0 || !v.OK || v.Pipelines[0].SourceRows != 2 {
+		t.Fatalf("verify of a changelog after a truncate: exit %d:\n%s", code, out)
+	}
 	if out, err := runEtlq(t, "verify", "--state-dir", state, file, "q"); err == nil || !strings.Contains(out, "pipeline q: verify compares a changelog pipeline without WHERE only") {
 		t.Fatalf("verify of a changelog pipeline with a WHERE: %v:\n%s", err, out)
 	}
 
 	// Changes written by hand, with versions above the pipeline's.
 	ctx := context.Background()
+	before, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.log", db))
+	if err != nil {
+		t.Fatal(err)
+	}
 	big := uint64(1) << 62
 	for _, q := range []string{
-		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT id, 'TAMPERED', amount, at, 'update', _ts, _pos, %d FROM %s.log WHERE id = 2 AND v = 'B2'", db, big, db),
-		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT id, v, amount, at, 'delete', _ts, _pos, %d FROM %s.log WHERE id = 3", db, big+1, db),
-		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT 999, 'X', NULL, NULL, 'insert', _ts, _pos, %d FROM %s.log WHERE id = 3 AND _op = 'read'", db, big+2, db),
+		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT id, 'TAMPERED', amount, at, 'update', _ts, _pos, %d FROM %s.log WHERE id = 20", db, big, db),
+		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT id, v, amount, at, 'delete', _ts, _pos, %d FROM %s.log WHERE id = 21", db, big+1, db),
+		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT 999, 'X', NULL, NULL, 'insert', _ts, _pos, %d FROM %s.log WHERE id = 21 AND _op = 'insert'", db, big+2, db),
 	} {
 		if err := s.ch.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -339,11 +349,11 @@ CREATE PIPELINE q FROM binlog s.%s.t WHERE amount > 2 TRANSFORM id, v INTO click
 		keys = append(keys, d.Key)
 	}
 	sort.Strings(keys)
-	if r.Missing != 1 || r.Changed != 1 || r.Extra != 1 || strings.Join(keys, " ") != "2 3 999" || r.Unconfirmed != "" || r.Repaired != 0 || r.RepairSkipped == "" {
-		t.Fatalf("want key 3 missing, 2 changed, 999 extra, not repaired: got %v:\n%s", keys, out)
+	if r.Missing != 1 || r.Changed != 1 || r.Extra != 1 || strings.Join(keys, " ") != "20 21 999" || r.Unconfirmed != "" || r.Repaired != 0 || r.RepairSkipped == "" {
+		t.Fatalf("want key 21 missing, 20 changed, 999 extra, not repaired: got %v:\n%s", keys, out)
 	}
-	if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.log", db)); err != nil || n != 13 {
-		t.Fatalf("the changelog holds %d rows (%v), want the 10 changes and the 3 written by hand", n, err)
+	if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.log", db)); err != nil || n != before+3 {
+		t.Fatalf("the changelog holds %d rows (%v), want its %d and the 3 written by hand: --repair wrote into it", n, err, before)
 	}
 }
 
