@@ -182,6 +182,9 @@ func unverifiable(p *planner.Pipeline) string {
 	case connectors.ModeUpsert:
 		return ""
 	case connectors.ModeChangelog:
+		if len(p.Target.Key) == 0 {
+			return "verify replays a changelog by its key, and this one has none (no KEY, no primary key at the source)"
+		}
 		// A change that fails the WHERE is not written: the changelog
 		// does not record a row leaving the WHERE, so its replay keeps
 		// the row while the source no longer selects it.
