@@ -58,7 +58,7 @@ const (
 	SumInt     = "int"     // decimal digits
 	SumString  = "string"  // the UTF-8 text
 	SumDecimal = "decimal" // decimal text with exactly the scale's digits
-	SumDate    = "date"    // YYYY-MM-DD
+	SumDate    = "date"    // days since 1970-01-01
 	SumMicros  = "micros"  // microseconds since 1970-01-01 00:00:00 of the wall clock (UTC)
 	SumDouble  = "double"  // shortest round-trip digits (a different format is a false suspect, never a miss)
 )

@@ -511,7 +511,7 @@ func (v *verifyTarget) sumExpr(c connectors.SumColumn) (string, string) {
 	case connectors.SumDecimal:
 		ok = strings.HasPrefix(typ, "Decimal(")
 	case connectors.SumDate:
-		ok = typ == "Date"
+		ok, e = typ == "Date", "toString(toUInt16("+n+"))" // the day number
 	case connectors.SumMicros:
 		ok = typ == "Int64" // microseconds on servers without DateTime64
 	case connectors.SumDouble:

@@ -51,8 +51,12 @@ func sumHash(cols []connectors.SumColumn) (string, error) {
 		n := quoteIdent(c.Name)
 		var e string
 		switch c.Kind {
-		case connectors.SumInt, connectors.SumDecimal, connectors.SumDate, connectors.SumDouble:
+		case connectors.SumInt, connectors.SumDecimal, connectors.SumDouble:
 			e = "CAST(" + n + " AS CHAR)"
+		case connectors.SumDate:
+			// The day number: a zero date has none (NULL, but not a NULL
+			// value), so it never hashes like ClickHouse's day 0.
+			e = "CAST(DATEDIFF(" + n + ", '1970-01-01') AS CHAR)"
 		case connectors.SumString:
 			e = "CONVERT(" + n + " USING utf8mb4)"
 		case connectors.SumMicros:
