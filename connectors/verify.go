@@ -27,12 +27,14 @@ type VerifyTarget interface {
 	// LiveRows calls fn with the key text and row text of every live row
 	// of the table (FINAL, _is_deleted = 0).
 	LiveRows(ctx context.Context, fn func(key, row string) error) error
-	// Tombstone writes, for each key text given that the table holds live,
-	// a deletion of version v, made from the live row itself on the
-	// server. It returns how many keys it wrote.
-	Tombstone(ctx context.Context, keys map[string]bool, v uint64) (int, error)
-	// MaxVersion returns the largest _version of the table.
-	MaxVersion(ctx context.Context) (uint64, error)
+	// Versions returns, for each key text given that the table holds
+	// (live or as a tombstone), the _version of its last row.
+	Versions(ctx context.Context, keys map[string]bool) (map[string]uint64, error)
+	// Tombstone writes, for each key text given whose live row still has
+	// the _version given, a deletion of that same version (the last row
+	// inserted wins among equal versions), made from the live row itself
+	// on the server. It returns how many keys it wrote.
+	Tombstone(ctx context.Context, keys map[string]uint64) (int, error)
 	Close() error
 }
 
@@ -44,4 +46,57 @@ type PositionSource interface {
 	CurrentMark(ctx context.Context) ([]byte, error)
 	// MarkReached reports whether the mark state mark is at or after at.
 	MarkReached(mark, at []byte) (bool, error)
+}
+
+// Checksums computed inside the servers (docs/verify.md, "In-server
+// checksums"): each side reduces a key range of rows to a count and the XOR
+// of a 64-bit hash of each row's canonical text, the text being the same
+// on both sides for the kinds below.
+
+// Checksum kinds: how a column's value is written in the canonical text.
+const (
+	SumInt     = "int"     // decimal digits
+	SumString  = "string"  // the UTF-8 text
+	SumDecimal = "decimal" // decimal text with exactly the scale's digits
+	SumDate    = "date"    // days since 1970-01-01
+	SumMicros  = "micros"  // microseconds since 1970-01-01 00:00:00 of the wall clock (UTC)
+	SumDouble  = "double"  // shortest round-trip digits (a different format is a false suspect, never a miss)
+)
+
+// SumColumn is one compared column: its name on that side and its kind.
+type SumColumn struct {
+	Name string
+	Kind string
+}
+
+// KeyRange is an inclusive range of an integer key.
+type KeyRange struct{ Lo, Hi int64 }
+
+// RangeSum is a key range's row count, the XOR of its rows' hashes and its
+// smallest and largest key (when Rows > 0).
+type RangeSum struct {
+	Rows     int64
+	Hash     uint64
+	Min, Max int64
+}
+
+// SumSource is a Source that can compute range checksums of a table.
+type SumSource interface {
+	// ChunkBounds returns the keys that start each chunk of every rows
+	// rows but the first, in order.
+	ChunkBounds(ctx context.Context, t TableRef, key string, every int) ([]int64, error)
+	// RangeSums returns the sums of the sorted, disjoint ranges.
+	RangeSums(ctx context.Context, t TableRef, key string, cols []SumColumn, ranges []KeyRange) ([]RangeSum, error)
+	// RangeRows returns the hash of each row of the range by key.
+	RangeRows(ctx context.Context, t TableRef, key string, cols []SumColumn, r KeyRange) (map[int64]uint64, error)
+}
+
+// SumTarget is a VerifyTarget that can compute the same range checksums
+// of its live rows.
+type SumTarget interface {
+	// SumSupported says why the columns cannot be summed as those kinds
+	// ("" when they can).
+	SumSupported(key string, cols []SumColumn) string
+	RangeSums(ctx context.Context, key string, cols []SumColumn, ranges []KeyRange) ([]RangeSum, error)
+	RangeRows(ctx context.Context, key string, cols []SumColumn, r KeyRange) (map[int64]uint64, error)
 }

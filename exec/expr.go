@@ -156,3 +156,12 @@ func isNullLit(n node) bool {
 func arrowFieldFor(name string, t stdlib.Type) arrow.Field {
 	return arrow.Field{Name: name, Type: t.Arrow(), Nullable: true, Metadata: t.Metadata()}
 }
+
+// ColumnIndex returns the input column index of e when e is a plain column
+// reference (a TRANSFORM output that passes a column through unchanged).
+func ColumnIndex(e Expr) (int, bool) {
+	if c, ok := e.(*colExpr); ok {
+		return c.index, true
+	}
+	return 0, false
+}

@@ -28,6 +28,7 @@ type verifyCmd struct {
 	LagTimeout time.Duration `default:"2m" help:"How long to wait for a pipeline to apply past the position a re-check read the source at."`
 	Show       int           `default:"10" help:"Differing keys shown per target, with their values."`
 	Progress   string        `default:"auto" enum:"auto,always,never" help:"Progress on standard error: auto (when it is a terminal), always or never."`
+	Stream     bool          `help:"Stream every row through etlq instead of letting MariaDB and ClickHouse compute the checksums where the pipeline allows."`
 	CPUProfile string        `hidden:"" help:"Write a Go CPU profile of the run to this file."`
 }
 
@@ -55,7 +56,7 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 	show := c.Progress == "always" || (c.Progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
 	var mu sync.Mutex
 	last := time.Time{}
-	opts := engine.VerifyOptions{StateDir: c.StateDir, Pipelines: c.Pipelines, Repair: c.Repair, LagTimeout: c.LagTimeout, Shown: c.Show}
+	opts := engine.VerifyOptions{StateDir: c.StateDir, Pipelines: c.Pipelines, Repair: c.Repair, Stream: c.Stream, LagTimeout: c.LagTimeout, Shown: c.Show}
 	if show {
 		opts.Progress = func(p string, rows int64) {
 			mu.Lock()
@@ -115,6 +116,11 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 	}
 	tw.Flush()
 	for _, r := range results {
+		if r.Fallback != "" {
+			fmt.Fprintf(w, "%s: streamed through etlq, not checksummed in the servers: %s\n", r.Pipeline, r.Fallback)
+		}
+	}
+	for _, r := range results {
 		if r.Differences() == 0 {
 			continue
 		}
@@ -123,6 +129,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, " (unconfirmed: %s)", r.Unconfirmed)
 		}
 		fmt.Fprintln(w)
+		if r.RepairSkipped != "" {
+			fmt.Fprintf(w, "  not repaired: %s\n", r.RepairSkipped)
+		}
 		for _, d := range r.Diffs {
 			fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", strings.ReplaceAll(d.Key, "\x1f", ", "), sideText(d.Source), sideText(d.Target))
 		}

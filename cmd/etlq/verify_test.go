@@ -225,3 +225,256 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT only TRANSFORM id, v INTO clickhou
 		t.Fatalf("after the repair: %v %v", got, err)
 	}
 }
+
+// TestVerifyRepairThenUpdate: a repair never hides a later change of the
+// key it repaired. Two repairs in a row next to an idle running pipeline
+// used to take _version = (largest in the target) + 1 each time, which put
+// the second one above the next version the pipeline's stream assigns: the
+// UPDATE of the repaired key that followed got a smaller _version than the
+// repair row and never showed in the target.
+func TestVerifyRepairThenUpdate(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, testServerID(), chDSN, db, db))
+	a := startApply(t, state, file)
+	live := fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE _is_deleted = 0", db)
+	a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
+		n, err := chCount(chDSN, live)
+		return err == nil && n == 4, fmt.Sprintf("%d, %v", n, err)
+	})
+	ctx := context.Background()
+	for _, id := range []int{2, 3} {
+		q := fmt.Sprintf("ALTER TABLE %s.t UPDATE v = 'TAMPERED' WHERE id = %d", db, id)
+		if err := s.ch.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		waitCHCount(t, chDSN, fmt.Sprintf("SELECT count() FROM %s.t WHERE v = 'TAMPERED' AND id = %d", db, id), 1, time.Minute)
+		if v, code, out := runVerify(t, "--state-dir", state, "--repair", file); code != 0 || v.Pipelines[0].Repaired != 1 {
+			t.Fatalf("verify --repair of key %d: exit %d:\n%s", id, code, out)
+		}
+	}
+	myExec(t, my, "UPDATE "+db+".t SET v = 'later' WHERE id = 3")
+	v, code, out := runVerify(t, "--state-dir", state, file)
+	if code != 0 || !v.OK {
+		t.Fatalf("the update of a repaired key is lost: exit %d:\n%s", code, out)
+	}
+	got, err := chTry(s.ch, fmt.Sprintf("SELECT toString(id), v FROM %s.t FINAL WHERE _is_deleted = 0 ORDER BY id", db))
+	if err != nil || strings.Join(got, ",") != "1|a,2|b,3|later,4|d" {
+		t.Fatalf("target: %v %v", got, err)
+	}
+	a.running(t)
+}
+
+// TestVerifyChangelog: a changelog target is verified by replaying its
+// changes (the last change of each key, deletes, key moves and truncates
+// removing keys) against the source's rows: equal after inserts, updates,
+// deletes, a key change and a truncate; changes written into it by hand are found (a
+// changed value, a delete, a key the source never had); --repair reports
+// them without writing into the changelog; a changelog pipeline with a
+// WHERE is refused with the reason.
+func TestVerifyChangelog(t *testing.T) {
+	onBothServers(t, testVerifyChangelog)
+}
+
+func testVerifyChangelog(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL, amount DECIMAL(10,2), at DATETIME(6))",
+		"INSERT INTO "+db+".t VALUES (1, 'a', 1.50, '2024-01-01 10:00:00.123456'), (2, 'b', NULL, NULL), (3, 'c', 3, '2024-10-27 02:30:00'), (4, 'd', 4, NULL)")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, upper(v) AS v, amount, at, _op INTO clickhouse dw.%s.log MODE changelog;
+CREATE PIPELINE q FROM binlog s.%s.t WHERE amount > 2 TRANSFORM id, v INTO clickhouse dw.%s.log_where MODE changelog;
+`, myDSN, testServerID(), chDSN, db, db, db, db))
+	a := startApply(t, state, file)
+	a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.log", db))
+		return err == nil && n == 4, fmt.Sprintf("%d, %v", n, err)
+	})
+	myExec(t, my, "UPDATE "+db+".t SET v = 'b2', amount = 7 WHERE id = 2",
+		"DELETE FROM "+db+".t WHERE id = 4",
+		"INSERT INTO "+db+".t VALUES (5, 'e', 5, NOW(6)), (6, 'f', 6, NULL)",
+		"UPDATE "+db+".t SET id = 10 WHERE id = 1",
+		"UPDATE "+db+".t SET v = 'e2' WHERE id = 5")
+	v, code, out := runVerify(t, "--state-dir", state, file, "p")
+	if code != 0 || !v.OK || v.Pipelines[0].SourceRows != 5 {
+		t.Fatalf("verify of a correct changelog: exit %d:\n%s", code, out)
+	}
+	// A truncate removes every change before it from the replay.
+	myExec(t, my, "TRUNCATE TABLE "+db+".t", "INSERT INTO "+db+".t VALUES (20, 't', 2, NULL), (21, 'u', 3, '2024-01-01 00:00:00')")
+	v, code, out = runVerify(t, "--state-dir", state, file, "p")
+	if code != 0 || !v.OK || v.Pipelines[0].SourceRows != 2 {
+		t.Fatalf("verify of a changelog after a truncate: exit %d:\n%s", code, out)
+	}
+	if out, err := runEtlq(t, "verify", "--state-dir", state, file, "q"); err == nil || !strings.Contains(out, "pipeline q: verify compares a changelog pipeline without WHERE only") {
+		t.Fatalf("verify of a changelog pipeline with a WHERE: %v:\n%s", err, out)
+	}
+
+	// Changes written by hand, with versions above the pipeline's.
+	ctx := context.Background()
+	before, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.log", db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := uint64(1) << 62
+	for _, q := range []string{
+		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT id, 'TAMPERED', amount, at, 'update', _ts, _pos, %d FROM %s.log WHERE id = 20", db, big, db),
+		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT id, v, amount, at, 'delete', _ts, _pos, %d FROM %s.log WHERE id = 21", db, big+1, db),
+		fmt.Sprintf("INSERT INTO %s.log (id, v, amount, at, _op, _ts, _pos, _version) SELECT 999, 'X', NULL, NULL, 'insert', _ts, _pos, %d FROM %s.log WHERE id = 21 AND _op = 'insert'", db, big+2, db),
+	} {
+		if err := s.ch.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	v, code, out = runVerify(t, "--state-dir", state, "--repair", file, "p")
+	a.running(t)
+	if code != 1 || v.OK {
+		t.Fatalf("verify of a tampered changelog: exit %d:\n%s", code, out)
+	}
+	r := v.Pipelines[0]
+	var keys []string
+	for _, d := range r.Diffs {
+		keys = append(keys, d.Key)
+	}
+	sort.Strings(keys)
+	if r.Missing != 1 || r.Changed != 1 || r.Extra != 1 || strings.Join(keys, " ") != "20 21 999" || r.Unconfirmed != "" || r.Repaired != 0 || r.RepairSkipped == "" {
+		t.Fatalf("want key 21 missing, 20 changed, 999 extra, not repaired: got %v:\n%s", keys, out)
+	}
+	if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.log", db)); err != nil || n != before+3 {
+		t.Fatalf("the changelog holds %d rows (%v), want its %d and the 3 written by hand: --repair wrote into it", n, err, before)
+	}
+}
+
+// TestVerifyInServer: a pipeline of plain columns is checksummed inside
+// MariaDB and ClickHouse (integers, strings, DECIMAL, DATE, DATETIME(6)
+// with microseconds, TIMESTAMP, DOUBLE, ENUM, NULLs): equal targets pass
+// on both servers; a row deleted, two changed (one of them a NULL made the
+// text \N) and one added in ClickHouse while a writer keeps writing
+// are found by bisecting their chunks and reported exactly as the
+// streaming path reports them (same keys, same texts); --repair fixes
+// them. A TRANSFORM outside the subset falls back to streaming and says so.
+func TestVerifyInServer(t *testing.T) {
+	onBothServers(t, testVerifyInServer)
+}
+
+func testVerifyInServer(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id BIGINT PRIMARY KEY, v VARCHAR(32) CHARACTER SET latin1 NOT NULL, w TEXT, amount DECIMAL(12,2), d DATE, ts DATETIME(6), tz TIMESTAMP(3) NULL, f DOUBLE, st ENUM('a','b'), n INT NULL)")
+	var vals []string
+	for i := 1; i <= 3000; i++ {
+		n := fmt.Sprint(i % 7)
+		if i%5 == 0 {
+			n = "NULL"
+		}
+		w := fmt.Sprintf("'ü%d'", i)
+		if i%9 == 0 {
+			w = "NULL"
+		}
+		vals = append(vals, fmt.Sprintf("(%d, 'v%dé', %s, %d.%02d, '2024-%02d-%02d', '2024-03-01 10:00:%02d.%06d', '2024-10-27 0%d:30:00.%03d', %d.25, '%s', %s)",
+			i*3, i, w, i*3, i%100, i%12+1, i%28+1, i%60, i*7, i%4, i%1000, i, []string{"a", "b"}[i%2], n))
+		if len(vals) == 500 {
+			myExec(t, my, "INSERT INTO "+db+".t VALUES "+strings.Join(vals, ", "))
+			vals = nil
+		}
+	}
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 700);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v AS name, w, amount, d, ts, tz, f, st, n, _op, _version INTO clickhouse dw.%s.t MODE upsert KEY (id);
+CREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, upper(v) AS v INTO clickhouse dw.%s.u MODE upsert KEY (id);
+`, myDSN, testServerID(), chDSN, db, db, db, db))
+	a := startApply(t, state, file)
+	a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT (SELECT count() FROM %s.t FINAL WHERE _is_deleted = 0) + (SELECT count() FROM %s.u FINAL WHERE _is_deleted = 0)", db, db))
+		return err == nil && n == 6000, fmt.Sprintf("%d, %v", n, err)
+	})
+	v, code, out := runVerify(t, "--state-dir", state, file)
+	if code != 0 || !v.OK || len(v.Pipelines) != 2 {
+		t.Fatalf("verify of correct targets: exit %d:\n%s", code, out)
+	}
+	p, q := v.Pipelines[0], v.Pipelines[1]
+	if p.Path != "in-server" || p.SourceRows != 3000 || p.TargetRows != 3000 || p.Chunks < 4 || p.Rechecked != 0 {
+		t.Fatalf("pipeline p should be checksummed in the servers, with no suspect:\n%s", out)
+	}
+	if q.Path != "streaming" || !strings.Contains(q.Fallback, "upper") {
+		t.Fatalf("pipeline q should fall back to streaming and say why:\n%s", out)
+	}
+	if text, _ := runEtlq(t, "verify", "--progress", "never", "--state-dir", state, file, "q"); !strings.Contains(text, "q: streamed through etlq, not checksummed in the servers: output v is computed") {
+		t.Fatalf("the table output should name the fallback:\n%s", text)
+	}
+
+	// A writer keeps inserting and updating other keys from now on: lag
+	// is never reported by either path.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := testenv.MySQLConn(t, myDSN)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			w.Execute(fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'new', NULL, 1.50, '2025-01-01', NOW(6), NOW(3), 0.5, 'a', NULL)", db, 100000+i))
+			w.Execute(fmt.Sprintf("UPDATE %s.t SET v = 'upd%d', amount = amount + 1 WHERE id = %d", db, i, 3*(i%300+20)))
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	ctx := context.Background()
+	for _, q := range []string{
+		fmt.Sprintf("ALTER TABLE %s.t DELETE WHERE id = 15", db),
+		fmt.Sprintf("ALTER TABLE %s.t UPDATE ts = ts + 1 WHERE id = 4200", db),
+		fmt.Sprintf(`ALTER TABLE %s.t UPDATE w = '\\N' WHERE id = 27`, db),
+		fmt.Sprintf("INSERT INTO %s.t (id, name, w, amount, d, ts, tz, f, st, n, _op, _version, _is_deleted) SELECT 4201, 'X', NULL, 1, toDate('2024-01-01'), 0, NULL, 0, 'a', NULL, 'insert', 1, 0", db),
+	} {
+		if err := s.ch.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	waitCHCount(t, chDSN, fmt.Sprintf("SELECT countIf(id = 15) * 10 + countIf(id = 4200 AND ts %% 1000000 = 9801) + countIf(id = 27 AND w IS NOT NULL) FROM %s.t", db), 2, time.Minute)
+	var got [2]*engine.VerifyResult
+	for i, mode := range []string{"", "--stream"} {
+		args := []string{"--state-dir", state, file, "p"}
+		if mode != "" {
+			args = append([]string{mode}, args...)
+		}
+		v, code, out := runVerify(t, args...)
+		r := v.Pipelines[0]
+		var keys []string
+		for _, d := range r.Diffs {
+			keys = append(keys, d.Key)
+		}
+		if code != 1 || r.Missing != 1 || r.Changed != 2 || r.Extra != 1 || strings.Join(keys, " ") != "15 27 4200 4201" {
+			t.Fatalf("verify %s of a tampered target: exit %d, want 15 missing, 27 (NULL made the text \\N) and 4200 changed, 4201 extra:\n%s", mode, code, out)
+		}
+		got[i] = r
+	}
+	if got[0].Path != "in-server" || got[1].Path != "streaming" || fmt.Sprint(got[0].Diffs) != fmt.Sprint(got[1].Diffs) {
+		t.Fatalf("both paths must report the same: %+v\n%+v", got[0], got[1])
+	}
+	if v, code, out := runVerify(t, "--state-dir", state, "--repair", file, "p"); code != 0 || v.Pipelines[0].Repaired != 4 {
+		t.Fatalf("verify --repair: exit %d:\n%s", code, out)
+	}
+	a.running(t)
+}

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -39,8 +40,11 @@ func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target, ignore []str
 	if !st.exists {
 		return nil, fmt.Errorf("target %s.%s does not exist (run etlq apply first)", l.db, l.table)
 	}
-	if l.mode != connectors.ModeUpsert {
-		return nil, fmt.Errorf("target %s.%s: verify compares upsert targets only", l.db, l.table)
+	if l.mode != connectors.ModeUpsert && l.mode != connectors.ModeChangelog {
+		return nil, fmt.Errorf("target %s.%s: verify compares upsert and changelog targets only", l.db, l.table)
+	}
+	if len(l.key) == 0 {
+		return nil, fmt.Errorf("target %s.%s: verify needs a key (KEY or the source's primary key)", l.db, l.table)
 	}
 	have := map[string]bool{}
 	for _, c := range st.columns {
@@ -51,7 +55,10 @@ func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target, ignore []str
 			return nil, fmt.Errorf("target %s.%s has no column %q yet", l.db, l.table, c.name)
 		}
 	}
-	vt := &verifyTarget{s: s, conn: conn, l: l}
+	vt := &verifyTarget{s: s, conn: conn, l: l, types: map[string]string{}}
+	for _, c := range st.columns {
+		vt.types[c.name] = c.typ
+	}
 	skip := map[string]bool{}
 	for _, n := range ignore {
 		skip[n] = true
@@ -72,6 +79,8 @@ type verifyTarget struct {
 	conn driver.Conn
 	l    *tableLayout
 	cols []colSpec // the user columns compared (OpenVerify's ignore left out)
+	// types are the table's column types as ClickHouse names them.
+	types map[string]string
 }
 
 func (v *verifyTarget) Close() error { return nil }
@@ -133,13 +142,57 @@ func (v *verifyTarget) BatchRows(b *exec.Batch, fn func(key, row string) error) 
 	return nil
 }
 
-// liveQuery is the SELECT of the live rows of the table.
+// liveQuery is the SELECT of the live rows of the table: for an upsert
+// table its rows FINAL that are not tombstones, for a changelog table the
+// state its changes replay to (changelogLive).
 func (v *verifyTarget) liveQuery(cols []colSpec, extra string) string {
 	names := make([]string, len(cols))
 	for i := range cols {
 		names[i] = quote(cols[i].name)
 	}
+	if v.l.mode == connectors.ModeChangelog {
+		return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " WHERE " + v.changelogLive() + extra
+	}
 	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + extra
+}
+
+// changelogLive is the condition that keeps, of a changelog table's rows,
+// those that replaying every change in _version order leaves live
+// (docs/verify.md, "Changelog targets"): the last change of each key,
+// unless it is a delete; an update that changed the key (its _before_ key
+// columns differ) is the last change of the old key too, which it removes;
+// a truncate removes every change before it.
+func (v *verifyTarget) changelogLive() string {
+	t := v.l.qualified()
+	// The union's columns get names of their own: an alias named like a
+	// column would replace that column in the WHERE beside it.
+	var keys, aliased, before, moved []string
+	hasBefore := true
+	for i, k := range v.l.key {
+		alias := quote(fmt.Sprintf("__verify_k%d", i))
+		keys = append(keys, quote(k))
+		aliased = append(aliased, quote(k)+" AS "+alias)
+		before = append(before, "assumeNotNull("+quote(beforePrefix+k)+") AS "+alias)
+		moved = append(moved, quote(beforePrefix+k)+" != "+quote(k))
+		found := false
+		for _, c := range v.l.cols[v.l.user:] {
+			found = found || c.name == beforePrefix+k
+		}
+		hasBefore = hasBefore && found
+	}
+	ver, op := quote(colVersion), quote(colOp)
+	changes := "SELECT " + strings.Join(aliased, ", ") + ", " + ver + " AS __verify_v FROM " + t
+	if hasBefore {
+		changes += " UNION ALL SELECT " + strings.Join(before, ", ") + ", " + ver + " AS __verify_v FROM " + t +
+			" WHERE " + op + " = 'update' AND (" + strings.Join(moved, " OR ") + ")"
+	}
+	var groups []string
+	for i := range v.l.key {
+		groups = append(groups, quote(fmt.Sprintf("__verify_k%d", i)))
+	}
+	group := strings.Join(groups, ", ")
+	return op + " NOT IN ('delete', 'truncate') AND " + ver + " > (SELECT max(" + ver + ") FROM " + t + " WHERE " + op + " = 'truncate')" +
+		" AND (" + strings.Join(keys, ", ") + ", " + ver + ") IN (SELECT " + group + ", max(__verify_v) FROM (" + changes + ") GROUP BY " + group + ")"
 }
 
 // LiveRows reads the table's live rows, FINAL.
@@ -173,24 +226,23 @@ func (v *verifyTarget) LiveRows(ctx context.Context, fn func(key, row string) er
 	return nil
 }
 
-// Tombstone inserts, for each live row whose key text is in keys, a copy
-// of the row with _is_deleted = 1 and _version = ver: the server copies
-// the key values, so they need not be parsed back from their text.
-func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver uint64) (int, error) {
-	if len(keys) == 0 {
-		return 0, nil
-	}
+// keyRows calls fn with the key text, the key values as the driver scans
+// them, the _version and whether the row is a tombstone, for the row each
+// key of the table has under FINAL (its last row, tombstones included).
+func (v *verifyTarget) keyRows(ctx context.Context, fn func(key string, vals []any, ver uint64, deleted bool)) error {
 	cols, kidx := v.userCols()
-	// Find the key values of those rows as the driver scans them.
-	var tuples [][]any
 	keyCols := make([]colSpec, len(kidx))
+	names := make([]string, len(kidx))
 	for i, k := range kidx {
 		keyCols[i] = cols[k]
+		names[i] = quote(cols[k].name)
 	}
-	rs, err := v.conn.Query(ctx, v.liveQuery(keyCols, ""))
+	q := "SELECT " + strings.Join(names, ", ") + ", " + quote(colVersion) + ", " + quote(colIsDeleted) + " FROM " + v.l.qualified() + " FINAL"
+	rs, err := v.conn.Query(ctx, q)
 	if err != nil {
-		return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
 	}
+	defer rs.Close()
 	types := rs.ColumnTypes()
 	texts := make([]string, len(keyCols))
 	all := make([]int, len(keyCols))
@@ -199,25 +251,61 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver 
 	}
 	for rs.Next() {
 		dest := make([]any, len(types))
-		for i, t := range types {
+		for i, t := range types[:len(keyCols)] {
 			dest[i] = reflect.New(t.ScanType()).Interface()
 		}
+		var ver uint64
+		var deleted uint8
+		dest[len(keyCols)], dest[len(keyCols)+1] = &ver, &deleted
 		if err := rs.Scan(dest...); err != nil {
-			rs.Close()
-			return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+			return v.s.errorf("reading %s: %v", v.l.qualified(), err)
 		}
-		vals := make([]any, len(dest))
+		vals := make([]any, len(keyCols))
 		for i := range keyCols {
 			vals[i] = reflect.ValueOf(dest[i]).Elem().Interface()
 			texts[i] = canonical(&keyCols[i], vals[i])
 		}
-		if keys[joinKey(texts, all)] {
-			tuples = append(tuples, vals)
-		}
+		fn(joinKey(texts, all), vals, ver, deleted == 1)
 	}
-	rs.Close()
 	if err := rs.Err(); err != nil {
-		return 0, v.s.errorf("reading %s: %v", v.l.qualified(), err)
+		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
+	}
+	return nil
+}
+
+// Versions returns, for each key text given that the table holds (live or
+// as a tombstone), the _version of its last row.
+func (v *verifyTarget) Versions(ctx context.Context, keys map[string]bool) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	if len(keys) == 0 {
+		return out, nil
+	}
+	err := v.keyRows(ctx, func(key string, _ []any, ver uint64, _ bool) {
+		if keys[key] {
+			out[key] = ver
+		}
+	})
+	return out, err
+}
+
+// Tombstone inserts, for each key text in keys whose live row still has
+// the _version given, a copy of the row with _is_deleted = 1 and that same
+// _version (ClickHouse keeps the last row inserted among equal versions):
+// the server copies the key values, so they need not be parsed back from
+// their text, and a row the pipeline wrote since (a larger version) is
+// left alone.
+func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]uint64) (int, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	var tuples [][]any
+	err := v.keyRows(ctx, func(key string, vals []any, ver uint64, deleted bool) {
+		if want, ok := keys[key]; ok && !deleted && ver == want {
+			tuples = append(tuples, append(vals, ver))
+		}
+	})
+	if err != nil {
+		return 0, err
 	}
 	if len(tuples) == 0 {
 		return 0, nil
@@ -225,19 +313,18 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver 
 	var names, sel []string
 	for _, c := range v.l.cols {
 		names = append(names, quote(c.name))
-		switch c.name {
-		case colVersion:
-			sel = append(sel, "toUInt64("+strconv.FormatUint(ver, 10)+")")
-		case colIsDeleted:
+		if c.name == colIsDeleted {
 			sel = append(sel, "toUInt8(1)")
-		default:
+		} else {
 			sel = append(sel, quote(c.name))
 		}
 	}
+	cols, kidx := v.userCols()
 	var keyNames []string
-	for _, c := range keyCols {
-		keyNames = append(keyNames, quote(c.name))
+	for _, k := range kidx {
+		keyNames = append(keyNames, quote(cols[k].name))
 	}
+	keyNames = append(keyNames, quote(colVersion))
 	var args []any
 	var conds []string
 	for _, t := range tuples {
@@ -254,15 +341,6 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]bool, ver 
 		return 0, v.s.errorf("writing tombstones into %s: %v", v.l.qualified(), err)
 	}
 	return len(tuples), nil
-}
-
-// MaxVersion returns the largest _version of the table.
-func (v *verifyTarget) MaxVersion(ctx context.Context) (uint64, error) {
-	var n uint64
-	if err := v.conn.QueryRow(ctx, "SELECT max("+quote(colVersion)+") FROM "+v.l.qualified()).Scan(&n); err != nil {
-		return 0, v.s.errorf("largest %s of %s: %v", colVersion, v.l.qualified(), err)
-	}
-	return n, nil
 }
 
 // joinKey is the key text of a row from its column texts.
@@ -414,4 +492,132 @@ func ptrs[T any](s []*T, f func(T) string) func(int) string {
 		}
 		return f(*s[j])
 	}
+}
+
+var _ connectors.SumTarget = (*verifyTarget)(nil)
+
+// sumExpr is the canonical text of column c as kind, or why the column's
+// type does not give it.
+func (v *verifyTarget) sumExpr(c connectors.SumColumn) (string, string) {
+	typ := strings.TrimSuffix(strings.TrimPrefix(v.types[c.Name], "Nullable("), ")")
+	n := quote(c.Name)
+	ok := false
+	e := "toString(" + n + ")"
+	switch c.Kind {
+	case connectors.SumInt:
+		ok = strings.HasPrefix(typ, "Int") || strings.HasPrefix(typ, "UInt")
+	case connectors.SumString:
+		ok, e = typ == "String", n
+	case connectors.SumDecimal:
+		ok = strings.HasPrefix(typ, "Decimal(")
+	case connectors.SumDate:
+		ok, e = typ == "Date", "toString(toUInt16("+n+"))" // the day number
+	case connectors.SumMicros:
+		ok = typ == "Int64" // microseconds on servers without DateTime64
+	case connectors.SumDouble:
+		ok = typ == "Float64"
+	}
+	if !ok {
+		return "", fmt.Sprintf("column %s is %s, which has no %s checksum text", c.Name, v.types[c.Name], c.Kind)
+	}
+	return "ifNull(" + e + ", '\\\\N')", ""
+}
+
+// sumHash is the SQL of a row's 64-bit hash, as the MySQL source computes
+// it: the first 8 bytes of the MD5 of the canonical text, big-endian.
+func (v *verifyTarget) sumHash(cols []connectors.SumColumn) (string, string) {
+	var parts, nulls []string
+	for _, c := range cols {
+		e, why := v.sumExpr(c)
+		if why != "" {
+			return "", why
+		}
+		parts = append(parts, e, "'\\x1f'")
+		nulls = append(nulls, "toString(isNull("+quote(c.Name)+"))")
+	}
+	// The last field says which values are NULL: a NULL and the text \N
+	// must not hash alike.
+	parts = append(parts, nulls...)
+	if len(parts) < 2 {
+		parts = append(parts, "''")
+	}
+	// halfMD5 of one string is the first 8 bytes of its MD5, big-endian.
+	return "halfMD5(concat(" + strings.Join(parts, ", ") + "))", ""
+}
+
+// SumSupported says why the columns cannot be summed ("" when they can).
+func (v *verifyTarget) SumSupported(key string, cols []connectors.SumColumn) string {
+	if v.l.mode != connectors.ModeUpsert {
+		return "the target is not an upsert table"
+	}
+	if _, why := v.sumExpr(connectors.SumColumn{Name: key, Kind: connectors.SumInt}); why != "" {
+		return why
+	}
+	_, why := v.sumHash(cols)
+	return why
+}
+
+func chRangeCond(k string, ranges []connectors.KeyRange) string {
+	conds := make([]string, len(ranges))
+	for i, r := range ranges {
+		conds[i] = fmt.Sprintf("%s BETWEEN %d AND %d", k, r.Lo, r.Hi)
+	}
+	return "(" + strings.Join(conds, " OR ") + ")"
+}
+
+// RangeSums counts and hashes the live rows of the ranges in one query.
+func (v *verifyTarget) RangeSums(ctx context.Context, key string, cols []connectors.SumColumn, ranges []connectors.KeyRange) ([]connectors.RangeSum, error) {
+	h, why := v.sumHash(cols)
+	if why != "" {
+		return nil, errors.New(why)
+	}
+	k := quote(key)
+	los := make([]string, len(ranges))
+	for i, r := range ranges {
+		los[i] = strconv.FormatInt(r.Lo, 10)
+	}
+	q := "SELECT toInt64(arrayCount(x -> x <= " + k + ", [" + strings.Join(los, ", ") + "])) AS c, toInt64(count()), groupBitXor(" + h + "), toInt64(min(" + k + ")), toInt64(max(" + k + "))" +
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND " + chRangeCond(k, ranges) + " GROUP BY c"
+	rs, err := v.conn.Query(ctx, q)
+	if err != nil {
+		return nil, v.s.errorf("checksums of %s: %v", v.l.qualified(), err)
+	}
+	defer rs.Close()
+	out := make([]connectors.RangeSum, len(ranges))
+	for rs.Next() {
+		var idx int64
+		var r connectors.RangeSum
+		if err := rs.Scan(&idx, &r.Rows, &r.Hash, &r.Min, &r.Max); err != nil {
+			return nil, v.s.errorf("checksums of %s: %v", v.l.qualified(), err)
+		}
+		if idx < 1 || int(idx) > len(ranges) {
+			return nil, fmt.Errorf("checksums of %s: range %d out of %d", v.l.qualified(), idx, len(ranges))
+		}
+		out[idx-1] = r
+	}
+	return out, rs.Err()
+}
+
+// RangeRows returns each live row's hash by key.
+func (v *verifyTarget) RangeRows(ctx context.Context, key string, cols []connectors.SumColumn, r connectors.KeyRange) (map[int64]uint64, error) {
+	h, why := v.sumHash(cols)
+	if why != "" {
+		return nil, errors.New(why)
+	}
+	k := quote(key)
+	rs, err := v.conn.Query(ctx, "SELECT toInt64("+k+"), "+h+" FROM "+v.l.qualified()+" FINAL WHERE "+quote(colIsDeleted)+" = 0 AND "+chRangeCond(k, []connectors.KeyRange{r}))
+	if err != nil {
+		return nil, v.s.errorf("row checksums of %s: %v", v.l.qualified(), err)
+	}
+	defer rs.Close()
+	out := map[int64]uint64{}
+	for rs.Next() {
+		var id int64
+		var hv uint64
+		if err := rs.Scan(&id, &hv); err != nil {
+			return nil, v.s.errorf("row checksums of %s: %v", v.l.qualified(), err)
+		}
+		out[id] = hv
+	}
+	return out, rs.Err()
 }

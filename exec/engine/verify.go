@@ -47,6 +47,9 @@ type VerifyOptions struct {
 	Shown int
 	Log   *slog.Logger
 	Alloc memory.Allocator
+	// Stream compares through etlq even where the servers could compute
+	// the checksums.
+	Stream bool
 	// Progress, when set, is called with the source rows read so far.
 	Progress func(pipeline string, rows int64)
 }
@@ -86,8 +89,16 @@ type VerifyResult struct {
 	Unconfirmed string `json:"unconfirmed,omitempty"`
 	// Repaired is the number of keys --repair rewrote (before the check
 	// that follows it, whose result the other fields are).
-	Repaired int     `json:"repaired,omitempty"`
-	Seconds  float64 `json:"seconds"`
+	Repaired int `json:"repaired,omitempty"`
+	// RepairSkipped says why differences were not repaired although
+	// asked (a changelog target).
+	RepairSkipped string  `json:"repair_skipped,omitempty"`
+	Seconds       float64 `json:"seconds"`
+	// Path is how the full pass compared: "in-server" (checksums computed
+	// by MariaDB and ClickHouse) or "streaming" (rows through etlq), and
+	// Fallback why a pipeline was streamed.
+	Path     string `json:"path"`
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Differences is the number of confirmed differing keys.
@@ -116,14 +127,15 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 		want[n] = true
 	}
 	var pipes []*planner.Pipeline
+	named := len(want) > 0
 	for _, p := range plan.Pipelines {
-		if len(want) > 0 && !want[p.Name] {
+		if named && !want[p.Name] {
 			continue
 		}
 		delete(want, p.Name)
-		if p.Target.Mode != connectors.ModeUpsert {
+		if why := unverifiable(p); why != "" {
 			if len(opts.Pipelines) > 0 {
-				return nil, fmt.Errorf("pipeline %s: verify compares upsert pipelines only (this one is %s)", p.Name, p.Target.Mode)
+				return nil, fmt.Errorf("pipeline %s: %s", p.Name, why)
 			}
 			continue
 		}
@@ -145,7 +157,7 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 		return nil, fmt.Errorf("no pipeline named %q in the file", names[0])
 	}
 	if len(pipes) == 0 {
-		return nil, errors.New("no upsert pipeline to verify")
+		return nil, errors.New("no upsert or changelog pipeline to verify")
 	}
 	var out []*VerifyResult
 	for _, p := range pipes {
@@ -163,6 +175,29 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 	return out, nil
 }
 
+// unverifiable says why verify cannot compare p's target with its source,
+// or "" when it can.
+func unverifiable(p *planner.Pipeline) string {
+	switch p.Target.Mode {
+	case connectors.ModeUpsert:
+		return ""
+	case connectors.ModeChangelog:
+		if len(p.Target.Key) == 0 {
+			return "verify replays a changelog by its key, and this one has none (no KEY, no primary key at the source)"
+		}
+		// A change that fails the WHERE is not written: the changelog
+		// does not record a row leaving the WHERE, so its replay keeps
+		// the row while the source no longer selects it.
+		for _, t := range p.Tables {
+			if t.Where != nil {
+				return "verify compares a changelog pipeline without WHERE only: a changelog does not record the update that moves a row out of the WHERE, so its last change is not the source's row"
+			}
+		}
+		return ""
+	}
+	return fmt.Sprintf("verify compares upsert and changelog pipelines only (this one is %s: its target keeps every change, with no row per key to compare)", p.Target.Mode)
+}
+
 // verifier checks one pipeline.
 type verifier struct {
 	p     *planner.Pipeline
@@ -174,6 +209,10 @@ type verifier struct {
 	sink  connectors.Sink
 	vt    connectors.VerifyTarget
 	pr    *pipeRun
+	// sums is the in-server checksum plan (nil: streaming, for the reason
+	// in fallback).
+	sums     *sumPlan
+	fallback string
 }
 
 func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*verifier, error) {
@@ -217,6 +256,11 @@ func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, o
 	if v.vt, err = vs.OpenVerify(ctx, p.Target, ignore); err != nil {
 		v.close()
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
+	if opts.Stream {
+		v.fallback = "--stream asked for it"
+	} else {
+		v.sums, v.fallback = v.planSums()
 	}
 	v.pr = &pipeRun{p: p, tables: map[string]*tableRun{}, stats: NewStats().pipeline(p.Name, p.Source), alloc: opts.Alloc, log: opts.Log}
 	for _, t := range p.Tables {

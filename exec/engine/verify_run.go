@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 )
 
@@ -22,7 +23,11 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" {
+	if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" && v.p.Target.Mode == connectors.ModeChangelog {
+		// A changelog holds what happened: verify reports, it does not
+		// write changes that never happened into it.
+		res.RepairSkipped = "a changelog target is not repaired (it records the changes the pipeline read); re-create it with a new snapshot"
+	} else if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" {
 		n, err := v.repair(ctx, diff)
 		if err != nil {
 			return nil, fmt.Errorf("repair: %w", err)
@@ -43,56 +48,19 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 // differ. It returns the confirmed differing keys.
 func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, error) {
 	res := &VerifyResult{Pipeline: v.p.Name, Target: v.p.Target.Name, Tables: len(v.p.Tables)}
-	// The first pass reads both sides at once (the source through the
-	// program in this goroutine, the target in another) and keeps a hash
-	// per key only.
-	tgtB := map[uint64]uint64{}
-	var targetRows int64
-	var terr error
-	tdone := make(chan struct{})
-	tctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(tdone)
-		terr = v.targetPass(tctx, func(key, row string) {
-			targetRows++
-			tgtB[keyHash(key)] ^= xxhash.Sum64String(row)
-		})
-	}()
-	srcB := map[uint64]bucket{}
-	var sourceRows int64
-	chunks, _, err := v.sourcePass(ctx, func(key, row string, chunk int32) {
-		sourceRows++
-		kh := keyHash(key)
-		b := srcB[kh]
-		b.hash ^= xxhash.Sum64String(row)
-		b.chunk = chunk
-		srcB[kh] = b
-	}, nil)
+	var suspect map[uint64]bool
+	var chunkOf map[uint64]int32
+	var err error
+	if v.sums != nil {
+		res.Path = "in-server"
+		suspect, chunkOf, err = v.sumPass(ctx, res)
+	} else {
+		res.Path, res.Fallback = "streaming", v.fallback
+		suspect, chunkOf, err = v.streamPass(ctx, res)
+	}
 	if err != nil {
-		cancel()
-		<-tdone
 		return nil, nil, err
 	}
-	<-tdone
-	if terr != nil {
-		return nil, nil, terr
-	}
-	res.SourceRows, res.TargetRows, res.Chunks = sourceRows, targetRows, chunks
-	suspect := map[uint64]bool{}
-	chunkOf := map[uint64]int32{}
-	for kh, b := range srcB {
-		if t, ok := tgtB[kh]; !ok || t != b.hash {
-			suspect[kh] = true
-			chunkOf[kh] = b.chunk
-		}
-	}
-	for kh := range tgtB {
-		if _, ok := srcB[kh]; !ok {
-			suspect[kh] = true
-		}
-	}
-	srcB, tgtB = nil, nil
 	res.Rechecked = len(suspect)
 	// Re-check: read the suspect keys again, wait for the pipeline to
 	// apply past the source position of that read, read the target.
@@ -151,16 +119,71 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 	return res, diff, nil
 }
 
+// streamPass is the full pass through etlq: both sides read at once (the
+// source through the program in this goroutine, the target in another),
+// keeping a hash per key only. It returns the suspect key hashes and the
+// source chunk of each.
+func (v *verifier) streamPass(ctx context.Context, res *VerifyResult) (map[uint64]bool, map[uint64]int32, error) {
+	tgtB := map[uint64]uint64{}
+	var targetRows int64
+	var terr error
+	tdone := make(chan struct{})
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(tdone)
+		terr = v.targetPass(tctx, func(key, row string) {
+			targetRows++
+			tgtB[keyHash(key)] ^= xxhash.Sum64String(row)
+		})
+	}()
+	srcB := map[uint64]bucket{}
+	var sourceRows int64
+	chunks, _, err := v.sourcePass(ctx, func(key, row string, chunk int32) {
+		sourceRows++
+		kh := keyHash(key)
+		b := srcB[kh]
+		b.hash ^= xxhash.Sum64String(row)
+		b.chunk = chunk
+		srcB[kh] = b
+	}, nil)
+	if err != nil {
+		cancel()
+		<-tdone
+		return nil, nil, err
+	}
+	<-tdone
+	if terr != nil {
+		return nil, nil, terr
+	}
+	res.SourceRows, res.TargetRows, res.Chunks = sourceRows, targetRows, chunks
+	suspect := map[uint64]bool{}
+	chunkOf := map[uint64]int32{}
+	for kh, b := range srcB {
+		if t, ok := tgtB[kh]; !ok || t != b.hash {
+			suspect[kh] = true
+			chunkOf[kh] = b.chunk
+		}
+	}
+	for kh := range tgtB {
+		if _, ok := srcB[kh]; !ok {
+			suspect[kh] = true
+		}
+	}
+	return suspect, chunkOf, nil
+}
+
 // repair writes the source's current rows of the differing keys, and
-// tombstones for the keys only the target holds, with a _version one above
-// the largest the target holds (docs/verify.md says why that is safe next
-// to the running pipeline). It returns the number of keys written.
+// tombstones for the keys only the target holds, each with the _version of
+// the row it replaces (docs/verify.md, "--repair", says why that is safe
+// next to the running pipeline). It returns the number of keys written.
 func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error) {
-	maxV, err := v.vt.MaxVersion(ctx)
+	// The versions are read before the source: every change the source
+	// makes after its read below gets a larger version from the stream.
+	vers, err := v.vt.Versions(ctx, diff)
 	if err != nil {
 		return 0, err
 	}
-	ver := maxV + 1
 	w, err := v.sink.Open(ctx, v.p.Target)
 	if err != nil {
 		return 0, err
@@ -171,9 +194,11 @@ func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error
 	var werr error
 	_, _, err = v.sourcePass(ctx, nil, func(b *exec.Batch, rowKeys []string) error {
 		var idx []int
+		var rowVers []uint64
 		for i, k := range rowKeys {
 			if diff[k] {
 				idx = append(idx, i)
+				rowVers = append(rowVers, vers[k])
 				written[k] = true
 			}
 		}
@@ -184,7 +209,7 @@ func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error
 		if err != nil {
 			return err
 		}
-		rec = withVersion(v.opts.Alloc, rec, ver)
+		rec = withVersions(v.opts.Alloc, rec, rowVers)
 		return w.Write(ctx, &exec.Batch{Record: rec, DB: b.DB, Table: b.Table}, func(err error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -204,26 +229,26 @@ func (v *verifier) repair(ctx context.Context, diff map[string]bool) (int, error
 	if werr != nil {
 		return 0, werr
 	}
-	gone := map[string]bool{}
+	gone := map[string]uint64{}
 	for k := range diff {
-		if !written[k] {
-			gone[k] = true
+		if ver, ok := vers[k]; ok && !written[k] {
+			gone[k] = ver
 		}
 	}
-	n, err := v.vt.Tombstone(ctx, gone, ver)
+	n, err := v.vt.Tombstone(ctx, gone)
 	if err != nil {
 		return 0, err
 	}
 	return len(written) + n, nil
 }
 
-// withVersion returns rec with every row's __version set to ver (rec is
+// withVersions returns rec with row i's __version set to vers[i] (rec is
 // released).
-func withVersion(mem interface {
+func withVersions(mem interface {
 	Allocate(int) []byte
 	Reallocate(int, []byte) []byte
 	Free([]byte)
-}, rec arrow.RecordBatch, ver uint64) arrow.RecordBatch {
+}, rec arrow.RecordBatch, vers []uint64) arrow.RecordBatch {
 	defer rec.Release()
 	idx := rec.Schema().FieldIndices(exec.SysVersion)
 	cols := make([]arrow.Array, rec.NumCols())
@@ -233,9 +258,7 @@ func withVersion(mem interface {
 	var fresh arrow.Array
 	if len(idx) > 0 {
 		bld := array.NewUint64Builder(mem)
-		for range rec.NumRows() {
-			bld.Append(ver)
-		}
+		bld.AppendValues(vers, nil)
 		fresh = bld.NewArray()
 		defer fresh.Release()
 		cols[idx[0]] = fresh

@@ -62,12 +62,25 @@ func (s *verifySource) MarkReached(mark, at []byte) (bool, error) {
 }
 
 // verifySink is a sink whose one target table (key → row text) can be
-// read back (connectors.VerifySink) and written by a repair.
+// read back (connectors.VerifySink) and written by a repair. Every row of
+// the table has the version maxVer but those vers names.
 type verifySink struct {
 	mu     sync.Mutex
 	table  map[string]string
 	maxVer uint64
+	vers   map[string]uint64
 	ignore []string
+}
+
+// version is the version of key's row (0: none).
+func (s *verifySink) version(key string) uint64 {
+	if v, ok := s.vers[key]; ok {
+		return v
+	}
+	if _, ok := s.table[key]; ok {
+		return s.maxVer
+	}
+	return 0
 }
 
 func (s *verifySink) Plan(context.Context, connectors.Target) ([]string, []string, error) {
@@ -140,12 +153,24 @@ func (v *verifyTarget) LiveRows(_ context.Context, fn func(key, row string) erro
 	return nil
 }
 
-func (v *verifyTarget) Tombstone(_ context.Context, keys map[string]bool, ver uint64) (int, error) {
+func (v *verifyTarget) Versions(_ context.Context, keys map[string]bool) (map[string]uint64, error) {
+	v.s.mu.Lock()
+	defer v.s.mu.Unlock()
+	out := map[string]uint64{}
+	for k := range keys {
+		if ver := v.s.version(k); ver != 0 {
+			out[k] = ver
+		}
+	}
+	return out, nil
+}
+
+func (v *verifyTarget) Tombstone(_ context.Context, keys map[string]uint64) (int, error) {
 	v.s.mu.Lock()
 	defer v.s.mu.Unlock()
 	n := 0
-	for k := range keys {
-		if _, ok := v.s.table[k]; ok {
+	for k, ver := range keys {
+		if _, ok := v.s.table[k]; ok && v.s.version(k) == ver {
 			delete(v.s.table, k)
 			n++
 		}
@@ -153,8 +178,7 @@ func (v *verifyTarget) Tombstone(_ context.Context, keys map[string]bool, ver ui
 	return n, nil
 }
 
-func (v *verifyTarget) MaxVersion(context.Context) (uint64, error) { return v.s.maxVer, nil }
-func (v *verifyTarget) Close() error                               { return nil }
+func (v *verifyTarget) Close() error { return nil }
 
 type verifyWriter struct {
 	s *verifySink
@@ -165,12 +189,15 @@ func (w *verifyWriter) Write(_ context.Context, b *exec.Batch, done func(error))
 	defer b.Release()
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
-	vers := b.Record.Column(b.Record.Schema().FieldIndices(exec.SysVersion)[0]).ValueStr(0)
-	if vers != fmt.Sprint(w.s.maxVer+1) {
-		done(fmt.Errorf("repair written with version %s, want one above the target's %d", vers, w.s.maxVer))
-		return nil
-	}
+	vers := b.Record.Column(b.Record.Schema().FieldIndices(exec.SysVersion)[0])
+	i := 0
 	err := rowsOf(w.t, b, func(key, row string, deleted bool) error {
+		// A repair row takes the version of the row it replaces: a later
+		// change of the key, from the stream, gets a larger one.
+		if got, want := vers.ValueStr(i), fmt.Sprint(w.s.version(key)); got != want {
+			return fmt.Errorf("repair of key %s written with version %s, want the replaced row's %s", key, got, want)
+		}
+		i++
 		if deleted {
 			delete(w.s.table, key)
 		} else {
@@ -226,14 +253,14 @@ func writeCheckpoint(t *testing.T, dir, mark string) {
 // TestVerifyAndRepair: verify finds the keys missing from the target, the
 // keys only the target has and the rows that differ, once the pipeline's
 // checkpoint has passed the source position of its read; a repair writes
-// the source's rows (and tombstones) above the target's largest version,
-// after which the target verifies clean.
+// the source's rows (and tombstones) with the version of the row each
+// replaces, after which the target verifies clean.
 func TestVerifyAndRepair(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	src := &verifySource{source: source{mem: mem}, at: 5,
 		rows: [][]any{{int64(1), "new", 1}, {int64(2), "paid", 2}, {int64(3), "new", 3}, {int64(4), "cancelled", 4}}}
-	snk := &verifySink{maxVer: 700, table: map[string]string{
+	snk := &verifySink{maxVer: 700, vers: map[string]uint64{"2": 650}, table: map[string]string{
 		"1": "id=1 status=new qty=1",
 		"2": "id=2 status=new qty=2", // changed
 		"5": "id=5 status=new qty=5", // only in the target
@@ -311,7 +338,7 @@ func TestVerifyUnconfirmed(t *testing.T) {
 	}
 }
 
-// TestVerifySelects: verify compares upsert pipelines that hold a copy of
+// TestVerifySelects: verify compares upsert (and changelog) pipelines that hold a copy of
 // the source; naming another one, or none that exists, is an error.
 func TestVerifySelects(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
@@ -330,8 +357,8 @@ CREATE PIPELINE recent
 		names []string
 		want  string
 	}{
-		{nil, "no upsert pipeline to verify"},
-		{[]string{"log"}, "verify compares upsert pipelines only"},
+		{nil, "no upsert or changelog pipeline to verify"},
+		{[]string{"log"}, "verify compares upsert and changelog pipelines only"},
 		{[]string{"recent"}, "SNAPSHOT never"},
 		{[]string{"nope"}, `no pipeline named "nope"`},
 	} {
