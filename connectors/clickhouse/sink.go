@@ -20,6 +20,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -47,6 +48,10 @@ type Sink struct {
 	conn    driver.Conn
 	version serverVersion
 	closed  bool
+	// idle are the insert connections not in use (native.go); next picks
+	// the server a new one tries first (connection_open_strategy).
+	idle []*nativeConn
+	next atomic.Uint64
 }
 
 var _ connectors.Sink = (*Sink)(nil)
@@ -520,6 +525,10 @@ func (s *Sink) Close() error {
 		return nil
 	}
 	s.closed = true
+	for _, c := range s.idle {
+		c.close()
+	}
+	s.idle = nil
 	if s.conn != nil {
 		return s.conn.Close()
 	}
