@@ -58,6 +58,7 @@ type nativeConn struct {
 	compress proto.Compression
 	zw       *compress.Writer // nil without compression
 	sc       *column.ServerContext
+	born     time.Time
 }
 
 // dialNative connects to the first server of o.Addr that answers (in the
@@ -110,7 +111,7 @@ func dialOne(ctx context.Context, o *clickhouse.Options, addr string) (*nativeCo
 	if err != nil {
 		return nil, err
 	}
-	c := &nativeConn{conn: conn, r: proto.NewReader(conn)}
+	c := &nativeConn{conn: conn, r: proto.NewReader(conn), born: time.Now()}
 	if o.Compression != nil {
 		switch o.Compression.Method {
 		case clickhouse.CompressionLZ4:
@@ -241,28 +242,63 @@ func (c *nativeConn) writeQuery(body string) {
 	}
 }
 
-// writeBlock encodes a Data packet holding input (none: the empty block
-// that ends a stream), compressed when the connection is.
+// chunkBytes is how much of a block is encoded before it is compressed
+// (when the connection is) and written: a block is not held whole in
+// memory, and the buffer stays small enough to stay in cache. ClickHouse
+// reads a compressed stream as a sequence of frames of any size.
+const chunkBytes = 1 << 20
+
+// writeBlock encodes and writes a Data packet holding input (none: the
+// empty block that ends a stream), compressed when the connection is, as
+// ch-go's Block.EncodeRawBlock lays it out, written a chunk at a time.
 func (c *nativeConn) writeBlock(input []proto.InputColumn) error {
 	b := &c.buf
 	proto.ClientCodeData.Encode(b)
 	proto.ClientData{}.EncodeAware(b, c.revision) // no external table name
+	start := len(b.Buf)                           // what is compressed starts here
 	blk := proto.Block{Columns: len(input)}
 	if len(input) > 0 {
 		blk.Rows = input[0].Data.Rows()
 		blk.Info = proto.BlockInfo{BucketNum: -1}
 	}
-	start := len(b.Buf)
-	if err := blk.EncodeBlock(b, c.revision, input); err != nil {
-		return err
+	if proto.FeatureBlockInfo.In(c.revision) {
+		blk.Info.Encode(b)
 	}
-	if c.zw != nil {
+	b.PutInt(blk.Columns)
+	b.PutInt(blk.Rows)
+	for _, col := range input {
+		if r := col.Data.Rows(); r != blk.Rows {
+			return fmt.Errorf("clickhouse: column %q has %d rows, the block %d", col.Name, r, blk.Rows)
+		}
+		col.EncodeStart(b, c.revision)
+		if blk.Rows == 0 {
+			continue
+		}
+		if s, ok := col.Data.(proto.StateEncoder); ok {
+			s.EncodeState(b)
+		}
+		col.Data.EncodeColumn(b)
+		if len(b.Buf) >= chunkBytes {
+			if err := c.writeChunk(start); err != nil {
+				return err
+			}
+			start = 0
+		}
+	}
+	return c.writeChunk(start)
+}
+
+// writeChunk compresses the buffer from start (when the connection is
+// compressed) and writes it.
+func (c *nativeConn) writeChunk(start int) error {
+	b := &c.buf
+	if c.zw != nil && len(b.Buf) > start {
 		if err := c.zw.Compress(b.Buf[start:]); err != nil {
 			return err
 		}
 		b.Buf = append(b.Buf[:start], c.zw.Data...)
 	}
-	return nil
+	return c.flush()
 }
 
 // readBlock reads the block of a Data, Log or ProfileEvents packet into res.
@@ -310,10 +346,7 @@ func (c *nativeConn) insert(ctx context.Context, body string, readTimeout time.D
 	defer c.watch(ctx)()
 	c.buf.Reset()
 	c.writeQuery(body)
-	if err := c.writeBlock(nil); err != nil { // no external data
-		return err
-	}
-	if err := c.flush(); err != nil {
+	if err := c.writeBlock(nil); err != nil { // no external data; writes the query too
 		return err
 	}
 	var info proto.ColInfoInput
@@ -335,9 +368,6 @@ func (c *nativeConn) insert(ctx context.Context, body string, readTimeout time.D
 		}
 	}
 	if err := c.writeBlock(nil); err != nil { // end of data
-		return err
-	}
-	if err := c.flush(); err != nil {
 		return err
 	}
 	return c.await(ctx, readTimeout, proto.ServerCodeEndOfStream, nil)
@@ -396,28 +426,60 @@ func (c *nativeConn) serverContext() *column.ServerContext {
 	return c.sc
 }
 
+// alive reports whether an idle connection can be used: younger than
+// lifetime (0: any age) and not closed by the server, which would have
+// made it readable (EOF) while it was idle.
+func (c *nativeConn) alive(lifetime time.Duration) bool {
+	if lifetime > 0 && time.Since(c.born) > lifetime {
+		return false
+	}
+	_ = c.conn.SetReadDeadline(time.Now())
+	var one [1]byte
+	n, err := c.conn.Read(one[:])
+	_ = c.conn.SetReadDeadline(time.Time{})
+	var ne net.Error
+	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+}
+
 // close closes the connection.
 func (c *nativeConn) close() { _ = c.conn.Close() }
 
-// maxKeptBuffer is the largest encoding buffer an idle connection keeps.
-const maxKeptBuffer = 64 << 20
-
-// nativeConn returns an idle insert connection or a new one.
+// nativeConn returns an idle insert connection or a new one, waiting while
+// max_open_conns insert connections are in use.
 func (s *Sink) nativeConn(ctx context.Context) (*nativeConn, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("clickhouse sink %q is closed", s.name)
 	}
-	if n := len(s.idle); n > 0 {
+	if s.busy == nil {
+		s.busy = make(chan struct{}, max(1, s.chOpts.MaxOpenConns))
+	}
+	busy := s.busy
+	s.mu.Unlock()
+	select {
+	case busy <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	for {
+		s.mu.Lock()
+		n := len(s.idle)
+		if n == 0 {
+			s.mu.Unlock()
+			break
+		}
 		c := s.idle[n-1]
 		s.idle = s.idle[:n-1]
 		s.mu.Unlock()
-		return c, nil
+		if c.alive(s.chOpts.ConnMaxLifetime) {
+			return c, nil
+		}
+		c.close()
 	}
-	s.mu.Unlock()
 	c, err := dialNative(ctx, s.chOpts, &s.next)
 	if err != nil {
+		<-busy
 		// Wrapped as it is: retryable tells a server that is away by it.
 		return nil, fmt.Errorf("connecting for an insert: %w", err)
 	}
@@ -425,16 +487,14 @@ func (s *Sink) nativeConn(ctx context.Context) (*nativeConn, error) {
 }
 
 // release returns c to the idle connections, or closes it after a failed
-// insert (it may be in the middle of a query) or when enough are idle.
+// insert (it may be in the middle of a query) or when the sink is closed.
 func (s *Sink) release(c *nativeConn, failed bool) {
-	if cap(c.buf.Buf) > maxKeptBuffer {
-		c.buf.Buf = nil
-	}
 	s.mu.Lock()
-	keep := !failed && !s.closed && len(s.idle) < max(1, s.chOpts.MaxIdleConns)
+	keep := !failed && !s.closed
 	if keep {
 		s.idle = append(s.idle, c)
 	}
+	<-s.busy
 	s.mu.Unlock()
 	if !keep {
 		c.close()

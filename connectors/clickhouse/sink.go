@@ -48,9 +48,11 @@ type Sink struct {
 	conn    driver.Conn
 	version serverVersion
 	closed  bool
-	// idle are the insert connections not in use (native.go); next picks
-	// the server a new one tries first (connection_open_strategy).
+	// idle are the insert connections not in use (native.go), busy holds a
+	// token per one in use (at most max_open_conns); next picks the server
+	// a new one tries first (connection_open_strategy).
 	idle []*nativeConn
+	busy chan struct{}
 	next atomic.Uint64
 }
 
