@@ -427,18 +427,16 @@ func (c *nativeConn) serverContext() *column.ServerContext {
 }
 
 // alive reports whether an idle connection can be used: younger than
-// lifetime (0: any age) and not closed by the server, which would have
-// made it readable (EOF) while it was idle.
+// lifetime (0: any age) and not closed by the server (peerOpen).
 func (c *nativeConn) alive(lifetime time.Duration) bool {
 	if lifetime > 0 && time.Since(c.born) > lifetime {
 		return false
 	}
-	_ = c.conn.SetReadDeadline(time.Now())
-	var one [1]byte
-	n, err := c.conn.Read(one[:])
-	_ = c.conn.SetReadDeadline(time.Time{})
-	var ne net.Error
-	return n == 0 && errors.As(err, &ne) && ne.Timeout()
+	conn := c.conn
+	if t, ok := conn.(*tls.Conn); ok {
+		conn = t.NetConn()
+	}
+	return peerOpen(conn)
 }
 
 // close closes the connection.
