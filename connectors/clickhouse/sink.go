@@ -1,6 +1,7 @@
 // Package clickhouse is the ClickHouse sink: it creates target tables from
 // the planned Arrow schema and loads change batches with columnar inserts
-// over the native protocol (clickhouse-go/v2).
+// over the native protocol: DDL and queries through clickhouse-go/v2, the
+// inserts over connections of its own with ch-go's column API (native.go).
 //
 // Table layout by mode:
 //   - upsert: ReplacingMergeTree(_version) ORDER BY the key; user columns,
