@@ -377,13 +377,16 @@ func (c *nativeConn) insert(ctx context.Context, body string, readTimeout time.D
 // failing on an Exception.
 func (c *nativeConn) await(ctx context.Context, readTimeout time.Duration, want proto.ServerCode, res proto.Result) error {
 	for {
-		if readTimeout > 0 {
+		if readTimeout > 0 && ctx.Err() == nil {
 			d := time.Now().Add(readTimeout)
 			if cd, ok := ctx.Deadline(); ok && cd.Before(d) {
 				d = cd
 			}
-			if ctx.Err() == nil {
-				_ = c.conn.SetReadDeadline(d)
+			_ = c.conn.SetReadDeadline(d)
+			if ctx.Err() != nil {
+				// Canceled meanwhile: watch's deadline in the past may
+				// have been overwritten.
+				_ = c.conn.SetReadDeadline(time.Unix(1, 0))
 			}
 		}
 		code, err := c.packet()

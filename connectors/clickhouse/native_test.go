@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -395,5 +396,67 @@ func TestNativeServerException(t *testing.T) {
 	s.mu.Unlock()
 	if idle != 0 {
 		t.Errorf("%d idle connections after a failed insert, want 0", idle)
+	}
+}
+
+// TestCloseWhileServerSilent: a server that accepts the insert connection
+// and then answers nothing does not hold Close past close_timeout (the
+// dial timeout and read_timeout are an hour here): the write fails as not
+// made durable.
+func TestCloseWhileServerSilent(t *testing.T) {
+	base := newEnv(t, nil)
+	u, _ := url.Parse(base.dsn)
+	p := newProxy(t, u.Host)
+	dsn := withAddr(t, base.dsn, p.addr) + "?read_timeout=1h"
+	s, err := NewSink("dw", dsn, map[string]any{"dial_timeout": "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sch := kvSchema()
+	w, err := s.Open(context.Background(), base.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{"close_timeout": "200ms"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// From now on the address accepts connections and says nothing.
+	p.cut()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var (
+		mu   sync.Mutex
+		held []net.Conn
+	)
+	defer func() {
+		mu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		mu.Unlock()
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	done := make(chan error, 1)
+	write(t, w, base.build(sch, sysRow(1, false, "insert", 1, "a")), func(err error) { done <- err })
+	closed := make(chan struct{})
+	go func() { w.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second): // a liveness bound, not a measurement
+		t.Fatal("Close still waits for a silent server after 30s (close_timeout 200ms)")
+	}
+	if err := <-done; !errors.Is(err, errClosed) {
+		t.Errorf("write to a silent server: %v, want %v", err, errClosed)
 	}
 }
