@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/ClickHouse/ch-go/proto"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -23,8 +24,8 @@ import (
 // API) straight from the Arrow buffers, in bulk where the rows are
 // contiguous, into columns grown once per insert (reserve), and sends them
 // over its own connection (native.go). The columns it does not cover
-// (DateTime64, decimals as text, a table column of another type than etlq
-// writes) go through clickhouse-go's public column API (driverCol).
+// (decimals as text, a table column of another type than etlq writes) go
+// through clickhouse-go's public column API (driverCol).
 //
 // Every check of the slow path holds: a NULL in a column that cannot hold
 // one fails the insert naming the column and row (tombstones aside, see
@@ -111,6 +112,11 @@ func newColumn(c *colSpec) proto.Column {
 		case p <= 76:
 			return new(proto.ColDecimal256)
 		}
+	case encDateTime64:
+		// DateTime64(p) of the Arrow unit's precision: the same count.
+		if id == arrow.TIMESTAMP {
+			return new(proto.ColDateTime64)
+		}
 	case encDate:
 		if id != arrow.DATE32 {
 			return nil
@@ -159,6 +165,8 @@ func appendFast(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 		return appendDecimals(t, c, arr, r)
 	case encDate:
 		return appendDates(t, c, arr, r)
+	case encDateTime64:
+		return appendTimestamps(t, c, arr, r)
 	}
 	if err := checkNulls(c, t.nulls != nil, arr, r); err != nil {
 		return err
@@ -374,6 +382,30 @@ func appendDates(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 	return fmt.Errorf("column %q: arrow %s into ClickHouse %s: %w", c.name, arr.DataType(), c.chType(), errNotCovered)
 }
 
+// appendTimestamps appends the live rows of arr, an Arrow Timestamp, to t
+// (DateTime64 of the unit's precision, which counts the same units),
+// checking each against the type's range as columnSlice does.
+func appendTimestamps(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
+	a, ok := arr.(*array.Timestamp)
+	col, ok2 := t.col.(*proto.ColDateTime64)
+	if !ok || !ok2 {
+		return fmt.Errorf("column %q: arrow %s into ClickHouse %s: %w", c.name, arr.DataType(), c.chType(), errNotCovered)
+	}
+	per := int64(time.Second / a.DataType().(*arrow.TimestampType).Unit.Multiplier())
+	lo, hi := c.m.minSec, c.m.maxSec
+	return appendRows(&col.Data, t.nulls, c, arr, r, func(i int) (proto.DateTime64, error) {
+		v := int64(a.Value(i))
+		sec := v / per
+		if v%per < 0 {
+			sec--
+		}
+		if sec < lo || sec > hi {
+			return 0, timestampRangeError(c, sec)
+		}
+		return proto.DateTime64(v), nil
+	})
+}
+
 func appendDays[T proto.Date | proto.Date32](col *[]T, nulls *proto.ColUInt8, c *colSpec, a *array.Date32, r rows) error {
 	lo, hi := c.m.minDays, c.m.maxDays
 	return appendRows(col, nulls, c, a, r, func(i int) (T, error) {
@@ -466,6 +498,8 @@ func (t chTarget) reserve(rows, bytes int) {
 		*col = slices.Grow(*col, rows)
 	case *proto.ColDate32:
 		*col = slices.Grow(*col, rows)
+	case *proto.ColDateTime64:
+		col.Data = slices.Grow(col.Data, rows)
 	case *proto.ColDecimal32:
 		*col = slices.Grow(*col, rows)
 	case *proto.ColDecimal64:

@@ -25,8 +25,8 @@ var (
 	utcSC = &column.ServerContext{Timezone: time.UTC}
 )
 
-// TestFastPathFound: the fast path writes every encoding but DateTime64
-// and decimal text, Nullable and not, on both server versions; and only
+// TestFastPathFound: the fast path writes every encoding but decimal
+// text, Nullable and not, on both server versions; and only
 // into a table column of the type it writes.
 func TestFastPathFound(t *testing.T) {
 	fields := append(fastFields(), arrow.Field{Name: "dt", Type: &arrow.Date32Type{}})
@@ -39,7 +39,7 @@ func TestFastPathFound(t *testing.T) {
 			for _, null := range []bool{false, true} {
 				c := &colSpec{name: f.Name, src: f.Name, field: f, m: m, nullable: null}
 				target, ok := newTarget(c, c.chType())
-				want := m.enc != encDateTime64 && m.enc != encDecimalText
+				want := m.enc != encDecimalText
 				if ok != want {
 					t.Errorf("ClickHouse %s %s from arrow %s: fast path found = %v", v, c.chType(), f.Type, ok)
 				}
@@ -325,8 +325,8 @@ func TestFastPathMatchesDriver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.enc == encDateTime64 || m.enc == encDecimalText || (v == v2403 && m.enc != encDate && m.enc != encDecimal) {
-				continue // not covered; the newer server for Date32 and Decimal(65, 30)
+			if m.enc == encDecimalText || (v == v2403 && m.enc != encDate && m.enc != encDecimal && m.enc != encDateTime64) {
+				continue // not covered; the newer server for Date32, Decimal(65, 30) and DateTime64
 			}
 			for _, null := range []bool{false, true} {
 				c := &colSpec{name: f.Name, src: f.Name, field: f, m: m, nullable: null}
@@ -498,6 +498,48 @@ func TestFastPathErrors(t *testing.T) {
 			}
 		}
 		arr.Release()
+	}
+
+	// Timestamps outside DateTime64 (24.3; 18.16 has none): fail, or NULL
+	// with out_of_range = 'null' when Nullable. Row 1 is 1899-12-31
+	// 23:59:59.999, one millisecond before the range: its second rounds
+	// down.
+	tsType := &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
+	tb := array.NewTimestampBuilder(mem, tsType)
+	for _, ts := range []time.Time{
+		time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1899, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		tb.Append(arrow.Timestamp(ts.UnixMilli()))
+	}
+	tb.AppendNull()
+	tsArr := tb.NewArray()
+	tb.Release()
+	defer tsArr.Release()
+	tsField := arrow.Field{Name: "ts", Type: tsType}
+	tsMap, _ := mapType(tsField, v2403)
+	for _, oor := range []bool{false, true} {
+		for _, null := range []bool{false, true} {
+			c := &colSpec{name: "ts", src: "ts", field: tsField, m: tsMap, nullable: null, outOfRangeNull: oor}
+			r := rows{n: tsArr.Len()}
+			if !null {
+				r.n-- // the NULL, last
+			}
+			fe, se, fast, slow := both(c, tsArr, r)
+			what := fmt.Sprintf("%s out_of_range null %v", c.chType(), oor)
+			if oor && null {
+				if fe != nil || se != nil {
+					t.Errorf("%s: errors %v, %v", what, fe, se)
+				}
+				sameContents(t, what, c, fast, slow)
+				if back := decoded(t, c, fast); rowText(back, 1) != "NULL" || rowText(back, 2) == "NULL" {
+					t.Errorf("%s: rows 1, 2 written as %s, %s", what, rowText(back, 1), rowText(back, 2))
+				}
+				continue
+			}
+			sameError(what, fe, se, `column "ts": timestamp 1899-12-31 23:59:59 is outside the range of ClickHouse DateTime64 (1900-01-01..`)
+		}
 	}
 }
 
