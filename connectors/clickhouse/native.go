@@ -154,19 +154,54 @@ func (c *nativeConn) hello(ctx context.Context, o *clickhouse.Options) error {
 	default:
 		return fmt.Errorf("clickhouse: server answered hello with packet %s", code)
 	}
-	// The server writes the fields of its hello our revision asks for and it
-	// knows of: those up to proto.Version.
-	if err := c.server.DecodeAware(c.r, proto.Version); err != nil {
+	if err := c.readHello(); err != nil {
 		return fmt.Errorf("clickhouse: server hello: %w", err)
 	}
 	if c.server.Revision < revisionClientInfo {
 		return fmt.Errorf("clickhouse: server revision %d is older than the oldest supported (%d)", c.server.Revision, revisionClientInfo)
 	}
-	c.revision = min(proto.Version, c.server.Revision)
 	if proto.FeatureAddendum.In(c.revision) {
 		c.buf.Reset()
 		c.buf.PutString("") // quota key
 		return c.flush()
+	}
+	return nil
+}
+
+// readHello reads ServerHello and sets the negotiated revision. The server
+// writes the fields our revision asks for and it knows of, those up to the
+// negotiated revision (ch-go's ServerHello.DecodeAware gates them on one
+// revision given before the server's is known).
+func (c *nativeConn) readHello() error {
+	s := &c.server
+	var err error
+	if s.Name, err = c.r.Str(); err != nil {
+		return err
+	}
+	if s.Major, err = c.r.Int(); err != nil {
+		return err
+	}
+	if s.Minor, err = c.r.Int(); err != nil {
+		return err
+	}
+	if s.Revision, err = c.r.Int(); err != nil {
+		return err
+	}
+	c.revision = min(proto.Version, s.Revision)
+	if proto.FeatureTimezone.In(c.revision) {
+		if s.Timezone, err = c.r.Str(); err != nil {
+			return err
+		}
+	}
+	if proto.FeatureDisplayName.In(c.revision) {
+		if s.DisplayName, err = c.r.Str(); err != nil {
+			return err
+		}
+	}
+	if proto.FeatureVersionPatch.In(c.revision) {
+		if s.Patch, err = c.r.Int(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -92,7 +92,7 @@ func (f *fakeServer) serve(conn net.Conn) (fakeInsert, error) {
 		return ins, fmt.Errorf("client hello: %w", err)
 	}
 	sh := proto.ServerHello{Name: "ClickHouse", Major: 24, Minor: 3, Revision: f.rev, Timezone: "UTC", DisplayName: "fake", Patch: 1}
-	sh.EncodeAware(&b, hello.ProtocolVersion)
+	sh.EncodeAware(&b, min(f.rev, hello.ProtocolVersion)) // the fields both know
 	if err := send(); err != nil {
 		return ins, err
 	}
@@ -299,6 +299,24 @@ func TestNativeCurrentRevision(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNativeOldServerHello: the hello of a server older than a field of
+// ch-go's revision (the version patch, 54401) lacks it, and the connection
+// does not wait for it.
+func TestNativeOldServerHello(t *testing.T) {
+	_, addr := newFakeServer(t, 54380, nativeCols)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var next atomic.Uint64
+	c, err := dialNative(ctx, &clickhouse.Options{Addr: []string{addr}, DialTimeout: 5 * time.Second}, &next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if c.revision != 54380 || c.server.Timezone != "UTC" || c.server.DisplayName != "fake" || c.server.Patch != 0 {
+		t.Errorf("revision %d, hello %+v", c.revision, c.server)
 	}
 }
 
