@@ -42,6 +42,17 @@ func dateRangeError(c *colSpec, d int64) error {
 		c.name, describeDay(d), c.m.base, dayString(c.m.minDays), dayString(c.m.maxDays))}}
 }
 
+// timestampRangeError is the error for second sec outside the range of
+// c's DateTime64.
+func timestampRangeError(c *colSpec, sec int64) error {
+	ts := time.Unix(sec, 0).UTC().Format(time.DateTime)
+	if sec/86400 < zeroDateDays {
+		ts = "0000-00-00 00:00:00 or another invalid date"
+	}
+	return &rangeError{dataError{fmt.Sprintf("column %q: timestamp %s is outside the range of ClickHouse DateTime64 (%s..%s)",
+		c.name, ts, dayString(c.m.minSec/86400), dayString(c.m.maxSec/86400))}}
+}
+
 // rows is the live rows of a batch: sel when set, else 0..n-1.
 type rows struct {
 	sel []int32
@@ -238,12 +249,7 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 					sec, frac = sec-1, frac+per
 				}
 				if sec < lo || sec > hi {
-					ts := time.Unix(sec, 0).UTC().Format(time.DateTime)
-					if sec/86400 < zeroDateDays {
-						ts = "0000-00-00 00:00:00 or another invalid date"
-					}
-					return time.Time{}, &rangeError{dataError{fmt.Sprintf("column %q: timestamp %s is outside the range of ClickHouse DateTime64 (%s..%s)",
-						c.name, ts, dayString(lo/86400), dayString(hi/86400))}}
+					return time.Time{}, timestampRangeError(c, sec)
 				}
 				return time.Unix(sec, frac*int64(unit.Multiplier())).UTC(), nil
 			})

@@ -3,12 +3,10 @@ package clickhouse
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
-	"unsafe"
+	"time"
 
 	"github.com/ClickHouse/ch-go/proto"
-	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
@@ -22,167 +20,142 @@ import (
 // ch-go's numeric columns, Arrow's string data and offsets map onto
 // proto.ColStr's Buf and Pos, Arrow's validity onto the Nullable null map,
 // Arrow's decimals are the unscaled integers ch-go's decimal columns hold.
-// So the fast path writes the ch-go columns straight from the Arrow
-// buffers, in bulk where the rows are contiguous, into columns grown once
-// per insert (reserve).
-//
-// The ch-go column is an unexported field of clickhouse-go's column; it is
-// reached by reflection once per insert. When clickhouse-go's layout is not
-// the one this was written against (a version change), findTarget reports
-// false and the insert takes the slow path (columnSlice, then clickhouse-go's
-// Append); TestFastPathFound fails then, so that it is not silent.
+// So the fast path writes ch-go columns of its own (ch-go's public column
+// API) straight from the Arrow buffers, in bulk where the rows are
+// contiguous, into columns grown once per insert (reserve), and sends them
+// over its own connection (native.go). The columns it does not cover
+// (decimals as text, a table column of another type than etlq writes) go
+// through clickhouse-go's public column API (driverCol).
 //
 // Every check of the slow path holds: a NULL in a column that cannot hold
 // one fails the insert naming the column and row (tombstones aside, see
 // rows.dead), decimals wider than declared and dates outside the type's
 // range fail it the same way (or, with out_of_range = 'null', are written
 // as NULL), and only the live rows (the selection vector) are written.
-// TestFastPathMatchesDriver compares what both paths write, column by
-// column.
+// TestFastPathMatchesDriver compares the bytes both paths put on the wire,
+// column by column.
 
-// chTarget is the ch-go column under a clickhouse-go column of an insert.
+// chTarget is the ch-go column the fast path writes a column into.
 type chTarget struct {
 	col   proto.Column    // *proto.ColStr, *proto.ColInt64, *proto.ColDecimal128, ...
 	nulls *proto.ColUInt8 // the Nullable's null map; nil when not Nullable
 }
 
-var colUInt8Type = reflect.TypeOf(proto.ColUInt8{})
-
-// unexported returns an unexported field of the struct v points to.
-func unexported(v reflect.Value, name string) (reflect.Value, bool) {
-	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
-		return reflect.Value{}, false
-	}
-	f := v.Elem().FieldByName(name)
-	if !f.IsValid() {
-		return reflect.Value{}, false
-	}
-	return reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem(), true
-}
-
-// findTarget finds the ch-go column under c, a clickhouse-go column of one
-// of the kinds the fast path writes, or Nullable of one.
-func findTarget(c column.Interface) (chTarget, bool) {
-	var t chTarget
-	if n, ok := c.(*column.Nullable); ok {
-		v := reflect.ValueOf(n)
-		enable, ok1 := unexported(v, "enable")
-		nulls, ok2 := unexported(v, "nulls")
-		base, ok3 := unexported(v, "base")
-		if !ok1 || !ok2 || !ok3 || enable.Kind() != reflect.Bool || !enable.Bool() || nulls.Type() != colUInt8Type {
-			return t, false
-		}
-		b, ok := base.Interface().(column.Interface)
-		if !ok {
-			return t, false
-		}
-		t.nulls = nulls.Addr().Interface().(*proto.ColUInt8)
-		c = b
-	}
-	switch c.(type) {
-	case *column.String, *column.Decimal, *column.Date, *column.Date32,
-		*column.Int8, *column.Int16, *column.Int32, *column.Int64,
-		*column.UInt8, *column.UInt16, *column.UInt32, *column.UInt64,
-		*column.Float32, *column.Float64:
-	default:
-		return t, false
-	}
-	f, ok := unexported(reflect.ValueOf(c), "col")
-	if !ok {
-		return t, false
-	}
-	var pc any
-	switch f.Kind() {
-	case reflect.Interface, reflect.Pointer:
-		if f.IsNil() {
-			return t, false
-		}
-		pc = f.Interface()
-	default:
-		pc = f.Addr().Interface()
-	}
-	switch pc.(type) {
-	case *proto.ColStr, *proto.ColDate, *proto.ColDate32,
-		*proto.ColDecimal32, *proto.ColDecimal64, *proto.ColDecimal128, *proto.ColDecimal256,
-		*proto.ColInt8, *proto.ColInt16, *proto.ColInt32, *proto.ColInt64,
-		*proto.ColUInt8, *proto.ColUInt16, *proto.ColUInt32, *proto.ColUInt64,
-		*proto.ColFloat32, *proto.ColFloat64:
-		t.col = pc.(proto.Column)
-		return t, true
-	}
-	return t, false
-}
-
-// fastTarget returns the ch-go column the fast path writes c's values
-// into, when col (the insert's clickhouse-go column for c) has the type c
-// is written as and the fast path covers its kind.
-func fastTarget(c *colSpec, col column.Interface) (chTarget, bool) {
-	if normType(string(col.Type())) != normType(c.chType()) {
+// newTarget makes the ch-go column c's values are written into when the
+// table's column has type typ (as the server names it in its sample
+// block) and the fast path covers c: typ must be the type c is written as.
+func newTarget(c *colSpec, typ string) (chTarget, bool) {
+	if normType(typ) != normType(c.chType()) {
 		return chTarget{}, false
 	}
-	t, ok := findTarget(col)
-	if !ok || (t.nulls != nil) != c.nullable || !covers(c, t.col) {
+	col := newColumn(c)
+	if col == nil {
 		return chTarget{}, false
+	}
+	t := chTarget{col: col}
+	if c.nullable {
+		t.nulls = new(proto.ColUInt8)
 	}
 	return t, true
 }
 
-// covers reports whether appendFast writes c's Arrow type into col.
-func covers(c *colSpec, col proto.Column) bool {
+// newColumn returns the ch-go column appendFast writes c's Arrow type
+// into, nil when it writes none.
+func newColumn(c *colSpec) proto.Column {
 	id := c.field.Type.ID()
 	switch c.m.enc {
 	case encPrimitive:
 		switch id {
 		case arrow.INT8:
-			return is[*proto.ColInt8](col)
+			return new(proto.ColInt8)
 		case arrow.INT16:
-			return is[*proto.ColInt16](col)
+			return new(proto.ColInt16)
 		case arrow.INT32:
-			return is[*proto.ColInt32](col)
+			return new(proto.ColInt32)
 		case arrow.INT64:
-			return is[*proto.ColInt64](col)
+			return new(proto.ColInt64)
 		case arrow.UINT8:
-			return is[*proto.ColUInt8](col)
+			return new(proto.ColUInt8)
 		case arrow.UINT16:
-			return is[*proto.ColUInt16](col)
+			return new(proto.ColUInt16)
 		case arrow.UINT32:
-			return is[*proto.ColUInt32](col)
+			return new(proto.ColUInt32)
 		case arrow.UINT64:
-			return is[*proto.ColUInt64](col)
+			return new(proto.ColUInt64)
 		case arrow.FLOAT32:
-			return is[*proto.ColFloat32](col)
+			return new(proto.ColFloat32)
 		case arrow.FLOAT64:
-			return is[*proto.ColFloat64](col)
+			return new(proto.ColFloat64)
 		}
 	case encInt64:
-		return (id == arrow.TIMESTAMP || id == arrow.DURATION) && is[*proto.ColInt64](col)
+		if id == arrow.TIMESTAMP || id == arrow.DURATION {
+			return new(proto.ColInt64)
+		}
 	case encBool:
-		return id == arrow.BOOL && is[*proto.ColUInt8](col)
+		if id == arrow.BOOL {
+			return new(proto.ColUInt8)
+		}
 	case encString:
 		switch id {
 		case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
-			return is[*proto.ColStr](col)
+			return new(proto.ColStr)
 		}
 	case encDecimal:
-		switch id {
-		case arrow.DECIMAL32, arrow.DECIMAL64, arrow.DECIMAL128, arrow.DECIMAL256:
-			return is[*proto.ColDecimal32](col) || is[*proto.ColDecimal64](col) ||
-				is[*proto.ColDecimal128](col) || is[*proto.ColDecimal256](col)
+		// Decimal(P, S) is sent as the unscaled integer of the width P needs.
+		switch p := c.field.Type.(arrow.DecimalType).GetPrecision(); {
+		case p <= 9:
+			return new(proto.ColDecimal32)
+		case p <= 18:
+			return new(proto.ColDecimal64)
+		case p <= 38:
+			return new(proto.ColDecimal128)
+		case p <= 76:
+			return new(proto.ColDecimal256)
+		}
+	case encDateTime64:
+		// DateTime64(p) of the Arrow unit's precision: the same count.
+		if id == arrow.TIMESTAMP {
+			return new(proto.ColDateTime64)
 		}
 	case encDate:
-		return id == arrow.DATE32 && (is[*proto.ColDate](col) || is[*proto.ColDate32](col))
+		if id != arrow.DATE32 {
+			return nil
+		}
+		switch c.m.base {
+		case "Date":
+			return new(proto.ColDate)
+		case "Date32":
+			return new(proto.ColDate32)
+		}
 	}
-	return false
+	return nil
 }
 
-// is reports whether col is a T.
-func is[T proto.Column](col proto.Column) bool {
-	_, ok := col.(T)
-	return ok
+// fastCol is a column of an insert's block written by the fast path: the
+// ch-go column, after the null map when Nullable, under the type the
+// server named (ch-go's own names, such as Decimal64, are not ones the
+// server takes).
+type fastCol struct {
+	typ proto.ColumnType
+	chTarget
 }
+
+var _ proto.ColInput = (*fastCol)(nil)
+
+func (f *fastCol) Type() proto.ColumnType { return f.typ }
+func (f *fastCol) Rows() int              { return f.col.Rows() }
+
+func (f *fastCol) EncodeColumn(b *proto.Buffer) {
+	if f.nulls != nil {
+		f.nulls.EncodeColumn(b)
+	}
+	f.col.EncodeColumn(b)
+}
+
+func (f *fastCol) WriteColumn(w *proto.Writer) { w.ChainBuffer(f.EncodeColumn) }
 
 // errNotCovered is a column appendFast was given but does not write:
-// fastTarget let through what covers does not cover.
+// newTarget made a column appendFast has no case for.
 var errNotCovered = errors.New("no fast path")
 
 // appendFast appends the live rows of arr, a column of c, to t.
@@ -192,6 +165,8 @@ func appendFast(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 		return appendDecimals(t, c, arr, r)
 	case encDate:
 		return appendDates(t, c, arr, r)
+	case encDateTime64:
+		return appendTimestamps(t, c, arr, r)
 	}
 	if err := checkNulls(c, t.nulls != nil, arr, r); err != nil {
 		return err
@@ -407,6 +382,30 @@ func appendDates(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 	return fmt.Errorf("column %q: arrow %s into ClickHouse %s: %w", c.name, arr.DataType(), c.chType(), errNotCovered)
 }
 
+// appendTimestamps appends the live rows of arr, an Arrow Timestamp, to t
+// (DateTime64 of the unit's precision, which counts the same units),
+// checking each against the type's range as columnSlice does.
+func appendTimestamps(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
+	a, ok := arr.(*array.Timestamp)
+	col, ok2 := t.col.(*proto.ColDateTime64)
+	if !ok || !ok2 {
+		return fmt.Errorf("column %q: arrow %s into ClickHouse %s: %w", c.name, arr.DataType(), c.chType(), errNotCovered)
+	}
+	per := int64(time.Second / a.DataType().(*arrow.TimestampType).Unit.Multiplier())
+	lo, hi := c.m.minSec, c.m.maxSec
+	return appendRows(&col.Data, t.nulls, c, arr, r, func(i int) (proto.DateTime64, error) {
+		v := int64(a.Value(i))
+		sec := v / per
+		if v%per < 0 {
+			sec--
+		}
+		if sec < lo || sec > hi {
+			return 0, timestampRangeError(c, sec)
+		}
+		return proto.DateTime64(v), nil
+	})
+}
+
 func appendDays[T proto.Date | proto.Date32](col *[]T, nulls *proto.ColUInt8, c *colSpec, a *array.Date32, r rows) error {
 	lo, hi := c.m.minDays, c.m.maxDays
 	return appendRows(col, nulls, c, a, r, func(i int) (T, error) {
@@ -499,6 +498,8 @@ func (t chTarget) reserve(rows, bytes int) {
 		*col = slices.Grow(*col, rows)
 	case *proto.ColDate32:
 		*col = slices.Grow(*col, rows)
+	case *proto.ColDateTime64:
+		col.Data = slices.Grow(col.Data, rows)
 	case *proto.ColDecimal32:
 		*col = slices.Grow(*col, rows)
 	case *proto.ColDecimal64:

@@ -1,6 +1,7 @@
 package clickhouse
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"reflect"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/ch-go/proto"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -23,9 +25,9 @@ var (
 	utcSC = &column.ServerContext{Timezone: time.UTC}
 )
 
-// TestFastPathFound fails when clickhouse-go's columns no longer have the
-// layout the fast path reaches into: inserts would then silently take the
-// slow path. Every encoding but DateTime64 and decimal text must have it.
+// TestFastPathFound: the fast path writes every encoding but decimal
+// text, Nullable and not, on both server versions; and only
+// into a table column of the type it writes.
 func TestFastPathFound(t *testing.T) {
 	fields := append(fastFields(), arrow.Field{Name: "dt", Type: &arrow.Date32Type{}})
 	for _, v := range []serverVersion{v1816, v2403} {
@@ -36,12 +38,8 @@ func TestFastPathFound(t *testing.T) {
 			}
 			for _, null := range []bool{false, true} {
 				c := &colSpec{name: f.Name, src: f.Name, field: f, m: m, nullable: null}
-				col, err := column.Type(c.chType()).Column(c.name, utcSC)
-				if err != nil {
-					t.Fatal(err)
-				}
-				target, ok := fastTarget(c, col)
-				want := m.enc != encDateTime64 && m.enc != encDecimalText
+				target, ok := newTarget(c, c.chType())
+				want := m.enc != encDecimalText
 				if ok != want {
 					t.Errorf("ClickHouse %s %s from arrow %s: fast path found = %v", v, c.chType(), f.Type, ok)
 				}
@@ -57,11 +55,7 @@ func TestFastPathFound(t *testing.T) {
 	m, _ := mapType(f, v1816)
 	c := &colSpec{name: "x", src: "x", field: f, m: m}
 	for _, typ := range []string{"Int32", "Nullable(Int64)", "LowCardinality(String)"} {
-		col, err := column.Type(typ).Column("x", utcSC)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := fastTarget(c, col); ok {
+		if _, ok := newTarget(c, typ); ok {
 			t.Errorf("fast path for arrow int64 into %s", typ)
 		}
 	}
@@ -258,52 +252,54 @@ func fastSteps(arr arrow.Array, nullable bool) ([]fastStep, arrow.Array) {
 	return keep, slice
 }
 
-// newCols makes the insert column of c twice: one for each path.
-func newCols(t *testing.T, c *colSpec) (fast, slow column.Interface, target chTarget) {
+// newCols makes the insert column of c twice: the fast path's ch-go
+// column and clickhouse-go's.
+func newCols(t *testing.T, c *colSpec) (target chTarget, slow column.Interface) {
 	t.Helper()
 	var err error
-	if fast, err = column.Type(c.chType()).Column(c.name, utcSC); err != nil {
-		t.Fatal(err)
-	}
 	if slow, err = column.Type(c.chType()).Column(c.name, utcSC); err != nil {
 		t.Fatal(err)
 	}
-	target, ok := fastTarget(c, fast)
+	target, ok := newTarget(c, c.chType())
 	if !ok {
 		t.Fatalf("%s: no fast path", c.chType())
 	}
-	return fast, slow, target
+	return target, slow
 }
 
-// sameContents compares what the ch-go columns under fast and slow hold:
-// values and null map, as raw column contents and row by row.
-func sameContents(t *testing.T, what string, fast, slow column.Interface) {
+// decoded reads what the fast path's column target puts on the wire back
+// into a clickhouse-go column of c's type.
+func decoded(t *testing.T, c *colSpec, target chTarget) column.Interface {
 	t.Helper()
-	ft, ok1 := findTarget(fast)
-	st, ok2 := findTarget(slow)
-	if !ok1 || !ok2 {
-		t.Fatalf("%s: no ch-go column", what)
+	var b proto.Buffer
+	(&fastCol{typ: proto.ColumnType(c.chType()), chTarget: target}).EncodeColumn(&b)
+	col, err := column.Type(c.chType()).Column(c.name, utcSC)
+	if err != nil {
+		t.Fatal(err)
 	}
-	raw := func(tg chTarget) (string, string) {
-		v := fmt.Sprintf("%v", reflect.ValueOf(tg.col).Elem().Interface())
-		if tg.nulls == nil {
-			return v, "none"
-		}
-		return v, fmt.Sprint(*tg.nulls)
+	if err := col.Decode(proto.NewReader(bytes.NewReader(b.Buf)), target.col.Rows()); err != nil {
+		t.Fatalf("%s: decoding the fast path's column: %v", c.chType(), err)
 	}
-	fv, fn := raw(ft)
-	sv, sn := raw(st)
-	if fv != sv {
-		t.Errorf("%s: fast path wrote\n%s\nclickhouse-go\n%s", what, fv, sv)
+	return col
+}
+
+// sameContents compares what the fast path's column and clickhouse-go's
+// column slow put on the wire (the bytes of their encoding, null map and
+// values) and, read back by clickhouse-go, row by row.
+func sameContents(t *testing.T, what string, c *colSpec, fast chTarget, slow column.Interface) {
+	t.Helper()
+	var fb, sb proto.Buffer
+	(&fastCol{typ: proto.ColumnType(c.chType()), chTarget: fast}).EncodeColumn(&fb)
+	slow.Encode(&sb)
+	if !bytes.Equal(fb.Buf, sb.Buf) {
+		t.Errorf("%s: fast path encodes\n%x\nclickhouse-go\n%x", what, fb.Buf, sb.Buf)
 	}
-	if fn != sn {
-		t.Errorf("%s: fast path null map %s, clickhouse-go %s", what, fn, sn)
+	if fast.col.Rows() != slow.Rows() || (fast.nulls != nil && fast.nulls.Rows() != slow.Rows()) {
+		t.Fatalf("%s: %d rows, clickhouse-go %d", what, fast.col.Rows(), slow.Rows())
 	}
-	if fast.Rows() != slow.Rows() {
-		t.Fatalf("%s: %d rows, clickhouse-go %d", what, fast.Rows(), slow.Rows())
-	}
-	for i := 0; i < fast.Rows(); i++ {
-		if f, s := rowText(fast, i), rowText(slow, i); f != s {
+	back := decoded(t, c, fast)
+	for i := 0; i < slow.Rows(); i++ {
+		if f, s := rowText(back, i), rowText(slow, i); f != s {
 			t.Errorf("%s row %d: fast path %s, clickhouse-go %s", what, i, f, s)
 		}
 	}
@@ -329,12 +325,12 @@ func TestFastPathMatchesDriver(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.enc == encDateTime64 || m.enc == encDecimalText || (v == v2403 && m.enc != encDate && m.enc != encDecimal) {
-				continue // not covered; the newer server for Date32 and Decimal(65, 30)
+			if m.enc == encDecimalText || (v == v2403 && m.enc != encDate && m.enc != encDecimal && m.enc != encDateTime64) {
+				continue // not covered; the newer server for Date32, Decimal(65, 30) and DateTime64
 			}
 			for _, null := range []bool{false, true} {
 				c := &colSpec{name: f.Name, src: f.Name, field: f, m: m, nullable: null}
-				fast, slow, target := newCols(t, c)
+				target, slow := newCols(t, c)
 				steps, slice := fastSteps(arrs[k], null)
 				if len(steps) < 5 {
 					t.Fatalf("%s: only %d steps", c.chType(), len(steps))
@@ -348,7 +344,7 @@ func TestFastPathMatchesDriver(t *testing.T) {
 					if err := appendColumn(c, chTarget{}, columnAppender{slow}, s.arr, s.r); err != nil {
 						t.Fatalf("%s: clickhouse-go: %v", what, err)
 					}
-					sameContents(t, what, fast, slow)
+					sameContents(t, what, c, target, slow)
 				}
 				slice.Release()
 			}
@@ -385,9 +381,9 @@ func TestFastPathErrors(t *testing.T) {
 		}
 	}()
 	// both appends r of arr for c through each path and returns the errors.
-	both := func(c *colSpec, arr arrow.Array, r rows) (fastErr, slowErr error, fast, slow column.Interface) {
-		fast, slow, target := newCols(t, c)
-		fastErr = appendColumn(c, target, nil, arr, r)
+	both := func(c *colSpec, arr arrow.Array, r rows) (fastErr, slowErr error, fast chTarget, slow column.Interface) {
+		fast, slow = newCols(t, c)
+		fastErr = appendColumn(c, fast, nil, arr, r)
 		slowErr = appendColumn(c, chTarget{}, columnAppender{slow}, arr, r)
 		return fastErr, slowErr, fast, slow
 	}
@@ -483,11 +479,12 @@ func TestFastPathErrors(t *testing.T) {
 					if fe != nil || se != nil {
 						t.Errorf("%s: errors %v, %v", what, fe, se)
 					}
-					sameContents(t, what, fast, slow)
+					sameContents(t, what, c, fast, slow)
+					back := decoded(t, c, fast)
 					for i, d := range tc.days {
 						out := int64(d) < m.minDays || int64(d) > m.maxDays
-						if (fast.Row(i, false) == nil) != out {
-							t.Errorf("%s: row %d (day %d) written as %s", what, i, d, rowText(fast, i))
+						if (rowText(back, i) == "NULL") != out {
+							t.Errorf("%s: row %d (day %d) written as %s", what, i, d, rowText(back, i))
 						}
 					}
 					continue
@@ -501,6 +498,48 @@ func TestFastPathErrors(t *testing.T) {
 			}
 		}
 		arr.Release()
+	}
+
+	// Timestamps outside DateTime64 (24.3; 18.16 has none): fail, or NULL
+	// with out_of_range = 'null' when Nullable. Row 1 is 1899-12-31
+	// 23:59:59.999, one millisecond before the range: its second rounds
+	// down.
+	tsType := &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
+	tb := array.NewTimestampBuilder(mem, tsType)
+	for _, ts := range []time.Time{
+		time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1899, 12, 31, 23, 59, 59, 999_000_000, time.UTC),
+		time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		tb.Append(arrow.Timestamp(ts.UnixMilli()))
+	}
+	tb.AppendNull()
+	tsArr := tb.NewArray()
+	tb.Release()
+	defer tsArr.Release()
+	tsField := arrow.Field{Name: "ts", Type: tsType}
+	tsMap, _ := mapType(tsField, v2403)
+	for _, oor := range []bool{false, true} {
+		for _, null := range []bool{false, true} {
+			c := &colSpec{name: "ts", src: "ts", field: tsField, m: tsMap, nullable: null, outOfRangeNull: oor}
+			r := rows{n: tsArr.Len()}
+			if !null {
+				r.n-- // the NULL, last
+			}
+			fe, se, fast, slow := both(c, tsArr, r)
+			what := fmt.Sprintf("%s out_of_range null %v", c.chType(), oor)
+			if oor && null {
+				if fe != nil || se != nil {
+					t.Errorf("%s: errors %v, %v", what, fe, se)
+				}
+				sameContents(t, what, c, fast, slow)
+				if back := decoded(t, c, fast); rowText(back, 1) != "NULL" || rowText(back, 2) == "NULL" {
+					t.Errorf("%s: rows 1, 2 written as %s, %s", what, rowText(back, 1), rowText(back, 2))
+				}
+				continue
+			}
+			sameError(what, fe, se, `column "ts": timestamp 1899-12-31 23:59:59 is outside the range of ClickHouse DateTime64 (1900-01-01..`)
+		}
 	}
 }
 

@@ -20,7 +20,7 @@ var Spec = connectors.Spec{
 		{Name: "database", Type: connectors.OptString, Doc: "database of targets named without one (default: the DSN's, else \"default\")"},
 		{Name: "compression", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "lz4", "zstd", "none"}, Doc: "native protocol block compression; auto: none when the server is on loopback (compressing there only costs CPU on both ends), lz4 otherwise"},
 		{Name: "dial_timeout", Type: connectors.OptDuration, Default: "10s", Doc: "timeout of one connection attempt"},
-		{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Min: 1, Max: 1 << 16, Doc: "connections to the server, shared by every pipeline of the sink"},
+		{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Min: 1, Max: 1 << 16, Doc: "connections to the server for inserts, shared by every pipeline of the sink (and as many for DDL and queries)"},
 		{Name: "tls_ca", Type: connectors.OptString, Doc: "PEM file of the certificate authorities that verify the server (needs ?secure=true in the DSN; default: the system's)"},
 		{Name: "tls_cert", Type: connectors.OptString, Doc: "PEM file of a client certificate (needs ?secure=true; with tls_key)"},
 		{Name: "tls_key", Type: connectors.OptString, Doc: "PEM file of the client certificate's private key"},

@@ -1,6 +1,7 @@
 // Package clickhouse is the ClickHouse sink: it creates target tables from
 // the planned Arrow schema and loads change batches with columnar inserts
-// over the native protocol (clickhouse-go/v2).
+// over the native protocol: DDL and queries through clickhouse-go/v2, the
+// inserts over connections of its own with ch-go's column API (native.go).
 //
 // Table layout by mode:
 //   - upsert: ReplacingMergeTree(_version) ORDER BY the key; user columns,
@@ -20,6 +21,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -47,6 +49,12 @@ type Sink struct {
 	conn    driver.Conn
 	version serverVersion
 	closed  bool
+	// idle are the insert connections not in use (native.go), busy holds a
+	// token per one in use (at most max_open_conns); next picks the server
+	// a new one tries first (connection_open_strategy).
+	idle []*nativeConn
+	busy chan struct{}
+	next atomic.Uint64
 }
 
 var _ connectors.Sink = (*Sink)(nil)
@@ -534,6 +542,10 @@ func (s *Sink) Close() error {
 		return nil
 	}
 	s.closed = true
+	for _, c := range s.idle {
+		c.close()
+	}
+	s.idle = nil
 	if s.conn != nil {
 		return s.conn.Close()
 	}

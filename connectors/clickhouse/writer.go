@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -327,58 +328,153 @@ func (w *writer) run(g *group) {
 	}
 }
 
-// insert makes one attempt: a fresh clickhouse-go batch filled column by
-// column from the Arrow batches, then sent.
+// insert makes one attempt: an INSERT on an insert connection of the sink
+// (native.go), whose block is filled column by column from the Arrow
+// batches (fill).
 func (w *writer) insert(ctx context.Context, g *group) (err error) {
-	ins, err := w.prepareInsert(ctx, g)
+	if g.rows == 0 {
+		return nil // only position-only or empty batches: nothing to send
+	}
+	nc, err := w.s.nativeConn(ctx)
 	if err != nil {
 		return err
 	}
+	defer func() { w.s.release(nc, err != nil) }()
+	names := make([]string, len(g.cols))
+	for i, c := range g.cols {
+		names[i] = quote(c.name)
+	}
+	q := "INSERT INTO " + w.qualified + " (" + strings.Join(names, ", ") + ") VALUES"
+	var release []arrow.Array
 	defer func() {
-		if err != nil {
-			_ = ins.Abort()
+		for _, a := range release {
+			a.Release()
 		}
 	}()
-	fast := make([]chTarget, len(g.cols))
-	if cols := ins.Columns(); len(cols) == len(g.cols) && !w.noFastPath {
-		for k, c := range g.cols {
-			fast[k], _ = fastTarget(c, cols[k])
-		}
+	return nc.insert(ctx, q, w.s.chOpts.ReadTimeout, func(info proto.ColInfoInput) ([]proto.InputColumn, error) {
+		return w.fill(g, info, nc.serverContext(), &release)
+	})
+}
+
+// fill makes the block of g's live rows for the columns of the server's
+// sample block (info: names and types, in the order the server wants
+// them). A column the fast path covers is written into a ch-go column of
+// its own (fastpath.go); the others into a clickhouse-go column through
+// its public Append (columnSlice). Widened arrays are added to release.
+func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContext, release *[]arrow.Array) ([]proto.InputColumn, error) {
+	at := make(map[string]int, len(g.cols))
+	for k, c := range g.cols {
+		at[c.name] = k
 	}
-	reserve(g, fast)
+	order := make([]int, len(info)) // info's column i is g.cols[order[i]]
+	ok := len(info) == len(g.cols)
+	for i := 0; ok && i < len(info); i++ {
+		var k int
+		k, ok = at[info[i].Name]
+		order[i] = k
+		delete(at, info[i].Name)
+	}
+	if !ok {
+		got, want := make([]string, len(info)), make([]string, len(g.cols))
+		for i, ci := range info {
+			got[i] = ci.Name
+		}
+		for k, c := range g.cols {
+			want[k] = c.name
+		}
+		return nil, &dataError{fmt.Sprintf("insert into %s: ClickHouse answered with the columns %q for the columns %q", w.target, got, want)}
+	}
+	input := make([]proto.InputColumn, len(info))
+	fast := make([]chTarget, len(info))
+	slow := make([]*driverCol, len(info))
+	for i, ci := range info {
+		c := g.cols[order[i]]
+		if t, ok := newTarget(c, string(ci.Type)); ok && !w.noFastPath {
+			fast[i] = t
+			input[i] = proto.InputColumn{Name: ci.Name, Data: &fastCol{typ: ci.Type, chTarget: t}}
+			continue
+		}
+		col, err := column.Type(ci.Type).Column(ci.Name, sc)
+		if err != nil {
+			return nil, &dataError{fmt.Sprintf("column %q: ClickHouse type %s: %v", c.name, ci.Type, err)}
+		}
+		slow[i] = &driverCol{Interface: col}
+		input[i] = proto.InputColumn{Name: ci.Name, Data: slow[i]}
+	}
+	reserve(g, order, fast)
 	for _, it := range g.items {
 		if it.b.Record == nil || it.b.NumRows() == 0 {
 			continue
 		}
 		r := liveRows(it.b)
-		for k, c := range g.cols {
+		for i, k := range order {
+			c := g.cols[k]
 			arr := it.b.Record.Column(g.idx[k])
 			if !arrow.TypeEqual(arr.DataType(), c.field.Type) {
 				arr = widenArray(arr, c.field.Type)
-				defer arr.Release()
+				*release = append(*release, arr)
 			}
-			if err := appendColumn(c, fast[k], ins.Column(k), arr, r); err != nil {
-				return err
+			var dst appender
+			if slow[i] != nil {
+				dst = slow[i]
 			}
-			if fast[k].col != nil {
+			if err := appendColumn(c, fast[i], dst, arr, r); err != nil {
+				return nil, err
+			}
+			if fast[i].col != nil {
 				w.fastColumns.Add(1)
 			}
 		}
 	}
-	if ins.Rows() == 0 {
-		return ins.Abort()
-	}
-	return ins.Send()
+	return input, nil
 }
 
-// appender is where the slow path appends a column slice: an insert's
-// driver.BatchColumn.
+// appender is where the slow path appends a column slice.
 type appender interface{ Append(v any) error }
 
+// driverCol is a column of an insert's block the fast path does not
+// cover: a clickhouse-go column, filled and encoded through its public API
+// (Append, WriteStatePrefix, Encode).
+type driverCol struct {
+	column.Interface
+	err error // from WriteStatePrefix
+}
+
+var (
+	_ proto.ColInput     = (*driverCol)(nil)
+	_ proto.StateEncoder = (*driverCol)(nil)
+)
+
+func (d *driverCol) Append(v any) error {
+	_, err := d.Interface.Append(v)
+	return err
+}
+
+func (d *driverCol) Type() proto.ColumnType       { return proto.ColumnType(d.Interface.Type()) }
+func (d *driverCol) EncodeColumn(b *proto.Buffer) { d.Encode(b) }
+func (d *driverCol) WriteColumn(w *proto.Writer)  { w.ChainBuffer(d.Encode) }
+
+// EncodeState writes the state prefix of the columns that have one
+// (LowCardinality and the like), as clickhouse-go's block encoder does.
+func (d *driverCol) EncodeState(b *proto.Buffer) {
+	if s, ok := d.Interface.(column.CustomSerialization); ok {
+		d.err = s.WriteStatePrefix(b)
+	}
+}
+
+// encodeErr is the error of encoding the state prefix (encodeErrer).
+func (d *driverCol) encodeErr() error {
+	if d.err != nil {
+		return &dataError{fmt.Sprintf("column %q: %v", d.Name(), d.err)}
+	}
+	return nil
+}
+
 // reserve grows the ch-go columns of an insert once for all the live rows
-// of g (and, for strings, all their bytes).
-func reserve(g *group, fast []chTarget) {
-	for k, t := range fast {
+// of g (and, for strings, all their bytes); fast[i] is the column of
+// g.cols[order[i]].
+func reserve(g *group, order []int, fast []chTarget) {
+	for i, t := range fast {
 		if t.col == nil {
 			continue
 		}
@@ -386,7 +482,7 @@ func reserve(g *group, fast []chTarget) {
 		if _, ok := t.col.(*proto.ColStr); ok {
 			for _, it := range g.items {
 				if it.b.Record != nil && it.b.NumRows() > 0 {
-					bytes += stringBytes(it.b.Record.Column(g.idx[k]), liveRows(it.b))
+					bytes += stringBytes(it.b.Record.Column(g.idx[order[i]]), liveRows(it.b))
 				}
 			}
 		}
@@ -395,8 +491,8 @@ func reserve(g *group, fast []chTarget) {
 }
 
 // appendColumn appends the live rows of arr, a column of c, to an insert:
-// straight into the ch-go column t when it was found (fastTarget), else as
-// the slice columnSlice makes, through dst.
+// straight into the ch-go column t when the fast path covers c (newTarget),
+// else as the slice columnSlice makes, through dst.
 func appendColumn(c *colSpec, t chTarget, dst appender, arr arrow.Array, r rows) error {
 	if t.col != nil {
 		return appendFast(t, c, arr, r)
