@@ -57,7 +57,7 @@ var Sinks = []connectors.Spec{
 			{Name: "dial_timeout", Type: connectors.OptDuration, Default: "10s",
 				Doc: "timeout of one connection attempt"},
 			{Name: "max_open_conns", Type: connectors.OptInt, Default: 16, Min: 1, Max: 65536,
-				Doc: "connections to the server, shared by every pipeline of the sink"},
+				Doc: "connections to the server for inserts, shared by every pipeline of the sink (and as many for DDL and queries)"},
 			{Name: "tls_ca", Type: connectors.OptString,
 				Doc: "PEM file of the certificate authorities that verify the server (needs ?secure=true in the DSN; default: the system's)"},
 			{Name: "tls_cert", Type: connectors.OptString,
