@@ -554,6 +554,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	nullBefore := 0
 	for pos := 0; pos < len(data); {
 		bb := ts.bb
+		rowStart := pos
 		var boxA, boxB []any
 		if bi < len(boxed) {
 			boxA = boxed[bi]
@@ -599,8 +600,9 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			continue
 		}
 		bb.appendMeta(op, r.trxTs, posText, st.version)
+		bb.data += pos - rowStart
 		st.version++
-		if bb.rows >= st.maxRows {
+		if bb.rows >= st.maxRows || bb.data >= st.maxBytes {
 			bb.appendNullsBefore(nullBefore)
 			nullBefore = 0
 			r.flush(ts)

@@ -22,6 +22,14 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
+// defaultBatchBytes caps the row data of one batch: 8192 rows of a
+// 100-byte row take 0.8 MiB, so only wide rows and large values reach it;
+// a batch of 1 MiB values then holds 8 rows, not 8192 (8 GiB). The source
+// reads a few batches ahead of the sinks (the snapshot's chunk readers,
+// the engine's queue), so this bounds its memory whatever the rows are
+// (docs/benchmarks.md, "Hard shapes").
+const defaultBatchBytes = 8 << 20
+
 // streamOpts are the per-stream options.
 type streamOpts struct {
 	parallelism   int
@@ -86,6 +94,7 @@ type stream struct {
 	consts   constStrings  // shared constant metadata arrays (meta.go)
 	version  uint64        // next _version
 	maxRows  int
+	maxBytes int // row data per batch (binlog row images, snapshot row packets)
 	target   binlogPos // Once: stop after this position
 	finished bool
 	failed   error
@@ -140,6 +149,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		byRef: map[connectors.TableRef]*tableState{}, maxRows: req.BatchRows, shadows: map[connectors.TableRef]*table{}}
 	if st.maxRows <= 0 {
 		st.maxRows = 8192
+	}
+	if st.maxBytes = req.BatchBytes; st.maxBytes <= 0 {
+		st.maxBytes = defaultBatchBytes
 	}
 	if err := st.parseOpts(); err != nil {
 		return nil, err
