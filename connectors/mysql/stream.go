@@ -94,7 +94,7 @@ type stream struct {
 	consts   constStrings  // shared constant metadata arrays (meta.go)
 	version  uint64        // next _version
 	maxRows  int
-	maxBytes int // row data per batch (binlog row images, snapshot row packets)
+	maxBytes int       // row data per batch (binlog row images, snapshot row packets)
 	target   binlogPos // Once: stop after this position
 	finished bool
 	failed   error
