@@ -11,6 +11,7 @@ import (
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/google/uuid"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -26,6 +27,10 @@ type binlogReader struct {
 	st     *stream
 	syncer *replication.BinlogSyncer
 	events chan *replication.BinlogEvent
+	// queued bounds the bytes of the events in events (eventBudget): the
+	// channel's 1,024 events are 8 MiB of ordinary rows events, but 4 GiB
+	// of events of 4 MiB rows.
+	queued *semaphore.Weighted
 	errs   chan error
 	cancel context.CancelFunc
 
@@ -100,8 +105,9 @@ func (r *binlogReader) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.events = make(chan *replication.BinlogEvent, 1024)
+	r.queued = semaphore.NewWeighted(eventBudget)
 	r.errs = make(chan error, 1)
-	events := r.events
+	events, queued := r.events, r.queued
 	sc := replication.BinlogSyncerConfig{
 		ServerID:                cfg.ServerID,
 		Flavor:                  r.st.flavor,
@@ -121,6 +127,10 @@ func (r *binlogReader) start() error {
 		Logger:                  slog.New(slog.DiscardHandler),
 		RowsEventDecodeFunc:     decodeRowsWith(r.st.snap.watermarks()),
 		SynchronousEventHandler: handlerFunc(func(e *replication.BinlogEvent) error {
+			// The reader waits while the queue holds eventBudget bytes.
+			if err := queued.Acquire(ctx, eventCost(e)); err != nil {
+				return err
+			}
 			select {
 			case events <- e:
 				return nil
@@ -148,6 +158,16 @@ func (r *binlogReader) start() error {
 		}
 	}()
 	return nil
+}
+
+// eventBudget is how many bytes of binlog events may wait between
+// go-mysql's reader and the stream: a few batches' worth (defaultBatchBytes).
+const eventBudget = 16 << 20
+
+// eventCost is what an event takes of the budget: its size, or the whole
+// budget for an event larger than that (it then waits alone).
+func eventCost(e *replication.BinlogEvent) int64 {
+	return min(int64(len(e.RawData)), eventBudget)
 }
 
 type handlerFunc func(e *replication.BinlogEvent) error
@@ -220,9 +240,11 @@ func (r *binlogReader) step(ctx context.Context) error {
 		if ev == nil {
 			select {
 			case ev = <-r.events:
+				r.queued.Release(eventCost(ev))
 			default:
 				select {
 				case ev = <-r.events:
+					r.queued.Release(eventCost(ev))
 				case err := <-r.errs:
 					return r.reconnect(ctx, err)
 				case <-st.snap.ready():
