@@ -3,8 +3,11 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors"
 )
@@ -71,5 +74,38 @@ func TestBatchesCutByBytes(t *testing.T) {
 			check("snapshot", st, func(int) bool { return false })
 			st.Close()
 		})
+	}
+}
+
+// TestSnapshotReserveBoundedByBytes: a snapshot record reserves room for
+// no more rows than BatchBytes holds, whatever batch_rows says: 8192 rows
+// of a 300-column table reserved ~40 MiB per record, and a chunk reader
+// keeps up to three records.
+func TestSnapshotReserveBoundedByBytes(t *testing.T) {
+	s := servers(t)[0]
+	db := uniqueDB(t, s)
+	cols := []string{"id INT PRIMARY KEY"}
+	for i := 0; i < 150; i++ {
+		cols = append(cols, fmt.Sprintf("d%d DECIMAL(30,2), s%d VARCHAR(10) CHARACTER SET latin1", i, i))
+	}
+	run(t, s, "CREATE TABLE "+db+".wide ("+strings.Join(cols, ", ")+")")
+	c := conn(t, s)
+	defer c.Close()
+	tbl, err := readTable(c, connectors.TableRef{DB: db, Table: "wide"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	hint := make([]int, len(tbl.Cols))
+	for i := range hint {
+		hint[i] = 10
+	}
+	rr := newRowReader(mem, tbl, hint)
+	defer rr.release()
+	const maxBytes = 1 << 20
+	rr.reserve(8192, maxBytes)
+	// Buffers are allocated in 64-byte multiples, bitmaps besides: 2×.
+	if got := mem.CurrentAlloc(); got > 2*maxBytes {
+		t.Errorf("reserving 8192 rows of %d columns under %d bytes allocated %d bytes", len(tbl.Cols), maxBytes, got)
 	}
 }
