@@ -104,8 +104,9 @@ func (e *shapeEnv) apply(phase, file string, wantIn int) measured {
 		e.b.Fatal(err)
 	}
 	args := []string{"apply", "--once", "--progress", "never", "--state-dir", state}
-	args = append(args, cpuProfileArgs(e.b, phase)...)
-	args = append(args, heapProfileArgs(e.b, phase)...)
+	prof := strings.TrimPrefix(e.b.Name(), "BenchmarkShape") + "-" + phase // e.g. LargeValues-stream
+	args = append(args, cpuProfileArgs(e.b, prof)...)
+	args = append(args, heapProfileArgs(e.b, prof)...)
 	e.b.StartTimer()
 	r := runMeasured(e.b, nil, etlqBin, append(args, file)...)
 	e.b.StopTimer()

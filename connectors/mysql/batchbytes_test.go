@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
 )
 
 // TestBatchesCutByBytes: batches are cut at BatchBytes of row data as
@@ -107,5 +108,66 @@ func TestSnapshotReserveBoundedByBytes(t *testing.T) {
 	// Buffers are allocated in 64-byte multiples, bitmaps besides: 2×.
 	if got := mem.CurrentAlloc(); got > 2*maxBytes {
 		t.Errorf("reserving 8192 rows of %d columns under %d bytes allocated %d bytes", len(tbl.Cols), maxBytes, got)
+	}
+}
+
+// TestMarksThrottledWhenStateIsBig: when the checkpoint state (the
+// streamed tables' schemas) is big, transactions get a Mark at most every
+// bigMarkEvery instead of each one — a Mark per commit of 1,000 tables'
+// schemas kept 50 MiB waiting for inserts — and the stream still ends on
+// a Mark at the last position.
+func TestMarksThrottledWhenStateIsBig(t *testing.T) {
+	s := servers(t)[0]
+	db := uniqueDB(t, s)
+	run(t, s, "CREATE TABLE "+db+".m (id INT PRIMARY KEY)")
+	defer func(v int) { bigMarkState = v }(bigMarkState)
+	bigMarkState = 1 // any state is big
+	src := newSrc(t, s, nil)
+	ref := connectors.TableRef{DB: db, Table: "m"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := conn(t, s)
+	defer c.Close()
+	start, _, err := masterStatus(c, "mariadb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const trxs = 200
+	for i := 0; i < trxs; i++ {
+		run(t, s, fmt.Sprintf("INSERT INTO %s.m VALUES (%d)", db, i))
+	}
+	// From the first insert on: a replay, with no time between commits.
+	st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}, Once: true,
+		Options: map[string]any{"start_at": start.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, marks := 0, 0
+	var last *exec.Mark
+	for {
+		b, err := st.Next(ctx)
+		if err != nil {
+			break
+		}
+		rows += b.NumRows()
+		if b.Mark != nil {
+			marks++
+			last = b.Mark
+		}
+		b.Release()
+	}
+	if rows != trxs || marks == 0 || marks >= trxs/2 {
+		t.Fatalf("%d rows with %d marks, want %d rows with fewer than %d marks", rows, marks, trxs, trxs/2)
+	}
+	ms, err := decodeState(last.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := st.(*stream).target; ms.File != end.File || ms.Pos < end.Pos {
+		t.Errorf("last mark at %s:%d, the stream read to %s", ms.File, ms.Pos, end)
+	}
+	if len(ms.Schemas) != 1 || ms.Schemas[0].Ref != ref {
+		t.Errorf("last mark's schemas: %+v", ms.Schemas)
 	}
 }

@@ -479,7 +479,7 @@ func (r *binlogReader) commit() error {
 		r.flush(ts)
 	}
 	r.touched = r.touched[:0]
-	if len(st.out) > n0 {
+	if len(st.out) > n0 && st.markDue() {
 		st.out[len(st.out)-1].Mark = st.mark(r.safe)
 	}
 	for _, tok := range r.marks {
