@@ -180,6 +180,17 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			saved[t.Ref] = t
 		}
 	}
+	// The schemas not in the checkpoint, read in one go (readTables).
+	var toRead []connectors.TableRef
+	for _, rt := range req.Tables {
+		if _, ok := saved[rt.Ref]; !ok || rt.Snapshot == connectors.SnapshotOnly {
+			toRead = append(toRead, rt.Ref)
+		}
+	}
+	read, err := readTables(c, toRead)
+	if err != nil {
+		return nil, err
+	}
 	for _, rt := range req.Tables {
 		if _, dup := st.byRef[rt.Ref]; dup {
 			continue
@@ -191,8 +202,8 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		ts := &tableState{ref: rt.Ref, mode: rt.Snapshot, key: rt.Ref.String()}
 		if t, ok := saved[rt.Ref]; ok && rt.Snapshot != connectors.SnapshotOnly {
 			ts.cur = t
-		} else if ts.cur, err = readTable(c, rt.Ref); err != nil {
-			return nil, err
+		} else if ts.cur = read[rt.Ref]; ts.cur == nil {
+			return nil, fmt.Errorf("table %s does not exist", rt.Ref)
 		}
 		ts.out = ts.cur
 		st.tables = append(st.tables, ts)
