@@ -161,8 +161,8 @@ func (r *binlogReader) start() error {
 }
 
 // eventBudget is how many bytes of binlog events may wait between
-// go-mysql's reader and the stream: a few batches' worth (defaultBatchBytes).
-const eventBudget = 16 << 20
+// go-mysql's reader and the stream: two batches' worth (defaultBatchBytes).
+const eventBudget = 8 << 20
 
 // eventCost is what an event takes of the budget: its size, or the whole
 // budget for an event larger than that (it then waits alone).

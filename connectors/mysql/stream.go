@@ -24,11 +24,11 @@ import (
 
 // defaultBatchBytes caps the row data of one batch: 8192 rows of a
 // 100-byte row take 0.8 MiB, so only wide rows and large values reach it;
-// a batch of 1 MiB values then holds 8 rows, not 8192 (8 GiB). The source
+// a batch of 1 MiB values then holds 4 rows, not 8192 (8 GiB). The source
 // reads a few batches ahead of the sinks (the snapshot's chunk readers,
 // the engine's queue), so this bounds its memory whatever the rows are
 // (docs/benchmarks.md, "Hard shapes").
-const defaultBatchBytes = 8 << 20
+const defaultBatchBytes = 4 << 20
 
 // streamOpts are the per-stream options.
 type streamOpts struct {
