@@ -88,13 +88,6 @@ func (r *binlogReader) gtidString() string {
 	return r.gtid.String()
 }
 
-type syncHandler struct{ r *binlogReader }
-
-func (h syncHandler) HandleEvent(e *replication.BinlogEvent) error {
-	h.r.events <- e
-	return nil
-}
-
 // start connects and starts the dump at r.safe.
 func (r *binlogReader) start() error {
 	cfg := r.st.src.cfg
