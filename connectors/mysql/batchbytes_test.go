@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -170,4 +171,42 @@ func TestMarksThrottledWhenStateIsBig(t *testing.T) {
 	if len(ms.Schemas) != 1 || ms.Schemas[0].Ref != ref {
 		t.Errorf("last mark's schemas: %+v", ms.Schemas)
 	}
+}
+
+// TestSnapshotStateJSON: the snapshot progress a Mark carries, written
+// without a map (appendState), is the JSON json.Marshal makes of
+// stateSnapshot's map: the same bytes, keys sorted, gone and never-snapshot
+// tables left out, nothing when no table has any.
+func TestSnapshotStateJSON(t *testing.T) {
+	st := &stream{}
+	s := &snapshotter{st: st}
+	add := func(key string, mode connectors.SnapshotMode, snap *snapState, gone bool) {
+		st.tables = append(st.tables, &tableState{key: key, mode: mode, snap: snap, gone: gone})
+	}
+	check := func(what string) {
+		t.Helper()
+		got, ok := s.appendState(nil)
+		want, _ := json.Marshal(s.stateSnapshot())
+		if len(s.stateSnapshot()) == 0 {
+			if ok {
+				t.Errorf("%s: %s, want nothing", what, got)
+			}
+			return
+		}
+		if !ok || string(got) != string(want) {
+			t.Errorf("%s:\n got %s\nwant %s", what, got, want)
+		}
+	}
+	check("no tables")
+	add("db.never", connectors.SnapshotNever, nil, false)
+	check("a binlog-only table")
+	add("db.z_done", connectors.SnapshotInitial, &snapState{Done: true}, false)
+	add("db.a_ranges", connectors.SnapshotInitial, &snapState{Ranges: []keyRange{{Lo: nil, Hi: []string{"10", "'x<&>\"'"}}, {Lo: []string{"20"}, Hi: []string{"30"}}}}, false)
+	add("db.m_started", connectors.SnapshotOnly, &snapState{}, false)
+	add("db.b_gone", connectors.SnapshotInitial, &snapState{Done: true}, true)
+	add("db.c_finished", connectors.SnapshotInitial, nil, false)
+	add(`db."quoted"\é`, connectors.SnapshotInitial, &snapState{Done: true, Ranges: []keyRange{{Hi: []string{"1"}}}}, false)
+	check("mixed tables")
+	add("db.late", connectors.SnapshotInitial, nil, false) // a table that joined later
+	check("after a table joined")
 }

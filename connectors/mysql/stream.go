@@ -609,10 +609,14 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 	if st.bin != nil {
 		ms.GTID = st.bin.gtidString()
 	}
-	ms.Snapshot = st.snap.stateSnapshot()
 	b, err := json.Marshal(ms)
 	if err != nil {
 		panic(err) // plain data: cannot fail
+	}
+	// The snapshot progress, the last member of markState, written
+	// without a map (appendState).
+	if snap, ok := st.snap.appendState(append(b[:len(b)-1:len(b)-1], `,"snapshot":`...)); ok {
+		b = append(snap, '}')
 	}
 	// The schemas, marshaled once per change, are spliced in as the last
 	// member: a json.RawMessage field would be validated and compacted
