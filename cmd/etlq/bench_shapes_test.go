@@ -35,7 +35,13 @@ type shapeEnv struct {
 	db, chDB     string // MariaDB and ClickHouse databases of this run
 	dir          string
 	serverID     int
-	ref          float64 // the plain catch-up's binlog bytes/s
+	ref          catchUpRef // the plain catch-up's rates per byte
+}
+
+// catchUpRef is the plain catch-up's wall and CPU rates per binlog byte.
+type catchUpRef struct {
+	bytesPerSec  float64
+	cpuSecPerMiB float64
 }
 
 // newShapeEnv opens the servers, measures the plain catch-up once per
@@ -135,16 +141,23 @@ func (p *phase) add(b *testing.B, r measured) {
 }
 
 // report gives the phase's metrics: peak RSS, rows/s and MB/s at the
-// median wall time, median CPU seconds, and its rate per byte as a
-// fraction of the plain catch-up's (goal ≥ 0.5).
-func (p *phase) report(b *testing.B, ref float64) {
+// median wall time, median CPU seconds and CPU ms per MiB, and its rate
+// per byte as a fraction of the plain catch-up's, by wall time and by CPU
+// time (goal ≥ 0.5; on a loaded machine the CPU one is the steadier).
+func (p *phase) report(b *testing.B, ref catchUpRef) {
 	wall := median(p.walls).Seconds()
 	b.ReportMetric(p.peakMiB(), p.name+"_peak_MiB")
 	b.ReportMetric(float64(p.rows)/wall, p.name+"_rows/s")
 	b.ReportMetric(float64(p.bytes)/1e6/wall, p.name+"_MB/s")
 	b.ReportMetric(p.cpuSeconds(), p.name+"_cpu_s")
-	if ref > 0 {
-		b.ReportMetric(float64(p.bytes)/wall/ref, p.name+"_of_catchup_per_byte")
+	if p.bytes == 0 {
+		return
+	}
+	cpuPerMiB := p.cpuSeconds() / (float64(p.bytes) / (1 << 20))
+	b.ReportMetric(cpuPerMiB*1000, p.name+"_cpu_ms/MiB")
+	if ref.bytesPerSec > 0 {
+		b.ReportMetric(float64(p.bytes)/wall/ref.bytesPerSec, p.name+"_of_catchup_per_byte")
+		b.ReportMetric(ref.cpuSecPerMiB/cpuPerMiB, p.name+"_cpu_of_catchup_per_byte")
 	}
 }
 
@@ -176,17 +189,18 @@ func heapProfileArgs(b *testing.B, name string) []string {
 
 var (
 	catchUpRefOnce sync.Once
-	catchUpRef     float64
+	catchUpRefs    catchUpRef
 )
 
 // catchUpReference runs etlq's plain catch-up (BenchmarkCatchUpVsNaiveLoader's
 // window: 1M changes of a 100-byte row, ~96 MiB of binlog) once per test
-// binary and returns its binlog bytes per second: the yardstick of the
-// shapes' rates per byte. 0 when ETLQ_BENCH_NO_REFERENCE is set.
-func catchUpReference(b *testing.B, myDSN, chDSN string) float64 {
+// binary and returns its binlog bytes per second and CPU per MiB: the
+// yardstick of the shapes' rates per byte. Zero when
+// ETLQ_BENCH_NO_REFERENCE is set.
+func catchUpReference(b *testing.B, myDSN, chDSN string) catchUpRef {
 	b.Helper()
 	if os.Getenv("ETLQ_BENCH_NO_REFERENCE") != "" {
-		return 0
+		return catchUpRef{}
 	}
 	catchUpRefOnce.Do(func() {
 		my := testenv.MySQLConn(b, myDSN)
@@ -206,11 +220,12 @@ CREATE PIPELINE catchup FROM binlog bench.%s.%s SNAPSHOT never TRANSFORM * INTO 
 		}
 		r := runMeasured(b, nil, etlqBin, "apply", "--once", "--progress", "never", "--state-dir", filepath.Join(dir, "state"), file)
 		bytes := binlogBytes(b, my, w.Start, w.End)
-		catchUpRef = float64(bytes) / r.Wall.Seconds()
-		b.Logf("plain catch-up (the reference): %d changes, %.1f MiB of binlog in %s (CPU %s, peak RSS %d MiB): %.1f MB/s",
-			w.Changes, float64(bytes)/(1<<20), r.Wall.Round(time.Millisecond), r.CPU.Round(time.Millisecond), r.MaxRSSKiB>>10, catchUpRef/1e6)
+		catchUpRefs = catchUpRef{bytesPerSec: float64(bytes) / r.Wall.Seconds(), cpuSecPerMiB: r.CPU.Seconds() / (float64(bytes) / (1 << 20))}
+		b.Logf("plain catch-up (the reference): %d changes, %.1f MiB of binlog in %s (CPU %s, peak RSS %d MiB): %.1f MB/s, %.1f ms CPU per MiB",
+			w.Changes, float64(bytes)/(1<<20), r.Wall.Round(time.Millisecond), r.CPU.Round(time.Millisecond), r.MaxRSSKiB>>10,
+			catchUpRefs.bytesPerSec/1e6, catchUpRefs.cpuSecPerMiB*1000)
 	})
-	return catchUpRef
+	return catchUpRefs
 }
 
 // BenchmarkShapeHugeTransaction: one UPDATE of 5,000,000 rows, then one
