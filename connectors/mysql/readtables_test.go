@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/etlq/etlq/connectors"
@@ -76,5 +77,20 @@ func TestReadTablesBatch(t *testing.T) {
 	}
 	if _, err := src.Describe(ctx, refs[4]); err == nil {
 		t.Errorf("Describe of a missing table: no error")
+	}
+
+	// A listed table etlq cannot read fails its own Describe only.
+	run(t, s, "CREATE TABLE "+db+".t_e (id INT PRIMARY KEY, s VARCHAR(5) CHARACTER SET sjis)")
+	listed, err = src.Tables(ctx, db, "t_*")
+	if err != nil || len(listed) != 5 {
+		t.Fatalf("Tables: %v, %v", listed, err)
+	}
+	for _, ref := range listed {
+		_, err := src.Describe(ctx, ref)
+		if bad := ref.Table == "t_e"; (err != nil) != bad {
+			t.Errorf("Describe(%s) after Tables: %v", ref, err)
+		} else if bad && !strings.Contains(err.Error(), "sjis") {
+			t.Errorf("Describe(%s): %v, want the character set named", ref, err)
+		}
 	}
 }

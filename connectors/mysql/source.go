@@ -530,22 +530,25 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 
 // describedFromListing returns ref's schema from one read of the whole
 // last listing, when ref is in it and it is fresh; nil otherwise.
-func (s *Source) describedFromListing(c *client.Conn, ref connectors.TableRef) (*table, error) {
+func (s *Source) describedFromListing(c *client.Conn, ref connectors.TableRef) *table {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if time.Since(s.listedAt) > listingFresh || !slices.Contains(s.listed, ref) {
-		return nil, nil
+		return nil
 	}
 	if s.described == nil {
 		ts, err := readTables(c, s.listed)
 		if err != nil {
-			return nil, err
+			// One table the batch could not describe (a column type etlq
+			// does not read) would fail them all: each is read alone, so
+			// that the error names only its own.
+			ts = map[connectors.TableRef]*table{}
 		}
 		s.described = ts
 	}
 	t := s.described[ref]
 	delete(s.described, ref)
-	return t, nil
+	return t
 }
 
 // literalPattern returns the one name a path.Match pattern matches when it
@@ -573,10 +576,10 @@ func (s *Source) Describe(ctx context.Context, ref connectors.TableRef) (*connec
 		return nil, err
 	}
 	defer done()
-	t, err := s.describedFromListing(c, ref)
-	if t == nil && err == nil {
-		t, err = readTable(c, ref)
+	if t := s.describedFromListing(c, ref); t != nil {
+		return t.tableSchema(), nil
 	}
+	t, err := readTable(c, ref)
 	if err != nil {
 		return nil, ctxErr(ctx, err)
 	}
