@@ -49,7 +49,7 @@ bench: services
 	micro="$$(grep -v '/cmd/etlq$$' <<<"$$pkgs" || true)" && \
 	e2e="$$(grep '/cmd/etlq$$' <<<"$$pkgs" || true)" && \
 	{ [ -z "$$micro" ] || $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(or $(BENCH_MICRO_TIME),1s) -benchmem -p 1 -timeout $(TEST_TIMEOUT) $$micro; } && \
-	{ [ -z "$$e2e" ] || $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout $(TEST_TIMEOUT) $$e2e; }
+	{ [ -z "$$e2e" ] || $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout $(or $(BENCH_TIMEOUT),45m) $$e2e; }
 
 ## demo: servers, demo shop data with a live writer, and etlq apply examples/shop.etl
 demo:

@@ -153,6 +153,10 @@ type StreamRequest struct {
 	Before bool
 	// BatchRows caps rows per batch (0: source default).
 	BatchRows int
+	// BatchBytes caps the row data per batch (0: source default), so
+	// that batches of wide rows or large values stay as small in memory
+	// as batches of narrow ones.
+	BatchBytes int
 	// Options are the pipeline's WITH options the source understands
 	// (snapshot_parallelism, chunk_rows, start_at, schema_changes, …).
 	Options map[string]any

@@ -32,6 +32,7 @@ type applyCmd struct {
 	Progress     string `default:"auto" enum:"auto,always,never" help:"Progress bars and status lines on standard error: auto (when it is a terminal; logs otherwise), always or never."`
 	CPUProfile   string `hidden:"" help:"Write a Go CPU profile of the run to this file."`
 	AllocProfile string `hidden:"" help:"Write a Go profile of the run's allocations to this file at exit."`
+	HeapProfile  string `hidden:"" help:"Write a Go heap profile to this file each time the live heap reaches a new high (the last one is at the peak)."`
 	MemoryLimit  string `default:"128MiB" help:"Soft memory limit of the Go heap (e.g. 160MiB, 1GiB; 0: none). The GOMEMLIMIT variable takes precedence."`
 	// Scale-out (docs/scale-out.md): read the changes from a log that
 	// `etlq capture` fills instead of from the sources.
@@ -131,6 +132,10 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	}
 	if a.AllocProfile != "" {
 		defer writeAllocProfile(a.AllocProfile, log)
+	}
+	if a.HeapProfile != "" {
+		stop := watchHeapPeak(a.HeapProfile, log)
+		defer stop()
 	}
 	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
 	start := time.Now()

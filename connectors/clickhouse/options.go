@@ -31,7 +31,7 @@ var Spec = connectors.Spec{
 		{Name: "engine", Type: connectors.OptString, Doc: "ENGINE of a created table (default: ReplacingMergeTree(_version) for upsert, MergeTree() otherwise)"},
 		{Name: "ttl", Type: connectors.OptString, Doc: "TTL expression of a created table (ClickHouse 19.6 or later)"},
 		{Name: "batch_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "rows per insert: small batches are coalesced up to this"},
-		{Name: "batch_bytes", Type: connectors.OptInt, Default: 64 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
+		{Name: "batch_bytes", Type: connectors.OptInt, Default: 8 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
 		{Name: "idle_flush", Type: connectors.OptDuration, Default: "200ms", Doc: "when the source has nothing more to send, rows are inserted without waiting out flush_interval, but at most once per idle_flush (a steady stream of small transactions still makes few, large inserts); flush_interval or more turns early inserts off"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},

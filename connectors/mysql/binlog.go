@@ -12,6 +12,7 @@ import (
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/google/uuid"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -27,6 +28,10 @@ type binlogReader struct {
 	st     *stream
 	syncer *replication.BinlogSyncer
 	events chan *replication.BinlogEvent
+	// queued bounds the bytes of the events in events (eventBudget): the
+	// channel's 1,024 events are 8 MiB of ordinary rows events, but 4 GiB
+	// of events of 4 MiB rows.
+	queued *semaphore.Weighted
 	errs   chan error
 	cancel context.CancelFunc
 
@@ -84,13 +89,6 @@ func (r *binlogReader) gtidString() string {
 	return r.gtid.String()
 }
 
-type syncHandler struct{ r *binlogReader }
-
-func (h syncHandler) HandleEvent(e *replication.BinlogEvent) error {
-	h.r.events <- e
-	return nil
-}
-
 // start connects and starts the dump at r.safe.
 func (r *binlogReader) start() error {
 	cfg := r.st.src.cfg
@@ -101,8 +99,9 @@ func (r *binlogReader) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	r.events = make(chan *replication.BinlogEvent, 1024)
+	r.queued = semaphore.NewWeighted(eventBudget)
 	r.errs = make(chan error, 1)
-	events := r.events
+	events, queued := r.events, r.queued
 	sc := replication.BinlogSyncerConfig{
 		ServerID:                cfg.ServerID,
 		Flavor:                  r.st.flavor,
@@ -122,6 +121,10 @@ func (r *binlogReader) start() error {
 		Logger:                  slog.New(slog.DiscardHandler),
 		RowsEventDecodeFunc:     decodeRowsWith(r.st.snap.watermarks()),
 		SynchronousEventHandler: handlerFunc(func(e *replication.BinlogEvent) error {
+			// The reader waits while the queue holds eventBudget bytes.
+			if err := queued.Acquire(ctx, eventCost(e)); err != nil {
+				return err
+			}
 			select {
 			case events <- e:
 				return nil
@@ -149,6 +152,16 @@ func (r *binlogReader) start() error {
 		}
 	}()
 	return nil
+}
+
+// eventBudget is how many bytes of binlog events may wait between
+// go-mysql's reader and the stream: two batches' worth (defaultBatchBytes).
+const eventBudget = 8 << 20
+
+// eventCost is what an event takes of the budget: its size, or the whole
+// budget for an event larger than that (it then waits alone).
+func eventCost(e *replication.BinlogEvent) int64 {
+	return min(int64(len(e.RawData)), eventBudget)
 }
 
 type handlerFunc func(e *replication.BinlogEvent) error
@@ -221,9 +234,11 @@ func (r *binlogReader) step(ctx context.Context) error {
 		if ev == nil {
 			select {
 			case ev = <-r.events:
+				r.queued.Release(eventCost(ev))
 			default:
 				select {
 				case ev = <-r.events:
+					r.queued.Release(eventCost(ev))
 				case err := <-r.errs:
 					return r.reconnect(ctx, err)
 				case <-st.snap.ready():
@@ -472,7 +487,7 @@ func (r *binlogReader) commit() error {
 		r.flush(ts)
 	}
 	r.touched = r.touched[:0]
-	if len(st.out) > n0 {
+	if len(st.out) > n0 && st.markDue() {
 		st.out[len(st.out)-1].Mark = st.mark(r.safe)
 	}
 	for _, tok := range r.marks {
@@ -570,6 +585,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	nullBefore := 0
 	for pos := 0; pos < len(data); {
 		bb := ts.bb
+		rowStart := pos
 		var boxA, boxB []any
 		if bi < len(boxed) {
 			boxA = boxed[bi]
@@ -615,8 +631,9 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			continue
 		}
 		bb.appendMeta(op, r.trxTs, posText, st.version)
+		bb.data += pos - rowStart
 		st.version++
-		if bb.rows >= st.maxRows {
+		if bb.rows >= st.maxRows || bb.data >= st.maxBytes {
 			bb.appendNullsBefore(nullBefore)
 			nullBefore = 0
 			r.flush(ts)

@@ -23,6 +23,9 @@ type batchBuilder struct {
 	bins   []*array.BinaryBuilder // per column: nil unless string/binary
 	runs   []metaRun
 	rows   int
+	// data is the size of the row images appended since the last
+	// finish: batches are cut at the stream's maxBytes too.
+	data int
 	// started: the builders have room for this batch; lastRows and
 	// bytes: the rows and the data bytes per string column of the
 	// previous batch.
@@ -191,7 +194,7 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 		a.Release()
 	}
 	b.pendingNull, b.beforeUsed = 0, false
-	b.lastRows, b.rows, b.started = b.rows, 0, false
+	b.lastRows, b.rows, b.started, b.data = b.rows, 0, false, 0
 	b.runs = b.runs[:0]
 	return rec
 }

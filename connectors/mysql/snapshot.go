@@ -2,8 +2,10 @@ package mysql
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,8 +82,9 @@ type snapshotter struct {
 	readyC chan struct{}
 
 	mu       sync.Mutex
-	inflight []*chunk // being read
-	pending  []*chunk // read, waiting for the reader to reach pos
+	sorted   []stateKey // st.tables by key, for appendState
+	inflight []*chunk   // being read
+	pending  []*chunk   // read, waiting for the reader to reach pos
 	failed   error
 	keyLog   map[*tableState][]loggedKey // windowed modes: keys changed by binlog events
 	planned  map[*tableState]int         // chunks planned per table
@@ -1145,4 +1148,56 @@ func (s *snapshotter) stateSnapshot() map[string]*snapState {
 		}
 	}
 	return out
+}
+
+// stateKey is a table of the stream with its key as JSON text.
+type stateKey struct {
+	ts  *tableState
+	key []byte
+}
+
+// appendState appends to b the JSON object json.Marshal makes of
+// stateSnapshot's map (the same bytes: keys sorted), and reports whether it
+// has any entry (the map's omitempty). A Mark is built at every chunk's
+// end, and each holds every table's progress: with 1,000 tables the map,
+// its copies and json's reflection and key sorting took 30% of the
+// snapshot's CPU.
+func (s *snapshotter) appendState(b []byte) ([]byte, bool) {
+	if s == nil {
+		return b, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.sorted) != len(s.st.tables) { // tables are only appended
+		s.sorted = s.sorted[:0]
+		for _, ts := range s.st.tables {
+			k, _ := json.Marshal(ts.key)
+			s.sorted = append(s.sorted, stateKey{ts, k})
+		}
+		slices.SortStableFunc(s.sorted, func(a, b stateKey) int { return strings.Compare(a.ts.key, b.ts.key) })
+	}
+	n := len(b)
+	b = append(b, '{')
+	for _, e := range s.sorted {
+		ts := e.ts
+		if ts.gone || (ts.snap == nil && ts.mode == connectors.SnapshotNever) {
+			continue
+		}
+		if len(b) > n+1 {
+			b = append(b, ',')
+		}
+		b = append(b, e.key...)
+		b = append(b, ':')
+		switch {
+		case ts.snap == nil || ts.snap.Done && len(ts.snap.Ranges) == 0:
+			b = append(b, `{"done":true}`...)
+		default:
+			v, _ := json.Marshal(ts.snap)
+			b = append(b, v...)
+		}
+	}
+	if len(b) == n+1 {
+		return b[:n], false
+	}
+	return append(b, '}'), true
 }

@@ -322,12 +322,15 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	if ch.limit > 0 && ch.limit < expect {
 		expect = ch.limit
 	}
-	reserve := func() { rr.reserve(max(min(st.maxRows, expect-rr.rows), 1024)) }
+	reserve := func() { rr.reserve(max(min(st.maxRows, expect-rr.rows), 1024), st.maxBytes) }
 	reserve()
-	n := 0
-	added := func() error {
-		if n++; n == st.maxRows {
-			n = 0
+	n, size := 0, 0
+	// added counts a row of size bytes: a record goes out at maxRows rows
+	// or maxBytes of row data, whichever comes first.
+	added := func(rowSize int) error {
+		n++
+		if size += rowSize; n == st.maxRows || size >= st.maxBytes {
+			n, size = 0, 0
 			if err := s.push(ch, rr.record(), true, false); err != nil {
 				return err
 			}
@@ -341,7 +344,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			if err := rr.binRow(row); err != nil {
 				return err
 			}
-			return added()
+			return added(len(row))
 		})
 		if errors.Is(err, errBinaryType) {
 			// No row was taken: read them as text, in the same
@@ -354,7 +357,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 				if err := rr.row(row); err != nil {
 					return err
 				}
-				return added()
+				return added(len(row))
 			})
 		}
 	} else {
@@ -362,7 +365,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			if err := rr.row(row); err != nil {
 				return err
 			}
-			return added()
+			return added(len(row))
 		})
 	}
 	if errors.Is(err, errChunkCut) || errors.Is(err, errRedo) {
@@ -484,14 +487,36 @@ func newRowReader(mem memory.Allocator, t *table, hint []int) *rowReader {
 
 func (r *rowReader) release() { r.rb.Release() }
 
-// reserve makes room for n more rows.
-func (r *rowReader) reserve(n int) {
+// reserve makes room for n more rows and their string data as the hint
+// expects it, but for no more rows than maxBytes holds (a record goes out
+// at maxBytes of row data): 8192 rows of a 300-column table are 40 MiB of
+// Arrow buffers, which the record keeps.
+func (r *rowReader) reserve(n, maxBytes int) {
+	n = min(n, max(maxBytes/r.rowBytes(), 1))
 	for i, b := range r.rb.Fields() {
 		b.Reserve(n)
 		if bb := r.bins[i]; bb != nil && i < len(r.hint) && r.hint[i] > 0 {
-			bb.ReserveData(n * r.hint[i])
+			bb.ReserveData(min(n*r.hint[i], maxBytes))
 		}
 	}
+}
+
+// rowBytes estimates the Arrow bytes of one row: the fixed-width columns'
+// widths, and for strings an offset and the hint's data bytes.
+func (r *rowReader) rowBytes() int {
+	size := 1
+	for i, f := range r.rb.Schema().Fields() {
+		switch t := f.Type.(type) {
+		case arrow.FixedWidthDataType:
+			size += max(t.BitWidth()/8, 1)
+		default:
+			size += 4
+			if i < len(r.hint) {
+				size += r.hint[i]
+			}
+		}
+	}
+	return size
 }
 
 // record returns the rows appended since the last record.

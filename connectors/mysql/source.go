@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -240,7 +241,18 @@ type Source struct {
 	explicitID bool // server_id given in WITH
 	// starts caches when each binary log was started (retention.go).
 	starts map[string]time.Time
+	// listed is the last listing of Tables with more than one table, and
+	// described the schemas read for it, each handed out once by
+	// Describe: planning a pattern describes every table it lists, which
+	// one batch of queries does (readTables).
+	listed    []connectors.TableRef
+	listedAt  time.Time
+	described map[connectors.TableRef]*table
 }
+
+// listingFresh is how long Describe may serve a table of the last listing
+// from one batch read.
+const listingFresh = 10 * time.Second
 
 var _ connectors.Source = (*Source)(nil)
 
@@ -489,7 +501,35 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 			out = append(out, connectors.TableRef{DB: d, Table: t})
 		}
 	}
+	if len(out) > 1 {
+		s.mu.Lock()
+		s.listed, s.listedAt, s.described = out, time.Now(), nil
+		s.mu.Unlock()
+	}
 	return out, nil
+}
+
+// describedFromListing returns ref's schema from one read of the whole
+// last listing, when ref is in it and it is fresh; nil otherwise.
+func (s *Source) describedFromListing(c *client.Conn, ref connectors.TableRef) *table {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.listedAt) > listingFresh || !slices.Contains(s.listed, ref) {
+		return nil
+	}
+	if s.described == nil {
+		ts, err := readTables(c, s.listed)
+		if err != nil {
+			// One table the batch could not describe (a column type etlq
+			// does not read) would fail them all: each is read alone, so
+			// that the error names only its own.
+			ts = map[connectors.TableRef]*table{}
+		}
+		s.described = ts
+	}
+	t := s.described[ref]
+	delete(s.described, ref)
+	return t
 }
 
 // literalPattern returns the one name a path.Match pattern matches when it
@@ -517,6 +557,9 @@ func (s *Source) Describe(ctx context.Context, ref connectors.TableRef) (*connec
 		return nil, err
 	}
 	defer done()
+	if t := s.describedFromListing(c, ref); t != nil {
+		return t.tableSchema(), nil
+	}
 	t, err := readTable(c, ref)
 	if err != nil {
 		return nil, ctxErr(ctx, err)

@@ -22,6 +22,14 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
+// defaultBatchBytes caps the row data of one batch: 8192 rows of a
+// 100-byte row take 0.8 MiB, so only wide rows and large values reach it;
+// a batch of 1 MiB values then holds 4 rows, not 8192 (8 GiB). The source
+// reads a few batches ahead of the sinks (the snapshot's chunk readers,
+// the engine's queue), so this bounds its memory whatever the rows are
+// (docs/benchmarks.md, "Hard shapes").
+const defaultBatchBytes = 4 << 20
+
 // streamOpts are the per-stream options.
 type streamOpts struct {
 	parallelism   int
@@ -93,6 +101,7 @@ type stream struct {
 	consts   constStrings  // shared constant metadata arrays (meta.go)
 	version  uint64        // next _version
 	maxRows  int
+	maxBytes int       // row data per batch (binlog row images, snapshot row packets)
 	target   binlogPos // Once: stop after this position
 	finished bool
 	failed   error
@@ -148,6 +157,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if st.maxRows <= 0 {
 		st.maxRows = 8192
 	}
+	if st.maxBytes = req.BatchBytes; st.maxBytes <= 0 {
+		st.maxBytes = defaultBatchBytes
+	}
 	if err := st.parseOpts(); err != nil {
 		return nil, err
 	}
@@ -175,6 +187,17 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			saved[t.Ref] = t
 		}
 	}
+	// The schemas not in the checkpoint, read in one go (readTables).
+	var toRead []connectors.TableRef
+	for _, rt := range req.Tables {
+		if _, ok := saved[rt.Ref]; !ok || rt.Snapshot == connectors.SnapshotOnly {
+			toRead = append(toRead, rt.Ref)
+		}
+	}
+	read, err := readTables(c, toRead)
+	if err != nil {
+		return nil, err
+	}
 	for _, rt := range req.Tables {
 		if _, dup := st.byRef[rt.Ref]; dup {
 			continue
@@ -186,8 +209,8 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		ts := &tableState{ref: rt.Ref, mode: rt.Snapshot, key: rt.Ref.String()}
 		if t, ok := saved[rt.Ref]; ok && rt.Snapshot != connectors.SnapshotOnly {
 			ts.cur = t
-		} else if ts.cur, err = readTable(c, rt.Ref); err != nil {
-			return nil, err
+		} else if ts.cur = read[rt.Ref]; ts.cur == nil {
+			return nil, fmt.Errorf("table %s does not exist", rt.Ref)
 		}
 		ts.out = ts.cur
 		st.tables = append(st.tables, ts)
@@ -522,6 +545,24 @@ func projectRecord(mem memory.Allocator, rec arrow.RecordBatch, out *table, befo
 	return res
 }
 
+// bigMarkState is the size of the schemas above which a transaction's end
+// gets a Mark only every bigMarkEvery (markDue); a variable for tests.
+var bigMarkState = 64 << 10
+
+const bigMarkEvery = 100 * time.Millisecond
+
+// markDue reports whether the end of a transaction gets a Mark. Every one
+// does while the checkpoint state is small. Each Mark holds the schemas of
+// every streamed table, ~0.9 KiB a table, and stays in memory until its
+// batch is written: 1,000 tables under a pattern made 0.9 MiB marks, one
+// per commit, 50 MiB of them waiting for an insert. Checkpoints are written
+// at most once a second, so a Mark every 100 ms loses nothing but a longer
+// replay after a crash; the idle and the end-of-run marks (atBoundary)
+// still close the gap.
+func (st *stream) markDue() bool {
+	return len(st.schemasJSON) < bigMarkState || st.schemasDirty || time.Since(st.lastMark) >= bigMarkEvery
+}
+
 // mark builds a Mark for position pos (a transaction boundary).
 func (st *stream) mark(pos binlogPos) *exec.Mark {
 	st.lastMark = time.Now()
@@ -537,19 +578,30 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 		st.schemasJSON, _ = json.Marshal(schemas)
 		st.schemasDirty = false
 	}
-	type stateJSON struct {
-		markState
-		Schemas json.RawMessage `json:"schemas,omitempty"`
-	}
-	ms := stateJSON{markState: markState{File: pos.File, Pos: pos.Pos, Flavor: st.flavor, Version: st.version,
-		ServerID: st.ident.ID, ServerUUID: st.ident.UUID}, Schemas: st.schemasJSON}
+	ms := markState{File: pos.File, Pos: pos.Pos, Flavor: st.flavor, Version: st.version,
+		ServerID: st.ident.ID, ServerUUID: st.ident.UUID}
 	if st.bin != nil {
 		ms.GTID = st.bin.gtidString()
 	}
-	ms.Snapshot = st.snap.stateSnapshot()
 	b, err := json.Marshal(ms)
 	if err != nil {
 		panic(err) // plain data: cannot fail
+	}
+	// The snapshot progress, the last member of markState, written
+	// without a map (appendState).
+	if snap, ok := st.snap.appendState(append(b[:len(b)-1:len(b)-1], `,"snapshot":`...)); ok {
+		b = append(snap, '}')
+	}
+	// The schemas, marshaled once per change, are spliced in as the last
+	// member: a json.RawMessage field would be validated and compacted
+	// again for every mark, and with 1,000 tables (~1 MiB of schemas) at
+	// every commit that took 70% of the stream's CPU.
+	if len(st.schemasJSON) > 0 && string(st.schemasJSON) != "null" {
+		out := make([]byte, 0, len(b)+len(st.schemasJSON)+12)
+		out = append(out, b[:len(b)-1]...)
+		out = append(out, `,"schemas":`...)
+		out = append(out, st.schemasJSON...)
+		b = append(out, '}')
 	}
 	return &exec.Mark{Source: st.name, State: b}
 }

@@ -76,7 +76,7 @@ var Sinks = []connectors.Spec{
 				Doc: "TTL expression of a created table (ClickHouse 19.6 or later)"},
 			{Name: "batch_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: 9223372036854775807,
 				Doc: "rows per insert: small batches are coalesced up to this"},
-			{Name: "batch_bytes", Type: connectors.OptInt, Default: 67108864, Min: 1, Max: 9223372036854775807,
+			{Name: "batch_bytes", Type: connectors.OptInt, Default: 8388608, Min: 1, Max: 9223372036854775807,
 				Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
 			{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
 				Doc: "longest time rows wait to be coalesced before they are inserted"},
