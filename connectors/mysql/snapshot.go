@@ -63,9 +63,10 @@ type chunk struct {
 }
 
 // snapshotter plans chunks, reads them with parallel connections, and hands
-// them to the stream when the binlog reader reaches their position.
+// them to the stream (em) when the binlog reader reaches their position.
 type snapshotter struct {
-	st     *stream
+	em     emitter
+	cfg    *streamConfig // em.config()
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -112,13 +113,13 @@ type snapshotter struct {
 	dropped map[*tableState]bool
 }
 
-func newSnapshotter(st *stream) *snapshotter {
+func newSnapshotter(em emitter) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &snapshotter{st: st, ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
+	s := &snapshotter{em: em, cfg: em.config(), ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
 		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
 		hints: map[*table][]int{}, textOnly: map[*table]bool{}}
-	for _, ts := range st.tables {
+	for _, ts := range em.catalog().tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)
 		}
@@ -140,7 +141,7 @@ func (s *snapshotter) start() {
 // startWorkers starts the planner and the chunk readers.
 func (s *snapshotter) startWorkers() {
 	s.started = true
-	n := s.st.opts.parallelism
+	n := s.cfg.opts.parallelism
 	s.work = make(chan *chunk)
 	s.sem = make(chan struct{}, 2*n)
 	s.added = make(chan *tableState, 1024)
@@ -166,27 +167,27 @@ func (s *snapshotter) prepare() error {
 // needs no writes; elsewhere watermarks, when etlq may write its table;
 // bracket as the last resort, or when asked for.
 func (s *snapshotter) choosePositioning() error {
-	st := s.st
+	cfg := s.cfg
 	s.mode = "exact"
-	if !st.needBinlog {
+	if !cfg.needBinlog {
 		return nil
 	}
-	pos := st.opts.position
-	if pos == "auto" && st.flavor == "mariadb" || pos == "bracket" {
+	pos := cfg.opts.position
+	if pos == "auto" && cfg.flavor == "mariadb" || pos == "bracket" {
 		if pos == "bracket" {
 			s.mode = "bracket"
-			st.log.Warn("snapshot placed by SHOW MASTER STATUS brackets (snapshot_position = 'bracket'): a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md")
+			cfg.log.Warn("snapshot placed by SHOW MASTER STATUS brackets (snapshot_position = 'bracket'): a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md")
 		}
 		return nil
 	}
-	w, err := setupWatermarks(s.ctx, st)
+	w, err := setupWatermarks(s.ctx, cfg)
 	if err != nil {
 		if pos == "watermark" {
 			return fmt.Errorf("snapshot_position = 'watermark': %v", err)
 		}
 		s.mode = "bracket"
-		st.log.Warn("snapshot placed by SHOW MASTER STATUS brackets, since watermarks cannot be written: a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md",
-			"flavor", st.flavor, "reason", err.Error())
+		cfg.log.Warn("snapshot placed by SHOW MASTER STATUS brackets, since watermarks cannot be written: a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md",
+			"flavor", cfg.flavor, "reason", err.Error())
 		return nil
 	}
 	s.mode, s.wm = "watermark", w
@@ -267,7 +268,7 @@ func (s *snapshotter) stateSnapshot() map[string]*snapState {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]*snapState{}
-	for _, ts := range s.st.tables {
+	for _, ts := range s.em.catalog().tables {
 		if ts.gone {
 			continue
 		}

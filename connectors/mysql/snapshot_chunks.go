@@ -21,7 +21,7 @@ func (s *snapshotter) plan() {
 	planOne := func(ts *tableState) bool {
 		if c == nil {
 			var err error
-			if c, err = s.st.src.connect(s.ctx); err != nil {
+			if c, err = s.cfg.src.connect(s.ctx); err != nil {
 				s.fail(err)
 				return false
 			}
@@ -218,7 +218,7 @@ func (s *snapshotter) boundary(c *client.Conn, t *table, lo []string, excl strin
 		where += " AND " + excl
 	}
 	q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + tableIdent(t.Ref) + " WHERE " + where +
-		" ORDER BY " + keyOrder(t) + " LIMIT 1 OFFSET " + strconv.Itoa(s.st.opts.chunkRows-1)
+		" ORDER BY " + keyOrder(t) + " LIMIT 1 OFFSET " + strconv.Itoa(s.cfg.opts.chunkRows-1)
 	r, err := c.Execute(q)
 	if err != nil {
 		return nil, err

@@ -128,13 +128,13 @@ func (s *snapshotter) snapshotEnd(ts *tableState) exec.SnapshotEdge {
 // chunk as done; a chunk still being read (complete false) sends what it
 // has so far, without a Mark.
 func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
-	st := s.st
+	em := s.em
 	ts := ch.ts
 	posText := ch.pos.String()
 	if ch.pos.isZero() {
 		posText = ""
 	}
-	first := len(st.out)
+	first := len(em.queued())
 	var drop map[string]bool
 	if !ch.low.isZero() && len(ch.t.Key) > 0 {
 		// Windowed modes: keys changed between the chunk's low and high
@@ -163,13 +163,13 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 			if ts.resnap != nil {
 				b.Only = ts.resnap.req.Pipeline
 			}
-			st.out = append(st.out, b)
+			em.queue(b)
 		}
 	}
-	if len(st.out) > first {
-		st.out[first].SnapshotStart = s.snapshotStart(ts)
+	if out := em.queued()[first:]; len(out) > 0 {
+		out[0].SnapshotStart = s.snapshotStart(ts)
 		if final {
-			st.out[len(st.out)-1].SnapshotEnd = s.snapshotEnd(ts)
+			out[len(out)-1].SnapshotEnd = s.snapshotEnd(ts)
 		}
 	}
 	if !complete {
@@ -191,28 +191,29 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// The resnapshot's last row is out: the engine removes the keys
 		// of its range it did not find (resnapshot.go).
 		defer func(r *resnapState) {
-			st.endResnapshot(r.req, ts, r.version, "")
-			st.log.Info("resnapshot: the table was read again", "table", ts.key, "pipeline", r.req.Pipeline, "id", r.req.ID)
+			em.endResnapshot(r.req, ts, r.version, "")
+			s.cfg.log.Info("resnapshot: the table was read again", "table", ts.key, "pipeline", r.req.Pipeline, "id", r.req.ID)
 		}(ts.resnap)
 		ts.resnap = nil
 	}
-	if len(st.out) == first {
+	out := em.queued()
+	if len(out) == first {
 		// An empty chunk (or one whose rows all went out while it was
 		// read) still moves the snapshot on.
-		st.emitMarkOnlyFor(ts, at)
+		em.emitMarkOnlyFor(ts, at)
 		return
 	}
-	if st.needBinlog {
-		st.out[len(st.out)-1].Mark = st.mark(at)
+	if s.cfg.needBinlog {
+		out[len(out)-1].Mark = em.mark(at)
 	} else {
-		st.out[len(st.out)-1].Mark = st.mark(binlogPos{})
+		out[len(out)-1].Mark = em.mark(binlogPos{})
 	}
 }
 
 // finishRecord adds the before.* (NULL) and metadata columns to a chunk
 // record of table columns.
 func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText string) *exec.Batch {
-	st := s.st
+	cfg := s.cfg
 	n := int(rec.NumRows())
 	if n == 0 {
 		return nil
@@ -220,7 +221,7 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 	t := ch.t
 	ts := ch.ts
 	outT := ts.out
-	schema := outT.streamSchema(st.req.Before)
+	schema := outT.streamSchema(cfg.req.Before)
 	cols := make([]arrow.Array, 0, schema.NumFields())
 	for _, c := range outT.Cols {
 		if i := t.colIndex(c.Name); i >= 0 && t.Cols[i].Kind == c.Kind {
@@ -228,16 +229,16 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 			a.Retain()
 			cols = append(cols, a)
 		} else {
-			cols = append(cols, array.MakeArrayOfNull(st.mem, c.arrowType(), n))
+			cols = append(cols, array.MakeArrayOfNull(cfg.mem, c.arrowType(), n))
 		}
 	}
-	if st.req.Before {
+	if cfg.req.Before {
 		for _, c := range outT.Cols {
-			cols = append(cols, array.MakeArrayOfNull(st.mem, c.arrowType(), n))
+			cols = append(cols, array.MakeArrayOfNull(cfg.mem, c.arrowType(), n))
 		}
 	}
-	meta := metaArrays(st.mem, &st.consts, ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpRead, ts: ch.readTs, pos: posText, ver: st.version, n: n}})
-	st.version += uint64(n)
+	ver := s.em.takeVersions(uint64(n))
+	meta := metaArrays(cfg.mem, s.em.constants(), ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpRead, ts: ch.readTs, pos: posText, ver: ver, n: n}})
 	cols = append(cols, meta...)
 	out := array.NewRecordBatch(schema, cols, int64(n))
 	for _, a := range cols {

@@ -102,7 +102,7 @@ func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
 		if k, ok := recordKey(ts.cur, rec, 0, i); ok {
 			s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, k})
 		}
-		if s.st.req.Before {
+		if s.cfg.req.Before {
 			if k, ok := recordKey(ts.cur, rec, len(ts.cur.Cols), i); ok {
 				s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, k})
 			}

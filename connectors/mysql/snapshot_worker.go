@@ -43,7 +43,7 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		s.mu.Unlock()
 		rows, cut, err = s.readAttempt(c, ch)
 		if errors.Is(err, errNoTableLock) {
-			s.st.log.Warn("key-less table cannot be locked for its snapshot window; reading it again until its window stays quiet",
+			s.cfg.log.Warn("key-less table cannot be locked for its snapshot window; reading it again until its window stays quiet",
 				"table", ch.ts.key, "error", firstLine(err))
 			s.mu.Lock()
 			s.noTableLock = true
@@ -163,7 +163,7 @@ func (s *snapshotter) readAttempt(c **client.Conn, ch *chunk) (rows int, cut boo
 		// them twice).
 		s.mu.Lock()
 		if ch.streamed > 0 {
-			s.st.log.Warn("snapshot chunk read again after a lost connection: its rows already sent are sent again",
+			s.cfg.log.Warn("snapshot chunk read again after a lost connection: its rows already sent are sent again",
 				"table", ch.ts.key, "batches", ch.streamed)
 		}
 		for _, r := range ch.recs {
