@@ -179,7 +179,7 @@ func TestMarksThrottledWhenStateIsBig(t *testing.T) {
 // tables left out, nothing when no table has any.
 func TestSnapshotStateJSON(t *testing.T) {
 	st := &stream{}
-	s := &snapshotter{st: st}
+	s := &snapshotter{em: st}
 	add := func(key string, mode connectors.SnapshotMode, snap *snapState, gone bool) {
 		st.tables = append(st.tables, &tableState{key: key, mode: mode, snap: snap, gone: gone})
 	}
@@ -209,4 +209,9 @@ func TestSnapshotStateJSON(t *testing.T) {
 	check("mixed tables")
 	add("db.late", connectors.SnapshotInitial, nil, false) // a table that joined later
 	check("after a table joined")
+	// A table being read again (a resnapshot) is written done, its
+	// ranges and mode aside: a resnapshot is not resumed from a mark.
+	st.tables = append(st.tables, &tableState{key: "db.resnap", mode: connectors.SnapshotNever, resnap: &resnapState{},
+		snap: &snapState{Ranges: []keyRange{{Hi: []string{"5"}}}}})
+	check("a resnapshot under way")
 }

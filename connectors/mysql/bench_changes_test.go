@@ -45,15 +45,16 @@ func BenchmarkBinlogDecodeChanges(b *testing.B) {
 // 50,000-row batches (the defaults of an upsert pipeline), over the raw
 // events and returns the rows it produced.
 func decodeChanges(b *testing.B, src *Source, t *table, start binlogPos, raw [][]byte) int {
-	st := &stream{src: src, name: "bench", mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler),
-		byRef: map[connectors.TableRef]*tableState{}, maxRows: 50000, flavor: "mariadb", needBinlog: true,
-		req: connectors.StreamRequest{Before: true}}
+	st := &stream{name: "bench",
+		streamConfig: streamConfig{src: src, mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler), maxRows: 50000, flavor: "mariadb", needBinlog: true,
+			req: connectors.StreamRequest{Before: true}},
+		streamTables: streamTables{byRef: map[connectors.TableRef]*tableState{}}}
 	ts := &tableState{ref: t.Ref, mode: connectors.SnapshotNever, key: t.Ref.String(), cur: t, out: t}
 	ts.snapDone.Store(true)
 	st.tables = []*tableState{ts}
 	st.byRef[t.Ref] = ts
 	st.snap = newSnapshotter(st)
-	r := newBinlogReader(st, binlogPos{File: start.File, Pos: 4}, "")
+	r := newBinlogReader(st, st.snap, binlogPos{File: start.File, Pos: 4}, "")
 	st.bin = r
 	p := replication.NewBinlogParser()
 	p.SetFlavor("mariadb")

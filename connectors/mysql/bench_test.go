@@ -138,14 +138,15 @@ func fetchRaw(b *testing.B, s server, start, end binlogPos) [][]byte {
 // decodeOurs runs the source's binlog path over the raw events and
 // returns the rows it produced.
 func decodeOurs(b *testing.B, src *Source, t *table, start binlogPos, raw [][]byte) int {
-	st := &stream{src: src, name: "bench", mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler),
-		byRef: map[connectors.TableRef]*tableState{}, maxRows: 8192, flavor: "mariadb", needBinlog: true}
+	st := &stream{name: "bench",
+		streamConfig: streamConfig{src: src, mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler), maxRows: 8192, flavor: "mariadb", needBinlog: true},
+		streamTables: streamTables{byRef: map[connectors.TableRef]*tableState{}}}
 	ts := &tableState{ref: t.Ref, mode: connectors.SnapshotNever, key: t.Ref.String(), cur: t, out: t}
 	ts.snapDone.Store(true)
 	st.tables = []*tableState{ts}
 	st.byRef[t.Ref] = ts
 	st.snap = newSnapshotter(st)
-	r := newBinlogReader(st, binlogPos{File: start.File, Pos: 4}, "")
+	r := newBinlogReader(st, st.snap, binlogPos{File: start.File, Pos: 4}, "")
 	st.bin = r
 	p := replication.NewBinlogParser()
 	p.SetFlavor("mariadb")

@@ -25,7 +25,12 @@ type rawRows []byte
 // binlogReader follows the binlog for a stream. It runs inside Next: events
 // come from go-mysql's syncer goroutine through a channel.
 type binlogReader struct {
-	st     *stream
+	// em is the stream the reader queues batches to (stream_emit.go);
+	// cfg and tabs are its settings and tables, snap its snapshotter.
+	em     emitter
+	cfg    *streamConfig
+	tabs   *streamTables
+	snap   *snapshotter
 	syncer *replication.BinlogSyncer
 	events chan *replication.BinlogEvent
 	// queued bounds the bytes of the events in events (eventBudget): the
@@ -72,8 +77,9 @@ type binlogReader struct {
 	query      queryEnv          // the session of the DDL being applied (ddl_temporal.go)
 }
 
-func newBinlogReader(st *stream, start binlogPos, gtid string) *binlogReader {
-	r := &binlogReader{st: st, startPos: start, startGTID: gtid, cur: start, safe: start, maps: map[uint64]*tableMap{}}
+func newBinlogReader(em emitter, snap *snapshotter, start binlogPos, gtid string) *binlogReader {
+	st := em.config()
+	r := &binlogReader{em: em, cfg: st, tabs: em.catalog(), snap: snap, startPos: start, startGTID: gtid, cur: start, safe: start, maps: map[uint64]*tableMap{}}
 	if gtid != "" {
 		if g, err := gm.ParseGTIDSet(st.flavor, gtid); err == nil {
 			r.gtid = g
@@ -91,7 +97,7 @@ func (r *binlogReader) gtidString() string {
 
 // start connects and starts the dump at r.safe.
 func (r *binlogReader) start() error {
-	cfg := r.st.src.cfg
+	cfg := r.cfg.src.cfg
 	hb := cfg.Heartbeat
 	if hb <= 0 {
 		hb = time.Second
@@ -104,12 +110,12 @@ func (r *binlogReader) start() error {
 	events, queued := r.events, r.queued
 	sc := replication.BinlogSyncerConfig{
 		ServerID:                cfg.ServerID,
-		Flavor:                  r.st.flavor,
+		Flavor:                  r.cfg.flavor,
 		Host:                    cfg.Host,
 		Port:                    cfg.Port,
 		User:                    cfg.User,
 		Password:                cfg.Password,
-		TLSConfig:               r.st.src.binlogTLS(),
+		TLSConfig:               r.cfg.src.binlogTLS(),
 		Charset:                 "utf8mb4",
 		ParseTime:               false,
 		UseDecimal:              false,
@@ -119,7 +125,7 @@ func (r *binlogReader) start() error {
 		ReadTimeout:             3*hb + 5*time.Second,
 		DisableRetrySync:        true,
 		Logger:                  slog.New(slog.DiscardHandler),
-		RowsEventDecodeFunc:     decodeRowsWith(r.st.snap.watermarks()),
+		RowsEventDecodeFunc:     decodeRowsWith(r.snap.watermarks()),
 		SynchronousEventHandler: handlerFunc(func(e *replication.BinlogEvent) error {
 			// The reader waits while the queue holds eventBudget bytes.
 			if err := queued.Acquire(ctx, eventCost(e)); err != nil {
@@ -219,10 +225,9 @@ func (r *binlogReader) close() {
 // step reads and handles events until something is queued, or waits a
 // little when the server is idle.
 func (r *binlogReader) step(ctx context.Context) error {
-	st := r.st
 	if !r.inTrx {
-		st.atBoundary(r.safe, false)
-		if len(st.out) > 0 || st.finished {
+		r.em.atBoundary(r.safe, false)
+		if len(r.em.queued()) > 0 || r.em.done() {
 			return nil
 		}
 	}
@@ -241,11 +246,11 @@ func (r *binlogReader) step(ctx context.Context) error {
 					r.queued.Release(eventCost(ev))
 				case err := <-r.errs:
 					return r.reconnect(ctx, err)
-				case <-st.snap.ready():
+				case <-r.snap.ready():
 					return nil
 				case <-timer.C:
 					if !r.inTrx {
-						st.atBoundary(r.safe, true)
+						r.em.atBoundary(r.safe, true)
 					}
 					return nil
 				case <-ctx.Done():
@@ -253,12 +258,12 @@ func (r *binlogReader) step(ctx context.Context) error {
 				}
 			}
 		}
-		if !r.inTrx && st.snap.barrier(r.safe, beginsTrx(ev)) {
+		if !r.inTrx && r.snap.barrier(r.safe, beginsTrx(ev)) {
 			// A snapshot chunk at or before this point is still being
 			// read: hold the event until it is out.
 			r.held = ev
 			select {
-			case <-st.snap.ready():
+			case <-r.snap.ready():
 			case <-timer.C:
 			case <-ctx.Done():
 				return ctx.Err()
@@ -273,7 +278,7 @@ func (r *binlogReader) step(ctx context.Context) error {
 			// fake rotate, the format description): the reconnect worked.
 			r.retries = 0
 		}
-		if len(st.out) > 0 || st.finished || n > 4096 {
+		if len(r.em.queued()) > 0 || r.em.done() || n > 4096 {
 			return nil
 		}
 	}
@@ -282,7 +287,6 @@ func (r *binlogReader) step(ctx context.Context) error {
 // handle processes one event.
 func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 	h := ev.Header
-	st := r.st
 	var start binlogPos
 	if h.LogPos > 0 && h.EventType != replication.ROTATE_EVENT {
 		start = binlogPos{File: r.cur.File, Pos: h.LogPos - h.EventSize}
@@ -298,12 +302,12 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		// the format description): they carry the file's creation time,
 		// which made the lag of an idle source minutes right after start.
 		at := time.Unix(int64(h.Timestamp), 0)
-		st.setLastEvent(at)
+		r.em.setLastEvent(at)
 		if len(r.events) == 0 && time.Since(at) < 2*time.Second {
 			// Nothing left to read, and the event is from this second or
 			// the last (timestamps have whole seconds): caught up, not a
 			// lag between 0 and 1 s that depends on when one looks.
-			st.setCaughtUp()
+			r.em.setCaughtUp()
 		}
 	}
 	switch e := ev.Event.(type) {
@@ -318,7 +322,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		r.cur = next
 		if !r.inTrx {
 			r.safe = next
-			st.atBoundary(r.safe, false)
+			r.em.atBoundary(r.safe, false)
 		}
 	case *replication.MariadbGTIDEvent:
 		r.begin(ev)
@@ -354,15 +358,15 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			return r.commit()
 		default:
 			if looksLikeDDL(q) {
-				n0 := len(st.out)
+				n0 := len(r.em.queued())
 				r.query = queryEnvOf(ev.Header, e)
 				if err := r.ddlStatement(string(e.Schema), q, start); err != nil {
 					return err
 				}
-				if k := len(st.out) - 1; k >= n0 && st.out[k].Mark == nil {
+				if out := r.em.queued(); len(out) > n0 && out[len(out)-1].Mark == nil {
 					// The statement is a transaction of its own: its
 					// changes (truncates) end at a boundary.
-					st.out[k].Mark = st.mark(r.cur)
+					out[len(out)-1].Mark = r.em.mark(r.cur)
 				}
 				return r.commit()
 			}
@@ -373,22 +377,22 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 	case *replication.XIDEvent:
 		return r.commit()
 	case *replication.TableMapEvent:
-		if st.snap.watermarks().isTable(e.Schema, e.Table) {
+		if r.snap.watermarks().isTable(e.Schema, e.Table) {
 			r.wmTable, r.wmKnown = e.TableID, true
 			delete(r.maps, e.TableID)
 			return nil
 		}
 		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
-		ts := st.byRef[ref]
-		if ts == nil && !st.unreadable[ref] {
-			if mode, ok := st.wanted(ref); ok {
+		ts := r.tabs.byRef[ref]
+		if ts == nil && !r.tabs.unreadable[ref] {
+			if mode, ok := r.em.wanted(ref); ok {
 				// A table the stream follows, met without the statement
 				// that brought it (one etlq does not recognize): its
 				// rows so far come from a snapshot.
 				if err := r.join(ref, mode, nil, true, start, "met in the binlog", ""); err != nil {
 					return err
 				}
-				ts = st.byRef[ref]
+				ts = r.tabs.byRef[ref]
 			}
 		}
 		if ts == nil || ts.mode == connectors.SnapshotOnly {
@@ -427,8 +431,8 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		return r.rows(ev, e, start)
 	case *replication.HeartbeatEvent:
 		if !r.inTrx && len(r.events) == 0 {
-			st.setCaughtUp()
-			st.atBoundary(r.safe, true)
+			r.em.setCaughtUp()
+			r.em.atBoundary(r.safe, true)
 		}
 	case *replication.TransactionPayloadEvent:
 		for _, inner := range e.Events {
@@ -466,10 +470,10 @@ func (r *binlogReader) begin(ev *replication.BinlogEvent) {
 		return
 	}
 	r.inTrx = true
-	if r.st.snap != nil {
-		r.st.snap.notePassed(r.safe)
+	if r.snap != nil {
+		r.snap.notePassed(r.safe)
 	}
-	r.trxVer = r.st.version
+	r.trxVer = r.em.nextVersion()
 	r.trxSent = 0
 	r.trxTs = int64(ev.Header.Timestamp) * 1e6
 	r.trxServer, r.trxGTID = ev.Header.ServerID, ""
@@ -478,23 +482,22 @@ func (r *binlogReader) begin(ev *replication.BinlogEvent) {
 // commit ends the open transaction at r.cur: its rows are queued, the last
 // batch carrying the Mark.
 func (r *binlogReader) commit() error {
-	st := r.st
 	r.inTrx = false
 	r.safe = r.cur
 	r.skip = 0
-	n0 := len(st.out)
+	n0 := len(r.em.queued())
 	for _, ts := range r.touched {
 		r.flush(ts)
 	}
 	r.touched = r.touched[:0]
-	if len(st.out) > n0 && st.markDue() {
-		st.out[len(st.out)-1].Mark = st.mark(r.safe)
+	if out := r.em.queued(); len(out) > n0 && r.em.markDue() {
+		out[len(out)-1].Mark = r.em.mark(r.safe)
 	}
 	for _, tok := range r.marks {
-		st.snap.watermarkSeen(tok, r.safe)
+		r.snap.watermarkSeen(tok, r.safe)
 	}
 	r.marks = r.marks[:0]
-	st.atBoundary(r.safe, false)
+	r.em.atBoundary(r.safe, false)
 	return nil
 }
 
@@ -508,16 +511,16 @@ func (r *binlogReader) flush(ts *tableState) {
 		return
 	}
 	if ts.out != ts.cur {
-		rec = projectRecord(r.st.mem, rec, ts.out, r.st.req.Before)
+		rec = projectRecord(r.cfg.mem, rec, ts.out, r.cfg.req.Before)
 	}
-	r.st.snap.noteKeys(ts, rec)
+	r.snap.noteKeys(ts, rec)
 	r.trxSent += int(rec.NumRows())
-	if r.st.snap.keylessCovered(ts, rec) {
+	if r.snap.keylessCovered(ts, rec) {
 		// A key-less table's one chunk already holds these changes.
 		rec.Release()
 		return
 	}
-	r.st.out = append(r.st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID})
+	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID})
 }
 
 // rows decodes a rows event of one of the stream's tables.
@@ -526,12 +529,12 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	if m == nil {
 		if r.wmKnown && e.TableID == r.wmTable && e.Type() == replication.EnumRowsEventTypeInsert {
 			// Snapshot watermarks: they take effect at the transaction's end.
-			r.marks = append(r.marks, r.st.snap.watermarks().tokens(e)...)
+			r.marks = append(r.marks, r.snap.watermarks().tokens(e)...)
 		}
 		return nil // not ours
 	}
-	st := r.st
-	ts := st.byRef[m.t.Ref]
+	cfg := r.cfg
+	ts := r.tabs.byRef[m.t.Ref]
 	if ts == nil || ts.cur != m.t {
 		return fmt.Errorf("at %s: rows of table id %d decoded with a stale schema", start, e.TableID)
 	}
@@ -569,13 +572,13 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		return nil
 	}
 	if ts.bb == nil {
-		ts.bb = newBatchBuilder(st.mem, &st.consts, ts.cur, st.req.Before)
+		ts.bb = newBatchBuilder(cfg.mem, r.em.constants(), ts.cur, cfg.req.Before)
 	}
 	if !r.isTouched(ts) {
 		r.touched = append(r.touched, ts)
 	}
 	posText := start.String()
-	ts.bb.start(st.maxRows)
+	ts.bb.start(cfg.maxRows)
 	ncols := len(ts.cur.Cols)
 	bm1, bm2 := e.ColumnBitmap1, e.ColumnBitmap2
 	bi := 0
@@ -583,6 +586,11 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	// in bulk (before any flush), not row by row, and appended only in a
 	// batch that has an update (batchBuilder.beforeBuilders).
 	nullBefore := 0
+	// The event's versions are counted here and taken from the stream
+	// once, when the event is decoded (or fails).
+	ver0 := r.em.nextVersion()
+	ver := ver0
+	defer func() { r.em.takeVersions(ver - ver0) }()
 	for pos := 0; pos < len(data); {
 		bb := ts.bb
 		rowStart := pos
@@ -600,7 +608,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		}
 		if update {
 			var bcols []array.Builder
-			if st.req.Before && !skip {
+			if cfg.req.Before && !skip {
 				bcols = bb.beforeBuilders()
 			}
 			n, err := r.dec.decodeImage(m, data[pos:], bm1, bcols, boxA)
@@ -627,17 +635,17 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		}
 		if skip {
 			r.skip--
-			st.version++
+			ver++
 			continue
 		}
-		bb.appendMeta(op, r.trxTs, posText, st.version)
+		bb.appendMeta(op, r.trxTs, posText, ver)
 		bb.data += pos - rowStart
-		st.version++
-		if bb.rows >= st.maxRows || bb.data >= st.maxBytes {
+		ver++
+		if bb.rows >= cfg.maxRows || bb.data >= cfg.maxBytes {
 			bb.appendNullsBefore(nullBefore)
 			nullBefore = 0
 			r.flush(ts)
-			bb.start(st.maxRows)
+			bb.start(cfg.maxRows)
 		}
 	}
 	ts.bb.appendNullsBefore(nullBefore)
@@ -686,7 +694,6 @@ func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, e
 // changeSchema makes nt the schema of ts from position at on, per the
 // schema_changes policy; what names the cause (the DDL) for messages.
 func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, what string) error {
-	st := r.st
 	if sameColumns(nt, ts.cur) {
 		if !sameDDLMeta(nt, ts.cur) {
 			// Only what a DDL says of the columns changed (ALTER …
@@ -695,7 +702,7 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 		}
 		return nil
 	}
-	switch st.opts.schemaChanges {
+	switch r.cfg.opts.schemaChanges {
 	case "fail":
 		return fmt.Errorf("schema change on %s at %s: %q (schema_changes = 'fail')", ts.key, at, what)
 	case "ignore":
@@ -709,17 +716,17 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 		ts.bb = nil
 	}
 	ts.cur = nt
-	st.schemasDirty = true
+	r.tabs.schemasDirty = true
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {
 			delete(r.maps, id)
 		}
 	}
-	if st.opts.schemaChanges != "ignore" {
+	if r.cfg.opts.schemaChanges != "ignore" {
 		// A batch without rows in the new schema, so that sinks follow
 		// the DDL before a checkpoint passes it, rows or not.
-		st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table})
+		r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, ts.out.streamSchema(r.cfg.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table})
 	}
-	st.log.Info("schema change", "table", ts.key, "position", at.String(), "cause", what, "policy", st.opts.schemaChanges)
+	r.cfg.log.Info("schema change", "table", ts.key, "position", at.String(), "cause", what, "policy", r.cfg.opts.schemaChanges)
 	return nil
 }

@@ -35,7 +35,7 @@ func (r *binlogReader) classify(err error) error {
 		if strings.Contains(msg, "could not find") || strings.Contains(msg, "purged") || strings.Contains(msg, "first log file") {
 			return purgedError(r.safe)
 		}
-		if sameIDHint(err, r.st.src.cfg.ServerID) == "" {
+		if sameIDHint(err, r.cfg.src.cfg.ServerID) == "" {
 			// The server cannot send its binlog from r.safe: asking again
 			// gets the same answer (it used to be asked ~500 times a second).
 			what := "the server cannot send its binlog from this position"
@@ -46,10 +46,10 @@ func (r *binlogReader) classify(err error) error {
 				what = "the position is past the end of the server's binlog file"
 			}
 			return fatalBinlogError{fmt.Errorf("binlog of %s at %s: %s (server: %s): the checkpoint is damaged, or the binlog was cut short by a server crash; start again with an empty state directory to take a new snapshot",
-				r.st.src.cfg.Addr(), r.safe, what, strings.TrimRight(firstLine(err), ". "))}
+				r.cfg.src.cfg.Addr(), r.safe, what, strings.TrimRight(firstLine(err), ". "))}
 		}
 	}
-	return fmt.Errorf("binlog of %s at %s: %s", r.st.src.cfg.Addr(), r.safe, firstLine(err))
+	return fmt.Errorf("binlog of %s at %s: %s", r.cfg.src.cfg.Addr(), r.safe, firstLine(err))
 }
 
 // fatalBinlogError is a dump error that no reconnect can mend.
@@ -83,15 +83,15 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	}
 	if r.retries > maxReconnects {
 		// Refused again and again right after each reconnect.
-		return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, firstLine(cause), sameIDHint(cause, r.st.src.cfg.ServerID))
+		return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, firstLine(cause), sameIDHint(cause, r.cfg.src.cfg.ServerID))
 	}
-	if id := r.st.src.cfg.ServerID; sameIDHint(cause, id) != "" {
+	if id := r.cfg.src.cfg.ServerID; sameIDHint(cause, id) != "" {
 		// Two clients with one server_id take the connection from each
 		// other, again and again: say who is to blame, not just "lost".
-		r.st.log.Warn("binlog connection lost: another replica or etlq process reads this server's binlog with the same server_id; reconnecting",
+		r.cfg.log.Warn("binlog connection lost: another replica or etlq process reads this server's binlog with the same server_id; reconnecting",
 			"server_id", id, "fix", "give each source its own: CREATE SOURCE … WITH (server_id = …)", "error", firstLine(cause), "position", r.safe.String())
 	} else {
-		r.st.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
+		r.cfg.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
 	}
 	r.close()
 	if r.retries > 0 {
@@ -112,7 +112,7 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	}
 	r.touched = r.touched[:0]
 	if r.inTrx {
-		r.st.version = r.trxVer
+		r.em.rewindVersion(r.trxVer)
 		r.skip = r.trxSent
 	}
 	r.inTrx = false
@@ -124,7 +124,7 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	backoff := 100 * time.Millisecond
 	for {
 		r.retries++
-		r.st.reconnects.Add(1)
+		r.em.reconnected()
 		err := r.start()
 		if err == nil {
 			return nil
@@ -133,9 +133,9 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 			return err
 		}
 		if r.retries > maxReconnects {
-			return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, err, sameIDHint(err, r.st.src.cfg.ServerID))
+			return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, err, sameIDHint(err, r.cfg.src.cfg.ServerID))
 		}
-		r.st.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff)
+		r.cfg.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():

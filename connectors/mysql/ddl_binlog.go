@@ -21,12 +21,11 @@ const resnapshotHint = "re-snapshot the table: start its pipeline again with an 
 // Today's information_schema is never read here: it is already at the
 // table's latest shape, ahead of the event when the reader is behind.
 func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
-	st := r.st
 	changes, err := parseDDL(schema, q)
 	if err != nil {
 		if !ddlOnTable(q) {
 			// A trigger, routine or view: no table's columns change.
-			st.log.Debug("DDL not parsed; it changes no table", "ddl", abbreviate(q, 200), "error", firstLine(err))
+			r.cfg.log.Debug("DDL not parsed; it changes no table", "ddl", abbreviate(q, 200), "error", firstLine(err))
 			return nil
 		}
 		var se *ddlSyntaxError
@@ -36,17 +35,17 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			se = &ddlSyntaxError{Query: q, Err: err}
 		}
 		for _, ref := range ddlTargets(schema, q) {
-			for _, ts := range st.tables {
+			for _, ts := range r.tabs.tables {
 				if !ts.gone && strings.EqualFold(ts.ref.DB, ref.DB) && strings.EqualFold(ts.ref.Table, ref.Table) {
 					r.markStale(ts, at, q, se.Err)
 				}
 			}
-			for sr := range st.shadows {
+			for sr := range r.tabs.shadows {
 				if strings.EqualFold(sr.DB, ref.DB) && strings.EqualFold(sr.Table, ref.Table) {
 					// Its schema is no longer known: renamed onto a
 					// streamed table, it makes that one stale.
-					delete(st.shadows, sr)
-					st.schemasDirty = true
+					delete(r.tabs.shadows, sr)
+					r.tabs.schemasDirty = true
 				}
 			}
 		}
@@ -59,13 +58,13 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		if t, ok := known[ref]; ok {
 			return t
 		}
-		if ts := st.byRef[ref]; ts != nil && ts.mode != connectors.SnapshotOnly && ts.cur.Stale == "" {
+		if ts := r.tabs.byRef[ref]; ts != nil && ts.mode != connectors.SnapshotOnly && ts.cur.Stale == "" {
 			return ts.cur
 		}
-		return st.shadows[ref]
+		return r.tabs.shadows[ref]
 	}
 	streamed := func(ref connectors.TableRef) bool {
-		ts := st.byRef[ref]
+		ts := r.tabs.byRef[ref]
 		return ts != nil && ts.mode != connectors.SnapshotOnly
 	}
 	ap := r.applier()
@@ -78,7 +77,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			}
 			nt, err := ap.alter(t, c)
 			if err != nil {
-				r.markStale(st.byRef[c.Ref], at, q, err)
+				r.markStale(r.tabs.byRef[c.Ref], at, q, err)
 				known[c.Ref] = nil
 				continue
 			}
@@ -112,7 +111,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 				nt, err = ap.create(c)
 			}
 			if nt == nil {
-				r.markStale(st.byRef[c.Ref], at, q, err)
+				r.markStale(r.tabs.byRef[c.Ref], at, q, err)
 				known[c.Ref] = nil
 				continue
 			}
@@ -129,7 +128,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 				continue
 			}
 			if from == nil {
-				r.markStale(st.byRef[c.To], at, q, fmt.Errorf("it is renamed from %s, whose schema etlq does not follow", c.From))
+				r.markStale(r.tabs.byRef[c.To], at, q, fmt.Errorf("it is renamed from %s, whose schema etlq does not follow", c.From))
 				continue
 			}
 			nt := from.clone()
@@ -145,17 +144,17 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 	}
 	for ref, nt := range known {
 		if !streamed(ref) {
-			_, had := st.shadows[ref]
+			_, had := r.tabs.shadows[ref]
 			if nt == nil {
-				delete(st.shadows, ref)
+				delete(r.tabs.shadows, ref)
 			} else {
 				nt.Shadow = true
-				st.shadows[ref] = nt
+				r.tabs.shadows[ref] = nt
 			}
-			st.schemasDirty = st.schemasDirty || had || nt != nil
+			r.tabs.schemasDirty = r.tabs.schemasDirty || had || nt != nil
 			continue
 		}
-		ts := st.byRef[ref]
+		ts := r.tabs.byRef[ref]
 		if nt == nil {
 			continue
 		}
@@ -178,7 +177,7 @@ func sortedShadows(m map[connectors.TableRef]*table) []*table {
 
 // applier returns the DDL applier of the reader's server.
 func (r *binlogReader) applier() ddlApplier {
-	return ddlApplier{flavor: r.st.flavor, defaultCollation: r.defaultCollation}
+	return ddlApplier{flavor: r.cfg.flavor, defaultCollation: r.defaultCollation}
 }
 
 // defaultCollation returns the default collation of a character set,
@@ -186,7 +185,7 @@ func (r *binlogReader) applier() ddlApplier {
 func (r *binlogReader) defaultCollation(cs string) string {
 	if r.defaults == nil {
 		r.defaults = map[string]string{}
-		c, err := r.st.src.connect(context.Background())
+		c, err := r.cfg.src.connect(context.Background())
 		if err != nil {
 			return ""
 		}
@@ -221,16 +220,16 @@ func (r *binlogReader) markStale(ts *tableState, at binlogPos, q string, cause e
 		ts.bb = nil
 	}
 	ts.cur = nt
-	if r.st.opts.schemaChanges != "ignore" {
+	if r.cfg.opts.schemaChanges != "ignore" {
 		ts.out = nt
 	}
-	r.st.schemasDirty = true
+	r.tabs.schemasDirty = true
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {
 			delete(r.maps, id)
 		}
 	}
-	r.st.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on",
+	r.cfg.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on",
 		"table", ts.key, "position", at.String(), "ddl", abbreviate(q, 200), "error", firstLine(cause))
 }
 
@@ -245,7 +244,7 @@ func (r *binlogReader) tableMapSchema(ts *tableState, e *replication.TableMapEve
 	if err != nil {
 		return fmt.Errorf("schema of %s at %s: %s; rebuilding it from the binlog's table map failed: %v: %s", ts.key, at, ts.cur.Stale, err, resnapshotHint)
 	}
-	r.st.log.Warn("schema rebuilt from the binlog's table map", "table", ts.key, "position", at.String())
+	r.cfg.log.Warn("schema rebuilt from the binlog's table map", "table", ts.key, "position", at.String())
 	if sameColumns(nt, ts.cur) {
 		// The statement changed nothing etlq decodes.
 		r.adoptSchema(ts, nt)
@@ -261,11 +260,11 @@ func (r *binlogReader) adoptSchema(ts *tableState, nt *table) {
 		ts.bb.release()
 		ts.bb = nil
 	}
-	if ts.out == ts.cur || r.st.opts.schemaChanges != "ignore" {
+	if ts.out == ts.cur || r.cfg.opts.schemaChanges != "ignore" {
 		ts.out = nt
 	}
 	ts.cur = nt
-	r.st.schemasDirty = true
+	r.tabs.schemasDirty = true
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {
 			delete(r.maps, id)

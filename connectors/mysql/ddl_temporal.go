@@ -137,7 +137,7 @@ func (r *binlogReader) fixTemporalDefaults(a *alterTable, nt *table) {
 			} else {
 				local, err := r.convertTZ(lit, "'+00:00'", r.tzSQL())
 				if err != nil {
-					r.st.log.Warn("the time of a DEFAULT CURRENT_TIMESTAMP column in the session's time zone is not known: the target's rows already there will not hold it", "column", c.Name, "time_zone", r.query.tz, "error", err)
+					r.cfg.log.Warn("the time of a DEFAULT CURRENT_TIMESTAMP column in the session's time zone is not known: the target's rows already there will not hold it", "column", c.Name, "time_zone", r.query.tz, "error", err)
 					continue
 				}
 				d = colDefault{Value: local}
@@ -148,7 +148,7 @@ func (r *binlogReader) fixTemporalDefaults(a *alterTable, nt *table) {
 			}
 			utc, err := r.convertTZ(d.Value, r.tzSQL(), "'+00:00'")
 			if err != nil {
-				r.st.log.Warn("a TIMESTAMP DEFAULT in the session's time zone could not be converted to UTC: the target's rows already there will not hold it", "column", c.Name, "time_zone", r.query.tz, "error", err)
+				r.cfg.log.Warn("a TIMESTAMP DEFAULT in the session's time zone could not be converted to UTC: the target's rows already there will not hold it", "column", c.Name, "time_zone", r.query.tz, "error", err)
 				continue
 			}
 			d = colDefault{Value: utc + "+00:00"}
@@ -180,7 +180,7 @@ func (r *binlogReader) tzSQL() string {
 // server, which knows its SYSTEM zone and named zones as the statement
 // did. The result has six fraction digits.
 func (r *binlogReader) convertTZ(lit, from, to string) (string, error) {
-	c, err := r.st.src.connect(context.Background())
+	c, err := r.cfg.src.connect(context.Background())
 	if err != nil {
 		return "", err
 	}

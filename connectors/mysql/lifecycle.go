@@ -91,7 +91,7 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 	}
 	steps := lifeSteps(schema, q)
 	for _, s := range steps {
-		delete(r.st.unreadable, s.to)
+		delete(r.tabs.unreadable, s.to)
 	}
 	r.leaves(steps, at)
 	if err := r.ddl(schema, q, at); err != nil {
@@ -128,18 +128,17 @@ func schemaNeutral(q string) bool {
 // leaves queues the truncate changes and makes the dropped and renamed
 // tables leave the stream, in statement order.
 func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
-	st := r.st
 	for i := range steps {
 		s := &steps[i]
 		if s.kind == lifeDropDB {
-			for ref, ts := range st.byRef {
+			for ref, ts := range r.tabs.byRef {
 				if ref.DB == s.from.DB {
 					r.leave(ts, at, "database dropped")
 				}
 			}
 			continue
 		}
-		ts := st.byRef[s.from]
+		ts := r.tabs.byRef[s.from]
 		if ts == nil {
 			continue
 		}
@@ -147,7 +146,7 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 		case lifeTruncate:
 			if ts.mode != connectors.SnapshotOnly {
 				r.truncate(ts, at)
-				st.log.Info("table truncated", "table", ts.key, "position", at.String())
+				r.cfg.log.Info("table truncated", "table", ts.key, "position", at.String())
 			}
 		case lifeDrop:
 			r.leave(ts, at, "dropped")
@@ -169,7 +168,6 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 // joins adds the tables the statement brings under a name the stream
 // follows: created (empty, nothing to scan) or renamed in (snapshotted).
 func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
-	st := r.st
 	for _, s := range steps {
 		if s.kind == lifeCreate {
 			r.followCopy(s)
@@ -177,8 +175,8 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 		if s.kind != lifeCreate && s.kind != lifeRename {
 			continue
 		}
-		mode, ok := st.wanted(s.to)
-		if !ok || st.byRef[s.to] != nil {
+		mode, ok := r.em.wanted(s.to)
+		if !ok || r.tabs.byRef[s.to] != nil {
 			continue
 		}
 		if s.kind == lifeRename {
@@ -186,10 +184,10 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 				// gh-ost's or pt-online-schema-change's cut-over: the
 				// tool's copy, whose rows etlq did not follow, takes the
 				// table's name. Its rows are read again.
-				st.log.Info("online schema change cut-over: the new table is snapshotted (the tool's copy was not followed)", "table", s.to.String(), "from", s.from.String(), "position", at.String())
+				r.cfg.log.Info("online schema change cut-over: the new table is snapshotted (the tool's copy was not followed)", "table", s.to.String(), "from", s.from.String(), "position", at.String())
 			}
 			var t *table
-			if sh := st.shadows[s.to]; s.fromSchema == nil && sh != nil && sh.Stale == "" {
+			if sh := r.tabs.shadows[s.to]; s.fromSchema == nil && sh != nil && sh.Stale == "" {
 				// The tool's copy, whose schema the history followed as
 				// a shadow (created LIKE t, then altered).
 				t = sh.clone()
@@ -220,7 +218,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 		if c := s.create; c != nil {
 			switch {
 			case c.Like != nil:
-				if lt := st.byRef[*c.Like]; lt != nil && lt.cur.Stale == "" {
+				if lt := r.tabs.byRef[*c.Like]; lt != nil && lt.cur.Stale == "" {
 					t = lt.cur.clone()
 					t.Ref = s.to
 				}
@@ -244,14 +242,13 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 // own business): the ALTERs that follow apply to it, and at the cut-over
 // the table joins with it.
 func (r *binlogReader) followCopy(s lifeStep) {
-	st := r.st
 	c := s.create
 	name := s.to.Table
-	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !connectors.HelperTable(name) || st.shadows[s.to] != nil {
+	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !connectors.HelperTable(name) || r.tabs.shadows[s.to] != nil {
 		return
 	}
 	base := connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
-	if ts := st.byRef[base]; ts == nil || ts.mode == connectors.SnapshotOnly {
+	if ts := r.tabs.byRef[base]; ts == nil || ts.mode == connectors.SnapshotOnly {
 		return
 	}
 	nt, err := r.applier().create(c)
@@ -259,11 +256,11 @@ func (r *binlogReader) followCopy(s lifeStep) {
 		return
 	}
 	nt.Shadow = true
-	if st.shadows == nil {
-		st.shadows = map[connectors.TableRef]*table{}
+	if r.tabs.shadows == nil {
+		r.tabs.shadows = map[connectors.TableRef]*table{}
 	}
-	st.shadows[s.to] = nt
-	st.schemasDirty = true
+	r.tabs.shadows[s.to] = nt
+	r.tabs.schemasDirty = true
 }
 
 // wanted reports whether the stream follows a table named ref that is not
@@ -297,9 +294,8 @@ func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool
 // binlog without its CREATE) its rows are read as a snapshot placed after
 // at, unless its mode is never.
 func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMode, t *table, snapshot bool, at binlogPos, why, stale string) error {
-	st := r.st
 	if t == nil {
-		c, err := st.src.connect(context.Background())
+		c, err := r.cfg.src.connect(context.Background())
 		if err != nil {
 			return err
 		}
@@ -308,11 +304,11 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 		if err != nil {
 			// Gone again already (dropped or renamed later in the binlog):
 			// the statements that follow say what became of it.
-			st.log.Warn("table not joined: it cannot be read", "table", ref.String(), "position", at.String(), "cause", why, "error", err.Error())
-			if st.unreadable == nil {
-				st.unreadable = map[connectors.TableRef]bool{}
+			r.cfg.log.Warn("table not joined: it cannot be read", "table", ref.String(), "position", at.String(), "cause", why, "error", err.Error())
+			if r.tabs.unreadable == nil {
+				r.tabs.unreadable = map[connectors.TableRef]bool{}
 			}
-			st.unreadable[ref] = true
+			r.tabs.unreadable[ref] = true
 			return nil
 		}
 	}
@@ -321,36 +317,36 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 	t = t.clone()
 	t.Shadow = false
 	if t.Stale = stale; stale != "" {
-		st.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on", "table", ref.String(), "position", at.String(), "cause", why)
+		r.cfg.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on", "table", ref.String(), "position", at.String(), "cause", why)
 	}
-	if _, ok := st.shadows[ref]; ok {
-		delete(st.shadows, ref) // streamed from here on
+	if _, ok := r.tabs.shadows[ref]; ok {
+		delete(r.tabs.shadows, ref) // streamed from here on
 	}
 	for _, c := range t.Cols {
 		c.Added = true
 	}
 	ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t}
-	if old := st.leftOut[ref]; old != nil && !sameColumns(old, t) {
+	if old := r.tabs.leftOut[ref]; old != nil && !sameColumns(old, t) {
 		// A table of this name left with other columns: to the targets
 		// this is a schema change (an online schema change's cut-over).
-		switch st.opts.schemaChanges {
+		switch r.cfg.opts.schemaChanges {
 		case "fail":
 			return fmt.Errorf("schema change on %s at %s: it was replaced by a table with other columns (%s, schema_changes = 'fail')", ts.key, at, why)
 		case "ignore":
 			ts.out = old
 		}
 	}
-	st.tablesMu.Lock()
-	st.tables = append(st.tables, ts)
-	st.tablesMu.Unlock()
-	st.byRef[ref] = ts
-	st.schemasDirty = true
+	r.tabs.tablesMu.Lock()
+	r.tabs.tables = append(r.tabs.tables, ts)
+	r.tabs.tablesMu.Unlock()
+	r.tabs.byRef[ref] = ts
+	r.tabs.schemasDirty = true
 	if snapshot && mode != connectors.SnapshotNever {
-		st.snap.addTable(ts)
-		st.log.Info("table joined the stream; snapshotting it", "table", ts.key, "position", at.String(), "cause", why)
+		r.snap.addTable(ts)
+		r.cfg.log.Info("table joined the stream; snapshotting it", "table", ts.key, "position", at.String(), "cause", why)
 	} else {
 		ts.snapDone.Store(true)
-		st.log.Info("table joined the stream", "table", ts.key, "position", at.String(), "cause", why)
+		r.cfg.log.Info("table joined the stream", "table", ts.key, "position", at.String(), "cause", why)
 	}
 	return nil
 }
@@ -358,51 +354,48 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 // leave removes ts from the stream at position at: a truncate change first
 // (upsert targets lose its rows), then its rows are no longer decoded.
 func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
-	st := r.st
 	if ts.mode != connectors.SnapshotOnly {
 		r.truncate(ts, at)
 	}
-	st.snap.dropTable(ts)
-	st.tablesMu.Lock()
+	r.snap.dropTable(ts)
+	r.tabs.tablesMu.Lock()
 	ts.gone = true
-	st.tablesMu.Unlock()
-	if st.leftOut == nil {
-		st.leftOut = map[connectors.TableRef]*table{}
+	r.tabs.tablesMu.Unlock()
+	if r.tabs.leftOut == nil {
+		r.tabs.leftOut = map[connectors.TableRef]*table{}
 	}
-	st.leftOut[ts.ref] = ts.out
-	delete(st.byRef, ts.ref)
+	r.tabs.leftOut[ts.ref] = ts.out
+	delete(r.tabs.byRef, ts.ref)
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {
 			delete(r.maps, id)
 		}
 	}
-	st.schemasDirty = true
-	st.log.Info("table left the stream; its rows leave upsert targets", "table", ts.key, "position", at.String(), "cause", why)
+	r.tabs.schemasDirty = true
+	r.cfg.log.Info("table left the stream; its rows leave upsert targets", "table", ts.key, "position", at.String(), "cause", why)
 }
 
 // truncate queues the change "ts was emptied at at": a batch of one row
 // with op truncate, every table column NULL.
 func (r *binlogReader) truncate(ts *tableState, at binlogPos) {
-	st := r.st
 	if ts.bb != nil {
 		r.flush(ts)
 		ts.bb.release()
 		ts.bb = nil
 	}
-	schema := ts.out.streamSchema(st.req.Before)
+	schema := ts.out.streamSchema(r.cfg.req.Before)
 	n := len(ts.out.Cols)
-	if st.req.Before {
+	if r.cfg.req.Before {
 		n *= 2
 	}
 	cols := make([]arrow.Array, 0, schema.NumFields())
 	for i := range n {
-		cols = append(cols, array.MakeArrayOfNull(st.mem, schema.Field(i).Type, 1))
+		cols = append(cols, array.MakeArrayOfNull(r.cfg.mem, schema.Field(i).Type, 1))
 	}
-	cols = append(cols, metaArrays(st.mem, nil, ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpTruncate, ts: r.trxTs, pos: at.String(), ver: st.version, n: 1}})...)
-	st.version++
+	cols = append(cols, metaArrays(r.cfg.mem, nil, ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpTruncate, ts: r.trxTs, pos: at.String(), ver: r.em.takeVersions(1), n: 1}})...)
 	rec := array.NewRecordBatch(schema, cols, 1)
 	for _, a := range cols {
 		a.Release()
 	}
-	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table})
+	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table})
 }

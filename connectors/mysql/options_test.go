@@ -44,7 +44,7 @@ func TestStreamOptionsLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &stream{src: src, req: connectors.StreamRequest{Options: map[string]any{"chunk_rows": int64(10), "on_error": "skip"}}}
+	st := &stream{streamConfig: streamConfig{src: src, req: connectors.StreamRequest{Options: map[string]any{"chunk_rows": int64(10), "on_error": "skip"}}}}
 	if err := st.parseOpts(); err != nil {
 		t.Fatal(err)
 	}

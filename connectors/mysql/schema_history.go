@@ -188,7 +188,7 @@ func quoteMembers(ms []string) string {
 // COLLATION_CHARACTER_SET_APPLICABILITY) once.
 func (r *binlogReader) charsetOf(id uint64) (string, string, error) {
 	if r.collations == nil {
-		c, err := r.st.src.connect(context.Background())
+		c, err := r.cfg.src.connect(context.Background())
 		if err != nil {
 			return "", "", err
 		}

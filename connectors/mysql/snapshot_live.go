@@ -17,11 +17,11 @@ import (
 // joined, and the reader waits for them as for any chunk. Called by the
 // binlog reader.
 func (s *snapshotter) addTable(ts *tableState) {
-	if s.mode == "exact" && s.st.flavor != "mariadb" {
+	if s.mode == "exact" && s.cfg.flavor != "mariadb" {
 		// No snapshot was planned at the start, so no watermark table
 		// was set up: MySQL has no exact read-view position.
 		s.mode = "bracket"
-		s.st.log.Warn("snapshot of a table that joined placed by SHOW MASTER STATUS brackets: a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md", "table", ts.key)
+		s.cfg.log.Warn("snapshot of a table that joined placed by SHOW MASTER STATUS brackets: a change committed at the instant a chunk's read begins can be missed; see docs/snapshot.md", "table", ts.key)
 	}
 	s.mu.Lock()
 	ts.snap = &snapState{}
@@ -45,7 +45,7 @@ func (s *snapshotter) tableGone(ts *tableState, err error) bool {
 	if !(errors.As(err, &me) && me.Code == 1146) && !strings.Contains(err.Error(), "ERROR 1146") {
 		return false
 	}
-	s.st.log.Warn("table gone before its snapshot was read; the binlog says what became of it", "table", ts.key, "error", firstLine(err))
+	s.cfg.log.Warn("table gone before its snapshot was read; the binlog says what became of it", "table", ts.key, "error", firstLine(err))
 	s.dropTable(ts)
 	return true
 }
@@ -90,5 +90,5 @@ func (s *snapshotter) dropTable(ts *tableState) {
 	for range n {
 		<-s.sem
 	}
-	s.st.log.Info("snapshot of a table that left the stream ends unfinished", "table", ts.key)
+	s.cfg.log.Info("snapshot of a table that left the stream ends unfinished", "table", ts.key)
 }

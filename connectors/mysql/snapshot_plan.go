@@ -228,7 +228,7 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column) 
 	if err != nil {
 		return true, err
 	}
-	chunkRows := s.st.opts.chunkRows
+	chunkRows := s.cfg.opts.chunkRows
 	sample := min(keySample, chunkRows)
 	for gi, g := range gaps {
 		lo := g.lo

@@ -126,7 +126,7 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait, final bool) e
 			ch.unpaced = true
 			s.unpaced++
 			s.mu.Unlock()
-			s.st.log.Info("snapshot chunk read on without waiting for the pipeline, so that its read view closes",
+			s.cfg.log.Info("snapshot chunk read on without waiting for the pipeline, so that its read view closes",
 				"table", ch.ts.key, "waited", maxChunkWait)
 			return s.ctx.Err()
 		case <-s.ctx.Done():
@@ -146,7 +146,7 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait, final bool) e
 // own (waiting at most 10 s for the transactions writing it) and returns
 // the function that releases it.
 func (s *snapshotter) lockTable(ch *chunk) (func(), error) {
-	lc, err := s.st.src.connect(s.ctx)
+	lc, err := s.cfg.src.connect(s.ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ var errNoTableLock = errors.New("cannot lock the table for its snapshot window")
 // the pending chunks under one lock, so that the binlog reader always finds
 // it in one of the two lists and cannot pass its position in between.
 func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
-	st := s.st
+	cfg := s.cfg
 	bracket, watermark := s.mode == "bracket", s.mode == "watermark"
 	// Registered before the read view exists, so the reader cannot pass
 	// the chunk's position unseen (and finds its records to stream).
@@ -222,7 +222,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		}
 	}
 	if bracket {
-		low, _, err := masterStatus(c, st.flavor)
+		low, _, err := masterStatus(c, cfg.flavor)
 		if err != nil {
 			return 0, err
 		}
@@ -244,7 +244,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			if err := s.wm.write(s.ctx.Err, s.wm.token(seq, "high")); err != nil {
 				return 0, err
 			}
-			bound, _, err := masterStatus(c, st.flavor)
+			bound, _, err := masterStatus(c, cfg.flavor)
 			if err != nil {
 				return 0, err
 			}
@@ -252,7 +252,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			ch.hwBound = bound
 			s.mu.Unlock()
 		} else if bracket {
-			high, _, err := masterStatus(c, st.flavor)
+			high, _, err := masterStatus(c, cfg.flavor)
 			if err != nil {
 				return 0, err
 			}
@@ -262,7 +262,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			unlock()
 			unlock = nil
 		}
-		if !watermark && !bracket && st.needBinlog {
+		if !watermark && !bracket && cfg.needBinlog {
 			r, err := c.Execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
 			if err != nil {
 				return 0, err
@@ -282,7 +282,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 				return 0, fmt.Errorf("server reports no binlog_snapshot_file (is log_bin on?)")
 			}
 		}
-		if !watermark && !bracket && st.needBinlog && s.readerPassed(ch.pos) {
+		if !watermark && !bracket && cfg.needBinlog && s.readerPassed(ch.pos) {
 			// The binlog reader already went past the read view's position:
 			// MariaDB sends a transaction to replicas once it is in the
 			// binlog, a moment before it is committed in the engine, and
@@ -316,20 +316,20 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	}
 	ch.readTs = time.Now().UnixMicro()
 	t := ch.t
-	rr := newRowReader(st.mem, t, s.dataHint(t))
+	rr := newRowReader(cfg.mem, t, s.dataHint(t))
 	defer rr.release()
-	expect := st.opts.chunkRows
+	expect := cfg.opts.chunkRows
 	if ch.limit > 0 && ch.limit < expect {
 		expect = ch.limit
 	}
-	reserve := func() { rr.reserve(max(min(st.maxRows, expect-rr.rows), 1024), st.maxBytes) }
+	reserve := func() { rr.reserve(max(min(cfg.maxRows, expect-rr.rows), 1024), cfg.maxBytes) }
 	reserve()
 	n, size := 0, 0
 	// added counts a row of size bytes: a record goes out at maxRows rows
 	// or maxBytes of row data, whichever comes first.
 	added := func(rowSize int) error {
 		n++
-		if size += rowSize; n == st.maxRows || size >= st.maxBytes {
+		if size += rowSize; n == cfg.maxRows || size >= cfg.maxBytes {
 			n, size = 0, 0
 			if err := s.push(ch, rr.record(), true, false); err != nil {
 				return err
@@ -349,7 +349,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		if errors.Is(err, errBinaryType) {
 			// No row was taken: read them as text, in the same
 			// transaction, and from now on for this schema.
-			s.st.log.Warn("snapshot reads with the text protocol", "table", ch.ts.key, "reason", err.Error())
+			s.cfg.log.Warn("snapshot reads with the text protocol", "table", ch.ts.key, "reason", err.Error())
 			s.mu.Lock()
 			s.textOnly[t] = true
 			s.mu.Unlock()
@@ -394,7 +394,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 func (s *snapshotter) binaryOK(t *table) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.st.opts.textProtocol && !s.textOnly[t]
+	return !s.cfg.opts.textProtocol && !s.textOnly[t]
 }
 
 // errColumnsRead stops go-mysql's result reading after the column

@@ -39,7 +39,7 @@ func (s *snapshotter) withConn(c **client.Conn, what string, f func(*client.Conn
 	for attempt := 1; ; attempt++ {
 		var err error
 		if *c == nil {
-			if *c, err = s.st.src.connect(s.ctx); err != nil {
+			if *c, err = s.cfg.src.connect(s.ctx); err != nil {
 				*c = nil
 				if !lost {
 					return err
@@ -60,7 +60,7 @@ func (s *snapshotter) withConn(c **client.Conn, what string, f func(*client.Conn
 		if attempt >= 30 {
 			return fmt.Errorf("connection lost, %d attempts failed: %s", attempt, firstLine(err))
 		}
-		s.st.log.Warn("snapshot connection lost; retrying", "work", what, "error", firstLine(err), "retry_in", backoff)
+		s.cfg.log.Warn("snapshot connection lost; retrying", "work", what, "error", firstLine(err), "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-s.ctx.Done():

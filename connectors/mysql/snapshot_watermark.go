@@ -55,20 +55,20 @@ func parseTableRef(s string) (connectors.TableRef, error) {
 // setupWatermarks creates the watermark table when it is missing and
 // checks that etlq may write it and that the server orders commits as
 // the binlog does.
-func setupWatermarks(ctx context.Context, st *stream) (*watermarks, error) {
-	ref, err := parseTableRef(st.opts.watermarkTbl)
+func setupWatermarks(ctx context.Context, cfg *streamConfig) (*watermarks, error) {
+	ref, err := parseTableRef(cfg.opts.watermarkTbl)
 	if err != nil {
 		return nil, err
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	w := &watermarks{ref: ref, run: "etlq:" + hex.EncodeToString(b[:]) + ":", src: st.src, chunks: map[uint64]*chunk{}}
-	c, err := st.src.connect(ctx)
+	w := &watermarks{ref: ref, run: "etlq:" + hex.EncodeToString(b[:]) + ":", src: cfg.src, chunks: map[uint64]*chunk{}}
+	c, err := cfg.src.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	w.conn = c
-	if st.flavor != "mariadb" {
+	if cfg.flavor != "mariadb" {
 		// MySQL may commit a binlog group's transactions in any order
 		// with binlog_order_commits = OFF: then a transaction before the
 		// low mark could still be invisible to the read view.

@@ -139,7 +139,7 @@ func TestStartAtGTIDLookup(t *testing.T) {
 			db := uniqueDB(t, s)
 			c := conn(t, s)
 			defer c.Close()
-			st := &stream{flavor: "mariadb"}
+			st := &stream{streamConfig: streamConfig{flavor: "mariadb"}}
 			tbl := quoteIdent(db) + ".t"
 			exec1(t, c, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v VARCHAR(20))")
 			n := 0

@@ -61,19 +61,68 @@ type tableState struct {
 	gone bool
 }
 
-// stream is an open change stream; see connectors.Stream.
+// stream is an open change stream; see connectors.Stream. The binlog
+// reader and the snapshotter see it through emitter (stream_emit.go).
 type stream struct {
-	src    *Source
-	name   string
-	req    connectors.StreamRequest
-	opts   streamOpts
-	mem    memory.Allocator
-	log    *slog.Logger
-	flavor string
-	ident  serverIdent // the server's, recorded in each mark
+	streamConfig
+	streamTables
+	name  string
+	ident serverIdent // the server's, recorded in each mark
 
 	startMark *exec.Mark // see StartMark
 
+	// resnapQ are the resnapshots asked for (Resnapshot, any goroutine)
+	// that the reader has not started yet (resnapshot.go).
+	resnapMu sync.Mutex
+	resnapQ  []connectors.Resnapshot
+	// resnapping are the tables being read again (reader only).
+	resnapping []*tableState
+
+	out      []*exec.Batch // ready batches
+	consts   constStrings  // shared constant metadata arrays (meta.go)
+	version  uint64        // next _version
+	target   binlogPos     // Once: stop after this position
+	finished bool
+	failed   error
+
+	// binlog reader
+	bin *binlogReader
+
+	// snapshot
+	snap *snapshotter
+
+	// mark bookkeeping
+	lastMark    time.Time
+	lastMarkPos binlogPos
+	schemasJSON json.RawMessage
+
+	lagMu     sync.Mutex
+	lastEvent time.Time // timestamp of the last binlog event read
+	caughtUp  time.Time // the last heartbeat with nothing left to read; zero after an event
+
+	reconnects atomic.Int64 // binlog reconnect attempts (see Reconnects)
+
+	closeOnce sync.Once
+}
+
+// streamConfig is what a stream is set to when it opens; the binlog reader
+// and the snapshotter read it (emitter.config).
+type streamConfig struct {
+	src        *Source
+	req        connectors.StreamRequest
+	opts       streamOpts
+	mem        memory.Allocator
+	log        *slog.Logger
+	flavor     string
+	maxRows    int
+	maxBytes   int // row data per batch (binlog row images, snapshot row packets)
+	needBinlog bool
+}
+
+// streamTables are the tables in the stream and the schemas it follows;
+// the binlog reader changes them as tables join and leave and their
+// schemas change (emitter.catalog).
+type streamTables struct {
 	tables []*tableState
 	byRef  map[connectors.TableRef]*tableState // the tables in the stream now
 	// requested are the tables asked for by name, with their modes: one
@@ -90,45 +139,11 @@ type stream struct {
 	// tablesMu guards tables and their gone flags against Progress, which
 	// another goroutine calls while the reader adds tables.
 	tablesMu sync.Mutex
-	// resnapQ are the resnapshots asked for (Resnapshot, any goroutine)
-	// that the reader has not started yet (resnapshot.go).
-	resnapMu sync.Mutex
-	resnapQ  []connectors.Resnapshot
-	// resnapping are the tables being read again (reader only).
-	resnapping []*tableState
-
-	out      []*exec.Batch // ready batches
-	consts   constStrings  // shared constant metadata arrays (meta.go)
-	version  uint64        // next _version
-	maxRows  int
-	maxBytes int       // row data per batch (binlog row images, snapshot row packets)
-	target   binlogPos // Once: stop after this position
-	finished bool
-	failed   error
-
-	// binlog reader
-	bin        *binlogReader
-	needBinlog bool
-
-	// snapshot
-	snap *snapshotter
-
-	// mark bookkeeping
-	lastMark     time.Time
-	lastMarkPos  binlogPos
-	schemasJSON  json.RawMessage
-	schemasDirty bool
 	// shadows are the schemas of tables followed for a rename onto a
 	// streamed one (table.Shadow; ddl_binlog.go).
 	shadows map[connectors.TableRef]*table
-
-	lagMu     sync.Mutex
-	lastEvent time.Time // timestamp of the last binlog event read
-	caughtUp  time.Time // the last heartbeat with nothing left to read; zero after an event
-
-	reconnects atomic.Int64 // binlog reconnect attempts (see Reconnects)
-
-	closeOnce sync.Once
+	// schemasDirty: the schemas changed since the last mark recorded them.
+	schemasDirty bool
 }
 
 var (
@@ -152,8 +167,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if len(req.Tables) == 0 {
 		return nil, fmt.Errorf("source %q: no tables requested", s.name)
 	}
-	st := &stream{src: s, name: s.name, req: req, mem: mem, log: slog.Default().With("source", s.name),
-		byRef: map[connectors.TableRef]*tableState{}, maxRows: req.BatchRows, shadows: map[connectors.TableRef]*table{}}
+	st := &stream{name: s.name,
+		streamConfig: streamConfig{src: s, req: req, mem: mem, log: slog.Default().With("source", s.name), maxRows: req.BatchRows},
+		streamTables: streamTables{byRef: map[connectors.TableRef]*tableState{}, shadows: map[connectors.TableRef]*table{}}}
 	if st.maxRows <= 0 {
 		st.maxRows = 8192
 	}
@@ -340,7 +356,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		return nil, err
 	}
 	if st.needBinlog {
-		st.bin = newBinlogReader(st, start, gtid)
+		st.bin = newBinlogReader(st, st.snap, start, gtid)
 		if err := st.bin.start(); err != nil {
 			st.snap.close()
 			return nil, err

@@ -1,0 +1,235 @@
+package mysql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+)
+
+// plan computes chunk boundaries table by table and feeds the workers.
+func (s *snapshotter) plan() {
+	defer s.wg.Done()
+	defer close(s.work)
+	var c *client.Conn
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	planOne := func(ts *tableState) bool {
+		if c == nil {
+			var err error
+			if c, err = s.cfg.src.connect(s.ctx); err != nil {
+				s.fail(err)
+				return false
+			}
+		}
+		if err := s.planTable(&c, ts); err != nil {
+			if s.isDropped(ts) || s.tableGone(ts, err) {
+				return true
+			}
+			if s.ctx.Err() == nil {
+				s.fail(fmt.Errorf("snapshot of %s: %v", ts.key, err))
+			}
+			return false
+		}
+		return true
+	}
+	for _, ts := range s.initial {
+		if !planOne(ts) {
+			return
+		}
+	}
+	// Then the tables that join while the stream runs.
+	for {
+		select {
+		case ts := <-s.added:
+			if !planOne(ts) {
+				return
+			}
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
+	t := ts.cur
+	s.estimate(*c, ts)
+	if kc := intKeyCol(t); kc != nil {
+		if planned, err := s.planIntTable(c, ts, kc); planned || err != nil {
+			return err
+		}
+	}
+	excl := andPred(exclusion(t, ts.snap.Ranges), resnapFilter(ts))
+	var lo []string
+	for {
+		var hi []string
+		if len(t.Key) > 0 {
+			err := s.withConn(c, "snapshot planning of "+ts.key, func(c *client.Conn) error {
+				var err error
+				hi, err = s.boundary(c, t, lo, excl)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		ch := &chunk{ts: ts, t: t, rng: keyRange{Lo: lo, Hi: hi}, excl: excl}
+		if !s.dispatch(ch, hi == nil) || hi == nil {
+			return nil
+		}
+		lo = hi
+	}
+}
+
+// dispatch hands a planned chunk to the workers, once fewer than
+// 2 × snapshot_parallelism chunks are read but not emitted; last marks the
+// table's planning finished. It returns false when the snapshot stops.
+func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
+	select {
+	case s.sem <- struct{}{}:
+	case <-s.ctx.Done():
+		return false
+	}
+	s.mu.Lock()
+	if s.dropped[ch.ts] {
+		s.mu.Unlock()
+		<-s.sem
+		return false
+	}
+	s.planned[ch.ts]++
+	if last {
+		s.closed[ch.ts] = true
+	}
+	s.mu.Unlock()
+	select {
+	case s.work <- ch:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// estimate sets the table's estimated row count.
+func (s *snapshotter) estimate(c *client.Conn, ts *tableState) {
+	r, err := c.Execute("SELECT IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+		quoteString(ts.ref.DB) + " AND TABLE_NAME = " + quoteString(ts.ref.Table))
+	if err != nil || r.RowNumber() == 0 {
+		return
+	}
+	n, _ := r.GetInt(0, 0)
+	if n < 100000 {
+		if r, err := c.Execute("SELECT COUNT(*) FROM " + tableIdent(ts.ref)); err == nil {
+			n, _ = r.GetInt(0, 0)
+		}
+	}
+	ts.rowsTotal.Store(n)
+}
+
+// keyExprs returns, per key column, the expression whose text is the
+// column's SQL literal form, and how to make the literal from it.
+func keyExpr(c *column) string {
+	switch c.Kind {
+	case kString, kBinary, kJSON:
+		return "HEX(" + quoteIdent(c.Name) + ")"
+	case kEnum, kSet, kBit:
+		return "(" + quoteIdent(c.Name) + "+0)"
+	case kFloat32:
+		return "(" + quoteIdent(c.Name) + "*1e0)"
+	}
+	return quoteIdent(c.Name)
+}
+
+// keyLiteral turns the text of keyExpr into an SQL literal comparing the
+// way the column sorts.
+func keyLiteral(c *column, v []byte) string {
+	switch c.Kind {
+	case kString, kJSON:
+		return "_" + c.Charset + " X'" + string(v) + "' COLLATE " + c.Collation
+	case kBinary:
+		return "X'" + string(v) + "'"
+	case kDate, kDatetime, kTimestamp, kTime:
+		return quoteString(string(v))
+	}
+	return string(v)
+}
+
+// rangePred returns the SQL predicate of key range r: key > lo AND key <= hi.
+func rangePred(t *table, r keyRange) string {
+	var parts []string
+	if r.Lo != nil {
+		parts = append(parts, keyCompare(t, r.Lo, ">"))
+	}
+	if r.Hi != nil {
+		parts = append(parts, "NOT "+keyCompare(t, r.Hi, ">"))
+	}
+	if len(parts) == 0 {
+		return "TRUE"
+	}
+	return strings.Join(parts, " AND ")
+}
+
+// keyCompare returns "key op lits" for op ">" expanded for composite keys
+// (a > x OR (a = x AND b > y)), which range-optimizes on both servers.
+func keyCompare(t *table, lits []string, op string) string {
+	var ors []string
+	for i := range t.Key {
+		var ands []string
+		for j := 0; j < i; j++ {
+			ands = append(ands, quoteIdent(t.Cols[t.Key[j]].Name)+" = "+lits[j])
+		}
+		ands = append(ands, quoteIdent(t.Cols[t.Key[i]].Name)+" "+op+" "+lits[i])
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+func exclusion(t *table, done []keyRange) string {
+	if len(done) == 0 || len(t.Key) == 0 {
+		return ""
+	}
+	var ors []string
+	for _, r := range done {
+		ors = append(ors, "("+rangePred(t, r)+")")
+	}
+	return "NOT (" + strings.Join(ors, " OR ") + ")"
+}
+
+func keyOrder(t *table) string {
+	var cols []string
+	for _, k := range t.Key {
+		cols = append(cols, quoteIdent(t.Cols[k].Name))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// boundary returns the key that ends the chunk starting after lo, or nil
+// when the rest of the table fits in one chunk.
+func (s *snapshotter) boundary(c *client.Conn, t *table, lo []string, excl string) ([]string, error) {
+	var exprs []string
+	for _, k := range t.Key {
+		exprs = append(exprs, keyExpr(t.Cols[k]))
+	}
+	where := rangePred(t, keyRange{Lo: lo})
+	if excl != "" {
+		where += " AND " + excl
+	}
+	q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + tableIdent(t.Ref) + " WHERE " + where +
+		" ORDER BY " + keyOrder(t) + " LIMIT 1 OFFSET " + strconv.Itoa(s.cfg.opts.chunkRows-1)
+	r, err := c.Execute(q)
+	if err != nil {
+		return nil, err
+	}
+	if r.RowNumber() == 0 {
+		return nil, nil
+	}
+	out := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		v, _ := r.GetString(0, i)
+		out[i] = keyLiteral(t.Cols[k], []byte(v))
+	}
+	return out, nil
+}

@@ -1,0 +1,249 @@
+package mysql
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/etlq/etlq/exec"
+)
+
+// emitReady queues the chunks whose position the binlog reader has reached
+// (pos; or every chunk when any is true), in position order, and the
+// complete records of chunks still being read at such a position.
+func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
+	if s.mode == "watermark" {
+		if err := s.watermarkMissing(pos); err != nil {
+			s.fail(err)
+			return false
+		}
+	}
+	s.mu.Lock()
+	var ready []*chunk
+	keep := s.pending[:0]
+	for _, ch := range s.pending {
+		if any || ch.posKnown && ch.pos.cmp(pos) <= 0 {
+			ready = append(ready, ch)
+		} else {
+			keep = append(keep, ch)
+		}
+	}
+	s.pending = keep
+	var streaming, drop []*chunk
+	for _, ch := range s.inflight {
+		if s.dropped[ch.ts] {
+			drop = append(drop, ch)
+			continue
+		}
+		verdict := s.windowed() && len(ch.t.Key) == 0 && !ch.verdictKnown
+		if (len(ch.recs) > 0 || verdict) && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
+			streaming = append(streaming, ch)
+		}
+	}
+	s.mu.Unlock()
+	for _, ch := range drop {
+		// A table that left: what its chunk read goes nowhere.
+		recs, _ := s.take(ch)
+		for _, r := range recs {
+			r.Release()
+		}
+	}
+	if len(ready) == 0 && len(streaming) == 0 {
+		return false
+	}
+	for i := 1; i < len(ready); i++ {
+		for j := i; j > 0 && ready[j].pos.cmp(ready[j-1].pos) < 0; j-- {
+			ready[j], ready[j-1] = ready[j-1], ready[j]
+		}
+	}
+	for _, ch := range ready {
+		s.emit(ch, pos, true)
+	}
+	emitted := len(ready) > 0
+	for _, ch := range streaming {
+		if s.keylessVerdict(ch, pos) {
+			s.emit(ch, pos, false)
+			emitted = true
+		}
+	}
+	return emitted
+}
+
+// take removes and returns the records of ch read so far; final says they
+// end the chunk (its last record is among them).
+func (s *snapshotter) take(ch *chunk) (recs []arrow.RecordBatch, final bool) {
+	s.mu.Lock()
+	recs = ch.recs
+	ch.recs = nil
+	ch.streamed += len(recs)
+	final = ch.finalIn && len(recs) > 0
+	ch.finalIn = false
+	s.mu.Unlock()
+	if ch.drained != nil {
+		select {
+		case ch.drained <- struct{}{}:
+		default:
+		}
+	}
+	return recs, final
+}
+
+// snapshotStart says what the first row of ts's rows being emitted
+// begins: nothing when ts's rows went out before, else ts's snapshot, or
+// the stream's whole snapshot when no table's rows went out before.
+func (s *snapshotter) snapshotStart(ts *tableState) exec.SnapshotEdge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.begun[ts] {
+		return exec.SnapshotInside
+	}
+	edge := exec.SnapshotEdgeAll
+	if len(s.begun) > 0 {
+		edge = exec.SnapshotEdgeTable
+	}
+	s.begun[ts] = true
+	return edge
+}
+
+// snapshotEnd says what the last row of ts's chunk being emitted ends,
+// when the chunk is the last of ts not emitted yet and no more are
+// planned: ts's snapshot, or the stream's whole snapshot when every other
+// table's is done.
+func (s *snapshotter) snapshotEnd(ts *tableState) exec.SnapshotEdge {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed[ts] || s.emitted[ts] != s.planned[ts]-1 {
+		return exec.SnapshotInside
+	}
+	s.ended[ts] = true
+	for _, o := range s.active {
+		if !o.snap.Done && !s.ended[o] {
+			return exec.SnapshotEdgeTable
+		}
+	}
+	return exec.SnapshotEdgeAll
+}
+
+// emit turns the records of a chunk into batches with op "read" and fresh
+// versions. A complete chunk's last batch carries a Mark that records the
+// chunk as done; a chunk still being read (complete false) sends what it
+// has so far, without a Mark.
+func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
+	em := s.em
+	ts := ch.ts
+	posText := ch.pos.String()
+	if ch.pos.isZero() {
+		posText = ""
+	}
+	first := len(em.queued())
+	var drop map[string]bool
+	if !ch.low.isZero() && len(ch.t.Key) > 0 {
+		// Windowed modes: keys changed between the chunk's low and high
+		// positions come from the binlog events, not the chunk.
+		drop = s.windowKeys(ts, ch.low, ch.pos, at)
+	}
+	recs, final := s.take(ch)
+	for _, rec := range recs {
+		b := s.finishRecord(ch, rec, posText)
+		if b != nil && len(drop) > 0 {
+			sel := make([]int32, 0, rec.NumRows())
+			for i := 0; i < int(rec.NumRows()); i++ {
+				if k, ok := recordKey(ch.t, rec, 0, i); !ok || !drop[k] {
+					sel = append(sel, int32(i))
+				}
+			}
+			if len(sel) < int(rec.NumRows()) {
+				b.Sel = sel
+				s.mu.Lock()
+				s.windowDrops += int(rec.NumRows()) - len(sel)
+				s.mu.Unlock()
+			}
+		}
+		rec.Release()
+		if b != nil {
+			if ts.resnap != nil {
+				b.Only = ts.resnap.req.Pipeline
+			}
+			em.queue(b)
+		}
+	}
+	if out := em.queued()[first:]; len(out) > 0 {
+		out[0].SnapshotStart = s.snapshotStart(ts)
+		if final {
+			out[len(out)-1].SnapshotEnd = s.snapshotEnd(ts)
+		}
+	}
+	if !complete {
+		return
+	}
+	s.mu.Lock()
+	ts.snap.addRange(ch.rng)
+	s.emitted[ts]++
+	done := false
+	if s.closed[ts] && s.emitted[ts] == s.planned[ts] {
+		ts.snap.Done = true
+		ts.snap.Ranges = nil
+		ts.snapDone.Store(true)
+		done = true
+	}
+	s.mu.Unlock()
+	<-s.sem
+	if done && ts.resnap != nil {
+		// The resnapshot's last row is out: the engine removes the keys
+		// of its range it did not find (resnapshot.go).
+		defer func(r *resnapState) {
+			em.endResnapshot(r.req, ts, r.version, "")
+			s.cfg.log.Info("resnapshot: the table was read again", "table", ts.key, "pipeline", r.req.Pipeline, "id", r.req.ID)
+		}(ts.resnap)
+		ts.resnap = nil
+	}
+	out := em.queued()
+	if len(out) == first {
+		// An empty chunk (or one whose rows all went out while it was
+		// read) still moves the snapshot on.
+		em.emitMarkOnlyFor(ts, at)
+		return
+	}
+	if s.cfg.needBinlog {
+		out[len(out)-1].Mark = em.mark(at)
+	} else {
+		out[len(out)-1].Mark = em.mark(binlogPos{})
+	}
+}
+
+// finishRecord adds the before.* (NULL) and metadata columns to a chunk
+// record of table columns.
+func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText string) *exec.Batch {
+	cfg := s.cfg
+	n := int(rec.NumRows())
+	if n == 0 {
+		return nil
+	}
+	t := ch.t
+	ts := ch.ts
+	outT := ts.out
+	schema := outT.streamSchema(cfg.req.Before)
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	for _, c := range outT.Cols {
+		if i := t.colIndex(c.Name); i >= 0 && t.Cols[i].Kind == c.Kind {
+			a := rec.Column(i)
+			a.Retain()
+			cols = append(cols, a)
+		} else {
+			cols = append(cols, array.MakeArrayOfNull(cfg.mem, c.arrowType(), n))
+		}
+	}
+	if cfg.req.Before {
+		for _, c := range outT.Cols {
+			cols = append(cols, array.MakeArrayOfNull(cfg.mem, c.arrowType(), n))
+		}
+	}
+	ver := s.em.takeVersions(uint64(n))
+	meta := metaArrays(cfg.mem, s.em.constants(), ts.ref.DB, ts.ref.Table, []metaRun{{op: exec.OpRead, ts: ch.readTs, pos: posText, ver: ver, n: n}})
+	cols = append(cols, meta...)
+	out := array.NewRecordBatch(schema, cols, int64(n))
+	for _, a := range cols {
+		a.Release()
+	}
+	ts.rowsDone.Add(int64(n))
+	return &exec.Batch{Record: out, DB: ts.ref.DB, Table: ts.ref.Table, Snapshot: true}
+}
