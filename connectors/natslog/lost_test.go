@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/nats-io/nats.go"
 
 	"github.com/etlq/etlq/connectors"
@@ -143,5 +144,85 @@ func TestDeliveredNeverReceived(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 			}
 		})
+	}
+}
+
+// failingSource hands out its batches, then fails: a capture stopped by
+// its source in the middle of a transaction.
+type failingSource struct {
+	connectors.Source
+	bs []*exec.Batch
+}
+
+func (f *failingSource) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
+	return &failingStream{fakeStream{bs: f.bs}}, nil
+}
+
+type failingStream struct{ fakeStream }
+
+func (s *failingStream) Next(ctx context.Context) (*exec.Batch, error) {
+	if len(s.bs) == 0 {
+		return nil, fmt.Errorf("connection lost")
+	}
+	return s.fakeStream.Next(ctx)
+}
+
+func (f *failingSource) Close() error { return nil }
+
+// TestCaptureReplayCutDifferently: a capture that stopped in the middle of
+// a transaction and starts again from the same position within the
+// de-duplication window may cut the transaction's changes into batches
+// differently (batches follow timers and row limits, not the position): a
+// message id must never name two different contents, or JetStream drops
+// the second as a duplicate and its rows are lost. Every row published by
+// either attempt is in the stream.
+func TestCaptureReplayCutDifferently(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := connectors.StreamRequest{Once: true, Resume: []byte(`{"pos":0}`)}
+	first := &failingSource{bs: []*exec.Batch{batch([]int64{1, 2, 3, 4}, exec.OpInsert, "")}}
+	if err := lg.Capture(ctx, "s", first, req, CaptureOptions{Partitions: 4}); err == nil {
+		t.Fatal("the first capture did not fail with its source")
+	}
+	ids := []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	again := &fakeSource{batches: func() []*exec.Batch {
+		return []*exec.Batch{batch(ids, exec.OpInsert, ""), batch([]int64{13}, exec.OpInsert, `{"pos":13}`)}
+	}}
+	if err := lg.Capture(ctx, "s", again, req, CaptureOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n := lg.names("s")
+	info, err := lg.js.StreamInfo(n.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		raw, err := lg.js.GetMsg(n.stream, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}
+		b, err := decode(m, memory.DefaultAllocator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := b.Record.Column(0).(*array.Int64)
+		for i := 0; i < col.Len(); i++ {
+			seen[col.Value(i)] = true
+		}
+		b.Release()
+	}
+	for id := int64(1); id <= 13; id++ {
+		if !seen[id] {
+			t.Errorf("row %d is not in the stream: its message was dropped as a duplicate of another content", id)
+		}
 	}
 }
