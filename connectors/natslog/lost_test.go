@@ -226,3 +226,72 @@ func TestCaptureReplayCutDifferently(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerDeletedUnderWorker: a worker whose consumer is deleted under
+// it (a previous owner, paused while it took the partition, did so when it
+// woke up) reads the partition again through a new consumer instead of
+// renewing its lease over a partition it can no longer read.
+func TestConsumerDeletedUnderWorker(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	publishIDs(ctx, t, lg, 1, []int64{1, 2, 3})
+	st, err := lg.Source("s", nil, WorkerOptions{ID: "w", Lease: 2 * time.Second}).Open(ctx, connectors.StreamRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := st.(*workerStream)
+	defer w.Close()
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	go func() {
+		for {
+			b, err := w.Next(ctx)
+			if err != nil {
+				return
+			}
+			col := b.Record.Column(0).(*array.Int64)
+			mu.Lock()
+			for i := 0; i < col.Len(); i++ {
+				seen[col.Value(i)] = true
+			}
+			mu.Unlock()
+			w.Acked(b.Mark)
+			b.Release()
+		}
+	}()
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	for count() < 3 {
+		if ctx.Err() != nil {
+			t.Fatal("the first 3 rows did not come")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n := lg.names("s")
+	infos, err := lg.partConsumers(n, "apply", 0)
+	if err != nil || len(infos) != 1 {
+		t.Fatalf("%d consumers, %v", len(infos), err)
+	}
+	if err := lg.js.DeleteConsumer(n.stream, infos[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	publishIDs(ctx, t, lg, 1, []int64{4, 5, 6})
+	wait, stop := context.WithTimeout(ctx, 20*time.Second)
+	defer stop()
+	for count() < 6 {
+		if wait.Err() != nil {
+			t.Fatalf("%d of 6 rows came: the partition stalled on its deleted consumer", count())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

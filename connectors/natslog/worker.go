@@ -429,6 +429,15 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
 				w.o.Log.Warn("log: fetch failed", "partition", p.id, "error", err.Error())
+				if _, ierr := p.sub.ConsumerInfo(); errors.Is(ierr, nats.ErrConsumerNotFound) {
+					// Deleted under this worker (an owner that had not yet
+					// seen its lease expire took the partition over while
+					// it acquired it): renewing the lease would keep the
+					// partition stalled for good.
+					w.o.Log.Warn("log: a partition's consumer is gone; reading it again from the last acknowledged", "partition", p.id)
+					p.resync.Store(true)
+					return
+				}
 				select {
 				case <-ctx.Done():
 				case <-time.After(500 * time.Millisecond):
