@@ -135,8 +135,8 @@ func (c *capturer) setResume(state []byte) {
 // worker reads.
 func (c *capturer) publishControl(ctx context.Context, state []byte) error {
 	m := nats.NewMsg(c.n.control)
-	m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-ctl")
 	m.Header.Set(hdrResume, encodeResume(state))
+	m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-ctl-"+contentID(m))
 	if err := c.send(ctx, []*nats.Msg{m}); err != nil {
 		return err
 	}
@@ -166,11 +166,11 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		}
 		msgs = append(msgs, ms...)
 	}
-	for i, m := range msgs {
-		m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-"+strconv.Itoa(i))
-	}
 	if b.Mark != nil {
 		msgs[len(msgs)-1].Header.Set(hdrResume, encodeResume(b.Mark.State))
+	}
+	for i, m := range msgs {
+		m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-"+strconv.Itoa(i)+"-"+contentID(m))
 	}
 	if len(msgs) > 1 {
 		if err := c.send(ctx, msgs[:len(msgs)-1]); err != nil {
@@ -186,6 +186,22 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		c.seq++
 	}
 	return nil
+}
+
+// contentID is a hash of what a message holds. A capture replaying from a
+// position may cut the changes into batches differently than before (the
+// source's batches follow timers and row limits, not the position): the
+// position and a batch's number since it do not name one content, and an
+// id naming two would make JetStream drop the second as a duplicate, its
+// rows lost (TestCaptureReplayCutDifferently). With the content in the id,
+// a replay cut the same way is dropped, one cut differently is stored
+// again (its rows twice, with the same versions).
+func contentID(m *nats.Msg) string {
+	h := xxhash.New()
+	_, _ = h.WriteString(m.Subject)
+	_, _ = h.WriteString("\x00" + m.Header.Get(hdrBatch) + "\x00" + m.Header.Get(hdrResume) + "\x00")
+	_, _ = h.Write(m.Data)
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // messages encodes one piece, split in halves until each message fits the

@@ -139,6 +139,7 @@ type part struct {
 	resync   atomic.Bool   // messages went missing: read again from the acknowledged
 	inflight atomic.Int64  // fetched, not yet handed to the engine
 	next     uint64        // the consumer sequence the next message must have (fetcher)
+	unseen   uint64        // delivered by the server, never received: seen at the last idle fetch (fetcher)
 	pending  []pend        // handed to the engine, not yet acknowledged (workerStream.mu)
 }
 
@@ -417,16 +418,37 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 		// subscription's 64 MiB of pending ones (a slow consumer).
 		msgs, err := p.sub.Fetch(64, nats.Context(fctx), nats.PullMaxBytes(16<<20))
 		cancel()
+		if n, _ := p.sub.Dropped(); n > 0 {
+			// The client dropped messages of this subscription (a slow
+			// consumer): whatever comes after them must not be handed over.
+			w.o.Log.Warn("log: the client dropped messages of a partition; reading it again from the last acknowledged",
+				"partition", p.id, "dropped", n)
+			p.resync.Store(true)
+			return
+		}
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
 				w.o.Log.Warn("log: fetch failed", "partition", p.id, "error", err.Error())
+				if _, ierr := p.sub.ConsumerInfo(); errors.Is(ierr, nats.ErrConsumerNotFound) {
+					// Deleted under this worker (an owner that had not yet
+					// seen its lease expire took the partition over while
+					// it acquired it): renewing the lease would keep the
+					// partition stalled for good.
+					w.o.Log.Warn("log: a partition's consumer is gone; reading it again from the last acknowledged", "partition", p.id)
+					p.resync.Store(true)
+					return
+				}
 				select {
 				case <-ctx.Done():
 				case <-time.After(500 * time.Millisecond):
 				}
+			} else if ctx.Err() == nil && w.unreceived(p) {
+				p.resync.Store(true)
+				return
 			}
 			continue
 		}
+		p.unseen = 0
 		for _, m := range msgs {
 			// A consumer delivers its messages numbered 1, 2, 3 …: a gap
 			// is a message the client lost (a slow consumer). Nothing after
@@ -453,6 +475,34 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 			}
 		}
 	}
+}
+
+// unreceived says, after a fetch that got nothing, whether the consumer
+// delivered messages this fetcher never received — lost on the way (a
+// connection cut, a server restart, a client's slow-consumer drop). The gap
+// check sees such a loss only when a later message comes; at the end of
+// what a partition holds none comes, and the lost messages would stay
+// unacknowledged, the partition stalled, until the consumer's AckWait (an
+// hour) redelivers them. Messages may still be on the way when a fetch
+// gives up, so it takes two idle fetches in a row seeing the same
+// deliveries missing.
+func (w *workerStream) unreceived(p *part) bool {
+	if n, _, err := p.sub.Pending(); err != nil || n > 0 {
+		p.unseen = 0
+		return false
+	}
+	ci, err := p.sub.ConsumerInfo()
+	if err != nil || ci.Delivered.Consumer < p.next {
+		p.unseen = 0
+		return false
+	}
+	if p.unseen != ci.Delivered.Consumer {
+		p.unseen = ci.Delivered.Consumer
+		return false
+	}
+	w.o.Log.Warn("log: messages of a partition were delivered but never received; reading it again from the last acknowledged",
+		"partition", p.id, "received_up_to", p.next-1, "delivered_up_to", ci.Delivered.Consumer)
+	return true
 }
 
 // drop forgets a partition whose lease is gone: its messages in flight are
