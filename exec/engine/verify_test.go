@@ -218,11 +218,11 @@ var registerOnce sync.Once
 // return src and snk (for this test binary).
 var current struct {
 	sync.Mutex
-	src *verifySource
-	snk *verifySink
+	src connectors.Source
+	snk connectors.Sink
 }
 
-func useVerifyConnectors(src *verifySource, snk *verifySink) {
+func useVerifyConnectors(src connectors.Source, snk connectors.Sink) {
 	current.Lock()
 	current.src, current.snk = src, snk
 	current.Unlock()
