@@ -32,10 +32,14 @@ type resnapSource struct {
 	asked  []connectors.Resnapshot
 	queue  []*exec.Batch
 	notify chan struct{}
+	// idle is closed when the stream first waits for a request (the
+	// apply has looked at the requests there when it started).
+	idle     chan struct{}
+	idleOnce sync.Once
 }
 
 func newResnapSource(mem memory.Allocator) *resnapSource {
-	return &resnapSource{source: newSource(mem), rows: map[string][]change{}, endVer: 555, notify: make(chan struct{}, 1)}
+	return &resnapSource{source: newSource(mem), rows: map[string][]change{}, endVer: 555, notify: make(chan struct{}, 1), idle: make(chan struct{})}
 }
 
 func (s *resnapSource) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
@@ -95,6 +99,7 @@ func (st *resnapStream) Next(ctx context.Context) (*exec.Batch, error) {
 		if st.once {
 			return nil, io.EOF
 		}
+		s.idleOnce.Do(func() { close(s.idle) })
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -315,7 +320,8 @@ CREATE PIPELINE snap
 }
 
 // TestResnapshotPoll: a running apply picks up a request written after it
-// started.
+// started (and after its first look at the folder); the state directory
+// is in use while it runs, and free after.
 func TestResnapshotPoll(t *testing.T) {
 	defer func(d time.Duration) { engine.ResnapshotPoll = d }(engine.ResnapshotPoll)
 	engine.ResnapshotPoll = time.Millisecond
@@ -327,8 +333,13 @@ func TestResnapshotPoll(t *testing.T) {
 	o.Sources = map[string]connectors.Source{"shop": rs}
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx, e.plan, o) }()
-	for !engine.StateDirInUse(e.dir) {
-		time.Sleep(time.Millisecond)
+	select {
+	case <-rs.idle:
+	case err := <-done:
+		t.Fatalf("the run ended: %v", err)
+	}
+	if !engine.StateDirInUse(e.dir) {
+		t.Error("the state directory is not in use while the apply runs")
 	}
 	id := request(t, e.dir, engine.ResnapshotRequest{Source: "shop", Pipeline: "orders", Table: "shopdb.orders"})
 	path := filepath.Join(e.dir, engine.ResnapshotDir, id+".json")
