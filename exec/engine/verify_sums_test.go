@@ -440,3 +440,61 @@ func TestVerifyInServerFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyChangelog: a changelog target is compared through etlq (the
+// sink replays its changes to the live rows); its differences are
+// reported but never repaired, since a changelog records what happened.
+// A changelog with a WHERE, or without a key, cannot be verified.
+func TestVerifyChangelog(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src, snk := sumSides(mem, 0)
+	src.rows = [][]any{{int64(1), "new", 1}, {int64(2), "paid", 2}, {int64(3), "new", 3}}
+	snk.table = map[string]string{"1": "id=1 status=new qty=1", "2": "id=2 status=new qty=2", "4": "id=4 status=new qty=4"}
+	useVerifyConnectors(src, snk)
+	cat := newCatalog(t, "orders")
+	cat["shopdb.nokey"] = &connectors.TableSchema{Ref: connectors.TableRef{DB: "shopdb", Table: "nokey"}, Fields: ordersSchema(t, connectors.TableRef{}).Fields}
+	p := plan(t, cat, `CREATE PIPELINE log
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, status, qty
+  INTO clickhouse dw.analytics.log MODE changelog;
+CREATE PIPELINE filtered
+  FROM binlog shop.shopdb.orders
+  WHERE qty > 1
+  TRANSFORM id, status, qty
+  INTO clickhouse dw.analytics.filtered MODE changelog;
+CREATE PIPELINE keyless
+  FROM binlog shop.shopdb.nokey
+  TRANSFORM id, status
+  INTO clickhouse dw.analytics.keyless MODE changelog;
+`)
+	dir := t.TempDir()
+	writeCheckpoint(t, dir, `{"pos":9}`)
+	// Unnamed, the pipelines that cannot be verified are left out.
+	res, err := engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: dir, Alloc: mem, Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 {
+		t.Fatalf("%d results", len(res))
+	}
+	r := res[0]
+	if r.Pipeline != "log" || r.Path != "streaming" || r.Fallback != "a changelog target is replayed by etlq" ||
+		r.Missing != 1 || r.Extra != 1 || r.Changed != 1 || r.Repaired != 0 || !strings.Contains(r.RepairSkipped, "a changelog target is not repaired") {
+		t.Errorf("result %+v", r)
+	}
+	if len(snk.table) != 3 || snk.table["2"] != "id=2 status=new qty=2" {
+		t.Errorf("the changelog was written to: %v", snk.table)
+	}
+	if src.sums != 0 || snk.calls.sums != 0 {
+		t.Errorf("checksums computed for a changelog")
+	}
+	for name, want := range map[string]string{
+		"filtered": "pipeline filtered: verify compares a changelog pipeline without WHERE only",
+		"keyless":  "pipeline keyless: verify replays a changelog by its key, and this one has none",
+	} {
+		if _, err := engine.Verify(context.Background(), p, engine.VerifyOptions{Alloc: mem, Pipelines: []string{name}}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -112,7 +112,9 @@ func rowsOf(t connectors.Target, b *exec.Batch, fn func(key, row string, deleted
 				vals = append(vals, f.Name+"="+rec.Column(c).ValueStr(i))
 			}
 		}
-		deleted := rec.Column(s.FieldIndices(exec.SysDeleted)[0]).ValueStr(i) == "1"
+		// A changelog batch has no deletion flag: its rows are the
+		// changes, a snapshot's reads in verify.
+		deleted := s.HasField(exec.SysDeleted) && rec.Column(s.FieldIndices(exec.SysDeleted)[0]).ValueStr(i) == "1"
 		if err := fn(strings.Join(key, ","), strings.Join(vals, " "), deleted); err != nil {
 			return err
 		}
