@@ -471,3 +471,29 @@ CREATE PIPELINE tagged
 		t.Errorf("tagged: %q, %v", f, err)
 	}
 }
+
+// TestResnapshotRunBrokenRequest: a request file that is not a request
+// fails (renamed to .failed with the reason) instead of keeping every
+// other request from being carried out.
+func TestResnapshotRunBrokenRequest(t *testing.T) {
+	e, rs := resnapEnv(t, upsertPipeline)
+	rs.rows["orders"] = []change{read(2, "new", 1)}
+	id := request(t, e.dir, engine.ResnapshotRequest{Source: "shop", Pipeline: "orders", Table: "shopdb.orders"})
+	if err := os.WriteFile(filepath.Join(e.dir, engine.ResnapshotDir, "0-broken.json"), []byte(`{"pipeline": `), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.runWith(rs); err != nil {
+		t.Fatal(err)
+	}
+	if asked := rs.requests(); len(asked) != 1 || asked[0].ID != id {
+		t.Errorf("the stream was asked for %+v", asked)
+	}
+	b, err := os.ReadFile(filepath.Join(e.dir, engine.ResnapshotDir, "0-broken.failed"))
+	if err != nil {
+		t.Fatalf("the broken request did not fail: %v (files %v)", err, requestFiles(t, e.dir))
+	}
+	if reason, rest, _ := strings.Cut(string(b), "\n"); !strings.Contains(reason, "resnapshot request 0-broken.json") || rest != `{"pipeline": ` {
+		t.Errorf(".failed file %q", b)
+	}
+	equal(t, "files", requestFiles(t, e.dir), []string{"0-broken.failed"})
+}
