@@ -246,9 +246,15 @@ func (st *stream) Next(ctx context.Context) (*exec.Batch, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if st.next < len(st.s.script) {
-		it := st.s.script[st.next]
+	st.s.mu.Lock()
+	more := st.next < len(st.s.script)
+	var it item
+	if more {
+		it = st.s.script[st.next]
 		st.next++
+	}
+	st.s.mu.Unlock()
+	if more {
 		if it.err != nil {
 			return nil, it.err
 		}
@@ -261,7 +267,10 @@ func (st *stream) Next(ctx context.Context) (*exec.Batch, error) {
 	return nil, ctx.Err()
 }
 
+// Progress may be called while Next runs (engine.Stats).
 func (st *stream) Progress() []connectors.Progress {
+	st.s.mu.Lock()
+	defer st.s.mu.Unlock()
 	return []connectors.Progress{{Ref: connectors.TableRef{DB: "shopdb", Table: "orders"}, RowsDone: int64(st.next), RowsTotal: 10}}
 }
 func (st *stream) Lag() float64 { return 0.5 }

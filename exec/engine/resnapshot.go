@@ -87,17 +87,38 @@ func fileSafe(s string) string {
 }
 
 // PendingResnapshots returns the requests of stateDir not carried out yet,
-// oldest first.
+// oldest first; a file that is not a request is an error.
 func PendingResnapshots(stateDir string) ([]*ResnapshotRequest, error) {
-	dir := filepath.Join(stateDir, ResnapshotDir)
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+	reqs, broken, err := pendingResnapshots(stateDir)
+	if err == nil && len(broken) > 0 {
+		err = broken[0].err
 	}
 	if err != nil {
 		return nil, err
 	}
+	return reqs, nil
+}
+
+// brokenRequest is a request file that cannot be read as one.
+type brokenRequest struct {
+	id  string
+	err error
+}
+
+// pendingResnapshots returns the requests of stateDir not carried out
+// yet, oldest first, and apart the files that are not requests (each
+// one's fault is its own: it must not hold up the others).
+func pendingResnapshots(stateDir string) ([]*ResnapshotRequest, []brokenRequest, error) {
+	dir := filepath.Join(stateDir, ResnapshotDir)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	var out []*ResnapshotRequest
+	var broken []brokenRequest
 	for _, e := range ents {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") || strings.HasPrefix(e.Name(), ".") {
 			continue
@@ -107,17 +128,19 @@ func PendingResnapshots(stateDir string) ([]*ResnapshotRequest, error) {
 			if errors.Is(err, os.ErrNotExist) {
 				continue
 			}
-			return nil, err
+			return nil, nil, err
 		}
+		id := strings.TrimSuffix(e.Name(), ".json")
 		var req ResnapshotRequest
 		if err := json.Unmarshal(b, &req); err != nil {
-			return nil, fmt.Errorf("resnapshot request %s: %v", e.Name(), err)
+			broken = append(broken, brokenRequest{id: id, err: fmt.Errorf("resnapshot request %s: %v", e.Name(), err)})
+			continue
 		}
-		req.ID = strings.TrimSuffix(e.Name(), ".json")
+		req.ID = id
 		out = append(out, &req)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return out, broken, nil
 }
 
 // CheckResnapshot says why req cannot be carried out for pipeline p, and
@@ -277,9 +300,12 @@ func (p *resnapshotPoller) run(ctx context.Context) {
 // poll hands the new requests to the stream.
 func (p *resnapshotPoller) poll(ctx context.Context) {
 	r := p.r
-	reqs, err := PendingResnapshots(r.opts.StateDir)
+	reqs, broken, err := pendingResnapshots(r.opts.StateDir)
 	if err != nil {
 		r.opts.Log.Error("resnapshot requests cannot be read", "error", err)
+	}
+	for _, b := range broken {
+		r.failResnapshot(b.id, b.err.Error())
 	}
 	for _, req := range reqs {
 		if p.taken[req.ID] || req.Source != r.decl.Name {

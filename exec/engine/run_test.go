@@ -498,7 +498,7 @@ func TestRunStateDirInUse(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx, e.plan, e.opts(false)) }()
 	deadline := time.Now().Add(20 * time.Second)
-	for len(e.src.reqs) == 0 && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) {
 		e.src.mu.Lock()
 		n := len(e.src.reqs)
 		e.src.mu.Unlock()
