@@ -18,7 +18,7 @@ func TestTargetOptionsLayers(t *testing.T) {
 	if o.batchRows != 10 || o.flushInterval != 2*time.Second || o.outOfRange != "null" {
 		t.Errorf("layers: %+v", o)
 	}
-	if o.maxInflight != 2 || o.batchBytes != 64<<20 || o.idleFlush != 200*time.Millisecond || o.schemaChanges != "evolve" || o.closeTimeout != 30*time.Second {
+	if o.maxInflight != 2 || o.batchBytes != 8<<20 || o.idleFlush != 200*time.Millisecond || o.schemaChanges != "evolve" || o.closeTimeout != 30*time.Second {
 		t.Errorf("defaults: %+v", o)
 	}
 	for _, c := range []struct {
