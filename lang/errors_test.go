@@ -286,9 +286,14 @@ func TestRunawayStringError(t *testing.T) {
 	if got := strings.TrimRight(errs.Format([]byte(src)), "\n"); got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
-	// A string that spans lines on purpose is still fine.
+	// A string that spans lines on purpose is still fine, and a stray
+	// character after one is reported as it is.
 	ok := "CREATE SOURCE a FROM mysql 'x' WITH (headers = 'A: 1\nB: 2');\n"
 	if _, err := ParseFile("f.etl", []byte(ok)); err != nil {
 		t.Fatalf("multi-line string: %v", err)
+	}
+	_, err = ParseFile("f.etl", []byte(ok+pipe+"WHERE a = 1 && 2 INTO stdout;"))
+	if err == nil || !strings.HasPrefix(err.Error(), `f.etl:3:47: unexpected character "&" (use AND)`) {
+		t.Fatalf("stray character after a multi-line string: %v", err)
 	}
 }

@@ -190,9 +190,15 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 // so the errors show up lines after the real mistake. When there are errors
 // and a string that spans lines ends before the first of them, the last such
 // string is reported as unterminated at its opening quote (strings may span
-// lines, so one alone is not an error).
+// lines, so one alone is not an error). Only when a string is left open at
+// the end, as an odd count of quotes leaves one: another stray character
+// after a string written over lines on purpose is reported as it is.
 func runawayString(toks []lexer.Token, errs Errors) *Error {
-	if len(errs) == 0 {
+	open := false
+	for _, t := range toks {
+		open = open || t.Type == tokBadString
+	}
+	if !open {
 		return nil
 	}
 	first := errs[0].Pos.Offset
