@@ -88,6 +88,11 @@ var urlUserinfo = regexp.MustCompile(`((?:[a-zA-Z][a-zA-Z0-9+.-]*://)?[^\s:/@"'(
 // credential.
 var credentialParam = regexp.MustCompile(`(?i)([?&](?:password|passwd|pwd|token|access_token|api_key|apikey|key|secret|signature|sig|auth)=)[^&\s"']*`)
 
+// isRef reports whether s is one ${…} reference as written in a file.
+func isRef(s string) bool {
+	return strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") && strings.Count(s, "}") == 1
+}
+
 // redactURLs hides user:password@ and credential parameters in s.
 func redactURLs(s string) string {
 	if strings.Contains(s, "@") {
@@ -95,7 +100,10 @@ func redactURLs(s string) string {
 			sub := urlUserinfo.FindStringSubmatch(m)
 			// Already masked (all '*'), a template ("user:password@host"),
 			// or a URL with a user and no password: "scheme:" then "//user".
-			if strings.Trim(sub[2], "*") == "" || strings.EqualFold(sub[2], "password") || strings.HasPrefix(sub[2], "//") {
+			// A ${…} reference as written (an error quoting the line of
+			// a file) holds no secret, and the caret under it must
+			// still point at it.
+			if strings.Trim(sub[2], "*") == "" || strings.EqualFold(sub[2], "password") || strings.HasPrefix(sub[2], "//") || isRef(sub[2]) {
 				return m
 			}
 			// An @ inside the password: the host follows the last one.
@@ -105,7 +113,7 @@ func redactURLs(s string) string {
 	if strings.Contains(s, "=") {
 		s = credentialParam.ReplaceAllStringFunc(s, func(m string) string {
 			name, v, _ := strings.Cut(m, "=")
-			if v == "" || strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}") {
+			if v == "" || isRef(v) {
 				return m // empty, or a reference as written
 			}
 			return name + "=" + Mask

@@ -24,7 +24,8 @@ func TestRedactSecrets(t *testing.T) {
 		`mysql://user:password@host:port/db is the form`:                      `mysql://user:password@host:port/db is the form`,
 		`already mysql://u:****@h and mysql://u:*******@h`:                    `already mysql://u:****@h and mysql://u:*******@h`,
 		`about ab and abc`: `about ab and abc`,
-		`source mysql://root@127.0.0.1:3316 and https://bot@h/x`: `source mysql://root@127.0.0.1:3316 and https://bot@h/x`,
+		`f.etl:1:45: environment variable "PW" is not set` + "\n" + `mysql://root:${PW}@127.0.0.1:3316`: `f.etl:1:45: environment variable "PW" is not set` + "\n" + `mysql://root:${PW}@127.0.0.1:3316`,
+		`source mysql://root@127.0.0.1:3316 and https://bot@h/x`:                                        `source mysql://root@127.0.0.1:3316 and https://bot@h/x`,
 	} {
 		if got := RedactSecrets(in); got != want {
 			t.Errorf("RedactSecrets(%q)\n = %q\nwant %q", in, got, want)

@@ -268,3 +268,32 @@ func TestFormatHandBuilt(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRunawayStringError: a string left open on line 2 runs to the next quote
+// lines later; the error must point at its opening quote, not at the stray
+// "$" or the last quote it leaves behind.
+func TestRunawayStringError(t *testing.T) {
+	src := "CREATE PIPELINE p FROM binlog a.b\n" +
+		"  WHERE status <> 'cancelled\n" +
+		"  TRANSFORM id,\n" +
+		"    json_value(note, '$.channel') AS channel\n" +
+		"  INTO stdout WITH (flush_interval = '500ms');\n"
+	_, err := ParseFile("f.etl", []byte(src))
+	want := "f.etl:2:19: unterminated string: missing closing \"'\" (the string runs on to line 4)\n" +
+		"  WHERE status <> 'cancelled\n" +
+		"                  ^"
+	errs, _ := err.(Errors)
+	if got := strings.TrimRight(errs.Format([]byte(src)), "\n"); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	// A string that spans lines on purpose is still fine, and a stray
+	// character after one is reported as it is.
+	ok := "CREATE SOURCE a FROM mysql 'x' WITH (headers = 'A: 1\nB: 2');\n"
+	if _, err := ParseFile("f.etl", []byte(ok)); err != nil {
+		t.Fatalf("multi-line string: %v", err)
+	}
+	_, err = ParseFile("f.etl", []byte(ok+pipe+"WHERE a = 1 && 2 INTO stdout;"))
+	if err == nil || !strings.HasPrefix(err.Error(), `f.etl:3:47: unexpected character "&" (use AND)`) {
+		t.Fatalf("stray character after a multi-line string: %v", err)
+	}
+}

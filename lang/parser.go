@@ -178,7 +178,46 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 			break
 		}
 	}
+	if e := runawayString(toks, errs); e != nil {
+		errs = Errors{e}
+	}
 	return toks, comments, errs
+}
+
+// runawayString finds the string that is the likely cause of lexing errors:
+// a string that is not closed on its line swallows the text up to the next
+// quote, and every later quote then opens a string instead of closing one,
+// so the errors show up lines after the real mistake. When there are errors
+// and a string that spans lines ends before the first of them, the last such
+// string is reported as unterminated at its opening quote (strings may span
+// lines, so one alone is not an error). Only when a string is left open at
+// the end, as an odd count of quotes leaves one: another stray character
+// after a string written over lines on purpose is reported as it is.
+func runawayString(toks []lexer.Token, errs Errors) *Error {
+	open := false
+	for _, t := range toks {
+		open = open || t.Type == tokBadString
+	}
+	if !open {
+		return nil
+	}
+	first := errs[0].Pos.Offset
+	var s *lexer.Token
+	for i := range toks {
+		t := &toks[i]
+		if t.Pos.Offset >= first {
+			break
+		}
+		if t.Type == tokString && strings.Contains(t.Value, "\n") {
+			s = t
+		}
+	}
+	if s == nil {
+		return nil
+	}
+	e := startError(s, 1, "unterminated string: missing closing \"'\"")
+	e.Msg += fmt.Sprintf(" (the string runs on to line %d)", tokEnd(s).Line)
+	return e
 }
 
 // lastSignificant is the value of the last token of toks that is not

@@ -30,6 +30,11 @@ func (l *errorList) err() error {
 	return l.errs
 }
 
+// Suggest returns ` (did you mean "x"?)` for the candidate closest to name,
+// or "" when none is close: the hint of the planner's unknown-name errors,
+// for other places that check names.
+func Suggest(name string, candidates []string) string { return suggest(name, candidates) }
+
 // suggest returns ` (did you mean "x"?)` for the closest candidate, or "".
 func suggest(name string, candidates []string) string {
 	best, bestD := "", 1<<30

@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -16,7 +19,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
+	"github.com/etlq/etlq/planner"
 )
 
 type verifyCmd struct {
@@ -38,6 +43,9 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
 	if err != nil {
 		return err
+	}
+	for _, w := range stateWarnings(plan, c.Pipelines, c.StateDir) {
+		fmt.Fprintln(os.Stderr, "warning: "+w)
 	}
 	if c.CPUProfile != "" {
 		f, err := os.Create(c.CPUProfile)
@@ -88,6 +96,32 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 		return exitError{code}
 	}
 	return nil
+}
+
+// stateWarnings says, before the long passes, when the checkpoints the
+// re-checks wait for cannot be there: the state directory does not exist,
+// or holds no checkpoint of a pipeline's source. Differences found then
+// stay unconfirmed (exit 2).
+func stateWarnings(plan *planner.Plan, names []string, dir string) []string {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return []string{fmt.Sprintf("state directory %s does not exist: a difference cannot be told from lag and stays unconfirmed "+
+			"(is etlq apply running with that --state-dir?)", dir)}
+	}
+	var warns []string
+	seen := map[string]bool{}
+	store := &engine.Store{Dir: dir}
+	for _, p := range plan.Pipelines {
+		if len(names) > 0 && !slices.Contains(names, p.Name) || seen[p.Source] || p.Snapshot == connectors.SnapshotOnly ||
+			p.Target.Mode != connectors.ModeUpsert && p.Target.Mode != connectors.ModeChangelog {
+			continue
+		}
+		seen[p.Source] = true
+		if st, err := store.Load(p.Source); err == nil && st == nil {
+			warns = append(warns, fmt.Sprintf("no checkpoint of source %s in %s: a difference cannot be told from lag until etlq apply "+
+				"writes one (is it running with that --state-dir?)", p.Source, dir))
+		}
+	}
+	return warns
 }
 
 // verdict is the exit code of a verification: 1 when a difference is

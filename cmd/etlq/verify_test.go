@@ -478,3 +478,39 @@ CREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, upper(v) AS v INTO clickhouse
 	}
 	a.running(t)
 }
+
+// TestVerifyNoStateDir: with a --state-dir that does not exist, verify
+// warns at once; a target equal to its source is ok (exit 0), and a
+// difference stays unconfirmed with exit 2 at once (no wait for a
+// checkpoint that cannot come), the table, the JSON and the exit status
+// agreeing.
+func TestVerifyNoStateDir(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b')")
+	dir := t.TempDir()
+	file, state, none := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state"), filepath.Join(dir, "nonexistent")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, chDSN, db, db))
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	warn := "warning: state directory " + none + " does not exist"
+	v, code, out := runVerifyLag(t, "3s", "--state-dir", none, file)
+	if code != 0 || !v.OK || v.Pipelines[0].Unconfirmed != "" || !strings.Contains(out, warn) {
+		t.Fatalf("verify of an equal target without state: want exit 0, ok and a warning: exit %d:\n%s", code, out)
+	}
+	myExec(t, my, "UPDATE "+db+".t SET v = 'z' WHERE id = 2")
+	v, code, out = runVerifyLag(t, "3s", "--state-dir", none, file)
+	if code != 2 || v.OK || !strings.Contains(v.Pipelines[0].Unconfirmed, "does not exist") || v.Pipelines[0].Changed != 1 {
+		t.Fatalf("verify of a changed source without state: want exit 2, unconfirmed: exit %d:\n%s", code, out)
+	}
+	out, err := runEtlq(t, "verify", "--progress", "never", "--lag-timeout", "3s", "--state-dir", none, file)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || strings.Contains(out, "ok:") || !strings.Contains(out, "(unconfirmed: state directory") {
+		t.Fatalf("table output: want exit 2, unconfirmed, no ok: %v:\n%s", err, out)
+	}
+}

@@ -291,6 +291,6 @@ func sameDDLMeta(a, b *table) bool {
 // staleError is the refusal to decode rows of a table whose schema at this
 // position is not known.
 func staleError(ts *tableState, at binlogPos) error {
-	return fmt.Errorf("schema of %s at %s is not known: %s, and the binlog carries no column names to decode its rows with (binlog_row_metadata = MINIMAL): %s",
+	return fmt.Errorf("schema of %s at %s is not known: %s, and the binlog carries no column names to decode its rows with (binlog_row_metadata is not FULL): %s",
 		ts.key, at, ts.cur.Stale, resnapshotHint)
 }

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -156,7 +158,14 @@ func CheckResnapshot(p *planner.Pipeline, req *ResnapshotRequest) (filter string
 		return "", fmt.Errorf("pipeline %s does not read table %s", p.Name, req.Table)
 	}
 	if p.Target.Mode != connectors.ModeUpsert {
-		return "", checkWhereSyntax(req.Where)
+		if req.Where == "" {
+			return "", nil
+		}
+		e, err := parseWhere(req.Where)
+		if err != nil {
+			return "", err
+		}
+		return "", checkWhereColumns(tp, req.Where, e)
 	}
 	if len(tp.KeyIndex) == 0 {
 		return "", fmt.Errorf("pipeline %s has no KEY for %s", p.Name, req.Table)
@@ -204,6 +213,15 @@ func pickColumn(tp *planner.TablePlan, meta string) string {
 func parseWhere(where string) (ast.ExprNode, error) {
 	stmts, _, err := parser.New().Parse("SELECT 1 FROM t WHERE "+where, "", "")
 	if err != nil {
+		// The parser counts columns in the SELECT around the condition
+		// and quotes the text from the error on: place it in where.
+		if m := nearText.FindStringSubmatch(err.Error()); m != nil && strings.HasSuffix(where, m[1]) {
+			what := "syntax error"
+			if m[1] == "" {
+				what = "unexpected end of the condition"
+			}
+			return nil, whereError(where, len(where)-len(m[1]), 1, what+": not an SQL condition")
+		}
 		return nil, fmt.Errorf("--where %q is not an SQL condition: %v", where, err)
 	}
 	sel, ok := stmts[0].(*ast.SelectStmt)
@@ -213,13 +231,88 @@ func parseWhere(where string) (ast.ExprNode, error) {
 	return sel.Where, nil
 }
 
-func checkWhereSyntax(where string) error {
-	if where == "" {
+// nearText is the text from the error on in an SQL parser's error.
+var nearText = regexp.MustCompile(`near "((?s:.*))"\s*$`)
+
+// whereError is an error at where[off:off+n], given 1-based column, then
+// the condition and a caret under the place.
+func whereError(where string, off, n int, msg string) error {
+	col := utf8.RuneCountInString(where[:off]) + 1
+	mark := "^"
+	if n > 1 {
+		mark += strings.Repeat("~", utf8.RuneCountInString(where[off:off+n])-1)
+	}
+	return fmt.Errorf("--where %q, column %d: %s\n  %s\n  %s%s", where, col, msg, where, strings.Repeat(" ", col-1), mark)
+}
+
+// checkWhereColumns says which column e, the parsed where, names that the
+// source table does not have (when its schema is known), with the closest
+// one as the planner does.
+func checkWhereColumns(tp *planner.TablePlan, where string, e ast.ExprNode) error {
+	if tp.Input == nil {
 		return nil
 	}
-	_, err := parseWhere(where)
-	return err
+	var cols []string
+	for _, f := range tp.Input.Fields() {
+		cols = append(cols, f.Name)
+	}
+	v := &columnLister{}
+	e.Accept(v)
+	for _, name := range v.names {
+		known := false
+		for _, c := range cols {
+			if strings.EqualFold(c, name) {
+				known = true
+				break
+			}
+		}
+		if known {
+			continue
+		}
+		msg := fmt.Sprintf("unknown column %q in %s%s", name, tp.Ref, planner.Suggest(name, cols))
+		if loc := wordAt(where, name); loc >= 0 {
+			return whereError(where, loc, len(name), msg)
+		}
+		return fmt.Errorf("--where %q: %s", where, msg)
+	}
+	return nil
 }
+
+// wordAt is the offset of the first occurrence of name in s as a whole
+// word outside quotes, -1 if there is none.
+func wordAt(s, name string) int {
+	word := func(c byte) bool {
+		return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+	}
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case strings.EqualFold(s[i:min(i+len(name), len(s))], name) && (i == 0 || !word(s[i-1])) &&
+			(i+len(name) == len(s) || !word(s[i+len(name)])):
+			return i
+		}
+	}
+	return -1
+}
+
+// columnLister collects the column names of an expression, in order.
+type columnLister struct{ names []string }
+
+func (v *columnLister) Enter(n ast.Node) (ast.Node, bool) {
+	if c, ok := n.(*ast.ColumnName); ok {
+		v.names = append(v.names, c.Name.O)
+	}
+	return n, false
+}
+
+func (v *columnLister) Leave(n ast.Node) (ast.Node, bool) { return n, true }
 
 // targetFilter rewrites where, a condition on the source table's columns,
 // as one on the target's: each column it names must be an output column
@@ -231,6 +324,9 @@ func targetFilter(p *planner.Pipeline, tp *planner.TablePlan, where string) (str
 	}
 	e, err := parseWhere(where)
 	if err != nil {
+		return "", err
+	}
+	if err := checkWhereColumns(tp, where, e); err != nil {
 		return "", err
 	}
 	v := &whereRenamer{tp: tp}

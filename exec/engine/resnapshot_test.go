@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/apache/arrow-go/v18/arrow"
 	"strings"
 	"testing"
 
@@ -55,5 +56,41 @@ func TestResnapshotTargetFilter(t *testing.T) {
 	}
 	if _, err := CheckResnapshot(p, &ResnapshotRequest{Table: "shop.other"}); err == nil || !strings.Contains(err.Error(), "does not read table") {
 		t.Errorf("another table: %v", err)
+	}
+}
+
+// TestResnapshotWhereErrors: a --where that does not parse, or names a
+// column the source table does not have, is reported at its place in the
+// condition with a caret, for every mode.
+func TestResnapshotWhereErrors(t *testing.T) {
+	i64 := stdlib.Type{Kind: stdlib.Int64}
+	tp := &planner.TablePlan{
+		Ref: connectors.TableRef{DB: "shop", Table: "orders"},
+		Input: arrow.NewSchema([]arrow.Field{
+			{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+			{Name: "status", Type: arrow.BinaryTypes.String},
+		}, nil),
+		Outputs:  []exec.Expr{exec.Col(0, "id", i64)},
+		Output:   []planner.Column{{Name: "id"}},
+		KeyIndex: []int{0},
+	}
+	for _, mode := range []connectors.Mode{connectors.ModeUpsert, connectors.ModeAppend} {
+		p := &planner.Pipeline{Name: "p", Tables: []*planner.TablePlan{tp}, Target: connectors.Target{Mode: mode}}
+		for where, want := range map[string]string{
+			"id BETWEN 1 AND 3": "--where \"id BETWEN 1 AND 3\", column 4: syntax error: not an SQL condition\n" +
+				"  id BETWEN 1 AND 3\n" +
+				"     ^",
+			"id >": "--where \"id >\", column 5: unexpected end of the condition: not an SQL condition\n" +
+				"  id >\n" +
+				"      ^",
+			"id = 1 AND 'stats' = stats": "--where \"id = 1 AND 'stats' = stats\", column 22: unknown column \"stats\" in shop.orders (did you mean \"status\"?)\n" +
+				"  id = 1 AND 'stats' = stats\n" +
+				"                       ^~~~~",
+		} {
+			_, err := CheckResnapshot(p, &ResnapshotRequest{Table: "shop.orders", Where: where})
+			if err == nil || err.Error() != want {
+				t.Errorf("%v %q:\n got %v\nwant %s", mode, where, err, want)
+			}
+		}
 	}
 }

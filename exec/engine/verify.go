@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"sort"
 	"time"
 
@@ -437,6 +439,10 @@ func (v *verifier) waitApplied(ctx context.Context, at []byte) (string, error) {
 	}
 	if v.opts.StateDir == "" {
 		return "no state directory to read the pipeline's checkpoint from", nil
+	}
+	if _, err := os.Stat(v.opts.StateDir); errors.Is(err, fs.ErrNotExist) {
+		// etlq apply makes it at start: no pipeline runs with it.
+		return fmt.Sprintf("state directory %s does not exist: is etlq apply running with that --state-dir?", v.opts.StateDir), nil
 	}
 	store := &Store{Dir: v.opts.StateDir}
 	deadline := time.Now().Add(v.opts.LagTimeout)

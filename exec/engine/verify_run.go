@@ -77,7 +77,7 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 		for k := range diff {
 			next[keyHash(k)] = true
 		}
-		if why != "" {
+		if why != "" && len(diff) > 0 {
 			res.Unconfirmed = why
 			break
 		}

@@ -29,12 +29,19 @@ type verifySource struct {
 	source
 	rows [][]any // id, status, qty
 	at   int
+	// opened, when set, is called with the count of reads so far at
+	// each read (1: the full pass, 2: the first re-check).
+	opened func(n int)
+	opens  int
 }
 
 func (s *verifySource) Open(_ context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reqs = append(s.reqs, req)
+	if s.opens++; s.opened != nil {
+		s.opened(s.opens)
+	}
 	var changes []change
 	for _, r := range s.rows {
 		changes = append(changes, change{op: exec.OpRead, after: r})
@@ -337,6 +344,44 @@ func TestVerifyUnconfirmed(t *testing.T) {
 	}
 	if r := res[0]; !strings.Contains(r.Unconfirmed, "no state directory") {
 		t.Errorf("result: %+v", r)
+	}
+}
+
+// TestVerifyCaughtUpUnconfirmed: a suspect of the full pass that the
+// target holds as the source does by the re-check is no difference, and
+// nothing is unconfirmed then even when the checkpoint cannot be read: the
+// result is ok, with no "unconfirmed" next to it. A state directory that
+// does not exist is said so.
+func TestVerifyCaughtUpUnconfirmed(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	snk := &verifySink{table: map[string]string{"1": "id=1 status=new qty=1"}}
+	src := &verifySource{source: source{mem: mem}, at: 5, rows: [][]any{{int64(1), "new", 1}, {int64(3), "new", 3}}}
+	src.opened = func(n int) {
+		if n == 2 { // the pipeline applies key 3 before the re-check
+			snk.mu.Lock()
+			snk.table["3"] = "id=3 status=new qty=3"
+			snk.mu.Unlock()
+		}
+	}
+	useVerifyConnectors(src, snk)
+	p := plan(t, newCatalog(t, "orders"), upsertPipeline)
+	res, err := engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: filepath.Join(t.TempDir(), "none"), Alloc: mem, LagTimeout: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Rechecked != 1 || r.Differences() != 0 || r.Unconfirmed != "" {
+		t.Errorf("caught up: want 1 key re-checked, no difference, nothing unconfirmed: %+v", r)
+	}
+	// Still behind: unconfirmed, and the state directory named as missing.
+	delete(snk.table, "3")
+	src.opened = nil
+	res, err = engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: "/nonexistent/dir", Alloc: mem, LagTimeout: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Missing != 1 || r.Unconfirmed != "state directory /nonexistent/dir does not exist: is etlq apply running with that --state-dir?" {
+		t.Errorf("behind: %+v", r)
 	}
 }
 
