@@ -353,6 +353,15 @@ type VersionReader interface {
 	MaxVersion(ctx context.Context) (uint64, error)
 }
 
+// FloorKeeper is a Stream that keeps StreamRequest.VersionFloor: every
+// version it assigns is at or above it. A first run (no checkpoint) over
+// targets that hold rows then tells its own rows from the older ones, and
+// ends each table's snapshot by removing the older keys it did not read
+// (docs/snapshot.md, "A new state directory over existing targets").
+type FloorKeeper interface {
+	KeepsVersionFloor()
+}
+
 // Truncater is a Writer of an upsert target that can remove, in order with
 // its writes, the rows that came from one source table (a TRUNCATE TABLE
 // at the source): every key the target shows as live, restricted by

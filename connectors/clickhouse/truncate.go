@@ -59,7 +59,7 @@ func (w *writer) Truncate(ctx context.Context, t connectors.Truncation, done fun
 			err := w.conn.Exec(w.ctx, q)
 			if err == nil {
 				if t.Older {
-					slog.Info("clickhouse: removed the rows a resnapshot did not find at the source", "table", w.target, "source", t.Table.String(), "version", t.Version)
+					slog.Info("clickhouse: removed the rows a re-read (snapshot, resnapshot) did not find at the source", "table", w.target, "source", t.Table.String(), "version", t.Version)
 				} else {
 					slog.Info("clickhouse: removed a truncated table's rows", "table", w.target, "source", t.Table.String(), "version", t.Version)
 				}

@@ -24,6 +24,12 @@ import (
 // target is older than v was neither read again nor changed since P: it is
 // no longer at the source, and gets a tombstone.
 
+var _ connectors.FloorKeeper = (*stream)(nil)
+
+// KeepsVersionFloor: Open starts the version counter at the request's
+// floor or above (connectors.FloorKeeper).
+func (st *stream) KeepsVersionFloor() {}
+
 // resnapState is a resnapshot under way (tableState.resnap).
 type resnapState struct {
 	req     connectors.Resnapshot

@@ -115,6 +115,12 @@ func (s *snapshotter) snapshotEnd(ts *tableState) exec.SnapshotEdge {
 		return exec.SnapshotInside
 	}
 	s.ended[ts] = true
+	return s.endEdge()
+}
+
+// endEdge is what the end of a table's snapshot ends: the stream's whole
+// snapshot when every other table's is done too. Called with s.mu held.
+func (s *snapshotter) endEdge() exec.SnapshotEdge {
 	for _, o := range s.active {
 		if !o.snap.Done && !s.ended[o] {
 			return exec.SnapshotEdgeTable
@@ -178,12 +184,21 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 	s.mu.Lock()
 	ts.snap.addRange(ch.rng)
 	s.emitted[ts]++
-	done := false
+	done, ended := false, exec.SnapshotInside
 	if s.closed[ts] && s.emitted[ts] == s.planned[ts] {
 		ts.snap.Done = true
 		ts.snap.Ranges = nil
 		ts.snapDone.Store(true)
 		done = true
+		if !s.ended[ts] && ts.resnap == nil {
+			// The table's last row went out in an earlier part of the
+			// chunk, or it has none: the chunk's last batch (its mark,
+			// when empty) ends the table's snapshot. An upsert target
+			// over which a first run starts removes there the keys the
+			// snapshot did not read (engine.snapshotEnded).
+			s.ended[ts] = true
+			ended = s.endEdge()
+		}
 	}
 	s.mu.Unlock()
 	<-s.sem
@@ -201,7 +216,15 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// An empty chunk (or one whose rows all went out while it was
 		// read) still moves the snapshot on.
 		em.emitMarkOnlyFor(ts, at)
+		if ended != exec.SnapshotInside {
+			out = em.queued()
+			out[len(out)-1].Snapshot = true
+			out[len(out)-1].SnapshotEnd = ended
+		}
 		return
+	}
+	if ended != exec.SnapshotInside {
+		out[len(out)-1].SnapshotEnd = ended
 	}
 	if s.cfg.needBinlog {
 		out[len(out)-1].Mark = em.mark(at)

@@ -146,6 +146,11 @@ type sourceRun struct {
 	routes  map[string][]*pipeRun // "db.table" → pipelines
 	runs    []*pipeRun
 	acker   connectors.Acker // the stream, when it wants to know what is durable
+	// snapFloor, when the run started without a checkpoint over targets
+	// that hold rows, is the version floor (versionFloor) that the stream
+	// keeps (connectors.FloorKeeper): every row the run writes is at or
+	// above it, every row before it below (snapshotEnded).
+	snapFloor uint64
 }
 
 func (r *sourceRun) run(ctx context.Context) (err error) {
@@ -201,6 +206,9 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	stream, err := src.Open(ctx, req)
 	if err != nil {
 		return fmt.Errorf("source %s: %w", r.decl.Name, err)
+	}
+	if _, ok := stream.(connectors.FloorKeeper); ok && st == nil {
+		r.snapFloor = req.VersionFloor
 	}
 	defer stream.Close()
 	r.opts.Stats.setStream(r.decl.Name, stream)
@@ -500,48 +508,61 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 			}
 			continue
 		}
-		if b.NumRows() == 0 && !pr.schemaChanged(b) {
-			continue // a position-only batch
-		}
-		in := b
-		if b.Snapshot && b.Sel != nil && pr.p.Snapshot == connectors.SnapshotOnly {
-			// The rows a windowed snapshot placement (MySQL's watermarks,
-			// brackets) leaves out of a chunk are those whose keys the
-			// binlog changed inside the chunk's window: the changes carry
-			// their state. A SNAPSHOT only pipeline takes no change, so it
-			// takes the chunk's rows as its read view has them.
-			whole := *b
-			whole.Sel = nil
-			in = &whole
-		}
-		out, err := pr.process(ctx, in)
-		if err != nil {
-			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
-		}
-		if out == nil {
-			continue
-		}
-		r.tracker.add(seq)
-		n := out.NumRows()
-		if err := pr.writer.Write(ctx, out, func(err error) {
-			if err == nil {
-				pr.stats.RowsOut.Add(int64(n))
-				pr.stats.Batches.Add(1)
-			} else {
-				pr.stats.WriteFailures.Add(1)
-				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
-			}
-			r.tracker.done(seq, err)
-		}); err != nil {
-			// The batch was not written: its mark, and every later one,
-			// must never be committed.
-			if ctx.Err() == nil {
-				pr.stats.WriteFailures.Add(1)
-			}
-			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
-			r.tracker.done(seq, err)
+		if err := r.write(ctx, pr, b, seq); err != nil {
 			return err
 		}
+		if b.Snapshot && b.SnapshotEnd != exec.SnapshotInside && b.Only == "" && r.snapFloor > 0 {
+			if err := r.snapshotEnded(ctx, pr, b, seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// write processes b for pr and writes what comes out.
+func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
+	if b.NumRows() == 0 && !pr.schemaChanged(b) {
+		return nil // a position-only batch
+	}
+	in := b
+	if b.Snapshot && b.Sel != nil && pr.p.Snapshot == connectors.SnapshotOnly {
+		// The rows a windowed snapshot placement (MySQL's watermarks,
+		// brackets) leaves out of a chunk are those whose keys the
+		// binlog changed inside the chunk's window: the changes carry
+		// their state. A SNAPSHOT only pipeline takes no change, so it
+		// takes the chunk's rows as its read view has them.
+		whole := *b
+		whole.Sel = nil
+		in = &whole
+	}
+	out, err := pr.process(ctx, in)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	if out == nil {
+		return nil
+	}
+	r.tracker.add(seq)
+	n := out.NumRows()
+	if err := pr.writer.Write(ctx, out, func(err error) {
+		if err == nil {
+			pr.stats.RowsOut.Add(int64(n))
+			pr.stats.Batches.Add(1)
+		} else {
+			pr.stats.WriteFailures.Add(1)
+			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+		r.tracker.done(seq, err)
+	}); err != nil {
+		// The batch was not written: its mark, and every later one,
+		// must never be committed.
+		if ctx.Err() == nil {
+			pr.stats.WriteFailures.Add(1)
+		}
+		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		r.tracker.done(seq, err)
+		return err
 	}
 	return nil
 }

@@ -514,6 +514,48 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 	return err
 }
 
+// snapshotEnded handles the last snapshot row of b's table in a run that
+// started without a checkpoint over targets that held rows (a new state
+// directory): like a resnapshot's end, an upsert target loses the table's
+// keys whose live row is older than the run (r.snapFloor), keys that the
+// snapshot did not read and no change since wrote: rows deleted at the
+// source while no checkpoint followed it.
+func (r *sourceRun) snapshotEnded(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
+	t, ok := pr.writer.(connectors.Truncater)
+	key := b.DB + "." + b.Table
+	tr := pr.tables[key]
+	if !ok || pr.p.Target.Mode != connectors.ModeUpsert || tr == nil {
+		return nil
+	}
+	where := map[string]string{}
+	if c := pickColumn(tr.plan, exec.ColTable); c != "" {
+		where[c] = b.Table
+	}
+	if c := pickColumn(tr.plan, exec.ColDB); c != "" {
+		where[c] = b.DB
+	}
+	if (len(pr.p.Tables) > 1 || len(pr.p.Patterns) > 0) && pickColumn(tr.plan, exec.ColTable) == "" {
+		pr.log.Warn("snapshot: the target keeps rows the source no longer has: the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
+			"pipeline", pr.p.Name, "table", key)
+		return nil
+	}
+	r.tracker.add(seq)
+	pr.log.Info("snapshot: removing the table's rows the source no longer has from the target", "pipeline", pr.p.Name, "table", key)
+	err := t.Truncate(ctx, connectors.Truncation{Table: connectors.TableRef{DB: b.DB, Table: b.Table}, Version: r.snapFloor, Where: where, Older: true}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("pipeline %s: snapshot of %s: %w", pr.p.Name, key, err)
+		} else {
+			pr.stats.Batches.Add(1)
+		}
+		r.tracker.done(seq, err)
+	})
+	if err != nil {
+		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		r.tracker.done(seq, err)
+	}
+	return err
+}
+
 // StateDirInUse reports whether a process (a running apply) holds dir's
 // lock now.
 func StateDirInUse(dir string) bool {
