@@ -453,7 +453,7 @@ CREATE PIPELINE tagged
 		{"many", "shopdb.orders_2024", "", "has no _table output column"},
 		{"many", "shopdb.items", "", "does not read table shopdb.items"},
 		{"many", "orders", "", "does not read table orders"},
-		{"log", "shopdb.orders", "id >", "is not an SQL condition"},
+		{"log", "shopdb.orders", "id >", "not an SQL condition"},
 		{"log", "shopdb.orders", "x = 1 ORDER BY id", "not one SQL condition"},
 		{"tagged", "otherdb.orders", "", "does not read table"},
 	} {
