@@ -295,3 +295,84 @@ func TestSelectionSurvives(t *testing.T) {
 		b.Release()
 	}
 }
+
+// TestOwnerThatAckedNothing: a partition taken over from an owner whose
+// consumer acknowledged nothing (it crashed or gave the partition back
+// before its first acknowledgement) starts where that consumer started,
+// not at the stream's start. The server reports an acknowledgement floor
+// of 0 for a consumer made at a start sequence that has acknowledged
+// nothing yet: taken as the floor, the next owner replayed whole
+// partitions (duplicates in append and changelog targets).
+func TestOwnerThatAckedNothing(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ids := make([]int64, 40)
+	for i := range ids {
+		ids[i] = int64(i)
+	}
+	publishIDs(ctx, t, lg, 2, ids)
+	open := func(id string) (*workerStream, *atomic.Int64) {
+		owned := &atomic.Int64{}
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Owned: owned}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream), owned
+	}
+	// next reads one batch within d, acknowledging it; nil when none came.
+	next := func(w *workerStream, d time.Duration) *exec.Batch {
+		c, stop := context.WithTimeout(ctx, d)
+		defer stop()
+		bt, err := w.Next(c)
+		if err != nil {
+			return nil
+		}
+		w.Acked(bt.Mark)
+		return bt
+	}
+	// a reads and acknowledges everything, then gives its partitions back.
+	a, _ := open("a")
+	for got := 0; got < len(ids); {
+		bt := next(a, 10*time.Second)
+		if bt == nil {
+			t.Fatalf("a got %d of %d rows", got, len(ids))
+		}
+		got += int(bt.Record.NumRows())
+		bt.Release()
+	}
+	a.Close()
+	// b takes both partitions, acknowledges nothing and gives them back.
+	b, ownedB := open("b")
+	for ownedB.Load() < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("b never took both partitions")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if bt := next(b, 300*time.Millisecond); bt != nil {
+		t.Fatalf("b got a row a had acknowledged: %d", bt.Record.Column(0).(*array.Int64).Value(0))
+	}
+	b.Close()
+	st, err := lg.Status("s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Partitions {
+		if p.AckedUpTo == 0 || p.Pending != 0 {
+			t.Errorf("partition %d: acknowledged up to %d, %d pending; want all acknowledged\n%s", p.Partition, p.AckedUpTo, p.Pending, st)
+		}
+	}
+	// c must start after what a acknowledged.
+	c, _ := open("c")
+	defer c.Close()
+	if bt := next(c, time.Second); bt != nil {
+		t.Fatalf("c got row %d again: it started before the acknowledged messages", bt.Record.Column(0).(*array.Int64).Value(0))
+	}
+}

@@ -70,12 +70,12 @@ func (l *Log) Status(source, group string) (*Status, error) {
 		start := uint64(1)
 		if len(cis) > 0 {
 			ci = cis[len(cis)-1]
-			ps.AckedUpTo = ci.AckFloor.Stream
+			ps.AckedUpTo = ackedUpTo(ci)
 			if ci.AckFloor.Last != nil {
 				ps.AckedAt = *ci.AckFloor.Last
 			}
 			ps.Pending = ci.NumPending + uint64(ci.NumAckPending)
-			start = ci.AckFloor.Stream + 1
+			start = ps.AckedUpTo + 1
 		}
 		// The oldest message not acknowledged: its age is the lag.
 		if m, err := l.js.GetMsg(n.stream, start, nats.DirectGetNext(n.partFilter(p))); err == nil {

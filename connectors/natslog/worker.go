@@ -590,7 +590,7 @@ func (l *Log) takeConsumers(n names, group string, part int) (uint64, error) {
 	}
 	start := uint64(1)
 	for _, ci := range infos {
-		start = max(start, ci.AckFloor.Stream+1)
+		start = max(start, ackedUpTo(ci)+1)
 	}
 	for _, ci := range infos {
 		if err := l.js.DeleteConsumer(n.stream, ci.Name); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
@@ -598,6 +598,20 @@ func (l *Log) takeConsumers(n names, group string, part int) (uint64, error) {
 		}
 	}
 	return start, nil
+}
+
+// ackedUpTo is the stream sequence up to which a partition's consumer has
+// its messages acknowledged. A consumer made at a start sequence (every
+// message before it acknowledged through an earlier consumer) reports an
+// acknowledgement floor of 0 until it acknowledges one: taken as is, the
+// next owner of a partition whose owner acknowledged nothing before it
+// crashed or gave the partition back read the whole partition again.
+func ackedUpTo(ci *nats.ConsumerInfo) uint64 {
+	floor := ci.AckFloor.Stream
+	if ci.Config.DeliverPolicy == nats.DeliverByStartSequencePolicy && ci.Config.OptStartSeq > 0 {
+		floor = max(floor, ci.Config.OptStartSeq-1)
+	}
+	return floor
 }
 
 // partConsumers lists the consumers of a group's partition, newest last.
