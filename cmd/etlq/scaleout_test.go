@@ -155,6 +155,13 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		t.Errorf("status: want the stream, the group and 4 partitions:\n%s", st)
 	}
 	t.Logf("status:\n%s", st)
+	// The capture's default retention, and the headroom left of it.
+	if !strings.Contains(st, " of 10.0 GiB (") || !strings.Contains(st, " of 168h0m0s kept (") {
+		t.Errorf("status: want the default retention (10 GiB, 7 days) and its headroom:\n%s", st)
+	}
+	if out, err := runEtlq(t, "status", "--log", logURL, "--drop", file); err == nil {
+		t.Errorf("status --drop with a live worker: want it refused, got\n%s", out)
+	}
 	worker.waitFor(t, "the worker holds the 4 partitions (metrics)", 30*time.Second, func() (bool, string) {
 		resp, err := http.Get("http://" + metrics + "/metrics")
 		if err != nil {
@@ -167,6 +174,12 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	})
 	worker.stop(t)
 	capture.stop(t)
+	if out := mustEtlq(t, "status", "--log", logURL, "--drop", file); !strings.Contains(out, "and its leases deleted") {
+		t.Errorf("status --drop: %s", out)
+	}
+	if out, err := runEtlq(t, "status", "--log", logURL, file); err == nil {
+		t.Errorf("status after --drop: want no stream, got\n%s", out)
+	}
 }
 
 // TestLogWorkersKilled: capture and 3 workers on a private NATS server, a
@@ -224,6 +237,13 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 90*time.Second)
 	st := mustEtlq(t, "status", "--log", logURL, file)
 	t.Logf("status:\n%s", st)
+	// The capture's default retention, and the headroom left of it.
+	if !strings.Contains(st, " of 10.0 GiB (") || !strings.Contains(st, " of 168h0m0s kept (") {
+		t.Errorf("status: want the default retention (10 GiB, 7 days) and its headroom:\n%s", st)
+	}
+	if out, err := runEtlq(t, "status", "--log", logURL, "--drop", file); err == nil {
+		t.Errorf("status --drop with a live worker: want it refused, got\n%s", out)
+	}
 	for i, wk := range workers {
 		if i != 1 {
 			if out := wk.stop(t); strings.Contains(out, "level=ERROR") {

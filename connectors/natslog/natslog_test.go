@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -374,5 +375,48 @@ func TestOwnerThatAckedNothing(t *testing.T) {
 	defer c.Close()
 	if bt := next(c, time.Second); bt != nil {
 		t.Fatalf("c got row %d again: it started before the acknowledged messages", bt.Record.Column(0).(*array.Int64).Value(0))
+	}
+}
+
+// TestRetention: a new stream keeps what the capture's retention says, 0
+// meaning no limit; the status shows the headroom left, or that there is
+// no limit.
+func TestRetention(t *testing.T) {
+	for _, tc := range []struct {
+		ret  Retention
+		want []string
+	}{
+		{Retention{}, []string{"(no size limit)", "; no age limit"}},
+		{Retention{MaxBytes: 1 << 30, MaxAge: time.Hour}, []string{" of 1.0 GiB (100% headroom)", " of 1h0m0s kept ("}},
+	} {
+		url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		lg, err := Open(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		src := &fakeSource{batches: func() []*exec.Batch { return []*exec.Batch{batch([]int64{1}, exec.OpInsert, `{"pos":1}`)} }}
+		if err := lg.Capture(ctx, "s", src, connectors.StreamRequest{Once: true}, CaptureOptions{Partitions: 2, Retention: tc.ret}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := lg.Status("s", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBytes := tc.ret.MaxBytes
+		if wantBytes == 0 {
+			wantBytes = -1
+		}
+		if st.MaxBytes != wantBytes || st.MaxAge != tc.ret.MaxAge {
+			t.Errorf("%+v: stream keeps %d bytes, %s", tc.ret, st.MaxBytes, st.MaxAge)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(st.String(), w) {
+				t.Errorf("%+v: status lacks %q:\n%s", tc.ret, w, st)
+			}
+		}
+		cancel()
+		lg.DeleteSource("s")
+		lg.Close()
 	}
 }

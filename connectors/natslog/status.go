@@ -95,6 +95,8 @@ func (s *Status) String() string {
 	fmt.Fprintf(&b, "source %s: stream %s, %d messages, %s", s.Source, s.Stream, s.Messages, size(s.Bytes))
 	if s.MaxBytes > 0 {
 		fmt.Fprintf(&b, " of %s (%.0f%% headroom)", size(uint64(s.MaxBytes)), 100*(1-float64(s.Bytes)/float64(s.MaxBytes)))
+	} else {
+		b.WriteString(" (no size limit)")
 	}
 	if !s.Oldest.IsZero() && s.Messages > 0 {
 		age := time.Since(s.Oldest).Round(time.Second)
@@ -102,6 +104,9 @@ func (s *Status) String() string {
 		if s.MaxAge > 0 {
 			fmt.Fprintf(&b, " of %s kept (%s headroom)", s.MaxAge, (s.MaxAge - age).Round(time.Second))
 		}
+	}
+	if s.MaxAge <= 0 {
+		b.WriteString("; no age limit")
 	}
 	fmt.Fprintf(&b, "\ngroup %s: %d live worker(s)\n", s.Group, len(s.Workers))
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
