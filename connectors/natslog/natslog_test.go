@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/testenv"
@@ -418,5 +419,77 @@ func TestRetention(t *testing.T) {
 		cancel()
 		lg.DeleteSource("s")
 		lg.Close()
+	}
+}
+
+// TestTakeOverWhileServerAway: a takeover whose consumer creation fails
+// (the server away for a moment) keeps the previous consumers, whose
+// acknowledgement floor the next try starts after. Before, they were
+// deleted first, and the next try read the partition from its start.
+func TestTakeOverWhileServerAway(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ids := make([]int64, 20)
+	for i := range ids {
+		ids[i] = int64(i)
+	}
+	publishIDs(ctx, t, lg, 1, ids)
+	open := func(id string) (*workerStream, *atomic.Int64) {
+		owned := &atomic.Int64{}
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Owned: owned}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream), owned
+	}
+	next := func(w *workerStream, d time.Duration) *exec.Batch {
+		c, stop := context.WithTimeout(ctx, d)
+		defer stop()
+		bt, err := w.Next(c)
+		if err != nil {
+			return nil
+		}
+		w.Acked(bt.Mark)
+		return bt
+	}
+	a, _ := open("a")
+	for got := 0; got < len(ids); {
+		bt := next(a, 10*time.Second)
+		if bt == nil {
+			t.Fatalf("a got %d of %d rows", got, len(ids))
+		}
+		got += int(bt.Record.NumRows())
+		bt.Release()
+	}
+	a.Close()
+	var failed atomic.Int32
+	real := addConsumer
+	addConsumer = func(js nats.JetStreamContext, stream string, cfg *nats.ConsumerConfig) error {
+		if failed.Add(1) == 1 {
+			return nats.ErrTimeout
+		}
+		return real(js, stream, cfg)
+	}
+	defer func() { addConsumer = real }()
+	b, ownedB := open("b")
+	defer b.Close()
+	for ownedB.Load() < 1 {
+		if ctx.Err() != nil {
+			t.Fatal("b never took the partition")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if failed.Load() < 2 {
+		t.Fatalf("the failing creation was not tried (%d)", failed.Load())
+	}
+	if bt := next(b, time.Second); bt != nil {
+		t.Fatalf("b got row %d again: it started before the acknowledged messages", bt.Record.Column(0).(*array.Int64).Value(0))
 	}
 }
