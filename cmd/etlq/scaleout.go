@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
@@ -17,8 +20,8 @@ type captureCmd struct {
 	Log        string        `required:"" placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"The NATS JetStream server holding the log."`
 	Once       bool          `help:"Publish the snapshot and the binlog up to the position current at start, then exit."`
 	Partitions int           `default:"8" help:"Key partitions of a new stream: at most this many workers share a source."`
-	MaxBytes   int64         `default:"0" help:"Bytes a new stream keeps before dropping its oldest messages (0: no limit)."`
-	MaxAge     time.Duration `default:"0s" help:"How long a new stream keeps messages (0: no limit). With --max-bytes, the buffer that outlives the source's binlog retention."`
+	MaxBytes   byteSize      `default:"10GiB" placeholder:"SIZE" help:"Bytes a new stream keeps before dropping its oldest messages (KiB, MiB, GiB, TiB; 0: no limit)."`
+	MaxAge     time.Duration `default:"168h" help:"How long a new stream keeps messages (0: no limit). With --max-bytes, the buffer that outlives the source's binlog retention."`
 	LogFormat  string        `default:"text" enum:"text,json" help:"Log format (text or json)."`
 }
 
@@ -30,7 +33,7 @@ func (c *captureCmd) Run(ctx context.Context) error {
 		return err
 	}
 	return engine.Capture(ctx, plan, engine.CaptureOptions{Log: c.Log, Once: c.Once, Partitions: c.Partitions,
-		MaxBytes: c.MaxBytes, MaxAge: c.MaxAge, Logger: log})
+		MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Logger: log})
 }
 
 func newLogger(format string) *slog.Logger {
@@ -46,11 +49,17 @@ type statusCmd struct {
 	File  string `arg:"" type:"existingfile" help:"The .etl file whose sources' logs to show."`
 	Log   string `required:"" placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"The NATS JetStream server holding the log."`
 	Group string `default:"apply" help:"The workers' group."`
+	Drop  bool   `help:"Delete the sources' streams and lease buckets in the namespace (every group's position with them); refused while workers of the group are live."`
 }
 
 func (s *statusCmd) Run(ctx context.Context) error {
 	_, plan, err := etlfile.LoadPlan(ctx, s.File, true)
 	if err != nil {
+		return err
+	}
+	if s.Drop {
+		out, err := engine.DropLog(plan, s.Log, s.Group)
+		fmt.Print(out)
 		return err
 	}
 	out, err := engine.LogStatus(plan, s.Log, s.Group)
@@ -59,4 +68,36 @@ func (s *statusCmd) Run(ctx context.Context) error {
 	}
 	fmt.Print(out)
 	return nil
+}
+
+// byteSize is a size in bytes written with an optional binary unit:
+// 512MiB, 10GiB, 1048576, 0.
+type byteSize int64
+
+func (b *byteSize) UnmarshalText(text []byte) error {
+	n, err := parseByteSize(string(text))
+	if err != nil {
+		return err
+	}
+	*b = byteSize(n)
+	return nil
+}
+
+func parseByteSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"B", 1}} {
+		if v, ok := strings.CutSuffix(t, u.suffix); ok {
+			t, mult = strings.TrimSpace(v), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q: want a whole number of bytes, KiB, MiB, GiB or TiB (0: no limit)", s)
+	}
+	return n * mult, nil
 }

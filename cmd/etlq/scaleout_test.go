@@ -155,6 +155,13 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		t.Errorf("status: want the stream, the group and 4 partitions:\n%s", st)
 	}
 	t.Logf("status:\n%s", st)
+	// The capture's default retention, and the headroom left of it.
+	if !strings.Contains(st, " of 10.0 GiB (") || !strings.Contains(st, " of 168h0m0s kept (") {
+		t.Errorf("status: want the default retention (10 GiB, 7 days) and its headroom:\n%s", st)
+	}
+	if out, err := runEtlq(t, "status", "--log", logURL, "--drop", file); err == nil {
+		t.Errorf("status --drop with a live worker: want it refused, got\n%s", out)
+	}
 	worker.waitFor(t, "the worker holds the 4 partitions (metrics)", 30*time.Second, func() (bool, string) {
 		resp, err := http.Get("http://" + metrics + "/metrics")
 		if err != nil {
@@ -167,6 +174,12 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	})
 	worker.stop(t)
 	capture.stop(t)
+	if out := mustEtlq(t, "status", "--log", logURL, "--drop", file); !strings.Contains(out, "and its leases deleted") {
+		t.Errorf("status --drop: %s", out)
+	}
+	if out, err := runEtlq(t, "status", "--log", logURL, file); err == nil {
+		t.Errorf("status after --drop: want no stream, got\n%s", out)
+	}
 }
 
 // TestLogWorkersKilled: capture and 3 workers on a private NATS server, a
@@ -224,6 +237,13 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 90*time.Second)
 	st := mustEtlq(t, "status", "--log", logURL, file)
 	t.Logf("status:\n%s", st)
+	// The capture's default retention, and the headroom left of it.
+	if !strings.Contains(st, " of 10.0 GiB (") || !strings.Contains(st, " of 168h0m0s kept (") {
+		t.Errorf("status: want the default retention (10 GiB, 7 days) and its headroom:\n%s", st)
+	}
+	if out, err := runEtlq(t, "status", "--log", logURL, "--drop", file); err == nil {
+		t.Errorf("status --drop with a live worker: want it refused, got\n%s", out)
+	}
 	for i, wk := range workers {
 		if i != 1 {
 			if out := wk.stop(t); strings.Contains(out, "level=ERROR") {
@@ -352,6 +372,57 @@ CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op IN
 	time.Sleep(2 * time.Second) // copies would land by now
 	if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t_log WHERE _op = 'truncate'", db)); err != nil || n != 1 {
 		t.Errorf("the changelog holds %d truncates (%v), want 1", n, err)
+	}
+	for _, wk := range workers {
+		wk.stop(t)
+	}
+	capture.stop(t)
+}
+
+// TestLogKeyWidened: ALTER TABLE … MODIFY id BIGINT on the key column,
+// through the log to two workers over four partitions: the schema change
+// reaches every partition, so both workers meet it and would copy the
+// ClickHouse table into the wider key at once. One copies, the other
+// waits for it; both keep running and the target equals the source. Before,
+// the second exited with code 60 (its copy dropped under it).
+func TestLogKeyWidened(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, db+".t", 2000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
+`, myDSN, s.chDSN, db, testServerID()))
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	workers := []*liveApply{}
+	for _, name := range []string{"w1", "w2"} {
+		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
+	}
+	myQ := "SELECT id, status, CAST(amount * 100 AS SIGNED) FROM " + db + ".t ORDER BY id"
+	chQ := "SELECT toString(id), status, toString(toInt64(amount * 100)) FROM " + db + ".t_current ORDER BY id"
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	myExec(t, my, "ALTER TABLE "+db+".t MODIFY id BIGINT NOT NULL",
+		"INSERT INTO "+db+".t VALUES (5000000001, 'wide', 1.50), (5000000002, 'wide', 2.50), (5000000003, 'wide', 3.50), (5000000004, 'wide', 4.50)",
+		"UPDATE "+db+".t SET status = 'after' WHERE id % 5 = 0")
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	for _, wk := range workers {
+		wk.running(t)
+	}
+	if n, err := chCount(s.chDSN, "SELECT count() FROM "+db+".t_current WHERE id > 5000000000"); err != nil || n != 4 {
+		t.Errorf("%d wide keys in the target (%v), want 4", n, err)
+	}
+	if n, err := chCount(s.chDSN, "SELECT count() FROM system.columns WHERE database = '"+db+"' AND table = 't' AND name = 'id' AND type = 'Int64'"); err != nil || n != 1 {
+		t.Errorf("the target's id is not Int64 (%v)", err)
+	}
+	if n, err := chCount(s.chDSN, "SELECT count() FROM system.tables WHERE database = '"+db+"' AND name LIKE '%etlq%'"); err != nil || n != 0 {
+		t.Errorf("%d copies or locks left over (%v)", n, err)
 	}
 	for _, wk := range workers {
 		wk.stop(t)

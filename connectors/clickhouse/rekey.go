@@ -2,9 +2,15 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // A key column whose type the source widened (ALTER TABLE t MODIFY id
@@ -15,13 +21,138 @@ import (
 // the new table takes the old one's name. Nothing stops: the source's
 // batches wait for the copy (ClickHouse's INSERT … SELECT, at its speed)
 // and go on.
+//
+// Several writers of one table (scale-out workers, docs/scale-out.md) meet
+// the widening at once. One re-keys, the others wait and find the table
+// widened: a writer takes a lock table in ClickHouse (CREATE TABLE fails
+// for all but one), checks under it that the live table still has the
+// narrower key, and copies into a table of its own name. A writer waiting
+// for the lock goes on as soon as the live table has the wider key. The
+// lock holds a heartbeat row; a lock whose heartbeat stopped (its writer
+// was killed) is taken over after rekeyLockStale.
 
 // rekeySuffix and prekeySuffix name the copy being filled and, for a
 // moment, the old table.
 const (
 	rekeySuffix  = "__etlq_rekey"
 	prekeySuffix = "__etlq_prekey"
+	lockSuffix   = "__etlq_rekey_lock"
 )
+
+// rekeyLockStale is how old a lock's last heartbeat is when its writer is
+// taken for dead.
+var rekeyLockStale = 2 * time.Minute
+
+// chCode is the ClickHouse error code of err, 0 if it has none.
+func chCode(err error) int32 {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		return ex.Code
+	}
+	return 0
+}
+
+// keyWidened reports whether the live table already has the types of cols
+// (another writer re-keyed it).
+func (w *writer) keyWidened(ctx context.Context, l *tableLayout, cols []colSpec) (bool, error) {
+	var st tableState
+	var err error
+	for attempt := 0; ; attempt++ {
+		// ClickHouse 18 fails a read of system.columns with code 60 when
+		// a table of the database is dropped meanwhile (another writer's
+		// copy, its lock).
+		if st, err = readTableState(ctx, w.conn, l.db, l.table); err == nil || chCode(err) != 60 || attempt == 20 {
+			break
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return false, err
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("clickhouse %s: key column types: %w", w.target, err)
+	}
+	have := map[string]string{}
+	for _, c := range st.columns {
+		have[c.name] = c.typ
+	}
+	for _, c := range cols {
+		if have[c.name] != c.chType() {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// rekeyLock takes the table's re-key lock, or waits until another writer
+// has re-keyed the table (done). unlock drops the lock.
+func (w *writer) rekeyLock(ctx context.Context, l *tableLayout, cols []colSpec, token string) (unlock func(), done bool, err error) {
+	lock := quote(l.db) + "." + quote(l.table+lockSuffix)
+	beat := "INSERT INTO " + lock + " SELECT " + quoteString(token) + ", now()"
+	var logged, emptySince time.Time
+	for attempt := 0; ; attempt++ {
+		err := w.conn.Exec(ctx, "CREATE TABLE "+lock+" (owner String, at DateTime) ENGINE = TinyLog")
+		if err == nil {
+			if err := w.conn.Exec(ctx, beat); err != nil {
+				_ = w.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+lock)
+				return nil, false, fmt.Errorf("clickhouse %s: re-key lock: %w", w.target, err)
+			}
+			hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+			ended := make(chan struct{})
+			go func() {
+				defer close(ended)
+				t := time.NewTicker(rekeyLockStale / 8)
+				defer t.Stop()
+				for {
+					select {
+					case <-hctx.Done():
+						return
+					case <-t.C:
+						_ = w.conn.Exec(hctx, beat)
+					}
+				}
+			}()
+			return func() {
+				stop()
+				<-ended
+				_ = w.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+lock)
+			}, false, nil
+		}
+		if chCode(err) != 57 && !retryable(err) { // 57: TABLE_ALREADY_EXISTS
+			return nil, false, fmt.Errorf("clickhouse %s: re-key lock: %w", w.target, err)
+		}
+		if done, err := w.keyWidened(ctx, l, cols); err != nil || done {
+			return nil, done, err
+		}
+		var last, now time.Time
+		var beats uint64
+		err = w.conn.QueryRow(ctx, "SELECT max(at), now(), count() FROM "+lock).Scan(&last, &now, &beats)
+		if err == nil && beats == 0 {
+			// Made, its first heartbeat not written yet: stale if it
+			// stays so.
+			if emptySince.IsZero() {
+				emptySince = time.Now()
+			}
+			last, now = emptySince, time.Now()
+		}
+		if err == nil && now.Sub(last) > rekeyLockStale {
+			// Its writer stopped beating: the first to rename the lock
+			// away takes it over.
+			stale := quote(l.db) + "." + quote(l.table+lockSuffix+"_"+token)
+			if err := w.conn.Exec(ctx, "RENAME TABLE "+lock+" TO "+stale); err == nil {
+				slog.Warn("clickhouse: took over a re-key lock whose writer stopped", "table", w.target, "heartbeat", last)
+				_ = w.conn.Exec(ctx, "DROP TABLE IF EXISTS "+stale)
+			}
+			continue
+		}
+		if time.Since(logged) > 30*time.Second {
+			logged = time.Now()
+			slog.Info("clickhouse: another writer is copying the table into the wider key: waiting", "table", w.target, "lock", l.table+lockSuffix)
+		}
+		if err := sleep(ctx, 100*time.Millisecond+time.Duration(min(attempt, 9))*50*time.Millisecond); err != nil {
+			return nil, false, err
+		}
+	}
+}
 
 // execRetrying runs stmts, retrying while ClickHouse is away.
 func (w *writer) execRetrying(ctx context.Context, stmts []string) error {
@@ -50,6 +181,24 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 		newType[c.name] = c.chType()
 		names = append(names, c.name+" "+c.chType())
 	}
+	var tb [4]byte
+	_, _ = rand.Read(tb[:])
+	token := hex.EncodeToString(tb[:])
+	unlock, done, err := w.rekeyLock(ctx, l, cols, token)
+	if err != nil {
+		return err
+	}
+	if !done {
+		defer unlock()
+		// Under the lock: a writer that held it before may have re-keyed.
+		if done, err = w.keyWidened(ctx, l, cols); err != nil {
+			return err
+		}
+	}
+	if done {
+		slog.Info("clickhouse: another writer copied the table into the wider key", "table", w.target, "columns", names)
+		return nil
+	}
 	slog.Info("clickhouse: a key column's type widened, which ClickHouse cannot alter in place: copying the table into one with the wider key",
 		"table", w.target, "columns", names)
 	type colDef struct{ name, typ, kind, expr, comment string }
@@ -76,8 +225,10 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 		" AND name = "+quoteString(l.table)).Scan(&engine); err != nil {
 		return fmt.Errorf("clickhouse %s: engine to copy: %w", w.target, err)
 	}
-	copyName := quote(l.db) + "." + quote(l.table+rekeySuffix)
-	oldName := quote(l.db) + "." + quote(l.table+prekeySuffix)
+	// Names of this writer's own: a writer that took a stale lock over
+	// must not drop a copy still being filled.
+	copyName := quote(l.db) + "." + quote(l.table+rekeySuffix+"_"+token)
+	oldName := quote(l.db) + "." + quote(l.table+prekeySuffix+"_"+token)
 	var cdefs, into, from []string
 	for _, d := range defs {
 		typ := d.typ
@@ -103,14 +254,15 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 		}
 	}
 	stmts := []string{
-		// Left over by a run stopped half way: the table still has its
-		// old key, so the copy is made again.
-		"DROP TABLE IF EXISTS " + copyName,
-		"DROP TABLE IF EXISTS " + oldName,
+		// Left over by a run of an earlier version stopped half way: the
+		// table still has its old key, so the copy is made again.
+		"DROP TABLE IF EXISTS " + quote(l.db) + "." + quote(l.table+rekeySuffix),
+		"DROP TABLE IF EXISTS " + quote(l.db) + "." + quote(l.table+prekeySuffix),
 		"CREATE TABLE " + copyName + " (" + strings.Join(cdefs, ", ") + ") ENGINE = " + engine,
 		"INSERT INTO " + copyName + " (" + strings.Join(into, ", ") + ") SELECT " + strings.Join(from, ", ") + " FROM " + l.qualified(),
 	}
 	if err := w.execRetrying(ctx, stmts); err != nil {
+		_ = w.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+copyName)
 		return err
 	}
 	var n, m uint64
@@ -121,7 +273,8 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 		return err
 	}
 	if n != m {
-		return fmt.Errorf("clickhouse %s: the copy with the wider key has %d rows, the table %d: left as it was (%s dropped at the next try)", w.target, m, n, copyName)
+		_ = w.conn.Exec(ctx, "DROP TABLE IF EXISTS "+copyName)
+		return fmt.Errorf("clickhouse %s: the copy with the wider key has %d rows, the table %d: left as it was", w.target, m, n)
 	}
 	if err := w.execRetrying(ctx, []string{
 		"RENAME TABLE " + l.qualified() + " TO " + oldName + ", " + copyName + " TO " + l.qualified(),

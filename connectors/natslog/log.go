@@ -169,6 +169,9 @@ func (l *Log) ensureStream(source string, parts int, ret Retention) (int, error)
 		cfg.MaxBytes = -1
 	}
 	if _, err := l.js.AddStream(cfg); err != nil {
+		if strings.Contains(err.Error(), "insufficient") && cfg.MaxBytes > 0 {
+			return 0, fmt.Errorf("log: create stream %s: %w (the server reserves --max-bytes, %d bytes, of its JetStream storage: lower it or give the server more)", n.stream, err, cfg.MaxBytes)
+		}
 		return 0, fmt.Errorf("log: create stream %s: %w", n.stream, err)
 	}
 	return parts, nil
@@ -184,6 +187,9 @@ func (l *Log) partitions(source string) (int, *nats.StreamInfo, error) {
 	p, err := partitionsOf(info.Config.Description)
 	return p, info, err
 }
+
+// NoStream reports whether err says that a source has no stream.
+func NoStream(err error) bool { return errors.Is(err, nats.ErrStreamNotFound) }
 
 // DeleteSource removes a source's stream and lease bucket (tests, and an
 // operator starting over).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/nats-io/nats.go"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/testenv"
@@ -293,5 +295,201 @@ func TestSelectionSurvives(t *testing.T) {
 		}
 		got.Release()
 		b.Release()
+	}
+}
+
+// TestOwnerThatAckedNothing: a partition taken over from an owner whose
+// consumer acknowledged nothing (it crashed or gave the partition back
+// before its first acknowledgement) starts where that consumer started,
+// not at the stream's start. The server reports an acknowledgement floor
+// of 0 for a consumer made at a start sequence that has acknowledged
+// nothing yet: taken as the floor, the next owner replayed whole
+// partitions (duplicates in append and changelog targets).
+func TestOwnerThatAckedNothing(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ids := make([]int64, 40)
+	for i := range ids {
+		ids[i] = int64(i)
+	}
+	publishIDs(ctx, t, lg, 2, ids)
+	open := func(id string) (*workerStream, *atomic.Int64) {
+		owned := &atomic.Int64{}
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Owned: owned}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream), owned
+	}
+	// next reads one batch within d, acknowledging it; nil when none came.
+	next := func(w *workerStream, d time.Duration) *exec.Batch {
+		c, stop := context.WithTimeout(ctx, d)
+		defer stop()
+		bt, err := w.Next(c)
+		if err != nil {
+			return nil
+		}
+		w.Acked(bt.Mark)
+		return bt
+	}
+	// a reads and acknowledges everything, then gives its partitions back.
+	a, _ := open("a")
+	for got := 0; got < len(ids); {
+		bt := next(a, 10*time.Second)
+		if bt == nil {
+			t.Fatalf("a got %d of %d rows", got, len(ids))
+		}
+		got += int(bt.Record.NumRows())
+		bt.Release()
+	}
+	a.Close()
+	// b takes both partitions, acknowledges nothing and gives them back.
+	b, ownedB := open("b")
+	for ownedB.Load() < 2 {
+		if ctx.Err() != nil {
+			t.Fatal("b never took both partitions")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if bt := next(b, 300*time.Millisecond); bt != nil {
+		t.Fatalf("b got a row a had acknowledged: %d", bt.Record.Column(0).(*array.Int64).Value(0))
+	}
+	b.Close()
+	st, err := lg.Status("s", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range st.Partitions {
+		if p.AckedUpTo == 0 || p.Pending != 0 {
+			t.Errorf("partition %d: acknowledged up to %d, %d pending; want all acknowledged\n%s", p.Partition, p.AckedUpTo, p.Pending, st)
+		}
+	}
+	// c must start after what a acknowledged.
+	c, _ := open("c")
+	defer c.Close()
+	if bt := next(c, time.Second); bt != nil {
+		t.Fatalf("c got row %d again: it started before the acknowledged messages", bt.Record.Column(0).(*array.Int64).Value(0))
+	}
+}
+
+// TestRetention: a new stream keeps what the capture's retention says, 0
+// meaning no limit; the status shows the headroom left, or that there is
+// no limit.
+func TestRetention(t *testing.T) {
+	for _, tc := range []struct {
+		ret  Retention
+		want []string
+	}{
+		{Retention{}, []string{"(no size limit)", "; no age limit"}},
+		{Retention{MaxBytes: 1 << 30, MaxAge: time.Hour}, []string{" of 1.0 GiB (100% headroom)", " of 1h0m0s kept ("}},
+	} {
+		url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		lg, err := Open(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		src := &fakeSource{batches: func() []*exec.Batch { return []*exec.Batch{batch([]int64{1}, exec.OpInsert, `{"pos":1}`)} }}
+		if err := lg.Capture(ctx, "s", src, connectors.StreamRequest{Once: true}, CaptureOptions{Partitions: 2, Retention: tc.ret}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := lg.Status("s", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantBytes := tc.ret.MaxBytes
+		if wantBytes == 0 {
+			wantBytes = -1
+		}
+		if st.MaxBytes != wantBytes || st.MaxAge != tc.ret.MaxAge {
+			t.Errorf("%+v: stream keeps %d bytes, %s", tc.ret, st.MaxBytes, st.MaxAge)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(st.String(), w) {
+				t.Errorf("%+v: status lacks %q:\n%s", tc.ret, w, st)
+			}
+		}
+		cancel()
+		lg.DeleteSource("s")
+		lg.Close()
+	}
+}
+
+// TestTakeOverWhileServerAway: a takeover whose consumer creation fails
+// (the server away for a moment) keeps the previous consumers, whose
+// acknowledgement floor the next try starts after. Before, they were
+// deleted first, and the next try read the partition from its start.
+func TestTakeOverWhileServerAway(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ids := make([]int64, 20)
+	for i := range ids {
+		ids[i] = int64(i)
+	}
+	publishIDs(ctx, t, lg, 1, ids)
+	open := func(id string) (*workerStream, *atomic.Int64) {
+		owned := &atomic.Int64{}
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Owned: owned}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream), owned
+	}
+	next := func(w *workerStream, d time.Duration) *exec.Batch {
+		c, stop := context.WithTimeout(ctx, d)
+		defer stop()
+		bt, err := w.Next(c)
+		if err != nil {
+			return nil
+		}
+		w.Acked(bt.Mark)
+		return bt
+	}
+	a, _ := open("a")
+	for got := 0; got < len(ids); {
+		bt := next(a, 10*time.Second)
+		if bt == nil {
+			t.Fatalf("a got %d of %d rows", got, len(ids))
+		}
+		got += int(bt.Record.NumRows())
+		bt.Release()
+	}
+	a.Close()
+	var failed atomic.Int32
+	real := addConsumer
+	addConsumer = func(js nats.JetStreamContext, stream string, cfg *nats.ConsumerConfig) error {
+		if failed.Add(1) == 1 {
+			return nats.ErrTimeout
+		}
+		return real(js, stream, cfg)
+	}
+	defer func() { addConsumer = real }()
+	b, ownedB := open("b")
+	defer b.Close()
+	for ownedB.Load() < 1 {
+		if ctx.Err() != nil {
+			t.Fatal("b never took the partition")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if failed.Load() < 2 {
+		t.Fatalf("the failing creation was not tried (%d)", failed.Load())
+	}
+	if bt := next(b, time.Second); bt != nil {
+		t.Fatalf("b got row %d again: it started before the acknowledged messages", bt.Record.Column(0).(*array.Int64).Value(0))
 	}
 }

@@ -70,12 +70,12 @@ func (l *Log) Status(source, group string) (*Status, error) {
 		start := uint64(1)
 		if len(cis) > 0 {
 			ci = cis[len(cis)-1]
-			ps.AckedUpTo = ci.AckFloor.Stream
+			ps.AckedUpTo = ackedUpTo(ci)
 			if ci.AckFloor.Last != nil {
 				ps.AckedAt = *ci.AckFloor.Last
 			}
 			ps.Pending = ci.NumPending + uint64(ci.NumAckPending)
-			start = ci.AckFloor.Stream + 1
+			start = ps.AckedUpTo + 1
 		}
 		// The oldest message not acknowledged: its age is the lag.
 		if m, err := l.js.GetMsg(n.stream, start, nats.DirectGetNext(n.partFilter(p))); err == nil {
@@ -95,6 +95,8 @@ func (s *Status) String() string {
 	fmt.Fprintf(&b, "source %s: stream %s, %d messages, %s", s.Source, s.Stream, s.Messages, size(s.Bytes))
 	if s.MaxBytes > 0 {
 		fmt.Fprintf(&b, " of %s (%.0f%% headroom)", size(uint64(s.MaxBytes)), 100*(1-float64(s.Bytes)/float64(s.MaxBytes)))
+	} else {
+		b.WriteString(" (no size limit)")
 	}
 	if !s.Oldest.IsZero() && s.Messages > 0 {
 		age := time.Since(s.Oldest).Round(time.Second)
@@ -102,6 +104,9 @@ func (s *Status) String() string {
 		if s.MaxAge > 0 {
 			fmt.Fprintf(&b, " of %s kept (%s headroom)", s.MaxAge, (s.MaxAge - age).Round(time.Second))
 		}
+	}
+	if s.MaxAge <= 0 {
+		b.WriteString("; no age limit")
 	}
 	fmt.Fprintf(&b, "\ngroup %s: %d live worker(s)\n", s.Group, len(s.Workers))
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)

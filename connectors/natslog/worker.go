@@ -377,9 +377,13 @@ func (w *workerStream) balance(ctx context.Context) error {
 // gone reads from a consumer that no longer exists, never from this one.
 func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	js := w.log.js
-	start, err := w.log.takeConsumers(w.n, w.o.Group, id)
+	old, err := w.log.partConsumers(w.n, w.o.Group, id)
 	if err != nil {
 		return err
+	}
+	start := uint64(1)
+	for _, ci := range old {
+		start = max(start, ackedUpTo(ci)+1)
 	}
 	durable := consumer(w.o.Group, id) + "_" + strconv.FormatUint(rev, 10)
 	cfg := &nats.ConsumerConfig{Durable: durable, FilterSubject: w.n.partFilter(id), AckPolicy: nats.AckAllPolicy,
@@ -388,8 +392,17 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	if start > 1 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = nats.DeliverByStartSequencePolicy, start
 	}
-	if _, err := js.AddConsumer(w.n.stream, cfg); err != nil {
+	// The new consumer first, the old ones after: the acknowledgement
+	// floor is in the consumers, and deleting them before a creation that
+	// failed (the server away) lost it, the next owner reading the
+	// partition from its start.
+	if err := addConsumer(js, w.n.stream, cfg); err != nil {
 		return err
+	}
+	for _, ci := range old {
+		if err := js.DeleteConsumer(w.n.stream, ci.Name); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
+			return err
+		}
 	}
 	sub, err := js.PullSubscribe(cfg.FilterSubject, durable, nats.Bind(w.n.stream, durable))
 	if err != nil {
@@ -580,24 +593,25 @@ func (w *workerStream) releaseAll() {
 	_ = w.kv.Delete(w.wkey)
 }
 
-// takeConsumers deletes the consumers of a group's partition and returns
-// the stream sequence to start a new one at: one after the highest
-// acknowledged.
-func (l *Log) takeConsumers(n names, group string, part int) (uint64, error) {
-	infos, err := l.partConsumers(n, group, part)
-	if err != nil {
-		return 0, err
+// addConsumer creates a partition's consumer (a variable: a test makes it
+// fail as a server going away would).
+var addConsumer = func(js nats.JetStreamContext, stream string, cfg *nats.ConsumerConfig) error {
+	_, err := js.AddConsumer(stream, cfg)
+	return err
+}
+
+// ackedUpTo is the stream sequence up to which a partition's consumer has
+// its messages acknowledged. A consumer made at a start sequence (every
+// message before it acknowledged through an earlier consumer) reports an
+// acknowledgement floor of 0 until it acknowledges one: taken as is, the
+// next owner of a partition whose owner acknowledged nothing before it
+// crashed or gave the partition back read the whole partition again.
+func ackedUpTo(ci *nats.ConsumerInfo) uint64 {
+	floor := ci.AckFloor.Stream
+	if ci.Config.DeliverPolicy == nats.DeliverByStartSequencePolicy && ci.Config.OptStartSeq > 0 {
+		floor = max(floor, ci.Config.OptStartSeq-1)
 	}
-	start := uint64(1)
-	for _, ci := range infos {
-		start = max(start, ci.AckFloor.Stream+1)
-	}
-	for _, ci := range infos {
-		if err := l.js.DeleteConsumer(n.stream, ci.Name); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
-			return 0, err
-		}
-	}
-	return start, nil
+	return floor
 }
 
 // partConsumers lists the consumers of a group's partition, newest last.

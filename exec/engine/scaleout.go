@@ -174,3 +174,32 @@ func LogStatus(plan *planner.Plan, url, group string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// DropLog deletes the streams and lease buckets of plan's sources in the
+// log's namespace, refusing while workers of group are live.
+func DropLog(plan *planner.Plan, url, group string) (string, error) {
+	lg, err := natslog.Open(url)
+	if err != nil {
+		return "", err
+	}
+	defer lg.Close()
+	var b strings.Builder
+	for _, d := range plan.Sources {
+		st, err := lg.Status(d.Name, group)
+		if natslog.NoStream(err) {
+			fmt.Fprintf(&b, "source %s: no stream\n", d.Name)
+			continue
+		}
+		if err != nil {
+			return b.String(), err
+		}
+		if len(st.Workers) > 0 {
+			return b.String(), fmt.Errorf("source %s: %d live worker(s) of group %s read stream %s: stop them first", d.Name, len(st.Workers), group, st.Stream)
+		}
+		if err := lg.DeleteSource(d.Name); err != nil {
+			return b.String(), fmt.Errorf("source %s: %w", d.Name, err)
+		}
+		fmt.Fprintf(&b, "source %s: stream %s (%d messages, %d bytes) and its leases deleted\n", d.Name, st.Stream, st.Messages, st.Bytes)
+	}
+	return b.String(), nil
+}

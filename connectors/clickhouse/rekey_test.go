@@ -1,0 +1,98 @@
+package clickhouse
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/sinktest"
+)
+
+// TestRekeyRace: two writers of one table (two scale-out workers) meet the
+// same widened key column at once. Both must end fine, the table once
+// copied into the wider key, every row in it and no copy left over.
+// Before, both copied the table into the same __etlq_rekey table: one
+// dropped the other's copy under its INSERT … SELECT (code 60) or renamed
+// the other's finished table away.
+func TestRekeyRace(t *testing.T) {
+	for _, mode := range []connectors.Mode{connectors.ModeUpsert, connectors.ModeAppend} {
+		t.Run(mode.String(), func(t *testing.T) {
+			e := newEnv(t, nil)
+			s2, err := NewSink("dw2", e.dsn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
+			wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
+			tg := e.target("t", mode, []string{"id"}, narrow, nil)
+			w1 := e.open(tg)
+			w2, err := s2.Open(context.Background(), tg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w2.Close()
+			for i := 0; i < 200; i++ {
+				write(t, w1, e.build(narrow, sysRow(uint64(i+1), false, "read", int32(i), "a")), nil)
+			}
+			flush(t, w1)
+			write(t, w2, e.build(narrow, sysRow(1000, false, "read", int32(1000), "b")), nil)
+			flush(t, w2)
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i, w := range []connectors.Writer{w1, w2} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					id := int64(5000000000 + i)
+					if err := w.Write(context.Background(), e.build(wide, sysRow(uint64(2000+i), false, "insert", id, "w")), nil); err != nil {
+						errs[i] = err
+						return
+					}
+					errs[i] = w.Flush(context.Background())
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("writer %d: %v", i+1, err)
+				}
+			}
+			if got := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'id'"); got != "Int64\n" {
+				t.Errorf("id is %s", got)
+			}
+			if got := e.text("SELECT count(), countIf(id >= 5000000000) FROM " + quote(e.db) + ".t"); got != "203\t2\n" {
+				t.Errorf("rows, wide rows: %s", got)
+			}
+			if got := e.text("SELECT name FROM system.tables WHERE database = '" + e.db + "' AND name LIKE '%etlq%' ORDER BY name"); got != "" {
+				t.Errorf("left over: %s", got)
+			}
+		})
+	}
+}
+
+// TestRekeyStaleLock: a re-key lock left by a writer killed in the middle
+// of the copy (its heartbeat an hour old) is taken over; the table is
+// re-keyed and the lock dropped.
+func TestRekeyStaleLock(t *testing.T) {
+	e := newEnv(t, nil)
+	narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}}, false)
+	wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
+	w := e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, narrow, nil))
+	write(t, w, e.build(narrow, sysRow(1, false, "read", int32(1))), nil)
+	flush(t, w)
+	lock := quote(e.db) + "." + quote("t"+lockSuffix)
+	e.exec("CREATE TABLE " + lock + " (owner String, at DateTime) ENGINE = TinyLog")
+	e.exec("INSERT INTO " + lock + " SELECT 'killed', now() - 3600")
+	write(t, w, e.build(wide, sysRow(2, false, "insert", int64(5000000000))), nil)
+	flush(t, w)
+	if got := e.text("SELECT toString(id) FROM " + quote(e.db) + ".t ORDER BY id"); got != "1\n5000000000\n" {
+		t.Errorf("rows: %s", got)
+	}
+	if got := e.text("SELECT name FROM system.tables WHERE database = '" + e.db + "' AND name LIKE '%etlq%'"); got != "" {
+		t.Errorf("left over: %s", got)
+	}
+}
