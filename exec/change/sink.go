@@ -170,11 +170,21 @@ func releaseAll(arrs []arrow.Array) {
 	}
 }
 
-func gatherUint64(mem memory.Allocator, a *array.Uint64, rows []int32) arrow.Array {
-	bld := array.NewUint64Builder(mem)
+// fixedBuilder is the part of an Arrow builder of fixed-width values
+// that gatherFixed uses.
+type fixedBuilder[T any] interface {
+	Reserve(int)
+	AppendNull()
+	UnsafeAppend(T)
+	NewArray() arrow.Array
+	Release()
+}
+
+// gatherFixed returns the values of a (vals: its value buffer) at rows, in
+// bld, which it releases.
+func gatherFixed[T any](bld fixedBuilder[T], a arrow.Array, vals []T, rows []int32) arrow.Array {
 	defer bld.Release()
 	bld.Reserve(len(rows))
-	vals := a.Uint64Values()
 	for _, i := range rows {
 		if a.IsNull(int(i)) {
 			bld.AppendNull()
@@ -185,19 +195,12 @@ func gatherUint64(mem memory.Allocator, a *array.Uint64, rows []int32) arrow.Arr
 	return bld.NewArray()
 }
 
+func gatherUint64(mem memory.Allocator, a *array.Uint64, rows []int32) arrow.Array {
+	return gatherFixed[uint64](array.NewUint64Builder(mem), a, a.Uint64Values(), rows)
+}
+
 func gatherTimestamp(mem memory.Allocator, a *array.Timestamp, rows []int32) arrow.Array {
-	bld := array.NewTimestampBuilder(mem, a.DataType().(*arrow.TimestampType))
-	defer bld.Release()
-	bld.Reserve(len(rows))
-	vals := a.TimestampValues()
-	for _, i := range rows {
-		if a.IsNull(int(i)) {
-			bld.AppendNull()
-		} else {
-			bld.UnsafeAppend(vals[i])
-		}
-	}
-	return bld.NewArray()
+	return gatherFixed[arrow.Timestamp](array.NewTimestampBuilder(mem, a.DataType().(*arrow.TimestampType)), a, a.TimestampValues(), rows)
 }
 
 func gatherString(mem memory.Allocator, a *array.String, rows []int32) arrow.Array {
