@@ -116,8 +116,9 @@ func partition(b *exec.Batch, parts int) []piece {
 	}
 	rows := make([][]int32, parts)
 	var scratch [8]byte
+	h := xxhash.New() // one digest, reset per row: no allocation per row
 	for i := 0; i < n; i++ {
-		h := xxhash.New()
+		h.Reset()
 		for _, k := range keys {
 			hashValue(h, rec.Column(k), i, scratch[:])
 		}
