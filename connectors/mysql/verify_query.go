@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/client"
+
 	"github.com/etlq/etlq/connectors"
 )
 
@@ -113,14 +115,24 @@ func (s *Source) ChunkBounds(ctx context.Context, t connectors.TableRef, key str
 	}
 }
 
+// sumConn returns the SQL expression hashing a row of cols (sumHash) and a
+// connection to run it on; the caller closes the connection.
+func (s *Source) sumConn(ctx context.Context, cols []connectors.SumColumn) (string, *client.Conn, error) {
+	h, err := sumHash(cols)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := s.connect(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return h, c, nil
+}
+
 // RangeSums counts and hashes the ranges in one scan, grouped by
 // INTERVAL over the ranges' lower bounds.
 func (s *Source) RangeSums(ctx context.Context, t connectors.TableRef, key string, cols []connectors.SumColumn, ranges []connectors.KeyRange) ([]connectors.RangeSum, error) {
-	h, err := sumHash(cols)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.connect(ctx)
+	h, c, err := s.sumConn(ctx, cols)
 	if err != nil {
 		return nil, err
 	}
@@ -154,11 +166,7 @@ func (s *Source) RangeSums(ctx context.Context, t connectors.TableRef, key strin
 
 // RangeRows returns each row's hash by key.
 func (s *Source) RangeRows(ctx context.Context, t connectors.TableRef, key string, cols []connectors.SumColumn, kr connectors.KeyRange) (map[int64]uint64, error) {
-	h, err := sumHash(cols)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.connect(ctx)
+	h, c, err := s.sumConn(ctx, cols)
 	if err != nil {
 		return nil, err
 	}
