@@ -362,6 +362,17 @@ type FloorKeeper interface {
 	KeepsVersionFloor()
 }
 
+// SnapshotFloorer is a Stream whose versions are all above a floor of its
+// own, fixed when its reader first met the targets and kept across
+// restarts (a log worker's group, docs/scale-out.md): every row the
+// targets held then is below it. The end of each table's snapshot removes
+// the table's rows older than it from an upsert target, as a first run
+// over existing targets does (FloorKeeper), whether or not this run has a
+// checkpoint: the snapshot may come to any worker of the group.
+type SnapshotFloorer interface {
+	SnapshotFloor() uint64
+}
+
 // Truncater is a Writer of an upsert target that can remove, in order with
 // its writes, the rows that came from one source table (a TRUNCATE TABLE
 // at the source): every key the target shows as live, restricted by

@@ -95,12 +95,13 @@ type names struct {
 	prefix  string // <ns>.<source>
 	control string // <prefix>.ctl: positions only, read by the capture
 	leases  string // KV bucket of the workers' leases
+	groups  string // KV bucket of the groups' version floors (floor.go)
 }
 
 func (l *Log) names(source string) names {
 	s := l.ns + "_" + token(source)
 	p := l.ns + "." + token(source)
-	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases"}
+	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups"}
 }
 
 // subject is where rows of a table's key partition go.
@@ -191,17 +192,19 @@ func (l *Log) partitions(source string) (int, *nats.StreamInfo, error) {
 // NoStream reports whether err says that a source has no stream.
 func NoStream(err error) bool { return errors.Is(err, nats.ErrStreamNotFound) }
 
-// DeleteSource removes a source's stream and lease bucket (tests, and an
-// operator starting over).
+// DeleteSource removes a source's stream, its lease bucket and its groups'
+// version floors (tests, and an operator starting over).
 func (l *Log) DeleteSource(source string) error {
 	n := l.names(source)
 	err := l.js.DeleteStream(n.stream)
 	if err != nil && !errors.Is(err, nats.ErrStreamNotFound) {
 		return err
 	}
-	err = l.js.DeleteKeyValue(n.leases)
-	if err != nil && !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrBucketNotFound) {
-		return err
+	for _, b := range []string{n.leases, n.groups} {
+		err = l.js.DeleteKeyValue(b)
+		if err != nil && !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrBucketNotFound) {
+			return err
+		}
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ type logSource struct {
 
 func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
 	// A worker may start before the capture made the stream: wait.
-	parts, _, err := s.log.partitions(s.name)
+	parts, info, err := s.log.partitions(s.name)
 	for waited := false; errors.Is(err, nats.ErrStreamNotFound); waited = true {
 		if !waited {
 			s.o.Log.Info("log: waiting for etlq capture to create the stream", "stream", s.log.names(s.name).stream)
@@ -89,19 +89,23 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 			return nil, context.Cause(ctx)
 		case <-time.After(500 * time.Millisecond):
 		}
-		parts, _, err = s.log.partitions(s.name)
+		parts, info, err = s.log.partitions(s.name)
 	}
 	if err != nil {
 		return nil, err
 	}
 	n := s.log.names(s.name)
+	gf, err := s.log.groupFloor(ctx, n, s.o.Group, parts, info.Created, req.VersionFloor, s.o.Log.Info)
+	if err != nil {
+		return nil, err
+	}
 	kv, err := s.log.leaseBucket(n, s.o.Lease)
 	if err != nil {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	w := &workerStream{log: s.log, n: n, name: s.name, o: s.o, kv: kv, nparts: parts,
-		out: make(chan item, 8), owned: map[int]*part{}, cancel: cancel, loopDone: make(chan struct{})}
+		out: make(chan item, 8), owned: map[int]*part{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf}
 	w.prefix = token(s.o.Group) + "."
 	w.wkey = w.prefix + "w." + token(s.o.ID)
 	go w.leaseLoop(lctx)
@@ -165,6 +169,7 @@ type workerStream struct {
 	nparts int
 	prefix string // "<group>."
 	wkey   string // this worker's heartbeat key
+	floor  groupFloor
 
 	out      chan item
 	cancel   context.CancelFunc
@@ -241,6 +246,11 @@ func (w *workerStream) Acked(m *exec.Mark) {
 }
 
 func (w *workerStream) Progress() []connectors.Progress { return nil }
+
+// SnapshotFloor is the group's version floor (floor.go): every version
+// handed over is above it, every row its targets held before the group
+// first read the stream below (connectors.SnapshotFloorer).
+func (w *workerStream) SnapshotFloor() uint64 { return w.floor.Floor }
 
 // Lag is the age of the last batch handed over while its partition had
 // more to read; 0 when caught up.
@@ -478,6 +488,9 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 				p.next = md.Sequence.Consumer + 1
 			}
 			b, err := decode(m, w.o.Alloc)
+			if err == nil {
+				liftVersions(b, w.floor.Lift, w.o.Alloc)
+			}
 			p.inflight.Add(1)
 			select {
 			case w.out <- item{p: p, m: m, b: b, err: err}:

@@ -207,7 +207,9 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("source %s: %w", r.decl.Name, err)
 	}
-	if _, ok := stream.(connectors.FloorKeeper); ok && st == nil {
+	if f, ok := stream.(connectors.SnapshotFloorer); ok {
+		r.snapFloor = f.SnapshotFloor()
+	} else if _, ok := stream.(connectors.FloorKeeper); ok && st == nil {
 		r.snapFloor = req.VersionFloor
 	}
 	defer stream.Close()

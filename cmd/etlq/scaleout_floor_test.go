@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestLogOverExistingTargets: a plain apply fills the targets, then the
+// deployment moves to the log with a fresh stream (a new namespace, or
+// after `etlq status --log … --drop`). The targets' versions are an hour
+// ahead of the wall clock, as a machine whose clock ran ahead leaves them
+// (or a stream whose counter ran ahead). While nothing runs, the source
+// deletes and updates rows. Then capture + two workers: the snapshot must
+// remove the keys that vanished at the source, and later UPDATEs and
+// DELETEs of existing keys must show although the capture's counter
+// starts below the targets' versions. Before, the workers wrote the
+// capture's versions as they were: every change of an existing key lost
+// to the older row in ReplacingMergeTree, and the deleted keys stayed.
+func TestLogOverExistingTargets(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	tbl := db + ".t"
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, tbl, 3000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	myQ := "SELECT id, status, CAST(amount AS CHAR) FROM " + tbl + " ORDER BY id"
+	chQ := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
+
+	// 1. A plain apply fills the target.
+	mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "plain"), "--progress", "never", file)
+	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
+	// Its versions an hour ahead of the wall clock.
+	var cols []string
+	for _, r := range chCells(t, ch, "SELECT name FROM system.columns WHERE database = '"+db+"' AND table = 't'") {
+		cols = append(cols, r[0])
+	}
+	sel := strings.Replace(strings.Join(cols, ", "), "_version", fmt.Sprintf("_version + %d", uint64(time.Hour.Microseconds())<<10), 1)
+	if !strings.Contains(sel, "_version +") {
+		t.Fatalf("no _version column in %v", cols)
+	}
+	if err := ch.Exec(context.Background(), fmt.Sprintf("INSERT INTO %s.t (%s) SELECT %s FROM %s.t", db, strings.Join(cols, ", "), sel, db)); err != nil {
+		t.Fatal(err)
+	}
+	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
+
+	// 2. While nothing runs, rows vanish and change at the source.
+	myExec(t, my, "DELETE FROM "+tbl+" WHERE id % 10 = 0", "UPDATE "+tbl+" SET status = 'before' WHERE id % 7 = 0")
+
+	// 3. The log, fresh: capture + two workers.
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	var workers []*liveApply
+	for _, name := range []string{"w1", "w2"} {
+		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
+	}
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+
+	// 4. Changes of existing keys through the log.
+	myExec(t, my, "UPDATE "+tbl+" SET status = 'after', amount = amount + 1 WHERE id % 3 = 0",
+		"DELETE FROM "+tbl+" WHERE id % 11 = 0",
+		"INSERT INTO "+tbl+" VALUES (3001, 'new', 1.00), (10, 'again', 2.00)")
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	out := workers[0].out.String() + workers[1].out.String()
+	if !strings.Contains(out, "every version is lifted above them") {
+		t.Errorf("no worker says it lifted the versions:\n%s", out)
+	}
+	for _, w := range workers {
+		w.running(t)
+		w.stop(t)
+	}
+	capture.stop(t)
+}
