@@ -20,7 +20,8 @@ type resnapshotCmd struct {
 	Table    string        `arg:"" optional:"" help:"The source table, db.table (default: every table the pipeline reads)."`
 	Where    string        `help:"Read only the rows this SQL condition on the source table's columns selects, e.g. 'id BETWEEN 1 AND 1000'."`
 	StateDir string        `default:"./.etlq" help:"The state directory of etlq apply for this file."`
-	Wait     time.Duration `help:"Wait this long for the resnapshot to be done (0: return once it is requested)."`
+	Wait     time.Duration `help:"Wait this long for the resnapshot to be done (0: return once it is requested). With --log: until its rows and its end are in the log."`
+	Log      string        `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"Ask the etlq capture of this log instead of an apply's state directory (docs/scale-out.md)."`
 }
 
 // Run writes one request per table into the state directory, for the
@@ -59,6 +60,9 @@ func (c *resnapshotCmd) Run(ctx context.Context) error {
 			return err
 		}
 		reqs = append(reqs, req)
+	}
+	if c.Log != "" {
+		return c.requestLog(ctx, p.Source, reqs)
 	}
 	running := engine.StateDirInUse(c.StateDir)
 	var ids []string
@@ -104,6 +108,42 @@ func waitResnapshots(ctx context.Context, stateDir string, ids []string, d time.
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d resnapshot(s) not done after %s (they stay requested)", left, d)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// requestLog stores the requests in the log, for the capture of the
+// source to read the tables again into it; the workers carry out each
+// resnapshot's end as it reaches them.
+func (c *resnapshotCmd) requestLog(ctx context.Context, source string, reqs []*engine.ResnapshotRequest) error {
+	var ids []string
+	for _, req := range reqs {
+		if err := engine.RequestLogResnapshot(c.Log, req); err != nil {
+			return err
+		}
+		ids = append(ids, req.ID)
+		fmt.Fprintf(os.Stderr, "resnapshot of %s for pipeline %s requested in the log (%s); the running etlq capture takes it within a second, the next one if none runs\n", req.Table, req.Pipeline, req.ID)
+	}
+	if c.Wait <= 0 {
+		return nil
+	}
+	deadline := time.Now().Add(c.Wait)
+	for {
+		left, err := engine.LogResnapshotsLeft(c.Log, source, ids)
+		if err != nil {
+			return err
+		}
+		if left == 0 {
+			fmt.Fprintln(os.Stderr, "resnapshot in the log: the workers apply it as they read it")
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d resnapshot(s) not in the log after %s (they stay requested)", left, c.Wait)
 		}
 		select {
 		case <-ctx.Done():

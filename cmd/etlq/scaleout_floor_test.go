@@ -86,3 +86,87 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	}
 	capture.stop(t)
 }
+
+// TestLogResnapshot: `etlq resnapshot FILE PIPELINE --log …` reaches the
+// capture, which keeps no state directory: the table is read again into
+// the log, and its end, copied to every partition, makes the two workers
+// remove the keys the source no longer has. The target, spoiled by hand
+// (rows changed, keys added that the source never had), ends equal to the
+// source. Before, the command had no --log, and a request written to a
+// state directory was read by no process of the scale-out.
+func TestLogResnapshot(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	tbl := db + ".t"
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, tbl, 3000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	myQ := "SELECT id, status, CAST(amount AS CHAR) FROM " + tbl + " ORDER BY id"
+	chQ := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	var workers []*liveApply
+	for _, name := range []string{"w1", "w2"} {
+		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
+	}
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+
+	// Spoil the target: rows changed and keys the source never had, at
+	// the largest version there (as a stray writer would leave them).
+	var cols []string
+	for _, r := range chCells(t, ch, "SELECT name FROM system.columns WHERE database = '"+db+"' AND table = 't'") {
+		cols = append(cols, r[0])
+	}
+	spoil := func(idExpr, where string) {
+		var sel []string
+		for _, c := range cols {
+			switch c {
+			case "id":
+				sel = append(sel, idExpr)
+			case "status":
+				sel = append(sel, "'spoilt'")
+			case "_version":
+				sel = append(sel, fmt.Sprintf("(SELECT max(_version) FROM %s.t)", db))
+			default:
+				sel = append(sel, c)
+			}
+		}
+		q := fmt.Sprintf("INSERT INTO %s.t (%s) SELECT %s FROM %s.t WHERE %s", db, strings.Join(cols, ", "), strings.Join(sel, ", "), db, where)
+		if err := ch.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	spoil("id", "id <= 40")
+	spoil("id + 100000", "id <= 40")
+	if got := chRows(t, ch, "SELECT toString(count()) FROM "+db+".t_current WHERE status = 'spoilt'"); len(got) != 1 || got[0] != "80" {
+		t.Fatalf("spoilt rows in the target: %v, want 80", got)
+	}
+	out, err := runEtlq(t, "resnapshot", "--log", logURL, "--wait", "60s", file, "p")
+	if err != nil {
+		t.Fatalf("resnapshot --log: %v\n%s", err, out)
+	}
+	t.Logf("resnapshot: %s", out)
+	myExec(t, my, "UPDATE "+tbl+" SET status = 'after' WHERE id % 9 = 0")
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	logs := workers[0].out.String() + workers[1].out.String()
+	if !strings.Contains(logs, "resnapshot: removing the range's rows the source no longer has") {
+		t.Errorf("no worker removed the keys the source no longer has:\n%s", logs)
+	}
+	for _, w := range workers {
+		w.running(t)
+		w.stop(t)
+	}
+	if c := capture.stop(t); !strings.Contains(c, "resnapshot in the log") {
+		t.Errorf("the capture does not say the resnapshot is in the log:\n%s", c)
+	}
+}

@@ -28,6 +28,14 @@ type CaptureOptions struct {
 	Log        *slog.Logger
 	// Published counts the messages JetStream acknowledged.
 	Published *atomic.Int64
+	// Resnapshots, when set, runs while the source's stream is open with
+	// the stream (when it can read tables again): it hands the
+	// stream the requests of etlq resnapshot (connectors.Resnapshotter)
+	// until ctx ends.
+	Resnapshots func(ctx context.Context, rs connectors.Resnapshotter)
+	// ResnapshotEnded, when set, is told of each resnapshot's end once
+	// JetStream acknowledged it: every row of the resnapshot is in the log.
+	ResnapshotEnded func(e *exec.ResnapshotEnd)
 }
 
 // Capture reads a source's change stream and publishes it to the log until
@@ -56,6 +64,15 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 		return fmt.Errorf("source %s: %w", source, err)
 	}
 	defer stream.Close()
+	if rs, ok := stream.(connectors.Resnapshotter); ok && o.Resnapshots != nil {
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			o.Resnapshots(rctx, rs)
+		}()
+		defer func() { stop(); <-done }()
+	}
 	c := &capturer{log: l, n: n, parts: parts, o: o, source: source, mem: memory.DefaultAllocator}
 	c.setResume(req.Resume)
 	if s, ok := stream.(connectors.Starter); ok && req.Resume == nil {
@@ -156,7 +173,7 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		return nil
 	}
 	meta := batchMeta{DB: b.DB, Table: b.Table, Snapshot: b.Snapshot, Start: b.SnapshotStart, End: b.SnapshotEnd,
-		ServerID: b.ServerID, GTID: b.GTID}
+		ServerID: b.ServerID, GTID: b.GTID, Only: b.Only, Resnapshot: b.Resnapshot}
 	limit := int(c.log.nc.MaxPayload()) - 4096
 	var msgs []*nats.Msg
 	for _, pc := range partition(b, c.parts) {
@@ -184,6 +201,9 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		c.setResume(b.Mark.State)
 	} else {
 		c.seq++
+	}
+	if b.Resnapshot != nil && c.o.ResnapshotEnded != nil {
+		c.o.ResnapshotEnded(b.Resnapshot)
 	}
 	return nil
 }

@@ -38,6 +38,10 @@ type batchMeta struct {
 	Sel      []int32           `json:"sel,omitempty"`
 	HasSel   bool              `json:"hassel,omitempty"` // Sel is set, maybe empty (no live row)
 	Copy     bool              `json:"copy,omitempty"`
+	// Only and Resnapshot: a resnapshot's rows and its end (etlq
+	// resnapshot through the log).
+	Only       string              `json:"only,omitempty"`
+	Resnapshot *exec.ResnapshotEnd `json:"resnap,omitempty"`
 }
 
 // encodeRecord writes a record as an Arrow IPC stream (schema, then the
@@ -78,7 +82,8 @@ func decode(m *nats.Msg, mem memory.Allocator) (*exec.Batch, error) {
 		meta.Sel = []int32{}
 	}
 	return &exec.Batch{Record: rec, Sel: meta.Sel, DB: meta.DB, Table: meta.Table, Snapshot: meta.Snapshot,
-		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Copy: meta.Copy}, nil
+		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Copy: meta.Copy,
+		Only: meta.Only, Resnapshot: meta.Resnapshot}, nil
 }
 
 // piece is one message's worth of a batch: the rows of one partition.

@@ -188,10 +188,16 @@ func minVersion(rec arrow.RecordBatch) (uint64, bool) {
 	return v, ok
 }
 
-// liftVersions adds lift to every _version of b's rows.
+// liftVersions adds lift to every _version of b's rows, and to the
+// version of a resnapshot's end.
 func liftVersions(b *exec.Batch, lift uint64, mem memory.Allocator) {
 	if lift == 0 || b == nil || b.Record == nil {
 		return
+	}
+	if b.Resnapshot != nil {
+		e := *b.Resnapshot
+		e.Version += lift
+		b.Resnapshot = &e
 	}
 	rec := b.Record
 	idx, col := versionColumn(rec)

@@ -96,12 +96,13 @@ type names struct {
 	control string // <prefix>.ctl: positions only, read by the capture
 	leases  string // KV bucket of the workers' leases
 	groups  string // KV bucket of the groups' version floors (floor.go)
+	resnaps string // KV bucket of resnapshot requests (resnapshot.go)
 }
 
 func (l *Log) names(source string) names {
 	s := l.ns + "_" + token(source)
 	p := l.ns + "." + token(source)
-	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups"}
+	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups", resnaps: s + "_resnapshots"}
 }
 
 // subject is where rows of a table's key partition go.
@@ -200,7 +201,7 @@ func (l *Log) DeleteSource(source string) error {
 	if err != nil && !errors.Is(err, nats.ErrStreamNotFound) {
 		return err
 	}
-	for _, b := range []string{n.leases, n.groups} {
+	for _, b := range []string{n.leases, n.groups, n.resnaps} {
 		err = l.js.DeleteKeyValue(b)
 		if err != nil && !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrBucketNotFound) {
 			return err

@@ -57,12 +57,7 @@ func WriteResnapshotRequest(stateDir string, req *ResnapshotRequest) (string, er
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if req.Requested.IsZero() {
-		req.Requested = time.Now().UTC()
-	}
-	if req.ID == "" {
-		req.ID = fmt.Sprintf("%s-%s-%s", req.Requested.Format("20060102T150405.000000000"), fileSafe(req.Pipeline), fileSafe(req.Table))
-	}
+	req.name()
 	b, err := json.MarshalIndent(req, "", "  ")
 	if err != nil {
 		return "", err
@@ -77,6 +72,17 @@ func WriteResnapshotRequest(stateDir string, req *ResnapshotRequest) (string, er
 		return "", err
 	}
 	return path, nil
+}
+
+// name sets the request's time and id when they are empty: the id is
+// made of [A-Za-z0-9._-], a file name and a NATS KV key.
+func (req *ResnapshotRequest) name() {
+	if req.Requested.IsZero() {
+		req.Requested = time.Now().UTC()
+	}
+	if req.ID == "" {
+		req.ID = fmt.Sprintf("%s-%s-%s", req.Requested.Format("20060102T150405.000000000"), fileSafe(req.Pipeline), fileSafe(req.Table))
+	}
 }
 
 func fileSafe(s string) string {

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/natslog"
+	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/planner"
 )
 
@@ -66,8 +69,10 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 		go func() {
 			defer wg.Done()
 			log.Info("capturing", "source", d.Name, "log", o.Log)
+			rp := &logResnapshots{lg: lg, plan: plan, source: d.Name, log: log, taken: map[string]bool{}}
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
-				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &published})
+				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &published,
+				Resnapshots: rp.run, ResnapshotEnded: rp.ended})
 			log.Info("capture stopped", "source", d.Name, "messages", published.Load())
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				cancel(err)
@@ -202,4 +207,135 @@ func DropLog(plan *planner.Plan, url, group string) (string, error) {
 		fmt.Fprintf(&b, "source %s: stream %s (%d messages, %d bytes) and its leases deleted\n", d.Name, st.Stream, st.Messages, st.Bytes)
 	}
 	return b.String(), nil
+}
+
+// logResnapshots hands the requests of `etlq resnapshot --log` (kept in
+// the log, natslog.Log.RequestResnapshot) to a capture's stream: its rows
+// and its end go through the log to the workers, whose runs carry the end
+// out as a plain apply does (resnapshotEnd), each in its partitions.
+type logResnapshots struct {
+	lg     *natslog.Log
+	plan   *planner.Plan
+	source string
+	log    *slog.Logger
+	taken  map[string]bool
+}
+
+func (p *logResnapshots) run(ctx context.Context, rs connectors.Resnapshotter) {
+	for {
+		p.poll(ctx, rs)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(ResnapshotPoll):
+		}
+	}
+}
+
+func (p *logResnapshots) poll(ctx context.Context, rs connectors.Resnapshotter) {
+	pending, _, err := p.lg.ResnapshotRequests(p.source)
+	if err != nil {
+		p.log.Warn("resnapshot requests cannot be read from the log", "source", p.source, "error", err)
+		return
+	}
+	ids := make([]string, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if p.taken[id] {
+			continue
+		}
+		p.taken[id] = true
+		var req ResnapshotRequest
+		if err := json.Unmarshal(pending[id], &req); err != nil {
+			p.fail(id, fmt.Sprintf("resnapshot request %s: %v", id, err))
+			continue
+		}
+		req.ID = id
+		var pl *planner.Pipeline
+		for _, q := range p.plan.Pipelines {
+			if q.Name == req.Pipeline && q.Source == p.source {
+				pl = q
+			}
+		}
+		if pl == nil {
+			p.fail(id, fmt.Sprintf("source %s has no pipeline %s in the capture's file", p.source, req.Pipeline))
+			continue
+		}
+		if _, err := CheckResnapshot(pl, &req); err != nil {
+			p.fail(id, err.Error())
+			continue
+		}
+		db, table, _ := strings.Cut(req.Table, ".")
+		if err := rs.Resnapshot(ctx, connectors.Resnapshot{ID: id, Pipeline: req.Pipeline,
+			Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where}); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			p.fail(id, err.Error())
+			continue
+		}
+		p.log.Info("resnapshot requested", "source", p.source, "pipeline", req.Pipeline, "table", req.Table, "where", req.Where, "id", id)
+	}
+}
+
+func (p *logResnapshots) fail(id, reason string) {
+	p.log.Error("resnapshot not carried out", "id", id, "reason", reason)
+	if err := p.lg.ResnapshotDone(p.source, id, reason); err != nil {
+		p.log.Warn("resnapshot request not updated in the log", "id", id, "error", err)
+	}
+}
+
+// ended: the resnapshot's end is in the log (the workers carry it out).
+func (p *logResnapshots) ended(e *exec.ResnapshotEnd) {
+	if e.Err != "" {
+		p.fail(e.ID, e.Err)
+		return
+	}
+	p.log.Info("resnapshot in the log", "source", p.source, "id", e.ID)
+	if err := p.lg.ResnapshotDone(p.source, e.ID, ""); err != nil {
+		p.log.Warn("resnapshot request not removed from the log", "id", e.ID, "error", err)
+	}
+}
+
+// RequestLogResnapshot stores req in the log at url for the capture of
+// its source to carry out (etlq resnapshot --log); req.ID is set.
+func RequestLogResnapshot(url string, req *ResnapshotRequest) error {
+	req.name()
+	b, err := json.MarshalIndent(req, "", "  ")
+	if err != nil {
+		return err
+	}
+	lg, err := natslog.Open(url)
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+	return lg.RequestResnapshot(req.Source, req.ID, b)
+}
+
+// LogResnapshotsLeft says how many of the requests ids of source are not
+// yet in the log at url, or why one failed.
+func LogResnapshotsLeft(url, source string, ids []string) (int, error) {
+	lg, err := natslog.Open(url)
+	if err != nil {
+		return 0, err
+	}
+	defer lg.Close()
+	pending, failed, err := lg.ResnapshotRequests(source)
+	if err != nil {
+		return 0, err
+	}
+	left := 0
+	for _, id := range ids {
+		if reason, ok := failed[id]; ok {
+			return 0, fmt.Errorf("resnapshot %s failed: %s", id, reason)
+		}
+		if _, ok := pending[id]; ok {
+			left++
+		}
+	}
+	return left, nil
 }

@@ -1,0 +1,91 @@
+package natslog
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Resnapshot requests through the log (etlq resnapshot --log): the
+// capture has no state directory, so a request is a key of the KV bucket
+// <ns>_<source>_resnapshots, its value the request as the engine writes
+// it, under its id (the engine makes ids of [A-Za-z0-9._-]). The capture hands the new ones to its stream and deletes each once
+// the resnapshot's end is in the log; a request that cannot be carried
+// out stays, with the reason, under failed.<id>.
+
+func (l *Log) resnapshots(source string, create bool) (nats.KeyValue, error) {
+	n := l.names(source)
+	kv, err := l.js.KeyValue(n.resnaps)
+	if errors.Is(err, nats.ErrBucketNotFound) && create {
+		kv, err = l.js.CreateKeyValue(&nats.KeyValueConfig{Bucket: n.resnaps, History: 1, Storage: nats.FileStorage,
+			Description: "etlq resnapshot requests of " + n.stream})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log: bucket %s: %w", n.resnaps, err)
+	}
+	return kv, nil
+}
+
+// RequestResnapshot stores a request for the source's capture.
+func (l *Log) RequestResnapshot(source, id string, req []byte) error {
+	kv, err := l.resnapshots(source, true)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(id, req)
+	return err
+}
+
+// ResnapshotRequests returns the requests not yet in the log, by id, and
+// those that failed with their reasons.
+func (l *Log) ResnapshotRequests(source string) (pending map[string][]byte, failed map[string]string, err error) {
+	kv, err := l.resnapshots(source, false)
+	if errors.Is(err, nats.ErrBucketNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := kv.Keys()
+	if errors.Is(err, nats.ErrNoKeysFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	pending, failed = map[string][]byte{}, map[string]string{}
+	for _, k := range keys {
+		e, err := kv.Get(k)
+		if errors.Is(err, nats.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(k) > 7 && k[:7] == "failed." {
+			failed[k[7:]] = string(e.Value())
+		} else {
+			pending[k] = e.Value()
+		}
+	}
+	return pending, failed, nil
+}
+
+// ResnapshotDone removes a request: its resnapshot is in the log, or (with
+// a reason) it failed.
+func (l *Log) ResnapshotDone(source, id, failure string) error {
+	kv, err := l.resnapshots(source, true)
+	if err != nil {
+		return err
+	}
+	if failure != "" {
+		if _, err := kv.Put("failed."+id, []byte(failure)); err != nil {
+			return err
+		}
+	}
+	if err := kv.Delete(id); err != nil && !errors.Is(err, nats.ErrKeyNotFound) {
+		return err
+	}
+	return nil
+}
