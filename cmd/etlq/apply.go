@@ -12,7 +12,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
+	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -41,7 +41,7 @@ type applyCmd struct {
 	Group   string        `default:"apply" help:"With --log: the group of workers sharing the partitions; another group reads the log anew."`
 	Lease   time.Duration `default:"10s" help:"With --log: a partition's lease; a worker that stops renewing it (killed) loses it after this long."`
 
-	owned map[string][]*atomic.Int64 // per source, per worker: partitions held (metrics)
+	workerStats map[string][]*natslog.WorkerStats // per source, per worker (metrics)
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
@@ -94,13 +94,13 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if a.MetricsAddr != "" {
 		var extra []prometheus.Collector
 		if a.Log != "" {
-			a.owned = map[string][]*atomic.Int64{}
+			a.workerStats = map[string][]*natslog.WorkerStats{}
 			for _, d := range plan.Sources {
 				for range max(a.Workers, 1) {
-					a.owned[d.Name] = append(a.owned[d.Name], &atomic.Int64{})
+					a.workerStats[d.Name] = append(a.workerStats[d.Name], &natslog.WorkerStats{})
 				}
 			}
-			extra = append(extra, logCollector{owned: a.owned})
+			extra = append(extra, logCollector{workers: a.workerStats})
 		}
 		srv, err := serveMetrics(a.MetricsAddr, stats, extra...)
 		if err != nil {
@@ -141,7 +141,7 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	start := time.Now()
 	if a.Log != "" {
 		err = engine.RunWorkers(ctx, plan, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats},
-			engine.WorkerOptions{Log: a.Log, Workers: a.Workers, Group: a.Group, Lease: a.Lease, Owned: a.owned})
+			engine.WorkerOptions{Log: a.Log, Workers: a.Workers, Group: a.Group, Lease: a.Lease, Stats: a.workerStats})
 	} else {
 		err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
 	}

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"sync/atomic"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -31,16 +32,45 @@ func (c schemaChangeCollector) Collect(ch chan<- prometheus.Metric) {
 var logOwnedDesc = prometheus.NewDesc("etlq_log_partitions_owned",
 	"Partitions of the source's log (apply --log) that this process's workers hold.", []string{"source"}, nil)
 
-// logCollector exposes the partitions held, summed over the workers.
-type logCollector struct{ owned map[string][]*atomic.Int64 }
+// Per worker of this process (apply --log --workers N): worker is its
+// number in the process (0 … N-1), id its name in the leases (the owner
+// column of etlq status).
+var (
+	logWorkerLabels      = []string{"source", "worker", "id"}
+	logWorkerOwnedDesc   = prometheus.NewDesc("etlq_log_worker_partitions_owned", "Partitions of the source's log the worker holds.", logWorkerLabels, nil)
+	logWorkerHandedDesc  = prometheus.NewDesc("etlq_log_worker_messages_total", "Log messages the worker handed to its pipelines.", logWorkerLabels, nil)
+	logWorkerAckedDesc   = prometheus.NewDesc("etlq_log_worker_acked_total", "Log messages the worker acknowledged: their rows written by the sinks.", logWorkerLabels, nil)
+	logWorkerPendingDesc = prometheus.NewDesc("etlq_log_worker_lag_messages", "Messages left to read in the partitions the worker holds (as of the last one it handed over).", logWorkerLabels, nil)
+	logWorkerLagDesc     = prometheus.NewDesc("etlq_log_worker_lag_seconds", "Age of the last message the worker handed over while its partition had more (0: caught up).", logWorkerLabels, nil)
+)
 
-func (c logCollector) Describe(ch chan<- *prometheus.Desc) { ch <- logOwnedDesc }
+// logCollector exposes the log workers' figures: the partitions held
+// summed over the process, and each worker's own.
+type logCollector struct {
+	workers map[string][]*natslog.WorkerStats
+}
+
+func (c logCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{logOwnedDesc, logWorkerOwnedDesc, logWorkerHandedDesc, logWorkerAckedDesc, logWorkerPendingDesc, logWorkerLagDesc} {
+		ch <- d
+	}
+}
 
 func (c logCollector) Collect(ch chan<- prometheus.Metric) {
-	for src, ws := range c.owned {
+	for src, ws := range c.workers {
 		var n int64
-		for _, w := range ws {
-			n += w.Load()
+		for i, w := range ws {
+			n += w.Owned.Load()
+			id := ""
+			if p := w.ID.Load(); p != nil {
+				id = *p
+			}
+			l := []string{src, strconv.Itoa(i), id}
+			ch <- prometheus.MustNewConstMetric(logWorkerOwnedDesc, prometheus.GaugeValue, float64(w.Owned.Load()), l...)
+			ch <- prometheus.MustNewConstMetric(logWorkerHandedDesc, prometheus.CounterValue, float64(w.Handed.Load()), l...)
+			ch <- prometheus.MustNewConstMetric(logWorkerAckedDesc, prometheus.CounterValue, float64(w.Acked.Load()), l...)
+			ch <- prometheus.MustNewConstMetric(logWorkerPendingDesc, prometheus.GaugeValue, float64(w.Pending.Load()), l...)
+			ch <- prometheus.MustNewConstMetric(logWorkerLagDesc, prometheus.GaugeValue, w.Lag(), l...)
 		}
 		ch <- prometheus.MustNewConstMetric(logOwnedDesc, prometheus.GaugeValue, float64(n), src)
 	}

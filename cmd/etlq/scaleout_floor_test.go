@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +174,91 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	if c := capture.stop(t); !strings.Contains(c, "resnapshot in the log") {
 		t.Errorf("the capture does not say the resnapshot is in the log:\n%s", c)
 	}
+}
+
+// workerMetrics returns, from a /metrics page, the value of metric name
+// per worker label.
+func workerMetrics(page, name string) map[string]float64 {
+	out := map[string]float64{}
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
+	wl := regexp.MustCompile(`worker="([^"]*)"`)
+	for _, m := range re.FindAllStringSubmatch(page, -1) {
+		w := wl.FindStringSubmatch(m[1])
+		if w == nil {
+			continue
+		}
+		v, _ := strconv.ParseFloat(m[2], 64)
+		out[w[1]] = v
+	}
+	return out
+}
+
+// TestLogWorkerMetrics: one process runs two workers (--workers 2); its
+// /metrics shows each worker's partitions, messages handed over and
+// acknowledged, and lag, labelled by worker. Before, the workers' figures
+// were summed (the partitions) or the last worker's alone (the lag).
+func TestLogWorkerMetrics(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	tbl := db + ".t"
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, tbl, 4000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 500);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	w := startEtlq(t, "apply", "--log", logURL, "--workers", "2", "--lease", "2s", "--state-dir", filepath.Join(dir, "w"),
+		"--progress", "never", "--metrics-addr", addr, file)
+	myQ := "SELECT id, status, CAST(amount AS CHAR) FROM " + tbl + " ORDER BY id"
+	chQ := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
+	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	myExec(t, my, "UPDATE "+tbl+" SET status = 'x' WHERE id % 5 = 0")
+	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	var page string
+	w.waitFor(t, "each worker holds 2 partitions and acknowledged messages", 60*time.Second, func() (bool, string) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		page = string(b)
+		owned := workerMetrics(page, "etlq_log_worker_partitions_owned")
+		acked := workerMetrics(page, "etlq_log_worker_acked_total")
+		return owned["0"] == 2 && owned["1"] == 2 && acked["0"] > 0 && acked["1"] > 0, fmt.Sprintf("owned %v, acked %v", owned, acked)
+	})
+	for _, name := range []string{"etlq_log_worker_messages_total", "etlq_log_worker_lag_messages", "etlq_log_worker_lag_seconds"} {
+		if m := workerMetrics(page, name); len(m) != 2 {
+			t.Errorf("%s: want one sample per worker, got %v", name, m)
+		}
+	}
+	handed, acked := workerMetrics(page, "etlq_log_worker_messages_total"), workerMetrics(page, "etlq_log_worker_acked_total")
+	for _, k := range []string{"0", "1"} {
+		if acked[k] > handed[k] {
+			t.Errorf("worker %s acknowledged %v messages of %v handed over", k, acked[k], handed[k])
+		}
+	}
+	if v := metricValue(page, `etlq_log_partitions_owned{source="s"}`); v != 4 {
+		t.Errorf("etlq_log_partitions_owned: %v, want 4", v)
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", page)
+	}
+	w.stop(t)
+	capture.stop(t)
 }

@@ -41,7 +41,24 @@ type WorkerOptions struct {
 	Alloc memory.Allocator
 	// Owned, when set, is kept at the number of partitions held.
 	Owned *atomic.Int64
+	// Stats, when set, is kept up to date with the worker's progress and
+	// lag (the per-worker metrics of apply --log --workers N).
+	Stats *WorkerStats
 }
+
+// WorkerStats are one worker's figures, for its metrics.
+type WorkerStats struct {
+	ID       atomic.Pointer[string] // the worker's id in the leases (etlq status)
+	Owned    atomic.Int64           // partitions held
+	Handed   atomic.Int64           // messages handed to the engine
+	Acked    atomic.Int64           // messages acknowledged (their rows written)
+	Pending  atomic.Int64           // messages left in the held partitions, as of the last one handed over
+	lagMicro atomic.Int64
+}
+
+// Lag is the age, in seconds, of the last message handed over while its
+// partition had more to read; 0 when caught up.
+func (s *WorkerStats) Lag() float64 { return float64(s.lagMicro.Load()) / 1e6 }
 
 func (o *WorkerOptions) defaults() {
 	if o.Group == "" {
@@ -105,7 +122,11 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	w := &workerStream{log: s.log, n: n, name: s.name, o: s.o, kv: kv, nparts: parts,
-		out: make(chan item, 8), owned: map[int]*part{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf}
+		out: make(chan item, 8), owned: map[int]*part{}, left: map[int]uint64{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf}
+	if s.o.Stats != nil {
+		id := s.o.ID
+		s.o.Stats.ID.Store(&id)
+	}
 	w.prefix = token(s.o.Group) + "."
 	w.wkey = w.prefix + "w." + token(s.o.ID)
 	go w.leaseLoop(lctx)
@@ -180,6 +201,17 @@ type workerStream struct {
 	owned map[int]*part
 	d     uint64 // delivery counter: the Mark of each batch handed over
 	lag   float64
+	left  map[int]uint64 // per partition: messages after the last one handed over
+}
+
+// setOwned keeps the counts of partitions held.
+func (w *workerStream) setOwned(n int) {
+	if w.o.Owned != nil {
+		w.o.Owned.Store(int64(n))
+	}
+	if w.o.Stats != nil {
+		w.o.Stats.Owned.Store(int64(n))
+	}
 }
 
 func (w *workerStream) leaseKey(p int) string { return w.prefix + "p." + strconv.Itoa(p) }
@@ -214,6 +246,18 @@ func (w *workerStream) Next(ctx context.Context) (*exec.Batch, error) {
 				if md.NumPending > 0 {
 					w.lag = time.Since(md.Timestamp).Seconds()
 				}
+				w.left[it.p.id] = md.NumPending
+			}
+			if st := w.o.Stats; st != nil {
+				st.Handed.Add(1)
+				st.lagMicro.Store(int64(w.lag * 1e6))
+				var left uint64
+				for id, n := range w.left {
+					if w.owned[id] != nil {
+						left += n
+					}
+				}
+				st.Pending.Store(int64(left))
 			}
 			w.mu.Unlock()
 			it.b.Mark = &exec.Mark{Source: w.name, State: []byte(strconv.FormatUint(d, 10))}
@@ -239,6 +283,8 @@ func (w *workerStream) Acked(m *exec.Mark) {
 		if !p.lost.Load() {
 			if err := p.pending[i-1].m.Ack(); err != nil {
 				w.o.Log.Warn("log: acknowledgement failed (the messages come again)", "partition", p.id, "error", err.Error())
+			} else if w.o.Stats != nil {
+				w.o.Stats.Acked.Add(int64(i))
 			}
 		}
 		p.pending = p.pending[i:]
@@ -424,9 +470,7 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	w.owned[id] = p
 	n := len(w.owned)
 	w.mu.Unlock()
-	if w.o.Owned != nil {
-		w.o.Owned.Store(int64(n))
-	}
+	w.setOwned(n)
 	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "worker", w.o.ID)
 	go w.fetch(fctx, p)
 	return nil
@@ -543,9 +587,7 @@ func (w *workerStream) drop(p *part) {
 	p.pending = nil
 	n := len(w.owned)
 	w.mu.Unlock()
-	if w.o.Owned != nil {
-		w.o.Owned.Store(int64(n))
-	}
+	w.setOwned(n)
 }
 
 // tryRelease gives a draining partition's lease back once everything

@@ -103,9 +103,10 @@ type WorkerOptions struct {
 	Workers int           // workers in this process
 	Group   string        // the group of workers sharing the partitions
 	Lease   time.Duration // a partition's lease
-	// Owned, when set, holds per source one counter per worker: the
-	// partitions it holds (the etlq_log_partitions_owned metric).
-	Owned map[string][]*atomic.Int64
+	// Stats, when set, holds per source one natslog.WorkerStats per
+	// worker: the partitions it holds, its progress and lag (the
+	// etlq_log_* metrics, docs/scale-out.md).
+	Stats map[string][]*natslog.WorkerStats
 }
 
 // RunWorkers runs apply's --log mode: w.Workers workers in this process,
@@ -142,8 +143,8 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 				return fmt.Errorf("source %s: %w", d.Name, err)
 			}
 			wo := natslog.WorkerOptions{Group: w.Group, Lease: w.Lease, Log: opts.Log.With("worker", i)}
-			if ws := w.Owned[d.Name]; i < len(ws) {
-				wo.Owned = ws[i]
+			if ws := w.Stats[d.Name]; i < len(ws) {
+				wo.Stats = ws[i]
 			}
 			o.Sources[d.Name] = lg.Source(d.Name, inner, wo)
 		}
