@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,5 +262,102 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		t.Logf("metrics:\n%s", page)
 	}
 	w.stop(t)
+	capture.stop(t)
+}
+
+// TestLogVerify: `etlq verify --log` confirms a difference only once the
+// workers acknowledged, in every partition, the messages up to the source
+// position its re-check read at: a writer keeps changing other keys and no
+// lag is reported as a difference, while the keys spoilt in ClickHouse are
+// (missing, changed, extra). With the workers stopped, a change at the
+// source stays unconfirmed (exit 2), never exit 1. Before, verify had no
+// --log and read positions from a state directory, where the workers keep
+// delivery numbers.
+func TestLogVerify(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	tbl := db + ".t"
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, my, tbl, 3000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	myQ := "SELECT id, status, CAST(amount AS CHAR) FROM " + tbl + " ORDER BY id"
+	chQ := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
+	var workers []*liveApply
+	for _, name := range []string{"w1", "w2"} {
+		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
+	}
+	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	if v, code, out := runVerify(t, "--log", logURL, file); code != 0 || !v.OK {
+		t.Fatalf("verify --log of a correct target: exit %d:\n%s", code, out)
+	}
+
+	// A writer keeps inserting and updating other keys from now on.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := testenv.MySQLConn(t, myDSN)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c.Execute(fmt.Sprintf("INSERT INTO %s VALUES (%d, 'new', 1.50)", tbl, 100000+i))
+			c.Execute(fmt.Sprintf("UPDATE %s SET status = 'upd%d', amount = amount + 1 WHERE id = %d", tbl, i%100, 1000+i%900))
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer halt()
+	for _, q := range []string{
+		fmt.Sprintf("ALTER TABLE %s.t DELETE WHERE id = 5", db),
+		fmt.Sprintf("ALTER TABLE %s.t UPDATE status = 'TAMPERED' WHERE id = 6", db),
+		fmt.Sprintf("INSERT INTO %s.t (id, status, amount, _version, _is_deleted) SELECT 999999, 'X', 1, 1, 0", db),
+	} {
+		if err := ch.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	waitCHCount(t, s.chDSN, fmt.Sprintf("SELECT countIf(id = 5) * 10 + countIf(status = 'TAMPERED') FROM %s.t", db), 1, time.Minute)
+	v, code, out := runVerify(t, "--log", logURL, file)
+	if code != 1 || v.OK || len(v.Pipelines) != 1 {
+		t.Fatalf("verify --log of a spoilt target under a writer: exit %d:\n%s", code, out)
+	}
+	r := v.Pipelines[0]
+	var keys []string
+	for _, d := range r.Diffs {
+		keys = append(keys, d.Key)
+	}
+	sort.Strings(keys)
+	if r.Missing != 1 || r.Changed != 1 || r.Extra != 1 || strings.Join(keys, " ") != "5 6 999999" || r.Unconfirmed != "" {
+		t.Fatalf("want key 5 missing, 6 changed, 999999 extra and nothing else (no lag): got %v:\n%s", keys, out)
+	}
+	t.Logf("under a writer: %d keys re-checked, 3 confirmed", r.Rechecked)
+	halt()
+
+	// The workers stopped: a change at the source cannot be told from lag.
+	for _, wk := range workers {
+		wk.stop(t)
+	}
+	myExec(t, my, "UPDATE "+tbl+" SET status = 'later' WHERE id = 8")
+	v, code, out = runVerifyLag(t, "3s", "--log", logURL, file)
+	if code != 2 || v.OK || v.Pipelines[0].Unconfirmed == "" {
+		t.Fatalf("verify --log with the workers stopped behind the source: want exit 2, unconfirmed: exit %d:\n%s", code, out)
+	}
+	t.Logf("workers stopped: %s", v.Pipelines[0].Unconfirmed)
 	capture.stop(t)
 }

@@ -29,6 +29,8 @@ type verifyCmd struct {
 	Pipelines  []string      `arg:"" optional:"" name:"pipeline" help:"Pipelines to verify (default: every upsert pipeline)."`
 	Repair     bool          `help:"Rewrite the differing keys from the source, then verify again."`
 	StateDir   string        `default:"./.etlq" help:"The state directory of etlq apply for this file: its checkpoints tell how far the pipelines have applied."`
+	Log        string        `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"The pipelines run as etlq apply --log workers: how far they have applied is read from their acknowledgements in this log (not from --state-dir)."`
+	Group      string        `default:"apply" help:"With --log: the workers' group."`
 	Format     string        `default:"table" enum:"table,json" help:"Output format: table or json."`
 	LagTimeout time.Duration `default:"2m" help:"How long to wait for a pipeline to apply past the position a re-check read the source at."`
 	Show       int           `default:"10" help:"Differing keys shown per target, with their values."`
@@ -44,8 +46,10 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range stateWarnings(plan, c.Pipelines, c.StateDir) {
-		fmt.Fprintln(os.Stderr, "warning: "+w)
+	if c.Log == "" {
+		for _, w := range stateWarnings(plan, c.Pipelines, c.StateDir) {
+			fmt.Fprintln(os.Stderr, "warning: "+w)
+		}
 	}
 	if c.CPUProfile != "" {
 		f, err := os.Create(c.CPUProfile)
@@ -64,7 +68,7 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 	show := c.Progress == "always" || (c.Progress == "auto" && term.IsTerminal(int(os.Stderr.Fd())))
 	var mu sync.Mutex
 	last := time.Time{}
-	opts := engine.VerifyOptions{StateDir: c.StateDir, Pipelines: c.Pipelines, Repair: c.Repair, Stream: c.Stream, LagTimeout: c.LagTimeout, Shown: c.Show}
+	opts := engine.VerifyOptions{StateDir: c.StateDir, LogURL: c.Log, LogGroup: c.Group, Pipelines: c.Pipelines, Repair: c.Repair, Stream: c.Stream, LagTimeout: c.LagTimeout, Shown: c.Show}
 	if show {
 		opts.Progress = func(p string, rows int64) {
 			mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/planner"
 )
@@ -34,6 +35,11 @@ type VerifyOptions struct {
 	// StateDir is the running (or stopped) apply's state directory: its
 	// checkpoints tell how far each pipeline has applied.
 	StateDir string
+	// LogURL, when set, is the scale-out log (apply --log) whose workers
+	// of LogGroup apply the pipelines: how far they have applied is read
+	// from their acknowledgements in the log, not from StateDir
+	// (docs/scale-out.md, "Verify").
+	LogURL, LogGroup string
 	// Pipelines restricts the check to these names (all when empty).
 	Pipelines []string
 	// Repair rewrites the differing keys from the source, then verifies
@@ -437,6 +443,9 @@ func (v *verifier) waitApplied(ctx context.Context, at []byte) (string, error) {
 	if v.pos == nil || at == nil {
 		return "the source cannot tell its position", nil
 	}
+	if v.opts.LogURL != "" {
+		return v.waitAppliedLog(ctx, at)
+	}
 	if v.opts.StateDir == "" {
 		return "no state directory to read the pipeline's checkpoint from", nil
 	}
@@ -467,6 +476,46 @@ func (v *verifier) waitApplied(ctx context.Context, at []byte) (string, error) {
 			}
 			return fmt.Sprintf("the pipeline has not applied past the source position %s within %s (%s in %s): is etlq apply running?",
 				markText(at), v.opts.LagTimeout, where, v.opts.StateDir), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// waitAppliedLog waits until the log's workers have acknowledged, in
+// every partition, every message up to the first one whose source position
+// reached at.
+func (v *verifier) waitAppliedLog(ctx context.Context, at []byte) (string, error) {
+	lg, err := natslog.Open(v.opts.LogURL)
+	if err != nil {
+		return "", err
+	}
+	defer lg.Close()
+	reached := func(resume []byte) (bool, error) { return v.pos.MarkReached(resume, at) }
+	deadline := time.Now().Add(v.opts.LagTimeout)
+	var seq uint64
+	why := "the capture has not published the position yet: is etlq capture running?"
+	for {
+		if seq == 0 {
+			if seq, err = lg.PositionSeq(v.decl.Name, reached); err != nil {
+				return "", err
+			}
+		}
+		if seq > 0 {
+			ok, w, err := lg.AckedThrough(v.decl.Name, v.opts.LogGroup, seq)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				return "", nil
+			}
+			why = w + ": are the etlq apply --log workers running?"
+		}
+		if time.Now().After(deadline) {
+			return fmt.Sprintf("the workers have not applied past the source position %s within %s (%s)", markText(at), v.opts.LagTimeout, why), nil
 		}
 		select {
 		case <-ctx.Done():
