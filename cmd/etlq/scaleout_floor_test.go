@@ -348,6 +348,12 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	}
 	t.Logf("under a writer: %d keys re-checked, 3 confirmed", r.Rechecked)
 	halt()
+	// The source idle: the position of the re-check is the last one the
+	// capture published (or a later idle mark); confirmed all the same.
+	v, code, out = runVerifyLag(t, "30s", "--log", logURL, file)
+	if code != 1 || len(v.Pipelines) != 1 || v.Pipelines[0].Differences() != 3 || v.Pipelines[0].Unconfirmed != "" {
+		t.Fatalf("verify --log of a spoilt target, the source idle: want 3 confirmed differences: exit %d:\n%s", code, out)
+	}
 
 	// The workers stopped: a change at the source cannot be told from lag.
 	for _, wk := range workers {
