@@ -87,6 +87,9 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	if !strings.Contains(out, "every version is lifted above them") {
 		t.Errorf("no worker says it lifted the versions:\n%s", out)
 	}
+	if st := mustEtlq(t, "status", "--log", logURL, file); !strings.Contains(st, "versions lifted by ") {
+		t.Errorf("status does not show the group's lift:\n%s", st)
+	}
 	for _, w := range workers {
 		w.running(t)
 		w.stop(t)

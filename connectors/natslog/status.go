@@ -1,7 +1,9 @@
 package natslog
 
 import (
+	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,6 +20,14 @@ type Status struct {
 	Oldest                time.Time     // the oldest message kept
 	Workers               []string      // live workers of the group
 	Partitions            []PartStatus
+	// Floor and Lift are the group's version floor and lift (floor.go;
+	// 0: none).
+	Floor, Lift uint64
+	// Resnapshots are the requests of etlq resnapshot --log the capture
+	// has not yet put in the log; Failed those it could not carry out,
+	// with the reason.
+	Resnapshots int
+	Failed      map[string]string
 }
 
 // PartStatus is one partition's owner and lag.
@@ -59,6 +69,17 @@ func (l *Log) Status(source, group string) (*Status, error) {
 				owners[rest] = string(e.Value())
 			}
 		}
+	}
+	if kv, err := l.js.KeyValue(n.groups); err == nil {
+		if e, err := kv.Get(token(group)); err == nil {
+			var g groupFloor
+			if json.Unmarshal(e.Value(), &g) == nil && g.Created.Equal(info.Created) {
+				st.Floor, st.Lift = g.Floor, g.Lift
+			}
+		}
+	}
+	if pending, failed, err := l.ResnapshotRequests(source); err == nil {
+		st.Resnapshots, st.Failed = len(pending), failed
 	}
 	for p := 0; p < parts; p++ {
 		ps := PartStatus{Partition: p, Owner: owners[fmt.Sprintf("p.%d", p)]}
@@ -108,7 +129,22 @@ func (s *Status) String() string {
 	if s.MaxAge <= 0 {
 		b.WriteString("; no age limit")
 	}
-	fmt.Fprintf(&b, "\ngroup %s: %d live worker(s)\n", s.Group, len(s.Workers))
+	fmt.Fprintf(&b, "\ngroup %s: %d live worker(s)", s.Group, len(s.Workers))
+	if s.Floor > 0 {
+		fmt.Fprintf(&b, "; versions lifted by %d above the targets' floor %d", s.Lift, s.Floor)
+	}
+	if s.Resnapshots > 0 {
+		fmt.Fprintf(&b, "; %d resnapshot(s) requested, not yet in the log", s.Resnapshots)
+	}
+	b.WriteString("\n")
+	ids := make([]string, 0, len(s.Failed))
+	for id := range s.Failed {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		fmt.Fprintf(&b, "resnapshot %s failed: %s\n", id, s.Failed[id])
+	}
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "partition\towner\tlag (messages)\tlag (seconds)\tacknowledged up to")
 	for _, p := range s.Partitions {
