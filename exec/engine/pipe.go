@@ -26,6 +26,9 @@ type pipeRun struct {
 	alloc  memory.Allocator
 	dead   *deadLetters
 	log    *slog.Logger
+	// copy writes the row copy of an online schema change (rowcopy.go)
+	// into the hidden copy target, until the cut-over; nil otherwise.
+	copy *pipeRun
 }
 
 type tableRun struct {
@@ -257,6 +260,7 @@ func (pr *pipeRun) wants(b *exec.Batch) bool {
 }
 
 func (pr *pipeRun) close() {
+	pr.closeCopy()
 	for _, tr := range pr.tables {
 		tr.stop()
 	}
