@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -191,6 +192,20 @@ func testRowCopyGhost(t *testing.T, myDSN string) {
 	copyChunks(1501, 3000)
 	r.start(t)
 	w.halt()
+	// A clean stop before the cut-over; its state is kept to play, after
+	// the cut-over, a run stopped between the swap and the checkpoint
+	// after it.
+	r.waitFor(t, "the copy's rows in the copy table", 60*time.Second, func() (bool, string) {
+		n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t__etlq_copy", db))
+		return err == nil && n >= 2500, fmt.Sprint(n, err)
+	})
+	time.Sleep(2 * time.Second)
+	r.stop(t)
+	saved := t.TempDir()
+	if out, err := exec.Command("cp", "-a", r.state, saved).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	r.start(t)
 	if w.ops.Load() == 0 {
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
 	}
@@ -227,4 +242,30 @@ func testRowCopyGhost(t *testing.T, myDSN string) {
 		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
 	// The restarted run read nothing again (its counter starts at 0).
 	rowCopyCheck(t, s, r, 0)
+
+	// The state as of before the cut-over, with the swap file the swap
+	// wrote: the target already holds the new t; the replay from the
+	// checkpoint sends neither t's nor the copy's rows up to the cut-over
+	// again, and streaming goes on.
+	swap := filepath.Join(r.state, "rowcopy", "p_t.swap")
+	if _, err := os.Stat(swap); err != nil {
+		t.Fatalf("no swap file after the cut-over: %v", err)
+	}
+	if out, err := exec.Command("sh", "-c", fmt.Sprintf("cp %[1]s %[2]s/p_t.swap && rm -rf %[3]s && cp -a %[2]s/state %[4]s && mkdir -p %[3]s/rowcopy && cp %[2]s/p_t.swap %[3]s/rowcopy/", swap, saved, r.state, filepath.Dir(r.state))).CombinedOutput(); err != nil {
+		t.Fatalf("restoring the state: %v\n%s", err, out)
+	}
+	r.start(t)
+	myExec(t, my, "UPDATE "+db+".t SET c = c + 100 WHERE id % 7 = 0", "INSERT INTO "+db+".t VALUES (5001, 'late', 2.00, 43)")
+	myQ, chQ := oscQueries(db, true)
+	r.waitSame(t, my, s.ch, myQ, chQ, 120*time.Second)
+	compareTable(t, my, s.ch, db, "t", db, "t", db+".t_current")
+	if n := r.snapshotRows(t, db); n != 0 {
+		t.Errorf("etlq_snapshot_rows_total of %s.t is %v after the restart: the table was read again", db, n)
+	}
+	out := r.stop(t)
+	for _, want := range []string{"the targets already hold the copy swapped in", "row copy: the copy was swapped in before the restart"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log lacks %q:\n%s", want, out)
+		}
+	}
 }
