@@ -140,8 +140,8 @@ func (r *sourceRun) copyStart(ctx context.Context, pr *pipeRun, rc connectors.Ro
 func (r *sourceRun) openCopy(ctx context.Context, pr *pipeRun, rc connectors.RowCopier) error {
 	p := *pr.p
 	p.Target = rc.CopyTarget(pr.p.Target)
-	p.OnError, p.DeadLetter = pr.p.OnError, pr.p.DeadLetter
-	cp, err := newPipeRun(ctx, &p, r.sinks[pr.p.Sink], r.opts)
+	// (Rows the pipeline rejects go to its own dead letters.)
+	cp, err := newPipeRunDead(ctx, &p, r.sinks[pr.p.Sink], r.opts, pr.dead)
 	if err != nil {
 		return err
 	}
