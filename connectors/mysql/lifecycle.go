@@ -140,7 +140,7 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 	swapped := map[connectors.TableRef]bool{}
 	for i := range steps {
 		s := &steps[i]
-		if ts := r.tabs.byRef[s.from]; s.kind == lifeRename && ts != nil && ts.copyOf != "" && s.to.DB == s.from.DB && ts.copyOf == s.to.Table {
+		if ts := r.tabs.byRef[s.from]; s.kind == lifeRename && ts != nil && ts.copyOf != "" && ts.cur.Stale == "" && len(s.alters) == 0 && s.to.DB == s.from.DB && ts.copyOf == s.to.Table {
 			s.rowCopy = true
 			swapped[s.to] = true
 			if base := r.tabs.byRef[s.to]; base != nil {
