@@ -180,3 +180,27 @@ func TestRunRowCopySwapped(t *testing.T) {
 		}
 	}
 }
+
+// TestRunRowCopyTwoTargets: two pipelines reading the table alone into
+// two upsert targets each keep and swap their own copy.
+func TestRunRowCopyTwoTargets(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE a FROM binlog shop.shopdb.orders TRANSFORM id, status INTO clickhouse dw.analytics.a MODE upsert KEY (id);
+CREATE PIPELINE b FROM binlog shop.shopdb.orders TRANSFORM id INTO clickhouse dw.analytics.b MODE upsert KEY (id);
+`)
+	rc := &rcSink{sink: e.snk}
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a", int64(1)), ins(5, "e", int64(1))).
+		addCopy(exec.RowCopySwap).
+		add("orders", ins(3, "c", int64(1)))
+	o := e.opts(true)
+	o.Sinks = map[string]connectors.Sink{"dw": rc}
+	if err := engine.Run(context.Background(), e.plan, o); err != nil {
+		t.Fatal(err)
+	}
+	if !e.src.reqs[0].Tables[0].RowCopy || rc.swaps != 2 {
+		t.Errorf("request %+v, swaps %d", e.src.reqs[0].Tables[0], rc.swaps)
+	}
+	equal(t, "a", rc.rows("a", "id", "status"), []string{"1 a", "5 e", "3 c"})
+	equal(t, "b", rc.rows("b", "id"), []string{"1", "5", "3"})
+}
