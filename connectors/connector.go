@@ -388,6 +388,9 @@ type Truncater interface {
 // cut-over (docs/live-tables.md, "Online schema changes"). t is always
 // the table's own target.
 type RowCopier interface {
+	// CanCopy reports whether t's target can have a copy ("" when it can;
+	// else why not).
+	CanCopy(t Target) string
 	// CopyTarget is the hidden target the copy of t's rows is written to.
 	CopyTarget(t Target) Target
 	// DropCopy removes the copy's target, if there is one.

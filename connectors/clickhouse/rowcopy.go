@@ -20,6 +20,19 @@ const (
 
 var _ connectors.RowCopier = (*Sink)(nil)
 
+// CanCopy refuses a copy of a target created with a Replicated engine:
+// the copy would be created with the same ZooKeeper path.
+func (s *Sink) CanCopy(t connectors.Target) string {
+	o, err := resolveTargetOptions(t.Options, s.opts)
+	if err != nil {
+		return err.Error()
+	}
+	if strings.Contains(strings.ToLower(o.engine), "replicated") {
+		return "its ENGINE is replicated: a copy next to it would share its ZooKeeper path"
+	}
+	return ""
+}
+
 // CopyTarget names the copy's table next to t's.
 func (s *Sink) CopyTarget(t connectors.Target) connectors.Target {
 	c := t

@@ -37,7 +37,13 @@ func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamReq
 				continue
 			}
 			n++
-			_, copier := r.sinks[pr.p.Sink].(connectors.RowCopier)
+			rc, copier := r.sinks[pr.p.Sink].(connectors.RowCopier)
+			if copier {
+				if why := rc.CanCopy(pr.p.Target); why != "" {
+					pr.log.Info("online schema changes of this table will be read again at the cut-over, not taken as a row copy", "pipeline", pr.p.Name, "table", rt.Ref.String(), "reason", why)
+					copier = false
+				}
+			}
 			if !copier || pr.p.Target.Mode != connectors.ModeUpsert || len(pr.p.Tables) != 1 || len(pr.p.Patterns) > 0 || pr.p.Snapshot == connectors.SnapshotOnly {
 				ok = false
 				continue

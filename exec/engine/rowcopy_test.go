@@ -23,6 +23,8 @@ type rcSink struct {
 
 func targetTable(t connectors.Target) string { return t.Name[strings.LastIndex(t.Name, ".")+1:] }
 
+func (s *rcSink) CanCopy(connectors.Target) string { return "" }
+
 func (s *rcSink) CopyTarget(t connectors.Target) connectors.Target {
 	t.Name += "__etlq_copy"
 	return t
