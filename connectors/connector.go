@@ -97,6 +97,15 @@ const (
 type StreamTable struct {
 	Ref      TableRef
 	Snapshot SnapshotMode
+	// RowCopy: every pipeline reading the table can take an online
+	// schema-change tool's copy of it as rows (exec.RowCopy) and swap it in
+	// at the cut-over, instead of a snapshot of the new table
+	// (docs/live-tables.md, "Online schema changes").
+	RowCopy bool
+	// CopySwapped: the targets already hold the swapped copy of the table
+	// (a run stopped between the swap and the checkpoint after it): the
+	// table's and its copy's rows up to the cut-over are not sent again.
+	CopySwapped bool
 }
 
 // StreamPattern is a table pattern a stream follows: DB and a glob of
@@ -383,6 +392,25 @@ type Truncater interface {
 	// once, in order with the Writes' callbacks, when it is durable or has
 	// failed for good.
 	Truncate(ctx context.Context, t Truncation, done func(error)) error
+}
+
+// RowCopier is a Sink that keeps an online schema-change tool's copy of a
+// table apart, in a target no reader sees, and swaps it in at the
+// cut-over (docs/live-tables.md, "Online schema changes"). t is always
+// the table's own target.
+type RowCopier interface {
+	// CanCopy reports whether t's target can have a copy ("" when it can;
+	// else why not).
+	CanCopy(t Target) string
+	// CopyTarget is the hidden target the copy of t's rows is written to.
+	CopyTarget(t Target) Target
+	// DropCopy removes the copy's target, if there is one.
+	DropCopy(ctx context.Context, t Target) error
+	// CopyExists reports whether the copy's target exists.
+	CopyExists(ctx context.Context, t Target) (bool, error)
+	// SwapCopy makes the copy t's target, in one step for its readers,
+	// and removes what t held. Every write to both must be durable first.
+	SwapCopy(ctx context.Context, t Target) error
 }
 
 // Truncation is one TRUNCATE of a source table as an upsert target sees it.

@@ -227,10 +227,35 @@ type Batch struct {
 	// target applies each copy (the same tombstones again), a target that
 	// keeps the change as a row skips the copies and takes the original.
 	Copy bool
+	// RowCopy, when set, says that the batch belongs to an online
+	// schema-change tool's copy of table RowCopy.Of (same DB): Table names
+	// the tool's helper table (gh-ost's _t_gho, pt-online-schema-change's
+	// _t_new), whose rows the targets keep apart until the cut-over.
+	RowCopy *RowCopy
 	// Mark, when non-nil, says that once this batch and every batch before it
 	// is durable at the sink, the source can resume from Mark. Sources set it
 	// only at transaction boundaries.
 	Mark *Mark
+}
+
+// RowCopyStep is what a RowCopy batch says.
+type RowCopyStep int
+
+const (
+	// RowCopyRows: the copy's changes (or a batch without rows in its new
+	// schema).
+	RowCopyRows RowCopyStep = iota
+	// RowCopyStart: the copy was created, empty, at this position.
+	RowCopyStart
+	// RowCopySwap: the copy took the table's name at this position: it
+	// replaces the table in the targets.
+	RowCopySwap
+)
+
+// RowCopy names the table a batch of a tool's copy belongs to.
+type RowCopy struct {
+	Of   string
+	Step RowCopyStep
 }
 
 // ResnapshotEnd ends a resnapshot (connectors.Resnapshotter) of the table

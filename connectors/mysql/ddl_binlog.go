@@ -212,6 +212,15 @@ func (r *binlogReader) markStale(ts *tableState, at binlogPos, q string, cause e
 	if ts == nil || ts.mode == connectors.SnapshotOnly {
 		return
 	}
+	if ts.copyOf != "" {
+		// A tool's copy whose schema etlq lost: no longer followed row
+		// by row; at the cut-over the table is read again, as a copy
+		// never followed (lifecycle.go).
+		r.cfg.log.Warn("online schema change: a DDL on the tool's copy cannot be applied; the copy is no longer followed row by row and the cut-over will read the table again",
+			"table", ts.ref.DB+"."+ts.copyOf, "copy", ts.key, "position", at.String(), "ddl", abbreviate(q, 200), "error", firstLine(cause))
+		r.leaveCopy(ts, at, "its schema was lost")
+		return
+	}
 	nt := ts.cur.clone()
 	nt.Stale = fmt.Sprintf("the DDL at %s (%q) changed it and etlq cannot apply that statement (%s)", at, abbreviate(q, 200), firstLine(cause))
 	if ts.bb != nil {

@@ -27,6 +27,13 @@ type lifeStep struct {
 	// fromSchema is the schema of the renamed table when the stream
 	// followed it (set by leaves), after alters.
 	fromSchema *table
+	// rowCopy: the renamed table is a tool's copy of the table it is
+	// renamed to, followed row by row since its CREATE (startCopy).
+	rowCopy bool
+	// snapRows are the snapshot rows read and estimated of the table its
+	// row copy replaces: the same table to the metrics, whose counter
+	// goes on.
+	snapRows [2]int64
 	// alters are the ALTER TABLE operations of the same statement on
 	// the renamed table before its RENAME TO (ALTER TABLE t ADD c …,
 	// RENAME TO u).
@@ -128,6 +135,19 @@ func schemaNeutral(q string) bool {
 // leaves queues the truncate changes and makes the dropped and renamed
 // tables leave the stream, in statement order.
 func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
+	// The tables whose row copy takes their name in this statement: they
+	// leave without a truncate, the copy replaces their rows (joins).
+	swapped := map[connectors.TableRef]bool{}
+	for i := range steps {
+		s := &steps[i]
+		if ts := r.tabs.byRef[s.from]; s.kind == lifeRename && ts != nil && ts.copyOf != "" && ts.cur.Stale == "" && len(s.alters) == 0 && s.to.DB == s.from.DB && ts.copyOf == s.to.Table {
+			s.rowCopy = true
+			swapped[s.to] = true
+			if base := r.tabs.byRef[s.to]; base != nil {
+				s.snapRows = [2]int64{base.rowsDone.Load(), base.rowsTotal.Load()}
+			}
+		}
+	}
 	for i := range steps {
 		s := &steps[i]
 		if s.kind == lifeDropDB {
@@ -149,6 +169,12 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 				r.cfg.log.Info("table truncated", "table", ts.key, "position", at.String())
 			}
 		case lifeDrop:
+			if ts.copyOf != "" {
+				// A tool's copy dropped (a migration given up): its rows
+				// never reached a target but its own.
+				r.leaveCopy(ts, at, "dropped")
+				continue
+			}
 			r.leave(ts, at, "dropped")
 		case lifeRename:
 			s.fromSchema = ts.cur
@@ -160,7 +186,14 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 				}
 				s.fromSchema = nt
 			}
-			r.leave(ts, at, "renamed to "+s.to.String())
+			switch {
+			case ts.copyOf != "":
+				r.leaveCopy(ts, at, "renamed to "+s.to.String())
+			case swapped[ts.ref]:
+				r.leaveCopy(ts, at, "replaced by its row copy, renamed to "+s.to.String())
+			default:
+				r.leave(ts, at, "renamed to "+s.to.String())
+			}
 		}
 	}
 }
@@ -171,6 +204,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 	for _, s := range steps {
 		if s.kind == lifeCreate {
 			r.followCopy(s)
+			r.startCopy(s.to, at)
 		}
 		if s.kind != lifeCreate && s.kind != lifeRename {
 			continue
@@ -179,12 +213,34 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 		if !ok || r.tabs.byRef[s.to] != nil {
 			continue
 		}
+		if s.kind == lifeRename && s.rowCopy && s.fromSchema != nil && s.fromSchema.Stale == "" {
+			// The tool's copy, followed row by row since its CREATE,
+			// takes the table's name: the targets swap in the rows they
+			// kept apart for it. Nothing is read again.
+			r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, s.fromSchema.streamSchema(r.cfg.req.Before)), DB: s.to.DB, Table: s.from.Table,
+				RowCopy: &exec.RowCopy{Of: s.to.Table, Step: exec.RowCopySwap}})
+			r.cfg.log.Info("online schema change cut-over: row copy: the tool's copy, followed in the binlog since its CREATE, replaces the table in the targets; nothing is read again", "table", s.to.String(), "from", s.from.String(), "position", at.String())
+			t := s.fromSchema.clone()
+			t.Ref = s.to
+			if err := r.join(s.to, mode, t, false, at, "row copy of "+s.from.String(), ""); err != nil {
+				return err
+			}
+			if ts := r.tabs.byRef[s.to]; ts != nil {
+				ts.rowsDone.Store(s.snapRows[0])
+				ts.rowsTotal.Store(s.snapRows[1])
+			}
+			continue
+		}
 		if s.kind == lifeRename {
 			if connectors.HelperTable(s.from.Table) {
 				// gh-ost's or pt-online-schema-change's cut-over: the
 				// tool's copy, whose rows etlq did not follow, takes the
 				// table's name. Its rows are read again.
-				r.cfg.log.Info("online schema change cut-over: the new table is snapshotted (the tool's copy was not followed)", "table", s.to.String(), "from", s.from.String(), "position", at.String())
+				why := "the tool's copy was not followed since its CREATE (etlq started or resumed after it, or a pipeline reading the table cannot take a row copy)"
+				if s.rowCopy {
+					why = "the copy's schema was lost"
+				}
+				r.cfg.log.Info("online schema change cut-over: re-snapshot: the new table is read again", "table", s.to.String(), "from", s.from.String(), "position", at.String(), "reason", why)
 			}
 			var t *table
 			if sh := r.tabs.shadows[s.to]; s.fromSchema == nil && sh != nil && sh.Stale == "" {
@@ -261,6 +317,114 @@ func (r *binlogReader) followCopy(s lifeStep) {
 	}
 	r.tabs.shadows[s.to] = nt
 	r.tabs.schemasDirty = true
+}
+
+// startCopy follows, row by row, the copy an online schema-change tool
+// makes of a table (gh-ost's _t_gho, pt-online-schema-change's _t_new),
+// created at position at, when every pipeline reading the table can take
+// it as a row copy (connectors.StreamTable.RowCopy): its rows go to the
+// targets as the table's row copy, kept apart until the cut-over swaps it
+// in (joins). Elsewhere the copy stays a shadow schema and the cut-over
+// reads the new table again.
+func (r *binlogReader) startCopy(ref connectors.TableRef, at binlogPos) {
+	sh := r.tabs.shadows[ref]
+	name := ref.Table
+	if sh == nil || sh.Stale != "" || !connectors.HelperTable(name) || r.tabs.byRef[ref] != nil || len(name) < 6 || !strings.HasSuffix(name, "_gho") && !strings.HasSuffix(name, "_new") {
+		return
+	}
+	base := r.tabs.byRef[connectors.TableRef{DB: ref.DB, Table: name[1 : len(name)-4]}]
+	if base == nil || base.mode == connectors.SnapshotOnly || !r.rowCopyOK(base.ref) || r.cfg.opts.schemaChanges == "ignore" || r.cfg.opts.schemaChanges == "fail" {
+		return
+	}
+	delete(r.tabs.shadows, ref)
+	r.addCopy(sh, base)
+	r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, sh.streamSchema(r.cfg.req.Before)), DB: ref.DB, Table: ref.Table,
+		RowCopy: &exec.RowCopy{Of: base.ref.Table, Step: exec.RowCopyStart}})
+	r.cfg.log.Info("online schema change: following the tool's copy row by row (row copy)", "table", base.key, "copy", ref.String(), "position", at.String())
+}
+
+// rowCopyOK reports whether the request lets table ref take a row copy.
+func (r *binlogReader) rowCopyOK(ref connectors.TableRef) bool {
+	for _, rt := range r.cfg.req.Tables {
+		if rt.Ref == ref {
+			return rt.RowCopy
+		}
+	}
+	return false
+}
+
+// addCopy adds the copy sh of table base to the stream.
+func (r *binlogReader) addCopy(sh *table, base *tableState) {
+	t := sh.clone()
+	t.Shadow, t.RowCopyOf = false, ""
+	ts := &tableState{ref: t.Ref, mode: base.mode, key: t.Ref.String(), cur: t, out: t, copyOf: base.ref.Table, swapped: base.swapped}
+	ts.snapDone.Store(true)
+	r.tabs.tablesMu.Lock()
+	r.tabs.tables = append(r.tabs.tables, ts)
+	r.tabs.tablesMu.Unlock()
+	r.tabs.byRef[t.Ref] = ts
+	r.tabs.schemasDirty = true
+}
+
+// resumeCopies takes up again, on resume, the tools' copies the checkpoint
+// followed row by row. One whose table no longer takes a row copy (the
+// file changed) stays a shadow schema: its cut-over reads the table again.
+func (st *stream) resumeCopies(copies []*table) {
+	for _, c := range copies {
+		base := st.byRef[connectors.TableRef{DB: c.Ref.DB, Table: c.RowCopyOf}]
+		ok := false
+		for _, rt := range st.req.Tables {
+			if base != nil && rt.Ref == base.ref {
+				ok = rt.RowCopy
+				if rt.CopySwapped {
+					base.swapped = true
+					st.log.Info("online schema change: the targets already hold the copy swapped in; the table's rows up to the cut-over are not sent again", "table", base.key, "copy", c.Ref.String())
+				}
+			}
+		}
+		if !ok || base.mode == connectors.SnapshotOnly {
+			of := c.Ref.DB + "." + c.RowCopyOf
+			c = c.clone()
+			c.RowCopyOf = ""
+			st.shadows[c.Ref] = c
+			st.log.Warn("online schema change: the copy is no longer followed row by row; the cut-over will read the table again", "table", of, "copy", c.Ref.String())
+			continue
+		}
+		t := c.clone()
+		t.Shadow, t.RowCopyOf = false, ""
+		ts := &tableState{ref: t.Ref, mode: base.mode, key: t.Ref.String(), cur: t, out: t, copyOf: base.ref.Table, swapped: base.swapped}
+		ts.snapDone.Store(true)
+		st.tables = append(st.tables, ts)
+		st.byRef[t.Ref] = ts
+	}
+}
+
+// leaveCopy removes a tool's copy, or a table its copy replaces, from the
+// stream without a truncate change.
+func (r *binlogReader) leaveCopy(ts *tableState, at binlogPos, why string) {
+	if ts.bb != nil {
+		r.flush(ts)
+		ts.bb.release()
+		ts.bb = nil
+	}
+	r.snap.dropTable(ts)
+	r.tabs.tablesMu.Lock()
+	ts.gone = true
+	r.tabs.tablesMu.Unlock()
+	if ts.copyOf == "" {
+		if r.tabs.leftOut == nil {
+			r.tabs.leftOut = map[connectors.TableRef]*table{}
+		}
+		r.tabs.leftOut[ts.ref] = ts.out
+	}
+	delete(r.tabs.byRef, ts.ref)
+	for id, m := range r.maps {
+		if m.t.Ref == ts.ref {
+			delete(r.maps, id)
+		}
+	}
+	r.tabs.schemasDirty = true
+	r.cfg.log.Info("table left the stream", "table", ts.key, "position", at.String(), "cause", why)
 }
 
 // wanted reports whether the stream follows a table named ref that is not

@@ -92,6 +92,10 @@ type table struct {
 	// pt-online-schema-change's _new): renamed onto a streamed table, it
 	// gives that table its schema.
 	Shadow bool `json:"shadow,omitempty"`
+	// RowCopyOf, on a shadow, names the table (same database) whose
+	// online schema-change copy it is, followed row by row since its
+	// CREATE (lifecycle.go, startCopy).
+	RowCopyOf string `json:"row_copy_of,omitempty"`
 }
 
 // readTable reads a table's schema from information_schema.

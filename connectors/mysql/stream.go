@@ -59,6 +59,14 @@ type tableState struct {
 	// gone: the table left the stream (dropped, renamed away); a table
 	// of the same name that comes later is another tableState.
 	gone bool
+	// copyOf, when set, names the table (same database) whose online
+	// schema-change copy this table is: its rows go to the targets as
+	// that table's row copy (exec.RowCopy), never as its own.
+	copyOf string
+	// swapped: the targets already hold this table's copy swapped in
+	// (connectors.StreamTable.CopySwapped): its rows and its copy's are
+	// not sent until the cut-over.
+	swapped bool
 }
 
 // stream is an open change stream; see connectors.Stream. The binlog
@@ -194,9 +202,14 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		}
 	}
 	saved := map[connectors.TableRef]*table{}
+	var copies []*table
 	if resume != nil {
 		for _, t := range resume.Schemas {
 			if t.Shadow {
+				if t.RowCopyOf != "" {
+					copies = append(copies, t)
+					continue
+				}
 				st.shadows[t.Ref] = t
 				continue
 			}
@@ -235,6 +248,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			st.needBinlog = true
 		}
 	}
+	st.resumeCopies(copies)
 	st.schemasDirty = true
 
 	// Where the binlog starts, and which tables still need a snapshot.
@@ -261,7 +275,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		st.version = resume.Version
 		snapshotting := false
 		for _, ts := range st.tables {
-			if ts.mode == connectors.SnapshotNever {
+			if ts.mode == connectors.SnapshotNever || ts.copyOf != "" {
 				continue
 			}
 			if ss, ok := resume.Snapshot[ts.key]; ok {
@@ -587,6 +601,12 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 		var schemas []*table
 		for _, ts := range st.tables {
 			if ts.mode != connectors.SnapshotOnly && !ts.gone {
+				if ts.copyOf != "" {
+					c := ts.cur.clone()
+					c.Shadow, c.RowCopyOf = true, ts.copyOf
+					schemas = append(schemas, c)
+					continue
+				}
 				schemas = append(schemas, ts.cur)
 			}
 		}

@@ -65,12 +65,24 @@ var _ emitter = (*stream)(nil)
 func (st *stream) config() *streamConfig    { return &st.streamConfig }
 func (st *stream) catalog() *streamTables   { return &st.streamTables }
 func (st *stream) constants() *constStrings { return &st.consts }
-func (st *stream) queue(b *exec.Batch)      { st.out = append(st.out, b) }
-func (st *stream) queued() []*exec.Batch    { return st.out }
-func (st *stream) nextVersion() uint64      { return st.version }
-func (st *stream) rewindVersion(v uint64)   { st.version = v }
-func (st *stream) done() bool               { return st.finished }
-func (st *stream) reconnected()             { st.reconnects.Add(1) }
+func (st *stream) queue(b *exec.Batch) {
+	if ts := st.byRef[connectors.TableRef{DB: b.DB, Table: b.Table}]; ts != nil && b.RowCopy == nil {
+		if ts.swapped {
+			// Already in the targets (tableState.swapped).
+			b.Release()
+			return
+		}
+		if ts.copyOf != "" {
+			b.RowCopy = &exec.RowCopy{Of: ts.copyOf}
+		}
+	}
+	st.out = append(st.out, b)
+}
+func (st *stream) queued() []*exec.Batch  { return st.out }
+func (st *stream) nextVersion() uint64    { return st.version }
+func (st *stream) rewindVersion(v uint64) { st.version = v }
+func (st *stream) done() bool             { return st.finished }
+func (st *stream) reconnected()           { st.reconnects.Add(1) }
 
 func (st *stream) takeVersions(n uint64) uint64 {
 	v := st.version

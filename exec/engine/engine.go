@@ -200,6 +200,9 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	defer r.closeRuns()
 
+	if err := r.rowCopyTables(ctx, &req); err != nil {
+		return err
+	}
 	if req.VersionFloor, err = r.versionFloor(ctx); err != nil {
 		return err
 	}
@@ -270,6 +273,11 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancelFlush()
 	for _, pr := range r.runs {
+		if pr.copy != nil {
+			if err := pr.copy.writer.Flush(flushCtx); err != nil && runErr == nil {
+				runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			}
+		}
 		if err := pr.writer.Flush(flushCtx); err != nil && runErr == nil {
 			runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}
@@ -488,6 +496,9 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 	}
 	if b.Resnapshot != nil {
 		return r.resnapshotEnd(ctx, b, seq)
+	}
+	if b.RowCopy != nil {
+		return r.rowCopy(ctx, b, seq)
 	}
 	if _, known := r.routes[b.DB+"."+b.Table]; !known {
 		if err := r.joinTable(ctx, b); err != nil {

@@ -26,6 +26,11 @@ type pipeRun struct {
 	alloc  memory.Allocator
 	dead   *deadLetters
 	log    *slog.Logger
+	// copy writes the row copy of an online schema change (rowcopy.go)
+	// into the hidden copy target, until the cut-over; nil otherwise.
+	copy *pipeRun
+	// sharedDead: dead is another run's (newPipeRunDead).
+	sharedDead bool
 }
 
 type tableRun struct {
@@ -46,6 +51,12 @@ type tableRun struct {
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
+	return newPipeRunDead(ctx, p, sink, opts, nil)
+}
+
+// newPipeRunDead is newPipeRun with the dead letters of another run of the
+// same pipeline (a row copy's, rowcopy.go), which it does not close.
+func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options, shared *deadLetters) (*pipeRun, error) {
 	if sink == nil {
 		return nil, fmt.Errorf("pipeline %s: sink %q is not declared", p.Name, p.Sink)
 	}
@@ -61,7 +72,9 @@ func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, 
 		}
 		pr.tables[t.Ref.String()] = tr
 	}
-	if p.OnError == exec.OnErrorDeadLetter {
+	if shared != nil {
+		pr.dead, pr.sharedDead = shared, true
+	} else if p.OnError == exec.OnErrorDeadLetter {
 		d, err := newDeadLetters(ctx, p, opts.sinks, opts)
 		if err != nil {
 			return nil, err
@@ -257,13 +270,14 @@ func (pr *pipeRun) wants(b *exec.Batch) bool {
 }
 
 func (pr *pipeRun) close() {
+	pr.closeCopy()
 	for _, tr := range pr.tables {
 		tr.stop()
 	}
 	if pr.writer != nil {
 		pr.writer.Close()
 	}
-	if pr.dead != nil {
+	if pr.dead != nil && !pr.sharedDead {
 		pr.dead.close()
 	}
 }

@@ -1,0 +1,235 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// The row copy of an online schema change (docs/live-tables.md, "Online
+// schema changes"): the source sends the rows of a tool's copy of a table
+// as exec.RowCopy batches. Each pipeline reading the table writes them,
+// transformed as the table's own, into its sink's hidden copy target
+// (connectors.RowCopier), and swaps that in at the cut-over: the new
+// table is never read again.
+//
+// A stop between the swap and the next checkpoint replays the binlog
+// from before the cut-over: a file in the state directory
+// (rowcopy/<pipeline>.swap, written before the swap, removed when a new
+// copy starts) says the swap was made; with the copy's target gone too,
+// the stream is told (connectors.StreamTable.CopySwapped) not to send
+// the table's rows up to the cut-over again.
+
+// rowCopyTables sets, for each requested table, whether every pipeline
+// reading it can take a row copy: an upsert target of that one table
+// (no pattern) in a sink that keeps copies; and whether the copy was
+// already swapped in.
+func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamRequest) error {
+	for i := range req.Tables {
+		rt := &req.Tables[i]
+		ok, swapped, n := true, 0, 0
+		for _, pr := range r.runs {
+			if _, reads := pr.tables[rt.Ref.String()]; !reads {
+				continue
+			}
+			n++
+			rc, copier := r.sinks[pr.p.Sink].(connectors.RowCopier)
+			if copier {
+				if why := rc.CanCopy(pr.p.Target); why != "" {
+					pr.log.Info("online schema changes of this table will be read again at the cut-over, not taken as a row copy", "pipeline", pr.p.Name, "table", rt.Ref.String(), "reason", why)
+					copier = false
+				}
+			}
+			if !copier || pr.p.Target.Mode != connectors.ModeUpsert || len(pr.p.Tables) != 1 || len(pr.p.Patterns) > 0 || pr.p.Snapshot == connectors.SnapshotOnly {
+				ok = false
+				continue
+			}
+			done, err := r.copySwapped(ctx, pr)
+			if err != nil {
+				return err
+			}
+			if done {
+				swapped++
+			}
+		}
+		rt.RowCopy = ok && n > 0
+		switch {
+		case swapped > 0 && swapped == n && rt.RowCopy:
+			rt.CopySwapped = true
+		case swapped > 0:
+			// Some targets swapped, others not: the cut-over reads the
+			// table again for all of them.
+			rt.RowCopy = false
+		}
+	}
+	return nil
+}
+
+// swapFile is where a pipeline notes that it swaps its copy in.
+func (r *sourceRun) swapFile(pr *pipeRun) string {
+	if r.opts.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(r.opts.StateDir, "rowcopy", pr.p.Name+".swap")
+}
+
+// copySwapped reports whether pr swapped its copy in and the copy's
+// target is gone (the swap was made).
+func (r *sourceRun) copySwapped(ctx context.Context, pr *pipeRun) (bool, error) {
+	f := r.swapFile(pr)
+	if f == "" {
+		return false, nil
+	}
+	if _, err := os.Stat(f); err != nil {
+		return false, nil
+	}
+	exists, err := r.sinks[pr.p.Sink].(connectors.RowCopier).CopyExists(ctx, pr.p.Target)
+	if err != nil {
+		return false, fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	return !exists, nil
+}
+
+// rowCopy delivers a batch of a tool's copy of table b.RowCopy.Of.
+func (r *sourceRun) rowCopy(ctx context.Context, b *exec.Batch, seq uint64) error {
+	for _, pr := range r.routes[b.DB+"."+b.RowCopy.Of] {
+		if !pr.wants(b) {
+			continue
+		}
+		rc, ok := r.sinks[pr.p.Sink].(connectors.RowCopier)
+		if !ok {
+			return fmt.Errorf("pipeline %s: internal error: a row copy of %s.%s reached a sink that keeps none", pr.p.Name, b.DB, b.RowCopy.Of)
+		}
+		var err error
+		switch b.RowCopy.Step {
+		case exec.RowCopyStart:
+			err = r.copyStart(ctx, pr, rc)
+		case exec.RowCopySwap:
+			err = r.copySwap(ctx, pr, rc, b)
+		default:
+			if pr.copy == nil {
+				if err = r.openCopy(ctx, pr, rc); err != nil {
+					break
+				}
+			}
+			in := *b
+			in.Table, in.RowCopy = b.RowCopy.Of, nil
+			err = r.write(ctx, pr.copy, &in, seq)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyStart empties pr's copy target: a new copy, empty, starts.
+func (r *sourceRun) copyStart(ctx context.Context, pr *pipeRun, rc connectors.RowCopier) error {
+	pr.closeCopy()
+	if f := r.swapFile(pr); f != "" {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if err := rc.DropCopy(ctx, pr.p.Target); err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	pr.log.Info("row copy: writing the tool's copy to a target no reader sees", "pipeline", pr.p.Name, "target", rc.CopyTarget(pr.p.Target).Name)
+	return r.openCopy(ctx, pr, rc)
+}
+
+// openCopy opens pr's writer of the copy target (created when missing).
+func (r *sourceRun) openCopy(ctx context.Context, pr *pipeRun, rc connectors.RowCopier) error {
+	p := *pr.p
+	p.Target = rc.CopyTarget(pr.p.Target)
+	// (Rows the pipeline rejects go to its own dead letters.)
+	cp, err := newPipeRunDead(ctx, &p, r.sinks[pr.p.Sink], r.opts, pr.dead)
+	if err != nil {
+		return err
+	}
+	pr.copy = cp
+	return nil
+}
+
+// copySwap makes pr's copy its target, once every write to both is
+// durable, and opens the target's writer again on what it now holds.
+func (r *sourceRun) copySwap(ctx context.Context, pr *pipeRun, rc connectors.RowCopier, b *exec.Batch) error {
+	if pr.copy != nil {
+		if err := pr.copy.writer.Flush(ctx); err != nil {
+			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+	}
+	if err := pr.writer.Flush(ctx); err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	exists, err := rc.CopyExists(ctx, pr.p.Target)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	f := r.swapFile(pr)
+	if !exists {
+		if f == "" {
+			return fmt.Errorf("pipeline %s: the row copy of %s.%s is not in the target at the cut-over", pr.p.Name, b.DB, b.RowCopy.Of)
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("pipeline %s: the row copy of %s.%s is not in the target at the cut-over, and was not swapped in before (%v)", pr.p.Name, b.DB, b.RowCopy.Of, err)
+		}
+	}
+	if f != "" {
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			return err
+		}
+		if err := writeFileSync(f, []byte(fmt.Sprintf("%s.%s\n", b.DB, b.RowCopy.Of))); err != nil {
+			return err
+		}
+	}
+	pr.closeCopy()
+	if err := rc.SwapCopy(ctx, pr.p.Target); err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	pr.writer.Close()
+	w, err := r.sinks[pr.p.Sink].Open(ctx, pr.p.Target)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	pr.writer = w
+	if exists {
+		pr.log.Info("row copy: the copy replaced the target's rows", "pipeline", pr.p.Name, "table", b.DB+"."+b.RowCopy.Of, "target", pr.p.Target.Name)
+	} else {
+		pr.log.Info("row copy: the copy was swapped in before the restart", "pipeline", pr.p.Name, "table", b.DB+"."+b.RowCopy.Of, "target", pr.p.Target.Name)
+	}
+	return nil
+}
+
+// closeCopy closes pr's copy writer, if open.
+func (pr *pipeRun) closeCopy() {
+	if pr.copy != nil {
+		pr.copy.close()
+		pr.copy = nil
+	}
+}
+
+// writeFileSync writes a small file durably (write, sync, rename).
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
