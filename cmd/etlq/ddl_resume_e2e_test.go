@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -66,4 +68,124 @@ CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_r
 	if t.Failed() {
 		t.Fatal("the target differs from the source")
 	}
+}
+
+// TestOldBatchesAfterWidening (issue #12): batches decoded with a table's
+// schema from before `MODIFY v BIGINT` / `MODIFY id BIGINT` reach a
+// ClickHouse table that is already wider — a run that widened it was
+// killed before its checkpoint passed the DDL (here: the state directory
+// of before the DDL put back), so the next run replays the narrower rows.
+// They are cast up to the table's columns on insert, and the target ends
+// as the source. (Failed before: "converting []int32 to Int64 is
+// unsupported".)
+func TestOldBatchesAfterWidening(t *testing.T) {
+	onBothServers(t, testOldBatchesAfterWidening)
+}
+
+func testOldBatchesAfterWidening(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT)",
+		"CREATE TABLE "+db+".u (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT)",
+		"INSERT INTO "+db+".t SELECT seq, seq, seq FROM "+db+".seq_1_to_500",
+		"INSERT INTO "+db+".u SELECT seq, seq, seq FROM "+db+".seq_1_to_500")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "widen.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
+CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID()))
+	apply := func(when string) {
+		t.Helper()
+		if out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); err != nil {
+			t.Fatalf("apply %s: %v\n%s", when, err, out)
+		}
+	}
+	apply("first")
+	saved := filepath.Join(dir, "saved")
+	if out, err := exec.Command("cp", "-a", state, saved).CombinedOutput(); err != nil {
+		t.Fatalf("copy the state: %v %s", err, out)
+	}
+	wt := startDDLWriter(t, myDSN, db+".t", 10000)
+	wu := startDDLWriter(t, myDSN, db+".u", 10000)
+	time.Sleep(300 * time.Millisecond) // narrower rows in the binlog before the DDL
+	myExec(t, my, "ALTER TABLE "+db+".t MODIFY v BIGINT",
+		"ALTER TABLE "+db+".u MODIFY id BIGINT",
+		"INSERT INTO "+db+".t (id, k, v) VALUES (100001, 1, 5000000000)",
+		"INSERT INTO "+db+".u (id, k, v) VALUES (5000000001, 1, 1)")
+	time.Sleep(300 * time.Millisecond)
+	wt.halt()
+	wu.halt()
+	apply("after the widenings")
+	// The run that widened the tables "dies" before its checkpoint
+	// passed the DDLs: the next one starts from the state of before.
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(saved, state); err != nil {
+		t.Fatal(err)
+	}
+	myExec(t, my, "UPDATE "+db+".t SET v = v + 1 WHERE id <= 10", "UPDATE "+db+".u SET v = v + 1 WHERE id <= 10")
+	apply("replaying narrower rows onto the widened tables")
+	for _, tb := range []string{"t", "u"} {
+		compareTable(t, my, ch, db, tb, db, tb, db+"."+tb+"_current")
+	}
+}
+
+// TestNarrowerBatchesIntoWidenedTable (issue #12): two pipelines write one
+// ClickHouse table (shards a and b, told apart by _table). The source
+// widens a.v and a.id to BIGINT while b still has INT: a's pipeline widens
+// the shared table (a key column: the table is copied), and b's batches,
+// decoded as INT, must be cast up to the table's wider columns on insert.
+// Then b is widened too. The target ends as the two sources. (Failed
+// before: "converting []int32 to Int64 is unsupported".)
+func TestNarrowerBatchesIntoWidenedTable(t *testing.T) {
+	onBothServers(t, testNarrowerBatchesIntoWidenedTable)
+}
+
+func testNarrowerBatchesIntoWidenedTable(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".a (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT)",
+		"CREATE TABLE "+db+".b (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT)",
+		"INSERT INTO "+db+".a SELECT seq, seq, seq FROM "+db+".seq_1_to_300",
+		"INSERT INTO "+db+".b SELECT seq, seq, seq FROM "+db+".seq_1_to_300")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "shared.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_a FROM binlog s.%[3]s.a TRANSFORM _table, id, k, v INTO clickhouse dw.%[3]s.ab MODE upsert KEY (_table, id) WITH (batch_rows = 500, flush_interval = '100ms');
+CREATE PIPELINE p_b FROM binlog s.%[3]s.b TRANSFORM _table, id, k, v INTO clickhouse dw.%[3]s.ab MODE upsert KEY (_table, id) WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID()))
+	a := startApply(t, state, file)
+	waitAB := func(table string, id int64) {
+		t.Helper()
+		a.waitFor(t, fmt.Sprintf("%s row %d", table, id), 90*time.Second, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.ab_current WHERE _table = '%s' AND id = %d", db, table, id))
+			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+		})
+	}
+	waitAB("a", 300)
+	waitAB("b", 300)
+	wb := startDDLWriter(t, myDSN, db+".b", 10000)
+	myExec(t, my, "ALTER TABLE "+db+".a MODIFY v BIGINT, MODIFY id BIGINT",
+		"INSERT INTO "+db+".a (id, k, v) VALUES (5000000000, 1, 6000000000)")
+	waitAB("a", 5000000000)
+	time.Sleep(500 * time.Millisecond)
+	myExec(t, my, "INSERT INTO "+db+".b (id, k, v) VALUES (900001, 1, 1)")
+	waitAB("b", 900001)
+	myExec(t, my, "ALTER TABLE "+db+".b MODIFY v BIGINT",
+		"INSERT INTO "+db+".b (id, k, v) VALUES (900002, 1, 7000000000)")
+	wb.halt()
+	waitAB("b", 900002)
+	a.running(t)
+	for _, tb := range []string{"a", "b"} {
+		want := myRows(t, my, fmt.Sprintf("SELECT id, k, IFNULL(v, 'NULL') FROM %s.%s ORDER BY id", db, tb))
+		got := chRows(t, ch, fmt.Sprintf("SELECT toString(id), toString(k), ifNull(toString(v), 'NULL') FROM %s.ab_current WHERE _table = '%s' ORDER BY id", db, tb))
+		diffRows(t, want, got)
+	}
+	a.stop(t)
 }
