@@ -189,3 +189,59 @@ CREATE PIPELINE p_b FROM binlog s.%[3]s.b TRANSFORM _table, id, k, v INTO clickh
 	}
 	a.stop(t)
 }
+
+// TestNullableDefaultAdded (issue #12): `ADD COLUMN y INT NULL DEFAULT 5`
+// (and a NOT NULL one) made while etlq is stopped, with a writer running:
+// MySQL's existing rows hold 5, rows written after the ALTER what they
+// were given (NULL included). After the restart, and again after a replay
+// of the rows from before the ALTER onto the table that already has y (a
+// checkpoint from before the DDL put back), the target equals the source.
+func TestNullableDefaultAdded(t *testing.T) {
+	onBothServers(t, testNullableDefaultAdded)
+}
+
+func testNullableDefaultAdded(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, note VARCHAR(20))",
+		"INSERT INTO "+db+".t SELECT seq, seq, CONCAT('n', seq) FROM "+db+".seq_1_to_1000")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "nd.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID()))
+	apply := func(when string) {
+		t.Helper()
+		if out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); err != nil {
+			t.Fatalf("apply %s: %v\n%s", when, err, out)
+		}
+		compareTable(t, my, ch, db, "t", db, "t", db+".t_current")
+		if t.Failed() {
+			t.Fatalf("%s: the target differs from the source", when)
+		}
+	}
+	apply("first")
+	saved := filepath.Join(dir, "saved")
+	if out, err := exec.Command("cp", "-a", state, saved).CombinedOutput(); err != nil {
+		t.Fatalf("copy the state: %v %s", err, out)
+	}
+	w := startDDLWriter(t, myDSN, db+".t", 10000)
+	time.Sleep(300 * time.Millisecond)
+	myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN y INT NULL DEFAULT 5 AFTER k, ADD COLUMN z INT NOT NULL DEFAULT 42")
+	time.Sleep(300 * time.Millisecond)
+	myExec(t, my,
+		"INSERT INTO "+db+".t (id, k, y, z) VALUES (900001, 1, NULL, 7), (900002, 2, 8, 7)",
+		"UPDATE "+db+".t SET y = NULL WHERE id = 3",
+		"UPDATE "+db+".t SET y = 9 WHERE id = 4")
+	w.halt()
+	apply("after ADD COLUMN … NULL DEFAULT while stopped")
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(saved, state); err != nil {
+		t.Fatal(err)
+	}
+	apply("replaying the rows from before the ALTER onto the table that has y")
+}
