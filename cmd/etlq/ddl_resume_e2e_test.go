@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -244,4 +246,68 @@ CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_r
 		t.Fatal(err)
 	}
 	apply("replaying the rows from before the ALTER onto the table that has y")
+}
+
+// TestKeyTypeChangedNotWidened (issue #12): `MODIFY id VARCHAR(20)` of the
+// key column of an upsert target, while etlq runs, is no widening
+// ClickHouse can follow (a sorting key's type cannot change, the rows
+// there cannot be converted). etlq stops before the change (no checkpoint
+// passes it) with an error naming the table, the column, both types and
+// the way out; following that way out, the targets end as the sources.
+// (Limit: the whole run stops, not only that pipeline; etlq does not
+// rebuild the table by itself.)
+func TestKeyTypeChangedNotWidened(t *testing.T) {
+	onBothServers(t, testKeyTypeChangedNotWidened)
+}
+
+func testKeyTypeChangedNotWidened(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
+		"CREATE TABLE "+db+".u (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
+		"INSERT INTO "+db+".t SELECT seq, seq FROM "+db+".seq_1_to_100",
+		"INSERT INTO "+db+".u SELECT seq, seq FROM "+db+".seq_1_to_100")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "key.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
+CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID()))
+	a := startApply(t, state, file)
+	wait := func(table string, id int) {
+		t.Helper()
+		a.waitFor(t, fmt.Sprintf("%s row %d", table, id), 90*time.Second, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.%s_current WHERE id = %d", db, table, id))
+			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+		})
+	}
+	wait("t", 100)
+	wait("u", 100)
+	myExec(t, my, "ALTER TABLE "+db+".t MODIFY id VARCHAR(20)", "INSERT INTO "+db+".t VALUES ('abc', 1)",
+		"INSERT INTO "+db+".u VALUES (1000, 1)")
+	select {
+	case <-a.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("apply did not stop at the key's type change:\n%s", a.out.String())
+	}
+	out := a.out.String()
+	for _, want := range []string{"pipeline p_t", db + ".t", `key column "id"`, "int(11) to varchar(20)", "Int32 to String", "drop the table", "empty state directory"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the error does not say %q:\n%s", want, out)
+		}
+	}
+	// The way out the error gives.
+	for _, q := range []string{"DROP TABLE " + db + ".t", "DROP TABLE " + db + ".t_current"} {
+		if err := ch.Exec(context.Background(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "new"), "--progress", "never", file); err != nil {
+		t.Fatalf("apply with a new state directory: %v\n%s", err, out)
+	}
+	for _, tb := range []string{"t", "u"} {
+		compareTable(t, my, ch, db, tb, db, tb, db+"."+tb+"_current")
+	}
 }

@@ -173,6 +173,9 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	}
 	if !w.schema.Equal(schema) {
 		if err := w.evolve(ctx, schema); err != nil {
+			if pos := batchPos(b); pos != "" {
+				err = fmt.Errorf("%w (source position %s)", err, pos)
+			}
 			b.Release()
 			return err
 		}
@@ -468,6 +471,22 @@ func (w *writer) asServerHas(g *group, c *colSpec, typ string) (*colSpec, error)
 	nc := *c
 	nc.field, nc.m, nc.nullable = f, m, isNull || c.nullable
 	return &nc, nil
+}
+
+// batchPos is the source position of b's first row ("" when it has
+// none), for messages.
+func batchPos(b *exec.Batch) string {
+	if b.Record == nil || b.NumRows() == 0 {
+		return ""
+	}
+	idx := b.Record.Schema().FieldIndices(exec.SysPos)
+	if len(idx) == 0 {
+		return ""
+	}
+	if a, ok := b.Record.Column(idx[0]).(*array.String); ok {
+		return a.Value(liveRows(b).at(0))
+	}
+	return ""
 }
 
 // firstPos is the source position of g's first row, for messages.
