@@ -36,7 +36,9 @@ func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 		fmt.Fprintf(&sig, "%s\x00%s\x00%v\x00%s\n", name, strings.ToLower(typ), null == "YES", strings.ToLower(cs))
 	}
 	if r.RowNumber() == 0 {
-		return fmt.Errorf("table %s does not exist", ref)
+		// Gone (dropped, renamed away): the chunk's SELECT fails with
+		// the server's error, which tableGone knows.
+		return nil
 	}
 	if sig.String() == columnSig(ch.t) {
 		return nil
@@ -46,6 +48,9 @@ func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 	s.mu.Unlock()
 	if live == nil || columnSig(live) != sig.String() {
 		if live, err = readTable(c, ref); err != nil {
+			if strings.HasSuffix(err.Error(), "does not exist") {
+				return nil // gone meanwhile: as above
+			}
 			return err
 		}
 	}
