@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestDDLAfterKillMidSnapshot (issue #12): apply is killed with SIGKILL
@@ -23,10 +25,15 @@ import (
 // 42 and 5 (what MySQL gave them), rows written after it keep 7. (Failed
 // before: the restart stopped with a NULL in the non-nullable z.)
 func TestDDLAfterKillMidSnapshot(t *testing.T) {
-	onBothServers(t, testDDLAfterKillMidSnapshot)
+	onBothServers(t, func(t *testing.T, myDSN string) { testDDLAfterKillMidSnapshot(t, myDSN, "") })
+	// MySQL's chunk placement (watermarks), on the server with the
+	// default metadata.
+	t.Run("watermark", func(t *testing.T) {
+		testDDLAfterKillMidSnapshot(t, testenv.MySQLMinimalDSN(t), ", snapshot_position = 'watermark'")
+	})
 }
 
-func testDDLAfterKillMidSnapshot(t *testing.T, myDSN string) {
+func testDDLAfterKillMidSnapshot(t *testing.T, myDSN, opts string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	const rows = 200000
@@ -35,10 +42,14 @@ func testDDLAfterKillMidSnapshot(t *testing.T, myDSN string) {
 		fmt.Sprintf("INSERT INTO %s.t SELECT seq, seq, CONCAT('n', seq) FROM %s.seq_1_to_%d", db, db, rows))
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "resume.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 500, snapshot_parallelism = 1);
+	if opts != "" {
+		opts += ", watermark_table = '" + db + "_wm.marks'"
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db + "_wm") })
+	}
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 500, snapshot_parallelism = 1%[5]s);
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID()))
+`, myDSN, chDSN, db, testServerID(), opts))
 
 	w := startDDLWriter(t, myDSN, db+".t", 500000)
 	a := startApply(t, state, file)
