@@ -77,6 +77,16 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 				widened = append(widened, nc.name+" "+nc.chType())
 				continue
 			}
+			if old.key {
+				// Not a widening of a key column: ClickHouse cannot
+				// change a sorting key's type, and the rows there cannot
+				// be converted. The pipeline stops before the change (no
+				// checkpoint passes it).
+				return fmt.Errorf("clickhouse %s: key column %q changed type from %s to %s (ClickHouse %s to %s), which is no lossless widening: the table's sorting key cannot follow. "+
+					"To follow it, stop etlq, drop the table %s and its view %s in ClickHouse, and read the source again with an empty state directory "+
+					"(etlq apply --state-dir NEW FILE; a pipeline in a file of its own reads only its tables again)",
+					w.target, c.name, sourceType(old.field), sourceType(c.field), old.chType(), c.chType(), w.qualified, quote(l.db)+"."+quote(l.table+"_current"))
+			}
 			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s (ClickHouse %s to %s), which could change values: the table cannot follow; re-snapshot the table", w.target, c.name, sourceType(old.field), sourceType(c.field), old.chType(), c.chType())
 		}
 		if typ, ok := w.existing[c.name]; ok {

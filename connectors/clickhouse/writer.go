@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/column"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -172,6 +173,9 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	}
 	if !w.schema.Equal(schema) {
 		if err := w.evolve(ctx, schema); err != nil {
+			if pos := batchPos(b); pos != "" {
+				err = fmt.Errorf("%w (source position %s)", err, pos)
+			}
 			b.Release()
 			return err
 		}
@@ -387,8 +391,13 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 	input := make([]proto.InputColumn, len(info))
 	fast := make([]chTarget, len(info))
 	slow := make([]*driverCol, len(info))
+	eff := make([]*colSpec, len(info)) // info's column i as written
 	for i, ci := range info {
-		c := g.cols[order[i]]
+		c, err := w.asServerHas(g, g.cols[order[i]], string(ci.Type))
+		if err != nil {
+			return nil, err
+		}
+		eff[i] = c
 		if t, ok := newTarget(c, string(ci.Type)); ok && !w.noFastPath {
 			fast[i] = t
 			input[i] = proto.InputColumn{Name: ci.Name, Data: &fastCol{typ: ci.Type, chTarget: t}}
@@ -408,7 +417,7 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 		}
 		r := liveRows(it.b)
 		for i, k := range order {
-			c := g.cols[k]
+			c := eff[i]
 			arr := it.b.Record.Column(g.idx[k])
 			if !arrow.TypeEqual(arr.DataType(), c.field.Type) {
 				arr = widenArray(arr, c.field.Type)
@@ -427,6 +436,74 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 		}
 	}
 	return input, nil
+}
+
+// asServerHas returns c as the table's column of server type typ takes
+// it: c itself when the types agree; c widened when the table's column is
+// wider than the batch's (another writer of the table — a pipeline of
+// another shard, a scale-out worker, an earlier run — widened it after a
+// DDL this batch was decoded before), so that the rows are cast up on
+// insert; an error naming the table, the column and the batch's source
+// position when the table's type neither equals nor losslessly widens the
+// batch's. Types widening does not know are left to the driver.
+func (w *writer) asServerHas(g *group, c *colSpec, typ string) (*colSpec, error) {
+	if normType(typ) == normType(c.chType()) {
+		return c, nil
+	}
+	inner, isNull := unwrapNullable(typ)
+	t, from := arrowOfCH(inner), arrowOfCH(c.m.base)
+	if t == nil || from == nil || !arrow.TypeEqual(from, c.field.Type) {
+		return c, nil
+	}
+	if arrow.TypeEqual(t, c.field.Type) {
+		return c, nil // (only Nullable differs: the driver takes it)
+	}
+	if !widens(c.field.Type, t) {
+		return nil, &dataError{fmt.Sprintf("insert into %s: column %q is %s in the table, the rows at source position %s are %s, which it cannot hold exactly: re-snapshot the table",
+			w.target, c.name, typ, firstPos(g), c.chType())}
+	}
+	f := c.field
+	f.Type = t
+	m, err := mapType(f, w.layout.version)
+	if err != nil {
+		return nil, &dataError{fmt.Sprintf("insert into %s: column %q: %v", w.target, c.name, err)}
+	}
+	nc := *c
+	nc.field, nc.m, nc.nullable = f, m, isNull || c.nullable
+	return &nc, nil
+}
+
+// batchPos is the source position of b's first row ("" when it has
+// none), for messages.
+func batchPos(b *exec.Batch) string {
+	if b.Record == nil || b.NumRows() == 0 {
+		return ""
+	}
+	idx := b.Record.Schema().FieldIndices(exec.SysPos)
+	if len(idx) == 0 {
+		return ""
+	}
+	if a, ok := b.Record.Column(idx[0]).(*array.String); ok {
+		return a.Value(liveRows(b).at(0))
+	}
+	return ""
+}
+
+// firstPos is the source position of g's first row, for messages.
+func firstPos(g *group) string {
+	for _, it := range g.items {
+		if it.b.Record == nil || it.b.NumRows() == 0 {
+			continue
+		}
+		idx := it.b.Record.Schema().FieldIndices(exec.SysPos)
+		if len(idx) == 0 {
+			break
+		}
+		if a, ok := it.b.Record.Column(idx[0]).(*array.String); ok {
+			return a.Value(liveRows(it.b).at(0))
+		}
+	}
+	return "(unknown)"
 }
 
 // appender is where the slow path appends a column slice.

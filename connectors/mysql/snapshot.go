@@ -90,6 +90,7 @@ type snapshotter struct {
 	closed   map[*tableState]bool        // planning finished per table
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
 	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
+	live     map[*tableState]*table      // a table's schema as chunks last read it, when not the planned one (snapshot_schema.go)
 	splits   int                         // chunks split at their LIMIT (snapshot_plan.go)
 	biggest  int                         // most rows read by one chunk
 	cuts     int                         // chunks cut after maxChunkWait

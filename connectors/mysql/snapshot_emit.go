@@ -243,7 +243,7 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 	}
 	t := ch.t
 	ts := ch.ts
-	outT := ts.out
+	outT := chunkOut(t, ts.out, cfg.opts.schemaChanges == "ignore")
 	schema := outT.streamSchema(cfg.req.Before)
 	cols := make([]arrow.Array, 0, schema.NumFields())
 	for _, c := range outT.Cols {
@@ -269,4 +269,35 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 	}
 	ts.rowsDone.Add(int64(n))
 	return &exec.Batch{Record: out, DB: ts.ref.DB, Table: ts.ref.Table, Snapshot: true}
+}
+
+// chunkOut is the column set of a chunk's batches: out (the stream's
+// columns at the chunk's position, with what the schema history knows of
+// them: a DDL's DEFAULT, a rename) when the chunk read those columns; else
+// the columns the chunk read — each batch carries the schema its rows were
+// read with — taking out's column where the two agree. (A chunk that read
+// fewer columns than out has — its read view before a DDL the reader has
+// passed — must not fill them with NULL: the target gives rows without a
+// column its DEFAULT, which is what MySQL gave them. Under schema_changes
+// = 'ignore', out is the column set the pipeline started with and is kept.)
+func chunkOut(t, out *table, ignore bool) *table {
+	if out == nil || t == out || ignore {
+		return out
+	}
+	same := len(t.Cols) == len(out.Cols)
+	for i := 0; same && i < len(t.Cols); i++ {
+		same = t.Cols[i].Name == out.Cols[i].Name && t.Cols[i].Kind == out.Cols[i].Kind
+	}
+	if same {
+		return out
+	}
+	m := &table{Ref: t.Ref, Key: t.Key, Charset: t.Charset, Collation: t.Collation}
+	for _, c := range t.Cols {
+		if i := out.colIndex(c.Name); i >= 0 && out.Cols[i].Kind == c.Kind {
+			m.Cols = append(m.Cols, out.Cols[i])
+		} else {
+			m.Cols = append(m.Cols, c)
+		}
+	}
+	return m
 }

@@ -315,6 +315,9 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		s.mu.Unlock()
 	}
 	ch.readTs = time.Now().UnixMicro()
+	if err := s.liveSchema(c, ch); err != nil {
+		return 0, err
+	}
 	t := ch.t
 	rr := newRowReader(cfg.mem, t, s.dataHint(t))
 	defer rr.release()

@@ -468,11 +468,14 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 			pr = p
 		}
 	}
-	done := func() {
+	// The request is removed once the rows it read again, and what the
+	// end writes, are acknowledged by the sink, like a checkpoint: a run
+	// killed before that leaves it for the next one.
+	r.tracker.whenAcked(seq, func() {
 		if err := os.Remove(filepath.Join(r.opts.StateDir, ResnapshotDir, e.ID+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 			r.opts.Log.Warn("resnapshot request file not removed", "id", e.ID, "error", err)
 		}
-	}
+	})
 	if pr == nil {
 		r.failResnapshot(e.ID, "pipeline "+e.Pipeline+" no longer reads "+key)
 		return nil
@@ -481,7 +484,6 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 	if !ok || pr.p.Target.Mode != connectors.ModeUpsert {
 		pr.log.Info("resnapshot done: the table's rows were sent again; a "+pr.p.Target.Mode.String()+" target keeps rows deleted at the source",
 			"pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
-		done()
 		return nil
 	}
 	tp := pipelineTable(pr.p, key)
@@ -509,7 +511,6 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		} else {
 			pr.stats.Batches.Add(1)
 			pr.log.Info("resnapshot done", "pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
-			done()
 		}
 		r.tracker.done(seq, err)
 	})

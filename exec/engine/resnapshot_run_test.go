@@ -497,3 +497,45 @@ func TestResnapshotRunBrokenRequest(t *testing.T) {
 	}
 	equal(t, "files", requestFiles(t, e.dir), []string{"0-broken.failed"})
 }
+
+// TestResnapshotRunAppendKeptUntilAcknowledged (issue #12): the request
+// of an append target is removed only once the sink acknowledged the rows
+// it read again. The sink holds its acknowledgements; while it does, the
+// request file stays (a kill -9 then leaves it for the next run), and it
+// goes once they come. (Failed before: it was removed at the resnapshot's
+// end, before the rows were acknowledged.)
+func TestResnapshotRunAppendKeptUntilAcknowledged(t *testing.T) {
+	e, rs := resnapEnv(t, `CREATE PIPELINE orders
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, status
+  INTO clickhouse dw.analytics.orders MODE append;
+`)
+	rs.rows["orders"] = []change{read(4, "new", 1)}
+	e.snk.holdAcks = true
+	request(t, e.dir, engine.ResnapshotRequest{Source: "shop", Pipeline: "orders", Table: "shopdb.orders"})
+	before := requestFiles(t, e.dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := e.opts(false)
+	o.Sources = map[string]connectors.Source{"shop": rs}
+	ran := make(chan error, 1)
+	go func() { ran <- engine.Run(ctx, e.plan, o) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.snk.rows("orders", "id")) == 0 || len(rs.requests()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the rows read again did not reach the sink")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the resnapshot's end dispatched
+	equal(t, "request files while the sink holds the rows", requestFiles(t, e.dir), before)
+	e.snk.writers["orders"].Flush(ctx) // the acknowledgements come
+	for len(requestFiles(t, e.dir)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the request was not removed once acknowledged: %v", requestFiles(t, e.dir))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-ran
+}

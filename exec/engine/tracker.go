@@ -18,8 +18,16 @@ type tracker struct {
 	base    uint64 // sequence number of entries[0]
 	entries []trackEntry
 	ready   *exec.Mark // highest contiguous acknowledged mark not yet taken
+	// acked are calls to make once a batch and every earlier one are
+	// fully acknowledged (whenAcked), in sequence order.
+	acked   []ackedCall
 	err     error
 	changed chan struct{} // signalled when ready or err changes
+}
+
+type ackedCall struct {
+	seq uint64
+	fn  func()
 }
 
 type trackEntry struct {
@@ -96,7 +104,21 @@ func (t *tracker) advance() {
 	}
 	t.entries = append(t.entries[:0], t.entries[n:]...)
 	t.base += uint64(n)
+	for len(t.acked) > 0 && t.acked[0].seq < t.base {
+		t.acked[0].fn()
+		t.acked = t.acked[1:]
+	}
 	t.signal()
+}
+
+// whenAcked calls fn (under the tracker's lock: it must not call the
+// tracker) once batch seq and every earlier one are fully acknowledged,
+// as a checkpoint would pass them; never if a write of them fails. seq
+// must not be sealed yet, and calls are made in the order of their seqs.
+func (t *tracker) whenAcked(seq uint64, fn func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.acked = append(t.acked, ackedCall{seq, fn})
 }
 
 func (t *tracker) signal() {

@@ -1,0 +1,107 @@
+package mysql
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/go-mysql-org/go-mysql/client"
+)
+
+// liveSchema makes ch read the table's columns as the server has them in
+// the chunk's read view (taken before this is called), not as the stream's
+// schema history had them when the chunk was planned: the history of a
+// resumed snapshot is the checkpoint's, and a DDL made while etlq was
+// stopped (or behind) is already in every row the read view shows. Read
+// with the old column list, a column added since would come out NULL
+// instead of the value MySQL holds (its DEFAULT, or what a later write
+// put there). The chunk's batches carry the columns read (finishRecord),
+// placed at the chunk's position, which is after that DDL.
+//
+// A DDL after the read view and before the SELECT fails the SELECT
+// (InnoDB: "Table definition has changed"), and the chunk is read again.
+func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
+	ref := ch.ts.ref
+	r, err := c.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(CHARACTER_SET_NAME, '')
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quoteString(ref.DB) +
+		` AND TABLE_NAME = ` + quoteString(ref.Table) + ` ORDER BY ORDINAL_POSITION`)
+	if err != nil {
+		return fmt.Errorf("describe %s: %v", ref, err)
+	}
+	var sig strings.Builder
+	for i := 0; i < r.RowNumber(); i++ {
+		name, _ := r.GetString(i, 0)
+		typ, _ := r.GetString(i, 1)
+		null, _ := r.GetString(i, 2)
+		cs, _ := r.GetString(i, 3)
+		fmt.Fprintf(&sig, "%s\x00%s\x00%v\x00%s\n", name, strings.ToLower(typ), null == "YES", strings.ToLower(cs))
+	}
+	if r.RowNumber() == 0 {
+		// Gone (dropped, renamed away): the chunk's SELECT fails with
+		// the server's error, which tableGone knows.
+		return nil
+	}
+	if sig.String() == columnSig(ch.t) {
+		return nil
+	}
+	s.mu.Lock()
+	live := s.live[ch.ts]
+	s.mu.Unlock()
+	if live == nil || columnSig(live) != sig.String() {
+		if live, err = readTable(c, ref); err != nil {
+			if strings.HasSuffix(err.Error(), "does not exist") {
+				return nil // gone meanwhile: as above
+			}
+			return err
+		}
+	}
+	if err := sameChunkKey(ch, live); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.live == nil {
+		s.live = map[*tableState]*table{}
+	}
+	s.live[ch.ts] = live
+	ch.t = live
+	s.mu.Unlock()
+	return nil
+}
+
+// columnSig is what liveSchema compares of a schema with the server's.
+func columnSig(t *table) string {
+	var sig strings.Builder
+	for _, c := range t.Cols {
+		fmt.Fprintf(&sig, "%s\x00%s\x00%v\x00%s\n", c.Name, c.ColumnType, c.Nullable, c.Charset)
+	}
+	return sig.String()
+}
+
+// sameChunkKey checks that a chunk planned on the key of ch.t can be read
+// with the table's live schema: the same key columns, of the same kind or
+// (an integer widened) both integers, since the chunk's range is bounds of
+// that key.
+func sameChunkKey(ch *chunk, live *table) error {
+	old := ch.t
+	if len(old.Key) != len(live.Key) {
+		return fmt.Errorf("the key of %s changed since its snapshot was planned (%s, now %s): re-snapshot the table (etlq resnapshot)",
+			ch.ts.key, keyNames(old), keyNames(live))
+	}
+	for i, k := range old.Key {
+		a, b := old.Cols[k], live.Cols[live.Key[i]]
+		if a.Name != b.Name || a.Kind != b.Kind && !(isIntKind(a.Kind) && isIntKind(b.Kind)) {
+			return fmt.Errorf("the key of %s changed since its snapshot was planned: column %q was %s, now %q %s: re-snapshot the table (etlq resnapshot)",
+				ch.ts.key, a.Name, a.ColumnType, b.Name, b.ColumnType)
+		}
+	}
+	return nil
+}
+
+func keyNames(t *table) string {
+	var out []string
+	for _, k := range t.Key {
+		out = append(out, t.Cols[k].Name)
+	}
+	return "(" + strings.Join(out, ", ") + ")"
+}
+
+func isIntKind(k kind) bool { return k >= kInt8 && k <= kUint64 }
