@@ -43,6 +43,16 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		c := &nl.cols[i]
 		if old := merged.col(c.name); old != nil {
 			if arrow.TypeEqual(old.field.Type, c.field.Type) {
+				if c.nullable && !old.nullable && !old.key {
+					// NOT NULL dropped in the source (MODIFY c INT):
+					// the column takes NULLs from now on.
+					if w.opts.schemaChanges != "evolve" {
+						return fmt.Errorf("clickhouse %s: column %q became nullable in the source and schema_changes = %q", w.target, c.name, w.opts.schemaChanges)
+					}
+					old.nullable = true
+					modify = append(modify, "MODIFY COLUMN "+quote(old.name)+" "+old.chType())
+					widened = append(widened, old.name+" "+old.chType())
+				}
 				continue
 			}
 			switch {
@@ -250,6 +260,9 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 	case isNull && normType(inner) == normType(c.m.base):
 		nc.nullable = true
 		return nc, "", nil
+	case !isNull && c.nullable && !c.key && normType(typ) == normType(c.m.base):
+		// NOT NULL dropped in the source: the column becomes Nullable.
+		return nc, "MODIFY COLUMN " + quote(nc.name) + " " + nc.chType(), nil
 	}
 	if t := arrowOfCH(inner); t != nil {
 		switch {
