@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -512,5 +513,36 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || strings.Contains(out, "ok:") || !strings.Contains(out, "(unconfirmed: state directory") {
 		t.Fatalf("table output: want exit 2, unconfirmed, no ok: %v:\n%s", err, out)
+	}
+}
+
+// TestVerifyWorkerStateDir: the state directory of an `apply --log` worker
+// holds checkpoints that count log messages, not source positions: verify
+// says so (a warning, and a difference stays unconfirmed, exit 2) instead
+// of failing on a checkpoint it cannot read.
+func TestVerifyWorkerStateDir(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b')")
+	dir := t.TempDir()
+	file, state, worker := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state"), filepath.Join(dir, "worker")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, chDSN, db, db))
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	// What a worker writes (connectors/natslog: a delivery counter).
+	if err := os.MkdirAll(worker, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(worker, "source-s.json"), `{"format": 1, "source": "s", "mark": 42, "pipelines": ["p"], "updated": "2026-01-01T00:00:00Z"}`)
+	myExec(t, my, "UPDATE "+db+".t SET v = 'z' WHERE id = 2")
+	v, code, out := runVerifyLag(t, "3s", "--state-dir", worker, file)
+	if code != 2 || v.OK || len(v.Pipelines) != 1 || !strings.Contains(v.Pipelines[0].Unconfirmed, "apply --log") || v.Pipelines[0].Changed != 1 ||
+		!strings.Contains(out, "warning: state directory "+worker+" is an apply --log worker's") {
+		t.Fatalf("verify with a worker's state directory: want exit 2, unconfirmed naming apply --log, a warning: exit %d:\n%s", code, out)
 	}
 }
