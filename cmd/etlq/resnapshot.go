@@ -60,6 +60,10 @@ func (c *resnapshotCmd) Run(ctx context.Context) error {
 		}
 		reqs = append(reqs, req)
 	}
+	if d := workerStateDir(c.StateDir, p.Source); d != "" {
+		return fmt.Errorf("state directory %s is an apply --log worker's: in scale-out mode the capture reads the source and takes no resnapshot request, "+
+			"so none would be carried out; to bring a drifted target back to the source, run etlq verify --repair %s %s", d, c.File, p.Name)
+	}
 	running := engine.StateDirInUse(c.StateDir)
 	var ids []string
 	for _, req := range reqs {
@@ -111,4 +115,20 @@ func waitResnapshots(ctx context.Context, stateDir string, ids []string, d time.
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// workerStateDir returns dir, or its worker-N subdirectory, when it holds
+// a checkpoint of source that an `apply --log` worker wrote; else "".
+func workerStateDir(dir, source string) string {
+	dirs := []string{dir}
+	if more, _ := filepath.Glob(filepath.Join(dir, "worker-*")); len(more) > 0 {
+		dirs = append(dirs, more...)
+	}
+	for _, d := range dirs {
+		st, err := (&engine.Store{Dir: d}).Load(source)
+		if err == nil && st != nil && engine.WorkerMark(st.Mark) {
+			return d
+		}
+	}
+	return ""
 }

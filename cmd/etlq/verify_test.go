@@ -546,3 +546,36 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 		t.Fatalf("verify with a worker's state directory: want exit 2, unconfirmed naming apply --log, a warning: exit %d:\n%s", code, out)
 	}
 }
+
+// TestResnapshotRefusedForWorkers: `etlq resnapshot` with the state
+// directory of `apply --log` workers (one worker's, or the parent of
+// several) is refused with the reason and what to do instead: no worker
+// reads the source, so a request there would wait forever.
+func TestResnapshotRefusedForWorkers(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, chDSN, db, db))
+	one, several := filepath.Join(dir, "one"), filepath.Join(dir, "several")
+	for _, d := range []string{one, filepath.Join(several, "worker-0"), filepath.Join(several, "worker-1")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(d, "source-s.json"), `{"format": 1, "source": "s", "mark": 7, "pipelines": ["p"], "updated": "2026-01-01T00:00:00Z"}`)
+	}
+	for _, d := range []string{one, several} {
+		out, err := runEtlq(t, "resnapshot", "--state-dir", d, file, "p")
+		if err == nil || !strings.Contains(out, "apply --log") || !strings.Contains(out, "verify --repair") {
+			t.Errorf("resnapshot with workers' state directory %s: want refused naming apply --log and verify --repair: %v:\n%s", d, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(d, "resnapshot")); err == nil {
+			t.Errorf("%s: a request was written", d)
+		}
+	}
+}
