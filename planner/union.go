@@ -131,7 +131,7 @@ func (b *builder) mergeUnion(pl *Pipeline, table string, names []string, outs []
 			continue
 		}
 		if w != cur || !c.Meta.Equal(metas[i]) {
-			c.Meta = w.Metadata()
+			c.Meta = carryDDL(w.Metadata(), metas[i])
 		}
 		c.Type, c.Source = w.Arrow(), w.String()
 	}
@@ -196,4 +196,19 @@ func alignTable(pl *Pipeline, tp *TablePlan) error {
 		tp.names = append(tp.names, c.Name)
 	}
 	return nil
+}
+
+// carryDDL adds to meta what a DDL said of a table's column (added by it,
+// its DEFAULT, renamed from, rounded from): a restart plans the union from
+// today's schemas, and the replayed ALTER that added a column to one shard
+// must still tell the sink so, or the sink takes the column for one
+// dropped outside etlq.
+func carryDDL(meta, from arrow.Metadata) arrow.Metadata {
+	keys, vals := append([]string(nil), meta.Keys()...), append([]string(nil), meta.Values()...)
+	for _, k := range []string{exec.MetaAddedByDDL, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaRoundedFrom} {
+		if v, ok := from.GetValue(k); ok && meta.FindKey(k) < 0 {
+			keys, vals = append(keys, k), append(vals, v)
+		}
+	}
+	return arrow.NewMetadata(keys, vals)
 }
