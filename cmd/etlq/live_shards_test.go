@@ -82,7 +82,10 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 // is stopped reaches the union target on the next run (which used to stop
 // for good with "the table lacks column(s) q, which the source table has
 // had since before this run": planned from today's schema, the replayed
-// ALTER lost what said the DDL added the column).
+// ALTER lost what said the DDL added the column); its DEFAULT fills the
+// rows of that shard already in the target, not the other shard's, which
+// never had the column — nor does the DEFAULT of a column added to the
+// other shard while etlq streams.
 func TestShardColumnAddedWhileStopped(t *testing.T) {
 	onBothServers(t, testShardColumnAddedWhileStopped)
 }
@@ -103,7 +106,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 `, myDSN, chDSN, db, testServerID()))
 	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	myExec(t, my,
-		"ALTER TABLE "+db+".sh_2 ADD COLUMN q INT",
+		"ALTER TABLE "+db+".sh_2 ADD COLUMN q INT DEFAULT 5",
 		"INSERT INTO "+db+".sh_2 VALUES (3, 'z', 30)",
 		"UPDATE "+db+".sh_2 SET q = 10 WHERE id = 1",
 		"INSERT INTO "+db+".sh_1 VALUES (3, 'w')")
@@ -111,4 +114,12 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, a, NULL AS q FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, a, CAST(q AS CHAR) FROM %[1]s.sh_2) x ORDER BY tb, id", db)
 	chQ := fmt.Sprintf("SELECT _table, toString(id), a, toString(q) FROM %s.sh_all_current ORDER BY _table, id", db)
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
+
+	// While streaming: a column with a DEFAULT added to sh_1.
+	a := startApply(t, state, file)
+	myExec(t, my, "ALTER TABLE "+db+".sh_1 ADD COLUMN r VARCHAR(5) DEFAULT 'rr'", "INSERT INTO "+db+".sh_1 VALUES (4, 'v', 'r4')")
+	myQ = fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, a, NULL AS q, r FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, a, CAST(q AS CHAR), NULL FROM %[1]s.sh_2) x ORDER BY tb, id", db)
+	chQ = fmt.Sprintf("SELECT _table, toString(id), a, toString(q), r FROM %s.sh_all_current ORDER BY _table, id", db)
+	a.waitSame(t, my, ch, myQ, chQ, 60*time.Second)
+	a.stop(t)
 }

@@ -140,7 +140,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		}
 	}
 	for _, c := range add {
-		c.defaultExpr = w.defaultFor(c, &merged)
+		c.defaultExpr = w.onlyDDLTable(c, &merged, w.defaultFor(c, &merged))
 		merged.cols = append(merged.cols, *c)
 	}
 	if len(add) == 0 && len(modify) == 0 && len(rekey) == 0 {
@@ -288,6 +288,33 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 		}
 	}
 	return nc, "", fmt.Errorf("column %q is %s in the table, etlq writes %s: changed outside etlq; re-snapshot the table", c.name, typ, c.chType())
+}
+
+// onlyDDLTable restricts the DEFAULT expr of a column added to a target
+// of several tables to the rows of the table whose DDL gave it
+// (exec.MetaDDLTable), told apart by the `_table` (and `_db`) columns: the
+// other tables' rows never had the column and hold NULL.
+func (w *writer) onlyDDLTable(c *colSpec, l *tableLayout, expr string) string {
+	ref, ok := c.field.Metadata.GetValue(exec.MetaDDLTable)
+	if expr == "" || !ok || ref == "" || !c.nullable {
+		return expr
+	}
+	db, table, _ := strings.Cut(ref, ".")
+	var conds []string
+	for _, lc := range l.cols {
+		switch lc.src {
+		case exec.ColTable:
+			conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(table))
+		case exec.ColDB:
+			conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(db))
+		}
+	}
+	if len(conds) == 0 {
+		slog.Warn("clickhouse: the target has no _table column to tell the rows of the table a DDL added a column to: every row already there takes its DEFAULT",
+			"table", w.target, "column", c.name, "source", ref)
+		return expr
+	}
+	return "if(" + strings.Join(conds, " AND ") + ", " + expr + ", NULL)"
 }
 
 // defaultFor returns the DEFAULT expression of a column added to the table
