@@ -129,6 +129,10 @@ const (
 	// this stream ran: a target that lacks it adds it. A target lacking
 	// any other column lost it outside etlq.
 	MetaAddedByDDL = "etlq.added_by_ddl"
+	// MetaDDLTable is the table (db.table) whose DDL MetaDefault and
+	// MetaRenamedFrom belong to, on a column of a pipeline over several
+	// tables: only that table's rows already in the target take them.
+	MetaDDLTable = "etlq.ddl_table"
 	// MetaRoundedFrom is the type a DDL narrowed the column from (fewer
 	// fraction digits, DOUBLE to FLOAT): the source rounded the rows
 	// already there, which a target written before cannot follow.

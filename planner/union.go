@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -112,7 +113,7 @@ func (b *builder) mergeUnion(pl *Pipeline, table string, names []string, outs []
 		j := outputIndex(pl.Output, name)
 		if j < 0 {
 			// Only this table has it (so far): NULL for the others.
-			pl.Output = append(pl.Output, Column{Name: name, Type: t.Arrow(), Nullable: true, Source: t.String(), Meta: metas[i], Before: olds[i]})
+			pl.Output = append(pl.Output, Column{Name: name, Type: t.Arrow(), Nullable: true, Source: t.String(), Meta: carryDDL(metas[i], metas[i], table), Before: olds[i]})
 			continue
 		}
 		c := &pl.Output[j]
@@ -131,7 +132,7 @@ func (b *builder) mergeUnion(pl *Pipeline, table string, names []string, outs []
 			continue
 		}
 		if w != cur || !c.Meta.Equal(metas[i]) {
-			c.Meta = w.Metadata()
+			c.Meta = carryDDL(w.Metadata(), metas[i], table)
 		}
 		c.Type, c.Source = w.Arrow(), w.String()
 	}
@@ -196,4 +197,28 @@ func alignTable(pl *Pipeline, tp *TablePlan) error {
 		tp.names = append(tp.names, c.Name)
 	}
 	return nil
+}
+
+// carryDDL adds to meta what a DDL said of a table's column (added by it,
+// its DEFAULT, renamed from, rounded from): a restart plans the union from
+// today's schemas, and the replayed ALTER that added a column to one shard
+// must still tell the sink so, or the sink takes the column for one
+// dropped outside etlq.
+// The DEFAULT and the old name are marked as table's (exec.MetaDDLTable):
+// the other tables' rows never had them.
+func carryDDL(meta, from arrow.Metadata, table string) arrow.Metadata {
+	keys, vals := append([]string(nil), meta.Keys()...), append([]string(nil), meta.Values()...)
+	for _, k := range []string{exec.MetaAddedByDDL, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaRoundedFrom} {
+		if v, ok := from.GetValue(k); ok && meta.FindKey(k) < 0 {
+			keys, vals = append(keys, k), append(vals, v)
+		}
+	}
+	if _, ok := from.GetValue(exec.MetaAddedByDDL); ok {
+		if i := slices.Index(keys, exec.MetaDDLTable); i >= 0 {
+			vals[i] = table
+		} else {
+			keys, vals = append(keys, exec.MetaDDLTable), append(vals, table)
+		}
+	}
+	return arrow.NewMetadata(keys, vals)
 }

@@ -64,6 +64,10 @@ func (c *resnapshotCmd) Run(ctx context.Context) error {
 	if c.Log != "" {
 		return c.requestLog(ctx, p.Source, reqs)
 	}
+	if d := workerStateDir(c.StateDir, p.Source); d != "" {
+		return fmt.Errorf("state directory %s is an apply --log worker's: in scale-out mode the capture reads the source, "+
+			"so the request goes to the log: etlq resnapshot --log nats://HOST:PORT[/NS] %s %s", d, c.File, p.Name)
+	}
 	running := engine.StateDirInUse(c.StateDir)
 	var ids []string
 	for _, req := range reqs {
@@ -151,4 +155,20 @@ func (c *resnapshotCmd) requestLog(ctx context.Context, source string, reqs []*e
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// workerStateDir returns dir, or its worker-N subdirectory, when it holds
+// a checkpoint of source that an `apply --log` worker wrote; else "".
+func workerStateDir(dir, source string) string {
+	dirs := []string{dir}
+	if more, _ := filepath.Glob(filepath.Join(dir, "worker-*")); len(more) > 0 {
+		dirs = append(dirs, more...)
+	}
+	for _, d := range dirs {
+		st, err := (&engine.Store{Dir: d}).Load(source)
+		if err == nil && st != nil && engine.WorkerMark(st.Mark) {
+			return d
+		}
+	}
+	return ""
 }

@@ -120,7 +120,9 @@ func stateWarnings(plan *planner.Plan, names []string, dir string) []string {
 			continue
 		}
 		seen[p.Source] = true
-		if st, err := store.Load(p.Source); err == nil && st == nil {
+		if st, err := store.Load(p.Source); err == nil && st != nil && engine.WorkerMark(st.Mark) {
+			warns = append(warns, engine.WorkerStateNote(dir))
+		} else if err == nil && st == nil {
 			warns = append(warns, fmt.Sprintf("no checkpoint of source %s in %s: a difference cannot be told from lag until etlq apply "+
 				"writes one (is it running with that --state-dir?)", p.Source, dir))
 		}

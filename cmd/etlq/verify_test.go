@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -512,5 +513,69 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 2 || strings.Contains(out, "ok:") || !strings.Contains(out, "(unconfirmed: state directory") {
 		t.Fatalf("table output: want exit 2, unconfirmed, no ok: %v:\n%s", err, out)
+	}
+}
+
+// TestVerifyWorkerStateDir: the state directory of an `apply --log` worker
+// holds checkpoints that count log messages, not source positions: verify
+// says so (a warning, and a difference stays unconfirmed, exit 2) instead
+// of failing on a checkpoint it cannot read.
+func TestVerifyWorkerStateDir(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b')")
+	dir := t.TempDir()
+	file, state, worker := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state"), filepath.Join(dir, "worker")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, chDSN, db, db))
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	// What a worker writes (connectors/natslog: a delivery counter).
+	if err := os.MkdirAll(worker, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(worker, "source-s.json"), `{"format": 1, "source": "s", "mark": 42, "pipelines": ["p"], "updated": "2026-01-01T00:00:00Z"}`)
+	myExec(t, my, "UPDATE "+db+".t SET v = 'z' WHERE id = 2")
+	v, code, out := runVerifyLag(t, "3s", "--state-dir", worker, file)
+	if code != 2 || v.OK || len(v.Pipelines) != 1 || !strings.Contains(v.Pipelines[0].Unconfirmed, "apply --log") || v.Pipelines[0].Changed != 1 ||
+		!strings.Contains(out, "warning: state directory "+worker+" is an apply --log worker's") {
+		t.Fatalf("verify with a worker's state directory: want exit 2, unconfirmed naming apply --log, a warning: exit %d:\n%s", code, out)
+	}
+}
+
+// TestResnapshotRefusedForWorkers: `etlq resnapshot` with the state
+// directory of `apply --log` workers (one worker's, or the parent of
+// several) is refused with the reason and what to do instead: no worker
+// reads the source, so a request there would wait forever.
+func TestResnapshotRefusedForWorkers(t *testing.T) {
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, chDSN, db, db))
+	one, several := filepath.Join(dir, "one"), filepath.Join(dir, "several")
+	for _, d := range []string{one, filepath.Join(several, "worker-0"), filepath.Join(several, "worker-1")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(d, "source-s.json"), `{"format": 1, "source": "s", "mark": 7, "pipelines": ["p"], "updated": "2026-01-01T00:00:00Z"}`)
+	}
+	for _, d := range []string{one, several} {
+		out, err := runEtlq(t, "resnapshot", "--state-dir", d, file, "p")
+		if err == nil || !strings.Contains(out, "apply --log") || !strings.Contains(out, "resnapshot --log nats://") {
+			t.Errorf("resnapshot with workers' state directory %s: want refused naming apply --log and resnapshot --log: %v:\n%s", d, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(d, "resnapshot")); err == nil {
+			t.Errorf("%s: a request was written", d)
+		}
 	}
 }

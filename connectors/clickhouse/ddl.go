@@ -333,6 +333,10 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 		case normType(typ) == normType(c.chType()):
 		case isNull && !c.nullable && normType(inner) == normType(c.m.base):
 			c.nullable = true
+		case !c.key && !isNull && c.nullable && normType(inner) == normType(c.m.base):
+			// NOT NULL dropped in the source: the column becomes
+			// Nullable (evolve.go).
+			l.retype = append(l.retype, c)
 		case !c.key && t != nil && (widens(t, c.field.Type) || widens(c.field.Type, t)):
 			// A type change the table follows (evolve.go).
 			l.retype = append(l.retype, c)

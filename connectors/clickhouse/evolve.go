@@ -43,6 +43,16 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		c := &nl.cols[i]
 		if old := merged.col(c.name); old != nil {
 			if arrow.TypeEqual(old.field.Type, c.field.Type) {
+				if c.nullable && !old.nullable && !old.key {
+					// NOT NULL dropped in the source (MODIFY c INT):
+					// the column takes NULLs from now on.
+					if w.opts.schemaChanges != "evolve" {
+						return fmt.Errorf("clickhouse %s: column %q became nullable in the source and schema_changes = %q", w.target, c.name, w.opts.schemaChanges)
+					}
+					old.nullable = true
+					modify = append(modify, "MODIFY COLUMN "+quote(old.name)+" "+old.chType())
+					widened = append(widened, old.name+" "+old.chType())
+				}
 				continue
 			}
 			switch {
@@ -140,7 +150,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		}
 	}
 	for _, c := range add {
-		c.defaultExpr = w.defaultFor(c, &merged)
+		c.defaultExpr = w.onlyDDLTable(c, &merged, w.defaultFor(c, &merged))
 		merged.cols = append(merged.cols, *c)
 	}
 	if len(add) == 0 && len(modify) == 0 && len(rekey) == 0 {
@@ -260,6 +270,9 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 	case isNull && normType(inner) == normType(c.m.base):
 		nc.nullable = true
 		return nc, "", nil
+	case !isNull && c.nullable && !c.key && normType(typ) == normType(c.m.base):
+		// NOT NULL dropped in the source: the column becomes Nullable.
+		return nc, "MODIFY COLUMN " + quote(nc.name) + " " + nc.chType(), nil
 	}
 	if t := arrowOfCH(inner); t != nil {
 		switch {
@@ -285,6 +298,33 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 		}
 	}
 	return nc, "", fmt.Errorf("column %q is %s in the table, etlq writes %s: changed outside etlq; re-snapshot the table", c.name, typ, c.chType())
+}
+
+// onlyDDLTable restricts the DEFAULT expr of a column added to a target
+// of several tables to the rows of the table whose DDL gave it
+// (exec.MetaDDLTable), told apart by the `_table` (and `_db`) columns: the
+// other tables' rows never had the column and hold NULL.
+func (w *writer) onlyDDLTable(c *colSpec, l *tableLayout, expr string) string {
+	ref, ok := c.field.Metadata.GetValue(exec.MetaDDLTable)
+	if expr == "" || !ok || ref == "" || !c.nullable {
+		return expr
+	}
+	db, table, _ := strings.Cut(ref, ".")
+	var conds []string
+	for _, lc := range l.cols {
+		switch lc.src {
+		case exec.ColTable:
+			conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(table))
+		case exec.ColDB:
+			conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(db))
+		}
+	}
+	if len(conds) == 0 {
+		slog.Warn("clickhouse: the target has no _table column to tell the rows of the table a DDL added a column to: every row already there takes its DEFAULT",
+			"table", w.target, "column", c.name, "source", ref)
+		return expr
+	}
+	return "if(" + strings.Join(conds, " AND ") + ", " + expr + ", NULL)"
 }
 
 // defaultFor returns the DEFAULT expression of a column added to the table

@@ -416,8 +416,11 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 			if c.key {
 				continue // copied by the writer (rekey.go)
 			}
-			inner, _ := unwrapNullable(have[c.name])
-			if t := arrowOfCH(inner); t != nil && widens(t, c.field.Type) {
+			inner, isNull := unwrapNullable(have[c.name])
+			if !isNull && c.nullable && normType(inner) == normType(c.m.base) {
+				// NOT NULL dropped in the source.
+				mods = append(mods, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
+			} else if t := arrowOfCH(inner); t != nil && widens(t, c.field.Type) {
 				// (A wider table column takes the values as they are.)
 				mods = append(mods, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
 			}

@@ -194,6 +194,18 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 			default:
 				r.leave(ts, at, "renamed to "+s.to.String())
 			}
+			if s.fromSchema != nil && s.fromSchema.Stale == "" && r.tabs.shadows[s.to] == nil {
+				// Followed under its new name as a shadow: renamed back
+				// later (while etlq streams, or is stopped), it joins
+				// with the schema known at that position. (The schema
+				// history, applied after leave, no longer finds it.)
+				sh := s.fromSchema.clone()
+				sh.Ref, sh.Shadow = s.to, true
+				if r.tabs.shadows == nil {
+					r.tabs.shadows = map[connectors.TableRef]*table{}
+				}
+				r.tabs.shadows[s.to] = sh
+			}
 		}
 	}
 }

@@ -96,3 +96,18 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// WorkerMark reports whether a checkpoint's mark was written by an
+// `apply --log` worker (connectors/natslog): a count of the log messages
+// it acknowledged, a JSON number, not a source position.
+func WorkerMark(m json.RawMessage) bool {
+	var n json.Number
+	return len(m) > 0 && json.Unmarshal(m, &n) == nil
+}
+
+// WorkerStateNote says why verify cannot tell a difference from lag with
+// a worker's state directory.
+func WorkerStateNote(dir string) string {
+	return fmt.Sprintf("state directory %s is an apply --log worker's: its checkpoints count log messages, not source positions, "+
+		"so a difference cannot be told from lag here; verify with --log nats://HOST:PORT[/NS], which reads how far the workers have applied from the log", dir)
+}

@@ -460,6 +460,9 @@ func (v *verifier) waitApplied(ctx context.Context, at []byte) (string, error) {
 		if err != nil {
 			return "", err
 		}
+		if st != nil && WorkerMark(st.Mark) {
+			return WorkerStateNote(v.opts.StateDir), nil
+		}
 		if st != nil && len(st.Mark) > 0 {
 			ok, err := v.pos.MarkReached(st.Mark, at)
 			if err != nil {
