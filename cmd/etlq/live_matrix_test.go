@@ -8,20 +8,21 @@ import (
 	"time"
 )
 
-// TestLifecycleStoppedAndBehind (issue #12, the cells of the matrix in
+// TestLifecycleMatrix (issue #12, the cells of the matrix in
 // docs/live-tables.md, "Tested cases", that the streaming tests leave):
 // TRUNCATE, RENAME of several tables in one statement, DROP and CREATE of
 // a table read by name, a table created under a pattern, a shard altered
 // before the others, CONVERT TO CHARACTER SET and a primary key replaced —
 // written awkwardly (comments, line breaks, executable comments, back-quoted
-// qualified names) — made once while etlq is stopped and once while it
-// runs behind an unreachable ClickHouse, a writer running, on both servers.
+// qualified names) — made while etlq runs, while it is stopped and while
+// it runs behind an unreachable ClickHouse, a writer running, on both
+// servers.
 // After each, every target equals its source row by row.
-func TestLifecycleStoppedAndBehind(t *testing.T) {
-	onBothServers(t, testLifecycleStoppedAndBehind)
+func TestLifecycleMatrix(t *testing.T) {
+	onBothServers(t, testLifecycleMatrix)
 }
 
-func testLifecycleStoppedAndBehind(t *testing.T, myDSN string) {
+func testLifecycleMatrix(t *testing.T, myDSN string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db)
@@ -85,12 +86,24 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 		}
 	}
 
-	// (b) While etlq is stopped.
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	compareAll("after the first run")
+	// (a) While etlq runs, caught up.
+	a := startApply(t, state, file)
+	a.waitSame(t, my, ch, tMy, tCH, 90*time.Second)
 	w := startChurn(t, myDSN, db+".sh_1", 600, churnOptions{workers: 1, pause: 2 * time.Millisecond})
 	time.Sleep(300 * time.Millisecond)
-	myExec(t, my, ddls(1, false)...)
+	myExec(t, my, ddls(3, false)...)
+	time.Sleep(300 * time.Millisecond)
+	w.halt()
+	a.waitSame(t, my, ch, tMy, tCH, 90*time.Second)
+	a.waitSame(t, my, ch, kMy, kCH, 60*time.Second)
+	a.waitSame(t, my, ch, patternRows(t, my, db, "sh%"), patternCH(db, "sh_all"), 60*time.Second)
+	a.stop(t)
+	compareAll("after the DDLs while etlq ran")
+
+	// (b) While etlq is stopped.
+	w = startChurn(t, myDSN, db+".sh_1", 600, churnOptions{workers: 1, pause: 2 * time.Millisecond})
+	time.Sleep(300 * time.Millisecond)
+	myExec(t, my, ddls(1, true)...)
 	time.Sleep(300 * time.Millisecond)
 	w.halt()
 	if w.ops.Load() == 0 {
@@ -103,14 +116,14 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 	}
 
 	// (c) While etlq runs behind: ClickHouse unreachable.
-	a := startApply(t, state, file)
+	a = startApply(t, state, file)
 	marker := fmt.Sprintf("SELECT count() FROM %s.t_current WHERE id = 99", db)
 	myExec(t, my, "INSERT INTO "+db+".t VALUES (99, 'marker', 9.00)")
 	waitCHCount(t, chDSN, marker, 1, 60*time.Second)
 	px.cut()
 	w = startChurn(t, myDSN, db+".sh_1", 600, churnOptions{workers: 1, pause: 2 * time.Millisecond})
 	time.Sleep(300 * time.Millisecond)
-	myExec(t, my, ddls(2, true)...)
+	myExec(t, my, ddls(2, false)...)
 	time.Sleep(time.Second)
 	w.halt()
 	px.restore()
