@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestOnePipelineStops (issue #12, part B): a DROP COLUMN of a column one
@@ -158,4 +160,52 @@ func checkpointPos(t *testing.T, path string) (string, uint64) {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return st.Mark.File, st.Mark.Pos
+}
+
+// TestBlockedWriterHoldsItsPipelineOnly (issue #12, part B): a pipeline
+// whose writer blocks — its ClickHouse unreachable here; a slow ALTER …
+// MODIFY COLUMN of a widening or a table copied for a wider key block the
+// same way, inside the writer's Write — does not hold the other pipelines
+// of its source: their targets follow the writer while it waits. When its
+// server is back, it catches up; both end equal to the source.
+func TestBlockedWriterHoldsItsPipelineOnly(t *testing.T) {
+	s := newScratch(t, testenv.MySQLDSN(t))
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
+		"INSERT INTO "+db+".t VALUES (1, 1), (2, 2), (3, 3)")
+	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
+	chHost = strings.SplitN(chHost, "/", 2)[0]
+	if i := strings.LastIndex(chHost, "@"); i >= 0 {
+		chHost = chHost[i+1:]
+	}
+	px := newProxy(t, chHost)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE SINK far INTO clickhouse 'clickhouse://%[3]s';
+CREATE PIPELINE p_fast FROM binlog s.%[5]s.t INTO clickhouse dw.%[5]s.t_fast WITH (flush_interval = '100ms');
+CREATE PIPELINE p_slow FROM binlog s.%[5]s.t INTO clickhouse far.%[5]s.t_slow WITH (flush_interval = '100ms', max_inflight = 1);
+`, testenv.MySQLDSN(t), chDSN, px.addr(), testServerID(), db))
+	myQ := "SELECT id, k FROM " + db + ".t ORDER BY id"
+	fastQ := "SELECT toString(id), toString(k) FROM " + db + ".t_fast_current ORDER BY id"
+	slowQ := "SELECT toString(id), toString(k) FROM " + db + ".t_slow_current ORDER BY id"
+	a := startApply(t, state, file)
+	a.waitSame(t, my, ch, myQ, fastQ, 90*time.Second)
+	a.waitSame(t, my, ch, myQ, slowQ, 60*time.Second)
+
+	px.cut()
+	w := startDDLWriter(t, testenv.MySQLDSN(t), db+".t", 100)
+	time.Sleep(3 * time.Second)
+	w.halt()
+	// p_fast follows while p_slow's writer waits for its server.
+	a.waitSame(t, my, ch, myQ, fastQ, 30*time.Second)
+	if n := len(chRows(t, ch, slowQ)); n >= len(myRows(t, my, myQ)) {
+		t.Fatalf("p_slow has every row (%d) while its server was away: the test blocks nothing", n)
+	}
+	px.restore()
+	a.waitSame(t, my, ch, myQ, slowQ, 90*time.Second)
+	a.running(t)
+	a.stop(t)
 }

@@ -325,6 +325,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancelFlush()
 	for _, pr := range r.runs {
+		pr.out.settle()
 		if err := pr.writer.Flush(flushCtx); err != nil && runErr == nil {
 			runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}
@@ -526,7 +527,7 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 func (r *sourceRun) idle() {
 	for _, pr := range r.runs {
 		if w, ok := pr.writer.(connectors.Idler); ok {
-			w.Idle()
+			pr.out.idle(w.Idle)
 		}
 	}
 }
@@ -621,25 +622,26 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	}
 	r.tracker.add(seq)
 	n := out.NumRows()
-	if err := pr.writer.Write(ctx, out, func(err error) {
-		if err == nil {
-			pr.stats.RowsOut.Add(int64(n))
-			pr.stats.Batches.Add(1)
-		} else {
+	// The writer gets the batch from the pipeline's outbox: a Write that
+	// blocks (a ClickHouse ALTER, an unreachable server) holds this
+	// pipeline only (outbox.go).
+	pr.out.send(out, func(ctx context.Context, out *exec.Batch) {
+		if err := pr.writer.Write(ctx, out, func(err error) {
+			if err == nil {
+				pr.stats.RowsOut.Add(int64(n))
+				pr.stats.Batches.Add(1)
+			} else {
+				pr.stats.WriteFailures.Add(1)
+				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			}
+			r.tracker.done(seq, err)
+		}); err != nil {
+			// The batch was not written: its mark, and every later one,
+			// must never be committed (the commit loop stops the run).
 			pr.stats.WriteFailures.Add(1)
-			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			r.tracker.done(seq, fmt.Errorf("pipeline %s: %w", pr.p.Name, err))
 		}
-		r.tracker.done(seq, err)
-	}); err != nil {
-		// The batch was not written: its mark, and every later one,
-		// must never be committed.
-		if ctx.Err() == nil {
-			pr.stats.WriteFailures.Add(1)
-		}
-		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
-		r.tracker.done(seq, err)
-		return err
-	}
+	})
 	return nil
 }
 

@@ -26,6 +26,7 @@ type pipeRun struct {
 	alloc  memory.Allocator
 	dead   *deadLetters
 	log    *slog.Logger
+	out    outbox // the sink batches on their way to writer (outbox.go)
 }
 
 type tableRun struct {
@@ -260,6 +261,7 @@ func (pr *pipeRun) close() {
 	for _, tr := range pr.tables {
 		tr.stop()
 	}
+	pr.out.close()
 	if pr.writer != nil {
 		pr.writer.Close()
 	}

@@ -92,6 +92,7 @@ func (r *sourceRun) pipelineFailed(ctx context.Context, pe *processError, b *exe
 	}
 	// The stopped pipeline's own checkpoint: the last mark before b. Its
 	// writes up to there are acknowledged once its writer is flushed.
+	pr.out.settle()
 	if err := pr.writer.Flush(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
