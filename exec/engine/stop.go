@@ -83,7 +83,10 @@ func (r *sourceRun) pipelineFailed(ctx context.Context, pe *processError, b *exe
 	pr := pe.pr
 	pr.stats.Stopped.Store(true)
 	fix := "fix the pipeline in the file (its expressions must bind to the table's columns now, or the row must pass; on_error = 'skip' or 'dead_letter' let failing rows through), then run apply again"
-	if len(r.runs) <= 1 || ctx.Err() != nil {
+	if len(r.runs) <= 1 || ctx.Err() != nil || r.opts.Sources[r.decl.Name] != nil {
+		// (A source the caller supplies — a log worker's partitions, a
+		// test's fixture — cannot be opened a second time for the
+		// pipeline alone: its stream ends, as before.)
 		err := fmt.Errorf("pipeline %s stopped: %w; its checkpoint stays at %s, before the change it could not take: %s, and it resumes from there", pr.p.Name, pe.err, r.describeMark(r.lastMark), fix)
 		return &PipelineStop{Pipeline: pr.p.Name, Err: err}
 	}
