@@ -182,6 +182,13 @@ type StreamRequest struct {
 	// the host and the absolute state directory ("" when unknown). A
 	// source derives ids from it, such as a replica server_id.
 	Instance string
+	// Alone, when set, names the one pipeline the stream is opened for: a
+	// pipeline that stopped while the others of its source went on, and
+	// that resumes from its own checkpoint (docs/live-tables.md, "One
+	// failing pipeline"). The process then reads the source twice at
+	// once, so this stream must not share the source's replica identity
+	// (a MySQL server_id, set or derived).
+	Alone string
 }
 
 // Progress reports a table's snapshot progress.

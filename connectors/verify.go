@@ -48,6 +48,12 @@ type PositionSource interface {
 	MarkReached(mark, at []byte) (bool, error)
 }
 
+// MarkDescriber is a Source that can write a mark state for a person: the
+// position an error message names ("binlog.000042:1337").
+type MarkDescriber interface {
+	DescribeMark(mark []byte) string
+}
+
 // Checksums computed inside the servers (docs/verify.md, "In-server
 // checksums"): each side reduces a key range of rows to a count and the XOR
 // of a 64-bit hash of each row's canonical text, the text being the same

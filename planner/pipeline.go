@@ -193,6 +193,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			tp := b.bindTable(p, pl, ts, ft.name)
 			if tp != nil {
 				pl.Tables = append(pl.Tables, tp)
+				pl.keepSchema(ts)
 			}
 		}
 	}
@@ -343,14 +344,42 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 	tmp := *pl
 	tmp.Output = nil
 	union := starUnion(p, pl)
-	if union {
-		// The table joins the union of the others (union.go): its new
-		// columns are added to the pipeline's output, shared ones widened.
-		tmp.Output = append([]Column(nil), pl.Output...)
+	var tp *TablePlan
+	key := ts.Ref.String()
+	if prev, ok := pl.schemas[key]; union && (!ok || !sameColumns(prev, ts)) {
+		// The table changed: the union is made again from every table's
+		// latest schema (union.go), this one's new. Not accumulated: a
+		// restart plans the tables from today's server, and a column a
+		// shard has today but not at the checkpoint (a DDL made while
+		// etlq was stopped, replayed later) must not be in the union
+		// before the DDL is.
+		order := pl.order
+		if !ok {
+			order = append(append([]string(nil), order...), key)
+		}
+		for _, k := range order {
+			s := pl.schemas[k]
+			if k == key {
+				s = ts
+			}
+			if t := nb.bindTable(p, &tmp, s, p.Name); k == key {
+				tp = t
+			}
+		}
+	} else {
+		if union {
+			// The table joins the union of the others (union.go): its
+			// new columns are added to the pipeline's output, shared
+			// ones widened.
+			tmp.Output = append([]Column(nil), pl.Output...)
+		}
+		tp = nb.bindTable(p, &tmp, ts, p.Name)
 	}
-	tp := nb.bindTable(p, &tmp, ts, p.Name)
 	if err := nb.errs.err(); err != nil {
 		return nil, err
+	}
+	if tp == nil {
+		return nil, fmt.Errorf("pipeline %s: %s cannot be planned", pl.Name, ts.Ref)
 	}
 	if union {
 		if err := alignTable(&tmp, tp); err != nil {
@@ -358,6 +387,7 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 		}
 		pl.Output = tmp.Output
 	}
+	pl.keepSchema(ts)
 	idx := map[string]int{}
 	for i, c := range tmp.Output {
 		idx[strings.ToLower(c.Name)] = i
@@ -496,4 +526,30 @@ func unresolvedMode(p *lang.CreatePipeline, pl *Pipeline, modeWritten bool) {
 			pl.Target.Key = append(pl.Target.Key, k.Name)
 		}
 	}
+}
+
+// keepSchema records ts as the latest schema of its table (Pipeline.schemas).
+func (pl *Pipeline) keepSchema(ts *connectors.TableSchema) {
+	key := ts.Ref.String()
+	if pl.schemas == nil {
+		pl.schemas = map[string]*connectors.TableSchema{}
+	}
+	if _, ok := pl.schemas[key]; !ok {
+		pl.order = append(pl.order, key)
+	}
+	pl.schemas[key] = ts
+}
+
+// sameColumns reports whether two schemas of a table have the same columns
+// (names and types, in order).
+func sameColumns(a, b *connectors.TableSchema) bool {
+	if len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for i := range a.Fields {
+		if !strings.EqualFold(a.Fields[i].Name, b.Fields[i].Name) || !arrow.TypeEqual(a.Fields[i].Type, b.Fields[i].Type) {
+			return false
+		}
+	}
+	return true
 }

@@ -84,6 +84,12 @@ type Pipeline struct {
 	IntoPos, IntoEnd lang.Pos
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
+	// schemas are the latest schema of each table the pipeline was planned
+	// for ("db.table"), in the order the tables came (order): a pipeline
+	// matching its tables by name (union.go) makes its union again from
+	// them when one changes.
+	schemas map[string]*connectors.TableSchema
+	order   []string
 }
 
 // Column is a named, typed output column.

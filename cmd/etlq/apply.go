@@ -148,14 +148,18 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	cancel()
 	<-done
 	names, ps := stats.Pipelines()
-	summary, level := "pipeline done", slog.LevelInfo
-	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
-		// The run failed: its summaries are errors too, so that a reader
-		// filtering on the level sees every pipeline it stopped.
-		summary, level = "pipeline stopped by an error", slog.LevelError
-	}
+	failed := err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil)
+	// Pipelines that stopped by an error of their own let the others go
+	// on (docs/live-tables.md, "One failing pipeline").
+	alone := engine.OnlyPipelineStops(err)
 	for _, n := range names {
 		p := ps[n]
+		summary, level := "pipeline done", slog.LevelInfo
+		if p.Stopped.Load() || (failed && !alone) {
+			// The run failed: its summaries are errors too, so that a
+			// reader filtering on the level sees every pipeline it stopped.
+			summary, level = "pipeline stopped by an error", slog.LevelError
+		}
 		log.Log(context.Background(), level, summary, "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
 			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
 	}

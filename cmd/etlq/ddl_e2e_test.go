@@ -148,6 +148,8 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 		"ALTER TABLE "+db+".t RENAME COLUMN note TO note2",
 		"ALTER TABLE "+db+".t MODIFY c BIGINT",
 		"UPDATE "+db+".t SET c = 30000000000 WHERE id = 3",
+		"ALTER TABLE "+db+".t CHANGE v v INT AFTER k",
+		"UPDATE "+db+".t SET v = 77 WHERE id = 7",
 	)
 	time.Sleep(300 * time.Millisecond) // let the writer write under the new schema
 	w.halt()
@@ -240,6 +242,8 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 		"ALTER TABLE "+db+".t MODIFY extra BIGINT FIRST",
 		"UPDATE "+db+".t SET extra = 50000000000 WHERE id = 6",
 		"ALTER TABLE "+db+".t DROP COLUMN g",
+		"ALTER TABLE "+db+".t CHANGE bb b3 VARCHAR(50)",
+		"UPDATE "+db+".t SET b3 = 'changed' WHERE id = 8",
 	)
 	time.Sleep(time.Second) // ClickHouse stays away a little longer
 	w.halt()

@@ -14,15 +14,30 @@ import (
 var schemaChangesDesc = prometheus.NewDesc("etlq_schema_changes_total",
 	"Source schema changes (DDL) the pipeline followed, per pipeline.", []string{"pipeline"}, nil)
 
-// schemaChangeCollector exposes engine.PipelineStats.SchemaChanges.
+// pipelineStoppedDesc is etlq_pipeline_stopped: 1 for a pipeline that
+// stopped by an error of its own while the others of its source went on
+// (docs/live-tables.md, "One failing pipeline").
+var pipelineStoppedDesc = prometheus.NewDesc("etlq_pipeline_stopped",
+	"1 when the pipeline stopped by an error of its own (the others of its source go on), else 0.", []string{"pipeline"}, nil)
+
+// schemaChangeCollector exposes engine.PipelineStats.SchemaChanges and
+// Stopped.
 type schemaChangeCollector struct{ stats *engine.Stats }
 
-func (c schemaChangeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- schemaChangesDesc }
+func (c schemaChangeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- schemaChangesDesc
+	ch <- pipelineStoppedDesc
+}
 
 func (c schemaChangeCollector) Collect(ch chan<- prometheus.Metric) {
 	names, ps := c.stats.Pipelines()
 	for _, n := range names {
 		ch <- prometheus.MustNewConstMetric(schemaChangesDesc, prometheus.CounterValue, float64(ps[n].SchemaChanges.Load()), n)
+		stopped := 0.0
+		if ps[n].Stopped.Load() {
+			stopped = 1
+		}
+		ch <- prometheus.MustNewConstMetric(pipelineStoppedDesc, prometheus.GaugeValue, stopped, n)
 	}
 }
 

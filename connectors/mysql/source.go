@@ -309,14 +309,22 @@ func DeriveServerID(name, instance string) uint32 {
 }
 
 // useInstance derives the server_id from the stream's instance when the
-// source sets none.
-func (s *Source) useInstance(instance string) {
-	if s.explicitID || instance == "" {
+// source sets none. A stream of one pipeline alone (StreamRequest.Alone)
+// runs beside the source's own stream in the same process: its id is
+// derived from the source's id (set or derived) and the pipeline, so that
+// the two do not disconnect each other.
+func (s *Source) useInstance(instance, alone string) {
+	if (s.explicitID || instance == "") && alone == "" {
 		return
 	}
 	s.mu.Lock()
-	s.cfg.ServerID = DeriveServerID(s.name, instance)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if !s.explicitID && instance != "" {
+		s.cfg.ServerID = DeriveServerID(s.name, instance)
+	}
+	if alone != "" {
+		s.cfg.ServerID = DeriveServerID(fmt.Sprintf("%s:%d@%s", s.name, s.cfg.ServerID, alone), instance)
+	}
 }
 
 // Name returns the source name.

@@ -187,7 +187,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if err := st.parseOpts(); err != nil {
 		return nil, err
 	}
-	s.useInstance(req.Instance)
+	s.useInstance(req.Instance, req.Alone)
 	c, err := s.connect(ctx)
 	if err != nil {
 		return nil, err

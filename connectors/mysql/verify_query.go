@@ -45,6 +45,20 @@ func (s *Source) MarkReached(mark, at []byte) (bool, error) {
 
 var _ connectors.SumSource = (*Source)(nil)
 
+// DescribeMark writes a mark state's binlog position, and its GTID set when
+// known, for a message (connectors.MarkDescriber).
+func (s *Source) DescribeMark(mark []byte) string {
+	m, err := decodeState(mark)
+	if err != nil {
+		return "an unreadable position"
+	}
+	d := fmt.Sprintf("%s:%d", m.File, m.Pos)
+	if m.GTID != "" {
+		d += " (GTID " + m.GTID + ")"
+	}
+	return d
+}
+
 // sumHash is the SQL of a row's 64-bit hash (the first 8 bytes of the MD5
 // of its canonical text, big-endian), as the ClickHouse sink computes it.
 func sumHash(cols []connectors.SumColumn) (string, error) {

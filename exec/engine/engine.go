@@ -95,7 +95,7 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	errs := make(chan error, len(plan.Sources))
+	errs := make(chan error, len(plan.Sources)+len(plan.Pipelines))
 	started := 0
 	for _, src := range plan.Sources {
 		var pipes []*planner.Pipeline
@@ -107,21 +107,50 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 		if len(pipes) == 0 {
 			continue
 		}
-		started++
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				if r := recover(); r != nil {
-					errs <- fmt.Errorf("internal error in source %s: %v\n%s", src.Name, r, debug.Stack())
+		// A pipeline that stopped alone (stop.go) runs its own stream from
+		// its own checkpoint; the others share the source's.
+		type group struct {
+			pipes []*planner.Pipeline
+			state string // the checkpoint's name
+			alone string
+		}
+		shared := group{state: src.Name}
+		var groups []group
+		for _, p := range pipes {
+			st, err := store.Load(aloneName(src.Name, p.Name))
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				groups = append(groups, group{pipes: []*planner.Pipeline{p}, state: aloneName(src.Name, p.Name), alone: p.Name})
+				continue
+			}
+			shared.pipes = append(shared.pipes, p)
+		}
+		if len(shared.pipes) > 0 {
+			groups = append([]group{shared}, groups...)
+		}
+		for _, g := range groups {
+			started++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() {
+					if r := recover(); r != nil {
+						errs <- fmt.Errorf("internal error in source %s: %v\n%s", src.Name, r, debug.Stack())
+					}
+				}()
+				r := &sourceRun{decl: src, pipes: g.pipes, sinks: sinks, store: store, opts: opts, stateName: g.state, alone: g.alone}
+				if err := r.run(ctx); err != nil {
+					if !OnlyPipelineStops(err) {
+						// A pipeline's own error stops that pipeline
+						// alone; any other stops the run.
+						cancel(err)
+					}
+					errs <- err
 				}
 			}()
-			r := &sourceRun{decl: src, pipes: pipes, sinks: sinks, store: store, opts: opts}
-			if err := r.run(ctx); err != nil {
-				cancel(err)
-				errs <- err
-			}
-		}()
+		}
 	}
 	wg.Wait()
 	close(errs)
@@ -151,6 +180,20 @@ type sourceRun struct {
 	// keeps (connectors.FloorKeeper): every row the run writes is at or
 	// above it, every row before it below (snapshotEnded).
 	snapFloor uint64
+
+	// stateName names the checkpoint (source-<stateName>.json): the
+	// source's name, or aloneName for the stream of a pipeline that runs
+	// alone (stop.go), whose name alone holds.
+	stateName string
+	alone     string
+	src       connectors.Source
+	// lastMark is the mark of the last batch dispatched (at first the
+	// checkpoint's or the stream's start): where a pipeline that fails on
+	// the next batch resumes.
+	lastMark *exec.Mark
+	// stopped are the errors of the pipelines that stopped alone while the
+	// others went on: the run reports them when it ends.
+	stopped []error
 }
 
 func (r *sourceRun) run(ctx context.Context) (err error) {
@@ -161,8 +204,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		}
 	}
 	defer src.Close()
+	r.src = src
+	if r.stateName == "" {
+		r.stateName = r.decl.Name
+	}
 
-	st, err := r.store.Load(r.decl.Name)
+	st, err := r.store.Load(r.stateName)
 	if err != nil {
 		return err
 	}
@@ -170,19 +217,28 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		if st != nil {
 			// The binlog-loss guard (guard.go): say so early when the
 			// checkpoint's binary log is about to be purged.
-			if e, err := ex.BinlogExpiry(ctx, st.Mark); err == nil {
+			if e, err := ex.BinlogExpiry(ctx, st.Mark); err == nil && r.alone == "" {
 				if w := expiryWarning(r.decl.Name, e, time.Now()); w != "" {
 					r.opts.Log.Warn(w)
 				}
 			}
 		}
-		r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, store: r.store, name: r.decl.Name})
+		if r.alone == "" {
+			r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, store: r.store, name: r.decl.Name})
+		}
 	}
 	req, names := streamRequest(r.pipes, r.opts.Once)
 	req.Instance = instance(r.opts.StateDir)
+	req.Alone = r.alone
 	if st != nil {
 		req.Resume = st.Mark
-		r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
+		r.lastMark = &exec.Mark{Source: r.decl.Name, State: st.Mark}
+		if r.alone != "" {
+			r.opts.Log.Info("resuming a stopped pipeline from its own checkpoint", "source", r.decl.Name, "pipeline", r.alone,
+				"checkpoint", r.describeMark(r.lastMark), "updated", st.Updated)
+		} else {
+			r.opts.Log.Info("resuming from checkpoint", "source", r.decl.Name, "updated", st.Updated)
+		}
 	}
 	r.routes = map[string][]*pipeRun{}
 	r.opts.sinks = r.sinks
@@ -216,20 +272,21 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		r.snapFloor = req.VersionFloor
 	}
 	defer stream.Close()
-	r.opts.Stats.setStream(r.decl.Name, stream)
+	r.opts.Stats.setStream(r.stateName, stream)
 	r.acker, _ = stream.(connectors.Acker)
 	if s, ok := stream.(connectors.Starter); ok && st == nil {
 		// No checkpoint yet: keep where the stream starts before a row
 		// is written (connectors.Starter).
 		if m := s.StartMark(); m != nil {
-			if err := r.store.Save(&sourceState{Source: r.decl.Name, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
+			if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
 				return err
 			}
+			r.lastMark = m
 		}
 	}
 
 	r.tracker = newTracker()
-	r.opts.Stats.setTracker(r.decl.Name, r.tracker)
+	r.opts.Stats.setTracker(r.stateName, r.tracker)
 	commitErr := make(chan error, 1)
 	commitCtx, stopCommit := context.WithCancel(context.Background())
 	// A write that fails stops the loop through the commit loop, also
@@ -274,10 +331,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	defer cancelFlush()
 	for _, pr := range r.runs {
 		if pr.copy != nil {
+			pr.copy.out.settle()
 			if err := pr.copy.writer.Flush(flushCtx); err != nil && runErr == nil {
 				runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}
 		}
+		pr.out.settle()
 		if err := pr.writer.Flush(flushCtx); err != nil && runErr == nil {
 			runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}
@@ -289,6 +348,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	if err := r.commit(names); err != nil && runErr == nil {
 		runErr = err
+	}
+	if len(r.stopped) > 0 && (runErr == nil || errors.Is(runErr, context.Canceled)) {
+		// The pipelines that stopped alone fail the run when it ends.
+		runErr = errors.Join(r.stopped...)
+	} else if runErr != nil && len(r.stopped) > 0 {
+		runErr = errors.Join(append(r.stopped, runErr)...)
 	}
 	return runErr
 }
@@ -473,7 +538,7 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 func (r *sourceRun) idle() {
 	for _, pr := range r.runs {
 		if w, ok := pr.writer.(connectors.Idler); ok {
-			w.Idle()
+			pr.out.idle(w.Idle)
 		}
 	}
 }
@@ -482,6 +547,9 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 	defer b.Release()
 	seq := r.tracker.begin(b.Mark)
 	defer func() {
+		if b.Mark != nil {
+			r.lastMark = b.Mark
+		}
 		if err != nil {
 			// A pipeline could not process or write the batch (a row error
 			// under on_error = 'fail', a stop in the middle): neither its
@@ -522,6 +590,13 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 			continue
 		}
 		if err := r.write(ctx, pr, b, seq); err != nil {
+			var pe *processError
+			if errors.As(err, &pe) {
+				if err := r.pipelineFailed(ctx, pe, b); err != nil {
+					return err
+				}
+				continue
+			}
 			return err
 		}
 		if b.Snapshot && b.SnapshotEnd != exec.SnapshotInside && b.Only == "" && r.snapFloor > 0 {
@@ -551,32 +626,36 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	}
 	out, err := pr.process(ctx, in)
 	if err != nil {
-		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+		return &processError{pr: pr, err: err}
 	}
 	if out == nil {
 		return nil
 	}
 	r.tracker.add(seq)
 	n := out.NumRows()
-	if err := pr.writer.Write(ctx, out, func(err error) {
-		if err == nil {
-			pr.stats.RowsOut.Add(int64(n))
-			pr.stats.Batches.Add(1)
-		} else {
+	// The writer gets the batch from the pipeline's outbox: a Write that
+	// blocks (a ClickHouse ALTER, an unreachable server) holds this
+	// pipeline only (outbox.go).
+	pr.out.send(out, func(ctx context.Context, out *exec.Batch) {
+		if err := pr.writer.Write(ctx, out, func(err error) {
+			if err == nil {
+				pr.stats.RowsOut.Add(int64(n))
+				pr.stats.Batches.Add(1)
+			} else {
+				pr.stats.WriteFailures.Add(1)
+				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			}
+			r.tracker.done(seq, err)
+		}); err != nil {
+			// The batch was not written: its mark, and every later one,
+			// must never be committed (the commit loop stops the run).
 			pr.stats.WriteFailures.Add(1)
-			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			r.tracker.done(seq, fmt.Errorf("pipeline %s: %w", pr.p.Name, err))
 		}
-		r.tracker.done(seq, err)
-	}); err != nil {
-		// The batch was not written: its mark, and every later one,
-		// must never be committed.
-		if ctx.Err() == nil {
-			pr.stats.WriteFailures.Add(1)
-		}
-		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
-		r.tracker.done(seq, err)
-		return err
-	}
+	})
 	return nil
 }
 
@@ -621,7 +700,7 @@ func (r *sourceRun) commit(names []string) error {
 	// Marks before a failed write are still good: save them, then report.
 	m, werr := r.tracker.take()
 	if m != nil {
-		if err := r.store.Save(&sourceState{Source: r.decl.Name, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
+		if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
 			return err
 		}
 		r.opts.Stats.Commits.Add(1)

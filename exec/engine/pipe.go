@@ -31,6 +31,7 @@ type pipeRun struct {
 	copy *pipeRun
 	// sharedDead: dead is another run's (newPipeRunDead).
 	sharedDead bool
+	out        outbox // the sink batches on their way to writer (outbox.go)
 }
 
 type tableRun struct {
@@ -274,6 +275,7 @@ func (pr *pipeRun) close() {
 	for _, tr := range pr.tables {
 		tr.stop()
 	}
+	pr.out.close()
 	if pr.writer != nil {
 		pr.writer.Close()
 	}

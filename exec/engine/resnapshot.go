@@ -480,6 +480,7 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		r.failResnapshot(e.ID, "pipeline "+e.Pipeline+" no longer reads "+key)
 		return nil
 	}
+	pr.out.settle() // (the tombstones come after the rows read again)
 	t, ok := pr.writer.(connectors.Truncater)
 	if !ok || pr.p.Target.Mode != connectors.ModeUpsert {
 		pr.log.Info("resnapshot done: the table's rows were sent again; a "+pr.p.Target.Mode.String()+" target keeps rows deleted at the source",
@@ -528,6 +529,7 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 // snapshot did not read and no change since wrote: rows deleted at the
 // source while no checkpoint followed it.
 func (r *sourceRun) snapshotEnded(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
+	pr.out.settle()
 	t, ok := pr.writer.(connectors.Truncater)
 	key := b.DB + "." + b.Table
 	tr := pr.tables[key]

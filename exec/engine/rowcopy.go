@@ -158,11 +158,15 @@ func (r *sourceRun) openCopy(ctx context.Context, pr *pipeRun, rc connectors.Row
 // copySwap makes pr's copy its target, once every write to both is
 // durable, and opens the target's writer again on what it now holds.
 func (r *sourceRun) copySwap(ctx context.Context, pr *pipeRun, rc connectors.RowCopier, b *exec.Batch) error {
+	// (Both writers get their batches through outboxes, outbox.go: what
+	// is queued there comes before the swap.)
 	if pr.copy != nil {
+		pr.copy.out.settle()
 		if err := pr.copy.writer.Flush(ctx); err != nil {
 			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}
 	}
+	pr.out.settle()
 	if err := pr.writer.Flush(ctx); err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}

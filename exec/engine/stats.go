@@ -33,6 +33,9 @@ type PipelineStats struct {
 
 	// WriteFailures counts batches the sink failed to write for good.
 	WriteFailures atomic.Int64
+	// Stopped is set when the pipeline stopped by an error of its own
+	// (stop.go), whether or not the others of its source went on.
+	Stopped atomic.Bool
 
 	retrier atomic.Value // connectors.Retrier of the pipeline's writer
 }

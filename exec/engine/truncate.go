@@ -35,6 +35,7 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 	if tr == nil {
 		return nil
 	}
+	pr.out.settle() // (the truncate comes after the batches before it)
 	t, truncater := pr.writer.(connectors.Truncater)
 	truncater = truncater && pr.p.Target.Mode == connectors.ModeUpsert
 	if b.Copy && !truncater {

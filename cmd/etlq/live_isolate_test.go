@@ -1,0 +1,211 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestOnePipelineStops (issue #12, part B): a DROP COLUMN of a column one
+// pipeline's TRANSFORM names stops that pipeline only. Its error names the
+// expression (file:line:col), the column, the table, the binlog position
+// and the fix; the other pipelines of the same source keep streaming and
+// checkpointing, a writer running. After the file is fixed, the stopped
+// pipeline resumes from its own checkpoint with nothing lost, and the
+// others replay nothing (their changelog holds no change twice).
+func TestOnePipelineStops(t *testing.T) {
+	onBothServers(t, testOnePipelineStops)
+}
+
+func testOnePipelineStops(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, c INT, v INT)")
+	var seedRows strings.Builder
+	for i := 1; i <= 200; i++ {
+		if i > 1 {
+			seedRows.WriteString(",")
+		}
+		fmt.Fprintf(&seedRows, "(%d, %d, %d, %d)", i, i, 10*i, 100*i)
+	}
+	myExec(t, my, "INSERT INTO "+db+".t VALUES "+seedRows.String())
+
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	head := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_all FROM binlog s.%[4]s.t INTO clickhouse dw.%[4]s.t_all WITH (flush_interval = '100ms');
+CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse dw.%[4]s.t_log MODE changelog WITH (flush_interval = '100ms');
+`, myDSN, chDSN, testServerID(), db)
+	writeFile(t, file, head+fmt.Sprintf(`CREATE PIPELINE p_c FROM binlog s.%[1]s.t
+  TRANSFORM id, k, c + 1 AS c1 INTO clickhouse dw.%[1]s.t_c WITH (flush_interval = '100ms');
+`, db))
+
+	allMy := "SELECT id, k, IFNULL(v, 'NULL') FROM " + db + ".t ORDER BY id"
+	allCH := "SELECT toString(id), toString(k), ifNull(toString(v), 'NULL') FROM " + db + ".t_all_current ORDER BY id"
+	cMy := "SELECT id, k FROM " + db + ".t ORDER BY id"
+	cCH := "SELECT toString(id), toString(k) FROM " + db + ".t_c_current ORDER BY id"
+
+	a := startApply(t, state, file)
+	a.waitSame(t, my, ch, allMy, allCH, 90*time.Second)
+	a.waitSame(t, my, ch, cMy, cCH, 60*time.Second)
+
+	// The column p_c names is dropped while a writer runs.
+	w := startDDLWriter(t, myDSN, db+".t", 10000)
+	time.Sleep(500 * time.Millisecond)
+	myExec(t, my, "ALTER TABLE "+db+".t DROP COLUMN c")
+	time.Sleep(time.Second)
+	a.waitFor(t, "p_c stops with its own error", 60*time.Second, func() (bool, string) {
+		return strings.Contains(a.out.String(), "pipeline stopped"), "no pipeline stopped yet"
+	})
+	time.Sleep(time.Second) // the others go on meanwhile
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	a.running(t)
+	// p_all follows the rows written after the DROP…
+	a.waitSame(t, my, ch, allMy, allCH, 90*time.Second)
+	// …and the source's checkpoint passes them.
+	file0, pos0 := masterPos(t, my)
+	a.waitFor(t, "the checkpoint passes the writes after the DROP", 30*time.Second, func() (bool, string) {
+		f, p := checkpointPos(t, filepath.Join(state, "source-s.json"))
+		return f > file0 || (f == file0 && p >= pos0), fmt.Sprintf("checkpoint %s:%d, server %s:%d", f, p, file0, pos0)
+	})
+	out := a.out.String()
+	for _, want := range []string{
+		"pipeline p_c", `unknown column \"c\"`, db + ".t", "p.etl:6:20", // c + 1
+		"position", "the other pipelines of source s go on", "fix the pipeline",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the stop does not say %q:\n%s", want, out)
+		}
+	}
+
+	// Stopped by the user, the run says a pipeline had stopped.
+	a.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-a.done:
+		if err == nil {
+			t.Errorf("apply exited 0 with a pipeline stopped:\n%s", a.out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("apply did not stop on SIGINT:\n%s", a.out.String())
+	}
+
+	// More changes while etlq is stopped, then the file is fixed.
+	w = startDDLWriter(t, myDSN, db+".t", 20000)
+	time.Sleep(time.Second)
+	w.halt()
+	writeFile(t, file, head+fmt.Sprintf(`CREATE PIPELINE p_c FROM binlog s.%[1]s.t
+  TRANSFORM id, k INTO clickhouse dw.%[1]s.t_c WITH (flush_interval = '100ms');
+`, db))
+	out2 := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if !strings.Contains(out2, "resuming a stopped pipeline from its own checkpoint") {
+		t.Errorf("the resume of p_c is not logged:\n%s", out2)
+	}
+	diffRows(t, myRows(t, my, cMy), chRows(t, ch, cCH))
+	diffRows(t, myRows(t, my, allMy), chRows(t, ch, allCH))
+	// p_log replayed nothing: no change of the stream twice.
+	if d := chRows(t, ch, fmt.Sprintf("SELECT toString(count() - uniqExact(_pos, id, _op)) FROM %s.t_log", db)); len(d) != 1 || d[0] != "0" {
+		t.Errorf("p_log holds changes twice: %v", d)
+	}
+	// A further run goes on from both checkpoints.
+	myExec(t, my, "INSERT INTO "+db+".t (id, k) VALUES (99999, 1)")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	diffRows(t, myRows(t, my, cMy), chRows(t, ch, cCH))
+	diffRows(t, myRows(t, my, allMy), chRows(t, ch, allCH))
+	if t.Failed() {
+		t.Logf("first run:\n%s\nsecond run:\n%s", out, out2)
+	}
+}
+
+// masterPos is the server's binlog file and position now.
+func masterPos(t *testing.T, my *client.Conn) (string, uint64) {
+	t.Helper()
+	rows := myRows(t, my, "SHOW MASTER STATUS")
+	if len(rows) == 0 {
+		t.Fatal("SHOW MASTER STATUS: no row")
+	}
+	f := strings.Split(rows[0], "|")
+	p, _ := strconv.ParseUint(f[1], 10, 64)
+	return f[0], p
+}
+
+// checkpointPos is the binlog file and position of a checkpoint file.
+func checkpointPos(t *testing.T, path string) (string, uint64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", 0
+	}
+	var st struct {
+		Mark struct {
+			File string `json:"file"`
+			Pos  uint64 `json:"pos"`
+		} `json:"mark"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return st.Mark.File, st.Mark.Pos
+}
+
+// TestBlockedWriterHoldsItsPipelineOnly (issue #12, part B): a pipeline
+// whose writer blocks — its ClickHouse unreachable here; a slow ALTER …
+// MODIFY COLUMN of a widening or a table copied for a wider key block the
+// same way, inside the writer's Write — does not hold the other pipelines
+// of its source: their targets follow the writer while it waits. When its
+// server is back, it catches up; both end equal to the source.
+func TestBlockedWriterHoldsItsPipelineOnly(t *testing.T) {
+	s := newScratch(t, testenv.MySQLDSN(t))
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
+		"INSERT INTO "+db+".t VALUES (1, 1), (2, 2), (3, 3)")
+	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
+	chHost = strings.SplitN(chHost, "/", 2)[0]
+	if i := strings.LastIndex(chHost, "@"); i >= 0 {
+		chHost = chHost[i+1:]
+	}
+	px := newProxy(t, chHost)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE SINK far INTO clickhouse 'clickhouse://%[3]s';
+CREATE PIPELINE p_fast FROM binlog s.%[5]s.t INTO clickhouse dw.%[5]s.t_fast WITH (flush_interval = '100ms');
+CREATE PIPELINE p_slow FROM binlog s.%[5]s.t INTO clickhouse far.%[5]s.t_slow WITH (flush_interval = '100ms', max_inflight = 1);
+`, testenv.MySQLDSN(t), chDSN, px.addr(), testServerID(), db))
+	myQ := "SELECT id, k FROM " + db + ".t ORDER BY id"
+	fastQ := "SELECT toString(id), toString(k) FROM " + db + ".t_fast_current ORDER BY id"
+	slowQ := "SELECT toString(id), toString(k) FROM " + db + ".t_slow_current ORDER BY id"
+	a := startApply(t, state, file)
+	a.waitSame(t, my, ch, myQ, fastQ, 90*time.Second)
+	a.waitSame(t, my, ch, myQ, slowQ, 60*time.Second)
+
+	px.cut()
+	w := startDDLWriter(t, testenv.MySQLDSN(t), db+".t", 100)
+	time.Sleep(3 * time.Second)
+	w.halt()
+	// p_fast follows while p_slow's writer waits for its server.
+	a.waitSame(t, my, ch, myQ, fastQ, 30*time.Second)
+	if n := len(chRows(t, ch, slowQ)); n >= len(myRows(t, my, myQ)) {
+		t.Fatalf("p_slow has every row (%d) while its server was away: the test blocks nothing", n)
+	}
+	px.restore()
+	a.waitSame(t, my, ch, myQ, slowQ, 90*time.Second)
+	a.running(t)
+	a.stop(t)
+}
