@@ -108,10 +108,12 @@ type snapshotter struct {
 	// lastChunkMark is when a chunk's end last got a Mark (emit, on the
 	// stream's goroutine).
 	lastChunkMark time.Time
-	windowDrops   int         // chunk rows left out for their window's binlog events
-	mode          string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
-	wm            *watermarks // watermark mode
-	active        []*tableState
+	// nulls are the all-NULL before.* arrays shared by records (nullArrays).
+	nulls       map[nullKey][]arrow.Array
+	windowDrops int         // chunk rows left out for their window's binlog events
+	mode        string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
+	wm          *watermarks // watermark mode
+	active      []*tableState
 	// initial are the tables snapshotted from the start; added receives
 	// the tables that join while the stream runs (addTable), once the
 	// planner and the workers run (started).
@@ -219,6 +221,7 @@ func (s *snapshotter) close() {
 		c.recs = nil
 	}
 	s.pending = nil
+	s.releaseNullsLocked()
 	s.mu.Unlock()
 }
 
