@@ -28,6 +28,11 @@ func TestMain(m *testing.M) {
 	}
 	etlqBin = filepath.Join(dir, "etlq")
 	build := exec.Command("go", "build", "-o", etlqBin, ".")
+	if bin := os.Getenv("ETLQ_TEST_BIN"); bin != "" {
+		// A prebuilt etlq (another commit's, for a before/after benchmark
+		// in the same conditions).
+		build = exec.Command("cp", bin, etlqBin)
+	}
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building etlq:", err)

@@ -100,12 +100,21 @@ type snapshotter struct {
 	// read views taken again because their exact position was behind it.
 	passed       binlogPos
 	behindReader int
-	redos        int         // key-less chunks read again (keylessVerdict)
-	noTableLock  bool        // LOCK TABLES was refused
-	windowDrops  int         // chunk rows left out for their window's binlog events
-	mode         string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
-	wm           *watermarks // watermark mode
-	active       []*tableState
+	redos        int  // key-less chunks read again (keylessVerdict)
+	noTableLock  bool // LOCK TABLES was refused
+	planQueries  int  // queries the chunk planner sent (a few per table)
+	// estimates are the initial tables' estimated row counts, read in
+	// batches before they are planned (planner goroutine only).
+	estimates map[*tableState]int64
+	// lastChunkMark is when a chunk's end last got a Mark (emit, on the
+	// stream's goroutine).
+	lastChunkMark time.Time
+	// nulls are the all-NULL before.* arrays shared by records (nullArrays).
+	nulls       map[nullKey][]arrow.Array
+	windowDrops int         // chunk rows left out for their window's binlog events
+	mode        string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
+	wm          *watermarks // watermark mode
+	active      []*tableState
 	// initial are the tables snapshotted from the start; added receives
 	// the tables that join while the stream runs (addTable), once the
 	// planner and the workers run (started).
@@ -213,6 +222,7 @@ func (s *snapshotter) close() {
 		c.recs = nil
 	}
 	s.pending = nil
+	s.releaseNullsLocked()
 	s.mu.Unlock()
 }
 

@@ -37,6 +37,20 @@ func (s *snapshotter) plan() {
 		}
 		return true
 	}
+	// The initial tables' row estimates in a few queries (describeBatch
+	// tables each) rather than one per table: 1,000 small tables cost
+	// 1,000 information_schema round trips otherwise.
+	if len(s.initial) > 1 {
+		var err error
+		if c, err = s.cfg.src.connect(s.ctx); err != nil {
+			s.fail(err)
+			return
+		}
+		s.estimates = tableRowEstimates(c, s.initial)
+		s.mu.Lock()
+		s.planQueries += (len(s.initial) + describeBatch - 1) / describeBatch
+		s.mu.Unlock()
+	}
 	for _, ts := range s.initial {
 		if !planOne(ts) {
 			return
@@ -57,12 +71,16 @@ func (s *snapshotter) plan() {
 
 func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 	t := ts.cur
-	s.estimate(*c, ts)
+	est, ok := s.estimates[ts]
+	if !ok {
+		est = s.tableRows(*c, ts)
+	}
 	if kc := intKeyCol(t); kc != nil {
-		if planned, err := s.planIntTable(c, ts, kc); planned || err != nil {
+		if planned, err := s.planIntTable(c, ts, kc, est); planned || err != nil {
 			return err
 		}
 	}
+	s.count(*c, ts, est)
 	excl := andPred(exclusion(t, ts.snap.Ranges), resnapFilter(ts))
 	var lo []string
 	for {
@@ -113,20 +131,81 @@ func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
 	}
 }
 
-// estimate sets the table's estimated row count.
-func (s *snapshotter) estimate(c *client.Conn, ts *tableState) {
+// smallTable is the estimated row count under which a table's rows are
+// counted exactly for its progress (and, with an integer key, planned as
+// one chunk when the count says it fits).
+const smallTable = 100000
+
+// tableRows returns the table's estimated row count (information_schema
+// TABLE_ROWS; 0 when unknown).
+func (s *snapshotter) tableRows(c *client.Conn, ts *tableState) int64 {
+	s.notePlanQuery()
 	r, err := c.Execute("SELECT IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
 		quoteString(ts.ref.DB) + " AND TABLE_NAME = " + quoteString(ts.ref.Table))
 	if err != nil || r.RowNumber() == 0 {
-		return
+		return 0
 	}
 	n, _ := r.GetInt(0, 0)
-	if n < 100000 {
-		if r, err := c.Execute("SELECT COUNT(*) FROM " + tableIdent(ts.ref)); err == nil {
-			n, _ = r.GetInt(0, 0)
+	return n
+}
+
+// tableRowEstimates returns the tables' estimated row counts, read
+// describeBatch tables a query; a table missing from the answer (an error,
+// a name the server spells otherwise) is left out, to be asked alone.
+func tableRowEstimates(c *client.Conn, tss []*tableState) map[*tableState]int64 {
+	out := map[*tableState]int64{}
+	byDB := map[string][]*tableState{}
+	var dbs []string
+	for _, ts := range tss {
+		if _, ok := byDB[ts.ref.DB]; !ok {
+			dbs = append(dbs, ts.ref.DB)
+		}
+		byDB[ts.ref.DB] = append(byDB[ts.ref.DB], ts)
+	}
+	for _, db := range dbs {
+		all := byDB[db]
+		for lo := 0; lo < len(all); lo += describeBatch {
+			part := all[lo:min(lo+describeBatch, len(all))]
+			names := make([]string, len(part))
+			byName := map[string]*tableState{}
+			for i, ts := range part {
+				names[i] = quoteString(ts.ref.Table)
+				byName[ts.ref.Table] = ts
+			}
+			r, err := c.Execute("SELECT TABLE_NAME, IFNULL(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
+				quoteString(db) + " AND TABLE_NAME IN (" + strings.Join(names, ", ") + ")")
+			if err != nil {
+				continue
+			}
+			for i := 0; i < r.RowNumber(); i++ {
+				name, _ := r.GetString(i, 0)
+				n, _ := r.GetInt(i, 1)
+				if ts := byName[name]; ts != nil {
+					out[ts] = n
+				}
+			}
 		}
 	}
-	ts.rowsTotal.Store(n)
+	return out
+}
+
+// count sets the table's row count for its progress: the estimate, or
+// for a small table the exact count.
+func (s *snapshotter) count(c *client.Conn, ts *tableState, est int64) {
+	if est < smallTable {
+		s.notePlanQuery()
+		if r, err := c.Execute("SELECT COUNT(*) FROM " + tableIdent(ts.ref)); err == nil {
+			est, _ = r.GetInt(0, 0)
+		}
+	}
+	ts.rowsTotal.Store(est)
+}
+
+// notePlanQuery counts a query of the chunk planner (planQueries).
+func (s *snapshotter) notePlanQuery() {
+	s.mu.Lock()
+	s.planQueries++
+	s.mu.Unlock()
 }
 
 // keyExprs returns, per key column, the expression whose text is the
@@ -219,6 +298,7 @@ func (s *snapshotter) boundary(c *client.Conn, t *table, lo []string, excl strin
 	}
 	q := "SELECT " + strings.Join(exprs, ", ") + " FROM " + tableIdent(t.Ref) + " WHERE " + where +
 		" ORDER BY " + keyOrder(t) + " LIMIT 1 OFFSET " + strconv.Itoa(s.cfg.opts.chunkRows-1)
+	s.notePlanQuery()
 	r, err := c.Execute(q)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package mysql
 import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"strings"
+	"time"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -212,6 +214,20 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		ts.resnap = nil
 	}
 	out := em.queued()
+	if !s.chunkMarkDue() && !s.allDone() {
+		// Many tables: this chunk's progress goes into the next Mark.
+		if len(out) == first && ended != exec.SnapshotInside {
+			// The table's end, on a row-less batch.
+			em.queue(&exec.Batch{Record: emptyRecord(s.cfg.mem, ts.out.streamSchema(s.cfg.req.Before)),
+				DB: ts.ref.DB, Table: ts.ref.Table, Snapshot: true})
+			out = em.queued()
+		}
+		if len(out) > first && ended != exec.SnapshotInside {
+			out[len(out)-1].SnapshotEnd = ended
+		}
+		return
+	}
+	s.lastChunkMark = time.Now()
 	if len(out) == first {
 		// An empty chunk (or one whose rows all went out while it was
 		// read) still moves the snapshot on.
@@ -256,8 +272,9 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 		}
 	}
 	if cfg.req.Before {
-		for _, c := range outT.Cols {
-			cols = append(cols, array.MakeArrayOfNull(cfg.mem, c.arrowType(), n))
+		for _, a := range s.nullArrays(schema.Fields()[len(outT.Cols):2*len(outT.Cols)], n) {
+			a.Retain()
+			cols = append(cols, a)
 		}
 	}
 	ver := s.em.takeVersions(uint64(n))
@@ -300,4 +317,76 @@ func chunkOut(t, out *table, ignore bool) *table {
 		}
 	}
 	return m
+}
+
+// manyTablesMarks is the number of tables from which a chunk's end gets a
+// Mark at most every bigMarkEvery (chunkMarkDue); a variable for tests.
+var manyTablesMarks = 64
+
+// chunkMarkEvery is how often chunk ends get a Mark when there are many
+// tables; a variable for tests.
+var chunkMarkEvery = bigMarkEvery
+
+// chunkMarkDue reports whether a complete chunk's last batch gets a Mark.
+// Each Mark holds every table's snapshot progress, so with 1,000 small
+// tables, one chunk each, building them was quadratic: 11% of the
+// snapshot's CPU. Checkpoints are written at most once a second, so a Mark
+// every 100 ms loses nothing but a longer re-read after a crash (no
+// checkpoint gets ahead of the data: a Mark records only chunks emitted
+// before it). The chunk after which every table is done always gets one.
+func (s *snapshotter) chunkMarkDue() bool {
+	return len(s.em.catalog().tables) < manyTablesMarks || time.Since(s.lastChunkMark) >= chunkMarkEvery
+}
+
+// nullKey names the all-NULL arrays of one before.* layout and length.
+type nullKey struct {
+	fields string // the fields' fingerprints
+	n      int
+}
+
+// maxNullSets bounds the all-NULL array sets kept (nullArrays): a
+// snapshot's records are mostly of one length, its chunks' last ones of
+// any.
+const maxNullSets = 16
+
+// nullArrays returns all-NULL arrays of n rows for fields, shared by the
+// snapshot's records of that layout and length (Arrow arrays are
+// immutable); the caller does not release them. A snapshot record's
+// before.* columns are all NULL: making them anew for every record
+// (allocating and clearing 8192 rows of each column) took up to a tenth of
+// the 1M-row snapshot's CPU.
+func (s *snapshotter) nullArrays(fields []arrow.Field, n int) []arrow.Array {
+	var fp strings.Builder
+	for _, f := range fields {
+		fp.WriteString(f.Type.Fingerprint())
+		fp.WriteByte(';')
+	}
+	k := nullKey{fp.String(), n}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a, ok := s.nulls[k]; ok {
+		return a
+	}
+	if len(s.nulls) >= maxNullSets {
+		s.releaseNullsLocked()
+	}
+	if s.nulls == nil {
+		s.nulls = map[nullKey][]arrow.Array{}
+	}
+	out := make([]arrow.Array, len(fields))
+	for i, f := range fields {
+		out[i] = array.MakeArrayOfNull(s.cfg.mem, f.Type, n)
+	}
+	s.nulls[k] = out
+	return out
+}
+
+// releaseNullsLocked drops the shared all-NULL arrays (s.mu held).
+func (s *snapshotter) releaseNullsLocked() {
+	for _, as := range s.nulls {
+		for _, a := range as {
+			a.Release()
+		}
+	}
+	s.nulls = nil
 }

@@ -149,18 +149,27 @@ func openGaps(c *column, done []keyRange) ([]keyGap, bool) {
 	return gaps, true
 }
 
-// maxKey returns MAX of the key column (ok false: empty table).
-func maxKey(c *client.Conn, t *table, kc *column) (uint64, bool, error) {
-	r, err := c.Execute("SELECT MAX(" + quoteIdent(kc.Name) + ") FROM " + tableIdent(t.Ref))
+// maxKey returns MAX of the key column (ok false: empty table), and with
+// count the table's COUNT(*) from the same scan (-1 without).
+func maxKey(c *client.Conn, t *table, kc *column, count bool) (uint64, bool, int64, error) {
+	q := "SELECT MAX(" + quoteIdent(kc.Name) + ")"
+	if count {
+		q += ", COUNT(*)"
+	}
+	r, err := c.Execute(q + " FROM " + tableIdent(t.Ref))
 	if err != nil || r.RowNumber() == 0 {
-		return 0, false, err
+		return 0, false, -1, err
+	}
+	n := int64(-1)
+	if count {
+		n, _ = r.GetInt(0, 1)
 	}
 	s, _ := r.GetString(0, 0)
 	if s == "" {
-		return 0, false, nil
+		return 0, false, n, nil
 	}
 	o, ok := keyOrd(kc, s)
-	return o, ok, nil
+	return o, ok, n, nil
 }
 
 // sampleKeys returns the first n keys in (lo, hi] (nil bounds unbounded).
@@ -211,7 +220,7 @@ func ordRange(kc *column, lo, hi ordBound) keyRange {
 // planIntTable plans the chunks of a table with one integer key column. It
 // returns false (having planned nothing) when the completed ranges of a
 // resume are not integer bounds, for the general planner to take over.
-func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column) (bool, error) {
+func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column, est int64) (bool, error) {
 	t := ts.cur
 	gaps, ok := openGaps(kc, ts.snap.Ranges)
 	if !ok || len(gaps) == 0 {
@@ -220,22 +229,35 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column) 
 	what := "snapshot planning of " + ts.key
 	var top uint64
 	var nonEmpty bool
+	// A small table is counted in the same query (its progress wants the
+	// exact count).
+	rows := int64(-1)
 	err := s.withConn(c, what, func(c *client.Conn) error {
+		s.notePlanQuery()
 		var err error
-		top, nonEmpty, err = maxKey(c, t, kc)
+		top, nonEmpty, rows, err = maxKey(c, t, kc, est < smallTable)
 		return err
 	})
 	if err != nil {
 		return true, err
 	}
+	if rows >= 0 {
+		est = rows
+	}
+	ts.rowsTotal.Store(est)
 	chunkRows := s.cfg.opts.chunkRows
 	sample := min(keySample, chunkRows)
+	// A table counted at no more than chunk_rows rows is one chunk per
+	// gap, without sampling its keys: the chunk is read with its LIMIT,
+	// so rows written since the count still split it.
+	one := rows >= 0 && rows <= int64(chunkRows)
 	for gi, g := range gaps {
 		lo := g.lo
 		for {
 			var keys []uint64
-			if nonEmpty {
+			if nonEmpty && !one {
 				err := s.withConn(c, what, func(c *client.Conn) error {
+					s.notePlanQuery()
 					var err error
 					keys, err = sampleKeys(c, t, kc, lo, g.hi, sample)
 					return err

@@ -345,3 +345,124 @@ func TestSnapshotWithoutPreparedStatements(t *testing.T) {
 		t.Error("the snapshot did not switch to the text protocol")
 	}
 }
+
+// TestManySmallTablesPlannedInFewQueries: the planner of many small tables
+// reads their row estimates in one query and plans each table (counted,
+// its key's maximum) in one more, instead of four queries a table; the
+// rows, and the progress's exact counts, stay right, and a table that grew
+// past chunk_rows since the count is still read whole (its chunk's LIMIT
+// splits it).
+func TestManySmallTablesPlannedInFewQueries(t *testing.T) {
+	const tables, rows, chunkRows = 40, 300, 500
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			var req []connectors.StreamTable
+			for k := 0; k < tables; k++ {
+				n := rows
+				if k == 0 {
+					n = 3 * chunkRows // one table larger than a chunk
+				}
+				tbl := fmt.Sprintf("%s.t_%02d", db, k)
+				run(t, s, "CREATE TABLE "+tbl+" (id BIGINT PRIMARY KEY, v INT)",
+					fmt.Sprintf("INSERT INTO %s SELECT seq, seq %% 7 FROM %s.seq_1_to_%d", tbl, db, n))
+				req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: connectors.SnapshotOnly})
+			}
+			src := newSrc(t, s, nil)
+			st, err := src.Open(context.Background(), connectors.StreamRequest{Tables: req,
+				Options: map[string]any{"chunk_rows": int64(chunkRows), "snapshot_parallelism": int64(2)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			got, _ := drain(t, st, 60*time.Second, nil)
+			if want := (tables-1)*rows + 3*chunkRows; len(got) != want {
+				t.Fatalf("%d rows, want %d", len(got), want)
+			}
+			seen := map[string]bool{}
+			for _, r := range got {
+				k := r["_table"] + "." + r["id"]
+				if seen[k] {
+					t.Fatalf("row %s read twice", k)
+				}
+				seen[k] = true
+			}
+			for _, p := range st.(*stream).Progress() {
+				want := int64(rows)
+				if p.Ref.Table == "t_00" {
+					want = 3 * chunkRows
+				}
+				if p.RowsTotal != want || p.RowsDone != want {
+					t.Errorf("%s: progress %d of %d rows, want %d of %d", p.Ref, p.RowsDone, p.RowsTotal, want, want)
+				}
+			}
+			snap := st.(*stream).snap
+			snap.mu.Lock()
+			q := snap.planQueries
+			snap.mu.Unlock()
+			// One estimates query, one query per small table; the large
+			// one samples its keys for each of its chunks.
+			if q > tables+1+4 {
+				t.Errorf("the planner sent %d queries for %d tables, want at most %d", q, tables, tables+1+4)
+			}
+			t.Logf("%d tables planned with %d queries", tables, q)
+		})
+	}
+}
+
+// TestManyTablesChunkMarksThrottled: with many tables, chunk ends get a
+// Mark at most every chunkMarkEvery (here: never but the first and the
+// last), and the last Mark still records every table's snapshot done.
+func TestManyTablesChunkMarksThrottled(t *testing.T) {
+	defer func(n int, d time.Duration) { manyTablesMarks, chunkMarkEvery = n, d }(manyTablesMarks, chunkMarkEvery)
+	manyTablesMarks, chunkMarkEvery = 8, time.Hour
+	const tables = 20
+	s := servers(t)[0]
+	db := uniqueDB(t, s)
+	var req []connectors.StreamTable
+	for k := 0; k < tables; k++ {
+		run(t, s, fmt.Sprintf("CREATE TABLE %s.t_%02d (id INT PRIMARY KEY, v INT)", db, k),
+			fmt.Sprintf("INSERT INTO %s.t_%02d SELECT seq, seq FROM %s.seq_1_to_50", db, k, db))
+		req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: connectors.SnapshotOnly})
+	}
+	st, err := newSrc(t, s, nil).Open(context.Background(), connectors.StreamRequest{Tables: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rows, marks := 0, 0
+	var last []byte
+	for {
+		b, err := st.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows += int(b.NumRows())
+		if b.Mark != nil {
+			marks++
+			last = b.Mark.State
+		}
+		b.Release()
+	}
+	if rows != tables*50 {
+		t.Fatalf("%d rows, want %d", rows, tables*50)
+	}
+	if marks > 3 {
+		t.Errorf("%d Marks for %d one-chunk tables, want the first and the last (and the end of the run)", marks, tables)
+	}
+	var ms markState
+	if err := json.Unmarshal(last, &ms); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < tables; k++ {
+		key := fmt.Sprintf("%s.t_%02d", db, k)
+		if snap := ms.Snapshot[key]; snap == nil || !snap.Done {
+			t.Errorf("the last Mark does not record %s done: %+v", key, snap)
+		}
+	}
+}

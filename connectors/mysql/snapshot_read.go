@@ -92,7 +92,7 @@ var errChunkCut = errors.New("chunk cut: its records waited too long for the bin
 
 // push hands a complete record of ch to the reader. With wait, it blocks
 // while maxQueued records are not taken yet (the chunk's read pauses; the
-// server waits on the socket, which is why read raises net_write_timeout),
+// server waits on the socket, which is why withConn raises net_write_timeout),
 // at most maxChunkWait for an integer-key chunk.
 // final says rec is the chunk's last record.
 func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait, final bool) error {
@@ -191,11 +191,8 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			s.mu.Unlock()
 		}
 	}()
-	// The read pauses while the reader has not taken the chunk's records
-	// (push): the server must not give up on the idle socket meanwhile.
-	if _, err := c.Execute("SET SESSION net_write_timeout = 86400"); err != nil {
-		return 0, err
-	}
+	// (withConn raised the connection's net_write_timeout: the read
+	// pauses while the reader has not taken the chunk's records.)
 	var unlock func()
 	if ch.lock {
 		// A key-less chunk whose table kept changing inside its window:

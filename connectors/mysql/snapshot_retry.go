@@ -31,15 +31,24 @@ func lostConn(err error) bool {
 // withConn runs f on *c, connecting first when *c is nil. When the
 // connection is lost, it reconnects with back-off (100 ms doubling to 10 s,
 // at most 30 attempts, as the binlog reader does) and runs f again, so f
-// must be repeatable. A connection that cannot be made before any was lost
-// is an error at once.
+// must be repeatable. The connections it makes have net_write_timeout
+// raised. A connection that cannot be made before any was lost is an error
+// at once.
 func (s *snapshotter) withConn(c **client.Conn, what string, f func(*client.Conn) error) error {
 	backoff := 100 * time.Millisecond
 	lost := false
 	for attempt := 1; ; attempt++ {
 		var err error
 		if *c == nil {
-			if *c, err = s.cfg.src.connect(s.ctx); err != nil {
+			if *c, err = s.cfg.src.connect(s.ctx); err == nil {
+				// Once per connection: a chunk's read pauses while the
+				// reader has not taken its records (push), and the server
+				// must not give up on the idle socket meanwhile.
+				if _, err = (*c).Execute("SET SESSION net_write_timeout = 86400"); err != nil {
+					(*c).Close()
+				}
+			}
+			if err != nil {
 				*c = nil
 				if !lost {
 					return err

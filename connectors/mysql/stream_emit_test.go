@@ -120,6 +120,7 @@ func TestSnapshotterEmitsThroughEmitter(t *testing.T) {
 	f, ts := newFakeEmitter(mem)
 	defer f.release()
 	s := newSnapshotter(f)
+	defer s.close() // releases the shared NULL before.* arrays
 	if len(s.active) != 1 || s.active[0] != ts {
 		t.Fatalf("snapshotter takes the tables of the emitter's catalog: active %v", s.active)
 	}

@@ -54,11 +54,46 @@ func (s *Store) Load(source string) (*sourceState, error) {
 func (s *Store) Save(st *sourceState) error {
 	st.Format = stateFormat
 	st.Updated = time.Now().UTC()
-	data, err := json.MarshalIndent(st, "", "  ")
+	data, err := st.encode()
 	if err != nil {
 		return err
 	}
 	return writeFileAtomic(s.path(st.Source), data)
+}
+
+// encode is json.MarshalIndent(st, "", "  ") but for the mark, which is
+// written as the source made it (compact JSON) instead of being validated
+// and indented anew: with 1,000 tables a mark is ~1 MiB (their schemas),
+// and re-indenting it at every checkpoint took 8% of etlq's CPU.
+func (st *sourceState) encode() ([]byte, error) {
+	mark := []byte(st.Mark)
+	if len(mark) == 0 {
+		mark = []byte("null")
+	} else if !json.Valid(mark) {
+		return nil, fmt.Errorf("checkpoint of %s: the mark is not JSON", st.Source)
+	}
+	head, err := json.MarshalIndent(struct {
+		Format int    `json:"format"`
+		Source string `json:"source"`
+	}{st.Format, st.Source}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	tail, err := json.MarshalIndent(struct {
+		Pipelines []string  `json:"pipelines"`
+		Updated   time.Time `json:"updated"`
+	}{st.Pipelines, st.Updated}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	// head ends "\n}", tail starts "{\n".
+	out := make([]byte, 0, len(head)+len(mark)+len(tail)+16)
+	out = append(out, head[:len(head)-2]...)
+	out = append(out, ",\n  \"mark\": "...)
+	out = append(out, mark...)
+	out = append(out, ',')
+	out = append(out, tail[1:]...)
+	return out, nil
 }
 
 func writeFileAtomic(path string, data []byte) error {
