@@ -644,3 +644,63 @@ func TestFastPathRoundTrip(t *testing.T) {
 	check("n_d9", "d9", true)
 	check("u32", "u32", false)
 }
+
+// TestFastPathReusesColumns: consecutive inserts of one writer reuse the
+// ch-go columns of the ones before (emptied: none of their rows comes
+// back), larger and smaller inserts alternating, and write what
+// clickhouse-go writes.
+func TestFastPathReusesColumns(t *testing.T) {
+	e := newEnv(t, nil)
+	fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}
+	for _, f := range fastFields() {
+		n := f
+		n.Name, n.Nullable = "n_"+f.Name, true
+		fields = append(fields, f, n)
+	}
+	s := sinktest.SinkSchema(fields, false)
+	row := func(j int) []any {
+		dead := j%8 == 3
+		vals := []any{int64(j)}
+		for _, f := range fastFields() {
+			v := fastValueOf(f.Name, j)
+			if dead {
+				v = nil
+			}
+			vals = append(vals, v, fastValue(f.Name, j))
+		}
+		return sysRow(uint64(j+1), dead, "insert", vals...)
+	}
+	opts := map[string]any{"flush_interval": "1h"}
+	fast := e.open(e.target("fast", connectors.ModeUpsert, []string{"id"}, s, opts))
+	slow := e.open(e.target("slow", connectors.ModeUpsert, []string{"id"}, s, opts))
+	slow.(*writer).noFastPath = true
+	const inserts = 8
+	for _, w := range []connectors.Writer{fast, slow} {
+		for k := range inserts {
+			n := 30 // larger and smaller inserts alternating
+			if k%2 == 1 {
+				n = 7
+			}
+			var rows [][]any
+			for j := range n {
+				rows = append(rows, row(1000*k+j))
+			}
+			write(t, w, e.build(s, rows...), nil)
+			flush(t, w)
+		}
+	}
+	if n := fast.(*writer).inserts.Load(); n != inserts {
+		t.Fatalf("%d inserts, want %d", n, inserts)
+	}
+	if n := fast.(*writer).reusedSets.Load(); n == 0 {
+		t.Errorf("no insert of %d reused the columns of the one before", inserts)
+	}
+	q := "SELECT * FROM " + quote(e.db) + ".%s ORDER BY id"
+	got, want := e.text(fmt.Sprintf(q, "fast")), e.text(fmt.Sprintf(q, "slow"))
+	if got != want {
+		t.Errorf("fast path wrote\n%s\nclickhouse-go\n%s", got, want)
+	}
+	if c := e.text("SELECT toString(count()) FROM " + quote(e.db) + ".fast"); c != "148\n" {
+		t.Errorf("%s rows, want 148 (4 × 30 + 4 × 7)", strings.TrimSpace(c))
+	}
+}
