@@ -95,13 +95,6 @@ type writer struct {
 	// comparing the two.
 	fastColumns atomic.Int64
 	noFastPath  bool
-	// spare holds the ch-go columns of finished inserts (*colSet), emptied,
-	// for the next insert of the same columns: their memory is reused
-	// instead of allocated and cleared again. A sync.Pool: the GC drops
-	// what stays unused, so an idle writer holds nothing.
-	spare sync.Pool
-	// reusedSets counts the inserts that reused a spare set, for tests.
-	reusedSets atomic.Int64
 
 	errMu    sync.Mutex
 	flushErr error // first failure since the last Flush
@@ -358,71 +351,9 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 			a.Release()
 		}
 	}()
-	var set *colSet
-	defer func() {
-		// The block is written or abandoned: nothing refers to the
-		// columns any more.
-		if set != nil {
-			set.reset()
-			w.spare.Put(set)
-		}
-	}()
 	return nc.insert(ctx, q, w.s.chOpts.ReadTimeout, func(info proto.ColInfoInput) ([]proto.InputColumn, error) {
-		var input []proto.InputColumn
-		input, set, err = w.fill(g, info, nc.serverContext(), &release)
-		return input, err
+		return w.fill(g, info, nc.serverContext(), &release)
 	})
-}
-
-// colSet is the ch-go columns of one insert's block (col nil where the
-// slow path writes), by the server's column order, with what they were
-// made for: a spare set is reused only for the same columns.
-type colSet struct {
-	names []string
-	types []proto.ColumnType
-	specs []*colSpec
-	cols  []chTarget
-}
-
-// colsFor returns a spare set made for these columns, emptied, or a new
-// one.
-func (w *writer) colsFor(info proto.ColInfoInput, specs []*colSpec) *colSet {
-	if set, ok := w.spare.Get().(*colSet); ok && set.fits(info, specs) {
-		w.reusedSets.Add(1)
-		return set
-	}
-	set := &colSet{
-		names: make([]string, len(info)), types: make([]proto.ColumnType, len(info)),
-		specs: specs, cols: make([]chTarget, len(info)),
-	}
-	for i, ci := range info {
-		set.names[i], set.types[i] = ci.Name, ci.Type
-	}
-	return set
-}
-
-func (s *colSet) fits(info proto.ColInfoInput, specs []*colSpec) bool {
-	if len(info) != len(s.names) {
-		return false
-	}
-	for i, ci := range info {
-		if ci.Name != s.names[i] || ci.Type != s.types[i] || specs[i] != s.specs[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// reset empties the columns, keeping their memory.
-func (s *colSet) reset() {
-	for _, t := range s.cols {
-		if t.col != nil {
-			t.col.Reset()
-		}
-		if t.nulls != nil {
-			t.nulls.Reset()
-		}
-	}
 }
 
 // fill makes the block of g's live rows for the columns of the server's
@@ -430,9 +361,7 @@ func (s *colSet) reset() {
 // them). A column the fast path covers is written into a ch-go column of
 // its own (fastpath.go); the others into a clickhouse-go column through
 // its public Append (columnSlice). Widened arrays are added to release.
-// The ch-go columns are returned as a set for the spare ones once the
-// insert is over (nil when fill fails before making them).
-func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContext, release *[]arrow.Array) ([]proto.InputColumn, *colSet, error) {
+func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContext, release *[]arrow.Array) ([]proto.InputColumn, error) {
 	at := make(map[string]int, len(g.cols))
 	for k, c := range g.cols {
 		at[c.name] = k
@@ -453,30 +382,21 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 		for k, c := range g.cols {
 			want[k] = c.name
 		}
-		return nil, nil, &dataError{fmt.Sprintf("insert into %s: ClickHouse answered with the columns %q for the columns %q", w.target, got, want)}
+		return nil, &dataError{fmt.Sprintf("insert into %s: ClickHouse answered with the columns %q for the columns %q", w.target, got, want)}
 	}
-	specs := make([]*colSpec, len(info))
-	for i, k := range order {
-		specs[i] = g.cols[k]
-	}
-	set := w.colsFor(info, specs)
 	input := make([]proto.InputColumn, len(info))
-	fast := set.cols
+	fast := make([]chTarget, len(info))
 	slow := make([]*driverCol, len(info))
 	for i, ci := range info {
 		c := g.cols[order[i]]
-		t, ok := fast[i], fast[i].col != nil
-		if !ok && !w.noFastPath {
-			t, ok = newTarget(c, string(ci.Type))
-		}
-		if ok && !w.noFastPath {
+		if t, ok := newTarget(c, string(ci.Type)); ok && !w.noFastPath {
 			fast[i] = t
 			input[i] = proto.InputColumn{Name: ci.Name, Data: &fastCol{typ: ci.Type, chTarget: t}}
 			continue
 		}
 		col, err := column.Type(ci.Type).Column(ci.Name, sc)
 		if err != nil {
-			return nil, set, &dataError{fmt.Sprintf("column %q: ClickHouse type %s: %v", c.name, ci.Type, err)}
+			return nil, &dataError{fmt.Sprintf("column %q: ClickHouse type %s: %v", c.name, ci.Type, err)}
 		}
 		slow[i] = &driverCol{Interface: col}
 		input[i] = proto.InputColumn{Name: ci.Name, Data: slow[i]}
@@ -499,14 +419,14 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 				dst = slow[i]
 			}
 			if err := appendColumn(c, fast[i], dst, arr, r); err != nil {
-				return nil, set, err
+				return nil, err
 			}
 			if fast[i].col != nil {
 				w.fastColumns.Add(1)
 			}
 		}
 	}
-	return input, set, nil
+	return input, nil
 }
 
 // appender is where the slow path appends a column slice.
