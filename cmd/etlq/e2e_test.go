@@ -27,16 +27,27 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	etlqBin = filepath.Join(dir, "etlq")
-	build := exec.Command("go", "build", "-o", etlqBin, ".")
 	if bin := os.Getenv("ETLQ_TEST_BIN"); bin != "" {
-		// A prebuilt etlq (another commit's, for a before/after benchmark
-		// in the same conditions).
-		build = exec.Command("cp", bin, etlqBin)
-	}
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building etlq:", err)
-		os.Exit(1)
+		// Another etlq binary (e.g. one built from an older commit) under
+		// the same tests and benchmarks: same-run comparisons of two
+		// versions (docs/benchmarks.md). Used as is, never rebuilt.
+		abs, err := filepath.Abs(bin)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ETLQ_TEST_BIN:", err)
+			os.Exit(1)
+		}
+		fmt.Fprintln(os.Stderr, "etlq binary from ETLQ_TEST_BIN:", abs)
+		etlqBin = abs
+	} else {
+		build := exec.Command("go", "build", "-o", etlqBin, ".")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building etlq:", err)
+			os.Exit(1)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)

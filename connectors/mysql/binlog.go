@@ -123,6 +123,7 @@ func (r *binlogReader) start() error {
 		RenderJSONAsMySQLText:   true,
 		HeartbeatPeriod:         hb,
 		ReadTimeout:             3*hb + 5*time.Second,
+		Dialer:                  coarseDeadlineDialer, // read deadlines moved at most once a second
 		DisableRetrySync:        true,
 		Logger:                  slog.New(slog.DiscardHandler),
 		RowsEventDecodeFunc:     decodeRowsWith(r.snap.watermarks()),
