@@ -254,6 +254,10 @@ const (
 	// RowCopySwap: the copy took the table's name at this position: it
 	// replaces the table in the targets.
 	RowCopySwap
+	// RowCopyDrop: the copy is no longer followed at this position (the
+	// tool dropped it, giving the migration up, or etlq lost its schema):
+	// the targets drop what they kept of it.
+	RowCopyDrop
 )
 
 // RowCopy names the table a batch of a tool's copy belongs to.

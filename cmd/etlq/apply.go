@@ -19,7 +19,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
-	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -41,7 +40,7 @@ type applyCmd struct {
 	Group   string        `default:"apply" help:"With --log: the group of workers sharing the partitions; another group reads the log anew."`
 	Lease   time.Duration `default:"10s" help:"With --log: a partition's lease; a worker that stops renewing it (killed) loses it after this long."`
 
-	workerStats map[string][]*natslog.WorkerStats // per source, per worker (metrics)
+	workerStats map[string][]*engine.WorkerStats // per source, per worker (metrics)
 }
 
 func (a *applyCmd) Run(ctx context.Context) error {
@@ -94,10 +93,10 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if a.MetricsAddr != "" {
 		var extra []prometheus.Collector
 		if a.Log != "" {
-			a.workerStats = map[string][]*natslog.WorkerStats{}
+			a.workerStats = map[string][]*engine.WorkerStats{}
 			for _, d := range plan.Sources {
 				for range max(a.Workers, 1) {
-					a.workerStats[d.Name] = append(a.workerStats[d.Name], &natslog.WorkerStats{})
+					a.workerStats[d.Name] = append(a.workerStats[d.Name], &engine.WorkerStats{})
 				}
 			}
 			extra = append(extra, logCollector{workers: a.workerStats})

@@ -25,6 +25,8 @@ import (
 type rowCopyRun struct {
 	*liveApply
 	addr, state, file string
+	// env is added to the environment of the next start (fault points).
+	env []string
 }
 
 // rowCopySetup creates db.t with 3000 rows and starts etlq on it.
@@ -55,6 +57,9 @@ func (r *rowCopyRun) start(t *testing.T) {
 	ln.Close()
 	a := &liveApply{cmd: exec.Command(etlqBin, "apply", "--state-dir", r.state, "--metrics-addr", r.addr, "--progress", "never", r.file), out: &syncBuffer{}, done: make(chan error, 1)}
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if r.env != nil {
+		a.cmd.Env = append(os.Environ(), r.env...)
+	}
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -62,7 +61,7 @@ var (
 // logCollector exposes the log workers' figures: the partitions held
 // summed over the process, and each worker's own.
 type logCollector struct {
-	workers map[string][]*natslog.WorkerStats
+	workers map[string][]*engine.WorkerStats
 }
 
 func (c logCollector) Describe(ch chan<- *prometheus.Desc) {

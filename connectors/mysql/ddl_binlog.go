@@ -219,6 +219,7 @@ func (r *binlogReader) markStale(ts *tableState, at binlogPos, q string, cause e
 		r.cfg.log.Warn("online schema change: a DDL on the tool's copy cannot be applied; the copy is no longer followed row by row and the cut-over will read the table again",
 			"table", ts.ref.DB+"."+ts.copyOf, "copy", ts.key, "position", at.String(), "ddl", abbreviate(q, 200), "error", firstLine(cause))
 		r.leaveCopy(ts, at, "its schema was lost")
+		r.dropCopy(ts)
 		return
 	}
 	nt := ts.cur.clone()

@@ -173,6 +173,7 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 				// A tool's copy dropped (a migration given up): its rows
 				// never reached a target but its own.
 				r.leaveCopy(ts, at, "dropped")
+				r.dropCopy(ts)
 				continue
 			}
 			r.leave(ts, at, "dropped")
@@ -189,6 +190,9 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 			switch {
 			case ts.copyOf != "":
 				r.leaveCopy(ts, at, "renamed to "+s.to.String())
+				if !s.rowCopy {
+					r.dropCopy(ts)
+				}
 			case swapped[ts.ref]:
 				r.leaveCopy(ts, at, "replaced by its row copy, renamed to "+s.to.String())
 			default:
@@ -248,7 +252,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 				// gh-ost's or pt-online-schema-change's cut-over: the
 				// tool's copy, whose rows etlq did not follow, takes the
 				// table's name. Its rows are read again.
-				why := "the tool's copy was not followed since its CREATE (etlq started or resumed after it, or a pipeline reading the table cannot take a row copy)"
+				why := "the tool's copy was not followed since its CREATE (etlq started or resumed after it, a pipeline reading the table cannot take a row copy, or a DDL on the copy could not be applied)"
 				if s.rowCopy {
 					why = "the copy's schema was lost"
 				}
@@ -409,6 +413,17 @@ func (st *stream) resumeCopies(copies []*table) {
 		st.tables = append(st.tables, ts)
 		st.byRef[t.Ref] = ts
 	}
+}
+
+// dropCopy tells the targets, at this position, that the copy ts (which
+// left the stream) will not be swapped in: they drop what they kept of
+// it once every write before is acknowledged.
+func (r *binlogReader) dropCopy(ts *tableState) {
+	if ts.copyOf == "" || ts.swapped {
+		return
+	}
+	r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, ts.cur.streamSchema(r.cfg.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
+		RowCopy: &exec.RowCopy{Of: ts.copyOf, Step: exec.RowCopyDrop}})
 }
 
 // leaveCopy removes a tool's copy, or a table its copy replaces, from the

@@ -32,6 +32,7 @@ func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamReq
 	for i := range req.Tables {
 		rt := &req.Tables[i]
 		ok, swapped, n := true, 0, 0
+		var pending []*pipeRun // copiers whose copy was not swapped in
 		for _, pr := range r.runs {
 			if _, reads := pr.tables[rt.Ref.String()]; !reads {
 				continue
@@ -54,6 +55,8 @@ func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamReq
 			}
 			if done {
 				swapped++
+			} else {
+				pending = append(pending, pr)
 			}
 		}
 		rt.RowCopy = ok && n > 0
@@ -61,11 +64,34 @@ func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamReq
 		case swapped > 0 && swapped == n && rt.RowCopy:
 			rt.CopySwapped = true
 		case swapped > 0:
-			// Some targets swapped, others not: the cut-over reads the
-			// table again for all of them.
+			// Some targets swapped, others not (a stop between two
+			// pipelines' swaps): the cut-over reads the table again for
+			// all of them, and the copies not swapped in are of no use:
+			// dropped, their swap files first (a file with no copy says
+			// "swapped"), so that the next start decides the same.
 			rt.RowCopy = false
+			for _, pr := range pending {
+				if err := r.dropUnswapped(ctx, pr, rt.Ref.String()); err != nil {
+					return err
+				}
+			}
 		}
 	}
+	return nil
+}
+
+// dropUnswapped removes pr's swap file, then its copy target.
+func (r *sourceRun) dropUnswapped(ctx context.Context, pr *pipeRun, table string) error {
+	if f := r.swapFile(pr); f != "" {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	rc := r.sinks[pr.p.Sink].(connectors.RowCopier)
+	if err := rc.DropCopy(ctx, pr.p.Target); err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	pr.log.Info("row copy: another pipeline of the table swapped its copy in before the stop, this one not: the cut-over reads the table again for both; this copy's target was dropped", "pipeline", pr.p.Name, "table", table, "target", rc.CopyTarget(pr.p.Target).Name)
 	return nil
 }
 
@@ -110,6 +136,8 @@ func (r *sourceRun) rowCopy(ctx context.Context, b *exec.Batch, seq uint64) erro
 			err = r.copyStart(ctx, pr, rc)
 		case exec.RowCopySwap:
 			err = r.copySwap(ctx, pr, rc, b)
+		case exec.RowCopyDrop:
+			err = r.copyDrop(ctx, pr, rc, b)
 		default:
 			if pr.copy == nil {
 				if err = r.openCopy(ctx, pr, rc); err != nil {
@@ -140,6 +168,24 @@ func (r *sourceRun) copyStart(ctx context.Context, pr *pipeRun, rc connectors.Ro
 	}
 	pr.log.Info("row copy: writing the tool's copy to a target no reader sees", "pipeline", pr.p.Name, "target", rc.CopyTarget(pr.p.Target).Name)
 	return r.openCopy(ctx, pr, rc)
+}
+
+// copyDrop drops pr's copy target: the copy will not be swapped in (the
+// tool gave the migration up, or the source stopped following the copy).
+// Every write before is acknowledged first; a replay from before this
+// point makes the copy again and drops it here again.
+func (r *sourceRun) copyDrop(ctx context.Context, pr *pipeRun, rc connectors.RowCopier, b *exec.Batch) error {
+	if pr.copy != nil {
+		if err := pr.copy.writer.Flush(ctx); err != nil {
+			return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		}
+	}
+	pr.closeCopy()
+	if err := rc.DropCopy(ctx, pr.p.Target); err != nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	pr.log.Info("row copy: the copy will not be swapped in; its target was dropped", "pipeline", pr.p.Name, "table", b.DB+"."+b.RowCopy.Of, "copy", b.Table, "target", rc.CopyTarget(pr.p.Target).Name)
+	return nil
 }
 
 // openCopy opens pr's writer of the copy target (created when missing).
@@ -190,6 +236,7 @@ func (r *sourceRun) copySwap(ctx context.Context, pr *pipeRun, rc connectors.Row
 		if err := writeFileSync(f, []byte(fmt.Sprintf("%s.%s\n", b.DB, b.RowCopy.Of))); err != nil {
 			return err
 		}
+		faultPoint("rowcopy-swap-file:" + pr.p.Name)
 	}
 	pr.closeCopy()
 	if err := rc.SwapCopy(ctx, pr.p.Target); err != nil {
@@ -236,4 +283,15 @@ func writeFileSync(path string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// faultPoint ends the process at once (as kill -9 would) when the
+// environment variable ETLQ_TEST_FAULT names this point: the end-to-end
+// tests stop a run at a precise step of the row copy's cut-over. Unset in
+// any real run.
+func faultPoint(name string) {
+	if v := os.Getenv("ETLQ_TEST_FAULT"); v != "" && v == name {
+		fmt.Fprintf(os.Stderr, "ETLQ_TEST_FAULT: exiting at %s\n", name)
+		os.Exit(77)
+	}
 }

@@ -206,3 +206,63 @@ CREATE PIPELINE b FROM binlog shop.shopdb.orders TRANSFORM id INTO clickhouse dw
 	equal(t, "a", rc.rows("a", "id", "status"), []string{"1 a", "5 e", "3 c"})
 	equal(t, "b", rc.rows("b", "id"), []string{"1", "5", "3"})
 }
+
+// TestRunRowCopyDrop: a copy the tool gives up (the source's drop step)
+// has its copy target dropped there; the target keeps the table's rows.
+func TestRunRowCopyDrop(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE up FROM binlog shop.shopdb.orders TRANSFORM id, status INTO clickhouse dw.analytics.up MODE upsert KEY (id);
+`)
+	rc := &rcSink{sink: e.snk}
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyDrop).
+		add("orders", ins(3, "c", int64(1)))
+	o := e.opts(true)
+	o.Sinks = map[string]connectors.Sink{"dw": rc}
+	if err := engine.Run(context.Background(), e.plan, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rc.writers["up__etlq_copy"]; ok || rc.drops != 2 || rc.swaps != 0 {
+		t.Errorf("copy target left %v, drops %d, swaps %d", ok, rc.drops, rc.swaps)
+	}
+	equal(t, "target rows", rc.rows("up", "id", "status"), []string{"1 a", "3 c"})
+}
+
+// TestRunRowCopyPartialSwap: a stop between two pipelines' swaps (a's
+// swap file with its copy gone, b's swap file with its copy still there):
+// no row copy is asked for, and b's swap file and copy are removed so
+// that the next start decides the same; a's swap file stays.
+func TestRunRowCopyPartialSwap(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE a FROM binlog shop.shopdb.orders TRANSFORM id, status INTO clickhouse dw.analytics.a MODE upsert KEY (id);
+CREATE PIPELINE b FROM binlog shop.shopdb.orders TRANSFORM id INTO clickhouse dw.analytics.b MODE upsert KEY (id);
+`)
+	rc := &rcSink{sink: e.snk}
+	rc.writers["b__etlq_copy"] = &writer{s: e.snk, name: "b__etlq_copy"}
+	dir := filepath.Join(e.dir, "rowcopy")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a", "b"} {
+		if err := os.WriteFile(filepath.Join(dir, p+".swap"), []byte("shopdb.orders\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := e.opts(true)
+	o.Sinks = map[string]connectors.Sink{"dw": rc}
+	if err := engine.Run(context.Background(), e.plan, o); err != nil {
+		t.Fatal(err)
+	}
+	if rt := e.src.reqs[0].Tables[0]; rt.RowCopy || rt.CopySwapped {
+		t.Errorf("request %+v", rt)
+	}
+	if _, ok := rc.writers["b__etlq_copy"]; ok {
+		t.Errorf("b's copy target is left")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.swap")); !os.IsNotExist(err) {
+		t.Errorf("b's swap file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a.swap")); err != nil {
+		t.Errorf("a's swap file: %v", err)
+	}
+}

@@ -20,6 +20,11 @@ import (
 	"github.com/etlq/etlq/planner"
 )
 
+// WorkerStats are one log worker's counters (partitions owned, messages
+// handed over and acknowledged, lag), read by the metrics endpoint; cmd
+// names them through the engine, which owns the log's wiring.
+type WorkerStats = natslog.WorkerStats
+
 // The scale-out mode (docs/scale-out.md): `etlq capture` publishes each
 // source's stream to a NATS JetStream log (Capture), and `etlq apply
 // --log` workers run the pipelines over their share of it (RunWorkers).
@@ -103,10 +108,10 @@ type WorkerOptions struct {
 	Workers int           // workers in this process
 	Group   string        // the group of workers sharing the partitions
 	Lease   time.Duration // a partition's lease
-	// Stats, when set, holds per source one natslog.WorkerStats per
+	// Stats, when set, holds per source one WorkerStats per
 	// worker: the partitions it holds, its progress and lag (the
 	// etlq_log_* metrics, docs/scale-out.md).
-	Stats map[string][]*natslog.WorkerStats
+	Stats map[string][]*WorkerStats
 }
 
 // RunWorkers runs apply's --log mode: w.Workers workers in this process,
