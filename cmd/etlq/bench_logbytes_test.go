@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/connectors/testenv"
 )
@@ -62,8 +64,9 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO stdout FORMAT jsonl;
 		if err != nil {
 			b.Fatal(err)
 		}
+		var st *natslog.Status
 		stat := func() (msgs, by uint64) {
-			st, err := lg.Status("s", "")
+			st, err = lg.Status("s", "")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -88,6 +91,17 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO stdout FORMAT jsonl;
 		capture()
 		m1, b1 := stat()
 		b.ReportMetric(float64(b1-b0)/500, "B/row_1row_tx")
+		if nc, err := nats.Connect(testenv.NATSURL(b)); err == nil {
+			js, _ := nc.JetStream()
+			info, _ := js.StreamInfo(st.Stream)
+			if m, err := js.GetMsg(st.Stream, info.State.LastSeq); err == nil {
+				for k, v := range m.Header {
+					b.Logf("last single-row message: header %s: %d bytes", k, len(v[0]))
+				}
+				b.Logf("last single-row message: subject %s, body %d bytes", m.Subject, len(m.Data))
+			}
+			nc.Close()
+		}
 		b.ReportMetric(float64(b1-b0)/float64(m1-m0), "B/msg_1row_tx")
 		for j := 0; j < 20; j++ {
 			insert(20000+100*j, 20100+100*j)
