@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/cespare/xxhash/v2"
 	"github.com/nats-io/nats.go"
@@ -149,6 +150,12 @@ type capturer struct {
 	source string
 	mem    memory.Allocator
 
+	// The last schema encoded (schemaMessage): batches of a table share
+	// their schema's pointer until it changes.
+	lastSchema *arrow.Schema
+	lastMsg    []byte
+	lastHash   string
+
 	resume []byte // the position after the last published batch with a mark
 	idBase string // hash of resume: message ids are idBase-seq-part
 	seq    int    // batches published since resume
@@ -158,6 +165,18 @@ func (c *capturer) setResume(state []byte) {
 	c.resume = state
 	c.idBase = strconv.FormatUint(xxhash.Sum64(state), 36)
 	c.seq = 0
+}
+
+// schemaMessage is schemaMessage(s), remembered for the last schema.
+func (c *capturer) schemaMessage(s *arrow.Schema) ([]byte, string, error) {
+	if s == c.lastSchema {
+		return c.lastMsg, c.lastHash, nil
+	}
+	msg, hash, err := schemaMessage(s)
+	if err == nil {
+		c.lastSchema, c.lastMsg, c.lastHash = s, msg, hash
+	}
+	return msg, hash, err
 }
 
 // publishControl records a position alone, on the control subject that no
@@ -268,7 +287,7 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 		data, err = encodeRecord(rec)
 	} else {
 		var schema []byte
-		if schema, hash, err = schemaMessage(rec.Schema()); err == nil {
+		if schema, hash, err = c.schemaMessage(rec.Schema()); err == nil {
 			if err = c.log.putSchema(c.n, hash, schema); err == nil {
 				data, err = encodeBody(rec, schema)
 			}
