@@ -235,6 +235,16 @@ type Starter interface {
 	StartMark() *exec.Mark
 }
 
+// VersionStarter is a Stream that can say, before it sends anything, the
+// smallest _version it will stamp (0: it cannot). The log's capture
+// publishes it at a new stream's start, so that a group's first worker
+// fixes its version lift without waiting for the first row
+// (connectors/natslog, floor.go): a source whose tables are all empty
+// sends none.
+type VersionStarter interface {
+	FirstVersion() uint64
+}
+
 // Resnapshotter is a Stream that can read a table again while it streams
 // (`etlq resnapshot`): the rows of r.Table that r.Where selects, read in
 // chunks placed in the stream like any snapshot's, after the position

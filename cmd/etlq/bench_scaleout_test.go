@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
@@ -113,7 +114,8 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // timed until the worker's sink acknowledged every change (its
 // etlq_rows_out_total); both targets are then checked against the source. Reported: wall seconds and
 // CPU seconds (user + system, the figure to trust on a loaded machine) of
-// each, and their ratios.
+// each, and their ratios; and what the stream stores per change (its
+// State.Bytes over the window's changes) and its messages.
 func BenchmarkCatchUpLog(b *testing.B) {
 	myDSN := testenv.MySQLDSN(b)
 	chDSN := testenv.ClickHouseDSN(b)
@@ -169,6 +171,7 @@ CREATE PIPELINE catchup
 		return 0
 	}
 	var plainWall, plainCPU, logWall, logCPU, capCPU []time.Duration
+	var logBytes, logMsgs []float64 // the stream's bytes per change, its messages
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		reset()
@@ -184,6 +187,13 @@ CREATE PIPELINE catchup
 		reset()
 		deleteLog(b, logURL, "bench")
 		c := runMeasured(b, nil, etlqBin, "capture", "--once", "--log", logURL, file)
+		if lg, err := natslog.Open(logURL); err == nil {
+			if st, err := lg.Status("bench", ""); err == nil {
+				logBytes = append(logBytes, float64(st.Bytes)/float64(w.Changes))
+				logMsgs = append(logMsgs, float64(st.Messages))
+			}
+			lg.Close()
+		}
 		start := time.Now()
 		state, _ = os.MkdirTemp(dir, "state")
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -229,6 +239,10 @@ CREATE PIPELINE catchup
 	b.ReportMetric(med(capCPU), "capture_cpu_s")
 	b.ReportMetric(med(logCPU)/med(plainCPU), "log/plain_cpu")
 	b.ReportMetric(med(logWall)/med(plainWall), "log/plain_wall")
+	if len(logBytes) > 0 {
+		b.ReportMetric(logBytes[len(logBytes)-1], "log_B/change")
+		b.ReportMetric(logMsgs[len(logMsgs)-1], "log_msgs")
+	}
 }
 
 // benchWorkers are the worker counts BenchmarkLogWorkers measures

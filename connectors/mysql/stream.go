@@ -86,12 +86,14 @@ type stream struct {
 	// resnapping are the tables being read again (reader only).
 	resnapping []*tableState
 
-	out      []*exec.Batch // ready batches
-	consts   constStrings  // shared constant metadata arrays (meta.go)
-	version  uint64        // next _version
-	target   binlogPos     // Once: stop after this position
-	finished bool
-	failed   error
+	out     []*exec.Batch // ready batches
+	consts  constStrings  // shared constant metadata arrays (meta.go)
+	version uint64        // next _version
+	// firstVersion is where the counter started (FirstVersion).
+	firstVersion uint64
+	target       binlogPos // Once: stop after this position
+	finished     bool
+	failed       error
 
 	// binlog reader
 	bin *binlogReader
@@ -354,6 +356,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		st.version = max(req.VersionFloor, uint64(time.Now().UnixMicro())<<10)
 		st.log.Info("version counter raised above the target's", "floor", req.VersionFloor, "version", st.version)
 	}
+	st.firstVersion = st.version
 	st.lastMarkPos = start
 	st.lastMark = time.Now()
 	if req.Resume == nil {
@@ -649,6 +652,10 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 // replay the changes since, deletes of rows already written included —
 // instead of starting anew later.
 func (st *stream) StartMark() *exec.Mark { return st.startMark }
+
+// FirstVersion is the counter's start: the versions it stamps only grow
+// from there (connectors.VersionStarter).
+func (st *stream) FirstVersion() uint64 { return st.firstVersion }
 
 // Progress returns the snapshot progress of each table.
 func (st *stream) Progress() []connectors.Progress {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/cespare/xxhash/v2"
 	"github.com/nats-io/nats.go"
@@ -75,9 +76,21 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 	}
 	c := &capturer{log: l, n: n, parts: parts, o: o, source: source, mem: memory.DefaultAllocator}
 	c.setResume(req.Resume)
-	if s, ok := stream.(connectors.Starter); ok && req.Resume == nil {
-		if m := s.StartMark(); m != nil {
-			if err := c.publishControl(ctx, m.State); err != nil {
+	if req.Resume == nil {
+		// A fresh start: its position, and where its versions start (a
+		// group's first worker fixes its version lift from it, floor.go).
+		var state []byte
+		var vstart uint64
+		if s, ok := stream.(connectors.Starter); ok {
+			if m := s.StartMark(); m != nil {
+				state = m.State
+			}
+		}
+		if s, ok := stream.(connectors.VersionStarter); ok {
+			vstart = s.FirstVersion()
+		}
+		if state != nil || vstart > 0 {
+			if err := c.publishControl(ctx, state, vstart); err != nil {
 				return err
 			}
 		}
@@ -137,6 +150,12 @@ type capturer struct {
 	source string
 	mem    memory.Allocator
 
+	// The last schema encoded (schemaMessage): batches of a table share
+	// their schema's pointer until it changes.
+	lastSchema *arrow.Schema
+	lastMsg    []byte
+	lastHash   string
+
 	resume []byte // the position after the last published batch with a mark
 	idBase string // hash of resume: message ids are idBase-seq-part
 	seq    int    // batches published since resume
@@ -148,16 +167,35 @@ func (c *capturer) setResume(state []byte) {
 	c.seq = 0
 }
 
+// schemaMessage is schemaMessage(s), remembered for the last schema.
+func (c *capturer) schemaMessage(s *arrow.Schema) ([]byte, string, error) {
+	if s == c.lastSchema {
+		return c.lastMsg, c.lastHash, nil
+	}
+	msg, hash, err := schemaMessage(s)
+	if err == nil {
+		c.lastSchema, c.lastMsg, c.lastHash = s, msg, hash
+	}
+	return msg, hash, err
+}
+
 // publishControl records a position alone, on the control subject that no
 // worker reads.
-func (c *capturer) publishControl(ctx context.Context, state []byte) error {
+func (c *capturer) publishControl(ctx context.Context, state []byte, vstart uint64) error {
 	m := nats.NewMsg(c.n.control)
-	m.Header.Set(hdrResume, encodeResume(state))
+	if state != nil {
+		m.Header.Set(hdrResume, encodeResume(state))
+	}
+	if vstart > 0 {
+		m.Header.Set(hdrVersionStart, strconv.FormatUint(vstart, 10))
+	}
 	m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-ctl-"+contentID(m))
 	if err := c.send(ctx, []*nats.Msg{m}); err != nil {
 		return err
 	}
-	c.setResume(state)
+	if state != nil {
+		c.setResume(state)
+	}
 	return nil
 }
 
@@ -168,7 +206,7 @@ func (c *capturer) publishControl(ctx context.Context, state []byte) error {
 func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 	if b.Record == nil {
 		if b.Mark != nil {
-			return c.publishControl(ctx, b.Mark.State)
+			return c.publishControl(ctx, b.Mark.State, 0)
 		}
 		return nil
 	}
@@ -220,6 +258,7 @@ func contentID(m *nats.Msg) string {
 	h := xxhash.New()
 	_, _ = h.WriteString(m.Subject)
 	_, _ = h.WriteString("\x00" + m.Header.Get(hdrBatch) + "\x00" + m.Header.Get(hdrResume) + "\x00")
+	_, _ = h.WriteString(m.Header.Get(hdrSchema) + "\x00" + m.Header.Get(hdrCompression) + "\x00" + m.Header.Get(hdrVersionStart) + "\x00")
 	_, _ = h.Write(m.Data)
 	return strconv.FormatUint(h.Sum64(), 36)
 }
@@ -241,7 +280,19 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 		meta.Sel = b.Sel
 	}
 	meta.HasSel = meta.Sel != nil
-	data, err := encodeRecord(rec)
+	var data []byte
+	var hash string
+	var err error
+	if hasDictionary(rec.Schema()) {
+		data, err = encodeRecord(rec)
+	} else {
+		var schema []byte
+		if schema, hash, err = c.schemaMessage(rec.Schema()); err == nil {
+			if err = c.log.putSchema(c.n, hash, schema); err == nil {
+				data, err = encodeBody(rec, schema)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -267,6 +318,14 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	}
 	m := nats.NewMsg(c.n.subject(b.DB, b.Table, pc.part))
 	m.Header.Set(hdrBatch, string(hdr))
+	if hash != "" {
+		m.Header.Set(hdrCodec, codec)
+		m.Header.Set(hdrSchema, hash)
+		if z, ok := compress(data); ok {
+			m.Header.Set(hdrCompression, "zstd")
+			data = z
+		}
+	}
 	m.Data = data
 	return []*nats.Msg{m}, nil
 }

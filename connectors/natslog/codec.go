@@ -3,11 +3,14 @@ package natslog
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/cespare/xxhash/v2"
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go"
 
 	"github.com/etlq/etlq/exec"
@@ -24,7 +28,49 @@ import (
 const (
 	hdrBatch  = "Etlq-Batch"  // JSON batchMeta
 	hdrResume = "Etlq-Resume" // base64 of the source position to resume after this message
+	// hdrCodec is the body's format: absent, an Arrow IPC stream (schema
+	// and record batch: etlq before codec 2); "2", the record batch
+	// message alone, its schema in the stream's schema bucket under the
+	// hash hdrSchema names.
+	hdrCodec  = "Etlq-Codec"
+	hdrSchema = "Etlq-Schema"
+	// hdrCompression "zstd": the body is a zstd frame of the above.
+	hdrCompression = "Etlq-Compression"
+	// hdrVersionStart, on a control message the capture publishes before
+	// any row of a new stream, is the smallest _version its source will
+	// stamp (connectors.VersionStarter): a group's first worker fixes its
+	// version lift from it without waiting for rows (floor.go).
+	hdrVersionStart = "Etlq-Version-Start"
 )
+
+// codec is the body format this etlq writes; it reads it and the one
+// before (no hdrCodec header).
+const codec = "2"
+
+// compressAbove is the body size from which the capture tries zstd: below
+// it the frame outweighs the saving.
+const compressAbove = 256
+
+// maxBody bounds what a compressed body may decompress to (the server's
+// payload limit is far below it).
+const maxBody = 256 << 20
+
+var (
+	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxBody))
+)
+
+// compress returns data as a zstd frame when that is smaller.
+func compress(data []byte) ([]byte, bool) {
+	if len(data) <= compressAbove {
+		return data, false
+	}
+	z := zenc.EncodeAll(data, make([]byte, 0, len(data)/2))
+	if len(z) >= len(data) {
+		return data, false
+	}
+	return z, true
+}
 
 // batchMeta is what an exec.Batch holds besides its record.
 type batchMeta struct {
@@ -44,11 +90,16 @@ type batchMeta struct {
 	Resnapshot *exec.ResnapshotEnd `json:"resnap,omitempty"`
 }
 
+// eos is the end-of-stream marker of an Arrow IPC stream.
+var eos = []byte{0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0}
+
 // encodeRecord writes a record as an Arrow IPC stream (schema, then the
-// batch): every message is decodable alone, whatever came before it.
-func encodeRecord(rec arrow.RecordBatch) ([]byte, error) {
+// batch): every message is decodable alone, whatever came before it. The
+// format of codec 1, kept for schemas with dictionaries, which codec 2
+// does not carry.
+func encodeRecord(rec arrow.RecordBatch, opts ...ipc.Option) ([]byte, error) {
 	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+	w := ipc.NewWriter(&buf, append([]ipc.Option{ipc.WithSchema(rec.Schema())}, opts...)...)
 	if err := w.Write(rec); err != nil {
 		return nil, err
 	}
@@ -58,23 +109,123 @@ func encodeRecord(rec arrow.RecordBatch) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// schemaMessage returns the IPC stream's schema message of s (an IPC
+// stream's prefix) and its hash, the name it is stored under.
+func schemaMessage(s *arrow.Schema) ([]byte, string, error) {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(s))
+	if err := w.Close(); err != nil {
+		return nil, "", err
+	}
+	b := buf.Bytes()
+	if !bytes.HasSuffix(b, eos) {
+		return nil, "", fmt.Errorf("arrow schema message without its end of stream")
+	}
+	b = b[:len(b)-len(eos)]
+	return b, schemaHash(b), nil
+}
+
+func schemaHash(msg []byte) string {
+	sum := sha256.Sum256(msg)
+	return hex.EncodeToString(sum[:16])
+}
+
+// encodeBody writes the record batch message of rec alone, without the
+// schema message before it (schema, from schemaMessage) nor the end of
+// stream after it.
+func encodeBody(rec arrow.RecordBatch, schema []byte) ([]byte, error) {
+	return stripSchema(rec, schema)
+}
+
+func stripSchema(rec arrow.RecordBatch, schema []byte, opts ...ipc.Option) ([]byte, error) {
+	full, err := encodeRecord(rec, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(full, schema) || !bytes.HasSuffix(full, eos) || len(full) < len(schema)+len(eos) {
+		return nil, fmt.Errorf("arrow IPC stream does not start with its schema message")
+	}
+	return full[len(schema) : len(full)-len(eos)], nil
+}
+
+// hasDictionary says whether a schema holds a dictionary-encoded column,
+// whose dictionaries come between the schema and the batch.
+func hasDictionary(s *arrow.Schema) bool {
+	var dict func(t arrow.DataType) bool
+	dict = func(t arrow.DataType) bool {
+		if t.ID() == arrow.DICTIONARY {
+			return true
+		}
+		if n, ok := t.(arrow.NestedType); ok {
+			for _, f := range n.Fields() {
+				if dict(f.Type) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, f := range s.Fields() {
+		if dict(f.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+// where names a message for errors: its stream and sequence when it came
+// from a consumer, else its subject.
+func where(m *nats.Msg) string {
+	if md, err := m.Metadata(); err == nil {
+		return fmt.Sprintf("log message %s sequence %d (%s)", md.Stream, md.Sequence.Stream, m.Subject)
+	}
+	return "log message " + m.Subject
+}
+
 // decode rebuilds the batch of a log message; its Mark is left to the
-// caller.
-func decode(m *nats.Msg, mem memory.Allocator) (*exec.Batch, error) {
+// caller. A codec 2 message's schema comes from the stream's schema
+// bucket (cached): a schema missing there is an error naming the message,
+// never a decode with another schema.
+func (l *Log) decode(n names, m *nats.Msg, mem memory.Allocator) (*exec.Batch, error) {
 	var meta batchMeta
 	if err := json.Unmarshal([]byte(m.Header.Get(hdrBatch)), &meta); err != nil {
-		return nil, fmt.Errorf("log message %s: bad %s header: %w", m.Subject, hdrBatch, err)
+		return nil, fmt.Errorf("%s: bad %s header: %w", where(m), hdrBatch, err)
 	}
-	r, err := ipc.NewReader(bytes.NewReader(m.Data), ipc.WithAllocator(mem))
+	data := m.Data
+	switch c := m.Header.Get(hdrCompression); c {
+	case "":
+	case "zstd":
+		var err error
+		if data, err = zdec.DecodeAll(m.Data, nil); err != nil {
+			return nil, fmt.Errorf("%s: zstd body: %w", where(m), err)
+		}
+	default:
+		return nil, fmt.Errorf("%s: compression %q is unknown to this etlq: upgrade the workers to the capture's version", where(m), c)
+	}
+	body := data
+	switch v := m.Header.Get(hdrCodec); v {
+	case "":
+	case codec:
+		hash := m.Header.Get(hdrSchema)
+		schema, err := l.schema(n, hash)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where(m), err)
+		}
+		data = make([]byte, 0, len(schema)+len(body)+len(eos))
+		data = append(append(append(data, schema...), body...), eos...)
+	default:
+		return nil, fmt.Errorf("%s: codec %q is unknown to this etlq (it reads codec %s and the one before): upgrade the workers to the capture's version", where(m), v, codec)
+	}
+	r, err := ipc.NewReader(bytes.NewReader(data), ipc.WithAllocator(mem))
 	if err != nil {
-		return nil, fmt.Errorf("log message %s: %w", m.Subject, err)
+		return nil, fmt.Errorf("%s: %w", where(m), err)
 	}
 	defer r.Release()
 	if !r.Next() {
 		if err := r.Err(); err != nil {
-			return nil, fmt.Errorf("log message %s: %w", m.Subject, err)
+			return nil, fmt.Errorf("%s: %w", where(m), err)
 		}
-		return nil, fmt.Errorf("log message %s: no record", m.Subject)
+		return nil, fmt.Errorf("%s: no record", where(m))
 	}
 	rec := r.RecordBatch()
 	rec.Retain()
@@ -250,11 +401,26 @@ func subSel(sel []int32, rows []int32) []int32 {
 	return out
 }
 
-func encodeResume(state []byte) string { return base64.StdEncoding.EncodeToString(state) }
+// encodeResume writes a position for hdrResume: base64, of a zstd frame
+// when that is smaller, marked "zstd:" (a source's position may hold its
+// tables' schemas: kilobytes on every batch's last message).
+func encodeResume(state []byte) string {
+	if z, ok := compress(state); ok {
+		return "zstd:" + base64.StdEncoding.EncodeToString(z)
+	}
+	return base64.StdEncoding.EncodeToString(state)
+}
 
 func decodeResume(s string) ([]byte, error) {
 	if s == "" {
 		return nil, nil
+	}
+	if z, ok := strings.CutPrefix(s, "zstd:"); ok {
+		b, err := base64.StdEncoding.DecodeString(z)
+		if err != nil {
+			return nil, err
+		}
+		return zdec.DecodeAll(b, nil)
 	}
 	return base64.StdEncoding.DecodeString(s)
 }

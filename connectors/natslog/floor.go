@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -126,10 +128,13 @@ func (l *Log) groupRead(n names, group string, parts int) (bool, error) {
 	return false, nil
 }
 
-// firstVersion is the smallest version of the stream's first message that
-// holds rows, waiting for the capture to publish one.
+// firstVersion is where the stream's versions start: the version start
+// the capture published before its first row (hdrVersionStart), or, in a
+// stream without one (a capture before it, a source that cannot say), the
+// smallest version of the first message that holds rows, waiting for the
+// capture to publish one.
 func (l *Log) firstVersion(ctx context.Context, n names, log func(msg string, args ...any)) (uint64, error) {
-	sub, err := l.js.SubscribeSync(n.prefix+".t.>", nats.OrderedConsumer(), nats.DeliverAll())
+	sub, err := l.js.SubscribeSync(n.prefix+".>", nats.OrderedConsumer(), nats.DeliverAll())
 	if err != nil {
 		return 0, fmt.Errorf("log: reading the first versions of %s: %w", n.stream, err)
 	}
@@ -152,7 +157,20 @@ func (l *Log) firstVersion(ctx context.Context, n names, log func(msg string, ar
 			}
 			return 0, fmt.Errorf("log: reading the first versions of %s: %w", n.stream, err)
 		}
-		b, err := decode(m, memory.DefaultAllocator)
+		if m.Subject == n.control {
+			if h := m.Header.Get(hdrVersionStart); h != "" {
+				v, err := strconv.ParseUint(h, 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("%s: bad %s header %q", where(m), hdrVersionStart, h)
+				}
+				return v, nil
+			}
+			continue
+		}
+		if !strings.HasPrefix(m.Subject, n.prefix+".t.") {
+			continue
+		}
+		b, err := l.decode(n, m, memory.DefaultAllocator)
 		if err != nil {
 			return 0, err
 		}

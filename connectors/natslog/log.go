@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,6 +27,10 @@ type Log struct {
 	nc *nats.Conn
 	js nats.JetStreamContext
 	ns string
+
+	mu          sync.Mutex
+	schemaKV    map[string]nats.KeyValue // by bucket
+	schemaCache map[string][]byte        // schema messages by bucket/hash
 }
 
 // Open connects to a log URL, nats://host:port[/namespace]. The client
@@ -61,7 +66,7 @@ func Open(raw string) (*Log, error) {
 		nc.Close()
 		return nil, fmt.Errorf("log %s: %w", u.Host, err)
 	}
-	return &Log{nc: nc, js: js, ns: ns}, nil
+	return &Log{nc: nc, js: js, ns: ns, schemaKV: map[string]nats.KeyValue{}, schemaCache: map[string][]byte{}}, nil
 }
 
 // Close drains the connection: publishes and acknowledgements sent are
@@ -97,12 +102,13 @@ type names struct {
 	leases  string // KV bucket of the workers' leases
 	groups  string // KV bucket of the groups' version floors (floor.go)
 	resnaps string // KV bucket of resnapshot requests (resnapshot.go)
+	schemas string // KV bucket of the messages' Arrow schemas (schema.go)
 }
 
 func (l *Log) names(source string) names {
 	s := l.ns + "_" + token(source)
 	p := l.ns + "." + token(source)
-	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups", resnaps: s + "_resnapshots"}
+	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups", resnaps: s + "_resnapshots", schemas: s + "_schemas"}
 }
 
 // subject is where rows of a table's key partition go.
@@ -201,7 +207,15 @@ func (l *Log) DeleteSource(source string) error {
 	if err != nil && !errors.Is(err, nats.ErrStreamNotFound) {
 		return err
 	}
-	for _, b := range []string{n.leases, n.groups, n.resnaps} {
+	l.mu.Lock()
+	delete(l.schemaKV, n.schemas)
+	for k := range l.schemaCache {
+		if strings.HasPrefix(k, n.schemas+"/") {
+			delete(l.schemaCache, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, b := range []string{n.leases, n.groups, n.resnaps, n.schemas} {
 		err = l.js.DeleteKeyValue(b)
 		if err != nil && !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrBucketNotFound) {
 			return err

@@ -210,7 +210,7 @@ func TestCaptureReplayCutDifferently(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := &nats.Msg{Subject: raw.Subject, Header: raw.Header, Data: raw.Data}
-		b, err := decode(m, memory.DefaultAllocator)
+		b, err := lg.decode(n, m, memory.DefaultAllocator)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -281,12 +281,19 @@ func TestSelectionSurvives(t *testing.T) {
 	for _, sel := range [][]int32{nil, {}, {0, 2}} {
 		b := batch([]int64{1, 2, 3}, exec.OpRead, "")
 		b.Sel = sel
-		c := &capturer{mem: memory.DefaultAllocator, n: names{prefix: "x"}}
+		// A log without a server: the schema is in its cache already.
+		lg := &Log{schemaKV: map[string]nats.KeyValue{}, schemaCache: map[string][]byte{}}
+		schema, hash, err := schemaMessage(b.Record.Schema())
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg.schemaCache["/"+hash] = schema
+		c := &capturer{log: lg, mem: memory.DefaultAllocator, n: names{prefix: "x"}}
 		msgs, err := c.messages(context.Background(), b, batchMeta{DB: "d", Table: "t"}, piece{}, 1<<20)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := decode(msgs[0], memory.DefaultAllocator)
+		got, err := lg.decode(c.n, msgs[0], memory.DefaultAllocator)
 		if err != nil {
 			t.Fatal(err)
 		}

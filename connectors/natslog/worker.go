@@ -531,7 +531,7 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 				}
 				p.next = md.Sequence.Consumer + 1
 			}
-			b, err := decode(m, w.o.Alloc)
+			b, err := w.log.decode(w.n, m, w.o.Alloc)
 			if err == nil {
 				liftVersions(b, w.floor.Lift, w.o.Alloc)
 			}
