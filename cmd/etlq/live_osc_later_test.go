@@ -13,9 +13,9 @@ import (
 
 // TestOnlineSchemaChangeStoppedOrBehind (issue #12, cells of the matrix in
 // docs/live-tables.md, "Tested cases"): a real pt-online-schema-change run
-// made while etlq is stopped, gh-ost's statement sequence made while etlq
-// runs behind (ClickHouse unreachable through a proxy), each with a writer
-// changing the table, and DROP DATABASE of a followed table's database
+// and gh-ost's statement sequence, each made while etlq is stopped and
+// while it runs behind (ClickHouse unreachable through a proxy), each with
+// a writer changing the table, and DROP DATABASE of a followed table's database
 // (then created again, its table re-created and written) in both phases,
 // on both servers. The table is read by name and under a pattern (so the
 // cut-over re-snapshots); after each phase every target equals its source
@@ -121,6 +121,29 @@ CREATE PIPELINE p_x FROM binlog s.%[5]s.x INTO clickhouse dw.%[3]s.x2 WITH (flus
 	if !strings.Contains(out, "online schema change cut-over: re-snapshot") {
 		t.Errorf("the log does not say how the cut-over was handled:\n%s", out)
 	}
+
+	// (b') gh-ost's sequence while etlq is stopped.
+	w = startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+	ghostSequence(t, myDSN, s, w, "e", nil)
+	myExec(t, my, "UPDATE "+db+".t SET e = e + 2 WHERE id % 5 = 0")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	compareAll("after gh-ost's sequence while etlq was stopped", ", c, d, e", ", toString(c), toString(d), toString(e)")
+
+	// (c') pt-online-schema-change while etlq runs behind.
+	a = startApply(t, state, file)
+	myExec(t, my, "INSERT INTO "+db+".t (id, status, amount) VALUES (99998, 'marker', 9.00)")
+	waitCHCount(t, chDSN, fmt.Sprintf("SELECT count() FROM %s.t_current WHERE id = 99998", db), 1, 60*time.Second)
+	px.cut()
+	w = startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+	ptOnlineSchemaChange(t, myDSN, db, "ADD COLUMN f INT NOT NULL DEFAULT 6")
+	w.halt()
+	myExec(t, my, "UPDATE "+db+".t SET f = id WHERE id % 10 = 0")
+	time.Sleep(time.Second)
+	px.restore()
+	a.waitSame(t, my, ch, allMy(", c, d, e, f"), allCH(", toString(c), toString(d), toString(e), toString(f)"), 120*time.Second)
+	a.running(t)
+	a.stop(t)
+	compareAll("after pt-online-schema-change while etlq was behind", ", c, d, e, f", ", toString(c), toString(d), toString(e), toString(f)")
 }
 
 // TestPrimaryKeyDropped: DROP PRIMARY KEY alone leaves a followed table
