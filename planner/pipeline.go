@@ -346,6 +346,16 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 	union := starUnion(p, pl)
 	var tp *TablePlan
 	key := ts.Ref.String()
+	if prev, ok := pl.schemas[key]; ok && pl.Target.Mode == connectors.ModeUpsert && len(p.Key) == 0 &&
+		len(prev.PrimaryKey) > 0 && len(ts.PrimaryKey) == 0 {
+		// DROP PRIMARY KEY alone: the target's key came from the source's
+		// primary key, which no longer tells the rows apart (two rows
+		// of one id would overwrite each other, a DELETE of one would
+		// remove both). The pipeline stops alone rather than drift.
+		return nil, fmt.Errorf("pipeline %s: %s no longer has a primary key (its upsert key (%s) came from it): rows sharing a key would overwrite each other in the target. "+
+			"Give the table a primary key again, or, if (%s) still identifies its rows, write KEY (%s) in the pipeline; then run apply again",
+			pl.Name, ts.Ref, strings.Join(prev.PrimaryKey, ", "), strings.Join(prev.PrimaryKey, ", "), strings.Join(pl.Target.Key, ", "))
+	}
 	if prev, ok := pl.schemas[key]; union && (!ok || !sameColumns(prev, ts)) {
 		// The table changed: the union is made again from every table's
 		// latest schema (union.go), this one's new. Not accumulated: a

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,7 @@ func oscQueries(db string, c bool) (string, string) {
 // oscCheck waits until both targets equal db.t with its new column c, and
 // checks that no helper table reached ClickHouse and the log says how the
 // cut-over was handled.
-func oscCheck(t *testing.T, s *scratch, a *liveApply, helpers ...string) {
+func oscCheck(t *testing.T, s *scratch, a *liveApply, poll *cutoverPoller, helpers ...string) {
 	t.Helper()
 	db := s.db
 	myQ, chQ := oscQueries(db, true)
@@ -53,6 +54,7 @@ func oscCheck(t *testing.T, s *scratch, a *liveApply, helpers ...string) {
 	a.waitSame(t, s.my, s.ch,
 		fmt.Sprintf("SELECT 't', id, status, CAST(amount * 100 AS SIGNED), c FROM %s.t ORDER BY id", db),
 		fmt.Sprintf("SELECT _table, toString(id), status, toString(toInt64(amount * 100)), toString(c) FROM %s.all_tables_current ORDER BY _table, id", db), 60*time.Second)
+	poll.check(t)
 	compareTable(t, s.my, s.ch, db, "t", db, "t", db+".t_current")
 	out := a.stop(t)
 	for _, h := range helpers {
@@ -84,29 +86,15 @@ func testPtOnlineSchemaChange(t *testing.T, myDSN string) {
 		t.Fatalf("pt-online-schema-change is not installed (apt-get install percona-toolkit; scripts/services up installs it): %v", err)
 	}
 	s, a := oscSetup(t, myDSN)
-	cfg, err := testenv.ParseMySQLDSN(myDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(cfg.Addr, ":")
 	w := startChurn(t, myDSN, s.db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
-	dsn := fmt.Sprintf("h=%s,P=%s,u=%s,D=%s,t=t", host, port, cfg.User, s.db)
-	if cfg.Password != "" {
-		dsn += ",p=" + cfg.Password
-	}
-	cmd := exec.Command("pt-online-schema-change", "--alter", "ADD COLUMN c INT NOT NULL DEFAULT 5",
-		"--execute", "--chunk-size", "300", "--recursion-method", "none", "--no-check-unique-key-change",
-		"--set-vars", "lock_wait_timeout=30", dsn)
-	out, err := cmd.CombinedOutput()
+	poll := startCutoverPoller(t, s, myDSN)
+	ptOnlineSchemaChange(t, myDSN, s.db, "ADD COLUMN c INT NOT NULL DEFAULT 5")
 	w.halt()
-	if err != nil {
-		t.Fatalf("pt-online-schema-change: %v\n%s", err, out)
-	}
 	if w.ops.Load() == 0 {
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
 	}
 	myExec(t, s.my, "UPDATE "+s.db+".t SET c = id WHERE id % 10 = 0")
-	oscCheck(t, s, a, "_t_new", "_t_old")
+	oscCheck(t, s, a, poll, "_t_new", "_t_old")
 }
 
 // TestGhostCutOver: gh-ost's statement sequence, replayed in SQL (gh-ost
@@ -126,60 +114,13 @@ func testGhostCutOver(t *testing.T, myDSN string) {
 	s, a := oscSetup(t, myDSN)
 	db, my := s.db, s.my
 	w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
-	myExec(t, my,
-		"CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
-		"ALTER TABLE "+db+"._t_gho ADD COLUMN c INT NOT NULL DEFAULT 5",
-		"CREATE TABLE "+db+"._t_ghc (id bigint auto_increment, last_update timestamp not null DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, hint varchar(64) charset ascii not null, value varchar(4096) charset ascii not null, primary key(id), unique key hint_uidx(hint)) auto_increment=256",
-		"INSERT INTO "+db+"._t_ghc (id, hint, value) VALUES (2, 'state', 'GhostTableMigrated') ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
-	)
-	// The row copy, chunk by chunk, while the writer goes on.
-	for lo := 1; lo <= 3000; lo += 500 {
-		myExec(t, my, fmt.Sprintf("INSERT IGNORE INTO %[1]s._t_gho (id, status, amount) (SELECT id, status, amount FROM %[1]s.t FORCE INDEX (PRIMARY) WHERE id >= %[2]d AND id <= %[3]d LOCK IN SHARE MODE)", db, lo, lo+499),
-			fmt.Sprintf("INSERT INTO %s._t_ghc (id, hint, value) VALUES (1, 'heartbeat', NOW()) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)", db))
-	}
-	w.halt()
-	if w.ops.Load() == 0 {
-		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
-	}
-	// What gh-ost applies from the binlog until it is caught up: the
-	// writer's changes, as row-by-row REPLACE and DELETE on the ghost.
-	myExec(t, my,
-		"REPLACE INTO "+db+"._t_gho (id, status, amount, c) SELECT t.id, t.status, t.amount, COALESCE(g.c, 5) FROM "+db+".t t LEFT JOIN "+db+"._t_gho g ON g.id = t.id",
-		"DELETE FROM "+db+"._t_gho WHERE id NOT IN (SELECT id FROM "+db+".t)",
-		"UPDATE "+db+"._t_gho SET c = id WHERE id % 10 = 0",
-	)
-
-	// The cut-over.
-	myExec(t, my, "CREATE TABLE "+db+"._t_del (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'")
-	locker := testenv.MySQLConn(t, myDSN)
-	renamer := testenv.MySQLConn(t, myDSN)
-	myExec(t, locker, "SET SESSION lock_wait_timeout = 30", "LOCK TABLES "+db+".t WRITE, "+db+"._t_del WRITE")
-	renamed := make(chan error, 1)
-	go func() {
-		_, err := renamer.Execute("RENAME TABLE " + db + ".t TO " + db + "._t_del, " + db + "._t_gho TO " + db + ".t")
-		renamed <- err
-	}()
-	// gh-ost waits until the RENAME is seen waiting on the lock.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		rows := myRows(t, my, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE "+db+".t TO%'")
-		if len(rows) == 1 && rows[0] == "1" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the RENAME did not start waiting on the lock")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	myExec(t, locker, "DROP TABLE "+db+"._t_del", "UNLOCK TABLES")
-	if err := <-renamed; err != nil {
-		t.Fatalf("cut-over rename: %v", err)
-	}
-	myExec(t, my, "DROP TABLE IF EXISTS "+db+"._t_ghc", "DROP TABLE IF EXISTS "+db+"._t_del")
+	var poll *cutoverPoller
+	ghostSequence(t, myDSN, s, w, "c", func() { poll = startCutoverPoller(t, s, myDSN) })
 
 	// Streaming goes on on the swapped table.
 	myExec(t, my, "UPDATE "+db+".t SET status = 'after', c = c + 1 WHERE id % 9 = 0", "DELETE FROM "+db+".t WHERE id % 13 = 0",
 		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
-	oscCheck(t, s, a, "_t_gho", "_t_ghc", "_t_del")
+	oscCheck(t, s, a, poll, "_t_gho", "_t_ghc", "_t_del")
 }
 
 // TestSwapFollowsSchemaChanges: a table swapped for a copy with another
@@ -232,5 +173,165 @@ CREATE PIPELINE p FROM binlog s.%[3]s.%[5]s INTO clickhouse dw.%[3]s.%[5]s WITH 
 			t.Errorf("under 'ignore' the target gained column c")
 		}
 		a.stop(t)
+	}
+}
+
+// cutoverPoller watches, from before an online schema change's cut-over
+// until stop, the live rows of db.t in the by-name target and in the
+// pattern target next to the source's count: readers of the target must
+// never see the table empty or partial while the new table is read again
+// (issue #12: the re-snapshot path used to truncate at the rename).
+type cutoverPoller struct {
+	done chan struct{}
+	res  chan string
+}
+
+// maxLag is how far the target's count may trail the source's: the
+// writer's changes not delivered yet.
+const maxLag = 300
+
+func startCutoverPoller(t *testing.T, s *scratch, myDSN string) *cutoverPoller {
+	t.Helper()
+	my := testenv.MySQLConn(t, myDSN)
+	p := &cutoverPoller{done: make(chan struct{}), res: make(chan string, 1)}
+	go func() {
+		var bad []string
+		polls := 0
+		for {
+			select {
+			case <-p.done:
+				p.res <- fmt.Sprintf("%d polls; %s", polls, strings.Join(bad, "; "))
+				return
+			default:
+			}
+			var src uint64
+			if r, err := my.Execute("SELECT COUNT(*) FROM " + s.db + ".t"); err == nil {
+				v, _ := r.GetInt(0, 0)
+				src = uint64(v)
+			} else {
+				continue // the RENAME's moment: no table t
+			}
+			for _, q := range []string{
+				"SELECT count() FROM " + s.db + ".t_current",
+				"SELECT count() FROM " + s.db + ".all_tables_current WHERE _table = 't'",
+			} {
+				var n uint64
+				if err := s.ch.QueryRow(context.Background(), q).Scan(&n); err != nil {
+					continue
+				}
+				if n+maxLag < src && len(bad) < 5 {
+					bad = append(bad, fmt.Sprintf("%s: %d rows while the source has %d", q, n, src))
+				}
+			}
+			polls++
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	return p
+}
+
+// check stops the poller and fails t if a poll saw the target's rows drop.
+func (p *cutoverPoller) check(t *testing.T) {
+	t.Helper()
+	close(p.done)
+	r := <-p.res
+	polls, bad, _ := strings.Cut(r, "; ")
+	if bad != "" {
+		t.Errorf("during the cut-over readers of the target saw rows missing (%s): %s", polls, bad)
+	}
+	t.Logf("cut-over poller: %s", polls)
+}
+
+// ghostSequence replays gh-ost's statements on db.t (s.db), adding column
+// col (INT NOT NULL DEFAULT 5): the ghost table _t_gho (created LIKE t,
+// altered, filled by chunked INSERT IGNORE … SELECT while the writer w
+// goes on, then by the changes gh-ost applies from the binlog), the
+// changelog table _t_ghc, and the atomic cut-over — the sentry table _t_del
+// created, t and _t_del locked, RENAME TABLE t TO _t_del, _t_gho TO t
+// waiting, the sentry dropped, the lock released. w is halted before
+// gh-ost catches up; beforeCutOver, when set, runs just before the
+// cut-over.
+func ghostSequence(t *testing.T, myDSN string, s *scratch, w *churn, col string, beforeCutOver func()) {
+	t.Helper()
+	db, my := s.db, s.my
+	myExec(t, my,
+		"CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
+		"ALTER TABLE "+db+"._t_gho ADD COLUMN "+col+" INT NOT NULL DEFAULT 5",
+		"CREATE TABLE "+db+"._t_ghc (id bigint auto_increment, last_update timestamp not null DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, hint varchar(64) charset ascii not null, value varchar(4096) charset ascii not null, primary key(id), unique key hint_uidx(hint)) auto_increment=256",
+		"INSERT INTO "+db+"._t_ghc (id, hint, value) VALUES (2, 'state', 'GhostTableMigrated') ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
+	)
+	// The row copy, chunk by chunk, while the writer goes on.
+	for lo := 1; lo <= 3000; lo += 500 {
+		myExec(t, my, fmt.Sprintf("INSERT IGNORE INTO %[1]s._t_gho (id, status, amount) (SELECT id, status, amount FROM %[1]s.t FORCE INDEX (PRIMARY) WHERE id >= %[2]d AND id <= %[3]d LOCK IN SHARE MODE)", db, lo, lo+499),
+			fmt.Sprintf("INSERT INTO %s._t_ghc (id, hint, value) VALUES (1, 'heartbeat', NOW()) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)", db))
+	}
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	// What gh-ost applies from the binlog until it is caught up: the
+	// writer's changes, as row-by-row REPLACE and DELETE on the ghost.
+	myExec(t, my,
+		"REPLACE INTO "+db+"._t_gho (id, status, amount, "+col+") SELECT t.id, t.status, t.amount, COALESCE(g."+col+", 5) FROM "+db+".t t LEFT JOIN "+db+"._t_gho g ON g.id = t.id",
+		"DELETE FROM "+db+"._t_gho WHERE id NOT IN (SELECT id FROM "+db+".t)",
+		"UPDATE "+db+"._t_gho SET "+col+" = id WHERE id % 10 = 0",
+		// Rows the new table does not have (as a migration adding a
+		// unique key drops duplicates): they leave the targets at the
+		// end of the new table's re-read, not at the rename.
+		"DELETE FROM "+db+"._t_gho WHERE id % 17 = 0",
+	)
+
+	// The cut-over.
+	if beforeCutOver != nil {
+		beforeCutOver()
+	}
+	myExec(t, my, "CREATE TABLE "+db+"._t_del (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'")
+	locker := testenv.MySQLConn(t, myDSN)
+	renamer := testenv.MySQLConn(t, myDSN)
+	myExec(t, locker, "SET SESSION lock_wait_timeout = 30", "LOCK TABLES "+db+".t WRITE, "+db+"._t_del WRITE")
+	renamed := make(chan error, 1)
+	go func() {
+		_, err := renamer.Execute("RENAME TABLE " + db + ".t TO " + db + "._t_del, " + db + "._t_gho TO " + db + ".t")
+		renamed <- err
+	}()
+	// gh-ost waits until the RENAME is seen waiting on the lock.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		rows := myRows(t, my, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'RENAME TABLE "+db+".t TO%'")
+		if len(rows) == 1 && rows[0] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the RENAME did not start waiting on the lock")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	myExec(t, locker, "DROP TABLE "+db+"._t_del", "UNLOCK TABLES")
+	if err := <-renamed; err != nil {
+		t.Fatalf("cut-over rename: %v", err)
+	}
+	myExec(t, my, "DROP TABLE IF EXISTS "+db+"._t_ghc", "DROP TABLE IF EXISTS "+db+"._t_del")
+}
+
+// ptOnlineSchemaChange runs the real pt-online-schema-change on db.t.
+func ptOnlineSchemaChange(t *testing.T, myDSN, db, alter string) {
+	t.Helper()
+	if _, err := exec.LookPath("pt-online-schema-change"); err != nil {
+		t.Fatalf("pt-online-schema-change is not installed (apt-get install percona-toolkit; scripts/services up installs it): %v", err)
+	}
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(cfg.Addr, ":")
+	dsn := fmt.Sprintf("h=%s,P=%s,u=%s,D=%s,t=t", host, port, cfg.User, db)
+	if cfg.Password != "" {
+		dsn += ",p=" + cfg.Password
+	}
+	cmd := exec.Command("pt-online-schema-change", "--alter", alter,
+		"--execute", "--chunk-size", "300", "--recursion-method", "none", "--no-check-unique-key-change",
+		"--set-vars", "lock_wait_timeout=30", dsn)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pt-online-schema-change: %v\n%s", err, out)
 	}
 }

@@ -2,10 +2,15 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestShardDrift: a rolling migration alters one table of a pattern before
@@ -60,6 +65,10 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 
 	a := startApply(t, state, file)
 	a.waitSame(t, my, ch, myQ(), chQ(), 90*time.Second)
+	// A writer on both shards (keys 100-399, columns named, so that its
+	// statements hold across the shards' DDL) while they drift apart.
+	w := startShardWriter(t, myDSN, db+".sh_1", db+".sh_2")
+	time.Sleep(200 * time.Millisecond)
 	myExec(t, my,
 		"ALTER TABLE "+db+".sh_2 ADD COLUMN p INT AFTER a",
 		"INSERT INTO "+db+".sh_2 VALUES (4, 'z', 7, 40)",
@@ -69,11 +78,22 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 		"INSERT INTO "+db+".sh_1 VALUES (5, 'big', 5000000000)",
 		"INSERT INTO "+db+".sh_2 VALUES (5, 'w', 9, 50)",
 	)
+	time.Sleep(300 * time.Millisecond)
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
 	a.waitSame(t, my, ch, myQ(), chQ(), 60*time.Second)
 	a.stop(t)
 
-	// A restart plans the drifted shards from scratch.
-	myExec(t, my, "INSERT INTO "+db+".sh_1 VALUES (6, 'after', 6)", "INSERT INTO "+db+".sh_2 VALUES (6, 'after', 6, 6)")
+	// A restart plans the drifted shards from scratch; the writer goes
+	// on while etlq is stopped, and a third drift (sh_2's s widened too) is
+	// made meanwhile.
+	w = startShardWriter(t, myDSN, db+".sh_1", db+".sh_2")
+	myExec(t, my, "INSERT INTO "+db+".sh_1 VALUES (6, 'after', 6)", "INSERT INTO "+db+".sh_2 VALUES (6, 'after', 6, 6)",
+		"ALTER TABLE "+db+".sh_2 MODIFY s BIGINT")
+	time.Sleep(300 * time.Millisecond)
+	w.halt()
 	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	diffRows(t, myRows(t, my, myQ()), chRows(t, ch, chQ()))
 }
@@ -158,4 +178,45 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 	myExec(t, my, "INSERT INTO "+db+".sh_2 VALUES (5, 'later')")
 	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
+}
+
+// startShardWriter inserts, updates and deletes rows of keys 100-399 in
+// tables (id INT PRIMARY KEY, a VARCHAR(10), s INT…), naming its columns.
+func startShardWriter(t *testing.T, myDSN string, tables ...string) *churn {
+	t.Helper()
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &churn{}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		c, err := client.ConnectWithTimeout(cfg.Addr, cfg.User, cfg.Password, "", 2*time.Second)
+		if err != nil {
+			w.errors.Add(1)
+			return
+		}
+		defer c.Close()
+		rng := rand.New(rand.NewPCG(7, 7))
+		for !w.stop.Load() {
+			tb, k := tables[rng.IntN(len(tables))], 100+rng.IntN(300)
+			var q string
+			switch r := rng.IntN(10); {
+			case r < 4:
+				q = fmt.Sprintf("INSERT IGNORE INTO %s (id, a, s) VALUES (%d, 'w%d', %d)", tb, k, rng.IntN(100), rng.IntN(1000))
+			case r < 8:
+				q = fmt.Sprintf("UPDATE %s SET s = s + 1, a = 'u%d' WHERE id = %d", tb, rng.IntN(100), k)
+			default:
+				q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", tb, k)
+			}
+			if _, err := c.Execute(q); err != nil {
+				w.errors.Add(1)
+				continue
+			}
+			w.ops.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return w
 }

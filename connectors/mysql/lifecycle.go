@@ -38,6 +38,13 @@ type lifeStep struct {
 	// the renamed table before its RENAME TO (ALTER TABLE t ADD c …,
 	// RENAME TO u).
 	alters []*alterTable
+	// older, on a rename into the name of a followed table that leaves
+	// in the same statement (an online schema change's cut-over that
+	// re-snapshots, RENAME TABLE t TO t_old, x TO t): the version
+	// reserved at the statement. The old table left without a truncate;
+	// the new one is read again in place (resnapState.cutover), and at
+	// the end of that read the keys older than this version leave.
+	older uint64
 }
 
 // lifeSteps returns the lifecycle changes of statement q (default database
@@ -148,6 +155,19 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 			}
 		}
 	}
+	// The tables another table replaces in this statement (not by its
+	// row copy), when that one is snapshotted: the targets keep the old
+	// rows until the new table's rows, read again, overwrite them.
+	replaced := map[connectors.TableRef]*lifeStep{}
+	for i := range steps {
+		s := &steps[i]
+		if s.kind != lifeRename || s.rowCopy || r.tabs.byRef[s.to] == nil {
+			continue
+		}
+		if mode, ok := r.em.wanted(s.to); ok && mode != connectors.SnapshotNever {
+			replaced[s.to] = s
+		}
+	}
 	for i := range steps {
 		s := &steps[i]
 		if s.kind == lifeDropDB {
@@ -195,6 +215,10 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 				}
 			case swapped[ts.ref]:
 				r.leaveCopy(ts, at, "replaced by its row copy, renamed to "+s.to.String())
+			case replaced[ts.ref] != nil && ts.mode != connectors.SnapshotOnly:
+				j := replaced[ts.ref]
+				j.older = r.em.takeVersions(1)
+				r.leaveReplaced(ts, at, "renamed to "+s.to.String()+", replaced by "+j.from.String())
 			default:
 				r.leave(ts, at, "renamed to "+s.to.String())
 			}
@@ -279,6 +303,9 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 			}
 			if err := r.join(s.to, mode, t, true, at, "renamed from "+s.from.String(), stale); err != nil {
 				return err
+			}
+			if s.older > 0 {
+				r.readInPlace(s.to, s.older, at)
 			}
 			continue
 		}
@@ -542,12 +569,54 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 	return nil
 }
 
+// readInPlace makes the snapshot of ref, which just joined in the place of
+// a table of its name that left without a truncate (leaves, replaced), a
+// re-read in place: every pipeline takes its rows, which overwrite the old
+// table's by version, and at its end the keys whose live row is older than
+// version leave upsert targets (engine: the ResnapshotEnd of no request).
+// When ref could not be read (it is not in the stream), or is not
+// snapshotted, the old rows leave at once, as for a plain RENAME away.
+func (r *binlogReader) readInPlace(ref connectors.TableRef, version uint64, at binlogPos) {
+	ts := r.tabs.byRef[ref]
+	if ts == nil || ts.snap == nil || ts.snapDone.Load() {
+		old := r.tabs.leftOut[ref]
+		if old != nil {
+			r.truncate(&tableState{ref: ref, key: ref.String(), out: old}, at)
+		}
+		return
+	}
+	r.snap.mu.Lock()
+	ts.snap.Older = version
+	ts.resnap = &resnapState{req: connectors.Resnapshot{Table: ref}, version: version, cutover: true}
+	r.snap.mu.Unlock()
+	r.cfg.log.Info("cut-over: the targets keep the old table's rows until the new table's rows, read again, overwrite them; the keys it does not have leave at the end of the read", "table", ts.key, "position", at.String())
+}
+
 // leave removes ts from the stream at position at: a truncate change first
 // (upsert targets lose its rows), then its rows are no longer decoded.
 func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
 	if ts.mode != connectors.SnapshotOnly {
 		r.truncate(ts, at)
 	}
+	r.left(ts)
+	r.cfg.log.Info("table left the stream; its rows leave upsert targets", "table", ts.key, "position", at.String(), "cause", why)
+}
+
+// leaveReplaced removes ts from the stream at position at without a
+// truncate: a table of its name takes its place in the same statement and
+// is read again in place (readInPlace).
+func (r *binlogReader) leaveReplaced(ts *tableState, at binlogPos, why string) {
+	if ts.bb != nil {
+		r.flush(ts)
+		ts.bb.release()
+		ts.bb = nil
+	}
+	r.left(ts)
+	r.cfg.log.Info("table left the stream; its rows stay in the targets until the table that replaces it is read again", "table", ts.key, "position", at.String(), "cause", why)
+}
+
+// left removes ts from the stream's tables.
+func (r *binlogReader) left(ts *tableState) {
 	r.snap.dropTable(ts)
 	r.tabs.tablesMu.Lock()
 	ts.gone = true
@@ -563,7 +632,6 @@ func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
 		}
 	}
 	r.tabs.schemasDirty = true
-	r.cfg.log.Info("table left the stream; its rows leave upsert targets", "table", ts.key, "position", at.String(), "cause", why)
 }
 
 // truncate queues the change "ts was emptied at at": a batch of one row

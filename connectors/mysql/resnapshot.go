@@ -34,6 +34,11 @@ func (st *stream) KeepsVersionFloor() {}
 type resnapState struct {
 	req     connectors.Resnapshot
 	version uint64
+	// cutover: not a request but the re-read of a table that replaced
+	// another of its name (lifecycle.go, joins): every pipeline reading
+	// the table takes its rows, and it resumes from a checkpoint like a
+	// snapshot (snapState.Older keeps the version).
+	cutover bool
 }
 
 // Resnapshot checks r and queues it for the reader (connectors.Resnapshotter).

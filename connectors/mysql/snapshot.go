@@ -287,13 +287,13 @@ func (s *snapshotter) stateSnapshot() map[string]*snapState {
 		if ts.gone {
 			continue
 		}
-		if ts.resnap != nil {
+		if ts.resnap != nil && !ts.resnap.cutover {
 			// A resnapshot is not resumed from a checkpoint: its request
 			// stays in the state directory until it ends, and the next run
 			// starts it anew.
 			out[ts.key] = &snapState{Done: true}
 		} else if ts.snap != nil {
-			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...)}
+			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...), Older: ts.snap.Older}
 			out[ts.key] = cp
 		} else if ts.mode != connectors.SnapshotNever {
 			out[ts.key] = &snapState{Done: true}
@@ -342,7 +342,7 @@ func (s *snapshotter) appendState(b []byte) ([]byte, bool) {
 		b = append(b, e.key...)
 		b = append(b, ':')
 		switch {
-		case ts.resnap != nil || ts.snap == nil || ts.snap.Done && len(ts.snap.Ranges) == 0:
+		case ts.resnap != nil && !ts.resnap.cutover || ts.snap == nil || ts.snap.Done && len(ts.snap.Ranges) == 0:
 			// (a resnapshot is not resumed from a checkpoint: stateSnapshot)
 			b = append(b, `{"done":true}`...)
 		default:

@@ -192,7 +192,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		ts.snap.Ranges = nil
 		ts.snapDone.Store(true)
 		done = true
-		if !s.ended[ts] && ts.resnap == nil {
+		if !s.ended[ts] && (ts.resnap == nil || ts.resnap.cutover) {
 			// The table's last row went out in an earlier part of the
 			// chunk, or it has none: the chunk's last batch (its mark,
 			// when empty) ends the table's snapshot. An upsert target
@@ -209,6 +209,10 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// of its range it did not find (resnapshot.go).
 		defer func(r *resnapState) {
 			em.endResnapshot(r.req, ts, r.version, "")
+			if r.cutover {
+				s.cfg.log.Info("online schema change cut-over: the new table was read again; the keys it no longer has leave upsert targets", "table", ts.key)
+				return
+			}
 			s.cfg.log.Info("resnapshot: the table was read again", "table", ts.key, "pipeline", r.req.Pipeline, "id", r.req.ID)
 		}(ts.resnap)
 		ts.resnap = nil

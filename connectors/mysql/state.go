@@ -148,6 +148,13 @@ type snapState struct {
 	// Ranges are the completed key ranges (lo, hi], merged where adjacent; a
 	// nil bound is unbounded. Bounds are SQL literals of the key columns.
 	Ranges []keyRange `json:"ranges,omitempty"`
+	// Older, when set, makes the snapshot a re-read in place: the table
+	// replaced another of its name at an online schema change's cut-over
+	// (lifecycle.go, joins), whose rows stay in the targets meanwhile.
+	// At its end, the keys whose live row is older than this version
+	// (reserved at the cut-over) were not read again nor changed since:
+	// they leave upsert targets.
+	Older uint64 `json:"older_than,omitempty"`
 }
 
 // keyRange is a primary key range (Lo, Hi]; nil is unbounded.

@@ -284,6 +284,11 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 				if !ss.Done {
 					ts.snap = ss
 					snapshotting = true
+					if ss.Older > 0 {
+						// A cut-over's re-read in place, resumed: its end
+						// still removes the keys it did not find.
+						ts.resnap = &resnapState{req: connectors.Resnapshot{Table: ts.ref}, version: ss.Older, cutover: true}
+					}
 				}
 			} else if ts.mode == connectors.SnapshotInitial || ts.mode == connectors.SnapshotOnly {
 				// Added to the pipeline after the checkpoint: snapshot now.

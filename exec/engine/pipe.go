@@ -248,7 +248,21 @@ func sameLayout(a, b *arrow.Schema) bool {
 // without rows.
 func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
 	tr := pr.tables[b.DB+"."+b.Table]
-	return tr != nil && !sameLayout(b.Record.Schema(), tr.plan.Input)
+	return tr != nil && (!sameLayout(b.Record.Schema(), tr.plan.Input) ||
+		pr.p.Target.Mode == connectors.ModeUpsert && hasPrimaryKey(tr.plan.Input) && !hasPrimaryKey(b.Record.Schema()))
+}
+
+// hasPrimaryKey reports whether a table's layout marks primary key columns:
+// one that loses them (ALTER TABLE … DROP PRIMARY KEY alone) is planned
+// again, which an upsert key taken from that primary key refuses
+// (planner: rebindTable).
+func hasPrimaryKey(s *arrow.Schema) bool {
+	for _, f := range s.Fields() {
+		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // tableSchemaOf recovers a table's schema from the layout of its batches
@@ -292,7 +306,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		return nil, nil
 	}
 	replanned := false
-	if !sameLayout(b.Record.Schema(), tr.plan.Input) {
+	if pr.schemaChanged(b) {
 		replanned = true
 		// The source table changed (schema_changes = 'evolve'): plan this
 		// table again for its new columns.

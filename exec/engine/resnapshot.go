@@ -457,6 +457,9 @@ func (r *sourceRun) failResnapshot(id, reason string) {
 // before; then the request is done.
 func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64) error {
 	e := b.Resnapshot
+	if e.ID == "" {
+		return r.cutoverEnd(ctx, b, seq)
+	}
 	if e.Err != "" {
 		r.failResnapshot(e.ID, e.Err)
 		return nil
@@ -520,6 +523,60 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		r.tracker.done(seq, err)
 	}
 	return err
+}
+
+// cutoverEnd handles the end of the re-read of a table that replaced
+// another of its name at an online schema change's cut-over (a
+// b.Resnapshot of no request): the old table left without a truncate, the
+// new one's rows overwrote its rows by version, and now each upsert target
+// loses the table's keys whose live row is older than the version reserved
+// at the cut-over, those the new table does not have. Other targets got
+// the rows again as read changes.
+func (r *sourceRun) cutoverEnd(ctx context.Context, b *exec.Batch, seq uint64) error {
+	e := b.Resnapshot
+	key := b.DB + "." + b.Table
+	if _, known := r.routes[key]; !known {
+		// The new table had no row to read: its pipelines plan it here.
+		if err := r.joinTable(ctx, b); err != nil {
+			return err
+		}
+	}
+	for _, pr := range r.routes[key] {
+		pr.out.settle() // (the tombstones come after the rows read again)
+		t, ok := pr.writer.(connectors.Truncater)
+		tr := pr.tables[key]
+		if !ok || pr.p.Target.Mode != connectors.ModeUpsert || tr == nil || pr.p.Snapshot == connectors.SnapshotOnly {
+			continue
+		}
+		where := map[string]string{}
+		if c := pickColumn(tr.plan, exec.ColTable); c != "" {
+			where[c] = b.Table
+		}
+		if c := pickColumn(tr.plan, exec.ColDB); c != "" {
+			where[c] = b.DB
+		}
+		if (len(pr.p.Tables) > 1 || len(pr.p.Patterns) > 0) && pickColumn(tr.plan, exec.ColTable) == "" {
+			pr.log.Warn("cut-over: the target keeps the old table's rows the new one does not have: the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
+				"pipeline", pr.p.Name, "table", key)
+			continue
+		}
+		r.tracker.add(seq)
+		pr.log.Info("cut-over: removing the old table's rows the new one does not have", "pipeline", pr.p.Name, "table", key)
+		err := t.Truncate(ctx, connectors.Truncation{Table: connectors.TableRef{DB: b.DB, Table: b.Table}, Version: e.Version, Where: where, Older: true}, func(err error) {
+			if err != nil {
+				err = fmt.Errorf("pipeline %s: cut-over of %s: %w", pr.p.Name, key, err)
+			} else {
+				pr.stats.Batches.Add(1)
+			}
+			r.tracker.done(seq, err)
+		})
+		if err != nil {
+			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			r.tracker.done(seq, err)
+			return err
+		}
+	}
+	return nil
 }
 
 // snapshotEnded handles the last snapshot row of b's table in a run that

@@ -296,6 +296,9 @@ func (p *logResnapshots) fail(id, reason string) {
 
 // ended: the resnapshot's end is in the log (the workers carry it out).
 func (p *logResnapshots) ended(e *exec.ResnapshotEnd) {
+	if e.ID == "" {
+		return // a cut-over's re-read, no request (engine.cutoverEnd)
+	}
 	if e.Err != "" {
 		p.fail(e.ID, e.Err)
 		return
