@@ -34,6 +34,9 @@ func (st *stream) KeepsVersionFloor() {}
 type resnapState struct {
 	req     connectors.Resnapshot
 	version uint64
+	// rebuild: the table is read again into its targets' copies
+	// (rebuild.go); its end swaps them in.
+	rebuild bool
 }
 
 // Resnapshot checks r and queues it for the reader (connectors.Resnapshotter).
@@ -63,7 +66,7 @@ func (st *stream) Resnapshot(ctx context.Context, r connectors.Resnapshot) error
 func (st *stream) resnapQueued() bool {
 	st.resnapMu.Lock()
 	defer st.resnapMu.Unlock()
-	return len(st.resnapQ) > 0
+	return len(st.resnapQ) > 0 || len(st.rebuildQ) > 0
 }
 
 // whereOf is the condition of a resnapshot's WHERE ("" is every row).
@@ -124,6 +127,11 @@ func (st *stream) startResnapshots(pos binlogPos) {
 			case ts.gone || st.snap.isDropped(ts):
 				r := ts.resnap
 				ts.resnap = nil
+				if r.rebuild {
+					ts.copyOf = ""
+					st.log.Warn(ts.key+": the table left the stream (dropped or renamed) while it was rebuilt: its copy is not swapped in", "table", ts.key)
+					continue
+				}
 				st.endResnapshot(r.req, ts, r.version, "the table left the stream (dropped or renamed) while it was read again")
 			default:
 				keep = append(keep, ts)
@@ -131,6 +139,7 @@ func (st *stream) startResnapshots(pos binlogPos) {
 		}
 		st.resnapping = keep
 	}
+	st.startRebuilds(pos)
 	st.resnapMu.Lock()
 	q := st.resnapQ
 	st.resnapQ = nil

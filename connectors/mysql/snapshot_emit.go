@@ -208,6 +208,10 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// The resnapshot's last row is out: the engine removes the keys
 		// of its range it did not find (resnapshot.go).
 		defer func(r *resnapState) {
+			if r.rebuild {
+				em.endRebuild(ts)
+				return
+			}
 			em.endResnapshot(r.req, ts, r.version, "")
 			s.cfg.log.Info("resnapshot: the table was read again", "table", ts.key, "pipeline", r.req.Pipeline, "id", r.req.ID)
 		}(ts.resnap)
