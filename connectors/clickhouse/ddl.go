@@ -63,6 +63,12 @@ type tableLayout struct {
 	retype   []*colSpec
 	existing []existingColumn
 	deferred bool
+	// deferOther (Open of an upsert table under evolve) lets reconcile
+	// leave any retyped column to the first batch, not only widenings:
+	// rows from before a type change the source rebuilds the table for
+	// (connectors/mysql/rebuild.go) still have the table's type, and the
+	// rebuild's copy is swapped in with the new one.
+	deferOther bool
 }
 
 // buildLayout derives the target table from a batch schema.
@@ -345,6 +351,10 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			// was stopped: the writer copies the table into one with
 			// the wider key when a batch brings it (rekey.go).
 			l.retype = append(l.retype, c)
+		case l.deferOther && (!c.key || t != nil && !isNull):
+			l.retype = append(l.retype, c)
+			l.problems = append(l.problems, fmt.Sprintf("column %q is %s in the existing table %s.%s, the source's is %s: rows from before a type change are written as they are; the change itself rebuilds the table (read again into a copy, swapped in) when the stream reaches it, if the target can be rebuilt, else the run stops there",
+				c.name, typ, l.db, l.table, c.chType()))
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))
 		}

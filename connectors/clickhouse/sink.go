@@ -330,6 +330,7 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 	if !st.exists {
 		return l.ddl()
 	}
+	l.deferOther = schemaChanges == "evolve" && l.mode == connectors.ModeUpsert
 	missing, err := l.reconcile(st.columns)
 	if l.mode == connectors.ModeUpsert && l.opts.engine == "" && !strings.Contains(st.engine, "ReplacingMergeTree") {
 		// Say all that does not match, the columns too.

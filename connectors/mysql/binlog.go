@@ -716,8 +716,24 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 		ts.bb.release()
 		ts.bb = nil
 	}
+	rebuild := r.rebuildWhy(ts, nt)
+	if rebuild != "" {
+		nt = nt.clone()
+		for _, c := range nt.Cols {
+			// Read again, the rows hold the new type's values: no
+			// rounded rows in the target to refuse.
+			c.RoundedFrom = ""
+		}
+		nt.Rebuild = true
+		if r.cfg.opts.schemaChanges != "ignore" {
+			ts.out = nt
+		}
+	}
 	ts.cur = nt
 	r.tabs.schemasDirty = true
+	if rebuild != "" {
+		r.startRebuild(ts, at, rebuild)
+	}
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {
 			delete(r.maps, id)

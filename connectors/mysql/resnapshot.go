@@ -39,6 +39,9 @@ type resnapState struct {
 	// the table takes its rows, and it resumes from a checkpoint like a
 	// snapshot (snapState.Older keeps the version).
 	cutover bool
+	// rebuild: the table is read again into its targets' copies
+	// (rebuild.go); its end swaps them in.
+	rebuild bool
 }
 
 // Resnapshot checks r and queues it for the reader (connectors.Resnapshotter).
@@ -68,7 +71,7 @@ func (st *stream) Resnapshot(ctx context.Context, r connectors.Resnapshot) error
 func (st *stream) resnapQueued() bool {
 	st.resnapMu.Lock()
 	defer st.resnapMu.Unlock()
-	return len(st.resnapQ) > 0
+	return len(st.resnapQ) > 0 || len(st.rebuildQ) > 0
 }
 
 // whereOf is the condition of a resnapshot's WHERE ("" is every row).
@@ -129,6 +132,11 @@ func (st *stream) startResnapshots(pos binlogPos) {
 			case ts.gone || st.snap.isDropped(ts):
 				r := ts.resnap
 				ts.resnap = nil
+				if r.rebuild {
+					ts.copyOf = ""
+					st.log.Warn(ts.key+": the table left the stream (dropped or renamed) while it was rebuilt: its copy is not swapped in", "table", ts.key)
+					continue
+				}
 				st.endResnapshot(r.req, ts, r.version, "the table left the stream (dropped or renamed) while it was read again")
 			default:
 				keep = append(keep, ts)
@@ -136,6 +144,7 @@ func (st *stream) startResnapshots(pos binlogPos) {
 		}
 		st.resnapping = keep
 	}
+	st.startRebuilds(pos)
 	st.resnapMu.Lock()
 	q := st.resnapQ
 	st.resnapQ = nil

@@ -96,6 +96,11 @@ type table struct {
 	// online schema-change copy it is, followed row by row since its
 	// CREATE (lifecycle.go, startCopy).
 	RowCopyOf string `json:"row_copy_of,omitempty"`
+	// Rebuild says that the table's targets are being rebuilt after a
+	// type change they cannot follow in place (rebuild.go): read again
+	// into a hidden copy that is swapped in when the read ends. A resume
+	// with it set starts the rebuild again.
+	Rebuild bool `json:"rebuild,omitempty"`
 }
 
 // readTable reads a table's schema from information_schema.

@@ -208,6 +208,10 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// The resnapshot's last row is out: the engine removes the keys
 		// of its range it did not find (resnapshot.go).
 		defer func(r *resnapState) {
+			if r.rebuild {
+				em.endRebuild(ts)
+				return
+			}
 			em.endResnapshot(r.req, ts, r.version, "")
 			if r.cutover {
 				s.cfg.log.Info("online schema change cut-over: the new table was read again; the keys it no longer has leave upsert targets", "table", ts.key)

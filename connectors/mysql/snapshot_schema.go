@@ -81,16 +81,22 @@ func columnSig(t *table) string {
 // (an integer widened) both integers, since the chunk's range is bounds of
 // that key.
 func sameChunkKey(ch *chunk, live *table) error {
-	old := ch.t
+	if err := sameKey(ch.t, live); err != nil {
+		return fmt.Errorf("the key of %s changed since its snapshot was planned%s: re-snapshot the table (etlq resnapshot)", ch.ts.key, err.Error())
+	}
+	return nil
+}
+
+// sameKey checks that rows can be ordered by the key of old in live: the
+// same key columns, of the same kind or both integers.
+func sameKey(old, live *table) error {
 	if len(old.Key) != len(live.Key) {
-		return fmt.Errorf("the key of %s changed since its snapshot was planned (%s, now %s): re-snapshot the table (etlq resnapshot)",
-			ch.ts.key, keyNames(old), keyNames(live))
+		return fmt.Errorf(" (%s, now %s)", keyNames(old), keyNames(live))
 	}
 	for i, k := range old.Key {
 		a, b := old.Cols[k], live.Cols[live.Key[i]]
 		if a.Name != b.Name || a.Kind != b.Kind && !(isIntKind(a.Kind) && isIntKind(b.Kind)) {
-			return fmt.Errorf("the key of %s changed since its snapshot was planned: column %q was %s, now %q %s: re-snapshot the table (etlq resnapshot)",
-				ch.ts.key, a.Name, a.ColumnType, b.Name, b.ColumnType)
+			return fmt.Errorf(": column %q was %s, now %q %s", a.Name, a.ColumnType, b.Name, b.ColumnType)
 		}
 	}
 	return nil

@@ -67,6 +67,9 @@ type tableState struct {
 	// (connectors.StreamTable.CopySwapped): its rows and its copy's are
 	// not sent until the cut-over.
 	swapped bool
+	// rebuildLooked is when a rebuild waiting to read the table again
+	// last looked at the server's key (rebuild.go).
+	rebuildLooked time.Time
 }
 
 // stream is an open change stream; see connectors.Stream. The binlog
@@ -134,7 +137,10 @@ type streamConfig struct {
 // schemas change (emitter.catalog).
 type streamTables struct {
 	tables []*tableState
-	byRef  map[connectors.TableRef]*tableState // the tables in the stream now
+	// rebuildQ are the tables whose rebuild (rebuild.go) waits for the
+	// reader's next transaction boundary to start reading them again.
+	rebuildQ []*tableState
+	byRef    map[connectors.TableRef]*tableState // the tables in the stream now
 	// requested are the tables asked for by name, with their modes: one
 	// that leaves and comes back (re-created, renamed back) joins again.
 	requested map[connectors.TableRef]connectors.SnapshotMode
@@ -379,6 +385,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	}
 	if st.needBinlog {
 		st.bin = newBinlogReader(st, st.snap, start, gtid)
+		st.resumeRebuilds() // rebuild.go
 		if err := st.bin.start(); err != nil {
 			st.snap.close()
 			return nil, err
@@ -547,15 +554,18 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 // on while the stream's tables are idle. Its record has zero rows and the
 // schema of the first requested table.
 func (st *stream) emitMarkOnly(pos binlogPos) {
-	ts := st.tables[0]
-	rec := emptyRecord(st.mem, ts.out.streamSchema(st.req.Before))
-	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Mark: st.mark(pos)})
+	st.emitMarkOnlyFor(st.tables[0], pos)
 }
 
 // emitMarkOnlyFor is emitMarkOnly with the schema of ts.
 func (st *stream) emitMarkOnlyFor(ts *tableState, pos binlogPos) {
 	rec := emptyRecord(st.mem, ts.out.streamSchema(st.req.Before))
-	st.out = append(st.out, &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Mark: st.mark(pos)})
+	b := &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Mark: st.mark(pos)}
+	if ts.copyOf == ts.ref.Table {
+		// Rebuilt (rebuild.go): its schema is the copy's until the swap.
+		b.RowCopy = &exec.RowCopy{Of: ts.copyOf}
+	}
+	st.out = append(st.out, b)
 }
 
 // projectRecord returns rec (built with the table's current schema) with
@@ -609,7 +619,9 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 		var schemas []*table
 		for _, ts := range st.tables {
 			if ts.mode != connectors.SnapshotOnly && !ts.gone {
-				if ts.copyOf != "" {
+				if ts.copyOf != "" && ts.copyOf != ts.ref.Table {
+					// (A table being rebuilt, its own copy, is kept
+					// with table.Rebuild: rebuild.go.)
 					c := ts.cur.clone()
 					c.Shadow, c.RowCopyOf = true, ts.copyOf
 					schemas = append(schemas, c)

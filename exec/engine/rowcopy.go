@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 )
@@ -133,7 +135,7 @@ func (r *sourceRun) rowCopy(ctx context.Context, b *exec.Batch, seq uint64) erro
 		var err error
 		switch b.RowCopy.Step {
 		case exec.RowCopyStart:
-			err = r.copyStart(ctx, pr, rc)
+			err = r.copyStart(ctx, pr, rc, b)
 		case exec.RowCopySwap:
 			err = r.copySwap(ctx, pr, rc, b)
 		case exec.RowCopyDrop:
@@ -156,7 +158,7 @@ func (r *sourceRun) rowCopy(ctx context.Context, b *exec.Batch, seq uint64) erro
 }
 
 // copyStart empties pr's copy target: a new copy, empty, starts.
-func (r *sourceRun) copyStart(ctx context.Context, pr *pipeRun, rc connectors.RowCopier) error {
+func (r *sourceRun) copyStart(ctx context.Context, pr *pipeRun, rc connectors.RowCopier, b *exec.Batch) error {
 	pr.closeCopy()
 	if f := r.swapFile(pr); f != "" {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
@@ -165,6 +167,18 @@ func (r *sourceRun) copyStart(ctx context.Context, pr *pipeRun, rc connectors.Ro
 	}
 	if err := rc.DropCopy(ctx, pr.p.Target); err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+	}
+	if b.RowCopy.Of == b.Table {
+		// A rebuild (the table read again after a type change its
+		// target cannot follow in place: connectors/mysql/rebuild.go):
+		// the copy is created with the output of the table's new
+		// columns, not the target's.
+		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
+		if err != nil {
+			return fmt.Errorf("pipeline %s: %s.%s changed type: %w", pr.p.Name, b.DB, b.Table, err)
+		}
+		pr.log.Info("rebuild: writing the table read again to a target no reader sees", "pipeline", pr.p.Name, "target", rc.CopyTarget(pr.p.Target).Name)
+		return r.openCopySchema(ctx, pr, rc, tp.Sink)
 	}
 	pr.log.Info("row copy: writing the tool's copy to a target no reader sees", "pipeline", pr.p.Name, "target", rc.CopyTarget(pr.p.Target).Name)
 	return r.openCopy(ctx, pr, rc)
@@ -190,8 +204,17 @@ func (r *sourceRun) copyDrop(ctx context.Context, pr *pipeRun, rc connectors.Row
 
 // openCopy opens pr's writer of the copy target (created when missing).
 func (r *sourceRun) openCopy(ctx context.Context, pr *pipeRun, rc connectors.RowCopier) error {
+	return r.openCopySchema(ctx, pr, rc, nil)
+}
+
+// openCopySchema opens pr's writer of the copy target, created (when
+// missing) with the output schema out (nil: the target's).
+func (r *sourceRun) openCopySchema(ctx context.Context, pr *pipeRun, rc connectors.RowCopier, out *arrow.Schema) error {
 	p := *pr.p
 	p.Target = rc.CopyTarget(pr.p.Target)
+	if out != nil {
+		p.Target.Schema = out
+	}
 	// (Rows the pipeline rejects go to its own dead letters.)
 	cp, err := newPipeRunDead(ctx, &p, r.sinks[pr.p.Sink], r.opts, pr.dead)
 	if err != nil {
@@ -237,6 +260,10 @@ func (r *sourceRun) copySwap(ctx context.Context, pr *pipeRun, rc connectors.Row
 			return err
 		}
 		faultPoint("rowcopy-swap-file:" + pr.p.Name)
+	}
+	if pr.copy != nil && b.RowCopy.Of == b.Table {
+		// A rebuild: the target is the copy now, with the new types.
+		pr.p.Target.Schema = pr.copy.p.Target.Schema
 	}
 	pr.closeCopy()
 	if err := rc.SwapCopy(ctx, pr.p.Target); err != nil {

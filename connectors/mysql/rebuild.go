@@ -1,0 +1,239 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// Rebuilds (docs/schema-changes.md): a DDL that changes a column's type in
+// a way its targets cannot follow in place — not a lossless widening
+// (MODIFY v VARCHAR(20) of an INT, INT → DECIMAL, a DECIMAL narrowing
+// that rounds the rows MySQL has), on a key column or not — rebuilds the
+// table's targets. At the DDL's position the stream sends a row copy's
+// start (exec.RowCopyStart, the table's own name as the copy's), so every
+// change of the table from there on goes to each target's hidden copy
+// (connectors.RowCopier), and reads the table again (a resnapshot placed
+// in the stream: resnapshot.go) into that copy, with the new type. When
+// the last row of the re-read is out, a row copy's swap
+// (exec.RowCopySwap) makes the engine swap the copy in once both writes
+// are durable. Readers see the old table, with the old type, until then.
+//
+// The schema in the checkpoint carries table.Rebuild while the rebuild
+// runs: a stream resumed with it set starts the rebuild again (a new,
+// empty copy; the table read again at the resume position).
+
+// rebuildWhy returns why the change of ts's schema to nt rebuilds the
+// table's targets ("" when it does not: no type change beyond a lossless
+// widening, or a table that cannot be rebuilt, whose sink then decides).
+func (r *binlogReader) rebuildWhy(ts *tableState, nt *table) string {
+	if r.cfg.opts.schemaChanges == "ignore" || r.cfg.opts.schemaChanges == "fail" || ts.copyOf != "" && ts.copyOf != ts.ref.Table || nt.Stale != "" {
+		return ""
+	}
+	why := ""
+	for _, c := range nt.Cols {
+		i := ts.cur.colIndex(c.Name)
+		if i < 0 {
+			continue
+		}
+		old := ts.cur.Cols[i]
+		from, to := old.field().Type, c.field().Type
+		if arrow.TypeEqual(from, to) || lossless(from, to) || (lossless(to, from) && !roundsValues(old, c)) {
+			continue
+		}
+		why = fmt.Sprintf("column %q changed type from %s to %s", c.Name, old.ColumnType, c.ColumnType)
+		break
+	}
+	if why == "" {
+		return ""
+	}
+	if no := r.cannotRebuild(ts, nt); no != "" {
+		r.cfg.log.Warn("a type change that is no lossless widening, and the table cannot be rebuilt: its targets decide", "table", ts.key, "change", why, "reason", no)
+		return ""
+	}
+	return why
+}
+
+// cannotRebuild says why ts cannot be rebuilt with schema nt ("" when it
+// can): every pipeline reading it writes an upsert target of that one
+// table that keeps a copy (connectors.StreamTable.RowCopy), the table
+// has a key to be read again by, and its snapshot is done.
+func (r *binlogReader) cannotRebuild(ts *tableState, nt *table) string {
+	switch {
+	case !r.rowCopyOK(ts.ref):
+		return "a pipeline reading it writes no upsert target of this one table that keeps a copy"
+	case len(nt.Key) == 0:
+		return "the table has no primary key to be read again by"
+	case ts.mode == connectors.SnapshotNever || ts.mode == connectors.SnapshotOnly:
+		return "the table is read with SNAPSHOT never or only"
+	case ts.snap != nil && !ts.snap.Done && (ts.resnap == nil || !ts.resnap.rebuild):
+		return "its snapshot is under way"
+	}
+	return ""
+}
+
+// startRebuild starts the rebuild of ts at position at: the copy starts
+// empty there, and the table is read again at the next transaction
+// boundary (stream.startRebuilds).
+func (r *binlogReader) startRebuild(ts *tableState, at binlogPos, why string) {
+	r.cfg.log.Info(ts.key+": the table is rebuilt: read again into a copy with the new type", "table", ts.key, "position", at.String(), "change", why)
+	queueRebuildStart(r.em, r.tabs, ts)
+}
+
+// queueRebuildStart sends the copy's start and queues the re-read.
+func queueRebuildStart(em emitter, tabs *streamTables, ts *tableState) {
+	cfg := em.config()
+	ts.copyOf, ts.swapped = ts.ref.Table, false
+	em.queue(&exec.Batch{Record: emptyRecord(cfg.mem, ts.out.streamSchema(cfg.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
+		RowCopy: &exec.RowCopy{Of: ts.ref.Table, Step: exec.RowCopyStart}})
+	for _, q := range tabs.rebuildQ {
+		if q == ts {
+			return
+		}
+	}
+	tabs.rebuildQ = append(tabs.rebuildQ, ts)
+}
+
+// startRebuilds starts, at the transaction boundary pos, the re-reads of
+// the tables being rebuilt (reader only).
+func (st *stream) startRebuilds(pos binlogPos) {
+	if len(st.rebuildQ) == 0 {
+		return
+	}
+	keep := st.rebuildQ[:0]
+	for _, ts := range st.rebuildQ {
+		switch {
+		case ts.gone:
+			// Dropped or renamed away: its copy is never swapped in.
+			st.log.Warn(ts.key+": the table left the stream before its rebuild started", "table", ts.key)
+			ts.copyOf = ""
+		case ts.snap != nil && !ts.snap.Done && (ts.resnap == nil || !ts.resnap.rebuild):
+			keep = append(keep, ts) // an etlq resnapshot of it runs
+		case !st.rebuildKeyReady(ts):
+			keep = append(keep, ts) // behind a later change of its key
+		default:
+			v := st.version
+			st.version++
+			again := ts.resnap != nil
+			ts.resnap = &resnapState{req: connectors.Resnapshot{ID: "rebuild", Table: ts.ref}, version: v, rebuild: true}
+			if !again {
+				st.resnapping = append(st.resnapping, ts)
+			}
+			st.log.Info(ts.key+": rebuild: reading the table again into the copy", "table", ts.key, "position", pos.String())
+			st.snap.resnapTable(ts)
+		}
+	}
+	st.rebuildQ = keep
+}
+
+// endRebuild queues the swap of the copies in, once the re-read's last
+// row is out, and ends the rebuild in the schema the checkpoint keeps.
+func (st *stream) endRebuild(ts *tableState) {
+	st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
+		RowCopy: &exec.RowCopy{Of: ts.ref.Table, Step: exec.RowCopySwap}})
+	ts.copyOf = ""
+	nt := ts.cur.clone()
+	nt.Rebuild = false
+	if ts.out == ts.cur {
+		ts.out = nt
+	}
+	ts.cur = nt
+	st.schemasDirty = true
+	st.log.Info(ts.key+": the table is rebuilt: the copy read again with the new type is swapped in", "table", ts.key)
+}
+
+// resumeRebuilds starts again, on resume, the rebuilds the checkpoint
+// has under way.
+func (st *stream) resumeRebuilds() {
+	for _, ts := range st.tables {
+		if ts.cur == nil || !ts.cur.Rebuild {
+			continue
+		}
+		if no := st.bin.cannotRebuild(ts, ts.cur); no != "" || st.opts.schemaChanges == "ignore" || st.opts.schemaChanges == "fail" {
+			st.log.Warn(ts.key+": the checkpoint has the table's rebuild under way, and it cannot go on: its targets decide", "table", ts.key, "reason", no)
+			nt := ts.cur.clone()
+			nt.Rebuild = false
+			ts.cur, ts.out = nt, nt
+			st.schemasDirty = true
+			continue
+		}
+		st.log.Info(ts.key+": the table is rebuilt: read again into a copy with the new type (the rebuild under way at the checkpoint starts again)", "table", ts.key)
+		queueRebuildStart(st, &st.streamTables, ts)
+	}
+}
+
+// lossless reports whether every value of type from is held exactly by
+// type to (integers, FLOAT to DOUBLE, DECIMAL to as many digits on both
+// sides of the point or more): what a target widens in place.
+func lossless(from, to arrow.DataType) bool {
+	if arrow.TypeEqual(from, to) {
+		return false
+	}
+	if rf, sf, ok := intRank(from); ok {
+		rt, st, ok := intRank(to)
+		return ok && rt > rf && (sf == st || (!sf && st))
+	}
+	if from.ID() == arrow.FLOAT32 {
+		return to.ID() == arrow.FLOAT64
+	}
+	df, ok1 := from.(*arrow.Decimal128Type)
+	dt, ok2 := to.(*arrow.Decimal128Type)
+	if ok1 && ok2 {
+		return dt.Scale >= df.Scale && dt.Precision-dt.Scale >= df.Precision-df.Scale
+	}
+	return false
+}
+
+// intRank ranks the integer types by width.
+func intRank(t arrow.DataType) (rank int, signed, ok bool) {
+	switch t.ID() {
+	case arrow.INT8:
+		return 1, true, true
+	case arrow.INT16:
+		return 2, true, true
+	case arrow.INT32:
+		return 3, true, true
+	case arrow.INT64:
+		return 4, true, true
+	case arrow.UINT8:
+		return 1, false, true
+	case arrow.UINT16:
+		return 2, false, true
+	case arrow.UINT32:
+		return 3, false, true
+	case arrow.UINT64:
+		return 4, false, true
+	}
+	return 0, false, false
+}
+
+// rebuildKeyReady reports whether ts's re-read can be planned on its key
+// now: a stream behind (etlq stopped, or replaying) meets a rebuild's DDL
+// while the server's table may already have a later key (MODIFY id
+// VARCHAR(20) after the DDL), which the re-read's chunks cannot be
+// planned on. The re-read then waits until the stream reaches the later
+// DDL (which starts the rebuild again); the table's changes meanwhile go
+// to the copy. Looked at twice a second at most.
+func (st *stream) rebuildKeyReady(ts *tableState) bool {
+	if time.Since(ts.rebuildLooked) < 500*time.Millisecond {
+		return false
+	}
+	ts.rebuildLooked = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := st.src.connect(ctx)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	live, err := readTable(c, ts.ref)
+	if err != nil {
+		return true // gone: the chunk's SELECT says so
+	}
+	return sameKey(ts.cur, live) == nil
+}
