@@ -351,14 +351,14 @@ func TestRowErrorNamesTheRow(t *testing.T) {
 	}
 	write("fail")
 	out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s1"), "--progress", "never", file)
-	if err == nil || !strings.Contains(out, "row of "+db+".t at ") || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty": cannot cast 'x7' to INT64`) {
+	if err == nil || !strings.Contains(out, "row of "+db+".t at ") || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty" = 'x7': cannot cast 'x7' to INT64`) {
 		t.Errorf("want a failure naming the row, got %v:\n%s", err, out)
 	}
 	// The failed batch was not written, so its position was not
 	// checkpointed: the next run meets the same row again instead of
 	// going on without it.
 	out, err = runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s1"), "--progress", "never", file)
-	if err == nil || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty": cannot cast 'x7' to INT64`) {
+	if err == nil || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty" = 'x7': cannot cast 'x7' to INT64`) {
 		t.Errorf("the run after a row error must stop at the same row, got %v:\n%s", err, out)
 	}
 	write("skip")

@@ -345,32 +345,44 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			// The row that stops the pipeline is a row error too: the
 			// summary and the metrics must not say 0 next to it.
 			pr.stats.RowErrors.Add(1)
-			return nil, fmt.Errorf("%s: column %q: %s (on_error = 'fail'; 'skip' or 'dead_letter' let the other rows through)", describeRow(b, tr.meta, re.Row), re.Column, re.Reason)
+			describeRow(&re, b, tr.meta)
+			return nil, fmt.Errorf("%w (on_error = 'fail'; 'skip' or 'dead_letter' let the other rows through)", re)
 		}
 		return nil, err
 	}
 	return nil, nil
 }
 
-// describeRow names a source row for an error message: its table, source
-// position, operation and primary key values.
-func describeRow(b *exec.Batch, m exec.SourceLayout, row int) string {
-	rec := b.Record
-	var key []string
+// describeRow fills in what e says of its source row of b: the table,
+// the source position, the operation, the key values (every column's,
+// shortened, for a table without a key) and the failing value when the
+// failing column is a source column (its output of the same name).
+func describeRow(e *exec.RowError, b *exec.Batch, m exec.SourceLayout) {
+	rec, row := b.Record, e.Row
+	text := func(i int) string {
+		if rec.Column(i).IsNull(row) {
+			return "NULL"
+		}
+		return valueText(rec.Column(i), row)
+	}
+	e.Table = b.DB + "." + b.Table
+	e.Pos, e.Op = text(m.Pos), text(m.Op)
+	var key, all []string
 	s := rec.Schema()
-	for i := 0; i < s.NumFields(); i++ {
+	for i := 0; i < m.Columns; i++ {
 		f := s.Field(i)
-		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok && !strings.HasPrefix(f.Name, exec.BeforePrefix) {
-			v := "NULL"
-			if !rec.Column(i).IsNull(row) {
-				v = valueText(rec.Column(i), row)
-			}
+		v := text(i)
+		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok {
 			key = append(key, f.Name+" = "+v)
 		}
+		all = append(all, f.Name+" = "+v)
+		if f.Name == e.Column && e.Column != "WHERE" && v != "NULL" {
+			e.Value = exec.QuoteValue(v)
+		}
 	}
-	desc := fmt.Sprintf("row of %s.%s at %s (%s", b.DB, b.Table, valueText(rec.Column(m.Pos), row), valueText(rec.Column(m.Op), row))
-	if len(key) > 0 {
-		desc += ", " + strings.Join(key, ", ")
+	if len(key) == 0 {
+		e.Key = exec.Shorten(strings.Join(all, ", "), exec.RowKeyLimit)
+		return
 	}
-	return desc + ")"
+	e.Key = strings.Join(key, ", ")
 }

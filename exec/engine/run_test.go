@@ -161,6 +161,22 @@ func TestRunRowErrorFails(t *testing.T) {
 	}
 }
 
+// TestRunRowErrorValue: a failing cast names the row by its key and
+// quotes the value of the source column it failed on.
+func TestRunRowErrorValue(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE orders
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, CAST(status AS INT64) AS status, qty
+  INTO clickhouse dw.analytics.orders MODE upsert KEY (id);
+`)
+	e.src.add("orders", ins(7, "n'ew", 1))
+	err := e.run()
+	want := `row of shopdb.orders at bin.000001:1000 (insert, id = 7): column "status" = 'n''ew': `
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("run: %v, want %q", err, want)
+	}
+}
+
 // TestRunDeadLetters: under on_error = 'dead_letter' a failing row goes to
 // the state directory's file (and its key is removed from the upsert
 // target); a replay with the rule fixed writes it with its own version.
@@ -199,6 +215,10 @@ func TestRunDeadLetters(t *testing.T) {
 	if len(letters) != 1 || letters[0].Reason != "assert: qty must be positive" || letters[0].Row["id"] == nil || *letters[0].Row["id"] != "2" ||
 		letters[0].Version != 101 || letters[0].Table != "shopdb.orders" || letters[0].Op != exec.OpInsert {
 		t.Fatalf("dead letters: %+v", letters)
+	}
+	// The letter names the row as on_error = 'fail' would.
+	if l := letters[0]; l.Key != "id = 2" || l.Error != `pipeline orders: row of shopdb.orders at bin.000001:1001 (insert, id = 2): column "WHERE": assert: qty must be positive` {
+		t.Errorf("dead letter key %q error %q", l.Key, l.Error)
 	}
 
 	// The rule fixed (qty > -10): the replay writes the row, version kept.
