@@ -60,7 +60,11 @@ func (e RowError) Error() string {
 			b.WriteString(" at " + e.Pos)
 		}
 		var in []string
-		if e.Op != "" {
+		switch e.Op {
+		case "":
+		case OpRead:
+			in = append(in, "snapshot") // a row the snapshot read
+		default:
 			in = append(in, e.Op)
 		}
 		if e.Key != "" {

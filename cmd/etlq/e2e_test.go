@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -258,7 +259,7 @@ func TestApplyOnceFailedInsertFails(t *testing.T) {
 	db := s.db
 	state := filepath.Join(filepath.Dir(file), "state")
 	out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-	if err == nil || !strings.Contains(out, `column "d": date 0000-00-00`) {
+	if err == nil || !strings.Contains(out, `column "d" = '0000-00-00': date 0000-00-00`) {
 		t.Fatalf("a failed insert must fail the run and name the column, got %v:\n%s", err, out)
 	}
 	myExec(t, s.my, "UPDATE "+db+".t SET d = '2026-01-02' WHERE id = 2")
@@ -301,7 +302,7 @@ func TestApplyFailedInsertStopsTheRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, etlqBin, "apply", "--progress", "never", "--state-dir", filepath.Join(dir, "state"), file).CombinedOutput()
-	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), `column "d": date 0000-00-00`) {
+	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), `column "d" = '0000-00-00': date 0000-00-00`) {
 		t.Fatalf("a failed insert must stop the run with its reason, got %v:\n%s", err, out)
 	}
 }
@@ -388,5 +389,32 @@ func TestFmtCommand(t *testing.T) {
 	twice, _ := os.ReadFile(file)
 	if string(twice) != string(once) {
 		t.Errorf("fmt is not idempotent:\n%s\n---\n%s", once, twice)
+	}
+}
+
+// TestDataErrorNamesTheRow: on MariaDB A and B, a zero DATE that the
+// ClickHouse Date column cannot take stops the run (on_error = 'fail') with
+// the pipeline, the source table, the row's source position (the snapshot,
+// then a binlog position), its key, the column, the value and the reason,
+// never a row number of a batch.
+func TestDataErrorNamesTheRow(t *testing.T) {
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			s, file := zeroDateTable(t, srv.dsn)
+			state := filepath.Join(filepath.Dir(file), "state")
+			out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			snap := regexp.MustCompile(`pipeline p: .*row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(snapshot, id = 2\): column "d" = '0000-00-00': date 0000-00-00 or another invalid date is outside the range of ClickHouse Date`)
+			if err == nil || !snap.MatchString(out) || !strings.Contains(out, "row_errors=1") {
+				t.Fatalf("want the snapshot row id = 2 named and counted, got %v:\n%s", err, out)
+			}
+			myExec(t, s.my, "UPDATE "+s.db+".t SET d = '2026-01-02' WHERE id = 2")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, s.my, "SET SESSION sql_mode = ''", "INSERT INTO "+s.db+".t VALUES (3, '0000-00-00')")
+			out, err = runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			at := regexp.MustCompile(`pipeline p: .*row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(insert, id = 3\): column "d" = '0000-00-00': date 0000-00-00`)
+			if err == nil || !at.MatchString(out) {
+				t.Fatalf("want a binlog position and id = 3, got %v:\n%s", err, out)
+			}
+		})
 	}
 }

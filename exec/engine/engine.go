@@ -646,6 +646,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 				pr.stats.Batches.Add(1)
 			} else {
 				pr.stats.WriteFailures.Add(1)
+				pr.countSinkRowError(err)
 				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}
 			r.tracker.done(seq, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -31,6 +32,11 @@ type pipeRun struct {
 	copy *pipeRun
 	// sharedDead: dead is another run's (newPipeRunDead).
 	sharedDead bool
+	// sinkRowErr is the last write error that named a row (a value the
+	// sink cannot take): every batch of a failed insert is acknowledged
+	// with it, and it is one row error.
+	sinkRowMu  sync.Mutex
+	sinkRowErr error
 	out        outbox // the sink batches on their way to writer (outbox.go)
 }
 
@@ -351,6 +357,21 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		return nil, err
 	}
 	return nil, nil
+}
+
+// countSinkRowError counts err, a write's error, as a row error once when
+// it names a row (exec.RowError).
+func (pr *pipeRun) countSinkRowError(err error) {
+	var re exec.RowError
+	if !errors.As(err, &re) {
+		return
+	}
+	pr.sinkRowMu.Lock()
+	defer pr.sinkRowMu.Unlock()
+	if pr.sinkRowErr != err {
+		pr.sinkRowErr = err
+		pr.stats.RowErrors.Add(1)
+	}
 }
 
 // describeRow fills in what e says of its source row of b: the table,
