@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -414,6 +415,40 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 			at := regexp.MustCompile(`pipeline p: .*row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(insert, id = 3\): column "d" = '0000-00-00': date 0000-00-00`)
 			if err == nil || !at.MatchString(out) {
 				t.Fatalf("want a binlog position and id = 3, got %v:\n%s", err, out)
+			}
+
+			// With dead letters, the run goes on without row 3 (from the
+			// snapshot of a second pipeline), and its dead letter says
+			// what the error said.
+			dl := filepath.Join(filepath.Dir(file), "dl.etl")
+			src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, d INTO clickhouse dw.%s.t2 MODE upsert WITH (on_error = 'dead_letter');\n",
+				srv.dsn, s.chDSN, s.db, s.db)
+			if err := os.WriteFile(dl, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			state2 := filepath.Join(filepath.Dir(file), "state2")
+			out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state2, dl)
+			if !strings.Contains(out, "row_errors=1") || !strings.Contains(out, "dead_letters=1") {
+				t.Errorf("want one row error, dead-lettered:\n%s", out)
+			}
+			diffRows(t, []string{"1|2026-01-01", "2|2026-01-02"},
+				chRows(t, s.ch, "SELECT toString(id), toString(d) FROM "+s.db+".t2_current ORDER BY id"))
+			f, err := os.ReadFile(filepath.Join(state2, "deadletter", "q.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var letter struct {
+				Pipeline, Table, Pos, Op, Key, Column, Value, Reason, Error string
+				Row                                                         map[string]*string
+			}
+			if err := json.Unmarshal(f, &letter); err != nil {
+				t.Fatalf("%v: %s", err, f)
+			}
+			errAt := regexp.MustCompile(`^pipeline q: row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(snapshot, id = 3\): column "d" = '0000-00-00': date 0000-00-00`)
+			if letter.Pipeline != "q" || letter.Table != s.db+".t" || !regexp.MustCompile(`\.\d{6}:\d+$`).MatchString(letter.Pos) || letter.Key != "id = 3" ||
+				letter.Column != "d" || letter.Value != "'0000-00-00'" || !strings.HasPrefix(letter.Reason, "date 0000-00-00 or another invalid date is outside") ||
+				!errAt.MatchString(letter.Error) || letter.Row["id"] == nil || *letter.Row["id"] != "3" {
+				t.Errorf("dead letter: %s", f)
 			}
 		})
 	}

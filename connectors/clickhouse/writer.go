@@ -439,6 +439,60 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 	return input, nil
 }
 
+// CheckRows returns the live rows of b the insert would fail on
+// (connectors.RowChecker), each converted as the insert converts it (the
+// clickhouse-go path; the fast path fails on the same rows, fastpath_test).
+// A batch of a schema the table has not followed yet is not checked: its
+// errors, if any, come from the insert.
+func (w *writer) CheckRows(b *exec.Batch) []exec.RowError {
+	if b.Record == nil || b.NumRows() == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	if !w.schema.Equal(b.Record.Schema()) {
+		w.mu.Unlock()
+		return nil
+	}
+	g, err := w.newGroup(b.Record.Schema())
+	w.mu.Unlock()
+	if err != nil {
+		return nil
+	}
+	var out []exec.RowError
+	r := liveRows(b)
+	for k, c := range g.cols {
+		arr := b.Record.Column(g.idx[k])
+		if !arrow.TypeEqual(arr.DataType(), c.field.Type) {
+			continue // (widened on insert)
+		}
+		for {
+			_, err := columnSlice(c, arr, r)
+			if err == nil {
+				break
+			}
+			var re exec.RowError
+			if !errors.As(describe(g, b, arr, err), &re) {
+				break // not one row's error: the insert tells it
+			}
+			out = append(out, re)
+			r = r.without(re.Row)
+		}
+	}
+	return out
+}
+
+// without is r less row i.
+func (r rows) without(i int) rows {
+	sel := make([]int32, 0, r.len())
+	for j := 0; j < r.len(); j++ {
+		if k := r.at(j); k != i {
+			sel = append(sel, int32(k))
+		}
+	}
+	r.sel = sel
+	return r
+}
+
 // describe names the row of a data error of a value of b (in arr, the
 // column it is written from) as exec.RowError does: the source table, the
 // source position and operation, the key values (every column's,

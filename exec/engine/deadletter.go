@@ -102,8 +102,14 @@ func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter 
 		}
 		dl := DeadLetter{Time: now, Pipeline: d.pipeline, Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row,
 			Pos: meta(exec.ColPos, e.Row), Op: meta(exec.ColOp, e.Row)}
-		if m, err := exec.LayoutOf(rec.Schema()); err == nil {
-			e.Pipeline = d.pipeline
+		e.Pipeline = d.pipeline
+		if e.Table != "" {
+			// A row of a sink batch the sink named (a value it cannot
+			// take): Row holds the batch's columns, the outputs and the
+			// system columns (__pos, …).
+			dl.Table, dl.Pos, dl.Op = e.Table, e.Pos, e.Op
+			dl.Key, dl.Value, dl.Error = e.Key, e.Value, e.Error()
+		} else if m, err := exec.LayoutOf(rec.Schema()); err == nil {
 			describeRow(&e, b, m)
 			dl.Key, dl.Value, dl.Error = e.Key, e.Value, e.Error()
 		}

@@ -359,6 +359,45 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	return nil, nil
 }
 
+// sinkRowErrors asks the writer, under on_error = 'skip' or 'dead_letter',
+// which rows of the sink batch out it cannot take (connectors.RowChecker):
+// those are counted, dead-lettered (before the batch is written, as the
+// rows a rule fails) and left out of out's selection. Under 'fail' the
+// write fails with the first of them, naming it.
+func (pr *pipeRun) sinkRowErrors(ctx context.Context, out *exec.Batch) error {
+	chk, ok := pr.writer.(connectors.RowChecker)
+	if !ok || pr.p.OnError == exec.OnErrorFail || out.Record == nil {
+		return nil
+	}
+	errs := chk.CheckRows(out)
+	if len(errs) == 0 {
+		return nil
+	}
+	pr.stats.RowErrors.Add(int64(len(errs)))
+	if pr.dead != nil {
+		if err := pr.dead.write(ctx, out, errs); err != nil {
+			return err
+		}
+		pr.stats.DeadLetters.Add(int64(len(errs)))
+	}
+	failed := make(map[int]bool, len(errs))
+	for _, e := range errs {
+		failed[e.Row] = true
+	}
+	sel := make([]int32, 0, out.NumRows())
+	for j := 0; j < out.NumRows(); j++ {
+		i := j
+		if out.Sel != nil {
+			i = int(out.Sel[j])
+		}
+		if !failed[i] {
+			sel = append(sel, int32(i))
+		}
+	}
+	out.Sel = sel
+	return nil
+}
+
 // countSinkRowError counts err, a write's error, as a row error once when
 // it names a row (exec.RowError).
 func (pr *pipeRun) countSinkRowError(err error) {
