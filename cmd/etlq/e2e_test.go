@@ -439,6 +439,7 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 			}
 			var letter struct {
 				Pipeline, Table, Pos, Op, Key, Column, Value, Reason, Error string
+				Version                                                     uint64
 				Row                                                         map[string]*string
 			}
 			if err := json.Unmarshal(f, &letter); err != nil {
@@ -447,7 +448,7 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 			errAt := regexp.MustCompile(`^pipeline q: row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(snapshot, id = 3\): column "d" = '0000-00-00': date 0000-00-00`)
 			if letter.Pipeline != "q" || letter.Table != s.db+".t" || !regexp.MustCompile(`\.\d{6}:\d+$`).MatchString(letter.Pos) || letter.Key != "id = 3" ||
 				letter.Column != "d" || letter.Value != "'0000-00-00'" || !strings.HasPrefix(letter.Reason, "date 0000-00-00 or another invalid date is outside") ||
-				!errAt.MatchString(letter.Error) || letter.Row["id"] == nil || *letter.Row["id"] != "3" {
+				!errAt.MatchString(letter.Error) || letter.Version == 0 || letter.Row["id"] == nil || *letter.Row["id"] != "3" {
 				t.Errorf("dead letter: %s", f)
 			}
 		})

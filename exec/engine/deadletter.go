@@ -113,9 +113,12 @@ func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter 
 			describeRow(&e, b, m)
 			dl.Key, dl.Value, dl.Error = e.Key, e.Value, e.Error()
 		}
-		if i := rec.Schema().FieldIndices(exec.ColVersion); len(i) == 1 {
-			if v, ok := rec.Column(i[0]).(*array.Uint64); ok && !v.IsNull(e.Row) {
-				dl.Version = v.Value(e.Row)
+		for _, name := range []string{exec.ColVersion, exec.SysVersion} { // (a source row's, a sink row's)
+			if i := rec.Schema().FieldIndices(name); len(i) == 1 {
+				if v, ok := rec.Column(i[0]).(*array.Uint64); ok && !v.IsNull(e.Row) {
+					dl.Version = v.Value(e.Row)
+					break
+				}
 			}
 		}
 		out = append(out, dl)
