@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,46 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 				t.Errorf("keyless: key %q: want every column, the long one shortened", re.Key)
 			}
 		}
+	}
+}
+
+// TestCheckRows: the writer names, before an insert, every live row it
+// would fail on (a zero date, a NULL in the non-Nullable key), and none
+// of the others; a row already left out of the selection is not checked.
+func TestCheckRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true}}
+	s := sinktest.SinkSchema(fields, false)
+	zero := time.Unix(int64(zeroDateDays-1)*86400, 0).UTC()
+	ok := time.Date(2020, 1, 2, 0, 0, 0, 0, time.UTC)
+	b := sinktest.Build(mem, s, "shop", "orders",
+		sysRow(1, false, "insert", int64(1), ok),
+		sysRow(2, false, "insert", int64(2), zero),
+		sysRow(3, false, "insert", nil, ok),
+		sysRow(4, false, "insert", int64(4), zero),
+		sysRow(5, false, "insert", int64(5), ok))
+	defer b.Release()
+	l := &tableLayout{}
+	for _, f := range fields {
+		m, err := mapType(f, v1816)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.cols = append(l.cols, colSpec{name: f.Name, src: f.Name, field: f, m: m, key: f.Name == "id"})
+	}
+	w := &writer{layout: l, schema: s}
+	var got []string
+	for _, e := range w.CheckRows(b) {
+		got = append(got, fmt.Sprintf("%d %s %s", e.Row, e.Column, e.Key))
+	}
+	// (Row: the index in the batch; the columns in the table's order.)
+	want := []string{"2 id id = NULL", "1 d id = 2", "3 d id = 4"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	b.Sel = []int32{0, 1, 4}
+	if errs := w.CheckRows(b); len(errs) != 1 || errs[0].Row != 1 {
+		t.Errorf("with a selection: %+v", errs)
 	}
 }
