@@ -354,6 +354,17 @@ type Writer interface {
 	Close() error
 }
 
+// RowChecker is a Writer that can tell, before a batch is written, which
+// of its live rows it cannot take (a date outside its column's range, a
+// NULL in a column that cannot hold one), each as an exec.RowError naming
+// the row (its Row an index of b's record). Under on_error = 'skip' or
+// 'dead_letter' the runtime leaves those rows out of the write, counting
+// them (and writing their dead letters) instead of failing the write for
+// them all; under 'fail' it does not ask.
+type RowChecker interface {
+	CheckRows(b *exec.Batch) []exec.RowError
+}
+
 // Idler is a Writer that holds rows back to write them in larger pieces
 // (a ClickHouse insert): the runtime calls Idle when the stream has
 // nothing more to read right now, so that what is held is written soon

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -14,15 +16,99 @@ import (
 	"github.com/etlq/etlq/stdlib"
 )
 
-// RowError says why one input row failed.
+// RowError says why one row failed: the one type every data error of a
+// row is told with (a rule or a cast of a Program, a value a sink cannot
+// take), so that each names the same things. The layer that finds the
+// error sets Row, Column and Reason; the layers that know the rest (the
+// engine, a sink) fill Table, Key, Pos and Value before it reaches a user
+// or a dead letter.
 type RowError struct {
 	Row    int    // index of the row in the input record
 	Column string // output column name, or "WHERE"
 	Reason string
+
+	Pipeline string // the pipeline, "" when not known here
+	Table    string // the source table, db.t
+	Op       string // the row's operation (insert, update, delete, snapshot)
+	Pos      string // the row's source position (binlog file:pos, GTID, snapshot)
+	// Key names the row by its key values ("id = 42"), or, for a table
+	// without a key, by all its values, shortened (RowKeyLimit).
+	Key string
+	// Value is the failing value as text, quoted and shortened
+	// (QuoteValue); "" when the failure is not one value's (WHERE).
+	Value string
 }
 
+// Error names the row by where it comes from when that is known:
+//
+//	pipeline p: row of db.t at mysql-bin.000003:1234 (insert, id = 42): column "d" = '0000-00-00': reason
+//
+// and by its index in the batch otherwise.
 func (e RowError) Error() string {
-	return fmt.Sprintf("row %d: column %q: %s", e.Row, e.Column, e.Reason)
+	var b strings.Builder
+	if e.Pipeline != "" {
+		b.WriteString("pipeline " + e.Pipeline + ": ")
+	}
+	if e.Table == "" && e.Key == "" && e.Pos == "" {
+		fmt.Fprintf(&b, "row %d", e.Row)
+	} else {
+		b.WriteString("row")
+		if e.Table != "" {
+			b.WriteString(" of " + e.Table)
+		}
+		if e.Pos != "" {
+			b.WriteString(" at " + e.Pos)
+		}
+		var in []string
+		switch e.Op {
+		case "":
+		case OpRead:
+			in = append(in, "snapshot") // a row the snapshot read
+		default:
+			in = append(in, e.Op)
+		}
+		if e.Key != "" {
+			in = append(in, e.Key)
+		}
+		if len(in) > 0 {
+			b.WriteString(" (" + strings.Join(in, ", ") + ")")
+		}
+	}
+	fmt.Fprintf(&b, ": column %q", e.Column)
+	if e.Value != "" {
+		b.WriteString(" = " + e.Value)
+	}
+	b.WriteString(": " + e.Reason)
+	return b.String()
+}
+
+// ValueLimit is how many characters of a value a RowError quotes;
+// RowKeyLimit how many of the values of a row without a key.
+const (
+	ValueLimit  = 64
+	RowKeyLimit = 200
+)
+
+// QuoteValue is s as a RowError shows a value: in single quotes (a quote
+// inside doubled, as SQL writes it), cut after ValueLimit characters with
+// "…" and the full length.
+func QuoteValue(s string) string {
+	return "'" + strings.ReplaceAll(Shorten(s, ValueLimit), "'", "''") + "'"
+}
+
+// Shorten cuts s after limit characters (runes), saying how long it was.
+func Shorten(s string, limit int) string {
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == limit {
+			return s[:i] + fmt.Sprintf("… (%d bytes)", len(s))
+		}
+		n++
+	}
+	return s
 }
 
 // OnError is what a Program does with a row that fails.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -258,7 +260,7 @@ func TestApplyOnceFailedInsertFails(t *testing.T) {
 	db := s.db
 	state := filepath.Join(filepath.Dir(file), "state")
 	out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-	if err == nil || !strings.Contains(out, `column "d": date 0000-00-00`) {
+	if err == nil || !strings.Contains(out, `column "d" = '0000-00-00': date 0000-00-00`) {
 		t.Fatalf("a failed insert must fail the run and name the column, got %v:\n%s", err, out)
 	}
 	myExec(t, s.my, "UPDATE "+db+".t SET d = '2026-01-02' WHERE id = 2")
@@ -301,7 +303,7 @@ func TestApplyFailedInsertStopsTheRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, etlqBin, "apply", "--progress", "never", "--state-dir", filepath.Join(dir, "state"), file).CombinedOutput()
-	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), `column "d": date 0000-00-00`) {
+	if err == nil || ctx.Err() != nil || !strings.Contains(string(out), `column "d" = '0000-00-00': date 0000-00-00`) {
 		t.Fatalf("a failed insert must stop the run with its reason, got %v:\n%s", err, out)
 	}
 }
@@ -351,14 +353,14 @@ func TestRowErrorNamesTheRow(t *testing.T) {
 	}
 	write("fail")
 	out, err := runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s1"), "--progress", "never", file)
-	if err == nil || !strings.Contains(out, "row of "+db+".t at ") || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty": cannot cast 'x7' to INT64`) {
+	if err == nil || !strings.Contains(out, "row of "+db+".t at ") || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty" = 'x7': cannot cast 'x7' to INT64`) {
 		t.Errorf("want a failure naming the row, got %v:\n%s", err, out)
 	}
 	// The failed batch was not written, so its position was not
 	// checkpointed: the next run meets the same row again instead of
 	// going on without it.
 	out, err = runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "s1"), "--progress", "never", file)
-	if err == nil || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty": cannot cast 'x7' to INT64`) {
+	if err == nil || !strings.Contains(out, "id = 2") || !strings.Contains(out, `column "qty" = 'x7': cannot cast 'x7' to INT64`) {
 		t.Errorf("the run after a row error must stop at the same row, got %v:\n%s", err, out)
 	}
 	write("skip")
@@ -388,5 +390,67 @@ func TestFmtCommand(t *testing.T) {
 	twice, _ := os.ReadFile(file)
 	if string(twice) != string(once) {
 		t.Errorf("fmt is not idempotent:\n%s\n---\n%s", once, twice)
+	}
+}
+
+// TestDataErrorNamesTheRow: on MariaDB A and B, a zero DATE that the
+// ClickHouse Date column cannot take stops the run (on_error = 'fail') with
+// the pipeline, the source table, the row's source position (the snapshot,
+// then a binlog position), its key, the column, the value and the reason,
+// never a row number of a batch.
+func TestDataErrorNamesTheRow(t *testing.T) {
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			s, file := zeroDateTable(t, srv.dsn)
+			state := filepath.Join(filepath.Dir(file), "state")
+			out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			snap := regexp.MustCompile(`pipeline p: .*row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(snapshot, id = 2\): column "d" = '0000-00-00': date 0000-00-00 or another invalid date is outside the range of ClickHouse Date`)
+			if err == nil || !snap.MatchString(out) || !strings.Contains(out, "row_errors=1") {
+				t.Fatalf("want the snapshot row id = 2 named and counted, got %v:\n%s", err, out)
+			}
+			myExec(t, s.my, "UPDATE "+s.db+".t SET d = '2026-01-02' WHERE id = 2")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, s.my, "SET SESSION sql_mode = ''", "INSERT INTO "+s.db+".t VALUES (3, '0000-00-00')")
+			out, err = runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			at := regexp.MustCompile(`pipeline p: .*row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(insert, id = 3\): column "d" = '0000-00-00': date 0000-00-00`)
+			if err == nil || !at.MatchString(out) {
+				t.Fatalf("want a binlog position and id = 3, got %v:\n%s", err, out)
+			}
+
+			// With dead letters, the run goes on without row 3 (from the
+			// snapshot of a second pipeline), and its dead letter says
+			// what the error said.
+			dl := filepath.Join(filepath.Dir(file), "dl.etl")
+			src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, d INTO clickhouse dw.%s.t2 MODE upsert WITH (on_error = 'dead_letter');\n",
+				srv.dsn, s.chDSN, s.db, s.db)
+			if err := os.WriteFile(dl, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			state2 := filepath.Join(filepath.Dir(file), "state2")
+			out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state2, dl)
+			if !strings.Contains(out, "row_errors=1") || !strings.Contains(out, "dead_letters=1") {
+				t.Errorf("want one row error, dead-lettered:\n%s", out)
+			}
+			diffRows(t, []string{"1|2026-01-01", "2|2026-01-02"},
+				chRows(t, s.ch, "SELECT toString(id), toString(d) FROM "+s.db+".t2_current ORDER BY id"))
+			f, err := os.ReadFile(filepath.Join(state2, "deadletter", "q.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var letter struct {
+				Pipeline, Table, Pos, Op, Key, Column, Value, Reason, Error string
+				Version                                                     uint64
+				Row                                                         map[string]*string
+			}
+			if err := json.Unmarshal(f, &letter); err != nil {
+				t.Fatalf("%v: %s", err, f)
+			}
+			errAt := regexp.MustCompile(`^pipeline q: row of ` + s.db + `\.t at \S+\.\d{6}:\d+ \(snapshot, id = 3\): column "d" = '0000-00-00': date 0000-00-00`)
+			if letter.Pipeline != "q" || letter.Table != s.db+".t" || !regexp.MustCompile(`\.\d{6}:\d+$`).MatchString(letter.Pos) || letter.Key != "id = 3" ||
+				letter.Column != "d" || letter.Value != "'0000-00-00'" || !strings.HasPrefix(letter.Reason, "date 0000-00-00 or another invalid date is outside") ||
+				!errAt.MatchString(letter.Error) || letter.Version == 0 || letter.Row["id"] == nil || *letter.Row["id"] != "3" {
+				t.Errorf("dead letter: %s", f)
+			}
+		})
 	}
 }

@@ -17,9 +17,31 @@ import (
 var epoch = time.Unix(0, 0).UTC()
 
 // dataError is a value ClickHouse cannot take: retrying does not help.
-type dataError struct{ msg string }
+// One of a row (rowError) has row >= 0, the row's index in its batch, and
+// column and reason apart, so that the writer can name the row
+// (writer.describe) as exec.RowError does.
+type dataError struct {
+	msg    string
+	row    int
+	column string
+	reason string
+	re     *exec.RowError // the row named (describe)
+}
 
 func (e *dataError) Error() string { return e.msg }
+
+// Unwrap gives the exec.RowError of a row's error, once its row is named.
+func (e *dataError) Unwrap() error {
+	if e.re == nil {
+		return nil
+	}
+	return *e.re
+}
+
+// rowError is the error of the value at row of column c.
+func rowError(c *colSpec, row int, reason string) *dataError {
+	return &dataError{msg: fmt.Sprintf("column %q: %s", c.name, reason), row: row, column: c.name, reason: reason}
+}
 
 // rangeError is a date or timestamp outside the range of its ClickHouse
 // type; with out_of_range = 'null' it is written as NULL instead.
@@ -37,20 +59,20 @@ func describeDay(d int64) string {
 }
 
 // dateRangeError is the error for day d outside the range of c's type.
-func dateRangeError(c *colSpec, d int64) error {
-	return &rangeError{dataError{fmt.Sprintf("column %q: date %s is outside the range of ClickHouse %s (%s..%s)",
-		c.name, describeDay(d), c.m.base, dayString(c.m.minDays), dayString(c.m.maxDays))}}
+func dateRangeError(c *colSpec, row int, d int64) error {
+	return &rangeError{*rowError(c, row, fmt.Sprintf("date %s is outside the range of ClickHouse %s (%s..%s)",
+		describeDay(d), c.m.base, dayString(c.m.minDays), dayString(c.m.maxDays)))}
 }
 
 // timestampRangeError is the error for second sec outside the range of
 // c's DateTime64.
-func timestampRangeError(c *colSpec, sec int64) error {
+func timestampRangeError(c *colSpec, row int, sec int64) error {
 	ts := time.Unix(sec, 0).UTC().Format(time.DateTime)
 	if sec/86400 < zeroDateDays {
 		ts = "0000-00-00 00:00:00 or another invalid date"
 	}
-	return &rangeError{dataError{fmt.Sprintf("column %q: timestamp %s is outside the range of ClickHouse DateTime64 (%s..%s)",
-		c.name, ts, dayString(c.m.minSec/86400), dayString(c.m.maxSec/86400))}}
+	return &rangeError{*rowError(c, row, fmt.Sprintf("timestamp %s is outside the range of ClickHouse DateTime64 (%s..%s)",
+		ts, dayString(c.m.minSec/86400), dayString(c.m.maxSec/86400)))}
 }
 
 // rows is the live rows of a batch: sel when set, else 0..n-1.
@@ -90,7 +112,7 @@ func liveRows(b *exec.Batch) rows {
 
 // nullError is the message for a NULL in a column that cannot hold one.
 func nullError(c *colSpec, row int) error {
-	return &dataError{fmt.Sprintf("column %q: NULL at row %d but ClickHouse column is %s", c.name, row, c.chType())}
+	return rowError(c, row, "NULL but ClickHouse column is "+c.chType())
 }
 
 // gather builds the clickhouse-go slice of column c from arr: []T, or []*T
@@ -193,8 +215,8 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 	case encDecimal:
 		dt := c.field.Type.(arrow.DecimalType)
 		scale, prec := dt.GetScale(), dt.GetPrecision()
-		tooWide := func(s string) error {
-			return &dataError{fmt.Sprintf("column %q: %s has more digits than DECIMAL(%d,%d) holds", c.name, s, prec, scale)}
+		tooWide := func(i int, s string) error {
+			return rowError(c, i, fmt.Sprintf("%s has more digits than DECIMAL(%d,%d) holds", s, prec, scale))
 		}
 		switch a := arr.(type) {
 		case *array.Decimal32:
@@ -205,7 +227,7 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 			return gather(c, arr, r, func(i int) (decimal.Decimal, error) {
 				n := a.Value(i)
 				if !n.FitsInPrecision(prec) {
-					return decimal.Decimal{}, tooWide(n.ToString(scale))
+					return decimal.Decimal{}, tooWide(i, n.ToString(scale))
 				}
 				return dec128(n, scale), nil
 			})
@@ -213,7 +235,7 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 			return gather(c, arr, r, func(i int) (decimal.Decimal, error) {
 				n := a.Value(i)
 				if !n.FitsInPrecision(prec) {
-					return decimal.Decimal{}, tooWide(n.ToString(scale))
+					return decimal.Decimal{}, tooWide(i, n.ToString(scale))
 				}
 				return decimal.NewFromBigInt(n.BigInt(), -scale), nil
 			})
@@ -232,7 +254,7 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 			return gather(c, arr, r, func(i int) (time.Time, error) {
 				d := int64(a.Value(i))
 				if d < lo || d > hi {
-					return time.Time{}, dateRangeError(c, d)
+					return time.Time{}, dateRangeError(c, i, d)
 				}
 				return time.Unix(d*86400, 0).UTC(), nil
 			})
@@ -249,7 +271,7 @@ func columnSlice(c *colSpec, arr arrow.Array, r rows) (any, error) {
 					sec, frac = sec-1, frac+per
 				}
 				if sec < lo || sec > hi {
-					return time.Time{}, timestampRangeError(c, sec)
+					return time.Time{}, timestampRangeError(c, i, sec)
 				}
 				return time.Unix(sec, frac*int64(unit.Multiplier())).UTC(), nil
 			})

@@ -30,15 +30,15 @@ func appendDecimals(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 	dt := c.field.Type.(arrow.DecimalType)
 	prec, scale := dt.GetPrecision(), dt.GetScale()
 	var get func(i int) (int256, error)
-	tooWide := func(s string) error {
-		return &dataError{fmt.Sprintf("column %q: %s has more digits than DECIMAL(%d,%d) holds", c.name, s, prec, scale)}
+	tooWide := func(i int, s string) error {
+		return rowError(c, i, fmt.Sprintf("%s has more digits than DECIMAL(%d,%d) holds", s, prec, scale))
 	}
 	if a, ok := arr.(*array.Decimal128); ok {
 		// The common case, without int256 in between.
 		get := func(i int) (decimal128.Num, error) {
 			n := a.Value(i)
 			if !n.FitsInPrecision(prec) {
-				return n, tooWide(n.ToString(scale))
+				return n, tooWide(i, n.ToString(scale))
 			}
 			return n, nil
 		}
@@ -65,7 +65,7 @@ func appendDecimals(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 		get = func(i int) (int256, error) {
 			n := a.Value(i)
 			if !n.FitsInPrecision(prec) {
-				return int256{}, tooWide(fmt.Sprint(n))
+				return int256{}, tooWide(i, fmt.Sprint(n))
 			}
 			return signExtend(uint64(int64(n)), int64(n)>>63), nil
 		}
@@ -73,7 +73,7 @@ func appendDecimals(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 		get = func(i int) (int256, error) {
 			n := a.Value(i)
 			if !n.FitsInPrecision(prec) {
-				return int256{}, tooWide(fmt.Sprint(n))
+				return int256{}, tooWide(i, fmt.Sprint(n))
 			}
 			return signExtend(uint64(n), int64(n)>>63), nil
 		}
@@ -81,7 +81,7 @@ func appendDecimals(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 		get = func(i int) (int256, error) {
 			n := a.Value(i)
 			if !n.FitsInPrecision(prec) {
-				return int256{}, tooWide(n.ToString(scale))
+				return int256{}, tooWide(i, n.ToString(scale))
 			}
 			return signExtend(n.LowBits(), n.HighBits()), nil
 		}
@@ -89,7 +89,7 @@ func appendDecimals(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 		get = func(i int) (int256, error) {
 			n := a.Value(i)
 			if !n.FitsInPrecision(prec) {
-				return int256{}, tooWide(n.ToString(scale))
+				return int256{}, tooWide(i, n.ToString(scale))
 			}
 			return n.Array(), nil
 		}

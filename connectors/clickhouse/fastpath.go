@@ -400,7 +400,7 @@ func appendTimestamps(t chTarget, c *colSpec, arr arrow.Array, r rows) error {
 			sec--
 		}
 		if sec < lo || sec > hi {
-			return 0, timestampRangeError(c, sec)
+			return 0, timestampRangeError(c, i, sec)
 		}
 		return proto.DateTime64(v), nil
 	})
@@ -411,7 +411,7 @@ func appendDays[T proto.Date | proto.Date32](col *[]T, nulls *proto.ColUInt8, c 
 	return appendRows(col, nulls, c, a, r, func(i int) (T, error) {
 		d := int64(a.Value(i))
 		if d < lo || d > hi {
-			return 0, dateRangeError(c, d)
+			return 0, dateRangeError(c, i, d)
 		}
 		return T(d), nil
 	})

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -400,6 +401,17 @@ func TestFastPathErrors(t *testing.T) {
 			t.Errorf("%s: %T is retried", what, fastErr)
 		}
 	}
+	// sameRow checks that both errors name the row (its index in the
+	// batch) for the writer to describe.
+	sameRow := func(what string, fastErr, slowErr error, row int) {
+		t.Helper()
+		for _, err := range []error{fastErr, slowErr} {
+			var de *dataError
+			if !errors.As(err, &de) || de.row != row {
+				t.Errorf("%s: error %v is not of row %d", what, err, row)
+			}
+		}
+	}
 	for k, f := range fields {
 		m, err := mapType(f, v1816)
 		if err != nil {
@@ -412,10 +424,12 @@ func TestFastPathErrors(t *testing.T) {
 		// NULL at row 1 of a column that is not Nullable.
 		c := &colSpec{name: f.Name, src: f.Name, field: f, m: m}
 		fe, se, _, _ := both(c, arr, rows{n: arr.Len()})
-		sameError(f.Name, fe, se, fmt.Sprintf("column %q: NULL at row 1 but ClickHouse column is %s", f.Name, m.base))
+		sameError(f.Name, fe, se, fmt.Sprintf("column %q: NULL but ClickHouse column is %s", f.Name, m.base))
+		sameRow(f.Name, fe, se, 1)
 		// ... selected: row 5 is the first NULL among the live rows.
 		fe, se, _, _ = both(c, arr, rows{sel: []int32{0, 2, 5, 9}, n: arr.Len()})
-		sameError(f.Name+" sel", fe, se, "NULL at row 5")
+		sameError(f.Name+" sel", fe, se, "NULL but")
+		sameRow(f.Name+" sel", fe, se, 5)
 		// ... in a tombstone but in the key.
 		dead := make([]uint8, arr.Len())
 		for i := range dead {
@@ -424,7 +438,8 @@ func TestFastPathErrors(t *testing.T) {
 		key := *c
 		key.key = true
 		fe, se, _, _ = both(&key, arr, rows{n: arr.Len(), dead: dead})
-		sameError(f.Name+" key", fe, se, "NULL at row 1")
+		sameError(f.Name+" key", fe, se, "NULL but")
+		sameRow(f.Name+" key", fe, se, 1)
 	}
 
 	// A decimal with more digits than its type declares.

@@ -263,7 +263,7 @@ func TestDecimalWiderThanDeclaredFails(t *testing.T) {
 	wide.Release()
 	write(t, w, b, nil)
 	err := w.Flush(context.Background())
-	if err == nil || !strings.Contains(err.Error(), `column "d": 1234.56 has more digits than DECIMAL(5,2) holds`) {
+	if err == nil || !strings.Contains(err.Error(), `row of src.t at binlog.000001:1 (insert, id = 1, d = 1234.56): column "d" = '1234.56': 1234.56 has more digits than DECIMAL(5,2) holds`) {
 		t.Errorf("got %v", err)
 	}
 }

@@ -165,7 +165,8 @@ func TestTypeMap(t *testing.T) {
 }
 
 // TestRangeErrors: a value the ClickHouse type cannot hold fails the insert
-// with a message naming table, column and value; nothing is truncated.
+// with a message naming the table, the row (source table, position,
+// operation, values), the column and the value; nothing is truncated.
 func TestRangeErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	_, v, err := e.sink.connect(context.Background())
@@ -180,7 +181,8 @@ func TestRangeErrors(t *testing.T) {
 	var a acks
 	write(t, w, e.build(s, sysRow(1, false, "insert", 1, utc(2020, 1, 1, 0, 0, 0, 0)), sysRow(2, false, "insert", 2, tooEarly)), a.done(0))
 	err = w.Flush(context.Background())
-	want := `clickhouse insert into ` + e.db + `.dates: column "d": date ` + tooEarly.Format("2006-01-02") + ` is outside the range of ClickHouse`
+	day := tooEarly.Format("2006-01-02")
+	want := `clickhouse insert into ` + e.db + `.dates: row of src.t at binlog.000001:2 (insert, id = 2, d = ` + day + `): column "d" = '` + day + `': date ` + day + ` is outside the range of ClickHouse`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
 	}
@@ -215,7 +217,7 @@ func TestOutOfRangeNull(t *testing.T) {
 	w2 := e.open(e.target("dates2", connectors.ModeAppend, nil, s, nil))
 	write(t, w2, e.build(s, sysRow(2, false, "insert", 2, zero)), nil)
 	err := w2.Flush(context.Background())
-	if err == nil || !strings.Contains(err.Error(), `column "d": date 0000-00-00 or another invalid date is outside the range`) {
+	if err == nil || !strings.Contains(err.Error(), `row of src.t at binlog.000001:2 (insert, id = 2, d = 0000-00-00): column "d" = '0000-00-00': date 0000-00-00 or another invalid date is outside the range`) {
 		t.Errorf("got %v", err)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/format"
 	"github.com/etlq/etlq/exec"
 )
 
@@ -386,7 +387,7 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 		for k, c := range g.cols {
 			want[k] = c.name
 		}
-		return nil, &dataError{fmt.Sprintf("insert into %s: ClickHouse answered with the columns %q for the columns %q", w.target, got, want)}
+		return nil, &dataError{row: -1, msg: fmt.Sprintf("insert into %s: ClickHouse answered with the columns %q for the columns %q", w.target, got, want)}
 	}
 	input := make([]proto.InputColumn, len(info))
 	fast := make([]chTarget, len(info))
@@ -405,7 +406,7 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 		}
 		col, err := column.Type(ci.Type).Column(ci.Name, sc)
 		if err != nil {
-			return nil, &dataError{fmt.Sprintf("column %q: ClickHouse type %s: %v", c.name, ci.Type, err)}
+			return nil, &dataError{row: -1, msg: fmt.Sprintf("column %q: ClickHouse type %s: %v", c.name, ci.Type, err)}
 		}
 		slow[i] = &driverCol{Interface: col}
 		input[i] = proto.InputColumn{Name: ci.Name, Data: slow[i]}
@@ -428,7 +429,7 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 				dst = slow[i]
 			}
 			if err := appendColumn(c, fast[i], dst, arr, r); err != nil {
-				return nil, err
+				return nil, describe(g, it.b, arr, err)
 			}
 			if fast[i].col != nil {
 				w.fastColumns.Add(1)
@@ -436,6 +437,160 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 		}
 	}
 	return input, nil
+}
+
+// CheckRows returns the live rows of b the insert would fail on
+// (connectors.RowChecker), each converted as the insert converts it (the
+// clickhouse-go path; the fast path fails on the same rows, fastpath_test):
+// the columns that can fail only (dates, timestamps, decimals, and NULLs
+// in a column that is not Nullable), a second conversion of those.
+// A batch of a schema the table has not followed yet is not checked: its
+// errors, if any, come from the insert.
+func (w *writer) CheckRows(b *exec.Batch) []exec.RowError {
+	if b.Record == nil || b.NumRows() == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	if !w.schema.Equal(b.Record.Schema()) {
+		w.mu.Unlock()
+		return nil
+	}
+	g, err := w.newGroup(b.Record.Schema())
+	w.mu.Unlock()
+	if err != nil {
+		return nil
+	}
+	var out []exec.RowError
+	r := liveRows(b)
+	for k, c := range g.cols {
+		arr := b.Record.Column(g.idx[k])
+		if !arrow.TypeEqual(arr.DataType(), c.field.Type) {
+			continue // (widened on insert)
+		}
+		switch c.m.enc {
+		case encDate, encDateTime64, encDecimal:
+		default:
+			if c.nullable || arr.NullN() == 0 {
+				continue // (nothing in it can fail: not converted twice)
+			}
+		}
+		for {
+			_, err := columnSlice(c, arr, r)
+			if err == nil {
+				break
+			}
+			var re exec.RowError
+			if !errors.As(describe(g, b, arr, err), &re) {
+				break // not one row's error: the insert tells it
+			}
+			out = append(out, re)
+			r = r.without(re.Row)
+		}
+	}
+	return out
+}
+
+// without is r less row i.
+func (r rows) without(i int) rows {
+	sel := make([]int32, 0, r.len())
+	for j := 0; j < r.len(); j++ {
+		if k := r.at(j); k != i {
+			sel = append(sel, int32(k))
+		}
+	}
+	r.sel = sel
+	return r
+}
+
+// describe names the row of a data error of a value of b (in arr, the
+// column it is written from) as exec.RowError does: the source table, the
+// source position and operation, the key values (every column's,
+// shortened, for a target without a key), the value and the reason. Other
+// errors are returned as they are.
+func describe(g *group, b *exec.Batch, arr arrow.Array, err error) error {
+	var de *dataError
+	var re0 *rangeError
+	if errors.As(err, &re0) {
+		de = &re0.dataError
+	} else if !errors.As(err, &de) {
+		return err
+	}
+	if de.row < 0 || de.re != nil {
+		return err
+	}
+	rec, row := b.Record, de.row
+	text := func(a arrow.Array) string {
+		if a.IsNull(row) {
+			return "NULL"
+		}
+		return valueText(a, row)
+	}
+	col := func(name string) string {
+		if idx := rec.Schema().FieldIndices(name); len(idx) > 0 {
+			return text(rec.Column(idx[0]))
+		}
+		return ""
+	}
+	re := &exec.RowError{Row: row, Column: de.column, Reason: de.reason, Table: b.DB + "." + b.Table,
+		Pos: col(exec.SysPos), Op: col(exec.SysOp)}
+	if !arr.IsNull(row) {
+		re.Value = exec.QuoteValue(valueText(arr, row))
+	}
+	var key, all []string
+	for k, c := range g.cols {
+		if exec.IsSystemColumn(c.src) {
+			continue
+		}
+		kv := c.name + " = " + text(rec.Column(g.idx[k]))
+		if c.key {
+			key = append(key, kv)
+		}
+		all = append(all, kv)
+	}
+	if len(key) > 0 {
+		re.Key = strings.Join(key, ", ")
+	} else {
+		re.Key = exec.Shorten(strings.Join(all, ", "), exec.RowKeyLimit)
+	}
+	return &dataError{msg: re.Error(), row: row, column: de.column, reason: de.reason, re: re}
+}
+
+// valueText is the text of a[i] for a message: a date or timestamp a
+// source decoded from MySQL's zero date reads as 0000-00-00.
+func valueText(a arrow.Array, i int) string {
+	switch a := a.(type) {
+	case *array.Date32:
+		if int64(a.Value(i)) < zeroDateDays {
+			return "0000-00-00"
+		}
+	case *array.Timestamp:
+		if sec, ok := timestampSeconds(a, i); ok && sec/86400 < zeroDateDays {
+			return "0000-00-00 00:00:00"
+		}
+	}
+	if s, err := format.Text(a, i); err == nil {
+		return s
+	}
+	return a.ValueStr(i)
+}
+
+// timestampSeconds is a[i] in seconds since the epoch.
+func timestampSeconds(a *array.Timestamp, i int) (int64, bool) {
+	u, ok := a.DataType().(*arrow.TimestampType)
+	if !ok {
+		return 0, false
+	}
+	v := int64(a.Value(i))
+	switch u.Unit {
+	case arrow.Second:
+		return v, true
+	case arrow.Millisecond:
+		return v / 1e3, true
+	case arrow.Microsecond:
+		return v / 1e6, true
+	default:
+		return v / 1e9, true
+	}
 }
 
 // asServerHas returns c as the table's column of server type typ takes
@@ -459,14 +614,14 @@ func (w *writer) asServerHas(g *group, c *colSpec, typ string) (*colSpec, error)
 		return c, nil // (only Nullable differs: the driver takes it)
 	}
 	if !widens(c.field.Type, t) {
-		return nil, &dataError{fmt.Sprintf("insert into %s: column %q is %s in the table, the rows at source position %s are %s, which it cannot hold exactly: re-snapshot the table",
+		return nil, &dataError{row: -1, msg: fmt.Sprintf("insert into %s: column %q is %s in the table, the rows at source position %s are %s, which it cannot hold exactly: re-snapshot the table",
 			w.target, c.name, typ, firstPos(g), c.chType())}
 	}
 	f := c.field
 	f.Type = t
 	m, err := mapType(f, w.layout.version)
 	if err != nil {
-		return nil, &dataError{fmt.Sprintf("insert into %s: column %q: %v", w.target, c.name, err)}
+		return nil, &dataError{row: -1, msg: fmt.Sprintf("insert into %s: column %q: %v", w.target, c.name, err)}
 	}
 	nc := *c
 	nc.field, nc.m, nc.nullable = f, m, isNull || c.nullable
@@ -542,7 +697,7 @@ func (d *driverCol) EncodeState(b *proto.Buffer) {
 // encodeErr is the error of encoding the state prefix (encodeErrer).
 func (d *driverCol) encodeErr() error {
 	if d.err != nil {
-		return &dataError{fmt.Sprintf("column %q: %v", d.Name(), d.err)}
+		return &dataError{row: -1, msg: fmt.Sprintf("column %q: %v", d.Name(), d.err)}
 	}
 	return nil
 }
@@ -579,7 +734,7 @@ func appendColumn(c *colSpec, t chTarget, dst appender, arr arrow.Array, r rows)
 		return err
 	}
 	if err := dst.Append(v); err != nil {
-		return &dataError{fmt.Sprintf("column %q: %v", c.name, err)}
+		return &dataError{row: -1, msg: fmt.Sprintf("column %q: %v", c.name, err)}
 	}
 	return nil
 }

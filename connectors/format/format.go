@@ -17,6 +17,7 @@
 package format
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -293,7 +294,9 @@ func (c *layoutCache) get(s *arrow.Schema, o *Options) (*layout, bool) {
 	return c.l, true
 }
 
-// liveRows calls fn with each live row index of b.
+// liveRows calls fn with each live row index of b. A value fn cannot
+// write (a columnError) is returned as an exec.RowError naming the row
+// (RowError).
 func liveRows(b *exec.Batch, fn func(i int) error) error {
 	if b.Record == nil {
 		return nil
@@ -301,7 +304,7 @@ func liveRows(b *exec.Batch, fn func(i int) error) error {
 	if b.Sel != nil {
 		for _, i := range b.Sel {
 			if err := fn(int(i)); err != nil {
-				return err
+				return RowError(b, int(i), err)
 			}
 		}
 		return nil
@@ -309,10 +312,71 @@ func liveRows(b *exec.Batch, fn func(i int) error) error {
 	n := int(b.Record.NumRows())
 	for i := 0; i < n; i++ {
 		if err := fn(i); err != nil {
-			return err
+			return RowError(b, i, err)
 		}
 	}
 	return nil
+}
+
+// columnError is a value of a column a format cannot write.
+type columnError struct {
+	name string
+	err  error
+}
+
+func (e *columnError) Error() string { return fmt.Sprintf("column %q: %v", e.name, e.err) }
+func (e *columnError) Unwrap() error { return e.err }
+
+// RowError names the row of a sink batch b that err, a value of one of its
+// columns (a columnError), failed on, as exec.RowError does: the source
+// table, the source position (__pos) and operation (__op), the key values
+// (the fields marked exec.MetaPrimaryKey; every user column's, shortened,
+// when none is), the column, the value and the reason. Other errors are
+// returned as they are.
+func RowError(b *exec.Batch, row int, err error) error {
+	var ce *columnError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	rec := b.Record
+	s := rec.Schema()
+	text := func(c int) string {
+		if rec.Column(c).IsNull(row) {
+			return "NULL"
+		}
+		v, err := Text(rec.Column(c), row)
+		if err != nil {
+			return rec.Column(c).ValueStr(row)
+		}
+		return v
+	}
+	re := exec.RowError{Row: row, Column: ce.name, Reason: ce.err.Error(), Table: b.DB + "." + b.Table}
+	var key, all []string
+	for c := 0; c < s.NumFields(); c++ {
+		f := s.Field(c)
+		switch {
+		case f.Name == exec.SysPos:
+			re.Pos = text(c)
+		case f.Name == exec.SysOp:
+			re.Op = text(c)
+		case exec.IsSystemColumn(f.Name):
+		default:
+			kv := f.Name + " = " + text(c)
+			if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok {
+				key = append(key, kv)
+			}
+			all = append(all, kv)
+			if f.Name == ce.name && !rec.Column(c).IsNull(row) {
+				re.Value = exec.QuoteValue(text(c))
+			}
+		}
+	}
+	if len(key) > 0 {
+		re.Key = strings.Join(key, ", ")
+	} else {
+		re.Key = exec.Shorten(strings.Join(all, ", "), exec.RowKeyLimit)
+	}
+	return re
 }
 
 // opAt returns the op of row i ("insert" when the batch has no __op).

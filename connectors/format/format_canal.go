@@ -114,7 +114,7 @@ func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, er
 			}
 			buf = append(buf, l.keys[k]...)
 			if buf, err = e.appendValue(buf, l, r, k, c, i); err != nil {
-				return nil, err
+				return nil, RowError(b, i, err)
 			}
 		}
 		buf = append(buf, '}')
@@ -135,7 +135,7 @@ func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, er
 				buf = append(buf, ',')
 			}
 			if buf, err = e.appendOld(buf, l, r, i); err != nil {
-				return nil, err
+				return nil, RowError(b, i, err)
 			}
 		}
 		buf = append(buf, ']')
@@ -189,7 +189,7 @@ func (e *canalEncoder) appendValue(dst []byte, l *layout, r arrow.RecordBatch, k
 	var err error
 	e.txt, err = appendText(e.txt[:0], a, i, textBase64)
 	if err != nil {
-		return dst, fmt.Errorf("column %q: %w", l.names[k], err)
+		return dst, &columnError{l.names[k], err}
 	}
 	return appendJSONString(dst, string(e.txt)), nil
 }
@@ -211,10 +211,10 @@ func (e *canalEncoder) appendOld(dst []byte, l *layout, r arrow.RecordBatch, i i
 		if !na && !nb {
 			var err error
 			if e.txt, err = appendText(e.txt[:0], r.Column(c), i, textBase64); err != nil {
-				return dst, fmt.Errorf("column %q: %w", l.names[k], err)
+				return dst, &columnError{l.names[k], err}
 			}
 			if e.txt2, err = appendText(e.txt2[:0], r.Column(bc), i, textBase64); err != nil {
-				return dst, fmt.Errorf("column %q: %w", l.names[k], err)
+				return dst, &columnError{l.names[k], err}
 			}
 			if string(e.txt) == string(e.txt2) {
 				continue

@@ -2,7 +2,6 @@ package format
 
 import (
 	"encoding/base64"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -31,7 +30,7 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 	}
 	out, err := appendJSON(dst, a, i, l.logical[k], dbz)
 	if err != nil {
-		return dst, fmt.Errorf("column %q: %w", l.names[k], err)
+		return dst, &columnError{l.names[k], err}
 	}
 	return out, nil
 }

@@ -1,8 +1,6 @@
 package format
 
 import (
-	"fmt"
-
 	"github.com/etlq/etlq/exec"
 )
 
@@ -52,7 +50,7 @@ func (e *jsonlEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error 
 			}
 			var err error
 			if buf, err = appendJSON(buf, a, i, c.logical, false); err != nil {
-				return fmt.Errorf("column %q: %w", c.name, err)
+				return &columnError{c.name, err}
 			}
 		}
 		buf = append(buf, '}')

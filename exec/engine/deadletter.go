@@ -60,15 +60,22 @@ func newDeadLetters(ctx context.Context, p *planner.Pipeline, sinks map[string]c
 // source row as text, NULLs as nil: the table's columns, before.* and the
 // metadata columns (_op, _ts, _pos, _version, …).
 type DeadLetter struct {
-	Time     time.Time          `json:"time"`
-	Pipeline string             `json:"pipeline"`
-	Table    string             `json:"table"`
-	Pos      string             `json:"pos,omitempty"`
-	Op       string             `json:"op,omitempty"`
-	Version  uint64             `json:"version,omitempty"`
-	Column   string             `json:"column,omitempty"`
-	Reason   string             `json:"reason"`
-	Row      map[string]*string `json:"row"`
+	Time     time.Time `json:"time"`
+	Pipeline string    `json:"pipeline"`
+	Table    string    `json:"table"`
+	Pos      string    `json:"pos,omitempty"`
+	Op       string    `json:"op,omitempty"`
+	Version  uint64    `json:"version,omitempty"`
+	Column   string    `json:"column,omitempty"`
+	// Key names the row by its key values ("id = 42"; every value,
+	// shortened, for a table without a key), Value is the failing value
+	// quoted and shortened, Error the whole message the row failed with
+	// under on_error = 'fail' (exec.RowError).
+	Key    string             `json:"key,omitempty"`
+	Value  string             `json:"value,omitempty"`
+	Reason string             `json:"reason"`
+	Error  string             `json:"error,omitempty"`
+	Row    map[string]*string `json:"row"`
 }
 
 // letters makes the dead letters of b's failed rows.
@@ -95,9 +102,23 @@ func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter 
 		}
 		dl := DeadLetter{Time: now, Pipeline: d.pipeline, Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row,
 			Pos: meta(exec.ColPos, e.Row), Op: meta(exec.ColOp, e.Row)}
-		if i := rec.Schema().FieldIndices(exec.ColVersion); len(i) == 1 {
-			if v, ok := rec.Column(i[0]).(*array.Uint64); ok && !v.IsNull(e.Row) {
-				dl.Version = v.Value(e.Row)
+		e.Pipeline = d.pipeline
+		if e.Table != "" {
+			// A row of a sink batch the sink named (a value it cannot
+			// take): Row holds the batch's columns, the outputs and the
+			// system columns (__pos, …).
+			dl.Table, dl.Pos, dl.Op = e.Table, e.Pos, e.Op
+			dl.Key, dl.Value, dl.Error = e.Key, e.Value, e.Error()
+		} else if m, err := exec.LayoutOf(rec.Schema()); err == nil {
+			describeRow(&e, b, m)
+			dl.Key, dl.Value, dl.Error = e.Key, e.Value, e.Error()
+		}
+		for _, name := range []string{exec.ColVersion, exec.SysVersion} { // (a source row's, a sink row's)
+			if i := rec.Schema().FieldIndices(name); len(i) == 1 {
+				if v, ok := rec.Column(i[0]).(*array.Uint64); ok && !v.IsNull(e.Row) {
+					dl.Version = v.Value(e.Row)
+					break
+				}
 			}
 		}
 		out = append(out, dl)

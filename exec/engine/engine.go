@@ -634,6 +634,10 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	if out == nil {
 		return nil
 	}
+	if err := pr.sinkRowErrors(ctx, out); err != nil {
+		out.Release()
+		return &processError{pr: pr, err: err}
+	}
 	r.tracker.add(seq)
 	n := out.NumRows()
 	// The writer gets the batch from the pipeline's outbox: a Write that
@@ -646,6 +650,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 				pr.stats.Batches.Add(1)
 			} else {
 				pr.stats.WriteFailures.Add(1)
+				pr.countSinkRowError(err)
 				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}
 			r.tracker.done(seq, err)

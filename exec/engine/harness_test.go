@@ -299,10 +299,12 @@ type sink struct {
 	retries   int64
 	holdAcks  bool // acknowledge at Flush only
 	truncater bool
-	discard   bool // count rows only (benchmarks)
-	count     int64
-	opened    []connectors.Target
-	closed    bool
+	// negativeQty: its writers cannot take a negative qty (checkWriter).
+	negativeQty bool
+	discard     bool // count rows only (benchmarks)
+	count       int64
+	opened      []connectors.Target
+	closed      bool
 }
 
 func newSink() *sink { return &sink{writers: map[string]*writer{}, failAfter: map[string]int{}} }
@@ -321,7 +323,32 @@ func (s *sink) Open(_ context.Context, t connectors.Target) (connectors.Writer, 
 	if s.truncater {
 		return &truncWriter{w}, nil
 	}
+	if s.negativeQty {
+		return &checkWriter{w}, nil
+	}
 	return w, nil
+}
+
+// checkWriter is a writer that cannot take a negative qty
+// (connectors.RowChecker), as ClickHouse cannot take a zero date.
+type checkWriter struct{ *writer }
+
+func (w *checkWriter) CheckRows(b *exec.Batch) []exec.RowError {
+	var out []exec.RowError
+	rec := b.Record
+	qty := rec.Column(rec.Schema().FieldIndices("qty")[0])
+	id := rec.Column(rec.Schema().FieldIndices("id")[0])
+	for j := range b.NumRows() {
+		i := j
+		if b.Sel != nil {
+			i = int(b.Sel[j])
+		}
+		if !qty.IsNull(i) && strings.HasPrefix(qty.ValueStr(i), "-") {
+			out = append(out, exec.RowError{Row: i, Column: "qty", Reason: "negative", Table: b.DB + "." + b.Table,
+				Op: "insert", Pos: "p", Key: "id = " + id.ValueStr(i), Value: exec.QuoteValue(qty.ValueStr(i))})
+		}
+	}
+	return out
 }
 
 func (s *sink) Close() error {
@@ -387,7 +414,11 @@ func (w *writer) Write(_ context.Context, b *exec.Batch, done func(error)) error
 		return nil
 	}
 	w.schemas = append(w.schemas, rec.Schema())
-	for i := range int(rec.NumRows()) {
+	for j := range b.NumRows() {
+		i := j
+		if b.Sel != nil {
+			i = int(b.Sel[j])
+		}
 		r := map[string]string{}
 		for c, f := range rec.Schema().Fields() {
 			r[f.Name] = rec.Column(c).ValueStr(i)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -31,6 +32,11 @@ type pipeRun struct {
 	copy *pipeRun
 	// sharedDead: dead is another run's (newPipeRunDead).
 	sharedDead bool
+	// sinkRowErr is the last write error that named a row (a value the
+	// sink cannot take): every batch of a failed insert is acknowledged
+	// with it, and it is one row error.
+	sinkRowMu  sync.Mutex
+	sinkRowErr error
 	out        outbox // the sink batches on their way to writer (outbox.go)
 }
 
@@ -359,32 +365,98 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			// The row that stops the pipeline is a row error too: the
 			// summary and the metrics must not say 0 next to it.
 			pr.stats.RowErrors.Add(1)
-			return nil, fmt.Errorf("%s: column %q: %s (on_error = 'fail'; 'skip' or 'dead_letter' let the other rows through)", describeRow(b, tr.meta, re.Row), re.Column, re.Reason)
+			describeRow(&re, b, tr.meta)
+			return nil, fmt.Errorf("%w (on_error = 'fail'; 'skip' or 'dead_letter' let the other rows through)", re)
 		}
 		return nil, err
 	}
 	return nil, nil
 }
 
-// describeRow names a source row for an error message: its table, source
-// position, operation and primary key values.
-func describeRow(b *exec.Batch, m exec.SourceLayout, row int) string {
-	rec := b.Record
-	var key []string
-	s := rec.Schema()
-	for i := 0; i < s.NumFields(); i++ {
-		f := s.Field(i)
-		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok && !strings.HasPrefix(f.Name, exec.BeforePrefix) {
-			v := "NULL"
-			if !rec.Column(i).IsNull(row) {
-				v = valueText(rec.Column(i), row)
-			}
-			key = append(key, f.Name+" = "+v)
+// sinkRowErrors asks the writer, under on_error = 'skip' or 'dead_letter',
+// which rows of the sink batch out it cannot take (connectors.RowChecker):
+// those are counted, dead-lettered (before the batch is written, as the
+// rows a rule fails) and left out of out's selection. Under 'fail' the
+// write fails with the first of them, naming it.
+func (pr *pipeRun) sinkRowErrors(ctx context.Context, out *exec.Batch) error {
+	chk, ok := pr.writer.(connectors.RowChecker)
+	if !ok || pr.p.OnError == exec.OnErrorFail || out.Record == nil {
+		return nil
+	}
+	errs := chk.CheckRows(out)
+	if len(errs) == 0 {
+		return nil
+	}
+	pr.stats.RowErrors.Add(int64(len(errs)))
+	if pr.dead != nil {
+		if err := pr.dead.write(ctx, out, errs); err != nil {
+			return err
+		}
+		pr.stats.DeadLetters.Add(int64(len(errs)))
+	}
+	failed := make(map[int]bool, len(errs))
+	for _, e := range errs {
+		failed[e.Row] = true
+	}
+	sel := make([]int32, 0, out.NumRows())
+	for j := 0; j < out.NumRows(); j++ {
+		i := j
+		if out.Sel != nil {
+			i = int(out.Sel[j])
+		}
+		if !failed[i] {
+			sel = append(sel, int32(i))
 		}
 	}
-	desc := fmt.Sprintf("row of %s.%s at %s (%s", b.DB, b.Table, valueText(rec.Column(m.Pos), row), valueText(rec.Column(m.Op), row))
-	if len(key) > 0 {
-		desc += ", " + strings.Join(key, ", ")
+	out.Sel = sel
+	return nil
+}
+
+// countSinkRowError counts err, a write's error, as a row error once when
+// it names a row (exec.RowError).
+func (pr *pipeRun) countSinkRowError(err error) {
+	var re exec.RowError
+	if !errors.As(err, &re) {
+		return
 	}
-	return desc + ")"
+	pr.sinkRowMu.Lock()
+	defer pr.sinkRowMu.Unlock()
+	if pr.sinkRowErr != err {
+		pr.sinkRowErr = err
+		pr.stats.RowErrors.Add(1)
+	}
+}
+
+// describeRow fills in what e says of its source row of b: the table,
+// the source position, the operation, the key values (every column's,
+// shortened, for a table without a key) and the failing value when the
+// failing column is a source column (its output of the same name).
+func describeRow(e *exec.RowError, b *exec.Batch, m exec.SourceLayout) {
+	rec, row := b.Record, e.Row
+	text := func(i int) string {
+		if rec.Column(i).IsNull(row) {
+			return "NULL"
+		}
+		return valueText(rec.Column(i), row)
+	}
+	e.Table = b.DB + "." + b.Table
+	e.Pos, e.Op = text(m.Pos), text(m.Op)
+	var key, all []string
+	s := rec.Schema()
+	for i := 0; i < m.Columns; i++ {
+		f := s.Field(i)
+		v := text(i)
+		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok {
+			key = append(key, f.Name+" = "+v)
+		}
+		all = append(all, f.Name+" = "+v)
+		if f.Name == e.Column && e.Column != "WHERE" && v != "NULL" {
+			e.Value = exec.QuoteValue(v)
+		}
+	}
+	if len(key) == 0 {
+		e.Key = exec.Shorten(strings.Join(all, ", "), exec.RowKeyLimit)
+		return
+	}
+	e.Key = strings.Join(key, ", ")
 }

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -161,6 +162,60 @@ func TestRunRowErrorFails(t *testing.T) {
 	}
 }
 
+// TestRunRowErrorValue: a failing cast names the row by its key and
+// quotes the value of the source column it failed on.
+func TestRunRowErrorValue(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE orders
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, CAST(status AS INT64) AS status, qty
+  INTO clickhouse dw.analytics.orders MODE upsert KEY (id);
+`)
+	e.src.add("orders", ins(7, "n'ew", 1))
+	err := e.run()
+	want := `row of shopdb.orders at bin.000001:1000 (insert, id = 7): column "status" = 'n''ew': `
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("run: %v, want %q", err, want)
+	}
+}
+
+// TestRunSinkRowErrors: under on_error = 'dead_letter' a row the sink says
+// it cannot take (connectors.RowChecker) is left out of the write and
+// dead-lettered, naming the row as the sink did; the other rows are
+// written. Under 'fail' the sink is not asked.
+func TestRunSinkRowErrors(t *testing.T) {
+	const p = `CREATE PIPELINE orders
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, status, qty
+  INTO clickhouse dw.analytics.orders
+  WITH (on_error = '%s');
+`
+	e := newEnv(t, newCatalog(t, "orders"), fmt.Sprintf(p, "dead_letter"))
+	e.snk.negativeQty = true
+	e.src.add("orders", ins(1, "new", 1), ins(2, "new", -5), ins(3, "new", 3))
+	if err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "rows", e.snk.rows("orders", "id", "qty"), []string{"1 1", "3 3"})
+	st := e.pipeline("orders")
+	if st.RowErrors.Load() != 1 || st.DeadLetters.Load() != 1 {
+		t.Errorf("row errors %d dead letters %d", st.RowErrors.Load(), st.DeadLetters.Load())
+	}
+	f, err := os.Open(engine.DeadLetterFile(e.dir, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	letters, err := engine.ReadDeadLetters(f, "orders.jsonl")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != 1 || letters[0].Key != "id = 2" || letters[0].Value != "'-5'" || letters[0].Column != "qty" ||
+		letters[0].Error != `pipeline orders: row of shopdb.orders at p (insert, id = 2): column "qty" = '-5': negative` ||
+		letters[0].Row["qty"] == nil || *letters[0].Row["qty"] != "-5" || letters[0].Version == 0 {
+		t.Errorf("dead letters: %+v", letters)
+	}
+}
+
 // TestRunDeadLetters: under on_error = 'dead_letter' a failing row goes to
 // the state directory's file (and its key is removed from the upsert
 // target); a replay with the rule fixed writes it with its own version.
@@ -199,6 +254,10 @@ func TestRunDeadLetters(t *testing.T) {
 	if len(letters) != 1 || letters[0].Reason != "assert: qty must be positive" || letters[0].Row["id"] == nil || *letters[0].Row["id"] != "2" ||
 		letters[0].Version != 101 || letters[0].Table != "shopdb.orders" || letters[0].Op != exec.OpInsert {
 		t.Fatalf("dead letters: %+v", letters)
+	}
+	// The letter names the row as on_error = 'fail' would.
+	if l := letters[0]; l.Key != "id = 2" || l.Error != `pipeline orders: row of shopdb.orders at bin.000001:1001 (insert, id = 2): column "WHERE": assert: qty must be positive` {
+		t.Errorf("dead letter key %q error %q", l.Key, l.Error)
 	}
 
 	// The rule fixed (qty > -10): the replay writes the row, version kept.

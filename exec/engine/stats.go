@@ -24,7 +24,7 @@ type PipelineStats struct {
 	Source      string       // the pipeline's source; set when created, never changed
 	RowsIn      atomic.Int64 // rows read from the source
 	RowsOut     atomic.Int64 // rows acknowledged by the sink
-	RowErrors   atomic.Int64 // rows that failed a cast or a function
+	RowErrors   atomic.Int64 // rows that failed a cast, a function or a rule, or that the sink cannot take
 	DeadLetters atomic.Int64
 	Batches     atomic.Int64 // batches acknowledged by the sink
 	// SchemaChanges counts the source schema changes (DDL) the pipeline

@@ -1,0 +1,119 @@
+package clickhouse
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/exec"
+)
+
+// TestDataErrorNamesTheRow: a value ClickHouse cannot take (a zero date, a
+// NULL in a column that is not Nullable, a decimal too wide) fails the
+// insert with the source table, the row's position, operation and key (all
+// its values for a target without a key), the column, the value and the
+// reason, through both insert paths; the error is an exec.RowError.
+func TestDataErrorNamesTheRow(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true}}
+	s := sinktest.SinkSchema(fields, false)
+	zero := time.Unix(int64(zeroDateDays-1)*86400, 0).UTC()
+	long := strings.Repeat("x", 300)
+	b := sinktest.Build(mem, s, "shop", "orders",
+		sysRow(1, false, "insert", int64(41), time.Date(2020, 1, 2, 0, 0, 0, 0, time.UTC), "ok"),
+		sysRow(2, false, "update", int64(42), zero, long))
+	defer b.Release()
+	for _, tc := range []struct {
+		name string
+		key  bool // id is the target's key
+		want string
+	}{
+		{"key", true, `row of shop.orders at binlog.000001:2 (update, id = 42): column "d" = '0000-00-00': date 0000-00-00 or another invalid date is outside the range of ClickHouse Date`},
+		{"keyless", false, `row of shop.orders at binlog.000001:2 (update, id = 42, d = `},
+	} {
+		g := &group{}
+		var dcol *colSpec
+		for i, f := range fields {
+			m, err := mapType(f, v1816)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &colSpec{name: f.Name, src: f.Name, field: f, m: m, key: tc.key && f.Name == "id"}
+			g.cols, g.idx = append(g.cols, c), append(g.idx, i)
+			if f.Name == "d" {
+				dcol = c
+			}
+		}
+		arr := b.Record.Column(1)
+		for _, fast := range []bool{true, false} {
+			var t0 chTarget
+			var dst appender
+			if fast {
+				t0, _ = newCols(t, dcol)
+			} else {
+				_, slow := newCols(t, dcol)
+				dst = columnAppender{slow}
+			}
+			err := describe(g, b, arr, appendColumn(dcol, t0, dst, arr, liveRows(b)))
+			var re exec.RowError
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &re) || re.Value != "'0000-00-00'" || re.Key == "" {
+				t.Errorf("%s (fast %v): got %v, want %q", tc.name, fast, err, tc.want)
+			}
+			if retryable(err) {
+				t.Errorf("%s: a row's data error is retried", tc.name)
+			}
+			if !tc.key && (!strings.Contains(re.Key, "note = xxx") || !strings.Contains(re.Key, "bytes)") || len(re.Key) > 300) {
+				t.Errorf("keyless: key %q: want every column, the long one shortened", re.Key)
+			}
+		}
+	}
+}
+
+// TestCheckRows: the writer names, before an insert, every live row it
+// would fail on (a zero date, a NULL in the non-Nullable key), and none
+// of the others; a row already left out of the selection is not checked.
+func TestCheckRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true}}
+	s := sinktest.SinkSchema(fields, false)
+	zero := time.Unix(int64(zeroDateDays-1)*86400, 0).UTC()
+	ok := time.Date(2020, 1, 2, 0, 0, 0, 0, time.UTC)
+	b := sinktest.Build(mem, s, "shop", "orders",
+		sysRow(1, false, "insert", int64(1), ok),
+		sysRow(2, false, "insert", int64(2), zero),
+		sysRow(3, false, "insert", nil, ok),
+		sysRow(4, false, "insert", int64(4), zero),
+		sysRow(5, false, "insert", int64(5), ok))
+	defer b.Release()
+	l := &tableLayout{}
+	for _, f := range fields {
+		m, err := mapType(f, v1816)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.cols = append(l.cols, colSpec{name: f.Name, src: f.Name, field: f, m: m, key: f.Name == "id"})
+	}
+	w := &writer{layout: l, schema: s}
+	var got []string
+	for _, e := range w.CheckRows(b) {
+		got = append(got, fmt.Sprintf("%d %s %s", e.Row, e.Column, e.Key))
+	}
+	// (Row: the index in the batch; the columns in the table's order.)
+	want := []string{"2 id id = NULL", "1 d id = 2", "3 d id = 4"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	b.Sel = []int32{0, 1, 4}
+	if errs := w.CheckRows(b); len(errs) != 1 || errs[0].Row != 1 {
+		t.Errorf("with a selection: %+v", errs)
+	}
+}
