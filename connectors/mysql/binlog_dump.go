@@ -1,12 +1,15 @@
 package mysql
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +34,7 @@ import (
 type binlogDump struct {
 	sc     replication.BinlogSyncerConfig
 	conn   *client.Conn
+	pr     packetReader
 	id     uint32 // the server's connection id of conn
 	parser *replication.BinlogParser
 	done   chan struct{} // closed when the read loop has returned
@@ -40,13 +44,16 @@ type binlogDump struct {
 // the event owns its memory).
 type binlogItem struct {
 	ev  *replication.BinlogEvent
-	buf *bytes.Buffer
+	buf *binlogPacket
 }
+
+// binlogPacket is a pooled packet buffer.
+type binlogPacket struct{ b []byte }
 
 // release gives the item's buffer back: the event must not be used after.
 func (it binlogItem) release() {
-	if it.buf != nil && it.buf.Cap() <= maxPooledPacket {
-		it.buf.Reset()
+	if it.buf != nil && cap(it.buf.b) <= maxPooledPacket {
+		it.buf.b = it.buf.b[:0]
 		packetPool.Put(it.buf)
 	}
 }
@@ -55,7 +62,47 @@ func (it binlogItem) release() {
 // garbage collector rather than kept in the pool.
 const maxPooledPacket = 1 << 20
 
-var packetPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var packetPool = sync.Pool{New: func() any { return new(binlogPacket) }}
+
+// packetReader reads the dump's packets from the connection straight into
+// the caller's buffer (go-mysql's packet.Conn reads them into its own
+// buffer first, then copies). It starts after COM_BINLOG_DUMP is written,
+// when nothing is buffered in go-mysql's reader: the server sends nothing
+// between the OK of COM_REGISTER_SLAVE and the dump.
+type packetReader struct {
+	conn    net.Conn
+	br      *bufio.Reader
+	seq     uint8
+	timeout time.Duration
+	hdr     [4]byte
+}
+
+// readTo appends the next packet's payload (joined if split at 16 MiB) to
+// dst.
+func (p *packetReader) readTo(dst []byte) ([]byte, error) {
+	for {
+		if p.timeout > 0 {
+			// cheap: coarseDeadlineConn moves the timer about once a second
+			_ = p.conn.SetReadDeadline(time.Now().Add(p.timeout))
+		}
+		if _, err := io.ReadFull(p.br, p.hdr[:]); err != nil {
+			return dst, fmt.Errorf("%w: reading a packet header: %v", gm.ErrBadConn, err)
+		}
+		n := int(uint32(p.hdr[0]) | uint32(p.hdr[1])<<8 | uint32(p.hdr[2])<<16)
+		if p.hdr[3] != p.seq {
+			return dst, fmt.Errorf("invalid sequence %d != %d", p.hdr[3], p.seq)
+		}
+		p.seq++
+		l := len(dst)
+		dst = slices.Grow(dst, n)[:l+n]
+		if _, err := io.ReadFull(p.br, dst[l:]); err != nil {
+			return dst[:l], fmt.Errorf("%w: reading a packet of %d bytes: %v", gm.ErrBadConn, n, err)
+		}
+		if n < gm.MaxPayloadLen {
+			return dst, nil
+		}
+	}
+}
 
 // pooledEvent reports whether events of type t may be parsed from a pooled
 // buffer: rows events, which the reader decodes and drops (rows of JSON
@@ -147,6 +194,7 @@ func startDump(ctx context.Context, sc replication.BinlogSyncerConfig, pos gm.Po
 	if err := c.WritePacket(data); err != nil {
 		return fail(err)
 	}
+	pr := packetReader{conn: c.Conn.Conn, br: bufio.NewReaderSize(c.Conn.Conn, 64<<10), seq: c.Sequence, timeout: sc.ReadTimeout}
 	p := replication.NewBinlogParser()
 	p.SetFlavor(sc.Flavor)
 	p.SetParseTime(sc.ParseTime)
@@ -154,7 +202,7 @@ func startDump(ctx context.Context, sc replication.BinlogSyncerConfig, pos gm.Po
 	p.SetUseDecimal(sc.UseDecimal)
 	p.SetRenderJSONAsMySQLText(sc.RenderJSONAsMySQLText)
 	p.SetRowsEventDecodeFunc(sc.RowsEventDecodeFunc)
-	return &binlogDump{sc: sc, conn: c, id: c.GetConnectionID(), parser: p, done: make(chan struct{})}, nil
+	return &binlogDump{sc: sc, conn: c, pr: pr, id: c.GetConnectionID(), parser: p, done: make(chan struct{})}, nil
 }
 
 // registerReplicaPacket is COM_REGISTER_SLAVE for sc (as go-mysql writes it).
@@ -191,12 +239,14 @@ func registerReplicaPacket(sc replication.BinlogSyncerConfig) []byte {
 func (d *binlogDump) run(handle func(binlogItem) error) error {
 	defer close(d.done)
 	for {
-		buf := packetPool.Get().(*bytes.Buffer)
-		if err := d.conn.ReadPacketTo(buf); err != nil {
+		buf := packetPool.Get().(*binlogPacket)
+		var err error
+		buf.b, err = d.pr.readTo(buf.b[:0])
+		if err != nil {
 			binlogItem{buf: buf}.release()
 			return err
 		}
-		data := buf.Bytes()
+		data := buf.b
 		if len(data) == 0 {
 			binlogItem{buf: buf}.release()
 			return fmt.Errorf("empty binlog packet")
