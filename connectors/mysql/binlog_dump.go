@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -38,6 +37,7 @@ type binlogDump struct {
 	id     uint32 // the server's connection id of conn
 	parser *replication.BinlogParser
 	done   chan struct{} // closed when the read loop has returned
+	free   chan *binlogPacket
 }
 
 // binlogItem is an event and the pooled buffer it was parsed from (nil:
@@ -47,14 +47,20 @@ type binlogItem struct {
 	buf *binlogPacket
 }
 
-// binlogPacket is a pooled packet buffer.
-type binlogPacket struct{ b []byte }
+// binlogPacket is a pooled packet buffer; free is its dump's pool.
+type binlogPacket struct {
+	b    []byte
+	free chan *binlogPacket
+}
 
 // release gives the item's buffer back: the event must not be used after.
 func (it binlogItem) release() {
 	if it.buf != nil && cap(it.buf.b) <= maxPooledPacket {
 		it.buf.b = it.buf.b[:0]
-		packetPool.Put(it.buf)
+		select {
+		case it.buf.free <- it.buf:
+		default: // the pool is full: left to the garbage collector
+		}
 	}
 }
 
@@ -62,7 +68,21 @@ func (it binlogItem) release() {
 // garbage collector rather than kept in the pool.
 const maxPooledPacket = 1 << 20
 
-var packetPool = sync.Pool{New: func() any { return new(binlogPacket) }}
+// packetPoolSize is how many buffers a dump's pool keeps: as many as the
+// reader's queue holds events, and a few. The pool is a channel, not a
+// sync.Pool, which drops its buffers at every GC (they were allocated and
+// grown again: 5% of a catch-up's bytes). It goes with the dump.
+const packetPoolSize = 1024 + 64
+
+// packet returns a buffer from the dump's pool, or a new one.
+func (d *binlogDump) packet() *binlogPacket {
+	select {
+	case p := <-d.free:
+		return p
+	default:
+		return &binlogPacket{free: d.free}
+	}
+}
 
 // packetReader reads the dump's packets from the connection straight into
 // the caller's buffer (go-mysql's packet.Conn reads them into its own
@@ -202,7 +222,7 @@ func startDump(ctx context.Context, sc replication.BinlogSyncerConfig, pos gm.Po
 	p.SetUseDecimal(sc.UseDecimal)
 	p.SetRenderJSONAsMySQLText(sc.RenderJSONAsMySQLText)
 	p.SetRowsEventDecodeFunc(sc.RowsEventDecodeFunc)
-	return &binlogDump{sc: sc, conn: c, pr: pr, id: c.GetConnectionID(), parser: p, done: make(chan struct{})}, nil
+	return &binlogDump{sc: sc, conn: c, pr: pr, id: c.GetConnectionID(), parser: p, done: make(chan struct{}), free: make(chan *binlogPacket, packetPoolSize)}, nil
 }
 
 // registerReplicaPacket is COM_REGISTER_SLAVE for sc (as go-mysql writes it).
@@ -239,7 +259,7 @@ func registerReplicaPacket(sc replication.BinlogSyncerConfig) []byte {
 func (d *binlogDump) run(handle func(binlogItem) error) error {
 	defer close(d.done)
 	for {
-		buf := packetPool.Get().(*binlogPacket)
+		buf := d.packet()
 		var err error
 		buf.b, err = d.pr.readTo(buf.b[:0])
 		if err != nil {
