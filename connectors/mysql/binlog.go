@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -23,7 +22,7 @@ import (
 type rawRows []byte
 
 // binlogReader follows the binlog for a stream. It runs inside Next: events
-// come from go-mysql's syncer goroutine through a channel.
+// come from the dump's reading goroutine (binlog_dump.go) through a channel.
 type binlogReader struct {
 	// em is the stream the reader queues batches to (stream_emit.go);
 	// cfg and tabs are its settings and tables, snap its snapshotter.
@@ -31,8 +30,8 @@ type binlogReader struct {
 	cfg    *streamConfig
 	tabs   *streamTables
 	snap   *snapshotter
-	syncer *replication.BinlogSyncer
-	events chan *replication.BinlogEvent
+	dump   *binlogDump
+	events chan binlogItem
 	// queued bounds the bytes of the events in events (eventBudget): the
 	// channel's 1,024 events are 8 MiB of ordinary rows events, but 4 GiB
 	// of events of 4 MiB rows.
@@ -64,8 +63,8 @@ type binlogReader struct {
 	posEv   binlogPos
 
 	retries int
-	dumpAt  binlogPos                // where the current dump started
-	held    *replication.BinlogEvent // event waiting for a snapshot chunk
+	dumpAt  binlogPos   // where the current dump started
+	held    *binlogItem // event waiting for a snapshot chunk
 
 	// Snapshot watermarks (snapshot_watermark.go): the watermark table's
 	// id in the binlog, and the tokens of the open transaction.
@@ -104,7 +103,7 @@ func (r *binlogReader) start() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	r.events = make(chan *replication.BinlogEvent, 1024)
+	r.events = make(chan binlogItem, 1024)
 	r.queued = semaphore.NewWeighted(eventBudget)
 	r.errs = make(chan error, 1)
 	events, queued := r.events, r.queued
@@ -124,35 +123,29 @@ func (r *binlogReader) start() error {
 		HeartbeatPeriod:         hb,
 		ReadTimeout:             3*hb + 5*time.Second,
 		Dialer:                  coarseDeadlineDialer, // read deadlines moved at most once a second
-		DisableRetrySync:        true,
-		Logger:                  slog.New(slog.DiscardHandler),
 		RowsEventDecodeFunc:     decodeRowsWith(r.snap.watermarks()),
-		SynchronousEventHandler: handlerFunc(func(e *replication.BinlogEvent) error {
+	}
+	d, err := startDump(ctx, sc, gm.Position{Name: r.safe.File, Pos: r.safe.Pos})
+	if err != nil {
+		cancel()
+		return r.classify(err)
+	}
+	r.dump = d
+	r.cur = r.safe
+	r.dumpAt = r.safe
+	go func() {
+		err := d.run(func(it binlogItem) error {
 			// The reader waits while the queue holds eventBudget bytes.
-			if err := queued.Acquire(ctx, eventCost(e)); err != nil {
+			if err := queued.Acquire(ctx, eventCost(it.ev)); err != nil {
 				return err
 			}
 			select {
-			case events <- e:
+			case events <- it:
 				return nil
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-		}),
-	}
-	r.syncer = replication.NewBinlogSyncer(sc)
-	bs, err := r.syncer.StartSync(gm.Position{Name: r.safe.File, Pos: r.safe.Pos})
-	if err != nil {
-		r.syncer.Close()
-		return r.classify(err)
-	}
-	r.cur = r.safe
-	r.dumpAt = r.safe
-	go func() {
-		_, err := bs.GetEvent(ctx)
-		if err == nil {
-			err = fmt.Errorf("unexpected binlog event outside the handler")
-		}
+		})
 		select {
 		case r.errs <- err:
 		default:
@@ -170,10 +163,6 @@ const eventBudget = 8 << 20
 func eventCost(e *replication.BinlogEvent) int64 {
 	return min(int64(len(e.RawData)), eventBudget)
 }
-
-type handlerFunc func(e *replication.BinlogEvent) error
-
-func (f handlerFunc) HandleEvent(e *replication.BinlogEvent) error { return f(e) }
 
 // decodeRowsHook replaces go-mysql's boxed row decoding: it decodes the
 // header only and keeps the row images raw. Tables with MySQL binary JSON
@@ -218,8 +207,9 @@ func (r *binlogReader) close() {
 	if r.cancel != nil {
 		r.cancel()
 	}
-	if r.syncer != nil {
-		r.syncer.Close()
+	if r.dump != nil {
+		r.dump.close(true)
+		r.dump = nil
 	}
 }
 
@@ -235,16 +225,17 @@ func (r *binlogReader) step(ctx context.Context) error {
 	timer := time.NewTimer(250 * time.Millisecond)
 	defer timer.Stop()
 	for n := 0; ; n++ {
-		ev := r.held
-		r.held = nil
-		if ev == nil {
+		var it binlogItem
+		if r.held != nil {
+			it, r.held = *r.held, nil
+		} else {
 			select {
-			case ev = <-r.events:
-				r.queued.Release(eventCost(ev))
+			case it = <-r.events:
+				r.queued.Release(eventCost(it.ev))
 			default:
 				select {
-				case ev = <-r.events:
-					r.queued.Release(eventCost(ev))
+				case it = <-r.events:
+					r.queued.Release(eventCost(it.ev))
 				case err := <-r.errs:
 					return r.reconnect(ctx, err)
 				case <-r.snap.ready():
@@ -259,10 +250,10 @@ func (r *binlogReader) step(ctx context.Context) error {
 				}
 			}
 		}
-		if !r.inTrx && r.snap.barrier(r.safe, beginsTrx(ev)) {
+		if !r.inTrx && r.snap.barrier(r.safe, beginsTrx(it.ev)) {
 			// A snapshot chunk at or before this point is still being
 			// read: hold the event until it is out.
-			r.held = ev
+			r.held = &it
 			select {
 			case <-r.snap.ready():
 			case <-timer.C:
@@ -271,7 +262,11 @@ func (r *binlogReader) step(ctx context.Context) error {
 			}
 			return nil
 		}
-		if err := r.handle(ev); err != nil {
+		err := r.handle(it.ev)
+		// The rows are in Arrow builders (or the event was not ours): the
+		// packet's buffer goes back to the pool.
+		it.release()
+		if err != nil {
 			return err
 		}
 		if r.cur != r.dumpAt {

@@ -179,7 +179,7 @@ func (w *watermarks) tokens(e *replication.RowsEvent) []string {
 			var s string
 			switch v := v.(type) {
 			case string:
-				s = v
+				s = strings.Clone(v) // go-mysql's strings alias the event's (pooled) packet
 			case []byte:
 				s = string(v)
 			default:

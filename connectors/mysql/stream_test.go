@@ -167,7 +167,7 @@ func TestReconnectAfterKill(t *testing.T) {
 			// Kill the dump connection of this stream.
 			c := conn(t, s)
 			defer c.Close()
-			id := st.(*stream).bin.syncer.LastConnectionID()
+			id := st.(*stream).bin.dump.id
 			if _, err := c.Execute("KILL " + strconv.Itoa(int(id))); err != nil {
 				t.Fatal(err)
 			}
