@@ -144,16 +144,28 @@ CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch
 	w := startDDLWriter(t, myDSN, db+".t", 200000)
 	time.Sleep(300 * time.Millisecond)
 	myExec(t, my, "ALTER TABLE "+db+".t MODIFY v VARCHAR(20)")
-	a.waitFor(t, "the rebuild's copy has rows", 120*time.Second, func() (bool, string) {
-		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t__etlq_copy", db))
-		return err == nil && n > 0, fmt.Sprintf("%d, %v", n, err)
-	})
+	// Killed as soon as the re-read starts writing the copy.
+	for deadline := time.Now().Add(120 * time.Second); !strings.Contains(a.out.String(), "rebuild: writing the table read again"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no rebuild started:\n%s", a.out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// … once rows reached it, if that comes before the swap.
+	for i := 0; i < 400 && !strings.Contains(a.out.String(), "is swapped in"); i++ {
+		if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t__etlq_copy", db)); err == nil && n > 0 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
 	out := a.out.String()
 	if strings.Contains(out, "is swapped in") {
-		t.Logf("the rebuild ended before the kill; the restart has nothing to redo:\n%s", out)
+		t.Fatalf("the rebuild ended before the kill: nothing tested:\n%s", out)
 	}
+	copied, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t__etlq_copy", db))
+	t.Logf("killed with %d rows in the copy", copied)
 	// Readers still see the old type until a swap.
 	time.Sleep(300 * time.Millisecond)
 	w.halt()

@@ -117,17 +117,23 @@ func TestExistingIncompatibleTable(t *testing.T) {
 	if err == nil {
 		t.Fatal("Open must refuse an incompatible table")
 	}
-	for _, want := range []string{`column "id" is String, etlq writes Int64`, `column "amount" is Float64, etlq writes Nullable(Decimal(12, 2))`} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
+	if want := `column "id" is String, etlq writes Int64`; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
 	}
 	if strings.Contains(err.Error(), `"name"`) {
 		t.Errorf("error names a matching column: %v", err)
 	}
 	// etlq check reports what Open refuses as an error, not a warning.
-	if _, _, err := e.sink.Plan(context.Background(), tg); err == nil || !strings.Contains(err.Error(), `column "id" is String`) {
+	_, problems, err := e.sink.Plan(context.Background(), tg)
+	if err == nil || !strings.Contains(err.Error(), `column "id" is String`) {
 		t.Errorf("plan: want the error Open gives, got %v", err)
+	}
+	// A non-key column of another type may hold the rows from before a
+	// source type change made since the checkpoint (the change rebuilds
+	// the table when the stream reaches it; rows of the source's type
+	// into it are refused at the first insert): check says so.
+	if p := strings.Join(problems, "\n"); !strings.Contains(p, `column "amount" is Float64 in the existing table`) {
+		t.Errorf("plan: problems lack the retyped column: %q", p)
 	}
 	if n := e.text("SELECT count() FROM " + quote(e.db) + ".orders"); n != "0\n" {
 		t.Errorf("rows written: %s", n)
