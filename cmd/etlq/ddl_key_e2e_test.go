@@ -58,9 +58,11 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch
 	// them (a difference left after the wait is reported). A row seen in
 	// ClickHouse does not say that every change before it is there: the
 	// writers' changes after it in the binlog (they run on after the
-	// row), and groups of a pipeline inserted at once (max_inflight) whose
-	// later one ends first. Under load (make test) the compare at the
-	// moment the marker row showed up missed the writer's last changes.
+	// row, and u's marker does not cover them: since the outbox, p_t's
+	// batches queued during the table copy are written after u's marker
+	// is in), and groups of a pipeline inserted at once (max_inflight)
+	// whose later one ends first. Under load (make test) the compare at
+	// the moment the markers showed up missed the writer's last changes.
 	settle := func(when string) {
 		t.Helper()
 		deadline := time.Now().Add(90 * time.Second)
