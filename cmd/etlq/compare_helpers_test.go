@@ -174,6 +174,18 @@ func normFloat(bits int) func(string) string {
 // differences. It returns the number of source rows.
 func compareTable(t *testing.T, my *client.Conn, ch driver.Conn, myDB, table, chDB, chTable, chFrom string) int {
 	t.Helper()
+	w, g := tableRows(t, my, ch, myDB, table, chDB, chTable, chFrom)
+	if strings.Join(w, "\n") != strings.Join(g, "\n") {
+		t.Errorf("table %s:", table)
+		diffRows(t, w, g)
+	}
+	return len(w)
+}
+
+// tableRows returns the rows of the MySQL table and of ClickHouse's
+// chFrom as compareTable compares them: normalized, sorted.
+func tableRows(t *testing.T, my *client.Conn, ch driver.Conn, myDB, table, chDB, chTable, chFrom string) ([]string, []string) {
+	t.Helper()
 	cols := columnCompares(t, my, ch, myDB, table, chDB, chTable)
 	var myX, chX []string
 	for _, c := range cols {
@@ -194,12 +206,7 @@ func compareTable(t *testing.T, my *client.Conn, ch driver.Conn, myDB, table, ch
 		sort.Strings(out)
 		return out
 	}
-	w, g := join(want), join(got)
-	if strings.Join(w, "\n") != strings.Join(g, "\n") {
-		t.Errorf("table %s:", table)
-		diffRows(t, w, g)
-	}
-	return len(w)
+	return join(want), join(got)
 }
 
 // myCells returns a MySQL query's rows, each value as text, NULL as "NULL".
