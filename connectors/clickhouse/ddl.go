@@ -343,10 +343,10 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			// NOT NULL dropped in the source: the column becomes
 			// Nullable (evolve.go).
 			l.retype = append(l.retype, c)
-		case !c.key && t != nil && (widens(t, c.field.Type) || widens(c.field.Type, t)):
+		case !c.key && t != nil && (exec.Widens(t, c.field.Type) || exec.Widens(c.field.Type, t)):
 			// A type change the table follows (evolve.go).
 			l.retype = append(l.retype, c)
-		case c.key && t != nil && !isNull && widens(t, c.field.Type):
+		case c.key && t != nil && !isNull && exec.Widens(t, c.field.Type):
 			// A key column (ORDER BY) the source widened while etlq
 			// was stopped: the writer copies the table into one with
 			// the wider key when a batch brings it (rekey.go).

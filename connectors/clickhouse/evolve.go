@@ -56,14 +56,14 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 				continue
 			}
 			switch {
-			case widens(c.field.Type, old.field.Type):
+			case exec.Widens(c.field.Type, old.field.Type):
 				if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(old.field.Type, c.field.Type) {
 					return fmt.Errorf("clickhouse %s: column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table",
 						w.target, c.name, rf, sourceType(c.field), old.m.base, c.m.base)
 				}
 				// Rows from before a widening the table already has.
 				continue
-			case widens(old.field.Type, c.field.Type):
+			case exec.Widens(old.field.Type, c.field.Type):
 				if w.opts.schemaChanges != "evolve" {
 					return fmt.Errorf("clickhouse %s: column %q widened from %s to %s and schema_changes = %q", w.target, c.name, old.chType(), c.chType(), w.opts.schemaChanges)
 				}
@@ -276,7 +276,7 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 	}
 	if t := arrowOfCH(inner); t != nil {
 		switch {
-		case widens(c.field.Type, t):
+		case exec.Widens(c.field.Type, t):
 			// The table is wider (widened by an earlier run, or by
 			// hand): write into it widened — unless the source
 			// narrowed the column and rounded its rows.
@@ -292,7 +292,7 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 			}
 			nc.field, nc.m, nc.nullable = f, m, isNull || c.nullable
 			return nc, "", nil
-		case widens(t, c.field.Type):
+		case exec.Widens(t, c.field.Type):
 			nc.nullable = isNull || c.nullable
 			return nc, "MODIFY COLUMN " + quote(nc.name) + " " + nc.chType(), nil
 		}
@@ -430,56 +430,6 @@ func isNumber(s string) bool {
 	return err == nil
 }
 
-// intRank orders the integer types by the values they hold: a type widens
-// to another of the same signedness and a higher rank, and an unsigned one
-// to a signed one of a higher rank.
-func intRank(t arrow.DataType) (rank int, signed, ok bool) {
-	switch t.ID() {
-	case arrow.INT8:
-		return 1, true, true
-	case arrow.INT16:
-		return 2, true, true
-	case arrow.INT32:
-		return 3, true, true
-	case arrow.INT64:
-		return 4, true, true
-	case arrow.UINT8:
-		return 1, false, true
-	case arrow.UINT16:
-		return 2, false, true
-	case arrow.UINT32:
-		return 3, false, true
-	case arrow.UINT64:
-		return 4, false, true
-	}
-	return 0, false, false
-}
-
-// widens reports whether every value of type from is held exactly by type
-// to, to being a different, wider type: integers, FLOAT to DOUBLE, and
-// DECIMAL to one with at least as many integer and fraction digits.
-func widens(from, to arrow.DataType) bool {
-	if arrow.TypeEqual(from, to) {
-		return false
-	}
-	if rf, sf, ok := intRank(from); ok {
-		rt, st, ok := intRank(to)
-		return ok && rt > rf && (sf == st || (!sf && st))
-	}
-	if from.ID() == arrow.FLOAT32 {
-		return to.ID() == arrow.FLOAT64
-	}
-	df, ok1 := from.(*arrow.Decimal128Type)
-	dt, ok2 := to.(*arrow.Decimal128Type)
-	if ok1 && ok2 {
-		// As many integer digits and fraction digits or more: every
-		// value is held exactly (ClickHouse's MODIFY COLUMN converts the
-		// rows already there the same way).
-		return dt.Scale >= df.Scale && dt.Precision-dt.Scale >= df.Precision-df.Scale
-	}
-	return false
-}
-
 // arrowOfCH returns the Arrow type etlq writes as the ClickHouse base type
 // t, for the types widening knows; nil for others.
 func arrowOfCH(t string) arrow.DataType {
@@ -512,7 +462,7 @@ func arrowOfCH(t string) arrow.DataType {
 	return nil
 }
 
-// widenArray returns arr converted to the wider type to (widens(arr's
+// widenArray returns arr converted to the wider type to (exec.Widens(arr's
 // type, to) holds). The caller releases the result.
 func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
 	mem := memory.DefaultAllocator

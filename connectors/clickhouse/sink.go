@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/etlq/etlq/exec"
 	"net"
 	"strings"
 	"sync"
@@ -421,7 +422,7 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 			if !isNull && c.nullable && normType(inner) == normType(c.m.base) {
 				// NOT NULL dropped in the source.
 				mods = append(mods, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
-			} else if t := arrowOfCH(inner); t != nil && widens(t, c.field.Type) {
+			} else if t := arrowOfCH(inner); t != nil && exec.Widens(t, c.field.Type) {
 				// (A wider table column takes the values as they are.)
 				mods = append(mods, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
 			}

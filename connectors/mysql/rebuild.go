@@ -43,7 +43,7 @@ func (r *binlogReader) rebuildWhy(ts *tableState, nt *table) string {
 		}
 		old := ts.cur.Cols[i]
 		from, to := old.field().Type, c.field().Type
-		if arrow.TypeEqual(from, to) || lossless(from, to) || (lossless(to, from) && !roundsValues(old, c)) {
+		if arrow.TypeEqual(from, to) || exec.Widens(from, to) || (exec.Widens(to, from) && !roundsValues(old, c)) {
 			continue
 		}
 		why = fmt.Sprintf("column %q changed type from %s to %s", c.Name, old.ColumnType, c.ColumnType)
@@ -165,51 +165,6 @@ func (st *stream) resumeRebuilds() {
 		st.log.Info(ts.key+": the table is rebuilt: read again into a copy with the new type (the rebuild under way at the checkpoint starts again)", "table", ts.key)
 		queueRebuildStart(st, &st.streamTables, ts)
 	}
-}
-
-// lossless reports whether every value of type from is held exactly by
-// type to (integers, FLOAT to DOUBLE, DECIMAL to as many digits on both
-// sides of the point or more): what a target widens in place.
-func lossless(from, to arrow.DataType) bool {
-	if arrow.TypeEqual(from, to) {
-		return false
-	}
-	if rf, sf, ok := intRank(from); ok {
-		rt, st, ok := intRank(to)
-		return ok && rt > rf && (sf == st || (!sf && st))
-	}
-	if from.ID() == arrow.FLOAT32 {
-		return to.ID() == arrow.FLOAT64
-	}
-	df, ok1 := from.(*arrow.Decimal128Type)
-	dt, ok2 := to.(*arrow.Decimal128Type)
-	if ok1 && ok2 {
-		return dt.Scale >= df.Scale && dt.Precision-dt.Scale >= df.Precision-df.Scale
-	}
-	return false
-}
-
-// intRank ranks the integer types by width.
-func intRank(t arrow.DataType) (rank int, signed, ok bool) {
-	switch t.ID() {
-	case arrow.INT8:
-		return 1, true, true
-	case arrow.INT16:
-		return 2, true, true
-	case arrow.INT32:
-		return 3, true, true
-	case arrow.INT64:
-		return 4, true, true
-	case arrow.UINT8:
-		return 1, false, true
-	case arrow.UINT16:
-		return 2, false, true
-	case arrow.UINT32:
-		return 3, false, true
-	case arrow.UINT64:
-		return 4, false, true
-	}
-	return 0, false, false
 }
 
 // rebuildKeyReady reports whether ts's re-read can be planned on its key
