@@ -548,31 +548,8 @@ func (r *sourceRun) cutoverEnd(ctx context.Context, b *exec.Batch, seq uint64) e
 		if !ok || pr.p.Target.Mode != connectors.ModeUpsert || tr == nil || pr.p.Snapshot == connectors.SnapshotOnly {
 			continue
 		}
-		where := map[string]string{}
-		if c := pickColumn(tr.plan, exec.ColTable); c != "" {
-			where[c] = b.Table
-		}
-		if c := pickColumn(tr.plan, exec.ColDB); c != "" {
-			where[c] = b.DB
-		}
-		if (len(pr.p.Tables) > 1 || len(pr.p.Patterns) > 0) && pickColumn(tr.plan, exec.ColTable) == "" {
-			pr.log.Warn("cut-over: the target keeps the old table's rows the new one does not have: the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
-				"pipeline", pr.p.Name, "table", key)
-			continue
-		}
-		r.tracker.add(seq)
-		pr.log.Info("cut-over: removing the old table's rows the new one does not have", "pipeline", pr.p.Name, "table", key)
-		err := t.Truncate(ctx, connectors.Truncation{Table: connectors.TableRef{DB: b.DB, Table: b.Table}, Version: e.Version, Where: where, Older: true}, func(err error) {
-			if err != nil {
-				err = fmt.Errorf("pipeline %s: cut-over of %s: %w", pr.p.Name, key, err)
-			} else {
-				pr.stats.Batches.Add(1)
-			}
-			r.tracker.done(seq, err)
-		})
-		if err != nil {
-			err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
-			r.tracker.done(seq, err)
+		if err := r.removeOlder(ctx, pr, t, tr, b, e.Version, seq, "cut-over",
+			"the old table's rows the new one does not have"); err != nil {
 			return err
 		}
 	}
@@ -593,33 +570,8 @@ func (r *sourceRun) snapshotEnded(ctx context.Context, pr *pipeRun, b *exec.Batc
 	if !ok || pr.p.Target.Mode != connectors.ModeUpsert || tr == nil {
 		return nil
 	}
-	where := map[string]string{}
-	if c := pickColumn(tr.plan, exec.ColTable); c != "" {
-		where[c] = b.Table
-	}
-	if c := pickColumn(tr.plan, exec.ColDB); c != "" {
-		where[c] = b.DB
-	}
-	if (len(pr.p.Tables) > 1 || len(pr.p.Patterns) > 0) && pickColumn(tr.plan, exec.ColTable) == "" {
-		pr.log.Warn("snapshot: the target keeps rows the source no longer has: the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
-			"pipeline", pr.p.Name, "table", key)
-		return nil
-	}
-	r.tracker.add(seq)
-	pr.log.Info("snapshot: removing the table's rows the source no longer has from the target", "pipeline", pr.p.Name, "table", key)
-	err := t.Truncate(ctx, connectors.Truncation{Table: connectors.TableRef{DB: b.DB, Table: b.Table}, Version: r.snapFloor, Where: where, Older: true}, func(err error) {
-		if err != nil {
-			err = fmt.Errorf("pipeline %s: snapshot of %s: %w", pr.p.Name, key, err)
-		} else {
-			pr.stats.Batches.Add(1)
-		}
-		r.tracker.done(seq, err)
-	})
-	if err != nil {
-		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
-		r.tracker.done(seq, err)
-	}
-	return err
+	return r.removeOlder(ctx, pr, t, tr, b, r.snapFloor, seq, "snapshot",
+		"the table's rows the source no longer has")
 }
 
 // StateDirInUse reports whether a process (a running apply) holds dir's
@@ -635,4 +587,42 @@ func StateDirInUse(dir string) bool {
 	}
 	funlock(f)
 	return false
+}
+
+// removeOlder tombstones, in pr's upsert target, b's table's keys whose
+// live row is older than version (connectors.Truncation.Older): the end of
+// a re-read (a cut-over's, a first snapshot's over existing targets). The
+// target's rows of other tables stay: the _table/_db outputs tell them
+// apart; a pipeline writing several tables without a _table output keeps
+// them, with a WARN. step names the re-read in the log and errors, what
+// the rows removed.
+func (r *sourceRun) removeOlder(ctx context.Context, pr *pipeRun, t connectors.Truncater, tr *tableRun, b *exec.Batch, version uint64, seq uint64, step, what string) error {
+	key := b.DB + "." + b.Table
+	where := map[string]string{}
+	if c := pickColumn(tr.plan, exec.ColTable); c != "" {
+		where[c] = b.Table
+	}
+	if c := pickColumn(tr.plan, exec.ColDB); c != "" {
+		where[c] = b.DB
+	}
+	if (len(pr.p.Tables) > 1 || len(pr.p.Patterns) > 0) && pickColumn(tr.plan, exec.ColTable) == "" {
+		pr.log.Warn(step+": the target keeps "+what+": the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
+			"pipeline", pr.p.Name, "table", key)
+		return nil
+	}
+	r.tracker.add(seq)
+	pr.log.Info(step+": removing "+what, "pipeline", pr.p.Name, "table", key)
+	err := t.Truncate(ctx, connectors.Truncation{Table: connectors.TableRef{DB: b.DB, Table: b.Table}, Version: version, Where: where, Older: true}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("pipeline %s: %s of %s: %w", pr.p.Name, step, key, err)
+		} else {
+			pr.stats.Batches.Add(1)
+		}
+		r.tracker.done(seq, err)
+	})
+	if err != nil {
+		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		r.tracker.done(seq, err)
+	}
+	return err
 }
