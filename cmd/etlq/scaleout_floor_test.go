@@ -232,19 +232,34 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	myQ := "SELECT id, status, CAST(amount AS CHAR) FROM " + tbl + " ORDER BY id"
 	chQ := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
 	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
-	myExec(t, my, "UPDATE "+tbl+" SET status = 'x' WHERE id % 5 = 0")
-	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
 	var page string
-	w.waitFor(t, "each worker holds 2 partitions and acknowledged messages", 60*time.Second, func() (bool, string) {
+	scrape := func() (owned, acked map[string]float64, err error) {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
-			return false, err.Error()
+			return nil, nil, err
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		page = string(b)
-		owned := workerMetrics(page, "etlq_log_worker_partitions_owned")
-		acked := workerMetrics(page, "etlq_log_worker_acked_total")
+		return workerMetrics(page, "etlq_log_worker_partitions_owned"), workerMetrics(page, "etlq_log_worker_acked_total"), nil
+	}
+	// The leases settle two partitions on each worker; one worker may
+	// have read the snapshot alone before the other took its share, so
+	// the changes that show both acknowledging are made after.
+	w.waitFor(t, "each worker holds 2 partitions", 60*time.Second, func() (bool, string) {
+		owned, _, err := scrape()
+		if err != nil {
+			return false, err.Error()
+		}
+		return owned["0"] == 2 && owned["1"] == 2, fmt.Sprintf("owned %v", owned)
+	})
+	myExec(t, my, "UPDATE "+tbl+" SET status = 'x' WHERE id % 5 = 0")
+	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	w.waitFor(t, "each worker holds 2 partitions and acknowledged messages", 60*time.Second, func() (bool, string) {
+		owned, acked, err := scrape()
+		if err != nil {
+			return false, err.Error()
+		}
 		return owned["0"] == 2 && owned["1"] == 2 && acked["0"] > 0 && acked["1"] > 0, fmt.Sprintf("owned %v, acked %v", owned, acked)
 	})
 	for _, name := range []string{"etlq_log_worker_messages_total", "etlq_log_worker_lag_messages", "etlq_log_worker_lag_seconds"} {
