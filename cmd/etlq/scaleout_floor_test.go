@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/go-mysql-org/go-mysql/client"
 )
 
 // TestLogOverExistingTargets: a plain apply fills the targets, then the
@@ -105,31 +107,9 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // source. Before, the command had no --log, and a request written to a
 // state directory was read by no process of the scale-out.
 func TestLogResnapshot(t *testing.T) {
-	myDSN := testenv.MySQLDSN(t)
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	s := newScratch(t, myDSN)
-	db, my, ch := s.db, s.my, s.ch
-	tbl := db + ".t"
-	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-	seed(t, my, tbl, 3000)
-	t.Cleanup(func() { deleteLog(t, logURL, "s") })
-	dir := t.TempDir()
-	file := filepath.Join(dir, "log.etl")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE p FROM binlog s.%s.t
-  TRANSFORM id, status, amount
-  INTO clickhouse dw.%s.t MODE upsert KEY (id)
-  WITH (flush_interval = '100ms');
-`, myDSN, testServerID(), s.chDSN, db, db))
-	myQ := "SELECT id, status, CAST(amount AS CHAR) FROM " + tbl + " ORDER BY id"
-	chQ := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
-	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
-	var workers []*liveApply
-	for _, name := range []string{"w1", "w2"} {
-		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
-	}
-	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	sc := newLogScene(t, 3000)
+	logURL, db, my, ch, tbl, file := sc.logURL, sc.db, sc.my, sc.ch, sc.tbl, sc.file
+	myQ, chQ, capture, workers := sc.myQ, sc.chQ, sc.capture, sc.workers
 
 	// Spoil the target: rows changed and keys the source never had, at
 	// the largest version there (as a stray writer would leave them).
@@ -292,31 +272,9 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // --log and read positions from a state directory, where the workers keep
 // delivery numbers.
 func TestLogVerify(t *testing.T) {
-	myDSN := testenv.MySQLDSN(t)
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	s := newScratch(t, myDSN)
-	db, my, ch := s.db, s.my, s.ch
-	tbl := db + ".t"
-	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-	seed(t, my, tbl, 3000)
-	t.Cleanup(func() { deleteLog(t, logURL, "s") })
-	dir := t.TempDir()
-	file := filepath.Join(dir, "log.etl")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE p FROM binlog s.%s.t
-  TRANSFORM id, status, amount
-  INTO clickhouse dw.%s.t MODE upsert KEY (id)
-  WITH (flush_interval = '100ms');
-`, myDSN, testServerID(), s.chDSN, db, db))
-	myQ := "SELECT id, status, CAST(amount AS CHAR) FROM " + tbl + " ORDER BY id"
-	chQ := "SELECT toString(id), status, toString(amount) FROM " + db + ".t_current ORDER BY id"
-	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
-	var workers []*liveApply
-	for _, name := range []string{"w1", "w2"} {
-		workers = append(workers, startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, name), "--progress", "never", file))
-	}
-	workers[0].waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	sc := newLogScene(t, 3000)
+	myDSN, logURL, db, my, ch, tbl, file := sc.myDSN, sc.logURL, sc.db, sc.my, sc.ch, sc.tbl, sc.file
+	capture, workers := sc.capture, sc.workers
 	if v, code, out := runVerify(t, "--log", logURL, file); code != 0 || !v.OK {
 		t.Fatalf("verify --log of a correct target: exit %d:\n%s", code, out)
 	}
@@ -350,7 +308,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	waitCHCount(t, s.chDSN, fmt.Sprintf("SELECT countIf(id = 5) * 10 + countIf(status = 'TAMPERED') FROM %s.t", db), 1, time.Minute)
+	waitCHCount(t, sc.chDSN, fmt.Sprintf("SELECT countIf(id = 5) * 10 + countIf(status = 'TAMPERED') FROM %s.t", db), 1, time.Minute)
 	v, code, out := runVerify(t, "--log", logURL, file)
 	if code != 1 || v.OK || len(v.Pipelines) != 1 {
 		t.Fatalf("verify --log of a spoilt target under a writer: exit %d:\n%s", code, out)
@@ -384,4 +342,44 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	}
 	t.Logf("workers stopped: %s", v.Pipelines[0].Unconfirmed)
 	capture.stop(t)
+}
+
+// logScene is a table of rows rows (id, status, amount) read by a capture
+// into 4 partitions and by two workers (state directories w1, w2) into an
+// upsert ClickHouse target, which equals the source when it returns.
+type logScene struct {
+	myDSN, chDSN, logURL, db, tbl, dir, file, myQ, chQ string
+	my                                                 *client.Conn
+	ch                                                 driver.Conn
+	capture                                            *liveApply
+	workers                                            []*liveApply
+}
+
+func newLogScene(t *testing.T, rows int) *logScene {
+	t.Helper()
+	myDSN := testenv.MySQLDSN(t)
+	sc := &logScene{myDSN: myDSN, logURL: testenv.NATSURL(t) + "/" + testenv.UniqueName(t)}
+	s := newScratch(t, myDSN)
+	sc.db, sc.my, sc.ch, sc.chDSN = s.db, s.my, s.ch, s.chDSN
+	sc.tbl = sc.db + ".t"
+	myExec(t, sc.my, "CREATE DATABASE "+sc.db, "CREATE TABLE "+sc.tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, sc.my, sc.tbl, rows)
+	t.Cleanup(func() { deleteLog(t, sc.logURL, "s") })
+	sc.dir = t.TempDir()
+	sc.file = filepath.Join(sc.dir, "log.etl")
+	writeFile(t, sc.file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 1000);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, sc.db, sc.db))
+	sc.myQ = "SELECT id, status, CAST(amount AS CHAR) FROM " + sc.tbl + " ORDER BY id"
+	sc.chQ = "SELECT toString(id), status, toString(amount) FROM " + sc.db + ".t_current ORDER BY id"
+	sc.capture = startEtlq(t, "capture", "--log", sc.logURL, "--partitions", "4", sc.file)
+	for _, name := range []string{"w1", "w2"} {
+		sc.workers = append(sc.workers, startEtlq(t, "apply", "--log", sc.logURL, "--lease", "2s", "--state-dir", filepath.Join(sc.dir, name), "--progress", "never", sc.file))
+	}
+	sc.workers[0].waitSame(t, sc.my, sc.ch, sc.myQ, sc.chQ, 90*time.Second)
+	return sc
 }
