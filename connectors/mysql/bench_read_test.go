@@ -27,33 +27,8 @@ var errWindowEnd = errors.New("end of the window")
 func BenchmarkBinlogRead(b *testing.B) {
 	const n = 200000
 	s := server{"full", envOr("ETLQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3316")}
-	db := fmt.Sprintf("bench_binlog_read_%d", time.Now().UnixNano()%100000)
-	run(b, s, "CREATE DATABASE "+db)
+	db, start, end := binlogWindow(b, s, "bench_binlog_read", n)
 	defer run(b, s, "DROP DATABASE "+db)
-	run(b, s, "CREATE TABLE "+db+`.ev (id BIGINT UNSIGNED PRIMARY KEY, customer VARCHAR(64), status ENUM('new','paid','shipped'),
-		amount DECIMAL(12,2), qty INT, created DATETIME(6), note TEXT, score DOUBLE)`)
-	c := conn(b, s)
-	defer c.Close()
-	start, _, err := masterStatus(c, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for lo := 0; lo < n; lo += 1000 {
-		var sb strings.Builder
-		for i := lo; i < lo+1000; i++ {
-			if i > lo {
-				sb.WriteByte(',')
-			}
-			fmt.Fprintf(&sb, "(%d,'customer-%d','paid',%d.%02d,%d,'2026-01-02 03:04:05.%06d','note %d',%d.5)", i, i%1000, i, i%100, i%7, i%1000000, i, i)
-		}
-		if _, err := c.Execute("INSERT INTO " + db + ".ev VALUES " + sb.String()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	end, _, err := masterStatus(c, "")
-	if err != nil {
-		b.Fatal(err)
-	}
 	cfg, _ := ParseDSN(s.dsn)
 	sc := func() replication.BinlogSyncerConfig {
 		return replication.BinlogSyncerConfig{ServerID: 5000 + uint32(time.Now().UnixNano()%1000), Flavor: "mariadb",

@@ -23,33 +23,8 @@ import (
 func BenchmarkBinlogDecode(b *testing.B) {
 	const n = 200000
 	s := server{"full", envOr("ETLQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3316")}
-	db := fmt.Sprintf("bench_binlog_decode_%d", time.Now().UnixNano()%100000)
-	run(b, s, "CREATE DATABASE "+db)
+	db, start, end := binlogWindow(b, s, "bench_binlog_decode", n)
 	defer run(b, s, "DROP DATABASE "+db)
-	run(b, s, "CREATE TABLE "+db+`.ev (id BIGINT UNSIGNED PRIMARY KEY, customer VARCHAR(64), status ENUM('new','paid','shipped'),
-		amount DECIMAL(12,2), qty INT, created DATETIME(6), note TEXT, score DOUBLE)`)
-	c := conn(b, s)
-	defer c.Close()
-	start, _, err := masterStatus(c, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for lo := 0; lo < n; lo += 1000 {
-		var sb strings.Builder
-		for i := lo; i < lo+1000; i++ {
-			if i > lo {
-				sb.WriteByte(',')
-			}
-			fmt.Fprintf(&sb, "(%d,'customer-%d','paid',%d.%02d,%d,'2026-01-02 03:04:05.%06d','note %d',%d.5)", i, i%1000, i, i%100, i%7, i%1000000, i, i)
-		}
-		if _, err := c.Execute("INSERT INTO " + db + ".ev VALUES " + sb.String()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	end, _, err := masterStatus(c, "")
-	if err != nil {
-		b.Fatal(err)
-	}
 	raw := fetchRaw(b, s, start, end)
 
 	src := newSrc(b, s, nil)
@@ -167,4 +142,38 @@ func decodeOurs(b *testing.B, src *Source, t *table, start binlogPos, raw [][]by
 		st.out = st.out[:0]
 	}
 	return rows
+}
+
+// binlogWindow writes n rows of the benchmarks' event table (common column
+// types) into a new database named after prefix and returns it with the
+// binlog positions before and after them (the caller drops the database).
+func binlogWindow(b *testing.B, s server, prefix string, n int) (db string, start, end binlogPos) {
+	b.Helper()
+	db = fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano()%100000)
+	run(b, s, "CREATE DATABASE "+db)
+	run(b, s, "CREATE TABLE "+db+`.ev (id BIGINT UNSIGNED PRIMARY KEY, customer VARCHAR(64), status ENUM('new','paid','shipped'),
+		amount DECIMAL(12,2), qty INT, created DATETIME(6), note TEXT, score DOUBLE)`)
+	c := conn(b, s)
+	defer c.Close()
+	start, _, err := masterStatus(c, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for lo := 0; lo < n; lo += 1000 {
+		var sb strings.Builder
+		for i := lo; i < lo+1000; i++ {
+			if i > lo {
+				sb.WriteByte(',')
+			}
+			fmt.Fprintf(&sb, "(%d,'customer-%d','paid',%d.%02d,%d,'2026-01-02 03:04:05.%06d','note %d',%d.5)", i, i%1000, i, i%100, i%7, i%1000000, i, i)
+		}
+		if _, err := c.Execute("INSERT INTO " + db + ".ev VALUES " + sb.String()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	end, _, err = masterStatus(c, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, start, end
 }
