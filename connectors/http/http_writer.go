@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	nethttp "net/http"
 	"strconv"
 	"sync"
@@ -341,6 +342,13 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 func connError(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "timed out"
+	}
+	// A TLS alert from the server (a client certificate it requires, say)
+	// reaches net/http's read loop after the handshake, wrapped in its
+	// own words ("readLoopPeekFailLocked: …"): the alert is what counts.
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" {
+		return oe.Error()
 	}
 	var ue interface{ Unwrap() error }
 	if errors.As(err, &ue) && ue.Unwrap() != nil {
