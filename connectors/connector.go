@@ -106,6 +106,12 @@ type StreamTable struct {
 	// (a run stopped between the swap and the checkpoint after it): the
 	// table's and its copy's rows up to the cut-over are not sent again.
 	CopySwapped bool
+	// Upsert: a pipeline reading the table writes an upsert target,
+	// whose rows a type change the target follows with a column of a
+	// type that holds both leaves in the old type's representation
+	// unless the table is read again (docs/schema-changes.md, "Type
+	// changes that are no widening").
+	Upsert bool
 }
 
 // StreamPattern is a table pattern a stream follows: DB and a glob of
@@ -115,6 +121,9 @@ type StreamTable struct {
 type StreamPattern struct {
 	DB, Table string
 	Snapshot  SnapshotMode
+	// Upsert: a pipeline with this pattern writes an upsert target
+	// (StreamTable.Upsert).
+	Upsert bool
 }
 
 // HelperTable reports whether a table name is an online schema-change

@@ -51,3 +51,101 @@ func intRank(t arrow.DataType) (rank int, signed, ok bool) {
 	}
 	return 0, false, false
 }
+
+// Supertype returns the narrowest type that holds every value of a and
+// every value of b, for a column whose type changed from a to b in a way
+// that is no lossless widening (docs/schema-changes.md, "Type changes
+// that are no widening"), or for two tables' columns of one name: the
+// wider of the two when one widens to the other; for integers and
+// decimals, a DECIMAL with the integer digits and the fraction digits of
+// the wider side (INT and DECIMAL(10,2): DECIMAL(12,2); DECIMAL(10,4)
+// and DECIMAL(10,2): DECIMAL(12,4), as the latter's rows may have eight
+// integer digits); for FLOAT or
+// DOUBLE and an integer of 32 bits at most, DOUBLE; else String, which
+// holds the text of any number or string (INT and VARCHAR, DOUBLE and
+// DECIMAL). nil for the types it does not join (temporal, binary,
+// nested …): those cannot follow such a change.
+func Supertype(a, b arrow.DataType) arrow.DataType {
+	switch {
+	case arrow.TypeEqual(a, b):
+		return a
+	case Widens(a, b):
+		return b
+	case Widens(b, a):
+		return a
+	}
+	ka, kb := superKind(a), superKind(b)
+	if ka == 0 || kb == 0 {
+		return nil
+	}
+	if ka <= superDecimal && kb <= superDecimal {
+		pa, sa := decimalDigits(a)
+		pb, sb := decimalDigits(b)
+		s := max(sa, sb)
+		if p := max(pa-sa, pb-sb) + s; p <= 38 {
+			return &arrow.Decimal128Type{Precision: p, Scale: s}
+		}
+		return arrow.BinaryTypes.String
+	}
+	if ka == superFloat && kb == superInt || ka == superInt && kb == superFloat {
+		if r, _, _ := intRank(a); r <= 3 {
+			if r2, _, _ := intRank(b); r2 <= 3 {
+				return arrow.PrimitiveTypes.Float64
+			}
+		}
+	}
+	return arrow.BinaryTypes.String
+}
+
+// Holds reports whether a column of type to holds every value of type
+// from, converted by the target (to is from, a widening of it, or the
+// Supertype of the two).
+func Holds(from, to arrow.DataType) bool {
+	if arrow.TypeEqual(from, to) || Widens(from, to) {
+		return true
+	}
+	st := Supertype(from, to)
+	return st != nil && arrow.TypeEqual(st, to)
+}
+
+const (
+	superInt = 1 + iota
+	superDecimal
+	superFloat
+	superString
+)
+
+// superKind sorts a type for Supertype (0: a type it does not join).
+func superKind(t arrow.DataType) int {
+	if _, _, ok := intRank(t); ok {
+		return superInt
+	}
+	switch t.ID() {
+	case arrow.DECIMAL128:
+		return superDecimal
+	case arrow.FLOAT32, arrow.FLOAT64:
+		return superFloat
+	case arrow.STRING, arrow.LARGE_STRING:
+		return superString
+	}
+	return 0
+}
+
+// decimalDigits returns the precision and scale of a decimal, or of the
+// DECIMAL that holds every value of an integer type.
+func decimalDigits(t arrow.DataType) (p, s int32) {
+	if d, ok := t.(*arrow.Decimal128Type); ok {
+		return d.Precision, d.Scale
+	}
+	switch t.ID() {
+	case arrow.INT8, arrow.UINT8:
+		return 3, 0
+	case arrow.INT16, arrow.UINT16:
+		return 5, 0
+	case arrow.INT32, arrow.UINT32:
+		return 10, 0
+	case arrow.INT64:
+		return 19, 0
+	}
+	return 20, 0
+}

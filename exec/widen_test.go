@@ -27,3 +27,30 @@ func TestWidens(t *testing.T) {
 		}
 	}
 }
+
+func TestSupertype(t *testing.T) {
+	i8, i32, i64 := arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Int32, arrow.PrimitiveTypes.Int64
+	u64 := arrow.PrimitiveTypes.Uint64
+	f32, f64 := arrow.PrimitiveTypes.Float32, arrow.PrimitiveTypes.Float64
+	str := arrow.BinaryTypes.String
+	d := func(p, s int32) arrow.DataType { return &arrow.Decimal128Type{Precision: p, Scale: s} }
+	for _, c := range []struct {
+		a, b, want arrow.DataType
+	}{
+		{i32, i32, i32}, {i32, i64, i64}, {i64, i32, i64},
+		{i32, str, str}, {str, i32, str},
+		{d(10, 4), d(10, 2), d(12, 4)}, {d(10, 2), d(10, 4), d(12, 4)}, {d(10, 2), d(6, 4), d(12, 4)}, {d(4, 2), d(8, 4), d(8, 4)}, {d(10, 2), d(12, 1), d(13, 2)},
+		{i32, d(10, 2), d(12, 2)}, {d(10, 2), i8, d(10, 2)}, {u64, i64, d(20, 0)},
+		{i64, d(38, 20), str}, {f64, d(10, 2), str}, {f32, i32, f64}, {f64, i64, str},
+		{d(10, 2), str, str}, {f64, str, str},
+		{arrow.FixedWidthTypes.Date32, str, nil}, {arrow.BinaryTypes.Binary, i32, nil},
+	} {
+		got := Supertype(c.a, c.b)
+		if (got == nil) != (c.want == nil) || got != nil && !arrow.TypeEqual(got, c.want) {
+			t.Errorf("Supertype(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+	if !Holds(i32, str) || !Holds(d(10, 2), d(12, 4)) || Holds(d(10, 2), d(10, 4)) || !Holds(i32, d(12, 2)) || Holds(str, i32) || Holds(d(10, 4), d(10, 2)) || Holds(i64, d(12, 2)) {
+		t.Error("Holds does not follow Supertype")
+	}
+}

@@ -17,7 +17,8 @@ import (
 // their columns by name. Its output is the union of the tables' columns —
 // in the first table's order, then the columns only later tables have —
 // NULL where a table lacks one, of a type wide enough for every table's
-// (widen), refused where no type holds both. So a column added, dropped or
+// (widen: String for a number and text), refused where no type holds
+// both (a date and a number). So a column added, dropped or
 // moved in one shard (a rolling migration) does not stop the others.
 // Explicit expressions still type-check per table, as before.
 
@@ -59,8 +60,8 @@ func intOf(bits int, signed bool) stdlib.Type {
 }
 
 // widen returns the narrowest type holding every value of a and of b
-// exactly, or false when none does (a float and a decimal, text and a
-// number, …).
+// exactly — the text (String) for a number and text, or a float and a
+// decimal — or false when none does (a date and a number, …).
 func widen(a, b stdlib.Type) (stdlib.Type, bool) {
 	switch {
 	case a == b:
@@ -86,7 +87,7 @@ func widen(a, b stdlib.Type) (stdlib.Type, bool) {
 		s := max(da.Scale, db.Scale)
 		p := max(da.Precision-da.Scale, db.Precision-db.Scale) + s
 		if p > stdlib.MaxDecimalPrecision {
-			return a, false
+			return stdlib.TString, true
 		}
 		return stdlib.Dec(p, s), true
 	case a.IsFloat() && b.IsFloat():
@@ -97,8 +98,19 @@ func widen(a, b stdlib.Type) (stdlib.Type, bool) {
 		return stdlib.TString, true
 	case a.Kind == stdlib.Date && b.Kind == stdlib.Timestamp, a.Kind == stdlib.Timestamp && b.Kind == stdlib.Date:
 		return stdlib.TTimestamp, true
+	case textual(a) && textual(b):
+		// Text and a number, a DOUBLE and a DECIMAL: the text of either
+		// (exec.Supertype, what a target column takes when a source's
+		// column changes type that way).
+		return stdlib.TString, true
 	}
 	return a, false
+}
+
+// textual reports whether t's values have a text the union's String
+// holds: numbers and strings.
+func textual(t stdlib.Type) bool {
+	return t.IsInteger() || t.IsFloat() || t.Kind == stdlib.Decimal || t.Kind == stdlib.String
 }
 
 // mergeUnion adds one more table's outputs (names, exprs …) to the

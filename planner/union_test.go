@@ -38,6 +38,10 @@ var driftShards = fixedCatalog{
 		notNull(field("id", arrow.PrimitiveTypes.Int32, "int(11)")),
 		field("s", arrow.BinaryTypes.String, "varchar(10)"),
 	}},
+	"db.bad_3": {Ref: connectors.TableRef{DB: "db", Table: "bad_3"}, PrimaryKey: []string{"id"}, Fields: []arrow.Field{
+		notNull(field("id", arrow.PrimitiveTypes.Int32, "int(11)")),
+		field("s", arrow.FixedWidthTypes.Date32, "date"),
+	}},
 }
 
 // sortedCatalog lists tables by name, as the mysql source does: the union
@@ -53,8 +57,8 @@ func (c sortedCatalog) Tables(ctx context.Context, d *planner.SourceDecl, db, pa
 // TestShardUnion: `*` over tables that drifted apart matches columns by
 // name: the output is the union (first table's order, then the others'
 // new columns), NULL-able where a table lacks a column, widened where the
-// types differ; every table's plan gives that output. Types no type holds
-// both of are refused, and explicit expressions still type-check per
+// types differ (the text for a number and text); every table's plan gives
+// that output. Types no type holds both of are refused, and explicit expressions still type-check per
 // table.
 func TestShardUnion(t *testing.T) {
 	p, err := buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.sh_* TRANSFORM _table, * INTO clickhouse dw.db.all KEY (_table, id);`)
@@ -91,10 +95,18 @@ func TestShardUnion(t *testing.T) {
 	if _, err := buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.sh_1, db.sh_2 TRANSFORM * EXCEPT (a) INTO stdout;`); err != nil {
 		t.Errorf("* EXCEPT over drifted driftShards: %v", err)
 	}
-	// Refused: INT and VARCHAR.
+	// INT and VARCHAR: the text (a shard whose column changed type so).
+	p, err = buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.bad_1, db.bad_2 TRANSFORM * INTO stdout;`)
+	if err != nil {
+		t.Fatalf("INT32 and STRING: %v", err)
+	}
+	if s := p.Pipelines[0].Output[1]; !arrow.TypeEqual(s.Type, arrow.BinaryTypes.String) {
+		t.Errorf("INT32 and STRING give %s, want utf8", s.Type)
+	}
+	// Refused: a DATE and the others.
 	_, err = buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.bad_* TRANSFORM * INTO stdout;`)
-	if err == nil || !strings.Contains(err.Error(), `output column "s" is STRING in db.bad_2 but INT32 in another table of the pipeline: no type holds both`) {
-		t.Errorf("want the refusal of INT32 and STRING, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), `output column "s" is DATE in db.bad_3 but STRING in another table of the pipeline: no type holds both`) {
+		t.Errorf("want the refusal of DATE and STRING, got %v", err)
 	}
 	// Explicit expressions: per table, as before.
 	_, err = buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.sh_1, db.sh_2 TRANSFORM id, s INTO stdout;`)

@@ -97,6 +97,35 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 					"(etlq apply --state-dir NEW FILE; a pipeline in a file of its own reads only its tables again)",
 					w.target, c.name, sourceType(old.field), sourceType(c.field), old.chType(), c.chType(), w.qualified, quote(l.db)+"."+quote(l.table+"_current"))
 			}
+			if st := exec.Supertype(old.field.Type, c.field.Type); st != nil && w.opts.schemaChanges == "evolve" {
+				// A type change that is no widening (INT → VARCHAR,
+				// INT → DECIMAL, fewer DECIMAL digits): the column takes
+				// a type that holds the rows already there and the new
+				// ones (docs/schema-changes.md, "Type changes that are
+				// no widening"); the batches of either type are cast to
+				// it on insert. Whether the rows already there must be
+				// read again (as MySQL converted them) is the source's
+				// to say: it re-reads the table or warns.
+				nc := *c
+				if !arrow.TypeEqual(st, c.field.Type) {
+					nc.field = arrow.Field{Name: c.field.Name, Type: st, Nullable: c.field.Nullable}
+					m, err := mapType(nc.field, l.version)
+					if err != nil {
+						return fmt.Errorf("clickhouse %s: column %q: %w", w.target, c.name, err)
+					}
+					nc.m = m
+				}
+				nc.nullable = c.nullable || old.nullable
+				slog.Info("clickhouse: a column's type changed in the source to one that is no widening: the column takes a type that holds both", "table", w.target, "column", c.name,
+					"from", sourceType(old.field), "to", sourceType(c.field), "clickhouse", old.chType()+" → "+nc.chType())
+				if arrow.TypeEqual(st, old.field.Type) && nc.nullable == old.nullable {
+					continue // the column holds both already: rows are cast on insert
+				}
+				*old = nc
+				modify = append(modify, "MODIFY COLUMN "+quote(nc.name)+" "+nc.chType())
+				widened = append(widened, nc.name+" "+nc.chType())
+				continue
+			}
 			return fmt.Errorf("clickhouse %s: column %q changed type from %s to %s (ClickHouse %s to %s), which could change values: the table cannot follow; re-snapshot the table", w.target, c.name, sourceType(old.field), sourceType(c.field), old.chType(), c.chType())
 		}
 		if typ, ok := w.existing[c.name]; ok {
@@ -276,9 +305,11 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 	}
 	if t := arrowOfCH(inner); t != nil {
 		switch {
-		case exec.Widens(c.field.Type, t):
+		case exec.Holds(c.field.Type, t):
 			// The table is wider (widened by an earlier run, or by
-			// hand): write into it widened — unless the source
+			// hand), or of a type that holds both (a type change that is
+			// no widening, followed by an earlier run): write into it
+			// converted — unless the source
 			// narrowed the column and rounded its rows.
 			if rf, _ := c.field.Metadata.GetValue(exec.MetaRoundedFrom); rf != "" && roundsExisting(t, c.field.Type) {
 				return nc, "", fmt.Errorf("column %q narrowed from %s to %s (ClickHouse %s to %s) in the source, which rounds the values of the rows already there: the table cannot follow; re-snapshot the table",
@@ -454,6 +485,8 @@ func arrowOfCH(t string) arrow.DataType {
 		return arrow.PrimitiveTypes.Float32
 	case "Float64":
 		return arrow.PrimitiveTypes.Float64
+	case "String":
+		return arrow.BinaryTypes.String
 	}
 	var p, s int32
 	if n, _ := fmt.Sscanf(normType(t), "Decimal(%d,%d)", &p, &s); n == 2 && p <= 38 {
@@ -462,10 +495,35 @@ func arrowOfCH(t string) arrow.DataType {
 	return nil
 }
 
-// widenArray returns arr converted to the wider type to (exec.Widens(arr's
-// type, to) holds). The caller releases the result.
+// widenArray returns arr converted to the type to that holds its values
+// (exec.Holds(arr's type, to)): a widening, an integer to a DECIMAL, a
+// number to its text. The caller releases the result.
 func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
 	mem := memory.DefaultAllocator
+	if to.ID() == arrow.STRING {
+		return textArray(arr)
+	}
+	if d, ok := to.(*arrow.Decimal128Type); ok && arr.DataType().ID() != arrow.DECIMAL128 {
+		// An integer: its unscaled value is the integer times 10^scale.
+		b := array.NewDecimal128Builder(mem, d)
+		defer b.Release()
+		b.Reserve(arr.Len())
+		get := numericGetter(arr)
+		_, signed, _ := intKind(arr.DataType())
+		for i := 0; i < arr.Len(); i++ {
+			if arr.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			i64, u64, _ := get(i)
+			n := decimal128.FromU64(u64)
+			if signed {
+				n = decimal128.FromI64(i64)
+			}
+			b.Append(n.IncreaseScaleBy(d.Scale))
+		}
+		return b.NewArray()
+	}
 	if d, ok := to.(*arrow.Decimal128Type); ok {
 		// As many digits or more on both sides of the point: the
 		// unscaled values times 10^(new scale - old scale), exact.
@@ -574,4 +632,56 @@ func (w *writer) addedByAnother(ctx context.Context, merged *tableLayout, add []
 		stmts = append([]string{merged.addColumns(still)}, stmts...)
 	}
 	return w.execRetrying(ctx, stmts)
+}
+
+// textArray returns the text of each value of arr (a number, a decimal
+// with all its fraction digits, or a string), as MySQL converts a
+// column to VARCHAR and ClickHouse a column to String.
+func textArray(arr arrow.Array) arrow.Array {
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	b.Reserve(arr.Len())
+	var text func(i int) string
+	switch a := arr.(type) {
+	case *array.String:
+		text = a.Value
+	case *array.LargeString:
+		text = a.Value
+	case *array.Decimal128:
+		scale := a.DataType().(*arrow.Decimal128Type).Scale
+		text = func(i int) string { return a.Value(i).ToString(scale) }
+	case *array.Float32:
+		text = func(i int) string { return strconv.FormatFloat(float64(a.Value(i)), 'g', -1, 32) }
+	case *array.Float64:
+		text = func(i int) string { return strconv.FormatFloat(a.Value(i), 'g', -1, 64) }
+	default:
+		get := numericGetter(arr)
+		_, signed, _ := intKind(arr.DataType())
+		text = func(i int) string {
+			i64, u64, _ := get(i)
+			if signed {
+				return strconv.FormatInt(i64, 10)
+			}
+			return strconv.FormatUint(u64, 10)
+		}
+	}
+	for i := 0; i < arr.Len(); i++ {
+		if arr.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		b.Append(text(i))
+	}
+	return b.NewArray()
+}
+
+// intKind reports whether t is an integer type, and whether it is signed.
+func intKind(t arrow.DataType) (bits int, signed, ok bool) {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64:
+		return t.(arrow.FixedWidthDataType).BitWidth(), true, true
+	case arrow.UINT8, arrow.UINT16, arrow.UINT32, arrow.UINT64:
+		return t.(arrow.FixedWidthDataType).BitWidth(), false, true
+	}
+	return 0, false, false
 }

@@ -235,9 +235,10 @@ func (w *writer) newGroup(schema *arrow.Schema) (*group, error) {
 			continue // a column the source dropped: ClickHouse writes its default
 		}
 		f := schema.Field(idx[0])
-		if !arrow.TypeEqual(f.Type, c.field.Type) && !exec.Widens(f.Type, c.field.Type) {
-			// (A narrower batch column is widened on insert: rows from
-			// before a type change the table already follows.)
+		if !exec.Holds(f.Type, c.field.Type) {
+			// (A narrower batch column is widened on insert, or converted
+			// to the type that holds both: rows from before a type change
+			// the table already follows.)
 			return nil, fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow", w.target, c.name, c.field.Type, f.Type)
 		}
 		g.cols = append(g.cols, c)
@@ -613,7 +614,7 @@ func (w *writer) asServerHas(g *group, c *colSpec, typ string) (*colSpec, error)
 	if arrow.TypeEqual(t, c.field.Type) {
 		return c, nil // (only Nullable differs: the driver takes it)
 	}
-	if !exec.Widens(c.field.Type, t) {
+	if !exec.Holds(c.field.Type, t) {
 		return nil, &dataError{row: -1, msg: fmt.Sprintf("insert into %s: column %q is %s in the table, the rows at source position %s are %s, which it cannot hold exactly: re-snapshot the table",
 			w.target, c.name, typ, firstPos(g), c.chType())}
 	}

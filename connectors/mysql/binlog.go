@@ -711,23 +711,29 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 		ts.bb.release()
 		ts.bb = nil
 	}
-	rebuild := r.rebuildWhy(ts, nt)
-	if rebuild != "" {
+	tc := r.rebuildWhy(ts, nt)
+	if tc.how != followNone {
 		nt = nt.clone()
 		for _, c := range nt.Cols {
-			// Read again, the rows hold the new type's values: no
-			// rounded rows in the target to refuse.
+			// Read again (the rows hold the new type's values), or a
+			// target column of a type that holds both with a WARN that
+			// the rows already there keep theirs: the source took
+			// charge, no rounded rows for the target to refuse.
 			c.RoundedFrom = ""
 		}
-		nt.Rebuild = true
+		nt.Rebuild = tc.how == followRebuild
+		nt.Reread = tc.how == followReread
 		if r.cfg.opts.schemaChanges != "ignore" {
 			ts.out = nt
 		}
 	}
 	ts.cur = nt
 	r.tabs.schemasDirty = true
-	if rebuild != "" {
-		r.startRebuild(ts, at, rebuild)
+	switch tc.how {
+	case followRebuild:
+		r.startRebuild(ts, at, tc.why)
+	case followReread:
+		queueReread(r.tabs, ts)
 	}
 	for id, m := range r.maps {
 		if m.t.Ref == ts.ref {

@@ -28,12 +28,35 @@ import (
 // runs: a stream resumed with it set starts the rebuild again (a new,
 // empty copy; the table read again at the resume position).
 
-// rebuildWhy returns why the change of ts's schema to nt rebuilds the
-// table's targets ("" when it does not: no type change beyond a lossless
-// widening, or a table that cannot be rebuilt, whose sink then decides).
-func (r *binlogReader) rebuildWhy(ts *tableState, nt *table) string {
+// How a type change that is no lossless widening is followed
+// (typeChange.how).
+const (
+	followNone    = iota // no such change (or schema_changes ignore/fail)
+	followRebuild        // the table's targets rebuilt: read again into a copy
+	followReread         // the targets widen the column; the table read again in place
+	followWiden          // the targets widen the column; nothing read again
+)
+
+// typeChange says how the change of ts's schema to nt follows a column's
+// type change that is no lossless widening: why names the change, how
+// is one of the follow* above.
+type typeChange struct {
+	why string
+	how int
+}
+
+// rebuildWhy returns how the change of ts's schema to nt is followed
+// (docs/schema-changes.md, "Rebuilds" and "Type changes that are no
+// widening"): a table every pipeline of which writes an upsert target of
+// that one table is rebuilt; any other table's targets take a column of
+// a type that holds both (exec.Supertype), and a table an upsert target
+// has rows of (a pattern or several tables into one target, a Replicated
+// engine) is read again in place, where it can be: with a primary key,
+// not SNAPSHOT never or only. Where it cannot, a WARN says the rows
+// already there keep their old values' representation.
+func (r *binlogReader) rebuildWhy(ts *tableState, nt *table) typeChange {
 	if r.cfg.opts.schemaChanges == "ignore" || r.cfg.opts.schemaChanges == "fail" || ts.copyOf != "" && ts.copyOf != ts.ref.Table || nt.Stale != "" {
-		return ""
+		return typeChange{}
 	}
 	why := ""
 	for _, c := range nt.Cols {
@@ -50,13 +73,58 @@ func (r *binlogReader) rebuildWhy(ts *tableState, nt *table) string {
 		break
 	}
 	if why == "" {
-		return ""
+		return typeChange{}
 	}
-	if no := r.cannotRebuild(ts, nt); no != "" {
-		r.cfg.log.Warn("a type change that is no lossless widening, and the table cannot be rebuilt: its targets decide", "table", ts.key, "change", why, "reason", no)
-		return ""
+	no := r.cannotRebuild(ts, nt)
+	if no == "" {
+		return typeChange{why: why, how: followRebuild}
 	}
-	return why
+	switch {
+	case !r.upsertTarget(ts.ref):
+		r.cfg.log.Info(ts.key+": a type change that is no lossless widening: the targets (no upsert target) take the rows of the new type from here on, a ClickHouse column a type that holds both; the rows written before keep the values they had", "table", ts.key, "change", why)
+		return typeChange{why: why, how: followWiden}
+	case len(nt.Key) == 0:
+		no = "the table has no primary key to be read again by"
+	case ts.mode == connectors.SnapshotNever || ts.mode == connectors.SnapshotOnly:
+		no = "the table is read with SNAPSHOT never or only"
+	default:
+		r.cfg.log.Info(ts.key+": a type change that is no lossless widening, and the table cannot be rebuilt: its targets' column takes a type that holds both, and the table is read again in place", "table", ts.key, "change", why, "reason", no)
+		return typeChange{why: why, how: followReread}
+	}
+	r.cfg.log.Warn(ts.key+": a type change that is no lossless widening, and the table can be neither rebuilt nor read again: its targets' column takes a type that holds both; the rows already in upsert targets keep their values in the old type's representation (MySQL converted them): re-snapshot the table to convert them", "table", ts.key, "change", why, "reason", no)
+	return typeChange{why: why, how: followWiden}
+}
+
+// upsertTarget reports whether a pipeline reading ref writes an upsert
+// target (connectors.StreamTable.Upsert, StreamPattern.Upsert).
+func (r *binlogReader) upsertTarget(ref connectors.TableRef) bool {
+	for _, rt := range r.cfg.req.Tables {
+		if rt.Ref == ref {
+			return rt.Upsert
+		}
+	}
+	for _, p := range r.cfg.req.Patterns {
+		if ok, _ := connectors.MatchTable(p.Table, ref.Table); ok && p.DB == ref.DB && p.Upsert {
+			return true
+		}
+	}
+	return false
+}
+
+// startReread queues the re-read in place of ts after a type change its
+// targets follow with a column of a type that holds both: at the next
+// transaction boundary (stream.startRebuilds) a version is reserved and
+// the table read again as a cut-over's new table is (every pipeline
+// takes its rows, which overwrite the old ones by version; at the end
+// the keys whose live row is older leave upsert targets).
+func queueReread(tabs *streamTables, ts *tableState) {
+	ts.reread = true
+	for _, q := range tabs.rebuildQ {
+		if q == ts {
+			return
+		}
+	}
+	tabs.rebuildQ = append(tabs.rebuildQ, ts)
 }
 
 // cannotRebuild says why ts cannot be rebuilt with schema nt ("" when it
@@ -116,7 +184,31 @@ func (st *stream) startRebuilds(pos binlogPos) {
 			keep = append(keep, ts) // an etlq resnapshot of it runs
 		case !st.rebuildKeyReady(ts):
 			keep = append(keep, ts) // behind a later change of its key
+		case ts.reread && ts.copyOf == "":
+			v := st.version
+			st.version++
+			ts.reread = false
+			if ts.resnap == nil {
+				st.resnapping = append(st.resnapping, ts)
+			}
+			ts.resnap = &resnapState{req: connectors.Resnapshot{Table: ts.ref}, version: v, cutover: true, typeChange: true}
+			st.log.Info(ts.key+": reading the table again in place after its type change", "table", ts.key, "position", pos.String())
+			st.snap.resnapTable(ts)
+			st.snap.mu.Lock()
+			ts.snap.Older = v
+			st.snap.mu.Unlock()
+			if ts.cur.Reread {
+				// From here the snapshot state (Older) resumes it.
+				nt := ts.cur.clone()
+				nt.Reread = false
+				if ts.out == ts.cur {
+					ts.out = nt
+				}
+				ts.cur = nt
+				st.schemasDirty = true
+			}
 		default:
+			ts.reread = false
 			v := st.version
 			st.version++
 			again := ts.resnap != nil
@@ -151,6 +243,11 @@ func (st *stream) endRebuild(ts *tableState) {
 // has under way.
 func (st *stream) resumeRebuilds() {
 	for _, ts := range st.tables {
+		if ts.cur != nil && ts.cur.Reread && !ts.cur.Rebuild && ts.resnap == nil {
+			st.log.Info(ts.key+": reading the table again in place after its type change (queued at the checkpoint)", "table", ts.key)
+			queueReread(&st.streamTables, ts)
+			continue
+		}
 		if ts.cur == nil || !ts.cur.Rebuild {
 			continue
 		}

@@ -42,6 +42,9 @@ type resnapState struct {
 	// rebuild: the table is read again into its targets' copies
 	// (rebuild.go); its end swaps them in.
 	rebuild bool
+	// typeChange: a cutover-like re-read in place after a type change
+	// (rebuild.go, followReread), for its messages.
+	typeChange bool
 }
 
 // Resnapshot checks r and queues it for the reader (connectors.Resnapshotter).

@@ -101,6 +101,12 @@ type table struct {
 	// into a hidden copy that is swapped in when the read ends. A resume
 	// with it set starts the rebuild again.
 	Rebuild bool `json:"rebuild,omitempty"`
+	// Reread says that the table is to be read again in place after a
+	// type change its targets follow with a column of a type that holds
+	// both (rebuild.go, reread): set at the DDL, cleared when the re-read
+	// starts (its progress is then the snapshot state's, with Older). A
+	// resume with it set queues the re-read again.
+	Reread bool `json:"reread,omitempty"`
 }
 
 // readTable reads a table's schema from information_schema.

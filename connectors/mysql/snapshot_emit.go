@@ -213,6 +213,10 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 				return
 			}
 			em.endResnapshot(r.req, ts, r.version, "")
+			if r.typeChange {
+				s.cfg.log.Info(ts.key+": the table was read again after its type change; the keys it no longer has leave upsert targets", "table", ts.key)
+				return
+			}
 			if r.cutover {
 				s.cfg.log.Info("online schema change cut-over: the new table was read again; the keys it no longer has leave upsert targets", "table", ts.key)
 				return

@@ -70,6 +70,9 @@ type tableState struct {
 	// rebuildLooked is when a rebuild waiting to read the table again
 	// last looked at the server's key (rebuild.go).
 	rebuildLooked time.Time
+	// reread: the table waits in rebuildQ to be read again in place (a
+	// type change into a shared target: rebuild.go), not into a copy.
+	reread bool
 }
 
 // stream is an open change stream; see connectors.Stream. The binlog

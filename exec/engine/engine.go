@@ -365,6 +365,7 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 	req := connectors.StreamRequest{Once: once, Before: true, Options: map[string]any{}}
 	tables := map[connectors.TableRef]connectors.SnapshotMode{}
 	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
+	upsertT, upsertP := map[connectors.TableRef]bool{}, map[connectors.TableRef]bool{}
 	var names []string
 	for _, p := range pipes {
 		names = append(names, p.Name)
@@ -383,6 +384,7 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 				mode = p.Snapshot
 			}
 			patterns[pat] = mergeSnapshot(mode, p.Snapshot)
+			upsertP[pat] = upsertP[pat] || p.Target.Mode == connectors.ModeUpsert
 		}
 		for _, t := range p.Tables {
 			mode, seen := tables[t.Ref]
@@ -390,14 +392,15 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 				mode = p.Snapshot
 			}
 			tables[t.Ref] = mergeSnapshot(mode, p.Snapshot)
+			upsertT[t.Ref] = upsertT[t.Ref] || p.Target.Mode == connectors.ModeUpsert
 		}
 	}
 	for ref, mode := range tables {
-		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode})
+		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode, Upsert: upsertT[ref]})
 	}
 	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
 	for ref, mode := range patterns {
-		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode})
+		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode, Upsert: upsertP[ref]})
 	}
 	sort.Slice(req.Patterns, func(i, j int) bool {
 		return req.Patterns[i].DB+"."+req.Patterns[i].Table < req.Patterns[j].DB+"."+req.Patterns[j].Table

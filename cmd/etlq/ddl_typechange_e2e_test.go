@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTypeChangeSharedAndLog (issue #12): a type change that is no
+// lossless widening — INT → VARCHAR, DECIMAL(10,4) → DECIMAL(10,2) (MySQL
+// rounds the rows it has), INT → DECIMAL — of a table whose targets
+// cannot be rebuilt, made with writers running, while etlq runs (sh_2,
+// c_1) and while it is stopped (sh_1, c_2), never stops the run:
+//   - a pattern into one upsert target (`FROM binlog db.sh_* … KEY
+//     (_table, id)`): the shared column takes a type that holds both
+//     (String, Decimal(12,4), Decimal(12,2)) and the changed table is read
+//     again in place, so that its rows hold MySQL's converted values
+//     (the rounded decimals) while the other shard streams on; the
+//     target equals the sources row by row;
+//   - changelog ClickHouse targets (`c_*`, and `c_1` alone) and a jsonl
+//     file (`c_*`): the column widened, rows after the DDL carry the new
+//     type, the history kept as it was (the latest change of each key
+//     equals the source, but for MySQL's rounding of rows not changed
+//     since);
+//   - `SNAPSHOT never` into an upsert target (`n_*`): nothing can be read
+//     again: the column widened, with a WARN that the rows already there
+//     keep the old type's representation (again, MySQL's rounding).
+//
+// (Failed before: the run stopped with `output column "v" is STRING in
+// db.sh_2 but INT32 in another table of the pipeline: no type holds both`
+// and `column "v" changed type from int(11) to varchar(20) … re-snapshot
+// the table`.)
+func TestTypeChangeSharedAndLog(t *testing.T) {
+	onBothServers(t, testTypeChangeSharedAndLog)
+}
+
+func testTypeChangeSharedAndLog(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	tables := []string{"sh_1", "sh_2", "c_1", "c_2", "n_1", "n_2"}
+	for _, tb := range tables {
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT, d DECIMAL(10,4), e INT)",
+			"INSERT INTO "+db+"."+tb+" SELECT seq, seq, seq * 7, seq + 0.1234 + (seq % 2) * 0.0051, seq * 3 FROM "+db+".seq_1_to_200")
+	}
+	dir := t.TempDir()
+	file, state, out := filepath.Join(dir, "tc.etl"), filepath.Join(dir, "state"), filepath.Join(dir, "c.jsonl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id) WITH (batch_rows = 500, flush_interval = '100ms');
+CREATE PIPELINE p_log FROM binlog s.%[3]s.c_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.c_log MODE changelog WITH (batch_rows = 500, flush_interval = '100ms');
+CREATE PIPELINE p_file FROM binlog s.%[3]s.c_* TRANSFORM _table, * INTO file '%[5]s' FORMAT jsonl;
+CREATE PIPELINE p_one FROM binlog s.%[3]s.c_1 TRANSFORM _table, * INTO clickhouse dw.%[3]s.c1_log MODE changelog WITH (batch_rows = 500, flush_interval = '100ms');
+CREATE PIPELINE p_never FROM binlog s.%[3]s.n_* SNAPSHOT never TRANSFORM _table, * INTO clickhouse dw.%[3]s.n_all KEY (_table, id) WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID(), out))
+
+	// The source's rows, "table|id|k|v|d|e", decimals without trailing
+	// zeros (round2: d rounded to 2 places, for a table whose d is
+	// DECIMAL(10,2): a history target's row not changed since the DDL
+	// holds the value before MySQL rounded it).
+	source := func(tbs ...string) ([]string, map[string]bool) {
+		var rows []string
+		round := map[string]bool{}
+		for _, tb := range tbs {
+			round[tb] = myRows(t, my, fmt.Sprintf("SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '%s' AND TABLE_NAME = '%s' AND COLUMN_NAME = 'd'", db, tb))[0] == "decimal(10,2)"
+			for _, r := range myCells(t, my, fmt.Sprintf("SELECT '%s', id, k, CAST(v AS CHAR), CAST(d AS CHAR), CAST(e AS CHAR) FROM %s.%s", tb, db, tb)) {
+				rows = append(rows, typeChangeRow(r, false))
+			}
+		}
+		sort.Strings(rows)
+		return rows, round
+	}
+	upsertRows := func() []string {
+		var rows []string
+		for _, r := range chCells(t, ch, fmt.Sprintf("SELECT _table, toString(id), toString(k), toString(v), toString(d), toString(e) FROM %s.sh_all_current", db)) {
+			rows = append(rows, typeChangeRow(r, false))
+		}
+		sort.Strings(rows)
+		return rows
+	}
+	// latest keeps the last change of each key of a history, rounding d
+	// where round says.
+	latest := func(hist [][]string, round map[string]bool) []string {
+		last := map[string][]string{}
+		for _, r := range hist {
+			last[r[0]+"|"+r[1]] = r
+		}
+		var rows []string
+		for _, r := range last {
+			rows = append(rows, typeChangeRow(r, round[r[0]]))
+		}
+		sort.Strings(rows)
+		return rows
+	}
+	logRows := func(table string, round map[string]bool) []string {
+		return latest(chCells(t, ch, fmt.Sprintf("SELECT _table, toString(id), toString(k), toString(v), toString(d), toString(e) FROM %s.%s ORDER BY _version", db, table)), round)
+	}
+	fileRows := func(round map[string]bool) []string {
+		return latest(readTypeChangeJSONL(t, out), round)
+	}
+	marker := 1000000
+	waitMarker := func(a *liveApply) {
+		t.Helper()
+		a.waitFor(t, fmt.Sprintf("the marker %d in both targets", marker), 180*time.Second, func() (bool, string) {
+			n1, err1 := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current WHERE k = %d", db, marker))
+			n2, err2 := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.c_log WHERE k = %d", db, marker))
+			n3, err3 := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.n_all_current WHERE k = %d", db, marker))
+			return err1 == nil && err2 == nil && err3 == nil && n1 == 2 && n2 == 2 && n3 == 2, fmt.Sprintf("%d %d %d %v %v %v", n1, n2, n3, err1, err2, err3)
+		})
+	}
+	// change makes the three type changes of tables, with a writer on
+	// every table, then a marker row in each table with values of the
+	// new types where they have them.
+	change := func(first int, tbs ...string) {
+		t.Helper()
+		var ws []*ddlWriter
+		for _, tb := range tables {
+			ws = append(ws, startDDLWriter(t, myDSN, db+"."+tb, first))
+		}
+		time.Sleep(300 * time.Millisecond)
+		for _, alter := range []string{"MODIFY v VARCHAR(20)", "MODIFY d DECIMAL(10,2)", "MODIFY e DECIMAL(10,2)"} {
+			for _, tb := range tbs {
+				myExec(t, my, "ALTER TABLE "+db+"."+tb+" "+alter)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		time.Sleep(300 * time.Millisecond)
+		for _, w := range ws {
+			w.halt()
+			if w.ops.Load() == 0 {
+				t.Fatalf("a writer made no change (%d errors)", w.errors.Load())
+			}
+		}
+		marker++
+		for _, tb := range tables {
+			myExec(t, my, fmt.Sprintf("INSERT INTO %s.%s (id, k, v, d, e) VALUES (%d, %d, '%d', 12.345, 7)", db, tb, marker, marker, marker))
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		want, _ := source("sh_1", "sh_2")
+		diffRows(t, want, upsertRows())
+		want, round := source("c_1", "c_2")
+		diffRows(t, want, logRows("c_log", round))
+		diffRows(t, want, fileRows(round))
+		want, round = source("c_1")
+		diffRows(t, want, logRows("c1_log", round))
+		// SNAPSHOT never: the target holds the rows changed since the
+		// start; those not changed since the DDL keep the value MySQL
+		// rounded (a WARN says so).
+		src, round := source("n_1", "n_2")
+		has := map[string]string{}
+		for _, r := range src {
+			f := strings.SplitN(r, "|", 3)
+			has[f[0]+"|"+f[1]] = r
+		}
+		var got, exp []string
+		for _, r := range chCells(t, ch, fmt.Sprintf("SELECT _table, toString(id), toString(k), toString(v), toString(d), toString(e) FROM %s.n_all_current", db)) {
+			got = append(got, typeChangeRow(r, round[r[0]]))
+			exp = append(exp, has[r[0]+"|"+r[1]])
+		}
+		sort.Strings(got)
+		sort.Strings(exp)
+		if len(got) < 10 {
+			t.Errorf("n_all has %d rows: the writer's changes did not reach it", len(got))
+		}
+		diffRows(t, exp, got)
+		for _, tb := range []string{"sh_all", "c_log", "n_all"} {
+			for col, typ := range map[string]string{"v": "Nullable(String)", "d": "Nullable(Decimal(12, 4))", "e": "Nullable(Decimal(12, 2))"} {
+				if got := chCells(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = '%s' AND name = '%s'", db, tb, col))[0][0]; got != typ {
+					t.Errorf("%s.%s is %s in ClickHouse, want %s", tb, col, got, typ)
+				}
+			}
+		}
+		for col, typ := range map[string]string{"v": "Nullable(String)", "d": "Nullable(Decimal(12, 4))", "e": "Nullable(Decimal(12, 2))"} {
+			if got := chCells(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = 'c1_log' AND name = '%s'", db, col))[0][0]; got != typ {
+				t.Errorf("c1_log.%s is %s in ClickHouse, want %s", col, got, typ)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("%s: a target differs from its source", when)
+		}
+	}
+
+	// 1. While etlq runs: sh_2 and c_1.
+	a := startApply(t, state, file)
+	a.waitFor(t, "the snapshots", 120*time.Second, func() (bool, string) {
+		n1, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current", db))
+		n2, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.c_log", db))
+		return n1 == 400 && n2 == 400, fmt.Sprintf("%d %d", n1, n2)
+	})
+	change(10000, "sh_2", "c_1", "n_1")
+	waitMarker(a)
+	// The re-read of sh_2 brings MySQL's rounded decimals.
+	a.waitFor(t, "the upsert target equal to the sources", 120*time.Second, func() (bool, string) {
+		want, _ := source("sh_1", "sh_2")
+		got := upsertRows()
+		return strings.Join(want, "\n") == strings.Join(got, "\n"), fmt.Sprintf("%d rows, want %d", len(got), len(want))
+	})
+	a.running(t)
+	check("sh_2, c_1 changed while running")
+	log := a.stop(t)
+	for _, want := range []string{db + ".sh_2: a type change that is no lossless widening, and the table cannot be rebuilt: its targets' column takes a type that holds both, and the table is read again in place",
+		db + ".c_1: a type change that is no lossless widening: the targets (no upsert target) take the rows of the new type",
+		db + ".n_1: a type change that is no lossless widening, and the table can be neither rebuilt nor read again: its targets' column takes a type that holds both; the rows already in upsert targets keep their values in the old type's representation",
+		"clickhouse: a column's type changed in the source to one that is no widening: the column takes a type that holds both"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log does not say %q:\n%s", want, log)
+		}
+	}
+
+	// 2. While etlq is stopped: sh_1 and c_2.
+	change(100000, "sh_1", "c_2", "n_2")
+	log, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err != nil {
+		t.Fatalf("apply after the type changes made while stopped: %v\n%s", err, log)
+	}
+	if !strings.Contains(log, db+".sh_1: the table was read again after its type change") {
+		t.Errorf("the restart does not say it read sh_1 again:\n%s", log)
+	}
+	check("sh_1, c_2 changed while stopped")
+}
+
+// typeChangeRow joins a row of TestTypeChangeSharedAndLog (table, id, k,
+// v, d, e) as text, the decimals without trailing zeros, d rounded half
+// away from zero to 2 places when round2.
+func typeChangeRow(r []string, round2 bool) string {
+	d := r[4]
+	if round2 && d != "NULL" {
+		d = roundDecimal2(d)
+	}
+	return strings.Join([]string{r[0], r[1], r[2], r[3], normDecimal(d), normDecimal(r[5])}, "|")
+}
+
+// roundDecimal2 rounds a decimal's text half away from zero to 2 places.
+func roundDecimal2(s string) string {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	ip, fp, _ := strings.Cut(s, ".")
+	fp += "000"
+	var n int64
+	fmt.Sscanf(ip+fp[:2], "%d", &n)
+	if fp[2] >= '5' {
+		n++
+	}
+	sign := ""
+	if neg && n != 0 {
+		sign = "-"
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, n/100, n%100)
+}
+
+// readTypeChangeJSONL reads the jsonl file's rows (table, id, k, v, d,
+// e) in the file's order.
+func readTypeChangeJSONL(t *testing.T, path string) [][]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows [][]string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		dec := json.NewDecoder(strings.NewReader(sc.Text()))
+		dec.UseNumber()
+		m := map[string]any{}
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("%s: %v: %s", path, err, sc.Text())
+		}
+		var row []string
+		for _, c := range []string{"_table", "id", "k", "v", "d", "e"} {
+			switch v := m[c].(type) {
+			case nil:
+				row = append(row, "NULL")
+			case string:
+				row = append(row, v)
+			case json.Number:
+				row = append(row, v.String())
+			default:
+				t.Fatalf("%s: column %s is %T: %s", path, c, v, sc.Text())
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
