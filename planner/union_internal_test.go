@@ -6,8 +6,8 @@ import (
 	"github.com/etlq/etlq/stdlib"
 )
 
-// TestWiden: the narrowest type holding both, or a refusal where a value
-// of one would not fit the other exactly.
+// TestWiden: the narrowest type holding both (the text, String, for
+// numbers and text that no number type holds both of), or a refusal.
 func TestWiden(t *testing.T) {
 	i := func(k stdlib.Kind) stdlib.Type { return stdlib.Type{Kind: k} }
 	for _, c := range []struct {
@@ -22,13 +22,15 @@ func TestWiden(t *testing.T) {
 		{i(stdlib.Int64), i(stdlib.Uint64), "DECIMAL(20,0)"},
 		{i(stdlib.Int32), stdlib.Dec(12, 2), "DECIMAL(12,2)"},
 		{stdlib.Dec(10, 4), stdlib.Dec(12, 2), "DECIMAL(14,4)"},
-		{stdlib.Dec(65, 0), stdlib.Dec(10, 5), ""},
+		{stdlib.Dec(65, 0), stdlib.Dec(10, 5), "STRING"},
 		{i(stdlib.Float32), i(stdlib.Float64), "FLOAT64"},
 		{i(stdlib.Int32), i(stdlib.Float32), "FLOAT64"},
-		{i(stdlib.Int64), i(stdlib.Float64), ""},
-		{stdlib.Dec(12, 2), i(stdlib.Float64), ""},
+		{i(stdlib.Int64), i(stdlib.Float64), "STRING"},
+		{stdlib.Dec(12, 2), i(stdlib.Float64), "STRING"},
 		{stdlib.TString, stdlib.TJSON, "STRING"},
-		{stdlib.TString, i(stdlib.Int32), ""},
+		{stdlib.TString, i(stdlib.Int32), "STRING"},
+		{stdlib.TDate, i(stdlib.Int32), ""},
+		{stdlib.TDate, stdlib.TString, ""},
 		{stdlib.TString, stdlib.TBinary, ""},
 		{stdlib.TDate, stdlib.TTimestamp, "TIMESTAMP"},
 		{stdlib.TNull, stdlib.TDate, "DATE"},

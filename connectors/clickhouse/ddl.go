@@ -343,9 +343,8 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			// NOT NULL dropped in the source: the column becomes
 			// Nullable (evolve.go).
 			l.retype = append(l.retype, c)
-		case !c.key && t != nil && (exec.Widens(t, c.field.Type) || exec.Holds(c.field.Type, t)):
-			// A type change the table follows (evolve.go), or one it
-			// followed already (a type that holds both).
+		case !c.key && t != nil && (exec.Widens(t, c.field.Type) || exec.Widens(c.field.Type, t)):
+			// A type change the table follows (evolve.go).
 			l.retype = append(l.retype, c)
 		case c.key && t != nil && !isNull && exec.Widens(t, c.field.Type):
 			// A key column (ORDER BY) the source widened while etlq

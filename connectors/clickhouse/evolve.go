@@ -303,7 +303,7 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 		// NOT NULL dropped in the source: the column becomes Nullable.
 		return nc, "MODIFY COLUMN " + quote(nc.name) + " " + nc.chType(), nil
 	}
-	if t := arrowOfCH(inner); t != nil {
+	if t := arrowOrText(inner); t != nil {
 		switch {
 		case exec.Holds(c.field.Type, t):
 			// The table is wider (widened by an earlier run, or by
@@ -485,14 +485,22 @@ func arrowOfCH(t string) arrow.DataType {
 		return arrow.PrimitiveTypes.Float32
 	case "Float64":
 		return arrow.PrimitiveTypes.Float64
-	case "String":
-		return arrow.BinaryTypes.String
 	}
 	var p, s int32
 	if n, _ := fmt.Sscanf(normType(t), "Decimal(%d,%d)", &p, &s); n == 2 && p <= 38 {
 		return &arrow.Decimal128Type{Precision: p, Scale: s}
 	}
 	return nil
+}
+
+// arrowOrText is arrowOfCH, and the text (Arrow's String) for String: the
+// types a column may take to hold the rows of a type change that is no
+// widening (exec.Supertype).
+func arrowOrText(t string) arrow.DataType {
+	if normType(t) == "String" {
+		return arrow.BinaryTypes.String
+	}
+	return arrowOfCH(t)
 }
 
 // widenArray returns arr converted to the type to that holds its values

@@ -19,6 +19,9 @@ func TestArrowOfCH(t *testing.T) {
 			t.Errorf("arrowOfCH(%s) = %v", ch, got)
 		}
 	}
+	if got := arrowOrText("String"); got == nil || !arrow.TypeEqual(got, arrow.BinaryTypes.String) || arrowOrText("Date") != nil {
+		t.Errorf("arrowOrText(String) = %v", got)
+	}
 	// widenArray keeps values and nulls.
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -28,6 +31,17 @@ func TestArrowOfCH(t *testing.T) {
 	a := b.NewArray()
 	b.Release()
 	w := widenArray(a, i64)
+	// A type change that is no widening: the text, or a DECIMAL.
+	ws := widenArray(a, arrow.BinaryTypes.String)
+	defer ws.Release()
+	if ws.String() != `["-5" "0" "2147483647" (null)]` {
+		t.Errorf("as text: %s", ws)
+	}
+	wd := widenArray(a, d(12, 2))
+	defer wd.Release()
+	if wd.String() != "[-5 0 2147483647 (null)]" || !arrow.TypeEqual(wd.DataType(), d(12, 2)) {
+		t.Errorf("as DECIMAL(12,2): %s %s", wd, wd.DataType())
+	}
 	a.Release()
 	defer w.Release()
 	if w.String() != "[-5 0 2147483647 (null)]" || !arrow.TypeEqual(w.DataType(), i64) {
@@ -47,6 +61,11 @@ func TestArrowOfCH(t *testing.T) {
 	da := db.NewArray()
 	db.Release()
 	dw := widenArray(da, d(16, 4))
+	dt := widenArray(da, arrow.BinaryTypes.String)
+	defer dt.Release()
+	if dt.String() != `["-999999999.999" "0.001" "12.500" (null)]` {
+		t.Errorf("decimal as text: %s", dt)
+	}
 	da.Release()
 	defer dw.Release()
 	var got []string

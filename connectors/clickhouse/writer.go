@@ -607,7 +607,7 @@ func (w *writer) asServerHas(g *group, c *colSpec, typ string) (*colSpec, error)
 		return c, nil
 	}
 	inner, isNull := unwrapNullable(typ)
-	t, from := arrowOfCH(inner), arrowOfCH(c.m.base)
+	t, from := arrowOrText(inner), arrowOrText(c.m.base)
 	if t == nil || from == nil || !arrow.TypeEqual(from, c.field.Type) {
 		return c, nil
 	}
