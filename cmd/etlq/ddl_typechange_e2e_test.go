@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -291,4 +292,73 @@ func readTypeChangeJSONL(t *testing.T, path string) [][]string {
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// TestTypeChangeSharedKey (issue #12): a key column of a shared upsert
+// target (`FROM binlog db.sh_* … KEY (_table, id)`) changed to a type
+// that is no lossless widening (INT → VARCHAR): ClickHouse cannot change
+// a sorting key's type and no one table can be rebuilt for it, so the
+// pipeline stops alone before the change, with a message that says how
+// to follow it; the other pipeline of the source goes on; the restart
+// stops again there. (Before, the union refused INT and VARCHAR with "no
+// type holds both"; with the union's String and no check, the sink's
+// error stopped the whole run.)
+func TestTypeChangeSharedKey(t *testing.T) {
+	onBothServers(t, testTypeChangeSharedKey)
+}
+
+func testTypeChangeSharedKey(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	for _, tb := range []string{"sh_1", "sh_2", "o"} {
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
+			"INSERT INTO "+db+"."+tb+" SELECT seq, seq FROM "+db+".seq_1_to_50")
+	}
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "k.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id);
+CREATE PIPELINE p_o FROM binlog s.%[3]s.o INTO clickhouse dw.%[3]s.o;
+`, myDSN, chDSN, db, testServerID()))
+	a := startApply(t, state, file)
+	a.waitFor(t, "the snapshots", 60*time.Second, func() (bool, string) {
+		n1, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current", db))
+		n2, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.o_current", db))
+		return n1 == 100 && n2 == 50, fmt.Sprintf("%d %d", n1, n2)
+	})
+	myExec(t, my, "ALTER TABLE "+db+".sh_2 MODIFY id VARCHAR(20)", "INSERT INTO "+db+".sh_2 VALUES ('abc', 1)")
+	a.waitFor(t, "p_sh stopped alone", 60*time.Second, func() (bool, string) {
+		return strings.Contains(a.out.String(), "pipeline stopped; the other pipelines of the source go on"), ""
+	})
+	myExec(t, my, "INSERT INTO "+db+".o VALUES (51, 51)")
+	a.waitFor(t, "the other pipeline's row", 60*time.Second, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.o_current WHERE id = 51", db))
+		return n == 1, fmt.Sprintf("%d %v", n, err)
+	})
+	a.running(t)
+	a.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-a.done:
+		if err == nil {
+			t.Errorf("apply exited 0 with a pipeline stopped:\n%s", a.out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("apply did not stop on SIGINT:\n%s", a.out.String())
+	}
+	out := a.out.String()
+	want := `key column "id" of the target ` + db + `.sh_all, which several tables share, changed type from int32 to utf8: no lossless widening, and a ClickHouse table's sorting key cannot change type. To follow it, stop etlq, drop the table`
+	if !strings.Contains(out, want) {
+		t.Errorf("the log does not say %q:\n%s", want, out)
+	}
+	if n, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current", db)); n != 100 {
+		t.Errorf("sh_all has %d rows, want the 100 from before the change", n)
+	}
+	// The next run stops again at the change, saying how to follow it.
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err == nil || !strings.Contains(out, `key column "id"`) || !strings.Contains(out, "drop the table") {
+		t.Errorf("the restart does not stop at the key's type change (%v):\n%s", err, out)
+	}
+	_ = ch
 }

@@ -271,6 +271,43 @@ func hasPrimaryKey(s *arrow.Schema) bool {
 	return false
 }
 
+// keyTypes returns the types of the pipeline's key columns in its output.
+func (pr *pipeRun) keyTypes() map[string]arrow.DataType {
+	out := map[string]arrow.DataType{}
+	for _, k := range pr.p.Target.Key {
+		for _, c := range pr.p.Output {
+			if strings.EqualFold(c.Name, k) {
+				out[k] = c.Type
+			}
+		}
+	}
+	return out
+}
+
+// sharedKeyRetyped refuses, for a ClickHouse target several tables share
+// (a pattern, a list), a key column whose type a table's DDL changed in
+// a way that is no lossless widening (the union took a type that holds
+// both, docs/schema-changes.md): the table's sorting key cannot change
+// type, and no single table can be rebuilt for it. The pipeline stops
+// alone, before the change. (A target of one table is rebuilt by the
+// source, or refused by the sink.)
+func (pr *pipeRun) sharedKeyRetyped(before map[string]arrow.DataType) error {
+	if pr.p.SinkKind != "clickhouse" || len(pr.p.Tables) < 2 && len(pr.p.Patterns) == 0 {
+		return nil
+	}
+	after := pr.keyTypes()
+	for _, k := range pr.p.Target.Key {
+		from, to := before[k], after[k]
+		if from == nil || to == nil || arrow.TypeEqual(from, to) || exec.Widens(from, to) {
+			continue
+		}
+		return fmt.Errorf("key column %q of the target %s, which several tables share, changed type from %s to %s: no lossless widening, and a ClickHouse table's sorting key cannot change type. "+
+			"To follow it, stop etlq, drop the table %s and its _current view in ClickHouse, and read the tables again with an empty state directory (a pipeline in a file of its own reads only its tables again); or CAST the key in TRANSFORM to one type for every table",
+			k, pr.p.Target.Name, from, to, pr.p.Target.Name)
+	}
+	return nil
+}
+
 // tableSchemaOf recovers a table's schema from the layout of its batches
 // (schemaOfInput).
 func tableSchemaOf(b *exec.Batch) *connectors.TableSchema {
@@ -317,7 +354,11 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		// The source table changed (schema_changes = 'evolve'): plan this
 		// table again for its new columns.
 		sig := outputSig(pr.p)
+		keys := pr.keyTypes()
 		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
+		if err == nil {
+			err = pr.sharedKeyRetyped(keys)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
 		}
