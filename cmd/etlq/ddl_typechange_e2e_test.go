@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -338,16 +337,7 @@ CREATE PIPELINE p_o FROM binlog s.%[3]s.o INTO clickhouse dw.%[3]s.o;
 		return n == 1, fmt.Sprintf("%d %v", n, err)
 	})
 	a.running(t)
-	a.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-a.done:
-		if err == nil {
-			t.Errorf("apply exited 0 with a pipeline stopped:\n%s", a.out.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("apply did not stop on SIGINT:\n%s", a.out.String())
-	}
-	out := a.out.String()
+	out := a.stopFailing(t)
 	want := `key column "id" of the target ` + db + `.sh_all, which several tables share, changed type from int32 to utf8: no lossless widening, and a ClickHouse table's sorting key cannot change type. To follow it, stop etlq, drop the table`
 	if !strings.Contains(out, want) {
 		t.Errorf("the log does not say %q:\n%s", want, out)

@@ -86,6 +86,22 @@ func (a *liveApply) stop(t *testing.T) string {
 	return a.out.String()
 }
 
+// stopFailing stops the apply with SIGINT and returns what it printed;
+// the run must exit 1: a pipeline of it had stopped alone.
+func (a *liveApply) stopFailing(t *testing.T) string {
+	t.Helper()
+	a.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-a.done:
+		if err == nil {
+			t.Errorf("apply exited 0 with a pipeline stopped:\n%s", a.out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("apply did not stop on SIGINT:\n%s", a.out.String())
+	}
+	return a.out.String()
+}
+
 // waitFor polls cond until it holds, failing the test (with what etlq
 // printed) after timeout or when the apply exits first.
 func (a *liveApply) waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool, string)) {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,15 +93,7 @@ CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse
 	}
 
 	// Stopped by the user, the run says a pipeline had stopped.
-	a.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-a.done:
-		if err == nil {
-			t.Errorf("apply exited 0 with a pipeline stopped:\n%s", a.out.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("apply did not stop on SIGINT:\n%s", a.out.String())
-	}
+	a.stopFailing(t)
 
 	// More changes while etlq is stopped, then the file is fixed.
 	w = startDDLWriter(t, myDSN, db+".t", 20000)

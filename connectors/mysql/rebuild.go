@@ -199,13 +199,7 @@ func (st *stream) startRebuilds(pos binlogPos) {
 			st.snap.mu.Unlock()
 			if ts.cur.Reread {
 				// From here the snapshot state (Older) resumes it.
-				nt := ts.cur.clone()
-				nt.Reread = false
-				if ts.out == ts.cur {
-					ts.out = nt
-				}
-				ts.cur = nt
-				st.schemasDirty = true
+				st.changeFlags(ts, func(nt *table) { nt.Reread = false })
 			}
 		default:
 			ts.reread = false
@@ -229,14 +223,20 @@ func (st *stream) endRebuild(ts *tableState) {
 	st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
 		RowCopy: &exec.RowCopy{Of: ts.ref.Table, Step: exec.RowCopySwap}})
 	ts.copyOf = ""
+	st.changeFlags(ts, func(nt *table) { nt.Rebuild = false })
+	st.log.Info(ts.key+": the table is rebuilt: the copy read again with the new type is swapped in", "table", ts.key)
+}
+
+// changeFlags makes a copy of ts's schema, changed by f (a flag the
+// checkpoint keeps: Rebuild, Reread), the table's schema from here on.
+func (st *stream) changeFlags(ts *tableState, f func(nt *table)) {
 	nt := ts.cur.clone()
-	nt.Rebuild = false
+	f(nt)
 	if ts.out == ts.cur {
 		ts.out = nt
 	}
 	ts.cur = nt
 	st.schemasDirty = true
-	st.log.Info(ts.key+": the table is rebuilt: the copy read again with the new type is swapped in", "table", ts.key)
 }
 
 // resumeRebuilds starts again, on resume, the rebuilds the checkpoint
