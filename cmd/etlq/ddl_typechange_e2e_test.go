@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -351,4 +352,82 @@ CREATE PIPELINE p_o FROM binlog s.%[3]s.o INTO clickhouse dw.%[3]s.o;
 		t.Errorf("the restart does not stop at the key's type change (%v):\n%s", err, out)
 	}
 	_ = ch
+}
+
+// TestTypeChangeRereadKilled (issue #12): etlq killed with SIGKILL while
+// it reads a shard again in place after a type change (DECIMAL(10,4) →
+// DECIMAL(10,2), which MySQL rounds) of a pattern into one upsert target,
+// with a writer running: the next run resumes the re-read from the
+// checkpoint (whose snapshot state keeps its version), and the target
+// equals the sources row by row, the rounded decimals included.
+func TestTypeChangeRereadKilled(t *testing.T) {
+	onBothServers(t, testTypeChangeRereadKilled)
+}
+
+func testTypeChangeRereadKilled(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	for tb, n := range map[string]int{"sh_1": 1000, "sh_2": 100000} {
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, d DECIMAL(10,4), pad VARCHAR(200))",
+			fmt.Sprintf("INSERT INTO %s.%s SELECT seq, seq, seq + 0.1234 + (seq %% 2) * 0.0051, REPEAT('x', 150) FROM %s.seq_1_to_%d", db, tb, db, n))
+	}
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "k.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 1000);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * EXCEPT (pad) INTO clickhouse dw.%[3]s.sh_all KEY (_table, id) WITH (batch_rows = 1000, flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID()))
+	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, k, CAST(d AS CHAR) FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, k, CAST(d AS CHAR) FROM %[1]s.sh_2) x ORDER BY tb, id", db)
+	chQ := fmt.Sprintf("SELECT _table, toString(id), toString(k), toString(d) FROM %s.sh_all_current ORDER BY _table, id", db)
+	a := startApply(t, state, file)
+	a.waitFor(t, "the snapshot in ClickHouse", 180*time.Second, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current", db))
+		return err == nil && n == 101000, fmt.Sprintf("%d, %v", n, err)
+	})
+	w := startDDLWriter(t, myDSN, db+".sh_2", 200000)
+	w1 := startDDLWriter(t, myDSN, db+".sh_1", 200000)
+	time.Sleep(300 * time.Millisecond)
+	myExec(t, my, "ALTER TABLE "+db+".sh_2 MODIFY d DECIMAL(10,2)")
+	// Killed once the re-read wrote rows, before all are written.
+	for deadline := time.Now().Add(120 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no re-read started:\n%s", a.out.String())
+		}
+		// (Rows read again hold two fraction digits; the writer's rows
+		// have no d.)
+		if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current WHERE _table = 'sh_2' AND toString(d) LIKE '%%00'", db)); err == nil && n > 0 {
+			break
+		}
+	}
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	<-a.done
+	// Not every row read again is in the target: no checkpoint passed
+	// the re-read's end, and the restart must finish it.
+	read, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current WHERE _table = 'sh_2' AND toString(d) LIKE '%%00'", db))
+	if read >= 100000 {
+		t.Fatalf("the re-read was written before the kill: nothing tested:\n%s", a.out.String())
+	}
+	t.Logf("killed with %d rows of sh_2 read again in the target", read)
+	time.Sleep(300 * time.Millisecond)
+	w.halt()
+	w1.halt()
+	myExec(t, my, "INSERT INTO "+db+".sh_2 (id, k, d) VALUES (999999, 999999, 1.005)")
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err != nil {
+		t.Fatalf("apply after the kill: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, db+".sh_2: the table was read again after its type change") {
+		t.Errorf("the restart does not say it read sh_2 again:\n%s", out)
+	}
+	norm := func(rows []string) []string {
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			f := strings.Split(r, "|")
+			f[len(f)-1] = normDecimal(f[len(f)-1])
+			out[i] = strings.Join(f, "|")
+		}
+		return out
+	}
+	diffRows(t, norm(myRows(t, my, myQ)), norm(chRows(t, ch, chQ)))
 }

@@ -195,7 +195,7 @@ func (st *stream) startRebuilds(pos binlogPos) {
 			st.log.Info(ts.key+": reading the table again in place after its type change", "table", ts.key, "position", pos.String())
 			st.snap.resnapTable(ts)
 			st.snap.mu.Lock()
-			ts.snap.Older = v
+			ts.snap.Older, ts.snap.TypeChange = v, true
 			st.snap.mu.Unlock()
 			if ts.cur.Reread {
 				// From here the snapshot state (Older) resumes it.

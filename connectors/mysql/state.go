@@ -155,6 +155,10 @@ type snapState struct {
 	// (reserved at the cut-over) were not read again nor changed since:
 	// they leave upsert targets.
 	Older uint64 `json:"older_than,omitempty"`
+	// TypeChange: the re-read in place follows a type change of the table
+	// its targets took with a column of a type that holds both
+	// (rebuild.go, followReread), not a cut-over (for its messages).
+	TypeChange bool `json:"type_change,omitempty"`
 }
 
 // keyRange is a primary key range (Lo, Hi]; nil is unbounded.
