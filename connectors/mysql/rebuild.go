@@ -111,7 +111,7 @@ func (r *binlogReader) upsertTarget(ref connectors.TableRef) bool {
 	return false
 }
 
-// startReread queues the re-read in place of ts after a type change its
+// queueReread queues the re-read in place of ts after a type change its
 // targets follow with a column of a type that holds both: at the next
 // transaction boundary (stream.startRebuilds) a version is reserved and
 // the table read again as a cut-over's new table is (every pipeline
