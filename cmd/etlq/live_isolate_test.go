@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 
+	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
@@ -43,11 +44,12 @@ func testOnePipelineStops(t *testing.T, myDSN string) {
 
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	serverID := testServerID()
 	head := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE p_all FROM binlog s.%[4]s.t INTO clickhouse dw.%[4]s.t_all WITH (flush_interval = '100ms');
 CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse dw.%[4]s.t_log MODE changelog WITH (flush_interval = '100ms');
-`, myDSN, chDSN, testServerID(), db)
+`, myDSN, chDSN, serverID, db)
 	writeFile(t, file, head+fmt.Sprintf(`CREATE PIPELINE p_c FROM binlog s.%[1]s.t
   TRANSFORM id, k, c + 1 AS c1 INTO clickhouse dw.%[1]s.t_c WITH (flush_interval = '100ms');
 `, db))
@@ -69,7 +71,18 @@ CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse
 	a.waitFor(t, "p_c stops with its own error", 60*time.Second, func() (bool, string) {
 		return strings.Contains(a.out.String(), "pipeline stopped"), "no pipeline stopped yet"
 	})
-	time.Sleep(time.Second) // the others go on meanwhile
+	// The others go on meanwhile, over enough rows that p_c's catch-up
+	// takes a while.
+	for i := 0; i < 100; i++ {
+		var rows strings.Builder
+		for j := 1; j <= 2000; j++ {
+			if j > 1 {
+				rows.WriteString(",")
+			}
+			fmt.Fprintf(&rows, "(%d, %d)", 1000000+i*2000+j, j)
+		}
+		myExec(t, my, "INSERT INTO "+db+".t (id, k) VALUES "+rows.String())
+	}
 	w.halt()
 	if w.ops.Load() == 0 {
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
@@ -108,12 +121,80 @@ CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse
 	w = startDDLWriter(t, myDSN, db+".t", 20000)
 	time.Sleep(time.Second)
 	w.halt()
-	writeFile(t, file, head+fmt.Sprintf(`CREATE PIPELINE p_c FROM binlog s.%[1]s.t
-  TRANSFORM id, k INTO clickhouse dw.%[1]s.t_c WITH (flush_interval = '100ms');
-`, db))
-	out2 := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	if !strings.Contains(out2, "resuming a stopped pipeline from its own checkpoint") {
-		t.Errorf("the resume of p_c is not logged:\n%s", out2)
+	// The fixed p_c writes through a slow proxy in small inserts: its
+	// catch-up lasts long enough to be killed in the middle.
+	px := newCHProxy(t, chDSN)
+	px.slow(20 * time.Millisecond)
+	writeFile(t, file, head+fmt.Sprintf(`CREATE SINK slow INTO clickhouse 'clickhouse://%[2]s';
+CREATE PIPELINE p_c FROM binlog s.%[1]s.t
+  TRANSFORM id, k INTO clickhouse slow.%[1]s.t_c WITH (flush_interval = '100ms', batch_rows = 500, max_inflight = 1);
+`, db, px.addr()))
+	own := filepath.Join(state, "source-s@p_c.json")
+	stoppedFile, stoppedPos := checkpointPos(t, own)
+	if stoppedFile == "" {
+		t.Fatalf("p_c has no checkpoint of its own (%s)", own)
+	}
+	// The replica ids of etlq's streams: the source's, and p_c's own
+	// (docs/live-tables.md, "One failing pipeline").
+	host, _ := os.Hostname()
+	aloneID := fmt.Sprint(mysql.DeriveServerID(fmt.Sprintf("s:%d@p_c", serverID), host+":"+state))
+	ours := func() []string {
+		var ids []string
+		for _, h := range myRows(t, my, "SHOW SLAVE HOSTS") {
+			if id := strings.SplitN(h, "|", 2)[0]; id == fmt.Sprint(serverID) || id == aloneID {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+
+	// p_c catches up from its own checkpoint before it rejoins the
+	// source's stream: killed (-9) in the middle of it.
+	a = startApply(t, state, file)
+	a.waitFor(t, "p_c's catch-up starts", 120*time.Second, func() (bool, string) {
+		return strings.Contains(a.out.String(), "catching up a stopped pipeline"), "no catch-up logged"
+	})
+	a.waitFor(t, "p_c's checkpoint moves in its catch-up", 60*time.Second, func() (bool, string) {
+		f, p := checkpointPos(t, own)
+		return f != stoppedFile || p != stoppedPos, fmt.Sprintf("%s:%d", f, p)
+	})
+	a.cmd.Process.Kill()
+	<-a.done
+	if out := a.out.String(); strings.Contains(out, "rejoined its stream") {
+		t.Fatalf("p_c's catch-up ended before the kill (the test kills nothing in the middle):\n%s", out)
+	}
+	outKilled := a.out.String()
+	px.slow(0)
+
+	// Again, a writer running: p_c catches up, rejoins, and the source is
+	// read by one binlog connection.
+	w = startDDLWriter(t, myDSN, db+".t", 30000)
+	a = startApply(t, state, file)
+	a.waitFor(t, "p_c rejoins the source's stream", 180*time.Second, func() (bool, string) {
+		return strings.Contains(a.out.String(), "rejoined its stream"), fmt.Sprintf("replicas %v", ours())
+	})
+	if _, err := os.Stat(own); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after p_c rejoined (%v)", own, err)
+	}
+	time.Sleep(time.Second)
+	w.halt()
+	a.waitSame(t, my, ch, cMy, cCH, 90*time.Second)
+	a.waitSame(t, my, ch, allMy, allCH, 90*time.Second)
+	a.waitFor(t, "one binlog connection, the source's", 30*time.Second, func() (bool, string) {
+		ids := ours()
+		return len(ids) == 1 && ids[0] == fmt.Sprint(serverID), fmt.Sprintf("replicas %v (source %d, p_c alone %s)", ids, serverID, aloneID)
+	})
+	for i := 0; i < 8; i++ {
+		if ids := ours(); len(ids) != 1 || ids[0] != fmt.Sprint(serverID) {
+			t.Fatalf("etlq reads the binlog as replicas %v (source %d, p_c alone %s), not once:\n%s", ids, serverID, aloneID, a.out.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	out2 := a.stop(t)
+	for _, want := range []string{"resuming a stopped pipeline from its own checkpoint", "caught up with the source and rejoined its stream"} {
+		if !strings.Contains(out2, want) {
+			t.Errorf("the run after the fix does not say %q:\n%s", want, out2)
+		}
 	}
 	diffRows(t, myRows(t, my, cMy), chRows(t, ch, cCH))
 	diffRows(t, myRows(t, my, allMy), chRows(t, ch, allCH))
@@ -121,14 +202,37 @@ CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse
 	if d := chRows(t, ch, fmt.Sprintf("SELECT toString(count() - uniqExact(_pos, id, _op)) FROM %s.t_log", db)); len(d) != 1 || d[0] != "0" {
 		t.Errorf("p_log holds changes twice: %v", d)
 	}
-	// A further run goes on from both checkpoints.
+	// A further run is one stream from the source's checkpoint, every
+	// pipeline in it.
 	myExec(t, my, "INSERT INTO "+db+".t (id, k) VALUES (99999, 1)")
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	out3 := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	for _, not := range []string{"stopped pipeline", "own checkpoint"} {
+		if strings.Contains(out3, not) {
+			t.Errorf("the run after the rejoin says %q:\n%s", not, out3)
+		}
+	}
+	if _, err := os.Stat(own); !os.IsNotExist(err) {
+		t.Errorf("%s is back (%v)", own, err)
+	}
 	diffRows(t, myRows(t, my, cMy), chRows(t, ch, cCH))
 	diffRows(t, myRows(t, my, allMy), chRows(t, ch, allCH))
-	if t.Failed() {
-		t.Logf("first run:\n%s\nsecond run:\n%s", out, out2)
+	if d := chRows(t, ch, fmt.Sprintf("SELECT toString(count() - uniqExact(_pos, id, _op)) FROM %s.t_log", db)); len(d) != 1 || d[0] != "0" {
+		t.Errorf("p_log holds changes twice: %v", d)
 	}
+	if t.Failed() {
+		t.Logf("first run:\n%s\nkilled run:\n%s\nrun after the fix:\n%s\nlast run:\n%s", out, outKilled, out2, out3)
+	}
+}
+
+// newCHProxy is a proxy (newProxy) to the ClickHouse server of chDSN; a
+// sink reaches it as 'clickhouse://' + addr().
+func newCHProxy(t *testing.T, chDSN string) *proxy {
+	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
+	chHost = strings.SplitN(chHost, "/", 2)[0]
+	if i := strings.LastIndex(chHost, "@"); i >= 0 {
+		chHost = chHost[i+1:]
+	}
+	return newProxy(t, chHost)
 }
 
 // masterPos is the server's binlog file and position now.
@@ -174,12 +278,7 @@ func TestBlockedWriterHoldsItsPipelineOnly(t *testing.T) {
 	myExec(t, my, "CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
 		"INSERT INTO "+db+".t VALUES (1, 1), (2, 2), (3, 3)")
-	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
-	chHost = strings.SplitN(chHost, "/", 2)[0]
-	if i := strings.LastIndex(chHost, "@"); i >= 0 {
-		chHost = chHost[i+1:]
-	}
-	px := newProxy(t, chHost)
+	px := newCHProxy(t, chDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
