@@ -1,9 +1,13 @@
 package mysql
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // TestCompareMarks: checkpoints of one server are ordered by binlog file
@@ -72,5 +76,65 @@ func TestJoinMarks(t *testing.T) {
 	}
 	if _, err := s.JoinMarks(into, []byte(`{"file":"binlog.000002","pos":901,"flavor":"mariadb"}`)); err == nil {
 		t.Error("checkpoints at two positions are joined")
+	}
+}
+
+// TestStreamUntil: a stream asked to end at another checkpoint
+// (StreamRequest.Until) delivers the changes up to it, its last Mark
+// exactly there, and none after, though the binlog goes on past it; at
+// the position it resumes from, it ends with nothing.
+func TestStreamUntil(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".u (id INT PRIMARY KEY)")
+			src := newSrc(t, s, nil)
+			req := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "u"}, Snapshot: connectors.SnapshotNever}}}
+			open := func(resume, until []byte, once bool) connectors.Stream {
+				t.Helper()
+				r := req
+				r.Resume, r.Until, r.Once = resume, until, once
+				st, err := src.Open(context.Background(), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			}
+			ins := func(lo, hi int) {
+				for i := lo; i <= hi; i++ {
+					run(t, s, "INSERT INTO "+db+".u VALUES ("+strconv.Itoa(i)+")")
+				}
+			}
+			ids := func(rows []row) string {
+				var out []string
+				for _, r := range rows {
+					out = append(out, r["id"])
+				}
+				return strings.Join(out, ",")
+			}
+			st := open(nil, nil, true)
+			m0 := st.(connectors.Starter).StartMark()
+			drain(t, st, 20*time.Second, nil)
+			ins(1, 10)
+			rows, m1 := drain(t, open(m0.State, nil, true), 20*time.Second, nil)
+			if ids(rows) != "1,2,3,4,5,6,7,8,9,10" || m1 == nil {
+				t.Fatalf("from the start: rows %s, mark %v", ids(rows), m1)
+			}
+			ins(11, 20)
+			rows, m := drain(t, open(m0.State, m1.State, false), 30*time.Second, nil)
+			if ids(rows) != "1,2,3,4,5,6,7,8,9,10" {
+				t.Errorf("until the checkpoint: rows %s", ids(rows))
+			}
+			if m == nil {
+				t.Fatal("until the checkpoint: no mark")
+			}
+			if c, err := src.CompareMarks(m.State, m1.State); err != nil || c != 0 {
+				t.Errorf("the last mark %s is not the checkpoint %s (%d, %v)", src.DescribeMark(m.State), src.DescribeMark(m1.State), c, err)
+			}
+			if rows, _ := drain(t, open(m1.State, m1.State, false), 30*time.Second, nil); len(rows) != 0 {
+				t.Errorf("from the checkpoint until itself: rows %s", ids(rows))
+			}
+		})
 	}
 }
