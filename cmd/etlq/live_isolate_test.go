@@ -22,8 +22,12 @@ import (
 // expression (file:line:col), the column, the table, the binlog position
 // and the fix; the other pipelines of the same source keep streaming and
 // checkpointing, a writer running. After the file is fixed, the stopped
-// pipeline resumes from its own checkpoint with nothing lost, and the
-// others replay nothing (their changelog holds no change twice).
+// pipeline catches up from its own checkpoint with nothing lost — killed
+// (SIGKILL) in the middle of it, and restarted with a writer running —
+// then rejoins the source's stream: its own checkpoint file is gone, the
+// server lists one replica of etlq (the source's), the others replayed
+// nothing (their changelog holds no change twice), and a further run is
+// one stream.
 func TestOnePipelineStops(t *testing.T) {
 	onBothServers(t, testOnePipelineStops)
 }
@@ -107,20 +111,17 @@ CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse
 	}
 
 	// Stopped by the user, the run says a pipeline had stopped.
-	a.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case err := <-a.done:
-		if err == nil {
-			t.Errorf("apply exited 0 with a pipeline stopped:\n%s", a.out.String())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("apply did not stop on SIGINT:\n%s", a.out.String())
-	}
+	a.interruptStopped(t)
 
 	// More changes while etlq is stopped, then the file is fixed.
 	w = startDDLWriter(t, myDSN, db+".t", 20000)
 	time.Sleep(time.Second)
 	w.halt()
+	own := filepath.Join(state, "source-s@p_c.json")
+	stoppedFile, stoppedPos := checkpointPos(t, own)
+	if stoppedFile == "" {
+		t.Fatalf("p_c has no checkpoint of its own (%s)", own)
+	}
 	// The fixed p_c writes through a slow proxy in small inserts: its
 	// catch-up lasts long enough to be killed in the middle.
 	px := newCHProxy(t, chDSN)
@@ -129,11 +130,6 @@ CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse
 CREATE PIPELINE p_c FROM binlog s.%[1]s.t
   TRANSFORM id, k INTO clickhouse slow.%[1]s.t_c WITH (flush_interval = '100ms', batch_rows = 500, max_inflight = 1);
 `, db, px.addr()))
-	own := filepath.Join(state, "source-s@p_c.json")
-	stoppedFile, stoppedPos := checkpointPos(t, own)
-	if stoppedFile == "" {
-		t.Fatalf("p_c has no checkpoint of its own (%s)", own)
-	}
 	// The replica ids of etlq's streams: the source's, and p_c's own
 	// (docs/live-tables.md, "One failing pipeline").
 	host, _ := os.Hostname()
@@ -222,6 +218,96 @@ CREATE PIPELINE p_c FROM binlog s.%[1]s.t
 	if t.Failed() {
 		t.Logf("first run:\n%s\nkilled run:\n%s\nrun after the fix:\n%s\nlast run:\n%s", out, outKilled, out2, out3)
 	}
+}
+
+// interruptStopped stops the apply with SIGINT and fails the test unless
+// it exits non-zero, as a run with a pipeline stopped must.
+func (a *liveApply) interruptStopped(t *testing.T) {
+	t.Helper()
+	a.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-a.done:
+		if err == nil {
+			t.Errorf("apply exited 0 with a pipeline stopped:\n%s", a.out.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("apply did not stop on SIGINT:\n%s", a.out.String())
+	}
+}
+
+// TestStoppedPipelineStopsAgain: a pipeline stopped alone by a row it
+// cannot take (on_error = 'fail'), its file not fixed, stops again at the
+// same row in its catch-up on the next run, keeps its own checkpoint, and
+// the other pipeline of the source goes on; fixed, it catches up and
+// rejoins the source's stream, its own checkpoint gone, both targets
+// equal to the source. A writer runs while etlq streams and while it is
+// stopped.
+func TestStoppedPipelineStopsAgain(t *testing.T) {
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, ch := s.db, s.my, s.ch
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, qty VARCHAR(10) NOT NULL DEFAULT '1')",
+			"INSERT INTO "+db+".t VALUES (1, 1, '5'), (2, 2, '6'), (3, 3, '7')")
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		write := func(qty string) {
+			writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_ok FROM binlog s.%[4]s.t INTO clickhouse dw.%[4]s.t_ok WITH (flush_interval = '100ms');
+CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, k, %[5]s AS q INTO clickhouse dw.%[4]s.t_bad WITH (flush_interval = '100ms');
+`, myDSN, s.chDSN, testServerID(), db, qty))
+		}
+		write("CAST(qty AS INT64)")
+		myQ := "SELECT id, k, qty FROM " + db + ".t ORDER BY id"
+		okQ := "SELECT toString(id), toString(k), qty FROM " + db + ".t_ok_current ORDER BY id"
+		badQ := "SELECT toString(id), toString(k), toString(q) FROM " + db + ".t_bad_current ORDER BY id"
+		a := startApply(t, state, file)
+		a.waitSame(t, my, ch, myQ, okQ, 90*time.Second)
+		a.waitSame(t, my, ch, myQ, badQ, 60*time.Second)
+
+		w := startDDLWriter(t, myDSN, db+".t", 10000)
+		time.Sleep(300 * time.Millisecond)
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (500, 5, 'x7')")
+		a.waitFor(t, "p_bad stops alone", 60*time.Second, func() (bool, string) {
+			return strings.Contains(a.out.String(), "pipeline stopped; the other pipelines of the source go on"), "no pipeline stopped yet"
+		})
+		time.Sleep(500 * time.Millisecond)
+		w.halt()
+		a.waitSame(t, my, ch, myQ, okQ, 90*time.Second)
+		a.interruptStopped(t)
+		own := filepath.Join(state, "source-s@p_bad.json")
+		f0, p0 := checkpointPos(t, own)
+		if f0 == "" {
+			t.Fatalf("p_bad has no checkpoint of its own:\n%s", a.out.String())
+		}
+
+		// Changes while etlq is stopped; the file is not fixed.
+		w = startDDLWriter(t, myDSN, db+".t", 20000)
+		time.Sleep(time.Second)
+		w.halt()
+		out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		if err == nil || !strings.Contains(out, "catching up a stopped pipeline") || !strings.Contains(out, "pipeline p_bad stopped") ||
+			!strings.Contains(out, "id = 500") || strings.Contains(out, "rejoined its stream") {
+			t.Errorf("the run with p_bad not fixed (%v) does not stop it again at the same row:\n%s", err, out)
+		}
+		if f, p := checkpointPos(t, own); f != f0 || p != p0 {
+			t.Errorf("p_bad's checkpoint moved from %s:%d to %s:%d though it stopped again", f0, p0, f, p)
+		}
+		diffRows(t, myRows(t, my, myQ), chRows(t, ch, okQ))
+
+		// Fixed: p_bad catches up and rejoins.
+		write("CAST(CASE WHEN qty = 'x7' THEN '7' ELSE qty END AS INT64)")
+		out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		if !strings.Contains(out, "rejoined its stream") {
+			t.Errorf("p_bad does not rejoin:\n%s", out)
+		}
+		if _, err := os.Stat(own); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after p_bad rejoined (%v)", own, err)
+		}
+		diffRows(t, myRows(t, my, myQ), chRows(t, ch, okQ))
+		diffRows(t, myRows(t, my, "SELECT id, k, IF(qty = 'x7', '7', qty) FROM "+db+".t ORDER BY id"), chRows(t, ch, badQ))
+	})
 }
 
 // newCHProxy is a proxy (newProxy) to the ClickHouse server of chDSN; a
