@@ -238,10 +238,12 @@ func (a *liveApply) interruptStopped(t *testing.T) {
 // TestStoppedPipelineStopsAgain: a pipeline stopped alone by a row it
 // cannot take (on_error = 'fail'), its file not fixed, stops again at the
 // same row in its catch-up on the next run, keeps its own checkpoint, and
-// the other pipeline of the source goes on; fixed, it catches up and
-// rejoins the source's stream, its own checkpoint gone, both targets
-// equal to the source. A writer runs while etlq streams and while it is
-// stopped.
+// the other pipeline of the source goes on. Fixed, while the source's
+// checkpoint is behind its own (as after a run killed before the source's
+// checkpoint passed the stop), the other pipeline catches up with its
+// checkpoint, then it rejoins the source's stream: its own checkpoint
+// gone, both targets equal to the source. A writer runs while etlq
+// streams and while it is stopped.
 func TestStoppedPipelineStopsAgain(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
@@ -265,6 +267,13 @@ CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, k, %[5]s AS q INTO cli
 		a := startApply(t, state, file)
 		a.waitSame(t, my, ch, myQ, okQ, 90*time.Second)
 		a.waitSame(t, my, ch, myQ, badQ, 60*time.Second)
+		// The source's checkpoint before the stop (its snapshot done), to
+		// play a run killed before its checkpoint passed the stop (below).
+		var early []byte
+		a.waitFor(t, "the source's checkpoint after the snapshot", 30*time.Second, func() (bool, string) {
+			early, _ = os.ReadFile(filepath.Join(state, "source-s.json"))
+			return strings.Contains(string(early), `"done":true`), string(early)
+		})
 
 		w := startDDLWriter(t, myDSN, db+".t", 10000)
 		time.Sleep(300 * time.Millisecond)
@@ -296,11 +305,16 @@ CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, k, %[5]s AS q INTO cli
 		}
 		diffRows(t, myRows(t, my, myQ), chRows(t, ch, okQ))
 
-		// Fixed: p_bad catches up and rejoins.
+		// Fixed, but the source's checkpoint is behind p_bad's own (as
+		// after a kill right after the stop): p_ok catches up with p_bad's
+		// checkpoint first, then p_bad rejoins.
 		write("CAST(CASE WHEN qty = 'x7' THEN '7' ELSE qty END AS INT64)")
+		if err := os.WriteFile(filepath.Join(state, "source-s.json"), early, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-		if !strings.Contains(out, "rejoined its stream") {
-			t.Errorf("p_bad does not rejoin:\n%s", out)
+		if !strings.Contains(out, "the source's pipelines catch up with it before it rejoins") || !strings.Contains(out, "rejoined its stream") {
+			t.Errorf("p_bad, ahead of the source's checkpoint, does not rejoin after the source's catch-up:\n%s", out)
 		}
 		if _, err := os.Stat(own); !os.IsNotExist(err) {
 			t.Errorf("%s is still there after p_bad rejoined (%v)", own, err)

@@ -281,9 +281,11 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}()
 
 	var resnapWG sync.WaitGroup
-	if rs, ok := stream.(connectors.Resnapshotter); ok {
+	if rs, ok := stream.(connectors.Resnapshotter); ok && r.until == nil {
 		// Requests of etlq resnapshot (resnapshot.go): those there now
-		// before the first batch, later ones as they come.
+		// before the first batch, later ones as they come. (Not in a
+		// stopped pipeline's catch-up, which must end at the source's
+		// checkpoint: the source's stream takes them after it.)
 		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}}
 		p.poll(loopCtx)
 		resnapWG.Add(1)

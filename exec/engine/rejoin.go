@@ -31,9 +31,10 @@ import (
 // position and only joins again. A pipeline that fails again in its
 // catch-up keeps its own checkpoint and the others go on without it. Its
 // own checkpoint ahead of the source's (a stop just before a crash, the
-// source's checkpoint not yet written), or the two not ordered (different
-// servers, a snapshot in progress): it keeps its own stream this run, as
-// before, and rejoins on a later run.
+// source's checkpoint not yet written): the source's pipelines catch up
+// with it instead, then it joins. The two not ordered (different servers,
+// a snapshot in progress): it keeps its own stream this run, as before,
+// and rejoins on a later run.
 
 // sourceGroups runs the pipelines of one source: the stopped ones that
 // can rejoin catch up first, then the source's stream (and the stream of
@@ -153,66 +154,160 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 		}
 		return string(m)
 	}
-	for _, n := range names {
-		own, state := alone[n], aloneName(src.Name, n)
-		c, err := j.CompareMarks(own.Mark, shared.Mark)
-		if err != nil {
-			apart[n] = true
-			opts.Log.Info("a stopped pipeline keeps its own stream this run: its checkpoint and the source's cannot be ordered", "pipeline", n, "source", src.Name, "reason", err.Error())
-			continue
-		}
-		if c > 0 {
-			apart[n] = true
-			opts.Log.Info("a stopped pipeline keeps its own stream this run: its checkpoint is ahead of the source's (the run stopped before the source's checkpoint passed it); it rejoins on a later run",
-				"pipeline", n, "source", src.Name, "checkpoint", describe(own.Mark), "source_checkpoint", describe(shared.Mark))
-			continue
-		}
-		if c < 0 {
-			opts.Log.Info("catching up a stopped pipeline with the source before it rejoins the source's stream", "pipeline", n, "source", src.Name,
-				"checkpoint", describe(own.Mark), "until", describe(shared.Mark), "updated", own.Updated)
-			r := &sourceRun{decl: src, pipes: []*planner.Pipeline{byName[n]}, sinks: sinks, store: store, opts: opts,
-				stateName: state, alone: n, until: shared.Mark}
-			err := r.run(ctx)
-			opts.Stats.dropStream(state)
-			if err != nil {
-				if ctx.Err() != nil || !OnlyPipelineStops(err) {
-					return nil, stops, err
-				}
-				// It failed again: it keeps its own checkpoint, and the
-				// others go on without it.
-				stops = append(stops, err)
-				continue
-			}
-			if own, err = store.Load(state); err != nil {
-				return nil, stops, err
-			}
-			if own == nil {
-				return nil, stops, fmt.Errorf("pipeline %s: its checkpoint %s is gone after its catch-up", n, store.path(state))
-			}
-			if c, err = j.CompareMarks(own.Mark, shared.Mark); err != nil || c != 0 {
-				apart[n] = true
-				opts.Log.Warn("a stopped pipeline did not end its catch-up at the source's checkpoint: it keeps its own stream this run", "pipeline", n, "source", src.Name,
-					"checkpoint", describe(own.Mark), "source_checkpoint", describe(shared.Mark))
-				continue
-			}
-		}
-		// At the source's position, every write of it acknowledged: its
-		// checkpoint joins the source's, then its own file goes.
+	// join joins n's checkpoint, at the source's position with every
+	// write of it acknowledged, into the source's, then removes its own.
+	join := func(n string, own *sourceState) error {
 		mark, err := j.JoinMarks(shared.Mark, own.Mark)
 		if err != nil {
-			return nil, stops, fmt.Errorf("pipeline %s: rejoin source %s: %w", n, src.Name, err)
+			return fmt.Errorf("pipeline %s: rejoin source %s: %w", n, src.Name, err)
 		}
 		joined := &sourceState{Source: src.Name, Mark: mark, Pipelines: union(shared.Pipelines, n)}
 		if err := store.Save(joined); err != nil {
-			return nil, stops, err
+			return err
 		}
-		if err := store.remove(state); err != nil {
-			return nil, stops, err
+		if err := store.remove(aloneName(src.Name, n)); err != nil {
+			return err
 		}
 		shared, alone[n] = joined, nil
 		opts.Log.Info("a stopped pipeline caught up with the source and rejoined its stream", "pipeline", n, "source", src.Name, "checkpoint", describe(mark))
+		return nil
 	}
-	return apart, stops, nil
+	done := map[string]bool{} // stopped again this run
+	for {
+		// Those behind the source's checkpoint catch up with it, those at
+		// it join it.
+		var ahead []string
+		for _, n := range names {
+			own, state := alone[n], aloneName(src.Name, n)
+			if own == nil || apart[n] || done[n] {
+				continue
+			}
+			c, err := j.CompareMarks(own.Mark, shared.Mark)
+			if err != nil {
+				apart[n] = true
+				opts.Log.Info("a stopped pipeline keeps its own stream this run: its checkpoint and the source's cannot be ordered", "pipeline", n, "source", src.Name, "reason", err.Error())
+				continue
+			}
+			if c > 0 {
+				ahead = append(ahead, n)
+				continue
+			}
+			if c < 0 {
+				opts.Log.Info("catching up a stopped pipeline with the source before it rejoins the source's stream", "pipeline", n, "source", src.Name,
+					"checkpoint", describe(own.Mark), "until", describe(shared.Mark), "updated", own.Updated)
+				r := &sourceRun{decl: src, pipes: []*planner.Pipeline{byName[n]}, sinks: sinks, store: store, opts: opts,
+					stateName: state, alone: n, until: shared.Mark}
+				err := r.run(ctx)
+				opts.Stats.dropStream(state)
+				if err != nil {
+					if ctx.Err() != nil || !OnlyPipelineStops(err) {
+						return nil, stops, err
+					}
+					// It failed again: it keeps its own checkpoint, and
+					// the others go on without it.
+					stops, done[n] = append(stops, err), true
+					continue
+				}
+				if own, err = store.Load(state); err != nil {
+					return nil, stops, err
+				}
+				if own == nil {
+					return nil, stops, fmt.Errorf("pipeline %s: its checkpoint %s is gone after its catch-up", n, store.path(state))
+				}
+				if c, err = j.CompareMarks(own.Mark, shared.Mark); err != nil || c != 0 {
+					apart[n] = true
+					opts.Log.Warn("a stopped pipeline did not end its catch-up at the source's checkpoint: it keeps its own stream this run", "pipeline", n, "source", src.Name,
+						"checkpoint", describe(own.Mark), "source_checkpoint", describe(shared.Mark))
+					continue
+				}
+			}
+			if err := join(n, own); err != nil {
+				return nil, stops, err
+			}
+		}
+		if len(ahead) == 0 {
+			return apart, stops, nil
+		}
+		// The source's checkpoint is behind some (the run that stopped
+		// them was killed before it passed them): the source's
+		// pipelines catch up with the nearest, which then joins.
+		first := ahead[0]
+		for _, n := range ahead[1:] {
+			if c, err := j.CompareMarks(alone[n].Mark, alone[first].Mark); err == nil && c < 0 {
+				first = n
+			}
+		}
+		var own []*planner.Pipeline
+		for _, p := range pipes {
+			if alone[p.Name] == nil {
+				own = append(own, p)
+			}
+		}
+		if len(own) == 0 {
+			// No pipeline streams from the source's checkpoint: the
+			// nearest's own checkpoint becomes the source's.
+			st := &sourceState{Source: src.Name, Mark: alone[first].Mark, Pipelines: []string{first}}
+			if err := store.Save(st); err != nil {
+				return nil, stops, err
+			}
+			if err := store.remove(aloneName(src.Name, first)); err != nil {
+				return nil, stops, err
+			}
+			shared, alone[first] = st, nil
+			opts.Log.Info("a stopped pipeline rejoined its source: no other pipeline streams from the source's checkpoint, its own became the source's", "pipeline", first, "source", src.Name, "checkpoint", describe(st.Mark))
+			continue
+		}
+		opts.Log.Info("the source's checkpoint is behind a stopped pipeline's (the run that stopped it ended before the source's checkpoint passed it): the source's pipelines catch up with it before it rejoins",
+			"pipeline", first, "source", src.Name, "checkpoint", describe(alone[first].Mark), "source_checkpoint", describe(shared.Mark))
+		r := &sourceRun{decl: src, pipes: own, sinks: sinks, store: store, opts: opts, stateName: src.Name, until: alone[first].Mark}
+		err := r.run(ctx)
+		if err != nil {
+			if ctx.Err() != nil || !OnlyPipelineStops(err) {
+				return nil, stops, err
+			}
+			// A pipeline of the source stopped meanwhile: it does not run
+			// again this run, and the source's checkpoint may be short of
+			// the stopped pipelines' (the others then keep their own).
+			stops = append(stops, err)
+			for _, n := range stoppedPipelines(err) {
+				if alone[n] == nil {
+					alone[n], done[n] = &sourceState{}, true
+				}
+			}
+			for _, n := range ahead {
+				apart[n] = true
+			}
+			return apart, stops, nil
+		}
+		if shared, err = store.Load(src.Name); err != nil {
+			return nil, stops, err
+		}
+		if c, err := j.CompareMarks(alone[first].Mark, shared.Mark); err != nil || c > 0 {
+			for _, n := range ahead {
+				apart[n] = true
+			}
+			opts.Log.Warn("the source's pipelines did not end their catch-up at a stopped pipeline's checkpoint: it keeps its own stream this run", "pipeline", first, "source", src.Name,
+				"checkpoint", describe(alone[first].Mark), "source_checkpoint", describe(shared.Mark))
+			return apart, stops, nil
+		}
+	}
+}
+
+// stoppedPipelines names the pipelines of the pipeline stops err is made
+// of.
+func stoppedPipelines(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, stoppedPipelines(e)...)
+		}
+		return out
+	}
+	var ps *PipelineStop
+	if errors.As(err, &ps) {
+		return []string{ps.Pipeline}
+	}
+	return nil
 }
 
 // union is names with n, sorted, once.
