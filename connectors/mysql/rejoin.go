@@ -19,11 +19,7 @@ var _ connectors.MarkJoiner = (*Source)(nil)
 // while a table's snapshot was in progress (whose chunks are placed by
 // the stream that reads them, not by the binlog alone), are not ordered.
 func (s *Source) CompareMarks(a, b []byte) (int, error) {
-	x, err := decodeState(a)
-	if err != nil {
-		return 0, err
-	}
-	y, err := decodeState(b)
+	x, y, err := decodeStates(a, b)
 	if err != nil {
 		return 0, err
 	}
@@ -45,11 +41,7 @@ func (s *Source) CompareMarks(a, b []byte) (int, error) {
 // larger version counter (connectors.MarkJoiner). Both must be at one
 // position.
 func (s *Source) JoinMarks(into, from []byte) ([]byte, error) {
-	x, err := decodeState(into)
-	if err != nil {
-		return nil, err
-	}
-	y, err := decodeState(from)
+	x, y, err := decodeStates(into, from)
 	if err != nil {
 		return nil, err
 	}
@@ -95,4 +87,17 @@ func (s *Source) JoinMarks(into, from []byte) ([]byte, error) {
 	}
 	x.Version = max(x.Version, y.Version)
 	return json.Marshal(x)
+}
+
+// decodeStates decodes two mark states.
+func decodeStates(a, b []byte) (*markState, *markState, error) {
+	x, err := decodeState(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	y, err := decodeState(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, y, nil
 }

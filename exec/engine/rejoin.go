@@ -328,13 +328,5 @@ func (s *Store) remove(source string) error {
 	if err := os.Remove(s.path(source)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove checkpoint: %w", err)
 	}
-	d, err := os.Open(filepath.Dir(s.path(source)))
-	if err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
-	}
-	return nil
+	return syncDir(filepath.Dir(s.path(source)))
 }
