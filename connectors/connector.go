@@ -198,6 +198,29 @@ type StreamRequest struct {
 	// once, so this stream must not share the source's replica identity
 	// (a MySQL server_id, set or derived).
 	Alone string
+	// Until, when set, is a mark state of this source (a checkpoint of
+	// the same stream of changes, at a transaction boundary at or after
+	// Resume): the stream ends (Next returns io.EOF) at that position,
+	// its last batch carrying a Mark exactly there, and reads nothing
+	// past it. A pipeline that stopped alone catches up with the source's
+	// checkpoint this way before it rejoins the source's stream
+	// (docs/live-tables.md, "One failing pipeline"; MarkJoiner).
+	Until []byte
+}
+
+// MarkJoiner is a Source whose checkpoints of one stream of changes can be
+// ordered and joined: what lets a pipeline that stopped alone rejoin the
+// source's single stream (exec/engine, rejoin.go).
+type MarkJoiner interface {
+	// CompareMarks orders the positions of mark states a and b (-1, 0,
+	// 1), or fails when they cannot be ordered (taken on different
+	// servers, a snapshot in progress in either).
+	CompareMarks(a, b []byte) (int, error)
+	// JoinMarks returns into, a mark state at the same position as from,
+	// also holding what from keeps of the tables into does not stream
+	// (their schema history, their snapshot progress), so that a stream
+	// resumed from it streams both marks' tables as each would have.
+	JoinMarks(into, from []byte) ([]byte, error)
 }
 
 // Progress reports a table's snapshot progress.

@@ -77,6 +77,9 @@ type proxy struct {
 	mu     sync.Mutex
 	down   bool
 	conns  []net.Conn
+	// lag, when set, delays each chunk sent to the target: a slow
+	// server, so that a test can act while writes are under way.
+	lag atomic.Int64
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -106,7 +109,7 @@ func newProxy(t *testing.T, target string) *proxy {
 			}
 			p.conns = append(p.conns, c, s)
 			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
+			go func() { p.copySlow(s, c); s.Close() }()
 			go func() { io.Copy(c, s); c.Close() }()
 		}
 	}()
@@ -114,6 +117,28 @@ func newProxy(t *testing.T, target string) *proxy {
 }
 
 func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+// slow makes every chunk sent to the target wait d (0: none).
+func (p *proxy) slow(d time.Duration) { p.lag.Store(int64(d)) }
+
+// copySlow is io.Copy(dst, src) with the proxy's lag before each chunk.
+func (p *proxy) copySlow(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(p.lag.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
 
 func (p *proxy) cut() {
 	p.mu.Lock()

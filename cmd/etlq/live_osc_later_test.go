@@ -211,7 +211,9 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	// The fix the error names: KEY (id) in the file; it resumes from its
 	// own checkpoint.
 	writeFile(t, file, pipelines("KEY (id) "))
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if out := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); !strings.Contains(out, "rejoined its stream") {
+		t.Errorf("the fixed pipeline does not rejoin the source's stream:\n%s", out)
+	}
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, kQ))
 	diffRows(t, myRows(t, my, my2Q), chRows(t, ch, ch2Q))

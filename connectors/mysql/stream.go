@@ -97,7 +97,7 @@ type stream struct {
 	version uint64        // next _version
 	// firstVersion is where the counter started (FirstVersion).
 	firstVersion uint64
-	target       binlogPos // Once: stop after this position
+	target       binlogPos // Once, Until: stop after this position
 	finished     bool
 	failed       error
 
@@ -279,6 +279,17 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	}
 	if req.Once {
 		st.target = cur
+	}
+	if req.Until != nil {
+		// A catch-up with another checkpoint (connectors.StreamRequest.
+		// Until): the stream ends there, Once or not.
+		u, err := decodeState(req.Until)
+		if err != nil {
+			return nil, err
+		}
+		if at := (binlogPos{File: u.File, Pos: u.Pos}); st.target.isZero() || at.cmp(st.target) < 0 {
+			st.target = at
+		}
 	}
 	switch {
 	case resume != nil:
@@ -544,7 +555,7 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 	if !emitted && len(st.out) == 0 && pos.cmp(st.lastMarkPos) > 0 && time.Since(st.lastMark) >= time.Second {
 		st.emitMarkOnly(pos)
 	}
-	if st.req.Once && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() && !st.resnapQueued() {
+	if (st.req.Once || st.req.Until != nil) && !st.target.isZero() && pos.cmp(st.target) >= 0 && st.snap.allDone() && !st.resnapQueued() {
 		if pos.cmp(st.lastMarkPos) > 0 {
 			st.emitMarkOnly(pos)
 		}

@@ -32,11 +32,7 @@ func (s *Source) CurrentMark(ctx context.Context) ([]byte, error) {
 // MarkReached reports whether the checkpoint mark state mark is at or after
 // the position of the mark state at (binlog file sequence, then offset).
 func (s *Source) MarkReached(mark, at []byte) (bool, error) {
-	m, err := decodeState(mark)
-	if err != nil {
-		return false, err
-	}
-	a, err := decodeState(at)
+	m, a, err := decodeStates(mark, at)
 	if err != nil {
 		return false, err
 	}

@@ -95,8 +95,8 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	errs := make(chan error, len(plan.Sources)+len(plan.Pipelines))
-	started := 0
+	var mu sync.Mutex
+	var errs []error
 	for _, src := range plan.Sources {
 		var pipes []*planner.Pipeline
 		for _, p := range plan.Pipelines {
@@ -107,55 +107,27 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 		if len(pipes) == 0 {
 			continue
 		}
-		// A pipeline that stopped alone (stop.go) runs its own stream from
-		// its own checkpoint; the others share the source's.
-		type group struct {
-			pipes []*planner.Pipeline
-			state string // the checkpoint's name
-			alone string
-		}
-		shared := group{state: src.Name}
-		var groups []group
-		for _, p := range pipes {
-			st, err := store.Load(aloneName(src.Name, p.Name))
-			if err != nil {
-				return err
-			}
-			if st != nil {
-				groups = append(groups, group{pipes: []*planner.Pipeline{p}, state: aloneName(src.Name, p.Name), alone: p.Name})
-				continue
-			}
-			shared.pipes = append(shared.pipes, p)
-		}
-		if len(shared.pipes) > 0 {
-			groups = append([]group{shared}, groups...)
-		}
-		for _, g := range groups {
-			started++
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() {
-					if r := recover(); r != nil {
-						errs <- fmt.Errorf("internal error in source %s: %v\n%s", src.Name, r, debug.Stack())
-					}
-				}()
-				r := &sourceRun{decl: src, pipes: g.pipes, sinks: sinks, store: store, opts: opts, stateName: g.state, alone: g.alone}
-				if err := r.run(ctx); err != nil {
-					if !OnlyPipelineStops(err) {
-						// A pipeline's own error stops that pipeline
-						// alone; any other stops the run.
-						cancel(err)
-					}
-					errs <- err
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("internal error in source %s: %v\n%s", src.Name, r, debug.Stack()))
+					mu.Unlock()
 				}
 			}()
-		}
+			// Pipelines that stopped alone rejoin the source's stream
+			// first (rejoin.go).
+			e := sourceGroups(ctx, cancel, src, pipes, sinks, store, opts)
+			mu.Lock()
+			errs = append(errs, e...)
+			mu.Unlock()
+		}()
 	}
 	wg.Wait()
-	close(errs)
 	var all []error
-	for e := range errs {
+	for _, e := range errs {
 		if !errors.Is(e, context.Canceled) {
 			all = append(all, e)
 		}
@@ -186,7 +158,10 @@ type sourceRun struct {
 	// alone (stop.go), whose name alone holds.
 	stateName string
 	alone     string
-	src       connectors.Source
+	// until, when set, ends the stream at that mark state: the catch-up
+	// of a stopped pipeline with the source's checkpoint (rejoin.go).
+	until []byte
+	src   connectors.Source
 	// lastMark is the mark of the last batch dispatched (at first the
 	// checkpoint's or the stream's start): where a pipeline that fails on
 	// the next batch resumes.
@@ -230,6 +205,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	req, names := streamRequest(r.pipes, r.opts.Once)
 	req.Instance = instance(r.opts.StateDir)
 	req.Alone = r.alone
+	req.Until = r.until
 	if st != nil {
 		req.Resume = st.Mark
 		r.lastMark = &exec.Mark{Source: r.decl.Name, State: st.Mark}
@@ -305,9 +281,11 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}()
 
 	var resnapWG sync.WaitGroup
-	if rs, ok := stream.(connectors.Resnapshotter); ok {
+	if rs, ok := stream.(connectors.Resnapshotter); ok && r.until == nil {
 		// Requests of etlq resnapshot (resnapshot.go): those there now
-		// before the first batch, later ones as they come.
+		// before the first batch, later ones as they come. (Not in a
+		// stopped pipeline's catch-up, which must end at the source's
+		// checkpoint: the source's stream takes them after it.)
 		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}}
 		p.poll(loopCtx)
 		resnapWG.Add(1)

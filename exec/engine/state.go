@@ -121,6 +121,12 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
+	return syncDir(dir)
+}
+
+// syncDir makes the entries of a directory durable (a file renamed into
+// it or removed from it).
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync state directory: %w", err)

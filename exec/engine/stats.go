@@ -141,3 +141,12 @@ func (s *Stats) Sources() []SourceStatus {
 	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
 	return out
 }
+
+// dropStream forgets a stream that ended before the run (a stopped
+// pipeline's catch-up, rejoin.go): its lag is no source's any more.
+func (s *Stats) dropStream(source string) {
+	s.mu.Lock()
+	delete(s.streams, source)
+	delete(s.trackers, source)
+	s.mu.Unlock()
+}

@@ -18,9 +18,10 @@ import (
 // last mark before the batch it could not take) is saved under its own
 // name, source-<source>@<pipeline>.json, and the source's stream goes on
 // for the other pipelines, which keep checkpointing in source-<source>.json.
-// The next run opens the stopped pipeline's own stream from its own
-// checkpoint (with the schema history of that position), so that once the
-// file is fixed it replays what it missed, and nothing else replays.
+// The next run first opens the stopped pipeline's own stream from its own
+// checkpoint (with the schema history of that position) up to the source's
+// checkpoint (rejoin.go): once the file is fixed it replays what it missed,
+// nothing else replays, and it rejoins the source's one stream.
 
 // PipelineStop is the error of a pipeline that stopped by itself.
 type PipelineStop struct {
@@ -123,7 +124,7 @@ func (r *sourceRun) pipelineFailed(ctx context.Context, pe *processError, b *exe
 	}
 	r.runs = kept
 	pr.close()
-	err := fmt.Errorf("pipeline %s stopped: %w; its own checkpoint is at position %s, before the change it could not take (%s); the other pipelines of source %s go on (%s). To resume it, %s: it resumes from its own checkpoint, with nothing lost",
+	err := fmt.Errorf("pipeline %s stopped: %w; its own checkpoint is at position %s, before the change it could not take (%s); the other pipelines of source %s go on (%s). To resume it, %s: it resumes from its own checkpoint, with nothing lost, and rejoins the source's stream once it caught up",
 		pr.p.Name, pe.err, r.describeMark(r.lastMark), r.store.path(name), r.decl.Name, strings.Join(others, ", "), fix)
 	r.opts.Log.Error("pipeline stopped; the other pipelines of the source go on", "pipeline", pr.p.Name, "source", r.decl.Name,
 		"checkpoint", r.describeMark(r.lastMark), "error", err.Error())

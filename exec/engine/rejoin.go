@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/planner"
+)
+
+// A pipeline that stopped alone (stop.go) rejoins the source's single
+// stream (docs/live-tables.md, "One failing pipeline"). At the start of a
+// run, before the source's stream opens, each such pipeline catches up:
+// its own stream runs from its own checkpoint, with the schema history of
+// that position, up to the source's checkpoint exactly
+// (connectors.StreamRequest.Until), and ends there. Its writes flushed and
+// its own checkpoint at that position, its checkpoint is joined into the
+// source's (connectors.MarkJoiner: the schema history of the tables only
+// it reads), then its own file is removed, and the source's one stream
+// opens for every pipeline. The others replay nothing and skip nothing;
+// the source reads the binlog through one connection at a time.
+//
+// Crashes: during the catch-up the pipeline's own checkpoint moves as
+// any (the restart resumes the catch-up from it); between the joined
+// source checkpoint and the removal, the restart finds both at the same
+// position and only joins again. A pipeline that fails again in its
+// catch-up keeps its own checkpoint and the others go on without it. Its
+// own checkpoint ahead of the source's (a stop just before a crash, the
+// source's checkpoint not yet written): the source's pipelines catch up
+// with it instead, then it joins. The two not ordered (different servers,
+// a snapshot in progress): it keeps its own stream this run, as before,
+// and rejoins on a later run.
+
+// sourceGroups runs the pipelines of one source: the stopped ones that
+// can rejoin catch up first, then the source's stream (and the stream of
+// any that cannot rejoin yet) until the run ends. It returns the errors of
+// its streams, each as its own (Run drops those of a stop).
+func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *planner.SourceDecl, pipes []*planner.Pipeline,
+	sinks map[string]connectors.Sink, store *Store, opts Options) []error {
+	var errs []error
+	alone := map[string]*sourceState{}
+	for _, p := range pipes {
+		st, err := store.Load(aloneName(src.Name, p.Name))
+		if err != nil {
+			return []error{err}
+		}
+		if st != nil {
+			alone[p.Name] = st
+		}
+	}
+	apart := map[string]bool{} // pipelines whose own stream runs beside the source's
+	if len(alone) > 0 {
+		var err error
+		apart, errs, err = rejoin(ctx, src, pipes, alone, sinks, store, opts)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				cancel(err)
+			}
+			return append(errs, err)
+		}
+	}
+	var shared []*planner.Pipeline
+	var runs []*sourceRun
+	for _, p := range pipes {
+		switch {
+		case apart[p.Name]:
+			runs = append(runs, &sourceRun{decl: src, pipes: []*planner.Pipeline{p}, sinks: sinks, store: store, opts: opts,
+				stateName: aloneName(src.Name, p.Name), alone: p.Name})
+		case alone[p.Name] == nil:
+			shared = append(shared, p)
+		}
+	}
+	if len(shared) > 0 {
+		runs = append([]*sourceRun{{decl: src, pipes: shared, sinks: sinks, store: store, opts: opts, stateName: src.Name}}, runs...)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := r.run(ctx)
+			if err == nil {
+				return
+			}
+			if !OnlyPipelineStops(err) {
+				// A pipeline's own error stops that pipeline alone; any
+				// other stops the run.
+				cancel(err)
+			}
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// rejoin catches up the stopped pipelines of alone (name → own
+// checkpoint) with the source's checkpoint and joins them into it. It
+// returns those that keep their own stream this run (apart), the stops of
+// those that failed again, and an error that ends the source's run.
+// Rejoined pipelines have no own checkpoint any more (alone[name] is set
+// to nil).
+func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipeline, alone map[string]*sourceState,
+	sinks map[string]connectors.Sink, store *Store, opts Options) (apart map[string]bool, stops []error, err error) {
+	apart = map[string]bool{}
+	names := make([]string, 0, len(alone))
+	for n := range alone {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	keepApart := func(why string, args ...any) {
+		for _, n := range names {
+			if alone[n] != nil {
+				apart[n] = true
+			}
+		}
+		opts.Log.Info(why, args...)
+	}
+	shared, err := store.Load(src.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if shared == nil || opts.Sources[src.Name] != nil {
+		// No source checkpoint to join (or a source the caller supplies,
+		// which is not opened twice): as before, each runs its own.
+		keepApart("stopped pipelines keep their own stream: the source has no checkpoint of its own to rejoin", "source", src.Name)
+		return apart, nil, nil
+	}
+	s, err := connectors.NewSource(src.Kind, src.Name, src.DSN, src.Options)
+	if err != nil {
+		return nil, nil, fmt.Errorf("source %s: %w", src.Name, err)
+	}
+	defer s.Close()
+	j, ok := s.(connectors.MarkJoiner)
+	if !ok {
+		keepApart("stopped pipelines keep their own stream: the source cannot join checkpoints", "source", src.Name)
+		return apart, nil, nil
+	}
+	byName := map[string]*planner.Pipeline{}
+	for _, p := range pipes {
+		byName[p.Name] = p
+	}
+	describe := func(m []byte) string {
+		if d, ok := s.(connectors.MarkDescriber); ok {
+			return d.DescribeMark(m)
+		}
+		return string(m)
+	}
+	// join joins n's checkpoint, at the source's position with every
+	// write of it acknowledged, into the source's, then removes its own.
+	join := func(n string, own *sourceState) error {
+		mark, err := j.JoinMarks(shared.Mark, own.Mark)
+		if err != nil {
+			return fmt.Errorf("pipeline %s: rejoin source %s: %w", n, src.Name, err)
+		}
+		joined := &sourceState{Source: src.Name, Mark: mark, Pipelines: union(shared.Pipelines, n)}
+		if err := store.Save(joined); err != nil {
+			return err
+		}
+		if err := store.remove(aloneName(src.Name, n)); err != nil {
+			return err
+		}
+		shared, alone[n] = joined, nil
+		opts.Log.Info("a stopped pipeline caught up with the source and rejoined its stream", "pipeline", n, "source", src.Name, "checkpoint", describe(mark))
+		return nil
+	}
+	done := map[string]bool{} // stopped again this run
+	for {
+		// Those behind the source's checkpoint catch up with it, those at
+		// it join it.
+		var ahead []string
+		for _, n := range names {
+			own, state := alone[n], aloneName(src.Name, n)
+			if own == nil || apart[n] || done[n] {
+				continue
+			}
+			c, err := j.CompareMarks(own.Mark, shared.Mark)
+			if err != nil {
+				apart[n] = true
+				opts.Log.Info("a stopped pipeline keeps its own stream this run: its checkpoint and the source's cannot be ordered", "pipeline", n, "source", src.Name, "reason", err.Error())
+				continue
+			}
+			if c > 0 {
+				ahead = append(ahead, n)
+				continue
+			}
+			if c < 0 {
+				opts.Log.Info("catching up a stopped pipeline with the source before it rejoins the source's stream", "pipeline", n, "source", src.Name,
+					"checkpoint", describe(own.Mark), "until", describe(shared.Mark), "updated", own.Updated)
+				r := &sourceRun{decl: src, pipes: []*planner.Pipeline{byName[n]}, sinks: sinks, store: store, opts: opts,
+					stateName: state, alone: n, until: shared.Mark}
+				err := r.run(ctx)
+				opts.Stats.dropStream(state)
+				if err != nil {
+					if ctx.Err() != nil || !OnlyPipelineStops(err) {
+						return nil, stops, err
+					}
+					// It failed again: it keeps its own checkpoint, and
+					// the others go on without it.
+					stops, done[n] = append(stops, err), true
+					continue
+				}
+				if own, err = store.Load(state); err != nil {
+					return nil, stops, err
+				}
+				if own == nil {
+					return nil, stops, fmt.Errorf("pipeline %s: its checkpoint %s is gone after its catch-up", n, store.path(state))
+				}
+				if c, err = j.CompareMarks(own.Mark, shared.Mark); err != nil || c != 0 {
+					apart[n] = true
+					opts.Log.Warn("a stopped pipeline did not end its catch-up at the source's checkpoint: it keeps its own stream this run", "pipeline", n, "source", src.Name,
+						"checkpoint", describe(own.Mark), "source_checkpoint", describe(shared.Mark))
+					continue
+				}
+			}
+			if err := join(n, own); err != nil {
+				return nil, stops, err
+			}
+		}
+		if len(ahead) == 0 {
+			return apart, stops, nil
+		}
+		// The source's checkpoint is behind some (the run that stopped
+		// them was killed before it passed them): the source's
+		// pipelines catch up with the nearest, which then joins.
+		first := ahead[0]
+		for _, n := range ahead[1:] {
+			if c, err := j.CompareMarks(alone[n].Mark, alone[first].Mark); err == nil && c < 0 {
+				first = n
+			}
+		}
+		var own []*planner.Pipeline
+		for _, p := range pipes {
+			if alone[p.Name] == nil {
+				own = append(own, p)
+			}
+		}
+		if len(own) == 0 {
+			// No pipeline streams from the source's checkpoint: the
+			// nearest's own checkpoint becomes the source's.
+			st := &sourceState{Source: src.Name, Mark: alone[first].Mark, Pipelines: []string{first}}
+			if err := store.Save(st); err != nil {
+				return nil, stops, err
+			}
+			if err := store.remove(aloneName(src.Name, first)); err != nil {
+				return nil, stops, err
+			}
+			shared, alone[first] = st, nil
+			opts.Log.Info("a stopped pipeline rejoined its source: no other pipeline streams from the source's checkpoint, its own became the source's", "pipeline", first, "source", src.Name, "checkpoint", describe(st.Mark))
+			continue
+		}
+		opts.Log.Info("the source's checkpoint is behind a stopped pipeline's (the run that stopped it ended before the source's checkpoint passed it): the source's pipelines catch up with it before it rejoins",
+			"pipeline", first, "source", src.Name, "checkpoint", describe(alone[first].Mark), "source_checkpoint", describe(shared.Mark))
+		r := &sourceRun{decl: src, pipes: own, sinks: sinks, store: store, opts: opts, stateName: src.Name, until: alone[first].Mark}
+		err := r.run(ctx)
+		if err != nil {
+			if ctx.Err() != nil || !OnlyPipelineStops(err) {
+				return nil, stops, err
+			}
+			// A pipeline of the source stopped meanwhile: it does not run
+			// again this run, and the source's checkpoint may be short of
+			// the stopped pipelines' (the others then keep their own).
+			stops = append(stops, err)
+			for _, n := range stoppedPipelines(err) {
+				if alone[n] == nil {
+					alone[n], done[n] = &sourceState{}, true
+				}
+			}
+			for _, n := range ahead {
+				apart[n] = true
+			}
+			return apart, stops, nil
+		}
+		if shared, err = store.Load(src.Name); err != nil {
+			return nil, stops, err
+		}
+		if c, err := j.CompareMarks(alone[first].Mark, shared.Mark); err != nil || c > 0 {
+			for _, n := range ahead {
+				apart[n] = true
+			}
+			opts.Log.Warn("the source's pipelines did not end their catch-up at a stopped pipeline's checkpoint: it keeps its own stream this run", "pipeline", first, "source", src.Name,
+				"checkpoint", describe(alone[first].Mark), "source_checkpoint", describe(shared.Mark))
+			return apart, stops, nil
+		}
+	}
+}
+
+// stoppedPipelines names the pipelines of the pipeline stops err is made
+// of.
+func stoppedPipelines(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, stoppedPipelines(e)...)
+		}
+		return out
+	}
+	var ps *PipelineStop
+	if errors.As(err, &ps) {
+		return []string{ps.Pipeline}
+	}
+	return nil
+}
+
+// union is names with n, sorted, once.
+func union(names []string, n string) []string {
+	out := append([]string{}, names...)
+	for _, x := range names {
+		if x == n {
+			return out
+		}
+	}
+	out = append(out, n)
+	sort.Strings(out)
+	return out
+}
+
+// remove deletes a checkpoint file, durably (the directory synced).
+func (s *Store) remove(source string) error {
+	if err := os.Remove(s.path(source)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove checkpoint: %w", err)
+	}
+	return syncDir(filepath.Dir(s.path(source)))
+}
