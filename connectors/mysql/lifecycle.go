@@ -258,7 +258,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 			// takes the table's name: the targets swap in the rows they
 			// kept apart for it. Nothing is read again.
 			r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, s.fromSchema.streamSchema(r.cfg.req.Before)), DB: s.to.DB, Table: s.from.Table,
-				RowCopy: &exec.RowCopy{Of: s.to.Table, Step: exec.RowCopySwap}})
+				RowCopy: &exec.RowCopy{Of: s.to.Table, Step: exec.RowCopySwap, At: at.String()}})
 			r.cfg.log.Info("online schema change cut-over: row copy: the tool's copy, followed in the binlog since its CREATE, replaces the table in the targets; nothing is read again", "table", s.to.String(), "from", s.from.String(), "position", at.String())
 			t := s.fromSchema.clone()
 			t.Ref = s.to
