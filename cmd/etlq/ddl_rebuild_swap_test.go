@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestRebuildSwapKilled (issue #12): etlq ends (as kill -9) at each step
@@ -32,11 +30,7 @@ func TestRebuildSwapKilled(t *testing.T) {
 func testRebuildSwapKilled(t *testing.T, myDSN string) {
 	s := newScratch(t, myDSN)
 	db, my, ch := s.db, s.my, s.ch
-	cfg, err := testenv.ParseMySQLDSN(myDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newThrottleProxy(t, cfg.Addr)
+	viaProxy, px := throttled(t, myDSN)
 	myExec(t, my, "CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT, d DECIMAL(10,4), w INT, x INT)",
 		"INSERT INTO "+db+".t SELECT seq, seq, seq * 7, seq + 0.1234 + (seq % 2) * 0.0051, seq, seq FROM "+db+".seq_1_to_5000")
@@ -46,7 +40,7 @@ func testRebuildSwapKilled(t *testing.T, myDSN string) {
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
 CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u WITH (batch_rows = 500, flush_interval = '100ms');
-`, strings.Replace(myDSN, cfg.Addr, px.addr(), 1), s.chDSN, db, testServerID()))
+`, viaProxy, s.chDSN, db, testServerID()))
 	swapFile := func(p string) string { return filepath.Join(r.state, "rowcopy", p+".swap") }
 	there := func(p string) bool { _, err := os.Stat(swapFile(p)); return err == nil }
 	marker := 1000000
@@ -111,15 +105,7 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u WITH (batch
 			px.slow.Store(true)
 		}
 		if step.fault != "" {
-			point := strings.Split(step.fault, ",")[0]
-			select {
-			case err := <-r.done:
-				if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at "+point) {
-					t.Fatalf("%s: want the run ended at the fault point: %v\n%s", step.name, err, r.out.String())
-				}
-			case <-time.After(180 * time.Second):
-				t.Fatalf("%s: the run did not end at the fault point:\n%s", step.name, r.out.String())
-			}
+			r.waitFault(t, strings.Split(step.fault, ",")[0], 180*time.Second)
 			px.slow.Store(false)
 			if got := [2]bool{there("p_t"), there("p_u")}; got != step.files {
 				t.Fatalf("%s: swap files of p_t, p_u: %v, want %v", step.name, got, step.files)

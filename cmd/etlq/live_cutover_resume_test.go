@@ -33,12 +33,7 @@ func testCutOverResnapshotResumed(t *testing.T, myDSN string) {
 	db, my, ch := s.db, s.my, s.ch
 	// etlq reads the server through a proxy that can slow its reads, so
 	// that the kill falls in the middle of the new table's re-read.
-	cfg, err := testenv.ParseMySQLDSN(myDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := newThrottleProxy(t, cfg.Addr)
-	viaProxy := strings.Replace(myDSN, cfg.Addr, px.addr(), 1)
+	viaProxy, px := throttled(t, myDSN)
 	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t "+liveTableDef,
 		fmt.Sprintf("INSERT INTO %[1]s.t SELECT seq, ELT(1 + seq %% 4, 'new', 'paid', 'shipped', 'cancelled'), (seq %% 1000) + (seq %% 100) / 100 FROM %[1]s.seq_1_to_%[2]d", db, rows))
 	dir := t.TempDir()
@@ -118,6 +113,17 @@ CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse 
 type throttleProxy struct {
 	ln   net.Listener
 	slow atomic.Bool
+}
+
+// throttled returns myDSN through a new throttleProxy, and the proxy.
+func throttled(t *testing.T, myDSN string) (string, *throttleProxy) {
+	t.Helper()
+	cfg, err := testenv.ParseMySQLDSN(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := newThrottleProxy(t, cfg.Addr)
+	return strings.Replace(myDSN, cfg.Addr, px.addr(), 1), px
 }
 
 func newThrottleProxy(t *testing.T, target string) *throttleProxy {

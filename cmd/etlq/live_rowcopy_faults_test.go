@@ -62,6 +62,19 @@ func chTablesLeft(t *testing.T, s *scratch, keep ...string) []string {
 	return left
 }
 
+// waitFault waits until the run ends at the ETLQ_TEST_FAULT point.
+func (r *rowCopyRun) waitFault(t *testing.T, point string, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at "+point) {
+			t.Fatalf("want the run ended at the fault point %s: %v\n%s", point, err, r.out.String())
+		}
+	case <-time.After(timeout):
+		t.Fatalf("the run did not end at the fault point %s:\n%s", point, r.out.String())
+	}
+}
+
 func contains(l []string, s string) bool {
 	for _, x := range l {
 		if x == s {
@@ -177,14 +190,7 @@ func testRowCopyStopAfterSwapFile(t *testing.T, myDSN string) {
 	})
 	time.Sleep(2 * time.Second)
 	ghostCutOver(t, s)
-	select {
-	case err := <-r.done:
-		if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at rowcopy-swap-file:p_t") {
-			t.Fatalf("want the run ended at the fault point: %v\n%s", err, r.out.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("the run did not end at the fault point:\n%s", r.out.String())
-	}
+	r.waitFault(t, "rowcopy-swap-file:p_t", 90*time.Second)
 	if _, err := os.Stat(filepath.Join(r.state, "rowcopy", "p_t.swap")); err != nil {
 		t.Fatalf("no swap file: %v", err)
 	}
@@ -237,14 +243,7 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u;
 	})
 	time.Sleep(2 * time.Second)
 	ghostCutOver(t, s)
-	select {
-	case err := <-r.done:
-		if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at rowcopy-swap-file:p_u") {
-			t.Fatalf("want the run ended at the fault point: %v\n%s", err, r.out.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("the run did not end at the fault point:\n%s", r.out.String())
-	}
+	r.waitFault(t, "rowcopy-swap-file:p_u", 90*time.Second)
 	if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name IN ('t__etlq_copy', 'u__etlq_copy')", db)); err != nil || n != 1 {
 		t.Fatalf("want one copy swapped in and one not: %d copy tables, %v", n, err)
 	}

@@ -246,14 +246,7 @@ func testRowCopyGhost(t *testing.T, myDSN string) {
 		t.Fatalf("cut-over rename: %v", err)
 	}
 	myExec(t, my, "DROP TABLE IF EXISTS "+db+"._t_ghc", "DROP TABLE IF EXISTS "+db+"._t_del")
-	select {
-	case err := <-r.done:
-		if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at rowcopy-swapped:p_t") {
-			t.Fatalf("want the run ended at the fault point: %v\n%s", err, r.out.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("the run did not end at the fault point:\n%s", r.out.String())
-	}
+	r.waitFault(t, "rowcopy-swapped:p_t", 90*time.Second)
 	swap := filepath.Join(r.state, "rowcopy", "p_t.swap")
 	if _, err := os.Stat(swap); err != nil {
 		t.Fatalf("no swap file after the swap: %v", err)
