@@ -112,6 +112,18 @@ type StreamTable struct {
 	// unless the table is read again (docs/schema-changes.md, "Type
 	// changes that are no widening").
 	Upsert bool
+	// SwappedAt is the source's position (exec.RowCopy.At) of a swap of
+	// the table's copies that an earlier run made and no checkpoint is
+	// known to have passed ("" when none). Rebuilt says it ended a rebuild
+	// (a type change read again into every target's copy: exec.RowCopy
+	// with Of the table itself), and that every pipeline reading the table
+	// noted it: the targets hold the table as of SwappedAt (or the copy
+	// to swap in does). A source resumed before SwappedAt then sends
+	// none of the table's rows up to it and the swap again there (with
+	// At); in every case it sends a RowCopyPassed (with At) once past it,
+	// after which the engine forgets the swap.
+	SwappedAt string
+	Rebuilt   bool
 }
 
 // StreamPattern is a table pattern a stream follows: DB and a glob of

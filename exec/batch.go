@@ -258,12 +258,22 @@ const (
 	// tool dropped it, giving the migration up, or etlq lost its schema):
 	// the targets drop what they kept of it.
 	RowCopyDrop
+	// RowCopyPassed: the stream passed At, the position of a swap an
+	// earlier run made (connectors.StreamTable.SwappedAt): once a
+	// checkpoint covers this batch, what the targets kept to know of that
+	// swap across a restart (the engine's swap files) is of no more use.
+	RowCopyPassed
 )
 
 // RowCopy names the table a batch of a tool's copy belongs to.
 type RowCopy struct {
 	Of   string
 	Step RowCopyStep
+	// At, on a RowCopySwap and a RowCopyPassed, is the source's position of
+	// the swap (opaque to all but the source, "" when it has none): the
+	// engine keeps it with the swap so that a restart can tell the source
+	// whether its checkpoint is before the swap.
+	At string
 }
 
 // ResnapshotEnd ends a resnapshot (connectors.Resnapshotter) of the table

@@ -62,6 +62,19 @@ func chTablesLeft(t *testing.T, s *scratch, keep ...string) []string {
 	return left
 }
 
+// waitFault waits until the run ends at the ETLQ_TEST_FAULT point.
+func (r *rowCopyRun) waitFault(t *testing.T, point string, timeout time.Duration) {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at "+point) {
+			t.Fatalf("want the run ended at the fault point %s: %v\n%s", point, err, r.out.String())
+		}
+	case <-time.After(timeout):
+		t.Fatalf("the run did not end at the fault point %s:\n%s", point, r.out.String())
+	}
+}
+
 func contains(l []string, s string) bool {
 	for _, x := range l {
 		if x == s {
@@ -177,14 +190,7 @@ func testRowCopyStopAfterSwapFile(t *testing.T, myDSN string) {
 	})
 	time.Sleep(2 * time.Second)
 	ghostCutOver(t, s)
-	select {
-	case err := <-r.done:
-		if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at rowcopy-swap-file:p_t") {
-			t.Fatalf("want the run ended at the fault point: %v\n%s", err, r.out.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("the run did not end at the fault point:\n%s", r.out.String())
-	}
+	r.waitFault(t, "rowcopy-swap-file:p_t", 90*time.Second)
 	if _, err := os.Stat(filepath.Join(r.state, "rowcopy", "p_t.swap")); err != nil {
 		t.Fatalf("no swap file: %v", err)
 	}
@@ -202,7 +208,11 @@ func testRowCopyStopAfterSwapFile(t *testing.T, myDSN string) {
 // p_u wrote its swap file, before p_u's RENAME: the restart cannot take
 // the copy for one and not the other, so the cut-over reads the table
 // again for both: both targets equal the table, and p_u's copy, of no use
-// now, is dropped at the start.
+// now, is dropped at the start. p_t's swap file goes once a checkpoint
+// passed the cut-over, so the table's next migration (gh-ost again,
+// with writes) is a row copy for both pipelines, not a re-snapshot.
+// (Failed before: p_t's file stayed and every later migration was read
+// again.)
 func TestRowCopyTwoPipelinesStopBetweenSwaps(t *testing.T) {
 	onBothServers(t, testRowCopyTwoPipelinesStopBetweenSwaps)
 }
@@ -233,14 +243,7 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u;
 	})
 	time.Sleep(2 * time.Second)
 	ghostCutOver(t, s)
-	select {
-	case err := <-r.done:
-		if err == nil || !strings.Contains(r.out.String(), "ETLQ_TEST_FAULT: exiting at rowcopy-swap-file:p_u") {
-			t.Fatalf("want the run ended at the fault point: %v\n%s", err, r.out.String())
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatalf("the run did not end at the fault point:\n%s", r.out.String())
-	}
+	r.waitFault(t, "rowcopy-swap-file:p_u", 90*time.Second)
 	if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name IN ('t__etlq_copy', 'u__etlq_copy')", db)); err != nil || n != 1 {
 		t.Fatalf("want one copy swapped in and one not: %d copy tables, %v", n, err)
 	}
@@ -257,6 +260,43 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u;
 		if !strings.Contains(out, want) {
 			t.Errorf("the log lacks %q:\n%s", want, out)
 		}
+	}
+	if left := chTablesLeft(t, s, "t", "t_current", "u", "u_current"); len(left) > 0 {
+		t.Errorf("target tables left: %v", left)
+	}
+	if left, _ := filepath.Glob(filepath.Join(r.state, "rowcopy", "*.swap")); len(left) > 0 {
+		t.Fatalf("swap files left after a checkpoint passed the cut-over: %v", left)
+	}
+
+	// The next migration: a row copy for both, with writes to t while
+	// the copy exists (gh-ost's row copy takes them).
+	r.start(t)
+	r.waitFor(t, "the run started", 60*time.Second, func() (bool, string) {
+		return strings.Contains(r.out.String(), "msg=starting"), ""
+	})
+	time.Sleep(2 * time.Second)
+	myExec(t, s.my,
+		"CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
+		"ALTER TABLE "+db+"._t_gho ADD COLUMN c2 INT NOT NULL DEFAULT 9")
+	for i := 0; i < 100; i++ {
+		// Writes to t while the copy exists, before gh-ost's row copy.
+		myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.t (id, status, amount, c) VALUES (%d, 'w', 1.00, %d)", db, 20000+i, i),
+			fmt.Sprintf("UPDATE %s.t SET amount = amount + 1 WHERE id = %d", db, 1+i))
+	}
+	myExec(t, s.my,
+		"INSERT IGNORE INTO "+db+"._t_gho (id, status, amount, c) SELECT id, status, amount, c FROM "+db+".t",
+		"UPDATE "+db+"._t_gho SET c2 = id WHERE id % 7 = 0",
+		"RENAME TABLE "+db+".t TO "+db+"._t_del, "+db+"._t_gho TO "+db+".t",
+		"DROP TABLE "+db+"._t_del",
+		"INSERT INTO "+db+".t (id, status, amount, c, c2) VALUES (6000, 'new2', 2.00, 1, 2)")
+	for _, tb := range []string{"t", "u"} {
+		waitCHCount(t, s.chDSN, fmt.Sprintf("SELECT count() FROM %s.%s_current WHERE id = 6000 AND c2 = 2", db, tb), 1, 120*time.Second)
+	}
+	compareTable(t, s.my, s.ch, db, "t", db, "t", db+".t_current")
+	compareTable(t, s.my, s.ch, db, "t", db, "u", db+".u_current")
+	out = r.stop(t)
+	if n := strings.Count(out, "row copy: the copy replaced the target's rows"); n != 2 || strings.Contains(out, "online schema change cut-over: re-snapshot") {
+		t.Errorf("the next migration is not a row copy for both pipelines (%d swaps):\n%s", n, out)
 	}
 	if left := chTablesLeft(t, s, "t", "t_current", "u", "u_current"); len(left) > 0 {
 		t.Errorf("target tables left: %v", left)

@@ -158,8 +158,12 @@ func testRowCopyPtOnlineSchemaChange(t *testing.T, myDSN string) {
 // with a writer running, and etlq killed (SIGKILL) in the middle of the
 // migration, after the copy's rows reached the hidden copy table and a
 // checkpoint passed them: the restarted run takes the copy up again from
-// its checkpoint and swaps it in at the cut-over; the new column's values
-// that only the copy holds (c = id where id % 10 = 0) are in the target.
+// its checkpoint; that run ends (as kill -9) right after the swap's
+// RENAME at the cut-over (ETLQ_TEST_FAULT), and the next one, from the
+// checkpoint before the cut-over, sends neither t's nor the copy's rows
+// up to it again, reads nothing again, and removes the swap file once a
+// checkpoint passed the cut-over. The new column's values that only the
+// copy holds (c = id where id % 10 = 0) are in the target.
 func TestRowCopyGhost(t *testing.T) {
 	onBothServers(t, testRowCopyGhost)
 }
@@ -197,20 +201,19 @@ func testRowCopyGhost(t *testing.T, myDSN string) {
 	copyChunks(1501, 3000)
 	r.start(t)
 	w.halt()
-	// A clean stop before the cut-over; its state is kept to play, after
-	// the cut-over, a run stopped between the swap and the checkpoint
-	// after it.
 	r.waitFor(t, "the copy's rows in the copy table", 60*time.Second, func() (bool, string) {
 		n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t__etlq_copy", db))
 		return err == nil && n >= 2500, fmt.Sprint(n, err)
 	})
 	time.Sleep(2 * time.Second)
 	r.stop(t)
-	saved := t.TempDir()
-	if out, err := exec.Command("cp", "-a", r.state, saved).CombinedOutput(); err != nil {
-		t.Fatalf("cp: %v\n%s", err, out)
-	}
+	// The cut-over, with the run ended (as kill -9) right after the
+	// swap's RENAME, before any checkpoint passed it.
+	r.env = []string{"ETLQ_TEST_FAULT=rowcopy-swapped:p_t"}
 	r.start(t)
+	r.waitFor(t, "the run started", 60*time.Second, func() (bool, string) {
+		return strings.Contains(r.out.String(), "msg=starting"), ""
+	})
 	if w.ops.Load() == 0 {
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
 	}
@@ -243,22 +246,19 @@ func testRowCopyGhost(t *testing.T, myDSN string) {
 		t.Fatalf("cut-over rename: %v", err)
 	}
 	myExec(t, my, "DROP TABLE IF EXISTS "+db+"._t_ghc", "DROP TABLE IF EXISTS "+db+"._t_del")
-	myExec(t, my, "UPDATE "+db+".t SET status = 'after', c = c + 1 WHERE id % 9 = 0", "DELETE FROM "+db+".t WHERE id % 13 = 0",
-		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
-	// The restarted run read nothing again (its counter starts at 0).
-	rowCopyCheck(t, s, r, 0)
-
-	// The state as of before the cut-over, with the swap file the swap
-	// wrote: the target already holds the new t; the replay from the
-	// checkpoint sends neither t's nor the copy's rows up to the cut-over
-	// again, and streaming goes on.
+	r.waitFault(t, "rowcopy-swapped:p_t", 90*time.Second)
 	swap := filepath.Join(r.state, "rowcopy", "p_t.swap")
 	if _, err := os.Stat(swap); err != nil {
-		t.Fatalf("no swap file after the cut-over: %v", err)
+		t.Fatalf("no swap file after the swap: %v", err)
 	}
-	if out, err := exec.Command("sh", "-c", fmt.Sprintf("cp %[1]s %[2]s/p_t.swap && rm -rf %[3]s && cp -a %[2]s/state %[4]s && mkdir -p %[3]s/rowcopy && cp %[2]s/p_t.swap %[3]s/rowcopy/", swap, saved, r.state, filepath.Dir(r.state))).CombinedOutput(); err != nil {
-		t.Fatalf("restoring the state: %v\n%s", err, out)
-	}
+	myExec(t, my, "UPDATE "+db+".t SET status = 'after', c = c + 1 WHERE id % 9 = 0", "DELETE FROM "+db+".t WHERE id % 13 = 0",
+		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
+
+	// The restart from the checkpoint before the cut-over, with the swap
+	// file: the target already holds the new t; the replay sends neither
+	// t's nor the copy's rows up to the cut-over again, nothing is read
+	// again, and streaming goes on.
+	r.env = nil
 	r.start(t)
 	myExec(t, my, "UPDATE "+db+".t SET c = c + 100 WHERE id % 7 = 0", "INSERT INTO "+db+".t VALUES (5001, 'late', 2.00, 43)")
 	myQ, chQ := oscQueries(db, true)
@@ -272,6 +272,16 @@ func testRowCopyGhost(t *testing.T, myDSN string) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the log lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "re-snapshot") || strings.Contains(out, "snapshotting it") {
+		t.Errorf("the log says the table was read again:\n%s", out)
+	}
+	// A checkpoint passed the cut-over: the swap file is of no more use.
+	if _, err := os.Stat(swap); !os.IsNotExist(err) {
+		t.Errorf("the swap file is left after a checkpoint passed the cut-over: %v", err)
+	}
+	if left := chTablesLeft(t, s, "t", "t_current"); len(left) > 0 {
+		t.Errorf("target tables left: %v", left)
 	}
 }
 

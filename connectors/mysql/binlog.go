@@ -698,6 +698,7 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 		}
 		return nil
 	}
+	prevOut := ts.out
 	switch r.cfg.opts.schemaChanges {
 	case "fail":
 		return fmt.Errorf("schema change on %s at %s: %q (schema_changes = 'fail')", ts.key, at, what)
@@ -726,6 +727,12 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 		if r.cfg.opts.schemaChanges != "ignore" {
 			ts.out = nt
 		}
+	}
+	if !ts.skipTo.isZero() {
+		// Rebuilt later, before a restart (swapresume.go): the targets
+		// get the new columns with the swap; until then the batches
+		// (marks only) keep the columns the pipeline has.
+		ts.out = prevOut
 	}
 	ts.cur = nt
 	r.tabs.schemasDirty = true

@@ -256,9 +256,11 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 		if s.kind == lifeRename && s.rowCopy && s.fromSchema != nil && s.fromSchema.Stale == "" {
 			// The tool's copy, followed row by row since its CREATE,
 			// takes the table's name: the targets swap in the rows they
-			// kept apart for it. Nothing is read again.
+			// kept apart for it. Nothing is read again. (The swap's
+			// position is the statement's end: a stream past it has
+			// made the swap.)
 			r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, s.fromSchema.streamSchema(r.cfg.req.Before)), DB: s.to.DB, Table: s.from.Table,
-				RowCopy: &exec.RowCopy{Of: s.to.Table, Step: exec.RowCopySwap}})
+				RowCopy: &exec.RowCopy{Of: s.to.Table, Step: exec.RowCopySwap, At: r.cur.String()}})
 			r.cfg.log.Info("online schema change cut-over: row copy: the tool's copy, followed in the binlog since its CREATE, replaces the table in the targets; nothing is read again", "table", s.to.String(), "from", s.from.String(), "position", at.String())
 			t := s.fromSchema.clone()
 			t.Ref = s.to

@@ -149,6 +149,12 @@ func (r *binlogReader) cannotRebuild(ts *tableState, nt *table) string {
 // empty there, and the table is read again at the next transaction
 // boundary (stream.startRebuilds).
 func (r *binlogReader) startRebuild(ts *tableState, at binlogPos, why string) {
+	if !ts.skipTo.isZero() {
+		// The targets hold the table rebuilt at a later position already
+		// (swapresume.go): nothing to read again.
+		r.cfg.log.Info(ts.key+": a type change the targets already follow: the table was rebuilt after it before the restart", "table", ts.key, "position", at.String(), "change", why)
+		return
+	}
 	r.cfg.log.Info(ts.key+": the table is rebuilt: read again into a copy with the new type", "table", ts.key, "position", at.String(), "change", why)
 	queueRebuildStart(r.em, r.tabs, ts)
 }
@@ -217,13 +223,19 @@ func (st *stream) startRebuilds(pos binlogPos) {
 	st.rebuildQ = keep
 }
 
-// endRebuild queues the swap of the copies in, once the re-read's last
-// row is out, and ends the rebuild in the schema the checkpoint keeps.
-func (st *stream) endRebuild(ts *tableState) {
-	st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
-		RowCopy: &exec.RowCopy{Of: ts.ref.Table, Step: exec.RowCopySwap}})
+// endRebuild queues the swap of the copies in at position at, once the
+// re-read's last row is out, and ends the rebuild in the schema the
+// checkpoint keeps.
+func (st *stream) endRebuild(ts *tableState, at binlogPos) {
+	b := &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
+		RowCopy: &exec.RowCopy{Of: ts.ref.Table, Step: exec.RowCopySwap, At: at.String()}}
+	st.out = append(st.out, b)
 	ts.copyOf = ""
 	st.changeFlags(ts, func(nt *table) { nt.Rebuild = false })
+	// A checkpoint of the swap itself (the rebuild ended): the engine
+	// forgets the swap once one is written (a mark at the same position
+	// before it still has the rebuild under way: swapresume.go).
+	b.Mark = st.mark(at)
 	st.log.Info(ts.key+": the table is rebuilt: the copy read again with the new type is swapped in", "table", ts.key)
 }
 
@@ -248,7 +260,7 @@ func (st *stream) resumeRebuilds() {
 			queueReread(&st.streamTables, ts)
 			continue
 		}
-		if ts.cur == nil || !ts.cur.Rebuild {
+		if ts.cur == nil || !ts.cur.Rebuild || !ts.skipTo.isZero() {
 			continue
 		}
 		if no := st.bin.cannotRebuild(ts, ts.cur); no != "" || st.opts.schemaChanges == "ignore" || st.opts.schemaChanges == "fail" {

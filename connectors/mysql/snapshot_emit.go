@@ -209,7 +209,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// of its range it did not find (resnapshot.go).
 		defer func(r *resnapState) {
 			if r.rebuild {
-				em.endRebuild(ts)
+				em.endRebuild(ts, at)
 				return
 			}
 			em.endResnapshot(r.req, ts, r.version, "")

@@ -67,6 +67,10 @@ type tableState struct {
 	// (connectors.StreamTable.CopySwapped): its rows and its copy's are
 	// not sent until the cut-over.
 	swapped bool
+	// skipTo, while swapped after a resume, is the position of a
+	// rebuild's swap made after the checkpoint (swapresume.go); passAt is
+	// the position of a swap an earlier run made.
+	skipTo, passAt binlogPos
 	// rebuildLooked is when a rebuild waiting to read the table again
 	// last looked at the server's key (rebuild.go).
 	rebuildLooked time.Time
@@ -143,6 +147,9 @@ type streamTables struct {
 	// rebuildQ are the tables whose rebuild (rebuild.go) waits for the
 	// reader's next transaction boundary to start reading them again.
 	rebuildQ []*tableState
+	// swapWait are the tables whose earlier swap the stream has not
+	// passed yet (swapresume.go).
+	swapWait []*tableState
 	byRef    map[connectors.TableRef]*tableState // the tables in the stream now
 	// requested are the tables asked for by name, with their modes: one
 	// that leaves and comes back (re-created, renamed back) joins again.
@@ -399,7 +406,8 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	}
 	if st.needBinlog {
 		st.bin = newBinlogReader(st, st.snap, start, gtid)
-		st.resumeRebuilds() // rebuild.go
+		st.resumeSwaps(start, resume != nil) // swapresume.go
+		st.resumeRebuilds()                  // rebuild.go
 		if err := st.bin.start(); err != nil {
 			st.snap.close()
 			return nil, err
@@ -550,6 +558,7 @@ func (st *stream) step(ctx context.Context) error {
 // transactions at position pos: it emits the snapshot chunks whose
 // position is reached, an idle mark when due, and decides Once's end.
 func (st *stream) atBoundary(pos binlogPos, idle bool) {
+	st.swapsAt(pos) // swapresume.go
 	st.startResnapshots(pos)
 	emitted := st.snap.emitReady(pos, false)
 	if !emitted && len(st.out) == 0 && pos.cmp(st.lastMarkPos) > 0 && time.Since(st.lastMark) >= time.Second {

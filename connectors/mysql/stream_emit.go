@@ -48,7 +48,7 @@ type emitter interface {
 	// endResnapshot queues the batch that ends a resnapshot.
 	endResnapshot(r connectors.Resnapshot, ts *tableState, version uint64, errText string)
 	// endRebuild queues the swap that ends a rebuild (rebuild.go).
-	endRebuild(ts *tableState)
+	endRebuild(ts *tableState, at binlogPos)
 
 	// atBoundary: the reader stands between transactions at pos (snapshot
 	// chunks, idle marks and Once's end are decided there).

@@ -63,7 +63,7 @@ func (f *fakeEmitter) emitMarkOnlyFor(ts *tableState, pos binlogPos) {
 }
 
 func (f *fakeEmitter) endResnapshot(connectors.Resnapshot, *tableState, uint64, string) {}
-func (f *fakeEmitter) endRebuild(*tableState)                                           {}
+func (f *fakeEmitter) endRebuild(*tableState, binlogPos)                                {}
 
 func (f *fakeEmitter) atBoundary(pos binlogPos, idle bool) {
 	f.boundaries = append(f.boundaries, pos)

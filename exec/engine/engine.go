@@ -169,6 +169,10 @@ type sourceRun struct {
 	// stopped are the errors of the pipelines that stopped alone while the
 	// others went on: the run reports them when it ends.
 	stopped []error
+	// swapsDone are the swap files to remove once a checkpoint covers
+	// their batch (rowcopy.go); the commit loop reads them.
+	swapsMu   sync.Mutex
+	swapsDone []swapDone
 }
 
 func (r *sourceRun) run(ctx context.Context) (err error) {
@@ -683,8 +687,12 @@ func (r *sourceRun) commitLoop(ctx context.Context, names []string) error {
 }
 
 func (r *sourceRun) commit(names []string) error {
+	if faultSet("no-commit") {
+		_, err := r.tracker.take0()
+		return err
+	}
 	// Marks before a failed write are still good: save them, then report.
-	m, werr := r.tracker.take()
+	m, seq, werr := r.tracker.takeSeq()
 	if m != nil {
 		if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
 			return err
@@ -693,6 +701,7 @@ func (r *sourceRun) commit(names []string) error {
 		if r.acker != nil {
 			r.acker.Acked(m)
 		}
+		r.swapsCommitted(seq) // rowcopy.go
 	}
 	return werr
 }

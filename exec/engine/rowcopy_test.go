@@ -266,3 +266,113 @@ CREATE PIPELINE b FROM binlog shop.shopdb.orders TRANSFORM id INTO clickhouse dw
 		t.Errorf("a's swap file: %v", err)
 	}
 }
+
+// addCopyAt is addCopy of a step that names the source's position at.
+func (s *source) addCopyAt(step exec.RowCopyStep, table, at string) *source {
+	s.pos++
+	pos := s.pos
+	s.script = append(s.script, item{b: func(mem memory.Allocator) *exec.Batch {
+		b := sourceBatch(mem, table, pos, s.version, nil)
+		b.RowCopy = &exec.RowCopy{Of: "orders", Step: step, At: at}
+		return b
+	}})
+	return s
+}
+
+// writeSwapFiles writes the swap files of pipelines ps with text.
+func writeSwapFiles(t *testing.T, dir, text string, ps ...string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, "rowcopy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if err := os.WriteFile(filepath.Join(dir, "rowcopy", p+".swap"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestRunRowCopySwapForgotten: the swap file notes the swap's position,
+// and goes once a checkpoint covers the swap.
+func TestRunRowCopySwapForgotten(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE up FROM binlog shop.shopdb.orders TRANSFORM id, status INTO clickhouse dw.analytics.up MODE upsert KEY (id);
+`)
+	rc := &rcSink{sink: e.snk}
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a", int64(1))).
+		addCopyAt(exec.RowCopySwap, "_orders_gho", "b.000001:700").
+		add("orders", ins(3, "c", int64(1)))
+	o := e.opts(true)
+	o.Sinks = map[string]connectors.Sink{"dw": rc}
+	if err := engine.Run(context.Background(), e.plan, o); err != nil {
+		t.Fatal(err)
+	}
+	if rc.swaps != 1 {
+		t.Errorf("swaps %d", rc.swaps)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "rowcopy", "up.swap")); !os.IsNotExist(err) {
+		t.Errorf("the swap file is left after the checkpoint passed the swap: %v", err)
+	}
+}
+
+// TestRunRebuildSwapped: every pipeline's swap file of a rebuild (the
+// copy of the table itself) at one position asks the stream to skip to
+// it, whether the copies were renamed or not; a file of one pipeline
+// only (stopped before the other noted it, no RENAME made) does not.
+func TestRunRebuildSwapped(t *testing.T) {
+	for _, both := range []bool{true, false} {
+		e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE a FROM binlog shop.shopdb.orders TRANSFORM id, status INTO clickhouse dw.analytics.a MODE upsert KEY (id);
+CREATE PIPELINE b FROM binlog shop.shopdb.orders TRANSFORM id INTO clickhouse dw.analytics.b MODE upsert KEY (id);
+`)
+		rc := &rcSink{sink: e.snk}
+		rc.writers["b__etlq_copy"] = &writer{s: e.snk, name: "b__etlq_copy"}
+		ps := []string{"a"}
+		if both {
+			ps = append(ps, "b")
+		}
+		writeSwapFiles(t, e.dir, "shopdb.orders\nb.000001:700\nrebuild\n", ps...)
+		o := e.opts(true)
+		o.Sinks = map[string]connectors.Sink{"dw": rc}
+		if err := engine.Run(context.Background(), e.plan, o); err != nil {
+			t.Fatal(err)
+		}
+		rt := e.src.reqs[0].Tables[0]
+		if !rt.RowCopy || rt.CopySwapped || (rt.SwappedAt == "b.000001:700") != both || rt.Rebuilt != both {
+			t.Errorf("files of %v: request %+v", ps, rt)
+		}
+		if _, ok := rc.writers["b__etlq_copy"]; !ok {
+			t.Errorf("files of %v: b's copy was dropped", ps)
+		}
+	}
+}
+
+// TestRunRowCopyPassed: after a stop between two pipelines' swaps, the
+// swapped pipeline's file names the cut-over's position to the stream;
+// the stream's RowCopyPassed there removes it once a checkpoint covers
+// it (a file of another swap stays).
+func TestRunRowCopyPassed(t *testing.T) {
+	for _, at := range []string{"b.000001:700", "b.000001:900"} {
+		e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE a FROM binlog shop.shopdb.orders TRANSFORM id, status INTO clickhouse dw.analytics.a MODE upsert KEY (id);
+CREATE PIPELINE b FROM binlog shop.shopdb.orders TRANSFORM id INTO clickhouse dw.analytics.b MODE upsert KEY (id);
+`)
+		rc := &rcSink{sink: e.snk}
+		rc.writers["b__etlq_copy"] = &writer{s: e.snk, name: "b__etlq_copy"}
+		writeSwapFiles(t, e.dir, "shopdb.orders\nb.000001:700\ncopy\n", "a", "b")
+		e.src.add("orders", ins(1, "a", int64(1))).
+			addCopyAt(exec.RowCopyPassed, "orders", at).
+			add("orders", ins(3, "c", int64(1)))
+		o := e.opts(true)
+		o.Sinks = map[string]connectors.Sink{"dw": rc}
+		if err := engine.Run(context.Background(), e.plan, o); err != nil {
+			t.Fatal(err)
+		}
+		if rt := e.src.reqs[0].Tables[0]; rt.RowCopy || rt.SwappedAt != "b.000001:700" || rt.Rebuilt {
+			t.Errorf("request %+v", rt)
+		}
+		_, err := os.Stat(filepath.Join(e.dir, "rowcopy", "a.swap"))
+		if gone := os.IsNotExist(err); gone != (at == "b.000001:700") {
+			t.Errorf("passed %s: a's swap file gone: %v", at, gone)
+		}
+	}
+}

@@ -18,6 +18,8 @@ type tracker struct {
 	base    uint64 // sequence number of entries[0]
 	entries []trackEntry
 	ready   *exec.Mark // highest contiguous acknowledged mark not yet taken
+	// readySeq is the sequence number of ready's batch.
+	readySeq uint64
 	// acked are calls to make once a batch and every earlier one are
 	// fully acknowledged (whenAcked), in sequence order.
 	acked   []ackedCall
@@ -95,7 +97,7 @@ func (t *tracker) advance() {
 	n := 0
 	for n < len(t.entries) && t.entries[n].sealed && t.entries[n].pending == 0 && !t.entries[n].failed {
 		if m := t.entries[n].mark; m != nil {
-			t.ready = m
+			t.ready, t.readySeq = m, t.base+uint64(n)
 		}
 		n++
 	}
@@ -131,11 +133,18 @@ func (t *tracker) signal() {
 // take returns the committable mark (nil when none is new) and the first
 // write error.
 func (t *tracker) take() (*exec.Mark, error) {
+	m, _, err := t.takeSeq()
+	return m, err
+}
+
+// takeSeq is take that also returns the sequence number of the mark's
+// batch: a checkpoint of it covers every batch up to that one.
+func (t *tracker) takeSeq() (*exec.Mark, uint64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.ready
 	t.ready = nil
-	return m, t.err
+	return m, t.readySeq, t.err
 }
 
 // age returns how long the oldest batch not yet fully acknowledged has
