@@ -72,7 +72,7 @@ func TestRetryWhileUnreachable(t *testing.T) {
 func TestDoneInOrderWithInflight(t *testing.T) {
 	e := newEnv(t, nil)
 	sch := kvSchema()
-	w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{"batch_rows": 10, "max_inflight": 4}))
+	w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{"batch_rows": 10, "max_inflight": 4, "insert_rows": 10}))
 	var a acks
 	const batches, per = 100, 5
 	for i := 0; i < batches; i++ {
