@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/ch-go/proto"
@@ -109,7 +110,7 @@ func (w *writer) inserter() {
 			end()
 			return
 		}
-		if li != nil && !sameCols(li.cols, g.cols) && g.rows > 0 {
+		if li != nil && !slices.Equal(li.cols, g.cols) && g.rows > 0 {
 			end()
 		}
 		if g.rows == 0 {
@@ -257,17 +258,4 @@ func (w *writer) settle(li *longInsert, err error) {
 		}
 		close(g.finished)
 	}
-}
-
-// sameCols reports whether two groups insert the same columns.
-func sameCols(a, b []*colSpec) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

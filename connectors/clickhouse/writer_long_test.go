@@ -31,8 +31,9 @@ func (e *chEnv) insertParts(table string) string {
 
 // TestLongInsertFewerParts: full batches of a busy stream go into one
 // INSERT, a block each, which ClickHouse writes as one part; with
-// insert_rows at batch_rows each batch is an INSERT and a part of its own.
-// Either way done runs in the order of the writes and every row is there.
+// insert_rows at batch_rows each batch is an INSERT and a part of its own,
+// up to max_inflight at once. Either way done runs in the order of the
+// writes, each once, and every row is there.
 func TestLongInsertFewerParts(t *testing.T) {
 	for _, c := range []struct {
 		name       string
