@@ -551,6 +551,14 @@ func (s *Sink) nativeConn(ctx context.Context) (*nativeConn, error) {
 	return c, nil
 }
 
+// connsFull reports whether all max_open_conns insert connections are in
+// use.
+func (s *Sink) connsFull() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy != nil && len(s.busy) == cap(s.busy)
+}
+
 // release returns c to the idle connections, or closes it after a failed
 // insert (it may be in the middle of a query) or when the sink is closed.
 func (s *Sink) release(c *nativeConn, failed bool) {

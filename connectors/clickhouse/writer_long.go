@@ -22,7 +22,8 @@ import (
 // says the stream is busy: the INSERT stays open for the next one. Any
 // other seal (idle_flush, flush_interval, Flush, Close, a schema change)
 // ends it after that group, as do insert_rows, insert_bytes and an INSERT
-// open for flush_interval, and an Idle with nothing pending: freshness is
+// open for flush_interval, an Idle with nothing pending, and all the sink's
+// insert connections in use when the next group is not there: freshness is
 // as with one group per INSERT. Ending is the empty block and the wait for
 // EndOfStream, on a goroutine of its own, while the inserter opens the next
 // INSERT on another connection; only then are the groups acknowledged. A
@@ -87,6 +88,12 @@ func (w *writer) inserter() {
 		if poked && len(w.feed) == 0 {
 			end()
 			poked = false
+		}
+		if li != nil && len(w.feed) == 0 && w.s.connsFull() {
+			// Every insert connection of the sink is in use: this one
+			// does not wait idle for the next group while others may
+			// wait for a connection (many busy tables).
+			end()
 		}
 		if li == nil {
 			select {
