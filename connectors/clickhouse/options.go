@@ -35,7 +35,7 @@ var Spec = connectors.Spec{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
 		{Name: "idle_flush", Type: connectors.OptDuration, Default: "200ms", Doc: "when the source has nothing more to send, rows are inserted without waiting out flush_interval, but at most once per idle_flush (a steady stream of small transactions still makes few, large inserts); flush_interval or more turns early inserts off"},
 		{Name: "insert_rows", Type: connectors.OptInt, Default: 1000000, Min: 1, Max: math.MaxInt64, Doc: "rows one INSERT carries while the stream is busy, a block per batch of batch_rows, for fewer, larger parts; the batches are kept until the INSERT ends (a retry sends them all again); batch_rows or less: one batch per INSERT"},
-		{Name: "insert_bytes", Type: connectors.OptInt, Default: 32 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes one INSERT carries and keeps at most (with insert_rows)"},
+		{Name: "insert_bytes", Type: connectors.OptInt, Default: 16 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes one INSERT carries and keeps at most (with insert_rows)"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
 		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},

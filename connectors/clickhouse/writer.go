@@ -82,7 +82,9 @@ type writer struct {
 	wg     sync.WaitGroup // the completer, the inserter and its settles
 	// feed takes the sealed groups to the inserter when inserts carry
 	// several groups (writer_long.go; nil otherwise); poke asks it to end
-	// the open INSERT; ending holds a token per INSERT being ended.
+	// the open INSERT; ending holds a token per INSERT being ended (one
+	// at a time, while the next is open: what their batches hold for a
+	// retry stays within twice insert_bytes).
 	feed   chan *group
 	poke   chan struct{}
 	ending chan struct{}
@@ -161,7 +163,7 @@ func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *
 	if w.long() {
 		w.feed = make(chan *group, l.opts.maxInflight)
 		w.poke = make(chan struct{}, 1)
-		w.ending = make(chan struct{}, l.opts.maxInflight)
+		w.ending = make(chan struct{}, 1)
 		w.wg.Add(1)
 		go w.inserter()
 	}

@@ -33,9 +33,9 @@ import (
 // released by the completer, as before): a failure anywhere (the
 // connection cut, ClickHouse refusing a block or failing on the end) makes
 // the INSERT again with all its groups, with the backoff of one group's,
-// or fails them all with a data error. So an INSERT holds up to
-// insert_bytes of batches beyond what one group per INSERT held, and no
-// group is acknowledged before ClickHouse has all of its INSERT.
+// or fails them all with a data error. So the open INSERT and the one
+// being ended hold up to insert_bytes of batches each, and no group is
+// acknowledged before ClickHouse has all of its INSERT.
 
 // longInsert is the INSERT the inserter keeps open.
 type longInsert struct {
@@ -204,7 +204,7 @@ func (w *writer) sendLong(li *longInsert, g *group) bool {
 }
 
 // end ends li's INSERT (the empty block, then EndOfStream) on a goroutine
-// of its own, at most max_inflight at once.
+// of its own, one at a time.
 func (w *writer) end(li *longInsert) {
 	if li.nc == nil { // only empty groups
 		w.settleAsync(li, nil)
@@ -216,8 +216,8 @@ func (w *writer) end(li *longInsert) {
 // errEnding tells settle that li's INSERT is to be ended first.
 var errEnding = fmt.Errorf("the insert is to be ended")
 
-// settleAsync runs settle on a goroutine, waiting while max_inflight
-// INSERTs are being ended or made again.
+// settleAsync runs settle on a goroutine, waiting while an INSERT is
+// being ended or made again.
 func (w *writer) settleAsync(li *longInsert, err error) {
 	w.ending <- struct{}{}
 	w.wg.Add(1)

@@ -84,7 +84,7 @@ var Sinks = []connectors.Spec{
 				Doc: "when the source has nothing more to send, rows are inserted without waiting out flush_interval, but at most once per idle_flush (a steady stream of small transactions still makes few, large inserts); flush_interval or more turns early inserts off"},
 			{Name: "insert_rows", Type: connectors.OptInt, Default: 1000000, Min: 1, Max: 9223372036854775807,
 				Doc: "rows one INSERT carries while the stream is busy, a block per batch of batch_rows, for fewer, larger parts; the batches are kept until the INSERT ends (a retry sends them all again); batch_rows or less: one batch per INSERT"},
-			{Name: "insert_bytes", Type: connectors.OptInt, Default: 33554432, Min: 1, Max: 9223372036854775807,
+			{Name: "insert_bytes", Type: connectors.OptInt, Default: 16777216, Min: 1, Max: 9223372036854775807,
 				Doc: "Arrow bytes one INSERT carries and keeps at most (with insert_rows)"},
 			{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 65536,
 				Doc: "inserts running at once"},
