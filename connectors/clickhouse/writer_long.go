@@ -117,8 +117,8 @@ func (w *writer) inserter() {
 			end()
 			return
 		}
-		if li != nil && !slices.Equal(li.cols, g.cols) && g.rows > 0 {
-			end()
+		if li != nil && g.rows > 0 && (!slices.Equal(li.cols, g.cols) || li.bytes+g.bytes > w.opts.insertBytes) {
+			end() // (another INSERT's columns, or it would carry more than insert_bytes)
 		}
 		if g.rows == 0 {
 			// Position-only or empty batches: acknowledged with the
