@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,12 +30,7 @@ func TestLongInsertsUnderCut(t *testing.T) {
 		const rows = 30000
 		seed(t, my, db+".t", rows)
 
-		chHost := strings.TrimPrefix(s.chDSN, "clickhouse://")
-		chHost = strings.SplitN(chHost, "/", 2)[0]
-		if i := strings.LastIndex(chHost, "@"); i >= 0 {
-			chHost = chHost[i+1:]
-		}
-		px := newProxy(t, chHost)
+		px := newProxy(t, chHostOf(s.chDSN))
 		dir := t.TempDir()
 		file := filepath.Join(dir, "long.etl")
 		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (chunk_rows = 2000);
