@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 
@@ -117,6 +118,7 @@ CREATE PIPELINE catchup
 	var etlq side
 	var sinkFloor, sourceFloor, ratios []time.Duration
 	var clientCPU []time.Duration // clickhouse-client's own, in the sink floor
+	var parts []time.Duration     // the parts etlq's inserts made, a round's each
 	srv := newServers(b, chDSN, myDSN)
 	rounds := benchRounds(b)
 	b.ResetTimer()
@@ -130,6 +132,7 @@ CREATE PIPELINE catchup
 				b.StartTimer()
 				re = runEtlq(round == 0)
 				b.StopTimer()
+				parts = append(parts, insertParts(b, ch, chDB, "cdc_etlq"))
 			}
 			sinkRun := func() {
 				testenv.ClickHouseExec(b, ch,
@@ -172,14 +175,15 @@ CREATE PIPELINE catchup
 			_, smy := srv.last("source")
 			b.Logf("servers' CPU: ClickHouse %s during etlq, %s during the sink floor; MariaDB %s during etlq, %s during the source floor",
 				ech, sch, emy, smy)
-			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB); sink floor (clickhouse-client, %d MiB Native) %s; source floor (binlog stream) %s; etlq / max(floors) %.2f×",
-				round+1, re.Wall.Round(time.Millisecond), re.CPU.Round(time.Millisecond), re.MaxRSSKiB>>10,
+			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB, %d parts inserted); sink floor (clickhouse-client, %d MiB Native) %s; source floor (binlog stream) %s; etlq / max(floors) %.2f×",
+				round+1, re.Wall.Round(time.Millisecond), re.CPU.Round(time.Millisecond), re.MaxRSSKiB>>10, parts[len(parts)-1],
 				nativeSize>>20, sink.Round(time.Millisecond), source.Round(time.Millisecond), float64(re.Wall)/float64(floor))
 		}
 	}
 	reportFloors(b, "etlq", etlq, sinkFloor, sourceFloor, ratios)
 	srv.report(b)
 	b.ReportMetric(median(clientCPU).Seconds(), "sink_floor_client_cpu_s")
+	b.ReportMetric(float64(median(parts)), "etlq_parts")
 	b.ReportMetric(etlq.cpuSeconds()/(float64(w.Changes)/1e6), "etlq_cpu_s_per_M")
 }
 
@@ -256,6 +260,7 @@ CREATE PIPELINE snap
 	var etlq side
 	var sinkFloor, sourceFloor, ratios []time.Duration
 	var clientCPU []time.Duration // clickhouse-client's own, in the sink floor
+	var parts []time.Duration     // the parts etlq's inserts made, a round's each
 	srv := newServers(b, chDSN, myDSN)
 	rounds := benchRounds(b)
 	b.ResetTimer()
@@ -264,7 +269,10 @@ CREATE PIPELINE snap
 		for round := 0; round < rounds; round++ {
 			var re measured
 			var sink, source time.Duration
-			etlqRun := func() { re = runEtlq(round == 0) }
+			etlqRun := func() {
+				re = runEtlq(round == 0)
+				parts = append(parts, insertParts(b, ch, chDB, "snap_etlq"))
+			}
 			sinkRun := func() {
 				testenv.ClickHouseExec(b, ch,
 					"DROP TABLE IF EXISTS "+chDB+".snap_floor",
@@ -308,14 +316,15 @@ CREATE PIPELINE snap
 			_, smy := srv.last("source")
 			b.Logf("servers' CPU: ClickHouse %s during etlq, %s during the sink floor; MariaDB %s during etlq, %s during the source floor",
 				ech, sch, emy, smy)
-			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB); sink floor (clickhouse-client, %d MiB Native) %s; source floor (%d connections scanning) %s; etlq / max(floors) %.2f×",
-				round+1, re.Wall.Round(time.Millisecond), re.CPU.Round(time.Millisecond), re.MaxRSSKiB>>10,
+			b.Logf("round %d: etlq %s (CPU %s, peak RSS %d MiB, %d parts inserted); sink floor (clickhouse-client, %d MiB Native) %s; source floor (%d connections scanning) %s; etlq / max(floors) %.2f×",
+				round+1, re.Wall.Round(time.Millisecond), re.CPU.Round(time.Millisecond), re.MaxRSSKiB>>10, parts[len(parts)-1],
 				nativeSize>>20, sink.Round(time.Millisecond), snapshotFloorConns, source.Round(time.Millisecond), float64(re.Wall)/float64(floor))
 		}
 	}
 	reportFloors(b, "etlq", etlq, sinkFloor, sourceFloor, ratios)
 	srv.report(b)
 	b.ReportMetric(median(clientCPU).Seconds(), "sink_floor_client_cpu_s")
+	b.ReportMetric(float64(median(parts)), "etlq_parts")
 	b.ReportMetric(etlq.cpuSeconds()/(float64(benchRows)/1e6), "etlq_cpu_s_per_M")
 }
 
@@ -338,6 +347,20 @@ func reportFloors(b *testing.B, name string, s side, sink, source, ratios []time
 	b.ReportMetric(float64(median(ratios))/1e6, "floor_ratio_x")
 	lo, hi := slices.Min(ratios), slices.Max(ratios)
 	b.Logf("etlq / max(floors): median %.2f×, %.2f – %.2f× over %d rounds", float64(median(ratios))/1e6, float64(lo)/1e6, float64(hi)/1e6, len(ratios))
+}
+
+// insertParts counts the parts the inserts into db.table made: those of
+// level 0, active or merged away (ClickHouse keeps the inactive ones for
+// old_parts_lifetime, 8 minutes, after a merge). A Duration, for median.
+func insertParts(b *testing.B, ch driver.Conn, db, table string) time.Duration {
+	b.Helper()
+	got := testenv.ClickHouseQuery(b, ch, fmt.Sprintf(
+		"SELECT toString(count()) FROM system.parts WHERE database = '%s' AND table = '%s' AND level = 0", db, table))
+	n, err := strconv.Atoi(got[0][0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(n)
 }
 
 // clickhouseClient returns the clickhouse-client command line (program and

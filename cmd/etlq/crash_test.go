@@ -116,6 +116,16 @@ func newProxy(t *testing.T, target string) *proxy {
 	return p
 }
 
+// chHostOf is the host:port of a clickhouse:// DSN.
+func chHostOf(dsn string) string {
+	h := strings.TrimPrefix(dsn, "clickhouse://")
+	h = strings.SplitN(h, "/", 2)[0]
+	if i := strings.LastIndex(h, "@"); i >= 0 {
+		h = h[i+1:]
+	}
+	return h
+}
+
 func (p *proxy) addr() string { return p.ln.Addr().String() }
 
 // slow makes every chunk sent to the target wait d (0: none).
@@ -168,12 +178,7 @@ func TestCrashAnywhere(t *testing.T) {
 	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
 	seed(t, my, db+".t", 40000)
 
-	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
-	chHost = strings.SplitN(chHost, "/", 2)[0]
-	if i := strings.LastIndex(chHost, "@"); i >= 0 {
-		chHost = chHost[i+1:]
-	}
-	px := newProxy(t, chHost)
+	px := newProxy(t, chHostOf(chDSN))
 
 	dir := t.TempDir()
 	file := filepath.Join(dir, "crash.etl")

@@ -276,6 +276,15 @@ func (w *writer) drain(ctx context.Context) error {
 	for i := 0; i < n; i++ {
 		<-w.slots
 	}
+	if w.feed != nil && w.last != nil {
+		// Every group is sent; the INSERT kept open ends now.
+		w.finishOpen()
+		select {
+		case <-w.last.acked:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 

@@ -378,20 +378,42 @@ func (c *nativeConn) skip(code proto.ServerCode) error {
 // it and waits for the server to have written it. After an error the
 // connection must be closed: it may be in the middle of a query.
 func (c *nativeConn) insert(ctx context.Context, body string, readTimeout time.Duration, fill func(proto.ColInfoInput) ([]proto.InputColumn, error)) error {
-	defer c.watch(ctx)()
-	c.buf.Reset()
-	c.writeQuery(body)
-	if err := c.writeBlock(nil); err != nil { // no external data; writes the query too
-		return err
-	}
-	var info proto.ColInfoInput
-	if err := c.await(ctx, readTimeout, proto.ServerCodeData, &info); err != nil {
+	info, err := c.begin(ctx, body, readTimeout)
+	if err != nil {
 		return err
 	}
 	input, err := fill(info)
 	if err != nil {
 		return err
 	}
+	if err := c.send(ctx, input); err != nil {
+		return err
+	}
+	return c.end(ctx, readTimeout)
+}
+
+// begin starts an INSERT: it sends body and returns the table's columns
+// from the server's sample block. Blocks for them follow (send), then end.
+// The server writes the blocks of one INSERT as one part while they add up
+// to less than its min_insert_block_size_rows / _bytes (1,048,576 rows,
+// 256 MiB by default; it squashes them, from 18.16 to today's versions).
+func (c *nativeConn) begin(ctx context.Context, body string, readTimeout time.Duration) (proto.ColInfoInput, error) {
+	defer c.watch(ctx)()
+	c.buf.Reset()
+	c.writeQuery(body)
+	if err := c.writeBlock(nil); err != nil { // no external data; writes the query too
+		return nil, err
+	}
+	var info proto.ColInfoInput
+	if err := c.await(ctx, readTimeout, proto.ServerCodeData, &info); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+// send writes one Data block of the INSERT begin started.
+func (c *nativeConn) send(ctx context.Context, input []proto.InputColumn) error {
+	defer c.watch(ctx)()
 	if err := c.writeBlock(input); err != nil {
 		return err
 	}
@@ -402,6 +424,13 @@ func (c *nativeConn) insert(ctx context.Context, body string, readTimeout time.D
 			}
 		}
 	}
+	return nil
+}
+
+// end ends the INSERT's data with the empty block and waits for the server
+// to have written it all.
+func (c *nativeConn) end(ctx context.Context, readTimeout time.Duration) error {
+	defer c.watch(ctx)()
 	if err := c.writeBlock(nil); err != nil { // end of data
 		return err
 	}
@@ -520,6 +549,14 @@ func (s *Sink) nativeConn(ctx context.Context) (*nativeConn, error) {
 		return nil, fmt.Errorf("connecting for an insert: %w", err)
 	}
 	return c, nil
+}
+
+// connsFull reports whether all max_open_conns insert connections are in
+// use.
+func (s *Sink) connsFull() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy != nil && len(s.busy) == cap(s.busy)
 }
 
 // release returns c to the idle connections, or closes it after a failed

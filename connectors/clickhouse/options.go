@@ -34,6 +34,8 @@ var Spec = connectors.Spec{
 		{Name: "batch_bytes", Type: connectors.OptInt, Default: 8 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
 		{Name: "idle_flush", Type: connectors.OptDuration, Default: "200ms", Doc: "when the source has nothing more to send, rows are inserted without waiting out flush_interval, but at most once per idle_flush (a steady stream of small transactions still makes few, large inserts); flush_interval or more turns early inserts off"},
+		{Name: "insert_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "above batch_rows (e.g. 1000000): rows one INSERT carries while the stream is busy, a block per batch, for fewer, larger parts, at the cost of the memory of the batches it keeps until it ends (a retry sends them all again); batch_rows or less (the default): one batch per INSERT"},
+		{Name: "insert_bytes", Type: connectors.OptInt, Default: 16 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes one INSERT carries and keeps at most (with insert_rows)"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
 		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
@@ -49,6 +51,8 @@ type targetOptions struct {
 	orderBy, partitionBy, engine, ttl string
 	batchRows                         int
 	batchBytes                        int64
+	insertRows                        int
+	insertBytes                       int64
 	flushInterval                     time.Duration
 	idleFlush                         time.Duration
 	maxInflight                       int
@@ -71,6 +75,7 @@ func resolveTargetOptions(layers ...map[string]any) (targetOptions, error) {
 	t.engine, t.ttl = o.String("engine"), o.String("ttl")
 	t.schemaChanges, t.outOfRange = o.String("schema_changes"), o.String("out_of_range")
 	t.batchRows, t.batchBytes, t.maxInflight = int(o.Int("batch_rows")), o.Int("batch_bytes"), int(o.Int("max_inflight"))
+	t.insertRows, t.insertBytes = int(o.Int("insert_rows")), o.Int("insert_bytes")
 	t.flushInterval, t.idleFlush = o.Duration("flush_interval"), o.Duration("idle_flush")
 	t.maxBackoff, t.closeTimeout = o.Duration("max_backoff"), o.Duration("close_timeout")
 	// Zero durations the spec cannot refuse (it bounds integers only).

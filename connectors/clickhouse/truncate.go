@@ -31,6 +31,7 @@ func (w *writer) Truncate(ctx context.Context, t connectors.Truncation, done fun
 	if err := w.seal(ctx); err != nil {
 		return err
 	}
+	w.finishOpen() // (the truncation waits for the inserts before it)
 	select {
 	case w.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -41,7 +42,7 @@ func (w *writer) Truncate(ctx context.Context, t connectors.Truncation, done fun
 	g := &group{items: []item{{nil, done}}, finished: make(chan struct{}), acked: make(chan struct{})}
 	prev, q := w.last, w.truncateQuery(t)
 	w.last = g
-	w.order <- g
+	w.order.push(g)
 	go func() {
 		defer func() {
 			<-w.slots

@@ -48,7 +48,10 @@ type group struct {
 	timer  *time.Timer
 	// due is when flush_interval runs out for the group.
 	due time.Time
-	err error
+	// full: sealed because it reached batch_rows or batch_bytes (the
+	// stream is busy: a long insert stays open for the next group).
+	full bool
+	err  error
 	// finished is closed when the insert is over (err set); acked when the
 	// done callbacks of the group have been called.
 	finished, acked chan struct{}
@@ -75,8 +78,16 @@ type writer struct {
 	ctx    context.Context // canceled by Close: stops retries
 	cancel context.CancelFunc
 	slots  chan struct{}
-	order  chan *group
-	wg     sync.WaitGroup // the completer
+	order  *queue         // the groups, in the order of the Writes, for the completer
+	wg     sync.WaitGroup // the completer, the inserter and its settles
+	// feed takes the sealed groups to the inserter when inserts carry
+	// several groups (writer_long.go; nil otherwise); poke asks it to end
+	// the open INSERT; ending holds a token per INSERT being ended (one
+	// at a time, while the next is open: what their batches hold for a
+	// retry stays within twice insert_bytes).
+	feed   chan *group
+	poke   chan struct{}
+	ending chan struct{}
 
 	mu     sync.Mutex
 	layout *tableLayout
@@ -92,6 +103,7 @@ type writer struct {
 
 	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
 	retries atomic.Int64 // INSERT attempts that failed and were tried again
+	blocks  atomic.Int64 // blocks sent into long inserts, for tests
 	// fastColumns counts the Arrow columns appended by the fast path, for
 	// tests; noFastPath makes every insert take the slow path, for tests
 	// comparing the two.
@@ -135,7 +147,7 @@ func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *
 		s: s, conn: conn, opts: l.opts, layout: l, target: l.db + "." + l.table,
 		qualified: l.qualified(), ctx: ctx, cancel: cancel,
 		slots:  make(chan struct{}, l.opts.maxInflight),
-		order:  make(chan *group, l.opts.maxInflight+16),
+		order:  newQueue(),
 		schema: t.Schema, existing: map[string]string{},
 	}
 	for _, c := range l.existing {
@@ -148,6 +160,13 @@ func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *
 	}
 	w.wg.Add(1)
 	go w.complete()
+	if w.long() {
+		w.feed = make(chan *group, l.opts.maxInflight)
+		w.poke = make(chan struct{}, 1)
+		w.ending = make(chan struct{}, 1)
+		w.wg.Add(1)
+		go w.inserter()
+	}
 	return w
 }
 
@@ -200,6 +219,7 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		g.bytes += recordBytes(b.Record) * int64(n) / total
 	}
 	if g.rows >= w.opts.batchRows || g.bytes >= w.opts.batchBytes {
+		g.full = true
 		return w.seal(ctx)
 	}
 	return nil
@@ -214,14 +234,9 @@ func (w *writer) writeEmpty(ctx context.Context, b *exec.Batch, done func(error)
 	}
 	g := &group{items: []item{{b, done}}, finished: make(chan struct{}), acked: make(chan struct{})}
 	close(g.finished)
-	select {
-	case w.order <- g:
-		w.last = g
-		return nil
-	case <-ctx.Done():
-		b.Release()
-		return ctx.Err()
-	}
+	w.order.push(g)
+	w.last = g
+	return nil
 }
 
 // newGroup starts a group for batches of schema: the insert columns are the
@@ -258,7 +273,12 @@ func (w *writer) Idle() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	g := w.pending
-	if g == nil || w.closed || w.opts.idleFlush >= w.opts.flushInterval {
+	if w.closed || w.opts.idleFlush >= w.opts.flushInterval {
+		return
+	}
+	if g == nil {
+		// Nothing pending: a long insert kept open for more ends now.
+		w.finishOpen()
 		return
 	}
 	at := w.sealed.Add(w.opts.idleFlush)
@@ -299,7 +319,11 @@ func (w *writer) seal(ctx context.Context) error {
 	w.pending = nil
 	w.last = g
 	w.sealed = time.Now()
-	w.order <- g
+	w.order.push(g)
+	if w.feed != nil {
+		w.feed <- g
+		return nil
+	}
 	go w.run(g)
 	return nil
 }
@@ -337,8 +361,18 @@ func (w *writer) run(g *group) {
 // insert makes one attempt: an INSERT on an insert connection of the sink
 // (native.go), whose block is filled column by column from the Arrow
 // batches (fill).
-func (w *writer) insert(ctx context.Context, g *group) (err error) {
-	if g.rows == 0 {
+func (w *writer) insert(ctx context.Context, g *group) error {
+	return w.insertGroups(ctx, []*group{g})
+}
+
+// insertGroups makes one attempt at one INSERT carrying the groups, a
+// block each (all of one schema).
+func (w *writer) insertGroups(ctx context.Context, gs []*group) (err error) {
+	rows := 0
+	for _, g := range gs {
+		rows += g.rows
+	}
+	if rows == 0 {
 		return nil // only position-only or empty batches: nothing to send
 	}
 	nc, err := w.s.nativeConn(ctx)
@@ -346,20 +380,43 @@ func (w *writer) insert(ctx context.Context, g *group) (err error) {
 		return err
 	}
 	defer func() { w.s.release(nc, err != nil) }()
+	info, err := nc.begin(ctx, w.insertQuery(gs[0]), w.s.chOpts.ReadTimeout)
+	if err != nil {
+		return err
+	}
+	for _, g := range gs {
+		if g.rows == 0 {
+			continue
+		}
+		if err := w.sendGroup(ctx, nc, info, g); err != nil {
+			return err
+		}
+	}
+	return nc.end(ctx, w.s.chOpts.ReadTimeout)
+}
+
+// insertQuery is the INSERT statement of g's columns.
+func (w *writer) insertQuery(g *group) string {
 	names := make([]string, len(g.cols))
 	for i, c := range g.cols {
 		names[i] = quote(c.name)
 	}
-	q := "INSERT INTO " + w.qualified + " (" + strings.Join(names, ", ") + ") VALUES"
+	return "INSERT INTO " + w.qualified + " (" + strings.Join(names, ", ") + ") VALUES"
+}
+
+// sendGroup sends the block of g's rows into the INSERT open on nc.
+func (w *writer) sendGroup(ctx context.Context, nc *nativeConn, info proto.ColInfoInput, g *group) error {
 	var release []arrow.Array
 	defer func() {
 		for _, a := range release {
 			a.Release()
 		}
 	}()
-	return nc.insert(ctx, q, w.s.chOpts.ReadTimeout, func(info proto.ColInfoInput) ([]proto.InputColumn, error) {
-		return w.fill(g, info, nc.serverContext(), &release)
-	})
+	input, err := w.fill(g, info, nc.serverContext(), &release)
+	if err != nil {
+		return err
+	}
+	return nc.send(ctx, input)
 }
 
 // fill makes the block of g's live rows for the columns of the server's
@@ -743,7 +800,11 @@ func appendColumn(c *colSpec, t chTarget, dst appender, arr arrow.Array, r rows)
 // complete calls the done callbacks in the order of the Writes.
 func (w *writer) complete() {
 	defer w.wg.Done()
-	for g := range w.order {
+	for {
+		g, ok := w.order.pop()
+		if !ok {
+			return
+		}
 		<-g.finished
 		for _, it := range g.items {
 			it.b.Release()
@@ -771,6 +832,7 @@ func (w *writer) Flush(ctx context.Context) error {
 		return err
 	}
 	last := w.last
+	w.finishOpen()
 	w.mu.Unlock()
 	if last != nil {
 		select {
@@ -807,9 +869,12 @@ func (w *writer) Close() error {
 		w.pending = nil
 		g.err = errClosed
 		close(g.finished)
-		w.order <- g
+		w.order.push(g)
 	}
-	close(w.order)
+	w.order.close()
+	if w.feed != nil {
+		close(w.feed)
+	}
 	w.mu.Unlock()
 	w.wg.Wait()
 	w.cancel()
@@ -886,4 +951,59 @@ func recordBytes(rec arrow.RecordBatch) int64 {
 		add(c.Data())
 	}
 	return n
+}
+
+// queue is the completer's queue of groups: unbounded, so that sealing a
+// group never waits for the completer, which waits for the groups of a long
+// insert to finish together (writer_long.go). What it holds is bounded by
+// the insert slots and the long inserts' bounds.
+type queue struct {
+	mu     sync.Mutex
+	items  []*group
+	closed bool
+	ready  chan struct{} // signalled on push and close
+}
+
+func newQueue() *queue { return &queue{ready: make(chan struct{}, 1)} }
+
+func (q *queue) push(g *group) {
+	q.mu.Lock()
+	q.items = append(q.items, g)
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *queue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// pop returns the next group, waiting for one; false once the queue is
+// closed and empty.
+func (q *queue) pop() (*group, bool) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			g := q.items[0]
+			q.items[0] = nil
+			q.items = q.items[1:]
+			q.mu.Unlock()
+			return g, true
+		}
+		closed := q.closed
+		q.mu.Unlock()
+		if closed {
+			return nil, false
+		}
+		<-q.ready
+	}
 }

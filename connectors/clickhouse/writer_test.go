@@ -67,40 +67,6 @@ func TestRetryWhileUnreachable(t *testing.T) {
 	}
 }
 
-// TestDoneInOrderWithInflight: with several inserts in flight, done
-// callbacks still run in the order of the writes, each once.
-func TestDoneInOrderWithInflight(t *testing.T) {
-	e := newEnv(t, nil)
-	sch := kvSchema()
-	w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{"batch_rows": 10, "max_inflight": 4}))
-	var a acks
-	const batches, per = 100, 5
-	for i := 0; i < batches; i++ {
-		var rows [][]any
-		for j := 0; j < per; j++ {
-			id := i*per + j
-			rows = append(rows, sysRow(uint64(id+1), false, "insert", id, "x"))
-		}
-		write(t, w, e.build(sch, rows...), a.done(i))
-	}
-	flush(t, w)
-	order, errs := a.snapshot()
-	if len(errs) != 0 || len(order) != batches {
-		t.Fatalf("%d acks, errs %v", len(order), errs)
-	}
-	for i, v := range order {
-		if v != i {
-			t.Fatalf("done order %v", order)
-		}
-	}
-	if got := e.text("SELECT count(), uniqExact(id) FROM " + quote(e.db) + ".kv"); got != "500\t500\n" {
-		t.Errorf("got %q", got)
-	}
-	if n := w.(*writer).inserts.Load(); n != batches*per/10 {
-		t.Errorf("%d inserts, want %d (two batches of 5 per insert)", n, batches*per/10)
-	}
-}
-
 // TestCoalesceAndFlushInterval: small writes become one insert, sent when
 // flush_interval passes without a Flush.
 func TestCoalesceAndFlushInterval(t *testing.T) {

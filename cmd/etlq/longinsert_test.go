@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestLongInsertsUnderCut: a pipeline with long inserts on (insert_rows
+// above batch_rows: one INSERT carries many batches while they come full)
+// snapshots and streams a table under a live writer while the connection
+// to ClickHouse is cut for a few seconds, failing INSERTs of several
+// blocks; then etlq is killed and apply --once catches up. The _current view must equal the source row
+// by row: no batch of an INSERT that failed midway was acknowledged (nor
+// checkpointed) before the retry wrote it. On MariaDB A and B.
+func TestLongInsertsUnderCut(t *testing.T) {
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, ch := s.db, s.my, s.ch
+		const keys = 40000
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+		const rows = 30000
+		seed(t, my, db+".t", rows)
+
+		px := newProxy(t, chHostOf(s.chDSN))
+		dir := t.TempDir()
+		file := filepath.Join(dir, "long.etl")
+		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (chunk_rows = 2000);
+CREATE SINK dw INTO clickhouse 'clickhouse://%s' WITH (dial_timeout = '500ms');
+CREATE PIPELINE p FROM binlog s.%s.t
+  TRANSFORM id, status, amount
+  INTO clickhouse dw.%s.t MODE upsert KEY (id)
+  WITH (batch_rows = 20, insert_rows = 100000, flush_interval = '2s', idle_flush = '2s', max_backoff = '500ms');
+`, myDSN, px.addr(), db, db)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		state := filepath.Join(dir, "state")
+		w := startWriter(t, myDSN, db+".t", keys)
+		defer w.halt(t)
+
+		logPath := filepath.Join(dir, "etlq.log")
+		logf, err := os.Create(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer logf.Close()
+		cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
+		cmd.Stdout, cmd.Stderr = io.Discard, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Streaming: the writer's changes fill a batch of 20 rows every
+		// few tens of milliseconds, and with early inserts off
+		// (idle_flush) an INSERT carries them for up to flush_interval.
+		time.Sleep(1500 * time.Millisecond)
+		px.cut()
+		time.Sleep(3 * time.Second)
+		px.restore()
+		time.Sleep(3 * time.Second)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		w.halt(t)
+		t.Logf("%d writer operations", w.ops.Load())
+		// The cut failed INSERTs of several blocks, which were made again.
+		logText, _ := os.ReadFile(logPath)
+		multi := regexp.MustCompile(`insert failed, retrying.* blocks=([2-9]|\d\d+) `)
+		if !multi.Match(logText) {
+			t.Errorf("no INSERT of several blocks failed and was retried:\n%s", tail(string(logText), 3000))
+		}
+
+		mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		want := myRows(t, my, "SELECT id, status, CAST(amount AS CHAR) FROM "+db+".t ORDER BY id")
+		got := chRows(t, ch, "SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id")
+		diffRows(t, want, got)
+		parts := testenv.ClickHouseQuery(t, ch, "SELECT toString(count()) FROM system.parts WHERE database = '"+db+"' AND table = 't' AND level = 0")
+		t.Logf("%s parts inserted for %d snapshot rows and the stream", parts[0][0], rows)
+	})
+}

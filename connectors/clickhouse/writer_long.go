@@ -1,0 +1,268 @@
+package clickhouse
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/ch-go/proto"
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Long inserts (insert_rows above batch_rows): while the stream is busy,
+// one INSERT carries the blocks of several groups, so that ClickHouse
+// writes one part where it wrote one per group (it squashes the blocks of
+// an INSERT up to min_insert_block_size_rows, 1,048,576 rows by default,
+// native.go's begin) and merges fewer.
+//
+// One goroutine, the inserter, takes the sealed groups in order (w.feed)
+// and sends each group's block into the INSERT it keeps open, on one
+// connection. A group sealed because it was full (batch_rows, batch_bytes)
+// says the stream is busy: the INSERT stays open for the next one. Any
+// other seal (idle_flush, flush_interval, Flush, Close, a schema change)
+// ends it after that group, as do insert_rows, insert_bytes and an INSERT
+// open for flush_interval, an Idle with nothing pending, and all the sink's
+// insert connections in use when the next group is not there: freshness is
+// as with one group per INSERT. Ending is the empty block and the wait for
+// EndOfStream, on a goroutine of its own, while the inserter opens the next
+// INSERT on another connection; only then are the groups acknowledged. A
+// group's insert slot is given back once its block is sent.
+//
+// Every group keeps its Arrow batches until its INSERT ended (they are
+// released by the completer, as before): a failure anywhere (the
+// connection cut, ClickHouse refusing a block or failing on the end) makes
+// the INSERT again with all its groups, with the backoff of one group's,
+// or fails them all with a data error. So the open INSERT and the one
+// being ended hold up to insert_bytes of batches each, and no group is
+// acknowledged before ClickHouse has all of its INSERT.
+
+// longInsert is the INSERT the inserter keeps open.
+type longInsert struct {
+	nc     *nativeConn
+	info   proto.ColInfoInput // the table's columns, from the sample block
+	cols   []*colSpec         // those of the first group
+	groups []*group
+	rows   int
+	bytes  int64
+	start  time.Time
+}
+
+// long reports whether inserts carry several groups.
+func (w *writer) long() bool { return w.opts.insertRows > w.opts.batchRows }
+
+// finishOpen asks the inserter to end the INSERT it keeps open once it has
+// sent what is queued. It does not block.
+func (w *writer) finishOpen() {
+	if w.feed == nil {
+		return
+	}
+	select {
+	case w.poke <- struct{}{}:
+	default:
+	}
+}
+
+// inserter sends the sealed groups, in order, into long inserts.
+func (w *writer) inserter() {
+	defer w.wg.Done()
+	var li *longInsert
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	end := func() {
+		if li != nil {
+			timer.Stop()
+			w.end(li)
+			li = nil
+		}
+	}
+	// poked: a poke came; the INSERT ends once the groups sealed before it
+	// (in w.feed by then) are sent.
+	poked := false
+	for {
+		var (
+			g  *group
+			ok bool
+		)
+		if poked && len(w.feed) == 0 {
+			end()
+			poked = false
+		}
+		if li != nil && len(w.feed) == 0 && w.s.connsFull() {
+			// Every insert connection of the sink is in use: this one
+			// does not wait idle for the next group while others may
+			// wait for a connection (many busy tables).
+			end()
+		}
+		if li == nil {
+			select {
+			case g, ok = <-w.feed:
+			case <-w.poke:
+				poked = true
+				continue
+			}
+		} else {
+			select {
+			case g, ok = <-w.feed:
+			case <-w.poke:
+				poked = true
+				continue
+			case <-timer.C:
+				end()
+				continue
+			}
+		}
+		if !ok {
+			end()
+			return
+		}
+		if li != nil && g.rows > 0 && (!slices.Equal(li.cols, g.cols) || li.bytes+g.bytes > w.opts.insertBytes) {
+			end() // (another INSERT's columns, or it would carry more than insert_bytes)
+		}
+		if g.rows == 0 {
+			// Position-only or empty batches: acknowledged with the
+			// INSERT before them, or at once.
+			<-w.slots
+			if li == nil {
+				close(g.finished)
+				continue
+			}
+			li.groups = append(li.groups, g)
+			if !g.full {
+				end()
+			}
+			continue
+		}
+		if li == nil {
+			li = &longInsert{cols: g.cols, start: time.Now()}
+			timer.Reset(w.opts.flushInterval)
+		}
+		if !w.sendLong(li, g) {
+			li = nil
+			timer.Stop()
+			continue
+		}
+		if !g.full || li.rows+w.opts.batchRows > w.opts.insertRows || li.bytes >= w.opts.insertBytes ||
+			time.Since(li.start) >= w.opts.flushInterval {
+			end()
+		}
+	}
+}
+
+// sendLong sends g's block into li, beginning the INSERT on a connection
+// of the sink first if it is not yet. It gives g's insert slot back. When
+// it returns false li is over: its groups, g among them, are being
+// inserted again (or failed) on a goroutine of their own. A data error of
+// g's rows fails g alone, before anything of it is sent.
+func (w *writer) sendLong(li *longInsert, g *group) bool {
+	defer func() { <-w.slots }()
+	fail := func(err error) bool {
+		li.groups = append(li.groups, g)
+		li.rows += g.rows
+		if li.nc != nil {
+			w.s.release(li.nc, true)
+			li.nc = nil
+		}
+		w.settleAsync(li, err)
+		return false
+	}
+	if li.nc == nil {
+		nc, err := w.s.nativeConn(w.ctx)
+		if err != nil {
+			return fail(err)
+		}
+		li.nc = nc
+		if li.info, err = nc.begin(w.ctx, w.insertQuery(g), w.s.chOpts.ReadTimeout); err != nil {
+			return fail(err)
+		}
+	}
+	var release []arrow.Array
+	defer func() {
+		for _, a := range release {
+			a.Release()
+		}
+	}()
+	input, err := w.fill(g, li.info, li.nc.serverContext(), &release)
+	if err != nil {
+		if retryable(err) {
+			return fail(err)
+		}
+		// Nothing of g went out: the INSERT goes on without it.
+		g.err = fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+		close(g.finished)
+		return true
+	}
+	if err := li.nc.send(w.ctx, input); err != nil {
+		return fail(err)
+	}
+	w.blocks.Add(1)
+	li.groups = append(li.groups, g)
+	li.rows += g.rows
+	li.bytes += g.bytes
+	return true
+}
+
+// end ends li's INSERT (the empty block, then EndOfStream) on a goroutine
+// of its own, one at a time.
+func (w *writer) end(li *longInsert) {
+	if li.nc == nil { // only empty groups
+		w.settleAsync(li, nil)
+		return
+	}
+	w.settleAsync(li, errEnding)
+}
+
+// errEnding tells settle that li's INSERT is to be ended first.
+var errEnding = fmt.Errorf("the insert is to be ended")
+
+// settleAsync runs settle on a goroutine, waiting while an INSERT is
+// being ended or made again.
+func (w *writer) settleAsync(li *longInsert, err error) {
+	w.ending <- struct{}{}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer func() { <-w.ending }()
+		w.settle(li, err)
+	}()
+}
+
+// settle ends li's INSERT (err errEnding) or, after it failed with err,
+// makes it again with all its groups, retrying while ClickHouse is
+// unreachable as one group's insert does (run); then it finishes the
+// groups.
+func (w *writer) settle(li *longInsert, err error) {
+	if err == errEnding {
+		err = li.nc.end(w.ctx, w.s.chOpts.ReadTimeout)
+		w.s.release(li.nc, err != nil)
+		li.nc = nil
+	}
+	for attempt := 0; err != nil; attempt++ {
+		if w.ctx.Err() != nil {
+			err = errClosed
+			break
+		}
+		if !retryable(err) {
+			err = fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+			break
+		}
+		w.retries.Add(1)
+		d := backoff(attempt, w.opts.maxBackoff)
+		slog.Warn("clickhouse: insert failed, retrying", "table", w.target, "rows", li.rows, "blocks", len(li.groups), "attempt", attempt+1, "in", d, "error", err)
+		if sleep(w.ctx, d) != nil {
+			err = errClosed
+			break
+		}
+		err = w.insertGroups(w.ctx, li.groups)
+	}
+	if err == nil && li.rows > 0 {
+		w.inserts.Add(1)
+	}
+	for _, g := range li.groups {
+		if g.err == nil {
+			g.err = err
+		}
+		close(g.finished)
+	}
+}
