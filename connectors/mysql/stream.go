@@ -70,6 +70,9 @@ type tableState struct {
 	// rebuildLooked is when a rebuild waiting to read the table again
 	// last looked at the server's key (rebuild.go).
 	rebuildLooked time.Time
+	// absent: resumed from the checkpoint though the server no longer
+	// has the table (resumeAbsent); nothing of it is read from the server.
+	absent bool
 }
 
 // stream is an open change stream; see connectors.Stream. The binlog
@@ -256,6 +259,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			st.needBinlog = true
 		}
 	}
+	st.resumeAbsent(saved)
 	st.resumeCopies(copies)
 	st.schemasDirty = true
 
@@ -283,7 +287,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		st.version = resume.Version
 		snapshotting := false
 		for _, ts := range st.tables {
-			if ts.mode == connectors.SnapshotNever || ts.copyOf != "" {
+			if ts.mode == connectors.SnapshotNever || ts.copyOf != "" || ts.absent {
 				continue
 			}
 			if ss, ok := resume.Snapshot[ts.key]; ok {
