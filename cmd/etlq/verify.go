@@ -40,7 +40,8 @@ type verifyCmd struct {
 }
 
 // Run verifies; it exits 1 when a target differs from its source, 2 when a
-// difference could not be told from lag (the pipeline is not applying).
+// difference could not be told from lag (the pipeline is not applying), 3
+// when that is because no etlq apply runs with the state directory.
 func (c *verifyCmd) Run(ctx context.Context) error {
 	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
 	if err != nil {
@@ -96,7 +97,11 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 	} else {
 		printVerify(os.Stdout, results)
 	}
-	if code := verdict(results); code != 0 {
+	code := verdict(results)
+	if code == 3 {
+		fmt.Fprintf(os.Stderr, "etlq verify: etlq apply is not running with state directory %s (it stopped, or was not started): the differences could be changes it has not applied yet; start it, then run verify again\n", c.StateDir)
+	}
+	if code != 0 {
 		return exitError{code}
 	}
 	return nil
@@ -131,14 +136,18 @@ func stateWarnings(plan *planner.Plan, names []string, dir string) []string {
 }
 
 // verdict is the exit code of a verification: 1 when a difference is
-// confirmed, 2 when differences remain that could be lag, 0 otherwise.
+// confirmed, 3 when differences remain that could be lag and no etlq apply
+// runs with the state directory to apply it, 2 when they could be lag, 0
+// otherwise.
 func verdict(results []*engine.VerifyResult) int {
 	code := 0
 	for _, r := range results {
 		switch {
 		case r.Differences() > 0 && r.Unconfirmed == "":
 			return 1
-		case r.Differences() > 0:
+		case r.Differences() > 0 && r.ApplyStopped:
+			code = 3
+		case r.Differences() > 0 && code == 0:
 			code = 2
 		}
 	}

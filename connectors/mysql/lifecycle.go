@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -409,6 +410,43 @@ func (r *binlogReader) addCopy(sh *table, base *tableState) {
 	r.tabs.tablesMu.Unlock()
 	r.tabs.byRef[t.Ref] = ts
 	r.tabs.schemasDirty = true
+}
+
+// resumeAbsent takes up again, on resume, the tables the checkpoint
+// streamed that match the stream's patterns but are no longer on the
+// server (dropped, or renamed away, while etlq was stopped or after its
+// last checkpoint): the planner, which lists today's tables, does not ask
+// for them. They are followed with the checkpoint's schema until the
+// binlog replay meets the statement that removed them, which makes them
+// leave as while streaming — a truncate change at its position, so that
+// upsert targets lose their rows. A snapshot of theirs that had not
+// finished is not taken up again (there is nothing left to read; the
+// rows it sent leave with the truncate).
+func (st *stream) resumeAbsent(saved map[connectors.TableRef]*table) {
+	refs := make([]connectors.TableRef, 0, len(saved))
+	for ref := range saved {
+		refs = append(refs, ref)
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	for _, ref := range refs {
+		t := saved[ref]
+		if st.byRef[ref] != nil || t.RowCopyOf != "" {
+			continue
+		}
+		mode, ok := st.wanted(ref)
+		if !ok {
+			continue
+		}
+		if t.Rebuild {
+			t = t.clone()
+			t.Rebuild = false
+		}
+		ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t, absent: true}
+		st.tables = append(st.tables, ts)
+		st.byRef[ref] = ts
+		st.needBinlog = true
+		st.log.Info("table of the checkpoint no longer on the server: followed with the checkpoint's schema until the binlog says what became of it", "table", ts.key)
+	}
 }
 
 // resumeCopies takes up again, on resume, the tools' copies the checkpoint

@@ -77,6 +77,9 @@ type tableState struct {
 	// reread: the table waits in rebuildQ to be read again in place (a
 	// type change into a shared target: rebuild.go), not into a copy.
 	reread bool
+	// absent: resumed from the checkpoint though the server no longer
+	// has the table (resumeAbsent); nothing of it is read from the server.
+	absent bool
 }
 
 // stream is an open change stream; see connectors.Stream. The binlog
@@ -266,6 +269,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			st.needBinlog = true
 		}
 	}
+	st.resumeAbsent(saved)
 	st.resumeCopies(copies)
 	st.schemasDirty = true
 
@@ -304,7 +308,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		st.version = resume.Version
 		snapshotting := false
 		for _, ts := range st.tables {
-			if ts.mode == connectors.SnapshotNever || ts.copyOf != "" {
+			if ts.mode == connectors.SnapshotNever || ts.copyOf != "" || ts.absent {
 				continue
 			}
 			if ss, ok := resume.Snapshot[ts.key]; ok {
@@ -575,9 +579,27 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 
 // emitMarkOnly queues a row-less batch carrying a Mark, so checkpoints move
 // on while the stream's tables are idle. Its record has zero rows and the
-// schema of the first requested table.
+// schema of the first table still in the stream: a table that left
+// (dropped, renamed away, replaced at an online schema change's cut-over)
+// keeps the schema it had then, and a batch of it under its name would be
+// taken by the pipelines as a schema change of the table that now has that
+// name — planned back to the old columns, which a target swapped in since
+// does not have ("the table lacks column(s) … dropped outside etlq").
 func (st *stream) emitMarkOnly(pos binlogPos) {
-	st.emitMarkOnlyFor(st.tables[0], pos)
+	st.emitMarkOnlyFor(st.markTable(), pos)
+}
+
+// markTable is the table whose schema a row-less batch carries: the first
+// one in the stream that is neither gone nor a tool's copy, else the first.
+func (st *stream) markTable() *tableState {
+	st.tablesMu.Lock()
+	defer st.tablesMu.Unlock()
+	for _, ts := range st.tables {
+		if !ts.gone && (ts.copyOf == "" || ts.copyOf == ts.ref.Table) {
+			return ts
+		}
+	}
+	return st.tables[0]
 }
 
 // emitMarkOnlyFor is emitMarkOnly with the schema of ts.

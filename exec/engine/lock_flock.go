@@ -8,6 +8,10 @@ import (
 	"syscall"
 )
 
+// stateLockable: the state directory's lock is a real flock, so a free
+// lock means no process holds the directory (StateDirInUse).
+const stateLockable = true
+
 // flock takes an exclusive, non-blocking flock on f: errLocked when another
 // open file holds it.
 func flock(f *os.File) error {

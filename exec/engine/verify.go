@@ -95,6 +95,10 @@ type VerifyResult struct {
 	// Unconfirmed is set when the pipeline's checkpoint did not pass the
 	// source position within LagTimeout: the differences may be lag.
 	Unconfirmed string `json:"unconfirmed,omitempty"`
+	// ApplyStopped is set with Unconfirmed when no etlq apply ran with the
+	// state directory (nobody held its lock) while the re-check waited
+	// for the checkpoint: it will not move, so verify stopped waiting.
+	ApplyStopped bool `json:"apply_stopped,omitempty"`
 	// Repaired is the number of keys --repair rewrote (before the check
 	// that follows it, whose result the other fields are).
 	Repaired int `json:"repaired,omitempty"`
@@ -221,6 +225,9 @@ type verifier struct {
 	// in fallback).
 	sums     *sumPlan
 	fallback string
+	// applyStopped: a wait for the checkpoint found no apply running
+	// (waitApplied).
+	applyStopped bool
 }
 
 func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*verifier, error) {
@@ -455,6 +462,7 @@ func (v *verifier) waitApplied(ctx context.Context, at []byte) (string, error) {
 	}
 	store := &Store{Dir: v.opts.StateDir}
 	deadline := time.Now().Add(v.opts.LagTimeout)
+	free := 0 // polls in a row that found the state directory's lock free
 	for {
 		st, err := store.Load(v.decl.Name)
 		if err != nil {
@@ -471,6 +479,23 @@ func (v *verifier) waitApplied(ctx context.Context, at []byte) (string, error) {
 			if ok {
 				return "", nil
 			}
+		}
+		if free = free + 1; !stateLockable || StateDirInUse(v.opts.StateDir) {
+			free = 0
+		}
+		if free >= 3 {
+			// No apply holds the lock (it stopped, was killed, or was
+			// never started): the checkpoint will not move, and waiting
+			// out --lag-timeout for each pipeline only looks like a hang.
+			// (The checkpoint is read again after the lock: one that
+			// stopped cleanly has written its last.)
+			where := "no checkpoint"
+			if st != nil {
+				where = "its checkpoint is at " + markText(st.Mark)
+			}
+			v.applyStopped = true
+			return fmt.Sprintf("etlq apply is not running with state directory %s (no process holds its lock: it stopped, or was not started; %s, before the source position %s the re-check read at)",
+				v.opts.StateDir, where, markText(at)), nil
 		}
 		if time.Now().After(deadline) {
 			where := "no checkpoint"

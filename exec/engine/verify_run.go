@@ -78,7 +78,7 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 			next[keyHash(k)] = true
 		}
 		if why != "" && len(diff) > 0 {
-			res.Unconfirmed = why
+			res.Unconfirmed, res.ApplyStopped = why, v.applyStopped
 			break
 		}
 		stable := len(next) == len(suspect)
