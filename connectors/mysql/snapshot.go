@@ -63,6 +63,13 @@ type chunk struct {
 	// LIMIT of the read (0: none).
 	intKey *column
 	limit  int
+	// small: the chunk is a whole table (or a gap of a resumed one)
+	// counted at no more than smallChunkRows rows; such chunks are read
+	// several in one consistent snapshot (snapshot_group.go) and hold a
+	// place of smallSem instead of sem.
+	small bool
+	grp   *readGroup // the group of small chunks it is read with, or nil
+	solo  bool       // not read in a group's read view (errGroupStale)
 }
 
 // snapshotter plans chunks, reads them with parallel connections, and hands
@@ -75,7 +82,10 @@ type snapshotter struct {
 	wg     sync.WaitGroup
 	work   chan *chunk
 	sem    chan struct{} // bounds chunks read but not yet emitted
-	readyC chan struct{}
+	// smallSem bounds the small chunks read but not yet emitted (those
+	// of sem would allow groups of a few tables only).
+	smallSem chan struct{}
+	readyC   chan struct{}
 
 	mu       sync.Mutex
 	sorted   []stateKey // st.tables by key, for appendState
@@ -106,6 +116,10 @@ type snapshotter struct {
 	// estimates are the initial tables' estimated row counts, read in
 	// batches before they are planned (planner goroutine only).
 	estimates map[*tableState]int64
+	// counts are small initial tables' key MAX and row count, read in
+	// batches (planCounts; planner goroutine only).
+	counts map[*tableState]maxCount
+	groups int // read views that more than one chunk was read in
 	// lastChunkMark is when a chunk's end last got a Mark (emit, on the
 	// stream's goroutine).
 	lastChunkMark time.Time
@@ -156,8 +170,11 @@ func (s *snapshotter) start() {
 func (s *snapshotter) startWorkers() {
 	s.started = true
 	n := s.cfg.opts.parallelism
-	s.work = make(chan *chunk)
 	s.sem = make(chan struct{}, 2*n)
+	s.smallSem = make(chan struct{}, maxGroupChunks+2*n)
+	// Buffered as far as the semaphores let chunks be planned ahead, so
+	// that a worker finds the small chunks planned to read as a group.
+	s.work = make(chan *chunk, cap(s.sem)+cap(s.smallSem))
 	s.added = make(chan *tableState, 1024)
 	s.wg.Add(1)
 	go s.plan()

@@ -1,0 +1,142 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+)
+
+// TestSmallTablesReadInGroups: 60 small tables are snapshotted while a
+// writer updates, deletes and inserts rows of all of them; their chunks
+// are read several in one consistent snapshot (snapshot_group.go), and
+// the stream applied by key ends equal to the tables, every key's
+// versions rising. Both servers (MariaDB's exact position).
+func TestSmallTablesReadInGroups(t *testing.T) {
+	const tables, rows = 60, 200
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			var req []connectors.StreamTable
+			for k := 0; k < tables; k++ {
+				tbl := fmt.Sprintf("%s.t_%02d", db, k)
+				run(t, s, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v BIGINT, note VARCHAR(20))",
+					fmt.Sprintf("INSERT INTO %s SELECT seq, seq, 'init' FROM %s.seq_1_to_%d", tbl, db, rows))
+				req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}})
+			}
+			c := conn(t, s)
+			defer c.Close()
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			var writes atomic.Int64
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				wc := conn(t, s)
+				defer wc.Close()
+				r := rand.New(rand.NewSource(2))
+				for i := 0; !stop.Load(); i++ {
+					tbl := fmt.Sprintf("%s.t_%02d", db, r.Intn(tables))
+					id := 1 + r.Intn(rows+20)
+					var q string
+					switch i % 4 {
+					case 0, 1:
+						q = fmt.Sprintf("UPDATE %s SET v = v + 1, note = 'upd%d' WHERE id = %d", tbl, i, id)
+					case 2:
+						q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", tbl, id)
+					default:
+						q = fmt.Sprintf("REPLACE INTO %s VALUES (%d, %d, 'ins%d')", tbl, id, i, i)
+					}
+					if _, err := wc.Execute(q); err != nil {
+						t.Errorf("writer: %v", err)
+						return
+					}
+					writes.Add(1)
+				}
+			}()
+			defer func() { stop.Store(true); wg.Wait() }()
+			for writes.Load() < 20 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			st, err := newSrc(t, s, nil).Open(context.Background(), connectors.StreamRequest{Tables: req,
+				Options: map[string]any{"chunk_rows": int64(1000), "snapshot_parallelism": int64(2)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			state := map[string]row{}
+			versions := map[string]uint64{}
+			apply := func(rs []row) {
+				for _, r := range rs {
+					v, _ := strconv.ParseUint(r["_version"], 10, 64)
+					k := r["_table"] + "." + r["id"]
+					if v <= versions[k] {
+						t.Fatalf("version of key %s went back: %d after %d", k, v, versions[k])
+					}
+					versions[k] = v
+					if r["_op"] == "delete" {
+						delete(state, k)
+					} else {
+						state[k] = r
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+			defer cancel()
+			for {
+				b, err := st.Next(ctx)
+				if err != nil {
+					t.Fatalf("next: %v", err)
+				}
+				apply(batchRows(b))
+				b.Release()
+				done := true
+				for _, p := range st.Progress() {
+					done = done && p.Done
+				}
+				if done {
+					break
+				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			readToServerPosition(t, ctx, c, st, apply)
+			n, bad := 0, 0
+			for k := 0; k < tables; k++ {
+				name := fmt.Sprintf("t_%02d", k)
+				res, err := c.Execute(fmt.Sprintf("SELECT id, v, note FROM %s.%s", db, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i < res.RowNumber(); i++ {
+					id, _ := res.GetString(i, 0)
+					v, _ := res.GetString(i, 1)
+					note, _ := res.GetString(i, 2)
+					n++
+					if got, ok := state[name+"."+id]; !ok || got["v"] != v || got["note"] != note {
+						if bad++; bad < 10 {
+							t.Errorf("%s key %s: table (%s, %s), stream %v", name, id, v, note, got)
+						}
+					}
+				}
+			}
+			if n != len(state) {
+				t.Errorf("stream state has %d keys, tables %d", len(state), n)
+			}
+			snap := st.(*stream).snap
+			snap.mu.Lock()
+			groups, mode := snap.groups, snap.mode
+			snap.mu.Unlock()
+			if groups == 0 {
+				t.Errorf("no chunk was read in another chunk's read view (%s positioning)", mode)
+			}
+			t.Logf("%d rows, %d concurrent writes, %d keys differ, %d chunks read in a group's read view", n, writes.Load(), bad, groups)
+		})
+	}
+}
