@@ -70,6 +70,7 @@ type chunk struct {
 	small bool
 	grp   *readGroup // the group of small chunks it is read with, or nil
 	solo  bool       // not read in a group's read view (errGroupStale)
+	held  int64      // small: row data read, counted in smallHeld until released
 }
 
 // snapshotter plans chunks, reads them with parallel connections, and hands
@@ -119,7 +120,11 @@ type snapshotter struct {
 	// counts are small initial tables' key MAX and row count, read in
 	// batches (planCounts; planner goroutine only).
 	counts map[*tableState]maxCount
-	groups int // read views that more than one chunk was read in
+	groups int // chunks read in another chunk's read view (snapshot_group.go)
+	// smallHeld is the row data of small chunks read and not emitted;
+	// roomC is signalled when it shrinks.
+	smallHeld int64
+	roomC     chan struct{}
 	// lastChunkMark is when a chunk's end last got a Mark (emit, on the
 	// stream's goroutine).
 	lastChunkMark time.Time
@@ -146,7 +151,7 @@ func newSnapshotter(em emitter) *snapshotter {
 	s := &snapshotter{em: em, cfg: em.config(), ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
 		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
-		hints: map[*table][]int{}, textOnly: map[*table]bool{}}
+		hints: map[*table][]int{}, textOnly: map[*table]bool{}, roomC: make(chan struct{}, 1)}
 	for _, ts := range em.catalog().tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)

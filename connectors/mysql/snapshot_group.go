@@ -82,7 +82,56 @@ func (s *snapshotter) semOf(ch *chunk) chan struct{} {
 }
 
 // release gives back the place of ch (emitted, or dropped).
-func (s *snapshotter) release(ch *chunk) { <-s.semOf(ch) }
+func (s *snapshotter) release(ch *chunk) {
+	if ch.small {
+		s.mu.Lock()
+		s.smallHeld -= ch.held
+		ch.held = 0
+		s.mu.Unlock()
+		select {
+		case s.roomC <- struct{}{}:
+		default:
+		}
+	}
+	<-s.semOf(ch)
+}
+
+// maxSmallHeld bounds the row data of small chunks read and not emitted:
+// smallSem lets many be read ahead, and a table of few rows can have
+// large ones (64 rows of 1 MiB values).
+var maxSmallHeld int64 = 32 << 20
+
+// waitSmallRoom waits, before a small chunk is read (outside any group's
+// read view, so that the binlog reader may emit what is held), until the
+// small chunks read and not emitted hold less than maxSmallHeld.
+func (s *snapshotter) waitSmallRoom() error {
+	for {
+		s.mu.Lock()
+		held := s.smallHeld
+		s.mu.Unlock()
+		if held < maxSmallHeld {
+			return nil
+		}
+		select {
+		case <-s.roomC:
+		case <-time.After(100 * time.Millisecond):
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+	}
+}
+
+// noteSmallHeld counts the row data of a small chunk read (released when
+// it is emitted or dropped).
+func (s *snapshotter) noteSmallHeld(ch *chunk, bytes int) {
+	if !ch.small {
+		return
+	}
+	s.mu.Lock()
+	ch.held += int64(bytes)
+	s.smallHeld += int64(bytes)
+	s.mu.Unlock()
+}
 
 // grouping reports whether small chunks are read in groups: with an exact
 // read-view position only.
@@ -137,6 +186,9 @@ func (s *snapshotter) joinGroup(c *client.Conn, ch *chunk) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.smallHeld >= maxSmallHeld {
+		return false // (read after waitSmallRoom, in a read view of its own)
+	}
 	if s.cfg.needBinlog && !s.passed.isZero() && s.passed.cmp(g.pos) >= 0 {
 		// (The anchor holds the reader before the position: not seen.)
 		return false

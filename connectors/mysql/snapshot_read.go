@@ -182,6 +182,11 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	joined := s.joinGroup(c, ch)
 	if !joined {
 		s.endGroup(g, g != nil && g.conn == c)
+		if ch.small {
+			if err := s.waitSmallRoom(); err != nil {
+				return 0, err
+			}
+		}
 		// Registered before the read view exists, so the reader cannot
 		// pass the chunk's position unseen (and finds its records to
 		// stream).
@@ -415,6 +420,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		s.mu.Unlock()
 	}
 	s.noteDataHint(t, rr)
+	s.noteSmallHeld(ch, total)
 	if g != nil && g.open && g.conn == c {
 		g.rows += rr.rows
 		g.bytes += total
