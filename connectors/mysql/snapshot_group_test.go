@@ -4,15 +4,26 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/testenv"
 )
+
+// smallTables creates tables db.t_00… of rows rows each, (id INT
+// PRIMARY KEY, cols) filled with (seq, vals) for seq 1..rows, and returns
+// their stream request with snapshot mode mode.
+func smallTables(t *testing.T, s server, db string, tables, rows int, cols, vals string, mode connectors.SnapshotMode) []connectors.StreamTable {
+	var req []connectors.StreamTable
+	for k := 0; k < tables; k++ {
+		tbl := fmt.Sprintf("%s.t_%02d", db, k)
+		run(t, s, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, "+cols+")",
+			fmt.Sprintf("INSERT INTO %s SELECT seq, %s FROM %s.seq_1_to_%d", tbl, vals, db, rows))
+		req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: mode})
+	}
+	return req
+}
 
 // TestSmallTablesReadInGroups: 60 small tables are snapshotted while a
 // writer updates, deletes and inserts rows of all of them; their chunks
@@ -24,44 +35,21 @@ func TestSmallTablesReadInGroups(t *testing.T) {
 	for _, s := range servers(t) {
 		t.Run(s.name, func(t *testing.T) {
 			db := uniqueDB(t, s)
-			var req []connectors.StreamTable
-			for k := 0; k < tables; k++ {
-				tbl := fmt.Sprintf("%s.t_%02d", db, k)
-				run(t, s, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v BIGINT, note VARCHAR(20))",
-					fmt.Sprintf("INSERT INTO %s SELECT seq, seq, 'init' FROM %s.seq_1_to_%d", tbl, db, rows))
-				req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}})
-			}
+			req := smallTables(t, s, db, tables, rows, "v BIGINT, note VARCHAR(20)", "seq, 'init'", connectors.SnapshotInitial)
 			c := conn(t, s)
 			defer c.Close()
-			var stop atomic.Bool
-			var wg sync.WaitGroup
-			var writes atomic.Int64
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				wc := conn(t, s)
-				defer wc.Close()
-				r := rand.New(rand.NewSource(2))
-				for i := 0; !stop.Load(); i++ {
-					tbl := fmt.Sprintf("%s.t_%02d", db, r.Intn(tables))
-					id := 1 + r.Intn(rows+20)
-					var q string
-					switch i % 4 {
-					case 0, 1:
-						q = fmt.Sprintf("UPDATE %s SET v = v + 1, note = 'upd%d' WHERE id = %d", tbl, i, id)
-					case 2:
-						q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", tbl, id)
-					default:
-						q = fmt.Sprintf("REPLACE INTO %s VALUES (%d, %d, 'ins%d')", tbl, id, i, i)
-					}
-					if _, err := wc.Execute(q); err != nil {
-						t.Errorf("writer: %v", err)
-						return
-					}
-					writes.Add(1)
+			stopWriter, writes := runWriter(t, s, 2, func(r *rand.Rand, i int) string {
+				tbl := fmt.Sprintf("%s.t_%02d", db, r.Intn(tables))
+				id := 1 + r.Intn(rows+20)
+				switch i % 4 {
+				case 0, 1:
+					return fmt.Sprintf("UPDATE %s SET v = v + 1, note = 'upd%d' WHERE id = %d", tbl, i, id)
+				case 2:
+					return fmt.Sprintf("DELETE FROM %s WHERE id = %d", tbl, id)
 				}
-			}()
-			defer func() { stop.Store(true); wg.Wait() }()
+				return fmt.Sprintf("REPLACE INTO %s VALUES (%d, %d, 'ins%d')", tbl, id, i, i)
+			})
+			defer stopWriter()
 			for writes.Load() < 20 {
 				time.Sleep(10 * time.Millisecond)
 			}
@@ -72,41 +60,11 @@ func TestSmallTablesReadInGroups(t *testing.T) {
 			}
 			defer st.Close()
 			state := map[string]row{}
-			versions := map[string]uint64{}
-			apply := func(rs []row) {
-				for _, r := range rs {
-					v, _ := strconv.ParseUint(r["_version"], 10, 64)
-					k := r["_table"] + "." + r["id"]
-					if v <= versions[k] {
-						t.Fatalf("version of key %s went back: %d after %d", k, v, versions[k])
-					}
-					versions[k] = v
-					if r["_op"] == "delete" {
-						delete(state, k)
-					} else {
-						state[k] = r
-					}
-				}
-			}
+			apply := applyByKey(t, state, func(r row) string { return r["_table"] + "." + r["id"] })
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			for {
-				b, err := st.Next(ctx)
-				if err != nil {
-					t.Fatalf("next: %v", err)
-				}
-				apply(batchRows(b))
-				b.Release()
-				done := true
-				for _, p := range st.Progress() {
-					done = done && p.Done
-				}
-				if done {
-					break
-				}
-			}
-			stop.Store(true)
-			wg.Wait()
+			readSnapshot(t, ctx, st, apply, func() {})
+			stopWriter()
 			readToServerPosition(t, ctx, c, st, apply)
 			n, bad := 0, 0
 			for k := 0; k < tables; k++ {
@@ -153,12 +111,7 @@ func TestSmallTablesGroupSurvivesServerRestart(t *testing.T) {
 	s := server{"private", dsn}
 	db := uniqueDB(t, s)
 	const tables, rows = 80, 500
-	var req []connectors.StreamTable
-	for k := 0; k < tables; k++ {
-		run(t, s, fmt.Sprintf("CREATE TABLE %s.t_%02d (id INT PRIMARY KEY, v INT NOT NULL)", db, k),
-			fmt.Sprintf("INSERT INTO %s.t_%02d SELECT seq, seq * 2 FROM %s.seq_1_to_%d", db, k, db, rows))
-		req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: connectors.SnapshotInitial})
-	}
+	req := smallTables(t, s, db, tables, rows, "v INT NOT NULL", "seq * 2", connectors.SnapshotInitial)
 	st, err := newSrc(t, s, nil).Open(context.Background(), connectors.StreamRequest{Tables: req, Once: true, BatchRows: 100,
 		Options: map[string]any{"chunk_rows": 5000, "snapshot_parallelism": 2}})
 	if err != nil {
@@ -210,12 +163,7 @@ func TestSmallChunksHeldBounded(t *testing.T) {
 	for _, s := range servers(t) {
 		t.Run(s.name, func(t *testing.T) {
 			db := uniqueDB(t, s)
-			var req []connectors.StreamTable
-			for k := 0; k < tables; k++ {
-				run(t, s, fmt.Sprintf("CREATE TABLE %s.t_%02d (id INT PRIMARY KEY, v INT NOT NULL, pad MEDIUMTEXT NOT NULL)", db, k),
-					fmt.Sprintf("INSERT INTO %s.t_%02d SELECT seq, seq * 2, REPEAT('x', 50000) FROM %s.seq_1_to_%d", db, k, db, rows))
-				req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: connectors.SnapshotOnly})
-			}
+			req := smallTables(t, s, db, tables, rows, "v INT NOT NULL, pad MEDIUMTEXT NOT NULL", "seq * 2, REPEAT('x', 50000)", connectors.SnapshotOnly)
 			st, err := newSrc(t, s, nil).Open(context.Background(), connectors.StreamRequest{Tables: req,
 				Options: map[string]any{"snapshot_parallelism": int64(2)}})
 			if err != nil {
