@@ -165,11 +165,13 @@ done:
 	if len(batch) == 1 || len(batch) == 2 && !batch[1].small {
 		return batch
 	}
+	// Every chunk of the batch knows the group, the last one too when it
+	// is not small: its read ends the group's read view first (joinGroup
+	// refuses it), so that the anchor does not hold the binlog reader
+	// before a position the chunk's own records wait behind.
 	g := &readGroup{chunks: batch}
 	for _, c := range batch {
-		if c.small {
-			c.grp = g
-		}
+		c.grp = g
 	}
 	return batch
 }
@@ -220,7 +222,7 @@ func (s *snapshotter) openGroup(c *client.Conn, ch *chunk) {
 		if o == ch {
 			rest = true
 		}
-		if rest && o.small && o.grp == g {
+		if rest && o.small {
 			tss = append(tss, o.ts)
 		}
 	}

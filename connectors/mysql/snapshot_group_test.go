@@ -197,3 +197,51 @@ func TestSmallChunksHeldBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupEndsBeforeLargeChunk: a table too large to be small, planned
+// right behind small ones, is taken by the same reader after them; its
+// read ends their group's read view first, so that the group's anchor does
+// not hold the binlog reader before the large chunk's position, where the
+// chunk's records (100 rows each, more than a reader may queue) wait to be
+// taken. Held there, the chunk was cut after maxChunkWait.
+func TestGroupEndsBeforeLargeChunk(t *testing.T) {
+	defer func(d time.Duration) { maxChunkWait = d }(maxChunkWait)
+	maxChunkWait = 3 * time.Second
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			req := smallTables(t, s, db, 10, 100, "v INT NOT NULL", "seq * 2", connectors.SnapshotInitial)
+			run(t, s, "CREATE TABLE "+db+".t_big (id INT PRIMARY KEY, v INT NOT NULL)",
+				fmt.Sprintf("INSERT INTO %s.t_big SELECT seq, seq * 2 FROM %s.seq_1_to_%d", db, db, 2*smallChunkRows))
+			req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: "t_big"}})
+			// Writes to a table outside the stream move the binlog on, so
+			// the large chunk's position is after the group's.
+			run(t, s, "CREATE TABLE "+db+".other (id INT PRIMARY KEY, v INT NOT NULL)")
+			stopWriter, _ := runWriter(t, s, 3, func(r *rand.Rand, i int) string {
+				return fmt.Sprintf("REPLACE INTO %s.other VALUES (%d, %d)", db, r.Intn(100), i)
+			})
+			defer stopWriter()
+			time.Sleep(100 * time.Millisecond)
+			st, err := newSrc(t, s, nil).Open(context.Background(), connectors.StreamRequest{Tables: req, Once: true, BatchRows: 100,
+				Options: map[string]any{"snapshot_parallelism": int64(1)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			got, _ := drain(t, st, 60*time.Second, nil)
+			if want := 10*100 + 2*smallChunkRows; len(got) != want {
+				t.Fatalf("%d rows, want %d", len(got), want)
+			}
+			snap := st.(*stream).snap
+			snap.mu.Lock()
+			cuts, groups := snap.cuts, snap.groups
+			snap.mu.Unlock()
+			if cuts > 0 {
+				t.Errorf("%d chunks cut after waiting maxChunkWait for the binlog reader", cuts)
+			}
+			if groups == 0 {
+				t.Error("no chunk was read in a group's read view: the test did not reach the path it is for")
+			}
+		})
+	}
+}
