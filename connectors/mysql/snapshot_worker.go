@@ -131,6 +131,12 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 	s.mu.Unlock()
 	s.signal()
 	if rest != nil {
+		// The group's read view ends before the wait for a place: its
+		// anchor would hold the binlog reader before the positions of
+		// the chunks whose emission frees one.
+		if g := ch.grp; g != nil {
+			s.endGroup(g, g.conn == *c)
+		}
 		select {
 		case s.semOf(rest) <- struct{}{}:
 		case <-s.ctx.Done():
