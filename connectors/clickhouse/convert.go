@@ -83,6 +83,10 @@ type rows struct {
 	// non-nullable columns are written as zero values, since only the key
 	// of a tombstone matters.
 	dead []uint8
+	// bad, when set, takes the error of each row whose value cannot be
+	// written, and the conversion goes on with the next row (the row's
+	// value is left zero): one pass names every bad row (CheckRows).
+	bad func(err error)
 }
 
 func (r rows) len() int {
@@ -133,6 +137,10 @@ func gather[T any](c *colSpec, arr arrow.Array, r rows, get func(i int) (T, erro
 				continue
 			}
 			if c.key || r.dead == nil || r.dead[i] == 0 {
+				if r.bad != nil {
+					r.bad(nullError(c, i))
+					continue
+				}
 				return nil, nullError(c, i)
 			}
 			continue // tombstone: zero value
@@ -142,6 +150,10 @@ func gather[T any](c *colSpec, arr arrow.Array, r rows, get func(i int) (T, erro
 			var re *rangeError
 			if c.nullable && c.outOfRangeNull && errors.As(err, &re) {
 				continue // out_of_range = 'null'
+			}
+			if r.bad != nil {
+				r.bad(err)
+				continue
 			}
 			return nil, err
 		}

@@ -501,9 +501,11 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 // (connectors.RowChecker), each converted as the insert converts it (the
 // clickhouse-go path; the fast path fails on the same rows, fastpath_test):
 // the columns that can fail only (dates, timestamps, decimals, and NULLs
-// in a column that is not Nullable), a second conversion of those.
-// A batch of a schema the table has not followed yet is not checked: its
-// errors, if any, come from the insert.
+// in a column that is not Nullable), each in one pass that names every bad
+// row (rows.bad), so the check is linear in the rows however many are bad.
+// A row is named once, for the first of its columns (in the table's order)
+// that fails. A batch of a schema the table has not followed yet is not
+// checked: its errors, if any, come from the insert.
 func (w *writer) CheckRows(b *exec.Batch) []exec.RowError {
 	if b.Record == nil || b.NumRows() == 0 {
 		return nil
@@ -519,6 +521,7 @@ func (w *writer) CheckRows(b *exec.Batch) []exec.RowError {
 		return nil
 	}
 	var out []exec.RowError
+	var named []bool // by row of b: already in out
 	r := liveRows(b)
 	for k, c := range g.cols {
 		arr := b.Record.Column(g.idx[k])
@@ -532,32 +535,25 @@ func (w *writer) CheckRows(b *exec.Batch) []exec.RowError {
 				continue // (nothing in it can fail: not converted twice)
 			}
 		}
-		for {
-			_, err := columnSlice(c, arr, r)
-			if err == nil {
-				break
-			}
+		first := len(out)
+		r.bad = func(err error) {
 			var re exec.RowError
-			if !errors.As(describe(g, b, arr, err), &re) {
-				break // not one row's error: the insert tells it
+			if !errors.As(describe(g, b, arr, err), &re) || named != nil && named[re.Row] {
+				return // not one row's error (the insert tells it), or named
 			}
 			out = append(out, re)
-			r = r.without(re.Row)
+		}
+		if _, err := columnSlice(c, arr, r); err != nil {
+			continue // not one row's error: the insert tells it
+		}
+		if len(out) > first && named == nil {
+			named = make([]bool, b.Record.NumRows())
+		}
+		for _, re := range out[first:] {
+			named[re.Row] = true
 		}
 	}
 	return out
-}
-
-// without is r less row i.
-func (r rows) without(i int) rows {
-	sel := make([]int32, 0, r.len())
-	for j := 0; j < r.len(); j++ {
-		if k := r.at(j); k != i {
-			sel = append(sel, int32(k))
-		}
-	}
-	r.sel = sel
-	return r
 }
 
 // describe names the row of a data error of a value of b (in arr, the

@@ -63,6 +63,14 @@ type chunk struct {
 	// LIMIT of the read (0: none).
 	intKey *column
 	limit  int
+	// small: the chunk is a whole table (or a gap of a resumed one)
+	// counted at no more than smallChunkRows rows; such chunks are read
+	// several in one consistent snapshot (snapshot_group.go) and hold a
+	// place of smallSem instead of sem.
+	small bool
+	grp   *readGroup // the group of small chunks it is read with, or nil
+	solo  bool       // not read in a group's read view (errGroupStale)
+	held  int64      // small: row data read, counted in smallHeld until released
 }
 
 // snapshotter plans chunks, reads them with parallel connections, and hands
@@ -75,7 +83,10 @@ type snapshotter struct {
 	wg     sync.WaitGroup
 	work   chan *chunk
 	sem    chan struct{} // bounds chunks read but not yet emitted
-	readyC chan struct{}
+	// smallSem bounds the small chunks read but not yet emitted (those
+	// of sem would allow groups of a few tables only).
+	smallSem chan struct{}
+	readyC   chan struct{}
 
 	mu       sync.Mutex
 	sorted   []stateKey // st.tables by key, for appendState
@@ -106,6 +117,14 @@ type snapshotter struct {
 	// estimates are the initial tables' estimated row counts, read in
 	// batches before they are planned (planner goroutine only).
 	estimates map[*tableState]int64
+	// counts are small initial tables' key MAX and row count, read in
+	// batches (planCounts; planner goroutine only).
+	counts map[*tableState]maxCount
+	groups int // chunks read in another chunk's read view (snapshot_group.go)
+	// smallHeld is the row data of small chunks read and not emitted;
+	// roomC is signalled when it shrinks.
+	smallHeld int64
+	roomC     chan struct{}
 	// lastChunkMark is when a chunk's end last got a Mark (emit, on the
 	// stream's goroutine).
 	lastChunkMark time.Time
@@ -132,7 +151,7 @@ func newSnapshotter(em emitter) *snapshotter {
 	s := &snapshotter{em: em, cfg: em.config(), ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
 		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
-		hints: map[*table][]int{}, textOnly: map[*table]bool{}}
+		hints: map[*table][]int{}, textOnly: map[*table]bool{}, roomC: make(chan struct{}, 1)}
 	for _, ts := range em.catalog().tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)
@@ -156,8 +175,11 @@ func (s *snapshotter) start() {
 func (s *snapshotter) startWorkers() {
 	s.started = true
 	n := s.cfg.opts.parallelism
-	s.work = make(chan *chunk)
 	s.sem = make(chan struct{}, 2*n)
+	s.smallSem = make(chan struct{}, maxGroupChunks+2*n)
+	// Buffered as far as the semaphores let chunks be planned ahead, so
+	// that a worker finds the small chunks planned to read as a group.
+	s.work = make(chan *chunk, cap(s.sem)+cap(s.smallSem))
 	s.added = make(chan *tableState, 1024)
 	s.wg.Add(1)
 	go s.plan()

@@ -50,6 +50,9 @@ func (s *snapshotter) plan() {
 		s.mu.Lock()
 		s.planQueries += (len(s.initial) + describeBatch - 1) / describeBatch
 		s.mu.Unlock()
+		if s.grouping() {
+			s.counts = s.planCounts(c)
+		}
 	}
 	for _, ts := range s.initial {
 		if !planOne(ts) {
@@ -96,6 +99,8 @@ func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 			}
 		}
 		ch := &chunk{ts: ts, t: t, rng: keyRange{Lo: lo, Hi: hi}, excl: excl}
+		// (The whole table in one chunk: counted exactly when small.)
+		ch.small = lo == nil && hi == nil && ts.rowsTotal.Load() <= smallChunkRows
 		if !s.dispatch(ch, hi == nil) || hi == nil {
 			return nil
 		}
@@ -108,14 +113,14 @@ func (s *snapshotter) planTable(c **client.Conn, ts *tableState) error {
 // table's planning finished. It returns false when the snapshot stops.
 func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
 	select {
-	case s.sem <- struct{}{}:
+	case s.semOf(ch) <- struct{}{}:
 	case <-s.ctx.Done():
 		return false
 	}
 	s.mu.Lock()
 	if s.dropped[ch.ts] {
 		s.mu.Unlock()
-		<-s.sem
+		s.release(ch)
 		return false
 	}
 	s.planned[ch.ts]++

@@ -203,7 +203,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		}
 	}
 	s.mu.Unlock()
-	<-s.sem
+	s.release(ch)
 	if done && ts.resnap != nil {
 		// The resnapshot's last row is out: the engine removes the keys
 		// of its range it did not find (resnapshot.go).

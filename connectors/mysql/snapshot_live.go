@@ -73,7 +73,7 @@ func (s *snapshotter) dropTable(ts *tableState) {
 	ts.snap.Done = true
 	ts.snapDone.Store(true)
 	keep := s.pending[:0]
-	n := 0
+	var gone []*chunk
 	for _, ch := range s.pending {
 		if ch.ts != ts {
 			keep = append(keep, ch)
@@ -83,12 +83,12 @@ func (s *snapshotter) dropTable(ts *tableState) {
 			r.Release()
 		}
 		ch.recs = nil
-		n++
+		gone = append(gone, ch)
 	}
 	s.pending = keep
 	s.mu.Unlock()
-	for range n {
-		<-s.sem
+	for _, ch := range gone {
+		s.release(ch)
 	}
 	s.cfg.log.Info("snapshot of a table that left the stream ends unfinished", "table", ts.key)
 }

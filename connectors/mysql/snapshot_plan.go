@@ -232,13 +232,14 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column, 
 	// A small table is counted in the same query (its progress wants the
 	// exact count).
 	rows := int64(-1)
-	err := s.withConn(c, what, func(c *client.Conn) error {
+	if mc, ok := s.counts[ts]; ok {
+		top, nonEmpty, rows = mc.top, mc.nonEmpty, mc.rows
+	} else if err := s.withConn(c, what, func(c *client.Conn) error {
 		s.notePlanQuery()
 		var err error
 		top, nonEmpty, rows, err = maxKey(c, t, kc, est < smallTable)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return true, err
 	}
 	if rows >= 0 {
@@ -277,6 +278,7 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column, 
 			}
 			last := hi == g.hi
 			ch := &chunk{ts: ts, t: t, rng: ordRange(kc, lo, hi), intKey: kc, excl: resnapFilter(ts)}
+			ch.small = one && rows <= smallChunkRows
 			if hi == nil || len(keys) == 0 || *hi-keys[0] >= uint64(2*chunkRows) {
 				ch.limit = 2 * chunkRows
 			}
@@ -310,7 +312,8 @@ func splitAfter(ch *chunk, o uint64) *chunk {
 			return nil
 		}
 	}
-	rest := &chunk{ts: ch.ts, t: ch.t, intKey: ch.intKey, limit: ch.limit, excl: ch.excl}
+	// (Not small: read in a read view of its own, which ends ch's group.)
+	rest := &chunk{ts: ch.ts, t: ch.t, intKey: ch.intKey, limit: ch.limit, excl: ch.excl, grp: ch.grp}
 	rest.rng = keyRange{Lo: []string{ordLiteral(ch.intKey, o)}, Hi: ch.rng.Hi}
 	ch.rng.Hi = rest.rng.Lo
 	return rest

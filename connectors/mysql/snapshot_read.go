@@ -176,11 +176,24 @@ var errNoTableLock = errors.New("cannot lock the table for its snapshot window")
 func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	cfg := s.cfg
 	bracket, watermark := s.mode == "bracket", s.mode == "watermark"
-	// Registered before the read view exists, so the reader cannot pass
-	// the chunk's position unseen (and finds its records to stream).
-	s.mu.Lock()
-	s.inflight = append(s.inflight, ch)
-	s.mu.Unlock()
+	g := ch.grp
+	// A small chunk is read in its group's read view when one is open on
+	// c (snapshot_group.go); otherwise that read view ends here.
+	joined := s.joinGroup(c, ch)
+	if !joined {
+		s.endGroup(g, g != nil && g.conn == c)
+		if ch.small {
+			if err := s.waitSmallRoom(); err != nil {
+				return 0, err
+			}
+		}
+		// Registered before the read view exists, so the reader cannot
+		// pass the chunk's position unseen (and finds its records to
+		// stream).
+		s.mu.Lock()
+		s.inflight = append(s.inflight, ch)
+		s.mu.Unlock()
+	}
 	defer func() {
 		// A chunk that lost its connection after rows were read in key
 		// order stays registered: those rows go out at its position
@@ -225,8 +238,16 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		}
 		ch.low = low
 	}
-	defer c.Execute("ROLLBACK")
-	for attempt := 0; ; attempt++ {
+	defer func() {
+		if err == nil && g != nil && g.open && g.conn == c {
+			return // the group's read view stays open for its next chunk
+		}
+		// (A group whose chunk failed ends with it: the read view or its
+		// connection may be gone.)
+		s.endGroup(g, false)
+		_, _ = c.Execute("ROLLBACK")
+	}()
+	for attempt := 0; !joined; attempt++ {
 		if _, err := c.Execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"); err != nil {
 			return 0, err
 		}
@@ -306,10 +327,11 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		}
 		break
 	}
-	if !watermark {
+	if !watermark && !joined {
 		s.mu.Lock()
 		ch.posKnown = true
 		s.mu.Unlock()
+		s.openGroup(c, ch)
 	}
 	ch.readTs = time.Now().UnixMicro()
 	if err := s.liveSchema(c, ch); err != nil {
@@ -322,13 +344,21 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	if ch.limit > 0 && ch.limit < expect {
 		expect = ch.limit
 	}
-	reserve := func() { rr.reserve(max(min(cfg.maxRows, expect-rr.rows), 1024), cfg.maxBytes) }
+	if n := int(ch.ts.rowsTotal.Load()); ch.small && n < expect {
+		// A small table's rows were counted: room for 8,192 rows (or
+		// chunk_rows) for each of 1,000 tables of 1,000 rows was
+		// allocated, cleared and collected for nothing. (A table that grew
+		// since grows its builders.)
+		expect = max(n, 64)
+	}
+	reserve := func() { rr.reserve(max(min(cfg.maxRows, expect-rr.rows), min(expect, 1024)), cfg.maxBytes) }
 	reserve()
-	n, size := 0, 0
+	n, size, total := 0, 0, 0
 	// added counts a row of size bytes: a record goes out at maxRows rows
 	// or maxBytes of row data, whichever comes first.
 	added := func(rowSize int) error {
 		n++
+		total += rowSize
 		if size += rowSize; n == cfg.maxRows || size >= cfg.maxBytes {
 			n, size = 0, 0
 			if err := s.push(ch, rr.record(), true, false); err != nil {
@@ -375,6 +405,9 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		c.Close()
 	}
 	if err != nil {
+		if joined && rr.rows == 0 && defChanged(err) {
+			err = errGroupStale
+		}
 		return rr.rows, err
 	}
 	if n > 0 {
@@ -387,6 +420,16 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		s.mu.Unlock()
 	}
 	s.noteDataHint(t, rr)
+	s.noteSmallHeld(ch, total)
+	if g != nil && g.open && g.conn == c {
+		g.rows += rr.rows
+		g.bytes += total
+		if joined {
+			s.mu.Lock()
+			s.groups++
+			s.mu.Unlock()
+		}
+	}
 	return rr.rows, nil
 }
 

@@ -21,28 +21,35 @@ import (
 // (InnoDB: "Table definition has changed"), and the chunk is read again.
 func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 	ref := ch.ts.ref
-	r, err := c.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(CHARACTER_SET_NAME, '')
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quoteString(ref.DB) +
-		` AND TABLE_NAME = ` + quoteString(ref.Table) + ` ORDER BY ORDINAL_POSITION`)
-	if err != nil {
-		return fmt.Errorf("describe %s: %v", ref, err)
-	}
 	var sig strings.Builder
-	for i := 0; i < r.RowNumber(); i++ {
-		name, _ := r.GetString(i, 0)
-		typ, _ := r.GetString(i, 1)
-		null, _ := r.GetString(i, 2)
-		cs, _ := r.GetString(i, 3)
-		fmt.Fprintf(&sig, "%s\x00%s\x00%v\x00%s\n", name, strings.ToLower(typ), null == "YES", strings.ToLower(cs))
-	}
-	if r.RowNumber() == 0 {
-		// Gone (dropped, renamed away): the chunk's SELECT fails with
-		// the server's error, which tableGone knows.
-		return nil
+	if g := ch.grp; g != nil && g.open && g.conn == c && g.sigs[ch.ts] != "" {
+		// Read for the group, in its read view (snapshot_group.go): a DDL
+		// since then fails the SELECT, as after the query below.
+		sig.WriteString(g.sigs[ch.ts])
+	} else {
+		r, err := c.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(CHARACTER_SET_NAME, '')
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quoteString(ref.DB) +
+			` AND TABLE_NAME = ` + quoteString(ref.Table) + ` ORDER BY ORDINAL_POSITION`)
+		if err != nil {
+			return fmt.Errorf("describe %s: %v", ref, err)
+		}
+		for i := 0; i < r.RowNumber(); i++ {
+			name, _ := r.GetString(i, 0)
+			typ, _ := r.GetString(i, 1)
+			null, _ := r.GetString(i, 2)
+			cs, _ := r.GetString(i, 3)
+			sig.WriteString(colSig(name, strings.ToLower(typ), null == "YES", strings.ToLower(cs)))
+		}
+		if r.RowNumber() == 0 {
+			// Gone (dropped, renamed away): the chunk's SELECT fails
+			// with the server's error, which tableGone knows.
+			return nil
+		}
 	}
 	if sig.String() == columnSig(ch.t) {
 		return nil
 	}
+	var err error
 	s.mu.Lock()
 	live := s.live[ch.ts]
 	s.mu.Unlock()
@@ -71,7 +78,7 @@ func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 func columnSig(t *table) string {
 	var sig strings.Builder
 	for _, c := range t.Cols {
-		fmt.Fprintf(&sig, "%s\x00%s\x00%v\x00%s\n", c.Name, c.ColumnType, c.Nullable, c.Charset)
+		sig.WriteString(colSig(c.Name, c.ColumnType, c.Nullable, c.Charset))
 	}
 	return sig.String()
 }

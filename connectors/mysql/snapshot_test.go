@@ -80,36 +80,20 @@ func testConcurrentSnapshot(t *testing.T, s server, mode string, keyOf func(int)
 	ctx := context.Background()
 
 	// The writer runs while the snapshot is read.
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var writes atomic.Int64
-	go func() {
-		defer wg.Done()
-		wc := conn(t, s)
-		defer wc.Close()
-		r := rand.New(rand.NewSource(1))
-		for i := 0; !stop.Load(); i++ {
-			id := keyOf(r.Intn(n + 1000))
-			var q string
-			switch i % 4 {
-			case 0, 1:
-				q = fmt.Sprintf("UPDATE %s.big SET v = v + 1, note = 'upd%d' WHERE id = %d", db, i, id)
-			case 2:
-				q = fmt.Sprintf("DELETE FROM %s.big WHERE id = %d", db, id)
-			default:
-				q = fmt.Sprintf("REPLACE INTO %s.big VALUES (%d, 'new', %d, 'ins%d')", db, id, i, i)
-			}
-			if i%10 == 0 {
-				q = fmt.Sprintf("UPDATE %s.big SET v = v + 1 WHERE id BETWEEN %d AND %d", db, id, id+50)
-			}
-			if _, err := wc.Execute(q); err != nil {
-				t.Errorf("writer: %v", err)
-				return
-			}
-			writes.Add(1)
+	stopWriter, writes := runWriter(t, s, 1, func(r *rand.Rand, i int) string {
+		id := keyOf(r.Intn(n + 1000))
+		if i%10 == 0 {
+			return fmt.Sprintf("UPDATE %s.big SET v = v + 1 WHERE id BETWEEN %d AND %d", db, id, id+50)
 		}
-	}()
+		switch i % 4 {
+		case 0, 1:
+			return fmt.Sprintf("UPDATE %s.big SET v = v + 1, note = 'upd%d' WHERE id = %d", db, i, id)
+		case 2:
+			return fmt.Sprintf("DELETE FROM %s.big WHERE id = %d", db, id)
+		}
+		return fmt.Sprintf("REPLACE INTO %s.big VALUES (%d, 'new', %d, 'ins%d')", db, id, i, i)
+	})
+	defer stopWriter()
 
 	st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}},
 		Options: map[string]any{"chunk_rows": 20000, "snapshot_parallelism": 4, "snapshot_position": mode}})
@@ -118,45 +102,14 @@ func testConcurrentSnapshot(t *testing.T, s server, mode string, keyOf func(int)
 	}
 	defer st.Close()
 	state := map[string]row{}
-	versions := map[string]uint64{}
-	apply := func(rows []row) {
-		for _, r := range rows {
-			v, _ := strconv.ParseUint(r["_version"], 10, 64)
-			id := r["id"]
-			if v <= versions[id] {
-				t.Fatalf("version of key %s went back: %d after %d", id, v, versions[id])
-			}
-			versions[id] = v
-			if r["_op"] == "delete" {
-				delete(state, id)
-			} else {
-				state[id] = r
-			}
-		}
-	}
+	apply := applyByKey(t, state, func(r row) string { return r["id"] })
 	// Read until the snapshot is done, then stop the writer and read up
 	// to the server's position.
 	deadline := time.Now().Add(60 * time.Second)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	for {
-		b, err := st.Next(dctx)
-		if err != nil {
-			stop.Store(true)
-			t.Fatalf("next: %v", err)
-		}
-		apply(batchRows(b))
-		b.Release()
-		done := true
-		for _, p := range st.Progress() {
-			done = done && p.Done
-		}
-		if done {
-			break
-		}
-	}
-	stop.Store(true)
-	wg.Wait()
+	readSnapshot(t, dctx, st, apply, stopWriter)
+	stopWriter()
 	if writes.Load() < 10 {
 		t.Fatalf("writer made only %d writes", writes.Load())
 	}
@@ -193,6 +146,75 @@ func testConcurrentSnapshot(t *testing.T, s server, mode string, keyOf func(int)
 	}
 	t.Logf("%d rows, %d concurrent writes, %d keys differ, %d chunks split, %d chunk rows left to their window's events",
 		res.RowNumber(), writes.Load(), bad, splits, drops)
+}
+
+// runWriter runs a writer on s, executing query(r, i) for i = 0, 1, …
+// (r seeded with seed) until the returned stop is called (it waits for
+// the writer; calling it again does nothing); writes counts the
+// statements done.
+func runWriter(t *testing.T, s server, seed int64, query func(r *rand.Rand, i int) string) (stop func(), writes *atomic.Int64) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	writes = &atomic.Int64{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		wc := conn(t, s)
+		defer wc.Close()
+		r := rand.New(rand.NewSource(seed))
+		for i := 0; !done.Load(); i++ {
+			if _, err := wc.Execute(query(r, i)); err != nil {
+				t.Errorf("writer: %v", err)
+				return
+			}
+			writes.Add(1)
+		}
+	}()
+	return func() { done.Store(true); wg.Wait() }, writes
+}
+
+// applyByKey returns a function applying stream rows to state by key (key
+// names a row's key): a delete removes it, other rows replace it; each
+// key's _version must rise.
+func applyByKey(t *testing.T, state map[string]row, key func(row) string) func([]row) {
+	versions := map[string]uint64{}
+	return func(rows []row) {
+		for _, r := range rows {
+			v, _ := strconv.ParseUint(r["_version"], 10, 64)
+			k := key(r)
+			if v <= versions[k] {
+				t.Fatalf("version of key %s went back: %d after %d", k, v, versions[k])
+			}
+			versions[k] = v
+			if r["_op"] == "delete" {
+				delete(state, k)
+			} else {
+				state[k] = r
+			}
+		}
+	}
+}
+
+// readSnapshot reads st, applying each batch, until every table's
+// snapshot is done; failed runs before the test fails.
+func readSnapshot(t *testing.T, ctx context.Context, st connectors.Stream, apply func([]row), failed func()) {
+	t.Helper()
+	for {
+		b, err := st.Next(ctx)
+		if err != nil {
+			failed()
+			t.Fatalf("next: %v", err)
+		}
+		apply(batchRows(b))
+		b.Release()
+		done := true
+		for _, p := range st.Progress() {
+			done = done && p.Done
+		}
+		if done {
+			return
+		}
+	}
 }
 
 // TestKeylessSnapshotUnderWrites: a table without a primary key is one
@@ -244,19 +266,7 @@ func testKeylessSnapshot(t *testing.T, s server, mode string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for done := false; !done; {
-		b, err := st.Next(ctx)
-		if err != nil {
-			stop()
-			t.Fatalf("next: %v", err)
-		}
-		apply(batchRows(b))
-		b.Release()
-		done = true
-		for _, p := range st.Progress() {
-			done = done && p.Done
-		}
-	}
+	readSnapshot(t, ctx, st, apply, stop)
 	time.Sleep(200 * time.Millisecond) // writes after the snapshot
 	stop()
 	c := conn(t, s)

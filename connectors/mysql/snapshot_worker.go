@@ -17,12 +17,18 @@ func (s *snapshotter) worker() {
 		}
 	}()
 	for ch := range s.work {
-		for ch != nil {
-			var ok bool
-			if ch, ok = s.readChunk(&c, ch); !ok {
-				return
+		batch := s.takeGroup(ch)
+		g := batch[0].grp
+		for _, ch := range batch {
+			for ch != nil {
+				var ok bool
+				if ch, ok = s.readChunk(&c, ch); !ok {
+					s.endGroup(g, false)
+					return
+				}
 			}
 		}
+		s.endGroup(g, c != nil)
 	}
 }
 
@@ -90,7 +96,7 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		dropped := s.dropped[ch.ts]
 		s.mu.Unlock()
 		if dropped || s.tableGone(ch.ts, err) {
-			<-s.sem
+			s.release(ch)
 			return nil, true
 		}
 		if s.ctx.Err() == nil {
@@ -110,7 +116,7 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 		}
 		ch.recs = nil
 		s.mu.Unlock()
-		<-s.sem
+		s.release(ch)
 		return nil, true
 	}
 	s.biggest = max(s.biggest, rows)
@@ -125,8 +131,14 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 	s.mu.Unlock()
 	s.signal()
 	if rest != nil {
+		// The group's read view ends before the wait for a place: its
+		// anchor would hold the binlog reader before the positions of
+		// the chunks whose emission frees one.
+		if g := ch.grp; g != nil {
+			s.endGroup(g, g.conn == *c)
+		}
 		select {
-		case s.sem <- struct{}{}:
+		case s.semOf(rest) <- struct{}{}:
 		case <-s.ctx.Done():
 			return nil, false
 		}
@@ -175,6 +187,13 @@ func (s *snapshotter) readAttempt(c **client.Conn, ch *chunk) (rows int, cut boo
 		s.mu.Unlock()
 		var err error
 		rows, err = s.read(c, ch)
+		if errors.Is(err, errGroupStale) {
+			// The table changed after the group's read view was
+			// taken: read in a read view of its own.
+			ch.solo = true
+			ch.pos, ch.posKnown = binlogPos{}, false
+			rows, err = s.read(c, ch)
+		}
 		return err
 	})
 	if errors.Is(err, errRedo) {
