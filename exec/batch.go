@@ -126,9 +126,16 @@ const (
 	// target keeps the values of rows already written under that name.
 	MetaRenamedFrom = "etlq.renamed_from"
 	// MetaAddedByDDL is "true" on a column a DDL added (or renamed) while
-	// this stream ran: a target that lacks it adds it. A target lacking
-	// any other column lost it outside etlq.
+	// this stream ran, AddedByJoin on a column of a table that joined the
+	// stream (CREATE TABLE, a RENAME TABLE to its name): a target that
+	// lacks it adds it. A target lacking any other column lost it outside
+	// etlq.
 	MetaAddedByDDL = "etlq.added_by_ddl"
+	// AddedByJoin is MetaAddedByDDL's value on a column of a table that
+	// joined the stream: the rows a target holds already are not the new
+	// table's (an upsert target loses them with the truncate of the table
+	// that left), so none needs the column's DEFAULT.
+	AddedByJoin = "joined"
 	// MetaDDLTable is the table (db.table) whose DDL MetaDefault and
 	// MetaRenamedFrom belong to, on a column of a pipeline over several
 	// tables: only that table's rows already in the target take them.

@@ -12,9 +12,11 @@ import (
 // state in).
 var streamKinds = map[string]bool{"stdout": true, "file": true, "http": true}
 
-// checkStreamMode refuses MODE upsert and MODE changelog on a stream sink:
-// it would run as append, which is not what the mode says. It reports
-// whether the mode is fine.
+// checkStreamMode refuses MODE upsert on a stream sink: it keeps no
+// current state per key, so it would run as append, which is not what the
+// mode says. MODE changelog is fine there: the row formats write the
+// columns of a ClickHouse changelog table (_op, _ts, _pos, _version,
+// _before_<output>; connectors/format). It reports whether the mode is fine.
 func (b *builder) checkStreamMode(p *lang.CreatePipeline, pl *Pipeline) bool {
 	if !streamKinds[pl.SinkKind] {
 		return true
@@ -22,9 +24,6 @@ func (b *builder) checkStreamMode(p *lang.CreatePipeline, pl *Pipeline) bool {
 	switch pl.Target.Mode {
 	case connectors.ModeUpsert:
 		b.errs.add(p.Mode, "INTO %s cannot take MODE upsert: it passes each change on and keeps no current state per key; upsert needs a table target (INTO clickhouse …), or leave MODE out", pl.SinkKind)
-		return false
-	case connectors.ModeChangelog:
-		b.errs.add(p.Mode, "INTO %s cannot take MODE changelog: it passes each change on already (MODE append, the default); for the old values add before.<column> to TRANSFORM, or use FORMAT canal_json or debezium_json", pl.SinkKind)
 		return false
 	}
 	return true

@@ -3,16 +3,18 @@ package planner_test
 import (
 	"strings"
 	"testing"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
 )
 
-// TestStreamTargetsRefuseUpsertAndChangelog: stdout, file and http pass
-// each change on; MODE upsert or changelog there is an error at the MODE,
-// never a silent append.
-func TestStreamTargetsRefuseUpsertAndChangelog(t *testing.T) {
+// TestStreamTargetsRefuseUpsert: stdout, file and http pass each change
+// on and keep no state per key; MODE upsert there is an error at the MODE,
+// never a silent append. MODE changelog is planned with the changelog
+// columns (_before_ values of the outputs computed from the row).
+func TestStreamTargetsRefuseUpsert(t *testing.T) {
 	for src, want := range map[string]string{
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE upsert;`:                              "test.etl:3:62: INTO stdout cannot take MODE upsert",
-		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE changelog;`:                           "test.etl:3:62: INTO stdout cannot take MODE changelog",
-		`CREATE PIPELINE p FROM binlog shopdb.orders INTO file 'o.jsonl' MODE changelog;`:                   "test.etl:3:70: INTO file cannot take MODE changelog",
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO http 'https://h.example/x' MODE upsert KEY (id);`: "test.etl:3:82: INTO http cannot take MODE upsert",
 	} {
 		_, err := build(t, header+src+"\n")
@@ -22,6 +24,22 @@ func TestStreamTargetsRefuseUpsertAndChangelog(t *testing.T) {
 	}
 	if _, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout MODE append;\n"); err != nil {
 		t.Errorf("MODE append into stdout: %v", err)
+	}
+	for _, into := range []string{"stdout", "file 'o.jsonl'", "file 'o.parquet'", "http 'https://h.example/x'"} {
+		plan, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, upper(status) AS status INTO "+into+" MODE changelog;\n")
+		if err != nil {
+			t.Errorf("MODE changelog into %s: %v", into, err)
+			continue
+		}
+		pl := plan.Pipelines[0]
+		if pl.Target.Mode != connectors.ModeChangelog {
+			t.Errorf("MODE changelog into %s planned as mode %v", into, pl.Target.Mode)
+		}
+		for _, tp := range pl.Tables {
+			if _, ok := tp.Sink.FieldsByName(exec.SysBeforePrefix + "status"); !ok {
+				t.Errorf("MODE changelog into %s: sink schema has no %sstatus: %v", into, exec.SysBeforePrefix, tp.Sink)
+			}
+		}
 	}
 }
 

@@ -74,6 +74,8 @@ func (e *exampleEnv) file(name string) string {
 	if !strings.Contains(text, id) {
 		e.t.Fatalf("%s: no CREATE SOURCE to give a server_id of its own:\n%s", name, text)
 	}
+	// Files the examples write (audit.etl's log) go to the test's directory.
+	text = strings.ReplaceAll(text, "'/var/log/etlq/", "'"+e.dir+"/")
 	path := filepath.Join(e.dir, name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		e.t.Fatal(err)
@@ -200,6 +202,16 @@ func TestExampleAudit(t *testing.T) {
 	}
 	if strings.HasSuffix(rows[0], "|NULL") || strings.HasSuffix(rows[0], "|shipped") {
 		t.Errorf("update row lacks the old status: %s", rows[0])
+	}
+	// The same changes as JSON lines, in changelog mode too.
+	var got []string
+	for _, l := range readLines(t, filepath.Join(e.dir, "orders_audit.jsonl")) {
+		_, row := jsonKeys(t, l)
+		got = append(got, fmt.Sprintf("%v|%v|%v|%v|%v", row["_op"], row["id"], row["status"], row["cents"], row["_before_status"]))
+	}
+	if g := strings.Join(got, "\n"); !strings.HasPrefix(g, "update|1|shipped|100.00|") || strings.HasPrefix(g, "update|1|shipped|100.00|<nil>") ||
+		!strings.Contains(g, "\ndelete|2|") || !strings.HasSuffix(g, "\ninsert|100000|new|999.00|<nil>") || len(got) != 3 {
+		t.Errorf("orders_audit.jsonl:\n%s\nwant: update of 1 with its old status, delete of 2, insert of 100000", g)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,7 +145,9 @@ func TestFixtureFailures(t *testing.T) {
 }
 
 // TestFixtureErrors: a fixture that does not say what the source holds is
-// an error naming the place, not a pass.
+// an error naming the place (file:line:col, at the value), not a pass. (A
+// value its column cannot hold used to be found only by the run, named
+// changes[1]: column "amount" without a place.)
 func TestFixtureErrors(t *testing.T) {
 	dir := t.TempDir()
 	write := func(text string) {
@@ -158,14 +161,24 @@ func TestFixtureErrors(t *testing.T) {
 	for _, c := range []struct{ text, want string }{
 		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new"}}], "expect": {"orders_audit": []}}`,
 			`changes[0].after: column "amount" has no value (write null for NULL)`},
-		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1.234}}], "expect": {"orders_audit": []}}`,
-			`"1.234" is not a decimal(12, 2) value: more than 2 fractional digits`},
+		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1}},` + "\n" +
+			`  {"table": "shopdb.orders", "op": "insert", "after": {"id": 2, "customer": "a", "status": "new", "amount": 1.234}}], "expect": {"orders_audit": []}}`,
+			`case.json:4:109: changes[1].after.amount: "1.234" is not a decimal(12, 2) value: more than 2 fractional digits`},
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "update", "before": {"id": 1, "customer": "a", "status": "new", "amount": "x1"},` +
+			` "after": {"id": 1, "customer": "a", "status": "new", "amount": 1}}], "expect": {"orders_audit": []}}`,
+			`case.json:4:108: changes[0].before.amount: "x1" is not a decimal(12, 2) value`},
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "delete", "before": {"id": null, "customer": "a", "status": "new", "amount": 1}}], "expect": {"orders_audit": []}}`,
+			`case.json:4:61: changes[0].before.id: NULL in a NOT NULL column`},
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "ts": "yesterday", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1}}], "expect": {"orders_audit": []}}`,
+			`case.json:4:50: changes[0].ts: want YYYY-MM-DD`},
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "x": 2}}], "expect": {"orders_audit": []}}`,
+			`case.json:4:115: changes[0].after: table shopdb.orders has no column "x"`},
 		{`{"tables": [` + table + `], "changes": [], "expect": {}}`,
 			`expect has no rows for pipeline "orders_audit" (write [] for none)`},
-		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": [], "orders_adit": []}}`,
+		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": [], "orders_audit_log": [], "orders_adit": []}}`,
 			`the file has no pipeline "orders_adit"`},
 		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": []},` + "\n" + ` "expected": 1}`,
-			`case.json: 4:16: json: unknown field "expected"`},
+			`case.json:4:16: json: unknown field "expected"`},
 	} {
 		write(c.text)
 		out, err := etlqEnv(noDemoEnv(), "test", "../../examples/audit.etl", "--fixtures", dir)
@@ -192,5 +205,39 @@ func TestFixtureNeedsNoServerSettings(t *testing.T) {
 	}
 	if out := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", "../../examples/testdata/audit"); !strings.Contains(out, "1 passed, 0 failed") {
 		t.Fatalf("etlq test:\n%s", out)
+	}
+}
+
+// TestFixtureRunFailureComparesNoRows: when the run stops on an error the
+// fixture does not expect, `etlq test` says so and compares no rows: it
+// used to list every expected row after the failure as missing, which
+// buried the cause.
+func TestFixtureRunFailureComparesNoRows(t *testing.T) {
+	dir := t.TempDir()
+	etl := filepath.Join(dir, "p.etl")
+	if err := os.WriteFile(etl, []byte(`CREATE SOURCE shop FROM mysql '${ETLQ_DEMO_MYSQL_DSN}';
+CREATE PIPELINE p FROM binlog shop.shopdb.orders SNAPSHOT never
+  WHERE assert(amount < 100, 'amount too big')
+  TRANSFORM id, amount INTO stdout;
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fx := filepath.Join(dir, "testdata", "p")
+	if err := os.MkdirAll(fx, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	row := func(id, amount int) string {
+		return fmt.Sprintf(`{"table": "shopdb.orders", "op": "insert", "after": {"id": %d, "amount": %d}}`, id, amount)
+	}
+	if err := os.WriteFile(filepath.Join(fx, "case.json"), []byte(`{"tables": [{"table": "shopdb.orders", "columns": [
+  {"name": "id", "type": "int(11)", "key": 1}, {"name": "amount", "type": "decimal(12,2)"}]}],
+  "changes": [`+row(1, 10)+`, `+row(2, 500)+`, `+row(3, 20)+`],
+  "expect": {"p": [{"id": 1, "amount": 10}, {"id": 2, "amount": 500}, {"id": 3, "amount": 20}]}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := failingTest(t, []string{"FAIL", "the run failed: ", "amount too big", "(rows not compared)", "0 passed, 1 failed"}, etl)
+	if strings.Contains(out, "is missing") {
+		t.Errorf("etlq test lists rows as missing after the run failed:\n%s", out)
 	}
 }

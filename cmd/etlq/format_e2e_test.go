@@ -332,3 +332,88 @@ CREATE PIPELINE p FROM binlog s.%[2]s.o, s.%[2]s.o2 SNAPSHOT only TRANSFORM id I
 		t.Errorf("binlog row: flag %v, bits %v; want true, \"AwA=\"", e.After["flag"], e.After["bits"])
 	}
 }
+
+// TestChangelogIntoFile: MODE changelog into a file writes the columns of a
+// ClickHouse changelog table, in its order — the outputs, _op, _ts, _pos,
+// _version, then _before_<output> for the outputs computed from the row
+// (set for an update, NULL otherwise) — in jsonl and csv, on both servers.
+// (INTO file … MODE changelog used to be an error of check.)
+func TestChangelogIntoFile(t *testing.T) {
+	for i, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".orders (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2))")
+			dir := t.TempDir()
+			jsonl, csv := filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "audit.csv")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE PIPELINE audit FROM binlog s.%s.orders SNAPSHOT never
+  TRANSFORM id, upper(status) AS status, amount * 100 AS cents, before.amount AS old_amount
+  INTO file '%s' MODE changelog;
+CREATE PIPELINE audit_csv FROM binlog s.%s.orders SNAPSHOT never
+  TRANSFORM id, status
+  INTO file '%s' MODE changelog;
+`, srv.dsn, 7371+i, db, jsonl, db, csv))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+			myExec(t, my, "INSERT INTO "+db+".orders VALUES (1, 'new', 10.00)",
+				"UPDATE "+db+".orders SET status = 'paid', amount = 12.50 WHERE id = 1",
+				"DELETE FROM "+db+".orders WHERE id = 1")
+			mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+
+			lines := readLines(t, jsonl)
+			if len(lines) != 3 {
+				t.Fatalf("want 3 changelog lines, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			wantKeys := "id,status,cents,old_amount,_op,_ts,_pos,_version,_before_id,_before_status,_before_cents"
+			var got []string
+			for _, l := range lines {
+				keys, row := jsonKeys(t, l)
+				if k := strings.Join(keys, ","); k != wantKeys {
+					t.Errorf("columns: got %s, want %s", k, wantKeys)
+				}
+				if row["_ts"] == nil || row["_pos"] == nil || row["_version"] == nil {
+					t.Errorf("changelog row without _ts, _pos or _version: %s", l)
+				}
+				got = append(got, fmt.Sprintf("%v|%v|%v|%v|%v|%v|%v", row["_op"], row["id"], row["status"], row["cents"], row["old_amount"], row["_before_status"], row["_before_cents"]))
+			}
+			want := "insert|1|NEW|1000.00|<nil>|<nil>|<nil>\n" +
+				"update|1|PAID|1250.00|10.00|NEW|1000.00\n" +
+				"delete|1|PAID|1250.00|<nil>|<nil>|<nil>"
+			if g := strings.Join(got, "\n"); g != want {
+				t.Errorf("changelog rows:\n%s\nwant:\n%s", g, want)
+			}
+			csvLines := readLines(t, csv)
+			if len(csvLines) != 4 || strings.TrimSuffix(csvLines[0], "\r") != "id,status,_op,_ts,_pos,_version,_before_id,_before_status" {
+				t.Errorf("csv changelog: want the header id,status,_op,_ts,_pos,_version,_before_id,_before_status and 3 rows, got:\n%s", strings.Join(csvLines, "\n"))
+			}
+		})
+	}
+}
+
+// jsonKeys returns the keys of a JSON object in their order, and its values.
+func jsonKeys(t *testing.T, line string) ([]string, map[string]any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.UseNumber()
+	var keys []string
+	row := map[string]any{}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not a JSON object: %s", line)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		keys = append(keys, tok.(string))
+		row[tok.(string)] = v
+	}
+	return keys, row
+}

@@ -11,10 +11,13 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -158,7 +161,7 @@ func verdict(results []*engine.VerifyResult) int {
 // of each target with both sides' values.
 func printVerify(w io.Writer, results []*engine.VerifyResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "pipeline\ttarget\ttables\tsource rows\ttarget rows\tchunks\tdiffering\trechecked\tmissing\textra\tchanged\trepaired\tseconds\t")
+	fmt.Fprintln(tw, "pipeline\ttarget\ttables\tsource rows\ttarget rows\tchunks\tdiffering chunks\trechecked keys\tmissing\textra\tchanged\trepaired\tseconds\t")
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", r.Pipeline, r.Target, r.Tables, r.SourceRows, r.TargetRows,
 			r.Chunks, r.Differing, r.Rechecked, r.Missing, r.Extra, r.Changed, r.Repaired, r.Seconds)
@@ -173,7 +176,7 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 		if r.Differences() == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s: differing keys: %d", r.Pipeline, r.Differences())
+		fmt.Fprintf(w, "\n%s: differing keys: %d (missing %d, extra %d, changed %d)", r.Pipeline, r.Differences(), r.Missing, r.Extra, r.Changed)
 		if r.Unconfirmed != "" {
 			fmt.Fprintf(w, " (unconfirmed: %s)", r.Unconfirmed)
 		}
@@ -182,7 +185,7 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, "  not repaired: %s\n", r.RepairSkipped)
 		}
 		for _, d := range r.Diffs {
-			fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", strings.ReplaceAll(d.Key, "\x1f", ", "), sideText(d.Source), sideText(d.Target))
+			fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", shownValues(d.Key, ", "), sideText(d.Source), sideText(d.Target))
 		}
 		if n := r.Differences() - len(r.Diffs); n > 0 {
 			fmt.Fprintf(w, "  … and %d more\n", n)
@@ -194,9 +197,44 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 	}
 }
 
+// sideText is one side's row of a differing key: its values (shownValue)
+// separated by " | ".
 func sideText(s string) string {
 	if s == "" {
 		return "(no live row)"
 	}
-	return strings.ReplaceAll(s, "\x1f", " | ")
+	return shownValues(s, " | ")
+}
+
+// shownValues writes the values of a canonical row text (values separated
+// by \x1f) with sep between them, each as shownValue does.
+func shownValues(s, sep string) string {
+	parts := strings.Split(s, "\x1f")
+	for i, v := range parts {
+		parts[i] = shownValue(v, sep)
+	}
+	return strings.Join(parts, sep)
+}
+
+// shownValue is one value of a canonical row text as the listing shows it,
+// on one line and never taken for another: NULL (\N) as NULL; a value that
+// has a control character (a tab, a newline), is not valid UTF-8, contains
+// the separator sep, is empty, or could be read as NULL or as a quoted
+// value Go-quoted ("a\tb"); any other as it is. A value the canonical
+// text quoted already (one that starts with a quote) is kept quoted.
+func shownValue(v, sep string) string {
+	switch {
+	case v == `\N`:
+		return "NULL"
+	case strings.HasPrefix(v, `"`):
+		if _, err := strconv.Unquote(v); err == nil {
+			return v
+		}
+		return strconv.Quote(v)
+	case v == "" || v == "NULL" || strings.Contains(v, strings.TrimSpace(sep)) || !utf8.ValidString(v) ||
+		strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }) >= 0 ||
+		v != strings.TrimSpace(v):
+		return strconv.Quote(v)
+	}
+	return v
 }

@@ -196,19 +196,8 @@ CREATE PIPELINE p FROM binlog s.%s.t WHERE id %% 10 != 7
 // the source since is a difference at once (exit 1), and --repair brings
 // the target to the source.
 func TestVerifySnapshotOnly(t *testing.T) {
-	myDSN := testenv.MySQLDSN(t)
-	s := newScratch(t, myDSN)
-	db, my, chDSN := s.db, s.my, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db,
-		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
-		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT only TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
-`, myDSN, chDSN, db, db))
-	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	s, file, state := snapshotOnlyTarget(t, testenv.MySQLDSN(t), "id INT PRIMARY KEY, v VARCHAR(16) NOT NULL", "(1, 'a'), (2, 'b'), (3, 'c')", "id, v", "id")
+	db, my := s.db, s.my
 	if v, code, out := runVerify(t, "--state-dir", state, file); code != 0 || !v.OK {
 		t.Fatalf("verify after the snapshot: exit %d:\n%s", code, out)
 	}
@@ -580,4 +569,54 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 			t.Errorf("%s: a request was written", d)
 		}
 	}
+}
+
+// snapshotOnlyTarget makes table t (columns cols, rows values) in a
+// scratch database and copies it with a SNAPSHOT only pipeline p (TRANSFORM
+// transform, KEY (key)) into an upsert target; it returns the scratch, the
+// file and the state directory.
+func snapshotOnlyTarget(t *testing.T, myDSN, cols, values, transform, key string) (*scratch, string, string) {
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t ("+cols+")", "INSERT INTO "+s.db+".t VALUES "+values)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT only TRANSFORM %s INTO clickhouse dw.%s.t MODE upsert KEY (%s);
+`, myDSN, s.chDSN, s.db, transform, s.db, key))
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	return s, file, state
+}
+
+// TestVerifyListingQuotesValues: the text listing of differing keys shows
+// each value on one line and unambiguously: a value with a tab or a
+// newline is Go-quoted (it used to be written raw, its tail on a line of
+// its own), the string 'NULL' is told from a NULL; and the summary names
+// its counts alike in the table and under it (the table's "differing"
+// column counted chunks, the line under it said "differing keys").
+func TestVerifyListingQuotesValues(t *testing.T) {
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s, file, state := snapshotOnlyTarget(t, myDSN, "k VARCHAR(16) PRIMARY KEY, v TEXT NULL", "('k\\t1', 'a'), ('k2', NULL), ('k3', 'same\\tboth')", "k, v", "k")
+		db, my := s.db, s.my
+		myExec(t, my, "UPDATE "+db+".t SET v = 'new\\tline\\nhere é' WHERE k = 'k\\t1'", "UPDATE "+db+".t SET v = 'NULL' WHERE k = 'k2'")
+		out, err := runEtlq(t, "verify", "--progress", "never", "--state-dir", state, file)
+		if err == nil {
+			t.Fatalf("verify of a differing target passed:\n%s", out)
+		}
+		for _, want := range []string{
+			"differing chunks  rechecked keys",
+			"p: differing keys: 2 (missing 0, extra 0, changed 2)\n",
+			"  key \"k\\t1\"\n    source: \"k\\t1\" | \"new\\tline\\nhere é\"\n    target: \"k\\t1\" | a\n",
+			"  key k2\n    source: k2 | \"NULL\"\n    target: k2 | NULL\n",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify output lacks %q:\n%s", want, out)
+			}
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "here") || strings.Contains(l, "\t") {
+				t.Errorf("verify output has a raw tab or newline of a value: line %q:\n%s", l, out)
+			}
+		}
+	})
 }

@@ -165,7 +165,7 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		if exec.IsSystemColumn(c.src) || strings.HasPrefix(c.name, beforePrefix) {
 			continue
 		}
-		if v, _ := c.field.Metadata.GetValue(exec.MetaAddedByDDL); v != "true" {
+		if v, _ := c.field.Metadata.GetValue(exec.MetaAddedByDDL); v == "" {
 			lost = append(lost, c.name)
 		}
 	}
@@ -179,7 +179,11 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		}
 	}
 	for _, c := range add {
-		c.defaultExpr = w.onlyDDLTable(c, &merged, w.defaultFor(c, &merged))
+		expr, lost := w.defaultFor(c, &merged)
+		if lost != nil {
+			w.warnLostDefault(ctx, c, &merged, lost)
+		}
+		c.defaultExpr = w.onlyDDLTable(c, &merged, expr)
 		merged.cols = append(merged.cols, *c)
 	}
 	if len(add) == 0 && len(modify) == 0 && len(rekey) == 0 {
@@ -367,11 +371,74 @@ func (w *writer) onlyDDLTable(c *colSpec, l *tableLayout, expr string) string {
 	return "if(" + strings.Join(conds, " AND ") + ", " + expr + ", NULL)"
 }
 
+// lostDefault is a source DEFAULT that a column added to the table cannot
+// carry: why (the start of the warning) and what it was.
+type lostDefault struct {
+	why   string
+	attrs []any
+}
+
+// warnLostDefault says that the rows already in table l which the lost
+// DEFAULT of the new column c should fill hold the type's default instead,
+// and how many they are: the live rows (an upsert table's rows not
+// deleted; those of c's DDL table when l tells the tables apart). A column
+// of a table that joined the stream (exec.AddedByJoin: dropped and
+// created again at the source, say), or a table without live rows, needs
+// no DEFAULT: an INFO says so.
+func (w *writer) warnLostDefault(ctx context.Context, c *colSpec, l *tableLayout, lost *lostDefault) {
+	attrs := append([]any{"table", w.target, "column", c.name}, lost.attrs...)
+	if v, _ := c.field.Metadata.GetValue(exec.MetaAddedByDDL); v == exec.AddedByJoin {
+		slog.Info("clickhouse: "+lost.why+"; no row in the table needs it (the column came with a table created at the source: the rows already there are not that table's)", attrs...)
+		return
+	}
+	n, err := w.rowsToFill(ctx, c, l)
+	switch {
+	case err != nil:
+		slog.Warn("clickhouse: "+lost.why+": rows already in the table hold the type's default; re-snapshot the table to fill them", append(attrs, "error", err.Error())...)
+	case n == 0:
+		slog.Info("clickhouse: "+lost.why+"; no row in the table needs it (the table holds no live row of the source table)", attrs...)
+	default:
+		slog.Warn(fmt.Sprintf("clickhouse: %s: the %d rows already in the table hold the type's default; re-snapshot the table to fill them", lost.why, n), append(attrs, "rows", n)...)
+	}
+}
+
+// rowsToFill counts the rows of table l a DEFAULT of the new column c
+// would fill (see warnLostDefault).
+func (w *writer) rowsToFill(ctx context.Context, c *colSpec, l *tableLayout) (uint64, error) {
+	var conds []string
+	from := l.qualified()
+	if l.mode == connectors.ModeUpsert {
+		from += " FINAL"
+	}
+	ref, _ := c.field.Metadata.GetValue(exec.MetaDDLTable)
+	db, table, _ := strings.Cut(ref, ".")
+	for _, lc := range l.cols {
+		switch {
+		case lc.src == exec.SysDeleted && l.mode == connectors.ModeUpsert:
+			conds = append(conds, quote(lc.name)+" = 0")
+		case lc.src == exec.ColTable && ref != "":
+			conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(table))
+		case lc.src == exec.ColDB && ref != "":
+			conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(db))
+		}
+	}
+	q := "SELECT count() FROM " + from
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	var n uint64
+	if err := w.conn.QueryRow(ctx, q).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting the rows a DEFAULT would fill: %v", err)
+	}
+	return n, nil
+}
+
 // defaultFor returns the DEFAULT expression of a column added to the table
 // l, so that the rows already there hold what the source's rows hold: the
 // old column for a renamed one, the source's DEFAULT literal for a new
-// one. "" when there is none or it cannot be carried (logged).
-func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
+// one. "" when there is none, or when it cannot be carried: then lost says
+// why (for warnLostDefault).
+func (w *writer) defaultFor(c *colSpec, l *tableLayout) (expr string, lost *lostDefault) {
 	if from, ok := c.field.Metadata.GetValue(exec.MetaRenamedFrom); ok && from != "" {
 		typ, has := w.existing[from]
 		if old := l.col(from); old != nil {
@@ -379,14 +446,14 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 		}
 		if has {
 			if normType(typ) == normType(c.chType()) {
-				return quote(from)
+				return quote(from), nil
 			}
-			return "CAST(" + quote(from) + " AS " + c.chType() + ")"
+			return "CAST(" + quote(from) + " AS " + c.chType() + ")", nil
 		}
 	}
 	lit, ok := c.field.Metadata.GetValue(exec.MetaDefault)
 	if !ok || lit == "" || strings.EqualFold(lit, "NULL") {
-		return ""
+		return "", nil
 	}
 	value, isString := "", false
 	if strings.HasPrefix(lit, "'") && strings.HasSuffix(lit, "'") && len(lit) >= 2 {
@@ -394,9 +461,7 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 	} else if _, err := strconv.ParseFloat(lit, 64); err == nil {
 		value = lit
 	} else {
-		slog.Warn("clickhouse: the source's DEFAULT of a new column is an expression etlq does not carry: rows already in the table hold the type's default; re-snapshot the table to fill them",
-			"table", w.target, "column", c.name, "default", lit)
-		return ""
+		return "", &lostDefault{why: "the source's DEFAULT of a new column is an expression etlq does not carry", attrs: []any{"default", lit}}
 	}
 	lt, _ := c.field.Metadata.GetValue(exec.MetaLogicalType)
 	base := c.m.base
@@ -408,18 +473,16 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) string {
 		// literal itself is in the session's time zone, which the sink
 		// does not know). CURRENT_TIMESTAMP arrives as the ALTER's time.
 		if e := temporalDefault(c, value); e != "" {
-			return e
+			return e, nil
 		}
 	case base == "String":
-		return quoteString(value)
+		return quoteString(value), nil
 	case strings.HasPrefix(base, "Int") || strings.HasPrefix(base, "UInt") || strings.HasPrefix(base, "Float") || strings.HasPrefix(base, "Decimal"):
 		if !isString || isNumber(value) {
-			return "CAST(" + quoteString(value) + " AS " + base + ")"
+			return "CAST(" + quoteString(value) + " AS " + base + ")", nil
 		}
 	}
-	slog.Warn("clickhouse: the source's DEFAULT of a new column cannot be carried: rows already in the table hold the type's default; re-snapshot the table to fill them",
-		"table", w.target, "column", c.name, "type", c.chType(), "default", lit)
-	return ""
+	return "", &lostDefault{why: "the source's DEFAULT of a new column cannot be carried", attrs: []any{"type", c.chType(), "default", lit}}
 }
 
 // temporalDefault returns the DEFAULT expression of a DATE, DATETIME or

@@ -1,7 +1,9 @@
 package clickhouse
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -246,6 +248,57 @@ func TestEvolveColumnBecomesNullable(t *testing.T) {
 			}
 			if typ := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'g'"); typ != "Nullable(Int32)\n" {
 				t.Errorf("g is %s", typ)
+			}
+		})
+	}
+}
+
+// TestEvolveLostDefaultWarnsOnlyForLiveRows: a column added with a source
+// DEFAULT the table cannot carry (BIT) leaves the rows already there with
+// the type's default — a WARN naming how many, where live rows exist; none
+// when every row of the table is deleted, nor for a column that came with
+// a table created at the source (exec.AddedByJoin: dropped and created
+// again, its old rows are not its rows). The WARN used to come in every
+// case.
+func TestEvolveLostDefaultWarnsOnlyForLiveRows(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		deleted bool   // the rows already there are tombstones
+		added   string // MetaAddedByDDL
+		warn    bool
+		info    string
+	}{
+		{name: "alter", added: "true", warn: true},
+		{name: "alter, rows deleted", deleted: true, added: "true", info: "the table holds no live row"},
+		{name: "created", added: exec.AddedByJoin, info: "the column came with a table created at the source"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			prev := slog.Default()
+			slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+			t.Cleanup(func() { slog.SetDefault(prev) })
+			e := newEnv(t, nil)
+			f1 := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}
+			s1 := sinktest.SinkSchema(f1, false)
+			w := e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, s1, nil))
+			write(t, w, e.build(s1, sysRow(1, false, "read", 1), sysRow(2, false, "read", 2)), nil)
+			flush(t, w)
+			if c.deleted {
+				write(t, w, e.build(s1, sysRow(3, true, "delete", 1), sysRow(3, true, "delete", 2)), nil)
+				flush(t, w)
+			}
+			f2 := append(f1, ddlField("vip", arrow.PrimitiveTypes.Uint64, true, exec.MetaSourceType, "bit(3)", exec.MetaLogicalType, "bit",
+				exec.MetaDefault, "5", exec.MetaAddedByDDL, c.added))
+			s2 := sinktest.SinkSchema(f2, false)
+			write(t, w, e.build(s2, sysRow(4, false, "insert", 7, uint64(5))), nil)
+			flush(t, w)
+			text := logs.String()
+			warned := strings.Contains(text, "level=WARN msg=\"clickhouse: the source's DEFAULT of a new column cannot be carried: the 2 rows already in the table hold the type's default")
+			if c.warn != warned || (!c.warn && strings.Contains(text, "level=WARN")) {
+				t.Errorf("want a WARN naming 2 rows: %v, got:\n%s", c.warn, text)
+			}
+			if c.info != "" && !strings.Contains(text, "level=INFO msg=\"clickhouse: the source's DEFAULT of a new column cannot be carried; no row in the table needs it ("+c.info) {
+				t.Errorf("want an INFO saying %q, got:\n%s", c.info, text)
 			}
 		})
 	}

@@ -36,6 +36,7 @@ func Docs() []Doc {
 // ColumnsDoc says which columns the row formats (jsonl, csv, table,
 // parquet) write, for docs/connectors.md.
 const ColumnsDoc = "jsonl, csv, table and parquet write exactly the pipeline's output columns (its `TRANSFORM`, in order) and add only what the pipeline's `MODE` defines, " +
-	"with the names a ClickHouse table of that mode has: `append` adds nothing; `upsert` adds `_version` and `_is_deleted` (1 for a row that removes its key); " +
-	"`changelog` adds `_op`, `_ts`, `_pos`, `_version` and `_before_<column>` (the column's value before an update) for each output column that has a before value. " +
+	"with the names a ClickHouse table of that mode has: `append` (the default) adds nothing; " +
+	"`changelog` adds `_op`, `_ts`, `_pos`, `_version` and `_before_<column>` (the column's value before an update, NULL for other changes) for each output column computed from the source row alone. " +
+	"stdout, file and http take no `MODE upsert` (`check` refuses it: a stream keeps no current state per key). " +
 	"A column the `TRANSFORM` already has (say `_op`) is not added twice. To see the op of each row in `append` mode, select `_op`."

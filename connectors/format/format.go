@@ -7,7 +7,9 @@
 // pipeline's output columns (its TRANSFORM), plus what its mode defines:
 // changelog adds _op, _ts, _pos, _version and _before_<col> (the columns of
 // a ClickHouse changelog table), upsert adds _version and _is_deleted
-// (those of a ClickHouse upsert table); append adds nothing. The envelope
+// (those of a ClickHouse upsert table; the planner refuses upsert on the
+// stream sinks, so only a direct caller asks for them); append adds
+// nothing. The envelope
 // formats (canal_json, debezium_json) carry the op, position and before
 // image in their own fields. System columns (__op, __ts, …) are never shown
 // under their own names.

@@ -253,7 +253,7 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 		if !strings.EqualFold(old.Name, c.Name) {
 			c.RenamedFrom, c.Added = old.Name, true
 		} else {
-			c.RenamedFrom, c.Added = old.RenamedFrom, old.Added
+			c.RenamedFrom, c.Added, c.Joined = old.RenamedFrom, old.Added, old.Joined
 		}
 		t.Cols = append(t.Cols[:i], t.Cols[i+1:]...)
 		if !op.First && op.After == "" {
@@ -273,7 +273,7 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 			return fmt.Errorf("column %q already exists", op.NewName)
 		}
 		c := t.Cols[i]
-		c.RenamedFrom, c.Added = c.Name, true
+		c.RenamedFrom, c.Added, c.Joined = c.Name, true, false
 		c.Name = op.NewName
 	case alterColumnDefault:
 		i := t.colIndex(op.Name)

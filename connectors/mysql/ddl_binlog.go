@@ -290,7 +290,7 @@ func sameDDLMeta(a, b *table) bool {
 	}
 	for i := range a.Cols {
 		x, y := a.Cols[i], b.Cols[i]
-		if x.RenamedFrom != y.RenamedFrom || x.Added != y.Added || (x.Default == nil) != (y.Default == nil) ||
+		if x.RenamedFrom != y.RenamedFrom || x.Added != y.Added || x.Joined != y.Joined || (x.Default == nil) != (y.Default == nil) ||
 			(x.Default != nil && x.Default.literal() != y.Default.literal()) {
 			return false
 		}

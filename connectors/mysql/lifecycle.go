@@ -581,7 +581,7 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 		delete(r.tabs.shadows, ref) // streamed from here on
 	}
 	for _, c := range t.Cols {
-		c.Added = true
+		c.Added, c.Joined = true, true
 	}
 	ts := &tableState{ref: ref, mode: mode, key: ref.String(), cur: t, out: t}
 	if old := r.tabs.leftOut[ref]; old != nil && !sameColumns(old, t) {

@@ -67,9 +67,11 @@ type column struct {
 	// RoundedFrom is the type a DDL narrowed the column from, rounding
 	// the rows already there (ddl_apply.go; exec.MetaRoundedFrom).
 	RoundedFrom string `json:"rounded_from,omitempty"`
-	// Added says a DDL this stream read added or renamed the column; not
-	// kept in checkpoints (exec.MetaAddedByDDL).
-	Added bool `json:"-"`
+	// Added says a DDL this stream read added or renamed the column, Joined
+	// that the column came with a table that joined the stream (created,
+	// renamed in); not kept in checkpoints (exec.MetaAddedByDDL).
+	Added  bool `json:"-"`
+	Joined bool `json:"-"`
 }
 
 // table is a source table's schema at one point in the binlog.
@@ -586,7 +588,11 @@ func (c *column) field() arrow.Field {
 	}
 	if c.Added {
 		keys = append(keys, exec.MetaAddedByDDL)
-		vals = append(vals, "true")
+		if c.Joined {
+			vals = append(vals, exec.AddedByJoin)
+		} else {
+			vals = append(vals, "true")
+		}
 	}
 	return arrow.Field{Name: c.Name, Type: typ, Nullable: c.Nullable, Metadata: arrow.NewMetadata(keys, vals)}
 }
