@@ -301,6 +301,15 @@ func (g MissingGrant) String() string {
 	return "user " + g.User + " lacks " + g.Privilege + " (" + g.Why + "): " + g.Grant
 }
 
+// MarkSchemas is a Source whose mark states keep the schemas of the tables
+// it streams (its schema history): a stream resumed from a mark decodes a
+// table's changes with that schema until it meets the DDL that changed the
+// table since. SchemaAt returns ref's schema as mark recorded it, nil when
+// mark has none for ref (or none it is sure of).
+type MarkSchemas interface {
+	SchemaAt(mark []byte, ref TableRef) (*TableSchema, error)
+}
+
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
 	// Tables lists the tables whose database matches db and whose name

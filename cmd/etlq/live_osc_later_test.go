@@ -152,13 +152,30 @@ CREATE PIPELINE p_x FROM binlog s.%[5]s.x INTO clickhouse dw.%[3]s.x2 WITH (flus
 // table and the fix (before, it went on and rows sharing an id silently
 // collapsed in the target: 261 rows at the source, 235 in the target); a
 // pipeline with its own KEY (…) goes on; a pipeline of another table,
-// written by a writer meanwhile, goes on. Fixed by writing KEY (id), the
-// stopped pipeline resumes from its own checkpoint with nothing lost.
+// written by a writer meanwhile, goes on. Started again unfixed, it stops
+// again at the same change, alone; fixed by writing KEY (id), the stopped
+// pipeline resumes from its own checkpoint with nothing lost.
 func TestPrimaryKeyDropped(t *testing.T) {
-	onBothServers(t, testPrimaryKeyDropped)
+	onBothServers(t, func(t *testing.T, myDSN string) { testPrimaryKeyDropped(t, myDSN, "running") })
 }
 
-func testPrimaryKeyDropped(t *testing.T, myDSN string) {
+// TestPrimaryKeyDroppedStoppedOrBehind: the same DROP PRIMARY KEY made
+// while etlq is stopped and while it runs behind (ClickHouse unreachable
+// through a proxy) ends as while it runs: the stream replays up to the DDL
+// with the checkpoint's schema history, which has the key, so the start
+// plans the table as the checkpoint has it (before, it planned it from
+// today's server, without a key).
+func TestPrimaryKeyDroppedStoppedOrBehind(t *testing.T) {
+	for _, when := range []string{"stopped", "behind"} {
+		t.Run(when, func(t *testing.T) {
+			onBothServers(t, func(t *testing.T, myDSN string) { testPrimaryKeyDropped(t, myDSN, when) })
+		})
+	}
+}
+
+// testPrimaryKeyDropped drops nk's primary key while etlq runs, is stopped
+// or runs behind (when), with a writer on nk2.
+func testPrimaryKeyDropped(t *testing.T, myDSN, when string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db)
@@ -166,15 +183,21 @@ func testPrimaryKeyDropped(t *testing.T, myDSN string) {
 		myExec(t, my, "CREATE TABLE "+db+"."+tb+" "+liveTableDef)
 		seed(t, my, db+"."+tb, 300)
 	}
+	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
+	chHost = strings.SplitN(chHost, "/", 2)[0]
+	if i := strings.LastIndex(chHost, "@"); i >= 0 {
+		chHost = chHost[i+1:]
+	}
+	px := newProxy(t, chHost)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	pipelines := func(key string) string {
 		return fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s';
 CREATE PIPELINE p FROM binlog s.%[3]s.nk INTO clickhouse dw.%[3]s.nk %[5]sWITH (flush_interval = '100ms');
 CREATE PIPELINE p_k FROM binlog s.%[3]s.nk INTO clickhouse dw.%[3]s.nk_k KEY (id) WITH (flush_interval = '100ms');
 CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID(), key)
+`, myDSN, px.addr(), db, testServerID(), key)
 	}
 	writeFile(t, file, pipelines(""))
 	q := func(tb, target string) (string, string) {
@@ -186,7 +209,14 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	my2Q, ch2Q := q("nk2", "nk2")
 	a := startApply(t, state, file)
 	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
 	before := myRows(t, my, myQ)
+	switch when {
+	case "stopped":
+		a.stop(t)
+	case "behind":
+		px.cut()
+	}
 	w := startChurn(t, myDSN, db+".nk2", 300, churnOptions{workers: 1, pause: 2 * time.Millisecond})
 	myExec(t, my, "ALTER TABLE "+db+".nk DROP PRIMARY KEY",
 		"UPDATE "+db+".nk SET status = 'after' WHERE id % 7 = 0", "DELETE FROM "+db+".nk WHERE id % 11 = 0",
@@ -195,6 +225,16 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	w.halt()
 	if w.ops.Load() == 0 {
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	switch when {
+	case "stopped":
+		a = startApply(t, state, file)
+	case "behind":
+		// The stream meets the DDL while the targets are unreachable.
+		a.waitFor(t, "the stream meets the DDL", 60*time.Second, func() (bool, string) {
+			return strings.Contains(a.out.String(), "DROP PRIMARY KEY\" policy="), "no schema change logged"
+		})
+		px.restore()
 	}
 	a.waitSame(t, my, ch, myQ, kQ, 60*time.Second)
 	a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
@@ -217,6 +257,18 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	}
 	// The stopped pipeline's target holds the table as of before the DDL.
 	diffRows(t, before, chRows(t, ch, chQ))
+
+	// Started again with the file unfixed, it resumes from its own
+	// checkpoint (planned with the key that checkpoint's schema has) and
+	// stops again at the same change, alone; the others follow the source.
+	myExec(t, my, "INSERT INTO "+db+".nk2 VALUES (7000, 'again', 7.00)", "INSERT INTO "+db+".nk VALUES (7000, 'again', 7.00)")
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err == nil || !strings.Contains(out, "pipeline p stopped") || !strings.Contains(out, db+".nk no longer has a primary key") {
+		t.Errorf("apply --once of the unfixed file: want exit 1 and pipeline p stopped at the DDL again, got %v:\n%s", err, out)
+	}
+	diffRows(t, before, chRows(t, ch, chQ))
+	diffRows(t, myRows(t, my, myQ), chRows(t, ch, kQ))
+	diffRows(t, myRows(t, my, my2Q), chRows(t, ch, ch2Q))
 
 	// The fix the error names: KEY (id) in the file; it resumes from its
 	// own checkpoint.

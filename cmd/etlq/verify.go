@@ -42,7 +42,7 @@ type verifyCmd struct {
 // Run verifies; it exits 1 when a target differs from its source, 2 when a
 // difference could not be told from lag (the pipeline is not applying).
 func (c *verifyCmd) Run(ctx context.Context) error {
-	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
+	_, plan, err := etlfile.LoadPlanAt(ctx, c.File, false, c.StateDir)
 	if err != nil {
 		return err
 	}
