@@ -82,6 +82,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 				continue
 			}
 			r.fixTemporalDefaults(c, nt)
+			nt.CopyOf = t.CopyOf // (a tool's copy stays one)
 			known[c.Ref] = nt
 		case *createTable:
 			if !streamed(c.Ref) {
@@ -122,7 +123,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			if !streamed(c.To) {
 				if from != nil {
 					nt := from.clone()
-					nt.Ref = c.To
+					nt.Ref, nt.CopyOf = c.To, from.CopyOf
 					known[c.To] = nt
 				}
 				continue

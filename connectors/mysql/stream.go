@@ -552,9 +552,21 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 
 // emitMarkOnly queues a row-less batch carrying a Mark, so checkpoints move
 // on while the stream's tables are idle. Its record has zero rows and the
-// schema of the first requested table.
+// schema of the first table still in the stream: not one that left (at an
+// online schema change's cut-over the old table leaves, and its columns
+// would plan the new one's pipelines again without the new columns), nor
+// a tool's copy followed row by row.
 func (st *stream) emitMarkOnly(pos binlogPos) {
-	st.emitMarkOnlyFor(st.tables[0], pos)
+	st.tablesMu.Lock()
+	ts := st.tables[0]
+	for _, t := range st.tables {
+		if !t.gone && (t.copyOf == "" || t.copyOf == t.ref.Table) {
+			ts = t
+			break
+		}
+	}
+	st.tablesMu.Unlock()
+	st.emitMarkOnlyFor(ts, pos)
 }
 
 // emitMarkOnlyFor is emitMarkOnly with the schema of ts.
