@@ -115,6 +115,18 @@ func newProxy(t *testing.T, target string) *proxy {
 
 func (p *proxy) addr() string { return p.ln.Addr().String() }
 
+// newCHProxy is a proxy to the ClickHouse server of chDSN: a sink DSN
+// 'clickhouse://' + px.addr() reaches it through the proxy, which cut()
+// makes unreachable (etlq then runs behind).
+func newCHProxy(t *testing.T, chDSN string) *proxy {
+	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
+	chHost = strings.SplitN(chHost, "/", 2)[0]
+	if i := strings.LastIndex(chHost, "@"); i >= 0 {
+		chHost = chHost[i+1:]
+	}
+	return newProxy(t, chHost)
+}
+
 func (p *proxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -35,12 +35,7 @@ func testOnlineSchemaChangeStoppedOrBehind(t *testing.T, myDSN string) {
 	seed(t, my, db+".t", 3000)
 	seed(t, my, db2+".x", 200)
 
-	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
-	chHost = strings.SplitN(chHost, "/", 2)[0]
-	if i := strings.LastIndex(chHost, "@"); i >= 0 {
-		chHost = chHost[i+1:]
-	}
-	px := newProxy(t, chHost)
+	px := newCHProxy(t, chDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
@@ -183,12 +178,7 @@ func testPrimaryKeyDropped(t *testing.T, myDSN, when string) {
 		myExec(t, my, "CREATE TABLE "+db+"."+tb+" "+liveTableDef)
 		seed(t, my, db+"."+tb, 300)
 	}
-	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
-	chHost = strings.SplitN(chHost, "/", 2)[0]
-	if i := strings.LastIndex(chHost, "@"); i >= 0 {
-		chHost = chHost[i+1:]
-	}
-	px := newProxy(t, chHost)
+	px := newCHProxy(t, chDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	pipelines := func(key string) string {
