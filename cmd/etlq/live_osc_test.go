@@ -16,6 +16,13 @@ import (
 // ClickHouse upsert table and, for a pattern over the database, into
 // another; it starts etlq on it and waits for the snapshot.
 func oscSetup(t *testing.T, myDSN string) (*scratch, *liveApply) {
+	s, a, _, _ := oscSetupFiles(t, myDSN)
+	return s, a
+}
+
+// oscSetupFiles is oscSetup that also returns the file and the state
+// directory, for a test that starts etlq again.
+func oscSetupFiles(t *testing.T, myDSN string) (*scratch, *liveApply, string, string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t "+liveTableDef)
@@ -30,7 +37,7 @@ CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse 
 	a := startApply(t, state, file)
 	myQ, chQ := oscQueries(db, false)
 	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
-	return s, a
+	return s, a, file, state
 }
 
 // oscQueries compares db.t with its target (and, with c, the new column).
@@ -164,6 +171,34 @@ func TestOnlineSchemaChangeOwnNames(t *testing.T) {
 				t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
 			}
 			myExec(t, s.my, "UPDATE "+s.db+".t SET c = id WHERE id % 10 = 0")
+			oscCheck(t, s, a, poll, "t_copy", "_t_old")
+		})
+	})
+	// etlq stopped in the middle of the migration and started again
+	// while the copy t_copy and the tool's triggers exist (the tool run
+	// with --no-swap-tables --no-drop-triggers, its cut-over then made as
+	// it makes it): the start neither plans t_copy under db.* nor lets
+	// the stream take it in.
+	t.Run("pt-online-schema-change, etlq started again mid-migration", func(t *testing.T) {
+		onBothServers(t, func(t *testing.T, myDSN string) {
+			s, a, file, state := oscSetupFiles(t, myDSN)
+			db := s.db
+			a.stop(t)
+			w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+			ptOnlineSchemaChange(t, myDSN, db, "ADD COLUMN c INT NOT NULL DEFAULT 5", "--new-table-name", "%T_copy",
+				"--no-swap-tables", "--no-drop-triggers", "--no-drop-new-table")
+			a = startApply(t, state, file)
+			time.Sleep(500 * time.Millisecond) // (the triggers still copy the writer's changes)
+			w.halt()
+			if w.ops.Load() == 0 {
+				t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+			}
+			poll := startCutoverPoller(t, s, myDSN)
+			myExec(t, s.my, "RENAME TABLE "+db+".t TO "+db+"._t_old, "+db+".t_copy TO "+db+".t")
+			for _, tr := range []string{"del", "upd", "ins"} {
+				myExec(t, s.my, "DROP TRIGGER IF EXISTS "+db+".pt_osc_"+db+"_t_"+tr)
+			}
+			myExec(t, s.my, "DROP TABLE "+db+"._t_old", "UPDATE "+db+".t SET c = id WHERE id % 10 = 0")
 			oscCheck(t, s, a, poll, "t_copy", "_t_old")
 		})
 	})

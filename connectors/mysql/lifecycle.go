@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -112,7 +113,37 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 	if err := r.ddl(schema, q, at); err != nil {
 		return err
 	}
-	return r.joins(steps, at, q)
+	if err := r.joins(steps, at, q); err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.kind == lifeDrop || s.kind == lifeRename {
+			delete(r.tabs.toolCopies, s.from) // (the name is free again)
+		}
+	}
+	return nil
+}
+
+// ptOscCopies returns the copies pt-online-schema-change's triggers on
+// the server write into now (copy → table copied), whatever
+// --new-table-name called them; none when they cannot be read.
+func ptOscCopies(c *client.Conn) map[connectors.TableRef]connectors.TableRef {
+	r, err := c.Execute(`SELECT TRIGGER_NAME, EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE 'pt\_osc\_%'`)
+	if err != nil {
+		return nil
+	}
+	out := map[connectors.TableRef]connectors.TableRef{}
+	for i := 0; i < r.RowNumber(); i++ {
+		name, _ := r.GetString(i, 0)
+		db, _ := r.GetString(i, 1)
+		tb, _ := r.GetString(i, 2)
+		body, _ := r.GetString(i, 3)
+		q := "CREATE TRIGGER " + quoteIdent(name) + " AFTER INSERT ON " + quoteIdent(db) + "." + quoteIdent(tb) + " FOR EACH ROW " + body
+		if base, cp, ok := parseToolTrigger(db, q); ok && base.DB == cp.DB && base != cp && !connectors.HelperTable(cp.Table) {
+			out[cp] = base
+		}
+	}
+	return out
 }
 
 // schemaNeutral reports whether q creates, changes or drops a trigger, a
@@ -154,6 +185,10 @@ func (r *binlogReader) toolTrigger(db, q string, at binlogPos) {
 	if !ok || base == cp || base.DB != cp.DB || connectors.HelperTable(cp.Table) || r.tabs.byRef[base] == nil {
 		return
 	}
+	if r.tabs.toolCopies == nil {
+		r.tabs.toolCopies = map[connectors.TableRef]connectors.TableRef{}
+	}
+	r.tabs.toolCopies[cp] = base
 	sh := r.tabs.shadows[cp]
 	if ts := r.tabs.byRef[cp]; ts != nil && ts.cur.Stale == "" {
 		sh = ts.cur.clone()
@@ -314,7 +349,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 		}
 		if s.kind == lifeRename {
 			sh := r.tabs.shadows[s.to]
-			toolCopy := connectors.HelperTable(s.from.Table) || sh != nil && sh.CopyOf == s.to.Table
+			toolCopy := connectors.HelperTable(s.from.Table) || sh != nil && sh.CopyOf == s.to.Table || r.tabs.toolCopies[s.from] == s.to
 			if toolCopy {
 				// gh-ost's or pt-online-schema-change's cut-over: the
 				// tool's copy, whose rows etlq did not follow, takes the
@@ -386,10 +421,13 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 func (r *binlogReader) followCopy(s lifeStep) {
 	c := s.create
 	name := s.to.Table
-	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !connectors.HelperTable(name) || r.tabs.shadows[s.to] != nil {
+	base, named := r.tabs.toolCopies[s.to] // (pt-online-schema-change --new-table-name)
+	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !named && !connectors.HelperTable(name) || r.tabs.shadows[s.to] != nil {
 		return
 	}
-	base := connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
+	if !named {
+		base = connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
+	}
 	if ts := r.tabs.byRef[base]; ts == nil || ts.mode == connectors.SnapshotOnly {
 		return
 	}
@@ -398,6 +436,9 @@ func (r *binlogReader) followCopy(s lifeStep) {
 		return
 	}
 	nt.Shadow = true
+	if named {
+		nt.CopyOf = base.Table
+	}
 	if r.tabs.shadows == nil {
 		r.tabs.shadows = map[connectors.TableRef]*table{}
 	}
@@ -535,6 +576,9 @@ func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool
 	if sh := st.shadows[ref]; sh != nil && sh.CopyOf != "" && sh.CopyOf != ref.Table {
 		// A tool's copy under a name of its own (toolTrigger); renamed
 		// onto its table at the cut-over, it is that table.
+		return 0, false
+	}
+	if _, ok := st.toolCopies[ref]; ok {
 		return 0, false
 	}
 	found := false

@@ -158,6 +158,11 @@ type streamTables struct {
 	// shadows are the schemas of tables followed for a rename onto a
 	// streamed one (table.Shadow; ddl_binlog.go).
 	shadows map[connectors.TableRef]*table
+	// toolCopies are pt-online-schema-change's copies under names of the
+	// user's (copy → table copied), known by the tool's triggers: on the
+	// server when the stream opened (ptOscCopies) and met in the binlog
+	// since (toolTrigger). No pattern takes one (wanted).
+	toolCopies map[connectors.TableRef]connectors.TableRef
 	// schemasDirty: the schemas changed since the last mark recorded them.
 	schemasDirty bool
 }
@@ -258,6 +263,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	}
 	st.resumeCopies(copies)
 	st.schemasDirty = true
+	st.toolCopies = ptOscCopies(c)
 
 	// Where the binlog starts, and which tables still need a snapshot.
 	var start binlogPos
