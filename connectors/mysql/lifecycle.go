@@ -126,9 +126,19 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 
 // ptOscCopies returns the copies pt-online-schema-change's triggers on
 // the server write into now (copy → table copied), whatever
-// --new-table-name called them; none when they cannot be read.
-func ptOscCopies(c *client.Conn) map[connectors.TableRef]connectors.TableRef {
-	r, err := c.Execute(`SELECT TRIGGER_NAME, EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE 'pt\_osc\_%'`)
+// --new-table-name called them; none when they cannot be read. dbs, when
+// not empty, are the only databases looked at (information_schema.TRIGGERS
+// opens every table's triggers of the databases it reads).
+func ptOscCopies(c *client.Conn, dbs ...string) map[connectors.TableRef]connectors.TableRef {
+	q := `SELECT TRIGGER_NAME, EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE 'pt\_osc\_%'`
+	if len(dbs) > 0 {
+		in := make([]string, len(dbs))
+		for i, d := range dbs {
+			in[i] = quoteString(d)
+		}
+		q += " AND TRIGGER_SCHEMA IN (" + strings.Join(in, ", ") + ")"
+	}
+	r, err := c.Execute(q)
 	if err != nil {
 		return nil
 	}

@@ -503,7 +503,11 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 	if strings.ContainsAny(pattern, "*?[") {
 		// pt-online-schema-change's copies under names of the user's
 		// are helper tables too: no pattern takes one.
-		copies = ptOscCopies(c)
+		var dbs []string
+		if lit, ok := literalPattern(db); ok {
+			dbs = []string{lit}
+		}
+		copies = ptOscCopies(c, dbs...)
 	}
 	var out []connectors.TableRef
 	for i := 0; i < r.RowNumber(); i++ {

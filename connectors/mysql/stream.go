@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,7 +264,16 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	}
 	st.resumeCopies(copies)
 	st.schemasDirty = true
-	st.toolCopies = ptOscCopies(c)
+	if len(st.req.Patterns) > 0 {
+		// (Only a pattern could take a copy in.)
+		var dbs []string
+		for _, p := range st.req.Patterns {
+			if !slices.Contains(dbs, p.DB) {
+				dbs = append(dbs, p.DB)
+			}
+		}
+		st.toolCopies = ptOscCopies(c, dbs...)
+	}
 
 	// Where the binlog starts, and which tables still need a snapshot.
 	var start binlogPos
