@@ -201,31 +201,11 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
 	a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
 	before := myRows(t, my, myQ)
-	switch when {
-	case "stopped":
-		a.stop(t)
-	case "behind":
-		px.cut()
-	}
-	w := startChurn(t, myDSN, db+".nk2", 300, churnOptions{workers: 1, pause: 2 * time.Millisecond})
-	myExec(t, my, "ALTER TABLE "+db+".nk DROP PRIMARY KEY",
-		"UPDATE "+db+".nk SET status = 'after' WHERE id % 7 = 0", "DELETE FROM "+db+".nk WHERE id % 11 = 0",
-		"INSERT INTO "+db+".nk VALUES (5000, 'new', 1.00)")
-	time.Sleep(500 * time.Millisecond)
-	w.halt()
-	if w.ops.Load() == 0 {
-		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
-	}
-	switch when {
-	case "stopped":
-		a = startApply(t, state, file)
-	case "behind":
-		// The stream meets the DDL while the targets are unreachable.
-		a.waitFor(t, "the stream meets the DDL", 60*time.Second, func() (bool, string) {
-			return strings.Contains(a.out.String(), "DROP PRIMARY KEY\" policy="), "no schema change logged"
-		})
-		px.restore()
-	}
+	a = ddlWhen(t, when, a, px, state, file, myDSN, db+".nk2", 300, "DROP PRIMARY KEY\" policy=", func() {
+		myExec(t, my, "ALTER TABLE "+db+".nk DROP PRIMARY KEY",
+			"UPDATE "+db+".nk SET status = 'after' WHERE id % 7 = 0", "DELETE FROM "+db+".nk WHERE id % 11 = 0",
+			"INSERT INTO "+db+".nk VALUES (5000, 'new', 1.00)")
+	})
 	a.waitSame(t, my, ch, myQ, kQ, 60*time.Second)
 	a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
 	a.running(t)
@@ -267,4 +247,37 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, kQ))
 	diffRows(t, myRows(t, my, my2Q), chRows(t, ch, ch2Q))
+}
+
+// ddlWhen makes a DDL (ddl, with the changes after it) while the apply a
+// of file and state streams ("running"), while it is stopped ("stopped":
+// started again after) or while it runs behind ("behind": ClickHouse cut
+// off through px until the stream's log says met, so that the stream
+// meets the DDL while the targets cannot be written), with a writer on
+// sibling (keys rows) meanwhile. It returns the apply that runs after.
+func ddlWhen(t *testing.T, when string, a *liveApply, px *proxy, state, file, myDSN, sibling string, keys int, met string, ddl func()) *liveApply {
+	t.Helper()
+	switch when {
+	case "stopped":
+		a.stop(t)
+	case "behind":
+		px.cut()
+	}
+	w := startChurn(t, myDSN, sibling, keys, churnOptions{workers: 1, pause: 2 * time.Millisecond})
+	ddl()
+	time.Sleep(400 * time.Millisecond)
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	switch when {
+	case "stopped":
+		a = startApply(t, state, file)
+	case "behind":
+		a.waitFor(t, "the stream meets the DDL", 60*time.Second, func() (bool, string) {
+			return strings.Contains(a.out.String(), met), "not logged yet: " + met
+		})
+		px.restore()
+	}
+	return a
 }

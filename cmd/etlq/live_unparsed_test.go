@@ -47,30 +47,11 @@ CREATE PIPELINE p_s FROM binlog s.%[3]s.s INTO clickhouse dw.%[3]s.s WITH (flush
 	a := startApply(t, state, file)
 	a.waitSame(t, my, ch, tMy, tCH, 90*time.Second)
 	a.waitSame(t, my, ch, sMy, sCH, 60*time.Second)
-	switch when {
-	case "stopped":
-		a.stop(t)
-	case "behind":
-		px.cut()
-	}
-	w := startChurn(t, myDSN, db+".s", 300, churnOptions{workers: 1, pause: 2 * time.Millisecond})
-	myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN x INT INVISIBLE AFTER id",
-		"INSERT INTO "+db+".t (id, x, a) VALUES (1000, 7, 10000), (1001, 8, 10010)",
-		"UPDATE "+db+".t SET a = a + 1, x = id WHERE id % 7 = 0", "DELETE FROM "+db+".t WHERE id % 11 = 0")
-	time.Sleep(300 * time.Millisecond)
-	w.halt()
-	if w.ops.Load() == 0 {
-		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
-	}
-	switch when {
-	case "stopped":
-		a = startApply(t, state, file)
-	case "behind":
-		a.waitFor(t, "the stream meets the DDL", 60*time.Second, func() (bool, string) {
-			return strings.Contains(a.out.String(), "INVISIBLE"), "not yet"
-		})
-		px.restore()
-	}
+	a = ddlWhen(t, when, a, px, state, file, myDSN, db+".s", 300, "INVISIBLE", func() {
+		myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN x INT INVISIBLE AFTER id",
+			"INSERT INTO "+db+".t (id, x, a) VALUES (1000, 7, 10000), (1001, 8, 10010)",
+			"UPDATE "+db+".t SET a = a + 1, x = id WHERE id % 7 = 0", "DELETE FROM "+db+".t WHERE id % 11 = 0")
+	})
 	if !full {
 		// Refused: the run stops, naming the table, the DDL and the fix.
 		select {
