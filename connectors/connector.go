@@ -139,15 +139,20 @@ type StreamPattern struct {
 }
 
 // HelperTable reports whether a table name is an online schema-change
-// tool's helper: gh-ost's ghost copy, changelog and swapped-out table
-// (_t_gho, _t_ghc, _t_del) and pt-online-schema-change's copy and old table
-// (_t_new, _t_old). A table pattern never matches one, so that their rows
-// never reach a target.
+// tool's helper: gh-ost's ghost copy, changelog, checkpoint (--checkpoint)
+// and swapped-out table (_t_gho, _t_ghc, _t_ghk, _t_del, also
+// _t_20240102150405_del of --timestamp-old-table and _t_rev_del of
+// --revert; with --force-table-names=foo, _foo_gho …) and
+// pt-online-schema-change's copy and old table (_t_new, _t_old, with up to
+// ten underscores in front). A table pattern never matches one, so that
+// their rows never reach a target. A copy pt-online-schema-change names
+// with --new-table-name is recognized by the tool's triggers instead
+// (connectors/mysql, lifecycle.go).
 func HelperTable(name string) bool {
 	if len(name) < 6 || name[0] != '_' {
 		return false
 	}
-	for _, suf := range []string{"_gho", "_ghc", "_del", "_new", "_old"} {
+	for _, suf := range []string{"_gho", "_ghc", "_ghk", "_del", "_new", "_old"} {
 		if len(name) > len(suf)+1 && name[len(name)-len(suf):] == suf {
 			return true
 		}
@@ -343,6 +348,15 @@ type MissingGrant struct {
 // String is "user 'etl'@'%' lacks X (why): GRANT …;".
 func (g MissingGrant) String() string {
 	return "user " + g.User + " lacks " + g.Privilege + " (" + g.Why + "): " + g.Grant
+}
+
+// MarkSchemas is a Source whose mark states keep the schemas of the tables
+// it streams (its schema history): a stream resumed from a mark decodes a
+// table's changes with that schema until it meets the DDL that changed the
+// table since. SchemaAt returns ref's schema as mark recorded it, nil when
+// mark has none for ref (or none it is sure of).
+type MarkSchemas interface {
+	SchemaAt(mark []byte, ref TableRef) (*TableSchema, error)
 }
 
 // Source is a configured source (one CREATE SOURCE).

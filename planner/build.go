@@ -18,6 +18,15 @@ type Catalog interface {
 	Describe(ctx context.Context, src *SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error)
 }
 
+// ResumedCatalog is a Catalog that also knows where each pipeline's stream
+// resumes (apply's state directory): DescribeResumed returns ref's schema
+// as the pipeline's checkpoint recorded it, nil when it has none. The
+// stream decodes the table's changes with that schema until it meets the
+// DDL that changed the table since (docs/live-tables.md).
+type ResumedCatalog interface {
+	DescribeResumed(ctx context.Context, src *SourceDecl, pipeline string, ref connectors.TableRef) (*connectors.TableSchema, error)
+}
+
 // Options tune Build.
 type Options struct {
 	// Catalog resolves tables and columns. nil plans offline: names of

@@ -185,6 +185,23 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				b.errs.add(ft.name, "source %s: %v", src.Name, err)
 				continue
 			}
+			if rc, ok := b.cat.(ResumedCatalog); ok && len(ts.PrimaryKey) == 0 && len(p.Key) == 0 {
+				// The table has no primary key today, but the stream
+				// resumes where it had one (DROP PRIMARY KEY while etlq
+				// was stopped or behind): planned as the checkpoint has
+				// it, the pipeline takes the changes before the DDL by
+				// that key and stops alone at the DDL (rebindTable), as
+				// while streaming, instead of being planned anew without
+				// a key over a target keyed by it.
+				at, err := rc.DescribeResumed(b.ctx, src, pl.Name, ref)
+				if err != nil {
+					b.errs.add(ft.name, "source %s: %v", src.Name, err)
+					continue
+				}
+				if at != nil && len(at.PrimaryKey) > 0 {
+					ts = at
+				}
+			}
 			if len(ts.PrimaryKey) == 0 {
 				pkKnown = false
 			} else if pk == nil {

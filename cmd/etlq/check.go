@@ -23,7 +23,7 @@ type checkCmd struct {
 }
 
 func (c *checkCmd) Run(ctx context.Context) error {
-	l, plan, err := etlfile.LoadPlan(ctx, c.File, c.Offline)
+	l, plan, err := etlfile.LoadPlanAt(ctx, c.File, c.Offline, c.StateDir)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ type planCmd struct {
 }
 
 func (c *planCmd) Run(ctx context.Context) error {
-	l, plan, err := etlfile.LoadPlan(ctx, c.File, c.Offline)
+	l, plan, err := etlfile.LoadPlanAt(ctx, c.File, c.Offline, c.StateDir)
 	if err != nil {
 		return err
 	}

@@ -150,6 +150,13 @@ func (p *proxy) copySlow(dst io.Writer, src io.Reader) {
 	}
 }
 
+// newCHProxy is a proxy to the ClickHouse server of chDSN: a sink DSN
+// 'clickhouse://' + px.addr() reaches it through the proxy, which cut()
+// makes unreachable (etlq then runs behind).
+func newCHProxy(t *testing.T, chDSN string) *proxy {
+	return newProxy(t, chHostOf(chDSN))
+}
+
 func (p *proxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -29,7 +29,7 @@ type deadletterReplayCmd struct {
 func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
-	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
+	_, plan, err := etlfile.LoadPlanAt(ctx, c.File, false, c.StateDir)
 	if err != nil {
 		return err
 	}

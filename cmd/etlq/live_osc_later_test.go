@@ -34,12 +34,7 @@ func testOnlineSchemaChangeStoppedOrBehind(t *testing.T, myDSN string) {
 	seed(t, my, db+".t", 3000)
 	seed(t, my, db2+".x", 200)
 
-	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
-	chHost = strings.SplitN(chHost, "/", 2)[0]
-	if i := strings.LastIndex(chHost, "@"); i >= 0 {
-		chHost = chHost[i+1:]
-	}
-	px := newProxy(t, chHost)
+	px := newCHProxy(t, chDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
@@ -151,13 +146,30 @@ CREATE PIPELINE p_x FROM binlog s.%[5]s.x INTO clickhouse dw.%[3]s.x2 WITH (flus
 // table and the fix (before, it went on and rows sharing an id silently
 // collapsed in the target: 261 rows at the source, 235 in the target); a
 // pipeline with its own KEY (…) goes on; a pipeline of another table,
-// written by a writer meanwhile, goes on. Fixed by writing KEY (id), the
-// stopped pipeline resumes from its own checkpoint with nothing lost.
+// written by a writer meanwhile, goes on. Started again unfixed, it stops
+// again at the same change, alone; fixed by writing KEY (id), the stopped
+// pipeline resumes from its own checkpoint with nothing lost.
 func TestPrimaryKeyDropped(t *testing.T) {
-	onBothServers(t, testPrimaryKeyDropped)
+	onBothServers(t, func(t *testing.T, myDSN string) { testPrimaryKeyDropped(t, myDSN, "running") })
 }
 
-func testPrimaryKeyDropped(t *testing.T, myDSN string) {
+// TestPrimaryKeyDroppedStoppedOrBehind: the same DROP PRIMARY KEY made
+// while etlq is stopped and while it runs behind (ClickHouse unreachable
+// through a proxy) ends as while it runs: the stream replays up to the DDL
+// with the checkpoint's schema history, which has the key, so the start
+// plans the table as the checkpoint has it (before, it planned it from
+// today's server, without a key).
+func TestPrimaryKeyDroppedStoppedOrBehind(t *testing.T) {
+	for _, when := range []string{"stopped", "behind"} {
+		t.Run(when, func(t *testing.T) {
+			onBothServers(t, func(t *testing.T, myDSN string) { testPrimaryKeyDropped(t, myDSN, when) })
+		})
+	}
+}
+
+// testPrimaryKeyDropped drops nk's primary key while etlq runs, is stopped
+// or runs behind (when), with a writer on nk2.
+func testPrimaryKeyDropped(t *testing.T, myDSN, when string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db)
@@ -165,15 +177,16 @@ func testPrimaryKeyDropped(t *testing.T, myDSN string) {
 		myExec(t, my, "CREATE TABLE "+db+"."+tb+" "+liveTableDef)
 		seed(t, my, db+"."+tb, 300)
 	}
+	px := newCHProxy(t, chDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	pipelines := func(key string) string {
 		return fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s';
 CREATE PIPELINE p FROM binlog s.%[3]s.nk INTO clickhouse dw.%[3]s.nk %[5]sWITH (flush_interval = '100ms');
 CREATE PIPELINE p_k FROM binlog s.%[3]s.nk INTO clickhouse dw.%[3]s.nk_k KEY (id) WITH (flush_interval = '100ms');
 CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID(), key)
+`, myDSN, px.addr(), db, testServerID(), key)
 	}
 	writeFile(t, file, pipelines(""))
 	q := func(tb, target string) (string, string) {
@@ -185,16 +198,13 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	my2Q, ch2Q := q("nk2", "nk2")
 	a := startApply(t, state, file)
 	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
 	before := myRows(t, my, myQ)
-	w := startChurn(t, myDSN, db+".nk2", 300, churnOptions{workers: 1, pause: 2 * time.Millisecond})
-	myExec(t, my, "ALTER TABLE "+db+".nk DROP PRIMARY KEY",
-		"UPDATE "+db+".nk SET status = 'after' WHERE id % 7 = 0", "DELETE FROM "+db+".nk WHERE id % 11 = 0",
-		"INSERT INTO "+db+".nk VALUES (5000, 'new', 1.00)")
-	time.Sleep(500 * time.Millisecond)
-	w.halt()
-	if w.ops.Load() == 0 {
-		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
-	}
+	a = ddlWhen(t, when, a, px, state, file, myDSN, db+".nk2", 300, "DROP PRIMARY KEY\" policy=", func() {
+		myExec(t, my, "ALTER TABLE "+db+".nk DROP PRIMARY KEY",
+			"UPDATE "+db+".nk SET status = 'after' WHERE id % 7 = 0", "DELETE FROM "+db+".nk WHERE id % 11 = 0",
+			"INSERT INTO "+db+".nk VALUES (5000, 'new', 1.00)")
+	})
 	a.waitSame(t, my, ch, myQ, kQ, 60*time.Second)
 	a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
 	a.running(t)
@@ -208,6 +218,18 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	// The stopped pipeline's target holds the table as of before the DDL.
 	diffRows(t, before, chRows(t, ch, chQ))
 
+	// Started again with the file unfixed, it resumes from its own
+	// checkpoint (planned with the key that checkpoint's schema has) and
+	// stops again at the same change, alone; the others follow the source.
+	myExec(t, my, "INSERT INTO "+db+".nk2 VALUES (7000, 'again', 7.00)", "INSERT INTO "+db+".nk VALUES (7000, 'again', 7.00)")
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err == nil || !strings.Contains(out, "pipeline p stopped") || !strings.Contains(out, db+".nk no longer has a primary key") {
+		t.Errorf("apply --once of the unfixed file: want exit 1 and pipeline p stopped at the DDL again, got %v:\n%s", err, out)
+	}
+	diffRows(t, before, chRows(t, ch, chQ))
+	diffRows(t, myRows(t, my, myQ), chRows(t, ch, kQ))
+	diffRows(t, myRows(t, my, my2Q), chRows(t, ch, ch2Q))
+
 	// The fix the error names: KEY (id) in the file; it resumes from its
 	// own checkpoint.
 	writeFile(t, file, pipelines("KEY (id) "))
@@ -217,4 +239,37 @@ CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (fl
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, kQ))
 	diffRows(t, myRows(t, my, my2Q), chRows(t, ch, ch2Q))
+}
+
+// ddlWhen makes a DDL (ddl, with the changes after it) while the apply a
+// of file and state streams ("running"), while it is stopped ("stopped":
+// started again after) or while it runs behind ("behind": ClickHouse cut
+// off through px until the stream's log says met, so that the stream
+// meets the DDL while the targets cannot be written), with a writer on
+// sibling (keys rows) meanwhile. It returns the apply that runs after.
+func ddlWhen(t *testing.T, when string, a *liveApply, px *proxy, state, file, myDSN, sibling string, keys int, met string, ddl func()) *liveApply {
+	t.Helper()
+	switch when {
+	case "stopped":
+		a.stop(t)
+	case "behind":
+		px.cut()
+	}
+	w := startChurn(t, myDSN, sibling, keys, churnOptions{workers: 1, pause: 2 * time.Millisecond})
+	ddl()
+	time.Sleep(400 * time.Millisecond)
+	w.halt()
+	if w.ops.Load() == 0 {
+		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+	}
+	switch when {
+	case "stopped":
+		a = startApply(t, state, file)
+	case "behind":
+		a.waitFor(t, "the stream meets the DDL", 60*time.Second, func() (bool, string) {
+			return strings.Contains(a.out.String(), met), "not logged yet: " + met
+		})
+		px.restore()
+	}
+	return a
 }

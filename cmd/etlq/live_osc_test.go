@@ -16,6 +16,13 @@ import (
 // ClickHouse upsert table and, for a pattern over the database, into
 // another; it starts etlq on it and waits for the snapshot.
 func oscSetup(t *testing.T, myDSN string) (*scratch, *liveApply) {
+	s, a, _, _ := oscSetupFiles(t, myDSN)
+	return s, a
+}
+
+// oscSetupFiles is oscSetup that also returns the file and the state
+// directory, for a test that starts etlq again.
+func oscSetupFiles(t *testing.T, myDSN string) (*scratch, *liveApply, string, string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t "+liveTableDef)
@@ -30,7 +37,7 @@ CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse 
 	a := startApply(t, state, file)
 	myQ, chQ := oscQueries(db, false)
 	a.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
-	return s, a
+	return s, a, file, state
 }
 
 // oscQueries compares db.t with its target (and, with c, the new column).
@@ -56,7 +63,15 @@ func oscCheck(t *testing.T, s *scratch, a *liveApply, poll *cutoverPoller, helpe
 		fmt.Sprintf("SELECT _table, toString(id), status, toString(toInt64(amount * 100)), toString(c) FROM %s.all_tables_current ORDER BY _table, id", db), 60*time.Second)
 	poll.check(t)
 	compareTable(t, s.my, s.ch, db, "t", db, "t", db+".t_current")
+	// Idle for a while: the stream's row-less batches that move the
+	// checkpoint on carry a table's columns too, never the old table's
+	// (before, the one that left at the cut-over, and p_t was planned
+	// again without c).
+	time.Sleep(1500 * time.Millisecond)
 	out := a.stop(t)
+	if strings.Contains(out, "pipeline=p_t table="+db+".t columns=3") {
+		t.Errorf("after the cut-over p_t was planned again for the old table's columns:\n%s", out)
+	}
 	for _, h := range helpers {
 		if n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.all_tables WHERE _table = '%s'", db, h)); err != nil || n != 0 {
 			t.Errorf("%d rows of helper table %s reached the target (%v)", n, h, err)
@@ -121,6 +136,72 @@ func testGhostCutOver(t *testing.T, myDSN string) {
 	myExec(t, my, "UPDATE "+db+".t SET status = 'after', c = c + 1 WHERE id % 9 = 0", "DELETE FROM "+db+".t WHERE id % 13 = 0",
 		"INSERT INTO "+db+".t VALUES (5000, 'new', 1.00, 42)")
 	oscCheck(t, s, a, poll, "_t_gho", "_t_ghc", "_t_del")
+}
+
+// TestOnlineSchemaChangeOwnNames: the tools run with table names of the
+// user's choosing, while etlq streams db.t by name and under the pattern
+// db.* with a writer changing it — gh-ost with --force-table-names=foo
+// (its tables _foo_gho, _foo_ghc, _foo_del, and _foo_ghk of --checkpoint;
+// gh-ost's sequence in SQL, as TestGhostCutOver) and the real
+// pt-online-schema-change with --new-table-name=%T_copy (its copy t_copy:
+// no underscore, no helper suffix, so it matches db.*). The cut-over,
+// RENAME TABLE t TO _foo_del, _foo_gho TO t (t TO _t_old, t_copy TO t),
+// ends with both targets equal to t row by row, and no helper table's row
+// or table reaches ClickHouse.
+func TestOnlineSchemaChangeOwnNames(t *testing.T) {
+	t.Run("gh-ost", func(t *testing.T) {
+		onBothServers(t, func(t *testing.T, myDSN string) {
+			s, a := oscSetup(t, myDSN)
+			w := startChurn(t, myDSN, s.db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+			var poll *cutoverPoller
+			ghostSequenceAs(t, myDSN, s, w, "c", "foo", func() { poll = startCutoverPoller(t, s, myDSN) })
+			myExec(t, s.my, "UPDATE "+s.db+".t SET status = 'after', c = c + 1 WHERE id % 9 = 0", "DELETE FROM "+s.db+".t WHERE id % 13 = 0",
+				"INSERT INTO "+s.db+".t VALUES (5000, 'new', 1.00, 42)")
+			oscCheck(t, s, a, poll, "_foo_gho", "_foo_ghc", "_foo_ghk", "_foo_del")
+		})
+	})
+	t.Run("pt-online-schema-change", func(t *testing.T) {
+		onBothServers(t, func(t *testing.T, myDSN string) {
+			s, a := oscSetup(t, myDSN)
+			w := startChurn(t, myDSN, s.db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+			poll := startCutoverPoller(t, s, myDSN)
+			ptOnlineSchemaChange(t, myDSN, s.db, "ADD COLUMN c INT NOT NULL DEFAULT 5", "--new-table-name", "%T_copy")
+			w.halt()
+			if w.ops.Load() == 0 {
+				t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+			}
+			myExec(t, s.my, "UPDATE "+s.db+".t SET c = id WHERE id % 10 = 0")
+			oscCheck(t, s, a, poll, "t_copy", "_t_old")
+		})
+	})
+	// etlq stopped in the middle of the migration and started again
+	// while the copy t_copy and the tool's triggers exist (the tool run
+	// with --no-swap-tables --no-drop-triggers, its cut-over then made as
+	// it makes it): the start neither plans t_copy under db.* nor lets
+	// the stream take it in.
+	t.Run("pt-online-schema-change, etlq started again mid-migration", func(t *testing.T) {
+		onBothServers(t, func(t *testing.T, myDSN string) {
+			s, a, file, state := oscSetupFiles(t, myDSN)
+			db := s.db
+			a.stop(t)
+			w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+			ptOnlineSchemaChange(t, myDSN, db, "ADD COLUMN c INT NOT NULL DEFAULT 5", "--new-table-name", "%T_copy",
+				"--no-swap-tables", "--no-drop-triggers", "--no-drop-new-table")
+			a = startApply(t, state, file)
+			time.Sleep(500 * time.Millisecond) // (the triggers still copy the writer's changes)
+			w.halt()
+			if w.ops.Load() == 0 {
+				t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+			}
+			poll := startCutoverPoller(t, s, myDSN)
+			myExec(t, s.my, "RENAME TABLE "+db+".t TO "+db+"._t_old, "+db+".t_copy TO "+db+".t")
+			for _, tr := range []string{"del", "upd", "ins"} {
+				myExec(t, s.my, "DROP TRIGGER IF EXISTS "+db+".pt_osc_"+db+"_t_"+tr)
+			}
+			myExec(t, s.my, "DROP TABLE "+db+"._t_old", "UPDATE "+db+".t SET c = id WHERE id % 10 = 0")
+			oscCheck(t, s, a, poll, "t_copy", "_t_old")
+		})
+	})
 }
 
 // TestSwapFollowsSchemaChanges: a table swapped for a copy with another
@@ -253,17 +334,39 @@ func (p *cutoverPoller) check(t *testing.T) {
 // cut-over.
 func ghostSequence(t *testing.T, myDSN string, s *scratch, w *churn, col string, beforeCutOver func()) {
 	t.Helper()
+	ghostSequenceAs(t, myDSN, s, w, col, "", beforeCutOver)
+}
+
+// ghostSequenceAs is ghostSequence as gh-ost runs it with
+// --force-table-names=force (when not ""): its tables are then _force_gho,
+// _force_ghc and _force_del (go/base/context.go, getSafeTableName), and,
+// run with --checkpoint, its checkpoint table _force_ghk, a row written
+// into it after each chunk.
+func ghostSequenceAs(t *testing.T, myDSN string, s *scratch, w *churn, col, force string, beforeCutOver func()) {
+	t.Helper()
 	db, my := s.db, s.my
+	base := "t"
+	if force != "" {
+		base = force
+	}
+	gho, ghc, del, ghk := db+"._"+base+"_gho", db+"._"+base+"_ghc", db+"._"+base+"_del", db+"._"+base+"_ghk"
 	myExec(t, my,
-		"CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
-		"ALTER TABLE "+db+"._t_gho ADD COLUMN "+col+" INT NOT NULL DEFAULT 5",
-		"CREATE TABLE "+db+"._t_ghc (id bigint auto_increment, last_update timestamp not null DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, hint varchar(64) charset ascii not null, value varchar(4096) charset ascii not null, primary key(id), unique key hint_uidx(hint)) auto_increment=256",
-		"INSERT INTO "+db+"._t_ghc (id, hint, value) VALUES (2, 'state', 'GhostTableMigrated') ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
+		"CREATE /* gh-ost */ TABLE "+gho+" LIKE "+db+".t",
+		"ALTER /* gh-ost */ TABLE "+gho+" ADD COLUMN "+col+" INT NOT NULL DEFAULT 5",
+		"CREATE /* gh-ost */ TABLE "+ghc+" (id bigint auto_increment, last_update timestamp not null DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, hint varchar(64) charset ascii not null, value varchar(4096) charset ascii not null, primary key(id), unique key hint_uidx(hint)) auto_increment=256",
+		"INSERT INTO "+ghc+" (id, hint, value) VALUES (2, 'state', 'GhostTableMigrated') ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)",
 	)
+	if force != "" {
+		myExec(t, my, "CREATE /* gh-ost */ TABLE "+ghk+" (`gh_ost_chk_id` bigint auto_increment primary key, `gh_ost_chk_timestamp` bigint, `gh_ost_chk_coords` text charset ascii, "+
+			"`gh_ost_chk_iteration` bigint, `gh_ost_rows_copied` bigint, `gh_ost_dml_applied` bigint, `gh_ost_is_cutover` tinyint(1) DEFAULT '0', `id_min` int, `id_max` int)")
+	}
 	// The row copy, chunk by chunk, while the writer goes on.
 	for lo := 1; lo <= 3000; lo += 500 {
-		myExec(t, my, fmt.Sprintf("INSERT IGNORE INTO %[1]s._t_gho (id, status, amount) (SELECT id, status, amount FROM %[1]s.t FORCE INDEX (PRIMARY) WHERE id >= %[2]d AND id <= %[3]d LOCK IN SHARE MODE)", db, lo, lo+499),
-			fmt.Sprintf("INSERT INTO %s._t_ghc (id, hint, value) VALUES (1, 'heartbeat', NOW()) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)", db))
+		myExec(t, my, fmt.Sprintf("INSERT IGNORE INTO %[1]s (id, status, amount) (SELECT id, status, amount FROM %[2]s.t FORCE INDEX (PRIMARY) WHERE id >= %[3]d AND id <= %[4]d LOCK IN SHARE MODE)", gho, db, lo, lo+499),
+			fmt.Sprintf("INSERT INTO %s (id, hint, value) VALUES (1, 'heartbeat', NOW()) ON DUPLICATE KEY UPDATE last_update = NOW(), value = VALUES(value)", ghc))
+		if force != "" {
+			myExec(t, my, fmt.Sprintf("INSERT /* gh-ost */ INTO %s (gh_ost_chk_timestamp, gh_ost_chk_coords, gh_ost_chk_iteration, gh_ost_rows_copied, gh_ost_dml_applied, id_min, id_max) VALUES (UNIX_TIMESTAMP(), 'mysql-bin.000001:4', %d, %d, 0, %d, %d)", ghk, lo/500, lo+499, lo, lo+499))
+		}
 	}
 	w.halt()
 	if w.ops.Load() == 0 {
@@ -272,26 +375,26 @@ func ghostSequence(t *testing.T, myDSN string, s *scratch, w *churn, col string,
 	// What gh-ost applies from the binlog until it is caught up: the
 	// writer's changes, as row-by-row REPLACE and DELETE on the ghost.
 	myExec(t, my,
-		"REPLACE INTO "+db+"._t_gho (id, status, amount, "+col+") SELECT t.id, t.status, t.amount, COALESCE(g."+col+", 5) FROM "+db+".t t LEFT JOIN "+db+"._t_gho g ON g.id = t.id",
-		"DELETE FROM "+db+"._t_gho WHERE id NOT IN (SELECT id FROM "+db+".t)",
-		"UPDATE "+db+"._t_gho SET "+col+" = id WHERE id % 10 = 0",
+		"REPLACE INTO "+gho+" (id, status, amount, "+col+") SELECT t.id, t.status, t.amount, COALESCE(g."+col+", 5) FROM "+db+".t t LEFT JOIN "+gho+" g ON g.id = t.id",
+		"DELETE FROM "+gho+" WHERE id NOT IN (SELECT id FROM "+db+".t)",
+		"UPDATE "+gho+" SET "+col+" = id WHERE id % 10 = 0",
 		// Rows the new table does not have (as a migration adding a
 		// unique key drops duplicates): they leave the targets at the
 		// end of the new table's re-read, not at the rename.
-		"DELETE FROM "+db+"._t_gho WHERE id % 17 = 0",
+		"DELETE FROM "+gho+" WHERE id % 17 = 0",
 	)
 
 	// The cut-over.
 	if beforeCutOver != nil {
 		beforeCutOver()
 	}
-	myExec(t, my, "CREATE TABLE "+db+"._t_del (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'")
+	myExec(t, my, "CREATE TABLE "+del+" (id int auto_increment primary key) engine=InnoDB comment='ghost-cut-over-sentry'")
 	locker := testenv.MySQLConn(t, myDSN)
 	renamer := testenv.MySQLConn(t, myDSN)
-	myExec(t, locker, "SET SESSION lock_wait_timeout = 30", "LOCK TABLES "+db+".t WRITE, "+db+"._t_del WRITE")
+	myExec(t, locker, "SET SESSION lock_wait_timeout = 30", "LOCK TABLES "+db+".t WRITE, "+del+" WRITE")
 	renamed := make(chan error, 1)
 	go func() {
-		_, err := renamer.Execute("RENAME TABLE " + db + ".t TO " + db + "._t_del, " + db + "._t_gho TO " + db + ".t")
+		_, err := renamer.Execute("RENAME TABLE " + db + ".t TO " + del + ", " + gho + " TO " + db + ".t")
 		renamed <- err
 	}()
 	// gh-ost waits until the RENAME is seen waiting on the lock.
@@ -305,15 +408,16 @@ func ghostSequence(t *testing.T, myDSN string, s *scratch, w *churn, col string,
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	myExec(t, locker, "DROP TABLE "+db+"._t_del", "UNLOCK TABLES")
+	myExec(t, locker, "DROP TABLE "+del, "UNLOCK TABLES")
 	if err := <-renamed; err != nil {
 		t.Fatalf("cut-over rename: %v", err)
 	}
-	myExec(t, my, "DROP TABLE IF EXISTS "+db+"._t_ghc", "DROP TABLE IF EXISTS "+db+"._t_del")
+	myExec(t, my, "DROP TABLE IF EXISTS "+ghc, "DROP TABLE IF EXISTS "+del, "DROP TABLE IF EXISTS "+ghk)
 }
 
 // ptOnlineSchemaChange runs the real pt-online-schema-change on db.t.
-func ptOnlineSchemaChange(t *testing.T, myDSN, db, alter string) {
+// extra are more of the tool's options (--new-table-name …).
+func ptOnlineSchemaChange(t *testing.T, myDSN, db, alter string, extra ...string) {
 	t.Helper()
 	if _, err := exec.LookPath("pt-online-schema-change"); err != nil {
 		t.Fatalf("pt-online-schema-change is not installed (apt-get install percona-toolkit; scripts/services up installs it): %v", err)
@@ -327,9 +431,10 @@ func ptOnlineSchemaChange(t *testing.T, myDSN, db, alter string) {
 	if cfg.Password != "" {
 		dsn += ",p=" + cfg.Password
 	}
-	cmd := exec.Command("pt-online-schema-change", "--alter", alter,
+	args := append([]string{"--alter", alter,
 		"--execute", "--chunk-size", "300", "--recursion-method", "none", "--no-check-unique-key-change",
-		"--set-vars", "lock_wait_timeout=30", dsn)
+		"--set-vars", "lock_wait_timeout=30"}, extra...)
+	cmd := exec.Command("pt-online-schema-change", append(args, dsn)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("pt-online-schema-change: %v\n%s", err, out)

@@ -27,7 +27,7 @@ type resnapshotCmd struct {
 // Run writes one request per table into the state directory, for the
 // running apply (or the next one) to carry out (exec/engine/resnapshot.go).
 func (c *resnapshotCmd) Run(ctx context.Context) error {
-	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
+	_, plan, err := etlfile.LoadPlanAt(ctx, c.File, false, c.StateDir)
 	if err != nil {
 		return err
 	}

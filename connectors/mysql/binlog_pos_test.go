@@ -146,3 +146,37 @@ func TestLagCaughtUp(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaAt: the schema a checkpoint's history keeps for a table, as a
+// planner asks for it (connectors.MarkSchemas); a shadow of a helper table
+// and a schema marked stale are none.
+func TestSchemaAt(t *testing.T) {
+	ref := connectors.TableRef{DB: "db", Table: "t"}
+	cols := func() []*column {
+		return []*column{{Name: "id", DataType: "int", ColumnType: "int(11)", PK: 1, Kind: kInt32}, {Name: "v", DataType: "int", ColumnType: "int(11)", Nullable: true, Kind: kInt32}}
+	}
+	mark := func(tabs ...*table) []byte {
+		b, err := json.Marshal(markState{File: "binlog.000001", Pos: 4, Schemas: tabs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	s := &Source{}
+	ts, err := s.SchemaAt(mark(&table{Ref: ref, Cols: cols(), Key: []int{0}}), ref)
+	if err != nil || ts == nil || strings.Join(ts.PrimaryKey, ",") != "id" || len(ts.Fields) != 2 {
+		t.Fatalf("SchemaAt = %+v, %v; want the two columns, key (id)", ts, err)
+	}
+	for name, tab := range map[string]*table{
+		"another table": {Ref: connectors.TableRef{DB: "db", Table: "u"}, Cols: cols(), Key: []int{0}},
+		"a shadow":      {Ref: ref, Cols: cols(), Key: []int{0}, Shadow: true},
+		"stale":         {Ref: ref, Cols: cols(), Key: []int{0}, Stale: "an ALTER it could not apply"},
+	} {
+		if ts, err := s.SchemaAt(mark(tab), ref); err != nil || ts != nil {
+			t.Errorf("%s: SchemaAt = %+v, %v; want none", name, ts, err)
+		}
+	}
+	if _, err := s.SchemaAt([]byte("{"), ref); err == nil {
+		t.Error("SchemaAt of a damaged mark: no error")
+	}
+}

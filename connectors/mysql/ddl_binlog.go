@@ -82,6 +82,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 				continue
 			}
 			r.fixTemporalDefaults(c, nt)
+			nt.CopyOf = t.CopyOf // (a tool's copy stays one)
 			known[c.Ref] = nt
 		case *createTable:
 			if !streamed(c.Ref) {
@@ -122,7 +123,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			if !streamed(c.To) {
 				if from != nil {
 					nt := from.clone()
-					nt.Ref = c.To
+					nt.Ref, nt.CopyOf = c.To, from.CopyOf
 					known[c.To] = nt
 				}
 				continue
@@ -255,6 +256,21 @@ func (r *binlogReader) tableMapSchema(ts *tableState, e *replication.TableMapEve
 		return fmt.Errorf("schema of %s at %s: %s; rebuilding it from the binlog's table map failed: %v: %s", ts.key, at, ts.cur.Stale, err, resnapshotHint)
 	}
 	r.cfg.log.Warn("schema rebuilt from the binlog's table map", "table", ts.key, "position", at.String())
+	for _, c := range nt.Cols {
+		// A column the statement added (or renamed) is new to the
+		// targets, as one a DDL etlq applies adds: a target lacking it
+		// gains it, instead of taking it for a column dropped there by
+		// hand (which stopped the run).
+		known := false
+		for _, o := range ts.cur.Cols {
+			if strings.EqualFold(o.Name, c.Name) {
+				known, c.Added = true, c.Added || o.Added
+			}
+		}
+		if !known {
+			c.Added = true
+		}
+	}
 	if sameColumns(nt, ts.cur) {
 		// The statement changed nothing etlq decodes.
 		r.adoptSchema(ts, nt)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -102,6 +103,7 @@ func lifeSteps(db, q string) []lifeStep {
 // schema history of the tables that stay (ddl), then the tables that join.
 func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 	if schemaNeutral(q) {
+		r.toolTrigger(schema, q, at)
 		return nil
 	}
 	steps := lifeSteps(schema, q)
@@ -112,7 +114,47 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 	if err := r.ddl(schema, q, at); err != nil {
 		return err
 	}
-	return r.joins(steps, at, q)
+	if err := r.joins(steps, at, q); err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if s.kind == lifeDrop || s.kind == lifeRename {
+			delete(r.tabs.toolCopies, s.from) // (the name is free again)
+		}
+	}
+	return nil
+}
+
+// ptOscCopies returns the copies pt-online-schema-change's triggers on
+// the server write into now (copy → table copied), whatever
+// --new-table-name called them; none when they cannot be read. dbs, when
+// not empty, are the only databases looked at (information_schema.TRIGGERS
+// opens every table's triggers of the databases it reads).
+func ptOscCopies(c *client.Conn, dbs ...string) map[connectors.TableRef]connectors.TableRef {
+	q := `SELECT TRIGGER_NAME, EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, ACTION_STATEMENT FROM information_schema.TRIGGERS WHERE TRIGGER_NAME LIKE 'pt\_osc\_%'`
+	if len(dbs) > 0 {
+		in := make([]string, len(dbs))
+		for i, d := range dbs {
+			in[i] = quoteString(d)
+		}
+		q += " AND TRIGGER_SCHEMA IN (" + strings.Join(in, ", ") + ")"
+	}
+	r, err := c.Execute(q)
+	if err != nil {
+		return nil
+	}
+	out := map[connectors.TableRef]connectors.TableRef{}
+	for i := 0; i < r.RowNumber(); i++ {
+		name, _ := r.GetString(i, 0)
+		db, _ := r.GetString(i, 1)
+		tb, _ := r.GetString(i, 2)
+		body, _ := r.GetString(i, 3)
+		q := "CREATE TRIGGER " + quoteIdent(name) + " AFTER INSERT ON " + quoteIdent(db) + "." + quoteIdent(tb) + " FOR EACH ROW " + body
+		if base, cp, ok := parseToolTrigger(db, q); ok && base.DB == cp.DB && base != cp && !connectors.HelperTable(cp.Table) {
+			out[cp] = base
+		}
+	}
+	return out
 }
 
 // schemaNeutral reports whether q creates, changes or drops a trigger, a
@@ -138,6 +180,50 @@ func schemaNeutral(q string) bool {
 		}
 	}
 	return false
+}
+
+// toolTrigger handles pt-online-schema-change's trigger statement q
+// (parseToolTrigger), which names the tool's copy of a followed table
+// whatever --new-table-name called it. A copy that a pattern took in at
+// its CREATE (its name is not the tool's _t_new, connectors.HelperTable)
+// leaves the stream without a truncate: the tool creates its triggers
+// before it copies a row, so none of its rows was sent. Its schema stays
+// followed as a shadow marked as the table's copy, which no pattern takes
+// again (stream.wanted) and which the cut-over, RENAME TABLE t TO _t_old,
+// copy TO t, gives the table read again (joins).
+func (r *binlogReader) toolTrigger(db, q string, at binlogPos) {
+	base, cp, ok := parseToolTrigger(db, q)
+	if !ok || base == cp || base.DB != cp.DB || connectors.HelperTable(cp.Table) || r.tabs.byRef[base] == nil {
+		return
+	}
+	if r.tabs.toolCopies == nil {
+		r.tabs.toolCopies = map[connectors.TableRef]connectors.TableRef{}
+	}
+	r.tabs.toolCopies[cp] = base
+	sh := r.tabs.shadows[cp]
+	if ts := r.tabs.byRef[cp]; ts != nil && ts.cur.Stale == "" {
+		sh = ts.cur.clone()
+		if ts.bb != nil {
+			r.flush(ts)
+			ts.bb.release()
+			ts.bb = nil
+		}
+		r.left(ts)
+		delete(r.tabs.leftOut, cp)
+		r.cfg.log.Info("table left the stream", "table", ts.key, "position", at.String(),
+			"cause", "pt-online-schema-change's copy of "+base.String()+" (its triggers write into it)")
+	}
+	if sh == nil || sh.CopyOf == base.Table {
+		return
+	}
+	sh.Shadow, sh.CopyOf = true, base.Table
+	if r.tabs.shadows == nil {
+		r.tabs.shadows = map[connectors.TableRef]*table{}
+	}
+	r.tabs.shadows[cp] = sh
+	r.tabs.schemasDirty = true
+	r.cfg.log.Info("online schema change: the tool's copy has a name of its own; its rows are not followed and the cut-over reads the table again",
+		"table", base.String(), "copy", cp.String(), "position", at.String())
 }
 
 // leaves queues the truncate changes and makes the dropped and renamed
@@ -275,7 +361,9 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 			continue
 		}
 		if s.kind == lifeRename {
-			if connectors.HelperTable(s.from.Table) {
+			sh := r.tabs.shadows[s.to]
+			toolCopy := connectors.HelperTable(s.from.Table) || sh != nil && sh.CopyOf == s.to.Table || r.tabs.toolCopies[s.from] == s.to
+			if toolCopy {
 				// gh-ost's or pt-online-schema-change's cut-over: the
 				// tool's copy, whose rows etlq did not follow, takes the
 				// table's name. Its rows are read again.
@@ -286,7 +374,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 				r.cfg.log.Info("online schema change cut-over: re-snapshot: the new table is read again", "table", s.to.String(), "from", s.from.String(), "position", at.String(), "reason", why)
 			}
 			var t *table
-			if sh := r.tabs.shadows[s.to]; s.fromSchema == nil && sh != nil && sh.Stale == "" {
+			if s.fromSchema == nil && sh != nil && sh.Stale == "" {
 				// The tool's copy, whose schema the history followed as
 				// a shadow (created LIKE t, then altered).
 				t = sh.clone()
@@ -298,7 +386,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 				t.Ref = s.to
 			}
 			stale := ""
-			if t == nil && connectors.HelperTable(s.from.Table) {
+			if t == nil && toolCopy {
 				// A tool's copy whose schema the history lost (a DDL it
 				// could not apply): today's schema would be a guess for
 				// the rows logged since.
@@ -346,10 +434,13 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 func (r *binlogReader) followCopy(s lifeStep) {
 	c := s.create
 	name := s.to.Table
-	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !connectors.HelperTable(name) || r.tabs.shadows[s.to] != nil {
+	base, named := r.tabs.toolCopies[s.to] // (pt-online-schema-change --new-table-name)
+	if c == nil || c.Like != nil || c.AsSelect || c.Def == nil || !named && !connectors.HelperTable(name) || r.tabs.shadows[s.to] != nil {
 		return
 	}
-	base := connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
+	if !named {
+		base = connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
+	}
 	if ts := r.tabs.byRef[base]; ts == nil || ts.mode == connectors.SnapshotOnly {
 		return
 	}
@@ -358,6 +449,9 @@ func (r *binlogReader) followCopy(s lifeStep) {
 		return
 	}
 	nt.Shadow = true
+	if named {
+		nt.CopyOf = base.Table
+	}
 	if r.tabs.shadows == nil {
 		r.tabs.shadows = map[connectors.TableRef]*table{}
 	}
@@ -529,6 +623,14 @@ func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool
 	if mode, ok := st.requested[ref]; ok {
 		return mode, mode != connectors.SnapshotOnly
 	}
+	if sh := st.shadows[ref]; sh != nil && sh.CopyOf != "" && sh.CopyOf != ref.Table {
+		// A tool's copy under a name of its own (toolTrigger); renamed
+		// onto its table at the cut-over, it is that table.
+		return 0, false
+	}
+	if _, ok := st.toolCopies[ref]; ok {
+		return 0, false
+	}
 	found := false
 	var mode connectors.SnapshotMode
 	for _, p := range st.req.Patterns {
@@ -573,7 +675,7 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 	// Every column is new to the stream's targets: one a target lacks is
 	// added there, not taken for a column dropped outside etlq.
 	t = t.clone()
-	t.Shadow = false
+	t.Shadow, t.CopyOf = false, ""
 	if t.Stale = stale; stale != "" {
 		r.cfg.log.Warn("schema change etlq cannot apply: the table's rows need the binlog's column metadata from here on", "table", ref.String(), "position", at.String(), "cause", why)
 	}

@@ -141,6 +141,40 @@ func (p *lifeParser) name() (connectors.TableRef, bool) {
 	return connectors.TableRef{DB: p.db, Table: a}, true
 }
 
+// parseToolTrigger recognizes a trigger pt-online-schema-change creates on
+// the table it copies: CREATE [DEFINER = …] TRIGGER `pt_osc_<db>_<t>_ins`
+// (…_upd, …_del) … ON t FOR EACH ROW, whose body writes the change into
+// the tool's copy (REPLACE INTO copy …, DELETE IGNORE FROM copy …). It
+// returns t and the copy, whatever name --new-table-name gave it; db is
+// the event's default database.
+func parseToolTrigger(db, q string) (base, cp connectors.TableRef, ok bool) {
+	p := &lifeParser{toks: sqlTokens(q), db: db}
+	if !p.kw("create") {
+		return base, cp, false
+	}
+	for p.i < min(len(p.toks), 16) && !p.kw("trigger") {
+		p.i++
+	}
+	name, ok := p.name()
+	if !ok || !strings.HasPrefix(strings.ToLower(name.Table), "pt_osc_") {
+		return base, cp, false
+	}
+	for p.i < len(p.toks) && !p.kw("on") {
+		p.i++
+	}
+	if base, ok = p.name(); !ok {
+		return base, cp, false
+	}
+	for p.i < len(p.toks) {
+		if p.kw("replace", "into") || p.kw("delete", "ignore", "from") {
+			cp, ok = p.name()
+			return base, cp, ok
+		}
+		p.i++
+	}
+	return base, cp, false
+}
+
 // parseLife recognizes a table lifecycle statement; db is the event's
 // default database. Anything else is lifeNone.
 func parseLife(db, q string) lifeChange {

@@ -67,3 +67,25 @@ func TestSchemaNeutral(t *testing.T) {
 		}
 	}
 }
+
+// TestParseToolTrigger: pt-online-schema-change's triggers, as the binlog
+// logs them, name the table copied and the tool's copy, whatever
+// --new-table-name called it; other triggers name nothing.
+func TestParseToolTrigger(t *testing.T) {
+	for q, want := range map[string]string{
+		"CREATE DEFINER=`root`@`%` TRIGGER `pt_osc_db_t_del` AFTER DELETE ON `db`.`t` FOR EACH ROW DELETE IGNORE FROM `db`.`t_copy` WHERE `db`.`t_copy`.`id` <=> OLD.`id`":                                                                                                                  "db.t db.t_copy",
+		"CREATE DEFINER=`root`@`localhost` TRIGGER `pt_osc_db_t_upd` AFTER UPDATE ON `db`.`t` FOR EACH ROW BEGIN DELETE IGNORE FROM `db`.`t_copy` WHERE !(OLD.`id` <=> NEW.`id`) AND `db`.`t_copy`.`id` <=> OLD.`id`;REPLACE INTO `db`.`t_copy` (`id`, `v`) VALUES (NEW.`id`, NEW.`v`);END": "db.t db.t_copy",
+		"CREATE TRIGGER pt_osc_db_t_ins AFTER INSERT ON t FOR EACH ROW REPLACE INTO new_t (`id`) VALUES (NEW.`id`)":                                                                                                                                                                         "d.t d.new_t",
+		"CREATE TRIGGER audit_ins AFTER INSERT ON t FOR EACH ROW REPLACE INTO audit (`id`) VALUES (NEW.`id`)":                                                                                                                                                                               "none",
+		"DROP TRIGGER IF EXISTS `db`.`pt_osc_db_t_del`":                                     "none",
+		"CREATE TRIGGER `pt_osc_db_t_ins` AFTER INSERT ON `db`.`t` FOR EACH ROW SET @x = 1": "none",
+	} {
+		got := "none"
+		if base, cp, ok := parseToolTrigger("d", q); ok {
+			got = base.String() + " " + cp.String()
+		}
+		if got != want {
+			t.Errorf("%s:\n got %s\nwant %s", q, got, want)
+		}
+	}
+}

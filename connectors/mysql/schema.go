@@ -98,6 +98,12 @@ type table struct {
 	// online schema-change copy it is, followed row by row since its
 	// CREATE (lifecycle.go, startCopy).
 	RowCopyOf string `json:"row_copy_of,omitempty"`
+	// CopyOf, on a shadow, names the table (same database) whose online
+	// schema-change copy it is under a name of the user's
+	// (pt-online-schema-change --new-table-name), known by the tool's
+	// triggers (lifecycle.go, toolTrigger): no pattern takes it, and
+	// renamed onto that table it is the tool's cut-over.
+	CopyOf string `json:"copy_of,omitempty"`
 	// Rebuild says that the table's targets are being rebuilt after a
 	// type change they cannot follow in place (rebuild.go): read again
 	// into a hidden copy that is swapped in when the read ends. A resume

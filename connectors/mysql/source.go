@@ -499,13 +499,23 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("list tables of %q: %v", db, err))
 	}
+	var copies map[connectors.TableRef]connectors.TableRef
+	if strings.ContainsAny(pattern, "*?[") {
+		// pt-online-schema-change's copies under names of the user's
+		// are helper tables too: no pattern takes one.
+		var dbs []string
+		if lit, ok := literalPattern(db); ok {
+			dbs = []string{lit}
+		}
+		copies = ptOscCopies(c, dbs...)
+	}
 	var out []connectors.TableRef
 	for i := 0; i < r.RowNumber(); i++ {
 		d, _ := r.GetString(i, 0)
 		t, _ := r.GetString(i, 1)
 		okDB, _ := path.Match(db, d)
 		okTable, _ := connectors.MatchTable(pattern, t)
-		if okDB && okTable {
+		if _, cp := copies[connectors.TableRef{DB: d, Table: t}]; okDB && okTable && !cp {
 			out = append(out, connectors.TableRef{DB: d, Table: t})
 		}
 	}

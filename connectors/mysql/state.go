@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // binlogPos is a binlog file and byte offset.
@@ -198,6 +200,23 @@ func (s *snapState) addRange(r keyRange) {
 			}
 		}
 	}
+}
+
+// SchemaAt returns ref's schema in the schema history of a mark state
+// (connectors.MarkSchemas): the schema a stream resumed there decodes the
+// table's changes with, up to the next DDL of it. A shadow (a helper
+// table's schema) or a schema marked stale is none.
+func (s *Source) SchemaAt(mark []byte, ref connectors.TableRef) (*connectors.TableSchema, error) {
+	m, err := decodeState(mark)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range m.Schemas {
+		if t.Ref == ref && !t.Shadow && t.Stale == "" {
+			return t.tableSchema(), nil
+		}
+	}
+	return nil, nil
 }
 
 func decodeState(b []byte) (*markState, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,6 +172,11 @@ type streamTables struct {
 	// shadows are the schemas of tables followed for a rename onto a
 	// streamed one (table.Shadow; ddl_binlog.go).
 	shadows map[connectors.TableRef]*table
+	// toolCopies are pt-online-schema-change's copies under names of the
+	// user's (copy → table copied), known by the tool's triggers: on the
+	// server when the stream opened (ptOscCopies) and met in the binlog
+	// since (toolTrigger). No pattern takes one (wanted).
+	toolCopies map[connectors.TableRef]connectors.TableRef
 	// schemasDirty: the schemas changed since the last mark recorded them.
 	schemasDirty bool
 }
@@ -272,6 +278,16 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	st.resumeAbsent(saved)
 	st.resumeCopies(copies)
 	st.schemasDirty = true
+	if len(st.req.Patterns) > 0 {
+		// (Only a pattern could take a copy in.)
+		var dbs []string
+		for _, p := range st.req.Patterns {
+			if !slices.Contains(dbs, p.DB) {
+				dbs = append(dbs, p.DB)
+			}
+		}
+		st.toolCopies = ptOscCopies(c, dbs...)
+	}
 
 	// Where the binlog starts, and which tables still need a snapshot.
 	var start binlogPos

@@ -301,9 +301,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	runErr := r.loop(loopCtx, stream)
 	stopLoop(nil)
 	resnapWG.Wait()
-	if errors.Is(runErr, io.EOF) {
+	if runErr == io.EOF {
 		// The stream is complete (Once): not an error, and it must not
 		// hide a write that fails in the flush or the commit below.
+		// (io.EOF itself: a sink's error that wraps one, a connection
+		// closed under a ClickHouse statement, is a failure, which
+		// errors.Is took for the end of the stream: exit 0.)
 		runErr = nil
 	}
 
@@ -503,7 +506,7 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 			return err
 		}
 		if err := it.err; err != nil {
-			if errors.Is(err, io.EOF) {
+			if err == io.EOF { // (the stream's end, not an error wrapping one)
 				return io.EOF
 			}
 			if ctx.Err() != nil {

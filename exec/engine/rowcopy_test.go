@@ -2,6 +2,8 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,7 @@ import (
 type rcSink struct {
 	*sink
 	swaps, drops int
+	swapErr      error // what SwapCopy fails with, when set
 }
 
 func targetTable(t connectors.Target) string { return t.Name[strings.LastIndex(t.Name, ".")+1:] }
@@ -48,6 +51,9 @@ func (s *rcSink) CopyExists(_ context.Context, t connectors.Target) (bool, error
 func (s *rcSink) SwapCopy(_ context.Context, t connectors.Target) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.swapErr != nil {
+		return s.swapErr
+	}
 	name := targetTable(t)
 	if c, ok := s.writers[name+"__etlq_copy"]; ok {
 		s.writers[name] = c
@@ -125,6 +131,30 @@ func TestRunRowCopy(t *testing.T) {
 	}
 	if got := e.checkpoint(); got != `{"pos":8}` {
 		t.Errorf("checkpoint %q", got)
+	}
+}
+
+// TestRunRowCopySwapFailsWithEOF: the swap fails with an error that
+// wraps io.EOF (ClickHouse unreachable: "read: EOF" under the RENAME):
+// the run stops with that error. Before, it was taken for the stream's
+// end: the run ended as done, exit 0, with the swap not made.
+func TestRunRowCopySwapFailsWithEOF(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE up
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, status
+  INTO clickhouse dw.analytics.up MODE upsert KEY (id);
+`)
+	rc := &rcSink{sink: e.snk, swapErr: fmt.Errorf("failed to read packet: %w", io.EOF)}
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a2", int64(1))).
+		addCopy(exec.RowCopySwap).
+		add("orders", ins(3, "c", int64(1)))
+	o := e.opts(true)
+	o.Sinks = map[string]connectors.Sink{"dw": rc}
+	err := engine.Run(context.Background(), e.plan, o)
+	if err == nil || !strings.Contains(err.Error(), "failed to read packet: EOF") {
+		t.Fatalf("run: %v, want the swap's error", err)
 	}
 }
 

@@ -138,6 +138,24 @@ func syncDir(dir string) error {
 	return nil
 }
 
+// ResumeMark returns the mark state pipeline resumes from in the state
+// directory dir (nil when none): its own checkpoint when it stopped alone
+// (stop.go), else its source's. A planner asks it for the schemas the
+// stream will decode with (connectors.MarkSchemas).
+func ResumeMark(dir, source, pipeline string) (json.RawMessage, error) {
+	store := &Store{Dir: dir}
+	for _, name := range []string{aloneName(source, pipeline), source} {
+		st, err := store.Load(name)
+		if err != nil || st != nil {
+			if st == nil || WorkerMark(st.Mark) {
+				return nil, err
+			}
+			return st.Mark, nil
+		}
+	}
+	return nil, nil
+}
+
 // WorkerMark reports whether a checkpoint's mark was written by an
 // `apply --log` worker (connectors/natslog): a count of the log messages
 // it acknowledged, a JSON number, not a source position.

@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec/engine"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
 )
@@ -23,7 +24,11 @@ import (
 type Loaded struct {
 	Path string
 	File *lang.File
-	src  []byte
+	// StateDir, when set, is apply's state directory: planning takes from
+	// its checkpoints what the resumed stream will decode with
+	// (planner.ResumedCatalog).
+	StateDir string
+	src      []byte
 }
 
 // Load reads, parses and expands a file. Errors come back formatted with
@@ -90,6 +95,7 @@ func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error)
 	var cat *Catalog
 	if !offline {
 		cat = NewCatalog()
+		cat.StateDir = l.StateDir
 		defer cat.Close()
 	}
 	var connErrs lang.Errors
@@ -210,6 +216,19 @@ func LoadPlan(ctx context.Context, path string, offline bool) (*Loaded, *planner
 	return l, p, err
 }
 
+// LoadPlanAt is LoadPlan for a run that resumes from the checkpoints of
+// apply's state directory stateDir: a table is planned as the stream will
+// decode it where that differs (planner.ResumedCatalog).
+func LoadPlanAt(ctx context.Context, path string, offline bool, stateDir string) (*Loaded, *planner.Plan, error) {
+	l, err := Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.StateDir = stateDir
+	p, err := l.Build(ctx, offline)
+	return l, p, err
+}
+
 // ping checks that a source answers.
 func (c *Catalog) ping(ctx context.Context, d *planner.SourceDecl) error {
 	s, err := c.source(d)
@@ -223,12 +242,15 @@ func (c *Catalog) ping(ctx context.Context, d *planner.SourceDecl) error {
 // Catalog answers schema questions by connecting to the declared sources,
 // once each (planner.Catalog).
 type Catalog struct {
-	mu      sync.Mutex
-	sources map[string]connectors.Source
-	failed  map[string]error
+	// StateDir, when set, holds the checkpoints the pipelines resume
+	// from (DescribeResumed).
+	StateDir string
+	mu       sync.Mutex
+	sources  map[string]connectors.Source
+	failed   map[string]error
 }
 
-var _ planner.Catalog = (*Catalog)(nil)
+var _ planner.ResumedCatalog = (*Catalog)(nil)
 
 // NewCatalog returns a Catalog that has connected to nothing yet.
 func NewCatalog() *Catalog {
@@ -269,6 +291,28 @@ func (c *Catalog) Describe(ctx context.Context, d *planner.SourceDecl, ref conne
 		return nil, err
 	}
 	return s.Describe(ctx, ref)
+}
+
+// DescribeResumed returns ref's schema as the checkpoint pipeline resumes
+// from recorded it (nil without a state directory, a checkpoint, or a
+// source that keeps schemas in its marks).
+func (c *Catalog) DescribeResumed(ctx context.Context, d *planner.SourceDecl, pipeline string, ref connectors.TableRef) (*connectors.TableSchema, error) {
+	if c.StateDir == "" {
+		return nil, nil
+	}
+	s, err := c.source(d)
+	if err != nil {
+		return nil, err
+	}
+	ms, ok := s.(connectors.MarkSchemas)
+	if !ok {
+		return nil, nil
+	}
+	mark, err := engine.ResumeMark(c.StateDir, d.Name, pipeline)
+	if err != nil || mark == nil {
+		return nil, err
+	}
+	return ms.SchemaAt(mark, ref)
 }
 
 // Close closes every source connection.

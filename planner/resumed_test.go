@@ -1,0 +1,60 @@
+package planner_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+// resumedCatalog is shop whose checkpoints (per pipeline) recorded other
+// schemas: the tables as the resumed stream will decode them.
+type resumedCatalog struct {
+	fixedCatalog
+	at map[string]*connectors.TableSchema // "pipeline table" → schema
+}
+
+func (c resumedCatalog) DescribeResumed(_ context.Context, _ *planner.SourceDecl, pipeline string, ref connectors.TableRef) (*connectors.TableSchema, error) {
+	return c.at[pipeline+" "+ref.String()], nil
+}
+
+// TestPlanKeyFromCheckpoint: a table without a primary key today, whose
+// key a pipeline's checkpoint still has (DROP PRIMARY KEY while etlq was
+// stopped), is planned as the checkpoint has it, upsert by that key, and
+// planning it again without the key (the DDL met in the stream) stops the
+// pipeline. Without a checkpoint, or with a KEY in the file, today's
+// schema plans it.
+func TestPlanKeyFromCheckpoint(t *testing.T) {
+	keyed := &connectors.TableSchema{Ref: connectors.TableRef{DB: "shopdb", Table: "events"},
+		Fields:     []arrow.Field{notNull(field("name", arrow.BinaryTypes.String, "varchar(64)"))},
+		PrimaryKey: []string{"name"}}
+	keyed.Fields[0].Metadata = arrow.NewMetadata([]string{exec.MetaSourceType, exec.MetaPrimaryKey}, []string{"varchar(64)", "1"})
+	cat := resumedCatalog{shop, map[string]*connectors.TableSchema{"p shopdb.events": keyed}}
+	f, err := lang.ParseFile("test.etl", []byte(header+`CREATE PIPELINE p FROM binlog shopdb.events INTO clickhouse a.b;
+CREATE PIPELINE q FROM binlog shopdb.events INTO clickhouse a.c;
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := planner.Build(context.Background(), f, planner.Options{Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, q := plan.Pipelines[0], plan.Pipelines[1]
+	if p.Target.Mode != connectors.ModeUpsert || strings.Join(p.Target.Key, ",") != "name" {
+		t.Errorf("p: mode %v key %v, want upsert by the checkpoint's key (name)", p.Target.Mode, p.Target.Key)
+	}
+	if q.Target.Mode != connectors.ModeAppend || len(q.Target.Key) != 0 {
+		t.Errorf("q (no checkpoint): mode %v key %v, want append without a key", q.Target.Mode, q.Target.Key)
+	}
+	_, err = p.Rebind(context.Background(), shop["shopdb.events"])
+	if err == nil || !strings.Contains(err.Error(), "shopdb.events no longer has a primary key (its upsert key (name) came from it)") {
+		t.Errorf("p planned again without the key: %v", err)
+	}
+}
