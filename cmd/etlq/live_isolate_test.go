@@ -308,17 +308,6 @@ CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, k, %[5]s AS q INTO cli
 	})
 }
 
-// newCHProxy is a proxy (newProxy) to the ClickHouse server of chDSN; a
-// sink reaches it as 'clickhouse://' + addr().
-func newCHProxy(t *testing.T, chDSN string) *proxy {
-	chHost := strings.TrimPrefix(chDSN, "clickhouse://")
-	chHost = strings.SplitN(chHost, "/", 2)[0]
-	if i := strings.LastIndex(chHost, "@"); i >= 0 {
-		chHost = chHost[i+1:]
-	}
-	return newProxy(t, chHost)
-}
-
 // masterPos is the server's binlog file and position now.
 func masterPos(t *testing.T, my *client.Conn) (string, uint64) {
 	t.Helper()
