@@ -106,6 +106,16 @@ type StreamTable struct {
 	// (a run stopped between the swap and the checkpoint after it): the
 	// table's and its copy's rows up to the cut-over are not sent again.
 	CopySwapped bool
+	// Rebuild: a type change the targets cannot follow in place may
+	// rebuild the table (connectors/mysql/rebuild.go) although RowCopy is
+	// false: some pipelines reading it take the copy, and the others
+	// (those that cannot) read only NoCopyColumns; a change of none of
+	// these rebuilds the copiers' targets, while the others go on with
+	// the table's changes and get none of its re-read rows.
+	Rebuild bool
+	// NoCopyColumns are the source columns read by the pipelines of the
+	// table that take no copy (with Rebuild).
+	NoCopyColumns []string
 }
 
 // StreamPattern is a table pattern a stream follows: DB and a glob of
@@ -287,6 +297,15 @@ type SinkGrantChecker interface {
 	MissingGrants(ctx context.Context, targets []Target) ([]MissingGrant, error)
 }
 
+// TargetMismatcher is a Sink that can name the columns of an existing
+// target whose type the plan's output cannot be written into (and no
+// schema change of apply's turns into one): "changed outside etlq", or a
+// type change the target could not take. apply writes the pipeline's
+// other rows; check reports the target as a problem.
+type TargetMismatcher interface {
+	Mismatches(ctx context.Context, t Target) ([]string, error)
+}
+
 // MissingGrant is a privilege the connecting user lacks: what it is
 // needed for and the statement an administrator runs to grant it.
 type MissingGrant struct {
@@ -352,6 +371,15 @@ type Writer interface {
 	// Flush blocks until every earlier Write has called done.
 	Flush(ctx context.Context) error
 	Close() error
+}
+
+// SchemaFollower is a Writer asked to follow a new batch schema (the
+// target's DDL) before a batch of that schema is handed to it, when no
+// earlier Write is queued in front of it: an error there is a change the
+// target cannot take, and the pipeline stops alone ("One failing
+// pipeline", docs/live-tables.md) instead of the whole source.
+type SchemaFollower interface {
+	Follow(ctx context.Context, schema *arrow.Schema) error
 }
 
 // RowChecker is a Writer that can tell, before a batch is written, which

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -392,6 +393,35 @@ func (r *binlogReader) rowCopyOK(ref connectors.TableRef) bool {
 		if rt.Ref == ref {
 			return rt.RowCopy
 		}
+	}
+	return false
+}
+
+// rebuildOK reports whether ts can be rebuilt for its change to schema nt
+// as its pipelines stand: every one takes a copy (rowCopyOK), or some do
+// and the others read none of the columns whose type changed beyond a
+// lossless widening (connectors.StreamTable.Rebuild): those go on with
+// the table's changes. (nt is ts.cur when a rebuild under way resumes.)
+func (r *binlogReader) rebuildOK(ts *tableState, nt *table) bool {
+	for _, rt := range r.cfg.req.Tables {
+		if rt.Ref != ts.ref {
+			continue
+		}
+		if rt.RowCopy || !rt.Rebuild {
+			return rt.RowCopy
+		}
+		for _, c := range nt.Cols {
+			i := ts.cur.colIndex(c.Name)
+			if i < 0 || !slices.Contains(rt.NoCopyColumns, c.Name) {
+				continue
+			}
+			old := ts.cur.Cols[i]
+			from, to := old.field().Type, c.field().Type
+			if !arrow.TypeEqual(from, to) && !exec.Widens(from, to) && !(exec.Widens(to, from) && !roundsValues(old, c)) {
+				return false
+			}
+		}
+		return true
 	}
 	return false
 }

@@ -65,8 +65,8 @@ func (r *binlogReader) rebuildWhy(ts *tableState, nt *table) string {
 // has a key to be read again by, and its snapshot is done.
 func (r *binlogReader) cannotRebuild(ts *tableState, nt *table) string {
 	switch {
-	case !r.rowCopyOK(ts.ref):
-		return "a pipeline reading it writes no upsert target of this one table that keeps a copy"
+	case !r.rebuildOK(ts, nt):
+		return "a pipeline reading the changed column writes no upsert target of this one table that keeps a copy"
 	case len(nt.Key) == 0:
 		return "the table has no primary key to be read again by"
 	case ts.mode == connectors.SnapshotNever || ts.mode == connectors.SnapshotOnly:
