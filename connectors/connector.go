@@ -275,6 +275,12 @@ type Resnapshot struct {
 	// Where is an SQL condition on the source table's columns; "" reads
 	// the whole table.
 	Where string
+	// Rebuild: the pipeline's target has a column whose type the rows
+	// cannot be written into (connectors.TargetMismatcher): the table
+	// is rebuilt instead of read again in place — read into a copy of
+	// its targets with the types of now and swapped in, as after a type
+	// change (connectors/mysql/rebuild.go).
+	Rebuild bool
 }
 
 // StreamChecker is a Source that can say, without opening a stream or

@@ -67,6 +67,9 @@ type tableState struct {
 	// (connectors.StreamTable.CopySwapped): its rows and its copy's are
 	// not sent until the cut-over.
 	swapped bool
+	// rebuildReq is the etlq resnapshot request the table's rebuild
+	// carries out (connectors.Resnapshot.Rebuild): it ends with the swap.
+	rebuildReq *connectors.Resnapshot
 	// rebuildLooked is when a rebuild waiting to read the table again
 	// last looked at the server's key (rebuild.go).
 	rebuildLooked time.Time
