@@ -197,12 +197,16 @@ func (pr *pipeRun) follow(ctx context.Context, out *exec.Batch) error {
 }
 
 // resnapshotFix is how to resume pr when its target cannot take a change
-// of b's table: etlq resnapshot rebuilds the target with the table's
-// types of now (resnapshot.go).
+// of table db.table: etlq resnapshot rebuilds an upsert target of that one
+// table (read again into a copy with the table's types of now, swapped
+// in: resnapshot.go); another target is made again from the table.
 func (pr *pipeRun) resnapshotFix(db, table string) string {
 	file := pr.p.Pos.Filename
 	if file == "" {
 		file = "FILE"
 	}
-	return fmt.Sprintf("re-snapshot the table into it: etlq resnapshot %s %s %s.%s (its target is then rebuilt: read again into a copy with the table's types of now, swapped in), then run apply again", file, pr.p.Name, db, table)
+	if pr.copies[db+"."+table] {
+		return fmt.Sprintf("rebuild its target: etlq resnapshot %s %s %s.%s (the table is read again into a copy with its types of now, swapped in), then run apply again", file, pr.p.Name, db, table)
+	}
+	return fmt.Sprintf("make its target again: only an upsert target of this one table can be rebuilt in place; drop %s in the sink and read the table again with etlq resnapshot %s %s %s.%s, then run apply again", pr.p.Target.Name, file, pr.p.Name, db, table)
 }
