@@ -138,3 +138,60 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 		t.Errorf("q.c is %s in ClickHouse, want Nullable(String)", typ)
 	}
 }
+
+// TestTypeChangeRenamedAwayAndBack (issue #12, trial finding 3): while
+// etlq is stopped, a DECIMAL narrowing that rounds the rows (a rebuild),
+// then RENAME TABLE away, an UPDATE under the other name, RENAME back.
+// The next apply (a writer running on the table) meets the rebuild, the
+// table leaving before it is read again, and the table coming back: it is
+// rebuilt then (read into a copy with the new type, swapped in), and the
+// target equals the source, of type Decimal(12, 1). (Failed before: WARN
+// `the table left the stream … its copy is not swapped in`, then
+// `column "price" changed type …`, and `… changed outside etlq` on every
+// later run.)
+func TestTypeChangeRenamedAwayAndBack(t *testing.T) {
+	onBothServers(t, testTypeChangeRenamedAwayAndBack)
+}
+
+func testTypeChangeRenamedAwayAndBack(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".oi (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, price DECIMAL(12,3) NOT NULL DEFAULT 0)",
+		"INSERT INTO "+db+".oi SELECT seq, seq, seq + 0.125 + (seq % 3) * 0.01 FROM "+db+".seq_1_to_300")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "oi.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE items FROM binlog s.%[3]s.oi INTO clickhouse dw.%[3]s.oi WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID()))
+	if out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); err != nil {
+		t.Fatalf("first apply: %v\n%s", err, out)
+	}
+	// While etlq is stopped.
+	myExec(t, my, "ALTER TABLE "+db+".oi MODIFY price DECIMAL(12,1) NOT NULL DEFAULT 0",
+		"RENAME TABLE "+db+".oi TO "+db+".oi_tmp",
+		"UPDATE "+db+".oi_tmp SET k = k + 1000, price = price + 1 WHERE id % 3 = 0",
+		"RENAME TABLE "+db+".oi_tmp TO "+db+".oi")
+	a := startApply(t, state, file)
+	w := startDDLWriter(t, myDSN, db+".oi", 10000)
+	time.Sleep(time.Second)
+	w.halt()
+	myExec(t, my, "INSERT INTO "+db+".oi (id, k, price) VALUES (999999, 999999, 12.3)")
+	a.waitSame(t, my, ch, "SELECT id, k, price FROM "+db+".oi ORDER BY id",
+		"SELECT toString(id), toString(k), toString(price) FROM "+db+".oi_current ORDER BY id", 120*time.Second)
+	a.running(t)
+	out := a.stop(t)
+	compareTable(t, my, ch, db, "oi", db, "oi", db+".oi_current")
+	if typ := chCells(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = 'oi' AND name = 'price'", db))[0][0]; typ != "Decimal(12, 1)" {
+		t.Errorf("oi.price is %s in ClickHouse, want Decimal(12, 1)", typ)
+	}
+	if !strings.Contains(out, "it is rebuilt now") {
+		t.Errorf("the table that came back was not rebuilt:\n%s", out)
+	}
+	// A later run starts clean.
+	if out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); err != nil {
+		t.Fatalf("apply after: %v\n%s", err, out)
+	}
+	compareTable(t, my, ch, db, "oi", db, "oi", db+".oi_current")
+}

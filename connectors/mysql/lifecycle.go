@@ -190,6 +190,9 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 				r.cfg.log.Info("table truncated", "table", ts.key, "position", at.String())
 			}
 		case lifeDrop:
+			if ts.copyOf == ts.ref.Table {
+				r.leaveRebuilding(ts)
+			}
 			if ts.copyOf != "" {
 				// A tool's copy dropped (a migration given up): its rows
 				// never reached a target but its own.
@@ -207,6 +210,9 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 					break
 				}
 				s.fromSchema = nt
+			}
+			if ts.copyOf == ts.ref.Table {
+				r.leaveRebuilding(ts)
 			}
 			switch {
 			case ts.copyOf != "":
@@ -483,6 +489,16 @@ func (r *binlogReader) dropCopy(ts *tableState) {
 		RowCopy: &exec.RowCopy{Of: ts.copyOf, Step: exec.RowCopyDrop}})
 }
 
+// leaveRebuilding gives up the rebuild under way of ts, which leaves the
+// stream (dropped, renamed away): its copy is dropped, and it leaves as
+// any table (its rows leave upsert targets). Its schema that left keeps
+// the pending rebuild (table.Rebuild, leftOut): renamed back, it is
+// rebuilt then (join).
+func (r *binlogReader) leaveRebuilding(ts *tableState) {
+	r.dropCopy(ts)
+	ts.copyOf = ""
+}
+
 // leaveCopy removes a tool's copy, or a table its copy replaces, from the
 // stream without a truncate change.
 func (r *binlogReader) leaveCopy(ts *tableState, at binlogPos, why string) {
@@ -589,7 +605,15 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 	r.tabs.tablesMu.Unlock()
 	r.tabs.byRef[ref] = ts
 	r.tabs.schemasDirty = true
-	if snapshot && mode != connectors.SnapshotNever {
+	pending := t.Rebuild || r.tabs.leftOut[ref] != nil && r.tabs.leftOut[ref].Rebuild
+	if snapshot && mode != connectors.SnapshotNever && pending && r.cfg.opts.schemaChanges != "ignore" && r.cfg.opts.schemaChanges != "fail" && r.cannotRebuild(ts, t) == "" {
+		// It left (renamed away, dropped) while its rebuild after a type
+		// change was pending: its targets still have the old type. Read
+		// in place, its rows would meet it; it is rebuilt instead (read
+		// into a copy with its types, swapped in: rebuild.go).
+		r.cfg.log.Info("table joined the stream; it left while it was rebuilt after a type change: it is rebuilt now (read again into a copy with its types, swapped in)", "table", ts.key, "position", at.String(), "cause", why)
+		queueRebuildStart(r.em, r.tabs, ts)
+	} else if snapshot && mode != connectors.SnapshotNever {
 		r.snap.addTable(ts)
 		r.cfg.log.Info("table joined the stream; snapshotting it", "table", ts.key, "position", at.String(), "cause", why)
 	} else {
