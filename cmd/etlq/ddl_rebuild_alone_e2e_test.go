@@ -116,6 +116,12 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 		t.Errorf("no pipeline ended as done:\n%s", a.out.String())
 	}
 
+	// check reports q_up's target, which apply cannot write now, with
+	// the step (it said ok before).
+	if out, err := runEtlq(t, "check", "--state-dir", state, file); err == nil || !strings.Contains(out, "pipeline q_up") || !strings.Contains(out, want) {
+		t.Errorf("check does not report q_up's target with %q: %v\n%s", want, err, out)
+	}
+
 	// The step the message gives, then apply: q_up's target is rebuilt
 	// and equals its source; the others replay nothing.
 	if out, err := runEtlq(t, "resnapshot", "--state-dir", state, file, "q_up", db+".q"); err != nil {
