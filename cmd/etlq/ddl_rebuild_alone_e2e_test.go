@@ -95,7 +95,7 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 	if !strings.Contains(out, db+".r: the table is rebuilt: the copy read again with the new type is swapped in") {
 		t.Errorf("r was not rebuilt:\n%s", out)
 	}
-	if typ := chCells(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = 'r' AND name = 'c'", db))[0][0]; typ != "Nullable(String)" {
+	if typ := chColumnType(t, ch, db, "r", "c"); typ != "Nullable(String)" {
 		t.Errorf("r.c is %s in ClickHouse, want Nullable(String)", typ)
 	}
 	// r_log took each change once: no row read again, no change lost.
@@ -140,7 +140,7 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 	for _, tb := range []string{"r", "other"} {
 		compareTable(t, my, ch, db, tb, db, tb, db+"."+tb+"_current")
 	}
-	if typ := chCells(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = 'q' AND name = 'c'", db))[0][0]; typ != "Nullable(String)" {
+	if typ := chColumnType(t, ch, db, "q", "c"); typ != "Nullable(String)" {
 		t.Errorf("q.c is %s in ClickHouse, want Nullable(String)", typ)
 	}
 }
@@ -189,7 +189,7 @@ CREATE PIPELINE items FROM binlog s.%[3]s.oi INTO clickhouse dw.%[3]s.oi WITH (b
 	a.running(t)
 	out := a.stop(t)
 	compareTable(t, my, ch, db, "oi", db, "oi", db+".oi_current")
-	if typ := chCells(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = 'oi' AND name = 'price'", db))[0][0]; typ != "Decimal(12, 1)" {
+	if typ := chColumnType(t, ch, db, "oi", "price"); typ != "Decimal(12, 1)" {
 		t.Errorf("oi.price is %s in ClickHouse, want Decimal(12, 1)", typ)
 	}
 	if !strings.Contains(out, "it is rebuilt now") {

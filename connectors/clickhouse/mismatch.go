@@ -13,13 +13,9 @@ var _ connectors.TargetMismatcher = (*Sink)(nil)
 // plan's output cannot be written into (connectors.TargetMismatcher):
 // those apply's writer refuses when the batches bring them (adopt).
 func (s *Sink) Mismatches(ctx context.Context, t connectors.Target) ([]string, error) {
-	conn, l, err := s.layoutFor(ctx, t)
+	_, l, st, err := s.layoutState(ctx, t)
 	if err != nil {
 		return nil, err
-	}
-	st, err := readTableState(ctx, conn, l.db, l.table)
-	if err != nil {
-		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
 	have := map[string]string{}
 	for _, c := range st.columns {
