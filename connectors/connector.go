@@ -124,6 +124,16 @@ type StreamTable struct {
 	// after which the engine forgets the swap.
 	SwappedAt string
 	Rebuilt   bool
+	// Rebuild: a type change the targets cannot follow in place may
+	// rebuild the table (connectors/mysql/rebuild.go) although RowCopy is
+	// false: some pipelines reading it take the copy, and the others
+	// (those that cannot) read only NoCopyColumns; a change of none of
+	// these rebuilds the copiers' targets, while the others go on with
+	// the table's changes and get none of its re-read rows.
+	Rebuild bool
+	// NoCopyColumns are the source columns read by the pipelines of the
+	// table that take no copy (with Rebuild).
+	NoCopyColumns []string
 }
 
 // StreamPattern is a table pattern a stream follows: DB and a glob of
@@ -314,6 +324,12 @@ type Resnapshot struct {
 	// Where is an SQL condition on the source table's columns; "" reads
 	// the whole table.
 	Where string
+	// Rebuild: the pipeline's target has a column whose type the rows
+	// cannot be written into (connectors.TargetMismatcher): the table
+	// is rebuilt instead of read again in place — read into a copy of
+	// its targets with the types of now and swapped in, as after a type
+	// change (connectors/mysql/rebuild.go).
+	Rebuild bool
 }
 
 // StreamChecker is a Source that can say, without opening a stream or
@@ -334,6 +350,15 @@ type SourceGrantChecker interface {
 // to create and write targets.
 type SinkGrantChecker interface {
 	MissingGrants(ctx context.Context, targets []Target) ([]MissingGrant, error)
+}
+
+// TargetMismatcher is a Sink that can name the columns of an existing
+// target whose type the plan's output cannot be written into (and no
+// schema change of apply's turns into one): "changed outside etlq", or a
+// type change the target could not take. apply writes the pipeline's
+// other rows; check reports the target as a problem.
+type TargetMismatcher interface {
+	Mismatches(ctx context.Context, t Target) ([]string, error)
 }
 
 // MissingGrant is a privilege the connecting user lacks: what it is
@@ -410,6 +435,15 @@ type Writer interface {
 	// Flush blocks until every earlier Write has called done.
 	Flush(ctx context.Context) error
 	Close() error
+}
+
+// SchemaFollower is a Writer asked to follow a new batch schema (the
+// target's DDL) before a batch of that schema is handed to it, when no
+// earlier Write is queued in front of it: an error there is a change the
+// target cannot take, and the pipeline stops alone ("One failing
+// pipeline", docs/live-tables.md) instead of the whole source.
+type SchemaFollower interface {
+	Follow(ctx context.Context, schema *arrow.Schema) error
 }
 
 // RowChecker is a Writer that can tell, before a batch is written, which

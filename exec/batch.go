@@ -294,6 +294,10 @@ type ResnapshotEnd struct {
 	Version uint64
 	// Err says why the resnapshot was not carried out ("": it was).
 	Err string
+	// Rebuilt: the table was rebuilt for the request (read again into
+	// a copy of the targets, swapped in: connectors.Resnapshot.Rebuild),
+	// so no older row is left to remove.
+	Rebuilt bool
 }
 
 // SnapshotEdge marks a batch that begins or ends a snapshot

@@ -165,3 +165,26 @@ func ColumnIndex(e Expr) (int, bool) {
 	}
 	return 0, false
 }
+
+// ColumnsRead returns the names of the input columns es read (each once,
+// in the order met).
+func ColumnsRead(es ...Expr) []string {
+	var names []string
+	seen := map[string]bool{}
+	var walk func(n node)
+	walk = func(n node) {
+		if c, ok := n.(*colExpr); ok && !seen[c.name] {
+			seen[c.name] = true
+			names = append(names, c.name)
+		}
+		for _, ch := range n.children() {
+			walk(ch)
+		}
+	}
+	for _, e := range es {
+		if n, ok := e.(node); ok && n != nil {
+			walk(n)
+		}
+	}
+	return names
+}

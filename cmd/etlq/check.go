@@ -36,6 +36,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		}
 		errs = append(errs, checkStreams(ctx, plan)...)
 		errs = append(errs, checkGrants(ctx, plan)...)
+		errs = append(errs, checkMismatches(ctx, c.File, plan)...)
 		for _, w := range engine.BinlogWarnings(ctx, plan, c.StateDir) {
 			fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
 		}
@@ -83,6 +84,34 @@ func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, 
 	})
 	errs = append(errs, planDeadLetterTargets(ctx, plan)...)
 	return ddl, errs, warns, err
+}
+
+// checkMismatches reports the existing targets with a column whose type
+// the pipeline's output cannot be written into (connectors.
+// TargetMismatcher), with the step that rebuilds them. (apply does not
+// refuse them: the pipeline stops alone when such a batch comes.)
+func checkMismatches(ctx context.Context, file string, plan *planner.Plan) lang.Errors {
+	var errs lang.Errors
+	etlfile.ForEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
+		m, ok := s.(connectors.TargetMismatcher)
+		if !ok {
+			return nil
+		}
+		msgs, err := m.Mismatches(ctx, p.Target)
+		if err != nil {
+			return nil // (planTargets reports the target's errors)
+		}
+		for _, msg := range msgs {
+			fix := fmt.Sprintf("etlq resnapshot %s %s", file, p.Name)
+			if len(p.Tables) == 1 {
+				fix += " " + p.Tables[0].Ref.String()
+			}
+			errs = append(errs, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd,
+				Msg: fmt.Sprintf("pipeline %s: %s; apply stops this pipeline when its rows of that type come: rebuild the target with %s", p.Name, msg, fix)})
+		}
+		return nil
+	})
+	return errs
 }
 
 // refuseTargets returns the errors of planTargets and checkStreams,

@@ -281,6 +281,19 @@ func (s *Sink) layoutFor(ctx context.Context, t connectors.Target) (driver.Conn,
 }
 
 // tableState is what exists of a target table.
+// layoutState is layoutFor and the state of the table it names.
+func (s *Sink) layoutState(ctx context.Context, t connectors.Target) (driver.Conn, *tableLayout, tableState, error) {
+	conn, l, err := s.layoutFor(ctx, t)
+	if err != nil {
+		return nil, nil, tableState{}, err
+	}
+	st, err := readTableState(ctx, conn, l.db, l.table)
+	if err != nil {
+		return nil, nil, tableState{}, s.errorf("reading %s.%s: %v", l.db, l.table, err)
+	}
+	return conn, l, st, nil
+}
+
 type tableState struct {
 	exists  bool
 	engine  string
@@ -453,13 +466,9 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 // Plan returns the DDL Open would run for t and the values t's columns
 // cannot hold exactly. It changes nothing.
 func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, problems []string, err error) {
-	conn, l, err := s.layoutFor(ctx, t)
+	conn, l, st, err := s.layoutState(ctx, t)
 	if err != nil {
 		return nil, nil, err
-	}
-	st, err := readTableState(ctx, conn, l.db, l.table)
-	if err != nil {
-		return nil, nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
 	ddl, err = prepare(l, st, l.opts.schemaChanges, false)
 	if err != nil {
@@ -498,13 +507,9 @@ func missingUserColumns(l *tableLayout, st tableState) []string {
 // evolve), and returns a writer. Nothing is written when the existing table
 // does not match.
 func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
-	conn, l, err := s.layoutFor(ctx, t)
+	conn, l, st, err := s.layoutState(ctx, t)
 	if err != nil {
 		return nil, err
-	}
-	st, err := readTableState(ctx, conn, l.db, l.table)
-	if err != nil {
-		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
 	stmts, err := prepare(l, st, l.opts.schemaChanges, true)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 )
 
 var _ connectors.Truncater = (*writer)(nil)
+var _ connectors.SchemaFollower = (*writer)(nil)
 
 // Truncate removes, after every earlier Write, the rows of an upsert
 // target that t names (connectors.Truncater): one INSERT … SELECT writes a

@@ -29,13 +29,9 @@ var _ connectors.VerifySink = (*Sink)(nil)
 // OpenVerify resolves t to its table for reading. The table must exist;
 // nothing is created or altered.
 func (s *Sink) OpenVerify(ctx context.Context, t connectors.Target, ignore []string) (connectors.VerifyTarget, error) {
-	conn, l, err := s.layoutFor(ctx, t)
+	conn, l, st, err := s.layoutState(ctx, t)
 	if err != nil {
 		return nil, err
-	}
-	st, err := readTableState(ctx, conn, l.db, l.table)
-	if err != nil {
-		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
 	}
 	if !st.exists {
 		return nil, fmt.Errorf("target %s.%s does not exist (run etlq apply first)", l.db, l.table)

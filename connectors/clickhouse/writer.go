@@ -185,21 +185,12 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		return w.writeEmpty(ctx, b, done)
 	}
 	schema := b.Record.Schema()
-	if w.pending != nil && !w.pending.schema.Equal(schema) {
-		if err := w.seal(ctx); err != nil {
-			b.Release()
-			return err
+	if err := w.follow(ctx, schema); err != nil {
+		if pos := batchPos(b); pos != "" {
+			err = fmt.Errorf("%w (source position %s)", err, pos)
 		}
-	}
-	if !w.schema.Equal(schema) {
-		if err := w.evolve(ctx, schema); err != nil {
-			if pos := batchPos(b); pos != "" {
-				err = fmt.Errorf("%w (source position %s)", err, pos)
-			}
-			b.Release()
-			return err
-		}
-		w.schema = schema
+		b.Release()
+		return err
 	}
 	if w.pending == nil {
 		g, err := w.newGroup(schema)
@@ -221,6 +212,34 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	if g.rows >= w.opts.batchRows || g.bytes >= w.opts.batchBytes {
 		g.full = true
 		return w.seal(ctx)
+	}
+	return nil
+}
+
+// Follow brings the table in line with schema before a batch of it is
+// written (connectors.SchemaFollower).
+func (w *writer) Follow(ctx context.Context, schema *arrow.Schema) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("clickhouse writer for %s is closed", w.target)
+	}
+	return w.follow(ctx, schema)
+}
+
+// follow seals the group of another schema and evolves the table to
+// schema. Called with w.mu held.
+func (w *writer) follow(ctx context.Context, schema *arrow.Schema) error {
+	if w.pending != nil && !w.pending.schema.Equal(schema) {
+		if err := w.seal(ctx); err != nil {
+			return err
+		}
+	}
+	if !w.schema.Equal(schema) {
+		if err := w.evolve(ctx, schema); err != nil {
+			return err
+		}
+		w.schema = schema
 	}
 	return nil
 }

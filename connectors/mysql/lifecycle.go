@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -276,6 +277,9 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 				r.cfg.log.Info("table truncated", "table", ts.key, "position", at.String())
 			}
 		case lifeDrop:
+			if ts.copyOf == ts.ref.Table {
+				r.leaveRebuilding(ts)
+			}
 			if ts.copyOf != "" {
 				// A tool's copy dropped (a migration given up): its rows
 				// never reached a target but its own.
@@ -293,6 +297,9 @@ func (r *binlogReader) leaves(steps []lifeStep, at binlogPos) {
 					break
 				}
 				s.fromSchema = nt
+			}
+			if ts.copyOf == ts.ref.Table {
+				r.leaveRebuilding(ts)
 			}
 			switch {
 			case ts.copyOf != "":
@@ -493,6 +500,35 @@ func (r *binlogReader) rowCopyOK(ref connectors.TableRef) bool {
 	return false
 }
 
+// rebuildOK reports whether ts can be rebuilt for its change to schema nt
+// as its pipelines stand: every one takes a copy (rowCopyOK), or some do
+// and the others read none of the columns whose type changed beyond a
+// lossless widening (connectors.StreamTable.Rebuild): those go on with
+// the table's changes. (nt is ts.cur when a rebuild under way resumes.)
+func (r *binlogReader) rebuildOK(ts *tableState, nt *table) bool {
+	for _, rt := range r.cfg.req.Tables {
+		if rt.Ref != ts.ref {
+			continue
+		}
+		if rt.RowCopy || !rt.Rebuild {
+			return rt.RowCopy
+		}
+		for _, c := range nt.Cols {
+			i := ts.cur.colIndex(c.Name)
+			if i < 0 || !slices.Contains(rt.NoCopyColumns, c.Name) {
+				continue
+			}
+			old := ts.cur.Cols[i]
+			from, to := old.field().Type, c.field().Type
+			if !arrow.TypeEqual(from, to) && !exec.Widens(from, to) && !(exec.Widens(to, from) && !roundsValues(old, c)) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // addCopy adds the copy sh of table base to the stream.
 func (r *binlogReader) addCopy(sh *table, base *tableState) {
 	t := sh.clone()
@@ -585,6 +621,16 @@ func (r *binlogReader) dropCopy(ts *tableState) {
 	}
 	r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, ts.cur.streamSchema(r.cfg.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
 		RowCopy: &exec.RowCopy{Of: ts.copyOf, Step: exec.RowCopyDrop}})
+}
+
+// leaveRebuilding gives up the rebuild under way of ts, which leaves the
+// stream (dropped, renamed away): its copy is dropped, and it leaves as
+// any table (its rows leave upsert targets). Its schema that left keeps
+// the pending rebuild (table.Rebuild, leftOut): renamed back, it is
+// rebuilt then (join).
+func (r *binlogReader) leaveRebuilding(ts *tableState) {
+	r.dropCopy(ts)
+	ts.copyOf = ""
 }
 
 // leaveCopy removes a tool's copy, or a table its copy replaces, from the
@@ -701,7 +747,15 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 	r.tabs.tablesMu.Unlock()
 	r.tabs.byRef[ref] = ts
 	r.tabs.schemasDirty = true
-	if snapshot && mode != connectors.SnapshotNever {
+	pending := t.Rebuild || r.tabs.leftOut[ref] != nil && r.tabs.leftOut[ref].Rebuild
+	if snapshot && mode != connectors.SnapshotNever && pending && r.cfg.opts.schemaChanges != "ignore" && r.cfg.opts.schemaChanges != "fail" && r.cannotRebuild(ts, t) == "" {
+		// It left (renamed away, dropped) while its rebuild after a type
+		// change was pending: its targets still have the old type. Read
+		// in place, its rows would meet it; it is rebuilt instead (read
+		// into a copy with its types, swapped in: rebuild.go).
+		r.cfg.log.Info("table joined the stream; it left while it was rebuilt after a type change: it is rebuilt now (read again into a copy with its types, swapped in)", "table", ts.key, "position", at.String(), "cause", why)
+		queueRebuildStart(r.em, r.tabs, ts)
+	} else if snapshot && mode != connectors.SnapshotNever {
 		r.snap.addTable(ts)
 		r.cfg.log.Info("table joined the stream; snapshotting it", "table", ts.key, "position", at.String(), "cause", why)
 	} else {

@@ -133,8 +133,8 @@ func queueReread(tabs *streamTables, ts *tableState) {
 // has a key to be read again by, and its snapshot is done.
 func (r *binlogReader) cannotRebuild(ts *tableState, nt *table) string {
 	switch {
-	case !r.rowCopyOK(ts.ref):
-		return "a pipeline reading it writes no upsert target of this one table that keeps a copy"
+	case !r.rebuildOK(ts, nt):
+		return "a pipeline reading the changed column writes no upsert target of this one table that keeps a copy"
 	case len(nt.Key) == 0:
 		return "the table has no primary key to be read again by"
 	case ts.mode == connectors.SnapshotNever || ts.mode == connectors.SnapshotOnly:
@@ -237,6 +237,11 @@ func (st *stream) endRebuild(ts *tableState, at binlogPos) {
 	// before it still has the rebuild under way: swapresume.go).
 	b.Mark = st.mark(at)
 	st.log.Info(ts.key+": the table is rebuilt: the copy read again with the new type is swapped in", "table", ts.key)
+	if q := ts.rebuildReq; q != nil {
+		ts.rebuildReq = nil
+		st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: q.Table.DB, Table: q.Table.Table, Only: q.Pipeline,
+			Resnapshot: &exec.ResnapshotEnd{ID: q.ID, Pipeline: q.Pipeline, Where: q.Where, Rebuilt: true}})
+	}
 }
 
 // changeFlags makes a copy of ts's schema, changed by f (a flag the
@@ -249,6 +254,20 @@ func (st *stream) changeFlags(ts *tableState, f func(nt *table)) {
 	}
 	ts.cur = nt
 	st.schemasDirty = true
+}
+
+// resnapRebuild carries out the resnapshot request r of ts, whose
+// pipeline's target has a column of a type its rows cannot be written
+// into, by a rebuild (connectors.Resnapshot.Rebuild): a copy with the
+// table's types of now, read again, swapped in; the request ends there.
+func (st *stream) resnapRebuild(r connectors.Resnapshot, ts *tableState, pos binlogPos) {
+	if no := st.bin.cannotRebuild(ts, ts.cur); no != "" {
+		st.endResnapshot(r, ts, 0, "the target has a column of another type than the table's rows (changed outside etlq, or a type change it could not take), and the table cannot be rebuilt: "+no)
+		return
+	}
+	st.log.Info(ts.key+": resnapshot: the target's column types do not match the table's: the table is rebuilt: read again into a copy with the types of now", "table", ts.key, "pipeline", r.Pipeline, "position", pos.String(), "id", r.ID)
+	ts.rebuildReq = &r
+	queueRebuildStart(st, &st.streamTables, ts)
 }
 
 // resumeRebuilds starts again, on resume, the rebuilds the checkpoint

@@ -138,6 +138,10 @@ func (st *stream) startResnapshots(pos binlogPos) {
 				if r.rebuild {
 					ts.copyOf = ""
 					st.log.Warn(ts.key+": the table left the stream (dropped or renamed) while it was rebuilt: its copy is not swapped in", "table", ts.key)
+					if q := ts.rebuildReq; q != nil {
+						ts.rebuildReq = nil
+						st.endResnapshot(*q, ts, 0, "the table left the stream (dropped or renamed) while it was rebuilt")
+					}
 					continue
 				}
 				st.endResnapshot(r.req, ts, r.version, "the table left the stream (dropped or renamed) while it was read again")
@@ -165,6 +169,8 @@ func (st *stream) startResnapshots(pos binlogPos) {
 			st.endResnapshot(r, ts, 0, fmt.Sprintf("table %s has no primary key: its rows cannot be told apart to be read again in place", r.Table))
 		case ts.snap != nil && !ts.snap.Done:
 			wait = append(wait, r) // its snapshot (or another resnapshot) runs
+		case r.Rebuild:
+			st.resnapRebuild(r, ts, pos)
 		default:
 			v := st.version
 			st.version++

@@ -72,6 +72,9 @@ type tableState struct {
 	// rebuild's swap made after the checkpoint (swapresume.go); passAt is
 	// the position of a swap an earlier run made.
 	skipTo, passAt binlogPos
+	// rebuildReq is the etlq resnapshot request the table's rebuild
+	// carries out (connectors.Resnapshot.Rebuild): it ends with the swap.
+	rebuildReq *connectors.Resnapshot
 	// rebuildLooked is when a rebuild waiting to read the table again
 	// last looked at the server's key (rebuild.go).
 	rebuildLooked time.Time

@@ -266,6 +266,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 
 	r.tracker = newTracker()
+	r.tracker.last = r.lastMark
 	r.opts.Stats.setTracker(r.stateName, r.tracker)
 	commitErr := make(chan error, 1)
 	commitCtx, stopCommit := context.WithCancel(context.Background())
@@ -301,6 +302,10 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	runErr := r.loop(loopCtx, stream)
 	stopLoop(nil)
 	resnapWG.Wait()
+	for _, pr := range r.runs {
+		pr.out.settle() // (a writer's schema it cannot follow: a stop)
+	}
+	r.takeStops(ctx)
 	if runErr == io.EOF {
 		// The stream is complete (Once): not an error, and it must not
 		// hide a write that fails in the flush or the commit below.
@@ -490,6 +495,7 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 		}
 	}()
 	recv := newReceiver(ch, idleLinger, r.idle)
+	recv.wake, recv.onWake = r.tracker.stopc, func() { r.takeStops(ctx) }
 	for {
 		it, ok := recv.next()
 		if !ok {
@@ -501,6 +507,7 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 			it.b.Release()
 			return context.Cause(ctx)
 		}
+		r.takeStops(ctx)
 		if _, err := r.tracker.take0(); err != nil {
 			it.b.Release()
 			return err
@@ -562,6 +569,9 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		}
 	}
 	for _, pr := range r.routes[b.DB+"."+b.Table] {
+		if pr.stopping.Load() {
+			continue // it stops alone before this batch (stop.go)
+		}
 		if b.Only != "" {
 			// A resnapshot's rows: the pipeline that asked takes them,
 			// whatever its SNAPSHOT mode.
@@ -571,27 +581,33 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 		} else if !pr.wants(b) {
 			continue
 		}
-		if isTruncate(b) {
-			if err := r.truncate(ctx, pr, b, seq); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := r.write(ctx, pr, b, seq); err != nil {
-			var pe *processError
-			if errors.As(err, &pe) {
-				if err := r.pipelineFailed(ctx, pe, b); err != nil {
-					return err
-				}
-				continue
-			}
+		if err := r.deliver(ctx, pr, b, seq); err != nil {
 			return err
+		}
+		if isTruncate(b) || pr.stopping.Load() {
+			continue
 		}
 		if b.Snapshot && b.SnapshotEnd != exec.SnapshotInside && b.Only == "" && r.snapFloor > 0 {
 			if err := r.snapshotEnded(ctx, pr, b, seq); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// deliver writes b (a change or a truncate) for pr; a failure of pr
+// alone stops it alone (pipelineFailed).
+func (r *sourceRun) deliver(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
+	if isTruncate(b) {
+		return r.truncate(ctx, pr, b, seq)
+	}
+	if err := r.write(ctx, pr, b, seq); err != nil {
+		var pe *processError
+		if errors.As(err, &pe) {
+			return r.pipelineFailed(ctx, pe, b)
+		}
+		return err
 	}
 	return nil
 }
@@ -631,7 +647,22 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	// The writer gets the batch from the pipeline's outbox: a Write that
 	// blocks (a ClickHouse ALTER, an unreachable server) holds this
 	// pipeline only (outbox.go).
+	db, table := b.DB, b.Table
 	pr.out.send(out, func(ctx context.Context, out *exec.Batch) {
+		if pr.stopping.Load() {
+			// Its pipeline stops alone before an earlier batch (stop.go).
+			out.Release()
+			r.tracker.done(seq, nil)
+			return
+		}
+		if err := pr.follow(ctx, out); err != nil {
+			// The target cannot take the batch's schema: the pipeline
+			// stops alone, its batch pending until the loop takes it.
+			out.Release()
+			pr.stopping.Store(true)
+			r.tracker.stop(&writeStop{pr: pr, seq: seq, err: err, db: db, table: table})
+			return
+		}
 		if err := pr.writer.Write(ctx, out, func(err error) {
 			if err == nil {
 				pr.stats.RowsOut.Add(int64(n))

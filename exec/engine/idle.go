@@ -19,6 +19,10 @@ type receiver[T any] struct {
 	idle func()
 	// busy is set when a batch was received since idle was last called.
 	busy bool
+	// wake, when set, interrupts a wait for the next batch: onWake is
+	// called (on the receiving goroutine), then the wait goes on.
+	wake   <-chan struct{}
+	onWake func()
 }
 
 func newReceiver[T any](ch <-chan T, linger time.Duration, idle func()) *receiver[T] {
@@ -48,7 +52,13 @@ func (r *receiver[T]) next() (T, bool) {
 		r.busy = false
 		r.idle()
 	}
-	it, ok := <-r.ch
-	r.busy = ok
-	return it, ok
+	for {
+		select {
+		case it, ok := <-r.ch:
+			r.busy = ok
+			return it, ok
+		case <-r.wake:
+			r.onWake()
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -30,6 +31,15 @@ type pipeRun struct {
 	// copy writes the row copy of an online schema change (rowcopy.go)
 	// into the hidden copy target, until the cut-over; nil otherwise.
 	copy *pipeRun
+	// followed is the last batch schema the writer followed (follow;
+	// the outbox's goroutine only).
+	followed *arrow.Schema
+	// stopping: the pipeline stops alone; its writer takes no batch more
+	// (stop.go).
+	stopping atomic.Bool
+	// copies are the tables ("db.table") whose row copies and rebuilds
+	// the pipeline takes into a hidden copy of its target (rowcopy.go).
+	copies map[string]bool
 	// sharedDead: dead is another run's (newPipeRunDead).
 	sharedDead bool
 	// sinkRowErr is the last write error that named a row (a value the

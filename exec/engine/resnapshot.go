@@ -414,9 +414,10 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 			continue
 		}
 		var pl *planner.Pipeline
+		var sink connectors.Sink
 		for _, pr := range r.runs {
 			if pr.p.Name == req.Pipeline {
-				pl = pr.p
+				pl, sink = pr.p, r.sinks[pr.p.Sink]
 			}
 		}
 		if pl == nil {
@@ -428,8 +429,19 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 			continue
 		}
 		db, table, _ := strings.Cut(req.Table, ".")
+		rebuild := false
+		if m, ok := sink.(connectors.TargetMismatcher); ok {
+			// A target with a column of another type than the rows (a
+			// type change it could not take, or changed by hand) cannot
+			// take them read again in place: the table is rebuilt.
+			bad, err := m.Mismatches(ctx, pl.Target)
+			if err == nil && len(bad) > 0 {
+				r.opts.Log.Info("resnapshot: the target does not match the table's types: it is rebuilt", "pipeline", req.Pipeline, "table", req.Table, "mismatch", strings.Join(bad, "; "))
+				rebuild = true
+			}
+		}
 		err := p.rs.Resnapshot(ctx, connectors.Resnapshot{ID: req.ID, Pipeline: req.Pipeline,
-			Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where})
+			Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where, Rebuild: rebuild})
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -479,6 +491,10 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 			r.opts.Log.Warn("resnapshot request file not removed", "id", e.ID, "error", err)
 		}
 	})
+	if e.Rebuilt {
+		r.opts.Log.Info("resnapshot done: the target was rebuilt with the table's types", "pipeline", e.Pipeline, "table", key, "id", e.ID)
+		return nil
+	}
 	if pr == nil {
 		r.failResnapshot(e.ID, "pipeline "+e.Pipeline+" no longer reads "+key)
 		return nil

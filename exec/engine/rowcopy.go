@@ -44,12 +44,14 @@ import (
 func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamRequest) error {
 	for i := range req.Tables {
 		rt := &req.Tables[i]
-		ok, swapped, n := true, 0, 0
+		ok, swapped, n, copiers := true, 0, 0, 0
 		var pending []*pipeRun // copiers whose copy was not swapped in
 		var at []string        // the positions of the swaps made
 		var rebuilt []string   // the positions of the rebuilds' swaps noted
+		var noCopy []exec.Expr // what the pipelines that take no copy read
 		for _, pr := range r.runs {
-			if _, reads := pr.tables[rt.Ref.String()]; !reads {
+			tr, reads := pr.tables[rt.Ref.String()]
+			if !reads {
 				continue
 			}
 			n++
@@ -62,8 +64,16 @@ func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamReq
 			}
 			if !copier || pr.p.Target.Mode != connectors.ModeUpsert || len(pr.p.Tables) != 1 || len(pr.p.Patterns) > 0 || pr.p.Snapshot == connectors.SnapshotOnly {
 				ok = false
+				noCopy = append(noCopy, tr.plan.Where)
+				noCopy = append(noCopy, tr.plan.Outputs...)
+				noCopy = append(noCopy, tr.plan.BeforeOutputs...)
 				continue
 			}
+			copiers++
+			if pr.copies == nil {
+				pr.copies = map[string]bool{}
+			}
+			pr.copies[rt.Ref.String()] = true
 			note, has := r.readSwapFile(pr)
 			if has && note.rebuild {
 				// (Decided below, for every pipeline at once.)
@@ -90,6 +100,12 @@ func (r *sourceRun) rowCopyTables(ctx context.Context, req *connectors.StreamReq
 			// the rebuild is made again, its start removes them.)
 			rt.SwappedAt, rt.Rebuilt = rebuilt[0], true
 			continue
+		}
+		if !rt.RowCopy && copiers > 0 {
+			// A rebuild still may: the copiers' targets are read again,
+			// the others go on (rowCopy) unless they read a changed column.
+			rt.Rebuild = true
+			rt.NoCopyColumns = exec.ColumnsRead(noCopy...)
 		}
 		switch {
 		case swapped > 0 && swapped == n && rt.RowCopy:
@@ -259,7 +275,22 @@ func (r *sourceRun) rowCopy(ctx context.Context, b *exec.Batch, seq uint64) erro
 		return r.rebuildSwap(ctx, b, seq)
 	}
 	for _, pr := range r.routes[b.DB+"."+b.RowCopy.Of] {
-		if !pr.wants(b) {
+		if !pr.wants(b) || pr.stopping.Load() {
+			continue
+		}
+		if b.RowCopy.Of == b.Table && !pr.copies[b.DB+"."+b.Table] {
+			// A rebuild of a table this pipeline takes no copy of
+			// (connectors.StreamTable.Rebuild): it reads none of the
+			// changed columns, so it goes on with the table's changes
+			// and takes none of the rows read again or the copy's steps.
+			if b.RowCopy.Step != exec.RowCopyRows || b.Snapshot {
+				continue
+			}
+			in := *b
+			in.RowCopy = nil
+			if err := r.deliver(ctx, pr, &in, seq); err != nil {
+				return err
+			}
 			continue
 		}
 		rc, ok := r.sinks[pr.p.Sink].(connectors.RowCopier)
@@ -472,7 +503,7 @@ func (r *sourceRun) swapIn(ctx context.Context, pr *pipeRun, rc connectors.RowCo
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
-	pr.writer = w
+	pr.writer, pr.followed = w, nil
 	if exists {
 		pr.log.Info("row copy: the copy replaced the target's rows", "pipeline", pr.p.Name, "table", b.DB+"."+b.RowCopy.Of, "target", pr.p.Target.Name)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -56,6 +57,9 @@ func OnlyPipelineStops(err error) bool {
 type processError struct {
 	pr  *pipeRun
 	err error
+	// fix is how to resume the pipeline when the cause is not in its
+	// file ("": fix the file).
+	fix string
 }
 
 func (e *processError) Error() string { return e.err.Error() }
@@ -81,18 +85,25 @@ func (r *sourceRun) describeMark(m *exec.Mark) string {
 // and the stream goes on (nil); else the error is returned and the run of
 // this source ends, its checkpoint before b.
 func (r *sourceRun) pipelineFailed(ctx context.Context, pe *processError, b *exec.Batch) error {
-	pr := pe.pr
+	return r.stopAlone(ctx, pe.pr, pe.err, pe.fix, r.lastMark)
+}
+
+// stopAlone stops pr, which could not take a change, with its own
+// checkpoint at mark (see pipelineFailed).
+func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix string, mark *exec.Mark) error {
 	pr.stats.Stopped.Store(true)
-	fix := "fix the pipeline in the file (its expressions must bind to the table's columns now, or the row must pass; on_error = 'skip' or 'dead_letter' let failing rows through), then run apply again"
+	if fix == "" {
+		fix = "fix the pipeline in the file (its expressions must bind to the table's columns now, or the row must pass; on_error = 'skip' or 'dead_letter' let failing rows through), then run apply again"
+	}
 	if len(r.runs) <= 1 || ctx.Err() != nil || r.opts.Sources[r.decl.Name] != nil {
 		// (A source the caller supplies — a log worker's partitions, a
 		// test's fixture — cannot be opened a second time for the
 		// pipeline alone: its stream ends, as before.)
-		err := fmt.Errorf("pipeline %s stopped: %w; its checkpoint stays at %s, before the change it could not take: %s, and it resumes from there", pr.p.Name, pe.err, r.describeMark(r.lastMark), fix)
+		err := fmt.Errorf("pipeline %s stopped: %w; its checkpoint stays at %s, before the change it could not take: %s, and it resumes from there", pr.p.Name, cause, r.describeMark(mark), fix)
 		return &PipelineStop{Pipeline: pr.p.Name, Err: err}
 	}
-	if r.lastMark == nil {
-		return fmt.Errorf("pipeline %s: %w", pr.p.Name, pe.err)
+	if mark == nil {
+		return fmt.Errorf("pipeline %s: %w", pr.p.Name, cause)
 	}
 	// The stopped pipeline's own checkpoint: the last mark before b. Its
 	// writes up to there are acknowledged once its writer is flushed.
@@ -101,7 +112,7 @@ func (r *sourceRun) pipelineFailed(ctx context.Context, pe *processError, b *exe
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
 	name := aloneName(r.stateName, pr.p.Name)
-	if err := r.store.Save(&sourceState{Source: name, Mark: json.RawMessage(r.lastMark.State), Pipelines: []string{pr.p.Name}}); err != nil {
+	if err := r.store.Save(&sourceState{Source: name, Mark: json.RawMessage(mark.State), Pipelines: []string{pr.p.Name}}); err != nil {
 		return err
 	}
 	// It leaves the stream's routes and runs.
@@ -123,11 +134,80 @@ func (r *sourceRun) pipelineFailed(ctx context.Context, pe *processError, b *exe
 		}
 	}
 	r.runs = kept
+	pr.stopping.Store(true)
 	pr.close()
 	err := fmt.Errorf("pipeline %s stopped: %w; its own checkpoint is at position %s, before the change it could not take (%s); the other pipelines of source %s go on (%s). To resume it, %s: it resumes from its own checkpoint, with nothing lost, and rejoins the source's stream once it caught up",
-		pr.p.Name, pe.err, r.describeMark(r.lastMark), r.store.path(name), r.decl.Name, strings.Join(others, ", "), fix)
+		pr.p.Name, cause, r.describeMark(mark), r.store.path(name), r.decl.Name, strings.Join(others, ", "), fix)
 	r.opts.Log.Error("pipeline stopped; the other pipelines of the source go on", "pipeline", pr.p.Name, "source", r.decl.Name,
-		"checkpoint", r.describeMark(r.lastMark), "error", err.Error())
+		"checkpoint", r.describeMark(mark), "error", err.Error())
 	r.stopped = append(r.stopped, &PipelineStop{Pipeline: pr.p.Name, Err: err})
 	return nil
+}
+
+// writeStop is a batch whose schema a pipeline's writer could not follow
+// (a type change its target cannot take): met on the pipeline's outbox,
+// it stops the pipeline alone as a processError would, with its own
+// checkpoint before the batch, once the dispatch loop takes it
+// (takeStops); the batch stays pending in the tracker until then, so no
+// checkpoint of the source passes it.
+type writeStop struct {
+	pr        *pipeRun
+	seq       uint64
+	err       error
+	db, table string
+}
+
+// takeStops stops alone the pipelines whose writer could not follow a
+// schema. One that cannot stop alone (the only pipeline of the stream, a
+// stream the caller supplies) fails its batch: the run ends as for any
+// write error.
+func (r *sourceRun) takeStops(ctx context.Context) {
+	for _, ws := range r.tracker.takeStops() {
+		pr, known := ws.pr, false
+		for _, x := range r.runs {
+			known = known || x == pr
+		}
+		err := fmt.Errorf("pipeline %s: %w", pr.p.Name, ws.err)
+		if known {
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			err = r.stopAlone(fctx, pr, ws.err, pr.resnapshotFix(ws.db, ws.table), r.tracker.markBefore(ws.seq))
+			cancel()
+		}
+		r.tracker.done(ws.seq, err)
+	}
+}
+
+// follow asks pr's writer to follow the schema of out when it differs
+// from the last one it took (connectors.SchemaFollower), on the outbox's
+// goroutine before out is written: a change the target cannot take is
+// then the pipeline's own (writeStop), not a write error of the source.
+func (pr *pipeRun) follow(ctx context.Context, out *exec.Batch) error {
+	sf, ok := pr.writer.(connectors.SchemaFollower)
+	if !ok || out.Record == nil {
+		return nil
+	}
+	schema := out.Record.Schema()
+	if pr.followed == schema || pr.followed != nil && pr.followed.Equal(schema) {
+		return nil
+	}
+	if err := sf.Follow(ctx, schema); err != nil {
+		return err
+	}
+	pr.followed = schema
+	return nil
+}
+
+// resnapshotFix is how to resume pr when its target cannot take a change
+// of table db.table: etlq resnapshot rebuilds an upsert target of that one
+// table (read again into a copy with the table's types of now, swapped
+// in: resnapshot.go); another target is made again from the table.
+func (pr *pipeRun) resnapshotFix(db, table string) string {
+	file := pr.p.Pos.Filename
+	if file == "" {
+		file = "FILE"
+	}
+	if pr.copies[db+"."+table] {
+		return fmt.Sprintf("rebuild its target: etlq resnapshot %s %s %s.%s (the table is read again into a copy with its types of now, swapped in), then run apply again", file, pr.p.Name, db, table)
+	}
+	return fmt.Sprintf("make its target again: only an upsert target of this one table can be rebuilt in place; drop %s in the sink and read the table again with etlq resnapshot %s %s %s.%s, then run apply again", pr.p.Target.Name, file, pr.p.Name, db, table)
 }

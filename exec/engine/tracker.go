@@ -25,6 +25,14 @@ type tracker struct {
 	acked   []ackedCall
 	err     error
 	changed chan struct{} // signalled when ready or err changes
+	// last is the mark of the last batch acknowledged (or where the run
+	// started): what markBefore falls back on.
+	last *exec.Mark
+	// stops are the pipelines whose writer could not follow a batch's
+	// schema (writeStop): their batch stays pending until the dispatch
+	// loop takes them (takeStops) and stops them alone.
+	stops []*writeStop
+	stopc chan struct{} // signalled when a stop is added
 }
 
 type ackedCall struct {
@@ -41,7 +49,7 @@ type trackEntry struct {
 }
 
 func newTracker() *tracker {
-	return &tracker{changed: make(chan struct{}, 1)}
+	return &tracker{changed: make(chan struct{}, 1), stopc: make(chan struct{}, 1)}
 }
 
 // begin registers a source batch and returns its sequence number.
@@ -97,7 +105,7 @@ func (t *tracker) advance() {
 	n := 0
 	for n < len(t.entries) && t.entries[n].sealed && t.entries[n].pending == 0 && !t.entries[n].failed {
 		if m := t.entries[n].mark; m != nil {
-			t.ready, t.readySeq = m, t.base+uint64(n)
+			t.ready, t.readySeq, t.last = m, t.base+uint64(n), m
 		}
 		n++
 	}
@@ -157,4 +165,41 @@ func (t *tracker) age() time.Duration {
 		return 0
 	}
 	return time.Since(t.entries[0].at)
+}
+
+// stop holds seq pending for ws: the dispatch loop stops its pipeline
+// alone (stop.go) and acknowledges it then.
+func (t *tracker) stop(ws *writeStop) {
+	t.mu.Lock()
+	t.stops = append(t.stops, ws)
+	t.mu.Unlock()
+	select {
+	case t.stopc <- struct{}{}:
+	default:
+	}
+}
+
+// takeStops returns the stops added since the last call.
+func (t *tracker) takeStops() []*writeStop {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.stops
+	t.stops = nil
+	return s
+}
+
+// markBefore is the mark of the last batch before seq that has one (nil
+// when none is known): where a pipeline that could not take batch seq
+// resumes.
+func (t *tracker) markBefore(seq uint64) *exec.Mark {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := int64(seq) - int64(t.base) - 1; i >= 0; i-- {
+		if i < int64(len(t.entries)) {
+			if m := t.entries[i].mark; m != nil {
+				return m
+			}
+		}
+	}
+	return t.last
 }
