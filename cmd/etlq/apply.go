@@ -74,7 +74,11 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if a.Log != "" && a.Once {
 		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
 	}
-	l, plan, err := etlfile.LoadPlan(ctx, a.File, false)
+	// A table read by name that is gone from the server is planned from
+	// the checkpoint, whose replay meets what became of it.
+	l, plan, err := etlfile.LoadPlanResuming(ctx, a.File, false, func(source string) [][]byte {
+		return engine.CheckpointMarks(a.StateDir, source)
+	})
 	if err != nil {
 		return err
 	}

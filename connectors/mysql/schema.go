@@ -96,6 +96,11 @@ type table struct {
 	// online schema-change copy it is, followed row by row since its
 	// CREATE (lifecycle.go, startCopy).
 	RowCopyOf string `json:"row_copy_of,omitempty"`
+	// Waiting marks the schema of a table read by name that left the
+	// stream (dropped or renamed away) and that the stream waits for: the
+	// next start plans the pipeline with it while the server has no table
+	// of that name (DescribeCheckpoint).
+	Waiting bool `json:"waiting,omitempty"`
 	// Rebuild says that the table's targets are being rebuilt after a
 	// type change they cannot follow in place (rebuild.go): read again
 	// into a hidden copy that is swapped in when the read ends. A resume
@@ -120,6 +125,13 @@ func readTable(c *client.Conn, ref connectors.TableRef) (*table, error) {
 		return nil, fmt.Errorf("table %s does not exist", ref)
 	}
 	return t, nil
+}
+
+// onServer says whether the server has table ref (true when it cannot
+// tell: the read that follows says why).
+func onServer(c *client.Conn, ref connectors.TableRef) bool {
+	ts, err := readTables(c, []connectors.TableRef{ref})
+	return err != nil || ts[ref] != nil
 }
 
 // describeBatch is how many tables one information_schema query asks for.
