@@ -127,13 +127,6 @@ func readTable(c *client.Conn, ref connectors.TableRef) (*table, error) {
 	return t, nil
 }
 
-// onServer says whether the server has table ref (true when it cannot
-// tell: the read that follows says why).
-func onServer(c *client.Conn, ref connectors.TableRef) bool {
-	ts, err := readTables(c, []connectors.TableRef{ref})
-	return err != nil || ts[ref] != nil
-}
-
 // describeBatch is how many tables one information_schema query asks for.
 const describeBatch = 500
 

@@ -324,12 +324,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 				continue
 			}
 			if ss, ok := resume.Snapshot[ts.key]; ok {
-				if !ss.Done && saved[ts.ref] == ts.cur && !onServer(c, ts.ref) {
-					// Read by name, planned from the checkpoint: the
-					// server no longer has it (resumeAbsent).
-					ts.absent = true
-					st.log.Info(absentMsg, "table", ts.key)
-				} else if !ss.Done {
+				if !ss.Done {
 					ts.snap = ss
 					snapshotting = true
 					if ss.Older > 0 {
