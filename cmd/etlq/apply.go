@@ -20,6 +20,7 @@ import (
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/exec/engine"
+	"github.com/etlq/etlq/planner"
 )
 
 type applyCmd struct {
@@ -70,15 +71,21 @@ func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// loadPlanResuming plans file as apply with state directory stateDir
+// would: a table read by name that is gone from the server is planned
+// from the checkpoint, whose replay meets what became of it
+// (docs/live-tables.md).
+func loadPlanResuming(ctx context.Context, file string, offline bool, stateDir string) (*etlfile.Loaded, *planner.Plan, error) {
+	return etlfile.LoadPlanResuming(ctx, file, offline, func(source string) [][]byte {
+		return engine.CheckpointMarks(stateDir, source)
+	})
+}
+
 func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
 	if a.Log != "" && a.Once {
 		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
 	}
-	// A table read by name that is gone from the server is planned from
-	// the checkpoint, whose replay meets what became of it.
-	l, plan, err := etlfile.LoadPlanResuming(ctx, a.File, false, func(source string) [][]byte {
-		return engine.CheckpointMarks(a.StateDir, source)
-	})
+	l, plan, err := loadPlanResuming(ctx, a.File, false, a.StateDir)
 	if err != nil {
 		return err
 	}

@@ -133,6 +133,10 @@ CREATE SINK dw INTO clickhouse '%[2]s';
 	sibMoves(a)
 	a.stop(t)
 
+	// check, as apply, plans the gone tables from the checkpoint.
+	if out, err := exec.Command(etlqBin, "check", "--state-dir", state, file).CombinedOutput(); err != nil {
+		t.Errorf("check while t and u are gone: %v\n%s", err, out)
+	}
 	// Restarted while t and u are still gone: the pipelines still wait.
 	a = startApply(t, state, file)
 	waiting(a, "t", "left the stream before the checkpoint")
