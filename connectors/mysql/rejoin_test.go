@@ -79,6 +79,40 @@ func TestJoinMarks(t *testing.T) {
 	}
 }
 
+// TestJoinMarksWaiting: a table read by name that one checkpoint waits
+// for (table.Waiting) and the other streams again is joined as streamed
+// (its waiting schema goes); one only waited for stays waited for; a
+// waiting schema never replaces a streamed one.
+func TestJoinMarksWaiting(t *testing.T) {
+	s := &Source{}
+	col := func(name string) string {
+		return `"cols":[{"name":"` + name + `","data_type":"int","column_type":"int","nullable":false,"pk":1}],"key":[0]`
+	}
+	into := []byte(`{"file":"binlog.000002","pos":900,"flavor":"mariadb","version":10,"schemas":[` +
+		`{"ref":{"db":"db","table":"a"},` + col("old") + `,"waiting":true},` +
+		`{"ref":{"db":"db","table":"c"},` + col("id") + `}]}`)
+	from := []byte(`{"file":"binlog.000002","pos":900,"flavor":"mariadb","version":10,"schemas":[` +
+		`{"ref":{"db":"db","table":"a"},` + col("id") + `},` +
+		`{"ref":{"db":"db","table":"b"},` + col("id") + `,"waiting":true},` +
+		`{"ref":{"db":"db","table":"c"},` + col("gone") + `,"waiting":true}]}`)
+	b, err := s.JoinMarks(into, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decodeState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tb := range m.Schemas {
+		got = append(got, tb.Ref.String()+" "+schemaText(tb)+map[bool]string{true: " waiting"}[tb.Waiting])
+	}
+	want := []string{"db.c id int notnull pk1", "db.a id int notnull pk1", "db.b id int notnull pk1 waiting"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("joined schemas\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // TestStreamUntil: a stream asked to end at another checkpoint
 // (StreamRequest.Until) delivers the changes up to it, its last Mark
 // exactly there, and none after, though the binlog goes on past it; at
