@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -66,17 +65,7 @@ CREATE SINK dw INTO clickhouse '%[2]s';
 	}
 	empty := func(a *liveApply, tables ...string) {
 		t.Helper()
-		a.waitFor(t, "the rows of "+strings.Join(tables, ", ")+" leave the target", 120*time.Second, func() (bool, string) {
-			desc := ""
-			for _, tb := range tables {
-				n := count(tb)
-				desc += fmt.Sprintf("%s: %d rows; ", tb, n)
-				if n != 0 {
-					return false, desc
-				}
-			}
-			return true, desc
-		})
+		a.waitRowsGone(t, count, tables...)
 	}
 	waiting := func(a *liveApply, tb, msg string) {
 		t.Helper()
@@ -102,11 +91,7 @@ CREATE SINK dw INTO clickhouse '%[2]s';
 	// A kill -9 in the middle of g's snapshot (a checkpoint records part
 	// of it read), then DROP TABLE g: the start does not read it again.
 	a := startApply(t, state, file)
-	partial := `"` + db + `.g":{"ranges"`
-	a.waitFor(t, "a checkpoint in the middle of g's snapshot", 180*time.Second, func() (bool, string) {
-		cp, _ := os.ReadFile(filepath.Join(state, "source-s.json"))
-		return strings.Contains(string(cp), partial), fmt.Sprintf("%d rows of g in the target", count("g"))
-	})
+	a.waitPartialSnapshot(t, state, db+".g", func() uint64 { return count("g") })
 	a.kill9()
 	if n := count("g"); n == 0 || n >= 300000 {
 		t.Fatalf("g has %d rows in the target before the drop, want some but not all", n)
