@@ -155,6 +155,27 @@ CREATE SINK dw INTO clickhouse '%[2]s';
 	rows(a, "v", "id, x, n")
 	a.stop(t)
 
+	// A source whose one table read by name is gone at a start: the
+	// stream still reads the binlog, where the table comes back.
+	myExec(t, my, "CREATE TABLE "+db+".w"+def, "INSERT INTO "+db+".w VALUES (1, 'w', 1), (2, 'w', 2)")
+	fileW, stateW := filepath.Join(dir, "w.etl"), filepath.Join(dir, "state_w")
+	writeFile(t, fileW, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_w FROM binlog s.%[3]s.w TRANSFORM * INTO clickhouse dw.%[3]s.w MODE upsert;
+`, myDSN, s.chDSN, db, testServerID()))
+	a = startApply(t, stateW, fileW)
+	rows(a, "w", "id, a, s")
+	a.stop(t)
+	myExec(t, my, "DROP TABLE "+db+".w")
+	a = startApply(t, stateW, fileW)
+	empty(a, "w")
+	a.stop(t)
+	a = startApply(t, stateW, fileW)
+	waiting(a, "w", "left the stream before the checkpoint")
+	myExec(t, my, "CREATE TABLE "+db+".w"+def, "INSERT INTO "+db+".w VALUES (5, 'w5', 5)")
+	rows(a, "w", "id, a, s")
+	a.stop(t)
+
 	// A table no checkpoint knows: the clear error, at once.
 	writeFile(t, file, pipes+fmt.Sprintf("CREATE PIPELINE p_never FROM binlog s.%[1]s.never TRANSFORM * INTO clickhouse dw.%[1]s.never MODE upsert;\n", db))
 	out, err := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file).CombinedOutput()

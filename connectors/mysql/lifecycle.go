@@ -659,6 +659,7 @@ func (st *stream) waitFor(ref connectors.TableRef, t *table) {
 	t = t.clone()
 	t.Waiting = false
 	st.leftOut[ref] = t
+	st.needBinlog = true // its CREATE or RENAME is met there
 	st.log.Info("waiting for the table: it left the stream before the checkpoint; it joins again when a table of its name is created or renamed in", "table", ref.String())
 }
 
