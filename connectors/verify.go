@@ -54,6 +54,16 @@ type MarkDescriber interface {
 	DescribeMark(mark []byte) string
 }
 
+// CheckpointDescriber is a Source whose checkpoints carry the schemas of
+// the tables they stream: a table read by name that is no longer on the
+// server (dropped or renamed away while etlq was stopped) is planned from
+// the checkpoint, so that the replay meets what became of it
+// (docs/live-tables.md). DescribeCheckpoint returns nil when mark does not
+// know ref.
+type CheckpointDescriber interface {
+	DescribeCheckpoint(mark []byte, ref TableRef) *TableSchema
+}
+
 // Checksums computed inside the servers (docs/verify.md, "In-server
 // checksums"): each side reduces a key range of rows to a count and the XOR
 // of a 64-bit hash of each row's canonical text, the text being the same

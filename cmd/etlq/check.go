@@ -19,7 +19,7 @@ type checkCmd struct {
 	Offline bool   `help:"Check syntax and names without connecting to any server."`
 	Strict  bool   `help:"Treat warnings (values a target cannot hold exactly) as errors."`
 	// StateDir holds the checkpoints the binlog-loss guard looks at.
-	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention."`
+	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention, and a table read by name that the server no longer has is planned from them, as apply does."`
 }
 
 func (c *checkCmd) Run(ctx context.Context) error {
@@ -180,7 +180,7 @@ type planCmd struct {
 	File    string `arg:"" type:"existingfile" help:"The .etl file."`
 	Offline bool   `help:"Plan without connecting (no column types, no DDL)."`
 	// StateDir holds the checkpoints the binlog-loss guard looks at.
-	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention."`
+	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention, and a table read by name that the server no longer has is planned from them, as apply does."`
 }
 
 func (c *planCmd) Run(ctx context.Context) error {

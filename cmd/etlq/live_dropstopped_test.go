@@ -49,17 +49,7 @@ CREATE PIPELINE pat FROM binlog s.%[3]s.pat_* TRANSFORM _table, * INTO clickhous
 	}
 	gone := func(a *liveApply, tables ...string) {
 		t.Helper()
-		a.waitFor(t, "the rows of "+strings.Join(tables, ", ")+" leave the target", 120*time.Second, func() (bool, string) {
-			desc := ""
-			for _, tb := range tables {
-				n := count(tb)
-				desc += fmt.Sprintf("%s: %d rows; ", tb, n)
-				if n != 0 {
-					return false, desc
-				}
-			}
-			return true, desc
-		})
+		a.waitRowsGone(t, count, tables...)
 	}
 	kill := func(a *liveApply) {
 		a.cmd.Process.Signal(syscall.SIGKILL)
@@ -69,13 +59,7 @@ CREATE PIPELINE pat FROM binlog s.%[3]s.pat_* TRANSFORM _table, * INTO clickhous
 	// A kill -9 in the middle of pat_g's snapshot (a checkpoint records
 	// part of it read), then DROP TABLE pat_g.
 	a := startApply(t, state, file)
-	statePath := filepath.Join(state, "source-s.json")
-	partial := `"` + db + `.pat_g":{"ranges"`
-	a.waitFor(t, "a checkpoint in the middle of pat_g's snapshot", 180*time.Second, func() (bool, string) {
-		cp, _ := os.ReadFile(statePath)
-		i := strings.Index(string(cp), `"snapshot":`)
-		return i >= 0 && strings.Contains(string(cp), partial), fmt.Sprintf("%d rows of pat_g in the target", count("pat_g"))
-	})
+	a.waitPartialSnapshot(t, state, db+".pat_g", func() uint64 { return count("pat_g") })
 	kill(a)
 	if n := count("pat_g"); n == 0 || n >= 300000 {
 		t.Fatalf("pat_g has %d rows in the target before the drop, want some but not all", n)
@@ -118,4 +102,33 @@ CREATE PIPELINE pat FROM binlog s.%[3]s.pat_* TRANSFORM _table, * INTO clickhous
 	if strings.Contains(out, "table not joined") {
 		t.Errorf("a table the checkpoint knows was not followed:\n%s", out)
 	}
+}
+
+// waitRowsGone waits until count (rows of a table in the target) says
+// each of tables has none.
+func (a *liveApply) waitRowsGone(t *testing.T, count func(table string) uint64, tables ...string) {
+	t.Helper()
+	a.waitFor(t, "the rows of "+strings.Join(tables, ", ")+" leave the target", 120*time.Second, func() (bool, string) {
+		desc := ""
+		for _, tb := range tables {
+			n := count(tb)
+			desc += fmt.Sprintf("%s: %d rows; ", tb, n)
+			if n != 0 {
+				return false, desc
+			}
+		}
+		return true, desc
+	})
+}
+
+// waitPartialSnapshot waits for a checkpoint of source s in state that
+// records part of table's (db.table) snapshot read; rows counts the
+// table's rows in the target, for the message.
+func (a *liveApply) waitPartialSnapshot(t *testing.T, state, table string, rows func() uint64) {
+	t.Helper()
+	partial := `"` + table + `":{"ranges"`
+	a.waitFor(t, "a checkpoint in the middle of "+table+"'s snapshot", 180*time.Second, func() (bool, string) {
+		cp, _ := os.ReadFile(filepath.Join(state, "source-s.json"))
+		return strings.Contains(string(cp), partial), fmt.Sprintf("%d rows of %s in the target", rows(), table)
+	})
 }

@@ -542,6 +542,9 @@ func (r *binlogReader) addCopy(sh *table, base *tableState) {
 	r.tabs.schemasDirty = true
 }
 
+// absentMsg is the INFO for a table of the checkpoint the server no longer has.
+const absentMsg = "table of the checkpoint no longer on the server: followed with the checkpoint's schema until the binlog says what became of it"
+
 // resumeAbsent takes up again, on resume, the tables the checkpoint
 // streamed that match the stream's patterns but are no longer on the
 // server (dropped, or renamed away, while etlq was stopped or after its
@@ -575,7 +578,7 @@ func (st *stream) resumeAbsent(saved map[connectors.TableRef]*table) {
 		st.tables = append(st.tables, ts)
 		st.byRef[ref] = ts
 		st.needBinlog = true
-		st.log.Info("table of the checkpoint no longer on the server: followed with the checkpoint's schema until the binlog says what became of it", "table", ts.key)
+		st.log.Info(absentMsg, "table", ts.key)
 	}
 }
 
@@ -796,6 +799,41 @@ func (r *binlogReader) leave(ts *tableState, at binlogPos, why string) {
 	}
 	r.left(ts)
 	r.cfg.log.Info("table left the stream; its rows leave upsert targets", "table", ts.key, "position", at.String(), "cause", why)
+	if mode, ok := r.tabs.requested[ts.ref]; ok && mode != connectors.SnapshotOnly {
+		r.cfg.log.Info("waiting for the table: it joins again when a table of its name is created or renamed in", "table", ts.key)
+	}
+}
+
+// waitFor notes, on resume, a table read by name that had left the stream
+// before the checkpoint (schema t, the one it left with) and that the
+// server still does not have: the stream waits for it as before it
+// stopped, and the checkpoints keep its schema for the next start's plan.
+func (st *stream) waitFor(ref connectors.TableRef, t *table) {
+	if st.leftOut == nil {
+		st.leftOut = map[connectors.TableRef]*table{}
+	}
+	t = t.clone()
+	t.Waiting = false
+	st.leftOut[ref] = t
+	st.needBinlog = true // its CREATE or RENAME is met there
+	st.log.Info("waiting for the table: it left the stream before the checkpoint; it joins again when a table of its name is created or renamed in", "table", ref.String())
+}
+
+// waitingSchemas are the schemas a checkpoint keeps of the tables read by
+// name that left the stream and did not come back (table.Waiting), sorted.
+func (st *stream) waitingSchemas() []*table {
+	var out []*table
+	for ref, mode := range st.requested {
+		t := st.leftOut[ref]
+		if mode == connectors.SnapshotOnly || t == nil || st.byRef[ref] != nil {
+			continue
+		}
+		t = t.clone()
+		t.Waiting, t.Shadow, t.RowCopyOf, t.Rebuild = true, false, "", false
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Ref.String() < out[j].Ref.String() })
+	return out
 }
 
 // leaveReplaced removes ts from the stream at position at without a

@@ -50,28 +50,41 @@ func (s *Source) JoinMarks(into, from []byte) ([]byte, error) {
 	}
 	streamed := map[connectors.TableRef]bool{}
 	shadowed := map[connectors.TableRef]bool{}
+	// waited: tables read by name one of the streams waits for
+	// (table.Waiting); a stream that has the table again wins.
+	waited := map[connectors.TableRef]bool{}
 	for _, t := range x.Schemas {
-		if t.Shadow {
+		switch {
+		case t.Shadow:
 			shadowed[t.Ref] = true
-		} else {
+		case t.Waiting:
+			waited[t.Ref] = true
+		default:
 			streamed[t.Ref] = true
 		}
 	}
 	for _, t := range y.Schemas {
 		switch {
+		case t.Waiting:
+			if !shadowed[t.Ref] && !streamed[t.Ref] && !waited[t.Ref] {
+				x.Schemas = append(x.Schemas, t)
+				waited[t.Ref] = true
+			}
 		case t.Shadow && !shadowed[t.Ref] && !streamed[t.Ref]:
 			x.Schemas = append(x.Schemas, t)
 			shadowed[t.Ref] = true
 		case !t.Shadow && !streamed[t.Ref]:
-			if shadowed[t.Ref] {
-				// The joined stream streams it: its shadow goes.
+			if shadowed[t.Ref] || waited[t.Ref] {
+				// The joined stream streams it: its shadow, or the
+				// schema it was waited for with, goes.
 				kept := x.Schemas[:0]
 				for _, u := range x.Schemas {
-					if !(u.Shadow && u.Ref == t.Ref) {
+					if !((u.Shadow || u.Waiting) && u.Ref == t.Ref) {
 						kept = append(kept, u)
 					}
 				}
 				x.Schemas = kept
+				delete(waited, t.Ref)
 			}
 			x.Schemas = append(x.Schemas, t)
 			streamed[t.Ref] = true

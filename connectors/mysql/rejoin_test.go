@@ -52,20 +52,9 @@ func TestJoinMarks(t *testing.T) {
 	from := []byte(`{"file":"binlog.000002","pos":900,"flavor":"mariadb","version":30,"snapshot":{"db.a":{"done":true},"db.b":{"done":true}},` +
 		`"schemas":[{"ref":{"db":"db","table":"a"},"cols":[{"name":"old","data_type":"int","column_type":"int","nullable":true}]},` +
 		`{"ref":{"db":"db","table":"b"},"cols":[{"name":"id","data_type":"int","column_type":"int","nullable":false},{"name":"x","data_type":"int","column_type":"int","nullable":true}]}]}`)
-	b, err := s.JoinMarks(into, from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := decodeState(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, got := joinedSchemas(t, s, into, from)
 	if m.Version != 30 {
 		t.Errorf("version %d, want 30", m.Version)
-	}
-	var got []string
-	for _, tb := range m.Schemas {
-		got = append(got, tb.Ref.String()+" "+schemaText(tb)+map[bool]string{true: " shadow"}[tb.Shadow])
 	}
 	want := []string{"db.a id int notnull pk1", "db.b id int notnull, x int"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
@@ -77,6 +66,48 @@ func TestJoinMarks(t *testing.T) {
 	if _, err := s.JoinMarks(into, []byte(`{"file":"binlog.000002","pos":901,"flavor":"mariadb"}`)); err == nil {
 		t.Error("checkpoints at two positions are joined")
 	}
+}
+
+// TestJoinMarksWaiting: a table read by name that one checkpoint waits
+// for (table.Waiting) and the other streams again is joined as streamed
+// (its waiting schema goes); one only waited for stays waited for; a
+// waiting schema never replaces a streamed one.
+func TestJoinMarksWaiting(t *testing.T) {
+	s := &Source{}
+	col := func(name string) string {
+		return `"cols":[{"name":"` + name + `","data_type":"int","column_type":"int","nullable":false,"pk":1}],"key":[0]`
+	}
+	into := []byte(`{"file":"binlog.000002","pos":900,"flavor":"mariadb","version":10,"schemas":[` +
+		`{"ref":{"db":"db","table":"a"},` + col("old") + `,"waiting":true},` +
+		`{"ref":{"db":"db","table":"c"},` + col("id") + `}]}`)
+	from := []byte(`{"file":"binlog.000002","pos":900,"flavor":"mariadb","version":10,"schemas":[` +
+		`{"ref":{"db":"db","table":"a"},` + col("id") + `},` +
+		`{"ref":{"db":"db","table":"b"},` + col("id") + `,"waiting":true},` +
+		`{"ref":{"db":"db","table":"c"},` + col("gone") + `,"waiting":true}]}`)
+	_, got := joinedSchemas(t, s, into, from)
+	want := []string{"db.c id int notnull pk1", "db.a id int notnull pk1", "db.b id int notnull pk1 waiting"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("joined schemas\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// joinedSchemas joins from into into and returns the joined state and its
+// schemas as text ("db.t cols", " shadow" or " waiting" after).
+func joinedSchemas(t *testing.T, s *Source, into, from []byte) (*markState, []string) {
+	t.Helper()
+	b, err := s.JoinMarks(into, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decodeState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, tb := range m.Schemas {
+		got = append(got, tb.Ref.String()+" "+schemaText(tb)+map[bool]string{true: " shadow"}[tb.Shadow]+map[bool]string{true: " waiting"}[tb.Waiting])
+	}
+	return m, got
 }
 
 // TestStreamUntil: a stream asked to end at another checkpoint

@@ -104,6 +104,11 @@ type table struct {
 	// triggers (lifecycle.go, toolTrigger): no pattern takes it, and
 	// renamed onto that table it is the tool's cut-over.
 	CopyOf string `json:"copy_of,omitempty"`
+	// Waiting marks the schema of a table read by name that left the
+	// stream (dropped or renamed away) and that the stream waits for: the
+	// next start plans the pipeline with it while the server has no table
+	// of that name (DescribeCheckpoint).
+	Waiting bool `json:"waiting,omitempty"`
 	// Rebuild says that the table's targets are being rebuilt after a
 	// type change they cannot follow in place (rebuild.go): read again
 	// into a hidden copy that is swapped in when the read ends. A resume

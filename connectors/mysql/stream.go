@@ -232,6 +232,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		}
 	}
 	saved := map[connectors.TableRef]*table{}
+	// waiting are the tables read by name that had left the stream at the
+	// checkpoint (table.Waiting).
+	waiting := map[connectors.TableRef]*table{}
 	var copies []*table
 	if resume != nil {
 		for _, t := range resume.Schemas {
@@ -241,6 +244,10 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 					continue
 				}
 				st.shadows[t.Ref] = t
+				continue
+			}
+			if t.Waiting {
+				waiting[t.Ref] = t
 				continue
 			}
 			saved[t.Ref] = t
@@ -268,7 +275,12 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		ts := &tableState{ref: rt.Ref, mode: rt.Snapshot, key: rt.Ref.String()}
 		if t, ok := saved[rt.Ref]; ok && rt.Snapshot != connectors.SnapshotOnly {
 			ts.cur = t
-		} else if ts.cur = read[rt.Ref]; ts.cur == nil {
+		} else if ts.cur = read[rt.Ref]; ts.cur == nil && waiting[rt.Ref] != nil && rt.Snapshot != connectors.SnapshotOnly {
+			// Left the stream before the checkpoint and not back: the
+			// stream waits for it, as it did before it stopped.
+			st.waitFor(rt.Ref, waiting[rt.Ref])
+			continue
+		} else if ts.cur == nil {
 			return nil, fmt.Errorf("table %s does not exist", rt.Ref)
 		}
 		ts.out = ts.cur
@@ -694,6 +706,7 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 				schemas = append(schemas, ts.cur)
 			}
 		}
+		schemas = append(schemas, st.waitingSchemas()...)
 		schemas = append(schemas, sortedShadows(st.shadows)...)
 		st.schemasJSON, _ = json.Marshal(schemas)
 		st.schemasDirty = false

@@ -55,6 +55,21 @@ func (s *Source) DescribeMark(mark []byte) string {
 	return d
 }
 
+// DescribeCheckpoint returns the schema mark holds for ref: a table it
+// streams, or one read by name it waits for (connectors.CheckpointDescriber).
+func (s *Source) DescribeCheckpoint(mark []byte, ref connectors.TableRef) *connectors.TableSchema {
+	m, err := decodeState(mark)
+	if err != nil {
+		return nil
+	}
+	for _, t := range m.Schemas {
+		if t.Ref == ref && !t.Shadow {
+			return t.tableSchema()
+		}
+	}
+	return nil
+}
+
 // sumHash is the SQL of a row's 64-bit hash (the first 8 bytes of the MD5
 // of its canonical text, big-endian), as the ClickHouse sink computes it.
 func sumHash(cols []connectors.SumColumn) (string, error) {

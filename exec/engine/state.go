@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -169,4 +171,26 @@ func WorkerMark(m json.RawMessage) bool {
 func WorkerStateNote(dir string) string {
 	return fmt.Sprintf("state directory %s is an apply --log worker's: its checkpoints count log messages, not source positions, "+
 		"so a difference cannot be told from lag here; verify with --log nats://HOST:PORT[/NS], which reads how far the workers have applied from the log", dir)
+}
+
+// CheckpointMarks returns the marks the state directory dir keeps for
+// source: its checkpoint and those of its pipelines stopped alone. A
+// planner asks them for the tables the server no longer has
+// (connectors.CheckpointDescriber). Unreadable files are left out: the
+// run that loads them says why.
+func CheckpointMarks(dir, source string) [][]byte {
+	s := &Store{Dir: dir}
+	names := []string{source}
+	alone, _ := filepath.Glob(filepath.Join(dir, "source-"+aloneName(source, "*")+".json"))
+	sort.Strings(alone)
+	for _, p := range alone {
+		names = append(names, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "source-"), ".json"))
+	}
+	var out [][]byte
+	for _, n := range names {
+		if st, err := s.Load(n); err == nil && st != nil && len(st.Mark) > 0 {
+			out = append(out, st.Mark)
+		}
+	}
+	return out
 }

@@ -29,6 +29,10 @@ type Loaded struct {
 	// (planner.ResumedCatalog).
 	StateDir string
 	src      []byte
+	// Marks, when set, returns the checkpoints a source resumes from: a
+	// table read by name that the server no longer has is planned with
+	// the schema they hold (connectors.CheckpointDescriber).
+	Marks func(source string) [][]byte
 }
 
 // Load reads, parses and expands a file. Errors come back formatted with
@@ -96,6 +100,7 @@ func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error)
 	if !offline {
 		cat = NewCatalog()
 		cat.StateDir = l.StateDir
+		cat.marks = l.Marks
 		defer cat.Close()
 	}
 	var connErrs lang.Errors
@@ -208,10 +213,17 @@ func (l *Loaded) Shown() []byte {
 
 // LoadPlan reads, parses and plans a file.
 func LoadPlan(ctx context.Context, path string, offline bool) (*Loaded, *planner.Plan, error) {
+	return LoadPlanResuming(ctx, path, offline, nil)
+}
+
+// LoadPlanResuming is LoadPlan for a run that resumes from the checkpoints
+// marks returns (Loaded.Marks).
+func LoadPlanResuming(ctx context.Context, path string, offline bool, marks func(source string) [][]byte) (*Loaded, *planner.Plan, error) {
 	l, err := Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	l.Marks = marks
 	p, err := l.Build(ctx, offline)
 	return l, p, err
 }
@@ -225,6 +237,9 @@ func LoadPlanAt(ctx context.Context, path string, offline bool, stateDir string)
 		return nil, nil, err
 	}
 	l.StateDir = stateDir
+	if stateDir != "" {
+		l.Marks = func(source string) [][]byte { return engine.CheckpointMarks(stateDir, source) }
+	}
 	p, err := l.Build(ctx, offline)
 	return l, p, err
 }
@@ -248,6 +263,9 @@ type Catalog struct {
 	mu       sync.Mutex
 	sources  map[string]connectors.Source
 	failed   map[string]error
+	// marks (Loaded.Marks) and the schemas taken from them, by source.
+	marks   func(source string) [][]byte
+	resumed map[string]map[connectors.TableRef]*connectors.TableSchema
 }
 
 var _ planner.ResumedCatalog = (*Catalog)(nil)
@@ -281,14 +299,53 @@ func (c *Catalog) Tables(ctx context.Context, d *planner.SourceDecl, db, pattern
 	if err != nil {
 		return nil, err
 	}
-	return s.Tables(ctx, db, pattern)
+	refs, err := s.Tables(ctx, db, pattern)
+	if err != nil || len(refs) > 0 || strings.ContainsAny(pattern, "*?[") {
+		return refs, err
+	}
+	if ts := c.fromCheckpoint(s, d, connectors.TableRef{DB: db, Table: pattern}); ts != nil {
+		return []connectors.TableRef{ts.Ref}, nil
+	}
+	return refs, nil
 }
 
-// Describe returns the schema of a table of d.
+// fromCheckpoint returns the schema of a table read by name that the
+// server does not have, from the checkpoints d resumes from (the first
+// that knows it), and keeps it for Describe; nil when none does.
+func (c *Catalog) fromCheckpoint(s connectors.Source, d *planner.SourceDecl, ref connectors.TableRef) *connectors.TableSchema {
+	cd, ok := s.(connectors.CheckpointDescriber)
+	if !ok || c.marks == nil {
+		return nil
+	}
+	for _, m := range c.marks(d.Name) {
+		if ts := cd.DescribeCheckpoint(m, ref); ts != nil {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.resumed == nil {
+				c.resumed = map[string]map[connectors.TableRef]*connectors.TableSchema{}
+			}
+			if c.resumed[d.Name] == nil {
+				c.resumed[d.Name] = map[connectors.TableRef]*connectors.TableSchema{}
+			}
+			c.resumed[d.Name][ts.Ref] = ts
+			return ts
+		}
+	}
+	return nil
+}
+
+// Describe returns the schema of a table of d (that of the checkpoint for
+// a table the server no longer has: Tables).
 func (c *Catalog) Describe(ctx context.Context, d *planner.SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error) {
 	s, err := c.source(d)
 	if err != nil {
 		return nil, err
+	}
+	c.mu.Lock()
+	ts := c.resumed[d.Name][ref]
+	c.mu.Unlock()
+	if ts != nil {
+		return ts, nil
 	}
 	return s.Describe(ctx, ref)
 }
