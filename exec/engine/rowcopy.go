@@ -412,7 +412,9 @@ func (r *sourceRun) rebuildSwap(ctx context.Context, b *exec.Batch, seq uint64) 
 	}
 	var swaps []swap
 	for _, pr := range r.routes[b.DB+"."+b.RowCopy.Of] {
-		if !pr.wants(b) {
+		if !pr.wants(b) || pr.stopping.Load() || !pr.copies[b.DB+"."+b.Table] {
+			// (A pipeline that takes no copy of the table reads none of
+			// the changed columns: connectors.StreamTable.Rebuild.)
 			continue
 		}
 		rc, ok := r.sinks[pr.p.Sink].(connectors.RowCopier)
