@@ -502,15 +502,20 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	if err != nil {
 		return nil, err
 	}
-	st, err := readTableState(ctx, conn, l.db, l.table)
+	// Each attempt reads the table first: a CREATE cut off with
+	// ClickHouse is not made twice.
+	err = retrying(ctx, "creating or checking the table", t.Name, l.opts.maxBackoff, func() error {
+		st, err := readTableState(ctx, conn, l.db, l.table)
+		if err != nil {
+			return s.wrapf(err, "reading %s.%s: %v", l.db, l.table, err)
+		}
+		stmts, err := prepare(l, st, l.opts.schemaChanges, true)
+		if err != nil {
+			return fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+		}
+		return s.execDDL(ctx, conn, l.version, stmts)
+	})
 	if err != nil {
-		return nil, s.errorf("reading %s.%s: %v", l.db, l.table, err)
-	}
-	stmts, err := prepare(l, st, l.opts.schemaChanges, true)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
-	}
-	if err := s.execDDL(ctx, conn, l.version, stmts); err != nil {
 		return nil, err
 	}
 	return newWriter(s, conn, l, t), nil
