@@ -12,11 +12,12 @@ import (
 // TestTypeChangeRebuilds (issue #12): a type change that is no lossless
 // widening — a non-key INT → VARCHAR, a DECIMAL(10,4) → DECIMAL(10,2)
 // that rounds the rows MySQL has, the key INT → VARCHAR — made with a
-// writer running, while etlq runs (table t) and while it is stopped
-// (table u), rebuilds the target by itself: the table is read again into
-// a hidden copy with the new type, swapped in when the read is written.
-// The other table's pipeline keeps streaming. After each, both targets
-// equal their sources row by row. (Failed before: the run stopped with
+// writer running, while etlq runs (table t), while it is stopped (table
+// u) and while it runs behind, ClickHouse unreachable (table w), rebuilds
+// the target by itself: the table is read again into a hidden copy with
+// the new type, swapped in when the read is written. The other tables'
+// pipelines keep streaming. After each, every target equals its source
+// row by row. (Failed before: the run stopped with
 // `column "v" changed type from int(11) to varchar(20) … re-snapshot the
 // table`, or `key column "id" changed type … drop the table`.)
 func TestTypeChangeRebuilds(t *testing.T) {
@@ -27,20 +28,23 @@ func testTypeChangeRebuilds(t *testing.T, myDSN string) {
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db)
-	for _, tb := range []string{"t", "u"} {
+	tables := []string{"t", "u", "w"}
+	for _, tb := range tables {
 		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT, d DECIMAL(10,4))",
 			"INSERT INTO "+db+"."+tb+" SELECT seq, seq, seq * 7, seq + 0.1234 + (seq % 2) * 0.0051 FROM "+db+".seq_1_to_300")
 	}
+	px := newCHProxy(t, chDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "rebuild.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s';
 CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
 CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch_rows = 500, flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID()))
+CREATE PIPELINE p_w FROM binlog s.%[3]s.w INTO clickhouse dw.%[3]s.w WITH (batch_rows = 500, flush_interval = '100ms');
+`, myDSN, px.addr(), db, testServerID()))
 	compare := func(when string) {
 		t.Helper()
-		for _, tb := range []string{"t", "u"} {
+		for _, tb := range tables {
 			compareTable(t, my, ch, db, tb, db, tb, db+"."+tb+"_current")
 		}
 		if t.Failed() {
@@ -58,30 +62,34 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch
 		return chCells(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = '%s' AND name = '%s'", db, table, col))[0][0]
 	}
 	marker := 1000000
-	// change runs the ALTER with writers on both tables, then a marker
+	// change runs the ALTER with writers on every table, then a marker
 	// row in each once they stopped.
 	change := func(table, alter string, first int) {
 		t.Helper()
-		wt := startDDLWriter(t, myDSN, db+".t", first)
-		wu := startDDLWriter(t, myDSN, db+".u", first)
+		var ws []*ddlWriter
+		for _, tb := range tables {
+			ws = append(ws, startDDLWriter(t, myDSN, db+"."+tb, first))
+		}
 		time.Sleep(300 * time.Millisecond)
 		myExec(t, my, "ALTER TABLE "+db+"."+table+" "+alter)
 		time.Sleep(500 * time.Millisecond)
-		wt.halt()
-		wu.halt()
 		marker++
-		myExec(t, my, fmt.Sprintf("INSERT INTO %s.t (id, k) VALUES (%d, %d)", db, marker, marker),
-			fmt.Sprintf("INSERT INTO %s.u (id, k) VALUES (%d, %d)", db, marker, marker))
+		for i, tb := range tables {
+			ws[i].halt()
+			myExec(t, my, fmt.Sprintf("INSERT INTO %s.%s (id, k) VALUES (%d, %d)", db, tb, marker, marker))
+		}
 	}
 
 	// 1. While etlq runs: table t.
 	a := startApply(t, state, file)
-	waitK(a, "t", 300)
-	waitK(a, "u", 300)
+	for _, tb := range tables {
+		waitK(a, tb, 300)
+	}
 	for i, alter := range []string{"MODIFY v VARCHAR(20)", "MODIFY d DECIMAL(10,2)", "MODIFY id VARCHAR(20)"} {
 		change("t", alter, 10000*(i+1))
-		waitK(a, "t", marker)
-		waitK(a, "u", marker)
+		for _, tb := range tables {
+			waitK(a, tb, marker)
+		}
 		a.running(t)
 		compare("t " + alter + " while running")
 	}
@@ -112,6 +120,51 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch
 		if typ := colType("u", col); typ != want {
 			t.Errorf("u.%s is %s in ClickHouse, want %s", col, typ, want)
 		}
+	}
+
+	// 3. While etlq runs behind, ClickHouse unreachable: table w. The
+	// stream meets the first DDL while the targets cannot be written (the
+	// rebuild it starts then waits for ClickHouse, and the stream with
+	// it), the others once it is back, all three after they were made.
+	a = startApply(t, state, file)
+	marker++
+	for _, tb := range tables {
+		myExec(t, my, fmt.Sprintf("INSERT INTO %s.%s (id, k) VALUES (%d, %d)", db, tb, marker, marker))
+	}
+	for _, tb := range tables {
+		waitK(a, tb, marker) // (the run streams: the cut does not meet its start)
+	}
+	// A rebuild of u the --once run left under way starts again: it ends
+	// before the cut, which this phase makes for w's (a cut under a swap
+	// is TestRowCopyWhileUnreachable's, connectors/clickhouse).
+	a.waitFor(t, "u's rebuild, started again, swapped in", 120*time.Second, func() (bool, string) {
+		out := a.out.String()
+		return !strings.Contains(out, "starts again") || strings.Contains(out, "row copy: the copy replaced the target's rows"), "not yet"
+	})
+	px.cut()
+	for i, alter := range []string{"MODIFY v VARCHAR(20)", "MODIFY d DECIMAL(10,2)", "MODIFY id VARCHAR(20)"} {
+		change("w", alter, 10000000*(i+1))
+	}
+	a.waitFor(t, "the stream meets the first DDL", 60*time.Second, func() (bool, string) {
+		return strings.Contains(a.out.String(), db+".w MODIFY v VARCHAR(20)"), "not yet"
+	})
+	px.restore()
+	for _, tb := range tables {
+		waitK(a, tb, marker)
+	}
+	a.running(t)
+	out = a.stop(t)
+	compare("w changed while etlq was behind")
+	for col, want := range map[string]string{"id": "String", "v": "Nullable(String)", "d": "Nullable(Decimal(10, 2))"} {
+		if typ := colType("w", col); typ != want {
+			t.Errorf("w.%s is %s in ClickHouse, want %s", col, typ, want)
+		}
+	}
+	if !strings.Contains(out, db+".w: the table is rebuilt: the copy read again with the new type is swapped in") {
+		t.Errorf("the log does not say w was rebuilt:\n%s", out)
+	}
+	if !strings.Contains(out, "failed, retrying") {
+		t.Errorf("the log says nothing was retried while ClickHouse was cut off:\n%s", out)
 	}
 }
 

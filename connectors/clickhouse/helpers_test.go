@@ -257,3 +257,24 @@ func (e *chEnv) readAll(t *testing.T, table string) []map[string]any {
 	}
 	return out
 }
+
+// proxied returns a sink of opts that reaches the test's ClickHouse
+// through a proxy the test can cut, closed at the end of the test.
+func (e *chEnv) proxied(opts map[string]any) (*Sink, *proxy) {
+	e.t.Helper()
+	t := e.t.(*testing.T)
+	u, _ := url.Parse(e.dsn)
+	p := newProxy(t, u.Host)
+	s, err := NewSink("dw", withAddr(t, e.dsn, p.addr), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, p
+}
+
+// tables lists the tables of the test's database, one a line.
+func (e *chEnv) tables() string {
+	e.t.Helper()
+	return e.text("SELECT name FROM system.tables WHERE database = '" + e.db + "' ORDER BY name")
+}

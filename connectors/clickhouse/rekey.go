@@ -157,21 +157,15 @@ func (w *writer) rekeyLock(ctx context.Context, l *tableLayout, cols []colSpec, 
 	}
 }
 
-// execRetrying runs stmts, retrying while ClickHouse is away.
+// execRetrying runs stmts, retrying while ClickHouse is away: every
+// attempt runs them all, so they must be safe to run again.
 func (w *writer) execRetrying(ctx context.Context, stmts []string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
-	for attempt := 0; ; attempt++ {
-		err := w.s.execDDL(ctx, w.conn, w.layout.version, stmts)
-		if err == nil || !retryable(err) {
-			return err
-		}
-		slog.Warn("clickhouse: retrying schema change", "table", w.target, "error", err)
-		if err := sleep(ctx, backoff(attempt, w.opts.maxBackoff)); err != nil {
-			return err
-		}
-	}
+	return retrying(ctx, "schema change", w.target, w.opts.maxBackoff, func() error {
+		return w.s.execDDL(ctx, w.conn, w.layout.version, stmts)
+	})
 }
 
 // rekey copies the table l names into one whose key columns have the
@@ -261,6 +255,8 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 		// table still has its old key, so the copy is made again.
 		"DROP TABLE IF EXISTS " + quote(l.db) + "." + quote(l.table+rekeySuffix),
 		"DROP TABLE IF EXISTS " + quote(l.db) + "." + quote(l.table+prekeySuffix),
+		// Left by an attempt cut off with ClickHouse: made again whole.
+		"DROP TABLE IF EXISTS " + copyName,
 		"CREATE TABLE " + copyName + " (" + strings.Join(cdefs, ", ") + ") ENGINE = " + engine,
 		"INSERT INTO " + copyName + " (" + strings.Join(into, ", ") + ") SELECT " + strings.Join(from, ", ") + " FROM " + l.qualified(),
 	}
@@ -280,19 +276,39 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 		final = " FINAL"
 	}
 	var n, m uint64
-	if err := w.conn.QueryRow(ctx, "SELECT count() FROM "+l.qualified()+final).Scan(&n); err != nil {
-		return err
-	}
-	if err := w.conn.QueryRow(ctx, "SELECT count() FROM "+copyName+final).Scan(&m); err != nil {
+	if err := retrying(ctx, "counting the copy's rows", w.target, w.opts.maxBackoff, func() error {
+		if err := w.conn.QueryRow(ctx, "SELECT count() FROM "+l.qualified()+final).Scan(&n); err != nil {
+			return err
+		}
+		return w.conn.QueryRow(ctx, "SELECT count() FROM "+copyName+final).Scan(&m)
+	}); err != nil {
 		return err
 	}
 	if n != m {
 		_ = w.conn.Exec(ctx, "DROP TABLE IF EXISTS "+copyName)
 		return fmt.Errorf("clickhouse %s: the copy with the wider key has %d rows, the table %d: left as it was", w.target, m, n)
 	}
-	if err := w.execRetrying(ctx, []string{
-		"RENAME TABLE " + l.qualified() + " TO " + oldName + ", " + copyName + " TO " + l.qualified(),
-		"DROP TABLE " + oldName,
+	// Each attempt reads what is done first: a RENAME cut off with
+	// ClickHouse may have been made (ClickHouse before 20: one pair of
+	// names of it).
+	if err := retrying(ctx, "swapping the copy with the wider key in", w.target, w.opts.maxBackoff, func() error {
+		cp, err := readTableState(ctx, w.conn, l.db, l.table+rekeySuffix+"_"+token)
+		if err != nil {
+			return err
+		}
+		var stmts []string
+		if cp.exists {
+			tg, err := readTableState(ctx, w.conn, l.db, l.table)
+			if err != nil {
+				return err
+			}
+			if tg.exists {
+				stmts = append(stmts, "RENAME TABLE "+l.qualified()+" TO "+oldName+", "+copyName+" TO "+l.qualified())
+			} else {
+				stmts = append(stmts, "RENAME TABLE "+copyName+" TO "+l.qualified())
+			}
+		}
+		return w.s.execDDL(ctx, w.conn, w.layout.version, append(stmts, "DROP TABLE IF EXISTS "+oldName))
 	}); err != nil {
 		return err
 	}

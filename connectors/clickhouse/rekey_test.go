@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -125,5 +126,50 @@ func TestRekeyWhileMerging(t *testing.T) {
 	}
 	if got := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'id'"); got != "Int64\n" {
 		t.Errorf("id is %s", got)
+	}
+}
+
+// TestRekeyWhileUnreachable (issue #12): ClickHouse cut off right after a
+// re-key's copy, before its check and swap, back after 3 s. The re-key
+// waits for it and finishes, as inserts do. (Failed before: the count of
+// the check failed with "connection refused" and the write with it.)
+func TestRekeyWhileUnreachable(t *testing.T) {
+	base := newEnv(t, nil)
+	s, p := base.proxied(map[string]any{"dial_timeout": "300ms", "max_backoff": "200ms"})
+	narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
+	wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
+	w, err := s.Open(context.Background(), base.target("t", connectors.ModeUpsert, []string{"id"}, narrow, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := range 50 {
+		write(t, w, base.build(narrow, sysRow(uint64(i+1), false, "insert", int32(i), "a")), nil)
+	}
+	flush(t, w)
+	var cut time.Time
+	rekeyCopied = func() {
+		p.cut()
+		cut = time.Now()
+		time.AfterFunc(3*time.Second, p.restore)
+	}
+	defer func() { rekeyCopied = nil }()
+	var a acks
+	write(t, w, base.build(wide, sysRow(1000, false, "insert", int64(5000000000), "w")), a.done(0))
+	flush(t, w)
+	if _, errs := a.snapshot(); len(errs) != 0 {
+		t.Fatalf("write errors: %v", errs)
+	}
+	if cut.IsZero() {
+		t.Fatal("the table was not re-keyed")
+	}
+	if got := base.text("SELECT count(), countIf(n = 'a') FROM " + quote(base.db) + ".t FINAL"); got != "51\t50\n" {
+		t.Errorf("rows: %s", got)
+	}
+	if got := base.text("SELECT type FROM system.columns WHERE database = '" + base.db + "' AND table = 't' AND name = 'id'"); got != "Int64\n" {
+		t.Errorf("id is %s", got)
+	}
+	if got := base.tables(); got != "t\nt_current\n" {
+		t.Errorf("tables: %q", got)
 	}
 }

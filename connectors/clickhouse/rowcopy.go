@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/etlq/etlq/connectors"
 )
 
@@ -47,7 +49,8 @@ func (s *Sink) CopyTarget(t connectors.Target) connectors.Target {
 // backquote writes a part of a target name as splitTargetName reads it.
 func backquote(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
-// DropCopy drops the copy's table and its view.
+// DropCopy drops the copy's table and its view, waiting while ClickHouse
+// is unreachable.
 func (s *Sink) DropCopy(ctx context.Context, t connectors.Target) error {
 	conn, v, err := s.connect(ctx)
 	if err != nil {
@@ -58,9 +61,11 @@ func (s *Sink) DropCopy(ctx context.Context, t connectors.Target) error {
 		return err
 	}
 	c := table + copySuffix
-	return s.execDDL(ctx, conn, v, []string{
-		"DROP TABLE IF EXISTS " + quote(db) + "." + quote(c+currentView),
-		"DROP TABLE IF EXISTS " + quote(db) + "." + quote(c),
+	return retrying(ctx, "dropping the copy", t.Name, s.maxBackoff(t), func() error {
+		return s.execDDL(ctx, conn, v, []string{
+			"DROP TABLE IF EXISTS " + quote(db) + "." + quote(c+currentView),
+			"DROP TABLE IF EXISTS " + quote(db) + "." + quote(c),
+		})
 	})
 }
 
@@ -74,16 +79,22 @@ func (s *Sink) CopyExists(ctx context.Context, t connectors.Target) (bool, error
 	if err != nil {
 		return false, err
 	}
-	st, err := readTableState(ctx, conn, db, table+copySuffix)
-	if err != nil {
-		return false, s.errorf("reading %s.%s: %v", db, table+copySuffix, err)
-	}
-	return st.exists, nil
+	var st tableState
+	err = retrying(ctx, "reading the copy", t.Name, s.maxBackoff(t), func() (err error) {
+		if st, err = readTableState(ctx, conn, db, table+copySuffix); err != nil {
+			return s.wrapf(err, "reading %s.%s: %v", db, table+copySuffix, err)
+		}
+		return nil
+	})
+	return st.exists, err
 }
 
-// SwapCopy renames the copy onto the target in one RENAME TABLE (the old
-// table aside, dropped after), then makes the live-rows view show the
-// copy's columns. Run again after a stop in the middle, it finishes.
+// SwapCopy renames the copy onto the target (the old table aside,
+// dropped after), then makes the live-rows view show the copy's columns.
+// It reads what is done before each step, so that it is run again after a
+// stop in the middle, or after an attempt cut off by an unreachable
+// ClickHouse (whose outcome is unknown), and finishes; while ClickHouse is
+// unreachable it waits.
 func (s *Sink) SwapCopy(ctx context.Context, t connectors.Target) error {
 	conn, v, err := s.connect(ctx)
 	if err != nil {
@@ -93,27 +104,53 @@ func (s *Sink) SwapCopy(ctx context.Context, t connectors.Target) error {
 	if err != nil {
 		return err
 	}
+	return retrying(ctx, "swapping the copy in", t.Name, s.maxBackoff(t), func() error {
+		return s.swapCopy(ctx, conn, v, db, table, t.Mode)
+	})
+}
+
+// swapCopy makes one attempt of SwapCopy.
+func (s *Sink) swapCopy(ctx context.Context, conn driver.Conn, v serverVersion, db, table string, mode connectors.Mode) error {
 	q := func(n string) string { return quote(db) + "." + quote(n) }
-	cp, err := readTableState(ctx, conn, db, table+copySuffix)
+	read := func(n string) (tableState, error) {
+		st, err := readTableState(ctx, conn, db, n)
+		if err != nil {
+			return st, s.wrapf(err, "reading %s.%s: %v", db, n, err)
+		}
+		return st, nil
+	}
+	cp, err := read(table + copySuffix)
 	if err != nil {
-		return s.errorf("reading %s.%s: %v", db, table+copySuffix, err)
+		return err
 	}
 	if cp.exists {
 		// (Without the copy, a run stopped after the RENAME: the rest
 		// is done again.)
-		if err := s.execDDL(ctx, conn, v, []string{
-			"DROP TABLE IF EXISTS " + q(table+oldSuffix),
-			"RENAME TABLE " + q(table) + " TO " + q(table+oldSuffix) + ", " + q(table+copySuffix) + " TO " + q(table),
-		}); err != nil {
+		tg, err := read(table)
+		if err != nil {
+			return err
+		}
+		rename := []string{"RENAME TABLE " + q(table+copySuffix) + " TO " + q(table)}
+		if tg.exists {
+			rename = []string{
+				"DROP TABLE IF EXISTS " + q(table+oldSuffix),
+				"RENAME TABLE " + q(table) + " TO " + q(table+oldSuffix) + ", " + q(table+copySuffix) + " TO " + q(table),
+			}
+		}
+		// (Without the target, a RENAME stopped half way — ClickHouse
+		// before 20 renames one pair after the other — put it aside
+		// already: the copy takes its place, the old table stays
+		// until the end.)
+		if err := s.execDDL(ctx, conn, v, rename); err != nil {
 			return err
 		}
 	}
-	st, err := readTableState(ctx, conn, db, table)
+	st, err := read(table)
 	if err != nil {
-		return s.errorf("reading %s.%s: %v", db, table, err)
+		return err
 	}
 	stmts := []string{"DROP TABLE IF EXISTS " + q(table+copySuffix+currentView)}
-	if t.Mode == connectors.ModeUpsert {
+	if mode == connectors.ModeUpsert {
 		names := make([]string, 0, len(st.columns))
 		for _, c := range st.columns {
 			if c.name != colIsDeleted {

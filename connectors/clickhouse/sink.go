@@ -507,15 +507,24 @@ func missingUserColumns(l *tableLayout, st tableState) []string {
 // evolve), and returns a writer. Nothing is written when the existing table
 // does not match.
 func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
-	conn, l, st, err := s.layoutState(ctx, t)
+	conn, l, err := s.layoutFor(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	stmts, err := prepare(l, st, l.opts.schemaChanges, true)
+	// Each attempt reads the table first: a CREATE cut off with
+	// ClickHouse is not made twice.
+	err = retrying(ctx, "creating or checking the table", t.Name, l.opts.maxBackoff, func() error {
+		st, err := readTableState(ctx, conn, l.db, l.table)
+		if err != nil {
+			return s.wrapf(err, "reading %s.%s: %v", l.db, l.table, err)
+		}
+		stmts, err := prepare(l, st, l.opts.schemaChanges, true)
+		if err != nil {
+			return fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+		}
+		return s.execDDL(ctx, conn, l.version, stmts)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
-	}
-	if err := s.execDDL(ctx, conn, l.version, stmts); err != nil {
 		return nil, err
 	}
 	return newWriter(s, conn, l, t), nil

@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"context"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,13 +87,7 @@ func TestLongInsertFewerParts(t *testing.T) {
 // the table ends exact, and done runs in order without an error.
 func TestLongInsertCutMidway(t *testing.T) {
 	base := newEnv(t, nil)
-	u, _ := url.Parse(base.dsn)
-	p := newProxy(t, u.Host)
-	s, err := NewSink("dw", withAddr(t, base.dsn, p.addr), map[string]any{"dial_timeout": "500ms", "max_backoff": "200ms"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, p := base.proxied(map[string]any{"dial_timeout": "500ms", "max_backoff": "200ms"})
 	sch := kvSchema()
 	tg := base.target("kv", connectors.ModeUpsert, []string{"id"}, sch, map[string]any{
 		"batch_rows": 10, "insert_rows": 1000, "flush_interval": "60s"})

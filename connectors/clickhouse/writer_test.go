@@ -3,7 +3,6 @@ package clickhouse
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -26,13 +25,7 @@ func kvSchema() *arrow.Schema {
 // until the server is reachable again, then acknowledged; nothing is lost.
 func TestRetryWhileUnreachable(t *testing.T) {
 	base := newEnv(t, nil)
-	u, _ := url.Parse(base.dsn)
-	p := newProxy(t, u.Host)
-	s, err := NewSink("dw", withAddr(t, base.dsn, p.addr), map[string]any{"dial_timeout": "500ms", "max_backoff": "200ms"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, p := base.proxied(map[string]any{"dial_timeout": "500ms", "max_backoff": "200ms"})
 	sch := kvSchema()
 	tg := base.target("kv", connectors.ModeUpsert, []string{"id"}, sch, nil)
 	w, err := s.Open(context.Background(), tg)
@@ -125,13 +118,7 @@ func TestCloseFlushes(t *testing.T) {
 // after close_timeout and fails what was not written.
 func TestCloseGivesUpWhileUnreachable(t *testing.T) {
 	base := newEnv(t, nil)
-	u, _ := url.Parse(base.dsn)
-	p := newProxy(t, u.Host)
-	s, err := NewSink("dw", withAddr(t, base.dsn, p.addr), map[string]any{"dial_timeout": "300ms", "max_backoff": "100ms", "close_timeout": "700ms"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, p := base.proxied(map[string]any{"dial_timeout": "300ms", "max_backoff": "100ms", "close_timeout": "700ms"})
 	sch := kvSchema()
 	w, err := s.Open(context.Background(), base.target("kv", connectors.ModeAppend, nil, sch, nil))
 	if err != nil {
