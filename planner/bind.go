@@ -152,17 +152,35 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		b.errs.add(at, "%s gives %d output columns, the pipeline's first table gives %d", sc.table, len(outs), len(pl.Output))
 		return nil
 	}
+	// Explicit expressions over several tables: matched by position, the
+	// names equal, each column of a type that holds every table's (the
+	// union's widen: INT in one shard and VARCHAR in another after a type
+	// change etlq followed give String), the tables' outputs cast to it
+	// (alignTable).
 	for i, e := range outs {
-		pl.Output[i].Nullable = pl.Output[i].Nullable || nullable[i]
-		if !pl.Output[i].Meta.Equal(metas[i]) {
-			// The tables disagree on the source type (varchar(32) here,
-			// varchar(64) there): keep only what the types say.
-			pl.Output[i].Meta = outs[i].Type().Metadata()
-		}
-		c := pl.Output[i]
-		if !strings.EqualFold(c.Name, names[i]) || !arrow.TypeEqual(c.Type, e.Type().Arrow()) {
+		c := &pl.Output[i]
+		if !strings.EqualFold(c.Name, names[i]) {
 			b.errs.add(nodes[i], "output column %d is %s %s for %s but %s %s for the pipeline's first table", i+1, names[i], e.Type(), sc.table, c.Name, c.Source)
+			continue
 		}
+		c.Nullable = c.Nullable || nullable[i]
+		cur, err := stdlib.FromField(arrow.Field{Name: c.Name, Type: c.Type, Metadata: c.Meta})
+		if err != nil {
+			b.errs.add(nodes[i], "output column %q: %v", c.Name, err)
+			continue
+		}
+		w, can := widen(cur, e.Type())
+		if !can {
+			b.errs.add(nodes[i], "output column %d (%s) is %s for %s but %s for the pipeline's first table: no type holds both (CAST it in TRANSFORM)", i+1, names[i], e.Type(), sc.table, c.Source)
+			continue
+		}
+		if w != cur || !c.Meta.Equal(metas[i]) {
+			// The tables disagree on the source type (varchar(32) here,
+			// varchar(64) there, INT and VARCHAR): keep only what the
+			// types say.
+			c.Meta = w.Metadata()
+		}
+		c.Type, c.Source = w.Arrow(), w.String()
 	}
 	return tp
 }

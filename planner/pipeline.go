@@ -214,7 +214,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			}
 		}
 	}
-	if len(b.errs.errs) == nerrBind && starUnion(p, pl) {
+	if len(b.errs.errs) == nerrBind && severalTables(p, pl) {
 		for _, tp := range pl.Tables {
 			if err := alignTable(pl, tp); err != nil {
 				b.errs.add(p.Name, "%v", err)
@@ -360,7 +360,9 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 	nb := &builder{ctx: ctx, plan: &Plan{File: b.plan.File}, sources: b.sources, sinks: b.sinks, funcs: b.funcs}
 	tmp := *pl
 	tmp.Output = nil
-	union := starUnion(p, pl)
+	// Several tables into one output (`*` or explicit expressions): the
+	// output holds every table's columns and types (union.go).
+	union := severalTables(p, pl)
 	var tp *TablePlan
 	key := ts.Ref.String()
 	if prev, ok := pl.schemas[key]; ok && pl.Target.Mode == connectors.ModeUpsert && len(p.Key) == 0 &&

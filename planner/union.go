@@ -20,11 +20,20 @@ import (
 // (widen: String for a number and text), refused where no type holds
 // both (a date and a number). So a column added, dropped or
 // moved in one shard (a rolling migration) does not stop the others.
-// Explicit expressions still type-check per table, as before.
+// Explicit expressions (no `*`) type-check per table and are matched by
+// position, their names equal; each output column takes the same widened
+// type (a type change of one shard etlq followed — INT → VARCHAR — gives
+// String, as with `*`), refused only where no type holds both.
+
+// severalTables reports whether pipeline p reads several tables (a list,
+// or a pattern, which may match more tables later) into one output.
+func severalTables(p *lang.CreatePipeline, pl *Pipeline) bool {
+	return len(pl.Tables) >= 2 || len(pl.Patterns) > 0 || len(p.From) >= 2
+}
 
 // starUnion reports whether pipeline p matches its tables' outputs by name.
 func starUnion(p *lang.CreatePipeline, pl *Pipeline) bool {
-	if len(pl.Tables) < 2 && len(pl.Patterns) == 0 && len(p.From) < 2 {
+	if !severalTables(p, pl) {
 		return false
 	}
 	if p.Transform == nil {
@@ -165,9 +174,10 @@ func outputIndex(out []Column, name string) int {
 	return -1
 }
 
-// alignTable makes tp's outputs those of the pipeline's union output, in
-// its order: its own columns cast to the union's type where it is wider,
-// NULL for the columns it lacks.
+// alignTable makes tp's outputs those of the pipeline's union output (or
+// the widened output of explicit expressions over several tables), in its
+// order: its own columns cast to the output's type where it is wider, NULL
+// for the columns it lacks.
 func alignTable(pl *Pipeline, tp *TablePlan) error {
 	own := map[string]int{}
 	for i, n := range tp.names {

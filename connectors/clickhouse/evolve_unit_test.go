@@ -83,3 +83,38 @@ func TestArrowOfCH(t *testing.T) {
 		t.Error("roundsExisting")
 	}
 }
+
+// TestAdoptSupertype (issue #12): a restart whose plan takes the type that
+// holds the table's and another (String for INT and VARCHAR: one table of
+// a pattern changed type while etlq was stopped) makes the column that
+// type; a key column, which ClickHouse cannot change, is still refused.
+func TestAdoptSupertype(t *testing.T) {
+	col := func(typ arrow.DataType, key bool) *colSpec {
+		f := arrow.Field{Name: "v", Type: typ, Nullable: !key}
+		m, err := mapType(f, v1816)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &colSpec{name: "v", src: "v", field: f, m: m, nullable: !key, key: key}
+	}
+	for _, c := range []struct {
+		table string
+		typ   arrow.DataType
+		want  string
+	}{
+		{"Nullable(Int32)", arrow.BinaryTypes.String, "MODIFY COLUMN `v` Nullable(String)"},
+		{"Nullable(Decimal(10, 4))", &arrow.Decimal128Type{Precision: 12, Scale: 4}, "MODIFY COLUMN `v` Nullable(Decimal(12, 4))"},
+		{"Nullable(Int32)", &arrow.Decimal128Type{Precision: 12, Scale: 2}, "MODIFY COLUMN `v` Nullable(Decimal(12, 2))"},
+	} {
+		_, alter, err := adopt(col(c.typ, false), c.table, v1816)
+		if err != nil || alter != c.want {
+			t.Errorf("%s, etlq writes %s: %q, %v; want %q", c.table, c.typ, alter, err, c.want)
+		}
+	}
+	if _, _, err := adopt(col(arrow.BinaryTypes.String, true), "Int32", v1816); err == nil || !strings.Contains(err.Error(), "changed outside etlq") {
+		t.Errorf("a key column Int32, etlq writes String: %v, want the refusal", err)
+	}
+	if _, _, err := adopt(col(arrow.PrimitiveTypes.Int32, false), "Nullable(Date)", v1816); err == nil {
+		t.Errorf("a Date column, etlq writes Int32: no refusal")
+	}
+}
