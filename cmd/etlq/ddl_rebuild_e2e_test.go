@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -163,6 +164,13 @@ CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// … and once a checkpoint holds the rebuild under way, so that the
+	// restart takes it up from the checkpoint (not from a replay of the
+	// ALTER).
+	a.waitFor(t, "a checkpoint with the rebuild under way", 120*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(state, "source-s.json"))
+		return strings.Contains(string(b), `\"rebuild\":true`) || strings.Contains(string(b), `"rebuild":true`), ""
+	})
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
 	out := a.out.String()

@@ -405,6 +405,13 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * EXCEPT (pad) INTO
 			break
 		}
 	}
+	// … and once a checkpoint holds the re-read under way, so that the
+	// restart takes it up from the checkpoint (not from a replay of the
+	// ALTER).
+	a.waitFor(t, "a checkpoint with the re-read under way", 120*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(state, "source-s.json"))
+		return strings.Contains(string(b), `.sh_2":{"ranges"`) && strings.Contains(string(b), `"type_change":true`), ""
+	})
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
 	px.slow.Store(false)
