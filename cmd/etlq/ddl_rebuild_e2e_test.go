@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -183,17 +184,22 @@ func testTypeChangeRebuildKilled(t *testing.T, myDSN string) {
 	myExec(t, my, "CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT, pad VARCHAR(200))",
 		"INSERT INTO "+db+".t SELECT seq, seq, seq * 7, REPEAT('x', 150) FROM "+db+".seq_1_to_100000")
+	// etlq reads the server through a proxy slowed during the rebuild
+	// (4 KiB per 10 ms: the 17 MB read again takes tens of seconds), so
+	// that the kill falls in the middle of it on a quiet machine too.
+	viaProxy, px := throttled(t, myDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "rebuild.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 1000);
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 1000, flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID()))
+`, viaProxy, chDSN, db, testServerID()))
 	a := startApply(t, state, file)
 	a.waitFor(t, "the snapshot in ClickHouse", 180*time.Second, func() (bool, string) {
 		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t_current WHERE k = 100000", db))
 		return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
 	})
+	px.slow.Store(true)
 	w := startDDLWriter(t, myDSN, db+".t", 200000)
 	time.Sleep(300 * time.Millisecond)
 	myExec(t, my, "ALTER TABLE "+db+".t MODIFY v VARCHAR(20)")
@@ -211,12 +217,20 @@ CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	// … and once a checkpoint holds the rebuild under way, so that the
+	// restart takes it up from the checkpoint (not from a replay of the
+	// ALTER).
+	a.waitFor(t, "a checkpoint with the rebuild under way", 120*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(state, "source-s.json"))
+		return strings.Contains(string(b), `\"rebuild\":true`) || strings.Contains(string(b), `"rebuild":true`), ""
+	})
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
 	out := a.out.String()
 	if strings.Contains(out, "is swapped in") {
 		t.Fatalf("the rebuild ended before the kill: nothing tested:\n%s", out)
 	}
+	px.slow.Store(false)
 	copied, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t__etlq_copy", db))
 	t.Logf("killed with %d rows in the copy", copied)
 	// Readers still see the old type until a swap.

@@ -39,6 +39,11 @@ func testDDLAfterKillMidSnapshot(t *testing.T, myDSN, opts string) {
 	myExec(t, my, "CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, note VARCHAR(20))",
 		fmt.Sprintf("INSERT INTO %s.t SELECT seq, seq, CONCAT('n', seq) FROM %s.seq_1_to_%d", db, db, rows))
+	// etlq reads the server through a proxy slowed until the kill (4 KiB
+	// per 10 ms: the snapshot takes seconds), so that the kill falls in
+	// the middle of the snapshot on a quiet machine too.
+	viaProxy, px := throttled(t, myDSN)
+	px.slow.Store(true)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "resume.etl"), filepath.Join(dir, "state")
 	if opts != "" {
@@ -48,7 +53,7 @@ func testDDLAfterKillMidSnapshot(t *testing.T, myDSN, opts string) {
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 500, snapshot_parallelism = 1%[5]s);
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID(), opts))
+`, viaProxy, chDSN, db, testServerID(), opts))
 
 	w := startDDLWriter(t, myDSN, db+".t", 500000)
 	a := startApply(t, state, file)
@@ -58,6 +63,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_r
 	})
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
+	px.slow.Store(false)
 	n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t", db))
 	if err != nil || n >= rows {
 		t.Fatalf("the kill did not land in the snapshot: %d rows in ClickHouse (%v)", n, err)

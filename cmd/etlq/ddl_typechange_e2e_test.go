@@ -389,12 +389,16 @@ func testTypeChangeRereadKilled(t *testing.T, myDSN string) {
 		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, d DECIMAL(10,4), pad VARCHAR(200))",
 			fmt.Sprintf("INSERT INTO %s.%s SELECT seq, seq, seq + 0.1234 + (seq %% 2) * 0.0051, REPEAT('x', 150) FROM %s.seq_1_to_%d", db, tb, db, n))
 	}
+	// etlq reads the server through a proxy slowed during the re-read
+	// (4 KiB per 10 ms: sh_2's 17 MB take tens of seconds), so that the
+	// kill falls in the middle of it on a quiet machine too.
+	viaProxy, px := throttled(t, myDSN)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "k.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 1000);
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * EXCEPT (pad) INTO clickhouse dw.%[3]s.sh_all KEY (_table, id) WITH (batch_rows = 1000, flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID()))
+`, viaProxy, chDSN, db, testServerID()))
 	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, k, CAST(d AS CHAR) FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, k, CAST(d AS CHAR) FROM %[1]s.sh_2) x ORDER BY tb, id", db)
 	chQ := fmt.Sprintf("SELECT _table, toString(id), toString(k), toString(d) FROM %s.sh_all_current ORDER BY _table, id", db)
 	a := startApply(t, state, file)
@@ -402,6 +406,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * EXCEPT (pad) INTO
 		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current", db))
 		return err == nil && n == 101000, fmt.Sprintf("%d, %v", n, err)
 	})
+	px.slow.Store(true)
 	w := startDDLWriter(t, myDSN, db+".sh_2", 200000)
 	w1 := startDDLWriter(t, myDSN, db+".sh_1", 200000)
 	time.Sleep(300 * time.Millisecond)
@@ -417,8 +422,16 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * EXCEPT (pad) INTO
 			break
 		}
 	}
+	// … and once a checkpoint holds the re-read under way, so that the
+	// restart takes it up from the checkpoint (not from a replay of the
+	// ALTER).
+	a.waitFor(t, "a checkpoint with the re-read under way", 120*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(filepath.Join(state, "source-s.json"))
+		return strings.Contains(string(b), `.sh_2":{"ranges"`) && strings.Contains(string(b), `"type_change":true`), ""
+	})
 	a.cmd.Process.Signal(syscall.SIGKILL)
 	<-a.done
+	px.slow.Store(false)
 	// Not every row read again is in the target: no checkpoint passed
 	// the re-read's end, and the restart must finish it.
 	read, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.sh_all_current WHERE _table = 'sh_2' AND toString(d) LIKE '%%00'", db))

@@ -32,12 +32,17 @@ func testDroppedWhileStopped(t *testing.T, myDSN string) {
 		"INSERT INTO "+db+".pat_a SELECT seq, 'a', seq FROM "+db+".seq_1_to_300",
 		"INSERT INTO "+db+".pat_b SELECT seq, 'b', seq FROM "+db+".seq_1_to_300",
 		"INSERT INTO "+db+".pat_g SELECT seq, 'g', seq FROM "+db+".seq_1_to_300000")
+	// etlq reads the server through a proxy slowed until the first kill
+	// (4 KiB per 10 ms: pat_g's snapshot takes seconds), so that the kill
+	// falls in the middle of it on a quiet machine too.
+	viaProxy, px := throttled(t, myDSN)
+	px.slow.Store(true)
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 100);
 CREATE SINK dw INTO clickhouse '%[2]s';
 CREATE PIPELINE pat FROM binlog s.%[3]s.pat_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.pat MODE upsert KEY (_table, id);
-`, myDSN, s.chDSN, db, testServerID()))
+`, viaProxy, s.chDSN, db, testServerID()))
 	w := startShardWriter(t, myDSN, db+".pat_a", db+".pat_b")
 	defer w.halt()
 	count := func(tb string) uint64 {
@@ -61,6 +66,7 @@ CREATE PIPELINE pat FROM binlog s.%[3]s.pat_* TRANSFORM _table, * INTO clickhous
 	a := startApply(t, state, file)
 	a.waitPartialSnapshot(t, state, db+".pat_g", func() uint64 { return count("pat_g") })
 	kill(a)
+	px.slow.Store(false)
 	if n := count("pat_g"); n == 0 || n >= 300000 {
 		t.Fatalf("pat_g has %d rows in the target before the drop, want some but not all", n)
 	}
