@@ -33,7 +33,7 @@ func testRebuildSwapKilled(t *testing.T, myDSN string) {
 	viaProxy, px := throttled(t, myDSN)
 	myExec(t, my, "CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, v INT, d DECIMAL(10,4), w INT, x INT)",
-		"INSERT INTO "+db+".t SELECT seq, seq, seq * 7, seq + 0.1234 + (seq % 2) * 0.0051, seq, seq FROM "+db+".seq_1_to_5000")
+		"INSERT INTO "+db+".t SELECT seq, seq, seq * 7, seq + 0.1234 + (seq % 2) * 0.0051, seq, seq FROM "+db+".seq_1_to_20000")
 	dir := t.TempDir()
 	r := &rowCopyRun{file: filepath.Join(dir, "p.etl"), state: filepath.Join(dir, "state")}
 	writeFile(t, r.file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 250);
@@ -95,14 +95,20 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u WITH (batch
 		if step.fault != "" {
 			r.env = []string{"ETLQ_TEST_FAULT=" + step.fault}
 		}
+		if step.slow {
+			// Slowed from the start, so that checkpoints are taken while
+			// the re-read runs (the table's schema there has the rebuild
+			// under way). Slowed only once the re-read's log line was
+			// seen, the re-read (under 0.1 s on an idle machine) could
+			// end before the proxy slowed it, with no checkpoint taken
+			// during it.
+			px.slow.Store(true)
+		}
 		r.start(t)
 		if step.slow {
-			// Slowed once the re-read starts: checkpoints are taken while
-			// it runs (the table's schema there has the rebuild under way).
 			r.waitFor(t, "the re-read", 120*time.Second, func() (bool, string) {
 				return strings.Contains(r.out.String(), "rebuild: reading the table again into the copy"), ""
 			})
-			px.slow.Store(true)
 		}
 		if step.fault != "" {
 			r.waitFault(t, strings.Split(step.fault, ",")[0], 180*time.Second)
@@ -115,7 +121,7 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u WITH (batch
 			}
 			state, _ := os.ReadFile(filepath.Join(r.state, "source-s.json"))
 			if under := strings.Contains(string(state), `\"rebuild\":true`) || strings.Contains(string(state), `"rebuild":true`); (step.slow || strings.Contains(step.fault, "no-commit")) && under != step.slow {
-				t.Fatalf("%s: the checkpoint has the rebuild under way: %v, want %v\n%s", step.name, under, step.slow, state)
+				t.Fatalf("%s: the checkpoint has the rebuild under way: %v, want %v\n%s\nlog:\n%s", step.name, under, step.slow, state, r.out.String())
 			}
 		} else {
 			r.waitFor(t, "the swap", 180*time.Second, func() (bool, string) {
