@@ -18,15 +18,17 @@ import (
 //     again into a copy with the new type, swapped in) and r_log goes on
 //     with the table's changes, none of them twice;
 //   - q, read by q_up (upsert) and q_f (a jsonl file of c itself, which
-//     keeps q from a rebuild): q_up's target cannot take the change and
-//     q_up stops alone, its message naming `etlq resnapshot FILE q_up
-//     db.q`; the other pipelines (other, r_up, r_log, q_f) keep
-//     streaming. That step, then apply, rebuilds q_up's target.
+//     keeps q from a rebuild): q_up's column takes the type that holds
+//     both (String) and q is read again in place (docs/schema-changes.md,
+//     "Type changes that are no widening"); nothing stops. (On its own
+//     branch, before typechg's supertypes were merged, q_up stopped alone
+//     and waited for `etlq resnapshot`: that is no longer what etlq does,
+//     as it can follow the change with every row right.)
 //
-// Each target then equals its source row by row. (Failed before: the
-// rebuild of r was refused because r_log "writes no upsert target", and
-// the target error of one pipeline stopped every pipeline of the source,
-// exit 1.)
+// Each target then equals its source row by row, and every pipeline
+// ends as done. (Failed before: the rebuild of r was refused because
+// r_log "writes no upsert target", and the target error of one pipeline
+// stopped every pipeline of the source, exit 1.)
 func TestTypeChangeOnePipeline(t *testing.T) {
 	onBothServers(t, testTypeChangeOnePipeline)
 }
@@ -83,10 +85,7 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 	}
 	myExec(t, my, "INSERT INTO "+db+".r (id, k, c) VALUES (999999, 1, 'after')", "INSERT INTO "+db+".other (id, k) VALUES (999999, 1)")
 
-	a.waitFor(t, "q_up stopped alone", 120*time.Second, func() (bool, string) {
-		return strings.Contains(a.out.String(), "pipeline stopped; the other pipelines of the source go on") &&
-			strings.Contains(a.out.String(), "pipeline=q_up"), "no stop of q_up logged"
-	})
+	same(a, "q", "id, k, c, v", db+".q_current")
 	same(a, "other", "id, k, c, v", db+".other_current")
 	same(a, "r", "id, k, c, v", db+".r_current")
 	same(a, "r", "id, k, v", lastChange("r_log", "id, k, v"))
@@ -102,9 +101,14 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 	if n := chCells(t, ch, fmt.Sprintf("SELECT toString(count()) FROM %s.r_log WHERE _op = 'read'", db))[0][0]; n != "300" {
 		t.Errorf("r_log has %s read rows, want the 300 of its snapshot only", n)
 	}
-	want := fmt.Sprintf("etlq resnapshot %s q_up %s.q", file, db)
-	if !strings.Contains(out, want) {
-		t.Errorf("the stop of q_up does not give the step %q:\n%s", want, out)
+	if !strings.Contains(out, db+".q: reading the table again in place after its type change") {
+		t.Errorf("q was not read again in place:\n%s", out)
+	}
+	if strings.Contains(out, "pipeline stopped") {
+		t.Errorf("a pipeline stopped:\n%s", out)
+	}
+	if typ := chColumnType(t, ch, db, "q", "c"); typ != "Nullable(String)" {
+		t.Errorf("q.c is %s in ClickHouse, want Nullable(String)", typ)
 	}
 	a.cmd.Process.Signal(syscall.SIGINT)
 	select {
@@ -116,32 +120,9 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 		t.Errorf("no pipeline ended as done:\n%s", a.out.String())
 	}
 
-	// check reports q_up's target, which apply cannot write now, with
-	// the step (it said ok before).
-	if out, err := runEtlq(t, "check", "--state-dir", state, file); err == nil || !strings.Contains(out, "pipeline q_up") || !strings.Contains(out, want) {
-		t.Errorf("check does not report q_up's target with %q: %v\n%s", want, err, out)
-	}
-
-	// The step the message gives, then apply: q_up's target is rebuilt
-	// and equals its source; the others replay nothing.
-	if out, err := runEtlq(t, "resnapshot", "--state-dir", state, file, "q_up", db+".q"); err != nil {
-		t.Fatalf("etlq resnapshot: %v\n%s", err, out)
-	}
-	out2, _ := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	defer func() {
-		if t.Failed() {
-			t.Logf("apply after the resnapshot:\n%s", out2)
-		}
-	}()
-	if strings.Contains(out2, "pipeline q_up stopped") {
-		t.Errorf("q_up stopped again after the resnapshot:\n%s", out2)
-	}
 	compareTable(t, my, ch, db, "q", db, "q", db+".q_current")
 	for _, tb := range []string{"r", "other"} {
 		compareTable(t, my, ch, db, tb, db, tb, db+"."+tb+"_current")
-	}
-	if typ := chColumnType(t, ch, db, "q", "c"); typ != "Nullable(String)" {
-		t.Errorf("q.c is %s in ClickHouse, want Nullable(String)", typ)
 	}
 }
 
