@@ -308,21 +308,24 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 // fewer columns than out has — its read view before a DDL the reader has
 // passed — must not fill them with NULL: the target gives rows without a
 // column its DEFAULT, which is what MySQL gave them. Under schema_changes
-// = 'ignore', out is the column set the pipeline started with and is kept.)
+// = 'ignore', out is the column set the pipeline started with and is kept.
+// Columns agree when their arrow types do: a DECIMAL(10,4) the history has
+// and a DECIMAL(10,2) the chunk read are of one kind but not one type, and
+// the record must carry the type its array has.)
 func chunkOut(t, out *table, ignore bool) *table {
 	if out == nil || t == out || ignore {
 		return out
 	}
 	same := len(t.Cols) == len(out.Cols)
 	for i := 0; same && i < len(t.Cols); i++ {
-		same = t.Cols[i].Name == out.Cols[i].Name && t.Cols[i].Kind == out.Cols[i].Kind
+		same = t.Cols[i].Name == out.Cols[i].Name && t.Cols[i].Kind == out.Cols[i].Kind && arrow.TypeEqual(t.Cols[i].arrowType(), out.Cols[i].arrowType())
 	}
 	if same {
 		return out
 	}
 	m := &table{Ref: t.Ref, Key: t.Key, Charset: t.Charset, Collation: t.Collation}
 	for _, c := range t.Cols {
-		if i := out.colIndex(c.Name); i >= 0 && out.Cols[i].Kind == c.Kind {
+		if i := out.colIndex(c.Name); i >= 0 && out.Cols[i].Kind == c.Kind && arrow.TypeEqual(out.Cols[i].arrowType(), c.arrowType()) {
 			m.Cols = append(m.Cols, out.Cols[i])
 		} else {
 			m.Cols = append(m.Cols, c)
