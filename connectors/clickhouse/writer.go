@@ -110,6 +110,11 @@ type writer struct {
 	fastColumns atomic.Int64
 	noFastPath  bool
 
+	// spare are the fast path's columns of blocks already sent, for the
+	// next blocks to write into (spare.go).
+	spareMu sync.Mutex
+	spare   [][]chTarget
+
 	errMu    sync.Mutex
 	flushErr error // first failure since the last Flush
 }
@@ -431,7 +436,8 @@ func (w *writer) sendGroup(ctx context.Context, nc *nativeConn, info proto.ColIn
 			a.Release()
 		}
 	}()
-	input, err := w.fill(g, info, nc.serverContext(), &release)
+	input, fast, err := w.fill(g, info, nc.serverContext(), &release)
+	defer w.keepSpare(fast) // sent (or failed): the block's columns are free
 	if err != nil {
 		return err
 	}
@@ -443,7 +449,10 @@ func (w *writer) sendGroup(ctx context.Context, nc *nativeConn, info proto.ColIn
 // them). A column the fast path covers is written into a ch-go column of
 // its own (fastpath.go); the others into a clickhouse-go column through
 // its public Append (columnSlice). Widened arrays are added to release.
-func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContext, release *[]arrow.Array) ([]proto.InputColumn, error) {
+//
+// The fast path's columns are returned too: free once the block is sent,
+// for keepSpare.
+func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContext, release *[]arrow.Array) ([]proto.InputColumn, []chTarget, error) {
 	at := make(map[string]int, len(g.cols))
 	for k, c := range g.cols {
 		at[c.name] = k
@@ -464,26 +473,30 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 		for k, c := range g.cols {
 			want[k] = c.name
 		}
-		return nil, &dataError{row: -1, msg: fmt.Sprintf("insert into %s: ClickHouse answered with the columns %q for the columns %q", w.target, got, want)}
+		return nil, nil, &dataError{row: -1, msg: fmt.Sprintf("insert into %s: ClickHouse answered with the columns %q for the columns %q", w.target, got, want)}
 	}
 	input := make([]proto.InputColumn, len(info))
 	fast := make([]chTarget, len(info))
+	spare := w.takeSpare()
 	slow := make([]*driverCol, len(info))
 	eff := make([]*colSpec, len(info)) // info's column i as written
 	for i, ci := range info {
 		c, err := w.asServerHas(g, g.cols[order[i]], string(ci.Type))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		eff[i] = c
 		if t, ok := newTarget(c, string(ci.Type)); ok && !w.noFastPath {
+			if i < len(spare) {
+				t.adopt(spare[i])
+			}
 			fast[i] = t
 			input[i] = proto.InputColumn{Name: ci.Name, Data: &fastCol{typ: ci.Type, chTarget: t}}
 			continue
 		}
 		col, err := column.Type(ci.Type).Column(ci.Name, sc)
 		if err != nil {
-			return nil, &dataError{row: -1, msg: fmt.Sprintf("column %q: ClickHouse type %s: %v", c.name, ci.Type, err)}
+			return nil, nil, &dataError{row: -1, msg: fmt.Sprintf("column %q: ClickHouse type %s: %v", c.name, ci.Type, err)}
 		}
 		slow[i] = &driverCol{Interface: col}
 		input[i] = proto.InputColumn{Name: ci.Name, Data: slow[i]}
@@ -506,14 +519,14 @@ func (w *writer) fill(g *group, info proto.ColInfoInput, sc *column.ServerContex
 				dst = slow[i]
 			}
 			if err := appendColumn(c, fast[i], dst, arr, r); err != nil {
-				return nil, describe(g, it.b, arr, err)
+				return nil, fast, describe(g, it.b, arr, err)
 			}
 			if fast[i].col != nil {
 				w.fastColumns.Add(1)
 			}
 		}
 	}
-	return input, nil
+	return input, fast, nil
 }
 
 // CheckRows returns the live rows of b the insert would fail on

@@ -183,7 +183,8 @@ func (w *writer) sendLong(li *longInsert, g *group) bool {
 			a.Release()
 		}
 	}()
-	input, err := w.fill(g, li.info, li.nc.serverContext(), &release)
+	input, fast, err := w.fill(g, li.info, li.nc.serverContext(), &release)
+	defer w.keepSpare(fast) // sent (or failed): the block's columns are free
 	if err != nil {
 		if retryable(err) {
 			return fail(err)
