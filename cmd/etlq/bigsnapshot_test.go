@@ -15,6 +15,7 @@ import (
 // whole snapshot. Then the writer stops, apply --once catches up, and the
 // _current view equals the source, every row, range by range.
 func TestBigSnapshotUnderWriter(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("1M rows: skipped with -short")
 	}

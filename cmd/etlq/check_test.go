@@ -37,6 +37,7 @@ func runCheck(t *testing.T, src string, args ...string) (string, error) {
 // TestCheckRefusesHTTPTargetThatIsNoURL: a target apply could never send
 // to is an error of check (exit 1), not a warning.
 func TestCheckRefusesHTTPTargetThatIsNoURL(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
 	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\n", myDSN)
@@ -53,6 +54,7 @@ func TestCheckRefusesHTTPTargetThatIsNoURL(t *testing.T) {
 // TestCheckRefusesDSNParameters: a DSN parameter etlq would ignore is an
 // error of check naming it, without the password.
 func TestCheckRefusesDSNParameters(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY"})
 	cfg, err := testenv.ParseMySQLDSN(myDSN)
@@ -75,6 +77,7 @@ func TestCheckRefusesDSNParameters(t *testing.T) {
 // follow fails check when a pipeline reads the binlog (SNAPSHOT initial or
 // never), naming the source and the setting; SNAPSHOT only still passes.
 func TestCheckBinlogSettings(t *testing.T) {
+	t.Parallel()
 	ps := startPrivateServices(t, "mariadb-a")
 	db := checkDB(t, ps.MySQLDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
 	src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s';\n", ps.MySQLDSN)
@@ -119,6 +122,7 @@ func TestCheckBinlogSettings(t *testing.T) {
 // ClickHouse target fails check, and apply with the same message before it
 // creates the table or reads a row.
 func TestNullableKeyIntoClickHouse(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, code VARCHAR(8) NULL)",
@@ -145,6 +149,7 @@ func TestNullableKeyIntoClickHouse(t *testing.T) {
 // before anything is written, so check fails on it too (exit 1), naming
 // the column.
 func TestCheckRefusesMismatchedClickHouseTable(t *testing.T) {
+	t.Parallel()
 	myDSN, chDSN := testenv.MySQLDSN(t), testenv.ClickHouseDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
 	ch := testenv.ClickHouseConn(t, chDSN)
@@ -164,6 +169,7 @@ func TestCheckRefusesMismatchedClickHouseTable(t *testing.T) {
 // password, an http:// ClickHouse DSN, a wrong ClickHouse password — by
 // check (the DSN ones also offline), plan and apply.
 func TestConnectionErrorsArePlaced(t *testing.T) {
+	t.Parallel()
 	myDSN, chDSN := testenv.MySQLDSN(t), testenv.ClickHouseDSN(t)
 	my, err := testenv.ParseMySQLDSN(myDSN)
 	if err != nil {
@@ -208,6 +214,7 @@ CREATE PIPELINE p FROM binlog b.db.t INTO clickhouse d.db.t;
 // TestPlanPlacesTargetErrors: a target apply would refuse is an error of
 // plan at the pipeline's INTO, as of check.
 func TestPlanPlacesTargetErrors(t *testing.T) {
+	t.Parallel()
 	myDSN, chDSN := testenv.MySQLDSN(t), testenv.ClickHouseDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
 	ch := testenv.ClickHouseConn(t, chDSN)
@@ -229,6 +236,7 @@ func TestPlanPlacesTargetErrors(t *testing.T) {
 // TestCheckReportsEveryError: an error check finds without the schemas (an
 // unknown option) does not hide one it needs them for (an unknown column).
 func TestCheckReportsEveryError(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY"})
 	out, err := runCheck(t, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog %s.t TRANSFORM idd INTO stdout WITH (batch_rowz = 1);\n", myDSN, db))

@@ -19,6 +19,7 @@ import (
 // second without end (121 MB of log in 10 minutes), or, past the end, end a
 // --once run with nothing read.
 func TestCheckpointImpossiblePosition(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := testenv.UniqueName(t)
 	my := testenv.MySQLConn(t, myDSN)

@@ -15,6 +15,7 @@ import (
 // under general_ci, unicode_ci, unicode_520_ci, uca1400_ai_ci, a NO PAD
 // collation, utf8mb4_bin and two latin1 collations.
 func TestCollationDifferential(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.MySQLDSN(t)
 	my := testenv.MySQLConn(t, dsn)
 	db := "coll_" + testenv.UniqueName(t)

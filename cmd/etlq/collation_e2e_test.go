@@ -38,6 +38,7 @@ var collationWheres = []struct{ where, my string }{
 // across the condition afterwards), on both servers (the binlog's own
 // collation ids with binlog_row_metadata=FULL, information_schema without).
 func TestWhereFollowsTheCollation(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, ch := s.db, s.my, s.ch

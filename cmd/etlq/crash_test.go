@@ -178,6 +178,7 @@ func (p *proxy) restore() {
 // streaming — and restarted; ClickHouse also becomes unreachable for 20 s
 // mid-stream. At the end the _current view equals the source row by row.
 func TestCrashAnywhere(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
@@ -261,6 +262,7 @@ func seed(t *testing.T, c *client.Conn, table string, n int) {
 // the next run started anew, and rows of the killed run whose keys were
 // deleted in between stayed in ClickHouse.
 func TestCrashOnServerDefaults(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"auto", "watermark"} {
 		t.Run(mode, func(t *testing.T) { testCrashOnServerDefaults(t, mode) })
 	}

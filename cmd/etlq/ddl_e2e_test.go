@@ -64,6 +64,7 @@ func (w *ddlWriter) halt() {
 // equals the source row by row: moved columns keep their values, existing
 // rows hold the new columns' defaults, renamed columns keep their values.
 func TestDDLFollowedRunningAndStopped(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testDDLFollowed)
 }
 
@@ -264,6 +265,7 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 // the ClickHouse table is reported by check and refused by apply, never
 // re-created empty for the rows already there.
 func TestTargetColumnDroppedByHand(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN

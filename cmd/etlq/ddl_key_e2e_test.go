@@ -19,6 +19,7 @@ import (
 // copy: "key column "id" changed type from Int16 to Int32, which
 // ClickHouse cannot alter in place" stopped every pipeline.)
 func TestKeyColumnWidened(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testKeyColumnWidened)
 }
 

@@ -30,6 +30,7 @@ import (
 // r_log "writes no upsert target", and the target error of one pipeline
 // stopped every pipeline of the source, exit 1.)
 func TestTypeChangeOnePipeline(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeOnePipeline)
 }
 
@@ -136,6 +137,7 @@ CREATE PIPELINE other FROM binlog s.%[3]s.other TRANSFORM * INTO clickhouse dw.%
 // `column "price" changed type …`, and `… changed outside etlq` on every
 // later run.)
 func TestTypeChangeRenamedAwayAndBack(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeRenamedAwayAndBack)
 }
 

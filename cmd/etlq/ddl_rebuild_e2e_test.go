@@ -22,6 +22,7 @@ import (
 // `column "v" changed type from int(11) to varchar(20) … re-snapshot the
 // table`, or `key column "id" changed type … drop the table`.)
 func TestTypeChangeRebuilds(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeRebuilds)
 }
 
@@ -175,6 +176,7 @@ CREATE PIPELINE p_w FROM binlog s.%[3]s.w INTO clickhouse dw.%[3]s.w WITH (batch
 // and the target equals the source row by row, with the new type; no
 // half table is ever swapped in.
 func TestTypeChangeRebuildKilled(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeRebuildKilled)
 }
 

@@ -24,6 +24,7 @@ import (
 // replayed rows of the old type into the swapped table and stopped with
 // `column "d" changed type …`.)
 func TestRebuildSwapKilled(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRebuildSwapKilled)
 }
 

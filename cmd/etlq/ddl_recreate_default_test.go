@@ -15,6 +15,7 @@ import (
 // them`). An ALTER that adds such a column to a table with rows still
 // WARNs, naming how many rows hold the type's default. Both servers.
 func TestRecreatedTableDefaultNoWarning(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, chDSN := s.db, s.my, s.chDSN

@@ -24,6 +24,7 @@ import (
 // 42 and 5 (what MySQL gave them), rows written after it keep 7. (Failed
 // before: the restart stopped with a NULL in the non-nullable z.)
 func TestDDLAfterKillMidSnapshot(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) { testDDLAfterKillMidSnapshot(t, myDSN, "") })
 	// MySQL's chunk placement (watermarks), on the server with the
 	// default metadata.
@@ -97,6 +98,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_r
 // as the source. (Failed before: "converting []int32 to Int64 is
 // unsupported".)
 func TestOldBatchesAfterWidening(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testOldBatchesAfterWidening)
 }
 
@@ -160,6 +162,7 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch
 // Then b is widened too. The target ends as the two sources. (Failed
 // before: "converting []int32 to Int64 is unsupported".)
 func TestNarrowerBatchesIntoWidenedTable(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testNarrowerBatchesIntoWidenedTable)
 }
 
@@ -227,6 +230,7 @@ CREATE PIPELINE p_b FROM binlog s.%[3]s.b TRANSFORM _table, id, k, v INTO clickh
 // of the rows from before the ALTER onto the table that already has y (a
 // checkpoint from before the DDL put back), the target equals the source.
 func TestNullableDefaultAdded(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testNullableDefaultAdded)
 }
 
@@ -284,6 +288,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_r
 // streams on, and both targets end as the sources. (Before: the run
 // stopped, telling to drop the table and start with an empty state.)
 func TestKeyTypeChangedNotWidened(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testKeyTypeChangedNotWidened)
 }
 

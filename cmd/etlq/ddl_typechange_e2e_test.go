@@ -41,6 +41,7 @@ import (
 // and `column "v" changed type from int(11) to varchar(20) … re-snapshot
 // the table`.)
 func TestTypeChangeSharedAndLog(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeSharedAndLog)
 }
 
@@ -321,6 +322,7 @@ func readTypeChangeJSONL(t *testing.T, path string) [][]string {
 // type holds both"; with the union's String and no check, the sink's
 // error stopped the whole run.)
 func TestTypeChangeSharedKey(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeSharedKey)
 }
 
@@ -378,6 +380,7 @@ CREATE PIPELINE p_o FROM binlog s.%[3]s.o INTO clickhouse dw.%[3]s.o;
 // checkpoint (whose snapshot state keeps its version), and the target
 // equals the sources row by row, the rounded decimals included.
 func TestTypeChangeRereadKilled(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeRereadKilled)
 }
 

@@ -25,6 +25,7 @@ import (
 // `output column 4 is v STRING for db.sh_2 but v INT32 for the pipeline's
 // first table`.)
 func TestTypeChangeExplicitColumns(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTypeChangeExplicitColumns)
 }
 

@@ -22,6 +22,7 @@ import (
 // by row. A narrowing that rounds the source's rows stops the pipeline,
 // naming the column, both types and the fix.
 func TestDDLWidenAndTemporalDefaults(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testDDLWiden)
 }
 

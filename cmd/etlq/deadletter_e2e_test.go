@@ -22,6 +22,7 @@ import (
 // DELETE of that row is not subject to the rule: it is no dead letter, and
 // the target ends equal to the source's rows that pass the rule.
 func TestRuleNeverKeepsDeadRowAlive(t *testing.T) {
+	t.Parallel()
 	s := newScratch(t, testenv.MySQLDSN(t))
 	db, my, ch := s.db, s.my, s.ch
 	myExec(t, my,
@@ -109,6 +110,7 @@ CREATE PIPELINE pay
 // the pipeline, the source position and every original value (NULLs
 // included), and the log names where they went.
 func TestDeadLettersToTargets(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, ch := s.db, s.my, s.ch
@@ -232,6 +234,7 @@ func readFile(t *testing.T, path string) string {
 // breaks the rule (it was there before the pipeline started) does not stop
 // the pipeline: a delete carries no new values to check.
 func TestDeleteIsNoRuleCase(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, ch := s.db, s.my, s.ch
@@ -260,6 +263,7 @@ CREATE PIPELINE pay
 // TestCheckRefusesDeadLetterTargetItCannotWrite: a dead_letter target the
 // sink would refuse is an error of check, at the option's value.
 func TestCheckRefusesDeadLetterTargetItCannotWrite(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
 	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog %s.t INTO stdout WITH (on_error = 'dead_letter', dead_letter = 'http ftp://x/y');\n", myDSN, db)

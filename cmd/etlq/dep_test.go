@@ -12,5 +12,6 @@ import (
 // reaches them through the registry, never importing one, but the stdout
 // sink the REPL prints with.
 func TestLayerImports(t *testing.T) {
+	t.Parallel()
 	layers.Check(t, "cmd", "lang", "planner", "exec", "stdlib", "exec/engine", "connectors", "connectors/all", "connectors/stdout")
 }

@@ -187,6 +187,7 @@ func diffRows(t *testing.T, want, got []string) {
 // deletes, updates across the WHERE and key changes → apply --once again
 // from the checkpoint → ClickHouse equals the source query row by row.
 func TestApplyOnceUpsert(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testApplyOnceUpsert)
 }
 
@@ -256,6 +257,7 @@ CREATE PIPELINE orders
 // run delivers every row. (The end of the --once stream used to hide the
 // failure: exit 0, no rows, the snapshot left behind.)
 func TestApplyOnceFailedInsertFails(t *testing.T) {
+	t.Parallel()
 	s, file := zeroDateTable(t, testenv.MySQLDSN(t))
 	db := s.db
 	state := filepath.Join(filepath.Dir(file), "state")
@@ -297,6 +299,7 @@ func zeroDateTable(t *testing.T, myDSN string) (*scratch, string) {
 // "finished" when stopped). A private MariaDB, so that no other test's
 // writes wake the run up.
 func TestApplyFailedInsertStopsTheRun(t *testing.T) {
+	t.Parallel()
 	_, file := zeroDateTable(t, startPrivateServices(t, "mariadb-a").MySQLDSN)
 	dir := filepath.Dir(file)
 	// The deadline only bounds a hung run; what is checked is the reason.
@@ -311,6 +314,7 @@ func TestApplyFailedInsertStopsTheRun(t *testing.T) {
 // TestBadInput: a syntax error is reported with its position before any
 // connection is made; an unreachable server is one clear line.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.etl")
 	os.WriteFile(bad, []byte("CREATE SOURCE shop FROM mysql 'mysql://root@127.0.0.1:1';\nCREATE PIPELINE p FROM binlog shopdb.orders\n  WHERE amount >\n  INTO stdout;\n"), 0o644)
@@ -341,6 +345,7 @@ func TestBadInput(t *testing.T) {
 // cannot be cast stops the pipeline with the table, position, key, column
 // and reason; with 'skip' the other rows flow on.
 func TestRowErrorNamesTheRow(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := testenv.UniqueName(t)
 	my := testenv.MySQLConn(t, myDSN)
@@ -373,6 +378,7 @@ func TestRowErrorNamesTheRow(t *testing.T) {
 // TestFmtCommand: etlq fmt prints the canonical layout, -w rewrites the
 // file, and a second run changes nothing.
 func TestFmtCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "messy.etl")
 	src := "-- keep me\ncreate source s from mysql 'mysql://u@h:3306';\ncreate pipeline p from binlog db.t where a>1 and b<>'x' transform a,b as c into stdout format jsonl;\n"
@@ -399,6 +405,7 @@ func TestFmtCommand(t *testing.T) {
 // then a binlog position), its key, the column, the value and the reason,
 // never a row number of a batch.
 func TestDataErrorNamesTheRow(t *testing.T) {
+	t.Parallel()
 	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
 		t.Run(srv.name, func(t *testing.T) {
 			s, file := zeroDateTable(t, srv.dsn)

@@ -11,6 +11,7 @@ import (
 // ClickHouse under TRANSFORM * (schema_changes = 'evolve'); rows written
 // before the change keep their values.
 func TestSchemaEvolution(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testSchemaEvolution)
 }
 

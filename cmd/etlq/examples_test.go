@@ -97,6 +97,7 @@ func (e *exampleEnv) etlq(args ...string) string {
 // TestExamplesCheckAndPlan: every file in examples/ checks against live
 // schemas and plans, as written.
 func TestExamplesCheckAndPlan(t *testing.T) {
+	t.Parallel()
 	e := newExampleEnv(t)
 	e.hookURL = "http://127.0.0.1:1/hook"
 	files, _ := filepath.Glob("../../examples/*.etl")
@@ -124,6 +125,7 @@ func TestExamplesCheckAndPlan(t *testing.T) {
 // TestExampleShop: the OLTP → OLAP example makes ClickHouse equal to the
 // source, after the snapshot and after live changes.
 func TestExampleShop(t *testing.T) {
+	t.Parallel()
 	e := newExampleEnv(t)
 	path := e.file("shop.etl")
 	state := filepath.Join(e.dir, "state")
@@ -151,6 +153,7 @@ func TestExampleShop(t *testing.T) {
 // TestExampleValidation: rows breaking a rule land in the dead-letter file
 // with the reason; the others reach ClickHouse.
 func TestExampleValidation(t *testing.T) {
+	t.Parallel()
 	e := newExampleEnv(t)
 	path := e.file("validation.etl")
 	state := filepath.Join(e.dir, "state")
@@ -184,6 +187,7 @@ func TestExampleValidation(t *testing.T) {
 
 // TestExampleAudit: the changelog keeps every change with the old values.
 func TestExampleAudit(t *testing.T) {
+	t.Parallel()
 	e := newExampleEnv(t)
 	path := e.file("audit.etl")
 	state := filepath.Join(e.dir, "state")
@@ -217,6 +221,7 @@ func TestExampleAudit(t *testing.T) {
 
 // TestExampleNotify: orders that move to 'paid' are posted as Canal-JSON.
 func TestExampleNotify(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var bodies []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

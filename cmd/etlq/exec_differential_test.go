@@ -107,6 +107,7 @@ func mysqlText(t *testing.T, conn *client.Conn, sql string) string {
 }
 
 func TestDifferentialExamples(t *testing.T) {
+	t.Parallel()
 	conn := mariadb(t)
 	n := 0
 	for _, f := range stdlib.Funcs() {
@@ -234,6 +235,7 @@ var templates = map[string][]string{
 // TestDifferentialEdges evaluates each template over a column of edge
 // values (the vectorized path) and compares every row with MariaDB.
 func TestDifferentialEdges(t *testing.T) {
+	t.Parallel()
 	conn := mariadb(t)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)

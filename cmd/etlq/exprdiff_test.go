@@ -36,6 +36,7 @@ import (
 // default collation, utf8mb4_general_ci, which etlq compares under as
 // MariaDB does (case and accents ignored in =, <, IN, LIKE, locate).
 func TestExprDifferential(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.MySQLDSN(t)
 	my := testenv.MySQLConn(t, dsn)
 	db := "expr_" + testenv.UniqueName(t)
@@ -84,6 +85,7 @@ func TestExprDifferential(t *testing.T) {
 // shows, splits or converts them must give what MariaDB gives, for rows
 // from the snapshot and from the binlog, on both servers.
 func TestExprDifferentialZeroDates(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testExprZeroDates)
 }
 

@@ -14,6 +14,7 @@ import (
 // TestExampleFixtures: every file in examples/ has fixtures in
 // examples/testdata/<name>/, and `etlq test` passes them, with no server.
 func TestExampleFixtures(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("../../examples/*.etl")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)
@@ -83,6 +84,7 @@ func failingTest(t *testing.T, want []string, args ...string) string {
 // changed expected value, a missing or extra row, a dead letter that does
 // not come.
 func TestFixtureFailures(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// The shop example with the amount in tenths instead of cents.
 	src, err := os.ReadFile("../../examples/shop.etl")
@@ -149,6 +151,7 @@ func TestFixtureFailures(t *testing.T) {
 // value its column cannot hold used to be found only by the run, named
 // changes[1]: column "amount" without a place.)
 func TestFixtureErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	write := func(text string) {
 		if err := os.WriteFile(filepath.Join(dir, "case.json"), []byte(text), 0o644); err != nil {
@@ -191,6 +194,7 @@ func TestFixtureErrors(t *testing.T) {
 // TestFixtureNeedsNoServerSettings: `etlq test` runs a file whose DSNs
 // name variables and secret files that this machine does not have.
 func TestFixtureNeedsNoServerSettings(t *testing.T) {
+	t.Parallel()
 	src, err := os.ReadFile("../../examples/audit.etl")
 	if err != nil {
 		t.Fatal(err)
@@ -213,6 +217,7 @@ func TestFixtureNeedsNoServerSettings(t *testing.T) {
 // used to list every expected row after the failure as missing, which
 // buried the cause.
 func TestFixtureRunFailureComparesNoRows(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	etl := filepath.Join(dir, "p.etl")
 	if err := os.WriteFile(etl, []byte(`CREATE SOURCE shop FROM mysql '${ETLQ_DEMO_MYSQL_DSN}';

@@ -51,6 +51,7 @@ func readLines(t *testing.T, path string) []string {
 // column used to be "text"/2005 and every integer "int", whatever the
 // source said.)
 func TestCanalJSONSourceTypes(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := fmtDB(t)
 	my := testenv.MySQLConn(t, myDSN)
@@ -112,6 +113,7 @@ CREATE PIPELINE p FROM binlog s.%s.o SNAPSHOT initial
 // and write times as "-3723250000us"), the message of a row error naming a
 // decimal key, and every stream format.
 func TestDecimalsKeepTheirScale(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := fmtDB(t)
 	my := testenv.MySQLConn(t, myDSN)
@@ -177,6 +179,7 @@ func TestDecimalsKeepTheirScale(t *testing.T) {
 // _before__pos, …) nor of an output that already is an old value
 // (before.amount AS old_amount used to give _before_old_amount).
 func TestChangelogBeforeColumns(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	chDSN := testenv.ClickHouseDSN(t)
 	db := fmtDB(t)
@@ -219,6 +222,7 @@ CREATE PIPELINE audit FROM binlog s.%s.orders SNAPSHOT never
 // GTID (MariaDB always logs one); BIT(1) is a boolean and BIT(10) its bits
 // as little-endian bytes, base64.
 func TestDebeziumSourceFields(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := fmtDB(t)
 	my := testenv.MySQLConn(t, myDSN)
@@ -339,6 +343,7 @@ CREATE PIPELINE p FROM binlog s.%[2]s.o, s.%[2]s.o2 SNAPSHOT only TRANSFORM id I
 // (set for an update, NULL otherwise) — in jsonl and csv, on both servers.
 // (INTO file … MODE changelog used to be an error of check.)
 func TestChangelogIntoFile(t *testing.T) {
+	t.Parallel()
 	for i, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
 		t.Run(srv.name, func(t *testing.T) {
 			db := fmtDB(t)

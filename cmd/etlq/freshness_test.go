@@ -11,6 +11,7 @@ import (
 // made while etlq is caught up reaches ClickHouse well before the interval
 // runs out: the stream going idle flushes the pending rows (idle_flush).
 func TestIdleFlushReachesClickHouse(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, chDSN := s.db, s.my, s.chDSN

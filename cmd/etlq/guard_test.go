@@ -21,6 +21,7 @@ import (
 // is purged already; with the default (a quarter of the retention) a fresh
 // checkpoint gets no warning.
 func TestBinlogRetentionWarning(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLMinimalDSN(t)
 	db := testenv.UniqueName(t)
 	my := testenv.MySQLConn(t, myDSN)

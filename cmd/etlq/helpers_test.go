@@ -11,7 +11,9 @@ import (
 )
 
 // onBothServers runs fn against MariaDB A (binlog_row_metadata=FULL) and
-// MariaDB B (the server default), as subtests.
+// MariaDB B (the server default), as subtests that run in parallel (with
+// each other and, -parallel permitting, with other tests: every test has
+// databases and state directories of its own).
 func onBothServers(t *testing.T, fn func(t *testing.T, myDSN string)) {
 	for _, tc := range []struct {
 		name string
@@ -20,7 +22,10 @@ func onBothServers(t *testing.T, fn func(t *testing.T, myDSN string)) {
 		{"metadata_full", testenv.MySQLDSN},
 		{"metadata_default", testenv.MySQLMinimalDSN},
 	} {
-		t.Run(tc.name, func(t *testing.T) { fn(t, tc.dsn(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, tc.dsn(t))
+		})
 	}
 }
 

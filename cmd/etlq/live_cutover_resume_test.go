@@ -24,6 +24,7 @@ import (
 // gh-ost's copy dropped) leave both targets: each equals the table row
 // by row, every row with the new column.
 func TestCutOverResnapshotResumed(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testCutOverResnapshotResumed)
 }
 

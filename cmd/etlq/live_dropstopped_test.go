@@ -20,6 +20,7 @@ import (
 // (Failed before: the planner lists today's tables only, so the replay did
 // not follow the gone ones and their rows stayed in the target for good.)
 func TestDroppedWhileStopped(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testDroppedWhileStopped)
 }
 

@@ -28,6 +28,7 @@ import (
 // nothing (their changelog holds no change twice), and a further run is
 // one stream.
 func TestOnePipelineStops(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testOnePipelineStops)
 }
 
@@ -229,6 +230,7 @@ CREATE PIPELINE p_c FROM binlog s.%[1]s.t
 // gone, both targets equal to the source. A writer runs while etlq
 // streams and while it is stopped.
 func TestStoppedPipelineStopsAgain(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, ch := s.db, s.my, s.ch
@@ -346,6 +348,7 @@ func checkpointPos(t *testing.T, path string) (string, uint64) {
 // of its source: their targets follow the writer while it waits. When its
 // server is back, it catches up; both end equal to the source.
 func TestBlockedWriterHoldsItsPipelineOnly(t *testing.T) {
+	t.Parallel()
 	s := newScratch(t, testenv.MySQLDSN(t))
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
 	myExec(t, my, "CREATE DATABASE "+db,
@@ -392,6 +395,7 @@ CREATE PIPELINE p_slow FROM binlog s.%[5]s.t INTO clickhouse far.%[5]s.t_slow WI
 // columns), and the table is not read again (its changelog holds its
 // snapshot rows once). A writer runs on the other pipeline's table.
 func TestRejoinJoinsTheSchemaHistory(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, ch := s.db, s.my, s.ch

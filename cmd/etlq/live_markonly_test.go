@@ -20,6 +20,7 @@ import (
 // the writer paused). Then, with apply stopped, verify says so at once
 // with exit status 3 instead of waiting out --lag-timeout (it looked hung).
 func TestIdleMarkAfterDropCreate(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testIdleMarkAfterDropCreate)
 }
 

@@ -19,6 +19,7 @@ import (
 // servers.
 // After each, every target equals its source row by row.
 func TestLifecycleMatrix(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testLifecycleMatrix)
 }
 

@@ -22,6 +22,7 @@ import (
 // start with "no table matches". A writer changes a sibling table all
 // along. (Failed before: the start stopped with "no table matches".)
 func TestNamedDroppedWhileStopped(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testNamedDroppedWhileStopped)
 }
 

@@ -20,6 +20,7 @@ import (
 // cut-over re-snapshots); after each phase every target equals its source
 // row by row.
 func TestOnlineSchemaChangeStoppedOrBehind(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testOnlineSchemaChangeStoppedOrBehind)
 }
 
@@ -150,6 +151,7 @@ CREATE PIPELINE p_x FROM binlog s.%[5]s.x INTO clickhouse dw.%[3]s.x2 WITH (flus
 // again at the same change, alone; fixed by writing KEY (id), the stopped
 // pipeline resumes from its own checkpoint with nothing lost.
 func TestPrimaryKeyDropped(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) { testPrimaryKeyDropped(t, myDSN, "running") })
 }
 
@@ -160,6 +162,7 @@ func TestPrimaryKeyDropped(t *testing.T) {
 // plans the table as the checkpoint has it (before, it planned it from
 // today's server, without a key).
 func TestPrimaryKeyDroppedStoppedOrBehind(t *testing.T) {
+	t.Parallel()
 	for _, when := range []string{"stopped", "behind"} {
 		t.Run(when, func(t *testing.T) {
 			onBothServers(t, func(t *testing.T, myDSN string) { testPrimaryKeyDropped(t, myDSN, when) })

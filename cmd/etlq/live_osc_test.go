@@ -93,6 +93,7 @@ func oscCheck(t *testing.T, s *scratch, a *liveApply, poll *cutoverPoller, helpe
 // _t_old, _t_new TO t) both targets equal the table, every row with c, and
 // the tool's tables never reach a target.
 func TestPtOnlineSchemaChange(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testPtOnlineSchemaChange)
 }
 
@@ -122,6 +123,7 @@ func testPtOnlineSchemaChange(t *testing.T, myDSN string) {
 // dropped, the lock released. The targets end equal to t, every row with
 // the new column, and no helper table reaches them.
 func TestGhostCutOver(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testGhostCutOver)
 }
 
@@ -149,6 +151,7 @@ func testGhostCutOver(t *testing.T, myDSN string) {
 // ends with both targets equal to t row by row, and no helper table's row
 // or table reaches ClickHouse.
 func TestOnlineSchemaChangeOwnNames(t *testing.T) {
+	t.Parallel()
 	t.Run("gh-ost", func(t *testing.T) {
 		onBothServers(t, func(t *testing.T, myDSN string) {
 			s, a := oscSetup(t, myDSN)
@@ -210,6 +213,7 @@ func TestOnlineSchemaChangeOwnNames(t *testing.T) {
 // target keeps its columns and still equals the table on them; under
 // 'fail' the run stops with an error naming the table.
 func TestSwapFollowsSchemaChanges(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testSwapFollowsSchemaChanges)
 }
 

@@ -22,6 +22,7 @@ import (
 // again). A whole-table resnapshot requested while apply is stopped is
 // carried out by the next apply, also by an apply --once.
 func TestResnapshot(t *testing.T) {
+	t.Parallel()
 	for _, placement := range []string{"auto", "watermark"} {
 		t.Run(placement, func(t *testing.T) {
 			onBothServers(t, func(t *testing.T, myDSN string) { testResnapshot(t, myDSN, placement) })
@@ -140,6 +141,7 @@ CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op IN
 // TestResnapshotRefused: requests that cannot be carried out are refused
 // by the command, with the reason.
 func TestResnapshotRefused(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, chDSN := s.db, s.my, s.chDSN

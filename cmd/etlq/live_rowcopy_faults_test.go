@@ -91,6 +91,7 @@ func contains(l []string, s string) bool {
 // the copy's schema at the cut-over is not known and the run stops,
 // naming the table and the fix.
 func TestRowCopyCopyLost(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRowCopyCopyLost)
 }
 
@@ -136,6 +137,7 @@ func testRowCopyCopyLost(t *testing.T, myDSN string) {
 // no cut-over): the copy target is dropped at the DROP's position, not
 // made again by a restart, and the target goes on following t.
 func TestRowCopyGivenUp(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRowCopyGivenUp)
 }
 
@@ -173,6 +175,7 @@ func testRowCopyGivenUp(t *testing.T, myDSN string) {
 // run replays the copy from its checkpoint and swaps it in; the target
 // equals the table and nothing was read again.
 func TestRowCopyStopAfterSwapFile(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRowCopyStopAfterSwapFile)
 }
 
@@ -214,6 +217,7 @@ func testRowCopyStopAfterSwapFile(t *testing.T, myDSN string) {
 // (Failed before: p_t's file stayed and every later migration was read
 // again.)
 func TestRowCopyTwoPipelinesStopBetweenSwaps(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRowCopyTwoPipelinesStopBetweenSwaps)
 }
 

@@ -118,6 +118,7 @@ func rowCopyCheck(t *testing.T, s *scratch, r *rowCopyRun, snap0 float64) {
 // the target takes the tool's copy as followed in the binlog, equal to
 // the table row by row, and the table is not scanned again.
 func TestRowCopyPtOnlineSchemaChange(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRowCopyPtOnlineSchemaChange)
 }
 
@@ -165,6 +166,7 @@ func testRowCopyPtOnlineSchemaChange(t *testing.T, myDSN string) {
 // checkpoint passed the cut-over. The new column's values that only the
 // copy holds (c = id where id % 10 = 0) are in the target.
 func TestRowCopyGhost(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRowCopyGhost)
 }
 
@@ -292,6 +294,7 @@ func testRowCopyGhost(t *testing.T, myDSN string) {
 // under the server's default metadata the copy's schema is not known and
 // the run stops, naming the table and the fix.
 func TestRowCopyStartedMidMigration(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRowCopyStartedMidMigration)
 }
 

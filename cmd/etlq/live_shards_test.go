@@ -20,6 +20,7 @@ import (
 // plans the drifted shards anew (which used to stop with "output column 3
 // is p INT32 for db.sh_2 but s INT32 for the pipeline's first table").
 func TestShardDrift(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testShardDrift)
 }
 
@@ -107,6 +108,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 // never had the column — nor does the DEFAULT of a column added to the
 // other shard while etlq streams.
 func TestShardColumnAddedWhileStopped(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testShardColumnAddedWhileStopped)
 }
 
@@ -148,6 +150,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 // while etlq streams, then renamed back while it is stopped, keeps
 // flowing: its schema was followed under the other name.
 func TestRenamedAwayAndBackWhileStopped(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRenamedAwayAndBackWhileStopped)
 }
 

@@ -19,6 +19,7 @@ import (
 // file of their own, streaming (no --once); then a restart shows that the
 // checkpoint of the never pipeline holds a real position.
 func TestSnapshotModesPerPipeline(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testSnapshotModesPerPipeline)
 }
 
@@ -91,6 +92,7 @@ func testSnapshotModesPerPipeline(t *testing.T, myDSN string) {
 // table takes no change: it still gets every key of the table exactly
 // once, while a writer updates rows during the scan.
 func TestSnapshotOnlyUnderWindowedPlacement(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, chDSN := s.db, s.my, s.chDSN

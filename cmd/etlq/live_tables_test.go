@@ -39,6 +39,7 @@ const liveTableDef = "(id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount D
 // (_tb_301_new) that the pattern would match never reaches the target.
 // Then a restart finds them in its checkpoint and snapshots none again.
 func TestTableCreatedUnderPattern(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTableCreatedUnderPattern)
 }
 
@@ -106,6 +107,7 @@ CREATE PIPELINE p FROM binlog s.%[3]s.tb_* TRANSFORM _table, * INTO clickhouse d
 // that is dropped and created again gets the new table's rows only; one
 // renamed back joins again. The targets end equal to the sources.
 func TestRenameDropCreate(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testRenameDropCreate)
 }
 

@@ -17,6 +17,7 @@ import (
 // changelog target and the canal_json file get one truncate change. After
 // the writer stops, each target equals its source row by row.
 func TestTruncateWhileStreaming(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testTruncateWhileStreaming)
 }
 

@@ -18,6 +18,7 @@ import (
 // the run stops with an error that names the table, the DDL and the fix,
 // never a row decoded with a guessed schema.
 func TestDDLUnparsedEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, when := range []string{"running", "stopped", "behind"} {
 		t.Run(when, func(t *testing.T) {
 			onBothServers(t, func(t *testing.T, myDSN string) { testDDLUnparsed(t, myDSN, when) })

@@ -33,6 +33,7 @@ func jsonLines(t *testing.T, stderr string) []map[string]any {
 // nanoseconds; and with on_error = 'fail' the pipeline's summary counts the
 // row that stopped it instead of saying row_errors=0 next to the failure.
 func TestJSONLogs(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := testenv.UniqueName(t)
 	my := testenv.MySQLConn(t, myDSN)

@@ -22,6 +22,7 @@ import (
 // by row: no batch of an INSERT that failed midway was acknowledged (nor
 // checkpointed) before the retry wrote it. On MariaDB A and B.
 func TestLongInsertsUnderCut(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, ch := s.db, s.my, s.ch

@@ -41,6 +41,7 @@ func metricValue(page, sample string) float64 {
 // outage used to move only the lag. Both come back and the change made
 // meanwhile arrives. Snapshot rows are a counter.
 func TestMetricsDuringOutage(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")

@@ -13,6 +13,7 @@ import (
 // compares the keys over the before image first, then projects only the
 // moved rows: a misaligned projection would give wrong old values).
 func TestUpsertMovedKeysTombstones(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	etl := filepath.Join(dir, "moved.etl")
 	fx := filepath.Join(dir, "fixtures")

@@ -16,6 +16,7 @@ import (
 // pipeline whose output cannot tell the tables apart fails check, pointing
 // at the tables, instead of losing rows.
 func TestUpsertSeveralTablesKeepsEveryRow(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "CREATE DATABASE "+s.db,
@@ -69,6 +70,7 @@ func scanned(t *testing.T, src string) ([]string, string) {
 // database part too; a ClickHouse target whose back-quoted parts hold dots
 // is planned.
 func TestBackQuotedNamesAreNotPatterns(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t1": "id INT PRIMARY KEY", "`t?`": "id INT PRIMARY KEY", "ta": "id INT PRIMARY KEY", "`t[a]`": "id INT PRIMARY KEY"})
 	head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testenv.ClickHouseDSN(t))
@@ -119,6 +121,7 @@ func commonPrefix(a, b string) string {
 // snapshot and then the binlog, with a column of such a name added while
 // etlq is stopped.
 func TestOddNamesIntoClickHouse(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testOddNamesIntoClickHouse)
 }
 

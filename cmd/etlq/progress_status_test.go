@@ -18,6 +18,7 @@ import (
 // TestWindowRate: the status line's rows/s reads 0 once no row moved for
 // its window (2 s), where the smoothed figure went on decaying for ~8 s.
 func TestWindowRate(t *testing.T) {
+	t.Parallel()
 	w := &window{span: 2 * time.Second}
 	t0 := time.Unix(1000, 0)
 	var n int64
@@ -41,6 +42,7 @@ func TestWindowRate(t *testing.T) {
 // TestWindowETA: a snapshot resumed at 42 % gets its ETA from this run's
 // speed, not from the rows an earlier run read ("ETA 0s" at 42 %).
 func TestWindowETA(t *testing.T) {
+	t.Parallel()
 	w := &window{span: 10 * time.Second}
 	t0 := time.Unix(1000, 0)
 	if got := w.speedETA(420_000, 1_000_000, t0); !strings.HasSuffix(got, "ETA ?") {
@@ -61,6 +63,7 @@ func TestWindowETA(t *testing.T) {
 // source's stream opens, used to come first on some runs and last on
 // others); and an idle pipeline's rows/s and lag read 0.
 func TestProgressOrder(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.MySQLDSN(t)
 	s := newScratch(t, dsn)
 	myExec(t, s.my,

@@ -24,6 +24,7 @@ import (
 // snapshotted in this run, and none for a table read with SNAPSHOT never or
 // whose snapshot an earlier run finished ("0 / 0 done 0 %" said nothing).
 func TestApplyProgressBars(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.MySQLDSN(t)
 	s := newScratch(t, dsn)
 	myExec(t, s.my,
@@ -114,6 +115,7 @@ func applyUntil(t *testing.T, want *regexp.Regexp, args ...string) string {
 // runs on a terminal (here: the binlog connection is killed) stays on the
 // screen above the bars, instead of being drawn over by the next frame.
 func TestApplyLogsAboveProgress(t *testing.T) {
+	t.Parallel()
 	dsn := testenv.MySQLDSN(t)
 	s := newScratch(t, dsn)
 	// A user of the test's own, so that its binlog connection can be told

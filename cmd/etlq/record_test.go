@@ -22,6 +22,7 @@ import (
 // the rows the pipeline must write from those changes, and fails with a
 // wrong one.
 func TestRecordThenTest(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		db := testenv.UniqueName(t)
 		my := testenv.MySQLConn(t, myDSN)

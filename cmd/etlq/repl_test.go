@@ -123,6 +123,7 @@ func lineRE(cells ...string) *regexp.Regexp {
 }
 
 func TestReplShowDescribe(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	out, errs, code := runRepl(t, "SHOW TABLES FROM "+db+"; DESCRIBE "+db+".orders;\nDESCRIBE\n  "+db+".lines;\nSHOW TABLES LIKE 'line%';\n", "--source", dsn)
 	if code != 0 || errs != "" {
@@ -167,6 +168,7 @@ func (p *replProc) waitFor(t *testing.T, s string, d time.Duration) {
 // that pass the WHERE are printed (the last transaction cut at the limit),
 // then the query ends by itself and the REPL goes on.
 func TestReplQueryLimit(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	p := startRepl(t, "FROM binlog "+db+".orders WHERE amount > 100 TRANSFORM id, amount, upper(customer) AS who, _op LIMIT 3;\nSHOW SOURCES;\n", "--source", dsn)
 	p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
@@ -208,6 +210,7 @@ func TestReplQueryLimit(t *testing.T) {
 // the stream is open still comes before the rows (standard output and
 // standard error going to the same terminal, as in a session).
 func TestReplQueryNoteFirst(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	w := testenv.MySQLConn(t, dsn)
 	stopW := make(chan struct{})
@@ -258,6 +261,7 @@ func TestReplQueryNoteFirst(t *testing.T) {
 // TestReplInterrupt: Ctrl-C (SIGINT) stops the running query, and the REPL
 // goes on with the next statement.
 func TestReplInterrupt(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	p := startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer;\nSHOW TABLES FROM "+db+";\n", "--source", dsn)
 	p.waitFor(t, "(Ctrl-C stops)", time.Minute)
@@ -288,6 +292,7 @@ func TestReplInterrupt(t *testing.T) {
 // TestReplErrors: a syntax error and a binding error show the statement with
 // a caret, and the REPL goes on; a script with errors exits 1.
 func TestReplErrors(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	in := "FROM binlog " + db + ".orders WHERE;\n" +
 		"FROM binlog " + db + ".orders WHERE amout > 1;\n" +
@@ -319,6 +324,7 @@ func TestReplErrors(t *testing.T) {
 
 // TestReplLoadPlan loads a file, shows its pipelines and plans one.
 func TestReplLoadPlan(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "shop.etl")
@@ -369,6 +375,7 @@ CREATE PIPELINE big_orders
 // TestReplDeclare: CREATE SOURCE and CREATE FUNCTION typed in the REPL join
 // the session; a SNAPSHOT only query reads the table through them and ends.
 func TestReplDeclare(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	minimal := testenv.MySQLMinimalDSN(t)
 	in := "CREATE SOURCE b FROM mysql '" + minimal + "';\n" +
@@ -402,6 +409,7 @@ func TestReplDeclare(t *testing.T) {
 // upsert when its table has a primary key; SHOW PIPELINES (and plan
 // --offline, which cannot know the key) must not call it append.
 func TestReplShowPipelinesMode(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	ch := testenv.ClickHouseDSN(t)
 	my := testenv.MySQLConn(t, dsn)
@@ -448,6 +456,7 @@ CREATE PIPELINE tail FROM binlog shop.%[3]s.orders INTO stdout;
 // so recalling it (Up, Enter) in a new session runs the same statement
 // instead of one whose comment swallowed the rest.
 func TestReplHistoryLineBreaks(t *testing.T) {
+	t.Parallel()
 	dsn, db := replDB(t)
 	home := t.TempDir()
 	// A new prompt, on a line of its own (the editor also reprints the

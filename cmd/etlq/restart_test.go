@@ -22,6 +22,7 @@ import (
 // without restarting etlq. At the end etlq is killed, apply --once catches
 // up, and each _current view equals its source row by row.
 func TestServerRestarts(t *testing.T) {
+	t.Parallel()
 	// The shared servers answering means the server binaries are here
 	// (and CI=true turns their absence into a failure).
 	testenv.MySQLDSN(t)

@@ -36,6 +36,7 @@ type sakilaChange struct {
 // source, every column of every row compared by its type, and the pattern
 // pipeline saw exactly the operations made.
 func TestSakila(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testSakila)
 }
 

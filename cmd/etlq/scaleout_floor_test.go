@@ -32,6 +32,7 @@ import (
 // capture's versions as they were: every change of an existing key lost
 // to the older row in ReplacingMergeTree, and the deleted keys stayed.
 func TestLogOverExistingTargets(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
 	s := newScratch(t, myDSN)
@@ -107,6 +108,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // source. Before, the command had no --log, and a request written to a
 // state directory was read by no process of the scale-out.
 func TestLogResnapshot(t *testing.T) {
+	t.Parallel()
 	sc := newLogScene(t, 3000)
 	logURL, db, my, ch, tbl, file := sc.logURL, sc.db, sc.my, sc.ch, sc.tbl, sc.file
 	myQ, chQ, capture, workers := sc.myQ, sc.chQ, sc.capture, sc.workers
@@ -183,6 +185,7 @@ func workerMetrics(page, name string) map[string]float64 {
 // acknowledged, and lag, labelled by worker. Before, the workers' figures
 // were summed (the partitions) or the last worker's alone (the lag).
 func TestLogWorkerMetrics(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
 	s := newScratch(t, myDSN)
@@ -272,6 +275,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // --log and read positions from a state directory, where the workers keep
 // delivery numbers.
 func TestLogVerify(t *testing.T) {
+	t.Parallel()
 	sc := newLogScene(t, 3000)
 	myDSN, logURL, db, my, ch, tbl, file := sc.myDSN, sc.logURL, sc.db, sc.my, sc.ch, sc.tbl, sc.file
 	capture, workers := sc.capture, sc.workers

@@ -120,6 +120,7 @@ func deleteLog(t testing.TB, url, source string) {
 // to the shared NATS server, one worker applies them; the target equals
 // the source row by row.
 func TestLogSingleWorker(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
 	s := newScratch(t, myDSN)
@@ -192,6 +193,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // capture is killed -9 and restarted, the NATS server restarted once. The
 // target ends equal to the source row by row.
 func TestLogWorkersKilled(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	nats := startPrivateNATS(t)
 	logURL := nats.url + "/" + testenv.UniqueName(t)
@@ -332,6 +334,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // equals the source row by row (the new column included), and the
 // changelog target holds the truncate once, not once per partition.
 func TestLogTableEvents(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
 	s := newScratch(t, myDSN)
@@ -390,6 +393,7 @@ CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op IN
 // waits for it; both keep running and the target equals the source. Before,
 // the second exited with code 60 (its copy dropped under it).
 func TestLogKeyWidened(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
 	s := newScratch(t, myDSN)

@@ -26,6 +26,7 @@ import (
 // table but not the binlog fails, naming each missing privilege with the
 // GRANT that gives it, at the CREATE SOURCE.
 func TestCheckNamesMissingGrants(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY"})
 	cfg, err := testenv.ParseMySQLDSN(myDSN)
@@ -230,6 +231,7 @@ func scrapeMetrics(t *testing.T, file, state string) string {
 // passes the same file with the right CA; `etlq repl --source` takes the
 // TLS settings as DSN parameters and reaches a user created REQUIRE X509.
 func TestTLSCheckAndRepl(t *testing.T) {
+	t.Parallel()
 	tlsDSN := testenv.MySQLTLSDSN(t)
 	chTLS := testenv.ClickHouseTLSDSN(t)
 	certs := testenv.TLSCerts(t)
@@ -300,6 +302,7 @@ func TestTLSCheckAndRepl(t *testing.T) {
 // certificate; snapshot and binlog), the sink on ClickHouse's secure
 // native port with the test CA. The rows, an update included, arrive.
 func TestApplyOverTLS(t *testing.T) {
+	t.Parallel()
 	tlsDSN := testenv.MySQLTLSDSN(t)
 	chTLS := testenv.ClickHouseTLSDSN(t)
 	certs := testenv.TLSCerts(t)

@@ -37,6 +37,7 @@ func startApplyArgs(t *testing.T, out *syncBuffer, args ...string) *exec.Cmd {
 // time. With one server_id given to both, the warning says why the
 // connection is lost.
 func TestServerIDTwoFiles(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY)", "INSERT INTO "+s.db+".t VALUES (1)")

@@ -20,6 +20,8 @@ import (
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
+var privateMu sync.Mutex
+
 // privateServices are servers of the test's own, started by
 // scripts/services on free ports with their data in a temporary
 // directory, so the test may stop and start them while other packages use
@@ -35,6 +37,11 @@ type privateServices struct {
 // clickhouse) and stops them when the test ends.
 func startPrivateServices(t *testing.T, servers ...string) *privateServices {
 	t.Helper()
+	// One test's private servers at a time: the tests run in parallel, and
+	// servers started side by side would share the ports the script does
+	// not take from the environment (and the 2 cores of CI).
+	privateMu.Lock()
+	t.Cleanup(privateMu.Unlock)
 	var ports []int
 	var lns []net.Listener
 	for i := 0; i < 4; i++ {

@@ -20,6 +20,7 @@ import (
 // while it runs, and Ctrl-C (SIGINT) stops it cleanly: exit 0, everything
 // written flushed and checkpointed, so the next run has nothing to redo.
 func TestApplyInterruptAndMetrics(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN

@@ -15,6 +15,7 @@ import (
 // read, as a resnapshot does. A target that several tables share (_table
 // in KEY) loses only the keys of the table whose snapshot ended.
 func TestSnapshotOverTarget(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db, my, ch := s.db, s.my, s.ch

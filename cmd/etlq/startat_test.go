@@ -12,6 +12,7 @@ import (
 // TestStartAtTimestamp: SNAPSHOT never with start_at = a time replays the
 // binlog from the first transaction at or after that time, and no earlier.
 func TestStartAtTimestamp(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v VARCHAR(10))",
@@ -36,6 +37,7 @@ CREATE PIPELINE p FROM binlog %s.t SNAPSHOT never TRANSFORM id, v, _op INTO stdo
 // TestStartAtGTID: start_at = a MariaDB GTID position replays what came
 // after that transaction.
 func TestStartAtGTID(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v VARCHAR(10))",

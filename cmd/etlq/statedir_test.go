@@ -38,6 +38,7 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // the next apply runs. Two processes on one state directory used to
 // disconnect each other from the binlog and leave the target wrong.
 func TestStateDirOneProcess(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "CREATE DATABASE "+s.db,
@@ -106,6 +107,7 @@ func TestStateDirOneProcess(t *testing.T) {
 // directory lost), whose versions are far larger; a change made after that
 // run must still win in the upsert table.
 func TestVersionsStateDirRestored(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	tbl := s.db + ".t"

@@ -59,6 +59,7 @@ func runVerifyLag(t *testing.T, lag string, args ...string) (verifyOutput, int, 
 // differ between the change written and verify's fresh read, are not
 // compared (the shop example has them too).
 func TestVerify(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testVerify)
 }
 
@@ -196,6 +197,7 @@ CREATE PIPELINE p FROM binlog s.%s.t WHERE id %% 10 != 7
 // the source since is a difference at once (exit 1), and --repair brings
 // the target to the source.
 func TestVerifySnapshotOnly(t *testing.T) {
+	t.Parallel()
 	s, file, state := snapshotOnlyTarget(t, testenv.MySQLDSN(t), "id INT PRIMARY KEY, v VARCHAR(16) NOT NULL", "(1, 'a'), (2, 'b'), (3, 'c')", "id, v", "id")
 	db, my := s.db, s.my
 	if v, code, out := runVerify(t, "--state-dir", state, file); code != 0 || !v.OK {
@@ -225,6 +227,7 @@ func TestVerifySnapshotOnly(t *testing.T) {
 // UPDATE of the repaired key that followed got a smaller _version than the
 // repair row and never showed in the target.
 func TestVerifyRepairThenUpdate(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, chDSN := s.db, s.my, s.chDSN
@@ -274,6 +277,7 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 // them without writing into the changelog; a changelog pipeline with a
 // WHERE is refused with the reason.
 func TestVerifyChangelog(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testVerifyChangelog)
 }
 
@@ -358,6 +362,7 @@ CREATE PIPELINE q FROM binlog s.%s.t WHERE amount > 2 TRANSFORM id, v INTO click
 // streaming path reports them (same keys, same texts); --repair fixes
 // them. A TRANSFORM outside the subset falls back to streaming and says so.
 func TestVerifyInServer(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, testVerifyInServer)
 }
 
@@ -477,6 +482,7 @@ CREATE PIPELINE q FROM binlog s.%s.t TRANSFORM id, upper(v) AS v INTO clickhouse
 // checkpoint that cannot come), the table, the JSON and the exit status
 // agreeing.
 func TestVerifyNoStateDir(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, chDSN := s.db, s.my, s.chDSN
@@ -512,6 +518,7 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 // says so (a warning, and a difference stays unconfirmed, exit 2) instead
 // of failing on a checkpoint it cannot read.
 func TestVerifyWorkerStateDir(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, chDSN := s.db, s.my, s.chDSN
@@ -543,6 +550,7 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 // several) is refused with the reason and what to do instead: no worker
 // reads the source, so a request there would wait forever.
 func TestResnapshotRefusedForWorkers(t *testing.T) {
+	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, chDSN := s.db, s.my, s.chDSN
@@ -595,6 +603,7 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT only TRANSFORM %s INTO clickhouse 
 // its counts alike in the table and under it (the table's "differing"
 // column counted chunks, the line under it said "differing keys").
 func TestVerifyListingQuotesValues(t *testing.T) {
+	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s, file, state := snapshotOnlyTarget(t, myDSN, "k VARCHAR(16) PRIMARY KEY, v TEXT NULL", "('k\\t1', 'a'), ('k2', NULL), ('k3', 'same\\tboth')", "k, v", "k")
 		db, my := s.db, s.my
