@@ -6,6 +6,8 @@ GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 # Packages tested in parallel; the servers are shared, so keep it small.
 TEST_P ?= 2
 TEST_TIMEOUT ?= 14m
+# Tests of one package run at once (cmd/etlq: most wait on the servers).
+TEST_PARALLEL ?= 3
 TEST_FLAGS ?=
 BENCH ?= .
 BENCHTIME ?= 1x
@@ -38,7 +40,7 @@ test-fixtures: build
 ## against them (TestExampleFixtures runs the fixtures again, in go test)
 test: test-fixtures services
 	eval "$$(scripts/services env)" && \
-		$(GO) test -count=1 -p $(TEST_P) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
+		$(GO) test -count=1 -p $(TEST_P) -parallel $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) $(PKGS)
 
 ## bench: start the servers, then run every benchmark: the packages' for 1s
 ## each (BENCH_MICRO_TIME), the end-to-end 1M-row ones of cmd/etlq once
