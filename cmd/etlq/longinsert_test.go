@@ -35,7 +35,7 @@ func TestLongInsertsUnderCut(t *testing.T) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "long.etl")
 		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (chunk_rows = 2000);
-CREATE SINK dw INTO clickhouse 'clickhouse://%s' WITH (dial_timeout = '500ms');
+CREATE SINK dw INTO clickhouse 'clickhouse://%s';
 CREATE PIPELINE p FROM binlog s.%s.t
   TRANSFORM id, status, amount
   INTO clickhouse dw.%s.t MODE upsert KEY (id)
@@ -59,16 +59,37 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Streaming: the writer's changes fill a batch of 20 rows every
-		// few tens of milliseconds, and with early inserts off
-		// (idle_flush) an INSERT carries them for up to flush_interval.
-		time.Sleep(1500 * time.Millisecond)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() { cmd.Process.Kill() })
+		// Cut once etlq inserts: its first INSERT is in ClickHouse. A
+		// fixed wait is too short under load (the cut then lands while
+		// etlq loads the file, where an unreachable sink stops it by
+		// design). The snapshot's chunks and the writer's changes (a batch
+		// of 20 rows every few tens of milliseconds) keep coming, and with
+		// early inserts off (idle_flush) an INSERT carries them for up to
+		// flush_interval: a second on, the INSERT under way has several.
+		for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+			if n, err := chCount(s.chDSN, "SELECT count() FROM "+db+".t"); err == nil && n > 0 {
+				break
+			}
+			select {
+			case err := <-exited:
+				logText, _ := os.ReadFile(logPath)
+				t.Fatalf("etlq exited before its first INSERT: %v\n%s", err, tail(string(logText), 3000))
+			default:
+			}
+			if time.Since(start) > 5*time.Minute {
+				t.Fatal("no row in ClickHouse after 5 minutes")
+			}
+		}
+		time.Sleep(time.Second)
 		px.cut()
 		time.Sleep(3 * time.Second)
 		px.restore()
 		time.Sleep(3 * time.Second)
 		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		<-exited
 		w.halt(t)
 		t.Logf("%d writer operations", w.ops.Load())
 		// The cut failed INSERTs of several blocks, which were made again.

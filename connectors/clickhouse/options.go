@@ -37,7 +37,7 @@ var Spec = connectors.Spec{
 		{Name: "insert_rows", Type: connectors.OptInt, Default: 0, Min: 0, Max: math.MaxInt64, Doc: "above batch_rows (e.g. 1000000): rows one INSERT carries while the stream is busy, a block per batch, for fewer, larger parts, at the cost of the memory of the batches it keeps until it ends (a retry sends them all again); 0 (the default) or batch_rows or less: one batch per INSERT"},
 		{Name: "insert_bytes", Type: connectors.OptInt, Default: 16 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes one INSERT carries and keeps at most (with insert_rows)"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},
-		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable"},
+		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable (refused, cut, a handshake not answered within dial_timeout): a pipeline's first connection, its inserts and schema changes wait for it; a refused login stops at once (docs/operations.md)"},
 		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
 			Doc: "a date or timestamp outside the ClickHouse type's range (MySQL zero dates included): fail the insert, or write NULL into a Nullable column"},
 		{Name: "close_timeout", Type: connectors.OptDuration, Default: "30s", Doc: "how long closing a pipeline waits for its pending inserts before failing them"},

@@ -18,6 +18,9 @@ type proxy struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns map[net.Conn]struct{}
+	// stalls is how many of the next connections are accepted and never
+	// answered (a server too slow to say hello); stalled counts them.
+	stalls, stalled int
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -48,6 +51,21 @@ func (p *proxy) serve(ln net.Listener) {
 }
 
 func (p *proxy) pipe(c net.Conn) {
+	p.mu.Lock()
+	stall := p.stalls > 0
+	if stall {
+		p.stalls--
+		p.stalled++
+		p.conns[c] = struct{}{}
+	}
+	p.mu.Unlock()
+	if stall {
+		// Read what the client sends (its hello) and say nothing, until
+		// it gives up and closes.
+		io.Copy(io.Discard, c)
+		c.Close()
+		return
+	}
 	s, err := net.Dial("tcp", p.target)
 	if err != nil {
 		c.Close()
@@ -66,6 +84,20 @@ func (p *proxy) pipe(c net.Conn) {
 	io.Copy(c, s)
 	c.Close()
 	s.Close()
+}
+
+// stall makes the next n connections stall: accepted, never answered.
+func (p *proxy) stall(n int) {
+	p.mu.Lock()
+	p.stalls = n
+	p.mu.Unlock()
+}
+
+// stalledConns is how many connections stalled.
+func (p *proxy) stalledConns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stalled
 }
 
 // cut closes the listener (new connections are refused) and every open

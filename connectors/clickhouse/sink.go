@@ -168,7 +168,7 @@ func (s *Sink) connect(ctx context.Context) (driver.Conn, serverVersion, error) 
 	var vs string
 	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&vs); err != nil {
 		conn.Close()
-		return nil, serverVersion{}, s.errorf("cannot reach %s: %v", strings.Join(s.chOpts.Addr, ","), explainTLS(err, s.chOpts, s.opts))
+		return nil, serverVersion{}, s.connectError(err)
 	}
 	v, err := parseVersion(vs)
 	if err != nil {
@@ -177,6 +177,33 @@ func (s *Sink) connect(ctx context.Context) (driver.Conn, serverVersion, error) 
 	}
 	s.conn, s.version = conn, v
 	return conn, v, nil
+}
+
+// connectError is the error of a first connection that failed. It keeps
+// its cause for retryable when nothing says the settings are wrong: a
+// connection refused, cut or timed out (also in the handshake, ClickHouse
+// slow to answer) is waited for where the caller retries (Open). A login
+// ClickHouse refuses and a TLS setting that does not fit the server are
+// final, with what to fix.
+func (s *Sink) connectError(err error) error {
+	addrs := strings.Join(s.chOpts.Addr, ",")
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) && loginRefused[ex.Code] {
+		return s.errorf("%s refused the login: %v", addrs, err)
+	}
+	if tlsErr := explainTLS(err, s.chOpts, s.opts); tlsErr != err {
+		return s.errorf("cannot reach %s: %v", addrs, tlsErr)
+	}
+	return s.wrapf(err, "cannot reach %s: %v", addrs, err)
+}
+
+// loginRefused are ClickHouse's codes of a refused login.
+var loginRefused = map[int32]bool{
+	192: true, // UNKNOWN_USER
+	193: true, // WRONG_PASSWORD
+	194: true, // REQUIRED_PASSWORD
+	195: true, // IP_ADDRESS_NOT_ALLOWED
+	516: true, // AUTHENTICATION_FAILED
 }
 
 func (s *Sink) errorf(format string, args ...any) error {
@@ -507,7 +534,15 @@ func missingUserColumns(l *tableLayout, st tableState) []string {
 // evolve), and returns a writer. Nothing is written when the existing table
 // does not match.
 func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
-	conn, l, err := s.layoutFor(ctx, t)
+	// The run has started: ClickHouse answered when the file was loaded,
+	// so a connection that fails now (refused, cut, a handshake timed
+	// out) is waited for, as an insert waits.
+	var conn driver.Conn
+	var l *tableLayout
+	err := retrying(ctx, "connecting", t.Name, s.maxBackoff(t), func() (err error) {
+		conn, l, err = s.layoutFor(ctx, t)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

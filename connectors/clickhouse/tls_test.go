@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -109,6 +110,14 @@ func TestTLSSink(t *testing.T) {
 			_, err = s.Version(context.Background())
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("%v, want an error with %q", err, tc.err)
+			}
+			// Open, which waits out a connection that fails, stops at
+			// once too: no retry mends the setting.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			tg := connectors.Target{Pipeline: "p", Name: "etlq_tls.t", Schema: sinktest.SinkSchema(orderFields(), false), Mode: connectors.ModeAppend, Options: map[string]any{"max_backoff": "100ms"}}
+			if _, err = s.Open(ctx, tg); err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("Open: %v, want an error with %q at once", err, tc.err)
 			}
 		})
 	}

@@ -139,11 +139,16 @@ func (w *writer) MaxVersion(ctx context.Context) (uint64, error) {
 	if mode != connectors.ModeUpsert && mode != connectors.ModeChangelog {
 		return 0, nil
 	}
+	// Read when the pipeline starts: ClickHouse unreachable meanwhile
+	// is waited for, as Open waits.
 	var v uint64
-	if err := w.conn.QueryRow(ctx, "SELECT max("+quote(colVersion)+") FROM "+w.qualified).Scan(&v); err != nil {
-		return 0, fmt.Errorf("clickhouse: largest %s of %s: %v", colVersion, w.target, err)
-	}
-	return v, nil
+	err := retrying(ctx, "reading the largest "+colVersion, w.target, w.opts.maxBackoff, func() error {
+		if err := w.conn.QueryRow(ctx, "SELECT max("+quote(colVersion)+") FROM "+w.qualified).Scan(&v); err != nil {
+			return &ddlError{msg: fmt.Sprintf("clickhouse: largest %s of %s: %v", colVersion, w.target, err), cause: err}
+		}
+		return nil
+	})
+	return v, err
 }
 
 func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *writer {

@@ -89,7 +89,7 @@ var Sinks = []connectors.Spec{
 			{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 65536,
 				Doc: "inserts running at once"},
 			{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s",
-				Doc: "longest wait between retries while ClickHouse is unreachable"},
+				Doc: "longest wait between retries while ClickHouse is unreachable (refused, cut, a handshake not answered within dial_timeout): a pipeline's first connection, its inserts and schema changes wait for it; a refused login stops at once (docs/operations.md)"},
 			{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
 				Doc: "a date or timestamp outside the ClickHouse type's range (MySQL zero dates included): fail the insert, or write NULL into a Nullable column"},
 			{Name: "close_timeout", Type: connectors.OptDuration, Default: "30s",
