@@ -480,6 +480,63 @@ func TestExactSnapshotBehindReader(t *testing.T) {
 	}
 }
 
+// TestSnapshotTableChangedInWindow: a DDL of a chunk's table committed
+// after the chunk's read view was taken and before its SELECT fails the
+// SELECT (ER_TABLE_DEF_CHANGED, "Table definition has changed"): the
+// chunk is read again in a new read view, which has the DDL. Before, only
+// a chunk read in a group's read view was; a chunk in a read view of its
+// own stopped the run (TestTypeChangeExplicitColumns under load: three
+// ALTERs of one table 200 ms apart, the table's re-read in place after
+// the first met the second: "snapshot of db.sh_2: ERROR 1412").
+func TestSnapshotTableChangedInWindow(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			const n = 3000
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DECIMAL(10,4))",
+				fmt.Sprintf("INSERT INTO %s.t SELECT seq, seq + 0.1251 FROM %s.seq_1_to_%d", db, db, n))
+			wc := conn(t, s)
+			defer wc.Close()
+			calls := 0
+			testHookInWindow = func(*snapshotter, *chunk) {
+				if calls++; calls > 1 {
+					return
+				}
+				if _, err := wc.Execute("ALTER TABLE " + db + ".t MODIFY d DECIMAL(10,2)"); err != nil {
+					t.Error(err)
+				}
+			}
+			defer func() { testHookInWindow = nil }()
+			src := newSrc(t, s, nil)
+			st, err := src.Open(context.Background(), connectors.StreamRequest{
+				Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
+				Once:   true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rows, _ := drain(t, st, 30*time.Second, nil)
+			if calls < 2 {
+				t.Fatalf("%d read views taken, want the chunk's read again", calls)
+			}
+			read := 0
+			for _, r := range rows {
+				if r["_op"] != "read" {
+					continue
+				}
+				read++
+				// The read view after the DDL: two decimals.
+				if id, _ := strconv.Atoi(r["id"]); r["d"] != fmt.Sprintf("%d.13", id) {
+					t.Fatalf("row %v: want d %d.13", r, id)
+				}
+			}
+			if read != n {
+				t.Errorf("%d rows read, want %d", read, n)
+			}
+		})
+	}
+}
+
 // TestBarrierNotesPassed: the reader's check that no chunk holds it back
 // and its note that it begins a transaction there are one step. A chunk
 // registered right after the check, whose read view is at that position
