@@ -427,13 +427,7 @@ func TestExactSnapshotBehindReader(t *testing.T) {
 	const n = 3000
 	run(t, s, "CREATE TABLE "+db+".t (a INT, b VARCHAR(20))",
 		fmt.Sprintf("INSERT INTO %s.t SELECT seq, 'v' FROM %s.seq_1_to_%d", db, db, n))
-	wc := conn(t, s)
-	defer wc.Close()
-	calls := 0
-	testHookInWindow = func(sn *snapshotter, ch *chunk) {
-		if calls++; calls > 1 {
-			return
-		}
+	st, _ := snapshotFirstWindow(t, s, db, func(sn *snapshotter, wc *client.Conn) {
 		end, _, err := masterStatus(wc, "")
 		if err != nil {
 			t.Error(err)
@@ -443,16 +437,7 @@ func TestExactSnapshotBehindReader(t *testing.T) {
 		if _, err := wc.Execute(fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'late')", db, n+1)); err != nil {
 			t.Error(err)
 		}
-	}
-	defer func() { testHookInWindow = nil }()
-	src := newSrc(t, s, nil)
-	st, err := src.Open(context.Background(), connectors.StreamRequest{
-		Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
-		Once:   true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	})
 	if m := st.(*stream).snap.mode; m != "exact" {
 		t.Fatalf("positioning %q, want exact", m)
 	}
@@ -495,29 +480,14 @@ func TestSnapshotTableChangedInWindow(t *testing.T) {
 			const n = 3000
 			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DECIMAL(10,4))",
 				fmt.Sprintf("INSERT INTO %s.t SELECT seq, seq + 0.1251 FROM %s.seq_1_to_%d", db, db, n))
-			wc := conn(t, s)
-			defer wc.Close()
-			calls := 0
-			testHookInWindow = func(*snapshotter, *chunk) {
-				if calls++; calls > 1 {
-					return
-				}
+			st, windows := snapshotFirstWindow(t, s, db, func(_ *snapshotter, wc *client.Conn) {
 				if _, err := wc.Execute("ALTER TABLE " + db + ".t MODIFY d DECIMAL(10,2)"); err != nil {
 					t.Error(err)
 				}
-			}
-			defer func() { testHookInWindow = nil }()
-			src := newSrc(t, s, nil)
-			st, err := src.Open(context.Background(), connectors.StreamRequest{
-				Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
-				Once:   true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			})
 			rows, _ := drain(t, st, 30*time.Second, nil)
-			if calls < 2 {
-				t.Fatalf("%d read views taken, want the chunk's read again", calls)
+			if *windows < 2 {
+				t.Fatalf("%d read views taken, want the chunk's read again", *windows)
 			}
 			read := 0
 			for _, r := range rows {
@@ -535,6 +505,31 @@ func TestSnapshotTableChangedInWindow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// snapshotFirstWindow opens a one-pass snapshot of db.t on s; first runs
+// inside the first read view's window (testHookInWindow), with a
+// connection of its own. It returns the stream and the count of read
+// views taken.
+func snapshotFirstWindow(t *testing.T, s server, db string, first func(sn *snapshotter, wc *client.Conn)) (connectors.Stream, *int) {
+	t.Helper()
+	wc := conn(t, s)
+	t.Cleanup(func() { wc.Close() })
+	windows := new(int)
+	testHookInWindow = func(sn *snapshotter, _ *chunk) {
+		if *windows++; *windows == 1 {
+			first(sn, wc)
+		}
+	}
+	t.Cleanup(func() { testHookInWindow = nil })
+	st, err := newSrc(t, s, nil).Open(context.Background(), connectors.StreamRequest{
+		Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
+		Once:   true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, windows
 }
 
 // TestBarrierNotesPassed: the reader's check that no chunk holds it back
