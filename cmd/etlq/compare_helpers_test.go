@@ -210,6 +210,8 @@ func tableRows(t *testing.T, my *client.Conn, ch driver.Conn, myDB, table, chDB,
 }
 
 // myCells returns a MySQL query's rows, each value as text, NULL as "NULL".
+// The values are copies: GetString's string shares the result's buffer,
+// which Close hands to the next query of the process.
 func myCells(t *testing.T, c *client.Conn, q string) [][]string {
 	t.Helper()
 	r, err := c.Execute(q)
@@ -225,11 +227,37 @@ func myCells(t *testing.T, c *client.Conn, q string) [][]string {
 				row[j] = "NULL"
 				continue
 			}
-			row[j], _ = r.GetString(i, j)
+			s, _ := r.GetString(i, j)
+			row[j] = strings.Clone(s)
 		}
 		out[i] = row
 	}
 	return out
+}
+
+// TestMyCellsOutliveTheResult: the rows myCells returns keep their values
+// after other queries. go-mysql's GetString returns a string over the
+// result's packet buffer, and Close hands that buffer to a pool that the
+// process's next query reads its packets into: the cells of an earlier
+// myCells then changed under the test (with the package's tests in
+// parallel, TestOnlineSchemaChangeStoppedOrBehind read the source's row
+// 1005|paid|… as 1005|newd|…, "new" of another query's packet written
+// over "paid", and reported a ClickHouse target that equalled its source
+// as differing).
+func TestMyCellsOutliveTheResult(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.MySQLDSN(t)
+	my, other := testenv.MySQLConn(t, dsn), testenv.MySQLConn(t, dsn)
+	for round := 0; round < 20; round++ {
+		rows := myCells(t, my, "SELECT seq, CONCAT('row-', seq) FROM mysql.seq_1_to_200")
+		// Another query of the same size, as another test's would be.
+		myExec(t, other, "SELECT seq, REPEAT('#', LENGTH(CONCAT('row-', seq))) FROM mysql.seq_1_to_200")
+		for i, r := range rows {
+			if want := []string{strconv.Itoa(i + 1), fmt.Sprintf("row-%d", i+1)}; strings.Join(r, "|") != strings.Join(want, "|") {
+				t.Fatalf("round %d: row %d reads %q after another query, want %q", round, i+1, r, want)
+			}
+		}
+	}
 }
 
 // chCells returns the rows of a ClickHouse query whose columns are all

@@ -427,13 +427,7 @@ func TestExactSnapshotBehindReader(t *testing.T) {
 	const n = 3000
 	run(t, s, "CREATE TABLE "+db+".t (a INT, b VARCHAR(20))",
 		fmt.Sprintf("INSERT INTO %s.t SELECT seq, 'v' FROM %s.seq_1_to_%d", db, db, n))
-	wc := conn(t, s)
-	defer wc.Close()
-	calls := 0
-	testHookInWindow = func(sn *snapshotter, ch *chunk) {
-		if calls++; calls > 1 {
-			return
-		}
+	st, _ := snapshotFirstWindow(t, s, db, func(sn *snapshotter, wc *client.Conn) {
 		end, _, err := masterStatus(wc, "")
 		if err != nil {
 			t.Error(err)
@@ -443,16 +437,7 @@ func TestExactSnapshotBehindReader(t *testing.T) {
 		if _, err := wc.Execute(fmt.Sprintf("INSERT INTO %s.t VALUES (%d, 'late')", db, n+1)); err != nil {
 			t.Error(err)
 		}
-	}
-	defer func() { testHookInWindow = nil }()
-	src := newSrc(t, s, nil)
-	st, err := src.Open(context.Background(), connectors.StreamRequest{
-		Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
-		Once:   true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	})
 	if m := st.(*stream).snap.mode; m != "exact" {
 		t.Fatalf("positioning %q, want exact", m)
 	}
@@ -478,6 +463,73 @@ func TestExactSnapshotBehindReader(t *testing.T) {
 	if len(rows) != n+1 || late != 1 {
 		t.Errorf("%d rows (%d late), want %d (1 late)", len(rows), late, n+1)
 	}
+}
+
+// TestSnapshotTableChangedInWindow: a DDL of a chunk's table committed
+// after the chunk's read view was taken and before its SELECT fails the
+// SELECT (ER_TABLE_DEF_CHANGED, "Table definition has changed"): the
+// chunk is read again in a new read view, which has the DDL. Before, only
+// a chunk read in a group's read view was; a chunk in a read view of its
+// own stopped the run (TestTypeChangeExplicitColumns under load: three
+// ALTERs of one table 200 ms apart, the table's re-read in place after
+// the first met the second: "snapshot of db.sh_2: ERROR 1412").
+func TestSnapshotTableChangedInWindow(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			const n = 3000
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DECIMAL(10,4))",
+				fmt.Sprintf("INSERT INTO %s.t SELECT seq, seq + 0.1251 FROM %s.seq_1_to_%d", db, db, n))
+			st, windows := snapshotFirstWindow(t, s, db, func(_ *snapshotter, wc *client.Conn) {
+				if _, err := wc.Execute("ALTER TABLE " + db + ".t MODIFY d DECIMAL(10,2)"); err != nil {
+					t.Error(err)
+				}
+			})
+			rows, _ := drain(t, st, 30*time.Second, nil)
+			if *windows < 2 {
+				t.Fatalf("%d read views taken, want the chunk's read again", *windows)
+			}
+			read := 0
+			for _, r := range rows {
+				if r["_op"] != "read" {
+					continue
+				}
+				read++
+				// The read view after the DDL: two decimals.
+				if id, _ := strconv.Atoi(r["id"]); r["d"] != fmt.Sprintf("%d.13", id) {
+					t.Fatalf("row %v: want d %d.13", r, id)
+				}
+			}
+			if read != n {
+				t.Errorf("%d rows read, want %d", read, n)
+			}
+		})
+	}
+}
+
+// snapshotFirstWindow opens a one-pass snapshot of db.t on s; first runs
+// inside the first read view's window (testHookInWindow), with a
+// connection of its own. It returns the stream and the count of read
+// views taken.
+func snapshotFirstWindow(t *testing.T, s server, db string, first func(sn *snapshotter, wc *client.Conn)) (connectors.Stream, *int) {
+	t.Helper()
+	wc := conn(t, s)
+	t.Cleanup(func() { wc.Close() })
+	windows := new(int)
+	testHookInWindow = func(sn *snapshotter, _ *chunk) {
+		if *windows++; *windows == 1 {
+			first(sn, wc)
+		}
+	}
+	t.Cleanup(func() { testHookInWindow = nil })
+	st, err := newSrc(t, s, nil).Open(context.Background(), connectors.StreamRequest{
+		Tables: []connectors.StreamTable{{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: connectors.SnapshotInitial}},
+		Once:   true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, windows
 }
 
 // TestBarrierNotesPassed: the reader's check that no chunk holds it back

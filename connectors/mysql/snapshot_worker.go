@@ -150,6 +150,10 @@ func (s *snapshotter) readChunk(c **client.Conn, ch *chunk) (*chunk, bool) {
 // modes (see keylessVerdict).
 var maxKeylessReads = 10
 
+// maxDefChangedReads bounds the read views a chunk takes while its
+// table's definition keeps changing after each (a series of DDLs).
+const maxDefChangedReads = 10
+
 // errRedo: the reader found a change of a key-less chunk's table inside
 // the chunk's window; the chunk is read again.
 var errRedo = errors.New("key-less chunk: its table changed inside the chunk's window")
@@ -187,9 +191,14 @@ func (s *snapshotter) readAttempt(c **client.Conn, ch *chunk) (rows int, cut boo
 		s.mu.Unlock()
 		var err error
 		rows, err = s.read(c, ch)
-		if errors.Is(err, errGroupStale) {
-			// The table changed after the group's read view was
-			// taken: read in a read view of its own.
+		for reads := 1; rows == 0 && (errors.Is(err, errGroupStale) || defChanged(err)); reads++ {
+			// The table changed after the read view was taken (the
+			// group's, or the chunk's own: a DDL committed before the
+			// SELECT, which then fails before any row): read in a new
+			// read view of its own, which has the change.
+			if reads == maxDefChangedReads {
+				return fmt.Errorf("the table's definition changed after each of %d read views: %w", reads, err)
+			}
 			ch.solo = true
 			ch.pos, ch.posKnown = binlogPos{}, false
 			rows, err = s.read(c, ch)
