@@ -3,6 +3,7 @@ package stdlib
 import (
 	"flag"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -25,5 +26,17 @@ func TestFunctionsDoc(t *testing.T) {
 	}
 	if string(got) != want {
 		t.Fatalf("%s is stale (run: go generate ./stdlib)", path)
+	}
+}
+
+// TestSignaturesNameTheFunction: each function's signature, as
+// docs/functions.md shows it, starts with the function's own name. An
+// alias (ceiling, substring, power, …) used to show the signature of the
+// function it aliases (`ceil(x)` in the row of ceiling).
+func TestSignaturesNameTheFunction(t *testing.T) {
+	for _, f := range Funcs() {
+		if !strings.HasPrefix(f.Sig, f.Name+"(") {
+			t.Errorf("function %s: signature %q", f.Name, f.Sig)
+		}
 	}
 }

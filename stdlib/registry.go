@@ -122,6 +122,7 @@ func Register(f *Func) {
 func alias(name string, f *Func) {
 	g := *f
 	g.Name = name
+	g.Sig = strings.Replace(f.Sig, f.Name+"(", name+"(", 1)
 	g.Doc = fmt.Sprintf("Same as %s.", f.Name)
 	g.Examples = nil
 	for _, e := range f.Examples {

@@ -41,6 +41,15 @@ func (c *recordCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.File != "" {
+		// The expected rows are filled by planning the file against the
+		// recorded table alone: a file it cannot be planned against (a
+		// pipeline of another table, a column the table lacks) is said
+		// now, not after the changes were waited for, and lost.
+		if _, err := planFixture(ctx, c.File, &fixture.File{Tables: []*fixture.Table{t}}); err != nil {
+			return fmt.Errorf("--file is planned against %s alone (every pipeline of it must read that table): %w", ref, err)
+		}
+	}
 	host, _ := os.Hostname()
 	stream, err := src.Open(ctx, connectors.StreamRequest{
 		Tables:   []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}},

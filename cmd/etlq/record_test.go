@@ -137,3 +137,36 @@ func TestRecordThenTest(t *testing.T) {
 		failingTest(t, []string{"pipeline p: row 2 differs:", `dbl: want "199.99", got "199.98"`}, etl, "--fixtures", filepath.Dir(out))
 	})
 }
+
+// TestRecordFileCheckedFirst: `etlq record --file` plans the file against
+// the recorded table before it records, so a file it cannot be planned
+// against (here a second pipeline on another table) fails at once, naming
+// the problem. It used to record first — waiting for --limit changes or
+// Ctrl-C — and then fail without writing the changes it had recorded.
+func TestRecordFileCheckedFirst(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, myDSN)
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT)", "CREATE TABLE "+db+".u (id INT PRIMARY KEY)")
+		dir := t.TempDir()
+		etl, out := filepath.Join(dir, "p.etl"), filepath.Join(dir, "rec.json")
+		writeFile(t, etl, fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n"+
+			"CREATE PIPELINE p FROM binlog %s.t INTO stdout;\n"+
+			"CREATE PIPELINE q FROM binlog %s.u INTO stdout;\n", myDSN, db, db))
+		// No change is made: the error must come before any is waited for.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		b, err := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "1", "-o", out, "--file", etl).CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("record --file with a file it cannot plan waited for changes:\n%s", b)
+		}
+		if err == nil || !strings.Contains(string(b), "no table matches "+db+".u") || !strings.Contains(string(b), "--file is planned against "+db+".t alone") {
+			t.Fatalf("record --file: %v\n%s", err, b)
+		}
+		if strings.Contains(string(b), "recording changes") {
+			t.Fatalf("record started recording before it checked --file:\n%s", b)
+		}
+	})
+}

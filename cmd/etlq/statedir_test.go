@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -108,13 +109,7 @@ func TestStateDirOneProcess(t *testing.T) {
 // run must still win in the upsert table.
 func TestVersionsStateDirRestored(t *testing.T) {
 	t.Parallel()
-	myDSN := testenv.MySQLDSN(t)
-	s := newScratch(t, myDSN)
-	tbl := s.db + ".t"
-	myExec(t, s.my, "CREATE DATABASE "+s.db,
-		"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-	seed(t, s.my, tbl, 100)
-	file := upsertFile(t, myDSN, s.chDSN, s.db)
+	s, tbl, file := seededUpsert(t, 100)
 	dir := t.TempDir()
 	state, old := filepath.Join(dir, "state"), filepath.Join(dir, "old")
 
@@ -152,4 +147,41 @@ func TestVersionsStateDirRestored(t *testing.T) {
 	if len(rows) != 1 || rows[0] != "1" {
 		t.Errorf("the last change of id 1 is not the row FINAL keeps: %v", rows)
 	}
+}
+
+// TestVersionFloorNearMax: a target whose largest _version is so close to
+// the largest uint64 that the stream's counter, started above it, would
+// wrap around to small versions (a row written there by hand, a tool) is
+// refused at the start with what to do. The counter used to start just
+// above it and wrap within the run: every later change got a version far
+// below the target's rows, so the upsert table kept the older rows for
+// good (found by hand: a row inserted with _version 18446744073709551000,
+// then a restart; after 615 rows the orders target stopped following).
+func TestVersionFloorNearMax(t *testing.T) {
+	t.Parallel()
+	s, tbl, file := seededUpsert(t, 10)
+	state := filepath.Join(t.TempDir(), "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err := s.ch.Exec(context.Background(), "INSERT INTO "+s.db+".t (id, status, amount, _version, _is_deleted) SELECT 1000, 'x', toDecimal64(1, 2), toUInt64('18446744073709551000'), 0"); err != nil {
+		t.Fatal(err)
+	}
+	myExec(t, s.my, "UPDATE "+tbl+" SET status = 'later' WHERE id = 1")
+	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if err == nil || !strings.Contains(out, "holds _version 18446744073709551000, too close to the largest 64-bit version") {
+		t.Fatalf("apply over a target with a _version near the largest: %v\n%s", err, out)
+	}
+}
+
+// seededUpsert makes a table db.t (id, status, amount) of n rows on MariaDB
+// A and the upsert file of upsertFile over it: the scratch, the table's
+// name and the file.
+func seededUpsert(t *testing.T, n int) (*scratch, string, string) {
+	t.Helper()
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	tbl := s.db + ".t"
+	myExec(t, s.my, "CREATE DATABASE "+s.db,
+		"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, s.my, tbl, n)
+	return s, tbl, upsertFile(t, myDSN, s.chDSN, s.db)
 }

@@ -138,6 +138,41 @@ func (v *verifyTarget) BatchRows(b *exec.Batch, fn func(key, row string) error) 
 	return nil
 }
 
+// CheckRows returns the rows of b the pipeline's insert would fail on
+// (connectors.RowChecker), as the writer's CheckRows finds them: a date
+// outside the column's range, a NULL in a column that cannot hold one.
+// Under on_error = 'skip' or 'dead_letter' apply leaves them out of the
+// target, so verify must not expect them there (docs/verify.md).
+func (v *verifyTarget) CheckRows(b *exec.Batch) []exec.RowError {
+	if b.Record == nil {
+		return nil
+	}
+	var out []exec.RowError
+	named := map[int]bool{}
+	r := liveRows(b)
+	r.bad = func(err error) {
+		de := (*dataError)(nil)
+		var re *rangeError
+		if errors.As(err, &re) {
+			de = &re.dataError
+		} else if !errors.As(err, &de) {
+			return
+		}
+		if de.row < 0 || named[de.row] {
+			return
+		}
+		named[de.row] = true
+		out = append(out, exec.RowError{Row: de.row, Column: de.column, Reason: de.reason})
+	}
+	for i := range v.cols {
+		c := &v.cols[i]
+		if idx := b.Record.Schema().FieldIndices(c.src); len(idx) > 0 {
+			_, _ = columnSlice(c, b.Record.Column(idx[0]), r) // (r.bad takes each row's error)
+		}
+	}
+	return out
+}
+
 // liveQuery is the SELECT of the live rows of the table: for an upsert
 // table its rows FINAL that are not tombstones, for a changelog table the
 // state its changes replay to (changelogLive).

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -435,12 +436,22 @@ func (r *sourceRun) versionFloor(ctx context.Context) (uint64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}
+		if v > math.MaxUint64-versionHeadroom {
+			// The counter would wrap around to small versions within
+			// the run, which an upsert table would never show.
+			return 0, fmt.Errorf("pipeline %s: its target %s holds _version %d, too close to the largest 64-bit version for the stream's versions to stay above it (they would wrap around, and an upsert table would keep the older rows): delete the rows with a _version above %d from it, or make it again", pr.p.Name, pr.p.Target.Name, v, uint64(math.MaxUint64-versionHeadroom))
+		}
 		if v > 0 && v+1 > floor {
 			floor = v + 1
 		}
 	}
 	return floor, nil
 }
+
+// versionHeadroom is how many versions a target's largest _version must
+// leave below the largest uint64 (versionFloor): a run's counter starts
+// above it and grows by one per row.
+const versionHeadroom = 1 << 40
 
 // instance names this process for a stream (connectors.StreamRequest.
 // Instance): the host and the absolute state directory, which the state

@@ -361,6 +361,9 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 		if out == nil {
 			continue
 		}
+		if out, err = v.withoutSinkRowErrors(out); err != nil {
+			return 0, nil, err
+		}
 		var rowKeys []string
 		err = v.vt.BatchRows(out, func(key, row string) error {
 			if each != nil {
@@ -389,6 +392,40 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 		}
 	}
 	return chunks, at, nil
+}
+
+// withoutSinkRowErrors leaves out of out, under on_error = 'skip' or
+// 'dead_letter', the rows the pipeline's writer cannot take (a date
+// outside the range of a ClickHouse Date, …): apply counts and
+// dead-letters them instead of writing them, so they are not expected in
+// the target. Under 'fail' they stay, and the comparison names the first.
+func (v *verifier) withoutSinkRowErrors(out *exec.Batch) (*exec.Batch, error) {
+	chk, ok := v.vt.(connectors.RowChecker)
+	if !ok || v.p.OnError == exec.OnErrorFail {
+		return out, nil
+	}
+	errs := chk.CheckRows(out)
+	if len(errs) == 0 {
+		return out, nil
+	}
+	failed := make(map[int]bool, len(errs))
+	for _, e := range errs {
+		failed[e.Row] = true
+	}
+	keep := make([]int, 0, out.NumRows())
+	for i := 0; i < int(out.Record.NumRows()); i++ {
+		if !failed[i] {
+			keep = append(keep, i)
+		}
+	}
+	rec, err := takeRows(v.opts.Alloc, out.Record, keep)
+	if err != nil {
+		out.Release()
+		return nil, err
+	}
+	out.Record.Release()
+	out.Record = rec
+	return out, nil
 }
 
 // targetPass reads the target's live rows.
