@@ -57,7 +57,7 @@ func init() {
 		Bind: simple("xxhash64", TUint64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.U64[i] = xxhash.Sum64String(a[0].Str[i]) })
 		}, textArg)})
-	Register(&Func{Name: "hex", Sig: "hex(x) → STRING", Doc: "Upper-case hex of the bytes of text, or of an integer's value.", MySQL: true,
+	Register(&Func{Name: "hex", Sig: "hex(x) → STRING", Doc: "Upper-case hex of the bytes of text (its UTF-8 bytes: a latin1 column's value is text once read, so hex('Œ') is C592 where MySQL gives 8C), or of an integer's value.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"hex('abc')", "616263"}, {"hex(255)", "FF"}},
 		Bind: bindHex})
 	Register(&Func{Name: "unhex", Sig: "unhex(s) → BINARY", Doc: "The bytes written in hex by s; NULL if s is not hex.", MySQL: true,

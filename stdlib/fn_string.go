@@ -15,7 +15,7 @@ func init() {
 	Register(&Func{Name: "upper", Sig: "upper(s) → STRING", Doc: "Upper-cases s.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"upper('abc')", "ABC"}},
 		Bind: withAppend(simple("upper", TString, caseKernel(true), textArg), caseAppend(true))})
-	Register(&Func{Name: "length", Sig: "length(s) → INT64", Doc: "Length of s in bytes.", MySQL: true,
+	Register(&Func{Name: "length", Sig: "length(s) → INT64", Doc: "Length of s in bytes, of its UTF-8 encoding (a latin1 column's value is text once read: length('€') is 3 where MySQL counts 1 byte of latin1).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"length('héllo')", "6"}},
 		Bind: simple("length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.I64[i] = int64(len(a[0].Str[i])) })
