@@ -46,9 +46,19 @@ CREATE PIPELINE p2 FROM binlog s.%[4]s.t2 INTO clickhouse dw.%[4]s.t2 WITH (flus
 		a.waitSame(t, my, ch, my1Q, ch1Q, 90*time.Second)
 		a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
 
+		// Good rows, the bad one and a good one, each its own
+		// transaction, in one burst (a procedure; it keeps the sql_mode
+		// of its CREATE): the writer inserts several of these batches
+		// together, so p1's own checkpoint must be before the first batch
+		// of the failed insert, or the good rows in it would be lost.
+		var burst strings.Builder
+		for i := 100; i < 120; i++ {
+			fmt.Fprintf(&burst, "INSERT INTO %s.t1 VALUES (%d, '2020-05-%02d'); ", db, i, i-99)
+		}
 		myExec(t, my, "SET SESSION sql_mode = ''",
-			"INSERT INTO "+db+".t1 VALUES (60000, '0000-00-00')",
-			"INSERT INTO "+db+".t1 VALUES (60001, '2022-03-04')")
+			"CREATE PROCEDURE "+db+".burst() BEGIN "+burst.String()+
+				"INSERT INTO "+db+".t1 VALUES (60000, '0000-00-00'); INSERT INTO "+db+".t1 VALUES (60001, '2022-03-04'); END",
+			"CALL "+db+".burst()")
 		a.waitFor(t, "p1 stops alone", 60*time.Second, func() (bool, string) {
 			out := a.out.String()
 			return strings.Contains(out, "pipeline stopped; the other pipelines of the source go on") &&
@@ -71,6 +81,8 @@ CREATE PIPELINE p2 FROM binlog s.%[4]s.t2 INTO clickhouse dw.%[4]s.t2 WITH (flus
 		if n := len(chRows(t, ch, "SELECT id FROM "+db+".t1_current WHERE id >= 60000")); n != 0 {
 			t.Errorf("t1's target has %d rows at or after the refused one: p1 did not stop before it", n)
 		}
+		t.Logf("of the 20 good rows before the refused one, %d reached t1 before p1 stopped (the others shared its insert)",
+			len(chRows(t, ch, "SELECT id FROM "+db+".t1_current WHERE id BETWEEN 100 AND 119")))
 
 		// Not fixed: p1 stops again, alone, at the same row; p2 follows.
 		myExec(t, my, "INSERT INTO "+db+".t2 VALUES (51, 510)")
