@@ -7,6 +7,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -455,6 +456,24 @@ type SchemaFollower interface {
 // them all; under 'fail' it does not ask.
 type RowChecker interface {
 	CheckRows(b *exec.Batch) []exec.RowError
+}
+
+// DataError is implemented by a Writer's write error that is the data's,
+// not the target's: a value or a row the target refuses (ClickHouse: a
+// date out of its range, a NULL in a column that is not Nullable), which
+// no retry lets through. It is the pipeline's own error, as a row error of
+// its transform is: the runtime stops that pipeline alone (docs/
+// live-tables.md, "One failing pipeline"), where an outage of the target
+// ends the run.
+type DataError interface {
+	error
+	DataError()
+}
+
+// IsDataError reports whether err is, or wraps, a DataError.
+func IsDataError(err error) bool {
+	var de DataError
+	return errors.As(err, &de)
 }
 
 // Idler is a Writer that holds rows back to write them in larger pieces

@@ -30,6 +30,10 @@ type dataError struct {
 
 func (e *dataError) Error() string { return e.msg }
 
+// DataError marks it as the data's error (connectors.DataError): the
+// pipeline that wrote it stops alone.
+func (e *dataError) DataError() {}
+
 // Unwrap gives the exec.RowError of a row's error, once its row is named.
 func (e *dataError) Unwrap() error {
 	if e.re == nil {

@@ -328,10 +328,13 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			}
 		}
 		pr.out.settle()
-		if err := pr.writer.Flush(flushCtx); err != nil && runErr == nil {
+		if err := pr.writer.Flush(flushCtx); err != nil && runErr == nil && !connectors.IsDataError(err) {
+			// (A row the target refused was its write's: a stop,
+			// taken below.)
 			runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}
 	}
+	r.takeStops(ctx) // (those of the writes the flush made)
 	stopCommit()
 	commitWG.Wait()
 	if err := <-commitErr; err != nil && runErr == nil {
@@ -681,14 +684,13 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 			} else {
 				pr.stats.WriteFailures.Add(1)
 				pr.countSinkRowError(err)
-				err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}
-			r.tracker.done(seq, err)
+			r.written(pr, seq, db, table, err)
 		}); err != nil {
 			// The batch was not written: its mark, and every later one,
 			// must never be committed (the commit loop stops the run).
 			pr.stats.WriteFailures.Add(1)
-			r.tracker.done(seq, fmt.Errorf("pipeline %s: %w", pr.p.Name, err))
+			r.written(pr, seq, db, table, err)
 		}
 	})
 	return nil

@@ -37,6 +37,10 @@ type pipeRun struct {
 	// stopping: the pipeline stops alone; its writer takes no batch more
 	// (stop.go).
 	stopping atomic.Bool
+	// detached: it stopped alone and left the stream, its own checkpoint
+	// saved after its writer acknowledged every write before it; what its
+	// writer still acknowledges is past that checkpoint (stop.go).
+	detached atomic.Bool
 	// copies are the tables ("db.table") whose row copies and rebuilds
 	// the pipeline takes into a hidden copy of its target (rowcopy.go).
 	copies map[string]bool

@@ -85,12 +85,14 @@ func (r *sourceRun) describeMark(m *exec.Mark) string {
 // and the stream goes on (nil); else the error is returned and the run of
 // this source ends, its checkpoint before b.
 func (r *sourceRun) pipelineFailed(ctx context.Context, pe *processError, b *exec.Batch) error {
-	return r.stopAlone(ctx, pe.pr, pe.err, pe.fix, r.lastMark)
+	return r.stopAlone(ctx, pe.pr, pe.err, pe.fix, r.lastMark, false)
 }
 
 // stopAlone stops pr, which could not take a change, with its own
-// checkpoint at mark (see pipelineFailed).
-func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix string, mark *exec.Mark) error {
+// checkpoint at mark (see pipelineFailed). refused: its writer refused
+// the change's data (written), so the flush of its writer may report that
+// again.
+func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix string, mark *exec.Mark, refused bool) error {
 	pr.stats.Stopped.Store(true)
 	if fix == "" {
 		fix = "fix the pipeline in the file (its expressions must bind to the table's columns now, or the row must pass; on_error = 'skip' or 'dead_letter' let failing rows through), then run apply again"
@@ -107,8 +109,11 @@ func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix
 	}
 	// The stopped pipeline's own checkpoint: the last mark before b. Its
 	// writes up to there are acknowledged once its writer is flushed.
+	// (The writes before the refused one were acknowledged before it:
+	// a writer calls back in order. A data error the flush reports is
+	// that one's, or a later write's.)
 	pr.out.settle()
-	if err := pr.writer.Flush(ctx); err != nil {
+	if err := pr.writer.Flush(ctx); err != nil && !(refused && connectors.IsDataError(err)) {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
 	name := aloneName(r.stateName, pr.p.Name)
@@ -135,6 +140,7 @@ func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix
 	}
 	r.runs = kept
 	pr.stopping.Store(true)
+	pr.detached.Store(true)
 	pr.close()
 	err := fmt.Errorf("pipeline %s stopped: %w; its own checkpoint is at position %s, before the change it could not take (%s); the other pipelines of source %s go on (%s). To resume it, %s: it resumes from its own checkpoint, with nothing lost, and rejoins the source's stream once it caught up",
 		pr.p.Name, cause, r.describeMark(mark), r.store.path(name), r.decl.Name, strings.Join(others, ", "), fix)
@@ -155,6 +161,32 @@ type writeStop struct {
 	seq       uint64
 	err       error
 	db, table string
+	// written: the writer refused the batch's data (written): the
+	// pipeline is told to fix its file, not to rebuild its target.
+	written bool
+}
+
+// written acknowledges pr's write of batch seq (of table db.table) with
+// its outcome err. A row or value the target refuses (connectors.
+// DataError) is the pipeline's own error: it stops alone, its batch
+// pending until the loop takes the stop (takeStops), as a schema its
+// writer cannot follow. A writer calls back in the order of the writes,
+// also for the batches of one insert, so the first stop of a pipeline is
+// of the first batch of the failed insert: its own checkpoint is before
+// that batch. Any other error (an outage the writer gave up on) fails the
+// batch: the run ends, its checkpoint before it. Once the pipeline left
+// the stream (detached), its writes are past its own checkpoint: whatever
+// their outcome, they no longer hold the source's checkpoint.
+func (r *sourceRun) written(pr *pipeRun, seq uint64, db, table string, err error) {
+	switch {
+	case err == nil || pr.detached.Load():
+		r.tracker.done(seq, nil)
+	case connectors.IsDataError(err):
+		pr.stopping.Store(true)
+		r.tracker.stop(&writeStop{pr: pr, seq: seq, err: err, written: true})
+	default:
+		r.tracker.done(seq, fmt.Errorf("pipeline %s: %w", pr.p.Name, err))
+	}
 }
 
 // takeStops stops alone the pipelines whose writer could not follow a
@@ -164,13 +196,22 @@ type writeStop struct {
 func (r *sourceRun) takeStops(ctx context.Context) {
 	for _, ws := range r.tracker.takeStops() {
 		pr, known := ws.pr, false
+		if pr.detached.Load() {
+			// A later batch of the insert that stopped it (written).
+			r.tracker.done(ws.seq, nil)
+			continue
+		}
 		for _, x := range r.runs {
 			known = known || x == pr
 		}
 		err := fmt.Errorf("pipeline %s: %w", pr.p.Name, ws.err)
 		if known {
+			fix := ""
+			if !ws.written {
+				fix = pr.resnapshotFix(ws.db, ws.table)
+			}
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			err = r.stopAlone(fctx, pr, ws.err, pr.resnapshotFix(ws.db, ws.table), r.tracker.markBefore(ws.seq))
+			err = r.stopAlone(fctx, pr, ws.err, fix, r.tracker.markBefore(ws.seq), ws.written)
 			cancel()
 		}
 		r.tracker.done(ws.seq, err)
