@@ -168,6 +168,11 @@ CREATE PIPELINE items FROM binlog s.%[3]s.oi INTO clickhouse dw.%[3]s.oi WITH (b
 	myExec(t, my, "INSERT INTO "+db+".oi (id, k, price) VALUES (999999, 999999, 12.3)")
 	a.waitSame(t, my, ch, "SELECT id, k, price FROM "+db+".oi ORDER BY id",
 		"SELECT toString(id), toString(k), toString(price) FROM "+db+".oi_current ORDER BY id", 120*time.Second)
+	// The stop comes once the rebuild is swapped in, the view included.
+	a.waitFor(t, "the view with the new type", 120*time.Second, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM system.columns WHERE database = '%s' AND table = 'oi_current' AND name = 'price' AND type = 'Decimal(12, 1)'", db))
+		return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+	})
 	a.running(t)
 	out := a.stop(t)
 	compareTable(t, my, ch, db, "oi", db, "oi", db+".oi_current")

@@ -154,6 +154,14 @@ CREATE PIPELINE p_w FROM binlog s.%[3]s.w INTO clickhouse dw.%[3]s.w WITH (batch
 	for _, tb := range tables {
 		waitK(a, tb, marker)
 	}
+	// The markers are in w's target before its last rebuild is swapped
+	// in: the stop comes once the view shows the new types (under load it
+	// came before, and the checks below met the old table).
+	a.waitFor(t, "w's view with the new types", 120*time.Second, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM system.columns WHERE database = '%s' AND table = 'w_current' AND "+
+			"((name = 'id' AND type = 'String') OR (name = 'v' AND type = 'Nullable(String)') OR (name = 'd' AND type = 'Nullable(Decimal(10, 2))'))", db))
+		return err == nil && n == 3, fmt.Sprintf("%d, %v", n, err)
+	})
 	a.running(t)
 	out = a.stop(t)
 	compare("w changed while etlq was behind")
