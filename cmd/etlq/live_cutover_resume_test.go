@@ -110,13 +110,10 @@ CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse 
 }
 
 // throttleProxy forwards TCP connections to a target; while slow is set,
-// what the target sends goes on in 4 KiB pieces 10 ms apart; while
-// paused, nothing the target sends goes on (what etlq reads stays where it
-// is, for a test to see a checkpoint of it).
+// what the target sends goes on in 4 KiB pieces 10 ms apart.
 type throttleProxy struct {
-	ln     net.Listener
-	slow   atomic.Bool
-	paused atomic.Bool
+	ln   net.Listener
+	slow atomic.Bool
 }
 
 // throttled returns myDSN through a new throttleProxy, and the proxy.
@@ -155,9 +152,6 @@ func newThrottleProxy(t *testing.T, target string) *throttleProxy {
 				buf := make([]byte, 4096)
 				for {
 					n, err := s.Read(buf)
-					for p.paused.Load() {
-						time.Sleep(10 * time.Millisecond)
-					}
 					if n > 0 {
 						if _, werr := c.Write(buf[:n]); werr != nil {
 							return

@@ -28,21 +28,7 @@ func TestRefusedRowStopsItsPipeline(t *testing.T) {
 			"CREATE TABLE "+db+".t2 (id INT PRIMARY KEY, v INT)",
 			"INSERT INTO "+db+".t1 VALUES (1, '2020-01-01'), (2, '2021-02-03')",
 			"INSERT INTO "+db+".t2 VALUES (1, 10), (2, 20)")
-		dir := t.TempDir()
-		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-		sid := testServerID()
-		write := func(p1With string) {
-			writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p1 FROM binlog s.%[4]s.t1 INTO clickhouse dw.%[4]s.t1 WITH (flush_interval = '100ms'%[5]s);
-CREATE PIPELINE p2 FROM binlog s.%[4]s.t2 INTO clickhouse dw.%[4]s.t2 WITH (flush_interval = '100ms');
-`, myDSN, s.chDSN, sid, db, p1With))
-		}
-		write("")
-		my1Q := "SELECT id, CAST(d AS CHAR) FROM " + db + ".t1 WHERE id <> 60000 ORDER BY id"
-		ch1Q := "SELECT toString(id), toString(d) FROM " + db + ".t1_current ORDER BY id"
-		my2Q := "SELECT id, v FROM " + db + ".t2 ORDER BY id"
-		ch2Q := "SELECT toString(id), toString(v) FROM " + db + ".t2_current ORDER BY id"
+		file, state, write, my1Q, ch1Q, my2Q, ch2Q := refusedFiles(t, s, myDSN)
 		a := startApply(t, state, file)
 		a.waitSame(t, my, ch, my1Q, ch1Q, 90*time.Second)
 		a.waitSame(t, my, ch, my2Q, ch2Q, 60*time.Second)
@@ -123,21 +109,7 @@ func TestRefusedRowInFirstSnapshot(t *testing.T) {
 			"CREATE TABLE "+db+".t2 (id INT PRIMARY KEY, v INT)",
 			"INSERT INTO "+db+".t1 VALUES (1, '2020-01-01'), (60000, '0000-00-00'), (60001, '2021-02-03')",
 			"INSERT INTO "+db+".t2 VALUES (1, 10), (2, 20)")
-		dir := t.TempDir()
-		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-		sid := testServerID()
-		write := func(p1With string) {
-			writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p1 FROM binlog s.%[4]s.t1 INTO clickhouse dw.%[4]s.t1 WITH (flush_interval = '100ms'%[5]s);
-CREATE PIPELINE p2 FROM binlog s.%[4]s.t2 INTO clickhouse dw.%[4]s.t2 WITH (flush_interval = '100ms');
-`, myDSN, s.chDSN, sid, db, p1With))
-		}
-		write("")
-		my1Q := "SELECT id, CAST(d AS CHAR) FROM " + db + ".t1 WHERE id <> 60000 ORDER BY id"
-		ch1Q := "SELECT toString(id), toString(d) FROM " + db + ".t1_current ORDER BY id"
-		my2Q := "SELECT id, v FROM " + db + ".t2 ORDER BY id"
-		ch2Q := "SELECT toString(id), toString(v) FROM " + db + ".t2_current ORDER BY id"
+		file, state, write, my1Q, ch1Q, my2Q, ch2Q := refusedFiles(t, s, myDSN)
 		out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 		if err == nil || !strings.Contains(out, "pipeline p1 stopped") || !strings.Contains(out, "the other pipelines of the source go on") ||
 			strings.Contains(out, "pipeline p2 stopped") {
@@ -171,4 +143,28 @@ CREATE PIPELINE p2 FROM binlog s.%[4]s.t2 INTO clickhouse dw.%[4]s.t2 WITH (flus
 		diffRows(t, myRows(t, my, my1Q), chRows(t, ch, ch1Q))
 		diffRows(t, myRows(t, my, my2Q), chRows(t, ch, ch2Q))
 	})
+}
+
+// refusedFiles writes the two-pipeline file of the refused-row tests (p1
+// reads t1, p2 t2, p1With appended to p1's WITH by write) and returns it,
+// a state directory, write, and the queries comparing t1 (but the bad
+// row 60000) and t2 with their targets.
+func refusedFiles(t *testing.T, s *scratch, myDSN string) (file, state string, write func(p1With string), my1Q, ch1Q, my2Q, ch2Q string) {
+	db := s.db
+	dir := t.TempDir()
+	file, state = filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	sid := testServerID()
+	write = func(p1With string) {
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p1 FROM binlog s.%[4]s.t1 INTO clickhouse dw.%[4]s.t1 WITH (flush_interval = '100ms'%[5]s);
+CREATE PIPELINE p2 FROM binlog s.%[4]s.t2 INTO clickhouse dw.%[4]s.t2 WITH (flush_interval = '100ms');
+`, myDSN, s.chDSN, sid, db, p1With))
+	}
+	write("")
+	my1Q = "SELECT id, CAST(d AS CHAR) FROM " + db + ".t1 WHERE id <> 60000 ORDER BY id"
+	ch1Q = "SELECT toString(id), toString(d) FROM " + db + ".t1_current ORDER BY id"
+	my2Q = "SELECT id, v FROM " + db + ".t2 ORDER BY id"
+	ch2Q = "SELECT toString(id), toString(v) FROM " + db + ".t2_current ORDER BY id"
+	return
 }
