@@ -161,9 +161,9 @@ type writeStop struct {
 	seq       uint64
 	err       error
 	db, table string
-	// written: the writer refused the batch's data (written): the
+	// refused: the writer refused the batch's data (written): the
 	// pipeline is told to fix its file, not to rebuild its target.
-	written bool
+	refused bool
 }
 
 // written acknowledges pr's write of batch seq (of table db.table) with
@@ -183,7 +183,7 @@ func (r *sourceRun) written(pr *pipeRun, seq uint64, db, table string, err error
 		r.tracker.done(seq, nil)
 	case connectors.IsDataError(err):
 		pr.stopping.Store(true)
-		r.tracker.stop(&writeStop{pr: pr, seq: seq, err: err, written: true})
+		r.tracker.stop(&writeStop{pr: pr, seq: seq, err: err, refused: true})
 	default:
 		r.tracker.done(seq, fmt.Errorf("pipeline %s: %w", pr.p.Name, err))
 	}
@@ -197,7 +197,7 @@ func (r *sourceRun) takeStops(ctx context.Context) {
 	for _, ws := range r.tracker.takeStops() {
 		pr, known := ws.pr, false
 		if pr.detached.Load() {
-			// A later batch of the insert that stopped it (written).
+			// A later batch of the insert that stopped it (refused).
 			r.tracker.done(ws.seq, nil)
 			continue
 		}
@@ -207,11 +207,11 @@ func (r *sourceRun) takeStops(ctx context.Context) {
 		err := fmt.Errorf("pipeline %s: %w", pr.p.Name, ws.err)
 		if known {
 			fix := ""
-			if !ws.written {
+			if !ws.refused {
 				fix = pr.resnapshotFix(ws.db, ws.table)
 			}
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			err = r.stopAlone(fctx, pr, ws.err, fix, r.tracker.markBefore(ws.seq), ws.written)
+			err = r.stopAlone(fctx, pr, ws.err, fix, r.tracker.markBefore(ws.seq), ws.refused)
 			cancel()
 		}
 		r.tracker.done(ws.seq, err)
