@@ -145,10 +145,7 @@ func (b *batchBuilder) nullBefore(n int) []arrow.Array {
 	}
 	b.releaseNulls()
 	fs := b.schema.Fields()[len(b.t.Cols) : 2*len(b.t.Cols)]
-	b.nulls = make([]arrow.Array, len(fs))
-	for i, f := range fs {
-		b.nulls[i] = array.MakeArrayOfNull(b.mem, f.Type, n)
-	}
+	b.nulls = makeNullArrays(b.mem, fs, n)
 	b.nullRows = n
 	return b.nulls
 }

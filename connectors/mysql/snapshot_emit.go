@@ -388,10 +388,7 @@ func (s *snapshotter) nullArrays(fields []arrow.Field, n int) []arrow.Array {
 	if s.nulls == nil {
 		s.nulls = map[nullKey][]arrow.Array{}
 	}
-	out := make([]arrow.Array, len(fields))
-	for i, f := range fields {
-		out[i] = array.MakeArrayOfNull(s.cfg.mem, f.Type, n)
-	}
+	out := makeNullArrays(s.cfg.mem, fields, n)
 	s.nulls[k] = out
 	return out
 }
