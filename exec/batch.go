@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // Metadata column names. A source batch carries them after the table's own
@@ -336,4 +337,33 @@ func (b *Batch) Release() {
 	}
 	b.Record.Release()
 	b.Record = nil
+}
+
+// RecordBytes is the size of a record's buffers, for batching and memory
+// bounds. A buffer that arrays share one after the other (the all-NULL
+// before.* columns of a source share one zeroed buffer) counts once.
+func RecordBytes(rec arrow.RecordBatch) int64 {
+	if rec == nil {
+		return 0
+	}
+	var (
+		n    int64
+		last *memory.Buffer
+		add  func(d arrow.ArrayData)
+	)
+	add = func(d arrow.ArrayData) {
+		for _, b := range d.Buffers() {
+			if b != nil && b != last {
+				n += int64(b.Len())
+				last = b
+			}
+		}
+		for _, c := range d.Children() {
+			add(c)
+		}
+	}
+	for _, c := range rec.Columns() {
+		add(c.Data())
+	}
+	return n
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 func TestSourceLayout(t *testing.T) {
@@ -47,5 +49,56 @@ func TestIsSystemColumn(t *testing.T) {
 		if IsSystemColumn(name) != want {
 			t.Errorf("IsSystemColumn(%q) = %v", name, !want)
 		}
+	}
+}
+
+// TestRecordBytesSharedBufferOnce: arrays that share a buffer one after
+// the other (a source's all-NULL before.* columns) count it once.
+func TestRecordBytesSharedBufferOnce(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(800)
+	defer buf.Release()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "b", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "c", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	var cols []arrow.Array
+	for i, f := range schema.Fields() {
+		bufs := []*memory.Buffer{buf, buf}
+		if i == 2 {
+			bufs = append(bufs, buf)
+		}
+		d := array.NewData(f.Type, 100, bufs, nil, 100, 0)
+		cols = append(cols, array.MakeFromData(d))
+		d.Release()
+	}
+	rec := array.NewRecordBatch(schema, cols, 100)
+	defer rec.Release()
+	for _, c := range cols {
+		c.Release()
+	}
+	if got := RecordBytes(rec); got != 800 {
+		t.Errorf("shared buffer: %d bytes, want 800", got)
+	}
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.AppendValues([]int64{1, 2, 3}, nil)
+	a := b.NewArray()
+	defer a.Release()
+	own := array.NewRecordBatch(arrow.NewSchema(schema.Fields()[:1], nil), []arrow.Array{a}, 3)
+	defer own.Release()
+	var want int64
+	for _, buf := range a.Data().Buffers() {
+		if buf != nil {
+			want += int64(buf.Len())
+		}
+	}
+	if got := RecordBytes(own); got != want || want == 0 {
+		t.Errorf("own buffers: %d bytes, want %d", got, want)
+	}
+	if RecordBytes(nil) != 0 {
+		t.Error("nil record")
 	}
 }

@@ -142,16 +142,8 @@ func (o *outbox) close() {
 
 // batchBytes estimates the memory of a batch's record.
 func batchBytes(b *exec.Batch) int64 {
-	if b == nil || b.Record == nil {
+	if b == nil {
 		return 0
 	}
-	var n int64
-	for _, c := range b.Record.Columns() {
-		for _, buf := range c.Data().Buffers() {
-			if buf != nil {
-				n += int64(buf.Len())
-			}
-		}
-	}
-	return n
+	return exec.RecordBytes(b.Record)
 }
