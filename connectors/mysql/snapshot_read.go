@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/etlq/etlq/exec"
 )
 
 // selectList returns the chunk SELECT's column expressions. FLOAT is read
@@ -65,8 +67,26 @@ func chunkQuery(ch *chunk) string {
 // maxQueued is how many complete records a chunk may hold that the binlog
 // reader has not taken: the worker waits for the reader beyond that, so a
 // snapshot holds about snapshot_parallelism × maxQueued records in memory
-// however large its chunks are.
-const maxQueued = 2
+// however large its chunks are. maxQueuedBytes bounds them too: a record
+// of wide rows (defaultBatchBytes of row data: ~7 MiB of Arrow for a
+// 300-column table) waits alone.
+const (
+	maxQueued      = 2
+	maxQueuedBytes = 6 << 20
+)
+
+// queueFull reports whether ch's records not taken yet reach maxQueued or
+// maxQueuedBytes (s.mu held).
+func queueFull(ch *chunk) bool {
+	if len(ch.recs) >= maxQueued {
+		return true
+	}
+	var size int64
+	for _, r := range ch.recs {
+		size += exec.RecordBytes(r)
+	}
+	return len(ch.recs) > 0 && size >= maxQueuedBytes
+}
 
 // maxBehindReader bounds the read views a chunk takes, in MariaDB's exact
 // positioning, while its position is behind the binlog reader (see read).
@@ -91,7 +111,7 @@ var maxChunkWait = 30 * time.Second
 var errChunkCut = errors.New("chunk cut: its records waited too long for the binlog reader")
 
 // push hands a complete record of ch to the reader. With wait, it blocks
-// while maxQueued records are not taken yet (the chunk's read pauses; the
+// while maxQueued records (or maxQueuedBytes) are not taken yet (the chunk's read pauses; the
 // server waits on the socket, which is why withConn raises net_write_timeout),
 // at most maxChunkWait for an integer-key chunk.
 // final says rec is the chunk's last record.
@@ -103,19 +123,19 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait, final bool) e
 	s.mu.Lock()
 	ch.recs = append(ch.recs, rec)
 	ch.finalIn = ch.finalIn || final
-	n, redo := len(ch.recs), ch.redo
+	full, redo := queueFull(ch), ch.redo
 	s.mu.Unlock()
 	s.signal()
 	var expired <-chan time.Time
 	if ch.unpaced {
 		wait = false
 	}
-	if wait && n >= maxQueued && (ch.haveLast || ch.intKey == nil && len(ch.t.Key) > 0) {
+	if wait && full && (ch.haveLast || ch.intKey == nil && len(ch.t.Key) > 0) {
 		t := time.NewTimer(maxChunkWait)
 		defer t.Stop()
 		expired = t.C
 	}
-	for wait && n >= maxQueued && !redo {
+	for wait && full && !redo {
 		select {
 		case <-ch.drained:
 		case <-expired:
@@ -133,7 +153,7 @@ func (s *snapshotter) push(ch *chunk, rec arrow.RecordBatch, wait, final bool) e
 			return s.ctx.Err()
 		}
 		s.mu.Lock()
-		n, redo = len(ch.recs), ch.redo
+		full, redo = queueFull(ch), ch.redo
 		s.mu.Unlock()
 	}
 	if redo {
