@@ -83,11 +83,13 @@ type writer struct {
 	// feed takes the sealed groups to the inserter when inserts carry
 	// several groups (writer_long.go; nil otherwise); poke asks it to end
 	// the open INSERT; ending holds a token per INSERT being ended (one
-	// at a time, while the next is open: what their batches hold for a
-	// retry stays within twice insert_bytes).
-	feed   chan *group
-	poke   chan struct{}
-	ending chan struct{}
+	// at a time, while the next is open), endingBytes its batches' bytes
+	// (waitBudget), waits the times the open one waited for it.
+	feed        chan *group
+	poke        chan struct{}
+	ending      chan struct{}
+	endingBytes atomic.Int64
+	waits       atomic.Int64
 
 	mu     sync.Mutex
 	layout *tableLayout
@@ -217,7 +219,7 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	n := b.NumRows()
 	g.rows += n
 	if total := b.Record.NumRows(); total > 0 {
-		g.bytes += recordBytes(b.Record) * int64(n) / total
+		g.bytes += exec.RecordBytes(b.Record) * int64(n) / total
 	}
 	if g.rows >= w.opts.batchRows || g.bytes >= w.opts.batchBytes {
 		g.full = true
@@ -964,26 +966,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// recordBytes is the size of a record's buffers.
-func recordBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	var add func(d arrow.ArrayData)
-	add = func(d arrow.ArrayData) {
-		for _, b := range d.Buffers() {
-			if b != nil {
-				n += int64(b.Len())
-			}
-		}
-		for _, c := range d.Children() {
-			add(c)
-		}
-	}
-	for _, c := range rec.Columns() {
-		add(c.Data())
-	}
-	return n
 }
 
 // queue is the completer's queue of groups: unbounded, so that sealing a

@@ -34,8 +34,8 @@ import (
 // connection cut, ClickHouse refusing a block or failing on the end) makes
 // the INSERT again with all its groups, with the backoff of one group's,
 // or fails them all with a data error. So the open INSERT and the one
-// being ended hold up to insert_bytes of batches each, and no group is
-// acknowledged before ClickHouse has all of its INSERT.
+// being ended keep up to insert_bytes of batches together (waitBudget),
+// and no group is acknowledged before ClickHouse has all of its INSERT.
 
 // longInsert is the INSERT the inserter keeps open.
 type longInsert struct {
@@ -134,6 +134,11 @@ func (w *writer) inserter() {
 			}
 			continue
 		}
+		var open int64
+		if li != nil {
+			open = li.bytes
+		}
+		w.waitBudget(open + g.bytes)
 		if li == nil {
 			li = &longInsert{cols: g.cols, start: time.Now()}
 			timer.Reset(w.opts.flushInterval)
@@ -214,6 +219,18 @@ func (w *writer) end(li *longInsert) {
 	w.settleAsync(li, errEnding)
 }
 
+// waitBudget waits, before the open INSERT would keep n bytes of batches,
+// until the INSERT being ended is done if the two would keep more than
+// insert_bytes: a retry of either sends all of its batches again, so they
+// are kept, and insert_bytes bounds them together.
+func (w *writer) waitBudget(n int64) {
+	if e := w.endingBytes.Load(); e > 0 && n+e > w.opts.insertBytes {
+		w.waits.Add(1)
+		w.ending <- struct{}{} // (free once the settle of the one being ended returned)
+		<-w.ending
+	}
+}
+
 // errEnding tells settle that li's INSERT is to be ended first.
 var errEnding = fmt.Errorf("the insert is to be ended")
 
@@ -221,11 +238,13 @@ var errEnding = fmt.Errorf("the insert is to be ended")
 // being ended or made again.
 func (w *writer) settleAsync(li *longInsert, err error) {
 	w.ending <- struct{}{}
+	w.endingBytes.Store(li.bytes)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.ending }()
 		w.settle(li, err)
+		w.endingBytes.Store(0) // (its batches are released: settle finished its groups)
 	}()
 }
 

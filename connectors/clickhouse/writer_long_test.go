@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,5 +196,37 @@ func TestLongInsertBadBatch(t *testing.T) {
 	}
 	if n := w.(*writer).inserts.Load(); n != 1 {
 		t.Errorf("%d inserts, want 1", n)
+	}
+}
+
+// TestLongInsertBudgetShared: the open INSERT does not take a batch that
+// would make it and the INSERT being ended keep more than insert_bytes
+// until that one is done; within the bound it goes on at once.
+func TestLongInsertBudgetShared(t *testing.T) {
+	w := &writer{opts: targetOptions{insertBytes: 100}, ending: make(chan struct{}, 1)}
+	// An INSERT of 60 bytes being ended (settleAsync's token and bytes).
+	w.ending <- struct{}{}
+	w.endingBytes.Store(60)
+	w.waitBudget(40) // 60 + 40: within insert_bytes
+	if n := w.waits.Load(); n != 0 {
+		t.Fatalf("waited %d times within the bound", n)
+	}
+	var ended atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		w.waitBudget(41) // 60 + 41: waits for the one being ended
+		if !ended.Load() {
+			t.Error("went on before the INSERT being ended was done")
+		}
+		close(done)
+	}()
+	waitCount(t, w.waits.Load, 1, 10*time.Second, "waits")
+	ended.Store(true) // (as settleAsync's goroutine: bytes, then the token)
+	w.endingBytes.Store(0)
+	<-w.ending
+	<-done
+	w.waitBudget(1 << 20) // nothing being ended: a group larger than the bound goes alone
+	if n := w.waits.Load(); n != 1 {
+		t.Fatalf("%d waits, want 1", n)
 	}
 }
