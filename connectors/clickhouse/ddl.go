@@ -265,26 +265,24 @@ func (l *tableLayout) createTable() (string, error) {
 	return b.String(), nil
 }
 
-// createView is the statement that creates the live-rows view of an upsert
-// table; "" in other modes. FINAL merges the versions of each key at read
-// time, so the view never shows a replaced or deleted row, merged or not.
+// createView is the statement that creates the live-rows view of a new
+// upsert table; "" in other modes. FINAL merges the versions of each key
+// at read time, so the view never shows a replaced or deleted row, merged
+// or not. (An existing view is replaced by ensureView, view.go.)
 func (l *tableLayout) createView() string {
 	if l.mode != connectors.ModeUpsert {
 		return ""
 	}
-	names := make([]string, 0, len(l.cols))
-	for _, c := range l.cols {
-		if c.name != colIsDeleted {
-			names = append(names, quote(c.name))
-		}
-	}
-	return "CREATE VIEW IF NOT EXISTS " + l.viewName() + " AS SELECT " + strings.Join(names, ", ") +
-		" FROM " + l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0"
+	return "CREATE VIEW IF NOT EXISTS " + l.viewName() + viewQuery(l.db, l.table, viewColumns(l.columns()))
 }
 
-// dropView drops the live-rows view, to recreate it with new columns.
-func (l *tableLayout) dropView() string {
-	return "DROP TABLE IF EXISTS " + l.viewName()
+// columns are the layout's columns as a table of it has them.
+func (l *tableLayout) columns() []existingColumn {
+	out := make([]existingColumn, len(l.cols))
+	for i, c := range l.cols {
+		out[i] = existingColumn{c.name, c.chType()}
+	}
+	return out
 }
 
 // addColumns is the ALTER TABLE statement that adds cols.

@@ -206,15 +206,6 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 	if len(modify) > 0 {
 		stmts = append(stmts, "ALTER TABLE "+merged.qualified()+" "+strings.Join(modify, ", "))
 	}
-	view := func() []string {
-		if merged.mode == connectors.ModeUpsert {
-			return []string{merged.dropView(), merged.createView()}
-		}
-		return nil
-	}
-	if len(rekey) == 0 {
-		stmts = append(stmts, view()...)
-	}
 	if err := w.execRetrying(ctx, stmts); err != nil {
 		if err = w.addedByAnother(ctx, &merged, add, stmts, err); err != nil {
 			return err
@@ -224,7 +215,13 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		if err := w.rekey(ctx, &merged, rekey); err != nil {
 			return err
 		}
-		if err := w.execRetrying(ctx, view()); err != nil {
+	}
+	if merged.mode == connectors.ModeUpsert {
+		// The view shows the table's columns now (view.go).
+		err := retrying(ctx, "schema change", w.target, w.opts.maxBackoff, func() error {
+			return w.s.ensureView(ctx, w.conn, merged.version, merged.db, merged.table)
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -145,22 +145,15 @@ func (s *Sink) swapCopy(ctx context.Context, conn driver.Conn, v serverVersion, 
 			return err
 		}
 	}
-	st, err := read(table)
-	if err != nil {
+	if err := s.execDDL(ctx, conn, v, []string{"DROP TABLE IF EXISTS " + q(table+copySuffix+currentView)}); err != nil {
 		return err
 	}
-	stmts := []string{"DROP TABLE IF EXISTS " + q(table+copySuffix+currentView)}
 	if mode == connectors.ModeUpsert {
-		names := make([]string, 0, len(st.columns))
-		for _, c := range st.columns {
-			if c.name != colIsDeleted {
-				names = append(names, quote(c.name))
-			}
+		// Replaced (never missing) when the copy's columns differ,
+		// else left as it is (view.go).
+		if err := s.ensureView(ctx, conn, v, db, table); err != nil {
+			return err
 		}
-		stmts = append(stmts, "DROP TABLE IF EXISTS "+q(table+currentView),
-			"CREATE VIEW IF NOT EXISTS "+q(table+currentView)+" AS SELECT "+strings.Join(names, ", ")+
-				" FROM "+q(table)+" FINAL WHERE "+quote(colIsDeleted)+" = 0")
 	}
-	stmts = append(stmts, "DROP TABLE IF EXISTS "+q(table+oldSuffix))
-	return s.execDDL(ctx, conn, v, stmts)
+	return s.execDDL(ctx, conn, v, []string{"DROP TABLE IF EXISTS " + q(table+oldSuffix)})
 }

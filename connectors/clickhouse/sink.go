@@ -480,14 +480,26 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 			return nil, fmt.Errorf("existing table %s.%s lacks columns %s", l.db, l.table, strings.Join(names, ", "))
 		}
 		out = append(out, l.addColumns(missing))
-		if l.mode == connectors.ModeUpsert {
-			out = append(out, l.dropView())
+	}
+	// (The view: ensureView, after these.)
+	return out, nil
+}
+
+// plannedColumns are the columns the existing table st has once prepare's
+// statements ran: its own, then the layout's it lacks (ADD COLUMN
+// appends).
+func plannedColumns(l *tableLayout, st tableState) []existingColumn {
+	out := append([]existingColumn(nil), st.columns...)
+	have := map[string]bool{}
+	for _, c := range st.columns {
+		have[c.name] = true
+	}
+	for _, c := range l.columns() {
+		if !have[c.name] {
+			out = append(out, c)
 		}
 	}
-	if v := l.createView(); v != "" {
-		out = append(out, v)
-	}
-	return out, nil
+	return out
 }
 
 // Plan returns the DDL Open would run for t and the values t's columns
@@ -502,6 +514,13 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 		// An existing table that does not match: Open refuses it before
 		// anything is written, so check reports it as an error too.
 		return nil, l.problems, err
+	}
+	if l.mode == connectors.ModeUpsert && st.exists {
+		vs, err := readViewState(ctx, conn, l.db, l.table)
+		if err != nil {
+			return nil, nil, s.errorf("reading %s.%s: %v", l.db, l.table+currentView, err)
+		}
+		ddl = append(ddl, viewRepair(l.version, l.db, l.table, vs, viewColumns(plannedColumns(l, st)))...)
 	}
 	if lost := missingUserColumns(l, st); st.exists && len(lost) > 0 {
 		var n uint64
@@ -557,7 +576,15 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 		if err != nil {
 			return fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
 		}
-		return s.execDDL(ctx, conn, l.version, stmts)
+		if err := s.execDDL(ctx, conn, l.version, stmts); err != nil {
+			return err
+		}
+		if l.mode != connectors.ModeUpsert {
+			return nil
+		}
+		// The view: made when missing, made again when a stop left it
+		// with other columns than the table's (or side views).
+		return s.ensureView(ctx, conn, l.version, l.db, l.table)
 	})
 	if err != nil {
 		return nil, err
