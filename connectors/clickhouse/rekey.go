@@ -58,19 +58,7 @@ func chCode(err error) int32 {
 // keyWidened reports whether the live table already has the types of cols
 // (another writer re-keyed it).
 func (w *writer) keyWidened(ctx context.Context, l *tableLayout, cols []colSpec) (bool, error) {
-	var st tableState
-	var err error
-	for attempt := 0; ; attempt++ {
-		// ClickHouse 18 fails a read of system.columns with code 60 when
-		// a table of the database is dropped meanwhile (another writer's
-		// copy, its lock).
-		if st, err = readTableState(ctx, w.conn, l.db, l.table); err == nil || chCode(err) != 60 || attempt == 20 {
-			break
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return false, err
-		}
-	}
+	st, err := readTableState(ctx, w.conn, l.db, l.table)
 	if err != nil {
 		return false, fmt.Errorf("clickhouse %s: key column types: %w", w.target, err)
 	}

@@ -327,7 +327,24 @@ type tableState struct {
 	columns []existingColumn
 }
 
+// readTableState reads whether db.table exists, its engine and columns.
+// ClickHouse 18 fails a read of system.columns with code 60 (unknown
+// table) when any table of the database is dropped or renamed meanwhile —
+// another pipeline's view replaced through side names, a re-key's copy or
+// lock: the read is made again, up to a second.
 func readTableState(ctx context.Context, conn driver.Conn, db, table string) (tableState, error) {
+	for attempt := 0; ; attempt++ {
+		st, err := readTableStateOnce(ctx, conn, db, table)
+		if err == nil || chCode(err) != 60 || attempt == 20 {
+			return st, err
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return st, err
+		}
+	}
+}
+
+func readTableStateOnce(ctx context.Context, conn driver.Conn, db, table string) (tableState, error) {
 	var st tableState
 	rows, err := conn.Query(ctx, "SELECT engine FROM system.tables WHERE database = ? AND name = ?", db, table)
 	if err != nil {

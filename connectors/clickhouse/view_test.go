@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -203,4 +204,50 @@ func TestViewRepairedAfterStop(t *testing.T) {
 	if after := e.text("SELECT metadata_modification_time FROM system.tables WHERE database = '" + e.db + "' AND name = 'kv_current'"); after != before {
 		t.Errorf("a right view was made again: %s then %s", before, after)
 	}
+}
+
+// TestTableStateWhileOthersDropped: reading a table's columns while other
+// tables of its database are created, renamed and dropped (another
+// pipeline replacing its view through side names) does not fail:
+// ClickHouse 18 answers such a read of system.columns with "table doesn't
+// exist" about the other table, and one pipeline stopped on it.
+func TestTableStateWhileOthersDropped(t *testing.T) {
+	e := newEnv(t, nil)
+	q := func(n string) string { return quote(e.db) + "." + quote(n) }
+	e.exec("CREATE DATABASE " + quote(e.db))
+	e.exec("CREATE TABLE " + q("stable") + " (id Int64) ENGINE = MergeTree() ORDER BY id")
+	ctx, cancel := context.WithCancel(context.Background())
+	churned := make(chan int)
+	go func() {
+		n := 0
+		defer func() { churned <- n }()
+		for ctx.Err() == nil {
+			for _, s := range []string{
+				"CREATE VIEW " + q("v_new") + " AS SELECT id FROM " + q("stable"),
+				"CREATE VIEW IF NOT EXISTS " + q("v") + " AS SELECT id FROM " + q("stable"),
+				"RENAME TABLE " + q("v") + " TO " + q("v_old") + ", " + q("v_new") + " TO " + q("v"),
+				"DROP TABLE IF EXISTS " + q("v_old"),
+			} {
+				if err := e.conn.Exec(context.Background(), s); err != nil {
+					t.Errorf("%s: %v", s, err)
+					return
+				}
+			}
+			n++
+		}
+	}()
+	reads := 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); reads++ {
+		st, err := readTableState(context.Background(), e.conn, e.db, "stable")
+		if err != nil {
+			t.Errorf("read %d: %v", reads, err)
+			break
+		}
+		if !st.exists || len(st.columns) != 1 {
+			t.Errorf("read %d: %+v", reads, st)
+			break
+		}
+	}
+	cancel()
+	t.Logf("%d reads while the views were replaced %d times", reads, <-churned)
 }
