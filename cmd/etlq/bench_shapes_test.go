@@ -36,6 +36,7 @@ type shapeEnv struct {
 	dir          string
 	serverID     int
 	ref          catchUpRef // the plain catch-up's rates per byte
+	srv          *servers   // the servers' CPU during each etlq run
 }
 
 // catchUpRef is the plain catch-up's wall and CPU rates per binlog byte.
@@ -53,6 +54,7 @@ func newShapeEnv(b *testing.B) *shapeEnv {
 	e.my = testenv.MySQLConn(b, e.myDSN)
 	e.ch = testenv.ClickHouseConn(b, e.chDSN)
 	e.ref = catchUpReference(b, e.myDSN, e.chDSN)
+	e.srv = newServers(b, e.chDSN, e.myDSN)
 	e.db = testenv.UniqueName(b)
 	e.chDB = e.db
 	e.dir = b.TempDir()
@@ -113,9 +115,15 @@ func (e *shapeEnv) apply(phase, file string, wantIn int) measured {
 	prof := strings.TrimPrefix(e.b.Name(), "BenchmarkShape") + "-" + phase // e.g. LargeValues-stream
 	args = append(args, cpuProfileArgs(e.b, prof)...)
 	args = append(args, heapProfileArgs(e.b, prof)...)
-	e.b.StartTimer()
-	r := runMeasured(e.b, nil, etlqBin, append(args, file)...)
-	e.b.StopTimer()
+	var r measured
+	e.srv.measure(phase, func() {
+		e.b.StartTimer()
+		r = runMeasured(e.b, nil, etlqBin, append(args, file)...)
+		e.b.StopTimer()
+	})
+	if ch, my := e.srv.last(phase); e.srv.ch.pid != 0 && e.srv.my.pid != 0 {
+		e.b.Logf("%s: servers' CPU during etlq: ClickHouse %s, MariaDB %s", phase, ch.Round(10*time.Millisecond), my.Round(10*time.Millisecond))
+	}
 	if wantIn >= 0 {
 		if n, ok := etlqLogInt(r.Output, "rows_in"); !ok || n != int64(wantIn) {
 			e.b.Fatalf("%s: etlq read %d rows, want %d\n%s", phase, n, wantIn, tail(r.Output, 3000))
