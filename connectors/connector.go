@@ -34,6 +34,10 @@ func (t OptionType) String() string {
 	return [...]string{"string", "integer", "boolean", "duration"}[t]
 }
 
+// Phrase is the type with its article, as messages name what an option
+// takes: "an integer", "a duration such as '500ms'".
+func (t OptionType) Phrase() string { return wants[t] }
+
 // Option describes one WITH option of a connector or pipeline.
 type Option struct {
 	Name    string

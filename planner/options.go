@@ -73,7 +73,7 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 		}
 		v, ok := optionValue(spec, lit)
 		if !ok {
-			b.errs.add(o.Value, "option %q takes a %s, got %s", name, spec.Type, lit.Raw)
+			b.errs.add(o.Value, "option %q takes %s, got %s", name, spec.Type.Phrase(), lit.Raw)
 			continue
 		}
 		if n, isInt := v.(int64); isInt {

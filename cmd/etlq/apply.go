@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,7 +47,7 @@ type applyCmd struct {
 func (a *applyCmd) Run(ctx context.Context) error {
 	// The logs go through the progress display while it runs (logOutput).
 	logOut := &logOutput{}
-	var h slog.Handler = slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})
+	var h slog.Handler = textHandler(logOut)
 	if a.LogFormat == "json" {
 		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
 	}
@@ -63,6 +64,26 @@ func (a *applyCmd) Run(ctx context.Context) error {
 
 // jsonDurations writes durations as text ("1.5s"), as the text format does,
 // instead of slog's JSON integer of nanoseconds.
+// textHandler is the text log handler of every command: an error value is
+// written as its Error() text. slog's text handler writes a value with
+// %+v, and the errors of clickhouse-go's ch-go (go-faster/errors) print
+// their call frames under %+v: a retried insert logged "read:\n
+// github.com/ClickHouse/ch-go/proto.(*Reader).UVarInt\n /root/go/pkg/mod/…"
+// where "read: read: connection reset by peer" was meant.
+func textHandler(w io.Writer) slog.Handler {
+	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: plainErrors})
+}
+
+// plainErrors writes an error attribute as its message.
+func plainErrors(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindAny {
+		if err, ok := a.Value.Any().(error); ok && err != nil {
+			return slog.String(a.Key, err.Error())
+		}
+	}
+	return a
+}
+
 func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 	if a.Value.Kind() == slog.KindDuration {
 		return slog.String(a.Key, a.Value.Duration().String())

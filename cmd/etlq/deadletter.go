@@ -27,7 +27,7 @@ type deadletterReplayCmd struct {
 }
 
 func (c *deadletterReplayCmd) Run(ctx context.Context) error {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(textHandler(os.Stderr))
 	slog.SetDefault(log)
 	_, plan, err := etlfile.LoadPlanAt(ctx, c.File, false, c.StateDir)
 	if err != nil {

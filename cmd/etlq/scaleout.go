@@ -37,7 +37,7 @@ func (c *captureCmd) Run(ctx context.Context) error {
 }
 
 func newLogger(format string) *slog.Logger {
-	var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	var h slog.Handler = textHandler(os.Stderr)
 	if format == "json" {
 		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
 	}

@@ -42,9 +42,14 @@ type binlogReader struct {
 	startPos  binlogPos
 	startGTID string
 
-	cur     binlogPos // end of the last event read
-	safe    binlogPos // last transaction boundary
-	inTrx   bool
+	cur   binlogPos // end of the last event read
+	safe  binlogPos // last transaction boundary
+	inTrx bool
+	// oneStmt: the open transaction is a single statement, which its
+	// query event ends: a MariaDB GTID flagged standalone, or a MySQL GTID
+	// not followed by BEGIN (DDL, GRANT, REVOKE, SET PASSWORD, ANALYZE
+	// TABLE…: no COMMIT or XID follows them).
+	oneStmt bool
 	trxVer  uint64 // version at the start of the open transaction
 	trxSent int    // rows of the open transaction already queued
 	skip    int    // rows to drop after a reconnect (already queued)
@@ -333,9 +338,11 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			// DDL or a non-transactional statement: no COMMIT follows; the
 			// query event ends it.
 			r.inTrx = true
+			r.oneStmt = true
 		}
 	case *replication.GTIDEvent:
 		r.begin(ev)
+		r.oneStmt = true // until a BEGIN says otherwise
 		if u, err := uuid.FromBytes(e.SID); err == nil {
 			r.trxGTID = fmt.Sprintf("%s:%d", u, e.GNO)
 			if ms, ok := r.gtid.(*gm.MysqlGTIDSet); ok {
@@ -348,6 +355,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		switch {
 		case uq == "BEGIN" || strings.HasPrefix(uq, "XA START") || strings.HasPrefix(uq, "SAVEPOINT"):
 			r.begin(ev)
+			r.oneStmt = false
 		case uq == "COMMIT" || strings.HasPrefix(uq, "XA COMMIT") || strings.HasPrefix(uq, "XA END") || strings.HasPrefix(uq, "XA PREPARE"):
 			return r.commit()
 		case uq == "ROLLBACK":
@@ -364,6 +372,15 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 					// changes (truncates) end at a boundary.
 					out[len(out)-1].Mark = r.em.mark(r.cur)
 				}
+				return r.commit()
+			}
+			if r.inTrx && r.oneStmt {
+				// A statement that is a transaction of its own but no DDL
+				// etlq follows (GRANT, REVOKE, FLUSH, ANALYZE TABLE…): it
+				// ends here. Left open, the reader stood in a transaction
+				// until the next write to the server: an idle source after
+				// a GRANT took no resnapshot, emitted no snapshot chunk and
+				// no idle checkpoint, and apply --once never ended.
 				return r.commit()
 			}
 			if !r.inTrx {
@@ -479,6 +496,7 @@ func (r *binlogReader) begin(ev *replication.BinlogEvent) {
 // batch carrying the Mark.
 func (r *binlogReader) commit() error {
 	r.inTrx = false
+	r.oneStmt = false
 	r.safe = r.cur
 	r.skip = 0
 	n0 := len(r.em.queued())

@@ -121,6 +121,7 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		r.skip = r.trxSent
 	}
 	r.inTrx = false
+	r.oneStmt = false
 	r.trxSent = 0
 	r.held = nil
 	r.maps = map[uint64]*tableMap{}

@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
 	"github.com/etlq/etlq/connectors"
@@ -241,4 +242,68 @@ func equalSlices[T comparable](a, b []T) bool {
 		}
 	}
 	return true
+}
+
+// TestBinlogReaderEndsOneStatementTransactions: a statement written as a
+// transaction of its own that is no DDL etlq follows (GRANT after a
+// MariaDB GTID flagged standalone, or after a MySQL GTID without BEGIN)
+// ends at its query event: the reader stands at the boundary after it.
+// Before, it stayed "in a transaction" until the next write to the
+// server, so an idle source after a GRANT took no resnapshot and apply
+// --once never ended.
+func TestBinlogReaderEndsOneStatementTransactions(t *testing.T) {
+	for _, flavor := range []string{"mariadb", "mysql"} {
+		t.Run(flavor, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+			defer mem.AssertSize(t, 0)
+			f, ts := newFakeEmitter(mem)
+			defer f.release()
+			f.cfg.flavor = flavor
+			ts.snap = &snapState{Done: true}
+			s := newSnapshotter(f)
+			r := newBinlogReader(f, s, binlogPos{File: "b.000001", Pos: 4}, "")
+			ev := func(typ replication.EventType, end, size uint32, e replication.Event) *replication.BinlogEvent {
+				return &replication.BinlogEvent{Header: &replication.EventHeader{Timestamp: uint32(time.Now().Unix()), EventType: typ,
+					ServerID: 7, LogPos: end, EventSize: size}, Event: e}
+			}
+			var gtid *replication.BinlogEvent
+			if flavor == "mariadb" {
+				gtid = ev(replication.MARIADB_GTID_EVENT, 100, 42, &replication.MariadbGTIDEvent{
+					GTID: gm.MariadbGTID{DomainID: 0, ServerID: 7, SequenceNumber: 9}, Flags: replication.BINLOG_MARIADB_FL_STANDALONE | replication.BINLOG_MARIADB_FL_DDL})
+			} else {
+				gtid = ev(replication.GTID_EVENT, 100, 42, &replication.GTIDEvent{SID: make([]byte, 16), GNO: 9})
+			}
+			for _, e := range []*replication.BinlogEvent{
+				gtid,
+				ev(replication.QUERY_EVENT, 200, 100, &replication.QueryEvent{Query: []byte("GRANT SELECT ON d.* TO 'u'@'%'")}),
+			} {
+				if err := r.handle(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at := binlogPos{File: "b.000001", Pos: 200}
+			if r.inTrx || r.safe != at {
+				t.Errorf("after the GRANT: in a transaction %v, boundary %s; want %s", r.inTrx, r.safe, at)
+			}
+			if len(f.boundaries) == 0 || f.boundaries[len(f.boundaries)-1] != at {
+				t.Errorf("boundaries %v, want the reader to stand at %s", f.boundaries, at)
+			}
+			// A transaction with BEGIN still ends at its COMMIT only.
+			for _, e := range []*replication.BinlogEvent{
+				ev(replication.GTID_EVENT, 300, 42, &replication.GTIDEvent{SID: make([]byte, 16), GNO: 10}),
+				ev(replication.QUERY_EVENT, 400, 100, &replication.QueryEvent{Query: []byte("BEGIN")}),
+				ev(replication.QUERY_EVENT, 500, 100, &replication.QueryEvent{Query: []byte("SET @x = 1")}),
+			} {
+				if flavor == "mariadb" && e.Header.LogPos == 300 {
+					e = ev(replication.MARIADB_GTID_EVENT, 300, 42, &replication.MariadbGTIDEvent{GTID: gm.MariadbGTID{ServerID: 7, SequenceNumber: 10}})
+				}
+				if err := r.handle(e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !r.inTrx || r.safe != at {
+				t.Errorf("inside BEGIN …: in a transaction %v, boundary %s; want still in it, boundary %s", r.inTrx, r.safe, at)
+			}
+		})
+	}
 }
