@@ -207,6 +207,7 @@ func (s *snapshotter) resnapTable(ts *tableState) {
 	delete(s.begun, ts)
 	delete(s.ended, ts)
 	delete(s.keyLog, ts)
+	s.dropSeenLocked(ts)
 	active := false
 	for _, a := range s.active {
 		active = active || a == ts

@@ -131,6 +131,15 @@ type snapshotter struct {
 	// nulls are the all-NULL before.* arrays shared by records (nullArrays).
 	nulls       map[nullKey][]arrow.Array
 	windowDrops int         // chunk rows left out for their window's binlog events
+	// seen are the keys binlog rows changed while their table's snapshot
+	// runs, with the position of the last change (noteSeen): a chunk at a
+	// later position leaves those rows out (seenDrops), since the changes
+	// went out before it and it holds nothing newer. seenKeys counts the
+	// entries, at most maxSeenKeys (seenFull: warned once).
+	seen      map[*tableState]map[string]binlogPos
+	seenKeys  int
+	seenDrops int
+	seenFull  bool
 	mode        string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
 	wm          *watermarks // watermark mode
 	active      []*tableState
@@ -149,7 +158,7 @@ type snapshotter struct {
 func newSnapshotter(em emitter) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{em: em, cfg: em.config(), ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
-		keyLog: map[*tableState][]loggedKey{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
+		keyLog: map[*tableState][]loggedKey{}, seen: map[*tableState]map[string]binlogPos{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
 		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
 		hints: map[*table][]int{}, textOnly: map[*table]bool{}, roomC: make(chan struct{}, 1)}
 	for _, ts := range em.catalog().tables {

@@ -149,21 +149,37 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// positions come from the binlog events, not the chunk.
 		drop = s.windowKeys(ts, ch.low, ch.pos, at)
 	}
+	var seen map[string]binlogPos
+	if len(ch.t.Key) > 0 && !ch.pos.isZero() {
+		// Keys changed by binlog rows that went out before the chunk: its
+		// rows of them hold nothing newer (noteSeenLocked).
+		s.mu.Lock()
+		seen = s.seen[ts]
+		s.mu.Unlock()
+	}
 	recs, final := s.take(ch)
 	for _, rec := range recs {
 		b := s.finishRecord(ch, rec, posText)
-		if b != nil && len(drop) > 0 {
+		if b != nil && (len(drop) > 0 || len(seen) > 0) {
 			sel := make([]int32, 0, rec.NumRows())
+			s.mu.Lock()
 			for i := 0; i < int(rec.NumRows()); i++ {
-				if k, ok := recordKey(ch.t, rec, 0, i); !ok || !drop[k] {
-					sel = append(sel, int32(i))
+				k, ok := recordKey(ch.t, rec, 0, i)
+				if ok && drop[k] {
+					s.windowDrops++
+					continue
 				}
+				if p, had := seen[k]; ok && had && p.cmp(ch.pos) < 0 {
+					delete(seen, k) // (no other chunk holds the key)
+					s.seenKeys--
+					s.seenDrops++
+					continue
+				}
+				sel = append(sel, int32(i))
 			}
+			s.mu.Unlock()
 			if len(sel) < int(rec.NumRows()) {
 				b.Sel = sel
-				s.mu.Lock()
-				s.windowDrops += int(rec.NumRows()) - len(sel)
-				s.mu.Unlock()
 			}
 		}
 		rec.Release()
@@ -191,6 +207,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		ts.snap.Done = true
 		ts.snap.Ranges = nil
 		ts.snapDone.Store(true)
+		s.dropSeenLocked(ts)
 		done = true
 		if !s.ended[ts] && (ts.resnap == nil || ts.resnap.cutover) {
 			// The table's last row went out in an earlier part of the

@@ -81,15 +81,22 @@ func recordKey(t *table, rec arrow.RecordBatch, off, i int) (string, bool) {
 	return b.String(), true
 }
 
-// noteKeys logs, in the windowed modes, the keys a batch of binlog rows changed,
-// while ts is being snapshotted.
+// noteKeys notes the keys a batch of binlog rows changed while ts is being
+// snapshotted: in every mode for the chunks to come (noteSeen), and in the
+// windowed modes in the key log of the chunks' windows.
 func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
-	if !s.windowed() || ts.snap == nil || ts.snap.Done || rec.NumRows() == 0 {
+	if ts.snap == nil || ts.snap.Done || rec.NumRows() == 0 {
 		return
 	}
 	posCol := rec.Column(rec.Schema().FieldIndices(exec.ColPos)[0]).(*array.String)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(ts.cur.Key) > 0 {
+		s.noteSeenLocked(ts, rec, posCol)
+	}
+	if !s.windowed() {
+		return
+	}
 	if len(ts.cur.Key) == 0 {
 		// A key-less table: that it changed, and where, is what counts
 		// (keylessVerdict).
@@ -190,4 +197,55 @@ func (s *snapshotter) windowKeys(ts *tableState, lo, hi, reader binlogPos) map[s
 	}
 	s.keyLog[ts] = log
 	return out
+}
+
+// maxSeenKeys bounds the keys noted for chunks to come (seen): about 100
+// bytes each, so that a writer busy during a long snapshot does not take
+// the memory etlq is bounded by.
+var maxSeenKeys = 200_000
+
+// noteSeenLocked notes the keys of rec's rows (and, with before images, the
+// keys they had) with their positions. A chunk emitted at a later position
+// holds those rows as the changes left them, which went out before it: an
+// upsert target ends the same either way, but an append or changelog
+// target got each such row twice, once as its change and again as a read
+// row (s.mu held).
+func (s *snapshotter) noteSeenLocked(ts *tableState, rec arrow.RecordBatch, posCol *array.String) {
+	m := s.seen[ts]
+	if m == nil {
+		m = map[string]binlogPos{}
+		s.seen[ts] = m
+	}
+	offs := []int{0}
+	if s.cfg.req.Before {
+		offs = append(offs, len(ts.cur.Cols))
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		p, _ := parsePos(posCol.Value(i))
+		for _, off := range offs {
+			k, ok := recordKey(ts.cur, rec, off, i)
+			if !ok {
+				continue
+			}
+			if _, had := m[k]; !had {
+				if s.seenKeys >= maxSeenKeys {
+					if !s.seenFull {
+						s.seenFull = true
+						s.cfg.log.Warn("snapshot: too many keys changed while their tables are read; a row changed before its chunk is read may now reach append and changelog targets twice (once as its change, once as a read row)",
+							"table", ts.key, "keys", s.seenKeys)
+					}
+					continue
+				}
+				s.seenKeys++
+			}
+			m[k] = p
+		}
+	}
+}
+
+// dropSeenLocked forgets the keys noted for ts's chunks (its snapshot
+// ended or starts again; s.mu held).
+func (s *snapshotter) dropSeenLocked(ts *tableState) {
+	s.seenKeys -= len(s.seen[ts])
+	delete(s.seen, ts)
 }
