@@ -130,7 +130,7 @@ type snapshotter struct {
 	lastChunkMark time.Time
 	// nulls are the all-NULL before.* arrays shared by records (nullArrays).
 	nulls       map[nullKey][]arrow.Array
-	windowDrops int         // chunk rows left out for their window's binlog events
+	windowDrops int // chunk rows left out for their window's binlog events
 	// seen are the keys binlog rows changed while their table's snapshot
 	// runs, with the position of the last change (noteSeen): a chunk at a
 	// later position leaves those rows out (seenDrops), since the changes
@@ -140,9 +140,9 @@ type snapshotter struct {
 	seenKeys  int
 	seenDrops int
 	seenFull  bool
-	mode        string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
-	wm          *watermarks // watermark mode
-	active      []*tableState
+	mode      string      // positioning: "exact" (binlog_snapshot_position), "watermark", "bracket"
+	wm        *watermarks // watermark mode
+	active    []*tableState
 	// initial are the tables snapshotted from the start; added receives
 	// the tables that join while the stream runs (addTable), once the
 	// planner and the workers run (started).
