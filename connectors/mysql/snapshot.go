@@ -137,6 +137,7 @@ type snapshotter struct {
 	// went out before it and it holds nothing newer. seenKeys counts the
 	// entries, at most maxSeenKeys (seenFull: warned once).
 	seen      map[*tableState]map[string]binlogPos
+	seenSig   map[*tableState]string // the key columns the notes are of (keyNames)
 	seenKeys  int
 	seenDrops int
 	seenFull  bool
@@ -158,7 +159,7 @@ type snapshotter struct {
 func newSnapshotter(em emitter) *snapshotter {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &snapshotter{em: em, cfg: em.config(), ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
-		keyLog: map[*tableState][]loggedKey{}, seen: map[*tableState]map[string]binlogPos{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
+		keyLog: map[*tableState][]loggedKey{}, seen: map[*tableState]map[string]binlogPos{}, seenSig: map[*tableState]string{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
 		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
 		hints: map[*table][]int{}, textOnly: map[*table]bool{}, roomC: make(chan struct{}, 1)}
 	for _, ts := range em.catalog().tables {

@@ -154,7 +154,9 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		// Keys changed by binlog rows that went out before the chunk: its
 		// rows of them hold nothing newer (noteSeenLocked).
 		s.mu.Lock()
-		seen = s.seen[ts]
+		if s.seenSig[ts] == keyNames(ch.t) { // (notes of the chunk's key columns only)
+			seen = s.seen[ts]
+		}
 		s.mu.Unlock()
 	}
 	recs, final := s.take(ch)

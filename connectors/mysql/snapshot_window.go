@@ -211,6 +211,12 @@ var maxSeenKeys = 200_000
 // target got each such row twice, once as its change and again as a read
 // row (s.mu held).
 func (s *snapshotter) noteSeenLocked(ts *tableState, rec arrow.RecordBatch, posCol *array.String) {
+	if sig := keyNames(ts.cur); s.seenSig[ts] != sig {
+		// Notes of other key columns (the key changed while the table
+		// is read) would match other rows: they go.
+		s.dropSeenLocked(ts)
+		s.seenSig[ts] = sig
+	}
 	m := s.seen[ts]
 	if m == nil {
 		m = map[string]binlogPos{}
@@ -248,4 +254,5 @@ func (s *snapshotter) noteSeenLocked(ts *tableState, rec arrow.RecordBatch, posC
 func (s *snapshotter) dropSeenLocked(ts *tableState) {
 	s.seenKeys -= len(s.seen[ts])
 	delete(s.seen, ts)
+	delete(s.seenSig, ts)
 }
