@@ -439,6 +439,12 @@ func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
 	if name == "changed" {
 		return b.bindChanged(sc, c)
 	}
+	if unit := unquotedUnit(sc, name, c); unit != nil {
+		// MySQL writes TIMESTAMPDIFF(HOUR, …) with a bare unit; here it is
+		// a string, and "unknown column HOUR" alone leaves a MySQL user lost.
+		b.errs.add(unit, "unknown column %q in %s: the unit of %s is a string, write '%s'", unit.Name.Name, sc.table, name, strings.ToUpper(unit.Name.Name))
+		return nil
+	}
 	args, ok := b.bindList(sc, c.Args)
 	if !ok {
 		return nil
@@ -618,4 +624,25 @@ func bindLiteral(l *lang.Literal) (exec.Expr, error) {
 		return exec.Lit(l.Value+" "+l.Unit, stdlib.TInterval)
 	}
 	return nil, fmt.Errorf("unsupported literal %s", l.Raw)
+}
+
+// timeUnits are the units timestampdiff and date_trunc take as a string.
+var timeUnits = map[string]bool{"microsecond": true, "second": true, "minute": true, "hour": true,
+	"day": true, "week": true, "month": true, "quarter": true, "year": true}
+
+// unquotedUnit returns the first argument of a stdlib timestampdiff or
+// date_trunc call when it is a bare unit name (HOUR) that is not a column
+// of the table: MySQL's spelling of what etlq takes as a string ('HOUR').
+func unquotedUnit(sc *scope, name string, c *lang.Call) *lang.ColumnRef {
+	if (name != "timestampdiff" && name != "date_trunc") || sc.funcs[name] != nil || len(c.Args) == 0 {
+		return nil
+	}
+	r, ok := c.Args[0].(*lang.ColumnRef)
+	if !ok || r.Before || !timeUnits[strings.ToLower(r.Name.Name)] {
+		return nil
+	}
+	if _, isCol := sc.byLower[strings.ToLower(r.Name.Name)]; isCol {
+		return nil
+	}
+	return r
 }

@@ -182,6 +182,8 @@ CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.c;`,
 			`3:73: before.status is only known in a binlog pipeline (this one has SNAPSHOT only)`},
 		{"changed outside binlog", `CREATE PIPELINE p FROM binlog shopdb.orders SNAPSHOT only WHERE changed(status) INTO clickhouse a.b;`,
 			`3:65: changed() is only known in a binlog pipeline (this one has SNAPSHOT only)`},
+		{"unit unquoted", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, timestampdiff(HOUR, created_at, created_at) AS h INTO clickhouse a.b;`,
+			`3:73: unknown column "HOUR" in shopdb.orders: the unit of timestampdiff is a string, write 'HOUR'`},
 		{"expression without a name", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, amount * 2 INTO clickhouse a.b;`,
 			`3:59: this expression needs a name: add AS <name>`},
 	} {
