@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/etlq/etlq/connectors/testenv"
 )
@@ -17,10 +18,21 @@ import (
 // table holds each state of a row once. A row updated before its chunk was
 // read arrived as its update and again as a read row of the chunk (found
 // by a new-user trial); every update gives v a new value, so a (id, v)
-// pair twice is a row counted twice.
+// pair twice is a row counted twice. The same with an ADD COLUMN made
+// while the snapshot runs (the notes of changed keys outlive it: the key is
+// the same) and one made while etlq is stopped between the two runs.
 func TestAppendTargetOnceUnderSnapshotWrites(t *testing.T) {
 	t.Parallel()
-	onBothServers(t, func(t *testing.T, myDSN string) {
+	for _, ddl := range []string{"none", "running", "stopped"} {
+		t.Run("ddl_"+ddl, func(t *testing.T) {
+			t.Parallel()
+			onBothServers(t, func(t *testing.T, myDSN string) { testAppendOnce(t, myDSN, ddl) })
+		})
+	}
+}
+
+func testAppendOnce(t *testing.T, myDSN, ddl string) {
+	{
 		s := newScratch(t, myDSN)
 		const n = 60000
 		myExec(t, s.my, "CREATE DATABASE "+s.db,
@@ -45,15 +57,33 @@ func TestAppendTargetOnceUnderSnapshotWrites(t *testing.T) {
 		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 2000, snapshot_parallelism = 2);
 CREATE SINK dw INTO clickhouse '%s';
 CREATE PIPELINE a FROM binlog s.%[4]s.t SNAPSHOT initial
-  TRANSFORM id, v, _op INTO clickhouse dw.%[4]s.log MODE append;
+  TRANSFORM *, _op INTO clickhouse dw.%[4]s.log MODE append;
 CREATE PIPELINE c FROM binlog s.%[4]s.t SNAPSHOT initial
   TRANSFORM id, v INTO clickhouse dw.%[4]s.changes MODE changelog;
 `, myDSN, 100000+rand.IntN(1<<30), s.chDSN, s.db))
+		alter := "ALTER TABLE " + s.db + ".t ADD COLUMN extra INT NOT NULL DEFAULT 7 AFTER v"
+		altered := make(chan struct{})
+		go func() {
+			defer close(altered)
+			if ddl == "running" {
+				time.Sleep(150 * time.Millisecond) // (the snapshot takes ~0.5 s)
+				myExec(t, testenv.MySQLConn(t, myDSN), alter)
+			}
+		}()
 		state := filepath.Join(dir, "state")
 		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		<-altered
+		if ddl == "stopped" {
+			myExec(t, s.my, alter)
+		}
 		stop.Store(true)
 		wg.Wait()
 		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if ddl != "none" {
+			if got := chRows(t, s.ch, "SELECT toString(count()) FROM system.columns WHERE database = '"+s.db+"' AND table = 'log' AND name = 'extra'"); got[0] != "1" {
+				t.Errorf("the append target lacks the added column")
+			}
+		}
 		if updates.Load() < 100 {
 			t.Fatalf("only %d updates during the snapshot", updates.Load())
 		}
@@ -68,5 +98,5 @@ CREATE PIPELINE c FROM binlog s.%[4]s.t SNAPSHOT initial
 			}
 		}
 		t.Logf("%d updates while etlq ran", updates.Load())
-	})
+	}
 }

@@ -64,6 +64,7 @@ func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 	if err := sameChunkKey(ch, live); err != nil {
 		return err
 	}
+	markAdded(ch.t, live)
 	s.mu.Lock()
 	if s.live == nil {
 		s.live = map[*tableState]*table{}
@@ -72,6 +73,24 @@ func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 	ch.t = live
 	s.mu.Unlock()
 	return nil
+}
+
+// markAdded marks the columns of live that old (the schema the chunk was
+// planned with) lacks as added by a DDL (exec.MetaAddedByDDL), as the
+// binlog reader marks those of a DDL it reads: a chunk read after an ADD
+// COLUMN made while etlq runs (or is stopped, or behind) carries the
+// column before the reader reaches the DDL, and a sink took it for one
+// its table had lost ("dropped outside etlq") and stopped the pipeline.
+func markAdded(old, live *table) {
+	had := map[string]bool{}
+	for _, c := range old.Cols {
+		had[strings.ToLower(c.Name)] = true
+	}
+	for _, c := range live.Cols {
+		if !had[strings.ToLower(c.Name)] {
+			c.Added = true
+		}
+	}
 }
 
 // columnSig is what liveSchema compares of a schema with the server's.
