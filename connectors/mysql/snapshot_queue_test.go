@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/exec"
 )
 
 // TestQueueFullByBytes: a chunk's records not taken yet stop its read at
@@ -50,10 +52,10 @@ func TestSeenKeysBounded(t *testing.T) {
 	tbl := func(key int) *table {
 		return &table{Cols: []*column{{Name: "id"}, {Name: "alt"}}, Key: []int{key}}
 	}
-	ts := &tableState{key: "db.t", cur: tbl(0)}
+	ts := &tableState{key: "db.t", cur: tbl(0), snap: &snapState{}}
 	s := &snapshotter{cfg: &streamConfig{log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 		seen: map[*tableState]map[string]binlogPos{}, seenSig: map[*tableState]string{}}
-	rec := func(ids ...int64) (arrow.RecordBatch, *array.String) {
+	rec := func(ids ...int64) arrow.RecordBatch {
 		ib := array.NewInt64Builder(mem)
 		defer ib.Release()
 		ib.AppendValues(ids, nil)
@@ -65,16 +67,19 @@ func TestSeenKeysBounded(t *testing.T) {
 			pb.Append("binlog.000001:100")
 		}
 		pos := pb.NewStringArray()
-		schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "alt", Type: arrow.PrimitiveTypes.Int64}}, nil)
-		return array.NewRecordBatch(schema, []arrow.Array{a, a}, int64(len(ids))), pos
+		defer pos.Release()
+		schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "alt", Type: arrow.PrimitiveTypes.Int64},
+			{Name: exec.ColPos, Type: arrow.BinaryTypes.String}}, nil)
+		return array.NewRecordBatch(schema, []arrow.Array{a, a, pos}, int64(len(ids)))
 	}
-	r, pos := rec(1, 2, 3, 4, 5)
-	s.noteSeenLocked(ts, r, pos)
+	r := rec(1, 2, 3, 4, 5)
+	defer r.Release()
+	s.noteKeys(ts, r)
 	if s.seenKeys != 3 || len(s.seen[ts]) != 3 || !s.seenFull {
 		t.Fatalf("%d keys noted (%d in the map), full %v; want 3, 3, true", s.seenKeys, len(s.seen[ts]), s.seenFull)
 	}
 	ts.cur = tbl(1) // the key is another column now
-	s.noteSeenLocked(ts, r, pos)
+	s.noteKeys(ts, r)
 	if s.seenSig[ts] != "(alt)" || s.seenKeys != 3 {
 		t.Fatalf("after the key changed: sig %q, %d keys", s.seenSig[ts], s.seenKeys)
 	}
@@ -82,6 +87,4 @@ func TestSeenKeysBounded(t *testing.T) {
 	if s.seenKeys != 0 || s.seen[ts] != nil {
 		t.Fatalf("%d keys left", s.seenKeys)
 	}
-	r.Release()
-	pos.Release()
 }

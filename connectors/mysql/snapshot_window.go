@@ -82,8 +82,9 @@ func recordKey(t *table, rec arrow.RecordBatch, off, i int) (string, bool) {
 }
 
 // noteKeys notes the keys a batch of binlog rows changed while ts is being
-// snapshotted: in every mode for the chunks to come (noteSeen), and in the
-// windowed modes in the key log of the chunks' windows.
+// snapshotted: in every mode for the chunks to come (seen), and in the
+// windowed modes in the key log of the chunks' windows. Each row's
+// position and keys are read once for both.
 func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
 	if ts.snap == nil || ts.snap.Done || rec.NumRows() == 0 {
 		return
@@ -91,26 +92,37 @@ func (s *snapshotter) noteKeys(ts *tableState, rec arrow.RecordBatch) {
 	posCol := rec.Column(rec.Schema().FieldIndices(exec.ColPos)[0]).(*array.String)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(ts.cur.Key) > 0 {
-		s.noteSeenLocked(ts, rec, posCol)
-	}
-	if !s.windowed() {
-		return
-	}
+	windowed := s.windowed()
 	if len(ts.cur.Key) == 0 {
-		// A key-less table: that it changed, and where, is what counts
-		// (keylessVerdict).
-		p, _ := parsePos(posCol.Value(0))
-		s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, ""})
+		if windowed {
+			// A key-less table: that it changed, and where, is what
+			// counts (keylessVerdict).
+			p, _ := parsePos(posCol.Value(0))
+			s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, ""})
+		}
 		return
 	}
+	seen := s.seenLocked(ts)
+	offs := []int{0}
+	if s.cfg.req.Before {
+		offs = append(offs, len(ts.cur.Cols))
+	}
+	var (
+		p    binlogPos
+		last string
+	)
 	for i := 0; i < int(rec.NumRows()); i++ {
-		p, _ := parsePos(posCol.Value(i))
-		if k, ok := recordKey(ts.cur, rec, 0, i); ok {
-			s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, k})
+		if v := posCol.Value(i); i == 0 || v != last { // (the rows of one event share it)
+			p, _ = parsePos(v)
+			last = v
 		}
-		if s.cfg.req.Before {
-			if k, ok := recordKey(ts.cur, rec, len(ts.cur.Cols), i); ok {
+		for _, off := range offs {
+			k, ok := recordKey(ts.cur, rec, off, i)
+			if !ok {
+				continue
+			}
+			s.noteSeenLocked(seen, k, p)
+			if windowed {
 				s.keyLog[ts] = append(s.keyLog[ts], loggedKey{p, k})
 			}
 		}
@@ -204,16 +216,11 @@ func (s *snapshotter) windowKeys(ts *tableState, lo, hi, reader binlogPos) map[s
 // the memory etlq is bounded by.
 var maxSeenKeys = 200_000
 
-// noteSeenLocked notes the keys of rec's rows (and, with before images, the
-// keys they had) with their positions. A chunk emitted at a later position
-// holds those rows as the changes left them, which went out before it: an
-// upsert target ends the same either way, but an append or changelog
-// target got each such row twice, once as its change and again as a read
-// row (s.mu held).
-func (s *snapshotter) noteSeenLocked(ts *tableState, rec arrow.RecordBatch, posCol *array.String) {
+// seenLocked returns the keys noted for ts's chunks to come, of the
+// table's key columns now: notes of other key columns (the key changed
+// while the table is read) would match other rows, and go (s.mu held).
+func (s *snapshotter) seenLocked(ts *tableState) map[string]binlogPos {
 	if sig := keyNames(ts.cur); s.seenSig[ts] != sig {
-		// Notes of other key columns (the key changed while the table
-		// is read) would match other rows: they go.
 		s.dropSeenLocked(ts)
 		s.seenSig[ts] = sig
 	}
@@ -222,31 +229,27 @@ func (s *snapshotter) noteSeenLocked(ts *tableState, rec arrow.RecordBatch, posC
 		m = map[string]binlogPos{}
 		s.seen[ts] = m
 	}
-	offs := []int{0}
-	if s.cfg.req.Before {
-		offs = append(offs, len(ts.cur.Cols))
-	}
-	for i := 0; i < int(rec.NumRows()); i++ {
-		p, _ := parsePos(posCol.Value(i))
-		for _, off := range offs {
-			k, ok := recordKey(ts.cur, rec, off, i)
-			if !ok {
-				continue
+	return m
+}
+
+// noteSeenLocked notes key k (of a row's after or before image) as changed
+// at p. A chunk emitted at a later position holds the row as the changes
+// left it, which went out before it: an upsert target ends the same either
+// way, but an append or changelog target got each such row twice, once as
+// its change and again as a read row (s.mu held).
+func (s *snapshotter) noteSeenLocked(m map[string]binlogPos, k string, p binlogPos) {
+	if _, had := m[k]; !had {
+		if s.seenKeys >= maxSeenKeys {
+			if !s.seenFull {
+				s.seenFull = true
+				s.cfg.log.Warn("snapshot: too many keys changed while their tables are read; a row changed before its chunk is read may now reach append and changelog targets twice (once as its change, once as a read row)",
+					"keys", s.seenKeys)
 			}
-			if _, had := m[k]; !had {
-				if s.seenKeys >= maxSeenKeys {
-					if !s.seenFull {
-						s.seenFull = true
-						s.cfg.log.Warn("snapshot: too many keys changed while their tables are read; a row changed before its chunk is read may now reach append and changelog targets twice (once as its change, once as a read row)",
-							"table", ts.key, "keys", s.seenKeys)
-					}
-					continue
-				}
-				s.seenKeys++
-			}
-			m[k] = p
+			return
 		}
+		s.seenKeys++
 	}
+	m[k] = p
 }
 
 // dropSeenLocked forgets the keys noted for ts's chunks (its snapshot
