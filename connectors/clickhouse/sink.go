@@ -333,13 +333,20 @@ type tableState struct {
 // another pipeline's view replaced through side names, a re-key's copy or
 // lock: the read is made again, up to a second.
 func readTableState(ctx context.Context, conn driver.Conn, db, table string) (tableState, error) {
+	return whileTablesMove(ctx, func() (tableState, error) { return readTableStateOnce(ctx, conn, db, table) })
+}
+
+// whileTablesMove makes read again while ClickHouse 18 answers it with
+// code 60 (a table of the database dropped or renamed while system.tables
+// or system.columns was read), up to a second.
+func whileTablesMove[T any](ctx context.Context, read func() (T, error)) (T, error) {
 	for attempt := 0; ; attempt++ {
-		st, err := readTableStateOnce(ctx, conn, db, table)
+		v, err := read()
 		if err == nil || chCode(err) != 60 || attempt == 20 {
-			return st, err
+			return v, err
 		}
 		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return st, err
+			return v, err
 		}
 	}
 }

@@ -38,7 +38,12 @@ type viewState struct {
 	sides  []string
 }
 
+// readViewState reads what exists of db.table's live-rows view.
 func readViewState(ctx context.Context, conn driver.Conn, db, table string) (viewState, error) {
+	return whileTablesMove(ctx, func() (viewState, error) { return readViewStateOnce(ctx, conn, db, table) })
+}
+
+func readViewStateOnce(ctx context.Context, conn driver.Conn, db, table string) (viewState, error) {
 	var vs viewState
 	view := table + currentView
 	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = ? AND name IN (?, ?, ?)",

@@ -247,6 +247,10 @@ func TestTableStateWhileOthersDropped(t *testing.T) {
 			t.Errorf("read %d: %+v", reads, st)
 			break
 		}
+		if _, err := readViewState(context.Background(), e.conn, e.db, "stable"); err != nil {
+			t.Errorf("view read %d: %v", reads, err)
+			break
+		}
 	}
 	cancel()
 	t.Logf("%d reads while the views were replaced %d times", reads, <-churned)
