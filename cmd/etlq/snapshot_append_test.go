@@ -73,6 +73,15 @@ CREATE PIPELINE c FROM binlog s.%[4]s.t SNAPSHOT initial
 		state := filepath.Join(dir, "state")
 		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
 		<-altered
+		// What the snapshot run wrote holds each row state once. (The
+		// second run resumes from a checkpoint: at-least-once, as the
+		// contract says of a restart, so it is not held to this.)
+		for _, tbl := range []string{"log", "changes"} {
+			q := fmt.Sprintf("SELECT toString(count()), toString(sum(c)) FROM (SELECT id, v, count() AS c FROM %s.%s GROUP BY id, v HAVING c > 1)", s.db, tbl)
+			if got := chRows(t, s.ch, q); got[0] != "0|NULL" && got[0] != "0|0" {
+				t.Errorf("%s: %s (row states twice | rows)", tbl, got[0])
+			}
+		}
 		if ddl == "stopped" {
 			myExec(t, s.my, alter)
 		}
@@ -88,11 +97,7 @@ CREATE PIPELINE c FROM binlog s.%[4]s.t SNAPSHOT initial
 			t.Fatalf("only %d updates during the snapshot", updates.Load())
 		}
 		for _, tbl := range []string{"log", "changes"} {
-			q := fmt.Sprintf("SELECT toString(count()), toString(sum(c)) FROM (SELECT id, v, count() AS c FROM %s.%s GROUP BY id, v HAVING c > 1)", s.db, tbl)
-			if got := chRows(t, s.ch, q); got[0] != "0|NULL" && got[0] != "0|0" {
-				t.Errorf("%s: %s (row states twice | rows)", tbl, got[0])
-			}
-			q = fmt.Sprintf("SELECT toString(uniqExact(id)) FROM %s.%s", s.db, tbl)
+			q := fmt.Sprintf("SELECT toString(uniqExact(id)) FROM %s.%s", s.db, tbl)
 			if got := chRows(t, s.ch, q); got[0] != fmt.Sprint(n) {
 				t.Errorf("%s: %s keys, want %d", tbl, strings.Join(got, ","), n)
 			}
