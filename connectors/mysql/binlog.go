@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -621,7 +620,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			cols = nil
 		}
 		if update {
-			var bcols []array.Builder
+			var bcols []outCol
 			if cfg.req.Before && !skip {
 				bcols = bb.beforeBuilders()
 			}

@@ -18,9 +18,7 @@ type batchBuilder struct {
 	schema *arrow.Schema
 	mem    memory.Allocator
 	consts *constStrings
-	rb     *array.RecordBuilder // table columns, then before.* columns
-	cols   []array.Builder
-	bins   []*array.BinaryBuilder // per column: nil unless string/binary
+	cols   []outCol // table columns, then before.* columns
 	runs   []metaRun
 	rows   int
 	// data is the size of the row images appended since the last
@@ -50,18 +48,48 @@ func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, befor
 	if before {
 		n *= 2
 	}
-	rb := array.NewRecordBuilder(mem, arrow.NewSchema(s.Fields()[:n], nil))
-	b := &batchBuilder{t: t, before: before, schema: s, mem: mem, consts: consts, rb: rb, cols: rb.Fields(),
-		bins: make([]*array.BinaryBuilder, n), bytes: make([]int, n)}
-	for i, c := range b.cols {
-		switch c := c.(type) {
-		case *array.StringBuilder:
-			b.bins[i] = c.BinaryBuilder
-		case *array.BinaryBuilder:
-			b.bins[i] = c
+	b := &batchBuilder{t: t, before: before, schema: s, mem: mem, consts: consts,
+		cols: make([]outCol, n), bytes: make([]int, n)}
+	for i, f := range s.Fields()[:n] {
+		switch f.Type.ID() {
+		case arrow.STRING, arrow.BINARY:
+			b.cols[i].s = newStrCol(f.Type)
+		default:
+			b.cols[i].a = array.NewBuilder(mem, f.Type)
 		}
 	}
 	return b
+}
+
+// outCol is one column of a batchBuilder: strings and binaries in a
+// strCol, the fixed-width kinds in Arrow's builder (a is nil when s is
+// not). The binlog decoder appends to them directly.
+type outCol struct {
+	a array.Builder
+	s *strCol
+}
+
+func (c outCol) appendNull() {
+	if c.s != nil {
+		c.s.appendNull()
+	} else {
+		c.a.AppendNull()
+	}
+}
+
+func (c outCol) appendNulls(n int) {
+	if c.s != nil {
+		c.s.appendNulls(n)
+	} else {
+		c.a.AppendNulls(n)
+	}
+}
+
+func (c outCol) newArray() arrow.Array {
+	if c.s != nil {
+		return c.s.newArray()
+	}
+	return c.a.NewArray()
 }
 
 // start readies the builders for a new batch: room for as many rows and
@@ -86,13 +114,14 @@ func (b *batchBuilder) reserve(from, to int) {
 		// for a 5,000-row transaction: 64% more memory to allocate and
 		// clear, batch after batch). A batch longer than the last grows
 		// by doubling, as before.
-		if c := b.cols[i]; c.Len() == 0 {
-			c.Resize(n)
-		} else {
-			c.Reserve(n)
-		}
-		if bb := b.bins[i]; bb != nil && b.bytes[i] > 0 {
-			bb.ReserveData(b.bytes[i])
+		c := b.cols[i]
+		switch {
+		case c.s != nil:
+			c.s.reserve(n, b.bytes[i])
+		case c.a.Len() == 0:
+			c.a.Resize(n)
+		default:
+			c.a.Reserve(n)
 		}
 	}
 }
@@ -115,20 +144,20 @@ func (b *batchBuilder) appendNullsBefore(n int) {
 		return
 	}
 	for _, c := range b.cols[len(b.t.Cols):] {
-		c.AppendNulls(n)
+		c.appendNulls(n)
 	}
 }
 
 // beforeBuilders returns the before.* builders, for an update's before
 // image, with the NULLs of the batch's earlier rows appended.
-func (b *batchBuilder) beforeBuilders() []array.Builder {
+func (b *batchBuilder) beforeBuilders() []outCol {
 	nc := len(b.t.Cols)
 	if !b.beforeUsed {
 		b.beforeUsed = true
 		b.reserve(nc, len(b.cols))
 		if b.pendingNull > 0 {
 			for _, c := range b.cols[nc:] {
-				c.AppendNulls(b.pendingNull)
+				c.appendNulls(b.pendingNull)
 			}
 			b.pendingNull = 0
 		}
@@ -167,14 +196,12 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 	if !b.before || b.beforeUsed {
 		built = len(b.cols)
 	}
-	for i, bb := range b.bins[:built] {
-		if bb != nil {
-			b.bytes[i] = bb.DataLen()
-		}
-	}
 	cols := make([]arrow.Array, 0, b.schema.NumFields())
-	for _, c := range b.cols[:built] {
-		cols = append(cols, c.NewArray())
+	for i, c := range b.cols[:built] {
+		if c.s != nil {
+			b.bytes[i] = len(c.s.data)
+		}
+		cols = append(cols, c.newArray())
 	}
 	own := cols[:built:built]
 	if built < len(b.cols) {
@@ -197,7 +224,11 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 }
 
 func (b *batchBuilder) release() {
-	b.rb.Release()
+	for _, c := range b.cols {
+		if c.a != nil {
+			c.a.Release()
+		}
+	}
 	b.releaseNulls()
 }
 

@@ -121,7 +121,7 @@ type rowsDecoder struct {
 // per schema column (nil: decode and drop). boxed, when non-nil, holds
 // go-mysql's decoded values of this image, used for MySQL binary JSON.
 // It returns the bytes consumed.
-func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, dst []array.Builder, boxed []any) (n int, err error) {
+func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, dst []outCol, boxed []any) (n int, err error) {
 	// A malformed value indexes past the data: one recover per image (a
 	// deferred recover per value cost a tenth of the decoding).
 	defer func() {
@@ -145,21 +145,21 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, ds
 	ni := 0
 	for i := 0; i < ncols; i++ {
 		ci := m.colIdx[i]
-		var bld array.Builder
+		var out outCol
 		if dst != nil {
-			bld = dst[ci]
+			out = dst[ci]
 		}
 		if colBitmap[i>>3]&(1<<(i&7)) == 0 {
-			if bld != nil {
-				bld.AppendNull()
+			if dst != nil {
+				out.appendNull()
 			}
 			continue
 		}
 		isNull := nulls[ni>>3]&(1<<(ni&7)) != 0
 		ni++
 		if isNull {
-			if bld != nil {
-				bld.AppendNull()
+			if dst != nil {
+				out.appendNull()
 			}
 			continue
 		}
@@ -167,7 +167,7 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, ds
 		if boxed != nil {
 			bv = boxed[i]
 		}
-		n, err := d.decodeValue(bld, m.t.Cols[ci], m.types[i], m.metas[i], data[pos:], bv)
+		n, err := d.decodeValue(out, m.t.Cols[ci], m.types[i], m.metas[i], data[pos:], bv)
 		if err != nil {
 			return 0, fmt.Errorf("column %q of %s: %v", m.t.Cols[ci].Name, m.t.Ref, err)
 		}
@@ -178,7 +178,7 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, ds
 	if dst != nil && len(m.types) < len(m.t.Cols) {
 		for ci, bi := range m.fromBin {
 			if bi < 0 {
-				dst[ci].AppendNull()
+				dst[ci].appendNull()
 			}
 		}
 	}
@@ -207,9 +207,11 @@ func fracBinMicros(b []byte, fsp uint16) int64 {
 	return 0
 }
 
-// decodeValue decodes one non-NULL value and appends it to bld (nil: skip).
-// A malformed value panics (index out of range); decodeImage recovers.
-func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta uint16, data []byte, boxed any) (n int, err error) {
+// decodeValue decodes one non-NULL value and appends it to out (the zero
+// outCol: skip). A malformed value panics (index out of range);
+// decodeImage recovers.
+func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, data []byte, boxed any) (n int, err error) {
+	bld, str := out.a, out.s
 	switch tp {
 	case gm.MYSQL_TYPE_TINY:
 		if bld != nil {
@@ -371,7 +373,7 @@ func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta ui
 		if meta >= 256 {
 			l, h = int(binary.LittleEndian.Uint16(data)), 2
 		}
-		d.appendBytes(bld, c, data[h:h+l])
+		d.appendBytes(str, c, data[h:h+l])
 		return h + l, nil
 	case gm.MYSQL_TYPE_STRING:
 		length := int(meta)
@@ -394,20 +396,20 @@ func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta ui
 			} else {
 				idx, n = int(binary.LittleEndian.Uint16(data)), 2
 			}
-			if bld != nil {
+			if str != nil {
 				if idx > len(c.Members) {
 					return 0, fmt.Errorf("enum index %d out of range (%d members)", idx, len(c.Members))
 				}
-				s := ""
 				if idx > 0 {
-					s = c.Members[idx-1]
+					str.appendString(c.Members[idx-1])
+				} else {
+					str.append(nil)
 				}
-				bld.(*array.StringBuilder).Append(s)
 			}
 			return n, nil
 		case gm.MYSQL_TYPE_SET:
 			n = int(meta & 0xFF)
-			if bld != nil {
+			if str != nil {
 				var mask uint64
 				for i := n - 1; i >= 0; i-- {
 					mask = mask<<8 | uint64(data[i])
@@ -425,7 +427,7 @@ func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta ui
 					buf = append(buf, c.Members[i]...)
 				}
 				d.tmp = buf
-				bld.(*array.StringBuilder).BinaryBuilder.Append(buf)
+				str.append(buf)
 			}
 			return n, nil
 		}
@@ -434,7 +436,7 @@ func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta ui
 			l, h = int(binary.LittleEndian.Uint16(data)), 2
 		}
 		v := data[h : h+l]
-		if bld != nil && c.Kind == kBinary && c.OctetLen > l {
+		if str != nil && c.Kind == kBinary && c.OctetLen > l {
 			// BINARY(n) is logged without its trailing 0x00 padding.
 			buf := append(d.tmp[:0], v...)
 			for len(buf) < c.OctetLen {
@@ -443,7 +445,7 @@ func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta ui
 			d.tmp = buf
 			v = buf
 		}
-		d.appendBytes(bld, c, v)
+		d.appendBytes(str, c, v)
 		return h + l, nil
 	case gm.MYSQL_TYPE_BLOB, gm.MYSQL_TYPE_GEOMETRY:
 		h := int(meta)
@@ -460,25 +462,23 @@ func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta ui
 		default:
 			return 0, fmt.Errorf("invalid blob length size %d", h)
 		}
-		d.appendBytes(bld, c, data[h:h+l])
+		d.appendBytes(str, c, data[h:h+l])
 		return h + l, nil
 	case gm.MYSQL_TYPE_JSON:
 		h := int(meta)
 		l := int(gm.FixedLengthInt(data[:h]))
-		if bld != nil {
-			var s string
+		if str != nil {
 			switch x := boxed.(type) {
 			case string:
-				s = x
+				str.appendString(x)
 			case []byte:
-				s = string(x)
+				str.append(x)
 			default:
 				if l != 0 {
 					return 0, fmt.Errorf("binary JSON value was not decoded")
 				}
-				s = "null"
+				str.appendString("null")
 			}
-			bld.(*array.StringBuilder).Append(s)
 		}
 		return h + l, nil
 	}
@@ -486,20 +486,15 @@ func (d *rowsDecoder) decodeValue(bld array.Builder, c *column, tp byte, meta ui
 }
 
 // appendBytes appends a string/binary value, converting latin1 text.
-func (d *rowsDecoder) appendBytes(bld array.Builder, c *column, v []byte) {
-	if bld == nil {
+func (d *rowsDecoder) appendBytes(str *strCol, c *column, v []byte) {
+	if str == nil {
 		return
 	}
-	switch c.Kind {
-	case kString, kJSON:
-		if c.Charset == "latin1" && !isASCII(v) {
-			d.tmp = appendLatin1(d.tmp[:0], v)
-			v = d.tmp
-		}
-		bld.(*array.StringBuilder).BinaryBuilder.Append(v)
-	default:
-		bld.(*array.BinaryBuilder).Append(v)
+	if (c.Kind == kString || c.Kind == kJSON) && c.Charset == "latin1" && !isASCII(v) {
+		d.tmp = appendLatin1(d.tmp[:0], v)
+		v = d.tmp
 	}
+	str.append(v)
 }
 
 // time2Micros decodes MySQL's TIME2 into signed microseconds.
