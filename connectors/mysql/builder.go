@@ -51,45 +51,9 @@ func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, befor
 	b := &batchBuilder{t: t, before: before, schema: s, mem: mem, consts: consts,
 		cols: make([]outCol, n), bytes: make([]int, n)}
 	for i, f := range s.Fields()[:n] {
-		switch f.Type.ID() {
-		case arrow.STRING, arrow.BINARY:
-			b.cols[i].s = newStrCol(f.Type)
-		default:
-			b.cols[i].a = array.NewBuilder(mem, f.Type)
-		}
+		b.cols[i] = newOutCol(f.Type)
 	}
 	return b
-}
-
-// outCol is one column of a batchBuilder: strings and binaries in a
-// strCol, the fixed-width kinds in Arrow's builder (a is nil when s is
-// not). The binlog decoder appends to them directly.
-type outCol struct {
-	a array.Builder
-	s *strCol
-}
-
-func (c outCol) appendNull() {
-	if c.s != nil {
-		c.s.appendNull()
-	} else {
-		c.a.AppendNull()
-	}
-}
-
-func (c outCol) appendNulls(n int) {
-	if c.s != nil {
-		c.s.appendNulls(n)
-	} else {
-		c.a.AppendNulls(n)
-	}
-}
-
-func (c outCol) newArray() arrow.Array {
-	if c.s != nil {
-		return c.s.newArray()
-	}
-	return c.a.NewArray()
 }
 
 // start readies the builders for a new batch: room for as many rows and
@@ -114,15 +78,7 @@ func (b *batchBuilder) reserve(from, to int) {
 		// for a 5,000-row transaction: 64% more memory to allocate and
 		// clear, batch after batch). A batch longer than the last grows
 		// by doubling, as before.
-		c := b.cols[i]
-		switch {
-		case c.s != nil:
-			c.s.reserve(n, b.bytes[i])
-		case c.a.Len() == 0:
-			c.a.Resize(n)
-		default:
-			c.a.Reserve(n)
-		}
+		b.cols[i].reserve(n, b.bytes[i])
 	}
 }
 
@@ -198,8 +154,8 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 	}
 	cols := make([]arrow.Array, 0, b.schema.NumFields())
 	for i, c := range b.cols[:built] {
-		if c.s != nil {
-			b.bytes[i] = len(c.s.data)
+		if sc, ok := c.(*strCol); ok {
+			b.bytes[i] = len(sc.data)
 		}
 		cols = append(cols, c.newArray())
 	}
@@ -224,11 +180,6 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 }
 
 func (b *batchBuilder) release() {
-	for _, c := range b.cols {
-		if c.a != nil {
-			c.a.Release()
-		}
-	}
 	b.releaseNulls()
 }
 

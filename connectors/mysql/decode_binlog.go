@@ -8,7 +8,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 )
 
@@ -211,136 +212,135 @@ func fracBinMicros(b []byte, fsp uint16) int64 {
 // outCol: skip). A malformed value panics (index out of range);
 // decodeImage recovers.
 func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, data []byte, boxed any) (n int, err error) {
-	bld, str := out.a, out.s
 	switch tp {
 	case gm.MYSQL_TYPE_TINY:
-		if bld != nil {
+		if out != nil {
 			if c.Kind == kUint8 {
-				bld.(*array.Uint8Builder).Append(data[0])
+				out.(*fixedCol[uint8]).append(data[0])
 			} else {
-				bld.(*array.Int8Builder).Append(int8(data[0]))
+				out.(*fixedCol[int8]).append(int8(data[0]))
 			}
 		}
 		return 1, nil
 	case gm.MYSQL_TYPE_SHORT:
-		if bld != nil {
+		if out != nil {
 			v := binary.LittleEndian.Uint16(data)
 			if c.Kind == kUint16 {
-				bld.(*array.Uint16Builder).Append(v)
+				out.(*fixedCol[uint16]).append(v)
 			} else {
-				bld.(*array.Int16Builder).Append(int16(v))
+				out.(*fixedCol[int16]).append(int16(v))
 			}
 		}
 		return 2, nil
 	case gm.MYSQL_TYPE_INT24:
-		if bld != nil {
+		if out != nil {
 			v := uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16
 			if c.Kind == kUint32 {
-				bld.(*array.Uint32Builder).Append(v)
+				out.(*fixedCol[uint32]).append(v)
 			} else {
-				bld.(*array.Int32Builder).Append(int32(v<<8) >> 8)
+				out.(*fixedCol[int32]).append(int32(v<<8) >> 8)
 			}
 		}
 		return 3, nil
 	case gm.MYSQL_TYPE_LONG:
-		if bld != nil {
+		if out != nil {
 			v := binary.LittleEndian.Uint32(data)
 			if c.Kind == kUint32 {
-				bld.(*array.Uint32Builder).Append(v)
+				out.(*fixedCol[uint32]).append(v)
 			} else {
-				bld.(*array.Int32Builder).Append(int32(v))
+				out.(*fixedCol[int32]).append(int32(v))
 			}
 		}
 		return 4, nil
 	case gm.MYSQL_TYPE_LONGLONG:
-		if bld != nil {
+		if out != nil {
 			v := binary.LittleEndian.Uint64(data)
 			if c.Kind == kUint64 {
-				bld.(*array.Uint64Builder).Append(v)
+				out.(*fixedCol[uint64]).append(v)
 			} else {
-				bld.(*array.Int64Builder).Append(int64(v))
+				out.(*fixedCol[int64]).append(int64(v))
 			}
 		}
 		return 8, nil
 	case gm.MYSQL_TYPE_FLOAT:
-		if bld != nil {
-			bld.(*array.Float32Builder).Append(math.Float32frombits(binary.LittleEndian.Uint32(data)))
+		if out != nil {
+			out.(*fixedCol[float32]).append(math.Float32frombits(binary.LittleEndian.Uint32(data)))
 		}
 		return 4, nil
 	case gm.MYSQL_TYPE_DOUBLE:
-		if bld != nil {
-			bld.(*array.Float64Builder).Append(math.Float64frombits(binary.LittleEndian.Uint64(data)))
+		if out != nil {
+			out.(*fixedCol[float64]).append(math.Float64frombits(binary.LittleEndian.Uint64(data)))
 		}
 		return 8, nil
 	case gm.MYSQL_TYPE_NEWDECIMAL:
 		p, s := int(meta>>8), int(meta&0xFF)
-		if bld == nil {
+		if out == nil {
 			return decimalBinSize(p, s), nil
 		}
 		u, neg, b, n := decimalBin(data, p, s)
 		if c.Kind == kDecimal128 {
-			bld.(*array.Decimal128Builder).Append(dec128(u, neg, b))
+			out.(*fixedCol[decimal128.Num]).append(dec128(u, neg, b))
 		} else {
-			bld.(*array.Decimal256Builder).Append(dec256(u, neg, b))
+			out.(*fixedCol[decimal256.Num]).append(dec256(u, neg, b))
 		}
 		return n, nil
 	case gm.MYSQL_TYPE_BIT:
 		nbits := int(meta>>8)*8 + int(meta&0xFF)
 		n = (nbits + 7) / 8
-		if bld != nil {
-			bld.(*array.Uint64Builder).Append(be(data[:n]))
+		if out != nil {
+			out.(*fixedCol[uint64]).append(be(data[:n]))
 		}
 		return n, nil
 	case gm.MYSQL_TYPE_TIMESTAMP:
-		if bld != nil {
+		if out != nil {
 			sec := int64(binary.LittleEndian.Uint32(data))
 			v := sec * 1e6
 			if sec == 0 {
 				v = InvalidDatetimeBase
 			}
-			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+			out.(*fixedCol[arrow.Timestamp]).append(arrow.Timestamp(v))
 		}
 		return 4, nil
 	case gm.MYSQL_TYPE_TIMESTAMP2:
 		n = 4 + int(meta+1)/2
-		if bld != nil {
+		if out != nil {
 			sec := int64(binary.BigEndian.Uint32(data))
 			frac := fracBinMicros(data[4:], meta)
 			v := sec*1e6 + frac
 			if sec == 0 && frac == 0 {
 				v = InvalidDatetimeBase
 			}
-			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+			out.(*fixedCol[arrow.Timestamp]).append(arrow.Timestamp(v))
 		}
 		return n, nil
 	case gm.MYSQL_TYPE_DATETIME:
-		if bld != nil {
+		if out != nil {
 			v := binary.LittleEndian.Uint64(data)
 			dt, tm := v/1000000, v%1000000
-			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(EncodeDatetime(int(dt/10000), int(dt/100%100), int(dt%100),
+			out.(*fixedCol[arrow.Timestamp]).append(arrow.Timestamp(EncodeDatetime(int(dt/10000), int(dt/100%100), int(dt%100),
 				int(tm/10000), int(tm/100%100), int(tm%100), 0)))
 		}
 		return 8, nil
 	case gm.MYSQL_TYPE_DATETIME2:
 		n = 5 + int(meta+1)/2
-		if bld != nil {
+		if out != nil {
 			ip := int64(be(data[:5])) - 0x8000000000
 			ymd := ip >> 17
 			ym := ymd >> 5
 			hms := ip % (1 << 17)
 			v := EncodeDatetime(int(ym/13), int(ym%13), int(ymd%(1<<5)), int(hms>>12), int((hms>>6)%(1<<6)), int(hms%(1<<6)),
 				int(fracBinMicros(data[5:], meta)))
-			bld.(*array.TimestampBuilder).Append(arrow.Timestamp(v))
+			out.(*fixedCol[arrow.Timestamp]).append(arrow.Timestamp(v))
 		}
 		return n, nil
 	case gm.MYSQL_TYPE_DATE:
-		if bld != nil {
+		if out != nil {
 			v := uint32(data[0]) | uint32(data[1])<<8 | uint32(data[2])<<16
-			bld.(*array.Date32Builder).Append(arrow.Date32(EncodeDate(int(v>>9), int(v>>5&15), int(v&31))))
+			out.(*fixedCol[arrow.Date32]).append(arrow.Date32(EncodeDate(int(v>>9), int(v>>5&15), int(v&31))))
 		}
 		return 3, nil
 	case gm.MYSQL_TYPE_TIME:
-		if bld != nil {
+		if out != nil {
 			v := int32(uint32(data[0])|uint32(data[1])<<8|uint32(data[2])<<16) << 8 >> 8
 			neg := v < 0
 			if neg {
@@ -350,22 +350,22 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 			if neg {
 				us = -us
 			}
-			bld.(*array.DurationBuilder).Append(arrow.Duration(us))
+			out.(*fixedCol[arrow.Duration]).append(arrow.Duration(us))
 		}
 		return 3, nil
 	case gm.MYSQL_TYPE_TIME2:
 		n = 3 + int(meta+1)/2
-		if bld != nil {
-			bld.(*array.DurationBuilder).Append(arrow.Duration(time2Micros(data, meta)))
+		if out != nil {
+			out.(*fixedCol[arrow.Duration]).append(arrow.Duration(time2Micros(data, meta)))
 		}
 		return n, nil
 	case gm.MYSQL_TYPE_YEAR:
-		if bld != nil {
+		if out != nil {
 			y := uint16(data[0])
 			if y != 0 {
 				y += 1900
 			}
-			bld.(*array.Uint16Builder).Append(y)
+			out.(*fixedCol[uint16]).append(y)
 		}
 		return 1, nil
 	case gm.MYSQL_TYPE_VARCHAR, gm.MYSQL_TYPE_VAR_STRING:
@@ -373,7 +373,7 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 		if meta >= 256 {
 			l, h = int(binary.LittleEndian.Uint16(data)), 2
 		}
-		d.appendBytes(str, c, data[h:h+l])
+		d.appendBytes(out, c, data[h:h+l])
 		return h + l, nil
 	case gm.MYSQL_TYPE_STRING:
 		length := int(meta)
@@ -396,7 +396,7 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 			} else {
 				idx, n = int(binary.LittleEndian.Uint16(data)), 2
 			}
-			if str != nil {
+			if str, ok := out.(*strCol); ok {
 				if idx > len(c.Members) {
 					return 0, fmt.Errorf("enum index %d out of range (%d members)", idx, len(c.Members))
 				}
@@ -409,7 +409,7 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 			return n, nil
 		case gm.MYSQL_TYPE_SET:
 			n = int(meta & 0xFF)
-			if str != nil {
+			if str, ok := out.(*strCol); ok {
 				var mask uint64
 				for i := n - 1; i >= 0; i-- {
 					mask = mask<<8 | uint64(data[i])
@@ -436,7 +436,7 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 			l, h = int(binary.LittleEndian.Uint16(data)), 2
 		}
 		v := data[h : h+l]
-		if str != nil && c.Kind == kBinary && c.OctetLen > l {
+		if out != nil && c.Kind == kBinary && c.OctetLen > l {
 			// BINARY(n) is logged without its trailing 0x00 padding.
 			buf := append(d.tmp[:0], v...)
 			for len(buf) < c.OctetLen {
@@ -445,7 +445,7 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 			d.tmp = buf
 			v = buf
 		}
-		d.appendBytes(str, c, v)
+		d.appendBytes(out, c, v)
 		return h + l, nil
 	case gm.MYSQL_TYPE_BLOB, gm.MYSQL_TYPE_GEOMETRY:
 		h := int(meta)
@@ -462,12 +462,12 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 		default:
 			return 0, fmt.Errorf("invalid blob length size %d", h)
 		}
-		d.appendBytes(str, c, data[h:h+l])
+		d.appendBytes(out, c, data[h:h+l])
 		return h + l, nil
 	case gm.MYSQL_TYPE_JSON:
 		h := int(meta)
 		l := int(gm.FixedLengthInt(data[:h]))
-		if str != nil {
+		if str, ok := out.(*strCol); ok {
 			switch x := boxed.(type) {
 			case string:
 				str.appendString(x)
@@ -486,8 +486,9 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 }
 
 // appendBytes appends a string/binary value, converting latin1 text.
-func (d *rowsDecoder) appendBytes(str *strCol, c *column, v []byte) {
-	if str == nil {
+func (d *rowsDecoder) appendBytes(out outCol, c *column, v []byte) {
+	str, ok := out.(*strCol)
+	if !ok {
 		return
 	}
 	if (c.Kind == kString || c.Kind == kJSON) && c.Charset == "latin1" && !isASCII(v) {
