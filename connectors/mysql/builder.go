@@ -6,6 +6,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -184,9 +186,9 @@ func (b *batchBuilder) release() {
 }
 
 // appendText appends one snapshot (text protocol) value; v nil is NULL.
-func appendText(bld array.Builder, c *column, v []byte, null bool, tmp *[]byte) error {
+func appendText(bld outCol, c *column, v []byte, null bool, tmp *[]byte) error {
 	if null {
-		bld.AppendNull()
+		bld.appendNull()
 		return nil
 	}
 	bad := func() error { return errValue(c, v) }
@@ -198,13 +200,13 @@ func appendText(bld array.Builder, c *column, v []byte, null bool, tmp *[]byte) 
 		}
 		switch c.Kind {
 		case kInt8:
-			bld.(*array.Int8Builder).Append(int8(n))
+			bld.(*fixedCol[int8]).append(int8(n))
 		case kInt16:
-			bld.(*array.Int16Builder).Append(int16(n))
+			bld.(*fixedCol[int16]).append(int16(n))
 		case kInt32:
-			bld.(*array.Int32Builder).Append(int32(n))
+			bld.(*fixedCol[int32]).append(int32(n))
 		default:
-			bld.(*array.Int64Builder).Append(n)
+			bld.(*fixedCol[int64]).append(n)
 		}
 	case kUint8, kUint16, kUint32, kUint64, kYear:
 		n, err := strconv.ParseUint(string(v), 10, 64)
@@ -213,13 +215,13 @@ func appendText(bld array.Builder, c *column, v []byte, null bool, tmp *[]byte) 
 		}
 		switch c.Kind {
 		case kUint8:
-			bld.(*array.Uint8Builder).Append(uint8(n))
+			bld.(*fixedCol[uint8]).append(uint8(n))
 		case kUint16, kYear:
-			bld.(*array.Uint16Builder).Append(uint16(n))
+			bld.(*fixedCol[uint16]).append(uint16(n))
 		case kUint32:
-			bld.(*array.Uint32Builder).Append(uint32(n))
+			bld.(*fixedCol[uint32]).append(uint32(n))
 		default:
-			bld.(*array.Uint64Builder).Append(n)
+			bld.(*fixedCol[uint64]).append(n)
 		}
 	case kFloat32, kFloat64:
 		f, err := strconv.ParseFloat(string(v), 64)
@@ -227,9 +229,9 @@ func appendText(bld array.Builder, c *column, v []byte, null bool, tmp *[]byte) 
 			return bad()
 		}
 		if c.Kind == kFloat32 {
-			bld.(*array.Float32Builder).Append(float32(f))
+			bld.(*fixedCol[float32]).append(float32(f))
 		} else {
-			bld.(*array.Float64Builder).Append(f)
+			bld.(*fixedCol[float64]).append(f)
 		}
 	case kDecimal128, kDecimal256:
 		u, neg, big, ok := decimalText(v, c.Scale)
@@ -237,38 +239,38 @@ func appendText(bld array.Builder, c *column, v []byte, null bool, tmp *[]byte) 
 			return bad()
 		}
 		if c.Kind == kDecimal128 {
-			bld.(*array.Decimal128Builder).Append(dec128(u, neg, big))
+			bld.(*fixedCol[decimal128.Num]).append(dec128(u, neg, big))
 		} else {
-			bld.(*array.Decimal256Builder).Append(dec256(u, neg, big))
+			bld.(*fixedCol[decimal256.Num]).append(dec256(u, neg, big))
 		}
 	case kBit:
 		var u uint64
 		for _, x := range v {
 			u = u<<8 | uint64(x)
 		}
-		bld.(*array.Uint64Builder).Append(u)
+		bld.(*fixedCol[uint64]).append(u)
 	case kString, kEnum, kSet, kJSON:
-		bld.(*array.StringBuilder).BinaryBuilder.Append(v)
+		bld.(*strCol).append(v)
 	case kBinary, kGeometry:
-		bld.(*array.BinaryBuilder).Append(v)
+		bld.(*strCol).append(v)
 	case kDate:
 		y, m, d, ok := parseDate(v)
 		if !ok || len(v) != 10 {
 			return bad()
 		}
-		bld.(*array.Date32Builder).Append(arrow.Date32(EncodeDate(y, m, d)))
+		bld.(*fixedCol[arrow.Date32]).append(arrow.Date32(EncodeDate(y, m, d)))
 	case kDatetime, kTimestamp:
 		us, ok := parseDatetime(v)
 		if !ok {
 			return bad()
 		}
-		bld.(*array.TimestampBuilder).Append(arrow.Timestamp(us))
+		bld.(*fixedCol[arrow.Timestamp]).append(arrow.Timestamp(us))
 	case kTime:
 		us, ok := parseTime(v)
 		if !ok {
 			return bad()
 		}
-		bld.(*array.DurationBuilder).Append(arrow.Duration(us))
+		bld.(*fixedCol[arrow.Duration]).append(arrow.Duration(us))
 	default:
 		return bad()
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -26,6 +27,8 @@ type outCol interface {
 	// reserve makes room for rows more rows (and bytes more bytes of
 	// string values).
 	reserve(rows, bytes int)
+	// capacity is the bytes the column's slices hold room for.
+	capacity() int
 	// newArray returns the column built so far and starts a new one; the
 	// array owns the slices.
 	newArray() arrow.Array
@@ -142,6 +145,11 @@ func (f *fixedCol[T]) len() int { return len(f.vals) }
 
 func (f *fixedCol[T]) reserve(rows, _ int) { f.vals = slices.Grow(f.vals, rows) }
 
+func (f *fixedCol[T]) capacity() int {
+	var zero T
+	return cap(f.vals)*int(unsafe.Sizeof(zero)) + cap(f.bits)
+}
+
 func (f *fixedCol[T]) newArray() arrow.Array {
 	valid, nulls := f.buffer()
 	data := array.NewData(f.typ, len(f.vals), []*memory.Buffer{valid, memory.NewBufferBytes(arrow.GetBytes(f.vals))}, nil, nulls, 0)
@@ -194,6 +202,8 @@ func (s *strCol) reserve(rows, bytes int) {
 	s.offs = slices.Grow(s.offs, rows)
 	s.data = slices.Grow(s.data, bytes)
 }
+
+func (s *strCol) capacity() int { return cap(s.offs)*4 + cap(s.data) + cap(s.bits) }
 
 func (s *strCol) newArray() arrow.Array {
 	valid, nulls := s.buffer()

@@ -7,7 +7,6 @@ import (
 	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 )
@@ -36,8 +35,7 @@ func (r *rowReader) binDecoders(fields []*gm.Field) ([]binDecoder, error) {
 	out := make([]binDecoder, len(fields))
 	for i, f := range fields {
 		c := r.t.Cols[i]
-		b := r.rb.Field(i)
-		d := binDecoderFor(f.Type, c.Kind, b)
+		d := binDecoderFor(f.Type, c.Kind, r.cols[i])
 		if d == nil {
 			switch f.Type {
 			case gm.MYSQL_TYPE_DECIMAL, gm.MYSQL_TYPE_NEWDECIMAL, gm.MYSQL_TYPE_VARCHAR, gm.MYSQL_TYPE_VAR_STRING,
@@ -63,60 +61,60 @@ func (r *rowReader) binDecoders(fields []*gm.Field) ([]binDecoder, error) {
 
 // binDecoderFor returns the decoder of a fixed-width or temporal value of
 // result type tp into a column of kind k, or nil.
-func binDecoderFor(tp byte, k kind, b array.Builder) binDecoder {
+func binDecoderFor(tp byte, k kind, b outCol) binDecoder {
 	switch {
 	case tp == gm.MYSQL_TYPE_TINY && k == kInt8:
-		bb := b.(*array.Int8Builder)
-		return fixed(1, func(v []byte) { bb.Append(int8(v[0])) })
+		bb := b.(*fixedCol[int8])
+		return fixed(1, func(v []byte) { bb.append(int8(v[0])) })
 	case tp == gm.MYSQL_TYPE_TINY && k == kUint8:
-		bb := b.(*array.Uint8Builder)
-		return fixed(1, func(v []byte) { bb.Append(v[0]) })
+		bb := b.(*fixedCol[uint8])
+		return fixed(1, func(v []byte) { bb.append(v[0]) })
 	case tp == gm.MYSQL_TYPE_SHORT && k == kInt16:
-		bb := b.(*array.Int16Builder)
-		return fixed(2, func(v []byte) { bb.Append(int16(binary.LittleEndian.Uint16(v))) })
+		bb := b.(*fixedCol[int16])
+		return fixed(2, func(v []byte) { bb.append(int16(binary.LittleEndian.Uint16(v))) })
 	case (tp == gm.MYSQL_TYPE_SHORT || tp == gm.MYSQL_TYPE_YEAR) && (k == kUint16 || k == kYear):
-		bb := b.(*array.Uint16Builder)
-		return fixed(2, func(v []byte) { bb.Append(binary.LittleEndian.Uint16(v)) })
+		bb := b.(*fixedCol[uint16])
+		return fixed(2, func(v []byte) { bb.append(binary.LittleEndian.Uint16(v)) })
 	case (tp == gm.MYSQL_TYPE_INT24 || tp == gm.MYSQL_TYPE_LONG) && k == kInt32:
-		bb := b.(*array.Int32Builder)
-		return fixed(4, func(v []byte) { bb.Append(int32(binary.LittleEndian.Uint32(v))) })
+		bb := b.(*fixedCol[int32])
+		return fixed(4, func(v []byte) { bb.append(int32(binary.LittleEndian.Uint32(v))) })
 	case (tp == gm.MYSQL_TYPE_INT24 || tp == gm.MYSQL_TYPE_LONG) && k == kUint32:
-		bb := b.(*array.Uint32Builder)
-		return fixed(4, func(v []byte) { bb.Append(binary.LittleEndian.Uint32(v)) })
+		bb := b.(*fixedCol[uint32])
+		return fixed(4, func(v []byte) { bb.append(binary.LittleEndian.Uint32(v)) })
 	case tp == gm.MYSQL_TYPE_LONGLONG && k == kInt64:
-		bb := b.(*array.Int64Builder)
-		return fixed(8, func(v []byte) { bb.Append(int64(binary.LittleEndian.Uint64(v))) })
+		bb := b.(*fixedCol[int64])
+		return fixed(8, func(v []byte) { bb.append(int64(binary.LittleEndian.Uint64(v))) })
 	case tp == gm.MYSQL_TYPE_LONGLONG && k == kUint64:
-		bb := b.(*array.Uint64Builder)
-		return fixed(8, func(v []byte) { bb.Append(binary.LittleEndian.Uint64(v)) })
+		bb := b.(*fixedCol[uint64])
+		return fixed(8, func(v []byte) { bb.append(binary.LittleEndian.Uint64(v)) })
 	case tp == gm.MYSQL_TYPE_FLOAT && k == kFloat32:
-		bb := b.(*array.Float32Builder)
-		return fixed(4, func(v []byte) { bb.Append(math.Float32frombits(binary.LittleEndian.Uint32(v))) })
+		bb := b.(*fixedCol[float32])
+		return fixed(4, func(v []byte) { bb.append(math.Float32frombits(binary.LittleEndian.Uint32(v))) })
 	case tp == gm.MYSQL_TYPE_DOUBLE && k == kFloat64:
-		bb := b.(*array.Float64Builder)
-		return fixed(8, func(v []byte) { bb.Append(math.Float64frombits(binary.LittleEndian.Uint64(v))) })
+		bb := b.(*fixedCol[float64])
+		return fixed(8, func(v []byte) { bb.append(math.Float64frombits(binary.LittleEndian.Uint64(v))) })
 	case tp == gm.MYSQL_TYPE_DOUBLE && k == kFloat32:
 		// FLOAT is selected as col*1e0: the float's exact double.
-		bb := b.(*array.Float32Builder)
-		return fixed(8, func(v []byte) { bb.Append(float32(math.Float64frombits(binary.LittleEndian.Uint64(v)))) })
+		bb := b.(*fixedCol[float32])
+		return fixed(8, func(v []byte) { bb.append(float32(math.Float64frombits(binary.LittleEndian.Uint64(v)))) })
 	case (tp == gm.MYSQL_TYPE_DATE || tp == gm.MYSQL_TYPE_NEWDATE) && k == kDate:
-		bb := b.(*array.Date32Builder)
+		bb := b.(*fixedCol[arrow.Date32])
 		return temporal(func(y, mo, d, h, mi, s, us int) bool {
-			bb.Append(arrow.Date32(EncodeDate(y, mo, d)))
+			bb.append(arrow.Date32(EncodeDate(y, mo, d)))
 			return h == 0 && mi == 0 && s == 0 && us == 0
 		})
 	case (tp == gm.MYSQL_TYPE_DATETIME && k == kDatetime) || (tp == gm.MYSQL_TYPE_TIMESTAMP && k == kTimestamp):
-		bb := b.(*array.TimestampBuilder)
+		bb := b.(*fixedCol[arrow.Timestamp])
 		return temporal(func(y, mo, d, h, mi, s, us int) bool {
-			bb.Append(arrow.Timestamp(EncodeDatetime(y, mo, d, h, mi, s, us)))
+			bb.append(arrow.Timestamp(EncodeDatetime(y, mo, d, h, mi, s, us)))
 			return true
 		})
 	case tp == gm.MYSQL_TYPE_TIME && k == kTime:
-		bb := b.(*array.DurationBuilder)
+		bb := b.(*fixedCol[arrow.Duration])
 		return func(p []byte, pos int) (int, bool) {
 			us, next := binTime(p, pos)
 			if next >= 0 {
-				bb.Append(arrow.Duration(us))
+				bb.append(arrow.Duration(us))
 			}
 			return next, next >= 0
 		}
@@ -229,7 +227,7 @@ func (r *rowReader) binRow(p []byte) error {
 	pos := 1 + nb
 	for i, dec := range r.dec {
 		if nulls[(i+2)>>3]&(1<<((i+2)&7)) != 0 {
-			r.rb.Field(i).AppendNull()
+			r.cols[i].appendNull()
 			continue
 		}
 		next, ok := dec(p, pos)

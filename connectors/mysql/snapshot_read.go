@@ -10,7 +10,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 
@@ -358,8 +358,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 		return 0, err
 	}
 	t := ch.t
-	rr := newRowReader(cfg.mem, t, s.dataHint(t))
-	defer rr.release()
+	rr := newRowReader(t, s.dataHint(t))
 	expect := cfg.opts.chunkRows
 	if ch.limit > 0 && ch.limit < expect {
 		expect = ch.limit
@@ -527,28 +526,28 @@ func (w *packetBuf) Write(p []byte) (int, error) {
 // rowReader appends text- or binary-protocol row packets to Arrow
 // builders.
 type rowReader struct {
-	t     *table
-	rb    *array.RecordBuilder
-	put   []func(v []byte) bool  // text values, by column kind
-	dec   []binDecoder           // binary values, by result column type
-	bins  []*array.BinaryBuilder // per column; nil unless string/binary
-	hint  []int                  // per column: data bytes per row (binary builders)
-	rows  int
-	tmp   []byte
-	bytes []int64 // per column: data bytes appended
+	t      *table
+	schema *arrow.Schema
+	cols   []outCol
+	put    []func(v []byte) bool // text values, by column kind
+	dec    []binDecoder          // binary values, by result column type
+	hint   []int                 // per column: data bytes per row (strings)
+	rows   int
+	tmp    []byte
+	bytes  []int64 // per column: data bytes appended
 }
 
-func newRowReader(mem memory.Allocator, t *table, hint []int) *rowReader {
+func newRowReader(t *table, hint []int) *rowReader {
 	schema := arrow.NewSchema(t.streamSchema(false).Fields()[:len(t.Cols)], nil)
-	r := &rowReader{t: t, rb: array.NewRecordBuilder(mem, schema), hint: hint,
-		bins: make([]*array.BinaryBuilder, len(t.Cols)), bytes: make([]int64, len(t.Cols))}
+	r := &rowReader{t: t, schema: schema, cols: make([]outCol, len(t.Cols)), hint: hint, bytes: make([]int64, len(t.Cols))}
+	for i, f := range schema.Fields() {
+		r.cols[i] = newOutCol(f.Type)
+	}
 	for i, c := range t.Cols {
-		r.put = append(r.put, r.putter(i, c, r.rb.Field(i)))
+		r.put = append(r.put, r.putter(c, r.cols[i]))
 	}
 	return r
 }
-
-func (r *rowReader) release() { r.rb.Release() }
 
 // reserve makes room for n more rows and their string data as the hint
 // expects it, but for no more rows than maxBytes holds (a record goes out
@@ -556,11 +555,12 @@ func (r *rowReader) release() { r.rb.Release() }
 // Arrow buffers, which the record keeps.
 func (r *rowReader) reserve(n, maxBytes int) {
 	n = min(n, max(maxBytes/r.rowBytes(), 1))
-	for i, b := range r.rb.Fields() {
-		b.Reserve(n)
-		if bb := r.bins[i]; bb != nil && i < len(r.hint) && r.hint[i] > 0 {
-			bb.ReserveData(min(n*r.hint[i], maxBytes))
+	for i, c := range r.cols {
+		bytes := 0
+		if _, ok := c.(*strCol); ok && i < len(r.hint) && r.hint[i] > 0 {
+			bytes = min(n*r.hint[i], maxBytes)
 		}
+		c.reserve(n, bytes)
 	}
 }
 
@@ -568,7 +568,7 @@ func (r *rowReader) reserve(n, maxBytes int) {
 // widths, and for strings an offset and the hint's data bytes.
 func (r *rowReader) rowBytes() int {
 	size := 1
-	for i, f := range r.rb.Schema().Fields() {
+	for i, f := range r.schema.Fields() {
 		switch t := f.Type.(type) {
 		case arrow.FixedWidthDataType:
 			size += max(t.BitWidth()/8, 1)
@@ -584,12 +584,19 @@ func (r *rowReader) rowBytes() int {
 
 // record returns the rows appended since the last record.
 func (r *rowReader) record() arrow.RecordBatch {
-	for i, bb := range r.bins {
-		if bb != nil {
-			r.bytes[i] += int64(bb.DataLen())
+	rows := r.cols[0].len()
+	arrs := make([]arrow.Array, len(r.cols))
+	for i, c := range r.cols {
+		if sc, ok := c.(*strCol); ok {
+			r.bytes[i] += int64(len(sc.data))
 		}
+		arrs[i] = c.newArray()
 	}
-	return r.rb.NewRecordBatch()
+	rec := array.NewRecordBatch(r.schema, arrs, int64(rows))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec
 }
 
 // row appends one row packet.
@@ -604,7 +611,7 @@ func (r *rowReader) row(p []byte) error {
 		case l < 0xfb:
 			pos++
 		case l == 0xfb:
-			r.rb.Field(i).AppendNull()
+			r.cols[i].appendNull()
 			pos++
 			continue
 		case l == 0xfc && pos+3 <= len(p):
@@ -640,72 +647,66 @@ func (r *rowReader) row(p []byte) error {
 }
 
 // putter returns the function appending one non-NULL value of column c.
-func (r *rowReader) putter(i int, c *column, b array.Builder) func([]byte) bool {
+func (r *rowReader) putter(c *column, b outCol) func([]byte) bool {
 	switch c.Kind {
 	case kInt8:
-		bb := b.(*array.Int8Builder)
-		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(int8(n)); return ok }
+		bb := b.(*fixedCol[int8])
+		return func(v []byte) bool { n, ok := atoi64(v); bb.append(int8(n)); return ok }
 	case kInt16:
-		bb := b.(*array.Int16Builder)
-		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(int16(n)); return ok }
+		bb := b.(*fixedCol[int16])
+		return func(v []byte) bool { n, ok := atoi64(v); bb.append(int16(n)); return ok }
 	case kInt32:
-		bb := b.(*array.Int32Builder)
-		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(int32(n)); return ok }
+		bb := b.(*fixedCol[int32])
+		return func(v []byte) bool { n, ok := atoi64(v); bb.append(int32(n)); return ok }
 	case kInt64:
-		bb := b.(*array.Int64Builder)
-		return func(v []byte) bool { n, ok := atoi64(v); bb.Append(n); return ok }
+		bb := b.(*fixedCol[int64])
+		return func(v []byte) bool { n, ok := atoi64(v); bb.append(n); return ok }
 	case kUint8:
-		bb := b.(*array.Uint8Builder)
-		return func(v []byte) bool { n, ok := atou64(v); bb.Append(uint8(n)); return ok }
+		bb := b.(*fixedCol[uint8])
+		return func(v []byte) bool { n, ok := atou64(v); bb.append(uint8(n)); return ok }
 	case kUint16, kYear:
-		bb := b.(*array.Uint16Builder)
-		return func(v []byte) bool { n, ok := atou64(v); bb.Append(uint16(n)); return ok }
+		bb := b.(*fixedCol[uint16])
+		return func(v []byte) bool { n, ok := atou64(v); bb.append(uint16(n)); return ok }
 	case kUint32:
-		bb := b.(*array.Uint32Builder)
-		return func(v []byte) bool { n, ok := atou64(v); bb.Append(uint32(n)); return ok }
+		bb := b.(*fixedCol[uint32])
+		return func(v []byte) bool { n, ok := atou64(v); bb.append(uint32(n)); return ok }
 	case kUint64:
-		bb := b.(*array.Uint64Builder)
-		return func(v []byte) bool { n, ok := atou64(v); bb.Append(n); return ok }
+		bb := b.(*fixedCol[uint64])
+		return func(v []byte) bool { n, ok := atou64(v); bb.append(n); return ok }
 	case kFloat64:
-		bb := b.(*array.Float64Builder)
+		bb := b.(*fixedCol[float64])
 		return func(v []byte) bool {
 			f, err := strconv.ParseFloat(bytesString(v), 64)
-			bb.Append(f)
+			bb.append(f)
 			return err == nil
 		}
 	case kFloat32:
-		bb := b.(*array.Float32Builder)
+		bb := b.(*fixedCol[float32])
 		return func(v []byte) bool {
 			f, err := strconv.ParseFloat(bytesString(v), 64)
-			bb.Append(float32(f))
+			bb.append(float32(f))
 			return err == nil
 		}
 	case kDecimal128:
-		bb := b.(*array.Decimal128Builder)
+		bb := b.(*fixedCol[decimal128.Num])
 		scale := c.Scale
 		return func(v []byte) bool {
 			if u, neg, ok := decimalFast(v, scale); ok {
-				bb.Append(dec128(u, neg, nil))
+				bb.append(dec128(u, neg, nil))
 				return true
 			}
 			u, neg, big, ok := decimalText(v, scale)
-			bb.Append(dec128(u, neg, big))
+			bb.append(dec128(u, neg, big))
 			return ok
 		}
 	case kString, kEnum, kSet, kJSON, kBinary, kGeometry:
-		var bb *array.BinaryBuilder
-		if sb, ok := b.(*array.StringBuilder); ok {
-			bb = sb.BinaryBuilder
-		} else {
-			bb = b.(*array.BinaryBuilder)
-		}
-		r.bins[i] = bb
-		return func(v []byte) bool { bb.Append(v); return true }
+		bb := b.(*strCol)
+		return func(v []byte) bool { bb.append(v); return true }
 	case kDatetime, kTimestamp:
-		bb := b.(*array.TimestampBuilder)
+		bb := b.(*fixedCol[arrow.Timestamp])
 		return func(v []byte) bool {
 			us, ok := parseDatetime(v)
-			bb.Append(arrow.Timestamp(us))
+			bb.append(arrow.Timestamp(us))
 			return ok
 		}
 	}
