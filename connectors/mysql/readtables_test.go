@@ -75,6 +75,11 @@ func TestReadTablesBatch(t *testing.T) {
 			t.Errorf("Describe(%s) after Tables: %s, want %s", ref, text(ts), text(got[ref].tableSchema()))
 		}
 	}
+	// Tables connects once, the first Describe once to read the batch;
+	// the other three are answered from it (each connected before).
+	if n := src.connects.Load(); n > 2 {
+		t.Errorf("Tables and 4 Describes connected %d times, want 2", n)
+	}
 	if _, err := src.Describe(ctx, refs[4]); err == nil {
 		t.Errorf("Describe of a missing table: no error")
 	}
