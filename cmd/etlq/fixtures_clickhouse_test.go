@@ -91,4 +91,11 @@ CREATE PIPELINE failing FROM binlog shop.shopdb.t TRANSFORM id, d
 	if err != nil || !strings.Contains(out, "1 passed, 0 failed") {
 		t.Fatalf("etlq test (clickhouse_version 18.16): %v\n%s", err, out)
 	}
+
+	// A version that is none: said at its place, before anything runs.
+	bad := write("bad", `{"clickhouse_version": "latest", `+tables+`, `+changes+`, "expect": {}}`)
+	out, err = etlqEnv(noDemoEnv(), "test", etl, "--fixtures", bad)
+	if err == nil || !strings.Contains(out, "case.json:1:24: clickhouse_version: cannot parse clickhouse version \"latest\"") {
+		t.Errorf("clickhouse_version = latest: %v\n%s", err, out)
+	}
 }

@@ -30,6 +30,13 @@ type Checker struct {
 // none: the newest types and ranges (Date32 1900-01-01..2299-12-31).
 const NewestVersion = "24.8"
 
+// CheckVersion reports whether s is a ClickHouse version a Checker takes
+// ("18.16", "24.3.2.23").
+func CheckVersion(s string) error {
+	_, err := parseVersion(s)
+	return err
+}
+
 // NewChecker returns the checks of target t of a "clickhouse" sink with
 // the WITH options sinkOpts (the targets' defaults), for a server of
 // version ("": NewestVersion). A target the sink would refuse (an upsert
