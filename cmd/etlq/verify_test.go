@@ -228,24 +228,8 @@ func TestVerifySnapshotOnly(t *testing.T) {
 // repair row and never showed in the target.
 func TestVerifyRepairThenUpdate(t *testing.T) {
 	t.Parallel()
-	myDSN := testenv.MySQLDSN(t)
-	s := newScratch(t, myDSN)
+	s, file, state, a := startRepairable(t, testenv.MySQLDSN(t), "(1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')", 4)
 	db, my, chDSN := s.db, s.my, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db,
-		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
-		"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
-`, myDSN, testServerID(), chDSN, db, db))
-	a := startApply(t, state, file)
-	live := fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE _is_deleted = 0", db)
-	a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
-		n, err := chCount(chDSN, live)
-		return err == nil && n == 4, fmt.Sprintf("%d, %v", n, err)
-	})
 	ctx := context.Background()
 	for _, id := range []int{2, 3} {
 		q := fmt.Sprintf("ALTER TABLE %s.t UPDATE v = 'TAMPERED' WHERE id = %d", db, id)
@@ -667,4 +651,65 @@ func TestVerifySkipsRowsTheSinkRefused(t *testing.T) {
 			t.Fatalf("after the repair: %v %v", got, err)
 		}
 	})
+}
+
+// TestVerifyRepairAtLargestVersion: rows written into an upsert target by
+// hand with a _version at the top of UInt64 (2^64-1, 2^64-2) are still
+// replaced by --repair: a repair row and a tombstone take the _version of
+// the row they replace (no +1 that would wrap around to 0 and lose), and
+// ClickHouse keeps the last row inserted among equal versions. verify
+// passes afterwards.
+func TestVerifyRepairAtLargestVersion(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testVerifyRepairAtLargestVersion)
+}
+
+func testVerifyRepairAtLargestVersion(t *testing.T, myDSN string) {
+	s, file, state, a := startRepairable(t, myDSN, "(1, 'a'), (2, 'b'), (3, 'c')", 3)
+	db := s.db
+	ctx := context.Background()
+	for _, q := range []string{
+		fmt.Sprintf("INSERT INTO %s.t (id, v, _version, _is_deleted) SELECT 2, 'TAMPERED', toUInt64('18446744073709551615'), 0", db),
+		fmt.Sprintf("INSERT INTO %s.t (id, v, _version, _is_deleted) SELECT 9, 'ghost', toUInt64('18446744073709551614'), 0", db),
+	} {
+		if err := s.ch.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if v, code, out := runVerify(t, "--state-dir", state, "--repair", file); code != 0 || v.Pipelines[0].Repaired != 2 {
+		t.Fatalf("verify --repair: exit %d:\n%s", code, out)
+	}
+	got, err := chTry(s.ch, fmt.Sprintf("SELECT toString(id), v, toString(_version), toString(_is_deleted) FROM %s.t FINAL WHERE id IN (2, 9) ORDER BY id", db))
+	if err != nil || strings.Join(got, ",") != "2|b|18446744073709551615|0,9|ghost|18446744073709551614|1" {
+		t.Fatalf("target after the repair (id, v, _version, _is_deleted): %v %v", got, err)
+	}
+	if v, code, out := runVerify(t, "--state-dir", state, file); code != 0 || !v.OK {
+		t.Fatalf("verify after the repair: exit %d:\n%s", code, out)
+	}
+	a.running(t)
+}
+
+// startRepairable makes a table t (id INT PRIMARY KEY, v VARCHAR(16)) with
+// rows, a file p.etl of one upsert pipeline p of it into ClickHouse, and
+// starts apply on it, waiting for the snapshot's n rows in the target.
+func startRepairable(t *testing.T, myDSN, rows string, n int) (s *scratch, file, state string, a *liveApply) {
+	t.Helper()
+	s = newScratch(t, myDSN)
+	db := s.db
+	myExec(t, s.my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
+		"INSERT INTO "+db+".t VALUES "+rows)
+	dir := t.TempDir()
+	file, state = filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, testServerID(), s.chDSN, db, db))
+	a = startApply(t, state, file)
+	live := fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE _is_deleted = 0", db)
+	a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
+		got, err := chCount(s.chDSN, live)
+		return err == nil && got == uint64(n), fmt.Sprintf("%d, %v", got, err)
+	})
+	return s, file, state, a
 }

@@ -273,9 +273,15 @@ func (w *writer) writeEmpty(ctx context.Context, b *exec.Batch, done func(error)
 // newGroup starts a group for batches of schema: the insert columns are the
 // layout's columns the batches carry.
 func (w *writer) newGroup(schema *arrow.Schema) (*group, error) {
+	return groupFor(w.layout, w.target, schema)
+}
+
+// groupFor starts a group of target (laid out as l) for batches of
+// schema: the insert columns are l's columns the batches carry.
+func groupFor(l *tableLayout, target string, schema *arrow.Schema) (*group, error) {
 	g := &group{schema: schema, finished: make(chan struct{}), acked: make(chan struct{})}
-	for i := range w.layout.cols {
-		c := &w.layout.cols[i]
+	for i := range l.cols {
+		c := &l.cols[i]
 		idx := schema.FieldIndices(c.src)
 		if len(idx) == 0 {
 			continue // a column the source dropped: ClickHouse writes its default
@@ -285,13 +291,13 @@ func (w *writer) newGroup(schema *arrow.Schema) (*group, error) {
 			// (A narrower batch column is widened on insert, or converted
 			// to the type that holds both: rows from before a type change
 			// the table already follows.)
-			return nil, fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow", w.target, c.name, c.field.Type, f.Type)
+			return nil, fmt.Errorf("clickhouse %s: column %q changed type from %s to %s: the table cannot follow", target, c.name, c.field.Type, f.Type)
 		}
 		g.cols = append(g.cols, c)
 		g.idx = append(g.idx, idx[0])
 	}
 	if len(g.cols) == 0 {
-		return nil, fmt.Errorf("clickhouse %s: batch has none of the table's columns", w.target)
+		return nil, fmt.Errorf("clickhouse %s: batch has none of the table's columns", target)
 	}
 	return g, nil
 }
@@ -559,6 +565,11 @@ func (w *writer) CheckRows(b *exec.Batch) []exec.RowError {
 	if err != nil {
 		return nil
 	}
+	return checkRows(g, b)
+}
+
+// checkRows is CheckRows over a group of b's schema.
+func checkRows(g *group, b *exec.Batch) []exec.RowError {
 	var out []exec.RowError
 	var named []bool // by row of b: already in out
 	r := liveRows(b)

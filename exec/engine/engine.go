@@ -146,6 +146,7 @@ type sourceRun struct {
 
 	tracker *tracker
 	routes  map[string][]*pipeRun // "db.table" → pipelines
+	replans *replanLog            // the pipelines a batch planned again, logged once after it
 	runs    []*pipeRun
 	acker   connectors.Acker // the stream, when it wants to know what is durable
 	// snapFloor, when the run started without a checkpoint over targets
@@ -223,12 +224,14 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	r.routes = map[string][]*pipeRun{}
 	r.opts.sinks = r.sinks
+	r.replans = &replanLog{log: r.opts.Log}
 	for _, p := range r.pipes {
 		pr, err := newPipeRun(ctx, p, r.sinks[p.Sink], r.opts)
 		if err != nil {
 			r.closeRuns()
 			return err
 		}
+		pr.replans = r.replans
 		r.runs = append(r.runs, pr)
 		for _, t := range p.Tables {
 			key := t.Ref.String()
@@ -554,6 +557,9 @@ func (r *sourceRun) idle() {
 
 func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 	defer b.Release()
+	if r.replans != nil {
+		defer r.replans.flush() // one line per DDL, every pipeline named
+	}
 	seq := r.tracker.begin(b.Mark)
 	defer func() {
 		if b.Mark != nil {

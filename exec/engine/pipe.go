@@ -28,6 +28,10 @@ type pipeRun struct {
 	alloc  memory.Allocator
 	dead   *deadLetters
 	log    *slog.Logger
+	// replans, set by the source run, gathers the tables this pipeline
+	// plans again while a batch is dispatched, to be logged once for
+	// every pipeline that follows the same DDL (replanlog.go).
+	replans *replanLog
 	// copy writes the row copy of an online schema change (rowcopy.go)
 	// into the hidden copy target, until the cut-over; nil otherwise.
 	copy *pipeRun
@@ -369,6 +373,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		// table again for its new columns.
 		sig := outputSig(pr.p)
 		keys := pr.keyTypes()
+		change := layoutChange(tr.plan.Input, b.Record.Schema())
 		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
 		if err == nil {
 			err = pr.sharedKeyRetyped(keys)
@@ -388,7 +393,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 			}
 		}
 		pr.stats.SchemaChanges.Add(1)
-		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
+		pr.replanned(b.DB+"."+b.Table, change)
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
 	if err := tr.start(ctx, pr); err != nil {
