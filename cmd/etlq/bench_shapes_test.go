@@ -94,6 +94,11 @@ func (e *shapeEnv) etl(name string, startAt binlogPos, pipeline string) string {
 	if startAt.File != "" {
 		with += fmt.Sprintf(", start_at = '%s'", startAt)
 	}
+	// ETLQ_BENCH_SOURCE_WITH adds source options, to compare them on a
+	// shape (e.g. snapshot_protocol = 'text').
+	if extra := os.Getenv("ETLQ_BENCH_SOURCE_WITH"); extra != "" {
+		with += ", " + extra
+	}
 	src := fmt.Sprintf("-- %s\nCREATE SOURCE s FROM mysql '%s' WITH (%s);\nCREATE SINK dw INTO clickhouse '%s';\n%s\n",
 		e.b.Name(), e.myDSN, with, e.chDSN, pipeline)
 	file := filepath.Join(e.dir, name+".etl")
