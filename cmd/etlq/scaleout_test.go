@@ -437,3 +437,35 @@ CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flus
 	}
 	capture.stop(t)
 }
+
+// TestLogURLPasswordNotPrinted: the password of a --log URL is a secret as
+// a DSN's is (docs/security.md): capture's log lines (text and JSON),
+// status and a refused URL show it as ****. Before, capture's "capturing"
+// line printed the URL whole, password included.
+func TestLogURLPasswordNotPrinted(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	const pw = "Log-S3cret-pw"
+	base := strings.TrimPrefix(testenv.NATSURL(t), "nats://")
+	logURL := "nats://etlq:" + pw + "@" + base + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v INT)", "INSERT INTO "+s.db+".t VALUES (1, 1)")
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	file := filepath.Join(t.TempDir(), "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, testServerID(), s.chDSN, s.db, s.db))
+	for _, format := range []string{"text", "json"} {
+		out := mustEtlq(t, "capture", "--once", "--log-format", format, "--log", logURL, file)
+		if strings.Contains(out, pw) || !strings.Contains(out, "capturing") {
+			t.Errorf("capture --log-format %s: want its log without the log URL's password:\n%s", format, out)
+		}
+	}
+	if out := mustEtlq(t, "status", "--log", logURL, file); strings.Contains(out, pw) {
+		t.Errorf("status: the password is printed:\n%s", out)
+	}
+	if out, err := runEtlq(t, "status", "--log", "nat://etlq:"+pw+"@"+base, file); err == nil || strings.Contains(out, pw) {
+		t.Errorf("status with a wrong scheme: want an error without the password, got %v:\n%s", err, out)
+	}
+}
