@@ -642,3 +642,54 @@ func (r *sourceRun) removeOlder(ctx context.Context, pr *pipeRun, t connectors.T
 	}
 	return err
 }
+
+// newPipelineResnapshots asks a resnapshot (a request file, as `etlq
+// resnapshot` writes) of each table of a pipeline that the checkpoint st
+// does not name — a pipeline added to the file since — with SNAPSHOT
+// initial, when the checkpoint's stream has already started or ended the
+// table's snapshot for the pipelines it had: a stream resumed from st does
+// not read that table again, so the new pipeline's target would get only
+// the changes made from now on and never equal the source. A request
+// already waiting for the same pipeline and table is not made again (a
+// run that stopped before its first checkpoint named the pipeline). The
+// poll at the stream's start hands the requests over, so that apply --once
+// carries them out too.
+func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
+	sm, ok := r.src.(connectors.SnapshotMarker)
+	if !ok || st == nil || len(st.Pipelines) == 0 || r.alone != "" || r.until != nil {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, n := range st.Pipelines {
+		known[n] = true
+	}
+	pending, _, err := pendingResnapshots(r.opts.StateDir)
+	if err != nil {
+		return err
+	}
+	waiting := map[string]bool{}
+	for _, q := range pending {
+		waiting[q.Pipeline+"\x00"+q.Table] = true
+	}
+	for _, p := range r.pipes {
+		if known[p.Name] || p.Snapshot != connectors.SnapshotInitial {
+			continue
+		}
+		for _, t := range p.Tables {
+			started, err := sm.SnapshotStarted(st.Mark, t.Ref)
+			if err != nil {
+				return err
+			}
+			if !started || waiting[p.Name+"\x00"+t.Ref.String()] {
+				continue
+			}
+			req := &ResnapshotRequest{Source: r.decl.Name, Pipeline: p.Name, Table: t.Ref.String()}
+			if _, err := WriteResnapshotRequest(r.opts.StateDir, req); err != nil {
+				return fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
+			r.opts.Log.Info("a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it",
+				"pipeline", p.Name, "table", req.Table, "id", req.ID)
+		}
+	}
+	return nil
+}

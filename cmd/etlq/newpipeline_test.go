@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPipelineAddedLater: a pipeline added to the file after the source's
+// tables were snapshotted for the others (SNAPSHOT initial, the default)
+// gets the rows its table already holds, as it would in a fresh state
+// directory: its target equals SELECT … WHERE … at the source. Before, the
+// checkpoint's snapshot of the table counted for every pipeline: the new
+// target got only the changes made after it was added (one row of 300),
+// and nothing said so. A table no pipeline read before is snapshotted as
+// usual (not twice), and a pipeline added with SNAPSHOT never stays
+// without the old rows.
+func TestPipelineAddedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)",
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount DECIMAL(12,2) NOT NULL)")
+		for i := 1; i <= 300; i++ {
+			tier := "bronze"
+			if i%3 == 0 {
+				tier = "gold"
+			}
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, tier),
+				fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d.50)", db, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n",
+			myDSN, testServerID(), s.chDSN)
+		first := head + fmt.Sprintf("CREATE PIPELINE all_c FROM binlog s.%s.c TRANSFORM id, tier INTO clickhouse dw.%s.all_c MODE upsert KEY (id);\n", db, db)
+		file := filepath.Join(dir, "shop.etl")
+		writeFile(t, file, first)
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+
+		// Added later: a pipeline over the table already read, one over a
+		// table no pipeline read, and one that asks for no snapshot.
+		writeFile(t, file, first+fmt.Sprintf(`CREATE PIPELINE gold_c FROM binlog s.%s.c WHERE tier = 'gold' TRANSFORM id, tier INTO clickhouse dw.%s.gold_c MODE upsert KEY (id);
+CREATE PIPELINE all_o FROM binlog s.%s.o TRANSFORM id, amount INTO clickhouse dw.%s.all_o MODE upsert KEY (id);
+CREATE PIPELINE later_c FROM binlog s.%s.c SNAPSHOT never TRANSFORM id, tier INTO clickhouse dw.%s.later_c MODE upsert KEY (id);
+`, db, db, db, db, db, db))
+		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'gold' WHERE id = 1")
+		out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if n := strings.Count(out, "resnapshot requested for it"); n != 1 || !strings.Contains(out, "pipeline=gold_c") {
+			t.Errorf("want one resnapshot asked, for gold_c, got %d:\n%s", n, out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id"))
+		diffRows(t, myRows(t, s.my, "SELECT id, CAST(amount AS CHAR) FROM "+db+".o ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), toString(amount) FROM "+db+".all_o_current ORDER BY id"))
+		diffRows(t, []string{"1|gold"}, chRows(t, s.ch, "SELECT toString(id), tier FROM "+db+".later_c_current ORDER BY id"))
+		if n := chRows(t, s.ch, "SELECT toString(count()) FROM "+db+".all_o"); len(n) != 1 || n[0] != "300" {
+			t.Errorf("all_o: want its 300 rows written once (one snapshot), got %v", n)
+		}
+
+		// The next run knows the pipelines: nothing is read again.
+		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'bronze' WHERE id = 3")
+		out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if strings.Contains(out, "resnapshot") {
+			t.Errorf("a second run: want no resnapshot:\n%s", out)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(state, "resnapshot")); len(ents) != 0 {
+			t.Errorf("resnapshot requests left: %v", ents)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id"))
+	})
+}
