@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestPipelineAddedLater: a pipeline added to the file after the source's
@@ -73,5 +76,55 @@ CREATE PIPELINE later_c FROM binlog s.%s.c SNAPSHOT never TRANSFORM id, tier INT
 		}
 		diffRows(t, myRows(t, s.my, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id"),
 			chRows(t, s.ch, "SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id"))
+	})
+}
+
+// TestLogPipelineAddedLater: the same through the scale-out log: a
+// pipeline added to the file of a capture and its worker after the table
+// was captured gets the table's rows (the capture asks a resnapshot in
+// the log for it), and a capture started again with the same file asks
+// nothing. Before, the new target held only the changes made after it
+// was added.
+func TestLogPipelineAddedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
+		for i := 1; i <= 300; i++ {
+			tier := "bronze"
+			if i%3 == 0 {
+				tier = "gold"
+			}
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, tier))
+		}
+		dir := t.TempDir()
+		first := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+			fmt.Sprintf("CREATE PIPELINE all_c FROM binlog s.%s.c TRANSFORM id, tier INTO clickhouse dw.%s.all_c MODE upsert KEY (id);\n", db, db)
+		file := filepath.Join(dir, "shop.etl")
+		writeFile(t, file, first)
+		capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", file)
+		worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), file)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".all_c_current ORDER BY id", 60*time.Second)
+		worker.stop(t)
+		capture.stop(t)
+
+		writeFile(t, file, first+fmt.Sprintf("CREATE PIPELINE gold_c FROM binlog s.%s.c WHERE tier = 'gold' TRANSFORM id, tier INTO clickhouse dw.%s.gold_c MODE upsert KEY (id);\n", db, db))
+		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'gold' WHERE id = 1")
+		capture = startEtlq(t, "capture", "--log", logURL, file)
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), file)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id", 60*time.Second)
+		worker.stop(t)
+		if out := capture.stop(t); strings.Count(out, "resnapshot requested for it") != 1 {
+			t.Errorf("capture: want one resnapshot asked for gold_c:\n%s", out)
+		}
+		// The request is made before the stream opens: --once shows it.
+		if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "resnapshot") {
+			t.Errorf("capture started again with the same file: want no resnapshot:\n%s", out)
+		}
 	})
 }

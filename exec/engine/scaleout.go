@@ -75,9 +75,10 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			defer wg.Done()
 			log.Info("capturing", "source", d.Name, "log", o.Log)
 			rp := &logResnapshots{lg: lg, plan: plan, source: d.Name, log: log, taken: map[string]bool{}}
+			resuming := func(resume []byte) error { return logNewPipelines(lg, plan, d.Name, src, resume, log) }
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
 				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &published,
-				Resnapshots: rp.run, ResnapshotEnded: rp.ended})
+				Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
 			log.Info("capture stopped", "source", d.Name, "messages", published.Load())
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				cancel(err)
@@ -92,6 +93,75 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 		all = append(all, e)
 	}
 	return errors.Join(all...)
+}
+
+// logNewPipelines is the capture's newPipelineResnapshots (resnapshot.go):
+// the log records the pipelines the capture published for; a pipeline of
+// the file that is not among them (added since) with SNAPSHOT initial
+// gets a resnapshot request in the log for each of its tables whose
+// snapshot the position resumed from has started or ended — the stream
+// would not read them again, and the workers would write only the changes
+// from now on into its target. Then the file's pipelines are recorded.
+// A stream that recorded none (captured by an etlq before this) only
+// records them.
+func logNewPipelines(lg *natslog.Log, plan *planner.Plan, source string, src connectors.Source, resume []byte, log *slog.Logger) error {
+	var names []string
+	var pipes []*planner.Pipeline
+	for _, p := range plan.Pipelines {
+		if p.Source == source {
+			names = append(names, p.Name)
+			pipes = append(pipes, p)
+		}
+	}
+	sort.Strings(names)
+	old, found, err := lg.CapturedPipelines(source)
+	if err != nil {
+		return err
+	}
+	sm, ok := src.(connectors.SnapshotMarker)
+	if resume != nil && found && ok {
+		known := map[string]bool{}
+		for _, n := range old {
+			known[n] = true
+		}
+		pending, _, err := lg.ResnapshotRequests(source)
+		if err != nil {
+			return err
+		}
+		waiting := map[string]bool{}
+		for _, b := range pending {
+			var q ResnapshotRequest
+			if json.Unmarshal(b, &q) == nil {
+				waiting[q.Pipeline+"\x00"+q.Table] = true
+			}
+		}
+		for _, p := range pipes {
+			if known[p.Name] || p.Snapshot != connectors.SnapshotInitial {
+				continue
+			}
+			for _, t := range p.Tables {
+				started, err := sm.SnapshotStarted(resume, t.Ref)
+				if err != nil {
+					return err
+				}
+				if !started || waiting[p.Name+"\x00"+t.Ref.String()] {
+					continue
+				}
+				req := &ResnapshotRequest{Source: source, Pipeline: p.Name, Table: t.Ref.String()}
+				req.name()
+				b, err := json.MarshalIndent(req, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := lg.RequestResnapshot(source, req.ID, b); err != nil {
+					return err
+				}
+				log.Info("a pipeline new to the log reads a table whose snapshot the log holds already: resnapshot requested for it",
+					"source", source, "pipeline", p.Name, "table", req.Table, "id", req.ID)
+			}
+		}
+	}
+	return lg.SetCapturedPipelines(source, names)
 }
 
 // logName is the log URL without credentials, for ids.
