@@ -398,6 +398,14 @@ type SnapshotMarker interface {
 	SnapshotStarted(mark []byte, ref TableRef) (bool, error)
 }
 
+// TargetCreator is a Writer that can say whether opening it created its
+// target (the table did not exist). A run that resumes from a checkpoint
+// naming the pipeline then knows the target lost the rows written before
+// (dropped outside etlq), and reads the pipeline's tables again.
+type TargetCreator interface {
+	CreatedTarget() bool
+}
+
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
 	// Tables lists the tables whose database matches db and whose name

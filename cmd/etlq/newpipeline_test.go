@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -126,5 +127,49 @@ func TestLogPipelineAddedLater(t *testing.T) {
 		if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "resnapshot") {
 			t.Errorf("capture started again with the same file: want no resnapshot:\n%s", out)
 		}
+	})
+}
+
+// TestTargetDroppedIsReadAgain: a target table dropped by hand in
+// ClickHouse while apply runs stops the run with an error that says what
+// happened and what to do; the next apply makes the table again and reads
+// the pipeline's table into it again, so that it equals the source. Before,
+// the error was ClickHouse's "Table … doesn't exist" alone, and the next
+// run made an empty table that got only the changes from then on.
+func TestTargetDroppedIsReadAgain(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, v INT NOT NULL)")
+		for i := 1; i <= 200; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, %d)", db, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "shop.etl")
+		writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)+
+			fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.c TRANSFORM id, v INTO clickhouse dw.%s.c MODE upsert KEY (id) WITH (flush_interval = '50ms');\n", db, db))
+		a := startEtlq(t, "apply", "--progress", "never", "--state-dir", state, file)
+		a.waitSame(t, s.my, s.ch, "SELECT id, v FROM "+db+".c ORDER BY id", "SELECT toString(id), toString(v) FROM "+db+".c_current ORDER BY id", 60*time.Second)
+		if err := s.ch.Exec(context.Background(), "DROP TABLE "+db+".c"); err != nil {
+			t.Fatal(err)
+		}
+		myExec(t, s.my, "UPDATE "+db+".c SET v = v + 1000 WHERE id = 7")
+		select {
+		case <-a.done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("apply did not stop on an insert into the dropped table:\n%s", a.out.String())
+		}
+		if out := a.out.String(); !strings.Contains(out, "the table is gone (dropped outside etlq while the pipeline ran?): run etlq apply again") {
+			t.Errorf("want the error to say the table is gone and what to do:\n%s", out)
+		}
+		myExec(t, s.my, "DELETE FROM "+db+".c WHERE id = 8")
+		out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if !strings.Contains(out, "was made again: its table is read again") {
+			t.Errorf("want the run to say it reads the table again:\n%s", out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, v FROM "+db+".c ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), toString(v) FROM "+db+".c_current ORDER BY id"))
 	})
 }

@@ -644,24 +644,35 @@ func (r *sourceRun) removeOlder(ctx context.Context, pr *pipeRun, t connectors.T
 }
 
 // newPipelineResnapshots asks a resnapshot (a request file, as `etlq
-// resnapshot` writes) of each table of a pipeline that the checkpoint st
-// does not name — a pipeline added to the file since — with SNAPSHOT
-// initial, when the checkpoint's stream has already started or ended the
-// table's snapshot for the pipelines it had: a stream resumed from st does
-// not read that table again, so the new pipeline's target would get only
+// resnapshot` writes) of each table of a SNAPSHOT initial pipeline
+// that the checkpoint st does not name — a pipeline added to the file
+// since — or whose target this run had to make (dropped outside etlq
+// since the checkpoint: its rows are gone), when the checkpoint's stream
+// has already started or ended the table's snapshot: a stream resumed
+// from st does not read that table again, so the target would get only
 // the changes made from now on and never equal the source. A request
 // already waiting for the same pipeline and table is not made again (a
 // run that stopped before its first checkpoint named the pipeline). The
 // poll at the stream's start hands the requests over, so that apply --once
-// carries them out too.
+// carries them out too. A stream that cannot say (a log worker's) only
+// warns of a target made again.
 func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
-	sm, ok := r.src.(connectors.SnapshotMarker)
-	if !ok || st == nil || len(st.Pipelines) == 0 || r.alone != "" || r.until != nil {
+	if st == nil || len(st.Pipelines) == 0 || r.alone != "" || r.until != nil {
 		return nil
 	}
 	known := map[string]bool{}
 	for _, n := range st.Pipelines {
 		known[n] = true
+	}
+	sm, ok := r.src.(connectors.SnapshotMarker)
+	if !ok {
+		for _, pr := range r.runs {
+			if tc, ok := pr.writer.(connectors.TargetCreator); ok && tc.CreatedTarget() && known[pr.p.Name] {
+				r.opts.Log.Warn("the target of a pipeline was not there (dropped outside etlq?) and was made again: it lacks the rows written before; read them again with etlq resnapshot",
+					"pipeline", pr.p.Name, "target", pr.p.Target.Name)
+			}
+		}
+		return nil
 	}
 	pending, _, err := pendingResnapshots(r.opts.StateDir)
 	if err != nil {
@@ -671,8 +682,17 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	for _, q := range pending {
 		waiting[q.Pipeline+"\x00"+q.Table] = true
 	}
-	for _, p := range r.pipes {
-		if known[p.Name] || p.Snapshot != connectors.SnapshotInitial {
+	for _, pr := range r.runs {
+		p := pr.p
+		why := "a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it"
+		if known[p.Name] {
+			tc, ok := pr.writer.(connectors.TargetCreator)
+			if !ok || !tc.CreatedTarget() {
+				continue
+			}
+			why = "the target of a pipeline was not there (dropped outside etlq?) and was made again: its table is read again"
+		}
+		if p.Snapshot != connectors.SnapshotInitial {
 			continue
 		}
 		for _, t := range p.Tables {
@@ -687,8 +707,7 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 			if _, err := WriteResnapshotRequest(r.opts.StateDir, req); err != nil {
 				return fmt.Errorf("pipeline %s: %w", p.Name, err)
 			}
-			r.opts.Log.Info("a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it",
-				"pipeline", p.Name, "table", req.Table, "id", req.ID)
+			r.opts.Log.Info(why, "pipeline", p.Name, "table", req.Table, "id", req.ID)
 		}
 	}
 	return nil
