@@ -164,12 +164,14 @@ func logNewPipelines(lg *natslog.Log, plan *planner.Plan, source string, src con
 	return lg.SetCapturedPipelines(source, names)
 }
 
-// logName is the log URL without credentials, for ids.
+// logName is the log URL without credentials, scheme or parameters, for
+// ids: host:port[/namespace].
 func logName(raw string) string {
+	raw, _, _ = strings.Cut(raw, "?")
 	if i := strings.LastIndex(raw, "@"); i >= 0 {
 		return raw[i+1:]
 	}
-	return strings.TrimPrefix(raw, "nats://")
+	return strings.TrimPrefix(strings.TrimPrefix(raw, "nats://"), "tls://")
 }
 
 // WorkerOptions configure RunWorkers.
