@@ -664,12 +664,20 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	for _, n := range st.Pipelines {
 		known[n] = true
 	}
+	created := map[string]bool{}
+	var pipes []*planner.Pipeline
+	for _, pr := range r.runs {
+		pipes = append(pipes, pr.p)
+		if tc, ok := pr.writer.(connectors.TargetCreator); ok && tc.CreatedTarget() {
+			created[pr.p.Name] = true
+		}
+	}
 	sm, ok := r.src.(connectors.SnapshotMarker)
 	if !ok {
-		for _, pr := range r.runs {
-			if tc, ok := pr.writer.(connectors.TargetCreator); ok && tc.CreatedTarget() && known[pr.p.Name] {
+		for _, p := range pipes {
+			if created[p.Name] && known[p.Name] {
 				r.opts.Log.Warn("the target of a pipeline was not there (dropped outside etlq?) and was made again: it lacks the rows written before; read them again with etlq resnapshot",
-					"pipeline", pr.p.Name, "target", pr.p.Target.Name)
+					"pipeline", p.Name, "target", p.Target.Name)
 			}
 		}
 		return nil
@@ -678,37 +686,48 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	if err != nil {
 		return err
 	}
+	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] || created[p.Name] },
+		sm, st.Mark, pending)
+	if err != nil {
+		return err
+	}
+	for _, req := range reqs {
+		if _, err := WriteResnapshotRequest(r.opts.StateDir, req); err != nil {
+			return fmt.Errorf("pipeline %s: %w", req.Pipeline, err)
+		}
+		why := "a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it"
+		if known[req.Pipeline] {
+			why = "the target of a pipeline was not there (dropped outside etlq?) and was made again: its table is read again"
+		}
+		r.opts.Log.Info(why, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
+	}
+	return nil
+}
+
+// readAgainRequests returns a resnapshot request for each table of each
+// SNAPSHOT initial pipeline of pipes that again selects, whose snapshot
+// mark has started or ended (a stream resumed there does not read it
+// again), unless one of pending is for the same pipeline and table.
+func readAgainRequests(source string, pipes []*planner.Pipeline, again func(*planner.Pipeline) bool, sm connectors.SnapshotMarker,
+	mark []byte, pending []*ResnapshotRequest) ([]*ResnapshotRequest, error) {
 	waiting := map[string]bool{}
 	for _, q := range pending {
 		waiting[q.Pipeline+"\x00"+q.Table] = true
 	}
-	for _, pr := range r.runs {
-		p := pr.p
-		why := "a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it"
-		if known[p.Name] {
-			tc, ok := pr.writer.(connectors.TargetCreator)
-			if !ok || !tc.CreatedTarget() {
-				continue
-			}
-			why = "the target of a pipeline was not there (dropped outside etlq?) and was made again: its table is read again"
-		}
-		if p.Snapshot != connectors.SnapshotInitial {
+	var out []*ResnapshotRequest
+	for _, p := range pipes {
+		if p.Snapshot != connectors.SnapshotInitial || !again(p) {
 			continue
 		}
 		for _, t := range p.Tables {
-			started, err := sm.SnapshotStarted(st.Mark, t.Ref)
+			started, err := sm.SnapshotStarted(mark, t.Ref)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if !started || waiting[p.Name+"\x00"+t.Ref.String()] {
-				continue
+			if started && !waiting[p.Name+"\x00"+t.Ref.String()] {
+				out = append(out, &ResnapshotRequest{Source: source, Pipeline: p.Name, Table: t.Ref.String()})
 			}
-			req := &ResnapshotRequest{Source: r.decl.Name, Pipeline: p.Name, Table: t.Ref.String()}
-			if _, err := WriteResnapshotRequest(r.opts.StateDir, req); err != nil {
-				return fmt.Errorf("pipeline %s: %w", p.Name, err)
-			}
-			r.opts.Log.Info(why, "pipeline", p.Name, "table", req.Table, "id", req.ID)
 		}
 	}
-	return nil
+	return out, nil
 }

@@ -124,41 +124,32 @@ func logNewPipelines(lg *natslog.Log, plan *planner.Plan, source string, src con
 		for _, n := range old {
 			known[n] = true
 		}
-		pending, _, err := lg.ResnapshotRequests(source)
+		raw, _, err := lg.ResnapshotRequests(source)
 		if err != nil {
 			return err
 		}
-		waiting := map[string]bool{}
-		for _, b := range pending {
+		var pending []*ResnapshotRequest
+		for _, b := range raw {
 			var q ResnapshotRequest
 			if json.Unmarshal(b, &q) == nil {
-				waiting[q.Pipeline+"\x00"+q.Table] = true
+				pending = append(pending, &q)
 			}
 		}
-		for _, p := range pipes {
-			if known[p.Name] || p.Snapshot != connectors.SnapshotInitial {
-				continue
+		reqs, err := readAgainRequests(source, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] }, sm, resume, pending)
+		if err != nil {
+			return err
+		}
+		for _, req := range reqs {
+			req.name()
+			b, err := json.MarshalIndent(req, "", "  ")
+			if err != nil {
+				return err
 			}
-			for _, t := range p.Tables {
-				started, err := sm.SnapshotStarted(resume, t.Ref)
-				if err != nil {
-					return err
-				}
-				if !started || waiting[p.Name+"\x00"+t.Ref.String()] {
-					continue
-				}
-				req := &ResnapshotRequest{Source: source, Pipeline: p.Name, Table: t.Ref.String()}
-				req.name()
-				b, err := json.MarshalIndent(req, "", "  ")
-				if err != nil {
-					return err
-				}
-				if err := lg.RequestResnapshot(source, req.ID, b); err != nil {
-					return err
-				}
-				log.Info("a pipeline new to the log reads a table whose snapshot the log holds already: resnapshot requested for it",
-					"source", source, "pipeline", p.Name, "table", req.Table, "id", req.ID)
+			if err := lg.RequestResnapshot(source, req.ID, b); err != nil {
+				return err
 			}
+			log.Info("a pipeline new to the log reads a table whose snapshot the log holds already: resnapshot requested for it",
+				"source", source, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 		}
 	}
 	return lg.SetCapturedPipelines(source, names)
