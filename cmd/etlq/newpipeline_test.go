@@ -115,11 +115,20 @@ func TestLogPipelineAddedLater(t *testing.T) {
 
 		writeFile(t, file, first+fmt.Sprintf("CREATE PIPELINE gold_c FROM binlog s.%s.c WHERE tier = 'gold' TRANSFORM id, tier INTO clickhouse dw.%s.gold_c MODE upsert KEY (id);\n", db, db))
 		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'gold' WHERE id = 1")
-		capture = startEtlq(t, "capture", "--log", logURL, file)
+		// The worker first: the capture still publishes for all_c alone,
+		// which the worker says of gold_c (before, nothing said why its
+		// target stayed empty).
 		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), file)
+		worker.waitFor(t, "the worker warns that the capture does not publish for gold_c", 30*time.Second, func() (bool, string) {
+			out := worker.out.String()
+			return strings.Contains(out, "the capture of the log does not publish for this pipeline") && strings.Contains(out, "pipeline=gold_c captured=all_c"), out
+		})
+		capture = startEtlq(t, "capture", "--log", logURL, file)
 		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
 			"SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id", 60*time.Second)
-		worker.stop(t)
+		if out := worker.stop(t); strings.Count(out, "does not publish for this pipeline") != 1 {
+			t.Errorf("worker: want one warning, for gold_c:\n%s", out)
+		}
 		if out := capture.stop(t); strings.Count(out, "resnapshot requested for it") != 1 {
 			t.Errorf("capture: want one resnapshot asked for gold_c:\n%s", out)
 		}

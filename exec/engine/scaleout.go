@@ -155,6 +155,34 @@ func logNewPipelines(lg *natslog.Log, plan *planner.Plan, source string, src con
 	return lg.SetCapturedPipelines(source, names)
 }
 
+// warnUncaptured warns of each pipeline of the workers' file that the
+// source's capture does not publish for (the names it recorded,
+// logNewPipelines): its tables may not be in the log at all, and its
+// target would get nothing, silently, until the capture runs with this
+// file (which then reads for it the tables the log already holds).
+func warnUncaptured(lg *natslog.Log, plan *planner.Plan, log *slog.Logger) error {
+	for _, d := range plan.Sources {
+		captured, found, err := lg.CapturedPipelines(d.Name)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue // a capture that recorded none, or none yet
+		}
+		known := map[string]bool{}
+		for _, n := range captured {
+			known[n] = true
+		}
+		for _, p := range plan.Pipelines {
+			if p.Source == d.Name && !known[p.Name] {
+				log.Warn("the capture of the log does not publish for this pipeline (its file lacks it): its target gets nothing until etlq capture runs with this file",
+					"source", d.Name, "pipeline", p.Name, "captured", strings.Join(captured, ", "))
+			}
+		}
+	}
+	return nil
+}
+
 // logName is the log URL without credentials, scheme or parameters, for
 // ids: host:port[/namespace].
 func logName(raw string) string {
@@ -191,6 +219,9 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 		return err
 	}
 	defer lg.Close()
+	if err := warnUncaptured(lg, plan, opts.Log); err != nil {
+		return err
+	}
 	n := max(w.Workers, 1)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
