@@ -389,6 +389,23 @@ type MarkSchemas interface {
 	SchemaAt(mark []byte, ref TableRef) (*TableSchema, error)
 }
 
+// SnapshotMarker is a Source that can tell from a mark state whether the
+// snapshot of a table has started (or ended) there: a stream resumed from
+// it does not read the table again, whatever pipeline asks for a snapshot.
+// The engine asks a resnapshot for a pipeline added to the file since the
+// checkpoint, so that its target gets the table's rows too.
+type SnapshotMarker interface {
+	SnapshotStarted(mark []byte, ref TableRef) (bool, error)
+}
+
+// TargetCreator is a Writer that can say whether opening it created its
+// target (the table did not exist). A run that resumes from a checkpoint
+// naming the pipeline then knows the target lost the rows written before
+// (dropped outside etlq), and reads the pipeline's tables again.
+type TargetCreator interface {
+	CreatedTarget() bool
+}
+
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
 	// Tables lists the tables whose database matches db and whose name

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -48,6 +49,11 @@ func main() {
 		kong.Description("Change data capture from MySQL/MariaDB into ClickHouse, in one binary and one small language."),
 		kong.UsageOnError(),
 	)
+	// The log's URL is given on the command line, not in a file: its
+	// password is a secret as a DSN's is (never printed, docs/security.md).
+	for _, l := range []string{c.Apply.Log, c.Capture.Log, c.Status.Log, c.Verify.Log, c.Resnap.Log} {
+		registerURLSecret(l)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
@@ -61,6 +67,16 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "etlq: %s\n", connectors.RedactSecrets(err.Error()))
 	os.Exit(1)
+}
+
+// registerURLSecret registers the password of a URL (nats://user:pw@host)
+// as a secret, so that RedactSecrets hides it wherever it is printed.
+func registerURLSecret(raw string) {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			connectors.RegisterSecret(pw)
+		}
+	}
 }
 
 type versionCmd struct{}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
 )
 
@@ -37,9 +38,12 @@ func (c *captureCmd) Run(ctx context.Context) error {
 }
 
 func newLogger(format string) *slog.Logger {
-	var h slog.Handler = textHandler(os.Stderr)
+	// Secrets are hidden as in apply's logs (logOutput): the log URL's
+	// password, a DSN's quoted in an error.
+	w := connectors.RedactingWriter(os.Stderr)
+	var h slog.Handler = textHandler(w)
 	if format == "json" {
-		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
 	}
 	return slog.New(h)
 }

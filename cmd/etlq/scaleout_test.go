@@ -437,3 +437,77 @@ CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flus
 	}
 	capture.stop(t)
 }
+
+// TestLogURLPasswordNotPrinted: the password of a --log URL is a secret as
+// a DSN's is (docs/security.md): capture's log lines (text and JSON),
+// status and a refused URL show it as ****. Before, capture's "capturing"
+// line printed the URL whole, password included.
+func TestLogURLPasswordNotPrinted(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	const pw = "Log-S3cret-pw"
+	base := strings.TrimPrefix(testenv.NATSURL(t), "nats://")
+	logURL := "nats://etlq:" + pw + "@" + base + "/" + testenv.UniqueName(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v INT)", "INSERT INTO "+s.db+".t VALUES (1, 1)")
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	file := filepath.Join(t.TempDir(), "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, testServerID(), s.chDSN, s.db, s.db))
+	for _, format := range []string{"text", "json"} {
+		out := mustEtlq(t, "capture", "--once", "--log-format", format, "--log", logURL, file)
+		if strings.Contains(out, pw) || !strings.Contains(out, "capturing") {
+			t.Errorf("capture --log-format %s: want its log without the log URL's password:\n%s", format, out)
+		}
+	}
+	if out := mustEtlq(t, "status", "--log", logURL, file); strings.Contains(out, pw) {
+		t.Errorf("status: the password is printed:\n%s", out)
+	}
+	if out, err := runEtlq(t, "status", "--log", "nat://etlq:"+pw+"@"+base, file); err == nil || strings.Contains(out, pw) {
+		t.Errorf("status with a wrong scheme: want an error without the password, got %v:\n%s", err, out)
+	}
+}
+
+// TestLogTLS: the log's connection in TLS (docs/security.md): a capture
+// and a worker reach a nats-server that requires TLS through
+// ?tls_ca=…, and each way of getting it wrong is an error that says
+// which. Before, only nats:// was accepted and the connection was plain.
+func TestLogTLS(t *testing.T) {
+	t.Parallel()
+	certs := testenv.TLSCerts(t)
+	n := startPrivateNATS(t)
+	n.stop()
+	n.cmd.Args = append(n.cmd.Args, "--tls", "--tlscert", filepath.Join(certs.Dir, "server.pem"), "--tlskey", filepath.Join(certs.Dir, "server-key.pem"))
+	n.start(t)
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v INT)", "INSERT INTO "+s.db+".t VALUES (1, 1), (2, 2), (3, 3)")
+	file := filepath.Join(t.TempDir(), "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, testServerID(), s.chDSN, s.db, s.db))
+	host := "localhost:" + n.port // the certificate names localhost only
+	for _, c := range []struct{ url, want string }{
+		{"nats://" + host + "/ns", "the server requires TLS and its certificate is not signed by a CA this system trusts: give its CA as ?tls_ca="},
+		{"tls://" + host + "/ns?tls_ca=" + certs.WrongCA, "the server's certificate is not signed by tls_ca " + certs.WrongCA},
+		{"tls://127.0.0.1:" + n.port + "/ns?tls_ca=" + certs.CA, "the server's certificate does not name the host of the URL"},
+		{"nats://" + host + "/ns?tls_ca=" + certs.CA + "&tls_cert=" + certs.ClientCert, "tls_cert and tls_key go together"},
+		{"nats://" + host + "/ns?tls=1", `unknown parameter "tls"`},
+	} {
+		if out, err := runEtlq(t, "capture", "--once", "--log", c.url, file); err == nil || !strings.Contains(out, c.want) {
+			t.Errorf("capture --log %s: want an error saying %q, got %v:\n%s", c.url, c.want, err, out)
+		}
+	}
+	logURL := "nats://" + host + "/ns?tls_ca=" + certs.CA
+	mustEtlq(t, "capture", "--once", "--log", logURL, file)
+	worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(t.TempDir(), "w"), file)
+	worker.waitSame(t, s.my, s.ch, "SELECT id, v FROM "+s.db+".t ORDER BY id",
+		"SELECT toString(id), toString(v) FROM "+s.db+".t_current ORDER BY id", 60*time.Second)
+	worker.stop(t)
+	if st := mustEtlq(t, "status", "--log", "tls://"+host+"/ns?tls_ca="+certs.CA, file); !strings.Contains(st, "stream ns_s") {
+		t.Errorf("status over tls://: %s", st)
+	}
+}

@@ -591,11 +591,13 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	}
 	// Each attempt reads the table first: a CREATE cut off with
 	// ClickHouse is not made twice.
+	created := false
 	err = retrying(ctx, "creating or checking the table", t.Name, l.opts.maxBackoff, func() error {
 		st, err := readTableState(ctx, conn, l.db, l.table)
 		if err != nil {
 			return s.wrapf(err, "reading %s.%s: %v", l.db, l.table, err)
 		}
+		created = created || !st.exists
 		stmts, err := prepare(l, st, l.opts.schemaChanges, true)
 		if err != nil {
 			return fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
@@ -613,7 +615,9 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	if err != nil {
 		return nil, err
 	}
-	return newWriter(s, conn, l, t), nil
+	w := newWriter(s, conn, l, t)
+	w.created = created
+	return w, nil
 }
 
 // execDDL runs statements in order. No settings are sent: 18.16 knows no

@@ -69,6 +69,8 @@ type group struct {
 // run in the order of the Writes, from one goroutine, after the batches are
 // released.
 type writer struct {
+	// created: Open made the table (connectors.TargetCreator).
+	created   bool
 	s         *Sink
 	conn      driver.Conn
 	opts      targetOptions
@@ -152,6 +154,21 @@ func (w *writer) MaxVersion(ctx context.Context) (uint64, error) {
 	})
 	return v, err
 }
+
+// insertError is the error of an insert that failed for good. A table
+// that is gone (ClickHouse code 60: dropped by hand while the pipeline
+// ran) says what to do: the next run makes it again and, resuming from a
+// checkpoint, reads the pipeline's tables into it again (exec/engine,
+// newPipelineResnapshots).
+func (w *writer) insertError(err error) error {
+	if chCode(err) == 60 {
+		return fmt.Errorf("clickhouse insert into %s: %w: the table is gone (dropped outside etlq while the pipeline ran?): run etlq apply again; it makes the table again and reads the pipeline's source tables into it again (apply --log workers: run etlq resnapshot FILE PIPELINE --log … for it)", w.target, err)
+	}
+	return fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+}
+
+// CreatedTarget reports whether Open made the table (connectors.TargetCreator).
+func (w *writer) CreatedTarget() bool { return w.created }
 
 func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *writer {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -382,7 +399,7 @@ func (w *writer) run(g *group) {
 			return
 		}
 		if !retryable(err) {
-			g.err = fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+			g.err = w.insertError(err)
 			return
 		}
 		w.retries.Add(1)

@@ -195,7 +195,7 @@ func (w *writer) sendLong(li *longInsert, g *group) bool {
 			return fail(err)
 		}
 		// Nothing of g went out: the INSERT goes on without it.
-		g.err = fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+		g.err = w.insertError(err)
 		close(g.finished)
 		return true
 	}
@@ -264,7 +264,7 @@ func (w *writer) settle(li *longInsert, err error) {
 			break
 		}
 		if !retryable(err) {
-			err = fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+			err = w.insertError(err)
 			break
 		}
 		w.retries.Add(1)

@@ -219,6 +219,18 @@ func (s *Source) SchemaAt(mark []byte, ref connectors.TableRef) (*connectors.Tab
 	return nil, nil
 }
 
+// SnapshotStarted reports whether the snapshot of ref has started or ended
+// at a mark state (connectors.SnapshotMarker): a stream resumed there reads
+// only the rest of it, or nothing.
+func (s *Source) SnapshotStarted(mark []byte, ref connectors.TableRef) (bool, error) {
+	m, err := decodeState(mark)
+	if err != nil {
+		return false, err
+	}
+	_, ok := m.Snapshot[ref.String()]
+	return ok, nil
+}
+
 func decodeState(b []byte) (*markState, error) {
 	var s markState
 	if err := json.Unmarshal(b, &s); err != nil {

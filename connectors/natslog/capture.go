@@ -37,6 +37,10 @@ type CaptureOptions struct {
 	// ResnapshotEnded, when set, is told of each resnapshot's end once
 	// JetStream acknowledged it: every row of the resnapshot is in the log.
 	ResnapshotEnded func(e *exec.ResnapshotEnd)
+	// Resuming, when set, is told before the source's stream opens
+	// where it resumes: the position of the last message that has one,
+	// nil for a stream that holds none (a new one).
+	Resuming func(resume []byte) error
 }
 
 // Capture reads a source's change stream and publishes it to the log until
@@ -59,6 +63,11 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 	if req.Resume == nil && resume != nil {
 		req.Resume = resume
 		o.Log.Info("resuming from the log", "source", source, "stream", n.stream)
+	}
+	if o.Resuming != nil {
+		if err := o.Resuming(req.Resume); err != nil {
+			return err
+		}
 	}
 	stream, err := src.Open(ctx, req)
 	if err != nil {

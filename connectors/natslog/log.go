@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,13 +34,16 @@ type Log struct {
 	schemaCache map[string][]byte        // schema messages by bucket/hash
 }
 
-// Open connects to a log URL, nats://host:port[/namespace]. The client
-// reconnects forever after a lost connection; operations in between fail
-// and are retried by their callers.
+// Open connects to a log URL, nats://host:port[/namespace], or
+// tls://host:port[/namespace] for TLS (the system's CAs), with the
+// parameters tls_ca (a PEM CA bundle: TLS, the server's certificate
+// verified against it), tls_cert and tls_key (a client certificate, both
+// or neither). The client reconnects forever after a lost connection;
+// operations in between fail and are retried by their callers.
 func Open(raw string) (*Log, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "nats" || u.Host == "" {
-		return nil, fmt.Errorf("log %q: want nats://host:port[/namespace]", raw)
+	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+		return nil, fmt.Errorf("log %q: want nats://host:port[/namespace] (tls://… or ?tls_ca=… for TLS)", raw)
 	}
 	ns := strings.Trim(u.Path, "/")
 	if ns == "" {
@@ -48,18 +52,45 @@ func Open(raw string) (*Log, error) {
 	if token(strings.ReplaceAll(ns, "_", "")) != strings.ReplaceAll(ns, "_", "") {
 		return nil, fmt.Errorf("log %q: the namespace %q may hold only letters, digits, _ and -", raw, ns)
 	}
-	srv := url.URL{Scheme: "nats", Host: u.Host, User: u.User}
-	nc, err := nats.Connect(srv.String(), nats.Name("etlq"), nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond), nats.RetryOnFailedConnect(false),
+	opts := []nats.Option{nats.Name("etlq"), nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond), nats.RetryOnFailedConnect(false),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
 			if sub != nil {
 				subject = sub.Subject
 			}
 			slog.Warn("log: NATS client error", "subject", subject, "error", err.Error())
-		}))
+		})}
+	q := u.Query()
+	ca, cert, key := q.Get("tls_ca"), q.Get("tls_cert"), q.Get("tls_key")
+	for k := range q {
+		if k != "tls_ca" && k != "tls_cert" && k != "tls_key" {
+			return nil, fmt.Errorf("log %s: unknown parameter %q (the parameters are tls_ca, tls_cert and tls_key)", u.Host, k)
+		}
+	}
+	if (cert == "") != (key == "") {
+		return nil, fmt.Errorf("log %s: tls_cert and tls_key go together (a client certificate and its key)", u.Host)
+	}
+	secure := u.Scheme == "tls" || ca != "" || cert != ""
+	if secure {
+		opts = append(opts, nats.Secure())
+	}
+	if ca != "" {
+		if _, err := os.Stat(ca); err != nil {
+			return nil, fmt.Errorf("log %s: tls_ca: %v", u.Host, err)
+		}
+		opts = append(opts, nats.RootCAs(ca))
+	}
+	if cert != "" {
+		opts = append(opts, nats.ClientCert(cert, key))
+	}
+	srv := url.URL{Scheme: "nats", Host: u.Host, User: u.User}
+	if secure {
+		srv.Scheme = "tls"
+	}
+	nc, err := nats.Connect(srv.String(), opts...)
 	if err != nil {
-		return nil, fmt.Errorf("log %s: %w", u.Host, err)
+		return nil, fmt.Errorf("log %s: %w%s", u.Host, err, tlsHint(err, secure, ca))
 	}
 	js, err := nc.JetStream(nats.MaxWait(5 * time.Second))
 	if err != nil {
@@ -67,6 +98,26 @@ func Open(raw string) (*Log, error) {
 		return nil, fmt.Errorf("log %s: %w", u.Host, err)
 	}
 	return &Log{nc: nc, js: js, ns: ns, schemaKV: map[string]nats.KeyValue{}, schemaCache: map[string][]byte{}}, nil
+}
+
+// tlsHint says what a TLS failure of the connection means.
+func tlsHint(err error, secure bool, ca string) string {
+	msg := err.Error()
+	switch {
+	case !secure && strings.Contains(msg, "x509"):
+		return " (the server requires TLS and its certificate is not signed by a CA this system trusts: give its CA as ?tls_ca=/path/ca.pem)"
+	case !secure && strings.Contains(msg, "secure connection"):
+		return " (the server requires TLS: use tls://… or ?tls_ca=…)"
+	case secure && strings.Contains(msg, "unknown authority") && ca != "":
+		return " (the server's certificate is not signed by tls_ca " + ca + ")"
+	case secure && strings.Contains(msg, "unknown authority"):
+		return " (the server's certificate is not signed by a CA this system trusts: give its CA as ?tls_ca=/path/ca.pem)"
+	case secure && (strings.Contains(msg, "doesn't contain any IP SANs") || strings.Contains(msg, "certificate is valid for")):
+		return " (the server's certificate does not name the host of the URL: connect by a name it holds)"
+	case secure && (strings.Contains(msg, "first record does not look like a TLS handshake") || strings.Contains(msg, "tls: ") && strings.Contains(msg, "handshake")):
+		return " (TLS failed: does the server speak TLS on this port?)"
+	}
+	return ""
 }
 
 // Close drains the connection: publishes and acknowledgements sent are

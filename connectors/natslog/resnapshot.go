@@ -3,6 +3,7 @@ package natslog
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 )
@@ -56,6 +57,9 @@ func (l *Log) ResnapshotRequests(source string) (pending map[string][]byte, fail
 	}
 	pending, failed = map[string][]byte{}, map[string]string{}
 	for _, k := range keys {
+		if k == pipelinesKey {
+			continue
+		}
 		e, err := kv.Get(k)
 		if errors.Is(err, nats.ErrKeyNotFound) {
 			continue
@@ -88,4 +92,46 @@ func (l *Log) ResnapshotDone(source, id, failure string) error {
 		return err
 	}
 	return nil
+}
+
+// pipelinesKey holds, in the resnapshots bucket, the names of the
+// pipelines the capture last published the source for (one per line): a
+// capture started with a file that has a new one can tell it from the
+// others (the engine asks a resnapshot for it). Request ids never take
+// this name (they start with a time).
+const pipelinesKey = "pipelines"
+
+// CapturedPipelines returns the pipelines the source's capture last
+// published for, and whether it recorded them (a stream captured by an
+// etlq before they were kept has none).
+func (l *Log) CapturedPipelines(source string) ([]string, bool, error) {
+	kv, err := l.resnapshots(source, false)
+	if errors.Is(err, nats.ErrBucketNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	e, err := kv.Get(pipelinesKey)
+	if errors.Is(err, nats.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if len(e.Value()) == 0 {
+		return nil, true, nil
+	}
+	return strings.Split(string(e.Value()), "\n"), true, nil
+}
+
+// SetCapturedPipelines records the pipelines the source's capture
+// publishes for now.
+func (l *Log) SetCapturedPipelines(source string, names []string) error {
+	kv, err := l.resnapshots(source, true)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(pipelinesKey, []byte(strings.Join(names, "\n")))
+	return err
 }

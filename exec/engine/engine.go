@@ -240,6 +240,9 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	defer r.closeRuns()
 
+	if err := r.newPipelineResnapshots(st); err != nil {
+		return err
+	}
 	if err := r.rowCopyTables(ctx, &req); err != nil {
 		return err
 	}

@@ -642,3 +642,92 @@ func (r *sourceRun) removeOlder(ctx context.Context, pr *pipeRun, t connectors.T
 	}
 	return err
 }
+
+// newPipelineResnapshots asks a resnapshot (a request file, as `etlq
+// resnapshot` writes) of each table of a SNAPSHOT initial pipeline
+// that the checkpoint st does not name — a pipeline added to the file
+// since — or whose target this run had to make (dropped outside etlq
+// since the checkpoint: its rows are gone), when the checkpoint's stream
+// has already started or ended the table's snapshot: a stream resumed
+// from st does not read that table again, so the target would get only
+// the changes made from now on and never equal the source. A request
+// already waiting for the same pipeline and table is not made again (a
+// run that stopped before its first checkpoint named the pipeline). The
+// poll at the stream's start hands the requests over, so that apply --once
+// carries them out too. A stream that cannot say (a log worker's) only
+// warns of a target made again.
+func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
+	if st == nil || len(st.Pipelines) == 0 || r.alone != "" || r.until != nil {
+		return nil
+	}
+	known := map[string]bool{}
+	for _, n := range st.Pipelines {
+		known[n] = true
+	}
+	created := map[string]bool{}
+	var pipes []*planner.Pipeline
+	for _, pr := range r.runs {
+		pipes = append(pipes, pr.p)
+		if tc, ok := pr.writer.(connectors.TargetCreator); ok && tc.CreatedTarget() {
+			created[pr.p.Name] = true
+		}
+	}
+	sm, ok := r.src.(connectors.SnapshotMarker)
+	if !ok {
+		for _, p := range pipes {
+			if created[p.Name] && known[p.Name] {
+				r.opts.Log.Warn("the target of a pipeline was not there (dropped outside etlq?) and was made again: it lacks the rows written before; read them again with etlq resnapshot",
+					"pipeline", p.Name, "target", p.Target.Name)
+			}
+		}
+		return nil
+	}
+	pending, _, err := pendingResnapshots(r.opts.StateDir)
+	if err != nil {
+		return err
+	}
+	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] || created[p.Name] },
+		sm, st.Mark, pending)
+	if err != nil {
+		return err
+	}
+	for _, req := range reqs {
+		if _, err := WriteResnapshotRequest(r.opts.StateDir, req); err != nil {
+			return fmt.Errorf("pipeline %s: %w", req.Pipeline, err)
+		}
+		why := "a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it"
+		if known[req.Pipeline] {
+			why = "the target of a pipeline was not there (dropped outside etlq?) and was made again: its table is read again"
+		}
+		r.opts.Log.Info(why, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
+	}
+	return nil
+}
+
+// readAgainRequests returns a resnapshot request for each table of each
+// SNAPSHOT initial pipeline of pipes that again selects, whose snapshot
+// mark has started or ended (a stream resumed there does not read it
+// again), unless one of pending is for the same pipeline and table.
+func readAgainRequests(source string, pipes []*planner.Pipeline, again func(*planner.Pipeline) bool, sm connectors.SnapshotMarker,
+	mark []byte, pending []*ResnapshotRequest) ([]*ResnapshotRequest, error) {
+	waiting := map[string]bool{}
+	for _, q := range pending {
+		waiting[q.Pipeline+"\x00"+q.Table] = true
+	}
+	var out []*ResnapshotRequest
+	for _, p := range pipes {
+		if p.Snapshot != connectors.SnapshotInitial || !again(p) {
+			continue
+		}
+		for _, t := range p.Tables {
+			started, err := sm.SnapshotStarted(mark, t.Ref)
+			if err != nil {
+				return nil, err
+			}
+			if started && !waiting[p.Name+"\x00"+t.Ref.String()] {
+				out = append(out, &ResnapshotRequest{Source: source, Pipeline: p.Name, Table: t.Ref.String()})
+			}
+		}
+	}
+	return out, nil
+}

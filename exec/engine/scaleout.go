@@ -75,9 +75,10 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			defer wg.Done()
 			log.Info("capturing", "source", d.Name, "log", o.Log)
 			rp := &logResnapshots{lg: lg, plan: plan, source: d.Name, log: log, taken: map[string]bool{}}
+			resuming := func(resume []byte) error { return logNewPipelines(lg, plan, d.Name, src, resume, log) }
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
 				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &published,
-				Resnapshots: rp.run, ResnapshotEnded: rp.ended})
+				Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
 			log.Info("capture stopped", "source", d.Name, "messages", published.Load())
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				cancel(err)
@@ -94,12 +95,102 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	return errors.Join(all...)
 }
 
-// logName is the log URL without credentials, for ids.
+// logNewPipelines is the capture's newPipelineResnapshots (resnapshot.go):
+// the log records the pipelines the capture published for; a pipeline of
+// the file that is not among them (added since) with SNAPSHOT initial
+// gets a resnapshot request in the log for each of its tables whose
+// snapshot the position resumed from has started or ended — the stream
+// would not read them again, and the workers would write only the changes
+// from now on into its target. Then the file's pipelines are recorded.
+// A stream that recorded none (captured by an etlq before this) only
+// records them.
+func logNewPipelines(lg *natslog.Log, plan *planner.Plan, source string, src connectors.Source, resume []byte, log *slog.Logger) error {
+	var names []string
+	var pipes []*planner.Pipeline
+	for _, p := range plan.Pipelines {
+		if p.Source == source {
+			names = append(names, p.Name)
+			pipes = append(pipes, p)
+		}
+	}
+	sort.Strings(names)
+	old, found, err := lg.CapturedPipelines(source)
+	if err != nil {
+		return err
+	}
+	sm, ok := src.(connectors.SnapshotMarker)
+	if resume != nil && found && ok {
+		known := map[string]bool{}
+		for _, n := range old {
+			known[n] = true
+		}
+		raw, _, err := lg.ResnapshotRequests(source)
+		if err != nil {
+			return err
+		}
+		var pending []*ResnapshotRequest
+		for _, b := range raw {
+			var q ResnapshotRequest
+			if json.Unmarshal(b, &q) == nil {
+				pending = append(pending, &q)
+			}
+		}
+		reqs, err := readAgainRequests(source, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] }, sm, resume, pending)
+		if err != nil {
+			return err
+		}
+		for _, req := range reqs {
+			req.name()
+			b, err := json.MarshalIndent(req, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := lg.RequestResnapshot(source, req.ID, b); err != nil {
+				return err
+			}
+			log.Info("a pipeline new to the log reads a table whose snapshot the log holds already: resnapshot requested for it",
+				"source", source, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
+		}
+	}
+	return lg.SetCapturedPipelines(source, names)
+}
+
+// warnUncaptured warns of each pipeline of the workers' file that the
+// source's capture does not publish for (the names it recorded,
+// logNewPipelines): its tables may not be in the log at all, and its
+// target would get nothing, silently, until the capture runs with this
+// file (which then reads for it the tables the log already holds).
+func warnUncaptured(lg *natslog.Log, plan *planner.Plan, log *slog.Logger) error {
+	for _, d := range plan.Sources {
+		captured, found, err := lg.CapturedPipelines(d.Name)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue // a capture that recorded none, or none yet
+		}
+		known := map[string]bool{}
+		for _, n := range captured {
+			known[n] = true
+		}
+		for _, p := range plan.Pipelines {
+			if p.Source == d.Name && !known[p.Name] {
+				log.Warn("the capture of the log does not publish for this pipeline (its file lacks it): its target gets nothing until etlq capture runs with this file",
+					"source", d.Name, "pipeline", p.Name, "captured", strings.Join(captured, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// logName is the log URL without credentials, scheme or parameters, for
+// ids: host:port[/namespace].
 func logName(raw string) string {
+	raw, _, _ = strings.Cut(raw, "?")
 	if i := strings.LastIndex(raw, "@"); i >= 0 {
 		return raw[i+1:]
 	}
-	return strings.TrimPrefix(raw, "nats://")
+	return strings.TrimPrefix(strings.TrimPrefix(raw, "nats://"), "tls://")
 }
 
 // WorkerOptions configure RunWorkers.
@@ -128,6 +219,9 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 		return err
 	}
 	defer lg.Close()
+	if err := warnUncaptured(lg, plan, opts.Log); err != nil {
+		return err
+	}
 	n := max(w.Workers, 1)
 	var wg sync.WaitGroup
 	errs := make([]error, n)

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/etlq/etlq/connectors/testenv"
+)
+
+// TestPipelineAddedLater: a pipeline added to the file after the source's
+// tables were snapshotted for the others (SNAPSHOT initial, the default)
+// gets the rows its table already holds, as it would in a fresh state
+// directory: its target equals SELECT … WHERE … at the source. Before, the
+// checkpoint's snapshot of the table counted for every pipeline: the new
+// target got only the changes made after it was added (one row of 300),
+// and nothing said so. A table no pipeline read before is snapshotted as
+// usual (not twice), and a pipeline added with SNAPSHOT never stays
+// without the old rows.
+func TestPipelineAddedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)",
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount DECIMAL(12,2) NOT NULL)")
+		for i := 1; i <= 300; i++ {
+			tier := "bronze"
+			if i%3 == 0 {
+				tier = "gold"
+			}
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, tier),
+				fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d.50)", db, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n",
+			myDSN, testServerID(), s.chDSN)
+		first := head + fmt.Sprintf("CREATE PIPELINE all_c FROM binlog s.%s.c TRANSFORM id, tier INTO clickhouse dw.%s.all_c MODE upsert KEY (id);\n", db, db)
+		file := filepath.Join(dir, "shop.etl")
+		writeFile(t, file, first)
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+
+		// Added later: a pipeline over the table already read, one over a
+		// table no pipeline read, and one that asks for no snapshot.
+		writeFile(t, file, first+fmt.Sprintf(`CREATE PIPELINE gold_c FROM binlog s.%s.c WHERE tier = 'gold' TRANSFORM id, tier INTO clickhouse dw.%s.gold_c MODE upsert KEY (id);
+CREATE PIPELINE all_o FROM binlog s.%s.o TRANSFORM id, amount INTO clickhouse dw.%s.all_o MODE upsert KEY (id);
+CREATE PIPELINE later_c FROM binlog s.%s.c SNAPSHOT never TRANSFORM id, tier INTO clickhouse dw.%s.later_c MODE upsert KEY (id);
+`, db, db, db, db, db, db))
+		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'gold' WHERE id = 1")
+		out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if n := strings.Count(out, "resnapshot requested for it"); n != 1 || !strings.Contains(out, "pipeline=gold_c") {
+			t.Errorf("want one resnapshot asked, for gold_c, got %d:\n%s", n, out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id"))
+		diffRows(t, myRows(t, s.my, "SELECT id, CAST(amount AS CHAR) FROM "+db+".o ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), toString(amount) FROM "+db+".all_o_current ORDER BY id"))
+		diffRows(t, []string{"1|gold"}, chRows(t, s.ch, "SELECT toString(id), tier FROM "+db+".later_c_current ORDER BY id"))
+		if n := chRows(t, s.ch, "SELECT toString(count()) FROM "+db+".all_o"); len(n) != 1 || n[0] != "300" {
+			t.Errorf("all_o: want its 300 rows written once (one snapshot), got %v", n)
+		}
+
+		// The next run knows the pipelines: nothing is read again.
+		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'bronze' WHERE id = 3")
+		out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if strings.Contains(out, "resnapshot") {
+			t.Errorf("a second run: want no resnapshot:\n%s", out)
+		}
+		if ents, _ := os.ReadDir(filepath.Join(state, "resnapshot")); len(ents) != 0 {
+			t.Errorf("resnapshot requests left: %v", ents)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id"))
+	})
+}
+
+// TestLogPipelineAddedLater: the same through the scale-out log: a
+// pipeline added to the file of a capture and its worker after the table
+// was captured gets the table's rows (the capture asks a resnapshot in
+// the log for it), and a capture started again with the same file asks
+// nothing. Before, the new target held only the changes made after it
+// was added.
+func TestLogPipelineAddedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
+		for i := 1; i <= 300; i++ {
+			tier := "bronze"
+			if i%3 == 0 {
+				tier = "gold"
+			}
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, tier))
+		}
+		dir := t.TempDir()
+		first := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+			fmt.Sprintf("CREATE PIPELINE all_c FROM binlog s.%s.c TRANSFORM id, tier INTO clickhouse dw.%s.all_c MODE upsert KEY (id);\n", db, db)
+		file := filepath.Join(dir, "shop.etl")
+		writeFile(t, file, first)
+		capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", file)
+		worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), file)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".all_c_current ORDER BY id", 60*time.Second)
+		worker.stop(t)
+		capture.stop(t)
+
+		writeFile(t, file, first+fmt.Sprintf("CREATE PIPELINE gold_c FROM binlog s.%s.c WHERE tier = 'gold' TRANSFORM id, tier INTO clickhouse dw.%s.gold_c MODE upsert KEY (id);\n", db, db))
+		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'gold' WHERE id = 1")
+		// The worker first: the capture still publishes for all_c alone,
+		// which the worker says of gold_c (before, nothing said why its
+		// target stayed empty).
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), file)
+		worker.waitFor(t, "the worker warns that the capture does not publish for gold_c", 30*time.Second, func() (bool, string) {
+			out := worker.out.String()
+			return strings.Contains(out, "the capture of the log does not publish for this pipeline") && strings.Contains(out, "pipeline=gold_c captured=all_c"), out
+		})
+		capture = startEtlq(t, "capture", "--log", logURL, file)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id", 60*time.Second)
+		if out := worker.stop(t); strings.Count(out, "does not publish for this pipeline") != 1 {
+			t.Errorf("worker: want one warning, for gold_c:\n%s", out)
+		}
+		if out := capture.stop(t); strings.Count(out, "resnapshot requested for it") != 1 {
+			t.Errorf("capture: want one resnapshot asked for gold_c:\n%s", out)
+		}
+		// The request is made before the stream opens: --once shows it.
+		if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "resnapshot") {
+			t.Errorf("capture started again with the same file: want no resnapshot:\n%s", out)
+		}
+	})
+}
+
+// TestTargetDroppedIsReadAgain: a target table dropped by hand in
+// ClickHouse while apply runs stops the run with an error that says what
+// happened and what to do; the next apply makes the table again and reads
+// the pipeline's table into it again, so that it equals the source. Before,
+// the error was ClickHouse's "Table … doesn't exist" alone, and the next
+// run made an empty table that got only the changes from then on.
+func TestTargetDroppedIsReadAgain(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, v INT NOT NULL)")
+		for i := 1; i <= 200; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, %d)", db, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "shop.etl")
+		writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)+
+			fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.c TRANSFORM id, v INTO clickhouse dw.%s.c MODE upsert KEY (id) WITH (flush_interval = '50ms');\n", db, db))
+		a := startEtlq(t, "apply", "--progress", "never", "--state-dir", state, file)
+		a.waitSame(t, s.my, s.ch, "SELECT id, v FROM "+db+".c ORDER BY id", "SELECT toString(id), toString(v) FROM "+db+".c_current ORDER BY id", 60*time.Second)
+		if err := s.ch.Exec(context.Background(), "DROP TABLE "+db+".c"); err != nil {
+			t.Fatal(err)
+		}
+		myExec(t, s.my, "UPDATE "+db+".c SET v = v + 1000 WHERE id = 7")
+		select {
+		case <-a.done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("apply did not stop on an insert into the dropped table:\n%s", a.out.String())
+		}
+		if out := a.out.String(); !strings.Contains(out, "the table is gone (dropped outside etlq while the pipeline ran?): run etlq apply again") {
+			t.Errorf("want the error to say the table is gone and what to do:\n%s", out)
+		}
+		myExec(t, s.my, "DELETE FROM "+db+".c WHERE id = 8")
+		out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if !strings.Contains(out, "was made again: its table is read again") {
+			t.Errorf("want the run to say it reads the table again:\n%s", out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, v FROM "+db+".c ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), toString(v) FROM "+db+".c_current ORDER BY id"))
+	})
+}
