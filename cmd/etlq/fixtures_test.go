@@ -189,6 +189,21 @@ func TestFixtureErrors(t *testing.T) {
 			t.Errorf("fixture %s: want an error containing %q, got %v:\n%s", c.text, c.want, err, out)
 		}
 	}
+
+	// A bad fixture fails alone: the good ones beside it still run.
+	good, err := os.ReadFile("../../examples/testdata/audit/orders_changes.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "z_good.json"), good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := etlqEnv(noDemoEnv(), "test", "../../examples/audit.etl", "--fixtures", dir)
+	for _, want := range []string{"FAIL  ", "case.json", "json: unknown field \"expected\"", "ok    ", "z_good.json", "1 passed, 1 failed"} {
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("a bad fixture beside a good one: want %q in the output and a failure, got %v:\n%s", want, err, out)
+		}
+	}
 }
 
 // TestFixtureNeedsNoServerSettings: `etlq test` runs a file whose DSNs

@@ -39,7 +39,14 @@ func (c *testCmd) Run(ctx context.Context) error {
 	for _, path := range files {
 		res, err := runFixture(ctx, c.File, path)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// A fixture that cannot be read or planned fails alone: the
+			// others still run (one bad file hid every other result).
+			failed++
+			fmt.Printf("FAIL  %s\n  %s\n", shortPath(path), strings.ReplaceAll(err.Error(), "\n", "\n  "))
+			continue
 		}
 		if res.Passed() {
 			passed++
