@@ -254,14 +254,45 @@ func sameLayout(a, b *arrow.Schema) bool {
 		// DDL says of it (exec.MetaDefault, MetaRenamedFrom) in a plan
 		// made again. (Those alone, kept in the source's history, do not
 		// make a new plan: a restart would plan every table twice.)
-		for _, k := range []string{exec.MetaAddedByDDL, exec.MetaRoundedFrom} {
-			// (MetaRoundedFrom: a narrowing that rounded the source's
-			// rows must reach the sink, whose table may not follow.)
-			va, _ := fa.Metadata.GetValue(k)
-			vb, _ := fb.Metadata.GetValue(k)
-			if va != vb {
-				return false
-			}
+		// (MetaRoundedFrom: a narrowing that rounded the source's rows
+		// must reach the sink, whose table may not follow.)
+		if !sameMeta(fa, fb, exec.MetaAddedByDDL, exec.MetaRoundedFrom) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameMeta reports whether two fields have the same values of the
+// metadata keys (an absent key is "").
+func sameMeta(fa, fb arrow.Field, keys ...string) bool {
+	for _, k := range keys {
+		va, _ := fa.Metadata.GetValue(k)
+		vb, _ := fb.Metadata.GetValue(k)
+		if va != vb {
+			return false
+		}
+	}
+	return true
+}
+
+// sameDeclaredTypes reports whether the columns two layouts have alike
+// (sameLayout) are declared alike at the source (exec.MetaSourceType,
+// exec.MetaLogicalType). A DDL that changes a column's declared type but
+// not its Arrow type (VARCHAR(16) → VARCHAR(32), DATETIME → DATETIME(6),
+// DATETIME → TIMESTAMP, BIT(8) → BIT(16)) plans the table again all the
+// same: the plan's output fields (the sink's) carry the source type, from
+// which the csv format takes a DATETIME/TIME's fractional digits,
+// debezium_json a DATETIME's epoch unit, canal_json its mysqlType and
+// ClickHouse its range check. Kept, the old one printed DATETIME(6) values
+// without their microseconds.
+func sameDeclaredTypes(a, b *arrow.Schema) bool {
+	if a.NumFields() != b.NumFields() {
+		return false
+	}
+	for i := range a.NumFields() {
+		if !sameMeta(a.Field(i), b.Field(i), exec.MetaSourceType, exec.MetaLogicalType) {
+			return false
 		}
 	}
 	return true
@@ -272,7 +303,7 @@ func sameLayout(a, b *arrow.Schema) bool {
 // without rows.
 func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
 	tr := pr.tables[b.DB+"."+b.Table]
-	return tr != nil && (!sameLayout(b.Record.Schema(), tr.plan.Input) ||
+	return tr != nil && (!sameLayout(b.Record.Schema(), tr.plan.Input) || !sameDeclaredTypes(b.Record.Schema(), tr.plan.Input) ||
 		pr.p.Target.Mode == connectors.ModeUpsert && hasPrimaryKey(tr.plan.Input) && !hasPrimaryKey(b.Record.Schema()))
 }
 

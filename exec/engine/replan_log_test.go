@@ -59,3 +59,47 @@ CREATE PIPELINE log
 		}
 	}
 }
+
+// TestDeclaredTypeChangePlannedAgain: a DDL that changes a column's
+// declared type but not its Arrow type (here VARCHAR(20) → VARCHAR(40),
+// text either way; DATETIME → DATETIME(6) alike, µs timestamps either
+// way) plans the table again, so the sink's fields carry the new source
+// type (exec.MetaSourceType), from which the csv format takes a
+// DATETIME's fractional digits: a stale DATETIME printed DATETIME(6)
+// values without their microseconds. Logged once, naming the change.
+// (Failed before: the sink kept varchar(20) and no line was logged.)
+func TestDeclaredTypeChangePlannedAgain(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE p
+  FROM binlog shop.shopdb.orders
+  INTO clickhouse dw.analytics.orders MODE append;
+`)
+	wider := append([]arrow.Field(nil), ordersSchema(t, connectors.TableRef{}).Fields...)
+	wider[1] = field(t, "status", "varchar(40)", true, 0)
+	e.src.add("orders", ins(1, "a", 1)).
+		addWith("orders", wider).
+		addWith("orders", wider, ins(2, "b", 2))
+	var buf bytes.Buffer
+	opts := e.opts(true)
+	opts.Log = slog.New(slog.NewTextHandler(&buf, nil))
+	if err := engine.Run(context.Background(), e.plan, opts); err != nil {
+		t.Fatal(err)
+	}
+	w := e.snk.writers["orders"]
+	if w == nil || len(w.schemas) == 0 {
+		t.Fatal("nothing written")
+	}
+	s := w.schemas[len(w.schemas)-1]
+	f := s.Field(s.FieldIndices("status")[0])
+	if st, _ := f.Metadata.GetValue(exec.MetaSourceType); st != "varchar(40)" {
+		t.Errorf("status reaches the sink as %q after the DDL, want varchar(40)", st)
+	}
+	var lines []string
+	for _, l := range strings.Split(buf.String(), "\n") {
+		if strings.Contains(l, "planned again") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], `change="status varchar(20) → varchar(40)"`) {
+		t.Errorf("want one line saying status varchar(20) → varchar(40):\n%s", strings.Join(lines, "\n"))
+	}
+}

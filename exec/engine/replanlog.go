@@ -58,7 +58,7 @@ func (pr *pipeRun) replanned(table, change string) {
 
 // layoutChange describes how a table's layout went from from to to, for
 // the log: the columns added (with their source type), dropped, retyped
-// and moved, or the primary key lost.
+// and moved, or the primary key lost; else the columns declared otherwise.
 func layoutChange(from, to *arrow.Schema) string {
 	typeOf := func(f arrow.Field) string {
 		if st, ok := f.Metadata.GetValue(exec.MetaSourceType); ok && st != "" {
@@ -67,7 +67,7 @@ func layoutChange(from, to *arrow.Schema) string {
 		return f.Type.String()
 	}
 	from, to = tableColumns(from), tableColumns(to)
-	var parts []string
+	var parts, declared []string
 	for _, f := range to.Fields() {
 		idx := from.FieldIndices(f.Name)
 		if len(idx) == 0 {
@@ -78,6 +78,14 @@ func layoutChange(from, to *arrow.Schema) string {
 		if !arrow.TypeEqual(g.Type, f.Type) {
 			parts = append(parts, fmt.Sprintf("%s %s → %s", f.Name, typeOf(g), typeOf(f)))
 			continue
+		}
+		if typeOf(g) != typeOf(f) {
+			// The same Arrow type, declared otherwise (sameDeclaredTypes):
+			// named when nothing else changed. (At a restart the plan is
+			// made from the table as it is now; a column the replayed DDL
+			// adds comes with the older declared types of the others,
+			// which that DDL did not change.)
+			declared = append(declared, fmt.Sprintf("%s %s → %s", f.Name, typeOf(g), typeOf(f)))
 		}
 		// A column the plan has, which the batch marks as added by a DDL:
 		// planned from the table as it is now (a restart), met again in
@@ -106,6 +114,8 @@ func layoutChange(from, to *arrow.Schema) string {
 			parts = append(parts, "columns reordered: "+strings.Join(now, ", "))
 		case hasPrimaryKey(from) && !hasPrimaryKey(to):
 			parts = append(parts, "primary key dropped")
+		case len(declared) > 0:
+			parts = declared
 		default:
 			parts = append(parts, "column metadata changed")
 		}
