@@ -1,9 +1,12 @@
 package file
 
 import (
+	"bufio"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -59,11 +62,20 @@ func openStream(c *config, t connectors.Target) (*streamWriter, error) {
 			return nil, fmt.Errorf("file %q: %w", c.path, err)
 		}
 	}
+	var after []string
+	if c.format == format.CSV && fi.Size() > 0 {
+		// Appending: a header line only when the columns are not those of
+		// the file's last one (a column added while etlq was stopped).
+		if after, err = lastCSVHeader(c.path); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("file %q: reading its last header line: %w", c.path, err)
+		}
+	}
 	enc, err := format.New(c.format, format.Options{
-		Pipeline:        t.Pipeline,
-		Key:             t.Key,
-		Mode:            t.Mode,
-		SkipFirstHeader: fi.Size() > 0, // appending: the file has its header
+		Pipeline:          t.Pipeline,
+		Key:               t.Key,
+		Mode:              t.Mode,
+		AppendAfterHeader: after,
 	})
 	if err != nil {
 		f.Close()
@@ -217,4 +229,46 @@ func (w *streamWriter) Close() error {
 		err = fmt.Errorf("file %q: %w", w.path, cerr)
 	}
 	return err
+}
+
+// lastCSVHeader returns the columns named by the last header line of a csv
+// file etlq appends to: its first record, and after it each record whose
+// number of fields differs from the one before it (etlq writes a header
+// line where a pipeline's columns change, and a row has as many fields as
+// its header). A header line that renamed columns without changing their
+// number reads as a row: the header found is then an older one, and the
+// next run writes its header line again — one line too many, never rows
+// under the wrong names, unless the names went back to the older ones.
+// It reads the whole file once, when the sink opens it.
+func lastCSVHeader(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	r.ReuseRecord = true
+	var header []string
+	prev := -1
+	for {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// A last line cut by a crash: the header found so far
+			// stands (the rows are written again after it).
+			break
+		}
+		if len(rec) != prev {
+			header = append(header[:0], rec...)
+			prev = len(rec)
+		}
+	}
+	if header == nil {
+		header = []string{}
+	}
+	return header, nil
 }

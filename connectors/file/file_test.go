@@ -86,6 +86,61 @@ func TestAppendsAcrossOpens(t *testing.T) {
 	}
 }
 
+// TestHeaderAgainWhenColumnsChanged: appended to with other columns (one
+// added while etlq was stopped), the file gets a header line before the
+// rows, and only then; a last line cut by a crash does not stop the open.
+func TestHeaderAgainWhenColumnsChanged(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	wide := sinktest.SinkSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, false)
+	write := func(s *arrow.Schema, rows ...[]any) {
+		t.Helper()
+		w, err := file.New(dir).Open(context.Background(), connectors.Target{Name: "rows.csv", Schema: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		if err := w.Write(context.Background(), sinktest.Build(mem, s, "d", "t", rows...), func(err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	wideRow := func(id int, name, note any) []any {
+		return []any{id, name, note, uint64(id), uint8(0), "insert", time.Unix(0, 0), "binlog.000001:4"}
+	}
+	write(schema, row(1, "x"))
+	write(wide, wideRow(2, "y", "n,2"))
+	write(wide, wideRow(3, "z", nil))
+	path := filepath.Join(dir, "rows.csv")
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "id,name\r\n1,x\r\nid,name,note\r\n2,y,\"n,2\"\r\n3,z,\r\n"
+	if string(got) != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	// a crash cut the last line inside a quoted field
+	if err := os.WriteFile(path, append(got, "4,\"a"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write(wide, wideRow(4, "a", nil))
+	got, _ = os.ReadFile(path)
+	if !strings.HasSuffix(string(got), "4,\"aid,name,note\r\n4,a,\r\n") && !strings.HasSuffix(string(got), "4,\"a4,a,\r\n") {
+		t.Fatalf("after a cut line: %q", got)
+	}
+}
+
 func TestAckAfterSync(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)

@@ -12,7 +12,7 @@ func Docs() []Doc {
 		{CanalJSON, "Canal's flat JSON messages, one per run of rows with the same op and source position: `data` holds the output columns, `old` the before values of the columns an update changed, " +
 			"`type` INSERT, UPDATE or DELETE (snapshot rows are INSERT), `database`, `table`, `pkNames` (the key), `mysqlType`/`sqlType` per column, " +
 			"`es` (commit time, ms), `ts` (when the message was built, ms), `id` (a message counter), `isDdl` false. No `_op` or other added column."},
-		{CSV, "RFC 4180 CSV (CRLF line ends): a header line once per columns (a file target writes it when it creates the file, also when no row ever arrives; left out when appending to a file that has one), then one line per row. " +
+		{CSV, "RFC 4180 CSV (CRLF line ends): a header line once per columns (a file target writes it when it creates the file, also when no row ever arrives; left out when appending to a file whose last header line names the same columns, written again when they changed, e.g. a column added while etlq was stopped), then one line per row. " +
 			"NULL is an empty field, the empty string `\"\"`; binary is base64, values otherwise as in `table`. Columns: see below."},
 		{DebeziumJSON, "One Debezium change event per row, the value payload of Debezium's MySQL connector with `schemas.enable=false`: " +
 			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows), " +

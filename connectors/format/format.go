@@ -97,9 +97,10 @@ type Options struct {
 	// Now returns the time a message is built (canal_json's ts,
 	// debezium_json's ts_ms); time.Now when nil.
 	Now func() time.Time
-	// SkipFirstHeader leaves out the header of the first schema (csv), for
-	// appending to a file that already has one.
-	SkipFirstHeader bool
+	// AppendAfterHeader, when not nil, names the columns of the last header
+	// line of the file the stream is appended to (csv): the first batch
+	// writes a header line only when its columns are others.
+	AppendAfterHeader []string
 	// Mode is the pipeline's mode: the row formats add the columns it
 	// defines (see the package doc).
 	Mode connectors.Mode

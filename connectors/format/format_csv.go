@@ -38,11 +38,14 @@ func (e *csvEncoder) Header(dst []byte, s *arrow.Schema) []byte {
 	return e.writeHeader(dst, l)
 }
 
-// writeHeader appends l's header line, unless it is the first and
-// SkipFirstHeader says the stream has one, or the line written last names
-// the same columns.
+// writeHeader appends l's header line, unless the line written last (or,
+// before the first, the file's last: AppendAfterHeader) names the same
+// columns.
 func (e *csvEncoder) writeHeader(dst []byte, l *layout) []byte {
-	skip := !e.started && e.opts.SkipFirstHeader
+	if !e.started && e.opts.AppendAfterHeader != nil {
+		e.started = true
+		e.header = append(e.header[:0], e.opts.AppendAfterHeader...)
+	}
 	same := e.started && len(e.header) == len(l.rows)
 	for j := 0; same && j < len(l.rows); j++ {
 		same = e.header[j] == l.rows[j].name
@@ -54,9 +57,6 @@ func (e *csvEncoder) writeHeader(dst []byte, l *layout) []byte {
 	e.header = e.header[:0]
 	for _, c := range l.rows {
 		e.header = append(e.header, c.name)
-	}
-	if skip {
-		return dst
 	}
 	for j, c := range l.rows {
 		if j > 0 {

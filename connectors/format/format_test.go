@@ -160,10 +160,20 @@ func TestSelectionOnly(t *testing.T) {
 	}
 }
 
-func TestCSVSkipFirstHeader(t *testing.T) {
-	out := encodeTwice(t, format.CSV, format.Options{SkipFirstHeader: true}, nil)
+// TestCSVAppendAfterHeader: appended to a file whose last header names the
+// same columns, no header; other columns (one added while etlq was
+// stopped), a header line first.
+func TestCSVAppendAfterHeader(t *testing.T) {
+	plain := encodeTwice(t, format.CSV, format.Options{}, nil)
+	header, _, _ := strings.Cut(string(plain), "\r\n")
+	names := strings.Split(header, ",")
+	out := encodeTwice(t, format.CSV, format.Options{AppendAfterHeader: names}, nil)
 	if bytes.HasPrefix(out, []byte("id,")) || bytes.Count(out, []byte("\r\n")) != 7 {
 		t.Errorf("want 7 data lines and no header, got\n%s", out)
+	}
+	out = encodeTwice(t, format.CSV, format.Options{AppendAfterHeader: names[:len(names)-1]}, nil)
+	if !bytes.HasPrefix(out, []byte(header+"\r\n")) || bytes.Count(out, []byte("\r\n")) != 8 {
+		t.Errorf("after a header of other columns: want the header, then 7 data lines, got\n%s", out)
 	}
 }
 
