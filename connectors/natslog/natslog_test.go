@@ -500,3 +500,20 @@ func TestTakeOverWhileServerAway(t *testing.T) {
 		t.Fatalf("b got row %d again: it started before the acknowledged messages", bt.Record.Column(0).(*array.Int64).Value(0))
 	}
 }
+
+// TestWorkerMarkDescribed: a worker's checkpoint in an error is the log's
+// acknowledgement, not the inner source's reading of a delivery number
+// (a pipeline that stopped said "its checkpoint stays at 4").
+func TestWorkerMarkDescribed(t *testing.T) {
+	src := (&Log{}).Source("shop", nil, WorkerOptions{Group: "olap"})
+	d, ok := src.(connectors.MarkDescriber)
+	if !ok {
+		t.Fatal("a worker's source describes no mark")
+	}
+	got := d.DescribeMark([]byte("4"))
+	for _, want := range []string{`group "olap" acknowledged`, "message 4 handed over in this run"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("DescribeMark(4) = %q, want it to say %q", got, want)
+		}
+	}
+}

@@ -94,6 +94,15 @@ type logSource struct {
 	o    WorkerOptions
 }
 
+// DescribeMark says where a worker's checkpoint is, in an error that
+// names it: a worker's marks number the log messages handed over in this
+// run (the inner source's DescribeMark read them as its own positions,
+// "checkpoint stays at 4"); what its group acknowledged stays so in the
+// log, the rest comes again.
+func (s *logSource) DescribeMark(mark []byte) string {
+	return fmt.Sprintf("the last log message group %q acknowledged (message %s handed over in this run; the log gives the ones after it again)", s.o.Group, mark)
+}
+
 func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (connectors.Stream, error) {
 	// A worker may start before the capture made the stream: wait.
 	parts, info, err := s.log.partitions(s.name)
