@@ -518,6 +518,15 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 		}
 		d = cands[0]
 		rest = parts
+		// "dw.orders" with a sink named dw: a two-part name is
+		// database.table, so this wrote into a database named dw beside
+		// the one the user meant (found in a trial: another run's rows
+		// in the workers' table). Said rather than guessed.
+		if same := b.sinks[strings.ToLower(parts[0].Name)]; same != nil && same == d {
+			b.errs.add(parts[0], "%s.%s: %q is read as the database (a %s target is [sink.]database.table), and it is the name of sink %s: write %s.<database>.%s, or %s.%s.%s for a database named %s",
+				parts[0].Name, parts[1].Name, parts[0].Name, kind, d.Name, d.Name, parts[1].Name, d.Name, parts[0].Name, parts[1].Name, parts[0].Name)
+			return nil, nil
+		}
 	default:
 		b.errs.add(in.Table, "a %s target is written [sink.]database.table", kind)
 		return nil, nil

@@ -153,6 +153,8 @@ func TestCheckErrors(t *testing.T) {
 			`3:31: unknown source "shp" (did you mean "shop"?)`},
 		{"unknown sink", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse wd.a.b;`,
 			`3:61: unknown sink "wd" (did you mean "dw"?)`},
+		{"sink name as database", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse dw.orders;`,
+			`3:61: dw.orders: "dw" is read as the database (a clickhouse target is [sink.]database.table), and it is the name of sink dw: write dw.<database>.orders, or dw.dw.orders for a database named dw`},
 		{"unknown sink kind", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clikhouse a.b;`,
 			`3:50: unknown sink kind "clikhouse" (did you mean "clickhouse"?)`},
 		{"unknown function", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, uper(customer) AS c INTO clickhouse a.b;`,
