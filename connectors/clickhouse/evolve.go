@@ -445,6 +445,11 @@ func (w *writer) rowsToFill(ctx context.Context, c *colSpec, l *tableLayout) (ui
 // why (for warnLostDefault).
 func (w *writer) defaultFor(c *colSpec, l *tableLayout) (expr string, lost *lostDefault) {
 	if from, ok := c.field.Metadata.GetValue(exec.MetaRenamedFrom); ok && from != "" {
+		if strings.HasPrefix(c.src, exec.SysBeforePrefix) {
+			// A changelog's before image of the renamed column reads the
+			// old column's before image, not its new value.
+			from = beforePrefix + from
+		}
 		typ, has := w.existing[from]
 		if old := l.col(from); old != nil {
 			typ, has = old.chType(), true

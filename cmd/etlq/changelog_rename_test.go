@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestChangelogRenamedColumnKeepsBefore: a RENAME COLUMN adds the new
+// column to a changelog table with DEFAULT the old one, so that the rows
+// already there read their values under the new name — and the before
+// image of the renamed column must read the old column's before image.
+// It read the new value (`_before_a2 DEFAULT a`): an update logged before
+// the rename showed its old value replaced by the new one in _before_a2.
+func TestChangelogRenamedColumnKeepsBefore(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testChangelogRenamedColumnKeepsBefore)
+}
+
+func testChangelogRenamedColumnKeepsBefore(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, a VARCHAR(20), n INT)",
+		"INSERT INTO "+db+".t VALUES (1, 'old', 10), (2, 'two', 20)",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE audit FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.audit MODE changelog;
+`, myDSN, s.chDSN, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	myExec(t, my,
+		"UPDATE "+db+".t SET a = 'new', n = 11 WHERE id = 1",
+	)
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	myExec(t, my,
+		"ALTER TABLE "+db+".t RENAME COLUMN a TO a2",
+		"UPDATE "+db+".t SET a2 = 'newer' WHERE id = 1",
+	)
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+
+	got := chRows(t, ch, "SELECT toString(id), _op, a2, _before_a2 FROM "+db+".audit ORDER BY _version")
+	diffRows(t, []string{
+		"1|read|old|NULL",
+		"2|read|two|NULL",
+		"1|update|new|old", // logged before the rename: its before image stays 'old'
+		"1|update|newer|new",
+	}, got)
+}
