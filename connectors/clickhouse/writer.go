@@ -648,9 +648,15 @@ func describe(g *group, b *exec.Batch, arr arrow.Array, err error) error {
 	return &dataError{msg: re.Error(), row: row, column: de.column, reason: de.reason, re: re}
 }
 
-// valueText is the text of a[i] for a message: a date or timestamp a
-// source decoded from MySQL's zero date reads as 0000-00-00.
+// valueText is the text of a[i] for a message: a zero or invalid MySQL
+// date the source encoded reads as MySQL writes it ('2026-00-15', not
+// '0000-00-00'); another date before year 0 as 0000-00-00.
 func valueText(a arrow.Array, i int) string {
+	if format.IsInvalidDate(a, i) {
+		if s, err := format.Text(a, i); err == nil {
+			return s
+		}
+	}
 	switch a := a.(type) {
 	case *array.Date32:
 		if int64(a.Value(i)) < zeroDateDays {
