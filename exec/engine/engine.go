@@ -628,7 +628,7 @@ func (r *sourceRun) deliver(ctx context.Context, pr *pipeRun, b *exec.Batch, seq
 
 // write processes b for pr and writes what comes out.
 func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
-	if b.NumRows() == 0 && !pr.schemaChanged(b) {
+	if b.NumRows() == 0 && !pr.schemaChanged(b) && !pr.unsettled(b) {
 		return nil // a position-only batch
 	}
 	in := b

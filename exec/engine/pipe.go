@@ -69,6 +69,9 @@ type tableRun struct {
 	// one Next to the next: one goroutine runs a chain (the source's).
 	feed *exec.Feed
 	sink *change.Sink
+	// settled: a batch of the table went to the sink in this plan of it
+	// (the sink has followed its layout).
+	settled bool
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
@@ -263,6 +266,13 @@ func sameLayout(a, b *arrow.Schema) bool {
 	return true
 }
 
+// unsettled reports whether no batch of b's table went to the sink yet
+// in this plan of it: its first batch goes, rows or not (process).
+func (pr *pipeRun) unsettled(b *exec.Batch) bool {
+	tr := pr.tables[b.DB+"."+b.Table]
+	return tr != nil && !tr.settled
+}
+
 // schemaChanged reports whether b's table has another layout than the one
 // the pipeline planned it with: a DDL the source announces with a batch
 // without rows.
@@ -394,11 +404,16 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	if err := tr.start(ctx, pr); err != nil {
 		return nil, err
 	}
-	if replanned {
+	if replanned || !tr.settled {
 		// (A batch without rows under a new schema still goes out: the
-		// sink follows the source's DDL before any checkpoint passes it.)
+		// sink follows the source's DDL before any checkpoint passes it.
+		// So does the table's first batch of the run, rows or not: a DDL
+		// made while etlq was stopped is in the plan, made from the live
+		// schema, and plans nothing anew when the stream meets it, but the
+		// target may not have it yet.)
 		tr.sink.KeepEmpty = true
 	}
+	tr.settled = true
 	// The chain yields at most one sink batch per source batch, then nil.
 	tr.feed.Push(b)
 	out, err := tr.sink.Next(ctx)
