@@ -55,3 +55,48 @@ CREATE PIPELINE audit FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.audit
 		"1|update|newer|new",
 	}, got)
 }
+
+// TestChangelogAddedColumnBeforeIsNull: ADD COLUMN e … DEFAULT 7 adds e to
+// a changelog table with DEFAULT 7 (the rows already there read what
+// MySQL gave them), but _before_e of those rows is NULL: a snapshot row or
+// an insert has no before image, and an update logged before the column
+// existed had none of it (docs/language.md, the changelog table: NULL for
+// other changes). It read 7.
+func TestChangelogAddedColumnBeforeIsNull(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testChangelogAddedColumnBeforeIsNull)
+}
+
+func testChangelogAddedColumnBeforeIsNull(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, a VARCHAR(20))",
+		"INSERT INTO "+db+".t VALUES (1, 'one')",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE audit FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.audit MODE changelog;
+`, myDSN, s.chDSN, db, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	myExec(t, my, "UPDATE "+db+".t SET a = 'uno' WHERE id = 1")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	myExec(t, my,
+		"ALTER TABLE "+db+".t ADD COLUMN e INT NOT NULL DEFAULT 7",
+		"UPDATE "+db+".t SET e = 8 WHERE id = 1",
+	)
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	got := chRows(t, ch, "SELECT toString(id), _op, a, toString(e), toString(_before_e) FROM "+db+".audit ORDER BY _version")
+	diffRows(t, []string{
+		"1|read|one|7|NULL",
+		"1|update|uno|7|NULL",
+		"1|update|uno|8|7",
+	}, got)
+}

@@ -461,6 +461,12 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) (expr string, lost *lost
 			return "CAST(" + quote(from) + " AS " + c.chType() + ")", nil
 		}
 	}
+	if strings.HasPrefix(c.src, exec.SysBeforePrefix) {
+		// A changelog's before image of a new column: the rows already
+		// there are changes made before it existed (a snapshot row, an
+		// insert: no before image at all): NULL, not the source's DEFAULT.
+		return "", nil
+	}
 	lit, ok := c.field.Metadata.GetValue(exec.MetaDefault)
 	if !ok || lit == "" || strings.EqualFold(lit, "NULL") {
 		return "", nil
