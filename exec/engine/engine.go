@@ -613,10 +613,11 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 // deliver writes b (a change or a truncate) for pr; a failure of pr
 // alone stops it alone (pipelineFailed).
 func (r *sourceRun) deliver(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
+	write := r.write
 	if isTruncate(b) {
-		return r.truncate(ctx, pr, b, seq)
+		write = r.truncate
 	}
-	if err := r.write(ctx, pr, b, seq); err != nil {
+	if err := write(ctx, pr, b, seq); err != nil {
 		var pe *processError
 		if errors.As(err, &pe) {
 			return r.pipelineFailed(ctx, pe, b)

@@ -365,6 +365,35 @@ func (pr *pipeRun) close() {
 	}
 }
 
+// replan plans b's table again for the layout b has (schemaChanged): the
+// source table changed (schema_changes = 'evolve').
+func (pr *pipeRun) replan(ctx context.Context, b *exec.Batch) (*tableRun, error) {
+	tr := pr.tables[b.DB+"."+b.Table]
+	sig := outputSig(pr.p)
+	keys := pr.keyTypes()
+	tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
+	if err == nil {
+		err = pr.sharedKeyRetyped(keys)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
+	}
+	tr.stop()
+	if tr, err = newTableRun(pr.p, tp, pr.alloc); err != nil {
+		return nil, err
+	}
+	pr.tables[b.DB+"."+b.Table] = tr
+	if outputSig(pr.p) != sig {
+		// Shards matched by name: the others follow the new union.
+		if err := pr.realign(ctx, b.DB+"."+b.Table); err != nil {
+			return nil, err
+		}
+	}
+	pr.stats.SchemaChanges.Add(1)
+	pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
+	return tr, nil
+}
+
 // process turns one source batch into one sink batch (nil when no row is
 // left). It does not take ownership of b.
 func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, error) {
@@ -375,30 +404,10 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	replanned := false
 	if pr.schemaChanged(b) {
 		replanned = true
-		// The source table changed (schema_changes = 'evolve'): plan this
-		// table again for its new columns.
-		sig := outputSig(pr.p)
-		keys := pr.keyTypes()
-		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
-		if err == nil {
-			err = pr.sharedKeyRetyped(keys)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
-		}
-		tr.stop()
-		if tr, err = newTableRun(pr.p, tp, pr.alloc); err != nil {
+		var err error
+		if tr, err = pr.replan(ctx, b); err != nil {
 			return nil, err
 		}
-		pr.tables[b.DB+"."+b.Table] = tr
-		if outputSig(pr.p) != sig {
-			// Shards matched by name: the others follow the new union.
-			if err := pr.realign(ctx, b.DB+"."+b.Table); err != nil {
-				return nil, err
-			}
-		}
-		pr.stats.SchemaChanges.Add(1)
-		pr.log.Info("schema change: pipeline planned again", "pipeline", pr.p.Name, "table", b.DB+"."+b.Table, "columns", len(tp.Output))
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
 	if err := tr.start(ctx, pr); err != nil {
