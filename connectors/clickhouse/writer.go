@@ -894,16 +894,18 @@ func (w *writer) Flush(ctx context.Context) error {
 // failed through their done callbacks. Later Writes are refused. Close is
 // idempotent.
 func (w *writer) Close() error {
+	// Sealing waits for an insert slot, which is released within
+	// close_timeout at the latest — so may taking the lock, which the
+	// flush timer's seal holds while it waits for a slot (every insert
+	// retrying against an unreachable server).
+	stop := time.AfterFunc(w.opts.closeTimeout, w.cancel)
+	defer stop.Stop()
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return nil
 	}
 	w.closed = true
-	// Sealing waits for an insert slot, which is released within
-	// close_timeout at the latest.
-	stop := time.AfterFunc(w.opts.closeTimeout, w.cancel)
-	defer stop.Stop()
 	if err := w.seal(w.ctx); err != nil {
 		g := w.pending
 		g.timer.Stop()

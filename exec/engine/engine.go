@@ -43,6 +43,11 @@ type Options struct {
 	// instead of connectors.NewSource (`etlq test` feeds a fixture's
 	// changes through it). Run closes them like its own.
 	Sources map[string]connectors.Source
+	// DrainTimeout bounds how long a run that ends (stopped, or --once at
+	// its end) waits for its sinks to acknowledge what they hold (default
+	// 2 minutes); then it closes their writers, which fail what is not
+	// acknowledged: the checkpoint stays before it.
+	DrainTimeout time.Duration
 
 	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
 }
@@ -64,6 +69,9 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	}
 	if opts.CommitInterval == 0 {
 		opts.CommitInterval = time.Second
+	}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 2 * time.Minute
 	}
 	if opts.StateDir == "" {
 		return errors.New("no state directory given")
@@ -303,6 +311,27 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	runErr := r.loop(loopCtx, stream)
 	stopLoop(nil)
 	resnapWG.Wait()
+	// A writer that takes no write (its server unreachable, its inserts
+	// retried) would hold the drain below for ever: once the drain time
+	// is over, the writers are closed, which fails what they hold.
+	drained := make(chan struct{})
+	defer close(drained)
+	watchdog := time.AfterFunc(r.opts.DrainTimeout, func() {
+		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
+			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
+		for _, pr := range r.runs {
+			select {
+			case <-drained:
+				return
+			default:
+			}
+			if pr.copy != nil {
+				go pr.copy.writer.Close()
+			}
+			go pr.writer.Close()
+		}
+	})
+	defer watchdog.Stop()
 	for _, pr := range r.runs {
 		pr.out.settle() // (a writer's schema it cannot follow: a stop)
 	}
@@ -318,7 +347,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 
 	// Drain: flush every writer so that every write is acknowledged, then
 	// commit the last contiguous mark.
-	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Minute)
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
 	defer cancelFlush()
 	for _, pr := range r.runs {
 		if pr.copy != nil {
