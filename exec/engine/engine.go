@@ -308,30 +308,34 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			p.run(loopCtx)
 		}()
 	}
+	// Stopped (SIGTERM), a writer that takes no write (its server
+	// unreachable, its inserts retried) would hold the drain below for
+	// ever: once the drain time is over, the writers are closed, which
+	// fails what they hold. (A run that ends by itself, --once, waits for
+	// its writes as long as they take: a table copied for a wider key may
+	// take longer.)
+	drained := make(chan struct{})
+	defer close(drained)
+	writers := make([]connectors.Writer, 0, len(r.runs)) // (r.runs changes while the loop runs)
+	for _, pr := range r.runs {
+		writers = append(writers, pr.writer)
+	}
+	stopWatch := context.AfterFunc(ctx, func() {
+		select {
+		case <-drained:
+			return
+		case <-time.After(r.opts.DrainTimeout):
+		}
+		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
+			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
+		for _, w := range writers {
+			go w.Close()
+		}
+	})
+	defer stopWatch()
 	runErr := r.loop(loopCtx, stream)
 	stopLoop(nil)
 	resnapWG.Wait()
-	// A writer that takes no write (its server unreachable, its inserts
-	// retried) would hold the drain below for ever: once the drain time
-	// is over, the writers are closed, which fails what they hold.
-	drained := make(chan struct{})
-	defer close(drained)
-	watchdog := time.AfterFunc(r.opts.DrainTimeout, func() {
-		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
-			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
-		for _, pr := range r.runs {
-			select {
-			case <-drained:
-				return
-			default:
-			}
-			if pr.copy != nil {
-				go pr.copy.writer.Close()
-			}
-			go pr.writer.Close()
-		}
-	})
-	defer watchdog.Stop()
 	for _, pr := range r.runs {
 		pr.out.settle() // (a writer's schema it cannot follow: a stop)
 	}
