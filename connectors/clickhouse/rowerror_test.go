@@ -54,17 +54,7 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 				dcol = c
 			}
 		}
-		arr := b.Record.Column(1)
-		for _, fast := range []bool{true, false} {
-			var t0 chTarget
-			var dst appender
-			if fast {
-				t0, _ = newCols(t, dcol)
-			} else {
-				_, slow := newCols(t, dcol)
-				dst = columnAppender{slow}
-			}
-			err := describe(g, b, arr, appendColumn(dcol, t0, dst, arr, liveRows(b)))
+		describeBoth(t, g, b, b.Record.Column(1), dcol, func(fast bool, err error) {
 			var re exec.RowError
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &re) || re.Value != "'0000-00-00'" || re.Key == "" {
 				t.Errorf("%s (fast %v): got %v, want %q", tc.name, fast, err, tc.want)
@@ -75,7 +65,24 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 			if !tc.key && (!strings.Contains(re.Key, "note = xxx") || !strings.Contains(re.Key, "bytes)") || len(re.Key) > 300) {
 				t.Errorf("keyless: key %q: want every column, the long one shortened", re.Key)
 			}
+		})
+	}
+}
+
+// describeBoth appends column c's arr through the fast path and the
+// clickhouse-go path, and gives check the error describe makes of each.
+func describeBoth(t *testing.T, g *group, b *exec.Batch, arr arrow.Array, c *colSpec, check func(fast bool, err error)) {
+	t.Helper()
+	for _, fast := range []bool{true, false} {
+		var t0 chTarget
+		var dst appender
+		if fast {
+			t0, _ = newCols(t, c)
+		} else {
+			_, slow := newCols(t, c)
+			dst = columnAppender{slow}
 		}
+		check(fast, describe(g, b, arr, appendColumn(c, t0, dst, arr, liveRows(b))))
 	}
 }
 
@@ -250,22 +257,12 @@ func TestDataErrorValueOfInvalidDate(t *testing.T) {
 		idc.m, _ = mapType(fields[0], v1816)
 		dcol := &colSpec{name: "d", src: "d", field: fields[1], m: m}
 		g := &group{cols: []*colSpec{idc, dcol}, idx: []int{0, 1}}
-		arr := b.Record.Column(1)
-		for _, fast := range []bool{true, false} {
-			var t0 chTarget
-			var dst appender
-			if fast {
-				t0, _ = newCols(t, dcol)
-			} else {
-				_, slow := newCols(t, dcol)
-				dst = columnAppender{slow}
-			}
-			err := describe(g, b, arr, appendColumn(dcol, t0, dst, arr, liveRows(b)))
+		describeBoth(t, g, b, b.Record.Column(1), dcol, func(fast bool, err error) {
 			var re exec.RowError
 			if !errors.As(err, &re) || re.Value != tc.want || !strings.Contains(err.Error(), `column "d" = `+tc.want) {
 				t.Errorf("%s (fast %v): got value %q in %v, want %s", tc.want, fast, re.Value, err, tc.want)
 			}
-		}
+		})
 		b.Release()
 	}
 }
