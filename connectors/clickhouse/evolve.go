@@ -445,6 +445,11 @@ func (w *writer) rowsToFill(ctx context.Context, c *colSpec, l *tableLayout) (ui
 // why (for warnLostDefault).
 func (w *writer) defaultFor(c *colSpec, l *tableLayout) (expr string, lost *lostDefault) {
 	if from, ok := c.field.Metadata.GetValue(exec.MetaRenamedFrom); ok && from != "" {
+		if strings.HasPrefix(c.src, exec.SysBeforePrefix) {
+			// A changelog's before image of the renamed column reads the
+			// old column's before image, not its new value.
+			from = beforePrefix + from
+		}
 		typ, has := w.existing[from]
 		if old := l.col(from); old != nil {
 			typ, has = old.chType(), true
@@ -455,6 +460,12 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) (expr string, lost *lost
 			}
 			return "CAST(" + quote(from) + " AS " + c.chType() + ")", nil
 		}
+	}
+	if strings.HasPrefix(c.src, exec.SysBeforePrefix) {
+		// A changelog's before image of a new column: the rows already
+		// there are changes made before it existed (a snapshot row, an
+		// insert: no before image at all): NULL, not the source's DEFAULT.
+		return "", nil
 	}
 	lit, ok := c.field.Metadata.GetValue(exec.MetaDefault)
 	if !ok || lit == "" || strings.EqualFold(lit, "NULL") {

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -53,17 +54,7 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 				dcol = c
 			}
 		}
-		arr := b.Record.Column(1)
-		for _, fast := range []bool{true, false} {
-			var t0 chTarget
-			var dst appender
-			if fast {
-				t0, _ = newCols(t, dcol)
-			} else {
-				_, slow := newCols(t, dcol)
-				dst = columnAppender{slow}
-			}
-			err := describe(g, b, arr, appendColumn(dcol, t0, dst, arr, liveRows(b)))
+		describeBoth(t, g, b, b.Record.Column(1), dcol, func(fast bool, err error) {
 			var re exec.RowError
 			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &re) || re.Value != "'0000-00-00'" || re.Key == "" {
 				t.Errorf("%s (fast %v): got %v, want %q", tc.name, fast, err, tc.want)
@@ -74,7 +65,24 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 			if !tc.key && (!strings.Contains(re.Key, "note = xxx") || !strings.Contains(re.Key, "bytes)") || len(re.Key) > 300) {
 				t.Errorf("keyless: key %q: want every column, the long one shortened", re.Key)
 			}
+		})
+	}
+}
+
+// describeBoth appends column c's arr through the fast path and the
+// clickhouse-go path, and gives check the error describe makes of each.
+func describeBoth(t *testing.T, g *group, b *exec.Batch, arr arrow.Array, c *colSpec, check func(fast bool, err error)) {
+	t.Helper()
+	for _, fast := range []bool{true, false} {
+		var t0 chTarget
+		var dst appender
+		if fast {
+			t0, _ = newCols(t, c)
+		} else {
+			_, slow := newCols(t, c)
+			dst = columnAppender{slow}
 		}
+		check(fast, describe(g, b, arr, appendColumn(c, t0, dst, arr, liveRows(b))))
 	}
 }
 
@@ -221,5 +229,40 @@ func BenchmarkCheckRowsManyBad(b *testing.B) {
 		if errs := w.CheckRows(batch); len(errs) != len(want) {
 			b.Fatalf("%d rows named, want %d", len(errs), len(want))
 		}
+	}
+}
+
+// TestDataErrorValueOfInvalidDate: a DATE MySQL kept as '2026-00-15' (a
+// lenient sql_mode) that ClickHouse cannot take is named with that value
+// in the error and the dead letter, as MySQL writes it and as the row's
+// other values are written — it read '0000-00-00', a value the row never
+// held. The source encodes it as math.MinInt32 + (Y·13 + M)·32 + D days
+// (docs/types.md).
+func TestDataErrorValueOfInvalidDate(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true}}
+	s := sinktest.SinkSchema(fields, false)
+	for _, tc := range []struct {
+		y, m, d int
+		want    string
+	}{{2026, 0, 15, "'2026-00-15'"}, {2024, 2, 0, "'2024-02-00'"}, {0, 0, 0, "'0000-00-00'"}} {
+		days := int64(math.MinInt32) + int64((tc.y*13+tc.m)*32+tc.d)
+		b := sinktest.Build(mem, s, "shop", "orders", sysRow(7, false, "insert", int64(7), time.Unix(days*86400, 0).UTC()))
+		m, err := mapType(fields[1], v1816)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idc := &colSpec{name: "id", src: "id", field: fields[0], key: true}
+		idc.m, _ = mapType(fields[0], v1816)
+		dcol := &colSpec{name: "d", src: "d", field: fields[1], m: m}
+		g := &group{cols: []*colSpec{idc, dcol}, idx: []int{0, 1}}
+		describeBoth(t, g, b, b.Record.Column(1), dcol, func(fast bool, err error) {
+			var re exec.RowError
+			if !errors.As(err, &re) || re.Value != tc.want || !strings.Contains(err.Error(), `column "d" = `+tc.want) {
+				t.Errorf("%s (fast %v): got value %q in %v, want %s", tc.want, fast, re.Value, err, tc.want)
+			}
+		})
+		b.Release()
 	}
 }

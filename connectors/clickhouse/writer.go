@@ -676,9 +676,15 @@ func describe(g *group, b *exec.Batch, arr arrow.Array, err error) error {
 	return &dataError{msg: re.Error(), row: row, column: de.column, reason: de.reason, re: re}
 }
 
-// valueText is the text of a[i] for a message: a date or timestamp a
-// source decoded from MySQL's zero date reads as 0000-00-00.
+// valueText is the text of a[i] for a message: a zero or invalid MySQL
+// date the source encoded reads as MySQL writes it ('2026-00-15', not
+// '0000-00-00'); another date before year 0 as 0000-00-00.
 func valueText(a arrow.Array, i int) string {
+	if format.IsInvalidDate(a, i) {
+		if s, err := format.Text(a, i); err == nil {
+			return s
+		}
+	}
 	switch a := a.(type) {
 	case *array.Date32:
 		if int64(a.Value(i)) < zeroDateDays {
@@ -916,16 +922,18 @@ func (w *writer) Flush(ctx context.Context) error {
 // failed through their done callbacks. Later Writes are refused. Close is
 // idempotent.
 func (w *writer) Close() error {
+	// Sealing waits for an insert slot, which is released within
+	// close_timeout at the latest — so may taking the lock, which the
+	// flush timer's seal holds while it waits for a slot (every insert
+	// retrying against an unreachable server).
+	stop := time.AfterFunc(w.opts.closeTimeout, w.cancel)
+	defer stop.Stop()
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
 		return nil
 	}
 	w.closed = true
-	// Sealing waits for an insert slot, which is released within
-	// close_timeout at the latest.
-	stop := time.AfterFunc(w.opts.closeTimeout, w.cancel)
-	defer stop.Stop()
 	if err := w.seal(w.ctx); err != nil {
 		g := w.pending
 		g.timer.Stop()

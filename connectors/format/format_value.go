@@ -320,6 +320,14 @@ const (
 	usPerDay              = 86400 * 1000000
 )
 
+// IsInvalidDate reports whether a[i] (a Date32 or a Timestamp(µs)) is a
+// source's sentinel for a zero or invalid MySQL date, which Text writes as
+// MySQL does ('0000-00-00', '2024-02-00 10:11:12').
+func IsInvalidDate(a arrow.Array, i int) bool {
+	_, _, _, _, ok := invalidDate(a, i)
+	return ok
+}
+
 // invalidDate decodes a[i] when it is such a sentinel.
 func invalidDate(a arrow.Array, i int) (y, m, d int, tod int64, ok bool) {
 	var c int64

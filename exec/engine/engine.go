@@ -43,6 +43,11 @@ type Options struct {
 	// instead of connectors.NewSource (`etlq test` feeds a fixture's
 	// changes through it). Run closes them like its own.
 	Sources map[string]connectors.Source
+	// DrainTimeout bounds how long a run that ends (stopped, or --once at
+	// its end) waits for its sinks to acknowledge what they hold (default
+	// 2 minutes); then it closes their writers, which fail what is not
+	// acknowledged: the checkpoint stays before it.
+	DrainTimeout time.Duration
 
 	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
 }
@@ -64,6 +69,9 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	}
 	if opts.CommitInterval == 0 {
 		opts.CommitInterval = time.Second
+	}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = 2 * time.Minute
 	}
 	if opts.StateDir == "" {
 		return errors.New("no state directory given")
@@ -306,6 +314,31 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			p.run(loopCtx)
 		}()
 	}
+	// Stopped (SIGTERM), a writer that takes no write (its server
+	// unreachable, its inserts retried) would hold the drain below for
+	// ever: once the drain time is over, the writers are closed, which
+	// fails what they hold. (A run that ends by itself, --once, waits for
+	// its writes as long as they take: a table copied for a wider key may
+	// take longer.)
+	drained := make(chan struct{})
+	defer close(drained)
+	writers := make([]connectors.Writer, 0, len(r.runs)) // (r.runs changes while the loop runs)
+	for _, pr := range r.runs {
+		writers = append(writers, pr.writer)
+	}
+	stopWatch := context.AfterFunc(ctx, func() {
+		select {
+		case <-drained:
+			return
+		case <-time.After(r.opts.DrainTimeout):
+		}
+		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
+			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
+		for _, w := range writers {
+			go w.Close()
+		}
+	})
+	defer stopWatch()
 	runErr := r.loop(loopCtx, stream)
 	stopLoop(nil)
 	resnapWG.Wait()
@@ -324,7 +357,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 
 	// Drain: flush every writer so that every write is acknowledged, then
 	// commit the last contiguous mark.
-	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 2*time.Minute)
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
 	defer cancelFlush()
 	for _, pr := range r.runs {
 		if pr.copy != nil {
@@ -622,10 +655,11 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 // deliver writes b (a change or a truncate) for pr; a failure of pr
 // alone stops it alone (pipelineFailed).
 func (r *sourceRun) deliver(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
+	write := r.write
 	if isTruncate(b) {
-		return r.truncate(ctx, pr, b, seq)
+		write = r.truncate
 	}
-	if err := r.write(ctx, pr, b, seq); err != nil {
+	if err := write(ctx, pr, b, seq); err != nil {
 		var pe *processError
 		if errors.As(err, &pe) {
 			return r.pipelineFailed(ctx, pe, b)
@@ -637,7 +671,7 @@ func (r *sourceRun) deliver(ctx context.Context, pr *pipeRun, b *exec.Batch, seq
 
 // write processes b for pr and writes what comes out.
 func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
-	if b.NumRows() == 0 && !pr.schemaChanged(b) {
+	if b.NumRows() == 0 && !pr.schemaChanged(b) && !pr.unsettled(b) {
 		return nil // a position-only batch
 	}
 	in := b

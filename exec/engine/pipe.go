@@ -73,6 +73,9 @@ type tableRun struct {
 	// one Next to the next: one goroutine runs a chain (the source's).
 	feed *exec.Feed
 	sink *change.Sink
+	// settled: a batch of the table went to the sink in this plan of it
+	// (the sink has followed its layout).
+	settled bool
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
@@ -298,6 +301,13 @@ func sameDeclaredTypes(a, b *arrow.Schema) bool {
 	return true
 }
 
+// unsettled reports whether no batch of b's table went to the sink yet
+// in this plan of it: its first batch goes, rows or not (process).
+func (pr *pipeRun) unsettled(b *exec.Batch) bool {
+	tr := pr.tables[b.DB+"."+b.Table]
+	return tr != nil && !tr.settled
+}
+
 // schemaChanged reports whether b's table has another layout than the one
 // the pipeline planned it with: a DDL the source announces with a batch
 // without rows.
@@ -390,6 +400,36 @@ func (pr *pipeRun) close() {
 	}
 }
 
+// replan plans b's table again for the layout b has (schemaChanged): the
+// source table changed (schema_changes = 'evolve').
+func (pr *pipeRun) replan(ctx context.Context, b *exec.Batch) (*tableRun, error) {
+	tr := pr.tables[b.DB+"."+b.Table]
+	sig := outputSig(pr.p)
+	keys := pr.keyTypes()
+	change := layoutChange(tr.plan.Input, b.Record.Schema())
+	tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
+	if err == nil {
+		err = pr.sharedKeyRetyped(keys)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
+	}
+	tr.stop()
+	if tr, err = newTableRun(pr.p, tp, pr.alloc); err != nil {
+		return nil, err
+	}
+	pr.tables[b.DB+"."+b.Table] = tr
+	if outputSig(pr.p) != sig {
+		// Shards matched by name: the others follow the new union.
+		if err := pr.realign(ctx, b.DB+"."+b.Table); err != nil {
+			return nil, err
+		}
+	}
+	pr.stats.SchemaChanges.Add(1)
+	pr.replanned(b.DB+"."+b.Table, change)
+	return tr, nil
+}
+
 // process turns one source batch into one sink batch (nil when no row is
 // left). It does not take ownership of b.
 func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, error) {
@@ -400,41 +440,25 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	replanned := false
 	if pr.schemaChanged(b) {
 		replanned = true
-		// The source table changed (schema_changes = 'evolve'): plan this
-		// table again for its new columns.
-		sig := outputSig(pr.p)
-		keys := pr.keyTypes()
-		change := layoutChange(tr.plan.Input, b.Record.Schema())
-		tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
-		if err == nil {
-			err = pr.sharedKeyRetyped(keys)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
-		}
-		tr.stop()
-		if tr, err = newTableRun(pr.p, tp, pr.alloc); err != nil {
+		var err error
+		if tr, err = pr.replan(ctx, b); err != nil {
 			return nil, err
 		}
-		pr.tables[b.DB+"."+b.Table] = tr
-		if outputSig(pr.p) != sig {
-			// Shards matched by name: the others follow the new union.
-			if err := pr.realign(ctx, b.DB+"."+b.Table); err != nil {
-				return nil, err
-			}
-		}
-		pr.stats.SchemaChanges.Add(1)
-		pr.replanned(b.DB+"."+b.Table, change)
 	}
 	pr.stats.RowsIn.Add(int64(b.NumRows()))
 	if err := tr.start(ctx, pr); err != nil {
 		return nil, err
 	}
-	if replanned {
+	if replanned || !tr.settled {
 		// (A batch without rows under a new schema still goes out: the
-		// sink follows the source's DDL before any checkpoint passes it.)
+		// sink follows the source's DDL before any checkpoint passes it.
+		// So does the table's first batch of the run, rows or not: a DDL
+		// made while etlq was stopped is in the plan, made from the live
+		// schema, and plans nothing anew when the stream meets it, but the
+		// target may not have it yet.)
 		tr.sink.KeepEmpty = true
 	}
+	tr.settled = true
 	// The chain yields at most one sink batch per source batch, then nil.
 	tr.feed.Push(b)
 	out, err := tr.sink.Next(ctx)

@@ -81,6 +81,15 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 		return err
 	}
 
+	if pr.schemaChanged(b) {
+		// The truncate row is written in the table's layout at its
+		// position, as the rows around it are: a plan of another layout
+		// (the live table's, after a DROP and CREATE made while etlq was
+		// stopped) would bring the sink columns no DDL has added yet.
+		if tr, err = pr.replan(ctx, b); err != nil {
+			return &processError{pr: pr, err: err}
+		}
+	}
 	// The outputs over the row: metadata columns (_op, _table …) keep
 	// their values, expressions of the table's columns are NULL.
 	var proj arrow.RecordBatch
