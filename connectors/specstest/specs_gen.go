@@ -84,7 +84,7 @@ var Sinks = []connectors.Spec{
 				Doc: "when the source has nothing more to send, rows are inserted without waiting out flush_interval, but at most once per idle_flush (a steady stream of small transactions still makes few, large inserts); flush_interval or more turns early inserts off"},
 			{Name: "insert_rows", Type: connectors.OptInt, Default: 1000000, Min: 0, Max: 9223372036854775807,
 				Doc: "rows one INSERT carries while the stream is busy (its batches come full), a block per batch, so that ClickHouse writes one part where it wrote one per batch and merges less; its batches are kept until it ends (a retry sends them all again); batch_rows or less (or 0): one batch per INSERT"},
-			{Name: "insert_bytes", Type: connectors.OptInt, Default: 25165824, Min: 1, Max: 9223372036854775807,
+			{Name: "insert_bytes", Type: connectors.OptInt, Default: 33554432, Min: 1, Max: 9223372036854775807,
 				Doc: "Arrow bytes of batches the open INSERT and the one being ended keep together at most (with insert_rows above batch_rows)"},
 			{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 65536,
 				Doc: "inserts running at once"},
