@@ -122,13 +122,14 @@ CREATE PIPELINE p_log FROM binlog s.%[4]s.t TRANSFORM id, k, _op INTO clickhouse
 	if stoppedFile == "" {
 		t.Fatalf("p_c has no checkpoint of its own (%s)", own)
 	}
-	// The fixed p_c writes through a slow proxy in small inserts: its
-	// catch-up lasts long enough to be killed in the middle.
+	// The fixed p_c writes through a slow proxy in small inserts (one
+	// batch of 500 rows each: insert_rows too, or one long INSERT carries
+	// them all): its catch-up lasts long enough to be killed in the middle.
 	px := newCHProxy(t, chDSN)
 	px.slow(20 * time.Millisecond)
 	writeFile(t, file, head+fmt.Sprintf(`CREATE SINK slow INTO clickhouse 'clickhouse://%[2]s';
 CREATE PIPELINE p_c FROM binlog s.%[1]s.t
-  TRANSFORM id, k INTO clickhouse slow.%[1]s.t_c WITH (flush_interval = '100ms', batch_rows = 500, max_inflight = 1);
+  TRANSFORM id, k INTO clickhouse slow.%[1]s.t_c WITH (flush_interval = '100ms', batch_rows = 500, insert_rows = 500, max_inflight = 1);
 `, db, px.addr()))
 	// The replica ids of etlq's streams: the source's, and p_c's own
 	// (docs/live-tables.md, "One failing pipeline").
