@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -326,12 +327,14 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	for _, pr := range r.runs {
 		writers = append(writers, pr.writer)
 	}
+	var closedUnwritten atomic.Bool
 	stopWatch := context.AfterFunc(ctx, func() {
 		select {
 		case <-drained:
 			return
 		case <-time.After(r.opts.DrainTimeout):
 		}
+		closedUnwritten.Store(true)
 		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
 			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
 		for _, w := range writers {
@@ -381,6 +384,13 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	if err := r.commit(names); err != nil && runErr == nil {
 		runErr = err
+	}
+	if closedUnwritten.Load() && (runErr == nil || errors.Is(runErr, context.Canceled)) {
+		// Stopped with writes the sinks never acknowledged: nothing is
+		// lost (the checkpoint is before them), but the run did not end
+		// as a clean stop does, and its exit status says so (it was 0,
+		// with only the WARN to tell).
+		runErr = fmt.Errorf("source %s: stopped before the sinks acknowledged every write (closed after %s); the checkpoint is before what was not written, which the next run reads again", r.decl.Name, r.opts.DrainTimeout)
 	}
 	if len(r.stopped) > 0 && (runErr == nil || errors.Is(runErr, context.Canceled)) {
 		// The pipelines that stopped alone fail the run when it ends.
