@@ -137,7 +137,14 @@ func (w *writer) rekeyLock(ctx context.Context, l *tableLayout, cols []colSpec, 
 		}
 		if time.Since(logged) > 30*time.Second {
 			logged = time.Now()
-			slog.Info("clickhouse: another writer is copying the table into the wider key: waiting", "table", w.target, "lock", l.table+lockSuffix)
+			args := []any{"table", w.target, "lock", l.table + lockSuffix}
+			if err == nil {
+				// A writer killed in its copy beats no more: say when its
+				// lock is taken over, not only that this one waits.
+				args = append(args, "last_heartbeat", now.Sub(last).Round(time.Second).String()+" ago",
+					"taken_over_after", rekeyLockStale.String()+" without one")
+			}
+			slog.Info("clickhouse: another writer is copying the table into the wider key: waiting", args...)
 		}
 		if err := sleep(ctx, 100*time.Millisecond+time.Duration(min(attempt, 9))*50*time.Millisecond); err != nil {
 			return nil, false, err

@@ -3,6 +3,8 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,6 +99,57 @@ func TestRekeyStaleLock(t *testing.T) {
 	if got := e.text("SELECT name FROM system.tables WHERE database = '" + e.db + "' AND name LIKE '%etlq%'"); got != "" {
 		t.Errorf("left over: %s", got)
 	}
+}
+
+// TestRekeyWaitSaysWhenTakenOver: a writer waiting for another's re-key
+// lock says how old that lock's heartbeat is and when a lock without one
+// is taken over — a restart after a kill -9 in the middle of the copy
+// waited minutes saying only that another writer was copying.
+func TestRekeyWaitSaysWhenTakenOver(t *testing.T) {
+	defer func(d time.Duration) { rekeyLockStale = d }(rekeyLockStale)
+	rekeyLockStale = 2 * time.Second
+	var logs lockedLog
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	defer slog.SetDefault(prev)
+	e := newEnv(t, nil)
+	narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}}, false)
+	wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
+	w := e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, narrow, nil))
+	write(t, w, e.build(narrow, sysRow(1, false, "read", int32(1))), nil)
+	flush(t, w)
+	lock := quote(e.db) + "." + quote("t"+lockSuffix)
+	e.exec("CREATE TABLE " + lock + " (owner String, at DateTime) ENGINE = TinyLog")
+	e.exec("INSERT INTO " + lock + " SELECT 'killed', now()")
+	write(t, w, e.build(wide, sysRow(2, false, "insert", int64(5000000000))), nil)
+	flush(t, w)
+	out := logs.String()
+	for _, want := range []string{"waiting", "last_heartbeat=", "taken_over_after=\"2s without one\"", "took over a re-key lock"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the wait's log lacks %q:\n%s", want, out)
+		}
+	}
+	if got := e.text("SELECT toString(id) FROM " + quote(e.db) + ".t ORDER BY id"); got != "1\n5000000000\n" {
+		t.Errorf("rows: %s", got)
+	}
+}
+
+// lockedLog is a log buffer several goroutines may write.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestRekeyWhileMerging: ClickHouse merges the parts of a ReplacingMergeTree
