@@ -82,20 +82,7 @@ func TestRekeyRace(t *testing.T) {
 // of the copy (its heartbeat an hour old) is taken over; the table is
 // re-keyed and the lock dropped.
 func TestRekeyStaleLock(t *testing.T) {
-	e := newEnv(t, nil)
-	narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}}, false)
-	wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
-	w := e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, narrow, nil))
-	write(t, w, e.build(narrow, sysRow(1, false, "read", int32(1))), nil)
-	flush(t, w)
-	lock := quote(e.db) + "." + quote("t"+lockSuffix)
-	e.exec("CREATE TABLE " + lock + " (owner String, at DateTime) ENGINE = TinyLog")
-	e.exec("INSERT INTO " + lock + " SELECT 'killed', now() - 3600")
-	write(t, w, e.build(wide, sysRow(2, false, "insert", int64(5000000000))), nil)
-	flush(t, w)
-	if got := e.text("SELECT toString(id) FROM " + quote(e.db) + ".t ORDER BY id"); got != "1\n5000000000\n" {
-		t.Errorf("rows: %s", got)
-	}
+	e := widenUnderLock(t, "now() - 3600")
 	if got := e.text("SELECT name FROM system.tables WHERE database = '" + e.db + "' AND name LIKE '%etlq%'"); got != "" {
 		t.Errorf("left over: %s", got)
 	}
@@ -112,6 +99,20 @@ func TestRekeyWaitSaysWhenTakenOver(t *testing.T) {
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
 	defer slog.SetDefault(prev)
+	widenUnderLock(t, "now()")
+	out := logs.String()
+	for _, want := range []string{"waiting", "last_heartbeat=", "taken_over_after=\"2s without one\"", "took over a re-key lock"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the wait's log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// widenUnderLock writes an Int32 key, leaves a re-key lock whose last
+// heartbeat is at (a ClickHouse expression), as a writer killed in its
+// copy does, then writes an Int64 key, which re-keys the table once the
+// lock is taken over; it checks the rows.
+func widenUnderLock(t *testing.T, at string) *chEnv {
 	e := newEnv(t, nil)
 	narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}}, false)
 	wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
@@ -120,18 +121,13 @@ func TestRekeyWaitSaysWhenTakenOver(t *testing.T) {
 	flush(t, w)
 	lock := quote(e.db) + "." + quote("t"+lockSuffix)
 	e.exec("CREATE TABLE " + lock + " (owner String, at DateTime) ENGINE = TinyLog")
-	e.exec("INSERT INTO " + lock + " SELECT 'killed', now()")
+	e.exec("INSERT INTO " + lock + " SELECT 'killed', " + at)
 	write(t, w, e.build(wide, sysRow(2, false, "insert", int64(5000000000))), nil)
 	flush(t, w)
-	out := logs.String()
-	for _, want := range []string{"waiting", "last_heartbeat=", "taken_over_after=\"2s without one\"", "took over a re-key lock"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("the wait's log lacks %q:\n%s", want, out)
-		}
-	}
 	if got := e.text("SELECT toString(id) FROM " + quote(e.db) + ".t ORDER BY id"); got != "1\n5000000000\n" {
 		t.Errorf("rows: %s", got)
 	}
+	return e
 }
 
 // lockedLog is a log buffer several goroutines may write.
