@@ -549,6 +549,12 @@ func (s *Source) describedFromListing(c *client.Conn, ref connectors.TableRef) *
 		}
 		s.described = ts
 	}
+	return s.takeDescribed(ref)
+}
+
+// takeDescribed hands out ref's schema from the listing's batch read once
+// (s.mu held).
+func (s *Source) takeDescribed(ref connectors.TableRef) *table {
 	t := s.described[ref]
 	delete(s.described, ref)
 	return t
@@ -582,9 +588,7 @@ func (s *Source) describedAlready(ref connectors.TableRef) *table {
 	if s.described == nil || time.Since(s.listedAt) > listingFresh {
 		return nil
 	}
-	t := s.described[ref]
-	delete(s.described, ref)
-	return t
+	return s.takeDescribed(ref)
 }
 
 // Describe returns a table's current schema.
