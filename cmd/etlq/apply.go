@@ -47,11 +47,7 @@ type applyCmd struct {
 func (a *applyCmd) Run(ctx context.Context) error {
 	// The logs go through the progress display while it runs (logOutput).
 	logOut := &logOutput{}
-	var h slog.Handler = textHandler(logOut)
-	if a.LogFormat == "json" {
-		h = slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
-	}
-	log := slog.New(h)
+	log := slog.New(logHandler(logOut, a.LogFormat))
 	err := a.run(ctx, log, logOut)
 	if err != nil && a.LogFormat == "json" {
 		// The last word in the logs' own format: a reader of JSON lines
@@ -62,8 +58,15 @@ func (a *applyCmd) Run(ctx context.Context) error {
 	return err
 }
 
-// jsonDurations writes durations as text ("1.5s"), as the text format does,
-// instead of slog's JSON integer of nanoseconds.
+// logHandler is the log handler of every command that logs: text
+// (textHandler) or, with format "json", JSON lines.
+func logHandler(w io.Writer, format string) slog.Handler {
+	if format == "json" {
+		return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
+	}
+	return textHandler(w)
+}
+
 // textHandler is the text log handler of every command: an error value is
 // written as its Error() text. slog's text handler writes a value with
 // %+v, and the errors of clickhouse-go's ch-go (go-faster/errors) print
@@ -84,6 +87,8 @@ func plainErrors(_ []string, a slog.Attr) slog.Attr {
 	return a
 }
 
+// jsonDurations writes durations as text ("1.5s"), as the text format does,
+// instead of slog's JSON integer of nanoseconds.
 func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 	if a.Value.Kind() == slog.KindDuration {
 		return slog.String(a.Key, a.Value.Duration().String())

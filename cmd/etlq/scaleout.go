@@ -40,12 +40,7 @@ func (c *captureCmd) Run(ctx context.Context) error {
 func newLogger(format string) *slog.Logger {
 	// Secrets are hidden as in apply's logs (logOutput): the log URL's
 	// password, a DSN's quoted in an error.
-	w := connectors.RedactingWriter(os.Stderr)
-	var h slog.Handler = textHandler(w)
-	if format == "json" {
-		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
-	}
-	return slog.New(h)
+	return slog.New(logHandler(connectors.RedactingWriter(os.Stderr), format))
 }
 
 // statusCmd shows a log's partitions: owner, lag, retention headroom.
