@@ -46,7 +46,7 @@ func BenchmarkBinlogDecodeChanges(b *testing.B) {
 // events and returns the rows it produced.
 func decodeChanges(b *testing.B, src *Source, t *table, start binlogPos, raw [][]byte) int {
 	st := &stream{name: "bench",
-		streamConfig: streamConfig{src: src, mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler), maxRows: 50000, flavor: "mariadb", needBinlog: true,
+		streamConfig: streamConfig{src: src, mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler), maxRows: 50000, maxBytes: defaultBatchBytes, flavor: "mariadb", needBinlog: true,
 			req: connectors.StreamRequest{Before: true}},
 		streamTables: streamTables{byRef: map[connectors.TableRef]*tableState{}}}
 	ts := &tableState{ref: t.Ref, mode: connectors.SnapshotNever, key: t.Ref.String(), cur: t, out: t}

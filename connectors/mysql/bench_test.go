@@ -116,7 +116,7 @@ func fetchRaw(b *testing.B, s server, start, end binlogPos) [][]byte {
 // returns the rows it produced.
 func decodeOurs(b *testing.B, src *Source, t *table, start binlogPos, raw [][]byte) int {
 	st := &stream{name: "bench",
-		streamConfig: streamConfig{src: src, mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler), maxRows: 8192, flavor: "mariadb", needBinlog: true},
+		streamConfig: streamConfig{src: src, mem: memory.DefaultAllocator, log: slog.New(slog.DiscardHandler), maxRows: 8192, maxBytes: defaultBatchBytes, flavor: "mariadb", needBinlog: true},
 		streamTables: streamTables{byRef: map[connectors.TableRef]*tableState{}}}
 	ts := &tableState{ref: t.Ref, mode: connectors.SnapshotNever, key: t.Ref.String(), cur: t, out: t}
 	ts.snapDone.Store(true)
