@@ -593,7 +593,11 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	posText := start.String()
 	ts.bb.start(cfg.maxRows)
 	ncols := len(ts.cur.Cols)
-	bm1, bm2 := e.ColumnBitmap1, e.ColumnBitmap2
+	img1 := newImageCols(e.ColumnBitmap1, len(m.cols))
+	var img2 imageCols
+	if update {
+		img2 = newImageCols(e.ColumnBitmap2, len(m.cols))
+	}
 	bi := 0
 	// The before.* columns of inserted and deleted rows are NULL: counted
 	// in bulk (before any flush), not row by row, and appended only in a
@@ -624,19 +628,19 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			if cfg.req.Before && !skip {
 				bcols = bb.beforeBuilders()
 			}
-			n, err := r.dec.decodeImage(m, data[pos:], bm1, bcols, boxA)
+			n, err := r.dec.decodeImage(m, data[pos:], img1, bcols, boxA)
 			if err != nil {
 				return fmt.Errorf("at %s: %v", start, err)
 			}
 			pos += n
-			n, err = r.dec.decodeImage(m, data[pos:], bm2, cols, boxB)
+			n, err = r.dec.decodeImage(m, data[pos:], img2, cols, boxB)
 			if err != nil {
 				return fmt.Errorf("at %s: %v", start, err)
 			}
 			pos += n
 			bi += 2
 		} else {
-			n, err := r.dec.decodeImage(m, data[pos:], bm1, cols, boxA)
+			n, err := r.dec.decodeImage(m, data[pos:], img1, cols, boxA)
 			if err != nil {
 				return fmt.Errorf("at %s: %v", start, err)
 			}

@@ -23,6 +23,36 @@ type tableMap struct {
 	colIdx []int // binlog column → schema column, -1: not in the schema
 	// fromBin: for each schema column, its binlog column or -1.
 	fromBin []int
+	// cols is how each binlog column decodes, in binlog order: the
+	// column, type and metadata side by side (one load per value, not one
+	// from each of four slices).
+	cols []colDec
+}
+
+// colDec is how one binlog column of a table map decodes.
+type colDec struct {
+	c    *column
+	ci   int // its schema column
+	meta uint16
+	tp   byte
+}
+
+// imageCols is a rows event's column bitmap (which binlog columns its row
+// images hold) with its set bits counted once per event, not per row.
+type imageCols struct {
+	bitmap  []byte
+	present int
+	all     bool // every column (binlog_row_image=FULL)
+}
+
+func newImageCols(bitmap []byte, ncols int) imageCols {
+	present := 0
+	for i := 0; i < ncols; i++ {
+		if bitmap[i>>3]&(1<<(i&7)) != 0 {
+			present++
+		}
+	}
+	return imageCols{bitmap: bitmap, present: present, all: present == ncols}
 }
 
 // bind maps the binlog columns onto t and checks that every binlog type
@@ -52,6 +82,7 @@ func (m *tableMap) bind(t *table) error {
 			m.colIdx[i] = i
 		}
 	}
+	m.cols = make([]colDec, len(m.colIdx))
 	for i, ci := range m.colIdx {
 		c := t.Cols[ci]
 		m.fromBin[ci] = i
@@ -59,6 +90,7 @@ func (m *tableMap) bind(t *table) error {
 			return fmt.Errorf("binlog column %d of %s has type %d, which does not fit column %q (%s) of the schema at this position",
 				i+1, t.Ref, m.types[i], c.Name, c.ColumnType)
 		}
+		m.cols[i] = colDec{c: c, ci: ci, meta: m.metas[i], tp: m.types[i]}
 	}
 	return nil
 }
@@ -118,11 +150,11 @@ type rowsDecoder struct {
 	tmp []byte
 }
 
-// decodeImage decodes one row image starting at data. dst holds one builder
-// per schema column (nil: decode and drop). boxed, when non-nil, holds
-// go-mysql's decoded values of this image, used for MySQL binary JSON.
-// It returns the bytes consumed.
-func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, dst []outCol, boxed []any) (n int, err error) {
+// decodeImage decodes one row image starting at data, of the binlog
+// columns img names. dst holds one builder per schema column (nil: decode
+// and drop). boxed, when non-nil, holds go-mysql's decoded values of this
+// image, used for MySQL binary JSON. It returns the bytes consumed.
+func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, img imageCols, dst []outCol, boxed []any) (n int, err error) {
 	// A malformed value indexes past the data: one recover per image (a
 	// deferred recover per value cost a tenth of the decoding).
 	defer func() {
@@ -130,28 +162,21 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, ds
 			n, err = 0, fmt.Errorf("malformed binlog row image of %s: %v", m.t.Ref, r)
 		}
 	}()
-	ncols := len(m.types)
-	present := 0
-	for i := 0; i < ncols; i++ {
-		if colBitmap[i>>3]&(1<<(i&7)) != 0 {
-			present++
-		}
-	}
-	nb := (present + 7) / 8
+	nb := (img.present + 7) / 8
 	if len(data) < nb {
 		return 0, fmt.Errorf("truncated row image")
 	}
 	nulls := data[:nb]
 	pos := nb
 	ni := 0
-	for i := 0; i < ncols; i++ {
-		ci := m.colIdx[i]
+	for i := range m.cols {
+		cd := &m.cols[i]
 		var out outCol
 		if dst != nil {
-			out = dst[ci]
+			out = dst[cd.ci]
 		}
-		if colBitmap[i>>3]&(1<<(i&7)) == 0 {
-			if dst != nil {
+		if !img.all && img.bitmap[i>>3]&(1<<(i&7)) == 0 {
+			if out != nil {
 				out.appendNull()
 			}
 			continue
@@ -159,7 +184,7 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, ds
 		isNull := nulls[ni>>3]&(1<<(ni&7)) != 0
 		ni++
 		if isNull {
-			if dst != nil {
+			if out != nil {
 				out.appendNull()
 			}
 			continue
@@ -168,15 +193,15 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, colBitmap []byte, ds
 		if boxed != nil {
 			bv = boxed[i]
 		}
-		n, err := d.decodeValue(out, m.t.Cols[ci], m.types[i], m.metas[i], data[pos:], bv)
+		n, err := d.decodeValue(out, cd.c, cd.tp, cd.meta, data[pos:], bv)
 		if err != nil {
-			return 0, fmt.Errorf("column %q of %s: %v", m.t.Cols[ci].Name, m.t.Ref, err)
+			return 0, fmt.Errorf("column %q of %s: %v", cd.c.Name, m.t.Ref, err)
 		}
 		pos += n
 	}
 	// Schema columns the binlog row lacks (e.g. added after this event's
 	// TABLE_MAP under FULL metadata) are NULL.
-	if dst != nil && len(m.types) < len(m.t.Cols) {
+	if dst != nil && len(m.cols) < len(m.t.Cols) {
 		for ci, bi := range m.fromBin {
 			if bi < 0 {
 				dst[ci].appendNull()
