@@ -35,6 +35,12 @@ type colDec struct {
 	ci   int // its schema column
 	meta uint16
 	tp   byte
+	// A DATETIME column's last date (its binlog ymd bits) and what it
+	// encodes to (EncodeDatetime at midnight): the rows of a window share
+	// few dates, so most values skip the calendar arithmetic.
+	dateOK   bool
+	dateBits int64
+	dateVal  int64
 }
 
 // imageCols is a rows event's column bitmap (which binlog columns its row
@@ -193,7 +199,7 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, img imageCols, dst [
 		if boxed != nil {
 			bv = boxed[i]
 		}
-		n, err := d.decodeValue(out, cd.c, cd.tp, cd.meta, data[pos:], bv)
+		n, err := d.decodeValue(out, cd, data[pos:], bv)
 		if err != nil {
 			return 0, fmt.Errorf("column %q of %s: %v", cd.c.Name, m.t.Ref, err)
 		}
@@ -236,7 +242,8 @@ func fracBinMicros(b []byte, fsp uint16) int64 {
 // decodeValue decodes one non-NULL value and appends it to out (the zero
 // outCol: skip). A malformed value panics (index out of range);
 // decodeImage recovers.
-func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, data []byte, boxed any) (n int, err error) {
+func (d *rowsDecoder) decodeValue(out outCol, cd *colDec, data []byte, boxed any) (n int, err error) {
+	c, tp, meta := cd.c, cd.tp, cd.meta
 	switch tp {
 	case gm.MYSQL_TYPE_TINY:
 		if out != nil {
@@ -351,11 +358,13 @@ func (d *rowsDecoder) decodeValue(out outCol, c *column, tp byte, meta uint16, d
 		if out != nil {
 			ip := int64(be(data[:5])) - 0x8000000000
 			ymd := ip >> 17
-			ym := ymd >> 5
+			if !cd.dateOK || cd.dateBits != ymd {
+				ym := ymd >> 5
+				cd.dateOK, cd.dateBits, cd.dateVal = true, ymd, EncodeDatetime(int(ym/13), int(ym%13), int(ymd%(1<<5)), 0, 0, 0, 0)
+			}
 			hms := ip % (1 << 17)
-			v := EncodeDatetime(int(ym/13), int(ym%13), int(ymd%(1<<5)), int(hms>>12), int((hms>>6)%(1<<6)), int(hms%(1<<6)),
-				int(fracBinMicros(data[5:], meta)))
-			out.(*fixedCol[arrow.Timestamp]).append(arrow.Timestamp(v))
+			tod := (hms>>12)*3600e6 + (hms>>6)%(1<<6)*60e6 + hms%(1<<6)*1e6 + fracBinMicros(data[5:], meta)
+			out.(*fixedCol[arrow.Timestamp]).append(arrow.Timestamp(cd.dateVal + tod))
 		}
 		return n, nil
 	case gm.MYSQL_TYPE_DATE:
