@@ -98,18 +98,41 @@ CREATE PIPELINE p FROM binlog src.%s.t TRANSFORM id INTO file '%s' FORMAT jsonl;
 		}
 	}
 
-	// One server_id given to both: the loss is explained.
+	// One server_id given to both: the loss is explained, and after a
+	// few of them one process stops, saying why, while the other goes on.
 	with := fmt.Sprintf(" WITH (server_id = %d)", 1000+time.Now().UnixNano()%1000000)
-	outC := startApply(t, filepath.Join(dir, "c"), write("c.etl", with)).out
-	outD := startApply(t, filepath.Join(dir, "d"), write("d.etl", with)).out
+	c := startApply(t, filepath.Join(dir, "c"), write("c.etl", with))
+	d := startApply(t, filepath.Join(dir, "d"), write("d.etl", with))
 	const want = "another replica or etlq process reads this server's binlog with the same server_id"
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if strings.Contains(outC.String(), want) || strings.Contains(outD.String(), want) {
+	const stops = "two clients cannot share one server_id"
+	var stopped, survivor *liveApply
+	var survivorFile string
+	var exitErr error
+	for deadline := time.Now().Add(90 * time.Second); stopped == nil; {
+		select {
+		case exitErr = <-c.done:
+			stopped, survivor, survivorFile = c, d, "d.etl.jsonl"
+		case exitErr = <-d.done:
+			stopped, survivor, survivorFile = d, c, "c.etl.jsonl"
+		case <-time.After(100 * time.Millisecond):
+		}
+		if stopped == nil && time.Now().After(deadline) {
+			t.Fatalf("neither process stopped over the shared server_id:\n--- c:\n%s\n--- d:\n%s", c.out, d.out)
+		}
+	}
+	if exitErr == nil || !strings.Contains(stopped.out.String(), stops) || !strings.Contains(stopped.out.String()+survivor.out.String(), want) {
+		t.Fatalf("the stopped process (exit %v) does not say %q (and a warning %q):\n--- stopped:\n%s\n--- survivor:\n%s", exitErr, stops, want, stopped.out, survivor.out)
+	}
+	myExec(t, s.my, "INSERT INTO "+s.db+".t VALUES (3)")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		b, _ := os.ReadFile(filepath.Join(dir, survivorFile))
+		if strings.Contains(string(b), `"id":3`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no process says %q:\n--- c:\n%s\n--- d:\n%s", want, outC, outD)
+			t.Fatalf("the process left running did not go on (%s: %s):\n%s", survivorFile, b, survivor.out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	survivor.running(t)
 }

@@ -67,8 +67,11 @@ type binlogReader struct {
 	posEv   binlogPos
 
 	retries int
-	dumpAt  binlogPos   // where the current dump started
-	held    *binlogItem // event waiting for a snapshot chunk
+	// sameIDLost: when another client with this server_id took the
+	// connection, within sameIDWindow (binlog_reconnect.go).
+	sameIDLost []time.Time
+	dumpAt     binlogPos   // where the current dump started
+	held       *binlogItem // event waiting for a snapshot chunk
 
 	// Snapshot watermarks (snapshot_watermark.go): the watermark table's
 	// id in the binlog, and the tokens of the open transaction.

@@ -13,6 +13,16 @@ import (
 // maxReconnects bounds the binlog reconnects without an event in between.
 var maxReconnects = 30
 
+// Another client with this source's server_id takes the binlog connection
+// (the server drops the older of two dumps with one id): sameIDLimit such
+// losses within sameIDWindow end the stream. Two clients sharing an id
+// would otherwise take it from each other for good, each going on a few
+// events at a time; this way one of them stops and says why.
+var (
+	sameIDLimit  = 3
+	sameIDWindow = 10 * time.Minute
+)
+
 // sameIDHint explains MariaDB's ERROR 4052 / MySQL's 1236 "same server
 // id": another replica (or another etlq) uses this binlog client's
 // server_id on the server.
@@ -92,7 +102,20 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	}
 	if id := r.cfg.src.cfg.ServerID; sameIDHint(cause, id) != "" {
 		// Two clients with one server_id take the connection from each
-		// other, again and again: say who is to blame, not just "lost".
+		// other, again and again: say who is to blame, not just "lost",
+		// and stop after a few.
+		now := time.Now()
+		kept := r.sameIDLost[:0]
+		for _, at := range r.sameIDLost {
+			if now.Sub(at) < sameIDWindow {
+				kept = append(kept, at)
+			}
+		}
+		r.sameIDLost = append(kept, now)
+		if len(r.sameIDLost) >= sameIDLimit {
+			return fatalBinlogError{fmt.Errorf("binlog of %s at %s: another replica or etlq process took the binlog connection of server_id %d from this source %d times in %s: two clients cannot share one server_id; give each source its own, CREATE SOURCE … WITH (server_id = …) (%s)",
+				r.cfg.src.cfg.Addr(), r.safe, id, len(r.sameIDLost), now.Sub(r.sameIDLost[0]).Round(time.Millisecond), firstLine(cause))}
+		}
 		r.cfg.log.Warn("binlog connection lost: another replica or etlq process reads this server's binlog with the same server_id; reconnecting",
 			"server_id", id, "fix", "give each source its own: CREATE SOURCE … WITH (server_id = …)", "error", firstLine(cause), "position", r.safe.String())
 	} else {
