@@ -601,6 +601,16 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	if update {
 		img2 = newImageCols(e.ColumnBitmap2, len(m.cols))
 	}
+	if !img1.all || (update && !img2.all) {
+		// Partial images: once per event, never per row.
+		var after *imageCols
+		if update {
+			after = &img2
+		}
+		if err := checkImages(m, op, start.String(), img1, after); err != nil {
+			return err
+		}
+	}
 	bi := 0
 	// The before.* columns of inserted and deleted rows are NULL: counted
 	// in bulk (before any flush), not row by row, and appended only in a
@@ -631,12 +641,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			if cfg.req.Before && !skip {
 				bcols = bb.beforeBuilders()
 			}
-			n, err := r.dec.decodeImage(m, data[pos:], img1, bcols, boxA)
-			if err != nil {
-				return fmt.Errorf("at %s: %v", start, err)
-			}
-			pos += n
-			n, err = r.dec.decodeImage(m, data[pos:], img2, cols, boxB)
+			n, err := r.dec.decodeUpdate(m, data[pos:], img1, img2, bcols, cols, boxA, boxB)
 			if err != nil {
 				return fmt.Errorf("at %s: %v", start, err)
 			}

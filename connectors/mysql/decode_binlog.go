@@ -49,6 +49,10 @@ type imageCols struct {
 	bitmap  []byte
 	present int
 	all     bool // every column (binlog_row_image=FULL)
+	// fromBefore: an update's after image whose missing columns are
+	// taken from its full before image (checkImages): decodeImage
+	// appends nothing for them, decodeUpdate does.
+	fromBefore bool
 }
 
 func newImageCols(bitmap []byte, ncols int) imageCols {
@@ -59,6 +63,87 @@ func newImageCols(bitmap []byte, ncols int) imageCols {
 		}
 	}
 	return imageCols{bitmap: bitmap, present: present, all: present == ncols}
+}
+
+func (img imageCols) has(i int) bool { return img.all || img.bitmap[i>>3]&(1<<(i&7)) != 0 }
+
+// missing names the binlog columns of m the image lacks.
+func (img imageCols) missing(m *tableMap) []string {
+	var names []string
+	for i, cd := range m.cols {
+		if !img.has(i) {
+			names = append(names, cd.c.Name)
+		}
+	}
+	return names
+}
+
+// checkImages is called for a rows event of m only when one of its images
+// lacks columns (a session that logged with binlog_row_image = MINIMAL or
+// NOBLOB, or FULL_NODUP: binlog_row_image is a session variable, whatever
+// the global setting etlq checked at the start). A value the binlog does
+// not carry is never read as NULL: such an event is refused, but for an
+// update whose before image is full (FULL_NODUP: the after image holds
+// the updated columns only). A column missing from its after image is one
+// the statement did not change — the server's own replicas leave it as it
+// is, mariadb-binlog --flashback rebuilds the images the same way — so its
+// after value is its before value: after is marked to take it from there.
+// img2 is nil for an insert or a delete (img1 their one image); at is
+// the event's position.
+func checkImages(m *tableMap, op, at string, img1 imageCols, img2 *imageCols) error {
+	if img2 != nil && img1.all {
+		img2.fromBefore = true
+		return nil
+	}
+	var lacks string
+	if img2 == nil {
+		lacks = "the row image lacks " + strings.Join(img1.missing(m), ", ")
+	} else {
+		var parts []string
+		if !img1.all {
+			parts = append(parts, "the before image lacks "+strings.Join(img1.missing(m), ", "))
+		}
+		if !img2.all {
+			parts = append(parts, "the after image lacks "+strings.Join(img2.missing(m), ", "))
+		}
+		lacks = strings.Join(parts, "; ")
+	}
+	return fmt.Errorf("binlog rows of %s at %s (%s) were logged without all their columns (%s): "+
+		"the session that wrote them had binlog_row_image = MINIMAL or NOBLOB (a session variable, which the server's global FULL does not bind), "+
+		"and etlq never writes a value the binlog does not carry (the columns left out would read NULL): "+
+		"have every writer log with binlog_row_image = FULL (look for SET SESSION binlog_row_image in the application, its connection settings and init_connect), "+
+		"then %s", m.t.Ref, at, op, lacks, resnapshotHint)
+}
+
+// decodeUpdate decodes one row of an update: its before image into bcols,
+// its after image into cols. An after image marked fromBefore
+// (checkImages) takes the columns it lacks from the before image, decoded
+// a second time into those columns only.
+func (d *rowsDecoder) decodeUpdate(m *tableMap, data []byte, before, after imageCols, bcols, cols []outCol, boxA, boxB []any) (int, error) {
+	n, err := d.decodeImage(m, data, before, bcols, boxA)
+	if err != nil {
+		return 0, err
+	}
+	n2, err := d.decodeImage(m, data[n:], after, cols, boxB)
+	if err != nil {
+		return 0, err
+	}
+	if after.fromBefore && cols != nil {
+		fill := d.fill[:0]
+		for range cols {
+			fill = append(fill, nil)
+		}
+		for i, cd := range m.cols {
+			if !after.has(i) {
+				fill[cd.ci] = cols[cd.ci]
+			}
+		}
+		d.fill = fill
+		if _, err := d.decodeImage(m, data, before, fill, boxA); err != nil {
+			return 0, err
+		}
+	}
+	return n + n2, nil
 }
 
 // bind maps the binlog columns onto t and checks that every binlog type
@@ -153,7 +238,8 @@ func binlogTypeFits(tp byte, meta uint16, c *column) bool {
 // rowsDecoder decodes the row images of rows events straight into Arrow
 // builders, with no per-value boxing.
 type rowsDecoder struct {
-	tmp []byte
+	tmp  []byte
+	fill []outCol // decodeUpdate's columns taken from the before image
 }
 
 // decodeImage decodes one row image starting at data, of the binlog
@@ -182,7 +268,9 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, img imageCols, dst [
 			out = dst[cd.ci]
 		}
 		if !img.all && img.bitmap[i>>3]&(1<<(i&7)) == 0 {
-			if out != nil {
+			// Not in the image: only an after image fromBefore gets
+			// here (checkImages), its value comes from the before image.
+			if out != nil && !img.fromBefore {
 				out.appendNull()
 			}
 			continue
@@ -209,7 +297,7 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, img imageCols, dst [
 	// TABLE_MAP under FULL metadata) are NULL.
 	if dst != nil && len(m.cols) < len(m.t.Cols) {
 		for ci, bi := range m.fromBin {
-			if bi < 0 {
+			if bi < 0 && dst[ci] != nil {
 				dst[ci].appendNull()
 			}
 		}

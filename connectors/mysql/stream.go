@@ -491,10 +491,14 @@ func (st *stream) parseOpts() error {
 	return nil
 }
 
-// masterStatus returns the server's current binlog position and GTID set.
 // checkBinlogSettings refuses servers whose binlog would not carry every
 // change as full rows: with STATEMENT or MIXED logging, or a MINIMAL or
-// NOBLOB row image, changes would be missed or incomplete without a word.
+// NOBLOB row image, changes would be missed or incomplete. FULL_NODUP
+// (MariaDB 11.4+) logs full before images and an update's after image
+// with the updated columns only, which the reader completes exactly from
+// the before image (checkImages). binlog_row_image is a session variable
+// too: a session that logs otherwise is found by the reader at its first
+// partial image of a streamed table, and stops the stream there.
 func checkBinlogSettings(c *client.Conn) error {
 	r, err := c.Execute("SELECT @@GLOBAL.binlog_format, @@GLOBAL.binlog_row_image")
 	if err != nil {
@@ -505,12 +509,13 @@ func checkBinlogSettings(c *client.Conn) error {
 	if !strings.EqualFold(format, "ROW") {
 		return fmt.Errorf("the server logs binlog_format = %s: etlq needs ROW, or changes would be missed (SET GLOBAL binlog_format = 'ROW', or binlog_format = ROW in my.cnf; sessions already open keep the old format)", format)
 	}
-	if !strings.EqualFold(image, "FULL") {
+	if !strings.EqualFold(image, "FULL") && !strings.EqualFold(image, "FULL_NODUP") {
 		return fmt.Errorf("the server logs binlog_row_image = %s: etlq needs FULL, or updates would arrive without their other columns (SET GLOBAL binlog_row_image = 'FULL', or binlog_row_image = FULL in my.cnf)", image)
 	}
 	return nil
 }
 
+// masterStatus returns the server's current binlog position and GTID set.
 func masterStatus(c *client.Conn, flavor string) (binlogPos, string, error) {
 	// MariaDB's GTID position is read first, so it never runs ahead of the
 	// file position.
