@@ -15,7 +15,13 @@ import (
 // reads it to the end and returns its rows and last mark.
 func openDrain(t *testing.T, src *Source, refs []connectors.TableRef, mark *exec.Mark) ([]row, *exec.Mark, error) {
 	t.Helper()
-	req := connectors.StreamRequest{Once: true}
+	return openDrainReq(t, src, refs, connectors.StreamRequest{}, mark)
+}
+
+// openDrainReq is openDrain with the other fields of req (Before, …).
+func openDrainReq(t *testing.T, src *Source, refs []connectors.TableRef, req connectors.StreamRequest, mark *exec.Mark) ([]row, *exec.Mark, error) {
+	t.Helper()
+	req.Once = true
 	for _, r := range refs {
 		req.Tables = append(req.Tables, connectors.StreamTable{Ref: r})
 	}

@@ -1,12 +1,8 @@
 package mysql
 
 import (
-	"context"
-	"errors"
-	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/etlq/etlq/connectors"
 )
@@ -20,15 +16,12 @@ func partialRun(t *testing.T, s server, cols, seed string, stmts ...string) ([]r
 	db := uniqueDB(t, s)
 	run(t, s, "CREATE TABLE "+db+".t ("+cols+")", "INSERT INTO "+db+".t VALUES "+seed)
 	src := newSrc(t, s, nil)
-	ref := connectors.TableRef{DB: db, Table: "t"}
-	ctx := context.Background()
-	req := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Before: true}
-	st, err := src.Open(ctx, req)
+	refs := []connectors.TableRef{{DB: db, Table: "t"}}
+	req := connectors.StreamRequest{Before: true}
+	_, mark, err := openDrainReq(t, src, refs, req, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, mark := drain(t, st, 20*time.Second, nil)
-	st.Close()
 	if mark == nil {
 		t.Fatal("no mark after the snapshot")
 	}
@@ -36,25 +29,8 @@ func partialRun(t *testing.T, s server, cols, seed string, stmts ...string) ([]r
 		stmts[i] = strings.ReplaceAll(q, "$t", db+".t")
 	}
 	run(t, s, stmts...)
-	req.Resume = mark.State
-	if st, err = src.Open(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	var rows []row
-	for {
-		b, err := st.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return rows, nil
-		}
-		if err != nil {
-			return rows, err
-		}
-		rows = append(rows, batchRows(b)...)
-		b.Release()
-	}
+	rows, _, err := openDrainReq(t, src, refs, req, mark)
+	return rows, err
 }
 
 // TestBinlogPartialImagesStop: binlog_row_image is a session variable:
