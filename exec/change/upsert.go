@@ -149,7 +149,14 @@ type MovedKeys struct {
 	// most keep theirs, and their other outputs over the before image are
 	// not needed. Nil: Before projects every update.
 	BeforeKey Projector
-	Alloc     memory.Allocator
+	// Moving, with BeforeKey, are the outputs of Key that BeforeKey
+	// projects (its column j is output Moving[j]); nil: all of Key. An
+	// output that reads the same column in both images (a metadata column
+	// such as _table) cannot differ between them and is left out; with
+	// none left, NoMove is set: no update moves its key.
+	Moving []int
+	NoMove bool
+	Alloc  memory.Allocator
 
 	set Set
 	upd []int32
@@ -210,6 +217,9 @@ func (m *MovedKeys) Close() error {
 // returns, as tombstones, those whose key moved, projected over the before
 // image. The part has no rows when no key moved.
 func (m *MovedKeys) moved(ctx context.Context, b *exec.Batch, ops *array.String, parts []Part) (Part, error) {
+	if m.NoMove {
+		return Part{}, nil
+	}
 	upd, pos := m.upd[:0], m.pos[:0]
 	defer func() { m.upd, m.pos = upd[:0], pos[:0] }()
 	for k, p := range parts {
@@ -266,10 +276,14 @@ func (m *MovedKeys) movedByKey(ctx context.Context, b *exec.Batch, parts []Part,
 		return Part{}, err
 	}
 	defer krec.Release()
+	keys := m.Key
+	if m.Moving != nil {
+		keys = m.Moving
+	}
 	var moved []int32
 	for k, i := range upd {
 		src := parts[pos[k].part].Rec
-		for j, c := range m.Key {
+		for j, c := range keys {
 			if !sameValue(src.Column(c), int(pos[k].row), krec.Column(j), k) {
 				moved = append(moved, i)
 				break

@@ -63,10 +63,13 @@ type tableRun struct {
 	prog   *exec.Program // WHERE and the outputs
 	before *exec.Program // outputs over the before image; nil when unused
 	// beforeKey evaluates only the KEY outputs over the before image
-	// (column j: output KeyIndex[j]): what MovedKeys compares, without
+	// (column j: output moving[j]): what MovedKeys compares, without
 	// projecting every output of every update.
 	beforeKey *exec.Program
-	meta      exec.SourceLayout
+	// moving are the key outputs beforeKey projects (those an update can
+	// change); empty but not nil: none can change.
+	moving []int
+	meta   exec.SourceLayout
 	// The chain of operators a source batch of the table runs through
 	// (change's package comment), built by start: process pushes each
 	// batch into feed and pulls from sink. Its operators keep state from
@@ -137,14 +140,26 @@ func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocat
 			return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 		}
 		if len(t.KeyIndex) > 0 {
-			keys := make([]exec.Expr, len(t.KeyIndex))
-			keyNames := make([]string, len(t.KeyIndex))
-			for j, c := range t.KeyIndex {
-				keys[j], keyNames[j] = t.BeforeOutputs[c], names[c]
+			// Key outputs that read one column in both images (_table,
+			// _db: the row event's, not the row's) cannot move: only the
+			// others are compared (KEY (_table, id) over a pattern).
+			var keys []exec.Expr
+			var keyNames []string
+			tr.moving = []int{}
+			for _, c := range t.KeyIndex {
+				a, ok1 := exec.ColumnIndex(t.Outputs[c])
+				b, ok2 := exec.ColumnIndex(t.BeforeOutputs[c])
+				if ok1 && ok2 && a == b {
+					continue
+				}
+				keys, keyNames = append(keys, t.BeforeOutputs[c]), append(keyNames, names[c])
+				tr.moving = append(tr.moving, c)
 			}
-			tr.beforeKey, err = exec.NewProgram(exec.ProgramConfig{Outputs: keys, Names: keyNames, OnError: exec.OnErrorSkip, Alloc: alloc})
-			if err != nil {
-				return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+			if len(keys) > 0 {
+				tr.beforeKey, err = exec.NewProgram(exec.ProgramConfig{Outputs: keys, Names: keyNames, OnError: exec.OnErrorSkip, Alloc: alloc})
+				if err != nil {
+					return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+				}
 			}
 		}
 	}
@@ -189,7 +204,9 @@ func (tr *tableRun) start(ctx context.Context, pr *pipeRun) error {
 		if before != nil {
 			m := &change.MovedKeys{Input: u, Live: prog, Layout: tr.meta, Before: before, Key: t.KeyIndex, Alloc: pr.alloc}
 			if tr.beforeKey != nil {
-				m.BeforeKey = tr.beforeKey
+				m.BeforeKey, m.Moving = tr.beforeKey, tr.moving
+			} else if tr.moving != nil {
+				m.NoMove = true // every key output reads a column both images share
 			}
 			in, parts = m, m
 		}
