@@ -136,3 +136,60 @@ CREATE PIPELINE p FROM binlog src.%s.t TRANSFORM id INTO file '%s' FORMAT jsonl;
 	}
 	survivor.running(t)
 }
+
+// TestServerIDReplBesideApply: a REPL session that loads the file of a
+// running apply whose source sets server_id reads the binlog with an id
+// of its own (repl's streamSource): its queries do not take the apply's
+// binlog connection, which three such losses within 10 minutes would now
+// stop, on both servers.
+func TestServerIDReplBesideApply(t *testing.T) {
+	t.Parallel()
+	for name, dsn := range map[string]string{"full": testenv.MySQLDSN(t), "minimal": testenv.MySQLMinimalDSN(t)} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := newScratch(t, dsn)
+			myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY)")
+			dir := t.TempDir()
+			id := 1000 + time.Now().UnixNano()%1000000
+			file := filepath.Join(dir, "f.etl")
+			src := fmt.Sprintf(`CREATE SOURCE src FROM mysql '%s' WITH (server_id = %d);
+CREATE PIPELINE p FROM binlog src.%s.t TRANSFORM id INTO file '%s' FORMAT jsonl;
+`, dsn, id, s.db, filepath.Join(dir, "out.jsonl"))
+			if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			a := startApply(t, filepath.Join(dir, "state"), file)
+			for deadline := time.Now().Add(60 * time.Second); ; {
+				if strings.Contains(strings.Join(myRows(t, s.my, "SHOW SLAVE HOSTS"), "\n"), fmt.Sprint(id)+"|") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("apply's replica %d not connected:\n%s", id, a.out)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			for i := 1; i <= 3; i++ {
+				p := startRepl(t, "FROM binlog src."+s.db+".t TRANSFORM id LIMIT 1;\n", file)
+				p.waitFor(t, s.db+".t: changes from now on", time.Minute)
+				myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.t VALUES (%d)", s.db, i))
+				if err := p.wait(t, time.Minute); err != nil {
+					t.Fatalf("repl query %d: %v\n%s\n%s", i, err, p.stdout(), p.stderr())
+				}
+			}
+			for deadline := time.Now().Add(30 * time.Second); ; {
+				b, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+				if strings.Contains(string(b), `"id":3`) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("apply lacks the inserts (%s):\n%s", b, a.out)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			a.running(t)
+			if strings.Contains(a.out.String(), "server_id") {
+				t.Errorf("the REPL took the apply's binlog connection:\n%s", a.out)
+			}
+		})
+	}
+}
