@@ -92,3 +92,38 @@ func TestAllErrorsOfAPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestConstantArgumentsChecked: a constant argument a function would
+// refuse on every row — a regular expression that does not compile, a
+// JSON path etlq cannot read, an unknown timestampdiff unit — is an error
+// of the file at the call, as date_trunc's unit is, not a row error that
+// stops the pipeline at its first row (`etlq check` said ok).
+func TestConstantArgumentsChecked(t *testing.T) {
+	src := header + `CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE regexp_like(status, '(') AND json_value(customer, 'a.b') = 'x'
+  TRANSFORM id, timestampdiff('FORTNIGHT', created_at, _ts) AS d, json_extract(customer, '$.a[*]') AS a,
+    regexp_replace(status, '(?=x)', '') AS r, json_length(customer, '$[') AS l, json_contains(customer, '1', '$$') AS c
+  INTO stdout;
+`
+	_, err := build(t, src)
+	for _, want := range []string{
+		`test.etl:4:9: invalid regular expression '(' for "regexp_like": missing closing )`,
+		`test.etl:4:38: invalid JSON path 'a.b' for "json_value"`,
+		`test.etl:5:17: unknown unit "FORTNIGHT" for "timestampdiff"`,
+		`test.etl:5:67: invalid JSON path '$.a[*]' for "json_extract"`,
+		`test.etl:6:5: invalid regular expression '(?=x)' for "regexp_replace": invalid or unsupported Perl syntax`,
+		`test.etl:6:47: invalid JSON path '$[' for "json_length"`,
+		`test.etl:6:81: invalid JSON path '$$' for "json_contains"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	if _, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE regexp_like(status, '^p[a-z]+$') AND json_value(customer, '$."a b"[0]') = 'x'
+  TRANSFORM id, timestampdiff('months', created_at, _ts) AS d, json_extract(customer, status) AS a, regexp_substr(status, status) AS r
+  INTO stdout;
+`); err != nil {
+		t.Errorf("good arguments: %v", err)
+	}
+}

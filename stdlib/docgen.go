@@ -18,6 +18,10 @@ Every function runs vectorized over a whole column. Unless a function says
 otherwise, a NULL argument gives a NULL result. Every example below is run
 by the tests (TestFunctionExamples), and those marked *MySQL* are also
 compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
+A constant argument a function cannot take — a regular expression that does
+not compile, a JSON path etlq cannot read, an unknown date_trunc or
+timestampdiff unit — is an error of the file at the call (` + "`etlq check`" + `);
+the same value computed row by row is a row error.
 
 ## Types
 

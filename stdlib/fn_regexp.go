@@ -1,7 +1,10 @@
 package stdlib
 
 import (
+	"errors"
+	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -27,9 +30,23 @@ func init() {
 // regexpKernel(f) with a pattern that ignores case when the text and the
 // pattern compare under a _ci collation (MariaDB's REGEXP does).
 func regexpBind(fn string, ret Type, f func(re *regexp.Regexp, a []*Vector, i int, out *Vector)) func([]Arg) (*Bound, error) {
-	return collated(fn, simple(fn, ret, regexpKernel(f, regexp.Compile), textArg), func(coll *Collation) Kernel {
+	return constChecked(collated(fn, simple(fn, ret, regexpKernel(f, regexp.Compile), textArg), func(coll *Collation) Kernel {
 		return regexpKernel(f, collRegexp(coll))
-	}, 0, 1)
+	}, 0, 1), 1, func(pat string) error {
+		_, err := regexp.Compile(pat)
+		if err == nil {
+			return nil
+		}
+		msg := err.Error()
+		var se *syntax.Error
+		if errors.As(err, &se) {
+			msg = se.Code.String() + " `" + se.Expr + "`"
+			if se.Code == syntax.ErrInvalidPerlOp || se.Code == syntax.ErrInvalidEscape {
+				msg += " (patterns are RE2: no lookaround, no backreferences)"
+			}
+		}
+		return fmt.Errorf("invalid regular expression %s for %q: %s", quote(pat), fn, msg)
+	})
 }
 
 // regexpKernel runs f on each live row with the row's compiled pattern

@@ -218,7 +218,14 @@ func bindDateAdd(sign int64) func([]Arg) (*Bound, error) {
 	}
 }
 
+// timestampdiffUnits are the units of timestampdiff, singular, upper case
+// (a trailing S is dropped: 'months' is MONTH).
+var timestampdiffUnits = map[string]bool{"MICROSECOND": true, "SECOND": true, "MINUTE": true, "HOUR": true, "DAY": true, "WEEK": true, "MONTH": true, "QUARTER": true, "YEAR": true}
+
 func bindTimestampDiff(args []Arg) (*Bound, error) {
+	if u, ok := constString(args[0]); ok && !timestampdiffUnits[strings.TrimSuffix(strings.ToUpper(u), "S")] {
+		return nil, fmt.Errorf("unknown unit %q for \"timestampdiff\" (expected MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR)", u)
+	}
 	return simple("timestampdiff", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {
 			unit := strings.TrimSuffix(strings.ToUpper(a[0].Str[i]), "S")
