@@ -70,8 +70,8 @@ the same value computed row by row is a row error.
   (` + "`0000-00-00 00:00:00.000`" + ` for DATETIME(3)); text such as ` + "`'0000-00-00'`" + ` reads as one. year, month, day and
   the time parts give their fields (0 for a zero part); the functions that need a day number
   (dayofweek, datediff, timestampdiff, unix_timestamp, date_trunc, convert_tz) and date arithmetic
-  give NULL, as MySQL; date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` of year or month 0 and
-  ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
+  give NULL, as MySQL; date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` and the week specifiers (` + "`%U %u %V %v %X %x`" + `, where MariaDB
+  prints meaningless numbers) of year or month 0 and ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type

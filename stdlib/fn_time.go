@@ -107,8 +107,8 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "date_format", Sig: "date_format(t, fmt) → STRING", Doc: "t formatted with MySQL's % specifiers (%Y-%m-%d %H:%i:%s, %W, %M, %f, …).", MySQL: true,
-		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_format(TIMESTAMP '2024-02-29 13:04:05', '%Y/%m/%d %H:%i:%s')", "2024/02/29 13:04:05"}, {"date_format(DATE '2024-02-29', '%W %M %e %y %j')", "Thursday February 29 24 060"}},
+	Register(&Func{Name: "date_format", Sig: "date_format(t, fmt) → STRING", Doc: "t formatted with MySQL's % specifiers (%Y-%m-%d %H:%i:%s, %W, %M, %f, the weeks %U %u %V %v and their years %X %x, …).", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_format(TIMESTAMP '2024-02-29 13:04:05', '%Y/%m/%d %H:%i:%s')", "2024/02/29 13:04:05"}, {"date_format(DATE '2024-02-29', '%W %M %e %y %j')", "Thursday February 29 24 060"}, {"date_format(DATE '2024-01-01', '%x-W%v %X-W%V %u %U')", "2024-W01 2023-W53 01 00"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			if _, err := timeArg("date_format", 0, args[0].Type); err != nil {
 				return nil, err
@@ -374,6 +374,76 @@ func calcDaynr(y, m, d int64) int64 {
 	return delsum + y/4 - ((y/100+1)*3)/4
 }
 
+// The week behaviour flags of MySQL's calc_week.
+const (
+	weekMondayFirst  = 1 // weeks begin on Monday (else Sunday)
+	weekYear         = 2 // a week of the turn of the year belongs to one year (1..53), not week 0
+	weekFirstWeekday = 4 // week 1 is the first with the first weekday (else the first with 4 days or more)
+)
+
+// weekModes maps date_format's week specifiers to calc_week's flags.
+var weekModes = map[byte]int{
+	'U': weekFirstWeekday, 'u': weekMondayFirst,
+	'V': weekYear | weekFirstWeekday, 'v': weekYear | weekMondayFirst,
+	'X': weekYear | weekFirstWeekday, 'x': weekYear | weekMondayFirst,
+}
+
+// calcWeek is MySQL's calc_week: the week of y-m-d under the flags
+// (weekMondayFirst, weekYear, weekFirstWeekday) and the year it belongs
+// to.
+func calcWeek(y, m, d int64, flags int) (week, year int64) {
+	daynr := calcDaynr(y, m, d)
+	firstDaynr := calcDaynr(y, 1, 1)
+	mondayFirst := flags&weekMondayFirst != 0
+	inYear := flags&weekYear != 0
+	firstWeekday := flags&weekFirstWeekday != 0
+	weekday := calcWeekday(firstDaynr, !mondayFirst)
+	late := func(wd int64) bool { // the year's first days belong to the week before
+		return (firstWeekday && wd != 0) || (!firstWeekday && wd >= 4)
+	}
+	year = y
+	if m == 1 && d <= 7-weekday {
+		if !inYear && late(weekday) {
+			return 0, year
+		}
+		inYear = true
+		year--
+		n := daysInYear(year)
+		firstDaynr -= n
+		weekday = (weekday + 53*7 - n) % 7
+	}
+	var days int64
+	if late(weekday) {
+		days = daynr - (firstDaynr + (7 - weekday))
+	} else {
+		days = daynr - (firstDaynr - weekday)
+	}
+	if inYear && days >= 52*7 {
+		weekday = (weekday + daysInYear(year)) % 7
+		if (!firstWeekday && weekday < 4) || (firstWeekday && weekday == 0) {
+			return 1, year + 1
+		}
+	}
+	return days/7 + 1, year
+}
+
+// calcWeekday is MySQL's calc_weekday: 0 = Monday, or 0 = Sunday when
+// sundayFirst.
+func calcWeekday(daynr int64, sundayFirst bool) int64 {
+	if sundayFirst {
+		return (daynr + 6) % 7
+	}
+	return (daynr + 5) % 7
+}
+
+// daysInYear is MySQL's calc_days_in_year.
+func daysInYear(y int64) int64 {
+	if y&3 == 0 && (y%100 != 0 || (y%400 == 0 && y != 0)) {
+		return 366
+	}
+	return 365
+}
+
 // DateFormatOK is DateFormat; ok is false (NULL, as MySQL) when a zero or
 // invalid date meets a specifier it has no value for: a month name for
 // month 0, a day of the year for year or month 0, a weekday for year and
@@ -467,6 +537,16 @@ func DateFormatOK(us int64, f string) (string, bool) {
 				return "", false
 			}
 			pad(yday, 3)
+		case 'U', 'u', 'V', 'v', 'X', 'x':
+			if m == 0 || y == 0 {
+				return "", false // MariaDB prints meaningless numbers
+			}
+			week, year := calcWeek(y, m, d, weekModes[f[i]])
+			if f[i] == 'X' || f[i] == 'x' {
+				pad(year, 4)
+			} else {
+				pad(week, 2)
+			}
 		case 'D':
 			suffix := "th"
 			if d < 11 || d > 13 {
