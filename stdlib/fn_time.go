@@ -42,9 +42,32 @@ func init() {
 	part("day", "The day of the month of t, 1..31.", Example{"day(DATE '2024-02-29')", "29"}, func(us int64) int64 { _, _, d := ymd(us); return d })
 	day, _ := Lookup("day")
 	alias("dayofmonth", day)
-	part("hour", "The hour of t, 0..23.", Example{"hour(TIMESTAMP '2024-01-02 13:14:15')", "13"}, func(us int64) int64 { return tod(us) / usPerHour })
-	part("minute", "The minute of t, 0..59.", Example{"minute(TIMESTAMP '2024-01-02 13:14:15')", "14"}, func(us int64) int64 { return tod(us) / usPerMin % 60 })
-	part("second", "The second of t, 0..59.", Example{"second(TIMESTAMP '2024-01-02 13:14:15')", "15"}, func(us int64) int64 { return tod(us) / usPerSec % 60 })
+	// hour, minute and second also take a TIME, a signed duration that
+	// may exceed a day: its parts, of its absolute value (as MySQL:
+	// HOUR('-838:59:59') is 838).
+	clock := func(name, doc string, ex []Example, ofDay func(us int64) int64, ofTime func(abs int64) int64) {
+		Register(&Func{Name: name, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
+			Examples: ex,
+			Bind: func(args []Arg) (*Bound, error) {
+				f, class := ofDay, timeArg
+				if args[0].Type.Kind == Time {
+					f = func(us int64) int64 { return ofTime(max(us, -us)) }
+					class = func(string, int, Type) (Type, error) { return TTime, nil }
+				}
+				return simple(name, TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+					Sel(sel, n, func(i int) { out.I64[i] = f(a[0].I64[i]) })
+				}, class)(args)
+			}})
+	}
+	clock("hour", "The hour of t, 0..23; of a TIME, its hours (up to 838).",
+		[]Example{{"hour(TIMESTAMP '2024-01-02 13:14:15')", "13"}, {"hour(CAST('-838:59:59' AS TIME))", "838"}},
+		func(us int64) int64 { return tod(us) / usPerHour }, func(abs int64) int64 { return abs / usPerHour })
+	clock("minute", "The minute of t (or of a TIME), 0..59.",
+		[]Example{{"minute(TIMESTAMP '2024-01-02 13:14:15')", "14"}, {"minute(CAST('100:30:15' AS TIME))", "30"}},
+		func(us int64) int64 { return tod(us) / usPerMin % 60 }, func(abs int64) int64 { return abs / usPerMin % 60 })
+	clock("second", "The second of t (or of a TIME), 0..59.",
+		[]Example{{"second(TIMESTAMP '2024-01-02 13:14:15')", "15"}, {"second(CAST('-00:00:01.5' AS TIME))", "1"}},
+		func(us int64) int64 { return tod(us) / usPerSec % 60 }, func(abs int64) int64 { return abs / usPerSec % 60 })
 	Register(&Func{Name: "dayofweek", Sig: "dayofweek(t) → INT64", Doc: "The weekday of t, 1 = Sunday … 7 = Saturday; NULL for a zero date.", MySQL: true, MinArgs: 1, MaxArgs: 1,
 		Examples: []Example{{"dayofweek(DATE '2024-02-29')", "5"}},
 		Bind: simple("dayofweek", TInt64, validDates(func(c *Ctx, a []*Vector, i int, out *Vector) {
