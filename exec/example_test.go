@@ -28,15 +28,15 @@ func TestFunctionExamples(t *testing.T) {
 // HOUR('-838:59:59') is 838 — where a TIME argument was refused.
 func TestTimeParts(t *testing.T) {
 	for sql, want := range map[string]string{
-		"hour(CAST('-838:59:59' AS TIME))":        "838",
-		"minute(CAST('-838:59:59' AS TIME))":      "59",
-		"second(CAST('-838:59:59' AS TIME))":      "59",
-		"hour(CAST('100:30:15.5' AS TIME))":       "100",
-		"minute(CAST('100:30:15.5' AS TIME))":     "30",
-		"second(CAST('100:30:15.5' AS TIME))":     "15",
+		"hour(CAST('-838:59:59' AS TIME))":         "838",
+		"minute(CAST('-838:59:59' AS TIME))":       "59",
+		"second(CAST('-838:59:59' AS TIME))":       "59",
+		"hour(CAST('100:30:15.5' AS TIME))":        "100",
+		"minute(CAST('100:30:15.5' AS TIME))":      "30",
+		"second(CAST('100:30:15.5' AS TIME))":      "15",
 		"second(CAST('-00:00:01.999999' AS TIME))": "1",
-		"hour(CAST('12:00:00' AS TIME))":          "12",
-		"hour(CAST(NULL AS TIME))":                "NULL",
+		"hour(CAST('12:00:00' AS TIME))":           "12",
+		"hour(CAST(NULL AS TIME))":                 "NULL",
 	} {
 		got, err := evalText(t, sql)
 		if err != nil {
