@@ -48,3 +48,35 @@ func TestTimeParts(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONDuplicateKeys: an object with a key twice reads as MariaDB reads
+// it — json_length counts every member, json_keys names a key once (as
+// written, first place), json_value, json_extract and json_contains take
+// the first member of a key, and a candidate's every member must be
+// contained. json_length counted the last member only, json_keys named
+// the key twice and json_contains took the last member.
+func TestJSONDuplicateKeys(t *testing.T) {
+	for sql, want := range map[string]string{
+		`json_length('{"k": 1, "a": 2, "k": 3}')`:                     "3",
+		`json_length('{"a": {"k": 1, "k": 2}}', '$.a')`:               "2",
+		`json_keys('{"k": 1, "a": 2, "k": 3}')`:                       `["k", "a"]`,
+		`json_keys('{"k": 1, "\u006b": 2}')`:                          `["k", "\u006b"]`,
+		`json_value('{"k": 1, "k": 2}', '$.k')`:                       "1",
+		`json_extract('{"k": 1, "k": 2}', '$.k')`:                     "1",
+		`json_contains('{"k": 1, "k": 3}', '{"k": 3}')`:               "0",
+		`json_contains('{"k": 1, "k": 3}', '{"k": 1}')`:               "1",
+		`json_contains('{"a": {"k": 1, "k": 3}}', '{"a": {"k": 3}}')`: "0",
+		`json_contains('[{"k": 1, "k": 3}]', '{"k": 3}')`:             "0",
+		`json_contains('{"k": 1}', '{"k": 1, "k": 2}')`:               "0",
+		`json_contains('{"k": 1, "b": [1, 2]}', '{"b": [2]}')`:        "1",
+	} {
+		got, err := evalText(t, sql)
+		if err != nil {
+			t.Errorf("%s: %v", sql, err)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s = %q, want %q", sql, got, want)
+		}
+	}
+}

@@ -189,7 +189,9 @@ not re-examined, as with any DDL that changes what a WHERE selects.
 - JSON text follows MariaDB where MySQL differs: json_extract and json_keys write one space after each
   ` + "`,`" + ` and ` + "`:`" + ` (` + "`[1, 2, 3]`" + `, as both do) but keep strings, numbers and object members as the
   document wrote them (` + "`\\u00e9`" + `, ` + "`1e2`" + `, duplicate keys, key order), where MySQL normalizes them; a JSON
-  column's own text is kept as stored (MariaDB's JSON is text).
+  column's own text is kept as stored (MariaDB's JSON is text). Of a key written twice, json_extract,
+  json_value and json_contains read the first member, json_keys names the key once and json_length
+  counts both members, as MariaDB (MySQL keeps the last).
 - MariaDB unquotes ` + "`json_extract(…)`" + ` compared with text in ` + "`=`, `<`" + ` … but not in an IN of several items or
   BETWEEN; etlq unquotes in all of them, as MySQL.
 - unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;

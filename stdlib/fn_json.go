@@ -3,8 +3,9 @@ package stdlib
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -24,8 +25,8 @@ func init() {
 			switch x := v.(type) {
 			case []any:
 				return int64(len(x)), true
-			case map[string]any:
-				return int64(len(x)), true
+			case jsonObject:
+				return int64(len(x)), true // every member, a key twice included (as MariaDB)
 			}
 			return int64(1), true
 		}), textArg), 1, checkPath("json_length"))})
@@ -89,17 +90,74 @@ func jsonPathKernel(scalar bool) Kernel {
 	}
 }
 
+// jsonObject is a decoded JSON object: its members in document order, a
+// key written twice kept twice (MariaDB reads the first: jsonObject.get).
+type jsonObject []jsonMember
+
+type jsonMember struct {
+	key string
+	val any
+}
+
+// get returns the value of the first member named key.
+func (o jsonObject) get(key string) (any, bool) {
+	for _, m := range o {
+		if m.key == key {
+			return m.val, true
+		}
+	}
+	return nil, false
+}
+
+// decodeJSON decodes JSON text: objects as jsonObject, arrays as []any,
+// numbers as json.Number, and strings, booleans and null as Go values.
 func decodeJSON(s string) (any, bool) {
 	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, err := decodeValue(d)
+	if err != nil {
 		return nil, false
 	}
-	if d.More() {
+	if _, err := d.Token(); err != io.EOF {
 		return nil, false
 	}
 	return v, true
+}
+
+func decodeValue(d *json.Decoder) (any, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		obj := jsonObject{}
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := decodeValue(d)
+			if err != nil {
+				return nil, err
+			}
+			obj = append(obj, jsonMember{key: k.(string), val: v})
+		}
+		_, err := d.Token() // }
+		return obj, err
+	case json.Delim('['):
+		arr := []any{}
+		for d.More() {
+			v, err := decodeValue(d)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		_, err := d.Token() // ]
+		return arr, err
+	}
+	return tok, nil
 }
 
 // atPath returns the raw text at an optional path argument.
@@ -160,7 +218,10 @@ func jsonKeysKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		var b strings.Builder
 		b.WriteByte('[')
 		for k, key := range keys {
-			if k > 0 {
+			if slices.Contains(keys[:k], key) {
+				continue // a key written twice is named once, as MariaDB
+			}
+			if b.Len() > 1 {
 				b.WriteString(", ")
 			}
 			b.WriteString(key)
@@ -244,19 +305,16 @@ func jsonContains(doc, cand any) bool {
 			}
 		}
 		return false
-	case map[string]any:
-		co, ok := cand.(map[string]any)
+	case jsonObject:
+		co, ok := cand.(jsonObject)
 		if !ok {
 			return false
 		}
-		keys := make([]string, 0, len(co))
-		for k := range co {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			v, ok := d[k]
-			if !ok || !jsonContains(v, co[k]) {
+		// Every member of the candidate, against the document's first
+		// member of its key (as MariaDB).
+		for _, m := range co {
+			v, ok := d.get(m.key)
+			if !ok || !jsonContains(v, m.val) {
 				return false
 			}
 		}

@@ -191,7 +191,7 @@ func edges() []edge {
 			b.(*array.TimestampBuilder).Append(arrow.Timestamp(us))
 		}}
 	jsons := edge{name: "j", typ: stdlib.TString, field: arrow.Field{Name: "j", Type: arrow.BinaryTypes.String, Nullable: true},
-		values: []any{`{"a": 1, "b": [1, 2, {"c": "x"}]}`, `[1, 2, 3]`, `"str"`, `{}`, `null`, `{"k": "v", "a": {"b": 1, "c": 2}}`, `[{"a": 1}, 2]`, nil},
+		values: []any{`{"a": 1, "b": [1, 2, {"c": "x"}]}`, `[1, 2, 3]`, `"str"`, `{}`, `null`, `{"k": "v", "a": {"b": 1, "c": 2}}`, `[{"a": 1}, 2]`, `{"a": 1, "k": 2, "a": 3}`, nil},
 		sql:    func(v any) string { return quoteSQL(v.(string)) },
 		build:  func(b array.Builder, v any) { b.(*array.StringBuilder).Append(v.(string)) }}
 	return []edge{strs, ints, decs, dbls, dates, tss, jsons}
