@@ -173,6 +173,10 @@ not re-examined, as with any DDL that changes what a WHERE selects.
 ## Where etlq differs from MySQL/MariaDB, on purpose
 
 - CAST overflow and bad text are row errors, not clamped values with a warning.
+- A DECIMAL quotient is rounded to its scale (s1+4) at once, and a later operation works on that
+  value: ` + "`1 / 3 * 3`" + ` is 0.9999 and ` + "`1500.50 / 3 * 3`" + ` 1500.500001, where MariaDB keeps the
+  quotient to 9-digit groups inside an expression and gives 1.0000 and 1500.500000. Multiply first
+  (` + "`amount * 3 / 3`" + `) when the digits matter.
 - ` + "`-x`" + ` of the smallest INT64 is a row error (MariaDB switches to DECIMAL).
 - Computed FLOAT64 values always print in shortest form; MariaDB prints ` + "`round(x, 2)`" + ` of a DOUBLE with
   exactly 2 decimals.
