@@ -80,3 +80,29 @@ func TestJSONDuplicateKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRegexpReplaceEmptyMatch: regexp_replace replaces matches from the
+// left until the first empty one, which ends the replacing, as MariaDB's
+// REGEXP_REPLACE does (values from MariaDB 10.11): '[0-9]*' leaves
+// 'a1b22' as it is, where every empty match got a '#'.
+func TestRegexpReplaceEmptyMatch(t *testing.T) {
+	for sql, want := range map[string]string{
+		`regexp_replace('a1b22', '[0-9]*', '#')`:  "a1b22",
+		`regexp_replace('bbcb', 'b*', '-')`:       "-cb",
+		`regexp_replace('a1b22c', '[0-9]+', '#')`: "a#b#c",
+		`regexp_replace('bbc', '^b*', '-')`:       "-c",
+		`regexp_replace('xbbc', 'b*', '-')`:       "xbbc",
+		`regexp_replace('abc', '', '-')`:          "abc",
+		`regexp_replace('', 'x*', '-')`:           "",
+		`regexp_replace('a-b-', '(-)', '<\1>')`:   "a<->b<->",
+	} {
+		got, err := evalText(t, sql)
+		if err != nil {
+			t.Errorf("%s: %v", sql, err)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s = %q, want %q", sql, got, want)
+		}
+	}
+}

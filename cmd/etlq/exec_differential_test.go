@@ -204,7 +204,7 @@ var templates = map[string][]string{
 		"left(?, 3)", "right(?, 2)", "trim(?)", "ltrim(?)", "rtrim(?)", "lpad(?, 8, '*')", "rpad(?, 8, 'xy')", "lpad(?, 2, 'x')",
 		"concat(?, '-', ?)", "concat_ws(',', ?, NULL, 'z')", "replace(?, 'a', 'AA')", "reverse(?)", "locate('l', ?)",
 		"locate('l', ?, 4)", "instr(?, 'l')", "md5(?)", "sha1(?)", "sha2(?, 256)", "sha2(?, 512)", "crc32(?)", "hex(?)",
-		"to_base64(?)", "from_base64(to_base64(?))", "unhex(hex(?))", "regexp_like(?, '^[a-z]+$')", "regexp_replace(?, '[aeiou]', '_')",
+		"to_base64(?)", "from_base64(to_base64(?))", "unhex(hex(?))", "regexp_like(?, '^[a-z]+$')", "regexp_replace(?, '[aeiou]', '_')", "regexp_replace(?, 'l*', '_')", "regexp_replace(?, '[a-z]l*', '_')",
 		"regexp_substr(?, '[a-z]+')", "coalesce(?, 'none')", "ifnull(?, 'x')", "nullif(?, 'a')", "if(? = 'a', 1, 0)",
 		"? LIKE '%l%'", "? LIKE '_'", "? LIKE 'MiX%'", "greatest(?, 'm')", "least(?, 'm')", "? < 'b'", "? = 'MiXeD'",
 		"? IS NULL", "CAST(? AS CHAR)", "concat(?, 1.50)"},
