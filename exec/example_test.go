@@ -106,3 +106,28 @@ func TestRegexpReplaceEmptyMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestExtremeTextAndNumber: greatest and least of text and numbers compare
+// them as numbers and give a FLOAT64, as MariaDB (DOUBLE) and as = compares
+// text with a number; they compared text — least('10', 9) was '10'.
+func TestExtremeTextAndNumber(t *testing.T) {
+	for sql, want := range map[string]string{
+		`least('10', 9)`:         "9",
+		`greatest('10', 9, '8')`: "10",
+		`greatest('abc', 1)`:     "1",
+		`greatest('2abc', 1.5)`:  "2",
+		`greatest('1.50', 1)`:    "1.5",
+		`least('b', 'a')`:        "a",
+		`least(2, 1.5)`:          "1.5",
+		`greatest('x', NULL, 1)`: "NULL",
+	} {
+		got, err := evalText(t, sql)
+		if err != nil {
+			t.Errorf("%s: %v", sql, err)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s = %q, want %q", sql, got, want)
+		}
+	}
+}

@@ -89,7 +89,8 @@ the same value computed row by row is a row error.
 - ` + "`||`" + ` concatenates text (NULL if either side is NULL).
 - CASE, COALESCE, IF, GREATEST…: the result type unifies the branches (integers → INT64, any float
   → FLOAT64, decimals → the decimal holding all, text with anything → STRING, DATE with
-  TIMESTAMP → TIMESTAMP).
+  TIMESTAMP → TIMESTAMP), except that GREATEST and LEAST of text and numbers compare them as
+  numbers and give FLOAT64, as MariaDB (` + "`least('10', 9)`" + ` is 9).
 - Functions convert arguments implicitly: a number where text is wanted becomes its text, text
   where a date is wanted is parsed (bad text is NULL, as MySQL), an integer beyond INT64 where an
   INT64 is wanted is clamped (` + "`substr(s, 1, 18446744073709551615)`" + ` is s, as MySQL) — never lost as a

@@ -206,7 +206,7 @@ var templates = map[string][]string{
 		"locate('l', ?, 4)", "instr(?, 'l')", "md5(?)", "sha1(?)", "sha2(?, 256)", "sha2(?, 512)", "crc32(?)", "hex(?)",
 		"to_base64(?)", "from_base64(to_base64(?))", "unhex(hex(?))", "regexp_like(?, '^[a-z]+$')", "regexp_replace(?, '[aeiou]', '_')", "regexp_replace(?, 'l*', '_')", "regexp_replace(?, '[a-z]l*', '_')",
 		"regexp_substr(?, '[a-z]+')", "coalesce(?, 'none')", "ifnull(?, 'x')", "nullif(?, 'a')", "if(? = 'a', 1, 0)",
-		"? LIKE '%l%'", "? LIKE '_'", "? LIKE 'MiX%'", "greatest(?, 'm')", "least(?, 'm')", "? < 'b'", "? = 'MiXeD'",
+		"? LIKE '%l%'", "? LIKE '_'", "? LIKE 'MiX%'", "greatest(?, 'm')", "least(?, 'm')", "least(?, 5)", "greatest(?, -1.5)", "? < 'b'", "? = 'MiXeD'",
 		"? IS NULL", "CAST(? AS CHAR)", "concat(?, 1.50)"},
 	"i": {"abs(?)", "sign(?)", "? + 1", "? - 1", "? * 2", "? * ?", "? / 3", "? % 7", "mod(?, -3)", "-?", "round(?, -2)",
 		"truncate(?, -1)", "floor(?)", "ceil(?)", "hex(?)", "greatest(?, 0)", "least(?, 0)", "CAST(? AS CHAR)", "? + 0.5",
