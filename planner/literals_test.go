@@ -127,3 +127,32 @@ func TestConstantArgumentsChecked(t *testing.T) {
 		t.Errorf("good arguments: %v", err)
 	}
 }
+
+// TestCastOfLiteralChecked: a CAST of a literal that cannot succeed is an
+// error of the file at the cast, as DATE 'yesterday' is — it was a row
+// error that stopped the pipeline at its first row.
+func TestCastOfLiteralChecked(t *testing.T) {
+	src := header + `CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE created_at > CAST('2024/02/29' AS DATE) AND id <> '7x'::INT64
+  TRANSFORM id, CAST(1e300 AS FLOAT32) AS f, CAST(-1 AS UINT8) AS u
+  INTO stdout;
+`
+	_, err := build(t, src)
+	for _, want := range []string{
+		`test.etl:4:22: cannot cast '2024/02/29' to DATE`,
+		`test.etl:4:59: cannot cast '7x' to INT64`,
+		`test.etl:5:17: value 1e300 is out of range for FLOAT32`,
+		`test.etl:5:46: value -1 is out of range for UINT8`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	if _, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE created_at > CAST('2024-02-29' AS DATE) AND id <> '7'::INT64 AND status = CAST(12 AS STRING)
+  TRANSFORM id, if(id > 0, 1, CAST(status AS INT64)) AS x
+  INTO stdout;
+`); err != nil {
+		t.Errorf("good casts: %v", err)
+	}
+}

@@ -20,8 +20,9 @@ by the tests (TestFunctionExamples), and those marked *MySQL* are also
 compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 A constant argument a function cannot take — a regular expression that does
 not compile, a JSON path etlq cannot read, an unknown date_trunc or
-timestampdiff unit — is an error of the file at the call (` + "`etlq check`" + `);
-the same value computed row by row is a row error.
+timestampdiff unit — is an error of the file at the call (` + "`etlq check`" + `), and so
+is a CAST of a constant that cannot succeed (` + "`CAST('2024/02/29' AS DATE)`" + `); the same
+value computed row by row is a row error.
 
 ## Types
 
