@@ -133,13 +133,13 @@ func TestConstantArgumentsChecked(t *testing.T) {
 // error that stopped the pipeline at its first row.
 func TestCastOfLiteralChecked(t *testing.T) {
 	src := header + `CREATE PIPELINE p FROM binlog shopdb.orders
-  WHERE created_at > CAST('2024/02/29' AS DATE) AND id <> '7x'::INT64
+  WHERE created_at > CAST('2024-02-30' AS DATE) AND id <> '7x'::INT64
   TRANSFORM id, CAST(1e300 AS FLOAT32) AS f, CAST(-1 AS UINT8) AS u
   INTO stdout;
 `
 	_, err := build(t, src)
 	for _, want := range []string{
-		`test.etl:4:22: cannot cast '2024/02/29' to DATE`,
+		`test.etl:4:22: cannot cast '2024-02-30' to DATE`,
 		`test.etl:4:59: cannot cast '7x' to INT64`,
 		`test.etl:5:17: value 1e300 is out of range for FLOAT32`,
 		`test.etl:5:46: value -1 is out of range for UINT8`,

@@ -90,3 +90,26 @@ func TestDateFormatWeeks(t *testing.T) {
 		}
 	}
 }
+
+// TestDateDelimiters: text dates with '/' or '.' between their parts read
+// as MySQL reads them ('2024/02/29', '2024.02.29 10:11:12'); they were no
+// date, so CAST refused a VARCHAR column MariaDB casts.
+func TestDateDelimiters(t *testing.T) {
+	for in, want := range map[string]string{
+		"2024/02/29":          "2024-02-29 00:00:00",
+		"2024.02.29 10:11:12": "2024-02-29 10:11:12",
+		"2024/2/9":            "2024-02-09 00:00:00",
+		"2024-02/29":          "2024-02-29 00:00:00",
+		"2024/02/29T10:11:12": "2024-02-29 10:11:12",
+	} {
+		us, err := ParseTimestamp(in)
+		if err != nil || FormatTimestamp(us, 0) != want {
+			t.Errorf("ParseTimestamp(%q) = %s, %v; want %s", in, FormatTimestamp(us, 0), err, want)
+		}
+	}
+	for _, bad := range []string{"2024/02", "2024//02", "2024:02:29", "2024/02/30"} {
+		if _, err := ParseTimestamp(bad); err == nil {
+			t.Errorf("ParseTimestamp(%q) must fail", bad)
+		}
+	}
+}
