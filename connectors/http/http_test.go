@@ -362,52 +362,47 @@ func TestPlanRefusesBadTargets(t *testing.T) {
 // the batch). The http writer dropped them: binlog events had server_id 0
 // and gtid null, snapshot events "true" where a file had "first"/"last".
 func TestDebeziumKeepsBatchSource(t *testing.T) {
-	rec := &recorder{}
-	h := open(t, rec, connectors.Target{Format: "debezium_json", Options: map[string]any{"body": "ndjson", "batch_rows": 2}})
-	b := sinktest.Build(h.mem, schema, "d", "t", batchRows(1, 2, 3)...)
-	b.ServerID, b.GTID = 92, "0-92-23"
-	ch := make(chan error, 1)
-	if err := h.w.Write(context.Background(), b, func(err error) { ch <- err }); err != nil {
-		t.Fatal(err)
+	// events writes the three rows of batchRows(1, 2, 3), op set by
+	// readOp, as a batch that set adjusts, two rows a request, and
+	// returns the events the endpoint got.
+	events := func(readOp bool, set func(b *exec.Batch)) []string {
+		rec := &recorder{}
+		h := open(t, rec, connectors.Target{Format: "debezium_json", Options: map[string]any{"body": "ndjson", "batch_rows": 2}})
+		rows := batchRows(1, 2, 3)
+		for _, r := range rows {
+			if readOp {
+				r[4] = "read"
+			}
+		}
+		b := sinktest.Build(h.mem, schema, "d", "t", rows...)
+		set(b)
+		ch := make(chan error, 1)
+		if err := h.w.Write(context.Background(), b, func(err error) { ch <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := wait(t, ch); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, body := range rec.bodies {
+			lines = append(lines, strings.Split(strings.TrimSpace(string(body)), "\n")...)
+		}
+		if len(rec.bodies) != 2 || len(lines) != 3 {
+			t.Fatalf("want 3 events in 2 requests, got %q", rec.bodies)
+		}
+		return lines
 	}
-	if err := wait(t, ch); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, body := range rec.bodies {
-		lines = append(lines, strings.Split(strings.TrimSpace(string(body)), "\n")...)
-	}
-	if len(rec.bodies) != 2 || len(lines) != 3 {
-		t.Fatalf("want 3 events in 2 requests, got %q", rec.bodies)
-	}
-	for _, l := range lines {
+	for _, l := range events(false, func(b *exec.Batch) { b.ServerID, b.GTID = 92, "0-92-23" }) {
 		if !strings.Contains(l, `"server_id":92,"gtid":"0-92-23"`) {
 			t.Errorf("event lost its transaction's server id and GTID: %s", l)
 		}
 	}
-
-	rec2 := &recorder{}
-	h2 := open(t, rec2, connectors.Target{Format: "debezium_json", Options: map[string]any{"body": "ndjson", "batch_rows": 2}})
-	var rows [][]any
-	for _, r := range batchRows(1, 2, 3) {
-		r[4] = "read"
-		rows = append(rows, r)
-	}
-	sb := sinktest.Build(h2.mem, schema, "d", "t", rows...)
-	sb.Snapshot, sb.SnapshotStart, sb.SnapshotEnd = true, exec.SnapshotEdgeAll, exec.SnapshotEdgeAll
-	ch2 := make(chan error, 1)
-	if err := h2.w.Write(context.Background(), sb, func(err error) { ch2 <- err }); err != nil {
-		t.Fatal(err)
-	}
-	if err := wait(t, ch2); err != nil {
-		t.Fatal(err)
-	}
 	var snaps []string
-	for _, body := range rec2.bodies {
-		for _, l := range strings.Split(strings.TrimSpace(string(body)), "\n") {
-			i := strings.Index(l, `"snapshot":"`)
-			snaps = append(snaps, strings.SplitN(l[i+len(`"snapshot":"`):], `"`, 2)[0])
-		}
+	for _, l := range events(true, func(b *exec.Batch) {
+		b.Snapshot, b.SnapshotStart, b.SnapshotEnd = true, exec.SnapshotEdgeAll, exec.SnapshotEdgeAll
+	}) {
+		i := strings.Index(l, `"snapshot":"`)
+		snaps = append(snaps, strings.SplitN(l[i+len(`"snapshot":"`):], `"`, 2)[0])
 	}
 	if strings.Join(snaps, ",") != "first,true,last" {
 		t.Errorf("snapshot marks = %v, want first, true, last", snaps)
