@@ -27,7 +27,7 @@ func TestFunctionExamples(t *testing.T) {
 // exceed a day or be negative) are its parts as MySQL gives them —
 // HOUR('-838:59:59') is 838 — where a TIME argument was refused.
 func TestTimeParts(t *testing.T) {
-	for sql, want := range map[string]string{
+	evalTexts(t, map[string]string{
 		"hour(CAST('-838:59:59' AS TIME))":         "838",
 		"minute(CAST('-838:59:59' AS TIME))":       "59",
 		"second(CAST('-838:59:59' AS TIME))":       "59",
@@ -37,16 +37,7 @@ func TestTimeParts(t *testing.T) {
 		"second(CAST('-00:00:01.999999' AS TIME))": "1",
 		"hour(CAST('12:00:00' AS TIME))":           "12",
 		"hour(CAST(NULL AS TIME))":                 "NULL",
-	} {
-		got, err := evalText(t, sql)
-		if err != nil {
-			t.Errorf("%s: %v", sql, err)
-			continue
-		}
-		if got != want {
-			t.Errorf("%s = %q, want %q", sql, got, want)
-		}
-	}
+	})
 }
 
 // TestJSONDuplicateKeys: an object with a key twice reads as MariaDB reads
@@ -56,7 +47,7 @@ func TestTimeParts(t *testing.T) {
 // contained. json_length counted the last member only, json_keys named
 // the key twice and json_contains took the last member.
 func TestJSONDuplicateKeys(t *testing.T) {
-	for sql, want := range map[string]string{
+	evalTexts(t, map[string]string{
 		`json_length('{"k": 1, "a": 2, "k": 3}')`:                     "3",
 		`json_length('{"a": {"k": 1, "k": 2}}', '$.a')`:               "2",
 		`json_keys('{"k": 1, "a": 2, "k": 3}')`:                       `["k", "a"]`,
@@ -69,16 +60,7 @@ func TestJSONDuplicateKeys(t *testing.T) {
 		`json_contains('[{"k": 1, "k": 3}]', '{"k": 3}')`:             "0",
 		`json_contains('{"k": 1}', '{"k": 1, "k": 2}')`:               "0",
 		`json_contains('{"k": 1, "b": [1, 2]}', '{"b": [2]}')`:        "1",
-	} {
-		got, err := evalText(t, sql)
-		if err != nil {
-			t.Errorf("%s: %v", sql, err)
-			continue
-		}
-		if got != want {
-			t.Errorf("%s = %q, want %q", sql, got, want)
-		}
-	}
+	})
 }
 
 // TestRegexpReplaceEmptyMatch: regexp_replace replaces matches from the
@@ -86,7 +68,7 @@ func TestJSONDuplicateKeys(t *testing.T) {
 // REGEXP_REPLACE does (values from MariaDB 10.11): '[0-9]*' leaves
 // 'a1b22' as it is, where every empty match got a '#'.
 func TestRegexpReplaceEmptyMatch(t *testing.T) {
-	for sql, want := range map[string]string{
+	evalTexts(t, map[string]string{
 		`regexp_replace('a1b22', '[0-9]*', '#')`:  "a1b22",
 		`regexp_replace('bbcb', 'b*', '-')`:       "-cb",
 		`regexp_replace('a1b22c', '[0-9]+', '#')`: "a#b#c",
@@ -95,23 +77,14 @@ func TestRegexpReplaceEmptyMatch(t *testing.T) {
 		`regexp_replace('abc', '', '-')`:          "abc",
 		`regexp_replace('', 'x*', '-')`:           "",
 		`regexp_replace('a-b-', '(-)', '<\1>')`:   "a<->b<->",
-	} {
-		got, err := evalText(t, sql)
-		if err != nil {
-			t.Errorf("%s: %v", sql, err)
-			continue
-		}
-		if got != want {
-			t.Errorf("%s = %q, want %q", sql, got, want)
-		}
-	}
+	})
 }
 
 // TestExtremeTextAndNumber: greatest and least of text and numbers compare
 // them as numbers and give a FLOAT64, as MariaDB (DOUBLE) and as = compares
 // text with a number; they compared text — least('10', 9) was '10'.
 func TestExtremeTextAndNumber(t *testing.T) {
-	for sql, want := range map[string]string{
+	evalTexts(t, map[string]string{
 		`least('10', 9)`:         "9",
 		`greatest('10', 9, '8')`: "10",
 		`greatest('abc', 1)`:     "1",
@@ -120,14 +93,21 @@ func TestExtremeTextAndNumber(t *testing.T) {
 		`least('b', 'a')`:        "a",
 		`least(2, 1.5)`:          "1.5",
 		`greatest('x', NULL, 1)`: "NULL",
-	} {
+	})
+}
+
+// evalTexts evaluates each expression and compares its text with the one
+// wanted.
+func evalTexts(t *testing.T, want map[string]string) {
+	t.Helper()
+	for sql, w := range want {
 		got, err := evalText(t, sql)
 		if err != nil {
 			t.Errorf("%s: %v", sql, err)
 			continue
 		}
-		if got != want {
-			t.Errorf("%s = %q, want %q", sql, got, want)
+		if got != w {
+			t.Errorf("%s = %q, want %q", sql, got, w)
 		}
 	}
 }
