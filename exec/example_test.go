@@ -111,3 +111,20 @@ func evalTexts(t *testing.T, want map[string]string) {
 		}
 	}
 }
+
+// TestConvertTZGap: a wall time in a zone's spring-forward gap (02:30 on
+// the night Los Angeles skips 02:00-03:00) reads as the instant the gap
+// ends, its fraction kept, as MariaDB reads it (values from MariaDB
+// 10.11); it read as 01:30 PST.
+func TestConvertTZGap(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`convert_tz(TIMESTAMP '2024-03-10 02:30:00', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 10:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 02:00:00', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 10:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 02:59:59.5', 'America/Los_Angeles', 'UTC')`:         "2024-03-10 10:00:00.500000",
+		`convert_tz(TIMESTAMP '2024-03-31 02:30:00', 'Europe/Berlin', 'UTC')`:                 "2024-03-31 01:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 02:30:00', 'America/Los_Angeles', 'Europe/Berlin')`: "2024-03-10 11:00:00",
+		`convert_tz(TIMESTAMP '2024-11-03 01:30:00', 'America/Los_Angeles', 'UTC')`:           "2024-11-03 08:30:00",
+		`convert_tz(TIMESTAMP '2024-03-10 03:00:00', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 10:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 01:59:59', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 09:59:59",
+	})
+}

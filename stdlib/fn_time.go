@@ -145,7 +145,7 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone.", MySQL: true,
+	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
 }
@@ -359,6 +359,17 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		w := TimeOf(us)
 		// Read the wall time in from, then show the instant in to.
 		inst := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), from)
+		if g := inst.In(from); g.Hour() != w.Hour() || g.Minute() != w.Minute() || g.Second() != w.Second() {
+			// A wall time in a spring-forward gap, which Go reads with the
+			// offset before it: the instant the gap ends, the fraction
+			// kept, as MariaDB.
+			start, end := inst.ZoneBounds()
+			t := end
+			if time.Date(g.Year(), g.Month(), g.Day(), g.Hour(), g.Minute(), g.Second(), 0, time.UTC).After(w.Truncate(time.Second)) {
+				t = start
+			}
+			inst = t.Add(time.Duration(w.Nanosecond()))
+		}
 		if u := inst.Unix(); u < 1 || u > math.MaxInt32 {
 			// As MySQL: outside the TIMESTAMP range nothing is converted.
 			out.I64[i] = us
