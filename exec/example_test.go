@@ -22,3 +22,109 @@ func TestFunctionExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeParts: hour, minute and second of a TIME (a duration that may
+// exceed a day or be negative) are its parts as MySQL gives them —
+// HOUR('-838:59:59') is 838 — where a TIME argument was refused.
+func TestTimeParts(t *testing.T) {
+	evalTexts(t, map[string]string{
+		"hour(CAST('-838:59:59' AS TIME))":         "838",
+		"minute(CAST('-838:59:59' AS TIME))":       "59",
+		"second(CAST('-838:59:59' AS TIME))":       "59",
+		"hour(CAST('100:30:15.5' AS TIME))":        "100",
+		"minute(CAST('100:30:15.5' AS TIME))":      "30",
+		"second(CAST('100:30:15.5' AS TIME))":      "15",
+		"second(CAST('-00:00:01.999999' AS TIME))": "1",
+		"hour(CAST('12:00:00' AS TIME))":           "12",
+		"hour(CAST(NULL AS TIME))":                 "NULL",
+	})
+}
+
+// TestJSONDuplicateKeys: an object with a key twice reads as MariaDB reads
+// it — json_length counts every member, json_keys names a key once (as
+// written, first place), json_value, json_extract and json_contains take
+// the first member of a key, and a candidate's every member must be
+// contained. json_length counted the last member only, json_keys named
+// the key twice and json_contains took the last member.
+func TestJSONDuplicateKeys(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`json_length('{"k": 1, "a": 2, "k": 3}')`:                     "3",
+		`json_length('{"a": {"k": 1, "k": 2}}', '$.a')`:               "2",
+		`json_keys('{"k": 1, "a": 2, "k": 3}')`:                       `["k", "a"]`,
+		`json_keys('{"k": 1, "\u006b": 2}')`:                          `["k", "\u006b"]`,
+		`json_value('{"k": 1, "k": 2}', '$.k')`:                       "1",
+		`json_extract('{"k": 1, "k": 2}', '$.k')`:                     "1",
+		`json_contains('{"k": 1, "k": 3}', '{"k": 3}')`:               "0",
+		`json_contains('{"k": 1, "k": 3}', '{"k": 1}')`:               "1",
+		`json_contains('{"a": {"k": 1, "k": 3}}', '{"a": {"k": 3}}')`: "0",
+		`json_contains('[{"k": 1, "k": 3}]', '{"k": 3}')`:             "0",
+		`json_contains('{"k": 1}', '{"k": 1, "k": 2}')`:               "0",
+		`json_contains('{"k": 1, "b": [1, 2]}', '{"b": [2]}')`:        "1",
+	})
+}
+
+// TestRegexpReplaceEmptyMatch: regexp_replace replaces matches from the
+// left until the first empty one, which ends the replacing, as MariaDB's
+// REGEXP_REPLACE does (values from MariaDB 10.11): '[0-9]*' leaves
+// 'a1b22' as it is, where every empty match got a '#'.
+func TestRegexpReplaceEmptyMatch(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`regexp_replace('a1b22', '[0-9]*', '#')`:  "a1b22",
+		`regexp_replace('bbcb', 'b*', '-')`:       "-cb",
+		`regexp_replace('a1b22c', '[0-9]+', '#')`: "a#b#c",
+		`regexp_replace('bbc', '^b*', '-')`:       "-c",
+		`regexp_replace('xbbc', 'b*', '-')`:       "xbbc",
+		`regexp_replace('abc', '', '-')`:          "abc",
+		`regexp_replace('', 'x*', '-')`:           "",
+		`regexp_replace('a-b-', '(-)', '<\1>')`:   "a<->b<->",
+	})
+}
+
+// TestExtremeTextAndNumber: greatest and least of text and numbers compare
+// them as numbers and give a FLOAT64, as MariaDB (DOUBLE) and as = compares
+// text with a number; they compared text — least('10', 9) was '10'.
+func TestExtremeTextAndNumber(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`least('10', 9)`:         "9",
+		`greatest('10', 9, '8')`: "10",
+		`greatest('abc', 1)`:     "1",
+		`greatest('2abc', 1.5)`:  "2",
+		`greatest('1.50', 1)`:    "1.5",
+		`least('b', 'a')`:        "a",
+		`least(2, 1.5)`:          "1.5",
+		`greatest('x', NULL, 1)`: "NULL",
+	})
+}
+
+// evalTexts evaluates each expression and compares its text with the one
+// wanted.
+func evalTexts(t *testing.T, want map[string]string) {
+	t.Helper()
+	for sql, w := range want {
+		got, err := evalText(t, sql)
+		if err != nil {
+			t.Errorf("%s: %v", sql, err)
+			continue
+		}
+		if got != w {
+			t.Errorf("%s = %q, want %q", sql, got, w)
+		}
+	}
+}
+
+// TestConvertTZGap: a wall time in a zone's spring-forward gap (02:30 on
+// the night Los Angeles skips 02:00-03:00) reads as the instant the gap
+// ends, its fraction kept, as MariaDB reads it (values from MariaDB
+// 10.11); it read as 01:30 PST.
+func TestConvertTZGap(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`convert_tz(TIMESTAMP '2024-03-10 02:30:00', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 10:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 02:00:00', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 10:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 02:59:59.5', 'America/Los_Angeles', 'UTC')`:         "2024-03-10 10:00:00.500000",
+		`convert_tz(TIMESTAMP '2024-03-31 02:30:00', 'Europe/Berlin', 'UTC')`:                 "2024-03-31 01:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 02:30:00', 'America/Los_Angeles', 'Europe/Berlin')`: "2024-03-10 11:00:00",
+		`convert_tz(TIMESTAMP '2024-11-03 01:30:00', 'America/Los_Angeles', 'UTC')`:           "2024-11-03 08:30:00",
+		`convert_tz(TIMESTAMP '2024-03-10 03:00:00', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 10:00:00",
+		`convert_tz(TIMESTAMP '2024-03-10 01:59:59', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 09:59:59",
+	})
+}

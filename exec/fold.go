@@ -64,3 +64,19 @@ func foldConst(n node) (*stdlib.Vector, bool) {
 	out.Set(0, v, 0, 1)
 	return out, true
 }
+
+// ConstFailure returns why a constant expression fails — the reason every
+// row would get — or "" when it reads a column, is volatile, or
+// evaluates.
+func ConstFailure(e Expr) string {
+	n, err := asNode(e)
+	if err != nil || !isConstant(n) {
+		return ""
+	}
+	c := &evalCtx{n: 1}
+	n.eval(c, nil)
+	if len(c.Errs) > 0 {
+		return c.Errs[0].Reason
+	}
+	return ""
+}

@@ -157,9 +157,35 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 	if t.Type == tokIdent || t.Type == tokKeyword {
 		if kw := closestKeyword(t.Value); kw != "" {
 			e.Msg += " (did you mean " + kw + "?)"
+		} else if prev := prevToken(&t, toks); t.Type == tokIdent && lastClause(&t, toks) == "TRANSFORM" &&
+			!isOp(prev, ",") && !isKeyword(prevToken(prev, toks), "AS") {
+			// TRANSFORM amount cents: an alias written as in SQL without AS.
+			e.Msg += " (an output name needs AS: … AS " + t.Value + ")"
 		}
 	}
 	return e
+}
+
+// lastClause returns the clause keyword (upper case) of t's statement
+// that t follows last, or "".
+func lastClause(t *lexer.Token, toks []lexer.Token) string {
+	clause := ""
+	for i := range toks {
+		tok := &toks[i]
+		if tok.Pos.Offset >= t.Pos.Offset || tok.EOF() {
+			break
+		}
+		switch {
+		case isOp(tok, ";"):
+			clause = ""
+		case tok.Type == tokKeyword:
+			switch k := strings.ToUpper(tok.Value); k {
+			case "FROM", "SNAPSHOT", "WHERE", "TRANSFORM", "INTO", "FORMAT", "MODE", "KEY", "WITH", "LIMIT":
+				clause = k
+			}
+		}
+	}
+	return clause
 }
 
 // prevToken returns the significant token before t, or an EOF token.

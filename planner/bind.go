@@ -365,7 +365,16 @@ func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
 			b.errs.add(n.Type, "%v", err)
 			return nil
 		}
-		return wrap(exec.Cast(x, t))
+		c := wrap(exec.Cast(x, t))
+		if c != nil {
+			// A cast of a constant that cannot succeed is a mistake of
+			// the file, as DATE 'yesterday' is, not a row error.
+			if why := exec.ConstFailure(c); why != "" {
+				b.errs.add(n, "%s", why)
+				return nil
+			}
+		}
+		return c
 	case *lang.Call:
 		return b.bindCall(sc, n)
 	case *lang.Collate:

@@ -116,7 +116,7 @@ func (b *builder) deadLetterTarget(p *lang.CreatePipeline, pl *Pipeline) {
 		case 3:
 			d = b.sinks[strings.ToLower(parts[0])]
 			parts = parts[1:]
-		case 2:
+		case 1, 2:
 			for _, s := range b.plan.Sinks {
 				if s.Kind == kind && !s.Implicit {
 					if d != nil {
@@ -125,6 +125,14 @@ func (b *builder) deadLetterTarget(p *lang.CreatePipeline, pl *Pipeline) {
 					}
 					d = s
 				}
+			}
+			if len(parts) == 1 {
+				// A table alone: the sink's database, as INTO takes it.
+				if d == nil || kind != "clickhouse" {
+					b.errs.add(opt.Value, "option \"dead_letter\": a %s target is written '%s [sink.]database.table'", kind, kind)
+					return
+				}
+				parts = []string{sinkDatabase(d), parts[0]}
 			}
 		default:
 			b.errs.add(opt.Value, "option \"dead_letter\": a %s target is written '%s [sink.]database.table'", kind, kind)

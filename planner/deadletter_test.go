@@ -15,6 +15,7 @@ func TestDeadLetterTarget(t *testing.T) {
 	for _, tc := range []struct{ value, target, sink string }{
 		{`'clickhouse dw.audit.rejects'`, "audit.rejects", "dw"},
 		{`'clickhouse audit.rejects'`, "audit.rejects", "dw"},
+		{`'clickhouse rejects'`, "default.rejects", "dw"}, // the sink's database, as INTO takes a table alone
 		{`'file /tmp/rejects.jsonl'`, "/tmp/rejects.jsonl", "file:/tmp/rejects.jsonl"},
 		{`'http https://hooks.example.com/rejects'`, "https://hooks.example.com/rejects", "http:https://hooks.example.com/rejects"},
 		{`'stdout'`, "", "stdout"},

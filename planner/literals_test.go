@@ -92,3 +92,67 @@ func TestAllErrorsOfAPipeline(t *testing.T) {
 		}
 	}
 }
+
+// TestConstantArgumentsChecked: a constant argument a function would
+// refuse on every row — a regular expression that does not compile, a
+// JSON path etlq cannot read, an unknown timestampdiff unit — is an error
+// of the file at the call, as date_trunc's unit is, not a row error that
+// stops the pipeline at its first row (`etlq check` said ok).
+func TestConstantArgumentsChecked(t *testing.T) {
+	src := header + `CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE regexp_like(status, '(') AND json_value(customer, 'a.b') = 'x'
+  TRANSFORM id, timestampdiff('FORTNIGHT', created_at, _ts) AS d, json_extract(customer, '$.a[*]') AS a,
+    regexp_replace(status, '(?=x)', '') AS r, json_length(customer, '$[') AS l, json_contains(customer, '1', '$$') AS c
+  INTO stdout;
+`
+	_, err := build(t, src)
+	for _, want := range []string{
+		`test.etl:4:9: invalid regular expression '(' for "regexp_like": missing closing )`,
+		`test.etl:4:38: invalid JSON path 'a.b' for "json_value"`,
+		`test.etl:5:17: unknown unit "FORTNIGHT" for "timestampdiff"`,
+		`test.etl:5:67: invalid JSON path '$.a[*]' for "json_extract"`,
+		`test.etl:6:5: invalid regular expression '(?=x)' for "regexp_replace": invalid or unsupported Perl syntax`,
+		`test.etl:6:47: invalid JSON path '$[' for "json_length"`,
+		`test.etl:6:81: invalid JSON path '$$' for "json_contains"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	if _, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE regexp_like(status, '^p[a-z]+$') AND json_value(customer, '$."a b"[0]') = 'x'
+  TRANSFORM id, timestampdiff('months', created_at, _ts) AS d, json_extract(customer, status) AS a, regexp_substr(status, status) AS r
+  INTO stdout;
+`); err != nil {
+		t.Errorf("good arguments: %v", err)
+	}
+}
+
+// TestCastOfLiteralChecked: a CAST of a literal that cannot succeed is an
+// error of the file at the cast, as DATE 'yesterday' is — it was a row
+// error that stopped the pipeline at its first row.
+func TestCastOfLiteralChecked(t *testing.T) {
+	src := header + `CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE created_at > CAST('2024-02-30' AS DATE) AND id <> '7x'::INT64
+  TRANSFORM id, CAST(1e300 AS FLOAT32) AS f, CAST(-1 AS UINT8) AS u
+  INTO stdout;
+`
+	_, err := build(t, src)
+	for _, want := range []string{
+		`test.etl:4:22: cannot cast '2024-02-30' to DATE`,
+		`test.etl:4:59: cannot cast '7x' to INT64`,
+		`test.etl:5:17: value 1e300 is out of range for FLOAT32`,
+		`test.etl:5:46: value -1 is out of range for UINT8`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	if _, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE created_at > CAST('2024-02-29' AS DATE) AND id <> '7'::INT64 AND status = CAST(12 AS STRING)
+  TRANSFORM id, if(id > 0, 1, CAST(status AS INT64)) AS x
+  INTO stdout;
+`); err != nil {
+		t.Errorf("good casts: %v", err)
+	}
+}

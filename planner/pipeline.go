@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -501,7 +502,7 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 			return nil, nil
 		}
 		rest = parts[1:]
-	case 2:
+	case 1, 2:
 		var cands []*SinkDecl
 		for _, s := range b.plan.Sinks {
 			if s.Kind == kind && !s.Implicit {
@@ -518,6 +519,16 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 		}
 		d = cands[0]
 		rest = parts
+		if len(parts) == 1 {
+			// INTO clickhouse orders: the sink's database.
+			if kind != "clickhouse" {
+				b.errs.add(in.Table, "a %s target is written [sink.]database.table", kind)
+				return nil, nil
+			}
+			pl.Sink = d.Name
+			pl.Target.Name = targetPart(sinkDatabase(d)) + "." + targetPart(parts[0].Name)
+			return d, spec
+		}
 		// "dw.orders" with a sink named dw: a two-part name is
 		// database.table, so this wrote into a database named dw beside
 		// the one the user meant (found in a trial: another run's rows
@@ -538,6 +549,21 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 	pl.Sink = d.Name
 	pl.Target.Name = targetPart(rest[0].Name) + "." + targetPart(rest[1].Name)
 	return d, spec
+}
+
+// sinkDatabase is the database of a ClickHouse sink's targets named
+// without one: its database option, else the DSN's (its path), else
+// "default", as the sink takes them.
+func sinkDatabase(d *SinkDecl) string {
+	if db, ok := d.Options["database"].(string); ok && db != "" {
+		return db
+	}
+	if u, err := url.Parse(d.DSN); err == nil {
+		if db := strings.Trim(u.Path, "/"); db != "" {
+			return db
+		}
+	}
+	return "default"
 }
 
 // inputSchema is the layout of the source batches of a table: columns,

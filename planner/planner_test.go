@@ -305,3 +305,28 @@ func TestNullableKeyIntoClickHouse(t *testing.T) {
 		}
 	}
 }
+
+// TestTableOnlyTarget: INTO clickhouse orders, a table without its
+// database, writes into the sink's database — its database option, else
+// the DSN's, else "default" — as the option's documentation says; it was
+// refused ("a clickhouse target is written [sink.]database.table").
+func TestTableOnlyTarget(t *testing.T) {
+	for _, c := range []struct{ sink, want string }{
+		{`CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:9000' WITH (database = 'analytics');`, "analytics.orders"},
+		{`CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:9000/dwdb';`, "dwdb.orders"},
+		{`CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:9000';`, "default.orders"},
+	} {
+		p, err := build(t, "CREATE SOURCE shop FROM mysql 'mysql://repl@127.0.0.1:3306';\n"+c.sink+"\nCREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse orders;\n")
+		if err != nil {
+			t.Errorf("%s: %v", c.sink, err)
+			continue
+		}
+		if got := p.Pipelines[0].Target.Name; got != c.want || p.Pipelines[0].Sink != "dw" {
+			t.Errorf("%s: target %s of sink %s, want %s of dw", c.sink, got, p.Pipelines[0].Sink, c.want)
+		}
+	}
+	_, err := build(t, header+"CREATE SINK dw2 INTO clickhouse 'clickhouse://127.0.0.1:9001';\nCREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse orders;\n")
+	if err == nil || !strings.Contains(err.Error(), "several clickhouse sinks are declared") {
+		t.Errorf("two sinks: %v", err)
+	}
+}

@@ -18,6 +18,11 @@ Every function runs vectorized over a whole column. Unless a function says
 otherwise, a NULL argument gives a NULL result. Every example below is run
 by the tests (TestFunctionExamples), and those marked *MySQL* are also
 compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
+A constant argument a function cannot take — a regular expression that does
+not compile, a JSON path etlq cannot read, an unknown date_trunc or
+timestampdiff unit — is an error of the file at the call (` + "`etlq check`" + `), and so
+is a CAST of a constant that cannot succeed (` + "`CAST('2024-02-30' AS DATE)`" + `); the same
+value computed row by row is a row error.
 
 ## Types
 
@@ -66,8 +71,8 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
   (` + "`0000-00-00 00:00:00.000`" + ` for DATETIME(3)); text such as ` + "`'0000-00-00'`" + ` reads as one. year, month, day and
   the time parts give their fields (0 for a zero part); the functions that need a day number
   (dayofweek, datediff, timestampdiff, unix_timestamp, date_trunc, convert_tz) and date arithmetic
-  give NULL, as MySQL; date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` of year or month 0 and
-  ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
+  give NULL, as MySQL; date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` and the week specifiers (` + "`%U %u %V %v %X %x`" + `, where MariaDB
+  prints meaningless numbers) of year or month 0 and ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type
@@ -85,7 +90,8 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 - ` + "`||`" + ` concatenates text (NULL if either side is NULL).
 - CASE, COALESCE, IF, GREATEST…: the result type unifies the branches (integers → INT64, any float
   → FLOAT64, decimals → the decimal holding all, text with anything → STRING, DATE with
-  TIMESTAMP → TIMESTAMP).
+  TIMESTAMP → TIMESTAMP), except that GREATEST and LEAST of text and numbers compare them as
+  numbers and give FLOAT64, as MariaDB (` + "`least('10', 9)`" + ` is 9).
 - Functions convert arguments implicitly: a number where text is wanted becomes its text, text
   where a date is wanted is parsed (bad text is NULL, as MySQL), an integer beyond INT64 where an
   INT64 is wanted is clamped (` + "`substr(s, 1, 18446744073709551615)`" + ` is s, as MySQL) — never lost as a
@@ -97,7 +103,9 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 ` + "`CAST(x AS type)`" + ` / ` + "`x::type`" + `. Text that is not a value of the type, and a value out of the
 target's range, are **row errors** handled by the pipeline's on_error (MySQL would warn and clamp).
 DOUBLE → integer rounds half to even (as MariaDB); DECIMAL → integer rounds half away from zero;
-text → integer keeps the integer part (` + "`'2.7'`" + ` → 2). A DATE, TIMESTAMP or TIME becomes MySQL's number
+text → integer keeps the integer part (` + "`'2.7'`" + ` → 2). Text → DATE or TIMESTAMP reads
+` + "`2024-02-29`" + `, ` + "`20240229`" + ` and, as MySQL, ` + "`/`" + ` or ` + "`.`" + ` between the date's parts (` + "`2024/02/29`" + `),
+with an optional ` + "`10:11:12[.ffffff]`" + ` after a space or T. A DATE, TIMESTAMP or TIME becomes MySQL's number
 (` + "`20240229`, `20240229235959.500000`, `-10000.5`" + `): DECIMAL and FLOAT64 keep the microseconds (rounded to
 the scale), integers drop them.
 
@@ -169,6 +177,10 @@ not re-examined, as with any DDL that changes what a WHERE selects.
 ## Where etlq differs from MySQL/MariaDB, on purpose
 
 - CAST overflow and bad text are row errors, not clamped values with a warning.
+- A DECIMAL quotient is rounded to its scale (s1+4) at once, and a later operation works on that
+  value: ` + "`1 / 3 * 3`" + ` is 0.9999 and ` + "`1500.50 / 3 * 3`" + ` 1500.500001, where MariaDB keeps the
+  quotient to 9-digit groups inside an expression and gives 1.0000 and 1500.500000. Multiply first
+  (` + "`amount * 3 / 3`" + `) when the digits matter.
 - ` + "`-x`" + ` of the smallest INT64 is a row error (MariaDB switches to DECIMAL).
 - Computed FLOAT64 values always print in shortest form; MariaDB prints ` + "`round(x, 2)`" + ` of a DOUBLE with
   exactly 2 decimals.
@@ -185,7 +197,9 @@ not re-examined, as with any DDL that changes what a WHERE selects.
 - JSON text follows MariaDB where MySQL differs: json_extract and json_keys write one space after each
   ` + "`,`" + ` and ` + "`:`" + ` (` + "`[1, 2, 3]`" + `, as both do) but keep strings, numbers and object members as the
   document wrote them (` + "`\\u00e9`" + `, ` + "`1e2`" + `, duplicate keys, key order), where MySQL normalizes them; a JSON
-  column's own text is kept as stored (MariaDB's JSON is text).
+  column's own text is kept as stored (MariaDB's JSON is text). Of a key written twice, json_extract,
+  json_value and json_contains read the first member, json_keys names the key once and json_length
+  counts both members, as MariaDB (MySQL keeps the last).
 - MariaDB unquotes ` + "`json_extract(…)`" + ` compared with text in ` + "`=`, `<`" + ` … but not in an IN of several items or
   BETWEEN; etlq unquotes in all of them, as MySQL.
 - unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;

@@ -2,38 +2,50 @@ package stdlib
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 )
 
 func init() {
 	Register(&Func{Name: "json_extract", Sig: "json_extract(doc, path) → JSON", Doc: "The JSON value at path ('$.a.b[0]'), as JSON text in MariaDB's form (one space after each , and :, scalars as written); NULL if absent or doc is not valid JSON.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_extract('{"a": {"b": [10, 20]}}', '$.a.b[1]')`, "20"}, {`json_extract('{"a": "x"}', '$.a')`, `"x"`}, {`json_extract('{"a": 1}', '$.z')`, "NULL"}, {`json_extract('{"b":[1,2,{"c":3}]}', '$.b')`, `[1, 2, {"c": 3}]`}},
-		Bind: simple("json_extract", TJSON, jsonPathKernel(false), textArg)})
+		Bind: constChecked(simple("json_extract", TJSON, jsonPathKernel(false), textArg), 1, checkPath("json_extract"))})
 	Register(&Func{Name: "json_value", Sig: "json_value(doc, path) → STRING", Doc: "The scalar at path as text (strings unquoted); NULL if absent or not a scalar.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_value('{"channel": "web", "n": 3}', '$.channel')`, "web"}, {`json_value('{"a": [1]}', '$.a')`, "NULL"}},
-		Bind: simple("json_value", TString, jsonPathKernel(true), textArg)})
+		Bind: constChecked(simple("json_value", TString, jsonPathKernel(true), textArg), 1, checkPath("json_value"))})
 	Register(&Func{Name: "json_unquote", Sig: "json_unquote(s) → STRING", Doc: "The text of a JSON string literal; other text unchanged.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{`json_unquote('"abc"')`, "abc"}, {`json_unquote('abc')`, "abc"}},
 		Bind: simple("json_unquote", TString, strMap(jsonUnquote), textArg)})
 	Register(&Func{Name: "json_length", Sig: "json_length(doc[, path]) → INT64", Doc: "Number of elements of an array, members of an object, 1 for a scalar.", MySQL: true,
 		MinArgs: 1, MaxArgs: 2, Examples: []Example{{`json_length('[1, 2, [3]]')`, "3"}, {`json_length('{"a": {"b": 1, "c": 2}}', '$.a')`, "2"}},
-		Bind: simple("json_length", TInt64, jsonDecodedKernel(func(v any) (any, bool) {
+		Bind: constChecked(simple("json_length", TInt64, jsonDecodedKernel(func(v any) (any, bool) {
 			switch x := v.(type) {
 			case []any:
 				return int64(len(x)), true
-			case map[string]any:
-				return int64(len(x)), true
+			case jsonObject:
+				return int64(len(x)), true // every member, a key twice included (as MariaDB)
 			}
 			return int64(1), true
-		}), textArg)})
+		}), textArg), 1, checkPath("json_length"))})
 	Register(&Func{Name: "json_keys", Sig: "json_keys(doc[, path]) → JSON", Doc: "The keys of an object as a JSON array; NULL if not an object.", MySQL: true,
 		MinArgs: 1, MaxArgs: 2, Examples: []Example{{`json_keys('{"b": 1, "a": 2}')`, `["b", "a"]`}},
-		Bind: simple("json_keys", TJSON, jsonKeysKernel, textArg)})
+		Bind: constChecked(simple("json_keys", TJSON, jsonKeysKernel, textArg), 1, checkPath("json_keys"))})
 	Register(&Func{Name: "json_contains", Sig: "json_contains(doc, candidate[, path]) → BOOL", Doc: "Whether doc (at path) contains candidate: equal scalars, every candidate element in an array, every candidate member in an object; FALSE when path leads nowhere (as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: 3, Examples: []Example{{`json_contains('[1, 2, 3]', '2')`, "1"}, {`json_contains('{"a": 1, "b": 2}', '{"a": 1}')`, "1"}, {`json_contains('[1, 2]', '[1, 5]')`, "0"}},
-		Bind: simple("json_contains", TBool, jsonContainsKernel, textArg)})
+		Bind: constChecked(simple("json_contains", TBool, jsonContainsKernel, textArg), 2, checkPath("json_contains"))})
+}
+
+// checkPath judges a constant JSON path argument of fn.
+func checkPath(fn string) func(string) error {
+	return func(p string) error {
+		if _, err := parsePath(p); err != nil {
+			return fmt.Errorf("invalid JSON path %s for %q (a path is $ and steps .key, .\"key\" or [n], as '$.a.b[0]'; no wildcards)", quote(p), fn)
+		}
+		return nil
+	}
 }
 
 func jsonPathKernel(scalar bool) Kernel {
@@ -78,17 +90,74 @@ func jsonPathKernel(scalar bool) Kernel {
 	}
 }
 
+// jsonObject is a decoded JSON object: its members in document order, a
+// key written twice kept twice (MariaDB reads the first: jsonObject.get).
+type jsonObject []jsonMember
+
+type jsonMember struct {
+	key string
+	val any
+}
+
+// get returns the value of the first member named key.
+func (o jsonObject) get(key string) (any, bool) {
+	for _, m := range o {
+		if m.key == key {
+			return m.val, true
+		}
+	}
+	return nil, false
+}
+
+// decodeJSON decodes JSON text: objects as jsonObject, arrays as []any,
+// numbers as json.Number, and strings, booleans and null as Go values.
 func decodeJSON(s string) (any, bool) {
 	d := json.NewDecoder(strings.NewReader(s))
 	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
+	v, err := decodeValue(d)
+	if err != nil {
 		return nil, false
 	}
-	if d.More() {
+	if _, err := d.Token(); err != io.EOF {
 		return nil, false
 	}
 	return v, true
+}
+
+func decodeValue(d *json.Decoder) (any, error) {
+	tok, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch tok {
+	case json.Delim('{'):
+		obj := jsonObject{}
+		for d.More() {
+			k, err := d.Token()
+			if err != nil {
+				return nil, err
+			}
+			v, err := decodeValue(d)
+			if err != nil {
+				return nil, err
+			}
+			obj = append(obj, jsonMember{key: k.(string), val: v})
+		}
+		_, err := d.Token() // }
+		return obj, err
+	case json.Delim('['):
+		arr := []any{}
+		for d.More() {
+			v, err := decodeValue(d)
+			if err != nil {
+				return nil, err
+			}
+			arr = append(arr, v)
+		}
+		_, err := d.Token() // ]
+		return arr, err
+	}
+	return tok, nil
 }
 
 // atPath returns the raw text at an optional path argument.
@@ -149,7 +218,10 @@ func jsonKeysKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		var b strings.Builder
 		b.WriteByte('[')
 		for k, key := range keys {
-			if k > 0 {
+			if slices.Contains(keys[:k], key) {
+				continue // a key written twice is named once, as MariaDB
+			}
+			if b.Len() > 1 {
 				b.WriteString(", ")
 			}
 			b.WriteString(key)
@@ -233,19 +305,16 @@ func jsonContains(doc, cand any) bool {
 			}
 		}
 		return false
-	case map[string]any:
-		co, ok := cand.(map[string]any)
+	case jsonObject:
+		co, ok := cand.(jsonObject)
 		if !ok {
 			return false
 		}
-		keys := make([]string, 0, len(co))
-		for k := range co {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			v, ok := d[k]
-			if !ok || !jsonContains(v, co[k]) {
+		// Every member of the candidate, against the document's first
+		// member of its key (as MariaDB).
+		for _, m := range co {
+			v, ok := d.get(m.key)
+			if !ok || !jsonContains(v, m.val) {
 				return false
 			}
 		}

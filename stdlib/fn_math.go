@@ -67,11 +67,11 @@ func init() {
 	Register(&Func{Name: "mod", Sig: "mod(a, b) → like a % b", Doc: "Remainder of a / b (sign of a); NULL when b is 0.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"mod(7, 3)", "1"}, {"mod(-7, 3)", "-1"}, {"mod(7, 0)", "NULL"}, {"mod(7.5, 2)", "1.5"}},
 		Bind: specialBind("mod")})
-	Register(&Func{Name: "greatest", Sig: "greatest(a, b, …) → common type", Doc: "The largest argument; NULL if any is NULL.", MySQL: true,
+	Register(&Func{Name: "greatest", Sig: "greatest(a, b, …) → common type", Doc: "The largest argument; NULL if any is NULL. Text and numbers compare, and give, FLOAT64 (as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"greatest(1, 5, 3)", "5"}, {"greatest('b', 'a')", "b"}, {"greatest(1, NULL)", "NULL"}},
 		Bind: bindExtreme("greatest", 1)})
-	Register(&Func{Name: "least", Sig: "least(a, b, …) → common type", Doc: "The smallest argument; NULL if any is NULL.", MySQL: true,
-		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"least(1, 5, 3)", "1"}, {"least(2.5, 1)", "1.0"}},
+	Register(&Func{Name: "least", Sig: "least(a, b, …) → common type", Doc: "The smallest argument; NULL if any is NULL. Text and numbers compare, and give, FLOAT64 (as MariaDB).", MySQL: true,
+		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"least(1, 5, 3)", "1"}, {"least(2.5, 1)", "1.0"}, {"least('10', 9)", "9"}},
 		Bind: bindExtreme("least", -1)})
 	Register(&Func{Name: "rand", Sig: "rand() → FLOAT64", Doc: "A random number in [0, 1), new for every row.",
 		MinArgs: 0, MaxArgs: 0,
@@ -367,6 +367,11 @@ func bindExtreme(name string, dir int) func([]Arg) (*Bound, error) {
 		if t.Kind == Null {
 			t = TInt64
 		}
+		if textAndNumbers(args) {
+			// As MariaDB (DOUBLE), and as = compares text with a
+			// number: the text's numeric prefix ('12abc' is 12).
+			t = TFloat64
+		}
 		if t.Kind == Interval {
 			return nil, fmt.Errorf("function %q cannot take %s", name, t)
 		}
@@ -406,6 +411,24 @@ func bindExtreme(name string, dir int) func([]Arg) (*Bound, error) {
 			})
 		}}, nil
 	}
+}
+
+// textAndNumbers reports whether args mix text with numbers and hold
+// nothing else (NULLs aside).
+func textAndNumbers(args []Arg) bool {
+	var text, num bool
+	for _, a := range args {
+		switch t := a.Type; {
+		case t.Kind == Null:
+		case t.IsStringLike() || t.Kind == Binary:
+			text = true
+		case t.IsNumeric() || t.Kind == Bool:
+			num = true
+		default:
+			return false
+		}
+	}
+	return text && num
 }
 
 // CompareSlotPair compares slot i of a with slot j of b (same physical type).

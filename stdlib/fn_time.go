@@ -42,9 +42,32 @@ func init() {
 	part("day", "The day of the month of t, 1..31.", Example{"day(DATE '2024-02-29')", "29"}, func(us int64) int64 { _, _, d := ymd(us); return d })
 	day, _ := Lookup("day")
 	alias("dayofmonth", day)
-	part("hour", "The hour of t, 0..23.", Example{"hour(TIMESTAMP '2024-01-02 13:14:15')", "13"}, func(us int64) int64 { return tod(us) / usPerHour })
-	part("minute", "The minute of t, 0..59.", Example{"minute(TIMESTAMP '2024-01-02 13:14:15')", "14"}, func(us int64) int64 { return tod(us) / usPerMin % 60 })
-	part("second", "The second of t, 0..59.", Example{"second(TIMESTAMP '2024-01-02 13:14:15')", "15"}, func(us int64) int64 { return tod(us) / usPerSec % 60 })
+	// hour, minute and second also take a TIME, a signed duration that
+	// may exceed a day: its parts, of its absolute value (as MySQL:
+	// HOUR('-838:59:59') is 838).
+	clock := func(name, doc string, ex []Example, ofDay func(us int64) int64, ofTime func(abs int64) int64) {
+		Register(&Func{Name: name, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
+			Examples: ex,
+			Bind: func(args []Arg) (*Bound, error) {
+				f, class := ofDay, timeArg
+				if args[0].Type.Kind == Time {
+					f = func(us int64) int64 { return ofTime(max(us, -us)) }
+					class = func(string, int, Type) (Type, error) { return TTime, nil }
+				}
+				return simple(name, TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+					Sel(sel, n, func(i int) { out.I64[i] = f(a[0].I64[i]) })
+				}, class)(args)
+			}})
+	}
+	clock("hour", "The hour of t, 0..23; of a TIME, its hours (up to 838).",
+		[]Example{{"hour(TIMESTAMP '2024-01-02 13:14:15')", "13"}, {"hour(CAST('-838:59:59' AS TIME))", "838"}},
+		func(us int64) int64 { return tod(us) / usPerHour }, func(abs int64) int64 { return abs / usPerHour })
+	clock("minute", "The minute of t (or of a TIME), 0..59.",
+		[]Example{{"minute(TIMESTAMP '2024-01-02 13:14:15')", "14"}, {"minute(CAST('100:30:15' AS TIME))", "30"}},
+		func(us int64) int64 { return tod(us) / usPerMin % 60 }, func(abs int64) int64 { return abs / usPerMin % 60 })
+	clock("second", "The second of t (or of a TIME), 0..59.",
+		[]Example{{"second(TIMESTAMP '2024-01-02 13:14:15')", "15"}, {"second(CAST('-00:00:01.5' AS TIME))", "1"}},
+		func(us int64) int64 { return tod(us) / usPerSec % 60 }, func(abs int64) int64 { return abs / usPerSec % 60 })
 	Register(&Func{Name: "dayofweek", Sig: "dayofweek(t) → INT64", Doc: "The weekday of t, 1 = Sunday … 7 = Saturday; NULL for a zero date.", MySQL: true, MinArgs: 1, MaxArgs: 1,
 		Examples: []Example{{"dayofweek(DATE '2024-02-29')", "5"}},
 		Bind: simple("dayofweek", TInt64, validDates(func(c *Ctx, a []*Vector, i int, out *Vector) {
@@ -107,8 +130,8 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "date_format", Sig: "date_format(t, fmt) → STRING", Doc: "t formatted with MySQL's % specifiers (%Y-%m-%d %H:%i:%s, %W, %M, %f, …).", MySQL: true,
-		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_format(TIMESTAMP '2024-02-29 13:04:05', '%Y/%m/%d %H:%i:%s')", "2024/02/29 13:04:05"}, {"date_format(DATE '2024-02-29', '%W %M %e %y %j')", "Thursday February 29 24 060"}},
+	Register(&Func{Name: "date_format", Sig: "date_format(t, fmt) → STRING", Doc: "t formatted with MySQL's % specifiers (%Y-%m-%d %H:%i:%s, %W, %M, %f, the weeks %U %u %V %v and their years %X %x, …).", MySQL: true,
+		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_format(TIMESTAMP '2024-02-29 13:04:05', '%Y/%m/%d %H:%i:%s')", "2024/02/29 13:04:05"}, {"date_format(DATE '2024-02-29', '%W %M %e %y %j')", "Thursday February 29 24 060"}, {"date_format(DATE '2024-01-01', '%x-W%v %X-W%V %u %U')", "2024-W01 2023-W53 01 00"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			if _, err := timeArg("date_format", 0, args[0].Type); err != nil {
 				return nil, err
@@ -122,7 +145,7 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone.", MySQL: true,
+	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
 }
@@ -218,7 +241,14 @@ func bindDateAdd(sign int64) func([]Arg) (*Bound, error) {
 	}
 }
 
+// timestampdiffUnits are the units of timestampdiff, singular, upper case
+// (a trailing S is dropped: 'months' is MONTH).
+var timestampdiffUnits = map[string]bool{"MICROSECOND": true, "SECOND": true, "MINUTE": true, "HOUR": true, "DAY": true, "WEEK": true, "MONTH": true, "QUARTER": true, "YEAR": true}
+
 func bindTimestampDiff(args []Arg) (*Bound, error) {
+	if u, ok := constString(args[0]); ok && !timestampdiffUnits[strings.TrimSuffix(strings.ToUpper(u), "S")] {
+		return nil, fmt.Errorf("unknown unit %q for \"timestampdiff\" (expected MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR)", u)
+	}
 	return simple("timestampdiff", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {
 			unit := strings.TrimSuffix(strings.ToUpper(a[0].Str[i]), "S")
@@ -329,6 +359,17 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		w := TimeOf(us)
 		// Read the wall time in from, then show the instant in to.
 		inst := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), from)
+		if g := inst.In(from); g.Hour() != w.Hour() || g.Minute() != w.Minute() || g.Second() != w.Second() {
+			// A wall time in a spring-forward gap, which Go reads with the
+			// offset before it: the instant the gap ends, the fraction
+			// kept, as MariaDB.
+			start, end := inst.ZoneBounds()
+			t := end
+			if time.Date(g.Year(), g.Month(), g.Day(), g.Hour(), g.Minute(), g.Second(), 0, time.UTC).After(w.Truncate(time.Second)) {
+				t = start
+			}
+			inst = t.Add(time.Duration(w.Nanosecond()))
+		}
 		if u := inst.Unix(); u < 1 || u > math.MaxInt32 {
 			// As MySQL: outside the TIMESTAMP range nothing is converted.
 			out.I64[i] = us
@@ -365,6 +406,76 @@ func calcDaynr(y, m, d int64) int64 {
 		delsum -= (m*4 + 23) / 10
 	}
 	return delsum + y/4 - ((y/100+1)*3)/4
+}
+
+// The week behaviour flags of MySQL's calc_week.
+const (
+	weekMondayFirst  = 1 // weeks begin on Monday (else Sunday)
+	weekYear         = 2 // a week of the turn of the year belongs to one year (1..53), not week 0
+	weekFirstWeekday = 4 // week 1 is the first with the first weekday (else the first with 4 days or more)
+)
+
+// weekModes maps date_format's week specifiers to calc_week's flags.
+var weekModes = map[byte]int{
+	'U': weekFirstWeekday, 'u': weekMondayFirst,
+	'V': weekYear | weekFirstWeekday, 'v': weekYear | weekMondayFirst,
+	'X': weekYear | weekFirstWeekday, 'x': weekYear | weekMondayFirst,
+}
+
+// calcWeek is MySQL's calc_week: the week of y-m-d under the flags
+// (weekMondayFirst, weekYear, weekFirstWeekday) and the year it belongs
+// to.
+func calcWeek(y, m, d int64, flags int) (week, year int64) {
+	daynr := calcDaynr(y, m, d)
+	firstDaynr := calcDaynr(y, 1, 1)
+	mondayFirst := flags&weekMondayFirst != 0
+	inYear := flags&weekYear != 0
+	firstWeekday := flags&weekFirstWeekday != 0
+	weekday := calcWeekday(firstDaynr, !mondayFirst)
+	late := func(wd int64) bool { // the year's first days belong to the week before
+		return (firstWeekday && wd != 0) || (!firstWeekday && wd >= 4)
+	}
+	year = y
+	if m == 1 && d <= 7-weekday {
+		if !inYear && late(weekday) {
+			return 0, year
+		}
+		inYear = true
+		year--
+		n := daysInYear(year)
+		firstDaynr -= n
+		weekday = (weekday + 53*7 - n) % 7
+	}
+	var days int64
+	if late(weekday) {
+		days = daynr - (firstDaynr + (7 - weekday))
+	} else {
+		days = daynr - (firstDaynr - weekday)
+	}
+	if inYear && days >= 52*7 {
+		weekday = (weekday + daysInYear(year)) % 7
+		if (!firstWeekday && weekday < 4) || (firstWeekday && weekday == 0) {
+			return 1, year + 1
+		}
+	}
+	return days/7 + 1, year
+}
+
+// calcWeekday is MySQL's calc_weekday: 0 = Monday, or 0 = Sunday when
+// sundayFirst.
+func calcWeekday(daynr int64, sundayFirst bool) int64 {
+	if sundayFirst {
+		return (daynr + 6) % 7
+	}
+	return (daynr + 5) % 7
+}
+
+// daysInYear is MySQL's calc_days_in_year.
+func daysInYear(y int64) int64 {
+	if y&3 == 0 && (y%100 != 0 || (y%400 == 0 && y != 0)) {
+		return 366
+	}
+	return 365
 }
 
 // DateFormatOK is DateFormat; ok is false (NULL, as MySQL) when a zero or
@@ -460,6 +571,16 @@ func DateFormatOK(us int64, f string) (string, bool) {
 				return "", false
 			}
 			pad(yday, 3)
+		case 'U', 'u', 'V', 'v', 'X', 'x':
+			if m == 0 || y == 0 {
+				return "", false // MariaDB prints meaningless numbers
+			}
+			week, year := calcWeek(y, m, d, weekModes[f[i]])
+			if f[i] == 'X' || f[i] == 'x' {
+				pad(year, 4)
+			} else {
+				pad(week, 2)
+			}
 		case 'D':
 			suffix := "th"
 			if d < 11 || d > 13 {

@@ -252,6 +252,25 @@ func simple(fn string, ret Type, k Kernel, classes ...argClass) func([]Arg) (*Bo
 	}
 }
 
+// constChecked wraps bind: when argument idx is a constant text (the
+// pattern, JSON path or unit a file writes), check judges it when the
+// call is bound, so a constant every row would refuse is an error of the
+// file at the call rather than a row error at the first row.
+func constChecked(bind func([]Arg) (*Bound, error), idx int, check func(string) error) func([]Arg) (*Bound, error) {
+	return func(args []Arg) (*Bound, error) {
+		b, err := bind(args)
+		if err != nil || idx >= len(args) {
+			return b, err
+		}
+		if s, ok := constString(args[idx]); ok {
+			if err := check(s); err != nil {
+				return nil, err
+			}
+		}
+		return b, nil
+	}
+}
+
 // withAppend adds an Append form to what bind returns.
 func withAppend(bind func([]Arg) (*Bound, error), f func([]byte, string) []byte) func([]Arg) (*Bound, error) {
 	return func(args []Arg) (*Bound, error) {

@@ -169,7 +169,7 @@ func ParseDate(s string) (int64, error) {
 var errBadTimestamp = errors.New("bad timestamp")
 
 // ParseTimestamp parses 'YYYY-MM-DD[( |T)HH:MM:SS[.ffffff]]' (optionally
-// followed by 'Z') to µs since the epoch.
+// followed by 'Z'; '/' or '.' may stand for '-') to µs since the epoch.
 func ParseTimestamp(s string) (int64, error) {
 	us, err := parseTimestamp(strings.TrimSpace(s))
 	if err != nil {
@@ -186,6 +186,8 @@ func parseTimestamp(s string) (int64, error) {
 	} else {
 		datePart = s
 	}
+	// MySQL takes '/' and '.' between the date's parts too ('2024/02/29').
+	datePart = strings.NewReplacer("/", "-", ".", "-").Replace(datePart)
 	var y, m, d int64
 	if strings.Count(datePart, "-") == 2 {
 		parts := strings.Split(datePart, "-")

@@ -45,3 +45,71 @@ func TestZeroDateText(t *testing.T) {
 		t.Errorf("parts of the zero timestamp: %d %d %d %d", y, m, d, tod)
 	}
 }
+
+// TestDateFormatWeeks: date_format's week specifiers (%U %u %V %v %X %x)
+// give MariaDB's numbers — they were written out as the letters — around
+// the turn of the year, where the week-year and the calendar year part;
+// a date with year or month 0 is NULL (MariaDB prints meaningless numbers
+// there). The expected values are MariaDB 10.11's.
+func TestDateFormatWeeks(t *testing.T) {
+	for _, c := range []struct{ date, want string }{
+		{"2024-01-01", "00 01 53 01 2023 2024"},
+		{"2023-01-01", "01 00 01 52 2023 2022"},
+		{"2022-01-01", "00 00 52 52 2021 2021"},
+		{"2021-01-03", "01 00 01 53 2021 2020"},
+		{"2020-12-31", "52 53 52 53 2020 2020"},
+		{"2019-12-30", "52 53 52 01 2019 2020"},
+		{"2018-12-31", "52 53 52 01 2018 2019"},
+		{"2017-01-01", "01 00 01 52 2017 2016"},
+		{"2016-01-03", "01 00 01 53 2016 2015"},
+		{"2027-01-01", "00 00 52 53 2026 2026"},
+		{"2024-12-29", "52 52 52 52 2024 2024"},
+		{"2000-01-01", "00 00 52 52 1999 1999"},
+		{"2024-02-29", "08 09 08 09 2024 2024"},
+		{"2024-06-15", "23 24 23 24 2024 2024"},
+		{"0001-01-01", "00 01 53 01 0000 0001"},
+		{"9999-12-31", "52 52 52 52 9999 9999"},
+	} {
+		d, err := ParseDate(c.date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DateFormat(DateToTimestamp(d), "%U %u %V %v %X %x"); got != c.want {
+			t.Errorf("date_format('%s', '%%U %%u %%V %%v %%X %%x') = %q, want %q", c.date, got, c.want)
+		}
+	}
+	feb0 := DateToTimestamp(InvalidDate(2024, 2, 0))
+	if got := DateFormat(feb0, "%U %u %V %v %X %x"); got != "04 05 04 05 2024 2024" {
+		t.Errorf("date_format('2024-02-00', …) = %q", got)
+	}
+	for _, us := range []int64{math.MinInt64, DateToTimestamp(InvalidDate(2024, 0, 15)), DateToTimestamp(InvalidDate(0, 1, 1))} {
+		for _, f := range []string{"%U", "%u", "%V", "%v", "%X", "%x"} {
+			if s, ok := DateFormatOK(us, f); ok {
+				t.Errorf("date_format(%s, '%s') = %q, want NULL", FormatTimestamp(us, 0), f, s)
+			}
+		}
+	}
+}
+
+// TestDateDelimiters: text dates with '/' or '.' between their parts read
+// as MySQL reads them ('2024/02/29', '2024.02.29 10:11:12'); they were no
+// date, so CAST refused a VARCHAR column MariaDB casts.
+func TestDateDelimiters(t *testing.T) {
+	for in, want := range map[string]string{
+		"2024/02/29":          "2024-02-29 00:00:00",
+		"2024.02.29 10:11:12": "2024-02-29 10:11:12",
+		"2024/2/9":            "2024-02-09 00:00:00",
+		"2024-02/29":          "2024-02-29 00:00:00",
+		"2024/02/29T10:11:12": "2024-02-29 10:11:12",
+	} {
+		us, err := ParseTimestamp(in)
+		if err != nil || FormatTimestamp(us, 0) != want {
+			t.Errorf("ParseTimestamp(%q) = %s, %v; want %s", in, FormatTimestamp(us, 0), err, want)
+		}
+	}
+	for _, bad := range []string{"2024/02", "2024//02", "2024:02:29", "2024/02/30"} {
+		if _, err := ParseTimestamp(bad); err == nil {
+			t.Errorf("ParseTimestamp(%q) must fail", bad)
+		}
+	}
+}

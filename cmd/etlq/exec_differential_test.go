@@ -191,7 +191,7 @@ func edges() []edge {
 			b.(*array.TimestampBuilder).Append(arrow.Timestamp(us))
 		}}
 	jsons := edge{name: "j", typ: stdlib.TString, field: arrow.Field{Name: "j", Type: arrow.BinaryTypes.String, Nullable: true},
-		values: []any{`{"a": 1, "b": [1, 2, {"c": "x"}]}`, `[1, 2, 3]`, `"str"`, `{}`, `null`, `{"k": "v", "a": {"b": 1, "c": 2}}`, `[{"a": 1}, 2]`, nil},
+		values: []any{`{"a": 1, "b": [1, 2, {"c": "x"}]}`, `[1, 2, 3]`, `"str"`, `{}`, `null`, `{"k": "v", "a": {"b": 1, "c": 2}}`, `[{"a": 1}, 2]`, `{"a": 1, "k": 2, "a": 3}`, nil},
 		sql:    func(v any) string { return quoteSQL(v.(string)) },
 		build:  func(b array.Builder, v any) { b.(*array.StringBuilder).Append(v.(string)) }}
 	return []edge{strs, ints, decs, dbls, dates, tss, jsons}
@@ -204,9 +204,9 @@ var templates = map[string][]string{
 		"left(?, 3)", "right(?, 2)", "trim(?)", "ltrim(?)", "rtrim(?)", "lpad(?, 8, '*')", "rpad(?, 8, 'xy')", "lpad(?, 2, 'x')",
 		"concat(?, '-', ?)", "concat_ws(',', ?, NULL, 'z')", "replace(?, 'a', 'AA')", "reverse(?)", "locate('l', ?)",
 		"locate('l', ?, 4)", "instr(?, 'l')", "md5(?)", "sha1(?)", "sha2(?, 256)", "sha2(?, 512)", "crc32(?)", "hex(?)",
-		"to_base64(?)", "from_base64(to_base64(?))", "unhex(hex(?))", "regexp_like(?, '^[a-z]+$')", "regexp_replace(?, '[aeiou]', '_')",
+		"to_base64(?)", "from_base64(to_base64(?))", "unhex(hex(?))", "regexp_like(?, '^[a-z]+$')", "regexp_replace(?, '[aeiou]', '_')", "regexp_replace(?, 'l*', '_')", "regexp_replace(?, '[a-z]l*', '_')",
 		"regexp_substr(?, '[a-z]+')", "coalesce(?, 'none')", "ifnull(?, 'x')", "nullif(?, 'a')", "if(? = 'a', 1, 0)",
-		"? LIKE '%l%'", "? LIKE '_'", "? LIKE 'MiX%'", "greatest(?, 'm')", "least(?, 'm')", "? < 'b'", "? = 'MiXeD'",
+		"? LIKE '%l%'", "? LIKE '_'", "? LIKE 'MiX%'", "greatest(?, 'm')", "least(?, 'm')", "least(?, 5)", "greatest(?, -1.5)", "? < 'b'", "? = 'MiXeD'",
 		"? IS NULL", "CAST(? AS CHAR)", "concat(?, 1.50)"},
 	"i": {"abs(?)", "sign(?)", "? + 1", "? - 1", "? * 2", "? * ?", "? / 3", "? % 7", "mod(?, -3)", "-?", "round(?, -2)",
 		"truncate(?, -1)", "floor(?)", "ceil(?)", "hex(?)", "greatest(?, 0)", "least(?, 0)", "CAST(? AS CHAR)", "? + 0.5",
@@ -219,10 +219,10 @@ var templates = map[string][]string{
 		"? * 2", "? / 4", "? + 1", "CAST(? AS CHAR)", "sign(?)", "-?", "? > 0.1", "truncate(?, 1)", "CAST(? AS SIGNED)",
 		"CAST(? AS DECIMAL(30,6))"},
 	"dt": {"year(?)", "month(?)", "day(?)", "dayofweek(?)", "date_add(?, INTERVAL 1 MONTH)", "date_sub(?, INTERVAL 1 DAY)",
-		"date_add(?, INTERVAL 1 YEAR)", "datediff(?, '2000-01-01')", "date_format(?, '%W %M %D %Y %j %a %b %c %e')",
+		"date_add(?, INTERVAL 1 YEAR)", "datediff(?, '2000-01-01')", "date_format(?, '%W %M %D %Y %j %a %b %c %e')", "date_format(?, '%U %u %V %v %X %x')",
 		"CAST(? AS CHAR)", "? < DATE '2000-01-01'", "? = '2024-02-29'", "timestampdiff('MONTH', ?, DATE '2024-02-29')",
 		"timestampdiff('DAY', ?, DATE '2024-02-29')", "date(?)", "CAST(? AS SIGNED)"},
-	"ts": {"hour(?)", "minute(?)", "second(?)", "date(?)", "date_format(?, '%Y-%m-%d %H:%i:%s.%f %p %r %T')",
+	"ts": {"hour(?)", "minute(?)", "second(?)", "date(?)", "date_format(?, '%Y-%m-%d %H:%i:%s.%f %p %r %T')", "date_format(?, '%U %u %V %v %X %x')",
 		"CAST(? AS CHAR)", "date_add(?, INTERVAL 90 MINUTE)", "date_sub(?, INTERVAL 1 MONTH)",
 		"timestampdiff('MINUTE', ?, TIMESTAMP '2024-03-01 00:00:00')", "timestampdiff('MONTH', ?, TIMESTAMP '2024-03-01 00:00:00')",
 		"convert_tz(?, '+00:00', '+05:30')", "? > TIMESTAMP '2000-01-01 00:00:00'", "datediff(?, DATE '2000-01-01')",

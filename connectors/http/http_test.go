@@ -21,6 +21,7 @@ import (
 	"github.com/etlq/etlq/connectors"
 	etlqhttp "github.com/etlq/etlq/connectors/http"
 	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/exec"
 )
 
 // recorder is an endpoint that keeps every request body it accepts.
@@ -351,5 +352,59 @@ func TestPlanRefusesBadTargets(t *testing.T) {
 	}
 	if _, problems, err := s.Plan(context.Background(), connectors.Target{Name: "https://x/y"}); err != nil || len(problems) != 0 {
 		t.Errorf("https://x/y: want no error, got %v, %v", problems, err)
+	}
+}
+
+// TestDebeziumKeepsBatchSource: the requests of a batch carry what the
+// batch says of its source, as a file or stdout target writes it: the
+// server id and GTID of a binlog transaction, and the snapshot's first
+// and last records (in the first and last request when batch_rows splits
+// the batch). The http writer dropped them: binlog events had server_id 0
+// and gtid null, snapshot events "true" where a file had "first"/"last".
+func TestDebeziumKeepsBatchSource(t *testing.T) {
+	// events writes the three rows of batchRows(1, 2, 3), op set by
+	// readOp, as a batch that set adjusts, two rows a request, and
+	// returns the events the endpoint got.
+	events := func(readOp bool, set func(b *exec.Batch)) []string {
+		rec := &recorder{}
+		h := open(t, rec, connectors.Target{Format: "debezium_json", Options: map[string]any{"body": "ndjson", "batch_rows": 2}})
+		rows := batchRows(1, 2, 3)
+		for _, r := range rows {
+			if readOp {
+				r[4] = "read"
+			}
+		}
+		b := sinktest.Build(h.mem, schema, "d", "t", rows...)
+		set(b)
+		ch := make(chan error, 1)
+		if err := h.w.Write(context.Background(), b, func(err error) { ch <- err }); err != nil {
+			t.Fatal(err)
+		}
+		if err := wait(t, ch); err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, body := range rec.bodies {
+			lines = append(lines, strings.Split(strings.TrimSpace(string(body)), "\n")...)
+		}
+		if len(rec.bodies) != 2 || len(lines) != 3 {
+			t.Fatalf("want 3 events in 2 requests, got %q", rec.bodies)
+		}
+		return lines
+	}
+	for _, l := range events(false, func(b *exec.Batch) { b.ServerID, b.GTID = 92, "0-92-23" }) {
+		if !strings.Contains(l, `"server_id":92,"gtid":"0-92-23"`) {
+			t.Errorf("event lost its transaction's server id and GTID: %s", l)
+		}
+	}
+	var snaps []string
+	for _, l := range events(true, func(b *exec.Batch) {
+		b.Snapshot, b.SnapshotStart, b.SnapshotEnd = true, exec.SnapshotEdgeAll, exec.SnapshotEdgeAll
+	}) {
+		i := strings.Index(l, `"snapshot":"`)
+		snaps = append(snaps, strings.SplitN(l[i+len(`"snapshot":"`):], `"`, 2)[0])
+	}
+	if strings.Join(snaps, ",") != "first,true,last" {
+		t.Errorf("snapshot marks = %v, want first, true, last", snaps)
 	}
 }

@@ -179,7 +179,18 @@ func (w *writer) encode(b *exec.Batch) ([]request, error) {
 	var reqs []request
 	for start := 0; start < n; start += per {
 		end := min(start+per, n)
-		chunk := &exec.Batch{Record: b.Record, Sel: sel[start:end], DB: b.DB, Table: b.Table}
+		// A chunk says of its source what the batch says (the formats
+		// write it: Debezium's server_id, gtid and snapshot marks); the
+		// batch's first and last snapshot rows are in its first and last
+		// chunks.
+		chunk := &exec.Batch{Record: b.Record, Sel: sel[start:end], DB: b.DB, Table: b.Table,
+			Snapshot: b.Snapshot, ServerID: b.ServerID, GTID: b.GTID}
+		if start == 0 {
+			chunk.SnapshotStart = b.SnapshotStart
+		}
+		if end == n {
+			chunk.SnapshotEnd = b.SnapshotEnd
+		}
 		body, err := w.body(chunk)
 		if err != nil {
 			return nil, err
