@@ -146,6 +146,45 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 	a.stop(t)
 }
 
+// TestFirstShardColumnsAddedWhileStopped: two columns added with a
+// DEFAULT to the pattern's first table while etlq is stopped fill that
+// table's rows already in the target only. The second DDL planned the
+// union again with the changed table first, whose outputs did not say the
+// DEFAULT was that table's: the other table's rows took it too (Sakila's
+// film* tables after `ALTER TABLE film ADD created_at … DEFAULT
+// CURRENT_TIMESTAMP(3)`: every film_actor row showed the film's
+// created_at; new-user trial).
+func TestFirstShardColumnsAddedWhileStopped(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testFirstShardColumnsAddedWhileStopped)
+}
+
+func testFirstShardColumnsAddedWhileStopped(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	for _, tb := range []string{"sh_1", "sh_2"} {
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, a VARCHAR(10))",
+			"INSERT INTO "+db+"."+tb+" VALUES (1, 'x'), (2, 'y')")
+	}
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id);
+`, myDSN, chDSN, db, testServerID()))
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	myExec(t, my,
+		"ALTER TABLE "+db+".sh_1 ADD COLUMN q INT NOT NULL DEFAULT 7",
+		"ALTER TABLE "+db+".sh_1 ADD COLUMN r VARCHAR(5) DEFAULT 'rr'",
+		"INSERT INTO "+db+".sh_1 VALUES (3, 'z', 30, 'r3')",
+		"INSERT INTO "+db+".sh_2 VALUES (3, 'w')")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, a, CAST(q AS CHAR) AS q, r FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, a, NULL, NULL FROM %[1]s.sh_2) x ORDER BY tb, id", db)
+	chQ := fmt.Sprintf("SELECT _table, toString(id), a, toString(q), r FROM %s.sh_all_current ORDER BY _table, id", db)
+	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
+}
+
 // TestRenamedAwayAndBackWhileStopped: a table of a pattern renamed away
 // while etlq streams, then renamed back while it is stopped, keeps
 // flowing: its schema was followed under the other name.
