@@ -202,6 +202,23 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				if at != nil && len(at.PrimaryKey) > 0 {
 					ts = at
 				}
+			} else if ok && starOverTables(p) {
+				// `*` over several tables: each is planned as the
+				// checkpoint has it, the schema the stream decodes its
+				// changes with until it meets the DDL that changed it
+				// since. Planned from today's server, a column one table
+				// got while etlq was stopped was in the union the other
+				// tables' first changes carried, before the replay met
+				// its ALTER: the target took it for one dropped outside
+				// etlq and the pipeline stopped at every start.
+				at, err := rc.DescribeResumed(b.ctx, src, pl.Name, ref)
+				if err != nil {
+					b.errs.add(ft.name, "source %s: %v", src.Name, err)
+					continue
+				}
+				if at != nil {
+					ts = at
+				}
 			}
 			if len(ts.PrimaryKey) == 0 {
 				pkKnown = false

@@ -6,6 +6,7 @@ package etlfile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -266,6 +267,9 @@ type Catalog struct {
 	// marks (Loaded.Marks) and the schemas taken from them, by source.
 	marks   func(source string) [][]byte
 	resumed map[string]map[connectors.TableRef]*connectors.TableSchema
+	// resumeMarks are the checkpoints DescribeResumed read, by source and
+	// pipeline: a pattern over many tables asks for each table.
+	resumeMarks map[[2]string]json.RawMessage
 }
 
 var _ planner.ResumedCatalog = (*Catalog)(nil)
@@ -365,9 +369,23 @@ func (c *Catalog) DescribeResumed(ctx context.Context, d *planner.SourceDecl, pi
 	if !ok {
 		return nil, nil
 	}
-	mark, err := engine.ResumeMark(c.StateDir, d.Name, pipeline)
-	if err != nil || mark == nil {
-		return nil, err
+	at := [2]string{d.Name, pipeline}
+	c.mu.Lock()
+	mark, ok := c.resumeMarks[at]
+	c.mu.Unlock()
+	if !ok {
+		if mark, err = engine.ResumeMark(c.StateDir, d.Name, pipeline); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.resumeMarks == nil {
+			c.resumeMarks = map[[2]string]json.RawMessage{}
+		}
+		c.resumeMarks[at] = mark
+		c.mu.Unlock()
+	}
+	if mark == nil {
+		return nil, nil
 	}
 	return ms.SchemaAt(mark, ref)
 }
