@@ -220,13 +220,34 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 					ts = at
 				}
 			}
+			nerr := len(b.errs.errs)
+			tp := b.bindTable(p, pl, ts, ft.name)
+			if rc, ok := b.cat.(ResumedCatalog); ok && len(b.errs.errs) > nerr {
+				// The file does not bind to the table of today, but
+				// maybe to the table its stream resumes with: a column
+				// the pipeline names was renamed or dropped while etlq
+				// was stopped. Planned as the checkpoint has it, the
+				// pipeline takes the changes before the DDL and stops
+				// alone at it (rebindTable) with its own checkpoint,
+				// where a fixed file takes it on; the other pipelines go
+				// on. (Refused here, nothing ran, and the fixed file
+				// could not take the changes before the DDL.)
+				if at, err := rc.DescribeResumed(b.ctx, src, pl.Name, ref); err == nil && at != nil && !sameColumns(at, ts) {
+					failed := append([]*lang.Error(nil), b.errs.errs[nerr:]...)
+					b.errs.errs = b.errs.errs[:nerr]
+					if tp = b.bindTable(p, pl, at, ft.name); len(b.errs.errs) == nerr {
+						ts = at
+					} else {
+						b.errs.errs = append(b.errs.errs[:nerr], failed...)
+					}
+				}
+			}
 			if len(ts.PrimaryKey) == 0 {
 				pkKnown = false
 			} else if pk == nil {
 				pk = ts.PrimaryKey
 			}
 			pks = append(pks, tableKey{ref: ts.Ref, pk: ts.PrimaryKey})
-			tp := b.bindTable(p, pl, ts, ft.name)
 			if tp != nil {
 				pl.Tables = append(pl.Tables, tp)
 				pl.keepSchema(ts)
