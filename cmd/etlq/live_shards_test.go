@@ -113,26 +113,13 @@ func TestShardColumnAddedWhileStopped(t *testing.T) {
 }
 
 func testShardColumnAddedWhileStopped(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
-	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db)
-	for _, tb := range []string{"sh_1", "sh_2"} {
-		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, a VARCHAR(10))",
-			"INSERT INTO "+db+"."+tb+" VALUES (1, 'x'), (2, 'y')")
-	}
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id);
-`, myDSN, chDSN, db, testServerID()))
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	myExec(t, my,
+	s, file, state := twoShards(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	stoppedRun(t, s, file, state,
 		"ALTER TABLE "+db+".sh_2 ADD COLUMN q INT DEFAULT 5",
 		"INSERT INTO "+db+".sh_2 VALUES (3, 'z', 30)",
 		"UPDATE "+db+".sh_2 SET q = 10 WHERE id = 1",
 		"INSERT INTO "+db+".sh_1 VALUES (3, 'w')")
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, a, NULL AS q FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, a, CAST(q AS CHAR) FROM %[1]s.sh_2) x ORDER BY tb, id", db)
 	chQ := fmt.Sprintf("SELECT _table, toString(id), a, toString(q) FROM %s.sh_all_current ORDER BY _table, id", db)
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
@@ -160,26 +147,13 @@ func TestFirstShardColumnsAddedWhileStopped(t *testing.T) {
 }
 
 func testFirstShardColumnsAddedWhileStopped(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
-	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db)
-	for _, tb := range []string{"sh_1", "sh_2"} {
-		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, a VARCHAR(10))",
-			"INSERT INTO "+db+"."+tb+" VALUES (1, 'x'), (2, 'y')")
-	}
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id);
-`, myDSN, chDSN, db, testServerID()))
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	myExec(t, my,
+	s, file, state := twoShards(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	stoppedRun(t, s, file, state,
 		"ALTER TABLE "+db+".sh_1 ADD COLUMN q INT NOT NULL DEFAULT 7",
 		"ALTER TABLE "+db+".sh_1 ADD COLUMN r VARCHAR(5) DEFAULT 'rr'",
 		"INSERT INTO "+db+".sh_1 VALUES (3, 'z', 30, 'r3')",
 		"INSERT INTO "+db+".sh_2 VALUES (3, 'w')")
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, a, CAST(q AS CHAR) AS q, r FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, a, NULL, NULL FROM %[1]s.sh_2) x ORDER BY tb, id", db)
 	chQ := fmt.Sprintf("SELECT _table, toString(id), a, toString(q), r FROM %s.sh_all_current ORDER BY _table, id", db)
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
@@ -198,21 +172,9 @@ func TestShardsAlteredWhileStoppedBehindOtherChanges(t *testing.T) {
 }
 
 func testShardsAlteredWhileStoppedBehindOtherChanges(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
-	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db)
-	for _, tb := range []string{"sh_1", "sh_2"} {
-		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, a VARCHAR(10))",
-			"INSERT INTO "+db+"."+tb+" VALUES (1, 'x'), (2, 'y')")
-	}
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all;
-`, myDSN, chDSN, db, testServerID()))
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-	myExec(t, my,
+	s, file, state := twoShards(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	stoppedRun(t, s, file, state,
 		"INSERT INTO "+db+".sh_1 VALUES (3, 'a')",
 		"ALTER TABLE "+db+".sh_2 ADD COLUMN z INT DEFAULT 5",
 		"INSERT INTO "+db+".sh_2 VALUES (3, 'b', 30)",
@@ -220,7 +182,6 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 		"ALTER TABLE "+db+".sh_1 ADD COLUMN y VARCHAR(5) NOT NULL DEFAULT 'yy'",
 		"INSERT INTO "+db+".sh_1 VALUES (4, 'd', 'y4')",
 		"UPDATE "+db+".sh_2 SET z = 6 WHERE id = 2")
-	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, a, y, NULL AS z FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, a, NULL, CAST(z AS CHAR) FROM %[1]s.sh_2) x ORDER BY tb, id", db)
 	chQ := fmt.Sprintf("SELECT _table, toString(id), a, y, toString(z) FROM %s.sh_all_current ORDER BY _table, id", db)
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, chQ))
@@ -238,19 +199,8 @@ func TestRenamedAwayAndBackWhileStopped(t *testing.T) {
 }
 
 func testRenamedAwayAndBackWhileStopped(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
-	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db)
-	for _, tb := range []string{"sh_1", "sh_2"} {
-		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, a VARCHAR(10))",
-			"INSERT INTO "+db+"."+tb+" VALUES (1, 'x'), (2, 'y')")
-	}
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id);
-`, myDSN, chDSN, db, testServerID()))
+	s, file, state := twoShards(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
 	myQ := fmt.Sprintf("SELECT * FROM (SELECT 'sh_1' AS tb, id, a FROM %[1]s.sh_1 UNION ALL SELECT 'sh_2', id, a FROM %[1]s.sh_2) x ORDER BY tb, id", db)
 	chQ := fmt.Sprintf("SELECT _table, toString(id), a FROM %s.sh_all_current ORDER BY _table, id", db)
 	a := startApply(t, state, file)
@@ -305,4 +255,33 @@ func startShardWriter(t *testing.T, myDSN string, tables ...string) *churn {
 		}
 	}()
 	return w
+}
+
+// twoShards makes the tables sh_1 and sh_2 (id INT PRIMARY KEY, a
+// VARCHAR(10)) with rows 1 and 2 in a scratch database, and a file whose
+// pipeline p upserts them into sh_all, keyed by (_table, id).
+func twoShards(t *testing.T, myDSN string) (s *scratch, file, state string) {
+	t.Helper()
+	s = newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db)
+	for _, tb := range []string{"sh_1", "sh_2"} {
+		myExec(t, s.my, "CREATE TABLE "+s.db+"."+tb+" (id INT PRIMARY KEY, a VARCHAR(10))",
+			"INSERT INTO "+s.db+"."+tb+" VALUES (1, 'x'), (2, 'y')")
+	}
+	dir := t.TempDir()
+	file, state = filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id);
+`, myDSN, s.chDSN, s.db, testServerID()))
+	return s, file, state
+}
+
+// stoppedRun runs apply --once, makes the statements while etlq is
+// stopped, and runs apply --once again.
+func stoppedRun(t *testing.T, s *scratch, file, state string, stmts ...string) {
+	t.Helper()
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	myExec(t, s.my, stmts...)
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 }
