@@ -202,7 +202,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				if at != nil && len(at.PrimaryKey) > 0 {
 					ts = at
 				}
-			} else if ok && starOverTables(p) {
+			} else if ok && !b.now && starOverTables(p) {
 				// `*` over several tables: each is planned as the
 				// checkpoint has it, the schema the stream decodes its
 				// changes with until it meets the DDL that changed it
@@ -222,7 +222,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			}
 			nerr := len(b.errs.errs)
 			tp := b.bindTable(p, pl, ts, ft.name)
-			if rc, ok := b.cat.(ResumedCatalog); ok && len(b.errs.errs) > nerr {
+			if rc, ok := b.cat.(ResumedCatalog); ok && !b.now && len(b.errs.errs) > nerr {
 				// The file does not bind to the table of today, but
 				// maybe to the table its stream resumes with: a column
 				// the pipeline names was renamed or dropped while etlq
