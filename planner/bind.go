@@ -137,8 +137,17 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	// Output columns: the first table fixes them; others must agree, or,
 	// with `*` over several tables, join the union (union.go).
 	if pl.Output == nil {
+		several := severalTables(p, pl)
 		for i, e := range outs {
-			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: metas[i], Before: olds[i]})
+			meta := metas[i]
+			if several {
+				// What a DDL of this table said of a column (its
+				// DEFAULT) is this table's, as for the tables merged
+				// after it (mergeUnion): the union is made again with
+				// the changed table first when it is the first.
+				meta = carryDDL(meta, meta, sc.table)
+			}
+			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: meta, Before: olds[i]})
 		}
 		return tp
 	}

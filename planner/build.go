@@ -33,6 +33,11 @@ type Options struct {
 	// sources, sinks, functions and options are checked, but nothing that
 	// needs a table schema.
 	Catalog Catalog
+	// Now plans every table as the server has it now, never as a
+	// checkpoint has it (a ResumedCatalog's): what verify compares the
+	// targets with, where apply plans the tables whose stream resumes
+	// with another schema as the checkpoint has them.
+	Now bool
 }
 
 // Build binds and type-checks a parsed file (whose ${ENV} references are
@@ -40,7 +45,7 @@ type Options struct {
 // listing every problem with its position; the plan is then partial (its
 // declarations are all there) and must not be run.
 func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
-	b := &builder{ctx: ctx, cat: opts.Catalog, plan: &Plan{File: f.Pos.Filename},
+	b := &builder{ctx: ctx, cat: opts.Catalog, now: opts.Now, plan: &Plan{File: f.Pos.Filename},
 		sources: map[string]*SourceDecl{}, sinks: map[string]*SinkDecl{}, funcs: map[string]*udf{}}
 	for _, st := range f.Statements {
 		switch {
@@ -75,6 +80,7 @@ func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
 type builder struct {
 	ctx     context.Context
 	cat     Catalog
+	now     bool // Options.Now
 	plan    *Plan
 	errs    errorList
 	sources map[string]*SourceDecl

@@ -1,8 +1,11 @@
 package planner
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 )
@@ -165,4 +168,55 @@ func (b *builder) checkKeyOverTables(p *lang.CreatePipeline, pl *Pipeline, tk ta
 	b.errs.addAt(p.Key[0].Pos, p.Key[len(p.Key)-1].EndPos,
 		"pipeline %s upserts several tables into one target, but KEY (%s) does not say which table a row comes from, so a row of one table would overwrite the row of another with the same key: %s, or set WITH (key_unique_across_tables = true) if the key is unique across the tables",
 		pl.Name, strings.Join(key, ", "), fix)
+}
+
+// tableKey is the primary key of one table of a pipeline.
+type tableKey struct {
+	ref connectors.TableRef
+	pk  []string
+}
+
+// keysDiffer lists the tables and their primary keys when the tables do
+// not all have the same primary key columns (in any order), else "".
+func keysDiffer(pks []tableKey) string {
+	if len(pks) < 2 {
+		return ""
+	}
+	for _, k := range pks[1:] {
+		if !sameKeyColumns(k.pk, pks[0].pk) {
+			var out []string
+			for _, k := range pks {
+				out = append(out, fmt.Sprintf("%s (%s)", k.ref, strings.Join(k.pk, ", ")))
+			}
+			return strings.Join(out, ", ")
+		}
+	}
+	return ""
+}
+
+// sameKeyColumns reports whether a and b name the same columns.
+func sameKeyColumns(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.ContainsFunc(b, func(y string) bool { return strings.EqualFold(x, y) }) {
+			return false
+		}
+	}
+	return true
+}
+
+// withoutKey names the tables without a primary key among pks.
+func withoutKey(pks []tableKey) string {
+	var out []string
+	for _, k := range pks {
+		if len(k.pk) == 0 {
+			out = append(out, k.ref.String())
+		}
+	}
+	if len(out) == 1 {
+		return out[0] + " has no primary key"
+	}
+	return strings.Join(out, ", ") + " have no primary key"
 }

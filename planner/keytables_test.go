@@ -98,3 +98,69 @@ func TestKeyOverTablesOffline(t *testing.T) {
 		}
 	}
 }
+
+// sakilaFilm holds tables of a pattern whose primary keys differ, as
+// Sakila's film (film_id), film_actor (actor_id, film_id) and a table
+// without a key.
+var sakilaFilm = func() fixedCatalog {
+	c := fixedCatalog{}
+	for _, t := range []struct {
+		table string
+		pk    []string
+	}{{"film", []string{"film_id"}}, {"film_actor", []string{"actor_id", "film_id"}}, {"film_event", nil}} {
+		ref := connectors.TableRef{DB: "sakila", Table: t.table}
+		c[ref.String()] = &connectors.TableSchema{Ref: ref, PrimaryKey: t.pk, Fields: []arrow.Field{
+			notNull(field("film_id", arrow.PrimitiveTypes.Uint16, "smallint(5) unsigned")),
+			notNull(field("actor_id", arrow.PrimitiveTypes.Uint16, "smallint(5) unsigned")),
+		}}
+	}
+	return c
+}()
+
+// TestUpsertOverTablesWithOtherKeys: the default key of an upsert over
+// several tables is made of a primary key, so the tables must all have
+// the same one. The key was the first table's: over Sakila's film* tables
+// it was (_db, _table, film_id), and film_actor's 5462 rows collapsed to
+// one per film in the target, without an error (new-user trial).
+func TestUpsertOverTablesWithOtherKeys(t *testing.T) {
+	for _, c := range []struct{ src, msg string }{
+		{"CREATE PIPELINE p FROM binlog sakila.film, sakila.film_actor TRANSFORM _table, * INTO clickhouse dw.x.films;",
+			"test.etl:3:31: pipeline p upserts several tables into one target, and their primary keys differ (sakila.film (film_id), sakila.film_actor (actor_id, film_id)): a key made of one table's would let rows of another that share it overwrite each other"},
+		{"CREATE PIPELINE p FROM binlog sakila.film_actor, sakila.film INTO clickhouse dw.x.films WITH (key_unique_across_tables = true);",
+			"their primary keys differ (sakila.film_actor (actor_id, film_id), sakila.film (film_id))"},
+		{"CREATE PIPELINE p FROM binlog sakila.film, sakila.film_event TRANSFORM _table, * INTO clickhouse dw.x.films MODE upsert;",
+			"test.etl:3:17: MODE upsert needs a key: sakila.film_event has no primary key, add KEY (…)"},
+	} {
+		_, err := buildWith(t, sakilaFilm, header+c.src)
+		if err == nil || !strings.Contains(err.Error(), c.msg) {
+			t.Errorf("%s\nwant … %s, got %v", c.src, c.msg, err)
+		}
+	}
+	// Its own KEY is the user's word, as for one table.
+	if _, err := buildWith(t, sakilaFilm, header+"CREATE PIPELINE p FROM binlog sakila.film, sakila.film_actor TRANSFORM _table, * INTO clickhouse dw.x.films KEY (_table, film_id, actor_id);"); err != nil {
+		t.Errorf("an explicit KEY: %v", err)
+	}
+
+	// A table that joins the pattern later with another key stops the
+	// pipeline (alone) instead of collapsing its rows.
+	cat := fixedCatalog{"sakila.film": sakilaFilm["sakila.film"]}
+	p, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog sakila.film* TRANSFORM _table, * INTO clickhouse dw.x.films;")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := p.Pipelines[0]
+	if got := strings.Join(pl.Target.Key, ","); got != "_table,film_id" {
+		t.Fatalf("key (%s)", got)
+	}
+	for _, tb := range []string{"sakila.film_actor", "sakila.film_event"} {
+		_, err = pl.Rebind(context.Background(), sakilaFilm[tb])
+		if err == nil || !strings.Contains(err.Error(), "pipeline p: "+tb+" joins the pipeline with ") || !strings.Contains(err.Error(), "the pipeline's key (_table, film_id) comes from the primary key (film_id) of its other tables") {
+			t.Errorf("%s joining: %v", tb, err)
+		}
+	}
+	same := *sakilaFilm["sakila.film"]
+	same.Ref.Table = "film_2"
+	if _, err := pl.Rebind(context.Background(), &same); err != nil {
+		t.Errorf("a table with the same key joining: %v", err)
+	}
+}

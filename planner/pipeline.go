@@ -163,6 +163,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	nerrBind := len(b.errs.errs)
 	var pk []string
 	pkKnown := true
+	var pks []tableKey // each table's primary key
 	for _, ft := range froms {
 		refs, err := b.cat.Tables(b.ctx, src, ft.db, ft.tb)
 		if err != nil {
@@ -202,13 +203,52 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				if at != nil && len(at.PrimaryKey) > 0 {
 					ts = at
 				}
+			} else if ok && !b.now && starOverTables(p) {
+				// `*` over several tables: each is planned as the
+				// checkpoint has it, the schema the stream decodes its
+				// changes with until it meets the DDL that changed it
+				// since. Planned from today's server, a column one table
+				// got while etlq was stopped was in the union the other
+				// tables' first changes carried, before the replay met
+				// its ALTER: the target took it for one dropped outside
+				// etlq and the pipeline stopped at every start.
+				at, err := rc.DescribeResumed(b.ctx, src, pl.Name, ref)
+				if err != nil {
+					b.errs.add(ft.name, "source %s: %v", src.Name, err)
+					continue
+				}
+				if at != nil {
+					ts = at
+				}
+			}
+			nerr := len(b.errs.errs)
+			tp := b.bindTable(p, pl, ts, ft.name)
+			if rc, ok := b.cat.(ResumedCatalog); ok && !b.now && len(b.errs.errs) > nerr {
+				// The file does not bind to the table of today, but
+				// maybe to the table its stream resumes with: a column
+				// the pipeline names was renamed or dropped while etlq
+				// was stopped. Planned as the checkpoint has it, the
+				// pipeline takes the changes before the DDL and stops
+				// alone at it (rebindTable) with its own checkpoint,
+				// where a fixed file takes it on; the other pipelines go
+				// on. (Refused here, nothing ran, and the fixed file
+				// could not take the changes before the DDL.)
+				if at, err := rc.DescribeResumed(b.ctx, src, pl.Name, ref); err == nil && at != nil && !sameColumns(at, ts) {
+					failed := append([]*lang.Error(nil), b.errs.errs[nerr:]...)
+					b.errs.errs = b.errs.errs[:nerr]
+					if tp = b.bindTable(p, pl, at, ft.name); len(b.errs.errs) == nerr {
+						ts = at
+					} else {
+						b.errs.errs = append(b.errs.errs[:nerr], failed...)
+					}
+				}
 			}
 			if len(ts.PrimaryKey) == 0 {
 				pkKnown = false
 			} else if pk == nil {
 				pk = ts.PrimaryKey
 			}
-			tp := b.bindTable(p, pl, ts, ft.name)
+			pks = append(pks, tableKey{ref: ts.Ref, pk: ts.PrimaryKey})
 			if tp != nil {
 				pl.Tables = append(pl.Tables, tp)
 				pl.keepSchema(ts)
@@ -267,8 +307,19 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		}
 		b.checkNullableKey(p, pl)
 	} else if pl.Target.Mode == connectors.ModeUpsert {
-		if !pkKnown || len(pk) == 0 {
+		if (!pkKnown || len(pk) == 0) && len(pks) > 1 {
+			b.errs.add(p.Name, "MODE upsert needs a key: %s, add KEY (…)", withoutKey(pks))
+		} else if !pkKnown || len(pk) == 0 {
 			b.errs.add(p.Name, "MODE upsert needs a key: the source table has no primary key, add KEY (…)")
+		} else if differ := keysDiffer(pks); differ != "" {
+			// The default key is one table's primary key: the rows of a
+			// table whose own key has other columns (film_actor's
+			// (actor_id, film_id) under film's (film_id)) would overwrite
+			// each other in the target.
+			pos, end := fromSpan(p)
+			b.errs.addAt(pos, end,
+				"pipeline %s upserts several tables into one target, and their primary keys differ (%s): a key made of one table's would let rows of another that share it overwrite each other; read them with one pipeline each, or write KEY (…) with columns that identify the rows of every table",
+				pl.Name, differ)
 		} else if overTables && len(tk.missing()) > 0 {
 			pos, end := fromSpan(p)
 			b.errs.addAt(pos, end,
@@ -282,6 +333,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 					pl.Target.Key = append(pl.Target.Key, pl.Output[i].Name)
 				}
 			}
+			pl.defaultPK = pk
 			for _, k := range pk {
 				i, ok := outIdx[strings.ToLower(k)]
 				if !ok {
@@ -375,6 +427,18 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 		return nil, fmt.Errorf("pipeline %s: %s no longer has a primary key (its upsert key (%s) came from it): rows sharing a key would overwrite each other in the target. "+
 			"Give the table a primary key again, or, if (%s) still identifies its rows, write KEY (%s) in the pipeline; then run apply again",
 			pl.Name, ts.Ref, strings.Join(prev.PrimaryKey, ", "), strings.Join(prev.PrimaryKey, ", "), strings.Join(pl.Target.Key, ", "))
+	}
+	if _, ok := pl.schemas[key]; !ok && union && pl.Target.Mode == connectors.ModeUpsert && len(pl.defaultPK) > 0 &&
+		!sameKeyColumns(ts.PrimaryKey, pl.defaultPK) {
+		// A table that joins the pattern with another primary key: its
+		// rows that share the pipeline's key would overwrite each other.
+		pk := "no primary key"
+		if len(ts.PrimaryKey) > 0 {
+			pk = "primary key (" + strings.Join(ts.PrimaryKey, ", ") + ")"
+		}
+		return nil, fmt.Errorf("pipeline %s: %s joins the pipeline with %s, but the pipeline's key (%s) comes from the primary key (%s) of its other tables: its rows that share a key would overwrite each other in the target. "+
+			"Read it with a pipeline of its own, or write KEY (…) with columns that identify the rows of every table; then run apply again",
+			pl.Name, ts.Ref, pk, strings.Join(pl.Target.Key, ", "), strings.Join(pl.defaultPK, ", "))
 	}
 	if prev, ok := pl.schemas[key]; union && (!ok || !sameColumns(prev, ts)) {
 		// The table changed: the union is made again from every table's

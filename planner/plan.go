@@ -90,6 +90,9 @@ type Pipeline struct {
 	// them when one changes.
 	schemas map[string]*connectors.TableSchema
 	order   []string
+	// defaultPK is the primary key the upsert key was made of when the
+	// file gives no KEY: a table that joins later must have the same.
+	defaultPK []string
 }
 
 // Column is a named, typed output column.

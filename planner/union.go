@@ -31,6 +31,19 @@ func severalTables(p *lang.CreatePipeline, pl *Pipeline) bool {
 	return len(pl.Tables) >= 2 || len(pl.Patterns) > 0 || len(p.From) >= 2
 }
 
+// starOverTables reports whether pipeline p reads several tables (a list
+// or a pattern) with `*`, before its tables are resolved.
+func starOverTables(p *lang.CreatePipeline) bool {
+	several := len(p.From) >= 2
+	for _, t := range p.From {
+		several = several || t.HasGlob()
+	}
+	if !several || p.Transform == nil {
+		return several
+	}
+	return slices.ContainsFunc(p.Transform, func(it *lang.SelectItem) bool { return it.Star })
+}
+
 // starUnion reports whether pipeline p matches its tables' outputs by name.
 func starUnion(p *lang.CreatePipeline, pl *Pipeline) bool {
 	if !severalTables(p, pl) {

@@ -46,7 +46,7 @@ type verifyCmd struct {
 // difference could not be told from lag (the pipeline is not applying), 3
 // when that is because no etlq apply runs with the state directory.
 func (c *verifyCmd) Run(ctx context.Context) error {
-	_, plan, err := etlfile.LoadPlanAt(ctx, c.File, false, c.StateDir)
+	_, plan, err := etlfile.LoadPlanNow(ctx, c.File, c.StateDir)
 	if err != nil {
 		return err
 	}

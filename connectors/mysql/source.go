@@ -237,6 +237,11 @@ type Source struct {
 	name string
 	cfg  *Config
 
+	// atMark and atState are the last mark SchemaAt decoded.
+	atMu    sync.Mutex
+	atMark  []byte
+	atState *markState
+
 	mu         sync.Mutex
 	version    string
 	explicitID bool // server_id given in WITH

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -207,10 +208,19 @@ func (s *snapState) addRange(r keyRange) {
 // table's changes with, up to the next DDL of it. A shadow (a helper
 // table's schema) or a schema marked stale is none.
 func (s *Source) SchemaAt(mark []byte, ref connectors.TableRef) (*connectors.TableSchema, error) {
-	m, err := decodeState(mark)
-	if err != nil {
-		return nil, err
+	// The planner asks for every table of a pattern at one mark: it is
+	// decoded once.
+	s.atMu.Lock()
+	m := s.atState
+	if m == nil || !bytes.Equal(s.atMark, mark) {
+		var err error
+		if m, err = decodeState(mark); err != nil {
+			s.atMu.Unlock()
+			return nil, err
+		}
+		s.atMark, s.atState = append([]byte(nil), mark...), m
 	}
+	s.atMu.Unlock()
 	for _, t := range m.Schemas {
 		if t.Ref == ref && !t.Shadow && t.Stale == "" {
 			return t.tableSchema(), nil

@@ -6,6 +6,7 @@ package etlfile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -33,6 +34,9 @@ type Loaded struct {
 	// table read by name that the server no longer has is planned with
 	// the schema they hold (connectors.CheckpointDescriber).
 	Marks func(source string) [][]byte
+	// Now plans the tables as the server has them now, not as the
+	// checkpoints have them (planner.Options.Now): verify.
+	Now bool
 }
 
 // Load reads, parses and expands a file. Errors come back formatted with
@@ -117,7 +121,7 @@ func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error)
 		}
 		return decls, nil
 	}
-	p, err := planner.Build(ctx, l.File, planner.Options{Catalog: cat})
+	p, err := planner.Build(ctx, l.File, planner.Options{Catalog: cat, Now: l.Now})
 	if err != nil {
 		return nil, l.FormatErr(err)
 	}
@@ -232,11 +236,22 @@ func LoadPlanResuming(ctx context.Context, path string, offline bool, marks func
 // apply's state directory stateDir: a table is planned as the stream will
 // decode it where that differs (planner.ResumedCatalog).
 func LoadPlanAt(ctx context.Context, path string, offline bool, stateDir string) (*Loaded, *planner.Plan, error) {
+	return loadPlanAt(ctx, path, offline, stateDir, false)
+}
+
+// LoadPlanNow is LoadPlanAt with the tables planned as the server has
+// them now (Loaded.Now): verify compares the targets with the source of
+// now.
+func LoadPlanNow(ctx context.Context, path string, stateDir string) (*Loaded, *planner.Plan, error) {
+	return loadPlanAt(ctx, path, false, stateDir, true)
+}
+
+func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string, now bool) (*Loaded, *planner.Plan, error) {
 	l, err := Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
-	l.StateDir = stateDir
+	l.StateDir, l.Now = stateDir, now
 	if stateDir != "" {
 		l.Marks = func(source string) [][]byte { return engine.CheckpointMarks(stateDir, source) }
 	}
@@ -266,6 +281,9 @@ type Catalog struct {
 	// marks (Loaded.Marks) and the schemas taken from them, by source.
 	marks   func(source string) [][]byte
 	resumed map[string]map[connectors.TableRef]*connectors.TableSchema
+	// resumeMarks are the checkpoints DescribeResumed read, by source and
+	// pipeline: a pattern over many tables asks for each table.
+	resumeMarks map[[2]string]json.RawMessage
 }
 
 var _ planner.ResumedCatalog = (*Catalog)(nil)
@@ -365,9 +383,23 @@ func (c *Catalog) DescribeResumed(ctx context.Context, d *planner.SourceDecl, pi
 	if !ok {
 		return nil, nil
 	}
-	mark, err := engine.ResumeMark(c.StateDir, d.Name, pipeline)
-	if err != nil || mark == nil {
-		return nil, err
+	at := [2]string{d.Name, pipeline}
+	c.mu.Lock()
+	mark, ok := c.resumeMarks[at]
+	c.mu.Unlock()
+	if !ok {
+		if mark, err = engine.ResumeMark(c.StateDir, d.Name, pipeline); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.resumeMarks == nil {
+			c.resumeMarks = map[[2]string]json.RawMessage{}
+		}
+		c.resumeMarks[at] = mark
+		c.mu.Unlock()
+	}
+	if mark == nil {
+		return nil, nil
 	}
 	return ms.SchemaAt(mark, ref)
 }
