@@ -84,6 +84,18 @@ CREATE PIPELINE p FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse d
 	if w.ops.Load() == 0 {
 		t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
 	}
+	// chQ reads p once the target has it: wait for the target's ALTER
+	// first, or the query compared stays one without p (a test race that
+	// failed ~1 run in 10 under load).
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		if n, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM system.columns WHERE database = '%s' AND table = 'sh_all' AND name = 'p'", db)); n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the target never got sh_2's column p:\n%s", a.out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	a.waitSame(t, my, ch, myQ(), chQ(), 60*time.Second)
 	a.stop(t)
 
