@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/etlq/etlq/connectors/testenv"
 )
@@ -271,4 +272,58 @@ func TestCheckRefusesDeadLetterTargetItCannotWrite(t *testing.T) {
 	if err == nil || !strings.Contains(out, "check.etl:2:") || !strings.Contains(out, "dead letters to http ftp://x/y") || !strings.Contains(out, "not an http(s) URL") {
 		t.Errorf("want check to fail at the dead_letter option, got %v:\n%s", err, out)
 	}
+}
+
+// TestReplayRefusedLeavesDeadLetters: `deadletter replay` next to a running
+// apply on the same state directory is refused, and leaves the dead-letter
+// file where it was. It moved the file aside (to .replayed-…) before it
+// found the lock taken: nothing was replayed, and the running apply, which
+// keeps the file open, went on appending its new dead letters to the
+// moved file, where no later replay looked (new-user trial).
+func TestReplayRefusedLeavesDeadLetters(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testReplayRefusedLeavesDeadLetters)
+}
+
+func testReplayRefusedLeavesDeadLetters(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my := s.db, s.my
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, amount INT NOT NULL)",
+		"INSERT INTO "+db+".pay VALUES (1, 10), (2, -20)",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pay.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE pay
+  FROM binlog shop.%s.pay
+  WHERE assert(amount >= 0, 'amount must not be negative')
+  TRANSFORM id, amount
+  INTO clickhouse dw.%s.pay MODE upsert KEY (id)
+  WITH (on_error = 'dead_letter');
+`, myDSN, s.chDSN, db, db))
+	state := filepath.Join(dir, "state")
+	letters := filepath.Join(state, "deadletter", "pay.jsonl")
+	a := startApply(t, state, file)
+	defer a.stop(t)
+	a.waitFor(t, "the snapshot's dead letter", 60*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(letters)
+		return strings.Count(string(b), "\n") == 1, string(b)
+	})
+
+	out, err := runEtlq(t, "deadletter", "replay", "--state-dir", state, file, "pay")
+	if err == nil || !strings.Contains(out, "is in use by another etlq") {
+		t.Fatalf("replay next to a running apply: want it refused, got %v:\n%s", err, out)
+	}
+	if aside, _ := filepath.Glob(letters + ".replayed-*"); len(aside) != 0 {
+		t.Errorf("a refused replay moved the dead letters aside: %q", aside)
+	}
+	// The running apply's next dead letter lands in the same file.
+	myExec(t, my, "INSERT INTO "+db+".pay VALUES (3, -30)")
+	a.waitFor(t, "the second dead letter in "+letters, 60*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(letters)
+		return strings.Count(string(b), "\n") == 2, string(b)
+	})
 }
