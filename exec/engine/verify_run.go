@@ -68,7 +68,8 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 	// the row the re-check read once the target was read (the next
 	// round's source read tells): the target may hold a change made after
 	// the source read, a state the pipeline is ahead with, not a
-	// difference. A key the source changed meanwhile is checked again.
+	// difference — and is no difference when the source now has the
+	// target's row. A key the source changed otherwise is checked again.
 	src, tgt := map[string]srcRow{}, map[string]srcRow{}
 	diff := map[string]bool{}
 	var pend map[string]bool               // differed in the last round
@@ -88,7 +89,11 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 			return nil, nil, err
 		}
 		for k := range pend {
-			if sameRow(s, pendSrc, k) {
+			switch {
+			case sameRow(s, pendTgt, k):
+				// The target held what the source has now: it was ahead.
+				delete(suspect, keyHash(k))
+			case sameRow(s, pendSrc, k):
 				note(k, pendSrc, pendTgt)
 				delete(suspect, keyHash(k))
 			}

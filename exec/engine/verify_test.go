@@ -456,19 +456,33 @@ func TestVerifyTargetAheadOfRecheck(t *testing.T) {
 		t.Errorf("target ahead of the re-check's read: want 1 key re-checked and no difference: %+v", r)
 	}
 
-	// Changed at every read, the target always a step ahead: never
-	// confirmed.
-	src.rows[0] = []any{int64(1), "new", 1}
-	snk.table["1"] = "id=1 status=old qty=1"
-	src.opens = 0
-	src.opened = func(n int) {
-		if n >= 2 {
-			src.rows[0] = []any{int64(1), "new", n}
-			snk.mu.Lock()
-			snk.table["1"] = fmt.Sprintf("id=1 status=new qty=%d", n+1)
-			snk.mu.Unlock()
+	// Changed at every read, the target a step ahead of each: the next
+	// read finds the source at the target's row.
+	hot := func(step int) {
+		src.rows[0] = []any{int64(1), "new", 1}
+		snk.table["1"] = "id=1 status=old qty=1"
+		src.opens = 0
+		src.opened = func(n int) {
+			if n >= 2 {
+				src.rows[0] = []any{int64(1), "new", n * step}
+				snk.mu.Lock()
+				snk.table["1"] = fmt.Sprintf("id=1 status=new qty=%d", n*step+1)
+				snk.mu.Unlock()
+			}
 		}
 	}
+	hot(1)
+	res, err = engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: dir, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Differences() != 0 || r.Unconfirmed != "" {
+		t.Errorf("target ahead, the source at its row by the next read: want no difference: %+v", r)
+	}
+
+	// Changed again and again between reads, the target never at a row
+	// a read saw: never confirmed.
+	hot(10)
 	res, err = engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: dir, Alloc: mem, Repair: true})
 	if err != nil {
 		t.Fatal(err)
