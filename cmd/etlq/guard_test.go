@@ -95,20 +95,7 @@ func TestBinlogRetentionWarning(t *testing.T) {
 	}
 
 	// A checkpoint in a binary log older than the server's oldest.
-	cpPath := filepath.Join(state, "source-s.json")
-	cp, err := os.ReadFile(cpPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st map[string]any
-	if err := json.Unmarshal(cp, &st); err != nil {
-		t.Fatal(err)
-	}
-	st["mark"].(map[string]any)["file"] = "binlog.000000"
-	cp, _ = json.Marshal(st)
-	if err := os.WriteFile(cpPath, cp, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	purgedCheckpoint(t, state)
 	out := mustEtlq(t, "plan", "--state-dir", state, write(""))
 	if !strings.Contains(out, "warning: source s: the checkpoint's binary log binlog.000000 was purged on the server (the oldest is binlog.") {
 		t.Errorf("etlq plan: no purged warning:\n%s", out)
@@ -136,22 +123,7 @@ func TestCheckRefusesPurgedCheckpoint(t *testing.T) {
 		}
 		write("")
 		mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
-		// The checkpoint in a binary log older than the server's oldest.
-		cpPath := filepath.Join(state, "source-s.json")
-		cp, err := os.ReadFile(cpPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st map[string]any
-		if err := json.Unmarshal(cp, &st); err != nil {
-			t.Fatal(err)
-		}
-		st["mark"].(map[string]any)["file"] = "binlog.000000"
-		delete(st["mark"].(map[string]any), "gtid")
-		cp, _ = json.Marshal(st)
-		if err := os.WriteFile(cpPath, cp, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		purgedCheckpoint(t, state)
 
 		out, err := runEtlq(t, "check", "--state-dir", state, file)
 		if err == nil || !strings.Contains(out, "p.etl:1:") || !strings.Contains(out, "the checkpoint's binary log binlog.000000 was purged on the server") ||
@@ -171,4 +143,26 @@ func TestCheckRefusesPurgedCheckpoint(t *testing.T) {
 		}
 		diffRows(t, []string{"1"}, chRows(t, s.ch, "SELECT toString(id) FROM "+s.db+".t_current"))
 	})
+}
+
+// purgedCheckpoint moves source s's checkpoint in state into a binary log
+// older than any server's oldest (binlog.000000), without a GTID to place
+// it by: a checkpoint whose binary log is purged.
+func purgedCheckpoint(t *testing.T, state string) {
+	t.Helper()
+	cpPath := filepath.Join(state, "source-s.json")
+	cp, err := os.ReadFile(cpPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(cp, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["mark"].(map[string]any)["file"] = "binlog.000000"
+	delete(st["mark"].(map[string]any), "gtid")
+	cp, _ = json.Marshal(st)
+	if err := os.WriteFile(cpPath, cp, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
