@@ -382,6 +382,35 @@ func pipelineLines(st *Statement, p *CreatePipeline) []line {
 	return lines
 }
 
+// PipelineDefinition is the canonical text of what decides the rows a
+// pipeline writes into its target: its WHERE, TRANSFORM, MODE and KEY
+// (not FROM, INTO, SNAPSHOT or WITH). apply compares it with the text of
+// the last run to tell a pipeline edited in the file.
+func PipelineDefinition(p *CreatePipeline) string {
+	var b strings.Builder
+	if p.Where != nil {
+		b.WriteString("WHERE " + FormatExpr(p.Where) + "\n")
+	}
+	if p.Transform != nil {
+		items := make([]string, len(p.Transform))
+		for i, it := range p.Transform {
+			items[i] = selectItemText(it)
+		}
+		b.WriteString("TRANSFORM " + strings.Join(items, ", ") + "\n")
+	}
+	if p.Mode != nil {
+		b.WriteString("MODE " + strings.ToLower(p.Mode.Name) + "\n")
+	}
+	if p.Key != nil {
+		keys := make([]string, len(p.Key))
+		for i, k := range p.Key {
+			keys[i] = identText(k)
+		}
+		b.WriteString("KEY (" + strings.Join(keys, ", ") + ")\n")
+	}
+	return b.String()
+}
+
 func tableText(t *TableName) string {
 	parts := make([]string, len(t.Parts))
 	for i, p := range t.Parts {

@@ -25,7 +25,7 @@ var formatsByKind = map[string][]string{
 }
 
 func (b *builder) pipeline(p *lang.CreatePipeline) {
-	pl := &Pipeline{Name: p.Name.Name, Pos: p.Pos, Snapshot: connectors.SnapshotInitial}
+	pl := &Pipeline{Name: p.Name.Name, Pos: p.Pos, Snapshot: connectors.SnapshotInitial, Definition: lang.PipelineDefinition(p)}
 	if p.Into != nil {
 		pl.IntoPos, pl.IntoEnd = p.Into.Pos, p.Into.EndPos
 	}

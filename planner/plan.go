@@ -82,6 +82,11 @@ type Pipeline struct {
 	// IntoPos and IntoEnd are where the INTO clause is written: errors
 	// about the target point there.
 	IntoPos, IntoEnd lang.Pos
+	// Definition is the canonical text of the pipeline's WHERE,
+	// TRANSFORM, MODE and KEY (lang.PipelineDefinition): apply reads the
+	// table again for a pipeline whose definition changed since the last
+	// run.
+	Definition string
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 	// schemas are the latest schema of each table the pipeline was planned

@@ -37,8 +37,13 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		errs = append(errs, checkStreams(ctx, plan)...)
 		errs = append(errs, checkGrants(ctx, plan)...)
 		errs = append(errs, checkMismatches(ctx, c.File, plan)...)
-		for _, w := range engine.BinlogWarnings(ctx, plan, c.StateDir) {
+		binlogWarns, gaps := engine.BinlogWarnings(ctx, plan, c.StateDir)
+		for _, w := range binlogWarns {
 			fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
+		}
+		for _, g := range gaps {
+			// apply stops there before moving any data.
+			errs = append(errs, &lang.Error{Pos: g.Source.DSNPos, EndPos: g.Source.DSNEnd, Msg: g.Text})
 		}
 		if c.Strict {
 			errs = append(errs, warns...)
@@ -204,7 +209,11 @@ func (c *planCmd) Run(ctx context.Context) error {
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
 	if !c.Offline {
-		for _, w := range engine.BinlogWarnings(ctx, plan, c.StateDir) {
+		warns, gaps := engine.BinlogWarnings(ctx, plan, c.StateDir)
+		for _, g := range gaps {
+			warns = append(warns, g.Text)
+		}
+		for _, w := range warns {
 			fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
 		}
 	}

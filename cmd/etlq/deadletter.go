@@ -37,28 +37,33 @@ func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 	if path == "" {
 		path = engine.DeadLetterFile(c.StateDir, c.Pipeline)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		if os.IsNotExist(err) && c.From == "" {
-			return fmt.Errorf("pipeline %s has no dead letters in %s", c.Pipeline, path)
-		}
-		return err
-	}
-	letters, err := engine.ReadDeadLetters(f, path)
-	f.Close()
-	if err != nil {
-		return err
-	}
 	moved := ""
-	if c.From == "" {
-		// Moved aside before the replay: a letter that fails again is
-		// written to a fresh file, and a second replay does not run these
-		// again.
-		if moved, err = engine.MoveDeadLetterFile(path); err != nil {
-			return err
+	// Read (and moved aside) under the state directory's lock: a replay
+	// refused because apply runs leaves them where they are.
+	load := func() ([]engine.DeadLetter, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			if os.IsNotExist(err) && c.From == "" {
+				return nil, fmt.Errorf("pipeline %s has no dead letters in %s", c.Pipeline, path)
+			}
+			return nil, err
 		}
+		letters, err := engine.ReadDeadLetters(f, path)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		if c.From == "" {
+			// Moved aside before the replay: a letter that fails again is
+			// written to a fresh file, and a second replay does not run
+			// these again.
+			if moved, err = engine.MoveDeadLetterFile(path); err != nil {
+				return nil, err
+			}
+		}
+		return letters, nil
 	}
-	res, err := engine.Replay(ctx, plan, c.Pipeline, letters, engine.Options{StateDir: c.StateDir, Log: log})
+	res, err := engine.ReplayFrom(ctx, plan, c.Pipeline, load, engine.Options{StateDir: c.StateDir, Log: log})
 	if err != nil {
 		if moved != "" {
 			return fmt.Errorf("%w (the dead letters read are in %s: replay them with --from)", err, moved)

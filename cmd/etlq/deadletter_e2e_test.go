@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/etlq/etlq/connectors/testenv"
 )
@@ -25,23 +26,7 @@ func TestRuleNeverKeepsDeadRowAlive(t *testing.T) {
 	t.Parallel()
 	s := newScratch(t, testenv.MySQLDSN(t))
 	db, my, ch := s.db, s.my, s.ch
-	myExec(t, my,
-		"CREATE DATABASE "+db,
-		"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(20))",
-		"INSERT INTO "+db+".pay VALUES (1, 10, 'a'), (2, 20, NULL), (3, 30, 'c'), (4, 40, 'd')",
-	)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "pay.etl")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE pay
-  FROM binlog shop.%s.pay
-  WHERE assert(amount >= 0, 'amount must not be negative')
-  TRANSFORM id, amount, note
-  INTO clickhouse dw.%s.pay MODE upsert KEY (id)
-  WITH (on_error = 'dead_letter');
-`, testenv.MySQLDSN(t), s.chDSN, db, db))
-	state := filepath.Join(dir, "state")
+	file, state := payWithRule(t, s, testenv.MySQLDSN(t), "(1, 10, 'a'), (2, 20, NULL), (3, 30, 'c'), (4, 40, 'd')", "", "")
 	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
 
 	want := func() []string {
@@ -114,11 +99,6 @@ func TestDeadLettersToTargets(t *testing.T) {
 	myDSN := testenv.MySQLDSN(t)
 	s := newScratch(t, myDSN)
 	db, my, ch := s.db, s.my, s.ch
-	myExec(t, my,
-		"CREATE DATABASE "+db,
-		"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(20))",
-		"INSERT INTO "+db+".pay VALUES (1, 10, 'a'), (2, -20, NULL), (3, -30, 'c')",
-	)
 	var mu sync.Mutex
 	var posted []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -141,24 +121,14 @@ func TestDeadLettersToTargets(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	dir := t.TempDir()
-	file := filepath.Join(dir, "pay.etl")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE pay
-  FROM binlog shop.%s.pay
-  WHERE assert(amount >= 0, 'amount must not be negative')
-  TRANSFORM id, amount, note
-  INTO clickhouse dw.%s.pay MODE upsert KEY (id)
-  WITH (on_error = 'dead_letter', dead_letter = 'clickhouse dw.%s.rejects');
-CREATE PIPELINE pay_hook
+	file, state := payWithRule(t, s, myDSN, "(1, 10, 'a'), (2, -20, NULL), (3, -30, 'c')", fmt.Sprintf(", dead_letter = 'clickhouse dw.%s.rejects'", db),
+		fmt.Sprintf(`CREATE PIPELINE pay_hook
   FROM binlog shop.%s.pay
   WHERE assert(amount >= 0, 'amount must not be negative')
   TRANSFORM id, amount
   INTO stdout FORMAT jsonl
   WITH (on_error = 'dead_letter', dead_letter = 'http %s/rejects');
-`, myDSN, s.chDSN, db, db, db, db, srv.URL))
-	state := filepath.Join(dir, "state")
+`, db, srv.URL))
 	out := mustEtlq(t, "apply", "--once", "--state-dir", state, file)
 	for _, want := range []string{"clickhouse dw." + db + ".rejects", "http " + srv.URL + "/rejects"} {
 		if !strings.Contains(out, want) {
@@ -210,7 +180,7 @@ CREATE PIPELINE pay_hook
 	// lines (as FORMAT JSONEachRow writes them: row a string, version
 	// quoted), are replayed and land in the target.
 	exported := chRows(t, ch, "SELECT concat('{\"pipeline\":\"', pipeline, '\",\"table\":\"', `table`, '\",\"pos\":\"', pos, '\",\"op\":\"', op, '\",\"version\":\"', toString(version), '\",\"reason\":', '\"x\"', ',\"row\":\"', replaceAll(row, '\"', '\\\\\"'), '\"}') FROM "+db+".rejects ORDER BY version")
-	from := filepath.Join(dir, "rejects.jsonl")
+	from := filepath.Join(filepath.Dir(file), "rejects.jsonl")
 	writeFile(t, from, strings.Join(exported, "\n")+"\n")
 	writeFile(t, file, strings.Replace(readFile(t, file), "amount >= 0", "amount >= -100", 1))
 	out = mustEtlq(t, "deadletter", "replay", "--state-dir", state, "--from", from, file, "pay")
@@ -271,4 +241,66 @@ func TestCheckRefusesDeadLetterTargetItCannotWrite(t *testing.T) {
 	if err == nil || !strings.Contains(out, "check.etl:2:") || !strings.Contains(out, "dead letters to http ftp://x/y") || !strings.Contains(out, "not an http(s) URL") {
 		t.Errorf("want check to fail at the dead_letter option, got %v:\n%s", err, out)
 	}
+}
+
+// TestReplayRefusedLeavesDeadLetters: `deadletter replay` next to a running
+// apply on the same state directory is refused, and leaves the dead-letter
+// file where it was. It moved the file aside (to .replayed-…) before it
+// found the lock taken: nothing was replayed, and the running apply, which
+// keeps the file open, went on appending its new dead letters to the
+// moved file, where no later replay looked (new-user trial).
+func TestReplayRefusedLeavesDeadLetters(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testReplayRefusedLeavesDeadLetters)
+}
+
+func testReplayRefusedLeavesDeadLetters(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	file, state := payWithRule(t, s, myDSN, "(1, 10, 'a'), (2, -20, NULL)", "", "")
+	letters := filepath.Join(state, "deadletter", "pay.jsonl")
+	a := startApply(t, state, file)
+	defer a.stop(t)
+	a.waitFor(t, "the snapshot's dead letter", 60*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(letters)
+		return strings.Count(string(b), "\n") == 1, string(b)
+	})
+
+	out, err := runEtlq(t, "deadletter", "replay", "--state-dir", state, file, "pay")
+	if err == nil || !strings.Contains(out, "is in use by another etlq") {
+		t.Fatalf("replay next to a running apply: want it refused, got %v:\n%s", err, out)
+	}
+	if aside, _ := filepath.Glob(letters + ".replayed-*"); len(aside) != 0 {
+		t.Errorf("a refused replay moved the dead letters aside: %q", aside)
+	}
+	// The running apply's next dead letter lands in the same file.
+	myExec(t, s.my, "INSERT INTO "+s.db+".pay VALUES (3, -30, NULL)")
+	a.waitFor(t, "the second dead letter in "+letters, 60*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(letters)
+		return strings.Count(string(b), "\n") == 2, string(b)
+	})
+}
+
+// payWithRule makes s's table pay (id, amount, note) with rows and a file
+// whose upsert pipeline pay dead-letters the rows of a negative amount
+// (assert), with more options in its WITH (", name = value") and more
+// statements after it; it returns the file and the state directory to use.
+func payWithRule(t *testing.T, s *scratch, myDSN, rows, with, more string) (file, state string) {
+	t.Helper()
+	myExec(t, s.my,
+		"CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".pay (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(20))",
+		"INSERT INTO "+s.db+".pay VALUES "+rows,
+	)
+	dir := t.TempDir()
+	file = filepath.Join(dir, "pay.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE pay
+  FROM binlog shop.%s.pay
+  WHERE assert(amount >= 0, 'amount must not be negative')
+  TRANSFORM id, amount, note
+  INTO clickhouse dw.%s.pay MODE upsert KEY (id)
+  WITH (on_error = 'dead_letter'%s);
+%s`, myDSN, s.chDSN, s.db, s.db, with, more))
+	return file, filepath.Join(dir, "state")
 }

@@ -95,6 +95,61 @@ func TestBinlogRetentionWarning(t *testing.T) {
 	}
 
 	// A checkpoint in a binary log older than the server's oldest.
+	purgedCheckpoint(t, state)
+	out := mustEtlq(t, "plan", "--state-dir", state, write(""))
+	if !strings.Contains(out, "warning: source s: the checkpoint's binary log binlog.000000 was purged on the server (the oldest is binlog.") {
+		t.Errorf("etlq plan: no purged warning:\n%s", out)
+	}
+}
+
+// TestCheckRefusesPurgedCheckpoint: a checkpoint whose binary log the
+// server no longer has is what apply refuses before moving any data
+// (on_binlog_gap = 'fail', the default), so check exits 1 naming it, at
+// the source; with on_binlog_gap = 'resnapshot' apply takes a new
+// snapshot instead, and check warns, saying so. Before, check exited 0
+// with a warning that "apply fails" (a pre-deploy check passed, the
+// deployed apply did not start), and apply's own warning said it fails
+// even when it was about to take the new snapshot.
+func TestCheckRefusesPurgedCheckpoint(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY)", "INSERT INTO "+s.db+".t VALUES (1)")
+		dir := t.TempDir()
+		state, file := filepath.Join(dir, "state"), filepath.Join(dir, "p.etl")
+		write := func(with string) {
+			writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d%s);\nCREATE SINK dw INTO clickhouse '%s';\nCREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t;\n",
+				myDSN, testServerID(), with, s.chDSN, s.db, s.db))
+		}
+		write("")
+		mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		purgedCheckpoint(t, state)
+
+		out, err := runEtlq(t, "check", "--state-dir", state, file)
+		if err == nil || !strings.Contains(out, "p.etl:1:") || !strings.Contains(out, "the checkpoint's binary log binlog.000000 was purged on the server") ||
+			!strings.Contains(out, "on_binlog_gap = 'resnapshot'") || strings.Contains(out, ": ok (") {
+			t.Errorf("check of a purged checkpoint: want exit 1 naming it at the source, got %v:\n%s", err, out)
+		}
+
+		write(", on_binlog_gap = 'resnapshot'")
+		out = mustEtlq(t, "check", "--state-dir", state, file)
+		if !strings.Contains(out, "warning: source s: the checkpoint's binary log binlog.000000 was purged on the server") ||
+			!strings.Contains(out, "apply takes a new snapshot") || strings.Contains(out, "apply fails") {
+			t.Errorf("check with on_binlog_gap = 'resnapshot': want a warning that apply takes a new snapshot:\n%s", out)
+		}
+		out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		if strings.Contains(out, "apply fails") {
+			t.Errorf("apply with on_binlog_gap = 'resnapshot' warns that it fails:\n%s", out)
+		}
+		diffRows(t, []string{"1"}, chRows(t, s.ch, "SELECT toString(id) FROM "+s.db+".t_current"))
+	})
+}
+
+// purgedCheckpoint moves source s's checkpoint in state into a binary log
+// older than any server's oldest (binlog.000000), without a GTID to place
+// it by: a checkpoint whose binary log is purged.
+func purgedCheckpoint(t *testing.T, state string) {
+	t.Helper()
 	cpPath := filepath.Join(state, "source-s.json")
 	cp, err := os.ReadFile(cpPath)
 	if err != nil {
@@ -105,12 +160,9 @@ func TestBinlogRetentionWarning(t *testing.T) {
 		t.Fatal(err)
 	}
 	st["mark"].(map[string]any)["file"] = "binlog.000000"
+	delete(st["mark"].(map[string]any), "gtid")
 	cp, _ = json.Marshal(st)
 	if err := os.WriteFile(cpPath, cp, 0o644); err != nil {
 		t.Fatal(err)
-	}
-	out := mustEtlq(t, "plan", "--state-dir", state, write(""))
-	if !strings.Contains(out, "warning: source s: the checkpoint's binary log binlog.000000 was purged on the server (the oldest is binlog.") {
-		t.Errorf("etlq plan: no purged warning:\n%s", out)
 	}
 }

@@ -518,3 +518,38 @@ CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, %[5]s, _op INTO clickh
 	diffRows(t, []string{"1|10|read", "2|20|insert", "3|30|insert", "1|11|update"}, chRows(t, ch, fmt.Sprintf(logQ, "dd")))
 	diffRows(t, myRows(t, my, myQ), chRows(t, ch, fmt.Sprintf("SELECT toString(id), toString(dd), e FROM %s.t_all_current ORDER BY id", db)))
 }
+
+// TestStoppedAgainIsLogged: a stopped pipeline that stops again in its
+// catch-up (the file, or its target, not fixed) says so in the log when
+// it stops, as the first stop did, while apply goes on with the others.
+// Before, the catch-up's error was kept for the end of the run: a
+// running apply showed only etlq_pipeline_stopped 1, no reason, until it
+// was stopped (new-user trial).
+func TestStoppedAgainIsLogged(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, ch := s.db, s.my, s.ch
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, qty VARCHAR(10) NOT NULL)",
+			"INSERT INTO "+db+".t VALUES (1, '5'), (2, 'x6')")
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_ok FROM binlog s.%[4]s.t INTO clickhouse dw.%[4]s.t_ok WITH (flush_interval = '100ms');
+CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, CAST(qty AS INT64) AS q INTO clickhouse dw.%[4]s.t_bad WITH (flush_interval = '100ms');
+`, myDSN, s.chDSN, testServerID(), db))
+		if out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); err == nil || !strings.Contains(out, "pipeline p_bad stopped") {
+			t.Fatalf("want p_bad stopped by the row 'x6', got %v:\n%s", err, out)
+		}
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, '7')")
+		a := startApply(t, state, file)
+		a.waitSame(t, my, ch, "SELECT id, qty FROM "+db+".t ORDER BY id", "SELECT toString(id), qty FROM "+db+".t_ok_current ORDER BY id", 60*time.Second)
+		a.waitFor(t, "the log says p_bad stopped again", 30*time.Second, func() (bool, string) {
+			out := a.out.String()
+			return strings.Contains(out, "pipeline stopped; the other pipelines of the source go on") && strings.Contains(out, "pipeline=p_bad"), "not yet"
+		})
+		a.stopFailing(t)
+	})
+}

@@ -159,10 +159,14 @@ func (w *writer) MaxVersion(ctx context.Context) (uint64, error) {
 // that is gone (ClickHouse code 60: dropped by hand while the pipeline
 // ran) says what to do: the next run makes it again and, resuming from a
 // checkpoint, reads the pipeline's tables into it again (exec/engine,
-// newPipelineResnapshots).
+// newPipelineResnapshots). So does a column that is gone (code 16): the
+// next run names it and the ways to get its values back.
 func (w *writer) insertError(err error) error {
-	if chCode(err) == 60 {
+	switch chCode(err) {
+	case 60:
 		return fmt.Errorf("clickhouse insert into %s: %w: the table is gone (dropped outside etlq while the pipeline ran?): run etlq apply again; it makes the table again and reads the pipeline's source tables into it again (apply --log workers: run etlq resnapshot FILE PIPELINE --log … for it)", w.target, err)
+	case 16:
+		return fmt.Errorf("clickhouse insert into %s: %w: a column of the table is gone (dropped outside etlq while the pipeline ran?): run etlq apply again: it names the column(s) and how to get their values back", w.target, err)
 	}
 	return fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
 }

@@ -95,6 +95,13 @@ type ReplayResult struct {
 // lock: it does not run beside apply on the same directory. Letters of
 // other pipelines are left out.
 func Replay(ctx context.Context, plan *planner.Plan, pipeline string, letters []DeadLetter, opts Options) (ReplayResult, error) {
+	return ReplayFrom(ctx, plan, pipeline, func() ([]DeadLetter, error) { return letters, nil }, opts)
+}
+
+// ReplayFrom is Replay of the dead letters load returns, called once the
+// state directory's lock is held: a replay refused because apply runs
+// has not touched them (load may move their file aside).
+func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load func() ([]DeadLetter, error), opts Options) (ReplayResult, error) {
 	var res ReplayResult
 	var p *planner.Pipeline
 	for _, x := range plan.Pipelines {
@@ -123,6 +130,10 @@ func Replay(ctx context.Context, plan *planner.Plan, pipeline string, letters []
 		return res, err
 	}
 	defer lock.release()
+	letters, err := load()
+	if err != nil {
+		return res, err
+	}
 
 	opts.sinks = map[string]connectors.Sink{}
 	defer func() {

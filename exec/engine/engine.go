@@ -208,7 +208,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			// The binlog-loss guard (guard.go): say so early when the
 			// checkpoint's binary log is about to be purged.
 			if e, err := ex.BinlogExpiry(ctx, st.Mark); err == nil && r.alone == "" {
-				if w := expiryWarning(r.decl.Name, e, time.Now()); w != "" {
+				if w := expiryWarning(r.decl.Name, e, time.Now(), GapResnapshots(r.decl, r.pipes)); w != "" {
 					r.opts.Log.Warn(w)
 				}
 			}

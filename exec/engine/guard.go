@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,10 +38,11 @@ const SnapshotRate = 200_000
 // checkpoints in stateDir: a checkpoint whose binary log is purged, or may
 // be purged within the source's binlog_expiry_warning; without a
 // checkpoint, a snapshot estimated to take longer than the retention.
-// A source that cannot say is a warning too.
-func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) []string {
+// A source that cannot say is a warning too. gaps are the sources whose
+// checkpoint's binary log is purged while their on_binlog_gap is 'fail':
+// apply refuses to start from there (check reports them as errors).
+func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) (out []string, gaps []BinlogGap) {
 	store := &Store{Dir: stateDir}
-	var out []string
 	for _, d := range plan.Sources {
 		var tables []connectors.TableRef
 		follows := false
@@ -82,7 +84,10 @@ func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) []
 		case err != nil:
 			out = append(out, fmt.Sprintf("source %s: cannot read the binary log retention: %v", d.Name, err))
 		case st != nil:
-			if w := expiryWarning(d.Name, e, time.Now()); w != "" {
+			resnap := GapResnapshots(d, plan.Pipelines)
+			if w := expiryWarning(d.Name, e, time.Now(), resnap); w != "" && e.Purged && !resnap {
+				gaps = append(gaps, BinlogGap{Source: d, Text: w})
+			} else if w != "" {
 				out = append(out, w)
 			}
 		default:
@@ -96,12 +101,45 @@ func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) []
 		}
 		src.Close()
 	}
-	return out
+	return out, gaps
 }
 
-// expiryWarning is the warning for a checkpoint at e, or "".
-func expiryWarning(source string, e *mysql.Expiry, now time.Time) string {
+// BinlogGap is a source whose checkpoint's binary log the server purged,
+// with on_binlog_gap = 'fail': apply stops before moving any data.
+type BinlogGap struct {
+	Source *planner.SourceDecl
+	Text   string
+}
+
+// GapResnapshots says whether a binlog gap of source d is re-snapshotted:
+// on_binlog_gap (or its old name snapshot_on_purge) as the source's stream
+// reads it, the pipelines' WITH over the source's.
+func GapResnapshots(d *planner.SourceDecl, pipes []*planner.Pipeline) bool {
+	opts := map[string]any{}
+	for k, v := range d.Options {
+		opts[k] = v
+	}
+	for _, p := range pipes {
+		if p.Source == d.Name {
+			for k, v := range p.Options {
+				opts[k] = v
+			}
+		}
+	}
+	if v, ok := opts["on_binlog_gap"].(string); ok {
+		return strings.EqualFold(v, "resnapshot")
+	}
+	on, _ := opts["snapshot_on_purge"].(bool)
+	return on
+}
+
+// expiryWarning is the warning for a checkpoint at e, or "". resnap says
+// a gap is re-snapshotted (on_binlog_gap = 'resnapshot').
+func expiryWarning(source string, e *mysql.Expiry, now time.Time, resnap bool) string {
 	switch {
+	case e.Purged && resnap:
+		return fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server (the oldest is %s, started %s UTC): apply takes a new snapshot of the tables read with SNAPSHOT initial (on_binlog_gap = 'resnapshot')",
+			source, e.File, e.Oldest, e.OldestAt.Format(time.DateTime))
 	case e.Purged:
 		return fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server (the oldest is %s, started %s UTC): apply fails, unless on_binlog_gap = 'resnapshot'",
 			source, e.File, e.Oldest, e.OldestAt.Format(time.DateTime))

@@ -30,15 +30,15 @@ func TestSnapshotWarning(t *testing.T) {
 func TestExpiryWarning(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	e := &mysql.Expiry{Retention: 48 * time.Hour, WarnWithin: 12 * time.Hour, Setting: "expire_logs_days = 2", File: "binlog.000007", PurgeAt: now.Add(13 * time.Hour)}
-	if w := expiryWarning("s", e, now); w != "" {
+	if w := expiryWarning("s", e, now, false); w != "" {
 		t.Errorf("13h left of a 12h warning: %s", w)
 	}
 	e.PurgeAt = now.Add(3 * time.Hour)
-	if w := expiryWarning("s", e, now); w != "source s: the checkpoint's binary log binlog.000007 may be purged in 3h0m0s (at 2026-01-01 03:00:00 UTC, expire_logs_days = 2): run apply before then, or raise the retention" {
+	if w := expiryWarning("s", e, now, false); w != "source s: the checkpoint's binary log binlog.000007 may be purged in 3h0m0s (at 2026-01-01 03:00:00 UTC, expire_logs_days = 2): run apply before then, or raise the retention" {
 		t.Errorf("3h left: %q", w)
 	}
 	e.Purged, e.Oldest, e.OldestAt = true, "binlog.000009", now
-	if w := expiryWarning("s", e, now); !strings.Contains(w, "was purged on the server (the oldest is binlog.000009") {
+	if w := expiryWarning("s", e, now, false); !strings.Contains(w, "was purged on the server (the oldest is binlog.000009") {
 		t.Errorf("purged: %q", w)
 	}
 }

@@ -656,13 +656,39 @@ func (r *sourceRun) removeOlder(ctx context.Context, pr *pipeRun, t connectors.T
 // poll at the stream's start hands the requests over, so that apply --once
 // carries them out too. A stream that cannot say (a log worker's) only
 // warns of a target made again.
+//
+// So is a table of an upsert pipeline whose definition (WHERE, TRANSFORM,
+// MODE, KEY) changed in the file since the last run: its target holds the
+// rows of the old definition (keys the new WHERE drops included), which
+// the stream would rewrite only as their rows change. Other modes keep
+// every change: the edit is only logged. The definitions are kept in
+// <state-dir>/definitions-<source>.json, written after the requests.
 func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
-	if st == nil || len(st.Pipelines) == 0 || r.alone != "" || r.until != nil {
+	if r.alone != "" || r.until != nil {
 		return nil
+	}
+	defs, err := loadDefinitions(r.opts.StateDir, r.decl.Name)
+	if err != nil {
+		return err
+	}
+	if st == nil || len(st.Pipelines) == 0 {
+		return r.saveDefinitions(defs)
 	}
 	known := map[string]bool{}
 	for _, n := range st.Pipelines {
 		known[n] = true
+	}
+	changed := map[string]bool{}
+	for _, pr := range r.runs {
+		p := pr.p
+		if old, ok := defs[p.Name]; ok && known[p.Name] && old != p.Definition {
+			if p.Target.Mode == connectors.ModeUpsert {
+				changed[p.Name] = true
+			} else {
+				r.opts.Log.Warn("the pipeline changed in the file since the last run: its target keeps the rows the old definition wrote; etlq resnapshot reads its tables again",
+					"pipeline", p.Name, "mode", p.Target.Mode.String())
+			}
+		}
 	}
 	created := map[string]bool{}
 	var pipes []*planner.Pipeline
@@ -686,7 +712,7 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	if err != nil {
 		return err
 	}
-	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] || created[p.Name] },
+	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] || created[p.Name] || changed[p.Name] },
 		sm, st.Mark, pending)
 	if err != nil {
 		return err
@@ -696,12 +722,54 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 			return fmt.Errorf("pipeline %s: %w", req.Pipeline, err)
 		}
 		why := "a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it"
-		if known[req.Pipeline] {
+		switch {
+		case created[req.Pipeline] && known[req.Pipeline]:
 			why = "the target of a pipeline was not there (dropped outside etlq?) and was made again: its table is read again"
+		case changed[req.Pipeline]:
+			why = "the pipeline changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): its table is read again, so that its target holds the rows of the new definition"
 		}
 		r.opts.Log.Info(why, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 	}
-	return nil
+	return r.saveDefinitions(defs)
+}
+
+// definitionsFile is where the definitions of a source's pipelines of the
+// last run are kept.
+func definitionsFile(dir, source string) string {
+	return filepath.Join(dir, "definitions-"+source+".json")
+}
+
+// loadDefinitions reads the pipeline definitions (name → text) the last
+// run of source kept; none when it kept none.
+func loadDefinitions(dir, source string) (map[string]string, error) {
+	data, err := os.ReadFile(definitionsFile(dir, source))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var defs map[string]string
+	if err := json.Unmarshal(data, &defs); err != nil {
+		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the definitions anew): %v", definitionsFile(dir, source), err)
+	}
+	return defs, nil
+}
+
+// saveDefinitions keeps the definitions of this run's pipelines over
+// those of the last run (defs: a pipeline that runs alone keeps its own).
+func (r *sourceRun) saveDefinitions(defs map[string]string) error {
+	if defs == nil {
+		defs = map[string]string{}
+	}
+	for _, pr := range r.runs {
+		defs[pr.p.Name] = pr.p.Definition
+	}
+	data, err := json.MarshalIndent(defs, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(definitionsFile(r.opts.StateDir, r.decl.Name), data)
 }
 
 // readAgainRequests returns a resnapshot request for each table of each

@@ -102,6 +102,13 @@ func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix
 		// test's fixture — cannot be opened a second time for the
 		// pipeline alone: its stream ends, as before.)
 		err := fmt.Errorf("pipeline %s stopped: %w; its checkpoint stays at %s, before the change it could not take: %s, and it resumes from there", pr.p.Name, cause, r.describeMark(mark), fix)
+		if r.alone != "" && ctx.Err() == nil {
+			// A stopped pipeline's own stream (its catch-up, or beside
+			// the source's): the source's pipelines go on, and the run
+			// may last; said now, as a stop while streaming is.
+			r.opts.Log.Error("pipeline stopped; the other pipelines of the source go on", "pipeline", pr.p.Name, "source", r.decl.Name,
+				"checkpoint", r.describeMark(mark), "error", err.Error())
+		}
 		return &PipelineStop{Pipeline: pr.p.Name, Err: err}
 	}
 	if mark == nil {

@@ -436,29 +436,35 @@ func (v *verifier) targetPass(ctx context.Context, add func(key, row string)) er
 	})
 }
 
-// recheckPass reads both sides' rows of the keys whose hash is in keys,
-// with their texts: the source first, then (after wait, given the source
-// position of the read) the target. It returns why the wait failed, if it
-// did.
-func (v *verifier) recheckPass(ctx context.Context, keys map[uint64]bool) (src, tgt map[string]srcRow, why string, err error) {
-	src, tgt = map[string]srcRow{}, map[string]srcRow{}
+// recheckSource reads the source's rows of the keys whose hash is in keys,
+// with their texts, and the source position at the end of the read.
+func (v *verifier) recheckSource(ctx context.Context, keys map[uint64]bool) (map[string]srcRow, []byte, error) {
+	src := map[string]srcRow{}
 	_, at, err := v.sourcePass(ctx, func(key, row string, _ int32) {
 		if keys[keyHash(key)] {
 			src[key] = srcRow{hash: xxhash.Sum64String(row), text: row}
 		}
 	}, nil)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	if why, err = v.waitApplied(ctx, at); err != nil {
-		return nil, nil, "", err
-	}
-	err = v.targetPass(ctx, func(key, row string) {
+	return src, at, err
+}
+
+// recheckTarget reads the target's live rows of the keys whose hash is in
+// keys, with their texts.
+func (v *verifier) recheckTarget(ctx context.Context, keys map[uint64]bool) (map[string]srcRow, error) {
+	tgt := map[string]srcRow{}
+	err := v.targetPass(ctx, func(key, row string) {
 		if keys[keyHash(key)] {
 			tgt[key] = srcRow{hash: xxhash.Sum64String(row), text: row}
 		}
 	})
-	return src, tgt, why, err
+	return tgt, err
+}
+
+// sameRow says whether a and b hold the same row of key k (or both none).
+func sameRow(a, b map[string]srcRow, k string) bool {
+	x, inA := a[k]
+	y, inB := b[k]
+	return inA == inB && x.hash == y.hash
 }
 
 // diffKeys returns the keys whose rows differ between src and tgt.

@@ -415,3 +415,79 @@ CREATE PIPELINE recent
 		}
 	}
 }
+
+// TestVerifyTargetAheadOfRecheck: a key written at the source again and
+// again (a hot key under a steady writer) is read by a re-check at one
+// value, and the target, read after the pipeline applied past that read,
+// already holds a later one. That is the pipeline being ahead, not a
+// difference: the key is checked again and found equal. (Verify reported
+// it as changed, exit 1, on every run of a new user's writer.) A key that
+// changes at every re-check stays unconfirmed (exit 2), never confirmed.
+func TestVerifyTargetAheadOfRecheck(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src := &verifySource{source: source{mem: mem}, at: 5,
+		rows: [][]any{{int64(1), "new", 1}, {int64(2), "paid", 2}}}
+	snk := &verifySink{table: map[string]string{
+		"1": "id=1 status=old qty=1", // behind in the full pass
+		"2": "id=2 status=paid qty=2",
+	}}
+	// opened runs in the source's Open, under its lock, before the rows
+	// are read: rows may be set there.
+	src.opened = func(n int) {
+		switch n {
+		case 2: // the re-check reads "new"; the pipeline then applies it and a later "shipped"
+			snk.mu.Lock()
+			snk.table["1"] = "id=1 status=shipped qty=1"
+			snk.mu.Unlock()
+		case 3: // the source has "shipped" since
+			src.rows[0] = []any{int64(1), "shipped", 1}
+		}
+	}
+	useVerifyConnectors(src, snk)
+	p := plan(t, newCatalog(t, "orders"), upsertPipeline)
+	dir := t.TempDir()
+	writeCheckpoint(t, dir, `{"pos":9}`)
+	res, err := engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: dir, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Rechecked != 1 || r.Differences() != 0 || r.Unconfirmed != "" {
+		t.Errorf("target ahead of the re-check's read: want 1 key re-checked and no difference: %+v", r)
+	}
+
+	// Changed at every read, the target a step ahead of each: the next
+	// read finds the source at the target's row.
+	hot := func(step int) {
+		src.rows[0] = []any{int64(1), "new", 1}
+		snk.table["1"] = "id=1 status=old qty=1"
+		src.opens = 0
+		src.opened = func(n int) {
+			if n >= 2 {
+				src.rows[0] = []any{int64(1), "new", n * step}
+				snk.mu.Lock()
+				snk.table["1"] = fmt.Sprintf("id=1 status=new qty=%d", n*step+1)
+				snk.mu.Unlock()
+			}
+		}
+	}
+	hot(1)
+	res, err = engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: dir, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Differences() != 0 || r.Unconfirmed != "" {
+		t.Errorf("target ahead, the source at its row by the next read: want no difference: %+v", r)
+	}
+
+	// Changed again and again between reads, the target never at a row
+	// a read saw: never confirmed.
+	hot(10)
+	res, err = engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: dir, Alloc: mem, Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Changed != 1 || r.Repaired != 0 || !strings.Contains(r.Unconfirmed, "changed at the source during each of 3 re-checks") {
+		t.Errorf("a key changing at every re-check: want it unconfirmed and not repaired: %+v", r)
+	}
+}
