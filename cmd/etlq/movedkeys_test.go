@@ -14,23 +14,29 @@ import (
 // moved rows: a misaligned projection would give wrong old values).
 func TestUpsertMovedKeysTombstones(t *testing.T) {
 	t.Parallel()
+	passFixture(t, `CREATE SOURCE shop FROM mysql 'mysql://root@127.0.0.1:3316';
+CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:19000';
+CREATE PIPELINE p
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, customer, amount
+  INTO clickhouse dw.shop.orders;
+`, movedKeysFixture)
+}
+
+// passFixture runs etlq test over the file src with one fixture, which
+// must pass.
+func passFixture(t *testing.T, src, fixture string) {
+	t.Helper()
 	dir := t.TempDir()
 	etl := filepath.Join(dir, "moved.etl")
 	fx := filepath.Join(dir, "fixtures")
 	if err := os.MkdirAll(fx, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src := `CREATE SOURCE shop FROM mysql 'mysql://root@127.0.0.1:3316';
-CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:19000';
-CREATE PIPELINE p
-  FROM binlog shop.shopdb.orders
-  TRANSFORM id, customer, amount
-  INTO clickhouse dw.shop.orders;
-`
 	if err := os.WriteFile(etl, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(fx, "moved.json"), []byte(movedKeysFixture), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(fx, "moved.json"), []byte(fixture), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", fx); !strings.Contains(out, "1 passed, 0 failed") {
@@ -227,28 +233,13 @@ const movedKeysFixture = `{
 // of its old key, in its own table only.
 func TestUpsertMovedKeysOverPattern(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	etl := filepath.Join(dir, "moved.etl")
-	fx := filepath.Join(dir, "fixtures")
-	if err := os.MkdirAll(fx, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src := `CREATE SOURCE shop FROM mysql 'mysql://root@127.0.0.1:3316';
+	passFixture(t, `CREATE SOURCE shop FROM mysql 'mysql://root@127.0.0.1:3316';
 CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:19000';
 CREATE PIPELINE p
   FROM binlog shop.shopdb.orders_*
   TRANSFORM _table, id, amount
   INTO clickhouse dw.shop.orders MODE upsert KEY (_table, id);
-`
-	if err := os.WriteFile(etl, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(fx, "moved.json"), []byte(movedKeysPatternFixture), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", fx); !strings.Contains(out, "1 passed, 0 failed") {
-		t.Fatalf("etlq test:\n%s", out)
-	}
+`, movedKeysPatternFixture)
 }
 
 const movedKeysPatternFixture = `{
