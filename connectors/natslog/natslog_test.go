@@ -517,3 +517,20 @@ func TestWorkerMarkDescribed(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumerListWithNull: nats-server 2.9 lists a consumer deleted while
+// it answers as null. Two workers of a trial died at once on it (nil
+// pointer in partConsumers), one taking a partition while the other
+// deleted the partition's old consumers.
+func TestConsumerListWithNull(t *testing.T) {
+	data := []byte(`{"total":3,"offset":0,"limit":256,"consumers":[null,` +
+		`{"name":"apply_p1_7","created":"2026-12-06T09:34:53Z"},` +
+		`{"name":"apply_p2_8","created":"2026-12-06T09:34:54Z"}]}`)
+	match, listed, total, err := consumerPage(data, "apply_p1_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listed != 3 || total != 3 || len(match) != 1 || match[0].Name != "apply_p1_7" {
+		t.Fatalf("listed %d of %d, matched %v", listed, total, match)
+	}
+}

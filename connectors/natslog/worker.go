@@ -690,28 +690,42 @@ func (l *Log) partConsumers(n names, group string, part int) ([]*nats.ConsumerIn
 		if err != nil {
 			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
 		}
-		var resp struct {
-			Total     int                  `json:"total"`
-			Limit     int                  `json:"limit"`
-			Consumers []*nats.ConsumerInfo `json:"consumers"`
-			Error     *nats.APIError       `json:"error"`
-		}
-		if err := json.Unmarshal(m.Data, &resp); err != nil {
+		page, listed, total, err := consumerPage(m.Data, prefix)
+		if err != nil {
 			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
 		}
-		if resp.Error != nil {
-			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, resp.Error)
-		}
-		for _, ci := range resp.Consumers {
-			if strings.HasPrefix(ci.Name, prefix) {
-				out = append(out, ci)
-			}
-		}
-		offset += len(resp.Consumers)
-		if len(resp.Consumers) == 0 || offset >= resp.Total {
+		out = append(out, page...)
+		offset += listed
+		if listed == 0 || offset >= total {
 			break
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
+}
+
+// consumerPage reads one page of a $JS.API.CONSUMER.LIST answer: the
+// consumers whose names start with prefix, how many the page listed and
+// how many the stream has.
+func consumerPage(data []byte, prefix string) (match []*nats.ConsumerInfo, listed, total int, err error) {
+	var resp struct {
+		Total     int                  `json:"total"`
+		Consumers []*nats.ConsumerInfo `json:"consumers"`
+		Error     *nats.APIError       `json:"error"`
+	}
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return nil, 0, 0, err
+	}
+	if resp.Error != nil {
+		return nil, 0, 0, resp.Error
+	}
+	for _, ci := range resp.Consumers {
+		// A consumer deleted while the server lists them (another worker
+		// dropping a partition's old consumers) is null in nats-server
+		// 2.9's answer: it is gone, so it holds no floor.
+		if ci != nil && strings.HasPrefix(ci.Name, prefix) {
+			match = append(match, ci)
+		}
+	}
+	return match, len(resp.Consumers), resp.Total, nil
 }
