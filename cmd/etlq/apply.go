@@ -100,7 +100,13 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if a.Log != "" && a.Once {
 		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
 	}
-	l, plan, err := etlfile.LoadPlanAt(ctx, a.File, false, a.StateDir)
+	// A worker's state directory holds no source position: a table that
+	// left the source is planned from the log's (engine.LogMarks).
+	var logMarks func(string) [][]byte
+	if a.Log != "" {
+		logMarks = engine.LogMarks(a.Log)
+	}
+	l, plan, err := etlfile.LoadPlanAtWith(ctx, a.File, false, a.StateDir, logMarks)
 	if err != nil {
 		return err
 	}

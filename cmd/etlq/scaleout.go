@@ -29,7 +29,10 @@ type captureCmd struct {
 func (c *captureCmd) Run(ctx context.Context) error {
 	log := newLogger(c.LogFormat)
 	slog.SetDefault(log)
-	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
+	// The capture keeps no state directory: a table read by name that
+	// left the source is planned from the log's position, which holds
+	// its schema (engine.LogMarks).
+	_, plan, err := etlfile.LoadPlanResuming(ctx, c.File, false, engine.LogMarks(c.Log))
 	if err != nil {
 		return err
 	}
