@@ -534,3 +534,22 @@ func TestConsumerListWithNull(t *testing.T) {
 		t.Fatalf("listed %d of %d, matched %v", listed, total, match)
 	}
 }
+
+// TestBucketServerAway: a KV bucket asked for while the connection is
+// away says so. Before, the client's "key-value requires at least server
+// version 2.6.2" was what a capture logged every second of a NATS
+// restart, blaming the server's version.
+func TestBucketServerAway(t *testing.T) {
+	lg, err := Open(testenv.NATSURL(t) + "/" + testenv.UniqueName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg.nc.Close()
+	_, _, err = lg.ResnapshotRequests("s")
+	if err == nil || strings.Contains(err.Error(), "server version") || !strings.Contains(err.Error(), "not connected to the NATS server") {
+		t.Fatalf("want an error saying the server is away, got %v", err)
+	}
+	if _, err := lg.leaseBucket(lg.names("s"), time.Second); err == nil || !strings.Contains(err.Error(), "not connected") {
+		t.Fatalf("lease bucket: %v", err)
+	}
+}

@@ -145,11 +145,8 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 // leaseBucket opens (or creates) the KV bucket of a source's leases; its
 // TTL is the lease: an entry not renewed within it disappears.
 func (l *Log) leaseBucket(n names, lease time.Duration) (nats.KeyValue, error) {
-	kv, err := l.js.KeyValue(n.leases)
-	if errors.Is(err, nats.ErrBucketNotFound) {
-		kv, err = l.js.CreateKeyValue(&nats.KeyValueConfig{Bucket: n.leases, History: 1, TTL: lease, Storage: nats.FileStorage,
-			Description: "etlq partition leases of " + n.stream})
-	}
+	kv, err := l.keyValue(n.leases, &nats.KeyValueConfig{Bucket: n.leases, History: 1, TTL: lease, Storage: nats.FileStorage,
+		Description: "etlq partition leases of " + n.stream})
 	if err != nil {
 		return nil, fmt.Errorf("log: lease bucket %s: %w", n.leases, err)
 	}
