@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -551,5 +552,120 @@ func TestBucketServerAway(t *testing.T) {
 	}
 	if _, err := lg.leaseBucket(lg.names("s"), time.Second); err == nil || !strings.Contains(err.Error(), "not connected") {
 		t.Fatalf("lease bucket: %v", err)
+	}
+}
+
+// TestWorkerWarnsDropped: a worker that takes a partition whose next
+// message the stream's retention dropped says so. Before, a group that
+// started after the stream had dropped its first messages (a trial's
+// 1 MiB stream: the tables' snapshot) wrote the rest without a word.
+func TestWorkerWarnsDropped(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	publishIDs(ctx, t, lg, 1, []int64{1, 2, 3, 4, 5, 6})
+	// What a limit does: the oldest messages go.
+	if err := lg.js.PurgeStream(lg.names("s").stream, &nats.StreamPurgeRequest{Sequence: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	owned := &atomic.Int64{}
+	st, err := lg.Source("s", nil, WorkerOptions{ID: "a", Lease: time.Second, Owned: owned, Log: log}).Open(ctx, connectors.StreamRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for owned.Load() < 1 && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if !strings.Contains(out, "retention dropped messages this group had not read") || !strings.Contains(out, "needed_from_seq=1") {
+		t.Fatalf("no warning of the dropped messages:\n%s", out)
+	}
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestWorkerQuietPartitionNoWarning: a partition whose consumer read the
+// stream to its end (its own messages acknowledged, the others' passed)
+// and whose last message the limits dropped since is not warned of when
+// another worker takes it: nothing of it was lost.
+func TestWorkerQuietPartitionNoWarning(t *testing.T) {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	lg, err := Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	defer lg.DeleteSource("s")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	publishIDs(ctx, t, lg, 2, []int64{1, 2, 3, 4, 5, 6, 7, 8})
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
+	open := func(id string) *workerStream {
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Log: log}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream)
+	}
+	a := open("a")
+	for got := 0; got < 8; {
+		bt, err := a.Next(ctx)
+		if err != nil {
+			t.Fatalf("a got %d of 8 rows: %v", got, err)
+		}
+		got += int(bt.Record.NumRows())
+		a.Acked(bt.Mark)
+		bt.Release()
+	}
+	time.Sleep(1500 * time.Millisecond) // acknowledged, and an idle fetch
+	a.Close()
+	info, err := lg.js.StreamInfo(lg.names("s").stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lg.js.PurgeStream(lg.names("s").stream, &nats.StreamPurgeRequest{Sequence: info.State.LastSeq}); err != nil {
+		t.Fatal(err)
+	}
+	b := open("b")
+	defer b.Close()
+	for ctx.Err() == nil {
+		b.mu.Lock()
+		n := len(b.owned)
+		b.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	out := logs.String()
+	mu.Unlock()
+	if strings.Contains(out, "retention dropped") {
+		t.Fatalf("warned of a partition that lost nothing:\n%s", out)
 	}
 }

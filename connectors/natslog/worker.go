@@ -478,8 +478,34 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	w.mu.Unlock()
 	w.setOwned(n)
 	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "worker", w.o.ID)
+	// What the previous consumers read: up to their acknowledgement
+	// floor, and up to where they scanned the stream when nothing they
+	// were delivered waits for an acknowledgement (a filtered consumer's
+	// delivered stream sequence passes the other partitions' messages).
+	read := start - 1
+	for _, ci := range old {
+		if ci.NumAckPending == 0 {
+			read = max(read, ci.Delivered.Stream)
+		}
+	}
+	w.warnDropped(id, read+1)
 	go w.fetch(fctx, p)
 	return nil
+}
+
+// warnDropped warns when the stream no longer holds the messages a
+// partition taken needs from start (the first its group has not read): its retention (--max-bytes,
+// --max-age) dropped them before the group read them, so the changes of
+// the partition among them are lost for the group's targets
+// (docs/scale-out.md, Retention). Before, the worker went on from the
+// stream's first message without a word.
+func (w *workerStream) warnDropped(id int, start uint64) {
+	info, err := w.log.js.StreamInfo(w.n.stream)
+	if err != nil || info.State.FirstSeq <= start {
+		return
+	}
+	w.o.Log.Warn("log: the stream's retention dropped messages this group had not read: the partition's changes among them are lost for its targets; read the tables again (etlq resnapshot --log) and size --max-bytes/--max-age for the longest outage",
+		"partition", id, "group", w.o.Group, "needed_from_seq", start, "stream_first_seq", info.State.FirstSeq)
 }
 
 // fetch reads a partition's messages into the stream until stopped.
