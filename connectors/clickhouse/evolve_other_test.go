@@ -22,22 +22,13 @@ func TestColumnAddedByAnotherWriter(t *testing.T) {
 	for _, mode := range []connectors.Mode{connectors.ModeUpsert, connectors.ModeAppend} {
 		t.Run(mode.String(), func(t *testing.T) {
 			e := newEnv(t, nil)
-			s2, err := NewSink("dw2", e.dsn, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s2.Close()
 			f1 := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "n", Type: arrow.BinaryTypes.String, Nullable: true}}
 			s1 := sinktest.SinkSchema(f1, false)
 			tg := e.target("t", mode, []string{"id"}, s1, nil)
 			w1 := e.open(tg)
 			write(t, w1, e.build(s1, sysRow(1, false, "read", int64(1), "a")), nil)
 			flush(t, w1)
-			w2, err := s2.Open(context.Background(), tg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w2.Close()
+			w2 := e.openSecond(t, tg)
 			write(t, w2, e.build(s1, sysRow(2, false, "read", int64(2), "b")), nil)
 			flush(t, w2)
 

@@ -555,34 +555,56 @@ func TestBucketServerAway(t *testing.T) {
 	}
 }
 
+// testLog opens a log of the test's own namespace on the shared server,
+// deleted with the source s at the test's end, and a context that ends
+// with the test.
+func testLog(t *testing.T) (*Log, context.Context) {
+	t.Helper()
+	lg, err := Open(testenv.NATSURL(t) + "/" + testenv.UniqueName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		lg.DeleteSource("s")
+		lg.Close()
+	})
+	return lg, ctx
+}
+
+// logLines is a logger whose lines the test reads.
+type logLines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // TestWorkerWarnsDropped: a worker that takes a partition whose next
 // message the stream's retention dropped says so. Before, a group that
 // started after the stream had dropped its first messages (a trial's
 // 1 MiB stream: the tables' snapshot) wrote the rest without a word.
 func TestWorkerWarnsDropped(t *testing.T) {
-	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	lg, err := Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lg.Close()
-	defer lg.DeleteSource("s")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	lg, ctx := testLog(t)
 	publishIDs(ctx, t, lg, 1, []int64{1, 2, 3, 4, 5, 6})
 	// What a limit does: the oldest messages go.
 	if err := lg.js.PurgeStream(lg.names("s").stream, &nats.StreamPurgeRequest{Sequence: 5}); err != nil {
 		t.Fatal(err)
 	}
-	var logs strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), nil))
+	logs := &logLines{}
 	owned := &atomic.Int64{}
-	st, err := lg.Source("s", nil, WorkerOptions{ID: "a", Lease: time.Second, Owned: owned, Log: log}).Open(ctx, connectors.StreamRequest{})
+	st, err := lg.Source("s", nil, WorkerOptions{ID: "a", Lease: time.Second, Owned: owned, Log: slog.New(slog.NewTextHandler(logs, nil))}).Open(ctx, connectors.StreamRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -590,42 +612,21 @@ func TestWorkerWarnsDropped(t *testing.T) {
 	for owned.Load() < 1 && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	mu.Lock()
-	out := logs.String()
-	mu.Unlock()
-	if !strings.Contains(out, "retention dropped messages this group had not read") || !strings.Contains(out, "needed_from_seq=1") {
+	if out := logs.String(); !strings.Contains(out, "retention dropped messages this group had not read") || !strings.Contains(out, "needed_from_seq=1") {
 		t.Fatalf("no warning of the dropped messages:\n%s", out)
 	}
 }
-
-type writerFunc func(p []byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // TestWorkerQuietPartitionNoWarning: a partition whose consumer read the
 // stream to its end (its own messages acknowledged, the others' passed)
 // and whose last message the limits dropped since is not warned of when
 // another worker takes it: nothing of it was lost.
 func TestWorkerQuietPartitionNoWarning(t *testing.T) {
-	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	lg, err := Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lg.Close()
-	defer lg.DeleteSource("s")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	lg, ctx := testLog(t)
 	publishIDs(ctx, t, lg, 2, []int64{1, 2, 3, 4, 5, 6, 7, 8})
-	var logs strings.Builder
-	var mu sync.Mutex
-	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), nil))
+	logs := &logLines{}
 	open := func(id string) *workerStream {
-		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Log: log}).Open(ctx, connectors.StreamRequest{})
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Log: slog.New(slog.NewTextHandler(logs, nil))}).Open(ctx, connectors.StreamRequest{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -662,10 +663,7 @@ func TestWorkerQuietPartitionNoWarning(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond)
-	mu.Lock()
-	out := logs.String()
-	mu.Unlock()
-	if strings.Contains(out, "retention dropped") {
+	if out := logs.String(); strings.Contains(out, "retention dropped") {
 		t.Fatalf("warned of a partition that lost nothing:\n%s", out)
 	}
 }
