@@ -54,11 +54,17 @@ type WorkerStats struct {
 	Acked    atomic.Int64           // messages acknowledged (their rows written)
 	Pending  atomic.Int64           // messages left in the held partitions, as of the last one handed over
 	lagMicro atomic.Int64
+	lag      atomic.Pointer[func() float64] // the worker's Lag, once it runs
 }
 
-// Lag is the age, in seconds, of the last message handed over while its
-// partition had more to read; 0 when caught up.
-func (s *WorkerStats) Lag() float64 { return float64(s.lagMicro.Load()) / 1e6 }
+// Lag is how far behind the log the worker's targets are, in seconds
+// (workerStream.Lag); 0 when caught up.
+func (s *WorkerStats) Lag() float64 {
+	if f := s.lag.Load(); f != nil {
+		return (*f)()
+	}
+	return float64(s.lagMicro.Load()) / 1e6
+}
 
 func (o *WorkerOptions) defaults() {
 	if o.Group == "" {
@@ -135,6 +141,8 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 	if s.o.Stats != nil {
 		id := s.o.ID
 		s.o.Stats.ID.Store(&id)
+		lag := w.Lag
+		s.o.Stats.lag.Store(&lag)
 	}
 	w.prefix = token(s.o.Group) + "."
 	w.wkey = w.prefix + "w." + token(s.o.ID)
@@ -175,8 +183,9 @@ type part struct {
 }
 
 type pend struct {
-	d uint64
-	m *nats.Msg
+	d  uint64
+	m  *nats.Msg
+	ts time.Time // when the capture published it
 }
 
 type item struct {
@@ -246,14 +255,16 @@ func (w *workerStream) Next(ctx context.Context) (*exec.Batch, error) {
 			w.mu.Lock()
 			w.d++
 			d := w.d
-			it.p.pending = append(it.p.pending, pend{d: d, m: it.m})
+			pd := pend{d: d, m: it.m}
 			if md, err := it.m.Metadata(); err == nil {
+				pd.ts = md.Timestamp
 				w.lag = 0
 				if md.NumPending > 0 {
 					w.lag = time.Since(md.Timestamp).Seconds()
 				}
 				w.left[it.p.id] = md.NumPending
 			}
+			it.p.pending = append(it.p.pending, pd)
 			if st := w.o.Stats; st != nil {
 				st.Handed.Add(1)
 				st.lagMicro.Store(int64(w.lag * 1e6))
@@ -304,12 +315,31 @@ func (w *workerStream) Progress() []connectors.Progress { return nil }
 // first read the stream below (connectors.SnapshotFloorer).
 func (w *workerStream) SnapshotFloor() uint64 { return w.floor.Floor }
 
-// Lag is the age of the last batch handed over while its partition had
-// more to read; 0 when caught up.
+// Lag is how far behind the log the worker's targets are: the age of the
+// oldest message handed over and not yet acknowledged (its rows not yet
+// written by the sinks), or of the last one handed over while its
+// partition had more to read, whichever is larger; 0 when caught up.
+// Before, it was the second alone: a worker whose sinks were minutes
+// behind (ClickHouse refusing inserts) showed 0 while it kept fetching.
 func (w *workerStream) Lag() float64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.lag
+	return max(w.lag, w.unackedAge())
+}
+
+// unackedAge is the age of the oldest message handed over and not yet
+// acknowledged, in seconds (w.mu held).
+func (w *workerStream) unackedAge() float64 {
+	var oldest time.Time
+	for _, p := range w.owned {
+		if len(p.pending) > 0 && !p.pending[0].ts.IsZero() && (oldest.IsZero() || p.pending[0].ts.Before(oldest)) {
+			oldest = p.pending[0].ts
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(0, time.Since(oldest).Seconds())
 }
 
 // Close stops fetching and gives the leases back (after the engine's last
