@@ -100,13 +100,7 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if a.Log != "" && a.Once {
 		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
 	}
-	// A worker's state directory holds no source position: a table that
-	// left the source is planned from the log's (engine.LogMarks).
-	var logMarks func(string) [][]byte
-	if a.Log != "" {
-		logMarks = engine.LogMarks(a.Log)
-	}
-	l, plan, err := etlfile.LoadPlanAtWith(ctx, a.File, false, a.StateDir, logMarks)
+	l, plan, err := etlfile.LoadPlanAtWith(ctx, a.File, false, a.StateDir, logMarks(a.Log))
 	if err != nil {
 		return err
 	}

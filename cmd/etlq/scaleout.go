@@ -40,6 +40,16 @@ func (c *captureCmd) Run(ctx context.Context) error {
 		MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Logger: log})
 }
 
+// logMarks is, with a log (--log), the positions its captures resume from,
+// to plan a table that left the source from: the workers' state
+// directories hold no source position (engine.LogMarks). Nil without one.
+func logMarks(url string) func(source string) [][]byte {
+	if url == "" {
+		return nil
+	}
+	return engine.LogMarks(url)
+}
+
 func newLogger(format string) *slog.Logger {
 	// Secrets are hidden as in apply's logs (logOutput): the log URL's
 	// password, a DSN's quoted in an error.
