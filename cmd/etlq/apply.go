@@ -100,7 +100,7 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if a.Log != "" && a.Once {
 		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
 	}
-	l, plan, err := etlfile.LoadPlanAt(ctx, a.File, false, a.StateDir)
+	l, plan, err := etlfile.LoadPlanAtWith(ctx, a.File, false, a.StateDir, logMarks(a.Log))
 	if err != nil {
 		return err
 	}

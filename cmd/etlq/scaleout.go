@@ -29,12 +29,25 @@ type captureCmd struct {
 func (c *captureCmd) Run(ctx context.Context) error {
 	log := newLogger(c.LogFormat)
 	slog.SetDefault(log)
-	_, plan, err := etlfile.LoadPlan(ctx, c.File, false)
+	// The capture keeps no state directory: a table read by name that
+	// left the source is planned from the log's position, which holds
+	// its schema (engine.LogMarks).
+	_, plan, err := etlfile.LoadPlanResuming(ctx, c.File, false, engine.LogMarks(c.Log))
 	if err != nil {
 		return err
 	}
 	return engine.Capture(ctx, plan, engine.CaptureOptions{Log: c.Log, Once: c.Once, Partitions: c.Partitions,
 		MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Logger: log})
+}
+
+// logMarks is, with a log (--log), the positions its captures resume from,
+// to plan a table that left the source from: the workers' state
+// directories hold no source position (engine.LogMarks). Nil without one.
+func logMarks(url string) func(source string) [][]byte {
+	if url == "" {
+		return nil
+	}
+	return engine.LogMarks(url)
 }
 
 func newLogger(format string) *slog.Logger {

@@ -28,6 +28,12 @@ import (
 // evolve brings the table in line with a batch schema that differs from the
 // last one, and makes the live-rows view again when columns changed.
 func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
+	return w.evolveOnce(ctx, schema, false)
+}
+
+// evolveOnce is evolve; refreshed says the table's columns were read
+// again already for columns it lacked.
+func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed bool) error {
 	l := w.layout
 	nl, err := buildLayout(l.db, l.table, l.mode, l.key, schema, l.version, l.opts)
 	if err != nil {
@@ -167,6 +173,23 @@ func (w *writer) evolve(ctx context.Context, schema *arrow.Schema) error {
 		}
 		if v, _ := c.field.Metadata.GetValue(exec.MetaAddedByDDL); v == "" {
 			lost = append(lost, c.name)
+		}
+	}
+	if len(lost) > 0 && !refreshed {
+		// Another writer of the table (a scale-out worker) may have
+		// added them since this one read the table's columns: take the
+		// table's columns now and adopt those.
+		if st, err := readTableState(ctx, w.conn, l.db, l.table); err == nil {
+			found := false
+			for _, c := range st.columns {
+				if _, ok := w.existing[c.name]; !ok {
+					w.existing[c.name] = c.typ
+					found = true
+				}
+			}
+			if found {
+				return w.evolveOnce(ctx, schema, true)
+			}
 		}
 	}
 	if len(lost) > 0 {

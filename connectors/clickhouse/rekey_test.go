@@ -25,20 +25,11 @@ func TestRekeyRace(t *testing.T) {
 	for _, mode := range []connectors.Mode{connectors.ModeUpsert, connectors.ModeAppend} {
 		t.Run(mode.String(), func(t *testing.T) {
 			e := newEnv(t, nil)
-			s2, err := NewSink("dw2", e.dsn, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s2.Close()
 			narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
 			wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
 			tg := e.target("t", mode, []string{"id"}, narrow, nil)
 			w1 := e.open(tg)
-			w2, err := s2.Open(context.Background(), tg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w2.Close()
+			w2 := e.openSecond(t, tg)
 			for i := 0; i < 200; i++ {
 				write(t, w1, e.build(narrow, sysRow(uint64(i+1), false, "read", int32(i), "a")), nil)
 			}
@@ -76,6 +67,23 @@ func TestRekeyRace(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openSecond opens the target through a second sink of its own, as a
+// second scale-out worker writes the same table; both close with the test.
+func (e *chEnv) openSecond(t *testing.T, tg connectors.Target) connectors.Writer {
+	t.Helper()
+	s2, err := NewSink("dw2", e.dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s2.Close() })
+	w2, err := s2.Open(context.Background(), tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w2.Close() })
+	return w2
 }
 
 // TestRekeyStaleLock: a re-key lock left by a writer killed in the middle

@@ -123,6 +123,20 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 	}
 }
 
+// LastResume is the position a capture of source resumes from: that of
+// the last message of its stream that carries one (nil: no stream, or
+// none yet). It holds the source's tables' schemas, those of tables that
+// left the source included: planning takes them from it
+// (connectors.CheckpointDescriber), as apply takes them from its
+// checkpoints.
+func (l *Log) LastResume(source string) ([]byte, error) {
+	n := l.names(source)
+	if _, err := l.js.StreamInfo(n.stream); errors.Is(err, nats.ErrStreamNotFound) {
+		return nil, nil
+	}
+	return l.lastResume(n)
+}
+
 // lastResume is the resume position of the last message in the stream
 // that carries one (nil: the stream is empty, or holds no position yet).
 // Only a batch's last message carries its position: messages after it

@@ -53,11 +53,8 @@ type groupFloor struct {
 // (the targets', connectors.StreamRequest.VersionFloor) if the group has
 // none for this stream yet.
 func (l *Log) groupFloor(ctx context.Context, n names, group string, parts int, created time.Time, floor uint64, log func(msg string, args ...any)) (groupFloor, error) {
-	kv, err := l.js.KeyValue(n.groups)
-	if errors.Is(err, nats.ErrBucketNotFound) {
-		kv, err = l.js.CreateKeyValue(&nats.KeyValueConfig{Bucket: n.groups, History: 1, Storage: nats.FileStorage,
-			Description: "etlq version floors of the groups reading " + n.stream})
-	}
+	kv, err := l.keyValue(n.groups, &nats.KeyValueConfig{Bucket: n.groups, History: 1, Storage: nats.FileStorage,
+		Description: "etlq version floors of the groups reading " + n.stream})
 	if err != nil {
 		return groupFloor{}, fmt.Errorf("log: bucket %s: %w", n.groups, err)
 	}

@@ -274,3 +274,19 @@ func (l *Log) DeleteSource(source string) error {
 	}
 	return nil
 }
+
+// keyValue binds to the KV bucket, creating it with cfg when it does not
+// exist and cfg is set. While the connection is away (the server
+// restarting, unreachable) it says so: the client's own error then is
+// "key-value requires at least server version 2.6.2", which it says of any
+// server it is not connected to.
+func (l *Log) keyValue(bucket string, cfg *nats.KeyValueConfig) (nats.KeyValue, error) {
+	if !l.nc.IsConnected() {
+		return nil, fmt.Errorf("not connected to the NATS server (%s): %w", strings.ToLower(l.nc.Status().String()), nats.ErrDisconnected)
+	}
+	kv, err := l.js.KeyValue(bucket)
+	if errors.Is(err, nats.ErrBucketNotFound) && cfg != nil {
+		kv, err = l.js.CreateKeyValue(cfg)
+	}
+	return kv, err
+}

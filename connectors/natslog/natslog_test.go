@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -515,5 +516,184 @@ func TestWorkerMarkDescribed(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("DescribeMark(4) = %q, want it to say %q", got, want)
 		}
+	}
+}
+
+// TestConsumerListWithNull: nats-server 2.9 lists a consumer deleted while
+// it answers as null. Two workers of a trial died at once on it (nil
+// pointer in partConsumers), one taking a partition while the other
+// deleted the partition's old consumers.
+func TestConsumerListWithNull(t *testing.T) {
+	data := []byte(`{"total":3,"offset":0,"limit":256,"consumers":[null,` +
+		`{"name":"apply_p1_7","created":"2026-12-06T09:34:53Z"},` +
+		`{"name":"apply_p2_8","created":"2026-12-06T09:34:54Z"}]}`)
+	match, listed, total, err := consumerPage(data, "apply_p1_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if listed != 3 || total != 3 || len(match) != 1 || match[0].Name != "apply_p1_7" {
+		t.Fatalf("listed %d of %d, matched %v", listed, total, match)
+	}
+}
+
+// TestBucketServerAway: a KV bucket asked for while the connection is
+// away says so. Before, the client's "key-value requires at least server
+// version 2.6.2" was what a capture logged every second of a NATS
+// restart, blaming the server's version.
+func TestBucketServerAway(t *testing.T) {
+	lg, err := Open(testenv.NATSURL(t) + "/" + testenv.UniqueName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg.nc.Close()
+	_, _, err = lg.ResnapshotRequests("s")
+	if err == nil || strings.Contains(err.Error(), "server version") || !strings.Contains(err.Error(), "not connected to the NATS server") {
+		t.Fatalf("want an error saying the server is away, got %v", err)
+	}
+	if _, err := lg.leaseBucket(lg.names("s"), time.Second); err == nil || !strings.Contains(err.Error(), "not connected") {
+		t.Fatalf("lease bucket: %v", err)
+	}
+}
+
+// testLog opens a log of the test's own namespace on the shared server,
+// deleted with the source s at the test's end, and a context that ends
+// with the test.
+func testLog(t *testing.T) (*Log, context.Context) {
+	t.Helper()
+	lg, err := Open(testenv.NATSURL(t) + "/" + testenv.UniqueName(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(func() {
+		cancel()
+		lg.DeleteSource("s")
+		lg.Close()
+	})
+	return lg, ctx
+}
+
+// logLines is a logger whose lines the test reads.
+type logLines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestWorkerWarnsDropped: a worker that takes a partition whose next
+// message the stream's retention dropped says so. Before, a group that
+// started after the stream had dropped its first messages (a trial's
+// 1 MiB stream: the tables' snapshot) wrote the rest without a word.
+func TestWorkerWarnsDropped(t *testing.T) {
+	lg, ctx := testLog(t)
+	publishIDs(ctx, t, lg, 1, []int64{1, 2, 3, 4, 5, 6})
+	// What a limit does: the oldest messages go.
+	if err := lg.js.PurgeStream(lg.names("s").stream, &nats.StreamPurgeRequest{Sequence: 5}); err != nil {
+		t.Fatal(err)
+	}
+	logs := &logLines{}
+	owned := &atomic.Int64{}
+	st, err := lg.Source("s", nil, WorkerOptions{ID: "a", Lease: time.Second, Owned: owned, Log: slog.New(slog.NewTextHandler(logs, nil))}).Open(ctx, connectors.StreamRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for owned.Load() < 1 && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := logs.String(); !strings.Contains(out, "retention dropped messages this group had not read") || !strings.Contains(out, "needed_from_seq=1") {
+		t.Fatalf("no warning of the dropped messages:\n%s", out)
+	}
+}
+
+// TestWorkerQuietPartitionNoWarning: a partition whose consumer read the
+// stream to its end (its own messages acknowledged, the others' passed)
+// and whose last message the limits dropped since is not warned of when
+// another worker takes it: nothing of it was lost.
+func TestWorkerQuietPartitionNoWarning(t *testing.T) {
+	lg, ctx := testLog(t)
+	publishIDs(ctx, t, lg, 2, []int64{1, 2, 3, 4, 5, 6, 7, 8})
+	logs := &logLines{}
+	open := func(id string) *workerStream {
+		st, err := lg.Source("s", nil, WorkerOptions{ID: id, Lease: time.Second, Log: slog.New(slog.NewTextHandler(logs, nil))}).Open(ctx, connectors.StreamRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.(*workerStream)
+	}
+	a := open("a")
+	for got := 0; got < 8; {
+		bt, err := a.Next(ctx)
+		if err != nil {
+			t.Fatalf("a got %d of 8 rows: %v", got, err)
+		}
+		got += int(bt.Record.NumRows())
+		a.Acked(bt.Mark)
+		bt.Release()
+	}
+	time.Sleep(1500 * time.Millisecond) // acknowledged, and an idle fetch
+	a.Close()
+	info, err := lg.js.StreamInfo(lg.names("s").stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lg.js.PurgeStream(lg.names("s").stream, &nats.StreamPurgeRequest{Sequence: info.State.LastSeq}); err != nil {
+		t.Fatal(err)
+	}
+	b := open("b")
+	defer b.Close()
+	for ctx.Err() == nil {
+		b.mu.Lock()
+		n := len(b.owned)
+		b.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if out := logs.String(); strings.Contains(out, "retention dropped") {
+		t.Fatalf("warned of a partition that lost nothing:\n%s", out)
+	}
+}
+
+// TestWorkerLagCountsUnwritten: a worker whose sinks have not acknowledged
+// what it handed over reports that as lag, in its metrics too. Before, a
+// worker that had fetched everything showed a lag of 0 while its targets
+// were minutes behind (a trial: ClickHouse refusing inserts, etlq status
+// 465 s behind, etlq_log_worker_lag_seconds 0).
+func TestWorkerLagCountsUnwritten(t *testing.T) {
+	lg, ctx := testLog(t)
+	publishIDs(ctx, t, lg, 1, []int64{1})
+	stats := &WorkerStats{}
+	st, err := lg.Source("s", nil, WorkerOptions{ID: "a", Lease: time.Second, Stats: stats}).Open(ctx, connectors.StreamRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := st.(*workerStream)
+	bt, err := w.Next(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bt.Release()
+	time.Sleep(1200 * time.Millisecond)
+	if w.Lag() < 1 || stats.Lag() < 1 {
+		t.Fatalf("lag %.2f s, in the metrics %.2f s, with a message unwritten for 1.2 s", w.Lag(), stats.Lag())
+	}
+	w.Acked(bt.Mark)
+	if w.Lag() != 0 || stats.Lag() != 0 {
+		t.Fatalf("lag %.2f s, in the metrics %.2f s, once written and caught up", w.Lag(), stats.Lag())
 	}
 }

@@ -17,11 +17,12 @@ import (
 
 func (l *Log) resnapshots(source string, create bool) (nats.KeyValue, error) {
 	n := l.names(source)
-	kv, err := l.js.KeyValue(n.resnaps)
-	if errors.Is(err, nats.ErrBucketNotFound) && create {
-		kv, err = l.js.CreateKeyValue(&nats.KeyValueConfig{Bucket: n.resnaps, History: 1, Storage: nats.FileStorage,
-			Description: "etlq resnapshot requests of " + n.stream})
+	var cfg *nats.KeyValueConfig
+	if create {
+		cfg = &nats.KeyValueConfig{Bucket: n.resnaps, History: 1, Storage: nats.FileStorage,
+			Description: "etlq resnapshot requests of " + n.stream}
 	}
+	kv, err := l.keyValue(n.resnaps, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("log: bucket %s: %w", n.resnaps, err)
 	}

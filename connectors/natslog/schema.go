@@ -24,11 +24,12 @@ func (l *Log) schemaBucket(n names, create bool) (nats.KeyValue, error) {
 	if kv != nil {
 		return kv, nil
 	}
-	kv, err := l.js.KeyValue(n.schemas)
-	if errors.Is(err, nats.ErrBucketNotFound) && create {
-		kv, err = l.js.CreateKeyValue(&nats.KeyValueConfig{Bucket: n.schemas, History: 1, Storage: nats.FileStorage,
-			Description: "etlq Arrow schemas of the messages of " + n.stream})
+	var cfg *nats.KeyValueConfig
+	if create {
+		cfg = &nats.KeyValueConfig{Bucket: n.schemas, History: 1, Storage: nats.FileStorage,
+			Description: "etlq Arrow schemas of the messages of " + n.stream}
 	}
+	kv, err := l.keyValue(n.schemas, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("log: bucket %s: %w", n.schemas, err)
 	}

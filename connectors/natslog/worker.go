@@ -54,11 +54,17 @@ type WorkerStats struct {
 	Acked    atomic.Int64           // messages acknowledged (their rows written)
 	Pending  atomic.Int64           // messages left in the held partitions, as of the last one handed over
 	lagMicro atomic.Int64
+	lag      atomic.Pointer[func() float64] // the worker's Lag, once it runs
 }
 
-// Lag is the age, in seconds, of the last message handed over while its
-// partition had more to read; 0 when caught up.
-func (s *WorkerStats) Lag() float64 { return float64(s.lagMicro.Load()) / 1e6 }
+// Lag is how far behind the log the worker's targets are, in seconds
+// (workerStream.Lag); 0 when caught up.
+func (s *WorkerStats) Lag() float64 {
+	if f := s.lag.Load(); f != nil {
+		return (*f)()
+	}
+	return float64(s.lagMicro.Load()) / 1e6
+}
 
 func (o *WorkerOptions) defaults() {
 	if o.Group == "" {
@@ -135,6 +141,8 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 	if s.o.Stats != nil {
 		id := s.o.ID
 		s.o.Stats.ID.Store(&id)
+		lag := w.Lag
+		s.o.Stats.lag.Store(&lag)
 	}
 	w.prefix = token(s.o.Group) + "."
 	w.wkey = w.prefix + "w." + token(s.o.ID)
@@ -145,11 +153,8 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 // leaseBucket opens (or creates) the KV bucket of a source's leases; its
 // TTL is the lease: an entry not renewed within it disappears.
 func (l *Log) leaseBucket(n names, lease time.Duration) (nats.KeyValue, error) {
-	kv, err := l.js.KeyValue(n.leases)
-	if errors.Is(err, nats.ErrBucketNotFound) {
-		kv, err = l.js.CreateKeyValue(&nats.KeyValueConfig{Bucket: n.leases, History: 1, TTL: lease, Storage: nats.FileStorage,
-			Description: "etlq partition leases of " + n.stream})
-	}
+	kv, err := l.keyValue(n.leases, &nats.KeyValueConfig{Bucket: n.leases, History: 1, TTL: lease, Storage: nats.FileStorage,
+		Description: "etlq partition leases of " + n.stream})
 	if err != nil {
 		return nil, fmt.Errorf("log: lease bucket %s: %w", n.leases, err)
 	}
@@ -178,8 +183,9 @@ type part struct {
 }
 
 type pend struct {
-	d uint64
-	m *nats.Msg
+	d  uint64
+	m  *nats.Msg
+	ts time.Time // when the capture published it
 }
 
 type item struct {
@@ -249,14 +255,16 @@ func (w *workerStream) Next(ctx context.Context) (*exec.Batch, error) {
 			w.mu.Lock()
 			w.d++
 			d := w.d
-			it.p.pending = append(it.p.pending, pend{d: d, m: it.m})
+			pd := pend{d: d, m: it.m}
 			if md, err := it.m.Metadata(); err == nil {
+				pd.ts = md.Timestamp
 				w.lag = 0
 				if md.NumPending > 0 {
 					w.lag = time.Since(md.Timestamp).Seconds()
 				}
 				w.left[it.p.id] = md.NumPending
 			}
+			it.p.pending = append(it.p.pending, pd)
 			if st := w.o.Stats; st != nil {
 				st.Handed.Add(1)
 				st.lagMicro.Store(int64(w.lag * 1e6))
@@ -307,12 +315,31 @@ func (w *workerStream) Progress() []connectors.Progress { return nil }
 // first read the stream below (connectors.SnapshotFloorer).
 func (w *workerStream) SnapshotFloor() uint64 { return w.floor.Floor }
 
-// Lag is the age of the last batch handed over while its partition had
-// more to read; 0 when caught up.
+// Lag is how far behind the log the worker's targets are: the age of the
+// oldest message handed over and not yet acknowledged (its rows not yet
+// written by the sinks), or of the last one handed over while its
+// partition had more to read, whichever is larger; 0 when caught up.
+// Before, it was the second alone: a worker whose sinks were minutes
+// behind (ClickHouse refusing inserts) showed 0 while it kept fetching.
 func (w *workerStream) Lag() float64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.lag
+	return max(w.lag, w.unackedAge())
+}
+
+// unackedAge is the age of the oldest message handed over and not yet
+// acknowledged, in seconds (w.mu held).
+func (w *workerStream) unackedAge() float64 {
+	var oldest time.Time
+	for _, p := range w.owned {
+		if len(p.pending) > 0 && !p.pending[0].ts.IsZero() && (oldest.IsZero() || p.pending[0].ts.Before(oldest)) {
+			oldest = p.pending[0].ts
+		}
+	}
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(0, time.Since(oldest).Seconds())
 }
 
 // Close stops fetching and gives the leases back (after the engine's last
@@ -481,8 +508,34 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	w.mu.Unlock()
 	w.setOwned(n)
 	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "worker", w.o.ID)
+	// What the previous consumers read: up to their acknowledgement
+	// floor, and up to where they scanned the stream when nothing they
+	// were delivered waits for an acknowledgement (a filtered consumer's
+	// delivered stream sequence passes the other partitions' messages).
+	read := start - 1
+	for _, ci := range old {
+		if ci.NumAckPending == 0 {
+			read = max(read, ci.Delivered.Stream)
+		}
+	}
+	w.warnDropped(id, read+1)
 	go w.fetch(fctx, p)
 	return nil
+}
+
+// warnDropped warns when the stream no longer holds the messages a
+// partition taken needs from start (the first its group has not read): its retention (--max-bytes,
+// --max-age) dropped them before the group read them, so the changes of
+// the partition among them are lost for the group's targets
+// (docs/scale-out.md, Retention). Before, the worker went on from the
+// stream's first message without a word.
+func (w *workerStream) warnDropped(id int, start uint64) {
+	info, err := w.log.js.StreamInfo(w.n.stream)
+	if err != nil || info.State.FirstSeq <= start {
+		return
+	}
+	w.o.Log.Warn("log: the stream's retention dropped messages this group had not read: the partition's changes among them are lost for its targets; read the tables again (etlq resnapshot --log) and size --max-bytes/--max-age for the longest outage",
+		"partition", id, "group", w.o.Group, "needed_from_seq", start, "stream_first_seq", info.State.FirstSeq)
 }
 
 // fetch reads a partition's messages into the stream until stopped.
@@ -690,28 +743,42 @@ func (l *Log) partConsumers(n names, group string, part int) ([]*nats.ConsumerIn
 		if err != nil {
 			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
 		}
-		var resp struct {
-			Total     int                  `json:"total"`
-			Limit     int                  `json:"limit"`
-			Consumers []*nats.ConsumerInfo `json:"consumers"`
-			Error     *nats.APIError       `json:"error"`
-		}
-		if err := json.Unmarshal(m.Data, &resp); err != nil {
+		page, listed, total, err := consumerPage(m.Data, prefix)
+		if err != nil {
 			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, err)
 		}
-		if resp.Error != nil {
-			return nil, fmt.Errorf("log: listing the consumers of %s: %w", n.stream, resp.Error)
-		}
-		for _, ci := range resp.Consumers {
-			if strings.HasPrefix(ci.Name, prefix) {
-				out = append(out, ci)
-			}
-		}
-		offset += len(resp.Consumers)
-		if len(resp.Consumers) == 0 || offset >= resp.Total {
+		out = append(out, page...)
+		offset += listed
+		if listed == 0 || offset >= total {
 			break
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
+}
+
+// consumerPage reads one page of a $JS.API.CONSUMER.LIST answer: the
+// consumers whose names start with prefix, how many the page listed and
+// how many the stream has.
+func consumerPage(data []byte, prefix string) (match []*nats.ConsumerInfo, listed, total int, err error) {
+	var resp struct {
+		Total     int                  `json:"total"`
+		Consumers []*nats.ConsumerInfo `json:"consumers"`
+		Error     *nats.APIError       `json:"error"`
+	}
+	if err := json.Unmarshal(data, &resp); err != nil {
+		return nil, 0, 0, err
+	}
+	if resp.Error != nil {
+		return nil, 0, 0, resp.Error
+	}
+	for _, ci := range resp.Consumers {
+		// A consumer deleted while the server lists them (another worker
+		// dropping a partition's old consumers) is null in nats-server
+		// 2.9's answer: it is gone, so it holds no floor.
+		if ci != nil && strings.HasPrefix(ci.Name, prefix) {
+			match = append(match, ci)
+		}
+	}
+	return match, len(resp.Consumers), resp.Total, nil
 }

@@ -260,6 +260,27 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 	return errors.Join(errs...)
 }
 
+// LogMarks returns, for planning, the position each source's capture
+// resumes from in the log at url (natslog.Log.LastResume): a table read
+// by name that the server no longer has (dropped, renamed away) is planned
+// with the schema it holds, as apply plans it from its checkpoints; the
+// capture and the workers keep no source position of their own. A log
+// that cannot be read gives none (planning then names the table missing).
+func LogMarks(url string) func(source string) [][]byte {
+	return func(source string) [][]byte {
+		lg, err := natslog.Open(url)
+		if err != nil {
+			return nil
+		}
+		defer lg.Close()
+		m, err := lg.LastResume(source)
+		if err != nil || m == nil {
+			return nil
+		}
+		return [][]byte{m}
+	}
+}
+
 // LogStatus returns, for each source of the plan, the table `etlq status
 // --log` prints: each partition's owner, lag and the stream's retention
 // headroom.

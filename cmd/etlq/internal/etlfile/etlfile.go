@@ -236,24 +236,40 @@ func LoadPlanResuming(ctx context.Context, path string, offline bool, marks func
 // apply's state directory stateDir: a table is planned as the stream will
 // decode it where that differs (planner.ResumedCatalog).
 func LoadPlanAt(ctx context.Context, path string, offline bool, stateDir string) (*Loaded, *planner.Plan, error) {
-	return loadPlanAt(ctx, path, offline, stateDir, false)
+	return loadPlanAt(ctx, path, offline, stateDir, false, nil)
 }
 
 // LoadPlanNow is LoadPlanAt with the tables planned as the server has
 // them now (Loaded.Now): verify compares the targets with the source of
 // now.
 func LoadPlanNow(ctx context.Context, path string, stateDir string) (*Loaded, *planner.Plan, error) {
-	return loadPlanAt(ctx, path, false, stateDir, true)
+	return loadPlanAt(ctx, path, false, stateDir, true, nil)
 }
 
-func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string, now bool) (*Loaded, *planner.Plan, error) {
+// LoadPlanAtWith is LoadPlanAt with more positions to plan a table the
+// server no longer has from, after the state directory's checkpoints:
+// marks returns them by source (a worker's log: engine.LogMarks).
+func LoadPlanAtWith(ctx context.Context, path string, offline bool, stateDir string, marks func(source string) [][]byte) (*Loaded, *planner.Plan, error) {
+	return loadPlanAt(ctx, path, offline, stateDir, false, marks)
+}
+
+func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string, now bool, marks func(source string) [][]byte) (*Loaded, *planner.Plan, error) {
 	l, err := Load(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	l.StateDir, l.Now = stateDir, now
-	if stateDir != "" {
-		l.Marks = func(source string) [][]byte { return engine.CheckpointMarks(stateDir, source) }
+	if stateDir != "" || marks != nil {
+		l.Marks = func(source string) [][]byte {
+			var out [][]byte
+			if stateDir != "" {
+				out = engine.CheckpointMarks(stateDir, source)
+			}
+			if marks != nil {
+				out = append(out, marks(source)...)
+			}
+			return out
+		}
 	}
 	p, err := l.Build(ctx, offline)
 	return l, p, err
