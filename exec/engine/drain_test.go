@@ -12,14 +12,29 @@ import (
 	"github.com/etlq/etlq/exec/engine"
 )
 
-// blockingSink's writers take no write until closed: a ClickHouse that
-// is unreachable, whose writer retries its inserts and blocks the next
-// Write meanwhile.
+// blocker makes writers that take no write until one of them is closed:
+// a ClickHouse that is unreachable, whose writer retries its inserts and
+// blocks the next Write meanwhile.
+type blocker struct {
+	once        sync.Once
+	blockedOnce sync.Once
+	blocked     chan struct{} // closed when a Write blocks
+	closed      chan struct{} // closed by the first Close
+}
+
+func newBlocker() *blocker {
+	return &blocker{blocked: make(chan struct{}), closed: make(chan struct{})}
+}
+
+// wrap makes w block.
+func (k *blocker) wrap(w connectors.Writer) connectors.Writer {
+	return &blockingWriter{Writer: w, k: k}
+}
+
+// blockingSink's writers all block.
 type blockingSink struct {
 	*sink
-	once    sync.Once
-	blocked chan struct{} // closed when a Write blocks
-	closed  chan struct{} // closed by the first Close
+	*blocker
 }
 
 func (s *blockingSink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
@@ -27,29 +42,25 @@ func (s *blockingSink) Open(ctx context.Context, t connectors.Target) (connector
 	if err != nil {
 		return nil, err
 	}
-	return &blockingWriter{Writer: w, s: s}, nil
+	return s.wrap(w), nil
 }
 
 type blockingWriter struct {
 	connectors.Writer
-	s    *blockingSink
+	k    *blocker
 	shut sync.Once
 }
 
 func (w *blockingWriter) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
 	defer b.Release()
-	select {
-	case <-w.s.blocked:
-	default:
-		close(w.s.blocked)
-	}
-	<-w.s.closed // (not ctx: the writer's own retries ignore the run's)
+	w.k.blockedOnce.Do(func() { close(w.k.blocked) })
+	<-w.k.closed // (not ctx: the writer's own retries ignore the run's)
 	return context.Canceled
 }
 
 func (w *blockingWriter) Flush(ctx context.Context) error {
 	select {
-	case <-w.s.closed:
+	case <-w.k.closed:
 		return context.Canceled
 	case <-ctx.Done():
 		return ctx.Err()
@@ -58,7 +69,7 @@ func (w *blockingWriter) Flush(ctx context.Context) error {
 
 func (w *blockingWriter) Close() error {
 	w.shut.Do(func() {
-		w.s.once.Do(func() { close(w.s.closed) })
+		w.k.once.Do(func() { close(w.k.closed) })
 	})
 	return nil
 }
@@ -72,7 +83,7 @@ func (w *blockingWriter) Close() error {
 func TestStopWhileSinkUnreachable(t *testing.T) {
 	e := newEnv(t, newCatalog(t, "orders"), upsertPipeline)
 	e.src.add("orders", ins(1, "new", 1))
-	snk := &blockingSink{sink: e.snk, blocked: make(chan struct{}), closed: make(chan struct{})}
+	snk := &blockingSink{sink: e.snk, blocker: newBlocker()}
 	o := e.opts(false)
 	o.Sinks = map[string]connectors.Sink{"dw": snk}
 	o.DrainTimeout = 50 * time.Millisecond
@@ -94,5 +105,141 @@ func TestStopWhileSinkUnreachable(t *testing.T) {
 	}
 	if cp := e.checkpoint(); cp != "" && cp != `{"pos":0}` {
 		t.Errorf("checkpoint %s: past a write never acknowledged", cp)
+	}
+}
+
+// stopBlocked runs the plan with o until one of k's writers blocks, then
+// stops the run (SIGTERM) and returns its error; the test fails when the
+// run does not end.
+func stopBlocked(t *testing.T, e *env, o engine.Options, k *blocker) error {
+	t.Helper()
+	o.DrainTimeout = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- engine.Run(ctx, e.plan, o) }()
+	select {
+	case <-k.blocked:
+	case err := <-done:
+		t.Fatalf("the run ended (%v) before a write blocked", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no write blocked")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second): // (a hang detector, far above the drain time)
+		t.Fatal("the stopped run did not end while its sink took no write")
+	}
+	return nil
+}
+
+// blockingCopySink is the sink with copies whose writers block when
+// block says so (n: how many writers of the target were opened before).
+type blockingCopySink struct {
+	*rcSink
+	k     *blocker
+	block func(t connectors.Target, n int) bool
+	mu    sync.Mutex
+	opens map[string]int
+}
+
+func (s *blockingCopySink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
+	w, err := s.rcSink.Open(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	n := s.opens[t.Name]
+	s.opens[t.Name]++
+	s.mu.Unlock()
+	if s.block(t, n) {
+		return s.k.wrap(w), nil
+	}
+	return w, nil
+}
+
+const rowCopyPipeline = `CREATE PIPELINE up
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, status
+  INTO clickhouse dw.analytics.up MODE upsert KEY (id);
+`
+
+// TestStopDuringRowCopyWhileSinkUnreachable: stopped while the writer of
+// an online schema change's copy target takes no write, the run ends once
+// the drain time is over, as with the pipeline's own writer: the copy's
+// writer is closed too, the run fails, and the checkpoint is before the
+// copy's rows. It waited for the copy's writer for ever (the stop closed
+// the pipelines' writers only).
+func TestStopDuringRowCopyWhileSinkUnreachable(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), rowCopyPipeline)
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a", int64(1)), ins(2, "b", int64(1)))
+	k := newBlocker()
+	snk := &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: k, opens: map[string]int{},
+		block: func(t connectors.Target, _ int) bool { return strings.HasSuffix(t.Name, "__etlq_copy") }}
+	o := e.opts(false)
+	o.Sinks = map[string]connectors.Sink{"dw": snk}
+	err := stopBlocked(t, e, o, k)
+	if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
+		t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
+	}
+	if cp := e.checkpoint(); cp != `{"pos":2}` {
+		t.Errorf("checkpoint %s, want the copy's start: its rows were never acknowledged", cp)
+	}
+}
+
+// TestStopAfterSwapWhileSinkUnreachable: the writer a cut-over opens
+// again on the swapped target (rowcopy.go, swapIn) is closed by a stop
+// whose drain time is over, as the writer it replaced would have been.
+func TestStopAfterSwapWhileSinkUnreachable(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), rowCopyPipeline)
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a", int64(1))).
+		addCopy(exec.RowCopySwap).
+		add("orders", ins(2, "b", int64(1)))
+	k := newBlocker()
+	snk := &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: k, opens: map[string]int{},
+		block: func(t connectors.Target, n int) bool { return t.Name == "analytics.up" && n > 0 }}
+	o := e.opts(false)
+	o.Sinks = map[string]connectors.Sink{"dw": snk}
+	err := stopBlocked(t, e, o, k)
+	if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
+		t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
+	}
+	if rc := snk.rcSink; rc.swaps != 1 {
+		t.Errorf("%d swaps, want 1", rc.swaps)
+	}
+	if cp := e.checkpoint(); cp != `{"pos":4}` {
+		t.Errorf("checkpoint %s, want the cut-over: the row after it was never acknowledged", cp)
+	}
+}
+
+// TestStopWhileDeadLetterTargetUnreachable: a dead-letter target's writer
+// that takes no write holds the batch whose rows it keeps; a stop closes
+// it once the drain time is over, as the pipelines' writers.
+func TestStopWhileDeadLetterTargetUnreachable(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE orders
+  FROM binlog shop.shopdb.orders
+  WHERE assert(qty > 0, 'qty must be positive')
+  TRANSFORM id, status, qty
+  INTO clickhouse dw.analytics.orders MODE append
+  WITH (on_error = 'dead_letter', dead_letter = 'clickhouse dw.analytics.orders_dead');
+`)
+	e.src.add("orders", ins(1, "new", 1), ins(2, "new", 0))
+	k := newBlocker()
+	snk := &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: k, opens: map[string]int{},
+		block: func(t connectors.Target, _ int) bool { return t.Name == "analytics.orders_dead" }}
+	o := e.opts(false)
+	o.Sinks = map[string]connectors.Sink{"dw": snk}
+	err := stopBlocked(t, e, o, k)
+	if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
+		t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
+	}
+	if cp := e.checkpoint(); cp != "" {
+		t.Errorf("checkpoint %s: past dead letters never written", cp)
 	}
 }

@@ -51,6 +51,9 @@ type Options struct {
 	DrainTimeout time.Duration
 
 	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
+	// writers lists the writers a source's run opens, for its stop
+	// (openWriters); nil outside a source's run.
+	writers *openWriters
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
@@ -233,6 +236,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	r.routes = map[string][]*pipeRun{}
 	r.opts.sinks = r.sinks
+	r.opts.writers = &openWriters{}
 	r.replans = &replanLog{log: r.opts.Log}
 	for _, p := range r.pipes {
 		pr, err := newPipeRun(ctx, p, r.sinks[p.Sink], r.opts)
@@ -323,10 +327,6 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	// take longer.)
 	drained := make(chan struct{})
 	defer close(drained)
-	writers := make([]connectors.Writer, 0, len(r.runs)) // (r.runs changes while the loop runs)
-	for _, pr := range r.runs {
-		writers = append(writers, pr.writer)
-	}
 	var closedUnwritten atomic.Bool
 	stopWatch := context.AfterFunc(ctx, func() {
 		select {
@@ -337,9 +337,9 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		closedUnwritten.Store(true)
 		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
 			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
-		for _, w := range writers {
-			go w.Close()
-		}
+		// Every writer the run opened: the pipelines', the row copies',
+		// those a cut-over opened again, the dead-letter targets'.
+		r.opts.writers.closeAll()
 	})
 	defer stopWatch()
 	runErr := r.loop(loopCtx, stream)
