@@ -83,36 +83,20 @@ func (w *blockingWriter) Close() error {
 func TestStopWhileSinkUnreachable(t *testing.T) {
 	e := newEnv(t, newCatalog(t, "orders"), upsertPipeline)
 	e.src.add("orders", ins(1, "new", 1))
-	snk := &blockingSink{sink: e.snk, blocker: newBlocker()}
-	o := e.opts(false)
-	o.Sinks = map[string]connectors.Sink{"dw": snk}
-	o.DrainTimeout = 50 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- engine.Run(ctx, e.plan, o) }()
-	<-snk.blocked
-	cancel()
-	select {
-	case err := <-done:
-		// …with an error, so that etlq's exit status is not 0 (it was:
-		// the WARN alone said that writes were left).
-		if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
-			t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
-		}
-	case <-time.After(2 * time.Minute): // (a hang detector, far above the drain time)
-		t.Fatal("the stopped run did not end while its sink took no write")
-	}
-	if cp := e.checkpoint(); cp != "" && cp != `{"pos":0}` {
-		t.Errorf("checkpoint %s: past a write never acknowledged", cp)
-	}
+	k := newBlocker()
+	// …with an error, so that etlq's exit status is not 0 (it was: the
+	// WARN alone said that writes were left).
+	stopBlocked(t, e, &blockingSink{sink: e.snk, blocker: k}, k, "")
 }
 
-// stopBlocked runs the plan with o until one of k's writers blocks, then
-// stops the run (SIGTERM) and returns its error; the test fails when the
-// run does not end.
-func stopBlocked(t *testing.T, e *env, o engine.Options, k *blocker) error {
+// stopBlocked runs the plan over sink snk until one of k's writers
+// blocks, then stops the run (SIGTERM): the run must end once the drain
+// time is over, with the writes not acknowledged named, its checkpoint
+// at cp ("": none).
+func stopBlocked(t *testing.T, e *env, snk connectors.Sink, k *blocker, cp string) {
 	t.Helper()
+	o := e.opts(false)
+	o.Sinks = map[string]connectors.Sink{"dw": snk}
 	o.DrainTimeout = 50 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -128,11 +112,15 @@ func stopBlocked(t *testing.T, e *env, o engine.Options, k *blocker) error {
 	cancel()
 	select {
 	case err := <-done:
-		return err
+		if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
+			t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
+		}
 	case <-time.After(30 * time.Second): // (a hang detector, far above the drain time)
 		t.Fatal("the stopped run did not end while its sink took no write")
 	}
-	return nil
+	if got := e.checkpoint(); got != cp {
+		t.Errorf("checkpoint %q, want %q: past a write never acknowledged", got, cp)
+	}
 }
 
 // blockingCopySink is the sink with copies whose writers block when
@@ -143,6 +131,10 @@ type blockingCopySink struct {
 	block func(t connectors.Target, n int) bool
 	mu    sync.Mutex
 	opens map[string]int
+}
+
+func newBlockingCopySink(e *env, block func(t connectors.Target, n int) bool) *blockingCopySink {
+	return &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: newBlocker(), block: block, opens: map[string]int{}}
 }
 
 func (s *blockingCopySink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
@@ -177,18 +169,8 @@ func TestStopDuringRowCopyWhileSinkUnreachable(t *testing.T) {
 	e.src.add("orders", ins(1, "a", int64(1))).
 		addCopy(exec.RowCopyStart).
 		addCopy(exec.RowCopyRows, ins(1, "a", int64(1)), ins(2, "b", int64(1)))
-	k := newBlocker()
-	snk := &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: k, opens: map[string]int{},
-		block: func(t connectors.Target, _ int) bool { return strings.HasSuffix(t.Name, "__etlq_copy") }}
-	o := e.opts(false)
-	o.Sinks = map[string]connectors.Sink{"dw": snk}
-	err := stopBlocked(t, e, o, k)
-	if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
-		t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
-	}
-	if cp := e.checkpoint(); cp != `{"pos":2}` {
-		t.Errorf("checkpoint %s, want the copy's start: its rows were never acknowledged", cp)
-	}
+	snk := newBlockingCopySink(e, func(t connectors.Target, _ int) bool { return strings.HasSuffix(t.Name, "__etlq_copy") })
+	stopBlocked(t, e, snk, snk.k, `{"pos":2}`) // (the copy's start)
 }
 
 // TestStopAfterSwapWhileSinkUnreachable: the writer a cut-over opens
@@ -201,20 +183,10 @@ func TestStopAfterSwapWhileSinkUnreachable(t *testing.T) {
 		addCopy(exec.RowCopyRows, ins(1, "a", int64(1))).
 		addCopy(exec.RowCopySwap).
 		add("orders", ins(2, "b", int64(1)))
-	k := newBlocker()
-	snk := &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: k, opens: map[string]int{},
-		block: func(t connectors.Target, n int) bool { return t.Name == "analytics.up" && n > 0 }}
-	o := e.opts(false)
-	o.Sinks = map[string]connectors.Sink{"dw": snk}
-	err := stopBlocked(t, e, o, k)
-	if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
-		t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
-	}
-	if rc := snk.rcSink; rc.swaps != 1 {
-		t.Errorf("%d swaps, want 1", rc.swaps)
-	}
-	if cp := e.checkpoint(); cp != `{"pos":4}` {
-		t.Errorf("checkpoint %s, want the cut-over: the row after it was never acknowledged", cp)
+	snk := newBlockingCopySink(e, func(t connectors.Target, n int) bool { return t.Name == "analytics.up" && n > 0 })
+	stopBlocked(t, e, snk, snk.k, `{"pos":4}`) // (the cut-over)
+	if snk.swaps != 1 {
+		t.Errorf("%d swaps, want 1", snk.swaps)
 	}
 }
 
@@ -222,24 +194,8 @@ func TestStopAfterSwapWhileSinkUnreachable(t *testing.T) {
 // that takes no write holds the batch whose rows it keeps; a stop closes
 // it once the drain time is over, as the pipelines' writers.
 func TestStopWhileDeadLetterTargetUnreachable(t *testing.T) {
-	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE orders
-  FROM binlog shop.shopdb.orders
-  WHERE assert(qty > 0, 'qty must be positive')
-  TRANSFORM id, status, qty
-  INTO clickhouse dw.analytics.orders MODE append
-  WITH (on_error = 'dead_letter', dead_letter = 'clickhouse dw.analytics.orders_dead');
-`)
+	e := newEnv(t, newCatalog(t, "orders"), deadLetterTargetPipeline)
 	e.src.add("orders", ins(1, "new", 1), ins(2, "new", 0))
-	k := newBlocker()
-	snk := &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: k, opens: map[string]int{},
-		block: func(t connectors.Target, _ int) bool { return t.Name == "analytics.orders_dead" }}
-	o := e.opts(false)
-	o.Sinks = map[string]connectors.Sink{"dw": snk}
-	err := stopBlocked(t, e, o, k)
-	if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
-		t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
-	}
-	if cp := e.checkpoint(); cp != "" {
-		t.Errorf("checkpoint %s: past dead letters never written", cp)
-	}
+	snk := newBlockingCopySink(e, func(t connectors.Target, _ int) bool { return t.Name == "analytics.orders_dead" })
+	stopBlocked(t, e, snk, snk.k, "")
 }
