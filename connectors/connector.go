@@ -457,10 +457,10 @@ type Writer interface {
 	// Flush blocks until every earlier Write has called done.
 	Flush(ctx context.Context) error
 	// Close ends the writer; what is not durable then fails through its
-	// done. The runtime closes each writer once, possibly from another
+	// done. It is idempotent. The runtime may call it from another
 	// goroutine while a Write or Flush still waits for the target (a run
 	// stopped while it is unreachable, docs/operations.md): Close must
-	// make them return. The sinks' Close is idempotent besides.
+	// then make them return.
 	Close() error
 }
 
