@@ -456,6 +456,11 @@ type Writer interface {
 	Write(ctx context.Context, b *exec.Batch, done func(error)) error
 	// Flush blocks until every earlier Write has called done.
 	Flush(ctx context.Context) error
+	// Close ends the writer; what is not durable then fails through its
+	// done. It is idempotent. The runtime may call it from another
+	// goroutine while a Write or Flush still waits for the target (a run
+	// stopped while it is unreachable, docs/operations.md): Close must
+	// then make them return.
 	Close() error
 }
 

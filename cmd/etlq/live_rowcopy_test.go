@@ -31,15 +31,25 @@ type rowCopyRun struct {
 
 // rowCopySetup creates db.t with 3000 rows and starts etlq on it.
 func rowCopySetup(t *testing.T, myDSN string) (*scratch, *rowCopyRun) {
+	return rowCopySetupVia(t, myDSN, "", "", nil)
+}
+
+// rowCopySetupVia is rowCopySetup with the sink's DSN sinkDSN ("": the
+// scratch's), the pipeline's options with ("WITH (…)" or "") and env
+// added to the run's environment.
+func rowCopySetupVia(t *testing.T, myDSN, sinkDSN, with string, env []string) (*scratch, *rowCopyRun) {
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t "+liveTableDef)
 	seed(t, s.my, s.db+".t", 3000)
+	if sinkDSN == "" {
+		sinkDSN = s.chDSN
+	}
 	dir := t.TempDir()
-	r := &rowCopyRun{file: filepath.Join(dir, "p.etl"), state: filepath.Join(dir, "state")}
+	r := &rowCopyRun{file: filepath.Join(dir, "p.etl"), state: filepath.Join(dir, "state"), env: env}
 	writeFile(t, r.file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
 CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t;
-`, myDSN, s.chDSN, s.db, testServerID()))
+CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t %[5]s;
+`, myDSN, sinkDSN, s.db, testServerID(), with))
 	r.start(t)
 	myQ, chQ := oscQueries(s.db, false)
 	r.waitSame(t, s.my, s.ch, myQ, chQ, 90*time.Second)

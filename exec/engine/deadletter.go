@@ -31,10 +31,12 @@ type deadLetters struct {
 	w        *bufio.Writer
 
 	writer connectors.Writer // the named target; nil: the file
-	where  string            // where they go, for the log
-	alloc  memory.Allocator
-	log    *slog.Logger
-	logged bool
+	// writers lists writer among the source run's (stop.go).
+	writers *openWriters
+	where   string // where they go, for the log
+	alloc   memory.Allocator
+	log     *slog.Logger
+	logged  bool
 }
 
 func newDeadLetters(ctx context.Context, p *planner.Pipeline, sinks map[string]connectors.Sink, opts Options) (*deadLetters, error) {
@@ -51,7 +53,8 @@ func newDeadLetters(ctx context.Context, p *planner.Pipeline, sinks map[string]c
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: dead letters: %w", p.Name, err)
 	}
-	d.writer, d.where = w, p.DeadLetter.Text
+	d.writer, d.where, d.writers = w, p.DeadLetter.Text, opts.writers
+	opts.writers.add(w)
 	return d, nil
 }
 
@@ -232,6 +235,6 @@ func (d *deadLetters) close() {
 		d.f.Close()
 	}
 	if d.writer != nil {
-		d.writer.Close()
+		d.writers.close(d.writer)
 	}
 }

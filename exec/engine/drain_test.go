@@ -12,14 +12,29 @@ import (
 	"github.com/etlq/etlq/exec/engine"
 )
 
-// blockingSink's writers take no write until closed: a ClickHouse that
-// is unreachable, whose writer retries its inserts and blocks the next
-// Write meanwhile.
+// blocker makes writers that take no write until one of them is closed:
+// a ClickHouse that is unreachable, whose writer retries its inserts and
+// blocks the next Write meanwhile.
+type blocker struct {
+	once        sync.Once
+	blockedOnce sync.Once
+	blocked     chan struct{} // closed when a Write blocks
+	closed      chan struct{} // closed by the first Close
+}
+
+func newBlocker() *blocker {
+	return &blocker{blocked: make(chan struct{}), closed: make(chan struct{})}
+}
+
+// wrap makes w block.
+func (k *blocker) wrap(w connectors.Writer) connectors.Writer {
+	return &blockingWriter{Writer: w, k: k}
+}
+
+// blockingSink's writers all block.
 type blockingSink struct {
 	*sink
-	once    sync.Once
-	blocked chan struct{} // closed when a Write blocks
-	closed  chan struct{} // closed by the first Close
+	*blocker
 }
 
 func (s *blockingSink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
@@ -27,29 +42,25 @@ func (s *blockingSink) Open(ctx context.Context, t connectors.Target) (connector
 	if err != nil {
 		return nil, err
 	}
-	return &blockingWriter{Writer: w, s: s}, nil
+	return s.wrap(w), nil
 }
 
 type blockingWriter struct {
 	connectors.Writer
-	s    *blockingSink
+	k    *blocker
 	shut sync.Once
 }
 
 func (w *blockingWriter) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
 	defer b.Release()
-	select {
-	case <-w.s.blocked:
-	default:
-		close(w.s.blocked)
-	}
-	<-w.s.closed // (not ctx: the writer's own retries ignore the run's)
+	w.k.blockedOnce.Do(func() { close(w.k.blocked) })
+	<-w.k.closed // (not ctx: the writer's own retries ignore the run's)
 	return context.Canceled
 }
 
 func (w *blockingWriter) Flush(ctx context.Context) error {
 	select {
-	case <-w.s.closed:
+	case <-w.k.closed:
 		return context.Canceled
 	case <-ctx.Done():
 		return ctx.Err()
@@ -58,7 +69,7 @@ func (w *blockingWriter) Flush(ctx context.Context) error {
 
 func (w *blockingWriter) Close() error {
 	w.shut.Do(func() {
-		w.s.once.Do(func() { close(w.s.closed) })
+		w.k.once.Do(func() { close(w.k.closed) })
 	})
 	return nil
 }
@@ -72,7 +83,18 @@ func (w *blockingWriter) Close() error {
 func TestStopWhileSinkUnreachable(t *testing.T) {
 	e := newEnv(t, newCatalog(t, "orders"), upsertPipeline)
 	e.src.add("orders", ins(1, "new", 1))
-	snk := &blockingSink{sink: e.snk, blocked: make(chan struct{}), closed: make(chan struct{})}
+	k := newBlocker()
+	// …with an error, so that etlq's exit status is not 0 (it was: the
+	// WARN alone said that writes were left).
+	stopBlocked(t, e, &blockingSink{sink: e.snk, blocker: k}, k, "")
+}
+
+// stopBlocked runs the plan over sink snk until one of k's writers
+// blocks, then stops the run (SIGTERM): the run must end once the drain
+// time is over, with the writes not acknowledged named, its checkpoint
+// at cp ("": none).
+func stopBlocked(t *testing.T, e *env, snk connectors.Sink, k *blocker, cp string) {
+	t.Helper()
 	o := e.opts(false)
 	o.Sinks = map[string]connectors.Sink{"dw": snk}
 	o.DrainTimeout = 50 * time.Millisecond
@@ -80,19 +102,100 @@ func TestStopWhileSinkUnreachable(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- engine.Run(ctx, e.plan, o) }()
-	<-snk.blocked
+	select {
+	case <-k.blocked:
+	case err := <-done:
+		t.Fatalf("the run ended (%v) before a write blocked", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("no write blocked")
+	}
 	cancel()
 	select {
 	case err := <-done:
-		// …with an error, so that etlq's exit status is not 0 (it was:
-		// the WARN alone said that writes were left).
 		if err == nil || !strings.Contains(err.Error(), "stopped before the sinks acknowledged every write") {
 			t.Errorf("the run ended with %v, want the writes not acknowledged named", err)
 		}
-	case <-time.After(2 * time.Minute): // (a hang detector, far above the drain time)
+	case <-time.After(30 * time.Second): // (a hang detector, far above the drain time)
 		t.Fatal("the stopped run did not end while its sink took no write")
 	}
-	if cp := e.checkpoint(); cp != "" && cp != `{"pos":0}` {
-		t.Errorf("checkpoint %s: past a write never acknowledged", cp)
+	if got := e.checkpoint(); got != cp {
+		t.Errorf("checkpoint %q, want %q: past a write never acknowledged", got, cp)
 	}
+}
+
+// blockingCopySink is the sink with copies whose writers block when
+// block says so (n: how many writers of the target were opened before).
+type blockingCopySink struct {
+	*rcSink
+	k     *blocker
+	block func(t connectors.Target, n int) bool
+	mu    sync.Mutex
+	opens map[string]int
+}
+
+func newBlockingCopySink(e *env, block func(t connectors.Target, n int) bool) *blockingCopySink {
+	return &blockingCopySink{rcSink: &rcSink{sink: e.snk}, k: newBlocker(), block: block, opens: map[string]int{}}
+}
+
+func (s *blockingCopySink) Open(ctx context.Context, t connectors.Target) (connectors.Writer, error) {
+	w, err := s.rcSink.Open(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	n := s.opens[t.Name]
+	s.opens[t.Name]++
+	s.mu.Unlock()
+	if s.block(t, n) {
+		return s.k.wrap(w), nil
+	}
+	return w, nil
+}
+
+const rowCopyPipeline = `CREATE PIPELINE up
+  FROM binlog shop.shopdb.orders
+  TRANSFORM id, status
+  INTO clickhouse dw.analytics.up MODE upsert KEY (id);
+`
+
+// TestStopDuringRowCopyWhileSinkUnreachable: stopped while the writer of
+// an online schema change's copy target takes no write, the run ends once
+// the drain time is over, as with the pipeline's own writer: the copy's
+// writer is closed too, the run fails, and the checkpoint is before the
+// copy's rows. It waited for the copy's writer for ever (the stop closed
+// the pipelines' writers only).
+func TestStopDuringRowCopyWhileSinkUnreachable(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), rowCopyPipeline)
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a", int64(1)), ins(2, "b", int64(1)))
+	snk := newBlockingCopySink(e, func(t connectors.Target, _ int) bool { return strings.HasSuffix(t.Name, "__etlq_copy") })
+	stopBlocked(t, e, snk, snk.k, `{"pos":2}`) // (the copy's start)
+}
+
+// TestStopAfterSwapWhileSinkUnreachable: the writer a cut-over opens
+// again on the swapped target (rowcopy.go, swapIn) is closed by a stop
+// whose drain time is over, as the writer it replaced would have been.
+func TestStopAfterSwapWhileSinkUnreachable(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), rowCopyPipeline)
+	e.src.add("orders", ins(1, "a", int64(1))).
+		addCopy(exec.RowCopyStart).
+		addCopy(exec.RowCopyRows, ins(1, "a", int64(1))).
+		addCopy(exec.RowCopySwap).
+		add("orders", ins(2, "b", int64(1)))
+	snk := newBlockingCopySink(e, func(t connectors.Target, n int) bool { return t.Name == "analytics.up" && n > 0 })
+	stopBlocked(t, e, snk, snk.k, `{"pos":4}`) // (the cut-over)
+	if snk.swaps != 1 {
+		t.Errorf("%d swaps, want 1", snk.swaps)
+	}
+}
+
+// TestStopWhileDeadLetterTargetUnreachable: a dead-letter target's writer
+// that takes no write holds the batch whose rows it keeps; a stop closes
+// it once the drain time is over, as the pipelines' writers.
+func TestStopWhileDeadLetterTargetUnreachable(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), deadLetterTargetPipeline)
+	e.src.add("orders", ins(1, "new", 1), ins(2, "new", 0))
+	snk := newBlockingCopySink(e, func(t connectors.Target, _ int) bool { return t.Name == "analytics.orders_dead" })
+	stopBlocked(t, e, snk, snk.k, "")
 }

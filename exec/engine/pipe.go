@@ -50,6 +50,9 @@ type pipeRun struct {
 	copies map[string]bool
 	// sharedDead: dead is another run's (newPipeRunDead).
 	sharedDead bool
+	// writers lists the writers of the source's run (stop.go): pr's
+	// writer is added when opened, closed through it.
+	writers *openWriters
 	// sinkRowErr is the last write error that named a row (a value the
 	// sink cannot take): every batch of a failed insert is acknowledged
 	// with it, and it is one row error.
@@ -91,7 +94,7 @@ func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Si
 	if sink == nil {
 		return nil, fmt.Errorf("pipeline %s: sink %q is not declared", p.Name, p.Sink)
 	}
-	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name, p.Source), alloc: opts.Alloc, log: opts.Log}
+	pr := &pipeRun{p: p, tables: map[string]*tableRun{}, stats: opts.Stats.pipeline(p.Name, p.Source), alloc: opts.Alloc, log: opts.Log, writers: opts.writers}
 	names := make([]string, len(p.Output))
 	for i, c := range p.Output {
 		names[i] = c.Name
@@ -114,9 +117,13 @@ func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Si
 	}
 	w, err := sink.Open(ctx, p.Target)
 	if err != nil {
+		if pr.dead != nil && !pr.sharedDead {
+			pr.dead.close()
+		}
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
 	pr.writer = w
+	opts.writers.add(w)
 	if r, ok := w.(connectors.Retrier); ok {
 		pr.stats.retrier.Store(r)
 	}
@@ -410,7 +417,7 @@ func (pr *pipeRun) close() {
 	}
 	pr.out.close()
 	if pr.writer != nil {
-		pr.writer.Close()
+		pr.writers.close(pr.writer)
 	}
 	if pr.dead != nil && !pr.sharedDead {
 		pr.dead.close()

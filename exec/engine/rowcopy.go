@@ -500,11 +500,12 @@ func (r *sourceRun) swapIn(ctx context.Context, pr *pipeRun, rc connectors.RowCo
 	}
 	faultPoint("rowcopy-swapped:" + pr.p.Name)
 	r.forgetSwapAfter(pr, seq, b.RowCopy.At)
-	pr.writer.Close()
+	r.opts.writers.close(pr.writer)
 	w, err := r.sinks[pr.p.Sink].Open(ctx, pr.p.Target)
 	if err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
+	r.opts.writers.add(w) // (a stop closes it as the one it replaces)
 	pr.writer, pr.followed = w, nil
 	if exists {
 		pr.log.Info("row copy: the copy replaced the target's rows", "pipeline", pr.p.Name, "table", b.DB+"."+b.RowCopy.Of, "target", pr.p.Target.Name)

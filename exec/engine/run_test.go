@@ -279,16 +279,20 @@ func TestRunDeadLetters(t *testing.T) {
 	}
 }
 
-// TestRunDeadLetterTarget: the dead_letter option names a target: the
-// letters are rows written there, acknowledged before the batch goes on.
-func TestRunDeadLetterTarget(t *testing.T) {
-	e := newEnv(t, newCatalog(t, "orders"), `CREATE PIPELINE orders
+// deadLetterTargetPipeline keeps the rows its rule fails in the target
+// analytics.orders_dead.
+const deadLetterTargetPipeline = `CREATE PIPELINE orders
   FROM binlog shop.shopdb.orders
   WHERE assert(qty > 0, 'qty must be positive')
   TRANSFORM id, status, qty
   INTO clickhouse dw.analytics.orders MODE append
   WITH (on_error = 'dead_letter', dead_letter = 'clickhouse dw.analytics.orders_dead');
-`)
+`
+
+// TestRunDeadLetterTarget: the dead_letter option names a target: the
+// letters are rows written there, acknowledged before the batch goes on.
+func TestRunDeadLetterTarget(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), deadLetterTargetPipeline)
 	e.src.add("orders", ins(1, "new", 1), ins(2, "new", 0))
 	if err := e.run(); err != nil {
 		t.Fatal(err)

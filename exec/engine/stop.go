@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/etlq/etlq/connectors"
@@ -258,4 +260,81 @@ func (pr *pipeRun) resnapshotFix(db, table string) string {
 		return fmt.Sprintf("rebuild its target: etlq resnapshot %s %s %s.%s (the table is read again into a copy with its types of now, swapped in), then run apply again", file, pr.p.Name, db, table)
 	}
 	return fmt.Sprintf("make its target again: only an upsert target of this one table can be rebuilt in place; drop %s in the sink and read the table again with etlq resnapshot %s %s %s.%s, then run apply again", pr.p.Target.Name, file, pr.p.Name, db, table)
+}
+
+// openWriters are the writers a source's run opened and did not close
+// yet: its pipelines', their row copies' (rowcopy.go), those a cut-over
+// opens again on a swapped target, their dead-letter targets'. Stopped
+// while a sink takes no write, the run closes them all once the drain
+// time is over (closeAll), so that the writes they hold fail and every
+// call waiting on them returns; a writer opened after that is closed at
+// once. Each writer is closed once, by whoever comes first: its owner's
+// close waits for a Close the stop began (the sinks' Close is idempotent,
+// but a second Close may return before the first one failed the writes).
+type openWriters struct {
+	mu      sync.Mutex
+	list    []*openWriter
+	stopped bool
+}
+
+type openWriter struct {
+	w    connectors.Writer
+	once sync.Once
+	err  error
+}
+
+func (o *openWriter) close() error {
+	o.once.Do(func() { o.err = o.w.Close() })
+	return o.err
+}
+
+// add lists w (nil s: a run that keeps no list, as a replay of dead
+// letters).
+func (s *openWriters) add(w connectors.Writer) {
+	if s == nil {
+		return
+	}
+	o := &openWriter{w: w}
+	s.mu.Lock()
+	s.list = append(s.list, o)
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		go o.close()
+	}
+}
+
+// close closes w, once, and forgets it.
+func (s *openWriters) close(w connectors.Writer) error {
+	if s == nil {
+		return w.Close()
+	}
+	var found *openWriter
+	s.mu.Lock()
+	if reflect.TypeOf(w).Comparable() { // (a writer of another type is not found)
+		for i, o := range s.list {
+			if o.w == w {
+				found = o
+				s.list = append(s.list[:i], s.list[i+1:]...)
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	if found == nil {
+		return w.Close()
+	}
+	return found.close()
+}
+
+// closeAll closes every writer listed, each on a goroutine of its own
+// (one may wait its close_timeout), and every writer added later.
+func (s *openWriters) closeAll() {
+	s.mu.Lock()
+	s.stopped = true
+	list := append([]*openWriter(nil), s.list...)
+	s.mu.Unlock()
+	for _, o := range list {
+		go o.close()
+	}
 }
