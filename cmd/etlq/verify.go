@@ -139,13 +139,16 @@ func stateWarnings(plan *planner.Plan, names []string, dir string) []string {
 }
 
 // verdict is the exit code of a verification: 1 when a difference is
-// confirmed, 3 when differences remain that could be lag and no etlq apply
+// confirmed (duplicate source keys included) or a pipeline could not be
+// verified, 3 when differences remain that could be lag and no etlq apply
 // runs with the state directory to apply it, 2 when they could be lag, 0
 // otherwise.
 func verdict(results []*engine.VerifyResult) int {
 	code := 0
 	for _, r := range results {
 		switch {
+		case r.Error != "" || r.DuplicateKeys > 0:
+			return 1
 		case r.Differences() > 0 && r.Unconfirmed == "":
 			return 1
 		case r.Differences() > 0 && r.ApplyStopped:
@@ -163,6 +166,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "pipeline\ttarget\ttables\tsource rows\ttarget rows\tchunks\tdiffering chunks\trechecked keys\tmissing\textra\tchanged\trepaired\tseconds\t")
 	for _, r := range results {
+		if r.Error != "" {
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", r.Pipeline, r.Target, r.Tables, r.SourceRows, r.TargetRows,
 			r.Chunks, r.Differing, r.Rechecked, r.Missing, r.Extra, r.Changed, r.Repaired, r.Seconds)
 	}
@@ -173,6 +179,20 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 		}
 	}
 	for _, r := range results {
+		if r.Error != "" {
+			fmt.Fprintf(w, "\n%s: not verified: %s\n", r.Pipeline, r.Error)
+		}
+		if r.DuplicateKeys > 0 {
+			fmt.Fprintf(w, "\n%s: duplicate keys: %d keys of the source are held by %d rows, and the target holds one row per key: "+
+				"the KEY is not unique in the source, so the target cannot equal it (fix: a KEY that is unique, such as the source's primary key)\n",
+				r.Pipeline, r.DuplicateKeys, r.DuplicateRows)
+			for _, d := range r.Duplicates {
+				fmt.Fprintf(w, "  key %s (%d rows)\n", shownValues(d.Key, ", "), d.Rows)
+			}
+			if n := r.DuplicateKeys - len(r.Duplicates); n > 0 {
+				fmt.Fprintf(w, "  … and %d more\n", n)
+			}
+		}
 		if r.Differences() == 0 {
 			continue
 		}

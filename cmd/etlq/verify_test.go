@@ -713,3 +713,83 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 	})
 	return s, file, state, a
 }
+
+// TestVerifyDuplicateSourceKeys: a KEY that is not unique in the source
+// (KEY (k) over rows sharing k) leaves the target one row per key, so it
+// cannot equal the source. verify used to merge the rows sharing a key
+// before comparing and said ok (source 6 rows, target 3, missing 0), on
+// the in-server path and streamed alike: it now reports the duplicate
+// keys as a difference (exit 1) and says why.
+func TestVerifyDuplicateSourceKeys(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		_, file, state := snapshotOnlyTarget(t, myDSN, "id INT PRIMARY KEY, k INT NOT NULL, v VARCHAR(8) NOT NULL",
+			"(1, 10, 'a'), (2, 10, 'b'), (3, 20, 'c'), (4, 30, 'd'), (5, 30, 'e'), (6, 30, 'f')", "k, v", "k")
+		for _, args := range [][]string{nil, {"--stream"}} {
+			v, code, out := runVerify(t, append(args, "--state-dir", state, file)...)
+			if code != 1 || v.OK || len(v.Pipelines) != 1 {
+				t.Fatalf("verify %v of a target with duplicate source keys: exit %d:\n%s", args, code, out)
+			}
+			r := v.Pipelines[0]
+			if r.SourceRows != 6 || r.TargetRows != 3 || r.DuplicateKeys != 2 || r.DuplicateRows != 5 ||
+				fmt.Sprint(r.Duplicates) != "[{10 2} {30 3}]" || r.Path != "streaming" {
+				t.Errorf("verify %v: %+v\n%s", args, r, out)
+			}
+			out, err := runEtlq(t, append([]string{"verify", "--progress", "never", "--state-dir", state, file}, args...)...)
+			if err == nil || !strings.Contains(out, "p: duplicate keys: 2 keys of the source are held by 5 rows") ||
+				!strings.Contains(out, "the KEY is not unique in the source") || !strings.Contains(out, "  key 30 (3 rows)\n") ||
+				strings.Contains(out, "ok: every target") {
+				t.Errorf("verify %v listing: %v\n%s", args, err, out)
+			}
+		}
+	})
+}
+
+// TestVerifyReportsAFailedPipeline: a pipeline whose target lacks a
+// column, and one whose target table is gone, are reported as not verified
+// with the reason, and the other pipelines are still checked; the exit
+// status is 1. verify used to stop at the first such pipeline with its
+// error, checking none of the others.
+func TestVerifyReportsAFailedPipeline(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v VARCHAR(8) NOT NULL)",
+			"INSERT INTO "+s.db+".t VALUES (1, 'a'), (2, 'b')")
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		var pipes string
+		for _, n := range []string{"a", "b", "c"} {
+			pipes += fmt.Sprintf("CREATE PIPELINE %s FROM binlog s.%s.t SNAPSHOT only TRANSFORM id, v INTO clickhouse dw.%s.t_%s MODE upsert KEY (id);\n", n, s.db, s.db, n)
+		}
+		writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\n%s", myDSN, s.chDSN, pipes))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		ctx := context.Background()
+		for _, q := range []string{"ALTER TABLE " + s.db + ".t_a DROP COLUMN v", "DROP TABLE " + s.db + ".t_b"} {
+			if err := s.ch.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		v, code, out := runVerify(t, "--state-dir", state, file)
+		if code != 1 || v.OK || len(v.Pipelines) != 3 {
+			t.Fatalf("verify with two broken targets: exit %d:\n%s", code, out)
+		}
+		byName := map[string]*engine.VerifyResult{}
+		for _, r := range v.Pipelines {
+			byName[r.Pipeline] = r
+		}
+		if r := byName["a"]; r == nil || !strings.Contains(r.Error, "v") {
+			t.Errorf("pipeline a (target without column v): %+v\n%s", r, out)
+		}
+		if r := byName["b"]; r == nil || !strings.Contains(r.Error, "t_b") {
+			t.Errorf("pipeline b (no target table): %+v\n%s", r, out)
+		}
+		if r := byName["c"]; r == nil || r.Error != "" || r.SourceRows != 2 || r.TargetRows != 2 || r.Differences() != 0 {
+			t.Errorf("pipeline c (intact): %+v\n%s", r, out)
+		}
+		out, err := runEtlq(t, "verify", "--progress", "never", "--state-dir", state, file)
+		if err == nil || !strings.Contains(out, "a: not verified: ") || !strings.Contains(out, "b: not verified: ") || strings.Contains(out, "ok: every target") {
+			t.Errorf("verify listing: %v\n%s", err, out)
+		}
+	})
+}

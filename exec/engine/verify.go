@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -70,6 +71,12 @@ type VerifyDiff struct {
 	Target string `json:"target,omitempty"`
 }
 
+// VerifyDuplicate is a key text more than one source row has, and how many.
+type VerifyDuplicate struct {
+	Key  string `json:"key"`
+	Rows int    `json:"rows"`
+}
+
 // VerifyResult is the outcome for one pipeline's target.
 type VerifyResult struct {
 	Pipeline string `json:"pipeline"`
@@ -92,6 +99,16 @@ type VerifyResult struct {
 	// re-checks read again (differences and lag alike).
 	Rechecked int          `json:"rechecked"`
 	Diffs     []VerifyDiff `json:"diffs,omitempty"`
+	// DuplicateKeys is the number of keys more than one source row has
+	// (in DuplicateRows rows): the target holds one row per key, so it
+	// cannot equal the source (the KEY is not unique in it). Duplicates
+	// shows the first of them (by key text) with their row counts.
+	DuplicateKeys int               `json:"duplicate_keys,omitempty"`
+	DuplicateRows int64             `json:"duplicate_rows,omitempty"`
+	Duplicates    []VerifyDuplicate `json:"duplicates,omitempty"`
+	// Error is why the pipeline could not be verified (its target lacks a
+	// column, or the table): the other pipelines are verified all the same.
+	Error string `json:"error,omitempty"`
 	// Unconfirmed is set when the pipeline's checkpoint did not pass the
 	// source position within LagTimeout: the differences may be lag.
 	Unconfirmed string `json:"unconfirmed,omitempty"`
@@ -173,18 +190,31 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 	}
 	var out []*VerifyResult
 	for _, p := range pipes {
-		v, err := newVerifier(ctx, plan, p, opts)
+		res, err := verifyOne(ctx, plan, p, opts)
 		if err != nil {
-			return out, err
-		}
-		res, err := v.run(ctx)
-		v.close()
-		if err != nil {
-			return out, fmt.Errorf("pipeline %s: %w", p.Name, err)
+			if ctx.Err() != nil {
+				return out, fmt.Errorf("pipeline %s: %w", p.Name, err)
+			}
+			// One pipeline that cannot be verified (its target lacks a
+			// column, or the table) is reported as such; the others are
+			// still checked.
+			opts.Log.Warn("not verified", "pipeline", p.Name, "err", err)
+			res = &VerifyResult{Pipeline: p.Name, Target: p.Target.Name, Tables: len(p.Tables),
+				Error: strings.TrimPrefix(err.Error(), "pipeline "+p.Name+": ")}
 		}
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// verifyOne verifies one pipeline.
+func verifyOne(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*VerifyResult, error) {
+	v, err := newVerifier(ctx, plan, p, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer v.close()
+	return v.run(ctx)
 }
 
 // unverifiable says why verify cannot compare p's target with its source,
@@ -313,6 +343,7 @@ type srcRow struct {
 type bucket struct {
 	hash  uint64
 	chunk int32
+	rows  int32 // source rows with the key (the target holds one)
 }
 
 // keyHash is the hash a key text is bucketed by.

@@ -192,12 +192,19 @@ func (v *verifier) streamPass(ctx context.Context, res *VerifyResult) (map[uint6
 	}()
 	srcB := map[uint64]bucket{}
 	var sourceRows int64
+	var dups []string // key texts of duplicate keys, the smallest first once sorted
 	chunks, _, err := v.sourcePass(ctx, func(key, row string, chunk int32) {
 		sourceRows++
 		kh := keyHash(key)
 		b := srcB[kh]
 		b.hash ^= xxhash.Sum64String(row)
 		b.chunk = chunk
+		if b.rows++; b.rows == 2 {
+			if dups = append(dups, key); len(dups) > 4*v.opts.Shown+64 {
+				sort.Strings(dups)
+				dups = dups[:v.opts.Shown]
+			}
+		}
 		srcB[kh] = b
 	}, nil)
 	if err != nil {
@@ -213,6 +220,14 @@ func (v *verifier) streamPass(ctx context.Context, res *VerifyResult) (map[uint6
 	suspect := map[uint64]bool{}
 	chunkOf := map[uint64]int32{}
 	for kh, b := range srcB {
+		if b.rows > 1 {
+			// The target holds one row per key: it cannot hold these
+			// rows, whatever it holds of the key (reported as duplicates,
+			// not re-checked).
+			res.DuplicateKeys++
+			res.DuplicateRows += int64(b.rows)
+			continue
+		}
 		if t, ok := tgtB[kh]; !ok || t != b.hash {
 			suspect[kh] = true
 			chunkOf[kh] = b.chunk
@@ -222,6 +237,10 @@ func (v *verifier) streamPass(ctx context.Context, res *VerifyResult) (map[uint6
 		if _, ok := srcB[kh]; !ok {
 			suspect[kh] = true
 		}
+	}
+	sort.Strings(dups)
+	for _, k := range dups[:min(len(dups), v.opts.Shown)] {
+		res.Duplicates = append(res.Duplicates, VerifyDuplicate{Key: k, Rows: int(srcB[keyHash(k)].rows)})
 	}
 	return suspect, chunkOf, nil
 }

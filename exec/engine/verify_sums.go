@@ -98,7 +98,27 @@ func (v *verifier) planSums() (*sumPlan, string) {
 	if why := st.SumSupported(sp.tgtKey, sp.tgtCols); why != "" {
 		return nil, why
 	}
+	if idx, _ := exec.ColumnIndex(t.Outputs[t.KeyIndex[0]]); !solePrimaryKey(t.Input, idx) {
+		// Only the primary key is unique for sure: the servers' sums
+		// merge the rows a key shares, etlq counts them (duplicates).
+		return nil, fmt.Sprintf("the key %s is not the source table's primary key", sp.srcKey)
+	}
 	return sp, ""
+}
+
+// solePrimaryKey says whether column idx of the source batch schema is
+// the table's primary key, alone.
+func solePrimaryKey(s *arrow.Schema, idx int) bool {
+	l, err := exec.LayoutOf(s)
+	if err != nil {
+		return false
+	}
+	for i := range l.Columns {
+		if _, pk := s.Field(i).Metadata.GetValue(exec.MetaPrimaryKey); pk != (i == idx) {
+			return false
+		}
+	}
+	return true
 }
 
 // sumKind is the checksum kind of a source column, "" when it has none.
