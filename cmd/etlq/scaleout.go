@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
@@ -24,6 +26,9 @@ type captureCmd struct {
 	MaxBytes   byteSize      `default:"10GiB" placeholder:"SIZE" help:"Bytes a new stream keeps before dropping its oldest messages (KiB, MiB, GiB, TiB; 0: no limit)."`
 	MaxAge     time.Duration `default:"168h" help:"How long a new stream keeps messages (0: no limit). With --max-bytes, the buffer that outlives the source's binlog retention."`
 	LogFormat  string        `default:"text" enum:"text,json" help:"Log format (text or json)."`
+	// MetricsAddr serves apply's source metrics and what was published
+	// (captureCollector).
+	MetricsAddr string `help:"Serve Prometheus metrics on this address (e.g. :9465)."`
 }
 
 func (c *captureCmd) Run(ctx context.Context) error {
@@ -36,8 +41,44 @@ func (c *captureCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	stats := engine.NewStats()
+	if c.MetricsAddr != "" {
+		srv, err := serveMetrics(c.MetricsAddr, stats, captureCollector{stats})
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		log.Info("serving metrics", "addr", c.MetricsAddr, "path", "/metrics")
+	}
 	return engine.Capture(ctx, plan, engine.CaptureOptions{Log: c.Log, Once: c.Once, Partitions: c.Partitions,
-		MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Logger: log})
+		MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Logger: log, Stats: stats})
+}
+
+var (
+	captureMessagesDesc = prometheus.NewDesc("etlq_capture_messages_published_total",
+		"Messages of the source's stream JetStream acknowledged, per source (etlq capture).", []string{"source"}, nil)
+	captureRowsDesc = prometheus.NewDesc("etlq_capture_rows_published_total",
+		"Rows of the source's stream JetStream acknowledged, per source (etlq capture).", []string{"source"}, nil)
+	captureAckWaitDesc = prometheus.NewDesc("etlq_capture_ack_wait_seconds",
+		"How long the publish under way has waited for JetStream's acknowledgement, retries included (0: none waits), per source (etlq capture).", []string{"source"}, nil)
+)
+
+// captureCollector exposes engine.Stats.Captures; the source's lag,
+// reconnects, snapshot progress and purge clock are collector's.
+type captureCollector struct{ stats *engine.Stats }
+
+func (c captureCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- captureMessagesDesc
+	ch <- captureRowsDesc
+	ch <- captureAckWaitDesc
+}
+
+func (c captureCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.stats.Captures() {
+		ch <- prometheus.MustNewConstMetric(captureMessagesDesc, prometheus.CounterValue, float64(s.Messages.Load()), s.Source)
+		ch <- prometheus.MustNewConstMetric(captureRowsDesc, prometheus.CounterValue, float64(s.Rows.Load()), s.Source)
+		ch <- prometheus.MustNewConstMetric(captureAckWaitDesc, prometheus.GaugeValue, s.AckWait(), s.Source)
+	}
 }
 
 // logMarks is, with a log (--log), the positions its captures resume from,

@@ -29,6 +29,16 @@ type CaptureOptions struct {
 	Log        *slog.Logger
 	// Published counts the messages JetStream acknowledged.
 	Published *atomic.Int64
+	// Rows, when set, counts the rows of the batches JetStream
+	// acknowledged (every message of the batch).
+	Rows *atomic.Int64
+	// Waiting, when set, holds while a publish waits for JetStream's
+	// acknowledgement (retries included) when it started, in Unix
+	// nanoseconds; 0 otherwise.
+	Waiting *atomic.Int64
+	// Opened, when set, is told of the source's stream once open (its
+	// lag, reconnects and snapshot progress feed the metrics).
+	Opened func(connectors.Stream)
 	// Resnapshots, when set, runs while the source's stream is open with
 	// the stream (when it can read tables again): it hands the
 	// stream the requests of etlq resnapshot (connectors.Resnapshotter)
@@ -74,6 +84,9 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 		return fmt.Errorf("source %s: %w", source, err)
 	}
 	defer stream.Close()
+	if o.Opened != nil {
+		o.Opened(stream)
+	}
 	if rs, ok := stream.(connectors.Resnapshotter); ok && o.Resnapshots != nil {
 		rctx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
@@ -258,6 +271,9 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 	if err := c.send(ctx, msgs[len(msgs)-1:]); err != nil {
 		return err
 	}
+	if c.o.Rows != nil {
+		c.o.Rows.Add(int64(b.NumRows()))
+	}
 	if b.Mark != nil {
 		c.setResume(b.Mark.State)
 	} else {
@@ -357,6 +373,10 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 // While the server cannot be reached it tries again, with the same message
 // ids: what was stored before is not stored twice.
 func (c *capturer) send(ctx context.Context, msgs []*nats.Msg) error {
+	if c.o.Waiting != nil {
+		c.o.Waiting.Store(time.Now().UnixNano())
+		defer c.o.Waiting.Store(0)
+	}
 	wait := 100 * time.Millisecond
 	for {
 		err := c.sendOnce(ctx, msgs)

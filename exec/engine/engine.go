@@ -223,7 +223,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			}
 		}
 		if r.alone == "" {
-			r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, store: r.store, name: r.decl.Name})
+			r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, mark: storeMark(r.store, r.decl.Name)})
 		}
 	}
 	req, names := streamRequest(r.pipes, r.opts.Once)

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -178,9 +177,10 @@ func roundDuration(d time.Duration) time.Duration {
 // purgeClock answers the metric of the seconds left until a source's
 // checkpoint may be purged, asking the server at most once a minute.
 type purgeClock struct {
-	ex    expirer
-	store *Store
-	name  string
+	ex expirer
+	// mark is the source's checkpoint position (nil: none yet): apply's
+	// state store (storeMark), the capture's last position in the log.
+	mark func() ([]byte, error)
 
 	mu     sync.Mutex
 	at     time.Time
@@ -201,12 +201,32 @@ func (p *purgeClock) secondsLeft() (float64, bool) {
 	return p.left, p.known
 }
 
+// storeMark is the checkpoint position of a source in a state store.
+func storeMark(store *Store, name string) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		st, err := store.Load(name)
+		if err != nil || st == nil {
+			return nil, err
+		}
+		return st.Mark, nil
+	}
+}
+
 func (p *purgeClock) ask() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	left, known := 0.0, false
-	if st, err := p.store.Load(p.name); err == nil && st != nil {
-		if e, err := p.ex.BinlogExpiry(ctx, json.RawMessage(st.Mark)); err == nil {
+	m, err := p.mark()
+	if err == nil && m == nil {
+		// No checkpoint yet (the first one comes soon): ask again at
+		// the next scrape rather than a minute later.
+		p.mu.Lock()
+		p.asking = false
+		p.mu.Unlock()
+		return
+	}
+	if err == nil {
+		if e, err := p.ex.BinlogExpiry(ctx, m); err == nil {
 			switch {
 			case e.Purged:
 				known = true

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/etlq/etlq/connectors"
@@ -37,6 +36,10 @@ type CaptureOptions struct {
 	MaxBytes   int64  // a new stream's size limit (0: none)
 	MaxAge     time.Duration
 	Logger     *slog.Logger
+	// Stats, when set, gets each source's stream (lag, reconnects,
+	// snapshot progress), binary log purge clock and what was published
+	// (Stats.Captures), for the metrics endpoint.
+	Stats *Stats
 }
 
 // Capture publishes every source of the plan that a pipeline reads to the
@@ -69,7 +72,14 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 		defer src.Close()
 		host, _ := os.Hostname()
 		req.Instance = host + ":capture:" + logName(o.Log)
-		var published atomic.Int64
+		stats := o.Stats
+		if stats == nil {
+			stats = NewStats()
+		}
+		cs := stats.capture(d.Name)
+		if ex, ok := src.(expirer); ok {
+			stats.setPurgeClock(d.Name, &purgeClock{ex: ex, mark: func() ([]byte, error) { return lg.LastResume(d.Name) }})
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -77,9 +87,9 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			rp := &logResnapshots{lg: lg, plan: plan, source: d.Name, log: log, taken: map[string]bool{}}
 			resuming := func(resume []byte) error { return logNewPipelines(lg, plan, d.Name, src, resume, log) }
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
-				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &published,
-				Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
-			log.Info("capture stopped", "source", d.Name, "messages", published.Load())
+				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &cs.Messages, Rows: &cs.Rows, Waiting: &cs.Waiting,
+				Opened: func(st connectors.Stream) { stats.setStream(d.Name, st) }, Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
+			log.Info("capture stopped", "source", d.Name, "messages", cs.Messages.Load())
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 				cancel(err)
 				errs <- fmt.Errorf("capture %s: %w", d.Name, err)

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/etlq/etlq/connectors"
 )
@@ -16,7 +17,54 @@ type Stats struct {
 	streams   map[string]connectors.Stream
 	purges    map[string]*purgeClock // guard.go
 	trackers  map[string]*tracker
+	captures  map[string]*CaptureStats // etlq capture (scaleout.go)
 	Commits   atomic.Int64
+}
+
+// CaptureStats count what etlq capture published of one source to the log
+// (docs/scale-out.md).
+type CaptureStats struct {
+	Source   string
+	Messages atomic.Int64 // messages JetStream acknowledged
+	Rows     atomic.Int64 // rows of the batches JetStream acknowledged
+	// Waiting is when the publish waiting for JetStream's acknowledgement
+	// started, in Unix nanoseconds (0: none waits).
+	Waiting atomic.Int64
+}
+
+// AckWait is how long the publish under way has waited for JetStream's
+// acknowledgement, retries included (0 when none waits).
+func (c *CaptureStats) AckWait() float64 {
+	if w := c.Waiting.Load(); w != 0 {
+		return max(0, time.Since(time.Unix(0, w)).Seconds())
+	}
+	return 0
+}
+
+func (s *Stats) capture(source string) *CaptureStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.captures == nil {
+		s.captures = map[string]*CaptureStats{}
+	}
+	c := s.captures[source]
+	if c == nil {
+		c = &CaptureStats{Source: source}
+		s.captures[source] = c
+	}
+	return c
+}
+
+// Captures returns the capture counters of every source, by source.
+func (s *Stats) Captures() []*CaptureStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*CaptureStats, 0, len(s.captures))
+	for _, c := range s.captures {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	return out
 }
 
 // PipelineStats counts one pipeline's rows.
