@@ -78,7 +78,7 @@ func (c *resnapshotCmd) Run(ctx context.Context) error {
 		ids = append(ids, req.ID)
 		when := "no apply runs on this state directory now: the next `etlq apply` carries it out"
 		if running {
-			when = "the running apply takes it within a second"
+			when = "the running apply takes it within a second (for a pipeline stopped by an error: when apply starts next)"
 		}
 		fmt.Fprintf(os.Stderr, "resnapshot of %s for pipeline %s requested (%s); %s\n", req.Table, p.Name, path, when)
 	}
