@@ -215,12 +215,14 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 		}
 		return nil
 	}
-	if len(modify) > 0 || len(rekey) > 0 {
-		// Inserts under way were built for the narrower types: they end
-		// before the column changes under them.
-		if err := w.drain(ctx); err != nil {
-			return err
-		}
+	// Inserts under way end before any ALTER: they were built for the
+	// narrower types a MODIFY changes under them, and ClickHouse queues new
+	// INSERTs behind an ALTER that waits for an open one — an insert
+	// retried after ClickHouse came back, ahead of the open INSERT's end in
+	// the inserter's order, waited for good behind an ADD COLUMN (a
+	// pt-osc cut-over with ClickHouse cut and back, under load).
+	if err := w.drain(ctx); err != nil {
+		return err
 	}
 	var stmts []string
 	if len(add) > 0 {

@@ -269,44 +269,12 @@ func (w *writer) follow(ctx context.Context, schema *arrow.Schema) error {
 		}
 	}
 	if !w.schema.Equal(schema) {
-		// An ALTER waits on the server for the INSERTs this writer keeps
-		// open, and ClickHouse queues later INSERTs behind the ALTER: an
-		// insert retried (or begun) after it, ahead of the open INSERT's
-		// end in the inserter's order, waited for good — the open INSERT
-		// for its turn, the ALTER for the open INSERT (a pt-osc cut-over
-		// with ClickHouse cut and back, under load). Every insert ends
-		// first.
-		if err := w.settleAll(ctx); err != nil {
-			return err
-		}
 		if err := w.evolve(ctx, schema); err != nil {
 			return err
 		}
 		w.schema = schema
 	}
 	return nil
-}
-
-// settleAll seals the pending group, ends the INSERT kept open and waits
-// until every earlier Write is acknowledged (or failed). Called with w.mu
-// held; the inserts and their acknowledgements do not take it.
-func (w *writer) settleAll(ctx context.Context) error {
-	if err := w.seal(ctx); err != nil {
-		return err
-	}
-	last := w.last
-	w.finishOpen()
-	if last == nil {
-		return nil
-	}
-	select {
-	case <-last.acked:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-w.ctx.Done():
-		return errClosed
-	}
 }
 
 // writeEmpty queues a batch without a record behind the earlier writes.
