@@ -410,7 +410,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 				ts = r.tabs.byRef[ref]
 			}
 		}
-		if ts == nil || ts.mode == connectors.SnapshotOnly {
+		if ts == nil || ts.mode == connectors.SnapshotOnly || ts.cur.before(r.eventAt(start)) {
 			delete(r.maps, e.TableID)
 			return nil
 		}
@@ -462,6 +462,17 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 	}
 	return nil
+}
+
+// eventAt is the position of the event that starts at start, for
+// comparing with a table's JoinsAt: an event inside a transaction payload
+// (MySQL's compression) has none, and is placed just before the
+// payload's end.
+func (r *binlogReader) eventAt(start binlogPos) binlogPos {
+	if start.isZero() && r.cur.Pos > 0 {
+		return binlogPos{File: r.cur.File, Pos: r.cur.Pos - 1}
+	}
+	return start
 }
 
 func sameBytes(a, b []byte) bool { return string(a) == string(b) }

@@ -36,7 +36,7 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		}
 		for _, ref := range ddlTargets(schema, q) {
 			for _, ts := range r.tabs.tables {
-				if !ts.gone && strings.EqualFold(ts.ref.DB, ref.DB) && strings.EqualFold(ts.ref.Table, ref.Table) {
+				if !ts.gone && !ts.cur.before(at) && strings.EqualFold(ts.ref.DB, ref.DB) && strings.EqualFold(ts.ref.Table, ref.Table) {
 					r.markStale(ts, at, q, se.Err)
 				}
 			}
@@ -67,8 +67,30 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		ts := r.tabs.byRef[ref]
 		return ts != nil && ts.mode != connectors.SnapshotOnly
 	}
+	// A table that joined the stream after this statement (JoinsAt) has
+	// it in the schema it joined with: a statement naming one changes
+	// nothing of it.
+	joinedLater := func(refs ...connectors.TableRef) bool { return r.joinedLater(at, refs...) }
 	ap := r.applier()
 	for _, ch := range changes {
+		switch c := ch.(type) {
+		case *alterTable:
+			if joinedLater(c.Ref) {
+				continue
+			}
+		case *createTable:
+			if joinedLater(c.Ref) {
+				continue
+			}
+		case *renameTable:
+			if joinedLater(c.From, c.To) {
+				continue
+			}
+		case *dropTable:
+			if joinedLater(c.Ref) {
+				continue
+			}
+		}
 		switch c := ch.(type) {
 		case *alterTable:
 			t := lookup(c.Ref)
@@ -164,6 +186,18 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 		}
 	}
 	return nil
+}
+
+// joinedLater reports whether one of refs is a table that joined the
+// stream after the binlog position at (table.JoinsAt): the stream's
+// history of it begins there, and an event before it is not its own.
+func (r *binlogReader) joinedLater(at binlogPos, refs ...connectors.TableRef) bool {
+	for _, ref := range refs {
+		if ts := r.tabs.byRef[ref]; ts != nil && ts.cur.before(at) {
+			return true
+		}
+	}
+	return false
 }
 
 // sortedShadows returns the shadow schemas in name order, for checkpoints.

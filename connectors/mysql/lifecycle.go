@@ -107,7 +107,10 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 		r.toolTrigger(schema, q, at)
 		return nil
 	}
-	steps := lifeSteps(schema, q)
+	steps := slices.DeleteFunc(lifeSteps(schema, q), func(s lifeStep) bool {
+		// (Dropped, renamed or truncated before it joined the stream.)
+		return r.joinedLater(at, s.from, s.to)
+	})
 	for _, s := range steps {
 		delete(r.tabs.unreadable, s.to)
 	}

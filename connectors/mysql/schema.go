@@ -120,6 +120,19 @@ type table struct {
 	// starts (its progress is then the snapshot state's, with Older). A
 	// resume with it set queues the re-read again.
 	Reread bool `json:"reread,omitempty"`
+	// JoinsAt, on the schema of a table that joined the stream when it
+	// resumed (a pipeline added after the checkpoint), is the binlog
+	// position its schema was read at: the stream resumes before it, and
+	// the table's rows and DDLs logged before it are not the stream's
+	// (the snapshot, or for SNAPSHOT never this start, begins there), nor
+	// of the columns read. Kept until a DDL after it replaces the schema.
+	JoinsAt *binlogPos `json:"joins_at,omitempty"`
+}
+
+// before reports whether the binlog position at is before the table
+// joined the stream (JoinsAt): its events there are not the stream's.
+func (t *table) before(at binlogPos) bool {
+	return t.JoinsAt != nil && at.cmp(*t.JoinsAt) < 0
 }
 
 // readTable reads a table's schema from information_schema.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // Many small tables (1,000 tables of 1,000 rows under one pattern) cost a
@@ -258,50 +260,80 @@ func colSig(name, typ string, nullable bool, charset string) string {
 // liveSchema compares them), describeBatch tables a query per database; a
 // table the answer lacks is left out (liveSchema asks for it alone).
 func liveSigs(c *client.Conn, tss []*tableState) map[*tableState]string {
-	out := map[*tableState]string{}
-	byDB := map[string]map[string]*tableState{}
-	var dbs []string
-	for _, ts := range tss {
-		if byDB[ts.ref.DB] == nil {
-			byDB[ts.ref.DB] = map[string]*tableState{}
-			dbs = append(dbs, ts.ref.DB)
-		}
-		byDB[ts.ref.DB][ts.ref.Table] = ts
+	refs := make([]connectors.TableRef, len(tss))
+	for i, ts := range tss {
+		refs[i] = ts.ref
 	}
+	sigs, _ := columnSigs(c, refs) // (a database whose query failed is left out)
+	out := map[*tableState]string{}
+	for _, ts := range tss {
+		if sig, ok := sigs[ts.ref]; ok {
+			out[ts] = sig
+		}
+	}
+	return out
+}
+
+// columnSigs reads the column signatures (columnSig) of the tables refs
+// as the server has them, describeBatch tables a query per database. A
+// table that does not exist is left out; so is every table of a database
+// whose query failed, with the first such error.
+func columnSigs(c *client.Conn, refs []connectors.TableRef) (map[connectors.TableRef]string, error) {
+	out := map[connectors.TableRef]string{}
+	byDB := map[string]map[string]connectors.TableRef{}
+	var dbs []string
+	for _, ref := range refs {
+		if byDB[ref.DB] == nil {
+			byDB[ref.DB] = map[string]connectors.TableRef{}
+			dbs = append(dbs, ref.DB)
+		}
+		byDB[ref.DB][ref.Table] = ref
+	}
+	var firstErr error
 	for _, db := range dbs {
 		names := make([]string, 0, len(byDB[db]))
 		for name := range byDB[db] {
 			names = append(names, quoteString(name))
 		}
-		r, err := c.Execute(`SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(CHARACTER_SET_NAME, '')
+		for lo := 0; lo < len(names); lo += describeBatch {
+			r, err := c.Execute(`SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(CHARACTER_SET_NAME, '')
 		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quoteString(db) +
-			` AND TABLE_NAME IN (` + strings.Join(names, ", ") + `) ORDER BY TABLE_NAME, ORDINAL_POSITION`)
-		if err != nil {
-			continue
-		}
-		sigs := map[*tableState]*strings.Builder{}
-		for i := 0; i < r.RowNumber(); i++ {
-			tn, _ := r.GetString(i, 0)
-			ts := byDB[db][tn]
-			if ts == nil {
+				` AND TABLE_NAME IN (` + strings.Join(names[lo:min(lo+describeBatch, len(names))], ", ") + `) ORDER BY TABLE_NAME, ORDINAL_POSITION`)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("describe tables of %s: %v", db, err)
+				}
 				continue
 			}
-			name, _ := r.GetString(i, 1)
-			typ, _ := r.GetString(i, 2)
-			null, _ := r.GetString(i, 3)
-			cs, _ := r.GetString(i, 4)
-			b := sigs[ts]
-			if b == nil {
-				b = &strings.Builder{}
-				sigs[ts] = b
+			sigs := map[connectors.TableRef]*strings.Builder{}
+			for i := 0; i < r.RowNumber(); i++ {
+				tn, _ := r.GetString(i, 0)
+				ref, ok := byDB[db][tn]
+				for asked, r := range byDB[db] {
+					if !ok && strings.EqualFold(asked, tn) { // (lower_case_table_names)
+						ref, ok = r, true
+					}
+				}
+				if !ok {
+					continue
+				}
+				name, _ := r.GetString(i, 1)
+				typ, _ := r.GetString(i, 2)
+				null, _ := r.GetString(i, 3)
+				cs, _ := r.GetString(i, 4)
+				b := sigs[ref]
+				if b == nil {
+					b = &strings.Builder{}
+					sigs[ref] = b
+				}
+				b.WriteString(colSig(name, strings.ToLower(typ), null == "YES", strings.ToLower(cs)))
 			}
-			b.WriteString(colSig(name, strings.ToLower(typ), null == "YES", strings.ToLower(cs)))
-		}
-		for ts, b := range sigs {
-			out[ts] = b.String()
+			for ref, b := range sigs {
+				out[ref] = b.String()
+			}
 		}
 	}
-	return out
+	return out, firstErr
 }
 
 // maxCount is a small table's MAX of its integer key and COUNT(*), read

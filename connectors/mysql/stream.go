@@ -260,7 +260,15 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			toRead = append(toRead, rt.Ref)
 		}
 	}
-	read, err := readTables(c, toRead)
+	// A fresh stream starts at the position its schemas were read at; a
+	// table that joins a resumed one is followed from there (JoinsAt).
+	joining := func(rt connectors.StreamTable) bool {
+		_, ok := saved[rt.Ref]
+		return resume != nil && !ok && rt.Snapshot != connectors.SnapshotOnly
+	}
+	exact := slices.ContainsFunc(req.Tables, joining) ||
+		resume == nil && slices.ContainsFunc(req.Tables, func(rt connectors.StreamTable) bool { return rt.Snapshot != connectors.SnapshotOnly })
+	read, cur, curGTID, posErr, err := schemasAt(c, toRead, st.flavor, exact)
 	if err != nil {
 		return nil, err
 	}
@@ -282,6 +290,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			continue
 		} else if ts.cur == nil {
 			return nil, fmt.Errorf("table %s does not exist", rt.Ref)
+		} else if joining(rt) && posErr == nil {
+			ts.cur = ts.cur.clone()
+			ts.cur.JoinsAt = &cur
 		}
 		ts.out = ts.cur
 		st.tables = append(st.tables, ts)
@@ -307,9 +318,8 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	// Where the binlog starts, and which tables still need a snapshot.
 	var start binlogPos
 	var gtid string
-	cur, curGTID, err := masterStatus(c, st.flavor)
-	if err != nil && st.needBinlog {
-		return nil, err
+	if posErr != nil && st.needBinlog {
+		return nil, posErr
 	}
 	if st.needBinlog {
 		if err := checkBinlogSettings(c); err != nil {
