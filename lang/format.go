@@ -411,6 +411,19 @@ func PipelineDefinition(p *CreatePipeline) string {
 	return b.String()
 }
 
+// FunctionDefinition is the canonical text of a CREATE FUNCTION: its
+// parameters, return type and body. A pipeline's definition includes
+// those of the functions it calls (planner), so that an edited body reads
+// its table again as an edited WHERE does.
+func FunctionDefinition(fn *CreateFunction) string {
+	params := make([]string, len(fn.Params))
+	for i, p := range fn.Params {
+		params[i] = identText(p.Name) + " " + p.Type.String()
+	}
+	return "FUNCTION " + strings.ToLower(fn.Name.Name) + "(" + strings.Join(params, ", ") + ") RETURNS " + fn.Returns.String() +
+		" AS " + strings.ToUpper(fn.Lang.Name) + " " + quoteString(fn.Body.Value) + "\n"
+}
+
 func tableText(t *TableName) string {
 	parts := make([]string, len(t.Parts))
 	for i, p := range t.Parts {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -24,8 +25,40 @@ var formatsByKind = map[string][]string{
 	"clickhouse": {},
 }
 
+// calledFunctions is the canonical text of the CREATE FUNCTIONs the
+// pipeline's WHERE and TRANSFORM call, in name order: part of its
+// definition (Pipeline.Definition), so that a function whose body is
+// edited reads the pipeline's table again.
+func (b *builder) calledFunctions(p *lang.CreatePipeline) string {
+	called := map[string]bool{}
+	visit := func(n lang.Node) bool {
+		if c, ok := n.(*lang.Call); ok {
+			if f := b.funcs[strings.ToLower(c.Name.Name)]; f != nil {
+				called[strings.ToLower(c.Name.Name)] = true
+			}
+		}
+		return true
+	}
+	if p.Where != nil {
+		lang.Walk(p.Where, visit)
+	}
+	for _, it := range p.Transform {
+		lang.Walk(it, visit)
+	}
+	names := make([]string, 0, len(called))
+	for n := range called {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out strings.Builder
+	for _, n := range names {
+		out.WriteString(lang.FunctionDefinition(b.funcs[n].decl))
+	}
+	return out.String()
+}
+
 func (b *builder) pipeline(p *lang.CreatePipeline) {
-	pl := &Pipeline{Name: p.Name.Name, Pos: p.Pos, Snapshot: connectors.SnapshotInitial, Definition: lang.PipelineDefinition(p)}
+	pl := &Pipeline{Name: p.Name.Name, Pos: p.Pos, Snapshot: connectors.SnapshotInitial, Definition: lang.PipelineDefinition(p) + b.calledFunctions(p)}
 	if p.Into != nil {
 		pl.IntoPos, pl.IntoEnd = p.Into.Pos, p.Into.EndPos
 	}

@@ -220,6 +220,22 @@ func TestPipelineEditedLater(t *testing.T) {
 			t.Errorf("a file changed in layout and WITH only: want nothing read again:\n%s", out)
 		}
 		diffRows(t, myRows(t, s.my, "SELECT id, amount * 10 FROM "+db+".o WHERE amount > 20 ORDER BY id"), target())
+
+		// A CREATE FUNCTION the TRANSFORM calls, then its body edited:
+		// read again as an edited TRANSFORM is (before, the old body's
+		// values stayed).
+		fn := func(body string) string {
+			return "CREATE FUNCTION scale(a INT64) RETURNS INT64 AS EXPR '" + body + "';\n" +
+				pipe("status <> 'gone' AND amount > 20", "id, scale(amount) AS amount, status", "")
+		}
+		writeFile(t, file, fn("a * 10"))
+		apply()
+		diffRows(t, myRows(t, s.my, "SELECT id, amount * 10 FROM "+db+".o WHERE amount > 20 ORDER BY id"), target())
+		writeFile(t, file, fn("a * 3"))
+		if out := apply(); !strings.Contains(out, "the pipeline changed in the file since the last run") {
+			t.Errorf("the pipeline whose function was edited is not said to be read again:\n%s", out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, amount * 3 FROM "+db+".o WHERE amount > 20 ORDER BY id"), target())
 	})
 }
 
