@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -183,7 +184,27 @@ func quote(name string) string {
 
 // quoteString quotes a ClickHouse string literal.
 func quoteString(s string) string {
-	return "'" + strings.NewReplacer("\\", "\\\\", "'", "\\'").Replace(s) + "'"
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case s[i] == '\\' || s[i] == '\'':
+			b.WriteByte('\\')
+			b.WriteByte(s[i])
+		case r == utf8.RuneError && n <= 1, s[i] < 0x20, s[i] == 0x7f:
+			// Bytes that are no text (a binary DEFAULT) as \xNN:
+			// ClickHouse strings are bytes, the statement stays text.
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+			n = 1
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 func (l *tableLayout) qualified() string { return quote(l.db) + "." + quote(l.table) }

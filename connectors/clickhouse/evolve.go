@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -518,6 +519,10 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) (expr string, lost *lost
 		}
 	case base == "String":
 		return quoteString(value), nil
+	case base == "Float64" || base == "Float32":
+		if e := floatDefault(base, value); e != "" {
+			return e, nil
+		}
 	case strings.HasPrefix(base, "Int") || strings.HasPrefix(base, "UInt") || strings.HasPrefix(base, "Float") || strings.HasPrefix(base, "Decimal"):
 		if !isString || isNumber(value) {
 			return "CAST(" + quoteString(value) + " AS " + base + ")", nil
@@ -567,6 +572,23 @@ func temporalDefault(c *colSpec, v string) string {
 		return ""
 	}
 	return "CAST(" + quoteString(v) + " AS " + c.m.base + ")"
+}
+
+// floatDefault returns the DEFAULT expression of a FLOAT or DOUBLE
+// literal: the value's exact bits, since ClickHouse's reading of a float's
+// text is not exact (18.16 reads '-5e-324' as -0 and about a quarter of
+// all doubles' shortest text one unit in the last place off). MySQL reads
+// a FLOAT's literal as a double and rounds that to float, as here. ""
+// when v is no number.
+func floatDefault(base, v string) string {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return ""
+	}
+	if base == "Float32" {
+		return "reinterpretAsFloat32(reinterpretAsString(toUInt32(" + strconv.FormatUint(uint64(math.Float32bits(float32(f))), 10) + ")))"
+	}
+	return "reinterpretAsFloat64(reinterpretAsString(toUInt64(" + strconv.FormatUint(math.Float64bits(f), 10) + ")))"
 }
 
 func isNumber(s string) bool {

@@ -25,7 +25,7 @@ func Docs() []Doc {
 			"(`decimal.handling.mode=string`): DATE days since the epoch, TIME microseconds, DATETIME epoch milliseconds (microseconds beyond DATETIME(3)), " +
 			"TIMESTAMP an ISO string in UTC, BIT(1) a boolean, BIT(n) its bits as little-endian bytes in base64, binary base64, JSON a string. No `_op` or other added column."},
 		{JSONL, "One JSON object per row (NDJSON). Integers are numbers (exact), DECIMAL a string of the exact text, timestamps RFC 3339 in UTC with " +
-			"microseconds, DATE `2006-01-02`, TIME `[-]HH:MM:SS[.ffffff]`, binary base64, a JSON column embedded as JSON. Columns: see below."},
+			"microseconds, DATE `2006-01-02`, TIME `[-]HH:MM:SS[.ffffff]`, binary base64, a JSON column embedded as JSON (without the whitespace between its tokens, so that a row stays on one line; its strings and numbers as stored). Columns: see below."},
 		{Parquet, "Parquet files (zstd), one per rotation: the Arrow types and the Arrow schema are kept (TIME is stored as INT64 microseconds). Columns: see below."},
 		{Table, "An aligned text table, psql style: numbers right-aligned, NULL as `NULL`, binary as `0x…` hex, long values cut at 60 characters. " +
 			"The header is printed once per schema; column widths stay the same from batch to batch (they start from what the column's type can hold, " +

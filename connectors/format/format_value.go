@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -168,7 +169,7 @@ func appendClockFSP(dst []byte, us int64, fsp int) []byte {
 // appendJSON appends a[i] as a JSON value. dbz selects Debezium's encodings
 // (date as days since the epoch, time as microseconds, JSON columns as
 // strings); otherwise dates and times are strings and JSON columns are
-// embedded as JSON when valid.
+// embedded as JSON when valid, without whitespace between tokens.
 func appendJSON(dst []byte, a arrow.Array, i int, logical string, dbz bool) ([]byte, error) {
 	switch a := a.(type) {
 	case *array.Boolean:
@@ -183,8 +184,18 @@ func appendJSON(dst []byte, a arrow.Array, i int, logical string, dbz bool) ([]b
 		return appendJSONFloat(dst, a.Value(i), 64), nil
 	case *array.String, *array.LargeString, *array.StringView:
 		s := stringAt(a, i)
-		if logical == "json" && !dbz && json.Valid([]byte(s)) {
-			return append(dst, s...), nil
+		if logical == "json" && !dbz {
+			// Embedded without the whitespace between its tokens:
+			// MariaDB keeps a JSON value's text as written, newlines
+			// included, and a line of jsonl holds one row. Strings
+			// and numbers stay as they are. Text that is no JSON is
+			// a string.
+			n := len(dst)
+			buf := bytes.NewBuffer(dst)
+			if err := json.Compact(buf, []byte(s)); err == nil {
+				return buf.Bytes(), nil
+			}
+			dst = buf.Bytes()[:n]
 		}
 		return appendJSONString(dst, s), nil
 	case *array.Binary, *array.LargeBinary, *array.FixedSizeBinary, *array.BinaryView:

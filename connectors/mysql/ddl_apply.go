@@ -154,6 +154,7 @@ func (ap ddlApplier) column(t *table, d *colDef) (*column, error) {
 	if err := c.classify(); err != nil {
 		return nil, err
 	}
+	storedDefault(&c, c.Default)
 	return &c, nil
 }
 
@@ -280,7 +281,13 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 		if i < 0 {
 			return fmt.Errorf("no column %q (columns: %s)", op.Name, strings.Join(t.columnNames(), ", "))
 		}
-		t.Cols[i].Default = op.Col.Default
+		d := op.Col.Default
+		if d != nil {
+			dv := *d
+			d = &dv
+			storedDefault(t.Cols[i], d)
+		}
+		t.Cols[i].Default = d
 	case alterAddPrimaryKey, alterAddUniqueKey:
 		if op.Kind == alterAddUniqueKey {
 			// A unique key is the table's key only without a primary

@@ -14,7 +14,7 @@ import (
 
 	// The parser's value expressions need a driver; test_driver is the
 	// small one without TiDB's runtime (go-mysql's canal uses it too).
-	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
+	driver "github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/etlq/etlq/connectors"
 )
@@ -169,6 +169,10 @@ type colDefault struct {
 	// Number says Value is a numeric literal.
 	Number bool
 	Expr   string
+	// Bin holds the bytes of an x'…' or b'…' literal (Value is then
+	// empty); storedDefault makes them the column's value. JSON keeps
+	// them as base64: a string would lose bytes that are not UTF-8.
+	Bin []byte `json:",omitempty"`
 }
 
 // literal returns the default as SQL: a number, a quoted string, or the
@@ -181,6 +185,8 @@ func (d *colDefault) literal() string {
 		return d.Expr
 	case d.Number:
 		return d.Value
+	case d.Bin != nil:
+		return "'" + strings.ReplaceAll(string(d.Bin), "'", "''") + "'"
 	}
 	return "'" + strings.ReplaceAll(d.Value, "'", "''") + "'"
 }
@@ -539,7 +545,13 @@ func defaultOf(e ast.ExprNode) *colDefault {
 		d.Value = x
 	case []byte:
 		d.Value = string(x)
-	case fmt.Stringer: // decimal, hex and bit literals
+	case driver.BinaryLiteral: // x'…', b'…'
+		if neg {
+			return &colDefault{Expr: "-" + restore(e)}
+		}
+		d.Bin = append([]byte{}, x...)
+		return d
+	case fmt.Stringer: // decimal literals
 		d.Value = x.String()
 		_, isNum := strconv.ParseFloat(d.Value, 64)
 		d.Number = isNum == nil
