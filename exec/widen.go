@@ -82,8 +82,15 @@ func Supertype(a, b arrow.DataType) arrow.DataType {
 		pa, sa := decimalDigits(a)
 		pb, sb := decimalDigits(b)
 		s := max(sa, sb)
-		if p := max(pa-sa, pb-sb) + s; p <= 38 {
+		p := max(pa-sa, pb-sb) + s
+		switch {
+		case p <= 38:
 			return &arrow.Decimal128Type{Precision: p, Scale: s}
+		case p <= 76 && (a.ID() == arrow.DECIMAL256 || b.ID() == arrow.DECIMAL256):
+			// A DECIMAL of more than 38 digits (MySQL's DECIMAL(65,30))
+			// is a Decimal256 already (a ClickHouse before 22.1 stores
+			// it as its text).
+			return &arrow.Decimal256Type{Precision: p, Scale: s}
 		}
 		return arrow.BinaryTypes.String
 	}
@@ -121,7 +128,7 @@ func superKind(t arrow.DataType) int {
 		return superInt
 	}
 	switch t.ID() {
-	case arrow.DECIMAL128:
+	case arrow.DECIMAL128, arrow.DECIMAL256:
 		return superDecimal
 	case arrow.FLOAT32, arrow.FLOAT64:
 		return superFloat
@@ -134,8 +141,8 @@ func superKind(t arrow.DataType) int {
 // decimalDigits returns the precision and scale of a decimal, or of the
 // DECIMAL that holds every value of an integer type.
 func decimalDigits(t arrow.DataType) (p, s int32) {
-	if d, ok := t.(*arrow.Decimal128Type); ok {
-		return d.Precision, d.Scale
+	if d, ok := t.(arrow.DecimalType); ok {
+		return d.GetPrecision(), d.GetScale()
 	}
 	switch t.ID() {
 	case arrow.INT8, arrow.UINT8:

@@ -34,6 +34,7 @@ func TestSupertype(t *testing.T) {
 	f32, f64 := arrow.PrimitiveTypes.Float32, arrow.PrimitiveTypes.Float64
 	str := arrow.BinaryTypes.String
 	d := func(p, s int32) arrow.DataType { return &arrow.Decimal128Type{Precision: p, Scale: s} }
+	d256 := func(p, s int32) arrow.DataType { return &arrow.Decimal256Type{Precision: p, Scale: s} }
 	for _, c := range []struct {
 		a, b, want arrow.DataType
 	}{
@@ -44,6 +45,11 @@ func TestSupertype(t *testing.T) {
 		{i64, d(38, 20), str}, {f64, d(10, 2), str}, {f32, i32, f64}, {f64, i64, str},
 		{d(10, 2), str, str}, {f64, str, str},
 		{arrow.FixedWidthTypes.Date32, str, nil}, {arrow.BinaryTypes.Binary, i32, nil},
+		// DECIMAL(10,0) → DECIMAL(65,30) (a Decimal256): no Widens (a
+		// ClickHouse before 22.1 keeps its text, another scale), the
+		// Decimal256 holds both (new-user trial: was nil, the pipeline
+		// stopped).
+		{d(10, 0), d256(65, 30), d256(65, 30)}, {d256(65, 30), i64, d256(65, 30)}, {d256(40, 2), d256(50, 4), d256(50, 4)}, {d256(70, 0), d(10, 9), str},
 	} {
 		got := Supertype(c.a, c.b)
 		if (got == nil) != (c.want == nil) || got != nil && !arrow.TypeEqual(got, c.want) {

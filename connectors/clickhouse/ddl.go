@@ -370,6 +370,14 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			// was stopped: the writer copies the table into one with
 			// the wider key when a batch brings it (rekey.go).
 			l.retype = append(l.retype, c)
+		case !c.key && t != nil && exec.Holds(t, c.field.Type):
+			// A type change that is no widening (INT → VARCHAR, DECIMAL
+			// → DECIMAL of more digits than ClickHouse stores) made while
+			// etlq was stopped: the column takes the type that holds both
+			// when the stream brings it (adopt, evolve.go), as it does
+			// for one made while etlq runs. (The run refused to start
+			// for a changelog or append target: new-user trial.)
+			l.retype = append(l.retype, c)
 		case l.deferOther && (!c.key || t != nil && !isNull):
 			l.retype = append(l.retype, c)
 			l.problems = append(l.problems, fmt.Sprintf("column %q is %s in the existing table %s.%s, the source's is %s: rows from before a type change are written as they are; the change itself rebuilds the table (read again into a copy, swapped in) when the stream reaches it, if the target can be rebuilt, else the run stops there",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/big"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors"
@@ -645,6 +647,42 @@ func widenArray(arr arrow.Array, to arrow.DataType) arrow.Array {
 	mem := memory.DefaultAllocator
 	if to.ID() == arrow.STRING {
 		return textArray(arr)
+	}
+	if d, ok := to.(*arrow.Decimal256Type); ok {
+		// A DECIMAL of more than 38 digits (exec.Supertype): an
+		// integer's or a decimal's unscaled value, times 10^(its scale
+		// - the old scale), exact.
+		b := array.NewDecimal256Builder(mem, d)
+		defer b.Release()
+		b.Reserve(arr.Len())
+		var value func(i int) (*big.Int, int32)
+		switch a := arr.(type) {
+		case *array.Decimal128:
+			scale := a.DataType().(*arrow.Decimal128Type).Scale
+			value = func(i int) (*big.Int, int32) { return a.Value(i).BigInt(), scale }
+		case *array.Decimal256:
+			scale := a.DataType().(*arrow.Decimal256Type).Scale
+			value = func(i int) (*big.Int, int32) { return a.Value(i).BigInt(), scale }
+		default:
+			get := numericGetter(arr)
+			_, signed, _ := intKind(arr.DataType())
+			value = func(i int) (*big.Int, int32) {
+				i64, u64, _ := get(i)
+				if signed {
+					return big.NewInt(i64), 0
+				}
+				return new(big.Int).SetUint64(u64), 0
+			}
+		}
+		for i := 0; i < arr.Len(); i++ {
+			if arr.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			n, scale := value(i)
+			b.Append(decimal256.FromBigInt(n).IncreaseScaleBy(d.Scale - scale))
+		}
+		return b.NewArray()
 	}
 	if d, ok := to.(*arrow.Decimal128Type); ok && arr.DataType().ID() != arrow.DECIMAL128 {
 		// An integer: its unscaled value is the integer times 10^scale.
