@@ -47,7 +47,9 @@ func TestTypeChangeIntoTextTargets(t *testing.T) {
 					"INSERT INTO " + db + ".a VALUES (4, 7.25)", "INSERT INTO " + db + ".b VALUES (4, 'x7')",
 					"UPDATE " + db + ".a SET d = 1.5 WHERE id = 2", "UPDATE " + db + ".b SET d = '1.5' WHERE id = 2",
 				}
-				myQ := func(tb string) string { return "SELECT id, IFNULL(CAST(d AS CHAR), 'NULL') FROM " + db + "." + tb + " ORDER BY id" }
+				myQ := func(tb string) string {
+					return "SELECT id, IFNULL(CAST(d AS CHAR), 'NULL') FROM " + db + "." + tb + " ORDER BY id"
+				}
 				chQ := func(tb string) string {
 					return "SELECT toString(id), ifNull(toString(d), 'NULL') FROM " + db + "." + tb + "_current ORDER BY id"
 				}
