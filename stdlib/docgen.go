@@ -163,6 +163,13 @@ connectors/mysql's TestCollationWeightsMatchServer):
 
 The regexp functions ignore case under the ` + "`_ci`" + ` collations only (not under ` + "`_cs`" + ` or ` + "`_bin`" + `).
 
+lower() and upper() map characters by the case table of the text's collation, as MariaDB: one table for
+` + "`_bin`" + `, ` + "`_general_ci`" + `, ` + "`_unicode_ci`" + ` and text from no column, which leaves letters newer than its Unicode
+version as they are (` + "`lower('ẞ')`" + ` is ẞ, ` + "`upper('ƀ')`" + ` is ƀ), one for ` + "`unicode_520_ci`" + `, one for ` + "`uca1400_ai_ci`" + `
+(and ` + "`utf8mb4_0900_ai_ci`" + `) and latin1's (` + "`upper('ÿ')`" + ` is ÿ). The differences from Go's Unicode tables are written by
+` + "`go run ./internal/casegen`" + ` in stdlib/ against a live server and checked code point by code point by
+connectors/mysql's TestCaseMappingMatchesServer.
+
 Known deviations: ` + "`utf8mb4_0900_ai_ci`" + ` uses UCA 14.0.0 weights where MySQL 8 uses UCA 9.0.0: characters
 added to Unicode after 9.0 (newer emoji, scripts) compare by their 14.0 weights instead of MySQL's implicit
 ones, and the few characters DUCET reordered between the two versions sort as in 14.0; case and accent

@@ -147,7 +147,7 @@ func quoteSQL(s string) string {
 
 func edges() []edge {
 	strs := edge{name: "s", typ: stdlib.TString, field: arrow.Field{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
-		values: []any{"", "a", "héllo wörld", "日本語テキスト", "  padded  ", "MiXeD", "a,b,,c", "😀x", "it's", "1e3", "-2.7e1", " 12.9E+1", nil},
+		values: []any{"", "a", "héllo wörld", "日本語テキスト", "  padded  ", "MiXeD", "a,b,,c", "😀x", "it's", "ẞIG Ⱥƀϲ 𐐀 Ꭰ µÿ", "1e3", "-2.7e1", " 12.9E+1", nil},
 		sql:    func(v any) string { return quoteSQL(v.(string)) },
 		build:  func(b array.Builder, v any) { b.(*array.StringBuilder).Append(v.(string)) }}
 	ints := edge{name: "i", typ: stdlib.TInt64, field: arrow.Field{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
