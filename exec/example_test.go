@@ -128,3 +128,17 @@ func TestConvertTZGap(t *testing.T) {
 		`convert_tz(TIMESTAMP '2024-03-10 01:59:59', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 09:59:59",
 	})
 }
+
+// TestConvertTZNameCase: a time zone name matches whatever its case, as in
+// MariaDB, whose mysql.time_zone_name compares names case-insensitively
+// (values from MariaDB 10.11); 'europe/berlin' gave NULL.
+func TestConvertTZNameCase(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'europe/berlin', 'utc')`:                  "2023-12-31 23:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'EUROPE/BERLIN', 'Utc')`:                  "2023-12-31 23:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'est5edt', 'UTC')`:                        "2024-01-01 05:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'america/argentina/buenos_aires', 'UTC')`: "2024-01-01 03:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'UTC', 'america/port-au-prince')`:         "2023-12-31 19:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'europe/nowhere', 'UTC')`:                 "NULL",
+	})
+}

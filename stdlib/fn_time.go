@@ -145,7 +145,7 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
+	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
 }
@@ -315,7 +315,17 @@ var (
 	zoneCache = map[string]*time.Location{}
 )
 
-// zone returns the location named by a MySQL time zone spec.
+// zoneByLowerName maps each zone name, lower-cased, to its name.
+var zoneByLowerName = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string, len(zoneNames))
+	for _, n := range zoneNames {
+		m[strings.ToLower(n)] = n
+	}
+	return m
+})
+
+// zone returns the location named by a MySQL time zone spec; names match
+// whatever their case, as in MariaDB.
 func zone(spec string) (*time.Location, bool) {
 	zoneMu.Lock()
 	defer zoneMu.Unlock()
@@ -338,6 +348,11 @@ func zone(spec string) (*time.Location, bool) {
 		loc = time.UTC
 	} else if l, err := time.LoadLocation(s); err == nil && s != "" && s != "Local" {
 		loc = l
+	} else if name, ok := zoneByLowerName()[strings.ToLower(s)]; ok {
+		// MariaDB finds a name whatever its case ('europe/berlin').
+		if l, err := time.LoadLocation(name); err == nil {
+			loc = l
+		}
 	}
 	zoneCache[spec] = loc
 	return loc, loc != nil
