@@ -142,3 +142,19 @@ func TestConvertTZNameCase(t *testing.T) {
 		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'europe/nowhere', 'UTC')`:                 "NULL",
 	})
 }
+
+// TestFractionBeyondMicroseconds: text with more than six fractional
+// digits keeps the first six, as MariaDB truncates them (a note, "Truncated
+// incorrect datetime value"; values from MariaDB 10.11); etlq rounded
+// (.9999999 became the next second) and refused more than nine digits.
+func TestFractionBeyondMicroseconds(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`CAST('2024-01-01 10:11:12.1234567' AS TIMESTAMP)`:                  "2024-01-01 10:11:12.123456",
+		`CAST('2024-12-31 23:59:59.9999999' AS TIMESTAMP)`:                  "2024-12-31 23:59:59.999999",
+		`TIMESTAMP '2024-01-01 10:11:12.1234567'`:                           "2024-01-01 10:11:12.123456",
+		`CAST('2024-01-01 10:11:12.123456789012345678901234' AS TIMESTAMP)`: "2024-01-01 10:11:12.123456",
+		`CAST('10:11:12.9999999' AS TIME)`:                                  "10:11:12.999999",
+		`CAST('-10:11:12.9999999' AS TIME)`:                                 "-10:11:12.999999",
+		`CAST('2024-01-01 10:11:12.9999999' AS DATE)`:                       "2024-01-01",
+	})
+}

@@ -236,24 +236,23 @@ func atoi(s string, maxLen int) (int64, bool) {
 	return v, true
 }
 
-// parseClock parses 'H+:MM[:SS[.ffffff]]' to µs; with allowLongHours the
+// parseClock parses 'H+:MM[:SS[.ffffff]]' to µs (further fractional
+// digits are dropped); with allowLongHours the
 // hours may exceed 23.
 func parseClock(s string, allowLongHours bool) (int64, error) {
 	frac := int64(0)
 	if i := strings.IndexByte(s, '.'); i >= 0 {
 		f := s[i+1:]
 		s = s[:i]
-		if f == "" || len(f) > 9 || !allDigits(f) {
+		if f == "" || !allDigits(f) {
 			return 0, errBadTimestamp
 		}
 		for len(f) < 6 {
 			f += "0"
 		}
+		// Digits beyond microseconds are cut, as MariaDB truncates them.
 		v, _ := strconv.ParseInt(f[:6], 10, 64)
 		frac = v
-		if len(f) > 6 && f[6] >= '5' { // round to microseconds
-			frac++
-		}
 	}
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 {
