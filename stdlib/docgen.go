@@ -105,7 +105,7 @@ target's range, are **row errors** handled by the pipeline's on_error (MySQL wou
 DOUBLE → integer rounds half to even (as MariaDB); DECIMAL → integer rounds half away from zero;
 text → integer keeps the integer part and drops an exponent, as MariaDB (` + "`'2.7'`" + ` → 2, ` + "`'1e3'`" + ` → 1). Text → DATE or TIMESTAMP reads
 ` + "`2024-02-29`" + `, ` + "`20240229`" + ` and, as MySQL, ` + "`/`" + ` or ` + "`.`" + ` between the date's parts (` + "`2024/02/29`" + `),
-with an optional ` + "`10:11:12[.ffffff]`" + ` after a space or T. A DATE, TIMESTAMP or TIME becomes MySQL's number
+with an optional ` + "`10:11:12[.ffffff]`" + ` after a space or T (digits beyond six are cut, as MariaDB). A DATE, TIMESTAMP or TIME becomes MySQL's number
 (` + "`20240229`, `20240229235959.500000`, `-10000.5`" + `): DECIMAL and FLOAT64 keep the microseconds (rounded to
 the scale), integers drop them.
 
