@@ -127,6 +127,9 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		}
 		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e), sc.fromTable(it.Expr))
 	}
+	if len(names) == 0 && len(b.errs.errs) == nerr {
+		b.errs.add(items[0], "TRANSFORM gives no output column: * EXCEPT (…) leaves out every column of %s", sc.table)
+	}
 	if len(b.errs.errs) > nerr {
 		return nil
 	}

@@ -330,3 +330,21 @@ func TestTableOnlyTarget(t *testing.T) {
 		t.Errorf("two sinks: %v", err)
 	}
 }
+
+// TestTransformWithoutColumns: * EXCEPT naming every column of the table
+// leaves the pipeline no output column; it is an error at the TRANSFORM
+// item. It planned, and apply wrote `{}` for every row (new-user trial).
+func TestTransformWithoutColumns(t *testing.T) {
+	for _, src := range []string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM * EXCEPT (id, customer, status, amount, created_at) INTO stdout FORMAT jsonl;`,
+		`CREATE PIPELINE p FROM binlog shopdb.events TRANSFORM * EXCEPT (name) INTO clickhouse analytics.e MODE append;`,
+	} {
+		_, err := build(t, header+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), "test.etl:3:55: TRANSFORM gives no output column") {
+			t.Errorf("%s\nwant an error at the TRANSFORM, got %v", src, err)
+		}
+	}
+	if _, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.events TRANSFORM * EXCEPT (name), _op INTO stdout;`+"\n"); err != nil {
+		t.Errorf("* EXCEPT every column, and a metadata column: %v", err)
+	}
+}
