@@ -158,3 +158,35 @@ func TestFractionBeyondMicroseconds(t *testing.T) {
 		`CAST('2024-01-01 10:11:12.9999999' AS DATE)`:                       "2024-01-01",
 	})
 }
+
+// TestYearZeroCalendar: MariaDB's calendar has no 29 February in year 0
+// (calc_daynr, calc_days_in_year), so its January and February sit one
+// day later, relative to every later date, than in the proleptic
+// Gregorian calendar etlq's day numbers follow; the functions that count
+// days count as MariaDB does (values from MariaDB 10.11). etlq gave
+// dayofweek('0000-02-28') 2 and datediff('0000-03-01', '0000-02-28') 2,
+// and read '0000-02-29' as a date.
+func TestYearZeroCalendar(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`dayofweek(DATE '0000-01-01')`:                                                            "1",
+		`dayofweek(DATE '0000-02-28')`:                                                            "3",
+		`dayofweek(DATE '0000-03-01')`:                                                            "4",
+		`dayofweek(DATE '0001-01-01')`:                                                            "2",
+		`datediff(DATE '0000-03-01', DATE '0000-02-28')`:                                          "1",
+		`datediff(DATE '2024-01-01', DATE '0000-02-28')`:                                          "739192",
+		`datediff(DATE '0000-02-28', DATE '0000-01-01')`:                                          "58",
+		`timestampdiff('DAY', DATE '0000-02-01', DATE '0000-03-01')`:                              "28",
+		`timestampdiff('HOUR', TIMESTAMP '0000-02-28 00:00:00', TIMESTAMP '0000-03-01 00:00:00')`: "24",
+		`timestampdiff('MONTH', DATE '0000-01-31', DATE '0000-02-28')`:                            "0",
+		`date_format(DATE '0000-02-28', '%a %W %w')`:                                              "Tue Tuesday 2",
+		`date_format(DATE '0000-03-01', '%a')`:                                                    "Wed",
+	})
+	for _, s := range []string{"0000-02-29", "0000-02-29 10:00:00"} {
+		if _, err := stdlib.ParseTimestamp(s); err == nil {
+			t.Errorf("%s read as a timestamp; MariaDB has no 29 February in year 0", s)
+		}
+	}
+	if _, err := stdlib.ParseDate("0000-02-29"); err == nil {
+		t.Errorf("0000-02-29 read as a date")
+	}
+}

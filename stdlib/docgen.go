@@ -73,6 +73,9 @@ value computed row by row is a row error.
   (dayofweek, datediff, timestampdiff, unix_timestamp, date_trunc, convert_tz) and date arithmetic
   give NULL, as MySQL; date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` and the week specifiers (` + "`%U %u %V %v %X %x`" + `, where MariaDB
   prints meaningless numbers) of year or month 0 and ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
+- Year 0 has no 29 February, as in MySQL's calendar (` + "`'0000-02-29'`" + ` is no date): dayofweek, datediff,
+  timestampdiff and date_format's weekdays count its January and February one day later than the proleptic
+  Gregorian calendar does, as MariaDB (` + "`dayofweek(DATE '0000-01-01')`" + ` is 1).
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type

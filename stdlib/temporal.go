@@ -132,7 +132,32 @@ func CivilFromDays(z int64) (y, m, d int64) {
 	return
 }
 
-func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+// isLeap reports a leap year as MySQL's calendar has them: year 0 is not
+// one (calc_days_in_year), so '0000-02-29' is no date.
+func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || (y%400 == 0 && y != 0)) }
+
+// The proleptic Gregorian day numbers of 0000-01-01 and 0000-03-01.
+var year0Jan1, year0Mar1 = DaysFromCivil(0, 1, 1), DaysFromCivil(0, 3, 1)
+
+// mysqlDays is the day number of days (since 1970-01-01, proleptic
+// Gregorian) in MySQL's calendar, which has no 29 February in year 0: the
+// days of January and February of year 0 count one later. Functions that
+// count days (dayofweek, datediff, timestampdiff, the weekdays of
+// date_format) count on it, as MariaDB does.
+func mysqlDays(days int64) int64 {
+	if days >= year0Jan1 && days < year0Mar1 {
+		return days + 1
+	}
+	return days
+}
+
+// mysqlUs is mysqlDays for a TIMESTAMP's microseconds.
+func mysqlUs(us int64) int64 {
+	if d := floorDiv(us, usPerDay); d >= year0Jan1 && d < year0Mar1 {
+		return us + usPerDay
+	}
+	return us
+}
 
 func daysIn(y, m int64) int64 {
 	switch m {
