@@ -190,3 +190,21 @@ func TestYearZeroCalendar(t *testing.T) {
 		t.Errorf("0000-02-29 read as a date")
 	}
 }
+
+// TestMonthIntervalIntoYear0: an interval of months or years may end in
+// year 0, as in MariaDB (its period arithmetic allows year 0; day and time
+// arithmetic stops at 0001-01-01); etlq gave NULL (values from MariaDB
+// 10.11).
+func TestMonthIntervalIntoYear0(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`date_sub(DATE '0001-01-15', INTERVAL '1' MONTH)`:              "0000-12-15",
+		`date_sub(DATE '0001-06-01', INTERVAL '1' YEAR)`:               "0000-06-01",
+		`date_sub(TIMESTAMP '0001-06-01 10:00:00', INTERVAL '1' YEAR)`: "0000-06-01 10:00:00",
+		`date_add(DATE '0000-01-31', INTERVAL '1' MONTH)`:              "0000-02-28",
+		`date_sub(DATE '0001-01-01', INTERVAL '1' DAY)`:                "NULL",
+		`date_add(DATE '0000-06-01', INTERVAL '1' DAY)`:                "NULL",
+		`date_add(DATE '0000-12-31', INTERVAL '1' DAY)`:                "0001-01-01",
+		`DATE '0000-06-01' + INTERVAL '1' YEAR`:                        "0001-06-01",
+		`date_sub(DATE '0000-06-01', INTERVAL '1' YEAR)`:               "NULL",
+	})
+}

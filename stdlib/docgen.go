@@ -64,7 +64,8 @@ value computed row by row is a row error.
   (` + "`-18446744073709551615`" + `).
 - DATE/TIMESTAMP ± INTERVAL: months first (the day is clamped to the month's end), then days and
   time. DATE ± a constant interval without a time part stays a DATE. A result before year 1 or
-  after 9999 is NULL (as MySQL, and as date_add/date_sub).
+  after 9999 is NULL (as MySQL, and as date_add/date_sub; an interval of months or years alone may end
+  in year 0, as MySQL: ` + "`DATE '0001-06-01' - INTERVAL '1' YEAR`" + ` is 0000-06-01).
 - Zero and invalid dates (` + "`0000-00-00`, `2024-02-00`" + `, which MySQL keeps under a lenient sql_mode;
   docs/types.md) show as MySQL shows them wherever a date becomes text (CAST, concat, ` + "`||`" + `,
   date_format, the csv and JSON formats), with the column's fractional digits

@@ -475,8 +475,14 @@ func AddInterval(us int64, iv arrow.MonthDayNanoInterval, sign int64) (int64, bo
 		us = DaysFromCivil(y, m, d)*usPerDay + rem
 	}
 	us += sign * (int64(iv.Days)*usPerDay + iv.Nanoseconds/1000)
-	// MySQL's DATETIME range is years 1000..9999; allow 0001..9999.
-	if us < minTimestampUs || us > maxTimestampUs {
+	// MySQL's DATETIME range is years 1000..9999; allow 0001..9999, and
+	// year 0 for an interval of months alone, as MySQL's period
+	// arithmetic does (its day arithmetic stops at 0001-01-01).
+	lo := minTimestampUs
+	if iv.Days == 0 && iv.Nanoseconds == 0 {
+		lo = year0Jan1 * usPerDay
+	}
+	if us < lo || us > maxTimestampUs {
 		return 0, false
 	}
 	return us, true
