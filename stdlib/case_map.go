@@ -16,7 +16,8 @@ type caseMap struct {
 // collation c, as MariaDB picks it: unicode_520_ci and uca1400_ai_ci (and
 // utf8mb4_0900_ai_ci, its stand-in) have their own, latin1 its own, and
 // every other collation — _bin, _general_ci, _unicode_ci, text from no
-// column — the default one.
+// column — the default one; a collation etlq does not implement, the
+// table of its UCA version.
 func caseMapOf(c *Collation) *caseMap {
 	switch {
 	case c == nil:
@@ -27,6 +28,12 @@ func caseMapOf(c *Collation) *caseMap {
 		return &caseUnicode520
 	case c.table == "uca1400_ai_ci":
 		return &caseUCA1400
+	case c.kind == collUnknown && strings.Contains(c.Name, "uca1400"):
+		// A tailoring etlq does not compare under (utf8mb4_uca1400_swedish_ai_ci)
+		// has its UCA version's table all the same.
+		return &caseUCA1400
+	case c.kind == collUnknown && strings.Contains(c.Name, "_520_"):
+		return &caseUnicode520
 	}
 	return &caseDefault
 }

@@ -170,7 +170,7 @@ The regexp functions ignore case under the ` + "`_ci`" + ` collations only (not 
 lower() and upper() map characters by the case table of the text's collation, as MariaDB: one table for
 ` + "`_bin`" + `, ` + "`_general_ci`" + `, ` + "`_unicode_ci`" + ` and text from no column, which leaves letters newer than its Unicode
 version as they are (` + "`lower('ẞ')`" + ` is ẞ, ` + "`upper('ƀ')`" + ` is ƀ), one for ` + "`unicode_520_ci`" + `, one for ` + "`uca1400_ai_ci`" + `
-(and ` + "`utf8mb4_0900_ai_ci`" + `) and latin1's (` + "`upper('ÿ')`" + ` is ÿ). The differences from Go's Unicode tables are written by
+(and ` + "`utf8mb4_0900_ai_ci`" + `; a tailoring etlq passes through, such as ` + "`utf8mb4_uca1400_swedish_ai_ci`" + `, takes its UCA version's) and latin1's (` + "`upper('ÿ')`" + ` is ÿ). The differences from Go's Unicode tables are written by
 ` + "`go run ./internal/casegen`" + ` in stdlib/ against a live server and checked code point by code point by
 connectors/mysql's TestCaseMappingMatchesServer.
 
