@@ -128,3 +128,83 @@ func TestConvertTZGap(t *testing.T) {
 		`convert_tz(TIMESTAMP '2024-03-10 01:59:59', 'America/Los_Angeles', 'UTC')`:           "2024-03-10 09:59:59",
 	})
 }
+
+// TestConvertTZNameCase: a time zone name matches whatever its case, as in
+// MariaDB, whose mysql.time_zone_name compares names case-insensitively
+// (values from MariaDB 10.11); 'europe/berlin' gave NULL.
+func TestConvertTZNameCase(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'europe/berlin', 'utc')`:                  "2023-12-31 23:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'EUROPE/BERLIN', 'Utc')`:                  "2023-12-31 23:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'est5edt', 'UTC')`:                        "2024-01-01 05:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'america/argentina/buenos_aires', 'UTC')`: "2024-01-01 03:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'UTC', 'america/port-au-prince')`:         "2023-12-31 19:00:00",
+		`convert_tz(TIMESTAMP '2024-01-01 00:00:00', 'europe/nowhere', 'UTC')`:                 "NULL",
+	})
+}
+
+// TestFractionBeyondMicroseconds: text with more than six fractional
+// digits keeps the first six, as MariaDB truncates them (a note, "Truncated
+// incorrect datetime value"; values from MariaDB 10.11); etlq rounded
+// (.9999999 became the next second) and refused more than nine digits.
+func TestFractionBeyondMicroseconds(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`CAST('2024-01-01 10:11:12.1234567' AS TIMESTAMP)`:                  "2024-01-01 10:11:12.123456",
+		`CAST('2024-12-31 23:59:59.9999999' AS TIMESTAMP)`:                  "2024-12-31 23:59:59.999999",
+		`TIMESTAMP '2024-01-01 10:11:12.1234567'`:                           "2024-01-01 10:11:12.123456",
+		`CAST('2024-01-01 10:11:12.123456789012345678901234' AS TIMESTAMP)`: "2024-01-01 10:11:12.123456",
+		`CAST('10:11:12.9999999' AS TIME)`:                                  "10:11:12.999999",
+		`CAST('-10:11:12.9999999' AS TIME)`:                                 "-10:11:12.999999",
+		`CAST('2024-01-01 10:11:12.9999999' AS DATE)`:                       "2024-01-01",
+	})
+}
+
+// TestYearZeroCalendar: MariaDB's calendar has no 29 February in year 0
+// (calc_daynr, calc_days_in_year), so its January and February sit one
+// day later, relative to every later date, than in the proleptic
+// Gregorian calendar etlq's day numbers follow; the functions that count
+// days count as MariaDB does (values from MariaDB 10.11). etlq gave
+// dayofweek('0000-02-28') 2 and datediff('0000-03-01', '0000-02-28') 2,
+// and read '0000-02-29' as a date.
+func TestYearZeroCalendar(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`dayofweek(DATE '0000-01-01')`:                                                            "1",
+		`dayofweek(DATE '0000-02-28')`:                                                            "3",
+		`dayofweek(DATE '0000-03-01')`:                                                            "4",
+		`dayofweek(DATE '0001-01-01')`:                                                            "2",
+		`datediff(DATE '0000-03-01', DATE '0000-02-28')`:                                          "1",
+		`datediff(DATE '2024-01-01', DATE '0000-02-28')`:                                          "739192",
+		`datediff(DATE '0000-02-28', DATE '0000-01-01')`:                                          "58",
+		`timestampdiff('DAY', DATE '0000-02-01', DATE '0000-03-01')`:                              "28",
+		`timestampdiff('HOUR', TIMESTAMP '0000-02-28 00:00:00', TIMESTAMP '0000-03-01 00:00:00')`: "24",
+		`timestampdiff('MONTH', DATE '0000-01-31', DATE '0000-02-28')`:                            "0",
+		`date_format(DATE '0000-02-28', '%a %W %w')`:                                              "Tue Tuesday 2",
+		`date_format(DATE '0000-03-01', '%a')`:                                                    "Wed",
+	})
+	for _, s := range []string{"0000-02-29", "0000-02-29 10:00:00"} {
+		if _, err := stdlib.ParseTimestamp(s); err == nil {
+			t.Errorf("%s read as a timestamp; MariaDB has no 29 February in year 0", s)
+		}
+	}
+	if _, err := stdlib.ParseDate("0000-02-29"); err == nil {
+		t.Errorf("0000-02-29 read as a date")
+	}
+}
+
+// TestMonthIntervalIntoYear0: an interval of months or years may end in
+// year 0, as in MariaDB (its period arithmetic allows year 0; day and time
+// arithmetic stops at 0001-01-01); etlq gave NULL (values from MariaDB
+// 10.11).
+func TestMonthIntervalIntoYear0(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`date_sub(DATE '0001-01-15', INTERVAL '1' MONTH)`:              "0000-12-15",
+		`date_sub(DATE '0001-06-01', INTERVAL '1' YEAR)`:               "0000-06-01",
+		`date_sub(TIMESTAMP '0001-06-01 10:00:00', INTERVAL '1' YEAR)`: "0000-06-01 10:00:00",
+		`date_add(DATE '0000-01-31', INTERVAL '1' MONTH)`:              "0000-02-28",
+		`date_sub(DATE '0001-01-01', INTERVAL '1' DAY)`:                "NULL",
+		`date_add(DATE '0000-06-01', INTERVAL '1' DAY)`:                "NULL",
+		`date_add(DATE '0000-12-31', INTERVAL '1' DAY)`:                "0001-01-01",
+		`DATE '0000-06-01' + INTERVAL '1' YEAR`:                        "0001-06-01",
+		`date_sub(DATE '0000-06-01', INTERVAL '1' YEAR)`:               "NULL",
+	})
+}

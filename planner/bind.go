@@ -127,6 +127,9 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		}
 		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e), sc.fromTable(it.Expr))
 	}
+	if len(names) == 0 && len(b.errs.errs) == nerr {
+		b.errs.add(items[0], "TRANSFORM gives no output column: * EXCEPT (…) leaves out every column of %s", sc.table)
+	}
 	if len(b.errs.errs) > nerr {
 		return nil
 	}
@@ -207,7 +210,7 @@ func (sc *scope) outputMeta(x lang.Expr, e exec.Expr) arrow.Metadata {
 	}
 	if c, ok := x.(*lang.ColumnRef); ok {
 		name := strings.ToLower(c.Name.Name)
-		if _, meta := sc.meta[name]; !meta || c.Before {
+		if !sc.isMeta(c) {
 			if i, ok := sc.byLower[name]; ok {
 				return sourceMeta(sc.schema.Field(i))
 			}
@@ -225,7 +228,7 @@ func (sc *scope) fromTable(x lang.Expr) bool {
 		switch n := n.(type) {
 		case *lang.ColumnRef:
 			name := strings.ToLower(n.Name.Name)
-			if _, meta := sc.meta[name]; n.Before || meta {
+			if n.Before || sc.isMeta(n) {
 				ok = false
 			} else if _, col := sc.byLower[name]; col {
 				cols++
@@ -269,7 +272,7 @@ func (sc *scope) nullable(e lang.Expr) bool {
 		return true
 	}
 	name := strings.ToLower(c.Name.Name)
-	if _, meta := sc.meta[name]; meta {
+	if sc.isMeta(c) {
 		return false
 	}
 	if i, ok := sc.byLower[name]; ok {
@@ -416,12 +419,24 @@ func (b *builder) bindList(sc *scope, list []lang.Expr) ([]exec.Expr, bool) {
 	return out, ok
 }
 
+// isMeta reports whether column reference c reads a metadata column
+// (_op, _ts, …): its name, not back-quoted when the table has a column of
+// that name too — `_op` back-quoted is the table's own column, as
+// `before` back-quoted is a column and not the before image.
+func (sc *scope) isMeta(c *lang.ColumnRef) bool {
+	name := strings.ToLower(c.Name.Name)
+	if _, meta := sc.meta[name]; !meta || c.Before {
+		return false
+	}
+	_, col := sc.byLower[name]
+	return !(c.Name.Quoted && col)
+}
+
 func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 	name := c.Name.Name
-	if !c.Before {
-		if i, ok := sc.meta[strings.ToLower(name)]; ok {
-			return exec.Col(i, strings.ToLower(name), metaTypes[strings.ToLower(name)])
-		}
+	if sc.isMeta(c) {
+		i := sc.meta[strings.ToLower(name)]
+		return exec.Col(i, strings.ToLower(name), metaTypes[strings.ToLower(name)])
 	}
 	i, ok := sc.byLower[strings.ToLower(name)]
 	if !ok {

@@ -330,3 +330,56 @@ func TestTableOnlyTarget(t *testing.T) {
 		t.Errorf("two sinks: %v", err)
 	}
 }
+
+// TestTransformWithoutColumns: * EXCEPT naming every column of the table
+// leaves the pipeline no output column; it is an error at the TRANSFORM
+// item. It planned, and apply wrote `{}` for every row (new-user trial).
+func TestTransformWithoutColumns(t *testing.T) {
+	for _, src := range []string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM * EXCEPT (id, customer, status, amount, created_at) INTO stdout FORMAT jsonl;`,
+		`CREATE PIPELINE p FROM binlog shopdb.events TRANSFORM * EXCEPT (name) INTO clickhouse analytics.e MODE append;`,
+	} {
+		_, err := build(t, header+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), "test.etl:3:55: TRANSFORM gives no output column") {
+			t.Errorf("%s\nwant an error at the TRANSFORM, got %v", src, err)
+		}
+	}
+	if _, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.events TRANSFORM * EXCEPT (name), _op INTO stdout;`+"\n"); err != nil {
+		t.Errorf("* EXCEPT every column, and a metadata column: %v", err)
+	}
+}
+
+// TestQuotedNameReadsTheTableColumn: a table may have a column named like
+// a metadata column (`_op`); back-quoted, the name reads the table's column
+// (as `before` back-quoted is a column, not the before image), bare it is
+// the metadata column. Both read the metadata column, so the table's `_op`,
+// which `*` shows, could not be named (new-user trial).
+func TestQuotedNameReadsTheTableColumn(t *testing.T) {
+	cat := fixedCatalog{"shopdb.audit": {
+		Ref: connectors.TableRef{DB: "shopdb", Table: "audit"},
+		Fields: []arrow.Field{
+			notNull(field("id", arrow.PrimitiveTypes.Int32, "int(11)")),
+			field("_op", arrow.BinaryTypes.String, "varchar(5)"),
+		},
+		PrimaryKey: []string{"id"},
+	}}
+	f, err := lang.ParseFile("test.etl", []byte(header+"CREATE PIPELINE p FROM binlog shopdb.audit TRANSFORM id, `_op` AS src_op, _op AS meta_op, `_ts` AS ts INTO stdout;\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Build(context.Background(), f, planner.Options{Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := p.Pipelines[0].Output
+	src, meta := out[1], out[2]
+	if st, _ := src.Meta.GetValue(exec.MetaSourceType); st != "varchar(5)" || !src.Nullable {
+		t.Errorf("`_op`: source type %q, nullable %v; want the table's varchar(5), nullable", st, src.Nullable)
+	}
+	if _, ok := meta.Meta.GetValue(exec.MetaSourceType); ok || meta.Nullable {
+		t.Errorf("_op: %+v; want the metadata column, never NULL", meta)
+	}
+	if ts := out[3]; ts.Nullable || ts.Type.ID() != arrow.TIMESTAMP {
+		t.Errorf("`_ts` (no such table column): %+v; want the metadata column", ts)
+	}
+}

@@ -284,6 +284,32 @@ func readDec(a *Vector, i int, scale int32, opt CastOptions) (decimal256.Num, st
 	return decimal256.Num{}, "bad"
 }
 
+// readIntText reads text (at row i of a) as CAST(s AS SIGNED) and
+// UNSIGNED do in MariaDB: the integer part of the number, without its
+// fraction and without its exponent ('2.7' → 2, '1e3' → 1, '-2.7e1' → -2;
+// MariaDB warns "Truncated incorrect INTEGER value" for each and takes the
+// digits before the '.' or 'e').
+func readIntText(a *Vector, i int, opt CastOptions) (decimal256.Num, string) {
+	if _, why := readDec(a, i, 0, opt); why == "bad" {
+		return decimal256.Num{}, why
+	}
+	s := a.Str[a.Idx(i)]
+	if opt.Lenient {
+		s = numericPrefix(s)
+	}
+	if k := strings.IndexAny(s, "eE"); k >= 0 {
+		s = s[:k]
+	}
+	t, err := DecParse(s, 6)
+	if err != nil {
+		if err == errBadDecimal {
+			return t, "bad"
+		}
+		return t, "overflow"
+	}
+	return decDivPow10Trunc(t, 6), ""
+}
+
 func toDecimal(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) string {
 	if from.Kind == Date || from.Kind == Timestamp || from.Kind == Time || from.Kind == Interval {
 		if from.Kind == Interval {
@@ -347,12 +373,7 @@ func toInt(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) str
 			}
 			d, why := readDec(a, i, scale, opt)
 			if from.Kind != Decimal {
-				d, why = readDec(a, i, 0, opt)
-				if why == "" {
-					// MySQL reads the integer part of text: '2.7' → 2.
-					t, _ := readDec(a, i, 6, opt)
-					d = decDivPow10Trunc(t, 6)
-				}
+				d, why = readIntText(a, i, opt)
 			} else {
 				d = decDivPow10Round(d, scale)
 			}
@@ -418,11 +439,7 @@ func toUint(from, to Type, opt CastOptions) func(*Ctx, *Vector, int, *Vector) st
 				d, why = readDec(a, i, from.Scale, opt)
 				d = decDivPow10Round(d, from.Scale)
 			} else {
-				_, why = readDec(a, i, 0, opt)
-				if why == "" {
-					t, _ := readDec(a, i, 6, opt)
-					d = decDivPow10Trunc(t, 6)
-				}
+				d, why = readIntText(a, i, opt)
 			}
 			if why == "bad" {
 				return castFail(a, i, to)

@@ -64,7 +64,8 @@ value computed row by row is a row error.
   (` + "`-18446744073709551615`" + `).
 - DATE/TIMESTAMP ± INTERVAL: months first (the day is clamped to the month's end), then days and
   time. DATE ± a constant interval without a time part stays a DATE. A result before year 1 or
-  after 9999 is NULL (as MySQL, and as date_add/date_sub).
+  after 9999 is NULL (as MySQL, and as date_add/date_sub; an interval of months or years alone may end
+  in year 0, as MySQL: ` + "`DATE '0001-06-01' - INTERVAL '1' YEAR`" + ` is 0000-06-01).
 - Zero and invalid dates (` + "`0000-00-00`, `2024-02-00`" + `, which MySQL keeps under a lenient sql_mode;
   docs/types.md) show as MySQL shows them wherever a date becomes text (CAST, concat, ` + "`||`" + `,
   date_format, the csv and JSON formats), with the column's fractional digits
@@ -73,6 +74,9 @@ value computed row by row is a row error.
   (dayofweek, datediff, timestampdiff, unix_timestamp, date_trunc, convert_tz) and date arithmetic
   give NULL, as MySQL; date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` and the week specifiers (` + "`%U %u %V %v %X %x`" + `, where MariaDB
   prints meaningless numbers) of year or month 0 and ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
+- Year 0 has no 29 February, as in MySQL's calendar (` + "`'0000-02-29'`" + ` is no date): dayofweek, datediff,
+  timestampdiff and date_format's weekdays count its January and February one day later than the proleptic
+  Gregorian calendar does, as MariaDB (` + "`dayofweek(DATE '0000-01-01')`" + ` is 1).
 - Comparisons: numbers compare as numbers (FLOAT64 if either side is a float, DECIMAL if either is
   a decimal, exact for signed with unsigned); text with a number compares as FLOAT64 (the text's
   numeric prefix, ` + "`'12abc'`" + ` is 12, as MySQL); text with a DATE/TIMESTAMP compares as that type
@@ -103,9 +107,9 @@ value computed row by row is a row error.
 ` + "`CAST(x AS type)`" + ` / ` + "`x::type`" + `. Text that is not a value of the type, and a value out of the
 target's range, are **row errors** handled by the pipeline's on_error (MySQL would warn and clamp).
 DOUBLE → integer rounds half to even (as MariaDB); DECIMAL → integer rounds half away from zero;
-text → integer keeps the integer part (` + "`'2.7'`" + ` → 2). Text → DATE or TIMESTAMP reads
+text → integer keeps the integer part and drops an exponent, as MariaDB (` + "`'2.7'`" + ` → 2, ` + "`'1e3'`" + ` → 1). Text → DATE or TIMESTAMP reads
 ` + "`2024-02-29`" + `, ` + "`20240229`" + ` and, as MySQL, ` + "`/`" + ` or ` + "`.`" + ` between the date's parts (` + "`2024/02/29`" + `),
-with an optional ` + "`10:11:12[.ffffff]`" + ` after a space or T. A DATE, TIMESTAMP or TIME becomes MySQL's number
+with an optional ` + "`10:11:12[.ffffff]`" + ` after a space or T (digits beyond six are cut, as MariaDB). A DATE, TIMESTAMP or TIME becomes MySQL's number
 (` + "`20240229`, `20240229235959.500000`, `-10000.5`" + `): DECIMAL and FLOAT64 keep the microseconds (rounded to
 the scale), integers drop them.
 
@@ -162,6 +166,13 @@ connectors/mysql's TestCollationWeightsMatchServer):
 | ` + "`latin1_swedish_ci`" + ` (MySQL 5's default), ` + "`latin1_bin`, `latin1_general_ci`, `latin1_general_cs`, `latin1_german1_ci`, `latin1_german2_ci`" + ` (` + "`'ä' = 'ae'`" + `), ` + "`latin1_danish_ci`, `latin1_spanish_ci`" + ` | MySQL's latin1 sort order per byte (expansions included); a character outside latin1 weighs as ` + "`?`" + ` (what MySQL converts it to) | PAD SPACE |
 
 The regexp functions ignore case under the ` + "`_ci`" + ` collations only (not under ` + "`_cs`" + ` or ` + "`_bin`" + `).
+
+lower() and upper() map characters by the case table of the text's collation, as MariaDB: one table for
+` + "`_bin`" + `, ` + "`_general_ci`" + `, ` + "`_unicode_ci`" + ` and text from no column, which leaves letters newer than its Unicode
+version as they are (` + "`lower('ẞ')`" + ` is ẞ, ` + "`upper('ƀ')`" + ` is ƀ), one for ` + "`unicode_520_ci`" + `, one for ` + "`uca1400_ai_ci`" + `
+(and ` + "`utf8mb4_0900_ai_ci`" + `; a tailoring etlq passes through, such as ` + "`utf8mb4_uca1400_swedish_ai_ci`" + `, takes its UCA version's) and latin1's (` + "`upper('ÿ')`" + ` is ÿ). The differences from Go's Unicode tables are written by
+` + "`go run ./internal/casegen`" + ` in stdlib/ against a live server and checked code point by code point by
+connectors/mysql's TestCaseMappingMatchesServer.
 
 Known deviations: ` + "`utf8mb4_0900_ai_ci`" + ` uses UCA 14.0.0 weights where MySQL 8 uses UCA 9.0.0: characters
 added to Unicode after 9.0 (newer emoji, scripts) compare by their 14.0 weights instead of MySQL's implicit

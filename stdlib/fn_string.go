@@ -9,12 +9,12 @@ import (
 )
 
 func init() {
-	Register(&Func{Name: "lower", Sig: "lower(s) → STRING", Doc: "Lower-cases s.", MySQL: true,
-		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"lower('ÀbC')", "àbc"}},
-		Bind: withAppend(simple("lower", TString, caseKernel(false), textArg), caseAppend(false))})
-	Register(&Func{Name: "upper", Sig: "upper(s) → STRING", Doc: "Upper-cases s.", MySQL: true,
-		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"upper('abc')", "ABC"}},
-		Bind: withAppend(simple("upper", TString, caseKernel(true), textArg), caseAppend(true))})
+	Register(&Func{Name: "lower", Sig: "lower(s) → STRING", Doc: "Lower-cases s by the case table of its collation, as MariaDB: characters the table does not map stay (lower('ẞ') is 'ẞ' but for unicode_520_ci and uca1400_ai_ci text).", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"lower('ÀbC')", "àbc"}, {"lower('ẞIG')", "ẞig"}},
+		Bind: caseBind("lower", false)})
+	Register(&Func{Name: "upper", Sig: "upper(s) → STRING", Doc: "Upper-cases s by the case table of its collation, as MariaDB (as lower).", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"upper('abc')", "ABC"}, {"upper('ƀ')", "ƀ"}},
+		Bind: caseBind("upper", true)})
 	Register(&Func{Name: "length", Sig: "length(s) → INT64", Doc: "Length of s in bytes, of its UTF-8 encoding (a latin1 column's value is text once read: length('€') is 3 where MySQL counts 1 byte of latin1).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"length('héllo')", "6"}},
 		Bind: simple("length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -139,7 +139,20 @@ func init() {
 		Bind: simple("split_part", TString, splitPartKernel, textArg, textArg, intArg)})
 }
 
-func caseKernel(up bool) Kernel {
+// caseBind binds upper (up) or lower: the characters map by the case
+// table of the argument's collation (caseMapOf), as MariaDB's do.
+func caseBind(fn string, up bool) func([]Arg) (*Bound, error) {
+	return func(args []Arg) (*Bound, error) {
+		m := caseMapOf(nil)
+		if len(args) == 1 && args[0].Deriv.Coll != nil {
+			m = caseMapOf(args[0].Deriv.Coll)
+		}
+		return withAppend(simple(fn, TString, caseKernel(up, m), textArg), caseAppend(up, m))(args)
+	}
+}
+
+func caseKernel(up bool, m *caseMap) Kernel {
+	conv := m.mapper(up)
 	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		in := a[0].Str
 		Sel(sel, n, func(i int) {
@@ -149,29 +162,23 @@ func caseKernel(up bool) Kernel {
 				out.Str[i] = str(b)
 				return
 			}
-			// Not ASCII: the Unicode rules.
+			// Not ASCII: the collation's case table.
 			c.strs.unalloc(len(s))
-			if up {
-				out.Str[i] = strings.ToUpper(s)
-			} else {
-				out.Str[i] = strings.ToLower(s)
-			}
+			out.Str[i] = strings.Map(conv, s)
 		})
 	}
 }
 
 // caseAppend is the Append form of upper (up) and lower.
-func caseAppend(up bool) func(dst []byte, s string) []byte {
+func caseAppend(up bool, m *caseMap) func(dst []byte, s string) []byte {
+	conv := m.mapper(up)
 	return func(dst []byte, s string) []byte {
 		n := len(dst)
 		dst = slices.Grow(dst, len(s))[:n+len(s)]
 		if asciiCase(dst[n:], s, up) {
 			return dst
 		}
-		if up {
-			return append(dst[:n], strings.ToUpper(s)...)
-		}
-		return append(dst[:n], strings.ToLower(s)...)
+		return append(dst[:n], strings.Map(conv, s)...)
 	}
 }
 

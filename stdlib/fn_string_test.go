@@ -50,7 +50,7 @@ func TestCaseKernelSelectionAndRecycle(t *testing.T) {
 	for round := 0; round < 3; round++ {
 		for _, up := range []bool{true, false} {
 			out := NewVector(TString, 5)
-			caseKernel(up)(&c, []*Vector{in}, []int32{0, 1, 2, 4}, 5, out)
+			caseKernel(up, &caseDefault)(&c, []*Vector{in}, []int32{0, 1, 2, 4}, 5, out)
 			for _, i := range []int{0, 1, 2, 4} {
 				want := strings.ToLower(in.Str[i])
 				if up {

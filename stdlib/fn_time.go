@@ -71,7 +71,7 @@ func init() {
 	Register(&Func{Name: "dayofweek", Sig: "dayofweek(t) → INT64", Doc: "The weekday of t, 1 = Sunday … 7 = Saturday; NULL for a zero date.", MySQL: true, MinArgs: 1, MaxArgs: 1,
 		Examples: []Example{{"dayofweek(DATE '2024-02-29')", "5"}},
 		Bind: simple("dayofweek", TInt64, validDates(func(c *Ctx, a []*Vector, i int, out *Vector) {
-			d := floorDiv(a[0].I64[i], usPerDay) // 1970-01-01 was a Thursday (5)
+			d := mysqlDays(floorDiv(a[0].I64[i], usPerDay)) // 1970-01-01 was a Thursday (5)
 			out.I64[i] = ((d+4)%7+7)%7 + 1
 		}, 0), timeArg)})
 	Register(&Func{Name: "date_trunc", Sig: "date_trunc(unit, t) → TIMESTAMP", Doc: "t cut down to the start of its year, quarter, month, week (Monday), day, hour, minute or second.",
@@ -91,7 +91,7 @@ func init() {
 					out.SetNull(i, n) // as MySQL: a zero date has no day number
 					return
 				}
-				out.I64[i] = floorDiv(a[0].I64[i], usPerDay) - floorDiv(a[1].I64[i], usPerDay)
+				out.I64[i] = mysqlDays(floorDiv(a[0].I64[i], usPerDay)) - mysqlDays(floorDiv(a[1].I64[i], usPerDay))
 			})
 		}, timeArg)})
 	Register(&Func{Name: "timestampdiff", Sig: "timestampdiff(unit, a, b) → INT64", Doc: "Whole units (microsecond … year) from a to b.", MySQL: true,
@@ -145,7 +145,7 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin' or offsets like '+02:00'); NULL for an unknown zone. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
+	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
 }
@@ -257,20 +257,23 @@ func bindTimestampDiff(args []Arg) (*Bound, error) {
 				out.SetNull(i, n)
 				return
 			}
+			// Units up to a week count on MySQL's day numbers (no 29
+			// February in year 0); months on the dates' fields.
+			mx, my := mysqlUs(x), mysqlUs(y)
 			var r int64
 			switch unit {
 			case "MICROSECOND":
-				r = y - x
+				r = my - mx
 			case "SECOND":
-				r = (y - x) / usPerSec
+				r = (my - mx) / usPerSec
 			case "MINUTE":
-				r = (y - x) / usPerMin
+				r = (my - mx) / usPerMin
 			case "HOUR":
-				r = (y - x) / usPerHour
+				r = (my - mx) / usPerHour
 			case "DAY":
-				r = (y - x) / usPerDay
+				r = (my - mx) / usPerDay
 			case "WEEK":
-				r = (y - x) / (7 * usPerDay)
+				r = (my - mx) / (7 * usPerDay)
 			case "MONTH", "QUARTER", "YEAR":
 				r = monthsBetween(x, y)
 				switch unit {
@@ -315,7 +318,17 @@ var (
 	zoneCache = map[string]*time.Location{}
 )
 
-// zone returns the location named by a MySQL time zone spec.
+// zoneByLowerName maps each zone name, lower-cased, to its name.
+var zoneByLowerName = sync.OnceValue(func() map[string]string {
+	m := make(map[string]string, len(zoneNames))
+	for _, n := range zoneNames {
+		m[strings.ToLower(n)] = n
+	}
+	return m
+})
+
+// zone returns the location named by a MySQL time zone spec; names match
+// whatever their case, as in MariaDB.
 func zone(spec string) (*time.Location, bool) {
 	zoneMu.Lock()
 	defer zoneMu.Unlock()
@@ -338,6 +351,11 @@ func zone(spec string) (*time.Location, bool) {
 		loc = time.UTC
 	} else if l, err := time.LoadLocation(s); err == nil && s != "" && s != "Local" {
 		loc = l
+	} else if name, ok := zoneByLowerName()[strings.ToLower(s)]; ok {
+		// MariaDB finds a name whatever its case ('europe/berlin').
+		if l, err := time.LoadLocation(name); err == nil {
+			loc = l
+		}
 	}
 	zoneCache[spec] = loc
 	return loc, loc != nil
@@ -492,7 +510,7 @@ func DateFormatOK(us int64, f string) (string, bool) {
 		yday = daynr - calcDaynr(y, 1, 1) + 1
 	} else {
 		days := floorDiv(us, usPerDay)
-		wd = ((days+3)%7 + 7) % 7
+		wd = ((mysqlDays(days)+3)%7 + 7) % 7
 		yday = days - DaysFromCivil(y, 1, 1) + 1
 	}
 	noWeekday := y == 0 && m == 0

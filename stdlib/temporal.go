@@ -132,7 +132,32 @@ func CivilFromDays(z int64) (y, m, d int64) {
 	return
 }
 
-func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
+// isLeap reports a leap year as MySQL's calendar has them: year 0 is not
+// one (calc_days_in_year), so '0000-02-29' is no date.
+func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || (y%400 == 0 && y != 0)) }
+
+// The proleptic Gregorian day numbers of 0000-01-01 and 0000-03-01.
+var year0Jan1, year0Mar1 = DaysFromCivil(0, 1, 1), DaysFromCivil(0, 3, 1)
+
+// mysqlDays is the day number of days (since 1970-01-01, proleptic
+// Gregorian) in MySQL's calendar, which has no 29 February in year 0: the
+// days of January and February of year 0 count one later. Functions that
+// count days (dayofweek, datediff, timestampdiff, the weekdays of
+// date_format) count on it, as MariaDB does.
+func mysqlDays(days int64) int64 {
+	if days >= year0Jan1 && days < year0Mar1 {
+		return days + 1
+	}
+	return days
+}
+
+// mysqlUs is mysqlDays for a TIMESTAMP's microseconds.
+func mysqlUs(us int64) int64 {
+	if d := floorDiv(us, usPerDay); d >= year0Jan1 && d < year0Mar1 {
+		return us + usPerDay
+	}
+	return us
+}
 
 func daysIn(y, m int64) int64 {
 	switch m {
@@ -236,24 +261,23 @@ func atoi(s string, maxLen int) (int64, bool) {
 	return v, true
 }
 
-// parseClock parses 'H+:MM[:SS[.ffffff]]' to µs; with allowLongHours the
+// parseClock parses 'H+:MM[:SS[.ffffff]]' to µs (further fractional
+// digits are dropped); with allowLongHours the
 // hours may exceed 23.
 func parseClock(s string, allowLongHours bool) (int64, error) {
 	frac := int64(0)
 	if i := strings.IndexByte(s, '.'); i >= 0 {
 		f := s[i+1:]
 		s = s[:i]
-		if f == "" || len(f) > 9 || !allDigits(f) {
+		if f == "" || !allDigits(f) {
 			return 0, errBadTimestamp
 		}
 		for len(f) < 6 {
 			f += "0"
 		}
+		// Digits beyond microseconds are cut, as MariaDB truncates them.
 		v, _ := strconv.ParseInt(f[:6], 10, 64)
 		frac = v
-		if len(f) > 6 && f[6] >= '5' { // round to microseconds
-			frac++
-		}
 	}
 	parts := strings.Split(s, ":")
 	if len(parts) < 2 || len(parts) > 3 {
@@ -451,8 +475,14 @@ func AddInterval(us int64, iv arrow.MonthDayNanoInterval, sign int64) (int64, bo
 		us = DaysFromCivil(y, m, d)*usPerDay + rem
 	}
 	us += sign * (int64(iv.Days)*usPerDay + iv.Nanoseconds/1000)
-	// MySQL's DATETIME range is years 1000..9999; allow 0001..9999.
-	if us < minTimestampUs || us > maxTimestampUs {
+	// MySQL's DATETIME range is years 1000..9999; allow 0001..9999, and
+	// year 0 for an interval of months alone, as MySQL's period
+	// arithmetic does (its day arithmetic stops at 0001-01-01).
+	lo := minTimestampUs
+	if iv.Days == 0 && iv.Nanoseconds == 0 {
+		lo = year0Jan1 * usPerDay
+	}
+	if us < lo || us > maxTimestampUs {
 		return 0, false
 	}
 	return us, true

@@ -147,7 +147,7 @@ func quoteSQL(s string) string {
 
 func edges() []edge {
 	strs := edge{name: "s", typ: stdlib.TString, field: arrow.Field{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
-		values: []any{"", "a", "héllo wörld", "日本語テキスト", "  padded  ", "MiXeD", "a,b,,c", "😀x", "it's", nil},
+		values: []any{"", "a", "héllo wörld", "日本語テキスト", "  padded  ", "MiXeD", "a,b,,c", "😀x", "it's", "ẞIG Ⱥƀϲ 𐐀 Ꭰ µÿ", "1e3", "-2.7e1", " 12.9E+1", nil},
 		sql:    func(v any) string { return quoteSQL(v.(string)) },
 		build:  func(b array.Builder, v any) { b.(*array.StringBuilder).Append(v.(string)) }}
 	ints := edge{name: "i", typ: stdlib.TInt64, field: arrow.Field{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
@@ -207,7 +207,7 @@ var templates = map[string][]string{
 		"to_base64(?)", "from_base64(to_base64(?))", "unhex(hex(?))", "regexp_like(?, '^[a-z]+$')", "regexp_replace(?, '[aeiou]', '_')", "regexp_replace(?, 'l*', '_')", "regexp_replace(?, '[a-z]l*', '_')",
 		"regexp_substr(?, '[a-z]+')", "coalesce(?, 'none')", "ifnull(?, 'x')", "nullif(?, 'a')", "if(? = 'a', 1, 0)",
 		"? LIKE '%l%'", "? LIKE '_'", "? LIKE 'MiX%'", "greatest(?, 'm')", "least(?, 'm')", "least(?, 5)", "greatest(?, -1.5)", "? < 'b'", "? = 'MiXeD'",
-		"? IS NULL", "CAST(? AS CHAR)", "concat(?, 1.50)"},
+		"? IS NULL", "CAST(? AS CHAR)", "concat(?, 1.50)", "CAST(? AS SIGNED)", "CAST(? AS UNSIGNED)"},
 	"i": {"abs(?)", "sign(?)", "? + 1", "? - 1", "? * 2", "? * ?", "? / 3", "? % 7", "mod(?, -3)", "-?", "round(?, -2)",
 		"truncate(?, -1)", "floor(?)", "ceil(?)", "hex(?)", "greatest(?, 0)", "least(?, 0)", "CAST(? AS CHAR)", "? + 0.5",
 		"? * 1.5", "? / 0", "? % 0", "? = 7", "? < 1.5", "? = '7'", "sqrt(?)", "pow(?, 2)", "CAST(? AS DECIMAL(10,2))",

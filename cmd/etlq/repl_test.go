@@ -322,6 +322,28 @@ func TestReplErrors(t *testing.T) {
 	}
 }
 
+// TestReplQueryRowError: a row a query cannot compute stops the query with
+// the row's error alone. It came with apply's advice — "its checkpoint
+// stays at binlog…: fix the pipeline in the file …, then run apply again,
+// and it resumes from there" — where a query has no file, no checkpoint and
+// no apply (new-user trial).
+func TestReplQueryRowError(t *testing.T) {
+	t.Parallel()
+	dsn, db := replDB(t)
+	_, errs, code := runRepl(t, "FROM binlog "+db+".orders SNAPSHOT only TRANSFORM CAST(customer AS INT64) AS n LIMIT 3;\n", "--source", dsn)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.Contains(errs, "error: query stopped: row of "+db+".orders (snapshot, id = 1): column \"n\": cannot cast 'ann' to INT64") {
+		t.Errorf("stderr lacks the row's error:\n%s", errs)
+	}
+	for _, bad := range []string{"checkpoint", "run apply", "in the file", "resumes"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("stderr speaks of %q:\n%s", bad, errs)
+		}
+	}
+}
+
 // TestReplLoadPlan loads a file, shows its pipelines and plans one.
 func TestReplLoadPlan(t *testing.T) {
 	t.Parallel()

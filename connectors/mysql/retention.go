@@ -83,6 +83,11 @@ func (s *Source) BinlogExpiry(ctx context.Context, state []byte) (*Expiry, error
 		if err != nil {
 			return nil, err
 		}
+		if st.File == "" && st.GTID == "" {
+			// A checkpoint without a binlog position (its pipelines read
+			// SNAPSHOT only): nothing the server can purge.
+			return e, nil
+		}
 		e.File = st.File
 	} else {
 		pos, _, err := masterStatus(c, s.cfg.Flavor)

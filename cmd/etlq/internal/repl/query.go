@@ -81,6 +81,14 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 	n := sink.printed()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(r.out, "(%s)\n", etlfile.Plural(int(n), "row"))
+		// A query keeps no checkpoint and has no file to fix: of a
+		// pipeline stop, say the cause, without apply's advice.
+		var ps *engine.PipelineStop
+		if errors.As(err, &ps) {
+			if cause := errors.Unwrap(ps.Err); cause != nil {
+				return fmt.Errorf("query stopped: %w", cause)
+			}
+		}
 		return err
 	}
 	if ctx.Err() != nil {
