@@ -292,6 +292,21 @@ func (b *builder) fold(n lang.Node, e exec.Expr) exec.Expr {
 
 // bindExpr turns an AST expression into a typed exec expression; nil after
 // reporting an error.
+// constChecked returns x, or nil with an error at n when x is a constant
+// that cannot be computed (CAST('7x' AS INT64), 9223372036854775807 + 1):
+// a mistake of the file, as DATE 'yesterday' is, not a row error that
+// stops the pipeline at its first row.
+func (b *builder) constChecked(n lang.Node, x exec.Expr) exec.Expr {
+	if x == nil {
+		return nil
+	}
+	if why := exec.ConstFailure(x); why != "" {
+		b.errs.add(n, "%s", why)
+		return nil
+	}
+	return x
+}
+
 func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
 	wrap := func(x exec.Expr, err error) exec.Expr {
 		if err != nil {
@@ -312,14 +327,14 @@ func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
 		if x == nil {
 			return nil
 		}
-		return wrap(exec.Unary(n.Op, x))
+		return b.constChecked(n, wrap(exec.Unary(n.Op, x)))
 	case *lang.Binary:
 		l, r := b.bindExpr(sc, n.L), b.bindExpr(sc, n.R)
 		if l == nil || r == nil {
 			return nil
 		}
 		l, r = exactIntLiteral(n, l, r)
-		return wrap(exec.Binary(n.Op, l, r))
+		return b.constChecked(n, wrap(exec.Binary(n.Op, l, r)))
 	case *lang.IsNull:
 		x := b.bindExpr(sc, n.X)
 		if x == nil {
@@ -377,16 +392,7 @@ func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
 			b.errs.add(n.Type, "%v", err)
 			return nil
 		}
-		c := wrap(exec.Cast(x, t))
-		if c != nil {
-			// A cast of a constant that cannot succeed is a mistake of
-			// the file, as DATE 'yesterday' is, not a row error.
-			if why := exec.ConstFailure(c); why != "" {
-				b.errs.add(n, "%s", why)
-				return nil
-			}
-		}
-		return c
+		return b.constChecked(n, wrap(exec.Cast(x, t)))
 	case *lang.Call:
 		return b.bindCall(sc, n)
 	case *lang.Collate:

@@ -156,3 +156,26 @@ func TestCastOfLiteralChecked(t *testing.T) {
 		t.Errorf("good casts: %v", err)
 	}
 }
+
+// TestConstantArithmeticChecked: arithmetic on constants that cannot be
+// computed (an overflow of BIGINT, as MariaDB's "BIGINT value is out of
+// range") is an error of the file at the expression — check said ok and
+// apply failed on every row (new-user trial). Constants that compute,
+// and a division by zero (NULL, as in MariaDB), are no error.
+func TestConstantArithmeticChecked(t *testing.T) {
+	_, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.orders
+  TRANSFORM id, 9223372036854775807 + 1 AS a, -(-9223372036854775807 - 1) AS b
+  INTO stdout;
+`)
+	for _, want := range []string{`test.etl:4:17: BIGINT value is out of range`, `test.etl:4:47: BIGINT value is out of range`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want an error at %q, got %v", want, err)
+		}
+	}
+	if _, err := build(t, header+`CREATE PIPELINE p FROM binlog shopdb.orders
+  TRANSFORM id, 9223372036854775806 + 1 AS a, 1 / 0 AS z, id + 9223372036854775807 AS c
+  INTO stdout;
+`); err != nil {
+		t.Errorf("constants that compute: %v", err)
+	}
+}

@@ -21,7 +21,7 @@ compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
 A constant argument a function cannot take — a regular expression that does
 not compile, a JSON path etlq cannot read, an unknown date_trunc or
 timestampdiff unit — is an error of the file at the call (` + "`etlq check`" + `), and so
-is a CAST of a constant that cannot succeed (` + "`CAST('2024-02-30' AS DATE)`" + `); the same
+is a CAST of a constant that cannot succeed (` + "`CAST('2024-02-30' AS DATE)`" + `) or arithmetic on constants that overflows (` + "`9223372036854775807 + 1`" + `); the same
 value computed row by row is a row error.
 
 ## Types
