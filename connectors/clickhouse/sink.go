@@ -194,6 +194,10 @@ func (s *Sink) connectError(err error) error {
 	if tlsErr := explainTLS(err, s.chOpts, s.opts); tlsErr != err {
 		return s.errorf("cannot reach %s: %v", addrs, tlsErr)
 	}
+	if plainToSecure(err, s.chOpts) {
+		// Also what a server going down mid-handshake does: still retried.
+		return s.wrapf(err, "cannot reach %s: %v (the server closed the connection at the handshake: if the port is its secure native port, tcp_port_secure, 9440 by default, add ?secure=true to the DSN)", addrs, err)
+	}
 	return s.wrapf(err, "cannot reach %s: %v", addrs, err)
 }
 

@@ -73,3 +73,14 @@ func explainTLS(err error, o *clickhouse.Options, opts map[string]any) error {
 	}
 	return err
 }
+
+// plainToSecure reports whether err is what a plain connection to a TLS
+// port gets: the server closes or resets it at the handshake.
+func plainToSecure(err error, o *clickhouse.Options) bool {
+	if err == nil || o.TLS != nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "handshake") &&
+		(strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF") || errors.Is(err, io.EOF))
+}

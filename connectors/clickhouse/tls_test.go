@@ -142,3 +142,24 @@ func TestTLSOptionsNeedSecure(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainToSecurePort: a DSN without ?secure=true to the secure native
+// port. The server resets the connection at the handshake, and check said
+// only "handshake: failed to read packet …: connection reset by peer"
+// (new-user trial). The error now says to add ?secure=true.
+func TestPlainToSecurePort(t *testing.T) {
+	dsn := testenv.ClickHouseTLSDSN(t)
+	plain := strings.Replace(dsn, "?secure=true", "", 1)
+	if plain == dsn {
+		t.Fatalf("the TLS DSN %s has no ?secure=true", dsn)
+	}
+	s, err := NewSink("dw", plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Version(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "add ?secure=true to the DSN") {
+		t.Fatalf("%v, want an error saying to add ?secure=true", err)
+	}
+}
