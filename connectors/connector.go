@@ -366,6 +366,13 @@ type TargetMismatcher interface {
 	Mismatches(ctx context.Context, t Target) ([]string, error)
 }
 
+// InsecureWarner is a Source or Sink whose settings weaken its connection's
+// security (TLS that does not verify the server): each warning says what
+// and what to give instead. check, plan and apply show them.
+type InsecureWarner interface {
+	InsecureWarnings() []string
+}
+
 // MissingGrant is a privilege the connecting user lacks: what it is
 // needed for and the statement an administrator runs to grant it.
 type MissingGrant struct {

@@ -419,3 +419,45 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 		t.Errorf("repl --source with ${…}: %v\n%s", err, out)
 	}
 }
+
+// TestSkipVerifyWarns: a ClickHouse sink with ?skip_verify=true connects
+// over TLS without verifying the server, which anyone on the path can then
+// pose as; check, plan and apply went on without a word (new-user trial).
+// Each now warns, naming the sink and what to give instead; a verified
+// sink (tls_ca) gets no such warning.
+func TestSkipVerifyWarns(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	chTLS := testenv.ClickHouseTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		testenv.ClickHouseConn(t, chTLS+"&skip_verify=true").Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
+	}()
+	const warn = `sink dw: skip_verify=true: the server's certificate is not verified`
+	for _, c := range []struct {
+		sink string
+		want bool
+	}{
+		{fmt.Sprintf("'%s&skip_verify=true'", chTLS), true},
+		{fmt.Sprintf("'%s' WITH (tls_ca = '%s')", chTLS, certs.CA), false},
+	} {
+		file := filepath.Join(t.TempDir(), "skip.etl")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse %s;
+CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert;
+`, myDSN, testServerID(), c.sink, db, db))
+		for _, args := range [][]string{
+			{"check", file},
+			{"plan", file},
+			{"apply", "--once", "--progress", "never", "--state-dir", filepath.Join(t.TempDir(), "state"), file},
+		} {
+			out := mustEtlq(t, args...)
+			if strings.Contains(out, warn) != c.want {
+				t.Errorf("etlq %s with sink %s: warning %q shown: %v, want %v:\n%s", args[0], c.sink, warn, !c.want, c.want, out)
+			}
+		}
+	}
+}

@@ -84,3 +84,15 @@ func plainToSecure(err error, o *clickhouse.Options) bool {
 	return strings.Contains(msg, "handshake") &&
 		(strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF") || errors.Is(err, io.EOF))
 }
+
+var _ connectors.InsecureWarner = (*Sink)(nil)
+
+// InsecureWarnings names skip_verify=true: TLS that accepts any
+// certificate, so that whoever is on the network path can pose as the
+// server and read the rows and the password.
+func (s *Sink) InsecureWarnings() []string {
+	if s.chOpts.TLS == nil || !s.chOpts.TLS.InsecureSkipVerify {
+		return nil
+	}
+	return []string{"skip_verify=true: the server's certificate is not verified (anyone on the network path can pose as the server and read the rows and the password); give its CA as the sink's tls_ca option instead"}
+}
