@@ -88,6 +88,26 @@ var urlUserinfo = regexp.MustCompile(`((?:[a-zA-Z][a-zA-Z0-9+.-]*://)?[^\s:/@"'(
 // credential.
 var credentialParam = regexp.MustCompile(`(?i)([?&](?:password|passwd|pwd|token|access_token|api_key|apikey|key|secret|signature|sig|auth)=)[^&\s"']*`)
 
+// RegisterURLSecrets registers the password of u and the values of its
+// credential parameters (?token=…, credentialParam's names): an endpoint
+// that quotes one back in an error ("invalid token=…") has it hidden too.
+func RegisterURLSecrets(u *url.URL) {
+	if u == nil {
+		return
+	}
+	if u.User != nil {
+		p, _ := u.User.Password()
+		RegisterSecret(p)
+	}
+	for name, vs := range u.Query() {
+		if credentialParam.MatchString("?" + name + "=x") {
+			for _, v := range vs {
+				RegisterSecret(v)
+			}
+		}
+	}
+}
+
 // isRef reports whether s is one ${…} reference as written in a file.
 func isRef(s string) bool {
 	return strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") && strings.Count(s, "}") == 1
