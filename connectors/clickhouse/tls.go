@@ -66,6 +66,8 @@ func explainTLS(err error, o *clickhouse.Options, opts map[string]any) error {
 			what = "tls_ca " + ca
 		}
 		return fmt.Errorf("TLS: the server's certificate is not signed by %s (%v)", what, err)
+	case o.TLS != nil && o.TLS.ServerName != "" && (strings.Contains(msg, "certificate is valid for") || strings.Contains(msg, "IP SANs")):
+		return fmt.Errorf("TLS: the server's certificate does not name tls_server_name %s; give a name it holds (%v)", o.TLS.ServerName, err)
 	case o.TLS != nil && (strings.Contains(msg, "certificate is valid for") || strings.Contains(msg, "IP SANs")):
 		return fmt.Errorf("TLS: the server's certificate does not name the host of the DSN (%v); connect by a name it holds, or set tls_server_name", err)
 	case o.TLS != nil && (strings.Contains(msg, "first record does not look like a TLS handshake") || errors.Is(err, io.EOF)):

@@ -99,6 +99,9 @@ func TestTLSSink(t *testing.T) {
 		{"wrong CA", dsn, map[string]any{"tls_ca": certs.WrongCA}, "not signed by tls_ca " + certs.WrongCA},
 		{"system CAs", dsn, nil, "not signed by the system's certificate authorities"},
 		{"wrong host", withHost(t, dsn, "127.0.0.1"), map[string]any{"tls_ca": certs.CA}, "does not name the host of the DSN"},
+		// It named the DSN's host and told to set tls_server_name, which
+		// was set (new-user trial).
+		{"wrong tls_server_name", dsn + "&tls_server_name=wronghost", map[string]any{"tls_ca": certs.CA}, "does not name tls_server_name wronghost; give a name it holds"},
 		{"TLS to the plain port", withHost(t, testenv.ClickHouseDSN(t), "localhost") + "?secure=true", map[string]any{"tls_ca": certs.CA}, "did not answer in TLS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
