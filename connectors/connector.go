@@ -373,6 +373,13 @@ type InsecureWarner interface {
 	InsecureWarnings() []string
 }
 
+// TargetInsecureWarner is a Sink whose targets' settings may weaken the
+// security of what it sends (credentials over plain http), one target at
+// a time.
+type TargetInsecureWarner interface {
+	InsecureTargetWarnings(t Target) []string
+}
+
 // MissingGrant is a privilege the connecting user lacks: what it is
 // needed for and the statement an administrator runs to grant it.
 type MissingGrant struct {

@@ -5,9 +5,10 @@ import (
 	"github.com/etlq/etlq/planner"
 )
 
-// insecureWarnings are the warnings of plan's sources and sinks whose
-// settings weaken their connection's security (connectors.InsecureWarner),
-// each prefixed with the source or sink it is about.
+// insecureWarnings are the warnings of plan's sources, sinks and targets
+// whose settings weaken their connection's security
+// (connectors.InsecureWarner, TargetInsecureWarner), each prefixed with
+// the source, sink or pipeline it is about.
 func insecureWarnings(plan *planner.Plan) []string {
 	var out []string
 	for _, d := range plan.Sources {
@@ -30,6 +31,15 @@ func insecureWarnings(plan *planner.Plan) []string {
 		if w, ok := s.(connectors.InsecureWarner); ok {
 			for _, m := range w.InsecureWarnings() {
 				out = append(out, "sink "+d.Name+": "+m)
+			}
+		}
+		if w, ok := s.(connectors.TargetInsecureWarner); ok {
+			for _, p := range plan.Pipelines {
+				if p.Sink == d.Name {
+					for _, m := range w.InsecureTargetWarnings(p.Target) {
+						out = append(out, "pipeline "+p.Name+": "+m)
+					}
+				}
 			}
 		}
 		s.Close()

@@ -461,3 +461,31 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert;
 		}
 	}
 }
+
+// TestPlainHTTPCredentialsWarn: an INTO http target with an http:// URL to
+// another host and an Authorization header sends the token in clear text
+// with every request; check went on without a word (new-user trial). It
+// now warns, naming the pipeline; https:// and a loopback host do not.
+func TestPlainHTTPCredentialsWarn(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	const warn = "pipeline p: the Authorization header goes over plain http to hooks.example.com"
+	for url, want := range map[string]bool{
+		"http://hooks.example.com/h":  true,
+		"https://hooks.example.com/h": false,
+		"http://127.0.0.1:9/h":        false,
+	} {
+		file := filepath.Join(t.TempDir(), "h.etl")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE PIPELINE p FROM binlog s.%s.t INTO http '%s' WITH (headers = 'Authorization: Bearer Plain-Http-T0ken');
+`, myDSN, testServerID(), db, url))
+		out := mustEtlq(t, "check", file)
+		if strings.Contains(out, warn) != want {
+			t.Errorf("check with INTO http %s: warning %q shown: %v, want %v:\n%s", url, warn, !want, want, out)
+		}
+		if strings.Contains(out, "Plain-Http-T0ken") {
+			t.Errorf("check printed the token:\n%s", out)
+		}
+	}
+}
