@@ -142,6 +142,29 @@ func redactURLs(s string) string {
 	return s
 }
 
+// UnescapedPassword reports whether dsn (scheme://user:password@host…)
+// reads as a password with an unescaped '@' and then '/', '?' or '#': a
+// URL parser ends the host at that '/', '?' or '#' and takes the rest of
+// the password for the host, the path or a parameter, which errors would
+// then quote. It is so when an '@' follows the end of the authority with
+// no '=' between them (an '@' in a parameter's value follows a '=').
+func UnescapedPassword(dsn string) bool {
+	_, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return false
+	}
+	end := strings.IndexAny(rest, "/?#")
+	first := strings.Index(rest, "@")
+	if end < 0 || first < 0 || first > end {
+		return false
+	}
+	last := strings.LastIndex(rest, "@")
+	return last > end && !strings.Contains(rest[end:last], "=")
+}
+
+// UnescapedPasswordHint is the error for a DSN UnescapedPassword reports.
+const UnescapedPasswordHint = "the user:password part does not parse: a password with '@', ':', '/', '?', '#' or '%' must be percent-escaped (%40 for '@'), or come from ${VAR} or ${file:…}, whose values etlq escapes"
+
 // RedactDSN returns a DSN fit to print: the password of a URL-form DSN
 // (scheme://user:password@host…, also one url.Parse refuses) or of a
 // go-sql-driver DSN (user:password@tcp(host)/db) replaced by Mask, and

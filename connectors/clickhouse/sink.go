@@ -66,6 +66,9 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 	if !strings.HasPrefix(dsn, "clickhouse://") && !strings.HasPrefix(dsn, "tcp://") {
 		return nil, fmt.Errorf("clickhouse sink %q: the DSN must start with clickhouse://", name)
 	}
+	if connectors.UnescapedPassword(dsn) {
+		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %s", name, connectors.UnescapedPasswordHint)
+	}
 	chOpts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, connectors.RedactDSN(redact(err.Error(), chOpts)))

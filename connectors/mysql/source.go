@@ -98,6 +98,9 @@ func ParseDSN(dsn string) (*Config, error) {
 	if looksGoSQLDriver(dsn) {
 		return nil, fmt.Errorf("invalid mysql dsn: the go-sql-driver form user:password@tcp(host:port)/db is not accepted; write mysql://user:password@host:port/db")
 	}
+	if connectors.UnescapedPassword(dsn) {
+		return nil, errors.New("invalid mysql dsn: " + connectors.UnescapedPasswordHint)
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return nil, dsnError(dsn, err)
@@ -226,7 +229,7 @@ func dsnError(dsn string, err error) error {
 		}
 		return fmt.Errorf("invalid mysql dsn: %v", herr)
 	}
-	return errors.New("invalid mysql dsn: the user:password part does not parse: a password with '@', ':', '/', '?', '#' or '%' must be percent-escaped (%40 for '@'), or come from ${VAR} or ${file:…}, whose values etlq escapes")
+	return errors.New("invalid mysql dsn: " + connectors.UnescapedPasswordHint)
 }
 
 // Addr returns host:port.
