@@ -366,6 +366,20 @@ type TargetMismatcher interface {
 	Mismatches(ctx context.Context, t Target) ([]string, error)
 }
 
+// InsecureWarner is a Source or Sink whose settings weaken its connection's
+// security (TLS that does not verify the server): each warning says what
+// and what to give instead. check, plan and apply show them.
+type InsecureWarner interface {
+	InsecureWarnings() []string
+}
+
+// TargetInsecureWarner is a Sink whose targets' settings may weaken the
+// security of what it sends (credentials over plain http), one target at
+// a time.
+type TargetInsecureWarner interface {
+	InsecureTargetWarnings(t Target) []string
+}
+
 // MissingGrant is a privilege the connecting user lacks: what it is
 // needed for and the statement an administrator runs to grant it.
 type MissingGrant struct {

@@ -88,6 +88,26 @@ var urlUserinfo = regexp.MustCompile(`((?:[a-zA-Z][a-zA-Z0-9+.-]*://)?[^\s:/@"'(
 // credential.
 var credentialParam = regexp.MustCompile(`(?i)([?&](?:password|passwd|pwd|token|access_token|api_key|apikey|key|secret|signature|sig|auth)=)[^&\s"']*`)
 
+// RegisterURLSecrets registers the password of u and the values of its
+// credential parameters (?token=…, credentialParam's names): an endpoint
+// that quotes one back in an error ("invalid token=…") has it hidden too.
+func RegisterURLSecrets(u *url.URL) {
+	if u == nil {
+		return
+	}
+	if u.User != nil {
+		p, _ := u.User.Password()
+		RegisterSecret(p)
+	}
+	for name, vs := range u.Query() {
+		if credentialParam.MatchString("?" + name + "=x") {
+			for _, v := range vs {
+				RegisterSecret(v)
+			}
+		}
+	}
+}
+
 // isRef reports whether s is one ${…} reference as written in a file.
 func isRef(s string) bool {
 	return strings.HasPrefix(s, "${") && strings.HasSuffix(s, "}") && strings.Count(s, "}") == 1
@@ -121,6 +141,29 @@ func redactURLs(s string) string {
 	}
 	return s
 }
+
+// UnescapedPassword reports whether dsn (scheme://user:password@host…)
+// reads as a password with an unescaped '@' and then '/', '?' or '#': a
+// URL parser ends the host at that '/', '?' or '#' and takes the rest of
+// the password for the host, the path or a parameter, which errors would
+// then quote. It is so when an '@' follows the end of the authority with
+// no '=' between them (an '@' in a parameter's value follows a '=').
+func UnescapedPassword(dsn string) bool {
+	_, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return false
+	}
+	end := strings.IndexAny(rest, "/?#")
+	first := strings.Index(rest, "@")
+	if end < 0 || first < 0 || first > end {
+		return false
+	}
+	last := strings.LastIndex(rest, "@")
+	return last > end && !strings.Contains(rest[end:last], "=")
+}
+
+// UnescapedPasswordHint is the error for a DSN UnescapedPassword reports.
+const UnescapedPasswordHint = "the user:password part does not parse: a password with '@', ':', '/', '?', '#' or '%' must be percent-escaped (%40 for '@'), or come from ${VAR} or ${file:…}, whose values etlq escapes"
 
 // RedactDSN returns a DSN fit to print: the password of a URL-form DSN
 // (scheme://user:password@host…, also one url.Parse refuses) or of a

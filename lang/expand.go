@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"errors"
 	"os"
 	"strings"
 )
@@ -177,4 +178,27 @@ func validVarName(s string) bool {
 		}
 	}
 	return true
+}
+
+// ExpandURL expands ${NAME} and ${file:PATH} in a DSN or URL given outside
+// a file (a command-line flag: etlq repl --source, --log nats://…), as in a
+// file's DSN: a value put into the user:password part is percent-escaped
+// and passed to x.Secret. Written in single quotes, the reference reaches
+// etlq unexpanded, so the secret is in neither the shell's history nor the
+// process's argv (ps). "$${" stands for a literal "${".
+func ExpandURL(s string, x Expansion) (string, error) {
+	if !strings.Contains(s, "${") {
+		return s, nil
+	}
+	if x.ReadFile == nil {
+		x.ReadFile = os.ReadFile
+	}
+	if x.Secret == nil {
+		x.Secret = func(string) {}
+	}
+	v, errs := expandRaw("'"+strings.ReplaceAll(s, "'", "''")+"'", Pos{}, x, true)
+	if len(errs) > 0 {
+		return "", errors.New(errs[0].Msg)
+	}
+	return v, nil
 }

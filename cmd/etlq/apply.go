@@ -163,6 +163,9 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 		defer stop()
 	}
 	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
+	for _, w := range insecureWarnings(plan) {
+		log.Warn("insecure connection: " + w)
+	}
 	start := time.Now()
 	if a.Log != "" {
 		err = engine.RunWorkers(ctx, plan, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats},

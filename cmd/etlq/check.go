@@ -27,6 +27,9 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range insecureWarnings(plan) {
+		fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
+	}
 	if !c.Offline {
 		// errs are what apply would refuse before moving data; warns are
 		// values a target cannot hold exactly.
@@ -208,6 +211,9 @@ func (c *planCmd) Run(ctx context.Context) error {
 		}
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
+	for _, w := range insecureWarnings(plan) {
+		fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
+	}
 	if !c.Offline {
 		warns, gaps := engine.BinlogWarnings(ctx, plan, c.StateDir)
 		for _, g := range gaps {

@@ -14,6 +14,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/lang"
 
 	_ "github.com/etlq/etlq/connectors/all"
 )
@@ -49,10 +50,25 @@ func main() {
 		kong.Description("Change data capture from MySQL/MariaDB into ClickHouse, in one binary and one small language."),
 		kong.UsageOnError(),
 	)
-	// The log's URL is given on the command line, not in a file: its
-	// password is a secret as a DSN's is (never printed, docs/security.md).
-	for _, l := range []string{c.Apply.Log, c.Capture.Log, c.Status.Log, c.Verify.Log, c.Resnap.Log} {
-		registerURLSecret(l)
+	// The log's URL and the REPL's and record's DSN are given on the
+	// command line, not in a file: their ${NAME} and ${file:PATH} are
+	// expanded here, as in a file (single-quoted, the secret stays out of
+	// argv and the shell's history), and their password is a secret as a
+	// DSN's is (never printed, docs/security.md).
+	for _, f := range []struct {
+		flag string
+		v    *string
+	}{
+		{"--log", &c.Apply.Log}, {"--log", &c.Capture.Log}, {"--log", &c.Status.Log}, {"--log", &c.Verify.Log},
+		{"--log", &c.Resnap.Log}, {"--source", &c.Repl.Source}, {"--source", &c.Record.Source},
+	} {
+		v, err := lang.ExpandURL(*f.v, lang.Expansion{Lookup: os.LookupEnv, Secret: connectors.RegisterSecret})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "etlq: %s: %s\n", f.flag, err)
+			os.Exit(1)
+		}
+		*f.v = v
+		registerURLSecret(v)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -344,3 +344,148 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert;
 		t.Fatalf("rows over TLS: %d, %v", n, err)
 	}
 }
+
+// TestFlagURLSecrets: a password in a command-line URL (--log nats://…,
+// repl --source) given as ${NAME} or ${file:PATH} in single quotes, as
+// docs/security.md shows. The shell leaves the reference alone, so the
+// secret is not in argv (ps), and etlq expands it, percent-escaping it
+// into the user:password part. Before, etlq took the reference literally:
+// "want nats://host:port[/namespace]" (new-user trial); the only way was a
+// double-quoted URL that put the password in every process listing.
+func TestFlagURLSecrets(t *testing.T) {
+	t.Parallel()
+	const pw = `p@ss:w/o?r#d%2'"  ü€`
+	n := startPrivateNATS(t)
+	n.stop()
+	n.cmd.Args = append(n.cmd.Args, "--user", "etl", "--pass", pw)
+	n.start(t)
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v INT)", "INSERT INTO "+s.db+".t VALUES (1, 1)")
+	file := filepath.Join(t.TempDir(), "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MODE upsert KEY (id);
+`, myDSN, testServerID(), s.chDSN, s.db, s.db))
+	pwFile := filepath.Join(t.TempDir(), "nats_pw")
+	writeFile(t, pwFile, pw+"\n")
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, etlqBin, args...)
+		cmd.Env = append(os.Environ(), "ETLQ_TEST_NATS_PW="+pw)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, ref := range []string{"${ETLQ_TEST_NATS_PW}", "${file:" + pwFile + "}"} {
+		logURL := "nats://etl:" + ref + "@127.0.0.1:" + n.port + "/ns"
+		out, err := run("capture", "--once", "--log", logURL, file)
+		if err != nil {
+			t.Errorf("capture --log %s: %v\n%s", logURL, err, out)
+		}
+		if strings.Contains(out, pw) {
+			t.Errorf("capture --log %s printed the password:\n%s", logURL, out)
+		}
+		if out, err := run("status", "--log", logURL, file); err != nil || !strings.Contains(out, "stream ns_s") {
+			t.Errorf("status --log %s: %v\n%s", logURL, err, out)
+		}
+	}
+	// A wrong password is refused: the expansion is what made it work.
+	if out, err := run("status", "--log", "nats://etl:wrong@127.0.0.1:"+n.port+"/ns", file); err == nil {
+		t.Errorf("status with a wrong password succeeded:\n%s", out)
+	}
+	if out, err := run("status", "--log", "nats://etl:${ETLQ_TEST_NO_SUCH_VAR}@127.0.0.1:"+n.port+"/ns", file); err == nil ||
+		!strings.Contains(out, `--log: environment variable "ETLQ_TEST_NO_SUCH_VAR" is not set`) {
+		t.Errorf("status with an unset variable: %v\n%s", err, out)
+	}
+
+	// The REPL's --source, the same way: a user whose password needs
+	// escaping, from the environment.
+	u, err := url.Parse(myDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := "flagsecret_" + fmt.Sprint(time.Now().UnixNano()%1e6)
+	acct := "'" + user + "'@'127.0.0.1'"
+	myExec(t, s.my, "CREATE USER "+acct+" IDENTIFIED BY 'p@ss:w/o?r#d%2''\"  ü€'", "GRANT SELECT ON "+s.db+".* TO "+acct)
+	t.Cleanup(func() { s.my.Execute("DROP USER IF EXISTS " + acct) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etlqBin, "repl", "--source", "mysql://"+user+":${ETLQ_TEST_NATS_PW}@"+u.Host)
+	cmd.Env = append(os.Environ(), "ETLQ_TEST_NATS_PW="+pw)
+	cmd.Stdin = strings.NewReader("SHOW TABLES FROM " + s.db + "; SHOW SOURCES;\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), " t\n") || strings.Contains(string(out), pw) || !strings.Contains(string(out), user+":****@") {
+		t.Errorf("repl --source with ${…}: %v\n%s", err, out)
+	}
+}
+
+// TestSkipVerifyWarns: a ClickHouse sink with ?skip_verify=true connects
+// over TLS without verifying the server, which anyone on the path can then
+// pose as; check, plan and apply went on without a word (new-user trial).
+// Each now warns, naming the sink and what to give instead; a verified
+// sink (tls_ca) gets no such warning.
+func TestSkipVerifyWarns(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	chTLS := testenv.ClickHouseTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		testenv.ClickHouseConn(t, chTLS+"&skip_verify=true").Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`")
+	}()
+	const warn = `sink dw: skip_verify=true: the server's certificate is not verified`
+	for _, c := range []struct {
+		sink string
+		want bool
+	}{
+		{fmt.Sprintf("'%s&skip_verify=true'", chTLS), true},
+		{fmt.Sprintf("'%s' WITH (tls_ca = '%s')", chTLS, certs.CA), false},
+	} {
+		file := filepath.Join(t.TempDir(), "skip.etl")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse %s;
+CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert;
+`, myDSN, testServerID(), c.sink, db, db))
+		for _, args := range [][]string{
+			{"check", file},
+			{"plan", file},
+			{"apply", "--once", "--progress", "never", "--state-dir", filepath.Join(t.TempDir(), "state"), file},
+		} {
+			out := mustEtlq(t, args...)
+			if strings.Contains(out, warn) != c.want {
+				t.Errorf("etlq %s with sink %s: warning %q shown: %v, want %v:\n%s", args[0], c.sink, warn, !c.want, c.want, out)
+			}
+		}
+	}
+}
+
+// TestPlainHTTPCredentialsWarn: an INTO http target with an http:// URL to
+// another host and an Authorization header sends the token in clear text
+// with every request; check went on without a word (new-user trial). It
+// now warns, naming the pipeline; https:// and a loopback host do not.
+func TestPlainHTTPCredentialsWarn(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	const warn = "pipeline p: the Authorization header goes over plain http to hooks.example.com"
+	for url, want := range map[string]bool{
+		"http://hooks.example.com/h":  true,
+		"https://hooks.example.com/h": false,
+		"http://127.0.0.1:9/h":        false,
+	} {
+		file := filepath.Join(t.TempDir(), "h.etl")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE PIPELINE p FROM binlog s.%s.t INTO http '%s' WITH (headers = 'Authorization: Bearer Plain-Http-T0ken');
+`, myDSN, testServerID(), db, url))
+		out := mustEtlq(t, "check", file)
+		if strings.Contains(out, warn) != want {
+			t.Errorf("check with INTO http %s: warning %q shown: %v, want %v:\n%s", url, warn, !want, want, out)
+		}
+		if strings.Contains(out, "Plain-Http-T0ken") {
+			t.Errorf("check printed the token:\n%s", out)
+		}
+	}
+}

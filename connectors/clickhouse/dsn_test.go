@@ -47,3 +47,25 @@ func TestDSNEscapedPassword(t *testing.T) {
 		t.Errorf("user %q password %q", s.chOpts.Auth.Username, s.chOpts.Auth.Password)
 	}
 }
+
+// TestDSNUnescapedPasswordRefused: a password written inline with an
+// unescaped '@' and then '#', '/' or '?' makes the URL parser take its
+// tail for the host, the path or a parameter, and the error quoted it:
+// "cannot reach ssword123" (new-user trial). Such a DSN is refused with
+// the hint to escape it, quoting nothing of it; '@' in a parameter's
+// value stays allowed.
+func TestDSNUnescapedPasswordRefused(t *testing.T) {
+	for _, dsn := range []string{
+		"clickhouse://etl:Raw:P@ssword123#w/rd@localhost:9440?secure=true",
+		"clickhouse://etl:P@ssword123/wrd@localhost:9440",
+		"clickhouse://etl:P@ssword123?wrd@localhost:9440",
+	} {
+		_, err := NewSink("dw", dsn, nil)
+		if err == nil || !strings.Contains(err.Error(), "must be percent-escaped") || strings.Contains(err.Error(), "ssword123") || strings.Contains(err.Error(), "wrd") {
+			t.Errorf("%s: want the escape hint and nothing of the password, got %v", dsn, err)
+		}
+	}
+	if _, err := NewSink("dw", "clickhouse://etl:pw@localhost:9440/db?alt_hosts=a@b:9000", nil); err != nil && strings.Contains(err.Error(), "must be percent-escaped") {
+		t.Errorf("an '@' in a parameter's value: %v", err)
+	}
+}

@@ -2,11 +2,18 @@ package clickhouse
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/etlq/etlq/connectors"
 )
+
+// codeDatabaseAccessDenied is ClickHouse's DATABASE_ACCESS_DENIED: a
+// database the user's allow_databases does not list.
+const codeDatabaseAccessDenied = 291
 
 var _ connectors.SinkGrantChecker = (*Sink)(nil)
 
@@ -58,6 +65,20 @@ func (s *Sink) MissingGrants(ctx context.Context, targets []connectors.Target) (
 	if len(names) == 1 {
 		on = quote(names[0]) + ".*"
 	}
+	var out []connectors.MissingGrant
+	for _, db := range names {
+		// A user whose <allow_databases> (users.xml) does not list db:
+		// EXISTS answers DATABASE_ACCESS_DENIED whether db exists or not.
+		if err := conn.Exec(ctx, "EXISTS TABLE "+quote(db)+".etlq_access_probe"); err != nil {
+			var ex *clickhouse.Exception
+			if !errors.As(err, &ex) || ex.Code != codeDatabaseAccessDenied {
+				return nil, s.errorf("checking access to database %s: %v", db, err)
+			}
+			out = append(out, connectors.MissingGrant{User: quoteUser(user), Privilege: "access to database " + quote(db),
+				Why:   "to create and load its targets; the user's allow_databases does not list it",
+				Grant: "add <database>" + db + "</database> to the user's <allow_databases> in users.xml; with SQL access control (ClickHouse 20.5+): GRANT INSERT, CREATE, ALTER ON " + quote(db) + ".* TO " + quoteUser(user) + ";"})
+		}
+	}
 	var privs []string
 	var why string
 	switch ro := settings["readonly"]; {
@@ -68,10 +89,9 @@ func (s *Sink) MissingGrants(ctx context.Context, targets []connectors.Target) (
 		privs = []string{"CREATE", "ALTER"}
 		why = "its profile sets allow_ddl = 0"
 	default:
-		return nil, nil
+		return out, nil
 	}
 	fix := "give the user a profile with readonly = 0 and allow_ddl = 1 (users.xml)"
-	var out []connectors.MissingGrant
 	for _, p := range privs {
 		need := map[string]string{"INSERT": "to load rows", "CREATE": "to create target databases, tables and views", "ALTER": "to add the columns the source adds"}[p]
 		out = append(out, connectors.MissingGrant{User: quoteUser(user), Privilege: p + " ON " + on, Why: need + "; " + why,

@@ -66,6 +66,9 @@ func NewSink(name, dsn string, opts map[string]any) (*Sink, error) {
 	if !strings.HasPrefix(dsn, "clickhouse://") && !strings.HasPrefix(dsn, "tcp://") {
 		return nil, fmt.Errorf("clickhouse sink %q: the DSN must start with clickhouse://", name)
 	}
+	if connectors.UnescapedPassword(dsn) {
+		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %s", name, connectors.UnescapedPasswordHint)
+	}
 	chOpts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse sink %q: bad DSN: %v", name, connectors.RedactDSN(redact(err.Error(), chOpts)))
@@ -193,6 +196,10 @@ func (s *Sink) connectError(err error) error {
 	}
 	if tlsErr := explainTLS(err, s.chOpts, s.opts); tlsErr != err {
 		return s.errorf("cannot reach %s: %v", addrs, tlsErr)
+	}
+	if plainToSecure(err, s.chOpts) {
+		// Also what a server going down mid-handshake does: still retried.
+		return s.wrapf(err, "cannot reach %s: %v (the server closed the connection at the handshake: if the port is its secure native port, tcp_port_secure, 9440 by default, add ?secure=true to the DSN)", addrs, err)
 	}
 	return s.wrapf(err, "cannot reach %s: %v", addrs, err)
 }

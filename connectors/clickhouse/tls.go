@@ -66,10 +66,35 @@ func explainTLS(err error, o *clickhouse.Options, opts map[string]any) error {
 			what = "tls_ca " + ca
 		}
 		return fmt.Errorf("TLS: the server's certificate is not signed by %s (%v)", what, err)
+	case o.TLS != nil && o.TLS.ServerName != "" && (strings.Contains(msg, "certificate is valid for") || strings.Contains(msg, "IP SANs")):
+		return fmt.Errorf("TLS: the server's certificate does not name tls_server_name %s; give a name it holds (%v)", o.TLS.ServerName, err)
 	case o.TLS != nil && (strings.Contains(msg, "certificate is valid for") || strings.Contains(msg, "IP SANs")):
 		return fmt.Errorf("TLS: the server's certificate does not name the host of the DSN (%v); connect by a name it holds, or set tls_server_name", err)
 	case o.TLS != nil && (strings.Contains(msg, "first record does not look like a TLS handshake") || errors.Is(err, io.EOF)):
 		return fmt.Errorf("TLS: the server did not answer in TLS (%v): is the port its secure native port (tcp_port_secure, 9440 by default)?", err)
 	}
 	return err
+}
+
+// plainToSecure reports whether err is what a plain connection to a TLS
+// port gets: the server closes or resets it at the handshake.
+func plainToSecure(err error, o *clickhouse.Options) bool {
+	if err == nil || o.TLS != nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "handshake") &&
+		(strings.Contains(msg, "connection reset by peer") || strings.Contains(msg, "EOF") || errors.Is(err, io.EOF))
+}
+
+var _ connectors.InsecureWarner = (*Sink)(nil)
+
+// InsecureWarnings names skip_verify=true: TLS that accepts any
+// certificate, so that whoever is on the network path can pose as the
+// server and read the rows and the password.
+func (s *Sink) InsecureWarnings() []string {
+	if s.chOpts.TLS == nil || !s.chOpts.TLS.InsecureSkipVerify {
+		return nil
+	}
+	return []string{"skip_verify=true: the server's certificate is not verified (anyone on the network path can pose as the server and read the rows and the password); give its CA as the sink's tls_ca option instead"}
 }

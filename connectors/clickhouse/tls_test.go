@@ -99,6 +99,9 @@ func TestTLSSink(t *testing.T) {
 		{"wrong CA", dsn, map[string]any{"tls_ca": certs.WrongCA}, "not signed by tls_ca " + certs.WrongCA},
 		{"system CAs", dsn, nil, "not signed by the system's certificate authorities"},
 		{"wrong host", withHost(t, dsn, "127.0.0.1"), map[string]any{"tls_ca": certs.CA}, "does not name the host of the DSN"},
+		// It named the DSN's host and told to set tls_server_name, which
+		// was set (new-user trial).
+		{"wrong tls_server_name", dsn + "&tls_server_name=wronghost", map[string]any{"tls_ca": certs.CA}, "does not name tls_server_name wronghost; give a name it holds"},
 		{"TLS to the plain port", withHost(t, testenv.ClickHouseDSN(t), "localhost") + "?secure=true", map[string]any{"tls_ca": certs.CA}, "did not answer in TLS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,5 +143,26 @@ func TestTLSOptionsNeedSecure(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s %v: %v, want an error with %q", tc.dsn, tc.opts, err, tc.err)
 		}
+	}
+}
+
+// TestPlainToSecurePort: a DSN without ?secure=true to the secure native
+// port. The server resets the connection at the handshake, and check said
+// only "handshake: failed to read packet …: connection reset by peer"
+// (new-user trial). The error now says to add ?secure=true.
+func TestPlainToSecurePort(t *testing.T) {
+	dsn := testenv.ClickHouseTLSDSN(t)
+	plain := strings.Replace(dsn, "?secure=true", "", 1)
+	if plain == dsn {
+		t.Fatalf("the TLS DSN %s has no ?secure=true", dsn)
+	}
+	s, err := NewSink("dw", plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Version(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "add ?secure=true to the DSN") {
+		t.Fatalf("%v, want an error saying to add ?secure=true", err)
 	}
 }

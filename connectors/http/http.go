@@ -124,11 +124,13 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	}
 	for _, h := range c.headers {
 		connectors.RegisterSecret(h[1])
+		// "Bearer <token>", "Basic <credentials>": the credentials alone
+		// are what an endpoint quotes back.
+		if scheme, cred, ok := strings.Cut(strings.TrimSpace(h[1]), " "); ok && scheme != "" && !strings.Contains(scheme, ",") {
+			connectors.RegisterSecret(strings.TrimSpace(cred))
+		}
 	}
-	if u.User != nil {
-		p, _ := u.User.Password()
-		connectors.RegisterSecret(p)
-	}
+	connectors.RegisterURLSecrets(u)
 	if err := c.resolveSecurity(opts); err != nil {
 		return nil, err
 	}

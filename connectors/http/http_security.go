@@ -8,8 +8,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	nethttp "net/http"
 	"os"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -121,4 +124,49 @@ func certError(err error) bool {
 		}
 	}
 	return false
+}
+
+var _ connectors.TargetInsecureWarner = (*Sink)(nil)
+
+// credentialHeader matches the name of a header that carries a credential.
+var credentialHeader = regexp.MustCompile(`(?i)auth|token|key|secret|cookie|password|signature`)
+
+// InsecureTargetWarnings names the credentials of t (a header that
+// carries one, the URL's password or credential parameters) that go over
+// plain http to a host other than this machine's loopback: whoever is on
+// the path reads them with every request.
+func (s *Sink) InsecureTargetWarnings(t connectors.Target) []string {
+	c, err := s.config(t)
+	if err != nil || c.url.Scheme != "http" {
+		return nil
+	}
+	host := c.url.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	var what []string
+	for _, h := range c.headers {
+		if credentialHeader.MatchString(h[0]) {
+			what = append(what, "the "+h[0]+" header")
+		}
+	}
+	if c.url.User != nil {
+		if _, ok := c.url.User.Password(); ok {
+			what = append(what, "the URL's password")
+		}
+	}
+	for name := range c.url.Query() {
+		if credentialHeader.MatchString(name) {
+			what = append(what, "the URL's "+name+" parameter")
+		}
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	sort.Strings(what)
+	verb := "goes"
+	if len(what) > 1 {
+		verb = "go"
+	}
+	return []string{strings.Join(what, ", ") + " " + verb + " over plain http to " + host + ", readable by anyone on the path: use an https:// URL"}
 }

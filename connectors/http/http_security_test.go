@@ -287,3 +287,35 @@ func TestHTTPSCustomCAAndClientCertificate(t *testing.T) {
 		t.Errorf("tls_ca on http://: %v", err)
 	}
 }
+
+// TestEchoedCredentialsRedacted: an endpoint that refuses a request and
+// quotes the credentials it got back in its body ("invalid token=…"):
+// the error etlq prints (RedactSecrets, as main and the logs do) showed
+// the URL's ?token= value and the bearer token of the Authorization
+// header verbatim (new-user trial). docs/security.md says URL credential
+// parameters and header values are never printed.
+func TestEchoedCredentialsRedacted(t *testing.T) {
+	const tok, bearer = "Echo-Url-T0ken-71", "Echo-Bearer-T0ken-93"
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, "invalid token="+tok+" for bearer "+bearer, nethttp.StatusBadRequest)
+		return true
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{
+		"headers": "Authorization: Bearer " + bearer, "retry_max": int64(0)}})
+	h.w.Close()
+	srv := h.srv
+	w, err := etlqhttp.New("", nil).Open(context.Background(), connectors.Target{Name: srv.URL + "/hook?token=" + tok, Schema: schema, Pipeline: "p",
+		Options: map[string]any{"headers": "Authorization: Bearer " + bearer, "retry_max": int64(0), "retry_backoff": "1ms"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.w = w
+	err = wait(t, h.write(1))
+	if err == nil {
+		t.Fatal("a 400 was taken as success")
+	}
+	msg := connectors.RedactSecrets(err.Error())
+	if !strings.Contains(msg, "invalid token=") || strings.Contains(msg, tok) || strings.Contains(msg, bearer) {
+		t.Errorf("the error shows a credential the endpoint echoed: %s", msg)
+	}
+}

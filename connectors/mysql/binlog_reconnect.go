@@ -64,6 +64,13 @@ func (r *binlogReader) classify(err error) error {
 				r.cfg.src.cfg.Addr(), r.safe, what, strings.TrimRight(firstLine(err), ". "))}
 		}
 	}
+	if errors.As(err, &me) && (me.Code == gm.ER_ACCESS_DENIED_ERROR || me.Code == gm.ER_SPECIFIC_ACCESS_DENIED_ERROR) {
+		// The server refuses a dump without REPLICATION SLAVE with "Access
+		// denied … (using password: YES)", which reads as a wrong password.
+		if g := r.cfg.src.missingReplicationSlave(); g != "" {
+			return fatalBinlogError{fmt.Errorf("binlog of %s at %s: %s (server: %s)", r.cfg.src.cfg.Addr(), r.safe, g, firstLine(err))}
+		}
+	}
 	return fmt.Errorf("binlog of %s at %s: %s", r.cfg.src.cfg.Addr(), r.safe, firstLine(err))
 }
 

@@ -46,3 +46,24 @@ func TestParseDSNRefusesParameters(t *testing.T) {
 		t.Errorf("a DSN without parameters: %+v, %v", c, err)
 	}
 }
+
+// TestParseDSNUnescapedPasswordRefused: a password written inline with an
+// unescaped '@' and then '/' or '?' made the URL parser take its tail for
+// the host or a parameter, and errors quoted it ("connect to mysql
+// ssword123:3306", "unknown parameter \"wrd@localhost:3306\"", new-user
+// trial). Such a DSN is refused with the hint to escape it, quoting
+// nothing of it; '@' in a parameter's value stays allowed.
+func TestParseDSNUnescapedPasswordRefused(t *testing.T) {
+	for _, dsn := range []string{
+		"mysql://etl:Raw:P@ssword123/wrd@localhost:3306",
+		"mysql://etl:P@ssword123?wrd@localhost:3306",
+	} {
+		_, err := ParseDSN(dsn)
+		if err == nil || !strings.Contains(err.Error(), "must be percent-escaped") || strings.Contains(err.Error(), "ssword123") || strings.Contains(err.Error(), "wrd") {
+			t.Errorf("%s: want the escape hint and nothing of the password, got %v", dsn, err)
+		}
+	}
+	if _, err := ParseDSN("mysql://etl:pw@localhost:3306?ssl_mode=verify_ca&ssl_ca=/etc/a@b/ca.pem"); err != nil {
+		t.Errorf("an '@' in a parameter's value: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -84,6 +85,29 @@ func (s *Source) MissingGrants(ctx context.Context, req connectors.StreamRequest
 		}
 	}
 	return out, nil
+}
+
+// missingReplicationSlave returns "user … lacks REPLICATION SLAVE …: GRANT
+// …;" when the source's user lacks it, "" when it has it or that cannot
+// be read (the password no longer works, the server is gone).
+func (s *Source) missingReplicationSlave() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := s.connect(ctx)
+	if err != nil {
+		return ""
+	}
+	defer c.Close()
+	user, err := currentUser(c)
+	if err != nil {
+		return ""
+	}
+	global, err := globalPrivileges(c)
+	if err != nil || global["REPLICATION SLAVE"] {
+		return ""
+	}
+	return connectors.MissingGrant{User: user, Privilege: "REPLICATION SLAVE", Why: "to read the binlog",
+		Grant: "GRANT REPLICATION SLAVE ON *.* TO " + user + ";"}.String()
 }
 
 // watermarkMode reports whether snapshots place themselves with watermark

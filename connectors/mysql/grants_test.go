@@ -5,8 +5,10 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
 )
 
 // TestMissingGrants connects as users with fewer privileges than etlq
@@ -71,5 +73,108 @@ func TestMissingGrants(t *testing.T) {
 	}
 	if got := missing(full, tables(connectors.SnapshotInitial)); len(got) != 0 {
 		t.Errorf("a user with every privilege: %q", got)
+	}
+}
+
+// TestTablesWithoutSelect lists tables as a user that has no privilege at
+// all on them (new-user trial: a replication user given REPLICATION SLAVE
+// and BINLOG MONITOR but not SELECT): the server hides such tables, and
+// check said "no table matches db.t" instead of naming the missing SELECT.
+// Tables now says which SELECT the user lacks, with its GRANT, for a table
+// named exactly and for a pattern; a user with SELECT that names a table
+// that does not exist still gets no table and no error. Both servers.
+func TestTablesWithoutSelect(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)")
+			u, err := url.Parse(s.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			user := strings.ToLower(nameRe.ReplaceAllString(strings.ToLower(t.Name()), "_"))
+			if len(user) > 60 {
+				user = user[len(user)-60:]
+			}
+			acct := quoteString(user) + "@'127.0.0.1'"
+			run(t, s, "DROP USER IF EXISTS "+acct, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nts-pw'",
+				"GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "+acct)
+			t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+acct) })
+			src, err := NewSource("g", "mysql://"+user+":Gr4nts-pw@"+u.Host, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			ctx := context.Background()
+			grant := func(on string) string {
+				return "user " + acct + " lacks SELECT ON " + on + " (to snapshot it and read its schema): GRANT SELECT ON " + on + " TO " + acct + ";"
+			}
+			for _, x := range []struct{ pattern, on string }{
+				{"t", "`" + db + "`.`t`"},
+				{"*", "`" + db + "`.*"},
+			} {
+				refs, err := src.Tables(ctx, db, x.pattern)
+				if err == nil || !strings.Contains(err.Error(), grant(x.on)) {
+					t.Errorf("Tables(%s, %s) = %v, %v; want an error naming %q", db, x.pattern, refs, err, grant(x.on))
+				}
+			}
+			// With SELECT, a table that does not exist is no error.
+			run(t, s, "GRANT SELECT ON "+quoteIdent(db)+".* TO "+acct)
+			if refs, err := src.Tables(ctx, db, "nosuch"); err != nil || len(refs) != 0 {
+				t.Errorf("Tables(nosuch) with SELECT = %v, %v; want none and no error", refs, err)
+			}
+			if refs, err := src.Tables(ctx, db, "t"); err != nil || len(refs) != 1 {
+				t.Errorf("Tables(t) with SELECT = %v, %v; want the table", refs, err)
+			}
+		})
+	}
+}
+
+// TestBinlogWithoutReplicationSlave streams as a user that has SELECT and
+// BINLOG MONITOR but not REPLICATION SLAVE (new-user trial): the server
+// refuses the binlog dump with "Access denied for user … (using password:
+// YES)", which apply printed as it was — it reads as a wrong password. The
+// error now names the missing privilege and its GRANT. Both servers.
+func TestBinlogWithoutReplicationSlave(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)")
+			u, err := url.Parse(s.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			user := strings.ToLower(nameRe.ReplaceAllString(strings.ToLower(t.Name()), "_"))
+			if len(user) > 60 {
+				user = user[len(user)-60:]
+			}
+			acct := quoteString(user) + "@'127.0.0.1'"
+			run(t, s, "DROP USER IF EXISTS "+acct, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nts-pw'",
+				"GRANT SELECT, BINLOG MONITOR ON *.* TO "+acct)
+			t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+acct) })
+			src, err := NewSource("g", "mysql://"+user+":Gr4nts-pw@"+u.Host, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}})
+			if err == nil {
+				for err == nil {
+					var b *exec.Batch
+					b, err = st.Next(ctx)
+					if b != nil {
+						b.Release()
+					}
+				}
+				st.Close()
+			}
+			want := "GRANT REPLICATION SLAVE ON *.* TO " + acct + ";"
+			if err == nil || !strings.Contains(err.Error(), "lacks REPLICATION SLAVE") || !strings.Contains(err.Error(), want) {
+				t.Errorf("stream without REPLICATION SLAVE: %v; want it to say the user lacks REPLICATION SLAVE and %q", err, want)
+			}
+		})
 	}
 }

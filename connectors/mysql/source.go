@@ -98,6 +98,9 @@ func ParseDSN(dsn string) (*Config, error) {
 	if looksGoSQLDriver(dsn) {
 		return nil, fmt.Errorf("invalid mysql dsn: the go-sql-driver form user:password@tcp(host:port)/db is not accepted; write mysql://user:password@host:port/db")
 	}
+	if connectors.UnescapedPassword(dsn) {
+		return nil, errors.New("invalid mysql dsn: " + connectors.UnescapedPasswordHint)
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return nil, dsnError(dsn, err)
@@ -226,7 +229,7 @@ func dsnError(dsn string, err error) error {
 		}
 		return fmt.Errorf("invalid mysql dsn: %v", herr)
 	}
-	return errors.New("invalid mysql dsn: the user:password part does not parse: a password with '@', ':', '/', '?', '#' or '%' must be percent-escaped (%40 for '@'), or come from ${VAR} or ${file:…}, whose values etlq escapes")
+	return errors.New("invalid mysql dsn: " + connectors.UnescapedPasswordHint)
 }
 
 // Addr returns host:port.
@@ -528,12 +531,51 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 			out = append(out, connectors.TableRef{DB: d, Table: t})
 		}
 	}
+	if len(out) == 0 {
+		if err := selectDenied(c, db, pattern); err != nil {
+			return nil, err
+		}
+	}
 	if len(out) > 1 {
 		s.mu.Lock()
 		s.listed, s.listedAt, s.described = out, time.Now(), nil
 		s.mu.Unlock()
 	}
 	return out, nil
+}
+
+// selectDenied tells a listing that found nothing because the user may not
+// read the tables from one that found nothing because there is nothing:
+// the server hides from information_schema the tables a user has no
+// privilege on, so a replication user without SELECT saw "no table
+// matches". It returns the missing SELECT, with its GRANT, for a database
+// named exactly (a table named exactly: SELECT on it; a pattern: on the
+// database); nil when the user may read there or it cannot tell.
+func selectDenied(c *client.Conn, db, pattern string) error {
+	dbName, ok := literalPattern(db)
+	if !ok {
+		return nil
+	}
+	// A table the user may not read answers ERROR 1142 whether it exists
+	// or not; with SELECT on the database, one that does not exist
+	// answers 1146. SHOW TABLES is no probe: it lists nothing, no error.
+	on := quoteIdent(dbName) + ".*"
+	probe := tableIdent(connectors.TableRef{DB: dbName, Table: "etlq_privilege_probe"})
+	if t, ok := literalPattern(pattern); ok {
+		on = tableIdent(connectors.TableRef{DB: dbName, Table: t})
+		probe = on
+	}
+	_, err := c.Execute("SELECT 1 FROM " + probe + " LIMIT 0")
+	if err == nil || !(strings.Contains(err.Error(), "ERROR 1142") || strings.Contains(err.Error(), "ERROR 1044")) {
+		return nil
+	}
+	user, uerr := currentUser(c)
+	if uerr != nil {
+		return nil
+	}
+	g := connectors.MissingGrant{User: user, Privilege: "SELECT ON " + on,
+		Why: "to snapshot it and read its schema", Grant: "GRANT SELECT ON " + on + " TO " + user + ";"}
+	return fmt.Errorf("no table matches %s.%s that the user may see: %s", db, pattern, g)
 }
 
 // describedFromListing returns ref's schema from one read of the whole

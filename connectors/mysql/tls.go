@@ -138,6 +138,12 @@ func (t *TLSConfig) explain(err error) error {
 		return err
 	}
 	msg := err.Error()
+	if strings.Contains(msg, "ERROR 1045") && t.config == nil {
+		// MariaDB says the same for a wrong password, for a user created
+		// REQUIRE SSL or X509 and for a server with
+		// require_secure_transport = ON, reached without TLS.
+		return fmt.Errorf("%v (a wrong password, or the server wants TLS and this connection is plain (ssl_mode = '%s'): a user created REQUIRE SSL or X509, or the server's require_secure_transport = ON; then set ssl_mode = 'verify_identity' (or 'required'), and ssl_cert and ssl_key for X509)", err, t.Mode)
+	}
 	if strings.Contains(msg, "ERROR 1045") && t.Cert == "" {
 		// MariaDB says the same for a wrong password and for a user
 		// created REQUIRE SSL or X509 that came without them.

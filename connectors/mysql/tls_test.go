@@ -211,3 +211,24 @@ func TestTLSOptionErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessDeniedOverPlain: a user created REQUIRE SSL connecting with
+// ssl_mode = 'disabled'. MariaDB answers "Access denied … (using password:
+// YES)", as it also does when the server sets require_secure_transport =
+// ON (new-user trial, on a server of the trial's own: the shared ones'
+// globals are not for tests to set); the hint named the password and the
+// user's REQUIRE only, and did not say that this connection had no TLS.
+func TestAccessDeniedOverPlain(t *testing.T) {
+	ts := newTLSServer(t)
+	src, err := NewSource("plain_denied", ts.dsn(ts.ssl, "localhost"), map[string]any{"ssl_mode": "disabled"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	_, err = src.Tables(context.Background(), "information_schema", "TABLES")
+	for _, want := range []string{"Access denied", "this connection is plain (ssl_mode = 'disabled')", "REQUIRE SSL or X509", "require_secure_transport = ON"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("REQUIRE SSL user over ssl_mode = 'disabled': %v, want an error with %q", err, want)
+		}
+	}
+}

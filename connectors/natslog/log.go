@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // DefaultPartitions is the number of key partitions of a new stream.
@@ -41,6 +43,9 @@ type Log struct {
 // or neither). The client reconnects forever after a lost connection;
 // operations in between fail and are retried by their callers.
 func Open(raw string) (*Log, error) {
+	if connectors.UnescapedPassword(raw) {
+		return nil, errors.New("log: " + connectors.UnescapedPasswordHint)
+	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
 		return nil, fmt.Errorf("log %q: want nats://host:port[/namespace] (tls://… or ?tls_ca=… for TLS)", raw)

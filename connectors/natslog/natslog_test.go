@@ -697,3 +697,24 @@ func TestWorkerLagCountsUnwritten(t *testing.T) {
 		t.Fatalf("lag %.2f s, in the metrics %.2f s, once written and caught up", w.Lag(), stats.Lag())
 	}
 }
+
+// TestOpenUnescapedPassword: a log URL whose inline password has an
+// unescaped '@' and then '/' or '#' had its tail read as the namespace or
+// the host, and the error quoted it ("the namespace \"wrd@…\"", "log
+// ssword123: … no such host"; new-user trial). It is refused with the
+// escape hint, quoting nothing of it, before any connection.
+func TestOpenUnescapedPassword(t *testing.T) {
+	for _, raw := range []string{
+		"nats://etl:P@ssword123/wrd@127.0.0.1:4222/shop",
+		"nats://etl:P@ssword123#wrd@127.0.0.1:4222/shop",
+	} {
+		_, err := Open(raw)
+		msg := ""
+		if err != nil {
+			msg = connectors.RedactSecrets(err.Error())
+		}
+		if err == nil || !strings.Contains(msg, "must be percent-escaped") || strings.Contains(msg, "ssword123") || strings.Contains(msg, "wrd") {
+			t.Errorf("%s: want the escape hint and nothing of the password, got %v", raw, msg)
+		}
+	}
+}

@@ -153,10 +153,12 @@ func (d *deadLetters) write(ctx context.Context, b *exec.Batch, errs []exec.RowE
 
 func (d *deadLetters) writeFile(letters []DeadLetter) error {
 	if d.f == nil {
-		if err := os.MkdirAll(filepath.Dir(d.path), 0o755); err != nil {
+		// Rows of the source's tables: readable by the owner only, as the
+		// checkpoints are.
+		if err := os.MkdirAll(filepath.Dir(d.path), 0o700); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(d.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		f, err := os.OpenFile(d.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}

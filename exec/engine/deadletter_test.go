@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -60,6 +62,29 @@ func TestDeadLetterValuesReplayExactly(t *testing.T) {
 	for c := range schema.NumFields() {
 		if !array.Equal(want.Column(c), got.Column(c)) {
 			t.Errorf("column %s: wrote %v, replayed %v", schema.Field(c).Name, want.Column(c), got.Column(c))
+		}
+	}
+}
+
+// TestDeadLetterFileMode: a dead-letter file holds rows of the source's
+// tables, as sensitive as the tables; it was created 0644, readable by
+// every local user, while the checkpoints (which hold no row) are 0600
+// (new-user trial). It is now 0600, in a directory of mode 0700 that
+// etlq creates.
+func TestDeadLetterFileMode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "deadletter")
+	d := &deadLetters{pipeline: "p", path: filepath.Join(dir, "p.jsonl")}
+	if err := d.writeFile([]DeadLetter{{Pipeline: "p", Reason: "r"}}); err != nil {
+		t.Fatal(err)
+	}
+	d.f.Close()
+	for path, want := range map[string]os.FileMode{d.path: 0o600, dir: 0o700 | os.ModeDir} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", path, st.Mode(), want)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/peterh/liner"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // splitStatements cuts the complete statements off buf: each ends with a
@@ -181,11 +183,18 @@ func (t *termReader) ReadLine(prompt string) (string, error) {
 const HistoryBreak = "␤"
 
 // historyEntry is stmt as a history entry: its lines, blank lines at the
-// ends and trailing blanks left out, joined by HistoryBreak.
+// ends and trailing blanks left out, joined by HistoryBreak. The DSN
+// passwords of a CREATE (SOURCE …) are kept as ****, as the REPL shows
+// them: the history file is no place for a secret (a ${VAR} stays as
+// typed).
 func historyEntry(stmt string) string {
 	lines := strings.Split(strings.TrimSpace(stmt), "\n")
+	create := strings.HasPrefix(strings.ToUpper(strings.TrimSpace(stmt)), "CREATE")
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " \t\r")
+		if create {
+			lines[i] = connectors.RedactSecrets(lines[i])
+		}
 	}
 	return strings.Join(lines, HistoryBreak)
 }
