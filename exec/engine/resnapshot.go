@@ -54,7 +54,7 @@ type ResnapshotRequest struct {
 // empty.
 func WriteResnapshotRequest(stateDir string, req *ResnapshotRequest) (string, error) {
 	dir := filepath.Join(stateDir, ResnapshotDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
 	req.name()
@@ -64,7 +64,7 @@ func WriteResnapshotRequest(stateDir string, req *ResnapshotRequest) (string, er
 	}
 	path := filepath.Join(dir, req.ID+".json")
 	tmp := filepath.Join(dir, "."+req.ID+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -459,7 +459,7 @@ func (r *sourceRun) failResnapshot(id, reason string) {
 	r.opts.Log.Error("resnapshot not carried out", "id", id, "reason", reason)
 	dir := filepath.Join(r.opts.StateDir, ResnapshotDir)
 	b, _ := os.ReadFile(filepath.Join(dir, id+".json"))
-	_ = os.WriteFile(filepath.Join(dir, id+".failed"), append([]byte(reason+"\n"), b...), 0o644)
+	_ = os.WriteFile(filepath.Join(dir, id+".failed"), append([]byte(reason+"\n"), b...), 0o600)
 	_ = os.Remove(filepath.Join(dir, id+".json"))
 }
 

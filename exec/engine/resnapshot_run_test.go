@@ -389,6 +389,13 @@ func TestResnapshotRequests(t *testing.T) {
 	if want := "20261204T100000.000000005-p_x-shop_db._"; req.ID != want || path != filepath.Join(dir, engine.ResnapshotDir, want+".json") {
 		t.Errorf("id %q, path %q", req.ID, path)
 	}
+	// A request may hold a --where with values from the tables: as
+	// private as the checkpoint (security trial: it was 0644 in 0755).
+	for p, want := range map[string]os.FileMode{path: 0o600, filepath.Dir(path): 0o700 | os.ModeDir} {
+		if st, err := os.Stat(p); err != nil || st.Mode() != want {
+			t.Errorf("%s: mode %v (%v), want %v", p, st.Mode(), err, want)
+		}
+	}
 	older := &engine.ResnapshotRequest{ID: "0-first", Source: "shop", Pipeline: "p", Table: "a.b"}
 	if _, err := engine.WriteResnapshotRequest(dir, older); err != nil {
 		t.Fatal(err)
