@@ -334,7 +334,7 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	} else {
 		var schema []byte
 		if schema, hash, err = c.schemaMessage(rec.Schema()); err == nil {
-			if err = c.log.putSchema(c.n, hash, schema); err == nil {
+			if err = c.putSchema(ctx, hash, schema); err == nil {
 				data, err = encodeBody(rec, schema)
 			}
 		}
@@ -374,6 +374,33 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	}
 	m.Data = data
 	return []*nats.Msg{m}, nil
+}
+
+// putSchema stores a schema before the first message that names it. While
+// the server cannot be reached it tries again, as send does: a table's
+// first change or a schema change met while the server restarts waits for
+// it instead of stopping the capture (TestCaptureSchemaWhileServerAway).
+func (c *capturer) putSchema(ctx context.Context, hash string, schema []byte) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := c.log.putSchema(c.n, hash, schema)
+		if err == nil || !transient(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if err := c.log.gone(c.n, c.created, "start etlq capture again: it makes a new stream, beginning with a snapshot"); err != nil {
+			return err
+		}
+		c.o.Log.Warn("log unavailable, storing the schema again", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // send publishes msgs and waits until JetStream acknowledged every one.
