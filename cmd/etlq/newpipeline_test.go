@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
@@ -290,4 +291,73 @@ func changedByHandWhileRunning(t *testing.T, s *scratch, myDSN, cols, chDDL, wan
 		t.Errorf("want the error to say %q:\n%s", want, out)
 	}
 	return file, state
+}
+
+// TestLogPipelineAddedWorkersLater: a pipeline added to the file, the
+// capture started again with it while the workers run on with the old
+// file, then the workers started again with the new one. The workers
+// without it acknowledged its rows (the capture's resnapshot for it) without
+// writing them; the workers with it ask a resnapshot of its tables, and
+// its target equals the source. Before, the target held only the changes
+// made after the workers' restart (a new-user trial: sakila.store's target
+// stayed empty).
+func TestLogPipelineAddedWorkersLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
+		for i := 1; i <= 300; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, []string{"bronze", "bronze", "gold"}[i%3]))
+		}
+		dir := t.TempDir()
+		first := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+			fmt.Sprintf("CREATE PIPELINE all_c FROM binlog s.%s.c TRANSFORM id, tier INTO clickhouse dw.%s.all_c MODE upsert KEY (id);\n", db, db)
+		oldFile, newFile := filepath.Join(dir, "old.etl"), filepath.Join(dir, "new.etl")
+		writeFile(t, oldFile, first)
+		writeFile(t, newFile, first+fmt.Sprintf("CREATE PIPELINE gold_c FROM binlog s.%s.c WHERE tier = 'gold' TRANSFORM id, tier INTO clickhouse dw.%s.gold_c MODE upsert KEY (id);\n", db, db))
+		state := filepath.Join(dir, "w")
+		capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", oldFile)
+		worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, oldFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".all_c_current ORDER BY id", 60*time.Second)
+		capture.stop(t)
+		// The capture with the new file; the worker runs on with the old one
+		// and reads past the capture's resnapshot for gold_c.
+		capture = startEtlq(t, "capture", "--log", logURL, newFile)
+		capture.waitFor(t, "the capture asks a resnapshot for gold_c", 30*time.Second, func() (bool, string) {
+			out := capture.out.String()
+			return strings.Contains(out, "resnapshot requested for it"), out
+		})
+		lg, err := natslog.Open(logURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lg.Close()
+		capture.waitFor(t, "the capture puts the resnapshot into the log", 30*time.Second, func() (bool, string) {
+			pending, _, err := lg.ResnapshotRequests("s")
+			return err == nil && len(pending) == 0, fmt.Sprint(pending, err)
+		})
+		for i := 301; i <= 320; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, 'gold')", db, i))
+		}
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".all_c_current ORDER BY id", 60*time.Second)
+		worker.stop(t)
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, newFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id", 60*time.Second)
+		if out := worker.stop(t); strings.Count(out, "a pipeline new to the group") != 1 {
+			t.Errorf("worker: want one resnapshot asked for gold_c:\n%s", out)
+		}
+		// Started again with the same file: nothing more is asked.
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, newFile)
+		time.Sleep(3 * time.Second)
+		if out := worker.stop(t); strings.Contains(out, "a pipeline new to the group") {
+			t.Errorf("worker started again with the same file: want no resnapshot:\n%s", out)
+		}
+		capture.stop(t)
+	})
 }

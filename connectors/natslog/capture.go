@@ -66,6 +66,10 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 		return err
 	}
 	n := l.names(source)
+	info, err := l.js.StreamInfo(n.stream)
+	if err != nil {
+		return fmt.Errorf("log: stream %s: %w", n.stream, err)
+	}
 	resume, err := l.lastResume(n)
 	if err != nil {
 		return err
@@ -96,7 +100,7 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 		}()
 		defer func() { stop(); <-done }()
 	}
-	c := &capturer{log: l, n: n, parts: parts, o: o, source: source, mem: memory.DefaultAllocator}
+	c := &capturer{log: l, n: n, parts: parts, o: o, source: source, mem: memory.DefaultAllocator, created: info.Created}
 	c.setResume(req.Resume)
 	if req.Resume == nil {
 		// A fresh start: its position, and where its versions start (a
@@ -185,6 +189,9 @@ type capturer struct {
 	o      CaptureOptions
 	source string
 	mem    memory.Allocator
+	// created is when the stream was made: a stream gone or made again
+	// under the capture stops it (Log.gone).
+	created time.Time
 
 	// The last schema encoded (schemaMessage): batches of a table share
 	// their schema's pointer until it changes.
@@ -327,7 +334,7 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	} else {
 		var schema []byte
 		if schema, hash, err = c.schemaMessage(rec.Schema()); err == nil {
-			if err = c.log.putSchema(c.n, hash, schema); err == nil {
+			if err = c.putSchema(ctx, hash, schema); err == nil {
 				data, err = encodeBody(rec, schema)
 			}
 		}
@@ -369,6 +376,33 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	return []*nats.Msg{m}, nil
 }
 
+// putSchema stores a schema before the first message that names it. While
+// the server cannot be reached it tries again, as send does: a table's
+// first change or a schema change met while the server restarts waits for
+// it instead of stopping the capture (TestCaptureSchemaWhileServerAway).
+func (c *capturer) putSchema(ctx context.Context, hash string, schema []byte) error {
+	wait := 100 * time.Millisecond
+	for {
+		err := c.log.putSchema(c.n, hash, schema)
+		if err == nil || !transient(err) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if err := c.log.gone(c.n, c.created, "start etlq capture again: it makes a new stream, beginning with a snapshot"); err != nil {
+			return err
+		}
+		c.o.Log.Warn("log unavailable, storing the schema again", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
 // send publishes msgs and waits until JetStream acknowledged every one.
 // While the server cannot be reached it tries again, with the same message
 // ids: what was stored before is not stored twice.
@@ -391,6 +425,11 @@ func (c *capturer) send(ctx context.Context, msgs []*nats.Msg) error {
 		}
 		if !transient(err) {
 			return fmt.Errorf("log: publish to %s: %w", c.n.stream, err)
+		}
+		// The server answers but has no such stream (no responders):
+		// publishing again would never end.
+		if err := c.log.gone(c.n, c.created, "start etlq capture again: it makes a new stream, beginning with a snapshot"); err != nil {
+			return err
 		}
 		c.o.Log.Warn("log unavailable, publishing again", "stream", c.n.stream, "error", err.Error(), "in", wait)
 		select {

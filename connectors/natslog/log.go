@@ -252,6 +252,25 @@ func (l *Log) partitions(source string) (int, *nats.StreamInfo, error) {
 	return p, info, err
 }
 
+// gone says whether the source's stream, as made at created, is no longer
+// on the server: deleted, made again since, or lost with the server's
+// storage (a nats-server restarted without its storage directory). Nil
+// while the server cannot say (away: the caller tries again). what says
+// what to do about it.
+func (l *Log) gone(n names, created time.Time, what string) error {
+	info, err := l.js.StreamInfo(n.stream)
+	switch {
+	case errors.Is(err, nats.ErrStreamNotFound):
+		return fmt.Errorf("log: stream %s is no longer on the NATS server (deleted, or the server restarted without its storage directory): the changes it held that workers had not read are lost; %s", n.stream, what)
+	case err != nil:
+		return nil
+	case !info.Created.Equal(created):
+		return fmt.Errorf("log: stream %s was made again since this process opened it (created %s, not %s): the changes the old one held that workers had not read are lost; %s",
+			n.stream, info.Created.UTC().Format(time.RFC3339Nano), created.UTC().Format(time.RFC3339Nano), what)
+	}
+	return nil
+}
+
 // NoStream reports whether err says that a source has no stream.
 func NoStream(err error) bool { return errors.Is(err, nats.ErrStreamNotFound) }
 

@@ -58,8 +58,8 @@ func (l *Log) ResnapshotRequests(source string) (pending map[string][]byte, fail
 	}
 	pending, failed = map[string][]byte{}, map[string]string{}
 	for _, k := range keys {
-		if k == pipelinesKey {
-			continue
+		if strings.HasPrefix(k, pipelinesKey) {
+			continue // pipelines, pipelines.group.<group>
 		}
 		e, err := kv.Get(k)
 		if errors.Is(err, nats.ErrKeyNotFound) {
@@ -106,6 +106,32 @@ const pipelinesKey = "pipelines"
 // published for, and whether it recorded them (a stream captured by an
 // etlq before they were kept has none).
 func (l *Log) CapturedPipelines(source string) ([]string, bool, error) {
+	return l.pipelineList(source, pipelinesKey)
+}
+
+// groupPipelinesKey is where, in the resnapshots bucket, the names of the
+// pipelines that the workers of a group last started with are kept.
+func groupPipelinesKey(group string) string { return pipelinesKey + ".group." + token(group) }
+
+// GroupPipelines returns the pipelines the workers of a group last
+// started with, and whether they recorded them (a group new to the log,
+// or whose workers ran an etlq before they were kept, has none).
+func (l *Log) GroupPipelines(source, group string) ([]string, bool, error) {
+	return l.pipelineList(source, groupPipelinesKey(group))
+}
+
+// SetGroupPipelines records the pipelines the workers of a group start
+// with now.
+func (l *Log) SetGroupPipelines(source, group string, names []string) error {
+	kv, err := l.resnapshots(source, true)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(groupPipelinesKey(group), []byte(strings.Join(names, "\n")))
+	return err
+}
+
+func (l *Log) pipelineList(source, key string) ([]string, bool, error) {
 	kv, err := l.resnapshots(source, false)
 	if errors.Is(err, nats.ErrBucketNotFound) {
 		return nil, false, nil
@@ -113,7 +139,7 @@ func (l *Log) CapturedPipelines(source string) ([]string, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	e, err := kv.Get(pipelinesKey)
+	e, err := kv.Get(key)
 	if errors.Is(err, nats.ErrKeyNotFound) {
 		return nil, false, nil
 	}

@@ -137,7 +137,7 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	w := &workerStream{log: s.log, n: n, name: s.name, o: s.o, kv: kv, nparts: parts,
-		out: make(chan item, 8), owned: map[int]*part{}, left: map[int]uint64{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf}
+		out: make(chan item, 8), owned: map[int]*part{}, left: map[int]uint64{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf, created: info.Created}
 	if s.o.Stats != nil {
 		id := s.o.ID
 		s.o.Stats.ID.Store(&id)
@@ -206,6 +206,9 @@ type workerStream struct {
 	prefix string // "<group>."
 	wkey   string // this worker's heartbeat key
 	floor  groupFloor
+	// created is when the stream was made: a stream gone or made again
+	// under the worker stops it (Log.gone).
+	created time.Time
 
 	out      chan item
 	cancel   context.CancelFunc
@@ -373,6 +376,9 @@ func (w *workerStream) leaseLoop(ctx context.Context) {
 // balance is one round: heartbeat, renew, give back what is above this
 // worker's fair share, take free partitions up to it.
 func (w *workerStream) balance(ctx context.Context) error {
+	if err := w.log.gone(w.n, w.created, "start the workers again once etlq capture runs again (it makes a new stream, beginning with a snapshot)"); err != nil {
+		return err
+	}
 	if _, err := w.kv.Put(w.wkey, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
 		w.o.Log.Warn("log: heartbeat failed", "error", err.Error())
 	}

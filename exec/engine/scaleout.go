@@ -193,6 +193,82 @@ func warnUncaptured(lg *natslog.Log, plan *planner.Plan, log *slog.Logger) error
 	return nil
 }
 
+// groupNewPipelines asks a resnapshot of the tables of each SNAPSHOT
+// initial pipeline of the workers' file that the capture publishes for
+// but that the group's workers did not have when they last started: the
+// workers that ran before it (the capture started with the new file while
+// they ran on with the old one) acknowledged its rows — the capture's own
+// resnapshot of the table for it included — without writing them, and the
+// group reads on past them. Then the file's pipelines are recorded for the
+// group. A group that recorded none (new, or its workers ran an etlq
+// before this) only records them.
+func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *slog.Logger) error {
+	for _, d := range plan.Sources {
+		var names []string
+		var pipes []*planner.Pipeline
+		for _, p := range plan.Pipelines {
+			if p.Source == d.Name {
+				names = append(names, p.Name)
+				pipes = append(pipes, p)
+			}
+		}
+		sort.Strings(names)
+		captured, found, err := lg.CapturedPipelines(d.Name)
+		if err != nil {
+			return err
+		}
+		had, gfound, err := lg.GroupPipelines(d.Name, group)
+		if err != nil {
+			return err
+		}
+		if found && gfound {
+			inLog, inGroup := map[string]bool{}, map[string]bool{}
+			for _, n := range captured {
+				inLog[n] = true
+			}
+			for _, n := range had {
+				inGroup[n] = true
+			}
+			raw, _, err := lg.ResnapshotRequests(d.Name)
+			if err != nil {
+				return err
+			}
+			waiting := map[string]bool{}
+			for _, b := range raw {
+				var q ResnapshotRequest
+				if json.Unmarshal(b, &q) == nil {
+					waiting[q.Pipeline+"\x00"+q.Table] = true
+				}
+			}
+			for _, p := range pipes {
+				if p.Snapshot != connectors.SnapshotInitial || !inLog[p.Name] || inGroup[p.Name] {
+					continue
+				}
+				for _, t := range p.Tables {
+					if waiting[p.Name+"\x00"+t.Ref.String()] {
+						continue // the capture's own request, not yet in the log
+					}
+					req := &ResnapshotRequest{Source: d.Name, Pipeline: p.Name, Table: t.Ref.String(), Requested: time.Now().UTC()}
+					req.name()
+					b, err := json.MarshalIndent(req, "", "  ")
+					if err != nil {
+						return err
+					}
+					if err := lg.RequestResnapshot(d.Name, req.ID, b); err != nil {
+						return err
+					}
+					log.Info("a pipeline new to the group, that the capture publishes for: the group's workers that ran without it acknowledged its rows without writing them; resnapshot requested for it",
+						"source", d.Name, "group", group, "pipeline", p.Name, "table", req.Table, "id", req.ID)
+				}
+			}
+		}
+		if err := lg.SetGroupPipelines(d.Name, group, names); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // logName is the log URL without credentials, scheme or parameters, for
 // ids: host:port[/namespace].
 func logName(raw string) string {
@@ -230,6 +306,9 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 	}
 	defer lg.Close()
 	if err := warnUncaptured(lg, plan, opts.Log); err != nil {
+		return err
+	}
+	if err := groupNewPipelines(lg, plan, w.Group, opts.Log); err != nil {
 		return err
 	}
 	n := max(w.Workers, 1)
