@@ -298,6 +298,8 @@ func TestReplErrors(t *testing.T) {
 		"FROM binlog " + db + ".orders WHERE amout > 1;\n" +
 		"SHOW TABLE;\n" +
 		"SELECT * FROM " + db + ".orders;\n" +
+		"DESCRIBE " + db + ".ordrs;\n" +
+		"DESCRIBE " + db + "x.orders;\n" +
 		"DESCRIBE " + db + ".orders;\n"
 	out, errs, code := runRepl(t, in, "--source", dsn)
 	if code != 1 {
@@ -309,6 +311,13 @@ func TestReplErrors(t *testing.T) {
 		"FROM binlog " + db + ".orders WHERE amout > 1;\n" + strings.Repeat(" ", len("FROM binlog "+db+".orders WHERE ")) + "^~~~~\n",
 		"SHOW TABLE is not known",
 		"repl:1:1: \"SELECT\" does not begin a statement here: SHOW, DESCRIBE, FROM binlog, PLAN, CREATE SOURCE or CREATE FUNCTION (\\help lists them)\nSELECT * FROM " + db + ".orders;\n^~~~~~\n",
+		// A table or database that is not there is shown like a FROM
+		// binlog's, with the place and a suggestion (it was a bare
+		// "error: source src: table … does not exist"; new-user trial).
+		"repl:1:10: no table " + db + ".ordrs in source src (did you mean \"orders\"?)\nDESCRIBE " + db + ".ordrs;\n" +
+			strings.Repeat(" ", len("DESCRIBE ")) + "^" + strings.Repeat("~", len(db+".ordrs")-1) + "\n",
+		"repl:1:10: no database " + db + "x in source src (did you mean \"" + db + "\"?)\nDESCRIBE " + db + "x.orders;\n" +
+			strings.Repeat(" ", len("DESCRIBE ")) + "^" + strings.Repeat("~", len(db+"x")-1) + "\n",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -259,6 +260,9 @@ func (r *repl) describe(ctx context.Context, text string, st *lang.Describe) err
 	}
 	ts, err := r.cat.Describe(ctx, d, ref)
 	if err != nil {
+		if e := r.missingTable(ctx, text, st.Table, d, ref); e != nil {
+			return e
+		}
 		return fmt.Errorf("source %s: %w", d.Name, err)
 	}
 	rows := make([][]string, 0, len(ts.Fields))
@@ -284,6 +288,31 @@ func (r *repl) describe(ctx context.Context, text string, st *lang.Describe) err
 	printTable(r.out, []string{"column", "type", "source type", "null", "key"}, rows, "column")
 	fmt.Fprintf(r.out, "metadata columns: _op, _ts, _db, _table, _pos, _version; before.<column> is the value before an update\n")
 	return nil
+}
+
+// missingTable is the error for a DESCRIBE of a table the source does
+// not list, at its name with a suggestion, as FROM binlog says it: no
+// database of that name, or no table of that name in it. nil when the
+// table is listed (the failure was another).
+func (r *repl) missingTable(ctx context.Context, text string, name *lang.TableName, d *planner.SourceDecl, ref connectors.TableRef) error {
+	refs, err := r.cat.Tables(ctx, d, ref.DB, "*")
+	if err != nil {
+		return nil
+	}
+	var tables []string
+	for _, t := range refs {
+		if t.Table == ref.Table {
+			return nil
+		}
+		tables = append(tables, t.Table)
+	}
+	parts := name.Parts
+	if len(tables) == 0 && len(parts) >= 2 {
+		if dbs, err := listDatabases(ctx, d); err == nil && !slices.Contains(dbs, ref.DB) {
+			return nodeError(text, parts[len(parts)-2], "no database %s in source %s%s", ref.DB, d.Name, planner.Suggest(ref.DB, dbs))
+		}
+	}
+	return nodeError(text, name, "no table %s in source %s%s", ref, d.Name, planner.Suggest(ref.Table, tables))
 }
 
 func metaValue(m arrow.Metadata, key string) (string, bool) {
