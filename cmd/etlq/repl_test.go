@@ -530,3 +530,31 @@ func TestReplHistoryLineBreaks(t *testing.T) {
 		t.Errorf("the recalled statement did not run as typed:\n%s", out)
 	}
 }
+
+// TestReplQueryRowError: a query stopped by a row it cannot compute (a
+// cast that fails) says what failed, with the row, and nothing of apply's
+// advice: it used to end with "its checkpoint stays at binlog…: fix the
+// pipeline in the file …, then run apply again, and it resumes from
+// there", while a query has no file, no apply and a checkpoint deleted
+// when it ends (new-user trial).
+func TestReplQueryRowError(t *testing.T) {
+	t.Parallel()
+	dsn, db := replDB(t)
+	out, errs, code := runRepl(t, "FROM binlog "+db+".orders SNAPSHOT only TRANSFORM id, CAST(customer AS INT32) AS n;\nSHOW TABLES FROM "+db+";\n", "--source", dsn)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 after the failed query", code)
+	}
+	for _, want := range []string{"query stopped: ", `cannot cast 'ann' to INT32`, "id = 1"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	for _, bad := range []string{"checkpoint", "apply", "in the file"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("stderr speaks of %q, which a query has not:\n%s", bad, errs)
+		}
+	}
+	if !strings.Contains(out, "orders") {
+		t.Errorf("the REPL did not go on after the failed query:\n%s", out)
+	}
+}
