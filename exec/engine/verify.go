@@ -196,7 +196,15 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return nil, fmt.Errorf("no pipeline named %q in the file", names[0])
+		var all []string
+		for _, p := range plan.Pipelines {
+			all = append(all, p.Name)
+		}
+		hint := planner.Suggest(names[0], all)
+		if hint == "" {
+			hint = " (it has: " + strings.Join(all, ", ") + ")"
+		}
+		return nil, fmt.Errorf("no pipeline named %q in the file%s", names[0], hint)
 	}
 	if len(pipes) == 0 {
 		return nil, errors.New("no upsert or changelog pipeline to verify")
