@@ -558,3 +558,32 @@ func TestReplQueryRowError(t *testing.T) {
 		t.Errorf("the REPL did not go on after the failed query:\n%s", out)
 	}
 }
+
+// TestReplPlanOneOfABrokenFile: PLAN p plans p, however another pipeline
+// of the file stands against the live schemas: it used to plan the whole
+// file and show the other pipeline's error instead (a file being written
+// is where PLAN helps; new-user trial). PLAN of the broken one shows its
+// error.
+func TestReplPlanOneOfABrokenFile(t *testing.T) {
+	t.Parallel()
+	dsn, db := replDB(t)
+	file := filepath.Join(t.TempDir(), "p.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%[1]s';
+CREATE PIPELINE good FROM binlog shop.%[2]s.orders TRANSFORM id, amount INTO stdout;
+CREATE PIPELINE bad FROM binlog shop.%[2]s.orders TRANSFORM id, amout INTO stdout;
+`, dsn, db))
+	out, errs, code := runRepl(t, `\load `+file+"\nPLAN good;\nPLAN bad;\n", "--source", dsn)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (PLAN bad fails)", code)
+	}
+	if !strings.Contains(out, "pipeline good\n") || !regexp.MustCompile(`amount +DECIMAL\(12,2\) +=`).MatchString(out) {
+		t.Errorf("PLAN good did not show its plan:\nstdout:\n%s\nstderr:\n%s", out, errs)
+	}
+	if strings.Contains(out, "pipeline bad\n") {
+		t.Errorf("PLAN bad showed a plan:\n%s", out)
+	}
+	// The load warns of the bad pipeline once, PLAN bad says it again; PLAN good does not.
+	if n := strings.Count(errs, `unknown column "amout"`); n != 2 {
+		t.Errorf("the bad pipeline's error is shown %d times, want 2 (load, PLAN bad):\n%s", n, errs)
+	}
+}

@@ -338,7 +338,19 @@ func (r *repl) plan(ctx context.Context, text string, st *lang.PlanPipeline) err
 	if !found {
 		return nodeError(text, st.Name, "no pipeline %q in %s (pipelines: %s)", name, r.file.Path, orNone(strings.Join(names, ", ")))
 	}
-	plan, err := r.file.Build(ctx, false)
+	// Only this pipeline is planned (with every source, sink and
+	// function): another pipeline that does not plan against the live
+	// schemas is no reason not to show this one.
+	only := *r.file
+	f := *r.file.File
+	f.Statements = nil
+	for _, st := range r.file.File.Statements {
+		if st.Pipeline == nil || strings.EqualFold(st.Pipeline.Name.Name, name) {
+			f.Statements = append(f.Statements, st)
+		}
+	}
+	only.File = &f
+	plan, err := only.Build(ctx, false)
 	if err != nil {
 		return err
 	}
