@@ -184,7 +184,7 @@ func TestFixtureErrors(t *testing.T) {
 		{`{"tables": [` + table + `], "changes": [], "expect": {}}`,
 			`expect has no rows for pipeline "orders_audit" (write [] for none)`},
 		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": [], "orders_audit_log": [], "orders_adit": []}}`,
-			`the file has no pipeline "orders_adit"`},
+			`case.json:3:137: expect.orders_adit: the file has no pipeline "orders_adit" (did you mean "orders_audit"?)`},
 		// Values the column's type cannot hold, named at the value: they
 		// used to be taken (an ENUM or SET member the column lacks, a YEAR
 		// out of range) or made into another date (month 13 became the
