@@ -300,6 +300,7 @@ func TestReplErrors(t *testing.T) {
 		"SELECT * FROM " + db + ".orders;\n" +
 		"DESCRIBE " + db + ".ordrs;\n" +
 		"DESCRIBE " + db + "x.orders;\n" +
+		"SHOW TABLES FROM " + db + "x;\n" +
 		"DESCRIBE " + db + ".orders;\n"
 	out, errs, code := runRepl(t, in, "--source", dsn)
 	if code != 1 {
@@ -318,6 +319,8 @@ func TestReplErrors(t *testing.T) {
 			strings.Repeat(" ", len("DESCRIBE ")) + "^" + strings.Repeat("~", len(db+".ordrs")-1) + "\n",
 		"repl:1:10: no database " + db + "x in source src (did you mean \"" + db + "\"?)\nDESCRIBE " + db + "x.orders;\n" +
 			strings.Repeat(" ", len("DESCRIBE ")) + "^" + strings.Repeat("~", len(db+"x")-1) + "\n",
+		// (SHOW TABLES FROM a database that is not there listed "(0 tables)".)
+		"repl:1:18: no database " + db + "x in source src (did you mean \"" + db + "\"?)\nSHOW TABLES FROM " + db + "x;\n",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)

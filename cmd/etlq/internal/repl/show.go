@@ -225,6 +225,12 @@ func (r *repl) showTables(ctx context.Context, text string, s *lang.Show, patter
 			}
 		}
 	}
+	if len(rows) == 0 && len(rest) == 1 {
+		// No table: say so when the database is not there at all.
+		if all, err := listDatabases(ctx, d); err == nil && !slices.Contains(all, rest[0].Name) {
+			return nodeError(text, rest[0], "no database %s in source %s%s", rest[0].Name, d.Name, planner.Suggest(rest[0].Name, all))
+		}
+	}
 	if len(from) > 0 {
 		printTable(r.out, []string{"table"}, rows, "table")
 	} else {
