@@ -161,6 +161,11 @@ func TestFixtureErrors(t *testing.T) {
 	table := `{"table": "shopdb.orders", "columns": [{"name": "id", "type": "bigint(20) unsigned", "key": 1},
 	  {"name": "customer", "type": "varchar(64)"}, {"name": "status", "type": "enum('new','paid')"},
 	  {"name": "amount", "type": "decimal(12,2)"}]}`
+	table2 := `{"table": "shopdb.orders", "columns": [{"name": "id", "type": "bigint(20) unsigned", "key": 1},
+	  {"name": "customer", "type": "varchar(64)"}, {"name": "status", "type": "enum('new','paid')"},
+	  {"name": "amount", "type": "decimal(12,2)"}, {"name": "tags", "type": "set('a','b''x')", "nullable": true},
+	  {"name": "y", "type": "year(4)", "nullable": true}, {"name": "at", "type": "datetime(6)", "nullable": true},
+	  {"name": "d", "type": "date", "nullable": true}]}`
 	for _, c := range []struct{ text, want string }{
 		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new"}}], "expect": {"orders_audit": []}}`,
 			`changes[0].after: column "amount" has no value (write null for NULL)`},
@@ -179,7 +184,23 @@ func TestFixtureErrors(t *testing.T) {
 		{`{"tables": [` + table + `], "changes": [], "expect": {}}`,
 			`expect has no rows for pipeline "orders_audit" (write [] for none)`},
 		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": [], "orders_audit_log": [], "orders_adit": []}}`,
-			`the file has no pipeline "orders_adit"`},
+			`case.json:3:137: expect.orders_adit: the file has no pipeline "orders_adit" (did you mean "orders_audit"?)`},
+		// Values the column's type cannot hold, named at the value: they
+		// used to be taken (an ENUM or SET member the column lacks, a YEAR
+		// out of range) or made into another date (month 13 became the
+		// next year's month 0; found in a new-user trial).
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "shipped", "amount": 1}}], "expect": {"orders_audit": []}}`,
+			`case.json:4:90: changes[0].after.status: "shipped" is not a member of enum('new','paid')`},
+		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "NEW", "amount": 1, "tags": "a,c", "y": 2000, "at": null, "d": null}}], "expect": {"orders_audit": []}}`,
+			`case.json:6:118: changes[0].after.tags: "a,c" is not a value of set('a','b''x'): "c" is not a member`},
+		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": "b'x,a", "y": 2156, "at": null, "d": null}}], "expect": {"orders_audit": []}}`,
+			`changes[0].after.y: "2156" is not a year(4) value: a YEAR is 0 or 1901..2155`},
+		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": "", "y": 0, "at": "2026-13-01 00:00:00", "d": null}}], "expect": {"orders_audit": []}}`,
+			`changes[0].after.at: "2026-13-01 00:00:00" is not a timestamp[us, tz=UTC] value: month 13 is not 0..12`},
+		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": null, "y": null, "at": null, "d": "2024-02-32"}}], "expect": {"orders_audit": []}}`,
+			`changes[0].after.d: "2024-02-32" is not a date32 value: day 32 is not 0..31`},
+		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "ts": "2024-01-01 24:00:00", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": null, "y": null, "at": null, "d": null}}], "expect": {"orders_audit": []}}`,
+			`changes[0].ts: want YYYY-MM-DD HH:MM:SS`},
 		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": []},` + "\n" + ` "expected": 1}`,
 			`case.json:4:16: json: unknown field "expected"`},
 	} {
@@ -259,5 +280,14 @@ CREATE PIPELINE p FROM binlog shop.shopdb.orders SNAPSHOT never
 	out := failingTest(t, []string{"FAIL", "the run failed: ", "amount too big", "(rows not compared)", "0 passed, 1 failed"}, etl)
 	if strings.Contains(out, "is missing") {
 		t.Errorf("etlq test lists rows as missing after the run failed:\n%s", out)
+	}
+	// The failure is the row's, without apply's advice on a checkpoint
+	// and on running apply again, which a test has neither of (it said
+	// "its checkpoint stays at the start of the stream … then run apply
+	// again, and it resumes from there"; new-user trial).
+	for _, bad := range []string{"checkpoint", "run apply again"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("etlq test speaks of %q:\n%s", bad, out)
+		}
 	}
 }

@@ -168,6 +168,12 @@ CREATE PIPELINE once FROM binlog s.%[3]s.t SNAPSHOT only INTO clickhouse dw.%[3]
 		{[]string{"--where", "nosuchcol = 1", "p"}, "unknown column \"nosuchcol\" in " + db + ".t"},
 		{[]string{"--where", "vv = 1", "p"}, "(did you mean \"v\"?)"},
 		{[]string{"--where", "id IN (SELECT 1)", "p"}, "subquery"},
+		// A condition the server refuses (a function MariaDB does not
+		// have: an etlq UDF, say) is refused by the command, as apply
+		// would: it used to be written, with exit 0 and "the running
+		// apply takes it", and fail in apply's log alone (new-user trial).
+		{[]string{"--where", "nosuchfunc(id) = 1", "p"}, "nosuchfunc"},
+		{[]string{"--where", "id = 'a' COLLATE nosuchcollation", "p"}, "nosuchcollation"},
 		{[]string{"both", db + ".t"}, "no _table output column"},
 		{[]string{"once"}, "SNAPSHOT only"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/etlq/etlq/connectors"
@@ -28,6 +29,26 @@ func (c *recordCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("--table %q is not written db.table", c.Table)
 	}
 	ref := connectors.TableRef{DB: db, Table: name}
+	// The output is made ready before anything is recorded: a directory
+	// that does not exist yet is created, and a place that cannot be
+	// written is said now, not after the changes were waited for, and
+	// lost. The fixture is written to a temporary file next to it and
+	// renamed at the end, so a half-written one never stands there.
+	var tmp *os.File
+	if c.Out != "" {
+		dir := filepath.Dir(c.Out)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("-o %s: %w", c.Out, err)
+		}
+		var err error
+		if tmp, err = os.CreateTemp(dir, "."+filepath.Base(c.Out)+".*.tmp"); err != nil {
+			return fmt.Errorf("-o %s: %w", c.Out, err)
+		}
+		defer func() {
+			tmp.Close()
+			os.Remove(tmp.Name()) // gone already once renamed
+		}()
+	}
 	src, err := connectors.NewSource("mysql", "record", c.Source, nil)
 	if err != nil {
 		return err
@@ -99,16 +120,22 @@ func (c *recordCmd) Run(ctx context.Context) error {
 		}
 	}
 	w := io.Writer(os.Stdout)
-	if c.Out != "" {
-		fh, err := os.Create(c.Out)
-		if err != nil {
-			return err
-		}
-		defer fh.Close()
-		w = fh
+	if tmp != nil {
+		w = tmp
 	}
 	if err := f.Write(w); err != nil {
 		return err
+	}
+	if tmp != nil {
+		if err := tmp.Chmod(0o644); err != nil {
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp.Name(), c.Out); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "recorded %d changes\n", len(f.Changes))
 	return stopErr

@@ -170,3 +170,66 @@ func TestRecordFileCheckedFirst(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordOutputInNewDirectory: `etlq record -o DIR/rec.json` where DIR
+// does not exist yet (testdata/<file>/, where `etlq test` looks for
+// fixtures, in a new project) writes the recording there. It used to wait
+// for the changes and then fail to create the file, losing every recorded
+// change (new-user trial). A location that cannot be written is said
+// before any change is waited for.
+func TestRecordOutputInNewDirectory(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, myDSN)
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT)")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "testdata", "p", "rec.json")
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "1", "-o", out)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		var log bytes.Buffer
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "recording changes of") {
+				break
+			}
+		}
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 2)")
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("etlq record -o %s: %v\n%s", out, err, log.String())
+		}
+		data, err := os.ReadFile(out)
+		if err != nil || !strings.Contains(string(data), `"op": "insert"`) {
+			t.Fatalf("recording: %v\n%s", err, data)
+		}
+		if ents, _ := os.ReadDir(filepath.Dir(out)); len(ents) != 1 {
+			t.Fatalf("the directory holds %d files, want the recording alone", len(ents))
+		}
+
+		// A location that cannot be written (a file stands where the
+		// directory should be) fails at once, before recording.
+		writeFile(t, filepath.Join(dir, "plain"), "x")
+		ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel2()
+		b, err := exec.CommandContext(ctx2, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "1", "-o", filepath.Join(dir, "plain", "rec.json")).CombinedOutput()
+		if ctx2.Err() != nil {
+			t.Fatalf("record -o into an unwritable place waited for changes:\n%s", b)
+		}
+		if err == nil || strings.Contains(string(b), "recording changes") || !strings.Contains(string(b), "plain") {
+			t.Fatalf("record -o into an unwritable place: %v\n%s", err, b)
+		}
+	})
+}

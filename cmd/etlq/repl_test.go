@@ -298,6 +298,9 @@ func TestReplErrors(t *testing.T) {
 		"FROM binlog " + db + ".orders WHERE amout > 1;\n" +
 		"SHOW TABLE;\n" +
 		"SELECT * FROM " + db + ".orders;\n" +
+		"DESCRIBE " + db + ".ordrs;\n" +
+		"DESCRIBE " + db + "x.orders;\n" +
+		"SHOW TABLES FROM " + db + "x;\n" +
 		"DESCRIBE " + db + ".orders;\n"
 	out, errs, code := runRepl(t, in, "--source", dsn)
 	if code != 1 {
@@ -309,6 +312,15 @@ func TestReplErrors(t *testing.T) {
 		"FROM binlog " + db + ".orders WHERE amout > 1;\n" + strings.Repeat(" ", len("FROM binlog "+db+".orders WHERE ")) + "^~~~~\n",
 		"SHOW TABLE is not known",
 		"repl:1:1: \"SELECT\" does not begin a statement here: SHOW, DESCRIBE, FROM binlog, PLAN, CREATE SOURCE or CREATE FUNCTION (\\help lists them)\nSELECT * FROM " + db + ".orders;\n^~~~~~\n",
+		// A table or database that is not there is shown like a FROM
+		// binlog's, with the place and a suggestion (it was a bare
+		// "error: source src: table … does not exist"; new-user trial).
+		"repl:1:10: no table " + db + ".ordrs in source src (did you mean \"orders\"?)\nDESCRIBE " + db + ".ordrs;\n" +
+			strings.Repeat(" ", len("DESCRIBE ")) + "^" + strings.Repeat("~", len(db+".ordrs")-1) + "\n",
+		"repl:1:10: no database " + db + "x in source src (did you mean \"" + db + "\"?)\nDESCRIBE " + db + "x.orders;\n" +
+			strings.Repeat(" ", len("DESCRIBE ")) + "^" + strings.Repeat("~", len(db+"x")-1) + "\n",
+		// (SHOW TABLES FROM a database that is not there listed "(0 tables)".)
+		"repl:1:18: no database " + db + "x in source src (did you mean \"" + db + "\"?)\nSHOW TABLES FROM " + db + "x;\n",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
@@ -319,28 +331,6 @@ func TestReplErrors(t *testing.T) {
 	}
 	if !lineRE("amount", "DECIMAL(12,2)", "decimal(12,2)", "yes", "").MatchString(out) {
 		t.Errorf("the REPL did not go on after the errors:\n%s", out)
-	}
-}
-
-// TestReplQueryRowError: a row a query cannot compute stops the query with
-// the row's error alone. It came with apply's advice — "its checkpoint
-// stays at binlog…: fix the pipeline in the file …, then run apply again,
-// and it resumes from there" — where a query has no file, no checkpoint and
-// no apply (new-user trial).
-func TestReplQueryRowError(t *testing.T) {
-	t.Parallel()
-	dsn, db := replDB(t)
-	_, errs, code := runRepl(t, "FROM binlog "+db+".orders SNAPSHOT only TRANSFORM CAST(customer AS INT64) AS n LIMIT 3;\n", "--source", dsn)
-	if code != 1 {
-		t.Errorf("exit code %d, want 1", code)
-	}
-	if !strings.Contains(errs, "error: query stopped: row of "+db+".orders (snapshot, id = 1): column \"n\": cannot cast 'ann' to INT64") {
-		t.Errorf("stderr lacks the row's error:\n%s", errs)
-	}
-	for _, bad := range []string{"checkpoint", "run apply", "in the file", "resumes"} {
-		if strings.Contains(errs, bad) {
-			t.Errorf("stderr speaks of %q:\n%s", bad, errs)
-		}
 	}
 }
 
@@ -541,5 +531,62 @@ func TestReplHistoryLineBreaks(t *testing.T) {
 	out = session("\x1b[A\r", ";\r", "\x04")
 	if !strings.Contains(out, "(1 table)") || strings.Contains(out, "(2 tables)") {
 		t.Errorf("the recalled statement did not run as typed:\n%s", out)
+	}
+}
+
+// TestReplQueryRowError: a query stopped by a row it cannot compute (a
+// cast that fails) says what failed, with the row, and nothing of apply's
+// advice: it used to end with "its checkpoint stays at binlog…: fix the
+// pipeline in the file …, then run apply again, and it resumes from
+// there", while a query has no file, no apply and a checkpoint deleted
+// when it ends (new-user trial).
+func TestReplQueryRowError(t *testing.T) {
+	t.Parallel()
+	dsn, db := replDB(t)
+	out, errs, code := runRepl(t, "FROM binlog "+db+".orders SNAPSHOT only TRANSFORM id, CAST(customer AS INT32) AS n;\nSHOW TABLES FROM "+db+";\n", "--source", dsn)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 after the failed query", code)
+	}
+	for _, want := range []string{"query stopped: ", `cannot cast 'ann' to INT32`, "id = 1"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	for _, bad := range []string{"checkpoint", "apply", "in the file"} {
+		if strings.Contains(errs, bad) {
+			t.Errorf("stderr speaks of %q, which a query has not:\n%s", bad, errs)
+		}
+	}
+	if !strings.Contains(out, "orders") {
+		t.Errorf("the REPL did not go on after the failed query:\n%s", out)
+	}
+}
+
+// TestReplPlanOneOfABrokenFile: PLAN p plans p, however another pipeline
+// of the file stands against the live schemas: it used to plan the whole
+// file and show the other pipeline's error instead (a file being written
+// is where PLAN helps; new-user trial). PLAN of the broken one shows its
+// error.
+func TestReplPlanOneOfABrokenFile(t *testing.T) {
+	t.Parallel()
+	dsn, db := replDB(t)
+	file := filepath.Join(t.TempDir(), "p.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE shop FROM mysql '%[1]s';
+CREATE PIPELINE good FROM binlog shop.%[2]s.orders TRANSFORM id, amount INTO stdout;
+CREATE PIPELINE bad FROM binlog shop.%[2]s.orders TRANSFORM id, amout INTO stdout;
+`, dsn, db))
+	out, errs, code := runRepl(t, `\load `+file+"\nPLAN good;\nPLAN bad;\n", "--source", dsn)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (PLAN bad fails)", code)
+	}
+	if !strings.Contains(out, "pipeline good\n") || !regexp.MustCompile(`amount +DECIMAL\(12,2\) +=`).MatchString(out) {
+		t.Errorf("PLAN good did not show its plan:\nstdout:\n%s\nstderr:\n%s", out, errs)
+	}
+	if strings.Contains(out, "pipeline bad\n") {
+		t.Errorf("PLAN bad showed a plan:\n%s", out)
+	}
+	// The load warns of the bad pipeline once, PLAN bad says it again; PLAN good does not.
+	if n := strings.Count(errs, `unknown column "amout"`); n != 2 {
+		t.Errorf("the bad pipeline's error is shown %d times, want 2 (load, PLAN bad):\n%s", n, errs)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
 	"github.com/etlq/etlq/planner"
 )
@@ -60,6 +61,11 @@ func (c *resnapshotCmd) Run(ctx context.Context) error {
 			return err
 		}
 		reqs = append(reqs, req)
+	}
+	if c.Where != "" {
+		if err := checkOnServer(ctx, plan, p.Source, reqs); err != nil {
+			return err
+		}
 	}
 	if c.Log != "" {
 		return c.requestLog(ctx, p.Source, reqs)
@@ -171,4 +177,36 @@ func workerStateDir(dir, source string) string {
 		}
 	}
 	return ""
+}
+
+// checkOnServer asks the source's server whether each request's WHERE is a
+// valid condition on its table (a function or collation it does not have,
+// a type it cannot compare): the running apply would refuse the request
+// for it, in its log only, after this command said it was taken.
+func checkOnServer(ctx context.Context, plan *planner.Plan, source string, reqs []*engine.ResnapshotRequest) error {
+	var d *planner.SourceDecl
+	for _, s := range plan.Sources {
+		if s.Name == source {
+			d = s
+		}
+	}
+	if d == nil {
+		return nil
+	}
+	src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	cc, ok := src.(connectors.ConditionChecker)
+	if !ok {
+		return nil
+	}
+	for _, req := range reqs {
+		db, table, _ := strings.Cut(req.Table, ".")
+		if err := cc.CheckCondition(ctx, connectors.TableRef{DB: db, Table: table}, req.Where); err != nil {
+			return fmt.Errorf("--where %q: %w", req.Where, err)
+		}
+	}
+	return nil
 }

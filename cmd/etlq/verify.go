@@ -193,6 +193,15 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 				fmt.Fprintf(w, "  … and %d more\n", n)
 			}
 		}
+		if rp := r.Repairs; rp != nil {
+			fmt.Fprintf(w, "\n%s: repaired %d keys (missing %d, extra %d, changed %d); before the repair:\n", r.Pipeline, r.Repaired, rp.Missing, rp.Extra, rp.Changed)
+			for _, d := range rp.Diffs {
+				fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", shownValues(d.Key, ", "), sideText(d.Source), sideText(d.Target))
+			}
+			if n := rp.Missing + rp.Extra + rp.Changed - len(rp.Diffs); n > 0 {
+				fmt.Fprintf(w, "  … and %d more\n", n)
+			}
+		}
 		if r.Differences() == 0 {
 			continue
 		}

@@ -246,3 +246,21 @@ func andPred(a, b string) string {
 	}
 	return a + " AND " + b
 }
+
+// CheckCondition asks the server whether where is a valid condition on
+// table (connectors.ConditionChecker): the check a stream's Resnapshot
+// makes, for `etlq resnapshot` before it writes a request.
+func (s *Source) CheckCondition(ctx context.Context, table connectors.TableRef, where string) error {
+	if err := checkWhere(where); err != nil {
+		return err
+	}
+	c, done, err := s.questionConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := c.Execute("SELECT 1 FROM " + tableIdent(table) + " WHERE " + whereOf(where) + " LIMIT 0"); err != nil {
+		return ctxErr(ctx, fmt.Errorf("the server refuses the condition on %s: %v", table, firstLine(err)))
+	}
+	return nil
+}

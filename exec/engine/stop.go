@@ -30,6 +30,10 @@ import (
 type PipelineStop struct {
 	Pipeline string
 	Err      error
+	// Cause is what stopped the pipeline (a row it could not compute or
+	// write), without Err's advice on the checkpoint and on how to resume
+	// it with apply: for a caller that has neither (the REPL's queries).
+	Cause error
 }
 
 func (e *PipelineStop) Error() string { return e.Err.Error() }
@@ -111,7 +115,7 @@ func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix
 			r.opts.Log.Error("pipeline stopped; the other pipelines of the source go on", "pipeline", pr.p.Name, "source", r.decl.Name,
 				"checkpoint", r.describeMark(mark), "error", err.Error())
 		}
-		return &PipelineStop{Pipeline: pr.p.Name, Err: err}
+		return &PipelineStop{Pipeline: pr.p.Name, Err: err, Cause: cause}
 	}
 	if mark == nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, cause)
@@ -155,7 +159,7 @@ func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix
 		pr.p.Name, cause, r.describeMark(mark), r.store.path(name), r.decl.Name, strings.Join(others, ", "), fix)
 	r.opts.Log.Error("pipeline stopped; the other pipelines of the source go on", "pipeline", pr.p.Name, "source", r.decl.Name,
 		"checkpoint", r.describeMark(mark), "error", err.Error())
-	r.stopped = append(r.stopped, &PipelineStop{Pipeline: pr.p.Name, Err: err})
+	r.stopped = append(r.stopped, &PipelineStop{Pipeline: pr.p.Name, Err: err, Cause: cause})
 	return nil
 }
 

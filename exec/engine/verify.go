@@ -119,6 +119,10 @@ type VerifyResult struct {
 	// Repaired is the number of keys --repair rewrote (before the check
 	// that follows it, whose result the other fields are).
 	Repaired int `json:"repaired,omitempty"`
+	// Repairs is what the check before the repair found, the keys the
+	// repair rewrote: their counts and the first of them with both sides'
+	// rows as they were (nil without a repair).
+	Repairs *VerifyRepairs `json:"repairs,omitempty"`
 	// RepairSkipped says why differences were not repaired although
 	// asked (a changelog target).
 	RepairSkipped string  `json:"repair_skipped,omitempty"`
@@ -128,6 +132,15 @@ type VerifyResult struct {
 	// Fallback why a pipeline was streamed.
 	Path     string `json:"path"`
 	Fallback string `json:"fallback,omitempty"`
+}
+
+// VerifyRepairs is what a repair rewrote: the differing keys of the check
+// before it (VerifyResult.Repairs).
+type VerifyRepairs struct {
+	Missing int          `json:"missing"`
+	Extra   int          `json:"extra"`
+	Changed int          `json:"changed"`
+	Diffs   []VerifyDiff `json:"diffs,omitempty"`
 }
 
 // Differences is the number of confirmed differing keys.
@@ -183,7 +196,15 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		return nil, fmt.Errorf("no pipeline named %q in the file", names[0])
+		var all []string
+		for _, p := range plan.Pipelines {
+			all = append(all, p.Name)
+		}
+		hint := planner.Suggest(names[0], all)
+		if hint == "" {
+			hint = " (it has: " + strings.Join(all, ", ") + ")"
+		}
+		return nil, fmt.Errorf("no pipeline named %q in the file%s", names[0], hint)
 	}
 	if len(pipes) == 0 {
 		return nil, errors.New("no upsert or changelog pipeline to verify")

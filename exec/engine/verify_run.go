@@ -38,6 +38,7 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 			return nil, err
 		}
 		again.Repaired = n
+		again.Repairs = &VerifyRepairs{Missing: res.Missing, Extra: res.Extra, Changed: res.Changed, Diffs: res.Diffs}
 		res = again
 	}
 	res.Seconds = time.Since(start).Seconds()

@@ -407,7 +407,10 @@ CREATE PIPELINE recent
 		{nil, "no upsert or changelog pipeline to verify"},
 		{[]string{"log"}, "verify compares upsert and changelog pipelines only"},
 		{[]string{"recent"}, "SNAPSHOT never"},
-		{[]string{"nope"}, `no pipeline named "nope"`},
+		// The pipelines are named, as resnapshot names them (it was a
+		// bare `no pipeline named "nope" in the file`; new-user trial).
+		{[]string{"nope"}, `no pipeline named "nope" in the file (it has: log, recent)`},
+		{[]string{"recnt"}, `no pipeline named "recnt" in the file (did you mean "recent"?)`},
 	} {
 		_, err := engine.Verify(context.Background(), p, engine.VerifyOptions{Pipelines: c.names, Alloc: mem})
 		if err == nil || !strings.Contains(err.Error(), c.want) {

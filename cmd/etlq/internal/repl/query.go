@@ -81,13 +81,11 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 	n := sink.printed()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(r.out, "(%s)\n", etlfile.Plural(int(n), "row"))
-		// A query keeps no checkpoint and has no file to fix: of a
-		// pipeline stop, say the cause, without apply's advice.
-		var ps *engine.PipelineStop
-		if errors.As(err, &ps) {
-			if cause := errors.Unwrap(ps.Err); cause != nil {
-				return fmt.Errorf("query stopped: %w", cause)
-			}
+		// A query has no file to fix, no apply to run again and no
+		// checkpoint to resume from (its own is deleted now): what
+		// stopped it is all there is to say.
+		if ps := (*engine.PipelineStop)(nil); errors.As(err, &ps) && ps.Cause != nil {
+			return fmt.Errorf("query stopped: %w", ps.Cause)
 		}
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -224,6 +225,12 @@ func (r *repl) showTables(ctx context.Context, text string, s *lang.Show, patter
 			}
 		}
 	}
+	if len(rows) == 0 && len(rest) == 1 {
+		// No table: say so when the database is not there at all.
+		if all, err := listDatabases(ctx, d); err == nil && !slices.Contains(all, rest[0].Name) {
+			return nodeError(text, rest[0], "no database %s in source %s%s", rest[0].Name, d.Name, planner.Suggest(rest[0].Name, all))
+		}
+	}
 	if len(from) > 0 {
 		printTable(r.out, []string{"table"}, rows, "table")
 	} else {
@@ -259,6 +266,9 @@ func (r *repl) describe(ctx context.Context, text string, st *lang.Describe) err
 	}
 	ts, err := r.cat.Describe(ctx, d, ref)
 	if err != nil {
+		if e := r.missingTable(ctx, text, st.Table, d, ref); e != nil {
+			return e
+		}
 		return fmt.Errorf("source %s: %w", d.Name, err)
 	}
 	rows := make([][]string, 0, len(ts.Fields))
@@ -286,6 +296,31 @@ func (r *repl) describe(ctx context.Context, text string, st *lang.Describe) err
 	return nil
 }
 
+// missingTable is the error for a DESCRIBE of a table the source does
+// not list, at its name with a suggestion, as FROM binlog says it: no
+// database of that name, or no table of that name in it. nil when the
+// table is listed (the failure was another).
+func (r *repl) missingTable(ctx context.Context, text string, name *lang.TableName, d *planner.SourceDecl, ref connectors.TableRef) error {
+	refs, err := r.cat.Tables(ctx, d, ref.DB, "*")
+	if err != nil {
+		return nil
+	}
+	var tables []string
+	for _, t := range refs {
+		if t.Table == ref.Table {
+			return nil
+		}
+		tables = append(tables, t.Table)
+	}
+	parts := name.Parts
+	if len(tables) == 0 && len(parts) >= 2 {
+		if dbs, err := listDatabases(ctx, d); err == nil && !slices.Contains(dbs, ref.DB) {
+			return nodeError(text, parts[len(parts)-2], "no database %s in source %s%s", ref.DB, d.Name, planner.Suggest(ref.DB, dbs))
+		}
+	}
+	return nodeError(text, name, "no table %s in source %s%s", ref, d.Name, planner.Suggest(ref.Table, tables))
+}
+
 func metaValue(m arrow.Metadata, key string) (string, bool) {
 	if i := m.FindKey(key); i >= 0 {
 		return m.Values()[i], true
@@ -309,7 +344,19 @@ func (r *repl) plan(ctx context.Context, text string, st *lang.PlanPipeline) err
 	if !found {
 		return nodeError(text, st.Name, "no pipeline %q in %s (pipelines: %s)", name, r.file.Path, orNone(strings.Join(names, ", ")))
 	}
-	plan, err := r.file.Build(ctx, false)
+	// Only this pipeline is planned (with every source, sink and
+	// function): another pipeline that does not plan against the live
+	// schemas is no reason not to show this one.
+	only := *r.file
+	f := *r.file.File
+	f.Statements = nil
+	for _, st := range r.file.File.Statements {
+		if st.Pipeline == nil || strings.EqualFold(st.Pipeline.Name.Name, name) {
+			f.Statements = append(f.Statements, st)
+		}
+	}
+	only.File = &f
+	plan, err := only.Build(ctx, false)
 	if err != nil {
 		return err
 	}
