@@ -102,6 +102,12 @@ const (
 type StreamTable struct {
 	Ref      TableRef
 	Snapshot SnapshotMode
+	// Never: a pipeline follows the table with SNAPSHOT never, whatever
+	// Snapshot (the modes of its pipelines merged) is. It takes no
+	// snapshot, so the changes of a binlog gap are lost to it, and the
+	// truncate that begins the gap's new snapshot is none of its
+	// (exec.Batch.Gap).
+	Never bool
 	// RowCopy: every pipeline reading the table can take an online
 	// schema-change tool's copy of it as rows (exec.RowCopy) and swap it in
 	// at the cut-over, instead of a snapshot of the new table

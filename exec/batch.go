@@ -233,6 +233,10 @@ type Batch struct {
 	// Resnapshot, when set, says that the resnapshot it names sent its last
 	// row (the batch has no rows).
 	Resnapshot *ResnapshotEnd
+	// Gap marks the truncate change that begins the new snapshot of a
+	// table after a binlog gap (on_binlog_gap = 'resnapshot'): a SNAPSHOT
+	// never pipeline, which takes no snapshot, does not take it either.
+	Gap bool
 	// Copy marks one of several copies of a table-wide event, a truncate
 	// that a log delivers in each of its partitions so that every worker
 	// meets it in order with its rows (docs/scale-out.md): an upsert

@@ -540,6 +540,9 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 	kind := strings.ToLower(in.Kind.Name)
 	spec, ok := connectors.SinkSpec(kind)
 	if !ok {
+		if d := b.sinks[kind]; d != nil && !d.Implicit {
+			return b.intoDeclared(in, pl, d)
+		}
 		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, suggest(kind, connectors.SinkKinds()))
 		return nil, nil
 	}
@@ -645,6 +648,41 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 	}
 	pl.Sink = d.Name
 	pl.Target.Name = targetPart(rest[0].Name) + "." + targetPart(rest[1].Name)
+	return d, spec
+}
+
+// intoDeclared resolves "INTO name ['target']" for a file, http or stdout
+// sink declared with CREATE SINK: the target is a path under the file
+// sink's base directory (its DSN), or a URL in place of the http sink's;
+// the sink's WITH options apply, a pipeline's WITH wins.
+func (b *builder) intoDeclared(in *lang.IntoClause, pl *Pipeline, d *SinkDecl) (*SinkDecl, *connectors.Spec) {
+	spec, ok := connectors.SinkSpec(d.Kind)
+	if !ok {
+		return nil, nil
+	}
+	if d.Kind == "clickhouse" {
+		b.errs.add(in.Kind, "sink %s is a clickhouse sink: INTO clickhouse %s.database.table", d.Name, d.Name)
+		return nil, nil
+	}
+	if in.Table != nil {
+		b.errs.add(in.Table, "INTO %s takes a string target: INTO %s '…'", d.Name, d.Name)
+		return nil, nil
+	}
+	target := ""
+	if in.Target != nil {
+		target = in.Target.Value
+	}
+	switch {
+	case d.Kind == "file" && target == "":
+		b.errs.add(in, "INTO %s needs a target: INTO %s '…' (a path under %s)", d.Name, d.Name, d.DSN)
+		return nil, nil
+	case d.Kind == "stdout" && target != "":
+		b.errs.add(in, "INTO %s takes no target (a stdout sink)", d.Name)
+		return nil, nil
+	}
+	pl.SinkKind = d.Kind
+	pl.Sink = d.Name
+	pl.Target.Name = target
 	return d, spec
 }
 

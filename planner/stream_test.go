@@ -77,3 +77,45 @@ func TestFunctionBodyErrorPointsIntoTheBody(t *testing.T) {
 		t.Fatalf("want the error at amout, got %v", err)
 	}
 }
+
+// TestIntoDeclaredSink: a file, http or stdout sink declared with CREATE
+// SINK is named in INTO: its DSN is the file sink's base directory (the
+// target a path under it) or the http sink's URL (a target string
+// replaces it), its WITH options apply. Declared, it could not be used at
+// all: `INTO out 'x.jsonl'` was "unknown sink kind" and `INTO file 'x'`
+// made a sink of its own (new-user trial, after docs/connectors.md: "A
+// CREATE SINK of this kind may give a base directory as its target").
+func TestIntoDeclaredSink(t *testing.T) {
+	src := header + `CREATE SINK out INTO file '/var/lib/etlq/out';
+CREATE SINK hook INTO http 'https://hooks.example.com/x' WITH (timeout = '3s');
+CREATE PIPELINE pf FROM binlog shopdb.orders INTO out 'orders.jsonl';
+CREATE PIPELINE ph FROM binlog shopdb.orders INTO hook FORMAT canal_json;
+CREATE PIPELINE pc FROM binlog shopdb.orders INTO out 'orders.parquet';
+`
+	plan, err := build(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][3]string{
+		"pf": {"file", "out", "orders.jsonl"},
+		"ph": {"http", "hook", ""},
+		"pc": {"file", "out", "orders.parquet"},
+	}
+	for _, pl := range plan.Pipelines {
+		w := want[pl.Name]
+		if pl.SinkKind != w[0] || pl.Sink != w[1] || pl.Target.Name != w[2] {
+			t.Errorf("%s: kind %q, sink %q, target %q; want %q", pl.Name, pl.SinkKind, pl.Sink, pl.Target.Name, w)
+		}
+	}
+	for src, want := range map[string]string{
+		`CREATE SINK out INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO out;`:             `INTO out needs a target: INTO out '…'`,
+		`CREATE SINK out INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO out 'x.unknown';`: `ends in .unknown, which says no format`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO dw 'x';`:                                              `sink dw is a clickhouse sink: INTO clickhouse dw.database.table`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO nosuch 'x';`:                                          `unknown sink kind "nosuch"`,
+	} {
+		_, err := build(t, header+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s\nwant %q, got %v", src, want, err)
+		}
+	}
+}

@@ -69,7 +69,12 @@ func TestRuleNeverKeepsDeadRowAlive(t *testing.T) {
 	// (a replayed change keeps its _version: later changes win).
 	writeFile(t, file, strings.Replace(readFile(t, file), "amount >= 0", "amount >= -1", 1))
 	out := mustEtlq(t, "deadletter", "replay", "--state-dir", state, file, "pay")
-	if !strings.Contains(out, "replayed 3 dead letters of pipeline pay") || !strings.Contains(out, "1 failed again") {
+	// Written counts the removal of the key whose row failed again (an
+	// upsert target loses it, docs/language.md "Rules and upserts"): the
+	// message says so, or "3 rows written, 1 failed again" reads as four
+	// rows out of three letters (a new-user trial: 46 written, 22 failed
+	// again, of 46 letters).
+	if !strings.Contains(out, "replayed 3 dead letters of pipeline pay: 3 rows written (the removals of keys whose row failed again included), 1 failed again") {
 		t.Errorf("replay says:\n%s", out)
 	}
 	want = func() []string {
@@ -184,7 +189,7 @@ func TestDeadLettersToTargets(t *testing.T) {
 	writeFile(t, from, strings.Join(exported, "\n")+"\n")
 	writeFile(t, file, strings.Replace(readFile(t, file), "amount >= 0", "amount >= -100", 1))
 	out = mustEtlq(t, "deadletter", "replay", "--state-dir", state, "--from", from, file, "pay")
-	if !strings.Contains(out, "replayed 2 dead letters of pipeline pay: 2 rows written, 0 failed again") {
+	if !strings.Contains(out, "replayed 2 dead letters of pipeline pay: 2 rows written (the removals of keys whose row failed again included), 0 failed again") {
 		t.Errorf("replay says:\n%s", out)
 	}
 	diffRows(t, myRows(t, my, "SELECT id, amount, COALESCE(note, 'NULL') FROM "+db+".pay ORDER BY id"),

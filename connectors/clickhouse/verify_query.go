@@ -607,8 +607,13 @@ func (v *verifyTarget) RangeSums(ctx context.Context, key string, cols []connect
 	for i, r := range ranges {
 		los[i] = strconv.FormatInt(r.Lo, 10)
 	}
-	q := "SELECT toInt64(arrayCount(x -> x <= " + k + ", [" + strings.Join(los, ", ") + "])) AS c, toInt64(count()), groupBitXor(" + h + "), toInt64(min(" + k + ")), toInt64(max(" + k + "))" +
-		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND " + chRangeCond(k, ranges) + " GROUP BY c"
+	// The range index's alias and the lambda's parameter are no column's
+	// name: an alias replaces a column of its name everywhere in the query
+	// (a column c hashed the index), and a parameter hides one in the
+	// lambda (a key x was compared with itself).
+	idx, lo := v.freeName("__etlq_range"), v.freeName("__etlq_lo")
+	q := "SELECT toInt64(arrayCount(" + lo + " -> " + lo + " <= " + k + ", [" + strings.Join(los, ", ") + "])) AS " + idx + ", toInt64(count()), groupBitXor(" + h + "), toInt64(min(" + k + ")), toInt64(max(" + k + "))" +
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND " + chRangeCond(k, ranges) + " GROUP BY " + idx
 	rs, err := v.conn.Query(ctx, q)
 	if err != nil {
 		return nil, v.s.errorf("checksums of %s: %v", v.l.qualified(), err)
@@ -627,6 +632,18 @@ func (v *verifyTarget) RangeSums(ctx context.Context, key string, cols []connect
 		out[idx-1] = r
 	}
 	return out, rs.Err()
+}
+
+// freeName is base, or base with a number added, that no column of the
+// table has: a name the query may give an alias or a lambda parameter.
+func (v *verifyTarget) freeName(base string) string {
+	name := base
+	for i := 2; ; i++ {
+		if _, taken := v.types[name]; !taken {
+			return quote(name)
+		}
+		name = base + strconv.Itoa(i)
+	}
 }
 
 // RangeRows returns each live row's hash by key.

@@ -54,7 +54,7 @@ var Spec = connectors.Spec{
 	Kind: Kind,
 	Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), " +
 		"or writes a series of parquet files; batches are acknowledged once fsync'ed. " +
-		"A CREATE SINK of this kind may give a base directory as its target.",
+		"A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
 	TargetOptions: []connectors.Option{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
 			Doc: "at most one fsync (and acknowledgement) per interval; '0s' syncs every write"},

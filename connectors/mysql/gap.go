@@ -21,7 +21,8 @@ import (
 // of those: the tables the stream follows with SNAPSHOT initial. A
 // SNAPSHOT only table does not follow the binlog and lost nothing; a
 // SNAPSHOT never table wants no snapshot, so its lost changes are named in
-// a warning.
+// an error — also when another pipeline reads it with SNAPSHOT initial
+// (StreamTable.Never), whose new snapshot is none of the never one's.
 
 // gapMode parses on_binlog_gap and its alias snapshot_on_purge into
 // whether a gap is re-snapshotted.
@@ -60,6 +61,12 @@ func (st *stream) resnapshotGap(c *client.Conn, at binlogPos) ([]string, error) 
 			continue // reads no binlog: lost nothing
 		case connectors.SnapshotNever:
 			never = append(never, ts.key)
+		default:
+			if ts.never {
+				// Another pipeline reads it with SNAPSHOT initial: its
+				// snapshot rows are none of this one's.
+				never = append(never, ts.key)
+			}
 		}
 		var err error
 		if ts.cur, err = readTable(c, ts.ref); err != nil {
@@ -94,5 +101,5 @@ func (st *stream) truncateBatch(ts *tableState, at binlogPos) *exec.Batch {
 	for _, a := range cols {
 		a.Release()
 	}
-	return &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table}
+	return &exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, Gap: true}
 }

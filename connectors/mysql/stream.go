@@ -47,7 +47,10 @@ type streamOpts struct {
 type tableState struct {
 	ref  connectors.TableRef
 	mode connectors.SnapshotMode
-	key  string // "db.table"
+	// never: a pipeline reads the table with SNAPSHOT never, whatever mode
+	// (connectors.StreamTable.Never).
+	never bool
+	key   string // "db.table"
 	// cur is the schema at the reader's position; out is the column set
 	// batches carry (cur, except under schema_changes = 'ignore').
 	cur, out *table
@@ -280,7 +283,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			st.requested = map[connectors.TableRef]connectors.SnapshotMode{}
 		}
 		st.requested[rt.Ref] = rt.Snapshot
-		ts := &tableState{ref: rt.Ref, mode: rt.Snapshot, key: rt.Ref.String()}
+		ts := &tableState{ref: rt.Ref, mode: rt.Snapshot, never: rt.Never, key: rt.Ref.String()}
 		if t, ok := saved[rt.Ref]; ok && rt.Snapshot != connectors.SnapshotOnly {
 			ts.cur = t
 		} else if ts.cur = read[rt.Ref]; ts.cur == nil && waiting[rt.Ref] != nil && rt.Snapshot != connectors.SnapshotOnly {

@@ -84,6 +84,7 @@ type batchMeta struct {
 	Sel      []int32           `json:"sel,omitempty"`
 	HasSel   bool              `json:"hassel,omitempty"` // Sel is set, maybe empty (no live row)
 	Copy     bool              `json:"copy,omitempty"`
+	Gap      bool              `json:"gap,omitempty"`
 	// Only and Resnapshot: a resnapshot's rows and its end (etlq
 	// resnapshot through the log).
 	Only       string              `json:"only,omitempty"`
@@ -234,7 +235,7 @@ func (l *Log) decode(n names, m *nats.Msg, mem memory.Allocator) (*exec.Batch, e
 	}
 	return &exec.Batch{Record: rec, Sel: meta.Sel, DB: meta.DB, Table: meta.Table, Snapshot: meta.Snapshot,
 		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Copy: meta.Copy,
-		Only: meta.Only, Resnapshot: meta.Resnapshot}, nil
+		Only: meta.Only, Resnapshot: meta.Resnapshot, Gap: meta.Gap}, nil
 }
 
 // piece is one message's worth of a batch: the rows of one partition.

@@ -21,7 +21,7 @@ var Sources = []connectors.Spec{
 			{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
 				Doc: "on ALTER TABLE while streaming: evolve (batches carry the new columns), ignore (keep the old column set), fail (stop with an error naming the DDL)"},
 			{Name: "on_binlog_gap", Type: connectors.OptString, Enum: []string{"fail", "resnapshot"},
-				Doc: "when the checkpoint's binlog position was purged on the server, or the checkpoint is another server's and cannot be placed in this one's binlog (no GTID, or its GTID is not there): fail (default), or resnapshot: take a new snapshot of the tables whose changes were lost — those read with SNAPSHOT initial, their upsert targets first emptied of the rows the snapshot does not bring back (a SNAPSHOT only table lost nothing; a SNAPSHOT never table takes no snapshot, and its lost changes are logged as an error)"},
+				Doc: "when the checkpoint's binlog position was purged on the server, or the checkpoint is another server's and cannot be placed in this one's binlog (no GTID, or its GTID is not there): fail (default), or resnapshot: take a new snapshot of the tables whose changes were lost — those read with SNAPSHOT initial, their upsert targets first emptied of the rows the snapshot does not bring back (a SNAPSHOT only table lost nothing; a SNAPSHOT never table takes no snapshot, and its lost changes are logged as an error, also when another pipeline reads it with SNAPSHOT initial)"},
 			{Name: "snapshot_on_purge", Type: connectors.OptBool, Default: false,
 				Doc: "the old name of on_binlog_gap: true is on_binlog_gap = 'resnapshot'"},
 			{Name: "binlog_expiry_warning", Type: connectors.OptDuration,
@@ -98,7 +98,7 @@ var Sinks = []connectors.Spec{
 				Doc: "a batch with columns the table lacks or with wider types: evolve adds them (ALTER TABLE … ADD COLUMN with the source's DEFAULT; a renamed column as DEFAULT old_name) and widens types (MODIFY COLUMN), ignore drops them, fail stops (docs/schema-changes.md)"},
 		},
 	},
-	{Kind: "file", Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), or writes a series of parquet files; batches are acknowledged once fsync'ed. A CREATE SINK of this kind may give a base directory as its target.",
+	{Kind: "file", Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), or writes a series of parquet files; batches are acknowledged once fsync'ed. A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
 		TargetOptions: []connectors.Option{
 			{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
 				Doc: "at most one fsync (and acknowledgement) per interval; '0s' syncs every write"},

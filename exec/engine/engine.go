@@ -415,6 +415,7 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 	tables := map[connectors.TableRef]connectors.SnapshotMode{}
 	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
 	upsertT, upsertP := map[connectors.TableRef]bool{}, map[connectors.TableRef]bool{}
+	neverT := map[connectors.TableRef]bool{}
 	var names []string
 	for _, p := range pipes {
 		names = append(names, p.Name)
@@ -442,10 +443,11 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 			}
 			tables[t.Ref] = mergeSnapshot(mode, p.Snapshot)
 			upsertT[t.Ref] = upsertT[t.Ref] || p.Target.Mode == connectors.ModeUpsert
+			neverT[t.Ref] = neverT[t.Ref] || p.Snapshot == connectors.SnapshotNever
 		}
 	}
 	for ref, mode := range tables {
-		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode, Upsert: upsertT[ref]})
+		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode, Upsert: upsertT[ref], Never: neverT[ref]})
 	}
 	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
 	for ref, mode := range patterns {

@@ -399,11 +399,13 @@ func tableSchemaOf(b *exec.Batch) *connectors.TableSchema {
 
 // wants reports whether the pipeline takes batch b by its own SNAPSHOT mode,
 // whatever other pipelines read the same table with: never takes no
-// snapshot rows, only takes nothing but snapshot rows.
+// snapshot rows, nor the truncate that begins a binlog gap's new snapshot
+// (it would empty an upsert target that no snapshot fills again), only
+// takes nothing but snapshot rows.
 func (pr *pipeRun) wants(b *exec.Batch) bool {
 	switch pr.p.Snapshot {
 	case connectors.SnapshotNever:
-		return !b.Snapshot
+		return !b.Snapshot && !b.Gap
 	case connectors.SnapshotOnly:
 		return b.Snapshot
 	}
