@@ -310,7 +310,14 @@ func (l *Log) keyValue(bucket string, cfg *nats.KeyValueConfig) (nats.KeyValue, 
 	}
 	kv, err := l.js.KeyValue(bucket)
 	if errors.Is(err, nats.ErrBucketNotFound) && cfg != nil {
-		kv, err = l.js.CreateKeyValue(cfg)
+		if kv, err = l.js.CreateKeyValue(cfg); err != nil {
+			// Another process made it meanwhile (two workers starting
+			// at once; nats-server 2.9 may answer the second with
+			// "subjects overlap with an existing stream"): open it.
+			if kv2, err2 := l.js.KeyValue(bucket); err2 == nil {
+				return kv2, nil
+			}
+		}
 	}
 	return kv, err
 }
