@@ -49,25 +49,7 @@ CREATE PIPELINE po FROM binlog s.%s.o SNAPSHOT only INTO clickhouse dw.%s.o MODE
 	// Changes after the checkpoint, then their binary log purged.
 	myExec(t, s.my, "UPDATE "+s.db+".t SET v = 'x' WHERE id = 1", "DELETE FROM "+s.db+".t WHERE id = 2",
 		"INSERT INTO "+s.db+".t VALUES (6, 'f')", "FLUSH BINARY LOGS")
-	cur := testenv.Query(t, s.my, "SHOW MASTER STATUS")[0][0]
-	// MariaDB keeps a file until its binlog checkpoint is written (and
-	// while a replica reads it): purge again until it is gone.
-	var cp struct {
-		Mark struct{ File string } `json:"mark"`
-	}
-	data, err := os.ReadFile(filepath.Join(state, "source-s.json"))
-	if err != nil || json.Unmarshal(data, &cp) != nil || cp.Mark.File == "" {
-		t.Fatalf("checkpoint: %v\n%s", err, data)
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		myExec(t, s.my, "PURGE BINARY LOGS TO '"+fmt.Sprint(cur)+"'")
-		if first := testenv.Query(t, s.my, "SHOW BINARY LOGS")[0][0]; fmt.Sprint(first) > cp.Mark.File {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("binary log %s is still there after PURGE BINARY LOGS TO '%v'", cp.Mark.File, cur)
-		}
-	}
+	purgeCheckpointBinlog(t, s, state)
 	myExec(t, s.my, "UPDATE "+s.db+".t SET v = 'y' WHERE id = 3")
 	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", write("fail.etl", ""))
 	if err == nil || !strings.Contains(out, "was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot')") {
@@ -123,23 +105,7 @@ CREATE PIPELINE pn FROM binlog s.%s.t SNAPSHOT never INTO clickhouse dw.%s.n MOD
 		t.Fatalf("before the gap the never pipeline's target has %v", got)
 	}
 	myExec(t, s.my, "UPDATE "+s.db+".t SET v = 'y' WHERE id = 4", "INSERT INTO "+s.db+".t VALUES (5,'e')", "FLUSH BINARY LOGS")
-	cur := testenv.Query(t, s.my, "SHOW MASTER STATUS")[0][0]
-	var cp struct {
-		Mark struct{ File string } `json:"mark"`
-	}
-	data, err := os.ReadFile(filepath.Join(state, "source-s.json"))
-	if err != nil || json.Unmarshal(data, &cp) != nil || cp.Mark.File == "" {
-		t.Fatalf("checkpoint: %v\n%s", err, data)
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		myExec(t, s.my, "PURGE BINARY LOGS TO '"+fmt.Sprint(cur)+"'")
-		if first := testenv.Query(t, s.my, "SHOW BINARY LOGS")[0][0]; fmt.Sprint(first) > cp.Mark.File {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("binary log %s is still there after PURGE BINARY LOGS TO '%v'", cp.Mark.File, cur)
-		}
-	}
+	purgeCheckpointBinlog(t, s, state)
 	out := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	if !strings.Contains(out, "changes in the binlog gap are lost for SNAPSHOT never tables") || !strings.Contains(out, s.db+".t") {
 		t.Errorf("apply did not say the never pipeline lost the gap's changes:\n%s", out)
@@ -155,5 +121,31 @@ CREATE PIPELINE pn FROM binlog s.%s.t SNAPSHOT never INTO clickhouse dw.%s.n MOD
 	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	if got := chRows(t, s.ch, "SELECT toString(id), v FROM "+s.db+".n_current ORDER BY id"); strings.Join(got, ";") != "1|x;2|z;4|d" {
 		t.Errorf("after the gap the never pipeline's target has %v, want its rows before the gap and the change after it (1 x, 2 z, 4 d)", got)
+	}
+}
+
+// purgeCheckpointBinlog purges the binary logs of s up to the current
+// one (the caller has just flushed them), so that the checkpoint of the
+// source s in state is in a purged file. MariaDB keeps a file until its
+// binlog checkpoint is written (and while a replica reads it): purged
+// again until it is gone.
+func purgeCheckpointBinlog(t *testing.T, s *scratch, state string) {
+	t.Helper()
+	cur := testenv.Query(t, s.my, "SHOW MASTER STATUS")[0][0]
+	var cp struct {
+		Mark struct{ File string } `json:"mark"`
+	}
+	data, err := os.ReadFile(filepath.Join(state, "source-s.json"))
+	if err != nil || json.Unmarshal(data, &cp) != nil || cp.Mark.File == "" {
+		t.Fatalf("checkpoint: %v\n%s", err, data)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		myExec(t, s.my, "PURGE BINARY LOGS TO '"+fmt.Sprint(cur)+"'")
+		if first := testenv.Query(t, s.my, "SHOW BINARY LOGS")[0][0]; fmt.Sprint(first) > cp.Mark.File {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binary log %s is still there after PURGE BINARY LOGS TO '%v'", cp.Mark.File, cur)
+		}
 	}
 }
