@@ -137,7 +137,7 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	w := &workerStream{log: s.log, n: n, name: s.name, o: s.o, kv: kv, nparts: parts,
-		out: make(chan item, 8), owned: map[int]*part{}, left: map[int]uint64{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf, created: info.Created}
+		out: make(chan item, 8), owned: map[int]*part{}, left: map[int]uint64{}, seen: map[int]seenLease{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf, created: info.Created}
 	if s.o.Stats != nil {
 		id := s.o.ID
 		s.o.Stats.ID.Store(&id)
@@ -220,6 +220,17 @@ type workerStream struct {
 	d     uint64 // delivery counter: the Mark of each batch handed over
 	lag   float64
 	left  map[int]uint64 // per partition: messages after the last one handed over
+	// unowned is when the oldest message not acknowledged by the group
+	// of the partitions without a live lease was published (zero: none);
+	// seen the revision of each other worker's lease and when this worker
+	// first saw it (balance, measureUnowned).
+	unowned time.Time
+	seen    map[int]seenLease
+}
+
+type seenLease struct {
+	rev uint64
+	at  time.Time
 }
 
 // setOwned keeps the counts of partitions held.
@@ -320,14 +331,80 @@ func (w *workerStream) SnapshotFloor() uint64 { return w.floor.Floor }
 
 // Lag is how far behind the log the worker's targets are: the age of the
 // oldest message handed over and not yet acknowledged (its rows not yet
-// written by the sinks), or of the last one handed over while its
-// partition had more to read, whichever is larger; 0 when caught up.
-// Before, it was the second alone: a worker whose sinks were minutes
-// behind (ClickHouse refusing inserts) showed 0 while it kept fetching.
+// written by the sinks), of the last one handed over while its partition
+// had more to read, or of the oldest message not acknowledged by the
+// group in a partition no live worker holds (no lease, or one its owner
+// stopped renewing: measureUnowned), whichever is largest; 0 when caught
+// up. Before, it was the second alone: a worker whose sinks were minutes
+// behind (ClickHouse refusing inserts) showed 0 while it kept fetching;
+// and partitions nobody held yet (workers restarted) were nobody's lag.
 func (w *workerStream) Lag() float64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return max(w.lag, w.unackedAge())
+	lag := max(w.lag, w.unackedAge())
+	if !w.unowned.IsZero() {
+		lag = max(lag, time.Since(w.unowned).Seconds())
+	}
+	return lag
+}
+
+// measureUnowned finds, after a balance round, the partitions of the
+// group no live worker holds — without a lease, or whose lease has kept
+// its revision for more than half a lease (its owner, killed, no longer
+// renews it every quarter) — and when the oldest message of theirs the
+// group has not acknowledged was published: until a worker takes them,
+// every worker of the group counts it in its lag. keys are the lease
+// bucket's keys listed in the round.
+func (w *workerStream) measureUnowned(keys []string) {
+	held := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		held[k] = true
+	}
+	now := time.Now()
+	var free []int
+	for id := 0; id < w.nparts; id++ {
+		w.mu.Lock()
+		_, mine := w.owned[id]
+		w.mu.Unlock()
+		if mine {
+			delete(w.seen, id)
+			continue
+		}
+		if !held[w.leaseKey(id)] {
+			delete(w.seen, id)
+			free = append(free, id)
+			continue
+		}
+		e, err := w.kv.Get(w.leaseKey(id))
+		switch {
+		case errors.Is(err, nats.ErrKeyNotFound):
+			delete(w.seen, id)
+			free = append(free, id)
+		case err != nil:
+		case w.seen[id].rev != e.Revision():
+			w.seen[id] = seenLease{rev: e.Revision(), at: now}
+		case now.Sub(w.seen[id].at) > w.o.Lease/2:
+			free = append(free, id)
+		}
+	}
+	var oldest time.Time
+	for _, id := range free {
+		cis, err := w.log.partConsumers(w.n, w.o.Group, id)
+		if err != nil {
+			return // keep the last measure
+		}
+		start := uint64(1)
+		for _, ci := range cis {
+			start = max(start, ackedUpTo(ci)+1)
+		}
+		m, err := w.log.js.GetMsg(w.n.stream, start, nats.DirectGetNext(w.n.partFilter(id)))
+		if err == nil && (oldest.IsZero() || m.Time.Before(oldest)) {
+			oldest = m.Time
+		}
+	}
+	w.mu.Lock()
+	w.unowned = oldest
+	w.mu.Unlock()
 }
 
 // unackedAge is the age of the oldest message handed over and not yet
@@ -385,6 +462,9 @@ func (w *workerStream) balance(ctx context.Context) error {
 	keys, err := w.kv.Keys()
 	if err != nil && !errors.Is(err, nats.ErrNoKeysFound) {
 		w.o.Log.Warn("log: listing workers failed", "error", err.Error())
+	}
+	if err == nil || errors.Is(err, nats.ErrNoKeysFound) {
+		defer w.measureUnowned(keys)
 	}
 	workers := 0
 	for _, k := range keys {
