@@ -106,7 +106,8 @@ const (
 // Field metadata keys set by sources on table columns.
 const (
 	// MetaSourceType is the column's type as the source declares it,
-	// lower case, e.g. "decimal(12,2) unsigned", "datetime(6)", "enum('a','b')".
+	// lower case but for ENUM/SET members, which keep their case, e.g.
+	// "decimal(12,2) unsigned", "datetime(6)", "enum('a','B')".
 	MetaSourceType = "etlq.source_type"
 	// MetaLogicalType refines an Arrow type where Arrow alone is ambiguous:
 	// "json" (on String), "geometry" (on Binary), "time" (on Duration(µs)),

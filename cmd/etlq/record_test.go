@@ -233,3 +233,76 @@ func TestRecordOutputInNewDirectory(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordEnumMemberCase: `etlq record` writes an ENUM's and a SET's
+// column type with its members as MySQL has them ('G','PG-13', not
+// 'g','pg-13'), and `etlq test` over that recording passes. It wrote the
+// lower-cased type (new-user trial: sakila.film's rating).
+func TestRecordEnumMemberCase(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, myDSN)
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, rating ENUM('G','PG-13','NC-17') NOT NULL, f SET('Trailers','Deleted Scenes'))")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "fx", "rec.json")
+		etl := filepath.Join(dir, "p.etl")
+		writeFile(t, etl, fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n"+
+			"CREATE PIPELINE p FROM binlog src.%s.t SNAPSHOT never WHERE rating <> 'G'\n"+
+			"  TRANSFORM id, rating, f INTO stdout FORMAT jsonl;\n", myDSN, db))
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "2", "-o", out, "--file", etl)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		var log bytes.Buffer
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "recording changes of") {
+				break
+			}
+		}
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 'PG-13', 'Trailers,Deleted Scenes')",
+			"INSERT INTO "+db+".t VALUES (2, 'G', NULL)")
+		for sc.Scan() {
+			log.WriteString(sc.Text() + "\n")
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("etlq record: %v\n%s", err, log.String())
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fx struct {
+			Tables []struct {
+				Columns []struct{ Name, Type string }
+			}
+			Expect map[string][]map[string]any
+		}
+		if err := json.Unmarshal(data, &fx); err != nil {
+			t.Fatal(err)
+		}
+		types := map[string]string{}
+		for _, c := range fx.Tables[0].Columns {
+			types[c.Name] = c.Type
+		}
+		if types["rating"] != "enum('G','PG-13','NC-17')" || types["f"] != "set('Trailers','Deleted Scenes')" {
+			t.Errorf("recorded column types %v, want the members' case kept:\n%s", types, data)
+		}
+		if rows := fx.Expect["p"]; len(rows) != 1 || rows[0]["rating"] != "PG-13" || rows[0]["f"] != "Trailers,Deleted Scenes" {
+			t.Errorf("record --file filled %v", fx.Expect)
+		}
+		if o := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", filepath.Dir(out)); !strings.Contains(o, "1 passed, 0 failed") {
+			t.Fatalf("etlq test over the recording:\n%s", o)
+		}
+	})
+}

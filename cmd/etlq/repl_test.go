@@ -151,6 +151,32 @@ func TestReplShowDescribe(t *testing.T) {
 	}
 }
 
+// TestReplDescribeEnumMemberCase: DESCRIBE shows an ENUM's and a SET's
+// source type with the members as MySQL has them: enum('G','PG-13'), not
+// enum('g','pg-13') (new-user trial: DESCRIBE sakila.film).
+func TestReplDescribeEnumMemberCase(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, dsn string) {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, dsn)
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		testenv.Exec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".film (id INT PRIMARY KEY, rating ENUM('G','PG','PG-13','R','NC-17') NOT NULL, f SET('Trailers','Deleted Scenes'))")
+		out, errs, code := runRepl(t, "DESCRIBE "+db+".film;\n", "--source", dsn)
+		if code != 0 || errs != "" {
+			t.Fatalf("exit %d, stderr:\n%s\nstdout:\n%s", code, errs, out)
+		}
+		for _, re := range []*regexp.Regexp{
+			lineRE("rating", "STRING", "enum('G','PG','PG-13','R','NC-17')", "no", ""),
+			lineRE("f", "STRING", "set('Trailers','Deleted Scenes')", "yes", ""),
+		} {
+			if !re.MatchString(out) {
+				t.Errorf("output does not match %s:\n%s", re, out)
+			}
+		}
+	})
+}
+
 // waitFor waits until the REPL's stderr holds s.
 func (p *replProc) waitFor(t *testing.T, s string, d time.Duration) {
 	t.Helper()

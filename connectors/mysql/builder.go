@@ -282,7 +282,7 @@ func errValue(c *column, v []byte) error {
 	if len(s) > 40 {
 		s = s[:40] + "…"
 	}
-	return &valueError{col: c.Name, typ: c.ColumnType, val: s}
+	return &valueError{col: c.Name, typ: c.sourceType(), val: s}
 }
 
 type valueError struct{ col, typ, val string }

@@ -179,7 +179,7 @@ func (m *tableMap) bind(t *table) error {
 		m.fromBin[ci] = i
 		if !binlogTypeFits(m.types[i], m.metas[i], c) {
 			return fmt.Errorf("binlog column %d of %s has type %d, which does not fit column %q (%s) of the schema at this position",
-				i+1, t.Ref, m.types[i], c.Name, c.ColumnType)
+				i+1, t.Ref, m.types[i], c.Name, c.sourceType())
 		}
 		m.cols[i] = colDec{c: c, ci: ci, meta: m.metas[i], tp: m.types[i]}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/connectors"
 )
 
@@ -45,6 +47,81 @@ func TestEnumSetMemberCase(t *testing.T) {
 						t.Errorf("row %d %s = %q, want %q (%v)", i, k, rows[i][k], v, rows[i])
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestEnumMembersKeepCaseInSourceType: the source type a field carries
+// (exec.MetaSourceType: what DESCRIBE shows, what `etlq record` writes
+// into a fixture, canal_json's mysqlType) writes ENUM and SET members as
+// the server's COLUMN_TYPE does, case kept, from the schema read at the
+// start and after an ALTER read from the binlog. It showed
+// enum('g','pg-13') for ENUM('G','PG-13'): COLUMN_TYPE is lower-cased
+// for matching, and the field's source type was taken from it.
+func TestEnumMembersKeepCaseInSourceType(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, e ENUM('G','PG-13','a''B','c\\\\D') NOT NULL, st SET('X','y'))")
+			src := newSrc(t, s, nil)
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			ctx := context.Background()
+			field := func(fs []arrow.Field, name string) string {
+				for _, f := range fs {
+					if f.Name == name {
+						return st0(f)
+					}
+				}
+				return "<absent>"
+			}
+			ts, err := src.Describe(ctx, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for col, want := range map[string]string{"e": `enum('G','PG-13','a''B','c\\D')`, "st": "set('X','y')"} {
+				if got := field(ts.Fields, col); got != want {
+					t.Errorf("described %s: source type %s, want %s", col, got, want)
+				}
+			}
+			st, err := src.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			run(t, s, "INSERT INTO "+db+".t VALUES (1, 'PG-13', 'X,y')",
+				"ALTER TABLE "+db+".t MODIFY e ENUM('G','PG-13','NC-17') NOT NULL, MODIFY st SET('X','y','Zz')",
+				"INSERT INTO "+db+".t VALUES (2, 'NC-17', 'Zz')")
+			dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			want := map[string][2]string{
+				"1": {`enum('G','PG-13','a''B','c\\D')`, "set('X','y')"},
+				"2": {"enum('G','PG-13','NC-17')", "set('X','y','Zz')"},
+			}
+			for seen := 0; seen < 2; {
+				b, err := st.Next(dctx)
+				if err != nil {
+					t.Fatalf("next: %v", err)
+				}
+				if b.Record == nil {
+					b.Release()
+					continue
+				}
+				fs := b.Record.Schema().Fields()
+				for _, r := range batchRows(b) {
+					w, ok := want[r["id"]]
+					if !ok {
+						t.Fatalf("unexpected row %v", r)
+					}
+					seen++
+					if got := field(fs, "e"); got != w[0] {
+						t.Errorf("row %s: e's source type %s, want %s", r["id"], got, w[0])
+					}
+					if got := field(fs, "st"); got != w[1] {
+						t.Errorf("row %s: st's source type %s, want %s", r["id"], got, w[1])
+					}
+				}
+				b.Release()
 			}
 		})
 	}

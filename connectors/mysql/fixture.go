@@ -57,6 +57,9 @@ func FieldOf(name, columnType, collation string, nullable bool, pk int) (arrow.F
 		if a := args(); len(a) == 1 {
 			c.OctetLen = a[0]
 		}
+	case "enum", "set":
+		// Members keep their case, as in the fixture (ColumnTypeOf).
+		c.Members = parseMembers(strings.TrimSpace(columnType))
 	}
 	if isTextType(dt) {
 		if c.Collation == "" {

@@ -580,10 +580,26 @@ func (c *column) logicalType() string {
 	return ""
 }
 
+// sourceType is the column's type as its field's exec.MetaSourceType
+// gives it (DESCRIBE shows it, `etlq record` writes it into a fixture):
+// ColumnType, but for an ENUM or SET the members as COLUMN_TYPE writes
+// them, their case kept (ColumnType is lowered for matching).
+func (c *column) sourceType() string {
+	if (c.DataType == "enum" || c.DataType == "set") && len(c.Members) > 0 {
+		q := make([]string, len(c.Members))
+		for i, m := range c.Members {
+			// As COLUMN_TYPE (and parseMembers): ' doubled, \ escaped.
+			q[i] = "'" + strings.NewReplacer(`\`, `\\`, "'", "''").Replace(m) + "'"
+		}
+		return c.DataType + "(" + strings.Join(q, ",") + ")"
+	}
+	return c.ColumnType
+}
+
 // field returns the column's Arrow field with the etlq metadata.
 func (c *column) field() arrow.Field {
 	keys := []string{exec.MetaSourceType}
-	vals := []string{c.ColumnType}
+	vals := []string{c.sourceType()}
 	if lt := c.logicalType(); lt != "" {
 		keys = append(keys, exec.MetaLogicalType)
 		vals = append(vals, lt)
