@@ -45,36 +45,13 @@ func TestRecordThenTest(t *testing.T) {
 		if err := os.WriteFile(etl, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "4", "-o", out, "--file", etl)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// Changes are written once record follows the binlog.
-		sc := bufio.NewScanner(stderr)
-		var log bytes.Buffer
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "recording changes of") {
-				break
-			}
-		}
-		myExec(t, my,
-			"INSERT INTO "+db+".t VALUES (1, 'new', 12.50, '2024-01-02 03:04:05.123456', '{\"channel\": \"web\"}', 0x00ff, '-01:02:03')",
-			"INSERT INTO "+db+".t VALUES (2, 'new', 0.50, NULL, NULL, NULL, NULL)",
-			"UPDATE "+db+".t SET s = 'paid', amt = 99.99 WHERE id = 1",
-			"DELETE FROM "+db+".t WHERE id = 2")
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("etlq record: %v\n%s", err, log.String())
-		}
+		recordChanges(t, []string{"--source", myDSN, "--table", db + ".t", "--limit", "4", "-o", out, "--file", etl}, func() {
+			myExec(t, my,
+				"INSERT INTO "+db+".t VALUES (1, 'new', 12.50, '2024-01-02 03:04:05.123456', '{\"channel\": \"web\"}', 0x00ff, '-01:02:03')",
+				"INSERT INTO "+db+".t VALUES (2, 'new', 0.50, NULL, NULL, NULL, NULL)",
+				"UPDATE "+db+".t SET s = 'paid', amt = 99.99 WHERE id = 1",
+				"DELETE FROM "+db+".t WHERE id = 2")
+		})
 
 		data, err := os.ReadFile(out)
 		if err != nil {
@@ -186,31 +163,9 @@ func TestRecordOutputInNewDirectory(t *testing.T) {
 		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT)")
 		dir := t.TempDir()
 		out := filepath.Join(dir, "testdata", "p", "rec.json")
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "1", "-o", out)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stderr)
-		var log bytes.Buffer
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "recording changes of") {
-				break
-			}
-		}
-		myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 2)")
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("etlq record -o %s: %v\n%s", out, err, log.String())
-		}
+		recordChanges(t, []string{"--source", myDSN, "--table", db + ".t", "--limit", "1", "-o", out}, func() {
+			myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 2)")
+		})
 		data, err := os.ReadFile(out)
 		if err != nil || !strings.Contains(string(data), `"op": "insert"`) {
 			t.Fatalf("recording: %v\n%s", err, data)
@@ -252,32 +207,10 @@ func TestRecordEnumMemberCase(t *testing.T) {
 		writeFile(t, etl, fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n"+
 			"CREATE PIPELINE p FROM binlog src.%s.t SNAPSHOT never WHERE rating <> 'G'\n"+
 			"  TRANSFORM id, rating, f INTO stdout FORMAT jsonl;\n", myDSN, db))
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "2", "-o", out, "--file", etl)
-		stderr, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(stderr)
-		var log bytes.Buffer
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.HasPrefix(sc.Text(), "recording changes of") {
-				break
-			}
-		}
-		myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 'PG-13', 'Trailers,Deleted Scenes')",
-			"INSERT INTO "+db+".t VALUES (2, 'G', NULL)")
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-		}
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("etlq record: %v\n%s", err, log.String())
-		}
+		recordChanges(t, []string{"--source", myDSN, "--table", db + ".t", "--limit", "2", "-o", out, "--file", etl}, func() {
+			myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 'PG-13', 'Trailers,Deleted Scenes')",
+				"INSERT INTO "+db+".t VALUES (2, 'G', NULL)")
+		})
 		data, err := os.ReadFile(out)
 		if err != nil {
 			t.Fatal(err)
@@ -305,4 +238,37 @@ func TestRecordEnumMemberCase(t *testing.T) {
 			t.Fatalf("etlq test over the recording:\n%s", o)
 		}
 	})
+}
+
+// recordChanges runs etlq record with args, makes the changes with write
+// once record follows the binlog, and waits for it to end (its --limit
+// reached), failing the test with its log when it fails.
+func recordChanges(t *testing.T, args []string, write func()) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, etlqBin, append([]string{"record"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Changes are written once record follows the binlog.
+	sc := bufio.NewScanner(stderr)
+	var log bytes.Buffer
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "recording changes of") {
+			break
+		}
+	}
+	write()
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("etlq record %s: %v\n%s", strings.Join(args, " "), err, log.String())
+	}
 }
