@@ -689,19 +689,23 @@ func (r *sourceRun) deliver(ctx context.Context, pr *pipeRun, b *exec.Batch, seq
 
 // write processes b for pr and writes what comes out.
 func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq uint64) error {
-	if b.NumRows() == 0 && !pr.schemaChanged(b) && !pr.unsettled(b) {
-		return nil // a position-only batch
-	}
 	in := b
 	if b.Snapshot && b.Sel != nil && pr.p.Snapshot == connectors.SnapshotOnly {
-		// The rows a windowed snapshot placement (MySQL's watermarks,
-		// brackets) leaves out of a chunk are those whose keys the
-		// binlog changed inside the chunk's window: the changes carry
-		// their state. A SNAPSHOT only pipeline takes no change, so it
-		// takes the chunk's rows as its read view has them.
+		// The rows a snapshot leaves out of a chunk are those whose keys
+		// the binlog changed inside the chunk's window (MySQL's
+		// watermarks, brackets) or before it (a change that went out
+		// first): the changes carry their state. A SNAPSHOT only
+		// pipeline takes no change, so it takes the chunk's rows as its
+		// read view has them — also when none is left (under a writer
+		// that had changed every key of a chunk before its read, the
+		// chunk was taken for a position-only batch and lost:
+		// TestSnapshotOnlyUnderWindowedPlacement had 9,400 of 20,000).
 		whole := *b
 		whole.Sel = nil
 		in = &whole
+	}
+	if in.NumRows() == 0 && !pr.schemaChanged(b) && !pr.unsettled(b) {
+		return nil // a position-only batch
 	}
 	out, err := pr.process(ctx, in)
 	if err != nil {
