@@ -155,11 +155,40 @@ func TestTableAddedAfterDDL(t *testing.T) {
 			if len(marks) == 0 {
 				t.Fatal("no mark")
 			}
-			rows, _, err = openDrainReq(t, src, []connectors.TableRef{a, b, c}, connectors.StreamRequest{}, marks[0])
+			// An ALTER after the join, made while the stream is stopped:
+			// the stream resumed behind both applies it at its place.
+			run(t, s, "ALTER TABLE "+db+".b ADD COLUMN z INT NOT NULL DEFAULT 3",
+				"INSERT INTO "+db+".b VALUES (6, 60, 16, 4)")
+			// Resumed there and running (behind, from the mark), another
+			// ALTER of b and a row after it.
+			req = connectors.StreamRequest{Resume: marks[0].State}
+			for _, r := range []connectors.TableRef{a, b, c} {
+				req.Tables = append(req.Tables, connectors.StreamTable{Ref: r})
+			}
+			st, err = src.OpenWithAllocator(context.Background(), req, checkedMem(t))
 			if err != nil {
 				t.Fatalf("resumed before the join: %v", err)
 			}
+			defer st.Close()
+			run(t, s, "ALTER TABLE "+db+".b ADD COLUMN y VARCHAR(5) NULL",
+				"INSERT INTO "+db+".b VALUES (7, 70, 17, 5, 'y7')")
+			wc := conn(t, s)
+			defer wc.Close()
+			rows = nil
+			readToServerPosition(t, ctx, wc, st, func(r []row) { rows = append(rows, r...) })
+			// (A snapshot chunk read after that position comes later.)
+			more, _ := drain(t, st, 20*time.Second, func(more []row) bool {
+				all := append(rows[:len(rows):len(rows)], more...)
+				return rowByID(all, "b", "1") != nil && rowByID(all, "b", "3") != nil && rowByID(all, "c", "2") != nil
+			})
+			rows = append(rows, more...)
 			check(rows)
+			if r := rowByID(rows, "b", "6"); r == nil || r["extra"] != "16" || r["z"] != "4" {
+				t.Errorf("b row 6, written after an ALTER made while stopped: %v", r)
+			}
+			if r := rowByID(rows, "b", "7"); r == nil || r["z"] != "5" || r["y"] != "y7" {
+				t.Errorf("b row 7, written after an ALTER made while running: %v", r)
+			}
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // liveSchema makes ch read the table's columns as the server has them in
@@ -21,39 +23,31 @@ import (
 // (InnoDB: "Table definition has changed"), and the chunk is read again.
 func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 	ref := ch.ts.ref
-	var sig strings.Builder
+	var sig string
 	if g := ch.grp; g != nil && g.open && g.conn == c && g.sigs[ch.ts] != "" {
 		// Read for the group, in its read view (snapshot_group.go): a DDL
 		// since then fails the SELECT, as after the query below.
-		sig.WriteString(g.sigs[ch.ts])
+		sig = g.sigs[ch.ts]
 	} else {
-		r, err := c.Execute(`SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, IFNULL(CHARACTER_SET_NAME, '')
-		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ` + quoteString(ref.DB) +
-			` AND TABLE_NAME = ` + quoteString(ref.Table) + ` ORDER BY ORDINAL_POSITION`)
+		sigs, err := columnSigs(c, []connectors.TableRef{ref})
 		if err != nil {
 			return fmt.Errorf("describe %s: %v", ref, err)
 		}
-		for i := 0; i < r.RowNumber(); i++ {
-			name, _ := r.GetString(i, 0)
-			typ, _ := r.GetString(i, 1)
-			null, _ := r.GetString(i, 2)
-			cs, _ := r.GetString(i, 3)
-			sig.WriteString(colSig(name, strings.ToLower(typ), null == "YES", strings.ToLower(cs)))
-		}
-		if r.RowNumber() == 0 {
+		var ok bool
+		if sig, ok = sigs[ref]; !ok {
 			// Gone (dropped, renamed away): the chunk's SELECT fails
 			// with the server's error, which tableGone knows.
 			return nil
 		}
 	}
-	if sig.String() == columnSig(ch.t) {
+	if sig == columnSig(ch.t) {
 		return nil
 	}
 	var err error
 	s.mu.Lock()
 	live := s.live[ch.ts]
 	s.mu.Unlock()
-	if live == nil || columnSig(live) != sig.String() {
+	if live == nil || columnSig(live) != sig {
 		if live, err = readTable(c, ref); err != nil {
 			if strings.HasSuffix(err.Error(), "does not exist") {
 				return nil // gone meanwhile: as above
