@@ -78,7 +78,7 @@ func (w *writer) keyWidened(ctx context.Context, l *tableLayout, cols []colSpec)
 // has re-keyed the table (done). unlock drops the lock.
 func (w *writer) rekeyLock(ctx context.Context, l *tableLayout, cols []colSpec, token string) (unlock func(), done bool, err error) {
 	lock := quote(l.db) + "." + quote(l.table+lockSuffix)
-	beat := "INSERT INTO " + lock + " SELECT " + quoteString(token) + ", now()"
+	beat := "INSERT INTO " + lock + " SELECT " + quoteString(lockOwner(token)) + ", now()"
 	var logged, emptySince time.Time
 	for attempt := 0; ; attempt++ {
 		err := w.conn.Exec(ctx, "CREATE TABLE "+lock+" (owner String, at DateTime) ENGINE = TinyLog")
@@ -116,7 +116,8 @@ func (w *writer) rekeyLock(ctx context.Context, l *tableLayout, cols []colSpec, 
 		}
 		var last, now time.Time
 		var beats uint64
-		err = w.conn.QueryRow(ctx, "SELECT max(at), now(), count() FROM "+lock).Scan(&last, &now, &beats)
+		var owner string
+		err = w.conn.QueryRow(ctx, "SELECT max(at), now(), count(), argMax(owner, at) FROM "+lock).Scan(&last, &now, &beats, &owner)
 		if err == nil && beats == 0 {
 			// Made, its first heartbeat not written yet: stale if it
 			// stays so.
@@ -125,12 +126,18 @@ func (w *writer) rekeyLock(ctx context.Context, l *tableLayout, cols []colSpec, 
 			}
 			last, now = emptySince, time.Now()
 		}
-		if err == nil && now.Sub(last) > rekeyLockStale {
-			// Its writer stopped beating: the first to rename the lock
-			// away takes it over.
+		gone := err == nil && beats > 0 && ownerGone(owner)
+		if err == nil && (gone || now.Sub(last) > rekeyLockStale) {
+			// Its writer stopped beating, or is a process of this
+			// machine that no longer runs (killed, then etlq started
+			// again): the first to rename the lock away takes it over.
 			stale := quote(l.db) + "." + quote(l.table+lockSuffix+"_"+token)
 			if err := w.conn.Exec(ctx, "RENAME TABLE "+lock+" TO "+stale); err == nil {
-				slog.Warn("clickhouse: took over a re-key lock whose writer stopped", "table", w.target, "heartbeat", last)
+				why := "its heartbeat stopped"
+				if gone {
+					why = "its writer, a process of this machine, no longer runs"
+				}
+				slog.Warn("clickhouse: took over a re-key lock whose writer stopped", "table", w.target, "heartbeat", last, "why", why)
 				_ = w.conn.Exec(ctx, "DROP TABLE IF EXISTS "+stale)
 			}
 			continue
