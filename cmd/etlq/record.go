@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine/fixture"
 )
@@ -137,6 +138,6 @@ func (c *recordCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "recorded %d changes\n", len(f.Changes))
+	fmt.Fprintf(os.Stderr, "recorded %s\n", etlfile.Plural(len(f.Changes), "change"))
 	return stopErr
 }

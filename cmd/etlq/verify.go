@@ -29,7 +29,7 @@ import (
 
 type verifyCmd struct {
 	File       string        `arg:"" type:"existingfile" help:"The .etl file."`
-	Pipelines  []string      `arg:"" optional:"" name:"pipeline" help:"Pipelines to verify (default: every upsert pipeline)."`
+	Pipelines  []string      `arg:"" optional:"" name:"pipeline" help:"Pipelines to verify (default: every upsert and changelog pipeline)."`
 	Repair     bool          `help:"Rewrite the differing keys from the source, then verify again."`
 	StateDir   string        `default:"./.etlq" help:"The state directory of etlq apply for this file: its checkpoints tell how far the pipelines have applied."`
 	Log        string        `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"The pipelines run as etlq apply --log workers: how far they have applied is read from their acknowledgements in this log (not from --state-dir)."`
