@@ -166,7 +166,24 @@ func TestFixtureErrors(t *testing.T) {
 	  {"name": "amount", "type": "decimal(12,2)"}, {"name": "tags", "type": "set('a','b''x')", "nullable": true},
 	  {"name": "y", "type": "year(4)", "nullable": true}, {"name": "at", "type": "datetime(6)", "nullable": true},
 	  {"name": "d", "type": "date", "nullable": true}]}`
+	table3 := `{"table": "shopdb.orders", "columns": [{"name": "id", "type": "bigint(20) unsigned", "key": 1},
+	  {"name": "customer", "type": "varchar(64)"}, {"name": "status", "type": "enum('new','paid')"},
+	  {"name": "amount", "type": "decimal(12,2) unsigned"}, {"name": "m", "type": "mediumint(8) unsigned"},
+	  {"name": "sm", "type": "mediumint(9)"}, {"name": "b", "type": "bit(3)"}]}`
+	row3 := func(amount, m, sm, b string) string {
+		return `{"tables": [` + table3 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": ` +
+			amount + `, "m": ` + m + `, "sm": ` + sm + `, "b": ` + b + `}}], "expect": {"orders_audit": []}}`
+	}
 	for _, c := range []struct{ text, want string }{
+		// A MEDIUMINT is an Int32 or a Uint32 in Arrow, a BIT(n) a
+		// Uint64, a DECIMAL UNSIGNED a Decimal128: values those hold but
+		// the column does not were taken (inventory_id 20000000 in a
+		// mediumint(8) unsigned passed; new-user trial).
+		{row3("1", "16777216", "0", "0"), `changes[0].after.m: "16777216" is not a mediumint(8) unsigned value: out of the column's range 0..16777215`},
+		{row3("1", "0", "8388608", "0"), `changes[0].after.sm: "8388608" is not a mediumint(9) value: out of the column's range -8388608..8388607`},
+		{row3("1", "0", "-8388609", "0"), `changes[0].after.sm: "-8388609" is not a mediumint(9) value: out of the column's range -8388608..8388607`},
+		{row3("1", "0", "0", "8"), `changes[0].after.b: "8" is not a bit(3) value: out of the column's range 0..7`},
+		{row3("-1.5", "0", "0", "0"), `changes[0].after.amount: "-1.5" is not a decimal(12, 2) unsigned value: the column is unsigned`},
 		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new"}}], "expect": {"orders_audit": []}}`,
 			`changes[0].after: column "amount" has no value (write null for NULL)`},
 		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1}},` + "\n" +
@@ -196,11 +213,23 @@ func TestFixtureErrors(t *testing.T) {
 		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": "b'x,a", "y": 2156, "at": null, "d": null}}], "expect": {"orders_audit": []}}`,
 			`changes[0].after.y: "2156" is not a year(4) value: a YEAR is 0 or 1901..2155`},
 		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": "", "y": 0, "at": "2026-13-01 00:00:00", "d": null}}], "expect": {"orders_audit": []}}`,
-			`changes[0].after.at: "2026-13-01 00:00:00" is not a timestamp[us, tz=UTC] value: month 13 is not 0..12`},
+			`changes[0].after.at: "2026-13-01 00:00:00" is not a datetime(6) value: month 13 is not 0..12`},
 		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": null, "y": null, "at": null, "d": "2024-02-32"}}], "expect": {"orders_audit": []}}`,
-			`changes[0].after.d: "2024-02-32" is not a date32 value: day 32 is not 0..31`},
+			`changes[0].after.d: "2024-02-32" is not a date value: day 32 is not 0..31`},
 		{`{"tables": [` + table2 + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "ts": "2024-01-01 24:00:00", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1, "tags": null, "y": null, "at": null, "d": null}}], "expect": {"orders_audit": []}}`,
 			`changes[0].ts: want YYYY-MM-DD HH:MM:SS`},
+		// Numbers a column cannot hold say why in the fixture's terms:
+		// they said "val {12345 0} doesn't fit in precision 4" and
+		// "strconv.ParseUint: parsing "-1": invalid syntax", and the
+		// type in Arrow's words (timestamp[us, tz=UTC], date32).
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1, "customer": "a", "status": "new", "amount": 12345678901.5}}], "expect": {"orders_audit": []}}`,
+			`changes[0].after.amount: "12345678901.5" is not a decimal(12, 2) value: more than 10 digits before the point`},
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": -1, "customer": "a", "status": "new", "amount": 1}}], "expect": {"orders_audit": []}}`,
+			`changes[0].after.id: "-1" is not a bigint(20) unsigned value: the column is unsigned`},
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "insert", "after": {"id": 1.5, "customer": "a", "status": "new", "amount": 1}}], "expect": {"orders_audit": []}}`,
+			`changes[0].after.id: "1.5" is not a bigint(20) unsigned value: not an integer`},
+		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "update", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1}}], "expect": {"orders_audit": []}}`,
+			`changes[0]: an update needs a before row`},
 		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": []},` + "\n" + ` "expected": 1}`,
 			`case.json:4:16: json: unknown field "expected"`},
 	} {

@@ -33,7 +33,7 @@ type cli struct {
 	Record  recordCmd     `cmd:"" help:"Capture a table's binlog changes, with its schema, as a fixture for etlq test."`
 	Test    testCmd       `cmd:"" help:"Run the pipelines of a file over fixtures and compare their output, without servers."`
 	DL      dlCmd         `cmd:"" name:"deadletter" help:"Dead letters: replay them through their pipeline."`
-	Verify  verifyCmd     `cmd:"" help:"Compare each upsert pipeline's target with its source; --repair fixes what differs."`
+	Verify  verifyCmd     `cmd:"" help:"Compare each upsert (and changelog) pipeline's target with its source; --repair fixes what differs."`
 	Resnap  resnapshotCmd `cmd:"" name:"resnapshot" help:"Make the running apply (or the next one) read a table, or the rows a WHERE selects, again for one pipeline."`
 	Version versionCmd    `cmd:"" help:"Print the version."`
 }

@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine/fixture"
+	"github.com/etlq/etlq/planner"
 )
 
 // recordCmd is `etlq record`: real binlog changes of a table, with its
@@ -62,14 +65,17 @@ func (c *recordCmd) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var chVersion string
 	if c.File != "" {
 		// The expected rows are filled by planning the file against the
 		// recorded table alone: a file it cannot be planned against (a
 		// pipeline of another table, a column the table lacks) is said
 		// now, not after the changes were waited for, and lost.
-		if _, err := planFixture(ctx, c.File, &fixture.File{Tables: []*fixture.Table{t}}); err != nil {
+		plan, err := planFixture(ctx, c.File, &fixture.File{Tables: []*fixture.Table{t}})
+		if err != nil {
 			return fmt.Errorf("--file is planned against %s alone (every pipeline of it must read that table): %w", ref, err)
 		}
+		chVersion = sinkVersion(ctx, plan)
 	}
 	host, _ := os.Hostname()
 	stream, err := src.Open(ctx, connectors.StreamRequest{
@@ -83,7 +89,7 @@ func (c *recordCmd) Run(ctx context.Context) error {
 	defer stream.Close()
 	fmt.Fprintf(os.Stderr, "recording changes of %s (Ctrl-C stops)\n", ref)
 
-	f := &fixture.File{Name: "changes of " + ref.String() + " recorded by etlq record", Tables: []*fixture.Table{t}}
+	f := &fixture.File{Name: "changes of " + ref.String() + " recorded by etlq record", Tables: []*fixture.Table{t}, ClickHouseVersion: chVersion}
 	var stopErr error
 	for c.Limit <= 0 || len(f.Changes) < c.Limit {
 		b, err := stream.Next(ctx)
@@ -137,6 +143,47 @@ func (c *recordCmd) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "recorded %d changes\n", len(f.Changes))
+	fmt.Fprintf(os.Stderr, "recorded %s\n", etlfile.Plural(len(f.Changes), "change"))
 	return stopErr
+}
+
+// sinkVersion is the version of the ClickHouse server the plan's
+// ClickHouse sinks run, which the fixture's expected rows are filled for
+// (its types and ranges: 18.16's Date ends in 2105), as apply would write
+// them there; "" (the newest) when the file has no ClickHouse sink, and,
+// with a warning, when a sink cannot be reached or two run different
+// versions: a fixture is checked for one version.
+func sinkVersion(ctx context.Context, plan *planner.Plan) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	version, from := "", ""
+	for _, d := range plan.Sinks {
+		if d.Implicit || d.Kind != "clickhouse" {
+			continue
+		}
+		v, err := func() (string, error) {
+			s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
+			if err != nil {
+				return "", err
+			}
+			defer s.Close()
+			vr, ok := s.(interface {
+				Version(context.Context) (string, error)
+			})
+			if !ok {
+				return "", errors.New("it does not say its version")
+			}
+			return vr.Version(ctx)
+		}()
+		switch {
+		case err != nil:
+			fmt.Fprintf(os.Stderr, "warning: sink %s: its server version is not known (%v): the expected rows are those of the newest ClickHouse; set clickhouse_version in the fixture if the server is another\n", d.Name, err)
+			return ""
+		case version != "" && v != version:
+			fmt.Fprintf(os.Stderr, "warning: sinks %s and %s run ClickHouse %s and %s: the expected rows are those of the newest ClickHouse (a fixture is checked for one version)\n", from, d.Name, version, v)
+			return ""
+		}
+		version, from = v, d.Name
+	}
+	return version
 }

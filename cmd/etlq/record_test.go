@@ -272,3 +272,52 @@ func recordChanges(t *testing.T, args []string, write func()) {
 		t.Fatalf("etlq record %s: %v\n%s", strings.Join(args, " "), err, log.String())
 	}
 }
+
+// TestRecordFileClickHouseVersion: `etlq record --file` fills the
+// expected rows for the ClickHouse the file's sink runs, and writes its
+// version into the fixture, so that `etlq test` judges the recording as
+// apply would. It used the newest ClickHouse: on 18.16 (the shared
+// server) a date of 2200 is outside Date and stops the pipeline, but the
+// recording expected the row written (new-user trial: a recording of
+// Sakila against 18.16 expected another failure than the one apply met).
+// On both servers.
+func TestRecordFileClickHouseVersion(t *testing.T) {
+	t.Parallel()
+	chDSN := testenv.ClickHouseDSN(t)
+	ch := testenv.ClickHouseConn(t, chDSN)
+	version := testenv.ClickHouseQuery(t, ch, "SELECT version()")[0][0]
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, myDSN)
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE NOT NULL)")
+		dir := t.TempDir()
+		etl, out := filepath.Join(dir, "p.etl"), filepath.Join(dir, "fx", "rec.json")
+		writeFile(t, etl, fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\nCREATE SINK dw INTO clickhouse '%s';\n"+
+			"CREATE PIPELINE p FROM binlog %s.t TRANSFORM id, d INTO clickhouse dw.%s.t;\n", myDSN, chDSN, db, db))
+		recordChanges(t, []string{"--source", myDSN, "--table", db + ".t", "--limit", "1", "-o", out, "--file", etl}, func() {
+			myExec(t, my, "INSERT INTO "+db+".t VALUES (1, '2200-01-01')")
+		})
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f struct {
+			ClickHouseVersion string           `json:"clickhouse_version"`
+			Expect            map[string][]any `json:"expect"`
+			ExpectError       string           `json:"expect_error"`
+		}
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatal(err)
+		}
+		if f.ClickHouseVersion != version {
+			t.Errorf("clickhouse_version %q, want the sink's %q:\n%s", f.ClickHouseVersion, version, data)
+		}
+		if strings.HasPrefix(version, "18.") && (len(f.Expect["p"]) != 0 || !strings.Contains(f.ExpectError, `column "d" = '2200-01-01'`)) {
+			t.Errorf("on ClickHouse %s a date of 2200 stops the pipeline; the recording says otherwise:\n%s", version, data)
+		}
+		if b, err := exec.Command(etlqBin, "test", etl, "--fixtures", filepath.Dir(out)).CombinedOutput(); err != nil {
+			t.Errorf("etlq test of the recording: %v\n%s", err, b)
+		}
+	})
+}

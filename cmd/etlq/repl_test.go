@@ -616,3 +616,61 @@ CREATE PIPELINE bad FROM binlog shop.%[2]s.orders TRANSFORM id, amout INTO stdou
 		t.Errorf("the bad pipeline's error is shown %d times, want 2 (load, PLAN bad):\n%s", n, errs)
 	}
 }
+
+// TestReplQueryFromNow: a query shows the changes committed from the
+// moment it says so, whatever the loaded file's source says about where
+// apply starts, and a file's source that names the same server as
+// --source with other settings than the server_id needs no prefix. A
+// new-user trial loaded a file written as docs/LANGUAGE.md's example
+// (WITH (server_id = …, flavor = 'mariadb')) next to --source: every
+// statement failed with "several sources are known"; with start_at =
+// 'earliest' a query printed changes of ten minutes before under "changes
+// from now on"; and the source's INFO logs (a schema change) came between
+// the rows, though a query logs warnings only. On both servers.
+func TestReplQueryFromNow(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.UniqueName(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL)")
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			st := testenv.Query(t, my, "SHOW MASTER STATUS")
+			testenv.Exec(t, my, "INSERT INTO "+db+".orders VALUES (1, 'before the query')")
+			file := filepath.Join(t.TempDir(), "shop.etl")
+			src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s' WITH (server_id = 7303, flavor = 'mariadb', start_at = '%s:%s', chunk_rows = 1000);\n",
+				srv.dsn, st[0][0], st[0][1])
+			if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer LIMIT 1;\nDESCRIBE "+db+".orders;\n", "--source", srv.dsn, file)
+			p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
+			testenv.Exec(t, my, "ALTER TABLE "+db+".orders ADD COLUMN note VARCHAR(8)", "INSERT INTO "+db+".orders VALUES (2, 'after the note', NULL)")
+			if err := p.wait(t, time.Minute); err != nil {
+				t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout(), p.stderr())
+			}
+			out, errs := p.stdout(), p.stderr()
+			if !lineRE("insert", "2", "after the note").MatchString(out) || strings.Contains(out, "before the query") || !strings.Contains(out, "(1 row)\n") {
+				t.Errorf("want the row inserted after the note alone:\nstdout:\n%s\nstderr:\n%s", out, errs)
+			}
+			if !lineRE("note", "STRING", "varchar(8)", "yes", "").MatchString(out) {
+				t.Errorf("DESCRIBE without a source prefix failed:\nstdout:\n%s\nstderr:\n%s", out, errs)
+			}
+			if strings.Contains(errs, "INFO") {
+				t.Errorf("a query's stderr has INFO logs:\n%s", errs)
+			}
+
+			// The file's source alone: its start_at is before row 1.
+			p = startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer LIMIT 1;\n", file)
+			p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
+			testenv.Exec(t, my, "INSERT INTO "+db+".orders VALUES (3, 'after the note', NULL)")
+			if err := p.wait(t, time.Minute); err != nil {
+				t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout(), p.stderr())
+			}
+			if out := p.stdout(); !lineRE("insert", "3", "after the note").MatchString(out) || !strings.Contains(out, "(1 row)\n") {
+				t.Errorf("want the row inserted after the note alone:\nstdout:\n%s\nstderr:\n%s", out, p.stderr())
+			}
+		})
+	}
+}

@@ -29,14 +29,14 @@ import (
 
 type verifyCmd struct {
 	File       string        `arg:"" type:"existingfile" help:"The .etl file."`
-	Pipelines  []string      `arg:"" optional:"" name:"pipeline" help:"Pipelines to verify (default: every upsert pipeline)."`
+	Pipelines  []string      `arg:"" optional:"" name:"pipeline" help:"Pipelines to verify (default: every upsert and changelog pipeline)."`
 	Repair     bool          `help:"Rewrite the differing keys from the source, then verify again."`
 	StateDir   string        `default:"./.etlq" help:"The state directory of etlq apply for this file: its checkpoints tell how far the pipelines have applied."`
 	Log        string        `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"The pipelines run as etlq apply --log workers: how far they have applied is read from their acknowledgements in this log (not from --state-dir)."`
 	Group      string        `default:"apply" help:"With --log: the workers' group."`
 	Format     string        `default:"table" enum:"table,json" help:"Output format: table or json."`
 	LagTimeout time.Duration `default:"2m" help:"How long to wait for a pipeline to apply past the position a re-check read the source at."`
-	Show       int           `default:"10" help:"Differing keys shown per target, with their values."`
+	Show       int           `default:"10" help:"Differing keys shown per target, with their values (0: none, the counts alone)."`
 	Progress   string        `default:"auto" enum:"auto,always,never" help:"Progress on standard error: auto (when it is a terminal), always or never."`
 	Stream     bool          `help:"Stream every row through etlq instead of letting MariaDB and ClickHouse compute the checksums where the pipeline allows."`
 	CPUProfile string        `hidden:"" help:"Write a Go CPU profile of the run to this file."`
@@ -73,6 +73,9 @@ func (c *verifyCmd) Run(ctx context.Context) error {
 	var mu sync.Mutex
 	last := time.Time{}
 	opts := engine.VerifyOptions{StateDir: c.StateDir, LogURL: c.Log, LogGroup: c.Group, Pipelines: c.Pipelines, Repair: c.Repair, Stream: c.Stream, LagTimeout: c.LagTimeout, Shown: c.Show}
+	if c.Show <= 0 {
+		opts.Shown = -1 // none; the engine's 0 is its default
+	}
 	if show {
 		opts.Progress = func(p string, rows int64) {
 			mu.Lock()

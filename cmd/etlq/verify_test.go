@@ -823,3 +823,31 @@ func TestVerifyRepairSaysWhat(t *testing.T) {
 		t.Fatalf("verify --repair --format json: exit %d, want the repaired key 4 under repairs:\n%s", code, out)
 	}
 }
+
+// TestVerifyShowNone: --show 0 shows the counts of the differing keys and
+// none of their rows, for a check and for a repair; it showed 10, as
+// when --show was not given (a new-user trial asked for the counts alone).
+// On both servers.
+func TestVerifyShowNone(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			s, file, state := snapshotOnlyTarget(t, srv.dsn, "id INT PRIMARY KEY, v VARCHAR(16) NOT NULL", "(1, 'a'), (2, 'b'), (3, 'c')", "id, v", "id")
+			myExec(t, s.my, "UPDATE "+s.db+".t SET v = 'z' WHERE id = 2", "DELETE FROM "+s.db+".t WHERE id = 3")
+			out, err := runEtlq(t, "verify", "--show", "0", "--progress", "never", "--state-dir", state, file)
+			code := 0
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+				code = ee.ExitCode()
+			}
+			if code != 1 || !strings.Contains(out, "p: differing keys: 2 (missing 0, extra 1, changed 1)\n  … and 2 more\n") || strings.Contains(out, "key 2") {
+				t.Errorf("verify --show 0: exit %d (want 1), want the counts and no key:\n%s", code, out)
+			}
+			out, err = runEtlq(t, "verify", "--repair", "--show", "0", "--progress", "never", "--state-dir", state, file)
+			if err != nil || !strings.Contains(out, "p: repaired 2 keys (missing 0, extra 1, changed 1); before the repair:\n  … and 2 more\n") ||
+				strings.Contains(out, "key 2") || !strings.Contains(out, "ok: every target equals its source") {
+				t.Errorf("verify --repair --show 0: %v, want the counts, no key, and ok:\n%s", err, out)
+			}
+		})
+	}
+}

@@ -535,6 +535,9 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 		if err := selectDenied(c, db, pattern); err != nil {
 			return nil, err
 		}
+		if err := isView(c, db, pattern); err != nil {
+			return nil, err
+		}
 	}
 	if len(out) > 1 {
 		s.mu.Lock()
@@ -543,6 +546,36 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 	}
 	return out, nil
 }
+
+// isView says so when a table named exactly is a view: it has no changes
+// in the binary log (its base tables have them), and "no table matches"
+// read as if there were nothing of the name. nil otherwise.
+func isView(c *client.Conn, db, pattern string) error {
+	dbName, ok1 := literalPattern(db)
+	name, ok2 := literalPattern(pattern)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	r, err := c.Execute("SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = " + quoteString(dbName) +
+		" AND TABLE_NAME = " + quoteString(name))
+	if err != nil || r.RowNumber() == 0 {
+		return nil
+	}
+	if typ, _ := r.GetString(0, 0); typ != "VIEW" {
+		return nil
+	}
+	return viewError{connectors.TableRef{DB: dbName, Table: name}}
+}
+
+// viewError is isView's error; NotATable tells callers that the name is
+// no table (a checkpoint may still know a table of that name).
+type viewError struct{ ref connectors.TableRef }
+
+func (e viewError) Error() string {
+	return e.ref.String() + " is a view: a view has no changes in the binary log; read the tables it selects from"
+}
+
+func (viewError) NotATable() bool { return true }
 
 // selectDenied tells a listing that found nothing because the user may not
 // read the tables from one that found nothing because there is nothing:

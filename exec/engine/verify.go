@@ -52,7 +52,7 @@ type VerifyOptions struct {
 	// Rounds bounds the re-checks of differing keys (default 3).
 	Rounds int
 	// Shown is how many differing keys are kept with their values per
-	// target (default 10).
+	// target (0: the default, 10; negative: none).
 	Shown int
 	Log   *slog.Logger
 	Alloc memory.Allocator
@@ -163,6 +163,8 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 	}
 	if opts.Shown == 0 {
 		opts.Shown = 10
+	} else if opts.Shown < 0 {
+		opts.Shown = 0
 	}
 	want := map[string]bool{}
 	for _, n := range opts.Pipelines {

@@ -334,13 +334,16 @@ func (c *Catalog) Tables(ctx context.Context, d *planner.SourceDecl, db, pattern
 		return nil, err
 	}
 	refs, err := s.Tables(ctx, db, pattern)
-	if err != nil || len(refs) > 0 || strings.ContainsAny(pattern, "*?[") {
+	// A name that is no table (a view, say) may still be a table the
+	// checkpoint follows, which a view of its name replaced since.
+	var notTable interface{ NotATable() bool }
+	if (err != nil && !errors.As(err, &notTable)) || len(refs) > 0 || strings.ContainsAny(pattern, "*?[") {
 		return refs, err
 	}
 	if ts := c.fromCheckpoint(s, d, connectors.TableRef{DB: db, Table: pattern}); ts != nil {
 		return []connectors.TableRef{ts.Ref}, nil
 	}
-	return refs, nil
+	return refs, err
 }
 
 // fromCheckpoint returns the schema of a table read by name that the

@@ -75,6 +75,13 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 		fmt.Fprintf(r.errw, "-- %s (Ctrl-C stops)\n", queryNote(plan.Pipelines[0]))
 	}()
 	log := slog.New(slog.NewTextHandler(r.errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// A source logs through slog's default logger (apply sets it from
+	// --log-format); during a query it is this one, warnings only: the
+	// source's INFO lines (a schema change, a table joining) came between
+	// the rows. One query runs at a time.
+	prev := slog.Default()
+	slog.SetDefault(log)
+	defer slog.SetDefault(prev)
 	err = engine.Run(qctx, plan, engine.Options{StateDir: dir, Log: log, Stats: stats, Sinks: sinks})
 	stop()
 	<-opened
@@ -102,6 +109,9 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 // id, so a query must not borrow the id of the source's pipelines (given in
 // the file, or derived from the source name), which may be running in
 // `etlq apply` right now. Derived ids are below 2^31; these are above.
+// Its start_at is dropped: it says where apply begins without a
+// checkpoint, and a query shows the changes from now on (with start_at =
+// 'earliest' it showed the whole binary log under "changes from now on").
 func streamSource(d *planner.SourceDecl) *planner.SourceDecl {
 	if d == nil {
 		return d
@@ -117,7 +127,9 @@ func streamSource(d *planner.SourceDecl) *planner.SourceDecl {
 	c := *d
 	c.Options = make(map[string]any, len(d.Options)+1)
 	for k, v := range d.Options {
-		c.Options[k] = v
+		if !strings.EqualFold(k, "start_at") {
+			c.Options[k] = v
+		}
 	}
 	c.Options["server_id"] = int64(1<<31 + rand.Int64N(1<<31-1))
 	return &c

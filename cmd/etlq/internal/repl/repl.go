@@ -423,9 +423,10 @@ func (r *repl) allSources() []*planner.SourceDecl {
 // sources lists the distinct servers among allSources: a source with the
 // kind, DSN and options of an earlier one is left out, so that --source and
 // a loaded file naming the same server need no "source." prefix
-// (sourceNamed still finds it by its name). server_id does not count: it
-// names etlq's replica connection, not the server, and a query replaces it
-// with one of its own (streamSource).
+// (sourceNamed still finds it by its name). Options that do not change
+// what a statement shows do not count (queryNeutral): server_id names
+// etlq's replica connection, not the server, and a query replaces it with
+// one of its own (streamSource), as it drops start_at.
 func (r *repl) sources() []*planner.SourceDecl {
 	var out []*planner.SourceDecl
 	seen := map[string]bool{}
@@ -438,12 +439,22 @@ func (r *repl) sources() []*planner.SourceDecl {
 	return out
 }
 
+// queryNeutral are the source options that do not change what a REPL
+// statement shows: the replica's id and where apply starts (a query
+// replaces both, streamSource), the flavor (detected when not given: the
+// server is the same), and how fast or in what pieces a snapshot is read.
+var queryNeutral = map[string]bool{
+	"server_id": true, "start_at": true, "flavor": true,
+	"snapshot_parallelism": true, "chunk_rows": true, "snapshot_protocol": true,
+	"heartbeat": true, "binlog_expiry_warning": true, "on_binlog_gap": true, "snapshot_on_purge": true,
+}
+
 // serverKey identifies the server a source reads, with the options that
-// change what a query sees: all but server_id.
+// change what a query sees: all but queryNeutral's.
 func serverKey(d *planner.SourceDecl) string {
 	opts := make(map[string]any, len(d.Options))
 	for k, v := range d.Options {
-		if !strings.EqualFold(k, "server_id") {
+		if !queryNeutral[strings.ToLower(k)] {
 			opts[k] = v
 		}
 	}
