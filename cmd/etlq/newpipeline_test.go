@@ -237,6 +237,16 @@ func TestPipelineEditedLater(t *testing.T) {
 			t.Errorf("the pipeline whose function was edited is not said to be read again:\n%s", out)
 		}
 		diffRows(t, myRows(t, s.my, "SELECT id, amount * 3 FROM "+db+".o WHERE amount > 20 ORDER BY id"), target())
+
+		// A TRANSFORM with one column more: the target gets the column,
+		// filled for every row read again. Before, the run stopped with
+		// "the table lacks column(s) next, … dropped outside etlq".
+		writeFile(t, file, pipe("status <> 'gone' AND amount > 20", "id, amount * 3 AS amount, status, amount + 1 AS next", ""))
+		if out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil {
+			t.Fatalf("a TRANSFORM with a new column: %v\n%s", err, out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, amount * 3, amount + 1 FROM "+db+".o WHERE amount > 20 ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), toString(amount), toString(next) FROM "+db+".o_current ORDER BY id"))
 	})
 }
 

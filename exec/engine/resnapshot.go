@@ -730,7 +730,22 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 		}
 		r.opts.Log.Info(why, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 	}
+	for _, pr := range r.runs {
+		if changed[pr.p.Name] && pr.p.Snapshot == connectors.SnapshotInitial {
+			readingAgain(pr)
+		}
+	}
 	return r.saveDefinitions(defs)
+}
+
+// readingAgain tells pr's writer that the pipeline's tables are read again
+// in full (connectors.ReadAgainer): an output column new to its edited
+// definition is added to the target rather than refused as dropped
+// outside etlq.
+func readingAgain(pr *pipeRun) {
+	if ra, ok := pr.writer.(connectors.ReadAgainer); ok {
+		ra.ReadingAgain()
+	}
 }
 
 // definitionsFile is where the definitions of a source's pipelines of the
