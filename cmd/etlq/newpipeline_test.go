@@ -355,7 +355,17 @@ func TestLogPipelineAddedWorkersLater(t *testing.T) {
 		}
 		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c ORDER BY id",
 			"SELECT toString(id), tier FROM "+db+".all_c_current ORDER BY id", 60*time.Second)
-		worker.stop(t)
+		// The old file's worker says what it did with gold_c's rows;
+		// before, ERROR "resnapshot not carried out … pipeline gold_c
+		// no longer reads …", once per partition, and a .failed file in
+		// its state directory.
+		worker.waitFor(t, "the old file's worker says it passed gold_c's resnapshot", 30*time.Second, func() (bool, string) {
+			out := worker.out.String()
+			return strings.Contains(out, "the log holds a resnapshot for a pipeline this worker's file lacks"), out
+		})
+		if out := worker.stop(t); strings.Contains(out, "resnapshot not carried out") {
+			t.Errorf("the old file's worker: want no failed resnapshot:\n%s", out)
+		}
 		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, newFile)
 		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
 			"SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id", 60*time.Second)

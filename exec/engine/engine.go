@@ -58,6 +58,8 @@ type Options struct {
 	// readAgain names the pipelines a log worker's group reads again in
 	// full since their definition was edited (groupNewPipelines).
 	readAgain map[string]bool
+	// worker: the run is a log worker's (RunWorkers).
+	worker bool
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error

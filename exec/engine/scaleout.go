@@ -416,6 +416,7 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 		return err
 	}
 	opts.readAgain = readAgain
+	opts.worker = true
 	n := max(w.Workers, 1)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
