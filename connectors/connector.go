@@ -426,6 +426,16 @@ type TargetCreator interface {
 	CreatedTarget() bool
 }
 
+// ReadAgainer is a Writer that can be told, before any row, that its
+// pipeline's tables are read again in full (the pipeline's WHERE,
+// TRANSFORM, MODE or KEY changed in the file since the last run): an
+// output column its target lacks is then new to the definition, not
+// dropped outside etlq, and is added — empty for the rows already there
+// until the rows read again fill it — instead of refused.
+type ReadAgainer interface {
+	ReadingAgain()
+}
+
 // Source is a configured source (one CREATE SOURCE).
 type Source interface {
 	// Tables lists the tables whose database matches db and whose name

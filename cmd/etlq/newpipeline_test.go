@@ -237,6 +237,16 @@ func TestPipelineEditedLater(t *testing.T) {
 			t.Errorf("the pipeline whose function was edited is not said to be read again:\n%s", out)
 		}
 		diffRows(t, myRows(t, s.my, "SELECT id, amount * 3 FROM "+db+".o WHERE amount > 20 ORDER BY id"), target())
+
+		// A TRANSFORM with one column more: the target gets the column,
+		// filled for every row read again. Before, the run stopped with
+		// "the table lacks column(s) next, … dropped outside etlq".
+		writeFile(t, file, pipe("status <> 'gone' AND amount > 20", "id, amount * 3 AS amount, status, amount + 1 AS next", ""))
+		if out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil {
+			t.Fatalf("a TRANSFORM with a new column: %v\n%s", err, out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, amount * 3, amount + 1 FROM "+db+".o WHERE amount > 20 ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), toString(amount), toString(next) FROM "+db+".o_current ORDER BY id"))
 	})
 }
 
@@ -345,7 +355,17 @@ func TestLogPipelineAddedWorkersLater(t *testing.T) {
 		}
 		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c ORDER BY id",
 			"SELECT toString(id), tier FROM "+db+".all_c_current ORDER BY id", 60*time.Second)
-		worker.stop(t)
+		// The old file's worker says what it did with gold_c's rows;
+		// before, ERROR "resnapshot not carried out … pipeline gold_c
+		// no longer reads …", once per partition, and a .failed file in
+		// its state directory.
+		worker.waitFor(t, "the old file's worker says it passed gold_c's resnapshot", 30*time.Second, func() (bool, string) {
+			out := worker.out.String()
+			return strings.Contains(out, "the log holds a resnapshot for a pipeline this worker's file lacks"), out
+		})
+		if out := worker.stop(t); strings.Contains(out, "resnapshot not carried out") {
+			t.Errorf("the old file's worker: want no failed resnapshot:\n%s", out)
+		}
 		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, newFile)
 		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
 			"SELECT toString(id), tier FROM "+db+".gold_c_current ORDER BY id", 60*time.Second)
@@ -356,6 +376,59 @@ func TestLogPipelineAddedWorkersLater(t *testing.T) {
 		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, newFile)
 		time.Sleep(3 * time.Second)
 		if out := worker.stop(t); strings.Contains(out, "a pipeline new to the group") {
+			t.Errorf("worker started again with the same file: want no resnapshot:\n%s", out)
+		}
+		capture.stop(t)
+	})
+}
+
+// TestLogPipelineEditedLater: the workers of a group started again with a
+// file whose upsert pipeline has another WHERE and a TRANSFORM with a
+// column more, while the capture runs on (with the old file: the capture
+// publishes the source's rows, the workers transform them). The group's
+// workers ask the capture, through the log, to read the table again, and
+// the target gets the new column for every row and loses the keys the new
+// WHERE drops. Before, the workers did not compare definitions: the
+// target kept the old definition's rows, and the new column stopped the
+// worker ("the table lacks column(s) twice, … dropped outside etlq").
+func TestLogPipelineEditedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
+		for i := 1; i <= 300; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, []string{"bronze", "bronze", "gold"}[i%3]))
+		}
+		dir := t.TempDir()
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		oldFile, newFile := filepath.Join(dir, "old.etl"), filepath.Join(dir, "new.etl")
+		writeFile(t, oldFile, head+fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.c TRANSFORM id, tier INTO clickhouse dw.%s.p MODE upsert KEY (id);\n", db, db))
+		writeFile(t, newFile, head+fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.c WHERE tier = 'gold' TRANSFORM id, tier, id * 2 AS twice INTO clickhouse dw.%s.p MODE upsert KEY (id);\n", db, db))
+		state := filepath.Join(dir, "w")
+		capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", oldFile)
+		worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, oldFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier FROM "+db+".c ORDER BY id",
+			"SELECT toString(id), tier FROM "+db+".p_current ORDER BY id", 60*time.Second)
+		worker.stop(t)
+		for i := 301; i <= 320; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, 'gold')", db, i))
+		}
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, newFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier, id * 2 FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
+			"SELECT toString(id), tier, toString(twice) FROM "+db+".p_current ORDER BY id", 60*time.Second)
+		if out := worker.stop(t); strings.Count(out, "the pipeline changed in the file since the group's workers last started") != 1 {
+			t.Errorf("worker: want one resnapshot asked for the edited pipeline:\n%s", out)
+		}
+		// Started again with the same file: nothing more is asked, and
+		// the rows keep flowing.
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, newFile)
+		myExec(t, s.my, "UPDATE "+db+".c SET tier = 'gold' WHERE id = 1")
+		worker.waitSame(t, s.my, s.ch, "SELECT id, tier, id * 2 FROM "+db+".c WHERE tier = 'gold' ORDER BY id",
+			"SELECT toString(id), tier, toString(twice) FROM "+db+".p_current ORDER BY id", 60*time.Second)
+		if out := worker.stop(t); strings.Contains(out, "changed in the file") {
 			t.Errorf("worker started again with the same file: want no resnapshot:\n%s", out)
 		}
 		capture.stop(t)

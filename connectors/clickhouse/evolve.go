@@ -195,7 +195,7 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 			}
 		}
 	}
-	if len(lost) > 0 {
+	if len(lost) > 0 && !w.readAgain.Load() {
 		n, err := w.countRows(ctx)
 		if err != nil {
 			return err

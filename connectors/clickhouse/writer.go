@@ -70,7 +70,10 @@ type group struct {
 // released.
 type writer struct {
 	// created: Open made the table (connectors.TargetCreator).
-	created   bool
+	created bool
+	// readAgain: the pipeline's tables are read again in full
+	// (connectors.ReadAgainer): columns the table lacks are added.
+	readAgain atomic.Bool
 	s         *Sink
 	conn      driver.Conn
 	opts      targetOptions
@@ -173,6 +176,10 @@ func (w *writer) insertError(err error) error {
 
 // CreatedTarget reports whether Open made the table (connectors.TargetCreator).
 func (w *writer) CreatedTarget() bool { return w.created }
+
+// ReadingAgain says the pipeline's tables are read again in full
+// (connectors.ReadAgainer).
+func (w *writer) ReadingAgain() { w.readAgain.Store(true) }
 
 func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *writer {
 	ctx, cancel := context.WithCancel(context.Background())

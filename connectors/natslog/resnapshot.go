@@ -152,6 +152,45 @@ func (l *Log) pipelineList(source, key string) ([]string, bool, error) {
 	return strings.Split(string(e.Value()), "\n"), true, nil
 }
 
+// groupDefinitionsKey is where, in the resnapshots bucket, the
+// definitions (WHERE, TRANSFORM, MODE, KEY) of the pipelines that the
+// workers of a group last started with are kept: a JSON object the engine
+// reads and writes (engine.groupNewPipelines).
+func groupDefinitionsKey(group string) string {
+	return pipelinesKey + ".definitions.group." + token(group)
+}
+
+// GroupDefinitions returns what SetGroupDefinitions last recorded for the
+// group, and whether it recorded anything.
+func (l *Log) GroupDefinitions(source, group string) ([]byte, bool, error) {
+	kv, err := l.resnapshots(source, false)
+	if errors.Is(err, nats.ErrBucketNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	e, err := kv.Get(groupDefinitionsKey(group))
+	if errors.Is(err, nats.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return e.Value(), true, nil
+}
+
+// SetGroupDefinitions records the definitions of the pipelines the
+// workers of a group start with now.
+func (l *Log) SetGroupDefinitions(source, group string, data []byte) error {
+	kv, err := l.resnapshots(source, true)
+	if err != nil {
+		return err
+	}
+	_, err = kv.Put(groupDefinitionsKey(group), data)
+	return err
+}
+
 // SetCapturedPipelines records the pipelines the source's capture
 // publishes for now.
 func (l *Log) SetCapturedPipelines(source string, names []string) error {

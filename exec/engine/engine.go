@@ -55,6 +55,11 @@ type Options struct {
 	// writers lists the writers a source's run opens, for its stop
 	// (openWriters); nil outside a source's run.
 	writers *openWriters
+	// readAgain names the pipelines a log worker's group reads again in
+	// full since their definition was edited (groupNewPipelines).
+	readAgain map[string]bool
+	// worker: the run is a log worker's (RunWorkers).
+	worker bool
 }
 
 // Run executes every pipeline of the plan until ctx is done, a fatal error
@@ -261,6 +266,11 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 
 	if err := r.newPipelineResnapshots(st); err != nil {
 		return err
+	}
+	for _, pr := range r.runs {
+		if r.opts.readAgain[pr.p.Name] {
+			readingAgain(pr)
+		}
 	}
 	if err := r.rowCopyTables(ctx, &req); err != nil {
 		return err

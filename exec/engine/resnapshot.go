@@ -495,6 +495,14 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		r.opts.Log.Info("resnapshot done: the target was rebuilt with the table's types", "pipeline", e.Pipeline, "table", key, "id", e.ID)
 		return nil
 	}
+	if pr == nil && r.opts.worker {
+		// The capture runs a file with a pipeline this worker's file
+		// lacks (docs/scale-out.md, "Resnapshot through the log"): the
+		// request is the capture's, done once it put the rows in the log.
+		r.opts.Log.Warn("the log holds a resnapshot for a pipeline this worker's file lacks (the capture runs another file): this worker acknowledges its rows without writing them; start every worker of the group with the capture's file",
+			"pipeline", e.Pipeline, "table", key, "id", e.ID)
+		return nil
+	}
 	if pr == nil {
 		r.failResnapshot(e.ID, "pipeline "+e.Pipeline+" no longer reads "+key)
 		return nil
@@ -730,7 +738,22 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 		}
 		r.opts.Log.Info(why, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 	}
+	for _, pr := range r.runs {
+		if changed[pr.p.Name] && pr.p.Snapshot == connectors.SnapshotInitial {
+			readingAgain(pr)
+		}
+	}
 	return r.saveDefinitions(defs)
+}
+
+// readingAgain tells pr's writer that the pipeline's tables are read again
+// in full (connectors.ReadAgainer): an output column new to its edited
+// definition is added to the target rather than refused as dropped
+// outside etlq.
+func readingAgain(pr *pipeRun) {
+	if ra, ok := pr.writer.(connectors.ReadAgainer); ok {
+		ra.ReadingAgain()
+	}
 }
 
 // definitionsFile is where the definitions of a source's pipelines of the

@@ -202,7 +202,19 @@ func warnUncaptured(lg *natslog.Log, plan *planner.Plan, log *slog.Logger) error
 // group reads on past them. Then the file's pipelines are recorded for the
 // group. A group that recorded none (new, or its workers ran an etlq
 // before this) only records them.
-func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *slog.Logger) error {
+//
+// So is each table of an upsert SNAPSHOT initial pipeline whose
+// definition (WHERE, TRANSFORM, MODE, KEY: planner.Pipeline.Definition)
+// differs from the one the group's workers last started with, as a plain
+// apply does with its state directory (newPipelineResnapshots): the
+// target holds the rows of the old definition. Other modes keep every
+// change: the edit is only logged. The returned pipelines are read again
+// in full since their last edit: their writers add the output columns an
+// edited TRANSFORM brought (connectors.ReadAgainer); the mark stays with
+// the group's definition, so that workers started later with the same
+// file add them too.
+func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *slog.Logger) (map[string]bool, error) {
+	readAgain := map[string]bool{}
 	for _, d := range plan.Sources {
 		var names []string
 		var pipes []*planner.Pipeline
@@ -215,11 +227,11 @@ func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *s
 		sort.Strings(names)
 		captured, found, err := lg.CapturedPipelines(d.Name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		had, gfound, err := lg.GroupPipelines(d.Name, group)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if found && gfound {
 			inLog, inGroup := map[string]bool{}, map[string]bool{}
@@ -231,7 +243,7 @@ func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *s
 			}
 			raw, _, err := lg.ResnapshotRequests(d.Name)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			waiting := map[string]bool{}
 			for _, b := range raw {
@@ -252,21 +264,112 @@ func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *s
 					req.name()
 					b, err := json.MarshalIndent(req, "", "  ")
 					if err != nil {
-						return err
+						return nil, err
 					}
 					if err := lg.RequestResnapshot(d.Name, req.ID, b); err != nil {
-						return err
+						return nil, err
 					}
 					log.Info("a pipeline new to the group, that the capture publishes for: the group's workers that ran without it acknowledged its rows without writing them; resnapshot requested for it",
 						"source", d.Name, "group", group, "pipeline", p.Name, "table", req.Table, "id", req.ID)
 				}
 			}
 		}
+		if err := groupEditedPipelines(lg, d.Name, group, pipes, found && gfound, captured, readAgain, log); err != nil {
+			return nil, err
+		}
 		if err := lg.SetGroupPipelines(d.Name, group, names); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return readAgain, nil
+}
+
+// groupDef is what the group keeps of a pipeline's definition: its text,
+// and whether the group's workers read its tables again since it was last
+// edited.
+type groupDef struct {
+	Definition string `json:"definition"`
+	ReadAgain  bool   `json:"read_again,omitempty"`
+}
+
+// groupEditedPipelines is groupNewPipelines' part for pipelines edited
+// since the group's workers last started (compare is false for a group or
+// a log that recorded no pipelines yet: only recorded). It adds to
+// readAgain the pipelines read again since their last edit.
+func groupEditedPipelines(lg *natslog.Log, source, group string, pipes []*planner.Pipeline, compare bool, captured []string, readAgain map[string]bool, log *slog.Logger) error {
+	raw, found, err := lg.GroupDefinitions(source, group)
+	if err != nil {
+		return err
+	}
+	old := map[string]groupDef{}
+	if found {
+		if err := json.Unmarshal(raw, &old); err != nil {
+			return fmt.Errorf("log: the definitions of group %s's pipelines are damaged: %v", group, err)
+		}
+	}
+	inLog := map[string]bool{}
+	for _, n := range captured {
+		inLog[n] = true
+	}
+	var waiting map[string]bool
+	defs := map[string]groupDef{}
+	for _, p := range pipes {
+		prev, had := old[p.Name]
+		def := groupDef{Definition: p.Definition}
+		switch {
+		case !had || !compare:
+		case prev.Definition == p.Definition:
+			def.ReadAgain = prev.ReadAgain
+		case p.Target.Mode != connectors.ModeUpsert:
+			log.Warn("the pipeline changed in the file since the group's workers last started: its target keeps the rows the old definition wrote; etlq resnapshot --log reads its tables again",
+				"source", source, "group", group, "pipeline", p.Name, "mode", p.Target.Mode.String())
+		case p.Snapshot == connectors.SnapshotInitial && inLog[p.Name]:
+			if waiting == nil {
+				reqs, _, err := lg.ResnapshotRequests(source)
+				if err != nil {
+					return err
+				}
+				waiting = map[string]bool{}
+				for _, b := range reqs {
+					var q ResnapshotRequest
+					if json.Unmarshal(b, &q) == nil {
+						waiting[q.Pipeline+"\x00"+q.Table] = true
+					}
+				}
+			}
+			for _, t := range p.Tables {
+				if waiting[p.Name+"\x00"+t.Ref.String()] {
+					continue
+				}
+				req := &ResnapshotRequest{Source: source, Pipeline: p.Name, Table: t.Ref.String(), Requested: time.Now().UTC()}
+				req.name()
+				b, err := json.MarshalIndent(req, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := lg.RequestResnapshot(source, req.ID, b); err != nil {
+					return err
+				}
+				log.Info("the pipeline changed in the file since the group's workers last started (WHERE, TRANSFORM, MODE or KEY): its table is read again through the log, so that its target holds the rows of the new definition",
+					"source", source, "group", group, "pipeline", p.Name, "table", req.Table, "id", req.ID)
+			}
+			def.ReadAgain = true
+		}
+		if def.ReadAgain {
+			readAgain[p.Name] = true
+		}
+		defs[p.Name] = def
+	}
+	for n, d := range old {
+		if _, ok := defs[n]; !ok {
+			defs[n] = d // a pipeline of another file of the group
+		}
+	}
+	b, err := json.Marshal(defs)
+	if err != nil {
+		return err
+	}
+	return lg.SetGroupDefinitions(source, group, b)
 }
 
 // logName is the log URL without credentials, scheme or parameters, for
@@ -308,9 +411,12 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 	if err := warnUncaptured(lg, plan, opts.Log); err != nil {
 		return err
 	}
-	if err := groupNewPipelines(lg, plan, w.Group, opts.Log); err != nil {
+	readAgain, err := groupNewPipelines(lg, plan, w.Group, opts.Log)
+	if err != nil {
 		return err
 	}
+	opts.readAgain = readAgain
+	opts.worker = true
 	n := max(w.Workers, 1)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
