@@ -421,7 +421,11 @@ func TestReplDeclare(t *testing.T) {
 		"SHOW TABLES FROM " + db + ";\n" + // ambiguous: two servers
 		"SHOW TABLES FROM src." + db + ";\n" +
 		"FROM binlog src." + db + ".orders SNAPSHOT only TRANSFORM id, twice(id) AS t, customer;\n" +
-		"SHOW FUNCTIONS LIKE 'twi%';\n"
+		"SHOW FUNCTIONS LIKE 'twi%';\n" +
+		// Typed again: replaced, and said so.
+		"CREATE SOURCE b FROM mysql '" + minimal + "';\n" +
+		"CREATE FUNCTION twice(x BIGINT) RETURNS INT64 as expr 'x * 3';\n" +
+		"FROM binlog src." + db + ".orders SNAPSHOT only TRANSFORM id, twice(id) AS t, customer;\n"
 	out, errs, code := runRepl(t, in, "--source", dsn)
 	if code != 1 {
 		t.Errorf("exit code %d, want 1 (one statement fails)", code)
@@ -436,6 +440,9 @@ func TestReplDeclare(t *testing.T) {
 		lineRE("read", "1", "2", "ann"),
 		regexp.MustCompile(`(?m)^\(1 row\)$`),
 		lineRE("twice(x INT64) → INT64", "user function: AS EXPR 'x * 2'"),
+		regexp.MustCompile(`(?m)^source b replaced: mysql://`),
+		regexp.MustCompile(`(?m)^function twice replaced$`),
+		lineRE("read", "1", "3", "ann"),
 	} {
 		if !re.MatchString(out) {
 			t.Errorf("stdout does not match %s:\n%s\nstderr:\n%s", re, out, errs)

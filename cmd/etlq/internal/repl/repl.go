@@ -342,19 +342,31 @@ func (r *repl) declare(ctx context.Context, text string, st *lang.Statement) err
 	}
 	if st.Source != nil {
 		d := plan.Sources[0]
+		verb := ""
 		for i, s := range r.extra {
 			if strings.EqualFold(s.Name, d.Name) {
 				r.extra = append(r.extra[:i], r.extra[i+1:]...)
+				verb = " replaced"
 				break
 			}
 		}
 		r.extra = append(r.extra, d)
 		r.resetCatalog()
-		fmt.Fprintf(r.out, "source %s: %s\n", d.Name, d.Redacted)
+		fmt.Fprintf(r.out, "source %s%s: %s\n", d.Name, verb, d.Redacted)
 		return nil
 	}
+	// A function of the same name typed again replaces the earlier one
+	// (and says so): both were kept, and the first went on being called.
+	verb := "declared"
+	for i, f := range r.funcs {
+		if strings.EqualFold(f.Name.Name, st.Function.Name.Name) {
+			r.funcs = append(r.funcs[:i:i], r.funcs[i+1:]...)
+			verb = "replaced"
+			break
+		}
+	}
 	r.funcs = append(r.funcs, st.Function)
-	fmt.Fprintf(r.out, "function %s declared\n", st.Function.Name.Name)
+	fmt.Fprintf(r.out, "function %s %s\n", st.Function.Name.Name, verb)
 	return nil
 }
 
