@@ -33,6 +33,8 @@ func TestParseCommands(t *testing.T) {
 		"SHOW SOURCES FROM x;":    "unexpected FROM after SHOW SOURCES",
 		"SHOW PIPELINES LIKE 'x'": "unexpected LIKE after SHOW PIPELINES",
 		"SHOW TABLES LIKE;":       "repl:1:17: LIKE takes a pattern string: LIKE 'order%'",
+		"SHOW TABLES LIKE `x`;":   "repl:1:18: LIKE takes a pattern string in single quotes: LIKE 'order%'",
+		"SHOW TABLES LIKE x;":     "repl:1:18: LIKE takes a pattern string in single quotes: LIKE 'order%'",
 		"DESCRIBE;":               "repl:1:9: DESCRIBE takes a table: DESCRIBE [source.]database.table",
 		"DESCRIBE a.b.c.d;":       "a table name has at most 3 parts",
 		"DESCRIBE a.b extra;":     `repl:1:14: unexpected "extra"`,

@@ -62,6 +62,22 @@ func firstToken(toks []lexer.Token) *lexer.Token {
 	return nil
 }
 
+// tokenBefore returns the last significant token that begins before
+// offset, nil if there is none.
+func tokenBefore(toks []lexer.Token, offset int) *lexer.Token {
+	var prev *lexer.Token
+	for i := range toks {
+		t := &toks[i]
+		if t.Pos.Offset >= offset || t.EOF() {
+			break
+		}
+		if t.Type != tokComment && t.Type != tokWhitespace {
+			prev = t
+		}
+	}
+	return prev
+}
+
 // ParseStatement parses one statement typed in the REPL: a CREATE …, a
 // query "FROM binlog db.t [WHERE …] [TRANSFORM …] [LIMIT n]", or a command
 // (SHOW …, DESCRIBE …, PLAN pipeline, HELP). The trailing ";" is optional.
@@ -80,6 +96,12 @@ func ParseStatement(filename, src string) (*Statement, error) {
 		if first := firstToken(toks); first != nil && first.Pos.Offset == e.Pos.Offset && !isOp(first, ";") {
 			e.EndPos = tokEnd(first)
 			e.Msg = fmt.Sprintf("%q does not begin a statement here: %s (\\help lists them)", first.Value, StatementStarts)
+			return nil, Errors{e}
+		}
+		if prev := tokenBefore(toks, e.Pos.Offset); prev != nil && strings.EqualFold(prev.Value, "LIKE") &&
+			strings.EqualFold(firstToken(toks).Value, "SHOW") {
+			// SHOW TABLES LIKE `x` or LIKE x: said only 'unexpected'.
+			e.Msg = "LIKE takes a pattern string in single quotes: LIKE 'order%'"
 			return nil, Errors{e}
 		}
 		for _, t := range toks {
