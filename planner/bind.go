@@ -75,6 +75,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	var metas []arrow.Metadata
 	var olds []bool
 	seen := map[string]lang.Node{}
+	unbound := false // an item that did not bind (its error may be elsewhere: a broken CREATE FUNCTION)
 	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool, meta arrow.Metadata, old bool) {
 		if prev, dup := seen[strings.ToLower(name)]; dup {
 			b.errs.add(n, "duplicate output column %q (first at line %d)", name, prev.Position().Line)
@@ -113,6 +114,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		}
 		e := b.bindExpr(sc, it.Expr)
 		if e == nil {
+			unbound = true
 			continue
 		}
 		e = b.fold(it.Expr, e)
@@ -126,6 +128,9 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 			}
 		}
 		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e), sc.fromTable(it.Expr))
+	}
+	if unbound {
+		return nil
 	}
 	if len(names) == 0 && len(b.errs.errs) == nerr {
 		b.errs.add(items[0], "TRANSFORM gives no output column: * EXCEPT (…) leaves out every column of %s", sc.table)

@@ -349,6 +349,25 @@ func TestTransformWithoutColumns(t *testing.T) {
 	}
 }
 
+// TestBrokenFunctionNoSecondError: a CREATE FUNCTION whose body does not
+// compile is one error, at its body; a pipeline that only calls it got a
+// second one, "TRANSFORM gives no output column: * EXCEPT (…) leaves out
+// every column", at an item that has no * EXCEPT (new-user trial).
+func TestBrokenFunctionNoSecondError(t *testing.T) {
+	for _, body := range []string{`'a +'`, `'a + 1'`} {
+		src := header + "CREATE FUNCTION f(a INT64) RETURNS STRING AS EXPR " + body + ";\n" +
+			"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM f(id) AS x INTO stdout;\n"
+		_, err := build(t, src)
+		if err == nil || !strings.Contains(err.Error(), `function "f"`) {
+			t.Errorf("body %s: want the body's error, got %v", body, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "no output column") {
+			t.Errorf("body %s: a second, false error:\n%v", body, err)
+		}
+	}
+}
+
 // TestQuotedNameReadsTheTableColumn: a table may have a column named like
 // a metadata column (`_op`); back-quoted, the name reads the table's column
 // (as `before` back-quoted is a column, not the before image), bare it is
