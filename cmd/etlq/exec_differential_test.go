@@ -225,7 +225,11 @@ var templates = map[string][]string{
 	"ts": {"hour(?)", "minute(?)", "second(?)", "date(?)", "date_format(?, '%Y-%m-%d %H:%i:%s.%f %p %r %T')", "date_format(?, '%U %u %V %v %X %x')",
 		"CAST(? AS CHAR)", "date_add(?, INTERVAL 90 MINUTE)", "date_sub(?, INTERVAL 1 MONTH)",
 		"timestampdiff('MINUTE', ?, TIMESTAMP '2024-03-01 00:00:00')", "timestampdiff('MONTH', ?, TIMESTAMP '2024-03-01 00:00:00')",
-		"convert_tz(?, '+00:00', '+05:30')", "? > TIMESTAMP '2000-01-01 00:00:00'", "datediff(?, DATE '2000-01-01')",
+		"convert_tz(?, '+00:00', '+05:30')",
+		// MariaDB's offsets run from -12:59 to +13:00; beyond, NULL (etlq took up to ±14:59).
+		"convert_tz(?, '+00:00', '+13:00')", "convert_tz(?, '+00:00', '+13:01')", "convert_tz(?, '+14:00', '+00:00')",
+		"convert_tz(?, '+00:00', '-12:59')", "convert_tz(?, '-13:00', '+00:00')", "convert_tz(?, '+00:00', '+5:30')",
+		"? > TIMESTAMP '2000-01-01 00:00:00'", "datediff(?, DATE '2000-01-01')",
 		"year(?)", "dayofweek(?)"},
 	"j": {"json_extract(?, '$.a')", "json_extract(?, '$.b[2].c')", "json_extract(?, '$[1]')", "json_value(?, '$.a')",
 		"json_value(?, '$.k')", "json_length(?)", "json_length(?, '$.a')", "json_keys(?)", "json_contains(?, '1')",
