@@ -69,6 +69,7 @@ func TestParseErrors(t *testing.T) {
 		{pipe + "TRANSFORM a, INTO stdout;", `f.etl:1:48: expected an expression, found reserved word "INTO" (back-quote it to use it as a name: ` + "`INTO`)"},
 		{pipe + "WHERE x IN () INTO stdout;", "f.etl:1:47: IN needs at least one value"},
 		{pipe + "WHERE t.x = 1 INTO stdout;", `f.etl:1:42: unexpected "." after "t": columns are named without their table; only before.<column> has a prefix`},
+		{pipe + "WHERE x > ts + INTERVAL 1.5 HOUR INTO stdout;", `f.etl:1:59: an INTERVAL takes a whole number, found "1.5" (write INTERVAL '90' MINUTE for 1.5 HOUR)`},
 		{pipe + "WHERE x > INTERVAL '5' MINUTES INTO stdout;", `f.etl:1:58: expected an interval unit (MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR), found "MINUTES"`},
 		{pipe + "WHERE CASE x END INTO stdout;", `f.etl:1:48: expected WHEN in CASE, found "END"`},
 		{pipe + "WHERE CASE WHEN x THEN 1 INTO stdout;", `f.etl:1:60: expected END to close CASE, found "INTO"`},
