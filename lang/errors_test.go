@@ -301,3 +301,31 @@ func TestRunawayStringError(t *testing.T) {
 		t.Fatalf("stray character after a multi-line string: %v", err)
 	}
 }
+
+// TestBackslashQuoteError: MySQL reads 'O\'Brien' as one string; here a
+// backslash does not escape a quote, so the string ends at \' and the
+// error was an "unterminated string" at a later quote, far from the
+// mistake. The error points at the \' and says how to write the quote.
+func TestBackslashQuoteError(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{pipe + "WHERE customer LIKE 'O\\'Brien%' INTO stdout;",
+			"f.etl:1:57: a backslash does not escape a quote: this ' ends the string 'O\\' (write a quote inside a string twice: 'O''Brien%')\n" +
+				"CREATE PIPELINE p FROM binlog a.b WHERE customer LIKE 'O\\'Brien%' INTO stdout;\n" +
+				"                                                        ^~"},
+		{pipe + "WHERE a = 'it\\'s' AND b = 'x' INTO stdout;",
+			"f.etl:1:48: a backslash does not escape a quote: this ' ends the string 'it\\' (write a quote inside a string twice: 'it''s')\n" +
+				"CREATE PIPELINE p FROM binlog a.b WHERE a = 'it\\'s' AND b = 'x' INTO stdout;\n" +
+				"                                               ^~"},
+	} {
+		_, err := ParseFile("f.etl", []byte(c.src))
+		errs, _ := err.(Errors)
+		if got := strings.TrimRight(errs.Format([]byte(c.src)), "\n"); got != c.want {
+			t.Errorf("got\n%s\nwant\n%s", got, c.want)
+		}
+	}
+	// A string that ends with a backslash is fine when nothing is left open.
+	ok := pipe + "WHERE path LIKE 'C:\\\\' INTO stdout;"
+	if _, err := ParseFile("f.etl", []byte(ok)); err != nil {
+		t.Errorf("%s: %v", ok, err)
+	}
+}
