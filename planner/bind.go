@@ -26,6 +26,7 @@ type scope struct {
 	before  bool           // bind table columns to their before image
 	binlog  bool           // before.* and changed() are allowed
 	funcs   map[string]*udf
+	aliases map[string]lang.Expr // while binding WHERE: TRANSFORM's outputs by lower-case name, for the error that names one
 }
 
 // bindTable binds WHERE and TRANSFORM of pipeline p for one source table.
@@ -53,7 +54,14 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	nerr := len(b.errs.errs)
 
 	if p.Where != nil {
+		sc.aliases = map[string]lang.Expr{}
+		for _, it := range p.Transform {
+			if it.Alias != nil && it.Expr != nil {
+				sc.aliases[strings.ToLower(it.Alias.Name)] = it.Expr
+			}
+		}
 		w := b.bindExpr(sc, p.Where)
+		sc.aliases = nil
 		if w != nil {
 			// A number, text or date is a condition too, as in MySQL.
 			if c, err := exec.Condition(w); err != nil {
@@ -463,6 +471,10 @@ func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 			for m := range sc.meta {
 				cands = append(cands, m)
 			}
+		}
+		if x, ok := sc.aliases[strings.ToLower(name)]; ok && !c.Before {
+			b.errs.add(c, "unknown column %q in %s: WHERE reads the source row, and %s is an output of TRANSFORM; write its expression, %s", name, sc.table, name, lang.FormatExpr(x))
+			return nil
 		}
 		b.errs.add(c, "unknown column %q in %s%s", name, sc.table, suggest(name, cands))
 		return nil

@@ -368,6 +368,21 @@ func TestBrokenFunctionNoSecondError(t *testing.T) {
 	}
 }
 
+// TestWhereOnAnOutputName: WHERE reads the source row, so an alias of
+// TRANSFORM is not a column there; the error said only "unknown column"
+// (new-user trial) and now says what the name is and what to write.
+func TestWhereOnAnOutputName(t *testing.T) {
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE cents > 100 TRANSFORM id, amount * 100 AS cents INTO stdout;\n")
+	want := `test.etl:3:51: unknown column "cents" in shopdb.orders: WHERE reads the source row, and cents is an output of TRANSFORM; write its expression, amount * 100`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	// An alias that is also a column of the table is the column.
+	if _, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE amount > 100 TRANSFORM id, amount * 100 AS amount INTO stdout;\n"); err != nil {
+		t.Errorf("alias named like a column: %v", err)
+	}
+}
+
 // TestQuotedNameReadsTheTableColumn: a table may have a column named like
 // a metadata column (`_op`); back-quoted, the name reads the table's column
 // (as `before` back-quoted is a column, not the before image), bare it is
