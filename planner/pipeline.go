@@ -211,7 +211,23 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				}
 			}
 			n := len(ft.name.Parts)
-			b.errs.add(ft.name, "no table matches %s.%s in source %s%s", ft.name.Parts[n-2].Raw, ft.name.Parts[n-1].Raw, src.Name, suggest(ft.name.Parts[n-1].Name, names))
+			hint := suggest(ft.name.Parts[n-1].Name, names)
+			if len(names) == 0 && !strings.ContainsAny(ft.db, "*?") {
+				// No such database: the same table in a database of a
+				// name close to it ("shopbd.orders" for shopdb.orders).
+				var dbs []string
+				tables := map[string]string{}
+				if all, err := b.cat.Tables(b.ctx, src, "*", ft.tb); err == nil {
+					for _, r := range all {
+						dbs = append(dbs, r.DB)
+						tables[r.DB] = r.Table
+					}
+				}
+				if db, ok := closest(ft.db, dbs); ok {
+					hint = fmt.Sprintf(" (did you mean %q?)", db+"."+ft.name.Parts[n-1].Raw)
+				}
+			}
+			b.errs.add(ft.name, "no table matches %s.%s in source %s%s", ft.name.Parts[n-2].Raw, ft.name.Parts[n-1].Raw, src.Name, hint)
 			continue
 		}
 		for _, ref := range refs {

@@ -149,6 +149,8 @@ func TestCheckErrors(t *testing.T) {
 			`3:59: unknown column "amout" in shopdb.orders (did you mean "amount"?)`},
 		{"unknown table", `CREATE PIPELINE p FROM binlog shopdb.ordrs INTO clickhouse a.b;`,
 			`3:31: no table matches shopdb.ordrs in source shop (did you mean "orders"?)`},
+		{"unknown database", `CREATE PIPELINE p FROM binlog shopbd.orders INTO clickhouse a.b;`,
+			`3:31: no table matches shopbd.orders in source shop (did you mean "shopdb.orders"?)`},
 		{"unknown source", `CREATE PIPELINE p FROM binlog shp.shopdb.orders INTO clickhouse a.b;`,
 			`3:31: unknown source "shp" (did you mean "shop"?)`},
 		{"unknown sink", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse wd.a.b;`,
