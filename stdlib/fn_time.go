@@ -171,7 +171,7 @@ var dateTruncUnits = map[string]bool{"year": true, "quarter": true, "month": tru
 
 func bindDateTrunc(args []Arg) (*Bound, error) {
 	if u, ok := constString(args[0]); ok && !dateTruncUnits[strings.ToLower(u)] {
-		return nil, fmt.Errorf("unknown unit %q for \"date_trunc\"", u)
+		return nil, fmt.Errorf("unknown unit %q for \"date_trunc\" (expected year, quarter, month, week, day, hour, minute or second)", u)
 	}
 	return simple("date_trunc", TTimestamp, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {
