@@ -327,6 +327,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			pl.Target.Mode = connectors.ModeAppend
 		}
 	}
+	b.checkUpsertWhere(p, pl, modeWritten)
 	outIdx := map[string]int{}
 	for i, c := range pl.Output {
 		outIdx[strings.ToLower(c.Name)] = i

@@ -385,6 +385,40 @@ func TestWhereOnAnOutputName(t *testing.T) {
 	}
 }
 
+// TestUpsertWhereOnTheChange: in upsert mode the target holds the source
+// rows that pass WHERE, so a WHERE on the change (changed(), before.*,
+// _op, _ts, _pos, _version) has no meaning there: WHERE changed(status)
+// removed every key whose last update kept its status (new-user trial).
+// It is an error; append and changelog pick changes as before.
+func TestUpsertWhereOnTheChange(t *testing.T) {
+	for where, want := range map[string]string{
+		"changed(status)":                       "3:51: WHERE uses changed(), which describes the change, not the row: in MODE upsert (the default for a ClickHouse table with a key)",
+		"amount > 1 AND before.amount < amount": "3:66: WHERE uses before.amount",
+		"_op <> 'delete'":                       "3:51: WHERE uses _op",
+		"_ts > TIMESTAMP '2026-01-01 00:00:00'": "3:51: WHERE uses _ts",
+		"_version > 5":                          "3:51: WHERE uses _version",
+	} {
+		_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE "+where+" INTO clickhouse a.b;\n")
+		if err == nil || !strings.Contains(err.Error(), "test.etl:"+want) {
+			t.Errorf("WHERE %s: got %v\nwant %s", where, err, want)
+		}
+	}
+	for _, src := range []string{
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE changed(status) INTO clickhouse a.b MODE append;",
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE _op = 'update' AND before.status <> status INTO clickhouse a.b MODE changelog;",
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE changed(status) INTO stdout;",
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE status <> 'x' AND _table = 'orders' TRANSFORM id, status, _op INTO clickhouse a.b;",
+	} {
+		if _, err := build(t, header+src+"\n"); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE changed(status) INTO clickhouse a.b MODE upsert;\n")
+	if err == nil || !strings.Contains(err.Error(), "in MODE upsert the target") {
+		t.Errorf("MODE upsert written: %v", err)
+	}
+}
+
 // TestQuotedNameReadsTheTableColumn: a table may have a column named like
 // a metadata column (`_op`); back-quoted, the name reads the table's column
 // (as `before` back-quoted is a column, not the before image), bare it is

@@ -47,3 +47,48 @@ func (b *builder) checkFileExtension(target *lang.StringLit) {
 	b.errs.add(target, "file %q %s, which says no format: add FORMAT (%s), or name it .jsonl, .csv or .parquet",
 		target.Value, what, strings.Join(formatsByKind["file"], ", "))
 }
+
+// changeColumns are the metadata columns that describe the change rather
+// than the row: a condition on them has no meaning "at the source".
+var changeColumns = map[string]bool{"_op": true, "_ts": true, "_pos": true, "_version": true}
+
+// checkUpsertWhere refuses, in upsert mode, a WHERE that depends on the
+// change rather than on the row (changed(), before.*, _op, _ts, _pos,
+// _version). The target of an upsert equals the source rows that pass
+// WHERE: an update that leaves the condition false removes its key, so
+// WHERE changed(status) deleted every row whose last update kept its
+// status (new-user trial). Picking changes is append's or changelog's
+// job.
+func (b *builder) checkUpsertWhere(p *lang.CreatePipeline, pl *Pipeline, modeWritten bool) {
+	if p.Where == nil || pl.Target.Mode != connectors.ModeUpsert {
+		return
+	}
+	var at lang.Node
+	var what string
+	lang.Walk(p.Where, func(n lang.Node) bool {
+		if at != nil {
+			return false
+		}
+		switch x := n.(type) {
+		case *lang.ColumnRef:
+			if x.Before {
+				at, what = x, "before."+x.Name.Name
+			} else if !x.Name.Quoted && changeColumns[strings.ToLower(x.Name.Name)] {
+				at, what = x, x.Name.Name
+			}
+		case *lang.Call:
+			if strings.EqualFold(x.Name.Name, "changed") {
+				at, what = x, "changed()"
+			}
+		}
+		return at == nil
+	})
+	if at == nil {
+		return
+	}
+	mode := "MODE upsert"
+	if !modeWritten {
+		mode = "MODE upsert (the default for a ClickHouse table with a key)"
+	}
+	b.errs.add(at, "WHERE uses %s, which describes the change, not the row: in %s the target holds the source rows that pass WHERE, so a change that does not pass it removes its key (WHERE changed(x) drops every row whose last update kept x); to pick changes, write MODE append or MODE changelog", what, mode)
+}
