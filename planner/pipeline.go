@@ -560,7 +560,15 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 		if d := b.sinks[kind]; d != nil && !d.Implicit {
 			return b.intoDeclared(in, pl, d)
 		}
-		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, suggest(kind, connectors.SinkKinds()))
+		// A typo may be of a sink the file declares (INTO exports 'x.jsonl').
+		cands := connectors.SinkKinds()
+		for name, d := range b.sinks {
+			if !d.Implicit {
+				cands = append(cands, name)
+			}
+		}
+		sort.Strings(cands)
+		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, suggest(kind, cands))
 		return nil, nil
 	}
 	pl.SinkKind = kind
