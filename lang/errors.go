@@ -157,6 +157,8 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 	if t.Type == tokIdent || t.Type == tokKeyword {
 		if kw := closestKeyword(t.Value); kw != "" {
 			e.Msg += " (did you mean " + kw + "?)"
+		} else if h := sqlClauseHint[strings.ToUpper(t.Value)]; h != "" && strings.HasPrefix(e.Msg, "expected a clause") {
+			e.Msg += " (" + h + ")"
 		} else if prev := prevToken(&t, toks); t.Type == tokIdent && lastClause(&t, toks) == "TRANSFORM" &&
 			!isOp(prev, ",") && !isKeyword(prevToken(prev, toks), "AS") {
 			// TRANSFORM amount cents: an alias written as in SQL without AS.
@@ -164,6 +166,17 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 		}
 	}
 	return e
+}
+
+// sqlClauseHint says what to write for an SQL word found where a clause
+// of a pipeline or query may start.
+var sqlClauseHint = map[string]string{
+	"SELECT": "the output columns are listed by TRANSFORM: TRANSFORM id, amount",
+	"TO":     "did you mean INTO?",
+	"ORDER":  "a pipeline has no ORDER BY: each change is passed on as it comes",
+	"GROUP":  "a pipeline has no GROUP BY: each change is passed on as it comes",
+	"HAVING": "a pipeline has no HAVING: filter with WHERE",
+	"JOIN":   "a pipeline reads one table's changes: it has no JOIN",
 }
 
 // lastClause returns the clause keyword (upper case) of t's statement
