@@ -63,6 +63,7 @@ func TestParseErrors(t *testing.T) {
 		{"CREATE FUNCTION f(a) RETURNS INT64 AS EXPR 'a';", `f.etl:1:20: expected a type, found ")"`},
 		{"CREATE FUNCTION f(a INT64 RETURNS INT64 AS EXPR 'a';", `f.etl:1:27: expected "," or ")", found "RETURNS"`},
 		{"CREATE FUNCTION f(a INT64(3)) RETURNS INT AS EXPR 'a';", `f.etl:1:21: type INT64 takes no parameters`},
+		{"CREATE FUNCTION f(a VARCHAR(10)) RETURNS INT AS EXPR 'a';", `f.etl:1:21: type VARCHAR (STRING) takes no length or other parameters: write VARCHAR alone`},
 		// names
 		{pipe + "INTO stdout KEY (key);", `f.etl:1:52: expected a name, found reserved word "key" (back-quote it to use it as a name: ` + "`key`)"},
 		{pipe + "TRANSFORM a AS format INTO stdout;", `f.etl:1:50: expected a name, found reserved word "format" (back-quote it to use it as a name: ` + "`format`)"},
