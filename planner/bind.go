@@ -84,8 +84,13 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	var olds []bool
 	seen := map[string]lang.Node{}
 	unbound := false // an item that did not bind (its error may be elsewhere: a broken CREATE FUNCTION)
+	var starDups []string // the columns a * repeats: one error for them all
 	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool, meta arrow.Metadata, old bool) {
 		if prev, dup := seen[strings.ToLower(name)]; dup {
+			if it, ok := n.(*lang.SelectItem); ok && it.Star {
+				starDups = append(starDups, name)
+				return
+			}
 			b.errs.add(n, "duplicate output column %q (first at line %d)", name, prev.Position().Line)
 			return
 		}
@@ -107,11 +112,19 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				}
 				except[strings.ToLower(x.Name)] = true
 			}
+			starDups = nil
 			for i, c := range sc.columns {
 				if except[strings.ToLower(c)] {
 					continue
 				}
 				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]), in.Field(i).Nullable, sourceMeta(in.Field(i)), true)
+			}
+			switch len(starDups) {
+			case 0:
+			case 1:
+				b.errs.add(it, "duplicate output column %q: * gives it again (first at line %d); write * EXCEPT (%s)", starDups[0], seen[strings.ToLower(starDups[0])].Position().Line, lang.FormatExpr(&lang.ColumnRef{Name: &lang.Ident{Name: starDups[0]}}))
+			default:
+				b.errs.add(it, "duplicate output columns: * gives %s again (first at line %d); leave them out with * EXCEPT (…)", quoteNames(starDups), seen[strings.ToLower(starDups[0])].Position().Line)
 			}
 			continue
 		}
@@ -701,4 +714,17 @@ func unquotedUnit(sc *scope, name string, c *lang.Call) *lang.ColumnRef {
 		return nil
 	}
 	return r
+}
+
+// quoteNames writes names as "a", "b", "c", or the first few and a count.
+func quoteNames(names []string) string {
+	var q []string
+	for i, n := range names {
+		if i == 6 {
+			q = append(q, fmt.Sprintf("… (%d columns)", len(names)))
+			break
+		}
+		q = append(q, strconv.Quote(n))
+	}
+	return strings.Join(q, ", ")
 }

@@ -419,6 +419,21 @@ func TestUpsertWhereOnTheChange(t *testing.T) {
 	}
 }
 
+// TestStarRepeatsColumns: a * that gives columns the output already has
+// is one error at the *, naming them; it was one error per column, the
+// same line and caret repeated (seven for TRANSFORM *, * over orders).
+func TestStarRepeatsColumns(t *testing.T) {
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM *, * INTO stdout;\n")
+	if err == nil || strings.Count(err.Error(), "duplicate output") != 1 ||
+		!strings.Contains(err.Error(), `test.etl:3:58: duplicate output columns: * gives "id", "customer", "status", "amount", "created_at" again (first at line 3)`) {
+		t.Errorf("TRANSFORM *, *: %v", err)
+	}
+	_, err = build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, * INTO stdout;\n")
+	if err == nil || !strings.Contains(err.Error(), `test.etl:3:59: duplicate output column "id": * gives it again (first at line 3); write * EXCEPT (id)`) {
+		t.Errorf("TRANSFORM id, *: %v", err)
+	}
+}
+
 // TestQuotedNameReadsTheTableColumn: a table may have a column named like
 // a metadata column (`_op`); back-quoted, the name reads the table's column
 // (as `before` back-quoted is a column, not the before image), bare it is
