@@ -83,7 +83,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	var metas []arrow.Metadata
 	var olds []bool
 	seen := map[string]lang.Node{}
-	unbound := false // an item that did not bind (its error may be elsewhere: a broken CREATE FUNCTION)
+	unbound := false      // an item that did not bind (its error may be elsewhere: a broken CREATE FUNCTION)
 	var starDups []string // the columns a * repeats: one error for them all
 	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool, meta arrow.Metadata, old bool) {
 		if prev, dup := seen[strings.ToLower(name)]; dup {
