@@ -97,7 +97,9 @@ func TestDeadLetterFileMode(t *testing.T) {
 func TestDeadLetterRowAsCSVWritesIt(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 	defer mem.AssertSize(t, 0)
-	src := func(typ string) arrow.Metadata { return arrow.NewMetadata([]string{exec.MetaSourceType}, []string{typ}) }
+	src := func(typ string) arrow.Metadata {
+		return arrow.NewMetadata([]string{exec.MetaSourceType}, []string{typ})
+	}
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "dt3", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true, Metadata: src("datetime(3)")},
 		{Name: "ts0", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true, Metadata: src("timestamp")},
