@@ -353,7 +353,21 @@ func (r *repl) declare(ctx context.Context, text string, st *lang.Statement) err
 		fmt.Fprintf(r.out, "source %s: %s\n", d.Name, d.Redacted)
 		return nil
 	}
+	// A function typed again replaces the earlier one of its name, as a
+	// source does (queries went on with the old body).
+	replaced := ""
+	for i, f := range r.funcs {
+		if strings.EqualFold(f.Name.Name, st.Function.Name.Name) {
+			replaced = f.Name.Name
+			r.funcs = append(r.funcs[:i], r.funcs[i+1:]...)
+			break
+		}
+	}
 	r.funcs = append(r.funcs, st.Function)
+	if replaced != "" {
+		fmt.Fprintf(r.out, "function %s declared (it replaces %s)\n", st.Function.Name.Name, replaced)
+		return nil
+	}
 	fmt.Fprintf(r.out, "function %s declared\n", st.Function.Name.Name)
 	return nil
 }
