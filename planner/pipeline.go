@@ -344,6 +344,14 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	if len(p.Key) > 0 {
 		nk := len(b.errs.errs)
 		for _, k := range p.Key {
+			if pl.Target.Mode == connectors.ModeChangelog && strings.EqualFold(k.Name, "_version") {
+				// A changelog table is ordered by the key, then _version:
+				// KEY (id, _version) says that already (it was refused
+				// when _version was no output, and made ORDER BY (id,
+				// _version, _version) when it was, which ClickHouse
+				// refuses at the first insert).
+				continue
+			}
 			i, ok := outIdx[strings.ToLower(k.Name)]
 			if !ok {
 				b.errs.add(k, "KEY column %q is not an output column of pipeline %s%s", k.Name, pl.Name, suggest(k.Name, outNames))
