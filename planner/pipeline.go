@@ -343,7 +343,15 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouchedUnique(pl)
 	if len(p.Key) > 0 {
 		nk := len(b.errs.errs)
+		keySeen := map[string]*lang.Ident{}
 		for _, k := range p.Key {
+			if first, dup := keySeen[strings.ToLower(k.Name)]; dup {
+				// KEY (id, id) made ORDER BY (id, id), which ClickHouse
+				// refuses at the first insert.
+				b.errs.add(k, "KEY column %q is named twice (first at line %d, column %d)", k.Name, first.Pos.Line, first.Pos.Column)
+				continue
+			}
+			keySeen[strings.ToLower(k.Name)] = k
 			if pl.Target.Mode == connectors.ModeChangelog && strings.EqualFold(k.Name, "_version") {
 				// A changelog table is ordered by the key, then _version:
 				// KEY (id, _version) says that already (it was refused
