@@ -149,6 +149,8 @@ func TestCheckErrors(t *testing.T) {
 			`3:59: unknown column "amout" in shopdb.orders (did you mean "amount"?)`},
 		{"unknown table", `CREATE PIPELINE p FROM binlog shopdb.ordrs INTO clickhouse a.b;`,
 			`3:31: no table matches shopdb.ordrs in source shop (did you mean "orders"?)`},
+		{"changelog before name taken", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, status, amount AS _before_status INTO clickhouse a.b MODE changelog;`,
+			`3:67: output column "_before_status" is the name of the column MODE changelog adds for the value of status before an update: rename it with AS`},
 		{"key column twice", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.b KEY (id, ID);`,
 			`3:74: KEY column "ID" is named twice (first at line 3, column 70)`},
 		{"unknown database", `CREATE PIPELINE p FROM binlog shopbd.orders INTO clickhouse a.b;`,

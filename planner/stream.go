@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 )
 
@@ -91,4 +92,32 @@ func (b *builder) checkUpsertWhere(p *lang.CreatePipeline, pl *Pipeline, modeWri
 		mode = "MODE upsert (the default for a ClickHouse table with a key)"
 	}
 	b.errs.add(at, "WHERE uses %s, which describes the change, not the row: in %s the target holds the source rows that pass WHERE, so a change that does not pass it removes its key (WHERE changed(x) drops every row whose last update kept x); to pick changes, write MODE append or MODE changelog", what, mode)
+}
+
+// checkBeforeNames refuses, in changelog mode, an output named like the
+// before column changelog adds for another output (status and amount AS
+// _before_status): the table had the column twice, which ClickHouse
+// refuses, and the row formats would write two values under one name.
+func (b *builder) checkBeforeNames(p *lang.CreatePipeline, pl *Pipeline) {
+	if pl.Target.Mode != connectors.ModeChangelog {
+		return
+	}
+	names := map[string]bool{}
+	for _, c := range pl.Output {
+		names[strings.ToLower(c.Name)] = true
+	}
+	for _, c := range pl.Output {
+		before := exec.TargetBeforePrefix + c.Name
+		if !c.Before || !names[strings.ToLower(before)] {
+			continue
+		}
+		var at lang.Node = p.Name
+		for _, it := range p.Transform {
+			if n, ok := outputName(it); ok && strings.EqualFold(n, before) {
+				at = it
+				break
+			}
+		}
+		b.errs.add(at, "output column %q is the name of the column MODE changelog adds for the value of %s before an update: rename it with AS", before, c.Name)
+	}
 }
