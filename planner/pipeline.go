@@ -329,6 +329,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	}
 	b.checkUpsertWhere(p, pl, modeWritten)
 	b.checkBeforeNames(p, pl)
+	b.checkSystemNames(p, pl)
 	outIdx := map[string]int{}
 	for i, c := range pl.Output {
 		outIdx[strings.ToLower(c.Name)] = i

@@ -472,3 +472,43 @@ func TestQuotedNameReadsTheTableColumn(t *testing.T) {
 		t.Errorf("`_ts` (no such table column): %+v; want the metadata column", ts)
 	}
 }
+
+// TestSystemColumnNames: an output named like a column the mode keeps for
+// the change itself must be that metadata column. In upsert mode
+// `id AS _version` made the id the version ReplacingMergeTree keeps the
+// largest row by; in changelog mode `status AS _op`, or a table column
+// _op through *, wrote it where the change's operation belongs, and the
+// operation was lost (new-user trial). check refuses them.
+func TestSystemColumnNames(t *testing.T) {
+	cat := fixedCatalog{"shopdb.audit": {
+		Ref: connectors.TableRef{DB: "shopdb", Table: "audit"},
+		Fields: []arrow.Field{
+			notNull(field("id", arrow.PrimitiveTypes.Int32, "int(11)")),
+			field("_op", arrow.BinaryTypes.String, "varchar(5)"),
+		},
+		PrimaryKey: []string{"id"},
+	}}
+	for src, want := range map[string]string{
+		"TRANSFORM id, id AS _version INTO clickhouse a.b":              `test.etl:3:58: output column "_version" is the change's own _version in MODE upsert`,
+		"TRANSFORM id, `_op` AS _op INTO clickhouse a.b MODE changelog": `test.etl:3:58: output column "_op" is the change's own _op in MODE changelog`,
+		"TRANSFORM id, upper(_ts) AS _TS INTO stdout MODE changelog":    `test.etl:3:58: output column "_TS" is the change's own _ts in MODE changelog`,
+		"TRANSFORM * INTO clickhouse a.b MODE changelog":                "test.etl:3:54: the table's column \"_op\" takes the name of the change's own _op in MODE changelog: leave it out with * EXCEPT (`_op`), or rename it (`_op` AS …)",
+		"INTO clickhouse a.b MODE changelog":                            `test.etl:3:17: the table's column "_op" takes the name`,
+	} {
+		_, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog shopdb.audit "+src+";\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s:\n got %v\nwant %s", src, err, want)
+		}
+	}
+	for _, src := range []string{
+		"TRANSFORM id, _version, (_op) AS _OP, _ts, _pos INTO clickhouse a.b MODE changelog",
+		"TRANSFORM id, _version INTO clickhouse a.b",
+		"TRANSFORM * EXCEPT (`_op`), `_op` AS src_op INTO clickhouse a.b MODE changelog",
+		"TRANSFORM * INTO clickhouse a.b",         // upsert: only _version is the change's
+		"TRANSFORM id, status AS _op INTO stdout", // append: no column is the change's
+	} {
+		if _, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog shopdb.audit "+src+";\n"); err != nil && !strings.Contains(err.Error(), "status") {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}

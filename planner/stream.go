@@ -2,6 +2,7 @@ package planner
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/etlq/etlq/connectors"
@@ -119,5 +120,62 @@ func (b *builder) checkBeforeNames(p *lang.CreatePipeline, pl *Pipeline) {
 			}
 		}
 		b.errs.add(at, "output column %q is the name of the column MODE changelog adds for the value of %s before an update: rename it with AS", before, c.Name)
+	}
+}
+
+// checkSystemNames refuses an output named like a column the mode keeps
+// for the change itself unless it is that metadata column: in upsert mode
+// _version (the table is a ReplacingMergeTree(_version): amount AS
+// _version made the amount the version that decides which row stays), in
+// changelog mode _op, _ts, _pos and _version (status AS _op wrote the
+// status where the change's operation belongs, and lost the operation).
+func (b *builder) checkSystemNames(p *lang.CreatePipeline, pl *Pipeline) {
+	var names []string
+	switch pl.Target.Mode {
+	case connectors.ModeUpsert:
+		names = []string{"_version"}
+	case connectors.ModeChangelog:
+		names = []string{"_op", "_ts", "_pos", "_version"}
+	default:
+		return
+	}
+	isSys := func(n string) bool {
+		return slices.ContainsFunc(names, func(s string) bool { return strings.EqualFold(s, n) })
+	}
+	for _, c := range pl.Output {
+		if !isSys(c.Name) {
+			continue
+		}
+		var item, star *lang.SelectItem
+		for _, it := range p.Transform {
+			if it.Star {
+				star = it
+			} else if out, ok := outputName(it); ok && strings.EqualFold(out, c.Name) {
+				item = it
+			}
+		}
+		if item == nil {
+			// A column of the table of that name, through * (or no
+			// TRANSFORM, which is *).
+			var at lang.Node = p.Name
+			if star != nil {
+				at = star
+			}
+			b.errs.add(at, "the table's column %q takes the name of the change's own %s in MODE %s: leave it out with * EXCEPT (`%s`), or rename it (`%s` AS …)",
+				c.Name, strings.ToLower(c.Name), pl.Target.Mode, c.Name, c.Name)
+			continue
+		}
+		e := item.Expr
+		for {
+			par, ok := e.(*lang.Paren)
+			if !ok {
+				break
+			}
+			e = par.X
+		}
+		if r, ok := e.(*lang.ColumnRef); ok && !r.Before && !r.Name.Quoted && strings.EqualFold(r.Name.Name, c.Name) {
+			continue
+		}
+		b.errs.add(item, "output column %q is the change's own %s in MODE %s: it can only be %s itself; name this output otherwise (AS …)", c.Name, strings.ToLower(c.Name), pl.Target.Mode, strings.ToLower(c.Name))
 	}
 }
