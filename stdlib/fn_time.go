@@ -145,7 +145,7 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone or an offset outside -12:59…+13:00, as MariaDB. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
+	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone or an offset outside -12:59…+13:00, as MariaDB. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, and one they show twice (the fall back) as the first of the two, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
 }
@@ -391,6 +391,16 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 				t = start
 			}
 			inst = t.Add(time.Duration(w.Nanosecond()))
+		} else if start, _ := inst.ZoneBounds(); !start.IsZero() {
+			// A wall time the clocks show twice (the fall back: 02:30 in
+			// Berlin on 2024-10-27, first in summer time, then in winter
+			// time) is the first of the two, as MariaDB reads it; Go's
+			// time.Date may give the second (it did east of UTC).
+			_, off := inst.Zone()
+			_, prevOff := start.Add(-time.Nanosecond).Zone()
+			if d := time.Duration(prevOff-off) * time.Second; d > 0 && inst.Sub(start) < d {
+				inst = inst.Add(-d)
+			}
 		}
 		if u := inst.Unix(); u < 1 || u > math.MaxInt32 {
 			// As MySQL: outside the TIMESTAMP range nothing is converted.

@@ -180,9 +180,10 @@ func edges() []edge {
 		}}
 	tsType := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	tss := edge{name: "ts", typ: stdlib.TTimestamp,
-		field:  arrow.Field{Name: "ts", Type: tsType, Nullable: true, Metadata: arrow.NewMetadata([]string{exec.MetaSourceType}, []string{"datetime(6)"})},
-		values: []any{"2024-02-29 23:59:59.999999", "1970-01-01 00:00:00", "2038-01-19 03:14:07", "2024-12-31 12:30:00.5", "1999-12-31 23:59:59", nil},
-		sql:    func(v any) string { return "CAST('" + v.(string) + "' AS DATETIME(6))" },
+		field: arrow.Field{Name: "ts", Type: tsType, Nullable: true, Metadata: arrow.NewMetadata([]string{exec.MetaSourceType}, []string{"datetime(6)"})},
+		values: []any{"2024-02-29 23:59:59.999999", "1970-01-01 00:00:00", "2038-01-19 03:14:07", "2024-12-31 12:30:00.5", "1999-12-31 23:59:59",
+			"2024-10-27 02:30:00.25", "2024-11-03 01:30:00", "2024-04-07 01:45:00", nil},
+		sql: func(v any) string { return "CAST('" + v.(string) + "' AS DATETIME(6))" },
 		build: func(b array.Builder, v any) {
 			us, err := stdlib.ParseTimestamp(v.(string))
 			if err != nil {
@@ -230,6 +231,9 @@ var templates = map[string][]string{
 		// MariaDB's offsets run from -12:59 to +13:00; beyond, NULL (etlq took up to ±14:59).
 		"convert_tz(?, '+00:00', '+13:00')", "convert_tz(?, '+00:00', '+13:01')", "convert_tz(?, '+14:00', '+00:00')",
 		"convert_tz(?, '+00:00', '-12:59')", "convert_tz(?, '-13:00', '+00:00')", "convert_tz(?, '+00:00', '+5:30')",
+		// A wall time the clocks show twice (the fall back) is the first of the two, as MariaDB reads it
+		// (Go's time.Date took the second east of UTC: Berlin's 02:30 as 01:30 UTC).
+		"convert_tz(?, 'Europe/Berlin', 'UTC')", "convert_tz(?, 'America/New_York', 'UTC')", "convert_tz(?, 'Australia/Lord_Howe', 'UTC')",
 		"? > TIMESTAMP '2000-01-01 00:00:00'", "datediff(?, DATE '2000-01-01')",
 		"year(?)", "dayofweek(?)"},
 	"j": {"json_extract(?, '$.a')", "json_extract(?, '$.b[2].c')", "json_extract(?, '$[1]')", "json_value(?, '$.a')",
