@@ -154,6 +154,11 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 			e.Msg = fmt.Sprintf("expected %s, found %s", ctx, describe(&t))
 		}
 	}
+	if c := commentBefore(&t, toks); c != nil && strings.HasPrefix(c.Value, "/*") && strings.Contains(c.Value[2:], "/*") {
+		// /* a /* b */ c */: the comment ended at the first */.
+		e.Msg += fmt.Sprintf(" (block comments do not nest: the comment from line %d ended at its first */)", c.Pos.Line)
+		return e
+	}
 	if t.Type == tokIdent || t.Type == tokKeyword {
 		if kw := closestKeyword(t.Value); kw != "" {
 			e.Msg += " (did you mean " + kw + "?)"
@@ -177,6 +182,26 @@ var sqlClauseHint = map[string]string{
 	"GROUP":  "a pipeline has no GROUP BY: each change is passed on as it comes",
 	"HAVING": "a pipeline has no HAVING: filter with WHERE",
 	"JOIN":   "a pipeline reads one table's changes: it has no JOIN",
+}
+
+// commentBefore returns the comment just before t (white space between
+// them only), or nil.
+func commentBefore(t *lexer.Token, toks []lexer.Token) *lexer.Token {
+	var c *lexer.Token
+	for i := range toks {
+		tok := &toks[i]
+		if tok.Pos.Offset >= t.Pos.Offset || tok.EOF() {
+			break
+		}
+		switch tok.Type {
+		case tokComment:
+			c = tok
+		case tokWhitespace:
+		default:
+			c = nil
+		}
+	}
+	return c
 }
 
 // lastClause returns the clause keyword (upper case) of t's statement
