@@ -540,6 +540,13 @@ func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
 				cands = append(cands, n)
 			}
 			cands = append(cands, "changed")
+			if h, ok := mysqlFunctionHint[name]; ok {
+				// A MySQL function etlq writes otherwise: the nearest
+				// name by spelling was misleading (isnull → ifnull,
+				// utc_timestamp → unix_timestamp).
+				b.errs.add(c.Name, "unknown function %q (%s)", c.Name.Name, h)
+				return nil
+			}
 			b.errs.add(c.Name, "unknown function %q%s", c.Name.Name, suggest(name, cands))
 			return nil
 		}
@@ -727,4 +734,26 @@ func quoteNames(names []string) string {
 		q = append(q, strconv.Quote(n))
 	}
 	return strings.Join(q, ", ")
+}
+
+// mysqlFunctionHint says how to write a MySQL function etlq does not have
+// under that name.
+var mysqlFunctionHint = map[string]string{
+	"lcase":             "write lower(…)",
+	"ucase":             "write upper(…)",
+	"isnull":            "write x IS NULL",
+	"curdate":           "write date(now()), the UTC date",
+	"current_date":      "write date(now()), the UTC date",
+	"current_timestamp": "write now(), the statement time in UTC",
+	"utc_timestamp":     "write now(), the statement time in UTC",
+	"sysdate":           "write now(), the statement time in UTC",
+	"localtimestamp":    "write now(), the statement time in UTC",
+	"weekday":           "write dayofweek(t), 1 = Sunday … 7 = Saturday",
+	"substring_index":   "split_part(s, delim, n) gives the n-th field",
+	"count":             "a pipeline transforms each change on its own: there are no aggregate functions",
+	"sum":               "a pipeline transforms each change on its own: there are no aggregate functions",
+	"avg":               "a pipeline transforms each change on its own: there are no aggregate functions",
+	"min":               "a pipeline transforms each change on its own: there are no aggregate functions; least(a, b) compares values of one row",
+	"max":               "a pipeline transforms each change on its own: there are no aggregate functions; greatest(a, b) compares values of one row",
+	"group_concat":      "a pipeline transforms each change on its own: there are no aggregate functions",
 }
