@@ -435,7 +435,12 @@ func (p *exprParser) nameOrCall() (Expr, error) {
 				if err != nil {
 					if len(call.Args) == 0 && !tooDeep(err) {
 						t := p.peek()
-						return nil, tokenError(t, "expected an argument or \")\" after %s(, found %s", id.Name, describe(t))
+						e := tokenError(t, "expected an argument or \")\" after %s(, found %s", id.Name, describe(t))
+						if isOp(t, "*") {
+							// count(*): SQL's aggregate.
+							e.Msg += " (a pipeline transforms each change on its own: there are no aggregate functions)"
+						}
+						return nil, e
 					}
 					return nil, err
 				}
