@@ -498,6 +498,7 @@ func TestSystemColumnNames(t *testing.T) {
 		"TRANSFORM id, upper(_ts) AS _TS INTO stdout MODE changelog":    `test.etl:3:58: output column "_TS" is the change's own _ts in MODE changelog`,
 		"TRANSFORM * INTO clickhouse a.b MODE changelog":                "test.etl:3:54: the table's column \"_op\" takes the name of the change's own _op in MODE changelog: leave it out with * EXCEPT (`_op`), or rename it (`_op` AS …)",
 		"INTO clickhouse a.b MODE changelog":                            `test.etl:3:17: the table's column "_op" takes the name`,
+		"TRANSFORM id, `_op` AS _is_deleted INTO clickhouse a.b":        `test.etl:3:58: output column "_is_deleted" is reserved in MODE upsert: the table marks deleted rows in it`,
 	} {
 		_, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog shopdb.audit "+src+";\n")
 		if err == nil || !strings.Contains(err.Error(), want) {

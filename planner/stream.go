@@ -142,6 +142,21 @@ func (b *builder) checkSystemNames(p *lang.CreatePipeline, pl *Pipeline) {
 	isSys := func(n string) bool {
 		return slices.ContainsFunc(names, func(s string) bool { return strings.EqualFold(s, n) })
 	}
+	if pl.Target.Mode == connectors.ModeUpsert && pl.SinkKind == "clickhouse" {
+		// An upsert table marks deletes in _is_deleted: the sink refused
+		// an output of that name at the INTO, naming the pipeline twice.
+		for _, c := range pl.Output {
+			if strings.EqualFold(c.Name, "_is_deleted") {
+				var at lang.Node = p.Name
+				for _, it := range p.Transform {
+					if out, ok := outputName(it); (ok && strings.EqualFold(out, c.Name)) || (it.Star && at == p.Name) {
+						at = it
+					}
+				}
+				b.errs.add(at, "output column %q is reserved in MODE upsert: the table marks deleted rows in it; name this output otherwise (AS …)", c.Name)
+			}
+		}
+	}
 	for _, c := range pl.Output {
 		if !isSys(c.Name) {
 			continue
