@@ -208,3 +208,30 @@ func TestMonthIntervalIntoYear0(t *testing.T) {
 		`date_sub(DATE '0000-06-01', INTERVAL '1' YEAR)`:               "NULL",
 	})
 }
+
+// TestRoundPastNineteenDigits: rounding to the 19th digit left of the
+// point carries into it (round(6e18, -19) is 1e19, as MariaDB); it gave 0
+// for every value that fits 64 bits, a DECIMAL's too. A result its type
+// cannot hold is a row error: round of a UINT64 near its maximum wrapped
+// around (round(18446744073709551615, -1) was 4), and of an INT64 gave 0
+// (new-user trial).
+func TestRoundPastNineteenDigits(t *testing.T) {
+	evalTexts(t, map[string]string{
+		`round(CAST('6000000000000000000' AS DECIMAL(19,0)), -19)`:    "10000000000000000000",
+		`round(CAST('-6000000000000000000' AS DECIMAL(19,0)), -19)`:   "-10000000000000000000",
+		`round(CAST('4000000000000000000' AS DECIMAL(19,0)), -19)`:    "0",
+		`round(CAST('600000000000000.0000' AS DECIMAL(20,4)), -15)`:   "1000000000000000",
+		`round(CAST('5000000000000000000' AS UINT64), -19)`:           "10000000000000000000",
+		`round(CAST('18446744073709551615' AS UINT64), -2)`:           "18446744073709551600",
+		`truncate(CAST('6000000000000000000' AS DECIMAL(19,0)), -19)`: "0",
+	})
+	for _, sql := range []string{
+		`round(CAST('18446744073709551615' AS UINT64), -1)`,
+		`round(CAST('9223372036854775807' AS INT64), -19)`,
+		`round(CAST('-9223372036854775807' AS INT64), -19)`,
+	} {
+		if got, err := evalText(t, sql); err == nil {
+			t.Errorf("%s = %s, want a row error (the result is beyond the type)", sql, got)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func exprGrammar() string {
 	w(`UnaryExpr = "-" UnaryExpr | "NOT" NotExpr | PostfixExpr .`)
 	w(`PostfixExpr = Primary ( "::" TypeName | "COLLATE" ( Ident | <string> ) )* .`)
 	w(`Primary = <int> | <float> | <string> | "TRUE" | "FALSE" | "NULL"`)
-	w(`        | "TIMESTAMP" <string> | "DATE" <string> | "INTERVAL" ( <string> | <int> ) IntervalUnit`)
+	w(`        | "TIMESTAMP" <string> | "DATE" <string> | "INTERVAL" ( <string> | [ "-" ] <int> ) IntervalUnit`)
 	w(`        | "CASE" Expr? ( "WHEN" Expr "THEN" Expr )+ ( "ELSE" Expr )? "END"`)
 	w(`        | "CAST" "(" Expr "AS" TypeName ")"`)
 	w(`        | Ident "(" ( Expr ( "," Expr )* )? ")"`)

@@ -154,9 +154,16 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 			e.Msg = fmt.Sprintf("expected %s, found %s", ctx, describe(&t))
 		}
 	}
+	if c := commentBefore(&t, toks); c != nil && strings.HasPrefix(c.Value, "/*") && strings.Contains(c.Value[2:], "/*") {
+		// /* a /* b */ c */: the comment ended at the first */.
+		e.Msg += fmt.Sprintf(" (block comments do not nest: the comment from line %d ended at its first */)", c.Pos.Line)
+		return e
+	}
 	if t.Type == tokIdent || t.Type == tokKeyword {
 		if kw := closestKeyword(t.Value); kw != "" {
 			e.Msg += " (did you mean " + kw + "?)"
+		} else if h := sqlClauseHint[strings.ToUpper(t.Value)]; h != "" && strings.HasPrefix(e.Msg, "expected a clause") {
+			e.Msg += " (" + h + ")"
 		} else if prev := prevToken(&t, toks); t.Type == tokIdent && lastClause(&t, toks) == "TRANSFORM" &&
 			!isOp(prev, ",") && !isKeyword(prevToken(prev, toks), "AS") {
 			// TRANSFORM amount cents: an alias written as in SQL without AS.
@@ -164,6 +171,37 @@ func unexpectedToken(ute *participle.UnexpectedTokenError, toks []lexer.Token) *
 		}
 	}
 	return e
+}
+
+// sqlClauseHint says what to write for an SQL word found where a clause
+// of a pipeline or query may start.
+var sqlClauseHint = map[string]string{
+	"SELECT": "the output columns are listed by TRANSFORM: TRANSFORM id, amount",
+	"TO":     "did you mean INTO?",
+	"ORDER":  "a pipeline has no ORDER BY: each change is passed on as it comes",
+	"GROUP":  "a pipeline has no GROUP BY: each change is passed on as it comes",
+	"HAVING": "a pipeline has no HAVING: filter with WHERE",
+	"JOIN":   "a pipeline reads one table's changes: it has no JOIN",
+}
+
+// commentBefore returns the comment just before t (white space between
+// them only), or nil.
+func commentBefore(t *lexer.Token, toks []lexer.Token) *lexer.Token {
+	var c *lexer.Token
+	for i := range toks {
+		tok := &toks[i]
+		if tok.Pos.Offset >= t.Pos.Offset || tok.EOF() {
+			break
+		}
+		switch tok.Type {
+		case tokComment:
+			c = tok
+		case tokWhitespace:
+		default:
+			c = nil
+		}
+	}
+	return c
 }
 
 // lastClause returns the clause keyword (upper case) of t's statement

@@ -33,6 +33,11 @@ func TestParseErrors(t *testing.T) {
 		{"CREATE PIPELINE p FORM binlog a.b INTO stdout;", `f.etl:1:19: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "FORM" (did you mean FROM?)`},
 		{pipe + "TRANSFORM a b INTO stdout;", `f.etl:1:47: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "b" (an output name needs AS: … AS b)`},
 		{pipe + "TRANSFORM a, amount * 100 cents INTO stdout;", `f.etl:1:61: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "cents" (an output name needs AS: … AS cents)`},
+		{"CREATE SOURCE a FROM mysql 'x';\n/* outer /* inner */ still */\n", `f.etl:2:22: expected a statement (CREATE SOURCE, CREATE SINK, CREATE FUNCTION or CREATE PIPELINE), found "still" (block comments do not nest: the comment from line 2 ended at its first */)`},
+		{pipe + "TRANSFORM count(*) AS n INTO stdout;", `f.etl:1:51: expected an argument or ")" after count(, found "*" (a pipeline transforms each change on its own: there are no aggregate functions)`},
+		{pipe + "SELECT id INTO stdout;", `f.etl:1:35: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "SELECT" (the output columns are listed by TRANSFORM: TRANSFORM id, amount)`},
+		{pipe + "TO stdout;", `f.etl:1:35: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "TO" (did you mean INTO?)`},
+		{pipe + "WHERE a > 1 ORDER BY a INTO stdout;", `f.etl:1:47: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "ORDER" (a pipeline has no ORDER BY: each change is passed on as it comes)`},
 		{pipe + "TRANSFORM a AS b c INTO stdout;", `f.etl:1:52: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "c"`},
 		{"FROM binlog a.b TRANSFORM id x;", `f.etl:1:30: expected a clause (SNAPSHOT, WHERE, TRANSFORM, LIMIT) or the end of the query, found "x" (an output name needs AS: … AS x)`},
 		{pipe + "INTO stdout LIMIT 5;", "f.etl:1:47: LIMIT is not allowed in CREATE PIPELINE (LIMIT is for REPL queries)"},
@@ -60,6 +65,7 @@ func TestParseErrors(t *testing.T) {
 		{"CREATE FUNCTION f(a) RETURNS INT64 AS EXPR 'a';", `f.etl:1:20: expected a type, found ")"`},
 		{"CREATE FUNCTION f(a INT64 RETURNS INT64 AS EXPR 'a';", `f.etl:1:27: expected "," or ")", found "RETURNS"`},
 		{"CREATE FUNCTION f(a INT64(3)) RETURNS INT AS EXPR 'a';", `f.etl:1:21: type INT64 takes no parameters`},
+		{"CREATE FUNCTION f(a VARCHAR(10)) RETURNS INT AS EXPR 'a';", `f.etl:1:21: type VARCHAR (STRING) takes no length or other parameters: write VARCHAR alone`},
 		// names
 		{pipe + "INTO stdout KEY (key);", `f.etl:1:52: expected a name, found reserved word "key" (back-quote it to use it as a name: ` + "`key`)"},
 		{pipe + "TRANSFORM a AS format INTO stdout;", `f.etl:1:50: expected a name, found reserved word "format" (back-quote it to use it as a name: ` + "`format`)"},
@@ -69,6 +75,7 @@ func TestParseErrors(t *testing.T) {
 		{pipe + "TRANSFORM a, INTO stdout;", `f.etl:1:48: expected an expression, found reserved word "INTO" (back-quote it to use it as a name: ` + "`INTO`)"},
 		{pipe + "WHERE x IN () INTO stdout;", "f.etl:1:47: IN needs at least one value"},
 		{pipe + "WHERE t.x = 1 INTO stdout;", `f.etl:1:42: unexpected "." after "t": columns are named without their table; only before.<column> has a prefix`},
+		{pipe + "WHERE x > ts + INTERVAL 1.5 HOUR INTO stdout;", `f.etl:1:59: an INTERVAL takes a whole number, found "1.5" (write INTERVAL '90' MINUTE for 1.5 HOUR)`},
 		{pipe + "WHERE x > INTERVAL '5' MINUTES INTO stdout;", `f.etl:1:58: expected an interval unit (MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR), found "MINUTES"`},
 		{pipe + "WHERE CASE x END INTO stdout;", `f.etl:1:48: expected WHEN in CASE, found "END"`},
 		{pipe + "WHERE CASE WHEN x THEN 1 INTO stdout;", `f.etl:1:60: expected END to close CASE, found "INTO"`},
@@ -298,5 +305,33 @@ func TestRunawayStringError(t *testing.T) {
 	_, err = ParseFile("f.etl", []byte(ok+pipe+"WHERE a = 1 && 2 INTO stdout;"))
 	if err == nil || !strings.HasPrefix(err.Error(), `f.etl:3:47: unexpected character "&" (use AND)`) {
 		t.Fatalf("stray character after a multi-line string: %v", err)
+	}
+}
+
+// TestBackslashQuoteError: MySQL reads 'O\'Brien' as one string; here a
+// backslash does not escape a quote, so the string ends at \' and the
+// error was an "unterminated string" at a later quote, far from the
+// mistake. The error points at the \' and says how to write the quote.
+func TestBackslashQuoteError(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{pipe + "WHERE customer LIKE 'O\\'Brien%' INTO stdout;",
+			"f.etl:1:57: a backslash does not escape a quote: this ' ends the string 'O\\' (write a quote inside a string twice: 'O''Brien%')\n" +
+				"CREATE PIPELINE p FROM binlog a.b WHERE customer LIKE 'O\\'Brien%' INTO stdout;\n" +
+				"                                                        ^~"},
+		{pipe + "WHERE a = 'it\\'s' AND b = 'x' INTO stdout;",
+			"f.etl:1:48: a backslash does not escape a quote: this ' ends the string 'it\\' (write a quote inside a string twice: 'it''s')\n" +
+				"CREATE PIPELINE p FROM binlog a.b WHERE a = 'it\\'s' AND b = 'x' INTO stdout;\n" +
+				"                                               ^~"},
+	} {
+		_, err := ParseFile("f.etl", []byte(c.src))
+		errs, _ := err.(Errors)
+		if got := strings.TrimRight(errs.Format([]byte(c.src)), "\n"); got != c.want {
+			t.Errorf("got\n%s\nwant\n%s", got, c.want)
+		}
+	}
+	// A string that ends with a backslash is fine when nothing is left open.
+	ok := pipe + "WHERE path LIKE 'C:\\\\' INTO stdout;"
+	if _, err := ParseFile("f.etl", []byte(ok)); err != nil {
+		t.Errorf("%s: %v", ok, err)
 	}
 }

@@ -202,3 +202,56 @@ func ExpandURL(s string, x Expansion) (string, error) {
 	}
 	return v, nil
 }
+
+// UnexpandedRefs returns a warning for each string of a pipeline's WHERE
+// or TRANSFORM that holds a ${NAME} or ${file:PATH}: those are replaced in
+// DSNs, INTO file/http targets and string option values only, so in an
+// expression the text stays as written (WHERE customer = '${CUST}'
+// compares with the text "${CUST}").
+func UnexpandedRefs(f *File) Errors {
+	var warns Errors
+	for _, st := range f.Statements {
+		p := st.Pipeline
+		if p == nil {
+			continue
+		}
+		var exprs []Node
+		if p.Where != nil {
+			exprs = append(exprs, p.Where)
+		}
+		for _, it := range p.Transform {
+			if it.Expr != nil {
+				exprs = append(exprs, it.Expr)
+			}
+		}
+		for _, e := range exprs {
+			Walk(e, func(n Node) bool {
+				l, ok := n.(*Literal)
+				if !ok || l.Kind != LitString {
+					return true
+				}
+				for i := 0; i+1 < len(l.Raw); i++ {
+					if l.Raw[i] == '$' && l.Raw[i+1] == '$' {
+						i++ // $${ writes ${ where references are replaced
+						continue
+					}
+					end := strings.IndexByte(l.Raw[i:], '}')
+					if !strings.HasPrefix(l.Raw[i:], "${") || end < 0 {
+						continue
+					}
+					name := l.Raw[i+2 : i+end]
+					if !validVarName(name) && !strings.HasPrefix(name, "file:") {
+						continue
+					}
+					ps, pe := l.Pos, l.Pos
+					ps.Advance(l.Raw[:i])
+					pe.Advance(l.Raw[:i+end+1])
+					warns = append(warns, &Error{Pos: ps, EndPos: pe, Msg: "${" + name + "} is not replaced in an expression: the string keeps it as written (${…} is replaced in DSNs, INTO file/http targets and string option values)"})
+					break
+				}
+				return true
+			})
+		}
+	}
+	return warns
+}

@@ -200,10 +200,51 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 			break
 		}
 	}
-	if e := runawayString(toks, errs); e != nil {
+	if e := backslashQuote(toks, errs, src); e != nil {
+		errs = Errors{e}
+	} else if e := runawayString(toks, errs); e != nil {
 		errs = Errors{e}
 	}
 	return toks, comments, errs
+}
+
+// backslashQuote finds the likely cause of a string left open when a
+// string before the first error ends with \' : written as in MySQL
+// ('O\'Brien'), where a backslash escapes a quote, the string ended there
+// and every later quote opens a string instead of closing one. The error
+// points at the \' and shows the string with its quote doubled.
+func backslashQuote(toks []lexer.Token, errs Errors, src string) *Error {
+	open := false
+	for _, t := range toks {
+		open = open || t.Type == tokBadString
+	}
+	if !open {
+		return nil
+	}
+	first := errs[0].Pos.Offset
+	for i := range toks {
+		t := &toks[i]
+		if t.Pos.Offset >= first {
+			break
+		}
+		if t.Type != tokString || len(t.Value) < 3 {
+			continue
+		}
+		body := t.Value[1 : len(t.Value)-1]
+		if n := len(body) - len(strings.TrimRight(body, `\`)); n%2 == 0 {
+			continue // no backslash, or one written twice (\\ in MySQL)
+		}
+		start := t.Pos
+		start.Advance(t.Value[:len(t.Value)-2])
+		end := tokEnd(t)
+		fix := "'it''s'"
+		rest := src[end.Offset:]
+		if j := strings.IndexAny(rest, "'\n"); j >= 0 && j <= 40 && rest[j] == '\'' {
+			fix = "'" + strings.ReplaceAll(unquoteString(t.Value[:len(t.Value)-2]+"'"), "'", "''") + "''" + rest[:j] + "'"
+		}
+		return &Error{Pos: start, EndPos: end, Msg: fmt.Sprintf("a backslash does not escape a quote: this ' ends the string %s (write a quote inside a string twice: %s)", t.Value, fix)}
+	}
+	return nil
 }
 
 // runawayString finds the string that is the likely cause of lexing errors:

@@ -73,6 +73,17 @@ func (p *exprParser) peek2() *lexer.Token {
 	return t
 }
 
+// peekN returns the n-th token from here (peekN(1) is peek()).
+func (p *exprParser) peekN(n int) *lexer.Token {
+	cp := p.lex.MakeCheckpoint()
+	for ; n > 1; n-- {
+		p.lex.Next()
+	}
+	t := p.lex.Peek()
+	p.lex.LoadCheckpoint(cp)
+	return t
+}
+
 func (p *exprParser) next() *lexer.Token { return p.lex.Next() }
 
 // expectOp consumes the punctuation op or fails saying what was found.
@@ -360,7 +371,16 @@ func (p *exprParser) primary() (Expr, error) {
 				return &Literal{Pos: t.Pos, EndPos: tokEnd(s), Kind: kind, Raw: kw + " " + s.Value, Value: unquoteString(s.Value)}, nil
 			}
 		case "INTERVAL":
-			if s := p.peek2(); s.Type == tokString || s.Type == tokInt {
+			switch s := p.peek2(); {
+			case s.Type == tokString || s.Type == tokInt:
+				return p.interval()
+			case s.Type == tokFloat:
+				// Read as a column "INTERVAL", this failed at the number
+				// with "expected a clause".
+				return nil, tokenError(s, "an INTERVAL takes a whole number, found %s (write INTERVAL '90' MINUTE for 1.5 HOUR)", describe(s))
+			case s.Type != tokString && s.Value == "-" && p.peekN(3).Type == tokInt && isUnit(p.peekN(4)):
+				// MySQL's INTERVAL -5 DAY (a column named interval
+				// minus 5 is followed by no unit).
 				return p.interval()
 			}
 		}
@@ -374,21 +394,31 @@ func (p *exprParser) primary() (Expr, error) {
 	return nil, tokenError(t, "expected an expression, found %s", describe(t))
 }
 
+// isUnit says whether t is an interval unit.
+func isUnit(t *lexer.Token) bool {
+	return t.Type == tokKeyword && unitSet[strings.ToUpper(t.Value)]
+}
+
 func (p *exprParser) interval() (Expr, error) {
 	kw := p.next()
 	val := p.next()
+	neg := ""
+	if val.Value == "-" {
+		neg = "-"
+		val = p.next()
+	}
 	u := p.peek()
 	unit := strings.ToUpper(u.Value)
 	if u.Type != tokKeyword || !unitSet[unit] {
 		return nil, tokenError(u, "expected an interval unit (%s), found %s", strings.Join(IntervalUnits, ", "), describe(u))
 	}
 	p.next()
-	v := val.Value
+	v := neg + val.Value
 	if val.Type == tokString {
 		v = unquoteString(v)
 	}
 	return &Literal{Pos: kw.Pos, EndPos: tokEnd(u), Kind: LitInterval,
-		Raw: "INTERVAL " + val.Value + " " + unit, Value: v, Unit: unit}, nil
+		Raw: "INTERVAL " + neg + val.Value + " " + unit, Value: v, Unit: unit}, nil
 }
 
 // nameOrCall parses "name", "before.name" or "name(args)".
@@ -405,7 +435,12 @@ func (p *exprParser) nameOrCall() (Expr, error) {
 				if err != nil {
 					if len(call.Args) == 0 && !tooDeep(err) {
 						t := p.peek()
-						return nil, tokenError(t, "expected an argument or \")\" after %s(, found %s", id.Name, describe(t))
+						e := tokenError(t, "expected an argument or \")\" after %s(, found %s", id.Name, describe(t))
+						if isOp(t, "*") {
+							// count(*): SQL's aggregate.
+							e.Msg += " (a pipeline transforms each change on its own: there are no aggregate functions)"
+						}
+						return nil, e
 					}
 					return nil, err
 				}

@@ -107,6 +107,9 @@ func TestExprPrecedence(t *testing.T) {
 		{"DATE '2026-01-02'", "date'2026-01-02'"},
 		{"now() - INTERVAL '5' MINUTE", "(- (call now) interval'5'MINUTE)"},
 		{"INTERVAL 3 day", "interval'3'DAY"},
+		{"ts + INTERVAL -5 DAY", "(+ ts interval'-5'DAY)"}, // MySQL's negative interval; it failed at DAY with "expected a clause"
+		{"interval - 5", "(- interval 5)"},                 // a column named interval, minus 5
+		{"interval -5", "(- interval 5)"},
 		{"date(created_at)", "(call date created_at)"},
 		{"date", "date"},
 		{"`select` + `a``b`", "(+ select a`b)"},

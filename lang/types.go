@@ -98,6 +98,10 @@ func checkTypeParams(tn *TypeName) *Error {
 	bad := func(msg string) *Error { return &Error{Pos: tn.Pos, EndPos: tn.EndPos, Msg: msg} }
 	if tn.Name != "DECIMAL" {
 		if len(tn.Params) > 0 {
+			if w := strings.ToUpper(tn.Written); w != tn.Name && w != "" {
+				// VARCHAR(10): say so in the user's words, and what it is.
+				return bad("type " + tn.Written + " (" + tn.Name + ") takes no length or other parameters: write " + tn.Written + " alone")
+			}
 			return bad("type " + tn.Name + " takes no parameters")
 		}
 		return nil

@@ -26,6 +26,7 @@ type scope struct {
 	before  bool           // bind table columns to their before image
 	binlog  bool           // before.* and changed() are allowed
 	funcs   map[string]*udf
+	aliases map[string]lang.Expr // while binding WHERE: TRANSFORM's outputs by lower-case name, for the error that names one
 }
 
 // bindTable binds WHERE and TRANSFORM of pipeline p for one source table.
@@ -53,7 +54,14 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	nerr := len(b.errs.errs)
 
 	if p.Where != nil {
+		sc.aliases = map[string]lang.Expr{}
+		for _, it := range p.Transform {
+			if it.Alias != nil && it.Expr != nil {
+				sc.aliases[strings.ToLower(it.Alias.Name)] = it.Expr
+			}
+		}
 		w := b.bindExpr(sc, p.Where)
+		sc.aliases = nil
 		if w != nil {
 			// A number, text or date is a condition too, as in MySQL.
 			if c, err := exec.Condition(w); err != nil {
@@ -75,8 +83,14 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	var metas []arrow.Metadata
 	var olds []bool
 	seen := map[string]lang.Node{}
+	unbound := false      // an item that did not bind (its error may be elsewhere: a broken CREATE FUNCTION)
+	var starDups []string // the columns a * repeats: one error for them all
 	addOut := func(name string, n lang.Node, e, be exec.Expr, null bool, meta arrow.Metadata, old bool) {
 		if prev, dup := seen[strings.ToLower(name)]; dup {
+			if it, ok := n.(*lang.SelectItem); ok && it.Star {
+				starDups = append(starDups, name)
+				return
+			}
 			b.errs.add(n, "duplicate output column %q (first at line %d)", name, prev.Position().Line)
 			return
 		}
@@ -98,11 +112,19 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				}
 				except[strings.ToLower(x.Name)] = true
 			}
+			starDups = nil
 			for i, c := range sc.columns {
 				if except[strings.ToLower(c)] {
 					continue
 				}
 				addOut(c, it, exec.Col(i, c, sc.types[i]), exec.Col(len(sc.columns)+i, exec.BeforePrefix+c, sc.types[len(sc.columns)+i]), in.Field(i).Nullable, sourceMeta(in.Field(i)), true)
+			}
+			switch len(starDups) {
+			case 0:
+			case 1:
+				b.errs.add(it, "duplicate output column %q: * gives it again (first at line %d); write * EXCEPT (%s)", starDups[0], seen[strings.ToLower(starDups[0])].Position().Line, lang.FormatExpr(&lang.ColumnRef{Name: &lang.Ident{Name: starDups[0]}}))
+			default:
+				b.errs.add(it, "duplicate output columns: * gives %s again (first at line %d); leave them out with * EXCEPT (…)", quoteNames(starDups), seen[strings.ToLower(starDups[0])].Position().Line)
 			}
 			continue
 		}
@@ -113,6 +135,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		}
 		e := b.bindExpr(sc, it.Expr)
 		if e == nil {
+			unbound = true
 			continue
 		}
 		e = b.fold(it.Expr, e)
@@ -126,6 +149,9 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 			}
 		}
 		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e), sc.fromTable(it.Expr))
+	}
+	if unbound {
+		return nil
 	}
 	if len(names) == 0 && len(b.errs.errs) == nerr {
 		b.errs.add(items[0], "TRANSFORM gives no output column: * EXCEPT (…) leaves out every column of %s", sc.table)
@@ -459,6 +485,10 @@ func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 				cands = append(cands, m)
 			}
 		}
+		if x, ok := sc.aliases[strings.ToLower(name)]; ok && !c.Before {
+			b.errs.add(c, "unknown column %q in %s: WHERE reads the source row, and %s is an output of TRANSFORM; write its expression, %s", name, sc.table, name, lang.FormatExpr(x))
+			return nil
+		}
 		b.errs.add(c, "unknown column %q in %s%s", name, sc.table, suggest(name, cands))
 		return nil
 	}
@@ -510,6 +540,13 @@ func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
 				cands = append(cands, n)
 			}
 			cands = append(cands, "changed")
+			if h, ok := mysqlFunctionHint[name]; ok {
+				// A MySQL function etlq writes otherwise: the nearest
+				// name by spelling was misleading (isnull → ifnull,
+				// utc_timestamp → unix_timestamp).
+				b.errs.add(c.Name, "unknown function %q (%s)", c.Name.Name, h)
+				return nil
+			}
 			b.errs.add(c.Name, "unknown function %q%s", c.Name.Name, suggest(name, cands))
 			return nil
 		}
@@ -684,4 +721,39 @@ func unquotedUnit(sc *scope, name string, c *lang.Call) *lang.ColumnRef {
 		return nil
 	}
 	return r
+}
+
+// quoteNames writes names as "a", "b", "c", or the first few and a count.
+func quoteNames(names []string) string {
+	var q []string
+	for i, n := range names {
+		if i == 6 {
+			q = append(q, fmt.Sprintf("… (%d columns)", len(names)))
+			break
+		}
+		q = append(q, strconv.Quote(n))
+	}
+	return strings.Join(q, ", ")
+}
+
+// mysqlFunctionHint says how to write a MySQL function etlq does not have
+// under that name.
+var mysqlFunctionHint = map[string]string{
+	"lcase":             "write lower(…)",
+	"ucase":             "write upper(…)",
+	"isnull":            "write x IS NULL",
+	"curdate":           "write date(now()), the UTC date",
+	"current_date":      "write date(now()), the UTC date",
+	"current_timestamp": "write now(), the statement time in UTC",
+	"utc_timestamp":     "write now(), the statement time in UTC",
+	"sysdate":           "write now(), the statement time in UTC",
+	"localtimestamp":    "write now(), the statement time in UTC",
+	"weekday":           "write dayofweek(t), 1 = Sunday … 7 = Saturday",
+	"substring_index":   "split_part(s, delim, n) gives the n-th field",
+	"count":             "a pipeline transforms each change on its own: there are no aggregate functions",
+	"sum":               "a pipeline transforms each change on its own: there are no aggregate functions",
+	"avg":               "a pipeline transforms each change on its own: there are no aggregate functions",
+	"min":               "a pipeline transforms each change on its own: there are no aggregate functions; least(a, b) compares values of one row",
+	"max":               "a pipeline transforms each change on its own: there are no aggregate functions; greatest(a, b) compares values of one row",
+	"group_concat":      "a pipeline transforms each change on its own: there are no aggregate functions",
 }

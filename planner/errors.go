@@ -37,6 +37,16 @@ func Suggest(name string, candidates []string) string { return suggest(name, can
 
 // suggest returns ` (did you mean "x"?)` for the closest candidate, or "".
 func suggest(name string, candidates []string) string {
+	best, ok := closest(name, candidates)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// closest returns the candidate nearest to name (case-insensitive edit
+// distance), when it is near enough to be a typo of it.
+func closest(name string, candidates []string) (string, bool) {
 	best, bestD := "", 1<<30
 	lname := strings.ToLower(name)
 	for _, c := range candidates {
@@ -53,9 +63,9 @@ func suggest(name string, candidates []string) string {
 		limit = 3
 	}
 	if best == "" || bestD > limit {
-		return ""
+		return "", false
 	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best, true
 }
 
 // levenshtein is the optimal string alignment distance: insertions,

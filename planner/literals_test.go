@@ -102,7 +102,8 @@ func TestConstantArgumentsChecked(t *testing.T) {
 	src := header + `CREATE PIPELINE p FROM binlog shopdb.orders
   WHERE regexp_like(status, '(') AND json_value(customer, 'a.b') = 'x'
   TRANSFORM id, timestampdiff('FORTNIGHT', created_at, _ts) AS d, json_extract(customer, '$.a[*]') AS a,
-    regexp_replace(status, '(?=x)', '') AS r, json_length(customer, '$[') AS l, json_contains(customer, '1', '$$') AS c
+    regexp_replace(status, '(?=x)', '') AS r, json_length(customer, '$[') AS l, json_contains(customer, '1', '$$') AS c,
+    date_trunc('fortnight', created_at) AS w
   INTO stdout;
 `
 	_, err := build(t, src)
@@ -114,6 +115,7 @@ func TestConstantArgumentsChecked(t *testing.T) {
 		`test.etl:6:5: invalid regular expression '(?=x)' for "regexp_replace": invalid or unsupported Perl syntax`,
 		`test.etl:6:47: invalid JSON path '$[' for "json_length"`,
 		`test.etl:6:81: invalid JSON path '$$' for "json_contains"`,
+		`test.etl:7:5: unknown unit "fortnight" for "date_trunc" (expected year, quarter, month, week, day, hour, minute or second)`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q, got %v", want, err)

@@ -211,7 +211,23 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				}
 			}
 			n := len(ft.name.Parts)
-			b.errs.add(ft.name, "no table matches %s.%s in source %s%s", ft.name.Parts[n-2].Raw, ft.name.Parts[n-1].Raw, src.Name, suggest(ft.name.Parts[n-1].Name, names))
+			hint := suggest(ft.name.Parts[n-1].Name, names)
+			if len(names) == 0 && !strings.ContainsAny(ft.db, "*?") {
+				// No such database: the same table in a database of a
+				// name close to it ("shopbd.orders" for shopdb.orders).
+				var dbs []string
+				tables := map[string]string{}
+				if all, err := b.cat.Tables(b.ctx, src, "*", ft.tb); err == nil {
+					for _, r := range all {
+						dbs = append(dbs, r.DB)
+						tables[r.DB] = r.Table
+					}
+				}
+				if db, ok := closest(ft.db, dbs); ok {
+					hint = fmt.Sprintf(" (did you mean %q?)", db+"."+ft.name.Parts[n-1].Raw)
+				}
+			}
+			b.errs.add(ft.name, "no table matches %s.%s in source %s%s", ft.name.Parts[n-2].Raw, ft.name.Parts[n-1].Raw, src.Name, hint)
 			continue
 		}
 		for _, ref := range refs {
@@ -311,6 +327,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			pl.Target.Mode = connectors.ModeAppend
 		}
 	}
+	b.checkUpsertWhere(p, pl, modeWritten)
+	b.checkBeforeNames(p, pl)
+	b.checkSystemNames(p, pl)
 	outIdx := map[string]int{}
 	for i, c := range pl.Output {
 		outIdx[strings.ToLower(c.Name)] = i
@@ -326,7 +345,23 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouchedUnique(pl)
 	if len(p.Key) > 0 {
 		nk := len(b.errs.errs)
+		keySeen := map[string]*lang.Ident{}
 		for _, k := range p.Key {
+			if first, dup := keySeen[strings.ToLower(k.Name)]; dup {
+				// KEY (id, id) made ORDER BY (id, id), which ClickHouse
+				// refuses at the first insert.
+				b.errs.add(k, "KEY column %q is named twice (first at line %d, column %d)", k.Name, first.Pos.Line, first.Pos.Column)
+				continue
+			}
+			keySeen[strings.ToLower(k.Name)] = k
+			if pl.Target.Mode == connectors.ModeChangelog && strings.EqualFold(k.Name, "_version") {
+				// A changelog table is ordered by the key, then _version:
+				// KEY (id, _version) says that already (it was refused
+				// when _version was no output, and made ORDER BY (id,
+				// _version, _version) when it was, which ClickHouse
+				// refuses at the first insert).
+				continue
+			}
 			i, ok := outIdx[strings.ToLower(k.Name)]
 			if !ok {
 				b.errs.add(k, "KEY column %q is not an output column of pipeline %s%s", k.Name, pl.Name, suggest(k.Name, outNames))
@@ -543,7 +578,15 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 		if d := b.sinks[kind]; d != nil && !d.Implicit {
 			return b.intoDeclared(in, pl, d)
 		}
-		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, suggest(kind, connectors.SinkKinds()))
+		// A typo may be of a sink the file declares (INTO exports 'x.jsonl').
+		cands := connectors.SinkKinds()
+		for name, d := range b.sinks {
+			if !d.Implicit {
+				cands = append(cands, name)
+			}
+		}
+		sort.Strings(cands)
+		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, suggest(kind, cands))
 		return nil, nil
 	}
 	pl.SinkKind = kind

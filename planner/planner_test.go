@@ -149,6 +149,16 @@ func TestCheckErrors(t *testing.T) {
 			`3:59: unknown column "amout" in shopdb.orders (did you mean "amount"?)`},
 		{"unknown table", `CREATE PIPELINE p FROM binlog shopdb.ordrs INTO clickhouse a.b;`,
 			`3:31: no table matches shopdb.ordrs in source shop (did you mean "orders"?)`},
+		{"changelog before name taken", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, status, amount AS _before_status INTO clickhouse a.b MODE changelog;`,
+			`3:67: output column "_before_status" is the name of the column MODE changelog adds for the value of status before an update: rename it with AS`},
+		{"mysql function", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, isnull(customer) AS c INTO clickhouse a.b;`,
+			`3:59: unknown function "isnull" (write x IS NULL)`},
+		{"aggregate", `CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, SUM(amount) AS c INTO clickhouse a.b;`,
+			`3:59: unknown function "SUM" (a pipeline transforms each change on its own: there are no aggregate functions)`},
+		{"key column twice", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.b KEY (id, ID);`,
+			`3:74: KEY column "ID" is named twice (first at line 3, column 70)`},
+		{"unknown database", `CREATE PIPELINE p FROM binlog shopbd.orders INTO clickhouse a.b;`,
+			`3:31: no table matches shopbd.orders in source shop (did you mean "shopdb.orders"?)`},
 		{"unknown source", `CREATE PIPELINE p FROM binlog shp.shopdb.orders INTO clickhouse a.b;`,
 			`3:31: unknown source "shp" (did you mean "shop"?)`},
 		{"unknown sink", `CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse wd.a.b;`,
@@ -349,6 +359,89 @@ func TestTransformWithoutColumns(t *testing.T) {
 	}
 }
 
+// TestBrokenFunctionNoSecondError: a CREATE FUNCTION whose body does not
+// compile is one error, at its body; a pipeline that only calls it got a
+// second one, "TRANSFORM gives no output column: * EXCEPT (…) leaves out
+// every column", at an item that has no * EXCEPT (new-user trial).
+func TestBrokenFunctionNoSecondError(t *testing.T) {
+	for _, body := range []string{`'a +'`, `'a + 1'`} {
+		src := header + "CREATE FUNCTION f(a INT64) RETURNS STRING AS EXPR " + body + ";\n" +
+			"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM f(id) AS x INTO stdout;\n"
+		_, err := build(t, src)
+		if err == nil || !strings.Contains(err.Error(), `function "f"`) {
+			t.Errorf("body %s: want the body's error, got %v", body, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "no output column") {
+			t.Errorf("body %s: a second, false error:\n%v", body, err)
+		}
+	}
+}
+
+// TestWhereOnAnOutputName: WHERE reads the source row, so an alias of
+// TRANSFORM is not a column there; the error said only "unknown column"
+// (new-user trial) and now says what the name is and what to write.
+func TestWhereOnAnOutputName(t *testing.T) {
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE cents > 100 TRANSFORM id, amount * 100 AS cents INTO stdout;\n")
+	want := `test.etl:3:51: unknown column "cents" in shopdb.orders: WHERE reads the source row, and cents is an output of TRANSFORM; write its expression, amount * 100`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+	// An alias that is also a column of the table is the column.
+	if _, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE amount > 100 TRANSFORM id, amount * 100 AS amount INTO stdout;\n"); err != nil {
+		t.Errorf("alias named like a column: %v", err)
+	}
+}
+
+// TestUpsertWhereOnTheChange: in upsert mode the target holds the source
+// rows that pass WHERE, so a WHERE on the change (changed(), before.*,
+// _op, _ts, _pos, _version) has no meaning there: WHERE changed(status)
+// removed every key whose last update kept its status (new-user trial).
+// It is an error; append and changelog pick changes as before.
+func TestUpsertWhereOnTheChange(t *testing.T) {
+	for where, want := range map[string]string{
+		"changed(status)":                       "3:51: WHERE uses changed(), which describes the change, not the row: in MODE upsert (the default for a ClickHouse table with a key)",
+		"amount > 1 AND before.amount < amount": "3:66: WHERE uses before.amount",
+		"_op <> 'delete'":                       "3:51: WHERE uses _op",
+		"_ts > TIMESTAMP '2026-01-01 00:00:00'": "3:51: WHERE uses _ts",
+		"_version > 5":                          "3:51: WHERE uses _version",
+	} {
+		_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE "+where+" INTO clickhouse a.b;\n")
+		if err == nil || !strings.Contains(err.Error(), "test.etl:"+want) {
+			t.Errorf("WHERE %s: got %v\nwant %s", where, err, want)
+		}
+	}
+	for _, src := range []string{
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE changed(status) INTO clickhouse a.b MODE append;",
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE _op = 'update' AND before.status <> status INTO clickhouse a.b MODE changelog;",
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE changed(status) INTO stdout;",
+		"CREATE PIPELINE p FROM binlog shopdb.orders WHERE status <> 'x' AND _table = 'orders' TRANSFORM id, status, _op INTO clickhouse a.b;",
+	} {
+		if _, err := build(t, header+src+"\n"); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE changed(status) INTO clickhouse a.b MODE upsert;\n")
+	if err == nil || !strings.Contains(err.Error(), "in MODE upsert the target") {
+		t.Errorf("MODE upsert written: %v", err)
+	}
+}
+
+// TestStarRepeatsColumns: a * that gives columns the output already has
+// is one error at the *, naming them; it was one error per column, the
+// same line and caret repeated (seven for TRANSFORM *, * over orders).
+func TestStarRepeatsColumns(t *testing.T) {
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM *, * INTO stdout;\n")
+	if err == nil || strings.Count(err.Error(), "duplicate output") != 1 ||
+		!strings.Contains(err.Error(), `test.etl:3:58: duplicate output columns: * gives "id", "customer", "status", "amount", "created_at" again (first at line 3)`) {
+		t.Errorf("TRANSFORM *, *: %v", err)
+	}
+	_, err = build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, * INTO stdout;\n")
+	if err == nil || !strings.Contains(err.Error(), `test.etl:3:59: duplicate output column "id": * gives it again (first at line 3); write * EXCEPT (id)`) {
+		t.Errorf("TRANSFORM id, *: %v", err)
+	}
+}
+
 // TestQuotedNameReadsTheTableColumn: a table may have a column named like
 // a metadata column (`_op`); back-quoted, the name reads the table's column
 // (as `before` back-quoted is a column, not the before image), bare it is
@@ -381,5 +474,46 @@ func TestQuotedNameReadsTheTableColumn(t *testing.T) {
 	}
 	if ts := out[3]; ts.Nullable || ts.Type.ID() != arrow.TIMESTAMP {
 		t.Errorf("`_ts` (no such table column): %+v; want the metadata column", ts)
+	}
+}
+
+// TestSystemColumnNames: an output named like a column the mode keeps for
+// the change itself must be that metadata column. In upsert mode
+// `id AS _version` made the id the version ReplacingMergeTree keeps the
+// largest row by; in changelog mode `status AS _op`, or a table column
+// _op through *, wrote it where the change's operation belongs, and the
+// operation was lost (new-user trial). check refuses them.
+func TestSystemColumnNames(t *testing.T) {
+	cat := fixedCatalog{"shopdb.audit": {
+		Ref: connectors.TableRef{DB: "shopdb", Table: "audit"},
+		Fields: []arrow.Field{
+			notNull(field("id", arrow.PrimitiveTypes.Int32, "int(11)")),
+			field("_op", arrow.BinaryTypes.String, "varchar(5)"),
+		},
+		PrimaryKey: []string{"id"},
+	}}
+	for src, want := range map[string]string{
+		"TRANSFORM id, id AS _version INTO clickhouse a.b":              `test.etl:3:58: output column "_version" is the change's own _version in MODE upsert`,
+		"TRANSFORM id, `_op` AS _op INTO clickhouse a.b MODE changelog": `test.etl:3:58: output column "_op" is the change's own _op in MODE changelog`,
+		"TRANSFORM id, upper(_ts) AS _TS INTO stdout MODE changelog":    `test.etl:3:58: output column "_TS" is the change's own _ts in MODE changelog`,
+		"TRANSFORM * INTO clickhouse a.b MODE changelog":                "test.etl:3:54: the table's column \"_op\" takes the name of the change's own _op in MODE changelog: leave it out with * EXCEPT (`_op`), or rename it (`_op` AS …)",
+		"INTO clickhouse a.b MODE changelog":                            `test.etl:3:17: the table's column "_op" takes the name`,
+		"TRANSFORM id, `_op` AS _is_deleted INTO clickhouse a.b":        `test.etl:3:58: output column "_is_deleted" is reserved in MODE upsert: the table marks deleted rows in it`,
+	} {
+		_, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog shopdb.audit "+src+";\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s:\n got %v\nwant %s", src, err, want)
+		}
+	}
+	for _, src := range []string{
+		"TRANSFORM id, _version, (_op) AS _OP, _ts, _pos INTO clickhouse a.b MODE changelog",
+		"TRANSFORM id, _version INTO clickhouse a.b",
+		"TRANSFORM * EXCEPT (`_op`), `_op` AS src_op INTO clickhouse a.b MODE changelog",
+		"TRANSFORM * INTO clickhouse a.b",         // upsert: only _version is the change's
+		"TRANSFORM id, status AS _op INTO stdout", // append: no column is the change's
+	} {
+		if _, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog shopdb.audit "+src+";\n"); err != nil && !strings.Contains(err.Error(), "status") {
+			t.Errorf("%s: %v", src, err)
+		}
 	}
 }

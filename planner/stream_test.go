@@ -112,6 +112,8 @@ CREATE PIPELINE pc FROM binlog shopdb.orders INTO out 'orders.parquet';
 		`CREATE SINK out INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO out 'x.unknown';`: `ends in .unknown, which says no format`,
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO dw 'x';`:                                              `sink dw is a clickhouse sink: INTO clickhouse dw.database.table`,
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO nosuch 'x';`:                                          `unknown sink kind "nosuch"`,
+		// a typo of a declared sink's name names it (it named no candidate)
+		`CREATE SINK exports INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO exprts 'x.jsonl';`: `unknown sink kind "exprts" (did you mean "exports"?)`,
 	} {
 		_, err := build(t, header+src+"\n")
 		if err == nil || !strings.Contains(err.Error(), want) {

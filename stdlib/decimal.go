@@ -97,6 +97,11 @@ func decDivPow10Round(x decimal256.Num, k int32) decimal256.Num {
 	}
 	if v, ok := decSmall(x); ok && v != math.MinInt64 {
 		if k >= 19 {
+			// |v| < 10^19: the quotient is 0, or ±1 when |v| is at
+			// least half of 10^19 (it was 0 always).
+			if k == 19 && absI64(v) >= 5e18 {
+				return decimal256.FromI64(int64(sign64(v)))
+			}
 			return decimal256.Num{}
 		}
 		p := int64(pow10u64[k])
@@ -397,3 +402,10 @@ func DecMul(a, b decimal256.Num) (decimal256.Num, bool) { return decMul(a, b) }
 
 // DecDiv returns round(a × 10^e / b), half away from zero; b must not be 0.
 func DecDiv(a, b decimal256.Num, e int32) (decimal256.Num, bool) { return decDiv(a, b, e) }
+
+func sign64(v int64) int {
+	if v < 0 {
+		return -1
+	}
+	return 1
+}

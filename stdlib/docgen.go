@@ -192,7 +192,8 @@ not re-examined, as with any DDL that changes what a WHERE selects.
   value: ` + "`1 / 3 * 3`" + ` is 0.9999 and ` + "`1500.50 / 3 * 3`" + ` 1500.500001, where MariaDB keeps the
   quotient to 9-digit groups inside an expression and gives 1.0000 and 1500.500000. Multiply first
   (` + "`amount * 3 / 3`" + `) when the digits matter.
-- ` + "`-x`" + ` of the smallest INT64 is a row error (MariaDB switches to DECIMAL).
+- ` + "`-x`" + ` of the smallest INT64 is a row error (MariaDB switches to DECIMAL); so is a round of an integer
+  beyond its type (` + "`round(9223372036854775807, -19)`" + `; a UINT64's beyond 18446744073709551615).
 - Computed FLOAT64 values always print in shortest form; MariaDB prints ` + "`round(x, 2)`" + ` of a DOUBLE with
   exactly 2 decimals.
 - A computed TIMESTAMP (` + "`date_add(ts, …)`" + `) prints a fraction only when it has one; MariaDB keeps the

@@ -226,6 +226,13 @@ func bindRound(trunc bool) func([]Arg) (*Bound, error) {
 					}
 					r := roundDec(x, 0, dd, trunc)
 					if ret == TUint64 {
+						// Rounding up may carry past 64 bits (it wrapped
+						// around: round(18446744073709551615, -1) was 4).
+						if w := r.Array(); w[1] != 0 || w[2] != 0 || w[3] != 0 {
+							c.Fail(i, "BIGINT UNSIGNED value is out of range")
+							out.SetNull(i, n)
+							return
+						}
 						out.U64[i] = r.LowBits()
 					} else if v, ok := decSmall(r); ok {
 						out.I64[i] = v

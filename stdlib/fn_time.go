@@ -145,7 +145,7 @@ func init() {
 				})
 			}}, nil
 		}})
-	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, as MariaDB.", MySQL: true,
+	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone or an offset outside -12:59…+13:00, as MariaDB. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, and one they show twice (the fall back) as the first of the two, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
 }
@@ -171,7 +171,7 @@ var dateTruncUnits = map[string]bool{"year": true, "quarter": true, "month": tru
 
 func bindDateTrunc(args []Arg) (*Bound, error) {
 	if u, ok := constString(args[0]); ok && !dateTruncUnits[strings.ToLower(u)] {
-		return nil, fmt.Errorf("unknown unit %q for \"date_trunc\"", u)
+		return nil, fmt.Errorf("unknown unit %q for \"date_trunc\" (expected year, quarter, month, week, day, hour, minute or second)", u)
 	}
 	return simple("date_trunc", TTimestamp, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {
@@ -340,12 +340,16 @@ func zone(spec string) (*time.Location, bool) {
 	if len(s) >= 5 && (s[0] == '+' || s[0] == '-') && s[len(s)-3] == ':' {
 		h, err1 := strconv.Atoi(s[1 : len(s)-3])
 		m, err2 := strconv.Atoi(s[len(s)-2:])
-		if err1 == nil && err2 == nil && h <= 14 && m < 60 {
+		if err1 == nil && err2 == nil && h >= 0 && m >= 0 && m < 60 {
 			off := h*3600 + m*60
 			if s[0] == '-' {
 				off = -off
 			}
-			loc = time.FixedZone(s, off)
+			// MariaDB's offsets run from -12:59 to +13:00 (tztime.cc,
+			// str_to_offset); another is no zone, NULL.
+			if off >= -(12*3600+59*60) && off <= 13*3600 {
+				loc = time.FixedZone(s, off)
+			}
 		}
 	} else if strings.EqualFold(s, "UTC") || strings.EqualFold(s, "SYSTEM") {
 		loc = time.UTC
@@ -387,6 +391,16 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 				t = start
 			}
 			inst = t.Add(time.Duration(w.Nanosecond()))
+		} else if start, _ := inst.ZoneBounds(); !start.IsZero() {
+			// A wall time the clocks show twice (the fall back: 02:30 in
+			// Berlin on 2024-10-27, first in summer time, then in winter
+			// time) is the first of the two, as MariaDB reads it; Go's
+			// time.Date may give the second (it did east of UTC).
+			_, off := inst.Zone()
+			_, prevOff := start.Add(-time.Nanosecond).Zone()
+			if d := time.Duration(prevOff-off) * time.Second; d > 0 && inst.Sub(start) < d {
+				inst = inst.Add(-d)
+			}
 		}
 		if u := inst.Unix(); u < 1 || u > math.MaxInt32 {
 			// As MySQL: outside the TIMESTAMP range nothing is converted.

@@ -88,3 +88,58 @@ func testChangelogAddedColumnBeforeIsNull(t *testing.T, myDSN string) {
 		"1|update|uno|8|7",
 	}, chRows(t, s.ch, "SELECT toString(id), _op, a, toString(e), toString(_before_e) FROM "+db+".audit ORDER BY _version"))
 }
+
+// TestChangelogKeyWithVersion: docs/language.md's audit example writes
+// MODE changelog KEY (id, _version). check refused it (KEY column
+// "_version" is not an output column) when _version was no output, and
+// when it was one the table was made ORDER BY (id, _version, _version),
+// which ClickHouse refuses at the first insert ("Primary key contains
+// duplicate columns"), the table left behind (new-user trial). A
+// changelog table is ordered by the key, then _version, once.
+func TestChangelogKeyWithVersion(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testChangelogKeyWithVersion)
+}
+
+func testChangelogKeyWithVersion(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	myExec(t, s.my,
+		"CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".orders (id INT PRIMARY KEY, amount DECIMAL(12,2))",
+		"INSERT INTO "+s.db+".orders VALUES (1, 10.00), (2, 20.00)",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE audit
+  FROM binlog s.%[3]s.orders
+  TRANSFORM id, before.amount AS old_amount, amount AS new_amount, _op, _ts
+  INTO clickhouse dw.%[3]s.orders_audit
+  MODE changelog
+  KEY (id, _version)
+  WITH (batch_rows = 100000, flush_interval = '500ms', on_error = 'dead_letter');
+CREATE PIPELINE audit_v
+  FROM binlog s.%[3]s.orders
+  TRANSFORM id, amount, _version
+  INTO clickhouse dw.%[3]s.orders_audit_v
+  MODE changelog
+  KEY (id, _version);
+`, myDSN, s.chDSN, s.db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	mustEtlq(t, "check", "--state-dir", state, file)
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	myExec(t, s.my, "UPDATE "+s.db+".orders SET amount = 11.00 WHERE id = 1")
+	mustEtlq(t, "apply", "--once", "--state-dir", state, file)
+	diffRows(t, []string{"1|read|NULL|10.00", "2|read|NULL|20.00", "1|update|10.00|11.00"},
+		chRows(t, s.ch, "SELECT toString(id), _op, toString(old_amount), toString(new_amount) FROM "+s.db+".orders_audit ORDER BY _version"))
+	diffRows(t, []string{"1|10.00", "2|20.00", "1|11.00"},
+		chRows(t, s.ch, "SELECT toString(id), toString(amount) FROM "+s.db+".orders_audit_v ORDER BY _version"))
+	for _, tb := range []string{"orders_audit", "orders_audit_v"} {
+		diffRows(t, []string{"id, _version"},
+			chRows(t, s.ch, "SELECT sorting_key FROM system.tables WHERE database = '"+s.db+"' AND name = '"+tb+"'"))
+	}
+}

@@ -30,6 +30,9 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	for _, w := range insecureWarnings(plan) {
 		fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
 	}
+	if warns := lang.UnexpandedRefs(l.File); len(warns) > 0 {
+		fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
+	}
 	if !c.Offline {
 		// errs are what apply would refuse before moving data; warns are
 		// values a target cannot hold exactly.

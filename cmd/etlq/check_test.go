@@ -265,3 +265,33 @@ func TestCheckView(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckWarnsOfVariableInExpression: ${NAME} is replaced in DSNs,
+// targets and string option values, not in the strings of an expression;
+// WHERE customer = '${CUST}' compared with the text "${CUST}" and check
+// said ok (new-user trial). check warns at the reference (exit 0), on
+// MariaDB A and B and offline; $${ and a string without one do not warn.
+func TestCheckWarnsOfVariableInExpression(t *testing.T) {
+	t.Parallel()
+	for _, myDSN := range []string{testenv.MySQLDSN(t), testenv.MySQLMinimalDSN(t)} {
+		db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, c VARCHAR(20)"})
+		src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog %s.t WHERE c = '${CUST}' TRANSFORM id, '$${X}' AS x, 'a${file:/x}' AS f INTO stdout;\n", myDSN, db)
+		for _, args := range [][]string{nil, {"--offline"}} {
+			out, err := runCheck(t, src, args...)
+			if err != nil || !strings.Contains(out, ": ok (") {
+				t.Errorf("%v: want ok with warnings, got %v:\n%s", args, err, out)
+			}
+			for _, want := range []string{
+				"check.etl:2:", "${CUST} is not replaced in an expression: the string keeps it as written",
+				"${file:/x} is not replaced in an expression",
+			} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%v: want %q in:\n%s", args, want, out)
+				}
+			}
+			if strings.Contains(out, "${X} is not replaced") || strings.Count(out, "warning: ") != 2 {
+				t.Errorf("%v: $${X} warned:\n%s", args, out)
+			}
+		}
+	}
+}

@@ -148,7 +148,7 @@ func TestDecimalsKeepTheirScale(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[0]), &dl); err != nil {
 		t.Fatal(err)
 	}
-	for col, want := range map[string]string{"id": "1", "amount": "2000.00", "big": "1000000.00", "at": "2024-01-02 03:04:05.500000", "tm": "-01:02:03.250000"} {
+	for col, want := range map[string]string{"id": "1", "amount": "2000.00", "big": "1000000.00", "at": "2024-01-02 03:04:05.500000", "tm": "-01:02:03.250"} { // as csv writes them: a TIME(3) with 3 digits
 		if dl.Row[col] != want {
 			t.Errorf("dead letter %s = %q, want %q (reason %q)", col, dl.Row[col], want, dl.Reason)
 		}

@@ -450,6 +450,38 @@ func TestReplDeclare(t *testing.T) {
 	}
 }
 
+// TestReplRedeclareFunction: a CREATE FUNCTION typed again in the REPL
+// replaces the earlier one of its name, as a CREATE SOURCE does; it said
+// "function twice declared" and queries went on with the old body, and
+// SHOW FUNCTIONS listed both (new-user trial). On MariaDB A and B.
+func TestReplRedeclareFunction(t *testing.T) {
+	t.Parallel()
+	for _, dsn := range []string{testenv.MySQLDSN(t), testenv.MySQLMinimalDSN(t)} {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, dsn)
+		testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY)", "INSERT INTO "+db+".orders VALUES (1)")
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		in := "CREATE FUNCTION twice(x BIGINT) RETURNS INT64 AS EXPR 'x * 2';\n" +
+			"CREATE FUNCTION TWICE(x BIGINT) RETURNS INT64 AS EXPR 'x * 3';\n" +
+			"FROM binlog " + db + ".orders SNAPSHOT only TRANSFORM id, twice(id) AS t;\n" +
+			"SHOW FUNCTIONS LIKE 'twi%';\n"
+		out, errs, code := runRepl(t, in, "--source", dsn)
+		if code != 0 {
+			t.Errorf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+		}
+		for _, re := range []*regexp.Regexp{
+			regexp.MustCompile(`(?m)^function TWICE replaced$`),
+			lineRE("read", "1", "3"),
+			regexp.MustCompile(`(?m)^\(1 function\)$`),
+			lineRE("TWICE(x INT64) → INT64", "user function: AS EXPR 'x * 3'"),
+		} {
+			if !re.MatchString(out) {
+				t.Errorf("stdout does not match %s:\n%s\nstderr:\n%s", re, out, errs)
+			}
+		}
+	}
+}
+
 // TestReplShowPipelinesMode: a ClickHouse pipeline without MODE runs as
 // upsert when its table has a primary key; SHOW PIPELINES (and plan
 // --offline, which cannot know the key) must not call it append.

@@ -2,6 +2,7 @@ package clickhouse
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -259,7 +260,13 @@ func (l *tableLayout) createTable() (string, error) {
 		}
 	case connectors.ModeChangelog:
 		if orderBy == "" {
-			orderBy = keyTuple(append(append([]string(nil), l.key...), colVersion))
+			// The key, then _version (once: a key that has it already
+			// would repeat it, which ClickHouse refuses).
+			key := append([]string(nil), l.key...)
+			if !slices.Contains(key, colVersion) {
+				key = append(key, colVersion)
+			}
+			orderBy = keyTuple(key)
 		}
 	default:
 		if orderBy == "" {

@@ -41,6 +41,15 @@ func Text(a arrow.Array, i int) (string, error) {
 	return string(b), err
 }
 
+// TextOf is Text for a value of column f: a DATETIME, TIMESTAMP or TIME
+// column that declares its fractional digits (its etlq.source_type,
+// "time(2)") is written with exactly that many, as the csv format writes
+// it ("-838:59:59.00", "2024-03-30 20:00:00.123").
+func TextOf(f arrow.Field, a arrow.Array, i int) (string, error) {
+	b, err := appendTextFSP(nil, a, i, textBase64, sourceFSP(f))
+	return string(b), err
+}
+
 // appendText appends the text form of a[i]: MySQL-like for dates and times
 // ("2026-01-02 03:04:05.123456", "-838:59:59"), exact decimals, shortest
 // round-tripping floats.

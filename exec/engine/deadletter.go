@@ -100,7 +100,7 @@ func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter 
 				row[rec.ColumnName(c)] = nil // NULLs are kept, as null
 				continue
 			}
-			v := valueText(col, e.Row)
+			v := fieldText(rec.Schema().Field(c), col, e.Row)
 			row[rec.ColumnName(c)] = &v
 		}
 		dl := DeadLetter{Time: now, Pipeline: d.pipeline, Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row,
@@ -223,6 +223,18 @@ func (d *deadLetters) writeTarget(ctx context.Context, b *exec.Batch, letters []
 // valueText is the text of non-NULL a[i] as the formats write it: a
 // decimal keeps its scale (DECIMAL(12,2) 2000.00 is "2000.00", never
 // "2000"), dates and times read as MySQL writes them.
+// fieldText is valueText with the fractional digits column f declares,
+// as the csv format writes it (docs/language.md: a dead letter's row is
+// "every value of the source row as text (as the csv format writes it)";
+// a TIME(2) was "-838:59:59" there and "-838:59:59.00" in csv).
+func fieldText(f arrow.Field, a arrow.Array, i int) string {
+	s, err := format.TextOf(f, a, i)
+	if err != nil {
+		return a.ValueStr(i)
+	}
+	return s
+}
+
 func valueText(a arrow.Array, i int) string {
 	s, err := format.Text(a, i)
 	if err != nil {

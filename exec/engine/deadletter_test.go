@@ -88,3 +88,52 @@ func TestDeadLetterFileMode(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadLetterRowAsCSVWritesIt: a dead letter's row holds each value as
+// the csv format writes it (docs/language.md), the fractional digits a
+// DATETIME(3), TIMESTAMP(0) or TIME(2) column declares included; they were
+// written with six digits or none ("-838:59:59" for a TIME(2),
+// "…00.123000" for a DATETIME(3)), which replay reads back the same.
+func TestDeadLetterRowAsCSVWritesIt(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	src := func(typ string) arrow.Metadata {
+		return arrow.NewMetadata([]string{exec.MetaSourceType}, []string{typ})
+	}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "dt3", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true, Metadata: src("datetime(3)")},
+		{Name: "ts0", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true, Metadata: src("timestamp")},
+		{Name: "tm2", Type: &arrow.DurationType{Unit: arrow.Microsecond}, Nullable: true, Metadata: src("time(2)")},
+		{Name: "tm", Type: &arrow.DurationType{Unit: arrow.Microsecond}, Nullable: true},
+	}, nil)
+	const js = `[{"dt3": "2024-03-30T20:00:00.123Z", "ts0": "1970-01-01T00:00:01Z", "tm2": -3020399000000, "tm": 1500000}]`
+	rec, _, err := array.RecordFromJSON(mem, schema, strings.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Release()
+	d := &deadLetters{pipeline: "p"}
+	letters := d.letters(&exec.Batch{Record: rec, DB: "db", Table: "t"}, []exec.RowError{{Row: 0, Column: "WHERE", Reason: "r"}})
+	for col, want := range map[string]string{"dt3": "2024-03-30 20:00:00.123", "ts0": "1970-01-01 00:00:01", "tm2": "-838:59:59.00", "tm": "00:00:01.500000"} {
+		if v := letters[0].Row[col]; v == nil || *v != want {
+			t.Errorf("%s: %v, want %q (as csv writes it)", col, deref(v), want)
+		}
+	}
+	got, err := rowsOf(mem, schema, letters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	for c := range schema.NumFields() {
+		if !array.Equal(rec.Column(c), got.Column(c)) {
+			t.Errorf("column %s: wrote %v, replayed %v", schema.Field(c).Name, rec.Column(c), got.Column(c))
+		}
+	}
+}
+
+func deref(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
