@@ -181,3 +181,41 @@ func TestConstantArithmeticChecked(t *testing.T) {
 		t.Errorf("constants that compute: %v", err)
 	}
 }
+
+// TestOptionsFromEnvironment: an integer or boolean option may take its
+// value from the environment, '${NAME}' (a string, the way every ${…} is
+// written); it was refused as "takes an integer, got '${BR}'" (new-user
+// trial). The expanded text must still be an integer or a boolean, and a
+// string written out ('5000') stays an error.
+func TestOptionsFromEnvironment(t *testing.T) {
+	env := map[string]string{"SID": "77", "BR": " 5000", "GAP": "true", "BAD": "x7"}
+	plan := func(src string) error {
+		t.Helper()
+		f, err := lang.ParseFile("test.etl", []byte(src))
+		if err != nil {
+			t.Fatalf("parse: %v", err)
+		}
+		if errs := lang.Expand(f, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); len(errs) > 0 {
+			t.Fatalf("expand: %v", errs)
+		}
+		_, err = planner.Build(context.Background(), f, planner.Options{})
+		return err
+	}
+	good := `CREATE SOURCE shop FROM mysql 'mysql://repl@127.0.0.1:3306' WITH (server_id = '${SID}', snapshot_on_purge = '${GAP}');
+CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout WITH (batch_rows = '${BR}');
+`
+	if err := plan(good); err != nil {
+		t.Errorf("options from the environment: %v", err)
+	}
+	err := plan(`CREATE SOURCE shop FROM mysql 'mysql://repl@127.0.0.1:3306' WITH (server_id = '${BAD}');
+CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout WITH (batch_rows = '5000');
+`)
+	for _, want := range []string{
+		`test.etl:1:79: option "server_id" takes an integer, got '${BAD}' ("x7" from the environment)`,
+		`test.etl:2:76: option "batch_rows" takes an integer, got '5000'`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+}

@@ -73,7 +73,11 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 		}
 		v, ok := optionValue(spec, lit)
 		if !ok {
-			b.errs.add(o.Value, "option %q takes %s, got %s", name, spec.Type.Phrase(), lit.Raw)
+			got := lit.Raw
+			if lit.Kind == lang.LitString && strings.Contains(lit.Raw, "${") && !spec.Secret {
+				got += " (" + strconv.Quote(lit.Value) + " from the environment)"
+			}
+			b.errs.add(o.Value, "option %q takes %s, got %s", name, spec.Type.Phrase(), got)
 			continue
 		}
 		if n, isInt := v.(int64); isInt {
@@ -99,14 +103,23 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 }
 
 func optionValue(spec connectors.Option, lit *lang.Literal) (any, bool) {
+	// A string that names the environment ('${BATCH_ROWS}') gives an
+	// integer or boolean option its value once expanded: options from
+	// the environment were refused as "takes an integer". A string
+	// written out ('5000') stays an error: the literal has a type.
+	fromEnv := lit.Kind == lang.LitString && strings.Contains(lit.Raw, "${")
 	switch spec.Type {
 	case connectors.OptInt:
-		if lit.Kind != lang.LitInt {
+		if lit.Kind != lang.LitInt && !fromEnv {
 			return nil, false
 		}
-		n, err := strconv.ParseInt(lit.Value, 10, 64)
+		n, err := strconv.ParseInt(strings.TrimSpace(lit.Value), 10, 64)
 		return n, err == nil
 	case connectors.OptBool:
+		if fromEnv {
+			b, err := strconv.ParseBool(strings.TrimSpace(lit.Value))
+			return b, err == nil
+		}
 		if lit.Kind != lang.LitBool {
 			return nil, false
 		}
