@@ -486,6 +486,15 @@ func (r *binlogReader) startCopy(ref connectors.TableRef, at binlogPos) {
 	if base == nil || base.mode == connectors.SnapshotOnly || !r.rowCopyOK(base.ref) || r.cfg.opts.schemaChanges == "ignore" || r.cfg.opts.schemaChanges == "fail" {
 		return
 	}
+	if base.copyOf == base.ref.Table {
+		// The table's rebuild after a type change is under way (or
+		// queued): its copy has the same name in the targets, and the
+		// tool's would take its place there, then leave with the table
+		// at the cut-over and fail it. The copy stays a shadow; the
+		// cut-over reads the new table again.
+		r.cfg.log.Info("online schema change: the table is being rebuilt after a type change: the tool's copy is not followed row by row; the cut-over reads the new table again", "table", base.key, "copy", ref.String(), "position", at.String())
+		return
+	}
 	delete(r.tabs.shadows, ref)
 	r.addCopy(sh, base)
 	r.em.queue(&exec.Batch{Record: emptyRecord(r.cfg.mem, sh.streamSchema(r.cfg.req.Before)), DB: ref.DB, Table: ref.Table,
@@ -780,6 +789,12 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 // snapshotted, the old rows leave at once, as for a plain RENAME away.
 func (r *binlogReader) readInPlace(ref connectors.TableRef, version uint64, at binlogPos) {
 	ts := r.tabs.byRef[ref]
+	if ts != nil && ts.copyOf == ref.Table {
+		// It joined to be rebuilt (the table it replaces left while its
+		// rebuild was under way): its copy, read again whole, replaces
+		// the targets' rows at the swap, the old table's with them.
+		return
+	}
 	if ts == nil || ts.snap == nil || ts.snapDone.Load() {
 		old := r.tabs.leftOut[ref]
 		if old != nil {

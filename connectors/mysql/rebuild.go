@@ -227,6 +227,18 @@ func (st *stream) startRebuilds(pos binlogPos) {
 // re-read's last row is out, and ends the rebuild in the schema the
 // checkpoint keeps.
 func (st *stream) endRebuild(ts *tableState, at binlogPos) {
+	if st.rebuildRestarted(ts) {
+		// A later type change of the table (two ALTERs met one after the
+		// other, etlq stopped or behind) started the rebuild again while
+		// this re-read ran: its copy started empty again there, without
+		// the changes the stream had sent into the copy before, which
+		// this re-read left out (they went out first and carry their
+		// keys). Swapped in, the targets would lack those rows, and a
+		// restart after the swap would take them for rebuilt. The re-read
+		// queued reads the table again; its end swaps the copy in.
+		st.log.Info(ts.key+": rebuild: the table's type changed again while it was read again: the copy is swapped in once the table is read again with the later type", "table", ts.key)
+		return
+	}
 	b := &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: ts.ref.DB, Table: ts.ref.Table,
 		RowCopy: &exec.RowCopy{Of: ts.ref.Table, Step: exec.RowCopySwap, At: at.String()}}
 	st.out = append(st.out, b)
@@ -242,6 +254,20 @@ func (st *stream) endRebuild(ts *tableState, at binlogPos) {
 		st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, ts.out.streamSchema(st.req.Before)), DB: q.Table.DB, Table: q.Table.Table, Only: q.Pipeline,
 			Resnapshot: &exec.ResnapshotEnd{ID: q.ID, Pipeline: q.Pipeline, Where: q.Where, Rebuilt: true}})
 	}
+}
+
+// rebuildRestarted reports whether ts waits in rebuildQ for a rebuild
+// started again (queueRebuildStart), not for a re-read in place.
+func (st *stream) rebuildRestarted(ts *tableState) bool {
+	if ts.reread || ts.copyOf == "" {
+		return false
+	}
+	for _, q := range st.rebuildQ {
+		if q == ts {
+			return true
+		}
+	}
+	return false
 }
 
 // changeFlags makes a copy of ts's schema, changed by f (a flag the

@@ -89,9 +89,12 @@ func layoutChange(from, to *arrow.Schema) string {
 		}
 		// A column the plan has, which the batch marks as added by a DDL:
 		// planned from the table as it is now (a restart), met again in
-		// the binlog since the checkpoint.
+		// the binlog since the checkpoint. (Not a column of a table that
+		// joined the stream, AddedByJoin: an online schema change's
+		// cut-over marks every column of the new table so, those the old
+		// one had too.)
 		mark, _ := f.Metadata.GetValue(exec.MetaAddedByDDL)
-		if had, _ := g.Metadata.GetValue(exec.MetaAddedByDDL); mark != "" && had == "" {
+		if had, _ := g.Metadata.GetValue(exec.MetaAddedByDDL); mark != "" && mark != exec.AddedByJoin && had == "" {
 			parts = append(parts, "added "+f.Name+" "+typeOf(f))
 		}
 	}
