@@ -67,7 +67,9 @@ var options = append([]connectors.Option{
 var Spec = connectors.Spec{
 	Kind: Kind,
 	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
-		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx.",
+		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
+		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
+		"without its body) or any other status.",
 	Options:       options,
 	TargetOptions: options,
 }

@@ -408,3 +408,57 @@ func TestDebeziumKeepsBatchSource(t *testing.T) {
 		t.Errorf("snapshot marks = %v, want first, true, last", snaps)
 	}
 }
+
+// A 301, 302 or 303 would make a client send its POST again as a GET
+// without the body; a 200 to that GET must not count as the batch's
+// delivery. 307 and 308 keep the method and the body, and are followed.
+func TestRedirectThatDropsTheBodyFails(t *testing.T) {
+	for _, code := range []int{nethttp.StatusMovedPermanently, nethttp.StatusFound, nethttp.StatusSeeOther} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			var gets atomic.Int32
+			rec := &recorder{}
+			rec.respond = func(n int, w nethttp.ResponseWriter) bool {
+				if n == 0 {
+					w.Header().Set("Location", "/moved")
+					w.WriteHeader(code)
+					return true
+				}
+				gets.Add(1)
+				w.WriteHeader(nethttp.StatusOK)
+				return true
+			}
+			h := open(t, rec, connectors.Target{})
+			err := wait(t, h.write(1, 2))
+			if err == nil {
+				t.Fatalf("a %d redirect counted as delivered (%d requests followed it)", code, gets.Load())
+			}
+			if !strings.Contains(err.Error(), strconv.Itoa(code)) || !strings.Contains(err.Error(), "redirected to "+h.srv.URL+"/…") {
+				t.Errorf("error %q does not name the redirect and its Location", err)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error leaks the URL path: %v", err)
+			}
+			if gets.Load() != 0 {
+				t.Errorf("the redirect was followed by %d requests", gets.Load())
+			}
+		})
+	}
+	t.Run("308", func(t *testing.T) {
+		rec := &recorder{}
+		rec.respond = func(n int, w nethttp.ResponseWriter) bool {
+			if n == 0 {
+				w.Header().Set("Location", "/moved")
+				w.WriteHeader(nethttp.StatusPermanentRedirect)
+				return true
+			}
+			return false
+		}
+		h := open(t, rec, connectors.Target{})
+		if err := wait(t, h.write(1, 2)); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.bodies) != 1 || !strings.Contains(string(rec.bodies[0]), `"id":2`) {
+			t.Fatalf("bodies after a 308: %q", rec.bodies)
+		}
+	})
+}

@@ -65,7 +65,7 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &writer{
-		c: c, client: c.clientFor(s.client), pipeline: t.Pipeline, fo: fo, enc: enc,
+		c: c, client: noMethodChange(c.clientFor(s.client)), pipeline: t.Pipeline, fo: fo, enc: enc,
 		jobs: make(chan job, 4), ctx: wctx, cancel: cancel,
 		where: "http POST to " + redact(c.url.String()),
 	}
@@ -76,6 +76,29 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 
 // Close does nothing; writers own their connections. It is idempotent.
 func (s *Sink) Close() error { return nil }
+
+// noMethodChange returns a copy of c that follows only the redirects that
+// keep the method and the body (307, 308). A 301, 302 or 303 would send
+// the POST again as a GET without its body, and a 2xx to that GET would
+// count as the batch's delivery: such a response is returned as it is,
+// and fails the batch (try).
+func noMethodChange(c *nethttp.Client) *nethttp.Client {
+	cc := *c
+	next := c.CheckRedirect
+	cc.CheckRedirect = func(req *nethttp.Request, via []*nethttp.Request) error {
+		if req.Method != via[0].Method {
+			return nethttp.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
+}
 
 // job is one batch: its request bodies, or a Flush barrier.
 type job struct {
@@ -339,6 +362,14 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return 0, false, nil
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Not followed (noMethodChange): the body would be lost.
+		to := "another URL"
+		if loc, lerr := resp.Location(); lerr == nil {
+			to = redact(loc.String())
+		}
+		return 0, false, fmt.Errorf("%s: %s: redirected to %s, which would take the POST as a GET without its body; give the pipeline the new URL", w.where, resp.Status, to)
 	}
 	err = fmt.Errorf("%s: %s: %s", w.where, resp.Status, bytes.TrimSpace(msg))
 	switch {

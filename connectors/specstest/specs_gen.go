@@ -108,7 +108,7 @@ var Sinks = []connectors.Spec{
 				Doc: "parquet: longest time a file stays open (its rows are acknowledged when it closes)"},
 		},
 	},
-	{Kind: "http", Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx.",
+	{Kind: "http", Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET without its body) or any other status.",
 		Options: []connectors.Option{
 			{Name: "headers", Type: connectors.OptString, Secret: true,
 				Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')"},
