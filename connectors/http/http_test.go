@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -190,6 +191,50 @@ func TestRetries5xxThenSucceeds(t *testing.T) {
 	if ct := rec.headers[0].Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
+}
+
+// Every retry is logged with its reason: while an endpoint fails, the
+// pipeline's lag grows and its log says why.
+func TestRetriesLogged(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		if n < 2 {
+			nethttp.Error(w, "busy", nethttp.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}}
+	h := open(t, rec, connectors.Target{})
+	if err := wait(t, h.write(1)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := logged.String()
+	mu.Unlock()
+	if n := strings.Count(out, "retrying"); n != 2 {
+		t.Errorf("%d retries logged, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "pipeline=p") || !strings.Contains(out, "503 Service Unavailable") {
+		t.Errorf("the log names neither the pipeline nor the status:\n%s", out)
+	}
+	if strings.Contains(out, "SECRET") {
+		t.Errorf("the log leaks the URL path:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func TestRetryAfterHonoured(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	nethttp "net/http"
@@ -315,6 +316,10 @@ func (w *writer) post(r request) error {
 		if retryAfter > 0 {
 			wait = min(retryAfter, maxRetryAfter)
 		}
+		// Each retry is logged: while the endpoint fails, the pipeline's
+		// rows wait here, and its lag grows.
+		slog.Warn("http: request failed, retrying", "pipeline", w.pipeline,
+			"attempt", attempt+1, "of", w.c.retryMax, "in", wait.Round(time.Millisecond), "error", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
