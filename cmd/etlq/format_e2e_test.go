@@ -422,3 +422,82 @@ func jsonKeys(t *testing.T, line string) ([]string, map[string]any) {
 	}
 	return keys, row
 }
+
+// TestCanalJSONValuesAsCanal: on MariaDB A and B, canal_json's data and old
+// values are the strings canal writes, through the snapshot and the
+// binlog: DATETIME(n), TIMESTAMP(n) and TIME(n) with exactly n fractional
+// digits (canal formats them with the column's precision; they used to
+// lose the declared zeros, "03:14:07.999000" for a DATETIME(3) and
+// "00:00:01" for a TIMESTAMP(6)), YEAR 0 as "0000", and binary columns
+// as canal's ISO-8859-1 text of their bytes — one character U+0000…U+00FF
+// per byte, which canal's consumers turn back into the bytes (they used to
+// get base64 text).
+func TestCanalJSONValuesAsCanal(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			row := func(id int) string {
+				return fmt.Sprintf("(%d, '2038-01-19 03:14:07.999', '2024-06-01 12:00:00', '1970-01-02 00:00:01', '-838:59:59', '12:00:00', 0, 2024, x'00ff80412c', x'0a22', 'éa')", id)
+			}
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d3 DATETIME(3), d0 DATETIME, ts6 TIMESTAMP(6) NULL, tm6 TIME(6), tm0 TIME, "+
+					"y0 YEAR, y YEAR, vb VARBINARY(8), bl BLOB, tx TEXT)",
+				"SET time_zone = '+00:00'",
+				"INSERT INTO "+db+".t VALUES "+row(1))
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7391);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT canal_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2),
+				"UPDATE "+db+".t SET d3 = '2038-01-19 03:14:08.000', vb = x'ff', y0 = 2155 WHERE id = 2")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			lines := readLines(t, out)
+			if len(lines) != 3 {
+				t.Fatalf("want 3 messages (snapshot, insert, update), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			want := map[string]string{"id": "", "d3": "2038-01-19 03:14:07.999", "d0": "2024-06-01 12:00:00",
+				"ts6": "1970-01-02 00:00:01.000000", "tm6": "-838:59:59.000000", "tm0": "12:00:00", "y0": "0000", "y": "2024",
+				"vb": "\x00\u00ff\u0080A,", "bl": "\n\"", "tx": "éa"}
+			for n, l := range lines {
+				var msg struct {
+					Type string              `json:"type"`
+					Data []map[string]string `json:"data"`
+					Old  []map[string]string `json:"old"`
+				}
+				if err := json.Unmarshal([]byte(l), &msg); err != nil {
+					t.Fatal(err)
+				}
+				if len(msg.Data) != 1 {
+					t.Fatalf("message %d: want 1 row: %s", n, l)
+				}
+				w := map[string]string{}
+				for k, v := range want {
+					w[k] = v
+				}
+				w["id"] = "1"
+				if n > 0 {
+					w["id"] = "2"
+				}
+				if n == 2 {
+					w["d3"], w["vb"], w["y0"] = "2038-01-19 03:14:08.000", "\u00ff", "2155"
+					old := map[string]string{"d3": "2038-01-19 03:14:07.999", "vb": "\x00\u00ff\u0080A,", "y0": "0000"}
+					if len(msg.Old) != 1 || fmt.Sprint(msg.Old[0]) != fmt.Sprint(old) {
+						t.Errorf("message %d (%s): old = %q, want %q", n, msg.Type, msg.Old, old)
+					}
+				}
+				for k, v := range w {
+					if got := msg.Data[0][k]; got != v {
+						t.Errorf("message %d (%s): %s = %q, want %q", n, msg.Type, k, got, v)
+					}
+				}
+			}
+		})
+	}
+}

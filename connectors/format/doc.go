@@ -11,7 +11,10 @@ func Docs() []Doc {
 	return []Doc{
 		{CanalJSON, "Canal's flat JSON messages, one per run of rows with the same op and source position: `data` holds the output columns, `old` the before values of the columns an update changed, " +
 			"`type` INSERT, UPDATE or DELETE (snapshot rows are INSERT), `database`, `table`, `pkNames` (the key), `mysqlType`/`sqlType` per column, " +
-			"`es` (commit time, ms), `ts` (when the message was built, ms), `id` (a message counter), `isDdl` false. No `_op` or other added column."},
+			"`es` (commit time, ms), `ts` (when the message was built, ms), `id` (a message counter), `isDdl` false (a TRUNCATE at the source is canal's DDL message: `type` TRUNCATE, `isDdl` true, `sql` the statement, `data` null). " +
+			"Values are strings as canal writes them, NULL null: integers and decimals exact (`2000.00`), floats with the shortest round-trip digits, DATE `2024-02-29`, " +
+			"DATETIME(n)/TIMESTAMP(n)/TIME(n) with exactly n fractional digits (`2038-01-19 03:14:07.999` for DATETIME(3), TIMESTAMP in UTC, TIME `-838:59:59.000000` for TIME(6)), zero dates `0000-00-00`, YEAR 4 digits (`0000`), " +
+			"ENUM and SET their text, BIT its number, JSON its text, and binary columns (BINARY, VARBINARY, BLOB, GEOMETRY) canal's ISO-8859-1 text of the bytes: one character U+0000…U+00FF per byte (`new String(bytes, ISO_8859_1)`; a consumer gets the bytes back with `getBytes(ISO_8859_1)`). No `_op` or other added column."},
 		{CSV, "RFC 4180 CSV (CRLF line ends): a header line once per columns (a file target writes it when it creates the file, also when no row ever arrives; left out when appending to a file whose last header line names the same columns, written again when they changed, e.g. a column added while etlq was stopped), then one line per row. " +
 			"NULL is an empty field, the empty string `\"\"`; binary is base64, values otherwise as in `table`. Columns: see below."},
 		{DebeziumJSON, "One Debezium change event per row, the value payload of Debezium's MySQL connector with `schemas.enable=false`: " +
