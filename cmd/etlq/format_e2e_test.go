@@ -501,3 +501,64 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 		})
 	}
 }
+
+// TestDebeziumGeometryStruct: on MariaDB A and B, a spatial column in
+// debezium_json is Debezium's io.debezium.data.geometry struct, through the
+// snapshot and the binlog: {"wkb": base64 of the WKB without MySQL's SRID
+// prefix, "srid": the SRID, null for 0}, and a POINT column (Point) also
+// has "x" and "y". (It used to be base64 of MySQL's internal bytes, SRID
+// prefix included, which no Debezium consumer reads as a geometry.)
+func TestDebeziumGeometryStruct(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			row := func(id int) string {
+				return fmt.Sprintf("(%d, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326), ST_GeomFromText('POINT(1.5 -2)'))", id)
+			}
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, g GEOMETRY, p POINT)",
+				"INSERT INTO "+db+".t VALUES "+row(1))
+			wkbOf := func(wkt string) string {
+				r := myRows(t, my, "SELECT TO_BASE64(ST_AsBinary(ST_GeomFromText('"+wkt+"')))")
+				return r[0]
+			}
+			wantG, wantP := wkbOf("LINESTRING(0 0, 1 1)"), wkbOf("POINT(1.5 -2)")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7392);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "INSERT INTO "+db+".t VALUES "+row(2))
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			lines := readLines(t, out)
+			if len(lines) != 2 {
+				t.Fatalf("want 2 events, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			for n, l := range lines {
+				var ev struct {
+					Op    string `json:"op"`
+					After struct {
+						G map[string]any `json:"g"`
+						P map[string]any `json:"p"`
+					} `json:"after"`
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("event %d: %v: %s", n, err, l)
+				}
+				g, p := ev.After.G, ev.After.P
+				if g["wkb"] != wantG || g["srid"] != float64(4326) || len(g) != 2 {
+					t.Errorf("event %d (%s): g = %v, want wkb %s and srid 4326", n, ev.Op, g, wantG)
+				}
+				if p["wkb"] != wantP || p["srid"] != nil || p["x"] != 1.5 || p["y"] != float64(-2) || len(p) != 4 {
+					t.Errorf("event %d (%s): p = %v, want wkb %s, srid null, x 1.5, y -2", n, ev.Op, p, wantP)
+				}
+			}
+		})
+	}
+}

@@ -25,7 +25,9 @@ import (
 // as in Debezium 2 (see debeziumSnapshot; exec.Batch.SnapshotStart and
 // SnapshotEnd say which rows begin and end a snapshot). BIT(1) columns
 // are booleans and wider BITs base64 of their little-endian bytes
-// (io.debezium.data.Bits). Other values use Debezium's
+// (io.debezium.data.Bits), spatial columns the struct
+// io.debezium.data.geometry.Geometry (Point for a POINT column; see
+// appendDebeziumGeometry). Other values use Debezium's
 // default encodings with decimal.handling.mode=string: integers and floats
 // are numbers, DECIMAL a string, DATE days since the epoch, TIME
 // microseconds, a DATETIME source column a number since the epoch
