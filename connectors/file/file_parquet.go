@@ -2,7 +2,9 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,12 +119,22 @@ func firstErr(a, b error) error {
 
 // start opens a new temporary file for b's schema. w.mu is held.
 func (w *parquetWriter) start(b *exec.Batch) error {
-	w.seq++
 	w.gen++
 	dir, base := filepath.Split(w.c.path)
 	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	name := fmt.Sprintf("%s-%s-%04d.parquet", stem, w.now().UTC().Format("20060102T150405Z"), w.seq)
-	final := filepath.Join(dir, name)
+	stamp := w.now().UTC().Format("20060102T150405Z")
+	// The next number whose file does not exist: an earlier run may have
+	// named files in this same second (apply --once back to back, a
+	// restart), and its files hold acknowledged rows.
+	var name, final string
+	for {
+		w.seq++
+		name = fmt.Sprintf("%s-%s-%04d.parquet", stem, stamp, w.seq)
+		final = filepath.Join(dir, name)
+		if _, err := os.Lstat(final); err != nil {
+			break
+		}
+	}
 	tmp := filepath.Join(dir, "."+name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -178,7 +190,7 @@ func (w *parquetWriter) complete() ([]func(error), error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(cur.tmp, cur.final)
+		err = placeNew(cur.tmp, cur.final)
 	}
 	if err == nil {
 		err = syncDir(filepath.Dir(cur.final))
@@ -193,6 +205,23 @@ func (w *parquetWriter) complete() ([]func(error), error) {
 		w.written = append(w.written, cur.final)
 	}
 	return cur.pending, err
+}
+
+// placeNew moves the complete file tmp to final, unless final exists: a
+// file is never replaced. A hard link does that atomically; where the file
+// system has none, final is checked first, then tmp renamed.
+func placeNew(tmp, final string) error {
+	err := os.Link(tmp, final)
+	if err == nil {
+		return os.Remove(tmp)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%w: not replaced (another writer uses this directory?)", err)
+	}
+	if _, serr := os.Lstat(final); serr == nil {
+		return fmt.Errorf("%s exists: not replaced (another writer uses this directory?)", final)
+	}
+	return os.Rename(tmp, final)
 }
 
 // Flush completes the current file, which acknowledges every earlier Write.
