@@ -18,7 +18,7 @@ func Docs() []Doc {
 		{CSV, "RFC 4180 CSV (CRLF line ends): a header line once per columns (a file target writes it when it creates the file, also when no row ever arrives; left out when appending to a file whose last header line names the same columns, written again when they changed, e.g. a column added while etlq was stopped), then one line per row. " +
 			"NULL is an empty field, the empty string `\"\"`; binary is base64, values otherwise as in `table`. Columns: see below."},
 		{DebeziumJSON, "One Debezium change event per row, the value payload of Debezium's MySQL connector with `schemas.enable=false`: " +
-			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows), " +
+			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows; an update that changes the key is, as in Debezium, a d event for the old key followed by a c event for the new one), " +
 			"`ts_ms`, `transaction` null, and `source` (`version`, `connector` mysql, `name` the pipeline, `ts_ms` commit time, `snapshot`, `db`, `table`, " +
 			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread`, `query`). `snapshot` is as in Debezium 2: `false` for binlog records, `true` for snapshot records, " +
 			"but `first` and `last` for the first and last record of the whole snapshot and `first_in_data_collection` and `last_in_data_collection` " +
