@@ -57,7 +57,7 @@ var options = append([]connectors.Option{
 	{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0), Doc: "most rows per request (0: one request per batch)"},
 	{Name: "body", Type: connectors.OptString, Default: "array", Enum: []string{"array", "ndjson"},
 		Doc: "JSON formats: one JSON array per request, or newline-delimited messages"},
-	{Name: "retry_max", Type: connectors.OptInt, Default: int64(DefaultRetryMax), Doc: "retries of a request before the batch fails"},
+	{Name: "retry_max", Type: connectors.OptInt, Default: int64(DefaultRetryMax), Doc: "retries of a request before the batch fails, which stops the run (nothing is lost: the next apply sends it again from the checkpoint); with the default backoff, 10 retries outlast an endpoint that is down for about one to two minutes, raise it for longer outages"},
 	{Name: "retry_backoff", Type: connectors.OptDuration, Default: "200ms", Doc: "first retry delay; doubles each retry"},
 	{Name: "retry_backoff_max", Type: connectors.OptDuration, Default: "30s", Doc: "longest retry delay"},
 }, securityOptions...)
