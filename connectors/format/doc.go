@@ -25,7 +25,7 @@ func Docs() []Doc {
 			"for those of each other table (the snapshot of a source's tables begins and ends once for all its pipelines, and no record is marked when " +
 			"the `WHERE` drops every row of the batch that begins or ends it). Binlog records carry the id of the server that wrote " +
 			"the transaction and its GTID (null without one); snapshot records `server_id` 0 and `gtid` null. Values as Debezium's defaults " +
-			"(`decimal.handling.mode=string`): DATE days since the epoch, TIME microseconds, DATETIME epoch milliseconds (microseconds beyond DATETIME(3)), " +
+			"(`decimal.handling.mode=string`): integers exact JSON numbers (BIGINT UNSIGNED above 2^63−1 too, which Debezium's default `bigint.unsigned.handling.mode=long` cannot hold: a Java consumer reads such a column as a BigInteger), ENUM and SET their text, YEAR a number, DATE days since the epoch, TIME microseconds, DATETIME epoch milliseconds (microseconds beyond DATETIME(3)), " +
 			"TIMESTAMP an ISO string in UTC, BIT(1) a boolean, BIT(n) its bits as little-endian bytes in base64, binary base64, GEOMETRY and the other spatial types `{\"wkb\": base64 of the WKB, \"srid\": the SRID or null for 0}` (io.debezium.data.geometry.Geometry; a POINT column also has `x` and `y`, as Point), JSON a string. No `_op` or other added column."},
 		{JSONL, "One JSON object per row (NDJSON). Integers are numbers (exact), DECIMAL a string of the exact text, timestamps RFC 3339 in UTC with " +
 			"microseconds, DATE `2006-01-02`, TIME `[-]HH:MM:SS[.ffffff]`, binary base64, a JSON column embedded as JSON (without the whitespace between its tokens, so that a row stays on one line; its strings and numbers as stored). Columns: see below."},
