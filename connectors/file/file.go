@@ -54,7 +54,7 @@ var Spec = connectors.Spec{
 	Kind: Kind,
 	Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), " +
 		"or writes a series of parquet files (INTO file 'dir/orders.parquet' writes dir/orders-<UTC time>-0001.parquet, -0002, …, " +
-		"each visible once complete; a number already taken, by an earlier run in the same second, is skipped, never replaced); batches are acknowledged once fsync'ed. " +
+		"each visible once complete (until then a hidden .<name>.tmp, which the next run removes when a run was killed: its rows were not acknowledged and are sent again); a number already taken, by an earlier run in the same second, is skipped, never replaced); batches are acknowledged once fsync'ed. " +
 		"A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
 	TargetOptions: []connectors.Option{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",

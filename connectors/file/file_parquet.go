@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +51,7 @@ func (s *Sink) openParquet(c *config, t connectors.Target) (connectors.Writer, e
 	if err := mkdirAll(filepath.Dir(c.path)); err != nil {
 		return nil, fmt.Errorf("file %q: %w", c.path, err)
 	}
+	removeStaleTemps(c.path)
 	now := s.Now
 	if now == nil {
 		now = time.Now
@@ -205,6 +208,29 @@ func (w *parquetWriter) complete() ([]func(error), error) {
 		w.written = append(w.written, cur.final)
 	}
 	return cur.pending, err
+}
+
+// tempName matches the rest of a temporary file's name after ".<stem>-".
+var tempName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9]{4,}\.parquet\.tmp$`)
+
+// removeStaleTemps removes the temporary files of path's series that a
+// killed run left: their rows were never acknowledged (the next run sends
+// them again), and nothing else writes them (the path is claimed).
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	prefix := "." + strings.TrimSuffix(base, filepath.Ext(base)) + "-"
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if ok && e.Type().IsRegular() && tempName.MatchString(rest) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+				slog.Info("file: removed the temporary file of a run that did not finish", "file", filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }
 
 // placeNew moves the complete file tmp to final, unless final exists: a

@@ -210,3 +210,36 @@ func TestParquetNeverReplacesAFile(t *testing.T) {
 		t.Errorf("%d rows in the files, want the 3 written: %v", len(rows), rows)
 	}
 }
+
+// A file a run was writing when it was killed (its hidden .tmp: rows never
+// acknowledged, sent again by the next run) is removed when the next run
+// opens the target; it used to stay, hidden, as large as it had grown.
+func TestParquetRemovesAKilledRunsTemporaryFile(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".orders-20260102T030404Z-0001.parquet.tmp")
+	other := filepath.Join(dir, ".other-20260102T030404Z-0001.parquet.tmp")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("PAR1 partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := etlqfile.New(dir)
+	w, err := s.Open(context.Background(), connectors.Target{Name: "orders.parquet", Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(context.Background(), sinktest.Build(mem, schema, "d", "t", row(1, "a")), func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("the killed run's %s is still there", filepath.Base(stale))
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another target's temporary file was removed: %v", err)
+	}
+}
