@@ -13,8 +13,9 @@
 // range of __version values it holds, so a receiver can drop a redelivery.
 //
 // Delivery: requests are sent one at a time, in order; batch N+1 is not
-// sent before batch N succeeded. A 2xx response acknowledges the batch
-// (done is called after it). Connection errors, timeouts, 408, 429 and 5xx
+// sent before batch N succeeded, unless both share one request. A 2xx
+// response acknowledges the batches it carried (done is called after it,
+// in order). Connection errors, timeouts, 408, 429 and 5xx
 // are retried with exponential back-off (retry_backoff doubling up to
 // retry_backoff_max, honouring Retry-After), at most retry_max times; any
 // other status fails the batch at once, with the response body in the
