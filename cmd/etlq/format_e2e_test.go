@@ -615,3 +615,52 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 		})
 	}
 }
+
+// TestDebeziumTimestampDigits: on MariaDB A and B, a TIMESTAMP(n) column in
+// debezium_json is the ISO string Debezium's MySQL connector writes, with
+// exactly n fractional digits (its ZonedTimestamp takes the column's
+// width): "2024-06-01T06:30:00Z" for TIMESTAMP, ".120Z" for TIMESTAMP(3).
+// (Every timestamp had six digits.)
+func TestDebeziumTimestampDigits(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			row := func(id int) string {
+				return fmt.Sprintf("(%d, '2024-06-01 06:30:00', '2024-06-01 06:30:00.12', '2024-06-01 06:30:00.000001')", id)
+			}
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, t0 TIMESTAMP NULL, t3 TIMESTAMP(3) NULL, t6 TIMESTAMP(6) NULL)",
+				"SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(1))
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7394);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2))
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			lines := readLines(t, out)
+			if len(lines) != 2 {
+				t.Fatalf("want 2 events, got %d", len(lines))
+			}
+			for n, l := range lines {
+				var ev struct {
+					After map[string]any `json:"after"`
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				for col, want := range map[string]string{"t0": "2024-06-01T06:30:00Z", "t3": "2024-06-01T06:30:00.120Z", "t6": "2024-06-01T06:30:00.000001Z"} {
+					if ev.After[col] != want {
+						t.Errorf("event %d: %s = %v, want %q", n, col, ev.After[col], want)
+					}
+				}
+			}
+		})
+	}
+}

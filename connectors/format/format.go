@@ -164,6 +164,9 @@ type layout struct {
 	// dbzGeom, per user column: for a MySQL spatial source column (logical
 	// type "geometry"), dbzGeometry, or dbzPoint for a POINT column; else 0.
 	dbzGeom []int
+	// dbzFSP, per user column: n for a MySQL TIMESTAMP(n) source column
+	// (Debezium writes n fractional digits), else -1.
+	dbzFSP  []int
 	before  []int // per user column, its __before.<name> column or -1
 	hasOld  bool  // any __before.* column present
 	op      int   // __op or -1
@@ -216,6 +219,7 @@ func newLayout(s *arrow.Schema, o *Options) *layout {
 			l.dbzEpoch = append(l.dbzEpoch, debeziumEpochUnit(f))
 			l.dbzBits = append(l.dbzBits, debeziumBits(f))
 			l.dbzGeom = append(l.dbzGeom, debeziumGeometryKind(f))
+			l.dbzFSP = append(l.dbzFSP, debeziumTimestampFSP(f))
 		}
 	}
 	for _, i := range l.user {

@@ -37,7 +37,8 @@ import (
 // microseconds, a DATETIME source column a number since the epoch
 // (milliseconds up to DATETIME(3), io.debezium.time.Timestamp;
 // microseconds beyond, MicroTimestamp), other timestamps ISO 8601 strings
-// in UTC (io.debezium.time.ZonedTimestamp), binary base64, JSON columns
+// in UTC (io.debezium.time.ZonedTimestamp; a TIMESTAMP(n) column with
+// exactly n fractional digits, others with 6), binary base64, JSON columns
 // strings.
 type debeziumEncoder struct {
 	opts Options

@@ -29,10 +29,24 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 			return appendDebeziumGeometry(dst, v, l.dbzGeom[k] == dbzPoint), nil
 		}
 	}
-	if ts, ok := a.(*array.Timestamp); ok && dbz && l.dbzEpoch[k] > 0 {
+	if ts, ok := a.(*array.Timestamp); ok && dbz {
 		if _, _, _, _, invalid := invalidDate(ts, i); !invalid {
 			t, _ := timeAt(ts, i)
-			return appendEpoch(dst, t.UnixMicro(), l.dbzEpoch[k]), nil
+			if l.dbzEpoch[k] > 0 {
+				return appendEpoch(dst, t.UnixMicro(), l.dbzEpoch[k]), nil
+			}
+			if fsp := l.dbzFSP[k]; fsp >= 0 {
+				// A TIMESTAMP(n): Debezium's ZonedTimestamp with the
+				// column's n fractional digits.
+				dst = append(dst, '"')
+				dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05")
+				if fsp > 0 {
+					f := strconv.AppendInt(nil, int64(t.Nanosecond()/1000)+1e6, 10)
+					dst = append(dst, '.')
+					dst = append(dst, f[1:1+fsp]...)
+				}
+				return append(dst, "Z\""...), nil
+			}
 		}
 	}
 	out, err := appendJSON(dst, a, i, l.logical[k], dbz)
@@ -127,6 +141,14 @@ func appendDebeziumBits(dst []byte, v uint64, n int) []byte {
 	dst = append(dst, '"')
 	dst = base64.StdEncoding.AppendEncode(dst, b[:(n+7)/8])
 	return append(dst, '"')
+}
+
+// debeziumTimestampFSP returns layout.dbzFSP for field f.
+func debeziumTimestampFSP(f arrow.Field) int {
+	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(sourceType(f))), "timestamp") {
+		return -1
+	}
+	return sourceFSP(f)
 }
 
 // Kinds of spatial columns (layout.dbzGeom).
