@@ -422,3 +422,245 @@ func jsonKeys(t *testing.T, line string) ([]string, map[string]any) {
 	}
 	return keys, row
 }
+
+// TestCanalJSONValuesAsCanal: on MariaDB A and B, canal_json's data and old
+// values are the strings canal writes, through the snapshot and the
+// binlog: DATETIME(n), TIMESTAMP(n) and TIME(n) with exactly n fractional
+// digits (canal formats them with the column's precision; they used to
+// lose the declared zeros, "03:14:07.999000" for a DATETIME(3) and
+// "00:00:01" for a TIMESTAMP(6)), YEAR 0 as "0000", and binary columns
+// as canal's ISO-8859-1 text of their bytes — one character U+0000…U+00FF
+// per byte, which canal's consumers turn back into the bytes (they used to
+// get base64 text).
+func TestCanalJSONValuesAsCanal(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			row := func(id int) string {
+				return fmt.Sprintf("(%d, '2038-01-19 03:14:07.999', '2024-06-01 12:00:00', '1970-01-02 00:00:01', '-838:59:59', '12:00:00', 0, 2024, x'00ff80412c', x'0a22', 'éa')", id)
+			}
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d3 DATETIME(3), d0 DATETIME, ts6 TIMESTAMP(6) NULL, tm6 TIME(6), tm0 TIME, "+
+					"y0 YEAR, y YEAR, vb VARBINARY(8), bl BLOB, tx TEXT)",
+				"SET time_zone = '+00:00'",
+				"INSERT INTO "+db+".t VALUES "+row(1))
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7391);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT canal_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2),
+				"UPDATE "+db+".t SET d3 = '2038-01-19 03:14:08.000', vb = x'ff', y0 = 2155 WHERE id = 2")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			lines := readLines(t, out)
+			if len(lines) != 3 {
+				t.Fatalf("want 3 messages (snapshot, insert, update), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			want := map[string]string{"id": "", "d3": "2038-01-19 03:14:07.999", "d0": "2024-06-01 12:00:00",
+				"ts6": "1970-01-02 00:00:01.000000", "tm6": "-838:59:59.000000", "tm0": "12:00:00", "y0": "0000", "y": "2024",
+				"vb": "\x00\u00ff\u0080A,", "bl": "\n\"", "tx": "éa"}
+			for n, l := range lines {
+				var msg struct {
+					Type string              `json:"type"`
+					Data []map[string]string `json:"data"`
+					Old  []map[string]string `json:"old"`
+				}
+				if err := json.Unmarshal([]byte(l), &msg); err != nil {
+					t.Fatal(err)
+				}
+				if len(msg.Data) != 1 {
+					t.Fatalf("message %d: want 1 row: %s", n, l)
+				}
+				w := map[string]string{}
+				for k, v := range want {
+					w[k] = v
+				}
+				w["id"] = "1"
+				if n > 0 {
+					w["id"] = "2"
+				}
+				if n == 2 {
+					w["d3"], w["vb"], w["y0"] = "2038-01-19 03:14:08.000", "\u00ff", "2155"
+					old := map[string]string{"d3": "2038-01-19 03:14:07.999", "vb": "\x00\u00ff\u0080A,", "y0": "0000"}
+					if len(msg.Old) != 1 || fmt.Sprint(msg.Old[0]) != fmt.Sprint(old) {
+						t.Errorf("message %d (%s): old = %q, want %q", n, msg.Type, msg.Old, old)
+					}
+				}
+				for k, v := range w {
+					if got := msg.Data[0][k]; got != v {
+						t.Errorf("message %d (%s): %s = %q, want %q", n, msg.Type, k, got, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDebeziumGeometryStruct: on MariaDB A and B, a spatial column in
+// debezium_json is Debezium's io.debezium.data.geometry struct, through the
+// snapshot and the binlog: {"wkb": base64 of the WKB without MySQL's SRID
+// prefix, "srid": the SRID, null for 0}, and a POINT column (Point) also
+// has "x" and "y". (It used to be base64 of MySQL's internal bytes, SRID
+// prefix included, which no Debezium consumer reads as a geometry.)
+func TestDebeziumGeometryStruct(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			row := func(id int) string {
+				return fmt.Sprintf("(%d, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326), ST_GeomFromText('POINT(1.5 -2)'))", id)
+			}
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, g GEOMETRY, p POINT)",
+				"INSERT INTO "+db+".t VALUES "+row(1))
+			wkbOf := func(wkt string) string {
+				r := myRows(t, my, "SELECT TO_BASE64(ST_AsBinary(ST_GeomFromText('"+wkt+"')))")
+				return r[0]
+			}
+			wantG, wantP := wkbOf("LINESTRING(0 0, 1 1)"), wkbOf("POINT(1.5 -2)")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7392);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "INSERT INTO "+db+".t VALUES "+row(2))
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			lines := readLines(t, out)
+			if len(lines) != 2 {
+				t.Fatalf("want 2 events, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			for n, l := range lines {
+				var ev struct {
+					Op    string `json:"op"`
+					After struct {
+						G map[string]any `json:"g"`
+						P map[string]any `json:"p"`
+					} `json:"after"`
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("event %d: %v: %s", n, err, l)
+				}
+				g, p := ev.After.G, ev.After.P
+				if g["wkb"] != wantG || g["srid"] != float64(4326) || len(g) != 2 {
+					t.Errorf("event %d (%s): g = %v, want wkb %s and srid 4326", n, ev.Op, g, wantG)
+				}
+				if p["wkb"] != wantP || p["srid"] != nil || p["x"] != 1.5 || p["y"] != float64(-2) || len(p) != 4 {
+					t.Errorf("event %d (%s): p = %v, want wkb %s, srid null, x 1.5, y -2", n, ev.Op, p, wantP)
+				}
+			}
+		})
+	}
+}
+
+// TestDebeziumKeyChange: on MariaDB A and B, an UPDATE that changes the
+// primary key is, as Debezium's MySQL connector sends it, a delete event
+// for the old key (before: the old row, after: null, op d) followed by a
+// create event for the new one (before: null, op c); an update of other
+// columns stays one u event. (It used to be one u event, after which a
+// consumer that applies events by the key of "after" kept the old key's row.)
+func TestDebeziumKeyChange(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (a INT, b VARCHAR(4), note VARCHAR(10), PRIMARY KEY (a, b))",
+				"INSERT INTO "+db+".t VALUES (1, 'x', 'one'), (2, 'y', 'two')")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7393);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "UPDATE "+db+".t SET b = 'z', note = 'moved' WHERE a = 1",
+				"UPDATE "+db+".t SET note = 'kept' WHERE a = 2")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			var got []string
+			for _, l := range readLines(t, out) {
+				var ev struct {
+					Op     string         `json:"op"`
+					Before map[string]any `json:"before"`
+					After  map[string]any `json:"after"`
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatalf("%v: %s", err, l)
+				}
+				got = append(got, fmt.Sprintf("%s %v %v", ev.Op, ev.Before, ev.After))
+			}
+			want := []string{
+				"r map[] map[a:1 b:x note:one]",
+				"r map[] map[a:2 b:y note:two]",
+				"d map[a:1 b:x note:one] map[]",
+				"c map[] map[a:1 b:z note:moved]",
+				"u map[a:2 b:y note:two] map[a:2 b:y note:kept]",
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// TestDebeziumTimestampDigits: on MariaDB A and B, a TIMESTAMP(n) column in
+// debezium_json is the ISO string Debezium's MySQL connector writes, with
+// exactly n fractional digits (its ZonedTimestamp takes the column's
+// width): "2024-06-01T06:30:00Z" for TIMESTAMP, ".120Z" for TIMESTAMP(3).
+// (Every timestamp had six digits.)
+func TestDebeziumTimestampDigits(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			row := func(id int) string {
+				return fmt.Sprintf("(%d, '2024-06-01 06:30:00', '2024-06-01 06:30:00.12', '2024-06-01 06:30:00.000001')", id)
+			}
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, t0 TIMESTAMP NULL, t3 TIMESTAMP(3) NULL, t6 TIMESTAMP(6) NULL)",
+				"SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(1))
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7394);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2))
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			lines := readLines(t, out)
+			if len(lines) != 2 {
+				t.Fatalf("want 2 events, got %d", len(lines))
+			}
+			for n, l := range lines {
+				var ev struct {
+					After map[string]any `json:"after"`
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				for col, want := range map[string]string{"t0": "2024-06-01T06:30:00Z", "t3": "2024-06-01T06:30:00.120Z", "t6": "2024-06-01T06:30:00.000001Z"} {
+					if ev.After[col] != want {
+						t.Errorf("event %d: %s = %v, want %q", n, col, ev.After[col], want)
+					}
+				}
+			}
+		})
+	}
+}

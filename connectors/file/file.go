@@ -53,13 +53,14 @@ const DefaultRotateRows = 1_000_000
 var Spec = connectors.Spec{
 	Kind: Kind,
 	Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), " +
-		"or writes a series of parquet files; batches are acknowledged once fsync'ed. " +
+		"or writes a series of parquet files (INTO file 'dir/orders.parquet' writes dir/orders-<UTC time>-0001.parquet, -0002, …, " +
+		"each visible once complete (until then a hidden .<name>.tmp, which the next run removes when a run was killed: its rows were not acknowledged and are sent again); a number already taken, by an earlier run in the same second, is skipped, never replaced); batches are acknowledged once fsync'ed. " +
 		"A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
 	TargetOptions: []connectors.Option{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
 			Doc: "at most one fsync (and acknowledgement) per interval; '0s' syncs every write"},
 		{Name: "rotate_rows", Type: connectors.OptInt, Default: int64(DefaultRotateRows), Min: 1, Max: math.MaxInt64,
-			Doc: "parquet: rows per file"},
+			Doc: "parquet: rows per file (a file ends with the batch that reaches it)"},
 		{Name: "rotate_interval", Type: connectors.OptDuration, Default: "5m",
 			Doc: "parquet: longest time a file stays open (its rows are acknowledged when it closes)"},
 	},

@@ -2,9 +2,13 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +51,7 @@ func (s *Sink) openParquet(c *config, t connectors.Target) (connectors.Writer, e
 	if err := mkdirAll(filepath.Dir(c.path)); err != nil {
 		return nil, fmt.Errorf("file %q: %w", c.path, err)
 	}
+	removeStaleTemps(c.path)
 	now := s.Now
 	if now == nil {
 		now = time.Now
@@ -117,12 +122,22 @@ func firstErr(a, b error) error {
 
 // start opens a new temporary file for b's schema. w.mu is held.
 func (w *parquetWriter) start(b *exec.Batch) error {
-	w.seq++
 	w.gen++
 	dir, base := filepath.Split(w.c.path)
 	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	name := fmt.Sprintf("%s-%s-%04d.parquet", stem, w.now().UTC().Format("20060102T150405Z"), w.seq)
-	final := filepath.Join(dir, name)
+	stamp := w.now().UTC().Format("20060102T150405Z")
+	// The next number whose file does not exist: an earlier run may have
+	// named files in this same second (apply --once back to back, a
+	// restart), and its files hold acknowledged rows.
+	var name, final string
+	for {
+		w.seq++
+		name = fmt.Sprintf("%s-%s-%04d.parquet", stem, stamp, w.seq)
+		final = filepath.Join(dir, name)
+		if _, err := os.Lstat(final); err != nil {
+			break
+		}
+	}
 	tmp := filepath.Join(dir, "."+name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -178,7 +193,7 @@ func (w *parquetWriter) complete() ([]func(error), error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(cur.tmp, cur.final)
+		err = placeNew(cur.tmp, cur.final)
 	}
 	if err == nil {
 		err = syncDir(filepath.Dir(cur.final))
@@ -193,6 +208,46 @@ func (w *parquetWriter) complete() ([]func(error), error) {
 		w.written = append(w.written, cur.final)
 	}
 	return cur.pending, err
+}
+
+// tempName matches the rest of a temporary file's name after ".<stem>-".
+var tempName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9]{4,}\.parquet\.tmp$`)
+
+// removeStaleTemps removes the temporary files of path's series that a
+// killed run left: their rows were never acknowledged (the next run sends
+// them again), and nothing else writes them (the path is claimed).
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	prefix := "." + strings.TrimSuffix(base, filepath.Ext(base)) + "-"
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if ok && e.Type().IsRegular() && tempName.MatchString(rest) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err == nil {
+				slog.Info("file: removed the temporary file of a run that did not finish", "file", filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+}
+
+// placeNew moves the complete file tmp to final, unless final exists: a
+// file is never replaced. A hard link does that atomically; where the file
+// system has none, final is checked first, then tmp renamed.
+func placeNew(tmp, final string) error {
+	err := os.Link(tmp, final)
+	if err == nil {
+		return os.Remove(tmp)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%w: not replaced (another writer uses this directory?)", err)
+	}
+	if _, serr := os.Lstat(final); serr == nil {
+		return fmt.Errorf("%s exists: not replaced (another writer uses this directory?)", final)
+	}
+	return os.Rename(tmp, final)
 }
 
 // Flush completes the current file, which acknowledges every earlier Write.

@@ -174,3 +174,72 @@ func TestParquetKeepsTypes(t *testing.T) {
 		t.Errorf("row = %v", r)
 	}
 }
+
+// A run that starts within the second the previous run's file was named
+// (apply --once back to back, a restart after a crash) takes the next
+// free number: it used to rename its file over the earlier one, whose rows
+// were lost though they had been acknowledged.
+func TestParquetNeverReplacesAFile(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	for run := 1; run <= 3; run++ {
+		s := etlqfile.New(dir)
+		s.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+		w, err := s.Open(context.Background(), connectors.Target{Name: "orders.parquet", Schema: schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(context.Background(), sinktest.Build(mem, schema, "d", "t", row(run, "r")), func(err error) {
+			if err != nil {
+				t.Error(err)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, files, _ := readParquet(t, dir)
+	want := []string{"orders-20260102T030405Z-0001.parquet", "orders-20260102T030405Z-0002.parquet", "orders-20260102T030405Z-0003.parquet"}
+	if strings.Join(files, ",") != strings.Join(want, ",") {
+		t.Errorf("files = %v, want %v", files, want)
+	}
+	if len(rows) != 3 {
+		t.Errorf("%d rows in the files, want the 3 written: %v", len(rows), rows)
+	}
+}
+
+// A file a run was writing when it was killed (its hidden .tmp: rows never
+// acknowledged, sent again by the next run) is removed when the next run
+// opens the target; it used to stay, hidden, as large as it had grown.
+func TestParquetRemovesAKilledRunsTemporaryFile(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".orders-20260102T030404Z-0001.parquet.tmp")
+	other := filepath.Join(dir, ".other-20260102T030404Z-0001.parquet.tmp")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("PAR1 partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := etlqfile.New(dir)
+	w, err := s.Open(context.Background(), connectors.Target{Name: "orders.parquet", Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(context.Background(), sinktest.Build(mem, schema, "d", "t", row(1, "a")), func(error) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Errorf("the killed run's %s is still there", filepath.Base(stale))
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another target's temporary file was removed: %v", err)
+	}
+}

@@ -11,19 +11,22 @@ func Docs() []Doc {
 	return []Doc{
 		{CanalJSON, "Canal's flat JSON messages, one per run of rows with the same op and source position: `data` holds the output columns, `old` the before values of the columns an update changed, " +
 			"`type` INSERT, UPDATE or DELETE (snapshot rows are INSERT), `database`, `table`, `pkNames` (the key), `mysqlType`/`sqlType` per column, " +
-			"`es` (commit time, ms), `ts` (when the message was built, ms), `id` (a message counter), `isDdl` false. No `_op` or other added column."},
+			"`es` (commit time, ms), `ts` (when the message was built, ms), `id` (a message counter), `isDdl` false (a TRUNCATE at the source is canal's DDL message: `type` TRUNCATE, `isDdl` true, `sql` the statement, `data` null). " +
+			"Values are strings as canal writes them, NULL null: integers and decimals exact (`2000.00`), floats with the shortest round-trip digits, DATE `2024-02-29`, " +
+			"DATETIME(n)/TIMESTAMP(n)/TIME(n) with exactly n fractional digits (`2038-01-19 03:14:07.999` for DATETIME(3), TIMESTAMP in UTC, TIME `-838:59:59.000000` for TIME(6)), zero dates `0000-00-00`, YEAR 4 digits (`0000`), " +
+			"ENUM and SET their text, BIT its number, JSON its text, and binary columns (BINARY, VARBINARY, BLOB, GEOMETRY) canal's ISO-8859-1 text of the bytes: one character U+0000…U+00FF per byte (`new String(bytes, ISO_8859_1)`; a consumer gets the bytes back with `getBytes(ISO_8859_1)`). No `_op` or other added column."},
 		{CSV, "RFC 4180 CSV (CRLF line ends): a header line once per columns (a file target writes it when it creates the file, also when no row ever arrives; left out when appending to a file whose last header line names the same columns, written again when they changed, e.g. a column added while etlq was stopped), then one line per row. " +
 			"NULL is an empty field, the empty string `\"\"`; binary is base64, values otherwise as in `table`. Columns: see below."},
 		{DebeziumJSON, "One Debezium change event per row, the value payload of Debezium's MySQL connector with `schemas.enable=false`: " +
-			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows), " +
+			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows; an update that changes the key is, as in Debezium, a d event for the old key followed by a c event for the new one), " +
 			"`ts_ms`, `transaction` null, and `source` (`version`, `connector` mysql, `name` the pipeline, `ts_ms` commit time, `snapshot`, `db`, `table`, " +
 			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread`, `query`). `snapshot` is as in Debezium 2: `false` for binlog records, `true` for snapshot records, " +
 			"but `first` and `last` for the first and last record of the whole snapshot and `first_in_data_collection` and `last_in_data_collection` " +
 			"for those of each other table (the snapshot of a source's tables begins and ends once for all its pipelines, and no record is marked when " +
 			"the `WHERE` drops every row of the batch that begins or ends it). Binlog records carry the id of the server that wrote " +
 			"the transaction and its GTID (null without one); snapshot records `server_id` 0 and `gtid` null. Values as Debezium's defaults " +
-			"(`decimal.handling.mode=string`): DATE days since the epoch, TIME microseconds, DATETIME epoch milliseconds (microseconds beyond DATETIME(3)), " +
-			"TIMESTAMP an ISO string in UTC, BIT(1) a boolean, BIT(n) its bits as little-endian bytes in base64, binary base64, JSON a string. No `_op` or other added column."},
+			"(`decimal.handling.mode=string`): integers exact JSON numbers (BIGINT UNSIGNED above 2^63−1 too, which Debezium's default `bigint.unsigned.handling.mode=long` cannot hold: a Java consumer reads such a column as a BigInteger), ENUM and SET their text, YEAR a number, DATE days since the epoch, TIME microseconds, DATETIME epoch milliseconds (microseconds beyond DATETIME(3)), " +
+			"TIMESTAMP(n) an ISO string in UTC with exactly n fractional digits (`2024-06-01T06:30:00Z`, `…00.120Z` for TIMESTAMP(3)), as Debezium's ZonedTimestamp, BIT(1) a boolean, BIT(n) its bits as little-endian bytes in base64, binary base64, GEOMETRY and the other spatial types `{\"wkb\": base64 of the WKB, \"srid\": the SRID or null for 0}` (io.debezium.data.geometry.Geometry; a POINT column also has `x` and `y`, as Point), JSON a string. No `_op` or other added column."},
 		{JSONL, "One JSON object per row (NDJSON). Integers are numbers (exact), DECIMAL a string of the exact text, timestamps RFC 3339 in UTC with " +
 			"microseconds, DATE `2006-01-02`, TIME `[-]HH:MM:SS[.ffffff]`, binary base64, a JSON column embedded as JSON (without the whitespace between its tokens, so that a row stays on one line; its strings and numbers as stored). Columns: see below."},
 		{Parquet, "Parquet files (zstd), one per rotation: the Arrow types and the Arrow schema are kept (TIME is stored as INT64 microseconds). Columns: see below."},

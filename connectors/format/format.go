@@ -161,6 +161,12 @@ type layout struct {
 	// writes BIT(1) as a boolean, BIT(n) as n bits in little-endian bytes),
 	// 0 for any other.
 	dbzBits []int
+	// dbzGeom, per user column: for a MySQL spatial source column (logical
+	// type "geometry"), dbzGeometry, or dbzPoint for a POINT column; else 0.
+	dbzGeom []int
+	// dbzFSP, per user column: n for a MySQL TIMESTAMP(n) source column
+	// (Debezium writes n fractional digits), else -1.
+	dbzFSP  []int
 	before  []int // per user column, its __before.<name> column or -1
 	hasOld  bool  // any __before.* column present
 	op      int   // __op or -1
@@ -212,6 +218,8 @@ func newLayout(s *arrow.Schema, o *Options) *layout {
 			l.logical = append(l.logical, logicalType(f))
 			l.dbzEpoch = append(l.dbzEpoch, debeziumEpochUnit(f))
 			l.dbzBits = append(l.dbzBits, debeziumBits(f))
+			l.dbzGeom = append(l.dbzGeom, debeziumGeometryKind(f))
+			l.dbzFSP = append(l.dbzFSP, debeziumTimestampFSP(f))
 		}
 	}
 	for _, i := range l.user {

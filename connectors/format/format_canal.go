@@ -5,8 +5,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -20,8 +22,9 @@ import (
 //
 // Canal sends one message per binlog rows event; here consecutive rows with
 // the same op and source position share a message. Values are strings, as
-// canal writes them (NULL is null): dates and times in MySQL text form
-// (timestamps in UTC), decimals exact, binary as base64. "old" holds, for
+// canal writes them (NULL is null; see text): dates and times in MySQL text
+// form with the column's fractional digits (timestamps in UTC), decimals
+// exact, binary as ISO-8859-1 text of the bytes. "old" holds, for
 // each updated row, only the columns that changed, with their old values;
 // it is null for inserts and deletes and when the before image is absent.
 // Snapshot reads are INSERT. "es" is the commit time and "ts" the time the
@@ -37,6 +40,7 @@ type canalEncoder struct {
 	meta []byte // mysqlType object of the current schema
 	sqlT []byte // sqlType object
 	pk   []byte // pkNames value
+	fsp  []int  // per user column, sourceFSP of its field
 	buf  []byte
 	txt  []byte
 	txt2 []byte
@@ -187,11 +191,31 @@ func (e *canalEncoder) appendValue(dst []byte, l *layout, r arrow.RecordBatch, k
 		return append(dst, "null"...), nil
 	}
 	var err error
-	e.txt, err = appendText(e.txt[:0], a, i, textBase64)
+	e.txt, err = e.text(e.txt[:0], l, a, k, i)
 	if err != nil {
 		return dst, &columnError{l.names[k], err}
 	}
 	return appendJSONString(dst, string(e.txt)), nil
+}
+
+// text appends non-NULL a[i], of user column k, as canal's text of it:
+// DATETIME(n), TIMESTAMP(n) and TIME(n) with exactly n fractional digits,
+// YEAR with 4 digits ("0000" for YEAR 0), binary as ISO-8859-1 (one
+// character U+0000…U+00FF per byte, what canal writes and its consumers
+// read back with getBytes("ISO-8859-1")), else as appendText.
+func (e *canalEncoder) text(dst []byte, l *layout, a arrow.Array, k, i int) ([]byte, error) {
+	switch a := a.(type) {
+	case *array.Uint16:
+		if l.logical[k] == "year" {
+			return fmt.Appendf(dst, "%04d", a.Value(i)), nil
+		}
+	case *array.Binary, *array.LargeBinary, *array.FixedSizeBinary, *array.BinaryView:
+		for _, b := range bytesAt(a, i) {
+			dst = utf8.AppendRune(dst, rune(b))
+		}
+		return dst, nil
+	}
+	return appendTextFSP(dst, a, i, textBase64, e.fsp[k])
 }
 
 // appendOld appends the changed columns of updated row i with their old
@@ -210,10 +234,10 @@ func (e *canalEncoder) appendOld(dst []byte, l *layout, r arrow.RecordBatch, i i
 		}
 		if !na && !nb {
 			var err error
-			if e.txt, err = appendText(e.txt[:0], r.Column(c), i, textBase64); err != nil {
+			if e.txt, err = e.text(e.txt[:0], l, r.Column(c), k, i); err != nil {
 				return dst, &columnError{l.names[k], err}
 			}
-			if e.txt2, err = appendText(e.txt2[:0], r.Column(bc), i, textBase64); err != nil {
+			if e.txt2, err = e.text(e.txt2[:0], l, r.Column(bc), k, i); err != nil {
 				return dst, &columnError{l.names[k], err}
 			}
 			if string(e.txt) == string(e.txt2) {
@@ -237,7 +261,9 @@ func (e *canalEncoder) appendOld(dst []byte, l *layout, r arrow.RecordBatch, i i
 func (e *canalEncoder) schemaParts(l *layout) {
 	e.meta = append(e.meta[:0], '{')
 	e.sqlT = append(e.sqlT[:0], '{')
+	e.fsp = e.fsp[:0]
 	for k, c := range l.user {
+		e.fsp = append(e.fsp, sourceFSP(l.schema.Field(c)))
 		if k > 0 {
 			e.meta = append(e.meta, ',')
 			e.sqlT = append(e.sqlT, ',')

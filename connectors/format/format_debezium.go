@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/exec"
 )
 
@@ -16,7 +18,9 @@ import (
 //	 "server_id":1,"gtid":"0-1-42","file":"binlog.000042","pos":1337,"row":0,
 //	 "thread":null,"query":null},"op":"c","ts_ms":…,"transaction":null}
 //
-// op is c (insert), u (update), d (delete) or r (snapshot read). "before" is
+// op is c (insert), u (update), d (delete) or r (snapshot read); an update
+// that changes the key (keyColumns) is, as Debezium's, a d event for the old
+// key followed by a c event for the new one. "before" is
 // the __before.* image for updates (null when absent) and the row itself for
 // deletes; "after" is null for deletes. source.file/pos come from a
 // "file:pos" position. For binlog rows source.server_id and source.gtid are
@@ -25,18 +29,25 @@ import (
 // as in Debezium 2 (see debeziumSnapshot; exec.Batch.SnapshotStart and
 // SnapshotEnd say which rows begin and end a snapshot). BIT(1) columns
 // are booleans and wider BITs base64 of their little-endian bytes
-// (io.debezium.data.Bits). Other values use Debezium's
+// (io.debezium.data.Bits), spatial columns the struct
+// io.debezium.data.geometry.Geometry (Point for a POINT column; see
+// appendDebeziumGeometry). Other values use Debezium's
 // default encodings with decimal.handling.mode=string: integers and floats
 // are numbers, DECIMAL a string, DATE days since the epoch, TIME
 // microseconds, a DATETIME source column a number since the epoch
 // (milliseconds up to DATETIME(3), io.debezium.time.Timestamp;
 // microseconds beyond, MicroTimestamp), other timestamps ISO 8601 strings
-// in UTC (io.debezium.time.ZonedTimestamp), binary base64, JSON columns
+// in UTC (io.debezium.time.ZonedTimestamp; a TIMESTAMP(n) column with
+// exactly n fractional digits, others with 6), binary base64, JSON columns
 // strings.
 type debeziumEncoder struct {
 	opts Options
 	lc   layoutCache
 	buf  []byte
+	// keys are the user columns of the key (keyColumns) that have a
+	// before column, for the current layout; nil when any has none.
+	keys      []int
+	txt, txt2 []byte
 }
 
 var _ MessageEncoder = (*debeziumEncoder)(nil)
@@ -57,7 +68,10 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 		return nil
 	}
 	r := b.Record
-	l, _ := e.lc.get(r.Schema(), &e.opts)
+	l, changed := e.lc.get(r.Schema(), &e.opts)
+	if changed || e.keys == nil {
+		e.keys = debeziumKeys(l, e.opts.Key)
+	}
 	var lastPos string
 	row := 0
 	// The batch's first and last live rows may begin or end the snapshot.
@@ -77,65 +91,137 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 			row = 0
 		}
 		lastPos = pos
-		buf := append(e.buf[:0], `{"before":`...)
-		var err error
-		switch {
-		case op == exec.OpDelete:
-			buf, err = appendJSONRow(buf, l, r, i, false, true)
-		case op == exec.OpUpdate && l.hasOld:
-			buf, err = appendJSONRow(buf, l, r, i, true, true)
-		default:
-			buf = append(buf, "null"...)
+		snap := debeziumSnapshot(op, b, i == first, i == last)
+		if op == exec.OpUpdate && l.hasOld {
+			moved, err := e.keyChanged(l, r, i)
+			if err != nil {
+				return err
+			}
+			if moved {
+				// As Debezium: a delete event for the old key, then a
+				// create event for the new one.
+				if err := e.event(l, b, i, exec.OpDelete, "d", pos, row, snap, fn); err != nil {
+					return err
+				}
+				return e.event(l, b, i, exec.OpInsert, "c", pos, row, snap, fn)
+			}
 		}
-		if err != nil {
-			return err
-		}
-		buf = append(buf, `,"after":`...)
-		if op == exec.OpDelete || op == exec.OpTruncate {
-			buf = append(buf, "null"...)
-		} else if buf, err = appendJSONRow(buf, l, r, i, false, true); err != nil {
-			return err
-		}
-		buf = append(buf, `,"source":{"version":"etlq","connector":"mysql","name":`...)
-		buf = appendJSONString(buf, e.opts.Pipeline)
-		buf = append(buf, `,"ts_ms":`...)
-		buf = strconv.AppendInt(buf, l.tsAt(r, i).UnixMilli(), 10)
-		buf = append(buf, `,"snapshot":`...)
-		buf = append(buf, debeziumSnapshot(op, b, i == first, i == last)...)
-		buf = append(buf, `,"db":`...)
-		buf = appendJSONString(buf, b.DB)
-		buf = append(buf, `,"table":`...)
-		buf = appendJSONString(buf, b.Table)
-		buf = append(buf, `,"server_id":`...)
-		serverID := uint32(0) // snapshot rows: 0, as Debezium's
-		if op != exec.OpRead {
-			serverID = b.ServerID
-		}
-		buf = strconv.AppendUint(buf, uint64(serverID), 10)
-		buf = append(buf, `,"gtid":`...)
-		file, off, isFile := splitPos(pos)
-		switch {
-		case b.GTID != "" && op != exec.OpRead:
-			buf = appendJSONString(buf, b.GTID)
-		case isFile || pos == "":
-			buf = append(buf, "null"...)
-		default:
-			buf = appendJSONString(buf, pos)
-		}
-		buf = append(buf, `,"file":`...)
-		buf = appendJSONString(buf, file)
-		buf = append(buf, `,"pos":`...)
-		buf = strconv.AppendInt(buf, off, 10)
-		buf = append(buf, `,"row":`...)
-		buf = strconv.AppendInt(buf, int64(row), 10)
-		buf = append(buf, `,"thread":null,"query":null},"op":"`...)
-		buf = append(buf, debeziumOp(op)...)
-		buf = append(buf, `","ts_ms":`...)
-		buf = strconv.AppendInt(buf, e.opts.now().UnixMilli(), 10)
-		buf = append(buf, `,"transaction":null}`...)
-		e.buf = buf
-		return fn(buf)
+		return e.event(l, b, i, op, debeziumOp(op), pos, row, snap, fn)
 	})
+}
+
+// event writes one event for row i of b, as a change of op (which picks
+// the before and after images; a delete's before image is the update's
+// before image when the row is an update) with Debezium op code dop.
+func (e *debeziumEncoder) event(l *layout, b *exec.Batch, i int, op, dop, pos string, row int, snap string, fn func([]byte) error) error {
+	r := b.Record
+	update := l.opAt(r, i) == exec.OpUpdate
+	buf := append(e.buf[:0], `{"before":`...)
+	var err error
+	switch {
+	case op == exec.OpDelete && update:
+		buf, err = appendJSONRow(buf, l, r, i, true, true)
+	case op == exec.OpDelete:
+		buf, err = appendJSONRow(buf, l, r, i, false, true)
+	case op == exec.OpUpdate && l.hasOld:
+		buf, err = appendJSONRow(buf, l, r, i, true, true)
+	default:
+		buf = append(buf, "null"...)
+	}
+	if err != nil {
+		return err
+	}
+	buf = append(buf, `,"after":`...)
+	if op == exec.OpDelete || op == exec.OpTruncate {
+		buf = append(buf, "null"...)
+	} else if buf, err = appendJSONRow(buf, l, r, i, false, true); err != nil {
+		return err
+	}
+	buf = append(buf, `,"source":{"version":"etlq","connector":"mysql","name":`...)
+	buf = appendJSONString(buf, e.opts.Pipeline)
+	buf = append(buf, `,"ts_ms":`...)
+	buf = strconv.AppendInt(buf, l.tsAt(r, i).UnixMilli(), 10)
+	buf = append(buf, `,"snapshot":`...)
+	buf = append(buf, snap...)
+	buf = append(buf, `,"db":`...)
+	buf = appendJSONString(buf, b.DB)
+	buf = append(buf, `,"table":`...)
+	buf = appendJSONString(buf, b.Table)
+	buf = append(buf, `,"server_id":`...)
+	serverID := uint32(0) // snapshot rows: 0, as Debezium's
+	if op != exec.OpRead {
+		serverID = b.ServerID
+	}
+	buf = strconv.AppendUint(buf, uint64(serverID), 10)
+	buf = append(buf, `,"gtid":`...)
+	file, off, isFile := splitPos(pos)
+	switch {
+	case b.GTID != "" && op != exec.OpRead:
+		buf = appendJSONString(buf, b.GTID)
+	case isFile || pos == "":
+		buf = append(buf, "null"...)
+	default:
+		buf = appendJSONString(buf, pos)
+	}
+	buf = append(buf, `,"file":`...)
+	buf = appendJSONString(buf, file)
+	buf = append(buf, `,"pos":`...)
+	buf = strconv.AppendInt(buf, off, 10)
+	buf = append(buf, `,"row":`...)
+	buf = strconv.AppendInt(buf, int64(row), 10)
+	buf = append(buf, `,"thread":null,"query":null},"op":"`...)
+	buf = append(buf, dop...)
+	buf = append(buf, `","ts_ms":`...)
+	buf = strconv.AppendInt(buf, e.opts.now().UnixMilli(), 10)
+	buf = append(buf, `,"transaction":null}`...)
+	e.buf = buf
+	return fn(buf)
+}
+
+// debeziumKeys returns the user columns of the key that have a before
+// column; an empty, non-nil slice when there is no key or a key column has
+// none (an update's key change cannot be seen then).
+func debeziumKeys(l *layout, key []string) []int {
+	out := []int{}
+	for _, name := range keyColumns(l, key) {
+		k := -1
+		for j, n := range l.names {
+			if n == name {
+				k = j
+			}
+		}
+		if k < 0 || l.before[k] < 0 {
+			return []int{}
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// keyChanged reports whether updated row i has another key after than
+// before.
+func (e *debeziumEncoder) keyChanged(l *layout, r arrow.RecordBatch, i int) (bool, error) {
+	for _, k := range e.keys {
+		a, bc := r.Column(l.user[k]), r.Column(l.before[k])
+		na, nb := a.IsNull(i), bc.IsNull(i)
+		if na || nb {
+			if na != nb {
+				return true, nil
+			}
+			continue
+		}
+		var err error
+		if e.txt, err = appendJSON(e.txt[:0], a, i, l.logical[k], true); err != nil {
+			return false, &columnError{l.names[k], err}
+		}
+		if e.txt2, err = appendJSON(e.txt2[:0], bc, i, l.logical[k], true); err != nil {
+			return false, &columnError{l.names[k], err}
+		}
+		if string(e.txt) != string(e.txt2) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // splitPos splits "binlog.000042:1337" into its file and offset.

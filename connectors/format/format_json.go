@@ -2,6 +2,8 @@ package format
 
 import (
 	"encoding/base64"
+	"encoding/binary"
+	"math"
 	"strconv"
 	"strings"
 
@@ -22,10 +24,29 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 	if u, ok := a.(*array.Uint64); ok && dbz && l.dbzBits[k] > 0 {
 		return appendDebeziumBits(dst, u.Value(i), l.dbzBits[k]), nil
 	}
-	if ts, ok := a.(*array.Timestamp); ok && dbz && l.dbzEpoch[k] > 0 {
+	if dbz && l.dbzGeom[k] != 0 {
+		if v := bytesAt(a, i); len(v) >= 4 {
+			return appendDebeziumGeometry(dst, v, l.dbzGeom[k] == dbzPoint), nil
+		}
+	}
+	if ts, ok := a.(*array.Timestamp); ok && dbz {
 		if _, _, _, _, invalid := invalidDate(ts, i); !invalid {
 			t, _ := timeAt(ts, i)
-			return appendEpoch(dst, t.UnixMicro(), l.dbzEpoch[k]), nil
+			if l.dbzEpoch[k] > 0 {
+				return appendEpoch(dst, t.UnixMicro(), l.dbzEpoch[k]), nil
+			}
+			if fsp := l.dbzFSP[k]; fsp >= 0 {
+				// A TIMESTAMP(n): Debezium's ZonedTimestamp with the
+				// column's n fractional digits.
+				dst = append(dst, '"')
+				dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05")
+				if fsp > 0 {
+					f := strconv.AppendInt(nil, int64(t.Nanosecond()/1000)+1e6, 10)
+					dst = append(dst, '.')
+					dst = append(dst, f[1:1+fsp]...)
+				}
+				return append(dst, "Z\""...), nil
+			}
 		}
 	}
 	out, err := appendJSON(dst, a, i, l.logical[k], dbz)
@@ -120,6 +141,61 @@ func appendDebeziumBits(dst []byte, v uint64, n int) []byte {
 	dst = append(dst, '"')
 	dst = base64.StdEncoding.AppendEncode(dst, b[:(n+7)/8])
 	return append(dst, '"')
+}
+
+// debeziumTimestampFSP returns layout.dbzFSP for field f.
+func debeziumTimestampFSP(f arrow.Field) int {
+	if !strings.HasPrefix(strings.ToLower(strings.TrimSpace(sourceType(f))), "timestamp") {
+		return -1
+	}
+	return sourceFSP(f)
+}
+
+// Kinds of spatial columns (layout.dbzGeom).
+const (
+	dbzGeometry = 1 // io.debezium.data.geometry.Geometry
+	dbzPoint    = 2 // io.debezium.data.geometry.Point
+)
+
+// debeziumGeometryKind returns layout.dbzGeom for field f.
+func debeziumGeometryKind(f arrow.Field) int {
+	if logicalType(f) != "geometry" {
+		return 0
+	}
+	if strings.EqualFold(strings.TrimSpace(sourceType(f)), "point") {
+		return dbzPoint
+	}
+	return dbzGeometry
+}
+
+// appendDebeziumGeometry appends a spatial value (MySQL's bytes: a 4-byte
+// little-endian SRID, then the WKB) as Debezium's MySQL connector writes it:
+// {"wkb": base64 of the WKB, "srid": the SRID, null for 0}; a POINT column
+// (io.debezium.data.geometry.Point) also has "x" and "y" when the WKB is a
+// 2D point.
+func appendDebeziumGeometry(dst, v []byte, point bool) []byte {
+	srid, wkb := binary.LittleEndian.Uint32(v), v[4:]
+	dst = append(dst, `{"wkb":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, wkb)
+	dst = append(dst, `","srid":`...)
+	if srid == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = strconv.AppendInt(dst, int64(int32(srid)), 10)
+	}
+	if point && len(wkb) == 21 {
+		var order binary.ByteOrder = binary.LittleEndian
+		if wkb[0] == 0 {
+			order = binary.BigEndian
+		}
+		if order.Uint32(wkb[1:]) == 1 {
+			dst = append(dst, `,"x":`...)
+			dst = appendJSONFloat(dst, math.Float64frombits(order.Uint64(wkb[5:])), 64)
+			dst = append(dst, `,"y":`...)
+			dst = appendJSONFloat(dst, math.Float64frombits(order.Uint64(wkb[13:])), 64)
+		}
+	}
+	return append(dst, '}')
 }
 
 // appendEpoch appends us (microseconds since the epoch) in units of unit

@@ -1,7 +1,10 @@
 // Package http is the "http" sink: INTO http 'https://hooks.example.com/x'
 // POSTs the pipeline's changes to a URL.
 //
-// Bodies: one POST per batch, or per batch_rows rows when set. The JSON
+// Bodies: one POST per batch, or per batch_rows rows when set; batches of
+// the JSON formats that waited while a request was in flight share the
+// next request (up to batch_rows rows, when set, and 1 MiB), so that a
+// pipeline behind its source sends many transactions a round trip. The JSON
 // formats (jsonl, the default, canal_json, debezium_json) are sent as one
 // JSON array of messages (Content-Type application/json) unless body =
 // 'ndjson', which sends one message per line (application/x-ndjson). csv
@@ -10,8 +13,9 @@
 // range of __version values it holds, so a receiver can drop a redelivery.
 //
 // Delivery: requests are sent one at a time, in order; batch N+1 is not
-// sent before batch N succeeded. A 2xx response acknowledges the batch
-// (done is called after it). Connection errors, timeouts, 408, 429 and 5xx
+// sent before batch N succeeded, unless both share one request. A 2xx
+// response acknowledges the batches it carried (done is called after it,
+// in order). Connection errors, timeouts, 408, 429 and 5xx
 // are retried with exponential back-off (retry_backoff doubling up to
 // retry_backoff_max, honouring Retry-After), at most retry_max times; any
 // other status fails the batch at once, with the response body in the
@@ -54,10 +58,10 @@ var options = append([]connectors.Option{
 	{Name: "headers", Type: connectors.OptString,
 		Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')", Secret: true},
 	{Name: "timeout", Type: connectors.OptDuration, Default: "10s", Doc: "per-request timeout"},
-	{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0), Doc: "most rows per request (0: one request per batch)"},
+	{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0), Doc: "most rows per request (0: no limit); a batch larger is split, and JSON-format batches that wait while a request is in flight go out together in the next one (up to 1 MiB), so that a pipeline behind its source does not send one request per transaction"},
 	{Name: "body", Type: connectors.OptString, Default: "array", Enum: []string{"array", "ndjson"},
 		Doc: "JSON formats: one JSON array per request, or newline-delimited messages"},
-	{Name: "retry_max", Type: connectors.OptInt, Default: int64(DefaultRetryMax), Doc: "retries of a request before the batch fails"},
+	{Name: "retry_max", Type: connectors.OptInt, Default: int64(DefaultRetryMax), Doc: "retries of a request before the batch fails, which stops the run (nothing is lost: the next apply sends it again from the checkpoint); with the default backoff, 10 retries outlast an endpoint that is down for about one to two minutes, raise it for longer outages"},
 	{Name: "retry_backoff", Type: connectors.OptDuration, Default: "200ms", Doc: "first retry delay; doubles each retry"},
 	{Name: "retry_backoff_max", Type: connectors.OptDuration, Default: "30s", Doc: "longest retry delay"},
 }, securityOptions...)
@@ -67,7 +71,9 @@ var options = append([]connectors.Option{
 var Spec = connectors.Spec{
 	Kind: Kind,
 	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
-		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx.",
+		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
+		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
+		"without its body) or any other status.",
 	Options:       options,
 	TargetOptions: options,
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	nethttp "net/http"
 	"net/http/httptest"
@@ -190,6 +192,50 @@ func TestRetries5xxThenSucceeds(t *testing.T) {
 	if ct := rec.headers[0].Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q", ct)
 	}
+}
+
+// Every retry is logged with its reason: while an endpoint fails, the
+// pipeline's lag grows and its log says why.
+func TestRetriesLogged(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		if n < 2 {
+			nethttp.Error(w, "busy", nethttp.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}}
+	h := open(t, rec, connectors.Target{})
+	if err := wait(t, h.write(1)); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := logged.String()
+	mu.Unlock()
+	if n := strings.Count(out, "retrying"); n != 2 {
+		t.Errorf("%d retries logged, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "pipeline=p") || !strings.Contains(out, "503 Service Unavailable") {
+		t.Errorf("the log names neither the pipeline nor the status:\n%s", out)
+	}
+	if strings.Contains(out, "SECRET") {
+		t.Errorf("the log leaks the URL path:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
@@ -406,5 +452,175 @@ func TestDebeziumKeepsBatchSource(t *testing.T) {
 	}
 	if strings.Join(snaps, ",") != "first,true,last" {
 		t.Errorf("snapshot marks = %v, want first, true, last", snaps)
+	}
+}
+
+// A 301, 302 or 303 would make a client send its POST again as a GET
+// without the body; a 200 to that GET must not count as the batch's
+// delivery. 307 and 308 keep the method and the body, and are followed.
+func TestRedirectThatDropsTheBodyFails(t *testing.T) {
+	for _, code := range []int{nethttp.StatusMovedPermanently, nethttp.StatusFound, nethttp.StatusSeeOther} {
+		t.Run(strconv.Itoa(code), func(t *testing.T) {
+			var gets atomic.Int32
+			rec := &recorder{}
+			rec.respond = func(n int, w nethttp.ResponseWriter) bool {
+				if n == 0 {
+					w.Header().Set("Location", "/moved")
+					w.WriteHeader(code)
+					return true
+				}
+				gets.Add(1)
+				w.WriteHeader(nethttp.StatusOK)
+				return true
+			}
+			h := open(t, rec, connectors.Target{})
+			err := wait(t, h.write(1, 2))
+			if err == nil {
+				t.Fatalf("a %d redirect counted as delivered (%d requests followed it)", code, gets.Load())
+			}
+			if !strings.Contains(err.Error(), strconv.Itoa(code)) || !strings.Contains(err.Error(), "redirected to "+h.srv.URL+"/…") {
+				t.Errorf("error %q does not name the redirect and its Location", err)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error leaks the URL path: %v", err)
+			}
+			if gets.Load() != 0 {
+				t.Errorf("the redirect was followed by %d requests", gets.Load())
+			}
+		})
+	}
+	t.Run("308", func(t *testing.T) {
+		rec := &recorder{}
+		rec.respond = func(n int, w nethttp.ResponseWriter) bool {
+			if n == 0 {
+				w.Header().Set("Location", "/moved")
+				w.WriteHeader(nethttp.StatusPermanentRedirect)
+				return true
+			}
+			return false
+		}
+		h := open(t, rec, connectors.Target{})
+		if err := wait(t, h.write(1, 2)); err != nil {
+			t.Fatal(err)
+		}
+		if len(rec.bodies) != 1 || !strings.Contains(string(rec.bodies[0]), `"id":2`) {
+			t.Fatalf("bodies after a 308: %q", rec.bodies)
+		}
+	})
+}
+
+// Batches that wait behind a request in flight go out together in the
+// next one (a source behind sends one small batch per transaction; one
+// request each held a webhook pipeline to one transaction per round trip,
+// whatever batch_rows said), in order, each acknowledged once, up to
+// batch_rows rows a request.
+func TestWaitingBatchesShareARequest(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      map[string]any
+		maxRows   int
+		wantFewer int // at most this many requests
+	}{
+		{"json array", map[string]any{"timeout": "2s"}, 0, 3},
+		{"ndjson", map[string]any{"body": "ndjson", "timeout": "2s"}, 0, 3},
+		{"batch_rows", map[string]any{"batch_rows": int64(10), "timeout": "2s"}, 10, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var bodies []string
+			var mu sync.Mutex
+			rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+				if n == 0 {
+					<-release // the others queue meanwhile
+				}
+				return false
+			}}
+			h := open(t, rec, connectors.Target{Options: tc.opts})
+			var acked []int
+			const batches = 40
+			for i := 1; i <= batches; i++ {
+				b := sinktest.Build(h.mem, schema, "d", "t", batchRows(i)...)
+				err := h.w.Write(context.Background(), b, func(err error) {
+					if err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					acked = append(acked, i)
+					mu.Unlock()
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 {
+					for rec.requests() == 0 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				if i == batches-5 {
+					close(release)
+				}
+			}
+			if err := h.w.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for i, a := range acked {
+				if a != i+1 {
+					t.Fatalf("acknowledged %v, want 1..%d in order", acked, batches)
+				}
+			}
+			if len(acked) != batches {
+				t.Fatalf("%d acknowledgements, want %d", len(acked), batches)
+			}
+			rec.mu.Lock()
+			for _, b := range rec.bodies {
+				bodies = append(bodies, string(b))
+			}
+			keys := []string{}
+			for _, hd := range rec.headers {
+				keys = append(keys, hd.Get("Idempotency-Key"))
+			}
+			rec.mu.Unlock()
+			if len(bodies) > tc.wantFewer+5 {
+				t.Errorf("%d requests for %d one-row batches, most of which waited: want at most %d", len(bodies), batches, tc.wantFewer+5)
+			}
+			next := 1
+			for n, b := range bodies {
+				var ids []int
+				if tc.opts["body"] == "ndjson" {
+					for _, l := range strings.Split(strings.TrimSpace(b), "\n") {
+						var m map[string]any
+						if err := json.Unmarshal([]byte(l), &m); err != nil {
+							t.Fatalf("body %d: %v: %q", n, err, b)
+						}
+						ids = append(ids, int(m["id"].(float64)))
+					}
+				} else {
+					var ms []map[string]any
+					if err := json.Unmarshal([]byte(b), &ms); err != nil {
+						t.Fatalf("body %d: %v: %q", n, err, b)
+					}
+					for _, m := range ms {
+						ids = append(ids, int(m["id"].(float64)))
+					}
+				}
+				if tc.maxRows > 0 && len(ids) > tc.maxRows {
+					t.Errorf("body %d has %d rows, more than batch_rows %d", n, len(ids), tc.maxRows)
+				}
+				for _, id := range ids {
+					if id != next {
+						t.Fatalf("body %d: id %d where %d was next", n, id, next)
+					}
+					next++
+				}
+				if want := fmt.Sprintf("p:%d-%d", ids[0], ids[len(ids)-1]); keys[n] != want {
+					t.Errorf("body %d: Idempotency-Key %q, want %q", n, keys[n], want)
+				}
+			}
+			if next != batches+1 {
+				t.Errorf("rows 1..%d arrived", next-1)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	nethttp "net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/format"
@@ -65,8 +67,8 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &writer{
-		c: c, client: c.clientFor(s.client), pipeline: t.Pipeline, fo: fo, enc: enc,
-		jobs: make(chan job, 4), ctx: wctx, cancel: cancel,
+		c: c, client: noMethodChange(c.clientFor(s.client)), pipeline: t.Pipeline, fo: fo, enc: enc,
+		jobs: make(chan job, maxQueuedJobs), queued: semaphore.NewWeighted(maxQueuedBytes), ctx: wctx, cancel: cancel,
 		where: "http POST to " + redact(c.url.String()),
 	}
 	w.wg.Add(1)
@@ -77,16 +79,45 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 // Close does nothing; writers own their connections. It is idempotent.
 func (s *Sink) Close() error { return nil }
 
+// noMethodChange returns a copy of c that follows only the redirects that
+// keep the method and the body (307, 308). A 301, 302 or 303 would send
+// the POST again as a GET without its body, and a 2xx to that GET would
+// count as the batch's delivery: such a response is returned as it is,
+// and fails the batch (try).
+func noMethodChange(c *nethttp.Client) *nethttp.Client {
+	cc := *c
+	next := c.CheckRedirect
+	cc.CheckRedirect = func(req *nethttp.Request, via []*nethttp.Request) error {
+		if req.Method != via[0].Method {
+			return nethttp.ErrUseLastResponse
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &cc
+}
+
 // job is one batch: its request bodies, or a Flush barrier.
 type job struct {
 	bodies  []request
 	done    func(error)
 	barrier chan struct{}
+	size    int64 // taken from writer.queued
 }
 
 type request struct {
 	body []byte
 	key  string // Idempotency-Key
+	rows int
+	// first and last are the __version range of the rows (hasVer false
+	// when the batch has no __version column).
+	first, last uint64
+	hasVer      bool
 }
 
 type writer struct {
@@ -102,7 +133,13 @@ type writer struct {
 	closeMu sync.RWMutex // Write holds it shared while it enqueues
 	closed  bool
 
-	jobs   chan job
+	jobs chan job
+	// queued bounds the bytes of the requests waiting in jobs (Write
+	// takes a job's size, run gives it back once the job is done).
+	queued *semaphore.Weighted
+	// peek is a job run took from jobs that did not fit the request it
+	// was filling: the next one to send.
+	peek   *job
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -130,9 +167,21 @@ func (w *writer) failed() error {
 	return w.err
 }
 
+// Limits of the queue between Write and the sending goroutine: batches
+// that wait there while a request is in flight go out together in the
+// next request (gather).
+const (
+	maxQueuedJobs  = 1024
+	maxQueuedBytes = 8 << 20
+	// maxMergedBytes caps the body of a request that carries several
+	// batches (one batch alone may be larger).
+	maxMergedBytes = 1 << 20
+)
+
 // Write encodes b, releases it and queues its requests; done is called
 // after the last one got a 2xx, or when it failed for good. On an error it
-// returns, done is not called. Write blocks while 4 batches are queued.
+// returns, done is not called. Write blocks while 8 MiB of requests (or
+// 1024 batches) wait to be sent.
 func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
 	w.closeMu.RLock()
 	defer w.closeMu.RUnlock()
@@ -149,10 +198,19 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.where, err)
 	}
+	size := int64(0)
+	for _, r := range reqs {
+		size += int64(len(r.body))
+	}
+	size = min(max(size, 1), maxQueuedBytes)
+	if err := w.queued.Acquire(ctx, size); err != nil {
+		return err
+	}
 	select {
-	case w.jobs <- job{bodies: reqs, done: done}:
+	case w.jobs <- job{bodies: reqs, done: done, size: size}:
 		return nil
 	case <-ctx.Done():
+		w.queued.Release(size)
 		return ctx.Err()
 	}
 }
@@ -195,7 +253,12 @@ func (w *writer) encode(b *exec.Batch) ([]request, error) {
 		if err != nil {
 			return nil, err
 		}
-		reqs = append(reqs, request{body: body, key: w.idempotencyKey(chunk)})
+		r := request{body: body, rows: end - start}
+		r.first, r.last, r.hasVer = versions(chunk)
+		if r.hasVer {
+			r.key = w.idempotencyKey(r.first, r.last)
+		}
+		reqs = append(reqs, r)
 	}
 	return reqs, nil
 }
@@ -230,36 +293,50 @@ func (w *writer) contentType() string {
 	return w.enc.ContentType()
 }
 
-// idempotencyKey names the rows of b by pipeline and __version range.
-func (w *writer) idempotencyKey(b *exec.Batch) string {
+// versions returns the __version values of b's first and last live rows.
+func versions(b *exec.Batch) (first, last uint64, ok bool) {
 	idx := b.Record.Schema().FieldIndices(exec.SysVersion)
 	if len(idx) == 0 || len(b.Sel) == 0 {
-		return ""
+		return 0, 0, false
 	}
-	v, ok := b.Record.Column(idx[0]).(*array.Uint64)
-	if !ok {
-		return ""
+	v, isU := b.Record.Column(idx[0]).(*array.Uint64)
+	if !isU {
+		return 0, 0, false
 	}
-	first, last := b.Sel[0], b.Sel[len(b.Sel)-1]
-	return w.pipeline + ":" + strconv.FormatUint(v.Value(int(first)), 10) + "-" + strconv.FormatUint(v.Value(int(last)), 10)
+	return v.Value(int(b.Sel[0])), v.Value(int(b.Sel[len(b.Sel)-1])), true
 }
 
-// run sends the queued jobs, one request at a time.
+// idempotencyKey names the rows with __version first … last.
+func (w *writer) idempotencyKey(first, last uint64) string {
+	return w.pipeline + ":" + strconv.FormatUint(first, 10) + "-" + strconv.FormatUint(last, 10)
+}
+
+// run sends the queued jobs, one request at a time. Batches that waited
+// while a request was in flight share the next request (gather).
 func (w *writer) run() {
 	defer w.wg.Done()
-	for j := range w.jobs {
+	for {
+		j, ok := w.next()
+		if !ok {
+			return
+		}
 		if j.barrier != nil {
 			close(j.barrier)
 			continue
 		}
 		if err := w.failed(); err != nil {
-			j.done(fmt.Errorf("not sent: an earlier batch failed: %w", err))
+			w.finish(j, fmt.Errorf("not sent: an earlier batch failed: %w", err))
 			continue
 		}
+		group := w.gather(j)
 		var err error
-		for _, r := range j.bodies {
-			if err = w.post(r); err != nil {
-				break
+		if len(group) > 1 {
+			err = w.post(w.merge(group))
+		} else {
+			for _, r := range j.bodies {
+				if err = w.post(r); err != nil {
+					break
+				}
 			}
 		}
 		if err != nil {
@@ -269,8 +346,106 @@ func (w *writer) run() {
 			}
 			w.errMu.Unlock()
 		}
-		j.done(err)
+		for _, g := range group {
+			w.finish(g, err)
+		}
 	}
+}
+
+// next returns the next job: the one gather kept back, else the queue's.
+func (w *writer) next() (job, bool) {
+	if w.peek != nil {
+		j := *w.peek
+		w.peek = nil
+		return j, true
+	}
+	j, ok := <-w.jobs
+	return j, ok
+}
+
+// finish acknowledges job j with err and frees its place in the queue.
+func (w *writer) finish(j job, err error) {
+	j.done(err)
+	w.queued.Release(j.size)
+}
+
+// mergeable reports whether j is a single request of a JSON format, which
+// can share a request with others.
+func (w *writer) mergeable(j job) bool {
+	if j.barrier != nil || len(j.bodies) != 1 || !j.bodies[0].hasVer {
+		return false
+	}
+	_, ok := w.enc.(format.MessageEncoder)
+	return ok
+}
+
+// gather returns j and the jobs queued behind it that fit one request
+// with it: single requests of a JSON format, at most batch_rows rows (when
+// set) and maxMergedBytes together. A job that does not fit is kept for
+// next; nothing waits for more jobs to come.
+func (w *writer) gather(j job) []job {
+	group := []job{j}
+	if !w.mergeable(j) {
+		return group
+	}
+	rows, size := j.bodies[0].rows, len(j.bodies[0].body)
+	for {
+		var nj job
+		select {
+		case q, ok := <-w.jobs:
+			if !ok {
+				return group
+			}
+			nj = q
+		default:
+			return group
+		}
+		if !w.mergeable(nj) || (w.c.batchRows > 0 && rows+nj.bodies[0].rows > w.c.batchRows) ||
+			size+len(nj.bodies[0].body) > maxMergedBytes {
+			w.peek = &nj
+			return group
+		}
+		rows += nj.bodies[0].rows
+		size += len(nj.bodies[0].body)
+		group = append(group, nj)
+	}
+}
+
+// merge joins the single requests of group into one: the elements of the
+// JSON arrays into one array, or the NDJSON lines one after the other.
+func (w *writer) merge(group []job) request {
+	out := request{hasVer: true}
+	var body []byte
+	if !w.c.ndjson {
+		body = append(body, '[')
+	}
+	for n, g := range group {
+		r := g.bodies[0]
+		out.rows += r.rows
+		if n == 0 {
+			out.first = r.first
+		}
+		out.last = r.last
+		if w.c.ndjson {
+			body = append(body, r.body...)
+			continue
+		}
+		inner := bytes.TrimSpace(r.body)
+		inner = inner[1 : len(inner)-1] // the array's elements
+		if len(inner) == 0 {
+			continue
+		}
+		if len(body) > 1 {
+			body = append(body, ',')
+		}
+		body = append(body, inner...)
+	}
+	if !w.c.ndjson {
+		body = append(body, ']')
+	}
+	out.body = body
+	out.key = w.idempotencyKey(out.first, out.last)
+	return out
 }
 
 // post sends one request, retrying what can be retried.
@@ -292,6 +467,10 @@ func (w *writer) post(r request) error {
 		if retryAfter > 0 {
 			wait = min(retryAfter, maxRetryAfter)
 		}
+		// Each retry is logged: while the endpoint fails, the pipeline's
+		// rows wait here, and its lag grows.
+		slog.Warn("http: request failed, retrying", "pipeline", w.pipeline,
+			"attempt", attempt+1, "of", w.c.retryMax, "in", wait.Round(time.Millisecond), "error", err)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -339,6 +518,14 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return 0, false, nil
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		// Not followed (noMethodChange): the body would be lost.
+		to := "another URL"
+		if loc, lerr := resp.Location(); lerr == nil {
+			to = redact(loc.String())
+		}
+		return 0, false, fmt.Errorf("%s: %s: redirected to %s, which would take the POST as a GET without its body; give the pipeline the new URL", w.where, resp.Status, to)
 	}
 	err = fmt.Errorf("%s: %s: %s", w.where, resp.Status, bytes.TrimSpace(msg))
 	switch {
