@@ -276,5 +276,6 @@ func (e *chEnv) proxied(opts map[string]any) (*Sink, *proxy) {
 // tables lists the tables of the test's database, one a line.
 func (e *chEnv) tables() string {
 	e.t.Helper()
+	e.sink.awaitDrops(time.Minute) // a swap's old table, dropped in the background
 	return e.text("SELECT name FROM system.tables WHERE database = '" + e.db + "' ORDER BY name")
 }

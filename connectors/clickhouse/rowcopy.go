@@ -2,7 +2,9 @@ package clickhouse
 
 import (
 	"context"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -105,12 +107,12 @@ func (s *Sink) SwapCopy(ctx context.Context, t connectors.Target) error {
 		return err
 	}
 	return retrying(ctx, "swapping the copy in", t.Name, s.maxBackoff(t), func() error {
-		return s.swapCopy(ctx, conn, v, db, table, t.Mode)
+		return s.swapCopy(ctx, conn, v, db, table, t.Mode, s.maxBackoff(t))
 	})
 }
 
 // swapCopy makes one attempt of SwapCopy.
-func (s *Sink) swapCopy(ctx context.Context, conn driver.Conn, v serverVersion, db, table string, mode connectors.Mode) error {
+func (s *Sink) swapCopy(ctx context.Context, conn driver.Conn, v serverVersion, db, table string, mode connectors.Mode, maxBackoff time.Duration) error {
 	q := func(n string) string { return quote(db) + "." + quote(n) }
 	read := func(n string) (tableState, error) {
 		st, err := readTableState(ctx, conn, db, n)
@@ -118,6 +120,11 @@ func (s *Sink) swapCopy(ctx context.Context, conn driver.Conn, v serverVersion, 
 			return st, s.wrapf(err, "reading %s.%s: %v", db, n, err)
 		}
 		return st, nil
+	}
+	// The old table of this table's previous swap may still be being
+	// dropped: its name is taken again below.
+	if err := s.awaitDrop(ctx, db+"."+table+oldSuffix); err != nil {
+		return err
 	}
 	cp, err := read(table + copySuffix)
 	if err != nil {
@@ -155,5 +162,87 @@ func (s *Sink) swapCopy(ctx context.Context, conn driver.Conn, v serverVersion, 
 			return err
 		}
 	}
-	return s.execDDL(ctx, conn, v, []string{"DROP TABLE IF EXISTS " + q(table+oldSuffix)})
+	s.dropLater(conn, v, db, table+oldSuffix, maxBackoff)
+	return nil
+}
+
+// dropOldHook, when set (tests), runs in the background drop before its
+// DROP TABLE.
+var dropOldHook func(table string)
+
+// closeDropWait bounds how long Close waits for background drops: one
+// cut off is done again by the table's next swap (DROP … IF EXISTS first).
+var closeDropWait = 30 * time.Second
+
+// dropLater drops the table a swap put aside in the background. Dropping
+// a table of many parts took ClickHouse 11–34 s (removing the parts'
+// files, a trial with etlq behind after a restart), and the swap is on the
+// source's path: every pipeline of the source wrote nothing meanwhile. The
+// swap is complete without it — the copy is in place — and the next swap
+// of the table waits for it (awaitDrop) or drops the table first itself.
+func (s *Sink) dropLater(conn driver.Conn, v serverVersion, db, name string, maxBackoff time.Duration) {
+	key := db + "." + name
+	done := make(chan struct{})
+	s.mu.Lock()
+	if s.dropping == nil {
+		s.dropping = map[string]chan struct{}{}
+	}
+	s.dropping[key] = done
+	s.drops.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer func() {
+			s.mu.Lock()
+			if s.dropping[key] == done {
+				delete(s.dropping, key)
+			}
+			s.mu.Unlock()
+			close(done)
+			s.drops.Done()
+		}()
+		if dropOldHook != nil {
+			dropOldHook(key)
+		}
+		// Retried while ClickHouse is away, as the swap's statements are;
+		// given up after 10 minutes.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		err := retrying(ctx, "dropping the table a swap replaced", key, maxBackoff, func() error {
+			return s.execDDL(ctx, conn, v, []string{"DROP TABLE IF EXISTS " + quote(db) + "." + quote(name)})
+		})
+		if err != nil {
+			slog.Warn("clickhouse: dropping the table a swap replaced failed; the table's next swap drops it", "table", key, "err", err)
+		}
+	}()
+}
+
+// awaitDrop waits until the background drop of table key (db.name), if
+// any, has ended.
+func (s *Sink) awaitDrop(ctx context.Context, key string) error {
+	s.mu.Lock()
+	done := s.dropping[key]
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// awaitDrops waits up to d for every background drop to end.
+func (s *Sink) awaitDrops(d time.Duration) {
+	all := make(chan struct{})
+	go func() {
+		s.drops.Wait()
+		close(all)
+	}()
+	select {
+	case <-all:
+	case <-time.After(d):
+		slog.Warn("clickhouse: a table a swap replaced is still being dropped at the end; the table's next swap drops it", "waited", d)
+	}
 }

@@ -56,6 +56,11 @@ type Sink struct {
 	idle []*nativeConn
 	busy chan struct{}
 	next atomic.Uint64
+	// dropping holds a channel per old table a swap put aside that is
+	// being dropped in the background (rowcopy.go), closed when done;
+	// drops counts them for Close.
+	dropping map[string]chan struct{}
+	drops    sync.WaitGroup
 }
 
 var _ connectors.Sink = (*Sink)(nil)
@@ -652,6 +657,7 @@ func (e *ddlError) Unwrap() error { return e.cause }
 
 // Close closes the connection pool. Writers must be closed first.
 func (s *Sink) Close() error {
+	s.awaitDrops(closeDropWait)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
