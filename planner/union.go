@@ -243,7 +243,7 @@ func alignTable(pl *Pipeline, tp *TablePlan) error {
 // the other tables' rows never had them.
 func carryDDL(meta, from arrow.Metadata, table string) arrow.Metadata {
 	keys, vals := append([]string(nil), meta.Keys()...), append([]string(nil), meta.Values()...)
-	for _, k := range []string{exec.MetaAddedByDDL, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaRoundedFrom} {
+	for _, k := range []string{exec.MetaAddedByDDL, exec.MetaAddedAt, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaRoundedFrom} {
 		if v, ok := from.GetValue(k); ok && meta.FindKey(k) < 0 {
 			keys, vals = append(keys, k), append(vals, v)
 		}
