@@ -146,7 +146,8 @@ func testColumnDroppedAndAddedAgain(t *testing.T, myDSN string) {
 // with a DEFAULT, another drops c and renames a to c, while etlq runs and
 // while it is stopped: each table's rows from before its DDL read what
 // MySQL gave them (7; the value of a), and no other table's rows change.
-// (Failed before: the union's column kept the other tables' metadata, the
+// A column new to the target added to one shard and then to another: the
+// second's rows from before its ADD take its DEFAULT. (Failed before: the union's column kept the other tables' metadata, the
 // sink was not told of the ADD, and the rows kept 'gold'.)
 func TestColumnDroppedAndAddedAgainShared(t *testing.T) {
 	t.Parallel()
@@ -211,9 +212,18 @@ CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhous
 	mark(a)
 	readd("sh_1", "sh_2")
 	mark(a)
+	// A new column e, added to one shard, then to another: the second
+	// one's rows from before its ADD take its DEFAULT too (they held NULL).
+	myExec(t, my, "ALTER TABLE "+db+".sh_5 ADD COLUMN e INT DEFAULT 3")
+	mark(a)
+	myExec(t, my, "ALTER TABLE "+db+".sh_1 ADD COLUMN e INT DEFAULT 4", "UPDATE "+db+".sh_1 SET e = 44 WHERE id = 3")
+	mark(a)
 	a.running(t)
 	out := a.stop(t)
 	compare("while etlq runs")
+	want := append(myRows(t, my, "SELECT 'sh_1', id, CAST(e AS CHAR) FROM "+db+".sh_1 ORDER BY id"),
+		myRows(t, my, "SELECT 'sh_5', id, CAST(e AS CHAR) FROM "+db+".sh_5 ORDER BY id")...)
+	diffRows(t, want, chRows(t, ch, "SELECT toString(_table), toString(id), toString(e) FROM "+db+".sh_all_current WHERE _table IN ('sh_1', 'sh_5') ORDER BY _table, id"))
 	if t.Failed() {
 		t.Logf("etlq:\n%s", out)
 	}

@@ -259,7 +259,8 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 	}
 	for _, c := range add {
 		w.existing[c.name] = c.chType()
-		w.addedHere[c.name] = true
+		at, _ := c.field.Metadata.GetValue(exec.MetaAddedAt)
+		w.addedHere[c.name], _ = strconv.ParseUint(at, 10, 64)
 		slog.Info("clickhouse: added column", "table", w.target, "column", c.name, "type", c.chType(), "default", c.defaultExpr)
 	}
 	for _, c := range merged.cols {

@@ -68,11 +68,13 @@ func (w *writer) refills(ctx context.Context, nl, merged *tableLayout, add []*co
 		if err != nil || version == 0 || w.filled[c.name] == version {
 			continue
 		}
-		if w.addedHere[c.name] {
-			// This writer added the column in this run (a snapshot chunk
-			// read after the DDL brought it first): the rows already
-			// there took the DEFAULT with it, and the chunk's rows hold
-			// their own values.
+		if at, ok := w.addedHere[c.name]; ok && (at == 0 || at == version) {
+			// This writer added the column in this run, at this ADD (or
+			// a snapshot chunk read after the DDL brought it first): the
+			// rows already there took the DEFAULT with it, and the
+			// chunk's rows hold their own values. (Another table's ADD
+			// of the column, in a target several share, is filled.)
+			w.addedHere[c.name] = version
 			w.filled[c.name] = version
 			continue
 		}
