@@ -138,6 +138,12 @@ const (
 	// table's (an upsert target loses them with the truncate of the table
 	// that left), so none needs the column's DEFAULT.
 	AddedByJoin = "joined"
+	// MetaAddedAt is, on a column marked MetaAddedByDDL "true", the
+	// _version from which the stream's rows carry it: every row before
+	// the DDL has a smaller version. A target that has the column already
+	// (left from an earlier DROP COLUMN of the same name) fills its rows
+	// older than that version with the DEFAULT, as MySQL's rows hold it.
+	MetaAddedAt = "etlq.added_at"
 	// MetaDDLTable is the table (db.table) whose DDL MetaDefault and
 	// MetaRenamedFrom belong to, on a column of a pipeline over several
 	// tables: only that table's rows already in the target take them.

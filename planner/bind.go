@@ -273,7 +273,7 @@ func (sc *scope) fromTable(x lang.Expr) bool {
 // position: the sink's key is the pipeline's).
 func sourceMeta(f arrow.Field) arrow.Metadata {
 	var keys, vals []string
-	for _, k := range []string{exec.MetaSourceType, exec.MetaLogicalType, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaAddedByDDL, exec.MetaRoundedFrom} {
+	for _, k := range []string{exec.MetaSourceType, exec.MetaLogicalType, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaAddedByDDL, exec.MetaAddedAt, exec.MetaRoundedFrom} {
 		if v, ok := f.Metadata.GetValue(k); ok {
 			keys = append(keys, k)
 			vals = append(vals, v)

@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -166,7 +167,9 @@ func (b *builder) mergeUnion(pl *Pipeline, table string, names []string, outs []
 			continue
 		}
 		if w != cur || !c.Meta.Equal(metas[i]) {
+			prev := c.Meta
 			c.Meta = carryDDL(w.Metadata(), metas[i], table)
+			c.Meta = laterDDL(c.Meta, prev)
 		}
 		c.Type, c.Source = w.Arrow(), w.String()
 	}
@@ -243,7 +246,7 @@ func alignTable(pl *Pipeline, tp *TablePlan) error {
 // the other tables' rows never had them.
 func carryDDL(meta, from arrow.Metadata, table string) arrow.Metadata {
 	keys, vals := append([]string(nil), meta.Keys()...), append([]string(nil), meta.Values()...)
-	for _, k := range []string{exec.MetaAddedByDDL, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaRoundedFrom} {
+	for _, k := range []string{exec.MetaAddedByDDL, exec.MetaAddedAt, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaRoundedFrom} {
 		if v, ok := from.GetValue(k); ok && meta.FindKey(k) < 0 {
 			keys, vals = append(keys, k), append(vals, v)
 		}
@@ -253,6 +256,42 @@ func carryDDL(meta, from arrow.Metadata, table string) arrow.Metadata {
 			vals[i] = table
 		} else {
 			keys, vals = append(keys, exec.MetaDDLTable), append(vals, table)
+		}
+	}
+	return arrow.NewMetadata(keys, vals)
+}
+
+// ddlKeys are the metadata a DDL gives a column (carryDDL), with the table
+// whose DDL it was.
+var ddlKeys = []string{exec.MetaAddedByDDL, exec.MetaAddedAt, exec.MetaDefault, exec.MetaRenamedFrom, exec.MetaRoundedFrom, exec.MetaDDLTable}
+
+// laterDDL returns meta, a union column's metadata as the table merged
+// last carries it, with prev's DDL metadata instead when prev names the
+// later ADD (exec.MetaAddedAt): a column one table added (or renamed to)
+// that another table has too keeps telling the sink of that ADD, whose
+// rows from before it the sink fills with the DEFAULT (the target's
+// column holds the other tables' values, and NULL for that table's rows).
+func laterDDL(meta, prev arrow.Metadata) arrow.Metadata {
+	at := func(m arrow.Metadata) uint64 {
+		if v, _ := m.GetValue(exec.MetaAddedByDDL); v != "true" {
+			return 0
+		}
+		s, _ := m.GetValue(exec.MetaAddedAt)
+		n, _ := strconv.ParseUint(s, 10, 64)
+		return n
+	}
+	if at(prev) <= at(meta) {
+		return meta
+	}
+	var keys, vals []string
+	for i, k := range meta.Keys() {
+		if !slices.Contains(ddlKeys, k) {
+			keys, vals = append(keys, k), append(vals, meta.Values()[i])
+		}
+	}
+	for _, k := range ddlKeys {
+		if v, ok := prev.GetValue(k); ok {
+			keys, vals = append(keys, k), append(vals, v)
 		}
 	}
 	return arrow.NewMetadata(keys, vals)

@@ -3,6 +3,9 @@ package planner
 import (
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/stdlib"
 )
 
@@ -45,5 +48,30 @@ func TestWiden(t *testing.T) {
 				t.Errorf("widen(%s, %s) = %q, want %q", ab[0], ab[1], g, c.want)
 			}
 		}
+	}
+}
+
+// TestLaterDDLKeepsTheLatestAdd: a union column takes the DDL metadata of
+// the table whose ADD is the latest (exec.MetaAddedAt), whichever table
+// is merged last: a shard that adds a column the others have keeps telling
+// the sink of its ADD.
+func TestLaterDDLKeepsTheLatestAdd(t *testing.T) {
+	ddl := func(at, table, def string) arrow.Metadata {
+		return arrow.NewMetadata([]string{exec.MetaSourceType, exec.MetaAddedByDDL, exec.MetaAddedAt, exec.MetaDefault, exec.MetaDDLTable},
+			[]string{"int(11)", "true", at, def, table})
+	}
+	plain := arrow.NewMetadata([]string{exec.MetaSourceType}, []string{"varchar(10)"})
+	got := laterDDL(plain, ddl("100", "db.sh_1", "7"))
+	for k, want := range map[string]string{exec.MetaSourceType: "varchar(10)", exec.MetaAddedAt: "100", exec.MetaDDLTable: "db.sh_1", exec.MetaDefault: "7"} {
+		if v, _ := got.GetValue(k); v != want {
+			t.Errorf("an earlier table's ADD over a column without one: %s = %q, want %q", k, v, want)
+		}
+	}
+	later := ddl("200", "db.sh_2", "9")
+	if got := laterDDL(later, ddl("100", "db.sh_1", "7")); !got.Equal(later) {
+		t.Errorf("the later ADD gave way to an earlier one: %v", got)
+	}
+	if got := laterDDL(plain, plain); !got.Equal(plain) {
+		t.Errorf("no ADD: %v", got)
 	}
 }

@@ -212,7 +212,8 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 		c.defaultExpr = w.onlyDDLTable(c, &merged, expr)
 		merged.cols = append(merged.cols, *c)
 	}
-	if len(add) == 0 && len(modify) == 0 && len(rekey) == 0 {
+	fills := w.refills(ctx, nl, &merged, add)
+	if len(add) == 0 && len(modify) == 0 && len(rekey) == 0 && len(fills) == 0 {
 		if len(adopted) > 0 {
 			w.layout = &merged
 		}
@@ -244,6 +245,9 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 			return err
 		}
 	}
+	if err := w.refill(ctx, &merged, fills); err != nil {
+		return err
+	}
 	if merged.mode == connectors.ModeUpsert {
 		// The view shows the table's columns now (view.go).
 		err := retrying(ctx, "schema change", w.target, w.opts.maxBackoff, func() error {
@@ -255,6 +259,8 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 	}
 	for _, c := range add {
 		w.existing[c.name] = c.chType()
+		at, _ := c.field.Metadata.GetValue(exec.MetaAddedAt)
+		w.addedHere[c.name], _ = strconv.ParseUint(at, 10, 64)
 		slog.Info("clickhouse: added column", "table", w.target, "column", c.name, "type", c.chType(), "default", c.defaultExpr)
 	}
 	for _, c := range merged.cols {

@@ -101,10 +101,17 @@ type writer struct {
 	// existing are the table's columns (name → type) as Open found them
 	// and evolve changed them.
 	existing map[string]string
-	schema   *arrow.Schema // schema of the last batch, checked against layout
-	pending  *group
-	last     *group // the last sealed group
-	closed   bool
+	// addedHere are the columns this writer added to the table (ADD
+	// COLUMN with the source's DEFAULT) since the batches last lacked
+	// them, with the version of the ADD (exec.MetaAddedAt; 0 unknown);
+	// filled the version of the source's ADD whose DEFAULT it wrote into
+	// the rows already there of a column the table had (refill.go).
+	addedHere map[string]uint64
+	filled    map[string]uint64
+	schema    *arrow.Schema // schema of the last batch, checked against layout
+	pending   *group
+	last      *group // the last sealed group
+	closed    bool
 	// sealed is when the last group was sealed (its insert began).
 	sealed time.Time
 
@@ -189,6 +196,7 @@ func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *
 		slots:  make(chan struct{}, l.opts.maxInflight),
 		order:  newQueue(),
 		schema: t.Schema, existing: map[string]string{},
+		addedHere: map[string]uint64{}, filled: map[string]uint64{},
 	}
 	for _, c := range l.existing {
 		w.existing[c.name] = c.typ

@@ -774,6 +774,18 @@ func (r *binlogReader) changeSchema(ts *tableState, nt *table, at binlogPos, wha
 		// (marks only) keep the columns the pipeline has.
 		ts.out = prevOut
 	}
+	if r.cfg.opts.schemaChanges != "ignore" {
+		// The columns this DDL added (or renamed) are carried from the
+		// next version on: a target that has such a column already (left
+		// from a DROP COLUMN of the name) fills its older rows with the
+		// column's DEFAULT (exec.MetaAddedAt).
+		at := r.em.nextVersion()
+		for _, c := range nt.Cols {
+			if c.Added && !c.Joined && c.AddedAt == 0 {
+				c.AddedAt = at
+			}
+		}
+	}
 	ts.cur = nt
 	r.tabs.schemasDirty = true
 	switch tc.how {

@@ -254,7 +254,7 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 		if !strings.EqualFold(old.Name, c.Name) {
 			c.RenamedFrom, c.Added = old.Name, true
 		} else {
-			c.RenamedFrom, c.Added, c.Joined = old.RenamedFrom, old.Added, old.Joined
+			c.RenamedFrom, c.Added, c.Joined, c.AddedAt = old.RenamedFrom, old.Added, old.Joined, old.AddedAt
 		}
 		t.Cols = append(t.Cols[:i], t.Cols[i+1:]...)
 		if !op.First && op.After == "" {
@@ -274,7 +274,7 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 			return fmt.Errorf("column %q already exists", op.NewName)
 		}
 		c := t.Cols[i]
-		c.RenamedFrom, c.Added, c.Joined = c.Name, true, false
+		c.RenamedFrom, c.Added, c.Joined, c.AddedAt = c.Name, true, false, 0
 		c.Name = op.NewName
 	case alterColumnDefault:
 		i := t.colIndex(op.Name)

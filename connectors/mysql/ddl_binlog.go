@@ -299,6 +299,9 @@ func (r *binlogReader) tableMapSchema(ts *tableState, e *replication.TableMapEve
 		for _, o := range ts.cur.Cols {
 			if strings.EqualFold(o.Name, c.Name) {
 				known, c.Added = true, c.Added || o.Added
+				if c.AddedAt == 0 {
+					c.AddedAt = o.AddedAt
+				}
 			}
 		}
 		if !known {

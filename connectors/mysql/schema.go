@@ -72,6 +72,10 @@ type column struct {
 	// renamed in); not kept in checkpoints (exec.MetaAddedByDDL).
 	Added  bool `json:"-"`
 	Joined bool `json:"-"`
+	// AddedAt is the _version from which rows carry a column a DDL added
+	// (or renamed): the stream's next version at the DDL (changeSchema;
+	// exec.MetaAddedAt). 0 when unknown (a snapshot chunk's column).
+	AddedAt uint64 `json:"-"`
 }
 
 // table is a source table's schema at one point in the binlog.
@@ -632,6 +636,10 @@ func (c *column) field() arrow.Field {
 			vals = append(vals, exec.AddedByJoin)
 		} else {
 			vals = append(vals, "true")
+			if c.AddedAt > 0 {
+				keys = append(keys, exec.MetaAddedAt)
+				vals = append(vals, strconv.FormatUint(c.AddedAt, 10))
+			}
 		}
 	}
 	return arrow.Field{Name: c.Name, Type: typ, Nullable: c.Nullable, Metadata: arrow.NewMetadata(keys, vals)}

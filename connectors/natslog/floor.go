@@ -215,6 +215,14 @@ func liftVersions(b *exec.Batch, lift uint64, mem memory.Allocator) {
 		b.Resnapshot = &e
 	}
 	rec := b.Record
+	if schema := liftSchema(rec.Schema(), lift); schema != rec.Schema() {
+		// A column a DDL added names the version it was added at: the
+		// sink fills the rows older than it (exec.MetaAddedAt), which
+		// are lifted too. (The DDL's own batch has no rows.)
+		b.Record = array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
+		rec.Release()
+		rec = b.Record
+	}
 	idx, col := versionColumn(rec)
 	if col == nil || col.Len() == 0 {
 		return
@@ -235,4 +243,31 @@ func liftVersions(b *exec.Batch, lift uint64, mem memory.Allocator) {
 	cols[idx] = arr
 	b.Record = array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
 	rec.Release()
+}
+
+// liftSchema returns s with lift added to the version each column a DDL
+// added names (exec.MetaAddedAt); s itself when none does.
+func liftSchema(s *arrow.Schema, lift uint64) *arrow.Schema {
+	var fields []arrow.Field
+	for i, f := range s.Fields() {
+		j := f.Metadata.FindKey(exec.MetaAddedAt)
+		if j < 0 {
+			continue
+		}
+		n, err := strconv.ParseUint(f.Metadata.Values()[j], 10, 64)
+		if err != nil || n == 0 {
+			continue
+		}
+		if fields == nil {
+			fields = append([]arrow.Field(nil), s.Fields()...)
+		}
+		vals := append([]string(nil), f.Metadata.Values()...)
+		vals[j] = strconv.FormatUint(n+lift, 10)
+		fields[i].Metadata = arrow.NewMetadata(f.Metadata.Keys(), vals)
+	}
+	if fields == nil {
+		return s
+	}
+	md := s.Metadata()
+	return arrow.NewSchema(fields, &md)
 }
