@@ -98,7 +98,7 @@ var Sinks = []connectors.Spec{
 				Doc: "a batch with columns the table lacks or with wider types: evolve adds them (ALTER TABLE … ADD COLUMN with the source's DEFAULT; a renamed column as DEFAULT old_name) and widens types (MODIFY COLUMN), ignore drops them, fail stops (docs/schema-changes.md)"},
 		},
 	},
-	{Kind: "file", Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), or writes a series of parquet files; batches are acknowledged once fsync'ed. A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
+	{Kind: "file", Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), or writes a series of parquet files; batches are acknowledged once fsync'ed. A run stopped while writing (kill -9, a full disk) may leave a last line cut short; the next run removes it before it writes those rows again. A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
 		TargetOptions: []connectors.Option{
 			{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
 				Doc: "at most one fsync (and acknowledgement) per interval; '0s' syncs every write"},
