@@ -11,9 +11,10 @@
 // Durability and acknowledgement: a Write appends the encoded batch with
 // write(2) before it returns; done is called once the data is fsync'ed. The
 // fsyncs are batched: at most one per flush_interval (default 1s; 0 syncs
-// on every write), and one on Flush and Close. A crash may leave a partial
-// last line of unacknowledged data; at-least-once delivery then rewrites
-// those rows after it.
+// on every write), and one on Flush and Close. A crash (or a full disk)
+// may leave a partial last line of unacknowledged data; the next open
+// removes it (to the end of the last whole line, or csv record), and
+// at-least-once delivery writes those rows again.
 //
 // Parquet: the target path names a series of files. Rows go to a hidden
 // temporary file ".<stem>-<UTC time>-<n>.parquet.tmp" in the same
@@ -55,6 +56,7 @@ var Spec = connectors.Spec{
 	Doc: "Appends changes to a local file (jsonl, csv, table, canal_json, debezium_json), " +
 		"or writes a series of parquet files (INTO file 'dir/orders.parquet' writes dir/orders-<UTC time>-0001.parquet, -0002, …, " +
 		"each visible once complete (until then a hidden .<name>.tmp, which the next run removes when a run was killed: its rows were not acknowledged and are sent again); a number already taken, by an earlier run in the same second, is skipped, never replaced); batches are acknowledged once fsync'ed. " +
+		"A run stopped while writing (kill -9, a full disk) may leave a last line cut short; the next run removes it before it writes those rows again. " +
 		"A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
 	TargetOptions: []connectors.Option{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",

@@ -2,12 +2,14 @@ package file
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -47,7 +49,7 @@ func openStream(c *config, t connectors.Target) (*streamWriter, error) {
 		return nil, fmt.Errorf("file %q: %w", c.path, err)
 	}
 	_, statErr := os.Stat(c.path)
-	f, err := os.OpenFile(c.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(c.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("file %q: %w", c.path, err)
 	}
@@ -63,12 +65,42 @@ func openStream(c *config, t connectors.Target) (*streamWriter, error) {
 		}
 	}
 	var after []string
-	if c.format == format.CSV && fi.Size() > 0 {
-		// Appending: a header line only when the columns are not those of
-		// the file's last one (a column added while etlq was stopped).
-		if after, err = lastCSVHeader(c.path); err != nil {
+	if fi.Size() > 0 {
+		// Appending. A run stopped in the middle of a write (kill -9, a
+		// full disk) left a last line cut short: rows not acknowledged,
+		// which this run writes again. Appended after it, the first of
+		// them would fuse with it into one line no reader can parse (the
+		// row was as good as lost), so the cut line goes first.
+		var end int64
+		if c.format == format.CSV {
+			// A header line only when the columns are not those of the
+			// file's last one (a column added while etlq was stopped).
+			after, end, err = lastCSVHeader(c.path)
+		} else {
+			end, err = lastLineEnd(f, fi.Size())
+		}
+		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("file %q: reading its last header line: %w", c.path, err)
+			return nil, fmt.Errorf("file %q: reading its last line: %w", c.path, err)
+		}
+		if end < fi.Size() {
+			if err := f.Truncate(end); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("file %q: removing a last line cut by an earlier run: %w", c.path, err)
+			}
+			if err := f.Sync(); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("file %q: fsync: %w", c.path, err)
+			}
+			slog.Warn("file: removed a last line an earlier run had cut short (stopped while writing it: kill -9, a full disk); its rows are written again",
+				"file", c.path, "bytes", fi.Size()-end)
+			if fi, err = f.Stat(); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("file %q: %w", c.path, err)
+			}
+			if fi.Size() == 0 {
+				after = nil // a new file: its header line is written below
+			}
 		}
 	}
 	enc, err := format.New(c.format, format.Options{
@@ -231,44 +263,85 @@ func (w *streamWriter) Close() error {
 	return err
 }
 
+// lastLineEnd returns the offset just past the file's last newline (0
+// when it has none): where the lines etlq wrote whole end. It reads the
+// file backwards from size, 64 KiB at a time, until it finds one.
+func lastLineEnd(f *os.File, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for end := size; end > 0; {
+		start := max(end-int64(len(buf)), 0)
+		b := buf[:end-start]
+		if _, err := f.ReadAt(b, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
+}
+
 // lastCSVHeader returns the columns named by the last header line of a csv
-// file etlq appends to: its first record, and after it each record whose
-// number of fields differs from the one before it (etlq writes a header
-// line where a pipeline's columns change, and a row has as many fields as
-// its header). A header line that renamed columns without changing their
-// number reads as a row: the header found is then an older one, and the
-// next run writes its header line again — one line too many, never rows
-// under the wrong names, unless the names went back to the older ones.
-// It reads the whole file once, when the sink opens it.
-func lastCSVHeader(path string) ([]string, error) {
+// file etlq appends to, and the offset where its last whole record ends
+// (past its line end). The header is its first record, and after it each
+// record whose number of fields differs from the one before it (etlq
+// writes a header line where a pipeline's columns change, and a row has
+// as many fields as its header). A header line that renamed columns
+// without changing their number reads as a row: the header found is then
+// an older one, and the next run writes its header line again — one line
+// too many, never rows under the wrong names, unless the names went back
+// to the older ones. A last record cut by a crash (inside a quoted field,
+// or without its line end) is not counted: the caller removes it. It
+// reads the whole file once, when the sink opens it.
+func lastCSVHeader(path string) ([]string, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
 	r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	r.ReuseRecord = true
-	var header []string
-	prev := -1
+	type state struct {
+		header []string // never changed once set: states share it
+		fields int
+		end    int64
+	}
+	// cur: as of the last record read; whole: as of the one before it,
+	// which ended with its line end since a record followed it.
+	var whole, cur state
+	cur.fields = -1
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
+			// The last record may have been cut before its line end.
+			if cur.end > 0 {
+				b := []byte{0}
+				if _, err := f.ReadAt(b, cur.end-1); err != nil {
+					return nil, 0, err
+				}
+				if b[0] != '\n' {
+					cur = whole
+				}
+			}
 			break
 		}
 		if err != nil {
-			// A last line cut by a crash: the header found so far
-			// stands (the rows are written again after it).
+			// A last record cut by a crash inside a quoted field: the
+			// records before it are whole.
 			break
 		}
-		if len(rec) != prev {
-			header = append(header[:0], rec...)
-			prev = len(rec)
+		whole = cur
+		if len(rec) != cur.fields {
+			cur.header = append([]string(nil), rec...)
+			cur.fields = len(rec)
 		}
+		cur.end = r.InputOffset()
 	}
-	if header == nil {
-		header = []string{}
+	if cur.header == nil {
+		cur.header = []string{}
 	}
-	return header, nil
+	return cur.header, cur.end, nil
 }

@@ -87,6 +87,17 @@ func isFatal(err error) bool {
 	return errors.As(err, &fe) || errors.As(err, &lost) || strings.Contains(err.Error(), "was purged")
 }
 
+// loginHint says what to do when the server refuses the login on a
+// reconnect: apply checked the same user and password at its start, so
+// most likely the password changed on the server since.
+func loginHint(err error) string {
+	var me *gm.MyError
+	if !(errors.As(err, &me) && me.Code == gm.ER_ACCESS_DENIED_ERROR) && !strings.Contains(err.Error(), "ERROR 1045") {
+		return ""
+	}
+	return "the server refused the login that worked when apply started: was the password changed? apply keeps the one it read at its start and retries: set it back, or restart apply with the new one (docs/security.md, \"Rotating a secret\")"
+}
+
 // firstLine drops the stack trace go-mysql's errors carry in their text.
 func firstLine(err error) string {
 	s := err.Error()
@@ -157,9 +168,17 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	r.maps = map[uint64]*tableMap{}
 	r.marks = r.marks[:0] // the open transaction comes again
 	r.wmKnown = false
+	// One reconnect, however many attempts it takes: a server that cannot
+	// be reached (down for an upgrade or a long crash recovery, refusing
+	// connections, or the login after a password change) is waited for as
+	// long as it takes, as ClickHouse is. maxReconnects bounds reconnects
+	// the server refuses right after the dump began, with no event in
+	// between. (Each failed attempt counted towards it: a MariaDB down for
+	// about five minutes stopped the run, "binlog reconnect failed after 31
+	// attempts".)
+	r.retries++
 	backoff := 100 * time.Millisecond
 	for {
-		r.retries++
 		r.em.reconnected()
 		err := r.start()
 		if err == nil {
@@ -168,10 +187,11 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		if isFatal(err) {
 			return err
 		}
-		if r.retries > maxReconnects {
-			return fmt.Errorf("binlog reconnect failed after %d attempts: %v%s", r.retries, err, sameIDHint(err, r.cfg.src.cfg.ServerID))
+		if hint := loginHint(err); hint != "" {
+			r.cfg.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff, "fix", hint)
+		} else {
+			r.cfg.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff)
 		}
-		r.cfg.log.Warn("binlog reconnect failed", "error", firstLine(err), "retry_in", backoff)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
