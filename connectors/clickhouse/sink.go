@@ -56,6 +56,9 @@ type Sink struct {
 	idle []*nativeConn
 	busy chan struct{}
 	next atomic.Uint64
+	// alters watches for ALTERs that wait for its long INSERTs
+	// (alterwatch.go).
+	alters alterWatch
 }
 
 var _ connectors.Sink = (*Sink)(nil)
