@@ -61,6 +61,9 @@ type Sink struct {
 	// drops counts them for Close.
 	dropping map[string]chan struct{}
 	drops    sync.WaitGroup
+	// alters watches for ALTERs that wait for its long INSERTs
+	// (alterwatch.go).
+	alters alterWatch
 }
 
 var _ connectors.Sink = (*Sink)(nil)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,6 +93,8 @@ type writer struct {
 	// (waitBudget), waits the times the open one waited for it.
 	feed        chan *group
 	poke        chan struct{}
+	yield       chan struct{}  // an ALTER of the table waits for the open INSERT (alterwatch.go)
+	alterRe     *regexp.Regexp // matches an ALTER of the table
 	ending      chan struct{}
 	endingBytes atomic.Int64
 	waits       atomic.Int64
@@ -211,6 +214,8 @@ func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *
 	if w.long() {
 		w.feed = make(chan *group, l.opts.maxInflight)
 		w.poke = make(chan struct{}, 1)
+		w.yield = make(chan struct{}, 1)
+		w.alterRe = alterOf(l.db, l.table)
 		w.ending = make(chan struct{}, 1)
 		w.wg.Add(1)
 		go w.inserter()

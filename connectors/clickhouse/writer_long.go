@@ -73,6 +73,7 @@ func (w *writer) inserter() {
 	end := func() {
 		if li != nil {
 			timer.Stop()
+			w.longClosed()
 			w.end(li)
 			li = nil
 		}
@@ -111,6 +112,11 @@ func (w *writer) inserter() {
 			case <-timer.C:
 				end()
 				continue
+			case <-w.yield:
+				// An ALTER of the table waits for this INSERT, and every
+				// INSERT begun since waits for the ALTER (alterwatch.go).
+				end()
+				continue
 			}
 		}
 		if !ok {
@@ -142,8 +148,14 @@ func (w *writer) inserter() {
 		if li == nil {
 			li = &longInsert{cols: g.cols, start: time.Now()}
 			timer.Reset(w.opts.flushInterval)
+			select {
+			case <-w.yield: // (about an INSERT that ended since)
+			default:
+			}
+			w.longOpen()
 		}
 		if !w.sendLong(li, g) {
+			w.longClosed()
 			li = nil
 			timer.Stop()
 			continue
