@@ -52,7 +52,7 @@ CREATE PIPELINE po FROM binlog s.%s.o SNAPSHOT only INTO clickhouse dw.%s.o MODE
 	purgeCheckpointBinlog(t, s, state)
 	myExec(t, s.my, "UPDATE "+s.db+".t SET v = 'y' WHERE id = 3")
 	out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", write("fail.etl", ""))
-	if err == nil || !strings.Contains(out, "was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot')") {
+	if err == nil || !strings.Contains(out, "was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot'; only the latter marks changelog and file targets with a truncate first") {
 		t.Fatalf("apply over a purged checkpoint: want the purge error, got %v:\n%s", err, out)
 	}
 	out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", resnap)

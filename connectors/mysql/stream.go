@@ -867,7 +867,7 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	}
 	other := fmt.Sprintf("the checkpoint (%s) was taken on another server (%s), not on this one (%s at %s)",
 		pos, cp.ident(), st.ident, st.src.cfg.Addr())
-	const remedy = "set on_binlog_gap = 'resnapshot' to take a new snapshot here, or start again with an empty state directory"
+	const remedy = "set on_binlog_gap = 'resnapshot' to take a new snapshot here (it first marks every target with a truncate, so the rows deleted meanwhile leave them too), or start again with an empty state directory (exact for upsert targets; a changelog or file target would keep the rows deleted meanwhile)"
 	switch {
 	case st.flavor != "mariadb" || cp.Flavor == "mysql":
 		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and resuming by MySQL GTID on another server is not supported yet: its position is that server's own; %s", other, remedy)}
@@ -929,5 +929,5 @@ func checkPurged(c *client.Conn, pos binlogPos) error {
 }
 
 func purgedError(pos binlogPos) error {
-	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot')", pos)}
+	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot'; only the latter marks changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too)", pos)}
 }
