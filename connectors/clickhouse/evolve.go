@@ -383,15 +383,10 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 	return nc, "", fmt.Errorf("column %q is %s in the table, etlq writes %s: changed outside etlq; re-snapshot the table", c.name, typ, c.chType())
 }
 
-// onlyDDLTable restricts the DEFAULT expr of a column added to a target
-// of several tables to the rows of the table whose DDL gave it
-// (exec.MetaDDLTable), told apart by the `_table` (and `_db`) columns: the
-// other tables' rows never had the column and hold NULL.
-func (w *writer) onlyDDLTable(c *colSpec, l *tableLayout, expr string) string {
-	ref, ok := c.field.Metadata.GetValue(exec.MetaDDLTable)
-	if expr == "" || !ok || ref == "" || !c.nullable {
-		return expr
-	}
+// tableConds are the conditions that select the rows of the source table
+// ref (db.table) in a target of several tables: its `_table` and `_db`
+// columns compared; none when the layout has neither.
+func tableConds(l *tableLayout, ref string) []string {
 	db, table, _ := strings.Cut(ref, ".")
 	var conds []string
 	for _, lc := range l.cols {
@@ -402,6 +397,19 @@ func (w *writer) onlyDDLTable(c *colSpec, l *tableLayout, expr string) string {
 			conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(db))
 		}
 	}
+	return conds
+}
+
+// onlyDDLTable restricts the DEFAULT expr of a column added to a target
+// of several tables to the rows of the table whose DDL gave it
+// (exec.MetaDDLTable), told apart by the `_table` (and `_db`) columns: the
+// other tables' rows never had the column and hold NULL.
+func (w *writer) onlyDDLTable(c *colSpec, l *tableLayout, expr string) string {
+	ref, ok := c.field.Metadata.GetValue(exec.MetaDDLTable)
+	if expr == "" || !ok || ref == "" || !c.nullable {
+		return expr
+	}
+	conds := tableConds(l, ref)
 	if len(conds) == 0 {
 		slog.Warn("clickhouse: the target has no _table column to tell the rows of the table a DDL added a column to: every row already there takes its DEFAULT",
 			"table", w.target, "column", c.name, "source", ref)

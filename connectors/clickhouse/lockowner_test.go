@@ -9,11 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/apache/arrow-go/v18/arrow"
-
-	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/connectors/sinktest"
 )
 
 // withPid is this process's identity with another pid and start time.
@@ -71,15 +66,7 @@ func TestRekeyLockOfKilledProcess(t *testing.T) {
 	defer func(d time.Duration) { rekeyLockStale = d }(rekeyLockStale)
 	rekeyLockStale = time.Hour
 	widen := func(t *testing.T, owner string, wait time.Duration) (*chEnv, error) {
-		e := newEnv(t, nil)
-		narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}}, false)
-		wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
-		w := e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, narrow, nil))
-		write(t, w, e.build(narrow, sysRow(1, false, "read", int32(1))), nil)
-		flush(t, w)
-		lock := quote(e.db) + "." + quote("t"+lockSuffix)
-		e.exec("CREATE TABLE " + lock + " (owner String, at DateTime) ENGINE = TinyLog")
-		e.exec("INSERT INTO " + lock + " SELECT " + quoteString(owner) + ", now()")
+		e, w, wide := underLock(t, owner, "now()")
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		err := w.Write(ctx, e.build(wide, sysRow(2, false, "insert", int64(5000000000))), nil)

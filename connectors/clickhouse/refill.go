@@ -103,16 +103,7 @@ func (w *writer) refills(ctx context.Context, nl, merged *tableLayout, add []*co
 		where := quote(colVersion) + " < " + strconv.FormatUint(version, 10)
 		if ref, _ := c.field.Metadata.GetValue(exec.MetaDDLTable); ref != "" {
 			// A target of several tables: only the DDL's table's rows.
-			db, table, _ := strings.Cut(ref, ".")
-			var conds []string
-			for _, lc := range merged.cols {
-				switch lc.src {
-				case exec.ColTable:
-					conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(table))
-				case exec.ColDB:
-					conds = append(conds, "toString("+quote(lc.name)+") = "+quoteString(db))
-				}
-			}
+			conds := tableConds(merged, ref)
 			if len(conds) == 0 {
 				slog.Warn("clickhouse: a column the source added is in the table already (left from a DROP COLUMN), and the target has no _table column to tell the rows of the table the DDL added it to: the rows already there keep their values; re-snapshot the table to fill them",
 					"table", w.target, "column", c.name, "source", ref)

@@ -121,6 +121,20 @@ func TestRekeyWaitSaysWhenTakenOver(t *testing.T) {
 // copy does, then writes an Int64 key, which re-keys the table once the
 // lock is taken over; it checks the rows.
 func widenUnderLock(t *testing.T, at string) *chEnv {
+	e, w, wide := underLock(t, "killed", at)
+	write(t, w, e.build(wide, sysRow(2, false, "insert", int64(5000000000))), nil)
+	flush(t, w)
+	if got := e.text("SELECT toString(id) FROM " + quote(e.db) + ".t ORDER BY id"); got != "1\n5000000000\n" {
+		t.Errorf("rows: %s", got)
+	}
+	return e
+}
+
+// underLock writes an Int32 key into a new table and leaves a re-key lock
+// whose heartbeat row names owner at at (a ClickHouse expression), as a
+// writer killed in its copy does; it returns the writer and the schema
+// with the key widened to Int64.
+func underLock(t *testing.T, owner, at string) (*chEnv, connectors.Writer, *arrow.Schema) {
 	e := newEnv(t, nil)
 	narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}}, false)
 	wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
@@ -129,13 +143,8 @@ func widenUnderLock(t *testing.T, at string) *chEnv {
 	flush(t, w)
 	lock := quote(e.db) + "." + quote("t"+lockSuffix)
 	e.exec("CREATE TABLE " + lock + " (owner String, at DateTime) ENGINE = TinyLog")
-	e.exec("INSERT INTO " + lock + " SELECT 'killed', " + at)
-	write(t, w, e.build(wide, sysRow(2, false, "insert", int64(5000000000))), nil)
-	flush(t, w)
-	if got := e.text("SELECT toString(id) FROM " + quote(e.db) + ".t ORDER BY id"); got != "1\n5000000000\n" {
-		t.Errorf("rows: %s", got)
-	}
-	return e
+	e.exec("INSERT INTO " + lock + " SELECT " + quoteString(owner) + ", " + at)
+	return e, w, wide
 }
 
 // lockedLog is a log buffer several goroutines may write.
