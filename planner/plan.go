@@ -118,6 +118,11 @@ type Column struct {
 	// (ClickHouse _before_<name>); a metadata column (_op, _ts, _version …)
 	// or an expression of before.* values has none.
 	Before bool
+	// Pos and EndPos are where the TRANSFORM item that gives the column is
+	// written (the `*` for the columns it gives); zero when no item is
+	// written (no TRANSFORM), or the column came from a later table of a
+	// union.
+	Pos, EndPos lang.Pos
 }
 
 // TablePlan is the bound dataflow of one source table in a pipeline.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
@@ -58,6 +59,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		if len(warns) > 0 {
 			// A value the target cannot hold fails loudly when it comes, so
 			// these are warnings unless --strict.
+			sort.SliceStable(warns, func(i, j int) bool { return warns[i].Pos.Offset < warns[j].Pos.Offset })
 			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
 		}
 		if len(errs) > 0 {
@@ -89,12 +91,30 @@ func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, 
 		}
 		ddl[p.Name] = stmts
 		for _, msg := range problems {
-			warns = append(warns, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
+			pos, end := problemAt(p, msg)
+			warns = append(warns, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
 		}
 		return nil
 	})
 	errs = append(errs, planDeadLetterTargets(ctx, plan)...)
 	return ddl, errs, warns, err
+}
+
+// problemAt returns where a target's problem is written in the file: a
+// problem of one output column (`column "day": …`) at the TRANSFORM item
+// that gives it, any other (or a column no item is written for) at INTO.
+func problemAt(p *planner.Pipeline, msg string) (lang.Pos, lang.Pos) {
+	if rest, ok := strings.CutPrefix(msg, "column "); ok {
+		if q, err := strconv.QuotedPrefix(rest); err == nil {
+			name, _ := strconv.Unquote(q)
+			for _, c := range p.Output {
+				if strings.EqualFold(c.Name, name) && c.Pos.Line > 0 {
+					return c.Pos, c.EndPos
+				}
+			}
+		}
+	}
+	return p.IntoPos, p.IntoEnd
 }
 
 // checkMismatches reports the existing targets with a column whose type
