@@ -286,6 +286,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 					failed := append([]*lang.Error(nil), b.errs.errs[nerr:]...)
 					b.errs.errs = b.errs.errs[:nerr]
 					if tp = b.bindTable(p, pl, at, ft.name); len(b.errs.errs) == nerr {
+						pl.Stale = append(pl.Stale, StaleTable{Ref: ref, Errs: failed, Gone: goneColumns(at, ts)})
 						ts = at
 					} else {
 						b.errs.errs = append(b.errs.errs[:nerr], failed...)
@@ -784,6 +785,21 @@ func (pl *Pipeline) keepSchema(ts *connectors.TableSchema) {
 
 // sameColumns reports whether two schemas of a table have the same columns
 // (names and types, in order).
+// goneColumns returns the columns of was that now lacks, by name.
+func goneColumns(was, now *connectors.TableSchema) []string {
+	has := map[string]bool{}
+	for _, f := range now.Fields {
+		has[strings.ToLower(f.Name)] = true
+	}
+	var gone []string
+	for _, f := range was.Fields {
+		if !has[strings.ToLower(f.Name)] {
+			gone = append(gone, f.Name)
+		}
+	}
+	return gone
+}
+
 func sameColumns(a, b *connectors.TableSchema) bool {
 	if len(a.Fields) != len(b.Fields) {
 		return false
