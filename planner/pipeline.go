@@ -800,8 +800,6 @@ func (pl *Pipeline) keepSchema(ts *connectors.TableSchema) {
 	pl.schemas[key] = ts
 }
 
-// sameColumns reports whether two schemas of a table have the same columns
-// (names and types, in order).
 // goneColumns returns the columns of was that now lacks, by name.
 func goneColumns(was, now *connectors.TableSchema) []string {
 	has := map[string]bool{}
@@ -817,6 +815,8 @@ func goneColumns(was, now *connectors.TableSchema) []string {
 	return gone
 }
 
+// sameColumns reports whether two schemas of a table have the same columns
+// (names and types, in order).
 func sameColumns(a, b *connectors.TableSchema) bool {
 	if len(a.Fields) != len(b.Fields) {
 		return false
