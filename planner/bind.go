@@ -176,7 +176,11 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				// the changed table first when it is the first.
 				meta = carryDDL(meta, meta, sc.table)
 			}
-			pl.Output = append(pl.Output, Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: meta, Before: olds[i]})
+			c := Column{Name: names[i], Type: e.Type().Arrow(), Nullable: nullable[i], Source: e.Type().String(), Meta: meta, Before: olds[i]}
+			if p.Transform != nil {
+				c.Pos, c.EndPos = nodes[i].Position(), nodes[i].EndPosition()
+			}
+			pl.Output = append(pl.Output, c)
 		}
 		return tp
 	}

@@ -231,6 +231,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			continue
 		}
 		for _, ref := range refs {
+			var today *connectors.TableSchema // the server's, where planned as the checkpoint has it
 			ts, err := b.cat.Describe(b.ctx, src, ref)
 			if err != nil {
 				b.errs.add(ft.name, "source %s: %v", src.Name, err)
@@ -267,11 +268,27 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 					continue
 				}
 				if at != nil {
+					if !sameColumns(at, ts) {
+						today = ts
+					}
 					ts = at
 				}
 			}
 			nerr := len(b.errs.errs)
 			tp := b.bindTable(p, pl, ts, ft.name)
+			if today != nil && len(b.errs.errs) == nerr {
+				// Planned as the checkpoint has the table: does the
+				// pipeline bind to the table of today too? (Bound alone,
+				// the union left out.) Where it does not, the pipeline
+				// stops at the DDL that changed it: check warns.
+				scratch := &Pipeline{Name: pl.Name, Snapshot: pl.Snapshot, SinkKind: pl.SinkKind, Target: pl.Target}
+				b.bindTable(p, scratch, today, ft.name)
+				if len(b.errs.errs) > nerr {
+					failed := append(lang.Errors(nil), b.errs.errs[nerr:]...)
+					b.errs.errs = b.errs.errs[:nerr]
+					pl.Stale = append(pl.Stale, StaleTable{Ref: ref, Errs: failed, Gone: goneColumns(ts, today)})
+				}
+			}
 			if rc, ok := b.cat.(ResumedCatalog); ok && !b.now && len(b.errs.errs) > nerr {
 				// The file does not bind to the table of today, but
 				// maybe to the table its stream resumes with: a column
@@ -286,6 +303,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 					failed := append([]*lang.Error(nil), b.errs.errs[nerr:]...)
 					b.errs.errs = b.errs.errs[:nerr]
 					if tp = b.bindTable(p, pl, at, ft.name); len(b.errs.errs) == nerr {
+						pl.Stale = append(pl.Stale, StaleTable{Ref: ref, Errs: failed, Gone: goneColumns(at, ts)})
 						ts = at
 					} else {
 						b.errs.errs = append(b.errs.errs[:nerr], failed...)
@@ -780,6 +798,21 @@ func (pl *Pipeline) keepSchema(ts *connectors.TableSchema) {
 		pl.order = append(pl.order, key)
 	}
 	pl.schemas[key] = ts
+}
+
+// goneColumns returns the columns of was that now lacks, by name.
+func goneColumns(was, now *connectors.TableSchema) []string {
+	has := map[string]bool{}
+	for _, f := range now.Fields {
+		has[strings.ToLower(f.Name)] = true
+	}
+	var gone []string
+	for _, f := range was.Fields {
+		if !has[strings.ToLower(f.Name)] {
+			gone = append(gone, f.Name)
+		}
+	}
+	return gone
 }
 
 // sameColumns reports whether two schemas of a table have the same columns

@@ -87,6 +87,12 @@ type Pipeline struct {
 	// table again for a pipeline whose definition changed since the last
 	// run.
 	Definition string
+	// Stale lists the tables the pipeline does not bind to as the server
+	// has them now, planned instead as the stream resumes with them (the
+	// state directory's checkpoint): a column it reads was dropped or
+	// renamed, or changed type, while etlq was stopped. apply takes the
+	// changes up to that DDL and stops the pipeline there; check warns.
+	Stale []StaleTable
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 	// schemas are the latest schema of each table the pipeline was planned
@@ -98,6 +104,18 @@ type Pipeline struct {
 	// defaultPK is the primary key the upsert key was made of when the
 	// file gives no KEY: a table that joins later must have the same.
 	defaultPK []string
+}
+
+// StaleTable is a table a pipeline binds to only as its checkpoint has it
+// (Pipeline.Stale).
+type StaleTable struct {
+	Ref connectors.TableRef
+	// Errs are the errors of binding the pipeline to the table as the
+	// server has it now, each at its place in the file.
+	Errs lang.Errors
+	// Gone are the columns the checkpoint's table has and the server's
+	// has not (dropped or renamed since).
+	Gone []string
 }
 
 // Column is a named, typed output column.
@@ -118,6 +136,11 @@ type Column struct {
 	// (ClickHouse _before_<name>); a metadata column (_op, _ts, _version …)
 	// or an expression of before.* values has none.
 	Before bool
+	// Pos and EndPos are where the TRANSFORM item that gives the column is
+	// written (the `*` for the columns it gives); zero when no item is
+	// written (no TRANSFORM), or the column came from a later table of a
+	// union.
+	Pos, EndPos lang.Pos
 }
 
 // TablePlan is the bound dataflow of one source table in a pipeline.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
@@ -17,7 +18,7 @@ import (
 type checkCmd struct {
 	File    string `arg:"" type:"existingfile" help:"The .etl file."`
 	Offline bool   `help:"Check syntax and names without connecting to any server."`
-	Strict  bool   `help:"Treat warnings (values a target cannot hold exactly) as errors."`
+	Strict  bool   `help:"Treat warnings (values a target cannot hold exactly, a pipeline apply will stop at a schema change made while etlq was stopped) as errors."`
 	// StateDir holds the checkpoints the binlog-loss guard looks at.
 	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention, and a table read by name that the server no longer has is planned from them, as apply does."`
 }
@@ -40,6 +41,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		warns = append(warns, staleWarnings(plan)...)
 		errs = append(errs, checkStreams(ctx, plan)...)
 		errs = append(errs, checkGrants(ctx, plan)...)
 		errs = append(errs, checkMismatches(ctx, c.File, plan)...)
@@ -56,8 +58,10 @@ func (c *checkCmd) Run(ctx context.Context) error {
 			warns = nil
 		}
 		if len(warns) > 0 {
-			// A value the target cannot hold fails loudly when it comes, so
-			// these are warnings unless --strict.
+			// A value the target cannot hold fails loudly when it comes,
+			// and a pipeline apply stops at a DDL keeps its checkpoint
+			// there, so these are warnings unless --strict.
+			sort.SliceStable(warns, func(i, j int) bool { return warns[i].Pos.Offset < warns[j].Pos.Offset })
 			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
 		}
 		if len(errs) > 0 {
@@ -89,12 +93,59 @@ func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, 
 		}
 		ddl[p.Name] = stmts
 		for _, msg := range problems {
-			warns = append(warns, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
+			pos, end := problemAt(p, msg)
+			warns = append(warns, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
 		}
 		return nil
 	})
 	errs = append(errs, planDeadLetterTargets(ctx, plan)...)
 	return ddl, errs, warns, err
+}
+
+// problemAt returns where a target's problem is written in the file: a
+// problem of one output column (`column "day": …`) at the TRANSFORM item
+// that gives it, any other (or a column no item is written for) at INTO.
+func problemAt(p *planner.Pipeline, msg string) (lang.Pos, lang.Pos) {
+	if rest, ok := strings.CutPrefix(msg, "column "); ok {
+		if q, err := strconv.QuotedPrefix(rest); err == nil {
+			name, _ := strconv.Unquote(q)
+			for _, c := range p.Output {
+				if strings.EqualFold(c.Name, name) && c.Pos.Line > 0 {
+					return c.Pos, c.EndPos
+				}
+			}
+		}
+	}
+	return p.IntoPos, p.IntoEnd
+}
+
+// staleWarnings reports, at each place in the file, the pipelines that do
+// not bind to a table as the server has it now and were planned as the
+// state directory's checkpoint has it (planner.Pipeline.Stale): a column
+// they read was dropped or renamed (or changed type) while etlq was
+// stopped. apply takes the changes up to that DDL and stops the pipeline
+// there — the other pipelines go on, and nothing is refused at the start
+// — so these are warnings.
+func staleWarnings(plan *planner.Plan) lang.Errors {
+	var warns lang.Errors
+	for _, p := range plan.Pipelines {
+		for _, st := range p.Stale {
+			table := st.Ref.String()
+			for _, e := range st.Errs {
+				what := fmt.Sprintf("it does not bind to %s as the source has it now (%s), but binds to the table the state directory's checkpoint has", table, e.Msg)
+				for _, c := range st.Gone {
+					if strings.HasPrefix(e.Msg, "unknown column "+strconv.Quote(c)+" ") {
+						what = fmt.Sprintf("column %q of %s no longer exists at the source (dropped or renamed since the checkpoint), but the table the state directory's checkpoint has still has it", c, table)
+						break
+					}
+				}
+				warns = append(warns, &lang.Error{Pos: e.Pos, EndPos: e.EndPos, Msg: fmt.Sprintf(
+					"pipeline %s: %s: apply plans the pipeline as the checkpoint has the table, takes the changes up to that DDL and stops pipeline %s there (\"pipeline %s stopped: %s changed while streaming: … %s\"); the other pipelines of the source go on. To go on past the DDL, edit the pipeline so that it reads the table's columns now, then run apply: the pipeline resumes from its own checkpoint",
+					p.Name, what, p.Name, p.Name, table, e.Msg)})
+			}
+		}
+	}
+	return warns
 }
 
 // checkMismatches reports the existing targets with a column whose type
