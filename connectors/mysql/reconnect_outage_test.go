@@ -2,80 +2,14 @@ package mysql
 
 import (
 	"context"
-	"io"
-	"net"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/testenv"
 )
-
-// outageProxy forwards TCP connections to a server; while down it closes
-// the open ones and refuses new ones (counting them): the server is
-// unreachable for the stream without being stopped for other tests.
-type outageProxy struct {
-	ln      net.Listener
-	mu      sync.Mutex
-	down    bool
-	conns   []net.Conn
-	refused atomic.Int32
-}
-
-func newOutageProxy(t *testing.T, target string) *outageProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &outageProxy{ln: ln}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.down {
-				p.mu.Unlock()
-				p.refused.Add(1)
-				c.Close()
-				continue
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *outageProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *outageProxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
 
 // TestReconnectOutlastsAttempts: a server unreachable for more reconnect
 // attempts than maxReconnects (a MariaDB down for an upgrade, a long crash
@@ -98,8 +32,8 @@ func TestReconnectOutlastsAttempts(t *testing.T) {
 			if i := strings.LastIndex(host, "@"); i >= 0 {
 				host = host[i+1:]
 			}
-			px := newOutageProxy(t, host)
-			src := newSrc(t, server{s.name, strings.Replace(s.dsn, host, px.ln.Addr().String(), 1)}, map[string]any{"heartbeat": "200ms"})
+			px := testenv.NewCutProxy(t, host)
+			src := newSrc(t, server{s.name, strings.Replace(s.dsn, host, px.Addr(), 1)}, map[string]any{"heartbeat": "200ms"})
 			ref := connectors.TableRef{DB: db, Table: "r"}
 			st, err := src.Open(context.Background(), connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotNever}}})
 			if err != nil {
@@ -115,7 +49,7 @@ func TestReconnectOutlastsAttempts(t *testing.T) {
 			}
 			ins(0, 10)
 			rows, _ := drain(t, st, 20*time.Second, func(r []row) bool { return len(r) >= 10 })
-			px.cut()
+			px.Cut()
 			ins(10, 20) // written while the stream cannot reach the server
 			// Reading on makes the stream notice the loss and reconnect;
 			// the server stays unreachable for more attempts than
@@ -124,16 +58,16 @@ func TestReconnectOutlastsAttempts(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				for int(px.refused.Load()) <= maxReconnects+2 && ctx.Err() == nil {
+				for int(px.Refused.Load()) <= maxReconnects+2 && ctx.Err() == nil {
 					time.Sleep(20 * time.Millisecond)
 				}
-				px.restore()
+				px.Restore()
 			}()
 			more, _ := drain(t, st, 60*time.Second, func(r []row) bool { return len(rows)+len(r) >= 20 })
 			cancel()
 			<-done
 			rows = append(rows, more...)
-			if n := int(px.refused.Load()); n <= maxReconnects+2 {
+			if n := int(px.Refused.Load()); n <= maxReconnects+2 {
 				t.Fatalf("the proxy refused %d connections, want more than %d", n, maxReconnects+2)
 			}
 			seen := map[string]int{}

@@ -2,10 +2,7 @@ package natslog
 
 import (
 	"context"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,61 +14,6 @@ import (
 	"github.com/etlq/etlq/connectors/testenv"
 	"github.com/etlq/etlq/exec"
 )
-
-// cutProxy forwards TCP connections to target until cut, which closes them
-// and refuses new ones until restore.
-type cutProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	down  bool
-	conns []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			s, err := net.Dial("tcp", target)
-			if p.down || err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cutProxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
 
 // wideBatch is a batch of t with one column more than batch's: a schema
 // the capture has not stored yet.
@@ -135,9 +77,9 @@ func (g *gatedSource) Close() error { return nil }
 // restart stopped it.
 func TestCaptureSchemaWhileServerAway(t *testing.T) {
 	host := strings.TrimPrefix(testenv.NATSURL(t), "nats://")
-	px := newCutProxy(t, host)
+	px := testenv.NewCutProxy(t, host)
 	ns := testenv.UniqueName(t)
-	lg, err := Open("nats://" + px.ln.Addr().String() + "/" + ns)
+	lg, err := Open("nats://" + px.Addr() + "/" + ns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,10 +125,10 @@ func TestCaptureSchemaWhileServerAway(t *testing.T) {
 	if info, err := direct.js.StreamInfo(n.stream); err == nil {
 		base = info.State.Msgs
 	}
-	px.cut()
+	px.Cut()
 	st.gate <- struct{}{}
 	time.Sleep(7 * time.Second)
-	px.restore()
+	px.Restore()
 	if !waitMsgs(base+1, 20*time.Second) {
 		select {
 		case err := <-errc:
