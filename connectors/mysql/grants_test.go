@@ -20,23 +20,11 @@ func TestMissingGrants(t *testing.T) {
 	s := server{"full", servers(t)[0].dsn}
 	db := uniqueDB(t, s)
 	run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)", "CREATE TABLE "+db+".u (id INT PRIMARY KEY)")
-	u, err := url.Parse(s.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	user := strings.ToLower(nameRe.ReplaceAllString(strings.ToLower(t.Name()), "_"))
 	full := user + "_full"
-	for _, x := range []struct{ name, grants string }{
-		{user, "GRANT SELECT ON " + quoteIdent(db) + ".u TO %s; GRANT INSERT ON " + quoteIdent(db) + ".t TO %s"},
-		{full, "GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO %s"},
-	} {
-		acct := quoteString(x.name) + "@'127.0.0.1'"
-		run(t, s, "DROP USER IF EXISTS "+acct, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nts-pw'")
-		for _, g := range strings.Split(x.grants, "; ") {
-			run(t, s, strings.ReplaceAll(g, "%s", acct))
-		}
-		t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+acct) })
-	}
+	_, userDSN := grantedUser(t, s, user, "GRANT SELECT ON "+quoteIdent(db)+".u TO %s", "GRANT INSERT ON "+quoteIdent(db)+".t TO %s")
+	_, fullDSN := grantedUser(t, s, full, "GRANT SELECT, REPLICATION SLAVE, BINLOG MONITOR ON *.* TO %s")
+	dsns := map[string]string{user: userDSN, full: fullDSN}
 	tables := func(snap connectors.SnapshotMode) connectors.StreamRequest {
 		return connectors.StreamRequest{Tables: []connectors.StreamTable{
 			{Ref: connectors.TableRef{DB: db, Table: "t"}, Snapshot: snap},
@@ -44,7 +32,7 @@ func TestMissingGrants(t *testing.T) {
 		}}
 	}
 	missing := func(name string, req connectors.StreamRequest) []string {
-		src, err := NewSource("g", "mysql://"+name+":Gr4nts-pw@"+u.Host, nil)
+		src, err := NewSource("g", dsns[name], nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,19 +76,8 @@ func TestTablesWithoutSelect(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			db := uniqueDB(t, s)
 			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)")
-			u, err := url.Parse(s.dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			user := strings.ToLower(nameRe.ReplaceAllString(strings.ToLower(t.Name()), "_"))
-			if len(user) > 60 {
-				user = user[len(user)-60:]
-			}
-			acct := quoteString(user) + "@'127.0.0.1'"
-			run(t, s, "DROP USER IF EXISTS "+acct, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nts-pw'",
-				"GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO "+acct)
-			t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+acct) })
-			src, err := NewSource("g", "mysql://"+user+":Gr4nts-pw@"+u.Host, nil)
+			acct, dsn := grantedUser(t, s, "", "GRANT REPLICATION SLAVE, BINLOG MONITOR ON *.* TO %s")
+			src, err := NewSource("g", dsn, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -140,19 +117,8 @@ func TestBinlogWithoutReplicationSlave(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			db := uniqueDB(t, s)
 			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)")
-			u, err := url.Parse(s.dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			user := strings.ToLower(nameRe.ReplaceAllString(strings.ToLower(t.Name()), "_"))
-			if len(user) > 60 {
-				user = user[len(user)-60:]
-			}
-			acct := quoteString(user) + "@'127.0.0.1'"
-			run(t, s, "DROP USER IF EXISTS "+acct, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nts-pw'",
-				"GRANT SELECT, BINLOG MONITOR ON *.* TO "+acct)
-			t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+acct) })
-			src, err := NewSource("g", "mysql://"+user+":Gr4nts-pw@"+u.Host, nil)
+			acct, dsn := grantedUser(t, s, "", "GRANT SELECT, BINLOG MONITOR ON *.* TO %s")
+			src, err := NewSource("g", dsn, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,4 +143,28 @@ func TestBinlogWithoutReplicationSlave(t *testing.T) {
 			}
 		})
 	}
+}
+
+// grantedUser creates the account name@127.0.0.1 on s for the test (the
+// test's name when name is ""), runs grants with %s standing for the
+// account, and returns the account and a DSN that logs in as it.
+func grantedUser(t *testing.T, s server, name string, grants ...string) (acct, dsn string) {
+	t.Helper()
+	if name == "" {
+		name = strings.ToLower(nameRe.ReplaceAllString(strings.ToLower(t.Name()), "_"))
+		if len(name) > 60 {
+			name = name[len(name)-60:]
+		}
+	}
+	u, err := url.Parse(s.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct = quoteString(name) + "@'127.0.0.1'"
+	run(t, s, "DROP USER IF EXISTS "+acct, "CREATE USER "+acct+" IDENTIFIED BY 'Gr4nts-pw'")
+	for _, g := range grants {
+		run(t, s, strings.ReplaceAll(g, "%s", acct))
+	}
+	t.Cleanup(func() { run(t, s, "DROP USER IF EXISTS "+acct) })
+	return acct, "mysql://" + name + ":Gr4nts-pw@" + u.Host
 }
