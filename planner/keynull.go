@@ -7,12 +7,15 @@ import (
 	"github.com/etlq/etlq/lang"
 )
 
-// checkNullableKey reports a KEY column of a ClickHouse target that copies a
-// source column which may be NULL. The key is the table's ORDER BY, whose
-// columns ClickHouse cannot make Nullable: the first NULL there would fail
-// its insert and stop the pipeline, after the data before it moved. A key
-// computed by an expression is not reported: whether it can be NULL is not
-// known here (coalesce(col, 0) is how to give a NULL-able column a value).
+// checkNullableKey reports a KEY column of a ClickHouse target that may be
+// NULL: a copy of a source column without NOT NULL, or an expression that
+// can give NULL (exec.NullReason: nullif(id, 5), a CASE without ELSE, an
+// expression over a NULL-able column). The key is the table's ORDER BY,
+// whose columns ClickHouse cannot make Nullable: the first NULL there would
+// fail its insert and stop the pipeline, after the data before it moved.
+// (A primary key column is NOT NULL in MySQL whatever its declaration
+// says.) What a function gives for values that are not NULL is not known
+// here and not reported (json_value of an absent path).
 func (b *builder) checkNullableKey(p *lang.CreatePipeline, pl *Pipeline) {
 	if pl.SinkKind != "clickhouse" {
 		return
@@ -20,12 +23,32 @@ func (b *builder) checkNullableKey(p *lang.CreatePipeline, pl *Pipeline) {
 	for _, k := range p.Key {
 		for _, tp := range pl.Tables {
 			if col, ok := nullableSourceColumn(p, tp, k.Name); ok {
-				b.errs.add(k, "KEY column %q copies %s.%s, which may be NULL: ClickHouse cannot hold NULL in a key (ORDER BY) column, so the first NULL would stop the pipeline; key on NOT NULL columns, or give NULL a value: TRANSFORM (…, coalesce(%s, <value>) AS %s)",
-					k.Name, tp.Ref, col, col, k.Name)
+				b.errs.add(k, "KEY column %q copies %s.%s, which may be NULL: ClickHouse cannot hold NULL in a key (ORDER BY) column, so the first NULL would stop the pipeline; key on NOT NULL columns, or give NULL a value: TRANSFORM (…, coalesce(%s, <value>) AS %s)%s",
+					k.Name, tp.Ref, col, col, k.Name, sameKeyNote)
+				break
+			}
+			if why := computedKeyNull(tp, k.Name); why != "" {
+				b.errs.add(k, "KEY column %q may be NULL: %s; ClickHouse cannot hold NULL in a key (ORDER BY) column, so the first NULL would stop the pipeline; compute the key from NOT NULL columns, or give NULL a value: coalesce(<expression>, <value>) AS %s%s",
+					k.Name, why, k.Name, sameKeyNote)
 				break
 			}
 		}
 	}
+}
+
+// sameKeyNote warns that coalesce gives every NULL one key.
+const sameKeyNote = " (every row whose value is NULL then has that one key and they become one row in the target: when several rows may be NULL there — a UNIQUE column allows many NULLs — key on NOT NULL columns, or leave those rows out with WHERE … IS NOT NULL)"
+
+// computedKeyNull says why the output column name of tp may be NULL, or "".
+func computedKeyNull(tp *TablePlan, name string) string {
+	for i, n := range tp.names {
+		if strings.EqualFold(n, name) && i < len(tp.Outputs) {
+			return exec.NullReason(tp.Outputs[i], func(c int) bool {
+				return c < tp.Input.NumFields() && tp.Input.Field(c).Nullable
+			})
+		}
+	}
+	return ""
 }
 
 // nullableSourceColumn returns the column of tp's source table that output

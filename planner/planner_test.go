@@ -305,10 +305,27 @@ func TestNullableKeyIntoClickHouse(t *testing.T) {
 			t.Errorf("%s\nwant an error at the KEY, got %v", src, err)
 		}
 	}
+	// A computed key that can be NULL: the reason is named.
+	for src, why := range map[string]string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM nullif(id, 5) AS k INTO clickhouse analytics.o KEY (k);`:                   `KEY column "k" may be NULL: nullif(id, 5) gives NULL`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, customer || '-' AS k INTO clickhouse analytics.o KEY (k);`:             "column customer may be NULL at the source",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM CASE WHEN id > 9 THEN 'big' END AS k INTO clickhouse analytics.o KEY (k);`: "it has no ELSE",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM coalesce(customer, status) AS k INTO clickhouse analytics.o KEY (k);`:      "column status may be NULL",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id % (id - 1) AS k INTO clickhouse analytics.o KEY (k);`:                   "is NULL where (id - 1) is 0",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM before.id AS k INTO clickhouse analytics.o MODE changelog KEY (k);`:        "before.id is NULL for inserts",
+	} {
+		_, err := build(t, header+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "test.etl:3:") {
+			t.Errorf("%s\nwant an error at the KEY with %q, got %v", src, why, err)
+		}
+	}
 	for _, src := range []string{
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse analytics.o MODE upsert KEY (id);`,
 		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, coalesce(customer, '') AS customer INTO clickhouse analytics.o KEY (customer);`,
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout KEY (customer);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id * 2 + 1 AS k, lower(concat('o-', id)) AS s INTO clickhouse analytics.o KEY (k, s);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM ifnull(customer, '') AS k, id / 2 AS h, CASE WHEN id > 9 THEN 1 ELSE 0 END AS c INTO clickhouse analytics.o KEY (k, h, c);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM coalesce(nullif(customer, ''), status, 'none') AS k INTO clickhouse analytics.o KEY (k);`,
 	} {
 		if _, err := build(t, header+src+"\n"); err != nil {
 			t.Errorf("%s\nwant no error, got %v", src, err)

@@ -118,29 +118,54 @@ func TestCheckBinlogSettings(t *testing.T) {
 	refused("log_bin = OFF")
 }
 
-// TestNullableKeyIntoClickHouse: KEY on a NULL-able source column of a
-// ClickHouse target fails check, and apply with the same message before it
-// creates the table or reads a row.
+// TestNullableKeyIntoClickHouse: a KEY of a ClickHouse target that may be
+// NULL — a copy of a NULL-able source column (a UNIQUE one included), or a
+// computed column that can give NULL (nullif(id, 2)) — fails check, and
+// apply with the same message, placed at the KEY with a caret, before it
+// creates the table or reads a row; a primary key column declared NULL
+// (NOT NULL in MySQL) and coalesce() pass. On MariaDB A and B.
 func TestNullableKeyIntoClickHouse(t *testing.T) {
 	t.Parallel()
-	myDSN := testenv.MySQLDSN(t)
-	s := newScratch(t, myDSN)
-	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, code VARCHAR(8) NULL)",
-		"INSERT INTO "+s.db+".t VALUES (1, 'a'), (2, NULL)")
-	path := filepath.Join(t.TempDir(), "key.etl")
-	os.WriteFile(path, []byte(fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7311);\nCREATE SINK dw INTO clickhouse '%s';\n"+
-		"CREATE PIPELINE p FROM binlog %s.t INTO clickhouse dw.%s.t MODE upsert KEY (code);\n", myDSN, s.chDSN, s.db, s.db)), 0o644)
-	want := `KEY column "code" copies ` + s.db + `.t.code, which may be NULL`
-	out, err := runEtlq(t, "check", path)
-	if err == nil || !strings.Contains(out, want) {
-		t.Errorf("check: want an error %q, got %v:\n%s", want, err, out)
-	}
-	out, err = runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(t.TempDir(), "state"), path)
-	if err == nil || !strings.Contains(out, want) {
-		t.Errorf("apply: want an error %q, got %v:\n%s", want, err, out)
-	}
-	if n, err := chCount(s.chDSN, "SELECT count() FROM system.tables WHERE database = '"+s.db+"'"); err != nil || n != 0 {
-		t.Errorf("apply created %d tables (%v) before failing", n, err)
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			myDSN := srv.dsn
+			s := newScratch(t, myDSN)
+			myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT NULL, code VARCHAR(8) NULL, u VARCHAR(8) NULL UNIQUE, PRIMARY KEY (id))",
+				"INSERT INTO "+s.db+".t VALUES (1, 'a', 'x'), (2, NULL, NULL), (3, NULL, NULL)")
+			dir := t.TempDir()
+			file := func(pipe string) string {
+				path := filepath.Join(dir, fmt.Sprintf("key%d.etl", len(pipe)))
+				os.WriteFile(path, []byte(fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7311);\nCREATE SINK dw INTO clickhouse '%s';\n%s\n", myDSN, s.chDSN, pipe)), 0o644)
+				return path
+			}
+			for _, c := range []struct{ pipe, want, caret string }{
+				{"CREATE PIPELINE p FROM binlog " + s.db + ".t INTO clickhouse dw." + s.db + ".t MODE upsert KEY (code);",
+					`KEY column "code" copies ` + s.db + `.t.code, which may be NULL`, "code"},
+				{"CREATE PIPELINE p FROM binlog " + s.db + ".t TRANSFORM u, id INTO clickhouse dw." + s.db + ".t MODE upsert KEY (u);",
+					"a UNIQUE column allows many NULLs", "u"},
+				{"CREATE PIPELINE p FROM binlog " + s.db + ".t TRANSFORM nullif(id, 2) AS k, code INTO clickhouse dw." + s.db + ".t MODE upsert KEY (k);",
+					`KEY column "k" may be NULL: nullif(id, 2) gives NULL; ClickHouse cannot hold NULL in a key (ORDER BY) column, so the first NULL would stop the pipeline; compute the key from NOT NULL columns, or give NULL a value: coalesce(<expression>, <value>) AS k`, "k"},
+			} {
+				path := file(c.pipe)
+				caret := fmt.Sprintf("%s:3:%d:", path, strings.Index(c.pipe, "KEY ("+c.caret)+6)
+				out, err := runEtlq(t, "check", path)
+				if err == nil || !strings.Contains(out, c.want) || !strings.Contains(out, caret) || !strings.Contains(out, "^") {
+					t.Errorf("check %s: want an error at %s %q, got %v:\n%s", c.pipe, caret, c.want, err, out)
+				}
+				out, err = runEtlq(t, "apply", "--once", "--state-dir", filepath.Join(t.TempDir(), "state"), path)
+				if err == nil || !strings.Contains(out, c.want) {
+					t.Errorf("apply %s: want an error %q, got %v:\n%s", c.pipe, c.want, err, out)
+				}
+				if n, err := chCount(s.chDSN, "SELECT count() FROM system.tables WHERE database = '"+s.db+"'"); err != nil || n != 0 {
+					t.Errorf("apply created %d tables (%v) before failing", n, err)
+				}
+			}
+			// The primary key declared NULL is NOT NULL; a NULL given a value.
+			out := mustEtlq(t, "check", file("CREATE PIPELINE p FROM binlog "+s.db+".t TRANSFORM id, coalesce(nullif(id, 2), 0) AS k, code INTO clickhouse dw."+s.db+".t MODE upsert KEY (id, k);"))
+			if !strings.Contains(out, ": ok (") {
+				t.Errorf("check of a NOT NULL key: %s", out)
+			}
+		})
 	}
 }
 
