@@ -104,7 +104,8 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if err != nil {
 		return err
 	}
-	if err := refuseTargets(ctx, l, plan); err != nil {
+	warns, err := refuseTargets(ctx, l, plan)
+	if err != nil {
 		return err
 	}
 
@@ -165,6 +166,11 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	log.Info("starting", "file", a.File, "pipelines", len(plan.Pipelines), "once", a.Once, "state_dir", a.StateDir)
 	for _, w := range insecureWarnings(plan) {
 		log.Warn("insecure connection: " + w)
+	}
+	// What check warns of the file (file:line:col: message, as check
+	// prints it): an operator who runs only apply sees it too.
+	for _, w := range warns {
+		log.Warn(w.Error())
 	}
 	start := time.Now()
 	if a.Log != "" {

@@ -179,18 +179,32 @@ func checkMismatches(ctx context.Context, file string, plan *planner.Plan) lang.
 // refuseTargets returns the errors of planTargets and checkStreams,
 // formatted, so that apply refuses a target it could never write, or a
 // binlog it could not follow, with check's words and places before any
-// data moves.
-func refuseTargets(ctx context.Context, l *etlfile.Loaded, plan *planner.Plan) error {
-	_, errs, _, err := planTargets(ctx, plan)
+// data moves. Otherwise it returns check's warnings of the file
+// (fileWarnings), for apply to log.
+func refuseTargets(ctx context.Context, l *etlfile.Loaded, plan *planner.Plan) (lang.Errors, error) {
+	_, errs, warns, err := planTargets(ctx, plan)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	errs = append(errs, checkStreams(ctx, plan)...)
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
-		return etlfile.Error{Text: errs.Format(l.Shown())}
+		return nil, etlfile.Error{Text: errs.Format(l.Shown())}
 	}
-	return nil
+	return fileWarnings(l, plan, warns), nil
+}
+
+// fileWarnings are check's warnings placed in the file, in its order:
+// ${NAME} inside an expression (lang.UnexpandedRefs), targetWarns (values
+// a target cannot hold exactly, planTargets) and the pipelines planned as
+// the checkpoint has a table that changed while etlq was stopped
+// (staleWarnings). check prints them; apply logs them at its start, with
+// the same text, for an operator who runs only apply.
+func fileWarnings(l *etlfile.Loaded, plan *planner.Plan, targetWarns lang.Errors) lang.Errors {
+	warns := append(lang.UnexpandedRefs(l.File), targetWarns...)
+	warns = append(warns, staleWarnings(plan)...)
+	sort.SliceStable(warns, func(i, j int) bool { return warns[i].Pos.Offset < warns[j].Pos.Offset })
+	return warns
 }
 
 // checkStreams asks each source whether it could open the stream its
