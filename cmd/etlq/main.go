@@ -25,7 +25,7 @@ var version = "dev"
 type cli struct {
 	Apply   applyCmd      `cmd:"" help:"Run the pipelines of a file: snapshot, then follow the binlog."`
 	Capture captureCmd    `cmd:"" help:"Publish the sources of a file to a NATS JetStream log for apply --log workers (docs/scale-out.md)."`
-	Status  statusCmd     `cmd:"" help:"Show a log's partitions: owner, lag, retention headroom (docs/scale-out.md)."`
+	Status  statusCmd     `cmd:"" help:"Show a state directory: lock owner, each source's checkpoint and lag, each pipeline's checkpoint (with --log: a log's partitions, docs/scale-out.md)."`
 	Check   checkCmd      `cmd:"" help:"Parse, resolve against live schemas and type-check a file."`
 	Plan    planCmd       `cmd:"" help:"Show the dataflow of each pipeline and the DDL apply would run."`
 	Fmt     fmtCmd        `cmd:"" help:"Print a file in canonical layout (-w rewrites it)."`

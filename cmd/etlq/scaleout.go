@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -97,17 +98,31 @@ func newLogger(format string) *slog.Logger {
 	return slog.New(logHandler(connectors.RedactingWriter(os.Stderr), format))
 }
 
-// statusCmd shows a log's partitions: owner, lag, retention headroom.
+// statusCmd shows a state directory (without --log) or a log's partitions.
 type statusCmd struct {
-	File  string `arg:"" type:"existingfile" help:"The .etl file whose sources' logs to show."`
-	Log   string `required:"" placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"The NATS JetStream server holding the log."`
-	Group string `default:"apply" help:"The workers' group."`
-	Drop  bool   `help:"Delete the sources' streams and lease buckets in the namespace (every group's position with them); refused while workers of the group are live."`
+	File     string `arg:"" type:"existingfile" help:"The .etl file whose sources' checkpoints (or logs) to show."`
+	StateDir string `default:"./.etlq" help:"Without --log: the state directory apply uses."`
+	Log      string `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"Show the partitions of this NATS JetStream log instead (docs/scale-out.md)."`
+	Group    string `default:"apply" help:"With --log: the workers' group."`
+	Drop     bool   `help:"With --log: delete the sources' streams and lease buckets in the namespace (every group's position with them); refused while workers of the group are live."`
 }
 
 func (s *statusCmd) Run(ctx context.Context) error {
 	_, plan, err := etlfile.LoadPlan(ctx, s.File, true)
 	if err != nil {
+		return err
+	}
+	if s.Log == "" {
+		if s.Drop {
+			return errors.New("--drop deletes a log's streams: it needs --log")
+		}
+		// A plain state directory: its lock, checkpoints and how far
+		// behind the servers they are (docs/operations.md, "Status").
+		out, err := engine.StateStatus(ctx, plan, s.StateDir)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(connectors.RedactingWriter(os.Stdout), out)
 		return err
 	}
 	if s.Drop {

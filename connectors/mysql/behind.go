@@ -1,0 +1,131 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	gm "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+)
+
+// Behind is how far a checkpoint is behind the server's binary log (etlq
+// status): the server's position now, the binlog bytes between, and when
+// the first change the checkpoint has not taken was written.
+type Behind struct {
+	// Current is the server's binlog position now ("binlog.000043:120").
+	Current string
+	// Bytes are the binary log bytes from the checkpoint to Current (0:
+	// caught up). Unknown (-1) when the checkpoint's file is purged.
+	Bytes int64
+	// Since is when the first event after the checkpoint was written
+	// (zero: caught up, or not readable).
+	Since time.Time
+	// Purged says the checkpoint's binary log is no longer on the server;
+	// Oldest is the oldest one it has.
+	Purged bool
+	Oldest string
+}
+
+// Behind says how far the checkpoint state mark (a Mark's State) is behind
+// the server's binary log.
+func (s *Source) Behind(ctx context.Context, mark []byte) (*Behind, error) {
+	st, err := decodeState(mark)
+	if err != nil {
+		return nil, err
+	}
+	c, done, err := s.questionConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	cur, _, err := masterStatus(c, s.cfg.Flavor)
+	if err != nil {
+		return nil, err
+	}
+	b := &Behind{Current: cur.String()}
+	logs, err := c.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return nil, fmt.Errorf("list binary logs: %v", err)
+	}
+	cp := binlogPos{File: st.File, Pos: st.Pos}
+	found := false
+	for i := 0; i < logs.RowNumber(); i++ {
+		f, _ := logs.GetString(i, 0)
+		u, _ := logs.GetUint(i, 1)
+		size := int64(u)
+		if i == 0 {
+			b.Oldest = f
+		}
+		fp := binlogPos{File: f}
+		switch {
+		case f == cp.File:
+			found = true
+			if f == cur.File {
+				b.Bytes += int64(cur.Pos) - int64(cp.Pos)
+			} else {
+				b.Bytes += size - int64(cp.Pos)
+			}
+		case fp.cmp(cp) > 0 && f == cur.File:
+			b.Bytes += int64(cur.Pos)
+		case fp.cmp(cp) > 0 && fp.cmp(binlogPos{File: cur.File}) < 0:
+			b.Bytes += size
+		}
+	}
+	if !found {
+		b.Purged, b.Bytes = true, -1
+		return b, nil
+	}
+	if b.Bytes < 0 {
+		b.Bytes = 0 // (a checkpoint of another server, ahead of this one's file)
+	}
+	if b.Bytes > 0 {
+		b.Since, _ = s.eventTime(ctx, cp) // best effort: Since stays zero
+	}
+	return b, nil
+}
+
+// eventTime returns when the first event after pos was written, read over
+// a short binlog dump (as fileStart).
+func (s *Source) eventTime(ctx context.Context, pos binlogPos) (time.Time, error) {
+	cfg := s.cfg
+	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:         0x40000000 | rand.Uint32N(0x3fffffff), // never a running stream's
+		Flavor:           cfg.Flavor,
+		Host:             cfg.Host,
+		Port:             cfg.Port,
+		User:             cfg.User,
+		Password:         cfg.Password,
+		TLSConfig:        s.binlogTLS(),
+		Charset:          "utf8mb4",
+		RawModeEnabled:   true,
+		DisableRetrySync: true,
+		Logger:           slog.New(slog.DiscardHandler),
+	})
+	defer syncer.Close()
+	bs, err := syncer.StartSync(gm.Position{Name: pos.File, Pos: pos.Pos})
+	if err != nil {
+		return time.Time{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		e, err := bs.GetEvent(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		// The dump begins with a rotate and the file's format
+		// description (and, on MariaDB, its GTID list): none of them is
+		// after pos.
+		switch e.Header.EventType {
+		case replication.ROTATE_EVENT, replication.FORMAT_DESCRIPTION_EVENT, replication.HEARTBEAT_EVENT,
+			replication.MARIADB_GTID_LIST_EVENT, replication.MARIADB_BINLOG_CHECKPOINT_EVENT, replication.PREVIOUS_GTIDS_EVENT:
+			continue
+		}
+		if e.Header.Timestamp != 0 && e.Header.LogPos > pos.Pos {
+			return time.Unix(int64(e.Header.Timestamp), 0).UTC(), nil
+		}
+	}
+}
