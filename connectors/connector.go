@@ -269,6 +269,13 @@ type Progress struct {
 	Done      bool
 }
 
+// ErrPositionLost is matched (errors.Is) by a stream's error when the
+// position it reads from is gone from the source: a binary log purged on
+// the server while the stream could not read it (its connection lost, or
+// it was behind). The changes after that position are lost; a run that
+// resumes from its checkpoint takes the source's on_binlog_gap.
+var ErrPositionLost = errors.New("the source no longer has the stream's position")
+
 // Stream is an open change stream.
 type Stream interface {
 	// Next returns the next batch; the caller owns it. It returns io.EOF when a

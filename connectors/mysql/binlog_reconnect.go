@@ -48,7 +48,7 @@ func (r *binlogReader) classify(err error) error {
 	if errors.As(err, &me) && me.Code == gm.ER_MASTER_FATAL_ERROR_READING_BINLOG {
 		msg := strings.ToLower(me.Message)
 		if strings.Contains(msg, "could not find") || strings.Contains(msg, "purged") || strings.Contains(msg, "first log file") {
-			return purgedError(r.safe)
+			return purgedWhileReading(r.safe)
 		}
 		if sameIDHint(err, r.cfg.src.cfg.ServerID) == "" {
 			// The server cannot send its binlog from r.safe: asking again

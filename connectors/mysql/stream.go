@@ -904,6 +904,9 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 // binlog. snapshot_on_purge = true takes a new snapshot instead of failing.
 type lostPositionError struct{ error }
 
+// Is matches connectors.ErrPositionLost.
+func (lostPositionError) Is(target error) bool { return target == connectors.ErrPositionLost }
+
 // checkPurged fails when pos is no longer in the server's binlogs, or past
 // the end of its file.
 func checkPurged(c *client.Conn, pos binlogPos) error {
@@ -926,6 +929,15 @@ func checkPurged(c *client.Conn, pos binlogPos) error {
 		return nil
 	}
 	return purgedError(pos)
+}
+
+// purgedWhileReading is the error of a stream whose read position the
+// server purged while it ran: its connection was lost (a network cut, a
+// server restart) and the file was purged before it reconnected. The
+// engine resumes from the checkpoint when on_binlog_gap = 'resnapshot'
+// (a new snapshot there); otherwise the run stops with this.
+func purgedWhileReading(pos binlogPos) error {
+	return lostPositionError{fmt.Errorf("binlog position %s, where etlq was reading, was purged on the server while etlq was behind it (its binlog connection was lost, and PURGE BINARY LOGS or the retention removed the file before it reconnected): the changes after it are gone from the server, and a new snapshot is needed: set on_binlog_gap = 'resnapshot' and run apply again, which then takes one of the SNAPSHOT initial tables from the checkpoint on (marking changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too), or start again with an empty state directory; etlq status shows how far behind a checkpoint is", pos)}
 }
 
 func purgedError(pos binlogPos) error {

@@ -85,6 +85,17 @@ func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *plan
 		go func() {
 			defer wg.Done()
 			err := r.run(ctx)
+			for gapResumes(ctx, r, err) {
+				// The binary log the stream read was purged while it
+				// could not read it: resume from the checkpoint, as a
+				// restart would, which takes the new snapshot there
+				// (on_binlog_gap = 'resnapshot').
+				opts.Log.Warn("binlog gap while running: the server purged the binary log the stream was reading; resuming from the checkpoint, which takes a new snapshot of the SNAPSHOT initial tables (on_binlog_gap = 'resnapshot')",
+					"source", src.Name, "reason", err.Error())
+				r = &sourceRun{decl: r.decl, pipes: r.pipes, sinks: r.sinks, store: r.store, opts: r.opts,
+					stateName: r.stateName, alone: r.alone, until: r.until}
+				err = r.run(ctx)
+			}
 			if err == nil {
 				return
 			}
@@ -329,4 +340,14 @@ func (s *Store) remove(source string) error {
 		return fmt.Errorf("remove checkpoint: %w", err)
 	}
 	return syncDir(filepath.Dir(s.path(source)))
+}
+
+// gapResumes reports whether run r, which ended with err, lost its read
+// position to a binary log purge (connectors.ErrPositionLost) while its
+// source re-snapshots a gap (on_binlog_gap = 'resnapshot'): then it is run
+// again from its checkpoint. Not when a pipeline of it stopped alone (its
+// own checkpoint and error are the run's to report), nor when stopping.
+func gapResumes(ctx context.Context, r *sourceRun, err error) bool {
+	return err != nil && ctx.Err() == nil && errors.Is(err, connectors.ErrPositionLost) && len(r.stopped) == 0 &&
+		GapResnapshots(r.decl, r.pipes)
 }
