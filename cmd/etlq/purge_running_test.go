@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,6 +27,7 @@ func TestBinlogPurgedWhileRunning(t *testing.T) {
 			for _, with := range []string{"", ", on_binlog_gap = 'resnapshot'"} {
 				purgedWhileRunning(t, srv.dsn, with)
 			}
+			checkpointPurgedWhileRunning(t, srv.dsn)
 		})
 	}
 }
@@ -97,5 +99,70 @@ func purgedWhileRunning(t *testing.T, myDSN, with string) {
 		if !strings.Contains(log, want) {
 			t.Errorf("apply: want %q in\n%s", want, log)
 		}
+	}
+}
+
+// checkpointPurgedWhileRunning: the sink is unreachable, so the checkpoint
+// stays in a binary log file the stream has read past, and the server
+// purges that file. apply goes on (its binlog connection holds) and warns
+// that a restart before its next checkpoint could not resume; once the
+// sink answers again, the rows arrive and apply stops cleanly. It used to
+// say nothing until a restart failed.
+func checkpointPurgedWhileRunning(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my := s.db, s.my
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v VARCHAR(8))", "INSERT INTO "+db+".t VALUES (1, 'a')")
+	px := newCHProxy(t, s.chDSN)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse 'clickhouse://%s';\n"+
+		"CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert WITH (flush_interval = '100ms');\n", myDSN, testServerID(), px.addr(), db, db))
+	a := &liveApply{cmd: osexec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file), out: &syncBuffer{}, done: make(chan error, 1)}
+	a.cmd.Env = append(os.Environ(), "ETLQ_TEST_PURGE_CHECK=1s", "ETLQ_TEST_DRAIN_TIMEOUT=5s")
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.done <- a.cmd.Wait() }()
+	t.Cleanup(func() {
+		if a.cmd.ProcessState == nil {
+			a.cmd.Process.Kill()
+			<-a.done
+		}
+	})
+	count := func() (bool, string) {
+		n, err := chCount(s.chDSN, "SELECT count() FROM "+db+".t_current")
+		return err == nil && n == 3, fmt.Sprintf("%d rows, %v", n, err)
+	}
+	a.waitFor(t, "the snapshot in ClickHouse", 60*time.Second, func() (bool, string) {
+		n, err := chCount(s.chDSN, "SELECT count() FROM "+db+".t_current")
+		return err == nil && n == 1, fmt.Sprintf("%d rows, %v", n, err)
+	})
+	// The checkpoint is in this file; the sink takes nothing from now.
+	was := fmt.Sprint(testenv.Query(t, my, "SHOW MASTER STATUS")[0][0])
+	px.cut()
+	myExec(t, my, "INSERT INTO "+db+".t VALUES (2, 'b')", "FLUSH BINARY LOGS", "INSERT INTO "+db+".t VALUES (3, 'c')")
+	cur := fmt.Sprint(testenv.Query(t, my, "SHOW MASTER STATUS")[0][0])
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		myExec(t, my, "PURGE BINARY LOGS TO '"+cur+"'")
+		if first := fmt.Sprint(testenv.Query(t, my, "SHOW BINARY LOGS")[0][0]); first > was {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("binary log %s is still there after PURGE BINARY LOGS TO '%s'", was, cur)
+		}
+	}
+	want := "source s: the checkpoint's binary log " + was + " was purged on the server while apply runs"
+	a.waitFor(t, "the warning that the checkpoint's binary log was purged", 60*time.Second, func() (bool, string) {
+		return strings.Contains(a.out.String(), want), ""
+	})
+	if !strings.Contains(a.out.String(), "if it stops, or loses the connection, before that checkpoint, it cannot resume there: apply fails there, unless on_binlog_gap = 'resnapshot'") {
+		t.Errorf("the warning does not say what it means:\n%s", a.out.String())
+	}
+	px.restore()
+	a.waitFor(t, "the rows after the purge in ClickHouse", 120*time.Second, count)
+	a.stop(t)
+	if n := strings.Count(a.out.String(), want); n != 1 {
+		t.Errorf("the warning is logged %d times, want once:\n%s", n, a.out.String())
 	}
 }

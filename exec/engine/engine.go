@@ -228,7 +228,8 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			}
 		}
 		if r.alone == "" {
-			r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, mark: storeMark(r.store, r.decl.Name)})
+			r.opts.Stats.setPurgeClock(r.decl.Name, &purgeClock{ex: ex, mark: storeMark(r.store, r.decl.Name),
+				warn: purgedWhileRunning(r.opts.Log, r.decl, r.pipes)})
 		}
 	}
 	req, names := streamRequest(r.pipes, r.opts.Once)

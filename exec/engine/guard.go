@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -175,12 +177,19 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 // purgeClock answers the metric of the seconds left until a source's
-// checkpoint may be purged, asking the server at most once a minute.
+// checkpoint may be purged, asking the server at most once a minute (the
+// status lines and the metrics ask it). With warn set, it also logs, once
+// per file, that the checkpoint's binary log was purged while the run
+// goes on.
 type purgeClock struct {
 	ex expirer
 	// mark is the source's checkpoint position (nil: none yet): apply's
 	// state store (storeMark), the capture's last position in the log.
 	mark func() ([]byte, error)
+	// warn logs that the checkpoint's binary log file was purged (nil:
+	// nothing is logged); warned is the file it was logged for.
+	warn   func(e *mysql.Expiry)
+	warned string
 
 	mu     sync.Mutex
 	at     time.Time
@@ -194,11 +203,33 @@ type purgeClock struct {
 func (p *purgeClock) secondsLeft() (float64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if time.Since(p.at) > time.Minute && !p.asking {
+	if time.Since(p.at) > purgeClockEvery && !p.asking {
 		p.asking = true
 		go p.ask()
 	}
 	return p.left, p.known
+}
+
+// purgeClockEvery is how often a purgeClock asks the server: a minute, or
+// the test-only ETLQ_TEST_PURGE_CHECK.
+var purgeClockEvery = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("ETLQ_TEST_PURGE_CHECK")); err == nil && d > 0 {
+		return d
+	}
+	return time.Minute
+}()
+
+// purgedWhileRunning returns the warn of a purgeClock of apply's source
+// d: its checkpoint's binary log was purged while the run goes on.
+func purgedWhileRunning(log *slog.Logger, d *planner.SourceDecl, pipes []*planner.Pipeline) func(e *mysql.Expiry) {
+	return func(e *mysql.Expiry) {
+		then := "apply fails there, unless on_binlog_gap = 'resnapshot'"
+		if GapResnapshots(d, pipes) {
+			then = "apply takes a new snapshot there (on_binlog_gap = 'resnapshot')"
+		}
+		log.Warn(fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server while apply runs (the oldest is %s): apply goes on while its binlog connection holds, and its next checkpoint is past the gap; but if it stops, or loses the connection, before that checkpoint, it cannot resume there: %s. The checkpoint moves on when the sinks acknowledge what they hold (are they slow, or unreachable?)",
+			d.Name, e.File, e.Oldest, then))
+	}
 }
 
 // storeMark is the checkpoint position of a source in a state store.
@@ -230,6 +261,10 @@ func (p *purgeClock) ask() {
 			switch {
 			case e.Purged:
 				known = true
+				if p.warn != nil && p.warned != e.File {
+					p.warned = e.File // (only ask runs it: one at a time)
+					p.warn(e)
+				}
 			case !e.PurgeAt.IsZero():
 				left, known = max(0, time.Until(e.PurgeAt).Seconds()), true
 			}
