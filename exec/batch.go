@@ -113,6 +113,10 @@ const (
 	// "json" (on String), "geometry" (on Binary), "time" (on Duration(µs)),
 	// "year" (on Uint16), "bit" (on Uint64), "enum", "set" (on String).
 	MetaLogicalType = "etlq.logical_type"
+	// MetaEmbedJSON, "1" on a JSON column that is never NULL and never the
+	// document null (the dead letter's row, which etlq builds), has jsonl
+	// embed the document rather than write its text as a string.
+	MetaEmbedJSON = "etlq.embed_json"
 	// MetaPrimaryKey is "1..n" (1-based position in the primary key) on
 	// primary key columns.
 	MetaPrimaryKey = "etlq.pk"

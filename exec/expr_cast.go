@@ -16,6 +16,10 @@ type castExpr struct {
 	kernel  stdlib.Kernel
 	// opts are resolved per record when x is a column (source fsp).
 	fmtFromCol bool
+	// errPrefix starts the reason of each row this conversion fails
+	// (not of rows x itself fails): which argument of which user function
+	// it converts.
+	errPrefix string
 }
 
 // Cast returns CAST(x AS to). Failing rows (bad text, overflow) are row
@@ -92,7 +96,14 @@ func (e *castExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 			k, _ = stdlib.CastKernel(e.x.Type(), e.t, stdlib.CastOptions{Lenient: e.lenient, Format: opt})
 		}
 	}
-	return runKernel(c, k, []*stdlib.Vector{a}, e.t, sel, false)
+	n0 := len(c.Errs)
+	out := runKernel(c, k, []*stdlib.Vector{a}, e.t, sel, false)
+	if e.errPrefix != "" {
+		for i := n0; i < len(c.Errs); i++ {
+			c.Errs[i].Reason = e.errPrefix + c.Errs[i].Reason
+		}
+	}
+	return out
 }
 
 // formatOf returns how to print column idx as text, from its source type.

@@ -123,31 +123,74 @@ type udfExpr struct {
 
 // CallUDF returns a call of f; the arguments are converted to the declared
 // parameter types, and a row whose argument does not convert (bad text, a
-// value out of the type's range) fails as with CAST.
+// value out of the type's range) fails as with CAST, its reason naming the
+// function and the argument. A wrong number of arguments, an argument of a
+// type that does not convert, and a constant argument that cannot convert
+// ('abc' or 3000000000 for an INT32) are an *ArgError.
 func CallUDF(f *UDF, args []Expr) (Expr, error) {
 	if len(args) != len(f.Params) {
-		return nil, fmt.Errorf("function %q takes %d arguments, got %d", f.Name, len(f.Params), len(args))
+		at := -1
+		if len(args) > len(f.Params) {
+			at = len(f.Params)
+		}
+		return nil, &ArgError{Arg: at, Msg: fmt.Sprintf("function %q takes %d argument%s %s, got %d",
+			f.Name, len(f.Params), plural(len(f.Params)), f.signature(), len(args))}
 	}
 	ns, err := asNodes(args)
 	if err != nil {
 		return nil, err
 	}
 	for i := range ns {
+		what := fmt.Sprintf("argument %d of %q (%s %s)", i+1, f.Name, f.Params[i], f.ParamTypes[i])
 		if !stdlib.CanCast(ns[i].Type(), f.ParamTypes[i]) {
-			return nil, fmt.Errorf("argument %d of %q must be %s, got %s", i+1, f.Name, f.ParamTypes[i], ns[i].Type())
+			return nil, &ArgError{Arg: i, Msg: fmt.Sprintf("%s must be %s, got %s", what, f.ParamTypes[i], ns[i].Type())}
 		}
-		if ns[i], err = strictCoerce(ns[i], f.ParamTypes[i]); err != nil {
-			return nil, err
+		if ns[i], err = strictCoerce(ns[i], f.ParamTypes[i], fmt.Sprintf("function %q: argument %d (%s): ", f.Name, i+1, f.Params[i])); err != nil {
+			return nil, &ArgError{Arg: i, Msg: fmt.Sprintf("%s: %v", what, err)}
+		}
+		if isConstant(ns[i]) {
+			c := &evalCtx{n: 1}
+			ns[i].eval(c, nil)
+			if len(c.Errs) > 0 {
+				// Every row would fail the same way: a mistake of the file.
+				why := strings.TrimPrefix(c.Errs[0].Reason, fmt.Sprintf("function %q: argument %d (%s): ", f.Name, i+1, f.Params[i]))
+				return nil, &ArgError{Arg: i, Msg: fmt.Sprintf("%s: %s", what, why)}
+			}
 		}
 	}
 	return &udfExpr{f: f, args: ns}, nil
 }
 
+// ArgError is a call of a user function that cannot work whatever the
+// row: Arg is the (0-based) argument it is about, -1 for the call.
+type ArgError struct {
+	Arg int
+	Msg string
+}
+
+func (e *ArgError) Error() string { return e.Msg }
+
+// signature is "(x INT32, s STRING)".
+func (f *UDF) signature() string {
+	ps := make([]string, len(f.Params))
+	for i, p := range f.Params {
+		ps[i] = p + " " + f.ParamTypes[i].String()
+	}
+	return "(" + strings.Join(ps, ", ") + ")"
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
 // strictCoerce is coerce, except that a value the parameter type cannot
 // hold ('abc' or 3000000000 for an INT32) is a row error, as an explicit
 // CAST, rather than a NULL (or a clamped number) the body would compute
-// with unawares.
-func strictCoerce(x node, t stdlib.Type) (node, error) {
+// with unawares; the row error's reason starts with prefix.
+func strictCoerce(x node, t stdlib.Type, prefix string) (node, error) {
 	c, err := coerce(x, t)
 	if err != nil || c == x || isNullLit(x) {
 		return c, err
@@ -156,6 +199,7 @@ func strictCoerce(x node, t stdlib.Type) (node, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.errPrefix = prefix
 	if l, ok := x.(*litExpr); ok {
 		if v, ok := foldConst(s); ok {
 			return &litExpr{v: v, text: l.text}, nil

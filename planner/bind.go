@@ -528,6 +528,11 @@ func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
 		}
 		x, err := exec.CallUDF(f.udf, args)
 		if err != nil {
+			var ae *exec.ArgError
+			if errors.As(err, &ae) && ae.Arg >= 0 && ae.Arg < len(c.Args) {
+				b.errs.add(c.Args[ae.Arg], "%v", err)
+				return nil
+			}
 			b.errs.add(c, "%v", err)
 			return nil
 		}

@@ -57,7 +57,7 @@ func DeadLetterSchema() *arrow.Schema {
 		{Name: DLVersion, Type: arrow.PrimitiveTypes.Uint64},
 		{Name: DLColumn, Type: str},
 		{Name: DLReason, Type: str},
-		{Name: DLRow, Type: str, Metadata: arrow.NewMetadata([]string{exec.MetaLogicalType}, []string{"json"})},
+		{Name: DLRow, Type: str, Metadata: arrow.NewMetadata([]string{exec.MetaLogicalType, exec.MetaEmbedJSON}, []string{"json", "1"})},
 	}
 	return arrow.NewSchema(append(fields, exec.SysFields()...), nil)
 }

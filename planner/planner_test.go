@@ -534,3 +534,37 @@ func TestSystemColumnNames(t *testing.T) {
 		}
 	}
 }
+
+// TestUDFArgumentErrors: a call of a CREATE FUNCTION that cannot work for
+// any row — too many or too few arguments, an argument of a type that does
+// not convert to the parameter's, a constant the parameter type cannot
+// hold — is an error of the file at the argument (at the call when one is
+// missing), naming the function, the parameter and what is wrong. The
+// constants were row errors of every row at run time.
+func TestUDFArgumentErrors(t *testing.T) {
+	decl := "CREATE FUNCTION dbl(x INT32) RETURNS INT64 AS EXPR 'x * 2';\n" +
+		"CREATE FUNCTION d(x DATE, s STRING) RETURNS STRING AS EXPR 's';\n"
+	for _, tc := range []struct{ item, want string }{
+		{"dbl(id, 2)", `test.etl:5:67: function "dbl" takes 1 argument (x INT32), got 2`},
+		{"dbl()", `test.etl:5:59: function "dbl" takes 1 argument (x INT32), got 0`},
+		{"d(created_at)", `test.etl:5:59: function "d" takes 2 arguments (x DATE, s STRING), got 1`},
+		{"dbl('abc')", `test.etl:5:63: argument 1 of "dbl" (x INT32): cannot cast 'abc' to INT32`},
+		{"dbl(3000000000)", `test.etl:5:63: argument 1 of "dbl" (x INT32): value 3000000000 is out of range for INT32`},
+		{"dbl(-2147483648 - 1)", `test.etl:5:63: argument 1 of "dbl" (x INT32): value -2147483649 is out of range for INT32`},
+		{"d(TRUE, customer)", `test.etl:5:61: argument 1 of "d" (x DATE) must be DATE, got BOOL`},
+		{"d(created_at, 'x', 3)", `test.etl:5:78: function "d" takes 2 arguments (x DATE, s STRING), got 3`},
+		{"d('2024-02-30', customer)", `test.etl:5:61: argument 1 of "d" (x DATE): cannot cast '2024-02-30' to DATE`},
+	} {
+		src := header + decl + "CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, " + tc.item + " AS v INTO stdout;\n"
+		_, err := build(t, src)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v\nwant %s", tc.item, err, tc.want)
+		}
+	}
+	// Arguments that convert row by row are no error of the file.
+	for _, item := range []string{"dbl(customer)", "dbl('12')", "dbl(amount)", "d(customer, id)", "dbl(NULL)"} {
+		if _, err := build(t, header+decl+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, "+item+" AS v INTO stdout;\n"); err != nil {
+			t.Errorf("%s: %v", item, err)
+		}
+	}
+}

@@ -214,8 +214,11 @@ not re-examined, as with any DDL that changes what a WHERE selects.
   counts both members, as MariaDB (MySQL keeps the last).
 - MariaDB unquotes ` + "`json_extract(…)`" + ` compared with text in ` + "`=`, `<`" + ` … but not in an IN of several items or
   BETWEEN; etlq unquotes in all of them, as MySQL.
-- unix_timestamp() is an INT64 without the fraction, 0 before 1970 (as MySQL) and not limited to 2038;
-  MariaDB 10.11 gives NULL outside 1970…2038-01-19.
+- unix_timestamp() is an INT64 without the fraction, where MariaDB gives a DECIMAL with the fraction of a
+  DATETIME(n); like MariaDB 10.11 it is NULL outside 1970-01-01 00:00:00 … 2038-01-19 03:14:07.999999 (MySQL gives
+  0 before 1970), and from_unixtime() is NULL outside 0 … 2147483647.999999. The zero TIMESTAMP
+  ` + "`0000-00-00 00:00:00`" + ` is the zero date in etlq, so its unix_timestamp() is NULL; MariaDB gives 0 for a TIMESTAMP
+  column's zero (NULL for a DATETIME's).
 
 ## Functions
 

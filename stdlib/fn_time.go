@@ -97,7 +97,7 @@ func init() {
 	Register(&Func{Name: "timestampdiff", Sig: "timestampdiff(unit, a, b) → INT64", Doc: "Whole units (microsecond … year) from a to b.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"timestampdiff('MONTH', DATE '2024-01-31', DATE '2024-02-29')", "0"}, {"timestampdiff('HOUR', TIMESTAMP '2024-01-01 00:00:00', TIMESTAMP '2024-01-02 01:59:00')", "25"}},
 		Bind: bindTimestampDiff})
-	Register(&Func{Name: "unix_timestamp", Sig: "unix_timestamp([t]) → INT64", Doc: "Seconds since 1970-01-01 UTC of t (default now); fractions are dropped, and a t before 1970 gives 0 (as MySQL).", MySQL: true,
+	Register(&Func{Name: "unix_timestamp", Sig: "unix_timestamp([t]) → INT64", Doc: "Seconds since 1970-01-01 UTC of t (default now), fractions dropped; NULL for a t outside 1970-01-01 00:00:00 … 2038-01-19 03:14:07.999999 (as MariaDB 10.11) and for a zero date.", MySQL: true,
 		MinArgs: 0, MaxArgs: 1, Examples: []Example{{"unix_timestamp(TIMESTAMP '2024-01-01 00:00:00')", "1704067200"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			if len(args) == 0 {
@@ -109,11 +109,19 @@ func init() {
 					Sel(sel, n, func(i int) { out.I64[i] = now.Unix() })
 				}}, nil
 			}
-			return simple("unix_timestamp", TInt64, validDates(func(c *Ctx, a []*Vector, i int, out *Vector) {
-				out.I64[i] = max(floorDiv(a[0].I64[i], usPerSec), 0)
-			}, 0), timeArg)(args)
+			return simple("unix_timestamp", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+				Sel(sel, n, func(i int) {
+					// Zero and invalid dates are below 0 (their sentinels).
+					us := a[0].I64[i]
+					if us < 0 || us > maxUnixTimeUs {
+						out.SetNull(i, n)
+						return
+					}
+					out.I64[i] = us / usPerSec
+				})
+			}, timeArg)(args)
 		}})
-	Register(&Func{Name: "from_unixtime", Sig: "from_unixtime(n) → TIMESTAMP", Doc: "The UTC timestamp n seconds after 1970-01-01.", MySQL: true,
+	Register(&Func{Name: "from_unixtime", Sig: "from_unixtime(n) → TIMESTAMP", Doc: "The UTC timestamp n seconds after 1970-01-01; NULL for an n outside 0 … 2147483647.999999 (as MariaDB 10.11: 2038-01-19 03:14:07.999999 is the last).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"from_unixtime(1704067200)", "2024-01-01 00:00:00"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			if _, err := numArg("from_unixtime", 0, args[0].Type); err != nil {
@@ -122,7 +130,7 @@ func init() {
 			return &Bound{Ret: TTimestamp, Args: []Type{Dec(65, 6)}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 				Sel(sel, n, func(i int) {
 					v, ok := decSmall(a[0].Dec[i])
-					if !ok || v < 0 || v > maxTimestampUs {
+					if !ok || v < 0 || v > maxUnixTimeUs {
 						out.SetNull(i, n)
 						return
 					}
@@ -166,6 +174,11 @@ func validDates(f func(c *Ctx, a []*Vector, i int, out *Vector), args ...int) Ke
 		})
 	}
 }
+
+// maxUnixTimeUs is the last instant (2038-01-19 03:14:07.999999 UTC, in
+// microseconds) that MariaDB 10.11's unix_timestamp() and from_unixtime()
+// take; outside 0…maxUnixTimeUs both give NULL.
+const maxUnixTimeUs = math.MaxInt32*usPerSec + usPerSec - 1
 
 var dateTruncUnits = map[string]bool{"year": true, "quarter": true, "month": true, "week": true, "day": true, "hour": true, "minute": true, "second": true}
 

@@ -100,6 +100,10 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if a.Log != "" && a.Once {
 		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
 	}
+	// Connectors log through the default logger (reconnects, retries, a
+	// plain connection under ssl_mode = 'preferred' while the plan reads
+	// the schemas): the same format and destination as etlq's own lines.
+	slog.SetDefault(log)
 	l, plan, err := etlfile.LoadPlanAtWith(ctx, a.File, false, a.StateDir, logMarks(a.Log))
 	if err != nil {
 		return err
@@ -112,9 +116,6 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if err := setMemoryLimit(a.MemoryLimit); err != nil {
 		return err
 	}
-	// Connectors log through the default logger (reconnects, retries):
-	// the same format and destination as etlq's own lines.
-	slog.SetDefault(log)
 	stats := engine.NewStats()
 
 	if a.MetricsAddr != "" {

@@ -207,7 +207,10 @@ var zeroDateCases = []exprCase{
 	{e: "convert_tz(dt0, '+00:00', '+01:00')"},
 	{e: "d LIKE '0000%'"}, {e: "dt3 LIKE '%.000'"}, {e: "d IN ('0000-00-00', DATE '2024-02-29')"},
 	{e: "greatest(d, DATE '1000-01-01')", my: "IF(MONTH(d) = 0 OR DAY(d) = 0, DATE '1000-01-01', greatest(d, DATE '1000-01-01'))", why: whyZeroDateOrder},
-	{e: "unix_timestamp(dt0)", my: "GREATEST(0, TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', dt0))", why: whyUnixTime},
+	{e: "unix_timestamp(dt0)"}, {e: "unix_timestamp(ts0)", my: "IF(ts0 = 0, NULL, unix_timestamp(ts0))", why: whyZeroTimestamp},
+	{e: "unix_timestamp(dt3)", my: "FLOOR(unix_timestamp(dt3))", why: whyUnixTime},
+	{e: "unix_timestamp(dt6)", my: "FLOOR(unix_timestamp(dt6))", why: whyUnixTime},
+	{e: "from_unixtime(unix_timestamp(dt0))"}, {e: "from_unixtime(unix_timestamp(ts6) + 1)", my: "from_unixtime(FLOOR(IF(ts6 = 0, NULL, unix_timestamp(ts6))) + 1)", why: whyZeroTimestamp},
 	{e: "d + INTERVAL 1 DAY"}, {e: "date_add(dt0, INTERVAL 1 MONTH)"}, {e: "date_sub(d, INTERVAL 1 YEAR)"},
 	{e: "d IS NULL"}, {e: "d = DATE '2024-02-29'"}, {e: "d = '0000-00-00'"}, {e: "dt0 = '0000-00-00 00:00:00'"},
 	{e: "d < DATE '1000-01-01'", my: "d < DATE '1000-01-01' OR (d IS NOT NULL AND (MONTH(d) = 0 OR DAY(d) = 0))", why: whyZeroDateOrder},
@@ -276,7 +279,8 @@ const (
 	whyJSONBool      = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
 	whyZeroDateOrder = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
 	whyJSONIn        = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
-	whyUnixTime      = "unix_timestamp is an INT64 without fraction, 0 before 1970 (as MySQL), no 2038 limit; MariaDB 10.11 is NULL outside 1970..2038"
+	whyZeroTimestamp = "a zero TIMESTAMP is the zero date, whose unix_timestamp is NULL; MariaDB gives 0 for a TIMESTAMP column's (but NULL for a DATETIME's)"
+	whyUnixTime      = "unix_timestamp is an INT64 without the fraction; MariaDB's is a DECIMAL with the DATETIME(n)'s digits"
 )
 
 // tsFrac is the MariaDB spelling of a computed DATETIME(6) x as etlq
@@ -469,7 +473,11 @@ var exprCases = []exprCase{
 	{e: "year(dt)"}, {e: "month(ts)"}, {e: "day(dt)"}, {e: "hour(ts)"}, {e: "minute(ts)"}, {e: "second(ts)"},
 	{e: "dayofweek(dt)"}, {e: "date_format(ts, '%Y-%m-%d %H:%i:%s.%f')"}, {e: "datediff(ts, dt)"},
 	{e: "datediff(dt, '2000-01-01')"},
-	{e: "unix_timestamp(ts)", my: "GREATEST(0, TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', ts))", why: whyUnixTime},
+	{e: "unix_timestamp(ts)", my: "FLOOR(unix_timestamp(ts))", why: whyUnixTime}, {e: "unix_timestamp(dt)"},
+	{e: "unix_timestamp(TIMESTAMP '2038-01-19 03:14:07')"}, {e: "unix_timestamp(TIMESTAMP '2038-01-19 03:14:08')"},
+	{e: "unix_timestamp(TIMESTAMP '1969-12-31 23:59:59')"}, {e: "unix_timestamp(DATE '1970-01-01')"},
+	{e: "from_unixtime(i)"}, {e: "from_unixtime(b)"}, {e: "from_unixtime(ub)"}, {e: "from_unixtime(i + 1)"},
+	{e: "from_unixtime(2147483647.999999)"}, {e: "from_unixtime(2147483648)"}, {e: "from_unixtime(-1)"},
 
 	// Collations: the columns are utf8mb4_general_ci, as MariaDB's
 	// default; literals give way to them (docs/functions.md, "Collations").

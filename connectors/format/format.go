@@ -188,7 +188,8 @@ type rowCol struct {
 	col     int    // record column
 	key     []byte // JSON-quoted name and a colon
 	logical string
-	user    int // position in layout.user, -1 for a column the mode adds
+	embed   bool // exec.MetaEmbedJSON: jsonl embeds the JSON document
+	user    int  // position in layout.user, -1 for a column the mode adds
 }
 
 func newLayout(s *arrow.Schema, o *Options) *layout {
@@ -254,7 +255,8 @@ func (l *layout) rowColumns(o *Options) []rowCol {
 	var user []rowCol
 	for k, c := range l.user {
 		has[l.names[k]] = true
-		user = append(user, rowCol{name: l.names[k], col: c, key: l.keys[k], logical: l.logical[k], user: k})
+		embed := l.schema.Field(c).Metadata.FindKey(exec.MetaEmbedJSON) >= 0
+		user = append(user, rowCol{name: l.names[k], col: c, key: l.keys[k], logical: l.logical[k], embed: embed, user: k})
 	}
 	var extra []rowCol
 	add := func(name string, col int) bool {

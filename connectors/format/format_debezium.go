@@ -211,10 +211,10 @@ func (e *debeziumEncoder) keyChanged(l *layout, r arrow.RecordBatch, i int) (boo
 			continue
 		}
 		var err error
-		if e.txt, err = appendJSON(e.txt[:0], a, i, l.logical[k], true); err != nil {
+		if e.txt, err = appendJSON(e.txt[:0], a, i, true, false); err != nil {
 			return false, &columnError{l.names[k], err}
 		}
-		if e.txt2, err = appendJSON(e.txt2[:0], bc, i, l.logical[k], true); err != nil {
+		if e.txt2, err = appendJSON(e.txt2[:0], bc, i, true, false); err != nil {
 			return false, &columnError{l.names[k], err}
 		}
 		if string(e.txt) != string(e.txt2) {

@@ -49,7 +49,7 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 			}
 		}
 	}
-	out, err := appendJSON(dst, a, i, l.logical[k], dbz)
+	out, err := appendJSON(dst, a, i, dbz, false)
 	if err != nil {
 		return dst, &columnError{l.names[k], err}
 	}

@@ -9,8 +9,8 @@ import (
 // JSON numbers (exact in the text), floats are numbers ("NaN"/"Infinity" as
 // strings), DECIMAL is a string of the exact text, timestamps are RFC 3339
 // strings with microseconds in UTC, DATE is "2006-01-02", TIME is
-// "[-]HH:MM:SS[.ffffff]", binary is base64, and a JSON column is embedded
-// as JSON when it is valid.
+// "[-]HH:MM:SS[.ffffff]", binary is base64, and a JSON column is a string
+// of its text: a document that is JSON null is "null", SQL NULL null.
 type jsonlEncoder struct {
 	opts Options
 	lc   layoutCache
@@ -49,7 +49,7 @@ func (e *jsonlEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error 
 				continue
 			}
 			var err error
-			if buf, err = appendJSON(buf, a, i, c.logical, false); err != nil {
+			if buf, err = appendJSON(buf, a, i, false, c.embed); err != nil {
 				return &columnError{c.name, err}
 			}
 		}

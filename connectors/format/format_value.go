@@ -175,11 +175,13 @@ func appendClockFSP(dst []byte, us int64, fsp int) []byte {
 	return dst
 }
 
-// appendJSON appends a[i] as a JSON value. dbz selects Debezium's encodings
-// (date as days since the epoch, time as microseconds, JSON columns as
-// strings); otherwise dates and times are strings and JSON columns are
-// embedded as JSON when valid, without whitespace between tokens.
-func appendJSON(dst []byte, a arrow.Array, i int, logical string, dbz bool) ([]byte, error) {
+// appendJSON appends non-NULL a[i] as a JSON value. dbz selects Debezium's
+// encodings (date as days since the epoch, time as microseconds); otherwise
+// dates and times are strings. A JSON column is a string of its text in
+// both, so that a document that is JSON null ("null") stays apart from
+// SQL NULL (null); embed (a column with exec.MetaEmbedJSON, never NULL)
+// embeds valid JSON text instead, without whitespace between its tokens.
+func appendJSON(dst []byte, a arrow.Array, i int, dbz, embed bool) ([]byte, error) {
 	switch a := a.(type) {
 	case *array.Boolean:
 		return strconv.AppendBool(dst, a.Value(i)), nil
@@ -192,13 +194,12 @@ func appendJSON(dst []byte, a arrow.Array, i int, logical string, dbz bool) ([]b
 	case *array.Float64:
 		return appendJSONFloat(dst, a.Value(i), 64), nil
 	case *array.String, *array.LargeString, *array.StringView:
+		// A JSON column too is a string, of its text: embedded, the
+		// document null would be the null of SQL NULL.
 		s := stringAt(a, i)
-		if logical == "json" && !dbz {
-			// Embedded without the whitespace between its tokens:
-			// MariaDB keeps a JSON value's text as written, newlines
-			// included, and a line of jsonl holds one row. Strings
-			// and numbers stay as they are. Text that is no JSON is
-			// a string.
+		if embed {
+			// Without the whitespace between its tokens, so that a line
+			// of jsonl holds one row.
 			n := len(dst)
 			buf := bytes.NewBuffer(dst)
 			if err := json.Compact(buf, []byte(s)); err == nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -60,7 +61,7 @@ func Spec() connectors.Spec {
 			{Name: "heartbeat", Type: connectors.OptDuration, Default: "1s", Doc: "binlog heartbeat period; keeps lag and idle checkpoints honest"},
 			{Name: "snapshot_position", Type: connectors.OptString, Default: "auto", Enum: []string{"auto", "watermark", "bracket"}, Doc: "how a snapshot chunk is placed in the binlog: auto (MariaDB: binlog_snapshot_position; MySQL: watermark, else bracket), watermark (low and high watermark rows committed into watermark_table around the read view), bracket (SHOW MASTER STATUS before and after: no writes, but a change committed as the read view begins can be missed)"},
 			{Name: "watermark_table", Type: connectors.OptString, Default: defaultWatermarkTable, Doc: "table for snapshot watermark rows ('database.table'; created when missing; its writes must be in the binlog)"},
-			{Name: "ssl_mode", Type: connectors.OptString, Default: SSLPreferred, Enum: sslModes, Doc: "TLS for every connection (binlog, snapshot, check, REPL), as the mysql client's --ssl-mode: disabled; preferred (TLS when the server offers it, unverified); required (TLS or fail, unverified); verify_ca (the certificate chains to ssl_ca, else the system's CAs); verify_identity (verify_ca, and it names the DSN's host). Also a DSN parameter (?ssl_mode=…)"},
+			{Name: "ssl_mode", Type: connectors.OptString, Default: SSLPreferred, Enum: sslModes, Doc: "TLS for every connection (binlog, snapshot, check, REPL), as the mysql client's --ssl-mode: disabled; preferred (TLS when the server offers it, unverified; else plain, with a WARN in the log); required (TLS or fail, unverified); verify_ca (the certificate chains to ssl_ca, else the system's CAs); verify_identity (verify_ca, and it names the DSN's host). Also a DSN parameter (?ssl_mode=…)"},
 			{Name: "ssl_ca", Type: connectors.OptString, Doc: "PEM file of the certificate authorities that verify the server (verify_ca, verify_identity; default: the system's)"},
 			{Name: "ssl_cert", Type: connectors.OptString, Doc: "PEM file of a client certificate, for users created REQUIRE X509 (with ssl_key)"},
 			{Name: "ssl_key", Type: connectors.OptString, Doc: "PEM file of the client certificate's private key"},
@@ -385,8 +386,27 @@ func (s *Source) dialTLS(ctx context.Context, dial client.Dialer) (*client.Conn,
 		s.cfg.TLS.preferredPlainOK = true
 		s.mu.Unlock()
 		c, err = client.ConnectWithDialer(ctx, "", s.cfg.Addr(), s.cfg.User, s.cfg.Password, "", dial)
+		if err == nil {
+			warnPlain(s.name, s.cfg.Addr())
+		}
 	}
 	return c, err
+}
+
+// plainWarned holds the targets (source name and address) whose fallback
+// to plain under ssl_mode = 'preferred' this process has logged.
+var plainWarned sync.Map
+
+// warnPlain logs, once per source and address in the process, that
+// ssl_mode = 'preferred' found a server without TLS and connected in plain:
+// the mysql client falls back silently, and an operator who counted on
+// encryption would not know.
+func warnPlain(source, addr string) {
+	if _, seen := plainWarned.LoadOrStore(source+"\x00"+addr, true); seen {
+		return
+	}
+	slog.Warn("unencrypted connection: the server offers no TLS, so ssl_mode = 'preferred' connects in plain; set ssl_mode = 'disabled' to say so, or 'required' (or 'verify_identity') to refuse it",
+		"source", source, "addr", addr)
 }
 
 // binlogTLS is the tls.Config of a binlog connection: nil for plain. It

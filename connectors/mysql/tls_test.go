@@ -150,6 +150,64 @@ func TestTLSPreferredFallsBackToPlain(t *testing.T) {
 	}
 }
 
+// TestTLSPreferredWarnsOnPlain: when ssl_mode = 'preferred' (the default)
+// falls back to plain against a server without TLS (both test servers),
+// a WARN names the source and the address, once however many connections
+// and Source values the process makes for that target; an explicit
+// 'disabled' and a server that offers TLS log nothing.
+func TestTLSPreferredWarnsOnPlain(t *testing.T) {
+	logs := captureLog(t)
+	for _, srv := range servers(t) {
+		name := "warn_" + testenv.UniqueName(t) + "_" + srv.name
+		for range 2 {
+			src, err := NewSource(name, srv.dsn, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				if _, err := src.Tables(context.Background(), "information_schema", "TABLES"); err != nil {
+					t.Fatalf("%s: preferred against a server without TLS: %v", srv.name, err)
+				}
+			}
+		}
+		u, _ := url.Parse(srv.dsn)
+		var warns []string
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "source="+name+" ") {
+				warns = append(warns, l)
+			}
+		}
+		if len(warns) != 1 || !strings.Contains(warns[0], "level=WARN") || !strings.Contains(warns[0], "unencrypted connection") ||
+			!strings.Contains(warns[0], "addr="+u.Host) {
+			t.Fatalf("%s: logged %q, want one WARN about the unencrypted connection to %s", srv.name, warns, u.Host)
+		}
+
+		quiet := "quiet_" + testenv.UniqueName(t) + "_" + srv.name
+		src, err := NewSource(quiet, srv.dsn, map[string]any{"ssl_mode": "disabled"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := src.Tables(context.Background(), "information_schema", "TABLES"); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(logs.String(), "source="+quiet) {
+			t.Fatalf("%s: ssl_mode = 'disabled' logged %q", srv.name, logs.String())
+		}
+	}
+	ts := newTLSServer(t)
+	name := "tls_" + testenv.UniqueName(t)
+	src, err := NewSource(name, ts.dsn(ts.plain, "localhost"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Tables(context.Background(), "information_schema", "TABLES"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "source="+name) {
+		t.Fatalf("preferred against a server with TLS logged %q", logs.String())
+	}
+}
+
 // TestTLSStreamAsX509User snapshots a table and follows its binlog as a
 // user created REQUIRE X509, with verify_identity and the settings given as
 // DSN parameters: every connection the stream opens (snapshot, binlog,

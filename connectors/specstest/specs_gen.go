@@ -33,7 +33,7 @@ var Sources = []connectors.Spec{
 			{Name: "watermark_table", Type: connectors.OptString, Default: "etlq.watermarks",
 				Doc: "table for snapshot watermark rows ('database.table'; created when missing; its writes must be in the binlog)"},
 			{Name: "ssl_mode", Type: connectors.OptString, Default: "preferred", Enum: []string{"disabled", "preferred", "required", "verify_ca", "verify_identity"},
-				Doc: "TLS for every connection (binlog, snapshot, check, REPL), as the mysql client's --ssl-mode: disabled; preferred (TLS when the server offers it, unverified); required (TLS or fail, unverified); verify_ca (the certificate chains to ssl_ca, else the system's CAs); verify_identity (verify_ca, and it names the DSN's host). Also a DSN parameter (?ssl_mode=…)"},
+				Doc: "TLS for every connection (binlog, snapshot, check, REPL), as the mysql client's --ssl-mode: disabled; preferred (TLS when the server offers it, unverified; else plain, with a WARN in the log); required (TLS or fail, unverified); verify_ca (the certificate chains to ssl_ca, else the system's CAs); verify_identity (verify_ca, and it names the DSN's host). Also a DSN parameter (?ssl_mode=…)"},
 			{Name: "ssl_ca", Type: connectors.OptString,
 				Doc: "PEM file of the certificate authorities that verify the server (verify_ca, verify_identity; default: the system's)"},
 			{Name: "ssl_cert", Type: connectors.OptString,
