@@ -20,7 +20,7 @@ var PipelineOptions = []connectors.Option{
 	{Name: "batch_rows", Type: connectors.OptInt, Min: 0, Max: math.MaxInt64, Doc: "rows per batch written to the sink"},
 	{Name: "flush_interval", Type: connectors.OptDuration, Doc: "longest time a row waits in a sink buffer"},
 	{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
-		Doc: "what an ALTER TABLE of a source table does to the pipeline"},
+		Doc: "what an ALTER TABLE of a source table does to the pipeline; it acts on the source's one binlog stream, so the pipelines of a source must agree on it (unset: the source's value, else evolve)"},
 	{Name: "snapshot_parallelism", Type: connectors.OptInt, Min: 1, Max: 1024, Doc: "snapshot chunks read at once"},
 	{Name: "chunk_rows", Type: connectors.OptInt, Min: 1, Max: math.MaxInt64, Doc: "rows per snapshot chunk"},
 	{Name: "start_at", Type: connectors.OptString, Doc: "with SNAPSHOT never and no checkpoint: 'earliest', 'latest', 'file:pos', a GTID set or a timestamp"},

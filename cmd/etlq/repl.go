@@ -9,7 +9,7 @@ import (
 
 type replCmd struct {
 	Source string `placeholder:"DSN" help:"A source to explore, e.g. mysql://root@127.0.0.1:3306 (named src in queries)."`
-	File   string `arg:"" optional:"" type:"path" help:"A .etl file to load first: its sources, functions and pipelines."`
+	File   string `arg:"" optional:"" type:"existingfile" help:"A .etl file to load first: its sources, functions and pipelines."`
 }
 
 func (c *replCmd) Run(ctx context.Context) error {

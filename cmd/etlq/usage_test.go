@@ -20,6 +20,7 @@ func TestUsageErrorExitStatus(t *testing.T) {
 		{[]string{"check", "/nonexistent/p.etl"}, "no such file or directory"},
 		{[]string{"test"}, `expected "<file>"`},
 		{[]string{"frobnicate"}, "unexpected argument frobnicate"},
+		{[]string{"repl", "/nonexistent/p.etl"}, "no such file or directory"},
 	} {
 		out, err := runEtlq(t, c.args...)
 		var ee *exec.ExitError

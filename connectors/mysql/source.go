@@ -42,8 +42,9 @@ func init() {
 
 // Spec returns the mysql source spec: its options with defaults and docs.
 // Source options go in CREATE SOURCE … WITH; the stream options
-// (snapshot_parallelism, chunk_rows, start_at, schema_changes,
-// on_binlog_gap, snapshot_on_purge) may also be given per pipeline.
+// snapshot_parallelism, chunk_rows, start_at and schema_changes may also
+// be given per pipeline (planner.PipelineOptions; on_binlog_gap and
+// snapshot_on_purge may not).
 func Spec() connectors.Spec {
 	return connectors.Spec{
 		Kind: Kind,

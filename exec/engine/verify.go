@@ -171,6 +171,7 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 		want[n] = true
 	}
 	var pipes []*planner.Pipeline
+	var skipped []string // why each pipeline left out is, for an empty list
 	named := len(want) > 0
 	for _, p := range plan.Pipelines {
 		if named && !want[p.Name] {
@@ -181,6 +182,7 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 			if len(opts.Pipelines) > 0 {
 				return nil, fmt.Errorf("pipeline %s: %s", p.Name, why)
 			}
+			skipped = append(skipped, p.Name+": "+why)
 			continue
 		}
 		if p.Snapshot == connectors.SnapshotNever {
@@ -188,6 +190,7 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 			if len(opts.Pipelines) > 0 {
 				return nil, fmt.Errorf("pipeline %s: SNAPSHOT never: its target holds only the changes since it started, not a copy of the source to verify", p.Name)
 			}
+			skipped = append(skipped, p.Name+": SNAPSHOT never: its target holds only the changes since it started")
 			continue
 		}
 		pipes = append(pipes, p)
@@ -209,6 +212,11 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 		return nil, fmt.Errorf("no pipeline named %q in the file%s", names[0], hint)
 	}
 	if len(pipes) == 0 {
+		if len(skipped) > 0 {
+			// A file of changelog pipelines read with SNAPSHOT never (as
+			// examples/audit.etl) was told it had no changelog pipeline.
+			return nil, fmt.Errorf("no upsert or changelog pipeline to verify (%s)", strings.Join(skipped, "; "))
+		}
 		return nil, errors.New("no upsert or changelog pipeline to verify")
 	}
 	var out []*VerifyResult

@@ -35,7 +35,7 @@ var (
 	firstName = []string{"Ada", "Grace", "Linus", "Ken", "Barbara", "Edsger", "Margaret", "Donald", "Frances", "Dennis", "Radia", "João", "Zoë", "Łukasz"}
 	lastName  = []string{"Lovelace", "Hopper", "Torvalds", "Thompson", "Liskov", "Dijkstra", "Hamilton", "Knuth", "Allen", "Ritchie", "Perlman", "O'Brien", "Müller"}
 	channels  = []string{"web", "app", "store", "phone"}
-	skus      = []string{"book-001", "book-002", "mug-black", "mug-white", "shirt-s", "shirt-m", "shirt-l", "sticker", "poster", "pen"}
+	skus      = []string{"SKU-book-001", "SKU-book-002", "SKU-mug-black", "SKU-mug-white", "SKU-shirt-s", "SKU-shirt-m", "SKU-shirt-l", "SKU-sticker", "SKU-poster", "SKU-pen"}
 )
 
 const timeLayout = "2006-01-02 15:04:05.000000"
