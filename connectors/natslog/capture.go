@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -393,7 +394,11 @@ func (c *capturer) putSchema(ctx context.Context, hash string, schema []byte) er
 		if err := c.log.gone(c.n, c.created, "start etlq capture again: it makes a new stream, beginning with a snapshot"); err != nil {
 			return err
 		}
-		c.o.Log.Warn("log unavailable, storing the schema again", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		if storageFull(err) {
+			c.o.Log.Warn(storageFullMsg+", storing the schema again until it has room", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		} else {
+			c.o.Log.Warn("log unavailable, storing the schema again", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		}
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -431,7 +436,11 @@ func (c *capturer) send(ctx context.Context, msgs []*nats.Msg) error {
 		if err := c.log.gone(c.n, c.created, "start etlq capture again: it makes a new stream, beginning with a snapshot"); err != nil {
 			return err
 		}
-		c.o.Log.Warn("log unavailable, publishing again", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		if storageFull(err) {
+			c.o.Log.Warn(storageFullMsg+", publishing again until it has room", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		} else {
+			c.o.Log.Warn("log unavailable, publishing again", "stream", c.n.stream, "error", err.Error(), "in", wait)
+		}
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -466,6 +475,21 @@ func (c *capturer) sendOnce(ctx context.Context, msgs []*nats.Msg) error {
 }
 
 // transient says whether an error is the server being away for a while.
+// storageFull reports whether err is JetStream refusing a message for
+// want of storage: the server's max_file_store (or the account's) is used
+// up — by streams made without a size limit (--max-bytes 0), or by other
+// streams.
+func storageFull(err error) bool {
+	var apiErr *nats.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == nats.JSErrCodeInsufficientResourcesErr {
+		return true
+	}
+	return err != nil && strings.Contains(err.Error(), "insufficient resources")
+}
+
+// storageFullMsg is what the capture logs while storageFull.
+const storageFullMsg = "log: the NATS server's JetStream storage is full and it refuses new messages (nothing is lost: the capture waits, the source keeps its binlog); give the server more storage (max_file_store, then restart it) or free some (limits on its streams: nats stream edit --max-bytes; a stream made with --max-bytes 0 grows until the storage is full)"
+
 func transient(err error) bool {
 	for _, e := range []error{nats.ErrTimeout, nats.ErrNoResponders, nats.ErrNoStreamResponse, nats.ErrDisconnected,
 		nats.ErrConnectionReconnecting, nats.ErrConnectionClosed, nats.ErrJetStreamNotEnabled, context.DeadlineExceeded} {

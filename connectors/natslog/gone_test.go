@@ -132,3 +132,83 @@ func loseStorage(t *testing.T, lg *Log) {
 		t.Fatal(err)
 	}
 }
+
+// TestStreamNotLoaded: a NATS server started again with its storage
+// directory but less JetStream storage than the stream reserves
+// (max_file_store below the stream's --max-bytes) does not load the
+// stream ("Error recreating stream …: insufficient storage resources
+// available" in its own log) but loads the log's buckets; here the stream
+// alone is deleted through the API, which looks the same to etlq. The
+// messages are still on the server's disk: given its storage back and
+// restarted, the server loads the stream and nothing is lost. The
+// capture, the workers and etlq status say so. Before, they said the
+// stream was deleted or the storage directory lost, the changes lost, and
+// to start the capture again — a new stream over the one the server kept
+// (a scale-out trial).
+func TestStreamNotLoaded(t *testing.T) {
+	lg, ctx := testLog(t)
+	publishIDs(ctx, t, lg, 2, []int64{1, 2, 3})
+	st, err := lg.Source("s", nil, WorkerOptions{ID: "w", Lease: 2 * time.Second}).Open(ctx, connectors.StreamRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := st.(*workerStream)
+	defer w.Close()
+	errc := make(chan error, 1)
+	got := make(chan struct{}, 16)
+	go func() {
+		for {
+			b, err := w.Next(ctx)
+			if err != nil {
+				errc <- err
+				return
+			}
+			w.Acked(b.Mark)
+			b.Release()
+			got <- struct{}{}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		select {
+		case <-got:
+		case err := <-errc:
+			t.Fatal(err)
+		case <-ctx.Done():
+			t.Fatal("the first rows did not come")
+		}
+	}
+	stream := lg.names("s").stream
+	if err := lg.js.DeleteStream(stream); err != nil {
+		t.Fatal(err)
+	}
+	says := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		for _, want := range []string{stream, "did not load", `Error recreating stream "` + stream + `"`, "max_file_store"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: want an error saying the server kept the stream and did not load it (%q), got %v", what, want, err)
+			}
+		}
+	}
+	select {
+	case err := <-errc:
+		says("worker", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the worker went on without its stream")
+	}
+	_, err = lg.Status("s", "apply")
+	says("status", err)
+	// The capture started again does not make a new stream over it.
+	err = lg.Capture(ctx, "s", &endless{}, connectors.StreamRequest{}, CaptureOptions{Partitions: 2})
+	says("capture", err)
+	if _, err := lg.js.StreamInfo(stream); err == nil {
+		t.Error("the capture made a new stream over the one the server did not load")
+	}
+	// Starting over (etlq status --drop deletes the buckets): a new stream.
+	if err := lg.DeleteSource("s"); err != nil {
+		t.Fatal(err)
+	}
+	publishIDs(ctx, t, lg, 2, []int64{4})
+}

@@ -214,6 +214,9 @@ func (l *Log) ensureStream(source string, parts int, ret Retention) (int, error)
 	if !errors.Is(err, nats.ErrStreamNotFound) {
 		return 0, fmt.Errorf("log: stream %s: %w", n.stream, err)
 	}
+	if err := l.notLoaded(n); err != nil {
+		return 0, err // (a new stream would take the place of the one the server kept)
+	}
 	if parts <= 0 {
 		parts = DefaultPartitions
 	}
@@ -246,6 +249,11 @@ func (l *Log) partitions(source string) (int, *nats.StreamInfo, error) {
 	n := l.names(source)
 	info, err := l.js.StreamInfo(n.stream)
 	if err != nil {
+		if errors.Is(err, nats.ErrStreamNotFound) {
+			if err := l.notLoaded(n); err != nil {
+				return 0, nil, err
+			}
+		}
 		return 0, nil, fmt.Errorf("log: stream %s (has `etlq capture` run?): %w", n.stream, err)
 	}
 	p, err := partitionsOf(info.Config.Description)
@@ -261,6 +269,9 @@ func (l *Log) gone(n names, created time.Time, what string) error {
 	info, err := l.js.StreamInfo(n.stream)
 	switch {
 	case errors.Is(err, nats.ErrStreamNotFound):
+		if err := l.notLoaded(n); err != nil {
+			return err
+		}
 		return fmt.Errorf("log: stream %s is no longer on the NATS server (deleted, or the server restarted without its storage directory): the changes it held that workers had not read are lost; %s", n.stream, what)
 	case err != nil:
 		return nil
@@ -269,6 +280,46 @@ func (l *Log) gone(n names, created time.Time, what string) error {
 			n.stream, info.Created.UTC().Format(time.RFC3339Nano), created.UTC().Format(time.RFC3339Nano), what)
 	}
 	return nil
+}
+
+// notLoaded returns an error when the source's stream is not on the
+// server but its schemas bucket is (the caller found the stream missing).
+// The capture makes the bucket with the stream's first message and a
+// server that lost its storage directory lost both; one started again
+// with its storage but with less JetStream storage than the stream
+// reserves (max_file_store below its max bytes) loads the buckets and not
+// the stream: its messages are still on its disk, and a new stream of the
+// name would take their place. A stream deleted by hand without its
+// buckets looks the same: etlq status --drop starts over.
+//
+// The stream and the buckets are deleted one after the other (status
+// --drop, DeleteSource): a bucket still there a second later is not one
+// about to go.
+func (l *Log) notLoaded(n names) error {
+	for i := 0; i < 2; i++ {
+		if i > 0 {
+			time.Sleep(time.Second)
+			if _, err := l.js.StreamInfo(n.stream); !errors.Is(err, nats.ErrStreamNotFound) {
+				return nil // (there again, or the server away: the caller's next look says)
+			}
+		}
+		if _, err := l.js.KeyValue(n.schemas); err != nil {
+			return nil
+		}
+	}
+	return notLoadedError{fmt.Sprintf("log: stream %s is not on the NATS server, but the log's bucket %s is: the server kept its storage and did not load the stream — at its start its own log says why, `Error recreating stream %q: …` (`insufficient storage resources available`: the stream reserves its max bytes of the server's JetStream storage, so give the server that much again in max_file_store); restart the server with what it needs, then etlq: the stream's messages are on its disk, nothing is lost. If the stream was deleted by hand, the changes it held that workers had not read are lost: start over with etlq status FILE --log … --drop, then etlq capture (a new stream, beginning with a snapshot)", n.stream, n.schemas, n.stream)}
+}
+
+// notLoadedError is notLoaded's.
+type notLoadedError struct{ msg string }
+
+func (e notLoadedError) Error() string { return e.msg }
+
+// NotLoaded reports whether err says that a source's stream is missing
+// while its buckets are there (notLoaded).
+func NotLoaded(err error) bool {
+	var e notLoadedError
+	return errors.As(err, &e)
 }
 
 // NoStream reports whether err says that a source has no stream.

@@ -511,6 +511,16 @@ func DropLog(plan *planner.Plan, url, group string) (string, error) {
 			fmt.Fprintf(&b, "source %s: no stream\n", d.Name)
 			continue
 		}
+		if natslog.NotLoaded(err) {
+			// Its workers stopped on it (they cannot read a stream the
+			// server does not have): the buckets go, a capture makes a
+			// new stream.
+			if err := lg.DeleteSource(d.Name); err != nil {
+				return b.String(), fmt.Errorf("source %s: %w", d.Name, err)
+			}
+			fmt.Fprintf(&b, "source %s: no stream on the server; the log's buckets (leases, floors, resnapshot requests, schemas) deleted\n", d.Name)
+			continue
+		}
 		if err != nil {
 			return b.String(), err
 		}
