@@ -77,6 +77,79 @@ type verifyTarget struct {
 	cols []colSpec // the user columns compared (OpenVerify's ignore left out)
 	// types are the table's column types as ClickHouse names them.
 	types map[string]string
+	// scope is the condition (Scope) that selects the rows of the
+	// pipeline's tables in a target others write as well; "" for all.
+	scope string
+}
+
+// scoped is " AND <scope>", or "" when every row is read.
+func (v *verifyTarget) scoped() string {
+	if v.scope == "" {
+		return ""
+	}
+	return " AND " + v.scope
+}
+
+var _ connectors.VerifyScoper = (*verifyTarget)(nil)
+
+// Scope restricts the reads to the rows of the source tables keep accepts,
+// told apart by the target's `_db` and `_table` columns (their values are
+// listed, keep picks, and the reads select those by IN).
+func (v *verifyTarget) Scope(ctx context.Context, keep func(db, table string) bool) (bool, error) {
+	var cols []string
+	var isDB []bool
+	for _, c := range v.l.cols[:v.l.user] {
+		switch c.src {
+		case exec.ColDB:
+			cols, isDB = append(cols, "toString("+quote(c.name)+")"), append(isDB, true)
+		case exec.ColTable:
+			cols, isDB = append(cols, "toString("+quote(c.name)+")"), append(isDB, false)
+		}
+	}
+	if len(cols) == 0 {
+		return false, nil
+	}
+	rs, err := v.conn.Query(ctx, "SELECT DISTINCT "+strings.Join(cols, ", ")+" FROM "+v.l.qualified())
+	if err != nil {
+		return false, v.s.errorf("reading the source tables of %s: %v", v.l.qualified(), err)
+	}
+	defer rs.Close()
+	var in []string
+	for rs.Next() {
+		vals := make([]string, len(cols))
+		dest := make([]any, len(cols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rs.Scan(dest...); err != nil {
+			return false, v.s.errorf("reading the source tables of %s: %v", v.l.qualified(), err)
+		}
+		var db, table string
+		quoted := make([]string, len(vals))
+		for i, x := range vals {
+			if isDB[i] {
+				db = x
+			} else {
+				table = x
+			}
+			quoted[i] = quoteString(x)
+		}
+		if keep(db, table) {
+			in = append(in, "("+strings.Join(quoted, ", ")+")")
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return false, v.s.errorf("reading the source tables of %s: %v", v.l.qualified(), err)
+	}
+	switch {
+	case len(in) == 0:
+		v.scope = "0"
+	case len(cols) == 1:
+		v.scope = cols[0] + " IN " + "(" + strings.Join(in, ", ") + ")"
+	default:
+		v.scope = "(" + strings.Join(cols, ", ") + ") IN (" + strings.Join(in, ", ") + ")"
+	}
+	return true, nil
 }
 
 func (v *verifyTarget) Close() error { return nil }
@@ -182,9 +255,9 @@ func (v *verifyTarget) liveQuery(cols []colSpec, extra string) string {
 		names[i] = quote(cols[i].name)
 	}
 	if v.l.mode == connectors.ModeChangelog {
-		return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " WHERE " + v.changelogLive() + extra
+		return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " WHERE " + v.changelogLive() + v.scoped() + extra
 	}
-	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + extra
+	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + extra
 }
 
 // changelogLive is the condition that keeps, of a changelog table's rows,
@@ -269,6 +342,9 @@ func (v *verifyTarget) keyRows(ctx context.Context, fn func(key string, vals []a
 		names[i] = quote(cols[k].name)
 	}
 	q := "SELECT " + strings.Join(names, ", ") + ", " + quote(colVersion) + ", " + quote(colIsDeleted) + " FROM " + v.l.qualified() + " FINAL"
+	if v.scope != "" {
+		q += " WHERE " + v.scope
+	}
 	rs, err := v.conn.Query(ctx, q)
 	if err != nil {
 		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
@@ -367,7 +443,7 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]uint64) (i
 		conds = append(conds, "("+strings.Join(ph, ", ")+")")
 	}
 	q := "INSERT INTO " + v.l.qualified() + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") +
-		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND (" + strings.Join(keyNames, ", ") + ") IN (" + strings.Join(conds, ", ") + ")"
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + " AND (" + strings.Join(keyNames, ", ") + ") IN (" + strings.Join(conds, ", ") + ")"
 	if err := v.conn.Exec(ctx, q, args...); err != nil {
 		return 0, v.s.errorf("writing tombstones into %s: %v", v.l.qualified(), err)
 	}
@@ -613,7 +689,7 @@ func (v *verifyTarget) RangeSums(ctx context.Context, key string, cols []connect
 	// lambda (a key x was compared with itself).
 	idx, lo := v.freeName("__etlq_range"), v.freeName("__etlq_lo")
 	q := "SELECT toInt64(arrayCount(" + lo + " -> " + lo + " <= " + k + ", [" + strings.Join(los, ", ") + "])) AS " + idx + ", toInt64(count()), groupBitXor(" + h + "), toInt64(min(" + k + ")), toInt64(max(" + k + "))" +
-		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND " + chRangeCond(k, ranges) + " GROUP BY " + idx
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + " AND " + chRangeCond(k, ranges) + " GROUP BY " + idx
 	rs, err := v.conn.Query(ctx, q)
 	if err != nil {
 		return nil, v.s.errorf("checksums of %s: %v", v.l.qualified(), err)
@@ -653,7 +729,7 @@ func (v *verifyTarget) RangeRows(ctx context.Context, key string, cols []connect
 		return nil, errors.New(why)
 	}
 	k := quote(key)
-	rs, err := v.conn.Query(ctx, "SELECT toInt64("+k+"), "+h+" FROM "+v.l.qualified()+" FINAL WHERE "+quote(colIsDeleted)+" = 0 AND "+chRangeCond(k, []connectors.KeyRange{r}))
+	rs, err := v.conn.Query(ctx, "SELECT toInt64("+k+"), "+h+" FROM "+v.l.qualified()+" FINAL WHERE "+quote(colIsDeleted)+" = 0"+v.scoped()+" AND "+chRangeCond(k, []connectors.KeyRange{r}))
 	if err != nil {
 		return nil, v.s.errorf("row checksums of %s: %v", v.l.qualified(), err)
 	}
