@@ -185,3 +185,31 @@ CREATE PIPELINE p FROM binlog s.%[3]s.c_* TRANSFORM _db, _table, id, status INTO
 		}
 	})
 }
+
+// TestVerifyDuplicateKeysOfSeveralTables: a changelog over shards whose
+// ids repeat, keyed by the primary key alone: verify's duplicate keys
+// say how to make the key unique across the tables. Before, it told the
+// user to key on the source's primary key — the key it had.
+func TestVerifyDuplicateKeysOfSeveralTables(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my := s.db, s.my
+		myExec(t, my, "CREATE DATABASE "+db)
+		for _, tb := range []string{"d_1", "d_2"} {
+			myExec(t, my, "CREATE TABLE "+db+"."+tb+" "+liveTableDef)
+			seed(t, my, db+"."+tb, 3)
+		}
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.d_* TRANSFORM _table, id, status INTO clickhouse dw.%[3]s.log MODE changelog;
+`, myDSN, s.chDSN, db, testServerID()))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		out, err := runEtlq(t, "verify", "--progress", "never", "--state-dir", state, file)
+		if err == nil || !strings.Contains(out, "(fix: a KEY that is unique across the pipeline's 2 tables: add _db and _table to TRANSFORM and to the KEY, KEY (_db, _table, …))") {
+			t.Errorf("verify of duplicate keys over two tables: %v\n%s", err, out)
+		}
+	})
+}
