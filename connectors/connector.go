@@ -147,8 +147,8 @@ type StreamTable struct {
 	NoCopyColumns []string
 }
 
-// StreamPattern is a table pattern a stream follows: DB and a glob of
-// table names (`*`, `?`). A table that comes to match it while the stream
+// StreamPattern is a table pattern a stream follows: DB and Table, either
+// or both a glob (`*`, `?`; MatchRef). A table that comes to match it while the stream
 // runs (CREATE TABLE, RENAME TABLE … TO) joins the stream with Snapshot's
 // mode; the tables matching it when the stream opens are in Tables.
 type StreamPattern struct {
@@ -193,6 +193,38 @@ func MatchTable(pattern, name string) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// SystemDatabases are the server's own databases (and etlq's, of its
+// watermark table), which a pattern in the database part of a FROM name
+// never matches.
+var SystemDatabases = []string{"information_schema", "mysql", "performance_schema", "sys", "etlq"}
+
+// IsPattern reports whether a name of a FROM clause (its database or its
+// table part) is a glob pattern.
+func IsPattern(name string) bool { return strings.ContainsAny(name, "*?[") }
+
+// MatchRef reports whether table ref matches pat, a FROM name whose
+// database part, table part or both may be patterns: the table part as
+// MatchTable, the database part as path.Match, which as a pattern never
+// matches SystemDatabases. A database per tenant (`FROM binlog
+// tenant_*.orders`) is followed as tables under a pattern are: a tenant
+// created while the stream runs joins it.
+func MatchRef(pat, ref TableRef) bool {
+	if ok, _ := MatchTable(pat.Table, ref.Table); !ok {
+		return false
+	}
+	if !IsPattern(pat.DB) {
+		ok, _ := path.Match(pat.DB, ref.DB)
+		return ok
+	}
+	for _, d := range SystemDatabases {
+		if strings.EqualFold(d, ref.DB) {
+			return false
+		}
+	}
+	ok, _ := path.Match(pat.DB, ref.DB)
+	return ok
 }
 
 // StreamRequest asks a source for one change stream over several tables.

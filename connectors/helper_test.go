@@ -29,3 +29,27 @@ func TestHelperTable(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchRef: a FROM name's database part is a pattern too, which never
+// matches the server's own databases; the table part's pattern never
+// matches a helper table.
+func TestMatchRef(t *testing.T) {
+	for _, c := range []struct {
+		pat, ref connectors.TableRef
+		want     bool
+	}{
+		{connectors.TableRef{DB: "tenant_*", Table: "orders"}, connectors.TableRef{DB: "tenant_051", Table: "orders"}, true},
+		{connectors.TableRef{DB: "tenant_*", Table: "orders"}, connectors.TableRef{DB: "tenant_051", Table: "orders_old"}, false},
+		{connectors.TableRef{DB: "tenant_*", Table: "orders"}, connectors.TableRef{DB: "other", Table: "orders"}, false},
+		{connectors.TableRef{DB: "*", Table: "orders"}, connectors.TableRef{DB: "mysql", Table: "orders"}, false},
+		{connectors.TableRef{DB: "*", Table: "orders"}, connectors.TableRef{DB: "etlq", Table: "orders"}, false},
+		{connectors.TableRef{DB: "mysql", Table: "orders"}, connectors.TableRef{DB: "mysql", Table: "orders"}, true},
+		{connectors.TableRef{DB: "shop", Table: "o_*"}, connectors.TableRef{DB: "shop", Table: "o_1"}, true},
+		{connectors.TableRef{DB: "shop", Table: "o_*"}, connectors.TableRef{DB: "shop2", Table: "o_1"}, false},
+		{connectors.TableRef{DB: "shop_*", Table: "*"}, connectors.TableRef{DB: "shop_1", Table: "_t_gho"}, false},
+	} {
+		if got := connectors.MatchRef(c.pat, c.ref); got != c.want {
+			t.Errorf("MatchRef(%s, %s) = %v, want %v", c.pat, c.ref, got, c.want)
+		}
+	}
+}

@@ -38,6 +38,20 @@ type VerifyTarget interface {
 	Close() error
 }
 
+// VerifyScoper is a VerifyTarget that can restrict what it reads to the
+// rows of some source tables: a target several pipelines write (the
+// shards of two servers into one table), of which each pipeline's verify
+// must see its own rows only — another pipeline's rows are no extra rows
+// of this one's source, and --repair must not delete them.
+type VerifyScoper interface {
+	// Scope restricts every later read (and Tombstone) to the rows whose
+	// source table keep accepts, by the target's _db and _table columns
+	// ("" for one the target lacks). It reports false, and restricts
+	// nothing, when the target has neither column: its rows cannot be
+	// told apart.
+	Scope(ctx context.Context, keep func(db, table string) bool) (bool, error)
+}
+
 // PositionSource is a Source that can say where its change log is now and
 // whether a checkpoint's mark has reached such a position (verify waits
 // for the pipeline to apply past the position it read the source at).

@@ -97,7 +97,9 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		}
 		src = d
 		froms = append(froms, fromTable{t, db, tb})
-		if strings.ContainsAny(tb, "*?[") {
+		if connectors.IsPattern(db) || connectors.IsPattern(tb) {
+			// (A pattern in the database part alone, `tenant_*.orders`,
+			// follows databases created later as well.)
 			pl.Patterns = append(pl.Patterns, connectors.TableRef{DB: db, Table: tb})
 		}
 	}

@@ -57,9 +57,10 @@ type Pipeline struct {
 	Source   string
 	Snapshot connectors.SnapshotMode
 	Tables   []*TablePlan // one per matching source table
-	// Patterns are the FROM names with glob characters (`*`, `?`), the
-	// glob in Table: a table that comes to match one while the pipeline
-	// runs joins it (Rebind plans it).
+	// Patterns are the FROM names with glob characters (`*`, `?`) in the
+	// database part, the table part or both (connectors.MatchRef): a
+	// table that comes to match one while the pipeline runs joins it
+	// (Rebind plans it).
 	Patterns []connectors.TableRef
 	Sink     string // SinkDecl name
 	SinkKind string

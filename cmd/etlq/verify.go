@@ -186,9 +186,14 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, "\n%s: not verified: %s\n", r.Pipeline, r.Error)
 		}
 		if r.DuplicateKeys > 0 {
+			fix := "a KEY that is unique, such as the source's primary key"
+			if r.Tables > 1 {
+				// Each table's primary key is unique in its table only.
+				fix = fmt.Sprintf("a KEY that is unique across the pipeline's %d tables: add _db and _table to TRANSFORM and to the KEY, KEY (_db, _table, …)", r.Tables)
+			}
 			fmt.Fprintf(w, "\n%s: duplicate keys: %d keys of the source are held by %d rows, and the target holds one row per key: "+
-				"the KEY is not unique in the source, so the target cannot equal it (fix: a KEY that is unique, such as the source's primary key)\n",
-				r.Pipeline, r.DuplicateKeys, r.DuplicateRows)
+				"the KEY is not unique in the source, so the target cannot equal it (fix: %s)\n",
+				r.Pipeline, r.DuplicateKeys, r.DuplicateRows, fix)
 			for _, d := range r.Duplicates {
 				fmt.Fprintf(w, "  key %s (%d rows)\n", shownValues(d.Key, ", "), d.Rows)
 			}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -236,9 +237,28 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 		stmts = append(stmts, "ALTER TABLE "+merged.qualified()+" "+strings.Join(modify, ", "))
 	}
 	if err := w.execRetrying(ctx, stmts); err != nil {
-		if err = w.addedByAnother(ctx, &merged, add, stmts, err); err != nil {
+		var taken []*colSpec
+		if taken, err = w.addedByAnother(ctx, &merged, add, stmts, err); err != nil {
 			return err
 		}
+		// Another writer's ADD put the column there with its own DEFAULT
+		// (of its DDL's table, in a target several share: NULL for this
+		// table's rows): this DDL's table's rows from before it take this
+		// one's, as a column left from a DROP COLUMN does.
+		var still []*colSpec
+		for _, c := range add {
+			if !slices.Contains(taken, c) {
+				still = append(still, c)
+			}
+		}
+		for _, f := range w.refills(ctx, nl, &merged, still) {
+			for _, c := range taken {
+				if f.name == c.name {
+					fills = append(fills, f)
+				}
+			}
+		}
+		add = still
 	}
 	if len(rekey) > 0 {
 		if err := w.rekey(ctx, &merged, rekey); err != nil {
@@ -796,15 +816,16 @@ func numericGetter(arr arrow.Array) func(i int) (int64, uint64, float64) {
 // columns add): another writer of the same table (a scale-out worker,
 // docs/scale-out.md) may have added the columns first, and 18.16 has no
 // ADD COLUMN IF NOT EXISTS. Columns now there with the type wanted are
-// done; the rest of stmts is tried again once. It returns err when that
-// is not the case, or the retry's error.
-func (w *writer) addedByAnother(ctx context.Context, merged *tableLayout, add []*colSpec, stmts []string, err error) error {
+// done (taken: added by the other writer); the rest of stmts is tried
+// again once. It returns err when that is not the case, or the retry's
+// error.
+func (w *writer) addedByAnother(ctx context.Context, merged *tableLayout, add []*colSpec, stmts []string, err error) (taken []*colSpec, _ error) {
 	if len(add) == 0 {
-		return err
+		return nil, err
 	}
 	st, serr := readTableState(ctx, w.conn, merged.db, merged.table)
 	if serr != nil {
-		return err
+		return nil, err
 	}
 	have := map[string]string{}
 	for _, c := range st.columns {
@@ -816,17 +837,19 @@ func (w *writer) addedByAnother(ctx context.Context, merged *tableLayout, add []
 		case !ok:
 			still = append(still, c)
 		case typ != c.chType():
-			return err
+			return nil, err
+		default:
+			taken = append(taken, c)
 		}
 	}
 	if len(still) == len(add) {
-		return err
+		return nil, err
 	}
 	stmts = stmts[1:]
 	if len(still) > 0 {
 		stmts = append([]string{merged.addColumns(still)}, stmts...)
 	}
-	return w.execRetrying(ctx, stmts)
+	return taken, w.execRetrying(ctx, stmts)
 }
 
 // textArray returns the text of each value of arr (a number, a decimal

@@ -77,6 +77,83 @@ type verifyTarget struct {
 	cols []colSpec // the user columns compared (OpenVerify's ignore left out)
 	// types are the table's column types as ClickHouse names them.
 	types map[string]string
+	// truncated is, for a changelog table of several source tables, the
+	// condition that keeps the changes after their own table's last
+	// truncate (truncatedCond); "" for one table's: after the last.
+	truncated string
+	// scope is the condition (Scope) that selects the rows of the
+	// pipeline's tables in a target others write as well; "" for all.
+	scope string
+}
+
+// scoped is " AND <scope>", or "" when every row is read.
+func (v *verifyTarget) scoped() string {
+	if v.scope == "" {
+		return ""
+	}
+	return " AND " + v.scope
+}
+
+var _ connectors.VerifyScoper = (*verifyTarget)(nil)
+
+// Scope restricts the reads to the rows of the source tables keep accepts,
+// told apart by the target's `_db` and `_table` columns (their values are
+// listed, keep picks, and the reads select those by IN).
+func (v *verifyTarget) Scope(ctx context.Context, keep func(db, table string) bool) (bool, error) {
+	var cols []string
+	var isDB []bool
+	for _, c := range v.l.cols[:v.l.user] {
+		switch c.src {
+		case exec.ColDB:
+			cols, isDB = append(cols, "toString("+quote(c.name)+")"), append(isDB, true)
+		case exec.ColTable:
+			cols, isDB = append(cols, "toString("+quote(c.name)+")"), append(isDB, false)
+		}
+	}
+	if len(cols) == 0 {
+		return false, nil
+	}
+	rs, err := v.conn.Query(ctx, "SELECT DISTINCT "+strings.Join(cols, ", ")+" FROM "+v.l.qualified())
+	if err != nil {
+		return false, v.s.errorf("reading the source tables of %s: %v", v.l.qualified(), err)
+	}
+	defer rs.Close()
+	var in []string
+	for rs.Next() {
+		vals := make([]string, len(cols))
+		dest := make([]any, len(cols))
+		for i := range vals {
+			dest[i] = &vals[i]
+		}
+		if err := rs.Scan(dest...); err != nil {
+			return false, v.s.errorf("reading the source tables of %s: %v", v.l.qualified(), err)
+		}
+		var db, table string
+		quoted := make([]string, len(vals))
+		for i, x := range vals {
+			if isDB[i] {
+				db = x
+			} else {
+				table = x
+			}
+			quoted[i] = quoteString(x)
+		}
+		if keep(db, table) {
+			in = append(in, "("+strings.Join(quoted, ", ")+")")
+		}
+	}
+	if err := rs.Err(); err != nil {
+		return false, v.s.errorf("reading the source tables of %s: %v", v.l.qualified(), err)
+	}
+	switch {
+	case len(in) == 0:
+		v.scope = "0"
+	case len(cols) == 1:
+		v.scope = cols[0] + " IN " + "(" + strings.Join(in, ", ") + ")"
+	default:
+		v.scope = "(" + strings.Join(cols, ", ") + ") IN (" + strings.Join(in, ", ") + ")"
+	}
+	return true, nil
 }
 
 func (v *verifyTarget) Close() error { return nil }
@@ -182,9 +259,9 @@ func (v *verifyTarget) liveQuery(cols []colSpec, extra string) string {
 		names[i] = quote(cols[i].name)
 	}
 	if v.l.mode == connectors.ModeChangelog {
-		return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " WHERE " + v.changelogLive() + extra
+		return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " WHERE " + v.changelogLive() + v.scoped() + extra
 	}
-	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + extra
+	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + extra
 }
 
 // changelogLive is the condition that keeps, of a changelog table's rows,
@@ -222,13 +299,65 @@ func (v *verifyTarget) changelogLive() string {
 		groups = append(groups, quote(fmt.Sprintf("__verify_k%d", i)))
 	}
 	group := strings.Join(groups, ", ")
-	return op + " NOT IN ('delete', 'truncate') AND " + ver + " > (SELECT max(" + ver + ") FROM " + t + " WHERE " + op + " = 'truncate')" +
+	truncated := ver + " > (SELECT max(" + ver + ") FROM " + t + " WHERE " + op + " = 'truncate')"
+	if v.truncated != "" {
+		truncated = v.truncated
+	}
+	return op + " NOT IN ('delete', 'truncate') AND " + truncated +
 		" AND (" + strings.Join(keys, ", ") + ", " + ver + ") IN (SELECT " + group + ", max(__verify_v) FROM (" + changes + ") GROUP BY " + group + ")"
+}
+
+// truncatedCond sets v.truncated for a changelog table whose rows name
+// their source table (_db, _table): a truncate removes the changes of its
+// own table before it, not every table's (a TRUNCATE of one tenant's
+// table made verify find every other tenant's rows missing).
+func (v *verifyTarget) truncatedCond(ctx context.Context) error {
+	if v.l.mode != connectors.ModeChangelog {
+		return nil
+	}
+	var cols []string
+	for _, c := range v.l.cols[:v.l.user] {
+		if c.src == exec.ColDB || c.src == exec.ColTable {
+			cols = append(cols, "toString("+quote(c.name)+")")
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	name := "concat(" + strings.Join(cols, ", '\\0', ") + ")"
+	if len(cols) == 1 {
+		name = cols[0]
+	}
+	rs, err := v.conn.Query(ctx, "SELECT "+name+", max("+quote(colVersion)+") FROM "+v.l.qualified()+" WHERE "+quote(colOp)+" = 'truncate' GROUP BY "+name)
+	if err != nil {
+		return v.s.errorf("reading the truncates of %s: %v", v.l.qualified(), err)
+	}
+	defer rs.Close()
+	var names, vers []string
+	for rs.Next() {
+		var n string
+		var ver uint64
+		if err := rs.Scan(&n, &ver); err != nil {
+			return v.s.errorf("reading the truncates of %s: %v", v.l.qualified(), err)
+		}
+		names, vers = append(names, quoteString(n)), append(vers, "toUInt64("+strconv.FormatUint(ver, 10)+")")
+	}
+	if err := rs.Err(); err != nil {
+		return v.s.errorf("reading the truncates of %s: %v", v.l.qualified(), err)
+	}
+	v.truncated = "1"
+	if len(names) > 0 {
+		v.truncated = quote(colVersion) + " > transform(" + name + ", [" + strings.Join(names, ", ") + "], [" + strings.Join(vers, ", ") + "], toUInt64(0))"
+	}
+	return nil
 }
 
 // LiveRows reads the table's live rows, FINAL.
 func (v *verifyTarget) LiveRows(ctx context.Context, fn func(key, row string) error) error {
 	cols, keys := v.userCols()
+	if err := v.truncatedCond(ctx); err != nil {
+		return err
+	}
 	rs, err := v.conn.Query(ctx, v.liveQuery(cols, ""))
 	if err != nil {
 		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
@@ -269,6 +398,9 @@ func (v *verifyTarget) keyRows(ctx context.Context, fn func(key string, vals []a
 		names[i] = quote(cols[k].name)
 	}
 	q := "SELECT " + strings.Join(names, ", ") + ", " + quote(colVersion) + ", " + quote(colIsDeleted) + " FROM " + v.l.qualified() + " FINAL"
+	if v.scope != "" {
+		q += " WHERE " + v.scope
+	}
 	rs, err := v.conn.Query(ctx, q)
 	if err != nil {
 		return v.s.errorf("reading %s: %v", v.l.qualified(), err)
@@ -367,7 +499,7 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]uint64) (i
 		conds = append(conds, "("+strings.Join(ph, ", ")+")")
 	}
 	q := "INSERT INTO " + v.l.qualified() + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") +
-		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND (" + strings.Join(keyNames, ", ") + ") IN (" + strings.Join(conds, ", ") + ")"
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + " AND (" + strings.Join(keyNames, ", ") + ") IN (" + strings.Join(conds, ", ") + ")"
 	if err := v.conn.Exec(ctx, q, args...); err != nil {
 		return 0, v.s.errorf("writing tombstones into %s: %v", v.l.qualified(), err)
 	}
@@ -613,7 +745,7 @@ func (v *verifyTarget) RangeSums(ctx context.Context, key string, cols []connect
 	// lambda (a key x was compared with itself).
 	idx, lo := v.freeName("__etlq_range"), v.freeName("__etlq_lo")
 	q := "SELECT toInt64(arrayCount(" + lo + " -> " + lo + " <= " + k + ", [" + strings.Join(los, ", ") + "])) AS " + idx + ", toInt64(count()), groupBitXor(" + h + "), toInt64(min(" + k + ")), toInt64(max(" + k + "))" +
-		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0 AND " + chRangeCond(k, ranges) + " GROUP BY " + idx
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + " AND " + chRangeCond(k, ranges) + " GROUP BY " + idx
 	rs, err := v.conn.Query(ctx, q)
 	if err != nil {
 		return nil, v.s.errorf("checksums of %s: %v", v.l.qualified(), err)
@@ -653,7 +785,7 @@ func (v *verifyTarget) RangeRows(ctx context.Context, key string, cols []connect
 		return nil, errors.New(why)
 	}
 	k := quote(key)
-	rs, err := v.conn.Query(ctx, "SELECT toInt64("+k+"), "+h+" FROM "+v.l.qualified()+" FINAL WHERE "+quote(colIsDeleted)+" = 0 AND "+chRangeCond(k, []connectors.KeyRange{r}))
+	rs, err := v.conn.Query(ctx, "SELECT toInt64("+k+"), "+h+" FROM "+v.l.qualified()+" FINAL WHERE "+quote(colIsDeleted)+" = 0"+v.scoped()+" AND "+chRangeCond(k, []connectors.KeyRange{r}))
 	if err != nil {
 		return nil, v.s.errorf("row checksums of %s: %v", v.l.qualified(), err)
 	}

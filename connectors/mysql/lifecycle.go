@@ -695,10 +695,7 @@ func (st *stream) wanted(ref connectors.TableRef) (connectors.SnapshotMode, bool
 	found := false
 	var mode connectors.SnapshotMode
 	for _, p := range st.req.Patterns {
-		if p.DB != ref.DB || p.Snapshot == connectors.SnapshotOnly {
-			continue
-		}
-		if ok, _ := connectors.MatchTable(p.Table, ref.Table); !ok {
+		if p.Snapshot == connectors.SnapshotOnly || !connectors.MatchRef(connectors.TableRef{DB: p.DB, Table: p.Table}, ref) {
 			continue
 		}
 		if !found || p.Snapshot == connectors.SnapshotInitial {

@@ -104,7 +104,7 @@ func (r *binlogReader) upsertTarget(ref connectors.TableRef) bool {
 		}
 	}
 	for _, p := range r.cfg.req.Patterns {
-		if ok, _ := connectors.MatchTable(p.Table, ref.Table); ok && p.DB == ref.DB && p.Upsert {
+		if p.Upsert && connectors.MatchRef(connectors.TableRef{DB: p.DB, Table: p.Table}, ref) {
 			return true
 		}
 	}

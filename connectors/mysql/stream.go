@@ -309,8 +309,13 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	st.schemasDirty = true
 	if len(st.req.Patterns) > 0 {
 		// (Only a pattern could take a copy in.)
+		// (A pattern over databases: every database's.)
 		var dbs []string
 		for _, p := range st.req.Patterns {
+			if connectors.IsPattern(p.DB) {
+				dbs = nil
+				break
+			}
 			if !slices.Contains(dbs, p.DB) {
 				dbs = append(dbs, p.DB)
 			}

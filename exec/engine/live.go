@@ -23,7 +23,7 @@ func (r *sourceRun) joinTable(ctx context.Context, b *exec.Batch) error {
 			continue
 		}
 		for _, pat := range pr.p.Patterns {
-			if ok, _ := connectors.MatchTable(pat.Table, b.Table); !ok || pat.DB != b.DB {
+			if !connectors.MatchRef(pat, connectors.TableRef{DB: b.DB, Table: b.Table}) {
 				continue
 			}
 			sig := outputSig(pr.p)

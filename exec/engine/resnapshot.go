@@ -196,7 +196,7 @@ func pipelineTable(p *planner.Pipeline, table string) *planner.TablePlan {
 		return nil
 	}
 	for _, pat := range p.Patterns {
-		if ok, _ := connectors.MatchTable(pat.Table, name); ok && pat.DB == db && len(p.Tables) > 0 {
+		if connectors.MatchRef(pat, connectors.TableRef{DB: db, Table: name}) && len(p.Tables) > 0 {
 			// Planned for its own schema when it joins; the output
 			// columns of the pattern's tables are aligned, so the first
 			// table's plan names them the same.

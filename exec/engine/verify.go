@@ -333,6 +333,10 @@ func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, o
 		v.close()
 		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
+	if err := v.scopeShared(ctx, plan); err != nil {
+		v.close()
+		return nil, fmt.Errorf("pipeline %s: %w", p.Name, err)
+	}
 	if opts.Stream {
 		v.fallback = "--stream asked for it"
 	} else {
@@ -671,4 +675,72 @@ func markText(m []byte) string {
 		return "no binlog position"
 	}
 	return fmt.Sprintf("%s:%d", s.File, s.Pos)
+}
+
+// scopeShared restricts the target's reads to the pipeline's own rows
+// when other pipelines of the file write the same target (the tenants of
+// two servers into one table): theirs are no rows of this pipeline's
+// source, and were reported as extra keys — which --repair deleted. A row
+// is the pipeline's when it reads its table, or when its FROM names the
+// table (a pattern: a table since dropped) and no other pipeline of the
+// target reads it.
+func (v *verifier) scopeShared(ctx context.Context, plan *planner.Plan) error {
+	var others []*planner.Pipeline
+	var names []string
+	for _, q := range plan.Pipelines {
+		if q != v.p && q.Sink == v.p.Sink && q.Target.Name == v.p.Target.Name {
+			others, names = append(others, q), append(names, q.Name)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	sc, ok := v.vt.(connectors.VerifyScoper)
+	if ok {
+		ok, err := sc.Scope(ctx, func(db, table string) bool {
+			if readsTable(v.p, db, table) {
+				return true
+			}
+			for _, q := range others {
+				if readsTable(q, db, table) {
+					return false
+				}
+			}
+			return namesTable(v.p, db, table)
+		})
+		if err != nil || ok {
+			return err
+		}
+	}
+	return fmt.Errorf("its target %s is written by pipeline %s as well, and has no _db or _table column to tell their rows apart (add _db and _table to TRANSFORM)",
+		v.p.Target.Name, strings.Join(names, ", "))
+}
+
+// readsTable reports whether p reads the table db.table now ("" for a
+// part the target does not record: any).
+func readsTable(p *planner.Pipeline, db, table string) bool {
+	for _, t := range p.Tables {
+		if (db == "" || t.Ref.DB == db) && (table == "" || t.Ref.Table == table) {
+			return true
+		}
+	}
+	return false
+}
+
+// namesTable reports whether one of p's FROM patterns matches db.table
+// ("" for a part the target does not record: any).
+func namesTable(p *planner.Pipeline, db, table string) bool {
+	for _, pat := range p.Patterns {
+		ref := connectors.TableRef{DB: db, Table: table}
+		if db == "" {
+			ref.DB = pat.DB
+		}
+		if table == "" {
+			ref.Table = pat.Table
+		}
+		if connectors.MatchRef(pat, ref) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSharedTargetColumnAddedByEachShard: the tenants' shards of a target
+// two pipelines write (a_* and b_*) get a column, one shard after the
+// other, each with its own DEFAULT: a_1 first (the column is new to the
+// target), then b_1 (the other pipeline's writer finds it there already),
+// then b_2; a_2 and b_3 while etlq is stopped. Every shard's rows from
+// before its ADD read the DEFAULT MySQL gave them. Failed before: b_1's rows, whose pipeline's ADD COLUMN found
+// the column added by the other pipeline, kept NULL.
+func TestSharedTargetColumnAddedByEachShard(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testSharedTargetColumnAddedByEachShard)
+}
+
+func testSharedTargetColumnAddedByEachShard(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
+	myExec(t, my, "CREATE DATABASE "+db)
+	shards := []string{"a_1", "a_2", "b_1", "b_2", "b_3"}
+	for _, tb := range shards {
+		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
+			"INSERT INTO "+db+"."+tb+" SELECT seq, seq FROM "+db+".seq_1_to_20")
+	}
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE pa FROM binlog s.%[3]s.a_* TRANSFORM _db, _table, * INTO clickhouse dw.%[3]s.shared WITH (flush_interval = '100ms');
+CREATE PIPELINE pb FROM binlog s.%[3]s.b_* TRANSFORM _db, _table, * INTO clickhouse dw.%[3]s.shared WITH (flush_interval = '100ms');
+`, myDSN, chDSN, db, testServerID()))
+	marker := 1000
+	mark := func(a *liveApply) {
+		t.Helper()
+		marker++
+		for _, tb := range shards {
+			myExec(t, my, fmt.Sprintf("INSERT INTO %s.%s (id, k) VALUES (%d, %d)", db, tb, marker, marker))
+		}
+		a.waitFor(t, fmt.Sprintf("k = %d in ClickHouse", marker), 120*time.Second, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.shared_current WHERE k = %d", db, marker))
+			return err == nil && n == uint64(len(shards)), fmt.Sprintf("%d, %v", n, err)
+		})
+	}
+	compare := func(when string, with []string) {
+		t.Helper()
+		var want []string
+		for _, tb := range with {
+			want = append(want, myRows(t, my, "SELECT '"+tb+"', id, k, c FROM "+db+"."+tb+" ORDER BY id")...)
+		}
+		got := chRows(t, ch, "SELECT toString(_table), toString(id), toString(k), toString(c) FROM "+db+".shared_current WHERE _table IN ('"+strings.Join(with, "', '")+"') ORDER BY _table, id")
+		if strings.Join(want, "\n") != strings.Join(got, "\n") {
+			t.Errorf("%s:", when)
+			diffRows(t, want, got)
+		}
+	}
+	a := startApply(t, state, file)
+	mark(a)
+	myExec(t, my, "ALTER TABLE "+db+".a_1 ADD COLUMN c VARCHAR(10) NOT NULL DEFAULT 'x1'")
+	mark(a)
+	myExec(t, my, "ALTER TABLE "+db+".b_1 ADD COLUMN c VARCHAR(10) NOT NULL DEFAULT 'y1'")
+	mark(a)
+	myExec(t, my, "ALTER TABLE "+db+".b_2 ADD COLUMN c VARCHAR(10) NOT NULL DEFAULT 'y2'", "UPDATE "+db+".b_2 SET c = 'upd' WHERE id = 2")
+	mark(a)
+	a.running(t)
+	out := a.stop(t)
+	compare("while etlq runs", []string{"a_1", "b_1", "b_2"})
+	if t.Failed() {
+		t.Logf("etlq:\n%s", out)
+	}
+
+	myExec(t, my, "ALTER TABLE "+db+".a_2 ADD COLUMN c VARCHAR(10) NOT NULL DEFAULT 'x2'",
+		"ALTER TABLE "+db+".b_3 ADD COLUMN c VARCHAR(10) NOT NULL DEFAULT 'y3'")
+	out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	compare("while etlq was stopped", shards)
+	if t.Failed() {
+		t.Logf("etlq:\n%s", out)
+	}
+}
