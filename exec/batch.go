@@ -111,7 +111,8 @@ const (
 	MetaSourceType = "etlq.source_type"
 	// MetaLogicalType refines an Arrow type where Arrow alone is ambiguous:
 	// "json" (on String), "geometry" (on Binary), "time" (on Duration(µs)),
-	// "year" (on Uint16), "bit" (on Uint64), "enum", "set" (on String).
+	// "year" (on Uint16), "bit" (on Uint64), "enum", "set", and MariaDB's
+	// "uuid", "inet6", "inet4" (on String: the server's text).
 	MetaLogicalType = "etlq.logical_type"
 	// MetaPrimaryKey is "1..n" (1-based position in the primary key) on
 	// primary key columns.

@@ -9,11 +9,11 @@ import (
 )
 
 // TestDDLUnparsedEndToEnd (issue #12 matrix, "a DDL the parser rejects"):
-// MariaDB's INVISIBLE column, which etlq's DDL parser rejects, added to a
-// streamed table while etlq runs, while it is stopped and while it runs
+// a column added next to MariaDB's IGNORED index, which etlq's DDL parser
+// rejects, to a streamed table while etlq runs, while it is stopped and while it runs
 // behind (ClickHouse unreachable through a proxy), a writer on a sibling
 // table meanwhile. With full row metadata the rows after it are decoded
-// with the binlog's table map (the invisible column included) and every
+// with the binlog's table map (the added column included) and every
 // target ends equal to its source; with the server's default metadata
 // the run stops with an error that names the table, the DDL and the fix,
 // never a row decoded with a guessed schema.
@@ -48,8 +48,8 @@ CREATE PIPELINE p_s FROM binlog s.%[3]s.s INTO clickhouse dw.%[3]s.s WITH (flush
 	a := startApply(t, state, file)
 	a.waitSame(t, my, ch, tMy, tCH, 90*time.Second)
 	a.waitSame(t, my, ch, sMy, sCH, 60*time.Second)
-	a = ddlWhen(t, when, a, px, state, file, myDSN, db+".s", 300, "INVISIBLE", func() {
-		myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN x INT INVISIBLE AFTER id",
+	a = ddlWhen(t, when, a, px, state, file, myDSN, db+".s", 300, "IGNORED", func() {
+		myExec(t, my, "ALTER TABLE "+db+".t ADD COLUMN x INT AFTER id, ADD INDEX ix (a) IGNORED",
 			"INSERT INTO "+db+".t (id, x, a) VALUES (1000, 7, 10000), (1001, 8, 10010)",
 			"UPDATE "+db+".t SET a = a + 1, x = id WHERE id % 7 = 0", "DELETE FROM "+db+".t WHERE id % 11 = 0")
 	})
@@ -61,7 +61,7 @@ CREATE PIPELINE p_s FROM binlog s.%[3]s.s INTO clickhouse dw.%[3]s.s WITH (flush
 			if err == nil {
 				t.Errorf("apply exited 0 after a DDL it cannot follow:\n%s", out)
 			}
-			for _, want := range []string{db + ".t", "INVISIBLE", "not known", "re-snapshot"} {
+			for _, want := range []string{db + ".t", "IGNORED", "not known", "re-snapshot"} {
 				if !strings.Contains(out, want) {
 					t.Errorf("the error does not say %q:\n%s", want, out)
 				}
