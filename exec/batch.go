@@ -111,7 +111,8 @@ const (
 	MetaSourceType = "etlq.source_type"
 	// MetaLogicalType refines an Arrow type where Arrow alone is ambiguous:
 	// "json" (on String), "geometry" (on Binary), "time" (on Duration(µs)),
-	// "year" (on Uint16), "bit" (on Uint64), "enum", "set" (on String).
+	// "year" (on Uint16), "bit" (on Uint64), "enum", "set", and MariaDB's
+	// "uuid", "inet6", "inet4" (on String: the server's text).
 	MetaLogicalType = "etlq.logical_type"
 	// MetaEmbedJSON, "1" on a JSON column that is never NULL and never the
 	// document null (the dead letter's row, which etlq builds), has jsonl
@@ -128,6 +129,12 @@ const (
 	// or an expression's text), when a DDL in the source's log gave it:
 	// rows already in the target take it when the column is added there.
 	MetaDefault = "etlq.default"
+	// DefaultUnknown is the MetaDefault of a column whose DEFAULT the
+	// source does not know: a schema rebuilt from the binlog's table map
+	// (after a DDL it could not parse) has no defaults. A sink adding the
+	// column cannot give the rows already there the source's value and
+	// says so.
+	DefaultUnknown = "etlq:unknown"
 	// MetaRenamedFrom is the name a DDL renamed the column from: the
 	// target keeps the values of rows already written under that name.
 	MetaRenamedFrom = "etlq.renamed_from"

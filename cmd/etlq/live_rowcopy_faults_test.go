@@ -86,7 +86,7 @@ func contains(l []string, s string) bool {
 }
 
 // TestRowCopyCopyLost: a DDL on gh-ost's copy that etlq cannot apply
-// (an INVISIBLE column) stops the copy being followed: its copy target is
+// (a column added next to an IGNORED index) stops the copy being followed: its copy target is
 // dropped at once, and the cut-over reads the new table again: the target
 // equals the table (FULL metadata); under the server's default metadata
 // the copy's schema at the cut-over is not known and the run stops,
@@ -101,7 +101,7 @@ func testRowCopyCopyLost(t *testing.T, myDSN string) {
 	db := s.db
 	ghostCopy(t, s, r, "t__etlq_copy")
 	myExec(t, s.my,
-		"ALTER TABLE "+db+"._t_gho ADD COLUMN y INT INVISIBLE",
+		"ALTER TABLE "+db+"._t_gho ADD COLUMN y INT, ADD INDEX iy (id) IGNORED",
 		"ALTER TABLE "+db+"._t_gho DROP COLUMN y")
 	r.waitFor(t, "the copy target dropped", 60*time.Second, func() (bool, string) {
 		n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name = 't__etlq_copy'", db))

@@ -533,6 +533,9 @@ func (w *writer) defaultFor(c *colSpec, l *tableLayout) (expr string, lost *lost
 	if !ok || lit == "" || strings.EqualFold(lit, "NULL") {
 		return "", nil
 	}
+	if lit == exec.DefaultUnknown {
+		return "", &lostDefault{why: "the source's DEFAULT of a new column is not known (the table's schema was rebuilt from the binlog's table map, after a DDL etlq could not parse)"}
+	}
 	value, isString := "", false
 	if strings.HasPrefix(lit, "'") && strings.HasSuffix(lit, "'") && len(lit) >= 2 {
 		value, isString = strings.ReplaceAll(lit[1:len(lit)-1], "''", "'"), true

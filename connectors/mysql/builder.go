@@ -249,7 +249,7 @@ func appendText(bld outCol, c *column, v []byte, null bool, tmp *[]byte) error {
 			u = u<<8 | uint64(x)
 		}
 		bld.(*fixedCol[uint64]).append(u)
-	case kString, kEnum, kSet, kJSON:
+	case kString, kEnum, kSet, kJSON, kUUID, kInet6, kInet4:
 		bld.(*strCol).append(v)
 	case kBinary, kGeometry:
 		bld.(*strCol).append(v)

@@ -66,6 +66,11 @@ func storedDefault(c *column, d *colDefault) {
 		if c.DataType == "char" {
 			d.Value = strings.TrimRight(d.Value, " ")
 		}
+	case kUUID, kInet6, kInet4:
+		// As the server shows the value ('::0001' is '::1').
+		if v, ok := fixedBinNormal(c.Kind, d.Value); ok {
+			d.Value = v
+		}
 	case kEnum:
 		if m, ok := enumMember(c.Members, d); ok {
 			*d = colDefault{Value: m}

@@ -211,7 +211,7 @@ func colNames(t *table) []string {
 }
 
 // TestDDLUnparsedRefusedOrRebuilt: a DDL the parser rejects (MariaDB's
-// INVISIBLE column) that changes a streamed table: with full row metadata
+// IGNORED index, next to an added column) that changes a streamed table: with full row metadata
 // its rows are decoded with the table map's schema; without, they are
 // refused with an error that names the table, the position and the fix —
 // also after a restart — instead of being decoded wrongly.
@@ -226,7 +226,7 @@ func TestDDLUnparsedRefusedOrRebuilt(t *testing.T) {
 			if err != nil || mark == nil {
 				t.Fatalf("snapshot: %v", err)
 			}
-			run(t, s, "ALTER TABLE "+db+".t ADD COLUMN x INT INVISIBLE AFTER id")
+			run(t, s, "ALTER TABLE "+db+".t ADD COLUMN x INT AFTER id, ADD INDEX ix (a) IGNORED")
 			// The DDL alone, then a checkpoint between it and the rows.
 			_, markDDL, err := openDrain(t, src, refs, mark)
 			if err != nil {
@@ -250,7 +250,7 @@ func TestDDLUnparsedRefusedOrRebuilt(t *testing.T) {
 			if err == nil {
 				t.Fatalf("minimal metadata: rows decoded without a known schema: %v", rows)
 			}
-			for _, want := range []string{db + ".t", "not known", "INVISIBLE", "re-snapshot"} {
+			for _, want := range []string{db + ".t", "not known", "IGNORED", "re-snapshot"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q lacks %q", err, want)
 				}
@@ -301,7 +301,7 @@ func TestDDLHistoryOnlineSchemaChange(t *testing.T) {
 			// followed: the cut-over then makes the table stale (refused
 			// without column metadata), never decoded with a guess.
 			run(t, s, "CREATE TABLE "+db+"._t_gho LIKE "+db+".t",
-				"ALTER TABLE "+db+"._t_gho ADD COLUMN y INT INVISIBLE AFTER id",
+				"ALTER TABLE "+db+"._t_gho ADD COLUMN y INT AFTER id, ADD INDEX iy (a) IGNORED",
 				"RENAME TABLE "+db+".t TO "+db+"._t_del, "+db+"._t_gho TO "+db+".t",
 				"INSERT INTO "+db+".t (id, y, x, a, b) VALUES (3, 30, 31, 300, 'zz')")
 			if mark3 == nil {

@@ -649,6 +649,12 @@ func typeOf(ft *types.FieldType, d *colDef) error {
 	case pmysql.TypeYear:
 		d.DataType, d.ColumnType = "year", "year(4)"
 	case pmysql.TypeString:
+		if t := fixedBinOf(flen); t != "" && binaryFlag {
+			// MariaDB's UUID, INET6 or INET4 (stripMariaDBClauses).
+			d.DataType, d.ColumnType = t, t
+			d.Charset, d.Collation, d.HasCharset = "", "", false
+			break
+		}
 		if binaryFlag && (cs == "binary" || cs == "") {
 			if flen < 0 {
 				flen = 1

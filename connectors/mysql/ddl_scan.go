@@ -14,27 +14,37 @@ import (
 
 // stripMariaDBClauses removes MariaDB-only clauses that change no schema
 // so that the statement parses: WAIT n, NOWAIT, ALTER ONLINE, CREATE OR
-// REPLACE (a create for the schema), ALGORITHM = NOCOPY.
+// REPLACE (a create for the schema), ALGORITHM = NOCOPY, a column's
+// INVISIBLE (its values are in the binlog's rows all the same). It also
+// writes MariaDB's UUID, INET6 and INET4 column types as BINARY of a length
+// no BINARY column can have (fixedBinStandIn), which typeOf turns back.
 func stripMariaDBClauses(q string) string {
 	toks := ddlWords(q)
-	type span struct{ from, to int }
+	type span struct {
+		from, to int
+		with     string
+	}
 	var cut []span
 	word := func(i int, w string) bool {
 		return i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].text, w)
 	}
 	for i := 0; i < len(toks); i++ {
 		switch {
+		case !toks[i].quoted && fixedBinStandIn[strings.ToLower(toks[i].text)] != "" && isColumnType(toks, i):
+			cut = append(cut, span{toks[i].start, toks[i].end, fixedBinStandIn[strings.ToLower(toks[i].text)]})
+		case word(i, "INVISIBLE"):
+			cut = append(cut, span{toks[i].start, toks[i].end, ""})
 		case word(i, "NOWAIT"):
-			cut = append(cut, span{toks[i].start, toks[i].end})
+			cut = append(cut, span{toks[i].start, toks[i].end, ""})
 		case word(i, "WAIT") && i+1 < len(toks):
 			if _, err := strconv.ParseFloat(toks[i+1].text, 64); err == nil {
-				cut = append(cut, span{toks[i].start, toks[i+1].end})
+				cut = append(cut, span{toks[i].start, toks[i+1].end, ""})
 				i++
 			}
 		case i == 1 && word(0, "ALTER") && word(1, "ONLINE"):
-			cut = append(cut, span{toks[i].start, toks[i].end})
+			cut = append(cut, span{toks[i].start, toks[i].end, ""})
 		case i == 1 && word(0, "CREATE") && word(1, "OR") && word(2, "REPLACE"):
-			cut = append(cut, span{toks[1].start, toks[2].end})
+			cut = append(cut, span{toks[1].start, toks[2].end, ""})
 			i = 2
 		case word(i, "ALGORITHM"):
 			j := i + 1
@@ -50,7 +60,7 @@ func stripMariaDBClauses(q string) string {
 			} else if j+1 < len(toks) && toks[j+1].text == "," {
 				to = toks[j+1].end
 			}
-			cut = append(cut, span{from, to})
+			cut = append(cut, span{from, to, ""})
 			i = j
 		}
 	}
@@ -59,10 +69,51 @@ func stripMariaDBClauses(q string) string {
 	for _, c := range cut {
 		b.WriteString(q[last:c.from])
 		b.WriteByte(' ')
+		b.WriteString(c.with)
 		last = c.to
 	}
 	b.WriteString(q[last:])
 	return b.String()
+}
+
+// fixedBinStandIn is the type the parser is given for a MariaDB type it
+// does not know: BINARY longer than BINARY's 255 bytes, so that no real
+// column is taken for one (fixedBinOf reads it back).
+var fixedBinStandIn = map[string]string{"uuid": "BINARY(16016)", "inet6": "BINARY(16006)", "inet4": "BINARY(16004)"}
+
+// fixedBinOf returns the MariaDB type a fixedBinStandIn length stands for.
+func fixedBinOf(flen int) string {
+	return map[int]string{16016: "uuid", 16006: "inet6", 16004: "inet4"}[flen]
+}
+
+// isColumnType reports whether word i, a type name, is where a column
+// definition has its type: after the column's name (a name, not a keyword
+// such as COLUMN, DROP or AFTER that also precede names), and followed by
+// what may follow a type, not by "(" (UUID() is a function).
+func isColumnType(toks []ddlWord, i int) bool {
+	if i == 0 {
+		return false
+	}
+	prev := toks[i-1]
+	if !prev.quoted {
+		if !isWordByte(prev.text[0]) {
+			return false
+		}
+		switch strings.ToUpper(prev.text) {
+		case "COLUMN", "DROP", "ADD", "CHANGE", "MODIFY", "AFTER", "FIRST", "BY", "KEY", "INDEX", "TO", "TABLE",
+			"EXISTS", "ON", "AS", "DEFAULT", "SET", "ALTER", "RENAME", "REFERENCES", "USING", "WITH":
+			return false
+		}
+	}
+	if i+1 == len(toks) {
+		return true
+	}
+	switch strings.ToUpper(toks[i+1].text) {
+	case ",", ")", ";", "NOT", "NULL", "DEFAULT", "PRIMARY", "UNIQUE", "KEY", "COMMENT", "AFTER", "FIRST",
+		"INVISIBLE", "CHECK", "REFERENCES", "AS", "GENERATED", "CONSTRAINT":
+		return !toks[i+1].quoted
+	}
+	return false
 }
 
 // ddlWord is one word of a statement outside comments and strings.

@@ -224,6 +224,12 @@ func binlogTypeFits(tp byte, meta uint16, c *column) bool {
 		case gm.MYSQL_TYPE_SET:
 			return k == kSet
 		}
+		switch k {
+		case kUUID, kInet6:
+			return fixedBinLen(meta) == 16
+		case kInet4:
+			return fixedBinLen(meta) == 4
+		}
 		return k == kString || k == kBinary
 	case gm.MYSQL_TYPE_BLOB:
 		return k == kString || k == kBinary || k == kJSON
@@ -558,6 +564,14 @@ func (d *rowsDecoder) decodeValue(out outCol, cd *colDec, data []byte, boxed any
 			l, h = int(binary.LittleEndian.Uint16(data)), 2
 		}
 		v := data[h : h+l]
+		switch c.Kind {
+		case kUUID, kInet6, kInet4:
+			if str, ok := out.(*strCol); ok {
+				d.tmp = appendFixedBinText(d.tmp[:0], c.Kind, v)
+				str.append(d.tmp)
+			}
+			return h + l, nil
+		}
 		if out != nil && c.Kind == kBinary && c.OctetLen > l {
 			// BINARY(n) is logged without its trailing 0x00 padding.
 			buf := append(d.tmp[:0], v...)

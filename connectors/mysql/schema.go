@@ -41,6 +41,12 @@ const (
 	kTimestamp
 	kTime
 	kYear
+	// MariaDB's fixed binary types, read as the text the server shows
+	// (UUID 10.7+, INET6 10.5+, INET4 10.10+): decode_binlog.go formats
+	// the bytes the binlog carries.
+	kUUID
+	kInet6
+	kInet4
 )
 
 // column is one source column as information_schema describes it.
@@ -468,6 +474,12 @@ func (c *column) classify() error {
 	case "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon",
 		"geometrycollection", "geomcollection":
 		c.Kind = kGeometry
+	case "uuid":
+		c.Kind = kUUID
+	case "inet6":
+		c.Kind = kInet6
+	case "inet4":
+		c.Kind = kInet4
 	default:
 		return fmt.Errorf("column %q has type %q, which etlq does not support", c.Name, c.ColumnType)
 	}
@@ -549,7 +561,7 @@ func (c *column) arrowType() arrow.DataType {
 		return &arrow.Decimal128Type{Precision: int32(c.Precision), Scale: int32(c.Scale)}
 	case kDecimal256:
 		return &arrow.Decimal256Type{Precision: int32(c.Precision), Scale: int32(c.Scale)}
-	case kString, kEnum, kSet, kJSON:
+	case kString, kEnum, kSet, kJSON, kUUID, kInet6, kInet4:
 		return arrow.BinaryTypes.String
 	case kBinary, kGeometry:
 		return arrow.BinaryTypes.Binary
@@ -580,6 +592,12 @@ func (c *column) logicalType() string {
 		return "enum"
 	case kSet:
 		return "set"
+	case kUUID:
+		return "uuid"
+	case kInet6:
+		return "inet6"
+	case kInet4:
+		return "inet4"
 	}
 	return ""
 }

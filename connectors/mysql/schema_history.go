@@ -8,6 +8,8 @@ import (
 
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/etlq/etlq/exec"
 )
 
 // schemaFromTableMap builds the schema an event was written with from its
@@ -38,7 +40,9 @@ func (r *binlogReader) schemaFromTableMap(e *replication.TableMapEvent, cur *tab
 			t.Cols = append(t.Cols, &c)
 			continue
 		}
-		c := &column{Name: name, Nullable: true, PK: pk[i]}
+		// The table map has no DEFAULT: a sink adding the column says
+		// that the rows already there cannot get the source's.
+		c := &column{Name: name, Nullable: true, PK: pk[i], Default: &colDefault{Expr: exec.DefaultUnknown}}
 		if c.PK > 0 {
 			c.Nullable = false
 		}

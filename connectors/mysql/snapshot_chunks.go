@@ -235,7 +235,8 @@ func keyLiteral(c *column, v []byte) string {
 		return "_" + c.Charset + " X'" + string(v) + "' COLLATE " + c.Collation
 	case kBinary:
 		return "X'" + string(v) + "'"
-	case kDate, kDatetime, kTimestamp, kTime:
+	case kDate, kDatetime, kTimestamp, kTime, kUUID, kInet6, kInet4:
+		// A UUID or INET literal compares in the column's own order.
 		return quoteString(string(v))
 	}
 	return string(v)

@@ -699,7 +699,7 @@ func (r *rowReader) putter(c *column, b outCol) func([]byte) bool {
 			bb.append(dec128(u, neg, big))
 			return ok
 		}
-	case kString, kEnum, kSet, kJSON, kBinary, kGeometry:
+	case kString, kEnum, kSet, kJSON, kBinary, kGeometry, kUUID, kInet6, kInet4:
 		bb := b.(*strCol)
 		return func(v []byte) bool { bb.append(v); return true }
 	case kDatetime, kTimestamp:
