@@ -470,11 +470,15 @@ type Target struct {
 	// for file, a URL for http; empty for stdout.
 	Name string
 	// Schema is the output schema: user columns then exec.Sys* columns.
-	Schema  *arrow.Schema
-	Mode    Mode
-	Key     []string
-	Format  string         // stdout/file/http: table, jsonl, canal_json, …
-	Options map[string]any // the pipeline's WITH options for this sink kind
+	Schema *arrow.Schema
+	Mode   Mode
+	Key    []string
+	// KeyGiven: the pipeline writes its KEY (…) in the file; otherwise
+	// Key is the source's primary key, which a DDL may change under an
+	// existing target.
+	KeyGiven bool
+	Format   string         // stdout/file/http: table, jsonl, canal_json, …
+	Options  map[string]any // the pipeline's WITH options for this sink kind
 }
 
 // Writer writes one pipeline's batches.

@@ -319,6 +319,7 @@ func (s *Sink) layoutFor(ctx context.Context, t connectors.Target) (driver.Conn,
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
 	}
+	l.keyGiven = t.KeyGiven
 	return conn, l, nil
 }
 
@@ -340,6 +341,10 @@ type tableState struct {
 	exists  bool
 	engine  string
 	columns []existingColumn
+	// sortKey holds the columns of the table's sorting key (ORDER BY),
+	// in the table's order: an upsert table collapses the rows of one
+	// sorting key, which must be the pipeline's key.
+	sortKey []string
 }
 
 // readTableState reads whether db.table exists, its engine and columns.
@@ -383,17 +388,21 @@ func readTableStateOnce(ctx context.Context, conn driver.Conn, db, table string)
 	if err := rows.Err(); err != nil || !st.exists {
 		return st, err
 	}
-	rows, err = conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
+	rows, err = conn.Query(ctx, "SELECT name, type, is_in_sorting_key FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
 		return st, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c existingColumn
-		if err := rows.Scan(&c.name, &c.typ); err != nil {
+		var inKey uint8
+		if err := rows.Scan(&c.name, &c.typ, &inKey); err != nil {
 			return st, err
 		}
 		st.columns = append(st.columns, c)
+		if inKey != 0 {
+			st.sortKey = append(st.sortKey, c.name)
+		}
 	}
 	return st, rows.Err()
 }
@@ -419,6 +428,17 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 			msg += "; " + strings.TrimPrefix(err.Error(), fmt.Sprintf("existing table %s.%s does not match: ", l.db, l.table))
 		}
 		return nil, errors.New(msg)
+	}
+	if l.mode == connectors.ModeUpsert && l.keyGiven && !sameColumnSet(st.sortKey, l.key) {
+		// ReplacingMergeTree keeps one row per sorting key: rows of
+		// different keys of the pipeline would replace each other (a KEY
+		// edited in the file), or one key's rows would not (new rows
+		// written beside the old ones). (A key that comes from the
+		// source's primary key, changed by a DDL, keeps the table's:
+		// docs/schema-changes.md.)
+		return nil, fmt.Errorf("existing table %s.%s is ORDER BY %s, the pipeline's KEY is %s: ClickHouse keeps one row per ORDER BY key, so rows would replace each other or stay beside their newer versions; "+
+			"to change the key, stop etlq, drop the table %s.%s and its view %s.%s%s (apply creates them with the new key and reads the source table again), or write INTO a new table",
+			l.db, l.table, "("+strings.Join(st.sortKey, ", ")+")", "("+strings.Join(l.key, ", ")+")", l.db, l.table, l.db, l.table, currentView)
 	}
 	if err != nil {
 		return nil, err
@@ -522,6 +542,24 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 	}
 	// (The view: ensureView, after these.)
 	return out, nil
+}
+
+// sameColumnSet reports whether a and b hold the same column names, in
+// any order.
+func sameColumnSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	have := map[string]bool{}
+	for _, c := range a {
+		have[c] = true
+	}
+	for _, c := range b {
+		if !have[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // plannedColumns are the columns the existing table st has once prepare's
