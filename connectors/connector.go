@@ -427,11 +427,13 @@ type TargetCreator interface {
 }
 
 // ReadAgainer is a Writer that can be told, before any row, that its
-// pipeline's tables are read again in full (the pipeline's WHERE,
-// TRANSFORM, MODE or KEY changed in the file since the last run): an
-// output column its target lacks is then new to the definition, not
-// dropped outside etlq, and is added — empty for the rows already there
-// until the rows read again fill it — instead of refused.
+// pipeline's WHERE, TRANSFORM, MODE or KEY changed in the file since the
+// last run (an upsert pipeline's tables are then read again in full; a
+// changelog, append or SNAPSHOT never target keeps the rows the old
+// definition wrote): an output column its target lacks is then new to
+// the definition, not dropped outside etlq, and is added — empty for the
+// rows already there, until rows read again fill it — instead of
+// refused.
 type ReadAgainer interface {
 	ReadingAgain()
 }

@@ -491,3 +491,56 @@ func TestPipelineKeyEditedLater(t *testing.T) {
 		diffRows(t, myRows(t, s.my, "SELECT id, cust, amount FROM "+db+".pay ORDER BY id"), target())
 	})
 }
+
+// TestPipelineEditedLaterNotReadAgain: an output column added to the
+// TRANSFORM of a pipeline whose table is not read again — a changelog
+// (its rows are the history as written), an upsert pipeline with
+// SNAPSHOT never — is added to the target, empty for the rows already
+// there, with the WARN that says so. Before, the pipeline stopped with
+// "the table lacks column(s) length, … dropped outside etlq … re-snapshot
+// the table" (a changelog of sakila.film in the day-2 trial), and the
+// SNAPSHOT never upsert pipeline's edit was not even logged.
+func TestPipelineEditedLaterNotReadAgain(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(10))")
+		for i := 1; i <= 20; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d, 'n%d')", db, i, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		pipes := func(transform string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE audit FROM binlog s.%s.o TRANSFORM %s, _op INTO clickhouse dw.%s.o_log MODE changelog;\n", db, transform, db) +
+				fmt.Sprintf("CREATE PIPELINE live FROM binlog s.%s.o SNAPSHOT never TRANSFORM %s INTO clickhouse dw.%s.o_live MODE upsert;\n", db, transform, db)
+		}
+		apply := func() string {
+			out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			if err != nil {
+				t.Fatalf("apply: %v\n%s", err, out)
+			}
+			return out
+		}
+		writeFile(t, file, pipes("id, amount"))
+		apply()
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100 WHERE id <= 3")
+		apply()
+
+		writeFile(t, file, pipes("id, amount, note"))
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100, note = 'edited' WHERE id = 2")
+		out := apply()
+		for _, p := range []string{"audit", "live"} {
+			if !strings.Contains(out, "the pipeline changed in the file since the last run: its target keeps the rows the old definition wrote") || !strings.Contains(out, "pipeline="+p) {
+				t.Errorf("pipeline %s: want the WARN that its target keeps the old definition's rows, got:\n%s", p, out)
+			}
+		}
+		diffRows(t, []string{"1 read 1 \\N", "2 read 2 \\N", "3 read 3 \\N", "1 update 101 \\N", "2 update 102 \\N", "3 update 103 \\N", "2 update 202 edited"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', _op, ' ', toString(amount), ' ', ifNull(note, '\\\\N')) FROM "+db+".o_log WHERE id <= 3 ORDER BY _version"))
+		diffRows(t, []string{"1 101 \\N", "2 202 edited", "3 103 \\N"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '\\\\N')) FROM "+db+".o_live_current ORDER BY id"))
+	})
+}

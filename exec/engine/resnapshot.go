@@ -690,11 +690,17 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	for _, pr := range r.runs {
 		p := pr.p
 		if old, ok := defs[p.Name]; ok && known[p.Name] && old != p.Definition {
-			if p.Target.Mode == connectors.ModeUpsert {
+			if p.Target.Mode == connectors.ModeUpsert && p.Snapshot == connectors.SnapshotInitial {
 				changed[p.Name] = true
 			} else {
-				r.opts.Log.Warn("the pipeline changed in the file since the last run: its target keeps the rows the old definition wrote; etlq resnapshot reads its tables again",
+				// Not read again: a changelog or append target keeps the
+				// history as written, a SNAPSHOT never one takes no
+				// snapshot. An output column new to the definition is
+				// added, empty for the rows already there, rather than
+				// refused as dropped outside etlq.
+				r.opts.Log.Warn("the pipeline changed in the file since the last run: its target keeps the rows the old definition wrote (an output column new to it is empty there); etlq resnapshot reads its tables again",
 					"pipeline", p.Name, "mode", p.Target.Mode.String())
+				readingAgain(pr)
 			}
 		}
 	}
@@ -739,7 +745,7 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 		r.opts.Log.Info(why, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 	}
 	for _, pr := range r.runs {
-		if changed[pr.p.Name] && pr.p.Snapshot == connectors.SnapshotInitial {
+		if changed[pr.p.Name] {
 			readingAgain(pr)
 		}
 	}
