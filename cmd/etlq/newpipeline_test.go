@@ -544,3 +544,49 @@ func TestPipelineEditedLaterNotReadAgain(t *testing.T) {
 			chRows(t, s.ch, "SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '\\\\N')) FROM "+db+".o_live_current ORDER BY id"))
 	})
 }
+
+// TestCheckNotesPipelineChanges: check and plan say what apply will do
+// about the pipelines added, edited or removed in the file since the
+// state directory's last run. Before, check said "ok" and plan showed the
+// dataflow with no word of the tables apply was about to read again, of
+// a changelog that keeps the old definition's rows, or of a target no
+// pipeline writes any more (day-2 trial).
+func TestCheckNotesPipelineChanges(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL)",
+			"INSERT INTO "+db+".o VALUES (1, 1), (2, 2)")
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		pipe := func(name, where, mode, target string) string {
+			return fmt.Sprintf("CREATE PIPELINE %s FROM binlog s.%s.o WHERE %s TRANSFORM id, amount INTO clickhouse dw.%s.%s MODE %s;\n", name, db, where, db, target, mode)
+		}
+		writeFile(t, file, head+pipe("live", "amount > 0", "upsert", "live")+pipe("audit", "amount > 0", "changelog", "audit")+pipe("old", "amount > 0", "upsert", "old"))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		out := mustEtlq(t, "check", "--state-dir", state, file)
+		if strings.Contains(out, "note:") {
+			t.Errorf("an unchanged file: want no note, got:\n%s", out)
+		}
+
+		writeFile(t, file, head+pipe("live", "amount > 1", "upsert", "live")+pipe("audit", "amount > 1", "changelog", "audit")+pipe("fresh", "amount > 0", "upsert", "fresh"))
+		want := []string{
+			"note: pipeline live changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): apply reads its tables again",
+			"note: pipeline audit changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): its target keeps the rows the old definition wrote",
+			"note: pipeline fresh is new to the checkpoint of source s: apply reads its tables in full into its target",
+			"note: pipeline old of the last run of source s is no longer in the file: apply no longer writes its target",
+		}
+		for _, cmd := range []string{"check", "plan"} {
+			out := mustEtlq(t, cmd, "--state-dir", state, file)
+			for _, w := range want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s: want %q in:\n%s", cmd, w, out)
+				}
+			}
+		}
+	})
+}

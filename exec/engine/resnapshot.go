@@ -828,3 +828,70 @@ func readAgainRequests(source string, pipes []*planner.Pipeline, again func(*pla
 	}
 	return out, nil
 }
+
+// PipelineChanges says, for check and plan, what apply will do about the
+// pipelines of plan that the state directory's last run did not run as
+// the file has them now (newPipelineResnapshots): a pipeline new to a
+// source's checkpoint, one whose WHERE, TRANSFORM, MODE or KEY changed
+// since, and one of the last run the file no longer has. Nothing for a
+// source without a checkpoint (apply starts afresh). Each note names the
+// pipeline.
+func PipelineChanges(plan *planner.Plan, stateDir string) []string {
+	var out []string
+	store := &Store{Dir: stateDir}
+	for _, d := range plan.Sources {
+		st, err := store.Load(d.Name)
+		if err != nil || st == nil || len(st.Pipelines) == 0 {
+			continue
+		}
+		defs, err := loadDefinitions(stateDir, d.Name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
+			continue
+		}
+		known, inFile := map[string]bool{}, map[string]bool{}
+		for _, n := range st.Pipelines {
+			known[n] = true
+		}
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name {
+				continue
+			}
+			inFile[p.Name] = true
+			old, had := defs[p.Name]
+			switch {
+			case !known[p.Name] && p.Snapshot == connectors.SnapshotInitial:
+				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target (a pipeline renamed in the file is a new one: an upsert target is only read again, an append or changelog target gets every row again)", p.Name, d.Name))
+			case !known[p.Name]:
+				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: it takes no snapshot (SNAPSHOT %s)", p.Name, d.Name, snapshotWord(p.Snapshot)))
+			case !had || old == p.Definition:
+			case p.Target.Mode == connectors.ModeUpsert && p.Snapshot == connectors.SnapshotInitial:
+				out = append(out, fmt.Sprintf("pipeline %s changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): apply reads its tables again, so that its target holds the rows of the new definition (an output column new to it is added)", p.Name))
+			default:
+				out = append(out, fmt.Sprintf("pipeline %s changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): its target keeps the rows the old definition wrote (an output column new to it is added, empty there); etlq resnapshot reads its tables again", p.Name))
+			}
+		}
+		var gone []string
+		for _, n := range st.Pipelines {
+			if !inFile[n] {
+				gone = append(gone, n)
+			}
+		}
+		sort.Strings(gone)
+		for _, n := range gone {
+			out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: apply no longer writes its target, which keeps its rows as they are (drop it by hand if it is no longer wanted)", n, d.Name))
+		}
+	}
+	return out
+}
+
+// snapshotWord is the SNAPSHOT clause's word for m.
+func snapshotWord(m connectors.SnapshotMode) string {
+	switch m {
+	case connectors.SnapshotNever:
+		return "never"
+	case connectors.SnapshotOnly:
+		return "only"
+	}
+	return "initial"
+}
