@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"sort"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -588,5 +590,58 @@ func TestCheckNotesPipelineChanges(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// TestPipelineMovedToAnotherTarget: a pipeline whose INTO changed since
+// the last run (moved from ClickHouse to a file) reads its tables in
+// full into the new target, as a new pipeline does, and check says so.
+// Before, its definition (WHERE, TRANSFORM, MODE, KEY) was the same, so
+// the new target got only the changes made from then on: 0 of 16044
+// rentals in the day-2 trial, with check ok.
+func TestPipelineMovedToAnotherTarget(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL)")
+		for i := 1; i <= 30; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d)", db, i, i))
+		}
+		dir := t.TempDir()
+		state, file, jsonl := filepath.Join(dir, "state"), filepath.Join(dir, "o.etl"), filepath.Join(dir, "o.jsonl")
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		writeFile(t, file, head+fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o TRANSFORM id, amount INTO clickhouse dw.%s.o;\n", db, db))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = 100 WHERE id = 3")
+
+		writeFile(t, file, head+fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o TRANSFORM id, amount INTO file '%s' FORMAT jsonl;\n", db, jsonl))
+		if out := mustEtlq(t, "check", "--state-dir", state, file); !strings.Contains(out, "note: pipeline p writes into another target since the last run (file "+jsonl+", was clickhouse dw "+db+".o): apply reads its tables in full into the new one") {
+			t.Errorf("check: want the note that the moved pipeline's tables are read into the new target, got:\n%s", out)
+		}
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		data, err := os.ReadFile(jsonl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var row map[string]any
+			if err := json.Unmarshal([]byte(line), &row); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			last[fmt.Sprint(row["id"])] = fmt.Sprintf("%v|%v", row["id"], row["amount"])
+		}
+		var got []string
+		for _, v := range last {
+			got = append(got, v)
+		}
+		sort.Slice(got, func(i, j int) bool {
+			var a, b int
+			fmt.Sscan(got[i], &a)
+			fmt.Sscan(got[j], &b)
+			return a < b
+		})
+		diffRows(t, myRows(t, s.my, "SELECT id, amount FROM "+db+".o ORDER BY id"), got)
 	})
 }

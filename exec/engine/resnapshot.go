@@ -704,6 +704,16 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 			}
 		}
 	}
+	targets, err := loadTargets(r.opts.StateDir, r.decl.Name)
+	if err != nil {
+		return err
+	}
+	moved := map[string]string{} // pipeline → the target of the last run
+	for _, pr := range r.runs {
+		if old, ok := targets[pr.p.Name]; ok && known[pr.p.Name] && old != targetOf(pr.p) {
+			moved[pr.p.Name] = old
+		}
+	}
 	created := map[string]bool{}
 	var pipes []*planner.Pipeline
 	for _, pr := range r.runs {
@@ -726,7 +736,9 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	if err != nil {
 		return err
 	}
-	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] || created[p.Name] || changed[p.Name] },
+	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool {
+		return !known[p.Name] || created[p.Name] || changed[p.Name] || moved[p.Name] != ""
+	},
 		sm, st.Mark, pending)
 	if err != nil {
 		return err
@@ -737,6 +749,8 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 		}
 		why := "a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it"
 		switch {
+		case moved[req.Pipeline] != "":
+			why = "the pipeline writes into another target since the last run (INTO changed, was " + moved[req.Pipeline] + "): its table is read in full into the new one"
 		case created[req.Pipeline] && known[req.Pipeline]:
 			why = "the target of a pipeline was not there (dropped outside etlq?) and was made again: its table is read again"
 		case changed[req.Pipeline]:
@@ -798,7 +812,60 @@ func (r *sourceRun) saveDefinitions(defs map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(definitionsFile(r.opts.StateDir, r.decl.Name), data)
+	if err := writeFileAtomic(definitionsFile(r.opts.StateDir, r.decl.Name), data); err != nil {
+		return err
+	}
+	targets, err := loadTargets(r.opts.StateDir, r.decl.Name)
+	if err != nil || targets == nil {
+		targets = map[string]string{}
+	}
+	for _, pr := range r.runs {
+		targets[pr.p.Name] = targetOf(pr.p)
+	}
+	if data, err = json.MarshalIndent(targets, "", "  "); err != nil {
+		return err
+	}
+	return writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data)
+}
+
+// targetOf names where p writes: the sink's kind, its declared name and
+// the target inside it (INTO clickhouse dw.db.t, INTO file 'path', …).
+// A pipeline whose target changed since the last run reads its tables
+// in full into the new one, as a new pipeline does: the new target has
+// none of the rows written so far.
+func targetOf(p *planner.Pipeline) string {
+	s := p.SinkKind
+	if p.Sink != "" && !strings.HasPrefix(p.Sink, p.SinkKind+":") {
+		// (A declared sink's name; INTO file 'path' names its own.)
+		s += " " + p.Sink
+	}
+	if p.Target.Name != "" {
+		s += " " + p.Target.Name
+	}
+	return s
+}
+
+// targetsFile is where the targets of a source's pipelines of the last
+// run are kept (pipeline → targetOf).
+func targetsFile(dir, source string) string {
+	return filepath.Join(dir, "targets-"+source+".json")
+}
+
+// loadTargets reads the pipelines' targets the last run of source kept;
+// none when it kept none (a state directory of an older etlq).
+func loadTargets(dir, source string) (map[string]string, error) {
+	data, err := os.ReadFile(targetsFile(dir, source))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t map[string]string
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the targets anew): %v", targetsFile(dir, source), err)
+	}
+	return t, nil
 }
 
 // readAgainRequests returns a resnapshot request for each table of each
@@ -849,6 +916,10 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
 			continue
 		}
+		targets, err := loadTargets(stateDir, d.Name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
+		}
 		known, inFile := map[string]bool{}, map[string]bool{}
 		for _, n := range st.Pipelines {
 			known[n] = true
@@ -859,6 +930,14 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 			}
 			inFile[p.Name] = true
 			old, had := defs[p.Name]
+			if t, ok := targets[p.Name]; ok && known[p.Name] && t != targetOf(p) {
+				what := "apply reads its tables in full into the new one, which has none of the rows written so far; the old target keeps its rows as they are"
+				if p.Snapshot != connectors.SnapshotInitial {
+					what = "the new one gets the changes from the checkpoint on only (SNAPSHOT " + snapshotWord(p.Snapshot) + "): none of the rows written so far"
+				}
+				out = append(out, fmt.Sprintf("pipeline %s writes into another target since the last run (%s, was %s): %s", p.Name, targetOf(p), t, what))
+				continue
+			}
 			switch {
 			case !known[p.Name] && p.Snapshot == connectors.SnapshotInitial:
 				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target (a pipeline renamed in the file is a new one: an upsert target is only read again, an append or changelog target gets every row again)", p.Name, d.Name))
