@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"sort"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
