@@ -645,3 +645,43 @@ func TestPipelineMovedToAnotherTarget(t *testing.T) {
 		diffRows(t, myRows(t, s.my, "SELECT id, amount FROM "+db+".o ORDER BY id"), got)
 	})
 }
+
+// TestPipelineModeEditedLater: the MODE of a pipeline edited in the file
+// while its ClickHouse table keeps the old mode's engine. upsert →
+// changelog was taken: the changes went into the ReplacingMergeTree,
+// whose merges keep one row per key, so the history was merged away
+// (and the upsert table gained _op, _before_* columns), with check ok
+// (day-2 trial). check and apply now refuse it, as changelog → upsert
+// was refused, and both say the way out.
+func TestPipelineModeEditedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL)",
+			"INSERT INTO "+db+".o VALUES (1, 1), (2, 2)")
+		dir := t.TempDir()
+		file := filepath.Join(dir, "o.etl")
+		pipe := func(target, mode string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o INTO clickhouse dw.%s.%s MODE %s;\n", db, db, target, mode)
+		}
+		for _, c := range []struct{ from, to, want string }{
+			{"upsert", "changelog", "existing table " + db + ".u is ReplacingMergeTree: MODE changelog keeps every change, which ReplacingMergeTree merges away (one row per key)"},
+			{"changelog", "upsert", "existing table " + db + ".c is MergeTree: upsert needs a ReplacingMergeTree"},
+		} {
+			target := c.from[:1]
+			state := filepath.Join(dir, "state-"+target)
+			writeFile(t, file, pipe(target, c.from))
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			writeFile(t, file, pipe(target, c.to))
+			way := "to change the MODE, stop etlq, drop the table " + db + "." + target
+			for _, args := range [][]string{{"check", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
+				out, err := runEtlq(t, append(args, file)...)
+				if err == nil || !strings.Contains(out, c.want) || !strings.Contains(out, way) {
+					t.Errorf("%s → %s, %s: want it refused with %q and %q, got %v:\n%s", c.from, c.to, args[0], c.want, way, err, out)
+				}
+			}
+		}
+	})
+}

@@ -427,7 +427,14 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 		if err != nil {
 			msg += "; " + strings.TrimPrefix(err.Error(), fmt.Sprintf("existing table %s.%s does not match: ", l.db, l.table))
 		}
-		return nil, errors.New(msg)
+		return nil, errors.New(msg + "; " + l.modeWayOut())
+	}
+	if l.mode != connectors.ModeUpsert && l.opts.engine == "" && strings.Contains(st.engine, "ReplacingMergeTree") {
+		// An upsert table (a MODE edited in the file): its merges keep
+		// one row per key, so the changes written there would be merged
+		// away, and the live-rows view would show them.
+		return nil, fmt.Errorf("existing table %s.%s is %s: MODE %s keeps every change, which ReplacingMergeTree merges away (one row per key); %s",
+			l.db, l.table, st.engine, strings.ToLower(l.mode.String()), l.modeWayOut())
 	}
 	if l.mode == connectors.ModeUpsert && l.keyGiven && !sameColumnSet(st.sortKey, l.key) {
 		// ReplacingMergeTree keeps one row per sorting key: rows of
@@ -542,6 +549,16 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 	}
 	// (The view: ensureView, after these.)
 	return out, nil
+}
+
+// modeWayOut says how to change the MODE of a pipeline whose table was
+// made for another.
+func (l *tableLayout) modeWayOut() string {
+	view := ""
+	if l.mode != connectors.ModeUpsert {
+		view = " and its view " + l.db + "." + l.table + currentView
+	}
+	return fmt.Sprintf("to change the MODE, stop etlq, drop the table %s.%s%s (apply creates it for the new mode and reads the source table again), or write INTO a new table", l.db, l.table, view)
 }
 
 // sameColumnSet reports whether a and b hold the same column names, in
