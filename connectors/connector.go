@@ -466,11 +466,13 @@ type TargetCreator interface {
 }
 
 // ReadAgainer is a Writer that can be told, before any row, that its
-// pipeline's tables are read again in full (the pipeline's WHERE,
-// TRANSFORM, MODE or KEY changed in the file since the last run): an
-// output column its target lacks is then new to the definition, not
-// dropped outside etlq, and is added — empty for the rows already there
-// until the rows read again fill it — instead of refused.
+// pipeline's WHERE, TRANSFORM, MODE or KEY changed in the file since the
+// last run (an upsert pipeline's tables are then read again in full; a
+// changelog, append or SNAPSHOT never target keeps the rows the old
+// definition wrote): an output column its target lacks is then new to
+// the definition, not dropped outside etlq, and is added — empty for the
+// rows already there, until rows read again fill it — instead of
+// refused.
 type ReadAgainer interface {
 	ReadingAgain()
 }
@@ -509,11 +511,15 @@ type Target struct {
 	// for file, a URL for http; empty for stdout.
 	Name string
 	// Schema is the output schema: user columns then exec.Sys* columns.
-	Schema  *arrow.Schema
-	Mode    Mode
-	Key     []string
-	Format  string         // stdout/file/http: table, jsonl, canal_json, …
-	Options map[string]any // the pipeline's WITH options for this sink kind
+	Schema *arrow.Schema
+	Mode   Mode
+	Key    []string
+	// KeyGiven: the pipeline writes its KEY (…) in the file; otherwise
+	// Key is the source's primary key, which a DDL may change under an
+	// existing target.
+	KeyGiven bool
+	Format   string         // stdout/file/http: table, jsonl, canal_json, …
+	Options  map[string]any // the pipeline's WITH options for this sink kind
 }
 
 // Writer writes one pipeline's batches.

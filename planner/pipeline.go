@@ -364,6 +364,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	tk := tablesKeyOf(p, pl)
 	overTables := tk.multi && pl.Target.Mode == connectors.ModeUpsert && !vouchedUnique(pl)
 	if len(p.Key) > 0 {
+		pl.Target.KeyGiven = true
 		nk := len(b.errs.errs)
 		keySeen := map[string]*lang.Ident{}
 		for _, k := range p.Key {

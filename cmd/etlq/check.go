@@ -34,6 +34,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	if warns := lang.UnexpandedRefs(l.File); len(warns) > 0 {
 		fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
 	}
+	printPipelineChanges(plan, c.StateDir)
 	if !c.Offline {
 		// errs are what apply would refuse before moving data; warns are
 		// values a target cannot hold exactly.
@@ -76,6 +77,17 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	fmt.Printf("%s: ok (%s, %s, %s checked %s)\n", c.File, etlfile.Plural(len(plan.Sources), "source"),
 		etlfile.Plural(etlfile.CountDeclared(plan), "sink"), etlfile.Plural(len(plan.Pipelines), "pipeline"), mode)
 	return nil
+}
+
+// printPipelineChanges prints, as notes, what apply will do about the
+// pipelines added, edited or removed in the file since the state
+// directory's last run (engine.PipelineChanges): before, check said ok
+// and plan showed the dataflow with no word of the tables apply was
+// about to read again, or of a target no pipeline writes any more.
+func printPipelineChanges(plan *planner.Plan, stateDir string) {
+	for _, n := range engine.PipelineChanges(plan, stateDir) {
+		fmt.Fprintln(os.Stderr, "note: "+n)
+	}
 }
 
 // planTargets asks each pipeline's sink what it would do with the target
@@ -279,6 +291,7 @@ func (c *planCmd) Run(ctx context.Context) error {
 		}
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
+	printPipelineChanges(plan, c.StateDir)
 	for _, w := range insecureWarnings(plan) {
 		fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
 	}

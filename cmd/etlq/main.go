@@ -70,7 +70,10 @@ func main() {
 		*f.v = v
 		registerURLSecret(v)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP (the terminal or session that started etlq closed, a kill
+	// -HUP) stops as SIGTERM does, draining: Go's default ended the
+	// process at once, with nothing in the log.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
 	err := kctx.Run()

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -432,5 +434,254 @@ func TestLogPipelineEditedLater(t *testing.T) {
 			t.Errorf("worker started again with the same file: want no resnapshot:\n%s", out)
 		}
 		capture.stop(t)
+	})
+}
+
+// TestPipelineKeyEditedLater: the KEY of an upsert pipeline edited in the
+// file (a user who keyed payments by customer by mistake fixes it) while
+// its ClickHouse table is ORDER BY the old key. ReplacingMergeTree keeps
+// one row per ORDER BY key, so the rows of the new key replaced each
+// other: check said ok, apply read the table again and the target held
+// one row per customer (597 of 21372 rows in the day-2 trial). check,
+// plan and apply now refuse the table, naming both keys and the way out;
+// followed (the table and its view dropped), apply makes the table with
+// the new key and the target equals the source.
+func TestPipelineKeyEditedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, cust INT NOT NULL, amount INT NOT NULL)")
+		for i := 1; i <= 60; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.pay VALUES (%d, %d, %d)", db, i, i%5, i*10))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "pay.etl")
+		pipe := func(key string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.pay TRANSFORM id, cust, amount INTO clickhouse dw.%s.pay MODE upsert KEY (%s);\n", db, db, key)
+		}
+		target := func() []string {
+			return chRows(t, s.ch, "SELECT toString(id), toString(cust), toString(amount) FROM "+db+".pay_current ORDER BY id")
+		}
+		writeFile(t, file, pipe("cust"))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if n := len(target()); n != 5 {
+			t.Fatalf("keyed by cust: want 5 rows, got %d", n)
+		}
+
+		writeFile(t, file, pipe("id"))
+		myExec(t, s.my, "UPDATE "+db+".pay SET amount = amount + 1 WHERE id = 7")
+		want := "existing table " + db + ".pay is ORDER BY (cust), the pipeline's KEY is (id)"
+		for _, args := range [][]string{{"check", "--state-dir", state}, {"plan", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
+			out, err := runEtlq(t, append(args, file)...)
+			if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "drop the table "+db+".pay and its view "+db+".pay_current") {
+				t.Errorf("%s with another KEY: want it refused with %q and the way out, got %v:\n%s", args[0], want, err, out)
+			}
+		}
+
+		// The way out the message gives.
+		if err := s.ch.Exec(context.Background(), "DROP TABLE "+db+".pay_current"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ch.Exec(context.Background(), "DROP TABLE "+db+".pay"); err != nil {
+			t.Fatal(err)
+		}
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		diffRows(t, myRows(t, s.my, "SELECT id, cust, amount FROM "+db+".pay ORDER BY id"), target())
+	})
+}
+
+// TestPipelineEditedLaterNotReadAgain: an output column added to the
+// TRANSFORM of a pipeline whose table is not read again — a changelog
+// (its rows are the history as written), an upsert pipeline with
+// SNAPSHOT never — is added to the target, empty for the rows already
+// there, with the WARN that says so. Before, the pipeline stopped with
+// "the table lacks column(s) length, … dropped outside etlq … re-snapshot
+// the table" (a changelog of sakila.film in the day-2 trial), and the
+// SNAPSHOT never upsert pipeline's edit was not even logged.
+func TestPipelineEditedLaterNotReadAgain(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(10))")
+		for i := 1; i <= 20; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d, 'n%d')", db, i, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		pipes := func(transform string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE audit FROM binlog s.%s.o TRANSFORM %s, _op INTO clickhouse dw.%s.o_log MODE changelog;\n", db, transform, db) +
+				fmt.Sprintf("CREATE PIPELINE live FROM binlog s.%s.o SNAPSHOT never TRANSFORM %s INTO clickhouse dw.%s.o_live MODE upsert;\n", db, transform, db)
+		}
+		apply := func() string {
+			out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			if err != nil {
+				t.Fatalf("apply: %v\n%s", err, out)
+			}
+			return out
+		}
+		writeFile(t, file, pipes("id, amount"))
+		apply()
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100 WHERE id <= 3")
+		apply()
+
+		writeFile(t, file, pipes("id, amount, note"))
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100, note = 'edited' WHERE id = 2")
+		out := apply()
+		for _, p := range []string{"audit", "live"} {
+			if !strings.Contains(out, "the pipeline changed in the file since the last run: its target keeps the rows the old definition wrote") || !strings.Contains(out, "pipeline="+p) {
+				t.Errorf("pipeline %s: want the WARN that its target keeps the old definition's rows, got:\n%s", p, out)
+			}
+		}
+		diffRows(t, []string{"1 read 1 \\N", "2 read 2 \\N", "3 read 3 \\N", "1 update 101 \\N", "2 update 102 \\N", "3 update 103 \\N", "2 update 202 edited"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', _op, ' ', toString(amount), ' ', ifNull(note, '\\\\N')) FROM "+db+".o_log WHERE id <= 3 ORDER BY _version"))
+		diffRows(t, []string{"1 101 \\N", "2 202 edited", "3 103 \\N"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '\\\\N')) FROM "+db+".o_live_current ORDER BY id"))
+	})
+}
+
+// TestCheckNotesPipelineChanges: check and plan say what apply will do
+// about the pipelines added, edited or removed in the file since the
+// state directory's last run. Before, check said "ok" and plan showed the
+// dataflow with no word of the tables apply was about to read again, of
+// a changelog that keeps the old definition's rows, or of a target no
+// pipeline writes any more (day-2 trial).
+func TestCheckNotesPipelineChanges(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL)",
+			"INSERT INTO "+db+".o VALUES (1, 1), (2, 2)")
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		pipe := func(name, where, mode, target string) string {
+			return fmt.Sprintf("CREATE PIPELINE %s FROM binlog s.%s.o WHERE %s TRANSFORM id, amount INTO clickhouse dw.%s.%s MODE %s;\n", name, db, where, db, target, mode)
+		}
+		writeFile(t, file, head+pipe("live", "amount > 0", "upsert", "live")+pipe("audit", "amount > 0", "changelog", "audit")+pipe("old", "amount > 0", "upsert", "old"))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		out := mustEtlq(t, "check", "--state-dir", state, file)
+		if strings.Contains(out, "note:") {
+			t.Errorf("an unchanged file: want no note, got:\n%s", out)
+		}
+
+		writeFile(t, file, head+pipe("live", "amount > 1", "upsert", "live")+pipe("audit", "amount > 1", "changelog", "audit")+pipe("fresh", "amount > 0", "upsert", "fresh"))
+		want := []string{
+			"note: pipeline live changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): apply reads its tables again",
+			"note: pipeline audit changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): its target keeps the rows the old definition wrote",
+			"note: pipeline fresh is new to the checkpoint of source s: apply reads its tables in full into its target",
+			"note: pipeline old of the last run of source s is no longer in the file: apply no longer writes its target",
+		}
+		for _, cmd := range []string{"check", "plan"} {
+			out := mustEtlq(t, cmd, "--state-dir", state, file)
+			for _, w := range want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s: want %q in:\n%s", cmd, w, out)
+				}
+			}
+		}
+	})
+}
+
+// TestPipelineMovedToAnotherTarget: a pipeline whose INTO changed since
+// the last run (moved from ClickHouse to a file) reads its tables in
+// full into the new target, as a new pipeline does, and check says so.
+// Before, its definition (WHERE, TRANSFORM, MODE, KEY) was the same, so
+// the new target got only the changes made from then on: 0 of 16044
+// rentals in the day-2 trial, with check ok.
+func TestPipelineMovedToAnotherTarget(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL)")
+		for i := 1; i <= 30; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d)", db, i, i))
+		}
+		dir := t.TempDir()
+		state, file, jsonl := filepath.Join(dir, "state"), filepath.Join(dir, "o.etl"), filepath.Join(dir, "o.jsonl")
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		writeFile(t, file, head+fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o TRANSFORM id, amount INTO clickhouse dw.%s.o;\n", db, db))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = 100 WHERE id = 3")
+
+		writeFile(t, file, head+fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o TRANSFORM id, amount INTO file '%s' FORMAT jsonl;\n", db, jsonl))
+		if out := mustEtlq(t, "check", "--state-dir", state, file); !strings.Contains(out, "note: pipeline p writes into another target since the last run (file "+jsonl+", was clickhouse dw "+db+".o): apply reads its tables in full into the new one") {
+			t.Errorf("check: want the note that the moved pipeline's tables are read into the new target, got:\n%s", out)
+		}
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		data, err := os.ReadFile(jsonl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := map[string]string{}
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var row map[string]any
+			if err := json.Unmarshal([]byte(line), &row); err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			last[fmt.Sprint(row["id"])] = fmt.Sprintf("%v|%v", row["id"], row["amount"])
+		}
+		var got []string
+		for _, v := range last {
+			got = append(got, v)
+		}
+		sort.Slice(got, func(i, j int) bool {
+			var a, b int
+			fmt.Sscan(got[i], &a)
+			fmt.Sscan(got[j], &b)
+			return a < b
+		})
+		diffRows(t, myRows(t, s.my, "SELECT id, amount FROM "+db+".o ORDER BY id"), got)
+	})
+}
+
+// TestPipelineModeEditedLater: the MODE of a pipeline edited in the file
+// while its ClickHouse table keeps the old mode's engine. upsert →
+// changelog was taken: the changes went into the ReplacingMergeTree,
+// whose merges keep one row per key, so the history was merged away
+// (and the upsert table gained _op, _before_* columns), with check ok
+// (day-2 trial). check and apply now refuse it, as changelog → upsert
+// was refused, and both say the way out.
+func TestPipelineModeEditedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL)",
+			"INSERT INTO "+db+".o VALUES (1, 1), (2, 2)")
+		dir := t.TempDir()
+		file := filepath.Join(dir, "o.etl")
+		pipe := func(target, mode string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o INTO clickhouse dw.%s.%s MODE %s;\n", db, db, target, mode)
+		}
+		for _, c := range []struct{ from, to, want string }{
+			{"upsert", "changelog", "existing table " + db + ".u is ReplacingMergeTree: MODE changelog keeps every change, which ReplacingMergeTree merges away (one row per key)"},
+			{"changelog", "upsert", "existing table " + db + ".c is MergeTree: upsert needs a ReplacingMergeTree"},
+		} {
+			target := c.from[:1]
+			state := filepath.Join(dir, "state-"+target)
+			writeFile(t, file, pipe(target, c.from))
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			writeFile(t, file, pipe(target, c.to))
+			way := "to change the MODE, stop etlq, drop the table " + db + "." + target
+			for _, args := range [][]string{{"check", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
+				out, err := runEtlq(t, append(args, file)...)
+				if err == nil || !strings.Contains(out, c.want) || !strings.Contains(out, way) {
+					t.Errorf("%s → %s, %s: want it refused with %q and %q, got %v:\n%s", c.from, c.to, args[0], c.want, way, err, out)
+				}
+			}
+		}
 	})
 }

@@ -110,3 +110,38 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t;
 		t.Errorf("after the restart ClickHouse has %v, want [99.99 11.11]; its rows of ids 7 and 8: %v\n--- first run:\n%s\n--- second run:\n%s", got, all, out.String(), again)
 	}
 }
+
+// TestStopOnSIGHUP: a hangup (the terminal or SSH session that started
+// apply closed, an operator's kill -HUP) stops apply as SIGTERM does:
+// the sinks are flushed, the last acknowledged position committed, exit
+// status 0. Before, Go's default for SIGHUP ended the process at once,
+// with no line in the log (day-2 trial).
+func TestStopOnSIGHUP(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".h (id INT PRIMARY KEY, v INT NOT NULL)")
+		for i := 1; i <= 20; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.h VALUES (%d, %d)", db, i, i))
+		}
+		dir := t.TempDir()
+		state, file := filepath.Join(dir, "state"), filepath.Join(dir, "h.etl")
+		writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)+
+			fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.h INTO clickhouse dw.%s.h WITH (flush_interval = '50ms');\n", db, db))
+		a := startEtlq(t, "apply", "--progress", "never", "--state-dir", state, file)
+		a.waitSame(t, s.my, s.ch, "SELECT id, v FROM "+db+".h ORDER BY id", "SELECT toString(id), toString(v) FROM "+db+".h_current ORDER BY id", 60*time.Second)
+		myExec(t, s.my, "UPDATE "+db+".h SET v = v + 100 WHERE id <= 5")
+		a.waitSame(t, s.my, s.ch, "SELECT id, v FROM "+db+".h ORDER BY id", "SELECT toString(id), toString(v) FROM "+db+".h_current ORDER BY id", 60*time.Second)
+		a.cmd.Process.Signal(syscall.SIGHUP)
+		select {
+		case err := <-a.done:
+			a.done <- err
+			if out := a.out.String(); err != nil || !strings.Contains(out, "msg=stopped") || !strings.Contains(out, `msg="pipeline done" pipeline=p`) {
+				t.Fatalf("apply after SIGHUP: want a drained stop (exit 0, pipeline done, stopped), got %v:\n%s", err, out)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("apply did not stop within 60 s of SIGHUP:\n%s", a.out.String())
+		}
+	})
+}

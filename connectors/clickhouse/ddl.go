@@ -53,6 +53,7 @@ type tableLayout struct {
 	db, table string
 	mode      connectors.Mode
 	key       []string
+	keyGiven  bool // the pipeline writes its KEY (connectors.Target.KeyGiven)
 	cols      []colSpec
 	user      int // cols[:user] are the user columns
 	problems  []string

@@ -319,6 +319,7 @@ func (s *Sink) layoutFor(ctx context.Context, t connectors.Target) (driver.Conn,
 	if err != nil {
 		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
 	}
+	l.keyGiven = t.KeyGiven
 	return conn, l, nil
 }
 
@@ -340,6 +341,10 @@ type tableState struct {
 	exists  bool
 	engine  string
 	columns []existingColumn
+	// sortKey holds the columns of the table's sorting key (ORDER BY),
+	// in the table's order: an upsert table collapses the rows of one
+	// sorting key, which must be the pipeline's key.
+	sortKey []string
 }
 
 // readTableState reads whether db.table exists, its engine and columns.
@@ -383,17 +388,21 @@ func readTableStateOnce(ctx context.Context, conn driver.Conn, db, table string)
 	if err := rows.Err(); err != nil || !st.exists {
 		return st, err
 	}
-	rows, err = conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db, table)
+	rows, err = conn.Query(ctx, "SELECT name, type, is_in_sorting_key FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
 		return st, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var c existingColumn
-		if err := rows.Scan(&c.name, &c.typ); err != nil {
+		var inKey uint8
+		if err := rows.Scan(&c.name, &c.typ, &inKey); err != nil {
 			return st, err
 		}
 		st.columns = append(st.columns, c)
+		if inKey != 0 {
+			st.sortKey = append(st.sortKey, c.name)
+		}
 	}
 	return st, rows.Err()
 }
@@ -418,7 +427,25 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 		if err != nil {
 			msg += "; " + strings.TrimPrefix(err.Error(), fmt.Sprintf("existing table %s.%s does not match: ", l.db, l.table))
 		}
-		return nil, errors.New(msg)
+		return nil, errors.New(msg + "; " + l.modeWayOut())
+	}
+	if l.mode != connectors.ModeUpsert && l.opts.engine == "" && strings.Contains(st.engine, "ReplacingMergeTree") {
+		// An upsert table (a MODE edited in the file): its merges keep
+		// one row per key, so the changes written there would be merged
+		// away, and the live-rows view would show them.
+		return nil, fmt.Errorf("existing table %s.%s is %s: MODE %s keeps every change, which ReplacingMergeTree merges away (one row per key); %s",
+			l.db, l.table, st.engine, strings.ToLower(l.mode.String()), l.modeWayOut())
+	}
+	if l.mode == connectors.ModeUpsert && l.keyGiven && !sameColumnSet(st.sortKey, l.key) {
+		// ReplacingMergeTree keeps one row per sorting key: rows of
+		// different keys of the pipeline would replace each other (a KEY
+		// edited in the file), or one key's rows would not (new rows
+		// written beside the old ones). (A key that comes from the
+		// source's primary key, changed by a DDL, keeps the table's:
+		// docs/schema-changes.md.)
+		return nil, fmt.Errorf("existing table %s.%s is ORDER BY %s, the pipeline's KEY is %s: ClickHouse keeps one row per ORDER BY key, so rows would replace each other or stay beside their newer versions; "+
+			"to change the key, stop etlq, drop the table %s.%s and its view %s.%s%s (apply creates them with the new key and reads the source table again), or write INTO a new table",
+			l.db, l.table, "("+strings.Join(st.sortKey, ", ")+")", "("+strings.Join(l.key, ", ")+")", l.db, l.table, l.db, l.table, currentView)
 	}
 	if err != nil {
 		return nil, err
@@ -524,6 +551,34 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 	return out, nil
 }
 
+// modeWayOut says how to change the MODE of a pipeline whose table was
+// made for another.
+func (l *tableLayout) modeWayOut() string {
+	view := ""
+	if l.mode != connectors.ModeUpsert {
+		view = " and its view " + l.db + "." + l.table + currentView
+	}
+	return fmt.Sprintf("to change the MODE, stop etlq, drop the table %s.%s%s (apply creates it for the new mode and reads the source table again), or write INTO a new table", l.db, l.table, view)
+}
+
+// sameColumnSet reports whether a and b hold the same column names, in
+// any order.
+func sameColumnSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	have := map[string]bool{}
+	for _, c := range a {
+		have[c] = true
+	}
+	for _, c := range b {
+		if !have[c] {
+			return false
+		}
+	}
+	return true
+}
+
 // plannedColumns are the columns the existing table st has once prepare's
 // statements ran: its own, then the layout's it lacks (ADD COLUMN
 // appends).
@@ -564,7 +619,7 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 	if lost := missingUserColumns(l, st); st.exists && len(lost) > 0 {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+l.qualified()).Scan(&n); err == nil && n > 0 {
-			l.problems = append(l.problems, fmt.Sprintf("existing table %s.%s (%d rows) lacks column(s) %s: apply adds them (with the source's DEFAULT) when a DDL since the last checkpoint added them; if they were dropped outside etlq, apply refuses to re-create them empty: re-snapshot the table",
+			l.problems = append(l.problems, fmt.Sprintf("existing table %s.%s (%d rows) lacks column(s) %s: apply adds them when a DDL since the last checkpoint added them (with the source's DEFAULT), or when the pipeline's TRANSFORM gained them since the last run (check's note says so); if they were dropped outside etlq, apply refuses to re-create them empty: re-snapshot the table",
 				l.db, l.table, n, strings.Join(lost, ", ")))
 		}
 	}

@@ -690,12 +690,28 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	for _, pr := range r.runs {
 		p := pr.p
 		if old, ok := defs[p.Name]; ok && known[p.Name] && old != p.Definition {
-			if p.Target.Mode == connectors.ModeUpsert {
+			if p.Target.Mode == connectors.ModeUpsert && p.Snapshot == connectors.SnapshotInitial {
 				changed[p.Name] = true
 			} else {
-				r.opts.Log.Warn("the pipeline changed in the file since the last run: its target keeps the rows the old definition wrote; etlq resnapshot reads its tables again",
+				// Not read again: a changelog or append target keeps the
+				// history as written, a SNAPSHOT never one takes no
+				// snapshot. An output column new to the definition is
+				// added, empty for the rows already there, rather than
+				// refused as dropped outside etlq.
+				r.opts.Log.Warn("the pipeline changed in the file since the last run: its target keeps the rows the old definition wrote (an output column new to it is empty there); etlq resnapshot reads its tables again",
 					"pipeline", p.Name, "mode", p.Target.Mode.String())
+				readingAgain(pr)
 			}
+		}
+	}
+	targets, err := loadTargets(r.opts.StateDir, r.decl.Name)
+	if err != nil {
+		return err
+	}
+	moved := map[string]string{} // pipeline → the target of the last run
+	for _, pr := range r.runs {
+		if old, ok := targets[pr.p.Name]; ok && known[pr.p.Name] && old != targetOf(pr.p) {
+			moved[pr.p.Name] = old
 		}
 	}
 	created := map[string]bool{}
@@ -720,7 +736,9 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	if err != nil {
 		return err
 	}
-	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool { return !known[p.Name] || created[p.Name] || changed[p.Name] },
+	reqs, err := readAgainRequests(r.decl.Name, pipes, func(p *planner.Pipeline) bool {
+		return !known[p.Name] || created[p.Name] || changed[p.Name] || moved[p.Name] != ""
+	},
 		sm, st.Mark, pending)
 	if err != nil {
 		return err
@@ -731,6 +749,8 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 		}
 		why := "a pipeline new to the checkpoint reads a table whose snapshot the stream has read already: resnapshot requested for it"
 		switch {
+		case moved[req.Pipeline] != "":
+			why = "the pipeline writes into another target since the last run (INTO changed, was " + moved[req.Pipeline] + "): its table is read in full into the new one"
 		case created[req.Pipeline] && known[req.Pipeline]:
 			why = "the target of a pipeline was not there (dropped outside etlq?) and was made again: its table is read again"
 		case changed[req.Pipeline]:
@@ -739,7 +759,7 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 		r.opts.Log.Info(why, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 	}
 	for _, pr := range r.runs {
-		if changed[pr.p.Name] && pr.p.Snapshot == connectors.SnapshotInitial {
+		if changed[pr.p.Name] {
 			readingAgain(pr)
 		}
 	}
@@ -792,7 +812,60 @@ func (r *sourceRun) saveDefinitions(defs map[string]string) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(definitionsFile(r.opts.StateDir, r.decl.Name), data)
+	if err := writeFileAtomic(definitionsFile(r.opts.StateDir, r.decl.Name), data); err != nil {
+		return err
+	}
+	targets, err := loadTargets(r.opts.StateDir, r.decl.Name)
+	if err != nil || targets == nil {
+		targets = map[string]string{}
+	}
+	for _, pr := range r.runs {
+		targets[pr.p.Name] = targetOf(pr.p)
+	}
+	if data, err = json.MarshalIndent(targets, "", "  "); err != nil {
+		return err
+	}
+	return writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data)
+}
+
+// targetOf names where p writes: the sink's kind, its declared name and
+// the target inside it (INTO clickhouse dw.db.t, INTO file 'path', …).
+// A pipeline whose target changed since the last run reads its tables
+// in full into the new one, as a new pipeline does: the new target has
+// none of the rows written so far.
+func targetOf(p *planner.Pipeline) string {
+	s := p.SinkKind
+	if p.Sink != "" && !strings.HasPrefix(p.Sink, p.SinkKind+":") {
+		// (A declared sink's name; INTO file 'path' names its own.)
+		s += " " + p.Sink
+	}
+	if p.Target.Name != "" {
+		s += " " + p.Target.Name
+	}
+	return s
+}
+
+// targetsFile is where the targets of a source's pipelines of the last
+// run are kept (pipeline → targetOf).
+func targetsFile(dir, source string) string {
+	return filepath.Join(dir, "targets-"+source+".json")
+}
+
+// loadTargets reads the pipelines' targets the last run of source kept;
+// none when it kept none (a state directory of an older etlq).
+func loadTargets(dir, source string) (map[string]string, error) {
+	data, err := os.ReadFile(targetsFile(dir, source))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var t map[string]string
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the targets anew): %v", targetsFile(dir, source), err)
+	}
+	return t, nil
 }
 
 // readAgainRequests returns a resnapshot request for each table of each
@@ -821,4 +894,83 @@ func readAgainRequests(source string, pipes []*planner.Pipeline, again func(*pla
 		}
 	}
 	return out, nil
+}
+
+// PipelineChanges says, for check and plan, what apply will do about the
+// pipelines of plan that the state directory's last run did not run as
+// the file has them now (newPipelineResnapshots): a pipeline new to a
+// source's checkpoint, one whose WHERE, TRANSFORM, MODE or KEY changed
+// since, and one of the last run the file no longer has. Nothing for a
+// source without a checkpoint (apply starts afresh). Each note names the
+// pipeline.
+func PipelineChanges(plan *planner.Plan, stateDir string) []string {
+	var out []string
+	store := &Store{Dir: stateDir}
+	for _, d := range plan.Sources {
+		st, err := store.Load(d.Name)
+		if err != nil || st == nil || len(st.Pipelines) == 0 {
+			continue
+		}
+		defs, err := loadDefinitions(stateDir, d.Name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
+			continue
+		}
+		targets, err := loadTargets(stateDir, d.Name)
+		if err != nil {
+			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
+		}
+		known, inFile := map[string]bool{}, map[string]bool{}
+		for _, n := range st.Pipelines {
+			known[n] = true
+		}
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name {
+				continue
+			}
+			inFile[p.Name] = true
+			old, had := defs[p.Name]
+			if t, ok := targets[p.Name]; ok && known[p.Name] && t != targetOf(p) {
+				what := "apply reads its tables in full into the new one, which has none of the rows written so far; the old target keeps its rows as they are"
+				if p.Snapshot != connectors.SnapshotInitial {
+					what = "the new one gets the changes from the checkpoint on only (SNAPSHOT " + snapshotWord(p.Snapshot) + "): none of the rows written so far"
+				}
+				out = append(out, fmt.Sprintf("pipeline %s writes into another target since the last run (%s, was %s): %s", p.Name, targetOf(p), t, what))
+				continue
+			}
+			switch {
+			case !known[p.Name] && p.Snapshot == connectors.SnapshotInitial:
+				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target (a pipeline renamed in the file is a new one: an upsert target is only read again, an append or changelog target gets every row again)", p.Name, d.Name))
+			case !known[p.Name]:
+				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: it takes no snapshot (SNAPSHOT %s)", p.Name, d.Name, snapshotWord(p.Snapshot)))
+			case !had || old == p.Definition:
+			case p.Target.Mode == connectors.ModeUpsert && p.Snapshot == connectors.SnapshotInitial:
+				out = append(out, fmt.Sprintf("pipeline %s changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): apply reads its tables again, so that its target holds the rows of the new definition (an output column new to it is added)", p.Name))
+			default:
+				out = append(out, fmt.Sprintf("pipeline %s changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): its target keeps the rows the old definition wrote (an output column new to it is added, empty there); etlq resnapshot reads its tables again", p.Name))
+			}
+		}
+		var gone []string
+		for _, n := range st.Pipelines {
+			if !inFile[n] {
+				gone = append(gone, n)
+			}
+		}
+		sort.Strings(gone)
+		for _, n := range gone {
+			out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: apply no longer writes its target, which keeps its rows as they are (drop it by hand if it is no longer wanted)", n, d.Name))
+		}
+	}
+	return out
+}
+
+// snapshotWord is the SNAPSHOT clause's word for m.
+func snapshotWord(m connectors.SnapshotMode) string {
+	switch m {
+	case connectors.SnapshotNever:
+		return "never"
+	case connectors.SnapshotOnly:
+		return "only"
+	}
+	return "initial"
 }
