@@ -111,9 +111,12 @@ type snapshotter struct {
 	// read views taken again because their exact position was behind it.
 	passed       binlogPos
 	behindReader int
-	redos        int  // key-less chunks read again (keylessVerdict)
-	noTableLock  bool // LOCK TABLES was refused
-	planQueries  int  // queries the chunk planner sent (a few per table)
+	// from is where the binlog reader starts: a read view must hold every
+	// transaction before it, since the reader reads none of them.
+	from        binlogPos
+	redos       int  // key-less chunks read again (keylessVerdict)
+	noTableLock bool // LOCK TABLES was refused
+	planQueries int  // queries the chunk planner sent (a few per table)
 	// estimates are the initial tables' estimated row counts, read in
 	// batches before they are planned (planner goroutine only).
 	estimates map[*tableState]int64

@@ -193,7 +193,7 @@ func (s *snapshotter) joinGroup(c *client.Conn, ch *chunk) bool {
 	if s.smallHeld >= maxSmallHeld {
 		return false // (read after waitSmallRoom, in a read view of its own)
 	}
-	if s.cfg.needBinlog && !s.passed.isZero() && s.passed.cmp(g.pos) >= 0 {
+	if s.cfg.needBinlog && s.behindLocked(g.pos) {
 		// (The anchor holds the reader before the position: not seen.)
 		return false
 	}

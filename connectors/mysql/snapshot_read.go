@@ -325,9 +325,10 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 			// MariaDB sends a transaction to replicas once it is in the
 			// binlog, a moment before it is committed in the engine, and
 			// the reader took it (as before this chunk) before the chunk
-			// was registered. Its changes are neither in this read view nor
-			// after the chunk's position: a new read view, once the engine
-			// has caught up with the binlog.
+			// was registered, or it was before the position the reader
+			// started at (SHOW MASTER STATUS counts it). Its changes are
+			// neither in this read view nor after the chunk's position: a
+			// new read view, once the engine has caught up with the binlog.
 			if attempt >= maxBehindReader {
 				return 0, fmt.Errorf("the consistent snapshot's binlog position %s stayed behind the binlog reader after %d attempts", ch.pos, attempt+1)
 			}

@@ -582,4 +582,13 @@ func TestBarrierNotesPassed(t *testing.T) {
 	if !s2.barrier(at, true) || s2.readerPassed(at) {
 		t.Error("a chunk being read did not hold the reader, or the held reader counted as past it")
 	}
+	// Before any transaction is begun, the reader's start counts: a read
+	// view before it misses what lies in between, which is never read.
+	s3 := &snapshotter{mode: "exact", from: at}
+	if !s3.readerPassed(binlogPos{File: at.File, Pos: at.Pos - 1}) {
+		t.Error("a read view before the reader's start was taken as ahead of it")
+	}
+	if s3.readerPassed(at) || s3.readerPassed(binlogPos{File: "b.000002", Pos: 4}) {
+		t.Error("a read view at or after the reader's start was taken as behind it")
+	}
 }

@@ -51,13 +51,22 @@ func (s *snapshotter) notePassed(pos binlogPos) {
 	s.mu.Unlock()
 }
 
-// readerPassed reports whether the binlog reader has begun a transaction
-// at or after pos: a chunk whose read view is at pos would come after
-// changes the reader has already handled as before it.
+// readerPassed reports whether a read view at pos is behind the binlog
+// reader: the reader has begun a transaction at or after pos (a chunk at
+// pos would come after changes the reader has already handled as before
+// it), or pos is before the position the reader started at (the
+// transactions in between are neither in the read view nor read: MariaDB
+// writes a transaction to the binlog, where SHOW MASTER STATUS counts it,
+// a moment before the engine commits it).
 func (s *snapshotter) readerPassed(pos binlogPos) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.passed.isZero() && s.passed.cmp(pos) >= 0
+	return s.behindLocked(pos)
+}
+
+// behindLocked is readerPassed with s.mu held.
+func (s *snapshotter) behindLocked(pos binlogPos) bool {
+	return !s.passed.isZero() && s.passed.cmp(pos) >= 0 || !s.from.isZero() && pos.cmp(s.from) < 0
 }
 
 // loggedKey is a key changed by a binlog event at pos.

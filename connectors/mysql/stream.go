@@ -454,6 +454,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	// The snapshot's positioning is chosen first: in watermark mode the
 	// binlog reader decodes the watermark table's rows.
 	st.snap = newSnapshotter(st)
+	if st.needBinlog {
+		st.snap.from = start
+	}
 	if err := st.snap.prepare(); err != nil {
 		return nil, err
 	}
