@@ -38,6 +38,18 @@ type VerifyTarget interface {
 	Close() error
 }
 
+// VerifyMasker is a VerifyTarget of a target several source tables share
+// that can leave a column out of the comparison for the rows of the tables
+// that lack it: a table that dropped a column the others still have
+// (docs/schema-changes.md) leaves its values from before the DROP in the
+// target, where a fresh read of the table gives NULL.
+type VerifyMasker interface {
+	// Mask reads each column named as NULL in the rows of the tables
+	// listed for it, told apart by the target's _db and _table columns.
+	// It reports false, and masks nothing, when the target has neither.
+	Mask(lacking map[string][]TableRef) bool
+}
+
 // VerifyScoper is a VerifyTarget that can restrict what it reads to the
 // rows of some source tables: a target several pipelines write (the
 // shards of two servers into one table), of which each pipeline's verify

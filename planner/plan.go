@@ -167,6 +167,10 @@ type TablePlan struct {
 	Output      []Column
 	Sink        *arrow.Schema
 	BeforeIndex []int
+	// Lacks are the output columns of a union (a pattern or list read
+	// with `*`) this table does not have (never had, or dropped): NULL
+	// for its rows.
+	Lacks []string
 
 	// names are the output names the table's own TRANSFORM gives, before
 	// alignTable puts them in the order of a union output (union.go).

@@ -201,6 +201,7 @@ func alignTable(pl *Pipeline, tp *TablePlan) error {
 	}
 	outs := make([]exec.Expr, len(pl.Output))
 	befores := make([]exec.Expr, len(pl.Output))
+	tp.Lacks = nil
 	for j, c := range pl.Output {
 		want, err := stdlib.FromField(arrow.Field{Name: c.Name, Type: c.Type, Metadata: c.Meta})
 		if err != nil {
@@ -212,6 +213,7 @@ func alignTable(pl *Pipeline, tp *TablePlan) error {
 				return err
 			}
 			befores[j] = outs[j]
+			tp.Lacks = append(tp.Lacks, c.Name)
 			continue
 		}
 		outs[j], befores[j] = tp.Outputs[i], nil

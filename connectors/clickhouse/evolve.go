@@ -280,7 +280,9 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 	for _, c := range add {
 		w.existing[c.name] = c.chType()
 		at, _ := c.field.Metadata.GetValue(exec.MetaAddedAt)
-		w.addedHere[c.name], _ = strconv.ParseUint(at, 10, 64)
+		ref, _ := c.field.Metadata.GetValue(exec.MetaDDLTable)
+		version, _ := strconv.ParseUint(at, 10, 64)
+		w.addedHere[c.name] = ddlAdd{col: c.name, table: ref, version: version}
 		slog.Info("clickhouse: added column", "table", w.target, "column", c.name, "type", c.chType(), "default", c.defaultExpr)
 	}
 	for _, c := range merged.cols {

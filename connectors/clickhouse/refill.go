@@ -30,10 +30,21 @@ import (
 // refillSpec is one column to fill: its value for the rows older than
 // version, which where selects.
 type refillSpec struct {
+	add     ddlAdd
 	name    string
 	version uint64
 	expr    string
 	where   string
+}
+
+// ddlAdd is one source ADD of a column: the column, the table whose DDL
+// it was (exec.MetaDDLTable; "" in a target of one table) and the ADD's
+// version (exec.MetaAddedAt). Two tables of one pipeline that add the
+// column back to back (no row of the pipeline between the two ALTERs) give
+// their ADDs the same version: the table tells them apart.
+type ddlAdd struct {
+	col, table string
+	version    uint64
 }
 
 // refills returns the columns of the new layout nl (merged: the table's
@@ -65,17 +76,19 @@ func (w *writer) refills(ctx context.Context, nl, merged *tableLayout, add []*co
 		}
 		at, _ := c.field.Metadata.GetValue(exec.MetaAddedAt)
 		version, err := strconv.ParseUint(at, 10, 64)
-		if err != nil || version == 0 || w.filled[c.name] == version {
+		ref, _ := c.field.Metadata.GetValue(exec.MetaDDLTable)
+		add := ddlAdd{col: c.name, table: ref, version: version}
+		if err != nil || version == 0 || w.filled[add] {
 			continue
 		}
-		if at, ok := w.addedHere[c.name]; ok && (at == 0 || at == version) {
+		if at, ok := w.addedHere[c.name]; ok && (at.version == 0 || at == add) {
 			// This writer added the column in this run, at this ADD (or
 			// a snapshot chunk read after the DDL brought it first): the
 			// rows already there took the DEFAULT with it, and the
 			// chunk's rows hold their own values. (Another table's ADD
 			// of the column, in a target several share, is filled.)
-			w.addedHere[c.name] = version
-			w.filled[c.name] = version
+			w.addedHere[c.name] = add
+			w.filled[add] = true
 			continue
 		}
 		tc := merged.col(c.name)
@@ -101,18 +114,18 @@ func (w *writer) refills(ctx context.Context, nl, merged *tableLayout, add []*co
 			}
 		}
 		where := quote(colVersion) + " < " + strconv.FormatUint(version, 10)
-		if ref, _ := c.field.Metadata.GetValue(exec.MetaDDLTable); ref != "" {
+		if ref != "" {
 			// A target of several tables: only the DDL's table's rows.
 			conds := tableConds(merged, ref)
 			if len(conds) == 0 {
 				slog.Warn("clickhouse: a column the source added is in the table already (left from a DROP COLUMN), and the target has no _table column to tell the rows of the table the DDL added it to: the rows already there keep their values; re-snapshot the table to fill them",
 					"table", w.target, "column", c.name, "source", ref)
-				w.filled[c.name] = version
+				w.filled[add] = true
 				continue
 			}
 			where += " AND " + strings.Join(conds, " AND ")
 		}
-		out = append(out, refillSpec{name: c.name, version: version, expr: expr, where: where})
+		out = append(out, refillSpec{add: add, name: c.name, version: version, expr: expr, where: where})
 	}
 	return out
 }
@@ -145,7 +158,7 @@ func (w *writer) refill(ctx context.Context, l *tableLayout, fills []refillSpec)
 		}
 		slog.Info("clickhouse: a column added in the source was in the table already (left from a DROP COLUMN): its rows from before the ADD take the column's DEFAULT, as the source's",
 			"table", w.target, "column", f.name, "value", f.expr, "rows", n, "older_than_version", f.version)
-		w.filled[f.name] = f.version
+		w.filled[f.add] = true
 	}
 	return nil
 }

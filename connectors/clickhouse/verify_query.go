@@ -84,6 +84,63 @@ type verifyTarget struct {
 	// scope is the condition (Scope) that selects the rows of the
 	// pipeline's tables in a target others write as well; "" for all.
 	scope string
+	// masks are the columns read as NULL for the rows of the source
+	// tables that lack them (Mask): column → expression.
+	masks map[string]string
+}
+
+var _ connectors.VerifyMasker = (*verifyTarget)(nil)
+
+// Mask reads each column of lacking as NULL in the rows of its tables (an
+// upsert table: a changelog's rows are its history).
+func (v *verifyTarget) Mask(lacking map[string][]connectors.TableRef) bool {
+	var cols []string
+	var isDB []bool
+	for _, c := range v.l.cols[:v.l.user] {
+		switch c.src {
+		case exec.ColDB:
+			cols, isDB = append(cols, "toString("+quote(c.name)+")"), append(isDB, true)
+		case exec.ColTable:
+			cols, isDB = append(cols, "toString("+quote(c.name)+")"), append(isDB, false)
+		}
+	}
+	if len(cols) == 0 || v.l.mode != connectors.ModeUpsert {
+		return false
+	}
+	for name, refs := range lacking {
+		if len(refs) == 0 || v.l.col(name) == nil {
+			continue
+		}
+		var in []string
+		for _, r := range refs {
+			var vals []string
+			for _, db := range isDB {
+				if db {
+					vals = append(vals, quoteString(r.DB))
+				} else {
+					vals = append(vals, quoteString(r.Table))
+				}
+			}
+			in = append(in, "("+strings.Join(vals, ", ")+")")
+		}
+		cond := cols[0] + " IN (" + strings.Join(in, ", ") + ")"
+		if len(cols) > 1 {
+			cond = "(" + strings.Join(cols, ", ") + ") IN (" + strings.Join(in, ", ") + ")"
+		}
+		if v.masks == nil {
+			v.masks = map[string]string{}
+		}
+		v.masks[name] = "if(" + cond + ", NULL, " + quote(name) + ")"
+	}
+	return true
+}
+
+// colExpr is the SQL that reads column name: the column, or its mask.
+func (v *verifyTarget) colExpr(name string) string {
+	if m, ok := v.masks[name]; ok {
+		return m
+	}
+	return quote(name)
 }
 
 // scoped is " AND <scope>", or "" when every row is read.
@@ -260,6 +317,9 @@ func (v *verifyTarget) liveQuery(cols []colSpec, extra string) string {
 	}
 	if v.l.mode == connectors.ModeChangelog {
 		return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " WHERE " + v.changelogLive() + v.scoped() + extra
+	}
+	for i := range cols {
+		names[i] = v.colExpr(cols[i].name)
 	}
 	return "SELECT " + strings.Join(names, ", ") + " FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + extra
 }
@@ -663,7 +723,7 @@ var _ connectors.SumTarget = (*verifyTarget)(nil)
 // type does not give it.
 func (v *verifyTarget) sumExpr(c connectors.SumColumn) (string, string) {
 	typ := strings.TrimSuffix(strings.TrimPrefix(v.types[c.Name], "Nullable("), ")")
-	n := quote(c.Name)
+	n := v.colExpr(c.Name)
 	ok := false
 	e := "toString(" + n + ")"
 	switch c.Kind {
@@ -696,7 +756,7 @@ func (v *verifyTarget) sumHash(cols []connectors.SumColumn) (string, string) {
 			return "", why
 		}
 		parts = append(parts, e, "'\\x1f'")
-		nulls = append(nulls, "toString(isNull("+quote(c.Name)+"))")
+		nulls = append(nulls, "toString(isNull("+v.colExpr(c.Name)+"))")
 	}
 	// The last field says which values are NULL: a NULL and the text \N
 	// must not hash alike.

@@ -106,11 +106,13 @@ type writer struct {
 	existing map[string]string
 	// addedHere are the columns this writer added to the table (ADD
 	// COLUMN with the source's DEFAULT) since the batches last lacked
-	// them, with the version of the ADD (exec.MetaAddedAt; 0 unknown);
-	// filled the version of the source's ADD whose DEFAULT it wrote into
-	// the rows already there of a column the table had (refill.go).
-	addedHere map[string]uint64
-	filled    map[string]uint64
+	// them, with the ADD's table and version (exec.MetaDDLTable,
+	// exec.MetaAddedAt; 0 unknown); filled the source's ADDs whose
+	// DEFAULT it wrote into the rows already there of a column the table
+	// had (refill.go): each once, also when the batches of a target
+	// several tables share carry one table's ADD, then another's.
+	addedHere map[string]ddlAdd
+	filled    map[ddlAdd]bool
 	schema    *arrow.Schema // schema of the last batch, checked against layout
 	pending   *group
 	last      *group // the last sealed group
@@ -199,7 +201,7 @@ func newWriter(s *Sink, conn driver.Conn, l *tableLayout, t connectors.Target) *
 		slots:  make(chan struct{}, l.opts.maxInflight),
 		order:  newQueue(),
 		schema: t.Schema, existing: map[string]string{},
-		addedHere: map[string]uint64{}, filled: map[string]uint64{},
+		addedHere: map[string]ddlAdd{}, filled: map[ddlAdd]bool{},
 	}
 	for _, c := range l.existing {
 		w.existing[c.name] = c.typ
