@@ -30,8 +30,9 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	// checkpoints, for the pipelines that have no error of their own and
 	// whose source and sink answered (an error that depends on an earlier
 	// one, such as the target of a pipeline whose source is unknown, is
-	// not looked for). Only a file that does not parse stops at its
-	// syntax error: nothing after it has a meaning yet.
+	// not looked for). A file that does not parse stops at its syntax
+	// errors, one per statement (lang.ParseFile): nothing after them has
+	// a meaning yet.
 	l, pp, err := etlfile.LoadPartialAt(ctx, c.File, c.Offline, c.StateDir)
 	if err != nil {
 		return err
