@@ -63,6 +63,11 @@ type Spec struct {
 	// TargetOptions are the options a pipeline may give for this sink kind in
 	// its own WITH clause (order_by, engine, batch_rows, …).
 	TargetOptions []Option
+	// CheckTarget, when set, refuses a target written in INTO kind '…'
+	// (with no CREATE SINK) that no Open could take (INTO http 'ftp://…'):
+	// the planner reports it at INTO, offline too, beside the pipeline's
+	// other errors.
+	CheckTarget func(target string) error `json:"-"`
 }
 
 // Lookup returns the option named name, if any.

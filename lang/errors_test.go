@@ -1,6 +1,8 @@
 package lang
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -333,5 +335,31 @@ func TestBackslashQuoteError(t *testing.T) {
 	ok := pipe + "WHERE path LIKE 'C:\\\\' INTO stdout;"
 	if _, err := ParseFile("f.etl", []byte(ok)); err != nil {
 		t.Errorf("%s: %v", ok, err)
+	}
+}
+
+// TestSyntaxErrorOfEachStatement: a file that does not parse reports the
+// syntax error of each statement, in the file's order, not only its first
+// (etlq check reports every error of the file in one run); a ";" in a
+// string or a comment separates nothing, and a statement after the error
+// that parses adds none.
+func TestSyntaxErrorOfEachStatement(t *testing.T) {
+	src := `CREATE PIPELINE p1 FROM binlog db.t TRANSFORM id + INTO stdout;
+CREATE PIPELINE p2 FROM binlog db.t INTO http 'a;b';
+-- a comment; with a semicolon
+CREATE PIPELINE p3 FROM binlog db.t INTO INTO stdout;
+CREATE PIPELINE p4 FROM binlog db.t TRANSFORM (id INTO stdout;
+`
+	_, err := ParseFile("f.etl", []byte(src))
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("want Errors, got %v", err)
+	}
+	var got []string
+	for _, e := range errs {
+		got = append(got, fmt.Sprintf("%d:%d", e.Pos.Line, e.Pos.Column))
+	}
+	if want := "1:52 4:42 5:51"; strings.Join(got, " ") != want {
+		t.Errorf("errors at %s, want %s:\n%v", strings.Join(got, " "), want, err)
 	}
 }

@@ -35,7 +35,8 @@ func ParseFile(filename string, src []byte) (*File, error) {
 	defer forgetHardError(lex)
 	f, err := fileParser.ParseFromLexer(lex)
 	if err != nil {
-		return nil, Errors{parseError(err, lex, toks)}
+		first := parseError(err, lex, toks)
+		return nil, statementErrors(toks, first)
 	}
 	f.Comments = comments
 	if len(toks) > 0 {
@@ -47,6 +48,43 @@ func ParseFile(filename string, src []byte) (*File, error) {
 		return f, errs
 	}
 	return f, nil
+}
+
+// statementErrors returns the syntax error of each statement of a file
+// that does not parse, first the file's: each statement up to its ";" is
+// parsed on its own, so that a syntax error does not hide those of the
+// statements after it (etlq check reports every error of the file). A
+// statement after one whose ";" is missing is read with it, and reported
+// once.
+func statementErrors(toks []lexer.Token, first *Error) Errors {
+	errs := Errors{first}
+	if len(toks) == 0 || !toks[len(toks)-1].EOF() {
+		return errs
+	}
+	eof := toks[len(toks)-1]
+	var seg []lexer.Token
+	for _, t := range toks {
+		if t.EOF() {
+			break
+		}
+		seg = append(seg, t)
+		if t.Value != ";" || t.Type == tokComment || t.Type == tokWhitespace {
+			continue
+		}
+		part := append(seg, eof)
+		seg = nil
+		if part[0].Pos.Offset <= first.Pos.Offset && first.Pos.Offset <= t.Pos.Offset {
+			continue // the file's error: this statement's
+		}
+		lex := peeking(part)
+		if _, err := fileParser.ParseFromLexer(lex); err != nil {
+			if e := parseError(err, lex, part); e.Pos.Offset > first.Pos.Offset {
+				errs = append(errs, e)
+			}
+		}
+		forgetHardError(lex)
+	}
+	return errs
 }
 
 // StatementStarts lists what a statement typed in the REPL begins with.

@@ -18,6 +18,15 @@ type Catalog interface {
 	Describe(ctx context.Context, src *SourceDecl, ref connectors.TableRef) (*connectors.TableSchema, error)
 }
 
+// UnreachableCatalog is a Catalog that knows the sources it could not
+// connect to (their error reported once, at the DSN): their pipelines are
+// planned as offline, so that an unreachable source is not one more error
+// at each of its tables, and the other sources' pipelines are planned
+// against their schemas.
+type UnreachableCatalog interface {
+	Unreachable(src *SourceDecl) bool
+}
+
 // ResumedCatalog is a Catalog that also knows where each pipeline's stream
 // resumes (apply's state directory): DescribeResumed returns ref's schema
 // as the pipeline's checkpoint recorded it, nil when it has none. The
@@ -66,10 +75,17 @@ func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
 				continue
 			}
 			seen[name] = true
+			n := len(b.errs.errs)
 			b.pipeline(p)
+			if len(b.errs.errs) > n {
+				if b.plan.Failed == nil {
+					b.plan.Failed = map[string]bool{}
+				}
+				b.plan.Failed[p.Name.Name] = true
+			}
 		}
 	}
-	b.checkSchemaChangesAgree(f)
+	b.checkStreamOptionsAgree(f)
 	if err := b.errs.err(); err != nil {
 		// The declarations are kept, so that a caller can report what is
 		// wrong with the connections too.

@@ -176,7 +176,11 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	pl.Target.Options = pl.Options
 	pl.Target.Pipeline = pl.Name
 
-	if src == nil || b.cat == nil || fromBad {
+	unreachable := false
+	if u, ok := b.cat.(UnreachableCatalog); ok && src != nil {
+		unreachable = u.Unreachable(src)
+	}
+	if src == nil || b.cat == nil || fromBad || unreachable {
 		b.checkLiterals(p)
 		if src != nil && !fromBad && len(p.Key) > 0 && pl.SinkKind == "clickhouse" && (!modeWritten || pl.Target.Mode == connectors.ModeUpsert) {
 			// Offline: an explicit KEY over several tables is checked
@@ -623,6 +627,11 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 		}
 		if kind == "stdout" && (in.Target != nil || in.Table != nil) {
 			b.errs.add(in, "INTO stdout takes no target")
+		}
+		if spec.CheckTarget != nil && target != "" {
+			if err := spec.CheckTarget(target); err != nil {
+				b.errs.add(in, "pipeline %s: %v", pl.Name, err)
+			}
 		}
 		name := kind
 		if target != "" {

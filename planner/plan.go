@@ -22,6 +22,10 @@ type Plan struct {
 	Sources   []*SourceDecl
 	Sinks     []*SinkDecl
 	Pipelines []*Pipeline
+	// Failed names the pipelines that have an error of Build (by their
+	// name as written): a partial plan's other pipelines are planned
+	// in full, and check goes on with them (their targets, the binlog).
+	Failed map[string]bool
 }
 
 // SourceDecl is one CREATE SOURCE.

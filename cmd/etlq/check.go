@@ -24,11 +24,23 @@ type checkCmd struct {
 }
 
 func (c *checkCmd) Run(ctx context.Context) error {
-	l, plan, err := etlfile.LoadPlanAt(ctx, c.File, c.Offline, c.StateDir)
+	// Every independent error of the file in one run: the errors of the
+	// declarations, names, types and connections (BuildPartial), then —
+	// online — those of the targets, the binary log, the grants and the
+	// checkpoints, for the pipelines that have no error of their own and
+	// whose source and sink answered (an error that depends on an earlier
+	// one, such as the target of a pipeline whose source is unknown, is
+	// not looked for). A file that does not parse stops at its syntax
+	// errors, one per statement (lang.ParseFile): nothing after them has
+	// a meaning yet.
+	l, pp, err := etlfile.LoadPartialAt(ctx, c.File, c.Offline, c.StateDir)
 	if err != nil {
 		return err
 	}
-	for _, w := range insecureWarnings(plan) {
+	plan := pp.Plan
+	errs := pp.Errs
+	sound := pp.Sound()
+	for _, w := range insecureWarnings(sound) {
 		fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
 	}
 	if warns := lang.UnexpandedRefs(l.File); len(warns) > 0 {
@@ -38,15 +50,16 @@ func (c *checkCmd) Run(ctx context.Context) error {
 	if !c.Offline {
 		// errs are what apply would refuse before moving data; warns are
 		// values a target cannot hold exactly.
-		_, errs, warns, err := planTargets(ctx, plan)
+		_, terrs, warns, err := planTargets(ctx, sound)
 		if err != nil {
 			return err
 		}
-		warns = append(warns, staleWarnings(plan)...)
-		errs = append(errs, checkStreams(ctx, plan)...)
-		errs = append(errs, checkGrants(ctx, plan)...)
-		errs = append(errs, checkMismatches(ctx, c.File, plan)...)
-		binlogWarns, gaps := engine.BinlogWarnings(ctx, plan, c.StateDir)
+		errs = append(errs, terrs...)
+		warns = append(warns, staleWarnings(sound)...)
+		errs = append(errs, checkStreams(ctx, sound)...)
+		errs = append(errs, checkGrants(ctx, sound)...)
+		errs = append(errs, checkMismatches(ctx, c.File, sound)...)
+		binlogWarns, gaps := engine.BinlogWarnings(ctx, sound, c.StateDir)
 		for _, w := range binlogWarns {
 			fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
 		}
@@ -65,10 +78,10 @@ func (c *checkCmd) Run(ctx context.Context) error {
 			sort.SliceStable(warns, func(i, j int) bool { return warns[i].Pos.Offset < warns[j].Pos.Offset })
 			fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
 		}
-		if len(errs) > 0 {
-			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
-			return etlfile.Error{Text: errs.Format(l.Shown())}
-		}
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
+		return etlfile.Error{Text: errs.Format(l.Shown())}
 	}
 	mode := "against live schemas"
 	if c.Offline {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -319,4 +320,75 @@ func TestCheckWarnsOfVariableInExpression(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCheckReportsEveryStage: one run of check reports every independent
+// error of the file, whatever stage finds it — a source that does not
+// answer (at its DSN, not at each table of its pipeline), an INTO http
+// that is no http(s) URL beside a bad FORMAT of the same pipeline, an
+// unknown column, an existing ClickHouse table the pipeline cannot write,
+// an option out of range, an unknown source — each with file:line:col and
+// a caret, in the file's order, the same in every run; on MariaDB A and B.
+// Before, check stopped at the first stage with errors: the URL and the
+// ClickHouse table were reported only once the names and types were
+// fixed, the unknown column once the other source answered.
+func TestCheckReportsEveryStage(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		chDSN := testenv.ClickHouseDSN(t)
+		db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+		ch := testenv.ClickHouseConn(t, chDSN)
+		testenv.ClickHouseExec(t, ch, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id String, v Nullable(Int32), _version UInt64, _is_deleted UInt8) ENGINE = MergeTree ORDER BY id")
+		t.Cleanup(func() { testenv.ClickHouseExec(t, ch, "DROP DATABASE IF EXISTS "+db) })
+		lines := []string{
+			fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';", myDSN),
+			"CREATE SOURCE gone FROM mysql 'mysql://root@127.0.0.1:1';",
+			fmt.Sprintf("CREATE SINK dw INTO clickhouse '%s';", chDSN),
+			fmt.Sprintf("CREATE PIPELINE p1 FROM binlog s.%s.t INTO http 'ftp://hooks.example/x' FORMAT bogus;", db),
+			fmt.Sprintf("CREATE PIPELINE p2 FROM binlog s.%s.t TRANSFORM id, nope INTO stdout;", db),
+			fmt.Sprintf("CREATE PIPELINE p3 FROM binlog s.%s.t INTO clickhouse dw.%s.t;", db, db),
+			"CREATE PIPELINE p4 FROM binlog gone.db.t INTO stdout;",
+			fmt.Sprintf("CREATE PIPELINE p5 FROM binlog s.%s.t INTO stdout WITH (batch_rows = -1);", db),
+			"CREATE PIPELINE p6 FROM binlog nosrc.db.t INTO stdout;",
+		}
+		col := func(line int, of string) string {
+			return fmt.Sprintf("check.etl:%d:%d: ", line, strings.Index(lines[line-1], of)+1)
+		}
+		want := []string{
+			col(2, "'mysql://root@127.0.0.1:1'") + "source gone",
+			col(4, "INTO http") + "pipeline p1: http sink: ftp://",
+			col(4, "bogus") + "INTO http does not take FORMAT bogus",
+			col(5, "nope") + `unknown column "nope"`,
+			col(6, "INTO clickhouse") + "pipeline p3: existing table " + db + ".t is MergeTree",
+			col(8, "-1") + `option "batch_rows" must be at least 0, got -1`,
+			col(9, "nosrc") + `unknown source "nosrc"`,
+		}
+		src := strings.Join(lines, "\n") + "\n"
+		out, err := runCheck(t, src)
+		if err == nil {
+			t.Fatalf("check passed:\n%s", out)
+		}
+		at := 0
+		for _, w := range want {
+			i := strings.Index(out[at:], w)
+			if i < 0 {
+				t.Errorf("want %q (after the errors before it) in\n%s", w, out)
+				continue
+			}
+			at += i + len(w)
+		}
+		if n := strings.Count(out, "\n "); n < len(want) || strings.Count(out, "^") != len(want) {
+			t.Errorf("want %d errors, each with its caret, got %d carets:\n%s", len(want), strings.Count(out, "^"), out)
+		}
+		// The same errors in the same order in another run (the file's
+		// path and the log's times aside).
+		errorsOf := func(out string) string {
+			out = regexp.MustCompile(`\S*check\.etl`).ReplaceAllString(out, "check.etl")
+			return out[strings.Index(out, "etlq: "):]
+		}
+		if again, _ := runCheck(t, src); errorsOf(again) != errorsOf(out) {
+			t.Errorf("a second run reports otherwise:\n%s\nthen:\n%s", out, again)
+		}
+	})
 }

@@ -24,7 +24,7 @@ type captureCmd struct {
 	Log        string        `required:"" placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"The NATS JetStream server holding the log."`
 	Once       bool          `help:"Publish the snapshot and the binlog up to the position current at start, then exit."`
 	Partitions int           `default:"8" help:"Key partitions of a new stream: at most this many workers share a source."`
-	MaxBytes   byteSize      `default:"10GiB" placeholder:"SIZE" help:"Bytes a new stream keeps before dropping its oldest messages (KiB, MiB, GiB, TiB; 0: no limit)."`
+	MaxBytes   byteSize      `default:"10GiB" help:"Bytes a new stream keeps before dropping its oldest messages (KiB, MiB, GiB, TiB; 0: no limit)."`
 	MaxAge     time.Duration `default:"168h" help:"How long a new stream keeps messages (0: no limit). With --max-bytes, the buffer that outlives the source's binlog retention."`
 	LogFormat  string        `default:"text" enum:"text,json" help:"Log format (text or json)."`
 	// MetricsAddr serves apply's source metrics and what was published

@@ -29,3 +29,16 @@ func TestUsageErrorExitStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpShowsDefaults: `etlq capture --help` shows the default of each
+// flag that has one — --max-bytes showed "SIZE" and not its 10GiB, which
+// README and docs/scale-out.md give as the default.
+func TestHelpShowsDefaults(t *testing.T) {
+	t.Parallel()
+	out, _ := runEtlq(t, "capture", "--help")
+	for _, want := range []string{"--max-bytes=10GiB", "--max-age=168h", "--partitions=8"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("capture --help: want %q in\n%s", want, out)
+		}
+	}
+}

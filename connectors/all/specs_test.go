@@ -84,7 +84,10 @@ func TestSpecsCopy(t *testing.T) {
 		}
 	}
 	for _, s := range specstest.Sinks {
-		if real, _ := connectors.SinkSpec(s.Kind); !reflect.DeepEqual(*real, s) {
+		real, _ := connectors.SinkSpec(s.Kind)
+		cmp := *real
+		cmp.CheckTarget = nil // code, which specstest does not carry
+		if !reflect.DeepEqual(cmp, s) {
 			t.Errorf("specstest's %s sink differs from the registered spec", s.Kind)
 		}
 	}

@@ -76,6 +76,16 @@ var Spec = connectors.Spec{
 		"without its body) or any other status.",
 	Options:       options,
 	TargetOptions: options,
+	CheckTarget:   checkURL,
+}
+
+// checkURL refuses a target that is no http(s) URL, as config does.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("http sink: %s is not an http(s) URL", redact(raw))
+	}
+	return nil
 }
 
 func init() {
@@ -106,10 +116,10 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	if raw == "" {
 		return nil, errors.New("http sink needs a URL: INTO http 'https://…'")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("http sink: %s is not an http(s) URL", redact(raw))
+	if err := checkURL(raw); err != nil {
+		return nil, err
 	}
+	u, _ := url.Parse(raw)
 	c := &config{url: u, format: strings.ToLower(t.Format)}
 	if c.format == "" {
 		c.format = format.JSONL

@@ -432,7 +432,7 @@ func (pr *pipeRun) replan(ctx context.Context, b *exec.Batch) (*tableRun, error)
 	tr := pr.tables[b.DB+"."+b.Table]
 	sig := outputSig(pr.p)
 	keys := pr.keyTypes()
-	change := layoutChange(tr.plan.Input, b.Record.Schema())
+	change, before := layoutChange(tr.plan.Input, b.Record.Schema())
 	tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
 	if err == nil {
 		err = pr.sharedKeyRetyped(keys)
@@ -451,8 +451,10 @@ func (pr *pipeRun) replan(ctx context.Context, b *exec.Batch) (*tableRun, error)
 			return nil, err
 		}
 	}
-	pr.stats.SchemaChanges.Add(1)
-	pr.replanned(b.DB+"."+b.Table, change)
+	if !before {
+		pr.stats.SchemaChanges.Add(1)
+	}
+	pr.replanned(b.DB+"."+b.Table, change, before)
 	return tr, nil
 }
 

@@ -21,45 +21,67 @@ type replanLog struct {
 }
 
 type replanEntry struct {
-	table, change string
-	pipelines     []string
+	msg, table, change string
+	pipelines          []string
 }
 
+// Messages of the replan log: a DDL the stream met, and the changes from
+// before a DDL made while etlq was stopped, which the stream replays with
+// the table as its checkpoint has it (older than the plan made from the
+// server's table of now).
+const (
+	replanMsgDDL    = "schema change: pipeline planned again"
+	replanMsgBefore = "pipeline planned as the checkpoint has the table: the changes before a DDL made while etlq was stopped"
+)
+
 // add notes that pipeline planned table again for change.
-func (l *replanLog) add(table, change, pipeline string) {
+func (l *replanLog) add(msg, table, change, pipeline string) {
 	for i := range l.entries {
-		if e := &l.entries[i]; e.table == table && e.change == change {
+		if e := &l.entries[i]; e.msg == msg && e.table == table && e.change == change {
 			e.pipelines = append(e.pipelines, pipeline)
 			return
 		}
 	}
-	l.entries = append(l.entries, replanEntry{table: table, change: change, pipelines: []string{pipeline}})
+	l.entries = append(l.entries, replanEntry{msg: msg, table: table, change: change, pipelines: []string{pipeline}})
 }
 
 // flush logs what add gathered, one line per table and change.
 func (l *replanLog) flush() {
 	for _, e := range l.entries {
 		sort.Strings(e.pipelines)
-		l.log.Info("schema change: pipeline planned again", "table", e.table, "change", e.change, "pipelines", strings.Join(e.pipelines, ", "))
+		l.log.Info(e.msg, "table", e.table, "change", e.change, "pipelines", strings.Join(e.pipelines, ", "))
 	}
 	l.entries = l.entries[:0]
 }
 
-// replanned notes that the pipeline planned table again for change: into
-// the source run's replanLog, or logged at once where there is none
-// (verify, a dead-letter replay).
-func (pr *pipeRun) replanned(table, change string) {
+// replanned notes that the pipeline planned table again for change
+// (layoutChange; before: the batch is older than the plan): into the
+// source run's replanLog, or logged at once where there is none (verify,
+// a dead-letter replay).
+func (pr *pipeRun) replanned(table, change string, before bool) {
+	msg := replanMsgDDL
+	if before {
+		msg = replanMsgBefore
+	}
 	if pr.replans != nil {
-		pr.replans.add(table, change, pr.p.Name)
+		pr.replans.add(msg, table, change, pr.p.Name)
 		return
 	}
-	pr.log.Info("schema change: pipeline planned again", "table", table, "change", change, "pipelines", pr.p.Name)
+	pr.log.Info(msg, "table", table, "change", change, "pipelines", pr.p.Name)
 }
 
 // layoutChange describes how a table's layout went from from to to, for
 // the log: the columns added (with their source type), dropped, retyped
 // and moved, or the primary key lost; else the columns declared otherwise.
-func layoutChange(from, to *arrow.Schema) string {
+// A column to has and from has not, which no DDL of the stream added
+// (exec.MetaAddedByDDL, which every ADD COLUMN the stream reads sets), is
+// no added column: the batch is older than the plan — a restart planned
+// the table as the server has it now, and the stream replays the changes
+// before a DDL made while etlq was stopped (a DROP COLUMN) with the table
+// as its checkpoint has it. before says so, and the change then names the
+// columns the checkpoint's table has ("with last_name varchar(16)"), not
+// "added last_name" at what is a DROP COLUMN.
+func layoutChange(from, to *arrow.Schema) (change string, before bool) {
 	typeOf := func(f arrow.Field) string {
 		if st, ok := f.Metadata.GetValue(exec.MetaSourceType); ok && st != "" {
 			return st
@@ -67,10 +89,14 @@ func layoutChange(from, to *arrow.Schema) string {
 		return f.Type.String()
 	}
 	from, to = tableColumns(from), tableColumns(to)
-	var parts, declared []string
+	var parts, declared, older []string
 	for _, f := range to.Fields() {
 		idx := from.FieldIndices(f.Name)
 		if len(idx) == 0 {
+			if _, ok := f.Metadata.GetValue(exec.MetaAddedByDDL); !ok {
+				older = append(older, f.Name+" "+typeOf(f))
+				continue
+			}
 			parts = append(parts, "added "+f.Name+" "+typeOf(f))
 			continue
 		}
@@ -98,6 +124,22 @@ func layoutChange(from, to *arrow.Schema) string {
 			parts = append(parts, "added "+f.Name+" "+typeOf(f))
 		}
 	}
+	if len(older) > 0 {
+		// The checkpoint's table: its columns the plan has not, and
+		// those the plan has that it has not (a column added while
+		// etlq was stopped, after the DDL the stream is still before).
+		var without []string
+		for _, f := range from.Fields() {
+			if len(to.FieldIndices(f.Name)) == 0 {
+				without = append(without, f.Name)
+			}
+		}
+		change = "with " + strings.Join(older, ", ")
+		if len(without) > 0 {
+			change += "; without " + strings.Join(without, ", ")
+		}
+		return change, true
+	}
 	for _, f := range from.Fields() {
 		if len(to.FieldIndices(f.Name)) == 0 {
 			parts = append(parts, "dropped "+f.Name)
@@ -123,7 +165,7 @@ func layoutChange(from, to *arrow.Schema) string {
 			parts = append(parts, "column metadata changed")
 		}
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; "), false
 }
 
 // tableColumns is the table's own columns of a source batch layout: the

@@ -91,6 +91,31 @@ func FormatErr(err error, src []byte) error {
 // connector refuses, and (online) a server that does not answer or refuses
 // the login, at the DSN of its CREATE SOURCE or CREATE SINK.
 func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error) {
+	pp, err := l.BuildPartial(ctx, offline)
+	if err != nil {
+		return nil, err
+	}
+	if len(pp.Errs) > 0 {
+		return nil, Error{pp.Errs.Format(l.Shown())}
+	}
+	return pp.Plan, nil
+}
+
+// Partial is a plan with the errors of the file (Build's), sorted by
+// place: its pipelines without an error (not in Plan.Failed) whose source
+// and sink answered are planned in full, and check goes on with them.
+type Partial struct {
+	Plan *planner.Plan
+	Errs lang.Errors
+	// BadSources and BadSinks name the declarations whose connection
+	// failed (an error at their DSN): what needs them is not checked
+	// further.
+	BadSources, BadSinks map[string]bool
+}
+
+// BuildPartial is Build that keeps the plan when the file has errors.
+// (err is for what is no error of the file.)
+func (l *Loaded) BuildPartial(ctx context.Context, offline bool) (*Partial, error) {
 	decls, err := planner.Build(ctx, l.File, planner.Options{})
 	var errs lang.Errors
 	if err != nil {
@@ -100,6 +125,7 @@ func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error)
 		}
 		errs = append(errs, le...)
 	}
+	pp := &Partial{Plan: decls, BadSources: map[string]bool{}, BadSinks: map[string]bool{}}
 	var cat *Catalog
 	if !offline {
 		cat = NewCatalog()
@@ -109,23 +135,55 @@ func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error)
 	}
 	var connErrs lang.Errors
 	if decls != nil {
-		connErrs = CheckConnections(ctx, decls, cat)
+		connErrs = CheckConnections(ctx, decls, cat, pp)
+	}
+	// Online, the full plan reports the errors of the declarations again,
+	// with those that need the schemas; the pipelines of a source that
+	// did not answer are planned as offline (its one error is at its
+	// DSN), those of the others against their schemas.
+	if !offline && decls != nil {
+		p, err := planner.Build(ctx, l.File, planner.Options{Catalog: cat, Now: l.Now})
+		errs = nil
+		if err != nil {
+			var le lang.Errors
+			if !errors.As(err, &le) {
+				return nil, err
+			}
+			errs = append(errs, le...)
+		}
+		pp.Plan = p
 	}
 	errs = append(errs, connErrs...)
-	// Online with every connection up, the full plan reports the errors
-	// of the declarations again, with those that need the schemas.
-	if len(connErrs) > 0 || offline || decls == nil {
-		if len(errs) > 0 {
-			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
-			return nil, Error{errs.Format(l.Shown())}
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
+	pp.Errs = errs
+	return pp, nil
+}
+
+// Sound is the part of a partial plan that later checks can take: the
+// pipelines without an error whose source and sink answered, the sources
+// and sinks that answered. (A pipeline of an unknown source, say, has
+// nothing more to check: what it would report depends on that error.)
+func (pp *Partial) Sound() *planner.Plan {
+	p := *pp.Plan
+	p.Sources, p.Sinks, p.Pipelines = nil, nil, nil
+	for _, d := range pp.Plan.Sources {
+		if !pp.BadSources[d.Name] {
+			p.Sources = append(p.Sources, d)
 		}
-		return decls, nil
 	}
-	p, err := planner.Build(ctx, l.File, planner.Options{Catalog: cat, Now: l.Now})
-	if err != nil {
-		return nil, l.FormatErr(err)
+	for _, d := range pp.Plan.Sinks {
+		if !pp.BadSinks[d.Name] {
+			p.Sinks = append(p.Sinks, d)
+		}
 	}
-	return p, nil
+	for _, pl := range pp.Plan.Pipelines {
+		if pp.Plan.Failed[pl.Name] || pl.Source == "" || pp.BadSources[pl.Source] || pp.BadSinks[pl.Sink] ||
+			pl.DeadLetter != nil && pp.BadSinks[pl.DeadLetter.Sink] {
+			continue
+		}
+		p.Pipelines = append(p.Pipelines, pl)
+	}
+	return &p
 }
 
 // CheckConnections makes the source and sink of each declaration from its
@@ -133,8 +191,11 @@ func (l *Loaded) Build(ctx context.Context, offline bool) (*planner.Plan, error)
 // that each answers (a source through cat, which keeps its connection for
 // planning). A source or sink that cannot be reached is one error at its
 // DSN, not one at every table or pipeline that names it.
-func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog) lang.Errors {
+func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad *Partial) lang.Errors {
 	var errs lang.Errors
+	if bad == nil {
+		bad = &Partial{BadSources: map[string]bool{}, BadSinks: map[string]bool{}}
+	}
 	at := func(pos, end lang.Pos, format string, args ...any) {
 		errs = append(errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...)})
 	}
@@ -142,6 +203,7 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog) lan
 		if cat == nil {
 			s, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 			if err != nil {
+				bad.BadSources[d.Name] = true
 				at(d.DSNPos, d.DSNEnd, "source %s: %v", d.Name, err)
 				continue
 			}
@@ -149,6 +211,7 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog) lan
 			continue
 		}
 		if err := cat.ping(ctx, d); err != nil {
+			bad.BadSources[d.Name] = true
 			at(d.DSNPos, d.DSNEnd, "source %s (%s): %v", d.Name, d.Redacted, err)
 		}
 	}
@@ -165,6 +228,7 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog) lan
 		}
 		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
+			bad.BadSinks[d.Name] = true
 			at(d.DSNPos, d.DSNEnd, "%s", named(err))
 			continue
 		}
@@ -172,6 +236,7 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog) lan
 			Version(context.Context) (string, error)
 		}); ok && cat != nil {
 			if _, err := v.Version(ctx); err != nil {
+				bad.BadSinks[d.Name] = true
 				at(d.DSNPos, d.DSNEnd, "%s (%s)", named(err), d.Redacted)
 			}
 		}
@@ -253,10 +318,30 @@ func LoadPlanAtWith(ctx context.Context, path string, offline bool, stateDir str
 	return loadPlanAt(ctx, path, offline, stateDir, false, marks)
 }
 
-func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string, now bool, marks func(source string) [][]byte) (*Loaded, *planner.Plan, error) {
-	l, err := Load(path)
+// LoadPartialAt is LoadPlanAt that keeps the plan when the file has errors
+// (Loaded.BuildPartial): check goes on with its sound part.
+func LoadPartialAt(ctx context.Context, path string, offline bool, stateDir string) (*Loaded, *Partial, error) {
+	l, err := loadAt(path, stateDir, false, nil)
 	if err != nil {
 		return nil, nil, err
+	}
+	pp, err := l.BuildPartial(ctx, offline)
+	return l, pp, err
+}
+
+func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string, now bool, marks func(source string) [][]byte) (*Loaded, *planner.Plan, error) {
+	l, err := loadAt(path, stateDir, now, marks)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := l.Build(ctx, offline)
+	return l, p, err
+}
+
+func loadAt(path string, stateDir string, now bool, marks func(source string) [][]byte) (*Loaded, error) {
+	l, err := Load(path)
+	if err != nil {
+		return nil, err
 	}
 	l.StateDir, l.Now = stateDir, now
 	if stateDir != "" || marks != nil {
@@ -271,18 +356,29 @@ func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string,
 			return out
 		}
 	}
-	p, err := l.Build(ctx, offline)
-	return l, p, err
+	return l, nil
 }
 
-// ping checks that a source answers.
+// ping checks that a source answers; one that does not is Unreachable.
 func (c *Catalog) ping(ctx context.Context, d *planner.SourceDecl) error {
 	s, err := c.source(d)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = s.Tables(ctx, "information_schema", "TABLES")
 	}
-	_, err = s.Tables(ctx, "information_schema", "TABLES")
+	if err != nil {
+		c.mu.Lock()
+		c.unreachable[d.Name] = true
+		c.mu.Unlock()
+	}
 	return err
+}
+
+// Unreachable reports whether ping found that d does not answer
+// (planner.UnreachableCatalog).
+func (c *Catalog) Unreachable(d *planner.SourceDecl) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unreachable[d.Name]
 }
 
 // Catalog answers schema questions by connecting to the declared sources,
@@ -294,6 +390,8 @@ type Catalog struct {
 	mu       sync.Mutex
 	sources  map[string]connectors.Source
 	failed   map[string]error
+	// unreachable names the sources ping found not answering.
+	unreachable map[string]bool
 	// marks (Loaded.Marks) and the schemas taken from them, by source.
 	marks   func(source string) [][]byte
 	resumed map[string]map[connectors.TableRef]*connectors.TableSchema
@@ -306,7 +404,7 @@ var _ planner.ResumedCatalog = (*Catalog)(nil)
 
 // NewCatalog returns a Catalog that has connected to nothing yet.
 func NewCatalog() *Catalog {
-	return &Catalog{sources: map[string]connectors.Source{}, failed: map[string]error{}}
+	return &Catalog{sources: map[string]connectors.Source{}, failed: map[string]error{}, unreachable: map[string]bool{}}
 }
 
 func (c *Catalog) source(d *planner.SourceDecl) (connectors.Source, error) {
