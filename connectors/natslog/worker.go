@@ -593,7 +593,7 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	n := len(w.owned)
 	w.mu.Unlock()
 	w.setOwned(n)
-	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "worker", w.o.ID)
+	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "id", w.o.ID)
 	// What the previous consumers read: up to their acknowledgement
 	// floor, and up to where they scanned the stream when nothing they
 	// were delivered waits for an acknowledgement (a filtered consumer's
