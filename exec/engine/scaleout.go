@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/etlq/etlq/connectors"
@@ -60,11 +61,31 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(reqs))
+	finished := make(chan struct{})
+	defer close(finished)
+	var lost atomic.Pointer[error] // a capture lock lost to another capture
 	for _, d := range plan.Sources {
 		req, ok := reqs[d.Name]
 		if !ok {
 			continue
 		}
+		// One capture per source and log: a second one (the same file
+		// started twice) is refused here, before it connects to the
+		// source with the first one's server_id.
+		lock, err := lg.LockCapture(ctx, d.Name, log)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+		go func() {
+			select {
+			case err := <-lock.Lost:
+				err = fmt.Errorf("capture %s: %w", d.Name, err)
+				lost.CompareAndSwap(nil, &err)
+				cancel(err)
+			case <-finished:
+			}
+		}()
 		src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", d.Name, err)
@@ -99,8 +120,13 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	wg.Wait()
 	close(errs)
 	var all []error
+	if e := lost.Load(); e != nil {
+		all = append(all, *e)
+	}
 	for e := range errs {
-		all = append(all, e)
+		if l := lost.Load(); l == nil || !errors.Is(e, *l) {
+			all = append(all, e)
+		}
 	}
 	return errors.Join(all...)
 }
