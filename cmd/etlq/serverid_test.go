@@ -104,7 +104,7 @@ CREATE PIPELINE p FROM binlog src.%s.t TRANSFORM id INTO file '%s' FORMAT jsonl;
 	c := startApply(t, filepath.Join(dir, "c"), write("c.etl", with))
 	d := startApply(t, filepath.Join(dir, "d"), write("d.etl", with))
 	const want = "another replica or etlq process reads this server's binlog with the same server_id"
-	const stops = "two clients cannot share one server_id"
+	const stops = "two clients cannot share one server_id; another etlq capture or apply of this source (the same file started twice), or a replica or another source given server_id"
 	var stopped, survivor *liveApply
 	var survivorFile string
 	var exitErr error

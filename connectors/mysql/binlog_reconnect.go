@@ -39,7 +39,7 @@ func sameIDHint(err error, id uint32) string {
 		!strings.Contains(m, "same server_uuid/server_id") && !strings.Contains(m, "same server_id") {
 		return ""
 	}
-	return fmt.Sprintf(" (another replica or etlq process reads this server's binlog with server_id %d: give each source its own, CREATE SOURCE … WITH (server_id = …))", id)
+	return fmt.Sprintf(" (another replica or etlq process reads this server's binlog with server_id %d: another etlq capture or apply of this source — the same file started twice — or a replica or another source given server_id %d is connected; stop it, or give each source its own, CREATE SOURCE … WITH (server_id = …))", id, id)
 }
 
 // classify turns a dump error into the error the user should see.
@@ -131,11 +131,11 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		}
 		r.sameIDLost = append(kept, now)
 		if len(r.sameIDLost) >= sameIDLimit {
-			return fatalBinlogError{fmt.Errorf("binlog of %s at %s: another replica or etlq process took the binlog connection of server_id %d from this source %d times in %s: two clients cannot share one server_id; give each source its own, CREATE SOURCE … WITH (server_id = …) (%s)",
-				r.cfg.src.cfg.Addr(), r.safe, id, len(r.sameIDLost), now.Sub(r.sameIDLost[0]).Round(time.Millisecond), firstLine(cause))}
+			return fatalBinlogError{fmt.Errorf("binlog of %s at %s: another replica or etlq process took the binlog connection of server_id %d from this source %d times in %s: two clients cannot share one server_id; another etlq capture or apply of this source (the same file started twice), or a replica or another source given server_id %d, is connected: stop it, or give each source its own, CREATE SOURCE … WITH (server_id = …) (%s)",
+				r.cfg.src.cfg.Addr(), r.safe, id, len(r.sameIDLost), now.Sub(r.sameIDLost[0]).Round(time.Millisecond), id, firstLine(cause))}
 		}
 		r.cfg.log.Warn("binlog connection lost: another replica or etlq process reads this server's binlog with the same server_id; reconnecting",
-			"server_id", id, "fix", "give each source its own: CREATE SOURCE … WITH (server_id = …)", "error", firstLine(cause), "position", r.safe.String())
+			"server_id", id, "fix", "stop the other etlq capture or apply of this source (the same file started twice), or give each source its own: CREATE SOURCE … WITH (server_id = …)", "error", firstLine(cause), "position", r.safe.String())
 	} else {
 		r.cfg.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
 	}

@@ -818,3 +818,39 @@ func TestWorkerLagCountsUnowned(t *testing.T) {
 		t.Fatalf("partition %d counted only once its lease was gone (%v), not while its owner stopped renewing it", other, err)
 	}
 }
+
+// TestPartitionTakenNamesWorkerOnce: the engine's logger of a worker
+// already carries worker=<its number in the process>; the "partition
+// taken" line names the worker's id in the leases as id=, not as a second
+// worker= (a scale-out trial read `worker=0 … worker=host-123-0ee0`).
+func TestPartitionTakenNamesWorkerOnce(t *testing.T) {
+	lg, ctx := testLog(t)
+	publishIDs(ctx, t, lg, 1, []int64{1, 2, 3})
+	logs := &logLines{}
+	owned := &atomic.Int64{}
+	log := slog.New(slog.NewTextHandler(logs, nil)).With("worker", 0)
+	st, err := lg.Source("s", nil, WorkerOptions{ID: "host-1-abcd", Lease: time.Second, Owned: owned, Log: log}).Open(ctx, connectors.StreamRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	taken := func() string {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, "partition taken") {
+				return l
+			}
+		}
+		return ""
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for taken() == "" && ctx.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	l := taken()
+	if l == "" {
+		t.Fatalf("no partition taken:\n%s", logs.String())
+	}
+	if strings.Count(l, "worker=") != 1 || !strings.Contains(l, "worker=0") || !strings.Contains(l, "id=host-1-abcd") {
+		t.Errorf("want worker=0 once and id=host-1-abcd: %s", l)
+	}
+}

@@ -44,6 +44,13 @@ type WorkerOptions struct {
 	// Stats, when set, is kept up to date with the worker's progress and
 	// lag (the per-worker metrics of apply --log --workers N).
 	Stats *WorkerStats
+	// Pipelines are, by name, the digests (PipelineDigest) of the
+	// pipelines of the worker's file reading the source: its heartbeat
+	// carries them, so that a worker started with another file than the
+	// group's live workers is refused (engine.RunWorkers), and a running
+	// worker warns of another that runs another file (peers.go). Nil: not
+	// said, nor compared.
+	Pipelines map[string]string
 }
 
 // WorkerStats are one worker's figures, for its metrics.
@@ -137,7 +144,7 @@ func (s *logSource) Open(ctx context.Context, req connectors.StreamRequest) (con
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	w := &workerStream{log: s.log, n: n, name: s.name, o: s.o, kv: kv, nparts: parts,
-		out: make(chan item, 8), owned: map[int]*part{}, left: map[int]uint64{}, seen: map[int]seenLease{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf, created: info.Created}
+		out: make(chan item, 8), owned: map[int]*part{}, left: map[int]uint64{}, seen: map[int]seenLease{}, peers: map[string]uint64{}, cancel: cancel, loopDone: make(chan struct{}), floor: gf, created: info.Created}
 	if s.o.Stats != nil {
 		id := s.o.ID
 		s.o.Stats.ID.Store(&id)
@@ -226,6 +233,10 @@ type workerStream struct {
 	// first saw it (balance, measureUnowned).
 	unowned time.Time
 	seen    map[int]seenLease
+	// peers are the other workers of the group whose heartbeat this one
+	// saw: the revision it first saw, 0 once compared with its pipelines
+	// (warnPeers, balance's goroutine).
+	peers map[string]uint64
 }
 
 type seenLease struct {
@@ -456,7 +467,7 @@ func (w *workerStream) balance(ctx context.Context) error {
 	if err := w.log.gone(w.n, w.created, "start the workers again once etlq capture runs again (it makes a new stream, beginning with a snapshot)"); err != nil {
 		return err
 	}
-	if _, err := w.kv.Put(w.wkey, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+	if _, err := w.kv.Put(w.wkey, w.heartbeatValue()); err != nil {
 		w.o.Log.Warn("log: heartbeat failed", "error", err.Error())
 	}
 	keys, err := w.kv.Keys()
@@ -465,6 +476,7 @@ func (w *workerStream) balance(ctx context.Context) error {
 	}
 	if err == nil || errors.Is(err, nats.ErrNoKeysFound) {
 		defer w.measureUnowned(keys)
+		w.warnPeers(keys)
 	}
 	workers := 0
 	for _, k := range keys {
@@ -593,7 +605,7 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	n := len(w.owned)
 	w.mu.Unlock()
 	w.setOwned(n)
-	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "worker", w.o.ID)
+	w.o.Log.Info("log: partition taken", "partition", id, "from_seq", max(start, 1), "id", w.o.ID)
 	// What the previous consumers read: up to their acknowledgement
 	// floor, and up to where they scanned the stream when nothing they
 	// were delivered waits for an acknowledgement (a filtered consumer's

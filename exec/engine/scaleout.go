@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/etlq/etlq/connectors"
@@ -60,11 +61,31 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(reqs))
+	finished := make(chan struct{})
+	defer close(finished)
+	var lost atomic.Pointer[error] // a capture lock lost to another capture
 	for _, d := range plan.Sources {
 		req, ok := reqs[d.Name]
 		if !ok {
 			continue
 		}
+		// One capture per source and log: a second one (the same file
+		// started twice) is refused here, before it connects to the
+		// source with the first one's server_id.
+		lock, err := lg.LockCapture(ctx, d.Name, log)
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+		go func() {
+			select {
+			case err := <-lock.Lost:
+				err = fmt.Errorf("capture %s: %w", d.Name, err)
+				lost.CompareAndSwap(nil, &err)
+				cancel(err)
+			case <-finished:
+			}
+		}()
 		src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
 			return fmt.Errorf("source %s: %w", d.Name, err)
@@ -99,8 +120,13 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	wg.Wait()
 	close(errs)
 	var all []error
+	if e := lost.Load(); e != nil {
+		all = append(all, *e)
+	}
 	for e := range errs {
-		all = append(all, e)
+		if l := lost.Load(); l == nil || !errors.Is(e, *l) {
+			all = append(all, e)
+		}
 	}
 	return errors.Join(all...)
 }
@@ -372,6 +398,86 @@ func groupEditedPipelines(lg *natslog.Log, source, group string, pipes []*planne
 	return lg.SetGroupDefinitions(source, group, b)
 }
 
+// pipelineDigests are, per source, the digests of the file's pipelines
+// reading it (natslog.PipelineDigest): what each worker's heartbeat says
+// of its file.
+func pipelineDigests(plan *planner.Plan) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, p := range plan.Pipelines {
+		var from []string
+		for _, t := range p.Patterns {
+			from = append(from, t.String())
+		}
+		if len(from) == 0 {
+			for _, t := range p.Tables {
+				from = append(from, t.Ref.String())
+			}
+		}
+		sort.Strings(from)
+		io := "FROM " + strings.Join(from, ", ") + "\nINTO " + p.Sink + " " + p.Target.Name
+		if out[p.Source] == nil {
+			out[p.Source] = map[string]string{}
+		}
+		out[p.Source][p.Name] = natslog.PipelineDigest(p.Definition, io)
+	}
+	return out
+}
+
+// refuseOtherFile refuses to start workers whose file makes of a source's
+// pipelines something else than the group's live workers do — a pipeline
+// edited (WHERE, TRANSFORM, MODE, KEY, FROM, INTO), added or removed —
+// while any of them runs: such a worker would take its own file for an
+// edit of the group's (resnapshots requested, the group's definitions
+// overwritten) and write its partitions with it, the group's targets
+// ending with the rows of two files; one stale worker (an old file on one
+// machine) rewrote the group silently. An edit is rolled out by stopping
+// every worker of the group and starting them with the new file
+// (docs/scale-out.md). A heartbeat left by a worker killed -9 is waited
+// for until it expires (at most a lease; at once for a process of this
+// host that is gone); workers of an etlq that did not say what they run
+// are not compared.
+func refuseOtherFile(ctx context.Context, lg *natslog.Log, plan *planner.Plan, group string, lease time.Duration, digests map[string]map[string]string, log *slog.Logger) error {
+	if lease <= 0 {
+		lease = natslog.DefaultLease
+	}
+	for _, d := range plan.Sources {
+		mine, ok := digests[d.Name]
+		if !ok {
+			continue
+		}
+		peers, err := lg.GroupWorkers(d.Name, group)
+		if err != nil {
+			return fmt.Errorf("log: the workers of group %s: %w", group, err)
+		}
+		for _, p := range peers {
+			if p.Pipelines == nil {
+				continue
+			}
+			diff := natslog.DiffPipelines(mine, p.Pipelines)
+			if len(diff) == 0 {
+				continue
+			}
+			live, err := lg.Renewed(ctx, d.Name, p, lease, func() {
+				log.Info("log: a worker of the group runs another file; waiting to see whether it is live (a killed worker's heartbeat expires within a lease)",
+					"source", d.Name, "group", group, "other", p.ID, "lease", lease.String())
+			})
+			if err != nil {
+				return fmt.Errorf("log: the workers of group %s: %w", group, err)
+			}
+			if !live {
+				continue
+			}
+			where := p.ID
+			if p.Host != "" {
+				where = fmt.Sprintf("%s (pid %d on %s)", p.ID, p.PID, p.Host)
+			}
+			return fmt.Errorf("log: group %s's live workers run another definition of source %s's pipelines than this file: %s (worker %s); start every worker of a group with the same file, or stop them all to roll out an edit (docs/scale-out.md, \"A pipeline edited in the file later\")",
+				group, d.Name, strings.Join(diff, "; "), where)
+		}
+	}
+	return nil
+}
+
 // logName is the log URL without credentials, scheme or parameters, for
 // ids: host:port[/namespace].
 func logName(raw string) string {
@@ -411,6 +517,14 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 	if err := warnUncaptured(lg, plan, opts.Log); err != nil {
 		return err
 	}
+	group := w.Group
+	if group == "" {
+		group = "apply"
+	}
+	digests := pipelineDigests(plan)
+	if err := refuseOtherFile(ctx, lg, plan, group, w.Lease, digests, opts.Log); err != nil {
+		return err
+	}
 	readAgain, err := groupNewPipelines(lg, plan, w.Group, opts.Log)
 	if err != nil {
 		return err
@@ -436,7 +550,10 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 			if err != nil {
 				return fmt.Errorf("source %s: %w", d.Name, err)
 			}
-			wo := natslog.WorkerOptions{Group: w.Group, Lease: w.Lease, Log: opts.Log.With("worker", i)}
+			wo := natslog.WorkerOptions{Group: w.Group, Lease: w.Lease, Log: opts.Log.With("worker", i), Pipelines: digests[d.Name]}
+			if wo.Pipelines == nil {
+				wo.Pipelines = map[string]string{}
+			}
 			if ws := w.Stats[d.Name]; i < len(ws) {
 				wo.Stats = ws[i]
 			}

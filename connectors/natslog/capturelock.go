@@ -1,0 +1,199 @@
+package natslog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// CaptureLease is how long a source's capture lock outlives a capture that
+// stopped renewing it (killed -9, its machine gone): the TTL of the bucket
+// <ns>_<source>_capture.
+var CaptureLease = 10 * time.Second
+
+const captureLockKey = "lock"
+
+// captureHolder is the capture lock's value: who holds it.
+type captureHolder struct {
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
+}
+
+func (h captureHolder) String() string {
+	return fmt.Sprintf("pid %d on %s, since %s", h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
+}
+
+// CaptureLock is a source's capture lock, held while the capture runs.
+type CaptureLock struct {
+	// Lost is sent the reason once the lock is lost to another capture
+	// (this one paused, or the server away, for longer than the lease):
+	// the capture must stop.
+	Lost   <-chan error
+	stop   context.CancelFunc
+	done   chan struct{}
+	kv     nats.KeyValue
+	rev    uint64
+	source string
+}
+
+// LockCapture takes the capture lock of source: one capture per source
+// and log. Two captures of one source (the same file started twice by
+// mistake) would connect to the source with one server_id and take the
+// binary log connection from each other, the first stopping after a few
+// takeovers with advice about server_id. A lock held by a live capture
+// refuses this one with an error naming it (host, pid); one left by a
+// capture killed -9 is waited out (at most a lease; at once for a process
+// of this host that is gone). The lock is renewed every quarter lease
+// until Release.
+func (l *Log) LockCapture(ctx context.Context, source string, log *slog.Logger) (*CaptureLock, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := l.names(source)
+	kv, err := l.keyValue(n.capture, &nats.KeyValueConfig{Bucket: n.capture, History: 1, TTL: CaptureLease, Storage: nats.FileStorage,
+		Description: "etlq capture lock of " + n.stream})
+	if err != nil {
+		return nil, fmt.Errorf("log: capture lock bucket %s: %w", n.capture, err)
+	}
+	lease := CaptureLease
+	if st, err := kv.Status(); err == nil && st.TTL() > 0 {
+		lease = st.TTL()
+	}
+	host, _ := os.Hostname()
+	me := captureHolder{Host: host, PID: os.Getpid(), Since: time.Now().UTC()}
+	val, _ := json.Marshal(me)
+	rev, err := l.takeCaptureLock(ctx, kv, source, val, lease, log)
+	if err != nil {
+		return nil, err
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	lost := make(chan error, 1)
+	c := &CaptureLock{Lost: lost, stop: stop, done: make(chan struct{}), kv: kv, rev: rev, source: source}
+	go c.renew(lctx, val, lease, lost, log)
+	return c, nil
+}
+
+// takeCaptureLock creates the lock, or says who holds it.
+func (l *Log) takeCaptureLock(ctx context.Context, kv nats.KeyValue, source string, val []byte, lease time.Duration, log *slog.Logger) (uint64, error) {
+	for waited := false; ; {
+		rev, err := kv.Create(captureLockKey, val)
+		if err == nil {
+			return rev, nil
+		}
+		if !errors.Is(err, nats.ErrKeyExists) {
+			return 0, fmt.Errorf("log: taking the capture lock of source %s: %w", source, err)
+		}
+		e, err := kv.Get(captureLockKey)
+		if errors.Is(err, nats.ErrKeyNotFound) {
+			continue // expired meanwhile
+		}
+		if err != nil {
+			return 0, fmt.Errorf("log: reading the capture lock of source %s: %w", source, err)
+		}
+		var h captureHolder
+		_ = json.Unmarshal(e.Value(), &h)
+		if processGone(h.Host, h.PID) {
+			log.Info("log: the capture lock was left by a capture of this host that is gone (killed); taking it", "source", source, "holder", h.String())
+			if err := kv.Delete(captureLockKey, nats.LastRevision(e.Revision())); err != nil && !errors.Is(err, nats.ErrKeyNotFound) {
+				log.Debug("log: removing a stale capture lock", "error", err.Error())
+			}
+			continue
+		}
+		if !waited {
+			log.Info("log: another capture holds this source's lock; waiting to see whether it is live (a killed capture's lock expires within a lease)",
+				"source", source, "holder", h.String(), "lease", lease.String())
+			waited = true
+		}
+		renewed, err := l.renewedKey(ctx, kv, captureLockKey, e.Revision(), lease)
+		if err != nil {
+			return 0, err
+		}
+		if renewed {
+			return 0, fmt.Errorf("log: another etlq capture of source %s is running (%s) and publishes to this log: one capture per source and log (a second one would fight it over the source's binary log connection, its server_id); stop it first, or wait for it to end",
+				source, h.String())
+		}
+	}
+}
+
+// renewedKey waits until key's revision is no longer rev (true) or the key
+// is gone (false), at most two leases (false).
+func (l *Log) renewedKey(ctx context.Context, kv nats.KeyValue, key string, rev uint64, lease time.Duration) (bool, error) {
+	deadline := time.Now().Add(2 * lease)
+	for {
+		e, err := kv.Get(key)
+		switch {
+		case errors.Is(err, nats.ErrKeyNotFound):
+			return false, nil
+		case err != nil && !transient(err):
+			return false, err
+		case err == nil && e.Revision() != rev:
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, context.Cause(ctx)
+		case <-time.After(min(lease/10, 250*time.Millisecond)):
+		}
+	}
+}
+
+// renew keeps the lock every quarter lease until stopped. A renewal the
+// server refuses because the lock is no longer this capture's (expired
+// while this one was paused or cut off, and taken by another) loses it;
+// one it expired without another taking it is taken again.
+func (c *CaptureLock) renew(ctx context.Context, val []byte, lease time.Duration, lost chan<- error, log *slog.Logger) {
+	defer close(c.done)
+	tick := time.NewTicker(lease / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rev, err := c.kv.Update(captureLockKey, val, c.rev)
+		if err == nil {
+			c.rev = rev
+			continue
+		}
+		if transient(err) {
+			log.Warn("log: renewing the capture lock failed; trying again", "source", c.source, "error", err.Error())
+			continue
+		}
+		e, gerr := c.kv.Get(captureLockKey)
+		if errors.Is(gerr, nats.ErrKeyNotFound) {
+			if rev, err := c.kv.Create(captureLockKey, val); err == nil {
+				c.rev = rev
+				continue
+			}
+			e, gerr = c.kv.Get(captureLockKey)
+		}
+		if gerr != nil {
+			log.Warn("log: renewing the capture lock failed; trying again", "source", c.source, "error", gerr.Error())
+			continue
+		}
+		var h captureHolder
+		_ = json.Unmarshal(e.Value(), &h)
+		lost <- fmt.Errorf("log: another etlq capture of source %s (%s) took its capture lock while this one could not renew it (paused, or cut off from the NATS server for longer than %s): this one stops, one capture per source and log",
+			c.source, h.String(), lease)
+		return
+	}
+}
+
+// Release stops renewing the lock and removes it, so that the next
+// capture starts at once.
+func (c *CaptureLock) Release() {
+	c.stop()
+	<-c.done
+	_ = c.kv.Delete(captureLockKey, nats.LastRevision(c.rev))
+}

@@ -1,0 +1,67 @@
+package natslog
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCaptureLock: a capture lock held and renewed refuses a second
+// capture with an error naming the holder; released, it is taken at
+// once; left by a capture of another host that stopped renewing it
+// (killed), it is waited out and taken; one taken by another capture
+// while its holder could not renew it is lost, with a reason.
+func TestCaptureLock(t *testing.T) {
+	lg, ctx := testLog(t)
+	old := CaptureLease
+	CaptureLease = time.Second
+	defer func() { CaptureLease = old }()
+
+	first, err := lg.LockCapture(ctx, "s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lg.LockCapture(ctx, "s", nil); err == nil || !strings.Contains(err.Error(), "another etlq capture of source s is running (pid ") {
+		t.Fatalf("a second lock: %v", err)
+	}
+	first.Release()
+	second, err := lg.LockCapture(ctx, "s", nil)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	second.stop() // killed: no longer renewed, not removed
+	<-second.done
+	kv, err := lg.js.KeyValue(lg.names("s").capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(captureHolder{Host: "elsewhere", PID: 1, Since: time.Now()})
+	if _, err := kv.Put(captureLockKey, b); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	third, err := lg.LockCapture(ctx, "s", nil)
+	if err != nil {
+		t.Fatalf("a lock left behind was not taken once expired: %v", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Errorf("took %s", time.Since(start))
+	}
+	// Taken from under it: the holder learns so at its next renewal.
+	host, _ := os.Hostname()
+	b, _ = json.Marshal(captureHolder{Host: host, PID: os.Getpid(), Since: time.Now()})
+	if _, err := kv.Put(captureLockKey, b); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-third.Lost:
+		if !strings.Contains(err.Error(), "took its capture lock while this one could not renew it") {
+			t.Errorf("lost: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lock taken from under its holder was not lost")
+	}
+	third.Release()
+}
