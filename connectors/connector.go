@@ -296,6 +296,13 @@ type MarkJoiner interface {
 	// (their schema history, their snapshot progress), so that a stream
 	// resumed from it streams both marks' tables as each would have.
 	JoinMarks(into, from []byte) ([]byte, error)
+	// ForgetTables returns mark state m without what it keeps of tables
+	// (their schema history, their snapshot progress): a stream resumed
+	// from it takes them as tables new to it (their schema of now, their
+	// changes from the position it reads the schema at). A stopped
+	// pipeline whose tables are read again (etlq resnapshot) rejoins so,
+	// without its stale history of them.
+	ForgetTables(m []byte, tables []TableRef) ([]byte, error)
 }
 
 // Progress reports a table's snapshot progress.

@@ -102,6 +102,29 @@ func (s *Source) JoinMarks(into, from []byte) ([]byte, error) {
 	return json.Marshal(x)
 }
 
+// ForgetTables returns m without the schemas and snapshot progress of
+// tables (connectors.MarkJoiner): a stream resumed from it reads their
+// schema of now and follows them from where it read it.
+func (s *Source) ForgetTables(m []byte, tables []connectors.TableRef) ([]byte, error) {
+	x, err := decodeState(m)
+	if err != nil {
+		return nil, err
+	}
+	forget := map[connectors.TableRef]bool{}
+	for _, t := range tables {
+		forget[t] = true
+		delete(x.Snapshot, t.String())
+	}
+	kept := x.Schemas[:0]
+	for _, t := range x.Schemas {
+		if !forget[t.Ref] {
+			kept = append(kept, t)
+		}
+	}
+	x.Schemas = kept
+	return json.Marshal(x)
+}
+
 // decodeStates decodes two mark states.
 func decodeStates(a, b []byte) (*markState, *markState, error) {
 	x, err := decodeState(a)

@@ -169,3 +169,29 @@ func TestStreamUntil(t *testing.T) {
 		})
 	}
 }
+
+// TestForgetTables: a checkpoint without the tables read again keeps the
+// others' schema history and snapshot progress, and its position.
+func TestForgetTables(t *testing.T) {
+	s := &Source{}
+	m := []byte(`{"file":"binlog.000002","pos":900,"flavor":"mariadb","version":10,"snapshot":{"db.a":{"done":true},"db.b":{"done":true}},` +
+		`"schemas":[{"ref":{"db":"db","table":"a"},"cols":[{"name":"id","data_type":"int","column_type":"int","nullable":false,"pk":1}],"key":[0]},` +
+		`{"ref":{"db":"db","table":"b"},"cols":[{"name":"id","data_type":"int","column_type":"int","nullable":false}]}]}`)
+	out, err := s.ForgetTables(m, []connectors.TableRef{{DB: "db", Table: "b"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := decodeState(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.File != "binlog.000002" || x.Pos != 900 || x.Version != 10 {
+		t.Errorf("position or version changed: %s:%d v%d", x.File, x.Pos, x.Version)
+	}
+	if len(x.Schemas) != 1 || x.Schemas[0].Ref.Table != "a" {
+		t.Errorf("schemas kept: %s", out)
+	}
+	if _, ok := x.Snapshot["db.b"]; ok || x.Snapshot["db.a"] == nil {
+		t.Errorf("snapshot progress kept: %v", x.Snapshot)
+	}
+}

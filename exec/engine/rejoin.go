@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/etlq/etlq/connectors"
@@ -159,6 +161,13 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 	for _, p := range pipes {
 		byName[p.Name] = p
 	}
+	// Tables of a stopped pipeline that etlq resnapshot reads again in
+	// full: its catch-up leaves them out, and it rejoins without its
+	// history of them (readAgain).
+	again, err := rejoinResnapshots(opts.StateDir, src.Name, byName, alone)
+	if err != nil {
+		return nil, nil, err
+	}
 	describe := func(m []byte) string {
 		if d, ok := s.(connectors.MarkDescriber); ok {
 			return d.DescribeMark(m)
@@ -168,7 +177,16 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 	// join joins n's checkpoint, at the source's position with every
 	// write of it acknowledged, into the source's, then removes its own.
 	join := func(n string, own *sourceState) error {
-		mark, err := j.JoinMarks(shared.Mark, own.Mark)
+		from := own.Mark
+		if refs := again[n]; len(refs) > 0 {
+			// Its history of the tables read again is stale (before the
+			// change that stopped it): they join as new ones.
+			var err error
+			if from, err = j.ForgetTables(from, refs); err != nil {
+				return fmt.Errorf("pipeline %s: rejoin source %s: %w", n, src.Name, err)
+			}
+		}
+		mark, err := j.JoinMarks(shared.Mark, from)
 		if err != nil {
 			return fmt.Errorf("pipeline %s: rejoin source %s: %w", n, src.Name, err)
 		}
@@ -193,6 +211,25 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 			if own == nil || apart[n] || done[n] {
 				continue
 			}
+			p := byName[n]
+			if refs := again[n]; len(refs) > 0 {
+				if p = withoutTables(p, refs); p == nil {
+					// Every table of it is read again: nothing to catch
+					// up, its own checkpoint is not needed any more.
+					joined := &sourceState{Source: src.Name, Mark: shared.Mark, Pipelines: union(shared.Pipelines, n)}
+					if err := store.Save(joined); err != nil {
+						return nil, stops, err
+					}
+					if err := store.remove(state); err != nil {
+						return nil, stops, err
+					}
+					shared, alone[n] = joined, nil
+					opts.Log.Info("a stopped pipeline whose tables are all read again (etlq resnapshot) rejoined the source's stream without a catch-up: its tables are read again at the source's position", "pipeline", n, "source", src.Name,
+						"tables", refList(refs), "checkpoint", describe(shared.Mark))
+					continue
+				}
+				opts.Log.Info("a stopped pipeline catches up without the tables read again (etlq resnapshot): they are read again once it rejoined the source's stream", "pipeline", n, "source", src.Name, "tables", refList(refs))
+			}
 			c, err := j.CompareMarks(own.Mark, shared.Mark)
 			if err != nil {
 				apart[n] = true
@@ -206,7 +243,7 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 			if c < 0 {
 				opts.Log.Info("catching up a stopped pipeline with the source before it rejoins the source's stream", "pipeline", n, "source", src.Name,
 					"checkpoint", describe(own.Mark), "until", describe(shared.Mark), "updated", own.Updated)
-				r := &sourceRun{decl: src, pipes: []*planner.Pipeline{byName[n]}, sinks: sinks, store: store, opts: opts,
+				r := &sourceRun{decl: src, pipes: []*planner.Pipeline{p}, sinks: sinks, store: store, opts: opts,
 					stateName: state, alone: n, until: shared.Mark}
 				err := r.run(ctx)
 				opts.Stats.dropStream(state)
@@ -302,6 +339,68 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 			return apart, stops, nil
 		}
 	}
+}
+
+// rejoinResnapshots returns, for each stopped pipeline of alone, the
+// tables it reads by name that a pending request of etlq resnapshot reads
+// again in full (no WHERE). Such a table gets a fresh snapshot at the
+// source's position once the pipeline rejoined the source's stream (the
+// source's stream hands the request over): replaying it from the
+// pipeline's own checkpoint would meet again the change that stopped it
+// (a type its target cannot take) and write rows the snapshot reads
+// again, so its catch-up leaves it out. Its other tables catch up as
+// always, from its own checkpoint: nothing of them is skipped.
+func rejoinResnapshots(stateDir, source string, byName map[string]*planner.Pipeline, alone map[string]*sourceState) (map[string][]connectors.TableRef, error) {
+	if stateDir == "" {
+		return nil, nil
+	}
+	reqs, _, err := pendingResnapshots(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]connectors.TableRef{}
+	for _, req := range reqs {
+		p := byName[req.Pipeline]
+		if p == nil || alone[req.Pipeline] == nil || req.Where != "" || (req.Source != "" && req.Source != source) {
+			continue
+		}
+		if _, err := CheckResnapshot(p, req); err != nil {
+			continue // (failed with its reason by the source's stream)
+		}
+		for _, tp := range p.Tables {
+			if tp.Ref.String() == req.Table && !slices.Contains(out[p.Name], tp.Ref) {
+				out[p.Name] = append(out[p.Name], tp.Ref)
+			}
+		}
+	}
+	return out, nil
+}
+
+// withoutTables is p without the tables refs, or nil when it reads no
+// other. (A pattern's tables of now are in p.Tables: planned at this
+// run's start. One of refs a pattern also matches is read again by the
+// catch-up: the pipeline stops there again, as before; see
+// docs/live-tables.md.)
+func withoutTables(p *planner.Pipeline, refs []connectors.TableRef) *planner.Pipeline {
+	q := *p
+	q.Tables = nil
+	for _, tp := range p.Tables {
+		if !slices.Contains(refs, tp.Ref) {
+			q.Tables = append(q.Tables, tp)
+		}
+	}
+	if len(q.Tables) == 0 {
+		return nil
+	}
+	return &q
+}
+
+func refList(refs []connectors.TableRef) string {
+	var s []string
+	for _, r := range refs {
+		s = append(s, r.String())
+	}
+	return strings.Join(s, ", ")
 }
 
 // stoppedPipelines names the pipelines of the pipeline stops err is made

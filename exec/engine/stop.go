@@ -263,6 +263,11 @@ func (pr *pipeRun) resnapshotFix(db, table string) string {
 	if pr.copies[db+"."+table] {
 		return fmt.Sprintf("rebuild its target: etlq resnapshot %s %s %s.%s (the table is read again into a copy with its types of now, swapped in), then run apply again", file, pr.p.Name, db, table)
 	}
+	if len(pr.p.Tables) > 1 || len(pr.p.Patterns) > 0 {
+		// The target holds the rows of its other tables too: dropped,
+		// they are all read again.
+		return fmt.Sprintf("make its target again: only an upsert target of this one table can be rebuilt in place; drop %s in the sink and read every table of the pipeline again with etlq resnapshot %s %s (the target holds them all), then run apply again", pr.p.Target.Name, file, pr.p.Name)
+	}
 	return fmt.Sprintf("make its target again: only an upsert target of this one table can be rebuilt in place; drop %s in the sink and read the table again with etlq resnapshot %s %s %s.%s, then run apply again", pr.p.Target.Name, file, pr.p.Name, db, table)
 }
 
