@@ -106,8 +106,20 @@ func printPipelineChanges(plan *planner.Plan, stateDir string) {
 // planTargets asks each pipeline's sink what it would do with the target
 // (without changing anything): the DDL per pipeline, the errors (a target
 // Open would refuse) and the warnings (values the target cannot hold
-// exactly), each at the pipeline's INTO.
+// exactly), each at the pipeline's INTO. The warnings apply acts on itself
+// (connectors.ApplyActsOn) are among them for check; applyTargetWarnings
+// leaves them out.
 func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, lang.Errors, lang.Errors, error) {
+	ddl, errs, warns, err := planTargetsMarked(ctx, plan)
+	for _, w := range warns {
+		w.Msg = strings.Replace(w.Msg, connectors.ApplyActsOn, "", 1)
+	}
+	return ddl, errs, warns, err
+}
+
+// planTargetsMarked is planTargets with connectors.ApplyActsOn left in the
+// warnings that carry it.
+func planTargetsMarked(ctx context.Context, plan *planner.Plan) (map[string][]string, lang.Errors, lang.Errors, error) {
 	ddl := map[string][]string{}
 	var errs, warns lang.Errors
 	err := etlfile.ForEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
@@ -207,9 +219,17 @@ func checkMismatches(ctx context.Context, file string, plan *planner.Plan) lang.
 // data moves. Otherwise it returns check's warnings of the file
 // (fileWarnings), for apply to log.
 func refuseTargets(ctx context.Context, l *etlfile.Loaded, plan *planner.Plan) (lang.Errors, error) {
-	_, errs, warns, err := planTargets(ctx, plan)
+	_, errs, marked, err := planTargetsMarked(ctx, plan)
 	if err != nil {
 		return nil, err
+	}
+	// What apply acts on itself when it opens the target (and logs then) is
+	// not logged as a warning before it.
+	var warns lang.Errors
+	for _, w := range marked {
+		if !strings.Contains(w.Msg, connectors.ApplyActsOn) {
+			warns = append(warns, w)
+		}
 	}
 	errs = append(errs, checkStreams(ctx, plan)...)
 	if len(errs) > 0 {
