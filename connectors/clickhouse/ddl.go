@@ -388,7 +388,7 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			l.retype = append(l.retype, c)
 		case l.deferOther && (!c.key || t != nil && !isNull):
 			l.retype = append(l.retype, c)
-			l.problems = append(l.problems, fmt.Sprintf("column %q is %s in the existing table %s.%s, the source's is %s: rows from before a type change are written as they are; the change itself rebuilds the table (read again into a copy, swapped in) when the stream reaches it, if the target can be rebuilt, else the run stops there",
+			l.problems = append(l.problems, connectors.ApplyActsOn+fmt.Sprintf("column %q is %s in the existing table %s.%s, the source's is %s: rows from before a type change are written as they are; the change itself rebuilds the table (read again into a copy, swapped in) when the stream reaches it, if the target can be rebuilt, else the run stops there",
 				c.name, typ, l.db, l.table, c.chType()))
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))
