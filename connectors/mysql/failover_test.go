@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -369,4 +370,78 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 		}
 		sameChanges(t, "new snapshot on R", got, want)
 	})
+}
+
+// TestResumeOnDivergedServer: a checkpoint of another server whose GTID's
+// sequence number is, in this server's binlog, another server's
+// transaction — a replica promoted before it had replicated all etlq read
+// on the old primary, then written to: the old primary's 0-1-63 and the
+// new one's 0-2-63 are different transactions. Resuming after 0-2-63 would
+// skip the new primary's transactions before it, silently; the open fails
+// instead, saying the histories diverged. The same checkpoint naming this
+// server's transactions resumes by GTID.
+func TestResumeOnDivergedServer(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			tbl := quoteIdent(db) + ".t"
+			run(t, s, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v INT NOT NULL)", "INSERT INTO "+tbl+" VALUES (1, 1), (2, 2), (3, 3)")
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			req := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Once: true}
+			ctx := context.Background()
+			st, err := newSrc(t, s, nil).Open(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, mark := drain(t, st, 20*time.Second, nil)
+			st.Close()
+			if mark == nil {
+				t.Fatal("no mark")
+			}
+			cp, err := decodeState(mark.State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cp.GTID == "" || cp.ServerID == 0 {
+				t.Fatalf("checkpoint without GTID or server: %+v", cp)
+			}
+			const oldPrimary = 4242 // the server the checkpoint was taken on
+			var theirs []string
+			for _, g := range strings.Split(cp.GTID, ",") {
+				p := strings.Split(g, "-")
+				theirs = append(theirs, fmt.Sprintf("%s-%d-%s", p[0], oldPrimary, p[2]))
+			}
+			run(t, s, "INSERT INTO "+tbl+" VALUES (4, 4)")
+
+			// The same GTIDs, this server's transactions: resumed by GTID.
+			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary})
+			st, err = newSrc(t, s, nil).Open(ctx, req)
+			if err != nil {
+				t.Fatalf("checkpoint of another server with this server's GTIDs %s: %v", cp.GTID, err)
+			}
+			rows, _ := drain(t, st, 20*time.Second, nil)
+			st.Close()
+			if got := changesOf(rows); fmt.Sprint(got) != fmt.Sprint([]change{{"insert", "4", "4"}}) {
+				t.Errorf("resumed by GTID %s: %v, want the insert of 4", cp.GTID, got)
+			}
+
+			// Their GTIDs: the sequence numbers are this server's other transactions.
+			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary, "gtid": strings.Join(theirs, ",")})
+			st, err = newSrc(t, s, nil).Open(ctx, req)
+			if err == nil {
+				rows, _ := drain(t, st, 20*time.Second, nil)
+				st.Close()
+				t.Fatalf("checkpoint GTID %s resumed on a server whose same sequence numbers are %s: delivered %v", strings.Join(theirs, ","), cp.GTID, changesOf(rows))
+			}
+			t.Logf("%v", err)
+			for _, w := range []string{"was taken on another server (server_id 4242)", "another transaction, written by server_id " + fmt.Sprint(cp.ServerID), "diverged", "on_binlog_gap = 'resnapshot'"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q", w)
+				}
+			}
+			if !errors.Is(err, connectors.ErrPositionLost) {
+				t.Errorf("error is not ErrPositionLost (on_binlog_gap = 'resnapshot' would not take it): %v", err)
+			}
+		})
+	}
 }

@@ -413,6 +413,11 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 	// Domain states in the file before the position: its first and last
 	// GTID of each domain, for the checks and messages below.
 	first, seen := gtidState{}, gtidState{}
+	// A transaction with the sequence number looked for but written by
+	// another server: this binlog's history of the domain diverged from the
+	// GTID's (a replica promoted before it had replicated everything, or
+	// errant transactions), and the GTID is not here.
+	other := map[uint32]mariaGTID{}
 	var pos binlogPos
 	found, next := false, false
 	lastEv, err := f.scan(last, func(ev binlogEvent) bool {
@@ -432,6 +437,12 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 		}
 		seen.add(g)
 		if n, ok := pending[g.domain]; ok && n == g.seq {
+			for _, w := range want {
+				if w.domain == g.domain && w.server != g.server {
+					other[g.domain] = g
+					return false // not the transaction looked for
+				}
+			}
 			delete(pending, g.domain)
 			found = len(pending) == 0
 		}
@@ -442,9 +453,15 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 	}
 	if !found {
 		for _, w := range want {
-			if _, ok := pending[w.domain]; ok {
-				return binlogPos{}, f.notFound(w, last, start, first, seen)
+			if _, ok := pending[w.domain]; !ok {
+				continue
 			}
+			if g, ok := other[w.domain]; ok {
+				return binlogPos{}, gtidMissingError{diverged: true,
+					msg: fmt.Sprintf("GTID %s is not in the server's binary logs: its sequence number %d of domain %d is %s here, another transaction, written by server_id %d (in %s); this server's history diverged from the one the GTID was read on: it lacks transactions of that server (a replica promoted before it had replicated them?), or has transactions of its own in that domain",
+						w, w.seq, w.domain, g, g.server, files[last])}
+			}
+			return binlogPos{}, f.notFound(w, last, start, first, seen)
 		}
 	}
 	if !next {
@@ -465,6 +482,11 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 			got := start[w.domain]
 			if g, ok := seen[w.domain]; ok && g.seq > got.seq {
 				got = g
+			}
+			if got.seq == w.seq && got.server != w.server {
+				return binlogPos{}, gtidMissingError{diverged: true,
+					msg: fmt.Sprintf("GTID %s is not in the server's binary logs: its sequence number %d of domain %d is %s here, another transaction, written by server_id %d; this server's history diverged from the one the GTID was read on: it lacks transactions of that server (a replica promoted before it had replicated them?), or has transactions of its own in that domain",
+						w, w.seq, w.domain, got, got.server)}
 			}
 			if got.seq != w.seq {
 				at := "at " + got.String()
@@ -488,6 +510,7 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 type gtidMissingError struct {
 	msg, hint string
 	ahead     bool
+	diverged  bool // another transaction has the GTID's sequence number
 }
 
 func (e gtidMissingError) Error() string {

@@ -892,8 +892,11 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	switch {
 	case errors.As(err, &missing):
 		behind := ""
-		if missing.ahead {
+		switch {
+		case missing.ahead:
 			behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
+		case missing.diverged:
+			behind = ": the targets may hold changes read on the other server that this one never had, and resuming at the same sequence number here would skip this server's own transactions"
 		}
 		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
 	case err != nil:
