@@ -445,3 +445,73 @@ func TestResumeOnDivergedServer(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeWithUnreadDomains: on the server a checkpoint of another one
+// resumes on, transactions of a GTID domain the checkpoint's server never
+// had come before the resume position — errant transactions of a replica
+// promoted, or a multi-source replica's other primary. The stream starts
+// after them, so etlq never reads them: it says so, naming the domains,
+// instead of nothing (failover trial). Without them it says nothing.
+func TestResumeWithUnreadDomains(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			tbl := quoteIdent(db) + ".t"
+			run(t, s, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v INT NOT NULL)", "INSERT INTO "+tbl+" VALUES (1, 1)")
+			// A transaction of domain 1 (as TestStartAtGTIDLookup's) before the checkpoint.
+			run(t, s, "SET SESSION gtid_domain_id = 1", "INSERT INTO "+tbl+" VALUES (2, 2)")
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			req := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Once: true}
+			ctx := context.Background()
+			st, err := newSrc(t, s, nil).Open(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, mark := drain(t, st, 20*time.Second, nil)
+			st.Close()
+			cp, err := decodeState(mark.State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var zero string
+			var others []string
+			for _, g := range strings.Split(cp.GTID, ",") {
+				if strings.HasPrefix(g, "0-") {
+					zero = g
+				} else {
+					others = append(others, g)
+				}
+			}
+			if zero == "" || len(others) == 0 {
+				t.Fatalf("checkpoint GTID %q: want domain 0 and others", cp.GTID)
+			}
+			run(t, s, "INSERT INTO "+tbl+" VALUES (3, 3)")
+			resume := func(gtid string) string {
+				logs := captureLog(t)
+				req.Resume = editState(t, mark.State, map[string]any{"server_id": 4242, "gtid": gtid})
+				st, err := newSrc(t, s, nil).Open(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, _ := drain(t, st, 20*time.Second, nil)
+				st.Close()
+				if got := fmt.Sprint(changesOf(rows)); got != fmt.Sprint([]change{{"insert", "3", "3"}}) {
+					t.Errorf("resumed at %s: %v, want the insert of 3", gtid, got)
+				}
+				return logs.String()
+			}
+			if l := resume(cp.GTID); strings.Contains(l, "did not have") {
+				t.Errorf("checkpoint with every domain: %s", l)
+			}
+			l := resume(zero)
+			if !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "GTID domains the checkpoint's server did not have") {
+				t.Fatalf("checkpoint %s of a server without domains %v: no error logged:\n%s", zero, others, l)
+			}
+			for _, g := range others {
+				if !strings.Contains(l, g) {
+					t.Errorf("log does not name %s:\n%s", g, l)
+				}
+			}
+		})
+	}
+}

@@ -373,12 +373,19 @@ func fieldUint(v gm.FieldValue) uint64 {
 // findGTIDPosition is gtidPosition over the given binlog files (oldest
 // first, as SHOW BINARY LOGS lists them).
 func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, error) {
+	p, _, err := findGTIDPlace(c, files, gtid)
+	return p, err
+}
+
+// findGTIDPlace is findGTIDPosition that also returns the binlog's GTID
+// state at the position: per domain, the last transaction before it.
+func findGTIDPlace(c *client.Conn, files []string, gtid string) (binlogPos, gtidState, error) {
 	want, err := parseGTIDStart(gtid)
 	if err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
 	if len(files) == 0 {
-		return binlogPos{}, fmt.Errorf("the server has no binary logs")
+		return binlogPos{}, nil, fmt.Errorf("the server has no binary logs")
 	}
 	f := &gtidFinder{c: c, files: files, lists: make([]gtidState, len(files))}
 	// The file of each GTID; the position is after the last of them.
@@ -386,23 +393,23 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 	last := -1
 	for k, w := range want {
 		if at[k], err = f.fileOf(w.domain, w.seq); err != nil {
-			return binlogPos{}, err
+			return binlogPos{}, nil, err
 		}
 		last = max(last, at[k])
 	}
 	if last < 0 {
 		l, err := f.list(0)
 		if err != nil {
-			return binlogPos{}, err
+			return binlogPos{}, nil, err
 		}
 		w := want[0]
-		return binlogPos{}, gtidMissingError{
+		return binlogPos{}, nil, gtidMissingError{
 			msg:  fmt.Sprintf("GTID %s was purged: the oldest binary log on the server, %s, begins after %s (see binlog_expire_logs_seconds)", w, files[0], l[w.domain]),
 			hint: "give a later GTID, 'earliest' or a 'file:pos'"}
 	}
 	start, err := f.list(last)
 	if err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
 	pending := map[uint32]uint64{}
 	for k, w := range want {
@@ -449,7 +456,7 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 		return false
 	})
 	if err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
 	if !found {
 		for _, w := range want {
@@ -457,11 +464,11 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 				continue
 			}
 			if g, ok := other[w.domain]; ok {
-				return binlogPos{}, gtidMissingError{diverged: true,
+				return binlogPos{}, nil, gtidMissingError{diverged: true,
 					msg: fmt.Sprintf("GTID %s is not in the server's binary logs: its sequence number %d of domain %d is %s here, another transaction, written by server_id %d (in %s); this server's history diverged from the one the GTID was read on: it lacks transactions of that server (a replica promoted before it had replicated them?), or has transactions of its own in that domain",
 						w, w.seq, w.domain, g, g.server, files[last])}
 			}
-			return binlogPos{}, f.notFound(w, last, start, first, seen)
+			return binlogPos{}, nil, f.notFound(w, last, start, first, seen)
 		}
 	}
 	if !next {
@@ -484,7 +491,7 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 				got = g
 			}
 			if got.seq == w.seq && got.server != w.server {
-				return binlogPos{}, gtidMissingError{diverged: true,
+				return binlogPos{}, nil, gtidMissingError{diverged: true,
 					msg: fmt.Sprintf("GTID %s is not in the server's binary logs: its sequence number %d of domain %d is %s here, another transaction, written by server_id %d; this server's history diverged from the one the GTID was read on: it lacks transactions of that server (a replica promoted before it had replicated them?), or has transactions of its own in that domain",
 						w, w.seq, w.domain, got, got.server)}
 			}
@@ -493,13 +500,20 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 				if got.seq == 0 {
 					at = "without a transaction"
 				}
-				return binlogPos{}, gtidMissingError{
+				return binlogPos{}, nil, gtidMissingError{
 					msg:  fmt.Sprintf("these GTIDs are not one point of the binlog: where the last of them was written (up to %s), domain %d was %s, not at %s", pos, w.domain, at, w),
 					hint: "give the GTIDs of one moment (such as @@gtid_binlog_pos) or a single GTID"}
 			}
 		}
 	}
-	return pos, nil
+	state := gtidState{}
+	for _, g := range start {
+		state.add(g)
+	}
+	for _, g := range seen {
+		state.add(g)
+	}
+	return pos, state, nil
 }
 
 // gtidMissingError is a GTID position the server's binlog does not have

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -887,7 +888,7 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	for i := range files {
 		files[i], _ = logs.GetString(i, 0)
 	}
-	p, err := findGTIDPosition(c, files, cp.GTID)
+	p, state, err := findGTIDPlace(c, files, cp.GTID)
 	var missing gtidMissingError
 	switch {
 	case errors.As(err, &missing):
@@ -904,6 +905,14 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	}
 	st.log.Warn("resuming by GTID on another server", "checkpoint_server_id", cp.ServerID, "server_id", st.ident.ID,
 		"gtid", cp.GTID, "checkpoint_position", pos.String(), "position", p.String())
+	if unread := unreadDomains(cp.GTID, state); unread != "" {
+		// Transactions of GTID domains the checkpoint's server never had
+		// come before the resume position here: errant transactions of
+		// this server, or ones it replicated from another primary
+		// (multi-source). The stream starts after them.
+		st.log.Error("this server's binlog has, before the place the checkpoint resumes at, transactions of GTID domains the checkpoint's server did not have; etlq never read them: if they changed the pipelines' tables, the targets lack those changes (etlq verify tells, --repair mends)",
+			"domains", unread, "checkpoint_gtid", cp.GTID, "position", p.String())
+	}
 	return p, nil
 }
 
@@ -950,4 +959,24 @@ func purgedWhileReading(pos binlogPos) error {
 
 func purgedError(pos binlogPos) error {
 	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot'; only the latter marks changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too)", pos)}
+}
+
+// unreadDomains lists the domains of a binlog's GTID state (at a resume
+// position) that the checkpoint's GTID set cp has no transaction of, with
+// the state's last GTID of each ("1-2-5, 7-2-1"), or "".
+func unreadDomains(cp string, state gtidState) string {
+	have := map[uint32]bool{}
+	for _, part := range strings.Split(cp, ",") {
+		if g, ok := parseMariaGTID(strings.TrimSpace(part)); ok {
+			have[g.domain] = true
+		}
+	}
+	var out []string
+	for d, g := range state {
+		if !have[d] {
+			out = append(out, g.String())
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
