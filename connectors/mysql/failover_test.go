@@ -486,6 +486,7 @@ func TestResumeWithUnreadDomains(t *testing.T) {
 				t.Fatalf("checkpoint GTID %q: want domain 0 and others", cp.GTID)
 			}
 			run(t, s, "INSERT INTO "+tbl+" VALUES (3, 3)")
+			again := false // the insert of 2 delivered again
 			resume := func(gtid string) string {
 				logs := captureLog(t)
 				req.Resume = editState(t, mark.State, map[string]any{"server_id": 4242, "gtid": gtid})
@@ -495,21 +496,31 @@ func TestResumeWithUnreadDomains(t *testing.T) {
 				}
 				rows, _ := drain(t, st, 20*time.Second, nil)
 				st.Close()
-				if got := fmt.Sprint(changesOf(rows)); got != fmt.Sprint([]change{{"insert", "3", "3"}}) {
+				// (Another session's domain-0 transaction between the
+				// insert of 2 and the mark places a domain-0-only
+				// checkpoint before the insert of 2: delivered again.)
+				if got := fmt.Sprint(changesOf(rows)); got != fmt.Sprint([]change{{"insert", "3", "3"}}) &&
+					got != fmt.Sprint([]change{{"insert", "2", "2"}, {"insert", "3", "3"}}) {
 					t.Errorf("resumed at %s: %v, want the insert of 3", gtid, got)
 				}
+				again = len(rows) == 2
 				return logs.String()
 			}
 			if l := resume(cp.GTID); strings.Contains(l, "did not have") {
 				t.Errorf("checkpoint with every domain: %s", l)
 			}
 			l := resume(zero)
+			if again {
+				t.Skipf("another session's transaction came between the insert of 2 and the checkpoint: resumed before it")
+			}
 			if !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "GTID domains the checkpoint's server did not have") {
 				t.Fatalf("checkpoint %s of a server without domains %v: no error logged:\n%s", zero, others, l)
 			}
 			for _, g := range others {
-				if !strings.Contains(l, g) {
-					t.Errorf("log does not name %s:\n%s", g, l)
+				// The domain's last transaction before the position.
+				d := g[:strings.LastIndexByte(g, '-')+1]
+				if !strings.Contains(l, d) {
+					t.Errorf("log does not name domain %s…:\n%s", d, l)
 				}
 			}
 		})
