@@ -323,7 +323,10 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 		want []string
 	}{
 		{"no_gtid", map[string]any{"gtid": nil}, []string{wantOther, "no GTID", "on_binlog_gap = 'resnapshot'", "empty state directory"}},
-		{"gtid_ahead", map[string]any{"gtid": "0-1-100000"}, []string{wantOther, "GTID 0-1-100000 is not in the server's binary logs yet", "has not replicated it yet", "on_binlog_gap = 'resnapshot'"}},
+		// R's newest transaction of domain 0 is its own: not a replica behind.
+		{"gtid_ahead_of_promoted", map[string]any{"gtid": "0-1-100000"}, []string{wantOther, "GTID 0-1-100000 is not in the server's binary logs yet", "this server wrote 0-2-", "itself, so it is no replica that will get 0-1-100000", "on_binlog_gap = 'resnapshot'"}},
+		// (as a replica of server 2 that has not caught up)
+		{"gtid_ahead", map[string]any{"gtid": "0-2-100000"}, []string{wantOther, "GTID 0-2-100000 is not in the server's binary logs yet", "has not replicated it yet", "on_binlog_gap = 'resnapshot'"}},
 		{"mysql", map[string]any{"flavor": "mysql"}, []string{wantOther, "MySQL GTID on another server is not supported yet", "on_binlog_gap = 'resnapshot'"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -441,6 +444,26 @@ func TestResumeOnDivergedServer(t *testing.T) {
 			}
 			if !errors.Is(err, connectors.ErrPositionLost) {
 				t.Errorf("error is not ErrPositionLost (on_binlog_gap = 'resnapshot' would not take it): %v", err)
+			}
+
+			// Their GTID past this server's sequence numbers, which this
+			// server wrote itself: it was promoted, and will not
+			// replicate that GTID, however long one waits.
+			p := strings.Split(theirs[0], "-")
+			ahead := fmt.Sprintf("%s-%d-%d", p[0], oldPrimary, atoi(p[2])+1000000000)
+			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary, "gtid": ahead})
+			_, err = newSrc(t, s, nil).Open(ctx, req)
+			if err == nil {
+				t.Fatalf("checkpoint GTID %s resumed", ahead)
+			}
+			t.Logf("%v", err)
+			for _, w := range []string{"is not in the server's binary logs yet", fmt.Sprintf("this server wrote %s-%d-", p[0], cp.ServerID), "itself, so it is no replica that will get " + ahead} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q", w)
+				}
+			}
+			if strings.Contains(err.Error(), "start again when it has") {
+				t.Errorf("error advises waiting for a GTID this server will never replicate: %v", err)
 			}
 		})
 	}

@@ -525,6 +525,9 @@ type gtidMissingError struct {
 	msg, hint string
 	ahead     bool
 	diverged  bool // another transaction has the GTID's sequence number
+	// want and newest: with ahead, the GTID and the binlog's newest
+	// transaction of its domain.
+	want, newest mariaGTID
 }
 
 func (e gtidMissingError) Error() string {
@@ -553,7 +556,7 @@ func (f *gtidFinder) notFound(w mariaGTID, i int, start, first, seen gtidState) 
 		if inFile {
 			newest = hi
 		}
-		return gtidMissingError{msg: fmt.Sprintf("GTID %s is not in the server's binary logs yet: the newest transaction of domain %d is %s", w, d, newest), ahead: true}
+		return gtidMissingError{msg: fmt.Sprintf("GTID %s is not in the server's binary logs yet: the newest transaction of domain %d is %s", w, d, newest), ahead: true, want: w, newest: newest}
 	case inFile:
 		return gtidMissing("GTID %s is not in the server's binary logs: %s, where domain %d goes from %s to %s, has no sequence number %d (never written on this server?)", w, f.files[i], d, first[d], hi, w.seq)
 	}

@@ -894,6 +894,11 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	case errors.As(err, &missing):
 		behind := ""
 		switch {
+		case missing.ahead && missing.newest.server == st.ident.ID && missing.newest.server != missing.want.server:
+			// Not a replica behind: this server wrote transactions of its
+			// own in that domain since the last it replicated (a replica
+			// promoted before it had replicated all etlq read).
+			behind = fmt.Sprintf(": this server wrote %s itself, so it is no replica that will get %s: it was promoted before it had replicated all etlq read on the other server, whose changes after that the targets hold and this server does not have", missing.newest, missing.want)
 		case missing.ahead:
 			behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
 		case missing.diverged:
