@@ -41,6 +41,12 @@ func (s *Source) Behind(ctx context.Context, mark []byte) (*Behind, error) {
 		return nil, err
 	}
 	defer done()
+	if id, err := readServerIdent(c, s.cfg.Flavor); err == nil && !sameServer(st.ident(), id) {
+		// After a failover: the checkpoint's file and offset are the
+		// other server's own, no measure of this one's binlog.
+		return nil, fmt.Errorf("the checkpoint (%s) was taken on another server (%s), not on this one (%s): its position is that server's own (apply places it here by its GTID)",
+			binlogPos{File: st.File, Pos: st.Pos}, st.ident(), id)
+	}
 	cur, _, err := masterStatus(c, s.cfg.Flavor)
 	if err != nil {
 		return nil, err

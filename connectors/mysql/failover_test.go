@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -322,7 +323,10 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 		want []string
 	}{
 		{"no_gtid", map[string]any{"gtid": nil}, []string{wantOther, "no GTID", "on_binlog_gap = 'resnapshot'", "empty state directory"}},
-		{"gtid_ahead", map[string]any{"gtid": "0-1-100000"}, []string{wantOther, "GTID 0-1-100000 is not in the server's binary logs yet", "has not replicated it yet", "on_binlog_gap = 'resnapshot'"}},
+		// R's newest transaction of domain 0 is its own: not a replica behind.
+		{"gtid_ahead_of_promoted", map[string]any{"gtid": "0-1-100000"}, []string{wantOther, "GTID 0-1-100000 is not in the server's binary logs yet", "this server wrote 0-2-", "itself, so it is no replica that will get 0-1-100000", "on_binlog_gap = 'resnapshot'"}},
+		// (as a replica of server 2 that has not caught up)
+		{"gtid_ahead", map[string]any{"gtid": "0-2-100000"}, []string{wantOther, "GTID 0-2-100000 is not in the server's binary logs yet", "has not replicated it yet", "on_binlog_gap = 'resnapshot'"}},
 		{"mysql", map[string]any{"flavor": "mysql"}, []string{wantOther, "MySQL GTID on another server is not supported yet", "on_binlog_gap = 'resnapshot'"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -369,4 +373,179 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 		}
 		sameChanges(t, "new snapshot on R", got, want)
 	})
+}
+
+// TestResumeOnDivergedServer: a checkpoint of another server whose GTID's
+// sequence number is, in this server's binlog, another server's
+// transaction — a replica promoted before it had replicated all etlq read
+// on the old primary, then written to: the old primary's 0-1-63 and the
+// new one's 0-2-63 are different transactions. Resuming after 0-2-63 would
+// skip the new primary's transactions before it, silently; the open fails
+// instead, saying the histories diverged. The same checkpoint naming this
+// server's transactions resumes by GTID.
+func TestResumeOnDivergedServer(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			tbl := quoteIdent(db) + ".t"
+			run(t, s, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v INT NOT NULL)", "INSERT INTO "+tbl+" VALUES (1, 1), (2, 2), (3, 3)")
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			req := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Once: true}
+			ctx := context.Background()
+			st, err := newSrc(t, s, nil).Open(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, mark := drain(t, st, 20*time.Second, nil)
+			st.Close()
+			if mark == nil {
+				t.Fatal("no mark")
+			}
+			cp, err := decodeState(mark.State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cp.GTID == "" || cp.ServerID == 0 {
+				t.Fatalf("checkpoint without GTID or server: %+v", cp)
+			}
+			const oldPrimary = 4242 // the server the checkpoint was taken on
+			var theirs []string
+			for _, g := range strings.Split(cp.GTID, ",") {
+				p := strings.Split(g, "-")
+				theirs = append(theirs, fmt.Sprintf("%s-%d-%s", p[0], oldPrimary, p[2]))
+			}
+			run(t, s, "INSERT INTO "+tbl+" VALUES (4, 4)")
+
+			// The same GTIDs, this server's transactions: resumed by GTID.
+			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary})
+			st, err = newSrc(t, s, nil).Open(ctx, req)
+			if err != nil {
+				t.Fatalf("checkpoint of another server with this server's GTIDs %s: %v", cp.GTID, err)
+			}
+			rows, _ := drain(t, st, 20*time.Second, nil)
+			st.Close()
+			if got := changesOf(rows); fmt.Sprint(got) != fmt.Sprint([]change{{"insert", "4", "4"}}) {
+				t.Errorf("resumed by GTID %s: %v, want the insert of 4", cp.GTID, got)
+			}
+
+			// Their GTIDs: the sequence numbers are this server's other transactions.
+			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary, "gtid": strings.Join(theirs, ",")})
+			st, err = newSrc(t, s, nil).Open(ctx, req)
+			if err == nil {
+				rows, _ := drain(t, st, 20*time.Second, nil)
+				st.Close()
+				t.Fatalf("checkpoint GTID %s resumed on a server whose same sequence numbers are %s: delivered %v", strings.Join(theirs, ","), cp.GTID, changesOf(rows))
+			}
+			t.Logf("%v", err)
+			for _, w := range []string{"was taken on another server (server_id 4242)", "another transaction, written by server_id " + fmt.Sprint(cp.ServerID), "diverged", "on_binlog_gap = 'resnapshot'"} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q", w)
+				}
+			}
+			if !errors.Is(err, connectors.ErrPositionLost) {
+				t.Errorf("error is not ErrPositionLost (on_binlog_gap = 'resnapshot' would not take it): %v", err)
+			}
+
+			// Their GTID past this server's sequence numbers, which this
+			// server wrote itself: it was promoted, and will not
+			// replicate that GTID, however long one waits.
+			p := strings.Split(theirs[0], "-")
+			ahead := fmt.Sprintf("%s-%d-%d", p[0], oldPrimary, atoi(p[2])+1000000000)
+			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary, "gtid": ahead})
+			_, err = newSrc(t, s, nil).Open(ctx, req)
+			if err == nil {
+				t.Fatalf("checkpoint GTID %s resumed", ahead)
+			}
+			t.Logf("%v", err)
+			for _, w := range []string{"is not in the server's binary logs yet", fmt.Sprintf("this server wrote %s-%d-", p[0], cp.ServerID), "itself, so it is no replica that will get " + ahead} {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q", w)
+				}
+			}
+			if strings.Contains(err.Error(), "start again when it has") {
+				t.Errorf("error advises waiting for a GTID this server will never replicate: %v", err)
+			}
+		})
+	}
+}
+
+// TestResumeWithUnreadDomains: on the server a checkpoint of another one
+// resumes on, transactions of a GTID domain the checkpoint's server never
+// had come before the resume position — errant transactions of a replica
+// promoted, or a multi-source replica's other primary. The stream starts
+// after them, so etlq never reads them: it says so, naming the domains,
+// instead of nothing (failover trial). Without them it says nothing.
+func TestResumeWithUnreadDomains(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			tbl := quoteIdent(db) + ".t"
+			run(t, s, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v INT NOT NULL)", "INSERT INTO "+tbl+" VALUES (1, 1)")
+			// A transaction of domain 1 (as TestStartAtGTIDLookup's) before the checkpoint.
+			run(t, s, "SET SESSION gtid_domain_id = 1", "INSERT INTO "+tbl+" VALUES (2, 2)")
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			req := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Once: true}
+			ctx := context.Background()
+			st, err := newSrc(t, s, nil).Open(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, mark := drain(t, st, 20*time.Second, nil)
+			st.Close()
+			cp, err := decodeState(mark.State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var zero string
+			var others []string
+			for _, g := range strings.Split(cp.GTID, ",") {
+				if strings.HasPrefix(g, "0-") {
+					zero = g
+				} else {
+					others = append(others, g)
+				}
+			}
+			if zero == "" || len(others) == 0 {
+				t.Fatalf("checkpoint GTID %q: want domain 0 and others", cp.GTID)
+			}
+			run(t, s, "INSERT INTO "+tbl+" VALUES (3, 3)")
+			again := false // the insert of 2 delivered again
+			resume := func(gtid string) string {
+				logs := captureLog(t)
+				req.Resume = editState(t, mark.State, map[string]any{"server_id": 4242, "gtid": gtid})
+				st, err := newSrc(t, s, nil).Open(ctx, req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, _ := drain(t, st, 20*time.Second, nil)
+				st.Close()
+				// (Another session's domain-0 transaction between the
+				// insert of 2 and the mark places a domain-0-only
+				// checkpoint before the insert of 2: delivered again.)
+				if got := fmt.Sprint(changesOf(rows)); got != fmt.Sprint([]change{{"insert", "3", "3"}}) &&
+					got != fmt.Sprint([]change{{"insert", "2", "2"}, {"insert", "3", "3"}}) {
+					t.Errorf("resumed at %s: %v, want the insert of 3", gtid, got)
+				}
+				again = len(rows) == 2
+				return logs.String()
+			}
+			if l := resume(cp.GTID); strings.Contains(l, "did not have") {
+				t.Errorf("checkpoint with every domain: %s", l)
+			}
+			l := resume(zero)
+			if again {
+				t.Skipf("another session's transaction came between the insert of 2 and the checkpoint: resumed before it")
+			}
+			if !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "GTID domains the checkpoint's server did not have") {
+				t.Fatalf("checkpoint %s of a server without domains %v: no error logged:\n%s", zero, others, l)
+			}
+			for _, g := range others {
+				// The domain's last transaction before the position.
+				d := g[:strings.LastIndexByte(g, '-')+1]
+				if !strings.Contains(l, d) {
+					t.Errorf("log does not name domain %s…:\n%s", d, l)
+				}
+			}
+		})
+	}
 }

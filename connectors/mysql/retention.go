@@ -88,6 +88,12 @@ func (s *Source) BinlogExpiry(ctx context.Context, state []byte) (*Expiry, error
 			// SNAPSHOT only): nothing the server can purge.
 			return e, nil
 		}
+		if cur, err := readServerIdent(c, s.cfg.Flavor); err == nil && !sameServer(st.ident(), cur) {
+			// Another server's checkpoint (after a failover): its file
+			// is that server's own, not one this server purged; the
+			// stream places the checkpoint here by its GTID.
+			return e, nil
+		}
 		e.File = st.File
 	} else {
 		pos, _, err := masterStatus(c, s.cfg.Flavor)

@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -22,6 +24,53 @@ func TestBinlogExpiryOfASnapshotOnlyCheckpoint(t *testing.T) {
 			}
 			if e.Purged || e.File != "" || !e.PurgeAt.IsZero() {
 				t.Errorf("expiry of a checkpoint without a binlog position: purged %v, file %q, purge at %v; want nothing to purge", e.Purged, e.File, e.PurgeAt)
+			}
+		})
+	}
+}
+
+// TestBinlogExpiryOfAnotherServersCheckpoint: after a failover the
+// checkpoint names the old primary's binlog file (here "a-bin.000001",
+// which sorts before this server's files). That file is the other server's
+// own, not one this server purged: apply warned "the checkpoint's binary
+// log a-bin.000001 was purged on the server … apply fails", `etlq check`
+// failed on it, and `etlq status` said the checkpoint was purged, while
+// apply went on to resume by GTID (failover trial). Neither is said now;
+// Behind says it cannot measure another server's position. The same
+// checkpoint naming this server is still found purged.
+func TestBinlogExpiryOfAnotherServersCheckpoint(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			src := newSrc(t, s, nil)
+			defer src.Close()
+			c := conn(t, s)
+			id, err := readServerIdent(c, "mariadb")
+			c.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			state := func(serverID uint32) []byte {
+				return []byte(fmt.Sprintf(`{"file":"a-bin.000001","pos":4242,"gtid":"0-%d-1","flavor":"mariadb","server_id":%d,"version":7}`, serverID, serverID))
+			}
+			ctx := context.Background()
+			e, err := src.BinlogExpiry(ctx, state(id.ID))
+			if err != nil || !e.Purged {
+				t.Fatalf("this server's checkpoint at a file it does not have: %+v, %v; want purged", e, err)
+			}
+			other := state(id.ID + 4242)
+			e, err = src.BinlogExpiry(ctx, other)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Purged || !e.PurgeAt.IsZero() {
+				t.Errorf("expiry of another server's checkpoint: purged %v, purge at %v; want nothing said", e.Purged, e.PurgeAt)
+			}
+			b, err := src.Behind(ctx, other)
+			if err == nil {
+				t.Fatalf("behind of another server's checkpoint: %+v, want an error", b)
+			}
+			if !strings.Contains(err.Error(), "was taken on another server") {
+				t.Errorf("behind: %v", err)
 			}
 		})
 	}

@@ -373,12 +373,19 @@ func fieldUint(v gm.FieldValue) uint64 {
 // findGTIDPosition is gtidPosition over the given binlog files (oldest
 // first, as SHOW BINARY LOGS lists them).
 func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, error) {
+	p, _, err := findGTIDPlace(c, files, gtid)
+	return p, err
+}
+
+// findGTIDPlace is findGTIDPosition that also returns the binlog's GTID
+// state at the position: per domain, the last transaction before it.
+func findGTIDPlace(c *client.Conn, files []string, gtid string) (binlogPos, gtidState, error) {
 	want, err := parseGTIDStart(gtid)
 	if err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
 	if len(files) == 0 {
-		return binlogPos{}, fmt.Errorf("the server has no binary logs")
+		return binlogPos{}, nil, fmt.Errorf("the server has no binary logs")
 	}
 	f := &gtidFinder{c: c, files: files, lists: make([]gtidState, len(files))}
 	// The file of each GTID; the position is after the last of them.
@@ -386,23 +393,23 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 	last := -1
 	for k, w := range want {
 		if at[k], err = f.fileOf(w.domain, w.seq); err != nil {
-			return binlogPos{}, err
+			return binlogPos{}, nil, err
 		}
 		last = max(last, at[k])
 	}
 	if last < 0 {
 		l, err := f.list(0)
 		if err != nil {
-			return binlogPos{}, err
+			return binlogPos{}, nil, err
 		}
 		w := want[0]
-		return binlogPos{}, gtidMissingError{
+		return binlogPos{}, nil, gtidMissingError{
 			msg:  fmt.Sprintf("GTID %s was purged: the oldest binary log on the server, %s, begins after %s (see binlog_expire_logs_seconds)", w, files[0], l[w.domain]),
 			hint: "give a later GTID, 'earliest' or a 'file:pos'"}
 	}
 	start, err := f.list(last)
 	if err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
 	pending := map[uint32]uint64{}
 	for k, w := range want {
@@ -413,6 +420,11 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 	// Domain states in the file before the position: its first and last
 	// GTID of each domain, for the checks and messages below.
 	first, seen := gtidState{}, gtidState{}
+	// A transaction with the sequence number looked for but written by
+	// another server: this binlog's history of the domain diverged from the
+	// GTID's (a replica promoted before it had replicated everything, or
+	// errant transactions), and the GTID is not here.
+	other := map[uint32]mariaGTID{}
 	var pos binlogPos
 	found, next := false, false
 	lastEv, err := f.scan(last, func(ev binlogEvent) bool {
@@ -432,19 +444,31 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 		}
 		seen.add(g)
 		if n, ok := pending[g.domain]; ok && n == g.seq {
+			for _, w := range want {
+				if w.domain == g.domain && w.server != g.server {
+					other[g.domain] = g
+					return false // not the transaction looked for
+				}
+			}
 			delete(pending, g.domain)
 			found = len(pending) == 0
 		}
 		return false
 	})
 	if err != nil {
-		return binlogPos{}, err
+		return binlogPos{}, nil, err
 	}
 	if !found {
 		for _, w := range want {
-			if _, ok := pending[w.domain]; ok {
-				return binlogPos{}, f.notFound(w, last, start, first, seen)
+			if _, ok := pending[w.domain]; !ok {
+				continue
 			}
+			if g, ok := other[w.domain]; ok {
+				return binlogPos{}, nil, gtidMissingError{diverged: true,
+					msg: fmt.Sprintf("GTID %s is not in the server's binary logs: its sequence number %d of domain %d is %s here, another transaction, written by server_id %d (in %s); this server's history diverged from the one the GTID was read on: it lacks transactions of that server (a replica promoted before it had replicated them?), or has transactions of its own in that domain",
+						w, w.seq, w.domain, g, g.server, files[last])}
+			}
+			return binlogPos{}, nil, f.notFound(w, last, start, first, seen)
 		}
 	}
 	if !next {
@@ -466,18 +490,30 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 			if g, ok := seen[w.domain]; ok && g.seq > got.seq {
 				got = g
 			}
+			if got.seq == w.seq && got.server != w.server {
+				return binlogPos{}, nil, gtidMissingError{diverged: true,
+					msg: fmt.Sprintf("GTID %s is not in the server's binary logs: its sequence number %d of domain %d is %s here, another transaction, written by server_id %d; this server's history diverged from the one the GTID was read on: it lacks transactions of that server (a replica promoted before it had replicated them?), or has transactions of its own in that domain",
+						w, w.seq, w.domain, got, got.server)}
+			}
 			if got.seq != w.seq {
 				at := "at " + got.String()
 				if got.seq == 0 {
 					at = "without a transaction"
 				}
-				return binlogPos{}, gtidMissingError{
+				return binlogPos{}, nil, gtidMissingError{
 					msg:  fmt.Sprintf("these GTIDs are not one point of the binlog: where the last of them was written (up to %s), domain %d was %s, not at %s", pos, w.domain, at, w),
 					hint: "give the GTIDs of one moment (such as @@gtid_binlog_pos) or a single GTID"}
 			}
 		}
 	}
-	return pos, nil
+	state := gtidState{}
+	for _, g := range start {
+		state.add(g)
+	}
+	for _, g := range seen {
+		state.add(g)
+	}
+	return pos, state, nil
 }
 
 // gtidMissingError is a GTID position the server's binlog does not have
@@ -488,6 +524,10 @@ func findGTIDPosition(c *client.Conn, files []string, gtid string) (binlogPos, e
 type gtidMissingError struct {
 	msg, hint string
 	ahead     bool
+	diverged  bool // another transaction has the GTID's sequence number
+	// want and newest: with ahead, the GTID and the binlog's newest
+	// transaction of its domain.
+	want, newest mariaGTID
 }
 
 func (e gtidMissingError) Error() string {
@@ -516,7 +556,7 @@ func (f *gtidFinder) notFound(w mariaGTID, i int, start, first, seen gtidState) 
 		if inFile {
 			newest = hi
 		}
-		return gtidMissingError{msg: fmt.Sprintf("GTID %s is not in the server's binary logs yet: the newest transaction of domain %d is %s", w, d, newest), ahead: true}
+		return gtidMissingError{msg: fmt.Sprintf("GTID %s is not in the server's binary logs yet: the newest transaction of domain %d is %s", w, d, newest), ahead: true, want: w, newest: newest}
 	case inFile:
 		return gtidMissing("GTID %s is not in the server's binary logs: %s, where domain %d goes from %s to %s, has no sequence number %d (never written on this server?)", w, f.files[i], d, first[d], hi, w.seq)
 	}

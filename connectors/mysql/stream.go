@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -890,13 +891,21 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	for i := range files {
 		files[i], _ = logs.GetString(i, 0)
 	}
-	p, err := findGTIDPosition(c, files, cp.GTID)
+	p, state, err := findGTIDPlace(c, files, cp.GTID)
 	var missing gtidMissingError
 	switch {
 	case errors.As(err, &missing):
 		behind := ""
-		if missing.ahead {
+		switch {
+		case missing.ahead && missing.newest.server == st.ident.ID && missing.newest.server != missing.want.server:
+			// Not a replica behind: this server wrote transactions of its
+			// own in that domain since the last it replicated (a replica
+			// promoted before it had replicated all etlq read).
+			behind = fmt.Sprintf(": this server wrote %s itself, so it is no replica that will get %s: it was promoted before it had replicated all etlq read on the other server, whose changes after that the targets hold and this server does not have", missing.newest, missing.want)
+		case missing.ahead:
 			behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
+		case missing.diverged:
+			behind = ": the targets may hold changes read on the other server that this one never had, and resuming at the same sequence number here would skip this server's own transactions"
 		}
 		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
 	case err != nil:
@@ -904,6 +913,14 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) 
 	}
 	st.log.Warn("resuming by GTID on another server", "checkpoint_server_id", cp.ServerID, "server_id", st.ident.ID,
 		"gtid", cp.GTID, "checkpoint_position", pos.String(), "position", p.String())
+	if unread := unreadDomains(cp.GTID, state); unread != "" {
+		// Transactions of GTID domains the checkpoint's server never had
+		// come before the resume position here: errant transactions of
+		// this server, or ones it replicated from another primary
+		// (multi-source). The stream starts after them.
+		st.log.Error("this server's binlog has, before the place the checkpoint resumes at, transactions of GTID domains the checkpoint's server did not have; etlq never read them: if they changed the pipelines' tables, the targets lack those changes (etlq verify tells, --repair mends)",
+			"domains", unread, "checkpoint_gtid", cp.GTID, "position", p.String())
+	}
 	return p, nil
 }
 
@@ -950,4 +967,24 @@ func purgedWhileReading(pos binlogPos) error {
 
 func purgedError(pos binlogPos) error {
 	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot'; only the latter marks changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too)", pos)}
+}
+
+// unreadDomains lists the domains of a binlog's GTID state (at a resume
+// position) that the checkpoint's GTID set cp has no transaction of, with
+// the state's last GTID of each ("1-2-5, 7-2-1"), or "".
+func unreadDomains(cp string, state gtidState) string {
+	have := map[uint32]bool{}
+	for _, part := range strings.Split(cp, ",") {
+		if g, ok := parseMariaGTID(strings.TrimSpace(part)); ok {
+			have[g.domain] = true
+		}
+	}
+	var out []string
+	for d, g := range state {
+		if !have[d] {
+			out = append(out, g.String())
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
