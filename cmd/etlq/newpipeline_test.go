@@ -685,3 +685,66 @@ func TestPipelineModeEditedLater(t *testing.T) {
 		}
 	})
 }
+
+// TestLogPipelineEditedLaterNotReadAgain: TestPipelineEditedLaterNotReadAgain
+// through the log — the group's workers started again with a file whose
+// changelog pipeline, and whose upsert SNAPSHOT never pipeline, gained an
+// output column in TRANSFORM. The workers add it to the targets, empty
+// for the rows already there, as a plain apply does, also in a state
+// directory that never ran the old file (a worker moved to another host:
+// only the group's record knows of the edit). Before, the workers stopped
+// with "the table lacks column(s) note, … dropped outside etlq" (day-2
+// trial), and the SNAPSHOT never upsert pipeline's edit was not logged.
+func TestLogPipelineEditedLaterNotReadAgain(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(10))")
+		for i := 1; i <= 20; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d, 'n%d')", db, i, i, i))
+		}
+		dir := t.TempDir()
+		pipes := func(transform string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE audit FROM binlog s.%s.o TRANSFORM %s, _op INTO clickhouse dw.%s.o_log MODE changelog;\n", db, transform, db) +
+				fmt.Sprintf("CREATE PIPELINE live FROM binlog s.%s.o SNAPSHOT never TRANSFORM %s INTO clickhouse dw.%s.o_live MODE upsert;\n", db, transform, db)
+		}
+		oldFile, newFile := filepath.Join(dir, "old.etl"), filepath.Join(dir, "new.etl")
+		writeFile(t, oldFile, pipes("id, amount"))
+		writeFile(t, newFile, pipes("id, amount, note"))
+		state := filepath.Join(dir, "w")
+		capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", oldFile)
+		worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, oldFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, amount FROM "+db+".o ORDER BY id",
+			"SELECT toString(id), toString(amount) FROM "+db+".o_log ORDER BY id", 60*time.Second)
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100 WHERE id <= 3")
+		worker.waitSame(t, s.my, s.ch, "SELECT id, amount FROM "+db+".o WHERE id <= 3 ORDER BY id",
+			"SELECT toString(id), toString(amount) FROM "+db+".o_live_current ORDER BY id", 60*time.Second)
+		worker.stop(t)
+
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100, note = 'edited' WHERE id = 2")
+		// Started with the new file in a state directory of its own (a
+		// worker moved to another host, or --workers 2): only the group's
+		// record of the definitions knows of the edit.
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w2"), newFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT concat(id, ' ', amount, ' ', note) FROM "+db+".o WHERE id = 2",
+			"SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_log WHERE id = 2 ORDER BY _version DESC LIMIT 1", 60*time.Second)
+		worker.waitSame(t, s.my, s.ch, "SELECT concat(id, ' ', amount, ' ', note) FROM "+db+".o WHERE id = 2",
+			"SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_live_current WHERE id = 2", 60*time.Second)
+		out := worker.stop(t)
+		diffRows(t, []string{"1 101 -", "2 202 edited", "3 103 -"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_live_current ORDER BY id"))
+		for _, p := range []string{"audit", "live"} {
+			if !strings.Contains(out, "pipeline="+p) || !strings.Contains(out, "the pipeline changed in the file since the group's workers last started: its target keeps the rows the old definition wrote") {
+				t.Errorf("pipeline %s: want the WARN that its target keeps the old definition's rows, got:\n%s", p, out)
+			}
+		}
+		diffRows(t, []string{"1 read 1 -", "2 read 2 -", "3 read 3 -", "1 update 101 -", "2 update 102 -", "3 update 103 -", "2 update 202 edited"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', _op, ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_log WHERE id <= 3 ORDER BY _version"))
+		capture.stop(t)
+	})
+}
