@@ -748,3 +748,44 @@ func TestLogPipelineEditedLaterNotReadAgain(t *testing.T) {
 		capture.stop(t)
 	})
 }
+
+// TestStaleCheckpointTempRemoved: a process killed while it wrote a
+// checkpoint (or the definitions, or the targets of a source) leaves its
+// temporary file, .tmp-source-<name>.json-<random>, in the state
+// directory. The next run, holding the directory's lock, removes it;
+// before, it stayed there for good (day-2 trial).
+func TestStaleCheckpointTempRemoved(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".o (id INT PRIMARY KEY)", "INSERT INTO "+db+".o VALUES (1), (2)")
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)+
+			fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o INTO clickhouse dw.%s.o MODE upsert;\n", db, db))
+		if out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		stale := []string{filepath.Join(state, ".tmp-source-s.json-123456"), filepath.Join(state, ".tmp-definitions-s.json-99")}
+		for _, f := range stale {
+			writeFile(t, f, "{\n  \"source\": \"s\",")
+		}
+		keep := filepath.Join(state, "notes.tmp")
+		writeFile(t, keep, "the user's")
+		myExec(t, s.my, "INSERT INTO "+db+".o VALUES (3)")
+		if out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		for _, f := range stale {
+			if _, err := os.Stat(f); !os.IsNotExist(err) {
+				t.Errorf("%s: want removed by the run holding the lock, got %v", filepath.Base(f), err)
+			}
+		}
+		if _, err := os.Stat(keep); err != nil {
+			t.Errorf("a file not etlq's own temporary was touched: %v", err)
+		}
+		diffRows(t, []string{"1", "2", "3"}, chRows(t, s.ch, "SELECT toString(id) FROM "+db+".o_current ORDER BY id"))
+	})
+}
