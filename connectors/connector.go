@@ -298,6 +298,10 @@ type Progress struct {
 	Ref       TableRef
 	RowsDone  int64
 	RowsTotal int64 // an estimate
+	// Estimated: RowsTotal was estimated, a snapshot of the table planned
+	// in this run; otherwise (SNAPSHOT never, a snapshot done before this
+	// run) RowsTotal is 0 and means nothing.
+	Estimated bool
 	Done      bool
 }
 
