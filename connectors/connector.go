@@ -518,9 +518,11 @@ type Target struct {
 	Schema *arrow.Schema
 	Mode   Mode
 	Key    []string
-	// KeyGiven: the pipeline writes its KEY (…) in the file; otherwise
-	// Key is the source's primary key, which a DDL may change under an
-	// existing target.
+	// KeyGiven: the pipeline writes its KEY (…) in the file, or wrote one
+	// in the state directory's last run (removed since: the key falls back
+	// to the primary key by the file's edit; engine.MarkKeysRemoved);
+	// otherwise Key is the source's primary key, which a DDL may change
+	// under an existing target.
 	KeyGiven bool
 	Format   string         // stdout/file/http: table, jsonl, canal_json, …
 	Options  map[string]any // the pipeline's WITH options for this sink kind

@@ -460,8 +460,11 @@ func TestPipelineKeyEditedLater(t *testing.T) {
 		state := filepath.Join(dir, "state")
 		file := filepath.Join(dir, "pay.etl")
 		pipe := func(key string) string {
+			if key != "" {
+				key = " KEY (" + key + ")"
+			}
 			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
-				fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.pay TRANSFORM id, cust, amount INTO clickhouse dw.%s.pay MODE upsert KEY (%s);\n", db, db, key)
+				fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.pay TRANSFORM id, cust, amount INTO clickhouse dw.%s.pay MODE upsert%s;\n", db, db, key)
 		}
 		target := func() []string {
 			return chRows(t, s.ch, "SELECT toString(id), toString(cust), toString(amount) FROM "+db+".pay_current ORDER BY id")
@@ -472,13 +475,18 @@ func TestPipelineKeyEditedLater(t *testing.T) {
 			t.Fatalf("keyed by cust: want 5 rows, got %d", n)
 		}
 
-		writeFile(t, file, pipe("id"))
 		myExec(t, s.my, "UPDATE "+db+".pay SET amount = amount + 1 WHERE id = 7")
 		want := "existing table " + db + ".pay is ORDER BY (cust), the pipeline's KEY is (id)"
-		for _, args := range [][]string{{"check", "--state-dir", state}, {"plan", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
-			out, err := runEtlq(t, append(args, file)...)
-			if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "drop the table "+db+".pay and its view "+db+".pay_current") {
-				t.Errorf("%s with another KEY: want it refused with %q and the way out, got %v:\n%s", args[0], want, err, out)
+		// Another KEY written, or the KEY removed: the key falls back to
+		// the primary key (id), an edit of the file as well (before, the
+		// fallback was not compared: the table stayed ORDER BY cust).
+		for _, key := range []string{"id", ""} {
+			writeFile(t, file, pipe(key))
+			for _, args := range [][]string{{"check", "--state-dir", state}, {"plan", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
+				out, err := runEtlq(t, append(args, file)...)
+				if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "drop the table "+db+".pay and its view "+db+".pay_current") {
+					t.Errorf("%s with KEY (%s): want it refused with %q and the way out, got %v:\n%s", args[0], key, want, err, out)
+				}
 			}
 		}
 

@@ -272,6 +272,11 @@ func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string,
 		}
 	}
 	p, err := l.Build(ctx, offline)
+	if err == nil && stateDir != "" {
+		// A KEY (…) removed from the file since the last run is compared
+		// with the target's ORDER BY as a KEY edited is.
+		engine.MarkKeysRemoved(p, stateDir)
+	}
 	return l, p, err
 }
 
