@@ -524,8 +524,13 @@ type Target struct {
 	// otherwise Key is the source's primary key, which a DDL may change
 	// under an existing target.
 	KeyGiven bool
-	Format   string         // stdout/file/http: table, jsonl, canal_json, …
-	Options  map[string]any // the pipeline's WITH options for this sink kind
+	// Edited: the pipeline's WHERE, TRANSFORM, MODE or KEY changed in
+	// the file since the state directory's last run
+	// (engine.MarkKeysRemoved): a sink names the columns of its target
+	// the pipeline no longer writes (removed or renamed in TRANSFORM).
+	Edited  bool
+	Format  string         // stdout/file/http: table, jsonl, canal_json, …
+	Options map[string]any // the pipeline's WITH options for this sink kind
 }
 
 // Writer writes one pipeline's batches.

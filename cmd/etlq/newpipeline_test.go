@@ -797,3 +797,60 @@ func TestStaleCheckpointTempRemoved(t *testing.T) {
 		diffRows(t, []string{"1", "2", "3"}, chRows(t, s.ch, "SELECT toString(id) FROM "+db+".o_current ORDER BY id"))
 	})
 }
+
+// TestPipelineColumnRemovedLater: an output column removed from the
+// TRANSFORM of a pipeline stays in its ClickHouse table (and an upsert
+// table's view), and the rows written from then on — an upsert table read
+// again after the edit: every row — hold the type's zero (0.00). check,
+// plan and apply now say so, what it holds, and how to drop it; before,
+// nothing was said (day-2 trial). Followed, the way out leaves the table
+// without the column and apply runs on, saying nothing more.
+func TestPipelineColumnRemovedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount DECIMAL(8,2) NOT NULL, note VARCHAR(10))")
+		for i := 1; i <= 10; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d.50, 'n%d')", db, i, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		pipes := func(transform string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE live FROM binlog s.%s.o TRANSFORM %s INTO clickhouse dw.%s.o MODE upsert;\n", db, transform, db)
+		}
+		writeFile(t, file, pipes("id, amount, note"))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+
+		writeFile(t, file, pipes("id, note"))
+		myExec(t, s.my, "UPDATE "+db+".o SET note = 'edited' WHERE id = 2")
+		want := "existing table " + db + ".o has column(s) amount the pipeline does not write"
+		for _, args := range [][]string{{"check", "--state-dir", state}, {"plan", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
+			out, err := runEtlq(t, append(args, file)...)
+			if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "amount Decimal(8, 2): 0") ||
+				!strings.Contains(out, "ALTER TABLE `"+db+"`.`o` DROP COLUMN `amount`") || !strings.Contains(out, "DROP TABLE `"+db+"`.`o_current`") {
+				t.Errorf("%s with a column removed from TRANSFORM: want %q, what it holds and how to drop it, got %v:\n%s", args[0], want, err, out)
+			}
+		}
+		// Read again (an upsert pipeline edited): every row holds 0.00.
+		diffRows(t, []string{"1 0.00 n1", "2 0.00 edited", "3 0.00 n3"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_current WHERE id <= 3 ORDER BY id"))
+
+		// The way out the message gives.
+		for _, q := range []string{"ALTER TABLE `" + db + "`.`o` DROP COLUMN `amount`", "DROP TABLE `" + db + "`.`o_current`"} {
+			if err := s.ch.Exec(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		myExec(t, s.my, "UPDATE "+db+".o SET note = 'again' WHERE id = 3")
+		out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if strings.Contains(out, "does not write") {
+			t.Errorf("apply after the column was dropped: want nothing said of it, got:\n%s", out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, note FROM "+db+".o ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), note FROM "+db+".o_current ORDER BY id"))
+	})
+}

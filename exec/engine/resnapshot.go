@@ -902,7 +902,9 @@ func readAgainRequests(source string, pipes []*planner.Pipeline, again func(*pla
 // primary key by an edit of the file, not by a DDL, and the ClickHouse
 // sink compares it with the target's ORDER BY as it does a KEY written —
 // a fallback to another key would have the rows of the new key replace
-// each other. A state directory without definitions marks none.
+// each other. It marks too the pipelines edited since that run
+// (connectors.Target.Edited). A state directory without definitions marks
+// none.
 func MarkKeysRemoved(plan *planner.Plan, stateDir string) {
 	for _, d := range plan.Sources {
 		defs, err := loadDefinitions(stateDir, d.Name)
@@ -910,7 +912,14 @@ func MarkKeysRemoved(plan *planner.Plan, stateDir string) {
 			continue
 		}
 		for _, p := range plan.Pipelines {
-			if p.Source == d.Name && !p.Target.KeyGiven && definitionHasKey(defs[p.Name]) {
+			if p.Source != d.Name {
+				continue
+			}
+			old, had := defs[p.Name]
+			if had && old != p.Definition {
+				p.Target.Edited = true
+			}
+			if !p.Target.KeyGiven && definitionHasKey(old) {
 				p.Target.KeyGiven = true
 			}
 		}
