@@ -310,6 +310,10 @@ type Progress struct {
 	Ref       TableRef
 	RowsDone  int64
 	RowsTotal int64 // an estimate
+	// Estimated: RowsTotal was estimated, a snapshot of the table planned
+	// in this run; otherwise (SNAPSHOT never, a snapshot done before this
+	// run) RowsTotal is 0 and means nothing.
+	Estimated bool
 	Done      bool
 }
 
@@ -526,12 +530,19 @@ type Target struct {
 	Schema *arrow.Schema
 	Mode   Mode
 	Key    []string
-	// KeyGiven: the pipeline writes its KEY (…) in the file; otherwise
-	// Key is the source's primary key, which a DDL may change under an
-	// existing target.
+	// KeyGiven: the pipeline writes its KEY (…) in the file, or wrote one
+	// in the state directory's last run (removed since: the key falls back
+	// to the primary key by the file's edit; engine.MarkKeysRemoved);
+	// otherwise Key is the source's primary key, which a DDL may change
+	// under an existing target.
 	KeyGiven bool
-	Format   string         // stdout/file/http: table, jsonl, canal_json, …
-	Options  map[string]any // the pipeline's WITH options for this sink kind
+	// Edited: the pipeline's WHERE, TRANSFORM, MODE or KEY changed in
+	// the file since the state directory's last run
+	// (engine.MarkKeysRemoved): a sink names the columns of its target
+	// the pipeline no longer writes (removed or renamed in TRANSFORM).
+	Edited  bool
+	Format  string         // stdout/file/http: table, jsonl, canal_json, …
+	Options map[string]any // the pipeline's WITH options for this sink kind
 }
 
 // Writer writes one pipeline's batches.

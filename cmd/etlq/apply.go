@@ -285,7 +285,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			// Rows read only grow: a counter (a gauge hides resets and
 			// gets no rate()).
 			ch <- prometheus.MustNewConstMetric(c.snapDone, prometheus.CounterValue, float64(p.RowsDone), s.Source, p.Ref.String())
-			ch <- prometheus.MustNewConstMetric(c.snapTotal, prometheus.GaugeValue, float64(p.RowsTotal), s.Source, p.Ref.String())
+			if p.Estimated {
+				// Not for a table this run does not snapshot (SNAPSHOT
+				// never, or read before): 0 would be an empty table's.
+				ch <- prometheus.MustNewConstMetric(c.snapTotal, prometheus.GaugeValue, float64(p.RowsTotal), s.Source, p.Ref.String())
+			}
 		}
 	}
 }

@@ -310,10 +310,11 @@ func (c *planCmd) Run(ctx context.Context) error {
 		return err
 	}
 	ddl := map[string][]string{}
+	var warns lang.Errors
 	if !c.Offline {
 		// The same errors as check, at the same places.
 		var errs lang.Errors
-		ddl, errs, _, err = planTargets(ctx, plan)
+		ddl, errs, warns, err = planTargets(ctx, plan)
 		if err != nil {
 			return err
 		}
@@ -325,6 +326,12 @@ func (c *planCmd) Run(ctx context.Context) error {
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
 	printPipelineChanges(plan, c.StateDir)
+	if len(warns) > 0 {
+		// As check prints them: a column the target keeps that the
+		// pipeline no longer writes, a value it cannot hold exactly.
+		sort.SliceStable(warns, func(i, j int) bool { return warns[i].Pos.Offset < warns[j].Pos.Offset })
+		fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
+	}
 	for _, w := range insecureWarnings(plan) {
 		fmt.Fprintln(os.Stderr, "warning: "+connectors.RedactSecrets(w))
 	}

@@ -460,8 +460,11 @@ func TestPipelineKeyEditedLater(t *testing.T) {
 		state := filepath.Join(dir, "state")
 		file := filepath.Join(dir, "pay.etl")
 		pipe := func(key string) string {
+			if key != "" {
+				key = " KEY (" + key + ")"
+			}
 			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
-				fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.pay TRANSFORM id, cust, amount INTO clickhouse dw.%s.pay MODE upsert KEY (%s);\n", db, db, key)
+				fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.pay TRANSFORM id, cust, amount INTO clickhouse dw.%s.pay MODE upsert%s;\n", db, db, key)
 		}
 		target := func() []string {
 			return chRows(t, s.ch, "SELECT toString(id), toString(cust), toString(amount) FROM "+db+".pay_current ORDER BY id")
@@ -472,13 +475,18 @@ func TestPipelineKeyEditedLater(t *testing.T) {
 			t.Fatalf("keyed by cust: want 5 rows, got %d", n)
 		}
 
-		writeFile(t, file, pipe("id"))
 		myExec(t, s.my, "UPDATE "+db+".pay SET amount = amount + 1 WHERE id = 7")
 		want := "existing table " + db + ".pay is ORDER BY (cust), the pipeline's KEY is (id)"
-		for _, args := range [][]string{{"check", "--state-dir", state}, {"plan", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
-			out, err := runEtlq(t, append(args, file)...)
-			if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "drop the table "+db+".pay and its view "+db+".pay_current") {
-				t.Errorf("%s with another KEY: want it refused with %q and the way out, got %v:\n%s", args[0], want, err, out)
+		// Another KEY written, or the KEY removed: the key falls back to
+		// the primary key (id), an edit of the file as well (before, the
+		// fallback was not compared: the table stayed ORDER BY cust).
+		for _, key := range []string{"id", ""} {
+			writeFile(t, file, pipe(key))
+			for _, args := range [][]string{{"check", "--state-dir", state}, {"plan", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
+				out, err := runEtlq(t, append(args, file)...)
+				if err == nil || !strings.Contains(out, want) || !strings.Contains(out, "drop the table "+db+".pay and its view "+db+".pay_current") {
+					t.Errorf("%s with KEY (%s): want it refused with %q and the way out, got %v:\n%s", args[0], key, want, err, out)
+				}
 			}
 		}
 
@@ -683,5 +691,166 @@ func TestPipelineModeEditedLater(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// TestLogPipelineEditedLaterNotReadAgain: TestPipelineEditedLaterNotReadAgain
+// through the log — the group's workers started again with a file whose
+// changelog pipeline, and whose upsert SNAPSHOT never pipeline, gained an
+// output column in TRANSFORM. The workers add it to the targets, empty
+// for the rows already there, as a plain apply does, also in a state
+// directory that never ran the old file (a worker moved to another host:
+// only the group's record knows of the edit). Before, the workers stopped
+// with "the table lacks column(s) note, … dropped outside etlq" (day-2
+// trial), and the SNAPSHOT never upsert pipeline's edit was not logged.
+func TestLogPipelineEditedLaterNotReadAgain(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(10))")
+		for i := 1; i <= 20; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d, 'n%d')", db, i, i, i))
+		}
+		dir := t.TempDir()
+		pipes := func(transform string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE audit FROM binlog s.%s.o TRANSFORM %s, _op INTO clickhouse dw.%s.o_log MODE changelog;\n", db, transform, db) +
+				fmt.Sprintf("CREATE PIPELINE live FROM binlog s.%s.o SNAPSHOT never TRANSFORM %s INTO clickhouse dw.%s.o_live MODE upsert;\n", db, transform, db)
+		}
+		oldFile, newFile := filepath.Join(dir, "old.etl"), filepath.Join(dir, "new.etl")
+		writeFile(t, oldFile, pipes("id, amount"))
+		writeFile(t, newFile, pipes("id, amount, note"))
+		state := filepath.Join(dir, "w")
+		capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", oldFile)
+		worker := startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", state, oldFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT id, amount FROM "+db+".o ORDER BY id",
+			"SELECT toString(id), toString(amount) FROM "+db+".o_log ORDER BY id", 60*time.Second)
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100 WHERE id <= 3")
+		worker.waitSame(t, s.my, s.ch, "SELECT id, amount FROM "+db+".o WHERE id <= 3 ORDER BY id",
+			"SELECT toString(id), toString(amount) FROM "+db+".o_live_current ORDER BY id", 60*time.Second)
+		worker.stop(t)
+
+		myExec(t, s.my, "UPDATE "+db+".o SET amount = amount + 100, note = 'edited' WHERE id = 2")
+		// Started with the new file in a state directory of its own (a
+		// worker moved to another host, or --workers 2): only the group's
+		// record of the definitions knows of the edit.
+		worker = startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w2"), newFile)
+		worker.waitSame(t, s.my, s.ch, "SELECT concat(id, ' ', amount, ' ', note) FROM "+db+".o WHERE id = 2",
+			"SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_log WHERE id = 2 ORDER BY _version DESC LIMIT 1", 60*time.Second)
+		worker.waitSame(t, s.my, s.ch, "SELECT concat(id, ' ', amount, ' ', note) FROM "+db+".o WHERE id = 2",
+			"SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_live_current WHERE id = 2", 60*time.Second)
+		out := worker.stop(t)
+		diffRows(t, []string{"1 101 -", "2 202 edited", "3 103 -"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_live_current ORDER BY id"))
+		for _, p := range []string{"audit", "live"} {
+			if !strings.Contains(out, "pipeline="+p) || !strings.Contains(out, "the pipeline changed in the file since the group's workers last started: its target keeps the rows the old definition wrote") {
+				t.Errorf("pipeline %s: want the WARN that its target keeps the old definition's rows, got:\n%s", p, out)
+			}
+		}
+		diffRows(t, []string{"1 read 1 -", "2 read 2 -", "3 read 3 -", "1 update 101 -", "2 update 102 -", "3 update 103 -", "2 update 202 edited"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', _op, ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_log WHERE id <= 3 ORDER BY _version"))
+		capture.stop(t)
+	})
+}
+
+// TestStaleCheckpointTempRemoved: a process killed while it wrote a
+// checkpoint (or the definitions, or the targets of a source) leaves its
+// temporary file, .tmp-source-<name>.json-<random>, in the state
+// directory. The next run, holding the directory's lock, removes it;
+// before, it stayed there for good (day-2 trial).
+func TestStaleCheckpointTempRemoved(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".o (id INT PRIMARY KEY)", "INSERT INTO "+db+".o VALUES (1), (2)")
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)+
+			fmt.Sprintf("CREATE PIPELINE p FROM binlog s.%s.o INTO clickhouse dw.%s.o MODE upsert;\n", db, db))
+		if out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		stale := []string{filepath.Join(state, ".tmp-source-s.json-123456"), filepath.Join(state, ".tmp-definitions-s.json-99")}
+		for _, f := range stale {
+			writeFile(t, f, "{\n  \"source\": \"s\",")
+		}
+		keep := filepath.Join(state, "notes.tmp")
+		writeFile(t, keep, "the user's")
+		myExec(t, s.my, "INSERT INTO "+db+".o VALUES (3)")
+		if out, err := runEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil {
+			t.Fatalf("apply: %v\n%s", err, out)
+		}
+		for _, f := range stale {
+			if _, err := os.Stat(f); !os.IsNotExist(err) {
+				t.Errorf("%s: want removed by the run holding the lock, got %v", filepath.Base(f), err)
+			}
+		}
+		if _, err := os.Stat(keep); err != nil {
+			t.Errorf("a file not etlq's own temporary was touched: %v", err)
+		}
+		diffRows(t, []string{"1", "2", "3"}, chRows(t, s.ch, "SELECT toString(id) FROM "+db+".o_current ORDER BY id"))
+	})
+}
+
+// TestPipelineColumnRemovedLater: an output column removed from the
+// TRANSFORM of a pipeline stays in its ClickHouse table (and an upsert
+// table's view), and the rows written from then on — an upsert table read
+// again after the edit: every row — hold the type's zero (0.00). check,
+// plan and apply now say so, what it holds, and how to drop it; before,
+// nothing was said (day-2 trial). Followed, the way out leaves the table
+// without the column and apply runs on, saying nothing more.
+func TestPipelineColumnRemovedLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount DECIMAL(8,2) NOT NULL, note VARCHAR(10))")
+		for i := 1; i <= 10; i++ {
+			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.o VALUES (%d, %d.50, 'n%d')", db, i, i, i))
+		}
+		dir := t.TempDir()
+		state := filepath.Join(dir, "state")
+		file := filepath.Join(dir, "o.etl")
+		pipes := func(transform string) string {
+			return fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN) +
+				fmt.Sprintf("CREATE PIPELINE live FROM binlog s.%s.o TRANSFORM %s INTO clickhouse dw.%s.o MODE upsert;\n", db, transform, db)
+		}
+		writeFile(t, file, pipes("id, amount, note"))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+
+		writeFile(t, file, pipes("id, note"))
+		myExec(t, s.my, "UPDATE "+db+".o SET note = 'edited' WHERE id = 2")
+		want := "existing table " + db + ".o has column(s) amount the pipeline does not write"
+		for _, args := range [][]string{{"check", "--state-dir", state}, {"plan", "--state-dir", state}, {"apply", "--once", "--progress", "never", "--state-dir", state}} {
+			out, err := runEtlq(t, append(args, file)...)
+			if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "amount Decimal(8, 2): 0") ||
+				!strings.Contains(out, "ALTER TABLE `"+db+"`.`o` DROP COLUMN `amount`") || !strings.Contains(out, "DROP TABLE `"+db+"`.`o_current`") {
+				t.Errorf("%s with a column removed from TRANSFORM: want %q, what it holds and how to drop it, got %v:\n%s", args[0], want, err, out)
+			}
+		}
+		// Read again (an upsert pipeline edited): every row holds 0.00.
+		diffRows(t, []string{"1 0.00 n1", "2 0.00 edited", "3 0.00 n3"},
+			chRows(t, s.ch, "SELECT concat(toString(id), ' ', toString(amount), ' ', ifNull(note, '-')) FROM "+db+".o_current WHERE id <= 3 ORDER BY id"))
+
+		// The way out the message gives.
+		for _, q := range []string{"ALTER TABLE `" + db + "`.`o` DROP COLUMN `amount`", "DROP TABLE `" + db + "`.`o_current`"} {
+			if err := s.ch.Exec(context.Background(), q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		myExec(t, s.my, "UPDATE "+db+".o SET note = 'again' WHERE id = 3")
+		out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if strings.Contains(out, "does not write") {
+			t.Errorf("apply after the column was dropped: want nothing said of it, got:\n%s", out)
+		}
+		diffRows(t, myRows(t, s.my, "SELECT id, note FROM "+db+".o ORDER BY id"),
+			chRows(t, s.ch, "SELECT toString(id), note FROM "+db+".o_current ORDER BY id"))
 	})
 }

@@ -54,6 +54,7 @@ type tableLayout struct {
 	mode      connectors.Mode
 	key       []string
 	keyGiven  bool // the pipeline writes its KEY (connectors.Target.KeyGiven)
+	edited    bool // the pipeline was edited since the last run (connectors.Target.Edited)
 	cols      []colSpec
 	user      int // cols[:user] are the user columns
 	problems  []string

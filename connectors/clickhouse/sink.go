@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/etlq/etlq/exec"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -320,6 +321,7 @@ func (s *Sink) layoutFor(ctx context.Context, t connectors.Target) (driver.Conn,
 		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
 	}
 	l.keyGiven = t.KeyGiven
+	l.edited = t.Edited
 	return conn, l, nil
 }
 
@@ -345,6 +347,10 @@ type tableState struct {
 	// in the table's order: an upsert table collapses the rows of one
 	// sorting key, which must be the pipeline's key.
 	sortKey []string
+	// defaulted holds the columns with a DEFAULT, MATERIALIZED or ALIAS
+	// expression: a row written without them takes the expression's
+	// value, not the type's zero.
+	defaulted map[string]bool
 }
 
 // readTableState reads whether db.table exists, its engine and columns.
@@ -388,7 +394,7 @@ func readTableStateOnce(ctx context.Context, conn driver.Conn, db, table string)
 	if err := rows.Err(); err != nil || !st.exists {
 		return st, err
 	}
-	rows, err = conn.Query(ctx, "SELECT name, type, is_in_sorting_key FROM system.columns WHERE database = ? AND table = ?", db, table)
+	rows, err = conn.Query(ctx, "SELECT name, type, is_in_sorting_key, default_kind FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
 		return st, err
 	}
@@ -396,8 +402,15 @@ func readTableStateOnce(ctx context.Context, conn driver.Conn, db, table string)
 	for rows.Next() {
 		var c existingColumn
 		var inKey uint8
-		if err := rows.Scan(&c.name, &c.typ, &inKey); err != nil {
+		var defKind string
+		if err := rows.Scan(&c.name, &c.typ, &inKey, &defKind); err != nil {
 			return st, err
+		}
+		if defKind != "" {
+			if st.defaulted == nil {
+				st.defaulted = map[string]bool{}
+			}
+			st.defaulted[c.name] = true
 		}
 		st.columns = append(st.columns, c)
 		if inKey != 0 {
@@ -623,7 +636,65 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 				l.db, l.table, n, strings.Join(lost, ", ")))
 		}
 	}
+	if kept := keptColumns(l, st); len(kept) > 0 {
+		l.problems = append(l.problems, keptColumnsText(l, kept))
+	}
 	return ddl, l.problems, nil
+}
+
+// keptColumns returns, for a pipeline edited since the last run, the
+// columns of the existing table st the layout l does not write: an output
+// column removed or renamed in its TRANSFORM (or one dropped in the
+// source before). A pipeline not edited gets none: a column dropped in the
+// source stays by design, for a later ADD of it
+// (docs/schema-changes.md). Not a column with a
+// DEFAULT, MATERIALIZED or ALIAS expression: ClickHouse computes it for
+// the rows written (a column of the user's own, or one a source's ADD
+// with a DEFAULT made).
+func keptColumns(l *tableLayout, st tableState) []existingColumn {
+	if !st.exists || !l.edited {
+		return nil
+	}
+	have := map[string]bool{}
+	for _, c := range l.cols {
+		have[c.name] = true
+	}
+	var out []existingColumn
+	for _, c := range st.columns {
+		if !have[c.name] && !st.defaulted[c.name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// keptColumnsText says that the columns kept stay, what the rows written
+// from now on hold there, and how to drop them. They are not dropped by
+// etlq: their values in a changelog or append table's rows are the only
+// copy of the history, a column dropped in the source is the one a later
+// ADD of it fills, and the ALTER is the user's to make when no query
+// reads them any more.
+func keptColumnsText(l *tableLayout, kept []existingColumn) string {
+	names := make([]string, len(kept))
+	drops := make([]string, len(kept))
+	var zero []string
+	for i, c := range kept {
+		names[i] = c.name
+		drops[i] = "DROP COLUMN " + quote(c.name)
+		if !strings.HasPrefix(c.typ, "Nullable(") {
+			zero = append(zero, c.name+" "+c.typ)
+		}
+	}
+	hold := "NULL"
+	if len(zero) > 0 {
+		hold = "NULL, or the type's zero where the column is not Nullable (" + strings.Join(zero, ", ") + ": 0, '' or 1970-01-01 — a value no row had)"
+	}
+	view := ""
+	if l.mode == connectors.ModeUpsert {
+		view = fmt.Sprintf(" and DROP TABLE %s.%s (its view: apply makes it again with the table's columns)", quote(l.db), quote(l.table+currentView))
+	}
+	return fmt.Sprintf("existing table %s.%s has column(s) %s the pipeline does not write (removed or renamed in its TRANSFORM, or dropped in the source): they stay, and the rows written from now on hold %s there (in an upsert table read again after an edit of the pipeline, every row; a changelog or append table keeps the old rows' values); to drop them, stop etlq and run ALTER TABLE %s %s%s",
+		l.db, l.table, strings.Join(names, ", "), hold, l.qualified(), strings.Join(drops, ", "), view)
 }
 
 // missingUserColumns returns the user columns of l the existing table st
@@ -662,12 +733,14 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	// Each attempt reads the table first: a CREATE cut off with
 	// ClickHouse is not made twice.
 	created := false
+	var kept []existingColumn
 	err = retrying(ctx, "creating or checking the table", t.Name, l.opts.maxBackoff, func() error {
 		st, err := readTableState(ctx, conn, l.db, l.table)
 		if err != nil {
 			return s.wrapf(err, "reading %s.%s: %v", l.db, l.table, err)
 		}
 		created = created || !st.exists
+		kept = keptColumns(l, st)
 		stmts, err := prepare(l, st, l.opts.schemaChanges, true)
 		if err != nil {
 			return fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
@@ -684,6 +757,9 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(kept) > 0 {
+		slog.Warn("clickhouse: "+keptColumnsText(l, kept), "pipeline", t.Pipeline)
 	}
 	w := newWriter(s, conn, l, t)
 	w.created = created

@@ -367,6 +367,7 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 			if ts := r.tabs.byRef[s.to]; ts != nil {
 				ts.rowsDone.Store(s.snapRows[0])
 				ts.rowsTotal.Store(s.snapRows[1])
+				ts.estimated.Store(true)
 			}
 			continue
 		}

@@ -204,6 +204,7 @@ func (s *snapshotter) count(c *client.Conn, ts *tableState, est int64) {
 		}
 	}
 	ts.rowsTotal.Store(est)
+	ts.estimated.Store(true)
 }
 
 // notePlanQuery counts a query of the chunk planner (planQueries).

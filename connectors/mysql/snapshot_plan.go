@@ -246,6 +246,7 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column, 
 		est = rows
 	}
 	ts.rowsTotal.Store(est)
+	ts.estimated.Store(true)
 	chunkRows := s.cfg.opts.chunkRows
 	sample := min(keySample, chunkRows)
 	// A table counted at no more than chunk_rows rows is one chunk per

@@ -60,6 +60,7 @@ type tableState struct {
 	resnap   *resnapState  // a resnapshot under way (resnapshot.go)
 	// progress
 	rowsDone, rowsTotal atomic.Int64
+	estimated           atomic.Bool // rowsTotal was set: a snapshot of the table was planned
 	snapDone            atomic.Bool
 	// gone: the table left the stream (dropped, renamed away); a table
 	// of the same name that comes later is another tableState.
@@ -787,7 +788,7 @@ func (st *stream) Progress() []connectors.Progress {
 		if ts.gone {
 			continue
 		}
-		out = append(out, connectors.Progress{Ref: ts.ref, RowsDone: ts.rowsDone.Load(), RowsTotal: ts.rowsTotal.Load(), Done: ts.snapDone.Load()})
+		out = append(out, connectors.Progress{Ref: ts.ref, RowsDone: ts.rowsDone.Load(), RowsTotal: ts.rowsTotal.Load(), Estimated: ts.estimated.Load(), Done: ts.snapDone.Load()})
 	}
 	return out
 }

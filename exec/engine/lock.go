@@ -56,7 +56,31 @@ func lockStateDir(dir string) (*stateLock, error) {
 		f.WriteAt([]byte(info), 0)
 		f.Sync()
 	}
+	removeStaleTemps(dir)
 	return &stateLock{f: f}, nil
+}
+
+// tempPrefix begins the name of the temporary file writeFileAtomic
+// renames over a checkpoint (source-<name>.json), a source's definitions
+// or targets.
+const tempPrefix = ".tmp-"
+
+// removeStaleTemps removes the temporary files writeFileAtomic left in dir
+// when a process died between their creation and their rename (kill -9,
+// a crash, the power lost while a checkpoint was written): only the
+// process holding dir's lock writes them, so once it is held none is in
+// use. The checkpoint itself is never half-written: the rename is atomic.
+// A file that cannot be removed stays, as it did before.
+func removeStaleTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), tempPrefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // release drops the lock (the kernel does it too when the process ends).

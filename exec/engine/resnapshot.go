@@ -896,6 +896,51 @@ func readAgainRequests(source string, pipes []*planner.Pipeline, again func(*pla
 	return out, nil
 }
 
+// MarkKeysRemoved marks the pipelines of plan whose KEY (…) the state
+// directory's last run had and the file no longer writes as giving their
+// key (connectors.Target.KeyGiven): the key falls back to the source's
+// primary key by an edit of the file, not by a DDL, and the ClickHouse
+// sink compares it with the target's ORDER BY as it does a KEY written —
+// a fallback to another key would have the rows of the new key replace
+// each other. It marks too the pipelines edited since that run
+// (connectors.Target.Edited). A state directory without definitions marks
+// none.
+func MarkKeysRemoved(plan *planner.Plan, stateDir string) {
+	for _, d := range plan.Sources {
+		defs, err := loadDefinitions(stateDir, d.Name)
+		if err != nil || len(defs) == 0 {
+			continue
+		}
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name {
+				continue
+			}
+			old, had := defs[p.Name]
+			if had && old != p.Definition {
+				p.Target.Edited = true
+			}
+			if !p.Target.KeyGiven && definitionHasKey(old) {
+				p.Target.KeyGiven = true
+			}
+		}
+	}
+}
+
+// definitionHasKey reports whether a pipeline's definition
+// (lang.PipelineDefinition: one line per clause, the called functions'
+// after them) has a KEY (…) clause.
+func definitionHasKey(def string) bool {
+	for _, line := range strings.Split(def, "\n") {
+		if strings.HasPrefix(line, "FUNCTION ") {
+			return false
+		}
+		if strings.HasPrefix(line, "KEY (") {
+			return true
+		}
+	}
+	return false
+}
+
 // PipelineChanges says, for check and plan, what apply will do about the
 // pipelines of plan that the state directory's last run did not run as
 // the file has them now (newPipelineResnapshots): a pipeline new to a

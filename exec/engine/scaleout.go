@@ -234,7 +234,10 @@ func warnUncaptured(lg *natslog.Log, plan *planner.Plan, log *slog.Logger) error
 // differs from the one the group's workers last started with, as a plain
 // apply does with its state directory (newPipelineResnapshots): the
 // target holds the rows of the old definition. Other modes keep every
-// change: the edit is only logged. The returned pipelines are read again
+// change, and a SNAPSHOT never pipeline takes no snapshot: the edit is
+// logged, and the pipeline returned as one whose writers may add the
+// output columns new to it (empty for the rows already there). The
+// returned pipelines are read again
 // in full since their last edit: their writers add the output columns an
 // edited TRANSFORM brought (connectors.ReadAgainer); the mark stays with
 // the group's definition, so that workers started later with the same
@@ -346,10 +349,17 @@ func groupEditedPipelines(lg *natslog.Log, source, group string, pipes []*planne
 		case !had || !compare:
 		case prev.Definition == p.Definition:
 			def.ReadAgain = prev.ReadAgain
-		case p.Target.Mode != connectors.ModeUpsert:
-			log.Warn("the pipeline changed in the file since the group's workers last started: its target keeps the rows the old definition wrote; etlq resnapshot --log reads its tables again",
+		case p.Target.Mode != connectors.ModeUpsert || p.Snapshot != connectors.SnapshotInitial:
+			// Not read again (a changelog or append target keeps the
+			// history as written, a SNAPSHOT never one takes no
+			// snapshot): an output column new to the definition is
+			// added, empty for the rows already there, rather than
+			// refused as dropped outside etlq — by every worker of the
+			// group, its state directory new to the edit or not.
+			log.Warn("the pipeline changed in the file since the group's workers last started: its target keeps the rows the old definition wrote (an output column new to it is empty there); etlq resnapshot --log reads its tables again",
 				"source", source, "group", group, "pipeline", p.Name, "mode", p.Target.Mode.String())
-		case p.Snapshot == connectors.SnapshotInitial && inLog[p.Name]:
+			def.ReadAgain = true
+		case inLog[p.Name]:
 			if waiting == nil {
 				reqs, _, err := lg.ResnapshotRequests(source)
 				if err != nil {

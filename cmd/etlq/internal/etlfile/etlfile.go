@@ -326,6 +326,11 @@ func LoadPartialAt(ctx context.Context, path string, offline bool, stateDir stri
 		return nil, nil, err
 	}
 	pp, err := l.BuildPartial(ctx, offline)
+	if pp != nil && pp.Plan != nil && stateDir != "" {
+		// A KEY (…) removed from the file since the last run is compared
+		// with the target's ORDER BY as a KEY edited is.
+		engine.MarkKeysRemoved(pp.Plan, stateDir)
+	}
 	return l, pp, err
 }
 
@@ -335,6 +340,11 @@ func loadPlanAt(ctx context.Context, path string, offline bool, stateDir string,
 		return nil, nil, err
 	}
 	p, err := l.Build(ctx, offline)
+	if err == nil && stateDir != "" {
+		// A KEY (…) removed from the file since the last run is compared
+		// with the target's ORDER BY as a KEY edited is.
+		engine.MarkKeysRemoved(p, stateDir)
+	}
 	return l, p, err
 }
 
