@@ -3,8 +3,6 @@ package mysql
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	gm "github.com/go-mysql-org/go-mysql/mysql"
@@ -96,20 +94,7 @@ func (s *Source) Behind(ctx context.Context, mark []byte) (*Behind, error) {
 // eventTime returns when the first event after pos was written, read over
 // a short binlog dump (as fileStart).
 func (s *Source) eventTime(ctx context.Context, pos binlogPos) (time.Time, error) {
-	cfg := s.cfg
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		ServerID:         0x40000000 | rand.Uint32N(0x3fffffff), // never a running stream's
-		Flavor:           cfg.Flavor,
-		Host:             cfg.Host,
-		Port:             cfg.Port,
-		User:             cfg.User,
-		Password:         cfg.Password,
-		TLSConfig:        s.binlogTLS(),
-		Charset:          "utf8mb4",
-		RawModeEnabled:   true,
-		DisableRetrySync: true,
-		Logger:           slog.New(slog.DiscardHandler),
-	})
+	syncer := s.probeSyncer()
 	defer syncer.Close()
 	bs, err := syncer.StartSync(gm.Position{Name: pos.File, Pos: pos.Pos})
 	if err != nil {

@@ -160,22 +160,7 @@ func (s *Source) fileStart(ctx context.Context, file string) (time.Time, error) 
 		return t, nil
 	}
 	s.mu.Unlock()
-	cfg := s.cfg
-	syncer := replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
-		// A random id in a range of its own: never that of a running
-		// stream, which the server would disconnect.
-		ServerID:         0x40000000 | rand.Uint32N(0x3fffffff),
-		Flavor:           cfg.Flavor,
-		Host:             cfg.Host,
-		Port:             cfg.Port,
-		User:             cfg.User,
-		Password:         cfg.Password,
-		TLSConfig:        s.binlogTLS(),
-		Charset:          "utf8mb4",
-		RawModeEnabled:   true,
-		DisableRetrySync: true,
-		Logger:           slog.New(slog.DiscardHandler),
-	})
+	syncer := s.probeSyncer()
 	defer syncer.Close()
 	bs, err := syncer.StartSync(gm.Position{Name: file, Pos: 4})
 	if err != nil {
@@ -224,4 +209,25 @@ func (s *Source) TableRows(ctx context.Context, refs []connectors.TableRef) (int
 	v, _ := res.GetString(0, 0)
 	n, _ := strconv.ParseInt(v, 10, 64)
 	return n, nil
+}
+
+// probeSyncer is a raw binlog dump for a short read of the server's binary
+// log (when a file or an event was written): a random server id in a range
+// of its own, never that of a running stream, which the server would
+// disconnect.
+func (s *Source) probeSyncer() *replication.BinlogSyncer {
+	cfg := s.cfg
+	return replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:         0x40000000 | rand.Uint32N(0x3fffffff),
+		Flavor:           cfg.Flavor,
+		Host:             cfg.Host,
+		Port:             cfg.Port,
+		User:             cfg.User,
+		Password:         cfg.Password,
+		TLSConfig:        s.binlogTLS(),
+		Charset:          "utf8mb4",
+		RawModeEnabled:   true,
+		DisableRetrySync: true,
+		Logger:           slog.New(slog.DiscardHandler),
+	})
 }
