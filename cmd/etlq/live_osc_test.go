@@ -205,6 +205,45 @@ func TestOnlineSchemaChangeOwnNames(t *testing.T) {
 			oscCheck(t, s, a, poll, "t_copy", "_t_old")
 		})
 	})
+	// The same, with the cut-over's RENAME made before etlq starts again
+	// and the triggers dropped only after it: at the start the tool's
+	// triggers are on _t_old (renamed with the table) and still write
+	// into t_copy, which the binlog etlq resumes in names otherwise — its
+	// CREATE (t_copy, a copy of t), its triggers (on t). A loaded machine
+	// gave this order to the subtest above (etlq slow to start, the test
+	// not waiting for it). The rows changed after the cut-over are
+	// decoded on both servers: the copy's schema was followed since its
+	// CREATE.
+	t.Run("pt-online-schema-change, etlq started again after the cut-over, triggers not yet dropped", func(t *testing.T) {
+		onBothServers(t, func(t *testing.T, myDSN string) {
+			s, a, file, state := oscSetupFiles(t, myDSN)
+			db := s.db
+			a.stop(t)
+			w := startChurn(t, myDSN, db+".t", 3000, churnOptions{workers: 2, pause: 2 * time.Millisecond})
+			ptOnlineSchemaChange(t, myDSN, db, "ADD COLUMN c INT NOT NULL DEFAULT 5", "--new-table-name", "%T_copy",
+				"--no-swap-tables", "--no-drop-triggers", "--no-drop-new-table")
+			w.halt()
+			if w.ops.Load() == 0 {
+				t.Fatalf("the writer made no change (%d errors)", w.errors.Load())
+			}
+			myExec(t, s.my, "RENAME TABLE "+db+".t TO "+db+"._t_old, "+db+".t_copy TO "+db+".t")
+			a = startApply(t, state, file)
+			// The stream has reached the RENAME: it has read the
+			// triggers of the server at its start.
+			a.waitFor(t, "the cut-over read", 60*time.Second, func() (bool, string) {
+				return strings.Contains(a.out.String(), "online schema change cut-over"), "no cut-over in the log"
+			})
+			poll := startCutoverPoller(t, s, myDSN)
+			for _, tr := range []string{"del", "upd", "ins"} {
+				myExec(t, s.my, "DROP TRIGGER IF EXISTS "+db+".pt_osc_"+db+"_t_"+tr)
+			}
+			myExec(t, s.my, "DROP TABLE "+db+"._t_old", "UPDATE "+db+".t SET c = id WHERE id % 10 = 0")
+			oscCheck(t, s, a, poll, "t_copy", "_t_old")
+			if out := a.out.String(); strings.Contains(out, "schema change etlq cannot apply") {
+				t.Errorf("the copy's schema was lost at the cut-over:\n%s", out)
+			}
+		})
+	})
 }
 
 // TestSwapFollowsSchemaChanges: a table swapped for a copy with another

@@ -442,6 +442,15 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 // (…) from SHOW CREATE TABLE t; a copy created LIKE t is the history's
 // own business): the ALTERs that follow apply to it, and at the cut-over
 // the table joins with it.
+//
+// A copy under a name of the user's is known by the tool's triggers the
+// server has at the stream's start (ptOscCopies), which name the table
+// they are on today: when the cut-over's RENAME TABLE t TO _t_old, t_copy
+// TO t came before the start, _t_old, which the stream does not follow.
+// Such a copy is kept all the same, without the table it copies: its
+// trigger statements, further in the binlog, name t (toolTrigger). (Left
+// out, the cut-over found no schema for t and its rows after the RENAME
+// could not be decoded without the binlog's column metadata.)
 func (r *binlogReader) followCopy(s lifeStep) {
 	c := s.create
 	name := s.to.Table
@@ -452,7 +461,11 @@ func (r *binlogReader) followCopy(s lifeStep) {
 	if !named {
 		base = connectors.TableRef{DB: s.to.DB, Table: name[1 : len(name)-4]}
 	}
-	if ts := r.tabs.byRef[base]; ts == nil || ts.mode == connectors.SnapshotOnly {
+	followed := false
+	if ts := r.tabs.byRef[base]; ts != nil && ts.mode != connectors.SnapshotOnly {
+		followed = true
+	}
+	if !followed && !named {
 		return
 	}
 	nt, err := r.applier().create(c)
@@ -460,7 +473,7 @@ func (r *binlogReader) followCopy(s lifeStep) {
 		return
 	}
 	nt.Shadow = true
-	if named {
+	if followed && named {
 		nt.CopyOf = base.Table
 	}
 	if r.tabs.shadows == nil {
