@@ -169,6 +169,15 @@ func (st *stream) startResnapshots(pos binlogPos) {
 			st.endResnapshot(r, ts, 0, fmt.Sprintf("table %s has no primary key: its rows cannot be told apart to be read again in place", r.Table))
 		case ts.snap != nil && !ts.snap.Done:
 			wait = append(wait, r) // its snapshot (or another resnapshot) runs
+		case ts.copyOf == ts.ref.Table || ts.rebuildReq != nil:
+			// Its rebuild is queued or under way (one requested just
+			// before, or after a type change): until the copy is swapped
+			// in, the table's rows go into the copy (exec.RowCopy), so a
+			// read again now would send the asking pipeline nothing (a
+			// changelog target lost them all), and a second rebuild
+			// request would take the place of the first, whose end never
+			// came (its file stayed). It waits for the swap.
+			wait = append(wait, r)
 		case r.Rebuild:
 			st.resnapRebuild(r, ts, pos)
 		default:
