@@ -21,45 +21,13 @@ func TestSharedTargetColumnAddedByEachShard(t *testing.T) {
 }
 
 func testSharedTargetColumnAddedByEachShard(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
-	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db)
-	shards := []string{"a_1", "a_2", "b_1", "b_2", "b_3"}
-	for _, tb := range shards {
-		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
-			"INSERT INTO "+db+"."+tb+" SELECT seq, seq FROM "+db+".seq_1_to_20")
-	}
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE pa FROM binlog s.%[3]s.a_* TRANSFORM _db, _table, * INTO clickhouse dw.%[3]s.shared WITH (flush_interval = '100ms');
+	sh := newSharedShards(t, myDSN, []string{"a_1", "a_2", "b_1", "b_2", "b_3"},
+		`CREATE PIPELINE pa FROM binlog s.%[3]s.a_* TRANSFORM _db, _table, * INTO clickhouse dw.%[3]s.shared WITH (flush_interval = '100ms');
 CREATE PIPELINE pb FROM binlog s.%[3]s.b_* TRANSFORM _db, _table, * INTO clickhouse dw.%[3]s.shared WITH (flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID()))
-	marker := 1000
-	mark := func(a *liveApply) {
-		t.Helper()
-		marker++
-		for _, tb := range shards {
-			myExec(t, my, fmt.Sprintf("INSERT INTO %s.%s (id, k) VALUES (%d, %d)", db, tb, marker, marker))
-		}
-		a.waitFor(t, fmt.Sprintf("k = %d in ClickHouse", marker), 120*time.Second, func() (bool, string) {
-			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.shared_current WHERE k = %d", db, marker))
-			return err == nil && n == uint64(len(shards)), fmt.Sprintf("%d, %v", n, err)
-		})
-	}
-	compare := func(when string, with []string) {
-		t.Helper()
-		var want []string
-		for _, tb := range with {
-			want = append(want, myRows(t, my, "SELECT '"+tb+"', id, k, c FROM "+db+"."+tb+" ORDER BY id")...)
-		}
-		got := chRows(t, ch, "SELECT toString(_table), toString(id), toString(k), toString(c) FROM "+db+".shared_current WHERE _table IN ('"+strings.Join(with, "', '")+"') ORDER BY _table, id")
-		if strings.Join(want, "\n") != strings.Join(got, "\n") {
-			t.Errorf("%s:", when)
-			diffRows(t, want, got)
-		}
-	}
+`)
+	db, my, shards, file, state := sh.s.db, sh.s.my, sh.shards, sh.file, sh.state
+	mark := func(a *liveApply) { t.Helper(); sh.mark(t, a) }
+	compare := func(when string, with []string) { t.Helper(); sh.compare(t, when, with) }
 	a := startApply(t, state, file)
 	mark(a)
 	myExec(t, my, "ALTER TABLE "+db+".a_1 ADD COLUMN c VARCHAR(10) NOT NULL DEFAULT 'x1'")
@@ -101,44 +69,12 @@ func TestSharedTargetColumnAddedBackToBack(t *testing.T) {
 }
 
 func testSharedTargetColumnAddedBackToBack(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
-	db, my, ch, chDSN := s.db, s.my, s.ch, s.chDSN
-	myExec(t, my, "CREATE DATABASE "+db)
-	shards := []string{"s_1", "s_2", "s_3", "s_4", "s_5"}
-	for _, tb := range shards {
-		myExec(t, my, "CREATE TABLE "+db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
-			"INSERT INTO "+db+"."+tb+" SELECT seq, seq FROM "+db+".seq_1_to_20")
-	}
-	dir := t.TempDir()
-	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p FROM binlog s.%[3]s.s_* TRANSFORM _db, _table, * INTO clickhouse dw.%[3]s.shared WITH (flush_interval = '100ms');
-`, myDSN, chDSN, db, testServerID()))
-	marker := 1000
-	mark := func(a *liveApply) {
-		t.Helper()
-		marker++
-		for _, tb := range shards {
-			myExec(t, my, fmt.Sprintf("INSERT INTO %s.%s (id, k) VALUES (%d, %d)", db, tb, marker, marker))
-		}
-		a.waitFor(t, fmt.Sprintf("k = %d in ClickHouse", marker), 120*time.Second, func() (bool, string) {
-			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.shared_current WHERE k = %d", db, marker))
-			return err == nil && n == uint64(len(shards)), fmt.Sprintf("%d, %v", n, err)
-		})
-	}
-	compare := func(when string, with []string) {
-		t.Helper()
-		var want []string
-		for _, tb := range with {
-			want = append(want, myRows(t, my, "SELECT '"+tb+"', id, k, c FROM "+db+"."+tb+" ORDER BY id")...)
-		}
-		got := chRows(t, ch, "SELECT toString(_table), toString(id), toString(k), toString(c) FROM "+db+".shared_current WHERE _table IN ('"+strings.Join(with, "', '")+"') ORDER BY _table, id")
-		if strings.Join(want, "\n") != strings.Join(got, "\n") {
-			t.Errorf("%s:", when)
-			diffRows(t, want, got)
-		}
-	}
+	sh := newSharedShards(t, myDSN, []string{"s_1", "s_2", "s_3", "s_4", "s_5"},
+		`CREATE PIPELINE p FROM binlog s.%[3]s.s_* TRANSFORM _db, _table, * INTO clickhouse dw.%[3]s.shared WITH (flush_interval = '100ms');
+`)
+	db, my, ch, file, state := sh.s.db, sh.s.my, sh.s.ch, sh.file, sh.state
+	mark := func(a *liveApply) { t.Helper(); sh.mark(t, a) }
+	compare := func(when string, with []string) { t.Helper(); sh.compare(t, when, with) }
 	// The fills (mutations) ClickHouse was given, each with its statement.
 	mutations := func() map[string]string {
 		t.Helper()
@@ -216,5 +152,63 @@ CREATE PIPELINE p FROM binlog s.%[3]s.s_* TRANSFORM _db, _table, * INTO clickhou
 	}
 	if t.Failed() {
 		t.Logf("etlq:\n%s", out)
+	}
+}
+
+// sharedShards is a target several shard tables write (_db, _table, *):
+// the shard tables (id, k), 20 rows each, and the file of the pipelines.
+type sharedShards struct {
+	s           *scratch
+	shards      []string
+	file, state string
+	marker      int
+}
+
+// newSharedShards makes the shard tables and writes the pipelines
+// (fmt.Sprintf with the MySQL DSN, ClickHouse DSN, database and server id as
+// %[1]s…%[4]d) after the file's SOURCE and SINK.
+func newSharedShards(t *testing.T, myDSN string, shards []string, pipelines string) *sharedShards {
+	t.Helper()
+	s := newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db)
+	for _, tb := range shards {
+		myExec(t, s.my, "CREATE TABLE "+s.db+"."+tb+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0)",
+			"INSERT INTO "+s.db+"."+tb+" SELECT seq, seq FROM "+s.db+".seq_1_to_20")
+	}
+	dir := t.TempDir()
+	sh := &sharedShards{s: s, shards: shards, file: filepath.Join(dir, "p.etl"), state: filepath.Join(dir, "state"), marker: 1000}
+	writeFile(t, sh.file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);\nCREATE SINK dw INTO clickhouse '%[2]s';\n"+pipelines,
+		myDSN, s.chDSN, s.db, testServerID()))
+	return sh
+}
+
+// mark writes a row of a new k to every shard and waits for all of them in
+// the target.
+func (sh *sharedShards) mark(t *testing.T, a *liveApply) {
+	t.Helper()
+	sh.marker++
+	db, marker := sh.s.db, sh.marker
+	for _, tb := range sh.shards {
+		myExec(t, sh.s.my, fmt.Sprintf("INSERT INTO %s.%s (id, k) VALUES (%d, %d)", db, tb, marker, marker))
+	}
+	a.waitFor(t, fmt.Sprintf("k = %d in ClickHouse", marker), 120*time.Second, func() (bool, string) {
+		n, err := chCount(sh.s.chDSN, fmt.Sprintf("SELECT count() FROM %s.shared_current WHERE k = %d", db, marker))
+		return err == nil && n == uint64(len(sh.shards)), fmt.Sprintf("%d, %v", n, err)
+	})
+}
+
+// compare compares the shards with (id, k, c) with the target's rows of
+// them.
+func (sh *sharedShards) compare(t *testing.T, when string, with []string) {
+	t.Helper()
+	db := sh.s.db
+	var want []string
+	for _, tb := range with {
+		want = append(want, myRows(t, sh.s.my, "SELECT '"+tb+"', id, k, c FROM "+db+"."+tb+" ORDER BY id")...)
+	}
+	got := chRows(t, sh.s.ch, "SELECT toString(_table), toString(id), toString(k), toString(c) FROM "+db+".shared_current WHERE _table IN ('"+strings.Join(with, "', '")+"') ORDER BY _table, id")
+	if strings.Join(want, "\n") != strings.Join(got, "\n") {
+		t.Errorf("%s:", when)
+		diffRows(t, want, got)
 	}
 }

@@ -20,36 +20,8 @@ import (
 // started again had made a new stream (a new-user trial).
 func TestWorkerStreamGone(t *testing.T) {
 	lg, ctx := testLog(t)
-	publishIDs(ctx, t, lg, 2, []int64{1, 2, 3})
-	st, err := lg.Source("s", nil, WorkerOptions{ID: "w", Lease: 2 * time.Second}).Open(ctx, connectors.StreamRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := st.(*workerStream)
+	w, errc := workerPastFirstRows(ctx, t, lg)
 	defer w.Close()
-	errc := make(chan error, 1)
-	got := make(chan struct{}, 16)
-	go func() {
-		for {
-			b, err := w.Next(ctx)
-			if err != nil {
-				errc <- err
-				return
-			}
-			w.Acked(b.Mark)
-			b.Release()
-			got <- struct{}{}
-		}
-	}()
-	for i := 0; i < 3; i++ {
-		select {
-		case <-got:
-		case err := <-errc:
-			t.Fatal(err)
-		case <-ctx.Done():
-			t.Fatal("the first rows did not come")
-		}
-	}
 	loseStorage(t, lg)
 	// A capture started again makes a new stream of the same name.
 	publishIDs(ctx, t, lg, 2, []int64{4})
@@ -147,13 +119,55 @@ func loseStorage(t *testing.T, lg *Log) {
 // (a scale-out trial).
 func TestStreamNotLoaded(t *testing.T) {
 	lg, ctx := testLog(t)
+	w, errc := workerPastFirstRows(ctx, t, lg)
+	defer w.Close()
+	stream := lg.names("s").stream
+	if err := lg.js.DeleteStream(stream); err != nil {
+		t.Fatal(err)
+	}
+	says := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		for _, want := range []string{stream, "did not load", `Error recreating stream "` + stream + `"`, "max_file_store"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: want an error saying the server kept the stream and did not load it (%q), got %v", what, want, err)
+			}
+		}
+	}
+	select {
+	case err := <-errc:
+		says("worker", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("the worker went on without its stream")
+	}
+	_, err := lg.Status("s", "apply")
+	says("status", err)
+	// The capture started again does not make a new stream over it.
+	err = lg.Capture(ctx, "s", &endless{}, connectors.StreamRequest{}, CaptureOptions{Partitions: 2})
+	says("capture", err)
+	if _, err := lg.js.StreamInfo(stream); err == nil {
+		t.Error("the capture made a new stream over the one the server did not load")
+	}
+	// Starting over (etlq status --drop deletes the buckets): a new stream.
+	if err := lg.DeleteSource("s"); err != nil {
+		t.Fatal(err)
+	}
+	publishIDs(ctx, t, lg, 2, []int64{4})
+}
+
+// workerPastFirstRows publishes three rows, opens a worker of source s
+// that reads and acknowledges everything, and returns once it has read
+// them; errc gets the error that ends its reading.
+func workerPastFirstRows(ctx context.Context, t *testing.T, lg *Log) (*workerStream, chan error) {
+	t.Helper()
 	publishIDs(ctx, t, lg, 2, []int64{1, 2, 3})
 	st, err := lg.Source("s", nil, WorkerOptions{ID: "w", Lease: 2 * time.Second}).Open(ctx, connectors.StreamRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := st.(*workerStream)
-	defer w.Close()
 	errc := make(chan error, 1)
 	got := make(chan struct{}, 16)
 	go func() {
@@ -177,38 +191,5 @@ func TestStreamNotLoaded(t *testing.T) {
 			t.Fatal("the first rows did not come")
 		}
 	}
-	stream := lg.names("s").stream
-	if err := lg.js.DeleteStream(stream); err != nil {
-		t.Fatal(err)
-	}
-	says := func(what string, err error) {
-		t.Helper()
-		if err == nil {
-			t.Fatalf("%s: no error", what)
-		}
-		for _, want := range []string{stream, "did not load", `Error recreating stream "` + stream + `"`, "max_file_store"} {
-			if !strings.Contains(err.Error(), want) {
-				t.Errorf("%s: want an error saying the server kept the stream and did not load it (%q), got %v", what, want, err)
-			}
-		}
-	}
-	select {
-	case err := <-errc:
-		says("worker", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("the worker went on without its stream")
-	}
-	_, err = lg.Status("s", "apply")
-	says("status", err)
-	// The capture started again does not make a new stream over it.
-	err = lg.Capture(ctx, "s", &endless{}, connectors.StreamRequest{}, CaptureOptions{Partitions: 2})
-	says("capture", err)
-	if _, err := lg.js.StreamInfo(stream); err == nil {
-		t.Error("the capture made a new stream over the one the server did not load")
-	}
-	// Starting over (etlq status --drop deletes the buckets): a new stream.
-	if err := lg.DeleteSource("s"); err != nil {
-		t.Fatal(err)
-	}
-	publishIDs(ctx, t, lg, 2, []int64{4})
+	return w, errc
 }
