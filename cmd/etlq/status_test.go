@@ -78,6 +78,11 @@ CREATE PIPELINE q FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t_q;
 			out, _ := runEtlq(t, "status", "--state-dir", state, file)
 			return regexp.MustCompile(`(?m)^  lock: held by a running etlq \(pid \d+ on host `).MatchString(out), out
 		})
-		a.stopFailing(t) // (pipeline p is still stopped at the DDL)
+		// (pipeline p stops again at the DDL once its catch-up reaches it:
+		// stopped before that, apply ends cleanly.)
+		a.waitFor(t, "pipeline p stopped again at the DDL", 60*time.Second, func() (bool, string) {
+			return strings.Contains(a.out.String(), "pipeline stopped"), "not yet"
+		})
+		a.stopFailing(t)
 	})
 }
