@@ -126,3 +126,60 @@ func TestEnumMembersKeepCaseInSourceType(t *testing.T) {
 		})
 	}
 }
+
+// TestEnumSetMembersOutsideBMP: ENUM and SET members with characters
+// outside the Basic Multilingual Plane (emoji, 𝄞) arrive as written on
+// both paths and in the field's source type. MariaDB's information_schema
+// and SHOW CREATE TABLE are utf8mb3, which writes such a character as '?':
+// the binlog path, which takes the member text from the schema, gave '?'
+// for '🍕' where the snapshot gave '🍕' (found by the time-and-text trial).
+func TestEnumSetMembersOutsideBMP(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, e ENUM('été','🍕','?','a?𝄞b') CHARACTER SET utf8mb4, "+
+				"st SET('日本','😀x','?') CHARACTER SET utf8mb4)",
+				"INSERT INTO "+db+".t VALUES (1, '🍕', '日本,😀x')")
+			src := newSrc(t, s, nil)
+			ref := connectors.TableRef{DB: db, Table: "t"}
+			ctx := context.Background()
+			ts, err := src.Describe(ctx, ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range ts.Fields {
+				want := map[string]string{"e": "enum('été','🍕','?','a?𝄞b')", "st": "set('日本','😀x','?')"}[f.Name]
+				if want != "" && st0(f) != want {
+					t.Errorf("source type of %s = %q, want %q", f.Name, st0(f), want)
+				}
+			}
+			st, err := src.Open(ctx, connectors.StreamRequest{
+				Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rows, _ := drain(t, st, 20*time.Second, func(r []row) bool { return len(r) >= 1 })
+			run(t, s, "INSERT INTO "+db+".t VALUES (2, 'a?𝄞b', '😀x,?'), (3, '?', '日本,😀x')",
+				"UPDATE "+db+".t SET e = 'été' WHERE id = 1")
+			more, _ := drain(t, st, 20*time.Second, func(r []row) bool { return len(r) >= 3 })
+			rows = append(rows, more...)
+			want := []row{
+				{"_op": "read", "id": "1", "e": "🍕", "st": "日本,😀x"},
+				{"_op": "insert", "id": "2", "e": "a?𝄞b", "st": "😀x,?"},
+				{"_op": "insert", "id": "3", "e": "?", "st": "日本,😀x"},
+				{"_op": "update", "id": "1", "e": "été", "st": "日本,😀x"},
+			}
+			if len(rows) != len(want) {
+				t.Fatalf("got %d rows, want %d: %v", len(rows), len(want), rows)
+			}
+			for i, w := range want {
+				for k, v := range w {
+					if rows[i][k] != v {
+						t.Errorf("row %d %s = %q, want %q (%v)", i, k, rows[i][k], v, rows[i])
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
@@ -304,11 +306,90 @@ func readTableBatch(c *client.Conn, db string, refs []connectors.TableRef, out m
 		return err
 	}
 	for _, t := range found {
+		if err := readLossyMembers(c, t); err != nil {
+			return err
+		}
+	}
+	for _, t := range found {
 		for _, col := range t.Cols {
 			if err := col.classify(); err != nil {
 				return fmt.Errorf("table %s: %v", t.Ref, err)
 			}
 		}
+	}
+	return nil
+}
+
+// readLossyMembers reads again, from the server's own column definition,
+// the ENUM and SET members of t that information_schema may have written
+// wrong: COLUMNS.COLUMN_TYPE (as SHOW CREATE TABLE) is utf8mb3 on MariaDB,
+// which turns a character outside the Basic Multilingual Plane (an emoji,
+// 𝄞) into '?', and the binlog path takes the members' text from the
+// schema (it carries only their numbers). A member with a '?' is read as
+// the value of a variable of the column's type (MariaDB's TYPE OF, 10.3+),
+// set to the member's number, which the server sends as utf8mb4. A server
+// without TYPE OF (MySQL), or a user without SELECT on the column, keeps
+// information_schema's text.
+func readLossyMembers(c *client.Conn, t *table) error {
+	var decls, sels []string
+	type slot struct {
+		col *column
+		i   int
+	}
+	var slots []slot
+	for _, col := range t.Cols {
+		if col.DataType != "enum" && col.DataType != "set" {
+			continue
+		}
+		for i, m := range col.Members {
+			if !strings.Contains(m, "?") {
+				continue
+			}
+			v := fmt.Sprintf("v%d", len(slots))
+			n := uint64(i + 1) // ENUM: the member's number
+			if col.DataType == "set" {
+				n = 1 << i // SET: its bit
+			}
+			decls = append(decls, fmt.Sprintf("DECLARE %s TYPE OF %s.%s.%s DEFAULT %d;", v,
+				quoteIdent(t.Ref.DB), quoteIdent(t.Ref.Table), quoteIdent(col.Name), n))
+			sels = append(sels, v)
+			slots = append(slots, slot{col, i})
+		}
+	}
+	if len(slots) == 0 {
+		return nil
+	}
+	// A block cannot return a result set to a client without
+	// CLIENT_MULTI_RESULTS: it leaves the members in user variables.
+	sets := make([]string, len(sels))
+	vars := make([]string, len(sels))
+	for j, v := range sels {
+		vars[j] = "@etlq_member_" + v
+		sets[j] = vars[j] + " = " + v
+	}
+	if _, err := c.Execute("BEGIN NOT ATOMIC " + strings.Join(decls, " ") + " SET " + strings.Join(sets, ", ") + "; END"); err != nil {
+		var me *gm.MyError
+		if errors.As(err, &me) {
+			// No TYPE OF (MySQL), or no SELECT on the column: information_schema's
+			// text is all there is.
+			return nil
+		}
+		return fmt.Errorf("read the ENUM/SET members of %s: %v", t.Ref, err)
+	}
+	r, err := c.Execute("SELECT " + strings.Join(vars, ", "))
+	if err != nil {
+		return fmt.Errorf("read the ENUM/SET members of %s: %v", t.Ref, err)
+	}
+	_, _ = c.Execute("SET " + strings.Join(vars, " = NULL, ") + " = NULL")
+	if r == nil || r.RowNumber() != 1 {
+		return fmt.Errorf("read the ENUM/SET members of %s: no row", t.Ref)
+	}
+	for j, sl := range slots {
+		m, err := r.GetString(0, j)
+		if err != nil {
+			return fmt.Errorf("read the ENUM/SET members of %s: %v", t.Ref, err)
+		}
+		sl.col.Members[sl.i] = m
 	}
 	return nil
 }
