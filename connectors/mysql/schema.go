@@ -3,6 +3,7 @@ package mysql
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -392,6 +393,52 @@ func readLossyMembers(c *client.Conn, t *table) error {
 		sl.col.Members[sl.i] = m
 	}
 	return nil
+}
+
+// repairSavedMembers gives the ENUM and SET columns of schemas kept in a
+// checkpoint the members readLossyMembers reads, where a checkpoint written
+// before it kept information_schema's '?' for a character outside the BMP:
+// a column whose COLUMN_TYPE is still the one the checkpoint has (the same
+// '?' text, so the same members) takes the live members.
+func repairSavedMembers(c *client.Conn, saved map[connectors.TableRef]*table) error {
+	var refs []connectors.TableRef
+	for ref, t := range saved {
+		if slices.ContainsFunc(t.Cols, lossyMembers) {
+			refs = append(refs, ref)
+		}
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	live, err := readTables(c, refs)
+	if err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		lt := live[ref]
+		if lt == nil {
+			continue
+		}
+		for _, col := range saved[ref].Cols {
+			if !lossyMembers(col) {
+				continue
+			}
+			for _, lc := range lt.Cols {
+				if lc.Name == col.Name && lc.ColumnType == col.ColumnType && len(lc.Members) == len(col.Members) {
+					col.Members = slices.Clone(lc.Members)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// lossyMembers says whether c is an ENUM or SET with a member that has a
+// '?', which information_schema may have written for another character.
+func lossyMembers(c *column) bool {
+	return (c.DataType == "enum" || c.DataType == "set") &&
+		slices.ContainsFunc(c.Members, func(m string) bool { return strings.Contains(m, "?") })
 }
 
 // chooseKey sets t's key from its index rows (INDEX_NAME, NON_UNIQUE,

@@ -258,6 +258,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			saved[t.Ref] = t
 		}
 	}
+	if err := repairSavedMembers(c, saved); err != nil {
+		return nil, err
+	}
 	// The schemas not in the checkpoint, read in one go (readTables).
 	var toRead []connectors.TableRef
 	for _, rt := range req.Tables {
