@@ -70,10 +70,17 @@ func init() {
 		func(us int64) int64 { return tod(us) / usPerSec % 60 }, func(abs int64) int64 { return abs / usPerSec % 60 })
 	Register(&Func{Name: "dayofweek", Sig: "dayofweek(t) → INT64", Doc: "The weekday of t, 1 = Sunday … 7 = Saturday; NULL for a zero date.", MySQL: true, MinArgs: 1, MaxArgs: 1,
 		Examples: []Example{{"dayofweek(DATE '2024-02-29')", "5"}},
-		Bind: simple("dayofweek", TInt64, validDates(func(c *Ctx, a []*Vector, i int, out *Vector) {
-			d := mysqlDays(floorDiv(a[0].I64[i], usPerDay)) // 1970-01-01 was a Thursday (5)
-			out.I64[i] = ((d+4)%7+7)%7 + 1
-		}, 0), timeArg)})
+		Bind: simple("dayofweek", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				us, ok := mysqlDayUs(a[0].I64[i])
+				if !ok {
+					out.SetNull(i, n) // as MySQL: a zero month or day has no weekday
+					return
+				}
+				d := floorDiv(us, usPerDay) // 1970-01-01 was a Thursday (5)
+				out.I64[i] = ((d+4)%7+7)%7 + 1
+			})
+		}, timeArg)})
 	Register(&Func{Name: "date_trunc", Sig: "date_trunc(unit, t) → TIMESTAMP", Doc: "t cut down to the start of its year, quarter, month, week (Monday), day, hour, minute or second.",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_trunc('month', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-01 00:00:00"}, {"date_trunc('hour', TIMESTAMP '2024-02-29 10:11:12')", "2024-02-29 10:00:00"}},
 		Bind: bindDateTrunc})
@@ -87,11 +94,13 @@ func init() {
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"datediff(DATE '2024-03-01', DATE '2024-02-28')", "2"}},
 		Bind: simple("datediff", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
-				if IsInvalidTimestamp(a[0].I64[i]) || IsInvalidTimestamp(a[1].I64[i]) {
+				x, okx := mysqlDayUs(a[0].I64[i])
+				y, oky := mysqlDayUs(a[1].I64[i])
+				if !okx || !oky {
 					out.SetNull(i, n) // as MySQL: a zero date has no day number
 					return
 				}
-				out.I64[i] = mysqlDays(floorDiv(a[0].I64[i], usPerDay)) - mysqlDays(floorDiv(a[1].I64[i], usPerDay))
+				out.I64[i] = floorDiv(x, usPerDay) - floorDiv(y, usPerDay)
 			})
 		}, timeArg)})
 	Register(&Func{Name: "timestampdiff", Sig: "timestampdiff(unit, a, b) → INT64", Doc: "Whole units (microsecond … year) from a to b.", MySQL: true,
@@ -156,23 +165,6 @@ func init() {
 	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone or an offset outside -12:59…+13:00, as MariaDB. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, and one they show twice (the fall back) as the first of the two, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
-}
-
-// validDates wraps a row function of TIMESTAMP arguments: a row where an
-// argument in args is a zero or invalid date is NULL, as MySQL gives for
-// the functions that need a day number.
-func validDates(f func(c *Ctx, a []*Vector, i int, out *Vector), args ...int) Kernel {
-	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-		Sel(sel, n, func(i int) {
-			for _, k := range args {
-				if IsInvalidTimestamp(a[k].I64[i]) {
-					out.SetNull(i, n)
-					return
-				}
-			}
-			f(c, a, i, out)
-		})
-	}
 }
 
 // maxUnixTimeUs is the last instant (2038-01-19 03:14:07.999999 UTC, in
@@ -266,13 +258,15 @@ func bindTimestampDiff(args []Arg) (*Bound, error) {
 		Sel(sel, n, func(i int) {
 			unit := strings.TrimSuffix(strings.ToUpper(a[0].Str[i]), "S")
 			x, y := a[1].I64[i], a[2].I64[i]
-			if IsInvalidTimestamp(x) || IsInvalidTimestamp(y) {
+			// Units up to a week count on MySQL's day numbers (no 29
+			// February in year 0; a day past its month's end counts on
+			// into the next); months on the dates' fields.
+			mx, okx := mysqlDayUs(x)
+			my, oky := mysqlDayUs(y)
+			if !okx || !oky {
 				out.SetNull(i, n)
 				return
 			}
-			// Units up to a week count on MySQL's day numbers (no 29
-			// February in year 0); months on the dates' fields.
-			mx, my := mysqlUs(x), mysqlUs(y)
 			var r int64
 			switch unit {
 			case "MICROSECOND":
@@ -288,7 +282,7 @@ func bindTimestampDiff(args []Arg) (*Bound, error) {
 			case "WEEK":
 				r = (my - mx) / (7 * usPerDay)
 			case "MONTH", "QUARTER", "YEAR":
-				r = monthsBetween(x, y)
+				r = monthsBetween(x, y, mx, my)
 				switch unit {
 				case "QUARTER":
 					r /= 3
@@ -306,16 +300,15 @@ func bindTimestampDiff(args []Arg) (*Bound, error) {
 }
 
 // monthsBetween counts whole months from x to y as MySQL does: a month is
-// complete when the day and time of y reach those of x.
-func monthsBetween(x, y int64) int64 {
+// complete when the day and time of y reach those of x. mx and my are x
+// and y on MySQL's day numbers (mysqlDayUs), which order them.
+func monthsBetween(x, y, mx, my int64) int64 {
 	neg := false
-	if y < x {
+	if my < mx {
 		x, y, neg = y, x, true
 	}
-	dx, dy := floorDiv(x, usPerDay), floorDiv(y, usPerDay)
-	y1, m1, d1 := CivilFromDays(dx)
-	y2, m2, d2 := CivilFromDays(dy)
-	t1, t2 := x-dx*usPerDay, y-dy*usPerDay
+	y1, m1, d1, t1 := TimestampParts(x)
+	y2, m2, d2, t2 := TimestampParts(y)
 	months := (y2-y1)*12 + (m2 - m1)
 	if d2 < d1 || (d2 == d1 && t2 < t1) {
 		months--

@@ -151,6 +151,26 @@ func mysqlDays(days int64) int64 {
 	return days
 }
 
+// daynr1970 is MariaDB's day number (calc_daynr, TO_DAYS) of 1970-01-01.
+const daynr1970 = 719528
+
+// mysqlDayUs is mysqlUs, and for an invalid date whose month and day are
+// not zero — a day past its month's end, '2024-02-30', which
+// ALLOW_INVALID_DATES keeps — the microseconds of MariaDB's day number for
+// it (calc_daynr counts the days on into the next month: the day after
+// '2024-02-29'), as dayofweek, datediff and timestampdiff read it; ok is
+// false for a date with a zero month or day, which has none (NULL).
+func mysqlDayUs(us int64) (int64, bool) {
+	if !IsInvalidTimestamp(us) {
+		return mysqlUs(us), true
+	}
+	y, m, d, tod := TimestampParts(us)
+	if m == 0 || d == 0 {
+		return 0, false
+	}
+	return (calcDaynr(y, m, d)-daynr1970)*usPerDay + tod, true
+}
+
 // mysqlUs is mysqlDays for a TIMESTAMP's microseconds.
 func mysqlUs(us int64) int64 {
 	if d := floorDiv(us, usPerDay); d >= year0Jan1 && d < year0Mar1 {

@@ -113,6 +113,12 @@ func testExprZeroDates(t *testing.T, dsn string) {
 			(4, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
 			(5, '0000-01-00', '0000-00-01 23:59:59.999999', '2000-01-00 00:00:00.001', '1999-00-00 12:00:00', '1970-01-01 00:00:01', '2038-01-19 03:14:07', '838:59:59'),
 			(6, '2024-00-05', '2024-00-00 00:00:00.000001', '0000-12-31 00:00:00', '2024-03-00 00:00:00', NULL, NULL, NULL)`)
+	// Row 7: days past their month's end, which ALLOW_INVALID_DATES keeps.
+	// MariaDB counts them on into the next month wherever a day number is
+	// needed (dayofweek, datediff, timestampdiff), as its calc_daynr does.
+	testenv.Exec(t, my, "SET sql_mode = 'ALLOW_INVALID_DATES'",
+		"INSERT INTO "+db+`.t VALUES
+			(7, '2024-02-30', '2024-02-31 10:11:12.5', '2023-02-29 01:02:03.456', '0000-02-30 12:00:00', NULL, NULL, NULL)`)
 	testenv.Exec(t, my, "SET time_zone = '+00:00'", "SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
 	batches := snapshotRows(t, dsn, db)
 	defer func() {
@@ -121,8 +127,8 @@ func testExprZeroDates(t *testing.T, dsn string) {
 		}
 	}()
 	bind := exprBinder(t, dsn, db)
-	compared, differ := runExprCases(t, my, db, batches, bind, zeroDateCases, 6)
-	t.Logf("%d expressions compared over 6 rows; %d cases are documented differences", compared, differ)
+	compared, differ := runExprCases(t, my, db, batches, bind, zeroDateCases, 7)
+	t.Logf("%d expressions compared over 7 rows; %d cases are documented differences", compared, differ)
 
 	// The binlog gives the same values, so the same text.
 	binlog := binlogRows(t, dsn, db, startAt)
@@ -204,16 +210,16 @@ var zeroDateCases = []exprCase{
 	{e: "datediff(d, '2024-01-01')"}, {e: "datediff(dt6, d)"},
 	{e: "timestampdiff('DAY', d, dt6)", my: "timestampdiff(DAY, d, dt6)"},
 	{e: "timestampdiff('MONTH', dt0, '2024-05-01')", my: "timestampdiff(MONTH, dt0, '2024-05-01')"},
-	{e: "convert_tz(dt0, '+00:00', '+01:00')"},
+	{e: "convert_tz(dt0, '+00:00', '+01:00')", my: "IF(DAY(dt0) > DAY(LAST_DAY(dt0)), NULL, convert_tz(dt0, '+00:00', '+01:00'))", why: whyConvertTZInvalid},
 	{e: "d LIKE '0000%'"}, {e: "dt3 LIKE '%.000'"}, {e: "d IN ('0000-00-00', DATE '2024-02-29')"},
-	{e: "greatest(d, DATE '1000-01-01')", my: "IF(MONTH(d) = 0 OR DAY(d) = 0, DATE '1000-01-01', greatest(d, DATE '1000-01-01'))", why: whyZeroDateOrder},
+	{e: "greatest(d, DATE '1000-01-01')", my: "IF(MONTH(d) = 0 OR DAY(d) = 0 OR DAY(d) > DAY(LAST_DAY(d)), DATE '1000-01-01', greatest(d, DATE '1000-01-01'))", why: whyZeroDateOrder},
 	{e: "unix_timestamp(dt0)"}, {e: "unix_timestamp(ts0)", my: "IF(ts0 = 0, NULL, unix_timestamp(ts0))", why: whyZeroTimestamp},
 	{e: "unix_timestamp(dt3)", my: "FLOOR(unix_timestamp(dt3))", why: whyUnixTime},
 	{e: "unix_timestamp(dt6)", my: "FLOOR(unix_timestamp(dt6))", why: whyUnixTime},
 	{e: "from_unixtime(unix_timestamp(dt0))"}, {e: "from_unixtime(unix_timestamp(ts6) + 1)", my: "from_unixtime(FLOOR(IF(ts6 = 0, NULL, unix_timestamp(ts6))) + 1)", why: whyZeroTimestamp},
 	{e: "d + INTERVAL 1 DAY"}, {e: "date_add(dt0, INTERVAL 1 MONTH)"}, {e: "date_sub(d, INTERVAL 1 YEAR)"},
 	{e: "d IS NULL"}, {e: "d = DATE '2024-02-29'"}, {e: "d = '0000-00-00'"}, {e: "dt0 = '0000-00-00 00:00:00'"},
-	{e: "d < DATE '1000-01-01'", my: "d < DATE '1000-01-01' OR (d IS NOT NULL AND (MONTH(d) = 0 OR DAY(d) = 0))", why: whyZeroDateOrder},
+	{e: "d < DATE '1000-01-01'", my: "d < DATE '1000-01-01' OR (d IS NOT NULL AND (MONTH(d) = 0 OR DAY(d) = 0 OR DAY(d) > DAY(LAST_DAY(d))))", why: whyZeroDateOrder},
 	{e: "dt6 = dt6"}, {e: "coalesce(d, DATE '2000-01-01')"},
 	{e: "if(d, 1, 0)"}, {e: "if(dt6, 1, 0)"}, {e: "if(tm, 1, 0)"}, {e: "NOT dt0"}, {e: "NOT ts0"}, {e: "dt3 AND TRUE"},
 	{e: "CAST('0000-00-00' AS DATE)"}, {e: "CAST('2024-02-00 10:11:12' AS TIMESTAMP)", my: "CAST('2024-02-00 10:11:12' AS DATETIME)"},
@@ -269,18 +275,19 @@ type exprCase struct {
 }
 
 const (
-	whyConcat        = "|| concatenates in etlq; in MariaDB it is OR unless sql_mode has PIPES_AS_CONCAT"
-	whyCastErr       = "a CAST of bad text or out of range is a row error in etlq; MariaDB warns and clamps"
-	whyCastType      = "MariaDB has no CAST to this type; the rewrite computes the same value"
-	whyDouble        = "etlq prints a computed FLOAT64 in its shortest form; MariaDB prints round(x, d) with d decimals"
-	whyNegMin        = "-x of the smallest BIGINT is a row error in etlq; MariaDB switches to DECIMAL"
-	whyTsFrac        = "a computed TIMESTAMP (or TIME) prints a fraction only when it has one; MariaDB keeps DATETIME(6) digits"
-	whyTextBool      = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
-	whyJSONBool      = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
-	whyZeroDateOrder = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
-	whyJSONIn        = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
-	whyZeroTimestamp = "a zero TIMESTAMP is the zero date, whose unix_timestamp is NULL; MariaDB gives 0 for a TIMESTAMP column's (but NULL for a DATETIME's)"
-	whyUnixTime      = "unix_timestamp is an INT64 without the fraction; MariaDB's is a DECIMAL with the DATETIME(n)'s digits"
+	whyConcat           = "|| concatenates in etlq; in MariaDB it is OR unless sql_mode has PIPES_AS_CONCAT"
+	whyCastErr          = "a CAST of bad text or out of range is a row error in etlq; MariaDB warns and clamps"
+	whyCastType         = "MariaDB has no CAST to this type; the rewrite computes the same value"
+	whyDouble           = "etlq prints a computed FLOAT64 in its shortest form; MariaDB prints round(x, d) with d decimals"
+	whyNegMin           = "-x of the smallest BIGINT is a row error in etlq; MariaDB switches to DECIMAL"
+	whyTsFrac           = "a computed TIMESTAMP (or TIME) prints a fraction only when it has one; MariaDB keeps DATETIME(6) digits"
+	whyTextBool         = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
+	whyJSONBool         = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
+	whyZeroDateOrder    = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
+	whyJSONIn           = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
+	whyConvertTZInvalid = "convert_tz of a day past its month's end ('2024-02-30', ALLOW_INVALID_DATES) is NULL in etlq; MariaDB returns it unconverted"
+	whyZeroTimestamp    = "a zero TIMESTAMP is the zero date, whose unix_timestamp is NULL; MariaDB gives 0 for a TIMESTAMP column's (but NULL for a DATETIME's)"
+	whyUnixTime         = "unix_timestamp is an INT64 without the fraction; MariaDB's is a DECIMAL with the DATETIME(n)'s digits"
 )
 
 // tsFrac is the MariaDB spelling of a computed DATETIME(6) x as etlq
