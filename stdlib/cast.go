@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
 )
@@ -54,6 +55,11 @@ func CastKernel(from, to Type, opt CastOptions) (Kernel, error) {
 	}
 	switch to.Kind {
 	case String, Binary:
+		if from.Kind == Binary && to.Kind == String {
+			return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+				Sel(sel, n, func(i int) { out.Str[i] = BinaryText(a[0].Str[i]) })
+			}, nil
+		}
 		return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.Str[i], _ = Format(a[0], i, opt.Format) })
 		}, nil
@@ -576,4 +582,40 @@ func toTemporal(from, to Type) func(*Ctx, *Vector, int, *Vector) string {
 		}
 	}
 	return nil
+}
+
+// BinaryText is bytes as text, as MariaDB's CAST(x AS CHAR) converts a
+// binary string to utf8mb4: each byte that does not begin a well-formed
+// character becomes '?' (a truncated sequence is a '?' per byte). As in
+// MariaDB's utf8mb4, the forms of the surrogates U+D800…U+DFFF are
+// characters; overlong forms and code points above U+10FFFF are not.
+func BinaryText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	cont := func(i int) bool { return i < len(s) && s[i]&0xC0 == 0x80 }
+	for i := 0; i < len(s); {
+		c := s[i]
+		n := 0
+		switch {
+		case c < 0x80:
+			n = 1
+		case c >= 0xC2 && c <= 0xDF && cont(i+1):
+			n = 2
+		case c >= 0xE0 && c <= 0xEF && cont(i+1) && cont(i+2) && (c >= 0xE1 || s[i+1] >= 0xA0):
+			n = 3
+		case c >= 0xF0 && c <= 0xF4 && cont(i+1) && cont(i+2) && cont(i+3) &&
+			(c >= 0xF1 || s[i+1] >= 0x90) && (c < 0xF4 || s[i+1] < 0x90):
+			n = 4
+		}
+		if n == 0 {
+			b = append(b, '?')
+			i++
+			continue
+		}
+		b = append(b, s[i:i+n]...)
+		i += n
+	}
+	return string(b)
 }
