@@ -98,6 +98,10 @@ value computed row by row is a row error.
   → FLOAT64, decimals → the decimal holding all, text with anything → STRING, DATE with
   TIMESTAMP → TIMESTAMP), except that GREATEST and LEAST of text and numbers compare them as
   numbers and give FLOAT64, as MariaDB (` + "`least('10', 9)`" + ` is 9).
+- A BINARY value (VARBINARY, BLOB, BINARY(n) columns, unhex(), from_base64()) is a string of bytes, as in MariaDB:
+  upper and lower leave it as it is, char_length counts its bytes, and substr, left, right and reverse cut and
+  turn bytes, not characters, and give BINARY; ` + "`CAST(b AS STRING)`" + ` makes it text (a byte that begins no
+  character is ` + "`?`" + `, as MariaDB's ` + "`CAST(b AS CHAR)`" + `).
 - Functions convert arguments implicitly: a number where text is wanted becomes its text, text
   where a date is wanted is parsed (bad text is NULL, as MySQL), an integer beyond INT64 where an
   INT64 is wanted is clamped (` + "`substr(s, 1, 18446744073709551615)`" + ` is s, as MySQL) — never lost as a

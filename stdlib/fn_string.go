@@ -11,10 +11,10 @@ import (
 func init() {
 	Register(&Func{Name: "lower", Sig: "lower(s) → STRING", Doc: "Lower-cases s by the case table of its collation, as MariaDB: characters the table does not map stay (lower('ẞ') is 'ẞ' but for unicode_520_ci and uca1400_ai_ci text).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"lower('ÀbC')", "àbc"}, {"lower('ẞIG')", "ẞig"}},
-		Bind: caseBind("lower", false)})
+		Bind: onBytes(caseBind("lower", false), bytesSame)})
 	Register(&Func{Name: "upper", Sig: "upper(s) → STRING", Doc: "Upper-cases s by the case table of its collation, as MariaDB (as lower).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"upper('abc')", "ABC"}, {"upper('ƀ')", "ƀ"}},
-		Bind: caseBind("upper", true)})
+		Bind: onBytes(caseBind("upper", true), bytesSame)})
 	Register(&Func{Name: "length", Sig: "length(s) → INT64", Doc: "Length of s in bytes, of its UTF-8 encoding (a latin1 column's value is text once read: length('€') is 3 where MySQL counts 1 byte of latin1).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"length('héllo')", "6"}},
 		Bind: simple("length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -22,28 +22,35 @@ func init() {
 		}, textArg)})
 	charLength := &Func{Name: "char_length", Sig: "char_length(s) → INT64", Doc: "Length of s in characters.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"char_length('héllo')", "5"}},
-		Bind: simple("char_length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Bind: onBytes(simple("char_length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.I64[i] = int64(utf8.RuneCountInString(a[0].Str[i])) })
-		}, textArg)}
+		}, textArg), func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) { out.I64[i] = int64(len(a[0].Str[i])) })
+		})}
 	Register(charLength)
 	alias("character_length", charLength)
 	substr := &Func{Name: "substr", Sig: "substr(s, pos[, len]) → STRING",
 		Doc: "The characters of s from pos (1-based; negative counts from the end), at most len of them.", MySQL: true,
 		MinArgs: 2, MaxArgs: 3, Examples: []Example{{"substr('hello', 2, 3)", "ell"}, {"substr('hello', -3)", "llo"}, {"substr('hello', 0)", ""}},
-		Bind: simple("substr", TString, substrKernel, textArg, intArg)}
+		Bind: onBytes(simple("substr", TString, substrKernel, textArg, intArg), substrBytesKernel)}
 	Register(substr)
 	alias("substring", substr)
 	Register(&Func{Name: "left", Sig: "left(s, n) → STRING", Doc: "The first n characters of s.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"left('hello', 2)", "he"}},
-		Bind: simple("left", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Bind: onBytes(simple("left", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
 				s := a[0].Str[i]
 				out.Str[i] = s[:runeIndex(s, int(max(a[1].I64[i], 0)))]
 			})
-		}, textArg, intArg)})
+		}, textArg, intArg), func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				s := a[0].Str[i]
+				out.Str[i] = s[:min(max(a[1].I64[i], 0), int64(len(s)))]
+			})
+		})})
 	Register(&Func{Name: "right", Sig: "right(s, n) → STRING", Doc: "The last n characters of s.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"right('hello', 2)", "lo"}},
-		Bind: simple("right", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Bind: onBytes(simple("right", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
 				s := a[0].Str[i]
 				k := a[1].I64[i]
@@ -56,7 +63,12 @@ func init() {
 					out.Str[i] = s[runeIndex(s, int(cnt-k)):]
 				}
 			})
-		}, textArg, intArg)})
+		}, textArg, intArg), func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				s := a[0].Str[i]
+				out.Str[i] = s[int64(len(s))-min(max(a[1].I64[i], 0), int64(len(s))):]
+			})
+		})})
 	Register(&Func{Name: "trim", Sig: "trim(s) → STRING", Doc: "s without leading and trailing spaces.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"trim('  a b  ')", "a b"}},
 		Bind: simple("trim", TString, strMap(func(s string) string { return strings.Trim(s, " ") }), textArg)})
@@ -100,13 +112,17 @@ func init() {
 		}, textArg)})
 	Register(&Func{Name: "reverse", Sig: "reverse(s) → STRING", Doc: "The characters of s in reverse order.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"reverse('abç')", "çba"}},
-		Bind: simple("reverse", TString, strMap(func(s string) string {
+		Bind: onBytes(simple("reverse", TString, strMap(func(s string) string {
 			r := []rune(s)
 			for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
 				r[i], r[j] = r[j], r[i]
 			}
 			return string(r)
-		}), textArg)})
+		}), textArg), strMap(func(s string) string {
+			b := []byte(s)
+			slices.Reverse(b)
+			return string(b)
+		}))})
 	locate := &Func{Name: "locate", Sig: "locate(sub, s[, pos]) → INT64",
 		Doc: "1-based character position of sub in s (searching from pos), 0 if absent.", MySQL: true,
 		MinArgs: 2, MaxArgs: 3, Examples: []Example{{"locate('b', 'abcb')", "2"}, {"locate('b', 'abcb', 3)", "4"}, {"locate('z', 'abc')", "0"}},
@@ -224,6 +240,68 @@ func asciiCase(dst []byte, s string, up bool) bool {
 		dst[k] = ch
 	}
 	return true
+}
+
+// onBytes binds a function of text whose first argument is BINARY as
+// MariaDB computes it on a binary string: on its bytes (k), giving bytes
+// — upper and lower leave them as they are, char_length counts them,
+// substr, left, right and reverse cut and turn bytes, not characters. A
+// function whose result is text gives BINARY then (as MariaDB's is a
+// binary string). Without it, bytes that are no UTF-8 became U+FFFD and
+// an emoji one character where MariaDB counts four bytes.
+func onBytes(bind func([]Arg) (*Bound, error), k Kernel) func([]Arg) (*Bound, error) {
+	return func(args []Arg) (*Bound, error) {
+		b, err := bind(args)
+		if err != nil || len(args) == 0 || args[0].Type.Kind != Binary {
+			return b, err
+		}
+		conv := slices.Clone(b.Args)
+		conv[0] = TBinary
+		ret := b.Ret
+		if ret.IsStringLike() {
+			ret = TBinary
+		}
+		return &Bound{Ret: ret, Args: conv, Kernel: k}, nil
+	}
+}
+
+// bytesSame is upper and lower of a binary string: its bytes unchanged.
+func bytesSame(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) { out.Str[i] = a[0].Str[i] })
+}
+
+// substrBytesKernel is substrKernel on bytes.
+func substrBytesKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+	Sel(sel, n, func(i int) {
+		s := a[0].Str[i]
+		pos, cnt := a[1].I64[i], int64(len(s))
+		var start int64
+		switch {
+		case pos > 0:
+			start = pos - 1
+		case pos < 0:
+			start = cnt + pos
+		default:
+			out.Str[i] = ""
+			return
+		}
+		if start < 0 || start >= cnt {
+			out.Str[i] = ""
+			return
+		}
+		end := cnt
+		if len(a) > 2 {
+			l := a[2].I64[i]
+			if l <= 0 {
+				out.Str[i] = ""
+				return
+			}
+			if l < cnt-start {
+				end = start + l
+			}
+		}
+		out.Str[i] = s[start:end]
+	})
 }
 
 func substrKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {

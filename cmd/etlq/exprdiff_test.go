@@ -111,7 +111,12 @@ func TestExprDifferentialBinaryText(t *testing.T) {
 			{e: "hex(CAST(b AS STRING))", my: "hex(CAST(b AS CHAR))"},
 			{e: "char_length(CAST(vb AS STRING))", my: "IF(id = 4, 3, char_length(CAST(vb AS CHAR)))", why: whySurrogate},
 			{e: "concat(CAST(vb AS STRING), '|')", my: "concat(CAST(vb AS CHAR), '|')"},
-			{e: "hex(vb)"}, {e: "length(vb)"},
+			{e: "hex(vb)"}, {e: "length(vb)"}, {e: "hex(upper(vb))"}, {e: "hex(lower(b))"}, {e: "hex(concat(vb, 'é'))"},
+			{e: "hex(substr(vb, 2))"}, {e: "hex(reverse(vb))"}, {e: "hex(replace(vb, 'b', 'x'))"}, {e: "char_length(vb)"}, {e: "hex(left(vb, 1))"},
+			{e: "hex(right(vb, 2))"}, {e: "hex(substr(vb, -2, 1))"}, {e: "hex(substr(vb, 2, 18446744073709551615))"}, {e: "hex(left(b, 9223372036854775807))"},
+			// (Row 4's surrogate form: whySurrogate.)
+			{e: "if(id = 4, '', upper(CAST(vb AS STRING)))", my: "if(id = 4, '', upper(CAST(vb AS CHAR)))"},
+			{e: "if(id = 4, '', substr(CAST(vb AS STRING), 2))", my: "if(id = 4, '', substr(CAST(vb AS CHAR), 2))"},
 		}
 		compared, differ := runExprCases(t, my, db, batches, exprBinder(t, dsn, db), cases, 9)
 		t.Logf("%d expressions compared over 9 rows; %d cases are documented differences", compared, differ)
