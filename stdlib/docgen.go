@@ -100,7 +100,8 @@ value computed row by row is a row error.
   numbers and give FLOAT64, as MariaDB (` + "`least('10', 9)`" + ` is 9).
 - A BINARY value (VARBINARY, BLOB, BINARY(n) columns, unhex(), from_base64()) is a string of bytes, as in MariaDB:
   upper and lower leave it as it is, char_length counts its bytes, and substr, left, right and reverse cut and
-  turn bytes, not characters, and give BINARY; ` + "`CAST(b AS STRING)`" + ` makes it text (a byte that begins no
+  turn bytes, not characters, and give BINARY, as concat and concat_ws do with a BINARY argument;
+  ` + "`CAST(b AS STRING)`" + ` makes it text (a byte that begins no
   character is ` + "`?`" + `, as MariaDB's ` + "`CAST(b AS CHAR)`" + `).
 - Functions convert arguments implicitly: a number where text is wanted becomes its text, text
   where a date is wanted is parsed (bad text is NULL, as MySQL), an integer beyond INT64 where an

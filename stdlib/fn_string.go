@@ -88,17 +88,17 @@ func init() {
 		Bind: simple("rpad", TString, padKernel(false), textArg, intArg, textArg)})
 	Register(&Func{Name: "concat", Sig: "concat(s, …) → STRING", Doc: "The arguments joined; NULL if any is NULL.", MySQL: true,
 		MinArgs: 1, MaxArgs: -1, Examples: []Example{{"concat('a', 1, 'b')", "a1b"}, {"concat('a', NULL)", "NULL"}},
-		Bind: simple("concat", TString, concatKernel, textArg)})
+		Bind: bytesIfAny(simple("concat", TString, concatKernel, textArg))})
 	Register(&Func{Name: "concat_ws", Sig: "concat_ws(sep, s, …) → STRING",
 		Doc: "The non-NULL arguments joined by sep; NULL if sep is NULL.", MySQL: true,
 		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"concat_ws('-', 'a', NULL, 'b')", "a-b"}},
-		Bind: func(args []Arg) (*Bound, error) {
+		Bind: bytesIfAny(func(args []Arg) (*Bound, error) {
 			conv, err := classify("concat_ws", args, []argClass{textArg})
 			if err != nil {
 				return nil, err
 			}
 			return &Bound{Ret: TString, Args: conv, Kernel: concatWSKernel, NullAware: true}, nil
-		}})
+		})})
 	Register(&Func{Name: "replace", Sig: "replace(s, from, to) → STRING", Doc: "s with every from replaced by to.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"replace('a-b-c', '-', '+')", "a+b+c"}},
 		Bind: simple("replace", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -262,6 +262,29 @@ func onBytes(bind func([]Arg) (*Bound, error), k Kernel) func([]Arg) (*Bound, er
 			ret = TBinary
 		}
 		return &Bound{Ret: ret, Args: conv, Kernel: k}, nil
+	}
+}
+
+// bytesIfAny binds concat and concat_ws as MariaDB does when an argument
+// is BINARY: the result is a binary string, BINARY, whose bytes are kept
+// (as text, bytes that are no UTF-8 were written as U+FFFD by the JSON
+// formats).
+func bytesIfAny(bind func([]Arg) (*Bound, error)) func([]Arg) (*Bound, error) {
+	return func(args []Arg) (*Bound, error) {
+		b, err := bind(args)
+		if err != nil || !slices.ContainsFunc(args, func(a Arg) bool { return a.Type.Kind == Binary }) {
+			return b, err
+		}
+		nb := *b
+		nb.Args = slices.Clone(b.Args)
+		for i, a := range args {
+			if a.Type.Kind == Binary {
+				nb.Args[i] = TBinary
+			}
+		}
+		nb.Ret = TBinary
+		nb.Append = nil
+		return &nb, nil
 	}
 }
 

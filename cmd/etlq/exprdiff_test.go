@@ -113,6 +113,7 @@ func TestExprDifferentialBinaryText(t *testing.T) {
 			{e: "concat(CAST(vb AS STRING), '|')", my: "concat(CAST(vb AS CHAR), '|')"},
 			{e: "hex(vb)"}, {e: "length(vb)"}, {e: "hex(upper(vb))"}, {e: "hex(lower(b))"}, {e: "hex(concat(vb, 'é'))"},
 			{e: "hex(substr(vb, 2))"}, {e: "hex(reverse(vb))"}, {e: "hex(replace(vb, 'b', 'x'))"}, {e: "char_length(vb)"}, {e: "hex(left(vb, 1))"},
+			{e: "concat(vb, '|', 1)", my: "concat(vb, '|', 1)"}, {e: "hex(concat_ws(',', 'é', vb, b))"}, {e: "hex(concat(id, vb))"},
 			{e: "hex(right(vb, 2))"}, {e: "hex(substr(vb, -2, 1))"}, {e: "hex(substr(vb, 2, 18446744073709551615))"}, {e: "hex(left(b, 9223372036854775807))"},
 			// (Row 4's surrogate form: whySurrogate.)
 			{e: "if(id = 4, '', upper(CAST(vb AS STRING)))", my: "if(id = 4, '', upper(CAST(vb AS CHAR)))"},
