@@ -146,4 +146,3 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 	}
 	return nil
 }
-
