@@ -317,3 +317,26 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 		})
 	}
 }
+
+// TestSkipGTIDDomainsOption: skip_gtid_domains takes domain ids separated
+// by commas; anything else is refused when the source is made, naming it.
+func TestSkipGTIDDomainsOption(t *testing.T) {
+	for _, c := range []struct{ v, err string }{
+		{"", ""},
+		{"9", ""},
+		{"1, 7", ""},
+		{"4294967295", ""},
+		{"1,x", `"x" is not a GTID domain id`},
+		{"1,,7", "an empty item"},
+		{"-1", `"-1" is not a GTID domain id`},
+		{"4294967296", `"4294967296" is not a GTID domain id`},
+	} {
+		_, err := NewSource("s", "mysql://root@127.0.0.1:3306", map[string]any{"skip_gtid_domains": c.v})
+		switch {
+		case c.err == "" && err != nil:
+			t.Errorf("%q: %v", c.v, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "skip_gtid_domains")):
+			t.Errorf("%q: error %v, want one naming skip_gtid_domains and %q", c.v, err, c.err)
+		}
+	}
+}
