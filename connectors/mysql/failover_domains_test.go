@@ -120,6 +120,17 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 			p, stopP := privateServer(t, "primary", 1, cnf)
 			r, _ := privateServer(t, "replica", 2, "log_slave_updates = ON\n"+cnf)
 			pPort := p.dsn[strings.LastIndexByte(p.dsn, ':')+1:]
+			for _, s := range []server{p, r} {
+				c := conn(t, s)
+				res, err := c.Execute("SELECT @@GLOBAL.binlog_row_metadata")
+				c.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v, _ := res.GetString(0, 0); v != meta {
+					t.Fatalf("%s: binlog_row_metadata = %s, want %s", s.name, v, meta)
+				}
+			}
 
 			run(t, p, "CREATE DATABASE md", "CREATE TABLE md.a (id INT PRIMARY KEY, v INT NOT NULL)",
 				"CREATE TABLE md.b (id INT PRIMARY KEY, v INT NOT NULL)", "INSERT INTO md.a VALUES (1, 1)", "INSERT INTO md.b VALUES (1, 1)")
