@@ -180,11 +180,13 @@ type part struct {
 	sub      *nats.Subscription
 	stop     context.CancelFunc
 	done     chan struct{} // the fetcher ended
+	start    func()        // starts the fetcher (balance, once the round took its partitions)
 	lost     atomic.Bool   // its messages are dropped, never acknowledged
 	draining bool          // released once its delivered messages are acknowledged
 	resync   atomic.Bool   // messages went missing: read again from the acknowledged
 	inflight atomic.Int64  // fetched, not yet handed to the engine
 	next     uint64        // the consumer sequence the next message must have (fetcher)
+	sent     atomic.Uint64 // the stream sequence of the last message put into the worker's queue (order.go)
 	unseen   uint64        // delivered by the server, never received: seen at the last idle fetch (fetcher)
 	pending  []pend        // handed to the engine, not yet acknowledged (workerStream.mu)
 }
@@ -237,6 +239,10 @@ type workerStream struct {
 	// saw: the revision it first saw, 0 once compared with its pipelines
 	// (warnPeers, balance's goroutine).
 	peers map[string]uint64
+
+	// layouts keeps, per table, the schema of the messages last put into
+	// the queue (order.go).
+	layouts layoutOrder
 }
 
 type seenLease struct {
@@ -532,7 +538,17 @@ func (w *workerStream) balance(ctx context.Context) error {
 		return nil
 	}
 	// Below the share: take free partitions, starting at a place of this
-	// worker's own so that workers starting together spread out.
+	// worker's own so that workers starting together spread out. Their
+	// fetchers start together once the round took them: one started
+	// before the others were taken could queue a table's messages past a
+	// schema change before the others queued theirs from before it, and
+	// the engine would plan the table again at each flip (order.go).
+	var taken []*part
+	defer func() {
+		for _, p := range taken {
+			p.start()
+		}
+	}()
 	off := rand.IntN(w.nparts)
 	for i := 0; i < w.nparts && active < share; i++ {
 		id := (off + i) % w.nparts
@@ -546,7 +562,8 @@ func (w *workerStream) balance(ctx context.Context) error {
 		if err != nil {
 			continue // held by another worker, or the server is away
 		}
-		if err := w.acquire(ctx, id, rev); err != nil {
+		p, err := w.acquire(ctx, id, rev)
+		if err != nil {
 			w.o.Log.Warn("log: taking a partition failed", "partition", id, "error", err.Error())
 			_ = w.kv.Delete(w.leaseKey(id), nats.LastRevision(rev))
 			if !transient(err) {
@@ -554,6 +571,7 @@ func (w *workerStream) balance(ctx context.Context) error {
 			}
 			continue
 		}
+		taken = append(taken, p)
 		active++
 	}
 	return nil
@@ -565,11 +583,11 @@ func (w *workerStream) balance(ctx context.Context) error {
 // and in order (waiting for their redelivery would let later ones pass
 // them), and a previous owner that has not noticed yet that its lease is
 // gone reads from a consumer that no longer exists, never from this one.
-func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
+func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) (*part, error) {
 	js := w.log.js
 	old, err := w.log.partConsumers(w.n, w.o.Group, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	start := uint64(1)
 	for _, ci := range old {
@@ -587,19 +605,20 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	// failed (the server away) lost it, the next owner reading the
 	// partition from its start.
 	if err := addConsumer(js, w.n.stream, cfg); err != nil {
-		return err
+		return nil, err
 	}
 	for _, ci := range old {
 		if err := js.DeleteConsumer(w.n.stream, ci.Name); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
-			return err
+			return nil, err
 		}
 	}
 	sub, err := js.PullSubscribe(cfg.FilterSubject, durable, nats.Bind(w.n.stream, durable))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fctx, stop := context.WithCancel(ctx)
 	p := &part{id: id, rev: rev, renewed: time.Now(), sub: sub, stop: stop, done: make(chan struct{}), next: 1}
+	p.sent.Store(start - 1)
 	w.mu.Lock()
 	w.owned[id] = p
 	n := len(w.owned)
@@ -617,8 +636,8 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 		}
 	}
 	w.warnDropped(id, read+1)
-	go w.fetch(fctx, p)
-	return nil
+	p.start = func() { go w.fetch(fctx, p) }
+	return p, nil
 }
 
 // warnDropped warns when the stream no longer holds the messages a
@@ -682,6 +701,7 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 			// it may be handed over, or its acknowledgement would cover
 			// the lost one: the partition is read again from the last
 			// acknowledged message.
+			var seq uint64
 			if md, err := m.Metadata(); err == nil {
 				if md.Sequence.Consumer != p.next && p.next != 0 || md.NumDelivered > 1 {
 					w.o.Log.Warn("log: messages of a partition went missing on the way; reading it again from the last acknowledged",
@@ -690,10 +710,19 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 					return
 				}
 				p.next = md.Sequence.Consumer + 1
+				seq = md.Sequence.Stream
 			}
 			b, err := w.log.decode(w.n, m, w.o.Alloc)
+			table, schema := "", ""
 			if err == nil {
 				liftVersions(b, w.floor.Lift, w.o.Alloc)
+				table, schema = b.DB+"."+b.Table, m.Header.Get(hdrSchema)
+				// A table's first message of a schema new to the queue
+				// waits for the worker's other partitions to pass it.
+				if !w.inOrder(ctx, p, table, schema, seq) {
+					b.Release()
+					return
+				}
 			}
 			p.inflight.Add(1)
 			select {
@@ -703,6 +732,7 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 				b.Release()
 				return
 			}
+			w.queued(p, table, schema, seq)
 		}
 	}
 }
