@@ -233,8 +233,9 @@ type workerStream struct {
 	// of the partitions without a live lease was published (zero: none);
 	// seen the revision of each other worker's lease and when this worker
 	// first saw it (balance, measureUnowned).
-	unowned time.Time
-	seen    map[int]seenLease
+	unowned  time.Time
+	measured time.Time // the last measureUnowned (balance's goroutine)
+	seen     map[int]seenLease
 	// peers are the other workers of the group whose heartbeat this one
 	// saw: the revision it first saw, 0 once compared with its pipelines
 	// (warnPeers, balance's goroutine).
@@ -452,46 +453,75 @@ func (w *workerStream) Close() error {
 func (w *workerStream) leaseLoop(ctx context.Context) {
 	defer close(w.loopDone)
 	defer w.releaseAll()
-	tick := time.NewTicker(w.o.Lease / 4)
-	defer tick.Stop()
 	for {
-		if err := w.balance(ctx); err != nil {
+		settled, err := w.balance(ctx)
+		if err != nil {
 			w.fatal.Store(&err)
 			return
+		}
+		// Until the worker holds its share (partitions given back by
+		// others are released once acknowledged, its own once theirs
+		// are), it looks again soon: workers started together, joining or
+		// leaving are spread in a few rounds, not a few quarters of a lease.
+		wait := w.o.Lease / 4
+		if !settled {
+			wait = max(w.o.Lease/20, 50*time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(wait):
 		}
 	}
 }
 
+// share is how many partitions this worker holds, given keys, the lease
+// bucket's keys: the live workers of its group (their heartbeats), sorted
+// by id, split the partitions evenly — each ⌊partitions / workers⌋, the
+// first partitions mod workers of them one more — so that no two differ
+// by more than one and the shares add up to the partitions. Before, each
+// took up to ⌈partitions / workers⌉: five workers over eight partitions
+// held 2, 2, 2, 2 and 0.
+func (w *workerStream) share(keys []string) int {
+	ids := []string{w.o.ID}
+	for _, k := range keys {
+		if id, ok := strings.CutPrefix(k, w.prefix+"w."); ok && k != w.wkey {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	rank := sort.SearchStrings(ids, w.o.ID)
+	share := w.nparts / len(ids)
+	if rank < w.nparts%len(ids) {
+		share++
+	}
+	return share
+}
+
 // balance is one round: heartbeat, renew, give back what is above this
-// worker's fair share, take free partitions up to it.
-func (w *workerStream) balance(ctx context.Context) error {
+// worker's share, take free partitions up to it.
+func (w *workerStream) balance(ctx context.Context) (settled bool, err error) {
 	if err := w.log.gone(w.n, w.created, "start the workers again once etlq capture runs again (it makes a new stream, beginning with a snapshot)"); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := w.kv.Put(w.wkey, w.heartbeatValue()); err != nil {
 		w.o.Log.Warn("log: heartbeat failed", "error", err.Error())
 	}
 	keys, err := w.kv.Keys()
-	if err != nil && !errors.Is(err, nats.ErrNoKeysFound) {
+	listed := err == nil || errors.Is(err, nats.ErrNoKeysFound)
+	if !listed {
 		w.o.Log.Warn("log: listing workers failed", "error", err.Error())
 	}
-	if err == nil || errors.Is(err, nats.ErrNoKeysFound) {
-		defer w.measureUnowned(keys)
+	if listed {
+		// (Measured each quarter of a lease: rounds come faster while
+		// the worker is not settled.)
+		if time.Since(w.measured) >= w.o.Lease/4 {
+			w.measured = time.Now()
+			defer w.measureUnowned(keys)
+		}
 		w.warnPeers(keys)
 	}
-	workers := 0
-	for _, k := range keys {
-		if strings.HasPrefix(k, w.prefix+"w.") {
-			workers++
-		}
-	}
-	workers = max(workers, 1)
-	share := (w.nparts + workers - 1) / workers
+	share := w.share(keys)
 
 	w.mu.Lock()
 	parts := make([]*part, 0, len(w.owned))
@@ -534,8 +564,12 @@ func (w *workerStream) balance(ctx context.Context) error {
 			w.tryRelease(p)
 		}
 	}
+	draining := false
+	for _, p := range parts {
+		draining = draining || p.draining && !p.lost.Load()
+	}
 	if active >= share || ctx.Err() != nil {
-		return nil
+		return listed && active == share && !draining, nil
 	}
 	// Below the share: take free partitions, starting at a place of this
 	// worker's own so that workers starting together spread out. Their
@@ -567,14 +601,14 @@ func (w *workerStream) balance(ctx context.Context) error {
 			w.o.Log.Warn("log: taking a partition failed", "partition", id, "error", err.Error())
 			_ = w.kv.Delete(w.leaseKey(id), nats.LastRevision(rev))
 			if !transient(err) {
-				return err
+				return false, err
 			}
 			continue
 		}
 		taken = append(taken, p)
 		active++
 	}
-	return nil
+	return false, nil
 }
 
 // acquire starts reading partition id through a durable consumer of its
