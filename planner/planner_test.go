@@ -350,10 +350,10 @@ func TestNullableKeyUDF(t *testing.T) {
 		`CREATE FUNCTION name(x UINT64) RETURNS STRING AS EXPR '"o-" + string(x)'; ` +
 		`CREATE FUNCTION dflt(s STRING) RETURNS STRING AS EXPR 's ?? "none"';` + "\n"
 	for src, why := range map[string]string{
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM tag(id) AS k INTO clickhouse analytics.o KEY (k);`:        `KEY column "k" may be NULL: tag(id) may give NULL: the body of function "tag" writes nil`,
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM pick(id) AS k INTO clickhouse analytics.o KEY (k);`:       `the body of function "pick" gives a value whose type it does not fix`,
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM day0(id) AS k INTO clickhouse analytics.o KEY (k);`:       `function "day0" writes nil`,
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM lbl(customer) AS k INTO clickhouse analytics.o KEY (k);`:  "column customer may be NULL at the source",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM tag(id) AS k INTO clickhouse analytics.o KEY (k);`:            `KEY column "k" may be NULL: tag(id) may give NULL: the body of function "tag" writes nil`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM pick(id) AS k INTO clickhouse analytics.o KEY (k);`:           `the body of function "pick" gives a value whose type it does not fix`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM day0(id) AS k INTO clickhouse analytics.o KEY (k);`:           `function "day0" writes nil`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM lbl(customer) AS k INTO clickhouse analytics.o KEY (k);`:      "column customer may be NULL at the source",
 		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM dbl(nullif(id, 3)) AS k INTO clickhouse analytics.o KEY (k);`: "nullif(id, 3) gives NULL",
 	} {
 		_, err := build(t, header+funcs+src+"\n")
