@@ -695,21 +695,32 @@ type Truncation struct {
 	Older bool
 }
 
-// ApplyActsOn marks a problem of Sink.Plan that apply acts on itself when
-// it opens the target (an existing table lacking columns: apply adds them,
-// or refuses the table): check prints it, apply's start does not log it as
-// a warning as well, since apply then logs what it did.
-const ApplyActsOn = "\x00apply acts on it\x00"
+// Problem is something Sink.Plan finds about a target, for `etlq check`:
+// a value the target cannot hold exactly, an existing table that differs.
+type Problem struct {
+	Msg string
+	// ApplyActs: apply acts on it itself when it opens the target (an
+	// existing table lacking columns: apply adds them, or refuses the
+	// table). check prints it; apply's start does not log it as a warning
+	// as well, since apply then logs what it did.
+	ApplyActs bool
+}
+
+// Problems returns plain problems (apply does not act on them) of msgs.
+func Problems(msgs ...string) []Problem {
+	var ps []Problem
+	for _, m := range msgs {
+		ps = append(ps, Problem{Msg: m})
+	}
+	return ps
+}
 
 // Sink is a configured sink (one CREATE SINK, or an implicit stdout/file/http).
 type Sink interface {
 	// Plan returns the statements (DDL) that Open would run for t, for
 	// `etlq plan`, and problems (such as a value the target cannot hold
 	// exactly) for `etlq check`. It must not change anything.
-	// A problem that starts with ApplyActsOn is one apply acts on itself
-	// when it opens the target: check prints it (without the mark), apply
-	// does not log it again.
-	Plan(ctx context.Context, t Target) (ddl []string, problems []string, err error)
+	Plan(ctx context.Context, t Target) (ddl []string, problems []Problem, err error)
 	// Open prepares the target (creating or checking it) and returns a writer.
 	Open(ctx context.Context, t Target) (Writer, error)
 	Close() error

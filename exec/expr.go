@@ -80,6 +80,10 @@ type colExpr struct {
 	name  string
 	t     stdlib.Type
 	coll  *stdlib.Collation // text: the source column's collation (nil: stdlib.TextCollation)
+	// fsp is the fractional second digits of the source's DATETIME(n),
+	// TIMESTAMP(n) or TIME(n) (hasFSP: known from its declared type).
+	fsp    int
+	hasFSP bool
 }
 
 // Col returns a reference to column index of the input record, named name,
@@ -124,6 +128,11 @@ func quoteIdent(s string) string {
 type litExpr struct {
 	v    *stdlib.Vector // constant vector
 	text string
+	// fsp is the fractional second digits a TIMESTAMP or TIME literal
+	// writes (hasFSP: the literal was written as one, or converted from
+	// text that was).
+	fsp    int
+	hasFSP bool
 }
 
 // Lit returns a constant of type t. v is nil (NULL), bool, int64, uint64,
@@ -136,7 +145,11 @@ func Lit(v any, t stdlib.Type) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &litExpr{v: vec, text: stdlib.SQLLiteral(vec)}, nil
+	l := &litExpr{v: vec, text: stdlib.SQLLiteral(vec)}
+	if str, ok := v.(string); ok && (t.Kind == stdlib.Timestamp || t.Kind == stdlib.Time) {
+		l.fsp, l.hasFSP = stdlib.TextFSP(str), true
+	}
+	return l, nil
 }
 
 func (e *litExpr) Type() stdlib.Type { return e.v.Type }

@@ -39,6 +39,7 @@ func newCall(name string, ns []node) (*callExpr, error) {
 	for i, n := range ns {
 		args[i].Type = n.Type()
 		args[i].Deriv = derive(n)
+		args[i].FSP, args[i].FSPKnown = fspOf(n), true
 		if v, ok := foldConst(n); ok {
 			args[i].Const = v
 		}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/stdlib"
 )
 
@@ -72,7 +74,7 @@ func coerce(x node, t stdlib.Type) (node, error) {
 		// Convert a literal once, here, rather than once per batch; it
 		// keeps its spelling (1.1, not 1.1e0).
 		if v, ok := foldConst(c); ok {
-			return &litExpr{v: v, text: l.text}, nil
+			return &litExpr{v: v, text: l.text, fsp: fspOf(l), hasFSP: true}, nil
 		}
 	}
 	return c, nil
@@ -115,24 +117,34 @@ func (c *evalCtx) formatOf(idx int) (stdlib.FormatOptions, bool) {
 		opt.Logical = lt
 		found = true
 	}
-	if st, ok := f.Metadata.GetValue(MetaSourceType); ok {
+	if _, ok := f.Metadata.GetValue(MetaSourceType); ok {
 		found = true
-		st = strings.ToLower(st)
-		for _, p := range []string{"datetime", "timestamp", "time"} {
-			if strings.HasPrefix(st, p) {
-				opt.FSP = 0
-				if i := strings.IndexByte(st, '('); i >= 0 {
-					if j := strings.IndexByte(st[i:], ')'); j > 0 {
-						if v, err := strconv.Atoi(st[i+1 : i+j]); err == nil {
-							opt.FSP = v
-						}
-					}
-				}
-				break
-			}
+		if fsp, ok := SourceFSP(f); ok {
+			opt.FSP = fsp
 		}
 	}
 	return opt, found
+}
+
+// SourceFSP returns the fractional second digits n of a column the source
+// declares DATETIME(n), TIMESTAMP(n) or TIME(n) (0 without the (n)); ok is
+// false for other columns and when f has no etlq.source_type.
+func SourceFSP(f arrow.Field) (fsp int, ok bool) {
+	st, _ := f.Metadata.GetValue(MetaSourceType)
+	st = strings.ToLower(st)
+	for _, p := range []string{"datetime", "timestamp", "time"} {
+		if strings.HasPrefix(st, p) {
+			if i := strings.IndexByte(st, '('); i >= 0 {
+				if j := strings.IndexByte(st[i:], ')'); j > 0 {
+					if v, err := strconv.Atoi(st[i+1 : i+j]); err == nil {
+						return v, true
+					}
+				}
+			}
+			return 0, true
+		}
+	}
+	return 0, false
 }
 
 // runKernel runs a kernel with the usual NULL handling: rows where an

@@ -38,6 +38,15 @@ func CollatedCol(index int, name string, t stdlib.Type, coll *stdlib.Collation) 
 	return &colExpr{index: index, name: name, t: t, coll: coll}
 }
 
+// FieldCol is Col for a source column described by f: a text column
+// compares under f's collation; a DATETIME(n), TIMESTAMP(n) or TIME(n)
+// has n fractional digits (what unix_timestamp's DECIMAL keeps).
+func FieldCol(index int, name string, t stdlib.Type, f arrow.Field) Expr {
+	c := &colExpr{index: index, name: name, t: t, coll: FieldCollation(f)}
+	c.fsp, c.hasFSP = SourceFSP(f)
+	return c
+}
+
 // collateExpr is x COLLATE name: x under another collation, EXPLICIT.
 type collateExpr struct {
 	x    node

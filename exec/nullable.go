@@ -13,9 +13,11 @@ import (
 // no coalesce/ifnull (CASE WHEN x IS NOT NULL THEN x) guards, a NULL
 // literal, nullif and CASE without ELSE, a division or modulo by a value
 // that may be 0, IN with NULL in its list. A function that propagates NULL
-// arguments gives NULL when they do. What a function gives for values that
-// are not NULL is not looked at (json_value of an absent path, the weekday
-// of a zero date, a CREATE FUNCTION body): those are not reported.
+// arguments gives NULL when they do; so does a user function (CREATE
+// FUNCTION), and its body may give NULL unless it is proven not to (see
+// resultNil). What a stdlib function gives for values that are not NULL is
+// not looked at (json_value of an absent path, the weekday of a zero
+// date): those are not reported.
 func NullReason(e Expr, nullable func(col int) bool) string {
 	n, err := asNode(e)
 	if err != nil {
@@ -44,7 +46,11 @@ func nullReason(n node, nullable func(int) bool) string {
 	case *textNode:
 		return nullReason(e.node, nullable)
 	case *udfExpr:
-		return "" // what a body returns is not known here
+		// A NULL argument gives NULL (the children, below); so does a
+		// body that may give nil.
+		if e.f.nilWhy != "" {
+			return fmt.Sprintf("%s may give NULL: the body of function %q %s", e.String(), e.f.Name, e.f.nilWhy)
+		}
 	case *callExpr:
 		if e.b.NullAware {
 			// It sees NULL arguments and decides itself (concat_ws).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -31,6 +32,9 @@ type UDF struct {
 	Ret        stdlib.Type
 	Body       string
 	program    *vm.Program
+	// nilWhy says how the body may give nil (a NULL result) for arguments
+	// that are not NULL, or is "" when it cannot.
+	nilWhy string
 }
 
 // BodyError is an error of expr-lang in a function body, at runes
@@ -94,7 +98,44 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 			}
 		}
 	}
-	return &UDF{Name: name, Params: params, ParamTypes: paramTypes, Ret: ret, Body: body, program: prog}, nil
+	u := &UDF{Name: name, Params: params, ParamTypes: paramTypes, Ret: ret, Body: body, program: prog}
+	switch {
+	case ret.Kind == stdlib.Bool, ret.IsInteger(), ret.IsFloat(), ret.Kind == stdlib.Decimal:
+		// nil is no such value: a row error (a BOOL body's nil is false).
+	default:
+		u.nilWhy = resultNil(prog.Node())
+	}
+	return u, nil
+}
+
+// resultNil says how the value of body n may be nil, or "" when it cannot:
+// n is nil, a branch of ?: or the right of ?? may be, or n's value has a
+// type the body does not fix (a map's or array's element, a variable set
+// to nil), which may be nil. What it cannot prove is taken as may.
+func resultNil(n ast.Node) string {
+	switch x := n.(type) {
+	case *ast.NilNode:
+		return "writes nil"
+	case *ast.ConditionalNode:
+		if w := resultNil(x.Exp1); w != "" {
+			return w
+		}
+		return resultNil(x.Exp2)
+	case *ast.BinaryNode:
+		if x.Operator == "??" {
+			return resultNil(x.Right)
+		}
+	case *ast.VariableDeclaratorNode:
+		return resultNil(x.Expr)
+	case *ast.SequenceNode:
+		if len(x.Nodes) > 0 {
+			return resultNil(x.Nodes[len(x.Nodes)-1])
+		}
+	}
+	if t := n.Type(); t == nil || t.Kind() == reflect.Interface {
+		return fmt.Sprintf("gives a value whose type it does not fix (%s), which may be nil", n.String())
+	}
+	return ""
 }
 
 func goZero(t stdlib.Type) (any, error) {

@@ -502,9 +502,9 @@ func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 	}
 	if c.Before || sc.before {
 		j := len(sc.columns) + i
-		return exec.CollatedCol(j, exec.BeforePrefix+sc.columns[i], sc.types[j], exec.FieldCollation(sc.schema.Field(i)))
+		return exec.FieldCol(j, exec.BeforePrefix+sc.columns[i], sc.types[j], sc.schema.Field(i))
 	}
-	return exec.CollatedCol(i, sc.columns[i], sc.types[i], exec.FieldCollation(sc.schema.Field(i)))
+	return exec.FieldCol(i, sc.columns[i], sc.types[i], sc.schema.Field(i))
 }
 
 func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {

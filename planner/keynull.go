@@ -14,8 +14,9 @@ import (
 // whose columns ClickHouse cannot make Nullable: the first NULL there would
 // fail its insert and stop the pipeline, after the data before it moved.
 // (A primary key column is NOT NULL in MySQL whatever its declaration
-// says.) What a function gives for values that are not NULL is not known
-// here and not reported (json_value of an absent path).
+// says.) A user function's body may give NULL unless proven not to (exec's
+// resultNil). What a built-in function gives for values that are not NULL
+// is not known here and not reported (json_value of an absent path).
 func (b *builder) checkNullableKey(p *lang.CreatePipeline, pl *Pipeline) {
 	if pl.SinkKind != "clickhouse" {
 		return

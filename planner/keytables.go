@@ -13,12 +13,15 @@ import (
 // tablesKey is what tells apart the rows of the tables of a pipeline that
 // reads several tables (a list or a pattern) into one target: the output
 // columns that copy _db and _table, and whether _db is needed (the tables
-// are in several databases, or the database part is a pattern).
+// are in several databases, or the database part is a pattern), whether
+// _table is (the tables do not all have one name: FROM tenant_*.orders
+// reads tables that differ by database only).
 type tablesKey struct {
-	multi    bool
-	dbCol    string // output column copying _db, "" when none
-	tableCol string // output column copying _table, "" when none
-	needDB   bool
+	multi     bool
+	dbCol     string // output column copying _db, "" when none
+	tableCol  string // output column copying _table, "" when none
+	needDB    bool
+	needTable bool
 }
 
 // tablesKeyOf works out the tablesKey of pipeline p, whose tables are
@@ -31,13 +34,27 @@ func tablesKeyOf(p *lang.CreatePipeline, pl *Pipeline) tablesKey {
 		dbs[t.Ref.DB] = true
 	}
 	k.needDB = len(dbs) > 1
+	names := map[string]bool{}
+	for _, t := range pl.Tables {
+		names[t.Ref.Table] = true
+	}
 	for _, t := range p.From {
+		n := len(t.Parts)
 		if t.HasGlob() {
 			k.multi = true
-			if n := len(t.Parts); n >= 2 && isGlobPart(t.Parts[n-2]) {
+			if n >= 2 && isGlobPart(t.Parts[n-2]) {
 				k.needDB = true
 			}
 		}
+		if n >= 1 && isGlobPart(t.Parts[n-1]) {
+			// A pattern in the table part: tables of other names may come.
+			k.needTable = true
+		} else if n >= 1 {
+			names[t.Parts[n-1].Name] = true
+		}
+	}
+	if len(names) > 1 {
+		k.needTable = true
 	}
 	for _, it := range p.Transform {
 		if it.Star {
@@ -79,7 +96,7 @@ func isGlobPart(id *lang.Ident) bool {
 // needs and the TRANSFORM does not output.
 func (k tablesKey) missing() []string {
 	var out []string
-	if k.tableCol == "" {
+	if k.needTable && k.tableCol == "" {
 		out = append(out, exec.ColTable)
 	}
 	if k.needDB && k.dbCol == "" {
@@ -89,13 +106,17 @@ func (k tablesKey) missing() []string {
 }
 
 // prefix is the columns the default key of an upsert over several tables
-// starts with: (_db,) _table, as the TRANSFORM outputs them.
+// starts with: (_db,) _table, as the TRANSFORM outputs them (_table also
+// when all the tables have one name, if the TRANSFORM outputs it).
 func (k tablesKey) prefix() []string {
 	var out []string
 	if k.dbCol != "" {
 		out = append(out, k.dbCol)
 	}
-	return append(out, k.tableCol)
+	if k.tableCol != "" {
+		out = append(out, k.tableCol)
+	}
+	return out
 }
 
 // keyTellsTablesApart reports whether an explicit KEY holds the columns
@@ -109,7 +130,7 @@ func (k tablesKey) keyTellsTablesApart(key []*lang.Ident) bool {
 		}
 		return false
 	}
-	return has(k.tableCol) && (!k.needDB || has(k.dbCol))
+	return (!k.needTable || has(k.tableCol)) && (!k.needDB || has(k.dbCol))
 }
 
 // fromSpan is the place of the FROM tables of p in the file.

@@ -8,6 +8,7 @@ package planner
 
 import (
 	"context"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -53,6 +54,31 @@ type SinkDecl struct {
 	// DSNPos and DSNEnd are where the DSN string is written (declared
 	// sinks only).
 	DSNPos, DSNEnd lang.Pos
+}
+
+// OneTableName reports whether every table the pipeline reads or may
+// read has one name (FROM tenant_*.orders, or a.orders, b.orders): its
+// tables then differ by database alone, and an output copying _db tells
+// their rows apart in a shared target without _table.
+func (p *Pipeline) OneTableName() bool {
+	name := ""
+	same := func(n string) bool {
+		if name == "" {
+			name = n
+		}
+		return n == name
+	}
+	for _, t := range p.Tables {
+		if !same(t.Ref.Table) {
+			return false
+		}
+	}
+	for _, pat := range p.Patterns {
+		if strings.ContainsAny(pat.Table, "*?") || !same(pat.Table) {
+			return false
+		}
+	}
+	return name != ""
 }
 
 // Pipeline is one CREATE PIPELINE, bound.

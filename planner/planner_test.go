@@ -333,6 +333,47 @@ func TestNullableKeyIntoClickHouse(t *testing.T) {
 	}
 }
 
+// TestNullableKeyUDF: a KEY computed by a user function (CREATE
+// FUNCTION) may be NULL when an argument may be (a NULL argument gives
+// NULL without running the body), and when the body may give nil for
+// values that are not NULL (a STRING, BINARY, JSON, DATE, TIMESTAMP or
+// TIME result whose body writes nil or gives a value of a type it does not
+// fix: a map's element) — check refuses such a key at the KEY. Both used
+// to pass check, and apply stopped at the first NULL key. A body that
+// cannot give nil (an INT64 body's nil is a row error, not NULL) passes.
+func TestNullableKeyUDF(t *testing.T) {
+	const funcs = `CREATE FUNCTION tag(x UINT64) RETURNS STRING AS EXPR 'x > 5 ? "big" : nil'; ` +
+		`CREATE FUNCTION pick(x UINT64) RETURNS STRING AS EXPR '{"1": "one"}[string(x)]'; ` +
+		`CREATE FUNCTION day0(x UINT64) RETURNS TIMESTAMP AS EXPR 'x > 0 ? now() : nil'; ` +
+		`CREATE FUNCTION lbl(s STRING) RETURNS STRING AS EXPR 's + "-x"'; ` +
+		`CREATE FUNCTION dbl(x UINT64) RETURNS INT64 AS EXPR 'x * 2'; ` +
+		`CREATE FUNCTION name(x UINT64) RETURNS STRING AS EXPR '"o-" + string(x)'; ` +
+		`CREATE FUNCTION dflt(s STRING) RETURNS STRING AS EXPR 's ?? "none"';` + "\n"
+	for src, why := range map[string]string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM tag(id) AS k INTO clickhouse analytics.o KEY (k);`:            `KEY column "k" may be NULL: tag(id) may give NULL: the body of function "tag" writes nil`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM pick(id) AS k INTO clickhouse analytics.o KEY (k);`:           `the body of function "pick" gives a value whose type it does not fix`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM day0(id) AS k INTO clickhouse analytics.o KEY (k);`:           `function "day0" writes nil`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM lbl(customer) AS k INTO clickhouse analytics.o KEY (k);`:      "column customer may be NULL at the source",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM dbl(nullif(id, 3)) AS k INTO clickhouse analytics.o KEY (k);`: "nullif(id, 3) gives NULL",
+	} {
+		_, err := build(t, header+funcs+src+"\n")
+		if err == nil || !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "test.etl:4:") {
+			t.Errorf("%s\nwant an error at the KEY with %q, got %v", src, why, err)
+		}
+	}
+	for _, src := range []string{
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM dbl(id) AS k, name(id) AS n INTO clickhouse analytics.o KEY (k, n);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM lbl(coalesce(customer, '')) AS k INTO clickhouse analytics.o KEY (k);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM coalesce(tag(id), 'small') AS k INTO clickhouse analytics.o KEY (k);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM dflt(concat('a', id)) AS k INTO clickhouse analytics.o KEY (k);`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM tag(id) AS k INTO stdout KEY (k);`,
+	} {
+		if _, err := build(t, header+funcs+src+"\n"); err != nil {
+			t.Errorf("%s\nwant no error, got %v", src, err)
+		}
+	}
+}
+
 // TestTableOnlyTarget: INTO clickhouse orders, a table without its
 // database, writes into the sink's database — its database option, else
 // the DSN's, else "default" — as the option's documentation says; it was

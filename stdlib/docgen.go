@@ -225,8 +225,9 @@ not re-examined, as with any DDL that changes what a WHERE selects.
   counts both members, as MariaDB (MySQL keeps the last).
 - MariaDB unquotes ` + "`json_extract(…)`" + ` compared with text in ` + "`=`, `<`" + ` … but not in an IN of several items or
   BETWEEN; etlq unquotes in all of them, as MySQL.
-- unix_timestamp() is an INT64 without the fraction, where MariaDB gives a DECIMAL with the fraction of a
-  DATETIME(n); like MariaDB 10.11 it is NULL outside 1970-01-01 00:00:00 … 2038-01-19 03:14:07.999999 (MySQL gives
+- unix_timestamp(t) is MariaDB's: a DECIMAL(16+n,n) with the n fractional digits of t (a DATETIME(n) or
+  TIMESTAMP(n) column, the digits a literal or constant text writes; 6 for a computed timestamp, where
+  MariaDB may count fewer, the value the same), an INT64 when n is 0; like MariaDB 10.11 it is NULL outside 1970-01-01 00:00:00 … 2038-01-19 03:14:07.999999 (MySQL gives
   0 before 1970), and from_unixtime() is NULL outside 0 … 2147483647.999999. The zero TIMESTAMP
   ` + "`0000-00-00 00:00:00`" + ` is the zero date in etlq, so its unix_timestamp() is NULL; MariaDB gives 0 for a TIMESTAMP
   column's zero (NULL for a DATETIME's).

@@ -106,8 +106,8 @@ func init() {
 	Register(&Func{Name: "timestampdiff", Sig: "timestampdiff(unit, a, b) → INT64", Doc: "Whole units (microsecond … year) from a to b.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"timestampdiff('MONTH', DATE '2024-01-31', DATE '2024-02-29')", "0"}, {"timestampdiff('HOUR', TIMESTAMP '2024-01-01 00:00:00', TIMESTAMP '2024-01-02 01:59:00')", "25"}},
 		Bind: bindTimestampDiff})
-	Register(&Func{Name: "unix_timestamp", Sig: "unix_timestamp([t]) → INT64", Doc: "Seconds since 1970-01-01 UTC of t (default now), fractions dropped; NULL for a t outside 1970-01-01 00:00:00 … 2038-01-19 03:14:07.999999 (as MariaDB 10.11) and for a zero date.", MySQL: true,
-		MinArgs: 0, MaxArgs: 1, Examples: []Example{{"unix_timestamp(TIMESTAMP '2024-01-01 00:00:00')", "1704067200"}},
+	Register(&Func{Name: "unix_timestamp", Sig: "unix_timestamp([t]) → INT64 | DECIMAL(16+n,n)", Doc: "Seconds since 1970-01-01 UTC of t (default now): for a t with n fractional digits (a DATETIME(n) or TIMESTAMP(n) column, a literal or constant text that writes n digits, 6 for other text and computed timestamps) a DECIMAL(16+n,n) that keeps them, as MariaDB; an INT64 for n = 0 and a DATE. NULL for a t outside 1970-01-01 00:00:00 … 2038-01-19 03:14:07.999999 (as MariaDB 10.11) and for a zero date.", MySQL: true,
+		MinArgs: 0, MaxArgs: 1, Examples: []Example{{"unix_timestamp(TIMESTAMP '2024-01-01 00:00:00')", "1704067200"}, {"unix_timestamp('2024-01-01 00:00:00.123456')", "1704067200.123456"}, {"unix_timestamp(TIMESTAMP '2024-01-01 00:00:00.5')", "1704067200.5"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			if len(args) == 0 {
 				return &Bound{Ret: TInt64, Volatile: true, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
@@ -118,35 +118,37 @@ func init() {
 					Sel(sel, n, func(i int) { out.I64[i] = now.Unix() })
 				}}, nil
 			}
-			return simple("unix_timestamp", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			fsp := args[0].fsp()
+			if fsp == 0 {
+				return simple("unix_timestamp", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+					Sel(sel, n, func(i int) {
+						// Zero and invalid dates are below 0 (their sentinels).
+						us := a[0].I64[i]
+						if us < 0 || us > maxUnixTimeUs {
+							out.SetNull(i, n)
+							return
+						}
+						out.I64[i] = us / usPerSec
+					})
+				}, timeArg)(args)
+			}
+			// MariaDB's DECIMAL(16+n, n): the fraction's n digits, the
+			// digits beyond cut (a DATETIME(n) has none).
+			div := int64(pow10u64[6-fsp])
+			return simple("unix_timestamp", Dec(16+int32(fsp), int32(fsp)), func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 				Sel(sel, n, func(i int) {
-					// Zero and invalid dates are below 0 (their sentinels).
 					us := a[0].I64[i]
 					if us < 0 || us > maxUnixTimeUs {
 						out.SetNull(i, n)
 						return
 					}
-					out.I64[i] = us / usPerSec
+					out.Dec[i] = DecFromInt(us / div)
 				})
 			}, timeArg)(args)
 		}})
-	Register(&Func{Name: "from_unixtime", Sig: "from_unixtime(n) → TIMESTAMP", Doc: "The UTC timestamp n seconds after 1970-01-01; NULL for an n outside 0 … 2147483647.999999 (as MariaDB 10.11: 2038-01-19 03:14:07.999999 is the last).", MySQL: true,
-		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"from_unixtime(1704067200)", "2024-01-01 00:00:00"}},
-		Bind: func(args []Arg) (*Bound, error) {
-			if _, err := numArg("from_unixtime", 0, args[0].Type); err != nil {
-				return nil, err
-			}
-			return &Bound{Ret: TTimestamp, Args: []Type{Dec(65, 6)}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-				Sel(sel, n, func(i int) {
-					v, ok := decSmall(a[0].Dec[i])
-					if !ok || v < 0 || v > maxUnixTimeUs {
-						out.SetNull(i, n)
-						return
-					}
-					out.I64[i] = v
-				})
-			}}, nil
-		}})
+	Register(&Func{Name: "from_unixtime", Sig: "from_unixtime(n) → TIMESTAMP", Doc: "The UTC timestamp n seconds after 1970-01-01, the digits of n beyond microseconds cut (as MariaDB); NULL for an n outside 0 … 2147483647.999999 (as MariaDB 10.11: 2038-01-19 03:14:07.999999 is the last), a negative n however small included.", MySQL: true,
+		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"from_unixtime(1704067200)", "2024-01-01 00:00:00"}, {"from_unixtime(1.9999999)", "1970-01-01 00:00:01.999999"}},
+		Bind: bindFromUnixtime})
 	Register(&Func{Name: "date_format", Sig: "date_format(t, fmt) → STRING", Doc: "t formatted with MySQL's % specifiers (%Y-%m-%d %H:%i:%s, %W, %M, %f, the weeks %U %u %V %v and their years %X %x, …).", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"date_format(TIMESTAMP '2024-02-29 13:04:05', '%Y/%m/%d %H:%i:%s')", "2024/02/29 13:04:05"}, {"date_format(DATE '2024-02-29', '%W %M %e %y %j')", "Thursday February 29 24 060"}, {"date_format(DATE '2024-01-01', '%x-W%v %X-W%V %u %U')", "2024-W01 2023-W53 01 00"}},
 		Bind: func(args []Arg) (*Bound, error) {
@@ -165,6 +167,75 @@ func init() {
 	Register(&Func{Name: "convert_tz", Sig: "convert_tz(t, from, to) → TIMESTAMP", Doc: "t read as wall time in zone from, shown in zone to (names like 'Europe/Berlin', in any case as in MariaDB, or offsets like '+02:00'); NULL for an unknown zone or an offset outside -12:59…+13:00, as MariaDB. A wall time the clocks skip (a spring-forward gap) reads as the gap's end, and one they show twice (the fall back) as the first of the two, as MariaDB.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"convert_tz(TIMESTAMP '2024-07-01 12:00:00', '+00:00', '+02:00')", "2024-07-01 14:00:00"}},
 		Bind: simple("convert_tz", TTimestamp, convertTZKernel, timeArg, textArg)})
+}
+
+// bindFromUnixtime binds from_unixtime(n): n keeps its own type (an
+// integer, a DECIMAL of any scale, a FLOAT64),
+// so that a negative n is NULL however small, and the digits beyond
+// microseconds are cut rather than rounded, as MariaDB.
+func bindFromUnixtime(args []Arg) (*Bound, error) {
+	t, err := numArg("from_unixtime", 0, args[0].Type)
+	if err != nil {
+		return nil, err
+	}
+	set := func(out *Vector, i, n int, us int64, ok bool) {
+		if !ok || us < 0 || us > maxUnixTimeUs {
+			out.SetNull(i, n)
+			return
+		}
+		out.I64[i] = us
+	}
+	switch {
+	case t.IsSigned() || t.Kind == Bool:
+		return &Bound{Ret: TTimestamp, Args: []Type{TInt64}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				v := a[0].I64[i]
+				set(out, i, n, v*usPerSec, v >= 0 && v <= math.MaxInt32)
+			})
+		}}, nil
+	case t.IsUnsigned():
+		return &Bound{Ret: TTimestamp, Args: []Type{TUint64}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				v := a[0].U64[i]
+				set(out, i, n, int64(v)*usPerSec, v <= math.MaxInt32)
+			})
+		}}, nil
+	case t.IsFloat():
+		return &Bound{Ret: TTimestamp, Args: []Type{TFloat64}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+			Sel(sel, n, func(i int) {
+				f := a[0].F64[i]
+				if !(f >= 0 && f < math.MaxInt32+1) {
+					out.SetNull(i, n)
+					return
+				}
+				// The double's shortest text, cut after six digits (as
+				// MariaDB's double → DECIMAL): 1704067200.123456 is not
+				// 1704067200.123455 for the binary's error.
+				ip, frac, _ := strings.Cut(strconv.FormatFloat(f, 'f', -1, 64), ".")
+				frac = (frac + "000000")[:6]
+				sec, err1 := strconv.ParseInt(ip, 10, 64)
+				us, err2 := strconv.ParseInt(frac, 10, 64)
+				set(out, i, n, sec*usPerSec+us, err1 == nil && err2 == nil)
+			})
+		}}, nil
+	}
+	scale := int(t.Scale) // a DECIMAL
+	return &Bound{Ret: TTimestamp, Args: []Type{t}, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
+		Sel(sel, n, func(i int) {
+			d := a[0].Dec[i]
+			if d.Sign() < 0 {
+				out.SetNull(i, n)
+				return
+			}
+			b := d.BigInt()
+			if scale > 6 {
+				b.Quo(b, pow10big[scale-6])
+			} else if scale < 6 {
+				b.Mul(b, pow10big[6-scale])
+			}
+			set(out, i, n, b.Int64(), b.IsInt64())
+		})
+	}}, nil
 }
 
 // maxUnixTimeUs is the last instant (2038-01-19 03:14:07.999999 UTC, in

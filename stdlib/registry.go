@@ -44,6 +44,22 @@ type Arg struct {
 	// Deriv is the collation of a text argument (zero: unknown, taken as
 	// TextCollation, COERCIBLE).
 	Deriv Derivation
+	// FSP is the fractional second digits of a temporal or text argument
+	// as MariaDB counts them (a DATETIME(3) column's 3, a DATE's 0, the
+	// digits a constant writes), when FSPKnown; unknown is 6.
+	FSP      int
+	FSPKnown bool
+}
+
+// fsp returns a's fractional second digits (6 when unknown).
+func (a Arg) fsp() int {
+	if a.Type.Kind == Date || a.Type.Kind == Null {
+		return 0
+	}
+	if !a.FSPKnown {
+		return 6
+	}
+	return min(max(a.FSP, 0), 6)
 }
 
 // Types returns the types of args.

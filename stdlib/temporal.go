@@ -534,3 +534,27 @@ func FormatInterval(iv arrow.MonthDayNanoInterval) string {
 
 // FloorDiv divides rounding toward negative infinity.
 func FloorDiv(a, b int64) int64 { return floorDiv(a, b) }
+
+// TextFSP returns the fractional second digits text such as
+// '2024-01-01 00:00:00.12' or '10:11:12.5' writes (0 without a time or a
+// fraction; at most 6, the digits a TIMESTAMP keeps): MariaDB's datetime
+// precision of a constant text.
+func TextFSP(s string) int {
+	s = strings.TrimSpace(s)
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return 0
+	}
+	j := strings.IndexByte(s[i:], '.')
+	if j < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range s[i+j+1:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n++
+	}
+	return min(n, 6)
+}

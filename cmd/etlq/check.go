@@ -107,36 +107,33 @@ func printPipelineChanges(plan *planner.Plan, stateDir string) {
 // (without changing anything): the DDL per pipeline, the errors (a target
 // Open would refuse) and the warnings (values the target cannot hold
 // exactly), each at the pipeline's INTO. The warnings apply acts on itself
-// (connectors.ApplyActsOn) are among them for check; applyTargetWarnings
-// leaves them out.
+// (connectors.Problem.ApplyActs) are among them for check;
+// applyTargetWarnings leaves them out.
 func planTargets(ctx context.Context, plan *planner.Plan) (map[string][]string, lang.Errors, lang.Errors, error) {
-	ddl, errs, warns, err := planTargetsMarked(ctx, plan)
-	for _, w := range warns {
-		w.Msg = strings.Replace(w.Msg, connectors.ApplyActsOn, "", 1)
-	}
+	ddl, errs, warns, _, err := planTargetsActs(ctx, plan)
 	return ddl, errs, warns, err
 }
 
-// planTargetsMarked is planTargets with connectors.ApplyActsOn left in the
-// warnings that carry it.
-func planTargetsMarked(ctx context.Context, plan *planner.Plan) (map[string][]string, lang.Errors, lang.Errors, error) {
-	ddl := map[string][]string{}
-	var errs, warns lang.Errors
-	err := etlfile.ForEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
+// planTargetsActs is planTargets with, for each warning, whether apply
+// acts on it itself (acts[i] for warns[i]).
+func planTargetsActs(ctx context.Context, plan *planner.Plan) (ddl map[string][]string, errs, warns lang.Errors, acts []bool, err error) {
+	ddl = map[string][]string{}
+	err = etlfile.ForEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
 		stmts, problems, err := s.Plan(ctx, p.Target)
 		if err != nil {
 			errs = append(errs, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd, Msg: fmt.Sprintf("pipeline %s: %v", p.Name, err)})
 			return nil
 		}
 		ddl[p.Name] = stmts
-		for _, msg := range problems {
-			pos, end := problemAt(p, msg)
-			warns = append(warns, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, msg)})
+		for _, pr := range problems {
+			pos, end := problemAt(p, pr.Msg)
+			warns = append(warns, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf("pipeline %s: %s", p.Name, pr.Msg)})
+			acts = append(acts, pr.ApplyActs)
 		}
 		return nil
 	})
 	errs = append(errs, planDeadLetterTargets(ctx, plan)...)
-	return ddl, errs, warns, err
+	return ddl, errs, warns, acts, err
 }
 
 // problemAt returns where a target's problem is written in the file: a
@@ -219,15 +216,15 @@ func checkMismatches(ctx context.Context, file string, plan *planner.Plan) lang.
 // data moves. Otherwise it returns check's warnings of the file
 // (fileWarnings), for apply to log.
 func refuseTargets(ctx context.Context, l *etlfile.Loaded, plan *planner.Plan) (lang.Errors, error) {
-	_, errs, marked, err := planTargetsMarked(ctx, plan)
+	_, errs, all, acts, err := planTargetsActs(ctx, plan)
 	if err != nil {
 		return nil, err
 	}
 	// What apply acts on itself when it opens the target (and logs then) is
 	// not logged as a warning before it.
 	var warns lang.Errors
-	for _, w := range marked {
-		if !strings.Contains(w.Msg, connectors.ApplyActsOn) {
+	for i, w := range all {
+		if !acts[i] {
 			warns = append(warns, w)
 		}
 	}

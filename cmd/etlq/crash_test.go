@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,50 +69,12 @@ func (w *writer) halt(t *testing.T) {
 }
 
 // proxy forwards TCP connections to a target and can cut them all, to make
-// a server unreachable without stopping it for the other tests.
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  []net.Conn
-	// lag, when set, delays each chunk sent to the target: a slow
-	// server, so that a test can act while writes are under way.
-	lag atomic.Int64
-}
+// a server unreachable without stopping it for the other tests, or slow
+// them (testenv.CutProxy).
+type proxy struct{ *testenv.CutProxy }
 
 func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	t.Cleanup(func() { ln.Close(); p.cut() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.down {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { p.copySlow(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-	return p
+	return &proxy{testenv.NewCutProxy(t, target)}
 }
 
 // chHostOf is the host:port of a clickhouse:// DSN.
@@ -126,29 +87,10 @@ func chHostOf(dsn string) string {
 	return h
 }
 
-func (p *proxy) addr() string { return p.ln.Addr().String() }
+func (p *proxy) addr() string { return p.Addr() }
 
 // slow makes every chunk sent to the target wait d (0: none).
-func (p *proxy) slow(d time.Duration) { p.lag.Store(int64(d)) }
-
-// copySlow is io.Copy(dst, src) with the proxy's lag before each chunk.
-func (p *proxy) copySlow(dst io.Writer, src io.Reader) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if d := time.Duration(p.lag.Load()); d > 0 {
-				time.Sleep(d)
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
+func (p *proxy) slow(d time.Duration) { p.Slow(d) }
 
 // newCHProxy is a proxy to the ClickHouse server of chDSN: a sink DSN
 // 'clickhouse://' + px.addr() reaches it through the proxy, which cut()
@@ -157,21 +99,9 @@ func newCHProxy(t *testing.T, chDSN string) *proxy {
 	return newProxy(t, chHostOf(chDSN))
 }
 
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
+func (p *proxy) cut() { p.Cut() }
 
-func (p *proxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
+func (p *proxy) restore() { p.Restore() }
 
 // TestCrashAnywhere: a writer keeps changing the source while etlq is
 // killed with SIGKILL at random moments — during the snapshot and while

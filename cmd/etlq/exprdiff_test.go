@@ -258,9 +258,14 @@ var zeroDateCases = []exprCase{
 	{e: "d LIKE '0000%'"}, {e: "dt3 LIKE '%.000'"}, {e: "d IN ('0000-00-00', DATE '2024-02-29')"},
 	{e: "greatest(d, DATE '1000-01-01')", my: "IF(MONTH(d) = 0 OR DAY(d) = 0 OR DAY(d) > DAY(LAST_DAY(d)), DATE '1000-01-01', greatest(d, DATE '1000-01-01'))", why: whyZeroDateOrder},
 	{e: "unix_timestamp(dt0)"}, {e: "unix_timestamp(ts0)", my: "IF(ts0 = 0, NULL, unix_timestamp(ts0))", why: whyZeroTimestamp},
-	{e: "unix_timestamp(dt3)", my: "FLOOR(unix_timestamp(dt3))", why: whyUnixTime},
-	{e: "unix_timestamp(dt6)", my: "FLOOR(unix_timestamp(dt6))", why: whyUnixTime},
-	{e: "from_unixtime(unix_timestamp(dt0))"}, {e: "from_unixtime(unix_timestamp(ts6) + 1)", my: "from_unixtime(FLOOR(IF(ts6 = 0, NULL, unix_timestamp(ts6))) + 1)", why: whyZeroTimestamp},
+	// unix_timestamp of a DATETIME(n)/TIMESTAMP(n) is a DECIMAL with its n digits.
+	{e: "unix_timestamp(dt3)"}, {e: "unix_timestamp(dt6)"}, {e: "unix_timestamp(ts6)", my: "IF(ts6 = 0, NULL, unix_timestamp(ts6))", why: whyZeroTimestamp},
+	{e: "unix_timestamp(dt3) * 1000"}, {e: "unix_timestamp(dt6) + 0.5"}, {e: "unix_timestamp(d)"},
+	{e: "from_unixtime(unix_timestamp(dt0))"}, {e: "from_unixtime(unix_timestamp(ts6) + 1)", my: tsFrac("from_unixtime(IF(ts6 = 0, NULL, unix_timestamp(ts6)) + 1)"), why: whyZeroTimestamp},
+	{e: "from_unixtime(unix_timestamp(dt3))", my: tsFrac("from_unixtime(unix_timestamp(dt3))"), why: whyTsFrac},
+	{e: "timestampdiff('MICROSECOND', dt0, dt6)", my: "timestampdiff(MICROSECOND, dt0, dt6)"}, {e: "timestampdiff('SECOND', dt3, dt6)", my: "timestampdiff(SECOND, dt3, dt6)"},
+	{e: "timestampdiff('MICROSECOND', dt3, ts6)", my: "timestampdiff(MICROSECOND, dt3, ts6)"},
+	{e: "date_format(dt3, '%s.%f')"}, {e: "date_format(ts6, '%f')"},
 	{e: "d + INTERVAL 1 DAY"}, {e: "date_add(dt0, INTERVAL 1 MONTH)"}, {e: "date_sub(d, INTERVAL 1 YEAR)"},
 	{e: "d IS NULL"}, {e: "d = DATE '2024-02-29'"}, {e: "d = '0000-00-00'"}, {e: "dt0 = '0000-00-00 00:00:00'"},
 	{e: "d < DATE '1000-01-01'", my: "d < DATE '1000-01-01' OR (d IS NOT NULL AND (MONTH(d) = 0 OR DAY(d) = 0 OR DAY(d) > DAY(LAST_DAY(d))))", why: whyZeroDateOrder},
@@ -332,13 +337,12 @@ const (
 	whyConvertTZInvalid = "convert_tz of a day past its month's end ('2024-02-30', ALLOW_INVALID_DATES) is NULL in etlq; MariaDB returns it unconverted"
 	whySurrogate        = "the form of a surrogate (ED A0 80), which MariaDB's utf8mb4 takes for one character, is 3 invalid bytes to etlq's character functions"
 	whyZeroTimestamp    = "a zero TIMESTAMP is the zero date, whose unix_timestamp is NULL; MariaDB gives 0 for a TIMESTAMP column's (but NULL for a DATETIME's)"
-	whyUnixTime         = "unix_timestamp is an INT64 without the fraction; MariaDB's is a DECIMAL with the DATETIME(n)'s digits"
 )
 
-// tsFrac is the MariaDB spelling of a computed DATETIME(6) x as etlq
-// prints it: without the fraction when it is zero.
+// tsFrac is the MariaDB spelling of a computed DATETIME(n) x as etlq
+// prints it: without the fraction when it is zero, else with six digits.
 func tsFrac(x string) string {
-	return fmt.Sprintf("IF(%[1]s = CAST(%[1]s AS DATETIME), CAST(CAST(%[1]s AS DATETIME) AS CHAR), CAST(%[1]s AS CHAR))", x)
+	return fmt.Sprintf("IF(%[1]s = CAST(%[1]s AS DATETIME), CAST(CAST(%[1]s AS DATETIME) AS CHAR), CAST(CAST(%[1]s AS DATETIME(6)) AS CHAR))", x)
 }
 
 // errRow is a MariaDB expression that fails for the row: what etlq's row
@@ -525,7 +529,19 @@ var exprCases = []exprCase{
 	{e: "year(dt)"}, {e: "month(ts)"}, {e: "day(dt)"}, {e: "hour(ts)"}, {e: "minute(ts)"}, {e: "second(ts)"},
 	{e: "dayofweek(dt)"}, {e: "date_format(ts, '%Y-%m-%d %H:%i:%s.%f')"}, {e: "datediff(ts, dt)"},
 	{e: "datediff(dt, '2000-01-01')"},
-	{e: "unix_timestamp(ts)", my: "FLOOR(unix_timestamp(ts))", why: whyUnixTime}, {e: "unix_timestamp(dt)"},
+	{e: "unix_timestamp(ts)"}, {e: "unix_timestamp(dt)"}, {e: "unix_timestamp(ts) - unix_timestamp(dt)"},
+	{e: "unix_timestamp(s2)"}, {e: "unix_timestamp(concat(dt, ' 10:11:12'))"}, {e: "unix_timestamp(concat(dt, ' 10:11:12.5'))"},
+	{e: "from_unixtime(1.9999999)", my: tsFrac("from_unixtime(1.9999999)"), why: whyTsFrac}, {e: "from_unixtime(1.9999999e0)", my: tsFrac("from_unixtime(1.9999999e0)"), why: whyTsFrac},
+	{e: "from_unixtime(1704067200.123456e0)"}, {e: "from_unixtime(-0.0000001)"}, {e: "from_unixtime(-f)"}, {e: "unix_timestamp('2024-01-01 00:00:00.123456')"}, {e: "unix_timestamp('2024-01-01 00:00:00.1')"},
+	{e: "unix_timestamp('2024-01-01 00:00:00')"}, {e: "unix_timestamp('2024-01-01')"},
+	{e: "unix_timestamp(TIMESTAMP '2024-01-01 00:00:00.120')"}, {e: "unix_timestamp(TIMESTAMP '2038-01-19 03:14:07.999999')"},
+	{e: "unix_timestamp(ts + INTERVAL 1 DAY)"}, {e: "unix_timestamp(coalesce(ts, dt))"}, {e: "unix_timestamp(date(ts))"},
+	{e: "from_unixtime(unix_timestamp(ts))", my: tsFrac("from_unixtime(unix_timestamp(ts))"), why: whyTsFrac},
+	{e: "from_unixtime(d)", my: tsFrac("from_unixtime(d)"), why: whyTsFrac}, {e: "from_unixtime(f)", my: tsFrac("from_unixtime(f)"), why: whyTsFrac},
+	{e: "from_unixtime(1704067200.123456)"}, {e: "from_unixtime(1704067200.5)", my: tsFrac("from_unixtime(1704067200.5)"), why: whyTsFrac},
+	{e: "timestampdiff('MICROSECOND', dt, ts)", my: "timestampdiff(MICROSECOND, dt, ts)"}, {e: "timestampdiff('SECOND', ts, '2000-01-01 00:00:00.6')", my: "timestampdiff(SECOND, ts, '2000-01-01 00:00:00.6')"},
+	{e: "date_format(ts, '%f|%s')"}, {e: "date_format('2024-01-01 00:00:00.5', '%f')"},
+	{e: "convert_tz(ts, '+00:00', '+01:00')", my: tsFrac("convert_tz(ts, '+00:00', '+01:00')"), why: whyTsFrac},
 	{e: "unix_timestamp(TIMESTAMP '2038-01-19 03:14:07')"}, {e: "unix_timestamp(TIMESTAMP '2038-01-19 03:14:08')"},
 	{e: "unix_timestamp(TIMESTAMP '1969-12-31 23:59:59')"}, {e: "unix_timestamp(DATE '1970-01-01')"},
 	{e: "from_unixtime(i)"}, {e: "from_unixtime(b)"}, {e: "from_unixtime(ub)"}, {e: "from_unixtime(i + 1)"},

@@ -57,7 +57,7 @@ type tableLayout struct {
 	edited    bool // the pipeline was edited since the last run (connectors.Target.Edited)
 	cols      []colSpec
 	user      int // cols[:user] are the user columns
-	problems  []string
+	problems  []connectors.Problem
 	opts      targetOptions
 	version   serverVersion
 	// retype are the columns an existing table has with another type that
@@ -164,7 +164,7 @@ func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report boo
 			// The range problem is then a value written as NULL.
 			m.problem = strings.Replace(m.problem, rangeFails, rangeNull, 1)
 		}
-		l.problems = append(l.problems, m.problem)
+		l.problems = append(l.problems, connectors.Problem{Msg: m.problem})
 	}
 	l.cols = append(l.cols, colSpec{name: name, src: src, field: f, m: m, nullable: null, key: key, outOfRangeNull: l.opts.outOfRange == "null"})
 	return nil
@@ -389,8 +389,8 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			l.retype = append(l.retype, c)
 		case l.deferOther && (!c.key || t != nil && !isNull):
 			l.retype = append(l.retype, c)
-			l.problems = append(l.problems, connectors.ApplyActsOn+fmt.Sprintf("column %q is %s in the existing table %s.%s, the source's is %s: rows from before a type change are written as they are; the change itself rebuilds the table (read again into a copy, swapped in) when the stream reaches it, if the target can be rebuilt, else the run stops there",
-				c.name, typ, l.db, l.table, c.chType()))
+			l.problems = append(l.problems, connectors.Problem{ApplyActs: true, Msg: fmt.Sprintf("column %q is %s in the existing table %s.%s, the source's is %s: rows from before a type change are written as they are; the change itself rebuilds the table (read again into a copy, swapped in) when the stream reaches it, if the target can be rebuilt, else the run stops there",
+				c.name, typ, l.db, l.table, c.chType())})
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))
 		}

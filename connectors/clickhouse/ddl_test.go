@@ -93,9 +93,9 @@ func TestUpsertDDL1816(t *testing.T) {
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
-	if len(l.problems) != 2 || !strings.Contains(l.problems[0], `column "big": DECIMAL(65,30) cannot be held exactly by ClickHouse 18.16.1`) ||
-		!strings.Contains(l.problems[1], `column "day": DATE values outside 1970-01-01..2105-12-31`) {
-		t.Errorf("problems: %q", l.problems)
+	if len(l.problems) != 2 || !strings.Contains(l.problems[0].Msg, `column "big": DECIMAL(65,30) cannot be held exactly by ClickHouse 18.16.1`) ||
+		!strings.Contains(l.problems[1].Msg, `column "day": DATE values outside 1970-01-01..2105-12-31`) {
+		t.Errorf("problems: %+v", l.problems)
 	}
 }
 
@@ -128,7 +128,7 @@ func TestChangelogDDLCurrent(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(ddl, ";\n"), want)
 	}
 	if len(l.problems) != 0 {
-		t.Errorf("problems: %q", l.problems)
+		t.Errorf("problems: %+v", l.problems)
 	}
 	// TTL is refused on a server that has none.
 	l.version = v1816

@@ -400,6 +400,23 @@ func adopt(c *colSpec, typ string, v serverVersion) (colSpec, string, error) {
 			// the DDL. The column takes it now, as it would at the DDL.
 			nc.nullable = isNull || c.nullable
 			return nc, "MODIFY COLUMN " + quote(nc.name) + " " + nc.chType(), nil
+		case !c.key:
+			// Neither holds the other, and a type that holds both is a
+			// lossless widening of the table's: a computed column whose
+			// type follows a declared type changed while etlq was stopped
+			// (unix_timestamp of a DATETIME(3), DECIMAL(22,3), become a
+			// DATETIME(6), DECIMAL(22,6)). The column takes that type, as
+			// the change would while etlq runs; both are cast to it.
+			if st := exec.Supertype(t, c.field.Type); st != nil && exec.Widens(t, st) {
+				f := c.field
+				f.Type = st
+				m, err := mapType(f, v)
+				if err != nil {
+					return nc, "", err
+				}
+				nc.field, nc.m, nc.nullable = f, m, isNull || c.nullable
+				return nc, "MODIFY COLUMN " + quote(nc.name) + " " + nc.chType(), nil
+			}
 		}
 	}
 	return nc, "", fmt.Errorf("column %q is %s in the table, etlq writes %s: changed outside etlq; re-snapshot the table", c.name, typ, c.chType())

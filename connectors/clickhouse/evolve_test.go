@@ -156,8 +156,8 @@ func TestEvolveRefusesColumnDroppedByHand(t *testing.T) {
 
 	// etlq check says so before anything runs.
 	_, problems, err := e.sink.Plan(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
-	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "lacks column(s) amount") || !strings.Contains(problems[0], "re-snapshot") {
-		t.Errorf("plan: %v %q", err, problems)
+	if err != nil || len(problems) != 1 || !strings.Contains(problems[0].Msg, "lacks column(s) amount") || !strings.Contains(problems[0].Msg, "re-snapshot") || !problems[0].ApplyActs {
+		t.Errorf("plan: %v %+v", err, problems)
 	}
 	w2, err := e.sink.Open(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
 	if err != nil {

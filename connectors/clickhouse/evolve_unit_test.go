@@ -105,6 +105,10 @@ func TestAdoptSupertype(t *testing.T) {
 		{"Nullable(Int32)", arrow.BinaryTypes.String, "MODIFY COLUMN `v` Nullable(String)"},
 		{"Nullable(Decimal(10, 4))", &arrow.Decimal128Type{Precision: 12, Scale: 4}, "MODIFY COLUMN `v` Nullable(Decimal(12, 4))"},
 		{"Nullable(Int32)", &arrow.Decimal128Type{Precision: 12, Scale: 2}, "MODIFY COLUMN `v` Nullable(Decimal(12, 2))"},
+		// Neither holds the other: the type that holds both, a widening
+		// of the table's (unix_timestamp of a DATETIME(3) become a
+		// DATETIME(6) while etlq was stopped).
+		{"Nullable(Decimal(22, 3))", &arrow.Decimal128Type{Precision: 22, Scale: 6}, "MODIFY COLUMN `v` Nullable(Decimal(25, 6))"},
 	} {
 		_, alter, err := adopt(col(c.typ, false), c.table, v1816)
 		if err != nil || alter != c.want {

@@ -46,9 +46,9 @@ func TestRangeProblemFollowsOutOfRange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(l.problems) != 2 || !strings.Contains(l.problems[1], `column "day": DATE values outside 1970-01-01..2105-12-31`) ||
-		!strings.Contains(l.problems[1], "such a value is written as NULL (out_of_range = 'null')") || strings.Contains(l.problems[1], "fails the insert") {
-		t.Errorf("problems: %q", l.problems)
+	if len(l.problems) != 2 || !strings.Contains(l.problems[1].Msg, `column "day": DATE values outside 1970-01-01..2105-12-31`) ||
+		!strings.Contains(l.problems[1].Msg, "such a value is written as NULL (out_of_range = 'null')") || strings.Contains(l.problems[1].Msg, "fails the insert") {
+		t.Errorf("problems: %+v", l.problems)
 	}
 }
 

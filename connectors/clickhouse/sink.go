@@ -611,7 +611,7 @@ func plannedColumns(l *tableLayout, st tableState) []existingColumn {
 
 // Plan returns the DDL Open would run for t and the values t's columns
 // cannot hold exactly. It changes nothing.
-func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, problems []string, err error) {
+func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, problems []connectors.Problem, err error) {
 	conn, l, st, err := s.layoutState(ctx, t)
 	if err != nil {
 		return nil, nil, err
@@ -632,12 +632,12 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 	if lost := missingUserColumns(l, st); st.exists && len(lost) > 0 {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+l.qualified()).Scan(&n); err == nil && n > 0 {
-			l.problems = append(l.problems, connectors.ApplyActsOn+fmt.Sprintf("existing table %s.%s (%d rows) lacks column(s) %s: apply adds them when a DDL since the last checkpoint added them (with the source's DEFAULT), or when the pipeline's TRANSFORM gained them since the last run (check's note says so); if they were dropped outside etlq, apply refuses to re-create them empty: re-snapshot the table",
-				l.db, l.table, n, strings.Join(lost, ", ")))
+			l.problems = append(l.problems, connectors.Problem{ApplyActs: true, Msg: fmt.Sprintf("existing table %s.%s (%d rows) lacks column(s) %s: apply adds them when a DDL since the last checkpoint added them (with the source's DEFAULT), or when the pipeline's TRANSFORM gained them since the last run (check's note says so); if they were dropped outside etlq, apply refuses to re-create them empty: re-snapshot the table",
+				l.db, l.table, n, strings.Join(lost, ", "))})
 		}
 	}
 	if kept := keptColumns(l, st); len(kept) > 0 {
-		l.problems = append(l.problems, keptColumnsText(l, kept))
+		l.problems = append(l.problems, connectors.Problem{Msg: keptColumnsText(l, kept)})
 	}
 	return ddl, l.problems, nil
 }

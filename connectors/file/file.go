@@ -141,7 +141,7 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 
 // Plan checks the target; the file sink runs no DDL. A target Open would
 // refuse (an unknown format, a bad option) is an error, not a problem.
-func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []string, error) {
+func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []connectors.Problem, error) {
 	if _, err := s.config(t); err != nil {
 		return nil, nil, fmt.Errorf("file %q: %w", t.Name, err)
 	}

@@ -47,7 +47,7 @@ func (s *Sink) WithClient(c *nethttp.Client) *Sink {
 // Plan checks the target; the http sink runs no DDL. A target Open would
 // refuse (not an http(s) URL, a bad option) is an error, not a problem:
 // nothing could ever be sent there.
-func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []string, error) {
+func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []connectors.Problem, error) {
 	if _, err := s.config(t); err != nil {
 		return nil, nil, err
 	}

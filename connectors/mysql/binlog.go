@@ -60,6 +60,10 @@ type binlogReader struct {
 	touched   []*tableState
 
 	gtid gm.GTIDSet
+	// skips: per GTID domain, where its transactions the stream does not
+	// deliver end (markState.Skip); skipping is set inside one of them.
+	skips    []domainSkip
+	skipping bool
 
 	maps    map[uint64]*tableMap
 	dec     rowsDecoder
@@ -313,6 +317,13 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			r.em.setCaughtUp()
 		}
 	}
+	if r.skipping {
+		switch ev.Event.(type) {
+		case *replication.RotateEvent, *replication.HeartbeatEvent, *replication.FormatDescriptionEvent:
+		default:
+			return r.skipEvent(ev)
+		}
+	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		next := binlogPos{File: string(e.NextLogName), Pos: uint32(e.Position)}
@@ -328,6 +339,15 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			r.em.atBoundary(r.safe, false)
 		}
 	case *replication.MariadbGTIDEvent:
+		if !r.inTrx && r.skipped(e.GTID.DomainID, start) {
+			// A transaction delivered already (read on the server a
+			// checkpoint was taken on) or skipped by choice: neither
+			// its rows nor its DDL, nor its GTID, which would take the
+			// domain's back.
+			r.snap.notePassed(r.safe)
+			r.inTrx, r.skipping, r.oneStmt = true, true, e.IsStandalone()
+			return nil
+		}
 		r.begin(ev)
 		r.trxGTID = e.GTID.String()
 		if r.gtid != nil {
@@ -462,6 +482,55 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 	}
 	return nil
+}
+
+// skipped reports whether the transaction of GTID domain d beginning at
+// start is one the stream does not deliver (r.skips). A domain's entry goes
+// once a transaction of it begins at or after its end.
+func (r *binlogReader) skipped(d uint32, start binlogPos) bool {
+	for i, s := range r.skips {
+		if s.Domain != d {
+			continue
+		}
+		if start.isZero() || start.cmp(s.at()) >= 0 {
+			r.skips = append(r.skips[:i:i], r.skips[i+1:]...)
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// pendingSkips returns the entries of r.skips that reach past pos, for a
+// Mark at pos: a stream resumed there skips the rest of them still.
+func (r *binlogReader) pendingSkips(pos binlogPos) []domainSkip {
+	var out []domainSkip
+	for _, s := range r.skips {
+		if s.at().cmp(pos) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// skipEvent handles an event of a transaction the stream skips (skipped):
+// only its end counts, a transaction boundary like any other.
+func (r *binlogReader) skipEvent(ev *replication.BinlogEvent) error {
+	switch e := ev.Event.(type) {
+	case *replication.XIDEvent:
+	case *replication.QueryEvent:
+		uq := strings.ToUpper(strings.TrimSpace(string(e.Query)))
+		if !r.oneStmt && (uq == "BEGIN" || strings.HasPrefix(uq, "XA START") || strings.HasPrefix(uq, "SAVEPOINT")) {
+			return nil
+		}
+		if !r.oneStmt && !(uq == "COMMIT" || uq == "ROLLBACK" || strings.HasPrefix(uq, "XA COMMIT") || strings.HasPrefix(uq, "XA END") || strings.HasPrefix(uq, "XA PREPARE")) {
+			return nil // a statement inside the transaction
+		}
+	default:
+		return nil // table maps, rows, annotations…
+	}
+	r.skipping = false
+	return r.commit()
 }
 
 // eventAt is the position of the event that starts at start, for

@@ -157,11 +157,12 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 		}
 	}
 	r.touched = r.touched[:0]
-	if r.inTrx {
+	if r.inTrx && !r.skipping {
 		r.em.rewindVersion(r.trxVer)
 		r.skip = r.trxSent
 	}
 	r.inTrx = false
+	r.skipping = false // a skipped transaction is skipped again
 	r.oneStmt = false
 	r.trxSent = 0
 	r.held = nil

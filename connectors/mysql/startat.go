@@ -387,7 +387,17 @@ func findGTIDPlace(c *client.Conn, files []string, gtid string) (binlogPos, gtid
 	if len(files) == 0 {
 		return binlogPos{}, nil, fmt.Errorf("the server has no binary logs")
 	}
-	f := &gtidFinder{c: c, files: files, lists: make([]gtidState, len(files))}
+	return newGTIDFinder(c, files).place(want)
+}
+
+func newGTIDFinder(c *client.Conn, files []string) *gtidFinder {
+	return &gtidFinder{c: c, files: files, lists: make([]gtidState, len(files))}
+}
+
+// place is findGTIDPlace over the finder's files.
+func (f *gtidFinder) place(want []mariaGTID) (binlogPos, gtidState, error) {
+	files := f.files
+	var err error
 	// The file of each GTID; the position is after the last of them.
 	at := make([]int, len(want))
 	last := -1
@@ -565,4 +575,71 @@ func (f *gtidFinder) notFound(w mariaGTID, i int, start, first, seen gtidState) 
 		return err
 	}
 	return gtidMissing("GTID %s is not in the server's binary logs: domain %d is at %s at the start of %s and at %s at the start of %s, but %s has no transaction of that domain", w, d, lo, f.files[i], next[d], f.files[i+1], f.files[i])
+}
+
+// placeDomain returns where, in the finder's binlog, domain w.domain is at
+// GTID w: after w's transaction, or the start of the first file whose
+// Gtid_list has w as the domain's last GTID (no transaction of the domain
+// comes between: a domain idle since w is placed late, not at w itself,
+// perhaps in a purged file), with the binlog's GTID state there. The
+// errors are findGTIDPlace's: a gtidMissingError when the binlog does not
+// have w (purged, not yet, or another transaction with its sequence
+// number: diverged).
+func (f *gtidFinder) placeDomain(w mariaGTID) (binlogPos, gtidState, error) {
+	if len(f.files) == 0 {
+		return binlogPos{}, nil, fmt.Errorf("the server has no binary logs")
+	}
+	// The last file whose list has not passed w in its domain.
+	j, err := f.fileOf(w.domain, w.seq+1)
+	if err != nil {
+		return binlogPos{}, nil, err
+	}
+	if j >= 0 {
+		l, err := f.list(j)
+		if err != nil {
+			return binlogPos{}, nil, err
+		}
+		if g, ok := l[w.domain]; ok && g.seq == w.seq {
+			if g.server != w.server {
+				return binlogPos{}, nil, gtidMissingError{diverged: true,
+					msg: fmt.Sprintf("GTID %s is not in the server's binary logs: its sequence number %d of domain %d is %s here, another transaction, written by server_id %d (before %s); this server's history diverged from the one the GTID was read on: it lacks transactions of that server (a replica promoted before it had replicated them?), or has transactions of its own in that domain",
+						w, w.seq, w.domain, g, g.server, f.files[j])}
+			}
+			state := gtidState{}
+			for _, g := range l {
+				state.add(g)
+			}
+			return binlogPos{File: f.files[j], Pos: 4}, state, nil
+		}
+	}
+	return f.place([]mariaGTID{w})
+}
+
+// firstFileOf returns the index of the binlog file that holds the first
+// transaction of domain d: the last one whose Gtid_list lacks the domain;
+// -1 when even the oldest file's list has it (its first transactions were
+// purged).
+func (f *gtidFinder) firstFileOf(d uint32) (int, error) {
+	return f.fileOf(d, 1)
+}
+
+// parseDomainList parses skip_gtid_domains: GTID domain ids separated by
+// commas ("" is none).
+func parseDomainList(v string) (map[uint32]bool, error) {
+	out := map[uint32]bool{}
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			if strings.TrimSpace(v) != "" {
+				return nil, fmt.Errorf("%q: an empty item; want GTID domain ids separated by commas, such as '1,7'", v)
+			}
+			continue
+		}
+		d, err := strconv.ParseUint(part, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a GTID domain id (0 to 4294967295); want ids separated by commas, such as '1,7'", part)
+		}
+		out[uint32(d)] = true
+	}
+	return out, nil
 }

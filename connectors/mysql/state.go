@@ -80,6 +80,12 @@ type markState struct {
 	// before they were recorded have neither.
 	ServerID   uint32 `json:"server_id,omitempty"`
 	ServerUUID string `json:"server_uuid,omitempty"`
+	// Skip lists, for GTID domains whose transactions in this server's
+	// binlog after File:Pos the stream has not to deliver, where they
+	// end: a checkpoint of another server resumed here (each domain from
+	// its own GTID on, as a MariaDB replica resumes), or a domain
+	// skip_gtid_domains names.
+	Skip []domainSkip `json:"gtid_skip,omitempty"`
 	// Version is the next _version the stream assigns.
 	Version uint64 `json:"version"`
 	// Schemas are the schemas of the streamed tables at this position.
@@ -89,6 +95,17 @@ type markState struct {
 	// initial has not started.
 	Snapshot map[string]*snapState `json:"snapshot,omitempty"`
 }
+
+// domainSkip: the transactions of GTID domain Domain that begin before
+// File:Pos are not delivered (they were read on another server, or the
+// user chose to skip them).
+type domainSkip struct {
+	Domain uint32 `json:"domain"`
+	File   string `json:"file"`
+	Pos    uint32 `json:"pos"`
+}
+
+func (d domainSkip) at() binlogPos { return binlogPos{File: d.File, Pos: d.Pos} }
 
 // ident is the identity of the server the checkpoint was taken on.
 func (s *markState) ident() serverIdent {

@@ -42,6 +42,9 @@ type streamOpts struct {
 	position      string // snapshot_position: auto, bracket, watermark
 	watermarkTbl  string // watermark_table
 	textProtocol  bool   // snapshot_protocol = 'text'
+	// skipDomains: skip_gtid_domains, the GTID domains not read when a
+	// checkpoint of another server resumes on this one.
+	skipDomains string
 }
 
 // tableState is one requested table inside a stream.
@@ -331,6 +334,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	// Where the binlog starts, and which tables still need a snapshot.
 	var start binlogPos
 	var gtid string
+	var skips []domainSkip // transactions not delivered (resumeStart)
 	if posErr != nil && st.needBinlog {
 		return nil, posErr
 	}
@@ -415,7 +419,10 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		// placed by its GTID), and a purged start position, are settled
 		// before anything else runs.
 		if resume != nil {
-			start, err = st.resumeStart(c, resume)
+			var at resumePlace
+			if at, err = st.resumeStart(c, resume); err == nil {
+				start, gtid, skips = at.pos, at.gtid, at.skips
+			}
 		} else {
 			err = checkPurged(c, start)
 		}
@@ -467,6 +474,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	}
 	if st.needBinlog {
 		st.bin = newBinlogReader(st, st.snap, start, gtid)
+		st.bin.skips = skips
 		st.resumeSwaps(start, resume != nil) // swapresume.go
 		st.resumeRebuilds()                  // rebuild.go
 		if err := st.bin.start(); err != nil {
@@ -512,6 +520,10 @@ func (st *stream) parseOpts() error {
 	}
 	if _, err := parseTableRef(o.watermarkTbl); err != nil {
 		return err
+	}
+	o.skipDomains = opts.String("skip_gtid_domains")
+	if _, err = parseDomainList(o.skipDomains); err != nil {
+		return fmt.Errorf("option skip_gtid_domains: %v", err)
 	}
 	st.opts = o
 	return nil
@@ -746,6 +758,7 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 		ServerID: st.ident.ID, ServerUUID: st.ident.UUID}
 	if st.bin != nil {
 		ms.GTID = st.bin.gtidString()
+		ms.Skip = st.bin.pendingSkips(pos)
 	}
 	b, err := json.Marshal(ms)
 	if err != nil {
@@ -864,68 +877,155 @@ func (st *stream) Close() error {
 	return nil
 }
 
+// resumePlace is where a checkpoint resumes: the binlog position the
+// stream starts at, the GTID set there, and the transactions after it that
+// the stream does not deliver.
+type resumePlace struct {
+	pos   binlogPos
+	gtid  string
+	skips []domainSkip
+}
+
 // resumeStart returns where checkpoint cp resumes on the server c is
 // connected to. A checkpoint taken on this server (or one that recorded no
-// server) resumes at its binlog file and position. Another server's file
-// and position mean nothing here (after a failover to a replica, the same
-// transactions are at other offsets, perhaps in files of the same names):
-// its MariaDB GTID set is looked up in this server's binlog instead, and
-// the stream starts after it. A lostPositionError says the checkpoint
-// cannot be placed on this server (snapshot_on_purge then takes a new
-// snapshot).
-func (st *stream) resumeStart(c *client.Conn, cp *markState) (binlogPos, error) {
+// server) resumes at its binlog file and position (skipping still what it
+// skipped there). Another server's file and position mean nothing here
+// (after a failover to a replica, the same transactions are at other
+// offsets, perhaps in files of the same names): its MariaDB GTID set is
+// placed in this server's binlog instead, domain by domain, as a MariaDB
+// primary places a replica's GTID position: each domain resumes after its
+// own GTID, so the stream starts at the earliest of those places and
+// skips, in each domain, the transactions up to its GTID's (a replica
+// writes the domains of its primary in another order when it applied
+// them in parallel, or one after the other). A domain this binlog has
+// before those places and the checkpoint has not is read from its first
+// transaction, or skipped when skip_gtid_domains names it. A
+// lostPositionError says the checkpoint cannot be placed on this server
+// (on_binlog_gap = 'resnapshot' then takes a new snapshot).
+func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error) {
 	pos := binlogPos{File: cp.File, Pos: cp.Pos}
 	if sameServer(cp.ident(), st.ident) {
-		return pos, checkPurged(c, pos)
+		var skips []domainSkip
+		for _, s := range cp.Skip {
+			if s.at().cmp(pos) > 0 {
+				skips = append(skips, s)
+			}
+		}
+		return resumePlace{pos: pos, gtid: cp.GTID, skips: skips}, checkPurged(c, pos)
 	}
 	other := fmt.Sprintf("the checkpoint (%s) was taken on another server (%s), not on this one (%s at %s)",
 		pos, cp.ident(), st.ident, st.src.cfg.Addr())
 	const remedy = "set on_binlog_gap = 'resnapshot' to take a new snapshot here (it first marks every target with a truncate, so the rows deleted meanwhile leave them too), or start again with an empty state directory (exact for upsert targets; a changelog or file target would keep the rows deleted meanwhile)"
 	switch {
 	case st.flavor != "mariadb" || cp.Flavor == "mysql":
-		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and resuming by MySQL GTID on another server is not supported yet: its position is that server's own; %s", other, remedy)}
+		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and resuming by MySQL GTID on another server is not supported yet: its position is that server's own; %s", other, remedy)}
 	case cp.GTID == "":
-		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and it holds no GTID to find its place in this server's binlog by: its position is that server's own; %s", other, remedy)}
+		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and it holds no GTID to find its place in this server's binlog by: its position is that server's own; %s", other, remedy)}
+	}
+	want, err := parseGTIDStart(cp.GTID)
+	if err != nil {
+		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be read: %v; %s", other, cp.GTID, err, remedy)}
 	}
 	logs, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {
-		return binlogPos{}, fmt.Errorf("%s; finding its GTID %s here: cannot list binary logs: %v", other, cp.GTID, err)
+		return resumePlace{}, fmt.Errorf("%s; finding its GTID %s here: cannot list binary logs: %v", other, cp.GTID, err)
 	}
 	files := make([]string, logs.RowNumber())
 	for i := range files {
 		files[i], _ = logs.GetString(i, 0)
 	}
-	p, state, err := findGTIDPlace(c, files, cp.GTID)
-	var missing gtidMissingError
-	switch {
-	case errors.As(err, &missing):
-		behind := ""
+	f := newGTIDFinder(c, files)
+	var at resumePlace
+	var last binlogPos      // the latest of the domains' places
+	var lastState gtidState // the binlog's GTID state there
+	have := map[uint32]bool{}
+	for _, w := range want {
+		have[w.domain] = true
+		p, state, err := f.placeDomain(w)
+		var missing gtidMissingError
 		switch {
-		case missing.ahead && missing.newest.server == st.ident.ID && missing.newest.server != missing.want.server:
-			// Not a replica behind: this server wrote transactions of its
-			// own in that domain since the last it replicated (a replica
-			// promoted before it had replicated all etlq read).
-			behind = fmt.Sprintf(": this server wrote %s itself, so it is no replica that will get %s: it was promoted before it had replicated all etlq read on the other server, whose changes after that the targets hold and this server does not have", missing.newest, missing.want)
-		case missing.ahead:
-			behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
-		case missing.diverged:
-			behind = ": the targets may hold changes read on the other server that this one never had, and resuming at the same sequence number here would skip this server's own transactions"
+		case errors.As(err, &missing):
+			behind := ""
+			switch {
+			case missing.ahead && missing.newest.server == st.ident.ID && missing.newest.server != missing.want.server:
+				// Not a replica behind: this server wrote transactions of its
+				// own in that domain since the last it replicated (a replica
+				// promoted before it had replicated all etlq read).
+				behind = fmt.Sprintf(": this server wrote %s itself, so it is no replica that will get %s: it was promoted before it had replicated all etlq read on the other server, whose changes after that the targets hold and this server does not have", missing.newest, missing.want)
+			case missing.ahead:
+				behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
+			case missing.diverged:
+				behind = ": the targets may hold changes read on the other server that this one never had, and resuming at the same sequence number here would skip this server's own transactions"
+			}
+			return resumePlace{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
+		case err != nil:
+			return resumePlace{}, fmt.Errorf("%s; finding its GTID %s here: %v", other, cp.GTID, err)
 		}
-		return binlogPos{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
-	case err != nil:
-		return binlogPos{}, fmt.Errorf("%s; finding its GTID %s here: %v", other, cp.GTID, err)
+		if at.pos.isZero() || p.cmp(at.pos) < 0 {
+			at.pos = p
+		}
+		if last.isZero() || p.cmp(last) > 0 {
+			last, lastState = p, state
+		}
+		at.skips = append(at.skips, domainSkip{Domain: w.domain, File: p.File, Pos: p.Pos})
 	}
+	// Domains the checkpoint's server never had, with transactions here
+	// before the checkpoint's place: errant transactions of this server,
+	// or ones it replicated from another primary (multi-source).
+	var unread []mariaGTID
+	for d, g := range lastState {
+		if !have[d] {
+			unread = append(unread, g)
+		}
+	}
+	sort.Slice(unread, func(i, j int) bool { return unread[i].domain < unread[j].domain })
+	skip, _ := parseDomainList(st.opts.skipDomains) // checked by parseOpts
+	gtids := []string{cp.GTID}
+	var read, skipped, purged, purgedIDs []string
+	for _, g := range unread {
+		if skip[g.domain] {
+			at.skips = append(at.skips, domainSkip{Domain: g.domain, File: last.File, Pos: last.Pos})
+			gtids = append(gtids, g.String())
+			skipped = append(skipped, g.String())
+			continue
+		}
+		i, err := f.firstFileOf(g.domain)
+		if err != nil {
+			return resumePlace{}, fmt.Errorf("%s; finding the first transaction of GTID domain %d here: %v", other, g.domain, err)
+		}
+		if i < 0 {
+			purged = append(purged, g.String())
+			purgedIDs = append(purgedIDs, strconv.FormatUint(uint64(g.domain), 10))
+			continue
+		}
+		if p := (binlogPos{File: files[i], Pos: 4}); p.cmp(at.pos) < 0 {
+			at.pos = p
+		}
+		read = append(read, g.String())
+	}
+	if len(purged) > 0 {
+		return resumePlace{}, lostPositionError{fmt.Errorf("%s; its GTID %s is here, but before it this server's binlog has transactions of GTID domains the checkpoint's server never had (last: %s): etlq reads such a domain from its first transaction, as a MariaDB replica given that GTID position would, and the first transactions of %s were purged here (the oldest binary log, %s, begins after them); set skip_gtid_domains = '%s' to resume without reading those domains (what they changed in the pipelines' tables the targets then lack: etlq verify tells, --repair mends), or %s",
+			other, cp.GTID, strings.Join(append(append(append([]string(nil), read...), skipped...), purged...), ", "), strings.Join(purged, ", "), files[0], strings.Join(purgedIDs, ","), remedy)}
+	}
+	kept := at.skips[:0]
+	for _, s := range at.skips {
+		if s.at().cmp(at.pos) > 0 {
+			kept = append(kept, s)
+		}
+	}
+	at.skips = kept
+	at.gtid = strings.Join(gtids, ",")
 	st.log.Warn("resuming by GTID on another server", "checkpoint_server_id", cp.ServerID, "server_id", st.ident.ID,
-		"gtid", cp.GTID, "checkpoint_position", pos.String(), "position", p.String())
-	if unread := unreadDomains(cp.GTID, state); unread != "" {
-		// Transactions of GTID domains the checkpoint's server never had
-		// come before the resume position here: errant transactions of
-		// this server, or ones it replicated from another primary
-		// (multi-source). The stream starts after them.
-		st.log.Error("this server's binlog has, before the place the checkpoint resumes at, transactions of GTID domains the checkpoint's server did not have; etlq never read them: if they changed the pipelines' tables, the targets lack those changes (etlq verify tells, --repair mends)",
-			"domains", unread, "checkpoint_gtid", cp.GTID, "position", p.String())
+		"gtid", cp.GTID, "checkpoint_position", pos.String(), "position", at.pos.String(), "gtid_place", last.String())
+	if len(read) > 0 {
+		st.log.Warn("this server's binlog has, before the checkpoint's place, transactions of GTID domains the checkpoint's server did not have: they are read from each domain's first transaction (skip_gtid_domains would skip them)",
+			"domains", strings.Join(read, ", "), "checkpoint_gtid", cp.GTID, "position", at.pos.String())
 	}
-	return p, nil
+	if len(skipped) > 0 {
+		st.log.Warn("this server's binlog has, before the checkpoint's place, transactions of GTID domains the checkpoint's server did not have: skip_gtid_domains skips them; if they changed the pipelines' tables, the targets lack those changes (etlq verify tells, --repair mends)",
+			"domains", strings.Join(skipped, ", "), "checkpoint_gtid", cp.GTID, "up_to", last.String())
+	}
+	return at, nil
 }
 
 // lostPositionError is a checkpoint position the server cannot resume
@@ -971,24 +1071,4 @@ func purgedWhileReading(pos binlogPos) error {
 
 func purgedError(pos binlogPos) error {
 	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot'; only the latter marks changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too)", pos)}
-}
-
-// unreadDomains lists the domains of a binlog's GTID state (at a resume
-// position) that the checkpoint's GTID set cp has no transaction of, with
-// the state's last GTID of each ("1-2-5, 7-2-1"), or "".
-func unreadDomains(cp string, state gtidState) string {
-	have := map[uint32]bool{}
-	for _, part := range strings.Split(cp, ",") {
-		if g, ok := parseMariaGTID(strings.TrimSpace(part)); ok {
-			have[g.domain] = true
-		}
-	}
-	var out []string
-	for d, g := range state {
-		if !have[d] {
-			out = append(out, g.String())
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
 }

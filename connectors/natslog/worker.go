@@ -180,11 +180,13 @@ type part struct {
 	sub      *nats.Subscription
 	stop     context.CancelFunc
 	done     chan struct{} // the fetcher ended
+	start    func()        // starts the fetcher (balance, once the round took its partitions)
 	lost     atomic.Bool   // its messages are dropped, never acknowledged
 	draining bool          // released once its delivered messages are acknowledged
 	resync   atomic.Bool   // messages went missing: read again from the acknowledged
 	inflight atomic.Int64  // fetched, not yet handed to the engine
 	next     uint64        // the consumer sequence the next message must have (fetcher)
+	sent     atomic.Uint64 // the stream sequence of the last message put into the worker's queue (order.go)
 	unseen   uint64        // delivered by the server, never received: seen at the last idle fetch (fetcher)
 	pending  []pend        // handed to the engine, not yet acknowledged (workerStream.mu)
 }
@@ -231,12 +233,17 @@ type workerStream struct {
 	// of the partitions without a live lease was published (zero: none);
 	// seen the revision of each other worker's lease and when this worker
 	// first saw it (balance, measureUnowned).
-	unowned time.Time
-	seen    map[int]seenLease
+	unowned  time.Time
+	measured time.Time // the last measureUnowned (balance's goroutine)
+	seen     map[int]seenLease
 	// peers are the other workers of the group whose heartbeat this one
 	// saw: the revision it first saw, 0 once compared with its pipelines
 	// (warnPeers, balance's goroutine).
 	peers map[string]uint64
+
+	// layouts keeps, per table, the schema of the messages last put into
+	// the queue (order.go).
+	layouts layoutOrder
 }
 
 type seenLease struct {
@@ -446,46 +453,75 @@ func (w *workerStream) Close() error {
 func (w *workerStream) leaseLoop(ctx context.Context) {
 	defer close(w.loopDone)
 	defer w.releaseAll()
-	tick := time.NewTicker(w.o.Lease / 4)
-	defer tick.Stop()
 	for {
-		if err := w.balance(ctx); err != nil {
+		settled, err := w.balance(ctx)
+		if err != nil {
 			w.fatal.Store(&err)
 			return
+		}
+		// Until the worker holds its share (partitions given back by
+		// others are released once acknowledged, its own once theirs
+		// are), it looks again soon: workers started together, joining or
+		// leaving are spread in a few rounds, not a few quarters of a lease.
+		wait := w.o.Lease / 4
+		if !settled {
+			wait = max(w.o.Lease/20, 50*time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case <-time.After(wait):
 		}
 	}
 }
 
+// share is how many partitions this worker holds, given keys, the lease
+// bucket's keys: the live workers of its group (their heartbeats), sorted
+// by id, split the partitions evenly — each ⌊partitions / workers⌋, the
+// first partitions mod workers of them one more — so that no two differ
+// by more than one and the shares add up to the partitions. Before, each
+// took up to ⌈partitions / workers⌉: five workers over eight partitions
+// held 2, 2, 2, 2 and 0.
+func (w *workerStream) share(keys []string) int {
+	ids := []string{w.o.ID}
+	for _, k := range keys {
+		if id, ok := strings.CutPrefix(k, w.prefix+"w."); ok && k != w.wkey {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	rank := sort.SearchStrings(ids, w.o.ID)
+	share := w.nparts / len(ids)
+	if rank < w.nparts%len(ids) {
+		share++
+	}
+	return share
+}
+
 // balance is one round: heartbeat, renew, give back what is above this
-// worker's fair share, take free partitions up to it.
-func (w *workerStream) balance(ctx context.Context) error {
+// worker's share, take free partitions up to it.
+func (w *workerStream) balance(ctx context.Context) (settled bool, err error) {
 	if err := w.log.gone(w.n, w.created, "start the workers again once etlq capture runs again (it makes a new stream, beginning with a snapshot)"); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := w.kv.Put(w.wkey, w.heartbeatValue()); err != nil {
 		w.o.Log.Warn("log: heartbeat failed", "error", err.Error())
 	}
 	keys, err := w.kv.Keys()
-	if err != nil && !errors.Is(err, nats.ErrNoKeysFound) {
+	listed := err == nil || errors.Is(err, nats.ErrNoKeysFound)
+	if !listed {
 		w.o.Log.Warn("log: listing workers failed", "error", err.Error())
 	}
-	if err == nil || errors.Is(err, nats.ErrNoKeysFound) {
-		defer w.measureUnowned(keys)
+	if listed {
+		// (Measured each quarter of a lease: rounds come faster while
+		// the worker is not settled.)
+		if time.Since(w.measured) >= w.o.Lease/4 {
+			w.measured = time.Now()
+			defer w.measureUnowned(keys)
+		}
 		w.warnPeers(keys)
 	}
-	workers := 0
-	for _, k := range keys {
-		if strings.HasPrefix(k, w.prefix+"w.") {
-			workers++
-		}
-	}
-	workers = max(workers, 1)
-	share := (w.nparts + workers - 1) / workers
+	share := w.share(keys)
 
 	w.mu.Lock()
 	parts := make([]*part, 0, len(w.owned))
@@ -528,11 +564,25 @@ func (w *workerStream) balance(ctx context.Context) error {
 			w.tryRelease(p)
 		}
 	}
+	draining := false
+	for _, p := range parts {
+		draining = draining || p.draining && !p.lost.Load()
+	}
 	if active >= share || ctx.Err() != nil {
-		return nil
+		return listed && active == share && !draining, nil
 	}
 	// Below the share: take free partitions, starting at a place of this
-	// worker's own so that workers starting together spread out.
+	// worker's own so that workers starting together spread out. Their
+	// fetchers start together once the round took them: one started
+	// before the others were taken could queue a table's messages past a
+	// schema change before the others queued theirs from before it, and
+	// the engine would plan the table again at each flip (order.go).
+	var taken []*part
+	defer func() {
+		for _, p := range taken {
+			p.start()
+		}
+	}()
 	off := rand.IntN(w.nparts)
 	for i := 0; i < w.nparts && active < share; i++ {
 		id := (off + i) % w.nparts
@@ -546,17 +596,19 @@ func (w *workerStream) balance(ctx context.Context) error {
 		if err != nil {
 			continue // held by another worker, or the server is away
 		}
-		if err := w.acquire(ctx, id, rev); err != nil {
+		p, err := w.acquire(ctx, id, rev)
+		if err != nil {
 			w.o.Log.Warn("log: taking a partition failed", "partition", id, "error", err.Error())
 			_ = w.kv.Delete(w.leaseKey(id), nats.LastRevision(rev))
 			if !transient(err) {
-				return err
+				return false, err
 			}
 			continue
 		}
+		taken = append(taken, p)
 		active++
 	}
-	return nil
+	return false, nil
 }
 
 // acquire starts reading partition id through a durable consumer of its
@@ -565,11 +617,11 @@ func (w *workerStream) balance(ctx context.Context) error {
 // and in order (waiting for their redelivery would let later ones pass
 // them), and a previous owner that has not noticed yet that its lease is
 // gone reads from a consumer that no longer exists, never from this one.
-func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
+func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) (*part, error) {
 	js := w.log.js
 	old, err := w.log.partConsumers(w.n, w.o.Group, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	start := uint64(1)
 	for _, ci := range old {
@@ -587,19 +639,20 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 	// failed (the server away) lost it, the next owner reading the
 	// partition from its start.
 	if err := addConsumer(js, w.n.stream, cfg); err != nil {
-		return err
+		return nil, err
 	}
 	for _, ci := range old {
 		if err := js.DeleteConsumer(w.n.stream, ci.Name); err != nil && !errors.Is(err, nats.ErrConsumerNotFound) {
-			return err
+			return nil, err
 		}
 	}
 	sub, err := js.PullSubscribe(cfg.FilterSubject, durable, nats.Bind(w.n.stream, durable))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fctx, stop := context.WithCancel(ctx)
 	p := &part{id: id, rev: rev, renewed: time.Now(), sub: sub, stop: stop, done: make(chan struct{}), next: 1}
+	p.sent.Store(start - 1)
 	w.mu.Lock()
 	w.owned[id] = p
 	n := len(w.owned)
@@ -617,8 +670,8 @@ func (w *workerStream) acquire(ctx context.Context, id int, rev uint64) error {
 		}
 	}
 	w.warnDropped(id, read+1)
-	go w.fetch(fctx, p)
-	return nil
+	p.start = func() { go w.fetch(fctx, p) }
+	return p, nil
 }
 
 // warnDropped warns when the stream no longer holds the messages a
@@ -682,6 +735,7 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 			// it may be handed over, or its acknowledgement would cover
 			// the lost one: the partition is read again from the last
 			// acknowledged message.
+			var seq uint64
 			if md, err := m.Metadata(); err == nil {
 				if md.Sequence.Consumer != p.next && p.next != 0 || md.NumDelivered > 1 {
 					w.o.Log.Warn("log: messages of a partition went missing on the way; reading it again from the last acknowledged",
@@ -690,10 +744,19 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 					return
 				}
 				p.next = md.Sequence.Consumer + 1
+				seq = md.Sequence.Stream
 			}
 			b, err := w.log.decode(w.n, m, w.o.Alloc)
+			table, schema := "", ""
 			if err == nil {
 				liftVersions(b, w.floor.Lift, w.o.Alloc)
+				table, schema = b.DB+"."+b.Table, m.Header.Get(hdrSchema)
+				// A table's first message of a schema new to the queue
+				// waits for the worker's other partitions to pass it.
+				if !w.inOrder(ctx, p, table, schema, seq) {
+					b.Release()
+					return
+				}
 			}
 			p.inflight.Add(1)
 			select {
@@ -703,6 +766,7 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 				b.Release()
 				return
 			}
+			w.queued(p, table, schema, seq)
 		}
 	}
 }

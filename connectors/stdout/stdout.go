@@ -87,7 +87,7 @@ func (s *Sink) formatOf(t connectors.Target) string {
 
 // Plan refuses an unusable format or option, as Open does; stdout has no
 // DDL.
-func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []string, error) {
+func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []connectors.Problem, error) {
 	if _, err := s.encoder(t); err != nil {
 		return nil, nil, err
 	}

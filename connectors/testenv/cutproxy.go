@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // CutProxy forwards TCP connections to a server; while cut it closes the
@@ -18,6 +19,9 @@ type CutProxy struct {
 	down    bool
 	conns   []net.Conn
 	Refused atomic.Int32
+	// lag, when set (Slow), delays each chunk sent to the server: a slow
+	// server, so that a test can act while writes are under way.
+	lag atomic.Int64
 }
 
 // NewCutProxy listens on a free loopback port and forwards to target
@@ -51,7 +55,7 @@ func NewCutProxy(t testing.TB, target string) *CutProxy {
 			}
 			p.conns = append(p.conns, c, s)
 			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
+			go func() { p.copySlow(s, c); s.Close() }()
 			go func() { io.Copy(c, s); c.Close() }()
 		}
 	}()
@@ -60,6 +64,28 @@ func NewCutProxy(t testing.TB, target string) *CutProxy {
 
 // Addr is the proxy's host:port.
 func (p *CutProxy) Addr() string { return p.ln.Addr().String() }
+
+// Slow makes every chunk sent to the server wait d (0: none).
+func (p *CutProxy) Slow(d time.Duration) { p.lag.Store(int64(d)) }
+
+// copySlow is io.Copy(dst, src) with the proxy's lag before each chunk.
+func (p *CutProxy) copySlow(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if d := time.Duration(p.lag.Load()); d > 0 {
+				time.Sleep(d)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
 
 // Cut closes the open connections and refuses new ones until Restore.
 func (p *CutProxy) Cut() {

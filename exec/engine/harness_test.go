@@ -309,7 +309,7 @@ type sink struct {
 
 func newSink() *sink { return &sink{writers: map[string]*writer{}, failAfter: map[string]int{}} }
 
-func (s *sink) Plan(context.Context, connectors.Target) ([]string, []string, error) {
+func (s *sink) Plan(context.Context, connectors.Target) ([]string, []connectors.Problem, error) {
 	return nil, nil, nil
 }
 

@@ -176,7 +176,7 @@ func CheckResnapshot(p *planner.Pipeline, req *ResnapshotRequest) (filter string
 	if len(tp.KeyIndex) == 0 {
 		return "", fmt.Errorf("pipeline %s has no KEY for %s", p.Name, req.Table)
 	}
-	if (len(p.Tables) > 1 || len(p.Patterns) > 0) && pickColumn(tp, exec.ColTable) == "" {
+	if !rowsApart(p, tp) {
 		return "", fmt.Errorf("pipeline %s writes several tables into one target and has no _table output column: "+
 			"the rows of %s cannot be told apart from the others' (add _table to TRANSFORM and to KEY)", p.Name, req.Table)
 	}
@@ -207,6 +207,17 @@ func pipelineTable(p *planner.Pipeline, table string) *planner.TablePlan {
 }
 
 // pickColumn returns the output column that holds metadata column meta.
+// rowsApart reports whether the rows of table plan tp can be told from
+// those of the pipeline's other tables in its target: it reads one table,
+// or outputs _table, or outputs _db and its tables all have one name
+// (planner.Pipeline.OneTableName).
+func rowsApart(p *planner.Pipeline, tp *planner.TablePlan) bool {
+	if len(p.Tables) <= 1 && len(p.Patterns) == 0 {
+		return true
+	}
+	return pickColumn(tp, exec.ColTable) != "" || (p.OneTableName() && pickColumn(tp, exec.ColDB) != "")
+}
+
 func pickColumn(tp *planner.TablePlan, meta string) string {
 	for i, e := range tp.Outputs {
 		if e.String() == meta {
@@ -629,7 +640,7 @@ func (r *sourceRun) removeOlder(ctx context.Context, pr *pipeRun, t connectors.T
 	if c := pickColumn(tr.plan, exec.ColDB); c != "" {
 		where[c] = b.DB
 	}
-	if (len(pr.p.Tables) > 1 || len(pr.p.Patterns) > 0) && pickColumn(tr.plan, exec.ColTable) == "" {
+	if !rowsApart(pr.p, tr.plan) {
 		pr.log.Warn(step+": the target keeps "+what+": the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
 			"pipeline", pr.p.Name, "table", key)
 		return nil

@@ -59,7 +59,7 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 				where[tr.plan.Output[i].Name] = b.DB
 			}
 		}
-		if len(pr.tables) > 1 && where[pickTable(tr)] == "" {
+		if len(pr.tables) > 1 && !rowsApart(pr.p, tr.plan) {
 			pr.log.Warn("truncate: the target keeps the rows of the truncated table: the pipeline writes several tables into it and has no _table output column to tell their rows apart (add _table to TRANSFORM and to KEY)",
 				"pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.Pos), 0))
 			return nil
@@ -145,14 +145,4 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 		return err
 	}
 	return nil
-}
-
-// pickTable returns the output column that holds _table, or "".
-func pickTable(tr *tableRun) string {
-	for i, e := range tr.plan.Outputs {
-		if e.String() == exec.ColTable {
-			return tr.plan.Output[i].Name
-		}
-	}
-	return ""
 }

@@ -90,7 +90,7 @@ func (s *verifySink) version(key string) uint64 {
 	return 0
 }
 
-func (s *verifySink) Plan(context.Context, connectors.Target) ([]string, []string, error) {
+func (s *verifySink) Plan(context.Context, connectors.Target) ([]string, []connectors.Problem, error) {
 	return nil, nil, nil
 }
 

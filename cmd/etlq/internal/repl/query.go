@@ -193,7 +193,7 @@ type limitSink struct {
 
 var _ connectors.Sink = (*limitSink)(nil)
 
-func (s *limitSink) Plan(ctx context.Context, t connectors.Target) ([]string, []string, error) {
+func (s *limitSink) Plan(ctx context.Context, t connectors.Target) ([]string, []connectors.Problem, error) {
 	return s.inner.Plan(ctx, t)
 }
 
