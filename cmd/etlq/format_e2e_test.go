@@ -664,3 +664,72 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 		})
 	}
 }
+
+// TestDebeziumZeroDateNotNull: on MariaDB A and B, a zero or invalid date
+// ('0000-00-00', '2024-02-00 10:00:00') is written by debezium_json as
+// Debezium's MySQL connector writes it: null in a column that may be NULL,
+// the epoch in a NOT NULL one (DATE 0, DATETIME(n) 0, TIMESTAMP(n)
+// "1970-01-01T00:00:00Z" with n fractional digits) — the snapshot, the
+// binlog's after and before images, and a NOT NULL column added while etlq
+// was stopped. (Every zero date was null: a consumer that trusts
+// Debezium's schema, where such a column is not optional, failed on it.)
+func TestDebeziumZeroDateNotNull(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			zero := "'0000-00-00', '2024-02-00', '0000-00-00 00:00:00', '2024-02-00 10:00:00.5', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'"
+			myExec(t, my, "CREATE DATABASE "+db,
+				"SET sql_mode = ''",
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE NOT NULL, dx DATE NOT NULL, dt DATETIME NOT NULL, dt6 DATETIME(6) NOT NULL,"+
+					" ts TIMESTAMP NOT NULL DEFAULT '0000-00-00 00:00:00', ts3 TIMESTAMP(3) NOT NULL DEFAULT '0000-00-00 00:00:00',"+
+					" dn DATE NULL, dtn DATETIME NULL, tsn TIMESTAMP NULL)",
+				"INSERT INTO "+db+".t VALUES (1, "+zero+")")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7396);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "SET sql_mode = ''",
+				"INSERT INTO "+db+".t VALUES (2, "+zero+")",
+				"UPDATE "+db+".t SET dn = NULL WHERE id = 2",
+				"DELETE FROM "+db+".t WHERE id = 2",
+				"ALTER TABLE "+db+".t ADD COLUMN added DATE NOT NULL",
+				"INSERT INTO "+db+".t VALUES (3, "+zero+", '0000-00-00')")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			want := map[string]any{"d": 0.0, "dx": 0.0, "dt": 0.0, "dt6": 0.0, "ts": "1970-01-01T00:00:00Z",
+				"ts3": "1970-01-01T00:00:00.000Z", "dn": nil, "dtn": nil, "tsn": nil}
+			lines := readLines(t, out)
+			if len(lines) != 5 {
+				t.Fatalf("want 5 events (r, c, u, d, c), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			for n, l := range lines {
+				var ev struct {
+					Op            string
+					Before, After map[string]any
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				for side, img := range map[string]map[string]any{"before": ev.Before, "after": ev.After} {
+					if img == nil {
+						continue
+					}
+					for col, w := range want {
+						if got, ok := img[col]; !ok || got != w {
+							t.Errorf("event %d (%s) %s.%s = %#v, want %#v", n, ev.Op, side, col, got, w)
+						}
+					}
+					if id := img["id"]; id == 3.0 && img["added"] != 0.0 {
+						t.Errorf("event %d (%s) %s.added = %#v, want 0", n, ev.Op, side, img["added"])
+					}
+				}
+			}
+		})
+	}
+}
