@@ -733,3 +733,58 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 		})
 	}
 }
+
+// TestDebeziumTruncateSource: on MariaDB A and B, the "op":"t" event of a
+// TRUNCATE TABLE, a binlog record, carries the server id and the GTID of
+// the statement as every binlog record does (they were 0 and null, the
+// marks of a snapshot record), and so does the t event of a DROP TABLE.
+func TestDebeziumTruncateSource(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY)",
+				"INSERT INTO "+db+".t VALUES (1)")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7397);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			serverID := myRows(t, my, "SELECT @@server_id")[0]
+			var gtids []string
+			for _, stmt := range []string{"TRUNCATE TABLE " + db + ".t", "INSERT INTO " + db + ".t VALUES (2)", "DROP TABLE " + db + ".t"} {
+				myExec(t, my, stmt)
+				gtids = append(gtids, myRows(t, my, "SELECT @@last_gtid")[0])
+			}
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			var got []string
+			for _, l := range readLines(t, out) {
+				var ev struct {
+					Op     string
+					Source struct {
+						ServerID json.Number `json:"server_id"`
+						GTID     *string
+					}
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				g := "null"
+				if ev.Source.GTID != nil {
+					g = *ev.Source.GTID
+				}
+				got = append(got, fmt.Sprintf("%s %s %s", ev.Op, ev.Source.ServerID, g))
+			}
+			want := []string{"r 0 null", "t " + serverID + " " + gtids[0], "c " + serverID + " " + gtids[1], "t " + serverID + " " + gtids[2]}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("events (op server_id gtid):\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
