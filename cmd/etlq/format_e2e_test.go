@@ -788,3 +788,51 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 		})
 	}
 }
+
+// TestDebeziumSnapshotEndMarked: on MariaDB A and B, two tables read in
+// many parallel chunks each: every run's debezium_json snapshot has its
+// "first" and "last" records and a "first_in_data_collection" and
+// "last_in_data_collection" for the table that is not first or last. (A
+// chunk streamed while it was read sent its last rows before the read said
+// they were its last, and the table's end then came on a row-less batch:
+// half the runs lost "last" or "last_in_data_collection".)
+func TestDebeziumSnapshotEndMarked(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			fill := " WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) SELECT n, REPEAT('x', 40) FROM c"
+			myExec(t, my, "CREATE DATABASE "+db, "SET SESSION max_recursive_iterations = 100000",
+				"CREATE TABLE "+db+".a (id INT PRIMARY KEY, v VARCHAR(64))",
+				"CREATE TABLE "+db+".b (id INT PRIMARY KEY, v VARCHAR(64))",
+				"INSERT INTO "+db+".a"+fill, "INSERT INTO "+db+".b"+fill)
+			dir := t.TempDir()
+			for run := range 3 {
+				out := filepath.Join(dir, fmt.Sprintf("out%d.json", run))
+				file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7398, chunk_rows = 1000);
+CREATE PIPELINE p FROM binlog s.%[2]s.a, s.%[2]s.b SNAPSHOT only TRANSFORM id INTO file '%[3]s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+				mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", filepath.Join(dir, fmt.Sprintf("state%d", run)), file)
+				lines := readLines(t, out)
+				var marks []string
+				for _, l := range lines {
+					var ev struct{ Source struct{ Snapshot string } }
+					if err := json.Unmarshal([]byte(l), &ev); err != nil {
+						t.Fatal(err)
+					}
+					if s := ev.Source.Snapshot; s != "true" {
+						marks = append(marks, s)
+					}
+				}
+				got := strings.Join(marks, " ")
+				if len(lines) != 40000 || (got != "first first_in_data_collection last_in_data_collection last" &&
+					got != "first last_in_data_collection first_in_data_collection last") {
+					t.Errorf("run %d: %d records, marks %q; want 40000, first, last_in/first_in_data_collection, last", run, len(lines), got)
+				}
+			}
+		})
+	}
+}
