@@ -664,3 +664,175 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 		})
 	}
 }
+
+// TestDebeziumZeroDateNotNull: on MariaDB A and B, a zero or invalid date
+// ('0000-00-00', '2024-02-00 10:00:00') is written by debezium_json as
+// Debezium's MySQL connector writes it: null in a column that may be NULL,
+// the epoch in a NOT NULL one (DATE 0, DATETIME(n) 0, TIMESTAMP(n)
+// "1970-01-01T00:00:00Z" with n fractional digits) — the snapshot, the
+// binlog's after and before images, and a NOT NULL column added while etlq
+// was stopped. (Every zero date was null: a consumer that trusts
+// Debezium's schema, where such a column is not optional, failed on it.)
+func TestDebeziumZeroDateNotNull(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			zero := "'0000-00-00', '2024-02-00', '0000-00-00 00:00:00', '2024-02-00 10:00:00.5', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'"
+			myExec(t, my, "CREATE DATABASE "+db,
+				"SET sql_mode = ''",
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE NOT NULL, dx DATE NOT NULL, dt DATETIME NOT NULL, dt6 DATETIME(6) NOT NULL,"+
+					" ts TIMESTAMP NOT NULL DEFAULT '0000-00-00 00:00:00', ts3 TIMESTAMP(3) NOT NULL DEFAULT '0000-00-00 00:00:00',"+
+					" dn DATE NULL, dtn DATETIME NULL, tsn TIMESTAMP NULL)",
+				"INSERT INTO "+db+".t VALUES (1, "+zero+")")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7396);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			myExec(t, my, "SET sql_mode = ''",
+				"INSERT INTO "+db+".t VALUES (2, "+zero+")",
+				"UPDATE "+db+".t SET dn = NULL WHERE id = 2",
+				"DELETE FROM "+db+".t WHERE id = 2",
+				"ALTER TABLE "+db+".t ADD COLUMN added DATE NOT NULL",
+				"INSERT INTO "+db+".t VALUES (3, "+zero+", '0000-00-00')")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			want := map[string]any{"d": 0.0, "dx": 0.0, "dt": 0.0, "dt6": 0.0, "ts": "1970-01-01T00:00:00Z",
+				"ts3": "1970-01-01T00:00:00.000Z", "dn": nil, "dtn": nil, "tsn": nil}
+			lines := readLines(t, out)
+			if len(lines) != 5 {
+				t.Fatalf("want 5 events (r, c, u, d, c), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+			}
+			for n, l := range lines {
+				var ev struct {
+					Op            string
+					Before, After map[string]any
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				for side, img := range map[string]map[string]any{"before": ev.Before, "after": ev.After} {
+					if img == nil {
+						continue
+					}
+					for col, w := range want {
+						if got, ok := img[col]; !ok || got != w {
+							t.Errorf("event %d (%s) %s.%s = %#v, want %#v", n, ev.Op, side, col, got, w)
+						}
+					}
+					if id := img["id"]; id == 3.0 && img["added"] != 0.0 {
+						t.Errorf("event %d (%s) %s.added = %#v, want 0", n, ev.Op, side, img["added"])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestDebeziumTruncateSource: on MariaDB A and B, the "op":"t" event of a
+// TRUNCATE TABLE, a binlog record, carries the server id and the GTID of
+// the statement as every binlog record does (they were 0 and null, the
+// marks of a snapshot record), and so does the t event of a DROP TABLE.
+func TestDebeziumTruncateSource(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			myExec(t, my, "CREATE DATABASE "+db,
+				"CREATE TABLE "+db+".t (id INT PRIMARY KEY)",
+				"INSERT INTO "+db+".t VALUES (1)")
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.json")
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7397);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+			state := filepath.Join(dir, "state")
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			serverID := myRows(t, my, "SELECT @@server_id")[0]
+			var gtids []string
+			for _, stmt := range []string{"TRUNCATE TABLE " + db + ".t", "INSERT INTO " + db + ".t VALUES (2)", "DROP TABLE " + db + ".t"} {
+				myExec(t, my, stmt)
+				gtids = append(gtids, myRows(t, my, "SELECT @@last_gtid")[0])
+			}
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			var got []string
+			for _, l := range readLines(t, out) {
+				var ev struct {
+					Op     string
+					Source struct {
+						ServerID json.Number `json:"server_id"`
+						GTID     *string
+					}
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				g := "null"
+				if ev.Source.GTID != nil {
+					g = *ev.Source.GTID
+				}
+				got = append(got, fmt.Sprintf("%s %s %s", ev.Op, ev.Source.ServerID, g))
+			}
+			want := []string{"r 0 null", "t " + serverID + " " + gtids[0], "c " + serverID + " " + gtids[1], "t " + serverID + " " + gtids[2]}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("events (op server_id gtid):\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// TestDebeziumSnapshotEndMarked: on MariaDB A and B, two tables read in
+// many parallel chunks each: every run's debezium_json snapshot has its
+// "first" and "last" records and a "first_in_data_collection" and
+// "last_in_data_collection" for the table that is not first or last. (A
+// chunk streamed while it was read sent its last rows before the read said
+// they were its last, and the table's end then came on a row-less batch:
+// half the runs lost "last" or "last_in_data_collection".)
+func TestDebeziumSnapshotEndMarked(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := fmtDB(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			fill := " WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) SELECT n, REPEAT('x', 40) FROM c"
+			myExec(t, my, "CREATE DATABASE "+db, "SET SESSION max_recursive_iterations = 100000",
+				"CREATE TABLE "+db+".a (id INT PRIMARY KEY, v VARCHAR(64))",
+				"CREATE TABLE "+db+".b (id INT PRIMARY KEY, v VARCHAR(64))",
+				"INSERT INTO "+db+".a"+fill, "INSERT INTO "+db+".b"+fill)
+			dir := t.TempDir()
+			for run := range 3 {
+				out := filepath.Join(dir, fmt.Sprintf("out%d.json", run))
+				file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7398, chunk_rows = 1000);
+CREATE PIPELINE p FROM binlog s.%[2]s.a, s.%[2]s.b SNAPSHOT only TRANSFORM id INTO file '%[3]s' FORMAT debezium_json;
+`, srv.dsn, db, out))
+				mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", filepath.Join(dir, fmt.Sprintf("state%d", run)), file)
+				lines := readLines(t, out)
+				var marks []string
+				for _, l := range lines {
+					var ev struct{ Source struct{ Snapshot string } }
+					if err := json.Unmarshal([]byte(l), &ev); err != nil {
+						t.Fatal(err)
+					}
+					if s := ev.Source.Snapshot; s != "true" {
+						marks = append(marks, s)
+					}
+				}
+				got := strings.Join(marks, " ")
+				if len(lines) != 40000 || (got != "first first_in_data_collection last_in_data_collection last" &&
+					got != "first last_in_data_collection first_in_data_collection last") {
+					t.Errorf("run %d: %d records, marks %q; want 40000, first, last_in/first_in_data_collection, last", run, len(lines), got)
+				}
+			}
+		})
+	}
+}

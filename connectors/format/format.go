@@ -166,15 +166,18 @@ type layout struct {
 	dbzGeom []int
 	// dbzFSP, per user column: n for a MySQL TIMESTAMP(n) source column
 	// (Debezium writes n fractional digits), else -1.
-	dbzFSP  []int
-	before  []int // per user column, its __before.<name> column or -1
-	hasOld  bool  // any __before.* column present
-	op      int   // __op or -1
-	ts      int   // __ts or -1
-	pos     int   // __pos or -1
-	version int   // __version or -1
-	deleted int   // __deleted or -1
-	opUser  int   // position in user of a user column named "_op", or -1
+	dbzFSP []int
+	// dbzNotNull, per user column: the column cannot be NULL (a NOT NULL
+	// source column), so Debezium writes a zero date there as the epoch.
+	dbzNotNull []bool
+	before     []int // per user column, its __before.<name> column or -1
+	hasOld     bool  // any __before.* column present
+	op         int   // __op or -1
+	ts         int   // __ts or -1
+	pos        int   // __pos or -1
+	version    int   // __version or -1
+	deleted    int   // __deleted or -1
+	opUser     int   // position in user of a user column named "_op", or -1
 	// rows are the columns of the row formats: the user columns, then
 	// (or, for OpColumn, first) the columns the mode adds.
 	rows []rowCol
@@ -221,6 +224,7 @@ func newLayout(s *arrow.Schema, o *Options) *layout {
 			l.dbzBits = append(l.dbzBits, debeziumBits(f))
 			l.dbzGeom = append(l.dbzGeom, debeziumGeometryKind(f))
 			l.dbzFSP = append(l.dbzFSP, debeziumTimestampFSP(f))
+			l.dbzNotNull = append(l.dbzNotNull, !f.Nullable)
 		}
 	}
 	for _, i := range l.user {

@@ -39,7 +39,8 @@ import (
 // microseconds beyond, MicroTimestamp), other timestamps ISO 8601 strings
 // in UTC (io.debezium.time.ZonedTimestamp; a TIMESTAMP(n) column with
 // exactly n fractional digits, others with 6), binary base64, JSON columns
-// strings.
+// strings. A zero or invalid date is null in a column that may be NULL and
+// the epoch in a NOT NULL one, as Debezium's MySQL connector writes them.
 type debeziumEncoder struct {
 	opts Options
 	lc   layoutCache

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -29,6 +30,21 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 			return appendDebeziumGeometry(dst, v, l.dbzGeom[k] == dbzPoint), nil
 		}
 	}
+	if dbz && l.dbzNotNull[k] && IsInvalidDate(a, i) {
+		// Debezium's MySQL connector writes a zero or invalid date
+		// ('0000-00-00', '2024-02-00') as null in a column that may be
+		// NULL, but in a NOT NULL column as the epoch (its schema there is
+		// not optional, and a consumer that trusts it fails on a null).
+		switch a.(type) {
+		case *array.Date32, *array.Date64:
+			return append(dst, '0'), nil
+		case *array.Timestamp:
+			if l.dbzEpoch[k] > 0 {
+				return append(dst, '0'), nil
+			}
+			return appendZonedTimestamp(dst, time.Unix(0, 0), l.dbzFSP[k]), nil
+		}
+	}
 	if ts, ok := a.(*array.Timestamp); ok && dbz {
 		if _, _, _, _, invalid := invalidDate(ts, i); !invalid {
 			t, _ := timeAt(ts, i)
@@ -36,16 +52,7 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 				return appendEpoch(dst, t.UnixMicro(), l.dbzEpoch[k]), nil
 			}
 			if fsp := l.dbzFSP[k]; fsp >= 0 {
-				// A TIMESTAMP(n): Debezium's ZonedTimestamp with the
-				// column's n fractional digits.
-				dst = append(dst, '"')
-				dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05")
-				if fsp > 0 {
-					f := strconv.AppendInt(nil, int64(t.Nanosecond()/1000)+1e6, 10)
-					dst = append(dst, '.')
-					dst = append(dst, f[1:1+fsp]...)
-				}
-				return append(dst, "Z\""...), nil
+				return appendZonedTimestamp(dst, t, fsp), nil
 			}
 		}
 	}
@@ -54,6 +61,23 @@ func appendJSONColumn(dst []byte, l *layout, r arrow.RecordBatch, k, c, i int, d
 		return dst, &columnError{l.names[k], err}
 	}
 	return out, nil
+}
+
+// appendZonedTimestamp writes t as Debezium's ZonedTimestamp of a
+// TIMESTAMP(fsp) column: an ISO string in UTC with exactly fsp fractional
+// digits (fsp < 0, a timestamp of no such column: 6).
+func appendZonedTimestamp(dst []byte, t time.Time, fsp int) []byte {
+	if fsp < 0 {
+		fsp = 6
+	}
+	dst = append(dst, '"')
+	dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05")
+	if fsp > 0 {
+		f := strconv.AppendInt(nil, int64(t.Nanosecond()/1000)+1e6, 10)
+		dst = append(dst, '.')
+		dst = append(dst, f[1:1+fsp]...)
+	}
+	return append(dst, "Z\""...)
 }
 
 // appendJSONRow appends the user columns of row i as a JSON object. With

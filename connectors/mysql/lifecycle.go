@@ -919,5 +919,7 @@ func (r *binlogReader) truncate(ts *tableState, at binlogPos) {
 	for _, a := range cols {
 		a.Release()
 	}
-	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table})
+	// A binlog change like any other: the statement's server id and GTID
+	// (debezium_json's source.server_id and gtid).
+	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID})
 }

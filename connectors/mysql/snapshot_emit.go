@@ -37,14 +37,14 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 			continue
 		}
 		verdict := s.windowed() && len(ch.t.Key) == 0 && !ch.verdictKnown
-		if (len(ch.recs) > 0 || verdict) && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
+		if (streamable(ch) || verdict) && (any || ch.posKnown && ch.pos.cmp(pos) <= 0) {
 			streaming = append(streaming, ch)
 		}
 	}
 	s.mu.Unlock()
 	for _, ch := range drop {
 		// A table that left: what its chunk read goes nowhere.
-		recs, _ := s.take(ch)
+		recs, _ := s.take(ch, false)
 		for _, r := range recs {
 			r.Release()
 		}
@@ -71,14 +71,26 @@ func (s *snapshotter) emitReady(pos binlogPos, any bool) bool {
 }
 
 // take removes and returns the records of ch read so far; final says they
-// end the chunk (its last record is among them).
-func (s *snapshotter) take(ch *chunk) (recs []arrow.RecordBatch, final bool) {
+// end the chunk (its last record is among them). With keepLast (a chunk
+// still being read, streamed) the newest record stays in ch, unless
+// holding it would pause the read (recsFull): it may be the chunk's last,
+// and the batch of a table's last row must say that it ends the table's
+// snapshot (exec.Batch.SnapshotEnd, debezium_json's "last"), which only
+// the chunk's completion tells; taken before, the end came on a row-less
+// batch, which no format can mark.
+func (s *snapshotter) take(ch *chunk, keepLast bool) (recs []arrow.RecordBatch, final bool) {
 	s.mu.Lock()
 	recs = ch.recs
 	ch.recs = nil
+	if n := len(recs); keepLast && n > 0 && !recsFull(recs[n-1:]) {
+		ch.recs = append(ch.recs, recs[n-1])
+		recs = recs[:n-1]
+	}
 	ch.streamed += len(recs)
-	final = ch.finalIn && len(recs) > 0
-	ch.finalIn = false
+	if len(ch.recs) == 0 {
+		final = ch.finalIn && len(recs) > 0
+		ch.finalIn = false
+	}
 	s.mu.Unlock()
 	if ch.drained != nil {
 		select {
@@ -159,7 +171,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		}
 		s.mu.Unlock()
 	}
-	recs, final := s.take(ch)
+	recs, final := s.take(ch, !complete)
 	for _, rec := range recs {
 		b := s.finishRecord(ch, rec, posText)
 		if b != nil && (len(drop) > 0 || len(seen) > 0) {

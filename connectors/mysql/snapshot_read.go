@@ -78,14 +78,27 @@ const (
 // queueFull reports whether ch's records not taken yet reach maxQueued or
 // maxQueuedBytes (s.mu held).
 func queueFull(ch *chunk) bool {
-	if len(ch.recs) >= maxQueued {
+	return recsFull(ch.recs)
+}
+
+// recsFull reports whether records not taken yet reach maxQueued or
+// maxQueuedBytes (queueFull).
+func recsFull(recs []arrow.RecordBatch) bool {
+	if len(recs) >= maxQueued {
 		return true
 	}
 	var size int64
-	for _, r := range ch.recs {
+	for _, r := range recs {
 		size += exec.RecordBytes(r)
 	}
-	return len(ch.recs) > 0 && size >= maxQueuedBytes
+	return len(recs) > 0 && size >= maxQueuedBytes
+}
+
+// streamable reports whether a chunk being read has records to stream
+// before it completes: all but its newest, which take keeps back unless
+// holding it would pause the read. Called with s.mu held.
+func streamable(ch *chunk) bool {
+	return len(ch.recs) > 1 || recsFull(ch.recs)
 }
 
 // maxBehindReader bounds the read views a chunk takes, in MariaDB's exact
