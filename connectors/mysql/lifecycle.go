@@ -73,10 +73,14 @@ func lifeSteps(db, q string) []lifeStep {
 				out = append(out, lifeStep{kind: lifeRename, from: lc.from[i], to: lc.to[i]})
 			}
 		case lifeCreate:
+			if createOrReplace(q) {
+				out = append(out, lifeStep{kind: lifeDrop, from: lc.to[0]})
+			}
 			out = append(out, lifeStep{kind: lifeCreate, to: lc.to[0]})
 		}
 		return out
 	}
+	orReplace := createOrReplace(q)
 	alters := map[connectors.TableRef][]*alterTable{}
 	for _, ch := range changes {
 		switch c := ch.(type) {
@@ -92,11 +96,25 @@ func lifeSteps(db, q string) []lifeStep {
 			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To, alters: alters[c.From]})
 		case *createTable:
 			if !c.Temporary {
+				if orReplace {
+					// MariaDB's CREATE OR REPLACE TABLE drops the table
+					// of that name first (the server logs no DROP): its
+					// rows leave, as for DROP TABLE then CREATE TABLE.
+					out = append(out, lifeStep{kind: lifeDrop, from: c.Ref})
+				}
 				out = append(out, lifeStep{kind: lifeCreate, to: c.Ref, create: c})
 			}
 		}
 	}
 	return out
+}
+
+// createOrReplace reports whether q is MariaDB's CREATE OR REPLACE
+// [TEMPORARY] TABLE.
+func createOrReplace(q string) bool {
+	w := ddlWords(q)
+	is := func(i int, s string) bool { return i < len(w) && !w[i].quoted && strings.EqualFold(w[i].text, s) }
+	return is(0, "CREATE") && is(1, "OR") && is(2, "REPLACE") && (is(3, "TABLE") || is(3, "TEMPORARY") && is(4, "TABLE"))
 }
 
 // ddlStatement handles a DDL query event at position at: first the tables
@@ -121,6 +139,7 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 	if err := r.joins(steps, at, q); err != nil {
 		return err
 	}
+	r.rowsChanged(schema, q, at)
 	for _, s := range steps {
 		if s.kind == lifeDrop || s.kind == lifeRename {
 			delete(r.tabs.toolCopies, s.from) // (the name is free again)
