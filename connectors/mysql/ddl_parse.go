@@ -234,6 +234,9 @@ func parseDDL(db, q string) (changes []ddlChange, err error) {
 				return ddlChangesOf(db, stmts)
 			}
 		}
+		if ch, ok := convertPartition(db, q); ok {
+			return ch, nil
+		}
 		return nil, &ddlSyntaxError{Query: q, Err: err}
 	}
 	return ddlChangesOf(db, stmts)

@@ -110,3 +110,54 @@ func (r *binlogReader) rowsChanged(schema, q string, at binlogPos) {
 		queueReread(r.tabs, ts)
 	}
 }
+
+// convertPartition recognizes MariaDB 10.7's ALTER TABLE t CONVERT
+// PARTITION p TO TABLE x (the partition's rows leave t and become the new
+// table x) and ALTER TABLE t CONVERT TABLE x TO PARTITION p … (x's rows
+// come into t, x is gone), which the DDL parser does not know. t's
+// columns do not change: its changes are an alterTable without
+// operations whose Rows names the statement (the table is read again,
+// rowsChanged), and for CONVERT TABLE the drop of x. ok is false for any
+// other statement.
+func convertPartition(db, q string) (changes []ddlChange, ok bool) {
+	w := ddlWords(q)
+	is := func(i int, s string) bool { return i < len(w) && !w[i].quoted && strings.EqualFold(w[i].text, s) }
+	name := func(i int) (connectors.TableRef, int, bool) {
+		if i >= len(w) || !w[i].quoted && !isWordByte(w[i].text[0]) {
+			return connectors.TableRef{}, i, false
+		}
+		if i+2 < len(w) && w[i+1].text == "." && !w[i+1].quoted {
+			return connectors.TableRef{DB: w[i].text, Table: w[i+2].text}, i + 3, true
+		}
+		return connectors.TableRef{DB: db, Table: w[i].text}, i + 1, true
+	}
+	if !is(0, "ALTER") {
+		return nil, false
+	}
+	i := 1
+	for is(i, "ONLINE") || is(i, "IGNORE") {
+		i++
+	}
+	if !is(i, "TABLE") {
+		return nil, false
+	}
+	t, i, ok := name(i + 1)
+	if !ok || !is(i, "CONVERT") {
+		return nil, false
+	}
+	switch {
+	case is(i+1, "PARTITION") && is(i+3, "TO") && is(i+4, "TABLE"):
+		x, _, ok := name(i + 5)
+		if !ok {
+			return nil, false
+		}
+		return []ddlChange{&alterTable{Ref: t, Rows: "CONVERT PARTITION … TO TABLE " + x.String()}}, true
+	case is(i+1, "TABLE"):
+		x, j, ok := name(i + 2)
+		if !ok || !is(j, "TO") || !is(j+1, "PARTITION") {
+			return nil, false
+		}
+		return []ddlChange{&alterTable{Ref: t, Rows: "CONVERT TABLE " + x.String() + " TO PARTITION"}, &dropTable{Ref: x}}, true
+	}
+	return nil, false
+}

@@ -52,3 +52,27 @@ func stringsOf(rc []rowsChange) []string {
 	}
 	return out
 }
+
+// TestConvertPartition: MariaDB's CONVERT PARTITION / CONVERT TABLE, which
+// the DDL parser rejects, are read as row changes of the partitioned
+// table (and the drop of the table converted into a partition).
+func TestConvertPartition(t *testing.T) {
+	for q, want := range map[string]string{
+		"ALTER TABLE pt CONVERT PARTITION p1 TO TABLE pt_c1":                     "[{d.pt CONVERT PARTITION … TO TABLE d.pt_c1}]",
+		"alter table `o`.`pt` convert partition p1 to table o.x":                 "[{o.pt CONVERT PARTITION … TO TABLE o.x}]",
+		"ALTER TABLE pt CONVERT TABLE x TO PARTITION p1 VALUES LESS THAN (2001)": "[{d.pt CONVERT TABLE d.x TO PARTITION}]",
+		"ALTER TABLE pt CONVERT TO CHARACTER SET utf8mb4":                        "[]",
+		"ALTER TABLE pt ADD PARTITION (PARTITION p9 VALUES LESS THAN (2020))":    "[]",
+	} {
+		if s := fmt.Sprint(stringsOf(rowsChangedBy("d", q))); s != want {
+			t.Errorf("%s:\n got %s\nwant %s", q, s, want)
+		}
+	}
+	ch, err := parseDDL("d", "ALTER TABLE pt CONVERT TABLE x TO PARTITION p1 VALUES LESS THAN (2001)")
+	if err != nil || len(ch) != 2 {
+		t.Fatalf("parseDDL: %v %v", ch, err)
+	}
+	if d, ok := ch[1].(*dropTable); !ok || d.Ref.String() != "d.x" {
+		t.Errorf("CONVERT TABLE x: want the drop of d.x, got %#v", ch[1])
+	}
+}
