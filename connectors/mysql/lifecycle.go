@@ -109,6 +109,17 @@ func lifeSteps(db, q string) []lifeStep {
 	return out
 }
 
+// tableType is information_schema's TABLE_TYPE of ref ("BASE TABLE",
+// "SEQUENCE", "SYSTEM VERSIONED", "VIEW"), "" when it cannot be read.
+func tableType(c *client.Conn, ref connectors.TableRef) string {
+	r, err := c.Execute("SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = " + quoteString(ref.DB) + " AND TABLE_NAME = " + quoteString(ref.Table))
+	if err != nil || r.RowNumber() == 0 {
+		return ""
+	}
+	typ, _ := r.GetString(0, 0)
+	return typ
+}
+
 // createOrReplace reports whether q is MariaDB's CREATE OR REPLACE
 // [TEMPORARY] TABLE.
 func createOrReplace(q string) bool {
@@ -749,6 +760,25 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 		c, err := r.cfg.src.connect(context.Background())
 		if err != nil {
 			return err
+		}
+		typ := tableType(c, ref)
+		if typ != "" && typ != "BASE TABLE" {
+			c.Close()
+			// A SEQUENCE (NEXTVAL logs row events of it) or a
+			// system-versioned table under a pattern: no listing takes
+			// one (Source.Tables), and its rows are no table's rows a
+			// target could hold; joined, the pipeline stopped at its
+			// first row (a sequence's NULL id).
+			if typ == "SYSTEM VERSIONED" {
+				r.cfg.log.Warn("table not joined: a system-versioned table, which etlq does not capture (docs/architecture.md, \"What the binlog does not show\")", "table", ref.String(), "type", typ, "position", at.String(), "cause", why)
+			} else {
+				r.cfg.log.Info("table not joined: it is no base table etlq captures", "table", ref.String(), "type", typ, "position", at.String(), "cause", why)
+			}
+			if r.tabs.unreadable == nil {
+				r.tabs.unreadable = map[connectors.TableRef]bool{}
+			}
+			r.tabs.unreadable[ref] = true
+			return nil
 		}
 		t, err = readTable(c, ref)
 		c.Close()
