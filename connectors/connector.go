@@ -405,6 +405,26 @@ type StreamChecker interface {
 	CheckStream(ctx context.Context, req StreamRequest) error
 }
 
+// ForeignKeyReader is a Source that can list the foreign keys of tables
+// whose actions (ON DELETE / ON UPDATE CASCADE, SET NULL, SET DEFAULT)
+// change rows of them without a row event in the binary log: `etlq
+// check` and `apply` warn of each for the pipelines that read such a
+// child table (docs/architecture.md, "What the binlog does not show").
+type ForeignKeyReader interface {
+	ForeignKeyActions(ctx context.Context, tables []TableRef) ([]ForeignKeyAction, error)
+}
+
+// ForeignKeyAction is a foreign key of Child that references Parent
+// with an action that changes Child's rows: OnDelete and OnUpdate are
+// the rules as the server names them ("CASCADE", "SET NULL", …;
+// "RESTRICT" and "NO ACTION" change nothing).
+type ForeignKeyAction struct {
+	Child, Parent      TableRef
+	Name               string
+	Columns            []string
+	OnDelete, OnUpdate string
+}
+
 // SourceGrantChecker is a Source that can name the privileges its user
 // lacks for req: `etlq check` reports each with the statement that grants
 // it.

@@ -56,6 +56,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		}
 		errs = append(errs, terrs...)
 		warns = append(warns, staleWarnings(sound)...)
+		warns = append(warns, fkWarnings(ctx, sound)...)
 		errs = append(errs, checkStreams(ctx, sound)...)
 		errs = append(errs, checkGrants(ctx, sound)...)
 		errs = append(errs, checkMismatches(ctx, c.File, sound)...)
@@ -233,6 +234,7 @@ func refuseTargets(ctx context.Context, l *etlfile.Loaded, plan *planner.Plan) (
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Offset < errs[j].Pos.Offset })
 		return nil, etlfile.Error{Text: errs.Format(l.Shown())}
 	}
+	warns = append(warns, fkWarnings(ctx, plan)...)
 	return fileWarnings(l, plan, warns), nil
 }
 

@@ -449,6 +449,17 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 		return nil, fmt.Errorf("existing table %s.%s is %s: MODE %s keeps every change, which ReplacingMergeTree merges away (one row per key); %s",
 			l.db, l.table, st.engine, strings.ToLower(l.mode.String()), l.modeWayOut())
 	}
+	if l.mode == connectors.ModeUpsert && !l.keyGiven && len(st.sortKey) > 0 && !sameColumnSet(st.sortKey, l.key) && l.hasColumns(st.sortKey) {
+		// A key that comes from the source's primary key, changed by a
+		// DDL made while etlq was stopped: the table keeps its ORDER BY
+		// (docs/schema-changes.md), and what writes tombstones by key (a
+		// truncate, the end of a re-read) must name its columns. With the
+		// source's new key, every tombstone had the table's key columns
+		// at their default and they replaced each other: one row was
+		// removed, the others stayed (TestPrimaryKeyChangedWhileStopped).
+		slog.Info("clickhouse: the source's primary key is not the table's ORDER BY (changed while etlq was stopped?): the table keeps its key", "table", l.db+"."+l.table, "order_by", strings.Join(st.sortKey, ", "), "source_key", strings.Join(l.key, ", "))
+		l.key = append([]string(nil), st.sortKey...)
+	}
 	if l.mode == connectors.ModeUpsert && l.keyGiven && !sameColumnSet(st.sortKey, l.key) {
 		// ReplacingMergeTree keeps one row per sorting key: rows of
 		// different keys of the pipeline would replace each other (a KEY
@@ -576,6 +587,20 @@ func (l *tableLayout) modeWayOut() string {
 
 // sameColumnSet reports whether a and b hold the same column names, in
 // any order.
+// hasColumns reports whether the layout writes every column of names.
+func (l *tableLayout) hasColumns(names []string) bool {
+	for _, n := range names {
+		found := false
+		for _, c := range l.cols {
+			found = found || c.name == n
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
 func sameColumnSet(a, b []string) bool {
 	if len(a) != len(b) {
 		return false

@@ -71,6 +71,14 @@ type truncateTable struct {
 type alterTable struct {
 	Ref connectors.TableRef
 	Ops []alterOp
+	// Rows, when set, names the partition operation of the statement
+	// that changes the table's rows without a row event in the binlog
+	// (TRUNCATE, DROP or EXCHANGE PARTITION): the rows it removes or
+	// brings in reach no target unless the table is read again
+	// (rows_ddl.go). Exchange is the other table of EXCHANGE PARTITION
+	// … WITH TABLE, whose rows change as well.
+	Rows     string
+	Exchange *connectors.TableRef
 }
 
 func (c *createTable) tables() []connectors.TableRef {
@@ -225,6 +233,9 @@ func parseDDL(db, q string) (changes []ddlChange, err error) {
 			if stmts, _, err = p.Parse(q2, "", ""); err == nil {
 				return ddlChangesOf(db, stmts)
 			}
+		}
+		if ch, ok := convertPartition(db, q); ok {
+			return ch, nil
 		}
 		return nil, &ddlSyntaxError{Query: q, Err: err}
 	}
@@ -410,6 +421,13 @@ func alterChanges(db string, n *ast.AlterTableStmt) ([]ddlChange, error) {
 			}
 		case ast.AlterTableRenameTable:
 			out = append(out, &renameTable{From: a.Ref, To: refOf(a.Ref.DB, sp.NewTable)})
+		case ast.AlterTableTruncatePartition:
+			a.Rows = "TRUNCATE PARTITION"
+		case ast.AlterTableDropPartition:
+			a.Rows = "DROP PARTITION"
+		case ast.AlterTableExchangePartition:
+			with := refOf(a.Ref.DB, sp.NewTable)
+			a.Rows, a.Exchange = "EXCHANGE PARTITION … WITH TABLE "+with.String(), &with
 		}
 	}
 	return out, nil

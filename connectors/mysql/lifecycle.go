@@ -73,10 +73,14 @@ func lifeSteps(db, q string) []lifeStep {
 				out = append(out, lifeStep{kind: lifeRename, from: lc.from[i], to: lc.to[i]})
 			}
 		case lifeCreate:
+			if createOrReplace(q) {
+				out = append(out, lifeStep{kind: lifeDrop, from: lc.to[0]})
+			}
 			out = append(out, lifeStep{kind: lifeCreate, to: lc.to[0]})
 		}
 		return out
 	}
+	orReplace := createOrReplace(q)
 	alters := map[connectors.TableRef][]*alterTable{}
 	for _, ch := range changes {
 		switch c := ch.(type) {
@@ -92,11 +96,36 @@ func lifeSteps(db, q string) []lifeStep {
 			out = append(out, lifeStep{kind: lifeRename, from: c.From, to: c.To, alters: alters[c.From]})
 		case *createTable:
 			if !c.Temporary {
+				if orReplace {
+					// MariaDB's CREATE OR REPLACE TABLE drops the table
+					// of that name first (the server logs no DROP): its
+					// rows leave, as for DROP TABLE then CREATE TABLE.
+					out = append(out, lifeStep{kind: lifeDrop, from: c.Ref})
+				}
 				out = append(out, lifeStep{kind: lifeCreate, to: c.Ref, create: c})
 			}
 		}
 	}
 	return out
+}
+
+// tableType is information_schema's TABLE_TYPE of ref ("BASE TABLE",
+// "SEQUENCE", "SYSTEM VERSIONED", "VIEW"), "" when it cannot be read.
+func tableType(c *client.Conn, ref connectors.TableRef) string {
+	r, err := c.Execute("SELECT TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = " + quoteString(ref.DB) + " AND TABLE_NAME = " + quoteString(ref.Table))
+	if err != nil || r.RowNumber() == 0 {
+		return ""
+	}
+	typ, _ := r.GetString(0, 0)
+	return typ
+}
+
+// createOrReplace reports whether q is MariaDB's CREATE OR REPLACE
+// [TEMPORARY] TABLE.
+func createOrReplace(q string) bool {
+	w := ddlWords(q)
+	is := func(i int, s string) bool { return i < len(w) && !w[i].quoted && strings.EqualFold(w[i].text, s) }
+	return is(0, "CREATE") && is(1, "OR") && is(2, "REPLACE") && (is(3, "TABLE") || is(3, "TEMPORARY") && is(4, "TABLE"))
 }
 
 // ddlStatement handles a DDL query event at position at: first the tables
@@ -121,6 +150,7 @@ func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
 	if err := r.joins(steps, at, q); err != nil {
 		return err
 	}
+	r.rowsChanged(schema, q, at)
 	for _, s := range steps {
 		if s.kind == lifeDrop || s.kind == lifeRename {
 			delete(r.tabs.toolCopies, s.from) // (the name is free again)
@@ -730,6 +760,25 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 		c, err := r.cfg.src.connect(context.Background())
 		if err != nil {
 			return err
+		}
+		typ := tableType(c, ref)
+		if typ != "" && typ != "BASE TABLE" {
+			c.Close()
+			// A SEQUENCE (NEXTVAL logs row events of it) or a
+			// system-versioned table under a pattern: no listing takes
+			// one (Source.Tables), and its rows are no table's rows a
+			// target could hold; joined, the pipeline stopped at its
+			// first row (a sequence's NULL id).
+			if typ == "SYSTEM VERSIONED" {
+				r.cfg.log.Warn("table not joined: a system-versioned table, which etlq does not capture (docs/architecture.md, \"What the binlog does not show\")", "table", ref.String(), "type", typ, "position", at.String(), "cause", why)
+			} else {
+				r.cfg.log.Info("table not joined: it is no base table etlq captures", "table", ref.String(), "type", typ, "position", at.String(), "cause", why)
+			}
+			if r.tabs.unreadable == nil {
+				r.tabs.unreadable = map[connectors.TableRef]bool{}
+			}
+			r.tabs.unreadable[ref] = true
+			return nil
 		}
 		t, err = readTable(c, ref)
 		c.Close()

@@ -197,15 +197,20 @@ func (st *stream) startRebuilds(pos binlogPos) {
 			if ts.resnap == nil {
 				st.resnapping = append(st.resnapping, ts)
 			}
-			ts.resnap = &resnapState{req: connectors.Resnapshot{Table: ts.ref}, version: v, cutover: true, typeChange: true}
-			st.log.Info(ts.key+": reading the table again in place after its type change", "table", ts.key, "position", pos.String())
+			why := ts.cur.RereadWhy
+			ts.resnap = &resnapState{req: connectors.Resnapshot{Table: ts.ref}, version: v, cutover: true, typeChange: why == "", rowsWhy: why}
+			if why != "" {
+				st.log.Info(ts.key+": reading the table again in place: a statement changed its rows without row events", "table", ts.key, "position", pos.String(), "statement", why)
+			} else {
+				st.log.Info(ts.key+": reading the table again in place after its type change", "table", ts.key, "position", pos.String())
+			}
 			st.snap.resnapTable(ts)
 			st.snap.mu.Lock()
-			ts.snap.Older, ts.snap.TypeChange = v, true
+			ts.snap.Older, ts.snap.TypeChange, ts.snap.RowsWhy = v, why == "", why
 			st.snap.mu.Unlock()
 			if ts.cur.Reread {
 				// From here the snapshot state (Older) resumes it.
-				st.changeFlags(ts, func(nt *table) { nt.Reread = false })
+				st.changeFlags(ts, func(nt *table) { nt.Reread, nt.RereadWhy = false, "" })
 			}
 		default:
 			ts.reread = false
@@ -301,7 +306,11 @@ func (st *stream) resnapRebuild(r connectors.Resnapshot, ts *tableState, pos bin
 func (st *stream) resumeRebuilds() {
 	for _, ts := range st.tables {
 		if ts.cur != nil && ts.cur.Reread && !ts.cur.Rebuild && ts.resnap == nil {
-			st.log.Info(ts.key+": reading the table again in place after its type change (queued at the checkpoint)", "table", ts.key)
+			if ts.cur.RereadWhy != "" {
+				st.log.Info(ts.key+": reading the table again in place: a statement changed its rows without row events (queued at the checkpoint)", "table", ts.key, "statement", ts.cur.RereadWhy)
+			} else {
+				st.log.Info(ts.key+": reading the table again in place after its type change (queued at the checkpoint)", "table", ts.key)
+			}
 			queueReread(&st.streamTables, ts)
 			continue
 		}

@@ -45,6 +45,10 @@ type resnapState struct {
 	// typeChange: a cutover-like re-read in place after a type change
 	// (rebuild.go, followReread), for its messages.
 	typeChange bool
+	// rowsWhy: a cutover-like re-read in place after a statement that
+	// changed the table's rows without row events (rows_ddl.go), named
+	// for its messages.
+	rowsWhy string
 }
 
 // Resnapshot checks r and queues it for the reader (connectors.Resnapshotter).

@@ -133,6 +133,10 @@ type table struct {
 	// starts (its progress is then the snapshot state's, with Older). A
 	// resume with it set queues the re-read again.
 	Reread bool `json:"reread,omitempty"`
+	// RereadWhy, with Reread, names the statement that changed the
+	// table's rows without row events (rows_ddl.go: TRUNCATE PARTITION,
+	// ALTER IGNORE …); empty for a type change.
+	RereadWhy string `json:"reread_why,omitempty"`
 	// JoinsAt, on the schema of a table that joined the stream when it
 	// resumed (a pipeline added after the checkpoint), is the binlog
 	// position its schema was read at: the stream resumes before it, and

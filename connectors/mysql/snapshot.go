@@ -328,7 +328,7 @@ func (s *snapshotter) stateSnapshot() map[string]*snapState {
 			// starts it anew.
 			out[ts.key] = &snapState{Done: true}
 		} else if ts.snap != nil {
-			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...), Older: ts.snap.Older, TypeChange: ts.snap.TypeChange}
+			cp := &snapState{Done: ts.snap.Done, Ranges: append([]keyRange(nil), ts.snap.Ranges...), Older: ts.snap.Older, TypeChange: ts.snap.TypeChange, RowsWhy: ts.snap.RowsWhy}
 			out[ts.key] = cp
 		} else if ts.mode != connectors.SnapshotNever {
 			out[ts.key] = &snapState{Done: true}

@@ -244,6 +244,10 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 				return
 			}
 			em.endResnapshot(r.req, ts, r.version, "")
+			if r.rowsWhy != "" {
+				s.cfg.log.Info(ts.key+": the table was read again after a statement changed its rows without row events; the keys it no longer has leave upsert targets", "table", ts.key, "statement", r.rowsWhy)
+				return
+			}
 			if r.typeChange {
 				s.cfg.log.Info(ts.key+": the table was read again after its type change; the keys it no longer has leave upsert targets", "table", ts.key)
 				return

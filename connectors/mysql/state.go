@@ -179,6 +179,9 @@ type snapState struct {
 	// its targets took with a column of a type that holds both
 	// (rebuild.go, followReread), not a cut-over (for its messages).
 	TypeChange bool `json:"type_change,omitempty"`
+	// RowsWhy: the re-read in place follows a statement that changed the
+	// table's rows without row events (rows_ddl.go), named for messages.
+	RowsWhy string `json:"rows_why,omitempty"`
 }
 
 // keyRange is a primary key range (Lo, Hi]; nil is unbounded.

@@ -376,7 +376,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 					if ss.Older > 0 {
 						// A cut-over's re-read in place, resumed: its end
 						// still removes the keys it did not find.
-						ts.resnap = &resnapState{req: connectors.Resnapshot{Table: ts.ref}, version: ss.Older, cutover: true, typeChange: ss.TypeChange}
+						ts.resnap = &resnapState{req: connectors.Resnapshot{Table: ts.ref}, version: ss.Older, cutover: true, typeChange: ss.TypeChange, rowsWhy: ss.RowsWhy}
 					}
 				}
 			} else if ts.mode == connectors.SnapshotInitial || ts.mode == connectors.SnapshotOnly {

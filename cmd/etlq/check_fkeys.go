@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/planner"
+)
+
+// fkWarnings warns, at each pipeline that follows the binlog of a table
+// with a foreign key whose ON DELETE / ON UPDATE action changes its rows
+// (CASCADE, SET NULL, SET DEFAULT), that those changes never reach the
+// target: InnoDB makes them and MariaDB logs no row event for them
+// (connectors.ForeignKeyReader; docs/architecture.md, "What the binlog
+// does not show"). Before, check said ok and the target kept the rows a
+// parent's DELETE removed, silently, until verify. A source that does not
+// answer is reported elsewhere (checkStreams): no warning from it.
+func fkWarnings(ctx context.Context, plan *planner.Plan) lang.Errors {
+	var warns lang.Errors
+	for _, d := range plan.Sources {
+		var tables []connectors.TableRef
+		seen := map[connectors.TableRef]bool{}
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name || p.Snapshot == connectors.SnapshotOnly {
+				continue
+			}
+			for _, t := range p.Tables {
+				if !seen[t.Ref] {
+					seen[t.Ref] = true
+					tables = append(tables, t.Ref)
+				}
+			}
+		}
+		if len(tables) == 0 {
+			continue
+		}
+		src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+		if err != nil {
+			continue
+		}
+		fr, ok := src.(connectors.ForeignKeyReader)
+		if !ok {
+			src.Close()
+			continue
+		}
+		fks, err := fr.ForeignKeyActions(ctx, tables)
+		src.Close()
+		if err != nil {
+			warns = append(warns, &lang.Error{Pos: d.Pos, EndPos: d.Pos, Msg: fmt.Sprintf("source %s: cannot read the tables' foreign keys (whose ON DELETE / ON UPDATE actions the binlog does not show): %v", d.Name, err)})
+			continue
+		}
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name || p.Snapshot == connectors.SnapshotOnly {
+				continue
+			}
+			reads := map[connectors.TableRef]bool{}
+			for _, t := range p.Tables {
+				reads[t.Ref] = true
+			}
+			for _, fk := range fks {
+				if !reads[fk.Child] {
+					continue
+				}
+				var rules, does []string
+				if changes(fk.OnDelete) {
+					rules = append(rules, "ON DELETE "+fk.OnDelete)
+					does = append(does, "a DELETE of a "+fk.Parent.String()+" row "+effect(fk.OnDelete, "deletes", fk.Columns)+" its "+fk.Child.String()+" rows")
+				}
+				if changes(fk.OnUpdate) {
+					rules = append(rules, "ON UPDATE "+fk.OnUpdate)
+					does = append(does, "an UPDATE of a "+fk.Parent.String()+" key "+effect(fk.OnUpdate, "changes "+strings.Join(fk.Columns, ", ")+" of", fk.Columns)+" its "+fk.Child.String()+" rows")
+				}
+				warns = append(warns, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf(
+					"pipeline %s: %s has foreign key %s (%s) REFERENCES %s %s: the server makes the changes of that action without a row event in the binary log (%s), so the target keeps those rows as they were; run etlq verify --repair after such changes, or have the application change the %s rows itself (docs/architecture.md, \"What the binlog does not show\")",
+					p.Name, fk.Child, fk.Name, strings.Join(fk.Columns, ", "), fk.Parent, strings.Join(rules, " "), strings.Join(does, "; "), fk.Child)})
+			}
+		}
+	}
+	return warns
+}
+
+// changes reports whether a foreign key rule changes the child's rows.
+func changes(rule string) bool {
+	return rule == "CASCADE" || rule == "SET NULL" || rule == "SET DEFAULT"
+}
+
+// effect says what rule does to the child rows: verb for CASCADE, else
+// the columns it sets.
+func effect(rule, verb string, cols []string) string {
+	switch rule {
+	case "SET NULL":
+		return "sets " + strings.Join(cols, ", ") + " to NULL in"
+	case "SET DEFAULT":
+		return "sets " + strings.Join(cols, ", ") + " to their default in"
+	}
+	return verb
+}
