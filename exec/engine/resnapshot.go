@@ -415,9 +415,10 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 		}
 		var pl *planner.Pipeline
 		var sink connectors.Sink
+		var run *pipeRun
 		for _, pr := range r.runs {
 			if pr.p.Name == req.Pipeline {
-				pl, sink = pr.p, r.sinks[pr.p.Sink]
+				pl, sink, run = pr.p, r.sinks[pr.p.Sink], pr
 			}
 		}
 		if pl == nil {
@@ -440,9 +441,13 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 				rebuild = true
 			}
 		}
+		if req.Where == "" {
+			run.awaitReread(req.Table, true)
+		}
 		err := p.rs.Resnapshot(ctx, connectors.Resnapshot{ID: req.ID, Pipeline: req.Pipeline,
 			Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where, Rebuild: rebuild})
 		if err != nil {
+			run.awaitReread(req.Table, false)
 			if ctx.Err() != nil {
 				return
 			}
@@ -471,6 +476,11 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 	e := b.Resnapshot
 	if e.ID == "" {
 		return r.cutoverEnd(ctx, b, seq)
+	}
+	for _, pr := range r.routes[b.DB+"."+b.Table] {
+		if pr.p.Name == e.Pipeline {
+			pr.awaitReread(b.DB+"."+b.Table, false)
+		}
 	}
 	if e.Err != "" {
 		r.failResnapshot(e.ID, e.Err)
@@ -570,6 +580,11 @@ func (r *sourceRun) cutoverEnd(ctx context.Context, b *exec.Batch, seq uint64) e
 		t, ok := pr.writer.(connectors.Truncater)
 		tr := pr.tables[key]
 		if !ok || pr.p.Target.Mode != connectors.ModeUpsert || tr == nil || pr.p.Snapshot == connectors.SnapshotOnly {
+			continue
+		}
+		if pr.awaitsReread(key) {
+			// Its rows read again here were left to the re-read it asked
+			// for (awaitReread): its target keeps the old rows until then.
 			continue
 		}
 		if err := r.removeOlder(ctx, pr, t, tr, b, e.Version, seq, "cut-over",
