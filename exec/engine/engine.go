@@ -328,7 +328,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		// before the first batch, later ones as they come. (Not in a
 		// stopped pipeline's catch-up, which must end at the source's
 		// checkpoint: the source's stream takes them after it.)
-		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}}
+		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}, retried: map[string]bool{}}
 		p.poll(loopCtx)
 		resnapWG.Add(1)
 		go func() {
