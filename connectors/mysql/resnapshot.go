@@ -202,8 +202,9 @@ func (st *stream) endResnapshot(r connectors.Resnapshot, ts *tableState, version
 	if ts != nil {
 		schema = ts.out.streamSchema(st.req.Before)
 	}
+	gone := errText != "" && (ts == nil || ts.gone || st.snap.isDropped(ts))
 	st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, schema), DB: r.Table.DB, Table: r.Table.Table, Only: r.Pipeline,
-		Resnapshot: &exec.ResnapshotEnd{ID: r.ID, Pipeline: r.Pipeline, Where: r.Where, Version: version, Err: errText}})
+		Resnapshot: &exec.ResnapshotEnd{ID: r.ID, Pipeline: r.Pipeline, Where: r.Where, Version: version, Err: errText, Gone: gone}})
 }
 
 // resnapTable snapshots ts again, restricted by its resnapshot's WHERE:

@@ -532,20 +532,25 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		}
 	}
 	if e.Err != "" {
-		if why, kept := r.keepRejoined(e.ID, e.Err); kept && pr != nil {
-			// Not complete without the re-read: the pipeline stops
-			// alone, the request pending; the next run catches it up
-			// without the table again, rejoins, and reads it again.
-			file := pr.p.Pos.Filename
-			if file == "" {
-				file = "FILE"
+		// (A table gone from the stream left the targets with its
+		// rows: nothing to keep the request for.)
+		if !e.Gone {
+			if why, kept := r.keepRejoined(e.ID, e.Err); kept && pr != nil {
+				// Not complete without the re-read: the pipeline stops
+				// alone, the request pending; the next run catches it
+				// up without the table again, rejoins, and reads it
+				// again.
+				file := pr.p.Pos.Filename
+				if file == "" {
+					file = "FILE"
+				}
+				return r.stopAlone(ctx, pr, fmt.Errorf("resnapshot of %s not carried out: %s (%s)", key, e.Err, why),
+					fmt.Sprintf("remove the cause, then run apply again: the request stays in %s and is carried out then (removed, the target keeps %s without its changes made while the pipeline was stopped; etlq resnapshot %s %s %s reads it again)",
+						filepath.Join(r.opts.StateDir, ResnapshotDir, e.ID+".json"), key, file, pr.p.Name, key),
+					r.lastMark, false)
+			} else if kept {
+				return nil
 			}
-			return r.stopAlone(ctx, pr, fmt.Errorf("resnapshot of %s not carried out: %s (%s)", key, e.Err, why),
-				fmt.Sprintf("remove the cause, then run apply again: the request stays in %s and is carried out then (removed, the target keeps %s without its changes made while the pipeline was stopped; etlq resnapshot %s %s %s reads it again)",
-					filepath.Join(r.opts.StateDir, ResnapshotDir, e.ID+".json"), key, file, pr.p.Name, key),
-				r.lastMark, false)
-		} else if kept {
-			return nil
 		}
 		r.failResnapshot(e.ID, e.Err)
 		return nil
