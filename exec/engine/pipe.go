@@ -49,7 +49,8 @@ type pipeRun struct {
 	// the pipeline takes into a hidden copy of its target (rowcopy.go).
 	copies map[string]bool
 	// rereads are the tables ("db.table") that a request of etlq
-	// resnapshot reads again in full for this pipeline, handed to the
+	// resnapshot reads again in full for this pipeline, one it rejoined
+	// the source's stream without catching up (rejoin.go), handed to the
 	// stream, whose re-read has not begun (awaitReread).
 	rereadMu sync.Mutex
 	rereads  map[string]uint8
@@ -610,14 +611,17 @@ func describeRow(e *exec.RowError, b *exec.Batch, m exec.SourceLayout) {
 }
 
 // awaitReread notes (on) or forgets that table ("db.table") is read again
-// in full for pr by a request handed to the stream and not begun yet. A
-// change of the table before the re-read begins is in the re-read (it
-// precedes the re-read's read view, and a rebuild replaces the target's
-// rows), so one whose schema pr's writer cannot follow — the type change
-// that stopped the pipeline, met again by a source's stream that streams
-// the table for another pipeline, or replayed from a checkpoint before it
-// — is left to the re-read instead of stopping pr again
-// (docs/live-tables.md, "One failing pipeline").
+// in full for pr by a request handed to the stream and not begun yet, of
+// a table pr rejoined the source's stream without catching up
+// (ResnapshotRequest.Rejoined). A change of the table before the re-read
+// begins is in the re-read (it precedes the re-read's read view, and a
+// rebuild replaces the target's rows), so one whose schema pr's writer
+// cannot follow — the type change that stopped the pipeline, met again by
+// a source's stream that streams the table for another pipeline, or
+// replayed from a checkpoint before it — is left to the re-read instead
+// of stopping pr again (docs/live-tables.md, "One failing pipeline").
+// Such a request, not carried out, stays pending (keepRejoined), so the
+// change is not lost: another request would fail into .failed.
 func (pr *pipeRun) awaitReread(table string, on bool) {
 	pr.rereadMu.Lock()
 	defer pr.rereadMu.Unlock()

@@ -450,7 +450,9 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 				rebuild = true
 			}
 		}
-		if req.Where == "" {
+		if req.Where == "" && req.Rejoined != "" {
+			// (Only such a request: one that fails stays pending, so the
+			// changes left to it are not lost; awaitReread.)
 			run.awaitReread(req.Table, true)
 		}
 		err := p.rs.Resnapshot(ctx, connectors.Resnapshot{ID: req.ID, Pipeline: req.Pipeline,
