@@ -317,6 +317,10 @@ type ResnapshotEnd struct {
 	Version uint64
 	// Err says why the resnapshot was not carried out ("": it was).
 	Err string
+	// Gone (with Err): the table is not in the stream, or left it
+	// (dropped, renamed away) while it was read again: its rows left the
+	// targets with it, and no re-read of it can be made.
+	Gone bool
 	// Rebuilt: the table was rebuilt for the request (read again into
 	// a copy of the targets, swapped in: connectors.Resnapshot.Rebuild),
 	// so no older row is left to remove.

@@ -25,9 +25,8 @@ import (
 // table"), with changes of the table while etlq is stopped; an upsert
 // target of the table, which a changelog pipeline of the same table keeps
 // from being rebuilt when the change comes ("etlq resnapshot" rebuilds
-// it), the table not changed while stopped (see docs/live-tables.md: a
-// change of it between the source's checkpoint and the rebuild's start
-// stops it again, with the same advice).
+// it), the table not changed while stopped (changes before the
+// rebuild's start: TestStoppedRebuildNotStoppedAgain).
 func TestStoppedPipelineResnapshot(t *testing.T) {
 	t.Parallel()
 	t.Run("drop", func(t *testing.T) {

@@ -355,3 +355,36 @@ func (st *stream) rebuildKeyReady(ts *tableState) bool {
 	}
 	return sameKey(ts.cur, live) == nil
 }
+
+// rebuildTypesReady reports whether ts's schema in the stream has the
+// column types the server's table has now (a column of either only is no
+// matter): a rebuild asked by etlq resnapshot (resnapRebuild) makes its
+// copy with the stream's types and reads the table with the server's, so
+// a stream behind a type change of the table starts it once past the
+// change — started before, the copy took the old type and could not
+// follow the change when the stream met it. Looked at twice a second at
+// most; a table the server no longer has is ready (its re-read says so).
+func (st *stream) rebuildTypesReady(ts *tableState) bool {
+	if time.Since(ts.rebuildLooked) < 500*time.Millisecond {
+		return false
+	}
+	ts.rebuildLooked = time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := st.src.connect(ctx)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	live, err := readTable(c, ts.ref)
+	if err != nil || ts.cur == nil {
+		return true
+	}
+	for _, lc := range live.Cols {
+		i := ts.cur.colIndex(lc.Name)
+		if i >= 0 && !arrow.TypeEqual(ts.cur.Cols[i].field().Type, lc.field().Type) {
+			return false
+		}
+	}
+	return true
+}

@@ -182,6 +182,14 @@ func (st *stream) startResnapshots(pos binlogPos) {
 			// request would take the place of the first, whose end never
 			// came (its file stayed). It waits for the swap.
 			wait = append(wait, r)
+		case r.Rebuild && !st.rebuildTypesReady(ts):
+			// The stream is behind a type change of the table (resumed
+			// from a checkpoint before it): the rebuild, which reads the
+			// table with its types of now, waits until the stream has
+			// them. The changes before go to the old target; those it
+			// cannot take are the re-read's (the engine leaves them to
+			// it, exec/engine/pipe.go, awaitReread).
+			wait = append(wait, r)
 		case r.Rebuild:
 			st.resnapRebuild(r, ts, pos)
 		default:
@@ -206,8 +214,9 @@ func (st *stream) endResnapshot(r connectors.Resnapshot, ts *tableState, version
 	if ts != nil {
 		schema = ts.out.streamSchema(st.req.Before)
 	}
+	gone := errText != "" && (ts == nil || ts.gone || st.snap.isDropped(ts))
 	st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, schema), DB: r.Table.DB, Table: r.Table.Table, Only: r.Pipeline,
-		Resnapshot: &exec.ResnapshotEnd{ID: r.ID, Pipeline: r.Pipeline, Where: r.Where, Version: version, Err: errText}})
+		Resnapshot: &exec.ResnapshotEnd{ID: r.ID, Pipeline: r.Pipeline, Where: r.Where, Version: version, Err: errText, Gone: gone}})
 }
 
 // resnapTable snapshots ts again, restricted by its resnapshot's WHERE:

@@ -328,7 +328,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		// before the first batch, later ones as they come. (Not in a
 		// stopped pipeline's catch-up, which must end at the source's
 		// checkpoint: the source's stream takes them after it.)
-		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}}
+		p := &resnapshotPoller{r: r, rs: rs, taken: map[string]bool{}, retried: map[string]bool{}}
 		p.poll(loopCtx)
 		resnapWG.Add(1)
 		go func() {
@@ -663,6 +663,7 @@ func (r *sourceRun) dispatch(ctx context.Context, b *exec.Batch) (err error) {
 			if pr.p.Name != b.Only {
 				continue
 			}
+			pr.awaitReread(b.DB+"."+b.Table, false) // (it began)
 		} else if !pr.wants(b) {
 			continue
 		}
@@ -738,6 +739,9 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	// blocks (a ClickHouse ALTER, an unreachable server) holds this
 	// pipeline only (outbox.go).
 	db, table := b.DB, b.Table
+	// (Decided in the order of the stream: the re-read's start may be
+	// dispatched before the outbox writes this batch.)
+	toReread := b.Only == "" && pr.awaitsReread(db+"."+table)
 	pr.out.send(out, func(ctx context.Context, out *exec.Batch) {
 		if pr.stopping.Load() {
 			// Its pipeline stops alone before an earlier batch (stop.go).
@@ -745,7 +749,18 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 			r.tracker.done(seq, nil)
 			return
 		}
-		if err := pr.follow(ctx, out); err != nil {
+		if err := pr.follow(ctx, out); err != nil && toReread {
+			// A change before the re-read asked for the table begins:
+			// the re-read has it (awaitReread), the old target cannot
+			// take it.
+			out.Release()
+			if pr.leftToReread(db + "." + table) {
+				pr.log.Info("resnapshot: a change of the table before its re-read begins, whose schema the target cannot take, is left to the re-read (it has the change)",
+					"pipeline", pr.p.Name, "table", db+"."+table, "reason", err.Error())
+			}
+			r.tracker.done(seq, nil)
+			return
+		} else if err != nil {
 			// The target cannot take the batch's schema: the pipeline
 			// stops alone, its batch pending until the loop takes it.
 			out.Release()

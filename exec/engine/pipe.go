@@ -48,6 +48,12 @@ type pipeRun struct {
 	// copies are the tables ("db.table") whose row copies and rebuilds
 	// the pipeline takes into a hidden copy of its target (rowcopy.go).
 	copies map[string]bool
+	// rereads are the tables ("db.table") that a request of etlq
+	// resnapshot reads again in full for this pipeline, one it rejoined
+	// the source's stream without catching up (rejoin.go), handed to the
+	// stream, whose re-read has not begun (awaitReread).
+	rereadMu sync.Mutex
+	rereads  map[string]uint8
 	// sharedDead: dead is another run's (newPipeRunDead).
 	sharedDead bool
 	// writers lists the writers of the source's run (stop.go): pr's
@@ -602,4 +608,51 @@ func describeRow(e *exec.RowError, b *exec.Batch, m exec.SourceLayout) {
 		return
 	}
 	e.Key = strings.Join(key, ", ")
+}
+
+// awaitReread notes (on) or forgets that table ("db.table") is read again
+// in full for pr by a request handed to the stream and not begun yet, of
+// a table pr rejoined the source's stream without catching up
+// (ResnapshotRequest.Rejoined). A change of the table before the re-read
+// begins is in the re-read (it precedes the re-read's read view, and a
+// rebuild replaces the target's rows), so one whose schema pr's writer
+// cannot follow — the type change that stopped the pipeline, met again by
+// a source's stream that streams the table for another pipeline, or
+// replayed from a checkpoint before it — is left to the re-read instead
+// of stopping pr again (docs/live-tables.md, "One failing pipeline").
+// Such a request, not carried out, stays pending (keepRejoined), so the
+// change is not lost: another request would fail into .failed.
+func (pr *pipeRun) awaitReread(table string, on bool) {
+	pr.rereadMu.Lock()
+	defer pr.rereadMu.Unlock()
+	if !on {
+		delete(pr.rereads, table)
+		return
+	}
+	if pr.rereads == nil {
+		pr.rereads = map[string]uint8{}
+	}
+	if pr.rereads[table] == 0 {
+		pr.rereads[table] = 1
+	}
+}
+
+// awaitsReread reports whether table's re-read for pr was asked and has
+// not begun (awaitReread).
+func (pr *pipeRun) awaitsReread(table string) bool {
+	pr.rereadMu.Lock()
+	defer pr.rereadMu.Unlock()
+	return pr.rereads[table] != 0
+}
+
+// leftToReread notes that a change of table was left to its re-read; it
+// reports whether it is the first (to be logged).
+func (pr *pipeRun) leftToReread(table string) bool {
+	pr.rereadMu.Lock()
+	defer pr.rereadMu.Unlock()
+	first := pr.rereads[table] == 1
+	if first {
+		pr.rereads[table] = 2
+	}
+	return first
 }

@@ -164,7 +164,7 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 	// Tables of a stopped pipeline that etlq resnapshot reads again in
 	// full: its catch-up leaves them out, and it rejoins without its
 	// history of them (readAgain).
-	again, err := rejoinResnapshots(opts.StateDir, src.Name, byName, alone)
+	again, againReqs, err := rejoinResnapshots(opts.StateDir, src.Name, byName, alone)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,6 +173,21 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 			return d.DescribeMark(m)
 		}
 		return string(m)
+	}
+	// owe marks the requests of the tables n's catch-up left out, before
+	// n joins the source's checkpoint at at: from the join on, the
+	// tables' changes since n's own checkpoint are in their re-read only,
+	// so a re-read that fails keeps its request pending
+	// (ResnapshotRequest.Rejoined). A crash between the mark and the join
+	// leaves a mark that does no harm: the next run marks again.
+	owe := func(n string, own, at []byte) error {
+		for _, req := range againReqs[n] {
+			req.Rejoined = fmt.Sprintf("pipeline %s rejoined source %s at %s without catching the table up from its own checkpoint at %s", n, src.Name, describe(at), describe(own))
+			if _, err := WriteResnapshotRequest(opts.StateDir, req); err != nil {
+				return fmt.Errorf("pipeline %s: rejoin source %s: %w", n, src.Name, err)
+			}
+		}
+		return nil
 	}
 	// join joins n's checkpoint, at the source's position with every
 	// write of it acknowledged, into the source's, then removes its own.
@@ -189,6 +204,9 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 		mark, err := j.JoinMarks(shared.Mark, from)
 		if err != nil {
 			return fmt.Errorf("pipeline %s: rejoin source %s: %w", n, src.Name, err)
+		}
+		if err := owe(n, alone[n].Mark, mark); err != nil {
+			return err
 		}
 		joined := &sourceState{Source: src.Name, Mark: mark, Pipelines: union(shared.Pipelines, n)}
 		if err := store.Save(joined); err != nil {
@@ -216,6 +234,9 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 				if p = withoutTables(p, refs); p == nil {
 					// Every table of it is read again: nothing to catch
 					// up, its own checkpoint is not needed any more.
+					if err := owe(n, own.Mark, shared.Mark); err != nil {
+						return nil, stops, err
+					}
 					joined := &sourceState{Source: src.Name, Mark: shared.Mark, Pipelines: union(shared.Pipelines, n)}
 					if err := store.Save(joined); err != nil {
 						return nil, stops, err
@@ -343,22 +364,22 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 
 // rejoinResnapshots returns, for each stopped pipeline of alone, the
 // tables it reads by name that a pending request of etlq resnapshot reads
-// again in full (no WHERE). Such a table gets a fresh snapshot at the
+// again in full (no WHERE), and those requests. Such a table gets a fresh snapshot at the
 // source's position once the pipeline rejoined the source's stream (the
 // source's stream hands the request over): replaying it from the
 // pipeline's own checkpoint would meet again the change that stopped it
 // (a type its target cannot take) and write rows the snapshot reads
 // again, so its catch-up leaves it out. Its other tables catch up as
 // always, from its own checkpoint: nothing of them is skipped.
-func rejoinResnapshots(stateDir, source string, byName map[string]*planner.Pipeline, alone map[string]*sourceState) (map[string][]connectors.TableRef, error) {
+func rejoinResnapshots(stateDir, source string, byName map[string]*planner.Pipeline, alone map[string]*sourceState) (map[string][]connectors.TableRef, map[string][]*ResnapshotRequest, error) {
 	if stateDir == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	reqs, _, err := pendingResnapshots(stateDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[string][]connectors.TableRef{}
+	out, used := map[string][]connectors.TableRef{}, map[string][]*ResnapshotRequest{}
 	for _, req := range reqs {
 		p := byName[req.Pipeline]
 		if p == nil || alone[req.Pipeline] == nil || req.Where != "" || (req.Source != "" && req.Source != source) {
@@ -368,12 +389,15 @@ func rejoinResnapshots(stateDir, source string, byName map[string]*planner.Pipel
 			continue // (failed with its reason by the source's stream)
 		}
 		for _, tp := range p.Tables {
-			if tp.Ref.String() == req.Table && !slices.Contains(out[p.Name], tp.Ref) {
-				out[p.Name] = append(out[p.Name], tp.Ref)
+			if tp.Ref.String() == req.Table {
+				used[p.Name] = append(used[p.Name], req)
+				if !slices.Contains(out[p.Name], tp.Ref) {
+					out[p.Name] = append(out[p.Name], tp.Ref)
+				}
 			}
 		}
 	}
-	return out, nil
+	return out, used, nil
 }
 
 // withoutTables is p without the tables refs, or nil when it reads no

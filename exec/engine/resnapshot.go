@@ -47,6 +47,12 @@ type ResnapshotRequest struct {
 	Table     string    `json:"table"` // db.table
 	Where     string    `json:"where,omitempty"`
 	Requested time.Time `json:"requested"`
+	// Rejoined is set (to why) when a stopped pipeline rejoined the
+	// source's stream without catching the table up (rejoin.go): the
+	// table's changes between the pipeline's own checkpoint and the join
+	// are in this re-read only, so a failure keeps the request pending
+	// (keepRejoined) instead of renaming it .failed.
+	Rejoined string `json:"rejoined,omitempty"`
 }
 
 // WriteResnapshotRequest writes req into stateDir (atomically: a running
@@ -397,6 +403,9 @@ type resnapshotPoller struct {
 	r     *sourceRun
 	rs    connectors.Resnapshotter
 	taken map[string]bool
+	// retried: requests of a rejoined table (ResnapshotRequest.Rejoined)
+	// that the stream did not take, asked again (logged once).
+	retried map[string]bool
 }
 
 func (p *resnapshotPoller) run(ctx context.Context) {
@@ -426,9 +435,10 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 		}
 		var pl *planner.Pipeline
 		var sink connectors.Sink
+		var run *pipeRun
 		for _, pr := range r.runs {
 			if pr.p.Name == req.Pipeline {
-				pl, sink = pr.p, r.sinks[pr.p.Sink]
+				pl, sink, run = pr.p, r.sinks[pr.p.Sink], pr
 			}
 		}
 		if pl == nil {
@@ -451,17 +461,56 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 				rebuild = true
 			}
 		}
+		if req.Where == "" && req.Rejoined != "" {
+			// (Only such a request: one that fails stays pending, so the
+			// changes left to it are not lost; awaitReread.)
+			run.awaitReread(req.Table, true)
+		}
 		err := p.rs.Resnapshot(ctx, connectors.Resnapshot{ID: req.ID, Pipeline: req.Pipeline,
 			Table: connectors.TableRef{DB: db, Table: table}, Where: req.Where, Rebuild: rebuild})
 		if err != nil {
+			run.awaitReread(req.Table, false)
 			if ctx.Err() != nil {
 				return
+			}
+			if req.Rejoined != "" {
+				// (The server gone for a moment, the table locked:) the
+				// table's changes since the pipeline's own checkpoint are
+				// in this re-read only. It stays, and is asked again at
+				// the next poll, and by the next run.
+				delete(p.taken, req.ID)
+				if !p.retried[req.ID] {
+					r.opts.Log.Error("resnapshot not carried out yet: the request stays, and is asked again", "id", req.ID, "pipeline", req.Pipeline, "table", req.Table,
+						"reason", err.Error(), "rejoined", req.Rejoined)
+					p.retried[req.ID] = true
+				}
+				continue
 			}
 			r.failResnapshot(req.ID, err.Error())
 			continue
 		}
 		r.opts.Log.Info("resnapshot requested", "pipeline", req.Pipeline, "table", req.Table, "where", req.Where, "id", req.ID)
 	}
+}
+
+// keepRejoined reports whether request id is of a table a stopped
+// pipeline rejoined the source's stream without catching up
+// (ResnapshotRequest.Rejoined): then, not carried out, it stays pending —
+// the table's changes between the pipeline's own checkpoint and the join
+// are in that re-read only — and the reason is logged; the caller stops
+// the pipeline. It returns the request's Rejoined text.
+func (r *sourceRun) keepRejoined(id, reason string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(r.opts.StateDir, ResnapshotDir, id+".json"))
+	if err != nil {
+		return "", false
+	}
+	var req ResnapshotRequest
+	if json.Unmarshal(b, &req) != nil || req.Rejoined == "" {
+		return "", false
+	}
+	r.opts.Log.Error("resnapshot not carried out: the request stays, for the next run: the table's changes since the pipeline's own checkpoint are in this re-read only",
+		"id", id, "pipeline", req.Pipeline, "table", req.Table, "reason", reason, "rejoined", req.Rejoined)
+	return req.Rejoined, true
 }
 
 // failResnapshot logs why request id was not carried out and renames its
@@ -483,9 +532,10 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 	if e.ID == "" {
 		return r.cutoverEnd(ctx, b, seq)
 	}
-	if e.Err != "" {
-		r.failResnapshot(e.ID, e.Err)
-		return nil
+	for _, pr := range r.routes[b.DB+"."+b.Table] {
+		if pr.p.Name == e.Pipeline {
+			pr.awaitReread(b.DB+"."+b.Table, false)
+		}
 	}
 	key := b.DB + "." + b.Table
 	var pr *pipeRun
@@ -493,6 +543,30 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		if p.p.Name == e.Pipeline {
 			pr = p
 		}
+	}
+	if e.Err != "" {
+		// (A table gone from the stream left the targets with its
+		// rows: nothing to keep the request for.)
+		if !e.Gone {
+			if why, kept := r.keepRejoined(e.ID, e.Err); kept && pr != nil {
+				// Not complete without the re-read: the pipeline stops
+				// alone, the request pending; the next run catches it
+				// up without the table again, rejoins, and reads it
+				// again.
+				file := pr.p.Pos.Filename
+				if file == "" {
+					file = "FILE"
+				}
+				return r.stopAlone(ctx, pr, fmt.Errorf("resnapshot of %s not carried out: %s (%s)", key, e.Err, why),
+					fmt.Sprintf("remove the cause, then run apply again: the request stays in %s and is carried out then (removed, the target keeps %s without its changes made while the pipeline was stopped; etlq resnapshot %s %s %s reads it again)",
+						filepath.Join(r.opts.StateDir, ResnapshotDir, e.ID+".json"), key, file, pr.p.Name, key),
+					r.lastMark, false)
+			} else if kept {
+				return nil
+			}
+		}
+		r.failResnapshot(e.ID, e.Err)
+		return nil
 	}
 	// The request is removed once the rows it read again, and what the
 	// end writes, are acknowledged by the sink, like a checkpoint: a run
@@ -581,6 +655,11 @@ func (r *sourceRun) cutoverEnd(ctx context.Context, b *exec.Batch, seq uint64) e
 		t, ok := pr.writer.(connectors.Truncater)
 		tr := pr.tables[key]
 		if !ok || pr.p.Target.Mode != connectors.ModeUpsert || tr == nil || pr.p.Snapshot == connectors.SnapshotOnly {
+			continue
+		}
+		if pr.awaitsReread(key) {
+			// Its rows read again here were left to the re-read it asked
+			// for (awaitReread): its target keeps the old rows until then.
 			continue
 		}
 		if err := r.removeOlder(ctx, pr, t, tr, b, e.Version, seq, "cut-over",

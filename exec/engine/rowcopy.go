@@ -300,6 +300,11 @@ func (r *sourceRun) rowCopy(ctx context.Context, b *exec.Batch, seq uint64) erro
 		var err error
 		switch b.RowCopy.Step {
 		case exec.RowCopyStart:
+			if b.RowCopy.Of == b.Table {
+				// A rebuild begins: the table's changes go to the copy
+				// from here on (awaitReread).
+				pr.awaitReread(b.DB+"."+b.Table, false)
+			}
 			err = r.copyStart(ctx, pr, rc, b)
 		case exec.RowCopySwap:
 			err = r.copySwap(ctx, pr, rc, b, seq)
