@@ -178,7 +178,11 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 			continue
 		}
 		delete(want, p.Name)
-		if why := unverifiable(p); why != "" {
+		why := unverifiable(p)
+		if why == "" {
+			why = cannotReadBack(plan, p)
+		}
+		if why != "" {
 			if len(opts.Pipelines) > 0 {
 				return nil, fmt.Errorf("pipeline %s: %s", p.Name, why)
 			}
@@ -269,6 +273,28 @@ func unverifiable(p *planner.Pipeline) string {
 		return ""
 	}
 	return fmt.Sprintf("verify compares upsert and changelog pipelines only (this one is %s: its target keeps every change, with no row per key to compare)", p.Target.Mode)
+}
+
+// cannotReadBack says why p's target cannot be read back (a file, an HTTP
+// endpoint, stdout: not a connectors.VerifySink), or "". A bare `etlq
+// verify FILE` leaves such pipelines out as it leaves out append ones: it
+// failed every file with a notification pipeline beside its ClickHouse
+// ones (exit 1, "cannot be read back") however equal the targets were.
+func cannotReadBack(plan *planner.Plan, p *planner.Pipeline) string {
+	for _, d := range plan.Sinks {
+		if d.Name != p.Sink {
+			continue
+		}
+		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
+		if err != nil {
+			return "" // (verifyOne reports it)
+		}
+		defer s.Close()
+		if _, ok := s.(connectors.VerifySink); !ok {
+			return fmt.Sprintf("sink %s (%s) cannot be read back; verify compares ClickHouse targets", d.Name, d.Kind)
+		}
+	}
+	return ""
 }
 
 // verifier checks one pipeline.
