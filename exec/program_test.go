@@ -270,6 +270,57 @@ func TestUDF(t *testing.T) {
 	}
 }
 
+// TestUDFNilResult: a BOOL or number body that gives nil is a row error
+// that says so; a BOOL body's nil was false, written without a word, and
+// a number body's error was expr's "invalid operation: int64(<nil>)". A
+// BOOL body of another type is refused when the file is loaded.
+func TestUDFNilResult(t *testing.T) {
+	if _, err := exec.NewUDF("bad", []string{"a"}, []stdlib.Type{stdlib.TInt64}, stdlib.TBool, `a + 1`); err == nil || !strings.Contains(err.Error(), "declared BOOL") {
+		t.Errorf("body returning an int accepted for BOOL: %v", err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{0, 2}, []float64{1, 2}, nil, []string{"", ""}, nil)
+	defer rec.Release()
+	cols := smallCols()
+	for _, c := range []struct {
+		ret  stdlib.Type
+		body string
+		want string // row 1 (id 2)
+	}{
+		{stdlib.TBool, `x > 0 ? true : nil`, "true"},
+		{stdlib.TInt64, `x > 0 ? x : nil`, "2"},
+		{stdlib.TFloat64, `x > 0 ? 1.5 : nil`, "1.5"},
+	} {
+		f, err := exec.NewUDF("f", []string{"x"}, []stdlib.Type{stdlib.TInt64}, c.ret, c.body)
+		if err != nil {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		call, err := exec.CallUDF(f, []exec.Expr{cols["id"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rowErrs) != 1 || rowErrs[0].Row != 0 || !strings.Contains(rowErrs[0].Reason, `function "f": the body gave nil, which a `+c.ret.String()+` result cannot be`) {
+			t.Errorf("%s: row errors %+v", c.body, rowErrs)
+		}
+		// (on_error skip: the failed row is left out)
+		if got := column(out, 0); len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s: values %v", c.body, got)
+		}
+		out.Release()
+	}
+}
+
 func TestNowIsStatementTime(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())

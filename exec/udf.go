@@ -66,7 +66,8 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 	opts := []expr.Option{expr.Env(env)}
 	switch {
 	case ret.Kind == stdlib.Bool:
-		opts = append(opts, expr.AsBool())
+		// Not expr.AsBool: it turns a nil into false (checked below).
+		opts = append(opts, expr.AsAny())
 	case ret.IsInteger():
 		opts = append(opts, expr.AsInt64())
 	case ret.IsFloat() || ret.Kind == stdlib.Decimal:
@@ -87,6 +88,11 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 		msg := strings.ReplaceAll(err.Error(), "\n", " ")
 		return nil, fmt.Errorf("function %q: %s", name, msg)
 	}
+	if ret.Kind == stdlib.Bool {
+		if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface && t.Kind() != reflect.Bool {
+			return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
+		}
+	}
 	if ret.IsTemporal() {
 		if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface {
 			want := reflect.TypeOf(time.Time{})
@@ -101,7 +107,7 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 	u := &UDF{Name: name, Params: params, ParamTypes: paramTypes, Ret: ret, Body: body, program: prog}
 	switch {
 	case ret.Kind == stdlib.Bool, ret.IsInteger(), ret.IsFloat(), ret.Kind == stdlib.Decimal:
-		// nil is no such value: a row error (a BOOL body's nil is false).
+		// nil is no such value: a row error (nilResult).
 	default:
 		u.nilWhy = resultNil(prog.Node())
 	}
@@ -289,6 +295,10 @@ func (e *udfExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 			r.env[e.f.Params[k]] = gv
 		}
 		res, err := r.vm.Run(e.f.program, r.env)
+		if err != nil && strings.Contains(err.Error(), "(<nil>)") && !e.f.Ret.IsStringLike() {
+			// expr's int64(<nil>) / float(<nil>) of a number body's nil.
+			err = errors.New(nilResult(e.f.Ret))
+		}
 		if err != nil {
 			c.Fail(i, fmt.Sprintf("function %q: %s", e.f.Name, strings.ReplaceAll(err.Error(), "\n", " ")))
 			out.SetNull(i, n)
@@ -340,11 +350,14 @@ func goValue(v *stdlib.Vector, i int) (any, string) {
 
 // storeGo writes a body's result into row i of out.
 func storeGo(out *stdlib.Vector, i, n int, res any) string {
+	t := out.Type
 	if res == nil {
+		if t.Kind == stdlib.Bool || t.IsInteger() || t.IsFloat() || t.Kind == stdlib.Decimal {
+			return nilResult(t)
+		}
 		out.SetNull(i, n)
 		return ""
 	}
-	t := out.Type
 	switch x := res.(type) {
 	case bool:
 		if t.Kind == stdlib.Bool {
@@ -404,4 +417,10 @@ func storeGo(out *stdlib.Vector, i, n int, res any) string {
 		}
 	}
 	return fmt.Sprintf("result %v (%T) is not a %s", res, res, t)
+}
+
+// nilResult is the row error of a BOOL or number body that gave nil: such
+// a result has no NULL of its own (a BOOL body's nil was taken as false).
+func nilResult(t stdlib.Type) string {
+	return fmt.Sprintf("the body gave nil, which a %s result cannot be (a NULL argument gives NULL without running the body; a body of a BOOL or number result must give a value)", t)
 }
