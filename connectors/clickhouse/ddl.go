@@ -363,7 +363,7 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 	for _, c := range existing {
 		have[c.name] = c.typ
 	}
-	var bad []string
+	var bad, fix []string
 	for i := range l.cols {
 		c := &l.cols[i]
 		typ, ok := have[c.name]
@@ -406,10 +406,20 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 				c.name, typ, l.db, l.table, c.chType()))
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))
+			if !c.key {
+				fix = append(fix, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
+			}
 		}
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("existing table %s.%s does not match: %s", l.db, l.table, strings.Join(bad, "; "))
+		// Say what the user can do: a column ClickHouse can convert, a
+		// table made again (a key column cannot change type in place).
+		way := "stop etlq and "
+		if len(fix) == len(bad) {
+			way += "run ALTER TABLE " + l.qualified() + " " + strings.Join(fix, ", ") + " in ClickHouse (when it can convert the rows there), or "
+		}
+		way += "drop the table (and its view " + l.db + "." + l.table + currentView + ", if any): apply creates it and reads the source again (a changelog or append table's history goes with it); or write INTO a new table"
+		return nil, fmt.Errorf("existing table %s.%s does not match: %s; to write into it, %s", l.db, l.table, strings.Join(bad, "; "), way)
 	}
 	return missing, nil
 }
