@@ -79,3 +79,65 @@ func TestTypeChangeIntoTextTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestDecimalNarrowedIntoLogTargets: a DECIMAL that loses a fraction digit
+// (DECIMAL(12,2) → DECIMAL(12,1): neither type holds the other, the
+// columns take DECIMAL(13,2)) and a narrower integer, read by a changelog,
+// an append and an upsert pipeline, made while etlq runs and while it is
+// stopped, on both servers. Found by the chaos soak: made while etlq was
+// stopped, the next run refused to start, every pipeline of the file with
+// it — `existing table … does not match: column "amount" is Decimal(12, 2),
+// etlq writes Decimal(12, 1)` — with nothing the user could do but drop the
+// changelog, its history with it.
+func TestDecimalNarrowedIntoLogTargets(t *testing.T) {
+	t.Parallel()
+	for _, when := range []string{"running", "stopped"} {
+		t.Run(when, func(t *testing.T) {
+			t.Parallel()
+			onBothServers(t, func(t *testing.T, myDSN string) {
+				s := newScratch(t, myDSN)
+				db := s.db
+				myExec(t, s.my, "CREATE DATABASE "+db,
+					"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount DECIMAL(12,2) NOT NULL, q BIGINT)",
+					"INSERT INTO "+db+".o VALUES (1, 10.50, 1), (2, -3.20, 2), (3, 7.00, NULL)")
+				dir := t.TempDir()
+				state := filepath.Join(dir, "state")
+				file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[2]d);
+CREATE SINK dw INTO clickhouse '%[3]s';
+CREATE PIPELINE up FROM binlog s.%[4]s.o INTO clickhouse dw.%[4]s.o MODE upsert WITH (flush_interval = '50ms');
+CREATE PIPELINE cl FROM binlog s.%[4]s.o INTO clickhouse dw.%[4]s.o_cl MODE changelog WITH (flush_interval = '50ms');
+CREATE PIPELINE ap FROM binlog s.%[4]s.o TRANSFORM *, _op, _version INTO clickhouse dw.%[4]s.o_ap MODE append WITH (flush_interval = '50ms');
+`, myDSN, testServerID(), s.chDSN, db))
+				changes := []string{
+					"INSERT INTO " + db + ".o VALUES (4, 4.40, 4)",
+					"ALTER TABLE " + db + ".o MODIFY amount DECIMAL(12,1) NOT NULL, MODIFY q INT",
+					"INSERT INTO " + db + ".o VALUES (5, 12345678901.5, 5)",
+					"UPDATE " + db + ".o SET amount = 2.5 WHERE id = 2",
+				}
+				// Cents and q: every value the rows have is exact in
+				// both types (no fraction digit is rounded away).
+				myQ := "SELECT id, CAST(amount * 100 AS SIGNED), IFNULL(q, 'NULL') FROM " + db + ".o ORDER BY id"
+				upQ := "SELECT toString(id), toString(toInt64(amount * 100)), ifNull(toString(q), 'NULL') FROM " + db + ".o_current ORDER BY id"
+				lastQ := func(tb string) string {
+					return "SELECT toString(id), toString(toInt64(argMax(amount, _version) * 100)), ifNull(toString(argMax(q, _version)), 'NULL') FROM " + db + "." + tb + " GROUP BY id ORDER BY id"
+				}
+				if when == "running" {
+					a := startEtlq(t, "apply", "--progress", "never", "--state-dir", state, file)
+					a.waitSame(t, s.my, s.ch, myQ, upQ, 60*time.Second)
+					myExec(t, s.my, changes...)
+					a.waitSame(t, s.my, s.ch, myQ, upQ, 60*time.Second)
+					a.waitSame(t, s.my, s.ch, myQ, lastQ("o_cl"), 60*time.Second)
+					a.waitSame(t, s.my, s.ch, myQ, lastQ("o_ap"), 60*time.Second)
+					a.stop(t)
+					return
+				}
+				mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+				myExec(t, s.my, changes...)
+				mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+				diffRows(t, myRows(t, s.my, myQ), chRows(t, s.ch, upQ))
+				diffRows(t, myRows(t, s.my, myQ), chRows(t, s.ch, lastQ("o_cl")))
+				diffRows(t, myRows(t, s.my, myQ), chRows(t, s.ch, lastQ("o_ap")))
+			})
+		})
+	}
+}

@@ -340,6 +340,16 @@ func (l *tableLayout) ddl() ([]string, error) {
 	return out, nil
 }
 
+// numericSupertype reports whether two number types join in a number type
+// that is neither (DECIMAL(12,2) and DECIMAL(12,1): DECIMAL(13,2)), the
+// type a column takes when the source changes one into the other. (Text,
+// which holds any number, is not meant: a String column of the table where
+// the source has a number is refused, as one made by hand.)
+func numericSupertype(a, b arrow.DataType) bool {
+	st := exec.Supertype(a, b)
+	return st != nil && st.ID() != arrow.STRING && st.ID() != arrow.BINARY
+}
+
 // existingColumn is a column of a table that already exists.
 type existingColumn struct{ name, typ string }
 
@@ -353,7 +363,7 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 	for _, c := range existing {
 		have[c.name] = c.typ
 	}
-	var bad []string
+	var bad, fix []string
 	for i := range l.cols {
 		c := &l.cols[i]
 		typ, ok := have[c.name]
@@ -379,13 +389,16 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 			// was stopped: the writer copies the table into one with
 			// the wider key when a batch brings it (rekey.go).
 			l.retype = append(l.retype, c)
-		case !c.key && t != nil && exec.Holds(t, c.field.Type):
+		case !c.key && t != nil && (exec.Holds(t, c.field.Type) || numericSupertype(t, c.field.Type)):
 			// A type change that is no widening (INT → VARCHAR, DECIMAL
-			// → DECIMAL of more digits than ClickHouse stores) made while
-			// etlq was stopped: the column takes the type that holds both
-			// when the stream brings it (adopt, evolve.go), as it does
-			// for one made while etlq runs. (The run refused to start
-			// for a changelog or append target: new-user trial.)
+			// → DECIMAL of more digits than ClickHouse stores, DECIMAL
+			// (12,2) → (12,1), where neither type holds the other) made
+			// while etlq was stopped: the column takes the type that
+			// holds both when the stream brings it (adopt, evolve.go),
+			// as it does for one made while etlq runs. (The run refused
+			// to start for a changelog or append target: new-user trial;
+			// for a DECIMAL that lost a fraction digit, until the chaos
+			// soak, TestDecimalNarrowedIntoLogTargets.)
 			l.retype = append(l.retype, c)
 		case l.deferOther && (!c.key || t != nil && !isNull):
 			l.retype = append(l.retype, c)
@@ -393,10 +406,20 @@ func (l *tableLayout) reconcile(existing []existingColumn) (missing []*colSpec, 
 				c.name, typ, l.db, l.table, c.chType())})
 		default:
 			bad = append(bad, fmt.Sprintf("column %q is %s, etlq writes %s", c.name, typ, c.chType()))
+			if !c.key {
+				fix = append(fix, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
+			}
 		}
 	}
 	if len(bad) > 0 {
-		return nil, fmt.Errorf("existing table %s.%s does not match: %s", l.db, l.table, strings.Join(bad, "; "))
+		// Say what the user can do: a column ClickHouse can convert, a
+		// table made again (a key column cannot change type in place).
+		way := "stop etlq and "
+		if len(fix) == len(bad) {
+			way += "run ALTER TABLE " + l.qualified() + " " + strings.Join(fix, ", ") + " in ClickHouse (when it can convert the rows there), or "
+		}
+		way += "drop the table (and its view " + l.db + "." + l.table + currentView + ", if any): apply creates it and reads the source again (a changelog or append table's history goes with it); or write INTO a new table"
+		return nil, fmt.Errorf("existing table %s.%s does not match: %s; to write into it, %s", l.db, l.table, strings.Join(bad, "; "), way)
 	}
 	return missing, nil
 }

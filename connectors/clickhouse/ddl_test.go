@@ -184,6 +184,11 @@ func TestReconcile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `column "amount" is String, etlq writes Nullable(Decimal(12, 2))`) {
 		t.Fatalf("want amount mismatch, got %v", err)
 	}
+	// The refusal says what the user can do (the chaos soak met one that
+	// said only what did not match).
+	if want := "stop etlq and run ALTER TABLE `shop`.`orders` MODIFY COLUMN `amount` Nullable(Decimal(12, 2)) in ClickHouse"; !strings.Contains(err.Error(), want) {
+		t.Errorf("the refusal does not say %q: %v", want, err)
+	}
 	existing[1].typ = "Nullable(Decimal(12,2))"
 	missing, err := l.reconcile(existing)
 	if err != nil {

@@ -19,6 +19,10 @@ type ddlApplier struct {
 	// defaultCollation returns a character set's default collation ("":
 	// unknown); nil knows none.
 	defaultCollation func(charset string) string
+	// dbCharset returns a database's default character set and collation
+	// ("": unknown), which a CREATE TABLE that names none gives the table;
+	// nil knows none.
+	dbCharset func(db string) (charset, collation string)
 }
 
 // clone returns a deep copy of t without its staleness. RenamedFrom is
@@ -70,7 +74,14 @@ func (ap ddlApplier) create(c *createTable) (*table, error) {
 		return nil, fmt.Errorf("the statement does not list the table's columns")
 	}
 	nt := &table{Ref: c.Ref, Charset: c.Charset, Collation: c.Collation}
-	ap.tableCharset(nt, c.Charset, c.Collation)
+	cs, coll := c.Charset, c.Collation
+	if cs == "" && coll == "" && ap.dbCharset != nil {
+		// As the server does: the database's default. Without it the
+		// table's text columns were taken as utf8mb4, and a latin1
+		// database's rows reached the targets as raw latin1 bytes.
+		cs, coll = ap.dbCharset(c.Ref.DB)
+	}
+	ap.tableCharset(nt, cs, coll)
 	for _, col := range c.Def.Cols {
 		d := &colDef{column: *col, HasCharset: col.Charset != "" || col.Collation != ""}
 		nc, err := ap.column(nt, d)

@@ -212,7 +212,32 @@ func sortedShadows(m map[connectors.TableRef]*table) []*table {
 
 // applier returns the DDL applier of the reader's server.
 func (r *binlogReader) applier() ddlApplier {
-	return ddlApplier{flavor: r.cfg.flavor, defaultCollation: r.defaultCollation}
+	return ddlApplier{flavor: r.cfg.flavor, defaultCollation: r.defaultCollation, dbCharset: r.dbCharset}
+}
+
+// dbCharset returns the default character set and collation of database
+// db as the server has it now (the server's own defaults when the database
+// is gone), for a CREATE TABLE that names none: "" when the server does
+// not answer. A database whose default changed between the CREATE and now
+// gives its new default: the binlog does not say the old one.
+func (r *binlogReader) dbCharset(db string) (string, string) {
+	c, err := r.cfg.src.connect(context.Background())
+	if err != nil {
+		r.cfg.log.Warn("cannot read the database's default character set for a CREATE TABLE that names none: its text columns are taken as utf8mb4",
+			"database", db, "error", firstLine(err))
+		return "", ""
+	}
+	defer c.Close()
+	res, err := c.Execute(`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?
+		UNION ALL SELECT @@character_set_server, @@collation_server`, db)
+	if err != nil || res.RowNumber() == 0 {
+		r.cfg.log.Warn("cannot read the database's default character set for a CREATE TABLE that names none: its text columns are taken as utf8mb4",
+			"database", db, "error", err)
+		return "", ""
+	}
+	cs, _ := res.GetString(0, 0)
+	coll, _ := res.GetString(0, 1)
+	return strings.ToLower(cs), strings.ToLower(coll)
 }
 
 // defaultCollation returns the default collation of a character set,
