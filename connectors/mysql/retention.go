@@ -63,6 +63,17 @@ func (s *Source) BinlogExpiry(ctx context.Context, state []byte) (*Expiry, error
 	if s.cfg.parsed.Given("binlog_expiry_warning") {
 		e.WarnWithin = s.cfg.parsed.Duration("binlog_expiry_warning")
 	}
+	var current string
+	if state == nil {
+		// The server's position before its list of logs: a log rotated
+		// between the two (FLUSH BINARY LOGS, a full log) is then in the
+		// list; read after it, its file was "not on the server".
+		pos, _, err := masterStatus(c, s.cfg.Flavor)
+		if err != nil {
+			return nil, err
+		}
+		current = pos.File
+	}
 	logs, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {
 		return nil, fmt.Errorf("list binary logs: %v", err)
@@ -96,11 +107,7 @@ func (s *Source) BinlogExpiry(ctx context.Context, state []byte) (*Expiry, error
 		}
 		e.File = st.File
 	} else {
-		pos, _, err := masterStatus(c, s.cfg.Flavor)
-		if err != nil {
-			return nil, err
-		}
-		e.File = pos.File
+		e.File = current
 	}
 	at := -1
 	for i, f := range files {

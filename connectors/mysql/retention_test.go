@@ -75,3 +75,49 @@ func TestBinlogExpiryOfAnotherServersCheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestBinlogExpiryWhileLogsRotate: the current position is read before the
+// list of logs, so a log rotated between the two (another client's FLUSH
+// BINARY LOGS, a full log) is in the list. Read after it, the new file was
+// "not on the server (its logs run from … to <the one before>)", and check
+// printed that as a warning (one full test run).
+func TestBinlogExpiryWhileLogsRotate(t *testing.T) {
+	s := servers(t)[0]
+	src := newSrc(t, s, nil)
+	defer src.Close()
+	ctl := conn(t, s)
+	defer ctl.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 15; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctl.Execute("FLUSH BINARY LOGS")
+		}
+	}()
+	fails := 0
+	for i := 0; i < 300; i++ {
+		select {
+		case <-done:
+			i = 300
+			continue
+		default:
+		}
+		if _, err := src.BinlogExpiry(context.Background(), nil); err != nil {
+			fails++
+			if fails == 1 {
+				t.Errorf("expiry while logs rotate: %v", err)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	if fails > 0 {
+		t.Errorf("%d of the reads failed", fails)
+	}
+}
