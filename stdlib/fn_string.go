@@ -297,31 +297,10 @@ func bytesSame(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 func substrBytesKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 	Sel(sel, n, func(i int) {
 		s := a[0].Str[i]
-		pos, cnt := a[1].I64[i], int64(len(s))
-		var start int64
-		switch {
-		case pos > 0:
-			start = pos - 1
-		case pos < 0:
-			start = cnt + pos
-		default:
+		start, end, ok := substrRange(a, i, int64(len(s)))
+		if !ok {
 			out.Str[i] = ""
 			return
-		}
-		if start < 0 || start >= cnt {
-			out.Str[i] = ""
-			return
-		}
-		end := cnt
-		if len(a) > 2 {
-			l := a[2].I64[i]
-			if l <= 0 {
-				out.Str[i] = ""
-				return
-			}
-			if l < cnt-start {
-				end = start + l
-			}
 		}
 		out.Str[i] = s[start:end]
 	})
@@ -330,35 +309,45 @@ func substrBytesKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 func substrKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 	Sel(sel, n, func(i int) {
 		s := a[0].Str[i]
-		pos := a[1].I64[i]
-		cnt := int64(utf8.RuneCountInString(s))
-		var start int64
-		switch {
-		case pos > 0:
-			start = pos - 1
-		case pos < 0:
-			start = cnt + pos
-		default:
+		start, end, ok := substrRange(a, i, int64(utf8.RuneCountInString(s)))
+		if !ok {
 			out.Str[i] = ""
 			return
-		}
-		if start < 0 || start >= cnt {
-			out.Str[i] = ""
-			return
-		}
-		end := cnt
-		if len(a) > 2 {
-			l := a[2].I64[i]
-			if l <= 0 {
-				out.Str[i] = ""
-				return
-			}
-			end = min(cnt, start+l)
 		}
 		b := runeIndex(s, int(start))
 		e := b + runeIndex(s[b:], int(end-start))
 		out.Str[i] = s[b:e]
 	})
+}
+
+// substrRange is the [start, end) of SUBSTR(s, pos[, len]) of row i over a
+// string of cnt characters (or bytes), as MySQL counts them: pos 1 is the
+// first, a negative pos counts from the end, pos 0, a start outside the
+// string or a len ≤ 0 give "" (ok false).
+func substrRange(a []*Vector, i int, cnt int64) (start, end int64, ok bool) {
+	pos := a[1].I64[i]
+	switch {
+	case pos > 0:
+		start = pos - 1
+	case pos < 0:
+		start = cnt + pos
+	default:
+		return 0, 0, false
+	}
+	if start < 0 || start >= cnt {
+		return 0, 0, false
+	}
+	end = cnt
+	if len(a) > 2 {
+		l := a[2].I64[i]
+		if l <= 0 {
+			return 0, 0, false
+		}
+		if l < cnt-start { // (start+l may overflow)
+			end = start + l
+		}
+	}
+	return start, end, true
 }
 
 func padKernel(left bool) Kernel {

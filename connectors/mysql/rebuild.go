@@ -338,22 +338,33 @@ func (st *stream) resumeRebuilds() {
 // DDL (which starts the rebuild again); the table's changes meanwhile go
 // to the copy. Looked at twice a second at most.
 func (st *stream) rebuildKeyReady(ts *tableState) bool {
-	if time.Since(ts.rebuildLooked) < 500*time.Millisecond {
+	live, looked, err := st.liveTableThrottled(ts)
+	if !looked {
 		return false
+	}
+	if err != nil {
+		return true // gone: the chunk's SELECT says so
+	}
+	return sameKey(ts.cur, live) == nil
+}
+
+// liveTableThrottled reads ts's table as the server has it now, at most
+// twice a second (looked false: not read this time, or the server could
+// not be reached); err: the table cannot be read (gone).
+func (st *stream) liveTableThrottled(ts *tableState) (live *table, looked bool, err error) {
+	if time.Since(ts.rebuildLooked) < 500*time.Millisecond {
+		return nil, false, nil
 	}
 	ts.rebuildLooked = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := st.src.connect(ctx)
 	if err != nil {
-		return false
+		return nil, false, nil
 	}
 	defer c.Close()
-	live, err := readTable(c, ts.ref)
-	if err != nil {
-		return true // gone: the chunk's SELECT says so
-	}
-	return sameKey(ts.cur, live) == nil
+	live, err = readTable(c, ts.ref)
+	return live, true, err
 }
 
 // rebuildTypesReady reports whether ts's schema in the stream has the
@@ -365,18 +376,10 @@ func (st *stream) rebuildKeyReady(ts *tableState) bool {
 // follow the change when the stream met it. Looked at twice a second at
 // most; a table the server no longer has is ready (its re-read says so).
 func (st *stream) rebuildTypesReady(ts *tableState) bool {
-	if time.Since(ts.rebuildLooked) < 500*time.Millisecond {
+	live, looked, err := st.liveTableThrottled(ts)
+	if !looked {
 		return false
 	}
-	ts.rebuildLooked = time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := st.src.connect(ctx)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	live, err := readTable(c, ts.ref)
 	if err != nil || ts.cur == nil {
 		return true
 	}
