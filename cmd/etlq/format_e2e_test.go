@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/etlq/etlq/connectors/testenv"
+	"github.com/go-mysql-org/go-mysql/client"
 )
 
 // fmtDB is a test's own MariaDB (and ClickHouse) database, fmt_<test name>,
@@ -434,72 +435,66 @@ func jsonKeys(t *testing.T, line string) ([]string, map[string]any) {
 // get base64 text).
 func TestCanalJSONValuesAsCanal(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := fmtDB(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			row := func(id int) string {
-				return fmt.Sprintf("(%d, '2038-01-19 03:14:07.999', '2024-06-01 12:00:00', '1970-01-02 00:00:01', '-838:59:59', '12:00:00', 0, 2024, x'00ff80412c', x'0a22', 'éa')", id)
-			}
-			myExec(t, my, "CREATE DATABASE "+db,
-				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d3 DATETIME(3), d0 DATETIME, ts6 TIMESTAMP(6) NULL, tm6 TIME(6), tm0 TIME, "+
-					"y0 YEAR, y YEAR, vb VARBINARY(8), bl BLOB, tx TEXT)",
-				"SET time_zone = '+00:00'",
-				"INSERT INTO "+db+".t VALUES "+row(1))
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out.json")
-			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7391);
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		row := func(id int) string {
+			return fmt.Sprintf("(%d, '2038-01-19 03:14:07.999', '2024-06-01 12:00:00', '1970-01-02 00:00:01', '-838:59:59', '12:00:00', 0, 2024, x'00ff80412c', x'0a22', 'éa')", id)
+		}
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d3 DATETIME(3), d0 DATETIME, ts6 TIMESTAMP(6) NULL, tm6 TIME(6), tm0 TIME, "+
+				"y0 YEAR, y YEAR, vb VARBINARY(8), bl BLOB, tx TEXT)",
+			"SET time_zone = '+00:00'",
+			"INSERT INTO "+db+".t VALUES "+row(1))
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7391);
 CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT canal_json;
-`, srv.dsn, db, out))
-			state := filepath.Join(dir, "state")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2),
-				"UPDATE "+db+".t SET d3 = '2038-01-19 03:14:08.000', vb = x'ff', y0 = 2155 WHERE id = 2")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			lines := readLines(t, out)
-			if len(lines) != 3 {
-				t.Fatalf("want 3 messages (snapshot, insert, update), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+`, dsn, db, out))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2),
+			"UPDATE "+db+".t SET d3 = '2038-01-19 03:14:08.000', vb = x'ff', y0 = 2155 WHERE id = 2")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		lines := readLines(t, out)
+		if len(lines) != 3 {
+			t.Fatalf("want 3 messages (snapshot, insert, update), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+		}
+		want := map[string]string{"id": "", "d3": "2038-01-19 03:14:07.999", "d0": "2024-06-01 12:00:00",
+			"ts6": "1970-01-02 00:00:01.000000", "tm6": "-838:59:59.000000", "tm0": "12:00:00", "y0": "0000", "y": "2024",
+			"vb": "\x00\u00ff\u0080A,", "bl": "\n\"", "tx": "éa"}
+		for n, l := range lines {
+			var msg struct {
+				Type string              `json:"type"`
+				Data []map[string]string `json:"data"`
+				Old  []map[string]string `json:"old"`
 			}
-			want := map[string]string{"id": "", "d3": "2038-01-19 03:14:07.999", "d0": "2024-06-01 12:00:00",
-				"ts6": "1970-01-02 00:00:01.000000", "tm6": "-838:59:59.000000", "tm0": "12:00:00", "y0": "0000", "y": "2024",
-				"vb": "\x00\u00ff\u0080A,", "bl": "\n\"", "tx": "éa"}
-			for n, l := range lines {
-				var msg struct {
-					Type string              `json:"type"`
-					Data []map[string]string `json:"data"`
-					Old  []map[string]string `json:"old"`
-				}
-				if err := json.Unmarshal([]byte(l), &msg); err != nil {
-					t.Fatal(err)
-				}
-				if len(msg.Data) != 1 {
-					t.Fatalf("message %d: want 1 row: %s", n, l)
-				}
-				w := map[string]string{}
-				for k, v := range want {
-					w[k] = v
-				}
-				w["id"] = "1"
-				if n > 0 {
-					w["id"] = "2"
-				}
-				if n == 2 {
-					w["d3"], w["vb"], w["y0"] = "2038-01-19 03:14:08.000", "\u00ff", "2155"
-					old := map[string]string{"d3": "2038-01-19 03:14:07.999", "vb": "\x00\u00ff\u0080A,", "y0": "0000"}
-					if len(msg.Old) != 1 || fmt.Sprint(msg.Old[0]) != fmt.Sprint(old) {
-						t.Errorf("message %d (%s): old = %q, want %q", n, msg.Type, msg.Old, old)
-					}
-				}
-				for k, v := range w {
-					if got := msg.Data[0][k]; got != v {
-						t.Errorf("message %d (%s): %s = %q, want %q", n, msg.Type, k, got, v)
-					}
+			if err := json.Unmarshal([]byte(l), &msg); err != nil {
+				t.Fatal(err)
+			}
+			if len(msg.Data) != 1 {
+				t.Fatalf("message %d: want 1 row: %s", n, l)
+			}
+			w := map[string]string{}
+			for k, v := range want {
+				w[k] = v
+			}
+			w["id"] = "1"
+			if n > 0 {
+				w["id"] = "2"
+			}
+			if n == 2 {
+				w["d3"], w["vb"], w["y0"] = "2038-01-19 03:14:08.000", "\u00ff", "2155"
+				old := map[string]string{"d3": "2038-01-19 03:14:07.999", "vb": "\x00\u00ff\u0080A,", "y0": "0000"}
+				if len(msg.Old) != 1 || fmt.Sprint(msg.Old[0]) != fmt.Sprint(old) {
+					t.Errorf("message %d (%s): old = %q, want %q", n, msg.Type, msg.Old, old)
 				}
 			}
-		})
-	}
+			for k, v := range w {
+				if got := msg.Data[0][k]; got != v {
+					t.Errorf("message %d (%s): %s = %q, want %q", n, msg.Type, k, got, v)
+				}
+			}
+		}
+	})
 }
 
 // TestDebeziumGeometryStruct: on MariaDB A and B, a spatial column in
@@ -510,57 +505,51 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 // prefix included, which no Debezium consumer reads as a geometry.)
 func TestDebeziumGeometryStruct(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := fmtDB(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			row := func(id int) string {
-				return fmt.Sprintf("(%d, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326), ST_GeomFromText('POINT(1.5 -2)'))", id)
-			}
-			myExec(t, my, "CREATE DATABASE "+db,
-				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, g GEOMETRY, p POINT)",
-				"INSERT INTO "+db+".t VALUES "+row(1))
-			wkbOf := func(wkt string) string {
-				r := myRows(t, my, "SELECT TO_BASE64(ST_AsBinary(ST_GeomFromText('"+wkt+"')))")
-				return r[0]
-			}
-			wantG, wantP := wkbOf("LINESTRING(0 0, 1 1)"), wkbOf("POINT(1.5 -2)")
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out.json")
-			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7392);
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		row := func(id int) string {
+			return fmt.Sprintf("(%d, ST_GeomFromText('LINESTRING(0 0, 1 1)', 4326), ST_GeomFromText('POINT(1.5 -2)'))", id)
+		}
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, g GEOMETRY, p POINT)",
+			"INSERT INTO "+db+".t VALUES "+row(1))
+		wkbOf := func(wkt string) string {
+			r := myRows(t, my, "SELECT TO_BASE64(ST_AsBinary(ST_GeomFromText('"+wkt+"')))")
+			return r[0]
+		}
+		wantG, wantP := wkbOf("LINESTRING(0 0, 1 1)"), wkbOf("POINT(1.5 -2)")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7392);
 CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
-`, srv.dsn, db, out))
-			state := filepath.Join(dir, "state")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			myExec(t, my, "INSERT INTO "+db+".t VALUES "+row(2))
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			lines := readLines(t, out)
-			if len(lines) != 2 {
-				t.Fatalf("want 2 events, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+`, dsn, db, out))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "INSERT INTO "+db+".t VALUES "+row(2))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		lines := readLines(t, out)
+		if len(lines) != 2 {
+			t.Fatalf("want 2 events, got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+		}
+		for n, l := range lines {
+			var ev struct {
+				Op    string `json:"op"`
+				After struct {
+					G map[string]any `json:"g"`
+					P map[string]any `json:"p"`
+				} `json:"after"`
 			}
-			for n, l := range lines {
-				var ev struct {
-					Op    string `json:"op"`
-					After struct {
-						G map[string]any `json:"g"`
-						P map[string]any `json:"p"`
-					} `json:"after"`
-				}
-				if err := json.Unmarshal([]byte(l), &ev); err != nil {
-					t.Fatalf("event %d: %v: %s", n, err, l)
-				}
-				g, p := ev.After.G, ev.After.P
-				if g["wkb"] != wantG || g["srid"] != float64(4326) || len(g) != 2 {
-					t.Errorf("event %d (%s): g = %v, want wkb %s and srid 4326", n, ev.Op, g, wantG)
-				}
-				if p["wkb"] != wantP || p["srid"] != nil || p["x"] != 1.5 || p["y"] != float64(-2) || len(p) != 4 {
-					t.Errorf("event %d (%s): p = %v, want wkb %s, srid null, x 1.5, y -2", n, ev.Op, p, wantP)
-				}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("event %d: %v: %s", n, err, l)
 			}
-		})
-	}
+			g, p := ev.After.G, ev.After.P
+			if g["wkb"] != wantG || g["srid"] != float64(4326) || len(g) != 2 {
+				t.Errorf("event %d (%s): g = %v, want wkb %s and srid 4326", n, ev.Op, g, wantG)
+			}
+			if p["wkb"] != wantP || p["srid"] != nil || p["x"] != 1.5 || p["y"] != float64(-2) || len(p) != 4 {
+				t.Errorf("event %d (%s): p = %v, want wkb %s, srid null, x 1.5, y -2", n, ev.Op, p, wantP)
+			}
+		}
+	})
 }
 
 // TestDebeziumKeyChange: on MariaDB A and B, an UPDATE that changes the
@@ -571,49 +560,43 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 // consumer that applies events by the key of "after" kept the old key's row.)
 func TestDebeziumKeyChange(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := fmtDB(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			myExec(t, my, "CREATE DATABASE "+db,
-				"CREATE TABLE "+db+".t (a INT, b VARCHAR(4), note VARCHAR(10), PRIMARY KEY (a, b))",
-				"INSERT INTO "+db+".t VALUES (1, 'x', 'one'), (2, 'y', 'two')")
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out.json")
-			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7393);
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (a INT, b VARCHAR(4), note VARCHAR(10), PRIMARY KEY (a, b))",
+			"INSERT INTO "+db+".t VALUES (1, 'x', 'one'), (2, 'y', 'two')")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7393);
 CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
-`, srv.dsn, db, out))
-			state := filepath.Join(dir, "state")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			myExec(t, my, "UPDATE "+db+".t SET b = 'z', note = 'moved' WHERE a = 1",
-				"UPDATE "+db+".t SET note = 'kept' WHERE a = 2")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			var got []string
-			for _, l := range readLines(t, out) {
-				var ev struct {
-					Op     string         `json:"op"`
-					Before map[string]any `json:"before"`
-					After  map[string]any `json:"after"`
-				}
-				if err := json.Unmarshal([]byte(l), &ev); err != nil {
-					t.Fatalf("%v: %s", err, l)
-				}
-				got = append(got, fmt.Sprintf("%s %v %v", ev.Op, ev.Before, ev.After))
+`, dsn, db, out))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "UPDATE "+db+".t SET b = 'z', note = 'moved' WHERE a = 1",
+			"UPDATE "+db+".t SET note = 'kept' WHERE a = 2")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		var got []string
+		for _, l := range readLines(t, out) {
+			var ev struct {
+				Op     string         `json:"op"`
+				Before map[string]any `json:"before"`
+				After  map[string]any `json:"after"`
 			}
-			want := []string{
-				"r map[] map[a:1 b:x note:one]",
-				"r map[] map[a:2 b:y note:two]",
-				"d map[a:1 b:x note:one] map[]",
-				"c map[] map[a:1 b:z note:moved]",
-				"u map[a:2 b:y note:two] map[a:2 b:y note:kept]",
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("%v: %s", err, l)
 			}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-			}
-		})
-	}
+			got = append(got, fmt.Sprintf("%s %v %v", ev.Op, ev.Before, ev.After))
+		}
+		want := []string{
+			"r map[] map[a:1 b:x note:one]",
+			"r map[] map[a:2 b:y note:two]",
+			"d map[a:1 b:x note:one] map[]",
+			"c map[] map[a:1 b:z note:moved]",
+			"u map[a:2 b:y note:two] map[a:2 b:y note:kept]",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }
 
 // TestDebeziumTimestampDigits: on MariaDB A and B, a TIMESTAMP(n) column in
@@ -623,46 +606,40 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 // (Every timestamp had six digits.)
 func TestDebeziumTimestampDigits(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := fmtDB(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			row := func(id int) string {
-				return fmt.Sprintf("(%d, '2024-06-01 06:30:00', '2024-06-01 06:30:00.12', '2024-06-01 06:30:00.000001')", id)
-			}
-			myExec(t, my, "CREATE DATABASE "+db,
-				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, t0 TIMESTAMP NULL, t3 TIMESTAMP(3) NULL, t6 TIMESTAMP(6) NULL)",
-				"SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(1))
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out.json")
-			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7394);
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		row := func(id int) string {
+			return fmt.Sprintf("(%d, '2024-06-01 06:30:00', '2024-06-01 06:30:00.12', '2024-06-01 06:30:00.000001')", id)
+		}
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, t0 TIMESTAMP NULL, t3 TIMESTAMP(3) NULL, t6 TIMESTAMP(6) NULL)",
+			"SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(1))
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7394);
 CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
-`, srv.dsn, db, out))
-			state := filepath.Join(dir, "state")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2))
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			lines := readLines(t, out)
-			if len(lines) != 2 {
-				t.Fatalf("want 2 events, got %d", len(lines))
+`, dsn, db, out))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "SET time_zone = '+00:00'", "INSERT INTO "+db+".t VALUES "+row(2))
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		lines := readLines(t, out)
+		if len(lines) != 2 {
+			t.Fatalf("want 2 events, got %d", len(lines))
+		}
+		for n, l := range lines {
+			var ev struct {
+				After map[string]any `json:"after"`
 			}
-			for n, l := range lines {
-				var ev struct {
-					After map[string]any `json:"after"`
-				}
-				if err := json.Unmarshal([]byte(l), &ev); err != nil {
-					t.Fatal(err)
-				}
-				for col, want := range map[string]string{"t0": "2024-06-01T06:30:00Z", "t3": "2024-06-01T06:30:00.120Z", "t6": "2024-06-01T06:30:00.000001Z"} {
-					if ev.After[col] != want {
-						t.Errorf("event %d: %s = %v, want %q", n, col, ev.After[col], want)
-					}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatal(err)
+			}
+			for col, want := range map[string]string{"t0": "2024-06-01T06:30:00Z", "t3": "2024-06-01T06:30:00.120Z", "t6": "2024-06-01T06:30:00.000001Z"} {
+				if ev.After[col] != want {
+					t.Errorf("event %d: %s = %v, want %q", n, col, ev.After[col], want)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestDebeziumZeroDateNotNull: on MariaDB A and B, a zero or invalid date
@@ -675,63 +652,57 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 // Debezium's schema, where such a column is not optional, failed on it.)
 func TestDebeziumZeroDateNotNull(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := fmtDB(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			zero := "'0000-00-00', '2024-02-00', '0000-00-00 00:00:00', '2024-02-00 10:00:00.5', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'"
-			myExec(t, my, "CREATE DATABASE "+db,
-				"SET sql_mode = ''",
-				"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE NOT NULL, dx DATE NOT NULL, dt DATETIME NOT NULL, dt6 DATETIME(6) NOT NULL,"+
-					" ts TIMESTAMP NOT NULL DEFAULT '0000-00-00 00:00:00', ts3 TIMESTAMP(3) NOT NULL DEFAULT '0000-00-00 00:00:00',"+
-					" dn DATE NULL, dtn DATETIME NULL, tsn TIMESTAMP NULL)",
-				"INSERT INTO "+db+".t VALUES (1, "+zero+")")
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out.json")
-			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7396);
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		zero := "'0000-00-00', '2024-02-00', '0000-00-00 00:00:00', '2024-02-00 10:00:00.5', '0000-00-00 00:00:00', '0000-00-00 00:00:00', '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00'"
+		myExec(t, my, "CREATE DATABASE "+db,
+			"SET sql_mode = ''",
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, d DATE NOT NULL, dx DATE NOT NULL, dt DATETIME NOT NULL, dt6 DATETIME(6) NOT NULL,"+
+				" ts TIMESTAMP NOT NULL DEFAULT '0000-00-00 00:00:00', ts3 TIMESTAMP(3) NOT NULL DEFAULT '0000-00-00 00:00:00',"+
+				" dn DATE NULL, dtn DATETIME NULL, tsn TIMESTAMP NULL)",
+			"INSERT INTO "+db+".t VALUES (1, "+zero+")")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7396);
 CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
-`, srv.dsn, db, out))
-			state := filepath.Join(dir, "state")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			myExec(t, my, "SET sql_mode = ''",
-				"INSERT INTO "+db+".t VALUES (2, "+zero+")",
-				"UPDATE "+db+".t SET dn = NULL WHERE id = 2",
-				"DELETE FROM "+db+".t WHERE id = 2",
-				"ALTER TABLE "+db+".t ADD COLUMN added DATE NOT NULL",
-				"INSERT INTO "+db+".t VALUES (3, "+zero+", '0000-00-00')")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			want := map[string]any{"d": 0.0, "dx": 0.0, "dt": 0.0, "dt6": 0.0, "ts": "1970-01-01T00:00:00Z",
-				"ts3": "1970-01-01T00:00:00.000Z", "dn": nil, "dtn": nil, "tsn": nil}
-			lines := readLines(t, out)
-			if len(lines) != 5 {
-				t.Fatalf("want 5 events (r, c, u, d, c), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+`, dsn, db, out))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "SET sql_mode = ''",
+			"INSERT INTO "+db+".t VALUES (2, "+zero+")",
+			"UPDATE "+db+".t SET dn = NULL WHERE id = 2",
+			"DELETE FROM "+db+".t WHERE id = 2",
+			"ALTER TABLE "+db+".t ADD COLUMN added DATE NOT NULL",
+			"INSERT INTO "+db+".t VALUES (3, "+zero+", '0000-00-00')")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		want := map[string]any{"d": 0.0, "dx": 0.0, "dt": 0.0, "dt6": 0.0, "ts": "1970-01-01T00:00:00Z",
+			"ts3": "1970-01-01T00:00:00.000Z", "dn": nil, "dtn": nil, "tsn": nil}
+		lines := readLines(t, out)
+		if len(lines) != 5 {
+			t.Fatalf("want 5 events (r, c, u, d, c), got %d:\n%s", len(lines), strings.Join(lines, "\n"))
+		}
+		for n, l := range lines {
+			var ev struct {
+				Op            string
+				Before, After map[string]any
 			}
-			for n, l := range lines {
-				var ev struct {
-					Op            string
-					Before, After map[string]any
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatal(err)
+			}
+			for side, img := range map[string]map[string]any{"before": ev.Before, "after": ev.After} {
+				if img == nil {
+					continue
 				}
-				if err := json.Unmarshal([]byte(l), &ev); err != nil {
-					t.Fatal(err)
+				for col, w := range want {
+					if got, ok := img[col]; !ok || got != w {
+						t.Errorf("event %d (%s) %s.%s = %#v, want %#v", n, ev.Op, side, col, got, w)
+					}
 				}
-				for side, img := range map[string]map[string]any{"before": ev.Before, "after": ev.After} {
-					if img == nil {
-						continue
-					}
-					for col, w := range want {
-						if got, ok := img[col]; !ok || got != w {
-							t.Errorf("event %d (%s) %s.%s = %#v, want %#v", n, ev.Op, side, col, got, w)
-						}
-					}
-					if id := img["id"]; id == 3.0 && img["added"] != 0.0 {
-						t.Errorf("event %d (%s) %s.added = %#v, want 0", n, ev.Op, side, img["added"])
-					}
+				if id := img["id"]; id == 3.0 && img["added"] != 0.0 {
+					t.Errorf("event %d (%s) %s.added = %#v, want 0", n, ev.Op, side, img["added"])
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestDebeziumTruncateSource: on MariaDB A and B, the "op":"t" event of a
@@ -740,53 +711,47 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 // marks of a snapshot record), and so does the t event of a DROP TABLE.
 func TestDebeziumTruncateSource(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := fmtDB(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			myExec(t, my, "CREATE DATABASE "+db,
-				"CREATE TABLE "+db+".t (id INT PRIMARY KEY)",
-				"INSERT INTO "+db+".t VALUES (1)")
-			dir := t.TempDir()
-			out := filepath.Join(dir, "out.json")
-			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7397);
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY)",
+			"INSERT INTO "+db+".t VALUES (1)")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7397);
 CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT debezium_json;
-`, srv.dsn, db, out))
-			state := filepath.Join(dir, "state")
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			serverID := myRows(t, my, "SELECT @@server_id")[0]
-			var gtids []string
-			for _, stmt := range []string{"TRUNCATE TABLE " + db + ".t", "INSERT INTO " + db + ".t VALUES (2)", "DROP TABLE " + db + ".t"} {
-				myExec(t, my, stmt)
-				gtids = append(gtids, myRows(t, my, "SELECT @@last_gtid")[0])
-			}
-			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			var got []string
-			for _, l := range readLines(t, out) {
-				var ev struct {
-					Op     string
-					Source struct {
-						ServerID json.Number `json:"server_id"`
-						GTID     *string
-					}
+`, dsn, db, out))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		serverID := myRows(t, my, "SELECT @@server_id")[0]
+		var gtids []string
+		for _, stmt := range []string{"TRUNCATE TABLE " + db + ".t", "INSERT INTO " + db + ".t VALUES (2)", "DROP TABLE " + db + ".t"} {
+			myExec(t, my, stmt)
+			gtids = append(gtids, myRows(t, my, "SELECT @@last_gtid")[0])
+		}
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		var got []string
+		for _, l := range readLines(t, out) {
+			var ev struct {
+				Op     string
+				Source struct {
+					ServerID json.Number `json:"server_id"`
+					GTID     *string
 				}
-				if err := json.Unmarshal([]byte(l), &ev); err != nil {
-					t.Fatal(err)
-				}
-				g := "null"
-				if ev.Source.GTID != nil {
-					g = *ev.Source.GTID
-				}
-				got = append(got, fmt.Sprintf("%s %s %s", ev.Op, ev.Source.ServerID, g))
 			}
-			want := []string{"r 0 null", "t " + serverID + " " + gtids[0], "c " + serverID + " " + gtids[1], "t " + serverID + " " + gtids[2]}
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("events (op server_id gtid):\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			g := "null"
+			if ev.Source.GTID != nil {
+				g = *ev.Source.GTID
+			}
+			got = append(got, fmt.Sprintf("%s %s %s", ev.Op, ev.Source.ServerID, g))
+		}
+		want := []string{"r 0 null", "t " + serverID + " " + gtids[0], "c " + serverID + " " + gtids[1], "t " + serverID + " " + gtids[2]}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("events (op server_id gtid):\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }
 
 // TestDebeziumSnapshotEndMarked: on MariaDB A and B, two tables read in
@@ -798,41 +763,50 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 // half the runs lost "last" or "last_in_data_collection".)
 func TestDebeziumSnapshotEndMarked(t *testing.T) {
 	t.Parallel()
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		fill := " WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) SELECT n, REPEAT('x', 40) FROM c"
+		myExec(t, my, "CREATE DATABASE "+db, "SET SESSION max_recursive_iterations = 100000",
+			"CREATE TABLE "+db+".a (id INT PRIMARY KEY, v VARCHAR(64))",
+			"CREATE TABLE "+db+".b (id INT PRIMARY KEY, v VARCHAR(64))",
+			"INSERT INTO "+db+".a"+fill, "INSERT INTO "+db+".b"+fill)
+		dir := t.TempDir()
+		for run := range 3 {
+			out := filepath.Join(dir, fmt.Sprintf("out%d.json", run))
+			file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7398, chunk_rows = 1000);
+CREATE PIPELINE p FROM binlog s.%[2]s.a, s.%[2]s.b SNAPSHOT only TRANSFORM id INTO file '%[3]s' FORMAT debezium_json;
+`, dsn, db, out))
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", filepath.Join(dir, fmt.Sprintf("state%d", run)), file)
+			lines := readLines(t, out)
+			var marks []string
+			for _, l := range lines {
+				var ev struct{ Source struct{ Snapshot string } }
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				if s := ev.Source.Snapshot; s != "true" {
+					marks = append(marks, s)
+				}
+			}
+			got := strings.Join(marks, " ")
+			if len(lines) != 40000 || (got != "first first_in_data_collection last_in_data_collection last" &&
+				got != "first last_in_data_collection first_in_data_collection last") {
+				t.Errorf("run %d: %d records, marks %q; want 40000, first, last_in/first_in_data_collection, last", run, len(lines), got)
+			}
+		}
+	})
+}
+
+// onFormatServers runs f on MariaDB A (FULL metadata) and B (the server
+// default) in parallel subtests named A and B, each with a database name
+// of its own (dropped at the end) and a connection.
+func onFormatServers(t *testing.T, f func(t *testing.T, name, dsn, db string, my *client.Conn)) {
 	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			db := fmtDB(t)
 			my := testenv.MySQLConn(t, srv.dsn)
 			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			fill := " WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 20000) SELECT n, REPEAT('x', 40) FROM c"
-			myExec(t, my, "CREATE DATABASE "+db, "SET SESSION max_recursive_iterations = 100000",
-				"CREATE TABLE "+db+".a (id INT PRIMARY KEY, v VARCHAR(64))",
-				"CREATE TABLE "+db+".b (id INT PRIMARY KEY, v VARCHAR(64))",
-				"INSERT INTO "+db+".a"+fill, "INSERT INTO "+db+".b"+fill)
-			dir := t.TempDir()
-			for run := range 3 {
-				out := filepath.Join(dir, fmt.Sprintf("out%d.json", run))
-				file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7398, chunk_rows = 1000);
-CREATE PIPELINE p FROM binlog s.%[2]s.a, s.%[2]s.b SNAPSHOT only TRANSFORM id INTO file '%[3]s' FORMAT debezium_json;
-`, srv.dsn, db, out))
-				mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", filepath.Join(dir, fmt.Sprintf("state%d", run)), file)
-				lines := readLines(t, out)
-				var marks []string
-				for _, l := range lines {
-					var ev struct{ Source struct{ Snapshot string } }
-					if err := json.Unmarshal([]byte(l), &ev); err != nil {
-						t.Fatal(err)
-					}
-					if s := ev.Source.Snapshot; s != "true" {
-						marks = append(marks, s)
-					}
-				}
-				got := strings.Join(marks, " ")
-				if len(lines) != 40000 || (got != "first first_in_data_collection last_in_data_collection last" &&
-					got != "first last_in_data_collection first_in_data_collection last") {
-					t.Errorf("run %d: %d records, marks %q; want 40000, first, last_in/first_in_data_collection, last", run, len(lines), got)
-				}
-			}
+			f(t, srv.name, srv.dsn, db, my)
 		})
 	}
 }
