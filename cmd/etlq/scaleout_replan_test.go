@@ -28,19 +28,9 @@ func TestLogWorkerReplansOncePerDDL(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			myDSN := srv.dsn
-			logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-			s := newScratch(t, myDSN)
+			s, logURL, dir, file := logFixture(t, myDSN, `CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
+`)
 			db, my, ch := s.db, s.my, s.ch
-			myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-			seed(t, my, db+".t", 2000)
-			t.Cleanup(func() { deleteLog(t, logURL, "s") })
-
-			dir := t.TempDir()
-			file := filepath.Join(dir, "log.etl")
-			writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
-`, myDSN, s.chDSN, db, testServerID()))
 			capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "8", file)
 
 			// A writer that names its columns, so that it runs on across

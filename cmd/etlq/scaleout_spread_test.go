@@ -27,20 +27,10 @@ func TestLogWorkersSpreadEvenly(t *testing.T) {
 		t.Run(srv.name, func(t *testing.T) {
 			t.Parallel()
 			myDSN := srv.dsn
-			logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-			s := newScratch(t, myDSN)
-			db, my, ch := s.db, s.my, s.ch
-			myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-			seed(t, my, db+".t", 2000)
-			t.Cleanup(func() { deleteLog(t, logURL, "s") })
-
-			dir := t.TempDir()
-			file := filepath.Join(dir, "log.etl")
-			writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
+			s, logURL, dir, file := logFixture(t, myDSN, `CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
 CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op, _version INTO clickhouse dw.%[3]s.t_log MODE changelog WITH (flush_interval = '100ms');
-`, myDSN, s.chDSN, db, testServerID()))
+`)
+			db, my, ch := s.db, s.my, s.ch
 			capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "8", file)
 			w := startWriter(t, myDSN, db+".t", 3000)
 			defer w.halt(t)

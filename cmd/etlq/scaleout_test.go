@@ -336,20 +336,10 @@ CREATE PIPELINE p FROM binlog s.%s.t
 func TestLogTableEvents(t *testing.T) {
 	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	s := newScratch(t, myDSN)
-	db, my, ch := s.db, s.my, s.ch
-	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-	seed(t, my, db+".t", 2000)
-	t.Cleanup(func() { deleteLog(t, logURL, "s") })
-
-	dir := t.TempDir()
-	file := filepath.Join(dir, "log.etl")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
+	s, logURL, dir, file := logFixture(t, myDSN, `CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
 CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op INTO clickhouse dw.%[3]s.t_log MODE changelog WITH (flush_interval = '100ms');
-`, myDSN, s.chDSN, db, testServerID()))
+`)
+	db, my, ch := s.db, s.my, s.ch
 	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
 	workers := []*liveApply{}
 	for _, name := range []string{"w1", "w2"} {
@@ -395,19 +385,9 @@ CREATE PIPELINE p_log FROM binlog s.%[3]s.t TRANSFORM id, status, amount, _op IN
 func TestLogKeyWidened(t *testing.T) {
 	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	s := newScratch(t, myDSN)
+	s, logURL, dir, file := logFixture(t, myDSN, `CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
+`)
 	db, my, ch := s.db, s.my, s.ch
-	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
-	seed(t, my, db+".t", 2000)
-	t.Cleanup(func() { deleteLog(t, logURL, "s") })
-
-	dir := t.TempDir()
-	file := filepath.Join(dir, "log.etl")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
-CREATE PIPELINE p_up FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
-`, myDSN, s.chDSN, db, testServerID()))
 	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "4", file)
 	workers := []*liveApply{}
 	for _, name := range []string{"w1", "w2"} {
@@ -510,4 +490,23 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM id, v INTO clickhouse dw.%s.t MOD
 	if st := mustEtlq(t, "status", "--log", "tls://"+host+"/ns?tls_ca="+certs.CA, file); !strings.Contains(st, "stream ns_s") {
 		t.Errorf("status over tls://: %s", st)
 	}
+}
+
+// logFixture is the scale-out tests' start: a table t of 2,000 rows
+// (id, status, amount) in a database of the test's, a log URL of its own
+// (deleted at the end), and the file dir/log.etl declaring source s and
+// sink dw, then the pipelines (%[3]s: the database).
+func logFixture(t *testing.T, myDSN, pipelines string) (s *scratch, logURL, dir, file string) {
+	t.Helper()
+	logURL = testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	s = newScratch(t, myDSN)
+	myExec(t, s.my, "CREATE DATABASE "+s.db, "CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, status VARCHAR(16) NOT NULL, amount DECIMAL(12,2) NOT NULL)")
+	seed(t, s.my, s.db+".t", 2000)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	dir = t.TempDir()
+	file = filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+`+pipelines, myDSN, s.chDSN, s.db, testServerID()))
+	return s, logURL, dir, file
 }
