@@ -488,3 +488,62 @@ func TestUDFArgumentOutsideTheBody(t *testing.T) {
 		}
 	}
 }
+
+// TestUDFIntegerResultOfFloat: an integer function whose body computes a
+// float rounds it as CAST does (half to even, as MariaDB a DOUBLE), and a
+// value beyond the type is a row error. The body's float was truncated:
+// `RETURNS INT64 AS EXPR 'a * 100'` gave 501 for a DECIMAL 5.02
+// (501.99999999999994 in the body; repl-and-language trial), 2 for 2.7.
+func TestUDFIntegerResultOfFloat(t *testing.T) {
+	if _, err := exec.NewUDF("bad", []string{"a"}, []stdlib.Type{stdlib.TInt64}, stdlib.TInt64, `"x" + string(a)`); err == nil || !strings.Contains(err.Error(), "declared INT64") {
+		t.Errorf("body returning a string accepted for INT64: %v", err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3, 4, 5}, []float64{5.02, 2.5, -2.7, 1e30, 3.5}, nil, []string{"", "", "", "", ""}, nil)
+	defer rec.Release()
+	cols := smallCols()
+	for _, c := range []struct {
+		ret  stdlib.Type
+		body string
+		want string
+		errs int
+	}{
+		{stdlib.TInt64, `x * 100`, "502,250,-270,350", 1},
+		{stdlib.TInt64, `x`, "5,2,-3,4", 1},
+		{stdlib.Type{Kind: stdlib.Int32}, `x`, "5,2,-3,4", 1},
+		{stdlib.Type{Kind: stdlib.Uint8}, `x`, "5,2,4", 2},
+		{stdlib.TInt64, `id * 2`, "2,4,6,8,10", 0},
+	} {
+		f, err := exec.NewUDF("f", []string{"x", "id"}, []stdlib.Type{stdlib.TFloat64, stdlib.TInt64}, c.ret, c.body)
+		if err != nil {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		call, err := exec.CallUDF(f, []exec.Expr{cols["amount"], cols["id"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(column(out, 0), ","); got != c.want {
+			t.Errorf("%s RETURNS %s: got %s, want %s", c.body, c.ret, got, c.want)
+		}
+		if len(rowErrs) != c.errs {
+			t.Errorf("%s RETURNS %s: row errors %+v", c.body, c.ret, rowErrs)
+		}
+		for _, e := range rowErrs {
+			if !strings.Contains(e.Reason, "out of range for "+c.ret.String()) {
+				t.Errorf("%s RETURNS %s: row error %q", c.body, c.ret, e.Reason)
+			}
+		}
+		out.Release()
+	}
+}

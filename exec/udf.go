@@ -69,7 +69,10 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 		// Not expr.AsBool: it turns a nil into false (checked below).
 		opts = append(opts, expr.AsAny())
 	case ret.IsInteger():
-		opts = append(opts, expr.AsInt64())
+		// Not expr.AsInt64: it truncates a float (a DECIMAL parameter is
+		// a float64 in the body: 5.02 * 100 is 501.99999999999994) and
+		// wraps one beyond int64; storeGo rounds and checks it, as CAST.
+		opts = append(opts, expr.AsAny())
 	case ret.IsFloat() || ret.Kind == stdlib.Decimal:
 		opts = append(opts, expr.AsFloat64())
 	case ret.IsStringLike() || ret.Kind == stdlib.Binary:
@@ -91,6 +94,16 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 	if ret.Kind == stdlib.Bool {
 		if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface && t.Kind() != reflect.Bool {
 			return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
+		}
+	}
+	if ret.IsInteger() {
+		if t := prog.Node().Type(); t != nil {
+			switch t.Kind() {
+			case reflect.Interface, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+				reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			default:
+				return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
+			}
 		}
 	}
 	if ret.IsTemporal() {
@@ -357,6 +370,20 @@ func storeGo(out *stdlib.Vector, i, n int, res any) string {
 		}
 		out.SetNull(i, n)
 		return ""
+	}
+	if t.IsInteger() {
+		switch x := res.(type) {
+		case int:
+			res = int64(x)
+		case float64:
+			// As CAST of a DOUBLE: rounded half to even, and a value
+			// beyond the type is an error, never wrapped.
+			f := math.RoundToEven(x)
+			if !(f >= -9.223372036854775808e18 && f < 9.223372036854775808e18) {
+				return fmt.Sprintf("result %v is out of range for %s", x, t)
+			}
+			res = int64(f)
+		}
 	}
 	switch x := res.(type) {
 	case bool:

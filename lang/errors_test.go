@@ -363,3 +363,28 @@ CREATE PIPELINE p4 FROM binlog db.t TRANSFORM (id INTO stdout;
 		t.Errorf("errors at %s, want %s:\n%v", strings.Join(got, " "), want, err)
 	}
 }
+
+// TestDoubleQuotedStringOneError: a string written in double quotes, as
+// MySQL allows, is one error under the whole "x" — it was two, one at
+// each quote, the second saying again what the first said (in a file,
+// one syntax error per statement; repl-and-language trial).
+func TestDoubleQuotedStringOneError(t *testing.T) {
+	src := pipe + "WHERE a = \"x y\" OR b = \"z\" INTO stdout;\n" + pipe + "WHERE a = \"x INTO stdout;\n"
+	_, err := ParseFile("f.etl", []byte(src))
+	errs, _ := err.(Errors)
+	want := "f.etl:1:45: unexpected character \"\\\"\" (strings are written in single quotes, names in back quotes)\n" +
+		pipe + "WHERE a = \"x y\" OR b = \"z\" INTO stdout;\n" +
+		strings.Repeat(" ", 44) + "^~~~~\n" +
+		"f.etl:1:58: unexpected character \"\\\"\" (strings are written in single quotes, names in back quotes)\n" +
+		pipe + "WHERE a = \"x y\" OR b = \"z\" INTO stdout;\n" +
+		strings.Repeat(" ", 57) + "^~~\n" +
+		"f.etl:2:45: unexpected character \"\\\"\" (strings are written in single quotes, names in back quotes)\n" +
+		pipe + "WHERE a = \"x INTO stdout;\n" +
+		strings.Repeat(" ", 44) + "^\n"
+	if got := errs.Format([]byte(src)); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if _, err := ParseStatement("repl", "SHOW TABLES LIKE \"f%\";"); err == nil || strings.Count(err.Error(), "repl:") != 1 {
+		t.Errorf("SHOW TABLES LIKE \"f%%\": want one error, got %v", err)
+	}
+}

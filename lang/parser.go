@@ -193,6 +193,7 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 		toks     []lexer.Token
 		comments []*Comment
 		errs     Errors
+		dquote   *Error // the error at a '"' that opens a string, until its closing '"'
 	)
 	bom := strings.HasPrefix(src, bomChar)
 	for {
@@ -224,6 +225,12 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 		case tokBadQuoted:
 			errs = append(errs, startError(&t, 1, "unterminated name: missing closing \"`\""))
 		case tokBad:
+			if t.Value == "\"" && dquote != nil && dquote.Pos.Line == t.Pos.Line {
+				// The closing quote of a string written in double
+				// quotes: the one error covers the whole "…".
+				dquote.EndPos, dquote = tokEnd(&t), nil
+				break
+			}
 			if n := len(toks); n >= 2 && toks[n-2].Type == tokBad && len(errs) > 0 {
 				// One error for a run of stray characters ("&&").
 				last := errs[len(errs)-1]
@@ -233,6 +240,9 @@ func lexAll(filename, src string) ([]lexer.Token, []*Comment, Errors) {
 				}
 			}
 			errs = append(errs, tokenError(&t, "%s", "unexpected character "+quote(t.Value)+badCharHint(t.Value)))
+			if t.Value == "\"" {
+				dquote = errs[len(errs)-1]
+			}
 		}
 		if t.EOF() {
 			break

@@ -128,14 +128,16 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 			}
 			continue
 		}
-		name, ok := outputName(it)
-		if !ok {
-			b.errs.add(it.Expr, "this expression needs a name: add AS <name>")
-			continue
-		}
+		// The expression first: an unknown function or column in it is
+		// the error to fix, before its name.
 		e := b.bindExpr(sc, it.Expr)
 		if e == nil {
 			unbound = true
+			continue
+		}
+		name, ok := outputName(it)
+		if !ok {
+			b.errs.add(it.Expr, "this expression needs a name: add AS <name>")
 			continue
 		}
 		e = b.fold(it.Expr, e)
@@ -541,28 +543,36 @@ func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
 	x, err := exec.Call(name, args)
 	if err != nil {
 		if errors.Is(err, exec.ErrUnknownFunction) {
-			var cands []string
-			for _, f := range stdlib.Funcs() {
-				cands = append(cands, f.Name)
-			}
-			for n := range sc.funcs {
-				cands = append(cands, n)
-			}
-			cands = append(cands, "changed")
-			if h, ok := mysqlFunctionHint[name]; ok {
-				// A MySQL function etlq writes otherwise: the nearest
-				// name by spelling was misleading (isnull → ifnull,
-				// utc_timestamp → unix_timestamp).
-				b.errs.add(c.Name, "unknown function %q (%s)", c.Name.Name, h)
-				return nil
-			}
-			b.errs.add(c.Name, "unknown function %q%s", c.Name.Name, suggest(name, cands))
+			b.unknownFunction(c, sc.funcs)
 			return nil
 		}
 		b.errs.add(c, "%v", err)
 		return nil
 	}
 	return x
+}
+
+// unknownFunction reports the call c of a function that is neither in the
+// library nor among funcs (the file's and the session's), with the name
+// it may have meant.
+func (b *builder) unknownFunction(c *lang.Call, funcs map[string]*udf) {
+	name := strings.ToLower(c.Name.Name)
+	if h, ok := mysqlFunctionHint[name]; ok {
+		// A MySQL function etlq writes otherwise: the nearest name by
+		// spelling was misleading (isnull → ifnull, utc_timestamp →
+		// unix_timestamp).
+		b.errs.add(c.Name, "unknown function %q (%s)", c.Name.Name, h)
+		return
+	}
+	var cands []string
+	for _, f := range stdlib.Funcs() {
+		cands = append(cands, f.Name)
+	}
+	for n := range funcs {
+		cands = append(cands, n)
+	}
+	cands = append(cands, "changed")
+	b.errs.add(c.Name, "unknown function %q%s", c.Name.Name, suggest(name, cands))
 }
 
 // bindChanged rewrites changed(col) into

@@ -1,12 +1,19 @@
 package planner
 
-import "github.com/etlq/etlq/lang"
+import (
+	"strings"
 
-// checkLiterals reports the literals of a pipeline no value can be made of
-// (a month 13, a number beyond FLOAT64 or of 80 digits, an INTERVAL past
-// the range of microseconds) when its expressions are not bound — `etlq
-// check --offline`, or a pipeline already in error — so that they are
-// errors there too, not only when apply binds them.
+	"github.com/etlq/etlq/lang"
+	"github.com/etlq/etlq/stdlib"
+)
+
+// checkLiterals reports what is wrong in a pipeline's expressions whatever
+// its tables are, when its expressions are not bound — `etlq check
+// --offline`, or a pipeline already in error — so that they are errors
+// there too, not only when apply binds them: literals no value can be made
+// of (a month 13, a number beyond FLOAT64 or of 80 digits, an INTERVAL
+// past the range of microseconds), calls of functions neither the library
+// nor the file has, and TRANSFORM expressions without a name.
 func (b *builder) checkLiterals(p *lang.CreatePipeline) {
 	var exprs []lang.Expr
 	if p.Where != nil {
@@ -18,13 +25,30 @@ func (b *builder) checkLiterals(p *lang.CreatePipeline) {
 		}
 	}
 	for _, e := range exprs {
+		nerr := len(b.errs.errs)
 		lang.Walk(e, func(n lang.Node) bool {
-			if l, ok := n.(*lang.Literal); ok {
-				if _, err := bindLiteral(l); err != nil {
-					b.errs.add(l, "%v", err)
+			switch n := n.(type) {
+			case *lang.Literal:
+				if _, err := bindLiteral(n); err != nil {
+					b.errs.add(n, "%v", err)
+				}
+			case *lang.Call:
+				name := strings.ToLower(n.Name.Name)
+				if _, ok := stdlib.Lookup(name); !ok && b.funcs[name] == nil && name != "changed" {
+					b.unknownFunction(n, b.funcs)
 				}
 			}
 			return true
 		})
+		if len(b.errs.errs) > nerr {
+			continue
+		}
+		for _, it := range p.Transform {
+			if it.Expr == e && it.Alias == nil {
+				if _, ok := outputName(it); !ok {
+					b.errs.add(it.Expr, "this expression needs a name: add AS <name>")
+				}
+			}
+		}
 	}
 }

@@ -219,3 +219,47 @@ CREATE PIPELINE p FROM binlog shopdb.orders INTO stdout WITH (batch_rows = '5000
 		}
 	}
 }
+
+// TestOfflineRefusesUnknownFunctions: a call of a function that is neither
+// in the library nor declared in the file, and a TRANSFORM expression
+// without a name, are errors of an offline check too — `etlq check
+// --offline` said ok to `TRANSFORM nosuchfn(amount)` and apply refused it
+// (repl-and-language trial). The file's own functions and changed() are
+// known.
+func TestOfflineRefusesUnknownFunctions(t *testing.T) {
+	src := header + `CREATE FUNCTION tier(amount DECIMAL(12,2)) RETURNS STRING AS EXPR 'amount > 1000 ? "gold" : "std"';
+CREATE PIPELINE p FROM binlog shopdb.orders
+  WHERE upper(status) = 'PAID' AND nosuchfn(amount) > 1 AND changed(status)
+  TRANSFORM id, tier(amount) AS t, isnull(customer) AS n, substr(customer, 1, 2), (id), before.id
+  INTO stdout;
+`
+	err := buildOffline(t, src)
+	for _, want := range []string{
+		`test.etl:5:36: unknown function "nosuchfn"`,
+		`test.etl:6:36: unknown function "isnull" (write x IS NULL)`,
+		`test.etl:6:59: this expression needs a name: add AS <name>`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	if err != nil && strings.Count(err.Error(), "test.etl:") != 3 {
+		t.Errorf("want 3 errors, got %v", err)
+	}
+}
+
+// TestUnknownFunctionBeforeName: a TRANSFORM item that calls an unknown
+// function is reported as that, not as "needs a name": the name is no use
+// while the call is wrong (repl-and-language trial: `TRANSFORM
+// nosuchfn(amount)` said "add AS <name>", and then the function was
+// unknown).
+func TestUnknownFunctionBeforeName(t *testing.T) {
+	_, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM nosuchfn(amount) INTO stdout;\n")
+	if err == nil || !strings.Contains(err.Error(), `test.etl:3:55: unknown function "nosuchfn"`) || strings.Contains(err.Error(), "needs a name") {
+		t.Errorf("want the unknown function alone, got %v", err)
+	}
+	_, err = build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM upper(status) INTO stdout;\n")
+	if err == nil || !strings.Contains(err.Error(), "test.etl:3:55: this expression needs a name: add AS <name>") {
+		t.Errorf("want needs a name, got %v", err)
+	}
+}

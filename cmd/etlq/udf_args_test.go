@@ -72,3 +72,41 @@ CREATE PIPELINE p FROM binlog s.%s.%s
 		t.Fatalf("apply over a binlog row: %v\n%s\nwant %s", err, out, want)
 	}
 }
+
+// TestUDFIntegerOfDecimal: an INT64 function of a DECIMAL gives the value
+// the arithmetic means: `a * 100` for 5.02 is 502, for a snapshot row and
+// a binlog row, on both servers. A DECIMAL is a float64 in the body
+// (501.99999999999994), and the INT64 result was truncated to 501
+// (repl-and-language trial).
+func TestUDFIntegerOfDecimal(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testUDFIntegerOfDecimal)
+}
+
+func testUDFIntegerOfDecimal(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my := s.db, s.my
+	myExec(t, my,
+		"CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".pay (id INT PRIMARY KEY, amount DECIMAL(5,2))",
+		"INSERT INTO "+db+".pay VALUES (1, 5.02), (2, 4.02)")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cents.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE FUNCTION cents(a DECIMAL(5,2)) RETURNS INT64 AS EXPR 'a * 100';
+CREATE PIPELINE p FROM binlog s.%s.pay
+  TRANSFORM id, cents(amount) AS c
+  INTO stdout FORMAT jsonl;
+`, myDSN, db)
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "state")
+	if out, err := runEtlqStdout(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil || out != `{"id":1,"c":502}`+"\n"+`{"id":2,"c":402}`+"\n" {
+		t.Fatalf("apply over the snapshot: %v\n%s", err, out)
+	}
+	myExec(t, my, "INSERT INTO "+db+".pay VALUES (3, 5.02)")
+	if out, err := runEtlqStdout(t, "apply", "--once", "--progress", "never", "--state-dir", state, file); err != nil || out != `{"id":3,"c":502}`+"\n" {
+		t.Fatalf("apply over the binlog: %v\n%s", err, out)
+	}
+}
