@@ -90,6 +90,22 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 			return &processError{pr: pr, err: err}
 		}
 	}
+	// The pipeline's WHERE decides, as for any row (LANGUAGE.md: "keeps
+	// rows for which expr is TRUE"), over the truncate row: _op is
+	// 'truncate', the table's columns NULL. A notification pipeline
+	// (WHERE _op = 'update' AND changed(status) AND status = 'paid') got
+	// it as a row of placeholder values; a filtered changelog that wants
+	// it says so (WHERE … OR _op = 'truncate').
+	if tr.plan.Where != nil && sameLayout(rec.Schema(), tr.plan.Input) {
+		out, _, rejected, _, err := tr.prog.Run(ctx, b)
+		if out != nil {
+			out.Release()
+		}
+		if err == nil && len(rejected) == 1 {
+			pr.log.Info("truncate: the pipeline's WHERE leaves the truncate change out", "pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.Pos), 0))
+			return nil
+		}
+	}
 	// The outputs over the row: metadata columns (_op, _table …) keep
 	// their values, expressions of the table's columns are NULL.
 	var proj arrow.RecordBatch
