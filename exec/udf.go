@@ -65,20 +65,16 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 	}
 	opts := []expr.Option{expr.Env(env)}
 	switch {
-	case ret.Kind == stdlib.Bool:
-		// Not expr.AsBool: it turns a nil into false (checked below).
+	case ret.Kind == stdlib.Bool, ret.IsInteger(), ret.IsFloat(), ret.Kind == stdlib.Decimal, ret.IsTemporal():
+		// Not expr.AsBool / AsInt64 / AsFloat64: AsBool turns a nil into
+		// false, AsInt64 truncates a float (a DECIMAL parameter is a
+		// float64 in the body: 5.02 * 100 is 501.99999999999994) and wraps
+		// one beyond int64, and they fail a nil with "int64(<nil>)".
+		// bodyGives checks the body's type here, storeGo converts and
+		// checks its value per row, as CAST.
 		opts = append(opts, expr.AsAny())
-	case ret.IsInteger():
-		// Not expr.AsInt64: it truncates a float (a DECIMAL parameter is
-		// a float64 in the body: 5.02 * 100 is 501.99999999999994) and
-		// wraps one beyond int64; storeGo rounds and checks it, as CAST.
-		opts = append(opts, expr.AsAny())
-	case ret.IsFloat() || ret.Kind == stdlib.Decimal:
-		opts = append(opts, expr.AsFloat64())
 	case ret.IsStringLike() || ret.Kind == stdlib.Binary:
 		opts = append(opts, expr.AsKind(reflect.String))
-	case ret.IsTemporal():
-		opts = append(opts, expr.AsAny())
 	default:
 		return nil, fmt.Errorf("function %q: result type %s is not supported", name, ret)
 	}
@@ -91,31 +87,8 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 		msg := strings.ReplaceAll(err.Error(), "\n", " ")
 		return nil, fmt.Errorf("function %q: %s", name, msg)
 	}
-	if ret.Kind == stdlib.Bool {
-		if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface && t.Kind() != reflect.Bool {
-			return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
-		}
-	}
-	if ret.IsInteger() {
-		if t := prog.Node().Type(); t != nil {
-			switch t.Kind() {
-			case reflect.Interface, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-				reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
-			default:
-				return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
-			}
-		}
-	}
-	if ret.IsTemporal() {
-		if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface {
-			want := reflect.TypeOf(time.Time{})
-			if ret.Kind == stdlib.Time {
-				want = reflect.TypeOf(time.Duration(0))
-			}
-			if t != want {
-				return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
-			}
-		}
+	if t := prog.Node().Type(); t != nil && t.Kind() != reflect.Interface && !bodyGives(ret, t) {
+		return nil, fmt.Errorf("function %q: body returns %s, declared %s", name, t, ret)
 	}
 	u := &UDF{Name: name, Params: params, ParamTypes: paramTypes, Ret: ret, Body: body, program: prog}
 	switch {
@@ -125,6 +98,27 @@ func NewUDF(name string, params []string, paramTypes []stdlib.Type, ret stdlib.T
 		u.nilWhy = resultNil(prog.Node())
 	}
 	return u, nil
+}
+
+// bodyGives reports whether a body whose value has Go type t can give a
+// result of type ret (a string type's is checked by expr.AsKind).
+func bodyGives(ret stdlib.Type, t reflect.Type) bool {
+	switch {
+	case ret.Kind == stdlib.Bool:
+		return t.Kind() == reflect.Bool
+	case ret.IsInteger(), ret.IsFloat(), ret.Kind == stdlib.Decimal:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			return true
+		}
+		return false
+	case ret.Kind == stdlib.Time:
+		return t == reflect.TypeOf(time.Duration(0))
+	case ret.IsTemporal():
+		return t == reflect.TypeOf(time.Time{})
+	}
+	return true
 }
 
 // resultNil says how the value of body n may be nil, or "" when it cannot:
@@ -308,10 +302,6 @@ func (e *udfExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 			r.env[e.f.Params[k]] = gv
 		}
 		res, err := r.vm.Run(e.f.program, r.env)
-		if err != nil && strings.Contains(err.Error(), "(<nil>)") && !e.f.Ret.IsStringLike() {
-			// expr's int64(<nil>) / float(<nil>) of a number body's nil.
-			err = errors.New(nilResult(e.f.Ret))
-		}
 		if err != nil {
 			c.Fail(i, fmt.Sprintf("function %q: %s", e.f.Name, strings.ReplaceAll(err.Error(), "\n", " ")))
 			out.SetNull(i, n)
@@ -370,6 +360,14 @@ func storeGo(out *stdlib.Vector, i, n int, res any) string {
 		}
 		out.SetNull(i, n)
 		return ""
+	}
+	if t.IsFloat() || t.Kind == stdlib.Decimal {
+		switch x := res.(type) {
+		case int:
+			res = float64(x)
+		case int64:
+			res = float64(x)
+		}
 	}
 	if t.IsInteger() {
 		switch x := res.(type) {
