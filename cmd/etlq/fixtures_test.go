@@ -230,6 +230,26 @@ func TestFixtureErrors(t *testing.T) {
 			`changes[0].after.id: "1.5" is not a bigint(20) unsigned value: not an integer`},
 		{`{"tables": [` + table + `], "changes": [` + "\n" + `{"table": "shopdb.orders", "op": "update", "after": {"id": 1, "customer": "a", "status": "new", "amount": 1}}], "expect": {"orders_audit": []}}`,
 			`changes[0]: an update needs a before row`},
+		// A value of the wrong JSON kind is named by its path, in JSON's
+		// words: it said "json: cannot unmarshal object into Go struct
+		// field File.expect of type []fixture.Row" (pipelinetests trial).
+		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit":` + "\n" + ` {"id": 1}}}`,
+			`case.json:4:2: expect.orders_audit: want an array of rows, got an object`},
+		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": [` + "\n" + ` [1]]}}`,
+			`case.json:4:2: expect.orders_audit[0]: want an object, got an array`},
+		{`{"tables": [{"table": "shopdb.orders", "columns": [{"name": "id", "type": "int", "key": 1},` + "\n" + ` {"name": "x", "type": "int", "key": "2"}]}], "changes": [], "expect": {"orders_audit": []}}`,
+			`case.json:2:38: tables[0].columns[1].key: want a whole number, got a string`},
+		{`{"tables": [{"table": "shopdb.orders", "columns": [{"name": "id", "type": "int", "key": 1.5}]}], "changes": [], "expect": {"orders_audit": []}}`,
+			`tables[0].columns[0].key: want a whole number, got 1.5`},
+		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": []}, "dead_letters": {"orders_audit": [{"reason": 5}]}}`,
+			`dead_letters.orders_audit[0].reason: want a string, got a number`},
+		{`{"tables": [` + table + `], "changes": {}, "expect": {"orders_audit": []}}`,
+			`changes: want an array of changes, got an object`},
+		{`{"tables": [` + table + `], "changes": [{"table": "shopdb.orders", "op": "insert", "after": [1, 2]}], "expect": {"orders_audit": []}}`,
+			`changes[0].after: want an object, got an array`},
+		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": []}, "name": true}`,
+			`name: want a string, got true`},
+		// Last: the check below reuses this case.
 		{`{"tables": [` + table + `], "changes": [], "expect": {"orders_audit": []},` + "\n" + ` "expected": 1}`,
 			`case.json:4:16: json: unknown field "expected"`},
 	} {
