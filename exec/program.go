@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -240,7 +241,7 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 	n := c.n
 	sel := b.Sel
 	var failed map[int]bool
-	collect := func(column string) error {
+	collect := func(column string) {
 		for _, e := range c.Errs {
 			if failed[e.Row] {
 				continue
@@ -249,14 +250,9 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 				failed = map[int]bool{}
 			}
 			failed[e.Row] = true
-			re := RowError{Row: e.Row, Column: column, Reason: e.Reason}
-			if p.cfg.OnError == OnErrorFail {
-				return re
-			}
-			rowErrs = append(rowErrs, re)
+			rowErrs = append(rowErrs, RowError{Row: e.Row, Column: column, Reason: e.Reason})
 		}
 		c.Errs = c.Errs[:0]
-		return nil
 	}
 	if p.where == nil {
 		if sel == nil {
@@ -269,9 +265,7 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 		}
 	} else {
 		yes, _ := c.selectTrue(p.where, sel)
-		if err := collect("WHERE"); err != nil {
-			return nil, nil, nil, nil, err
-		}
+		collect("WHERE")
 		// rejected: the rows of sel neither kept nor failed. Both lists
 		// are built in scratch space and copied out at their exact size
 		// (a copy does not zero memory, a make would).
@@ -307,11 +301,17 @@ func (p *Program) Run(ctx context.Context, b *Batch) (out arrow.RecordBatch, kep
 			continue // written at build time straight into the array
 		}
 		vecs[j] = o.eval(c, kept)
-		if err := collect(p.cfg.Names[j]); err != nil {
-			return nil, nil, nil, nil, err
-		}
+		collect(p.cfg.Names[j])
 	}
 	if len(rowErrs) > 0 {
+		// In the order of the batch's rows: the second rule of a WHERE
+		// (AND evaluates it for the rows the first leaves open) and each
+		// output found theirs one after the other. Under fail, the first
+		// failing row is the error.
+		sort.SliceStable(rowErrs, func(i, j int) bool { return rowErrs[i].Row < rowErrs[j].Row })
+		if p.cfg.OnError == OnErrorFail {
+			return nil, nil, nil, nil, rowErrs[0]
+		}
 		k := kept[:0:0]
 		for _, i := range kept {
 			if !failed[int(i)] {

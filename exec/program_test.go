@@ -3,6 +3,7 @@ package exec_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,73 @@ func TestProgramOnError(t *testing.T) {
 			t.Errorf("rowErrs = %v", rowErrs)
 		}
 		out.Release()
+	}
+}
+
+// TestProgramRowErrorsInRowOrder: the failing rows of a batch come in the
+// order of its rows, whichever part of the program failed them: a WHERE
+// of two rules evaluates the second only for the rows the first leaves
+// open, and the outputs are evaluated one after the other, so the dead
+// letters of one transaction were written grouped by rule or column
+// (versions 3, 4, 7, 8 then 2, 6), and on_error = 'fail' named the first
+// failing row of the first failing column, not the first failing row
+// (pipelinetests trial).
+func TestProgramRowErrorsInRowOrder(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3, 4, 5}, []float64{10, 40, 10, 10, 10}, nil,
+		[]string{"1", "2", "3", "x", "y"}, nil)
+	defer rec.Release()
+	for _, c := range []struct {
+		name  string
+		where string
+		outs  []string
+		want  string // row:column of each error, in order
+	}{
+		{"outputs", "", []string{"CAST(code AS INT64)", "assert(amount < 30, 'too big')"}, "1:c1 3:c0 4:c0"},
+		{"where", "assert(code <> 'y', 'no y') AND assert(amount < 30, 'too big')", []string{"id"}, "1:WHERE 4:WHERE"},
+		{"where and outputs", "assert(amount < 30, 'too big')", []string{"id", "CAST(code AS INT64)"}, "1:WHERE 3:c1 4:c1"},
+	} {
+		var where exec.Expr
+		if c.where != "" {
+			where = mustParse(t, c.where)
+		}
+		var outs []exec.Expr
+		var names []string
+		for i, o := range c.outs {
+			outs = append(outs, mustParse(t, o))
+			names = append(names, fmt.Sprintf("c%d", i))
+		}
+		for _, mode := range []exec.OnError{exec.OnErrorFail, exec.OnErrorDeadLetter} {
+			p, err := exec.NewProgram(exec.ProgramConfig{Where: where, Outputs: outs, Names: names, OnError: mode, Alloc: mem})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+			if out != nil {
+				out.Release()
+			}
+			if mode == exec.OnErrorFail {
+				var re exec.RowError
+				first, _, _ := strings.Cut(c.want, " ")
+				if !errors.As(err, &re) || fmt.Sprintf("%d:%s", re.Row, re.Column) != first {
+					t.Errorf("%s, on_error = 'fail': err = %v, want the row error %s", c.name, err, first)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, re := range rowErrs {
+				got = append(got, fmt.Sprintf("%d:%s", re.Row, re.Column))
+			}
+			if strings.Join(got, " ") != c.want {
+				t.Errorf("%s: row errors %v, want %s", c.name, got, c.want)
+			}
+		}
 	}
 }
 
