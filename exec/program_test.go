@@ -615,3 +615,59 @@ func TestUDFIntegerResultOfFloat(t *testing.T) {
 		out.Release()
 	}
 }
+
+// TestUDFDateResultOutOfRange: a DATE or TIMESTAMP body result outside
+// the language's years 0001..9999 is a row error, as a number beyond its
+// type is: it was stored as it came (RETURNS DATE AS EXPR
+// 't.Add(duration("24h"))' of 9999-12-31 wrote the DATE 10000-01-01,
+// which no MySQL column and no CAST gives; pipelinetests trial).
+func TestUDFDateResultOutOfRange(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3}, []float64{0, 0, 0}, nil, []string{"", "", ""}, nil)
+	defer rec.Release()
+	cols := smallCols()
+	for _, c := range []struct {
+		ret  stdlib.Type
+		body string
+		want string // the values of the rows that passed
+		bad  string // the text of the out-of-range result
+	}{
+		{stdlib.TDate, `date("9999-12-30").AddDate(0, 0, int(id) - 1)`, "9999-12-30,9999-12-31", "10000-01-01"},
+		{stdlib.TDate, `date("0001-01-03").AddDate(0, 0, 1 - int(id))`, "0001-01-03,0001-01-02", ""},
+		{stdlib.TDate, `date("0001-01-02").AddDate(0, 0, 1 - int(id))`, "0001-01-02,0001-01-01", "0000-12-31"},
+		{stdlib.TTimestamp, `date("9999-12-31T23:59:58Z").Add(duration(string(id - 1) + "s"))`, "9999-12-31T23:59:58Z,9999-12-31T23:59:59Z", "10000-01-01"},
+	} {
+		f, err := exec.NewUDF("f", []string{"id"}, []stdlib.Type{stdlib.TInt64}, c.ret, c.body)
+		if err != nil {
+			t.Fatalf("%s: %v", c.body, err)
+		}
+		call, err := exec.CallUDF(f, []exec.Expr{cols["id"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call}, Names: []string{"v"}, OnError: exec.OnErrorSkip, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, _, rowErrs, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.Join(column(out, 0), ",")
+		out.Release()
+		wantErrs := 0
+		if c.bad != "" {
+			wantErrs = 1
+		}
+		if !strings.HasPrefix(got, c.want) || len(rowErrs) != wantErrs {
+			t.Errorf("%s RETURNS %s: got %s and row errors %+v, want %s and %d row error", c.body, c.ret, got, rowErrs, c.want, wantErrs)
+			continue
+		}
+		if c.bad != "" && (rowErrs[0].Row != 2 || !strings.Contains(rowErrs[0].Reason, c.bad) || !strings.Contains(rowErrs[0].Reason, "out of range for "+c.ret.String())) {
+			t.Errorf("%s RETURNS %s: row error %+v, want row 2 naming %s out of range", c.body, c.ret, rowErrs[0], c.bad)
+		}
+	}
+}
