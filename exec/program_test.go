@@ -617,10 +617,11 @@ func TestUDFIntegerResultOfFloat(t *testing.T) {
 }
 
 // TestUDFDateResultOutOfRange: a DATE or TIMESTAMP body result outside
-// the language's years 0001..9999 is a row error, as a number beyond its
+// the language's years 0..9999 is a row error, as a number beyond its
 // type is: it was stored as it came (RETURNS DATE AS EXPR
 // 't.Add(duration("24h"))' of 9999-12-31 wrote the DATE 10000-01-01,
-// which no MySQL column and no CAST gives; pipelinetests trial).
+// which no MySQL column and no CAST gives; pipelinetests trial). Year 0
+// is a year of the language (DATE '0001-06-01' - INTERVAL '1' YEAR).
 func TestUDFDateResultOutOfRange(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
@@ -636,8 +637,8 @@ func TestUDFDateResultOutOfRange(t *testing.T) {
 		bad  string // the text of the out-of-range result
 	}{
 		{stdlib.TDate, `date("9999-12-30").AddDate(0, 0, int(id) - 1)`, "9999-12-30,9999-12-31", "10000-01-01"},
-		{stdlib.TDate, `date("0001-01-03").AddDate(0, 0, 1 - int(id))`, "0001-01-03,0001-01-02", ""},
-		{stdlib.TDate, `date("0001-01-02").AddDate(0, 0, 1 - int(id))`, "0001-01-02,0001-01-01", "0000-12-31"},
+		{stdlib.TDate, `date("0001-01-02").AddDate(0, 0, 1 - int(id))`, "0001-01-02,0001-01-01,0000-12-31", ""},
+		{stdlib.TDate, `date("0000-01-02").AddDate(0, 0, 1 - int(id))`, "0000-01-02,0000-01-01", "-0001-12-31"},
 		{stdlib.TTimestamp, `date("9999-12-31T23:59:58Z").Add(duration(string(id - 1) + "s"))`, "9999-12-31T23:59:58Z,9999-12-31T23:59:59Z", "10000-01-01"},
 	} {
 		f, err := exec.NewUDF("f", []string{"id"}, []stdlib.Type{stdlib.TInt64}, c.ret, c.body)

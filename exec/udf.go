@@ -428,11 +428,12 @@ func storeGo(out *stdlib.Vector, i, n int, res any) string {
 		}
 	case time.Time:
 		if t.Kind == stdlib.Timestamp || t.Kind == stdlib.Date {
-			// The language's dates are years 0001..9999, as MySQL's
-			// DATETIME and date arithmetic (docs/functions.md); a Go
-			// time beyond them is a value the type cannot hold.
-			if y := x.UTC().Year(); y < 1 || y > 9999 {
-				return fmt.Sprintf("result %s is out of range for %s (years 0001 to 9999)", x.UTC().Format("2006-01-02 15:04:05.999999"), t)
+			// The language's dates are years 0..9999, as MySQL's
+			// (year 0 as its period arithmetic gives it,
+			// docs/functions.md); a Go time beyond them is a value the
+			// type cannot hold.
+			if y := x.UTC().Year(); y < 0 || y > 9999 {
+				return fmt.Sprintf("result %s is out of range for %s (years 0000 to 9999)", x.UTC().Format("2006-01-02 15:04:05.999999"), t)
 			}
 		}
 		switch t.Kind {
