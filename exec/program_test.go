@@ -672,3 +672,59 @@ func TestUDFDateResultOutOfRange(t *testing.T) {
 		}
 	}
 }
+
+// TestUDFStringResultIsText: a STRING result is text, converted as CAST
+// converts bytes to text: a body that cuts a character in two (expr-lang
+// slices strings by bytes: 'upper(s)[0:1]' of "Ünïcödé") gave a STRING
+// that was not UTF-8, which the jsonl format showed as U+FFFD and
+// ClickHouse would have stored as it came; a byte that begins no character
+// is '?', as in CAST(x AS STRING). A BINARY result keeps its bytes
+// (pipelinetests trial).
+func TestUDFStringResultIsText(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2}, []float64{0, 0}, nil, []string{"Üb", "ab"}, nil)
+	defer rec.Release()
+	cols := smallCols()
+	for _, c := range []struct {
+		ret  stdlib.Type
+		want string
+	}{
+		{stdlib.TString, "?,a"},
+		{stdlib.TBinary, "c3,61"},
+	} {
+		f, err := exec.NewUDF("f", []string{"s"}, []stdlib.Type{stdlib.TString}, c.ret, `s[0:1]`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, err := exec.CallUDF(f, []exec.Expr{cols["code"]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := exec.NewProgram(exec.ProgramConfig{Outputs: []exec.Expr{call}, Names: []string{"v"}, Alloc: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, _, _, err := p.Run(context.Background(), &exec.Batch{Record: rec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := 0; i < int(out.NumRows()); i++ {
+			switch a := out.Column(0).(type) {
+			case *array.String:
+				got = append(got, a.Value(i))
+			case *array.Binary:
+				got = append(got, fmt.Sprintf("%x", a.Value(i)))
+			default:
+				t.Fatalf("column of %T", a)
+			}
+		}
+		out.Release()
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("s[0:1] RETURNS %s: got %q, want %s", c.ret, got, c.want)
+		}
+	}
+}

@@ -422,8 +422,14 @@ func storeGo(out *stdlib.Vector, i, n int, res any) string {
 			return ""
 		}
 	case string:
-		if t.IsStringLike() || t.Kind == stdlib.Binary {
+		if t.Kind == stdlib.Binary {
 			out.Str[i] = x
+			return ""
+		}
+		if t.IsStringLike() {
+			// Text, as CAST makes bytes text: a body that cut a
+			// character (expr-lang slices by bytes) leaves a '?'.
+			out.Str[i] = stdlib.BinaryText(x)
 			return ""
 		}
 	case time.Time:
