@@ -99,7 +99,7 @@ func TestFixtureFailures(t *testing.T) {
 	if err := os.WriteFile(etl, []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	failingTest(t, []string{"FAIL", "pipeline orders_olap: row 1 differs:", "amount_cents: want 1250, got \"125.00\"", "0 passed, 1 failed"},
+	failingTest(t, []string{"FAIL", "pipeline orders_olap: row 1 (id = 1) differs:", "amount_cents: want 1250, got \"125.00\"", "0 passed, 1 failed"},
 		etl, "--fixtures", "../../examples/testdata/shop")
 
 	// The fixtures changed: a wrong value, a row too many, a dead letter
@@ -129,7 +129,7 @@ func TestFixtureFailures(t *testing.T) {
 		rows[1].(map[string]any)["__before.status"] = "paid"
 		m["expect"].(map[string]any)["orders_audit"] = rows[:2]
 	})
-	failingTest(t, []string{"pipeline orders_audit: row 2 differs:", `__before.status: want "paid", got "new"`,
+	failingTest(t, []string{"pipeline orders_audit: row 2 (id = 1) differs:", `__before.status: want "paid", got "new"`,
 		"pipeline orders_audit: row 3 is not expected: got {\"id\": \"1\""}, "../../examples/audit.etl", "--fixtures", d)
 
 	d = mutate("validation", "items.json", func(m map[string]any) {

@@ -111,7 +111,7 @@ func TestRecordThenTest(t *testing.T) {
 			t.Fatalf("etlq test:\n%s", o)
 		}
 		expect(row("new", 25, nil, "insert"), row("paid", "199.99", "new", "update"))
-		failingTest(t, []string{"pipeline p: row 2 differs:", `dbl: want "199.99", got "199.98"`}, etl, "--fixtures", filepath.Dir(out))
+		failingTest(t, []string{"pipeline p: row 2 (id = 1) differs:", `dbl: want "199.99", got "199.98"`}, etl, "--fixtures", filepath.Dir(out))
 	})
 }
 
