@@ -36,6 +36,11 @@ func TestParseErrors(t *testing.T) {
 		{pipe + "TRANSFORM a b INTO stdout;", `f.etl:1:47: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "b" (an output name needs AS: … AS b)`},
 		{pipe + "TRANSFORM a, amount * 100 cents INTO stdout;", `f.etl:1:61: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "cents" (an output name needs AS: … AS cents)`},
 		{"CREATE SOURCE a FROM mysql 'x';\n/* outer /* inner */ still */\n", `f.etl:2:22: expected a statement (CREATE SOURCE, CREATE SINK, CREATE FUNCTION or CREATE PIPELINE), found "still" (block comments do not nest: the comment from line 2 ended at its first */)`},
+		// An argument that began and broke off has its own error, not
+		// "expected an argument": position('l' IN s) said expected an
+		// argument or ")" after position(, found "s" (pipelinetests trial).
+		{pipe + "WHERE position('l' IN s) > 0 INTO stdout;", `f.etl:1:57: expected "(" after IN, found "s"`},
+		{pipe + "WHERE upper(a IS) INTO stdout;", `f.etl:1:51: expected NULL after IS, found ")"`},
 		{pipe + "TRANSFORM count(*) AS n INTO stdout;", `f.etl:1:51: expected an argument or ")" after count(, found "*" (a pipeline transforms each change on its own: there are no aggregate functions)`},
 		{pipe + "SELECT id INTO stdout;", `f.etl:1:35: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "SELECT" (the output columns are listed by TRANSFORM: TRANSFORM id, amount)`},
 		{pipe + "TO stdout;", `f.etl:1:35: expected a clause (FROM binlog, SNAPSHOT, WHERE, TRANSFORM, INTO, FORMAT, MODE, KEY, WITH) or ";", found "TO" (did you mean INTO?)`},

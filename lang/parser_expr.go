@@ -431,9 +431,13 @@ func (p *exprParser) nameOrCall() (Expr, error) {
 		call := &Call{Pos: t.Pos, Name: id}
 		if !isOp(p.peek(), ")") {
 			for {
+				first := p.peek().Pos.Offset
 				a, err := p.operand(precOr, ",")
 				if err != nil {
-					if len(call.Args) == 0 && !tooDeep(err) {
+					// No argument begins here (count(*)); an argument that
+					// began and broke off (position('l' IN s)) has its
+					// own error.
+					if len(call.Args) == 0 && !tooDeep(err) && p.peek().Pos.Offset == first {
 						t := p.peek()
 						e := tokenError(t, "expected an argument or \")\" after %s(, found %s", id.Name, describe(t))
 						if isOp(t, "*") {
