@@ -117,8 +117,10 @@ func (r *binlogReader) rowsChanged(schema, q string, at binlogPos) {
 // come into t, x is gone), which the DDL parser does not know. t's
 // columns do not change: its changes are an alterTable without
 // operations whose Rows names the statement (the table is read again,
-// rowsChanged), and for CONVERT TABLE the drop of x. ok is false for any
-// other statement.
+// rowsChanged), then for CONVERT PARTITION the creation of x with t's
+// columns, filled (a pattern that matches x takes it up with a snapshot
+// at the statement: no row event brings its rows), and for CONVERT TABLE
+// the drop of x. ok is false for any other statement.
 func convertPartition(db, q string) (changes []ddlChange, ok bool) {
 	w := ddlWords(q)
 	is := func(i int, s string) bool { return i < len(w) && !w[i].quoted && strings.EqualFold(w[i].text, s) }
@@ -151,7 +153,8 @@ func convertPartition(db, q string) (changes []ddlChange, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		return []ddlChange{&alterTable{Ref: t, Rows: "CONVERT PARTITION … TO TABLE " + x.String()}}, true
+		return []ddlChange{&alterTable{Ref: t, Rows: "CONVERT PARTITION … TO TABLE " + x.String()},
+			&createTable{Ref: x, Like: &t, Filled: "CONVERT PARTITION of " + t.String()}}, true
 	case is(i+1, "TABLE"):
 		x, j, ok := name(i + 2)
 		if !ok || !is(j, "TO") || !is(j+1, "PARTITION") {
