@@ -319,7 +319,10 @@ type ResnapshotEnd struct {
 	Err string
 	// Gone (with Err): the table is not in the stream, or left it
 	// (dropped, renamed away) while it was read again: its rows left the
-	// targets with it, and no re-read of it can be made.
+	// targets with it, and no re-read of it can be made. Version is then
+	// one above the table's rows the stream sent: a target that missed
+	// the table's leaving (a pipeline stopped then, which rejoined
+	// without catching the table up) loses the rows it keeps by it.
 	Gone bool
 	// Rebuilt: the table was rebuilt for the request (read again into
 	// a copy of the targets, swapped in: connectors.Resnapshot.Rebuild),

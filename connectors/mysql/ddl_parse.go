@@ -47,6 +47,10 @@ type createTable struct {
 	// Charset and Collation are the table's default character set and
 	// collation, when the statement names them.
 	Charset, Collation string
+	// Filled, when set, names the statement that made the table with
+	// rows no row event carries (MariaDB's CONVERT PARTITION … TO
+	// TABLE, rows_ddl.go): it joins the stream with a snapshot.
+	Filled string
 }
 
 // dropTable is one table of DROP TABLE.

@@ -442,7 +442,8 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 			continue
 		}
 		// Created by this statement: empty (CREATE … SELECT's rows follow
-		// as row events), nothing to scan. Its schema comes from the
+		// as row events), nothing to scan — but for the table a CONVERT
+		// PARTITION makes, which has the partition's rows. Its schema comes from the
 		// statement where it can, so that a later ALTER already in the
 		// server's information_schema does not decode these rows.
 		var t *table
@@ -459,7 +460,13 @@ func (r *binlogReader) joins(steps []lifeStep, at binlogPos, q string) error {
 				}
 			}
 		}
-		if err := r.join(s.to, mode, t, false, at, "created", ""); err != nil {
+		why, filled := "created", false
+		if c := s.create; c != nil && c.Filled != "" {
+			// Made with rows that no row event carries: read as a table
+			// renamed in is.
+			why, filled = c.Filled, true
+		}
+		if err := r.join(s.to, mode, t, filled, at, why, ""); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/pingcap/tidb/pkg/parser"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
@@ -65,7 +66,16 @@ func (st *stream) Resnapshot(ctx context.Context, r connectors.Resnapshot) error
 	}
 	defer c.Close()
 	if _, err := c.Execute("SELECT 1 FROM " + tableIdent(r.Table) + " WHERE " + whereOf(r.Where) + " LIMIT 0"); err != nil {
-		return fmt.Errorf("resnapshot of %s: %v", r.Table, firstLine(err))
+		var me *gm.MyError
+		if r.Where != "" || !(errors.As(err, &me) && me.Code == 1146) {
+			return fmt.Errorf("resnapshot of %s: %v", r.Table, firstLine(err))
+		}
+		// The table is gone from the server (ERROR 1146): the stream
+		// says what became of it — not in it, or leaving it further on
+		// — and ends the request with that (endResnapshot, Gone): the
+		// engine then knows its rows left the stream, which a request
+		// of a stopped pipeline that missed the DROP needs. Refused
+		// here, that request stayed pending for good.
 	}
 	st.resnapMu.Lock()
 	st.resnapQ = append(st.resnapQ, r)
@@ -215,6 +225,13 @@ func (st *stream) endResnapshot(r connectors.Resnapshot, ts *tableState, version
 		schema = ts.out.streamSchema(st.req.Before)
 	}
 	gone := errText != "" && (ts == nil || ts.gone || st.snap.isDropped(ts))
+	if gone {
+		// A version above every row of the table the stream sent: a
+		// target that missed the table's leaving (a pipeline stopped
+		// then) removes its rows by it (engine, resnapshotEnd).
+		version = st.version
+		st.version++
+	}
 	st.out = append(st.out, &exec.Batch{Record: emptyRecord(st.mem, schema), DB: r.Table.DB, Table: r.Table.Table, Only: r.Pipeline,
 		Resnapshot: &exec.ResnapshotEnd{ID: r.ID, Pipeline: r.Pipeline, Where: r.Where, Version: version, Err: errText, Gone: gone}})
 }

@@ -84,17 +84,20 @@ func (r *binlogReader) rowsChanged(schema, q string, at binlogPos) {
 			ts.copyOf != "" && ts.copyOf != ts.ref.Table || !ts.skipTo.isZero() {
 			continue
 		}
-		no := ""
+		no, todo := "", "run etlq verify --repair, or re-snapshot the table"
 		switch {
 		case !r.upsertTarget(ts.ref):
-			no = "no pipeline reading it writes an upsert target: the rows the statement removed stay in the targets (as changes that were never deleted), and those it brought in are not there"
+			// (verify --repair writes no changelog, append or file
+			// target: docs/verify.md.)
+			no = "no pipeline reading it writes an upsert target: its targets (changelog, append, files, http) get no change for the rows the statement removed, which stay there as rows never deleted, nor for those it brought in"
+			todo = "no delete can be sent for rows no row event names: tell the targets' readers of the statement (the position says where), and to send the table's rows as the source has them now run etlq resnapshot FILE PIPELINE " + ts.key + " for each pipeline reading it (each row again as a read change)"
 		case len(ts.cur.Key) == 0:
 			no = "the table has no primary key to be read again by: upsert targets keep the rows the statement removed and lack those it brought in"
 		case ts.mode == connectors.SnapshotNever:
 			no = "the table is read with SNAPSHOT never: upsert targets keep the rows the statement removed and lack those it brought in"
 		}
 		if no != "" {
-			r.cfg.log.Warn(ts.key+": a statement changed the table's rows without row events in the binlog, and the table cannot be read again in place: "+no+"; run etlq verify --repair, or re-snapshot the table",
+			r.cfg.log.Warn(ts.key+": a statement changed the table's rows without row events in the binlog, and the table cannot be read again in place: "+no+"; "+todo,
 				"table", ts.key, "position", at.String(), "statement", rc.why, "reason", no)
 			continue
 		}
@@ -117,8 +120,10 @@ func (r *binlogReader) rowsChanged(schema, q string, at binlogPos) {
 // come into t, x is gone), which the DDL parser does not know. t's
 // columns do not change: its changes are an alterTable without
 // operations whose Rows names the statement (the table is read again,
-// rowsChanged), and for CONVERT TABLE the drop of x. ok is false for any
-// other statement.
+// rowsChanged), then for CONVERT PARTITION the creation of x with t's
+// columns, filled (a pattern that matches x takes it up with a snapshot
+// at the statement: no row event brings its rows), and for CONVERT TABLE
+// the drop of x. ok is false for any other statement.
 func convertPartition(db, q string) (changes []ddlChange, ok bool) {
 	w := ddlWords(q)
 	is := func(i int, s string) bool { return i < len(w) && !w[i].quoted && strings.EqualFold(w[i].text, s) }
@@ -151,7 +156,8 @@ func convertPartition(db, q string) (changes []ddlChange, ok bool) {
 		if !ok {
 			return nil, false
 		}
-		return []ddlChange{&alterTable{Ref: t, Rows: "CONVERT PARTITION … TO TABLE " + x.String()}}, true
+		return []ddlChange{&alterTable{Ref: t, Rows: "CONVERT PARTITION … TO TABLE " + x.String()},
+			&createTable{Ref: x, Like: &t, Filled: "CONVERT PARTITION of " + t.String()}}, true
 	case is(i+1, "TABLE"):
 		x, j, ok := name(i + 2)
 		if !ok || !is(j, "TO") || !is(j+1, "PARTITION") {

@@ -75,4 +75,16 @@ func TestConvertPartition(t *testing.T) {
 	if d, ok := ch[1].(*dropTable); !ok || d.Ref.String() != "d.x" {
 		t.Errorf("CONVERT TABLE x: want the drop of d.x, got %#v", ch[1])
 	}
+	// CONVERT PARTITION makes x with pt's columns and the partition's
+	// rows: a filled table, which joins with a snapshot.
+	ch, err = parseDDL("d", "ALTER TABLE pt CONVERT PARTITION p1 TO TABLE o.x")
+	if err != nil || len(ch) != 2 {
+		t.Fatalf("parseDDL: %v %v", ch, err)
+	}
+	if c, ok := ch[1].(*createTable); !ok || c.Ref.String() != "o.x" || c.Like == nil || c.Like.String() != "d.pt" || c.Filled == "" {
+		t.Errorf("CONVERT PARTITION … TO TABLE o.x: want o.x created like d.pt, filled, got %#v", ch[1])
+	}
+	if steps := lifeSteps("d", "ALTER TABLE pt CONVERT PARTITION p1 TO TABLE o.x"); len(steps) != 1 || steps[0].kind != lifeCreate || steps[0].to.String() != "o.x" {
+		t.Errorf("CONVERT PARTITION: lifecycle steps %+v, want the creation of o.x", steps)
+	}
 }

@@ -513,6 +513,82 @@ func (r *sourceRun) keepRejoined(id, reason string) (string, bool) {
 	return req.Rejoined, true
 }
 
+// rejoinedOf returns the Rejoined text of request id ("" when it has none
+// or cannot be read).
+func (r *sourceRun) rejoinedOf(id string) string {
+	b, err := os.ReadFile(filepath.Join(r.opts.StateDir, ResnapshotDir, id+".json"))
+	if err != nil {
+		return ""
+	}
+	var req ResnapshotRequest
+	if json.Unmarshal(b, &req) != nil {
+		return ""
+	}
+	return req.Rejoined
+}
+
+// goneWhileStopped ends request e of a table that left the stream
+// (dropped, renamed away) while pipeline pr was stopped: pr rejoined
+// without catching the table up (ResnapshotRequest.Rejoined, why), so the
+// truncate the table left with never reached its target, which still
+// holds the table's rows. An upsert target loses them now, by e.Version
+// (above every row of the table the stream sent), as the DROP's truncate
+// would have removed them; then the request is done — nothing is left to
+// read again. Another target keeps them: the request fails, saying so.
+// (Before, the request failed, or stayed pending for good, and the
+// target kept the rows: TestRejoinedTableDropped.)
+func (r *sourceRun) goneWhileStopped(ctx context.Context, pr *pipeRun, b *exec.Batch, e *exec.ResnapshotEnd, why string, seq uint64) error {
+	key := b.DB + "." + b.Table
+	t, ok := pr.writer.(connectors.Truncater)
+	tp := pipelineTable(pr.p, key)
+	if tr := pr.tables[key]; tr != nil {
+		tp = tr.plan
+	}
+	switch {
+	case !ok || pr.p.Target.Mode != connectors.ModeUpsert:
+		r.failResnapshot(e.ID, fmt.Sprintf("%s; it left the source (dropped or renamed away) while pipeline %s was stopped (%s), and the %s target got no truncate change for it: its rows stay there",
+			e.Err, pr.p.Name, why, pr.p.Target.Mode))
+		return nil
+	case tp == nil:
+		r.failResnapshot(e.ID, e.Err+"; pipeline "+pr.p.Name+" no longer reads it")
+		return nil
+	case len(pr.tables) > 1 && !rowsApart(pr.p, tp):
+		r.failResnapshot(e.ID, fmt.Sprintf("%s; it left the source (dropped or renamed away) while pipeline %s was stopped (%s): the target keeps its rows, since the pipeline writes several tables into it and has no _table output column to tell their rows apart",
+			e.Err, pr.p.Name, why))
+		return nil
+	}
+	where := map[string]string{}
+	if c := pickColumn(tp, exec.ColTable); c != "" {
+		where[c] = b.Table
+	}
+	if c := pickColumn(tp, exec.ColDB); c != "" {
+		where[c] = b.DB
+	}
+	pr.out.settle()
+	r.tracker.add(seq)
+	r.tracker.whenAcked(seq, func() {
+		if err := os.Remove(filepath.Join(r.opts.StateDir, ResnapshotDir, e.ID+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			r.opts.Log.Warn("resnapshot request file not removed", "id", e.ID, "error", err)
+		}
+	})
+	pr.log.Info("resnapshot: the table left the source (dropped or renamed away) while the pipeline was stopped, and it rejoined without catching the table up: its rows leave the target, as the table's truncate would have removed them; nothing is read again",
+		"pipeline", pr.p.Name, "table", key, "id", e.ID, "reason", e.Err)
+	err := t.Truncate(ctx, connectors.Truncation{Table: connectors.TableRef{DB: b.DB, Table: b.Table}, Version: e.Version, Where: where}, func(err error) {
+		if err != nil {
+			err = fmt.Errorf("pipeline %s: resnapshot of %s: %w", pr.p.Name, key, err)
+		} else {
+			pr.stats.Batches.Add(1)
+			pr.log.Info("resnapshot done: the table's rows left the target", "pipeline", pr.p.Name, "table", key, "id", e.ID)
+		}
+		r.tracker.done(seq, err)
+	})
+	if err != nil {
+		err = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+		r.tracker.done(seq, err)
+	}
+	return err
+}
+
 // failResnapshot logs why request id was not carried out and renames its
 // file to <id>.failed with the reason first.
 func (r *sourceRun) failResnapshot(id, reason string) {
@@ -545,6 +621,11 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		}
 	}
 	if e.Err != "" {
+		if e.Gone && pr != nil {
+			if why := r.rejoinedOf(e.ID); why != "" {
+				return r.goneWhileStopped(ctx, pr, b, e, why, seq)
+			}
+		}
 		// (A table gone from the stream left the targets with its
 		// rows: nothing to keep the request for.)
 		if !e.Gone {
