@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -122,6 +123,9 @@ type StreamTable struct {
 	// (a run stopped between the swap and the checkpoint after it): the
 	// table's and its copy's rows up to the cut-over are not sent again.
 	CopySwapped bool
+	// Before limits the before.* values of the table's updates to those
+	// its pipelines read (the zero value: all).
+	Before BeforeCols
 	// Upsert: a pipeline reading the table writes an upsert target,
 	// whose rows a type change the target follows with a column of a
 	// type that holds both leaves in the old type's representation
@@ -162,6 +166,43 @@ type StreamPattern struct {
 	// Upsert: a pipeline with this pattern writes an upsert target
 	// (StreamTable.Upsert).
 	Upsert bool
+	// Before limits the before.* values of its tables' updates
+	// (StreamTable.Before).
+	Before BeforeCols
+}
+
+// BeforeCols says which before.* values of a table's updates the
+// pipelines reading it read (StreamRequest.Before must be set). The zero
+// value is every column's.
+type BeforeCols struct {
+	// Some: only the before values of the table's primary key columns
+	// (whatever they are at the update's schema version) and of Cols
+	// are read; the source may leave the other before.* values NULL,
+	// sparing the decoding of whole before images of wide tables.
+	Some bool
+	// Cols names the columns (any case) whose before values are read
+	// besides the primary key's.
+	Cols []string
+}
+
+// Union returns the before values that b or o reads.
+func (b BeforeCols) Union(o BeforeCols) BeforeCols {
+	if !b.Some || !o.Some {
+		return BeforeCols{}
+	}
+	out := BeforeCols{Some: true, Cols: append([]string(nil), b.Cols...)}
+	for _, c := range o.Cols {
+		if !slices.ContainsFunc(out.Cols, func(x string) bool { return strings.EqualFold(x, c) }) {
+			out.Cols = append(out.Cols, c)
+		}
+	}
+	return out
+}
+
+// Reads reports whether the before value of column name, a primary key
+// column when pk, is read.
+func (b BeforeCols) Reads(name string, pk bool) bool {
+	return !b.Some || pk || slices.ContainsFunc(b.Cols, func(x string) bool { return strings.EqualFold(x, name) })
 }
 
 // HelperTable reports whether a table name is an online schema-change
@@ -835,4 +876,29 @@ func NewSink(kind, name, dsn string, opts map[string]any) (Sink, error) {
 		return nil, fmt.Errorf("unknown sink kind %q", kind)
 	}
 	return r.make(name, dsn, opts)
+}
+
+// BeforeOf returns the before.* values of table ref's updates the
+// stream's pipelines read: the table's own entry's, else those of the
+// patterns it matches; all of them for a table the request does not name
+// (an online schema-change tool's copy, say).
+func (r *StreamRequest) BeforeOf(ref TableRef) BeforeCols {
+	for _, t := range r.Tables {
+		if t.Ref == ref {
+			return t.Before
+		}
+	}
+	var out BeforeCols
+	seen := false
+	for _, p := range r.Patterns {
+		if !MatchRef(TableRef{DB: p.DB, Table: p.Table}, ref) {
+			continue
+		}
+		if !seen {
+			out, seen = p.Before, true
+			continue
+		}
+		out = out.Union(p.Before)
+	}
+	return out
 }

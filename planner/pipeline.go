@@ -487,6 +487,20 @@ func finishTable(pl *Pipeline, t *TablePlan, out []Column) {
 	if !withBefore && pl.Target.Mode != connectors.ModeUpsert {
 		t.BeforeOutputs = nil
 	}
+	if !withBefore && pl.Target.Mode == connectors.ModeUpsert && len(t.BeforeOutputs) == len(t.Outputs) {
+		// An upsert target reads the before image for the old key only
+		// (an update whose key moved, or whose key failed, removes it):
+		// the tombstone of an old key carries the key's old values and
+		// the row's new ones, as a deleted row's other values are never
+		// shown. The source then decodes only the key's before values
+		// (BeforeReads): a wide table's updates do not decode their
+		// whole before image.
+		mixed := append([]exec.Expr(nil), t.Outputs...)
+		for _, k := range t.KeyIndex {
+			mixed[k] = t.BeforeOutputs[k]
+		}
+		t.BeforeOutputs = mixed
+	}
 	t.Output = out
 	t.Sink = arrow.NewSchema(fields, nil)
 }

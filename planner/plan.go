@@ -207,6 +207,34 @@ type TablePlan struct {
 	names []string
 }
 
+// BeforeReads returns the columns of the table whose before values (an
+// update's before image) the dataflow reads: those its WHERE and outputs
+// read as before.x (changed(x) among them), the key's (an upsert's old
+// key: its moved or failed keys) and those of the before values the sink
+// shows (a changelog's __before.* columns, canal_json's and
+// debezium_json's whole images). A source may leave the other before.*
+// values NULL (connectors.BeforeCols).
+func (t *TablePlan) BeforeReads() []string {
+	es := append([]exec.Expr{t.Where}, t.Outputs...)
+	if len(t.BeforeOutputs) == len(t.Outputs) {
+		for _, k := range t.KeyIndex {
+			es = append(es, t.BeforeOutputs[k])
+		}
+		for _, i := range t.BeforeIndex {
+			es = append(es, t.BeforeOutputs[i])
+		}
+	} else {
+		es = append(es, t.BeforeOutputs...)
+	}
+	var out []string
+	for _, name := range exec.ColumnsRead(es...) {
+		if c, ok := strings.CutPrefix(name, exec.BeforePrefix); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // ModeText names the pipeline's mode for people: "upsert", or, when the
 // mode depends on a source table that was not resolved, "upsert (append
 // if the table has no primary key)".

@@ -9,9 +9,11 @@ import (
 
 // TestUpsertMovedKeysTombstones: in one batch, updates that keep their key
 // and updates that change it, interleaved. Only the latter leave a
-// tombstone of the old key, carrying the old row's values (the engine
-// compares the keys over the before image first, then projects only the
-// moved rows: a misaligned projection would give wrong old values).
+// tombstone of the old key, carrying the old key and the row's new values
+// (only the key's before values are read, so that a source need not
+// decode whole before images; the engine compares the keys over the
+// before image first, then projects only the moved rows: a misaligned
+// projection would give wrong keys or values).
 func TestUpsertMovedKeysTombstones(t *testing.T) {
 	t.Parallel()
 	passFixture(t, `CREATE SOURCE shop FROM mysql 'mysql://root@127.0.0.1:3316';
@@ -45,7 +47,7 @@ func passFixture(t *testing.T, src, fixture string) {
 }
 
 const movedKeysFixture = `{
- "name": "updates that change the key leave a tombstone of the old key with its old values",
+ "name": "updates that change the key leave a tombstone of the old key with the row's new values",
  "tables": [
   {
    "table": "shopdb.orders",
@@ -213,13 +215,13 @@ const movedKeysFixture = `{
    {
     "id": 2,
     "customer": "bob",
-    "amount": "2.00",
+    "amount": "2.50",
     "__deleted": 1
    },
    {
     "id": 4,
     "customer": "dee",
-    "amount": "4.00",
+    "amount": "4.50",
     "__deleted": 1
    }
   ]
@@ -257,7 +259,7 @@ const movedKeysPatternFixture = `{
   "p": [
    {"_table": "orders_a", "id": 10, "amount": "1.50", "__deleted": 0},
    {"_table": "orders_a", "id": 2, "amount": "2.50", "__deleted": 0},
-   {"_table": "orders_a", "id": 1, "amount": "1.00", "__deleted": 1},
+   {"_table": "orders_a", "id": 1, "amount": "1.50", "__deleted": 1},
    {"_table": "orders_b", "id": 1, "amount": "3.50", "__deleted": 0}
   ]
  }

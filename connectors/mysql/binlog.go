@@ -668,7 +668,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		return nil
 	}
 	if ts.bb == nil {
-		ts.bb = newBatchBuilder(cfg.mem, r.em.constants(), ts.cur, cfg.req.Before)
+		ts.bb = newBatchBuilder(cfg.mem, r.em.constants(), ts.cur, cfg.req.Before, cfg.req.BeforeOf(ts.ref))
 	}
 	if !r.isTouched(ts) {
 		r.touched = append(r.touched, ts)

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // batchBuilder accumulates the change rows of one table (one schema
@@ -42,17 +44,29 @@ type batchBuilder struct {
 	beforeUsed  bool
 	nulls       []arrow.Array
 	nullRows    int
+	// unread: the before.* columns whose values no pipeline reads
+	// (connectors.BeforeCols): their builders are nil, their values are
+	// skipped when an update's before image is decoded, and the batch
+	// holds an all-NULL array for them.
+	unread int
 }
 
-func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, before bool) *batchBuilder {
+func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, before bool, reads connectors.BeforeCols) *batchBuilder {
 	s := t.streamSchema(before)
-	n := len(t.Cols)
+	nc := len(t.Cols)
+	n := nc
 	if before {
 		n *= 2
 	}
 	b := &batchBuilder{t: t, before: before, schema: s, mem: mem, consts: consts,
 		cols: make([]outCol, n), bytes: make([]int, n)}
 	for i, f := range s.Fields()[:n] {
+		if i >= nc {
+			if c := t.Cols[i-nc]; !reads.Reads(c.Name, c.PK > 0) {
+				b.unread++
+				continue
+			}
+		}
 		b.cols[i] = newOutCol(f.Type)
 	}
 	return b
@@ -75,6 +89,9 @@ func (b *batchBuilder) start(maxRows int) {
 func (b *batchBuilder) reserve(from, to int) {
 	n := min(max(b.lastRows, 64), b.maxRows)
 	for i := from; i < to; i++ {
+		if b.cols[i] == nil {
+			continue // an unread before.* column
+		}
 		// Resize, not Reserve: an empty builder gets room for n rows
 		// exactly, where Reserve rounds up to a power of two (8,192 rows
 		// for a 5,000-row transaction: 64% more memory to allocate and
@@ -102,12 +119,15 @@ func (b *batchBuilder) appendNullsBefore(n int) {
 		return
 	}
 	for _, c := range b.cols[len(b.t.Cols):] {
-		c.appendNulls(n)
+		if c != nil {
+			c.appendNulls(n)
+		}
 	}
 }
 
 // beforeBuilders returns the before.* builders, for an update's before
-// image, with the NULLs of the batch's earlier rows appended.
+// image, with the NULLs of the batch's earlier rows appended; nil for the
+// columns whose before values are not read.
 func (b *batchBuilder) beforeBuilders() []outCol {
 	nc := len(b.t.Cols)
 	if !b.beforeUsed {
@@ -115,7 +135,9 @@ func (b *batchBuilder) beforeBuilders() []outCol {
 		b.reserve(nc, len(b.cols))
 		if b.pendingNull > 0 {
 			for _, c := range b.cols[nc:] {
-				c.appendNulls(b.pendingNull)
+				if c != nil {
+					c.appendNulls(b.pendingNull)
+				}
 			}
 			b.pendingNull = 0
 		}
@@ -155,13 +177,21 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 		built = len(b.cols)
 	}
 	cols := make([]arrow.Array, 0, b.schema.NumFields())
+	var own []arrow.Array
 	for i, c := range b.cols[:built] {
+		if c == nil {
+			// An unread before.* column: all NULL (shared; the
+			// record retains it).
+			cols = append(cols, b.nullBefore(b.rows)[i-nc])
+			continue
+		}
 		if sc, ok := c.(*strCol); ok {
 			b.bytes[i] = len(sc.data)
 		}
-		cols = append(cols, c.newArray())
+		a := c.newArray()
+		cols = append(cols, a)
+		own = append(own, a)
 	}
-	own := cols[:built:built]
 	if built < len(b.cols) {
 		// No update in this batch: the before.* builders are empty.
 		cols = append(cols, b.nullBefore(b.rows)...)

@@ -427,9 +427,17 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 	patterns := map[connectors.TableRef]connectors.SnapshotMode{}
 	upsertT, upsertP := map[connectors.TableRef]bool{}, map[connectors.TableRef]bool{}
 	neverT := map[connectors.TableRef]bool{}
+	beforeT, beforeP := map[connectors.TableRef]connectors.BeforeCols{}, map[connectors.TableRef]connectors.BeforeCols{}
+	union := func(m map[connectors.TableRef]connectors.BeforeCols, ref connectors.TableRef, b connectors.BeforeCols) {
+		if old, seen := m[ref]; seen {
+			b = old.Union(b)
+		}
+		m[ref] = b
+	}
 	var names []string
 	for _, p := range pipes {
 		names = append(names, p.Name)
+		before := beforeReads(p)
 		for k, v := range p.Options {
 			req.Options[k] = v
 		}
@@ -446,6 +454,7 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 			}
 			patterns[pat] = mergeSnapshot(mode, p.Snapshot)
 			upsertP[pat] = upsertP[pat] || p.Target.Mode == connectors.ModeUpsert
+			union(beforeP, pat, before)
 		}
 		for _, t := range p.Tables {
 			mode, seen := tables[t.Ref]
@@ -455,14 +464,15 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 			tables[t.Ref] = mergeSnapshot(mode, p.Snapshot)
 			upsertT[t.Ref] = upsertT[t.Ref] || p.Target.Mode == connectors.ModeUpsert
 			neverT[t.Ref] = neverT[t.Ref] || p.Snapshot == connectors.SnapshotNever
+			union(beforeT, t.Ref, before)
 		}
 	}
 	for ref, mode := range tables {
-		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode, Upsert: upsertT[ref], Never: neverT[ref]})
+		req.Tables = append(req.Tables, connectors.StreamTable{Ref: ref, Snapshot: mode, Upsert: upsertT[ref], Never: neverT[ref], Before: beforeT[ref]})
 	}
 	sort.Slice(req.Tables, func(i, j int) bool { return req.Tables[i].Ref.String() < req.Tables[j].Ref.String() })
 	for ref, mode := range patterns {
-		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode, Upsert: upsertP[ref]})
+		req.Patterns = append(req.Patterns, connectors.StreamPattern{DB: ref.DB, Table: ref.Table, Snapshot: mode, Upsert: upsertP[ref], Before: beforeP[ref]})
 	}
 	sort.Slice(req.Patterns, func(i, j int) bool {
 		return req.Patterns[i].DB+"."+req.Patterns[i].Table < req.Patterns[j].DB+"."+req.Patterns[j].Table
@@ -471,9 +481,34 @@ func streamRequest(pipes []*planner.Pipeline, once bool) (connectors.StreamReque
 	return req, names
 }
 
+// beforeReads returns the before values of its tables' updates pipeline
+// p reads (planner.TablePlan.BeforeReads, by name: what a TRANSFORM, a
+// WHERE and a KEY name does not change with a table's schema, and a
+// source adds each table's primary key itself). Every one for a pipeline
+// whose sink shows old values, for one with dead letters (a failed row's
+// letter holds its whole before image) and for one no table of which is
+// planned yet (a pattern that matches none so far).
+func beforeReads(p *planner.Pipeline) connectors.BeforeCols {
+	if p.OnError == exec.OnErrorDeadLetter || p.DeadLetter != nil || len(p.Tables) == 0 {
+		return connectors.BeforeCols{}
+	}
+	out := connectors.BeforeCols{Some: true}
+	for _, t := range p.Tables {
+		if len(t.BeforeIndex) > 0 {
+			// Its sink shows old values (a changelog, canal_json,
+			// debezium_json): with `*`, of columns a DDL may add while
+			// the stream runs, which no name asked now would cover.
+			return connectors.BeforeCols{}
+		}
+		out = out.Union(connectors.BeforeCols{Some: true, Cols: t.BeforeReads()})
+	}
+	return out
+}
+
 // StreamRequests returns, for each source of the plan that a pipeline
 // reads, the stream request Run would open it with: what `etlq capture`
-// publishes to a log (docs/scale-out.md).
+// publishes to a log (docs/scale-out.md). It asks for every before value:
+// the log's changes are whole, whatever pipelines its workers run.
 func StreamRequests(plan *planner.Plan, once bool) map[string]connectors.StreamRequest {
 	out := map[string]connectors.StreamRequest{}
 	for _, src := range plan.Sources {
@@ -484,7 +519,14 @@ func StreamRequests(plan *planner.Plan, once bool) map[string]connectors.StreamR
 			}
 		}
 		if len(pipes) > 0 {
-			out[src.Name], _ = streamRequest(pipes, once)
+			req, _ := streamRequest(pipes, once)
+			for i := range req.Tables {
+				req.Tables[i].Before = connectors.BeforeCols{}
+			}
+			for i := range req.Patterns {
+				req.Patterns[i].Before = connectors.BeforeCols{}
+			}
+			out[src.Name] = req
 		}
 	}
 	return out
