@@ -22,7 +22,8 @@
 // sink waits for its server; past RetryWarnings retries each one is
 // logged at ERROR), at most retry_max times when it is; any
 // other status fails the batch at once, with the response body in the
-// error. After a failure every later batch fails too, unsent.
+// error, a 4xx (refusedError) as the pipeline's own error, which stops
+// that pipeline alone. After a failure every later batch fails too, unsent.
 //
 // Secrets: header values and the URL's path, query and user info never
 // appear in errors (webhook URLs often embed a token).
@@ -78,7 +79,8 @@ var Spec = connectors.Spec{
 	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
 		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
 		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
-		"without its body) or any other status.",
+		"without its body) or any other status; a 4xx (other than 408 and 429) is the pipeline's own error: that pipeline " +
+		"stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline).",
 	Options:       options,
 	TargetOptions: options,
 	CheckTarget:   checkURL,

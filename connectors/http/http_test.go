@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -706,5 +707,51 @@ func TestCloseWhileEndpointDownReturns(t *testing.T) {
 	}
 	if err := wait(t, ch); err == nil {
 		t.Error("the unsent batch was acknowledged")
+	}
+}
+
+// A request the endpoint refuses (400, 404, 422, …: no retry lets it
+// through) is the pipeline's own error, as a row ClickHouse refuses is
+// (connectors.DataError): the pipeline stops alone and the other
+// pipelines of its source go on. It ended the run of every pipeline of the
+// source (the notify trial: a 400 from the canal endpoint stopped the
+// debezium pipeline beside it). Retried statuses and outages are not data
+// errors.
+func TestRefusedRequestIsThePipelinesError(t *testing.T) {
+	for _, status := range []int{nethttp.StatusBadRequest, nethttp.StatusNotFound, nethttp.StatusUnprocessableEntity} {
+		rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+			nethttp.Error(w, "bad payload", status)
+			return true
+		}}
+		h := open(t, rec, connectors.Target{})
+		err := wait(t, h.write(1))
+		if err == nil || !connectors.IsDataError(err) {
+			t.Fatalf("%d: want a data error, got %v", status, err)
+		}
+		if !strings.Contains(err.Error(), "bad payload") {
+			t.Errorf("%d: the endpoint's answer is not in the error: %v", status, err)
+		}
+		var fix connectors.DataErrorFix
+		if !errors.As(err, &fix) || !strings.Contains(fix.Fix(), "apply again") {
+			t.Errorf("%d: no way to resume given: %v", status, err)
+		}
+		// A later batch fails unsent, with the same data error.
+		b := sinktest.Build(h.mem, schema, "d", "t", batchRows(2)...)
+		ch := make(chan error, 1)
+		if werr := h.w.Write(context.Background(), b, func(err error) { ch <- err }); werr != nil {
+			if !connectors.IsDataError(werr) {
+				t.Errorf("%d: a later write failed with %v, not the data error", status, werr)
+			}
+		} else if err := wait(t, ch); !connectors.IsDataError(err) {
+			t.Errorf("%d: a later batch failed with %v, not the data error", status, err)
+		}
+	}
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, "down", nethttp.StatusServiceUnavailable)
+		return true
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"retry_max": int64(1)}})
+	if err := wait(t, h.write(1)); err == nil || connectors.IsDataError(err) {
+		t.Errorf("an outage that outlasts retry_max: want a plain error, got %v", err)
 	}
 }

@@ -542,8 +542,27 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 	case resp.StatusCode == nethttp.StatusTooManyRequests, resp.StatusCode == nethttp.StatusRequestTimeout,
 		resp.StatusCode >= 500:
 		return parseRetryAfter(resp.Header.Get("Retry-After")), true, err
+	case resp.StatusCode >= 400:
+		return 0, false, &refusedError{err}
 	}
 	return 0, false, err
+}
+
+// refusedError is a request the endpoint refused with a 4xx that no retry
+// changes (400, 401, 404, 422, …): the pipeline's own error
+// (connectors.DataError), which stops that pipeline alone while the other
+// pipelines of its source go on, as a row ClickHouse refuses does.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// DataError marks it as the pipeline's own (connectors.DataError).
+func (e *refusedError) DataError() {}
+
+// Fix says how the stopped pipeline resumes (connectors.DataErrorFix).
+func (e *refusedError) Fix() string {
+	return "fix what the endpoint refused (the pipeline's WHERE or TRANSFORM, its FORMAT or headers, or the endpoint itself), then run apply again: the refused batch is sent again"
 }
 
 // connError describes a transport error without the URL it names.

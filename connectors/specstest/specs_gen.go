@@ -110,7 +110,7 @@ var Sinks = []connectors.Spec{
 				Doc: "parquet: longest time a file stays open (its rows are acknowledged when it closes)"},
 		},
 	},
-	{Kind: "http", Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET without its body) or any other status.",
+	{Kind: "http", Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET without its body) or any other status; a 4xx (other than 408 and 429) is the pipeline's own error: that pipeline stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline).",
 		Options: []connectors.Option{
 			{Name: "headers", Type: connectors.OptString, Secret: true,
 				Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')"},
