@@ -655,6 +655,15 @@ type DataError interface {
 	DataError()
 }
 
+// DataErrorFix is implemented by a DataError that knows how the pipeline
+// it stopped is resumed, when that is not by fixing the pipeline's file
+// (an HTTP endpoint that refused a request: fix what it refused, or the
+// endpoint, then apply again).
+type DataErrorFix interface {
+	DataError
+	Fix() string
+}
+
 // IsDataError reports whether err is, or wraps, a DataError.
 func IsDataError(err error) bool {
 	var de DataError

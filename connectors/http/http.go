@@ -17,9 +17,13 @@
 // response acknowledges the batches it carried (done is called after it,
 // in order). Connection errors, timeouts, 408, 429 and 5xx
 // are retried with exponential back-off (retry_backoff doubling up to
-// retry_backoff_max, honouring Retry-After), at most retry_max times; any
+// retry_backoff_max, honouring Retry-After): for as long as it takes
+// unless retry_max is given (an outage is waited for, as a ClickHouse
+// sink waits for its server; past RetryWarnings retries each one is
+// logged at ERROR), at most retry_max times when it is; any
 // other status fails the batch at once, with the response body in the
-// error. After a failure every later batch fails too, unsent.
+// error, a 4xx (refusedError) as the pipeline's own error, which stops
+// that pipeline alone. After a failure every later batch fails too, unsent.
 //
 // Secrets: header values and the URL's path, query and user info never
 // appear in errors (webhook URLs often embed a token).
@@ -48,8 +52,10 @@ const Kind = "http"
 
 // Option defaults the code needs besides the spec's.
 const (
-	DefaultTimeout  = 10 * time.Second
-	DefaultRetryMax = 10
+	DefaultTimeout = 10 * time.Second
+	// RetryWarnings is how many retries of a request are logged at WARN;
+	// the later ones, an outage that lasts, at ERROR.
+	RetryWarnings = 10
 	// maxRetryAfter caps a server's Retry-After.
 	maxRetryAfter = 10 * time.Minute
 )
@@ -61,7 +67,7 @@ var options = append([]connectors.Option{
 	{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0), Doc: "most rows per request (0: no limit); a batch larger is split, and JSON-format batches that wait while a request is in flight go out together in the next one (up to 1 MiB), so that a pipeline behind its source does not send one request per transaction"},
 	{Name: "body", Type: connectors.OptString, Default: "array", Enum: []string{"array", "ndjson"},
 		Doc: "JSON formats: one JSON array per request, or newline-delimited messages"},
-	{Name: "retry_max", Type: connectors.OptInt, Default: int64(DefaultRetryMax), Doc: "retries of a request before the batch fails, which stops the run (nothing is lost: the next apply sends it again from the checkpoint); with the default backoff, 10 retries outlast an endpoint that is down for about one to two minutes, raise it for longer outages"},
+	{Name: "retry_max", Type: connectors.OptInt, Doc: "retries of a request before the batch fails, which stops the run (nothing is lost: the next apply sends it again from the checkpoint); unset, an endpoint that is down or answers 408, 429 or 5xx is retried for as long as it takes, every retry_backoff_max at most, each retry logged (WARN, ERROR after the 10th) and counted in etlq_sink_write_retries_total, while the pipeline's lag grows"},
 	{Name: "retry_backoff", Type: connectors.OptDuration, Default: "200ms", Doc: "first retry delay; doubles each retry"},
 	{Name: "retry_backoff_max", Type: connectors.OptDuration, Default: "30s", Doc: "longest retry delay"},
 }, securityOptions...)
@@ -73,7 +79,8 @@ var Spec = connectors.Spec{
 	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
 		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
 		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
-		"without its body) or any other status.",
+		"without its body) or any other status; a 4xx (other than 408 and 429) is the pipeline's own error: that pipeline " +
+		"stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline).",
 	Options:       options,
 	TargetOptions: options,
 	CheckTarget:   checkURL,
@@ -102,7 +109,7 @@ type config struct {
 	timeout         time.Duration
 	batchRows       int
 	ndjson          bool
-	retryMax        int
+	retryMax        int // -1: no limit (retry_max not given)
 	retryBackoff    time.Duration
 	retryBackoffMax time.Duration
 	security
@@ -156,6 +163,9 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	c.retryBackoff, c.retryBackoffMax = opts.Duration("retry_backoff"), opts.Duration("retry_backoff_max")
 	if c.batchRows < 0 || c.retryMax < 0 {
 		return nil, errors.New("options \"batch_rows\" and \"retry_max\" cannot be negative")
+	}
+	if !opts.Given("retry_max") {
+		c.retryMax = -1 // for as long as it takes
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout

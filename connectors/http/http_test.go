@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -622,5 +623,135 @@ func TestWaitingBatchesShareARequest(t *testing.T) {
 				t.Errorf("rows 1..%d arrived", next-1)
 			}
 		})
+	}
+}
+
+// An endpoint down for longer than ten retries is waited for when
+// retry_max is not given, as a ClickHouse that went away is: the run went
+// on to fail the batch after 10 retries (about one to two minutes with the
+// default back-off), ending the run of every pipeline of the source, where
+// PRODUCT.md promises "retry with back-off, resume, lose nothing". Past
+// ten retries each one is logged at ERROR, so that an outage that lasts is
+// seen. Found by the notify trial (receiver down 5 min).
+func TestLongOutageWaitedForWithoutRetryMax(t *testing.T) {
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	const failures = 25
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		if n < failures {
+			nethttp.Error(w, "down", nethttp.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"retry_backoff_max": "1ms"}})
+	if err := wait(t, h.write(1, 2)); err != nil {
+		t.Fatalf("want the batch delivered once the endpoint is back, got %v", err)
+	}
+	if rec.requests() != failures+1 || len(rec.bodies) != 1 {
+		t.Fatalf("requests = %d, accepted = %d; want %d and 1", rec.requests(), len(rec.bodies), failures+1)
+	}
+	mu.Lock()
+	out := logged.String()
+	mu.Unlock()
+	if n := strings.Count(out, "level=ERROR"); n != failures-10 {
+		t.Errorf("%d retries logged at ERROR, want %d (those after the first 10):\n%s", n, failures-10, out)
+	}
+}
+
+// retry_max, when given, still bounds the retries.
+func TestRetryMaxGivenStillFails(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, "down", nethttp.StatusServiceUnavailable)
+		return true
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"retry_max": int64(12), "retry_backoff_max": "1ms"}})
+	err := wait(t, h.write(1))
+	if err == nil || !strings.Contains(err.Error(), "gave up after 12 retries") {
+		t.Fatalf("want a give-up error after 12 retries, got %v", err)
+	}
+	if rec.requests() != 13 {
+		t.Errorf("requests = %d, want 13", rec.requests())
+	}
+}
+
+// Close returns while the endpoint is down: with no retry_max the retries
+// would never end, and Close, which sends what is queued, waited for them
+// — a SIGTERM while the endpoint was down then never ended the process
+// (the run's drain closes its writers after 2 minutes and waits for
+// Close). Close waits one request timeout for what is queued, then stops
+// the retries; the batch fails, unacknowledged, and the next run sends it
+// again. Found by the notify trial.
+func TestCloseWhileEndpointDownReturns(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, "down", nethttp.StatusServiceUnavailable)
+		return true
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"retry_backoff_max": "1ms", "timeout": "200ms"}})
+	ch := h.write(1)
+	for rec.requests() < 3 {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- h.w.Close() }()
+	select {
+	case err := <-closed:
+		if err == nil {
+			t.Error("Close reported no error for a batch it could not send")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return while the endpoint was down")
+	}
+	if err := wait(t, ch); err == nil {
+		t.Error("the unsent batch was acknowledged")
+	}
+}
+
+// A request the endpoint refuses (400, 404, 422, …: no retry lets it
+// through) is the pipeline's own error, as a row ClickHouse refuses is
+// (connectors.DataError): the pipeline stops alone and the other
+// pipelines of its source go on. It ended the run of every pipeline of the
+// source (the notify trial: a 400 from the canal endpoint stopped the
+// debezium pipeline beside it). Retried statuses and outages are not data
+// errors.
+func TestRefusedRequestIsThePipelinesError(t *testing.T) {
+	for _, status := range []int{nethttp.StatusBadRequest, nethttp.StatusNotFound, nethttp.StatusUnprocessableEntity} {
+		rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+			nethttp.Error(w, "bad payload", status)
+			return true
+		}}
+		h := open(t, rec, connectors.Target{})
+		err := wait(t, h.write(1))
+		if err == nil || !connectors.IsDataError(err) {
+			t.Fatalf("%d: want a data error, got %v", status, err)
+		}
+		if !strings.Contains(err.Error(), "bad payload") {
+			t.Errorf("%d: the endpoint's answer is not in the error: %v", status, err)
+		}
+		var fix connectors.DataErrorFix
+		if !errors.As(err, &fix) || !strings.Contains(fix.Fix(), "apply again") {
+			t.Errorf("%d: no way to resume given: %v", status, err)
+		}
+		// A later batch fails unsent, with the same data error.
+		b := sinktest.Build(h.mem, schema, "d", "t", batchRows(2)...)
+		ch := make(chan error, 1)
+		if werr := h.w.Write(context.Background(), b, func(err error) { ch <- err }); werr != nil {
+			if !connectors.IsDataError(werr) {
+				t.Errorf("%d: a later write failed with %v, not the data error", status, werr)
+			}
+		} else if err := wait(t, ch); !connectors.IsDataError(err) {
+			t.Errorf("%d: a later batch failed with %v, not the data error", status, err)
+		}
+	}
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, "down", nethttp.StatusServiceUnavailable)
+		return true
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"retry_max": int64(1)}})
+	if err := wait(t, h.write(1)); err == nil || connectors.IsDataError(err) {
+		t.Errorf("an outage that outlasts retry_max: want a plain error, got %v", err)
 	}
 }

@@ -456,7 +456,7 @@ func (w *writer) post(r request) error {
 		if err == nil {
 			return nil
 		}
-		if !retry || attempt >= w.c.retryMax {
+		if !retry || w.c.retryMax >= 0 && attempt >= w.c.retryMax {
 			if retry {
 				return fmt.Errorf("%w (gave up after %d retries)", err, attempt)
 			}
@@ -468,9 +468,19 @@ func (w *writer) post(r request) error {
 			wait = min(retryAfter, maxRetryAfter)
 		}
 		// Each retry is logged: while the endpoint fails, the pipeline's
-		// rows wait here, and its lag grows.
-		slog.Warn("http: request failed, retrying", "pipeline", w.pipeline,
-			"attempt", attempt+1, "of", w.c.retryMax, "in", wait.Round(time.Millisecond), "error", err)
+		// rows wait here, and its lag grows. Without retry_max, an outage
+		// that outlasts RetryWarnings retries is logged at ERROR from then
+		// on: the run waits for the endpoint, as for a ClickHouse down.
+		if w.c.retryMax >= 0 {
+			slog.Warn("http: request failed, retrying", "pipeline", w.pipeline,
+				"attempt", attempt+1, "of", w.c.retryMax, "in", wait.Round(time.Millisecond), "error", err)
+		} else if attempt < RetryWarnings {
+			slog.Warn("http: request failed, retrying", "pipeline", w.pipeline,
+				"attempt", attempt+1, "in", wait.Round(time.Millisecond), "error", err)
+		} else {
+			slog.Error("http: request still failing, retrying until the endpoint takes it (set retry_max to give up instead)", "pipeline", w.pipeline,
+				"attempt", attempt+1, "in", wait.Round(time.Millisecond), "error", err)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -532,8 +542,27 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 	case resp.StatusCode == nethttp.StatusTooManyRequests, resp.StatusCode == nethttp.StatusRequestTimeout,
 		resp.StatusCode >= 500:
 		return parseRetryAfter(resp.Header.Get("Retry-After")), true, err
+	case resp.StatusCode >= 400:
+		return 0, false, &refusedError{err}
 	}
 	return 0, false, err
+}
+
+// refusedError is a request the endpoint refused with a 4xx that no retry
+// changes (400, 401, 404, 422, …): the pipeline's own error
+// (connectors.DataError), which stops that pipeline alone while the other
+// pipelines of its source go on, as a row ClickHouse refuses does.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// DataError marks it as the pipeline's own (connectors.DataError).
+func (e *refusedError) DataError() {}
+
+// Fix says how the stopped pipeline resumes (connectors.DataErrorFix).
+func (e *refusedError) Fix() string {
+	return "fix what the endpoint refused (the pipeline's WHERE or TRANSFORM, its FORMAT or headers, or the endpoint itself), then run apply again: the refused batch is sent again"
 }
 
 // connError describes a transport error without the URL it names.
@@ -594,8 +623,10 @@ func (w *writer) Flush(ctx context.Context) error {
 	}
 }
 
-// Close sends what is queued (retries included), then stops. It is
-// idempotent.
+// Close sends what is queued, waiting at most one request timeout for
+// it, then stops: the retries of an endpoint that is down end there (they
+// may not end by themselves: retry_max unset), and what was not sent
+// fails, unacknowledged, for the next run to send again. It is idempotent.
 func (w *writer) Close() error {
 	w.closeMu.Lock()
 	if w.closed {
@@ -605,7 +636,19 @@ func (w *writer) Close() error {
 	w.closed = true
 	close(w.jobs) // no Write holds closeMu, so none is sending
 	w.closeMu.Unlock()
-	w.wg.Wait()
+	sent := make(chan struct{})
+	go func() {
+		w.wg.Wait()
+		close(sent)
+	}()
+	t := time.NewTimer(w.c.timeout)
+	select {
+	case <-sent:
+	case <-t.C:
+		w.cancel()
+		<-sent
+	}
+	t.Stop()
 	w.cancel()
 	return w.failed()
 }

@@ -220,8 +220,12 @@ func (r *sourceRun) takeStops(ctx context.Context) {
 		err := fmt.Errorf("pipeline %s: %w", pr.p.Name, ws.err)
 		if known {
 			fix := ""
-			if !ws.refused {
+			var hinted connectors.DataErrorFix
+			switch {
+			case !ws.refused:
 				fix = pr.resnapshotFix(ws.db, ws.table)
+			case errors.As(ws.err, &hinted):
+				fix = hinted.Fix()
 			}
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 			err = r.stopAlone(fctx, pr, ws.err, fix, r.tracker.markBefore(ws.seq), ws.refused)
