@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/etlq/etlq/connectors/natslog"
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
@@ -38,6 +39,21 @@ func TestLogWorkerReplansOncePerDDL(t *testing.T) {
 `)
 			db, my, ch := s.db, s.my, s.ch
 			capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "8", file)
+			// The snapshot is in the log before the writer and the DDL
+			// begin (a capture slow to start, on a loaded machine, read
+			// the table after the DDL: the log held no change of layout).
+			lg, err := natslog.Open(logURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lg.Close()
+			capture.waitFor(t, "the snapshot in the log", 2*time.Minute, func() (bool, string) {
+				st, err := lg.Status("s", "")
+				if err != nil {
+					return false, err.Error()
+				}
+				return st.Messages >= 2, fmt.Sprint(st.Messages, " messages")
+			})
 
 			// A writer that names its columns, so that it runs on across
 			// the ADD COLUMN.
