@@ -47,6 +47,12 @@ type Options struct {
 	// targets with, where apply plans the tables whose stream resumes
 	// with another schema as the checkpoint has them.
 	Now bool
+	// Resumed plans every table as the stream resumes with it (a
+	// ResumedCatalog's), as apply plans `*` over several tables: an
+	// `apply --log` worker, whose target may be made by its plan while
+	// the log it reads is still behind a DDL. A pipeline that binds only
+	// to the table of now is planned from it.
+	Resumed bool
 }
 
 // Build binds and type-checks a parsed file (whose ${ENV} references are
@@ -54,7 +60,7 @@ type Options struct {
 // listing every problem with its position; the plan is then partial (its
 // declarations are all there) and must not be run.
 func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
-	b := &builder{ctx: ctx, cat: opts.Catalog, now: opts.Now, plan: &Plan{File: f.Pos.Filename},
+	b := &builder{ctx: ctx, cat: opts.Catalog, now: opts.Now, resumed: opts.Resumed, plan: &Plan{File: f.Pos.Filename},
 		sources: map[string]*SourceDecl{}, sinks: map[string]*SinkDecl{}, funcs: map[string]*udf{}}
 	for _, st := range f.Statements {
 		switch {
@@ -98,6 +104,7 @@ type builder struct {
 	ctx     context.Context
 	cat     Catalog
 	now     bool // Options.Now
+	resumed bool // Options.Resumed
 	plan    *Plan
 	errs    errorList
 	sources map[string]*SourceDecl

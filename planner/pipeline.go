@@ -259,7 +259,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				if at != nil && len(at.PrimaryKey) > 0 {
 					ts = at
 				}
-			} else if ok && !b.now && starOverTables(p) {
+			} else if ok && !b.now && (starOverTables(p) || b.resumed) {
 				// `*` over several tables: each is planned as the
 				// checkpoint has it, the schema the stream decodes its
 				// changes with until it meets the DDL that changed it
@@ -267,7 +267,10 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				// got while etlq was stopped was in the union the other
 				// tables' first changes carried, before the replay met
 				// its ALTER: the target took it for one dropped outside
-				// etlq and the pipeline stopped at every start.
+				// etlq and the pipeline stopped at every start. So is
+				// every table of a log worker's pipelines
+				// (Options.Resumed), at the log's position where its
+				// group starts.
 				at, err := rc.DescribeResumed(b.ctx, src, pl.Name, ref)
 				if err != nil {
 					b.errs.add(ft.name, "source %s: %v", src.Name, err)
@@ -282,6 +285,14 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			}
 			nerr := len(b.errs.errs)
 			tp := b.bindTable(p, pl, ts, ft.name)
+			if today != nil && len(b.errs.errs) > nerr && b.resumed && !starOverTables(p) {
+				// A worker's pipeline that binds only to the table of
+				// now (it names a column the log's start lacks): planned
+				// from it, as without Options.Resumed.
+				b.errs.errs = b.errs.errs[:nerr]
+				ts, today = today, nil
+				tp = b.bindTable(p, pl, ts, ft.name)
+			}
 			if today != nil && len(b.errs.errs) == nerr {
 				// Planned as the checkpoint has the table: does the
 				// pipeline bind to the table of today too? (Bound alone,

@@ -58,3 +58,45 @@ CREATE PIPELINE q FROM binlog shopdb.events INTO clickhouse a.c;
 		t.Errorf("p planned again without the key: %v", err)
 	}
 }
+
+// TestPlanResumedEveryTable: with Options.Resumed (an apply --log
+// worker), a single table is planned as the stream resumes with it (the
+// log's position where the group starts: before an ADD COLUMN), not as the
+// server has it now; a pipeline that names the column only the table of
+// now has is planned from it. Without Resumed, a single table is planned
+// from the server's (a plain apply).
+func TestPlanResumedEveryTable(t *testing.T) {
+	now := shop["shopdb.orders"]
+	at := &connectors.TableSchema{Ref: now.Ref, Fields: now.Fields[:4], PrimaryKey: now.PrimaryKey} // without created_at
+	cat := resumedCatalog{shop, map[string]*connectors.TableSchema{"p shopdb.orders": at, "q shopdb.orders": at}}
+	f, err := lang.ParseFile("test.etl", []byte(header+`CREATE PIPELINE p FROM binlog shopdb.orders INTO clickhouse a.b;
+CREATE PIPELINE q FROM binlog shopdb.orders TRANSFORM id, created_at INTO clickhouse a.c;
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := func(pl *planner.Pipeline) string {
+		var names []string
+		for _, c := range pl.Output {
+			names = append(names, c.Name)
+		}
+		return strings.Join(names, ",")
+	}
+	for _, resumed := range []bool{true, false} {
+		plan, err := planner.Build(context.Background(), f, planner.Options{Catalog: cat, Resumed: resumed})
+		if err != nil {
+			t.Fatalf("resumed %v: %v", resumed, err)
+		}
+		p, q := plan.Pipelines[0], plan.Pipelines[1]
+		want := "id,customer,status,amount"
+		if !resumed {
+			want += ",created_at"
+		}
+		if got := cols(p); got != want {
+			t.Errorf("p (resumed %v): output %s, want %s", resumed, got, want)
+		}
+		if got := cols(q); got != "id,created_at" {
+			t.Errorf("q (resumed %v): output %s, want id,created_at (the table of now)", resumed, got)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/exec/engine"
+	"github.com/etlq/etlq/planner"
 )
 
 type applyCmd struct {
@@ -104,7 +105,15 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	// plain connection under ssl_mode = 'preferred' while the plan reads
 	// the schemas): the same format and destination as etlq's own lines.
 	slog.SetDefault(log)
-	l, plan, err := etlfile.LoadPlanAtWith(ctx, a.File, false, a.StateDir, logMarks(a.Log))
+	var l *etlfile.Loaded
+	var plan *planner.Plan
+	var err error
+	if a.Log != "" {
+		// A worker plans from the log: where its group starts reading it.
+		l, plan, err = etlfile.LoadPlanWorker(ctx, a.File, a.StateDir, a.Log, a.Group)
+	} else {
+		l, plan, err = etlfile.LoadPlanAt(ctx, a.File, false, a.StateDir)
+	}
 	if err != nil {
 		return err
 	}

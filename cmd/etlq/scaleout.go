@@ -82,16 +82,6 @@ func (c captureCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// logMarks is, with a log (--log), the positions its captures resume from,
-// to plan a table that left the source from: the workers' state
-// directories hold no source position (engine.LogMarks). Nil without one.
-func logMarks(url string) func(source string) [][]byte {
-	if url == "" {
-		return nil
-	}
-	return engine.LogMarks(url)
-}
-
 func newLogger(format string) *slog.Logger {
 	// Secrets are hidden as in apply's logs (logOutput): the log URL's
 	// password, a DSN's quoted in an error.

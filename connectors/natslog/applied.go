@@ -92,3 +92,59 @@ func (l *Log) AckedThrough(source, group string, seq uint64) (bool, string, erro
 	}
 	return true, "", nil
 }
+
+// StartResume is the position where group's workers start in the log:
+// that of the last message carrying one (Etlq-Resume: a batch's last
+// message, or the stream's start on the control subject) before the first
+// message that a partition of the group has not acknowledged — every
+// message before it is acknowledged in every partition. Its tables'
+// schemas are those the first messages the workers read were captured
+// with, up to the next DDL in the log: a worker plans its pipelines from
+// them (engine.LogStartMarks), as apply plans from its checkpoint. Nil:
+// no stream, or no position before that message (the stream's retention
+// dropped it).
+func (l *Log) StartResume(source, group string) ([]byte, error) {
+	if group == "" {
+		group = "apply"
+	}
+	parts, info, err := l.partitions(source)
+	if errors.Is(err, nats.ErrStreamNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := l.names(source)
+	start := info.State.LastSeq + 1
+	for p := range parts {
+		cs, err := l.partConsumers(n, group, p)
+		if err != nil {
+			return nil, err
+		}
+		var acked uint64
+		for _, ci := range cs {
+			acked = max(acked, ackedUpTo(ci))
+		}
+		m, err := l.js.GetMsg(n.stream, acked+1, nats.DirectGetNext(n.partFilter(p)))
+		if errors.Is(err, nats.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("log: stream %s, partition %d: %w", n.stream, p, err)
+		}
+		start = min(start, m.Sequence)
+	}
+	for seq := start - 1; seq >= info.State.FirstSeq && seq > 0; seq-- {
+		m, err := l.js.GetMsg(n.stream, seq)
+		if errors.Is(err, nats.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("log: stream %s: message %d: %w", n.stream, seq, err)
+		}
+		if h := m.Header.Get(hdrResume); h != "" {
+			return decodeResume(h)
+		}
+	}
+	return nil, nil
+}

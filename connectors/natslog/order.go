@@ -26,9 +26,19 @@ import (
 // goes before it, every message of the new one after. The stream's
 // sequence orders the partitions' messages as the capture published them;
 // the waiting message with the smallest sequence waits for no one, so
-// partitions waiting at once all go on. A partition taken over later that
-// is behind still brings old messages after new ones (the engine plans
-// the table again for them, as before).
+// partitions waiting at once all go on.
+//
+// A schema change (not a table's first message) also waits until the
+// group has acknowledged every message of the table before it in the
+// partitions the worker does not read — held by other workers, or by none
+// (a worker killed, its lease not yet expired): a partition taken over
+// later brings no message of the old layout after the new one. Before, a
+// worker that crossed the DDL and then took over a partition still behind
+// it planned the table again for the old layout, and again at the
+// partition's copy of the DDL. So the workers of a group cross a table's
+// DDL once every one of them has written the table's changes before it: a
+// worker whose sinks are stalled holds the others at the DDL (they go on
+// with it once its lease expires and they take its partitions).
 type layoutOrder struct {
 	mu      sync.Mutex
 	tables  map[string]layoutAt // by "db.table"
@@ -44,14 +54,15 @@ type layoutAt struct {
 }
 
 // inOrder waits, before partition p puts the message of stream sequence
-// seq of table (schema: its Etlq-Schema) into the queue, until doing so
-// keeps the table's layouts in the stream's order (layoutOrder); false
-// when ctx ends first. A message of a codec without schema hashes
+// seq of table db.tbl (schema: its Etlq-Schema) into the queue, until
+// doing so keeps the table's layouts in the stream's order (layoutOrder);
+// false when ctx ends first. A message of a codec without schema hashes
 // (schema "") goes at once.
-func (w *workerStream) inOrder(ctx context.Context, p *part, table, schema string, seq uint64) bool {
+func (w *workerStream) inOrder(ctx context.Context, p *part, db, tbl, schema string, seq uint64) bool {
 	if schema == "" || seq == 0 {
 		return true
 	}
+	table := db + "." + tbl
 	o := &w.layouts
 	o.mu.Lock()
 	cur, ok := o.tables[table]
@@ -59,6 +70,9 @@ func (w *workerStream) inOrder(ctx context.Context, p *part, table, schema strin
 	if ok && (cur.schema == schema || seq < cur.seq) {
 		return true // the same layout, or an older message (a partition behind)
 	}
+	// A schema change: the group's other partitions first.
+	change := ok
+	var since time.Time
 	for {
 		o.mu.Lock()
 		if o.wake == nil {
@@ -68,6 +82,19 @@ func (w *workerStream) inOrder(ctx context.Context, p *part, table, schema strin
 		o.waiting++
 		o.mu.Unlock()
 		past := w.othersPast(p, seq)
+		if past && change {
+			var behind int
+			past, behind = w.groupPast(db, tbl, schema, seq)
+			if !past {
+				if since.IsZero() {
+					since = time.Now()
+				} else if time.Since(since) > w.o.Lease && behind >= 0 {
+					w.o.Log.Info("log: a schema change waits for the group to write the table's changes before it in a partition this worker does not read (its owner's sinks are behind, or it was killed and its lease has not expired)",
+						"table", table, "partition", behind, "seq", seq)
+					since = time.Now()
+				}
+			}
+		}
 		if !past {
 			select {
 			case <-ctx.Done():
@@ -145,4 +172,44 @@ func (w *workerStream) othersPast(p *part, seq uint64) bool {
 		}
 	}
 	return true
+}
+
+// groupPast reports whether the partitions this worker does not read
+// (held by other workers of its group, by none, or given back by this
+// one) hold no message of table db.tbl before stream sequence seq that the
+// group has not acknowledged, other than copies of the same schema change
+// (schema); if not, behind is one such partition (-1: the log could not
+// be asked, asked again).
+func (w *workerStream) groupPast(db, tbl, schema string, seq uint64) (past bool, behind int) {
+	reading := map[int]bool{}
+	w.mu.Lock()
+	for id, q := range w.owned {
+		select {
+		case <-q.done:
+		default:
+			reading[id] = true
+		}
+	}
+	w.mu.Unlock()
+	if len(reading) >= w.nparts {
+		return true, 0
+	}
+	acked, err := w.log.groupAcked(w.n, w.o.Group, w.nparts)
+	if err != nil {
+		return false, -1
+	}
+	for q := range w.nparts {
+		if reading[q] {
+			continue
+		}
+		m, err := w.log.js.GetMsg(w.n.stream, acked[q]+1, nats.DirectGetNext(w.n.subject(db, tbl, q)))
+		switch {
+		case errors.Is(err, nats.ErrMsgNotFound):
+		case err != nil:
+			return false, -1
+		case m.Sequence < seq && m.Header.Get(hdrSchema) != schema:
+			return false, q
+		}
+	}
+	return true, 0
 }

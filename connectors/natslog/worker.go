@@ -753,7 +753,7 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 				table, schema = b.DB+"."+b.Table, m.Header.Get(hdrSchema)
 				// A table's first message of a schema new to the queue
 				// waits for the worker's other partitions to pass it.
-				if !w.inOrder(ctx, p, table, schema, seq) {
+				if !w.inOrder(ctx, p, b.DB, b.Table, schema, seq) {
 					b.Release()
 					return
 				}
@@ -897,7 +897,33 @@ func ackedUpTo(ci *nats.ConsumerInfo) uint64 {
 // It asks the JetStream API itself: the client's own listing drops errors,
 // and a listing cut short would start a new consumer at the stream's start.
 func (l *Log) partConsumers(n names, group string, part int) ([]*nats.ConsumerInfo, error) {
-	prefix := consumer(group, part) + "_"
+	return l.consumers(n, consumer(group, part)+"_")
+}
+
+// groupAcked returns, for each of the stream's parts partitions, the
+// stream sequence up to which group's consumers acknowledged it (one
+// listing of the consumers for them all).
+func (l *Log) groupAcked(n names, group string, parts int) ([]uint64, error) {
+	prefix := token(group) + "_p"
+	cs, err := l.consumers(n, prefix)
+	if err != nil {
+		return nil, err
+	}
+	acked := make([]uint64, parts)
+	for _, ci := range cs {
+		num, _, ok := strings.Cut(strings.TrimPrefix(ci.Name, prefix), "_")
+		p, err := strconv.Atoi(num)
+		if !ok || err != nil || p < 0 || p >= parts {
+			continue
+		}
+		acked[p] = max(acked[p], ackedUpTo(ci))
+	}
+	return acked, nil
+}
+
+// consumers lists the stream's consumers whose names start with prefix,
+// newest last.
+func (l *Log) consumers(n names, prefix string) ([]*nats.ConsumerInfo, error) {
 	var out []*nats.ConsumerInfo
 	for offset := 0; ; {
 		req, _ := json.Marshal(map[string]int{"offset": offset})

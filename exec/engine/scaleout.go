@@ -603,6 +603,29 @@ func LogMarks(url string) func(source string) [][]byte {
 	}
 }
 
+// LogStartMarks returns, for planning a worker's pipelines, the position
+// where each source's group of workers starts in the log at url
+// (natslog.Log.StartResume): its tables' schemas are those the workers'
+// first messages were captured with, up to the next DDL in the log. A
+// worker planned from the table of now while the log was behind a DDL
+// planned the table again at its first message, and again at the DDL,
+// which found the column it adds in a target made with it (a fill). A log
+// that cannot be read gives none (the table of now).
+func LogStartMarks(url, group string) func(source string) []byte {
+	return func(source string) []byte {
+		lg, err := natslog.Open(url)
+		if err != nil {
+			return nil
+		}
+		defer lg.Close()
+		m, err := lg.StartResume(source, group)
+		if err != nil {
+			return nil
+		}
+		return m
+	}
+}
+
 // LogStatus returns, for each source of the plan, the table `etlq status
 // --log` prints: each partition's owner, lag and the stream's retention
 // headroom.

@@ -37,6 +37,11 @@ type Loaded struct {
 	// Now plans the tables as the server has them now, not as the
 	// checkpoints have them (planner.Options.Now): verify.
 	Now bool
+	// LogStart, when set, returns the position in the log where an
+	// `apply --log` worker's group starts reading a source
+	// (engine.LogStartMarks): every table is planned as it has it
+	// (planner.Options.Resumed).
+	LogStart func(source string) []byte
 }
 
 // Load reads, parses and expands a file. Errors come back formatted with
@@ -131,6 +136,7 @@ func (l *Loaded) BuildPartial(ctx context.Context, offline bool) (*Partial, erro
 		cat = NewCatalog()
 		cat.StateDir = l.StateDir
 		cat.marks = l.Marks
+		cat.logStart = l.LogStart
 		defer cat.Close()
 	}
 	var connErrs lang.Errors
@@ -142,7 +148,7 @@ func (l *Loaded) BuildPartial(ctx context.Context, offline bool) (*Partial, erro
 	// did not answer are planned as offline (its one error is at its
 	// DSN), those of the others against their schemas.
 	if !offline && decls != nil {
-		p, err := planner.Build(ctx, l.File, planner.Options{Catalog: cat, Now: l.Now})
+		p, err := planner.Build(ctx, l.File, planner.Options{Catalog: cat, Now: l.Now, Resumed: l.LogStart != nil && !l.Now})
 		errs = nil
 		if err != nil {
 			var le lang.Errors
@@ -311,11 +317,22 @@ func LoadPlanNow(ctx context.Context, path string, stateDir string) (*Loaded, *p
 	return loadPlanAt(ctx, path, false, stateDir, true, nil)
 }
 
-// LoadPlanAtWith is LoadPlanAt with more positions to plan a table the
-// server no longer has from, after the state directory's checkpoints:
-// marks returns them by source (a worker's log: engine.LogMarks).
-func LoadPlanAtWith(ctx context.Context, path string, offline bool, stateDir string, marks func(source string) [][]byte) (*Loaded, *planner.Plan, error) {
-	return loadPlanAt(ctx, path, offline, stateDir, false, marks)
+// LoadPlanWorker is LoadPlanAt for `apply --log` workers of group reading
+// the log at url: their state directory holds no source position, so a
+// table the server no longer has is planned from the log's last position
+// (engine.LogMarks), and every table as the log has it where the group
+// starts reading (engine.LogStartMarks, Loaded.LogStart).
+func LoadPlanWorker(ctx context.Context, path, stateDir, url, group string) (*Loaded, *planner.Plan, error) {
+	l, err := loadAt(path, stateDir, false, engine.LogMarks(url))
+	if err != nil {
+		return nil, nil, err
+	}
+	l.LogStart = engine.LogStartMarks(url, group)
+	p, err := l.Build(ctx, false)
+	if err == nil && stateDir != "" {
+		engine.MarkKeysRemoved(p, stateDir)
+	}
+	return l, p, err
 }
 
 // LoadPartialAt is LoadPlanAt that keeps the plan when the file has errors
@@ -408,6 +425,9 @@ type Catalog struct {
 	// resumeMarks are the checkpoints DescribeResumed read, by source and
 	// pipeline: a pattern over many tables asks for each table.
 	resumeMarks map[[2]string]json.RawMessage
+	// logStart (Loaded.LogStart) and the positions it gave, by source.
+	logStart  func(source string) []byte
+	logStarts map[string][]byte
 }
 
 var _ planner.ResumedCatalog = (*Catalog)(nil)
@@ -499,7 +519,7 @@ func (c *Catalog) Describe(ctx context.Context, d *planner.SourceDecl, ref conne
 // from recorded it (nil without a state directory, a checkpoint, or a
 // source that keeps schemas in its marks).
 func (c *Catalog) DescribeResumed(ctx context.Context, d *planner.SourceDecl, pipeline string, ref connectors.TableRef) (*connectors.TableSchema, error) {
-	if c.StateDir == "" {
+	if c.StateDir == "" && c.logStart == nil {
 		return nil, nil
 	}
 	s, err := c.source(d)
@@ -509,6 +529,26 @@ func (c *Catalog) DescribeResumed(ctx context.Context, d *planner.SourceDecl, pi
 	ms, ok := s.(connectors.MarkSchemas)
 	if !ok {
 		return nil, nil
+	}
+	if c.logStart != nil {
+		// A log worker: where its group starts in the log (its state
+		// directory holds no source position).
+		c.mu.Lock()
+		mark, ok := c.logStarts[d.Name]
+		c.mu.Unlock()
+		if !ok {
+			mark = c.logStart(d.Name)
+			c.mu.Lock()
+			if c.logStarts == nil {
+				c.logStarts = map[string][]byte{}
+			}
+			c.logStarts[d.Name] = mark
+			c.mu.Unlock()
+		}
+		if mark == nil {
+			return nil, nil
+		}
+		return ms.SchemaAt(mark, ref)
 	}
 	at := [2]string{d.Name, pipeline}
 	c.mu.Lock()
