@@ -32,7 +32,7 @@ func Docs() []Doc {
 		{JSONL, "One JSON object per row (NDJSON). Integers are numbers (exact), DECIMAL a string of the exact text, timestamps RFC 3339 in UTC with " +
 			"microseconds, DATE `2006-01-02`, TIME `[-]HH:MM:SS[.ffffff]`, binary base64, NULL null, a JSON column a string of its text as stored (as canal_json and debezium_json write it: a document that is JSON null is `\"null\"`, SQL NULL is `null`; embedded, the two would be the same `null`; decode the string to get the document; a dead letter's `row`, never NULL, stays an object). Columns: see below."},
 		{Parquet, "Parquet files (zstd), one per rotation: the Arrow types and the Arrow schema are kept (TIME is stored as INT64 microseconds). Columns: see below."},
-		{Table, "An aligned text table, psql style: numbers right-aligned, NULL as `NULL`, binary as `0x…` hex, long values cut at 60 characters. " +
+		{Table, "An aligned text table, psql style: numbers right-aligned, NULL as `NULL`, binary as `0x…` hex, YEAR with 4 digits as MariaDB shows it (`0000` for YEAR 0), long values cut at 60 characters. " +
 			"The header is printed once per schema; column widths stay the same from batch to batch (they start from what the column's type can hold, " +
 			"else from the first batch), and a wider value later widens its column and prints the header again above its rows. On a terminal the `_op` column, when there is one, is coloured."},
 	}

@@ -205,17 +205,13 @@ func (e *canalEncoder) appendValue(dst []byte, l *layout, r arrow.RecordBatch, k
 // read back with getBytes("ISO-8859-1")), else as appendText.
 func (e *canalEncoder) text(dst []byte, l *layout, a arrow.Array, k, i int) ([]byte, error) {
 	switch a := a.(type) {
-	case *array.Uint16:
-		if l.logical[k] == "year" {
-			return fmt.Appendf(dst, "%04d", a.Value(i)), nil
-		}
 	case *array.Binary, *array.LargeBinary, *array.FixedSizeBinary, *array.BinaryView:
 		for _, b := range bytesAt(a, i) {
 			dst = utf8.AppendRune(dst, rune(b))
 		}
 		return dst, nil
 	}
-	return appendTextFSP(dst, a, i, textBase64, e.fsp[k])
+	return appendColumnText(dst, a, i, textBase64, e.fsp[k], l.logical[k])
 }
 
 // appendOld appends the changed columns of updated row i with their old
