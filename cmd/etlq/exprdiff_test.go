@@ -254,7 +254,8 @@ var zeroDateCases = []exprCase{
 	{e: "datediff(d, '2024-01-01')"}, {e: "datediff(dt6, d)"},
 	{e: "timestampdiff('DAY', d, dt6)", my: "timestampdiff(DAY, d, dt6)"},
 	{e: "timestampdiff('MONTH', dt0, '2024-05-01')", my: "timestampdiff(MONTH, dt0, '2024-05-01')"},
-	{e: "convert_tz(dt0, '+00:00', '+01:00')", my: "IF(DAY(dt0) > DAY(LAST_DAY(dt0)), NULL, convert_tz(dt0, '+00:00', '+01:00'))", why: whyConvertTZInvalid},
+	{e: "convert_tz(dt0, '+00:00', '+01:00')"}, {e: "convert_tz(dt6, '+00:00', '+05:30')"}, {e: "convert_tz(dt3, 'Europe/Berlin', 'UTC')", my: tsFrac("convert_tz(dt3, 'Europe/Berlin', 'UTC')"), why: whyTsFrac},
+	{e: "convert_tz(d, '+00:00', '+01:00')"}, {e: "dt6 + INTERVAL 1 HOUR"}, {e: "date_sub(dt3, INTERVAL 1 DAY)", my: tsFrac("date_sub(dt3, INTERVAL 1 DAY)"), why: whyTsFrac}, {e: "dayofweek(dt3)"},
 	{e: "d LIKE '0000%'"}, {e: "dt3 LIKE '%.000'"}, {e: "d IN ('0000-00-00', DATE '2024-02-29')"},
 	{e: "greatest(d, DATE '1000-01-01')", my: "IF(MONTH(d) = 0 OR DAY(d) = 0 OR DAY(d) > DAY(LAST_DAY(d)), DATE '1000-01-01', greatest(d, DATE '1000-01-01'))", why: whyZeroDateOrder},
 	{e: "unix_timestamp(dt0)"}, {e: "unix_timestamp(ts0)", my: "IF(ts0 = 0, NULL, unix_timestamp(ts0))", why: whyZeroTimestamp},
@@ -324,19 +325,18 @@ type exprCase struct {
 }
 
 const (
-	whyConcat           = "|| concatenates in etlq; in MariaDB it is OR unless sql_mode has PIPES_AS_CONCAT"
-	whyCastErr          = "a CAST of bad text or out of range is a row error in etlq; MariaDB warns and clamps"
-	whyCastType         = "MariaDB has no CAST to this type; the rewrite computes the same value"
-	whyDouble           = "etlq prints a computed FLOAT64 in its shortest form; MariaDB prints round(x, d) with d decimals"
-	whyNegMin           = "-x of the smallest BIGINT is a row error in etlq; MariaDB switches to DECIMAL"
-	whyTsFrac           = "a computed TIMESTAMP (or TIME) prints a fraction only when it has one; MariaDB keeps DATETIME(6) digits"
-	whyTextBool         = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
-	whyJSONBool         = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
-	whyZeroDateOrder    = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
-	whyJSONIn           = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
-	whyConvertTZInvalid = "convert_tz of a day past its month's end ('2024-02-30', ALLOW_INVALID_DATES) is NULL in etlq; MariaDB returns it unconverted"
-	whySurrogate        = "the form of a surrogate (ED A0 80), which MariaDB's utf8mb4 takes for one character, is 3 invalid bytes to etlq's character functions"
-	whyZeroTimestamp    = "a zero TIMESTAMP is the zero date, whose unix_timestamp is NULL; MariaDB gives 0 for a TIMESTAMP column's (but NULL for a DATETIME's)"
+	whyConcat        = "|| concatenates in etlq; in MariaDB it is OR unless sql_mode has PIPES_AS_CONCAT"
+	whyCastErr       = "a CAST of bad text or out of range is a row error in etlq; MariaDB warns and clamps"
+	whyCastType      = "MariaDB has no CAST to this type; the rewrite computes the same value"
+	whyDouble        = "etlq prints a computed FLOAT64 in its shortest form; MariaDB prints round(x, d) with d decimals"
+	whyNegMin        = "-x of the smallest BIGINT is a row error in etlq; MariaDB switches to DECIMAL"
+	whyTsFrac        = "a computed TIMESTAMP (or TIME) prints a fraction only when it has one; MariaDB keeps DATETIME(6) digits"
+	whyTextBool      = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
+	whyJSONBool      = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
+	whyZeroDateOrder = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
+	whyJSONIn        = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
+	whySurrogate     = "the form of a surrogate (ED A0 80), which MariaDB's utf8mb4 takes for one character, is 3 invalid bytes to etlq's character functions"
+	whyZeroTimestamp = "a zero TIMESTAMP is the zero date, whose unix_timestamp is NULL; MariaDB gives 0 for a TIMESTAMP column's (but NULL for a DATETIME's)"
 )
 
 // tsFrac is the MariaDB spelling of a computed DATETIME(n) x as etlq
