@@ -725,3 +725,32 @@ func TestReplQueryFromNow(t *testing.T) {
 		})
 	}
 }
+
+// TestReplQueryStoppedByDDLShowsCaret: a query that a DDL stops (the
+// column its WHERE reads is dropped while it streams) shows the error as
+// every other REPL error (docs/repl.md): the position, the statement and
+// a caret under the column. It printed the message alone, the position
+// buried in the middle of the line (new-user trial). On both servers.
+func TestReplQueryStoppedByDDLShowsCaret(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.UniqueName(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY, amount INT)")
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			stmt := "FROM binlog " + db + ".orders WHERE amount > 1;"
+			p := startRepl(t, stmt+"\n", "--source", srv.dsn)
+			p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
+			testenv.Exec(t, my, "ALTER TABLE "+db+".orders DROP COLUMN amount", "INSERT INTO "+db+".orders VALUES (2)")
+			p.wait(t, time.Minute)
+			errs := withoutPlainWarning(p.stderr())
+			col := strings.Index(stmt, "amount")
+			want := "\n" + stmt + "\n" + strings.Repeat(" ", col) + "^~~~~~\n"
+			if !strings.Contains(errs, want) || !strings.Contains(errs, fmt.Sprintf("repl:1:%d: ", col+1)) {
+				t.Errorf("want the error with its position, the statement and a caret under amount:\n%s", errs)
+			}
+		})
+	}
+}
