@@ -754,3 +754,33 @@ func TestReplQueryStoppedByDDLShowsCaret(t *testing.T) {
 		})
 	}
 }
+
+// TestReplShowFunctionsCells: SHOW FUNCTIONS keeps its table a table: a
+// signature whose result is one of several types (date_add → TIMESTAMP or
+// DATE, floor → INT64, DECIMAL or FLOAT64) has no "|" that splits its cell —
+// the rows of date_add and floor had a column more than the header
+// (new-user trial).
+func TestReplShowFunctionsCells(t *testing.T) {
+	t.Parallel()
+	out, errs, code := runRepl(t, "SHOW FUNCTIONS LIKE 'date_%';\nSHOW FUNCTIONS LIKE 'floor';\n")
+	if code != 0 {
+		t.Fatalf("exit code %d:\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"date_add(t, i INTERVAL) → TIMESTAMP or DATE", "floor(x) → INT64, DECIMAL or FLOAT64"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	rows := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "→") {
+			rows++
+			if n := strings.Count(l, "|"); n != 1 {
+				t.Errorf("%d cell separators in a row of 2 cells: %s", n, l)
+			}
+		}
+	}
+	if rows < 3 {
+		t.Errorf("want date_add, date_sub, date_format… and floor, got %d rows:\n%s", rows, out)
+	}
+}
