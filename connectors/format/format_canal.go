@@ -2,6 +2,7 @@ package format
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +29,8 @@ import (
 // each updated row, only the columns that changed, with their old values;
 // it is null for inserts and deletes and when the before image is absent.
 // Snapshot reads are INSERT. "es" is the commit time and "ts" the time the
-// message was built, in milliseconds; "id" counts messages from 1.
+// message was built, in milliseconds; "id" is the _version of the
+// message's first row (see nextID).
 // "mysqlType" is, as in canal, the source column's COLUMN_TYPE
 // ("varchar(64)", "int(11)", "decimal(12,2)") for a column passed through
 // (its exec.MetaSourceType), else a type derived from the Arrow type;
@@ -101,7 +103,7 @@ func (e *canalEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error 
 func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, error) {
 	r := b.Record
 	typ := canalType(l.opAt(r, rows[0]))
-	e.id++
+	e.id = e.nextID(l, r, rows[0])
 	if typ == "TRUNCATE" {
 		return e.truncateMessage(l, b, rows[0]), nil
 	}
@@ -159,6 +161,21 @@ func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, er
 	buf = append(buf, `"}`...)
 	e.buf = buf
 	return buf, nil
+}
+
+// nextID is the id of the message that begins with row i: the row's
+// _version, which the checkpoint keeps and every change raises, so that ids
+// go on rising across runs as canal's batch ids do when its meta is kept
+// (ZooKeeper), and a change written again after a crash has the id it had
+// (a consumer that drops ids it has seen drops the repeat); a counter from
+// 1 when the batch has no __version column.
+func (e *canalEncoder) nextID(l *layout, r arrow.RecordBatch, i int) int64 {
+	if l.version >= 0 {
+		if v, ok := r.Column(l.version).(*array.Uint64); ok && v.IsValid(i) && v.Value(i) <= math.MaxInt64 {
+			return int64(v.Value(i))
+		}
+	}
+	return e.id + 1
 }
 
 // truncateMessage is canal's message for a TRUNCATE TABLE at the source
