@@ -208,9 +208,6 @@ not re-examined, as with any DDL that changes what a WHERE selects.
   operand's DATETIME(6) digits.
 - A zero or invalid date compares below every real date (its sentinel, docs/types.md); MariaDB orders
   ` + "`2024-02-00`" + ` between 2024-01-31 and 2024-02-01.
-- ` + "`CAST(x AS STRING)`" + ` of bytes gives MariaDB's ` + "`CAST(x AS CHAR)`" + ` text (a byte that begins no character is ` + "`?`" + `), but the
-  form of a surrogate (` + "`ED A0 80`" + `), one character to MariaDB, is three bytes that are no character to
-  char_length, substr and the other character functions.
 - The session time zone is UTC: now(), unix_timestamp() and from_unixtime() work in UTC.
 - Text that comes from no column (literals, metadata columns) compares byte for byte, where MySQL uses the
   connection's collation (` + "`'a' = 'A'`" + ` is FALSE; ` + "`s = 'A'`" + ` follows s's collation as in MySQL).
