@@ -3,7 +3,6 @@ package exec
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/etlq/etlq/stdlib"
 )
@@ -201,16 +200,14 @@ func matchParts(parts []likePart, s string) bool {
 				if i == len(s) {
 					break
 				}
-				_, w := utf8.DecodeRuneInString(s[i:])
-				i += w
+				i += stdlib.CharLen(s[i:]) // a surrogate's form is one character, as in MariaDB
 			}
 			return false
 		case p.one:
 			if s == "" {
 				return false
 			}
-			_, w := utf8.DecodeRuneInString(s)
-			s = s[w:]
+			s = s[stdlib.CharLen(s):]
 		default:
 			if !strings.HasPrefix(s, p.text) {
 				return false

@@ -86,8 +86,13 @@ func (m *likeColl) match(s string, buf *[]uint64, low *[]byte) bool {
 
 	}
 	toks := (*buf)[:0]
-	for _, r := range s {
+	for i := 0; i < len(s); {
+		// One token a character: a surrogate's form (three bytes that
+		// are no UTF-8) is one, as in MariaDB's utf8mb4.
+		w := stdlib.CharLen(s[i:])
+		r, _ := utf8.DecodeRuneInString(s[i : i+w])
 		toks = append(toks, m.coll.Token(r))
+		i += w
 	}
 	*buf = toks
 	return matchTokParts(m.parts, toks)

@@ -3,6 +3,7 @@ package stdlib
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // caseMap holds, for one of MariaDB's case tables, the characters whose
@@ -67,5 +68,27 @@ func (m *caseMap) apply(s string, up bool) string {
 	if asciiCase(b, s, up) {
 		return string(b)
 	}
-	return strings.Map(m.mapper(up), s)
+	return mapChars(m.mapper(up), s)
+}
+
+// mapChars is strings.Map(f, s) but for bytes that are no UTF-8 (a
+// surrogate's form, which MariaDB's utf8mb4 keeps, charLen): those stay as
+// they are, as MariaDB's upper and lower keep them, where strings.Map
+// writes U+FFFD.
+func mapChars(f func(rune) rune, s string) string {
+	if utf8.ValidString(s) {
+		return strings.Map(f, s)
+	}
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && w <= 1 {
+			w = charLen(s[i:])
+			b = append(b, s[i:i+w]...)
+		} else if m := f(r); m >= 0 {
+			b = utf8.AppendRune(b, m)
+		}
+		i += w
+	}
+	return string(b)
 }

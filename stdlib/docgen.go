@@ -72,9 +72,10 @@ value computed row by row is a row error.
   (` + "`0000-00-00 00:00:00.000`" + ` for DATETIME(3)); text such as ` + "`'0000-00-00'`" + ` reads as one. year, month, day and
   the time parts give their fields (0 for a zero part); the functions that need a day number
   (dayofweek, datediff, timestampdiff, unix_timestamp, date_trunc, convert_tz) and date arithmetic
-  give NULL, as MySQL, except that dayofweek, datediff and timestampdiff count a day past its month's
+  give NULL, as MySQL, except that dayofweek, datediff, timestampdiff and convert_tz count a day past its month's
   end (` + "`2024-02-30`" + `, kept under ALLOW_INVALID_DATES) on into the next month, as MariaDB
-  (` + "`dayofweek`" + ` of it is 6, a Friday, as of 2024-03-01); date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` and the week specifiers (` + "`%U %u %V %v %X %x`" + `, where MariaDB
+  (` + "`dayofweek`" + ` of it is 6, a Friday, as of 2024-03-01; convert_tz from +00:00 to +05:30 of 2024-02-30 10:00:00
+  is 2024-03-01 15:30:00, and of a year outside the TIMESTAMP range the date as it is); date_format gives NULL for ` + "`%M`/`%b`" + ` of month 0, ` + "`%j`" + ` and the week specifiers (` + "`%U %u %V %v %X %x`" + `, where MariaDB
   prints meaningless numbers) of year or month 0 and ` + "`%W`/`%a`/`%w`" + ` of year and month 0.
 - Year 0 has no 29 February, as in MySQL's calendar (` + "`'0000-02-29'`" + ` is no date): dayofweek, datediff,
   timestampdiff and date_format's weekdays count its January and February one day later than the proleptic
@@ -207,10 +208,6 @@ not re-examined, as with any DDL that changes what a WHERE selects.
   operand's DATETIME(6) digits.
 - A zero or invalid date compares below every real date (its sentinel, docs/types.md); MariaDB orders
   ` + "`2024-02-00`" + ` between 2024-01-31 and 2024-02-01.
-- ` + "`CAST(x AS STRING)`" + ` of bytes gives MariaDB's ` + "`CAST(x AS CHAR)`" + ` text (a byte that begins no character is ` + "`?`" + `), but the
-  form of a surrogate (` + "`ED A0 80`" + `), one character to MariaDB, is three bytes that are no character to
-  char_length, substr and the other character functions.
-- convert_tz of a day past its month's end (` + "`2024-02-30`" + `) is NULL; MariaDB returns it unconverted.
 - The session time zone is UTC: now(), unix_timestamp() and from_unixtime() work in UTC.
 - Text that comes from no column (literals, metadata columns) compares byte for byte, where MySQL uses the
   connection's collation (` + "`'a' = 'A'`" + ` is FALSE; ` + "`s = 'A'`" + ` follows s's collation as in MySQL).

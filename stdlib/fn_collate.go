@@ -95,7 +95,7 @@ func collLocateKernel(coll *Collation, swapped bool) Kernel {
 					return
 				}
 			}
-			if from-1 > int64(utf8.RuneCountInString(s)) {
+			if from-1 > int64(charCount(s)) {
 				out.I64[i] = 0
 				return
 			}
@@ -126,8 +126,7 @@ func collLocateKernel(coll *Collation, swapped bool) Kernel {
 					out.I64[i] = pos
 					return
 				}
-				_, w := utf8.DecodeRuneInString(s[p:])
-				p += w
+				p += charLen(s[p:])
 			}
 			out.I64[i] = 0
 		})

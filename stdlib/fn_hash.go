@@ -11,7 +11,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -115,7 +114,7 @@ func init() {
 		Bind: simple("mask", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
 				s, keep := a[0].Str[i], max(a[1].I64[i], 0)
-				cnt := int64(utf8.RuneCountInString(s))
+				cnt := int64(charCount(s))
 				if keep >= cnt {
 					out.Str[i] = s
 					return

@@ -1,6 +1,7 @@
 package stdlib
 
 import (
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -78,8 +79,49 @@ func strMap(f func(string) string) Kernel {
 	}
 }
 
-// runeIndex returns the byte offset of the k-th character (0-based) of s,
-// or len(s) when s has fewer characters.
+// surrogateAt reports whether s[i:] begins with the 3-byte form of a
+// UTF-16 surrogate (ED A0..BF 80..BF): no UTF-8, but MariaDB's utf8mb4
+// stores it and reads it as one character.
+func surrogateAt(s string, i int) bool {
+	return i+2 < len(s) && s[i] == 0xED && s[i+1] >= 0xA0 && s[i+1] <= 0xBF && s[i+2] >= 0x80 && s[i+2] <= 0xBF
+}
+
+// charLen is the byte length of the character that begins s (non-empty)
+// as MariaDB's utf8mb4 reads it: a UTF-8 sequence, a surrogate's form
+// (surrogateAt), else one byte.
+func charLen(s string) int {
+	if s[0] < utf8.RuneSelf {
+		return 1
+	}
+	if surrogateAt(s, 0) {
+		return 3
+	}
+	_, w := utf8.DecodeRuneInString(s)
+	return w
+}
+
+// CharLen is charLen, for the character stepping of LIKE.
+func CharLen(s string) int { return charLen(s) }
+
+// charCount is the number of characters of s as the character functions
+// count them (charLen): utf8.RuneCountInString but for the form of a
+// surrogate, one character to MariaDB, three invalid bytes to Go.
+func charCount(s string) int {
+	n := utf8.RuneCountInString(s)
+	if strings.IndexByte(s, 0xED) < 0 {
+		return n
+	}
+	for i := 0; i < len(s); i++ {
+		if surrogateAt(s, i) {
+			n -= 2
+			i += 2
+		}
+	}
+	return n
+}
+
+// runeIndex returns the byte offset of the k-th character (0-based, as
+// charLen reads them) of s, or len(s) when s has fewer characters.
 func runeIndex(s string, k int) int {
 	if k <= 0 {
 		return 0
@@ -88,8 +130,7 @@ func runeIndex(s string, k int) int {
 		if s[i] < utf8.RuneSelf {
 			i++
 		} else {
-			_, w := utf8.DecodeRuneInString(s[i:])
-			i += w
+			i += charLen(s[i:])
 		}
 		k--
 		if k == 0 {

@@ -23,7 +23,7 @@ func init() {
 	charLength := &Func{Name: "char_length", Sig: "char_length(s) → INT64", Doc: "Length of s in characters.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"char_length('héllo')", "5"}},
 		Bind: onBytes(simple("char_length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
-			Sel(sel, n, func(i int) { out.I64[i] = int64(utf8.RuneCountInString(a[0].Str[i])) })
+			Sel(sel, n, func(i int) { out.I64[i] = int64(charCount(a[0].Str[i])) })
 		}, textArg), func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.I64[i] = int64(len(a[0].Str[i])) })
 		})}
@@ -54,7 +54,7 @@ func init() {
 			Sel(sel, n, func(i int) {
 				s := a[0].Str[i]
 				k := a[1].I64[i]
-				cnt := int64(utf8.RuneCountInString(s))
+				cnt := int64(charCount(s))
 				if k <= 0 {
 					out.Str[i] = ""
 				} else if k >= cnt {
@@ -113,11 +113,15 @@ func init() {
 	Register(&Func{Name: "reverse", Sig: "reverse(s) → STRING", Doc: "The characters of s in reverse order.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"reverse('abç')", "çba"}},
 		Bind: onBytes(simple("reverse", TString, strMap(func(s string) string {
-			r := []rune(s)
-			for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-				r[i], r[j] = r[j], r[i]
+			// Character by character (charLen), each one's bytes kept: a
+			// byte that begins no character stays as it is, as in MariaDB.
+			b := make([]byte, len(s))
+			for i := 0; i < len(s); {
+				w := charLen(s[i:])
+				copy(b[len(s)-i-w:], s[i:i+w])
+				i += w
 			}
-			return string(r)
+			return string(b)
 		}), textArg), strMap(func(s string) string {
 			b := []byte(s)
 			slices.Reverse(b)
@@ -180,7 +184,7 @@ func caseKernel(up bool, m *caseMap) Kernel {
 			}
 			// Not ASCII: the collation's case table.
 			c.strs.unalloc(len(s))
-			out.Str[i] = strings.Map(conv, s)
+			out.Str[i] = mapChars(conv, s)
 		})
 	}
 }
@@ -194,7 +198,7 @@ func caseAppend(up bool, m *caseMap) func(dst []byte, s string) []byte {
 		if asciiCase(dst[n:], s, up) {
 			return dst
 		}
-		return append(dst[:n], strings.Map(conv, s)...)
+		return append(dst[:n], mapChars(conv, s)...)
 	}
 }
 
@@ -309,7 +313,7 @@ func substrBytesKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 func substrKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 	Sel(sel, n, func(i int) {
 		s := a[0].Str[i]
-		start, end, ok := substrRange(a, i, int64(utf8.RuneCountInString(s)))
+		start, end, ok := substrRange(a, i, int64(charCount(s)))
 		if !ok {
 			out.Str[i] = ""
 			return
@@ -354,7 +358,7 @@ func padKernel(left bool) Kernel {
 	return func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {
 			s, l, pad := a[0].Str[i], a[1].I64[i], a[2].Str[i]
-			cnt := int64(utf8.RuneCountInString(s))
+			cnt := int64(charCount(s))
 			switch {
 			case l < 0 || l > 1<<24:
 				out.SetNull(i, n)
@@ -437,7 +441,7 @@ func locateKernel(swapped bool) Kernel {
 				}
 			}
 			off := runeIndex(s, int(from-1))
-			if from-1 > int64(utf8.RuneCountInString(s)) {
+			if from-1 > int64(charCount(s)) {
 				out.I64[i] = 0
 				return
 			}
@@ -446,7 +450,7 @@ func locateKernel(swapped bool) Kernel {
 				out.I64[i] = 0
 				return
 			}
-			out.I64[i] = from + int64(utf8.RuneCountInString(s[off:off+k]))
+			out.I64[i] = from + int64(charCount(s[off:off+k]))
 		})
 	}
 }

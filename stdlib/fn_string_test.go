@@ -92,3 +92,29 @@ func TestArenaReuse(t *testing.T) {
 		t.Errorf("unalloc left %d bytes in use, want 10", len(a.buf))
 	}
 }
+
+// TestSurrogateFormIsOneCharacter: the 3-byte form of a surrogate (ED A0
+// 80), which MariaDB's utf8mb4 stores and counts as one character, is one
+// character to the character functions, and upper/lower keep its bytes
+// (MariaDB 10.11: char_length 3, substr(s, 2, 1) EDA080, reverse
+// 62EDA08061, upper 41EDA08042 for 'a' ED A0 80 'b'). They counted three
+// characters and wrote U+FFFD for each byte. TestExprDifferentialBinaryText
+// compares with both servers.
+func TestSurrogateFormIsOneCharacter(t *testing.T) {
+	s := "a\xed\xa0\x80b"
+	if n := charCount(s); n != 3 {
+		t.Errorf("charCount = %d, want 3", n)
+	}
+	if k := runeIndex(s, 2); k != 4 {
+		t.Errorf("runeIndex(s, 2) = %d, want 4", k)
+	}
+	if n := charCount("é\xed\xbf\xbf\xed\x9f\xbf\xed"); n != 4 {
+		t.Errorf("charCount of é, a surrogate, U+D7FF and a stray ED = %d, want 4", n)
+	}
+	up := caseKernel(true, &caseDefault)
+	out := NewVector(TString, 1)
+	up(&Ctx{}, []*Vector{strVec([]string{s}, nil)}, nil, 1, out)
+	if out.Str[0] != "A\xed\xa0\x80B" {
+		t.Errorf("upper = %x, want 41eda08042", out.Str[0])
+	}
+}

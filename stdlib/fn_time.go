@@ -451,11 +451,19 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			return
 		}
 		us := a[0].I64[i]
-		if IsInvalidTimestamp(us) {
-			out.SetNull(i, n)
-			return
-		}
 		w := TimeOf(us)
+		if IsInvalidTimestamp(us) {
+			// A day past its month's end ('2024-02-30', which
+			// ALLOW_INVALID_DATES keeps) is read on into the next month,
+			// as MariaDB's TIME_to_gmt_sec counts it (calc_daynr): 2024-03-01.
+			// A date with a zero month or day is NULL, as in MariaDB.
+			day, ok := mysqlDayUs(us)
+			if !ok {
+				out.SetNull(i, n)
+				return
+			}
+			w = TimeOf(day)
+		}
 		// Read the wall time in from, then show the instant in to.
 		inst := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), w.Nanosecond(), from)
 		if g := inst.In(from); g.Hour() != w.Hour() || g.Minute() != w.Minute() || g.Second() != w.Second() {
@@ -480,7 +488,8 @@ func convertTZKernel(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			}
 		}
 		if u := inst.Unix(); u < 1 || u > math.MaxInt32 {
-			// As MySQL: outside the TIMESTAMP range nothing is converted.
+			// As MySQL: outside the TIMESTAMP range nothing is converted
+			// (an invalid date there is kept as it is: '0000-02-30').
 			out.I64[i] = us
 			return
 		}

@@ -113,3 +113,39 @@ func TestDateDelimiters(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertTZInvalidDate: convert_tz of a day past its month's end
+// ('2024-02-30', which ALLOW_INVALID_DATES keeps) reads it on into the next
+// month, as MariaDB 10.11 does (2024-03-01 15:30:00 for +00:00 → +05:30);
+// outside the TIMESTAMP range ('0000-02-30') it is kept as it is, and a
+// zero month or day is NULL. The expected values are MariaDB's
+// (TestExprDifferentialZeroDates compares with both servers).
+func TestConvertTZInvalidDate(t *testing.T) {
+	tsOf := func(y, m, d, tod int64) int64 { return DateToTimestamp(InvalidDate(y, m, d)) + tod }
+	h := int64(3600e6)
+	in := []int64{tsOf(2024, 2, 30, 10*h), tsOf(2024, 2, 31, 20*h), tsOf(2024, 4, 31, 0), tsOf(0, 2, 30, 12*h), tsOf(2024, 2, 0, 10*h), math.MinInt64}
+	want := []string{"2024-03-01 15:30:00", "2024-03-03 01:30:00", "2024-05-01 05:30:00", "0000-02-30 12:00:00", "NULL", "NULL"}
+	n := len(in)
+	args := []*Vector{{Type: TTimestamp, I64: in}, NewConst(TString), NewConst(TString)}
+	args[1].Str[0], args[2].Str[0] = "+00:00", "+05:30"
+	args[1], args[2] = broadcast(args[1], n), broadcast(args[2], n)
+	out := NewVector(TTimestamp, n)
+	convertTZKernel(&Ctx{}, args, nil, n, out)
+	for i := range in {
+		got := "NULL"
+		if !out.IsNull(i) {
+			got = FormatTimestamp(out.I64[i], -1)
+		}
+		if got != want[i] {
+			t.Errorf("convert_tz(%s, '+00:00', '+05:30') = %s, want %s", FormatTimestamp(in[i], -1), got, want[i])
+		}
+	}
+}
+
+func broadcast(c *Vector, n int) *Vector {
+	v := NewVector(c.Type, n)
+	for i := range n {
+		v.Str[i] = c.Str[0]
+	}
+	return v
+}

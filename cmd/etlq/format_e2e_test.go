@@ -810,3 +810,99 @@ func onFormatServers(t *testing.T, f func(t *testing.T, name, dsn, db string, my
 		})
 	}
 }
+
+// TestYearTextAsServer: on MariaDB A and B, the text formats (csv, table)
+// write a YEAR column as the server shows it (SELECT y, CAST(y AS CHAR)):
+// four digits, "0000" for YEAR 0, from the snapshot and from the binlog.
+// They wrote "0" (found by a new-user trial).
+func TestYearTextAsServer(t *testing.T) {
+	t.Parallel()
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, y YEAR)",
+			"INSERT INTO "+db+".t VALUES (1, 0), (2, 2024)")
+		dir := t.TempDir()
+		csvOut, tableOut := filepath.Join(dir, "out.csv"), filepath.Join(dir, "out.txt")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7393);
+CREATE PIPELINE c FROM binlog s.%[2]s.t SNAPSHOT initial TRANSFORM id, y INTO file '%[3]s' FORMAT csv;
+CREATE PIPELINE p FROM binlog s.%[2]s.t SNAPSHOT initial TRANSFORM id, y INTO file '%[4]s' FORMAT table;
+`, dsn, db, csvOut, tableOut))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 0), (4, 1901)")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+
+		r, err := my.Execute("SELECT id, CAST(y AS CHAR) FROM " + db + ".t ORDER BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, row := range r.Values {
+			want = append(want, fmt.Sprintf("%d,%s", row[0].AsInt64(), row[1].AsString()))
+		}
+		if w := strings.Join(want, " "); w != "1,0000 2,2024 3,0000 4,1901" {
+			t.Fatalf("the server shows %s", w)
+		}
+		csvLines := readLines(t, csvOut)
+		var got []string
+		for _, l := range csvLines[1:] {
+			got = append(got, strings.TrimSpace(l))
+		}
+		if g := strings.Join(got, " "); g != strings.Join(want, " ") {
+			t.Errorf("csv: %s, want %s (the server's text)", g, strings.Join(want, " "))
+		}
+		var cells []string
+		for _, l := range readLines(t, tableOut) {
+			f := strings.Split(l, "|")
+			if len(f) < 2 || strings.TrimSpace(f[0]) == "id" || strings.HasPrefix(l, "-") {
+				continue
+			}
+			cells = append(cells, strings.TrimSpace(f[0])+","+strings.TrimSpace(f[1]))
+		}
+		if g := strings.Join(cells, " "); g != strings.Join(want, " ") {
+			t.Errorf("table: %s, want %s (the server's text)\n%s", g, strings.Join(want, " "), strings.Join(readLines(t, tableOut), "\n"))
+		}
+	})
+}
+
+// TestCanalIDRisesAcrossRuns: on MariaDB A and B, canal_json's id rises
+// from message to message and goes on rising in the next run, as canal's
+// batch ids do when its meta is kept (ZooKeeper): it restarted at 1 each
+// run, so a consumer that orders or drops repeats by id took the second
+// run's messages for ones it had seen (found by a new-user trial).
+func TestCanalIDRisesAcrossRuns(t *testing.T) {
+	t.Parallel()
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT)",
+			"INSERT INTO "+db+".t VALUES (1, 1), (2, 2)")
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7394);
+CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s' FORMAT canal_json;
+`, dsn, db, out))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 3)", "UPDATE "+db+".t SET v = 9 WHERE id = 1")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "DELETE FROM "+db+".t WHERE id = 2")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		lines := readLines(t, out)
+		var ids []int64
+		for _, l := range lines {
+			var msg struct{ ID int64 }
+			if err := json.Unmarshal([]byte(l), &msg); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, msg.ID)
+		}
+		if len(ids) < 4 {
+			t.Fatalf("want the snapshot, an insert, an update and a delete, got:\n%s", strings.Join(lines, "\n"))
+		}
+		for i := 1; i < len(ids); i++ {
+			if ids[i] <= ids[i-1] {
+				t.Errorf("ids %v do not rise (message %d)", ids, i)
+				break
+			}
+		}
+	})
+}

@@ -725,3 +725,62 @@ func TestReplQueryFromNow(t *testing.T) {
 		})
 	}
 }
+
+// TestReplQueryStoppedByDDLShowsCaret: a query that a DDL stops (the
+// column its WHERE reads is dropped while it streams) shows the error as
+// every other REPL error (docs/repl.md): the position, the statement and
+// a caret under the column. It printed the message alone, the position
+// buried in the middle of the line (new-user trial). On both servers.
+func TestReplQueryStoppedByDDLShowsCaret(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.UniqueName(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY, amount INT)")
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			stmt := "FROM binlog " + db + ".orders WHERE amount > 1;"
+			p := startRepl(t, stmt+"\n", "--source", srv.dsn)
+			p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
+			testenv.Exec(t, my, "ALTER TABLE "+db+".orders DROP COLUMN amount", "INSERT INTO "+db+".orders VALUES (2)")
+			p.wait(t, time.Minute)
+			errs := withoutPlainWarning(p.stderr())
+			col := strings.Index(stmt, "amount")
+			want := "\n" + stmt + "\n" + strings.Repeat(" ", col) + "^~~~~~\n"
+			if !strings.Contains(errs, want) || !strings.Contains(errs, fmt.Sprintf("repl:1:%d: ", col+1)) {
+				t.Errorf("want the error with its position, the statement and a caret under amount:\n%s", errs)
+			}
+		})
+	}
+}
+
+// TestReplShowFunctionsCells: SHOW FUNCTIONS keeps its table a table: a
+// signature whose result is one of several types (date_add → TIMESTAMP or
+// DATE, floor → INT64, DECIMAL or FLOAT64) has no "|" that splits its cell —
+// the rows of date_add and floor had a column more than the header
+// (new-user trial).
+func TestReplShowFunctionsCells(t *testing.T) {
+	t.Parallel()
+	out, errs, code := runRepl(t, "SHOW FUNCTIONS LIKE 'date_%';\nSHOW FUNCTIONS LIKE 'floor';\n")
+	if code != 0 {
+		t.Fatalf("exit code %d:\n%s\n%s", code, out, errs)
+	}
+	for _, want := range []string{"date_add(t, i INTERVAL) → TIMESTAMP or DATE", "floor(x) → INT64, DECIMAL or FLOAT64"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in:\n%s", want, out)
+		}
+	}
+	rows := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "→") {
+			rows++
+			if n := strings.Count(l, "|"); n != 1 {
+				t.Errorf("%d cell separators in a row of 2 cells: %s", n, l)
+			}
+		}
+	}
+	if rows < 3 {
+		t.Errorf("want date_add, date_sub, date_format… and floor, got %d rows:\n%s", rows, out)
+	}
+}

@@ -2,6 +2,7 @@ package format
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -28,7 +29,8 @@ import (
 // each updated row, only the columns that changed, with their old values;
 // it is null for inserts and deletes and when the before image is absent.
 // Snapshot reads are INSERT. "es" is the commit time and "ts" the time the
-// message was built, in milliseconds; "id" counts messages from 1.
+// message was built, in milliseconds; "id" is the _version of the
+// message's first row (see nextID).
 // "mysqlType" is, as in canal, the source column's COLUMN_TYPE
 // ("varchar(64)", "int(11)", "decimal(12,2)") for a column passed through
 // (its exec.MetaSourceType), else a type derived from the Arrow type;
@@ -101,7 +103,7 @@ func (e *canalEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error 
 func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, error) {
 	r := b.Record
 	typ := canalType(l.opAt(r, rows[0]))
-	e.id++
+	e.id = e.nextID(l, r, rows[0])
 	if typ == "TRUNCATE" {
 		return e.truncateMessage(l, b, rows[0]), nil
 	}
@@ -161,6 +163,21 @@ func (e *canalEncoder) message(l *layout, b *exec.Batch, rows []int) ([]byte, er
 	return buf, nil
 }
 
+// nextID is the id of the message that begins with row i: the row's
+// _version, which the checkpoint keeps and every change raises, so that ids
+// go on rising across runs as canal's batch ids do when its meta is kept
+// (ZooKeeper), and a change written again after a crash has the id it had
+// (a consumer that drops ids it has seen drops the repeat); a counter from
+// 1 when the batch has no __version column.
+func (e *canalEncoder) nextID(l *layout, r arrow.RecordBatch, i int) int64 {
+	if l.version >= 0 {
+		if v, ok := r.Column(l.version).(*array.Uint64); ok && v.IsValid(i) && v.Value(i) <= math.MaxInt64 {
+			return int64(v.Value(i))
+		}
+	}
+	return e.id + 1
+}
+
 // truncateMessage is canal's message for a TRUNCATE TABLE at the source
 // (row i of b): a DDL message without rows.
 func (e *canalEncoder) truncateMessage(l *layout, b *exec.Batch, i int) []byte {
@@ -205,17 +222,13 @@ func (e *canalEncoder) appendValue(dst []byte, l *layout, r arrow.RecordBatch, k
 // read back with getBytes("ISO-8859-1")), else as appendText.
 func (e *canalEncoder) text(dst []byte, l *layout, a arrow.Array, k, i int) ([]byte, error) {
 	switch a := a.(type) {
-	case *array.Uint16:
-		if l.logical[k] == "year" {
-			return fmt.Appendf(dst, "%04d", a.Value(i)), nil
-		}
 	case *array.Binary, *array.LargeBinary, *array.FixedSizeBinary, *array.BinaryView:
 		for _, b := range bytesAt(a, i) {
 			dst = utf8.AppendRune(dst, rune(b))
 		}
 		return dst, nil
 	}
-	return appendTextFSP(dst, a, i, textBase64, e.fsp[k])
+	return appendColumnText(dst, a, i, textBase64, e.fsp[k], l.logical[k])
 }
 
 // appendOld appends the changed columns of updated row i with their old

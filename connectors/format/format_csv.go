@@ -94,7 +94,7 @@ func (e *csvEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 				continue
 			}
 			var err error
-			e.buf, err = appendTextFSP(e.buf[:0], a, i, textBase64, e.fsp[j])
+			e.buf, err = appendColumnText(e.buf[:0], a, i, textBase64, e.fsp[j], c.logical)
 			if err != nil {
 				return err
 			}

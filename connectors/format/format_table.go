@@ -77,7 +77,7 @@ func (e *tableEncoder) Encode(dst []byte, b *exec.Batch) ([]byte, error) {
 				continue
 			}
 			var err error
-			e.buf, err = appendText(e.buf[:0], a, i, textHuman)
+			e.buf, err = appendColumnText(e.buf[:0], a, i, textHuman, -1, c.logical)
 			if err != nil {
 				return err
 			}

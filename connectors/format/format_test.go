@@ -548,3 +548,49 @@ func TestDebeziumSource(t *testing.T) {
 		}
 	}
 }
+
+// TestYearZeroText: csv, table and canal_json write a YEAR column (logical
+// type "year") as MariaDB shows it, four digits: "0000" for YEAR 0, not
+// "0" (TestYearTextAsServer compares with the servers).
+func TestYearZeroText(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	user := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "y", Type: arrow.PrimitiveTypes.Uint16, Nullable: true,
+			Metadata: arrow.NewMetadata([]string{exec.MetaLogicalType, exec.MetaSourceType}, []string{"year", "year"})},
+	}
+	s := sinktest.SinkSchema(user, false)
+	rb := array.NewRecordBuilder(mem, s)
+	defer rb.Release()
+	for id, y := range []uint16{0, 2024} {
+		rb.Field(0).(*array.Int32Builder).Append(int32(id + 1))
+		rb.Field(1).(*array.Uint16Builder).Append(y)
+		rb.Field(2).(*array.Uint64Builder).Append(uint64(id))
+		rb.Field(3).(*array.Uint8Builder).Append(0)
+		rb.Field(4).(*array.StringBuilder).Append(exec.OpRead)
+		rb.Field(5).(*array.TimestampBuilder).Append(0)
+		rb.Field(6).(*array.StringBuilder).Append("binlog.000001:4")
+	}
+	b := &exec.Batch{Record: rb.NewRecordBatch(), DB: "d", Table: "t"}
+	defer b.Release()
+	for name, want := range map[string][]string{
+		format.CSV:       {"1,0000\r\n", "2,2024\r\n"},
+		format.Table:     {" 0000\n", " 2024\n"},
+		format.CanalJSON: {`"y":"0000"`, `"y":"2024"`},
+	} {
+		enc, err := format.New(name, format.Options{Now: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := enc.Encode(nil, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("%s: no %q in\n%s", name, w, out)
+			}
+		}
+	}
+}

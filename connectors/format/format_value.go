@@ -46,8 +46,18 @@ func Text(a arrow.Array, i int) (string, error) {
 // "time(2)") is written with exactly that many, as the csv format writes
 // it ("-838:59:59.00", "2024-03-30 20:00:00.123").
 func TextOf(f arrow.Field, a arrow.Array, i int) (string, error) {
-	b, err := appendTextFSP(nil, a, i, textBase64, sourceFSP(f))
+	b, err := appendColumnText(nil, a, i, textBase64, sourceFSP(f), logicalType(f))
 	return string(b), err
+}
+
+// appendColumnText is appendTextFSP for a value of a column of logical
+// type logical: a YEAR is written with 4 digits, as MariaDB shows it
+// ("0000" for YEAR 0, which is no year 0 but MySQL's zero YEAR).
+func appendColumnText(dst []byte, a arrow.Array, i int, st textStyle, fsp int, logical string) ([]byte, error) {
+	if y, ok := a.(*array.Uint16); ok && logical == "year" {
+		return fmt.Appendf(dst, "%04d", y.Value(i)), nil
+	}
+	return appendTextFSP(dst, a, i, st, fsp)
 }
 
 // appendText appends the text form of a[i]: MySQL-like for dates and times

@@ -92,7 +92,7 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 		// checkpoint to resume from (its own is deleted now): what
 		// stopped it is all there is to say.
 		if ps := (*engine.PipelineStop)(nil); errors.As(err, &ps) && ps.Cause != nil {
-			return fmt.Errorf("query stopped: %w", ps.Cause)
+			return stoppedErr(ps.Cause, text)
 		}
 		return err
 	}
@@ -102,6 +102,23 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 		fmt.Fprintf(r.out, "(%s)\n", etlfile.Plural(int(n), "row"))
 	}
 	return nil
+}
+
+// stoppedErr is the error of a query that cause stopped. A cause at a
+// place of the statement (a DDL dropped the column its WHERE reads: "…
+// changed while streaming: repl:1:33: unknown column …") is shown as the
+// REPL's other errors are, its position first, then the statement and a
+// caret under the place.
+func stoppedErr(cause error, text string) error {
+	var at *lang.Error
+	if errs := (lang.Errors)(nil); errors.As(cause, &errs) && len(errs) > 0 {
+		at = errs[0]
+	} else if !errors.As(cause, &at) {
+		return fmt.Errorf("query stopped: %w", cause)
+	}
+	msg := strings.Replace(cause.Error(), at.Error(), at.Msg, 1)
+	e := &lang.Error{Pos: at.Pos, EndPos: at.EndPos, Msg: "query stopped: " + msg}
+	return etlfile.Error{Text: lang.Errors{e}.Format(lang.MaskSecrets([]byte(text)))}
 }
 
 // streamSource is d with a replication server_id of its own: a MySQL

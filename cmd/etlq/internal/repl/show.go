@@ -72,7 +72,7 @@ func (r *repl) show(ctx context.Context, text string, s *lang.Show) error {
 		}
 		for _, f := range stdlib.Funcs() {
 			if ok, _ := path.Match(pattern, f.Name); pattern == "" || ok {
-				rows = append(rows, []string{f.Sig, f.Doc})
+				rows = append(rows, []string{showSig(f.Sig), f.Doc})
 			}
 		}
 		printTable(r.out, []string{"function", "description"}, rows, "function")
@@ -385,6 +385,18 @@ func (r *repl) plan(ctx context.Context, text string, st *lang.PlanPipeline) err
 
 // printTable writes rows as an aligned table, psql style, and a count line
 // ("(3 tables)").
+// showSig is a library signature as a cell of SHOW FUNCTIONS: a result of
+// several types, written "TIMESTAMP | DATE" (docs/functions.md), reads
+// "TIMESTAMP or DATE" ("INT64, DECIMAL or FLOAT64"), whose "|" would split
+// the cell.
+func showSig(sig string) string {
+	alts := strings.Split(sig, " | ")
+	if len(alts) == 1 {
+		return sig
+	}
+	return strings.Join(alts[:len(alts)-1], ", ") + " or " + alts[len(alts)-1]
+}
+
 func printTable(w io.Writer, header []string, rows [][]string, noun string) {
 	widths := make([]int, len(header))
 	for j, h := range header {
