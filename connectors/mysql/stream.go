@@ -522,10 +522,7 @@ func (st *stream) parseOpts() error {
 	if _, err := parseTableRef(o.watermarkTbl); err != nil {
 		return err
 	}
-	o.skipDomains = opts.String("skip_gtid_domains")
-	if _, err = parseDomainList(o.skipDomains); err != nil {
-		return fmt.Errorf("option skip_gtid_domains: %v", err)
-	}
+	o.skipDomains = opts.String("skip_gtid_domains") // checked by ParseOptions (Option.Check)
 	st.opts = o
 	return nil
 }
