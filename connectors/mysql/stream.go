@@ -282,6 +282,11 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if err != nil {
 		return nil, err
 	}
+	if resume != nil {
+		if err := st.checkSavedCharsets(c, resume, saved); err != nil { // charset_resume.go
+			return nil, err
+		}
+	}
 	for _, rt := range req.Tables {
 		if _, dup := st.byRef[rt.Ref]; dup {
 			continue
