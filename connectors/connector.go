@@ -52,6 +52,12 @@ type Option struct {
 	// Secret marks a value that is never printed: messages, logs and
 	// `etlq plan` show it masked (see docs/security.md).
 	Secret bool
+	// Check, when set, refuses a string value the connector cannot take
+	// (a list it parses, say): ParseOptions fails with `option "x": …`,
+	// and `etlq check` reports it at the value in the file, as it does
+	// a value outside an Enum — not at the DSN where making the
+	// connector would fail.
+	Check func(string) error `json:"-"`
 }
 
 // Spec describes a connector kind: its name in the language ("mysql",

@@ -107,6 +107,11 @@ func (opt Option) Value(v any) (any, error) {
 			return nil, bad()
 		}
 		if len(opt.Enum) == 0 {
+			if opt.Check != nil {
+				if err := opt.Check(s); err != nil {
+					return nil, fmt.Errorf("option %q: %v", opt.Name, err)
+				}
+			}
 			return s, nil
 		}
 		if e, ok := opt.InEnum(s); ok {

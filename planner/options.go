@@ -93,6 +93,12 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 				continue
 			}
 		}
+		if s, ok := v.(string); ok && spec.Check != nil {
+			if err := spec.Check(s); err != nil {
+				b.errs.add(o.Value, "option %q: %v", name, err)
+				continue
+			}
+		}
 		if s, ok := v.(string); ok && spec.Secret {
 			// Hidden from every message and log from now on.
 			connectors.RegisterSecret(s)

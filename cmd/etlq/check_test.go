@@ -237,6 +237,39 @@ CREATE PIPELINE p FROM binlog b.db.t INTO clickhouse d.db.t;
 	}
 }
 
+// TestSkipGTIDDomainsErrorPlaced: a skip_gtid_domains value that is no
+// list of GTID domain ids is reported at the value in the file, with its
+// line, column and caret, by check (offline too), plan and apply — it was
+// reported at the source's DSN, which is not what the user must change.
+func TestSkipGTIDDomainsErrorPlaced(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+	first := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = 7312,", myDSN)
+	src := fmt.Sprintf("%s\n  skip_gtid_domains = '1,x');\nCREATE PIPELINE p FROM binlog %s.t INTO stdout;\n", first, db)
+	path := filepath.Join(t.TempDir(), "skip.etl")
+	os.WriteFile(path, []byte(src), 0o644)
+	want := []string{
+		"skip.etl:2:23: option \"skip_gtid_domains\": \"x\" is not a GTID domain id",
+		"\n  skip_gtid_domains = '1,x');\n",
+		"\n                      ^~~~~",
+	}
+	for _, args := range [][]string{{"check"}, {"check", "--offline"}, {"plan"}, {"apply", "--once", "--state-dir", filepath.Join(t.TempDir(), "state")}} {
+		out, err := runEtlq(t, append(args, path)...)
+		if err == nil {
+			t.Errorf("%s: want a failure, got:\n%s", strings.Join(args, " "), out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: want %q in\n%s", strings.Join(args, " "), w, out)
+			}
+		}
+		if strings.Contains(out, "skip.etl:1:") {
+			t.Errorf("%s: an error placed on line 1 (the DSN):\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
+
 // TestPlanPlacesTargetErrors: a target apply would refuse is an error of
 // plan at the pipeline's INTO, as of check.
 func TestPlanPlacesTargetErrors(t *testing.T) {

@@ -766,34 +766,46 @@ func (r *binlogReader) isTouched(ts *tableState) bool {
 	return false
 }
 
-// resolveStartAt turns the start_at option into a position.
+// resolveStartAt turns the start_at option into a position and the GTID
+// set there (startAtPlace without the skips).
 func (st *stream) resolveStartAt(c *client.Conn, v string) (binlogPos, string, error) {
+	at, err := st.startAtPlace(c, v)
+	return at.pos, at.gtid, err
+}
+
+// startAtPlace turns the start_at option into where the stream starts: a
+// position, the GTID set there, and, for a GTID set of several domains,
+// the transactions after the position it does not deliver (gtidPosition).
+func (st *stream) startAtPlace(c *client.Conn, v string) (resumePlace, error) {
 	switch strings.ToLower(v) {
 	case "earliest":
 		r, err := c.Execute("SHOW BINARY LOGS")
 		if err != nil || r.RowNumber() == 0 {
-			return binlogPos{}, "", fmt.Errorf("start_at = 'earliest': cannot list binary logs: %v", err)
+			return resumePlace{}, fmt.Errorf("start_at = 'earliest': cannot list binary logs: %v", err)
 		}
 		f, _ := r.GetString(0, 0)
-		return binlogPos{File: f, Pos: 4}, "", nil
+		return resumePlace{pos: binlogPos{File: f, Pos: 4}}, nil
 	}
 	if p, ok := parsePos(v); ok {
-		return p, "", nil
+		return resumePlace{pos: p}, nil
+	}
+	at := func(p binlogPos, gtid string, err error) (resumePlace, error) {
+		return resumePlace{pos: p, gtid: gtid}, err
 	}
 	if ts, err := time.Parse("2006-01-02 15:04:05", v); err == nil {
-		return st.positionAt(c, ts)
+		return at(st.positionAt(c, ts))
 	}
 	if ts, err := time.Parse(time.RFC3339, v); err == nil {
-		return st.positionAt(c, ts)
+		return at(st.positionAt(c, ts))
 	}
 	if st.flavor == "mariadb" {
 		if _, err := gm.ParseMariadbGTIDSet(v); err == nil && strings.Count(v, "-") >= 2 {
 			return st.gtidPosition(c, v)
 		}
 	} else if _, err := gm.ParseMysqlGTIDSet(v); err == nil && strings.Contains(v, ":") {
-		return binlogPos{}, "", fmt.Errorf("start_at = %q: GTID starts on MySQL are not supported yet; give 'file:pos'", v)
+		return resumePlace{}, fmt.Errorf("start_at = %q: GTID starts on MySQL are not supported yet; give 'file:pos'", v)
 	}
-	return binlogPos{}, "", fmt.Errorf("start_at = %q: want 'earliest', 'latest', 'binlog.000042:1337', a GTID set or 'YYYY-MM-DD HH:MM:SS'", v)
+	return resumePlace{}, fmt.Errorf("start_at = %q: want 'earliest', 'latest', 'binlog.000042:1337', a GTID set or 'YYYY-MM-DD HH:MM:SS'", v)
 }
 
 // changeSchema makes nt the schema of ts from position at on, per the

@@ -351,3 +351,133 @@ func TestSkipGTIDDomainsOption(t *testing.T) {
 		}
 	}
 }
+
+// TestStartAtMultiDomainOnReplica: start_at = a GTID set of several
+// domains read on primary P (its @@gtid_binlog_pos, as an operator takes it
+// after a failover) starts a SNAPSHOT never stream on its promoted replica
+// R, which wrote the domains in another order (all of domain 7, then all
+// of domain 8: no point of R's binlog has both domains where the set has
+// them), domain by domain, as a checkpoint with that GTID set resumes
+// there (TestResumeMultiDomainOnReplica): every change after the set's
+// GTIDs arrives once, and R's own transaction of domain 9, a domain the
+// set does not name, is read — or skipped with skip_gtid_domains. A
+// checkpoint taken while domain 8 is still being skipped resumes with the
+// rest skipped still. It was refused: "these GTIDs are not one point of
+// the binlog".
+func TestStartAtMultiDomainOnReplica(t *testing.T) {
+	testenv.MySQLDSN(t) // the shared server answering means the binaries are here
+	for _, meta := range []string{"FULL", "MINIMAL"} {
+		t.Run(meta, func(t *testing.T) {
+			cnf := "binlog_row_metadata = " + meta
+			p, stopP := privateServer(t, "primary", 1, cnf)
+			r, _ := privateServer(t, "replica", 2, "log_slave_updates = ON\n"+cnf)
+			pPort := p.dsn[strings.LastIndexByte(p.dsn, ':')+1:]
+
+			run(t, p, "CREATE DATABASE md", "CREATE TABLE md.a (id INT PRIMARY KEY, v INT NOT NULL)",
+				"CREATE TABLE md.b (id INT PRIMARY KEY, v INT NOT NULL)", "INSERT INTO md.a VALUES (1, 1)", "INSERT INTO md.b VALUES (1, 1)")
+			// R replicates domains 0 and 7 first; domain 8 later.
+			run(t, r, "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = "+pPort+", MASTER_USER = 'root', MASTER_USE_GTID = slave_pos, DO_DOMAIN_IDS = (0, 7)",
+				"START SLAVE")
+			waitGTID(t, r, gtidPos(t, p))
+			// R's own transaction, in a domain P never has: errant.
+			run(t, r, "SET SESSION gtid_domain_id = 9", "INSERT INTO md.a VALUES (100, 100)")
+			// On P, domains 7 and 8 interleaved.
+			run(t, p, "SET SESSION gtid_domain_id = 7", "INSERT INTO md.a VALUES (2, 2)",
+				"SET SESSION gtid_domain_id = 8", "INSERT INTO md.b VALUES (2, 2)",
+				"SET SESSION gtid_domain_id = 7", "UPDATE md.a SET v = -2 WHERE id = 2")
+			startAt := gtidPos(t, p)
+			if !strings.Contains(startAt, "7-1-2") || !strings.Contains(startAt, "8-1-1") {
+				t.Fatalf("P's GTID position %q", startAt)
+			}
+			// After it, on P.
+			run(t, p, "SET SESSION gtid_domain_id = 7", "INSERT INTO md.a VALUES (3, 3)",
+				"SET SESSION gtid_domain_id = 8", "INSERT INTO md.b VALUES (3, 3)",
+				"SET SESSION gtid_domain_id = 0", "INSERT INTO md.a VALUES (4, 4)")
+			pPos := gtidPos(t, p)
+			waitGTID(t, r, onlyDomains(pPos, "0", "7"))
+			c := conn(t, r)
+			res, err := c.Execute("SELECT @@GLOBAL.gtid_slave_pos")
+			if err != nil {
+				t.Fatal(err)
+			}
+			slavePos, _ := res.GetString(0, 0)
+			c.Close()
+			run(t, r, "STOP SLAVE", "SET GLOBAL gtid_slave_pos = "+quoteString(onlyDomains(slavePos, "0", "7")),
+				"CHANGE MASTER TO DO_DOMAIN_IDS = ()", "START SLAVE")
+			waitGTID(t, r, pPos)
+			// P goes; R is promoted and written to.
+			stopP("down", "mariadb-a")
+			run(t, r, "STOP SLAVE", "RESET SLAVE ALL",
+				"SET SESSION gtid_domain_id = 7", "INSERT INTO md.a VALUES (5, 5)",
+				"SET SESSION gtid_domain_id = 8", "INSERT INTO md.b VALUES (5, 5)")
+
+			want := []tableChange{
+				{"a", "insert", "100", "100"}, // domain 9, R's own: read
+				{"a", "insert", "3", "3"},
+				{"a", "insert", "4", "4"},
+				{"b", "insert", "3", "3"},
+				{"a", "insert", "5", "5"},
+				{"b", "insert", "5", "5"},
+			}
+			ref := func(tbl string) connectors.StreamTable {
+				return connectors.StreamTable{Ref: connectors.TableRef{DB: "md", Table: tbl}, Snapshot: connectors.SnapshotNever}
+			}
+			req := connectors.StreamRequest{Tables: []connectors.StreamTable{ref("a"), ref("b")}, Once: true}
+			ctx := context.Background()
+			logs := captureLog(t)
+			st, err := newSrc(t, r, map[string]any{"start_at": startAt}).Open(ctx, req)
+			if err != nil {
+				t.Fatalf("start_at = %q on R: %v", startAt, err)
+			}
+			got, marks := drainTables(t, st)
+			st.Close()
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("start_at = %q on R:\n got %v\nwant %v\nlog:\n%s", startAt, got, want, logs)
+			}
+			if l := logs.String(); !strings.Contains(l, "placed domain by domain") || !strings.Contains(l, "9-2-1") {
+				t.Errorf("log does not say the set is placed domain by domain, and domain 9 read:\n%s", l)
+			}
+
+			// A checkpoint taken before domain 8's copies of P's changes
+			// up to the set: resumed, they are skipped still.
+			var mid *etlexec.Mark
+			for _, m := range marks {
+				if m.n == 2 { // after the insert of 3 into a
+					mid = m.mark
+				}
+			}
+			if mid == nil {
+				t.Fatalf("no mark after the insert of 3 into a: %v", marks)
+			}
+			if s, _ := decodeState(mid.State); len(s.Skip) == 0 {
+				t.Errorf("checkpoint %s holds no skip of domain 8", mid.State)
+			}
+			req.Resume = mid.State
+			st, err = newSrc(t, r, map[string]any{"start_at": startAt}).Open(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ = drainTables(t, st)
+			st.Close()
+			if fmt.Sprint(got) != fmt.Sprint(want[2:]) {
+				t.Errorf("resumed at the checkpoint %s:\n got %v\nwant %v", mid.State, got, want[2:])
+			}
+
+			// skip_gtid_domains = '9': R's own domain is not read.
+			req.Resume = nil
+			logs = captureLog(t)
+			st, err = newSrc(t, r, map[string]any{"start_at": startAt, "skip_gtid_domains": "9"}).Open(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ = drainTables(t, st)
+			st.Close()
+			if fmt.Sprint(got) != fmt.Sprint(want[1:]) {
+				t.Errorf("with skip_gtid_domains = '9':\n got %v\nwant %v", got, want[1:])
+			}
+			if l := logs.String(); !strings.Contains(l, "skip_gtid_domains skips them") || !strings.Contains(l, "9-2-1") {
+				t.Errorf("log does not name the skipped domain:\n%s", l)
+			}
+		})
+	}
+}

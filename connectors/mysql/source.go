@@ -54,10 +54,11 @@ func Spec() connectors.Spec {
 			{Name: "flavor", Type: connectors.OptString, Enum: []string{"mysql", "mariadb"}, Doc: "server flavor; default: detected from SELECT VERSION()"},
 			{Name: "snapshot_parallelism", Type: connectors.OptInt, Default: 4, Min: 1, Max: 1024, Doc: "connections reading snapshot chunks in parallel"},
 			{Name: "chunk_rows", Type: connectors.OptInt, Default: 50000, Min: 1, Max: math.MaxInt64, Doc: "rows per snapshot chunk (primary key range)"},
-			{Name: "start_at", Type: connectors.OptString, Doc: "for SNAPSHOT never without a checkpoint: 'latest' (default), 'earliest', 'binlog.000042:1337', a GTID set, or a timestamp 'YYYY-MM-DD HH:MM:SS' (UTC)"},
+			{Name: "start_at", Type: connectors.OptString, Doc: "for SNAPSHOT never without a checkpoint: 'latest' (default), 'earliest', 'binlog.000042:1337', a MariaDB GTID set (one GTID: after its transaction; one per domain, such as @@gtid_binlog_pos: each domain from its own GTID on, a domain it does not name from its first transaction unless skip_gtid_domains names it), or a timestamp 'YYYY-MM-DD HH:MM:SS' (UTC)"},
 			{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"}, Doc: "on ALTER TABLE while streaming: evolve (batches carry the new columns), ignore (keep the old column set), fail (stop with an error naming the DDL)"},
 			{Name: "on_binlog_gap", Type: connectors.OptString, Enum: []string{"fail", "resnapshot"}, Doc: "when the checkpoint's binlog position was purged on the server, or the checkpoint is another server's and cannot be placed in this one's binlog (no GTID, or its GTID is not there): fail (default), or resnapshot: take a new snapshot of the tables whose changes were lost — those read with SNAPSHOT initial, their upsert targets first emptied of the rows the snapshot does not bring back (a SNAPSHOT only table lost nothing; a SNAPSHOT never table takes no snapshot, and its lost changes are logged as an error, also when another pipeline reads it with SNAPSHOT initial)"},
-			{Name: "skip_gtid_domains", Type: connectors.OptString, Doc: "MariaDB GTID domain ids, comma-separated ('1,7'), whose transactions are not read when a checkpoint taken on another server (after a failover) resumes on this one, and this server's binlog has transactions of those domains, which the checkpoint's server never had, before the checkpoint's place: by default such a domain is read from its first transaction, as a MariaDB replica given that GTID position reads it, and the resume fails when that transaction was purged (docs/snapshot.md, \"Checkpoints and resume\")"},
+			{Name: "skip_gtid_domains", Type: connectors.OptString, Doc: "MariaDB GTID domain ids, comma-separated ('1,7'), whose transactions are not read when a checkpoint taken on another server (after a failover) resumes on this one, or start_at gives a GTID set, and this server's binlog has transactions of those domains, which the checkpoint's server never had (the set does not name), before the checkpoint's place: by default such a domain is read from its first transaction, as a MariaDB replica given that GTID position reads it, and the resume fails when that transaction was purged (docs/snapshot.md, \"Checkpoints and resume\")",
+				Check: func(v string) error { _, err := parseDomainList(v); return err }},
 			{Name: "snapshot_on_purge", Type: connectors.OptBool, Default: false, Doc: "the old name of on_binlog_gap: true is on_binlog_gap = 'resnapshot'"},
 			{Name: "binlog_expiry_warning", Type: connectors.OptDuration, Doc: "check, plan and apply warn when the checkpoint's binary log may be purged within this time (default: a quarter of the server's binlog_expire_logs_seconds / expire_logs_days)"},
 			{Name: "heartbeat", Type: connectors.OptDuration, Default: "1s", Doc: "binlog heartbeat period; keeps lag and idle checkpoints honest"},
@@ -299,9 +300,6 @@ func NewSource(name, dsn string, opts map[string]any) (*Source, error) {
 		return nil, err
 	}
 	cfg.Heartbeat = cfg.parsed.Duration("heartbeat")
-	if _, err := parseDomainList(cfg.parsed.String("skip_gtid_domains")); err != nil {
-		return nil, fmt.Errorf("source %q: option skip_gtid_domains: %v", name, err)
-	}
 	_, explicit := opts["server_id"]
 	return &Source{name: name, cfg: cfg, explicitID: explicit}, nil
 }

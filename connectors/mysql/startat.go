@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -139,14 +140,26 @@ func (st *stream) scanFor(pos, end binlogPos, want uint32) (binlogPos, string, e
 const gtidPageRows = 20000
 
 // gtidPosition maps start_at = a MariaDB GTID position to the binlog
-// position the stream starts from: where the next transaction after that
-// GTID's begins (its Gtid event) when one follows in the same file, the
-// start of the next file when it was the file's last, the end of the binlog
-// when it was the last of all. A GTID matches by domain and sequence number
-// (the server id is not compared). One GTID per domain may be given
-// ('0-1-100,1-2-7', as @@gtid_binlog_pos reads): that is the point of the
-// binlog where every one of those domains was at its GTID, and it is an
-// error when no such point exists.
+// position the stream starts from. One GTID is a point of the binlog: the
+// stream starts where the next transaction after that GTID's begins (its
+// Gtid event) when one follows in the same file, the start of the next
+// file when it was the file's last, the end of the binlog when it was the
+// last of all. A GTID matches by domain and sequence number (the server id
+// is not compared, except that another server's transaction with the
+// sequence number is a diverged history).
+//
+// A GTID set of several domains ('0-1-100,1-2-7', as @@gtid_binlog_pos
+// reads) is a replica's GTID position, placed domain by domain as a
+// MariaDB primary places it and as a checkpoint resumes on another server
+// (placeByDomain): each domain from its own GTID on, whatever the order
+// this server's binlog wrote the domains in (a replica promoted after a
+// failover wrote its primary's domains in the order it applied them), so
+// the stream starts at the earliest of those places and skips, in each
+// domain, the transactions up to its own. A domain the set does not name
+// with transactions before the latest place is read from its first
+// transaction, as a replica given that position reads it, or skipped when
+// skip_gtid_domains names it; when its first transactions were purged the
+// start is refused, naming it.
 //
 // Every MariaDB binlog file begins with a Gtid_list event: the GTID state
 // before the file (the last GTID of every domain and server). Sequence
@@ -158,20 +171,50 @@ const gtidPageRows = 20000
 // numbers go back within a domain (gtid_strict_mode = OFF and a lowered
 // gtid_seq_no) can hide a GTID from this search: it is then reported as not
 // in the binlog, and 'file:pos' is the way to start there.
-func (st *stream) gtidPosition(c *client.Conn, gtid string) (binlogPos, string, error) {
+func (st *stream) gtidPosition(c *client.Conn, gtid string) (resumePlace, error) {
+	want, err := parseGTIDStart(gtid)
+	if err != nil {
+		return resumePlace{}, fmt.Errorf("start_at = %q: %v", gtid, err)
+	}
 	logs, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {
-		return binlogPos{}, "", fmt.Errorf("start_at = %q: cannot list binary logs: %v", gtid, err)
+		return resumePlace{}, fmt.Errorf("start_at = %q: cannot list binary logs: %v", gtid, err)
 	}
 	files := make([]string, logs.RowNumber())
 	for i := range files {
 		files[i], _ = logs.GetString(i, 0)
 	}
-	p, err := findGTIDPosition(c, files, gtid)
-	if err != nil {
-		return binlogPos{}, "", fmt.Errorf("start_at = %q: %v", gtid, err)
+	if len(want) == 1 {
+		p, err := findGTIDPosition(c, files, gtid)
+		if err != nil {
+			return resumePlace{}, fmt.Errorf("start_at = %q: %v", gtid, err)
+		}
+		return resumePlace{pos: p, gtid: gtid}, nil
 	}
-	return p, gtid, nil
+	if len(files) == 0 {
+		return resumePlace{}, fmt.Errorf("start_at = %q: the server has no binary logs", gtid)
+	}
+	pl, err := st.placeByDomain(newGTIDFinder(c, files), want, gtid)
+	if err != nil {
+		return resumePlace{}, fmt.Errorf("start_at = %q: %v", gtid, err)
+	}
+	if len(pl.purged) > 0 {
+		return resumePlace{}, fmt.Errorf("start_at = %q: before the place of its last domain (%s), this server's binlog has transactions of GTID domains the set does not name (last: %s): etlq reads such a domain from its first transaction, as a MariaDB replica given that GTID position would, and the first transactions of %s were purged (the oldest binary log, %s, begins after them); give those domains' GTIDs in start_at too (@@gtid_binlog_pos names every domain), or set skip_gtid_domains = '%s' to start without reading them",
+			gtid, pl.last, strings.Join(append(append(append([]string(nil), pl.read...), pl.skipped...), pl.purged...), ", "), strings.Join(pl.purged, ", "), files[0], strings.Join(pl.purgedIDs, ","))
+	}
+	if pl.at.pos != pl.last || len(pl.read) > 0 || len(pl.skipped) > 0 {
+		st.log.Info("start_at: the GTID set is placed domain by domain; each domain is read from its own GTID on", "gtid", gtid,
+			"position", pl.at.pos.String(), "gtid_place", pl.last.String())
+	}
+	if len(pl.read) > 0 {
+		st.log.Warn("this server's binlog has, before start_at's place, transactions of GTID domains its GTID set does not name: they are read from each domain's first transaction (skip_gtid_domains would skip them)",
+			"domains", strings.Join(pl.read, ", "), "start_at", gtid, "position", pl.at.pos.String())
+	}
+	if len(pl.skipped) > 0 {
+		st.log.Warn("this server's binlog has, before start_at's place, transactions of GTID domains its GTID set does not name: skip_gtid_domains skips them",
+			"domains", strings.Join(pl.skipped, ", "), "start_at", gtid, "up_to", pl.last.String())
+	}
+	return pl.at, nil
 }
 
 // mariaGTID is one MariaDB GTID, domain-server-seq.
@@ -642,4 +685,88 @@ func parseDomainList(v string) (map[uint32]bool, error) {
 		out[uint32(d)] = true
 	}
 	return out, nil
+}
+
+// domainPlacement is a GTID position placed in a binlog domain by domain
+// (placeByDomain).
+type domainPlacement struct {
+	at   resumePlace // where the stream starts, the GTID set there, the skips
+	last binlogPos   // the latest of the named domains' places
+	// Domains the position does not name with transactions before last,
+	// as their last GTID there: read from their first transaction,
+	// skipped (skip_gtid_domains), or not readable (their first
+	// transactions purged; purgedIDs their domain ids).
+	read, skipped, purged, purgedIDs []string
+}
+
+// placeByDomain places GTID position want (gtid as written) in f's binlog
+// as a MariaDB primary places a replica's GTID position: each domain after
+// its own GTID, whatever the order the binlog wrote the domains in. The
+// stream starts at the earliest of those places and skips, in each domain,
+// the transactions up to its place. A domain want does not name that has
+// transactions before the latest place is read from its first transaction
+// (the start moves back to the file holding it), or skipped when
+// skip_gtid_domains names it; one whose first transactions were purged is
+// listed in purged, for the caller to refuse. Errors are placeDomain's (a
+// gtidMissingError when the binlog lacks a GTID) or a failed read.
+func (st *stream) placeByDomain(f *gtidFinder, want []mariaGTID, gtid string) (domainPlacement, error) {
+	var pl domainPlacement
+	var lastState gtidState // the binlog's GTID state at pl.last
+	have := map[uint32]bool{}
+	for _, w := range want {
+		have[w.domain] = true
+		p, state, err := f.placeDomain(w)
+		if err != nil {
+			return domainPlacement{}, err
+		}
+		if pl.at.pos.isZero() || p.cmp(pl.at.pos) < 0 {
+			pl.at.pos = p
+		}
+		if pl.last.isZero() || p.cmp(pl.last) > 0 {
+			pl.last, lastState = p, state
+		}
+		pl.at.skips = append(pl.at.skips, domainSkip{Domain: w.domain, File: p.File, Pos: p.Pos})
+	}
+	// Domains want does not name, with transactions before its place:
+	// errant transactions of this server, or ones it replicated from
+	// another primary (multi-source).
+	var unread []mariaGTID
+	for d, g := range lastState {
+		if !have[d] {
+			unread = append(unread, g)
+		}
+	}
+	sort.Slice(unread, func(i, j int) bool { return unread[i].domain < unread[j].domain })
+	skip, _ := parseDomainList(st.opts.skipDomains) // checked by parseOpts
+	gtids := []string{gtid}
+	for _, g := range unread {
+		if skip[g.domain] {
+			pl.at.skips = append(pl.at.skips, domainSkip{Domain: g.domain, File: pl.last.File, Pos: pl.last.Pos})
+			gtids = append(gtids, g.String())
+			pl.skipped = append(pl.skipped, g.String())
+			continue
+		}
+		i, err := f.firstFileOf(g.domain)
+		if err != nil {
+			return domainPlacement{}, fmt.Errorf("finding the first transaction of GTID domain %d: %v", g.domain, err)
+		}
+		if i < 0 {
+			pl.purged = append(pl.purged, g.String())
+			pl.purgedIDs = append(pl.purgedIDs, strconv.FormatUint(uint64(g.domain), 10))
+			continue
+		}
+		if p := (binlogPos{File: f.files[i], Pos: 4}); p.cmp(pl.at.pos) < 0 {
+			pl.at.pos = p
+		}
+		pl.read = append(pl.read, g.String())
+	}
+	kept := pl.at.skips[:0]
+	for _, s := range pl.at.skips {
+		if s.at().cmp(pl.at.pos) > 0 {
+			kept = append(kept, s)
+		}
+	}
+	pl.at.skips = kept
+	pl.at.gtid = strings.Join(gtids, ",")
+	return pl, nil
 }

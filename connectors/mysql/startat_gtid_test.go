@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +140,7 @@ func TestStartAtGTIDLookup(t *testing.T) {
 			db := uniqueDB(t, s)
 			c := conn(t, s)
 			defer c.Close()
-			st := &stream{streamConfig: streamConfig{flavor: "mariadb"}}
+			st := &stream{streamConfig: streamConfig{flavor: "mariadb", log: slog.Default()}}
 			tbl := quoteIdent(db) + ".t"
 			exec1(t, c, "CREATE TABLE "+tbl+" (id INT PRIMARY KEY, v VARCHAR(20))")
 			n := 0
@@ -185,9 +186,7 @@ func TestStartAtGTIDLookup(t *testing.T) {
 			exec1(t, c, fmt.Sprintf("SET SESSION gtid_seq_no = %d", gn+10))
 			d3 := ins()
 			// A GTID of a domain no other session writes, then one of
-			// domain 1: a pair whose later GTID is not of domain 0 (other
-			// tests write domain 0 at any time, so a pair ending in domain
-			// 1 but naming a domain-0 GTID is not always one point).
+			// domain 1.
 			exec1(t, c, "SET SESSION gtid_domain_id = 7")
 			e1 := ins()
 			exec1(t, c, "SET SESSION gtid_domain_id = 1")
@@ -208,7 +207,7 @@ func TestStartAtGTIDLookup(t *testing.T) {
 			}
 
 			// Same position as the oracle.
-			for _, g := range []string{a1, a2, a3, b1, d1, b2, d2, d3, b3, c1, c2} {
+			for _, g := range []string{a1, a2, a3, b1, d1, b2, d2, d3, e1, d4, b3, c1, c2} {
 				got, gt, err := st.resolveStartAt(c, g)
 				if err != nil {
 					t.Errorf("start_at = %q: %v", g, err)
@@ -260,23 +259,55 @@ func TestStartAtGTIDLookup(t *testing.T) {
 				t.Logf("another session wrote or flushed the binlog after %s: the last-of-the-binlog case is not covered this run", c3)
 			}
 
-			// One GTID per domain: the point where both were written.
-			if got, _, err := st.resolveStartAt(c, b2+","+d1); err != nil {
-				t.Errorf("start_at = %q: %v", b2+","+d1, err)
-			} else if want, _ := oracleGTIDPosition(c, own, b2); got != want {
-				t.Errorf("start_at = %q: %s, want %s (after %s)", b2+","+d1, got, want, b2)
-			}
-			if got, _, err := st.resolveStartAt(c, d4+","+e1); err != nil {
-				t.Errorf("start_at = %q: %v", d4+","+e1, err)
-			} else if want, _ := oracleGTIDPosition(c, own, d4); got != want {
-				t.Errorf("start_at = %q: %s, want %s (after %s)", d4+","+e1, got, want, d4)
+			// One GTID per domain: each domain placed on its own, as a
+			// replica's GTID position (placeByDomain): the stream starts
+			// after the earlier GTID and skips the other's domain up to
+			// after its GTID — also where no point of the binlog has both
+			// (d1 was written after a1). The server's other domains,
+			// other tests', are skipped (skip_gtid_domains), not read
+			// from their first transaction. (Both domains are written
+			// again after these GTIDs: a domain idle since its GTID is
+			// placed at the start of a later file.)
+			for _, tc := range []struct{ first, later string }{{d1, b2}, {a1, d1}} {
+				set := tc.later + "," + tc.first
+				var laterDomain uint32
+				fmt.Sscanf(tc.later, "%d-", &laterDomain)
+				r, err := c.Execute("SELECT @@GLOBAL.gtid_binlog_pos")
+				if err != nil {
+					t.Fatal(err)
+				}
+				all, _ := r.GetString(0, 0)
+				var others []string
+				for _, g := range strings.Split(all, ",") {
+					d, _, _ := strings.Cut(g, "-")
+					if !strings.HasPrefix(tc.first, d+"-") && !strings.HasPrefix(tc.later, d+"-") {
+						others = append(others, d)
+					}
+				}
+				st.opts.skipDomains = strings.Join(others, ",")
+				at, err := st.startAtPlace(c, set)
+				st.opts.skipDomains = ""
+				if err != nil {
+					t.Errorf("start_at = %q: %v", set, err)
+					continue
+				}
+				if want, _ := oracleGTIDPosition(c, own, tc.first); at.pos != want {
+					t.Errorf("start_at = %q: %s, want %s (after %s)", set, at.pos, want, tc.first)
+				}
+				wantSkip, _ := oracleGTIDPosition(c, own, tc.later)
+				found := false
+				for _, sk := range at.skips {
+					if sk.Domain == laterDomain {
+						found = sk.at() == wantSkip
+					}
+				}
+				if !found {
+					t.Errorf("start_at = %q: skips %+v, want domain %d skipped up to %s (after %s)", set, at.skips, laterDomain, wantSkip, tc.later)
+				}
 			}
 
 			// Refused, with the reason.
 			for _, tc := range []struct{ gtid, want string }{
-				// d1 was written after a1: there is no point where domain 0
-				// is at a1 and domain 1 at d1.
-				{a1 + "," + d1, "not one point of the binlog"},
 				{fmt.Sprintf("1-%d-%d", gs, gn+5), "has no sequence number"},
 				{fmt.Sprintf("0-1-%d", 1<<60), "not in the server's binary logs yet: the newest transaction of domain 0 is"},
 				{"4242-1-1", "no transaction of domain 4242"},

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,6 +282,11 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if err != nil {
 		return nil, err
 	}
+	if resume != nil {
+		if err := st.checkSavedCharsets(c, resume, saved); err != nil { // charset_resume.go
+			return nil, err
+		}
+	}
 	for _, rt := range req.Tables {
 		if _, dup := st.byRef[rt.Ref]; dup {
 			continue
@@ -404,9 +408,11 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			}
 		}
 		if !anySnap && st.opts.startAt != "" && st.opts.startAt != "latest" {
-			if start, gtid, err = st.resolveStartAt(c, st.opts.startAt); err != nil {
+			at, err := st.startAtPlace(c, st.opts.startAt)
+			if err != nil {
 				return nil, err
 			}
+			start, gtid, skips = at.pos, at.gtid, at.skips
 		}
 	}
 	for _, ts := range st.tables {
@@ -521,10 +527,7 @@ func (st *stream) parseOpts() error {
 	if _, err := parseTableRef(o.watermarkTbl); err != nil {
 		return err
 	}
-	o.skipDomains = opts.String("skip_gtid_domains")
-	if _, err = parseDomainList(o.skipDomains); err != nil {
-		return fmt.Errorf("option skip_gtid_domains: %v", err)
-	}
+	o.skipDomains = opts.String("skip_gtid_domains") // checked by ParseOptions (Option.Check)
 	st.opts = o
 	return nil
 }
@@ -934,87 +937,31 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error
 	for i := range files {
 		files[i], _ = logs.GetString(i, 0)
 	}
-	f := newGTIDFinder(c, files)
-	var at resumePlace
-	var last binlogPos      // the latest of the domains' places
-	var lastState gtidState // the binlog's GTID state there
-	have := map[uint32]bool{}
-	for _, w := range want {
-		have[w.domain] = true
-		p, state, err := f.placeDomain(w)
-		var missing gtidMissingError
+	pl, err := st.placeByDomain(newGTIDFinder(c, files), want, cp.GTID)
+	var missing gtidMissingError
+	switch {
+	case errors.As(err, &missing):
+		behind := ""
 		switch {
-		case errors.As(err, &missing):
-			behind := ""
-			switch {
-			case missing.ahead && missing.newest.server == st.ident.ID && missing.newest.server != missing.want.server:
-				// Not a replica behind: this server wrote transactions of its
-				// own in that domain since the last it replicated (a replica
-				// promoted before it had replicated all etlq read).
-				behind = fmt.Sprintf(": this server wrote %s itself, so it is no replica that will get %s: it was promoted before it had replicated all etlq read on the other server, whose changes after that the targets hold and this server does not have", missing.newest, missing.want)
-			case missing.ahead:
-				behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
-			case missing.diverged:
-				behind = ": the targets may hold changes read on the other server that this one never had, and resuming at the same sequence number here would skip this server's own transactions"
-			}
-			return resumePlace{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
-		case err != nil:
-			return resumePlace{}, fmt.Errorf("%s; finding its GTID %s here: %v", other, cp.GTID, err)
+		case missing.ahead && missing.newest.server == st.ident.ID && missing.newest.server != missing.want.server:
+			// Not a replica behind: this server wrote transactions of its
+			// own in that domain since the last it replicated (a replica
+			// promoted before it had replicated all etlq read).
+			behind = fmt.Sprintf(": this server wrote %s itself, so it is no replica that will get %s: it was promoted before it had replicated all etlq read on the other server, whose changes after that the targets hold and this server does not have", missing.newest, missing.want)
+		case missing.ahead:
+			behind = " (if this server is a replica that has not replicated it yet, start again when it has)"
+		case missing.diverged:
+			behind = ": the targets may hold changes read on the other server that this one never had, and resuming at the same sequence number here would skip this server's own transactions"
 		}
-		if at.pos.isZero() || p.cmp(at.pos) < 0 {
-			at.pos = p
-		}
-		if last.isZero() || p.cmp(last) > 0 {
-			last, lastState = p, state
-		}
-		at.skips = append(at.skips, domainSkip{Domain: w.domain, File: p.File, Pos: p.Pos})
+		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
+	case err != nil:
+		return resumePlace{}, fmt.Errorf("%s; finding its GTID %s here: %v", other, cp.GTID, err)
 	}
-	// Domains the checkpoint's server never had, with transactions here
-	// before the checkpoint's place: errant transactions of this server,
-	// or ones it replicated from another primary (multi-source).
-	var unread []mariaGTID
-	for d, g := range lastState {
-		if !have[d] {
-			unread = append(unread, g)
-		}
-	}
-	sort.Slice(unread, func(i, j int) bool { return unread[i].domain < unread[j].domain })
-	skip, _ := parseDomainList(st.opts.skipDomains) // checked by parseOpts
-	gtids := []string{cp.GTID}
-	var read, skipped, purged, purgedIDs []string
-	for _, g := range unread {
-		if skip[g.domain] {
-			at.skips = append(at.skips, domainSkip{Domain: g.domain, File: last.File, Pos: last.Pos})
-			gtids = append(gtids, g.String())
-			skipped = append(skipped, g.String())
-			continue
-		}
-		i, err := f.firstFileOf(g.domain)
-		if err != nil {
-			return resumePlace{}, fmt.Errorf("%s; finding the first transaction of GTID domain %d here: %v", other, g.domain, err)
-		}
-		if i < 0 {
-			purged = append(purged, g.String())
-			purgedIDs = append(purgedIDs, strconv.FormatUint(uint64(g.domain), 10))
-			continue
-		}
-		if p := (binlogPos{File: files[i], Pos: 4}); p.cmp(at.pos) < 0 {
-			at.pos = p
-		}
-		read = append(read, g.String())
-	}
+	at, last, read, skipped, purged := pl.at, pl.last, pl.read, pl.skipped, pl.purged
 	if len(purged) > 0 {
 		return resumePlace{}, lostPositionError{fmt.Errorf("%s; its GTID %s is here, but before it this server's binlog has transactions of GTID domains the checkpoint's server never had (last: %s): etlq reads such a domain from its first transaction, as a MariaDB replica given that GTID position would, and the first transactions of %s were purged here (the oldest binary log, %s, begins after them); set skip_gtid_domains = '%s' to resume without reading those domains (what they changed in the pipelines' tables the targets then lack: etlq verify tells, --repair mends), or %s",
-			other, cp.GTID, strings.Join(append(append(append([]string(nil), read...), skipped...), purged...), ", "), strings.Join(purged, ", "), files[0], strings.Join(purgedIDs, ","), remedy)}
+			other, cp.GTID, strings.Join(append(append(append([]string(nil), read...), skipped...), purged...), ", "), strings.Join(purged, ", "), files[0], strings.Join(pl.purgedIDs, ","), remedy)}
 	}
-	kept := at.skips[:0]
-	for _, s := range at.skips {
-		if s.at().cmp(at.pos) > 0 {
-			kept = append(kept, s)
-		}
-	}
-	at.skips = kept
-	at.gtid = strings.Join(gtids, ",")
 	st.log.Warn("resuming by GTID on another server", "checkpoint_server_id", cp.ServerID, "server_id", st.ident.ID,
 		"gtid", cp.GTID, "checkpoint_position", pos.String(), "position", at.pos.String(), "gtid_place", last.String())
 	if len(read) > 0 {
