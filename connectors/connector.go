@@ -371,6 +371,19 @@ type Progress struct {
 // resumes from its checkpoint takes the source's on_binlog_gap.
 var ErrPositionLost = errors.New("the source no longer has the stream's position")
 
+// GapReason is what an ErrPositionLost error says was lost, without its
+// advice to set on_binlog_gap = 'resnapshot' or to start again: what a run
+// that takes the new snapshot by itself logs as the reason (it quoted the
+// whole error, which told the operator to set the option already set).
+// Other errors: their text.
+func GapReason(err error) string {
+	var g interface{ GapReason() string }
+	if errors.As(err, &g) {
+		return g.GapReason()
+	}
+	return err.Error()
+}
+
 // Stream is an open change stream.
 type Stream interface {
 	// Next returns the next batch; the caller owns it. It returns io.EOF when a

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
 
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec/engine"
@@ -53,7 +55,17 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 	// With --progress always standard error may be no terminal: mpb then
 	// draws only with WithAutoRefresh, and cuts lines at the container
 	// width (the bars have their own).
-	p := mpb.NewWithContext(ctx, mpb.WithOutput(os.Stderr), mpb.WithRefreshRate(250*time.Millisecond), mpb.WithWidth(160),
+	//
+	// A terminal that reports no size (0 columns or rows: a pseudo-terminal
+	// nobody sized, as script(1) without a terminal of its own, docker or
+	// kubectl exec -t, CI runners give) made mpb cut every line to nothing
+	// and show no line at all for the whole run: there it draws as for
+	// --progress always, 160 columns wide.
+	var out io.Writer = os.Stderr
+	if w, h, err := term.GetSize(int(os.Stderr.Fd())); err == nil && (w == 0 || h == 0) {
+		out = struct{ io.Writer }{os.Stderr}
+	}
+	p := mpb.NewWithContext(ctx, mpb.WithOutput(out), mpb.WithRefreshRate(250*time.Millisecond), mpb.WithWidth(160),
 		mpb.WithAutoRefresh())
 	logOut.set(p)
 	bars := map[string]*mpb.Bar{}

@@ -205,6 +205,51 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT never INTO file '%s' FORMAT jsonl;
 	}
 }
 
+// TestApplyStatusOnUnsizedTerminal: on a terminal that reports no size (0
+// columns, 0 rows: script(1) run without a terminal of its own, docker or
+// kubectl exec -t, CI runners), apply shows its status lines all the same.
+// mpb cut every line to the terminal's 0 columns: the screen stayed empty
+// for the whole run, and as a terminal it did not get the log lines of the
+// figures every 10 s either (found by the operator trial).
+func TestApplyStatusOnUnsizedTerminal(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.MySQLDSN(t)
+	s := newScratch(t, dsn)
+	myExec(t, s.my,
+		"CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v INT)",
+		"INSERT INTO "+s.db+".t VALUES (1, 1), (2, 2)",
+	)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "p.etl")
+	src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE PIPELINE p FROM binlog s.%s.t INTO file '%s' FORMAT jsonl;
+`, dsn, 100000+rand.IntN(1<<30), s.db, filepath.Join(dir, "t.jsonl"))
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	term := openPTYSize(t, 0, 0)
+	cmd := exec.Command(etlqBin, "apply", "--state-dir", filepath.Join(dir, "state"), file)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = term.slave, term.slave, term.slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	term.slave.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	// The status line once the snapshot's two rows are out: a display
+	// that draws nothing times out here.
+	status := regexp.MustCompile(`pipeline p +in +2 +out +2 `)
+	term.waitFor(t, done, func(out string) bool { return status.MatchString(out) })
+	cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatalf("etlq apply did not stop on SIGINT:\n%s", term.output())
+	}
+}
+
 // pty is a pseudo-terminal: the program runs on slave, the test reads
 // master.
 type pty struct {
@@ -214,6 +259,13 @@ type pty struct {
 }
 
 func openPTY(t *testing.T) *pty {
+	t.Helper()
+	return openPTYSize(t, 50, 200)
+}
+
+// openPTYSize is openPTY with a window of rows × cols (0 × 0: a
+// pseudo-terminal nobody sized).
+func openPTYSize(t *testing.T, rows, cols uint16) *pty {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
@@ -234,7 +286,7 @@ func openPTY(t *testing.T) *pty {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.IoctlSetWinsize(int(sl.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 200}); err != nil {
+	if err := unix.IoctlSetWinsize(int(sl.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols}); err != nil {
 		t.Fatal(err)
 	}
 	p := &pty{master: m, slave: sl}

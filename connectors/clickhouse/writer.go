@@ -418,6 +418,10 @@ func (w *writer) run(g *group) {
 		err := w.insert(w.ctx, g)
 		if err == nil {
 			w.inserts.Add(1)
+			if attempt > 0 {
+				// The WARNs were the last word: say the target is back.
+				slog.Info("clickhouse: insert written after retrying", "table", w.target, "rows", g.rows, "attempts", attempt+1)
+			}
 			return
 		}
 		if w.ctx.Err() != nil {

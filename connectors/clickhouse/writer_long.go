@@ -270,7 +270,8 @@ func (w *writer) settle(li *longInsert, err error) {
 		w.s.release(li.nc, err != nil)
 		li.nc = nil
 	}
-	for attempt := 0; err != nil; attempt++ {
+	attempt := 0
+	for ; err != nil; attempt++ {
 		if w.ctx.Err() != nil {
 			err = errClosed
 			break
@@ -290,6 +291,10 @@ func (w *writer) settle(li *longInsert, err error) {
 	}
 	if err == nil && li.rows > 0 {
 		w.inserts.Add(1)
+	}
+	if err == nil && attempt > 0 {
+		// The WARNs were the last word: say the target is back.
+		slog.Info("clickhouse: insert written after retrying", "table", w.target, "rows", li.rows, "blocks", len(li.groups), "attempts", attempt+1)
 	}
 	for _, g := range li.groups {
 		if g.err == nil {

@@ -87,6 +87,7 @@ func TestLongInsertFewerParts(t *testing.T) {
 // once the server is back the retry inserts all the batches again, once:
 // the table ends exact, and done runs in order without an error.
 func TestLongInsertCutMidway(t *testing.T) {
+	logs := captureLogs(t)
 	base := newEnv(t, nil)
 	s, p := base.proxied(map[string]any{"dial_timeout": "500ms", "max_backoff": "200ms"})
 	sch := kvSchema()
@@ -154,6 +155,7 @@ func TestLongInsertCutMidway(t *testing.T) {
 	if got := base.text("SELECT count(), uniqExact(id), sum(id) FROM " + quote(base.db) + ".kv_current"); got != "53\t53\t1431\n" {
 		t.Errorf("view: %q", got)
 	}
+	wantBack(t, logs, base.db+".kv")
 }
 
 // TestLongInsertBadBatch: a batch the insert cannot take (a NULL key)

@@ -1,9 +1,14 @@
 package clickhouse
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +29,7 @@ func kvSchema() *arrow.Schema {
 // writer: the write is held (done not called) and retried with back-off
 // until the server is reachable again, then acknowledged; nothing is lost.
 func TestRetryWhileUnreachable(t *testing.T) {
+	logs := captureLogs(t)
 	base := newEnv(t, nil)
 	s, p := base.proxied(map[string]any{"dial_timeout": "500ms", "max_backoff": "200ms"})
 	sch := kvSchema()
@@ -58,6 +64,55 @@ func TestRetryWhileUnreachable(t *testing.T) {
 	if got := base.text("SELECT id, v FROM " + quote(base.db) + ".kv_current ORDER BY id"); got != "1\ta\n2\tb\n3\tc\n" {
 		t.Errorf("got %q", got)
 	}
+	wantBack(t, logs, base.db+".kv")
+}
+
+// wantBack: after "clickhouse: insert failed, retrying", the log says the
+// insert was written in the end — the WARNs were the last word before, and
+// an operator who restarted ClickHouse under a running apply could not tell
+// from the log that the target was back (found by the operator trial).
+func wantBack(t *testing.T, logs *lockedBuffer, table string) {
+	t.Helper()
+	out := logs.String()
+	failed := regexp.MustCompile(`msg="clickhouse: insert failed, retrying" table=` + regexp.QuoteMeta(table) + ` `)
+	back := regexp.MustCompile(`msg="clickhouse: insert written after retrying" table=` + regexp.QuoteMeta(table) + ` .*attempts=(\d+)`)
+	if !failed.MatchString(out) {
+		t.Fatalf("no retry of %s logged:\n%s", table, out)
+	}
+	m := back.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the log does not say the insert into %s was written after the retries:\n%s", table, out)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 2 {
+		t.Errorf("attempts=%s, want at least 2:\n%s", m[1], out)
+	}
+}
+
+// lockedBuffer is a log's output, written by many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// captureLogs sends the default logger's lines to a buffer for the test.
+func captureLogs(t *testing.T) *lockedBuffer {
+	b := &lockedBuffer{}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(b, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	return b
 }
 
 // TestCoalesceAndFlushInterval: small writes become one insert, sent when

@@ -139,6 +139,7 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	} else {
 		r.cfg.log.Warn("binlog connection lost; reconnecting", "error", firstLine(cause), "position", r.safe.String())
 	}
+	lostAt := time.Now()
 	r.close()
 	if r.retries > 0 {
 		// No event came since the last reconnect (the server refused the
@@ -179,10 +180,13 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 	// attempts".)
 	r.retries++
 	backoff := 100 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		r.em.reconnected()
 		err := r.start()
 		if err == nil {
+			// The WARNs above were the last word on the connection: an
+			// operator reading the log could not tell that it came back.
+			r.cfg.log.Info("binlog reconnected", "position", r.safe.String(), "attempts", attempt, "after", time.Since(lostAt).Round(time.Millisecond))
 			return nil
 		}
 		if isFatal(err) {

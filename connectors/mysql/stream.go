@@ -445,7 +445,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 			if err2 != nil {
 				return nil, err2
 			}
-			st.log.Warn("cannot resume at the checkpoint's position; taking a new snapshot of the SNAPSHOT initial tables (on_binlog_gap = 'resnapshot')", "reason", err.Error(), "resume_at", cur.String())
+			st.log.Warn("cannot resume at the checkpoint's position; taking a new snapshot of the SNAPSHOT initial tables (on_binlog_gap = 'resnapshot')", "reason", connectors.GapReason(err), "resume_at", cur.String())
 			if len(never) > 0 {
 				st.log.Error("changes in the binlog gap are lost for SNAPSHOT never tables, which take no snapshot", "tables", strings.Join(never, ", "), "from", resume.File+":"+strconv.FormatUint(uint64(resume.Pos), 10), "to", cur.String())
 			}
@@ -921,13 +921,13 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error
 	const remedy = "set on_binlog_gap = 'resnapshot' to take a new snapshot here (it first marks every target with a truncate, so the rows deleted meanwhile leave them too), or start again with an empty state directory (exact for upsert targets; a changelog or file target would keep the rows deleted meanwhile)"
 	switch {
 	case st.flavor != "mariadb" || cp.Flavor == "mysql":
-		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and resuming by MySQL GTID on another server is not supported yet: its position is that server's own; %s", other, remedy)}
+		return resumePlace{}, lostWithRemedy(fmt.Sprintf("%s, and resuming by MySQL GTID on another server is not supported yet: its position is that server's own", other), remedy)
 	case cp.GTID == "":
-		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and it holds no GTID to find its place in this server's binlog by: its position is that server's own; %s", other, remedy)}
+		return resumePlace{}, lostWithRemedy(fmt.Sprintf("%s, and it holds no GTID to find its place in this server's binlog by: its position is that server's own", other), remedy)
 	}
 	want, err := parseGTIDStart(cp.GTID)
 	if err != nil {
-		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be read: %v; %s", other, cp.GTID, err, remedy)}
+		return resumePlace{}, lostWithRemedy(fmt.Sprintf("%s, and its GTID %s cannot be read: %v", other, cp.GTID, err), remedy)
 	}
 	logs, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {
@@ -953,13 +953,13 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error
 		case missing.diverged:
 			behind = ": the targets may hold changes read on the other server that this one never had, and resuming at the same sequence number here would skip this server's own transactions"
 		}
-		return resumePlace{}, lostPositionError{fmt.Errorf("%s, and its GTID %s cannot be found in this server's binlog: %s%s; %s", other, cp.GTID, missing.msg, behind, remedy)}
+		return resumePlace{}, lostWithRemedy(fmt.Sprintf("%s, and its GTID %s cannot be found in this server's binlog: %s%s", other, cp.GTID, missing.msg, behind), remedy)
 	case err != nil:
 		return resumePlace{}, fmt.Errorf("%s; finding its GTID %s here: %v", other, cp.GTID, err)
 	}
 	at, last, read, skipped, purged := pl.at, pl.last, pl.read, pl.skipped, pl.purged
 	if len(purged) > 0 {
-		return resumePlace{}, lostPositionError{fmt.Errorf("%s; its GTID %s is here, but before it this server's binlog has transactions of GTID domains the checkpoint's server never had (last: %s): etlq reads such a domain from its first transaction, as a MariaDB replica given that GTID position would, and the first transactions of %s were purged here (the oldest binary log, %s, begins after them); set skip_gtid_domains = '%s' to resume without reading those domains (what they changed in the pipelines' tables the targets then lack: etlq verify tells, --repair mends), or %s",
+		return resumePlace{}, lostPositionError{error: fmt.Errorf("%s; its GTID %s is here, but before it this server's binlog has transactions of GTID domains the checkpoint's server never had (last: %s): etlq reads such a domain from its first transaction, as a MariaDB replica given that GTID position would, and the first transactions of %s were purged here (the oldest binary log, %s, begins after them); set skip_gtid_domains = '%s' to resume without reading those domains (what they changed in the pipelines' tables the targets then lack: etlq verify tells, --repair mends), or %s",
 			other, cp.GTID, strings.Join(append(append(append([]string(nil), read...), skipped...), purged...), ", "), strings.Join(purged, ", "), files[0], strings.Join(pl.purgedIDs, ","), remedy)}
 	}
 	st.log.Warn("resuming by GTID on another server", "checkpoint_server_id", cp.ServerID, "server_id", st.ident.ID,
@@ -978,7 +978,26 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error
 // lostPositionError is a checkpoint position the server cannot resume
 // from: purged, or another server's that cannot be placed in this one's
 // binlog. snapshot_on_purge = true takes a new snapshot instead of failing.
-type lostPositionError struct{ error }
+type lostPositionError struct {
+	error
+	gap string // what was lost, without what to do: GapReason
+}
+
+// lostWithRemedy is a lost position: gap says what was lost, remedy what
+// to do about it.
+func lostWithRemedy(gap, remedy string) lostPositionError {
+	return lostPositionError{errors.New(gap + "; " + remedy), gap}
+}
+
+// GapReason is the gap without the advice of the error (set
+// on_binlog_gap = 'resnapshot', …), for a run that acts on it by itself:
+// it quoted the error, which told it to set the option it had.
+func (e lostPositionError) GapReason() string {
+	if e.gap == "" {
+		return e.Error()
+	}
+	return e.gap
+}
 
 // Is matches connectors.ErrPositionLost.
 func (lostPositionError) Is(target error) bool { return target == connectors.ErrPositionLost }
@@ -1013,9 +1032,11 @@ func checkPurged(c *client.Conn, pos binlogPos) error {
 // engine resumes from the checkpoint when on_binlog_gap = 'resnapshot'
 // (a new snapshot there); otherwise the run stops with this.
 func purgedWhileReading(pos binlogPos) error {
-	return lostPositionError{fmt.Errorf("binlog position %s, where etlq was reading, was purged on the server while etlq was behind it (its binlog connection was lost, and PURGE BINARY LOGS or the retention removed the file before it reconnected): the changes after it are gone from the server, and a new snapshot is needed: set on_binlog_gap = 'resnapshot' and run apply again, which then takes one of the SNAPSHOT initial tables from the checkpoint on (marking changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too), or start again with an empty state directory; etlq status shows how far behind a checkpoint is", pos)}
+	gap := fmt.Sprintf("binlog position %s, where etlq was reading, was purged on the server while etlq was behind it (its binlog connection was lost, and PURGE BINARY LOGS or the retention removed the file before it reconnected): the changes after it are gone from the server", pos)
+	return lostPositionError{fmt.Errorf("binlog position %s, where etlq was reading, was purged on the server while etlq was behind it (its binlog connection was lost, and PURGE BINARY LOGS or the retention removed the file before it reconnected): the changes after it are gone from the server, and a new snapshot is needed: set on_binlog_gap = 'resnapshot' and run apply again, which then takes one of the SNAPSHOT initial tables from the checkpoint on (marking changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too), or start again with an empty state directory; etlq status shows how far behind a checkpoint is", pos), gap}
 }
 
 func purgedError(pos binlogPos) error {
-	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot'; only the latter marks changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too)", pos)}
+	return lostPositionError{fmt.Errorf("binlog position %s was purged on the server: a new snapshot is needed (start again with an empty state directory, or set on_binlog_gap = 'resnapshot'; only the latter marks changelog and file targets with a truncate first, so that the rows deleted meanwhile leave them too)", pos),
+		fmt.Sprintf("binlog position %s was purged on the server", pos)}
 }

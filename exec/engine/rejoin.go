@@ -93,7 +93,7 @@ func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *plan
 				// restart would, which takes the new snapshot there
 				// (on_binlog_gap = 'resnapshot').
 				opts.Log.Warn("binlog gap while running: the server purged the binary log the stream was reading; resuming from the checkpoint, which takes a new snapshot of the SNAPSHOT initial tables (on_binlog_gap = 'resnapshot')",
-					"source", src.Name, "reason", err.Error())
+					"source", src.Name, "reason", connectors.GapReason(err))
 				r = &sourceRun{decl: r.decl, pipes: r.pipes, sinks: r.sinks, store: r.store, opts: r.opts,
 					stateName: r.stateName, alone: r.alone, until: r.until}
 				err = r.run(ctx)
