@@ -306,6 +306,10 @@ type Literal struct {
 	Raw    string
 	Value  string
 	Unit   string
+	// Refs are the values of the ${NAME} and ${file:PATH} references of
+	// an option's string, in Value (set by Expand): the parts a secret
+	// option holds from the environment or a file.
+	Refs []string
 }
 
 // ColumnRef is a column: "col", "before.col", or a metadata column such as

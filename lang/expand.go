@@ -31,6 +31,8 @@ type Expansion struct {
 	// Secret, when set, is called with each value that is a secret: the
 	// content of a ${file:…} and a value put into the password of a DSN.
 	Secret func(string)
+	// ref, when set, is called with the value of each reference.
+	ref func(string)
 }
 
 // ExpandWith is Expand with the file reader and a secret hook given.
@@ -55,10 +57,13 @@ func ExpandWith(f *File, x Expansion) Errors {
 	opts := func(os []*Option) {
 		for _, o := range os {
 			if l, ok := o.Value.(*Literal); ok && l.Kind == LitString {
-				v, e := expandRaw(l.Raw, l.Pos, x, false)
+				var refs []string
+				xo := x
+				xo.ref = func(v string) { refs = append(refs, v) }
+				v, e := expandRaw(l.Raw, l.Pos, xo, false)
 				errs = append(errs, e...)
 				if len(e) == 0 {
-					l.Value = v
+					l.Value, l.Refs = v, refs
 				}
 			}
 		}
@@ -122,6 +127,9 @@ func expandRaw(raw string, pos Pos, x Expansion, dsn bool) (string, Errors) {
 			if err != "" {
 				errs = append(errs, &Error{Pos: p, EndPos: e, Msg: err})
 			} else {
+				if x.ref != nil {
+					x.ref(v)
+				}
 				if dsn && ui.ok && i >= ui.start && i < ui.end {
 					if i > ui.colon {
 						x.Secret(v)

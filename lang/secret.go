@@ -94,10 +94,16 @@ func escapeUserinfo(v string) string {
 }
 
 // secretOptions are the WITH options whose string values are secrets as a
-// whole (or, for headers, in each header's value).
+// whole (or, for headers, in the value of each header named as a
+// credential).
 var secretOptions = map[string]bool{
 	"headers": true, "signing_secret": true, "password": true, "token": true, "secret": true,
 }
+
+// credentialHeader matches the name of a header whose value is a
+// credential: the others' values are shown (as connectors/http's
+// credentialHeader, which hides the same values in logs and errors).
+var credentialHeader = regexp.MustCompile(`(?i)auth|token|key|secret|cookie|password|signature`)
 
 // authSchemes are the Authorization schemes left visible before a masked
 // credential.
@@ -143,9 +149,9 @@ func ShowMasked(s string) string {
 // MaskSecrets returns a copy of a file's source with the secrets written
 // in it inline replaced by MaskByte, byte for byte (so that positions
 // still point at the same columns; ShowMasked shows each as Mask): the password of a DSN or URL in any string
-// literal, credential parameters of URLs (?password=, ?token=, …), and
-// the values of the options headers, signing_secret, password, token and
-// secret. ${…} references stay as written: they hold no secret. Error
+// literal, credential parameters of URLs (?password=, ?token=, …), the
+// values of the options signing_secret, password, token and secret, and
+// those of the headers named as credentials in headers. ${…} references stay as written: they hold no secret. Error
 // messages quote lines of this copy, never of the file itself.
 func MaskSecrets(src []byte) []byte {
 	out := []byte(string(src))
@@ -227,7 +233,9 @@ func maskLiteral(out []byte, s string, lo, hi int, option string) {
 		}
 		off := lo
 		for _, part := range strings.Split(lit, sep) {
-			if k := strings.IndexByte(part, ':'); k >= 0 {
+			// A header named as a credential ('X-Team: notify' is shown
+			// as written: masked, it said nothing the file did not).
+			if k := strings.IndexByte(part, ':'); k >= 0 && credentialHeader.MatchString(part[:k]) {
 				from := off + k + 1
 				// "Bearer", "Basic", … name the scheme, not the secret.
 				v := strings.TrimLeft(part[k+1:], " \t")

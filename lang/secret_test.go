@@ -93,13 +93,13 @@ func TestMaskSecrets(t *testing.T) {
 		"CREATE SINK k INTO clickhouse 'clickhouse://h:9000?password=hunter4&secure=true';\n" +
 		"-- a comment 'mysql://u:not-masked@h'\n" +
 		"CREATE PIPELINE p FROM binlog a.b INTO http 'https://u:${PW}@h/x'\n" +
-		"  WITH (headers = 'Authorization: Bearer hunter5; X-Id: 7', signing_secret = 'hunter6', timeout = '1s');\n"
+		"  WITH (headers = 'Authorization: Bearer hunter5; X-Id: 7; X-Api-Key: hunter7', signing_secret = 'hunter6', timeout = '1s');\n"
 	masked := string(MaskSecrets([]byte(src)))
 	if len(masked) != len(src) {
 		t.Fatalf("masking changed the length: %d, want %d", len(masked), len(src))
 	}
 	got := ShowMasked(masked)
-	for _, s := range []string{"hunter2", "hunter3", "hunter4", "hunter5", "hunter6"} {
+	for _, s := range []string{"hunter2", "hunter3", "hunter4", "hunter5", "hunter6", "hunter7"} {
 		if strings.Contains(got, s) {
 			t.Errorf("%s is shown:\n%s", s, got)
 		}
@@ -107,7 +107,7 @@ func TestMaskSecrets(t *testing.T) {
 	// Each secret shows as Mask, whatever its length: the quoted line
 	// does not tell how long a password is.
 	for _, s := range []string{"mysql://etl2:****@127.0.0.1:3316", "root:****@tcp(", "password=****&secure=true",
-		"'https://u:${PW}@h/x'", "Authorization: Bearer ****; X-Id: ****'", "timeout = '1s'", "not-masked"} {
+		"'https://u:${PW}@h/x'", "Authorization: Bearer ****; X-Id: 7; X-Api-Key: ****'", "timeout = '1s'", "not-masked"} {
 		if !strings.Contains(got, s) {
 			t.Errorf("want %q in\n%s", s, got)
 		}

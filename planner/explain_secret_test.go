@@ -38,3 +38,33 @@ func TestExplainMasksSecretOptions(t *testing.T) {
 		t.Errorf("a secret option's value is not hidden from messages: %q", got)
 	}
 }
+
+// TestHeaderValueFromVariableSecret: a header's value from ${NAME} is a
+// secret whatever the header's name ('X-Hook: ${HOOK_ID}'): the http sink
+// hides only the values of headers named as credentials, the rest of
+// headers is hidden by the planner, part by part (the whole option's
+// text alone never shows in a message); plan shows the option as written.
+func TestHeaderValueFromVariableSecret(t *testing.T) {
+	f, err := lang.ParseFile("test.etl", []byte(header+`CREATE PIPELINE hook FROM binlog shopdb.orders TRANSFORM id
+  INTO http 'https://hooks.example.com/x' FORMAT canal_json
+  WITH (headers = 'X-Team: pl4in-team; X-Hook: ${HOOK_ID}', timeout = '3s');
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := lang.Expand(f, func(string) (string, bool) { return "v4r-h00k-id", true }); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p, err := planner.Build(context.Background(), f, planner.Options{Catalog: shop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := connectors.RedactSecrets("endpoint: unknown hook v4r-h00k-id"); got != "endpoint: unknown hook ****" {
+		t.Errorf("a header's value from ${HOOK_ID} is not hidden from messages: %q", got)
+	}
+	var out strings.Builder
+	planner.Explain(&out, p, nil)
+	if s := out.String(); strings.Contains(s, "v4r-h00k-id") || !strings.Contains(s, "headers = 'X-Team: pl4in-team; X-Hook: ${HOOK_ID}'") {
+		t.Errorf("plan shows a variable's value or hides the option as written:\n%s", s)
+	}
+}

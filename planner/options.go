@@ -100,8 +100,15 @@ func (b *builder) bindOptions(opts []*lang.Option, what string, allowed ...[]con
 			}
 		}
 		if s, ok := v.(string); ok && spec.Secret {
-			// Hidden from every message and log from now on.
+			// Hidden from every message and log from now on, and so is
+			// each part from ${NAME} or ${file:PATH} ('X-Api: ${KEY}'
+			// of headers: KEY's value alone, where an endpoint quotes
+			// it back). (The connector hides the credentials of a
+			// value written inline: headers', by their names.)
 			connectors.RegisterSecret(s)
+			for _, r := range lit.Refs {
+				connectors.RegisterSecret(r)
+			}
 		}
 		out[name] = v
 	}

@@ -62,7 +62,7 @@ const (
 
 var options = append([]connectors.Option{
 	{Name: "headers", Type: connectors.OptString,
-		Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')", Secret: true},
+		Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}'); the values of headers named as credentials (Authorization, X-Api-Key, …: docs/security.md) and those from ${…} are hidden from logs and messages, the others are not", Secret: true},
 	{Name: "timeout", Type: connectors.OptDuration, Default: "10s", Doc: "per-request timeout"},
 	{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0), Doc: "most rows per request (0: no limit); a batch larger is split, and JSON-format batches that wait while a request is in flight go out together in the next one (up to 1 MiB), so that a pipeline behind its source does not send one request per transaction"},
 	{Name: "body", Type: connectors.OptString, Default: "array", Enum: []string{"array", "ndjson"},
@@ -146,6 +146,14 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 		return nil, err
 	}
 	for _, h := range c.headers {
+		// The value of a header named as a credential (credentialHeader)
+		// is a secret; a plain one ('X-Team: notify') is not: registered
+		// too, it masked the word wherever a log line had it (a path
+		// /tmp/trial-notify/… printed as /tmp/trial-****/…). A part of a
+		// value from ${NAME} or ${file:PATH} is hidden by the planner.
+		if !credentialHeader.MatchString(h[0]) {
+			continue
+		}
 		connectors.RegisterSecret(h[1])
 		// "Bearer <token>", "Basic <credentials>": the credentials alone
 		// are what an endpoint quotes back.

@@ -128,7 +128,10 @@ func certError(err error) bool {
 
 var _ connectors.TargetInsecureWarner = (*Sink)(nil)
 
-// credentialHeader matches the name of a header that carries a credential.
+// credentialHeader matches the name of a header that carries a credential:
+// its value is a secret (config), the others' are not. (lang's
+// credentialHeader, which masks the same values where a line of the file
+// is quoted, is the same pattern.)
 var credentialHeader = regexp.MustCompile(`(?i)auth|token|key|secret|cookie|password|signature`)
 
 // InsecureTargetWarnings names the credentials of t (a header that

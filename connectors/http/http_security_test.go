@@ -319,3 +319,25 @@ func TestEchoedCredentialsRedacted(t *testing.T) {
 		t.Errorf("the error shows a credential the endpoint echoed: %s", msg)
 	}
 }
+
+// TestOnlyCredentialHeadersSecret: the value of a header named as a
+// credential (Authorization, X-Api-Key, …) is hidden from every message,
+// as the credential of 'Bearer …' alone; a plain header's value is not a
+// secret: with every header value hidden, 'X-Team: notify' made every log
+// line mask the word, the trial's paths printed as /tmp/trial-****/…
+func TestOnlyCredentialHeadersSecret(t *testing.T) {
+	const team, key, bearer = "notifyq7x", "apik3y-q7x", "b34rer-q7x"
+	h := open(t, &recorder{}, connectors.Target{Options: map[string]any{
+		"headers": "X-Team: " + team + "; X-Api-Key: " + key + "; Authorization: Bearer " + bearer}})
+	if err := wait(t, h.write(1)); err != nil {
+		t.Fatal(err)
+	}
+	const path = "/tmp/trial-" + team + "/run6.log"
+	if got := connectors.RedactSecrets("file=" + path); got != "file="+path {
+		t.Errorf("a plain header's value masks unrelated text: %q", got)
+	}
+	msg := connectors.RedactSecrets("the endpoint said: key " + key + ", token " + bearer)
+	if strings.Contains(msg, key) || strings.Contains(msg, bearer) {
+		t.Errorf("a credential header's value is shown: %q", msg)
+	}
+}

@@ -113,7 +113,7 @@ var Sinks = []connectors.Spec{
 	{Kind: "http", Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET without its body) or any other status; a 4xx (other than 408 and 429) is the pipeline's own error: that pipeline stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline).",
 		Options: []connectors.Option{
 			{Name: "headers", Type: connectors.OptString, Secret: true,
-				Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')"},
+				Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}'); the values of headers named as credentials (Authorization, X-Api-Key, …: docs/security.md) and those from ${…} are hidden from logs and messages, the others are not"},
 			{Name: "timeout", Type: connectors.OptDuration, Default: "10s",
 				Doc: "per-request timeout"},
 			{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0),
@@ -139,7 +139,7 @@ var Sinks = []connectors.Spec{
 		},
 		TargetOptions: []connectors.Option{
 			{Name: "headers", Type: connectors.OptString, Secret: true,
-				Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}')"},
+				Doc: "extra request headers, 'Name: value' separated by newlines or ';' (e.g. 'Authorization: Bearer ${TOKEN}'); the values of headers named as credentials (Authorization, X-Api-Key, …: docs/security.md) and those from ${…} are hidden from logs and messages, the others are not"},
 			{Name: "timeout", Type: connectors.OptDuration, Default: "10s",
 				Doc: "per-request timeout"},
 			{Name: "batch_rows", Type: connectors.OptInt, Default: int64(0),

@@ -16,7 +16,6 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -342,16 +341,29 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	// fails what they hold. (A run that ends by itself, --once, waits for
 	// its writes as long as they take: a table copied for a wider key may
 	// take longer.)
+	// The drain below ends when every writer acknowledged what it holds,
+	// or when the watcher closes them: under drainMu, one of the two
+	// comes first, and the run's status says which (the watcher's WARN
+	// logged after the status was taken for a clean stop: exit 0).
 	drained := make(chan struct{})
-	defer close(drained)
-	var closedUnwritten atomic.Bool
+	drainCtx, endDrain := context.WithCancel(context.Background())
+	defer endDrain()
+	var drainMu sync.Mutex
+	drainOver, closedUnwritten := false, false
 	stopWatch := context.AfterFunc(ctx, func() {
 		select {
 		case <-drained:
 			return
 		case <-time.After(r.opts.DrainTimeout):
 		}
-		closedUnwritten.Store(true)
+		drainMu.Lock()
+		if drainOver {
+			drainMu.Unlock()
+			return
+		}
+		closedUnwritten = true
+		drainMu.Unlock()
+		endDrain()
 		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
 			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
 		// Every writer the run opened: the pipelines', the row copies',
@@ -375,23 +387,45 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		runErr = nil
 	}
 
+	// Stopped (SIGTERM): the loop's context.Canceled, also a sink's error
+	// that wraps it, is no status of its own; the drain's is.
+	stopped := ctx.Err() != nil && errors.Is(runErr, context.Canceled)
+	if stopped {
+		runErr = nil
+	}
+
 	// Drain: flush every writer so that every write is acknowledged, then
-	// commit the last contiguous mark.
-	flushCtx, cancelFlush := context.WithTimeout(context.Background(), r.opts.DrainTimeout)
-	defer cancelFlush()
+	// commit the last contiguous mark. Stopped, the watcher above ends
+	// it; a run that ends by itself has the drain time of its own.
+	flushCtx := drainCtx
+	if ctx.Err() == nil {
+		var cancelFlush context.CancelFunc
+		flushCtx, cancelFlush = context.WithTimeout(drainCtx, r.opts.DrainTimeout)
+		defer cancelFlush()
+	}
+	var flushErr error
 	for _, pr := range r.runs {
 		if pr.copy != nil {
 			pr.copy.out.settle()
-			if err := pr.copy.writer.Flush(flushCtx); err != nil && runErr == nil {
-				runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			if err := pr.copy.writer.Flush(flushCtx); err != nil && flushErr == nil {
+				flushErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 			}
 		}
 		pr.out.settle()
-		if err := pr.writer.Flush(flushCtx); err != nil && runErr == nil && !connectors.IsDataError(err) {
+		if err := pr.writer.Flush(flushCtx); err != nil && flushErr == nil && !connectors.IsDataError(err) {
 			// (A row the target refused was its write's: a stop,
 			// taken below.)
-			runErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
+			flushErr = fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 		}
+	}
+	drainMu.Lock()
+	drainOver = true
+	close(drained)
+	closed := closedUnwritten
+	drainMu.Unlock()
+	var drainErr error // the flush's, when it is the run's
+	if runErr == nil {
+		runErr, drainErr = flushErr, flushErr
 	}
 	r.takeStops(ctx) // (those of the writes the flush made)
 	stopCommit()
@@ -402,12 +436,22 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	if err := r.commit(names); err != nil && runErr == nil {
 		runErr = err
 	}
-	if closedUnwritten.Load() && (runErr == nil || errors.Is(runErr, context.Canceled)) {
+	if ctx.Err() != nil && (closed || flushErr != nil) && (runErr == nil || runErr == drainErr || errors.Is(runErr, context.Canceled)) {
 		// Stopped with writes the sinks never acknowledged: nothing is
 		// lost (the checkpoint is before them), but the run did not end
 		// as a clean stop does, and its exit status says so (it was 0,
-		// with only the WARN to tell).
-		runErr = fmt.Errorf("source %s: stopped before the sinks acknowledged every write (closed after %s); the checkpoint is before what was not written, which the next run reads again", r.decl.Name, r.opts.DrainTimeout)
+		// with only the WARN to tell). A flush that failed, or that the
+		// watcher ended by closing the writers, says so as well: its
+		// error may wrap context.Canceled, which is taken for a clean
+		// stop.
+		why := fmt.Sprintf("closed after %s", r.opts.DrainTimeout)
+		if !closed {
+			why = flushErr.Error()
+		}
+		runErr = fmt.Errorf("source %s: stopped before the sinks acknowledged every write (%s); the checkpoint is before what was not written, which the next run reads again", r.decl.Name, why)
+	}
+	if runErr == nil && stopped {
+		runErr = context.Canceled
 	}
 	if len(r.stopped) > 0 && (runErr == nil || errors.Is(runErr, context.Canceled)) {
 		// The pipelines that stopped alone fail the run when it ends.
