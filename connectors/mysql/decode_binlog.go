@@ -41,6 +41,37 @@ type colDec struct {
 	dateOK   bool
 	dateBits int64
 	dateVal  int64
+	// size is the bytes every value of a fixed-size type takes in a row
+	// image (0: a length-prefixed or packed type): a value nobody reads
+	// (an update's before value no pipeline asks for) is stepped over
+	// without decoding it.
+	size int
+}
+
+// fixedSize is the bytes every value of binlog type tp with metadata meta
+// takes in a row image, 0 when values differ in size.
+func fixedSize(tp byte, meta uint16) int {
+	switch tp {
+	case gm.MYSQL_TYPE_TINY, gm.MYSQL_TYPE_YEAR:
+		return 1
+	case gm.MYSQL_TYPE_SHORT:
+		return 2
+	case gm.MYSQL_TYPE_INT24, gm.MYSQL_TYPE_DATE:
+		return 3
+	case gm.MYSQL_TYPE_LONG, gm.MYSQL_TYPE_FLOAT:
+		return 4
+	case gm.MYSQL_TYPE_LONGLONG, gm.MYSQL_TYPE_DOUBLE:
+		return 8
+	case gm.MYSQL_TYPE_NEWDECIMAL:
+		return decimalBinSize(int(meta>>8), int(meta&0xFF))
+	case gm.MYSQL_TYPE_TIMESTAMP2:
+		return 4 + int(meta+1)/2
+	case gm.MYSQL_TYPE_DATETIME2:
+		return 5 + int(meta+1)/2
+	case gm.MYSQL_TYPE_TIME2:
+		return 3 + int(meta+1)/2
+	}
+	return 0
 }
 
 // imageCols is a rows event's column bitmap (which binlog columns its row
@@ -181,7 +212,7 @@ func (m *tableMap) bind(t *table) error {
 			return fmt.Errorf("binlog column %d of %s has type %d, which does not fit column %q (%s) of the schema at this position",
 				i+1, t.Ref, m.types[i], c.Name, c.sourceType())
 		}
-		m.cols[i] = colDec{c: c, ci: ci, meta: m.metas[i], tp: m.types[i]}
+		m.cols[i] = colDec{c: c, ci: ci, meta: m.metas[i], tp: m.types[i], size: fixedSize(m.types[i], m.metas[i])}
 	}
 	return nil
 }
@@ -287,6 +318,13 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, img imageCols, dst [
 			if out != nil {
 				out.appendNull()
 			}
+			continue
+		}
+		if out == nil && cd.size > 0 {
+			if pos+cd.size > len(data) {
+				return 0, fmt.Errorf("column %q of %s: truncated row image", cd.c.Name, m.t.Ref)
+			}
+			pos += cd.size
 			continue
 		}
 		var bv any
