@@ -22,7 +22,7 @@ type batchBuilder struct {
 	schema *arrow.Schema
 	mem    memory.Allocator
 	consts *constStrings
-	cols   []outCol // table columns, then before.* columns
+	cols   []outCol // table columns, then before.* columns (nil: one whose values no pipeline reads)
 	runs   []metaRun
 	rows   int
 	// data is the size of the row images appended since the last
@@ -44,11 +44,6 @@ type batchBuilder struct {
 	beforeUsed  bool
 	nulls       []arrow.Array
 	nullRows    int
-	// unread: the before.* columns whose values no pipeline reads
-	// (connectors.BeforeCols): their builders are nil, their values are
-	// skipped when an update's before image is decoded, and the batch
-	// holds an all-NULL array for them.
-	unread int
 }
 
 func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, before bool, reads connectors.BeforeCols) *batchBuilder {
@@ -63,7 +58,10 @@ func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, befor
 	for i, f := range s.Fields()[:n] {
 		if i >= nc {
 			if c := t.Cols[i-nc]; !reads.Reads(c.Name, c.PK > 0) {
-				b.unread++
+				// A before.* column whose values no pipeline reads
+				// (connectors.BeforeCols): no builder (nil), its
+				// values are skipped when an update's before image is
+				// decoded, and the batch holds an all-NULL array.
 				continue
 			}
 		}
@@ -177,7 +175,7 @@ func (b *batchBuilder) finish() arrow.RecordBatch {
 		built = len(b.cols)
 	}
 	cols := make([]arrow.Array, 0, b.schema.NumFields())
-	var own []arrow.Array
+	own := make([]arrow.Array, 0, built)
 	for i, c := range b.cols[:built] {
 		if c == nil {
 			// An unread before.* column: all NULL (shared; the
