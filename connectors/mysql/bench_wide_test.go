@@ -65,20 +65,5 @@ func BenchmarkBinlogDecodeWideUpdates(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, c := range []struct {
-		name   string
-		before connectors.BeforeCols
-	}{{"before=all", connectors.BeforeCols{}}, {"before=key", connectors.BeforeCols{Some: true}}} {
-		b.Run(c.name, func(b *testing.B) {
-			cpu0 := processCPU()
-			for i := 0; i < b.N; i++ {
-				if got := decodeChanges(b, src, tbl, start, raw, c.before); got != rows {
-					b.Fatalf("decoded %d changes, want %d", got, rows)
-				}
-			}
-			cpu := processCPU() - cpu0
-			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N*rows), "cpu_ns/row")
-			b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "rows/s")
-		})
-	}
+	benchBeforeModes(b, src, tbl, start, raw, rows)
 }

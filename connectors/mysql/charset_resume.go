@@ -2,8 +2,6 @@ package mysql
 
 import (
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -36,18 +34,8 @@ type charsetDiff struct {
 // that DDL's: the schema is kept, with a WARN naming the command that reads
 // the table again.
 func (st *stream) checkSavedCharsets(c *client.Conn, cp *markState, saved map[connectors.TableRef]*table) error {
-	var refs []connectors.TableRef
-	for ref, t := range saved {
-		if slices.ContainsFunc(t.Cols, isText) {
-			refs = append(refs, ref)
-		}
-	}
-	if len(refs) == 0 {
-		return nil
-	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
-	live, err := readTables(c, refs)
-	if err != nil {
+	refs, live, err := readSavedWith(c, saved, isText)
+	if err != nil || len(refs) == 0 {
 		return err
 	}
 	// The binlog's end after the read: a DDL that changed what was read

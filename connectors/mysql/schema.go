@@ -399,24 +399,32 @@ func readLossyMembers(c *client.Conn, t *table) error {
 	return nil
 }
 
+// readSavedWith reads from the server the tables of saved (a checkpoint's
+// schemas) that have a column for which has is true: their refs, sorted,
+// and their live schemas (none: nil, nil, nil).
+func readSavedWith(c *client.Conn, saved map[connectors.TableRef]*table, has func(*column) bool) ([]connectors.TableRef, map[connectors.TableRef]*table, error) {
+	var refs []connectors.TableRef
+	for ref, t := range saved {
+		if slices.ContainsFunc(t.Cols, has) {
+			refs = append(refs, ref)
+		}
+	}
+	if len(refs) == 0 {
+		return nil, nil, nil
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
+	live, err := readTables(c, refs)
+	return refs, live, err
+}
+
 // repairSavedMembers gives the ENUM and SET columns of schemas kept in a
 // checkpoint the members readLossyMembers reads, where a checkpoint written
 // before it kept information_schema's '?' for a character outside the BMP:
 // a column whose COLUMN_TYPE is still the one the checkpoint has (the same
 // '?' text, so the same members) takes the live members.
 func repairSavedMembers(c *client.Conn, saved map[connectors.TableRef]*table) error {
-	var refs []connectors.TableRef
-	for ref, t := range saved {
-		if slices.ContainsFunc(t.Cols, lossyMembers) {
-			refs = append(refs, ref)
-		}
-	}
-	if len(refs) == 0 {
-		return nil
-	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].String() < refs[j].String() })
-	live, err := readTables(c, refs)
-	if err != nil {
+	refs, live, err := readSavedWith(c, saved, lossyMembers)
+	if err != nil || len(refs) == 0 {
 		return err
 	}
 	for _, ref := range refs {
