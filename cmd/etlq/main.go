@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
@@ -78,6 +79,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
+	// What a connector logs (a source's warning) is written as apply
+	// writes it, by every command, never with a secret: the commands that
+	// set no logger of their own (check, plan, status, verify, …) wrote
+	// Go's default "2026/12/06 23:44:36 WARN …" lines, unredacted.
+	slog.SetDefault(slog.New(textHandler(connectors.RedactingWriter(os.Stderr))))
 	err := kctx.Run()
 	if err == nil {
 		return
