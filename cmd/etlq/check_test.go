@@ -425,3 +425,31 @@ func TestCheckReportsEveryStage(t *testing.T) {
 		}
 	})
 }
+
+// TestCommandsLogAsApply: check and plan (and status, verify, …) logged a source's
+// warning through Go's default logger — "2026/12/06 23:44:36 WARN
+// unencrypted connection: …" — where apply writes "time=… level=WARN
+// msg=…" (new-user trial: two formats of one warning), and without the
+// secret redaction or the plain error text of apply's handler. Every
+// command logs as apply does.
+func TestCommandsLogAsApply(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	db := checkDB(t, myDSN, map[string]string{"t": "id INT PRIMARY KEY, v INT"})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.etl")
+	src := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s';\nCREATE PIPELINE p FROM binlog s.%s.t INTO stdout;\n", myDSN, db)
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logFormat := regexp.MustCompile(`(?m)^time=\S+ level=WARN msg="unencrypted connection: the server offers no TLS`)
+	for _, args := range [][]string{{"check", path}, {"plan", path}} {
+		out, err := runEtlq(t, args...)
+		if err != nil {
+			t.Fatalf("etlq %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		if !logFormat.MatchString(out) {
+			t.Errorf("etlq %s: the unencrypted-connection warning is not logged as apply logs it (time=… level=WARN msg=…):\n%s", args[0], out)
+		}
+	}
+}

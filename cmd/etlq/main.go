@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -76,6 +79,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	kctx.BindTo(ctx, (*context.Context)(nil))
+	// What a connector logs (a source's warning) is written as apply
+	// writes it, by every command, never with a secret: the commands that
+	// set no logger of their own (check, plan, status, verify, …) wrote
+	// Go's default "2026/12/06 23:44:36 WARN …" lines, unredacted.
+	slog.SetDefault(slog.New(textHandler(connectors.RedactingWriter(os.Stderr))))
 	err := kctx.Run()
 	if err == nil {
 		return
@@ -101,6 +109,40 @@ func registerURLSecret(raw string) {
 type versionCmd struct{}
 
 func (versionCmd) Run() error {
-	fmt.Println("etlq", version)
+	info, _ := debug.ReadBuildInfo()
+	fmt.Println(versionText(version, info))
 	return nil
+}
+
+// versionText is what etlq version prints: the version the build set, or,
+// for a build from a checkout ("dev"), the commit go build recorded, its
+// time and whether the tree had changes.
+func versionText(version string, info *debug.BuildInfo) string {
+	text := "etlq " + version
+	if version != "dev" || info == nil {
+		return text
+	}
+	var rev, at string
+	modified := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return text
+	}
+	parts := []string{"git " + rev[:min(12, len(rev))]}
+	if at != "" {
+		parts = append(parts, at)
+	}
+	if modified {
+		parts = append(parts, "modified")
+	}
+	return text + " (" + strings.Join(parts, ", ") + ")"
 }

@@ -92,7 +92,7 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 					bar = p.AddBar(total, mpb.BarWidth(40),
 						mpb.PrependDecorators(decor.Name("snapshot "+pr.Ref.String(), decor.WCSyncSpaceR), decor.CountersNoUnit("%d / %d", decor.WCSyncSpace)),
 						mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.Any(func(st decor.Statistics) string {
-							return speed.speedETA(st.Current, st.Total, time.Now())
+							return speed.barSpeed(st, time.Now())
 						})),
 						mpb.BarFillerOnComplete("done"),
 					)
@@ -207,6 +207,17 @@ func (w *window) speedETA(done, total int64, now time.Time) string {
 	}
 	left := time.Duration(float64(max(total-done, 0)) / r * float64(time.Second))
 	return fmt.Sprintf(" %8.0f rows/s ETA %s", r, left.Round(time.Second))
+}
+
+// barSpeed is what a snapshot bar shows after its percentage: its speed
+// and ETA while it runs, nothing once it is done ("done" is the bar). A
+// table read before the first frame showed "0 rows/s ETA ?" for the rest
+// of the run, its window having never seen a row move.
+func (w *window) barSpeed(st decor.Statistics, now time.Time) string {
+	if st.Completed {
+		return ""
+	}
+	return w.speedETA(st.Current, st.Total, now)
 }
 
 // logOutput is where apply's logs go: standard error, or, while the

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vbauerster/mpb/v8/decor"
+
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
@@ -55,6 +57,31 @@ func TestWindowETA(t *testing.T) {
 	// 550,000 rows left at 10,000 rows/s.
 	if !strings.Contains(got, " 10000 rows/s") || !strings.HasSuffix(got, "ETA 55s") {
 		t.Errorf("resumed at 42 %%, 10,000 rows/s: %q, want 10000 rows/s and ETA 55s", got)
+	}
+}
+
+// TestDoneBarNoETA: a snapshot bar that is done says so and nothing more.
+// One that finished before the first frame (a small table) showed
+// "10010 / 10010 done  100 %  0 rows/s ETA ?" for the whole run, since the
+// window never saw its rows move (new-user trial, make demo).
+func TestDoneBarNoETA(t *testing.T) {
+	t.Parallel()
+	w := &window{span: 10 * time.Second}
+	t0 := time.Unix(1000, 0)
+	for i := 0; i <= 8; i++ {
+		st := decor.Statistics{Current: 10010, Total: 10010, Completed: true}
+		if got := w.barSpeed(st, t0.Add(time.Duration(i)*250*time.Millisecond)); got != "" {
+			t.Fatalf("a done bar, frame %d: %q, want nothing after the percentage", i, got)
+		}
+	}
+	// A bar still running keeps its speed and ETA.
+	w = &window{span: 10 * time.Second}
+	var got string
+	for i := 0; i <= 8; i++ {
+		got = w.barSpeed(decor.Statistics{Current: int64(i) * 1000, Total: 100_000}, t0.Add(time.Duration(i)*250*time.Millisecond))
+	}
+	if !strings.Contains(got, " 4000 rows/s ETA 23s") {
+		t.Errorf("a running bar: %q, want 4000 rows/s ETA 23s (92,000 rows left)", got)
 	}
 }
 

@@ -119,7 +119,7 @@ func replDB(t *testing.T) (dsn, db string) {
 func withoutPlainWarning(stderr string) string {
 	var keep []string
 	for _, l := range strings.SplitAfter(stderr, "\n") {
-		if !strings.Contains(l, "WARN unencrypted connection: the server offers no TLS") {
+		if !strings.Contains(l, "unencrypted connection: the server offers no TLS") {
 			keep = append(keep, l)
 		}
 	}

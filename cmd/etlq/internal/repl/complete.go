@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -70,7 +71,20 @@ var replStarters = []string{"SHOW", "DESCRIBE", "FROM", "PLAN", "CREATE"}
 // binlog, DESCRIBE, SHOW TABLES FROM), columns of the tables the statement
 // reads, functions, pipeline names (after PLAN) and file names (after
 // \load).
+//
+// It runs while the line editor holds the terminal: what a source logs
+// meanwhile (the warning of its first connection, which a Tab often
+// makes) is held and shown once the line is entered (showHeld); written
+// to the terminal it landed in the middle of the line being typed.
 func (r *repl) complete(line string, pos int) (head string, completions []string, tail string) {
+	prev := slog.Default()
+	slog.SetDefault(slog.New(warnHandler(&r.held)))
+	defer slog.SetDefault(prev)
+	return r.completeWords(line, pos)
+}
+
+// completeWords is complete, logging through slog's default logger.
+func (r *repl) completeWords(line string, pos int) (head string, completions []string, tail string) {
 	if pos > len(line) {
 		pos = len(line)
 	}

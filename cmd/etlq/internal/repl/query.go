@@ -74,7 +74,7 @@ func (r *repl) query(ctx context.Context, text string, q *lang.Query) error {
 		}
 		fmt.Fprintf(r.errw, "-- %s (Ctrl-C stops)\n", queryNote(plan.Pipelines[0]))
 	}()
-	log := slog.New(slog.NewTextHandler(r.errw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(warnHandler(r.errw))
 	// A source logs through slog's default logger (apply sets it from
 	// --log-format); during a query it is this one, warnings only: the
 	// source's INFO lines (a schema change, a table joining) came between

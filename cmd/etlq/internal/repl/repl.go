@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -85,6 +86,10 @@ type repl struct {
 	pending string // the statement being typed, across lines
 	failed  bool   // a statement failed (the exit status of a script)
 
+	// held keeps what was logged while Tab completion ran, until the line
+	// is entered.
+	held heldLog
+
 	mu          sync.Mutex
 	cancelStmt  context.CancelFunc // cancels the running statement; nil between statements
 	interrupted bool               // the running statement was stopped by Ctrl-C
@@ -98,6 +103,11 @@ func Run(ctx context.Context, c Config) error {
 	// Rows go to stdout as they are; messages to stderr without secrets.
 	r := newRepl(ctx, os.Stdout, connectors.RedactingWriter(os.Stderr), stdinTTY && stdoutTTY, stdoutTTY)
 	defer r.close()
+	// A source logs through slog's default logger: warnings only, on the
+	// error output, shaped as a query's (SHOW and DESCRIBE connect too).
+	prev := slog.Default()
+	slog.SetDefault(slog.New(warnHandler(r.errw)))
+	defer slog.SetDefault(prev)
 	if c.Source != "" {
 		r.flagSrc = &planner.SourceDecl{Name: flagSourceName, Kind: dsnKind(c.Source), DSN: c.Source,
 			Redacted: planner.Redact(c.Source), Options: map[string]any{}}
@@ -194,6 +204,7 @@ func (r *repl) loop(in lineReader) {
 			prompt = "   -> "
 		}
 		line, err := in.ReadLine(prompt)
+		r.showHeld()
 		if errors.Is(err, errAbort) {
 			r.pending = ""
 			continue
@@ -489,4 +500,41 @@ func sourceNames(ds []*planner.SourceDecl) string {
 		names = append(names, d.Name)
 	}
 	return strings.Join(names, ", ")
+}
+
+// warnHandler logs warnings and errors to w as slog text: the REPL's
+// logger, as a query's.
+func warnHandler(w io.Writer) slog.Handler {
+	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn})
+}
+
+// heldLog is log output kept for later: a source may log from a goroutine
+// of its own.
+type heldLog struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (h *heldLog) Write(b []byte) (int, error) {
+	h.mu.Lock()
+	h.buf = append(h.buf, b...)
+	h.mu.Unlock()
+	return len(b), nil
+}
+
+// take returns what was held and empties it.
+func (h *heldLog) take() []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := h.buf
+	h.buf = nil
+	return b
+}
+
+// showHeld writes what was logged during Tab completion to the error
+// output, now that the line editor has given the terminal back.
+func (r *repl) showHeld() {
+	if b := r.held.take(); len(b) > 0 {
+		r.errw.Write(b)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -210,5 +211,55 @@ func TestHistoryHidesSecrets(t *testing.T) {
 	const ref = "CREATE SOURCE s FROM mysql 'mysql://etl:${DB_PW}@db:3306';"
 	if got := historyEntry(ref); got != ref {
 		t.Errorf("history entry %q, want %q", got, ref)
+	}
+}
+
+// tabReader is a terminal's line editor in a test: its first ReadLine
+// presses Tab on line (the completer runs while the editor holds the
+// terminal), then the input ends.
+type tabReader struct {
+	r    *repl
+	line string
+	done bool
+}
+
+func (t *tabReader) ReadLine(string) (string, error) {
+	if t.done {
+		return "", io.EOF
+	}
+	t.done = true
+	t.r.complete(t.line, len(t.line))
+	return "", nil
+}
+func (t *tabReader) AddHistory(string) {}
+func (t *tabReader) Close()            {}
+
+// TestCompletionWarningWaitsForTheLine: the source's first connection is
+// made by the first Tab, while the line editor holds the terminal; its
+// warning (ssl_mode = 'preferred' finding no TLS) was written straight
+// onto the line being typed — "etlq> SHOW TABLES 2026/12/07 08:45:10 WARN
+// unencrypted connection: …" (new-user trial), in the log package's
+// format where a query's warnings are slog text. A warning logged while
+// completing is shown once the line is entered, on the REPL's error
+// output, as a query's are.
+func TestCompletionWarningWaitsForTheLine(t *testing.T) {
+	dsn, db := replDB(t)
+	var direct, errw bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&direct, nil)))
+	defer slog.SetDefault(prev)
+
+	r := newRepl(context.Background(), io.Discard, &errw, false, false)
+	defer r.close()
+	// A source name of its own: the warning is logged once per source and
+	// address in the process.
+	name := "tab_" + db
+	r.flagSrc = &planner.SourceDecl{Name: name, Kind: "mysql", DSN: dsn, Options: map[string]any{}}
+	r.loop(&tabReader{r: r, line: "DESCRIBE " + db + ".or"})
+	if strings.Contains(direct.String(), "unencrypted") {
+		t.Errorf("the warning went to the terminal while the line was edited: %q", direct.String())
+	}
+	if got := errw.String(); !strings.Contains(got, "unencrypted connection") || !strings.Contains(got, "source="+name) {
+		t.Errorf("the REPL's error output %q, want the unencrypted-connection warning of %s", got, name)
 	}
 }
