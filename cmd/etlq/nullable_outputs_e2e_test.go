@@ -13,7 +13,9 @@ import (
 // Nullable when they may be (a NULL-able column, json_value of an absent
 // path, dayofweek); a table whose computed columns an earlier version
 // created Nullable takes the snapshot's and the binlog's rows as it is: no
-// error, no ALTER. Failed before: every computed column was Nullable.
+// error, no ALTER; a column whose source drops NOT NULL while etlq follows
+// the binlog becomes Nullable, and takes the NULL. Failed before: every
+// computed column was Nullable.
 func TestComputedColumnsNotNullable(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, testComputedColumnsNotNullable)
@@ -69,4 +71,13 @@ CREATE PIPELINE p FROM binlog s.%[3]s.t SNAPSHOT initial
 		t.Errorf("the Nullable columns changed:\n got %s\nwant %s", got, old)
 	}
 	diffRows(t, []string{"1|2|-1|CD|2024|cd-1|NULL|1|5", "2|4|5|XYZ|2000|xyz-2|5|NULL|7", "3|6|7|Q|1999|q-3|7|x|6"}, rows())
+
+	// The source drops d's NOT NULL: year(d) may now be NULL, and its
+	// column becomes Nullable before a NULL reaches it.
+	myExec(t, my, "ALTER TABLE "+db+".t MODIFY d DATE NULL", "INSERT INTO "+db+".t VALUES (4, NULL, 'z', NULL, '{}')")
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	if got, want := types(), strings.Replace(old, "y|Int64", "y|Nullable(Int64)", 1); got != want {
+		t.Errorf("after d dropped NOT NULL:\n got %s\nwant %s", got, want)
+	}
+	diffRows(t, []string{"1|2|-1|CD|2024|cd-1|NULL|1|5", "2|4|5|XYZ|2000|xyz-2|5|NULL|7", "3|6|7|Q|1999|q-3|7|x|6", "4|8|-1|Z|NULL|z-4|NULL|NULL|NULL"}, rows())
 }
