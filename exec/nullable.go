@@ -157,14 +157,18 @@ func isZero(l *litExpr) bool {
 
 // lenientTotal reports whether the implicit conversion from → to converts
 // every value (a lenient cast gives NULL for one it cannot: text that is
-// no date, a number out of the target's range): to text, between dates
-// and timestamps, integers to a wider integer or to FLOAT64.
+// no date, a number out of the target's range): to text or BOOL, between
+// dates and timestamps, numbers to FLOAT64, integers and decimals to a
+// type with room for all their digits (TestLenientTotal).
 func lenientTotal(from, to stdlib.Type) bool {
 	switch {
 	case from == to:
 		return true
 	case to.Kind == stdlib.String || to.Kind == stdlib.Binary:
 		return true
+	case to.Kind == stdlib.Bool:
+		// (text as a condition: its numeric prefix, 'abc' FALSE)
+		return from.IsNumeric() || from.IsTemporal() || from.IsStringLike() || from.Kind == stdlib.Binary
 	case from.Kind == stdlib.Date && (to.Kind == stdlib.Timestamp || to.Kind == stdlib.Date),
 		from.Kind == stdlib.Timestamp && (to.Kind == stdlib.Date || to.Kind == stdlib.Time):
 		return true
