@@ -3,6 +3,8 @@ package exec
 import (
 	"fmt"
 	"strings"
+
+	"github.com/etlq/etlq/stdlib"
 )
 
 // NullReason says why e may be NULL for some row, or "" when the
@@ -15,9 +17,12 @@ import (
 // that may be 0, IN with NULL in its list. A function that propagates NULL
 // arguments gives NULL when they do; so does a user function (CREATE
 // FUNCTION), and its body may give NULL unless it is proven not to (see
-// resultNil). What a stdlib function gives for values that are not NULL is
-// not looked at (json_value of an absent path, the weekday of a zero
-// date): those are not reported.
+// resultNil). A stdlib function may give NULL for values that are not
+// NULL (json_value of an absent path, the weekday of a zero date) unless
+// its registration declares it NullFree; an implicit conversion may give
+// NULL for a value it cannot convert (text that is no date) unless every
+// value converts (lenientTotal). A row that fails (a CAST of bad text, an
+// overflow) is not NULL: it never reaches the output.
 func NullReason(e Expr, nullable func(col int) bool) string {
 	n, err := asNode(e)
 	if err != nil {
@@ -53,10 +58,47 @@ func nullReason(n node, nullable func(int) bool) string {
 		}
 	case *callExpr:
 		if e.b.NullAware {
-			// It sees NULL arguments and decides itself (concat_ws).
+			// It sees NULL arguments and decides itself: only those
+			// it declares give NULL (concat_ws's separator).
+			if !e.f.NullFree {
+				return fmt.Sprintf("%s may give NULL", e.String())
+			}
+			for _, i := range e.f.NullArgs {
+				if i < len(e.args) {
+					if w := nullReason(e.args[i], nullable); w != "" {
+						return w
+					}
+				}
+			}
 			return ""
 		}
+		for _, c := range e.args {
+			if w := nullReason(c, nullable); w != "" {
+				return w
+			}
+		}
+		if !e.f.NullFree {
+			return fmt.Sprintf("%s may give NULL for arguments that are not NULL (%s can)", e.String(), e.f.Name)
+		}
+		return ""
+	case *castExpr:
+		if w := nullReason(e.x, nullable); w != "" {
+			return w
+		}
+		if e.lenient && !lenientTotal(e.x.Type(), e.t) {
+			return fmt.Sprintf("%s is NULL where it does not convert to %s", e.String(), e.t)
+		}
+		return ""
 	case *arithExpr:
+		if e.l.Type().Kind == stdlib.Interval || e.r.Type().Kind == stdlib.Interval {
+			if w := nullReason(e.l, nullable); w != "" {
+				return w
+			}
+			if w := nullReason(e.r, nullable); w != "" {
+				return w
+			}
+			return fmt.Sprintf("%s is NULL where it falls outside years 1…9999", e.String())
+		}
 		if e.op == '/' || e.op == '%' {
 			if lit, ok := e.r.(*litExpr); !ok || lit.v.IsNull(0) || isZero(lit) {
 				return fmt.Sprintf("%s is NULL where %s is 0", e.String(), e.r.String())
@@ -112,3 +154,45 @@ func guarded(cond, r node) bool {
 func isZero(l *litExpr) bool {
 	return strings.Trim(strings.TrimPrefix(l.text, "-"), "0.") == ""
 }
+
+// lenientTotal reports whether the implicit conversion from → to converts
+// every value (a lenient cast gives NULL for one it cannot: text that is
+// no date, a number out of the target's range): to text or BOOL, between
+// dates and timestamps, numbers to FLOAT64, integers and decimals to a
+// type with room for all their digits (TestLenientTotal).
+func lenientTotal(from, to stdlib.Type) bool {
+	switch {
+	case from == to:
+		return true
+	case to.Kind == stdlib.String || to.Kind == stdlib.Binary:
+		return true
+	case to.Kind == stdlib.Bool:
+		// (text as a condition: its numeric prefix, 'abc' FALSE)
+		return from.IsNumeric() || from.IsTemporal() || from.IsStringLike() || from.Kind == stdlib.Binary
+	case from.Kind == stdlib.Date && (to.Kind == stdlib.Timestamp || to.Kind == stdlib.Date),
+		from.Kind == stdlib.Timestamp && (to.Kind == stdlib.Date || to.Kind == stdlib.Time):
+		return true
+	case to.Kind == stdlib.Float64:
+		return from.IsNumeric() || from.Kind == stdlib.Bool
+	case to.Kind == stdlib.Decimal:
+		// Every integer digit fits (the fraction is rounded, not NULL).
+		room := to.Precision - to.Scale
+		switch {
+		case from.Kind == stdlib.Decimal:
+			// (9.99 rounds to 10: a digit more unless the scale stays)
+			return from.Precision-from.Scale < room || from.Precision-from.Scale == room && from.Scale <= to.Scale
+		case from.IsInteger() || from.Kind == stdlib.Bool:
+			return intDigits[from.Kind] <= room
+		}
+		return false
+	case to.Kind == stdlib.Int64:
+		return from.IsSigned() || from.Kind == stdlib.Bool || (from.IsUnsigned() && from.Kind != stdlib.Uint64)
+	case to.Kind == stdlib.Uint64:
+		return from.IsUnsigned() || from.Kind == stdlib.Bool
+	}
+	return false
+}
+
+// intDigits is the most decimal digits a value of an integer type has.
+var intDigits = map[stdlib.Kind]int32{stdlib.Bool: 1, stdlib.Int8: 3, stdlib.Uint8: 3, stdlib.Int16: 5, stdlib.Uint16: 5,
+	stdlib.Int32: 10, stdlib.Uint32: 10, stdlib.Int64: 19, stdlib.Uint64: 20}

@@ -150,7 +150,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				be = b.fold(it.Expr, be)
 			}
 		}
-		addOut(name, it, e, be, sc.nullable(it.Expr), sc.outputMeta(it.Expr, e), sc.fromTable(it.Expr))
+		addOut(name, it, e, be, sc.nullable(it.Expr, e), sc.outputMeta(it.Expr, e), sc.fromTable(it.Expr))
 	}
 	if unbound {
 		return nil
@@ -288,10 +288,14 @@ func sourceMeta(f arrow.Field) arrow.Metadata {
 	return arrow.NewMetadata(keys, vals)
 }
 
-// nullable reports whether an output expression may be NULL: a column of
-// the table keeps the source's NOT NULL, metadata columns are never NULL,
-// anything else may be.
-func (sc *scope) nullable(e lang.Expr) bool {
+// nullable reports whether output expression e, bound as x, may be NULL:
+// a column of the table keeps the source's NOT NULL, metadata columns are
+// never NULL, a before.* value may be (an insert has none), and a computed
+// value may be when exec.NullReason finds a way for it to be (a NULL-able
+// column it does not guard, a function that may give NULL for values that
+// are not NULL, a division, a CASE without ELSE): coalesce(x, -1) and
+// id * 2 over a NOT NULL id are NOT NULL.
+func (sc *scope) nullable(e lang.Expr, x exec.Expr) bool {
 	for {
 		p, ok := e.(*lang.Paren)
 		if !ok {
@@ -300,7 +304,15 @@ func (sc *scope) nullable(e lang.Expr) bool {
 		e = p.X
 	}
 	c, ok := e.(*lang.ColumnRef)
-	if !ok || c.Before {
+	if !ok {
+		if x == nil {
+			return true
+		}
+		return exec.NullReason(x, func(i int) bool {
+			return i >= sc.schema.NumFields() || sc.schema.Field(i).Nullable
+		}) != ""
+	}
+	if c.Before {
 		return true
 	}
 	name := strings.ToLower(c.Name.Name)

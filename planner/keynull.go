@@ -15,8 +15,8 @@ import (
 // fail its insert and stop the pipeline, after the data before it moved.
 // (A primary key column is NOT NULL in MySQL whatever its declaration
 // says.) A user function's body may give NULL unless proven not to (exec's
-// resultNil). What a built-in function gives for values that are not NULL
-// is not known here and not reported (json_value of an absent path).
+// resultNil); so may a built-in function not declared NullFree (json_value
+// of an absent path, the weekday of a zero date).
 func (b *builder) checkNullableKey(p *lang.CreatePipeline, pl *Pipeline) {
 	if pl.SinkKind != "clickhouse" {
 		return

@@ -307,12 +307,14 @@ func TestNullableKeyIntoClickHouse(t *testing.T) {
 	}
 	// A computed key that can be NULL: the reason is named.
 	for src, why := range map[string]string{
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM nullif(id, 5) AS k INTO clickhouse analytics.o KEY (k);`:                   `KEY column "k" may be NULL: nullif(id, 5) gives NULL`,
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, customer || '-' AS k INTO clickhouse analytics.o KEY (k);`:             "column customer may be NULL at the source",
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM CASE WHEN id > 9 THEN 'big' END AS k INTO clickhouse analytics.o KEY (k);`: "it has no ELSE",
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM coalesce(customer, status) AS k INTO clickhouse analytics.o KEY (k);`:      "column status may be NULL",
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id % (id - 1) AS k INTO clickhouse analytics.o KEY (k);`:                   "is NULL where (id - 1) is 0",
-		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM before.id AS k INTO clickhouse analytics.o MODE changelog KEY (k);`:        "before.id is NULL for inserts",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM nullif(id, 5) AS k INTO clickhouse analytics.o KEY (k);`:                               `KEY column "k" may be NULL: nullif(id, 5) gives NULL`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id, customer || '-' AS k INTO clickhouse analytics.o KEY (k);`:                         "column customer may be NULL at the source",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM CASE WHEN id > 9 THEN 'big' END AS k INTO clickhouse analytics.o KEY (k);`:             "it has no ELSE",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM coalesce(customer, status) AS k INTO clickhouse analytics.o KEY (k);`:                  "column status may be NULL",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM id % (id - 1) AS k INTO clickhouse analytics.o KEY (k);`:                               "is NULL where (id - 1) is 0",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM before.id AS k INTO clickhouse analytics.o MODE changelog KEY (k);`:                    "before.id is NULL for inserts",
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM json_value(concat('{"a":', id, '}'), '$.b') AS k INTO clickhouse analytics.o KEY (k);`: `json_value(concat('{"a":', id, '}'), '$.b') may give NULL for arguments that are not NULL`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders TRANSFORM year(concat(id, '')) AS k INTO clickhouse analytics.o KEY (k);`:                        "does not convert to TIMESTAMP",
 	} {
 		_, err := build(t, header+src+"\n")
 		if err == nil || !strings.Contains(err.Error(), why) || !strings.Contains(err.Error(), "test.etl:3:") {

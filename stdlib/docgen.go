@@ -18,6 +18,11 @@ Every function runs vectorized over a whole column. Unless a function says
 otherwise, a NULL argument gives a NULL result. Every example below is run
 by the tests (TestFunctionExamples), and those marked *MySQL* are also
 compared with MariaDB itself (TestDifferentialExamples, TestDifferentialEdges).
+Those marked *not NULL* give NULL for no argument that is not NULL: a
+TRANSFORM output computed with them (and operators, CASE … ELSE, coalesce)
+from NOT NULL columns is planned NOT NULL, and a ClickHouse table etlq
+creates has it without ` + "`Nullable`" + `; the others may give NULL for some values
+(a NULL in their description), and an output computed with them is Nullable.
 A constant argument a function cannot take — a regular expression that does
 not compile, a JSON path etlq cannot read, an unknown date_trunc or
 timestampdiff unit — is an error of the file at the call (` + "`etlq check`" + `), and so
@@ -244,8 +249,11 @@ func Markdown() string {
 			ex = append(ex, fmt.Sprintf("`%s` → `%s`", e.SQL, e.Want))
 		}
 		mysql := ""
+		if f.NullFree {
+			mysql = " *not NULL*"
+		}
 		if f.MySQL {
-			mysql = " *MySQL*"
+			mysql += " *MySQL*"
 		}
 		fmt.Fprintf(&b, "| `%s` | %s%s | %s |\n", strings.ReplaceAll(f.Sig, "|", "\\|"),
 			strings.ReplaceAll(f.Doc, "|", "\\|"), mysql, strings.ReplaceAll(strings.Join(ex, "<br>"), "|", "\\|"))

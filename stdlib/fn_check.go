@@ -3,7 +3,7 @@ package stdlib
 import "strings"
 
 func init() {
-	Register(&Func{Name: "assert", Sig: "assert(cond, reason) → BOOL",
+	Register(&Func{Name: "assert", NullFree: true, Sig: "assert(cond, reason) → BOOL",
 		Doc:     "TRUE when cond is TRUE; otherwise the row fails with reason (the pipeline's on_error decides: fail, skip or dead_letter).",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"assert(1 < 2, 'must be ordered')", "1"}, {"assert(42, 'must not be zero')", "1"}},
 		Bind: func(args []Arg) (*Bound, error) {

@@ -17,10 +17,10 @@ import (
 
 func init() {
 	hexOf := func(b []byte) string { return hex.EncodeToString(b) }
-	Register(&Func{Name: "md5", Sig: "md5(s) → STRING", Doc: "MD5 of s as 32 lower-case hex digits.", MySQL: true,
+	Register(&Func{Name: "md5", NullFree: true, Sig: "md5(s) → STRING", Doc: "MD5 of s as 32 lower-case hex digits.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"md5('abc')", "900150983cd24fb0d6963f7d28e17f72"}},
 		Bind: simple("md5", TString, strMap(func(s string) string { h := md5.Sum([]byte(s)); return hexOf(h[:]) }), textArg)})
-	Register(&Func{Name: "sha1", Sig: "sha1(s) → STRING", Doc: "SHA-1 of s as 40 lower-case hex digits.", MySQL: true,
+	Register(&Func{Name: "sha1", NullFree: true, Sig: "sha1(s) → STRING", Doc: "SHA-1 of s as 40 lower-case hex digits.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"sha1('abc')", "a9993e364706816aba3e25717850c26c9cd0d89d"}},
 		Bind: simple("sha1", TString, strMap(func(s string) string { h := sha1.Sum([]byte(s)); return hexOf(h[:]) }), textArg)})
 	Register(&Func{Name: "sha2", Sig: "sha2(s, bits) → STRING", Doc: "SHA-2 of s (bits 224, 256, 384, 512; 0 means 256) in hex; NULL for other bits.", MySQL: true,
@@ -46,17 +46,17 @@ func init() {
 				}
 			})
 		}, textArg, intArg)})
-	Register(&Func{Name: "crc32", Sig: "crc32(s) → UINT64", Doc: "CRC-32 (IEEE) of s.", MySQL: true,
+	Register(&Func{Name: "crc32", NullFree: true, Sig: "crc32(s) → UINT64", Doc: "CRC-32 (IEEE) of s.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"crc32('MySQL')", "3259397556"}},
 		Bind: simple("crc32", TUint64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.U64[i] = uint64(crc32.ChecksumIEEE([]byte(a[0].Str[i]))) })
 		}, textArg)})
-	Register(&Func{Name: "xxhash64", Sig: "xxhash64(s) → UINT64", Doc: "XXH64 (seed 0) of s, as ClickHouse's xxHash64.",
+	Register(&Func{Name: "xxhash64", NullFree: true, Sig: "xxhash64(s) → UINT64", Doc: "XXH64 (seed 0) of s, as ClickHouse's xxHash64.",
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"xxhash64('abc')", "4952883123889572249"}},
 		Bind: simple("xxhash64", TUint64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.U64[i] = xxhash.Sum64String(a[0].Str[i]) })
 		}, textArg)})
-	Register(&Func{Name: "hex", Sig: "hex(x) → STRING", Doc: "Upper-case hex of the bytes of text (its UTF-8 bytes: a latin1 column's value is text once read, so hex('Œ') is C592 where MySQL gives 8C), or of an integer's value.", MySQL: true,
+	Register(&Func{Name: "hex", NullFree: true, Sig: "hex(x) → STRING", Doc: "Upper-case hex of the bytes of text (its UTF-8 bytes: a latin1 column's value is text once read, so hex('Œ') is C592 where MySQL gives 8C), or of an integer's value.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"hex('abc')", "616263"}, {"hex(255)", "FF"}},
 		Bind: bindHex})
 	Register(&Func{Name: "unhex", Sig: "unhex(s) → BINARY", Doc: "The bytes written in hex by s; NULL if s is not hex.", MySQL: true,
@@ -75,7 +75,7 @@ func init() {
 				out.Str[i] = string(b)
 			})
 		}, textArg)})
-	Register(&Func{Name: "to_base64", Sig: "to_base64(s) → STRING", Doc: "Base64 of s, in lines of 76 characters as MySQL writes it.", MySQL: true,
+	Register(&Func{Name: "to_base64", NullFree: true, Sig: "to_base64(s) → STRING", Doc: "Base64 of s, in lines of 76 characters as MySQL writes it.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"to_base64('abc')", "YWJj"}},
 		Bind: simple("to_base64", TString, strMap(func(s string) string {
 			e := base64.StdEncoding.EncodeToString([]byte(s))
@@ -109,7 +109,7 @@ func init() {
 				out.Str[i] = string(b)
 			})
 		}, textArg)})
-	Register(&Func{Name: "mask", Sig: "mask(s, n) → STRING", Doc: "s with every character but the last n replaced by '*'.",
+	Register(&Func{Name: "mask", NullFree: true, Sig: "mask(s, n) → STRING", Doc: "s with every character but the last n replaced by '*'.",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"mask('4111222233334444', 4)", "************4444"}, {"mask('ab', 5)", "ab"}},
 		Bind: simple("mask", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {

@@ -16,7 +16,7 @@ func init() {
 	Register(&Func{Name: "json_value", Sig: "json_value(doc, path) → STRING", Doc: "The scalar at path as text (strings unquoted); NULL if absent or not a scalar.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{`json_value('{"channel": "web", "n": 3}', '$.channel')`, "web"}, {`json_value('{"a": [1]}', '$.a')`, "NULL"}},
 		Bind: constChecked(simple("json_value", TString, jsonPathKernel(true), textArg), 1, checkPath("json_value"))})
-	Register(&Func{Name: "json_unquote", Sig: "json_unquote(s) → STRING", Doc: "The text of a JSON string literal; other text unchanged.", MySQL: true,
+	Register(&Func{Name: "json_unquote", NullFree: true, Sig: "json_unquote(s) → STRING", Doc: "The text of a JSON string literal; other text unchanged.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{`json_unquote('"abc"')`, "abc"}, {`json_unquote('abc')`, "abc"}},
 		Bind: simple("json_unquote", TString, strMap(jsonUnquote), textArg)})
 	Register(&Func{Name: "json_length", Sig: "json_length(doc[, path]) → INT64", Doc: "Number of elements of an array, members of an object, 1 for a scalar.", MySQL: true,

@@ -8,24 +8,24 @@ import (
 )
 
 func init() {
-	Register(&Func{Name: "abs", Sig: "abs(x) → type of x", Doc: "Absolute value.", MySQL: true,
+	Register(&Func{Name: "abs", NullFree: true, Sig: "abs(x) → type of x", Doc: "Absolute value.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"abs(-3)", "3"}, {"abs(-2.50)", "2.50"}},
 		Bind: bindAbs})
-	Register(&Func{Name: "round", Sig: "round(x[, d]) → type of x", Doc: "x rounded to d decimals (default 0; negative rounds left of the point), half away from zero; FLOAT64 rounds half to even like MySQL.", MySQL: true,
+	Register(&Func{Name: "round", NullFree: true, Sig: "round(x[, d]) → type of x", Doc: "x rounded to d decimals (default 0; negative rounds left of the point), half away from zero; FLOAT64 rounds half to even like MySQL.", MySQL: true,
 		MinArgs: 1, MaxArgs: 2, Examples: []Example{{"round(2.5)", "3"}, {"round(1.2345, 2)", "1.23"}, {"round(1250, -2)", "1300"}, {"round(-2.5)", "-3"}},
 		Bind: bindRound(false)})
-	Register(&Func{Name: "truncate", Sig: "truncate(x, d) → type of x", Doc: "x cut (toward zero) to d decimals.", MySQL: true,
+	Register(&Func{Name: "truncate", NullFree: true, Sig: "truncate(x, d) → type of x", Doc: "x cut (toward zero) to d decimals.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"truncate(1.2999, 2)", "1.29"}, {"truncate(-1.29, 1)", "-1.2"}, {"truncate(1299, -2)", "1200"}},
 		Bind: bindRound(true)})
-	Register(&Func{Name: "floor", Sig: "floor(x) → INT64 | DECIMAL | FLOAT64", Doc: "Largest integer not above x.", MySQL: true,
+	Register(&Func{Name: "floor", NullFree: true, Sig: "floor(x) → INT64 | DECIMAL | FLOAT64", Doc: "Largest integer not above x.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"floor(-1.5)", "-2"}, {"floor(2.7)", "2"}},
 		Bind: bindFloorCeil("floor", math.Floor, false)})
-	ceil := &Func{Name: "ceil", Sig: "ceil(x) → INT64 | DECIMAL | FLOAT64", Doc: "Smallest integer not below x.", MySQL: true,
+	ceil := &Func{Name: "ceil", NullFree: true, Sig: "ceil(x) → INT64 | DECIMAL | FLOAT64", Doc: "Smallest integer not below x.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"ceil(-1.5)", "-1"}, {"ceil(2.1)", "3"}},
 		Bind: bindFloorCeil("ceil", math.Ceil, true)}
 	Register(ceil)
 	alias("ceiling", ceil)
-	Register(&Func{Name: "sign", Sig: "sign(x) → INT64", Doc: "-1, 0 or 1 as x is negative, zero or positive.", MySQL: true,
+	Register(&Func{Name: "sign", NullFree: true, Sig: "sign(x) → INT64", Doc: "-1, 0 or 1 as x is negative, zero or positive.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"sign(-7.5)", "-1"}, {"sign(0)", "0"}},
 		Bind: func(args []Arg) (*Bound, error) {
 			if _, err := numArg("sign", 0, args[0].Type); err != nil {
@@ -67,13 +67,13 @@ func init() {
 	Register(&Func{Name: "mod", Sig: "mod(a, b) → like a % b", Doc: "Remainder of a / b (sign of a); NULL when b is 0.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"mod(7, 3)", "1"}, {"mod(-7, 3)", "-1"}, {"mod(7, 0)", "NULL"}, {"mod(7.5, 2)", "1.5"}},
 		Bind: specialBind("mod")})
-	Register(&Func{Name: "greatest", Sig: "greatest(a, b, …) → common type", Doc: "The largest argument; NULL if any is NULL. Text and numbers compare, and give, FLOAT64 (as MariaDB).", MySQL: true,
+	Register(&Func{Name: "greatest", NullFree: true, Sig: "greatest(a, b, …) → common type", Doc: "The largest argument; NULL if any is NULL. Text and numbers compare, and give, FLOAT64 (as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"greatest(1, 5, 3)", "5"}, {"greatest('b', 'a')", "b"}, {"greatest(1, NULL)", "NULL"}},
 		Bind: bindExtreme("greatest", 1)})
-	Register(&Func{Name: "least", Sig: "least(a, b, …) → common type", Doc: "The smallest argument; NULL if any is NULL. Text and numbers compare, and give, FLOAT64 (as MariaDB).", MySQL: true,
+	Register(&Func{Name: "least", NullFree: true, Sig: "least(a, b, …) → common type", Doc: "The smallest argument; NULL if any is NULL. Text and numbers compare, and give, FLOAT64 (as MariaDB).", MySQL: true,
 		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"least(1, 5, 3)", "1"}, {"least(2.5, 1)", "1.0"}, {"least('10', 9)", "9"}},
 		Bind: bindExtreme("least", -1)})
-	Register(&Func{Name: "rand", Sig: "rand() → FLOAT64", Doc: "A random number in [0, 1), new for every row.",
+	Register(&Func{Name: "rand", NullFree: true, Sig: "rand() → FLOAT64", Doc: "A random number in [0, 1), new for every row.",
 		MinArgs: 0, MaxArgs: 0,
 		Bind: func(args []Arg) (*Bound, error) {
 			return &Bound{Ret: TFloat64, Volatile: true, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {

@@ -9,18 +9,18 @@ import (
 )
 
 func init() {
-	Register(&Func{Name: "lower", Sig: "lower(s) → STRING", Doc: "Lower-cases s by the case table of its collation, as MariaDB: characters the table does not map stay (lower('ẞ') is 'ẞ' but for unicode_520_ci and uca1400_ai_ci text).", MySQL: true,
+	Register(&Func{Name: "lower", NullFree: true, Sig: "lower(s) → STRING", Doc: "Lower-cases s by the case table of its collation, as MariaDB: characters the table does not map stay (lower('ẞ') is 'ẞ' but for unicode_520_ci and uca1400_ai_ci text).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"lower('ÀbC')", "àbc"}, {"lower('ẞIG')", "ẞig"}},
 		Bind: onBytes(caseBind("lower", false), bytesSame)})
-	Register(&Func{Name: "upper", Sig: "upper(s) → STRING", Doc: "Upper-cases s by the case table of its collation, as MariaDB (as lower).", MySQL: true,
+	Register(&Func{Name: "upper", NullFree: true, Sig: "upper(s) → STRING", Doc: "Upper-cases s by the case table of its collation, as MariaDB (as lower).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"upper('abc')", "ABC"}, {"upper('ƀ')", "ƀ"}},
 		Bind: onBytes(caseBind("upper", true), bytesSame)})
-	Register(&Func{Name: "length", Sig: "length(s) → INT64", Doc: "Length of s in bytes, of its UTF-8 encoding (a latin1 column's value is text once read: length('€') is 3 where MySQL counts 1 byte of latin1).", MySQL: true,
+	Register(&Func{Name: "length", NullFree: true, Sig: "length(s) → INT64", Doc: "Length of s in bytes, of its UTF-8 encoding (a latin1 column's value is text once read: length('€') is 3 where MySQL counts 1 byte of latin1).", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"length('héllo')", "6"}},
 		Bind: simple("length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.I64[i] = int64(len(a[0].Str[i])) })
 		}, textArg)})
-	charLength := &Func{Name: "char_length", Sig: "char_length(s) → INT64", Doc: "Length of s in characters.", MySQL: true,
+	charLength := &Func{Name: "char_length", NullFree: true, Sig: "char_length(s) → INT64", Doc: "Length of s in characters.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"char_length('héllo')", "5"}},
 		Bind: onBytes(simple("char_length", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.I64[i] = int64(charCount(a[0].Str[i])) })
@@ -29,13 +29,13 @@ func init() {
 		})}
 	Register(charLength)
 	alias("character_length", charLength)
-	substr := &Func{Name: "substr", Sig: "substr(s, pos[, len]) → STRING",
+	substr := &Func{Name: "substr", NullFree: true, Sig: "substr(s, pos[, len]) → STRING",
 		Doc: "The characters of s from pos (1-based; negative counts from the end), at most len of them.", MySQL: true,
 		MinArgs: 2, MaxArgs: 3, Examples: []Example{{"substr('hello', 2, 3)", "ell"}, {"substr('hello', -3)", "llo"}, {"substr('hello', 0)", ""}},
 		Bind: onBytes(simple("substr", TString, substrKernel, textArg, intArg), substrBytesKernel)}
 	Register(substr)
 	alias("substring", substr)
-	Register(&Func{Name: "left", Sig: "left(s, n) → STRING", Doc: "The first n characters of s.", MySQL: true,
+	Register(&Func{Name: "left", NullFree: true, Sig: "left(s, n) → STRING", Doc: "The first n characters of s.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"left('hello', 2)", "he"}},
 		Bind: onBytes(simple("left", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
@@ -48,7 +48,7 @@ func init() {
 				out.Str[i] = s[:min(max(a[1].I64[i], 0), int64(len(s)))]
 			})
 		})})
-	Register(&Func{Name: "right", Sig: "right(s, n) → STRING", Doc: "The last n characters of s.", MySQL: true,
+	Register(&Func{Name: "right", NullFree: true, Sig: "right(s, n) → STRING", Doc: "The last n characters of s.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"right('hello', 2)", "lo"}},
 		Bind: onBytes(simple("right", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
@@ -69,13 +69,13 @@ func init() {
 				out.Str[i] = s[int64(len(s))-min(max(a[1].I64[i], 0), int64(len(s))):]
 			})
 		})})
-	Register(&Func{Name: "trim", Sig: "trim(s) → STRING", Doc: "s without leading and trailing spaces.", MySQL: true,
+	Register(&Func{Name: "trim", NullFree: true, Sig: "trim(s) → STRING", Doc: "s without leading and trailing spaces.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"trim('  a b  ')", "a b"}},
 		Bind: simple("trim", TString, strMap(func(s string) string { return strings.Trim(s, " ") }), textArg)})
-	Register(&Func{Name: "ltrim", Sig: "ltrim(s) → STRING", Doc: "s without leading spaces.", MySQL: true,
+	Register(&Func{Name: "ltrim", NullFree: true, Sig: "ltrim(s) → STRING", Doc: "s without leading spaces.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"ltrim('  a ')", "a "}},
 		Bind: simple("ltrim", TString, strMap(func(s string) string { return strings.TrimLeft(s, " ") }), textArg)})
-	Register(&Func{Name: "rtrim", Sig: "rtrim(s) → STRING", Doc: "s without trailing spaces.", MySQL: true,
+	Register(&Func{Name: "rtrim", NullFree: true, Sig: "rtrim(s) → STRING", Doc: "s without trailing spaces.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"rtrim(' a  ')", " a"}},
 		Bind: simple("rtrim", TString, strMap(func(s string) string { return strings.TrimRight(s, " ") }), textArg)})
 	Register(&Func{Name: "lpad", Sig: "lpad(s, len, pad) → STRING",
@@ -86,10 +86,10 @@ func init() {
 		Doc: "s right-padded with pad to len characters (cut to len if longer).", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"rpad('ab', 5, 'xy')", "abxyx"}},
 		Bind: simple("rpad", TString, padKernel(false), textArg, intArg, textArg)})
-	Register(&Func{Name: "concat", Sig: "concat(s, …) → STRING", Doc: "The arguments joined; NULL if any is NULL.", MySQL: true,
+	Register(&Func{Name: "concat", NullFree: true, Sig: "concat(s, …) → STRING", Doc: "The arguments joined; NULL if any is NULL.", MySQL: true,
 		MinArgs: 1, MaxArgs: -1, Examples: []Example{{"concat('a', 1, 'b')", "a1b"}, {"concat('a', NULL)", "NULL"}},
 		Bind: bytesIfAny(simple("concat", TString, concatKernel, textArg))})
-	Register(&Func{Name: "concat_ws", Sig: "concat_ws(sep, s, …) → STRING",
+	Register(&Func{Name: "concat_ws", NullFree: true, NullArgs: []int{0}, Sig: "concat_ws(sep, s, …) → STRING",
 		Doc: "The non-NULL arguments joined by sep; NULL if sep is NULL.", MySQL: true,
 		MinArgs: 2, MaxArgs: -1, Examples: []Example{{"concat_ws('-', 'a', NULL, 'b')", "a-b"}},
 		Bind: bytesIfAny(func(args []Arg) (*Bound, error) {
@@ -99,7 +99,7 @@ func init() {
 			}
 			return &Bound{Ret: TString, Args: conv, Kernel: concatWSKernel, NullAware: true}, nil
 		})})
-	Register(&Func{Name: "replace", Sig: "replace(s, from, to) → STRING", Doc: "s with every from replaced by to.", MySQL: true,
+	Register(&Func{Name: "replace", NullFree: true, Sig: "replace(s, from, to) → STRING", Doc: "s with every from replaced by to.", MySQL: true,
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"replace('a-b-c', '-', '+')", "a+b+c"}},
 		Bind: simple("replace", TString, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
@@ -110,7 +110,7 @@ func init() {
 				out.Str[i] = strings.ReplaceAll(a[0].Str[i], a[1].Str[i], a[2].Str[i])
 			})
 		}, textArg)})
-	Register(&Func{Name: "reverse", Sig: "reverse(s) → STRING", Doc: "The characters of s in reverse order.", MySQL: true,
+	Register(&Func{Name: "reverse", NullFree: true, Sig: "reverse(s) → STRING", Doc: "The characters of s in reverse order.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"reverse('abç')", "çba"}},
 		Bind: onBytes(simple("reverse", TString, strMap(func(s string) string {
 			// Character by character (charLen), each one's bytes kept: a
@@ -127,33 +127,33 @@ func init() {
 			slices.Reverse(b)
 			return string(b)
 		}))})
-	locate := &Func{Name: "locate", Sig: "locate(sub, s[, pos]) → INT64",
+	locate := &Func{Name: "locate", NullFree: true, Sig: "locate(sub, s[, pos]) → INT64",
 		Doc: "1-based character position of sub in s (searching from pos), 0 if absent.", MySQL: true,
 		MinArgs: 2, MaxArgs: 3, Examples: []Example{{"locate('b', 'abcb')", "2"}, {"locate('b', 'abcb', 3)", "4"}, {"locate('z', 'abc')", "0"}},
 		Bind: collated("locate", simple("locate", TInt64, locateKernel(false), textArg, textArg, intArg),
 			func(c *Collation) Kernel { return collLocateKernel(c, false) }, 0, 1)}
 	Register(locate)
-	Register(&Func{Name: "position", Sig: "position(sub, s) → INT64", Doc: "Same as locate(sub, s).", MySQL: false,
+	Register(&Func{Name: "position", NullFree: true, Sig: "position(sub, s) → INT64", Doc: "Same as locate(sub, s).", MySQL: false,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"position('c', 'abc')", "3"}},
 		Bind: collated("position", simple("position", TInt64, locateKernel(false), textArg),
 			func(c *Collation) Kernel { return collLocateKernel(c, false) }, 0, 1)})
-	Register(&Func{Name: "instr", Sig: "instr(s, sub) → INT64", Doc: "1-based character position of sub in s, 0 if absent.", MySQL: true,
+	Register(&Func{Name: "instr", NullFree: true, Sig: "instr(s, sub) → INT64", Doc: "1-based character position of sub in s, 0 if absent.", MySQL: true,
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"instr('héllo', 'l')", "3"}},
 		Bind: collated("instr", simple("instr", TInt64, locateKernel(true), textArg),
 			func(c *Collation) Kernel { return collLocateKernel(c, true) }, 0, 1)})
-	Register(&Func{Name: "starts_with", Sig: "starts_with(s, prefix) → BOOL",
+	Register(&Func{Name: "starts_with", NullFree: true, Sig: "starts_with(s, prefix) → BOOL",
 		Doc:     "Whether s begins with prefix, character by character under the collation (as s LIKE 'prefix%').",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"starts_with('hello', 'he')", "1"}},
 		Bind: collated("starts_with", simple("starts_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.Bool[i] = strings.HasPrefix(a[0].Str[i], a[1].Str[i]) })
 		}, textArg), func(coll *Collation) Kernel { return collAffixKernel(coll, false) }, 0, 1)})
-	Register(&Func{Name: "ends_with", Sig: "ends_with(s, suffix) → BOOL",
+	Register(&Func{Name: "ends_with", NullFree: true, Sig: "ends_with(s, suffix) → BOOL",
 		Doc:     "Whether s ends with suffix, character by character under the collation (as s LIKE '%suffix').",
 		MinArgs: 2, MaxArgs: 2, Examples: []Example{{"ends_with('hello', 'lo')", "1"}},
 		Bind: collated("ends_with", simple("ends_with", TBool, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.Bool[i] = strings.HasSuffix(a[0].Str[i], a[1].Str[i]) })
 		}, textArg), func(coll *Collation) Kernel { return collAffixKernel(coll, true) }, 0, 1)})
-	Register(&Func{Name: "split_part", Sig: "split_part(s, delim, n) → STRING",
+	Register(&Func{Name: "split_part", NullFree: true, Sig: "split_part(s, delim, n) → STRING",
 		Doc:     "The n-th (1-based; negative counts from the end) field of s split on delim, '' if there is none.",
 		MinArgs: 3, MaxArgs: 3, Examples: []Example{{"split_part('a,b,c', ',', 2)", "b"}, {"split_part('a,b,c', ',', -1)", "c"}, {"split_part('a,b', ',', 5)", ""}},
 		Bind: simple("split_part", TString, splitPartKernel, textArg, textArg, intArg)})

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	Register(&Func{Name: "now", Sig: "now() → TIMESTAMP", Doc: "The statement time in UTC, to the second (the same for every row of a batch).", MinArgs: 0, MaxArgs: 0,
+	Register(&Func{Name: "now", NullFree: true, Sig: "now() → TIMESTAMP", Doc: "The statement time in UTC, to the second (the same for every row of a batch).", MinArgs: 0, MaxArgs: 0,
 		Bind: func(args []Arg) (*Bound, error) {
 			return &Bound{Ret: TTimestamp, Volatile: true, Kernel: func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 				now := c.Now
@@ -22,14 +22,14 @@ func init() {
 				Sel(sel, n, func(i int) { out.I64[i] = us })
 			}}, nil
 		}})
-	Register(&Func{Name: "date", Sig: "date(t) → DATE", Doc: "The date part of a timestamp.", MySQL: true,
+	Register(&Func{Name: "date", NullFree: true, Sig: "date(t) → DATE", Doc: "The date part of a timestamp.", MySQL: true,
 		MinArgs: 1, MaxArgs: 1, Examples: []Example{{"date(TIMESTAMP '2024-02-29 23:59:59')", "2024-02-29"}},
 		Bind: simple("date", TDate, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) { out.I64[i] = TimestampToDate(a[0].I64[i]) })
 		}, timeArg)})
 	// The parts of a zero date are zeros, as in MySQL.
 	part := func(name, doc string, ex Example, f func(us int64) int64) {
-		Register(&Func{Name: name, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
+		Register(&Func{Name: name, NullFree: true, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
 			Examples: []Example{ex},
 			Bind: simple(name, TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 				Sel(sel, n, func(i int) { out.I64[i] = f(a[0].I64[i]) })
@@ -46,7 +46,7 @@ func init() {
 	// may exceed a day: its parts, of its absolute value (as MySQL:
 	// HOUR('-838:59:59') is 838).
 	clock := func(name, doc string, ex []Example, ofDay func(us int64) int64, ofTime func(abs int64) int64) {
-		Register(&Func{Name: name, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
+		Register(&Func{Name: name, NullFree: true, Sig: name + "(t) → INT64", Doc: doc, MySQL: true, MinArgs: 1, MaxArgs: 1,
 			Examples: ex,
 			Bind: func(args []Arg) (*Bound, error) {
 				f, class := ofDay, timeArg

@@ -30,6 +30,20 @@ type Func struct {
 	// MySQL is true when MySQL/MariaDB have the function with the same
 	// results; the differential tests compare them.
 	MySQL bool
+	// NullFree declares that the function never gives NULL for arguments
+	// that are not NULL: a planned output computed with it is NOT NULL
+	// when its arguments are (exec.NullReason). Leave it false whenever a
+	// value can give NULL — json_value of an absent path, the weekday of
+	// a zero date, sqrt(-1), lpad to a negative length, an unknown zone —
+	// or when unsure: a NULL written into a column planned NOT NULL fails
+	// its row at the target. A row the kernel fails (c.Fail) is not NULL:
+	// it never reaches the output.
+	NullFree bool
+	// NullArgs are, for a NullAware function, the arguments whose NULL
+	// makes the result NULL (concat_ws: its separator); a NULL in any
+	// other is the function's to decide. Without NullFree a NullAware
+	// function may give NULL anyway.
+	NullArgs []int
 	// MinArgs and MaxArgs bound the argument count; MaxArgs -1: no limit.
 	MinArgs, MaxArgs int
 	// Bind type-checks the arguments and returns the implementation.
