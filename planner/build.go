@@ -53,6 +53,14 @@ type Options struct {
 	// the log it reads is still behind a DDL. A pipeline that binds only
 	// to the table of now is planned from it.
 	Resumed bool
+	// Partial plans the pipelines whose tables the catalog has and leaves
+	// out the others: a pipeline with a FROM table (or pattern) that no
+	// table of the catalog matches is not planned — the errors of what it
+	// writes apart from its tables (options, INTO, literals) are still
+	// reported — and is named in Plan.LeftOut with those tables. `etlq
+	// test` plans a file so against a fixture that describes some of its
+	// tables (a recording of one table).
+	Partial bool
 }
 
 // Build binds and type-checks a parsed file (whose ${ENV} references are
@@ -60,7 +68,7 @@ type Options struct {
 // listing every problem with its position; the plan is then partial (its
 // declarations are all there) and must not be run.
 func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
-	b := &builder{ctx: ctx, cat: opts.Catalog, now: opts.Now, resumed: opts.Resumed, plan: &Plan{File: f.Pos.Filename},
+	b := &builder{ctx: ctx, cat: opts.Catalog, now: opts.Now, resumed: opts.Resumed, partial: opts.Partial, plan: &Plan{File: f.Pos.Filename},
 		sources: map[string]*SourceDecl{}, sinks: map[string]*SinkDecl{}, funcs: map[string]*udf{}}
 	for _, st := range f.Statements {
 		switch {
@@ -105,6 +113,7 @@ type builder struct {
 	cat     Catalog
 	now     bool // Options.Now
 	resumed bool // Options.Resumed
+	partial bool // Options.Partial
 	plan    *Plan
 	errs    errorList
 	sources map[string]*SourceDecl

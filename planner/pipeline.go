@@ -180,7 +180,18 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	if u, ok := b.cat.(UnreachableCatalog); ok && src != nil {
 		unreachable = u.Unreachable(src)
 	}
-	if src == nil || b.cat == nil || fromBad || unreachable {
+	// A partial plan leaves out a pipeline with a table the catalog lacks,
+	// before its tables are bound (checked as offline).
+	var missing []string
+	if b.partial && src != nil && b.cat != nil && !fromBad && !unreachable {
+		for _, ft := range froms {
+			if refs, err := b.cat.Tables(b.ctx, src, ft.db, ft.tb); err == nil && len(refs) == 0 {
+				n := len(ft.name.Parts)
+				missing = append(missing, ft.name.Parts[n-2].Raw+"."+ft.name.Parts[n-1].Raw)
+			}
+		}
+	}
+	if src == nil || b.cat == nil || fromBad || unreachable || len(missing) > 0 {
 		b.checkLiterals(p)
 		if src != nil && !fromBad && len(p.Key) > 0 && pl.SinkKind == "clickhouse" && (!modeWritten || pl.Target.Mode == connectors.ModeUpsert) {
 			// Offline: an explicit KEY over several tables is checked
@@ -191,6 +202,10 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		}
 		if src != nil {
 			pl.Source = src.Name
+		}
+		if len(missing) > 0 {
+			b.plan.LeftOut = append(b.plan.LeftOut, LeftOut{Pipeline: pl.Name, Tables: missing})
+			return
 		}
 		unresolvedMode(p, pl, modeWritten)
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)

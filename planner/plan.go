@@ -27,6 +27,17 @@ type Plan struct {
 	// name as written): a partial plan's other pipelines are planned
 	// in full, and check goes on with them (their targets, the binlog).
 	Failed map[string]bool
+	// LeftOut are the pipelines not planned under Options.Partial, in
+	// the file's order: the catalog has no table for a FROM of theirs.
+	LeftOut []LeftOut
+}
+
+// LeftOut is a pipeline left out of a partial plan (Options.Partial).
+type LeftOut struct {
+	Pipeline string
+	// Tables are its FROM tables the catalog has no table for, as
+	// written without the source ("shopdb.customers", "shopdb.log_*").
+	Tables []string
 }
 
 // SourceDecl is one CREATE SOURCE.

@@ -340,3 +340,103 @@ CREATE PIPELINE p FROM binlog shop.shopdb.orders SNAPSHOT never
 		}
 	}
 }
+
+// TestFixtureTestsPipelinesOfItsTables: a fixture tests the pipelines
+// whose tables it describes; a pipeline reading a table it lacks is left
+// out of it and said so, a pipeline no fixture tests is said at the end,
+// rows expected of a pipeline the fixture does not test are an error, and
+// a fixture that tests no pipeline is a FAIL. A fixture had to describe
+// every table of the file (no table matches shopdb.customers), so a
+// recording of one table could not test a file over several (trial).
+func TestFixtureTestsPipelinesOfItsTables(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("../../examples/testdata/shop/orders_and_customers.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// only keeps the fixture's tables and changes of table, and the
+	// expected rows of pipelines.
+	only := func(table string, pipelines ...string) map[string]any {
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatal(err)
+		}
+		var tables, changes []any
+		for _, x := range m["tables"].([]any) {
+			if x.(map[string]any)["table"] == table {
+				tables = append(tables, x)
+			}
+		}
+		for _, x := range m["changes"].([]any) {
+			if x.(map[string]any)["table"] == table {
+				changes = append(changes, x)
+			}
+		}
+		if len(tables) != 1 || len(changes) == 0 {
+			t.Fatalf("the shop fixture has no table %s with changes", table)
+		}
+		expect := map[string]any{}
+		for _, p := range pipelines {
+			expect[p] = m["expect"].(map[string]any)[p]
+		}
+		m["tables"], m["changes"], m["expect"] = tables, changes, expect
+		return m
+	}
+	write := func(dir, name string, m map[string]any) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.MarshalIndent(m, "", "  ")
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := t.TempDir()
+
+	// One fixture per table: each tests its table's pipeline, and the two
+	// test the file.
+	dir := filepath.Join(base, "split")
+	write(dir, "orders.json", only("shopdb.orders", "orders_olap"))
+	write(dir, "customers.json", only("shopdb.customers", "customers"))
+	out := mustEtlqEnv(t, noDemoEnv(), "test", "../../examples/shop.etl", "--fixtures", dir)
+	for _, want := range []string{"ok    " + filepath.Join(dir, "customers.json") + "\n  pipeline orders_olap: not tested by fixture customers.json (it has no table shopdb.orders)\n",
+		"ok    " + filepath.Join(dir, "orders.json") + "\n  pipeline customers: not tested by fixture orders.json (it has no table shopdb.customers)\n",
+		"2 passed, 0 failed\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("etlq test over a fixture per table: output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "tested by no fixture") {
+		t.Errorf("a pipeline is said untested:\n%s", out)
+	}
+
+	// The orders fixture alone: customers is tested by none. A wrong row
+	// of orders_olap still fails it.
+	dir = filepath.Join(base, "orders")
+	m := only("shopdb.orders", "orders_olap")
+	write(dir, "orders.json", m)
+	if out := mustEtlqEnv(t, noDemoEnv(), "test", "../../examples/shop.etl", "--fixtures", dir); !strings.HasSuffix(out, "1 passed, 0 failed\npipeline customers: tested by no fixture\n") {
+		t.Errorf("etlq test over the orders fixture:\n%s", out)
+	}
+	m["expect"].(map[string]any)["orders_olap"].([]any)[0].(map[string]any)["amount_cents"] = 1251
+	write(dir, "orders.json", m)
+	failingTest(t, []string{"pipeline orders_olap: row 1 (id = 1) differs:", "amount_cents: want 1251", "pipeline customers: not tested by fixture orders.json"},
+		"../../examples/shop.etl", "--fixtures", dir)
+
+	// Rows expected of a pipeline the fixture does not test are an error.
+	m = only("shopdb.orders", "orders_olap")
+	m["expect"].(map[string]any)["customers"] = []any{map[string]any{"id": 1}}
+	write(dir, "orders.json", m)
+	failingTest(t, []string{`expect.customers: this fixture does not test pipeline "customers": it has no table shopdb.customers`, "0 passed, 1 failed"},
+		"../../examples/shop.etl", "--fixtures", dir)
+
+	// A fixture of a table no pipeline reads tests nothing: a FAIL.
+	m = only("shopdb.orders")
+	m["tables"].([]any)[0].(map[string]any)["table"] = "shopdb.refunds"
+	for _, c := range m["changes"].([]any) {
+		c.(map[string]any)["table"] = "shopdb.refunds"
+	}
+	write(dir, "orders.json", m)
+	failingTest(t, []string{"FAIL  ", "it tests no pipeline of shop.etl:\n    pipeline orders_olap: it has no table shopdb.orders\n    pipeline customers: it has no table shopdb.customers",
+		"0 passed, 1 failed"}, "../../examples/shop.etl", "--fixtures", dir)
+}

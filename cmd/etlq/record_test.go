@@ -117,9 +117,10 @@ func TestRecordThenTest(t *testing.T) {
 
 // TestRecordFileCheckedFirst: `etlq record --file` plans the file against
 // the recorded table before it records, so a file it cannot be planned
-// against (here a second pipeline on another table) fails at once, naming
-// the problem. It used to record first — waiting for --limit changes or
-// Ctrl-C — and then fail without writing the changes it had recorded.
+// against (here a pipeline of the table naming a column it lacks; then a
+// file with no pipeline of the table) fails at once, naming the problem.
+// It used to record first — waiting for --limit changes or Ctrl-C — and
+// then fail without writing the changes it had recorded.
 func TestRecordFileCheckedFirst(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
@@ -129,22 +130,83 @@ func TestRecordFileCheckedFirst(t *testing.T) {
 		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT)", "CREATE TABLE "+db+".u (id INT PRIMARY KEY)")
 		dir := t.TempDir()
 		etl, out := filepath.Join(dir, "p.etl"), filepath.Join(dir, "rec.json")
+		for _, c := range []struct{ pipelines, want string }{
+			{fmt.Sprintf("CREATE PIPELINE p FROM binlog %s.t INTO stdout;\n"+
+				"CREATE PIPELINE q FROM binlog %s.t TRANSFORM id, nosuch INTO stdout;\n", db, db),
+				"--file is planned against " + db + ".t alone"},
+			{fmt.Sprintf("CREATE PIPELINE q FROM binlog %s.u INTO stdout;\n", db),
+				"no pipeline of it reads " + db + ".t alone, so the recording would test none (pipeline q reads " + db + ".u)"},
+		} {
+			writeFile(t, etl, fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n", myDSN)+c.pipelines)
+			// No change is made: the error must come before any is waited for.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			b, err := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "1", "-o", out, "--file", etl).CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("record --file with a file it cannot plan waited for changes:\n%s", b)
+			}
+			cancel()
+			if err == nil || !strings.Contains(string(b), c.want) {
+				t.Fatalf("record --file: %v, want an error containing %q\n%s", err, c.want, b)
+			}
+			if strings.Contains(string(b), "recording changes") {
+				t.Fatalf("record started recording before it checked --file:\n%s", b)
+			}
+		}
+	})
+}
+
+// TestRecordOneTableOfFile: a recording of one table fills and tests the
+// pipelines of a file over several that read that table; the others are
+// left out and said so, by record and by test. Record refused such a
+// file (no table matches …), and etlq test refused a fixture without
+// every table of the file, so a one-table recording could not test a
+// multi-table file without the other schemas added by hand (trial).
+func TestRecordOneTableOfFile(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		db := testenv.UniqueName(t)
+		my := testenv.MySQLConn(t, myDSN)
+		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT)", "CREATE TABLE "+db+".u (id INT PRIMARY KEY)")
+		dir := t.TempDir()
+		etl, out := filepath.Join(dir, "p.etl"), filepath.Join(dir, "fx", "rec.json")
 		writeFile(t, etl, fmt.Sprintf("CREATE SOURCE src FROM mysql '%s';\n"+
-			"CREATE PIPELINE p FROM binlog %s.t INTO stdout;\n"+
-			"CREATE PIPELINE q FROM binlog %s.u INTO stdout;\n", myDSN, db, db))
-		// No change is made: the error must come before any is waited for.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		b, err := exec.CommandContext(ctx, etlqBin, "record", "--source", myDSN, "--table", db+".t", "--limit", "1", "-o", out, "--file", etl).CombinedOutput()
-		if ctx.Err() != nil {
-			t.Fatalf("record --file with a file it cannot plan waited for changes:\n%s", b)
+			"CREATE PIPELINE p FROM binlog %s.t SNAPSHOT never TRANSFORM id, v * 2 AS v2 INTO stdout;\n"+
+			"CREATE PIPELINE q FROM binlog %s.u SNAPSHOT never INTO stdout;\n"+
+			"CREATE PIPELINE tu FROM binlog %s.t, %s.u SNAPSHOT never TRANSFORM id INTO stdout;\n", myDSN, db, db, db, db))
+		log := recordChanges(t, []string{"--source", myDSN, "--table", db + ".t", "--limit", "1", "-o", out, "--file", etl}, func() {
+			myExec(t, my, "INSERT INTO "+db+".t VALUES (1, 21)")
+		})
+		for _, want := range []string{"pipeline q: left out of the recording's expect (it reads " + db + ".u, not recorded)",
+			"pipeline tu: left out of the recording's expect (it reads " + db + ".u, not recorded)"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("record's output lacks %q:\n%s", want, log)
+			}
 		}
-		if err == nil || !strings.Contains(string(b), "no table matches "+db+".u") || !strings.Contains(string(b), "--file is planned against "+db+".t alone") {
-			t.Fatalf("record --file: %v\n%s", err, b)
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if strings.Contains(string(b), "recording changes") {
-			t.Fatalf("record started recording before it checked --file:\n%s", b)
+		var fx struct {
+			Expect map[string][]map[string]any `json:"expect"`
 		}
+		if err := json.Unmarshal(data, &fx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := json.Marshal(fx.Expect); string(got) != `{"p":[{"__deleted":"0","__op":"insert","id":"1","v2":"42"}]}` {
+			t.Errorf("record --file filled expect %s", got)
+		}
+		o := mustEtlqEnv(t, noDemoEnv(), "test", etl, "--fixtures", filepath.Dir(out))
+		for _, want := range []string{"ok    ", "pipeline q: not tested by fixture rec.json (it has no table " + db + ".u)",
+			"pipeline tu: not tested by fixture rec.json (it has no table " + db + ".u)", "1 passed, 0 failed",
+			"pipeline q: tested by no fixture", "pipeline tu: tested by no fixture"} {
+			if !strings.Contains(o, want) {
+				t.Errorf("etlq test's output lacks %q:\n%s", want, o)
+			}
+		}
+		// The test is a real one: a wrong row of p fails it.
+		writeFile(t, out, strings.Replace(string(data), `"v2": "42"`, `"v2": "43"`, 1))
+		failingTest(t, []string{"pipeline p: row 1 (id = 1) differs:", `v2: want "43", got "42"`}, etl, "--fixtures", filepath.Dir(out))
 	})
 }
 
@@ -242,8 +304,9 @@ func TestRecordEnumMemberCase(t *testing.T) {
 
 // recordChanges runs etlq record with args, makes the changes with write
 // once record follows the binlog, and waits for it to end (its --limit
-// reached), failing the test with its log when it fails.
-func recordChanges(t *testing.T, args []string, write func()) {
+// reached), failing the test with its log when it fails; it returns what
+// record said on standard error.
+func recordChanges(t *testing.T, args []string, write func()) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -271,6 +334,7 @@ func recordChanges(t *testing.T, args []string, write func()) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("etlq record %s: %v\n%s", strings.Join(args, " "), err, log.String())
 	}
+	return log.String()
 }
 
 // TestRecordFileClickHouseVersion: `etlq record --file` fills the
