@@ -38,6 +38,17 @@ type VerifyTarget interface {
 	Close() error
 }
 
+// VerifyShower is a VerifyTarget whose canonical texts hold some values in
+// the target's stored form, not as the source shows them (a DATETIME as
+// Int64 microseconds on a ClickHouse without DateTime64): ShowRow and
+// ShowKey rewrite a row text and a key text of it for a person, each such
+// value as the source shows it, separated as before. What is compared,
+// repaired and hashed stays the canonical text.
+type VerifyShower interface {
+	ShowRow(row string) string
+	ShowKey(key string) string
+}
+
 // VerifyMasker is a VerifyTarget of a target several source tables share
 // that can leave a column out of the comparison for the rows of the tables
 // that lack it: a table that dropped a column the others still have

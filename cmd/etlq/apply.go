@@ -63,7 +63,9 @@ func (a *applyCmd) Run(ctx context.Context) error {
 // (textHandler) or, with format "json", JSON lines.
 func logHandler(w io.Writer, format string) slog.Handler {
 	if format == "json" {
-		return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: jsonDurations})
+		return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			return jsonDurations(groups, localTimes(groups, a))
+		}})
 	}
 	return textHandler(w)
 }
@@ -75,7 +77,19 @@ func logHandler(w io.Writer, format string) slog.Handler {
 // github.com/ClickHouse/ch-go/proto.(*Reader).UVarInt\n /root/go/pkg/mod/…"
 // where "read: read: connection reset by peer" was meant.
 func textHandler(w io.Writer) slog.Handler {
-	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: plainErrors})
+	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		return plainErrors(groups, localTimes(groups, a))
+	}})
+}
+
+// localTimes writes a time attribute in the local zone, the zone of the
+// line's own time: a checkpoint's time is kept in UTC, and "resuming from
+// checkpoint" logged updated=…Z on lines that read time=…+05:30.
+func localTimes(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindTime {
+		return slog.Time(a.Key, a.Value.Time().Local())
+	}
+	return a
 }
 
 // plainErrors writes an error attribute as its message.

@@ -10,10 +10,11 @@ import (
 	"github.com/etlq/etlq/planner"
 )
 
-// fkWarnings warns, at each pipeline that follows the binlog of a table
-// with a foreign key whose ON DELETE / ON UPDATE action changes its rows
-// (CASCADE, SET NULL, SET DEFAULT), that those changes never reach the
-// target: InnoDB makes them and MariaDB logs no row event for them
+// fkWarnings warns, once per key at the first pipeline that follows the
+// binlog of its table and naming all that do, of each foreign key whose
+// ON DELETE / ON UPDATE action changes its rows (CASCADE, SET NULL,
+// SET DEFAULT): those changes never reach the target, as InnoDB makes
+// them and MariaDB logs no row event for them
 // (connectors.ForeignKeyReader; docs/architecture.md, "What the binlog
 // does not show"). Before, check said ok and the target kept the rows a
 // parent's DELETE removed, silently, until verify. A source that does not
@@ -52,31 +53,45 @@ func fkWarnings(ctx context.Context, plan *planner.Plan) lang.Errors {
 			warns = append(warns, &lang.Error{Pos: d.Pos, EndPos: d.Pos, Msg: fmt.Sprintf("source %s: cannot read the tables' foreign keys (whose ON DELETE / ON UPDATE actions the binlog does not show): %v", d.Name, err)})
 			continue
 		}
-		for _, p := range plan.Pipelines {
-			if p.Source != d.Name || p.Snapshot == connectors.SnapshotOnly {
-				continue
-			}
-			reads := map[connectors.TableRef]bool{}
-			for _, t := range p.Tables {
-				reads[t.Ref] = true
-			}
-			for _, fk := range fks {
-				if !reads[fk.Child] {
+		// One warning per key, at the first pipeline that reads its table
+		// and naming every one: a key is the table's, and five pipelines
+		// over sakila.payment gave its three keys fifteen warnings.
+		for _, fk := range fks {
+			var readers []string
+			var at *planner.Pipeline
+			for _, p := range plan.Pipelines {
+				if p.Source != d.Name || p.Snapshot == connectors.SnapshotOnly {
 					continue
 				}
-				var rules, does []string
-				if changes(fk.OnDelete) {
-					rules = append(rules, "ON DELETE "+fk.OnDelete)
-					does = append(does, "a DELETE of a "+fk.Parent.String()+" row "+effect(fk.OnDelete, "deletes", fk.Columns)+" its "+fk.Child.String()+" rows")
+				for _, t := range p.Tables {
+					if t.Ref == fk.Child {
+						if at == nil {
+							at = p
+						}
+						readers = append(readers, p.Name)
+						break
+					}
 				}
-				if changes(fk.OnUpdate) {
-					rules = append(rules, "ON UPDATE "+fk.OnUpdate)
-					does = append(does, "an UPDATE of a "+fk.Parent.String()+" key "+effect(fk.OnUpdate, "changes "+strings.Join(fk.Columns, ", ")+" of", fk.Columns)+" its "+fk.Child.String()+" rows")
-				}
-				warns = append(warns, &lang.Error{Pos: p.Pos, EndPos: p.Pos, Msg: fmt.Sprintf(
-					"pipeline %s: %s has foreign key %s (%s) REFERENCES %s %s: the server makes the changes of that action without a row event in the binary log (%s), so the target keeps those rows as they were; run etlq verify --repair after such changes, or have the application change the %s rows itself (docs/architecture.md, \"What the binlog does not show\")",
-					p.Name, fk.Child, fk.Name, strings.Join(fk.Columns, ", "), fk.Parent, strings.Join(rules, " "), strings.Join(does, "; "), fk.Child)})
 			}
+			if at == nil {
+				continue
+			}
+			var rules, does []string
+			if changes(fk.OnDelete) {
+				rules = append(rules, "ON DELETE "+fk.OnDelete)
+				does = append(does, "a DELETE of a "+fk.Parent.String()+" row "+effect(fk.OnDelete, "deletes", fk.Columns)+" its "+fk.Child.String()+" rows")
+			}
+			if changes(fk.OnUpdate) {
+				rules = append(rules, "ON UPDATE "+fk.OnUpdate)
+				does = append(does, "an UPDATE of a "+fk.Parent.String()+" key "+effect(fk.OnUpdate, "changes "+strings.Join(fk.Columns, ", ")+" of", fk.Columns)+" its "+fk.Child.String()+" rows")
+			}
+			who := "pipeline " + readers[0]
+			if len(readers) > 1 {
+				who = "pipelines " + strings.Join(readers, ", ")
+			}
+			warns = append(warns, &lang.Error{Pos: at.Pos, EndPos: at.Pos, Msg: fmt.Sprintf(
+				"%s: %s has foreign key %s (%s) REFERENCES %s %s: the server makes the changes of that action without a row event in the binary log (%s), so the target keeps those rows as they were; run etlq verify --repair after such changes, or have the application change the %s rows itself (docs/architecture.md, \"What the binlog does not show\")",
+				who, fk.Child, fk.Name, strings.Join(fk.Columns, ", "), fk.Parent, strings.Join(rules, " "), strings.Join(does, "; "), fk.Child)})
 		}
 	}
 	return warns

@@ -27,7 +27,8 @@ import (
 // column's first declared type — no new plan for a change of the same
 // Arrow type — so the csv printed "2024-01-02 03:04:05" for a
 // DATETIME(6) of .123456, debezium_json 1704164645123 for it, and
-// canal_json said datetime, time, varchar(16).)
+// canal_json said datetime, time, varchar(16).) canal_json writes no
+// message of its own for the ALTERs.
 func TestDeclaredTypeChangeReachesText(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, testDeclaredTypeChangeReachesText)
@@ -210,6 +211,15 @@ CREATE PIPELINE p_dbz FROM binlog s.%[3]s.t INTO file '%[7]s' FORMAT debezium_js
 		t.Errorf("a restart after no DDL planned the table again:\n%s", last)
 	}
 	out += last
+	// canal_json sends no message for an ALTER TABLE (canal sends a DDL
+	// one, isDdl true, type ALTER): its rows' messages after it carry the
+	// new columns and mysqlType (docs/connectors.md).
+	canalText, _ := os.ReadFile(canalOut)
+	for _, l := range strings.Split(strings.TrimSpace(string(canalText)), "\n") {
+		if !strings.Contains(l, `"isDdl":false`) || !strings.Contains(l, `"type":"INSERT"`) {
+			t.Errorf("canal_json wrote a message that is not an INSERT of rows: %s", l)
+		}
+	}
 	if t.Failed() {
 		csvText, _ := os.ReadFile(csvOut)
 		t.Logf("csv:\n%s\netlq apply's output:\n%s", csvText, out)

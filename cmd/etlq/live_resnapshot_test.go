@@ -186,3 +186,40 @@ CREATE PIPELINE once FROM binlog s.%[3]s.t SNAPSHOT only INTO clickhouse dw.%[3]
 		t.Errorf("a refused request was written: %v", ents)
 	}
 }
+
+// TestResnapshotWaitWithoutApply (operator trial): `resnapshot --wait`
+// while no apply runs on the state directory has nothing that would carry
+// the request out before the wait ends: it says so and exits 1 at once,
+// the request kept for the next apply (which does it). Before, it said no
+// apply was running and then waited out the whole --wait, to fail with
+// "1 resnapshot(s) not done after …".
+func TestResnapshotWaitWithoutApply(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my := s.db, s.my
+	myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT)", "INSERT INTO "+db+".t VALUES (1, 1), (2, 2)")
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s';
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t;
+`, myDSN, s.chDSN, db))
+	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+
+	out, err := runEtlq(t, "resnapshot", "--state-dir", state, "--wait", "5s", file, "p")
+	if err == nil {
+		t.Fatalf("resnapshot --wait without an apply exited 0:\n%s", out)
+	}
+	want := "--wait 5s: no apply runs on state directory " + state + ", so nothing carries the request out while this waits; it stays requested for the next `etlq apply` (--once ends after it)"
+	if !strings.Contains(out, want) || strings.Contains(out, "not done after") {
+		t.Errorf("resnapshot --wait without an apply does not say %q:\n%s", want, out)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(state, "resnapshot")); len(ents) != 1 {
+		t.Errorf("the request is not kept: %v", ents)
+	}
+	out = mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+	if ents, _ := os.ReadDir(filepath.Join(state, "resnapshot")); len(ents) > 0 || !strings.Contains(out, "resnapshot done") {
+		t.Errorf("apply --once left the request (%v):\n%s", ents, out)
+	}
+}

@@ -21,7 +21,7 @@ type resnapshotCmd struct {
 	Table    string        `arg:"" optional:"" help:"The source table, db.table (default: every table the pipeline reads)."`
 	Where    string        `help:"Read only the rows this SQL condition on the source table's columns selects, e.g. 'id BETWEEN 1 AND 1000'."`
 	StateDir string        `default:"./.etlq" help:"The state directory of etlq apply for this file."`
-	Wait     time.Duration `help:"Wait this long for the resnapshot to be done (0: return once it is requested). With --log: until its rows and its end are in the log."`
+	Wait     time.Duration `help:"Wait this long for the resnapshot to be done (0: return once it is requested); with no apply running on the state directory, fail at once. With --log: until its rows and its end are in the log."`
 	Log      string        `placeholder:"nats://HOST:PORT[/NAMESPACE]" help:"Ask the etlq capture of this log instead of an apply's state directory (docs/scale-out.md)."`
 }
 
@@ -90,6 +90,11 @@ func (c *resnapshotCmd) Run(ctx context.Context) error {
 	}
 	if c.Wait <= 0 {
 		return nil
+	}
+	if !running {
+		// Nothing would take the request before the wait ends: waiting
+		// it out only looked like a hang (the operator trial).
+		return fmt.Errorf("--wait %s: no apply runs on state directory %s, so nothing carries the request out while this waits; it stays requested for the next `etlq apply` (--once ends after it)", c.Wait, c.StateDir)
 	}
 	return waitResnapshots(ctx, c.StateDir, ids, c.Wait)
 }

@@ -851,3 +851,31 @@ func TestVerifyShowNone(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyShowsTimesAsTheSource (operator trial): the listing of a
+// differing key shows a DATETIME, TIMESTAMP or TIME value as the source
+// shows it (its declared fractional digits, a zero date as 0000-00-00
+// 00:00:00, TIMESTAMP in UTC), on both sides and in the key — on
+// ClickHouse 18.16, which keeps them as Int64 microseconds
+// (docs/types.md), verify showed the raw numbers
+// (-9223372036854775808 for a zero date).
+func TestVerifyShowsTimesAsTheSource(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s, file, state := snapshotOnlyTarget(t, myDSN, "id INT NOT NULL, dt DATETIME(3) NOT NULL, ts TIMESTAMP(6) NULL, tm TIME NULL, z DATETIME NULL, PRIMARY KEY (id, dt)",
+			"(1, '2024-03-30 20:00:00.120', FROM_UNIXTIME(1704164645.000007), '-838:59:59', '0000-00-00 00:00:00'), (2, '2024-01-01 00:00:00', NULL, '01:02:03', NULL)",
+			"id, dt, ts, tm, z", "id, dt")
+		myExec(t, s.my, "SET SESSION sql_mode = ''",
+			"UPDATE "+s.db+".t SET ts = FROM_UNIXTIME(1746515289.5), tm = '12:00:00', z = '2024-02-00 10:11:12' WHERE id = 1")
+		out, err := runEtlq(t, "verify", "--progress", "never", "--state-dir", state, file)
+		if err == nil {
+			t.Fatalf("verify of a differing target passed:\n%s", out)
+		}
+		want := "  key 1, 2024-03-30 20:00:00.120\n" +
+			"    source: 1 | 2024-03-30 20:00:00.120 | 2025-05-06 07:08:09.500000 | 12:00:00 | 2024-02-00 10:11:12\n" +
+			"    target: 1 | 2024-03-30 20:00:00.120 | 2024-01-02 03:04:05.000007 | -838:59:59 | 0000-00-00 00:00:00\n"
+		if !strings.Contains(out, want) {
+			t.Errorf("verify output lacks %q:\n%s", want, out)
+		}
+	})
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -48,6 +49,26 @@ func Text(a arrow.Array, i int) (string, error) {
 func TextOf(f arrow.Field, a arrow.Array, i int) (string, error) {
 	b, err := appendColumnText(nil, a, i, textBase64, sourceFSP(f), logicalType(f))
 	return string(b), err
+}
+
+// TimeText is TextOf for one value v of a timestamp or time column f (a
+// Timestamp or Duration field), given as a count of the field's unit: the
+// text of a value a target keeps as that number (a ClickHouse without
+// DateTime64, docs/types.md), as the source shows it.
+func TimeText(f arrow.Field, v int64) (string, error) {
+	b := array.NewBuilder(memory.DefaultAllocator, f.Type)
+	defer b.Release()
+	switch b := b.(type) {
+	case *array.TimestampBuilder:
+		b.Append(arrow.Timestamp(v))
+	case *array.DurationBuilder:
+		b.Append(arrow.Duration(v))
+	default:
+		return "", fmt.Errorf("column %q: %s is no timestamp or time", f.Name, f.Type)
+	}
+	a := b.NewArray()
+	defer a.Release()
+	return TextOf(f, a, 0)
 }
 
 // appendColumnText is appendTextFSP for a value of a column of logical

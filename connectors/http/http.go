@@ -80,7 +80,10 @@ var Spec = connectors.Spec{
 		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
 		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
 		"without its body) or any other status; a 4xx (other than 408 and 429) is the pipeline's own error: that pipeline " +
-		"stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline).",
+		"stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline). " +
+		"Each request of changes carries `Idempotency-Key: <pipeline>:<first>-<last>`, the `_version` of its first and last row (canal_json's `id` is the first): " +
+		"a retry sends the same key; after a restart the rows from the checkpoint on are sent again with the same `_version`s but may be grouped in other requests, " +
+		"so a receiver that drops redeliveries compares the ranges (or each row), not the keys' text alone.",
 	Options:       options,
 	TargetOptions: options,
 	CheckTarget:   checkURL,

@@ -26,8 +26,10 @@ type captureHolder struct {
 	Since time.Time `json:"since"`
 }
 
+// String names the holder and its start in the local zone, the zone of
+// the log lines that show it (a holder is stored in UTC).
 func (h captureHolder) String() string {
-	return fmt.Sprintf("pid %d on %s, since %s", h.PID, h.Host, h.Since.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("pid %d on %s, since %s", h.PID, h.Host, h.Since.Local().Format(time.RFC3339))
 }
 
 // CaptureLock is a source's capture lock, held while the capture runs.

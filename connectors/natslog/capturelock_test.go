@@ -3,6 +3,7 @@ package natslog
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -64,4 +65,23 @@ func TestCaptureLock(t *testing.T) {
 		t.Fatal("the lock taken from under its holder was not lost")
 	}
 	third.Release()
+}
+
+// TestCaptureHolderLocalZone: the capture lock's holder, stored in UTC, is
+// shown with its start in the local zone, the zone of the log lines that
+// show it ("since …Z" beside lines at +05:30 before). The zone is read
+// once per process, so the test runs itself again under TZ=Asia/Kolkata.
+func TestCaptureHolderLocalZone(t *testing.T) {
+	if os.Getenv("ETLQ_TEST_ZONE_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCaptureHolderLocalZone$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ETLQ_TEST_ZONE_CHILD=1", "TZ=Asia/Kolkata")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("under TZ=Asia/Kolkata: %v\n%s", err, out)
+		}
+		return
+	}
+	h := captureHolder{Host: "db1", PID: 42, Since: time.Date(2026, 12, 6, 17, 8, 36, 0, time.UTC)}
+	if got, want := h.String(), "pid 42 on db1, since 2026-12-06T22:38:36+05:30"; got != want {
+		t.Fatalf("holder %q, want %q", got, want)
+	}
 }

@@ -44,20 +44,37 @@ func lockStateDir(dir string) (*stateLock, error) {
 		}
 		holder := "another process"
 		if b, rerr := os.ReadFile(path); rerr == nil {
-			if s := strings.TrimSpace(string(b)); s != "" {
+			if s := lockHolder(b); s != "" {
 				holder = s
 			}
 		}
 		return nil, fmt.Errorf("state directory %s is in use by another etlq (%s): one process per state directory; stop it, or give this run its own --state-dir", dir, holder)
 	}
 	host, _ := os.Hostname()
-	info := fmt.Sprintf("pid %d on host %s, since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	info := fmt.Sprintf("pid %d on host %s, since %s\n", os.Getpid(), host, time.Now().Format(time.RFC3339))
 	if err := f.Truncate(0); err == nil {
 		f.WriteAt([]byte(info), 0)
 		f.Sync()
 	}
 	removeStaleTemps(dir)
 	return &stateLock{f: f}, nil
+}
+
+// lockHolder is the holder a lock file names, its start in the local
+// zone, the zone of the log lines around the message that shows it: a
+// lock written in UTC (before, or by a process in another zone) said
+// "since …Z" next to lines at +05:30.
+func lockHolder(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	i := strings.LastIndex(s, ", since ")
+	if i < 0 {
+		return s
+	}
+	at, err := time.Parse(time.RFC3339, s[i+len(", since "):])
+	if err != nil {
+		return s
+	}
+	return s[:i] + ", since " + at.Local().Format(time.RFC3339)
 }
 
 // tempPrefix begins the name of the temporary file writeFileAtomic

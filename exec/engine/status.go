@@ -35,7 +35,7 @@ func StateStatus(ctx context.Context, plan *planner.Plan, dir string) (string, e
 	fmt.Fprintf(&b, "state directory %s\n", dir)
 	holder := ""
 	if data, err := os.ReadFile(filepath.Join(dir, lockName)); err == nil {
-		holder = strings.TrimSpace(string(data))
+		holder = lockHolder(data)
 	}
 	switch {
 	case !stateLockable:

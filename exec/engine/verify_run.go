@@ -168,9 +168,27 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 		if len(res.Diffs) == v.opts.Shown {
 			break
 		}
-		res.Diffs = append(res.Diffs, VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text})
+		res.Diffs = append(res.Diffs, v.shownDiff(VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text}))
 	}
 	return res, diff, nil
+}
+
+// shownDiff is d with its texts as the target shows them to a person
+// (connectors.VerifyShower: a DATETIME as the source shows it where the
+// target keeps a number).
+func (v *verifier) shownDiff(d VerifyDiff) VerifyDiff {
+	sh, ok := v.vt.(connectors.VerifyShower)
+	if !ok {
+		return d
+	}
+	d.Key = sh.ShowKey(d.Key)
+	if d.Source != "" {
+		d.Source = sh.ShowRow(d.Source)
+	}
+	if d.Target != "" {
+		d.Target = sh.ShowRow(d.Target)
+	}
+	return d
 }
 
 // streamPass is the full pass through etlq: both sides read at once (the
@@ -241,7 +259,7 @@ func (v *verifier) streamPass(ctx context.Context, res *VerifyResult) (map[uint6
 	}
 	sort.Strings(dups)
 	for _, k := range dups[:min(len(dups), v.opts.Shown)] {
-		res.Duplicates = append(res.Duplicates, VerifyDuplicate{Key: k, Rows: int(srcB[keyHash(k)].rows)})
+		res.Duplicates = append(res.Duplicates, VerifyDuplicate{Key: v.shownDiff(VerifyDiff{Key: k}).Key, Rows: int(srcB[keyHash(k)].rows)})
 	}
 	return suspect, chunkOf, nil
 }
