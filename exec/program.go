@@ -384,12 +384,32 @@ func (p *Program) Project(ctx context.Context, b *Batch, rows []int32) (arrow.Re
 	if rows == nil {
 		rows = []int32{}
 	}
+	m := len(rows)
 	vecs := make([]*stdlib.Vector, len(p.outs))
 	for j, o := range p.outs {
+		if _, ok := o.(*colExpr); ok {
+			continue // read at build time: a whole column is passed on as it is
+		}
+		if _, ok := appendable(o); ok {
+			continue // written at build time straight into the array
+		}
 		vecs[j] = o.eval(c, rows)
 		c.Errs = c.Errs[:0]
 	}
-	return p.build(c, vecs, rows, len(rows))
+	if m == c.n && allRows(rows) {
+		rows = nil // every row, in order (a batch of deletes): columns pass on without a copy
+	}
+	return p.build(c, vecs, rows, m)
+}
+
+// allRows reports whether rows is 0, 1, …, len(rows)-1.
+func allRows(rows []int32) bool {
+	for i, r := range rows {
+		if r != int32(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // build makes the output record from the evaluated outputs (a nil vector

@@ -728,3 +728,47 @@ func TestUDFStringResultIsText(t *testing.T) {
 		}
 	}
 }
+
+// TestProgramProjectRows: Project over every row in order passes plain
+// columns on as they are (a batch of deletes: no copy), and over any
+// other list of rows — every row in another order, a subset — gives the
+// rows in the list's order, for plain and computed outputs alike.
+func TestProgramProjectRows(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rb := array.NewRecordBuilder(mem, smallSchema)
+	defer rb.Release()
+	rec := smallBatch(rb, []int64{1, 2, 3, 4}, []float64{10, 20, 30, 40}, []bool{true, false, true, true},
+		[]string{"a", "b", "c", "d"}, []bool{true, true, false, true})
+	defer rec.Release()
+	p, err := exec.NewProgram(exec.ProgramConfig{
+		Outputs: []exec.Expr{mustParse(t, "id"), mustParse(t, "code"), mustParse(t, "amount"), mustParse(t, "upper(code)"), mustParse(t, "id * 2")},
+		Names:   []string{"id", "code", "amount", "uc", "id2"}, Alloc: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		rows []int32
+		want [5]string
+	}{
+		{[]int32{0, 1, 2, 3}, [5]string{"1,2,3,4", "a,b,(null),d", "10,(null),30,40", "A,B,(null),D", "2,4,6,8"}},
+		{[]int32{3, 2, 1, 0}, [5]string{"4,3,2,1", "d,(null),b,a", "40,30,(null),10", "D,(null),B,A", "8,6,4,2"}},
+		{[]int32{1, 0, 2, 3}, [5]string{"2,1,3,4", "b,a,(null),d", "(null),10,30,40", "B,A,(null),D", "4,2,6,8"}},
+		{[]int32{2, 3}, [5]string{"3,4", "(null),d", "30,40", "(null),D", "6,8"}},
+		{[]int32{}, [5]string{"", "", "", "", ""}},
+	} {
+		out, err := p.Project(context.Background(), &exec.Batch{Record: rec}, c.rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, want := range c.want {
+			if got := strings.Join(column(out, j), ","); got != want {
+				t.Errorf("rows %v, output %d: %s, want %s", c.rows, j, got, want)
+			}
+		}
+		if len(c.rows) == 4 && c.rows[0] == 0 && out.Column(0) != rec.Column(0) {
+			t.Errorf("rows %v: the plain column id was copied, want it passed on", c.rows)
+		}
+		out.Release()
+	}
+}

@@ -60,3 +60,41 @@ func BenchmarkRunUpsert(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batches*rows), "ns/row")
 }
+
+// BenchmarkRunUpsertDeletes runs batches of 10,000 deletes (one DELETE of
+// many rows) through `TRANSFORM *` into an upsert target that drops them:
+// the tombstones' cost per source row, where every column passes on as
+// it is.
+func BenchmarkRunUpsertDeletes(b *testing.B) {
+	const batches, rows = 20, 10000
+	p := plan(b, newCatalog(b, "orders"), `CREATE PIPELINE orders FROM binlog shop.shopdb.orders
+  TRANSFORM * INTO clickhouse dw.analytics.orders MODE upsert KEY (id);`)
+	src := newSource(memory.DefaultAllocator)
+	for k := range batches {
+		cs := make([]change, 0, rows)
+		for i := range rows {
+			cs = append(cs, del(int64(k*rows+i), "paid", i))
+		}
+		src.add("orders", cs...)
+	}
+	for k, it := range src.script {
+		batch := it.b(memory.DefaultAllocator)
+		src.script[k].b = func(memory.Allocator) *exec.Batch {
+			cp := *batch
+			cp.Record.Retain()
+			return &cp
+		}
+	}
+	snk := newSink()
+	snk.discard = true
+	b.ResetTimer()
+	for range b.N {
+		dir := b.TempDir()
+		err := engine.Run(context.Background(), p, engine.Options{StateDir: dir, Once: true,
+			Sources: map[string]connectors.Source{"shop": src}, Sinks: map[string]connectors.Sink{"dw": snk}})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batches*rows), "ns/row")
+}
