@@ -17,9 +17,9 @@ PKGS ?= ./...
 
 all: build
 
-## build: compile bin/etlq
+## build: compile bin/etlq (-buildvcs=auto: `etlq version` names the commit even where GOFLAGS turns stamping off)
 build:
-	$(GO) build -o bin/etlq ./cmd/etlq
+	$(GO) build -buildvcs=auto -o bin/etlq ./cmd/etlq
 
 ## services: install (when missing) and start MariaDB A/B and ClickHouse
 services:
