@@ -23,7 +23,10 @@ func secretOption(kind, name string) bool {
 
 // Explain writes the dataflow of every pipeline: source, tables, filter,
 // projection with output types, sink, options and (when given) the DDL the
-// sink would run. DSNs appear redacted.
+// sink would run. DSNs appear redacted. A pipeline planned without its
+// tables (offline) shows what the file says instead (Pipeline.Unbound):
+// the tables as written, the filter, the outputs with the types known
+// without the table, "?" for the others.
 func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 	srcs := map[string]*SourceDecl{}
 	for _, s := range plan.Sources {
@@ -44,6 +47,9 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 		snap := [...]string{"initial", "never", "only"}[p.Snapshot]
 		for _, t := range p.Tables {
 			fmt.Fprintf(w, "  scan       binlog %s  snapshot %s\n", t.Ref, snap)
+		}
+		if len(p.Tables) == 0 && p.Unbound != nil {
+			explainUnbound(w, p.Unbound, snap)
 		}
 		if len(p.Tables) > 0 {
 			t := p.Tables[0]
@@ -90,5 +96,36 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 				fmt.Fprintf(w, "    %s;\n", strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    "))
 			}
 		}
+	}
+}
+
+// explainUnbound writes the scan, filter and projection of a pipeline
+// planned without its tables, as far as the file says them.
+func explainUnbound(w io.Writer, u *Unbound, snap string) {
+	for _, t := range u.From {
+		note := ""
+		if connectors.IsPattern(t.DB) || connectors.IsPattern(t.Table) {
+			note = "  (a pattern: the tables it matches are not known offline)"
+		}
+		fmt.Fprintf(w, "  scan       binlog %s  snapshot %s%s\n", t, snap, note)
+	}
+	if u.Where != "" {
+		fmt.Fprintf(w, "  filter     %s\n", u.Where)
+	}
+	if u.Items == nil {
+		fmt.Fprintf(w, "  project    every column of the table (not known offline: the source's schema tells them and their types)\n")
+		return
+	}
+	fmt.Fprintf(w, "  project    (offline: the table's columns are not known; ? is a type that depends on them)\n")
+	for _, it := range u.Items {
+		if it.Expr == "" {
+			fmt.Fprintf(w, "    %-24s %-16s = every column of the table\n", it.Name, "?")
+			continue
+		}
+		typ := it.Type
+		if typ == "" {
+			typ = "?"
+		}
+		fmt.Fprintf(w, "    %-24s %-16s = %s\n", it.Name, typ, it.Expr)
 	}
 }

@@ -208,6 +208,13 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 			return
 		}
 		unresolvedMode(p, pl, modeWritten)
+		if !fromBad {
+			var from []connectors.TableRef
+			for _, ft := range froms {
+				from = append(from, connectors.TableRef{DB: ft.db, Table: ft.tb})
+			}
+			pl.Unbound = b.unbound(p, pl, from)
+		}
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)
 		return
 	}
@@ -363,6 +370,13 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	}
 	if len(b.errs.errs) > nerrBind || len(pl.Tables) == 0 {
 		unresolvedMode(p, pl, modeWritten)
+		if !fromBad {
+			var from []connectors.TableRef
+			for _, ft := range froms {
+				from = append(from, connectors.TableRef{DB: ft.db, Table: ft.tb})
+			}
+			pl.Unbound = b.unbound(p, pl, from)
+		}
 		b.plan.Pipelines = append(b.plan.Pipelines, pl)
 		return
 	}

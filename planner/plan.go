@@ -135,6 +135,10 @@ type Pipeline struct {
 	// renamed, or changed type, while etlq was stopped. apply takes the
 	// changes up to that DDL and stops the pipeline there; check warns.
 	Stale []StaleTable
+	// Unbound is what the file says of the pipeline when its tables were
+	// not bound (offline, or its source unreachable): Tables and Output
+	// are empty then. nil when they were bound.
+	Unbound *Unbound
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 	// schemas are the latest schema of each table the pipeline was planned

@@ -219,6 +219,7 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 			summary, level = "pipeline stopped by an error", slog.LevelError
 		}
 		log.Log(context.Background(), level, summary, "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
+			"tombstones", p.Tombstones.Load(), "rows_filtered", p.RowsFiltered.Load(),
 			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
@@ -254,6 +255,7 @@ func serveMetrics(addr string, stats *engine.Stats, extra ...prometheus.Collecto
 type collector struct {
 	stats                                          *engine.Stats
 	rowsIn, rowsOut, rowErrs, deadLetters, commits *prometheus.Desc
+	tombstones, filtered                           *prometheus.Desc
 	batches, writeRetries, writeFailures           *prometheus.Desc
 	lag, reconnects, snapDone, snapTotal           *prometheus.Desc
 	purge                                          *prometheus.Desc
@@ -262,8 +264,10 @@ type collector struct {
 func newCollector(s *engine.Stats) *collector {
 	return &collector{
 		stats:         s,
-		rowsIn:        prometheus.NewDesc("etlq_rows_in_total", "Rows read from the source, per pipeline.", []string{"pipeline"}, nil),
-		rowsOut:       prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
+		rowsIn:        prometheus.NewDesc("etlq_rows_in_total", "Rows read from the source (deletes included), per pipeline.", []string{"pipeline"}, nil),
+		rowsOut:       prometheus.NewDesc("etlq_rows_out_total", "Rows acknowledged by the sink, tombstones not counted, per pipeline.", []string{"pipeline"}, nil),
+		tombstones:    prometheus.NewDesc("etlq_tombstones_total", "Tombstones (keys removed: deletes, updates that left WHERE or failed, changed keys' old keys) acknowledged by an upsert target, per pipeline.", []string{"pipeline"}, nil),
+		filtered:      prometheus.NewDesc("etlq_rows_filtered_total", "Source rows WHERE left out, per pipeline.", []string{"pipeline"}, nil),
 		rowErrs:       prometheus.NewDesc("etlq_row_errors_total", "Rows that failed a cast or a function, per pipeline.", []string{"pipeline"}, nil),
 		deadLetters:   prometheus.NewDesc("etlq_dead_letters_total", "Rows kept in the dead-letter file, per pipeline.", []string{"pipeline"}, nil),
 		batches:       prometheus.NewDesc("etlq_batches_total", "Batches acknowledged by the sink, per pipeline.", []string{"pipeline"}, nil),
@@ -279,7 +283,7 @@ func newCollector(s *engine.Stats) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.rowErrs, c.deadLetters, c.batches, c.writeRetries, c.writeFailures,
+	for _, d := range []*prometheus.Desc{c.rowsIn, c.rowsOut, c.tombstones, c.filtered, c.rowErrs, c.deadLetters, c.batches, c.writeRetries, c.writeFailures,
 		c.commits, c.lag, c.reconnects, c.snapDone, c.snapTotal, c.purge} {
 		ch <- d
 	}
@@ -291,6 +295,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		p := ps[n]
 		ch <- prometheus.MustNewConstMetric(c.rowsIn, prometheus.CounterValue, float64(p.RowsIn.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.rowsOut, prometheus.CounterValue, float64(p.RowsOut.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.tombstones, prometheus.CounterValue, float64(p.Tombstones.Load()), n)
+		ch <- prometheus.MustNewConstMetric(c.filtered, prometheus.CounterValue, float64(p.RowsFiltered.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.rowErrs, prometheus.CounterValue, float64(p.RowErrors.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.deadLetters, prometheus.CounterValue, float64(p.DeadLetters.Load()), n)
 		ch <- prometheus.MustNewConstMetric(c.batches, prometheus.CounterValue, float64(p.Batches.Load()), n)

@@ -298,7 +298,7 @@ func checkStreams(ctx context.Context, plan *planner.Plan) lang.Errors {
 
 type planCmd struct {
 	File    string `arg:"" type:"existingfile" help:"The .etl file."`
-	Offline bool   `help:"Plan without connecting: each pipeline's source, sink, mode and options (no tables, filter, columns or DDL: these need the source's schemas)."`
+	Offline bool   `help:"Plan without connecting: each pipeline's source, the tables it reads as written (patterns unexpanded), its filter, its TRANSFORM outputs with the types the file declares (CAST, a function's RETURNS, metadata columns; ? for the others), sink, mode and options. The table's columns, their types and the DDL need the source's schemas."`
 	// StateDir holds the checkpoints the binlog-loss guard looks at.
 	StateDir string `default:"./.etlq" help:"The state directory apply uses: its checkpoints are checked against the server's binary log retention, and a table read by name that the server no longer has is planned from them, as apply does."`
 }

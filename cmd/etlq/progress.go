@@ -44,10 +44,11 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 			}
 			names, ps := stats.Pipelines()
 			for _, n := range names {
-				out := ps[n].RowsOut.Load()
-				log.Info("pipeline", "pipeline", n, "rows_in", ps[n].RowsIn.Load(), "rows_out", out,
-					"rows_per_s", (out-last[n])/10, "row_errors", ps[n].RowErrors.Load())
-				last[n] = out
+				// (rows_per_s: the writes acknowledged, rows and tombstones.)
+				out, tomb := ps[n].RowsOut.Load(), ps[n].Tombstones.Load()
+				log.Info("pipeline", "pipeline", n, "rows_in", ps[n].RowsIn.Load(), "rows_out", out, "tombstones", tomb,
+					"rows_filtered", ps[n].RowsFiltered.Load(), "rows_per_s", (out+tomb-last[n])/10, "row_errors", ps[n].RowErrors.Load())
+				last[n] = out + tomb
 			}
 		}
 	}
@@ -113,9 +114,9 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 			}
 			st, r := ps[n], &window{span: 2 * time.Second}
 			lines[n] = p.New(0, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
-				out := st.RowsOut.Load()
-				return fmt.Sprintf("pipeline %-20s in %10d  out %10d  %8.0f rows/s  errors %d  lag %.1fs",
-					n, st.RowsIn.Load(), out, r.rate(out, time.Now()), st.RowErrors.Load(), sourceLag(stats, st.Source))
+				out, tomb := st.RowsOut.Load(), st.Tombstones.Load()
+				return fmt.Sprintf("pipeline %-20s in %10d  out %10d  tombstones %d  filtered %d  %8.0f rows/s  errors %d  lag %.1fs",
+					n, st.RowsIn.Load(), out, tomb, st.RowsFiltered.Load(), r.rate(out+tomb, time.Now()), st.RowErrors.Load(), sourceLag(stats, st.Source))
 			})))
 			added = true
 		}

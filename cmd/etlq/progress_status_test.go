@@ -114,7 +114,7 @@ CREATE PIPELINE alpha FROM binlog s.%s.live SNAPSHOT never INTO file '%s' FORMAT
 	}
 	// Until the snapshot is written and the alpha line reads 0 rows/s and
 	// lag 0.0s.
-	idle := regexp.MustCompile(`pipeline alpha +in +0 +out +0 +0 rows/s +errors 0 +lag 0\.0s`)
+	idle := regexp.MustCompile(`pipeline alpha +in +0 +out +0 +tombstones 0 +filtered 0 +0 rows/s +errors 0 +lag 0\.0s`)
 	done := regexp.MustCompile(`pipeline zeta +in +20000 +out +20000 `)
 	out := applyUntil(t, regexp.MustCompile(`(?s)`+done.String()+`.*`+idle.String()+`|`+idle.String()+`.*`+done.String()), "apply", "--progress", "always", "--state-dir", filepath.Join(dir, "state"), file)
 	screen := renderTerminal(out)

@@ -39,7 +39,7 @@ CREATE PIPELINE q FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t_q;
 		out := mustEtlq(t, "status", "--state-dir", state, file)
 		for _, want := range []*regexp.Regexp{
 			regexp.MustCompile(`(?m)^  lock: free, no etlq runs on it \(last held by pid \d+ on host `),
-			regexp.MustCompile(`(?m)^source s: checkpoint binlog\.\d+:\d+.*, written .* UTC \(.* ago\)$`),
+			regexp.MustCompile(`(?m)^source s: checkpoint binlog\.\d+:\d+.*, written \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[-+]\d\d:\d\d) \(.* ago\)$`),
 			regexp.MustCompile(`(?m)^  server: at binlog\.\d+:\d+`),
 			regexp.MustCompile(`(?m)^  pipeline p: at the source's checkpoint$`),
 			regexp.MustCompile(`(?m)^  pipeline q: at the source's checkpoint$`),
@@ -52,7 +52,7 @@ CREATE PIPELINE q FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t_q;
 		// Changes after the checkpoint: behind, with when they were written.
 		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 1, 'c')")
 		out = mustEtlq(t, "status", "--state-dir", state, file)
-		if !regexp.MustCompile(`(?m)^  server: at binlog\.\d+:\d+: \d+ bytes of binary log behind; the first change not taken was written \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(lag about .*\)$`).MatchString(out) {
+		if !regexp.MustCompile(`(?m)^  server: at binlog\.\d+:\d+: \d+ bytes of binary log behind; the first change not taken was written \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[-+]\d\d:\d\d) \(lag about .*\)$`).MatchString(out) {
 			t.Errorf("status with changes after the checkpoint: want how far behind, got\n%s", out)
 		}
 
@@ -62,7 +62,7 @@ CREATE PIPELINE q FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t_q;
 		writeFile(t, file, text+fmt.Sprintf("CREATE PIPELINE r FROM binlog s.%[1]s.t INTO clickhouse dw.%[1]s.t_r;\n", db))
 		out = mustEtlq(t, "status", "--state-dir", state, file)
 		for _, want := range []*regexp.Regexp{
-			regexp.MustCompile(`(?m)^  pipeline p: stopped alone at its own checkpoint binlog\.\d+:\d+.*, written .* UTC: apply resumes it from there`),
+			regexp.MustCompile(`(?m)^  pipeline p: stopped alone at its own checkpoint binlog\.\d+:\d+.*, written \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[-+]\d\d:\d\d): apply resumes it from there`),
 			regexp.MustCompile(`(?m)^  pipeline q: at the source's checkpoint$`),
 			regexp.MustCompile(`(?m)^  pipeline r: not in the checkpoint: new since the last run, apply starts it$`),
 		} {

@@ -182,7 +182,7 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 	if err := pr.writer.Flush(ctx); err != nil {
 		return res, fmt.Errorf("pipeline %s: %w", p.Name, err)
 	}
-	res.Written = int(pr.stats.RowsOut.Load())
+	res.Written = int(pr.stats.RowsOut.Load() + pr.stats.Tombstones.Load())
 	res.Dead = int(pr.stats.RowErrors.Load())
 	return res, nil
 }
@@ -205,7 +205,7 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	if err != nil || out == nil {
 		return err
 	}
-	n := out.NumRows()
+	n, tomb := out.NumRows(), tombstones(out)
 	ack := make(chan error, 1)
 	if err := pr.writer.Write(ctx, out, func(err error) { ack <- err }); err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
@@ -216,7 +216,8 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	if err := <-ack; err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
-	pr.stats.RowsOut.Add(int64(n))
+	pr.stats.RowsOut.Add(int64(n - tomb))
+	pr.stats.Tombstones.Add(int64(tomb))
 	return nil
 }
 

@@ -821,6 +821,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	}
 	r.tracker.add(seq)
 	n := out.NumRows()
+	tomb := tombstones(out)
 	// The writer gets the batch from the pipeline's outbox: a Write that
 	// blocks (a ClickHouse ALTER, an unreachable server) holds this
 	// pipeline only (outbox.go).
@@ -856,7 +857,8 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		}
 		if err := pr.writer.Write(ctx, out, func(err error) {
 			if err == nil {
-				pr.stats.RowsOut.Add(int64(n))
+				pr.stats.RowsOut.Add(int64(n - tomb))
+				pr.stats.Tombstones.Add(int64(tomb))
 				pr.stats.Batches.Add(1)
 			} else {
 				pr.stats.WriteFailures.Add(1)

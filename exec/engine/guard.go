@@ -139,11 +139,11 @@ func GapResnapshots(d *planner.SourceDecl, pipes []*planner.Pipeline) bool {
 func expiryWarning(source string, e *mysql.Expiry, now time.Time, resnap bool) string {
 	switch {
 	case e.Purged && resnap:
-		return fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server (the oldest is %s, started %s UTC): apply takes a new snapshot of the tables read with SNAPSHOT initial (on_binlog_gap = 'resnapshot')",
-			source, e.File, e.Oldest, e.OldestAt.Format(time.DateTime))
+		return fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server (the oldest is %s, started %s): apply takes a new snapshot of the tables read with SNAPSHOT initial (on_binlog_gap = 'resnapshot')",
+			source, e.File, e.Oldest, localTime(e.OldestAt))
 	case e.Purged:
-		return fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server (the oldest is %s, started %s UTC): apply fails, unless on_binlog_gap = 'resnapshot'",
-			source, e.File, e.Oldest, e.OldestAt.Format(time.DateTime))
+		return fmt.Sprintf("source %s: the checkpoint's binary log %s was purged on the server (the oldest is %s, started %s): apply fails, unless on_binlog_gap = 'resnapshot'",
+			source, e.File, e.Oldest, localTime(e.OldestAt))
 	case e.PurgeAt.IsZero():
 		return ""
 	}
@@ -151,8 +151,8 @@ func expiryWarning(source string, e *mysql.Expiry, now time.Time, resnap bool) s
 	if left >= e.WarnWithin {
 		return ""
 	}
-	return fmt.Sprintf("source %s: the checkpoint's binary log %s may be purged in %s (at %s UTC, %s): run apply before then, or raise the retention",
-		source, e.File, roundDuration(left), e.PurgeAt.UTC().Format(time.DateTime), e.Setting)
+	return fmt.Sprintf("source %s: the checkpoint's binary log %s may be purged in %s (at %s, %s): run apply before then, or raise the retention",
+		source, e.File, roundDuration(left), localTime(e.PurgeAt), e.Setting)
 }
 
 // snapshotWarning is the warning for a snapshot of rows rows under e's

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +36,37 @@ func TestExpiryWarning(t *testing.T) {
 		t.Errorf("13h left of a 12h warning: %s", w)
 	}
 	e.PurgeAt = now.Add(3 * time.Hour)
-	if w := expiryWarning("s", e, now, false); w != "source s: the checkpoint's binary log binlog.000007 may be purged in 3h0m0s (at 2026-01-01 03:00:00 UTC, expire_logs_days = 2): run apply before then, or raise the retention" {
+	if w := expiryWarning("s", e, now, false); w != "source s: the checkpoint's binary log binlog.000007 may be purged in 3h0m0s (at "+now.Add(3*time.Hour).Local().Format(time.RFC3339)+", expire_logs_days = 2): run apply before then, or raise the retention" {
 		t.Errorf("3h left: %q", w)
 	}
 	e.Purged, e.Oldest, e.OldestAt = true, "binlog.000009", now
 	if w := expiryWarning("s", e, now, false); !strings.Contains(w, "was purged on the server (the oldest is binlog.000009") {
 		t.Errorf("purged: %q", w)
+	}
+}
+
+// TestRetentionWarningsLocalZone: the binary log retention warnings give
+// their times in the local zone with its offset, as the log lines and the
+// other messages do — they said "… UTC" beside lines at +01:00. Run under
+// TZ=Europe/Berlin in a child process (time.Local is read at start).
+func TestRetentionWarningsLocalZone(t *testing.T) {
+	if os.Getenv("ETLQ_TEST_ZONE_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRetentionWarningsLocalZone$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "ETLQ_TEST_ZONE_CHILD=1", "TZ=Europe/Berlin")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("under TZ=Europe/Berlin: %v\n%s", err, out)
+		}
+		return
+	}
+	now := time.Date(2026, 12, 6, 17, 8, 36, 0, time.UTC)
+	e := &mysql.Expiry{Retention: 48 * time.Hour, WarnWithin: 12 * time.Hour, Setting: "expire_logs_days = 2", File: "binlog.000007", PurgeAt: now.Add(3 * time.Hour)}
+	if w, want := expiryWarning("s", e, now, false), "(at 2026-12-06T21:08:36+01:00, expire_logs_days = 2)"; !strings.Contains(w, want) {
+		t.Errorf("purge soon: want %q in %q", want, w)
+	}
+	e.Purged, e.Oldest, e.OldestAt = true, "binlog.000009", now
+	for _, resnap := range []bool{false, true} {
+		if w, want := expiryWarning("s", e, now, resnap), "(the oldest is binlog.000009, started 2026-12-06T18:08:36+01:00)"; !strings.Contains(w, want) {
+			t.Errorf("purged (resnapshot %v): want %q in %q", resnap, want, w)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors"
@@ -242,7 +243,8 @@ func (tr *tableRun) stop() {
 }
 
 // rowErrors passes on the batches of a ProgramOp after it counted their
-// failed rows (ProgramOp.Errs) and wrote their dead letters: those are
+// failed rows (ProgramOp.Errs) and wrote their dead letters, and counted
+// the rows WHERE rejected (ProgramOp.Rejected): the dead letters are
 // written before the batch goes on to the sink.
 type rowErrors struct {
 	input *exec.ProgramOp
@@ -258,6 +260,7 @@ func (r *rowErrors) Next(ctx context.Context) (*exec.Batch, error) {
 	if b == nil || err != nil {
 		return nil, err
 	}
+	r.pr.stats.RowsFiltered.Add(int64(len(r.input.Rejected())))
 	if errs := r.input.Errs(); len(errs) > 0 {
 		r.pr.stats.RowErrors.Add(int64(len(errs)))
 		if r.pr.dead != nil {
@@ -655,4 +658,36 @@ func (pr *pipeRun) leftToReread(table string) bool {
 		pr.rereads[table] = 2
 	}
 	return first
+}
+
+// tombstones returns how many rows of sink batch out are tombstones
+// (exec.SysDeleted = 1: an upsert target's removed keys).
+func tombstones(out *exec.Batch) int {
+	if out.Record == nil {
+		return 0
+	}
+	idx := out.Record.Schema().FieldIndices(exec.SysDeleted)
+	if len(idx) == 0 {
+		return 0
+	}
+	del, ok := out.Record.Column(idx[0]).(*array.Uint8)
+	if !ok {
+		return 0
+	}
+	n := 0
+	count := func(i int) {
+		if del.IsValid(i) && del.Value(i) == 1 {
+			n++
+		}
+	}
+	if out.Sel != nil {
+		for _, i := range out.Sel {
+			count(int(i))
+		}
+		return n
+	}
+	for i := 0; i < del.Len(); i++ {
+		count(i)
+	}
+	return n
 }

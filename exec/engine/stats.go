@@ -69,12 +69,20 @@ func (s *Stats) Captures() []*CaptureStats {
 
 // PipelineStats counts one pipeline's rows.
 type PipelineStats struct {
-	Source      string       // the pipeline's source; set when created, never changed
-	RowsIn      atomic.Int64 // rows read from the source
-	RowsOut     atomic.Int64 // rows acknowledged by the sink
-	RowErrors   atomic.Int64 // rows that failed a cast, a function or a rule, or that the sink cannot take
-	DeadLetters atomic.Int64
-	Batches     atomic.Int64 // batches acknowledged by the sink
+	Source  string       // the pipeline's source; set when created, never changed
+	RowsIn  atomic.Int64 // rows read from the source (deletes and truncates included)
+	RowsOut atomic.Int64 // rows acknowledged by the sink, tombstones not counted
+	// Tombstones counts the tombstones an upsert target acknowledged:
+	// the keys it removes (a source delete, an update WHERE no longer
+	// passes or that failed under on_error skip/dead_letter, a changed
+	// key's old key). They are no rows out.
+	Tombstones atomic.Int64
+	// RowsFiltered counts the source rows WHERE left out (in an upsert
+	// pipeline an update among them also removes its key: a tombstone).
+	RowsFiltered atomic.Int64
+	RowErrors    atomic.Int64 // rows that failed a cast, a function or a rule, or that the sink cannot take
+	DeadLetters  atomic.Int64
+	Batches      atomic.Int64 // batches acknowledged by the sink
 	// SchemaChanges counts the source schema changes (DDL) the pipeline
 	// was planned again for.
 	SchemaChanges atomic.Int64

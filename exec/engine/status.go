@@ -26,13 +26,22 @@ type behinder interface {
 // pipeline's checkpoint (its source's, or its own when it stopped alone).
 // It reads the state without taking the lock: it may run next to apply.
 func StateStatus(ctx context.Context, plan *planner.Plan, dir string) (string, error) {
+	// (Said before any server is asked: nothing there needs one.)
+	shown := dir
+	if abs, err := filepath.Abs(dir); err == nil && abs != filepath.Clean(dir) {
+		shown = dir + " (" + abs + ")"
+	}
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("state directory %s does not exist: no apply has run with it (give the one apply uses with --state-dir)", dir)
+		return "", fmt.Errorf("state directory %s does not exist: nothing ran there yet, no apply has used it (give the one apply uses with --state-dir)", shown)
 	} else if err != nil {
-		return "", fmt.Errorf("state directory %s: %w", dir, err)
+		return "", fmt.Errorf("state directory %s: %w", shown, err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "state directory %s\n", dir)
+	fmt.Fprintf(&b, "state directory %s\n", shown)
+	store := &Store{Dir: dir}
+	if !anyCheckpoint(store, plan) {
+		fmt.Fprintf(&b, "  no checkpoint of this file's sources: nothing ran there yet (apply has not run with this file on this state directory, or took no checkpoint)\n")
+	}
 	holder := ""
 	if data, err := os.ReadFile(filepath.Join(dir, lockName)); err == nil {
 		holder = lockHolder(data)
@@ -47,7 +56,6 @@ func StateStatus(ctx context.Context, plan *planner.Plan, dir string) (string, e
 	default:
 		fmt.Fprintf(&b, "  lock: free, no etlq runs on it\n")
 	}
-	store := &Store{Dir: dir}
 	now := time.Now()
 	for _, d := range plan.Sources {
 		var pipes []string
@@ -74,8 +82,8 @@ func StateStatus(ctx context.Context, plan *planner.Plan, dir string) (string, e
 		if st == nil {
 			fmt.Fprintf(&b, "source %s: no checkpoint yet (apply has not run on this state directory, or took none)\n", d.Name)
 		} else {
-			fmt.Fprintf(&b, "source %s: checkpoint %s, written %s UTC (%s ago)\n", d.Name, describe(st.Mark),
-				st.Updated.UTC().Format(time.DateTime), roundDuration(now.Sub(st.Updated)))
+			fmt.Fprintf(&b, "source %s: checkpoint %s, written %s (%s ago)\n", d.Name, describe(st.Mark),
+				localTime(st.Updated), roundDuration(now.Sub(st.Updated)))
 			if bh, ok := src.(behinder); ok && srcErr == nil && !WorkerMark(st.Mark) {
 				fmt.Fprintf(&b, "  server: %s\n", behindText(ctx, bh, d, plan.Pipelines, st.Mark, now))
 			}
@@ -95,8 +103,8 @@ func StateStatus(ctx context.Context, plan *planner.Plan, dir string) (string, e
 			case err != nil:
 				fmt.Fprintf(&b, "  pipeline %s: %v\n", n, err)
 			case own != nil:
-				fmt.Fprintf(&b, "  pipeline %s: stopped alone at its own checkpoint %s, written %s UTC: apply resumes it from there (docs/live-tables.md)\n",
-					n, describe(own.Mark), own.Updated.UTC().Format(time.DateTime))
+				fmt.Fprintf(&b, "  pipeline %s: stopped alone at its own checkpoint %s, written %s: apply resumes it from there (docs/live-tables.md)\n",
+					n, describe(own.Mark), localTime(own.Updated))
 			case st != nil && covered[n]:
 				fmt.Fprintf(&b, "  pipeline %s: at the source's checkpoint\n", n)
 			case st != nil:
@@ -107,6 +115,25 @@ func StateStatus(ctx context.Context, plan *planner.Plan, dir string) (string, e
 		}
 	}
 	return b.String(), nil
+}
+
+// anyCheckpoint reports whether store holds a checkpoint of a source of
+// plan, or of a pipeline of one stopped alone.
+func anyCheckpoint(store *Store, plan *planner.Plan) bool {
+	for _, d := range plan.Sources {
+		if st, err := store.Load(d.Name); err != nil || st != nil {
+			return true // (an unreadable one is said at its source)
+		}
+		for _, p := range plan.Pipelines {
+			if p.Source != d.Name {
+				continue
+			}
+			if own, err := store.Load(aloneName(d.Name, p.Name)); err != nil || own != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // behindText says how far the checkpoint mark of source d is behind its
@@ -129,9 +156,14 @@ func behindText(ctx context.Context, bh behinder, d *planner.SourceDecl, pipes [
 	case h.Since.IsZero():
 		return fmt.Sprintf("at %s: %d bytes of binary log behind", h.Current, h.Bytes)
 	}
-	return fmt.Sprintf("at %s: %d bytes of binary log behind; the first change not taken was written %s UTC (lag about %s)",
-		h.Current, h.Bytes, h.Since.Format(time.DateTime), roundDuration(now.Sub(h.Since)))
+	return fmt.Sprintf("at %s: %d bytes of binary log behind; the first change not taken was written %s (lag about %s)",
+		h.Current, h.Bytes, localTime(h.Since), roundDuration(now.Sub(h.Since)))
 }
+
+// localTime writes t for a person, in the local zone with its offset
+// (RFC 3339), as the log lines and the other messages give a time
+// (lockHolder): a state file or the binary log keeps it in UTC.
+func localTime(t time.Time) string { return t.Local().Format(time.RFC3339) }
 
 func orNone(s string) string {
 	if s == "" {

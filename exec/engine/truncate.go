@@ -102,6 +102,7 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 			out.Release()
 		}
 		if err == nil && len(rejected) == 1 {
+			pr.stats.RowsFiltered.Add(1)
 			pr.log.Info("truncate: the pipeline's WHERE leaves the truncate change out", "pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.Pos), 0))
 			return nil
 		}
