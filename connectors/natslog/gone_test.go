@@ -193,3 +193,29 @@ func workerPastFirstRows(ctx context.Context, t *testing.T, lg *Log) (*workerStr
 	}
 	return w, errc
 }
+
+// TestStreamMadeAgainLocalTimes: the error for a stream made again since
+// a process opened it gives both creation times in the local zone, as
+// every other message does (before: UTC).
+func TestStreamMadeAgainLocalTimes(t *testing.T) {
+	defer func(l *time.Location) { time.Local = l }(time.Local)
+	time.Local = time.FixedZone("test", 5*3600+1800)
+	lg, ctx := testLog(t)
+	publishIDs(ctx, t, lg, 2, []int64{1})
+	n := lg.names("s")
+	info, err := lg.js.StreamInfo(n.stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := info.Created
+	loseStorage(t, lg)
+	time.Sleep(10 * time.Millisecond) // a later creation time
+	publishIDs(ctx, t, lg, 2, []int64{2})
+	err = lg.gone(n, created, "start the workers again")
+	if err == nil || !strings.Contains(err.Error(), "was made again") {
+		t.Fatalf("want an error saying the stream was made again, got %v", err)
+	}
+	if want := created.Local().Format(time.RFC3339Nano); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "+05:30") {
+		t.Errorf("want the times in the local zone (%s), got %v", want, err)
+	}
+}

@@ -278,7 +278,7 @@ func (l *Log) gone(n names, created time.Time, what string) error {
 		return nil
 	case !info.Created.Equal(created):
 		return fmt.Errorf("log: stream %s was made again since this process opened it (created %s, not %s): the changes the old one held that workers had not read are lost; %s",
-			n.stream, info.Created.UTC().Format(time.RFC3339Nano), created.UTC().Format(time.RFC3339Nano), what)
+			n.stream, info.Created.Local().Format(time.RFC3339Nano), created.Local().Format(time.RFC3339Nano), what)
 	}
 	return nil
 }
