@@ -117,7 +117,7 @@ func (l *Log) StartResume(source, group string) ([]byte, error) {
 	n := l.names(source)
 	start := info.State.LastSeq + 1
 	for p := range parts {
-		cs, err := l.partConsumers(n, group, p)
+		cs, err := l.waitConsumers(n, group, p)
 		if err != nil {
 			return nil, err
 		}
@@ -125,22 +125,22 @@ func (l *Log) StartResume(source, group string) ([]byte, error) {
 		for _, ci := range cs {
 			acked = max(acked, ackedUpTo(ci))
 		}
-		m, err := l.js.GetMsg(n.stream, acked+1, nats.DirectGetNext(n.partFilter(p)))
+		m, err := l.msg(n, acked+1, nats.DirectGetNext(n.partFilter(p)))
 		if errors.Is(err, nats.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("log: stream %s, partition %d: %w", n.stream, p, err)
+			return nil, fmt.Errorf("log: partition %d: %w", p, err)
 		}
 		start = min(start, m.Sequence)
 	}
 	for seq := start - 1; seq >= info.State.FirstSeq && seq > 0; seq-- {
-		m, err := l.js.GetMsg(n.stream, seq)
+		m, err := l.msg(n, seq)
 		if errors.Is(err, nats.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("log: stream %s: message %d: %w", n.stream, seq, err)
+			return nil, fmt.Errorf("log: %w", err)
 		}
 		if h := m.Header.Get(hdrResume); h != "" {
 			return decodeResume(h)
