@@ -173,3 +173,50 @@ func TestWaitErrorsSayWhat(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusWhileServerSlow: etlq status (and status --drop, which
+// refuses while workers are live) reads the group's live workers and
+// partition owners while the server answers nothing within the client's
+// 5 s for 8 s: it waits and shows them. Before, the stream's lookup failed
+// with `context deadline exceeded`, and a lease bucket whose lookup timed
+// out was read as empty — no live worker, so --drop deleted the stream
+// under them.
+func TestStatusWhileServerSlow(t *testing.T) {
+	host := strings.TrimPrefix(testenv.NATSURL(t), "nats://")
+	px := testenv.NewCutProxy(t, host)
+	ns := testenv.UniqueName(t)
+	direct, err := Open(testenv.NATSURL(t) + "/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	defer direct.DeleteSource("s")
+	if _, err := direct.ensureStream("s", 2, Retention{}); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := direct.leaseBucket(direct.names("s"), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"apply.w.w1": `{"at":"2026-12-07T00:00:00Z"}`, "apply.p.0": "w1", "apply.p.1": "w1"} {
+		if _, err := kv.Put(k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lg, err := Open("nats://" + px.Addr() + "/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	px.Slow(6 * time.Second)
+	time.AfterFunc(8*time.Second, func() { px.Slow(0) })
+	start := time.Now()
+	st, err := lg.Status("s", "apply")
+	if err != nil {
+		t.Fatalf("status while the server is slow: %v (after %s)", err, time.Since(start).Round(time.Millisecond))
+	}
+	if len(st.Workers) != 1 || st.Workers[0] != "w1" || len(st.Partitions) != 2 || st.Partitions[0].Owner != "w1" || st.Partitions[1].Owner != "w1" {
+		t.Errorf("status while the server is slow: want worker w1 holding both partitions, got %+v", st)
+	}
+	t.Logf("status after %s:\n%s", time.Since(start).Round(time.Millisecond), st)
+}
