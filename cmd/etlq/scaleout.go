@@ -38,7 +38,7 @@ func (c *captureCmd) Run(ctx context.Context) error {
 	// The capture keeps no state directory: a table read by name that
 	// left the source is planned from the log's position, which holds
 	// its schema (engine.LogMarks).
-	_, plan, err := etlfile.LoadPlanResuming(ctx, c.File, false, engine.LogMarks(c.Log))
+	_, plan, err := etlfile.LoadPlanResuming(ctx, c.File, false, engine.LogMarks(ctx, c.Log, log))
 	if err != nil {
 		return err
 	}

@@ -20,18 +20,18 @@ import (
 // back from its end, down to the last message with a position before.
 func (l *Log) PositionSeq(source string, reached func(resume []byte) (bool, error)) (uint64, error) {
 	n := l.names(source)
-	info, err := l.js.StreamInfo(n.stream)
+	info, err := l.streamInfo(n)
 	if err != nil {
-		return 0, fmt.Errorf("log: stream %s: %w", n.stream, err)
+		return 0, fmt.Errorf("log: %w", err)
 	}
 	var found uint64
 	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0; seq-- {
-		m, err := l.js.GetMsg(n.stream, seq)
+		m, err := l.msg(n, seq)
 		if errors.Is(err, nats.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("log: stream %s: message %d: %w", n.stream, seq, err)
+			return 0, fmt.Errorf("log: %w", err)
 		}
 		h := m.Header.Get(hdrResume)
 		if h == "" {
@@ -66,9 +66,9 @@ func (l *Log) AckedThrough(source, group string, seq uint64) (bool, string, erro
 	}
 	n := l.names(source)
 	for p := range parts {
-		cs, err := l.partConsumers(n, group, p)
+		cs, err := l.waitConsumers(n, group, p)
 		if err != nil {
-			return false, "", err
+			return false, "", fmt.Errorf("log: %w", err)
 		}
 		var acked uint64
 		for _, ci := range cs {
@@ -78,12 +78,12 @@ func (l *Log) AckedThrough(source, group string, seq uint64) (bool, string, erro
 			continue
 		}
 		// The partition's first message not acknowledged: after seq, or none.
-		m, err := l.js.GetMsg(n.stream, acked+1, nats.DirectGetNext(n.partFilter(p)))
+		m, err := l.msg(n, acked+1, nats.DirectGetNext(n.partFilter(p)))
 		if errors.Is(err, nats.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return false, "", fmt.Errorf("log: stream %s, partition %d: %w", n.stream, p, err)
+			return false, "", fmt.Errorf("log: partition %d: %w", p, err)
 		}
 		if m.Sequence > seq {
 			continue
@@ -117,30 +117,30 @@ func (l *Log) StartResume(source, group string) ([]byte, error) {
 	n := l.names(source)
 	start := info.State.LastSeq + 1
 	for p := range parts {
-		cs, err := l.partConsumers(n, group, p)
+		cs, err := l.waitConsumers(n, group, p)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("log: %w", err)
 		}
 		var acked uint64
 		for _, ci := range cs {
 			acked = max(acked, ackedUpTo(ci))
 		}
-		m, err := l.js.GetMsg(n.stream, acked+1, nats.DirectGetNext(n.partFilter(p)))
+		m, err := l.msg(n, acked+1, nats.DirectGetNext(n.partFilter(p)))
 		if errors.Is(err, nats.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("log: stream %s, partition %d: %w", n.stream, p, err)
+			return nil, fmt.Errorf("log: partition %d: %w", p, err)
 		}
 		start = min(start, m.Sequence)
 	}
 	for seq := start - 1; seq >= info.State.FirstSeq && seq > 0; seq-- {
-		m, err := l.js.GetMsg(n.stream, seq)
+		m, err := l.msg(n, seq)
 		if errors.Is(err, nats.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("log: stream %s: message %d: %w", n.stream, seq, err)
+			return nil, fmt.Errorf("log: %w", err)
 		}
 		if h := m.Header.Get(hdrResume); h != "" {
 			return decodeResume(h)

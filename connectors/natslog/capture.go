@@ -67,9 +67,9 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 		return err
 	}
 	n := l.names(source)
-	info, err := l.js.StreamInfo(n.stream)
+	info, err := l.streamInfo(n)
 	if err != nil {
-		return fmt.Errorf("log: stream %s: %w", n.stream, err)
+		return fmt.Errorf("log: %w", err)
 	}
 	resume, err := l.lastResume(n)
 	if err != nil {
@@ -149,7 +149,7 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 // checkpoints.
 func (l *Log) LastResume(source string) ([]byte, error) {
 	n := l.names(source)
-	if _, err := l.js.StreamInfo(n.stream); errors.Is(err, nats.ErrStreamNotFound) {
+	if _, err := l.streamInfo(n); errors.Is(err, nats.ErrStreamNotFound) {
 		return nil, nil
 	}
 	return l.lastResume(n)
@@ -161,20 +161,20 @@ func (l *Log) LastResume(source string) ([]byte, error) {
 // are pieces of a batch whose last piece the capture did not publish (it
 // stopped), which the position covers again.
 func (l *Log) lastResume(n names) ([]byte, error) {
-	info, err := l.js.StreamInfo(n.stream)
+	info, err := l.streamInfo(n)
 	if err != nil {
-		return nil, fmt.Errorf("log: stream %s: %w", n.stream, err)
+		return nil, fmt.Errorf("log: %w", err)
 	}
 	if info.State.Msgs == 0 {
 		return nil, nil
 	}
 	for seq := info.State.LastSeq; seq >= info.State.FirstSeq && seq > 0; seq-- {
-		m, err := l.js.GetMsg(n.stream, seq)
+		m, err := l.msg(n, seq)
 		if errors.Is(err, nats.ErrMsgNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("log: stream %s: message %d: %w", n.stream, seq, err)
+			return nil, fmt.Errorf("log: %w", err)
 		}
 		if h := m.Header.Get(hdrResume); h != "" {
 			return decodeResume(h)

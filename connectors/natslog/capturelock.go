@@ -1,6 +1,7 @@
 package natslog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,10 +63,14 @@ func (l *Log) LockCapture(ctx context.Context, source string, log *slog.Logger) 
 	kv, err := l.keyValue(n.capture, &nats.KeyValueConfig{Bucket: n.capture, History: 1, TTL: CaptureLease, Storage: nats.FileStorage,
 		Description: "etlq capture lock of " + n.stream})
 	if err != nil {
-		return nil, fmt.Errorf("log: capture lock bucket %s: %w", n.capture, err)
+		return nil, fmt.Errorf("log: the capture lock: %w", err)
 	}
 	lease := CaptureLease
-	if st, err := kv.Status(); err == nil && st.TTL() > 0 {
+	st, err := waitFor(l, fmt.Sprintf("the status of the KV bucket %q", n.capture), kv.Status)
+	if err != nil {
+		return nil, fmt.Errorf("log: the capture lock: %w", err)
+	}
+	if st.TTL() > 0 {
 		lease = st.TTL()
 	}
 	host, _ := os.Hostname()
@@ -85,19 +90,26 @@ func (l *Log) LockCapture(ctx context.Context, source string, log *slog.Logger) 
 // takeCaptureLock creates the lock, or says who holds it.
 func (l *Log) takeCaptureLock(ctx context.Context, kv nats.KeyValue, source string, val []byte, lease time.Duration, log *slog.Logger) (uint64, error) {
 	for waited := false; ; {
-		rev, err := kv.Create(captureLockKey, val)
+		rev, err := waitFor(l, fmt.Sprintf("taking key %q of the KV bucket %q", captureLockKey, kv.Bucket()), func() (uint64, error) {
+			return kv.Create(captureLockKey, val)
+		})
 		if err == nil {
 			return rev, nil
 		}
 		if !errors.Is(err, nats.ErrKeyExists) {
-			return 0, fmt.Errorf("log: taking the capture lock of source %s: %w", source, err)
+			return 0, fmt.Errorf("log: the capture lock of source %s: %w", source, err)
 		}
-		e, err := kv.Get(captureLockKey)
+		e, err := l.get(kv, captureLockKey)
 		if errors.Is(err, nats.ErrKeyNotFound) {
 			continue // expired meanwhile
 		}
 		if err != nil {
-			return 0, fmt.Errorf("log: reading the capture lock of source %s: %w", source, err)
+			return 0, fmt.Errorf("log: the capture lock of source %s: %w", source, err)
+		}
+		if bytes.Equal(e.Value(), val) {
+			// This capture's own: a creation the server made but whose
+			// answer came too late (a busy server), tried again.
+			return e.Revision(), nil
 		}
 		var h captureHolder
 		_ = json.Unmarshal(e.Value(), &h)

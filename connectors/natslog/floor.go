@@ -56,12 +56,12 @@ func (l *Log) groupFloor(ctx context.Context, n names, group string, parts int, 
 	kv, err := l.keyValue(n.groups, &nats.KeyValueConfig{Bucket: n.groups, History: 1, Storage: nats.FileStorage,
 		Description: "etlq version floors of the groups reading " + n.stream})
 	if err != nil {
-		return groupFloor{}, fmt.Errorf("log: bucket %s: %w", n.groups, err)
+		return groupFloor{}, fmt.Errorf("log: group %s's version floor: %w", group, err)
 	}
 	key := token(group)
 	for attempt := 0; ; attempt++ {
 		var rev uint64
-		e, err := kv.Get(key)
+		e, err := l.get(kv, key)
 		switch {
 		case err == nil:
 			var g groupFloor
@@ -90,11 +90,18 @@ func (l *Log) groupFloor(ctx context.Context, n names, group string, parts int, 
 			}
 		}
 		b, _ := json.Marshal(g)
-		if rev == 0 {
-			_, err = kv.Create(key, b)
-		} else {
-			_, err = kv.Update(key, b, rev)
-		}
+		// Tried again while the server does not answer; a write the
+		// server made whose answer was lost fails the next try, and the
+		// next round reads it back (the group's, so the same).
+		err = l.wait(fmt.Sprintf("storing key %q in the KV bucket %q", key, n.groups), func() error {
+			var err error
+			if rev == 0 {
+				_, err = kv.Create(key, b)
+			} else {
+				_, err = kv.Update(key, b, rev)
+			}
+			return err
+		})
 		if err == nil {
 			if g.Floor > 0 {
 				log("log: the group's targets hold rows: every version is lifted above them, and each table's snapshot end removes the older rows the source no longer has",
@@ -114,9 +121,9 @@ func (l *Log) groupFloor(ctx context.Context, n names, group string, parts int, 
 // they were.
 func (l *Log) groupRead(n names, group string, parts int) (bool, error) {
 	for p := range parts {
-		cs, err := l.partConsumers(n, group, p)
+		cs, err := l.waitConsumers(n, group, p)
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("log: group %s's version floor: %w", group, err)
 		}
 		if len(cs) > 0 {
 			return true, nil
@@ -131,9 +138,11 @@ func (l *Log) groupRead(n names, group string, parts int) (bool, error) {
 // smallest version of the first message that holds rows, waiting for the
 // capture to publish one.
 func (l *Log) firstVersion(ctx context.Context, n names, log func(msg string, args ...any)) (uint64, error) {
-	sub, err := l.js.SubscribeSync(n.prefix+".>", nats.OrderedConsumer(), nats.DeliverAll())
+	sub, err := waitFor(l, fmt.Sprintf("reading the first versions of the JetStream stream %q", n.stream), func() (*nats.Subscription, error) {
+		return l.js.SubscribeSync(n.prefix+".>", nats.OrderedConsumer(), nats.DeliverAll())
+	})
 	if err != nil {
-		return 0, fmt.Errorf("log: reading the first versions of %s: %w", n.stream, err)
+		return 0, fmt.Errorf("log: %w", err)
 	}
 	defer sub.Unsubscribe()
 	waited := false

@@ -6,6 +6,7 @@
 package natslog
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,15 @@ type Log struct {
 	nc *nats.Conn
 	js nats.JetStreamContext
 	ns string
+	// server is the log's server, without credentials, for messages
+	// (nats://host:port).
+	server string
+	// ctx, patience and log are how requests wait for a server that
+	// does not answer (wait.go): until ctx ends, at most patience (0: no
+	// limit), saying so to log.
+	ctx      context.Context
+	patience time.Duration
+	log      *slog.Logger
 
 	mu          sync.Mutex
 	schemaKV    map[string]nats.KeyValue // by bucket
@@ -42,7 +52,28 @@ type Log struct {
 // verified against it), tls_cert and tls_key (a client certificate, both
 // or neither). The client reconnects forever after a lost connection;
 // operations in between fail and are retried by their callers.
+//
+// A request the server does not answer (a timeout on a busy machine, the
+// server restarting) is tried again for up to a minute (wait.go); Dial
+// is Open for a process that runs until stopped.
 func Open(raw string) (*Log, error) {
+	return dial(context.Background(), raw, nil, openPatience)
+}
+
+// Dial is Open for the capture and the workers, which run until stopped:
+// a server that refuses the connection or does not answer it (not
+// started yet, restarting, too busy to answer within the client's
+// timeout) is waited for, and so is every request of the log the server
+// does not answer, until ctx ends; log says what is waited for. Real
+// errors (TLS, authorization, a bad URL) are returned at once.
+func Dial(ctx context.Context, raw string, log *slog.Logger) (*Log, error) {
+	return dial(ctx, raw, log, 0)
+}
+
+func dial(ctx context.Context, raw string, log *slog.Logger, patience time.Duration) (*Log, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if connectors.UnescapedPassword(raw) {
 		return nil, errors.New("log: " + connectors.UnescapedPasswordHint)
 	}
@@ -93,16 +124,37 @@ func Open(raw string) (*Log, error) {
 	if secure {
 		srv.Scheme = "tls"
 	}
-	nc, err := nats.Connect(srv.String(), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("log %s: %w%s", u.Host, err, tlsHint(err, secure, ca))
+	server := (&url.URL{Scheme: srv.Scheme, Host: u.Host}).String()
+	var nc *nats.Conn
+	start, delay := time.Now(), 250*time.Millisecond
+	var warned time.Time
+	for {
+		nc, err = nats.Connect(srv.String(), opts...)
+		if err == nil {
+			break
+		}
+		if patience > 0 || !unreachable(err) {
+			return nil, fmt.Errorf("log %s: %w%s", u.Host, err, tlsHint(err, secure, ca))
+		}
+		if time.Since(warned) >= waitWarnEvery {
+			log.Warn("log: the NATS server cannot be reached; trying again", "server", server, "error", err.Error(),
+				"waited", time.Since(start).Round(time.Millisecond).String())
+			warned = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the NATS server at %s: %w (last: %v)", server, context.Cause(ctx), err)
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 2*time.Second)
 	}
 	js, err := nc.JetStream(nats.MaxWait(5 * time.Second))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("log %s: %w", u.Host, err)
 	}
-	return &Log{nc: nc, js: js, ns: ns, schemaKV: map[string]nats.KeyValue{}, schemaCache: map[string][]byte{}}, nil
+	return &Log{nc: nc, js: js, ns: ns, server: server, ctx: ctx, patience: patience, log: log,
+		schemaKV: map[string]nats.KeyValue{}, schemaCache: map[string][]byte{}}, nil
 }
 
 // tlsHint says what a TLS failure of the connection means.
@@ -208,12 +260,12 @@ type Retention struct {
 // partitions, and returns the partition count it has.
 func (l *Log) ensureStream(source string, parts int, ret Retention) (int, error) {
 	n := l.names(source)
-	info, err := l.js.StreamInfo(n.stream)
+	info, err := l.streamInfo(n)
 	if err == nil {
 		return partitionsOf(info.Config.Description)
 	}
 	if !errors.Is(err, nats.ErrStreamNotFound) {
-		return 0, fmt.Errorf("log: stream %s: %w", n.stream, err)
+		return 0, fmt.Errorf("log: %w", err)
 	}
 	if err := l.notLoaded(n); err != nil {
 		return 0, err // (a new stream would take the place of the one the server kept)
@@ -236,11 +288,16 @@ func (l *Log) ensureStream(source string, parts int, ret Retention) (int, error)
 	if cfg.MaxBytes == 0 {
 		cfg.MaxBytes = -1
 	}
-	if _, err := l.js.AddStream(cfg); err != nil {
+	// (Tried again while the server does not answer: an AddStream of
+	// the same configuration is answered with the stream.)
+	if err := l.wait(fmt.Sprintf("creating the JetStream stream %q", n.stream), func() error {
+		_, err := l.js.AddStream(cfg)
+		return err
+	}); err != nil {
 		if strings.Contains(err.Error(), "insufficient") && cfg.MaxBytes > 0 {
-			return 0, fmt.Errorf("log: create stream %s: %w (the server reserves --max-bytes, %d bytes, of its JetStream storage: lower it or give the server more)", n.stream, err, cfg.MaxBytes)
+			return 0, fmt.Errorf("log: %w (the server reserves --max-bytes, %d bytes, of its JetStream storage: lower it or give the server more)", err, cfg.MaxBytes)
 		}
-		return 0, fmt.Errorf("log: create stream %s: %w", n.stream, err)
+		return 0, fmt.Errorf("log: %w", err)
 	}
 	return parts, nil
 }
@@ -248,14 +305,15 @@ func (l *Log) ensureStream(source string, parts int, ret Retention) (int, error)
 // partitions returns the partition count of an existing stream.
 func (l *Log) partitions(source string) (int, *nats.StreamInfo, error) {
 	n := l.names(source)
-	info, err := l.js.StreamInfo(n.stream)
+	info, err := l.streamInfo(n)
 	if err != nil {
 		if errors.Is(err, nats.ErrStreamNotFound) {
 			if err := l.notLoaded(n); err != nil {
 				return 0, nil, err
 			}
+			return 0, nil, fmt.Errorf("log: stream %s is not on the NATS server at %s (has `etlq capture` run?): %w", n.stream, l.server, nats.ErrStreamNotFound)
 		}
-		return 0, nil, fmt.Errorf("log: stream %s (has `etlq capture` run?): %w", n.stream, err)
+		return 0, nil, fmt.Errorf("log: %w", err)
 	}
 	p, err := partitionsOf(info.Config.Description)
 	return p, info, err
@@ -300,12 +358,23 @@ func (l *Log) notLoaded(n names) error {
 	for i := 0; i < 2; i++ {
 		if i > 0 {
 			time.Sleep(time.Second)
-			if _, err := l.js.StreamInfo(n.stream); !errors.Is(err, nats.ErrStreamNotFound) {
-				return nil // (there again, or the server away: the caller's next look says)
+			_, err := l.streamInfo(n)
+			if err == nil {
+				return nil // there again
+			}
+			if !errors.Is(err, nats.ErrStreamNotFound) {
+				return fmt.Errorf("log: %w", err)
 			}
 		}
-		if _, err := l.js.KeyValue(n.schemas); err != nil {
+		// Asked until the server answers: a bucket taken for missing
+		// because the server was slow to say would let the capture make
+		// a new stream over the one the server did not load.
+		_, err := waitFor(l, fmt.Sprintf("the KV bucket %q", n.schemas), func() (nats.KeyValue, error) { return l.js.KeyValue(n.schemas) })
+		if errors.Is(err, nats.ErrBucketNotFound) {
 			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("log: %w", err)
 		}
 	}
 	return notLoadedError{fmt.Sprintf("log: stream %s is not on the NATS server, but the log's bucket %s is: the server kept its storage and did not load the stream — at its start its own log says why, `Error recreating stream %q: …` (`insufficient storage resources available`: the stream reserves its max bytes of the server's JetStream storage, so give the server that much again in max_file_store); restart the server with what it needs, then etlq: the stream's messages are on its disk, nothing is lost. If the stream was deleted by hand, the changes it held that workers had not read are lost: start over with etlq status FILE --log … --drop, then etlq capture (a new stream, beginning with a snapshot)", n.stream, n.schemas, n.stream)}
@@ -356,20 +425,66 @@ func (l *Log) DeleteSource(source string) error {
 // restarting, unreachable) it says so: the client's own error then is
 // "key-value requires at least server version 2.6.2", which it says of any
 // server it is not connected to.
+//
+// While the server does not answer it tries again (wait.go); its errors
+// name the bucket and the server.
 func (l *Log) keyValue(bucket string, cfg *nats.KeyValueConfig) (nats.KeyValue, error) {
-	if !l.nc.IsConnected() {
-		return nil, fmt.Errorf("not connected to the NATS server (%s): %w", strings.ToLower(l.nc.Status().String()), nats.ErrDisconnected)
-	}
-	kv, err := l.js.KeyValue(bucket)
-	if errors.Is(err, nats.ErrBucketNotFound) && cfg != nil {
-		if kv, err = l.js.CreateKeyValue(cfg); err != nil {
-			// Another process made it meanwhile (two workers starting
-			// at once; nats-server 2.9 may answer the second with
-			// "subjects overlap with an existing stream"): open it.
-			if kv2, err2 := l.js.KeyValue(bucket); err2 == nil {
-				return kv2, nil
+	return waitFor(l, fmt.Sprintf("the KV bucket %q", bucket), func() (nats.KeyValue, error) {
+		if !l.nc.IsConnected() {
+			return nil, fmt.Errorf("not connected to the NATS server (%s): %w", strings.ToLower(l.nc.Status().String()), nats.ErrDisconnected)
+		}
+		kv, err := l.js.KeyValue(bucket)
+		if errors.Is(err, nats.ErrBucketNotFound) && cfg != nil {
+			if kv, err = l.js.CreateKeyValue(cfg); err != nil {
+				// Another process made it meanwhile (two workers starting
+				// at once; nats-server 2.9 may answer the second with
+				// "subjects overlap with an existing stream"), or this
+				// one did and its answer was lost: open it.
+				if kv2, err2 := l.js.KeyValue(bucket); err2 == nil {
+					return kv2, nil
+				}
 			}
 		}
-	}
-	return kv, err
+		return kv, err
+	})
+}
+
+// streamInfo asks for the source's stream until the server answers.
+func (l *Log) streamInfo(n names) (*nats.StreamInfo, error) {
+	return waitFor(l, fmt.Sprintf("the JetStream stream %q", n.stream), func() (*nats.StreamInfo, error) { return l.js.StreamInfo(n.stream) })
+}
+
+// msg reads the stream's message seq until the server answers
+// (nats.ErrMsgNotFound, wrapped, when it has none).
+func (l *Log) msg(n names, seq uint64, opts ...nats.JSOpt) (*nats.RawStreamMsg, error) {
+	return waitFor(l, fmt.Sprintf("message %d of the JetStream stream %q", seq, n.stream), func() (*nats.RawStreamMsg, error) {
+		return l.js.GetMsg(n.stream, seq, opts...)
+	})
+}
+
+// get reads a key of a bucket until the server answers
+// (nats.ErrKeyNotFound, wrapped, when it has none).
+func (l *Log) get(kv nats.KeyValue, key string) (nats.KeyValueEntry, error) {
+	return waitFor(l, fmt.Sprintf("key %q of the KV bucket %q", key, kv.Bucket()), func() (nats.KeyValueEntry, error) { return kv.Get(key) })
+}
+
+// put stores a key of a bucket, trying again until the server answers
+// (a put is idempotent).
+func (l *Log) put(kv nats.KeyValue, key string, val []byte) error {
+	return l.wait(fmt.Sprintf("storing key %q in the KV bucket %q", key, kv.Bucket()), func() error {
+		_, err := kv.Put(key, val)
+		return err
+	})
+}
+
+// keys lists a bucket's keys until the server answers (none: nil).
+func (l *Log) keys(kv nats.KeyValue) ([]string, error) {
+	keys, err := waitFor(l, fmt.Sprintf("the keys of the KV bucket %q", kv.Bucket()), func() ([]string, error) {
+		keys, err := kv.Keys()
+		if errors.Is(err, nats.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return keys, err
+	})
+	return keys, err
 }

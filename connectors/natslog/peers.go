@@ -47,17 +47,14 @@ type GroupWorker struct {
 // in the lease bucket (none when the bucket does not exist yet).
 func (l *Log) GroupWorkers(source, group string) ([]GroupWorker, error) {
 	n := l.names(source)
-	kv, err := l.js.KeyValue(n.leases)
+	kv, err := l.keyValue(n.leases, nil)
 	if errors.Is(err, nats.ErrBucketNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	keys, err := kv.Keys()
-	if errors.Is(err, nats.ErrNoKeysFound) {
-		return nil, nil
-	}
+	keys, err := l.keys(kv)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +65,7 @@ func (l *Log) GroupWorkers(source, group string) ([]GroupWorker, error) {
 		if !ok {
 			continue
 		}
-		e, err := kv.Get(k)
+		e, err := l.get(kv, k)
 		if errors.Is(err, nats.ErrKeyNotFound) {
 			continue // gone meanwhile
 		}
@@ -101,7 +98,7 @@ func (l *Log) Renewed(ctx context.Context, source string, w GroupWorker, lease t
 	if processGone(w.Host, w.PID) {
 		return false, nil
 	}
-	kv, err := l.js.KeyValue(l.names(source).leases)
+	kv, err := l.keyValue(l.names(source).leases, nil)
 	if err != nil {
 		return false, err
 	}
@@ -110,7 +107,7 @@ func (l *Log) Renewed(ctx context.Context, source string, w GroupWorker, lease t
 	}
 	deadline := time.Now().Add(2 * lease)
 	for {
-		e, err := kv.Get(w.key)
+		e, err := l.get(kv, w.key)
 		switch {
 		case errors.Is(err, nats.ErrKeyNotFound):
 			return false, nil

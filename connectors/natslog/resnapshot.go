@@ -24,7 +24,7 @@ func (l *Log) resnapshots(source string, create bool) (nats.KeyValue, error) {
 	}
 	kv, err := l.keyValue(n.resnaps, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("log: bucket %s: %w", n.resnaps, err)
+		return nil, fmt.Errorf("log: %w", err)
 	}
 	return kv, nil
 }
@@ -35,8 +35,10 @@ func (l *Log) RequestResnapshot(source, id string, req []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = kv.Put(id, req)
-	return err
+	if err := l.put(kv, id, req); err != nil {
+		return fmt.Errorf("log: resnapshot request: %w", err)
+	}
+	return nil
 }
 
 // ResnapshotRequests returns the requests not yet in the log, by id, and
@@ -49,24 +51,24 @@ func (l *Log) ResnapshotRequests(source string) (pending map[string][]byte, fail
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := kv.Keys()
-	if errors.Is(err, nats.ErrNoKeysFound) {
-		return nil, nil, nil
-	}
+	keys, err := l.keys(kv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("log: resnapshot requests: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, nil, nil
 	}
 	pending, failed = map[string][]byte{}, map[string]string{}
 	for _, k := range keys {
 		if strings.HasPrefix(k, pipelinesKey) {
 			continue // pipelines, pipelines.group.<group>
 		}
-		e, err := kv.Get(k)
+		e, err := l.get(kv, k)
 		if errors.Is(err, nats.ErrKeyNotFound) {
 			continue
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, fmt.Errorf("log: resnapshot request: %w", err)
 		}
 		if len(k) > 7 && k[:7] == "failed." {
 			failed[k[7:]] = string(e.Value())
@@ -85,12 +87,17 @@ func (l *Log) ResnapshotDone(source, id, failure string) error {
 		return err
 	}
 	if failure != "" {
-		if _, err := kv.Put("failed."+id, []byte(failure)); err != nil {
-			return err
+		if err := l.put(kv, "failed."+id, []byte(failure)); err != nil {
+			return fmt.Errorf("log: resnapshot request: %w", err)
 		}
 	}
-	if err := kv.Delete(id); err != nil && !errors.Is(err, nats.ErrKeyNotFound) {
-		return err
+	if err := l.wait(fmt.Sprintf("deleting key %q of the KV bucket %q", id, kv.Bucket()), func() error {
+		if err := kv.Delete(id); err != nil && !errors.Is(err, nats.ErrKeyNotFound) {
+			return err
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("log: resnapshot request: %w", err)
 	}
 	return nil
 }
@@ -127,8 +134,10 @@ func (l *Log) SetGroupPipelines(source, group string, names []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = kv.Put(groupPipelinesKey(group), []byte(strings.Join(names, "\n")))
-	return err
+	if err := l.put(kv, groupPipelinesKey(group), []byte(strings.Join(names, "\n"))); err != nil {
+		return fmt.Errorf("log: the pipelines of group %s: %w", group, err)
+	}
+	return nil
 }
 
 func (l *Log) pipelineList(source, key string) ([]string, bool, error) {
@@ -139,12 +148,12 @@ func (l *Log) pipelineList(source, key string) ([]string, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	e, err := kv.Get(key)
+	e, err := l.get(kv, key)
 	if errors.Is(err, nats.ErrKeyNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("log: the pipelines recorded in the log: %w", err)
 	}
 	if len(e.Value()) == 0 {
 		return nil, true, nil
@@ -170,12 +179,12 @@ func (l *Log) GroupDefinitions(source, group string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	e, err := kv.Get(groupDefinitionsKey(group))
+	e, err := l.get(kv, groupDefinitionsKey(group))
 	if errors.Is(err, nats.ErrKeyNotFound) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("log: the definitions of group %s's pipelines: %w", group, err)
 	}
 	return e.Value(), true, nil
 }
@@ -187,8 +196,10 @@ func (l *Log) SetGroupDefinitions(source, group string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = kv.Put(groupDefinitionsKey(group), data)
-	return err
+	if err := l.put(kv, groupDefinitionsKey(group), data); err != nil {
+		return fmt.Errorf("log: the definitions of group %s's pipelines: %w", group, err)
+	}
+	return nil
 }
 
 // SetCapturedPipelines records the pipelines the source's capture
@@ -198,6 +209,8 @@ func (l *Log) SetCapturedPipelines(source string, names []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = kv.Put(pipelinesKey, []byte(strings.Join(names, "\n")))
-	return err
+	if err := l.put(kv, pipelinesKey, []byte(strings.Join(names, "\n"))); err != nil {
+		return fmt.Errorf("log: the pipelines of the capture: %w", err)
+	}
+	return nil
 }

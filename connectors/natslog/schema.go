@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go"
 )
@@ -31,7 +30,7 @@ func (l *Log) schemaBucket(n names, create bool) (nats.KeyValue, error) {
 	}
 	kv, err := l.keyValue(n.schemas, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("log: bucket %s: %w", n.schemas, err)
+		return nil, fmt.Errorf("log: %w", err)
 	}
 	l.mu.Lock()
 	l.schemaKV[n.schemas] = kv
@@ -63,7 +62,9 @@ func (l *Log) putSchema(n names, hash string, msg []byte) error {
 }
 
 // schema returns the schema message stored under hash, from the cache or
-// the bucket. While the server is away it tries again for a while.
+// the bucket. While the server does not answer it tries again (wait.go):
+// until the worker stops. Before, it gave up after about half a minute,
+// and the worker with it.
 func (l *Log) schema(n names, hash string) ([]byte, error) {
 	if hash == "" {
 		return nil, fmt.Errorf("codec %s message without its %s header", codec, hdrSchema)
@@ -75,15 +76,16 @@ func (l *Log) schema(n names, hash string) ([]byte, error) {
 	if ok {
 		return msg, nil
 	}
-	var err error
-	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		msg, err = l.fetchSchema(n, hash)
-		if err == nil || !transient(err) || wait > 5*time.Second {
-			break
-		}
-		time.Sleep(wait)
-	}
+	var last error
+	msg, err := waitFor(l, fmt.Sprintf("schema %s in the KV bucket %q", hash, n.schemas), func() ([]byte, error) {
+		msg, err := l.fetchSchema(n, hash)
+		last = err
+		return msg, err
+	})
 	if err != nil {
+		if last != nil && !away(last) {
+			return nil, last // (it says what is wrong with the schema)
+		}
 		return nil, err
 	}
 	l.mu.Lock()

@@ -2,6 +2,7 @@ package natslog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -52,9 +53,21 @@ func (l *Log) Status(source, group string) (*Status, error) {
 	n := l.names(source)
 	st := &Status{Source: source, Stream: n.stream, Group: group, Messages: info.State.Msgs, Bytes: info.State.Bytes,
 		MaxBytes: info.Config.MaxBytes, MaxAge: info.Config.MaxAge, Oldest: info.State.FirstTime}
+	// Every lookup waits for a server that does not answer, and fails
+	// rather than show less: a lease bucket read as empty because the
+	// server was slow to answer showed no live worker, and status --drop
+	// deleted the stream under them.
 	owners := map[string]string{}
-	if kv, err := l.js.KeyValue(n.leases); err == nil {
-		keys, _ := kv.Keys()
+	kv, err := l.keyValue(n.leases, nil)
+	switch {
+	case errors.Is(err, nats.ErrBucketNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("log: the partition leases: %w", err)
+	default:
+		keys, err := l.keys(kv)
+		if err != nil {
+			return nil, fmt.Errorf("log: the partition leases: %w", err)
+		}
 		prefix := token(group) + "."
 		for _, k := range keys {
 			rest, ok := strings.CutPrefix(k, prefix)
@@ -65,27 +78,44 @@ func (l *Log) Status(source, group string) (*Status, error) {
 				st.Workers = append(st.Workers, w)
 				continue
 			}
-			if e, err := kv.Get(k); err == nil {
+			e, err := l.get(kv, k)
+			switch {
+			case errors.Is(err, nats.ErrKeyNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("log: the partition leases: %w", err)
+			default:
 				owners[rest] = string(e.Value())
 			}
 		}
 	}
-	if kv, err := l.js.KeyValue(n.groups); err == nil {
-		if e, err := kv.Get(token(group)); err == nil {
+	kv, err = l.keyValue(n.groups, nil)
+	switch {
+	case errors.Is(err, nats.ErrBucketNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("log: group %s's version floor: %w", group, err)
+	default:
+		e, err := l.get(kv, token(group))
+		switch {
+		case errors.Is(err, nats.ErrKeyNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("log: group %s's version floor: %w", group, err)
+		default:
 			var g groupFloor
 			if json.Unmarshal(e.Value(), &g) == nil && g.Created.Equal(info.Created) {
 				st.Floor, st.Lift = g.Floor, g.Lift
 			}
 		}
 	}
-	if pending, failed, err := l.ResnapshotRequests(source); err == nil {
-		st.Resnapshots, st.Failed = len(pending), failed
+	pending, failed, err := l.ResnapshotRequests(source)
+	if err != nil {
+		return nil, err
 	}
+	st.Resnapshots, st.Failed = len(pending), failed
 	for p := 0; p < parts; p++ {
 		ps := PartStatus{Partition: p, Owner: owners[fmt.Sprintf("p.%d", p)]}
-		cis, err := l.partConsumers(n, group, p)
+		cis, err := l.waitConsumers(n, group, p)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("log: %w", err)
 		}
 		var ci *nats.ConsumerInfo
 		start := uint64(1)
@@ -99,7 +129,12 @@ func (l *Log) Status(source, group string) (*Status, error) {
 			start = ps.AckedUpTo + 1
 		}
 		// The oldest message not acknowledged: its age is the lag.
-		if m, err := l.js.GetMsg(n.stream, start, nats.DirectGetNext(n.partFilter(p))); err == nil {
+		m, err := l.msg(n, start, nats.DirectGetNext(n.partFilter(p)))
+		switch {
+		case errors.Is(err, nats.ErrMsgNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("log: partition %d: %w", p, err)
+		default:
 			ps.LagSeconds = time.Since(m.Time).Seconds()
 			if ci == nil {
 				ps.Pending = info.State.LastSeq - m.Sequence + 1 // an upper bound: no worker ever read it

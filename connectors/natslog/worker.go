@@ -163,10 +163,13 @@ func (l *Log) leaseBucket(n names, lease time.Duration) (nats.KeyValue, error) {
 	kv, err := l.keyValue(n.leases, &nats.KeyValueConfig{Bucket: n.leases, History: 1, TTL: lease, Storage: nats.FileStorage,
 		Description: "etlq partition leases of " + n.stream})
 	if err != nil {
-		return nil, fmt.Errorf("log: lease bucket %s: %w", n.leases, err)
+		return nil, fmt.Errorf("log: the partition leases: %w", err)
 	}
-	st, err := kv.Status()
-	if err == nil && st.TTL() != lease {
+	st, err := waitFor(l, fmt.Sprintf("the status of the KV bucket %q", n.leases), kv.Status)
+	if err != nil {
+		return nil, fmt.Errorf("log: the partition leases: %w", err)
+	}
+	if st.TTL() != lease {
 		return nil, fmt.Errorf("log: lease bucket %s has a lease of %s, not %s: every worker of a log uses the same --lease", n.leases, st.TTL(), lease)
 	}
 	return kv, nil
@@ -898,6 +901,14 @@ func ackedUpTo(ci *nats.ConsumerInfo) uint64 {
 // and a listing cut short would start a new consumer at the stream's start.
 func (l *Log) partConsumers(n names, group string, part int) ([]*nats.ConsumerInfo, error) {
 	return l.consumers(n, consumer(group, part)+"_")
+}
+
+// waitConsumers is partConsumers tried again while the server does not
+// answer (a worker's start; the running paths try again themselves).
+func (l *Log) waitConsumers(n names, group string, part int) ([]*nats.ConsumerInfo, error) {
+	return waitFor(l, fmt.Sprintf("the consumers of partition %d of the JetStream stream %q", part, n.stream), func() ([]*nats.ConsumerInfo, error) {
+		return l.partConsumers(n, group, part)
+	})
 }
 
 // groupAcked returns, for each of the stream's parts partitions, the

@@ -51,7 +51,10 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	lg, err := natslog.Open(o.Log)
+	// A server that does not answer yet (starting, restarting, too busy
+	// to answer a request within the client's timeout) is waited for,
+	// and every request of the capture's start with it, until ctx ends.
+	lg, err := natslog.Dial(ctx, o.Log, log)
 	if err != nil {
 		return err
 	}
@@ -519,7 +522,11 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	lg, err := natslog.Open(w.Log)
+	// As the capture's (Capture): the server and every request of the
+	// workers' start are waited for until ctx ends. Before, one request
+	// that took more than the client's 5 s (a loaded machine) stopped the
+	// worker with `etlq: context deadline exceeded`.
+	lg, err := natslog.Dial(ctx, w.Log, opts.Log)
 	if err != nil {
 		return err
 	}
@@ -586,17 +593,24 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 // resumes from in the log at url (natslog.Log.LastResume): a table read
 // by name that the server no longer has (dropped, renamed away) is planned
 // with the schema it holds, as apply plans it from its checkpoints; the
-// capture and the workers keep no source position of their own. A log
-// that cannot be read gives none (planning then names the table missing).
-func LogMarks(url string) func(source string) [][]byte {
+// capture and the workers keep no source position of their own. A server
+// that does not answer is waited for until ctx ends (natslog.Dial); a log
+// that cannot be read gives none (planning then names the table
+// missing), and says why to log.
+func LogMarks(ctx context.Context, url string, log *slog.Logger) func(source string) [][]byte {
 	return func(source string) [][]byte {
-		lg, err := natslog.Open(url)
+		lg, err := natslog.Dial(ctx, url, log)
 		if err != nil {
+			log.Warn("log: the capture's position cannot be read from the log; a table read by name that left the source cannot be planned", "source", source, "error", err.Error())
 			return nil
 		}
 		defer lg.Close()
 		m, err := lg.LastResume(source)
-		if err != nil || m == nil {
+		if err != nil {
+			log.Warn("log: the capture's position cannot be read from the log; a table read by name that left the source cannot be planned", "source", source, "error", err.Error())
+			return nil
+		}
+		if m == nil {
 			return nil
 		}
 		return [][]byte{m}
@@ -609,20 +623,23 @@ func LogMarks(url string) func(source string) [][]byte {
 // first messages were captured with, up to the next DDL in the log. A
 // worker planned from the table of now while the log was behind a DDL
 // planned the table again at its first message, and again at the DDL,
-// which found the column it adds in a target made with it (a fill). A log
-// that cannot be read gives none (the table of now).
-func LogStartMarks(url, group string) func(source string) []byte {
+// which found the column it adds in a target made with it (a fill). A
+// server that does not answer is waited for until ctx ends
+// (natslog.Dial): before, a request that took more than the client's 5 s
+// planned from the table of now without a word. A log that cannot be
+// read gives none (the table of now), and says why to log.
+func LogStartMarks(ctx context.Context, url, group string, log *slog.Logger) func(source string) []byte {
 	return func(source string) []byte {
-		lg, err := natslog.Open(url)
-		if err != nil {
-			return nil
+		lg, err := natslog.Dial(ctx, url, log)
+		if err == nil {
+			defer lg.Close()
+			var m []byte
+			if m, err = lg.StartResume(source, group); err == nil {
+				return m
+			}
 		}
-		defer lg.Close()
-		m, err := lg.StartResume(source, group)
-		if err != nil {
-			return nil
-		}
-		return m
+		log.Warn("log: where the group starts in the log cannot be read; its pipelines are planned from the tables of now", "source", source, "group", group, "error", err.Error())
+		return nil
 	}
 }
 

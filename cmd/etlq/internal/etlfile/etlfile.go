@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -323,11 +324,11 @@ func LoadPlanNow(ctx context.Context, path string, stateDir string) (*Loaded, *p
 // (engine.LogMarks), and every table as the log has it where the group
 // starts reading (engine.LogStartMarks, Loaded.LogStart).
 func LoadPlanWorker(ctx context.Context, path, stateDir, url, group string) (*Loaded, *planner.Plan, error) {
-	l, err := loadAt(path, stateDir, false, engine.LogMarks(url))
+	l, err := loadAt(path, stateDir, false, engine.LogMarks(ctx, url, slog.Default()))
 	if err != nil {
 		return nil, nil, err
 	}
-	l.LogStart = engine.LogStartMarks(url, group)
+	l.LogStart = engine.LogStartMarks(ctx, url, group, slog.Default())
 	p, err := l.Build(ctx, false)
 	if err == nil && stateDir != "" {
 		engine.MarkKeysRemoved(p, stateDir)
