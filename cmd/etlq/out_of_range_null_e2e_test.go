@@ -12,8 +12,9 @@ import (
 // knows the output is never NULL (date(created_at) over a NOT NULL
 // DATETIME, a NOT NULL DATE column): its column is created Nullable, plan
 // says so, and the snapshot's and the binlog's rows from 2200 and 1900 land
-// as NULL. A key column, which cannot be NULL, is refused by check with
-// the column named. Failed before: the columns were created NOT NULL and
+// as NULL; an existing table's NOT NULL column is widened to Nullable. A
+// key column, which cannot be NULL, is refused by check with the column
+// named. Failed before: the columns were created NOT NULL and
 // the rows failed their insert.
 func TestOutOfRangeNullNotNullDates(t *testing.T) {
 	t.Parallel()
@@ -61,6 +62,24 @@ CREATE SINK dw INTO clickhouse '%[2]s';
 		"UPDATE "+db+".t SET created_at = '2001-02-03 04:05:06', d = '2001-02-03' WHERE id = 2")
 	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
 	diffRows(t, []string{"1|NULL|NULL|2", "2|2001-02-03|2001-02-03|4", "3|NULL|NULL|6", "4|NULL|NULL|8"}, rows())
+
+	// A table an earlier version created with the column NOT NULL: the
+	// column becomes Nullable (widened, as a source's dropped NOT NULL),
+	// and the row from 2200 lands as NULL.
+	if err := ch.Exec(t.Context(), fmt.Sprintf("CREATE TABLE %s.old (id Int32, day Date, _version UInt64, _is_deleted UInt8) ENGINE = ReplacingMergeTree(_version) ORDER BY id", db)); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "old.etl")
+	writeFile(t, old, header+fmt.Sprintf(`CREATE PIPELINE o FROM binlog s.%[1]s.t SNAPSHOT initial
+  TRANSFORM id, date(created_at) AS day
+  INTO clickhouse dw.%[1]s.old WITH (out_of_range = 'null');
+`, db))
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", filepath.Join(dir, "state-old"), old)
+	if got := strings.Join(chRows(t, ch, fmt.Sprintf("SELECT type FROM system.columns WHERE database = '%s' AND table = 'old' AND name = 'day'", db)), ""); got != "Nullable(Date)" {
+		t.Errorf("the NOT NULL column of an existing table is %s, want Nullable(Date)", got)
+	}
+	diffRows(t, []string{"1|NULL", "2|2001-02-03", "3|NULL", "4|NULL"},
+		chRows(t, ch, fmt.Sprintf("SELECT toString(id), toString(day) FROM %s.old_current ORDER BY id", db)))
 
 	// A key cannot be NULL: check refuses a date key under
 	// out_of_range = 'null' before any row is read.
