@@ -30,7 +30,20 @@ type arithExpr struct {
 }
 
 func opErr(op string, l, r stdlib.Type) error {
-	return fmt.Errorf("operator %q cannot take %s and %s", op, l, r)
+	return fmt.Errorf("operator %q cannot take %s and %s%s", op, l, r, textHint(l, r))
+}
+
+// textHint is what an error of an arithmetic operator given text adds:
+// etlq does not read a number out of text as MySQL does ('12abc' + 0 is 12
+// there, with a warning); an explicit CAST does, and fails the rows whose
+// text is no number (a row error, routed by on_error), never giving 0.
+func textHint(ts ...stdlib.Type) string {
+	for _, t := range ts {
+		if t.IsStringLike() {
+			return " (text is no number in arithmetic: CAST(x AS INT64) or CAST(x AS DECIMAL(p,s)) reads one, and a value that is not a number is then a row error, handled by on_error)"
+		}
+	}
+	return ""
 }
 
 func newArith(op string, l, r node) (node, error) {
@@ -229,7 +242,7 @@ func (e *arithExpr) floatKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32, n 
 				each(sel, n, func(i int) { out.SetNull(i, n) })
 				return
 			}
-			each(sel, n, func(i int) { r := math.Mod(x[i], k); o[i] = r; acc |= nonFinite(r) })
+			each(sel, n, func(i int) { r := fmod(x[i], k); o[i] = r; acc |= nonFinite(r) })
 		}
 	case a.Const:
 		k := x[0]
@@ -279,9 +292,20 @@ func (e *arithExpr) floatSlow(a, b *stdlib.Vector, sel []int32, n int, out *stdl
 		if e.op == '/' {
 			out.F64[i] = x / y
 		} else {
-			out.F64[i] = math.Mod(x, y)
+			out.F64[i] = fmod(x, y)
 		}
 	})
+}
+
+// fmod is x % y as MySQL computes it for DOUBLE: the remainder with the
+// dividend's sign, but a zero one without a sign (-6e0 % 3 is 0, where
+// math.Mod gives -0).
+func fmod(x, y float64) float64 {
+	r := math.Mod(x, y)
+	if r == 0 {
+		return 0
+	}
+	return r
 }
 
 func (e *arithExpr) intKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32, n int, out *stdlib.Vector) {

@@ -49,17 +49,17 @@ func Unary(op string, x Expr) (Expr, error) {
 			}
 			return &negExpr{x: n, t: stdlib.TInt64}, nil
 		}
-		return nil, fmt.Errorf("operator \"-\" cannot take %s", t)
+		return nil, fmt.Errorf("operator \"-\" cannot take %s%s", t, textHint(t))
 	case "+":
 		if !t.IsNumeric() && t.Kind != stdlib.Null {
-			return nil, fmt.Errorf("operator \"+\" cannot take %s", t)
+			return nil, fmt.Errorf("operator \"+\" cannot take %s%s", t, textHint(t))
 		}
 		return n, nil
 	}
 	return nil, fmt.Errorf("unknown unary operator %q", op)
 }
 
-// Binary returns l op r for op in OR AND = <> != < <= > >= || + - * / %.
+// Binary returns l op r for op in OR AND = <> != < <= > >= || + - * / % DIV.
 // Operands are widened as MySQL does (see docs/functions.md).
 func Binary(op string, l, r Expr) (Expr, error) {
 	ln, err := asNode(l)
@@ -80,6 +80,8 @@ func Binary(op string, l, r Expr) (Expr, error) {
 		return newCompare(o, ln, rn)
 	case "+", "-", "*", "/", "%":
 		return newArith(o, ln, rn)
+	case "DIV":
+		return newIntDiv(ln, rn)
 	case "||":
 		c, err := newCall("concat", []node{ln, rn})
 		if err != nil {

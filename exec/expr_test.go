@@ -131,6 +131,18 @@ func TestOperators(t *testing.T) {
 		{"i % 3", []string{"2", "-2", "1", "NULL"}},
 		{"i / 0", []string{"NULL", "NULL", "NULL", "NULL"}},
 		{"i % 0", []string{"NULL", "NULL", "NULL", "NULL"}},
+		// DIV: truncated toward zero, NULL for 0, a row error out of range.
+		{"i DIV 2", []string{"2", "-4611686018427387904", "4611686018427387903", "NULL"}},
+		{"i DIV -1", []string{"-5", "ERROR", "-9223372036854775807", "NULL"}},
+		{"i DIV 0", []string{"NULL", "NULL", "NULL", "NULL"}},
+		{"i32 DIV -3", []string{"-3", "715827882", "-2", "NULL"}},
+		{"u DIV 2", []string{"1", "9223372036854775807", "0", "NULL"}},
+		{"i8 DIV u", []string{"0", "0", "NULL", "NULL"}},
+		{"u DIV -1", []string{"ERROR", "ERROR", "0", "NULL"}},
+		{"d DIV 3", []string{"3", "0", "333333333", "NULL"}},
+		{"d DIV -0.3", []string{"-35", "0", "-3333333333", "NULL"}},
+		{"f DIV 0.1", []string{"15", "-2", "ERROR", "NULL"}},
+		{"f32 DIV 2", []string{"0", "61728", "-1", "NULL"}},
 		{"i / 2", []string{"2.5000", "-4611686018427387904.0000", "4611686018427387903.5000", "NULL"}},
 		{"-i", []string{"-5", "ERROR", "-9223372036854775807", "NULL"}},
 		{"u + 1", []string{"4", "ERROR", "1", "NULL"}},
@@ -252,7 +264,21 @@ func TestOperators(t *testing.T) {
 func TestConstructorErrors(t *testing.T) {
 	i := exec.Col(0, "i", stdlib.TInt64)
 	s := exec.Col(1, "s", stdlib.TString)
-	if _, err := exec.Binary("+", s, i); err == nil || err.Error() != `operator "+" cannot take STRING and INT64` {
+	// Text is no number in arithmetic (MySQL reads '12abc' as 12): the
+	// error says how to convert it, and that rows that are no number then
+	// fail.
+	const hint = ` (text is no number in arithmetic: CAST(x AS INT64) or CAST(x AS DECIMAL(p,s)) reads one, and a value that is not a number is then a row error, handled by on_error)`
+	if _, err := exec.Binary("+", s, i); err == nil || err.Error() != `operator "+" cannot take STRING and INT64`+hint {
+		t.Errorf("got %v", err)
+	}
+	if _, err := exec.Binary("DIV", i, s); err == nil || err.Error() != `operator "DIV" cannot take INT64 and STRING`+hint {
+		t.Errorf("got %v", err)
+	}
+	if _, err := exec.Unary("-", s); err == nil || err.Error() != `operator "-" cannot take STRING`+hint {
+		t.Errorf("got %v", err)
+	}
+	d, _ := exec.Lit("2024-01-02", stdlib.TDate)
+	if _, err := exec.Binary("*", d, i); err == nil || err.Error() != `operator "*" cannot take DATE and INT64` {
 		t.Errorf("got %v", err)
 	}
 	one, _ := exec.Lit(int64(1), stdlib.TInt64)

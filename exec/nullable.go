@@ -104,6 +104,10 @@ func nullReason(n node, nullable func(int) bool) string {
 				return fmt.Sprintf("%s is NULL where %s is 0", e.String(), e.r.String())
 			}
 		}
+	case *intDivExpr:
+		if lit, ok := e.r.(*litExpr); !ok || lit.v.IsNull(0) || isZero(lit) {
+			return fmt.Sprintf("%s is NULL where %s is 0", e.String(), e.r.String())
+		}
 	case *inExpr:
 		if e.hasNull {
 			return fmt.Sprintf("%s is NULL where it is not TRUE (its list holds NULL)", e.String())

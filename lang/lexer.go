@@ -20,7 +20,7 @@ var Keywords = []string{
 	// expressions
 	"AND", "OR", "NOT", "IS", "NULL", "IN", "BETWEEN", "LIKE", "CASE", "WHEN",
 	"THEN", "ELSE", "END", "CAST", "TRUE", "FALSE", "TIMESTAMP", "DATE",
-	"INTERVAL", "BEFORE", "COLLATE",
+	"INTERVAL", "BEFORE", "COLLATE", "DIV",
 	// interval units
 	"MICROSECOND", "SECOND", "MINUTE", "HOUR", "DAY", "WEEK", "MONTH",
 	"QUARTER", "YEAR",

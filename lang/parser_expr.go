@@ -16,7 +16,7 @@ const (
 	precCompare = 4 // = <> != < <= > >= IS [NOT] NULL, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE
 	precConcat  = 5 // ||
 	precAdd     = 6 // + -
-	precMul     = 7 // * / %
+	precMul     = 7 // * / % DIV
 	precUnary   = 8 // prefix -
 	// x::type and x COLLATE name bind tighter than everything, and are
 	// handled as postfixes.
@@ -31,7 +31,7 @@ var binaryOps = map[string]int{
 	"IS": precCompare, "IN": precCompare, "BETWEEN": precCompare, "LIKE": precCompare,
 	"||": precConcat,
 	"+":  precAdd, "-": precAdd,
-	"*": precMul, "/": precMul, "%": precMul,
+	"*": precMul, "/": precMul, "%": precMul, "DIV": precMul,
 }
 
 // maxExprDepth bounds nesting so that hostile input cannot exhaust the stack.

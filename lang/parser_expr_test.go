@@ -79,6 +79,9 @@ func TestExprPrecedence(t *testing.T) {
 		{"a = b = c", "(= (= a b) c)"},
 		{"a - b - c", "(- (- a b) c)"},
 		{"a / b * c % d", "(% (* (/ a b) c) d)"},
+		{"a DIV b * c div d + e", "(+ (DIV (* (DIV a b) c) d) e)"},
+		{"-a Div 2", "(DIV (- a) 2)"},
+		{"div DIV div", "(DIV div div)"}, // DIV is not reserved: a column may be named div
 		{"a || b || c", "(|| (|| a b) c)"},
 		{"a + b || c + d", "(|| (+ a b) (+ c d))"},
 		{"a || b = c || d", "(= (|| a b) (|| c d))"},

@@ -43,7 +43,7 @@ func TestComputedOutputNullability(t *testing.T) {
 		"abs(id)", "greatest(id, 3)", "date(ts)", "year(d)", "month(ts)", "hour(ts)", "CAST(id AS STRING)",
 		"CAST(s AS INT64)", "id > 5", "s LIKE 'a%'", "id IN (1, 2)", "n IS NULL", "CASE WHEN id > 1 THEN 'a' ELSE 'b' END",
 		"if(id > 1, s, 'none')", "coalesce(nullif(s, ''), 'none')", "_op", "_version", "json_unquote(s)", "d",
-		"(id)", "assert(id > 0, 'positive')", "now()",
+		"(id)", "assert(id > 0, 'positive')", "now()", "id DIV 2", "amount DIV 0.5",
 	}
 	nullableExprs := []string{
 		"n", "n + 1", "upper(concat(s, n))", "before.id", "nullif(id, 5)", "id / (id - 1)", "id % n",
@@ -52,7 +52,7 @@ func TestComputedOutputNullability(t *testing.T) {
 		"sqrt(id)", "ln(id)", "pow(id, 2)", "d + INTERVAL 1 DAY", "date_add(ts, INTERVAL 1 MONTH)",
 		"lpad(s, id, 'x')", "regexp_substr(s, 'a+')", "unhex(s)", "from_base64(s)", "sha2(s, id)",
 		"date(s)", "year(s)", "concat_ws(CAST(n AS STRING), 'a')", "mod(id, 0)", "from_unixtime(id)", "date_trunc(s, ts)",
-		"timestampdiff('day', d, ts)",
+		"timestampdiff('day', d, ts)", "id DIV (id - 1)", "id DIV 0", "n DIV 2",
 	}
 	var items []string
 	want := map[string]bool{}

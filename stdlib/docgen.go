@@ -59,11 +59,21 @@ value computed row by row is a row error.
   row error, as MySQL's BIGINT UNSIGNED), except that ` + "`%`" + ` of a signed dividend is INT64 (the
   remainder takes the dividend's sign: ` + "`-7 % u`" + ` is -1 for u = 3, as MySQL); any FLOAT → FLOAT64; any DECIMAL → DECIMAL; ` + "`/`" + ` of
   integers or decimals → DECIMAL. Integer overflow is a row error; a FLOAT64 overflow is a row error.
+- ` + "`%`" + ` is the remainder of the division truncated toward zero, with the dividend's sign, as MySQL:
+  ` + "`-7 % 3`" + ` is -1, ` + "`7 % -3`" + ` is 1; a zero remainder has no sign (` + "`-6e0 % 3`" + ` is 0, not -0; a DECIMAL
+  zero is 0.0 where MariaDB prints -0.0).
+- ` + "`a DIV b`" + ` is MySQL's integer division: the exact quotient truncated toward zero (` + "`-7 DIV 2`" + ` is -3,
+  ` + "`7.9 DIV 2`" + ` is 3, ` + "`7e0 DIV 2`" + ` is 3), an INT64, or a UINT64 when an operand is unsigned; a quotient
+  outside that type is a row error (` + "`-9223372036854775808 DIV -1`" + `, ` + "`-7 DIV u`" + ` for an unsigned u).
+- Text is no number in arithmetic: ` + "`'12abc' + 0`" + ` and ` + "`s * 2`" + ` over a STRING column are type errors of
+  check (MySQL reads the numeric prefix, 12, with a warning). ` + "`CAST(s AS INT64)`" + ` or
+  ` + "`CAST(s AS DECIMAL(p,s))`" + ` reads a number out of text; a value that is not one is then a row error
+  naming the row, the column and the text, handled by on_error — never a silent 0.
 - DECIMAL results follow MySQL: ` + "`+ -`" + ` keep the larger scale (precision max(p−s)+scale+1);
   ` + "`*`" + ` adds the scales (≤ 30) and precisions; ` + "`/`" + ` gives scale s1+4 (≤ 30), rounded half away
   from zero; precision is capped at 65 and a value that does not fit is a row error.
   An integer joins decimal arithmetic as DECIMAL(3,0) (INT8), (5,0), (10,0), (19,0), (20,0) (UINT64).
-- Division or modulo by zero gives NULL.
+- Division, ` + "`DIV`" + ` or modulo by zero gives NULL.
 - Unary ` + "`-`" + ` of an integer is INT64, as MySQL's BIGINT: ` + "`-9223372036854775808`" + ` is the smallest INT64, ` + "`-u`" + ` of
   a UINT64 above 9223372036854775808 is a row error; a literal that large becomes a DECIMAL
   (` + "`-18446744073709551615`" + `).

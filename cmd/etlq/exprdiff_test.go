@@ -340,6 +340,8 @@ const (
 	whyNegMin        = "-x of the smallest BIGINT is a row error in etlq; MariaDB switches to DECIMAL"
 	whyTsFrac        = "a computed TIMESTAMP (or TIME) prints a fraction only when it has one; MariaDB keeps DATETIME(6) digits"
 	whyTextBool      = "text in BOOL context is a type error in etlq; MariaDB reads its numeric prefix"
+	whyTextArith     = "text in arithmetic is a type error in etlq; MariaDB reads its numeric prefix (with a warning)"
+	whyDecZero       = "a zero DECIMAL has no sign in etlq (0.00); MariaDB prints a negative dividend's zero remainder as -0.00"
 	whyJSONBool      = "json_value of a JSON boolean is true/false in etlq (as MySQL 8); MariaDB gives 1/0"
 	whyZeroDateOrder = "a zero or invalid date is below every real date in etlq (docs/types.md); MariaDB orders '2024-02-00' between 2024-01-31 and 2024-02-01"
 	whyJSONIn        = "etlq compares json_extract(…) with text as its unquoted text in IN and BETWEEN too (as MySQL); MariaDB does only in = < … and a one-item IN"
@@ -376,6 +378,26 @@ var exprCases = []exprCase{
 	{e: "d + 1"}, {e: "d - i"}, {e: "d * d"}, {e: "d * 100"}, {e: "d / 3"}, {e: "d / 0"}, {e: "d % 1"}, {e: "d % 0"},
 	{e: "d % -0.3"}, {e: "i + 0.5"}, {e: "i * 1.5"}, {e: "d + f"}, {e: "f * 2"}, {e: "f / 4"}, {e: "f + i"}, {e: "f / 0"},
 	{e: "f % 2"}, {e: "1e2 + i"}, {e: "2 * 3 + 4 % 3"}, {e: "(1 + 2) * 3"}, {e: "1 + 2 * 3"}, {e: "10 - 2 - 3"},
+	// % of negatives and zero: the dividend's sign, NULL for % 0, and a
+	// zero remainder without a sign (-6e0 % 3 is 0, not -0).
+	{e: "-7 % 3"}, {e: "7 % -3"}, {e: "-7 % -3"}, {e: "7 % 0"}, {e: "-6 % 3"}, {e: "i % 1"}, {e: "-i % 7"},
+	{e: "-6e0 % 3"}, {e: "-6e0 % -3"}, {e: "mod(-6e0, 3)"}, {e: "f % 0.5"}, {e: "-f % 0.5"}, {e: "f % 0e0"}, {e: "-0e0 % 5"},
+	{e: "-6.0 % 3", my: "-6.0 % 3 + 0.0", why: whyDecZero}, {e: "d % 0.05", my: "d % 0.05 + 0.00", why: whyDecZero},
+	// DIV: the quotient truncated toward zero, an integer; NULL for DIV 0;
+	// out of BIGINT (UNSIGNED when an operand is) range a row error.
+	{e: "7 DIV 2"}, {e: "-7 DIV 2"}, {e: "7 DIV -2"}, {e: "-7 DIV -2"}, {e: "7 div 0"}, {e: "i DIV 2"}, {e: "-i DIV 2"},
+	{e: "i DIV 0"}, {e: "i DIV -3"}, {e: "b DIV 3"}, {e: "b DIV -1"}, {e: "b Div 1"}, {e: "u DIV 2"}, {e: "ub DIV 3"},
+	{e: "ub DIV i"}, {e: "i DIV u"}, {e: "u DIV -2"}, {e: "d DIV 1"}, {e: "d DIV 0.3"}, {e: "d DIV 0"}, {e: "d DIV -0.05"},
+	{e: "d DIV i"}, {e: "f DIV 2"}, {e: "f DIV 0"}, {e: "f DIV 0.25"}, {e: "f DIV i"}, {e: "7.9 DIV 2"}, {e: "-7.9 DIV 2"},
+	{e: "2.5e0 DIV 0.5e0"}, {e: "7 DIV 2 * 3"}, {e: "2 + 7 DIV 2"}, {e: "-7 DIV 2 % 2"}, {e: "NULL DIV 2"}, {e: "i DIV NULL"},
+	{e: "i DIV TRUE"}, {e: "9223372036854775807 DIV 1"}, {e: "18446744073709551615 DIV 2"}, {e: "ub DIV 1"},
+	// Text in arithmetic is a type error, as in a BOOL context (MariaDB
+	// reads the numeric prefix: '12abc' + 0 is 12, with a warning).
+	{e: "'12abc' + 0", rejected: `operator "+" cannot take STRING and INT64`, why: whyTextArith},
+	{e: "s + 0", rejected: `operator "+" cannot take STRING and INT64`, why: whyTextArith},
+	{e: "s2 * 2", rejected: `operator "*" cannot take STRING and INT64`, why: whyTextArith},
+	{e: "'7' DIV 2", rejected: `operator "DIV" cannot take STRING and INT64`, why: whyTextArith},
+	{e: "i % s2", rejected: `operator "%" cannot take INT32 and STRING`, why: whyTextArith},
 	{e: "-i"}, {e: "-u"}, {e: "-ub"}, {e: "-d"}, {e: "-f"}, {e: "- -i"}, {e: "-(i + 1)"},
 	{e: "-b", my: "IF(b = -9223372036854775807 - 1, " + errRow + ", -b)", why: whyNegMin},
 

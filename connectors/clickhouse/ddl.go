@@ -159,6 +159,19 @@ func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report boo
 	if err != nil {
 		return err
 	}
+	if l.opts.outOfRange == "null" && report && m.ranged() {
+		// The promise of out_of_range = 'null' holds for every value of
+		// the column, so the column can hold NULL even where the
+		// planner knows the output never is (a NOT NULL DATE, date()
+		// of a NOT NULL DATETIME). A key column cannot: ORDER BY takes
+		// no Nullable column, and a row without its key is no row.
+		if key {
+			return fmt.Errorf("key column %q: out_of_range = 'null' cannot write a value outside the range of ClickHouse %s %s (%s) as NULL: a key is never NULL; "+
+				"leave out_of_range at 'fail' (a row holding such a value then fails its insert, or goes by on_error) or key on another column",
+				name, l.version, m.base, m.rangeString())
+		}
+		null = true
+	}
 	if m.problem != "" && report {
 		if l.opts.outOfRange == "null" && null {
 			// The range problem is then a value written as NULL.

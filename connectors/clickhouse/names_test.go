@@ -5,8 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/exec"
 )
 
 // TestSplitTargetName: back-quoted parts of a target name may hold dots
@@ -62,5 +65,63 @@ func TestUpsertIntoMergeTreeNamesColumns(t *testing.T) {
 	_, _, err := e.sink.Plan(context.Background(), e.target("orders", connectors.ModeUpsert, []string{"id"}, s, nil))
 	if err == nil || !strings.Contains(err.Error(), "is MergeTree: upsert needs a ReplacingMergeTree") || !strings.Contains(err.Error(), `column "id" is String, etlq writes`) {
 		t.Errorf("want the engine and the column named, got %v", err)
+	}
+}
+
+// TestOutOfRangeNullMakesDatesNullable: under out_of_range = 'null' a date
+// or timestamp column whose values may fall outside its ClickHouse type's
+// range is created Nullable though the planner knows it is never NULL (a
+// NOT NULL DATE, date() of a NOT NULL DATETIME), so that such a value can
+// be written as NULL as the option says; a MySQL TIMESTAMP (always within
+// range) and other types keep NOT NULL, and so does everything under
+// 'fail'. A key column of such a type is refused, naming it: a key is
+// never NULL.
+func TestOutOfRangeNullMakesDatesNullable(t *testing.T) {
+	ts := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
+	user := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32},
+		{Name: "at", Type: ts},
+		{Name: "stamp", Type: ts, Metadata: arrow.NewMetadata([]string{exec.MetaSourceType}, []string{"timestamp"})},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int64},
+	}
+	s := arrow.NewSchema(sysFields(user...), nil)
+	for _, tc := range []struct {
+		v          serverVersion
+		oor, types string
+	}{
+		{v1816, "null", "id Int64, day Nullable(Date), at Int64, stamp Int64, n Int64"},
+		{v2403, "null", "id Int64, day Nullable(Date32), at Nullable(DateTime64(6, 'UTC')), stamp DateTime64(6, 'UTC'), n Int64"},
+		{v1816, "fail", "id Int64, day Date, at Int64, stamp Int64, n Int64"},
+		{v2403, "fail", "id Int64, day Date32, at DateTime64(6, 'UTC'), stamp DateTime64(6, 'UTC'), n Int64"},
+	} {
+		l, err := buildLayout("shop", "t", connectors.ModeUpsert, []string{"id"}, s, tc.v, targetOptions{outOfRange: tc.oor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, c := range l.cols[:l.user] {
+			got = append(got, c.name+" "+c.chType())
+		}
+		if g := strings.Join(got, ", "); g != tc.types {
+			t.Errorf("%s out_of_range %s:\n got %s\nwant %s", tc.v, tc.oor, g, tc.types)
+		}
+		for _, p := range l.problems {
+			if tc.oor == "null" && strings.Contains(p.Msg, "fails the insert") {
+				t.Errorf("%s out_of_range null: %s", tc.v, p.Msg)
+			}
+		}
+	}
+	for _, key := range []string{"day", "at"} {
+		_, err := buildLayout("shop", "t", connectors.ModeUpsert, []string{"id", key}, s, v2403, targetOptions{outOfRange: "null"})
+		if err == nil || !strings.Contains(err.Error(), `key column "`+key+`": out_of_range = 'null' cannot write a value outside the range of ClickHouse 24.3`) {
+			t.Errorf("key %s under out_of_range = 'null': %v", key, err)
+		}
+		if _, err := buildLayout("shop", "t", connectors.ModeUpsert, []string{"id", key}, s, v2403, targetOptions{outOfRange: "fail"}); err != nil {
+			t.Errorf("key %s under out_of_range = 'fail': %v", key, err)
+		}
+	}
+	if _, err := buildLayout("shop", "t", connectors.ModeUpsert, []string{"id", "stamp"}, s, v2403, targetOptions{outOfRange: "null"}); err != nil {
+		t.Errorf("a TIMESTAMP key, always within range: %v", err)
 	}
 }

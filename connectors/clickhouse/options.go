@@ -39,7 +39,7 @@ var Spec = connectors.Spec{
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable (refused, cut, a handshake not answered within dial_timeout): a pipeline's first connection, its inserts and schema changes wait for it; a refused login stops at once (docs/operations.md)"},
 		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
-			Doc: "a date or timestamp outside the ClickHouse type's range (MySQL zero dates included): fail the insert, or write NULL into a Nullable column"},
+			Doc: "a date or timestamp outside the ClickHouse type's range (MySQL zero dates included): fail the insert, or write NULL (under 'null' such a column is created Nullable; a key column, never NULL, is refused)"},
 		{Name: "close_timeout", Type: connectors.OptDuration, Default: "30s", Doc: "how long closing a pipeline waits for its pending inserts before failing them"},
 		{Name: "schema_changes", Type: connectors.OptString, Default: "evolve", Enum: []string{"evolve", "ignore", "fail"},
 			Doc: "a batch with columns the table lacks or with wider types: evolve adds them (ALTER TABLE … ADD COLUMN with the source's DEFAULT; a renamed column as DEFAULT old_name) and widens types (MODIFY COLUMN), ignore drops them, fail stops (docs/schema-changes.md)"},

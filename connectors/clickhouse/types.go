@@ -35,6 +35,20 @@ type mapping struct {
 	minSec, maxSec   int64
 }
 
+// ranged reports whether a value of the column may lie outside the
+// range of its ClickHouse type (a date or timestamp: its problem says so).
+func (m mapping) ranged() bool {
+	return (m.enc == encDate || m.enc == encDateTime64) && m.problem != ""
+}
+
+// rangeString is the range of a ranged mapping's type, "lo..hi".
+func (m mapping) rangeString() string {
+	if m.enc == encDate {
+		return dayString(m.minDays) + ".." + dayString(m.maxDays)
+	}
+	return dayString(m.minSec/86400) + ".." + dayString(m.maxSec/86400)
+}
+
 // unitName names a time unit for column comments.
 func unitName(u arrow.TimeUnit) string {
 	return [...]string{"seconds", "milliseconds", "microseconds", "nanoseconds"}[u]

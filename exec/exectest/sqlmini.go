@@ -122,7 +122,7 @@ func (p *miniParser) peek() string {
 func (p *miniParser) next() string { t := p.peek(); p.pos++; return t }
 
 var binPrec = map[string]int{"OR": 1, "AND": 2, "=": 4, "<>": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-	"IS": 4, "LIKE": 4, "IN": 4, "NOT": 4, "||": 5, "+": 6, "-": 6, "*": 7, "/": 7, "%": 7}
+	"IS": 4, "LIKE": 4, "IN": 4, "NOT": 4, "||": 5, "+": 6, "-": 6, "*": 7, "/": 7, "%": 7, "DIV": 7}
 
 func (p *miniParser) expr(minPrec int) (exec.Expr, error) {
 	var l exec.Expr
