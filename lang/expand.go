@@ -2,6 +2,7 @@ package lang
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -17,7 +18,9 @@ import (
 //
 // In a DSN or URL (scheme://user:password@host…), a value put into the
 // user:password part is percent-escaped, so that a password with '@', ':',
-// '/', '#' or '%' means itself: the connector reads it back unescaped.
+// '/', '#' or '%' means itself: the connector reads it back unescaped. A
+// value put into a parameter's value (?password=${PW}) is query-escaped
+// for the same reason ('#', '&', '+', '%').
 func Expand(f *File, lookup func(string) (string, bool)) Errors {
 	return ExpandWith(f, Expansion{Lookup: lookup})
 }
@@ -135,6 +138,13 @@ func expandRaw(raw string, pos Pos, x Expansion, dsn bool) (string, Errors) {
 						x.Secret(v)
 					}
 					v = escapeUserinfo(v)
+				} else if name, ok := queryValueAt(body, 1, i); dsn && ok {
+					// ?password=${PW}: a '#', '&' or '+' of the value
+					// means itself, as in the user:password part.
+					if credentialName.MatchString(name) {
+						x.Secret(v)
+					}
+					v = url.QueryEscape(v)
 				}
 				sb.WriteString(v)
 			}

@@ -87,6 +87,47 @@ func userinfoOf(s string, from int) userinfo {
 	return userinfo{start: start, colon: colon, end: at, ok: true}
 }
 
+// queryValueAt reports whether s[i:] (a ${…} reference) lies in the value
+// of a parameter of the DSN or URL written in s[from:]
+// (scheme://…?name=value&…), and the parameter's name as written. ${…}
+// references before i are taken as opaque, as in userinfoOf: the '?', '&',
+// '=' and '#' that count are the ones written.
+func queryValueAt(s string, from, i int) (string, bool) {
+	scheme, query, value := false, false, false
+	nameStart, name := 0, ""
+	for k := from; k < i; {
+		if j := skipRef(s, k); j > k {
+			k = j
+			continue
+		}
+		switch c := s[k]; {
+		case !scheme:
+			if strings.HasPrefix(s[k:], "://") {
+				scheme = true
+				k += 2
+			} else if c == '/' || c == '?' || c == '@' || c == ' ' {
+				return "", false
+			}
+		case c == '#':
+			return "", false
+		case !query:
+			if c == '?' {
+				query, nameStart = true, k+1
+			}
+		case c == '&':
+			value, nameStart = false, k+1
+		case c == '=' && !value:
+			value, name = true, s[nameStart:k]
+		}
+		k++
+	}
+	return name, value
+}
+
+// credentialName matches a URL parameter's name that says its value is a
+// credential (as credentialParam, and connectors' list).
+var credentialName = regexp.MustCompile(`(?i)^(?:password|passwd|pwd|token|access_token|api_key|apikey|key|secret|signature|sig|auth)$`)
+
 // escapeUserinfo percent-escapes v for the user or password of a URL, as
 // url.URL.String does: '@', ':', '/', '?', '#', '%' and the like.
 func escapeUserinfo(v string) string {

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,7 @@ import (
 // TestExpandEscapesUserinfo: a value put into the user:password of a DSN
 // or URL is percent-escaped, so a password with URL-special characters
 // means itself once the DSN is parsed; the same value elsewhere in the DSN
-// (a database name, a parameter) is put as it is.
+// (a database name) is put as it is.
 func TestExpandEscapesUserinfo(t *testing.T) {
 	src := "CREATE SOURCE s FROM mysql 'mysql://etl2:${PW2}@127.0.0.1:3316/${DB}';\n" +
 		"CREATE SINK k INTO clickhouse 'clickhouse://${USER}:${PW2}@h:9000';\n" +
@@ -129,5 +130,58 @@ func TestMaskSecrets(t *testing.T) {
 		if !strings.Contains(out, "\nCREATE SOURCE s FROM mysql 'mysql://u:****@h:1' WITH (bogus = 1);\n"+strings.Repeat(" ", strings.Index(line, "bogus")-len(pw)+4)+"^\n") {
 			t.Errorf("password of %d bytes: got\n%s", len(pw), out)
 		}
+	}
+}
+
+// TestExpandEscapesQueryValues: a value put into a parameter's value of a
+// DSN or URL (?password=${PW}, ?token=${TOKEN}) is query-escaped, as one in
+// the user:password part is percent-escaped: a ClickHouse password with a
+// '#' cut the DSN there (the password sent was "ch", and ?secure=true after
+// it was lost: "add ?secure=true to the DSN", trial-trust), a '&' began
+// another parameter, and a base64 token's '+' reached the endpoint as a
+// space. A credential parameter's value is a secret. A reference that is
+// not inside a parameter's value (the path, a whole URL, ?${PARAMS}) is
+// put as it is.
+func TestExpandEscapesQueryValues(t *testing.T) {
+	src := "CREATE SINK k INTO clickhouse 'clickhouse://h:9440?username=etl&password=${PW}&secure=true';\n" +
+		"CREATE PIPELINE p FROM binlog a.b INTO http 'https://hooks.example/${PATH}?team=${TEAM}&token=${TOKEN}#frag';\n" +
+		"CREATE PIPELINE q FROM binlog a.b INTO http '${URL}';\n" +
+		"CREATE PIPELINE r FROM binlog a.b INTO http 'https://hooks.example/x?${PARAMS}';\n"
+	f := mustParse(t, "x.etl", []byte(src))
+	env := map[string]string{"PW": "ch#Pw/1?x&y=z+%", "TOKEN": "ab+c/d==", "TEAM": "a b", "PATH": "s/T0/B1",
+		"URL": "https://h/x?token=a+b", "PARAMS": "a=1&b=2"}
+	var secrets []string
+	errs := ExpandWith(f, Expansion{Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Secret: func(v string) { secrets = append(secrets, v) }})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	dsn := f.Statements[0].Sink.DSN.Value
+	if want := "clickhouse://h:9440?username=etl&password=ch%23Pw%2F1%3Fx%26y%3Dz%2B%25&secure=true"; dsn != want {
+		t.Errorf("clickhouse DSN = %q, want %q", dsn, want)
+	}
+	if u, err := url.Parse(dsn); err != nil {
+		t.Error(err)
+	} else if q := u.Query(); q.Get("password") != env["PW"] || q.Get("secure") != "true" {
+		t.Errorf("parsed back: password %q, secure %q; want %q and true", q.Get("password"), q.Get("secure"), env["PW"])
+	}
+	if got, want := f.Statements[1].Pipeline.Into.Target.Value, "https://hooks.example/s/T0/B1?team=a+b&token=ab%2Bc%2Fd%3D%3D#frag"; got != want {
+		t.Errorf("http target = %q, want %q", got, want)
+	}
+	if got := f.Statements[2].Pipeline.Into.Target.Value; got != env["URL"] {
+		t.Errorf("a whole URL from a variable = %q, want it as it is", got)
+	}
+	if got := f.Statements[3].Pipeline.Into.Target.Value; got != "https://hooks.example/x?a=1&b=2" {
+		t.Errorf("parameters from a variable = %q, want them as they are", got)
+	}
+	want := map[string]bool{env["PW"]: true, env["TOKEN"]: true}
+	for _, s := range secrets {
+		if !want[s] {
+			t.Errorf("a value that is no credential was taken as a secret: %q", s)
+		}
+		delete(want, s)
+	}
+	if len(want) > 0 {
+		t.Errorf("secrets %q, want the password and the token too", secrets)
 	}
 }

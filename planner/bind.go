@@ -503,7 +503,7 @@ func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 				cands = append(cands, m)
 			}
 		}
-		if x, ok := sc.aliases[strings.ToLower(name)]; ok && !c.Before {
+		if x, ok := sc.aliases[strings.ToLower(name)]; ok && !c.Before && !readsColumn(x, name) {
 			b.errs.add(c, "unknown column %q in %s: WHERE reads the source row, and %s is an output of TRANSFORM; write its expression, %s", name, sc.table, name, lang.FormatExpr(x))
 			return nil
 		}
@@ -787,4 +787,18 @@ var mysqlFunctionHint = map[string]string{
 	"min":               "a pipeline transforms each change on its own: there are no aggregate functions; least(a, b) compares values of one row",
 	"max":               "a pipeline transforms each change on its own: there are no aggregate functions; greatest(a, b) compares values of one row",
 	"group_concat":      "a pipeline transforms each change on its own: there are no aggregate functions",
+}
+
+// readsColumn reports whether x reads the source column name (not its
+// before. value): an alias over a column of its own name that the table
+// lacks is no expression to write instead of it.
+func readsColumn(x lang.Expr, name string) bool {
+	found := false
+	lang.Walk(x, func(n lang.Node) bool {
+		if r, ok := n.(*lang.ColumnRef); ok && !r.Before && r.Name != nil && strings.EqualFold(r.Name.Name, name) {
+			found = true
+		}
+		return !found
+	})
+	return found
 }

@@ -451,6 +451,15 @@ func TestWhereOnAnOutputName(t *testing.T) {
 	if _, err := build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE amount > 100 TRANSFORM id, amount * 100 AS amount INTO stdout;\n"); err != nil {
 		t.Errorf("alias named like a column: %v", err)
 	}
+	// An alias whose expression reads a column of its own name that the
+	// table does not have (dropped since the file was written): the hint
+	// said to write that expression, which names the same missing column
+	// (trial-trust: "note is an output of TRANSFORM; write its
+	// expression, coalesce(note, '-')"). The column is unknown, plainly.
+	_, err = build(t, header+"CREATE PIPELINE p FROM binlog shopdb.orders WHERE note IS NOT NULL TRANSFORM id, coalesce(note, '-') AS note INTO stdout;\n")
+	if err == nil || !strings.Contains(err.Error(), `test.etl:3:51: unknown column "note" in shopdb.orders`) || strings.Contains(err.Error(), "write its expression") {
+		t.Errorf("alias over a missing column of its name: %v", err)
+	}
 }
 
 // TestUpsertWhereOnTheChange: in upsert mode the target holds the source

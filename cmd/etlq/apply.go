@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -114,6 +116,13 @@ func jsonDurations(_ []string, a slog.Attr) slog.Attr {
 func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput) error {
 	if a.Log != "" && a.Once {
 		return errors.New("--once reads a source up to a position; with --log the workers follow the log until stopped")
+	}
+	if a.Log == "" {
+		if f := workerCheckpoint(a.StateDir); f != "" {
+			return fmt.Errorf("state directory %s is the one of etlq apply --log workers (%s counts the log messages a worker applied, not a source position): "+
+				"run them with apply --log nats://HOST:PORT[/NAMESPACE] --state-dir %s, or give a plain apply its own --state-dir "+
+				"(here it would read every table again into the workers' targets)", a.StateDir, f, a.StateDir)
+		}
 	}
 	// Connectors log through the default logger (reconnects, retries, a
 	// plain connection under ssl_mode = 'preferred' while the plan reads
@@ -360,4 +369,27 @@ func writeAllocProfile(file string, log *slog.Logger) {
 	if err != nil {
 		log.Error("writing the allocation profile", "file", file, "err", err)
 	}
+}
+
+// workerCheckpoint returns a checkpoint file of dir (or of its worker-N
+// subdirectories) that an `apply --log` worker wrote, else "": a plain
+// apply on such a directory found no checkpoint of its own with several
+// workers, and snapshotted every table again into the workers' targets,
+// or could not read the worker's with one.
+func workerCheckpoint(dir string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "source-*.json"))
+	more, _ := filepath.Glob(filepath.Join(dir, "worker-*", "source-*.json"))
+	for _, f := range append(files, more...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var st struct {
+			Mark json.RawMessage `json:"mark"`
+		}
+		if json.Unmarshal(data, &st) == nil && engine.WorkerMark(st.Mark) {
+			return f
+		}
+	}
+	return ""
 }

@@ -39,6 +39,7 @@ type security struct {
 	signSecret []byte
 	sigHeader  string
 	tls        *tls.Config // nil: the default transport's
+	tlsCA      string      // the tls_ca file, "" for the system's CAs
 }
 
 func (c *config) resolveSecurity(opts *connectors.Options) error {
@@ -50,6 +51,7 @@ func (c *config) resolveSecurity(opts *connectors.Options) error {
 		return errors.New("option \"signature_header\" cannot be empty")
 	}
 	ca, cert, key := opts.String("tls_ca"), opts.String("tls_cert"), opts.String("tls_key")
+	c.tlsCA = ca
 	if ca == "" && cert == "" && key == "" {
 		return nil
 	}
@@ -104,6 +106,34 @@ func Sign(secret, body []byte, now time.Time) string {
 	m.Write([]byte{'.'})
 	m.Write(body)
 	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// notTLS reports whether err is what an https:// URL to a plain http port
+// gets: the answer is no TLS record. Retrying cannot help it either.
+func notTLS(err error) bool {
+	var he tls.RecordHeaderError
+	return errors.As(err, &he) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
+}
+
+// explainTLS says what a failed TLS handshake with the endpoint means and
+// what to do, as the MySQL source and the ClickHouse sink say it; msg is
+// the failure's text (connError's).
+func (c *config) explainTLS(err error, msg string) string {
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	switch {
+	case errors.As(err, &ua):
+		what := "the system's certificate authorities"
+		if c.tlsCA != "" {
+			what = "tls_ca " + c.tlsCA
+		}
+		return fmt.Sprintf("the endpoint's certificate is not signed by %s (%s)", what, msg)
+	case errors.As(err, &he):
+		return fmt.Sprintf("the endpoint's certificate does not name the URL's host (%s); use a name it holds in the URL", msg)
+	case notTLS(err):
+		return fmt.Sprintf("the endpoint did not answer in TLS (%s): is the URL's port a plain http one? (then write http://)", msg)
+	}
+	return msg
 }
 
 // certError reports whether err is a failed certificate verification, on

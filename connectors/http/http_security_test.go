@@ -245,17 +245,25 @@ func TestHTTPSCustomCAAndClientCertificate(t *testing.T) {
 	}
 	mu.Unlock()
 
+	// The certificate errors say what is wrong and what to do, as the
+	// MySQL source's and ClickHouse sink's do; before, the raw x509 text
+	// alone (trial-trust). A plain http port reached by an https:// URL
+	// was retried for good: retrying cannot help it either.
+	plain := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {}))
+	defer plain.Close()
 	for _, tc := range []struct {
-		name string
-		opts map[string]any
-		want string
+		name, url string
+		opts      map[string]any
+		want      string
 	}{
-		{"no client certificate", map[string]any{"tls_ca": p.ca}, "TLS: remote error: tls: certificate required"},
-		{"wrong CA", map[string]any{"tls_ca": p.wrongCA, "tls_cert": p.cert, "tls_key": p.key}, "TLS: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
-		{"system CAs", map[string]any{"tls_cert": p.cert, "tls_key": p.key}, "TLS: tls: failed to verify certificate"},
+		{"no client certificate", url, map[string]any{"tls_ca": p.ca}, "TLS: remote error: tls: certificate required"},
+		{"wrong CA", url, map[string]any{"tls_ca": p.wrongCA, "tls_cert": p.cert, "tls_key": p.key}, "TLS: the endpoint's certificate is not signed by tls_ca " + p.wrongCA + " (tls: failed to verify certificate: x509: certificate signed by unknown authority)"},
+		{"system CAs", url, map[string]any{"tls_cert": p.cert, "tls_key": p.key}, "TLS: the endpoint's certificate is not signed by the system's certificate authorities (tls: failed to verify certificate"},
+		{"wrong host", strings.Replace(url, "127.0.0.1", "localhost", 1), map[string]any{"tls_ca": p.ca, "tls_cert": p.cert, "tls_key": p.key}, "TLS: the endpoint's certificate does not name the URL's host (tls: failed to verify certificate: x509: certificate is not valid for any names, but wanted to match localhost); use a name it holds in the URL"},
+		{"plain port", strings.Replace(plain.URL, "http://", "https://", 1) + "/hook/tok", nil, "TLS: the endpoint did not answer in TLS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := openURL(t, url, tc.opts, nil)
+			h := openURL(t, tc.url, tc.opts, nil)
 			start := time.Now()
 			err := wait(t, h.write(1))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -518,8 +518,8 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 			return 0, false, fmt.Errorf("%s: writer closed", w.where)
 		}
 		// The error text may hold the full URL: keep only its kind.
-		if certError(err) {
-			return 0, false, fmt.Errorf("%s: TLS: %s", w.where, connError(err))
+		if certError(err) || notTLS(err) {
+			return 0, false, fmt.Errorf("%s: TLS: %s", w.where, w.c.explainTLS(err, connError(err)))
 		}
 		return 0, true, fmt.Errorf("%s: %s", w.where, connError(err))
 	}

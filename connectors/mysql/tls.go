@@ -42,7 +42,8 @@ const errNoServerTLS = "does not support TLS"
 // newTLSConfig checks the settings and loads the files. host is the name
 // verify_identity checks the certificate against.
 func newTLSConfig(mode, ca, cert, key, host string) (*TLSConfig, error) {
-	if mode == "" {
+	given := mode != ""
+	if !given {
 		mode = SSLPreferred
 	}
 	mode = strings.ToLower(mode)
@@ -62,6 +63,16 @@ func newTLSConfig(mode, ca, cert, key, host string) (*TLSConfig, error) {
 			return nil, errors.New("ssl_mode = 'disabled' with ssl_ca, ssl_cert or ssl_key: the files would not be used (remove them, or ask for TLS)")
 		}
 		return t, nil
+	}
+	if ca != "" && (mode == SSLPreferred || mode == SSLRequired) {
+		// preferred and required do not check the certificate: the CA
+		// would be read and never used, and a server posing as the real
+		// one (or a wrong CA) would connect all the same.
+		which := "ssl_mode = '" + mode + "'"
+		if !given {
+			which += " (the default)"
+		}
+		return nil, fmt.Errorf("ssl_ca is not used under %s, which does not verify the server's certificate: set ssl_mode = 'verify_identity' (or 'verify_ca', which does not check the host name) to verify it against the CA, or remove ssl_ca", which)
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if ca != "" {

@@ -259,6 +259,13 @@ func TestTLSOptionErrors(t *testing.T) {
 		{"mysql://u@h", map[string]any{"ssl_mode": "verify"}, `option "ssl_mode": want one of`},
 		{"mysql://u@h", map[string]any{"ssl_cert": "/x.pem"}, `"ssl_cert" and "ssl_key" go together`},
 		{"mysql://u@h", map[string]any{"ssl_mode": "disabled", "ssl_ca": "/x.pem"}, "would not be used"},
+		// A CA is used only to verify the server: the modes that do not
+		// verify ignored it, and a wrong CA (or a server posing as the
+		// real one) connected all the same (trial-trust).
+		{"mysql://u@h", map[string]any{"ssl_ca": "/x.pem"}, "ssl_ca is not used under ssl_mode = 'preferred' (the default)"},
+		{"mysql://u@h?ssl_ca=/x.pem", nil, "ssl_ca is not used under ssl_mode = 'preferred' (the default)"},
+		{"mysql://u@h", map[string]any{"ssl_mode": "preferred", "ssl_ca": "/x.pem"}, "ssl_ca is not used under ssl_mode = 'preferred',"},
+		{"mysql://u@h", map[string]any{"ssl_mode": "required", "ssl_ca": "/x.pem"}, "ssl_ca is not used under ssl_mode = 'required'"},
 		{"mysql://u@h", map[string]any{"ssl_mode": "verify_ca", "ssl_ca": "/nonexistent/ca.pem"}, `option "ssl_ca": open /nonexistent/ca.pem`},
 		{"mysql://u@h?ssl_mode=required", map[string]any{"ssl_mode": "required"}, "both as a DSN parameter and a WITH option"},
 		{"mysql://u@h?ssl_mode=required&tls=true", nil, `unknown parameter "tls"`},
@@ -287,6 +294,35 @@ func TestAccessDeniedOverPlain(t *testing.T) {
 	for _, want := range []string{"Access denied", "this connection is plain (ssl_mode = 'disabled')", "REQUIRE SSL or X509", "require_secure_transport = ON"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("REQUIRE SSL user over ssl_mode = 'disabled': %v, want an error with %q", err, want)
+		}
+	}
+}
+
+// TestTLSCAWithoutVerificationRefused: a source given ssl_ca and no
+// verifying ssl_mode connected to the TLS server with a CA that did not
+// sign its certificate — the CA was read and never used, so the user who
+// gave it believed the server verified (trial-trust: `etlq check` passed
+// with ssl_ca = another CA). It is refused before any connection, saying
+// which mode uses it; with verify_ca the same CA is refused by the server's
+// certificate.
+func TestTLSCAWithoutVerificationRefused(t *testing.T) {
+	ts := newTLSServer(t)
+	for _, opts := range []map[string]any{
+		{"ssl_ca": ts.certs.WrongCA},
+		{"ssl_mode": "required", "ssl_ca": ts.certs.WrongCA},
+	} {
+		src, err := NewSource("tls", ts.dsn(ts.ssl, "localhost"), opts)
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			conn, cerr := src.connect(ctx)
+			cancel()
+			if cerr == nil {
+				conn.Close()
+			}
+			t.Fatalf("%v: the source was made (connect: %v); want it refused: the CA would not be used", opts, cerr)
+		}
+		if !strings.Contains(err.Error(), "set ssl_mode = 'verify_identity'") {
+			t.Errorf("%v: %v, want it to say how to use the CA", opts, err)
 		}
 	}
 }

@@ -37,7 +37,7 @@ var Sources = []connectors.Spec{
 			{Name: "ssl_mode", Type: connectors.OptString, Default: "preferred", Enum: []string{"disabled", "preferred", "required", "verify_ca", "verify_identity"},
 				Doc: "TLS for every connection (binlog, snapshot, check, REPL), as the mysql client's --ssl-mode: disabled; preferred (TLS when the server offers it, unverified; else plain, with a WARN in the log); required (TLS or fail, unverified); verify_ca (the certificate chains to ssl_ca, else the system's CAs); verify_identity (verify_ca, and it names the DSN's host). Also a DSN parameter (?ssl_mode=…)"},
 			{Name: "ssl_ca", Type: connectors.OptString,
-				Doc: "PEM file of the certificate authorities that verify the server (verify_ca, verify_identity; default: the system's)"},
+				Doc: "PEM file of the certificate authorities that verify the server (verify_ca, verify_identity; default: the system's). Refused under disabled, preferred (the default) and required, which do not verify: the CA would not be used"},
 			{Name: "ssl_cert", Type: connectors.OptString,
 				Doc: "PEM file of a client certificate, for users created REQUIRE X509 (with ssl_key)"},
 			{Name: "ssl_key", Type: connectors.OptString,
