@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -150,7 +151,21 @@ func buildLayout(db, table string, mode connectors.Mode, key []string, schema *a
 const (
 	rangeFails = "a row holding one fails the insert (out_of_range = 'null' writes NULL instead)"
 	rangeNull  = "such a value is written as NULL (out_of_range = 'null')"
+	// rangeNotNull takes the column's name twice.
+	rangeNotNull = "a row holding one fails the insert: the column is NOT NULL, so out_of_range = 'null' cannot write NULL there " +
+		"(TRANSFORM it as text, CAST(%s AS STRING) AS %s, which keeps the value exactly, or as an expression that may be NULL, with out_of_range = 'null')"
 )
+
+// etlName writes a column name as an .etl file does: back-quoted unless
+// it is a plain identifier.
+func etlName(name string) string {
+	for i, r := range name {
+		if r != '_' && !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r)) {
+			return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+		}
+	}
+	return name
+}
 
 // add appends a column; report says whether its problem (if any) is shown
 // to the user (system columns always hold representable values).
@@ -163,6 +178,10 @@ func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report boo
 		if l.opts.outOfRange == "null" && null {
 			// The range problem is then a value written as NULL.
 			m.problem = strings.Replace(m.problem, rangeFails, rangeNull, 1)
+		} else if !null {
+			// out_of_range = 'null' is no way out for a column that cannot
+			// be NULL (a NOT NULL DATE holding '0000-00-00').
+			m.problem = strings.Replace(m.problem, rangeFails, fmt.Sprintf(rangeNotNull, etlName(name), etlName(name)), 1)
 		}
 		l.problems = append(l.problems, connectors.Problem{Msg: m.problem})
 	}

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/connectors/sinktest"
 )
@@ -49,6 +51,36 @@ func TestRangeProblemFollowsOutOfRange(t *testing.T) {
 	if len(l.problems) != 2 || !strings.Contains(l.problems[1].Msg, `column "day": DATE values outside 1970-01-01..2105-12-31`) ||
 		!strings.Contains(l.problems[1].Msg, "such a value is written as NULL (out_of_range = 'null')") || strings.Contains(l.problems[1].Msg, "fails the insert") {
 		t.Errorf("problems: %+v", l.problems)
+	}
+}
+
+// TestRangeProblemOfNotNullColumn: out_of_range = 'null' writes NULL only
+// into a Nullable column. For a NOT NULL DATE column (a zero date
+// '0000-00-00' under a lenient sql_mode, DEFAULT '0000-00-00') check's
+// warning kept advising "(out_of_range = 'null' writes NULL instead)" with
+// that option already in the file, and the insert still failed (the
+// live-tables trial). It now says the option does not apply to the column
+// and what does.
+func TestRangeProblemOfNotNullColumn(t *testing.T) {
+	user := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Uint64},
+		{Name: "shipped_on", Type: arrow.FixedWidthTypes.Date32},
+	}
+	for _, opt := range []string{"null", "fail"} {
+		l, err := buildLayout("shop", "orders", connectors.ModeUpsert, []string{"id"}, arrow.NewSchema(sysFields(user...), nil), v1816, targetOptions{outOfRange: opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.problems) != 1 {
+			t.Fatalf("out_of_range = '%s': problems %+v", opt, l.problems)
+		}
+		msg := l.problems[0].Msg
+		if !strings.Contains(msg, `column "shipped_on": DATE values outside 1970-01-01..2105-12-31`) || !strings.Contains(msg, "a row holding one fails the insert") ||
+			strings.Contains(msg, "out_of_range = 'null' writes NULL instead") ||
+			!strings.Contains(msg, "the column is NOT NULL, so out_of_range = 'null' cannot write NULL there") ||
+			!strings.Contains(msg, "CAST(shipped_on AS STRING)") {
+			t.Errorf("out_of_range = '%s': %s", opt, msg)
+		}
 	}
 }
 
