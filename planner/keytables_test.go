@@ -174,3 +174,61 @@ func TestUpsertOverTablesWithOtherKeys(t *testing.T) {
 		t.Errorf("a table with the same key joining: %v", err)
 	}
 }
+
+// TestKeyColumnLackedByJoiningTable: the key of a ClickHouse target is its
+// ORDER BY, which cannot hold NULL. A table that joins a pattern while
+// streaming without a key column (NULL for every row of it) was planned,
+// and the pipeline stopped at its first row with an insert error
+// (`column "order_id": NULL but ClickHouse column is UInt64`), the same
+// file that `apply` refuses at a start with a planner error (live-tables
+// trial: shop.order_notes (id) joining shop.order_* keyed by (order_id,
+// line)). Rebind now refuses it so, naming the table and the column. An
+// append or changelog target, which keys on the primary key only to order
+// its rows, is not ordered by a key that some of its tables lack: `check`
+// said ok and the first row of such a table stopped the pipeline.
+func TestKeyColumnLackedByJoiningTable(t *testing.T) {
+	note := &connectors.TableSchema{Ref: connectors.TableRef{DB: "sakila", Table: "film_note"}, PrimaryKey: []string{"note_id"}, Fields: []arrow.Field{
+		notNull(field("note_id", arrow.PrimitiveTypes.Int32, "int(11)")),
+		field("txt", arrow.BinaryTypes.String, "text"),
+	}}
+	cat := fixedCatalog{"sakila.film": sakilaFilm["sakila.film"]}
+	for _, c := range []struct{ name, src, key string }{
+		{"upsert with KEY", "CREATE PIPELINE p FROM binlog sakila.film* TRANSFORM _table, * INTO clickhouse dw.x.films KEY (_table, film_id);", "_table,film_id"},
+		{"changelog", "CREATE PIPELINE p FROM binlog sakila.film* TRANSFORM _table, * INTO clickhouse dw.x.films MODE changelog;", "film_id"},
+		{"append", "CREATE PIPELINE p FROM binlog sakila.film* TRANSFORM _table, * INTO clickhouse dw.x.films MODE append;", "film_id"},
+	} {
+		p, err := buildWith(t, cat, header+c.src)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		pl := p.Pipelines[0]
+		if got := strings.Join(pl.Target.Key, ","); got != c.key {
+			t.Fatalf("%s: key (%s)", c.name, got)
+		}
+		_, err = pl.Rebind(context.Background(), note)
+		if err == nil || !strings.Contains(err.Error(), "pipeline p: sakila.film_note joins the pipeline, but the column film_id of the target's key (") {
+			t.Errorf("%s: sakila.film_note joining: %v", c.name, err)
+		}
+		// A table that has the key's columns NOT NULL joins.
+		if _, err := pl.Rebind(context.Background(), sakilaFilm["sakila.film_actor"]); c.name != "upsert with KEY" && err != nil {
+			t.Errorf("%s: sakila.film_actor joining: %v", c.name, err)
+		}
+	}
+
+	// At the start, an append or changelog target over tables of which one
+	// lacks the first table's primary key is ordered by no key.
+	cat["sakila.film_note"] = note
+	msg := `test.etl:3:104: KEY column "film_id" is NULL for every row of sakila.film_note, which has no such column`
+	if _, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog sakila.film* TRANSFORM _table, * INTO clickhouse dw.x.films KEY (_table, film_id);"); err == nil || !strings.Contains(err.Error(), msg) {
+		t.Errorf("upsert KEY (_table, film_id) over sakila.film and sakila.film_note: want … %s, got %v", msg, err)
+	}
+	for _, mode := range []string{"changelog", "append"} {
+		p, err := buildWith(t, cat, header+"CREATE PIPELINE p FROM binlog sakila.film* TRANSFORM _table, * INTO clickhouse dw.x.films MODE "+mode+";")
+		if err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		if got := p.Pipelines[0].Target.Key; len(got) != 0 {
+			t.Errorf("%s over sakila.film and sakila.film_note: key %v, which film_note's rows would hold NULL in", mode, got)
+		}
+	}
+}

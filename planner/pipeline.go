@@ -486,7 +486,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				key = append(key, pl.Output[i].Name)
 			}
 		}
-		if len(key) == len(pk) {
+		if len(key) == len(pk) && !keyMayBeNull(p, pl.Tables, key) {
 			pl.Target.Key = key
 		}
 	}
@@ -565,6 +565,7 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 	union := severalTables(p, pl)
 	var tp *TablePlan
 	key := ts.Ref.String()
+	_, known := pl.schemas[key]
 	if prev, ok := pl.schemas[key]; ok && pl.Target.Mode == connectors.ModeUpsert && len(p.Key) == 0 &&
 		len(prev.PrimaryKey) > 0 && len(ts.PrimaryKey) == 0 {
 		// DROP PRIMARY KEY alone: the target's key came from the source's
@@ -626,6 +627,11 @@ func (b *builder) rebindTable(ctx context.Context, p *lang.CreatePipeline, pl *P
 		if err := alignTable(&tmp, tp); err != nil {
 			return nil, err
 		}
+	}
+	if err := keyNullAfterRebind(p, pl, tp, !known); err != nil {
+		return nil, err
+	}
+	if union {
 		pl.Output = tmp.Output
 	}
 	pl.keepSchema(ts)

@@ -854,3 +854,64 @@ func TestPipelineColumnRemovedLater(t *testing.T) {
 			chRows(t, s.ch, "SELECT toString(id), note FROM "+db+".o_current ORDER BY id"))
 	})
 }
+
+// TestCheckKnowsStoppedPipeline: a pipeline that stopped alone (a row it
+// could not take) has a checkpoint of its own, not in the source's list of
+// pipelines. check took it for a pipeline new to the checkpoint ("apply
+// reads its tables in full into its target"), while apply resumes it from
+// its own checkpoint and reads nothing again (the live-tables trial, a
+// pattern pipeline stopped by a RENAME COLUMN of a key column). check now
+// says what apply does.
+func TestCheckKnowsStoppedPipeline(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, ch := s.db, s.my, s.ch
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, qty VARCHAR(10) NOT NULL)",
+			"INSERT INTO "+db+".t VALUES (1, '5'), (2, '6')")
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		write := func(qty string) {
+			writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE p_ok FROM binlog s.%[4]s.t INTO clickhouse dw.%[4]s.t_ok WITH (flush_interval = '100ms');
+CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, %[5]s AS q INTO clickhouse dw.%[4]s.t_bad WITH (flush_interval = '100ms');
+`, myDSN, s.chDSN, testServerID(), db, qty))
+		}
+		write("CAST(qty AS INT64)")
+		myQ := "SELECT id, qty FROM " + db + ".t ORDER BY id"
+		okQ := "SELECT toString(id), qty FROM " + db + ".t_ok_current ORDER BY id"
+		a := startApply(t, state, file)
+		a.waitSame(t, my, ch, myQ, okQ, 90*time.Second)
+		a.waitFor(t, "the source's checkpoint after the snapshot", 30*time.Second, func() (bool, string) {
+			b, _ := os.ReadFile(filepath.Join(state, "source-s.json"))
+			return strings.Contains(string(b), `"done":true`), string(b)
+		})
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 'x7')")
+		a.waitFor(t, "p_bad stops alone", 60*time.Second, func() (bool, string) {
+			return strings.Contains(a.out.String(), "pipeline stopped; the other pipelines of the source go on"), "no pipeline stopped yet"
+		})
+		// The stream goes on: the source's checkpoints from then on list
+		// p_ok alone.
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (4, '8')")
+		a.waitSame(t, my, ch, myQ, okQ, 90*time.Second)
+		a.stopFailing(t)
+		// A run with the file unfixed: p_bad stops again in its catch-up,
+		// and the source's checkpoints list p_ok alone.
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (5, '9')")
+		if out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); err == nil {
+			t.Fatalf("p_bad unfixed did not stop again:\n%s", out)
+		}
+		if b, _ := os.ReadFile(filepath.Join(state, "source-s.json")); strings.Contains(string(b), `"p_bad"`) {
+			t.Logf("the source's checkpoint still lists p_bad: %s", b)
+		}
+		if _, err := os.Stat(filepath.Join(state, "source-s@p_bad.json")); err != nil {
+			t.Fatalf("p_bad has no checkpoint of its own: %v\n%s", err, a.out.String())
+		}
+		out := mustEtlq(t, "check", "--state-dir", state, file)
+		if strings.Contains(out, "p_bad is new to the checkpoint") || !strings.Contains(out, "note: pipeline p_bad stopped alone in an earlier run: apply resumes it from its own checkpoint") {
+			t.Errorf("check with p_bad stopped alone:\n%s", out)
+		}
+	})
+}

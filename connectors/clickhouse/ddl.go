@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -150,7 +151,21 @@ func buildLayout(db, table string, mode connectors.Mode, key []string, schema *a
 const (
 	rangeFails = "a row holding one fails the insert (out_of_range = 'null' writes NULL instead)"
 	rangeNull  = "such a value is written as NULL (out_of_range = 'null')"
+	// rangeKey takes the column's name twice.
+	rangeKey = "a row holding one fails the insert: the column is part of the key, which cannot hold NULL, so out_of_range = 'null' is no way out " +
+		"(TRANSFORM it as text, CAST(%s AS STRING) AS %s, which keeps the value exactly, or key on another column)"
 )
+
+// etlName writes a column name as an .etl file does: back-quoted unless
+// it is a plain identifier.
+func etlName(name string) string {
+	for i, r := range name {
+		if r != '_' && !unicode.IsLetter(r) && (i == 0 || !unicode.IsDigit(r)) {
+			return "`" + strings.ReplaceAll(name, "`", "``") + "`"
+		}
+	}
+	return name
+}
 
 // add appends a column; report says whether its problem (if any) is shown
 // to the user (system columns always hold representable values).
@@ -176,6 +191,10 @@ func (l *tableLayout) add(name, src string, f arrow.Field, key, null, report boo
 		if l.opts.outOfRange == "null" && null {
 			// The range problem is then a value written as NULL.
 			m.problem = strings.Replace(m.problem, rangeFails, rangeNull, 1)
+		} else if key {
+			// out_of_range = 'null' is no way out for a key column (a
+			// DATE key holding '0000-00-00'): it is refused there, above.
+			m.problem = strings.Replace(m.problem, rangeFails, fmt.Sprintf(rangeKey, etlName(name), etlName(name)), 1)
 		}
 		l.problems = append(l.problems, connectors.Problem{Msg: m.problem})
 	}

@@ -234,7 +234,12 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 		stmts = append(stmts, merged.addColumns(add))
 	}
 	if len(modify) > 0 {
-		stmts = append(stmts, "ALTER TABLE "+merged.qualified()+" "+strings.Join(modify, ", "))
+		// The columns' DEFAULTs stay (keepDefaults).
+		st, err := readTableState(ctx, w.conn, l.db, l.table)
+		if err != nil {
+			return fmt.Errorf("clickhouse %s: reading the table's columns: %w", w.target, err)
+		}
+		stmts = append(stmts, "ALTER TABLE "+merged.qualified()+" "+strings.Join(keepDefaults(modify, st.defaults), ", "))
 	}
 	if err := w.execRetrying(ctx, stmts); err != nil {
 		var taken []*colSpec
@@ -924,4 +929,46 @@ func intKind(t arrow.DataType) (bits int, signed, ok bool) {
 		return t.(arrow.FixedWidthDataType).BitWidth(), false, true
 	}
 	return 0, false, false
+}
+
+// modifyColumn is the MODIFY COLUMN clause that gives column name the type
+// chType and keeps its DEFAULT (MATERIALIZED, ALIAS) expression in
+// defaults (tableState.defaults). ClickHouse 18 drops a column's DEFAULT
+// on a MODIFY COLUMN that names none, and the rows of the parts written
+// before the column was added, which never held it, then read the type's
+// zero: a column added with DEFAULT 7 (or renamed, DEFAULT old_name) and
+// widened afterwards lost the values of every older row
+// (TestEvolveWideningKeepsDefault).
+func modifyColumn(name, chType string, defaults map[string]string) string {
+	s := "MODIFY COLUMN " + quote(name) + " " + chType
+	if d := defaults[name]; d != "" {
+		s += " " + d
+	}
+	return s
+}
+
+// keepDefaults gives each clause of modify, as modifyColumn makes it
+// without defaults, its column's expression in defaults.
+func keepDefaults(modify []string, defaults map[string]string) []string {
+	out := make([]string, len(modify))
+	for i, m := range modify {
+		out[i] = m
+		for name, d := range defaults {
+			if p := "MODIFY COLUMN " + quote(name) + " "; strings.HasPrefix(m, p) && !hasDefault(m[len(p):]) {
+				out[i] = m + " " + d
+			}
+		}
+	}
+	return out
+}
+
+// hasDefault reports whether a column definition's type part already ends
+// with a DEFAULT, MATERIALIZED or ALIAS expression.
+func hasDefault(def string) bool {
+	for _, k := range []string{" DEFAULT ", " MATERIALIZED ", " ALIAS "} {
+		if strings.Contains(def, k) {
+			return true
+		}
+	}
+	return false
 }

@@ -303,3 +303,62 @@ func TestEvolveLostDefaultWarnsOnlyForLiveRows(t *testing.T) {
 		})
 	}
 }
+
+// TestEvolveWideningKeepsDefault: a column added with a DEFAULT (or
+// renamed: DEFAULT old_name) and then widened. ClickHouse 18.16 drops a
+// column's DEFAULT on `MODIFY COLUMN c Int64` without one, and the rows
+// of parts written before the ADD, which never held the column, read 0
+// from then on: in the live-tables trial `ADD COLUMN mid_snap INT NOT NULL
+// DEFAULT 7` then `MODIFY mid_snap BIGINT` left 138302 of 205710 rows
+// with 0 in the target, 7 at the source, nothing said. The MODIFY keeps
+// the table's DEFAULT, also in a writer opened after a restart (which
+// knows the column only from the table).
+func TestEvolveWideningKeepsDefault(t *testing.T) {
+	e := newEnv(t, nil)
+	added := exec.MetaAddedByDDL
+	f1 := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "note", Type: arrow.PrimitiveTypes.Int16, Nullable: true},
+	}
+	s1 := sinktest.SinkSchema(f1, false)
+	w := e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, s1, nil))
+	write(t, w, e.build(s1, sysRow(1, false, "read", 1, 11)), nil)
+	flush(t, w)
+	// ADD COLUMN g INT NOT NULL DEFAULT 7, RENAME COLUMN note TO n2.
+	f2 := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		ddlField("n2", arrow.PrimitiveTypes.Int16, true, exec.MetaRenamedFrom, "note", added, "true"),
+		ddlField("g", arrow.PrimitiveTypes.Int32, false, exec.MetaDefault, "7", added, "true"),
+		ddlField("d", &arrow.Decimal128Type{Precision: 8, Scale: 2}, false, exec.MetaDefault, "1.50", added, "true"),
+	}
+	s2 := sinktest.SinkSchema(f2, false)
+	write(t, w, e.build(s2, sysRow(2, false, "insert", 2, 22, 5, "2.25")), nil)
+	flush(t, w)
+	// MODIFY g BIGINT NOT NULL DEFAULT 7.
+	f3 := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "n2", Type: arrow.PrimitiveTypes.Int16, Nullable: true},
+		{Name: "g", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "d", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}},
+	}
+	s3 := sinktest.SinkSchema(f3, false)
+	write(t, w, e.build(s3, sysRow(3, false, "insert", 3, 33, int64(8), "3.25")), nil)
+	flush(t, w)
+	w.Close()
+	// A restart, then MODIFY n2 INT.
+	f4 := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "n2", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "g", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "d", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}},
+	}
+	s4 := sinktest.SinkSchema(f4, false)
+	w = e.open(e.target("t", connectors.ModeUpsert, []string{"id"}, s3, nil))
+	write(t, w, e.build(s4, sysRow(4, false, "insert", 4, int32(44), int64(9), "4.25")), nil)
+	flush(t, w)
+	w.Close()
+	got := e.text("SELECT id, ifNull(toString(n2), 'NULL'), toString(g), toString(d) FROM " + quote(e.db) + ".t_current ORDER BY id")
+	if want := "1\t11\t7\t1.50\n2\t22\t5\t2.25\n3\t33\t8\t3.25\n4\t44\t9\t4.25\n"; got != want {
+		t.Errorf("got\n%swant\n%s", got, want)
+	}
+}

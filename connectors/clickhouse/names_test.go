@@ -55,6 +55,39 @@ func TestRangeProblemFollowsOutOfRange(t *testing.T) {
 	}
 }
 
+// TestRangeProblemOfNotNullColumn: the range warning of a NOT NULL DATE
+// column (a zero date '0000-00-00' under a lenient sql_mode, DEFAULT
+// '0000-00-00') says what out_of_range does for it: under 'fail' that
+// 'null' writes NULL instead (the column is then made Nullable), under
+// 'null' that the value is written as NULL. For a DATE key, where 'null'
+// is refused, it names CAST(… AS STRING) instead (the live-tables trial:
+// check kept advising out_of_range = 'null' where it could not help).
+func TestRangeProblemOfNotNullColumn(t *testing.T) {
+	user := []arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Uint64},
+		{Name: "shipped_on", Type: arrow.FixedWidthTypes.Date32},
+	}
+	for _, c := range []struct {
+		opt, key, want string
+	}{
+		{"fail", "id", "a row holding one fails the insert (out_of_range = 'null' writes NULL instead)"},
+		{"null", "id", "such a value is written as NULL (out_of_range = 'null')"},
+		{"fail", "shipped_on", "the column is part of the key, which cannot hold NULL, so out_of_range = 'null' is no way out (TRANSFORM it as text, CAST(shipped_on AS STRING) AS shipped_on"},
+	} {
+		l, err := buildLayout("shop", "orders", connectors.ModeUpsert, []string{c.key}, arrow.NewSchema(sysFields(user...), nil), v1816, targetOptions{outOfRange: c.opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(l.problems) != 1 {
+			t.Fatalf("out_of_range = '%s', key %s: problems %+v", c.opt, c.key, l.problems)
+		}
+		msg := l.problems[0].Msg
+		if !strings.Contains(msg, `column "shipped_on": DATE values outside 1970-01-01..2105-12-31`) || !strings.Contains(msg, c.want) {
+			t.Errorf("out_of_range = '%s', key %s: %s, want %q", c.opt, c.key, msg, c.want)
+		}
+	}
+}
+
 // TestUpsertIntoMergeTreeNamesColumns: an existing MergeTree refused for an
 // upsert is reported with its mismatched column types too.
 func TestUpsertIntoMergeTreeNamesColumns(t *testing.T) {

@@ -351,6 +351,9 @@ type tableState struct {
 	// expression: a row written without them takes the expression's
 	// value, not the type's zero.
 	defaulted map[string]bool
+	// defaults holds those expressions as a column definition ends with
+	// them ("DEFAULT CAST('7' AS Int32)"), for a MODIFY COLUMN to keep.
+	defaults map[string]string
 }
 
 // readTableState reads whether db.table exists, its engine and columns.
@@ -394,7 +397,7 @@ func readTableStateOnce(ctx context.Context, conn driver.Conn, db, table string)
 	if err := rows.Err(); err != nil || !st.exists {
 		return st, err
 	}
-	rows, err = conn.Query(ctx, "SELECT name, type, is_in_sorting_key, default_kind FROM system.columns WHERE database = ? AND table = ?", db, table)
+	rows, err = conn.Query(ctx, "SELECT name, type, is_in_sorting_key, default_kind, default_expression FROM system.columns WHERE database = ? AND table = ?", db, table)
 	if err != nil {
 		return st, err
 	}
@@ -402,15 +405,16 @@ func readTableStateOnce(ctx context.Context, conn driver.Conn, db, table string)
 	for rows.Next() {
 		var c existingColumn
 		var inKey uint8
-		var defKind string
-		if err := rows.Scan(&c.name, &c.typ, &inKey, &defKind); err != nil {
+		var defKind, defExpr string
+		if err := rows.Scan(&c.name, &c.typ, &inKey, &defKind, &defExpr); err != nil {
 			return st, err
 		}
 		if defKind != "" {
 			if st.defaulted == nil {
-				st.defaulted = map[string]bool{}
+				st.defaulted, st.defaults = map[string]bool{}, map[string]string{}
 			}
 			st.defaulted[c.name] = true
+			st.defaults[c.name] = defKind + " " + defExpr
 		}
 		st.columns = append(st.columns, c)
 		if inKey != 0 {
@@ -551,10 +555,10 @@ func prepare(l *tableLayout, st tableState, schemaChanges string, deferChanges b
 			inner, isNull := unwrapNullable(have[c.name])
 			if !isNull && c.nullable && normType(inner) == normType(c.m.base) {
 				// NOT NULL dropped in the source.
-				mods = append(mods, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
+				mods = append(mods, modifyColumn(c.name, c.chType(), st.defaults))
 			} else if t := arrowOfCH(inner); t != nil && exec.Widens(t, c.field.Type) {
 				// (A wider table column takes the values as they are.)
-				mods = append(mods, "MODIFY COLUMN "+quote(c.name)+" "+c.chType())
+				mods = append(mods, modifyColumn(c.name, c.chType(), st.defaults))
 			}
 		}
 		if len(mods) > 0 {

@@ -1154,6 +1154,15 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 				out = append(out, fmt.Sprintf("pipeline %s writes into another target since the last run (%s, was %s): %s", p.Name, targetOf(p), t, what))
 				continue
 			}
+			if !known[p.Name] {
+				// A pipeline stopped alone is not in the source's list once
+				// a later run saved it; apply catches it up from its own
+				// checkpoint (rejoin.go), reading nothing again.
+				if own, err := store.Load(aloneName(d.Name, p.Name)); err == nil && own != nil {
+					out = append(out, fmt.Sprintf("pipeline %s stopped alone in an earlier run: apply resumes it from its own checkpoint (%s), and it rejoins the source's stream once it caught up; nothing is read again", p.Name, store.path(aloneName(d.Name, p.Name))))
+					continue
+				}
+			}
 			switch {
 			case !known[p.Name] && p.Snapshot == connectors.SnapshotInitial:
 				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target (a pipeline renamed in the file is a new one: an upsert target is only read again, an append or changelog target gets every row again)", p.Name, d.Name))
