@@ -662,6 +662,11 @@ type RowChecker interface {
 	CheckRows(b *exec.Batch) []exec.RowError
 }
 
+// Version is etlq's version string ("dev" for a build from a checkout;
+// cmd/etlq sets it from the build): what a format names as the producer
+// of its messages (debezium_json's source.version).
+var Version = "dev"
+
 // RowRefuser is a Writer whose target may refuse rows for the data's sake
 // after Write returned (an HTTP endpoint answering 400 or 422 to a
 // request, 413 to a single row). Under on_error = 'skip' or 'dead_letter'
