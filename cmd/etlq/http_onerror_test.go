@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestHTTPRefusedRowsOnError: rows an endpoint refuses follow the
@@ -160,6 +161,54 @@ CREATE PIPELINE ps FROM binlog s.%[2]s.t TRANSFORM id, v INTO http '%[3]s/ps' FO
 		defer mu.Unlock()
 		if after := requests["/pd"] + requests["/ps"]; after != before {
 			t.Errorf("a run after sent %d requests again", after-before)
+		}
+	})
+}
+
+// TestHTTPApplyOnceEndsPromptly: apply --once with an http sink whose
+// request timeout is long (10m) ends when its rows are acknowledged, not a
+// request timeout later: closing an idle writer waits for nothing. (A
+// guard: it passed before the change to Close too; what waited a whole
+// timeout was a close between retries, TestCloseDuringOutageReturnsPromptly.)
+// The endpoint keeps its connections alive, as a Go server does. Both
+// servers, a snapshot run and a binlog run.
+func TestHTTPApplyOnceEndsPromptly(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my := s.db, s.my
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)", "INSERT INTO "+db+".t VALUES (1), (2)")
+		var mu sync.Mutex
+		requests := 0
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.ReadAll(r.Body)
+			mu.Lock()
+			requests++
+			mu.Unlock()
+		}))
+		defer hook.Close()
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "n.etl"), filepath.Join(dir, "state")
+		src := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
+CREATE PIPELINE p FROM binlog s.%s.t INTO http '%s/hook' FORMAT debezium_json WITH (timeout = '10m');
+`, myDSN, db, hook.URL)
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for run := 0; run < 2; run++ {
+			if run == 1 {
+				myExec(t, my, "INSERT INTO "+db+".t VALUES (3)")
+			}
+			start := time.Now()
+			mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+			if el := time.Since(start); el > 2*time.Minute {
+				t.Errorf("run %d took %v with a 10m request timeout and nothing left in flight", run, el)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if requests == 0 {
+			t.Error("the endpoint got no request")
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
@@ -272,4 +273,62 @@ func TestRefusalAnswerShortened(t *testing.T) {
 	if len(msg) > 700 || !strings.HasSuffix(msg, "é …") || !strings.Contains(msg, "400 Bad Request: éé") {
 		t.Errorf("want the answer cut at 512 bytes, on a rune, marked with …; got %d bytes: %q", len(msg), msg)
 	}
+}
+
+// Close of a writer with nothing queued or in flight returns at once,
+// not after a request timeout (Close waits at most one timeout for what
+// is queued): with timeout = '10m' it must return well within a minute,
+// after batches were acknowledged and with none ever written.
+func TestCloseIdleReturnsPromptly(t *testing.T) {
+	for _, writes := range []int{0, 2} {
+		h := open(t, &recorder{}, connectors.Target{Options: map[string]any{"timeout": "10m"}})
+		for i := 1; i <= writes; i++ {
+			if err := wait(t, h.write(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closed := make(chan error, 1)
+		go func() { closed <- h.w.Close() }()
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("%d writes: Close: %v", writes, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("%d writes: Close of an idle writer did not return within a minute (timeout 10m)", writes)
+		}
+	}
+}
+
+// Close while the endpoint is down and nothing is in flight (the writer
+// waits between retries, each answered at once with a 503) returns at
+// once, the batch failed unacknowledged: it waited a whole request
+// timeout for the retries to end — 10 minutes with timeout = '10m' — so a
+// SIGTERM during an outage, once the run's drain time was over, took that
+// long more to end the process.
+func TestCloseDuringOutageReturnsPromptly(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, "down", nethttp.StatusServiceUnavailable)
+		return true
+	}}
+	h := open(t, rec, connectors.Target{Options: map[string]any{"timeout": "10m", "retry_backoff": "300ms", "retry_backoff_max": "300ms"}})
+	ch := h.write(1)
+	for rec.requests() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- h.w.Close() }()
+	select {
+	case err := <-closed:
+		if err == nil {
+			t.Error("Close reported no error for a batch it could not send")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return within 30s while the endpoint was down (timeout 10m)")
+	}
+	if err := wait(t, ch); err == nil {
+		t.Error("the unsent batch was acknowledged")
+	}
+	t.Logf("Close returned after %v", time.Since(start).Round(time.Millisecond))
 }

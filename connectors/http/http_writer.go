@@ -69,7 +69,8 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	w := &writer{
 		c: c, client: noMethodChange(c.clientFor(s.client)), pipeline: t.Pipeline, fo: fo, enc: enc,
 		jobs: make(chan job, maxQueuedJobs), queued: semaphore.NewWeighted(maxQueuedBytes), ctx: wctx, cancel: cancel,
-		where: "http POST to " + redact(c.url.String()),
+		closing: make(chan struct{}),
+		where:   "http POST to " + redact(c.url.String()),
 	}
 	w.wg.Add(1)
 	go w.run()
@@ -150,6 +151,9 @@ type writer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closing is closed when Close begins: from then on a failed request
+	// is not retried (post).
+	closing chan struct{}
 
 	errMu sync.Mutex
 	err   error // sticky: the first failed batch
@@ -518,6 +522,13 @@ func (w *writer) post(r request) error {
 			}
 			return err
 		}
+		select {
+		case <-w.closing:
+			// Closed: no retry (its wait, and the requests after it,
+			// would hold Close up to its timeout with nothing in flight).
+			return fmt.Errorf("%w (writer closed: not retried)", err)
+		default:
+		}
 		w.retries.Add(1)
 		wait := backoff/2 + rand.N(backoff/2+1) // jitter: [backoff/2, backoff]
 		if retryAfter > 0 {
@@ -540,7 +551,7 @@ func (w *writer) post(r request) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-w.ctx.Done():
+		case <-w.closing:
 			t.Stop()
 			return fmt.Errorf("%w (writer closed while retrying)", err)
 		}
@@ -684,10 +695,13 @@ func (w *writer) Flush(ctx context.Context) error {
 	}
 }
 
-// Close sends what is queued, waiting at most one request timeout for
-// it, then stops: the retries of an endpoint that is down end there (they
-// may not end by themselves: retry_max unset), and what was not sent
-// fails, unacknowledged, for the next run to send again. It is idempotent.
+// Close sends what is queued, without retrying a request that fails (the
+// retries of an endpoint that is down may not end by themselves: retry_max
+// unset), and waits at most one request timeout for a request in flight;
+// what was not sent fails, unacknowledged, for the next run to send again.
+// With nothing in flight it returns at once: before, a retry's back-off
+// and the retries after it held it a whole request timeout (10 minutes
+// with timeout = '10m') while the endpoint was down. It is idempotent.
 func (w *writer) Close() error {
 	w.closeMu.Lock()
 	if w.closed {
@@ -695,6 +709,7 @@ func (w *writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	close(w.closing)
 	close(w.jobs) // no Write holds closeMu, so none is sending
 	w.closeMu.Unlock()
 	sent := make(chan struct{})
