@@ -662,6 +662,27 @@ type RowChecker interface {
 	CheckRows(b *exec.Batch) []exec.RowError
 }
 
+// Version is etlq's version string ("dev" for a build from a checkout;
+// cmd/etlq sets it from the build): what a format names as the producer
+// of its messages (debezium_json's source.version).
+var Version = "dev"
+
+// RowRefuser is a Writer whose target may refuse rows for the data's sake
+// after Write returned (an HTTP endpoint answering 400 or 422 to a
+// request, 413 to a single row). Under on_error = 'skip' or 'dead_letter'
+// the runtime calls OnRefused before the first Write; the writer then
+// hands the rows its target refuses to handle, with the reason (each an
+// exec.RowError whose Row is an index of b's record; b's Sel lists them),
+// from its own goroutine and before it calls the done of their batch.
+// When handle returns nil the rows count as handled (skipped, or their
+// dead letters durable) and the batch is acknowledged with the rows the
+// target took; when it returns an error the batch fails with it. Without
+// a handler (on_error = 'fail') a refusal fails the batch with a
+// DataError, as before.
+type RowRefuser interface {
+	OnRefused(handle func(ctx context.Context, b *exec.Batch, errs []exec.RowError) error)
+}
+
 // DataError is implemented by a Writer's write error that is the data's,
 // not the target's: a value or a row the target refuses (ClickHouse: a
 // date out of its range, a NULL in a column that is not Nullable), which

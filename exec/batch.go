@@ -245,6 +245,11 @@ type Batch struct {
 	// its GTID ("" when it has none): Debezium's source.server_id and gtid.
 	ServerID uint32
 	GTID     string
+	// Thread, on a binlog batch, is the id of the session (connection
+	// thread) that ran the transaction, from its BEGIN query event; 0 when
+	// the binlog does not say (MariaDB writes no BEGIN: its GTID event
+	// starts the transaction): Debezium's source.thread.
+	Thread uint32
 	// Only, when set, names the one pipeline that takes the batch: the
 	// rows of a resnapshot that pipeline asked for (connectors.Resnapshotter).
 	Only string

@@ -14,7 +14,7 @@ import (
 // source and sink; connectors add their own through their Spec.
 var PipelineOptions = []connectors.Option{
 	{Name: "on_error", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "skip", "dead_letter"},
-		Doc: "what a row that fails a cast or a function does: stop the pipeline, be dropped and counted, or be kept as a dead letter with the reason"},
+		Doc: "what a row that fails a cast or a function, or that the target refuses (a ClickHouse value out of range; rows an http endpoint refuses with 400, 409, 413 or 422), does: stop the pipeline, be dropped and counted, or be kept as a dead letter with the reason"},
 	{Name: "dead_letter", Type: connectors.OptString,
 		Doc: "with on_error = 'dead_letter': where dead letters go, written like an INTO target: 'clickhouse [sink.]db.table', 'file PATH', 'http URL' or 'stdout' (default: <state-dir>/deadletter/<pipeline>.jsonl)"},
 	{Name: "batch_rows", Type: connectors.OptInt, Min: 0, Max: math.MaxInt64, Doc: "rows per batch written to the sink"},

@@ -47,6 +47,7 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
+	connectors.Version = version
 	var c cli
 	kctx := kong.Parse(&c,
 		kong.Name("etlq"),

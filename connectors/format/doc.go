@@ -20,8 +20,11 @@ func Docs() []Doc {
 			"NULL is an empty field, the empty string `\"\"`; binary is base64, values otherwise as in `table`. Columns: see below."},
 		{DebeziumJSON, "One Debezium change event per row, the value payload of Debezium's MySQL connector with `schemas.enable=false`: " +
 			"`before` (an update's before image, a delete's row, else null), `after` (null for a delete), `op` (c, u, d, or r for snapshot rows; an update that changes the key is, as in Debezium, a d event for the old key followed by a c event for the new one; a TRUNCATE at the source, or a DROP or RENAME that takes the table out of the pipeline, is Debezium's truncate event, op t with `before` and `after` null, which Debezium itself leaves out unless `skipped.operations` is changed from its default, t), " +
-			"`ts_ms`, `transaction` null, and `source` (`version`, `connector` mysql, `name` the pipeline, `ts_ms` commit time, `snapshot`, `db`, `table`, " +
-			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread`, `query`). `snapshot` is as in Debezium 2: `false` for binlog records, `true` for snapshot records, " +
+			"`ts_ms`, `ts_us`, `ts_ns` (when the event was built), `transaction` null (Debezium's default, provide.transaction.metadata off), and `source` " +
+			"with the fields of Debezium 2.6 and later, in their order: `version` (etlq's version: the build's, `dev` for a build from a checkout), `connector` mysql, `name` the pipeline, " +
+			"`ts_ms` commit time, `snapshot`, `db`, `sequence` null (as a MySQL connector's), `ts_us` and `ts_ns` (the commit time again: whole seconds for binlog records, which is all the binlog holds; a snapshot record's read time), `table`, " +
+			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread` (the id of the session that ran the transaction, from its BEGIN event: MySQL writes one, MariaDB does not, so it is null there, and for snapshot records, as in Debezium), " +
+			"`query` null (Debezium's include.query off). `snapshot` is as in Debezium 2: `false` for binlog records, `true` for snapshot records, " +
 			"but `first` and `last` for the first and last record of the whole snapshot and `first_in_data_collection` and `last_in_data_collection` " +
 			"for those of each other table (the snapshot of a source's tables begins and ends once for all its pipelines, and no record is marked when " +
 			"the `WHERE` drops every row of the batch that begins or ends it; a snapshot resumed after a restart goes on where it stopped, without a second `first`: Debezium takes an interrupted snapshot again from its start, so its `first` always begins every row of the snapshot, and the `first` of this one went out in the run that began it). Binlog records carry the id of the server that wrote " +

@@ -3,21 +3,34 @@ package format
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 )
 
 // debeziumEncoder writes one Debezium change event per row: the value
-// payload of Debezium's MySQL connector with the JSON converter's
-// schemas.enable=false:
+// payload of Debezium's MySQL connector (2.6 and later: ts_us and ts_ns
+// beside each ts_ms) with the JSON converter's schemas.enable=false, its
+// fields in Debezium's order:
 //
-//	{"before":null,"after":{…},"source":{"version":"etlq","connector":"mysql",
-//	 "name":"<pipeline>","ts_ms":…,"snapshot":"false","db":"shop","table":"orders",
+//	{"before":null,"after":{…},"source":{"version":"<etlq's version>",
+//	 "connector":"mysql","name":"<pipeline>","ts_ms":…,"snapshot":"false",
+//	 "db":"shop","sequence":null,"ts_us":…,"ts_ns":…,"table":"orders",
 //	 "server_id":1,"gtid":"0-1-42","file":"binlog.000042","pos":1337,"row":0,
-//	 "thread":null,"query":null},"op":"c","ts_ms":…,"transaction":null}
+//	 "thread":7,"query":null},"transaction":null,"op":"c","ts_ms":…,
+//	 "ts_us":…,"ts_ns":…}
 //
+// source.version is etlq's (connectors.Version); source.ts_* are the
+// commit time (the binlog's, in whole seconds; a snapshot row's read
+// time), the top-level ts_* the time the event was built. source.thread
+// is the session that ran the transaction, from its BEGIN event
+// (exec.Batch.Thread), null for snapshot rows and where the binlog does
+// not say (MariaDB); source.query is null (Debezium's include.query off)
+// and sequence null (a MySQL connector's), and transaction null
+// (provide.transaction.metadata off, Debezium's default).
 // op is c (insert), u (update), d (delete) or r (snapshot read); an update
 // that changes the key (keyColumns) is, as Debezium's, a d event for the old
 // key followed by a c event for the new one. "before" is
@@ -138,14 +151,19 @@ func (e *debeziumEncoder) event(l *layout, b *exec.Batch, i int, op, dop, pos st
 	} else if buf, err = appendJSONRow(buf, l, r, i, false, true); err != nil {
 		return err
 	}
-	buf = append(buf, `,"source":{"version":"etlq","connector":"mysql","name":`...)
+	buf = append(buf, `,"source":{"version":`...)
+	buf = appendJSONString(buf, connectors.Version)
+	buf = append(buf, `,"connector":"mysql","name":`...)
 	buf = appendJSONString(buf, e.opts.Pipeline)
+	ts := l.tsAt(r, i)
 	buf = append(buf, `,"ts_ms":`...)
-	buf = strconv.AppendInt(buf, l.tsAt(r, i).UnixMilli(), 10)
+	buf = strconv.AppendInt(buf, ts.UnixMilli(), 10)
 	buf = append(buf, `,"snapshot":`...)
 	buf = append(buf, snap...)
 	buf = append(buf, `,"db":`...)
 	buf = appendJSONString(buf, b.DB)
+	buf = append(buf, `,"sequence":null`...)
+	buf = appendTimes(buf, ts)
 	buf = append(buf, `,"table":`...)
 	buf = appendJSONString(buf, b.Table)
 	buf = append(buf, `,"server_id":`...)
@@ -170,13 +188,29 @@ func (e *debeziumEncoder) event(l *layout, b *exec.Batch, i int, op, dop, pos st
 	buf = strconv.AppendInt(buf, off, 10)
 	buf = append(buf, `,"row":`...)
 	buf = strconv.AppendInt(buf, int64(row), 10)
-	buf = append(buf, `,"thread":null,"query":null},"op":"`...)
+	buf = append(buf, `,"thread":`...)
+	if b.Thread != 0 && op != exec.OpRead {
+		buf = strconv.AppendUint(buf, uint64(b.Thread), 10)
+	} else {
+		buf = append(buf, "null"...) // snapshot rows, MariaDB: not known
+	}
+	buf = append(buf, `,"query":null},"transaction":null,"op":"`...)
 	buf = append(buf, dop...)
+	now := e.opts.now()
 	buf = append(buf, `","ts_ms":`...)
-	buf = strconv.AppendInt(buf, e.opts.now().UnixMilli(), 10)
-	buf = append(buf, `,"transaction":null}`...)
+	buf = strconv.AppendInt(buf, now.UnixMilli(), 10)
+	buf = appendTimes(buf, now)
+	buf = append(buf, '}')
 	e.buf = buf
 	return fn(buf)
+}
+
+// appendTimes appends Debezium's ts_us and ts_ns fields of t.
+func appendTimes(buf []byte, t time.Time) []byte {
+	buf = append(buf, `,"ts_us":`...)
+	buf = strconv.AppendInt(buf, t.UnixMicro(), 10)
+	buf = append(buf, `,"ts_ns":`...)
+	return strconv.AppendInt(buf, t.UnixNano(), 10)
 }
 
 // debeziumKeys returns the user columns of the key that have a before

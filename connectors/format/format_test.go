@@ -543,8 +543,49 @@ func TestDebeziumSource(t *testing.T) {
 	bin := sinktest.Build(mem, s, "d", "t", rows(exec.OpInsert)...)
 	bin.ServerID, bin.GTID = 1, "0-1-42"
 	for _, l := range encode(bin) {
-		if !strings.Contains(l, `"snapshot":"false","db":"d","table":"t","server_id":1,"gtid":"0-1-42","file":"f.000001","pos":10`) {
+		if !strings.Contains(l, `"snapshot":"false","db":"d","sequence":null,"ts_us":1767323045000000,"ts_ns":1767323045000000000,"table":"t","server_id":1,"gtid":"0-1-42","file":"f.000001","pos":10`) ||
+			!strings.Contains(l, `"thread":null,"query":null}`) {
 			t.Errorf("binlog row: %s", l)
+		}
+	}
+}
+
+// TestDebeziumSourceAsDebezium2: the source block and the envelope carry
+// the fields of Debezium's MySQL connector 2.6 and later, in its order:
+// source.version is etlq's own (it was "etlq", whatever the build),
+// ts_us and ts_ns beside each ts_ms (the source's: the commit time, to the
+// microsecond a snapshot's read time has; the envelope's: the time the
+// event was built), sequence null, thread the session that ran the
+// transaction when the binlog says (it was always null), and the
+// transaction block null, as Debezium's default.
+func TestDebeziumSourceAsDebezium2(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	prev := connectors.Version
+	connectors.Version = "1.4.2"
+	defer func() { connectors.Version = prev }()
+	s := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	built := time.Date(2026, 1, 2, 3, 4, 6, 987654321, time.UTC)
+	enc, _ := format.New(format.DebeziumJSON, format.Options{Pipeline: "p", Now: func() time.Time { return built }})
+	for _, tc := range []struct {
+		op, want string
+	}{
+		{exec.OpInsert, `"source":{"version":"1.4.2","connector":"mysql","name":"p","ts_ms":1767323045123,"snapshot":"false","db":"d","sequence":null,` +
+			`"ts_us":1767323045123456,"ts_ns":1767323045123456000,"table":"t","server_id":7,"gtid":"0-7-9","file":"binlog.000003","pos":42,"row":0,` +
+			`"thread":1234,"query":null},"transaction":null,"op":"c","ts_ms":1767323046987,"ts_us":1767323046987654,"ts_ns":1767323046987654321}`},
+		// A snapshot row: no server, GTID nor thread, as Debezium's.
+		{exec.OpRead, `"server_id":0,"gtid":null,"file":"binlog.000003","pos":42,"row":0,"thread":null,"query":null},"transaction":null,"op":"r"`},
+	} {
+		b := sinktest.Build(mem, s, "d", "t", []any{1, uint64(1), uint8(0), tc.op, at, "binlog.000003:42"})
+		b.ServerID, b.GTID, b.Thread = 7, "0-7-9", 1234
+		out, err := enc.Encode(nil, b)
+		b.Release()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%s:\n got %s\nwant …%s", tc.op, out, tc.want)
 		}
 	}
 }

@@ -15,7 +15,8 @@
 // Delivery: requests are sent one at a time, in order; batch N+1 is not
 // sent before batch N succeeded, unless both share one request. A 2xx
 // response acknowledges the batches it carried (done is called after it,
-// in order). Connection errors, timeouts, 408, 429 and 5xx
+// in order, or after a refusal's rows were handed to OnRefused's handler:
+// on_error). Connection errors, timeouts, 408, 429 and 5xx
 // are retried with exponential back-off (retry_backoff doubling up to
 // retry_backoff_max, honouring Retry-After): for as long as it takes
 // unless retry_max is given (an outage is waited for, as a ClickHouse
@@ -23,7 +24,12 @@
 // logged at ERROR), at most retry_max times when it is; any
 // other status fails the batch at once, with the response body in the
 // error, a 4xx (refusedError) as the pipeline's own error, which stops
-// that pipeline alone. After a failure every later batch fails too, unsent.
+// that pipeline alone — except that a 413 to a request of several rows
+// sends it again in halves (down to single rows), and that under
+// on_error = 'skip' or 'dead_letter' (connectors.RowRefuser) the rows of
+// a request refused with 400, 409, 413 or 422 go to the runtime's
+// handler and the stream goes on (http_refused.go). After a failure
+// every later batch fails too, unsent.
 //
 // Secrets: header values and the URL's path, query and user info never
 // appear in errors (webhook URLs often embed a token).
@@ -79,8 +85,12 @@ var Spec = connectors.Spec{
 	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
 		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
 		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
-		"without its body) or any other status; a 4xx (other than 408 and 429) is the pipeline's own error: that pipeline " +
-		"stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline). " +
+		"without its body) or any other status. A request of several rows refused with 413 is sent again in halves, down to single rows. " +
+		"The rows of a request refused with 400, 409, 413 (a single row) or 422 follow the pipeline's on_error: 'skip' drops and counts them " +
+		"(a WARN names the status and how many), 'dead_letter' keeps them as dead letters whose reason is the status and the endpoint's answer " +
+		"(its first 512 bytes), and the stream goes on; under 'fail' (the default), and for any other 4xx (401, 403, 404, 415, …: the endpoint " +
+		"or the pipeline's URL, credentials or FORMAT is wrong, every row would be refused) whatever on_error says, the refusal is the pipeline's " +
+		"own error: that pipeline stops alone, the others of its source go on (docs/live-tables.md, One failing pipeline). " +
 		"Each request of changes carries `Idempotency-Key: <pipeline>:<first>-<last>`, the `_version` of its first and last row (canal_json's `id` is the first): " +
 		"a retry sends the same key; after a restart the rows from the checkpoint on are sent again with the same `_version`s but may be grouped in other requests, " +
 		"so a receiver that drops redeliveries compares the ranges (or each row), not the keys' text alone.",

@@ -439,9 +439,9 @@ func TestDebeziumKeepsBatchSource(t *testing.T) {
 		}
 		return lines
 	}
-	for _, l := range events(false, func(b *exec.Batch) { b.ServerID, b.GTID = 92, "0-92-23" }) {
-		if !strings.Contains(l, `"server_id":92,"gtid":"0-92-23"`) {
-			t.Errorf("event lost its transaction's server id and GTID: %s", l)
+	for _, l := range events(false, func(b *exec.Batch) { b.ServerID, b.GTID, b.Thread = 92, "0-92-23", 4711 }) {
+		if !strings.Contains(l, `"server_id":92,"gtid":"0-92-23"`) || !strings.Contains(l, `"thread":4711,`) {
+			t.Errorf("event lost its transaction's server id, GTID or thread: %s", l)
 		}
 	}
 	var snaps []string

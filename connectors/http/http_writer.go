@@ -69,7 +69,8 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	w := &writer{
 		c: c, client: noMethodChange(c.clientFor(s.client)), pipeline: t.Pipeline, fo: fo, enc: enc,
 		jobs: make(chan job, maxQueuedJobs), queued: semaphore.NewWeighted(maxQueuedBytes), ctx: wctx, cancel: cancel,
-		where: "http POST to " + redact(c.url.String()),
+		closing: make(chan struct{}),
+		where:   "http POST to " + redact(c.url.String()),
 	}
 	w.wg.Add(1)
 	go w.run()
@@ -108,12 +109,19 @@ type job struct {
 	done    func(error)
 	barrier chan struct{}
 	size    int64 // taken from writer.queued
+	// batch is the batch the bodies were encoded from, kept (the job
+	// owns it) until done: a request the endpoint refuses is split
+	// (413) or handed to the refusal handler row by row.
+	batch *exec.Batch
 }
 
 type request struct {
 	body []byte
 	key  string // Idempotency-Key
 	rows int
+	// chunks are the rows the body holds, in its order: views of their
+	// jobs' batches (not retained: the jobs own them).
+	chunks []*exec.Batch
 	// first and last are the __version range of the rows (hasVer false
 	// when the batch has no __version column).
 	first, last uint64
@@ -143,16 +151,25 @@ type writer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// closing is closed when Close begins: from then on a failed request
+	// is not retried (post).
+	closing chan struct{}
 
 	errMu sync.Mutex
 	err   error // sticky: the first failed batch
 
 	retries atomic.Int64 // requests that failed and were sent again
+
+	// onRefused, when set (OnRefused, before the first Write), takes the
+	// rows of a request the endpoint refused for the data's sake
+	// (refusedError.rowsRefused): on_error = 'skip' or 'dead_letter'.
+	onRefused func(ctx context.Context, b *exec.Batch, errs []exec.RowError) error
 }
 
 var (
-	_ connectors.Writer  = (*writer)(nil)
-	_ connectors.Retrier = (*writer)(nil)
+	_ connectors.Writer     = (*writer)(nil)
+	_ connectors.Retrier    = (*writer)(nil)
+	_ connectors.RowRefuser = (*writer)(nil)
 )
 
 // Retries returns the requests that failed and were sent again
@@ -178,10 +195,11 @@ const (
 	maxMergedBytes = 1 << 20
 )
 
-// Write encodes b, releases it and queues its requests; done is called
-// after the last one got a 2xx, or when it failed for good. On an error it
-// returns, done is not called. Write blocks while 8 MiB of requests (or
-// 1024 batches) wait to be sent.
+// Write encodes b and queues its requests, keeping b until they are
+// done; done is called after the last one got a 2xx (or its refused rows
+// were handed to OnRefused's handler), or when it failed for good. On an
+// error it returns, done is not called. Write blocks while 8 MiB of
+// requests (or 1024 batches) wait to be sent.
 func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) error {
 	w.closeMu.RLock()
 	defer w.closeMu.RUnlock()
@@ -194,8 +212,8 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		return err
 	}
 	reqs, err := w.encode(b)
-	b.Release()
 	if err != nil {
+		b.Release()
 		return fmt.Errorf("%s: %w", w.where, err)
 	}
 	size := int64(0)
@@ -204,21 +222,21 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	}
 	size = min(max(size, 1), maxQueuedBytes)
 	if err := w.queued.Acquire(ctx, size); err != nil {
+		b.Release()
 		return err
 	}
 	select {
-	case w.jobs <- job{bodies: reqs, done: done, size: size}:
+	case w.jobs <- job{bodies: reqs, done: done, size: size, batch: b}:
 		return nil
 	case <-ctx.Done():
 		w.queued.Release(size)
+		b.Release()
 		return ctx.Err()
 	}
 }
 
 // encode splits b into requests of at most batch_rows rows.
 func (w *writer) encode(b *exec.Batch) ([]request, error) {
-	w.encMu.Lock()
-	defer w.encMu.Unlock()
 	n := b.NumRows()
 	if n == 0 {
 		return nil, nil
@@ -241,26 +259,58 @@ func (w *writer) encode(b *exec.Batch) ([]request, error) {
 		// write it: Debezium's server_id, gtid and snapshot marks); the
 		// batch's first and last snapshot rows are in its first and last
 		// chunks.
-		chunk := &exec.Batch{Record: b.Record, Sel: sel[start:end], DB: b.DB, Table: b.Table,
-			Snapshot: b.Snapshot, ServerID: b.ServerID, GTID: b.GTID}
-		if start == 0 {
-			chunk.SnapshotStart = b.SnapshotStart
-		}
-		if end == n {
-			chunk.SnapshotEnd = b.SnapshotEnd
-		}
-		body, err := w.body(chunk)
+		r, err := w.request([]*exec.Batch{chunkOf(b, sel, start, end)})
 		if err != nil {
 			return nil, err
-		}
-		r := request{body: body, rows: end - start}
-		r.first, r.last, r.hasVer = versions(chunk)
-		if r.hasVer {
-			r.key = w.idempotencyKey(r.first, r.last)
 		}
 		reqs = append(reqs, r)
 	}
 	return reqs, nil
+}
+
+// chunkOf is the view of the rows sel[start:end] of b (sel: b's live
+// rows, in order): a chunk says of its source what the batch says (the
+// formats write it: Debezium's server_id, gtid and snapshot marks); the
+// batch's first and last snapshot rows are in its first and last chunks.
+func chunkOf(b *exec.Batch, sel []int32, start, end int) *exec.Batch {
+	chunk := &exec.Batch{Record: b.Record, Sel: sel[start:end], DB: b.DB, Table: b.Table,
+		Snapshot: b.Snapshot, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread}
+	if start == 0 {
+		chunk.SnapshotStart = b.SnapshotStart
+	}
+	if end == len(sel) {
+		chunk.SnapshotEnd = b.SnapshotEnd
+	}
+	return chunk
+}
+
+// request encodes chunks as one request: one chunk as its format writes
+// it, several (JSON formats only) as their messages one after the other.
+func (w *writer) request(chunks []*exec.Batch) (request, error) {
+	r := request{chunks: chunks}
+	if len(chunks) == 1 {
+		w.encMu.Lock()
+		body, err := w.body(chunks[0])
+		w.encMu.Unlock()
+		if err != nil {
+			return request{}, err
+		}
+		r.body, r.rows = body, len(chunks[0].Sel)
+		r.first, r.last, r.hasVer = versions(chunks[0])
+		if r.hasVer {
+			r.key = w.idempotencyKey(r.first, r.last)
+		}
+		return r, nil
+	}
+	parts := make([]request, len(chunks))
+	for i, c := range chunks {
+		p, err := w.request([]*exec.Batch{c})
+		if err != nil {
+			return request{}, err
+		}
+		parts[i] = p
+	}
+	return w.merge(parts), nil
 }
 
 func (w *writer) body(b *exec.Batch) ([]byte, error) {
@@ -331,10 +381,14 @@ func (w *writer) run() {
 		group := w.gather(j)
 		var err error
 		if len(group) > 1 {
-			err = w.post(w.merge(group))
+			reqs := make([]request, len(group))
+			for i, g := range group {
+				reqs[i] = g.bodies[0]
+			}
+			err = w.send(w.merge(reqs))
 		} else {
 			for _, r := range j.bodies {
-				if err = w.post(r); err != nil {
+				if err = w.send(r); err != nil {
 					break
 				}
 			}
@@ -366,6 +420,9 @@ func (w *writer) next() (job, bool) {
 // finish acknowledges job j with err and frees its place in the queue.
 func (w *writer) finish(j job, err error) {
 	j.done(err)
+	if j.batch != nil {
+		j.batch.Release()
+	}
 	w.queued.Release(j.size)
 }
 
@@ -411,17 +468,18 @@ func (w *writer) gather(j job) []job {
 	}
 }
 
-// merge joins the single requests of group into one: the elements of the
+// merge joins requests of a JSON format into one: the elements of the
 // JSON arrays into one array, or the NDJSON lines one after the other.
-func (w *writer) merge(group []job) request {
+func (w *writer) merge(reqs []request) request {
 	out := request{hasVer: true}
 	var body []byte
 	if !w.c.ndjson {
 		body = append(body, '[')
 	}
-	for n, g := range group {
-		r := g.bodies[0]
+	for n, r := range reqs {
 		out.rows += r.rows
+		out.chunks = append(out.chunks, r.chunks...)
+		out.hasVer = out.hasVer && r.hasVer
 		if n == 0 {
 			out.first = r.first
 		}
@@ -444,7 +502,9 @@ func (w *writer) merge(group []job) request {
 		body = append(body, ']')
 	}
 	out.body = body
-	out.key = w.idempotencyKey(out.first, out.last)
+	if out.hasVer {
+		out.key = w.idempotencyKey(out.first, out.last)
+	}
 	return out
 }
 
@@ -461,6 +521,13 @@ func (w *writer) post(r request) error {
 				return fmt.Errorf("%w (gave up after %d retries)", err, attempt)
 			}
 			return err
+		}
+		select {
+		case <-w.closing:
+			// Closed: no retry (its wait, and the requests after it,
+			// would hold Close up to its timeout with nothing in flight).
+			return fmt.Errorf("%w (writer closed: not retried)", err)
+		default:
 		}
 		w.retries.Add(1)
 		wait := backoff/2 + rand.N(backoff/2+1) // jitter: [backoff/2, backoff]
@@ -484,7 +551,7 @@ func (w *writer) post(r request) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-w.ctx.Done():
+		case <-w.closing:
 			t.Stop()
 			return fmt.Errorf("%w (writer closed while retrying)", err)
 		}
@@ -524,8 +591,9 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 		return 0, true, fmt.Errorf("%s: %s", w.where, connError(err))
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // reuse the connection
+	answer := answerText(msg)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return 0, false, nil
 	}
@@ -537,13 +605,13 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 		}
 		return 0, false, fmt.Errorf("%s: %s: redirected to %s, which would take the POST as a GET without its body; give the pipeline the new URL", w.where, resp.Status, to)
 	}
-	err = fmt.Errorf("%s: %s: %s", w.where, resp.Status, bytes.TrimSpace(msg))
+	err = fmt.Errorf("%s: %s: %s", w.where, resp.Status, answer)
 	switch {
 	case resp.StatusCode == nethttp.StatusTooManyRequests, resp.StatusCode == nethttp.StatusRequestTimeout,
 		resp.StatusCode >= 500:
 		return parseRetryAfter(resp.Header.Get("Retry-After")), true, err
 	case resp.StatusCode >= 400:
-		return 0, false, &refusedError{err}
+		return 0, false, &refusedError{err: err, status: resp.StatusCode, reason: resp.Status + ": " + answer}
 	}
 	return 0, false, err
 }
@@ -552,7 +620,11 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 // changes (400, 401, 404, 422, …): the pipeline's own error
 // (connectors.DataError), which stops that pipeline alone while the other
 // pipelines of its source go on, as a row ClickHouse refuses does.
-type refusedError struct{ err error }
+type refusedError struct {
+	err    error
+	status int
+	reason string // the status and the endpoint's answer, shortened
+}
 
 func (e *refusedError) Error() string { return e.err.Error() }
 func (e *refusedError) Unwrap() error { return e.err }
@@ -623,10 +695,13 @@ func (w *writer) Flush(ctx context.Context) error {
 	}
 }
 
-// Close sends what is queued, waiting at most one request timeout for
-// it, then stops: the retries of an endpoint that is down end there (they
-// may not end by themselves: retry_max unset), and what was not sent
-// fails, unacknowledged, for the next run to send again. It is idempotent.
+// Close sends what is queued, without retrying a request that fails (the
+// retries of an endpoint that is down may not end by themselves: retry_max
+// unset), and waits at most one request timeout for a request in flight;
+// what was not sent fails, unacknowledged, for the next run to send again.
+// With nothing in flight it returns at once: before, a retry's back-off
+// and the retries after it held it a whole request timeout (10 minutes
+// with timeout = '10m') while the endpoint was down. It is idempotent.
 func (w *writer) Close() error {
 	w.closeMu.Lock()
 	if w.closed {
@@ -634,6 +709,7 @@ func (w *writer) Close() error {
 		return nil
 	}
 	w.closed = true
+	close(w.closing)
 	close(w.jobs) // no Write holds closeMu, so none is sending
 	w.closeMu.Unlock()
 	sent := make(chan struct{})

@@ -53,10 +53,12 @@ type binlogReader struct {
 	trxSent int    // rows of the open transaction already queued
 	skip    int    // rows to drop after a reconnect (already queued)
 	trxTs   int64  // µs
-	// trxServer and trxGTID: the server id and GTID ("" if none) of the
+	// trxServer, trxGTID and trxThread: the server id, GTID ("" if none)
+	// and session thread id (0 if not known: exec.Batch.Thread) of the
 	// open transaction, for the batches of its rows.
 	trxServer uint32
 	trxGTID   string
+	trxThread uint32
 	touched   []*tableState
 
 	gtid gm.GTIDSet
@@ -378,6 +380,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		case uq == "BEGIN" || strings.HasPrefix(uq, "XA START") || strings.HasPrefix(uq, "SAVEPOINT"):
 			r.begin(ev)
 			r.oneStmt = false
+			r.trxThread = e.SlaveProxyID // (MySQL's BEGIN after its GTID event)
 		case uq == "COMMIT" || strings.HasPrefix(uq, "XA COMMIT") || strings.HasPrefix(uq, "XA END") || strings.HasPrefix(uq, "XA PREPARE"):
 			return r.commit()
 		case uq == "ROLLBACK":
@@ -571,7 +574,7 @@ func (r *binlogReader) begin(ev *replication.BinlogEvent) {
 	r.trxVer = r.em.nextVersion()
 	r.trxSent = 0
 	r.trxTs = int64(ev.Header.Timestamp) * 1e6
-	r.trxServer, r.trxGTID = ev.Header.ServerID, ""
+	r.trxServer, r.trxGTID, r.trxThread = ev.Header.ServerID, "", 0
 }
 
 // commit ends the open transaction at r.cur: its rows are queued, the last
@@ -616,7 +619,7 @@ func (r *binlogReader) flush(ts *tableState) {
 		rec.Release()
 		return
 	}
-	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID})
+	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID, Thread: r.trxThread})
 }
 
 // rows decodes a rows event of one of the stream's tables.

@@ -977,5 +977,5 @@ func (r *binlogReader) truncate(ts *tableState, at binlogPos) {
 	}
 	// A binlog change like any other: the statement's server id and GTID
 	// (debezium_json's source.server_id and gtid).
-	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID})
+	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID, Thread: r.trxThread})
 }

@@ -255,7 +255,7 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		return nil
 	}
 	meta := batchMeta{DB: b.DB, Table: b.Table, Snapshot: b.Snapshot, Start: b.SnapshotStart, End: b.SnapshotEnd,
-		ServerID: b.ServerID, GTID: b.GTID, Only: b.Only, Resnapshot: b.Resnapshot, Gap: b.Gap}
+		ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread, Only: b.Only, Resnapshot: b.Resnapshot, Gap: b.Gap}
 	limit := int(c.log.nc.MaxPayload()) - 4096
 	var msgs []*nats.Msg
 	for _, pc := range partition(b, c.parts) {

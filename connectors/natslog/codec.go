@@ -81,6 +81,7 @@ type batchMeta struct {
 	End      exec.SnapshotEdge `json:"se,omitempty"`
 	ServerID uint32            `json:"sid,omitempty"`
 	GTID     string            `json:"gtid,omitempty"`
+	Thread   uint32            `json:"thread,omitempty"`
 	Sel      []int32           `json:"sel,omitempty"`
 	HasSel   bool              `json:"hassel,omitempty"` // Sel is set, maybe empty (no live row)
 	Copy     bool              `json:"copy,omitempty"`
@@ -234,7 +235,7 @@ func (l *Log) decode(n names, m *nats.Msg, mem memory.Allocator) (*exec.Batch, e
 		meta.Sel = []int32{}
 	}
 	return &exec.Batch{Record: rec, Sel: meta.Sel, DB: meta.DB, Table: meta.Table, Snapshot: meta.Snapshot,
-		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Copy: meta.Copy,
+		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Thread: meta.Thread, Copy: meta.Copy,
 		Only: meta.Only, Resnapshot: meta.Resnapshot, Gap: meta.Gap}, nil
 }
 

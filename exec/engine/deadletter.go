@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -25,6 +26,10 @@ import (
 // pipeline's dead_letter option names a target, as rows of
 // planner.DeadLetterSchema written to that target.
 type deadLetters struct {
+	// mu serializes write: the rows a transform fails come from the
+	// source's goroutine, those a sink refused after the write from the
+	// writer's (connectors.RowRefuser).
+	mu       sync.Mutex
 	pipeline string
 	path     string
 	f        *os.File
@@ -133,6 +138,8 @@ func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter 
 // file synced, the target's write acknowledged): a dead letter is durable
 // before the batch it came from can be checkpointed.
 func (d *deadLetters) write(ctx context.Context, b *exec.Batch, errs []exec.RowError) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	letters := d.letters(b, errs)
 	var err error
 	if d.writer != nil {
@@ -244,10 +251,14 @@ func valueText(a arrow.Array, i int) string {
 }
 
 func (d *deadLetters) close() {
+	d.mu.Lock()
 	if d.f != nil {
 		d.w.Flush()
 		d.f.Close()
 	}
+	d.mu.Unlock()
+	// (The target's writer is closed outside mu: a write that waits for
+	// it holds mu, and the close makes it return.)
 	if d.writer != nil {
 		d.writers.close(d.writer)
 	}

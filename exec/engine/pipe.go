@@ -131,6 +131,9 @@ func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Si
 	}
 	pr.writer = w
 	opts.writers.add(w)
+	if rr, ok := w.(connectors.RowRefuser); ok && p.OnError != exec.OnErrorFail {
+		rr.OnRefused(pr.sinkRefused)
+	}
 	if r, ok := w.(connectors.Retrier); ok {
 		pr.stats.retrier.Store(r)
 	}
@@ -562,6 +565,73 @@ func (pr *pipeRun) sinkRowErrors(ctx context.Context, out *exec.Batch) error {
 	}
 	out.Sel = sel
 	return nil
+}
+
+// sinkRefused takes the rows of a sink batch b that the writer's target
+// refused after the write (connectors.RowRefuser: an HTTP endpoint's 400,
+// 413 or 422), under on_error = 'skip' or 'dead_letter': they are row
+// errors, dead-lettered with the target's reason or skipped, each refusal
+// logged at WARN with how many rows and why. The writer calls it from its
+// own goroutine, before the batch's done: a dead letter is durable before
+// the batch can be checkpointed.
+func (pr *pipeRun) sinkRefused(ctx context.Context, b *exec.Batch, errs []exec.RowError) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	for i := range errs {
+		describeSinkRow(&errs[i], b, pr.p.Target.Key)
+	}
+	pr.stats.RowErrors.Add(int64(len(errs)))
+	if pr.dead != nil {
+		if err := pr.dead.write(ctx, b, errs); err != nil {
+			return err
+		}
+		pr.stats.DeadLetters.Add(int64(len(errs)))
+		pr.log.Warn("rows the sink refused are dead-lettered (on_error = 'dead_letter')", "pipeline", pr.p.Name,
+			"rows", len(errs), "to", pr.dead.where, "reason", errs[0].Reason)
+		return nil
+	}
+	pr.log.Warn("rows the sink refused are skipped (on_error = 'skip')", "pipeline", pr.p.Name,
+		"rows", len(errs), "reason", errs[0].Reason, "first", errs[0].Error())
+	return nil
+}
+
+// describeSinkRow fills in what e says of its row of b, a sink batch:
+// the source table, the source position and operation (its system
+// columns) and the key values (key: the target's key columns; every
+// column's value, shortened, when it has none).
+func describeSinkRow(e *exec.RowError, b *exec.Batch, key []string) {
+	rec, row := b.Record, e.Row
+	s := rec.Schema()
+	text := func(i int) string {
+		if rec.Column(i).IsNull(row) {
+			return "NULL"
+		}
+		return valueText(rec.Column(i), row)
+	}
+	col := func(name string) string {
+		if i := s.FieldIndices(name); len(i) == 1 {
+			return text(i[0])
+		}
+		return ""
+	}
+	e.Table, e.Pos, e.Op = b.DB+"."+b.Table, col(exec.SysPos), col(exec.SysOp)
+	var keys, all []string
+	for _, k := range key {
+		if i := s.FieldIndices(k); len(i) == 1 {
+			keys = append(keys, k+" = "+text(i[0]))
+		}
+	}
+	if len(keys) > 0 && len(keys) == len(key) {
+		e.Key = strings.Join(keys, ", ")
+		return
+	}
+	for i := 0; i < s.NumFields(); i++ {
+		if !exec.IsSystemColumn(s.Field(i).Name) {
+			all = append(all, s.Field(i).Name+" = "+text(i))
+		}
+	}
+	e.Key = exec.Shorten(strings.Join(all, ", "), exec.RowKeyLimit)
 }
 
 // countSinkRowError counts err, a write's error, as a row error once when

@@ -146,7 +146,7 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 		}
 		cols = append(cols, a)
 	}
-	out := &exec.Batch{Record: array.NewRecordBatch(schema, cols, 1), DB: b.DB, Table: b.Table, ServerID: b.ServerID, GTID: b.GTID}
+	out := &exec.Batch{Record: array.NewRecordBatch(schema, cols, 1), DB: b.DB, Table: b.Table, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread}
 	r.tracker.add(seq)
 	if err := pr.writer.Write(ctx, out, func(err error) {
 		if err == nil {
