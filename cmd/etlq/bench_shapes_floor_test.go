@@ -47,6 +47,17 @@ type shapeFloor struct {
 	// parts, sinkParts: the level-0 parts etlq's inserts and the sink
 	// floor's made, per round (Durations, for median).
 	parts, sinkParts []time.Duration
+	keep             bool // etlq's runs keep the target: count each run's own parts
+}
+
+// keepsTarget says that the phase's etlq runs write into a target kept
+// from before (the delete after the update), so each run's parts are
+// those it added.
+func (f *shapeFloor) keepsTarget() *shapeFloor {
+	if f != nil {
+		f.keep = true
+	}
+	return f
 }
 
 // floorsWanted says whether the shape benchmarks measure the servers'
@@ -80,8 +91,12 @@ func (f *shapeFloor) round(round int, run func()) {
 	}
 	b := f.e.b
 	etlq := func() {
+		var before time.Duration // the parts of earlier runs still there
+		if f.keep {
+			before = insertParts(b, f.e.ch, f.e.chDB, f.target)
+		}
 		run()
-		f.parts = append(f.parts, insertParts(b, f.e.ch, f.e.chDB, f.target))
+		f.parts = append(f.parts, insertParts(b, f.e.ch, f.e.chDB, f.target)-before)
 	}
 	sides := []func(){etlq, f.runSink, f.runSource}
 	if round%2 == 1 {

@@ -294,7 +294,7 @@ func BenchmarkShapeHugeTransaction(b *testing.B) {
 		del := phase{name: "delete", rows: n, bytes: binlogBytes(b, e.my, s1, s2)}
 		file = e.etl("delete", s1, pipeline)
 		delFloor := e.floor(&del, "big", n, func(table string) string { return e.etl("delete_floor", s1, pipelineInto(table)) },
-			"binlog stream", e.binlogFloor(s1, s2))
+			"binlog stream", e.binlogFloor(s1, s2)).keepsTarget()
 		for round := 0; round < rounds; round++ {
 			delFloor.round(round, func() {
 				del.add(b, e.apply("delete", file, n))
