@@ -36,7 +36,8 @@ type shapeEnv struct {
 	dir          string
 	serverID     int
 	ref          catchUpRef // the plain catch-up's rates per byte
-	srv          *servers   // the servers' CPU during each etlq run
+	srv          *servers   // the servers' CPU during each etlq run and floor
+	cli          []string   // clickhouse-client, for the floors (bench_shapes_floor_test.go)
 }
 
 // catchUpRef is the plain catch-up's wall and CPU rates per binlog byte.
@@ -256,7 +257,10 @@ func BenchmarkShapeHugeTransaction(b *testing.B) {
 		e.exec(fmt.Sprintf("INSERT INTO %s SELECT seq, seq %% 1000, CONCAT('note-', seq) FROM %s.seq_%d_to_%d", t, e.db, lo, lo+999_999))
 	}
 	e.exec("SET SESSION sql_log_bin = 1")
-	pipeline := fmt.Sprintf("CREATE PIPELINE big FROM binlog s.%s SNAPSHOT never TRANSFORM * INTO clickhouse dw.%s.big;", t, e.chDB)
+	pipelineInto := func(table string) string {
+		return fmt.Sprintf("CREATE PIPELINE big FROM binlog s.%s SNAPSHOT never TRANSFORM * INTO clickhouse dw.%s.%s;", t, e.chDB, table)
+	}
+	pipeline := pipelineInto("big")
 	sums := func() string {
 		return fmt.Sprint(testenv.ClickHouseQuery(b, e.ch, fmt.Sprintf(
 			"SELECT toString(count()), toString(sum(qty)) FROM %s.big FINAL WHERE _is_deleted = 0", e.chDB)))
@@ -274,25 +278,35 @@ func BenchmarkShapeHugeTransaction(b *testing.B) {
 		s1 := masterStatus(b, e.my)
 		upd := phase{name: "update", rows: n, bytes: binlogBytes(b, e.my, s0, s1)}
 		file := e.etl("update", s0, pipeline)
+		updFloor := e.floor(&upd, "big", n, func(table string) string { return e.etl("update_floor", s0, pipelineInto(table)) },
+			"binlog stream", e.binlogFloor(s0, s1))
 		for round := 0; round < rounds; round++ {
-			testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".big", "DROP TABLE IF EXISTS "+e.chDB+".big_current")
-			upd.add(b, e.apply("update", file, n))
-			if got, want := sums(), source(); strings.Trim(got, "[]") != strings.Trim(want, "[]") {
-				b.Fatalf("after the update: ClickHouse (count, sum(qty)) %s, the source %s", got, want)
-			}
+			updFloor.round(round, func() {
+				testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".big", "DROP TABLE IF EXISTS "+e.chDB+".big_current")
+				upd.add(b, e.apply("update", file, n))
+				if got, want := sums(), source(); strings.Trim(got, "[]") != strings.Trim(want, "[]") {
+					b.Fatalf("after the update: ClickHouse (count, sum(qty)) %s, the source %s", got, want)
+				}
+			})
 		}
 		e.exec("DELETE FROM " + t)
 		s2 := masterStatus(b, e.my)
 		del := phase{name: "delete", rows: n, bytes: binlogBytes(b, e.my, s1, s2)}
 		file = e.etl("delete", s1, pipeline)
+		delFloor := e.floor(&del, "big", n, func(table string) string { return e.etl("delete_floor", s1, pipelineInto(table)) },
+			"binlog stream", e.binlogFloor(s1, s2)).keepsTarget()
 		for round := 0; round < rounds; round++ {
-			del.add(b, e.apply("delete", file, n))
-			if got := sums(); got != "[[0 0]]" {
-				b.Fatalf("after the delete: ClickHouse (count, sum(qty)) %s, want no rows", got)
-			}
+			delFloor.round(round, func() {
+				del.add(b, e.apply("delete", file, n))
+				if got := sums(); got != "[[0 0]]" {
+					b.Fatalf("after the delete: ClickHouse (count, sum(qty)) %s, want no rows", got)
+				}
+			})
 		}
 		upd.report(b, e.ref)
+		updFloor.report(e.ref)
 		del.report(b, e.ref)
+		delFloor.report(e.ref)
 		if i+1 < b.N { // the next iteration needs the rows again
 			e.exec("SET SESSION sql_log_bin = 0",
 				fmt.Sprintf("INSERT INTO %s SELECT seq, seq %% 1000, CONCAT('note-', seq) FROM %s.seq_1_to_%d", t, e.db, n),
@@ -311,7 +325,9 @@ func BenchmarkShapeManyTables(b *testing.B) {
 	const tables, perTable = 1000, 1000
 	e := newShapeEnv(b)
 	e.exec("SET SESSION sql_log_bin = 0")
+	var tableNames []string
 	for k := 0; k < tables; k++ {
+		tableNames = append(tableNames, fmt.Sprintf("%s.t_%04d", e.db, k))
 		e.exec(fmt.Sprintf("CREATE TABLE %s.t_%04d (id BIGINT NOT NULL PRIMARY KEY, v INT NOT NULL, s VARCHAR(32) NOT NULL) ENGINE = InnoDB", e.db, k),
 			fmt.Sprintf("INSERT INTO %s.t_%04d SELECT seq, seq %% 1000, CONCAT('row-', seq) FROM %s.seq_1_to_%d", e.db, k, e.db, perTable))
 	}
@@ -351,12 +367,19 @@ func BenchmarkShapeManyTables(b *testing.B) {
 		}
 		snap := phase{name: "snapshot", rows: tables * perTable, bytes: rowBytes}
 		file = e.etl("snapshot", binlogPos{}, fmt.Sprintf(target("snap"), "SNAPSHOT only"))
+		snapFloor := e.floor(&snap, "snap", tables*perTable,
+			func(table string) string {
+				return e.etl("snapshot_floor", binlogPos{}, fmt.Sprintf(target(table), "SNAPSHOT only"))
+			},
+			fmt.Sprintf("%d connections reading the tables", snapshotFloorConns), e.tablesFloor(tableNames, tables*perTable))
 		for round := 0; round < rounds; round++ {
-			testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".snap", "DROP TABLE IF EXISTS "+e.chDB+".snap_current")
-			snap.add(b, e.apply("snapshot", file, tables*perTable))
-			if got, want := sums("snap"), source(); got != want {
-				b.Fatalf("snapshot: ClickHouse (count, sum(v), tables) %s, the source %s", got, want)
-			}
+			snapFloor.round(round, func() {
+				testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".snap", "DROP TABLE IF EXISTS "+e.chDB+".snap_current")
+				snap.add(b, e.apply("snapshot", file, tables*perTable))
+				if got, want := sums("snap"), source(); got != want {
+					b.Fatalf("snapshot: ClickHouse (count, sum(v), tables) %s, the source %s", got, want)
+				}
+			})
 		}
 		s0 := masterStatus(b, e.my)
 		for pass := 0; pass < 2; pass++ {
@@ -367,17 +390,26 @@ func BenchmarkShapeManyTables(b *testing.B) {
 		s1 := masterStatus(b, e.my)
 		stream := phase{name: "stream", rows: tables * perTable, bytes: binlogBytes(b, e.my, s0, s1)}
 		file = e.etl("stream", s0, fmt.Sprintf(target("stream"), "SNAPSHOT never"))
+		streamFloor := e.floor(&stream, "stream", tables*perTable,
+			func(table string) string {
+				return e.etl("stream_floor", s0, fmt.Sprintf(target(table), "SNAPSHOT never"))
+			},
+			"binlog stream", e.binlogFloor(s0, s1))
 		for round := 0; round < rounds; round++ {
-			testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".stream", "DROP TABLE IF EXISTS "+e.chDB+".stream_current")
-			stream.add(b, e.apply("stream", file, tables*perTable))
-			if got, want := sums("stream"), source(); got != want {
-				b.Fatalf("stream: ClickHouse (count, sum(v), tables) %s, the source %s", got, want)
-			}
+			streamFloor.round(round, func() {
+				testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".stream", "DROP TABLE IF EXISTS "+e.chDB+".stream_current")
+				stream.add(b, e.apply("stream", file, tables*perTable))
+				if got, want := sums("stream"), source(); got != want {
+					b.Fatalf("stream: ClickHouse (count, sum(v), tables) %s, the source %s", got, want)
+				}
+			})
 		}
 		b.ReportMetric(median(start.walls).Seconds(), "startup_s")
 		b.ReportMetric(start.peakMiB(), "startup_peak_MiB")
 		snap.report(b, e.ref)
+		snapFloor.report(e.ref)
 		stream.report(b, e.ref)
+		streamFloor.report(e.ref)
 	}
 }
 
@@ -438,25 +470,41 @@ func BenchmarkShapeWideTable(b *testing.B) {
 	b.StopTimer()
 	for i := 0; i < b.N; i++ {
 		snap := phase{name: "snapshot", rows: n, bytes: binlogBytes(b, e.my, s0, s1)}
-		file := e.etl("snapshot", binlogPos{}, fmt.Sprintf("CREATE PIPELINE wide FROM binlog s.%s SNAPSHOT only TRANSFORM * INTO clickhouse dw.%s.snap;", t, e.chDB))
+		snapInto := func(table string) string {
+			return fmt.Sprintf("CREATE PIPELINE wide FROM binlog s.%s SNAPSHOT only TRANSFORM * INTO clickhouse dw.%s.%s;", t, e.chDB, table)
+		}
+		file := e.etl("snapshot", binlogPos{}, snapInto("snap"))
+		snapFloor := e.floor(&snap, "snap", n, func(table string) string { return e.etl("snapshot_floor", binlogPos{}, snapInto(table)) },
+			fmt.Sprintf("%d connections scanning", snapshotFloorConns), e.scanFloor(t, n))
 		for round := 0; round < rounds; round++ {
-			testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".snap", "DROP TABLE IF EXISTS "+e.chDB+".snap_current")
-			snap.add(b, e.apply("snapshot", file, n))
-			if got := sums("snap"); got != want {
-				b.Fatalf("snapshot: ClickHouse %s, the source %s", got, want)
-			}
+			snapFloor.round(round, func() {
+				testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".snap", "DROP TABLE IF EXISTS "+e.chDB+".snap_current")
+				snap.add(b, e.apply("snapshot", file, n))
+				if got := sums("snap"); got != want {
+					b.Fatalf("snapshot: ClickHouse %s, the source %s", got, want)
+				}
+			})
 		}
 		stream := phase{name: "stream", rows: 2 * n, bytes: binlogBytes(b, e.my, s0, s2)}
-		file = e.etl("stream", s0, fmt.Sprintf("CREATE PIPELINE wide FROM binlog s.%s SNAPSHOT never TRANSFORM * INTO clickhouse dw.%s.stream;", t, e.chDB))
+		streamInto := func(table string) string {
+			return fmt.Sprintf("CREATE PIPELINE wide FROM binlog s.%s SNAPSHOT never TRANSFORM * INTO clickhouse dw.%s.%s;", t, e.chDB, table)
+		}
+		file = e.etl("stream", s0, streamInto("stream"))
+		streamFloor := e.floor(&stream, "stream", 2*n, func(table string) string { return e.etl("stream_floor", s0, streamInto(table)) },
+			"binlog stream", e.binlogFloor(s0, s2))
 		for round := 0; round < rounds; round++ {
-			testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".stream", "DROP TABLE IF EXISTS "+e.chDB+".stream_current")
-			stream.add(b, e.apply("stream", file, 2*n))
-			if got := sums("stream"); got != want {
-				b.Fatalf("stream: ClickHouse %s, the source %s", got, want)
-			}
+			streamFloor.round(round, func() {
+				testenv.ClickHouseExec(b, e.ch, "DROP TABLE IF EXISTS "+e.chDB+".stream", "DROP TABLE IF EXISTS "+e.chDB+".stream_current")
+				stream.add(b, e.apply("stream", file, 2*n))
+				if got := sums("stream"); got != want {
+					b.Fatalf("stream: ClickHouse %s, the source %s", got, want)
+				}
+			})
 		}
 		snap.report(b, e.ref)
+		snapFloor.report(e.ref)
 		stream.report(b, e.ref)
+		streamFloor.report(e.ref)
 	}
 }
 
