@@ -269,7 +269,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	defer r.closeRuns()
 
-	if err := r.newPipelineResnapshots(st); err != nil {
+	if err := r.newPipelineResnapshots(ctx, st); err != nil {
 		return err
 	}
 	for _, pr := range r.runs {
