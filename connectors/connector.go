@@ -328,6 +328,13 @@ type StreamRequest struct {
 	// checkpoint this way before it rejoins the source's stream
 	// (docs/live-tables.md, "One failing pipeline"; MarkJoiner).
 	Until []byte
+	// LogSnapshots asks the stream to log, at INFO, when a table's
+	// snapshot starts and ends (rows, duration, rate) and when the whole
+	// snapshot ends and the binlog follows (its position): the facts a
+	// progress display shows, for a run without one (a service, a
+	// container, output to a file). Small tables are summed up in the
+	// last line rather than logged one by one (docs/operations.md).
+	LogSnapshots bool
 }
 
 // MarkJoiner is a Source whose checkpoints of one stream of changes can be

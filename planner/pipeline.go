@@ -486,8 +486,26 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				key = append(key, pl.Output[i].Name)
 			}
 		}
-		if len(key) == len(pk) && !keyMayBeNull(p, pl.Tables, key) {
+		switch {
+		case len(key) < len(pk):
+			var left []string
+			for _, k := range pk {
+				if _, ok := outIdx[strings.ToLower(k)]; !ok {
+					left = append(left, k)
+				}
+			}
+			pl.NoKeyReason = fmt.Sprintf("its output leaves out the source's primary key column %s: add it to TRANSFORM, or write KEY (…)", strings.Join(left, ", "))
+		case keyMayBeNull(p, pl.Tables, key):
+			pl.NoKeyReason = fmt.Sprintf("the source's primary key (%s) may be NULL in its output: write KEY (…) with columns that are never NULL", strings.Join(key, ", "))
+		default:
 			pl.Target.Key = key
+		}
+	} else if len(p.Key) == 0 {
+		pl.NoKeyReason = "no KEY, and the source has no primary key"
+		if len(pks) > 1 {
+			pl.NoKeyReason = "no KEY, and " + withoutKey(pks)
+		} else if len(pks) == 1 {
+			pl.NoKeyReason = "no KEY, and " + pks[0].ref.String() + " has no primary key at the source"
 		}
 	}
 	for _, t := range pl.Tables {

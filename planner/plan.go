@@ -139,6 +139,11 @@ type Pipeline struct {
 	// not bound (offline, or its source unreachable): Tables and Output
 	// are empty then. nil when they were bound.
 	Unbound *Unbound
+	// NoKeyReason says why an append or changelog pipeline's target has
+	// no key (Target.Key empty, no KEY clause): its tables have no
+	// primary key, or its output leaves the key out or may make it NULL.
+	// `etlq verify` gives it as the reason it cannot replay a changelog.
+	NoKeyReason string
 
 	rebind func(context.Context, *connectors.TableSchema) (*TablePlan, error)
 	// schemas are the latest schema of each table the pipeline was planned

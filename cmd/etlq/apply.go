@@ -210,7 +210,7 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 		err = engine.RunWorkers(ctx, plan, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats},
 			engine.WorkerOptions{Log: a.Log, Workers: a.Workers, Group: a.Group, Lease: a.Lease, Stats: a.workerStats})
 	} else {
-		err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats})
+		err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats, LogSnapshots: !show})
 	}
 	cancel()
 	<-done

@@ -169,7 +169,7 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "pipeline\ttarget\ttables\tsource rows\ttarget rows\tchunks\tdiffering chunks\trechecked keys\tmissing\textra\tchanged\trepaired\tseconds\t")
 	for _, r := range results {
-		if r.Error != "" {
+		if r.Error != "" || r.NotVerified != "" {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t\n", r.Pipeline, r.Target, r.Tables, r.SourceRows, r.TargetRows,
@@ -179,6 +179,16 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 	for _, r := range results {
 		if r.Fallback != "" {
 			fmt.Fprintf(w, "%s: streamed through etlq, not checksummed in the servers: %s\n", r.Pipeline, r.Fallback)
+		}
+	}
+	left := 0
+	for _, r := range results {
+		if r.NotVerified != "" {
+			if left == 0 {
+				fmt.Fprintln(w)
+			}
+			left++
+			fmt.Fprintf(w, "pipeline %s: not verified: %s\n", r.Pipeline, r.NotVerified)
 		}
 	}
 	for _, r := range results {
@@ -229,7 +239,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 		}
 	}
 	ok := verdict(results) == 0
-	if ok {
+	if ok && left > 0 {
+		fmt.Fprintf(w, "\nok: every target verified equals its source (%d pipelines not verified, above)\n", left)
+	} else if ok {
 		fmt.Fprintln(w, "\nok: every target equals its source")
 	}
 }

@@ -31,7 +31,8 @@ CREATE PIPELINE audit FROM binlog s.%[3]s.t SNAPSHOT only INTO file '%[5]s' MODE
 `, myDSN, s.chDSN, db, testServerID(), filepath.Join(dir, "audit.jsonl")))
 	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
 	v, code, out := runVerify(t, "--state-dir", state, file)
-	if code != 0 || !v.OK || len(v.Pipelines) != 1 || v.Pipelines[0].Pipeline != "p" {
+	if code != 0 || !v.OK || len(v.Pipelines) != 2 || v.Pipelines[0].Pipeline != "p" ||
+		v.Pipelines[1].Pipeline != "audit" || !strings.Contains(v.Pipelines[1].NotVerified, "cannot be read back") {
 		t.Fatalf("verify of a file with a file pipeline: exit %d:\n%s", code, out)
 	}
 	out, err := runEtlq(t, "verify", "--progress", "never", "--state-dir", state, file, "audit")

@@ -157,6 +157,7 @@ type snapshotter struct {
 	// (dropTable): their chunks are read to no end and their errors (the
 	// table no longer exists) stop nothing.
 	dropped map[*tableState]bool
+	logs    snapLog // what is logged of the tables' snapshots (snapshot_log.go)
 }
 
 func newSnapshotter(em emitter) *snapshotter {

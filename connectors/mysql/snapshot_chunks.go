@@ -124,6 +124,9 @@ func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
 		return false
 	}
 	s.planned[ch.ts]++
+	if s.planned[ch.ts] == 1 {
+		s.noteTableStart(ch.ts)
+	}
 	if last {
 		s.closed[ch.ts] = true
 	}

@@ -223,6 +223,7 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		ts.snapDone.Store(true)
 		s.dropSeenLocked(ts)
 		done = true
+		s.noteTableDone(ts, at)
 		if !s.ended[ts] && (ts.resnap == nil || ts.resnap.cutover) {
 			// The table's last row went out in an earlier part of the
 			// chunk, or it has none: the chunk's last batch (its mark,

@@ -49,6 +49,10 @@ type Options struct {
 	// every writer it opened, which fail what is not acknowledged: the
 	// checkpoint stays before it.
 	DrainTimeout time.Duration
+	// LogSnapshots: the sources log each snapshot's start and end
+	// (connectors.StreamRequest.LogSnapshots), for a run that shows no
+	// progress display.
+	LogSnapshots bool
 
 	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
 	// writers lists the writers a source's run opens, for its stop
@@ -235,6 +239,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	req.Instance = instance(r.opts.StateDir)
 	req.Alone = r.alone
 	req.Until = r.until
+	req.LogSnapshots = r.opts.LogSnapshots
 	if st != nil {
 		req.Resume = st.Mark
 		r.lastMark = &exec.Mark{Source: r.decl.Name, State: st.Mark}
@@ -264,7 +269,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	defer r.closeRuns()
 
-	if err := r.newPipelineResnapshots(st); err != nil {
+	if err := r.newPipelineResnapshots(ctx, st); err != nil {
 		return err
 	}
 	for _, pr := range r.runs {

@@ -842,7 +842,7 @@ func (r *sourceRun) removeOlder(ctx context.Context, pr *pipeRun, t connectors.T
 // the stream would rewrite only as their rows change. Other modes keep
 // every change: the edit is only logged. The definitions are kept in
 // <state-dir>/definitions-<source>.json, written after the requests.
-func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
+func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState) error {
 	if r.alone != "" || r.until != nil {
 		return nil
 	}
@@ -856,6 +856,19 @@ func (r *sourceRun) newPipelineResnapshots(st *sourceState) error {
 	known := map[string]bool{}
 	for _, n := range st.Pipelines {
 		known[n] = true
+	}
+	var ran []*planner.Pipeline
+	for _, pr := range r.runs {
+		ran = append(ran, pr.p)
+	}
+	// A table that left a pipeline's FROM: its rows stay in the target,
+	// which apply does not clean (docs/live-tables.md).
+	left, err := fromChanges(r.opts.StateDir, r.decl.Name, ran, known)
+	if err != nil {
+		return err
+	}
+	if err := r.removeLeftTables(ctx, left); err != nil {
+		return err
 	}
 	changed := map[string]bool{}
 	for _, pr := range r.runs {
@@ -976,8 +989,13 @@ func (r *sourceRun) saveDefinitions(defs map[string]string) error {
 	if defs == nil {
 		defs = map[string]string{}
 	}
+	var pipes []*planner.Pipeline
 	for _, pr := range r.runs {
 		defs[pr.p.Name] = pr.p.Definition
+		pipes = append(pipes, pr.p)
+	}
+	if err := saveFromTables(r.opts.StateDir, r.decl.Name, pipes); err != nil {
+		return err
 	}
 	data, err := json.MarshalIndent(defs, "", "  ")
 	if err != nil {
@@ -1139,6 +1157,19 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 		known, inFile := map[string]bool{}, map[string]bool{}
 		for _, n := range st.Pipelines {
 			known[n] = true
+		}
+		var pipes []*planner.Pipeline
+		for _, p := range plan.Pipelines {
+			if p.Source == d.Name {
+				pipes = append(pipes, p)
+			}
+		}
+		left, err := fromChanges(stateDir, d.Name, pipes, known)
+		if err != nil {
+			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
+		}
+		for _, l := range left {
+			out = append(out, l.note())
 		}
 		for _, p := range plan.Pipelines {
 			if p.Source != d.Name {

@@ -109,6 +109,10 @@ type VerifyResult struct {
 	// Error is why the pipeline could not be verified (its target lacks a
 	// column, or the table): the other pipelines are verified all the same.
 	Error string `json:"error,omitempty"`
+	// NotVerified is why a bare `etlq verify FILE` (no pipeline named)
+	// left the pipeline out: its mode keeps no row per key, its target
+	// cannot be read back, … Such a pipeline is not a failure.
+	NotVerified string `json:"not_verified,omitempty"`
 	// Unconfirmed is set when the pipeline's checkpoint did not pass the
 	// source position within LagTimeout: the differences may be lag.
 	Unconfirmed string `json:"unconfirmed,omitempty"`
@@ -239,6 +243,13 @@ func Verify(ctx context.Context, plan *planner.Plan, opts VerifyOptions) ([]*Ver
 		}
 		out = append(out, res)
 	}
+	// A bare `etlq verify FILE` says of each pipeline it leaves out that
+	// it did, and why: it left append pipelines and key-less changelogs
+	// out without a word.
+	for _, n := range skipped {
+		name, why, _ := strings.Cut(n, ": ")
+		out = append(out, &VerifyResult{Pipeline: name, NotVerified: why})
+	}
 	return out, nil
 }
 
@@ -260,7 +271,11 @@ func unverifiable(p *planner.Pipeline) string {
 		return ""
 	case connectors.ModeChangelog:
 		if len(p.Target.Key) == 0 {
-			return "verify replays a changelog by its key, and this one has none (no KEY, no primary key at the source)"
+			why := p.NoKeyReason
+			if why == "" {
+				why = "no KEY"
+			}
+			return "verify replays a changelog by its key, and this one has none (" + why + ")"
 		}
 		// A change that fails the WHERE is not written: the changelog
 		// does not record a row leaving the WHERE, so its replay keeps

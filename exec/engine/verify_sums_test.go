@@ -475,13 +475,15 @@ CREATE PIPELINE keyless
 `)
 	dir := t.TempDir()
 	writeCheckpoint(t, dir, `{"pos":9}`)
-	// Unnamed, the pipelines that cannot be verified are left out.
+	// Unnamed, the pipelines that cannot be verified are left out, each
+	// with why.
 	res, err := engine.Verify(context.Background(), p, engine.VerifyOptions{StateDir: dir, Alloc: mem, Repair: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 {
-		t.Fatalf("%d results", len(res))
+	if len(res) != 3 || res[1].Pipeline != "filtered" || !strings.Contains(res[1].NotVerified, "without WHERE only") ||
+		res[2].Pipeline != "keyless" || !strings.Contains(res[2].NotVerified, "this one has none") {
+		t.Fatalf("results: %+v", res)
 	}
 	r := res[0]
 	if r.Pipeline != "log" || r.Path != "streaming" || r.Fallback != "a changelog target is replayed by etlq" ||
