@@ -26,9 +26,11 @@
 // error, a 4xx (refusedError) as the pipeline's own error, which stops
 // that pipeline alone — except that a 413 to a request of several rows
 // sends it again in halves (down to single rows), and that under
-// on_error = 'skip' or 'dead_letter' (connectors.RowRefuser) the rows of
-// a request refused with 400, 409, 413 or 422 go to the runtime's
-// handler and the stream goes on (http_refused.go). After a failure
+// on_error = 'skip' or 'dead_letter' (connectors.RowRefuser) a request
+// of several rows refused with 400, 409 or 422 is sent again in halves,
+// a refused half in halves again (at most maxBisectRequests more requests
+// a batch), and the rows the endpoint refuses alone go to the runtime's
+// handler while the stream goes on (http_refused.go). After a failure
 // every later batch fails too, unsent.
 //
 // Secrets: header values and the URL's path, query and user info never
@@ -86,7 +88,10 @@ var Spec = connectors.Spec{
 		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
 		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
 		"without its body) or any other status. A request of several rows refused with 413 is sent again in halves, down to single rows. " +
-		"The rows of a request refused with 400, 409, 413 (a single row) or 422 follow the pipeline's on_error: 'skip' drops and counts them " +
+		"The rows of a request refused with 400, 409, 413 (a single row) or 422 follow the pipeline's on_error: under 'skip' and 'dead_letter' a request of several rows " +
+		"refused with 400, 409 or 422 is first sent again in halves, a refused half in halves again, so that only the rows the endpoint refuses alone " +
+		"are set aside and the others reach it once, in order (at most 64 more requests a batch: past that, a refused request's rows are set aside " +
+		"together, their reason saying so); 'skip' drops and counts them " +
 		"(a WARN names the status and how many), 'dead_letter' keeps them as dead letters whose reason is the status and the endpoint's answer " +
 		"(its first 512 bytes), and the stream goes on; under 'fail' (the default), and for any other 4xx (401, 403, 404, 415, …: the endpoint " +
 		"or the pipeline's URL, credentials or FORMAT is wrong, every row would be refused) whatever on_error says, the refusal is the pipeline's " +

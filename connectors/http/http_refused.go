@@ -59,15 +59,47 @@ func (w *writer) OnRefused(handle func(ctx context.Context, b *exec.Batch, errs 
 	w.onRefused = handle
 }
 
-// send delivers r (post). A request of several rows refused with 413 is
-// split in halves, each sent in turn, down to single rows. A request
-// refused for its rows (rowsRefused) goes to the refusal handler when
-// there is one (on_error = 'skip' or 'dead_letter'): the request then
-// counts as delivered once the handler has its rows.
-func (w *writer) send(r request) error { return w.sendSplit(r, 0) }
+// maxBisectRequests caps the requests a batch (or the batches that
+// shared a request) may send again to find the rows of a refused request
+// (bisect): each split of a refused request sends its two halves. Finding
+// k refused rows among N takes at most 2·k·⌈log2 N⌉ of them: 64 finds 3
+// rows in a batch of 1,000, 4 in one of 256. Past the cap, what is still
+// refused is handed over whole, its reason saying so.
+const maxBisectRequests = 64
 
-// sendSplit is send of a request split depth times.
-func (w *writer) sendSplit(r request, depth int) error {
+// delivery is the state of sending one job's requests (one batch's, or
+// the batches' that shared a request): the rows refused so far, handed
+// over once every request is done, and the requests bisect sent.
+type delivery struct {
+	refused []refusal
+	extra   int  // requests bisect sent (maxBisectRequests)
+	capped  bool // bisect stopped at maxBisectRequests (logged once)
+}
+
+// refusal is rows the endpoint refused: chunks, views of their batches,
+// with the reason each of their rows gets.
+type refusal struct {
+	chunks []*exec.Batch
+	rows   int
+	reason string
+	err    *refusedError
+}
+
+// send delivers r (post). A request of several rows refused with 413 is
+// split in halves, each sent in turn, down to single rows (in every
+// mode). A request refused for its rows (rowsRefused) with a refusal
+// handler (on_error = 'skip' or 'dead_letter'): a single row is kept in
+// d for the handler; a request of several rows is bisected (sent again
+// in halves, a refused half in halves again, down to the rows the
+// endpoint refuses alone), so that one bad row does not take the good
+// rows that shared its request with it, and the rows the endpoint takes
+// still reach it in order. The request then counts as delivered.
+// Without a handler (on_error = 'fail') the refusal is the error: nothing
+// is sent again.
+func (w *writer) send(r request, d *delivery) error { return w.sendSplit(r, d, 0) }
+
+// sendSplit is send of a request split depth times for a 413.
+func (w *writer) sendSplit(r request, d *delivery, depth int) error {
 	err := w.post(r)
 	var re *refusedError
 	if err == nil || !errors.As(err, &re) {
@@ -83,7 +115,7 @@ func (w *writer) sendSplit(r request, depth int) error {
 				"rows", r.rows, "bytes", len(r.body))
 		}
 		for _, h := range halves {
-			if err := w.sendSplit(h, depth+1); err != nil {
+			if err := w.sendSplit(h, d, depth+1); err != nil {
 				return err
 			}
 		}
@@ -92,7 +124,36 @@ func (w *writer) sendSplit(r request, depth int) error {
 	if w.onRefused == nil || !re.rowsRefused() {
 		return err
 	}
-	return w.refuse(r, re)
+	if r.rows == 1 {
+		d.refused = append(d.refused, refusal{chunks: r.chunks, rows: 1, reason: "the endpoint refused the row: " + re.reason, err: re})
+		return nil
+	}
+	if d.extra+2 > maxBisectRequests {
+		if !d.capped {
+			d.capped = true
+			slog.Warn("http: the endpoint refused more requests than bisecting a batch may send again to find the rows it refuses; the rest of what it refuses is set aside (on_error) request by request", "pipeline", w.pipeline,
+				"sent_again", d.extra, "rows", r.rows, "status", re.status)
+		}
+		d.refused = append(d.refused, refusal{chunks: r.chunks, rows: r.rows, err: re, reason: fmt.Sprintf(
+			"the endpoint refused the request of this row and %d others: %s (not sent again in smaller requests to find the rows it refuses: "+
+				"the batch had already sent %d requests again for that, the most it may)", r.rows-1, re.reason, d.extra)})
+		return nil
+	}
+	halves, serr := w.split(r)
+	if serr != nil {
+		return fmt.Errorf("%w (splitting it: %v)", err, serr)
+	}
+	if d.extra == 0 {
+		slog.Warn("http: the endpoint refused a request of several rows; sending it again in halves to find the rows it refuses (on_error)", "pipeline", w.pipeline,
+			"rows", r.rows, "status", re.status)
+	}
+	d.extra += len(halves)
+	for _, h := range halves {
+		if err := w.sendSplit(h, d, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // split returns r's rows as two requests, the first half and the rest.
@@ -125,27 +186,39 @@ func (w *writer) split(r request) ([]request, error) {
 	return out, nil
 }
 
-// refuse hands the rows of r, which the endpoint refused (re), to the
-// refusal handler, one call per batch they come from.
-func (w *writer) refuse(r request, re *refusedError) error {
-	reason := "the endpoint refused the request: " + re.reason
-	for i := 0; i < len(r.chunks); {
+// refuse hands the refused rows (d.refused, in order) to the refusal
+// handler, one call per batch they come from, once the job's requests
+// are all done: a job that fails later is sent again whole by the next
+// run, which must not find its refused rows dead-lettered already.
+func (w *writer) refuse(d *delivery) error {
+	type row struct {
+		chunk *exec.Batch
+		r     *refusal
+	}
+	var chunks []row
+	for i := range d.refused {
+		for _, c := range d.refused[i].chunks {
+			chunks = append(chunks, row{c, &d.refused[i]})
+		}
+	}
+	for i := 0; i < len(chunks); {
 		// Chunks of one batch share its record (split, merge keep their
 		// order): one call for them.
-		c := r.chunks[i]
+		c := chunks[i].chunk
+		first := chunks[i].r
 		var errs []exec.RowError
 		var sel []int32
-		for ; i < len(r.chunks) && r.chunks[i].Record == c.Record; i++ {
-			for _, row := range r.chunks[i].Sel {
-				errs = append(errs, exec.RowError{Row: int(row), Reason: reason})
-				sel = append(sel, row)
+		for ; i < len(chunks) && chunks[i].chunk.Record == c.Record; i++ {
+			for _, r := range chunks[i].chunk.Sel {
+				errs = append(errs, exec.RowError{Row: int(r), Reason: chunks[i].r.reason})
+				sel = append(sel, r)
 			}
 		}
 		b := *c
 		b.Sel = sel
 		if err := w.onRefused(w.ctx, &b, errs); err != nil {
 			// (Not the data's error: the dead-letter target's.)
-			return fmt.Errorf("%s; the %d rows it refused could not be set aside (on_error): %w", re.Error(), len(errs), err)
+			return fmt.Errorf("%s; the %d rows it refused could not be set aside (on_error): %w", first.err.Error(), len(errs), err)
 		}
 	}
 	return nil

@@ -110,10 +110,12 @@ func TestTooLargeRequestSentInHalves(t *testing.T) {
 	}
 }
 
-// A single row refused as too large, or a request refused for its data
-// (400, 422), goes to the refusal handler (on_error = 'skip' or
-// 'dead_letter') with the status and the endpoint's answer; the other rows
-// get through and the batch is acknowledged. Without a handler (on_error
+// A single row refused as too large, or refused for its data (400, 422:
+// a request of several rows is sent again in halves until the rows it
+// refuses are alone, TestRefusedRequestBisected), goes to the refusal
+// handler (on_error = 'skip' or 'dead_letter') with the status and the
+// endpoint's answer; the other rows get through and the batch is
+// acknowledged. Without a handler (on_error
 // = 'fail') it is the pipeline's data error, as before.
 func TestRefusedRowsHandedToHandler(t *testing.T) {
 	for _, tc := range []struct {
@@ -126,9 +128,9 @@ func TestRefusedRowsHandedToHandler(t *testing.T) {
 		{"413 single row", &picky{maxRows: 2, bad: map[int]bool{3: true}, status: 413, answer: "row too big"},
 			[][]int{{1, 2, 3, 4, 5}}, []int{3}, "413 Request Entity Too Large: row too big"},
 		{"400 request", &picky{bad: map[int]bool{3: true}, status: 400, answer: `{"error":"id 3 unknown"}`},
-			[][]int{{1, 2}, {3, 4}, {5}}, []int{3, 4}, `400 Bad Request: {"error":"id 3 unknown"}`},
+			[][]int{{1, 2}, {3, 4}, {5}}, []int{3}, `400 Bad Request: {"error":"id 3 unknown"}`},
 		{"422 request", &picky{bad: map[int]bool{5: true}, status: 422, answer: "no"},
-			[][]int{{1}, {5, 6}}, []int{5, 6}, "422 Unprocessable Entity: no"},
+			[][]int{{1}, {5, 6}}, []int{5}, "422 Unprocessable Entity: no"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, handled := range []bool{true, false} {
@@ -214,13 +216,14 @@ func TestConfigRefusalNotHanded(t *testing.T) {
 }
 
 // Batches that shared a request (gather) are handed to the handler batch
-// by batch, each with its own rows.
+// by batch, each with its own refused rows (the shared request bisected
+// across them), the other rows taken in order.
 func TestRefusedSharedRequestHandedPerBatch(t *testing.T) {
 	release := make(chan struct{})
 	var first sync.Once
 	var arrived sync.WaitGroup
 	arrived.Add(1)
-	ep := &picky{bad: map[int]bool{3: true}, status: 400, answer: "bad"}
+	ep := &picky{bad: map[int]bool{2: true, 4: true}, status: 400, answer: "bad"}
 	ep.t = t
 	h := open(t, &recorder{}, connectors.Target{})
 	h.srv.Config.Handler = nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
@@ -242,7 +245,7 @@ func TestRefusedSharedRequestHandedPerBatch(t *testing.T) {
 	})
 	chs := []chan error{h.write(1)}
 	arrived.Wait() // batch 1 in flight: the others queue
-	chs = append(chs, h.write(2), h.write(3, 4), h.write(5))
+	chs = append(chs, h.write(2), h.write(3, 4), h.write(5), h.write(6, 7))
 	close(release)
 	for _, ch := range chs {
 		if err := wait(t, ch); err != nil {
@@ -251,8 +254,13 @@ func TestRefusedSharedRequestHandedPerBatch(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if fmt.Sprint(batches) != "[[2] [3 4] [5]]" {
-		t.Errorf("handler got %v, want [[2] [3 4] [5]] (the shared request, batch by batch)", batches)
+	if fmt.Sprint(batches) != "[[2] [4]]" {
+		t.Errorf("handler got %v, want [[2] [4]] (the shared request's refused rows, batch by batch)", batches)
+	}
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if want := []int{1, 3, 5, 6, 7}; !slices.Equal(ep.taken, want) {
+		t.Errorf("endpoint took %v, want %v", ep.taken, want)
 	}
 }
 

@@ -380,18 +380,22 @@ func (w *writer) run() {
 		}
 		group := w.gather(j)
 		var err error
+		d := &delivery{}
 		if len(group) > 1 {
 			reqs := make([]request, len(group))
 			for i, g := range group {
 				reqs[i] = g.bodies[0]
 			}
-			err = w.send(w.merge(reqs))
+			err = w.send(w.merge(reqs), d)
 		} else {
 			for _, r := range j.bodies {
-				if err = w.send(r); err != nil {
+				if err = w.send(r, d); err != nil {
 					break
 				}
 			}
+		}
+		if err == nil {
+			err = w.refuse(d)
 		}
 		if err != nil {
 			w.errMu.Lock()
