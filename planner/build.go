@@ -138,7 +138,7 @@ func (b *builder) sink(s *lang.CreateSink) {
 		return
 	}
 	d := &SinkDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos,
-		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos}
+		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos, Written: writtenRefs(s.With)}
 	b.sinks[strings.ToLower(d.Name)] = d
 	b.plan.Sinks = append(b.plan.Sinks, d)
 }
@@ -157,7 +157,13 @@ func (b *builder) connection(what string, name, kind *lang.Ident, with []*lang.O
 		b.errs.add(kind, "unknown %s kind %q%s", what, k, suggest(k, kinds))
 		return "", nil, false
 	}
-	return k, b.bindOptions(with, what+" "+name.Name, spec.Options), true
+	allowed := [][]connectors.Option{spec.Options}
+	if what == "sink" {
+		// A sink's target options are defaults for every pipeline
+		// writing to it (pipelineSinkDefaults).
+		allowed = append(allowed, spec.TargetOptions)
+	}
+	return k, b.bindOptions(with, what+" "+name.Name, allowed...), true
 }
 
 // Redact returns a DSN or URL fit to print (connectors.RedactDSN): its

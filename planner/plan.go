@@ -65,6 +65,10 @@ type SinkDecl struct {
 	// DSNPos and DSNEnd are where the DSN string is written (declared
 	// sinks only).
 	DSNPos, DSNEnd lang.Pos
+	// Written holds the options whose value names ${VAR}s, as written
+	// (Pipeline.Written): a pipeline that takes one as its default shows
+	// it so.
+	Written map[string]string
 }
 
 // OneTableName reports whether every table the pipeline reads or may
