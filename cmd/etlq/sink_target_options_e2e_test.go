@@ -74,3 +74,38 @@ CREATE PIPELINE h FROM binlog s.%[3]s.t TRANSFORM id INTO hook 'http://127.0.0.1
 		}
 	}
 }
+
+// TestTargetErrorNamesPipelineOnce: an error of a ClickHouse target's
+// layout (a key column under out_of_range = 'null', here given on the
+// sink) names its pipeline once. Failed before: "pipeline k: pipeline
+// \"k\": …", the sink and its caller both adding the prefix.
+func TestTargetErrorNamesPipelineOnce(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, created_at DATETIME NOT NULL)")
+		file := filepath.Join(t.TempDir(), "k.etl")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[3]d);
+CREATE SINK dw INTO clickhouse '%[2]s' WITH (out_of_range = 'null');
+CREATE PIPELINE k FROM binlog s.%[4]s.t
+  TRANSFORM id, date(created_at) AS day
+  INTO clickhouse dw.%[4]s.k MODE upsert KEY (id, day);
+`, myDSN, s.chDSN, testServerID(), db))
+		for _, cmd := range []string{"check", "plan", "apply"} {
+			args := []string{cmd, file}
+			if cmd == "apply" {
+				args = []string{cmd, "--once", "--progress", "never", "--state-dir", filepath.Join(t.TempDir(), "state"), file}
+			}
+			out, err := runEtlq(t, args...)
+			if err == nil || !strings.Contains(out, `key column "day"`) {
+				t.Errorf("%s of a date key under the sink's out_of_range = 'null': %v\n%s", cmd, err, out)
+				continue
+			}
+			if n := strings.Count(out, "pipeline k:") + strings.Count(out, `pipeline "k"`); n != 1 {
+				t.Errorf("%s names the pipeline %d times:\n%s", cmd, n, out)
+			}
+		}
+	})
+}
