@@ -60,15 +60,35 @@ func ParseOptions(spec []Option, layers ...map[string]any) (*Options, error) {
 	return o, nil
 }
 
+// OptionError is an error about one WITH option of a source or sink (its
+// value, or its value with another's): `etlq check` reports it at that
+// option in the file (name = value), not at the DSN. Its message is Err's.
+type OptionError struct {
+	Name string
+	Err  error
+}
+
+func (e *OptionError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *OptionError) Unwrap() error { return e.Err }
+
+// OptionErrorf returns an *OptionError about option name.
+func OptionErrorf(name, format string, args ...any) error {
+	return &OptionError{Name: name, Err: fmt.Errorf(format, args...)}
+}
+
 // Value converts v to opt's type and checks it against opt's Enum and
-// bounds, as ParseOptions does for each option. The error never shows a
-// Secret option's value.
+// bounds, as ParseOptions does for each option. The error (an
+// *OptionError) never shows a Secret option's value.
 func (opt Option) Value(v any) (any, error) {
 	shown := fmt.Sprint(v)
 	if opt.Secret {
 		shown = "a secret value" // never printed
 	}
-	bad := func() error { return fmt.Errorf("option %q: want %s, got %s", opt.Name, wants[opt.Type], shown) }
+	bad := func() error {
+		return OptionErrorf(opt.Name, "option %q: want %s, got %s", opt.Name, wants[opt.Type], shown)
+	}
 	switch opt.Type {
 	case OptInt:
 		n, ok := toInt(v)
@@ -76,7 +96,7 @@ func (opt Option) Value(v any) (any, error) {
 			return nil, bad()
 		}
 		if r := opt.OutOfRange(n); r != "" {
-			return nil, fmt.Errorf("option %q: must be %s, got %d", opt.Name, r, n)
+			return nil, OptionErrorf(opt.Name, "option %q: must be %s, got %d", opt.Name, r, n)
 		}
 		return n, nil
 	case OptBool:
@@ -109,7 +129,7 @@ func (opt Option) Value(v any) (any, error) {
 		if len(opt.Enum) == 0 {
 			if opt.Check != nil {
 				if err := opt.Check(s); err != nil {
-					return nil, fmt.Errorf("option %q: %v", opt.Name, err)
+					return nil, OptionErrorf(opt.Name, "option %q: %v", opt.Name, err)
 				}
 			}
 			return s, nil
@@ -121,7 +141,7 @@ func (opt Option) Value(v any) (any, error) {
 		for i, e := range opt.Enum {
 			q[i] = "'" + e + "'"
 		}
-		return nil, fmt.Errorf("option %q: want one of %s, got %s", opt.Name, strings.Join(q, ", "), shown)
+		return nil, OptionErrorf(opt.Name, "option %q: want one of %s, got %s", opt.Name, strings.Join(q, ", "), shown)
 	}
 }
 

@@ -127,7 +127,7 @@ func (b *builder) source(s *lang.CreateSource) {
 		return
 	}
 	d := &SourceDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos,
-		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos}
+		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos, OptionAt: optionSpans(s.With)}
 	b.sources[strings.ToLower(d.Name)] = d
 	b.plan.Sources = append(b.plan.Sources, d)
 }
@@ -138,7 +138,7 @@ func (b *builder) sink(s *lang.CreateSink) {
 		return
 	}
 	d := &SinkDecl{Name: s.Name.Name, Kind: kind, DSN: s.DSN.Value, Redacted: Redact(s.DSN.Value), Options: opts, Pos: s.Pos,
-		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos}
+		DSNPos: s.DSN.Pos, DSNEnd: s.DSN.EndPos, Written: writtenRefs(s.With), OptionAt: optionSpans(s.With)}
 	b.sinks[strings.ToLower(d.Name)] = d
 	b.plan.Sinks = append(b.plan.Sinks, d)
 }
@@ -157,7 +157,23 @@ func (b *builder) connection(what string, name, kind *lang.Ident, with []*lang.O
 		b.errs.add(kind, "unknown %s kind %q%s", what, k, suggest(k, kinds))
 		return "", nil, false
 	}
-	return k, b.bindOptions(with, what+" "+name.Name, spec.Options), true
+	allowed := [][]connectors.Option{spec.Options}
+	if what == "sink" {
+		// A sink's target options are defaults for every pipeline
+		// writing to it (pipelineSinkDefaults).
+		allowed = append(allowed, spec.TargetOptions)
+	}
+	return k, b.bindOptions(with, what+" "+name.Name, allowed...), true
+}
+
+// optionSpans returns where each option of a WITH is written, by its
+// lower-case name.
+func optionSpans(with []*lang.Option) map[string]Span {
+	m := map[string]Span{}
+	for _, o := range with {
+		m[strings.ToLower(o.Name.Name)] = Span{Pos: o.Pos, EndPos: o.EndPos}
+	}
+	return m
 }
 
 // Redact returns a DSN or URL fit to print (connectors.RedactDSN): its

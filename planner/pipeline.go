@@ -108,7 +108,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 
 	// INTO, FORMAT, MODE. An error here (or in WITH) does not keep the
 	// tables from being bound: their errors are reported too.
-	_, sinkSpec := b.into(p, pl)
+	sinkDecl, sinkSpec := b.into(p, pl)
 	if pl.SinkKind != "" {
 		formats := formatsByKind[pl.SinkKind]
 		if p.Format != nil {
@@ -156,14 +156,8 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 		allowed = append(allowed, sinkSpec.TargetOptions)
 	}
 	pl.Options = b.bindOptions(p.With, "pipeline "+pl.Name, allowed...)
-	for _, o := range p.With {
-		if l, ok := o.Value.(*lang.Literal); ok && l.Kind == lang.LitString && strings.Contains(l.Raw, "${") {
-			if pl.Written == nil {
-				pl.Written = map[string]string{}
-			}
-			pl.Written[strings.ToLower(o.Name.Name)] = l.Raw
-		}
-	}
+	pl.Written = writtenRefs(p.With)
+	pipelineSinkDefaults(pl, sinkDecl, sinkSpec)
 	switch pl.Options["on_error"] {
 	case "skip":
 		pl.OnError = exec.OnErrorSkip
@@ -835,6 +829,44 @@ func (b *builder) intoDeclared(in *lang.IntoClause, pl *Pipeline, d *SinkDecl) (
 	pl.Sink = d.Name
 	pl.Target.Name = target
 	return d, spec
+}
+
+// pipelineSinkDefaults gives pl the target options its sink's CREATE SINK
+// … WITH sets and its own WITH does not: the sink's are defaults for every
+// pipeline writing to it, as if each had written them (plan shows them,
+// the sink's Open and Plan take them from Target.Options).
+func pipelineSinkDefaults(pl *Pipeline, d *SinkDecl, spec *connectors.Spec) {
+	if d == nil || spec == nil {
+		return
+	}
+	for _, o := range spec.TargetOptions {
+		v, ok := d.Options[o.Name]
+		if _, own := pl.Options[o.Name]; !ok || own {
+			continue
+		}
+		pl.Options[o.Name] = v
+		if raw, ok := d.Written[o.Name]; ok {
+			if pl.Written == nil {
+				pl.Written = map[string]string{}
+			}
+			pl.Written[o.Name] = raw
+		}
+	}
+}
+
+// writtenRefs returns the options of a WITH whose value names ${VAR}s, as
+// written; nil when none does.
+func writtenRefs(with []*lang.Option) map[string]string {
+	var w map[string]string
+	for _, o := range with {
+		if l, ok := o.Value.(*lang.Literal); ok && l.Kind == lang.LitString && strings.Contains(l.Raw, "${") {
+			if w == nil {
+				w = map[string]string{}
+			}
+			w[strings.ToLower(o.Name.Name)] = l.Raw
+		}
+	}
+	return w
 }
 
 // sinkDatabase is the database of a ClickHouse sink's targets named

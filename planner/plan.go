@@ -51,6 +51,10 @@ type SourceDecl struct {
 	// DSNPos and DSNEnd are where the DSN string is written: errors about
 	// the connection point there.
 	DSNPos, DSNEnd lang.Pos
+	// OptionAt is where each WITH option is written (name = value), by
+	// its lower-case name: an error about one (connectors.OptionError)
+	// points there.
+	OptionAt map[string]Span
 }
 
 // SinkDecl is one CREATE SINK, or an implicit one (stdout, file, http).
@@ -65,6 +69,12 @@ type SinkDecl struct {
 	// DSNPos and DSNEnd are where the DSN string is written (declared
 	// sinks only).
 	DSNPos, DSNEnd lang.Pos
+	// Written holds the options whose value names ${VAR}s, as written
+	// (Pipeline.Written): a pipeline that takes one as its default shows
+	// it so.
+	Written map[string]string
+	// OptionAt is SourceDecl.OptionAt.
+	OptionAt map[string]Span
 }
 
 // OneTableName reports whether every table the pipeline reads or may
@@ -264,3 +274,6 @@ func (p *Pipeline) ModeText() string {
 	}
 	return p.Target.Mode.String()
 }
+
+// Span is where something is written in the file.
+type Span struct{ Pos, EndPos lang.Pos }

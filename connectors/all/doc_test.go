@@ -23,6 +23,7 @@ func TestConnectorsDoc(t *testing.T) {
 	b.WriteString("# Connectors and their options\n\n")
 	b.WriteString("Generated from the connectors' registered specs by `go test ./connectors/all -update`; `etlq check` validates WITH clauses against the same specs.\n")
 	b.WriteString("Options of a source or sink go in its `CREATE SOURCE`/`CREATE SINK … WITH (…)`; pipeline options go in `CREATE PIPELINE … WITH (…)`.\n")
+	b.WriteString("A sink's pipeline options may also be given on its `CREATE SINK … WITH (…)`: they are then defaults for every pipeline writing to it, which a pipeline's own WITH overrides (`etlq plan` shows the value each pipeline takes).\n")
 	section := func(kind, role string, spec *connectors.Spec) {
 		fmt.Fprintf(&b, "\n## %s (%s)\n\n%s\n", kind, role, spec.Doc)
 		table := func(title string, opts []connectors.Option) {
@@ -53,7 +54,11 @@ func TestConnectorsDoc(t *testing.T) {
 			}
 		}
 		table("Options:", spec.Options)
-		table("Pipeline options (in `CREATE PIPELINE … WITH`):", spec.TargetOptions)
+		title := "Pipeline options (in `CREATE PIPELINE … WITH`):"
+		if role == "sink" {
+			title = "Pipeline options (in `CREATE PIPELINE … WITH`, or in `CREATE SINK … WITH` as defaults for its pipelines):"
+		}
+		table(title, spec.TargetOptions)
 	}
 	section("every pipeline", "options of CREATE PIPELINE", &connectors.Spec{Doc: "Whatever its source and sink.", TargetOptions: planner.PipelineOptions})
 	for _, k := range connectors.SourceKinds() {

@@ -51,7 +51,7 @@ func NewChecker(t connectors.Target, sinkOpts map[string]any, version string) (*
 	}
 	opts, err := resolveTargetOptions(t.Options, sinkOpts)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+		return nil, err
 	}
 	c := &Checker{t: t, version: v, opts: opts}
 	if t.Schema != nil {
@@ -70,7 +70,7 @@ func (c *Checker) groupOf(schema *arrow.Schema) (*group, error) {
 	}
 	l, err := buildLayout("", c.t.Name, c.t.Mode, c.t.Key, schema, c.version, c.opts)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline %q: %w", c.t.Pipeline, err)
+		return nil, err
 	}
 	g, err := groupFor(l, c.t.Name, schema)
 	if err != nil {

@@ -311,14 +311,14 @@ func (s *Sink) layoutFor(ctx context.Context, t connectors.Target) (driver.Conn,
 	}
 	opts, err := resolveTargetOptions(t.Options, s.opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+		return nil, nil, err
 	}
 	if t.Schema == nil {
-		return nil, nil, fmt.Errorf("pipeline %q: no output schema", t.Pipeline)
+		return nil, nil, errors.New("no output schema")
 	}
 	l, err := buildLayout(db, table, t.Mode, t.Key, t.Schema, v, opts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+		return nil, nil, err
 	}
 	l.keyGiven = t.KeyGiven
 	l.edited = t.Edited
@@ -772,7 +772,7 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 		kept = keptColumns(l, st)
 		stmts, err := prepare(l, st, l.opts.schemaChanges, true)
 		if err != nil {
-			return fmt.Errorf("pipeline %q: %w", t.Pipeline, err)
+			return err
 		}
 		if err := s.execDDL(ctx, conn, l.version, stmts); err != nil {
 			return err

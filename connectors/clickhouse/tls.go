@@ -25,26 +25,26 @@ func applyTLSOptions(o *clickhouse.Options, opts *connectors.Options) error {
 		return errors.New("options tls_ca, tls_cert and tls_key need TLS: add ?secure=true to the DSN (and use the secure native port, 9440 by default)")
 	}
 	if (cert == "") != (key == "") {
-		return errors.New("options \"tls_cert\" and \"tls_key\" go together: give both (a client certificate and its key) or neither")
+		return connectors.OptionErrorf(map[bool]string{true: "tls_cert", false: "tls_key"}[cert != ""], "options \"tls_cert\" and \"tls_key\" go together: give both (a client certificate and its key) or neither")
 	}
 	if ca != "" {
 		if o.TLS.InsecureSkipVerify {
-			return errors.New("option \"tls_ca\" with skip_verify=true in the DSN: the CA would not be used (remove one)")
+			return connectors.OptionErrorf("tls_ca", "option \"tls_ca\" with skip_verify=true in the DSN: the CA would not be used (remove one)")
 		}
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return fmt.Errorf("option \"tls_ca\": %v", err)
+			return connectors.OptionErrorf("tls_ca", "option \"tls_ca\": %v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("option \"tls_ca\": %s holds no PEM certificate", ca)
+			return connectors.OptionErrorf("tls_ca", "option \"tls_ca\": %s holds no PEM certificate", ca)
 		}
 		o.TLS.RootCAs = pool
 	}
 	if cert != "" {
 		kp, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {
-			return fmt.Errorf("options \"tls_cert\" and \"tls_key\": %v", err)
+			return connectors.OptionErrorf("tls_cert", "options \"tls_cert\" and \"tls_key\": %v", err)
 		}
 		o.TLS.Certificates = []tls.Certificate{kp}
 	}

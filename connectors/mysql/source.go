@@ -196,7 +196,7 @@ func (c *Config) resolveTLS(name string) error {
 		d, inDSN := c.dsnSSL[k]
 		switch {
 		case inOpts && inDSN:
-			return fmt.Errorf("source %q: %s is given both as a DSN parameter and a WITH option: keep one", name, k)
+			return fmt.Errorf("source %q: %w", name, connectors.OptionErrorf(k, "%s is given both as a DSN parameter and a WITH option: keep one", k))
 		case inOpts:
 			vals[k] = c.parsed.String(k)
 		case inDSN:
@@ -205,7 +205,7 @@ func (c *Config) resolveTLS(name string) error {
 	}
 	t, err := newTLSConfig(vals["ssl_mode"], vals["ssl_ca"], vals["ssl_cert"], vals["ssl_key"], c.Host)
 	if err != nil {
-		return fmt.Errorf("source %q: %v", name, err)
+		return fmt.Errorf("source %q: %w", name, err)
 	}
 	c.TLS = t
 	return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/etlq/etlq/connectors"
 )
 
 // TLS modes of the ssl_mode option, named as the mysql client's --ssl-mode
@@ -52,15 +54,15 @@ func newTLSConfig(mode, ca, cert, key, host string) (*TLSConfig, error) {
 		ok = ok || m == mode
 	}
 	if !ok {
-		return nil, fmt.Errorf("option \"ssl_mode\": want one of '%s', got %q", strings.Join(sslModes, "', '"), mode)
+		return nil, connectors.OptionErrorf("ssl_mode", "option \"ssl_mode\": want one of '%s', got %q", strings.Join(sslModes, "', '"), mode)
 	}
 	t := &TLSConfig{Mode: mode, CA: ca, Cert: cert, Key: key}
 	if (cert == "") != (key == "") {
-		return nil, errors.New("options \"ssl_cert\" and \"ssl_key\" go together: give both (a client certificate and its key) or neither")
+		return nil, connectors.OptionErrorf(map[bool]string{true: "ssl_cert", false: "ssl_key"}[cert != ""], "options \"ssl_cert\" and \"ssl_key\" go together: give both (a client certificate and its key) or neither")
 	}
 	if mode == SSLDisabled {
 		if ca != "" || cert != "" {
-			return nil, errors.New("ssl_mode = 'disabled' with ssl_ca, ssl_cert or ssl_key: the files would not be used (remove them, or ask for TLS)")
+			return nil, connectors.OptionErrorf(map[bool]string{true: "ssl_ca", false: "ssl_cert"}[ca != ""], "ssl_mode = 'disabled' with ssl_ca, ssl_cert or ssl_key: the files would not be used (remove them, or ask for TLS)")
 		}
 		return t, nil
 	}
@@ -72,24 +74,24 @@ func newTLSConfig(mode, ca, cert, key, host string) (*TLSConfig, error) {
 		if !given {
 			which += " (the default)"
 		}
-		return nil, fmt.Errorf("ssl_ca is not used under %s, which does not verify the server's certificate: set ssl_mode = 'verify_identity' (or 'verify_ca', which does not check the host name) to verify it against the CA, or remove ssl_ca", which)
+		return nil, connectors.OptionErrorf("ssl_ca", "ssl_ca is not used under %s, which does not verify the server's certificate: set ssl_mode = 'verify_identity' (or 'verify_ca', which does not check the host name) to verify it against the CA, or remove ssl_ca", which)
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
 	if ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
-			return nil, fmt.Errorf("option \"ssl_ca\": %v", err)
+			return nil, connectors.OptionErrorf("ssl_ca", "option \"ssl_ca\": %v", err)
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("option \"ssl_ca\": %s holds no PEM certificate", ca)
+			return nil, connectors.OptionErrorf("ssl_ca", "option \"ssl_ca\": %s holds no PEM certificate", ca)
 		}
 		c.RootCAs = pool
 	}
 	if cert != "" {
 		kp, err := tls.LoadX509KeyPair(cert, key)
 		if err != nil {
-			return nil, fmt.Errorf("options \"ssl_cert\" and \"ssl_key\": %v", err)
+			return nil, connectors.OptionErrorf("ssl_cert", "options \"ssl_cert\" and \"ssl_key\": %v", err)
 		}
 		c.Certificates = []tls.Certificate{kp}
 	}

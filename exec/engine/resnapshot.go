@@ -909,12 +909,21 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 	sm, ok := r.src.(connectors.SnapshotMarker)
 	if !ok {
 		for _, p := range pipes {
-			if created[p.Name] && known[p.Name] {
+			switch {
+			case moved[p.Name] != "":
+				// The log's capture and group know the pipeline by
+				// its name and definition, which INTO is not part
+				// of: nothing reads its tables into the new target.
+				r.opts.Log.Warn("the pipeline writes into another target since the last run (INTO changed, was "+moved[p.Name]+"): it gets only the changes from now on, not the rows before; read its tables into it with etlq resnapshot FILE PIPELINE --log …",
+					"pipeline", p.Name, "target", p.Target.Name)
+			case created[p.Name] && known[p.Name]:
 				r.opts.Log.Warn("the target of a pipeline was not there (dropped outside etlq?) and was made again: it lacks the rows written before; read them again with etlq resnapshot",
 					"pipeline", p.Name, "target", p.Target.Name)
 			}
 		}
-		return nil
+		// Said once: the next start compares with this run's targets
+		// (the group keeps the definitions, groupEditedPipelines).
+		return r.saveTargets()
 	}
 	pending, _, err := pendingResnapshots(r.opts.StateDir)
 	if err != nil {
@@ -1004,6 +1013,12 @@ func (r *sourceRun) saveDefinitions(defs map[string]string) error {
 	if err := writeFileAtomic(definitionsFile(r.opts.StateDir, r.decl.Name), data); err != nil {
 		return err
 	}
+	return r.saveTargets()
+}
+
+// saveTargets keeps the targets of this run's pipelines over those of the
+// last run.
+func (r *sourceRun) saveTargets() error {
 	targets, err := loadTargets(r.opts.StateDir, r.decl.Name)
 	if err != nil || targets == nil {
 		targets = map[string]string{}
@@ -1011,7 +1026,8 @@ func (r *sourceRun) saveDefinitions(defs map[string]string) error {
 	for _, pr := range r.runs {
 		targets[pr.p.Name] = targetOf(pr.p)
 	}
-	if data, err = json.MarshalIndent(targets, "", "  "); err != nil {
+	data, err := json.MarshalIndent(targets, "", "  ")
+	if err != nil {
 		return err
 	}
 	return writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data)

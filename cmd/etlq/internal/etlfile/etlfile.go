@@ -206,12 +206,31 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad
 	at := func(pos, end lang.Pos, format string, args ...any) {
 		errs = append(errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...)})
 	}
+	// An error about one WITH option (connectors.OptionError) is shown at
+	// that option, any other at the DSN.
+	where := func(err error, dsnPos, dsnEnd lang.Pos, optionAt map[string]planner.Span) (lang.Pos, lang.Pos, bool) {
+		var oe *connectors.OptionError
+		if errors.As(err, &oe) {
+			if sp, ok := optionAt[strings.ToLower(oe.Name)]; ok {
+				return sp.Pos, sp.EndPos, true
+			}
+		}
+		return dsnPos, dsnEnd, false
+	}
 	for _, d := range plan.Sources {
+		// The source's errors may name it already ("source \"s\": …").
+		named := func(err error) string {
+			if strings.Contains(err.Error(), strconv.Quote(d.Name)) {
+				return err.Error()
+			}
+			return "source " + d.Name + ": " + err.Error()
+		}
 		if cat == nil {
 			s, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 			if err != nil {
 				bad.BadSources[d.Name] = true
-				at(d.DSNPos, d.DSNEnd, "source %s: %v", d.Name, err)
+				pos, end, _ := where(err, d.DSNPos, d.DSNEnd, d.OptionAt)
+				at(pos, end, "%s", named(err))
 				continue
 			}
 			s.Close()
@@ -219,7 +238,11 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad
 		}
 		if err := cat.ping(ctx, d); err != nil {
 			bad.BadSources[d.Name] = true
-			at(d.DSNPos, d.DSNEnd, "source %s (%s): %v", d.Name, d.Redacted, err)
+			if pos, end, opt := where(err, d.DSNPos, d.DSNEnd, d.OptionAt); opt {
+				at(pos, end, "%s", named(err))
+			} else {
+				at(pos, end, "source %s (%s): %v", d.Name, d.Redacted, err)
+			}
 		}
 	}
 	for _, d := range plan.Sinks {
@@ -236,7 +259,8 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad
 		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
 			bad.BadSinks[d.Name] = true
-			at(d.DSNPos, d.DSNEnd, "%s", named(err))
+			pos, end, _ := where(err, d.DSNPos, d.DSNEnd, d.OptionAt)
+			at(pos, end, "%s", named(err))
 			continue
 		}
 		if v, ok := s.(interface {

@@ -111,6 +111,15 @@ func Run(ctx context.Context, c Config) error {
 	if c.Source != "" {
 		r.flagSrc = &planner.SourceDecl{Name: flagSourceName, Kind: dsnKind(c.Source), DSN: c.Source,
 			Redacted: planner.Redact(c.Source), Options: map[string]any{}}
+		// A --source its connector refuses (an unknown parameter,
+		// ?ssl_ca= under ssl_mode=preferred) is refused here, as any
+		// command's bad flag is ("etlq: …", exit 1), not at each
+		// statement as a statement's error.
+		s, err := connectors.NewSource(r.flagSrc.Kind, r.flagSrc.Name, r.flagSrc.DSN, r.flagSrc.Options)
+		if err != nil {
+			return fmt.Errorf("--source: %w", err)
+		}
+		s.Close()
 	}
 
 	var in lineReader

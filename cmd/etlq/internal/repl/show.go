@@ -371,7 +371,7 @@ func (r *repl) plan(ctx context.Context, text string, st *lang.PlanPipeline) err
 	err = etlfile.ForEachTarget(ctx, &one, func(p *planner.Pipeline, s connectors.Sink) error {
 		stmts, _, err := s.Plan(ctx, p.Target)
 		if err != nil {
-			return err
+			return fmt.Errorf("pipeline %s: %w", p.Name, err)
 		}
 		ddl[p.Name] = stmts
 		return nil
