@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/go-mysql-org/go-mysql/client"
 
@@ -48,7 +51,7 @@ func TestServerRestarts(t *testing.T) {
 		my.Close()
 		fmt.Fprintf(&src, `CREATE SOURCE %s FROM mysql '%s' WITH (chunk_rows = 5000);
 CREATE PIPELINE p_%s FROM binlog %s.%s.t
-  TRANSFORM id, status, amount
+  TRANSFORM id, status, amount, _op, _pos
   INTO clickhouse dw.%s.t_%s MODE upsert KEY (id)
   WITH (batch_rows = 2000, flush_interval = '100ms');
 `, s.name, s.dsn, s.name, s.name, db, db, s.name)
@@ -73,6 +76,10 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	audits := make(chan error, len(sources))
+	for _, s := range sources {
+		go func() { audits <- auditInserts(chDSN, db, "t_"+s.name) }()
+	}
 	t.Cleanup(func() { cmd.Process.Kill() })
 	showLog := func() {
 		b, _ := os.ReadFile(logPath)
@@ -133,6 +140,11 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 	alive("after the ClickHouse restart")
 	t.Logf("ClickHouse restarted; rows written after it reached ClickHouse %v later", took.Round(100*time.Millisecond))
 
+	for range sources {
+		if err := <-audits; err != nil {
+			t.Log(err)
+		}
+	}
 	for _, w := range writers {
 		w.halt()
 		t.Logf("writer: %d operations, %d errors during the restarts", w.ops.Load(), w.errors.Load())
@@ -166,18 +178,58 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 		failed := t.Failed()
 		n := compareTable(t, my, ch, db, "t", db, "t_"+s.name, db+".t_"+s.name+"_current")
 		t.Logf("source %s: %d rows compared", s.name, n)
+		if a, err := chCount(chDSN, "SELECT count() FROM "+db+".audit_t_"+s.name); err == nil {
+			t.Logf("source %s: %d rows inserted into ClickHouse since auditInserts began", s.name, a)
+		} else {
+			t.Logf("source %s: no audit of inserts: %v", s.name, err)
+		}
 		if !failed && t.Failed() {
-			restartDiagnosis(t, my, ch, db, "t_"+s.name, logPath)
+			restartDiagnosis(t, my, ch, db, "t_"+s.name, logPath, ps, s.server, state)
 		}
 	}
 }
 
+// auditInserts keeps every row etlq inserts into db.table, merges or not:
+// once etlq has created the table, a materialized view copies each insert
+// into db.audit_<table> (a plain MergeTree, which removes no version), with
+// the time ClickHouse took it. Rows inserted before the view exists are
+// not there. Best effort: it is for restartDiagnosis only.
+func auditInserts(dsn, db, table string) error {
+	var last error
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		n, err := chCount(dsn, fmt.Sprintf("SELECT count() FROM system.tables WHERE database = '%s' AND name = '%s'", db, table))
+		if err != nil || n == 0 {
+			last = err
+			continue
+		}
+		o, err := clickhouse.ParseDSN(dsn)
+		if err != nil {
+			return err
+		}
+		c, err := clickhouse.Open(o)
+		if err != nil {
+			last = err
+			continue
+		}
+		err = c.Exec(context.Background(), fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.audit_%s ENGINE = MergeTree ORDER BY (id, _version) AS SELECT id, status, amount, _op, _pos, _version, _is_deleted, now() AS ins_at FROM %s.%s", db, table, db, table))
+		c.Close()
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	return fmt.Errorf("no audit of %s.%s: %v", db, table, last)
+}
+
 // restartDiagnosis logs, for a target that differs from its source, every
-// version ClickHouse holds of the first differing keys and etlq's snapshot
-// log lines: once (1 run in ~10, a fresh-clone CI) a key held its seeded
-// snapshot value instead of a writer's update, and the failure said no
-// more than the row.
-func restartDiagnosis(t *testing.T, my *client.Conn, ch driver.Conn, db, chTable, logPath string) {
+// version ClickHouse holds of the first differing keys, every row etlq
+// inserted for them (auditInserts), their row events in the source
+// server's binlog with their positions, and etlq's snapshot and reconnect
+// log lines; it keeps the log, the checkpoints and the decoded binlog in a
+// directory under the system temp dir, which it names. Once (1 run in ~10)
+// a key held its seeded snapshot value instead of a writer's update, and
+// the failure said no more than the row.
+func restartDiagnosis(t *testing.T, my *client.Conn, ch driver.Conn, db, chTable, logPath string, ps *privateServices, server, state string) {
 	t.Helper()
 	src := map[string]string{}
 	for _, r := range myRows(t, my, "SELECT id, status, amount FROM "+db+".t") {
@@ -194,13 +246,89 @@ func restartDiagnosis(t *testing.T, my *client.Conn, ch driver.Conn, db, chTable
 	if len(ids) == 0 {
 		return
 	}
-	for _, r := range chRows(t, ch, "SELECT toString(id), status, toString(amount), toString(_version), toString(_is_deleted) FROM "+db+"."+chTable+" WHERE id IN ("+strings.Join(ids, ",")+") ORDER BY id, _version") {
-		t.Logf("ClickHouse %s version of a differing key (id|status|amount|_version|_is_deleted): %s", chTable, r)
+	for _, r := range chRows(t, ch, "SELECT toString(id), status, toString(amount), toString(_op), _pos, toString(_version), toString(_is_deleted) FROM "+db+"."+chTable+" WHERE id IN ("+strings.Join(ids, ",")+") ORDER BY id, _version") {
+		t.Logf("ClickHouse %s version of a differing key (id|status|amount|_op|_pos|_version|_is_deleted): %s", chTable, r)
 	}
+	for _, r := range chRows(t, ch, "SELECT toString(id), status, toString(amount), toString(_op), _pos, toString(_version), toString(_is_deleted), toString(ins_at) FROM "+db+".audit_"+chTable+" WHERE id IN ("+strings.Join(ids, ",")+") ORDER BY id, ins_at, _version") {
+		t.Logf("inserted into %s (id|status|amount|_op|_pos|_version|_is_deleted|inserted at): %s", chTable, r)
+	}
+	keep, err := os.MkdirTemp("", "restart-diag-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("diagnosis kept in %s", keep)
+	var scratch string
+	for _, e := range ps.env {
+		if v, ok := strings.CutPrefix(e, "ETLQ_SCRATCH="); ok {
+			scratch = v
+		}
+	}
+	binlogs, _ := filepath.Glob(filepath.Join(scratch, server, "binlog", "binlog.[0-9]*"))
+	for _, f := range binlogs {
+		out, err := exec.Command("mariadb-binlog", "--no-defaults", "--base64-output=decode-rows", "--verbose", f).Output()
+		if err != nil {
+			t.Logf("mariadb-binlog %s: %v", f, err)
+			continue
+		}
+		os.WriteFile(filepath.Join(keep, server+"-"+filepath.Base(f)+".txt"), out, 0o644)
+		for _, ev := range keyEvents(string(out), db, ids) {
+			t.Logf("%s %s: %s", server, filepath.Base(f), ev)
+		}
+	}
+	exec.Command("cp", "-r", logPath, state, keep).Run()
 	b, _ := os.ReadFile(logPath)
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.Contains(line, "snapshot") || strings.Contains(line, "reconnect") {
+		if strings.Contains(line, "snapshot") || strings.Contains(line, "reconnect") || strings.Contains(line, "clickhouse") {
 			t.Logf("etlq: %s", line)
 		}
 	}
+}
+
+// keyEvents returns, from mariadb-binlog --verbose output, the row events
+// of table db.t that name one of ids as @1, each with the position of its
+// transaction's start, its own and the end of its transaction's commit.
+func keyEvents(dump, db string, ids []string) []string {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want["###   @1="+id] = true
+	}
+	endPos := regexp.MustCompile(`end_log_pos (\d+)`)
+	var out []string
+	var at, txAt, gtid string
+	var block []string
+	pending := -1 // out index whose commit end is not known yet
+	flush := func() {
+		if len(block) > 0 && strings.Contains(block[0], "`"+db+"`.`t`") {
+			for _, l := range block {
+				if want[strings.TrimSpace(l)] || want[l] {
+					out = append(out, fmt.Sprintf("tx at %s (%s), event at %s: %s", txAt, gtid, at, strings.Join(block, " ")))
+					pending = len(out) - 1
+					break
+				}
+			}
+		}
+		block = nil
+	}
+	for _, l := range strings.Split(dump, "\n") {
+		if strings.HasPrefix(l, "### ") {
+			if strings.HasPrefix(l, "### INSERT") || strings.HasPrefix(l, "### UPDATE") || strings.HasPrefix(l, "### DELETE") {
+				flush()
+			}
+			block = append(block, l)
+			continue
+		}
+		flush()
+		switch {
+		case strings.HasPrefix(l, "# at "):
+			at = strings.TrimPrefix(l, "# at ")
+		case strings.Contains(l, "\tGTID "):
+			txAt, gtid = at, l[strings.Index(l, "\tGTID ")+1:]
+		case strings.Contains(l, "\tXid = ") && pending >= 0:
+			if m := endPos.FindStringSubmatch(l); m != nil {
+				out[pending] += " (commit ends at " + m[1] + ")"
+			}
+			pending = -1
+		}
+	}
+	return out
 }
