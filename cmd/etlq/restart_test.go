@@ -99,9 +99,13 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 		}
 	}
 
+	// When each phase began, to set against the writers' statements and
+	// the binlog's events in restartDiagnosis.
+	stamp := func(what string) { t.Logf("%s at %s", what, time.Now().UTC().Format("15:04:05.000")) }
+	stamp("etlq started")
 	var writers []*churn
 	for _, s := range sources {
-		w := startChurn(t, s.dsn, db+".t", keys, churnOptions{workers: 1, pause: 2 * time.Millisecond})
+		w := startChurn(t, s.dsn, db+".t", keys, churnOptions{workers: 1, pause: 2 * time.Millisecond, journal: true})
 		defer w.halt()
 		writers = append(writers, w)
 	}
@@ -123,19 +127,25 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 	t.Logf("snapshots and first markers in ClickHouse after %v", took.Round(100*time.Millisecond))
 
 	// (a) Both MariaDBs restart.
+	stamp("MariaDBs stopping")
 	ps.run(t, "down", "mariadb-a", "mariadb-b")
 	time.Sleep(3 * time.Second)
+	stamp("MariaDBs starting")
 	ps.run(t, "up", "mariadb-a", "mariadb-b")
+	stamp("MariaDBs up")
 	alive("after the MariaDB restarts")
 	took = markers(2, 90*time.Second)
 	alive("after the MariaDB restarts")
 	t.Logf("MariaDBs restarted; rows written after it reached ClickHouse %v later", took.Round(100*time.Millisecond))
 
 	// (b) ClickHouse is away for 20 s.
+	stamp("ClickHouse stopping")
 	ps.run(t, "down", "clickhouse")
 	time.Sleep(20 * time.Second)
 	alive("while ClickHouse was down")
+	stamp("ClickHouse starting")
 	ps.run(t, "up", "clickhouse")
+	stamp("ClickHouse up")
 	took = markers(3, 90*time.Second)
 	alive("after the ClickHouse restart")
 	t.Logf("ClickHouse restarted; rows written after it reached ClickHouse %v later", took.Round(100*time.Millisecond))
@@ -149,6 +159,7 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 		w.halt()
 		t.Logf("writer: %d operations, %d errors during the restarts", w.ops.Load(), w.errors.Load())
 	}
+	stamp("etlq killed")
 	cmd.Process.Kill()
 	<-exited
 
@@ -171,9 +182,10 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 		}
 	}
 
+	stamp("apply --once")
 	mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
 	ch := testenv.ClickHouseConn(t, chDSN)
-	for _, s := range sources {
+	for i, s := range sources {
 		my := testenv.MySQLConn(t, s.dsn)
 		failed := t.Failed()
 		n := compareTable(t, my, ch, db, "t", db, "t_"+s.name, db+".t_"+s.name+"_current")
@@ -184,7 +196,7 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 			t.Logf("source %s: no audit of inserts: %v", s.name, err)
 		}
 		if !failed && t.Failed() {
-			restartDiagnosis(t, my, ch, db, "t_"+s.name, logPath, ps, s.server, state)
+			restartDiagnosis(t, my, ch, db, "t_"+s.name, logPath, ps, s.server, state, writers[i])
 		}
 	}
 }
@@ -229,7 +241,7 @@ func auditInserts(dsn, db, table string) error {
 // directory under the system temp dir, which it names. Once (1 run in ~10)
 // a key held its seeded snapshot value instead of a writer's update, and
 // the failure said no more than the row.
-func restartDiagnosis(t *testing.T, my *client.Conn, ch driver.Conn, db, chTable, logPath string, ps *privateServices, server, state string) {
+func restartDiagnosis(t *testing.T, my *client.Conn, ch driver.Conn, db, chTable, logPath string, ps *privateServices, server, state string, w *churn) {
 	t.Helper()
 	src := map[string]string{}
 	for _, r := range myRows(t, my, "SELECT id, status, amount FROM "+db+".t") {
@@ -251,6 +263,11 @@ func restartDiagnosis(t *testing.T, my *client.Conn, ch driver.Conn, db, chTable
 	}
 	for _, r := range chRows(t, ch, "SELECT toString(id), status, toString(amount), toString(_op), _pos, toString(_version), toString(_is_deleted), toString(ins_at) FROM "+db+".audit_"+chTable+" WHERE id IN ("+strings.Join(ids, ",")+") ORDER BY id, ins_at, _version") {
 		t.Logf("inserted into %s (id|status|amount|_op|_pos|_version|_is_deleted|inserted at): %s", chTable, r)
+	}
+	for _, id := range ids {
+		for _, op := range w.touching(id) {
+			t.Logf("writer statement naming key %s: %s", id, op)
+		}
 	}
 	keep, err := os.MkdirTemp("", "restart-diag-")
 	if err != nil {
