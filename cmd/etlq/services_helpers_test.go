@@ -93,6 +93,29 @@ type churn struct {
 	wg     sync.WaitGroup
 	ops    atomic.Int64
 	errors atomic.Int64
+
+	mu      sync.Mutex
+	journal []churnOp // with churnOptions.journal: every statement
+}
+
+// churnOp is a statement a churn ran, when it returned, and its error.
+type churnOp struct {
+	at  time.Time
+	q   string
+	err error
+}
+
+// touching returns the journal's statements that name key id, as lines.
+func (w *churn) touching(id string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, op := range w.journal {
+		if strings.Contains(op.q, "id = "+id+" ") || strings.HasSuffix(op.q, "id = "+id) || strings.Contains(op.q, "VALUES ("+id+",") {
+			out = append(out, fmt.Sprintf("%s %s (error: %v)", op.at.UTC().Format("15:04:05.000000"), op.q, op.err))
+		}
+	}
+	return out
 }
 
 // churnOptions tune a churn: workers connections, a pause after each
@@ -103,6 +126,7 @@ type churnOptions struct {
 	workers int
 	pause   time.Duration
 	hot     int
+	journal bool // keep every statement (churn.touching)
 }
 
 func startChurn(t *testing.T, dsn, table string, keys int, o churnOptions) *churn {
@@ -158,7 +182,13 @@ func (w *churn) run(cfg testenv.MySQLConfig, table string, keys int, o churnOpti
 		default:
 			q = fmt.Sprintf("DELETE FROM %s WHERE id = %d", table, k)
 		}
-		if _, err := c.Execute(q); err != nil {
+		_, err := c.Execute(q)
+		if o.journal {
+			w.mu.Lock()
+			w.journal = append(w.journal, churnOp{time.Now(), q, err})
+			w.mu.Unlock()
+		}
+		if err != nil {
 			// A restart, or a deadlock between workers: reconnect, go on.
 			w.errors.Add(1)
 			c.Close()
