@@ -82,7 +82,9 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 		go func() { audits <- auditInserts(chDSN, db, "t_"+s.name) }()
 	}
 	t.Cleanup(func() { cmd.Process.Kill() })
+	logShown := false
 	showLog := func() {
+		logShown = true
 		b, _ := os.ReadFile(logPath)
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 		if len(lines) > 40 {
@@ -90,6 +92,14 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 		}
 		t.Logf("etlq log (last lines):\n%s", strings.Join(lines, "\n"))
 	}
+	// A wait that gives up (a marker not in ClickHouse in time) fails the
+	// test from a helper: show the log then too (a run at load ~15 timed
+	// out on the first marker and said nothing of etlq).
+	t.Cleanup(func() {
+		if t.Failed() && !logShown {
+			showLog()
+		}
+	})
 	alive := func(when string) {
 		t.Helper()
 		select {
