@@ -158,16 +158,25 @@ func (c *evalCtx) mergeNulls(a, b *stdlib.Vector, sel []int32, n int) []bool {
 }
 
 func (e *arithExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
-	a := e.l.eval(c, sel)
-	b := e.r.eval(c, sel)
+	return evalBinary(c, sel, e.t, e.l, e.r, e.compute)
+}
+
+// evalBinary evaluates a binary operator whose result is NULL where an
+// operand is: two constants are computed once (a failure then fails every
+// selected row), a NULL constant gives a NULL constant, else compute runs
+// over the rows with the operands' NULLs merged into the result's.
+func evalBinary(c *evalCtx, sel []int32, t stdlib.Type, l, r node,
+	compute func(c *evalCtx, a, b *stdlib.Vector, sel []int32, n int, out *stdlib.Vector)) *stdlib.Vector {
+	a := l.eval(c, sel)
+	b := r.eval(c, sel)
 	n := c.n
 	if a.Const && b.Const {
 		if a.IsNull(0) || b.IsNull(0) {
-			return stdlib.NewNullConst(e.t)
+			return stdlib.NewNullConst(t)
 		}
-		out := stdlib.NewConst(e.t)
+		out := stdlib.NewConst(t)
 		before := len(c.Errs)
-		e.compute(c, a, b, nil, 1, out)
+		compute(c, a, b, nil, 1, out)
 		if len(c.Errs) > before {
 			reason := c.Errs[before].Reason
 			c.Errs = c.Errs[:before]
@@ -176,11 +185,11 @@ func (e *arithExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
 		return out
 	}
 	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
-		return stdlib.NewNullConst(e.t)
+		return stdlib.NewNullConst(t)
 	}
-	out := c.vec(e.t, n)
+	out := c.vec(t, n)
 	out.Nulls = c.mergeNulls(a, b, sel, n)
-	e.compute(c, a, b, sel, n, out)
+	compute(c, a, b, sel, n, out)
 	return out
 }
 

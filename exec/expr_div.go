@@ -75,30 +75,7 @@ func (e *intDivExpr) children() []node  { return []node{e.l, e.r} }
 func (e *intDivExpr) String() string    { return fmt.Sprintf("(%s DIV %s)", e.l, e.r) }
 
 func (e *intDivExpr) eval(c *evalCtx, sel []int32) *stdlib.Vector {
-	a := e.l.eval(c, sel)
-	b := e.r.eval(c, sel)
-	n := c.n
-	if a.Const && b.Const {
-		if a.IsNull(0) || b.IsNull(0) {
-			return stdlib.NewNullConst(e.t)
-		}
-		out := stdlib.NewConst(e.t)
-		before := len(c.Errs)
-		e.compute(c, a, b, nil, 1, out)
-		if len(c.Errs) > before {
-			reason := c.Errs[before].Reason
-			c.Errs = c.Errs[:before]
-			each(sel, n, func(i int) { c.Fail(i, reason) })
-		}
-		return out
-	}
-	if (a.Const && a.IsNull(0)) || (b.Const && b.IsNull(0)) {
-		return stdlib.NewNullConst(e.t)
-	}
-	out := c.vec(e.t, n)
-	out.Nulls = c.mergeNulls(a, b, sel, n)
-	e.compute(c, a, b, sel, n, out)
-	return out
+	return evalBinary(c, sel, e.t, e.l, e.r, e.compute)
 }
 
 // compute divides row by row; a row already NULL (an operand NULL) is
