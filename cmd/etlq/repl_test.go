@@ -784,3 +784,51 @@ func TestReplShowFunctionsCells(t *testing.T) {
 		t.Errorf("want date_add, date_sub, date_format… and floor, got %d rows:\n%s", rows, out)
 	}
 }
+
+// TestReplSameServerTLSSpelling: a file's source and --source name the same
+// server when they say the same about TLS, whichever way they say it — the
+// file in WITH (ssl_mode = 'disabled'), as the plain-connection warning
+// advises, --source in its DSN (?ssl_mode=disabled, the only way it has),
+// and an ssl_mode left out is the default 'preferred'. An ops trial loaded
+// its file (WITH (…, ssl_mode = 'disabled')) next to --source with the
+// same DSN and ?ssl_mode=disabled: every SHOW TABLES and DESCRIBE failed
+// with "several sources are known (src, shop)". Another ssl_mode is
+// another connection: the prefix is still needed. On both servers.
+func TestReplSameServerTLSSpelling(t *testing.T) {
+	t.Parallel()
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.UniqueName(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL)")
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			for _, tc := range []struct {
+				name, with, flagParams string
+				same                   bool
+			}{
+				{"option and parameter", " WITH (server_id = 7311, ssl_mode = 'disabled')", "?ssl_mode=disabled", true},
+				{"default and parameter", "", "?ssl_mode=preferred", true},
+				{"option and default", " WITH (ssl_mode = 'preferred')", "", true},
+				{"other modes", " WITH (ssl_mode = 'disabled')", "", false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					file := filepath.Join(t.TempDir(), "shop.etl")
+					src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s'%s;\n", srv.dsn, tc.with)
+					if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					out, errs, code := runRepl(t, "DESCRIBE "+db+".orders;\n", "--source", srv.dsn+tc.flagParams, file)
+					described := lineRE("customer", "STRING", "varchar(64)", "no", "").MatchString(out)
+					ambiguous := strings.Contains(errs, "several sources are known (src, shop)")
+					if tc.same && (code != 0 || !described || ambiguous) {
+						t.Errorf("DESCRIBE without a source prefix failed (exit %d):\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+					}
+					if !tc.same && (code != 1 || !ambiguous) {
+						t.Errorf("want the two sources told apart (exit 1, several sources are known), got exit %d:\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+					}
+				})
+			}
+		})
+	}
+}

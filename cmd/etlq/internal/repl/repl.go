@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -482,15 +483,49 @@ var queryNeutral = map[string]bool{
 }
 
 // serverKey identifies the server a source reads, with the options that
-// change what a query sees: all but queryNeutral's.
+// change what a query sees: all but queryNeutral's. An option may be said
+// in WITH or, where the connector takes it there, as a DSN parameter
+// (?ssl_mode=…, the only way --source has), and one left out is its
+// default: each counts as the value it gives, so that a file's
+// WITH (ssl_mode = 'disabled') and --source '…?ssl_mode=disabled' name one
+// server, as do an ssl_mode left out and 'preferred'.
 func serverKey(d *planner.SourceDecl) string {
 	opts := make(map[string]any, len(d.Options))
 	for k, v := range d.Options {
-		if !queryNeutral[strings.ToLower(k)] {
-			opts[k] = v
+		if k = strings.ToLower(k); !queryNeutral[k] {
+			opts[k] = fmt.Sprint(v)
 		}
 	}
-	return d.Kind + " " + d.DSN + " " + fmt.Sprint(opts)
+	dsn := d.DSN
+	spec, hasSpec := connectors.SourceSpec(d.Kind)
+	if u, err := url.Parse(dsn); err == nil && hasSpec && u.RawQuery != "" {
+		q := u.Query()
+		for name, vs := range q {
+			o, ok := spec.Lookup(strings.ToLower(name))
+			if !ok || len(vs) != 1 {
+				continue
+			}
+			if queryNeutral[o.Name] {
+				q.Del(name)
+				continue
+			}
+			if v, given := opts[o.Name]; given && v != vs[0] {
+				continue // said twice, two ways: kept apart
+			}
+			opts[o.Name] = vs[0]
+			q.Del(name)
+		}
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	}
+	if hasSpec {
+		for _, o := range spec.Options {
+			if _, given := opts[o.Name]; !given && o.Default != nil && !queryNeutral[o.Name] {
+				opts[o.Name] = fmt.Sprint(o.Default)
+			}
+		}
+	}
+	return d.Kind + " " + dsn + " " + fmt.Sprint(opts)
 }
 
 // sourceNamed returns the source called name, nil if there is none.
