@@ -542,6 +542,22 @@ func (g MissingGrant) String() string {
 	return "user " + g.User + " lacks " + g.Privilege + " (" + g.Why + "): " + g.Grant
 }
 
+// MissingGrantsError is a source's refusal to stream that comes of
+// privileges its user lacks: each is named with the GRANT that gives it,
+// as `etlq check` names them, instead of the server's access-denied error
+// alone (which names one of them at most).
+type MissingGrantsError struct {
+	Grants []MissingGrant
+}
+
+func (e *MissingGrantsError) Error() string {
+	msgs := make([]string, len(e.Grants))
+	for i, g := range e.Grants {
+		msgs[i] = g.String()
+	}
+	return strings.Join(msgs, "; ")
+}
+
 // MarkSchemas is a Source whose mark states keep the schemas of the tables
 // it streams (its schema history): a stream resumed from a mark decodes a
 // table's changes with that schema until it meets the DDL that changed the

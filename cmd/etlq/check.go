@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -58,7 +59,9 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		warns = append(warns, staleWarnings(sound)...)
 		warns = append(warns, fkWarnings(ctx, sound)...)
 		errs = append(errs, checkStreams(ctx, sound)...)
-		errs = append(errs, checkGrants(ctx, sound)...)
+		// A stream refused for missing privileges names them as
+		// checkGrants does: each once.
+		errs = withoutRepeats(append(errs, checkGrants(ctx, sound)...))
 		errs = append(errs, checkMismatches(ctx, c.File, sound)...)
 		binlogWarns, gaps := engine.BinlogWarnings(ctx, sound, c.StateDir)
 		for _, w := range binlogWarns {
@@ -281,6 +284,16 @@ func checkStreams(ctx context.Context, plan *planner.Plan) lang.Errors {
 		}
 		if sc, ok := src.(connectors.StreamChecker); ok {
 			if err := sc.CheckStream(ctx, req); err != nil {
+				var mg *connectors.MissingGrantsError
+				if errors.As(err, &mg) {
+					// Each as checkGrants says it (check drops the
+					// repeats): apply stops here naming them all.
+					for _, g := range mg.Grants {
+						errs = append(errs, &lang.Error{Pos: d.Pos, EndPos: d.Pos, Msg: fmt.Sprintf("source %s: %s", d.Name, g)})
+					}
+					src.Close()
+					continue
+				}
 				what := "its pipelines read"
 				if len(names) == 1 {
 					what = "pipeline " + names[0] + " reads"
@@ -373,4 +386,19 @@ func (c *fmtCmd) Run() error {
 		return err
 	}
 	return os.WriteFile(c.File, out, st.Mode())
+}
+
+// withoutRepeats drops an error said already, at the same place in the
+// same words.
+func withoutRepeats(errs lang.Errors) lang.Errors {
+	seen := map[string]bool{}
+	out := errs[:0]
+	for _, e := range errs {
+		k := fmt.Sprint(e.Pos.Offset, "\x00", e.Msg)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"context"
+	"strings"
 
 	"github.com/etlq/etlq/connectors"
 )
@@ -27,6 +28,14 @@ func (s *Source) CheckStream(ctx context.Context, req connectors.StreamRequest) 
 	}
 	defer c.Close()
 	if _, _, err := masterStatus(c, s.cfg.Flavor); err != nil {
+		if strings.Contains(err.Error(), "ERROR 1227") {
+			// Access denied: name every privilege the binlog needs that
+			// the user lacks, with its GRANT, rather than the server's
+			// words for one of them.
+			if gs, gerr := s.MissingGrants(ctx, req); gerr == nil && len(gs) > 0 {
+				return &connectors.MissingGrantsError{Grants: gs}
+			}
+		}
 		return err
 	}
 	return checkBinlogSettings(c)
