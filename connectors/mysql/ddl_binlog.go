@@ -363,7 +363,7 @@ func (r *binlogReader) adoptSchema(ts *tableState, nt *table) {
 // sameDDLMeta reports whether a and b (same columns) also agree on what
 // DDLs said of them: defaults, former names, the table's charset, staleness.
 func sameDDLMeta(a, b *table) bool {
-	if a.Charset != b.Charset || a.Collation != b.Collation || a.Stale != b.Stale {
+	if a.Charset != b.Charset || a.Collation != b.Collation || a.Stale != b.Stale || a.Versioned != b.Versioned {
 		return false
 	}
 	for i := range a.Cols {

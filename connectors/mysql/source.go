@@ -522,7 +522,11 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 		return nil, err
 	}
 	defer done()
-	q := "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'"
+	// A system-versioned table is one when its period columns are the
+	// implicit pair (versioned.go): declared ones are in COLUMNS.
+	q := `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES t WHERE (TABLE_TYPE = 'BASE TABLE'
+		OR TABLE_TYPE = 'SYSTEM VERSIONED' AND NOT EXISTS (SELECT 1 FROM information_schema.COLUMNS c
+			WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.GENERATION_EXPRESSION IN ('ROW START', 'ROW END')))`
 	if lit, ok := literalPattern(db); ok {
 		q += " AND TABLE_SCHEMA = " + quoteString(lit)
 	} else {
@@ -573,7 +577,8 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 // isView says so when a table named exactly is a view: it has no changes
 // in the binary log (its base tables have them), and "no table matches"
 // read as if there were nothing of the name; likewise for a
-// system-versioned table (versionedError). nil otherwise.
+// system-versioned table etlq does not capture (versionedError). nil
+// otherwise.
 func isView(c *client.Conn, db, pattern string) error {
 	dbName, ok1 := literalPattern(db)
 	name, ok2 := literalPattern(pattern)
@@ -589,24 +594,13 @@ func isView(c *client.Conn, db, pattern string) error {
 	case "VIEW":
 		return viewError{connectors.TableRef{DB: dbName, Table: name}}
 	case "SYSTEM VERSIONED":
-		return versionedError{connectors.TableRef{DB: dbName, Table: name}}
+		ref := connectors.TableRef{DB: dbName, Table: name}
+		if decl, err := periodDecl(c, ref); err == nil && decl != "" {
+			return versionedError{ref, decl}
+		}
 	}
 	return nil
 }
-
-// versionedError is isView's error for a system-versioned table
-// (MariaDB's WITH SYSTEM VERSIONING), which etlq does not capture: its
-// DELETE is logged as an UPDATE of the hidden row_end column, and each
-// UPDATE adds a history row of the same key (an INSERT in the binlog);
-// read as a plain table, the target would keep deleted rows and take
-// history rows for live ones. Before, it was "no table matches".
-type versionedError struct{ ref connectors.TableRef }
-
-func (e versionedError) Error() string {
-	return e.ref.String() + " is a system-versioned table (WITH SYSTEM VERSIONING), which etlq does not capture: MariaDB logs its DELETEs as UPDATEs of the hidden row_end column and its old versions as INSERTs of the same key. Capture a table without system versioning (ALTER TABLE … DROP SYSTEM VERSIONING), or a copy that triggers keep"
-}
-
-func (versionedError) NotATable() bool { return true }
 
 // viewError is isView's error; NotATable tells callers that the name is
 // no table (a checkpoint may still know a table of that name).
