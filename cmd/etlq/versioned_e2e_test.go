@@ -13,7 +13,8 @@ import (
 // compared row by row): the snapshot, then INSERT, UPDATE, a key UPDATE,
 // DELETE, REPLACE, INSERT … ON DUPLICATE KEY UPDATE, DELETE HISTORY and a
 // transaction of several updates while etlq runs; a table created WITH
-// SYSTEM VERSIONING under the pattern joins; ADD COLUMN (with
+// SYSTEM VERSIONING under the pattern joins, while etlq runs and while it
+// is stopped; ADD COLUMN (with
 // system_versioning_alter_history = KEEP), DROP and ADD SYSTEM VERSIONING
 // while etlq runs and while it is stopped. A changelog target gets the
 // mapped operations: no history row, a DELETE as a delete. On both
@@ -39,11 +40,12 @@ CREATE PIPELINE up FROM binlog s.%[3]s.sv INTO clickhouse dw.%[3]s.sv MODE upser
 CREATE PIPELINE log FROM binlog s.%[3]s.sv TRANSFORM _op, id, v INTO clickhouse dw.%[3]s.svlog MODE changelog WITH (flush_interval = '100ms');
 CREATE PIPELINE allp FROM binlog s.%[3]s.* TRANSFORM _table, id, v INTO clickhouse dw.%[3]s.allp MODE upsert KEY (_table, id) WITH (flush_interval = '100ms');
 `, myDSN, s.chDSN, db, testServerID()))
+		nw := "" // the table created while etlq is stopped
 		same := func(a *liveApply, cols string) {
 			t.Helper()
 			a.waitSame(t, my, ch, q("SELECT "+cols+" FROM $db.sv ORDER BY id"),
 				q("SELECT toString("+strings.ReplaceAll(cols, ", ", "), toString(")+") FROM $db.sv_current ORDER BY id"), 60*time.Second)
-			a.waitSame(t, my, ch, q("SELECT 'nv', id, v FROM $db.nv UNION ALL SELECT 'sv', id, v FROM $db.sv ORDER BY 1, 2"),
+			a.waitSame(t, my, ch, q("SELECT 'nv', id, v FROM $db.nv UNION ALL SELECT 'sv', id, v FROM $db.sv"+nw+" ORDER BY 1, 2"),
 				q("SELECT _table, toString(id), toString(v) FROM $db.allp_current ORDER BY _table, id"), 60*time.Second)
 		}
 		myExec(t, my, q("CREATE TABLE $db.nv (id INT PRIMARY KEY, v INT)"))
@@ -74,7 +76,10 @@ CREATE PIPELINE allp FROM binlog s.%[3]s.* TRANSFORM _table, id, v INTO clickhou
 		myExec(t, my, q("ALTER TABLE $db.sv DROP SYSTEM VERSIONING"), q("UPDATE $db.sv SET v = 202 WHERE id = 20"),
 			q("ALTER TABLE $db.sv ADD SYSTEM VERSIONING"), q("UPDATE $db.sv SET v = 203 WHERE id = 20"), q("DELETE FROM $db.sv WHERE id = 9"),
 			q("ALTER TABLE $db.sv ADD COLUMN k INT DEFAULT 1"), q("UPDATE $db.sv SET k = 2 WHERE id = 1"),
-			q("DELETE FROM $db.nv WHERE id = 3"))
+			q("DELETE FROM $db.nv WHERE id = 3"),
+			q("CREATE TABLE $db.nw (id INT PRIMARY KEY, v INT) WITH SYSTEM VERSIONING"),
+			q("INSERT INTO $db.nw VALUES (1, 1), (2, 2), (3, 3)"), q("UPDATE $db.nw SET v = 4 WHERE id = 1"), q("DELETE FROM $db.nw WHERE id = 2"))
+		nw = q(" UNION ALL SELECT 'nw', id, v FROM $db.nw")
 		a = startApply(t, state, file)
 		same(a, "id, v, w, n, k")
 		out := a.stop(t)

@@ -94,7 +94,8 @@ func sameRows(t *testing.T, what string, got, want map[string]string) {
 // updates in one transaction, played onto a map as an upsert target
 // would, equal SELECT * of the source, on both servers (B's binlog has no
 // column names: its images are decoded by the schema history, which knows
-// the table's two hidden columns). The schema history follows ADD COLUMN,
+// the table's two hidden columns), and a past version inserted with
+// system_versioning_insert_history. The schema history follows ADD COLUMN,
 // DROP and ADD SYSTEM VERSIONING made while the stream is stopped, and a
 // plain table made versioned. (Before: refused, "is a system-versioned
 // table".)
@@ -133,7 +134,10 @@ func TestVersionedTableCaptured(t *testing.T) {
 				"BEGIN", q("UPDATE $db.sv SET v = 100 WHERE id = 1"), q("UPDATE $db.sv SET v = 101 WHERE id = 1"),
 				q("UPDATE $db.sv SET w = 'z' WHERE id = 9"), q("DELETE FROM $db.sv WHERE id = 6"), q("INSERT INTO $db.sv VALUES (6, 600, 'f6')"), "COMMIT",
 				q("DELETE HISTORY FROM $db.sv"),
-				q("UPDATE $db.sv SET v = 1 WHERE id = 1"))
+				q("UPDATE $db.sv SET v = 1 WHERE id = 1"),
+				// A past version inserted as history: no current row.
+				"SET SESSION system_versioning_insert_history = ON",
+				q("INSERT INTO $db.sv (id, v, w, row_start, row_end) VALUES (30, 3, 'h', '2020-01-01 00:00:00', '2021-01-01 00:00:00')"))
 			rows, mark, err = openDrainReq(t, src, refs, req, mark)
 			if err != nil {
 				t.Fatal(err)
@@ -244,5 +248,28 @@ func TestParseVersioningClauses(t *testing.T) {
 		if _, err := parseDDL("db", q); err == nil {
 			t.Errorf("%q: declared period columns parsed", q)
 		}
+	}
+}
+
+func TestParseRowEndMax(t *testing.T) {
+	for in, want := range map[string]rowEndMax{
+		"2147483647.999999": {2147483647, 999999},
+		"4294967295.999999": {4294967295, 999999},
+		"2147483647.5":      {2147483647, 500000},
+		"2147483647":        {2147483647, 0},
+	} {
+		got, err := parseRowEndMax(in)
+		if err != nil || got != want {
+			t.Errorf("%s: %v %v, want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "NULL", "4294967296.1", "1.1234567"} {
+		if _, err := parseRowEndMax(in); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+	x := rowEndMax{2147483647, 999999}
+	if !x.is([]byte{0x7f, 0xff, 0xff, 0xff, 0x0f, 0x42, 0x3f}) || x.is([]byte{0x7f, 0xff, 0xff, 0xff, 0x0f, 0x42, 0x3e}) || !x.is(nil) {
+		t.Error("rowEndMax.is")
 	}
 }
