@@ -28,6 +28,9 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			r.cfg.log.Debug("DDL not parsed; it changes no table", "ddl", abbreviate(q, 200), "error", firstLine(err))
 			return nil
 		}
+		if err := r.declaredVersioning(schema, q, at); err != nil {
+			return err
+		}
 		var se *ddlSyntaxError
 		if !errors.As(err, &se) {
 			// Parsed, but a column type or definition etlq cannot

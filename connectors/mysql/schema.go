@@ -306,23 +306,27 @@ func readTableBatch(c *client.Conn, db string, refs []connectors.TableRef, out m
 	// without one (ddl_apply.go).
 	// A system-versioned table's images end with the implicit period pair,
 	// which COLUMNS does not list (table.Versioned); declared period
-	// columns are listed (such a table is refused: versionedError).
-	r, err = c.Execute(`SELECT t.TABLE_NAME, IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(t.TABLE_COLLATION, ''), t.TABLE_TYPE = 'SYSTEM VERSIONED'
-		AND NOT EXISTS (SELECT 1 FROM information_schema.COLUMNS p WHERE p.TABLE_SCHEMA = t.TABLE_SCHEMA AND p.TABLE_NAME = t.TABLE_NAME
-			AND p.GENERATION_EXPRESSION IN ('ROW START', 'ROW END'))
+	// columns are listed, and such a table is refused (versionedError).
+	if r, err := c.Execute(`SELECT t.TABLE_NAME, IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(t.TABLE_COLLATION, ''), t.TABLE_TYPE
 		FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS c ON c.COLLATION_NAME = t.TABLE_COLLATION
-		WHERE t.TABLE_SCHEMA = ` + quoteString(db) + ` AND t.TABLE_NAME` + in)
-	if err != nil {
-		return fmt.Errorf("describe %s: %v", what, err)
-	}
-	for i := 0; i < r.RowNumber(); i++ {
-		name, _ := r.GetString(i, 0)
-		if ref, ok := find(name); ok && out[ref] != nil {
-			cs, _ := r.GetString(i, 1)
-			coll, _ := r.GetString(i, 2)
-			out[ref].Charset, out[ref].Collation = strings.ToLower(cs), strings.ToLower(coll)
-			v, _ := r.GetInt(i, 3)
-			out[ref].Versioned = v == 1
+		WHERE t.TABLE_SCHEMA = ` + quoteString(db) + ` AND t.TABLE_NAME` + in); err == nil {
+		for i := 0; i < r.RowNumber(); i++ {
+			name, _ := r.GetString(i, 0)
+			if ref, ok := find(name); ok && out[ref] != nil {
+				cs, _ := r.GetString(i, 1)
+				coll, _ := r.GetString(i, 2)
+				out[ref].Charset, out[ref].Collation = strings.ToLower(cs), strings.ToLower(coll)
+				if typ, _ := r.GetString(i, 3); typ == "SYSTEM VERSIONED" {
+					decl, err := periodDecl(c, ref)
+					if err != nil {
+						return err
+					}
+					if decl != "" {
+						return versionedError{ref, decl}
+					}
+					out[ref].Versioned = true
+				}
+			}
 		}
 	}
 	if err := readJSONChecks(c, db, found, find); err != nil {

@@ -527,14 +527,21 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 	q := `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES t WHERE (TABLE_TYPE = 'BASE TABLE'
 		OR TABLE_TYPE = 'SYSTEM VERSIONED' AND NOT EXISTS (SELECT 1 FROM information_schema.COLUMNS c
 			WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.GENERATION_EXPRESSION IN ('ROW START', 'ROW END')))`
+	// A server whose COLUMNS has no GENERATION_EXPRESSION (MySQL before
+	// 5.7) has no versioned tables either.
+	plain := "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'"
+	var where string
 	if lit, ok := literalPattern(db); ok {
-		q += " AND TABLE_SCHEMA = " + quoteString(lit)
+		where = " AND TABLE_SCHEMA = " + quoteString(lit)
 	} else {
 		// A pattern over databases never reaches the server's own.
-		q += " AND TABLE_SCHEMA NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys', " +
+		where = " AND TABLE_SCHEMA NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys', " +
 			quoteString(strings.SplitN(defaultWatermarkTable, ".", 2)[0]) + ")"
 	}
-	r, err := c.Execute(q + " ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	r, err := c.Execute(q + where + " ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	if err != nil {
+		r, err = c.Execute(plain + where + " ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	}
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("list tables of %q: %v", db, err))
 	}

@@ -273,3 +273,31 @@ func TestParseRowEndMax(t *testing.T) {
 		t.Error("rowEndMax.is")
 	}
 }
+
+// TestDeclaredVersioningStops: a streamed table made system-versioned
+// with declared period columns (ADD COLUMN … AS ROW START, ADD PERIOD FOR
+// SYSTEM_TIME, ADD SYSTEM VERSIONING) stops the stream at the statement
+// with what it is, on both servers. (Before: marked stale; with full row
+// metadata its schema was rebuilt from the table map with the period
+// columns as ordinary ones, and a DELETE reached the targets as an
+// update, the row kept.)
+func TestDeclaredVersioningStops(t *testing.T) {
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			run(t, s, "CREATE TABLE "+db+".d (id INT PRIMARY KEY, v INT)", "INSERT INTO "+db+".d VALUES (1, 1)")
+			src := newSrc(t, s, nil)
+			refs := []connectors.TableRef{{DB: db, Table: "d"}}
+			_, mark, err := openDrain(t, src, refs, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			run(t, s, "ALTER TABLE "+db+".d ADD COLUMN rs TIMESTAMP(6) GENERATED ALWAYS AS ROW START INVISIBLE, ADD COLUMN re TIMESTAMP(6) GENERATED ALWAYS AS ROW END INVISIBLE, ADD PERIOD FOR SYSTEM_TIME(rs, re), ADD SYSTEM VERSIONING",
+				"DELETE FROM "+db+".d WHERE id = 1")
+			rows, _, err := openDrain(t, src, refs, mark)
+			if err == nil || !strings.Contains(err.Error(), "system-versioned table with declared period columns, which etlq does not capture yet") {
+				t.Fatalf("stream went on (%v): %v", err, rows)
+			}
+		})
+	}
+}
