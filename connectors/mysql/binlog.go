@@ -52,7 +52,10 @@ type binlogReader struct {
 	trxVer  uint64 // version at the start of the open transaction
 	trxSent int    // rows of the open transaction already queued
 	skip    int    // rows to drop after a reconnect (already queued)
-	trxTs   int64  // µs
+	// rowEndMax is the row_end of the current rows of system-versioned
+	// tables, read from the server when the first is met (versioned.go).
+	rowEndMax *rowEndMax
+	trxTs     int64 // µs
 	// trxServer, trxGTID and trxThread: the server id, GTID ("" if none)
 	// and session thread id (0 if not known: exec.Batch.Thread) of the
 	// open transaction, for the batches of its rows.
@@ -704,6 +707,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	ver0 := r.em.nextVersion()
 	ver := ver0
 	defer func() { r.em.takeVersions(ver - ver0) }()
+	versioned := ts.cur.Versioned
 	for pos := 0; pos < len(data); {
 		bb := ts.bb
 		rowStart := pos
@@ -719,9 +723,45 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 		if skip {
 			cols = nil
 		}
-		if update {
+		rowOp, rowUpdate := op, update
+		if versioned {
+			// A history row is no change of the current rows; an
+			// update that ends a row deletes its key (versioned.go).
+			n, keep, asDelete, err := r.versionedRow(m, data[pos:], update, img1, img2, boxA, boxB)
+			if err != nil {
+				return fmt.Errorf("at %s: %v", start, err)
+			}
+			if !keep {
+				pos += n
+				bi++
+				if update {
+					bi++
+				}
+				continue
+			}
+			if asDelete {
+				rowOp, rowUpdate = exec.OpDelete, false
+				if !skip {
+					if _, err := r.dec.decodeImage(m, data[pos:], img1, cols, boxA); err != nil {
+						return fmt.Errorf("at %s: %v", start, err)
+					}
+					nullBefore++
+				}
+				pos += n
+				bi += 2
+			}
+		}
+		switch {
+		case rowOp == exec.OpDelete && update:
+			// decoded above
+		case rowUpdate:
 			var bcols []outCol
 			if cfg.req.Before && !skip {
+				// The NULL before.* values of the rows before it
+				// first (a versioned table's update event may hold
+				// deletes).
+				bb.appendNullsBefore(nullBefore)
+				nullBefore = 0
 				bcols = bb.beforeBuilders()
 			}
 			n, err := r.dec.decodeUpdate(m, data[pos:], img1, img2, bcols, cols, boxA, boxB)
@@ -730,7 +770,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			}
 			pos += n
 			bi += 2
-		} else {
+		default:
 			n, err := r.dec.decodeImage(m, data[pos:], img1, cols, boxA)
 			if err != nil {
 				return fmt.Errorf("at %s: %v", start, err)
@@ -746,7 +786,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			ver++
 			continue
 		}
-		bb.appendMeta(op, r.trxTs, posText, ver)
+		bb.appendMeta(rowOp, r.trxTs, posText, ver)
 		bb.data += pos - rowStart
 		ver++
 		if bb.rows >= cfg.maxRows || bb.data >= cfg.maxBytes {

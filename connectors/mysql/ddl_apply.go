@@ -28,7 +28,7 @@ type ddlApplier struct {
 // clone returns a deep copy of t without its staleness. RenamedFrom is
 // kept: a sink that has not seen a row since the rename still needs it.
 func (t *table) clone() *table {
-	nt := &table{Ref: t.Ref, Charset: t.Charset, Collation: t.Collation}
+	nt := &table{Ref: t.Ref, Charset: t.Charset, Collation: t.Collation, Versioned: t.Versioned}
 	for _, c := range t.Cols {
 		cc := *c
 		nt.Cols = append(nt.Cols, &cc)
@@ -73,7 +73,7 @@ func (ap ddlApplier) create(c *createTable) (*table, error) {
 	if c.Def == nil || c.AsSelect {
 		return nil, fmt.Errorf("the statement does not list the table's columns")
 	}
-	nt := &table{Ref: c.Ref, Charset: c.Charset, Collation: c.Collation}
+	nt := &table{Ref: c.Ref, Charset: c.Charset, Collation: c.Collation, Versioned: c.Versioned}
 	cs, coll := c.Charset, c.Collation
 	if cs == "" && coll == "" && ap.dbCharset != nil {
 		// As the server does: the database's default. Without it the
@@ -327,6 +327,10 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 		for _, c := range t.Cols {
 			c.PK = 0
 		}
+	case alterVersioning:
+		// The hidden period pair is appended (ADD) or goes (DROP): it is
+		// no column of t.Cols, only where the images end (Versioned).
+		t.Versioned = op.Versioned
 	case alterCharset:
 		cs, coll := op.Charset, op.Collation
 		if cs == "" && coll != "" {

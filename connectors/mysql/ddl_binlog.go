@@ -28,6 +28,9 @@ func (r *binlogReader) ddl(schema, q string, at binlogPos) error {
 			r.cfg.log.Debug("DDL not parsed; it changes no table", "ddl", abbreviate(q, 200), "error", firstLine(err))
 			return nil
 		}
+		if err := r.declaredVersioning(schema, q, at); err != nil {
+			return err
+		}
 		var se *ddlSyntaxError
 		if !errors.As(err, &se) {
 			// Parsed, but a column type or definition etlq cannot
@@ -363,7 +366,7 @@ func (r *binlogReader) adoptSchema(ts *tableState, nt *table) {
 // sameDDLMeta reports whether a and b (same columns) also agree on what
 // DDLs said of them: defaults, former names, the table's charset, staleness.
 func sameDDLMeta(a, b *table) bool {
-	if a.Charset != b.Charset || a.Collation != b.Collation || a.Stale != b.Stale {
+	if a.Charset != b.Charset || a.Collation != b.Collation || a.Stale != b.Stale || a.Versioned != b.Versioned {
 		return false
 	}
 	for i := range a.Cols {

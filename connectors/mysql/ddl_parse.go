@@ -51,6 +51,9 @@ type createTable struct {
 	// rows no row event carries (MariaDB's CONVERT PARTITION … TO
 	// TABLE, rows_ddl.go): it joins the stream with a snapshot.
 	Filled string
+	// Versioned says WITH SYSTEM VERSIONING: the table gets the hidden
+	// period pair (table.Versioned).
+	Versioned bool
 }
 
 // dropTable is one table of DROP TABLE.
@@ -110,6 +113,7 @@ const (
 	alterDropPrimaryKey                      // DROP PRIMARY KEY
 	alterAddUniqueKey                        // ADD UNIQUE (Key)
 	alterCharset                             // [DEFAULT] CHARACTER SET / COLLATE; Convert: CONVERT TO
+	alterVersioning                          // ADD SYSTEM VERSIONING (Versioned) | DROP SYSTEM VERSIONING
 )
 
 func (k alterKind) String() string {
@@ -134,6 +138,8 @@ func (k alterKind) String() string {
 		return "add unique key"
 	case alterCharset:
 		return "character set"
+	case alterVersioning:
+		return "system versioning"
 	}
 	return "alter"
 }
@@ -158,6 +164,8 @@ type alterOp struct {
 	Convert            bool
 	// IfExists / IfNotExists are MariaDB's guards on columns.
 	IfExists, IfNotExists bool
+	// Versioned is alterVersioning's ADD (true) or DROP (false).
+	Versioned bool
 }
 
 // colDef is a column definition from a DDL statement.
@@ -227,6 +235,9 @@ func parseDDL(db, q string) (changes []ddlChange, err error) {
 			changes, err = nil, &ddlSyntaxError{Query: q, Err: fmt.Errorf("parser failure: %v", v)}
 		}
 	}()
+	if q2, with, add, drop := versioningClauses(q); q2 != q && !declaresPeriod(q) {
+		return parseVersioned(db, q, q2, with, add, drop)
+	}
 	p := parser.New()
 	// ANSI_QUOTES is off on the servers etlq reads: "x" is a string.
 	stmts, _, err := p.Parse(q, "", "")
@@ -244,6 +255,46 @@ func parseDDL(db, q string) (changes []ddlChange, err error) {
 		return nil, &ddlSyntaxError{Query: q, Err: err}
 	}
 	return ddlChangesOf(db, stmts)
+}
+
+// parseVersioned parses q, a statement with system-versioning clauses,
+// as q2, the statement without them, and adds what they do: a CREATE's
+// table is versioned, an ALTER adds or drops the versioning (an ALTER
+// that does nothing else is one without operations).
+func parseVersioned(db, q, q2 string, with, add, drop bool) ([]ddlChange, error) {
+	changes, err := parseDDL(db, q2)
+	if err != nil && (add || drop) {
+		w := ddlWords(q2)
+		refs := ddlTargets(db, q2)
+		last := len(w)
+		for last > 0 && w[last-1].text == ";" {
+			last--
+		}
+		if len(refs) == 1 && last > 0 && w[0].text != "" && strings.EqualFold(w[0].text, "ALTER") &&
+			(w[last-1].quoted || isWordByte(w[last-1].text[0])) && strings.EqualFold(w[last-1].text, refs[0].Table) {
+			changes, err = []ddlChange{&alterTable{Ref: refs[0]}}, nil
+		}
+	}
+	if err != nil {
+		if se, ok := err.(*ddlSyntaxError); ok {
+			se.Query = q
+		}
+		return nil, err
+	}
+	for _, ch := range changes {
+		switch c := ch.(type) {
+		case *createTable:
+			c.Versioned = c.Versioned || with
+		case *alterTable:
+			if add {
+				c.Ops = append(c.Ops, alterOp{Kind: alterVersioning, Versioned: true})
+			}
+			if drop {
+				c.Ops = append(c.Ops, alterOp{Kind: alterVersioning})
+			}
+		}
+	}
+	return changes, nil
 }
 
 func ddlChangesOf(db string, stmts []ast.StmtNode) ([]ddlChange, error) {

@@ -342,3 +342,74 @@ func abbreviate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// versioningClauses finds MariaDB's system-versioning clauses the parser
+// does not know and returns q without them: WITH SYSTEM VERSIONING (a
+// CREATE's table option, or a column's, which makes the table versioned
+// too), WITHOUT SYSTEM VERSIONING (a column's: its changes add no history
+// row, the layout is the same), and ALTER's ADD / DROP SYSTEM VERSIONING.
+// with says WITH was found, add and drop the ALTER operations. Declared
+// period columns (GENERATED ALWAYS AS ROW START, PERIOD FOR SYSTEM_TIME)
+// are left: such a statement stays one the parser rejects.
+func versioningClauses(q string) (out string, with, add, drop bool) {
+	toks := ddlWords(q)
+	word := func(i int, w string) bool {
+		return i >= 0 && i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].text, w)
+	}
+	type span struct{ from, to int }
+	var cut []span
+	for i := 0; i+2 < len(toks); i++ {
+		if !word(i+1, "SYSTEM") || !word(i+2, "VERSIONING") {
+			continue
+		}
+		from, to := toks[i].start, toks[i+2].end
+		switch {
+		case word(i, "WITH"), word(i, "WITHOUT"):
+			with = with || word(i, "WITH")
+		case word(i, "ADD"), word(i, "DROP"):
+			if word(i, "ADD") {
+				add = true
+			} else {
+				drop = true
+			}
+			// An ALTER operation: its comma goes with it.
+			if i > 0 && toks[i-1].text == "," {
+				from = toks[i-1].start
+			} else if i+3 < len(toks) && toks[i+3].text == "," {
+				to = toks[i+3].end
+			}
+		default:
+			continue
+		}
+		cut = append(cut, span{from, to})
+		i += 2
+	}
+	if len(cut) == 0 {
+		return q, false, false, false
+	}
+	var b strings.Builder
+	last := 0
+	for _, c := range cut {
+		b.WriteString(q[last:c.from])
+		b.WriteByte(' ')
+		last = c.to
+	}
+	b.WriteString(q[last:])
+	return b.String(), with, add, drop
+}
+
+// declaresPeriod reports whether q declares system-time period columns
+// (GENERATED ALWAYS AS ROW START / END, PERIOD FOR SYSTEM_TIME).
+func declaresPeriod(q string) bool {
+	toks := ddlWords(q)
+	word := func(i int, w string) bool {
+		return i < len(toks) && !toks[i].quoted && strings.EqualFold(toks[i].text, w)
+	}
+	for i := range toks {
+		if word(i, "ROW") && (word(i+1, "START") || word(i+1, "END")) && i > 0 && word(i-1, "AS") ||
+			word(i, "PERIOD") && word(i+1, "FOR") && word(i+2, "SYSTEM_TIME") {
+			return true
+		}
+	}
+	return false
+}

@@ -165,7 +165,7 @@ func (d *rowsDecoder) decodeUpdate(m *tableMap, data []byte, before, after image
 			fill = append(fill, nil)
 		}
 		for i, cd := range m.cols {
-			if !after.has(i) {
+			if !after.has(i) && cd.ci >= 0 {
 				fill[cd.ci] = cols[cd.ci]
 			}
 		}
@@ -187,8 +187,18 @@ func (m *tableMap) bind(t *table) error {
 	for i := range m.fromBin {
 		m.fromBin[i] = -1
 	}
+	// A versioned table's images end with the hidden period pair
+	// (table.Versioned), which is no column of t.
+	nb := len(m.types)
+	if t.Versioned {
+		if nb < 2 || !isPeriodType(m.types[nb-2], m.metas[nb-2]) || !isPeriodType(m.types[nb-1], m.metas[nb-1]) {
+			return fmt.Errorf("binlog row of %s, a system-versioned table, does not end with its two TIMESTAMP(6) period columns (row_start, row_end)", t.Ref)
+		}
+		nb -= 2
+		m.colIdx[nb], m.colIdx[nb+1] = periodStart, periodEnd
+	}
 	if m.names != nil {
-		for i, n := range m.names {
+		for i, n := range m.names[:nb] {
 			m.colIdx[i] = t.colIndex(n)
 			if m.colIdx[i] < 0 {
 				return fmt.Errorf("binlog row of %s has column %q, which the schema at this position lacks (columns: %s)",
@@ -196,16 +206,24 @@ func (m *tableMap) bind(t *table) error {
 			}
 		}
 	} else {
-		if len(m.types) != len(t.Cols) {
-			return fmt.Errorf("binlog row of %s has %d columns, the schema at this position has %d (columns: %s)",
-				t.Ref, len(m.types), len(t.Cols), strings.Join(t.columnNames(), ", "))
+		if nb != len(t.Cols) {
+			extra := ""
+			if t.Versioned {
+				extra = " and the two hidden period columns of a system-versioned table"
+			}
+			return fmt.Errorf("binlog row of %s has %d columns, the schema at this position has %d%s (columns: %s)",
+				t.Ref, len(m.types), len(t.Cols), extra, strings.Join(t.columnNames(), ", "))
 		}
-		for i := range m.colIdx {
+		for i := range m.colIdx[:nb] {
 			m.colIdx[i] = i
 		}
 	}
 	m.cols = make([]colDec, len(m.colIdx))
 	for i, ci := range m.colIdx {
+		if ci < 0 {
+			m.cols[i] = colDec{c: &periodColumn, ci: ci, meta: m.metas[i], tp: m.types[i], size: fixedSize(m.types[i], m.metas[i])}
+			continue
+		}
 		c := t.Cols[ci]
 		m.fromBin[ci] = i
 		if !binlogTypeFits(m.types[i], m.metas[i], c) {
@@ -277,6 +295,10 @@ func binlogTypeFits(tp byte, meta uint16, c *column) bool {
 type rowsDecoder struct {
 	tmp  []byte
 	fill []outCol // decodeUpdate's columns taken from the before image
+	// rowEnd is the row_end value of the last image decoded of a
+	// system-versioned table (a slice of the event's data; nil: NULL or
+	// not in the image).
+	rowEnd []byte
 }
 
 // decodeImage decodes one row image starting at data, of the binlog
@@ -298,10 +320,11 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, img imageCols, dst [
 	nulls := data[:nb]
 	pos := nb
 	ni := 0
+	d.rowEnd = nil
 	for i := range m.cols {
 		cd := &m.cols[i]
 		var out outCol
-		if dst != nil {
+		if dst != nil && cd.ci >= 0 {
 			out = dst[cd.ci]
 		}
 		if !img.all && img.bitmap[i>>3]&(1<<(i&7)) == 0 {
@@ -323,6 +346,9 @@ func (d *rowsDecoder) decodeImage(m *tableMap, data []byte, img imageCols, dst [
 		if out == nil && cd.size > 0 {
 			if pos+cd.size > len(data) {
 				return 0, fmt.Errorf("column %q of %s: truncated row image", cd.c.Name, m.t.Ref)
+			}
+			if cd.ci == periodEnd {
+				d.rowEnd = data[pos : pos+cd.size]
 			}
 			pos += cd.size
 			continue

@@ -769,15 +769,25 @@ func (r *binlogReader) join(ref connectors.TableRef, mode connectors.SnapshotMod
 			return err
 		}
 		typ := tableType(c, ref)
-		if typ != "" && typ != "BASE TABLE" {
+		decl := ""
+		if typ == "SYSTEM VERSIONED" {
+			// One with the implicit period pair is captured
+			// (versioned.go); declared or transaction-precise
+			// period columns are not.
+			if decl, err = periodDecl(c, ref); err != nil {
+				decl = err.Error()
+			}
+		}
+		if typ != "" && typ != "BASE TABLE" && (typ != "SYSTEM VERSIONED" || decl != "") {
 			c.Close()
 			// A SEQUENCE (NEXTVAL logs row events of it) or a
-			// system-versioned table under a pattern: no listing takes
-			// one (Source.Tables), and its rows are no table's rows a
-			// target could hold; joined, the pipeline stopped at its
-			// first row (a sequence's NULL id).
+			// system-versioned table under a pattern that etlq does not
+			// capture: no listing takes one (Source.Tables), and its rows
+			// are no table's rows a target could hold; joined, the
+			// pipeline stopped at its first row (a sequence's NULL id).
 			if typ == "SYSTEM VERSIONED" {
-				r.cfg.log.Warn("table not joined: a system-versioned table, which etlq does not capture (docs/architecture.md, \"What the binlog does not show\")", "table", ref.String(), "type", typ, "position", at.String(), "cause", why)
+				r.cfg.log.Warn("table not joined: a system-versioned table etlq does not capture", "table", ref.String(), "type", typ,
+					"position", at.String(), "cause", why, "reason", versionedError{ref, decl}.Error())
 			} else {
 				r.cfg.log.Info("table not joined: it is no base table etlq captures", "table", ref.String(), "type", typ, "position", at.String(), "cause", why)
 			}

@@ -98,6 +98,15 @@ type table struct {
 	// DDL adds without its own takes ("" in histories written before).
 	Charset   string `json:"charset,omitempty"`
 	Collation string `json:"collation,omitempty"`
+	// Versioned marks a MariaDB system-versioned table whose period
+	// columns are the implicit pair: two TIMESTAMP(6) columns, row_start
+	// and row_end, that every row image carries after Cols (appended by
+	// CREATE … WITH SYSTEM VERSIONING and ADD SYSTEM VERSIONING, kept
+	// last by ADD COLUMN, removed by DROP SYSTEM VERSIONING) and that
+	// information_schema does not list. They are no columns of Cols:
+	// the binlog reader reads row_end to tell current rows from history
+	// (versioned.go).
+	Versioned bool `json:"versioned,omitempty"`
 	// Stale says the schema is not known past a DDL etlq could not apply
 	// (the reason, naming the DDL and its position): rows of the table
 	// are refused unless the binlog's table map describes them.
@@ -295,7 +304,10 @@ func readTableBatch(c *client.Conn, db string, refs []connectors.TableRef, out m
 	}
 	// The tables' default character sets, for columns a later DDL adds
 	// without one (ddl_apply.go).
-	if r, err := c.Execute(`SELECT t.TABLE_NAME, IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(t.TABLE_COLLATION, '')
+	// A system-versioned table's images end with the implicit period pair,
+	// which COLUMNS does not list (table.Versioned); declared period
+	// columns are listed, and such a table is refused (versionedError).
+	if r, err := c.Execute(`SELECT t.TABLE_NAME, IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(t.TABLE_COLLATION, ''), t.TABLE_TYPE
 		FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS c ON c.COLLATION_NAME = t.TABLE_COLLATION
 		WHERE t.TABLE_SCHEMA = ` + quoteString(db) + ` AND t.TABLE_NAME` + in); err == nil {
 		for i := 0; i < r.RowNumber(); i++ {
@@ -304,6 +316,16 @@ func readTableBatch(c *client.Conn, db string, refs []connectors.TableRef, out m
 				cs, _ := r.GetString(i, 1)
 				coll, _ := r.GetString(i, 2)
 				out[ref].Charset, out[ref].Collation = strings.ToLower(cs), strings.ToLower(coll)
+				if typ, _ := r.GetString(i, 3); typ == "SYSTEM VERSIONED" {
+					decl, err := periodDecl(c, ref)
+					if err != nil {
+						return err
+					}
+					if decl != "" {
+						return versionedError{ref, decl}
+					}
+					out[ref].Versioned = true
+				}
 			}
 		}
 	}

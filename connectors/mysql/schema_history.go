@@ -32,6 +32,15 @@ func (r *binlogReader) schemaFromTableMap(e *replication.TableMapEvent, cur *tab
 		pk[int(c)] = i + 1
 	}
 	t := &table{Ref: cur.Ref}
+	if n := len(names); n >= 2 && names[n-2] == "row_start" && names[n-1] == "row_end" &&
+		isPeriodType(e.ColumnType[n-2], e.ColumnMeta[n-2]) && isPeriodType(e.ColumnType[n-1], e.ColumnMeta[n-1]) &&
+		(cur.Versioned || pk[n-1] > 0) {
+		// A system-versioned table's implicit period pair (versioned.go):
+		// the schema knew it, or the server put row_end in the key, as it
+		// does in every key of such a table.
+		t.Versioned = true
+		names = names[:n-2]
+	}
 	for i, name := range names {
 		tp, meta := e.ColumnType[i], e.ColumnMeta[i]
 		if ci := cur.colIndex(name); ci >= 0 && binlogTypeFits(tp, meta, cur.Cols[ci]) {

@@ -522,15 +522,26 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 		return nil, err
 	}
 	defer done()
-	q := "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'"
+	// A system-versioned table is one when its period columns are the
+	// implicit pair (versioned.go): declared ones are in COLUMNS.
+	q := `SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES t WHERE (TABLE_TYPE = 'BASE TABLE'
+		OR TABLE_TYPE = 'SYSTEM VERSIONED' AND NOT EXISTS (SELECT 1 FROM information_schema.COLUMNS c
+			WHERE c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.GENERATION_EXPRESSION IN ('ROW START', 'ROW END')))`
+	// A server whose COLUMNS has no GENERATION_EXPRESSION (MySQL before
+	// 5.7) has no versioned tables either.
+	plain := "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'"
+	var where string
 	if lit, ok := literalPattern(db); ok {
-		q += " AND TABLE_SCHEMA = " + quoteString(lit)
+		where = " AND TABLE_SCHEMA = " + quoteString(lit)
 	} else {
 		// A pattern over databases never reaches the server's own.
-		q += " AND TABLE_SCHEMA NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys', " +
+		where = " AND TABLE_SCHEMA NOT IN ('information_schema', 'mysql', 'performance_schema', 'sys', " +
 			quoteString(strings.SplitN(defaultWatermarkTable, ".", 2)[0]) + ")"
 	}
-	r, err := c.Execute(q + " ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	r, err := c.Execute(q + where + " ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	if err != nil {
+		r, err = c.Execute(plain + where + " ORDER BY TABLE_SCHEMA, TABLE_NAME")
+	}
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("list tables of %q: %v", db, err))
 	}
@@ -573,7 +584,8 @@ func (s *Source) Tables(ctx context.Context, db, pattern string) ([]connectors.T
 // isView says so when a table named exactly is a view: it has no changes
 // in the binary log (its base tables have them), and "no table matches"
 // read as if there were nothing of the name; likewise for a
-// system-versioned table (versionedError). nil otherwise.
+// system-versioned table etlq does not capture (versionedError). nil
+// otherwise.
 func isView(c *client.Conn, db, pattern string) error {
 	dbName, ok1 := literalPattern(db)
 	name, ok2 := literalPattern(pattern)
@@ -589,24 +601,13 @@ func isView(c *client.Conn, db, pattern string) error {
 	case "VIEW":
 		return viewError{connectors.TableRef{DB: dbName, Table: name}}
 	case "SYSTEM VERSIONED":
-		return versionedError{connectors.TableRef{DB: dbName, Table: name}}
+		ref := connectors.TableRef{DB: dbName, Table: name}
+		if decl, err := periodDecl(c, ref); err == nil && decl != "" {
+			return versionedError{ref, decl}
+		}
 	}
 	return nil
 }
-
-// versionedError is isView's error for a system-versioned table
-// (MariaDB's WITH SYSTEM VERSIONING), which etlq does not capture: its
-// DELETE is logged as an UPDATE of the hidden row_end column, and each
-// UPDATE adds a history row of the same key (an INSERT in the binlog);
-// read as a plain table, the target would keep deleted rows and take
-// history rows for live ones. Before, it was "no table matches".
-type versionedError struct{ ref connectors.TableRef }
-
-func (e versionedError) Error() string {
-	return e.ref.String() + " is a system-versioned table (WITH SYSTEM VERSIONING), which etlq does not capture: MariaDB logs its DELETEs as UPDATEs of the hidden row_end column and its old versions as INSERTs of the same key. Capture a table without system versioning (ALTER TABLE … DROP SYSTEM VERSIONING), or a copy that triggers keep"
-}
-
-func (versionedError) NotATable() bool { return true }
 
 // viewError is isView's error; NotATable tells callers that the name is
 // no table (a checkpoint may still know a table of that name).
