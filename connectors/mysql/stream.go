@@ -67,7 +67,7 @@ type tableState struct {
 	// small table not counted (trustEstimate); it becomes the rows read
 	// when the table's snapshot ends.
 	totalEstimated atomic.Bool
-	snapDone            atomic.Bool
+	snapDone       atomic.Bool
 	// gone: the table left the stream (dropped, renamed away); a table
 	// of the same name that comes later is another tableState.
 	gone bool
