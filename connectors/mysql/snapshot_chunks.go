@@ -47,6 +47,9 @@ func (s *snapshotter) plan() {
 			return
 		}
 		s.estimates = tableRowEstimates(c, s.initial)
+		if testHookEstimates != nil {
+			testHookEstimates(s.estimates)
+		}
 		s.mu.Lock()
 		s.planQueries += (len(s.initial) + describeBatch - 1) / describeBatch
 		s.mu.Unlock()
@@ -138,6 +141,10 @@ func (s *snapshotter) dispatch(ch *chunk, last bool) bool {
 		return false
 	}
 }
+
+// testHookEstimates, when set, may change the initial tables' row
+// estimates (a test's stale estimate).
+var testHookEstimates func(map[*tableState]int64)
 
 // smallTable is the estimated row count under which a table's rows are
 // counted exactly for its progress (and, with an integer key, planned as

@@ -220,6 +220,11 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 	if s.closed[ts] && s.emitted[ts] == s.planned[ts] {
 		ts.snap.Done = true
 		ts.snap.Ranges = nil
+		if ts.totalEstimated.Load() {
+			// Planned from its estimate, not counted: the total is the
+			// rows its snapshot read.
+			ts.rowsTotal.Store(ts.rowsDone.Load())
+		}
 		ts.snapDone.Store(true)
 		s.dropSeenLocked(ts)
 		done = true

@@ -234,6 +234,9 @@ func (s *snapshotter) planIntTable(c **client.Conn, ts *tableState, kc *column, 
 	rows := int64(-1)
 	if mc, ok := s.counts[ts]; ok {
 		top, nonEmpty, rows = mc.top, mc.nonEmpty, mc.rows
+		if mc.estimated {
+			ts.totalEstimated.Store(true)
+		}
 	} else if err := s.withConn(c, what, func(c *client.Conn) error {
 		s.notePlanQuery()
 		var err error

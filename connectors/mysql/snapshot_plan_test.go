@@ -467,3 +467,79 @@ func TestManyTablesChunkMarksThrottled(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallTablesPlannedFromEstimates: tables whose estimated rows are far
+// below a chunk (trustEstimate) are planned without any query of their
+// own — no COUNT(*), which walks InnoDB's whole clustered index — each
+// one small chunk; a table larger than its estimate (made stale here) is
+// still read whole, its chunk split at its LIMIT; every table's progress
+// ends at the rows read.
+func TestSmallTablesPlannedFromEstimates(t *testing.T) {
+	const tables, rows, chunkRows, big = 30, 100, 1000, 2500
+	for _, s := range servers(t) {
+		t.Run(s.name, func(t *testing.T) {
+			db := uniqueDB(t, s)
+			var req []connectors.StreamTable
+			for k := 0; k < tables; k++ {
+				n := rows
+				if k == 0 {
+					n = big // more than 2 × chunk_rows: its LIMIT splits it
+				}
+				tbl := fmt.Sprintf("%s.t_%02d", db, k)
+				run(t, s, "CREATE TABLE "+tbl+" (id BIGINT PRIMARY KEY, v INT)",
+					fmt.Sprintf("INSERT INTO %s SELECT seq, seq %% 7 FROM %s.seq_1_to_%d", tbl, db, n))
+				req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: connectors.SnapshotOnly})
+			}
+			testHookEstimates = func(est map[*tableState]int64) {
+				for ts := range est {
+					if ts.ref.Table == "t_00" {
+						est[ts] = 10 // stale: the table has big rows
+					} else if est[ts] > rows {
+						t.Errorf("%s estimated at %d rows, has %d", ts.ref, est[ts], rows)
+					}
+				}
+			}
+			defer func() { testHookEstimates = nil }()
+			src := newSrc(t, s, nil)
+			st, err := src.Open(context.Background(), connectors.StreamRequest{Tables: req,
+				Options: map[string]any{"chunk_rows": int64(chunkRows), "snapshot_parallelism": int64(2)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			got, _ := drain(t, st, 60*time.Second, nil)
+			if want := (tables-1)*rows + big; len(got) != want {
+				t.Fatalf("%d rows, want %d", len(got), want)
+			}
+			seen := map[string]bool{}
+			for _, r := range got {
+				k := r["_table"] + "." + r["id"]
+				if seen[k] {
+					t.Fatalf("row %s read twice", k)
+				}
+				seen[k] = true
+			}
+			for _, p := range st.(*stream).Progress() {
+				want := int64(rows)
+				if p.Ref.Table == "t_00" {
+					want = big
+				}
+				if !p.Done || p.RowsTotal != want || p.RowsDone != want {
+					t.Errorf("%s: progress %d of %d rows (done %v), want %d of %d", p.Ref, p.RowsDone, p.RowsTotal, p.Done, want, want)
+				}
+			}
+			snap := st.(*stream).snap
+			snap.mu.Lock()
+			q, splits := snap.planQueries, snap.splits
+			snap.mu.Unlock()
+			// The estimates' query only.
+			if q != 1 {
+				t.Errorf("the planner sent %d queries for %d tables, want 1 (their estimates)", q, tables)
+			}
+			if splits == 0 {
+				t.Error("the table larger than its estimate was not split at its chunk's LIMIT")
+			}
+			t.Logf("%d tables planned with %d queries, %d splits", tables, q, splits)
+		})
+	}
+}

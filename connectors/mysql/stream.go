@@ -63,7 +63,11 @@ type tableState struct {
 	// progress
 	rowsDone, rowsTotal atomic.Int64
 	estimated           atomic.Bool // rowsTotal was set: a snapshot of the table was planned
-	snapDone            atomic.Bool
+	// totalEstimated: rowsTotal is information_schema's estimate of a
+	// small table not counted (trustEstimate); it becomes the rows read
+	// when the table's snapshot ends.
+	totalEstimated atomic.Bool
+	snapDone       atomic.Bool
 	// gone: the table left the stream (dropped, renamed away); a table
 	// of the same name that comes later is another tableState.
 	gone bool
