@@ -349,12 +349,12 @@ func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, o
 	}
 	var err error
 	if v.src, err = connectors.NewSource(v.decl.Kind, v.decl.Name, v.decl.DSN, v.decl.Options); err != nil {
-		return nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+		return nil, connectors.Named("source", v.decl.Name, err)
 	}
 	v.pos, _ = v.src.(connectors.PositionSource)
 	if v.sink, err = connectors.NewSink(v.sinkD.Kind, v.sinkD.Name, v.sinkD.DSN, v.sinkD.Options); err != nil {
 		v.close()
-		return nil, fmt.Errorf("sink %s: %w", v.sinkD.Name, err)
+		return nil, connectors.Named("sink", v.sinkD.Name, err)
 	}
 	vs, ok := v.sink.(connectors.VerifySink)
 	if !ok {
@@ -454,7 +454,7 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 	}
 	stream, err := v.src.Open(ctx, req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+		return 0, nil, connectors.Named("source", v.decl.Name, err)
 	}
 	defer stream.Close()
 	chunks := 0
@@ -465,7 +465,7 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 			break
 		}
 		if err != nil {
-			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+			return 0, nil, connectors.Named("source", v.decl.Name, err)
 		}
 		if b.Record == nil || b.NumRows() == 0 {
 			b.Release()
@@ -509,7 +509,7 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 	var at []byte
 	if v.pos != nil {
 		if at, err = v.pos.CurrentMark(ctx); err != nil {
-			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+			return 0, nil, connectors.Named("source", v.decl.Name, err)
 		}
 	}
 	return chunks, at, nil
