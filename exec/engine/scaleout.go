@@ -41,6 +41,10 @@ type CaptureOptions struct {
 	// snapshot progress), binary log purge clock and what was published
 	// (Stats.Captures), for the metrics endpoint.
 	Stats *Stats
+	// LogSnapshots: the sources log each snapshot's start and end
+	// (connectors.StreamRequest.LogSnapshots), as Options.LogSnapshots;
+	// etlq capture, which draws no progress display, always sets it.
+	LogSnapshots bool
 }
 
 // Capture publishes every source of the plan that a pipeline reads to the
@@ -96,6 +100,7 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 		defer src.Close()
 		host, _ := os.Hostname()
 		req.Instance = host + ":capture:" + logName(o.Log)
+		req.LogSnapshots = o.LogSnapshots
 		stats := o.Stats
 		if stats == nil {
 			stats = NewStats()
