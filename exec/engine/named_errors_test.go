@@ -7,8 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/clickhouse"
+	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/exec/engine"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
@@ -22,16 +26,17 @@ import (
 // checked first, as etlq's commands do: the engine's own paths.)
 func TestErrorsNameSourceOrSinkOnce(t *testing.T) {
 	t.Parallel()
-	const goodSource = `CREATE SOURCE shopsrc FROM mysql 'mysql://etl:secret@127.0.0.1:1/' WITH (server_id = 7);`
-	const goodSink = `CREATE SINK dwsink INTO clickhouse 'clickhouse://127.0.0.1:1';`
+	useRealConnectorsAs("mysqlreal", "clickhousereal")
+	const goodSource = `CREATE SOURCE shopsrc FROM mysqlreal 'mysql://etl:secret@127.0.0.1:1/' WITH (server_id = 7);`
+	const goodSink = `CREATE SINK dwsink INTO clickhousereal 'clickhouse://127.0.0.1:1';`
 	const pipeline = `
 CREATE PIPELINE orders FROM binlog shopsrc.shopdb.orders TRANSFORM id, status, qty
-  INTO clickhouse dwsink.analytics.orders MODE upsert KEY (id);`
+  INTO clickhousereal dwsink.analytics.orders MODE upsert KEY (id);`
 	for _, c := range []struct {
 		name, decls, named, want string
 	}{
-		{"sink DSN", goodSource + "\nCREATE SINK dwsink INTO clickhouse 'http://127.0.0.1:1';", "dwsink", "the DSN must start with clickhouse://"},
-		{"source option", "CREATE SOURCE shopsrc FROM mysql 'mysql://etl:secret@127.0.0.1:1/' WITH (server_id = 7, ssl_mode = 'preferred', ssl_ca = '/etc/hostname');\n" + goodSink, "shopsrc", "ssl_ca is not used"},
+		{"sink DSN", goodSource + "\nCREATE SINK dwsink INTO clickhousereal 'http://127.0.0.1:1';", "dwsink", "the DSN must start with clickhouse://"},
+		{"source option", "CREATE SOURCE shopsrc FROM mysqlreal 'mysql://etl:secret@127.0.0.1:1/' WITH (server_id = 7, ssl_mode = 'preferred', ssl_ca = '/etc/hostname');\n" + goodSink, "shopsrc", "ssl_ca is not used"},
 	} {
 		f, err := lang.ParseFile("test.etl", []byte(c.decls+pipeline))
 		if err != nil {
@@ -64,4 +69,25 @@ CREATE PIPELINE orders FROM binlog shopsrc.shopdb.orders TRANSFORM id, status, q
 			}
 		}
 	}
+}
+
+var realOnce sync.Once
+
+// useRealConnectorsAs registers the mysql source and the clickhouse sink
+// under kinds of their own: the verify tests make the registry's mysql
+// and clickhouse kinds return their fakes (useVerifyConnectors).
+func useRealConnectorsAs(src, snk string) {
+	realOnce.Do(func() {
+		srcSpec, _ := connectors.SourceSpec("mysql")
+		ss := *srcSpec
+		ss.Kind = src
+		connectors.RegisterSource(ss, func(name, dsn string, opts map[string]any) (connectors.Source, error) {
+			return mysql.NewSource(name, dsn, opts)
+		})
+		ks := clickhouse.Spec
+		ks.Kind = snk
+		connectors.RegisterSink(ks, func(name, dsn string, opts map[string]any) (connectors.Sink, error) {
+			return clickhouse.NewSink(name, dsn, opts)
+		})
+	})
 }
