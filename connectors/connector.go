@@ -936,7 +936,13 @@ func NewSource(kind, name, dsn string, opts map[string]any) (Source, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown source kind %q", kind)
 	}
-	return r.make(name, dsn, opts)
+	s, err := r.make(name, dsn, opts)
+	if err != nil {
+		// nil, not a connector's typed nil (*clickhouse.Sink)(nil) that a
+		// caller's "if s != nil { s.Close() }" would call
+		return nil, err
+	}
+	return s, nil
 }
 
 // NewSink makes a sink of a registered kind.
@@ -947,7 +953,13 @@ func NewSink(kind, name, dsn string, opts map[string]any) (Sink, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown sink kind %q", kind)
 	}
-	return r.make(name, dsn, opts)
+	s, err := r.make(name, dsn, opts)
+	if err != nil {
+		// nil, not a connector's typed nil (*clickhouse.Sink)(nil) that a
+		// caller's "if s != nil { s.Close() }" would call
+		return nil, err
+	}
+	return s, nil
 }
 
 // BeforeOf returns the before.* values of table ref's updates the

@@ -52,7 +52,10 @@ func (c *captureCmd) Run(ctx context.Context) error {
 		log.Info("serving metrics", "addr", c.MetricsAddr, "path", "/metrics")
 	}
 	return engine.Capture(ctx, plan, engine.CaptureOptions{Log: c.Log, Once: c.Once, Partitions: c.Partitions,
-		MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Logger: log, Stats: stats})
+		MaxBytes: int64(c.MaxBytes), MaxAge: c.MaxAge, Logger: log, Stats: stats,
+		// No progress display: the snapshot's start and end are logged,
+		// as apply's without a terminal.
+		LogSnapshots: true})
 }
 
 var (

@@ -28,7 +28,7 @@
 // sends it again in halves (down to single rows), and that under
 // on_error = 'skip' or 'dead_letter' (connectors.RowRefuser) a request
 // of several rows refused with 400, 409 or 422 is sent again in halves,
-// a refused half in halves again (at most maxBisectRequests more requests
+// a refused half in halves again (at most bisect_max more requests
 // a batch), and the rows the endpoint refuses alone go to the runtime's
 // handler while the stream goes on (http_refused.go). After a failure
 // every later batch fails too, unsent.
@@ -64,6 +64,9 @@ const (
 	// RetryWarnings is how many retries of a request are logged at WARN;
 	// the later ones, an outage that lasts, at ERROR.
 	RetryWarnings = 10
+	// DefaultBisectMax is bisect_max's default: it finds 3 refused rows
+	// in a batch of 1,000, 4 in one of 256.
+	DefaultBisectMax = 64
 	// maxRetryAfter caps a server's Retry-After.
 	maxRetryAfter = 10 * time.Minute
 )
@@ -76,6 +79,8 @@ var options = append([]connectors.Option{
 	{Name: "body", Type: connectors.OptString, Default: "array", Enum: []string{"array", "ndjson"},
 		Doc: "JSON formats: one JSON array per request, or newline-delimited messages"},
 	{Name: "retry_max", Type: connectors.OptInt, Doc: "retries of a request before the batch fails, which stops the run (nothing is lost: the next apply sends it again from the checkpoint); unset, an endpoint that is down or answers 408, 429 or 5xx is retried for as long as it takes, every retry_backoff_max at most, each retry logged (WARN, ERROR after the 10th) and counted in etlq_sink_write_retries_total, while the pipeline's lag grows"},
+	{Name: "bisect_max", Type: connectors.OptInt, Default: int64(DefaultBisectMax), Min: 0, Max: 1 << 20,
+		Doc: "under on_error = 'skip' or 'dead_letter', the most requests a batch sends again to find the rows of a request the endpoint refused (400, 409, 422) that it refuses alone (sent again in halves, a refused half in halves again; k refused rows among N take at most 2·k·⌈log2 N⌉); past it a refused request's rows are set aside together, good rows among them, their reason saying so, and a WARN at the batch's end counts them (rows_not_refused_alone); 0 sends nothing again"},
 	{Name: "retry_backoff", Type: connectors.OptDuration, Default: "200ms", Doc: "first retry delay; doubles each retry"},
 	{Name: "retry_backoff_max", Type: connectors.OptDuration, Default: "30s", Doc: "longest retry delay"},
 }, securityOptions...)
@@ -90,8 +95,8 @@ var Spec = connectors.Spec{
 		"without its body) or any other status. A request of several rows refused with 413 is sent again in halves, down to single rows. " +
 		"The rows of a request refused with 400, 409, 413 (a single row) or 422 follow the pipeline's on_error: under 'skip' and 'dead_letter' a request of several rows " +
 		"refused with 400, 409 or 422 is first sent again in halves, a refused half in halves again, so that only the rows the endpoint refuses alone " +
-		"are set aside and the others reach it once, in order (at most 64 more requests a batch: past that, a refused request's rows are set aside " +
-		"together, their reason saying so); 'skip' drops and counts them " +
+		"are set aside and the others reach it once, in order (at most bisect_max more requests a batch, 64 by default: past that, a refused request's rows are set aside " +
+		"together, their reason saying so, and a WARN at the batch's end counts them); 'skip' drops and counts them " +
 		"(a WARN names the status and how many), 'dead_letter' keeps them as dead letters whose reason is the status and the endpoint's answer " +
 		"(its first 512 bytes), and the stream goes on; under 'fail' (the default), and for any other 4xx (401, 403, 404, 415, …: the endpoint " +
 		"or the pipeline's URL, credentials or FORMAT is wrong, every row would be refused) whatever on_error says, the refusal is the pipeline's " +
@@ -128,6 +133,7 @@ type config struct {
 	batchRows       int
 	ndjson          bool
 	retryMax        int // -1: no limit (retry_max not given)
+	bisectMax       int // bisect_max
 	retryBackoff    time.Duration
 	retryBackoffMax time.Duration
 	security
@@ -186,6 +192,7 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 	c.ndjson = opts.String("body") == "ndjson"
 	c.timeout = opts.Duration("timeout")
 	c.batchRows, c.retryMax = int(opts.Int("batch_rows")), int(opts.Int("retry_max"))
+	c.bisectMax = int(opts.Int("bisect_max"))
 	c.retryBackoff, c.retryBackoffMax = opts.Duration("retry_backoff"), opts.Duration("retry_backoff_max")
 	if c.batchRows < 0 || c.retryMax < 0 {
 		return nil, errors.New("options \"batch_rows\" and \"retry_max\" cannot be negative")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/bits"
 	nethttp "net/http"
 	"slices"
@@ -264,4 +265,86 @@ func TestRefusedBisectCapped(t *testing.T) {
 		t.Errorf("%d rows refused alone, %d handed whole past the cap, %d taken: want some of each", alone, whole, len(ep.taken))
 	}
 	t.Logf("%d requests; %d rows taken, %d refused alone, %d handed whole", ep.requests, len(ep.taken), alone, whole)
+}
+
+// bisect_max sets the requests a batch may send again to find its refused
+// rows (default 64; 0: none, a refused request's rows set aside together),
+// and a batch that reaches it logs, at WARN, how many of its rows were set
+// aside (on_error) without the endpoint refusing them alone: good rows may
+// be among them. A bisect_max large enough finds every refused row alone
+// and logs no such line. Before, the cap was a constant 64 and the line,
+// logged at the first capped request, said nothing of the rows.
+func TestRefusedBisectMaxOption(t *testing.T) {
+	const n = 300
+	for _, tc := range []struct {
+		name     string
+		max      any // bisect_max (nil: the default)
+		cap      int
+		complete bool // every refused row found alone
+	}{
+		{"default", nil, 64, false},
+		{"8", int64(8), 8, false},
+		{"none", int64(0), 0, false},
+		{"enough", int64(4096), 4096, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logged bytes.Buffer
+			var mu sync.Mutex
+			prev := slog.Default()
+			slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil)))
+			t.Cleanup(func() { slog.SetDefault(prev) })
+			ep := &marking{t: t, marked: map[int]bool{}, status: nethttp.StatusUnprocessableEntity}
+			for id := 3; id <= n; id += 3 {
+				ep.marked[id] = true
+			}
+			opts := map[string]any{}
+			if tc.max != nil {
+				opts["bisect_max"] = tc.max
+			}
+			h := open(t, &recorder{}, connectors.Target{Options: opts})
+			h.srv.Config.Handler = ep
+			rf := &refusals{}
+			h.w.(connectors.RowRefuser).OnRefused(rf.handle)
+			if err := wait(t, h.write(seq(1, n)...)); err != nil {
+				t.Fatal(err)
+			}
+			ep.mu.Lock()
+			requests, taken := ep.requests, slices.Clone(ep.taken)
+			ep.mu.Unlock()
+			if requests > 1+tc.cap {
+				t.Errorf("%d requests, want at most 1 + %d", requests, tc.cap)
+			}
+			all := append(slices.Clone(taken), rf.ids...)
+			slices.Sort(all)
+			if !slices.Equal(all, seq(1, n)) {
+				t.Fatalf("taken %v and handed %v: want each row in exactly one", taken, rf.ids)
+			}
+			unproven := 0
+			for _, r := range rf.reasons {
+				if strings.Contains(r, "not sent again") {
+					unproven++
+					if !strings.Contains(r, "bisect_max") {
+						t.Errorf("reason %q does not name bisect_max", r)
+					}
+				}
+			}
+			mu.Lock()
+			out := logged.String()
+			mu.Unlock()
+			if tc.complete {
+				if unproven != 0 || len(rf.ids) != n/3 || strings.Contains(out, "without being refused alone") {
+					t.Errorf("bisect_max %v: %d rows handed (%d not refused alone), want the %d refused alone and no WARN:\n%s", tc.max, len(rf.ids), unproven, n/3, out)
+				}
+				return
+			}
+			want := fmt.Sprintf("rows_not_refused_alone=%d ", unproven)
+			if unproven == 0 || !strings.Contains(out, "level=WARN") || !strings.Contains(out, "without being refused alone") ||
+				!strings.Contains(out, want) || !strings.Contains(out, fmt.Sprintf("bisect_max=%d", tc.cap)) {
+				t.Errorf("want a WARN with %s and bisect_max=%d (%d rows not refused alone):\n%s", want, tc.cap, unproven, out)
+			}
+			if tc.cap == 0 && (requests != 1 || unproven != n) {
+				t.Errorf("bisect_max = 0: %d requests and %d rows set aside together, want 1 and %d", requests, unproven, n)
+			}
+		})
+	}
 }

@@ -59,21 +59,15 @@ func (w *writer) OnRefused(handle func(ctx context.Context, b *exec.Batch, errs 
 	w.onRefused = handle
 }
 
-// maxBisectRequests caps the requests a batch (or the batches that
-// shared a request) may send again to find the rows of a refused request
-// (bisect): each split of a refused request sends its two halves. Finding
-// k refused rows among N takes at most 2·k·⌈log2 N⌉ of them: 64 finds 3
-// rows in a batch of 1,000, 4 in one of 256. Past the cap, what is still
-// refused is handed over whole, its reason saying so.
-const maxBisectRequests = 64
-
 // delivery is the state of sending one job's requests (one batch's, or
 // the batches' that shared a request): the rows refused so far, handed
 // over once every request is done, and the requests bisect sent.
 type delivery struct {
 	refused []refusal
-	extra   int  // requests bisect sent (maxBisectRequests)
-	capped  bool // bisect stopped at maxBisectRequests (logged once)
+	extra   int // requests bisect sent (bisect_max caps them)
+	// unproven counts the rows set aside together past bisect_max: the
+	// endpoint refused their request, not each of them alone.
+	unproven int
 }
 
 // refusal is rows the endpoint refused: chunks, views of their batches,
@@ -128,15 +122,11 @@ func (w *writer) sendSplit(r request, d *delivery, depth int) error {
 		d.refused = append(d.refused, refusal{chunks: r.chunks, rows: 1, reason: "the endpoint refused the row: " + re.reason, err: re})
 		return nil
 	}
-	if d.extra+2 > maxBisectRequests {
-		if !d.capped {
-			d.capped = true
-			slog.Warn("http: the endpoint refused more requests than bisecting a batch may send again to find the rows it refuses; the rest of what it refuses is set aside (on_error) request by request", "pipeline", w.pipeline,
-				"sent_again", d.extra, "rows", r.rows, "status", re.status)
-		}
+	if d.extra+2 > w.c.bisectMax {
+		d.unproven += r.rows
 		d.refused = append(d.refused, refusal{chunks: r.chunks, rows: r.rows, err: re, reason: fmt.Sprintf(
 			"the endpoint refused the request of this row and %d others: %s (not sent again in smaller requests to find the rows it refuses: "+
-				"the batch had already sent %d requests again for that, the most it may)", r.rows-1, re.reason, d.extra)})
+				"the batch had already sent %d requests again for that, and bisect_max = %d)", r.rows-1, re.reason, d.extra, w.c.bisectMax)})
 		return nil
 	}
 	halves, serr := w.split(r)
@@ -191,6 +181,16 @@ func (w *writer) split(r request) ([]request, error) {
 // are all done: a job that fails later is sent again whole by the next
 // run, which must not find its refused rows dead-lettered already.
 func (w *writer) refuse(d *delivery) error {
+	if d.unproven > 0 {
+		alone := 0
+		for _, r := range d.refused {
+			if r.rows == 1 && !strings.HasPrefix(r.reason, "the endpoint refused the request of") {
+				alone++
+			}
+		}
+		slog.Warn("http: bisect_max reached: rows of refused requests were set aside (on_error) without being refused alone, good rows may be among them; raise bisect_max to find the refused rows alone", "pipeline", w.pipeline,
+			"rows_not_refused_alone", d.unproven, "rows_refused_alone", alone, "sent_again", d.extra, "bisect_max", w.c.bisectMax)
+	}
 	type row struct {
 		chunk *exec.Batch
 		r     *refusal

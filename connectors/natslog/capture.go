@@ -86,7 +86,7 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 	}
 	stream, err := src.Open(ctx, req)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", source, err)
+		return connectors.Named("source", source, err)
 	}
 	defer stream.Close()
 	if o.Opened != nil {
@@ -131,7 +131,7 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
-			return fmt.Errorf("source %s: %w", source, err)
+			return connectors.Named("source", source, err)
 		}
 		err = c.publish(ctx, b)
 		b.Release()

@@ -151,7 +151,7 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 		}
 		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
-			return res, fmt.Errorf("sink %s: %w", d.Name, err)
+			return res, connectors.Named("sink", d.Name, err)
 		}
 		opts.sinks[d.Name] = s
 	}

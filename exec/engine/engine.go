@@ -114,7 +114,7 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 		}
 		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
-			return fmt.Errorf("sink %s: %w", d.Name, err)
+			return connectors.Named("sink", d.Name, err)
 		}
 		sinks[d.Name] = s
 	}
@@ -207,7 +207,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	src := r.opts.Sources[r.decl.Name]
 	if src == nil {
 		if src, err = connectors.NewSource(r.decl.Kind, r.decl.Name, r.decl.DSN, r.decl.Options); err != nil {
-			return fmt.Errorf("source %s: %w", r.decl.Name, err)
+			return connectors.Named("source", r.decl.Name, err)
 		}
 	}
 	defer src.Close()
@@ -285,7 +285,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	}
 	stream, err := src.Open(ctx, req)
 	if err != nil {
-		return fmt.Errorf("source %s: %w", r.decl.Name, err)
+		return connectors.Named("source", r.decl.Name, err)
 	}
 	if f, ok := stream.(connectors.SnapshotFloorer); ok {
 		r.snapFloor = f.SnapshotFloor()
@@ -692,7 +692,7 @@ func (r *sourceRun) loop(ctx context.Context, stream connectors.Stream) error {
 			if ctx.Err() != nil {
 				return context.Cause(ctx)
 			}
-			return fmt.Errorf("source %s: %w", r.decl.Name, err)
+			return connectors.Named("source", r.decl.Name, err)
 		}
 		if err := r.dispatch(ctx, it.b); err != nil {
 			return err

@@ -149,7 +149,7 @@ func rejoin(ctx context.Context, src *planner.SourceDecl, pipes []*planner.Pipel
 	}
 	s, err := connectors.NewSource(src.Kind, src.Name, src.DSN, src.Options)
 	if err != nil {
-		return nil, nil, fmt.Errorf("source %s: %w", src.Name, err)
+		return nil, nil, connectors.Named("source", src.Name, err)
 	}
 	defer s.Close()
 	j, ok := s.(connectors.MarkJoiner)

@@ -41,6 +41,10 @@ type CaptureOptions struct {
 	// snapshot progress), binary log purge clock and what was published
 	// (Stats.Captures), for the metrics endpoint.
 	Stats *Stats
+	// LogSnapshots: the sources log each snapshot's start and end
+	// (connectors.StreamRequest.LogSnapshots), as Options.LogSnapshots;
+	// etlq capture, which draws no progress display, always sets it.
+	LogSnapshots bool
 }
 
 // Capture publishes every source of the plan that a pipeline reads to the
@@ -91,11 +95,12 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 		}()
 		src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
-			return fmt.Errorf("source %s: %w", d.Name, err)
+			return connectors.Named("source", d.Name, err)
 		}
 		defer src.Close()
 		host, _ := os.Hostname()
 		req.Instance = host + ":capture:" + logName(o.Log)
+		req.LogSnapshots = o.LogSnapshots
 		stats := o.Stats
 		if stats == nil {
 			stats = NewStats()
@@ -565,7 +570,7 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 		for _, d := range plan.Sources {
 			inner, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 			if err != nil {
-				return fmt.Errorf("source %s: %w", d.Name, err)
+				return connectors.Named("source", d.Name, err)
 			}
 			wo := natslog.WorkerOptions{Group: w.Group, Lease: w.Lease, Log: opts.Log.With("worker", i), Pipelines: digests[d.Name]}
 			if wo.Pipelines == nil {
@@ -683,7 +688,7 @@ func DropLog(plan *planner.Plan, url, group string) (string, error) {
 			// server does not have): the buckets go, a capture makes a
 			// new stream.
 			if err := lg.DeleteSource(d.Name); err != nil {
-				return b.String(), fmt.Errorf("source %s: %w", d.Name, err)
+				return b.String(), connectors.Named("source", d.Name, err)
 			}
 			fmt.Fprintf(&b, "source %s: no stream on the server; the log's buckets (leases, floors, resnapshot requests, schemas) deleted\n", d.Name)
 			continue
@@ -695,7 +700,7 @@ func DropLog(plan *planner.Plan, url, group string) (string, error) {
 			return b.String(), fmt.Errorf("source %s: %d live worker(s) of group %s read stream %s: stop them first", d.Name, len(st.Workers), group, st.Stream)
 		}
 		if err := lg.DeleteSource(d.Name); err != nil {
-			return b.String(), fmt.Errorf("source %s: %w", d.Name, err)
+			return b.String(), connectors.Named("source", d.Name, err)
 		}
 		fmt.Fprintf(&b, "source %s: stream %s (%d messages, %d bytes) and its leases deleted\n", d.Name, st.Stream, st.Messages, st.Bytes)
 	}

@@ -69,6 +69,10 @@ type VerifyDiff struct {
 	Key    string `json:"key"`
 	Source string `json:"source,omitempty"`
 	Target string `json:"target,omitempty"`
+	// Cause, when known, is why the key differs: its target row's
+	// _version is above every version the pipeline's stream has given
+	// (VerifyResult.VersionAhead).
+	Cause string `json:"cause,omitempty"`
 }
 
 // VerifyDuplicate is a key text more than one source row has, and how many.
@@ -95,6 +99,14 @@ type VerifyResult struct {
 	Missing int `json:"missing"`
 	Extra   int `json:"extra"`
 	Changed int `json:"changed"`
+	// VersionAhead counts, of the differing keys the target holds, those
+	// whose row there has a _version at or above StreamVersion, the next
+	// version the pipeline's stream assigns as its checkpoint holds it: a
+	// row etlq did not write (by hand, say), which outranks the running
+	// apply's later changes of the key. --repair leaves them (RepairSkipped
+	// says what to do).
+	VersionAhead  int    `json:"version_ahead,omitempty"`
+	StreamVersion uint64 `json:"stream_version,omitempty"`
 	// Rechecked is the number of keys the full pass found suspect and the
 	// re-checks read again (differences and lag alike).
 	Rechecked int          `json:"rechecked"`
@@ -330,6 +342,61 @@ type verifier struct {
 	// applyStopped: a wait for the checkpoint found no apply running
 	// (waitApplied).
 	applyStopped bool
+	// ahead are the differing keys of the last check whose target row's
+	// _version is above the stream's counter (aheadOfStream), by key text.
+	ahead map[string]uint64
+}
+
+// streamCounter returns the next _version the pipeline's stream assigns
+// as its checkpoint in the state directory holds it (the source's: every
+// row the stream gave a version had a smaller one when it was taken),
+// false when that cannot be told (no state directory or checkpoint, a
+// scale-out log's workers, a mark without a counter).
+func (v *verifier) streamCounter() (uint64, bool) {
+	if v.opts.LogURL != "" || v.opts.StateDir == "" {
+		return 0, false
+	}
+	st, err := (&Store{Dir: v.opts.StateDir}).Load(v.decl.Name)
+	if err != nil || st == nil || WorkerMark(st.Mark) {
+		return 0, false
+	}
+	var m struct {
+		Version uint64 `json:"version"`
+	}
+	if json.Unmarshal(st.Mark, &m) != nil || m.Version == 0 {
+		return 0, false
+	}
+	return m.Version, true
+}
+
+// aheadOfStream returns, of the differing keys the target holds, those
+// whose row there has a _version at or above the stream's counter as its
+// checkpoint holds it (read after the target's versions): a row the
+// pipeline's stream did not write — written by hand, or by another
+// process — that outranks every change the running apply writes of that
+// key. It also returns the counter (0: cannot be told).
+func (v *verifier) aheadOfStream(ctx context.Context, keys map[string]bool) (map[string]uint64, uint64, error) {
+	if len(keys) == 0 {
+		return nil, 0, nil
+	}
+	if _, ok := v.streamCounter(); !ok {
+		return nil, 0, nil
+	}
+	vers, err := v.vt.Versions(ctx, keys)
+	if err != nil {
+		return nil, 0, err
+	}
+	c, ok := v.streamCounter() // after the versions: it only grows
+	if !ok {
+		return nil, 0, nil
+	}
+	ahead := map[string]uint64{}
+	for k, ver := range vers {
+		if ver >= c {
+			ahead[k] = ver
+		}
+	}
+	return ahead, c, nil
 }
 
 func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*verifier, error) {
@@ -349,12 +416,12 @@ func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, o
 	}
 	var err error
 	if v.src, err = connectors.NewSource(v.decl.Kind, v.decl.Name, v.decl.DSN, v.decl.Options); err != nil {
-		return nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+		return nil, connectors.Named("source", v.decl.Name, err)
 	}
 	v.pos, _ = v.src.(connectors.PositionSource)
 	if v.sink, err = connectors.NewSink(v.sinkD.Kind, v.sinkD.Name, v.sinkD.DSN, v.sinkD.Options); err != nil {
 		v.close()
-		return nil, fmt.Errorf("sink %s: %w", v.sinkD.Name, err)
+		return nil, connectors.Named("sink", v.sinkD.Name, err)
 	}
 	vs, ok := v.sink.(connectors.VerifySink)
 	if !ok {
@@ -454,7 +521,7 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 	}
 	stream, err := v.src.Open(ctx, req)
 	if err != nil {
-		return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+		return 0, nil, connectors.Named("source", v.decl.Name, err)
 	}
 	defer stream.Close()
 	chunks := 0
@@ -465,7 +532,7 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 			break
 		}
 		if err != nil {
-			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+			return 0, nil, connectors.Named("source", v.decl.Name, err)
 		}
 		if b.Record == nil || b.NumRows() == 0 {
 			b.Release()
@@ -509,7 +576,7 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 	var at []byte
 	if v.pos != nil {
 		if at, err = v.pos.CurrentMark(ctx); err != nil {
-			return 0, nil, fmt.Errorf("source %s: %w", v.decl.Name, err)
+			return 0, nil, connectors.Named("source", v.decl.Name, err)
 		}
 	}
 	return chunks, at, nil

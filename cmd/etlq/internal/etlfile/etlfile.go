@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -219,12 +218,7 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad
 	}
 	for _, d := range plan.Sources {
 		// The source's errors may name it already ("source \"s\": …").
-		named := func(err error) string {
-			if strings.Contains(err.Error(), strconv.Quote(d.Name)) {
-				return err.Error()
-			}
-			return "source " + d.Name + ": " + err.Error()
-		}
+		named := func(err error) string { return connectors.Named("source", d.Name, err).Error() }
 		if cat == nil {
 			s, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
 			if err != nil {
@@ -240,6 +234,8 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad
 			bad.BadSources[d.Name] = true
 			if pos, end, opt := where(err, d.DSNPos, d.DSNEnd, d.OptionAt); opt {
 				at(pos, end, "%s", named(err))
+			} else if connectors.Names(err, "source", d.Name) {
+				at(pos, end, "%v (%s)", err, d.Redacted)
 			} else {
 				at(pos, end, "source %s (%s): %v", d.Name, d.Redacted, err)
 			}
@@ -250,12 +246,7 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad
 			continue
 		}
 		// The sink's errors name it already ("clickhouse sink \"dw\": …").
-		named := func(err error) string {
-			if strings.Contains(err.Error(), strconv.Quote(d.Name)) {
-				return err.Error()
-			}
-			return "sink " + d.Name + ": " + err.Error()
-		}
+		named := func(err error) string { return connectors.Named("sink", d.Name, err).Error() }
 		s, err := connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 		if err != nil {
 			bad.BadSinks[d.Name] = true
@@ -635,7 +626,7 @@ func ForEachTarget(ctx context.Context, plan *planner.Plan, fn func(*planner.Pip
 					var err error
 					s, err = connectors.NewSink(d.Kind, d.Name, d.DSN, d.Options)
 					if err != nil {
-						return fmt.Errorf("sink %s: %w", d.Name, err)
+						return connectors.Named("sink", d.Name, err)
 					}
 					sinks[p.Sink] = s
 				}

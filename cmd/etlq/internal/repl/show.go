@@ -187,7 +187,7 @@ func listDatabases(ctx context.Context, d *planner.SourceDecl) ([]string, error)
 	}
 	dbs, err := l.Databases(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", d.Name, err)
+		return nil, connectors.Named("source", d.Name, err)
 	}
 	return dbs, nil
 }
@@ -215,7 +215,7 @@ func (r *repl) showTables(ctx context.Context, text string, s *lang.Show, patter
 	for _, db := range dbs {
 		refs, err := r.cat.Tables(ctx, d, db, pattern)
 		if err != nil {
-			return fmt.Errorf("source %s: %w", d.Name, err)
+			return connectors.Named("source", d.Name, err)
 		}
 		for _, ref := range refs {
 			if len(from) > 0 {
@@ -269,7 +269,7 @@ func (r *repl) describe(ctx context.Context, text string, st *lang.Describe) err
 		if e := r.missingTable(ctx, text, st.Table, d, ref); e != nil {
 			return e
 		}
-		return fmt.Errorf("source %s: %w", d.Name, err)
+		return connectors.Named("source", d.Name, err)
 	}
 	rows := make([][]string, 0, len(ts.Fields))
 	for _, f := range ts.Fields {
