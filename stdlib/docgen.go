@@ -155,6 +155,12 @@ compare under it, as MySQL does:
   its character set; utf8mb4 wins over utf8mb3 over latin1 over ascii; otherwise (two different
   ` + "`_ci`" + ` collations) it is the error MySQL gives, "illegal mix of collations", with the place in the
   file: add ` + "`COLLATE`" + ` to one side. Two explicit collations that differ are that error too.
+- A latin1 or ascii collation cannot take text of a wider character set, as in MySQL ("COLLATION
+  'latin1_bin' is not valid for CHARACTER SET 'utf8mb4'", an error of check): ` + "`s COLLATE latin1_german2_ci`" + `
+  over a utf8mb4 column, or over text computed from one, would weigh every character latin1 lacks as
+  ` + "`?`" + `, so that ` + "`'🍕' COLLATE latin1_bin = '😀'`" + ` were TRUE. A latin1 column, and a literal whose
+  characters the character set holds (` + "`'Straße' COLLATE latin1_german2_ci`" + `), take it; a latin1
+  column under a utf8mb4 collation is fine too (MySQL refuses that as well).
 - Text from no column — literals, ` + "`_op`" + `, ` + "`_table`" + `, md5(), hex(), date_format(), json_value(), a
   number turned into text — has the collation ` + "`utf8mb4_nopad_bin`" + `: byte for byte, trailing spaces
   counting. String functions (lower, upper, substr, concat, trim, replace, lpad, …, greatest, least)
