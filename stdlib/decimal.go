@@ -230,6 +230,26 @@ func decDiv(a, b decimal256.Num, e int32) (decimal256.Num, bool) {
 	return decFromBig(q)
 }
 
+// DecDivTrunc returns a * 10^e / b cut toward zero; b must not be 0.
+func DecDivTrunc(a, b decimal256.Num, e int32) (decimal256.Num, bool) {
+	if e >= 80 {
+		return decimal256.Num{}, false
+	}
+	na := a.BigInt()
+	na.Mul(na, pow10big[e])
+	return decFromBig(na.Quo(na, b.BigInt()))
+}
+
+// DecDivCuts reports whether MySQL's (and MariaDB's) division of a DECIMAL
+// of scale s1 by one of scale s2, to the result scale s, cuts the quotient
+// instead of rounding it: strings/decimal.c computes ROUND_UP(s1+s2+4)
+// groups of 9 digits and rounds that to s, so when those digits are
+// exactly s (s2 = 0 and s1 = 5, 14 or 23) there is nothing left to round
+// (2.00000 / 3 is 0.666666666).
+func DecDivCuts(s1, s2, s int32) bool {
+	return (s1+s2+4+8)/9*9 == s
+}
+
 // DecString formats an unscaled decimal with its scale as MySQL does:
 // "-12.30", "0.05".
 func DecString(x decimal256.Num, scale int32) string {

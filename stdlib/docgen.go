@@ -71,7 +71,9 @@ value computed row by row is a row error.
   naming the row, the column and the text, handled by on_error — never a silent 0.
 - DECIMAL results follow MySQL: ` + "`+ -`" + ` keep the larger scale (precision max(p−s)+scale+1);
   ` + "`*`" + ` adds the scales (≤ 30) and precisions; ` + "`/`" + ` gives scale s1+4 (≤ 30), rounded half away
-  from zero; precision is capped at 65 and a value that does not fit is a row error.
+  from zero — but cut toward zero, as MySQL and MariaDB cut it, when s1+4 is 9, 18 or 27 and the divisor's
+  scale is 0 (` + "`2.00000 / 3`" + ` is 0.666666666: their division keeps whole groups of 9 digits and rounds
+  those, and there are none left to round); precision is capped at 65 and a value that does not fit is a row error.
   An integer joins decimal arithmetic as DECIMAL(3,0) (INT8), (5,0), (10,0), (19,0), (20,0) (UINT64).
 - Division, ` + "`DIV`" + ` or modulo by zero gives NULL.
 - Unary ` + "`-`" + ` of an integer is INT64, as MySQL's BIGINT: ` + "`-9223372036854775808`" + ` is the smallest INT64, ` + "`-u`" + ` of
