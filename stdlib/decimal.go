@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
@@ -385,15 +386,17 @@ func allDigits(s string) bool {
 	return true
 }
 
-// DecToFloat converts an unscaled decimal to float64.
+// DecToFloat converts an unscaled decimal to the float64 nearest its
+// value, as MySQL's decimal2double (strtod of the text) does. An unscaled
+// value within ±2^53 and a power of ten up to 1e22 are exact float64s, so
+// one division rounds once; other values are read from their text (an
+// integer beyond 2^53 made a float64 and then divided rounded twice:
+// 1599812690727.238000 became 1599812690727.2378).
 func DecToFloat(x decimal256.Num, scale int32) float64 {
-	if v, ok := decSmall(x); ok {
-		if scale < int32(len(pow10f)) {
-			return float64(v) / pow10f[scale]
-		}
+	if v, ok := decSmall(x); ok && v >= -1<<53 && v <= 1<<53 && scale <= 22 {
+		return float64(v) / pow10f[scale]
 	}
-	f, _ := new(big.Float).SetPrec(128).Quo(new(big.Float).SetInt(x.BigInt()),
-		new(big.Float).SetInt(pow10big[min(scale, 79)])).Float64()
+	f, _ := strconv.ParseFloat(DecString(x, scale), 64) // 65 digits at most: always in range
 	return f
 }
 

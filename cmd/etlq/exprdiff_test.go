@@ -386,6 +386,10 @@ var exprCases = []exprCase{
 	{e: "CAST(d AS DECIMAL(20,5)) / 6"}, {e: "CAST(d AS DECIMAL(30,14)) / 6"}, {e: "CAST(d AS DECIMAL(40,23)) / -6"},
 	{e: "d * 0.001 / 6"}, {e: "2.00000 / 3"}, {e: "-2.00000 / 3"}, {e: "CAST(d AS DECIMAL(20,5)) / CAST(6 AS DECIMAL(3,1))"},
 	{e: "CAST(d AS DECIMAL(20,4)) / 6"}, {e: "CAST(d AS DECIMAL(20,6)) / 6"}, {e: "CAST(d AS DECIMAL(20,5)) / i"},
+	// A DECIMAL whose unscaled value is beyond 2^53 becomes the nearest
+	// double, as MariaDB's (it was divided as a double, rounding twice).
+	{e: "CAST(d + 1599812690727.238000 AS FLOAT64)", my: "CAST(d + 1599812690727.238000 AS DOUBLE)"},
+	{e: "d + 1599812690727.238000 + f / 1e6"}, {e: "CAST(d * 123.4567 AS FLOAT64)", my: "CAST(d * 123.4567 AS DOUBLE)"},
 	{e: "d % -0.3"}, {e: "i + 0.5"}, {e: "i * 1.5"}, {e: "d + f"}, {e: "f * 2"}, {e: "f / 4"}, {e: "f + i"}, {e: "f / 0"},
 	{e: "f % 2"}, {e: "1e2 + i"}, {e: "2 * 3 + 4 % 3"}, {e: "(1 + 2) * 3"}, {e: "1 + 2 * 3"}, {e: "10 - 2 - 3"},
 	// % of negatives and zero: the dividend's sign, NULL for % 0, and a
