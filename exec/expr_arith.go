@@ -493,6 +493,11 @@ func (e *arithExpr) uintKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32, n i
 func (e *arithExpr) decKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32, n int, out *stdlib.Vector) {
 	s1, s2 := a.Type.Scale, b.Type.Scale
 	t := e.t
+	// A quotient MySQL cuts rather than rounds (stdlib.DecDivCuts).
+	div := stdlib.DecDiv
+	if e.op == '/' && stdlib.DecDivCuts(s1, s2, t.Scale) {
+		div = stdlib.DecDivTrunc
+	}
 	each(sel, n, func(i int) {
 		if out.IsNull(i) {
 			return
@@ -521,7 +526,7 @@ func (e *arithExpr) decKernel(c *evalCtx, a, b *stdlib.Vector, sel []int32, n in
 				out.SetNull(i, n)
 				return
 			}
-			r, ok = stdlib.DecDiv(x, y, t.Scale-s1+s2)
+			r, ok = div(x, y, t.Scale-s1+s2)
 		case '%':
 			if y.Sign() == 0 {
 				out.SetNull(i, n)

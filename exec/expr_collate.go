@@ -86,6 +86,19 @@ func Collate(x Expr, name string) (Expr, error) {
 		// strings only, etlq for any text.
 		c = stdlib.TextCollation
 	}
+	// A latin1 or ascii collation over text that may hold characters its
+	// character set lacks is refused, as MySQL refuses it: each such
+	// character would weigh as '?', and '🍕' COLLATE latin1_bin = '😀'
+	// would be TRUE. A literal the character set holds ('Straße' for
+	// latin1) is fine.
+	if d := derive(n); d.Coll != nil && (d.Coer == stdlib.CoerImplicit || d.Coer == stdlib.CoerExplicit || d.Coer == stdlib.CoerCoercible) &&
+		stdlib.NarrowsCharset(d.Coll.Charset, c.Charset) {
+		if l, ok := n.(*litExpr); !ok || !stdlib.CharsetHolds(c.Charset, l.v.Str[0]) {
+			return nil, fmt.Errorf("COLLATION '%s' is not valid for CHARACTER SET '%s' (as in MySQL): %s is %s text, and a character %s lacks would compare equal to every other such character; "+
+				"compare it under a %s collation (utf8mb4_bin, utf8mb4_general_ci, …)",
+				c.Name, d.Coll.Charset, n, d.Coll.Charset, c.Charset, d.Coll.Charset)
+		}
+	}
 	return &collateExpr{x: n, coll: c}, nil
 }
 

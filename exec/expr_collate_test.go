@@ -236,3 +236,59 @@ func TestAffixesFollowTheCollation(t *testing.T) {
 		}
 	}
 }
+
+// TestCollateRefusesNarrowerCharset: x COLLATE name with a latin1 or ascii
+// collation over text that may hold characters that character set cannot
+// (a utf8mb4 column, text computed from one, a literal such as '🍕') is
+// refused, as MySQL refuses it (COLLATION 'latin1_bin' is not valid for
+// CHARACTER SET 'utf8mb4'): every such character would weigh as '?' and
+// compare equal to every other ('🍕' COLLATE latin1_bin = '😀' was TRUE).
+// Text the collation's character set holds (a latin1 column, an ascii
+// literal, a latin1 literal for a latin1 collation) and widening
+// (a latin1 column under a utf8mb4 collation) stay allowed.
+func TestCollateRefusesNarrowerCharset(t *testing.T) {
+	coll := func(name string) *stdlib.Collation {
+		c, ok := stdlib.LookupCollation(name)
+		if !ok {
+			t.Fatalf("no collation %s", name)
+		}
+		return c
+	}
+	u := CollatedCol(0, "u", stdlib.TString, coll("utf8mb4_general_ci"))
+	l := CollatedCol(1, "l", stdlib.TString, coll("latin1_swedish_ci"))
+	a := CollatedCol(2, "a", stdlib.TString, coll("ascii_general_ci"))
+	lit := func(s string) Expr { e, _ := Lit(s, stdlib.TString); return e }
+	lowerU, err := Call("lower", []Expr{u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		x    Expr
+		name string
+		want string // "" = allowed, else a part of the error
+	}{
+		{u, "latin1_bin", "not valid for CHARACTER SET 'utf8mb4'"},
+		{u, "latin1_german2_ci", "not valid for CHARACTER SET 'utf8mb4'"},
+		{u, "ascii_bin", "not valid for CHARACTER SET 'utf8mb4'"},
+		{lowerU, "latin1_bin", "not valid for CHARACTER SET 'utf8mb4'"},
+		{lit("🍕"), "latin1_bin", "not valid for CHARACTER SET 'utf8mb4'"},
+		{lit("Straße"), "ascii_general_ci", "not valid for CHARACTER SET 'utf8mb4'"},
+		{l, "ascii_bin", "not valid for CHARACTER SET 'latin1'"},
+		{l, "latin1_german2_ci", ""},
+		{l, "utf8mb4_bin", ""},
+		{a, "latin1_bin", ""},
+		{u, "utf8mb4_bin", ""},
+		{u, "utf8mb3_general_ci", ""},
+		{lit("Straße €"), "latin1_german2_ci", ""},
+		{lit("paid"), "ascii_bin", ""},
+		{u, "binary", ""},
+	} {
+		_, err := Collate(c.x, c.name)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s COLLATE %s: %v, want it allowed", c.x, c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s COLLATE %s: error %v, want one with %q", c.x, c.name, err, c.want)
+		}
+	}
+}

@@ -137,3 +137,37 @@ func CompareCollation(op string, ds ...Derivation) (*Collation, error) {
 	}
 	return d.Coll, nil
 }
+
+// NarrowsCharset reports whether a collation of character set to cannot
+// hold every character of text in character set from: a utf8mb4 or
+// utf8mb3 text under a latin1 or ascii collation, a latin1 one under an
+// ascii collation. MySQL refuses such a COLLATE (COLLATION 'latin1_bin' is
+// not valid for CHARACTER SET 'utf8mb4'); etlq would weigh each character
+// the collation lacks as '?', equal to every other such character.
+// Binary text (byte strings) is not text of a character set: never.
+func NarrowsCharset(from, to string) bool {
+	if from == "binary" || (to != "latin1" && to != "ascii") {
+		return false
+	}
+	return charsetRank(from) > charsetRank(to)
+}
+
+// CharsetHolds reports whether every character of s is one of character
+// set cs: below U+0080 for ascii; MySQL's latin1 (Windows-1252, with the
+// five bytes it leaves undefined passed through) for latin1; any for the
+// others.
+func CharsetHolds(cs, s string) bool {
+	for _, r := range s {
+		switch {
+		case r < 0x80:
+		case cs == "ascii":
+			return false
+		case cs != "latin1":
+		case r >= 0xA0 && r <= 0xFF, r == 0x81, r == 0x8D, r == 0x8F, r == 0x90, r == 0x9D:
+		case strings.ContainsRune("€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ", r):
+		default:
+			return false
+		}
+	}
+	return true
+}

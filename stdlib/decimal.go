@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal256"
@@ -230,6 +231,26 @@ func decDiv(a, b decimal256.Num, e int32) (decimal256.Num, bool) {
 	return decFromBig(q)
 }
 
+// DecDivTrunc returns a * 10^e / b cut toward zero; b must not be 0.
+func DecDivTrunc(a, b decimal256.Num, e int32) (decimal256.Num, bool) {
+	if e >= 80 {
+		return decimal256.Num{}, false
+	}
+	na := a.BigInt()
+	na.Mul(na, pow10big[e])
+	return decFromBig(na.Quo(na, b.BigInt()))
+}
+
+// DecDivCuts reports whether MySQL's (and MariaDB's) division of a DECIMAL
+// of scale s1 by one of scale s2, to the result scale s, cuts the quotient
+// instead of rounding it: strings/decimal.c computes ROUND_UP(s1+s2+4)
+// groups of 9 digits and rounds that to s, so when those digits are
+// exactly s (s2 = 0 and s1 = 5, 14 or 23) there is nothing left to round
+// (2.00000 / 3 is 0.666666666).
+func DecDivCuts(s1, s2, s int32) bool {
+	return (s1+s2+4+8)/9*9 == s
+}
+
 // DecString formats an unscaled decimal with its scale as MySQL does:
 // "-12.30", "0.05".
 func DecString(x decimal256.Num, scale int32) string {
@@ -365,15 +386,17 @@ func allDigits(s string) bool {
 	return true
 }
 
-// DecToFloat converts an unscaled decimal to float64.
+// DecToFloat converts an unscaled decimal to the float64 nearest its
+// value, as MySQL's decimal2double (strtod of the text) does. An unscaled
+// value within ±2^53 and a power of ten up to 1e22 are exact float64s, so
+// one division rounds once; other values are read from their text (an
+// integer beyond 2^53 made a float64 and then divided rounded twice:
+// 1599812690727.238000 became 1599812690727.2378).
 func DecToFloat(x decimal256.Num, scale int32) float64 {
-	if v, ok := decSmall(x); ok {
-		if scale < int32(len(pow10f)) {
-			return float64(v) / pow10f[scale]
-		}
+	if v, ok := decSmall(x); ok && v >= -1<<53 && v <= 1<<53 && scale <= 22 {
+		return float64(v) / pow10f[scale]
 	}
-	f, _ := new(big.Float).SetPrec(128).Quo(new(big.Float).SetInt(x.BigInt()),
-		new(big.Float).SetInt(pow10big[min(scale, 79)])).Float64()
+	f, _ := strconv.ParseFloat(DecString(x, scale), 64) // 65 digits at most: always in range
 	return f
 }
 

@@ -71,7 +71,9 @@ value computed row by row is a row error.
   naming the row, the column and the text, handled by on_error — never a silent 0.
 - DECIMAL results follow MySQL: ` + "`+ -`" + ` keep the larger scale (precision max(p−s)+scale+1);
   ` + "`*`" + ` adds the scales (≤ 30) and precisions; ` + "`/`" + ` gives scale s1+4 (≤ 30), rounded half away
-  from zero; precision is capped at 65 and a value that does not fit is a row error.
+  from zero — but cut toward zero, as MySQL and MariaDB cut it, when s1+4 is 9, 18 or 27 and the divisor's
+  scale is 0 (` + "`2.00000 / 3`" + ` is 0.666666666: their division keeps whole groups of 9 digits and rounds
+  those, and there are none left to round); precision is capped at 65 and a value that does not fit is a row error.
   An integer joins decimal arithmetic as DECIMAL(3,0) (INT8), (5,0), (10,0), (19,0), (20,0) (UINT64).
 - Division, ` + "`DIV`" + ` or modulo by zero gives NULL.
 - Unary ` + "`-`" + ` of an integer is INT64, as MySQL's BIGINT: ` + "`-9223372036854775808`" + ` is the smallest INT64, ` + "`-u`" + ` of
@@ -155,6 +157,12 @@ compare under it, as MySQL does:
   its character set; utf8mb4 wins over utf8mb3 over latin1 over ascii; otherwise (two different
   ` + "`_ci`" + ` collations) it is the error MySQL gives, "illegal mix of collations", with the place in the
   file: add ` + "`COLLATE`" + ` to one side. Two explicit collations that differ are that error too.
+- A latin1 or ascii collation cannot take text of a wider character set, as in MySQL ("COLLATION
+  'latin1_bin' is not valid for CHARACTER SET 'utf8mb4'", an error of check): ` + "`s COLLATE latin1_german2_ci`" + `
+  over a utf8mb4 column, or over text computed from one, would weigh every character latin1 lacks as
+  ` + "`?`" + `, so that ` + "`'🍕' COLLATE latin1_bin = '😀'`" + ` were TRUE. A latin1 column, and a literal whose
+  characters the character set holds (` + "`'Straße' COLLATE latin1_german2_ci`" + `), take it; a latin1
+  column under a utf8mb4 collation is fine too (MySQL refuses that as well).
 - Text from no column — literals, ` + "`_op`" + `, ` + "`_table`" + `, md5(), hex(), date_format(), json_value(), a
   number turned into text — has the collation ` + "`utf8mb4_nopad_bin`" + `: byte for byte, trailing spaces
   counting. String functions (lower, upper, substr, concat, trim, replace, lpad, …, greatest, least)

@@ -376,6 +376,20 @@ var exprCases = []exprCase{
 	{e: "i / 3"}, {e: "-i / 2"}, {e: "i / 0"}, {e: "b / 3"}, {e: "u / 2"}, {e: "ub / 7"}, {e: "7 / 2"}, {e: "-7 / 2"},
 	{e: "i % 3"}, {e: "i % -3"}, {e: "-i % 3"}, {e: "i % 0"}, {e: "b % 7"}, {e: "u % 4"}, {e: "ub % 3"}, {e: "i % u"},
 	{e: "d + 1"}, {e: "d - i"}, {e: "d * d"}, {e: "d * 100"}, {e: "d / 3"}, {e: "d / 0"}, {e: "d % 1"}, {e: "d % 0"},
+	// A quotient whose scale s1+4 is a whole number of 9-digit groups (s1
+	// = 5, 14, 23) by a divisor of scale 0 is cut, not rounded, in MariaDB
+	// (and MySQL): strings/decimal.c computes ROUND_UP(s1+s2+4) groups of
+	// digits and rounds that to the scale, which then has nothing left to
+	// round (SELECT 2.00000 / 3 is 0.666666666). A divisor with a scale, or
+	// another s1, leaves digits to round. Found by the trial-lang run over
+	// DECIMAL(5,5) / 7.
+	{e: "CAST(d AS DECIMAL(20,5)) / 6"}, {e: "CAST(d AS DECIMAL(30,14)) / 6"}, {e: "CAST(d AS DECIMAL(40,23)) / -6"},
+	{e: "d * 0.001 / 6"}, {e: "2.00000 / 3"}, {e: "-2.00000 / 3"}, {e: "CAST(d AS DECIMAL(20,5)) / CAST(6 AS DECIMAL(3,1))"},
+	{e: "CAST(d AS DECIMAL(20,4)) / 6"}, {e: "CAST(d AS DECIMAL(20,6)) / 6"}, {e: "CAST(d AS DECIMAL(20,5)) / i"},
+	// A DECIMAL whose unscaled value is beyond 2^53 becomes the nearest
+	// double, as MariaDB's (it was divided as a double, rounding twice).
+	{e: "CAST(d + 1599812690727.238000 AS FLOAT64)", my: "CAST(d + 1599812690727.238000 AS DOUBLE)"},
+	{e: "d + 1599812690727.238000 + f / 1e6"}, {e: "CAST(d * 123.4567 AS FLOAT64)", my: "CAST(d * 123.4567 AS DOUBLE)"},
 	{e: "d % -0.3"}, {e: "i + 0.5"}, {e: "i * 1.5"}, {e: "d + f"}, {e: "f * 2"}, {e: "f / 4"}, {e: "f + i"}, {e: "f / 0"},
 	{e: "f % 2"}, {e: "1e2 + i"}, {e: "2 * 3 + 4 % 3"}, {e: "(1 + 2) * 3"}, {e: "1 + 2 * 3"}, {e: "10 - 2 - 3"},
 	// % of negatives and zero: the dividend's sign, NULL for % 0, and a
