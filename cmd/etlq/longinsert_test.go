@@ -20,7 +20,10 @@ import (
 // to ClickHouse is cut for a few seconds, failing INSERTs of several
 // blocks; then etlq is killed and apply --once catches up. The _current view must equal the source row
 // by row: no batch of an INSERT that failed midway was acknowledged (nor
-// checkpointed) before the retry wrote it. On MariaDB A and B.
+// checkpointed) before the retry wrote it. insert_memory = 0: every batch
+// of an INSERT is spilled once sent (connectors/clickhouse/spill.go), so
+// the retries read them back from the spill file, which kill -9 leaves
+// nowhere in $TMPDIR. On MariaDB A and B.
 func TestLongInsertsUnderCut(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
@@ -39,7 +42,7 @@ CREATE SINK dw INTO clickhouse 'clickhouse://%s';
 CREATE PIPELINE p FROM binlog s.%s.t
   TRANSFORM id, status, amount
   INTO clickhouse dw.%s.t MODE upsert KEY (id)
-  WITH (batch_rows = 20, insert_rows = 100000, flush_interval = '2s', idle_flush = '2s', max_backoff = '500ms');
+  WITH (batch_rows = 20, insert_rows = 100000, insert_memory = 0, flush_interval = '2s', idle_flush = '2s', max_backoff = '500ms');
 `, myDSN, px.addr(), db, db)
 		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
@@ -54,8 +57,13 @@ CREATE PIPELINE p FROM binlog s.%s.t
 			t.Fatal(err)
 		}
 		defer logf.Close()
+		tmp := filepath.Join(dir, "tmp")
+		if err := os.Mkdir(tmp, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		cmd := exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file)
 		cmd.Stdout, cmd.Stderr = io.Discard, logf
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -90,6 +98,9 @@ CREATE PIPELINE p FROM binlog s.%s.t
 		time.Sleep(3 * time.Second)
 		cmd.Process.Signal(syscall.SIGKILL)
 		<-exited
+		if names, _ := os.ReadDir(tmp); len(names) != 0 {
+			t.Errorf("etlq killed left %v in $TMPDIR (spill files must be unlinked)", names)
+		}
 		w.halt(t)
 		t.Logf("%d writer operations", w.ops.Load())
 		// The cut failed INSERTs of several blocks, which were made again.

@@ -34,8 +34,9 @@ var Spec = connectors.Spec{
 		{Name: "batch_bytes", Type: connectors.OptInt, Default: 8 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes per insert: small batches are coalesced up to this"},
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s", Doc: "longest time rows wait to be coalesced before they are inserted"},
 		{Name: "idle_flush", Type: connectors.OptDuration, Default: "200ms", Doc: "when the source has nothing more to send, rows are inserted without waiting out flush_interval, but at most once per idle_flush (a steady stream of small transactions still makes few, large inserts); flush_interval or more turns early inserts off"},
-		{Name: "insert_rows", Type: connectors.OptInt, Default: 1000000, Min: 0, Max: math.MaxInt64, Doc: "rows one INSERT carries while the stream is busy (its batches come full), a block per batch, so that ClickHouse writes one part where it wrote one per batch and merges less; its batches are kept until it ends (a retry sends them all again); batch_rows or less (or 0): one batch per INSERT"},
-		{Name: "insert_bytes", Type: connectors.OptInt, Default: 32 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes of batches the open INSERT and the one being ended keep together at most (with insert_rows above batch_rows)"},
+		{Name: "insert_rows", Type: connectors.OptInt, Default: 1000000, Min: 0, Max: math.MaxInt64, Doc: "rows one INSERT carries while the stream is busy (its batches come full), a block per batch, so that ClickHouse writes one part where it wrote one per batch and merges less; what a retry needs of its batches is kept until it ends (insert_memory); batch_rows or less (or 0): one batch per INSERT"},
+		{Name: "insert_bytes", Type: connectors.OptInt, Default: 256 << 20, Min: 1, Max: math.MaxInt64, Doc: "Arrow bytes of batches one INSERT carries at most (with insert_rows above batch_rows; ClickHouse squashes an INSERT's blocks into one part up to 256 MiB by default)"},
+		{Name: "insert_memory", Type: connectors.OptInt, Default: 16 << 20, Min: 0, Max: math.MaxInt64, Doc: "Arrow bytes of sent batches the open INSERT and the one being ended keep in memory together for a retry (with insert_rows above batch_rows); past it a sent batch's inserted columns are written to a temporary file in $TMPDIR (unlinked at once, up to insert_bytes per INSERT; a retry reads them back) and the batch is released"},
 		{Name: "max_inflight", Type: connectors.OptInt, Default: 2, Min: 1, Max: 1 << 16, Doc: "inserts running at once"},
 		{Name: "max_backoff", Type: connectors.OptDuration, Default: "30s", Doc: "longest wait between retries while ClickHouse is unreachable (refused, cut, a handshake not answered within dial_timeout): a pipeline's first connection, its inserts and schema changes wait for it; a refused login stops at once (docs/operations.md)"},
 		{Name: "out_of_range", Type: connectors.OptString, Default: "fail", Enum: []string{"fail", "null"},
@@ -53,6 +54,7 @@ type targetOptions struct {
 	batchBytes                        int64
 	insertRows                        int
 	insertBytes                       int64
+	insertMemory                      int64
 	flushInterval                     time.Duration
 	idleFlush                         time.Duration
 	maxInflight                       int
@@ -75,7 +77,7 @@ func resolveTargetOptions(layers ...map[string]any) (targetOptions, error) {
 	t.engine, t.ttl = o.String("engine"), o.String("ttl")
 	t.schemaChanges, t.outOfRange = o.String("schema_changes"), o.String("out_of_range")
 	t.batchRows, t.batchBytes, t.maxInflight = int(o.Int("batch_rows")), o.Int("batch_bytes"), int(o.Int("max_inflight"))
-	t.insertRows, t.insertBytes = int(o.Int("insert_rows")), o.Int("insert_bytes")
+	t.insertRows, t.insertBytes, t.insertMemory = int(o.Int("insert_rows")), o.Int("insert_bytes"), o.Int("insert_memory")
 	t.flushInterval, t.idleFlush = o.Duration("flush_interval"), o.Duration("idle_flush")
 	t.maxBackoff, t.closeTimeout = o.Duration("max_backoff"), o.Duration("close_timeout")
 	// Zero durations the spec cannot refuse (it bounds integers only).

@@ -38,7 +38,8 @@ type item struct {
 
 // group is the unit of insert and of retry: consecutive Writes with the same
 // schema coalesced into one INSERT. Its Arrow batches are kept until the
-// insert succeeded, since a clickhouse-go batch cannot be sent twice.
+// insert succeeded, since a sent block cannot be sent twice — or, in a
+// long INSERT past insert_memory, their rows in its spill file (spill.go).
 type group struct {
 	items  []item
 	rows   int
@@ -52,7 +53,10 @@ type group struct {
 	// full: sealed because it reached batch_rows or batch_bytes (the
 	// stream is busy: a long insert stays open for the next group).
 	full bool
-	err  error
+	// spill is where its rows are once a long INSERT released its
+	// batches after sending them (spill.go); nil: in the batches.
+	spill *spilled
+	err   error
 	// finished is closed when the insert is over (err set); acked when the
 	// done callbacks of the group have been called.
 	finished, acked chan struct{}
@@ -89,15 +93,16 @@ type writer struct {
 	// feed takes the sealed groups to the inserter when inserts carry
 	// several groups (writer_long.go; nil otherwise); poke asks it to end
 	// the open INSERT; ending holds a token per INSERT being ended (one
-	// at a time, while the next is open), endingBytes its batches' bytes
-	// (waitBudget), waits the times the open one waited for it.
-	feed        chan *group
-	poke        chan struct{}
-	yield       chan struct{}  // an ALTER of the table waits for the open INSERT (alterwatch.go)
-	alterRe     *regexp.Regexp // matches an ALTER of the table
-	ending      chan struct{}
-	endingBytes atomic.Int64
-	waits       atomic.Int64
+	// at a time, while the next is open), endingKept the bytes of
+	// batches it keeps in memory (insert_memory); spilledGroups counts
+	// the groups written to spill files (spill.go), for tests.
+	feed          chan *group
+	poke          chan struct{}
+	yield         chan struct{}  // an ALTER of the table waits for the open INSERT (alterwatch.go)
+	alterRe       *regexp.Regexp // matches an ALTER of the table
+	ending        chan struct{}
+	endingKept    atomic.Int64
+	spilledGroups atomic.Int64
 
 	mu     sync.Mutex
 	layout *tableLayout
@@ -472,7 +477,13 @@ func (w *writer) insertGroups(ctx context.Context, gs []*group) (err error) {
 		if g.rows == 0 {
 			continue
 		}
-		if err := w.sendGroup(ctx, nc, info, g); err != nil {
+		sg, free, err := g.restore()
+		if err != nil {
+			return err
+		}
+		err = w.sendGroup(ctx, nc, info, sg)
+		free()
+		if err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package clickhouse
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"time"
 
@@ -29,13 +30,17 @@ import (
 // INSERT on another connection; only then are the groups acknowledged. A
 // group's insert slot is given back once its block is sent.
 //
-// Every group keeps its Arrow batches until its INSERT ended (they are
-// released by the completer, as before): a failure anywhere (the
-// connection cut, ClickHouse refusing a block or failing on the end) makes
-// the INSERT again with all its groups, with the backoff of one group's,
-// or fails them all with a data error. So the open INSERT and the one
-// being ended keep up to insert_bytes of batches together (waitBudget),
-// and no group is acknowledged before ClickHouse has all of its INSERT.
+// Every group is kept until its INSERT ended (released by the completer,
+// as before): a failure anywhere (the connection cut, ClickHouse refusing
+// a block or failing on the end) makes the INSERT again with all its
+// groups, with the backoff of one group's, or fails them all with a data
+// error; no group is acknowledged before ClickHouse has all of its
+// INSERT. A sent group keeps its Arrow batches in memory while the open
+// INSERT and the one being ended keep at most insert_memory together;
+// past that its rows go to the INSERT's spill file and its batches are
+// released (spill.go, retain), so an INSERT carries up to insert_rows
+// rows and insert_bytes of Arrow without its retention costing memory:
+// ClickHouse writes fewer parts of wide rows, and merges less.
 
 // longInsert is the INSERT the inserter keeps open.
 type longInsert struct {
@@ -45,7 +50,13 @@ type longInsert struct {
 	groups []*group
 	rows   int
 	bytes  int64
-	start  time.Time
+	// kept: the bytes of its groups' batches in memory (the others are in
+	// spill); unspilled: spilling failed, so it keeps them in memory and
+	// ends after the group.
+	kept      int64
+	spill     *spillFile
+	unspilled bool
+	start     time.Time
 }
 
 // long reports whether inserts carry several groups.
@@ -140,11 +151,6 @@ func (w *writer) inserter() {
 			}
 			continue
 		}
-		var open int64
-		if li != nil {
-			open = li.bytes
-		}
-		w.waitBudget(open + g.bytes)
 		if li == nil {
 			li = &longInsert{cols: g.cols, start: time.Now()}
 			timer.Reset(w.opts.flushInterval)
@@ -161,7 +167,7 @@ func (w *writer) inserter() {
 			continue
 		}
 		if !g.full || li.rows+w.opts.batchRows > w.opts.insertRows || li.bytes >= w.opts.insertBytes ||
-			time.Since(li.start) >= w.opts.flushInterval {
+			time.Since(li.start) >= w.opts.flushInterval || li.unspilled {
 			end()
 		}
 	}
@@ -177,6 +183,7 @@ func (w *writer) sendLong(li *longInsert, g *group) bool {
 	fail := func(err error) bool {
 		li.groups = append(li.groups, g)
 		li.rows += g.rows
+		li.kept += g.bytes
 		if li.nc != nil {
 			w.s.release(li.nc, true)
 			li.nc = nil
@@ -214,11 +221,45 @@ func (w *writer) sendLong(li *longInsert, g *group) bool {
 	if err := li.nc.send(w.ctx, input); err != nil {
 		return fail(err)
 	}
-	w.blocks.Add(1)
 	li.groups = append(li.groups, g)
 	li.rows += g.rows
 	li.bytes += g.bytes
+	w.retain(li, g)
+	w.blocks.Add(1) // (after retain: a test sees the group kept or spilled)
 	return true
+}
+
+// retain keeps what a retry of li needs of g, a group just sent: its
+// batches, in memory while li and the INSERT being ended keep at most
+// insert_memory of them together, else its rows in li's spill file (made
+// at the first group spilled). When spilling fails (a full disk) the
+// batches stay in memory and li ends after g.
+func (w *writer) retain(li *longInsert, g *group) {
+	if li.unspilled || li.kept+w.endingKept.Load()+g.bytes <= w.opts.insertMemory {
+		li.kept += g.bytes
+		return
+	}
+	if li.spill == nil {
+		f, err := newSpillFile()
+		if err != nil {
+			w.unspilled(li, g, err)
+			return
+		}
+		li.spill = f
+	}
+	if err := spillGroup(li.spill, g); err != nil {
+		w.unspilled(li, g, err)
+		return
+	}
+	w.spilledGroups.Add(1)
+}
+
+// unspilled keeps g's batches in memory after spilling them failed, and
+// makes li end after g.
+func (w *writer) unspilled(li *longInsert, g *group, err error) {
+	slog.Warn("clickhouse: cannot spill the batches of an insert to a temporary file; the insert ends early instead", "table", w.target, "dir", os.TempDir(), "error", err)
+	li.unspilled = true
+	li.kept += g.bytes
 }
 
 // end ends li's INSERT (the empty block, then EndOfStream) on a goroutine
@@ -231,18 +272,6 @@ func (w *writer) end(li *longInsert) {
 	w.settleAsync(li, errEnding)
 }
 
-// waitBudget waits, before the open INSERT would keep n bytes of batches,
-// until the INSERT being ended is done if the two would keep more than
-// insert_bytes: a retry of either sends all of its batches again, so they
-// are kept, and insert_bytes bounds them together.
-func (w *writer) waitBudget(n int64) {
-	if e := w.endingBytes.Load(); e > 0 && n+e > w.opts.insertBytes {
-		w.waits.Add(1)
-		w.ending <- struct{}{} // (free once the settle of the one being ended returned)
-		<-w.ending
-	}
-}
-
 // errEnding tells settle that li's INSERT is to be ended first.
 var errEnding = fmt.Errorf("the insert is to be ended")
 
@@ -250,13 +279,14 @@ var errEnding = fmt.Errorf("the insert is to be ended")
 // being ended or made again.
 func (w *writer) settleAsync(li *longInsert, err error) {
 	w.ending <- struct{}{}
-	w.endingBytes.Store(li.bytes)
+	w.endingKept.Store(li.kept)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.ending }()
 		w.settle(li, err)
-		w.endingBytes.Store(0) // (its batches are released: settle finished its groups)
+		li.spill.close()
+		w.endingKept.Store(0) // (its batches are released once the completer has its groups)
 	}()
 }
 

@@ -2,9 +2,10 @@ package clickhouse
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,16 +39,20 @@ func TestLongInsertFewerParts(t *testing.T) {
 	for _, c := range []struct {
 		name       string
 		insertRows int
+		memory     int // insert_memory
 		inserts    int64
+		spilled    int64 // groups spilled
 	}{
-		{"long", 1000, 1}, // 500 rows: one INSERT (flush_interval 60 s does not end it)
-		{"off", 10, 50},   // one per batch of 10 rows
+		{"long", 1000, 16 << 20, 1, 0}, // 500 rows: one INSERT (flush_interval 60 s does not end it)
+		{"spilled", 1000, 0, 1, 50},    // the same INSERT, every batch spilled once sent
+		{"off", 10, 16 << 20, 50, 0},   // one per batch of 10 rows
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("TMPDIR", t.TempDir())
 			e := newEnv(t, nil)
 			sch := kvSchema()
 			w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{
-				"batch_rows": 10, "max_inflight": 4, "insert_rows": c.insertRows, "flush_interval": "60s"}))
+				"batch_rows": 10, "max_inflight": 4, "insert_rows": c.insertRows, "flush_interval": "60s", "insert_memory": c.memory}))
 			var a acks
 			const batches, per = 100, 5
 			for i := 0; i < batches; i++ {
@@ -77,22 +82,43 @@ func TestLongInsertFewerParts(t *testing.T) {
 			if got, want := strings.TrimSpace(e.insertParts("kv")), c.inserts; got != strconv.FormatInt(want, 10) {
 				t.Errorf("%s parts made by the inserts, want %d", got, want)
 			}
+			if n := w.(*writer).spilledGroups.Load(); n != c.spilled {
+				t.Errorf("%d groups spilled, want %d", n, c.spilled)
+			}
+			if n := spillFiles.Load(); n != 0 {
+				t.Errorf("%d spill files open after the flush", n)
+			}
 		})
 	}
 }
 
 // TestLongInsertCutMidway: the connection to ClickHouse is cut while an
-// INSERT carrying five blocks is open. Nothing is acknowledged, nothing is
-// in the table (ClickHouse writes the blocks of an INSERT at its end), and
-// once the server is back the retry inserts all the batches again, once:
-// the table ends exact, and done runs in order without an error.
+// INSERT carrying twenty blocks is open. Nothing is acknowledged, nothing
+// is in the table (ClickHouse writes the blocks of an INSERT at its end),
+// and once the server is back the retry inserts all the batches again,
+// once: the table ends exact, and done runs in order without an error.
+// So too when every batch was spilled once sent (insert_memory 0): the
+// retry reads them back from the spill file, which is unlinked while the
+// INSERT is open and closed once it is over.
 func TestLongInsertCutMidway(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		memory  int // insert_memory
+		spilled int64
+	}{{"kept", 16 << 20, 0}, {"spilled", 0, 20}} {
+		t.Run(c.name, func(t *testing.T) { testLongInsertCutMidway(t, c.memory, c.spilled) })
+	}
+}
+
+func testLongInsertCutMidway(t *testing.T, memory int, spilled int64) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	logs := captureLogs(t)
 	base := newEnv(t, nil)
 	s, p := base.proxied(map[string]any{"dial_timeout": "500ms", "max_backoff": "200ms"})
 	sch := kvSchema()
 	tg := base.target("kv", connectors.ModeUpsert, []string{"id"}, sch, map[string]any{
-		"batch_rows": 10, "insert_rows": 1000, "flush_interval": "60s"})
+		"batch_rows": 10, "insert_rows": 1000, "flush_interval": "60s", "insert_memory": memory})
 	w, err := s.Open(context.Background(), tg)
 	if err != nil {
 		t.Fatal(err)
@@ -109,19 +135,26 @@ func TestLongInsertCutMidway(t *testing.T) {
 		}
 		write(t, w, base.build(sch, rows...), a.done(i))
 	}
-	for i := 0; i < 5; i++ {
+	const full = 20
+	for i := 0; i < full; i++ {
 		batch(i, 10) // full: the INSERT stays open for the next
 	}
-	waitCount(t, cw.blocks.Load, 5, 30*time.Second, "blocks sent")
+	waitCount(t, cw.blocks.Load, full, 30*time.Second, "blocks sent")
 	if order, _ := a.snapshot(); len(order) != 0 {
 		t.Fatalf("acknowledged before the INSERT ended: %v", order)
 	}
 	if got := base.text("SELECT count() FROM " + quote(base.db) + ".kv"); got != "0\n" {
 		t.Fatalf("%q rows in the table while the INSERT is open, want none", got)
 	}
+	if n := cw.spilledGroups.Load(); n != spilled {
+		t.Errorf("%d groups spilled, want %d", n, spilled)
+	}
+	if names, _ := os.ReadDir(tmp); len(names) != 0 {
+		t.Errorf("files in $TMPDIR while the INSERT is open: %v (a spill file must be unlinked)", names)
+	}
 
 	p.cut()
-	batch(5, 3) // not full: sent, then the INSERT ends — on a cut connection
+	batch(full, 3) // not full: sent, then the INSERT ends — on a cut connection
 	flushed := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -133,14 +166,14 @@ func TestLongInsertCutMidway(t *testing.T) {
 		t.Fatalf("acknowledged while ClickHouse is away: %v", order)
 	}
 	// (ClickHouse 18.16 writes the blocks it has when the client's
-	// connection drops: the first 50 rows may be there, and come twice.)
+	// connection drops: the first rows may be there, and come twice.)
 
 	p.restore()
 	if err := <-flushed; err != nil {
 		t.Fatal(err)
 	}
 	order, errs := a.snapshot()
-	if len(errs) != 0 || len(order) != 6 {
+	if len(errs) != 0 || len(order) != full+1 {
 		t.Fatalf("acks %v errs %v", order, errs)
 	}
 	for i, v := range order {
@@ -149,11 +182,16 @@ func TestLongInsertCutMidway(t *testing.T) {
 		}
 	}
 	// Exact by the versions: every row, and the view holds each once.
-	if got := base.text("SELECT uniqExact(id), min(id), max(id), count() IN (53, 103) FROM " + quote(base.db) + ".kv"); got != "53\t1\t53\t1\n" {
-		t.Errorf("table: %q, want ids 1–53, 53 rows or the first 50 twice", got)
+	const total = full*10 + 3
+	if got, want := base.text("SELECT uniqExact(id), min(id), max(id), count() IN ("+strconv.Itoa(total)+", "+strconv.Itoa(total+full*10)+") FROM "+quote(base.db)+".kv"),
+		fmt.Sprintf("%d\t1\t%d\t1\n", total, total); got != want {
+		t.Errorf("table: %q, want %q: ids 1–%d, each once or the full batches twice", got, want, total)
 	}
-	if got := base.text("SELECT count(), uniqExact(id), sum(id) FROM " + quote(base.db) + ".kv_current"); got != "53\t53\t1431\n" {
-		t.Errorf("view: %q", got)
+	if got, want := base.text("SELECT count(), uniqExact(id), sum(id) FROM "+quote(base.db)+".kv_current"), fmt.Sprintf("%d\t%d\t%d\n", total, total, total*(total+1)/2); got != want {
+		t.Errorf("view: %q, want %q", got, want)
+	}
+	if n := spillFiles.Load(); n != 0 {
+		t.Errorf("%d spill files open after the flush", n)
 	}
 	wantBack(t, logs, base.db+".kv")
 }
@@ -198,37 +236,5 @@ func TestLongInsertBadBatch(t *testing.T) {
 	}
 	if n := w.(*writer).inserts.Load(); n != 1 {
 		t.Errorf("%d inserts, want 1", n)
-	}
-}
-
-// TestLongInsertBudgetShared: the open INSERT does not take a batch that
-// would make it and the INSERT being ended keep more than insert_bytes
-// until that one is done; within the bound it goes on at once.
-func TestLongInsertBudgetShared(t *testing.T) {
-	w := &writer{opts: targetOptions{insertBytes: 100}, ending: make(chan struct{}, 1)}
-	// An INSERT of 60 bytes being ended (settleAsync's token and bytes).
-	w.ending <- struct{}{}
-	w.endingBytes.Store(60)
-	w.waitBudget(40) // 60 + 40: within insert_bytes
-	if n := w.waits.Load(); n != 0 {
-		t.Fatalf("waited %d times within the bound", n)
-	}
-	var ended atomic.Bool
-	done := make(chan struct{})
-	go func() {
-		w.waitBudget(41) // 60 + 41: waits for the one being ended
-		if !ended.Load() {
-			t.Error("went on before the INSERT being ended was done")
-		}
-		close(done)
-	}()
-	waitCount(t, w.waits.Load, 1, 10*time.Second, "waits")
-	ended.Store(true) // (as settleAsync's goroutine: bytes, then the token)
-	w.endingBytes.Store(0)
-	<-w.ending
-	<-done
-	w.waitBudget(1 << 20) // nothing being ended: a group larger than the bound goes alone
-	if n := w.waits.Load(); n != 1 {
-		t.Fatalf("%d waits, want 1", n)
 	}
 }
