@@ -226,8 +226,8 @@ CREATE PIPELINE p_%s FROM binlog %s.%s.t
 // the tables' views one at a time): ClickHouse 18.16 registers a
 // materialized view as a dependency of its source table before the view
 // itself exists, and an INSERT that begins in between fails with code 60,
-// "Table db.audit_t_a doesn't exist", which stops etlq's pipeline ("the
-// table is gone"): 1 run in 8 at load ~25 ended so. An INSERT etlq sent
+// "Table db.audit_t_a doesn't exist", which stops etlq's pipeline: 1 run
+// in 8 at load ~25 ended so. An INSERT etlq sent
 // just before the stop may still be starting on the server: it gets half
 // a second first.
 func auditInserts(dsn, db, table string, etlq *os.Process, mu *sync.Mutex) error {
