@@ -184,11 +184,31 @@ func (w *writer) MaxVersion(ctx context.Context) (uint64, error) {
 func (w *writer) insertError(err error) error {
 	switch chCode(err) {
 	case 60:
+		if other := missingTable(err); other != "" && other != w.target {
+			// Not the target: a table a materialized view of it writes
+			// into (its TO table dropped), or the view itself, which
+			// ClickHouse 18 makes known to inserts a moment before it
+			// exists. The target is there: making it again would not help.
+			return fmt.Errorf("clickhouse insert into %s: %w: %s is missing, and the insert into %s writes into it through a materialized view of %s (its TO table dropped, or a view being created while etlq inserted): the target is there; create %s or drop the view, then run etlq apply again", w.target, err, other, w.target, w.target, other)
+		}
 		return fmt.Errorf("clickhouse insert into %s: %w: the table is gone (dropped outside etlq while the pipeline ran?): run etlq apply again; it makes the table again and reads the pipeline's source tables into it again (apply --log workers: run etlq resnapshot FILE PIPELINE --log … for it)", w.target, err)
 	case 16:
 		return fmt.Errorf("clickhouse insert into %s: %w: a column of the table is gone (dropped outside etlq while the pipeline ran?): run etlq apply again: it names the column(s) and how to get their values back", w.target, err)
 	}
 	return fmt.Errorf("clickhouse insert into %s: %w", w.target, err)
+}
+
+// missingTableRe finds the table of ClickHouse's code 60: "Table db.t
+// doesn't exist." (18.16), "Table `db`.`t` does not exist" (later).
+var missingTableRe = regexp.MustCompile("Table (\\S+) (?:doesn't|does not) exist")
+
+// missingTable returns the db.table a code 60 error names ("" if none).
+func missingTable(err error) string {
+	m := missingTableRe.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	return strings.ReplaceAll(strings.TrimRight(m[1], "."), "`", "")
 }
 
 // CreatedTarget reports whether Open made the table (connectors.TargetCreator).
