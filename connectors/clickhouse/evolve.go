@@ -259,6 +259,7 @@ func (w *writer) evolveOnce(ctx context.Context, schema *arrow.Schema, refreshed
 		for _, f := range w.refills(ctx, nl, &merged, still) {
 			for _, c := range taken {
 				if f.name == c.name {
+					f.cause = "added by another writer of the table"
 					fills = append(fills, f)
 				}
 			}

@@ -35,6 +35,10 @@ type refillSpec struct {
 	version uint64
 	expr    string
 	where   string
+	// cause says why the table had the column already: left from a
+	// DROP COLUMN, or added by another writer of the table (a scale-out
+	// worker that met the DDL first).
+	cause string
 }
 
 // ddlAdd is one source ADD of a column: the column, the table whose DDL
@@ -125,7 +129,7 @@ func (w *writer) refills(ctx context.Context, nl, merged *tableLayout, add []*co
 			}
 			where += " AND " + strings.Join(conds, " AND ")
 		}
-		out = append(out, refillSpec{add: add, name: c.name, version: version, expr: expr, where: where})
+		out = append(out, refillSpec{add: add, name: c.name, version: version, expr: expr, where: where, cause: "left from a DROP COLUMN"})
 	}
 	return out
 }
@@ -144,7 +148,7 @@ func (w *writer) refill(ctx context.Context, l *tableLayout, fills []refillSpec)
 		err := retrying(ctx, "schema change", w.target, w.opts.maxBackoff, func() error {
 			q := "SELECT count() FROM " + l.qualified() + " WHERE " + f.where + " AND NOT ignore(" + f.expr + ")"
 			if err := w.conn.QueryRow(ctx, q).Scan(&n); err != nil {
-				return &ddlError{msg: fmt.Sprintf("clickhouse %s: column %q was added in the source and the table has it already (left from a DROP COLUMN): its rows from before the ADD cannot take its DEFAULT: %v (running %s)", w.target, f.name, err, q), cause: err}
+				return &ddlError{msg: fmt.Sprintf("clickhouse %s: column %q was added in the source and the table has it already (%s): its rows from before the ADD cannot take its DEFAULT: %v (running %s)", w.target, f.name, f.cause, err, q), cause: err}
 			}
 			return nil
 		})
@@ -156,7 +160,7 @@ func (w *writer) refill(ctx context.Context, l *tableLayout, fills []refillSpec)
 				return err
 			}
 		}
-		slog.Info("clickhouse: a column added in the source was in the table already (left from a DROP COLUMN): its rows from before the ADD take the column's DEFAULT, as the source's",
+		slog.Info("clickhouse: a column added in the source was in the table already ("+f.cause+"): its rows from before the ADD take the column's DEFAULT, as the source's",
 			"table", w.target, "column", f.name, "value", f.expr, "rows", n, "older_than_version", f.version)
 		w.filled[f.add] = true
 	}

@@ -44,6 +44,7 @@ type CaptureLock struct {
 	kv     nats.KeyValue
 	rev    uint64
 	source string
+	val    []byte // this capture's holder value
 }
 
 // LockCapture takes the capture lock of source: one capture per source
@@ -82,7 +83,7 @@ func (l *Log) LockCapture(ctx context.Context, source string, log *slog.Logger) 
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	lost := make(chan error, 1)
-	c := &CaptureLock{Lost: lost, stop: stop, done: make(chan struct{}), kv: kv, rev: rev, source: source}
+	c := &CaptureLock{Lost: lost, stop: stop, done: make(chan struct{}), kv: kv, rev: rev, source: source, val: val}
 	go c.renew(lctx, val, lease, lost, log)
 	return c, nil
 }
@@ -194,6 +195,14 @@ func (c *CaptureLock) renew(ctx context.Context, val []byte, lease time.Duration
 		}
 		if gerr != nil {
 			log.Warn("log: renewing the capture lock failed; trying again", "source", c.source, "error", gerr.Error())
+			continue
+		}
+		if bytes.Equal(e.Value(), val) {
+			// This capture's own value at a revision it does not know: a
+			// renewal the server applied but whose answer was lost (the
+			// client sent it again after reconnecting, once the request
+			// had timed out). The lock is still this capture's.
+			c.rev = e.Revision()
 			continue
 		}
 		var h captureHolder

@@ -85,3 +85,53 @@ func TestCaptureHolderLocalZone(t *testing.T) {
 		t.Fatalf("holder %q, want %q", got, want)
 	}
 }
+
+// TestCaptureLockOwnRenewalLanded: a renewal that the server applied but
+// whose answer the capture never got (the NATS server restarted under it:
+// the client sends the buffered request again once reconnected, after the
+// request timed out) leaves the lock at a revision the capture does not
+// know, holding the capture's own value. The capture keeps its lock.
+// Before, its next renewal failed on the revision and it stopped with
+// `another etlq capture of source s (pid <its own pid> …) took its capture
+// lock`, naming itself (scale-out trial: nats-server stopped for 8 s).
+func TestCaptureLockOwnRenewalLanded(t *testing.T) {
+	lg, ctx := testLog(t)
+	old := CaptureLease
+	CaptureLease = time.Second
+	defer func() { CaptureLease = old }()
+
+	c, err := lg.LockCapture(ctx, "own", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Release()
+	kv, err := lg.js.KeyValue(lg.names("own").capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(captureLockKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	landed, err := kv.Put(captureLockKey, e.Value()) // its own renewal, answer lost
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case err := <-c.Lost:
+			t.Fatalf("the capture lost its own lock: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		e, err := kv.Get(captureLockKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Revision() > landed {
+			if string(e.Value()) != string(c.val) {
+				t.Fatalf("the lock holds %s", e.Value())
+			}
+			return // renewed after the revision it did not know
+		}
+	}
+}
