@@ -356,46 +356,8 @@ func TestManySmallTablesPlannedInFewQueries(t *testing.T) {
 	const tables, rows, chunkRows = 40, 300, 500
 	for _, s := range servers(t) {
 		t.Run(s.name, func(t *testing.T) {
-			db := uniqueDB(t, s)
-			var req []connectors.StreamTable
-			for k := 0; k < tables; k++ {
-				n := rows
-				if k == 0 {
-					n = 3 * chunkRows // one table larger than a chunk
-				}
-				tbl := fmt.Sprintf("%s.t_%02d", db, k)
-				run(t, s, "CREATE TABLE "+tbl+" (id BIGINT PRIMARY KEY, v INT)",
-					fmt.Sprintf("INSERT INTO %s SELECT seq, seq %% 7 FROM %s.seq_1_to_%d", tbl, db, n))
-				req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: connectors.SnapshotOnly})
-			}
-			src := newSrc(t, s, nil)
-			st, err := src.Open(context.Background(), connectors.StreamRequest{Tables: req,
-				Options: map[string]any{"chunk_rows": int64(chunkRows), "snapshot_parallelism": int64(2)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			got, _ := drain(t, st, 60*time.Second, nil)
-			if want := (tables-1)*rows + 3*chunkRows; len(got) != want {
-				t.Fatalf("%d rows, want %d", len(got), want)
-			}
-			seen := map[string]bool{}
-			for _, r := range got {
-				k := r["_table"] + "." + r["id"]
-				if seen[k] {
-					t.Fatalf("row %s read twice", k)
-				}
-				seen[k] = true
-			}
-			for _, p := range st.(*stream).Progress() {
-				want := int64(rows)
-				if p.Ref.Table == "t_00" {
-					want = 3 * chunkRows
-				}
-				if p.RowsTotal != want || p.RowsDone != want {
-					t.Errorf("%s: progress %d of %d rows, want %d of %d", p.Ref, p.RowsDone, p.RowsTotal, want, want)
-				}
-			}
+			req := manySmallTables(t, s, tables, rows, 3*chunkRows) // t_00 larger than a chunk
+			st := readTablesOnce(t, s, req, chunkRows, rows, 3*chunkRows, false)
 			snap := st.(*stream).snap
 			snap.mu.Lock()
 			q := snap.planQueries
@@ -478,18 +440,7 @@ func TestSmallTablesPlannedFromEstimates(t *testing.T) {
 	const tables, rows, chunkRows, big = 30, 100, 1000, 2500
 	for _, s := range servers(t) {
 		t.Run(s.name, func(t *testing.T) {
-			db := uniqueDB(t, s)
-			var req []connectors.StreamTable
-			for k := 0; k < tables; k++ {
-				n := rows
-				if k == 0 {
-					n = big // more than 2 × chunk_rows: its LIMIT splits it
-				}
-				tbl := fmt.Sprintf("%s.t_%02d", db, k)
-				run(t, s, "CREATE TABLE "+tbl+" (id BIGINT PRIMARY KEY, v INT)",
-					fmt.Sprintf("INSERT INTO %s SELECT seq, seq %% 7 FROM %s.seq_1_to_%d", tbl, db, n))
-				req = append(req, connectors.StreamTable{Ref: connectors.TableRef{DB: db, Table: fmt.Sprintf("t_%02d", k)}, Snapshot: connectors.SnapshotOnly})
-			}
+			req := manySmallTables(t, s, tables, rows, big) // t_00: more than 2 × chunk_rows, its LIMIT splits it
 			testHookEstimates = func(est map[*tableState]int64) {
 				for ts := range est {
 					if ts.ref.Table == "t_00" {
@@ -500,34 +451,7 @@ func TestSmallTablesPlannedFromEstimates(t *testing.T) {
 				}
 			}
 			defer func() { testHookEstimates = nil }()
-			src := newSrc(t, s, nil)
-			st, err := src.Open(context.Background(), connectors.StreamRequest{Tables: req,
-				Options: map[string]any{"chunk_rows": int64(chunkRows), "snapshot_parallelism": int64(2)}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			got, _ := drain(t, st, 60*time.Second, nil)
-			if want := (tables-1)*rows + big; len(got) != want {
-				t.Fatalf("%d rows, want %d", len(got), want)
-			}
-			seen := map[string]bool{}
-			for _, r := range got {
-				k := r["_table"] + "." + r["id"]
-				if seen[k] {
-					t.Fatalf("row %s read twice", k)
-				}
-				seen[k] = true
-			}
-			for _, p := range st.(*stream).Progress() {
-				want := int64(rows)
-				if p.Ref.Table == "t_00" {
-					want = big
-				}
-				if !p.Done || p.RowsTotal != want || p.RowsDone != want {
-					t.Errorf("%s: progress %d of %d rows (done %v), want %d of %d", p.Ref, p.RowsDone, p.RowsTotal, p.Done, want, want)
-				}
-			}
+			st := readTablesOnce(t, s, req, chunkRows, rows, big, true)
 			snap := st.(*stream).snap
 			snap.mu.Lock()
 			q, splits := snap.planQueries, snap.splits
@@ -542,4 +466,49 @@ func TestSmallTablesPlannedFromEstimates(t *testing.T) {
 			t.Logf("%d tables planned with %d queries, %d splits", tables, q, splits)
 		})
 	}
+}
+
+// manySmallTables makes tables t_00… of rows rows each, t_00 of big,
+// in a database of the test's own (smallTables), snapshot only.
+func manySmallTables(t *testing.T, s server, tables, rows, big int) []connectors.StreamTable {
+	db := uniqueDB(t, s)
+	req := smallTables(t, s, db, tables, rows, "v INT", "seq % 7", connectors.SnapshotOnly)
+	run(t, s, fmt.Sprintf("INSERT INTO %s.t_00 SELECT seq, seq %% 7 FROM %s.seq_%d_to_%d", db, db, rows+1, big))
+	return req
+}
+
+// readTablesOnce snapshots manySmallTables' tables and checks that every row
+// was read exactly once and that each table's progress ends at its rows
+// (and says done, when done is set). It returns the open stream.
+func readTablesOnce(t *testing.T, s server, req []connectors.StreamTable, chunkRows, rows, big int, done bool) connectors.Stream {
+	t.Helper()
+	src := newSrc(t, s, nil)
+	st, err := src.Open(context.Background(), connectors.StreamRequest{Tables: req,
+		Options: map[string]any{"chunk_rows": int64(chunkRows), "snapshot_parallelism": int64(2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	got, _ := drain(t, st, 60*time.Second, nil)
+	if want := (len(req)-1)*rows + big; len(got) != want {
+		t.Fatalf("%d rows, want %d", len(got), want)
+	}
+	seen := map[string]bool{}
+	for _, r := range got {
+		k := r["_table"] + "." + r["id"]
+		if seen[k] {
+			t.Fatalf("row %s read twice", k)
+		}
+		seen[k] = true
+	}
+	for _, p := range st.(*stream).Progress() {
+		want := int64(rows)
+		if p.Ref.Table == "t_00" {
+			want = int64(big)
+		}
+		if p.RowsTotal != want || p.RowsDone != want || (done && !p.Done) {
+			t.Errorf("%s: progress %d of %d rows (done %v), want %d of %d", p.Ref, p.RowsDone, p.RowsTotal, p.Done, want, want)
+		}
+	}
+	return st
 }
