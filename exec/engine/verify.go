@@ -69,10 +69,6 @@ type VerifyDiff struct {
 	Key    string `json:"key"`
 	Source string `json:"source,omitempty"`
 	Target string `json:"target,omitempty"`
-	// Cause, when known, is why the key differs: its target row's
-	// _version is above every version the pipeline's stream has given
-	// (VerifyResult.VersionAhead).
-	Cause string `json:"cause,omitempty"`
 }
 
 // VerifyDuplicate is a key text more than one source row has, and how many.
@@ -99,14 +95,6 @@ type VerifyResult struct {
 	Missing int `json:"missing"`
 	Extra   int `json:"extra"`
 	Changed int `json:"changed"`
-	// VersionAhead counts, of the differing keys the target holds, those
-	// whose row there has a _version at or above StreamVersion, the next
-	// version the pipeline's stream assigns as its checkpoint holds it: a
-	// row etlq did not write (by hand, say), which outranks the running
-	// apply's later changes of the key. --repair leaves them (RepairSkipped
-	// says what to do).
-	VersionAhead  int    `json:"version_ahead,omitempty"`
-	StreamVersion uint64 `json:"stream_version,omitempty"`
 	// Rechecked is the number of keys the full pass found suspect and the
 	// re-checks read again (differences and lag alike).
 	Rechecked int          `json:"rechecked"`
@@ -342,61 +330,6 @@ type verifier struct {
 	// applyStopped: a wait for the checkpoint found no apply running
 	// (waitApplied).
 	applyStopped bool
-	// ahead are the differing keys of the last check whose target row's
-	// _version is above the stream's counter (aheadOfStream), by key text.
-	ahead map[string]uint64
-}
-
-// streamCounter returns the next _version the pipeline's stream assigns
-// as its checkpoint in the state directory holds it (the source's: every
-// row the stream gave a version had a smaller one when it was taken),
-// false when that cannot be told (no state directory or checkpoint, a
-// scale-out log's workers, a mark without a counter).
-func (v *verifier) streamCounter() (uint64, bool) {
-	if v.opts.LogURL != "" || v.opts.StateDir == "" {
-		return 0, false
-	}
-	st, err := (&Store{Dir: v.opts.StateDir}).Load(v.decl.Name)
-	if err != nil || st == nil || WorkerMark(st.Mark) {
-		return 0, false
-	}
-	var m struct {
-		Version uint64 `json:"version"`
-	}
-	if json.Unmarshal(st.Mark, &m) != nil || m.Version == 0 {
-		return 0, false
-	}
-	return m.Version, true
-}
-
-// aheadOfStream returns, of the differing keys the target holds, those
-// whose row there has a _version at or above the stream's counter as its
-// checkpoint holds it (read after the target's versions): a row the
-// pipeline's stream did not write — written by hand, or by another
-// process — that outranks every change the running apply writes of that
-// key. It also returns the counter (0: cannot be told).
-func (v *verifier) aheadOfStream(ctx context.Context, keys map[string]bool) (map[string]uint64, uint64, error) {
-	if len(keys) == 0 {
-		return nil, 0, nil
-	}
-	if _, ok := v.streamCounter(); !ok {
-		return nil, 0, nil
-	}
-	vers, err := v.vt.Versions(ctx, keys)
-	if err != nil {
-		return nil, 0, err
-	}
-	c, ok := v.streamCounter() // after the versions: it only grows
-	if !ok {
-		return nil, 0, nil
-	}
-	ahead := map[string]uint64{}
-	for k, ver := range vers {
-		if ver >= c {
-			ahead[k] = ver
-		}
-	}
-	return ahead, c, nil
 }
 
 func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*verifier, error) {

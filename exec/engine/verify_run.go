@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"math"
 	"sort"
 	"sync"
 	"time"
@@ -29,55 +28,18 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 		// write changes that never happened into it.
 		res.RepairSkipped = "a changelog target is not repaired (it records the changes the pipeline read); re-create it with a new snapshot"
 	} else if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" {
-		// A key whose target row is above the stream's versions is not
-		// repaired: the repair row must outrank that row (tie with it),
-		// and would then outrank the running apply's later changes of
-		// the key too, which get smaller versions — the key would stay
-		// at the repair's value. A restarted apply starts its versions
-		// above the largest in its targets; a repair after that is
-		// sound (docs/verify.md, "--repair").
-		var left string
-		if n := len(v.ahead); n > 0 {
-			fix := map[string]bool{}
-			for k := range diff {
-				if _, ok := v.ahead[k]; !ok {
-					fix[k] = true
-				}
-			}
-			diff = fix
-			var top uint64
-			for _, ver := range v.ahead {
-				top = max(top, ver)
-			}
-			if top > math.MaxUint64-versionHeadroom {
-				// apply refuses to start over such a version (versionFloor).
-				left = fmt.Sprintf("%d keys whose target row has a _version above every version the pipeline's stream has given (%d, its checkpoint's counter), up to %d: "+
-					"a repair row would have to outrank that row and would then outrank the running apply's later changes of those keys as well, and apply does not start over a _version this close to 2^64. "+
-					"Delete those rows from the target (_version >= %d), then run etlq verify --repair again", n, res.StreamVersion, top, res.StreamVersion)
-			} else {
-				left = fmt.Sprintf("%d keys whose target row has a _version above every version the pipeline's stream has given (%d, its checkpoint's counter): "+
-					"a repair row would have to outrank that row and would then outrank the running apply's later changes of those keys as well. "+
-					"Restart etlq apply (it starts its versions above the largest in its targets), then run etlq verify --repair again; "+
-					"or delete those rows from the target (_version >= %d)", n, res.StreamVersion, res.StreamVersion)
-			}
+		n, err := v.repair(ctx, diff)
+		if err != nil {
+			return nil, fmt.Errorf("repair: %w", err)
 		}
-		if len(diff) > 0 {
-			n, err := v.repair(ctx, diff)
-			if err != nil {
-				return nil, fmt.Errorf("repair: %w", err)
-			}
-			v.opts.Log.Info("repaired", "pipeline", v.p.Name, "keys", n)
-			again, _, err := v.check(ctx)
-			if err != nil {
-				return nil, err
-			}
-			again.Repaired = n
-			again.Repairs = &VerifyRepairs{Missing: res.Missing, Extra: res.Extra, Changed: res.Changed, Diffs: res.Diffs}
-			res = again
+		v.opts.Log.Info("repaired", "pipeline", v.p.Name, "keys", n)
+		again, _, err := v.check(ctx)
+		if err != nil {
+			return nil, err
 		}
-		if left != "" && res.VersionAhead > 0 {
-			res.RepairSkipped = left
-		}
+		again.Repaired = n
+		again.Repairs = &VerifyRepairs{Missing: res.Missing, Extra: res.Extra, Changed: res.Changed, Diffs: res.Diffs}
+		res = again
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -201,37 +163,12 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 		}
 	}
 	res.Differing = len(chunksDiffering)
-	held := map[string]bool{}
-	for k := range diff {
-		if _, ok := tgt[k]; ok {
-			held[k] = true
-		}
-	}
-	v.ahead = nil
-	// (A changelog's rows are changes, each of its own version, and it is
-	// not repaired: an upsert target's keys only.)
-	if res.Unconfirmed == "" && v.p.Target.Mode != connectors.ModeChangelog {
-		if v.ahead, res.StreamVersion, err = v.aheadOfStream(ctx, held); err != nil {
-			// The cause is an aid: the differences stand without it.
-			v.opts.Log.Warn("verify: the target's versions of the differing keys cannot be read; their cause is not told", "pipeline", v.p.Name, "error", err.Error())
-			v.ahead, res.StreamVersion = nil, 0
-		}
-		res.VersionAhead = len(v.ahead)
-		if res.VersionAhead == 0 {
-			res.StreamVersion = 0
-		}
-	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		if len(res.Diffs) == v.opts.Shown {
 			break
 		}
-		d := VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text}
-		if ver, ok := v.ahead[k]; ok {
-			d.Cause = fmt.Sprintf("the target row's _version %d is above every version the pipeline's stream has given (its checkpoint's counter is at %d): "+
-				"a row etlq did not write (by hand, or another process), which outranks the pipeline's later changes of the key", ver, res.StreamVersion)
-		}
-		res.Diffs = append(res.Diffs, v.shownDiff(d))
+		res.Diffs = append(res.Diffs, v.shownDiff(VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text}))
 	}
 	return res, diff, nil
 }
