@@ -134,7 +134,7 @@ func (w *writer) inserter() {
 			end()
 			return
 		}
-		if li != nil && g.rows > 0 && (!slices.Equal(li.cols, g.cols) || li.bytes+g.bytes > w.opts.insertBytes) {
+		if li != nil && g.rows > 0 && (!slices.Equal(li.cols, g.cols) || li.bytes+g.bytes > w.insertLimit(len(li.cols))) {
 			end() // (another INSERT's columns, or it would carry more than insert_bytes)
 		}
 		if g.rows == 0 {
@@ -166,7 +166,7 @@ func (w *writer) inserter() {
 			timer.Stop()
 			continue
 		}
-		if !g.full || li.rows+w.opts.batchRows > w.opts.insertRows || li.bytes >= w.opts.insertBytes ||
+		if !g.full || li.rows+w.opts.batchRows > w.opts.insertRows || li.bytes >= w.insertLimit(len(li.cols)) ||
 			time.Since(li.start) >= w.opts.flushInterval || li.unspilled {
 			end()
 		}
@@ -332,4 +332,19 @@ func (w *writer) settle(li *longInsert, err error) {
 		}
 		close(g.finished)
 	}
+}
+
+// insertLimit is the Arrow bytes one INSERT of cols columns carries at
+// most: insert_bytes, or by default 1 MiB a column between 32 and 256
+// MiB. ClickHouse writes a file per column of each part, so a wide table
+// gains from long INSERTs (a 300-column stream: 10 parts → 4–5, etlq's
+// CPU 6.2 → 4.2 s), while a narrow one loses by them: ending an INSERT
+// every 32 MiB lets ClickHouse finish it while the next is sent (the
+// plain catch-up took ~1.2× its floor so and ~1.5× with 256 MiB INSERTs,
+// docs/benchmarks.md).
+func (w *writer) insertLimit(cols int) int64 {
+	if w.opts.insertBytes > 0 {
+		return w.opts.insertBytes
+	}
+	return min(max(int64(cols)<<20, 32<<20), 256<<20)
 }
