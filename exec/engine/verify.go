@@ -392,8 +392,20 @@ func (v *verifier) aheadOfStream(ctx context.Context, keys map[string]bool, know
 	if len(keys) == 0 {
 		return nil, 0, nil
 	}
-	if _, ok, err := v.streamCounter(); err != nil || !ok {
+	c, ok, err := v.streamCounter()
+	if err != nil || !ok {
 		return nil, 0, err
+	}
+	if vr, ok := v.vt.(connectors.VersionReader); ok {
+		// No row of the target is at the counter (the usual case): no
+		// key's is, and the keyed scan of the target is not needed.
+		top, err := vr.MaxVersion(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if top < c {
+			return nil, c, nil
+		}
 	}
 	vers, err := v.vt.Versions(ctx, keys)
 	if err != nil {
