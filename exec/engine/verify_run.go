@@ -231,13 +231,15 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 // start over it, and deleting it then would delete the repair too.
 func (v *verifier) leaveAhead(res *VerifyResult) (map[string]uint64, string) {
 	left := map[string]uint64{}
-	top := false
+	top, other := 0, 0
 	for k, ver := range v.ahead {
 		switch {
 		case ver > math.MaxUint64-versionHeadroom:
-			left[k], top = ver, true
+			left[k] = ver
+			top++
 		case v.aheadRunning:
 			left[k] = ver
+			other++
 		}
 	}
 	if len(left) == 0 {
@@ -245,13 +247,21 @@ func (v *verifier) leaveAhead(res *VerifyResult) (map[string]uint64, string) {
 	}
 	what := fmt.Sprintf("%d keys left: their target row's _version is above every version the pipeline's stream has given (its checkpoint's counter is at %d), "+
 		"and a repair row, which must tie with such a row to replace it, would outrank the later changes of those keys too", len(left), res.StreamVersion)
-	if top {
-		return left, what + fmt.Sprintf(", and etlq apply does not start over a _version within 2^40 of 2^64. "+
+	if other > 0 {
+		what += " (the running etlq apply gives them smaller versions, so the target would stop following the source for those keys). " +
+			"Either stop etlq apply and start it again (it starts its versions above the largest in its targets), then, once its checkpoint has moved (after the next change at the source), " +
+			"run etlq verify --repair again; or delete those rows from the target (each key's row at the _version its cause names) and run etlq verify --repair again"
+	}
+	if top > 0 {
+		if other > 0 {
+			what += fmt.Sprintf(". %d of them", top)
+		} else {
+			what += ", and they"
+		}
+		what += fmt.Sprintf(" have a _version within 2^40 of 2^64, over which etlq apply does not start. "+
 			"Delete those rows from the target (ALTER TABLE %s DELETE WHERE _version > %d), then run etlq verify --repair again", res.Target, uint64(math.MaxUint64-versionHeadroom))
 	}
-	return left, what + fmt.Sprintf(" (the running etlq apply gives them smaller versions, so the target would stop following the source for those keys). "+
-		"Either stop etlq apply and start it again (it starts its versions above the largest in its targets), then, once its checkpoint has moved (after the next change at the source), "+
-		"run etlq verify --repair again; or delete those rows from the target (each key's row at the _version its cause names) and run etlq verify --repair again")
+	return left, what
 }
 
 // shownDiff is d with its texts as the target shows them to a person
