@@ -85,6 +85,16 @@ type PositionSource interface {
 	MarkReached(mark, at []byte) (bool, error)
 }
 
+// MarkVersioner is a Source whose mark states hold the stream's version
+// counter: the next _version the stream assigns at that mark, above every
+// version it gave to the rows before it. `etlq verify` compares a target
+// row's _version with it to tell a row the stream did not write (by hand,
+// with a larger version) from one it did.
+type MarkVersioner interface {
+	// MarkVersion returns mark's counter, false when it holds none.
+	MarkVersion(mark []byte) (uint64, bool)
+}
+
 // MarkDescriber is a Source that can write a mark state for a person: the
 // position an error message names ("binlog.000042:1337").
 type MarkDescriber interface {

@@ -215,6 +215,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, "\n%s: repaired %d keys (missing %d, extra %d, changed %d); before the repair:\n", r.Pipeline, r.Repaired, rp.Missing, rp.Extra, rp.Changed)
 			for _, d := range rp.Diffs {
 				fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", shownValues(d.Key, ", "), sideText(d.Source), sideText(d.Target))
+				if d.Cause != "" {
+					fmt.Fprintf(w, "    cause: %s\n", d.Cause)
+				}
 			}
 			if n := rp.Missing + rp.Extra + rp.Changed - len(rp.Diffs); n > 0 {
 				fmt.Fprintf(w, "  … and %d more\n", n)
@@ -228,11 +231,18 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, " (unconfirmed: %s)", r.Unconfirmed)
 		}
 		fmt.Fprintln(w)
+		if r.VersionAhead > 0 {
+			fmt.Fprintf(w, "  %d of them: the target row's _version is above every version the pipeline's stream has given (%d, its checkpoint's counter): written outside etlq\n",
+				r.VersionAhead, r.StreamVersion)
+		}
 		if r.RepairSkipped != "" {
 			fmt.Fprintf(w, "  not repaired: %s\n", r.RepairSkipped)
 		}
 		for _, d := range r.Diffs {
 			fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", shownValues(d.Key, ", "), sideText(d.Source), sideText(d.Target))
+			if d.Cause != "" {
+				fmt.Fprintf(w, "    cause: %s\n", d.Cause)
+			}
 		}
 		if n := r.Differences() - len(r.Diffs); n > 0 {
 			fmt.Fprintf(w, "  … and %d more\n", n)

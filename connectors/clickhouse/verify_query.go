@@ -511,6 +511,23 @@ func (v *verifyTarget) Versions(ctx context.Context, keys map[string]bool) (map[
 	return out, err
 }
 
+var _ connectors.VersionReader = (*verifyTarget)(nil)
+
+// MaxVersion returns the largest _version of the table's rows (of the
+// pipeline's tables in a shared target), superseded ones included: a
+// bound for every version Versions can return, read without FINAL.
+func (v *verifyTarget) MaxVersion(ctx context.Context) (uint64, error) {
+	q := "SELECT max(" + quote(colVersion) + ") FROM " + v.l.qualified()
+	if v.scope != "" {
+		q += " WHERE " + v.scope
+	}
+	var top uint64
+	if err := v.conn.QueryRow(ctx, q).Scan(&top); err != nil {
+		return 0, v.s.errorf("reading the largest %s of %s: %v", colVersion, v.l.qualified(), err)
+	}
+	return top, nil
+}
+
 // Tombstone inserts, for each key text in keys whose live row still has
 // the _version given, a copy of the row with _is_deleted = 1 and that same
 // _version (ClickHouse keeps the last row inserted among equal versions):

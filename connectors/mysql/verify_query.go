@@ -39,6 +39,18 @@ func (s *Source) MarkReached(mark, at []byte) (bool, error) {
 	return binlogPos{File: m.File, Pos: m.Pos}.cmp(binlogPos{File: a.File, Pos: a.Pos}) >= 0, nil
 }
 
+var _ connectors.MarkVersioner = (*Source)(nil)
+
+// MarkVersion returns the next _version the stream assigns at the mark
+// state mark (connectors.MarkVersioner).
+func (s *Source) MarkVersion(mark []byte) (uint64, bool) {
+	m, err := decodeState(mark)
+	if err != nil || m.Version == 0 {
+		return 0, false
+	}
+	return m.Version, true
+}
+
 var _ connectors.SumSource = (*Source)(nil)
 
 // DescribeMark writes a mark state's binlog position, and its GTID set when

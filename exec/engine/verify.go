@@ -69,6 +69,10 @@ type VerifyDiff struct {
 	Key    string `json:"key"`
 	Source string `json:"source,omitempty"`
 	Target string `json:"target,omitempty"`
+	// Cause, when known, is why the key differs: its target row's
+	// _version is above every version the pipeline's stream has given
+	// (VerifyResult.VersionAhead).
+	Cause string `json:"cause,omitempty"`
 }
 
 // VerifyDuplicate is a key text more than one source row has, and how many.
@@ -95,6 +99,15 @@ type VerifyResult struct {
 	Missing int `json:"missing"`
 	Extra   int `json:"extra"`
 	Changed int `json:"changed"`
+	// VersionAhead counts, of the differing keys the target holds, those
+	// whose row there has a _version at or above StreamVersion, the next
+	// version the pipeline's stream assigns as its checkpoint holds it
+	// (after waiting for the checkpoint to pass the row): a row the stream
+	// did not write (by hand, say), which outranks every later change the
+	// running apply writes of the key. --repair leaves them while an apply
+	// runs (RepairSkipped says what to do).
+	VersionAhead  int    `json:"version_ahead,omitempty"`
+	StreamVersion uint64 `json:"stream_version,omitempty"`
 	// Rechecked is the number of keys the full pass found suspect and the
 	// re-checks read again (differences and lag alike).
 	Rechecked int          `json:"rechecked"`
@@ -330,6 +343,111 @@ type verifier struct {
 	// applyStopped: a wait for the checkpoint found no apply running
 	// (waitApplied).
 	applyStopped bool
+	// ahead are the differing keys of the last check whose target row's
+	// _version is above every version the stream has given (aheadOfStream),
+	// by key text; aheadRunning: an etlq apply held the state directory's
+	// lock when that was found (or the lock cannot tell).
+	ahead        map[string]uint64
+	aheadRunning bool
+}
+
+// aheadSettle is the longest aheadOfStream waits for the checkpoint's
+// counter to pass a target row's _version: the checkpoint is written
+// after the sink acknowledged the rows it covers, so a row the stream
+// wrote is visible in the target a commit before the checkpoint that
+// covers it (a snapshot's rows, written at the binlog position of the
+// checkpoint before them, included).
+const aheadSettle = 10 * time.Second
+
+// streamCounter returns the next _version the pipeline's stream assigns
+// as its checkpoint in the state directory holds it (the source's: every
+// row the stream gave a version before that checkpoint had a smaller
+// one), false when that cannot be told (no state directory or checkpoint,
+// a scale-out log's workers, a source whose marks hold no counter).
+func (v *verifier) streamCounter() (uint64, bool, error) {
+	mv, ok := v.src.(connectors.MarkVersioner)
+	if !ok || v.opts.LogURL != "" || v.opts.StateDir == "" {
+		return 0, false, nil
+	}
+	st, err := (&Store{Dir: v.opts.StateDir}).Load(v.decl.Name)
+	if err != nil || st == nil || WorkerMark(st.Mark) {
+		return 0, false, err
+	}
+	c, ok := mv.MarkVersion(st.Mark)
+	return c, ok, nil
+}
+
+// aheadOfStream returns, of the differing keys the target holds, those
+// whose row there has a _version at or above every version the stream has
+// given, with that version, and the stream's counter (0: cannot be told).
+// The counter is the checkpoint's, read after the target's versions; as
+// the checkpoint trails the target by a commit, a row above it is
+// waited for (aheadSettle, or until the state directory's lock is found
+// free: no apply moves the checkpoint) until the counter passes it. What
+// stays above was not written by the stream: by hand, or by another
+// process. known are the keys a check before found so, which are not
+// waited for again at the same version. It also sets aheadRunning.
+func (v *verifier) aheadOfStream(ctx context.Context, keys map[string]bool, known map[string]uint64) (map[string]uint64, uint64, error) {
+	v.aheadRunning = false
+	if len(keys) == 0 {
+		return nil, 0, nil
+	}
+	c, ok, err := v.streamCounter()
+	if err != nil || !ok {
+		return nil, 0, err
+	}
+	if vr, ok := v.vt.(connectors.VersionReader); ok {
+		// No row of the target is at the counter (the usual case): no
+		// key's is, and the keyed scan of the target is not needed.
+		top, err := vr.MaxVersion(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if top < c {
+			return nil, c, nil
+		}
+	}
+	vers, err := v.vt.Versions(ctx, keys)
+	if err != nil {
+		return nil, 0, err
+	}
+	deadline := time.Now().Add(min(aheadSettle, max(v.opts.LagTimeout, time.Second)))
+	free := 0
+	for {
+		c, ok, err := v.streamCounter() // after the versions: it only grows
+		if err != nil || !ok {
+			return nil, 0, err
+		}
+		ahead := map[string]uint64{}
+		wait := false
+		for k, ver := range vers {
+			if ver >= c {
+				ahead[k] = ver
+				if kv, ok := known[k]; !ok || kv != ver {
+					wait = true
+				}
+			}
+		}
+		if len(ahead) == 0 {
+			return nil, c, nil
+		}
+		// A free lock at any moment after the versions were read means
+		// that every apply holding it later starts its versions above
+		// the largest in the target, these rows included (versionFloor).
+		inUse := !stateLockable || StateDirInUse(v.opts.StateDir)
+		if free = free + 1; inUse {
+			free = 0
+		}
+		if !wait || free >= 3 || time.Now().After(deadline) {
+			v.aheadRunning = inUse
+			return ahead, c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func newVerifier(ctx context.Context, plan *planner.Plan, p *planner.Pipeline, opts VerifyOptions) (*verifier, error) {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
@@ -28,18 +29,33 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 		// write changes that never happened into it.
 		res.RepairSkipped = "a changelog target is not repaired (it records the changes the pipeline read); re-create it with a new snapshot"
 	} else if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" {
-		n, err := v.repair(ctx, diff)
-		if err != nil {
-			return nil, fmt.Errorf("repair: %w", err)
+		left, why := v.leaveAhead(res)
+		fix := diff
+		if len(left) > 0 {
+			fix = map[string]bool{}
+			for k := range diff {
+				if _, ok := left[k]; !ok {
+					fix[k] = true
+				}
+			}
 		}
-		v.opts.Log.Info("repaired", "pipeline", v.p.Name, "keys", n)
-		again, _, err := v.check(ctx)
-		if err != nil {
-			return nil, err
+		if len(fix) > 0 {
+			n, err := v.repair(ctx, fix)
+			if err != nil {
+				return nil, fmt.Errorf("repair: %w", err)
+			}
+			v.opts.Log.Info("repaired", "pipeline", v.p.Name, "keys", n)
+			again, _, err := v.check(ctx)
+			if err != nil {
+				return nil, err
+			}
+			again.Repaired = n
+			again.Repairs = &VerifyRepairs{Missing: res.Missing, Extra: res.Extra, Changed: res.Changed, Diffs: res.Diffs}
+			res = again
 		}
-		again.Repaired = n
-		again.Repairs = &VerifyRepairs{Missing: res.Missing, Extra: res.Extra, Changed: res.Changed, Diffs: res.Diffs}
-		res = again
+		if len(left) > 0 && res.VersionAhead > 0 {
+			res.RepairSkipped = why
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -163,14 +179,89 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 		}
 	}
 	res.Differing = len(chunksDiffering)
+	// The keys whose target row is above every version the stream has
+	// given (upsert targets: a changelog's rows are changes, each of its
+	// own version, and it is not repaired).
+	known := v.ahead
+	v.ahead = nil
+	if res.Unconfirmed == "" && v.p.Target.Mode != connectors.ModeChangelog {
+		held := map[string]bool{}
+		for k := range diff {
+			if _, ok := tgt[k]; ok {
+				held[k] = true
+			}
+		}
+		var c uint64
+		if v.ahead, c, err = v.aheadOfStream(ctx, held, known); err != nil {
+			// The cause is an aid: the differences stand without it
+			// (and --repair writes every key, as it did before).
+			v.opts.Log.Warn("verify: the target's versions of the differing keys cannot be compared with the stream's; their cause is not told", "pipeline", v.p.Name, "error", err.Error())
+			v.ahead = nil
+		}
+		if res.VersionAhead = len(v.ahead); res.VersionAhead > 0 {
+			res.StreamVersion = c
+		}
+	}
 	sort.Strings(keys)
 	for _, k := range keys {
 		if len(res.Diffs) == v.opts.Shown {
 			break
 		}
-		res.Diffs = append(res.Diffs, v.shownDiff(VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text}))
+		d := VerifyDiff{Key: k, Source: src[k].text, Target: tgt[k].text}
+		if ver, ok := v.ahead[k]; ok {
+			d.Cause = fmt.Sprintf("the target row's _version %d is above every version the pipeline's stream has given (its checkpoint's counter is at %d): "+
+				"a row etlq did not write (by hand, or by another process), which outranks every change a running etlq apply writes of the key", ver, res.StreamVersion)
+		}
+		res.Diffs = append(res.Diffs, v.shownDiff(d))
 	}
 	return res, diff, nil
+}
+
+// leaveAhead returns the differing keys --repair must not write, of those
+// whose target row is above every version the stream has given (v.ahead),
+// and what to do about them. A repair row replaces a row by tying with
+// its _version (the last inserted wins), so it outranks, as that row
+// does, every change the stream gives a smaller version: while an etlq
+// apply runs, all its later changes of the key, and the target would stop
+// following the source there for good. With no apply running (the state
+// directory's lock found free after the versions were read) the repair is
+// written as any other: an apply started later begins its versions above
+// the largest in its targets (versionFloor), so its changes replace it. A
+// row within versionHeadroom of 2^64 is left either way: apply does not
+// start over it, and deleting it then would delete the repair too.
+func (v *verifier) leaveAhead(res *VerifyResult) (map[string]uint64, string) {
+	left := map[string]uint64{}
+	top, other := 0, 0
+	for k, ver := range v.ahead {
+		switch {
+		case ver > math.MaxUint64-versionHeadroom:
+			left[k] = ver
+			top++
+		case v.aheadRunning:
+			left[k] = ver
+			other++
+		}
+	}
+	if len(left) == 0 {
+		return nil, ""
+	}
+	what := fmt.Sprintf("%d keys left: their target row's _version is above every version the pipeline's stream has given (its checkpoint's counter is at %d), "+
+		"and a repair row, which must tie with such a row to replace it, would outrank the later changes of those keys too", len(left), res.StreamVersion)
+	if other > 0 {
+		what += " (the running etlq apply gives them smaller versions, so the target would stop following the source for those keys). " +
+			"Either stop etlq apply and start it again (it starts its versions above the largest in its targets), then, once its checkpoint has moved (after the next change at the source), " +
+			"run etlq verify --repair again; or delete those rows from the target (each key's row at the _version its cause names) and run etlq verify --repair again"
+	}
+	if top > 0 {
+		if other > 0 {
+			what += fmt.Sprintf(". %d of them", top)
+		} else {
+			what += ", and they"
+		}
+		what += fmt.Sprintf(" have a _version within 2^40 of 2^64, over which etlq apply does not start. "+
+			"Delete those rows from the target (ALTER TABLE %s DELETE WHERE _version > %d), then run etlq verify --repair again", res.Target, uint64(math.MaxUint64-versionHeadroom))
+	}
+	return left, what
 }
 
 // shownDiff is d with its texts as the target shows them to a person
