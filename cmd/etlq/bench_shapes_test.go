@@ -444,6 +444,7 @@ func BenchmarkShapeManyTables(b *testing.B) {
 			}
 		}
 		s1 := masterStatus(b, e.my)
+		e.settle("the updates")
 		stream := phase{name: "stream", rows: tables * perTable, bytes: binlogBytes(b, e.my, s0, s1)}
 		file = e.etl("stream", s0, fmt.Sprintf(target("stream"), "SNAPSHOT never"))
 		streamFloor := e.floor(&stream, "stream", tables*perTable,
@@ -514,6 +515,7 @@ func BenchmarkShapeWideTable(b *testing.B) {
 		e.exec(fmt.Sprintf("UPDATE %s SET i001 = i001 + 1 WHERE id BETWEEN %d AND %d", t, lo, lo+chunk-1))
 	}
 	s2 := masterStatus(b, e.my)
+	e.settle("the updates")
 	sums := func(table string) string {
 		return fmt.Sprint(testenv.ClickHouseQuery(b, e.ch, fmt.Sprintf(
 			"SELECT toString(count()), toString(sum(i001)), toString(sum(i100)), toString(countIf(isNull(s150))), toString(sum(d299)) FROM %s.%s FINAL WHERE _is_deleted = 0", e.chDB, table)))
@@ -586,6 +588,7 @@ FROM %s.seq_%d_to_%d`, t, e.db, lo, lo+chunk-1))
 		e.exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id BETWEEN %d AND %d", t, lo, lo+chunk-1))
 	}
 	s2 := masterStatus(b, e.my)
+	e.settle("the updates")
 	sums := func(table string) string {
 		return fmt.Sprint(testenv.ClickHouseQuery(b, e.ch, fmt.Sprintf(
 			"SELECT toString(count()), toString(sum(n)), toString(sum(length(doc))), toString(sum(length(data))), toString(sum(reinterpretAsUInt8(substring(data, 1000, 1)))) FROM %s.%s FINAL WHERE _is_deleted = 0", e.chDB, table)))
