@@ -91,6 +91,7 @@ func (f *shapeFloor) round(round int, run func()) {
 	}
 	b := f.e.b
 	etlq := func() {
+		f.e.waitMerges()
 		var before time.Duration // the parts of earlier runs still there
 		if f.keep {
 			before = insertParts(b, f.e.ch, f.e.chDB, f.target)
@@ -161,6 +162,7 @@ func (f *shapeFloor) runSink() {
 	testenv.ClickHouseExec(b, e.ch,
 		"DROP TABLE IF EXISTS "+table,
 		fmt.Sprintf("CREATE TABLE %s AS %s.%s_floor_tpl", table, e.chDB, f.p.name))
+	e.waitMerges()
 	var wall time.Duration
 	e.srv.measure(f.p.name+"_sink", func() { wall, _ = clickhouseInsertFile(b, f.cli, table, f.native) })
 	if got := testenv.ClickHouseQuery(b, e.ch, "SELECT toString(count()) FROM "+table); got[0][0] == "0" {
@@ -305,6 +307,31 @@ func (e *shapeEnv) tablesFloor(tables []string, rows int) func() time.Duration {
 			b.Fatalf("the source floor read %d rows, want %d", total, rows)
 		}
 		return wall
+	}
+}
+
+// waitMerges waits (up to a minute) until ClickHouse merges no parts of
+// the run's database: the merges an earlier run's parts started — etlq's
+// target is kept across a phase's rounds when the phase keepsTarget — go on
+// in the background on the cores the next timed run needs, and fell to
+// whoever came next (etlq or the sink floor). Each side starts with
+// ClickHouse idle; the merges its own parts start during it are its own.
+func (e *shapeEnv) waitMerges() {
+	e.b.Helper()
+	start := time.Now()
+	for {
+		got := testenv.ClickHouseQuery(e.b, e.ch, fmt.Sprintf("SELECT toString(count()) FROM system.merges WHERE database = '%s'", e.chDB))
+		if got[0][0] == "0" {
+			if d := time.Since(start); d > time.Second {
+				e.b.Logf("waited %s for ClickHouse's merges in %s", d.Round(100*time.Millisecond), e.chDB)
+			}
+			return
+		}
+		if time.Since(start) > time.Minute {
+			e.b.Logf("ClickHouse still merging %s parts in %s after a minute: timing with them running", got[0][0], e.chDB)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

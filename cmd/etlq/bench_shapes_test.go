@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -77,6 +78,64 @@ func (e *shapeEnv) exec(sql ...string) {
 	if d := time.Since(start); d > 5*time.Second {
 		e.b.Logf("setup: %s… took %s", firstLine(sql[0], 60), d.Round(time.Millisecond))
 	}
+}
+
+// settle waits until InnoDB has purged what the setup's statements left
+// behind — the old versions of a large UPDATE's rows, the delete-marked
+// rows of a large DELETE — which MariaDB does in the background for tens of
+// seconds after such a statement (a 5M-row DELETE: ~25 s at load 13), on
+// the same two cores as the timed runs. Left running, it went to whoever
+// ran first: in a quiet run MariaDB spent 1.2 – 1.3 s of CPU during etlq's
+// first DELETE rounds against 0.1 s during the UPDATE's last ones
+// (docs/benchmarks.md, session 19). Purge is done once its "Purge done for
+// trx's n:o" has passed the "Trx id counter" read now (SHOW ENGINE INNODB
+// STATUS); after two minutes (an open transaction elsewhere holds it) it
+// goes on, saying so.
+func (e *shapeEnv) settle(what string) {
+	e.b.Helper()
+	counter, ok := innodbStatusNumber(e.my, "Trx id counter ")
+	if !ok {
+		e.b.Logf("setup: %s: no trx id counter from SHOW ENGINE INNODB STATUS: not waiting for InnoDB's purge", what)
+		return
+	}
+	start := time.Now()
+	for {
+		purged, ok := innodbStatusNumber(e.my, "Purge done for trx's n:o < ")
+		if ok && purged >= counter {
+			e.b.Logf("setup: %s: InnoDB purged it after %s", what, time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		if time.Since(start) > 2*time.Minute {
+			e.b.Logf("setup: %s: InnoDB purge not done after %s (at trx %d of %d): timing with it running", what, time.Since(start).Round(time.Second), purged, counter)
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// innodbStatusNumber returns the number after prefix on a line of SHOW
+// ENGINE INNODB STATUS; false when there is none or the statement failed
+// (it needs the PROCESS privilege).
+func innodbStatusNumber(my *client.Conn, prefix string) (uint64, bool) {
+	r, err := my.Execute("SHOW ENGINE INNODB STATUS")
+	if err != nil {
+		return 0, false
+	}
+	defer r.Close()
+	status, err := r.GetString(0, 2)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(status, "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, " ")
+		n, err := strconv.ParseUint(num, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
 }
 
 func firstLine(s string, n int) string {
@@ -276,6 +335,7 @@ func BenchmarkShapeHugeTransaction(b *testing.B) {
 		s0 := masterStatus(b, e.my)
 		e.exec(fmt.Sprintf("UPDATE %s SET qty = qty + 1, note = CONCAT('updated-', id)", t))
 		s1 := masterStatus(b, e.my)
+		e.settle("the UPDATE")
 		upd := phase{name: "update", rows: n, bytes: binlogBytes(b, e.my, s0, s1)}
 		file := e.etl("update", s0, pipeline)
 		updFloor := e.floor(&upd, "big", n, func(table string) string { return e.etl("update_floor", s0, pipelineInto(table)) },
@@ -291,6 +351,7 @@ func BenchmarkShapeHugeTransaction(b *testing.B) {
 		}
 		e.exec("DELETE FROM " + t)
 		s2 := masterStatus(b, e.my)
+		e.settle("the DELETE")
 		del := phase{name: "delete", rows: n, bytes: binlogBytes(b, e.my, s1, s2)}
 		file = e.etl("delete", s1, pipeline)
 		delFloor := e.floor(&del, "big", n, func(table string) string { return e.etl("delete_floor", s1, pipelineInto(table)) },
@@ -388,6 +449,7 @@ func BenchmarkShapeManyTables(b *testing.B) {
 			}
 		}
 		s1 := masterStatus(b, e.my)
+		e.settle("the updates")
 		stream := phase{name: "stream", rows: tables * perTable, bytes: binlogBytes(b, e.my, s0, s1)}
 		file = e.etl("stream", s0, fmt.Sprintf(target("stream"), "SNAPSHOT never"))
 		streamFloor := e.floor(&stream, "stream", tables*perTable,
@@ -458,6 +520,7 @@ func BenchmarkShapeWideTable(b *testing.B) {
 		e.exec(fmt.Sprintf("UPDATE %s SET i001 = i001 + 1 WHERE id BETWEEN %d AND %d", t, lo, lo+chunk-1))
 	}
 	s2 := masterStatus(b, e.my)
+	e.settle("the updates")
 	sums := func(table string) string {
 		return fmt.Sprint(testenv.ClickHouseQuery(b, e.ch, fmt.Sprintf(
 			"SELECT toString(count()), toString(sum(i001)), toString(sum(i100)), toString(countIf(isNull(s150))), toString(sum(d299)) FROM %s.%s FINAL WHERE _is_deleted = 0", e.chDB, table)))
@@ -530,6 +593,7 @@ FROM %s.seq_%d_to_%d`, t, e.db, lo, lo+chunk-1))
 		e.exec(fmt.Sprintf("UPDATE %s SET n = n + 1 WHERE id BETWEEN %d AND %d", t, lo, lo+chunk-1))
 	}
 	s2 := masterStatus(b, e.my)
+	e.settle("the updates")
 	sums := func(table string) string {
 		return fmt.Sprint(testenv.ClickHouseQuery(b, e.ch, fmt.Sprintf(
 			"SELECT toString(count()), toString(sum(n)), toString(sum(length(doc))), toString(sum(length(data))), toString(sum(reinterpretAsUInt8(substring(data, 1000, 1)))) FROM %s.%s FINAL WHERE _is_deleted = 0", e.chDB, table)))
