@@ -89,12 +89,6 @@ type tableRun struct {
 	// settled: a batch of the table went to the sink in this plan of it
 	// (the sink has followed its layout).
 	settled bool
-	// checked is the last source schema found the same as plan.Input's
-	// (checkedPlan): schemaChanged compares a batch's schema field by
-	// field only when it is another (a source makes one per table and
-	// schema version; with many tables the comparison was a cost per
-	// batch).
-	checked, checkedPlan *arrow.Schema
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
@@ -355,19 +349,8 @@ func (pr *pipeRun) unsettled(b *exec.Batch) bool {
 // without rows.
 func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
 	tr := pr.tables[b.DB+"."+b.Table]
-	if tr == nil {
-		return false
-	}
-	s := b.Record.Schema()
-	if s == tr.checked && tr.plan.Input == tr.checkedPlan {
-		return false
-	}
-	changed := !sameLayout(s, tr.plan.Input) || !sameDeclaredTypes(s, tr.plan.Input) ||
-		pr.p.Target.Mode == connectors.ModeUpsert && hasPrimaryKey(tr.plan.Input) && !hasPrimaryKey(s)
-	if !changed {
-		tr.checked, tr.checkedPlan = s, tr.plan.Input
-	}
-	return changed
+	return tr != nil && (!sameLayout(b.Record.Schema(), tr.plan.Input) || !sameDeclaredTypes(b.Record.Schema(), tr.plan.Input) ||
+		pr.p.Target.Mode == connectors.ModeUpsert && hasPrimaryKey(tr.plan.Input) && !hasPrimaryKey(b.Record.Schema()))
 }
 
 // hasPrimaryKey reports whether a table's layout marks primary key columns:
@@ -375,8 +358,8 @@ func (pr *pipeRun) schemaChanged(b *exec.Batch) bool {
 // again, which an upsert key taken from that primary key refuses
 // (planner: rebindTable).
 func hasPrimaryKey(s *arrow.Schema) bool {
-	for i := range s.NumFields() { // (not Fields(), which copies them)
-		if _, ok := s.Field(i).Metadata.GetValue(exec.MetaPrimaryKey); ok {
+	for _, f := range s.Fields() {
+		if _, ok := f.Metadata.GetValue(exec.MetaPrimaryKey); ok {
 			return true
 		}
 	}
