@@ -63,6 +63,9 @@ type binlogReader struct {
 	trxGTID   string
 	trxThread uint32
 	touched   []*tableState
+	// lastBatch is the rows of the last batch flushed, of any table: a
+	// table's first batch reserves that much (batchBuilder.seed).
+	lastBatch int
 
 	gtid gm.GTIDSet
 	// skips: per GTID domain, where its transactions the stream does not
@@ -617,6 +620,7 @@ func (r *binlogReader) flush(ts *tableState) {
 	}
 	r.snap.noteKeys(ts, rec)
 	r.trxSent += int(rec.NumRows())
+	r.lastBatch = int(rec.NumRows())
 	if r.snap.keylessCovered(ts, rec) {
 		// A key-less table's one chunk already holds these changes.
 		rec.Release()
@@ -675,6 +679,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 	}
 	if ts.bb == nil {
 		ts.bb = newBatchBuilder(cfg.mem, r.em.constants(), ts.cur, cfg.req.Before, cfg.req.BeforeOf(ts.ref))
+		ts.bb.seed(r.lastBatch)
 	}
 	if !r.isTouched(ts) {
 		r.touched = append(r.touched, ts)

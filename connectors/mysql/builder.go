@@ -82,6 +82,17 @@ func (b *batchBuilder) start(maxRows int) {
 	b.reserve(0, len(b.t.Cols))
 }
 
+// seed gives a builder that has made no batch yet the rows of the last
+// batch of another table (rows), for its first batch's room: otherwise it
+// starts at 64 rows and grows by doubling, a cost that a stream of many
+// tables, each with a few transactions, pays table after table (the
+// 1,000-table stream's first batches, docs/benchmarks.md).
+func (b *batchBuilder) seed(rows int) {
+	if b.lastRows == 0 && !b.started {
+		b.lastRows = rows
+	}
+}
+
 // reserve gives the builders of columns [from, to) room for as many rows
 // and string bytes as the previous batch had.
 func (b *batchBuilder) reserve(from, to int) {

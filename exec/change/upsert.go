@@ -2,7 +2,9 @@ package change
 
 import (
 	"context"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -159,12 +161,22 @@ type MovedKeys struct {
 	Alloc  memory.Allocator
 
 	set Set
-	upd []int32
-	pos []at
 }
 
 // at is a row of a part.
 type at struct{ part, row int32 }
+
+// movedScratch is what moved lists the updates of a batch in. It is
+// pooled, not kept per operator: a chain is built per table, and with
+// 1,000 tables under a pattern each chain's own lists, grown to its
+// batches' rows, stayed in memory table after table (~9 MB of the
+// 1,000-table stream's live heap, more with longer transactions).
+type movedScratch struct {
+	upd []int32
+	pos []at
+}
+
+var movedScratches = sync.Pool{New: func() any { return new(movedScratch) }}
 
 var (
 	_ exec.Operator = (*MovedKeys)(nil)
@@ -220,11 +232,24 @@ func (m *MovedKeys) moved(ctx context.Context, b *exec.Batch, ops *array.String,
 	if m.NoMove {
 		return Part{}, nil
 	}
-	upd, pos := m.upd[:0], m.pos[:0]
-	defer func() { m.upd, m.pos = upd[:0], pos[:0] }()
+	sc := movedScratches.Get().(*movedScratch)
+	upd, pos := sc.upd[:0], sc.pos[:0]
+	defer func() {
+		sc.upd, sc.pos = upd[:0], pos[:0]
+		movedScratches.Put(sc)
+	}()
+	rows := 0
+	for _, p := range parts {
+		rows += len(p.Rows)
+	}
 	for k, p := range parts {
 		for j, i := range p.Rows {
 			if ops.Value(int(i)) == exec.OpUpdate {
+				if len(upd) == cap(upd) {
+					// Room for every row left at once, not by doubling.
+					upd = slices.Grow(upd, rows-len(upd))
+					pos = slices.Grow(pos, rows-len(pos))
+				}
 				upd = append(upd, i)
 				pos = append(pos, at{int32(k), int32(j)})
 			}
