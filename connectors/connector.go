@@ -427,6 +427,23 @@ type Starter interface {
 	StartMark() *exec.Mark
 }
 
+// CounterRaiser is a Stream resumed from a checkpoint whose version
+// counter starts above the checkpoint's: the targets hold larger versions
+// (StreamRequest.VersionFloor), or a resumed snapshot starts above the
+// wall clock. RaisedMark returns the checkpoint's Mark with only the
+// counter changed to where it starts — position, schemas and snapshot
+// progress as they were (nil: the counter was not raised). The engine
+// checkpoints it before a row is written: the checkpoint's counter, which
+// etlq verify compares the targets' versions with, is then above them at
+// once, instead of after the next change at the source (on an idle
+// source, never). A crash after it resumes at the same position, above
+// every version the targets held at the start; what this run wrote after
+// it gets the same versions again when replayed, or larger ones when the
+// targets show it (docs/architecture.md, "Versions").
+type CounterRaiser interface {
+	RaisedMark() *exec.Mark
+}
+
 // VersionStarter is a Stream that can say, before it sends anything, the
 // smallest _version it will stamp (0: it cannot). The log's capture
 // publishes it at a new stream's start, so that a group's first worker

@@ -45,7 +45,17 @@ func (s *syncBuffer) String() string {
 // the test's end kills it if it still runs.
 func startApply(t *testing.T, state, file string) *liveApply {
 	t.Helper()
+	return startApplyEnv(t, nil, state, file)
+}
+
+// startApplyEnv is startApply with env (NAME=value) added to the
+// process's environment.
+func startApplyEnv(t *testing.T, env []string, state, file string) *liveApply {
+	t.Helper()
 	a := &liveApply{cmd: exec.Command(etlqBin, "apply", "--state-dir", state, "--progress", "never", file), out: &syncBuffer{}, done: make(chan error, 1)}
+	if env != nil {
+		a.cmd.Env = append(os.Environ(), env...)
+	}
 	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)

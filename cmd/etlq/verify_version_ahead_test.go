@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +137,138 @@ func TestVerifyVersionAheadStopped(t *testing.T) {
 			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 2 AND v = 'later' AND _is_deleted = 0", db))
 			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
 		})
+		a.running(t)
+	})
+}
+
+// checkpointMark returns the members of the mark of source s's checkpoint
+// in state, and its version counter.
+func checkpointMark(t *testing.T, state string) (map[string]json.RawMessage, uint64) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(state, "source-s.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp struct {
+		Mark map[string]json.RawMessage `json:"mark"`
+	}
+	var v uint64
+	if err := json.Unmarshal(b, &cp); err != nil || json.Unmarshal(cp.Mark["version"], &v) != nil {
+		t.Fatalf("checkpoint %s: %v:\n%s", filepath.Join(state, "source-s.json"), err, b)
+	}
+	return cp.Mark, v
+}
+
+// sameButVersion reports whether two marks' members other than the
+// version counter are equal, as JSON values.
+func sameButVersion(t *testing.T, a, b map[string]json.RawMessage) bool {
+	t.Helper()
+	values := func(m map[string]json.RawMessage) map[string]any {
+		out := map[string]any{}
+		for k, raw := range m {
+			if k == "version" {
+				continue
+			}
+			var x any
+			if err := json.Unmarshal(raw, &x); err != nil {
+				t.Fatalf("mark member %s: %v", k, err)
+			}
+			out[k] = x
+		}
+		return out
+	}
+	return reflect.DeepEqual(values(a), values(b))
+}
+
+// TestVerifyVersionAheadRestartedIdle: apply stopped and started again, as
+// verify --repair says to for a key whose target row was written by hand
+// above every version of the stream, with no change at the source since:
+// the restarted apply starts its versions above the row (versionFloor) and
+// writes that counter into its checkpoint as it starts, at the same
+// position, so verify --repair next to it repairs the key, and a later
+// change of the key at the source reaches the target over the repair.
+// Before, the checkpoint kept the old counter until the next change at
+// the source wrote a mark: on an idle source verify kept leaving the key
+// and saying to restart apply, which had just been done.
+//
+// The shared servers are not idle (other tests write to them, and the
+// stream's idle marks carry the raised counter into the checkpoint within
+// a second or two), so the first restart runs with ETLQ_TEST_FAULT
+// =no-commit: its commit loop writes no checkpoint, as on an idle source
+// where no mark comes; its checkpoint must hold the raised counter and
+// the old position all the same. It is then killed (SIGKILL) before any
+// row: the next apply, started plainly, must still start above every
+// version in the target (its first change of the key shows over the
+// repair, at a larger _version). The second restart, plain, is the
+// user's way: verify leaves a key next to the running apply, apply
+// restarted, verify --repair at once. Both servers.
+func TestVerifyVersionAheadRestartedIdle(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s, file, state, a := startRepairable(t, myDSN, "(1, 'a'), (2, 'b'), (3, 'c')", 3)
+		db, chDSN := s.db, s.chDSN
+		big := uint64(1) << 62
+		handRow(t, s, 2, "HAND", big)
+		a.stop(t)
+		before, c0 := checkpointMark(t, state)
+		if c0 == 0 || c0 >= big {
+			t.Fatalf("the checkpoint's counter is %d before the restart, want it below the row's _version %d", c0, big)
+		}
+
+		a = startApplyEnv(t, []string{"ETLQ_TEST_FAULT=no-commit"}, state, file)
+		var after map[string]json.RawMessage
+		a.waitFor(t, "the restarted apply's raised counter in its checkpoint, with no change at the source", 2*time.Minute, func() (bool, string) {
+			var c uint64
+			after, c = checkpointMark(t, state)
+			return c > big, fmt.Sprintf("the checkpoint's counter is %d (was %d), the row's _version %d", c, c0, big)
+		})
+		if !sameButVersion(t, before, after) {
+			t.Fatalf("the checkpoint written as apply started moved more than its counter:\nbefore %s\nafter  %s", before, after)
+		}
+		a.cmd.Process.Kill()
+		select {
+		case <-a.done:
+		case <-time.After(time.Minute):
+			t.Fatal("etlq apply did not end on SIGKILL")
+		}
+
+		a = startApply(t, state, file)
+		v, code, out := runVerify(t, "--state-dir", state, "--repair", file)
+		r := v.Pipelines[0]
+		if code != 0 || !v.OK || r.Repaired != 1 || r.VersionAhead != 0 || r.Repairs == nil || r.Repairs.Changed != 1 {
+			t.Fatalf("verify --repair next to the apply restarted after the kill, no change at the source: exit %d, want key 2 repaired:\n%s", code, out)
+		}
+		myExec(t, s.my, "UPDATE "+db+".t SET v = 'later' WHERE id = 2")
+		a.waitFor(t, "the update of the repaired key", 2*time.Minute, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 2 AND v = 'later' AND _is_deleted = 0 AND _version > toUInt64('%d')", db, big))
+			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+		})
+
+		// The user's way, with apply running as it should.
+		big2 := uint64(1) << 63
+		handRow(t, s, 3, "HAND", big2)
+		v, code, out = runVerify(t, "--state-dir", state, "--repair", file)
+		if r := v.Pipelines[0]; code != 1 || r.Repaired != 0 || r.VersionAhead != 1 || !strings.Contains(r.RepairSkipped, "stop etlq apply and start it again") {
+			t.Fatalf("verify --repair of a row above the stream's versions next to the running apply: exit %d, want it left, with what to do:\n%s", code, out)
+		}
+		a.stop(t)
+		a = startApply(t, state, file)
+		a.waitFor(t, "the restarted apply's raised counter", 2*time.Minute, func() (bool, string) {
+			return strings.Contains(a.out.String(), "version counter raised above the target's"), "not raised yet"
+		})
+		v, code, out = runVerify(t, "--state-dir", state, "--repair", file)
+		r = v.Pipelines[0]
+		if code != 0 || !v.OK || r.Repaired != 1 || r.VersionAhead != 0 || r.Repairs == nil || r.Repairs.Changed != 1 {
+			t.Fatalf("verify --repair next to the restarted apply, no change at the source: exit %d, want key 3 repaired:\n%s", code, out)
+		}
+		myExec(t, s.my, "UPDATE "+db+".t SET v = 'later' WHERE id = 3")
+		a.waitFor(t, "the update of the repaired key", 2*time.Minute, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 3 AND v = 'later' AND _is_deleted = 0", db))
+			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+		})
+		if v, code, out := runVerify(t, "--state-dir", state, file); code != 0 || !v.OK {
+			t.Fatalf("verify after the updates of the repaired keys: exit %d:\n%s", code, out)
+		}
 		a.running(t)
 	})
 }

@@ -105,7 +105,8 @@ type stream struct {
 	name  string
 	ident serverIdent // the server's, recorded in each mark
 
-	startMark *exec.Mark // see StartMark
+	startMark  *exec.Mark // see StartMark
+	raisedMark *exec.Mark // see RaisedMark
 
 	// resnapQ are the resnapshots asked for (Resnapshot, any goroutine)
 	// that the reader has not started yet (resnapshot.go).
@@ -464,6 +465,15 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		st.log.Info("version counter raised above the target's", "floor", req.VersionFloor, "version", st.version)
 	}
 	st.firstVersion = st.version
+	if resume != nil && st.version > resume.Version {
+		// Checkpointed before a row is written (RaisedMark): the
+		// checkpoint's position stays, only its counter moves up.
+		m, err := withVersion(req.Resume, st.version)
+		if err != nil {
+			return nil, err
+		}
+		st.raisedMark = &exec.Mark{Source: st.name, State: m}
+	}
 	st.lastMarkPos = start
 	st.lastMark = time.Now()
 	if req.Resume == nil {
@@ -797,6 +807,24 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 // replay the changes since, deletes of rows already written included —
 // instead of starting anew later.
 func (st *stream) StartMark() *exec.Mark { return st.startMark }
+
+// RaisedMark returns, for a stream resumed from a checkpoint whose counter
+// it started above the checkpoint's (the targets' versions, a resumed
+// snapshot, a position lost to a purge), that checkpoint's state with the
+// counter it started at and nothing else changed (connectors.CounterRaiser).
+func (st *stream) RaisedMark() *exec.Mark { return st.raisedMark }
+
+// withVersion returns mark state m with its next _version set to v, every
+// other member as it was (not decoded into the state's types and encoded
+// again: a member this build does not know stays).
+func withVersion(m []byte, v uint64) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(m, &fields); err != nil {
+		return nil, fmt.Errorf("invalid mysql checkpoint state: %v", err)
+	}
+	fields["version"] = json.RawMessage(strconv.FormatUint(v, 10))
+	return json.Marshal(fields)
+}
 
 // FirstVersion is the counter's start: the versions it stamps only grow
 // from there (connectors.VersionStarter).

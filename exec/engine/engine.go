@@ -305,6 +305,20 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 			r.lastMark = m
 		}
 	}
+	if s, ok := stream.(connectors.CounterRaiser); ok && st != nil {
+		// The stream starts its versions above the checkpoint's counter
+		// (above the targets' versions): keep that counter before a row
+		// is written, at the checkpoint's own position, so that etlq
+		// verify reads it at once rather than after the next change at
+		// the source (connectors.CounterRaiser). The position does not
+		// move; the pipelines are the checkpoint's, not yet this run's.
+		if m := s.RaisedMark(); m != nil {
+			if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.State), Pipelines: st.Pipelines}); err != nil {
+				return err
+			}
+			r.lastMark = m
+		}
+	}
 
 	r.tracker = newTracker()
 	r.tracker.last = r.lastMark

@@ -132,6 +132,7 @@ type source struct {
 	reqs   []connectors.StreamRequest
 	mem    memory.Allocator
 	start  *exec.Mark // StartMark, when set
+	raised *exec.Mark // RaisedMark, when set
 	closed bool
 	// version numbers the rows; pos the batches.
 	version uint64
@@ -215,6 +216,9 @@ func (s *source) Open(_ context.Context, req connectors.StreamRequest) (connecto
 	if s.start != nil {
 		return &startStream{st, s.start}, nil
 	}
+	if s.raised != nil {
+		return &raisedStream{st, s.raised}, nil
+	}
 	return st, nil
 }
 
@@ -283,6 +287,15 @@ type startStream struct {
 }
 
 func (s *startStream) StartMark() *exec.Mark { return s.mark }
+
+// raisedStream is a stream that started its counter above the
+// checkpoint's (connectors.CounterRaiser).
+type raisedStream struct {
+	*stream
+	mark *exec.Mark
+}
+
+func (s *raisedStream) RaisedMark() *exec.Mark { return s.mark }
 
 // sink is an in-memory connectors.Sink: its writers keep what they are
 // given, per pipeline, and acknowledge each write (or fail it) as told.

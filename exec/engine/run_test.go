@@ -103,6 +103,48 @@ func TestRunStartMark(t *testing.T) {
 	}
 }
 
+// TestRunRaisedMark: a stream resumed from a checkpoint that started its
+// version counter above the checkpoint's has that mark (the checkpoint's
+// position, the raised counter) checkpointed before any row is written,
+// with the checkpoint's own pipelines; without a checkpoint nothing is
+// resumed, and a stream's raised mark is not asked for.
+func TestRunRaisedMark(t *testing.T) {
+	e := newEnv(t, newCatalog(t, "orders"), upsertPipeline)
+	e.src.raised = &exec.Mark{Source: "shop", State: []byte(`{"pos":7,"version":9}`)}
+	e.src.fail(errors.New("connection lost"))
+	if err := e.run(); err == nil {
+		t.Fatal("run: no error, want the stream's")
+	}
+	if got := e.checkpoint(); got != "" {
+		t.Fatalf("checkpoint %q of a first run (no checkpoint to raise), want none", got)
+	}
+	e.src.raised = nil
+	e.src.script = nil
+	e.src.add("orders", ins(1, "new", 1))
+	if err := e.run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.checkpoint(); got != `{"pos":1}` {
+		t.Fatalf("checkpoint %q, want the first batch's", got)
+	}
+	e.src.raised = &exec.Mark{Source: "shop", State: []byte(`{"pos":1,"version":4242}`)}
+	e.src.script = nil
+	e.src.fail(errors.New("connection lost"))
+	err := e.run()
+	if err == nil || !strings.Contains(err.Error(), "source shop: connection lost") {
+		t.Fatalf("run: %v, want the stream's error", err)
+	}
+	if got := e.checkpoint(); got != `{"pos":1,"version":4242}` {
+		t.Errorf("checkpoint %q, want the raised counter at the checkpoint's position", got)
+	}
+	data, _ := os.ReadFile(e.dir + "/source-shop.json")
+	if !strings.Contains(string(data), `"pipelines": [
+    "orders"
+  ]`) {
+		t.Errorf("the checkpoint's pipelines are not kept:\n%s", data)
+	}
+}
+
 // TestRunFailedWriteStopsCheckpoints: a write the sink fails stops the run;
 // the checkpoint stays at the last batch before it whose every write was
 // acknowledged.

@@ -249,8 +249,8 @@ func (v *verifier) leaveAhead(res *VerifyResult) (map[string]uint64, string) {
 		"and a repair row, which must tie with such a row to replace it, would outrank the later changes of those keys too", len(left), res.StreamVersion)
 	if other > 0 {
 		what += " (the running etlq apply gives them smaller versions, so the target would stop following the source for those keys). " +
-			"Either stop etlq apply and start it again (it starts its versions above the largest in its targets), then, once its checkpoint has moved (after the next change at the source), " +
-			"run etlq verify --repair again; or delete those rows from the target (each key's row at the _version its cause names) and run etlq verify --repair again"
+			"Either stop etlq apply and start it again (it starts its versions above the largest in its targets, and checkpoints that counter as it starts), " +
+			"then run etlq verify --repair again; or delete those rows from the target (each key's row at the _version its cause names) and run etlq verify --repair again"
 	}
 	if top > 0 {
 		if other > 0 {
