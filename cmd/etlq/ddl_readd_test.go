@@ -323,3 +323,61 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert WITH (f
 	}
 	capture.stop(t)
 }
+
+// TestSetDefaultThenWorkerRestartScaleOut: a column added with a DEFAULT
+// while the workers run, then given another DEFAULT (ALTER COLUMN … SET
+// DEFAULT, which changes no row at the source), then a worker stopped
+// and started again. The restarted worker met the column in the log's
+// schema still marked as added by the DDL and filled the rows from before
+// the ADD with the column's new DEFAULT (new-user trial: 311563 rows held
+// 9.999 where MySQL had 1.500); the ADD's fill belongs to the ADD.
+func TestSetDefaultThenWorkerRestartScaleOut(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, testSetDefaultThenWorkerRestartScaleOut)
+}
+
+func testSetDefaultThenWorkerRestartScaleOut(t *testing.T, myDSN string) {
+	s := newScratch(t, myDSN)
+	db, my, ch := s.db, s.my, s.ch
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	tbl := db + ".t"
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, k INT NOT NULL)",
+		"INSERT INTO "+tbl+" SELECT seq, seq FROM "+db+".seq_1_to_200")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert WITH (flush_interval = '100ms');
+`, myDSN, testServerID(), s.chDSN, db, db))
+	myQ := "SELECT id, k FROM " + tbl + " ORDER BY id"
+	chQ := "SELECT toString(id), toString(k) FROM " + db + ".t_current ORDER BY id"
+	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", file)
+	worker := func() *liveApply {
+		return startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--state-dir", filepath.Join(dir, "w"), "--progress", "never", file)
+	}
+	w := worker()
+	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+
+	myExec(t, my, "ALTER TABLE "+tbl+" ADD COLUMN c DECIMAL(8,3) DEFAULT 1.5",
+		"INSERT INTO "+tbl+" (id, k, c) VALUES (300, 300, 2.5)")
+	myQ = "SELECT id, k, CAST(c AS CHAR) FROM " + tbl + " ORDER BY id"
+	chQ = "SELECT toString(id), toString(k), toString(c) FROM " + db + ".t_current ORDER BY id"
+	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	myExec(t, my, "ALTER TABLE "+tbl+" ALTER COLUMN c SET DEFAULT 9.999",
+		"UPDATE "+tbl+" SET k = k + 1000 WHERE id = 1")
+	w.waitSame(t, my, ch, myQ, chQ, 90*time.Second)
+	w.running(t)
+	w.stop(t)
+
+	w = worker()
+	myExec(t, my, "INSERT INTO "+tbl+" (id, k) VALUES (301, 301)")
+	w.waitSame(t, my, ch, myQ, chQ, 60*time.Second)
+	w.running(t)
+	out := w.stop(t)
+	if strings.Contains(out, "take the column's DEFAULT") {
+		t.Errorf("the restarted worker filled the rows from before the ADD again:\n%s", out)
+	}
+	capture.stop(t)
+}

@@ -266,6 +266,9 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 			c.RenamedFrom, c.Added = old.Name, true
 		} else {
 			c.RenamedFrom, c.Added, c.Joined, c.AddedAt = old.RenamedFrom, old.Added, old.Joined, old.AddedAt
+			if !sameDefault(old.Default, c.Default) {
+				forgetAdd(c)
+			}
 		}
 		t.Cols = append(t.Cols[:i], t.Cols[i+1:]...)
 		if !op.First && op.After == "" {
@@ -297,6 +300,9 @@ func (ap ddlApplier) apply(t *table, op alterOp) error {
 			dv := *d
 			d = &dv
 			storedDefault(t.Cols[i], d)
+		}
+		if !sameDefault(t.Cols[i].Default, d) {
+			forgetAdd(t.Cols[i])
 		}
 		t.Cols[i].Default = d
 	case alterAddPrimaryKey, alterAddUniqueKey:
@@ -382,4 +388,29 @@ func roundsValues(old, c *column) bool {
 		return true
 	}
 	return false
+}
+
+// forgetAdd unmarks a column as added (or renamed) by a DDL once a later
+// DDL gives it another DEFAULT. The mark (exec.MetaAddedByDDL, with the
+// ADD's version) travels with every later batch of the table — in the
+// scale-out log, with every message — and a writer that meets it without
+// having filled that ADD (a worker started again) fills the rows from
+// before the ADD with the column's DEFAULT as the batch has it: after
+// ALTER COLUMN … SET DEFAULT, the new one, which no row at the source
+// holds (the trial's 311563 rows read 9.999 where MySQL had 1.500). The
+// ADD's own change still carries the mark and the ADD's DEFAULT, so a
+// replay from before it fills as before. TestSetDefaultThenWorkerRestartScaleOut.
+func forgetAdd(c *column) {
+	if c.RenamedFrom != "" && c.Added {
+		return // a rename fills with the old column's values, not a DEFAULT
+	}
+	c.Added, c.AddedAt = false, 0
+}
+
+// sameDefault says whether two DEFAULTs are the same.
+func sameDefault(a, b *colDefault) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Null == b.Null && a.Value == b.Value && a.Number == b.Number && a.Expr == b.Expr && string(a.Bin) == string(b.Bin)
 }
