@@ -141,6 +141,17 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 			continue
 		}
 		e = b.fold(it.Expr, e)
+		// No target holds a column of no type (NULL alone, a CASE
+		// whose every branch is NULL) or an interval: say so at the
+		// item, before a sink meets the first row.
+		switch e.Type().Kind {
+		case stdlib.Null:
+			b.errs.add(it.Expr, "output column %q is NULL for every row and has no type: write CAST(NULL AS <type>) (CAST(NULL AS STRING), CAST(NULL AS INT64), …)", name)
+			continue
+		case stdlib.Interval:
+			b.errs.add(it.Expr, "output column %q is an INTERVAL, which no target holds: an interval is for date arithmetic (created_at + INTERVAL '5' MINUTE); write the amount as a number to output it", name)
+			continue
+		}
 		bsc := *sc
 		bsc.before = true
 		var be exec.Expr
