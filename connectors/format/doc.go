@@ -23,7 +23,7 @@ func Docs() []Doc {
 			"`ts_ms`, `ts_us`, `ts_ns` (when the event was built), `transaction` null (Debezium's default, provide.transaction.metadata off), and `source` " +
 			"with the fields of Debezium 2.6 and later, in their order: `version` (etlq's version: the build's, `dev` for a build from a checkout), `connector` mysql, `name` the pipeline, " +
 			"`ts_ms` commit time, `snapshot`, `db`, `sequence` null (as a MySQL connector's), `ts_us` and `ts_ns` (the commit time again: whole seconds for binlog records, which is all the binlog holds; a snapshot record's read time), `table`, " +
-			"`server_id`, `gtid`, `file`, `pos`, `row`, `thread` (the id of the session that ran the transaction, from its BEGIN event: MySQL writes one, MariaDB does not, so it is null there, and for snapshot records, as in Debezium), " +
+			"`server_id`, `gtid`, `file`, `pos`, `row` (the row's place among the rows of its binlog event, 0 for a snapshot record, as in Debezium), `thread` (the id of the session that ran the transaction, from its BEGIN event: MySQL writes one, MariaDB does not, so it is null there, and for snapshot records, as in Debezium), " +
 			"`query` null (Debezium's include.query off). `snapshot` is as in Debezium 2: `false` for binlog records, `true` for snapshot records, " +
 			"but `first` and `last` for the first and last record of the whole snapshot and `first_in_data_collection` and `last_in_data_collection` " +
 			"for those of each other table (the snapshot of a source's tables begins and ends once for all its pipelines, and no record is marked when " +
