@@ -26,7 +26,8 @@ type scope struct {
 	before  bool           // bind table columns to their before image
 	binlog  bool           // before.* and changed() are allowed
 	funcs   map[string]*udf
-	aliases map[string]lang.Expr // while binding WHERE: TRANSFORM's outputs by lower-case name, for the error that names one
+	aliases map[string]lang.Expr // while binding WHERE or a TRANSFORM item: TRANSFORM's (other) outputs by lower-case name, for the error that names one
+	aliasIn string               // the clause being bound while aliases is set: "WHERE" or "TRANSFORM"
 }
 
 // bindTable binds WHERE and TRANSFORM of pipeline p for one source table.
@@ -60,6 +61,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 				sc.aliases[strings.ToLower(it.Alias.Name)] = it.Expr
 			}
 		}
+		sc.aliasIn = "WHERE"
 		w := b.bindExpr(sc, p.Where)
 		sc.aliases = nil
 		if w != nil {
@@ -129,8 +131,17 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 			continue
 		}
 		// The expression first: an unknown function or column in it is
-		// the error to fix, before its name.
+		// the error to fix, before its name. An item reads the source
+		// row, not the other items' outputs: an unknown column that is
+		// one of their aliases is named so.
+		sc.aliases, sc.aliasIn = map[string]lang.Expr{}, "TRANSFORM"
+		for _, o := range items {
+			if o != it && o.Alias != nil && o.Expr != nil {
+				sc.aliases[strings.ToLower(o.Alias.Name)] = o.Expr
+			}
+		}
 		e := b.bindExpr(sc, it.Expr)
+		sc.aliases = nil
 		if e == nil {
 			unbound = true
 			continue
@@ -141,6 +152,17 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 			continue
 		}
 		e = b.fold(it.Expr, e)
+		// No target holds a column of no type (NULL alone, a CASE
+		// whose every branch is NULL) or an interval: say so at the
+		// item, before a sink meets the first row.
+		switch e.Type().Kind {
+		case stdlib.Null:
+			b.errs.add(it.Expr, "output column %q is NULL for every row and has no type: write CAST(NULL AS <type>) (CAST(NULL AS STRING), CAST(NULL AS INT64), …)", name)
+			continue
+		case stdlib.Interval:
+			b.errs.add(it.Expr, "output column %q is an INTERVAL, which no target holds: an interval is for date arithmetic (created_at + INTERVAL '5' MINUTE); write the amount as a number to output it", name)
+			continue
+		}
 		bsc := *sc
 		bsc.before = true
 		var be exec.Expr
@@ -504,7 +526,11 @@ func (b *builder) bindColumn(sc *scope, c *lang.ColumnRef) exec.Expr {
 			}
 		}
 		if x, ok := sc.aliases[strings.ToLower(name)]; ok && !c.Before && !readsColumn(x, name) {
-			b.errs.add(c, "unknown column %q in %s: WHERE reads the source row, and %s is an output of TRANSFORM; write its expression, %s", name, sc.table, name, lang.FormatExpr(x))
+			reads := "WHERE reads"
+			if sc.aliasIn == "TRANSFORM" {
+				reads = "TRANSFORM's items read"
+			}
+			b.errs.add(c, "unknown column %q in %s: %s the source row, and %s is an output of TRANSFORM; write its expression, %s", name, sc.table, reads, name, lang.FormatExpr(x))
 			return nil
 		}
 		b.errs.add(c, "unknown column %q in %s%s", name, sc.table, suggest(name, cands))

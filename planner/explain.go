@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -63,7 +64,7 @@ func Explain(w io.Writer, plan *Plan, ddl map[string][]string) {
 		}
 		target := p.Target.Name
 		if d := sinks[p.Sink]; d != nil && !d.Implicit {
-			target = d.Name + "." + target
+			target = declaredTarget(p.SinkKind, target, d)
 		} else if d != nil {
 			target = d.Redacted
 		}
@@ -128,4 +129,29 @@ func explainUnbound(w io.Writer, u *Unbound, snap string) {
 		}
 		fmt.Fprintf(w, "    %-24s %-16s = %s\n", it.Name, typ, it.Expr)
 	}
+}
+
+// declaredTarget shows where a pipeline writing into a declared sink
+// sends its rows: a ClickHouse table as sink.database.table; for INTO
+// name ['target'], the path under a file sink's base directory (as the
+// file sink resolves it), the URL of an http sink (its own when the
+// pipeline gives none), followed by the sink's name.
+func declaredTarget(kind, target string, d *SinkDecl) string {
+	switch kind {
+	case "file":
+		if !filepath.IsAbs(target) && filepath.Clean(target) != filepath.Clean(d.Redacted) {
+			target = filepath.Join(d.Redacted, target)
+		}
+	case "http":
+		if target == "" {
+			target = d.Redacted
+		} else {
+			target = Redact(target)
+		}
+	case "stdout":
+		return "(sink " + d.Name + ")"
+	default:
+		return d.Name + "." + target
+	}
+	return target + " (sink " + d.Name + ")"
 }

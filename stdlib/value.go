@@ -36,12 +36,31 @@ func FormatFloat(f float64, bitSize int) string {
 	case f == 0:
 		return "0"
 	}
-	var s string
 	if bitSize == 32 {
-		s = strconv.FormatFloat(f, 'e', 5, 64)
-	} else {
-		s = strconv.FormatFloat(f, 'e', -1, 64)
+		return layoutFloat(strconv.FormatFloat(f, 'e', 5, 64))
 	}
+	return layoutFloat(strconv.FormatFloat(f, 'e', -1, 64))
+}
+
+// FormatFloatShortest formats f as FormatFloat formats a DOUBLE — plain
+// digits, exponent form from 1e15 and below 1e-15 — with the shortest
+// digits that read back the same value of its bitSize (32 or 64): a FLOAT
+// keeps every digit its float32 needs, where CAST shows six. The text
+// formats (csv, table, canal_json) write floats so.
+func FormatFloatShortest(f float64, bitSize int) string {
+	switch {
+	case math.IsNaN(f), math.IsInf(f, 0):
+		return FormatFloat(f, bitSize)
+	case f == 0:
+		return "0"
+	}
+	return layoutFloat(strconv.FormatFloat(f, 'e', -1, bitSize))
+}
+
+// layoutFloat lays out s, a float in Go's 'e' form ("-1.5e+06"), as MySQL
+// prints a DOUBLE: "-1500000"; "1e20" and "1.5e-16" from 1e15 and below
+// 1e-15.
+func layoutFloat(s string) string {
 	mant, expText, _ := strings.Cut(s, "e")
 	if strings.Contains(mant, ".") {
 		mant = strings.TrimRight(strings.TrimRight(mant, "0"), ".")

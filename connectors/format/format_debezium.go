@@ -87,6 +87,7 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 		e.keys = debeziumKeys(l, e.opts.Key)
 	}
 	var lastPos string
+	seen := false // lastPos is a row's
 	row := 0
 	// The batch's first and last live rows may begin or end the snapshot.
 	first, last := -1, -1
@@ -99,12 +100,19 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 	return liveRows(b, func(i int) error {
 		op := l.opAt(r, i)
 		pos := l.posAt(r, i)
-		if pos == lastPos {
+		// row: the row's place among the rows of its binlog event (those
+		// that share its position); 0 for a snapshot record, as in
+		// Debezium, whose snapshot rows share their chunk's position or
+		// have none (SNAPSHOT only).
+		switch {
+		case op == exec.OpRead:
+			row = 0
+		case seen && pos == lastPos:
 			row++
-		} else {
+		default:
 			row = 0
 		}
-		lastPos = pos
+		lastPos, seen = pos, true
 		snap := debeziumSnapshot(op, b, i == first, i == last)
 		if op == exec.OpUpdate && l.hasOld {
 			moved, err := e.keyChanged(l, r, i)

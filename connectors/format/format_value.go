@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/etlq/etlq/stdlib"
 	"math"
 	"strconv"
 	"strings"
@@ -336,7 +337,9 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 	case math.IsInf(f, -1):
 		return append(dst, "-Infinity"...)
 	}
-	return strconv.AppendFloat(dst, f, 'g', -1, bits)
+	// As MariaDB shows a DOUBLE (and CAST(x AS STRING) writes it):
+	// 1500000, not 1.5e+06; exponent form from 1e15 and below 1e-15.
+	return append(dst, stdlib.FormatFloatShortest(f, bits)...)
 }
 
 // appendJSONFloat writes a float as a JSON number, or as the strings "NaN",
