@@ -191,7 +191,7 @@ func (s *snapshotter) startWorkers() {
 	s.started = true
 	n := s.cfg.opts.parallelism
 	s.sem = make(chan struct{}, 2*n)
-	s.smallSem = make(chan struct{}, (maxGroupChunks+2)*n)
+	s.smallSem = make(chan struct{}, n*maxGroupChunks+2*n)
 	// Buffered as far as the semaphores let chunks be planned ahead, so
 	// that a worker finds the small chunks planned to read as a group.
 	s.work = make(chan *chunk, cap(s.sem)+cap(s.smallSem))
