@@ -84,8 +84,7 @@ type snapshotter struct {
 	work   chan *chunk
 	sem    chan struct{} // bounds chunks read but not yet emitted
 	// smallSem bounds the small chunks read but not yet emitted (those
-	// of sem would allow groups of a few tables only): a group's worth
-	// per worker (maxGroupChunks), the bytes by maxSmallHeld.
+	// of sem would allow groups of a few tables only).
 	smallSem chan struct{}
 	readyC   chan struct{}
 
@@ -191,7 +190,7 @@ func (s *snapshotter) startWorkers() {
 	s.started = true
 	n := s.cfg.opts.parallelism
 	s.sem = make(chan struct{}, 2*n)
-	s.smallSem = make(chan struct{}, n*maxGroupChunks+2*n)
+	s.smallSem = make(chan struct{}, maxGroupChunks+2*n)
 	// Buffered as far as the semaphores let chunks be planned ahead, so
 	// that a worker finds the small chunks planned to read as a group.
 	s.work = make(chan *chunk, cap(s.sem)+cap(s.smallSem))

@@ -37,11 +37,8 @@ const (
 	// smallChunkRows: a chunk of a table counted at no more rows is
 	// small (chunk.small).
 	smallChunkRows = 10000
-	// maxGroupChunks bounds the chunks of one group; each worker may have
-	// that many small chunks planned ahead (smallSem). With one group's
-	// worth for all workers, a worker found ~16 queued: the 1,000 tables
-	// took ~62 groups (a START TRANSACTION, a live-columns query and a
-	// ROLLBACK each); with one per worker, ~31.
+	// maxGroupChunks bounds the chunks of one group, and the small chunks
+	// planned ahead of the workers (smallSem).
 	maxGroupChunks = 64
 	// maxGroupBytes bounds the row data read in one group's read view.
 	maxGroupBytes = 64 << 20
