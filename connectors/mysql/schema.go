@@ -307,8 +307,15 @@ func readTableBatch(c *client.Conn, db string, refs []connectors.TableRef, out m
 	// A system-versioned table's images end with the implicit period pair,
 	// which COLUMNS does not list (table.Versioned); declared period
 	// columns are listed, and such a table is refused (versionedError).
-	if r, err := c.Execute(`SELECT t.TABLE_NAME, IFNULL(c.CHARACTER_SET_NAME, ''), IFNULL(t.TABLE_COLLATION, ''), t.TABLE_TYPE
-		FROM information_schema.TABLES t LEFT JOIN information_schema.COLLATIONS c ON c.COLLATION_NAME = t.TABLE_COLLATION
+	// The character set is a correlated subquery, not a LEFT JOIN of
+	// COLLATIONS: MariaDB joined the two by a block nested loop, each table
+	// against every collation (~35 ms for 500 tables, ten times the rest
+	// of this query; the subquery's cache answers each collation once).
+	// COLLATION_NAME is unique in COLLATIONS (MIN: one row whatever).
+	if r, err := c.Execute(`SELECT t.TABLE_NAME,
+		IFNULL((SELECT MIN(c.CHARACTER_SET_NAME) FROM information_schema.COLLATIONS c WHERE c.COLLATION_NAME = t.TABLE_COLLATION), ''),
+		IFNULL(t.TABLE_COLLATION, ''), t.TABLE_TYPE
+		FROM information_schema.TABLES t
 		WHERE t.TABLE_SCHEMA = ` + quoteString(db) + ` AND t.TABLE_NAME` + in); err == nil {
 		for i := 0; i < r.RowNumber(); i++ {
 			name, _ := r.GetString(i, 0)

@@ -309,9 +309,12 @@ func columnSigs(c *client.Conn, refs []connectors.TableRef) (map[connectors.Tabl
 			for i := 0; i < r.RowNumber(); i++ {
 				tn, _ := r.GetString(i, 0)
 				ref, ok := byDB[db][tn]
-				for asked, r := range byDB[db] {
-					if !ok && strings.EqualFold(asked, tn) { // (lower_case_table_names)
-						ref, ok = r, true
+				if !ok { // (lower_case_table_names) — only then: the loop over every table asked, for every column, cost the start of 1,000 tables ~40 ms of CPU
+					for asked, r := range byDB[db] {
+						if strings.EqualFold(asked, tn) {
+							ref, ok = r, true
+							break
+						}
 					}
 				}
 				if !ok {
