@@ -50,19 +50,7 @@ func startPrivateServices(t *testing.T, servers ...string) *privateServices {
 	// FailedInsertStopsTheRun 41 s behind TestServerRestarts.)
 	privateMu.Lock()
 	defer privateMu.Unlock()
-	var ports []int
-	var lns []net.Listener
-	for i := 0; i < 4; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
+	ports := freePorts(t, 4)
 	scratch := t.TempDir()
 	p := &privateServices{
 		env: append(os.Environ(),
@@ -81,6 +69,48 @@ func startPrivateServices(t *testing.T, servers ...string) *privateServices {
 	p.run(t, append([]string{"up"}, servers...)...)
 	t.Logf("private %s up in %v", strings.Join(servers, ", "), time.Since(start).Round(100*time.Millisecond))
 	return p
+}
+
+// freePorts returns n ports free on 127.0.0.1, below the kernel's
+// ephemeral range when it leaves room (ip_local_port_range): a port taken
+// from that range (a listener on port 0) may be given to any outgoing
+// connection or port-0 listener — other tests' proxies — before the
+// server binds it, seconds later, and scripts/services then refuses to
+// start ("port … is taken by another process"; seen once ClickHouse's
+// port waited for both MariaDBs to start beside other tests).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	lo, hi := 20000, 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil {
+				hi = low
+			}
+		}
+	}
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0" // no room below the ephemeral range
+		if hi-lo >= 1000 && tries < 1000 {
+			addr = fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if addr != "127.0.0.1:0" {
+				continue // taken: another
+			}
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
 }
 
 // kill ends the private servers when the test is over: SIGKILL to each
