@@ -442,64 +442,80 @@ func fileSize(b *testing.B, file string) int64 {
 // scanParallel reads ids 1..rows of a table with query (two parameters:
 // the first and last id of a chunk) over snapshotFloorConns connections,
 // each taking the next chunk of snapshotFloorChunk ids, and discards the
-// rows. It returns the wall time (connections made beforehand) and the
-// number of rows read.
+// rows. It returns the wall time (connections made and the statement
+// prepared beforehand) and the number of rows read.
 func scanParallel(b *testing.B, addr, user, password, query string, rows int) (time.Duration, int) {
 	b.Helper()
-	type worker struct {
-		conn *client.Conn
-		stmt *client.Stmt
+	var chunks []int
+	for lo := 1; lo <= rows; lo += snapshotFloorChunk {
+		chunks = append(chunks, lo)
 	}
-	workers := make([]worker, snapshotFloorConns)
-	for i := range workers {
-		c, err := client.Connect(addr, user, password, "")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
+	wall, n, err := readParallel(addr, user, password, chunks, func(c *client.Conn) (func(int) (int, error), error) {
 		st, err := c.Prepare(query)
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		workers[i] = worker{c, st}
+		return func(lo int) (int, error) {
+			n := 0
+			var res gm.Result
+			err := st.ExecuteSelectStreaming(&res, func([]gm.FieldValue) error { n++; return nil }, nil,
+				lo, lo+snapshotFloorChunk-1)
+			return n, err
+		}, nil
+	})
+	if err != nil {
+		b.Fatalf("scanning: %v", err)
 	}
-	chunks := make(chan int, rows/snapshotFloorChunk+1)
-	for lo := 1; lo <= rows; lo += snapshotFloorChunk {
-		chunks <- lo
+	return wall, n
+}
+
+// readParallel runs the source floors' reads: over snapshotFloorConns
+// connections (as etlq's snapshot readers), each taking the next of jobs
+// and reading it with the function its setup returned, the rows it counts
+// discarded. It returns the wall time of the reads (the connections and
+// their setup made beforehand), the rows counted and the first error.
+func readParallel[J any](addr, user, password string, jobs []J, setup func(*client.Conn) (func(J) (int, error), error)) (time.Duration, int, error) {
+	reads := make([]func(J) (int, error), snapshotFloorConns)
+	for i := range reads {
+		c, err := client.Connect(addr, user, password, "")
+		if err != nil {
+			return 0, 0, err
+		}
+		defer c.Close()
+		if reads[i], err = setup(c); err != nil {
+			return 0, 0, err
+		}
 	}
-	close(chunks)
+	next := make(chan J, len(jobs))
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
 	var mu sync.Mutex
 	var total int
 	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
-	for _, w := range workers {
+	for _, read := range reads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			n := 0
-			for lo := range chunks {
-				var res gm.Result
-				err := w.stmt.ExecuteSelectStreaming(&res, func([]gm.FieldValue) error { n++; return nil }, nil,
-					lo, lo+snapshotFloorChunk-1)
-				if err != nil {
-					mu.Lock()
+			for j := range next {
+				n, err := read(j)
+				mu.Lock()
+				total += n
+				if err != nil && firstErr == nil {
 					firstErr = err
-					mu.Unlock()
+				}
+				mu.Unlock()
+				if err != nil {
 					return
 				}
 			}
-			mu.Lock()
-			total += n
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	wall := time.Since(start)
-	if firstErr != nil {
-		b.Fatalf("scanning: %v", firstErr)
-	}
-	return wall, total
+	return time.Since(start), total, firstErr
 }
 
 // serverProc is a local server process whose CPU time a benchmark reads

@@ -16,7 +16,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -249,59 +248,26 @@ func (e *shapeEnv) tablesFloor(tables []string, rows int) func() time.Duration {
 		if err != nil {
 			b.Fatal(err)
 		}
-		conns := make([]*client.Conn, snapshotFloorConns)
-		for i := range conns {
-			c, err := client.Connect(cfg.Addr, cfg.User, cfg.Password, "")
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			conns[i] = c
-		}
-		next := make(chan string, len(tables))
-		for _, t := range tables {
-			next <- t
-		}
-		close(next)
-		var mu sync.Mutex
-		var total int
-		var firstErr error
-		var wg sync.WaitGroup
-		start := time.Now()
-		for _, c := range conns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				n := 0
-				err := func() error {
-					for t := range next {
-						st, err := c.Prepare("SELECT * FROM " + t)
-						if err != nil {
-							return err
-						}
-						var res gm.Result
-						err = st.ExecuteSelectStreaming(&res, func([]gm.FieldValue) error { n++; return nil }, nil)
-						if cerr := st.Close(); err == nil {
-							err = cerr
-						}
-						if err != nil {
-							return fmt.Errorf("%s: %w", t, err)
-						}
-					}
-					return nil
-				}()
-				mu.Lock()
-				defer mu.Unlock()
-				total += n
-				if err != nil && firstErr == nil {
-					firstErr = err
+		wall, total, err := readParallel(cfg.Addr, cfg.User, cfg.Password, tables, func(c *client.Conn) (func(string) (int, error), error) {
+			return func(t string) (int, error) {
+				st, err := c.Prepare("SELECT * FROM " + t)
+				if err != nil {
+					return 0, fmt.Errorf("%s: %w", t, err)
 				}
-			}()
-		}
-		wg.Wait()
-		wall := time.Since(start)
-		if firstErr != nil {
-			b.Fatalf("scanning: %v", firstErr)
+				n := 0
+				var res gm.Result
+				err = st.ExecuteSelectStreaming(&res, func([]gm.FieldValue) error { n++; return nil }, nil)
+				if cerr := st.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return n, fmt.Errorf("%s: %w", t, err)
+				}
+				return n, nil
+			}, nil
+		})
+		if err != nil {
+			b.Fatalf("scanning: %v", err)
 		}
 		if total != rows {
 			b.Fatalf("the source floor read %d rows, want %d", total, rows)

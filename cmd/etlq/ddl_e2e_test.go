@@ -221,7 +221,7 @@ CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (b
 	px := newProxy(t, chHost)
 	behind := filepath.Join(dir, "behind.etl")
 	src = fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s';
-CREATE SINK dw INTO clickhouse 'clickhouse://%s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%s' WITH (max_backoff = '1s');
 CREATE PIPELINE p FROM binlog s.%s.t TRANSFORM * INTO clickhouse dw.%s.t WITH (batch_rows = 500, flush_interval = '100ms');
 `, myDSN, px.addr(), db, db)
 	if err := os.WriteFile(behind, []byte(src), 0o644); err != nil {

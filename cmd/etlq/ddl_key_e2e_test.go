@@ -35,7 +35,7 @@ func testKeyColumnWidened(t *testing.T, myDSN string) {
 	file, state := filepath.Join(dir, "key.etl"), filepath.Join(dir, "state")
 	etl := func(chAddr string) string {
 		return fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE SINK dw INTO clickhouse '%[2]s' WITH (max_backoff = '1s');
 CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (batch_rows = 500, flush_interval = '100ms');
 CREATE PIPELINE p_u FROM binlog s.%[3]s.u INTO clickhouse dw.%[3]s.u WITH (batch_rows = 500, flush_interval = '100ms');
 `, myDSN, chAddr, db, testServerID())

@@ -42,7 +42,7 @@ func testColumnDroppedAndAddedAgain(t *testing.T, myDSN string) {
 	for _, tb := range tables {
 		fmt.Fprintf(&pipes, "CREATE PIPELINE p_%[2]s FROM binlog s.%[1]s.%[2]s INTO clickhouse dw.%[1]s.%[2]s MODE upsert WITH (flush_interval = '100ms');\n", db, tb)
 	}
-	writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse 'clickhouse://%s';\n%s",
+	writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\nCREATE SINK dw INTO clickhouse 'clickhouse://%s' WITH (max_backoff = '1s');\n%s",
 		myDSN, testServerID(), px.addr(), pipes.String()))
 
 	myQ := func(tb string) string {

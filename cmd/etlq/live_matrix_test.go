@@ -43,7 +43,7 @@ func testLifecycleMatrix(t *testing.T, myDSN string) {
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s' WITH (max_backoff = '1s');
 CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
 CREATE PIPELINE p_k FROM binlog s.%[3]s.k INTO clickhouse dw.%[3]s.k WITH (flush_interval = '100ms');
 CREATE PIPELINE p_sh FROM binlog s.%[3]s.sh_* TRANSFORM _table, * INTO clickhouse dw.%[3]s.sh_all KEY (_table, id) WITH (flush_interval = '100ms');

@@ -39,7 +39,7 @@ func testOnlineSchemaChangeStoppedOrBehind(t *testing.T, myDSN string) {
 	dir := t.TempDir()
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s' WITH (max_backoff = '1s');
 CREATE PIPELINE p_t FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.t WITH (flush_interval = '100ms');
 CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse dw.%[3]s.all_tables KEY (_table, id) WITH (flush_interval = '100ms');
 CREATE PIPELINE p_x FROM binlog s.%[5]s.x INTO clickhouse dw.%[3]s.x2 WITH (flush_interval = '100ms');
@@ -185,7 +185,7 @@ func testPrimaryKeyDropped(t *testing.T, myDSN, when string) {
 	file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
 	pipelines := func(key string) string {
 		return fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d);
-CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s';
+CREATE SINK dw INTO clickhouse 'clickhouse://%[2]s' WITH (max_backoff = '1s');
 CREATE PIPELINE p FROM binlog s.%[3]s.nk INTO clickhouse dw.%[3]s.nk %[5]sWITH (flush_interval = '100ms');
 CREATE PIPELINE p_k FROM binlog s.%[3]s.nk INTO clickhouse dw.%[3]s.nk_k KEY (id) WITH (flush_interval = '100ms');
 CREATE PIPELINE p2 FROM binlog s.%[3]s.nk2 INTO clickhouse dw.%[3]s.nk2 WITH (flush_interval = '100ms');

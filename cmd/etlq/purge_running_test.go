@@ -19,11 +19,14 @@ import (
 // was purged and what to do; with on_binlog_gap = 'resnapshot' it takes a
 // new snapshot of the SNAPSHOT initial tables there and goes on. On private
 // servers like MariaDB A and B (purging the shared ones' binary logs would
-// take them from the other tests).
+// take them from the other tests). Private, they let it run beside the
+// other tests, and A beside B: each purges its own server's logs only.
 func TestBinlogPurgedWhileRunning(t *testing.T) {
+	t.Parallel()
 	ps := startPrivateServices(t, "mariadb-a", "mariadb-b")
 	for _, srv := range []struct{ name, dsn string }{{"A", ps.MySQLDSN}, {"B", ps.MySQLMinimalDSN}} {
 		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
 			for _, with := range []string{"", ", on_binlog_gap = 'resnapshot'"} {
 				purgedWhileRunning(t, srv.dsn, with)
 			}

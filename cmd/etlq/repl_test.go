@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-mysql-org/go-mysql/client"
 	"golang.org/x/sys/unix"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/repl"
@@ -112,6 +113,22 @@ func replDB(t *testing.T) (dsn, db string) {
 	)
 	t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
 	return dsn, db
+}
+
+// replOnBothServers runs fn as parallel subtests A and B, on MariaDB A
+// (binlog_row_metadata=FULL) and B (the default), each with a database of
+// its own holding the table orders (cols), dropped when the subtest ends.
+func replOnBothServers(t *testing.T, cols string, fn func(t *testing.T, dsn, db string, my *client.Conn)) {
+	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			db := testenv.UniqueName(t)
+			my := testenv.MySQLConn(t, srv.dsn)
+			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders ("+cols+")")
+			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
+			fn(t, srv.dsn, db, my)
+		})
+	}
 }
 
 // withoutPlainWarning is stderr without the WARN that ssl_mode = 'preferred'
@@ -680,50 +697,43 @@ CREATE PIPELINE bad FROM binlog shop.%[2]s.orders TRANSFORM id, amout INTO stdou
 // the rows, though a query logs warnings only. On both servers.
 func TestReplQueryFromNow(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := testenv.UniqueName(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL)")
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			st := testenv.Query(t, my, "SHOW MASTER STATUS")
-			testenv.Exec(t, my, "INSERT INTO "+db+".orders VALUES (1, 'before the query')")
-			file := filepath.Join(t.TempDir(), "shop.etl")
-			src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s' WITH (server_id = 7303, flavor = 'mariadb', start_at = '%s:%s', chunk_rows = 1000);\n",
-				srv.dsn, st[0][0], st[0][1])
-			if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			p := startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer LIMIT 1;\nDESCRIBE "+db+".orders;\n", "--source", srv.dsn, file)
-			p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
-			testenv.Exec(t, my, "ALTER TABLE "+db+".orders ADD COLUMN note VARCHAR(8)", "INSERT INTO "+db+".orders VALUES (2, 'after the note', NULL)")
-			if err := p.wait(t, time.Minute); err != nil {
-				t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout(), p.stderr())
-			}
-			out, errs := p.stdout(), p.stderr()
-			if !lineRE("insert", "2", "after the note").MatchString(out) || strings.Contains(out, "before the query") || !strings.Contains(out, "(1 row)\n") {
-				t.Errorf("want the row inserted after the note alone:\nstdout:\n%s\nstderr:\n%s", out, errs)
-			}
-			if !lineRE("note", "STRING", "varchar(8)", "yes", "").MatchString(out) {
-				t.Errorf("DESCRIBE without a source prefix failed:\nstdout:\n%s\nstderr:\n%s", out, errs)
-			}
-			if strings.Contains(errs, "INFO") {
-				t.Errorf("a query's stderr has INFO logs:\n%s", errs)
-			}
+	replOnBothServers(t, "id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL", func(t *testing.T, dsn, db string, my *client.Conn) {
+		st := testenv.Query(t, my, "SHOW MASTER STATUS")
+		testenv.Exec(t, my, "INSERT INTO "+db+".orders VALUES (1, 'before the query')")
+		file := filepath.Join(t.TempDir(), "shop.etl")
+		src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s' WITH (server_id = 7303, flavor = 'mariadb', start_at = '%s:%s', chunk_rows = 1000);\n",
+			dsn, st[0][0], st[0][1])
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer LIMIT 1;\nDESCRIBE "+db+".orders;\n", "--source", dsn, file)
+		p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
+		testenv.Exec(t, my, "ALTER TABLE "+db+".orders ADD COLUMN note VARCHAR(8)", "INSERT INTO "+db+".orders VALUES (2, 'after the note', NULL)")
+		if err := p.wait(t, time.Minute); err != nil {
+			t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout(), p.stderr())
+		}
+		out, errs := p.stdout(), p.stderr()
+		if !lineRE("insert", "2", "after the note").MatchString(out) || strings.Contains(out, "before the query") || !strings.Contains(out, "(1 row)\n") {
+			t.Errorf("want the row inserted after the note alone:\nstdout:\n%s\nstderr:\n%s", out, errs)
+		}
+		if !lineRE("note", "STRING", "varchar(8)", "yes", "").MatchString(out) {
+			t.Errorf("DESCRIBE without a source prefix failed:\nstdout:\n%s\nstderr:\n%s", out, errs)
+		}
+		if strings.Contains(errs, "INFO") {
+			t.Errorf("a query's stderr has INFO logs:\n%s", errs)
+		}
 
-			// The file's source alone: its start_at is before row 1.
-			p = startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer LIMIT 1;\n", file)
-			p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
-			testenv.Exec(t, my, "INSERT INTO "+db+".orders VALUES (3, 'after the note', NULL)")
-			if err := p.wait(t, time.Minute); err != nil {
-				t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout(), p.stderr())
-			}
-			if out := p.stdout(); !lineRE("insert", "3", "after the note").MatchString(out) || !strings.Contains(out, "(1 row)\n") {
-				t.Errorf("want the row inserted after the note alone:\nstdout:\n%s\nstderr:\n%s", out, p.stderr())
-			}
-		})
-	}
+		// The file's source alone: its start_at is before row 1.
+		p = startRepl(t, "FROM binlog "+db+".orders TRANSFORM id, customer LIMIT 1;\n", file)
+		p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
+		testenv.Exec(t, my, "INSERT INTO "+db+".orders VALUES (3, 'after the note', NULL)")
+		if err := p.wait(t, time.Minute); err != nil {
+			t.Fatalf("etlq repl: %v\nstdout:\n%s\nstderr:\n%s", err, p.stdout(), p.stderr())
+		}
+		if out := p.stdout(); !lineRE("insert", "3", "after the note").MatchString(out) || !strings.Contains(out, "(1 row)\n") {
+			t.Errorf("want the row inserted after the note alone:\nstdout:\n%s\nstderr:\n%s", out, p.stderr())
+		}
+	})
 }
 
 // TestReplQueryStoppedByDDLShowsCaret: a query that a DDL stops (the
@@ -733,26 +743,19 @@ func TestReplQueryFromNow(t *testing.T) {
 // buried in the middle of the line (new-user trial). On both servers.
 func TestReplQueryStoppedByDDLShowsCaret(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := testenv.UniqueName(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY, amount INT)")
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			stmt := "FROM binlog " + db + ".orders WHERE amount > 1;"
-			p := startRepl(t, stmt+"\n", "--source", srv.dsn)
-			p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
-			testenv.Exec(t, my, "ALTER TABLE "+db+".orders DROP COLUMN amount", "INSERT INTO "+db+".orders VALUES (2)")
-			p.wait(t, time.Minute)
-			errs := withoutPlainWarning(p.stderr())
-			col := strings.Index(stmt, "amount")
-			want := "\n" + stmt + "\n" + strings.Repeat(" ", col) + "^~~~~~\n"
-			if !strings.Contains(errs, want) || !strings.Contains(errs, fmt.Sprintf("repl:1:%d: ", col+1)) {
-				t.Errorf("want the error with its position, the statement and a caret under amount:\n%s", errs)
-			}
-		})
-	}
+	replOnBothServers(t, "id INT PRIMARY KEY, amount INT", func(t *testing.T, dsn, db string, my *client.Conn) {
+		stmt := "FROM binlog " + db + ".orders WHERE amount > 1;"
+		p := startRepl(t, stmt+"\n", "--source", dsn)
+		p.waitFor(t, db+".orders: changes from now on (Ctrl-C stops)", time.Minute)
+		testenv.Exec(t, my, "ALTER TABLE "+db+".orders DROP COLUMN amount", "INSERT INTO "+db+".orders VALUES (2)")
+		p.wait(t, time.Minute)
+		errs := withoutPlainWarning(p.stderr())
+		col := strings.Index(stmt, "amount")
+		want := "\n" + stmt + "\n" + strings.Repeat(" ", col) + "^~~~~~\n"
+		if !strings.Contains(errs, want) || !strings.Contains(errs, fmt.Sprintf("repl:1:%d: ", col+1)) {
+			t.Errorf("want the error with its position, the statement and a caret under amount:\n%s", errs)
+		}
+	})
 }
 
 // TestReplShowFunctionsCells: SHOW FUNCTIONS keeps its table a table: a
@@ -796,39 +799,32 @@ func TestReplShowFunctionsCells(t *testing.T) {
 // another connection: the prefix is still needed. On both servers.
 func TestReplSameServerTLSSpelling(t *testing.T) {
 	t.Parallel()
-	for _, srv := range []struct{ name, dsn string }{{"A", testenv.MySQLDSN(t)}, {"B", testenv.MySQLMinimalDSN(t)}} {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			db := testenv.UniqueName(t)
-			my := testenv.MySQLConn(t, srv.dsn)
-			testenv.Exec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".orders (id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL)")
-			t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
-			for _, tc := range []struct {
-				name, with, flagParams string
-				same                   bool
-			}{
-				{"option and parameter", " WITH (server_id = 7311, ssl_mode = 'disabled')", "?ssl_mode=disabled", true},
-				{"default and parameter", "", "?ssl_mode=preferred", true},
-				{"option and default", " WITH (ssl_mode = 'preferred')", "", true},
-				{"other modes", " WITH (ssl_mode = 'disabled')", "", false},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					file := filepath.Join(t.TempDir(), "shop.etl")
-					src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s'%s;\n", srv.dsn, tc.with)
-					if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					out, errs, code := runRepl(t, "DESCRIBE "+db+".orders;\n", "--source", srv.dsn+tc.flagParams, file)
-					described := lineRE("customer", "STRING", "varchar(64)", "no", "").MatchString(out)
-					ambiguous := strings.Contains(errs, "several sources are known (src, shop)")
-					if tc.same && (code != 0 || !described || ambiguous) {
-						t.Errorf("DESCRIBE without a source prefix failed (exit %d):\nstdout:\n%s\nstderr:\n%s", code, out, errs)
-					}
-					if !tc.same && (code != 1 || !ambiguous) {
-						t.Errorf("want the two sources told apart (exit 1, several sources are known), got exit %d:\nstdout:\n%s\nstderr:\n%s", code, out, errs)
-					}
-				})
-			}
-		})
-	}
+	replOnBothServers(t, "id INT PRIMARY KEY, customer VARCHAR(64) NOT NULL", func(t *testing.T, dsn, db string, my *client.Conn) {
+		for _, tc := range []struct {
+			name, with, flagParams string
+			same                   bool
+		}{
+			{"option and parameter", " WITH (server_id = 7311, ssl_mode = 'disabled')", "?ssl_mode=disabled", true},
+			{"default and parameter", "", "?ssl_mode=preferred", true},
+			{"option and default", " WITH (ssl_mode = 'preferred')", "", true},
+			{"other modes", " WITH (ssl_mode = 'disabled')", "", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				file := filepath.Join(t.TempDir(), "shop.etl")
+				src := fmt.Sprintf("CREATE SOURCE shop FROM mysql '%s'%s;\n", dsn, tc.with)
+				if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				out, errs, code := runRepl(t, "DESCRIBE "+db+".orders;\n", "--source", dsn+tc.flagParams, file)
+				described := lineRE("customer", "STRING", "varchar(64)", "no", "").MatchString(out)
+				ambiguous := strings.Contains(errs, "several sources are known (src, shop)")
+				if tc.same && (code != 0 || !described || ambiguous) {
+					t.Errorf("DESCRIBE without a source prefix failed (exit %d):\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+				}
+				if !tc.same && (code != 1 || !ambiguous) {
+					t.Errorf("want the two sources told apart (exit 1, several sources are known), got exit %d:\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+				}
+			})
+		}
+	})
 }

@@ -265,8 +265,10 @@ CREATE PIPELINE p FROM binlog s.%s.t
 // checkpoint was in the purged logs has lost changes and says so; with
 // the log in between, the capture kept publishing and acknowledging the
 // source all along, and the worker started again brings the target to
-// the source row by row. The binary logs purged are a private MariaDB's.
+// the source row by row. The binary logs purged are a private MariaDB's:
+// the test runs beside the others.
 func TestLogOutlivesBinlogPurge(t *testing.T) {
+	t.Parallel()
 	ps := startPrivateServices(t, "mariadb-a")
 	myDSN := ps.MySQLDSN
 	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)

@@ -8,9 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,8 @@ import (
 	"github.com/etlq/etlq/connectors/testenv"
 )
 
+// privateMu serializes the start of private servers: picking free ports
+// and starting the servers on them (see startPrivateServices).
 var privateMu sync.Mutex
 
 // privateServices are servers of the test's own, started by
@@ -37,27 +41,20 @@ type privateServices struct {
 // clickhouse) and stops them when the test ends.
 func startPrivateServices(t *testing.T, servers ...string) *privateServices {
 	t.Helper()
-	// One test's private servers at a time: the tests run in parallel, and
-	// servers started side by side would share the ports the script does
-	// not take from the environment (and the 2 cores of CI).
+	// One start at a time: the free ports picked below are free until the
+	// servers listen on them, and a start is CPU-heavy (2 cores in CI).
+	// Once up, the servers are the test's alone — every port, the data
+	// and sockets (ETLQ_SCRATCH) its own — so other tests' private servers
+	// run beside them. (It used to be held until the test ended: a test
+	// waiting for it held one of the -parallel slots idle, TestApply-
+	// FailedInsertStopsTheRun 41 s behind TestServerRestarts.)
 	privateMu.Lock()
-	t.Cleanup(privateMu.Unlock)
-	var ports []int
-	var lns []net.Listener
-	for i := 0; i < 4; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
+	defer privateMu.Unlock()
+	ports := freePorts(t, 4)
+	scratch := t.TempDir()
 	p := &privateServices{
 		env: append(os.Environ(),
-			"ETLQ_SCRATCH="+t.TempDir(),
+			"ETLQ_SCRATCH="+scratch,
 			fmt.Sprintf("ETLQ_MYSQL_PORT=%d", ports[0]),
 			fmt.Sprintf("ETLQ_MYSQL_MINIMAL_PORT=%d", ports[1]),
 			fmt.Sprintf("ETLQ_CLICKHOUSE_PORT=%d", ports[2]),
@@ -67,11 +64,88 @@ func startPrivateServices(t *testing.T, servers ...string) *privateServices {
 		MySQLMinimalDSN: fmt.Sprintf("mysql://root@127.0.0.1:%d", ports[1]),
 		CHDSN:           fmt.Sprintf("clickhouse://127.0.0.1:%d", ports[2]),
 	}
-	t.Cleanup(func() { p.run(t, "down") })
+	t.Cleanup(func() { p.kill(t, scratch) })
 	start := time.Now()
 	p.run(t, append([]string{"up"}, servers...)...)
 	t.Logf("private %s up in %v", strings.Join(servers, ", "), time.Since(start).Round(100*time.Millisecond))
 	return p
+}
+
+// freePorts returns n ports free on 127.0.0.1, below the kernel's
+// ephemeral range when it leaves room (ip_local_port_range): a port taken
+// from that range (a listener on port 0) may be given to any outgoing
+// connection or port-0 listener — other tests' proxies — before the
+// server binds it, seconds later, and scripts/services then refuses to
+// start ("port … is taken by another process"; seen once ClickHouse's
+// port waited for both MariaDBs to start beside other tests).
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	lo, hi := 20000, 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil {
+				hi = low
+			}
+		}
+	}
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for tries := 0; len(ports) < n; tries++ {
+		addr := "127.0.0.1:0" // no room below the ephemeral range
+		if hi-lo >= 1000 && tries < 1000 {
+			addr = fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo))
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			if addr != "127.0.0.1:0" {
+				continue // taken: another
+			}
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
+
+// kill ends the private servers when the test is over: SIGKILL to each
+// server whose pid file is in scratch (their data is thrown away with it,
+// so there is nothing to shut down cleanly; scripts/services down waited
+// seconds for ClickHouse and MariaDB to stop, the test's -parallel slot
+// held), then waits until each is gone. A pid is killed only while its
+// command line names scratch: a pid file left by a server that stopped
+// names no process of ours.
+func (p *privateServices) kill(t *testing.T, scratch string) {
+	t.Helper()
+	for _, f := range []string{"mariadb-a/mariadbd.pid", "mariadb-b/mariadbd.pid", "clickhouse/clickhouse-server.pid"} {
+		data, err := os.ReadFile(filepath.Join(scratch, f))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		ours := func() bool {
+			cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+			return err == nil && strings.Contains(string(cmdline), scratch)
+		}
+		if !ours() {
+			continue
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		for deadline := time.Now().Add(30 * time.Second); ours(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("private server %s (pid %d) still there 30 s after SIGKILL", f, pid)
+				break
+			}
+		}
+	}
 }
 
 // run runs scripts/services with the private environment.
