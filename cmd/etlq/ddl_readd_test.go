@@ -246,21 +246,31 @@ func TestColumnDroppedAndAddedAgainScaleOut(t *testing.T) {
 	onBothServers(t, testColumnDroppedAndAddedAgainScaleOut)
 }
 
-func testColumnDroppedAndAddedAgainScaleOut(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
-	db, my, ch := s.db, s.my, s.ch
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+// scaleOutTable makes a scratch database with table t (its columns cols,
+// its rows from sel, a SELECT over the database's seq_1_to_200), a NATS
+// log of the test's own and a file of one upsert pipeline p of t, for a
+// capture and its workers.
+func scaleOutTable(t *testing.T, myDSN, cols, sel string) (s *scratch, logURL, dir, file string) {
+	s = newScratch(t, myDSN)
+	logURL = testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
 	t.Cleanup(func() { deleteLog(t, logURL, "s") })
-	tbl := db + ".t"
-	myExec(t, my, "CREATE DATABASE "+db,
-		"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, c VARCHAR(10) DEFAULT 'std')",
-		"INSERT INTO "+tbl+" SELECT seq, seq, IF(seq % 2, 'gold', 'x') FROM "+db+".seq_1_to_200")
-	dir := t.TempDir()
-	file := filepath.Join(dir, "log.etl")
+	myExec(t, s.my, "CREATE DATABASE "+s.db,
+		"CREATE TABLE "+s.db+".t ("+cols+")",
+		"INSERT INTO "+s.db+".t "+sel+" FROM "+s.db+".seq_1_to_200")
+	dir = t.TempDir()
+	file = filepath.Join(dir, "log.etl")
 	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
 CREATE SINK dw INTO clickhouse '%s';
 CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert WITH (flush_interval = '100ms');
-`, myDSN, testServerID(), s.chDSN, db, db))
+`, myDSN, testServerID(), s.chDSN, s.db, s.db))
+	return s, logURL, dir, file
+}
+
+func testColumnDroppedAndAddedAgainScaleOut(t *testing.T, myDSN string) {
+	s, logURL, dir, file := scaleOutTable(t, myDSN, "id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, c VARCHAR(10) DEFAULT 'std'",
+		"SELECT seq, seq, IF(seq % 2, 'gold', 'x')")
+	db, my, ch := s.db, s.my, s.ch
+	tbl := db + ".t"
 	myQ := "SELECT id, k, CAST(c AS CHAR) FROM " + tbl + " ORDER BY id"
 	chQ := "SELECT toString(id), toString(k), toString(c) FROM " + db + ".t_current ORDER BY id"
 	mustEtlq(t, "apply", "--once", "--state-dir", filepath.Join(dir, "plain"), "--progress", "never", file)
@@ -337,20 +347,9 @@ func TestSetDefaultThenWorkerRestartScaleOut(t *testing.T) {
 }
 
 func testSetDefaultThenWorkerRestartScaleOut(t *testing.T, myDSN string) {
-	s := newScratch(t, myDSN)
+	s, logURL, dir, file := scaleOutTable(t, myDSN, "id INT PRIMARY KEY, k INT NOT NULL", "SELECT seq, seq")
 	db, my, ch := s.db, s.my, s.ch
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	t.Cleanup(func() { deleteLog(t, logURL, "s") })
 	tbl := db + ".t"
-	myExec(t, my, "CREATE DATABASE "+db,
-		"CREATE TABLE "+tbl+" (id INT PRIMARY KEY, k INT NOT NULL)",
-		"INSERT INTO "+tbl+" SELECT seq, seq FROM "+db+".seq_1_to_200")
-	dir := t.TempDir()
-	file := filepath.Join(dir, "log.etl")
-	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
-CREATE SINK dw INTO clickhouse '%s';
-CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert WITH (flush_interval = '100ms');
-`, myDSN, testServerID(), s.chDSN, db, db))
 	myQ := "SELECT id, k FROM " + tbl + " ORDER BY id"
 	chQ := "SELECT toString(id), toString(k) FROM " + db + ".t_current ORDER BY id"
 	capture := startEtlq(t, "capture", "--log", logURL, "--partitions", "2", file)

@@ -23,6 +23,24 @@ func handRow(t *testing.T, s *scratch, id int, v string, ver uint64) {
 	waitCHCount(t, s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = %d AND v = '%s'", s.db, id, v), 1, time.Minute)
 }
 
+// repairFollows runs verify --repair next to apply a (what says when) and
+// wants key id of db.t repaired, then changes the key at the source and
+// waits for the change in the target over the repair, at a _version above
+// above.
+func repairFollows(t *testing.T, a *liveApply, s *scratch, state, file string, id int, what string, above uint64) {
+	t.Helper()
+	v, code, out := runVerify(t, "--state-dir", state, "--repair", file)
+	r := v.Pipelines[0]
+	if code != 0 || !v.OK || r.Repaired != 1 || r.VersionAhead != 0 || r.RepairSkipped != "" || r.Repairs == nil || r.Repairs.Changed != 1 {
+		t.Fatalf("verify --repair %s: exit %d, want key %d repaired:\n%s", what, code, id, out)
+	}
+	myExec(t, s.my, fmt.Sprintf("UPDATE %s.t SET v = 'later' WHERE id = %d", s.db, id))
+	a.waitFor(t, "the update of the repaired key", 2*time.Minute, func() (bool, string) {
+		n, err := chCount(s.chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = %d AND v = 'later' AND _is_deleted = 0 AND _version > toUInt64('%d')", s.db, id, above))
+		return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+	})
+}
+
 // TestVerifyVersionAheadRunning: a target row written by hand, while
 // etlq apply runs, with a _version above every version the pipeline's
 // stream has given, is reported with that cause; --repair leaves it and
@@ -72,16 +90,7 @@ func TestVerifyVersionAheadRunning(t *testing.T) {
 			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 1 AND v = 'a2'", db))
 			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
 		})
-		v, code, out = runVerify(t, "--state-dir", state, "--repair", file)
-		r = v.Pipelines[0]
-		if code != 0 || !v.OK || r.Repaired != 1 || r.VersionAhead != 0 || r.Repairs == nil || r.Repairs.Changed != 1 {
-			t.Fatalf("verify --repair after apply restarted: exit %d, want key 2 repaired:\n%s", code, out)
-		}
-		myExec(t, s.my, "UPDATE "+db+".t SET v = 'later' WHERE id = 2")
-		a.waitFor(t, "the update of the repaired key", 2*time.Minute, func() (bool, string) {
-			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 2 AND v = 'later' AND _is_deleted = 0", db))
-			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
-		})
+		repairFollows(t, a, s, state, file, 2, "after apply restarted", big)
 		if v, code, out := runVerify(t, "--state-dir", state, file); code != 0 || !v.OK {
 			t.Fatalf("verify after the update of the repaired key: exit %d:\n%s", code, out)
 		}
@@ -127,16 +136,7 @@ func TestVerifyVersionAheadStopped(t *testing.T) {
 			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 1 AND v = 'a2'", db))
 			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
 		})
-		v, code, out = runVerify(t, "--state-dir", state, "--repair", file)
-		r = v.Pipelines[0]
-		if code != 0 || !v.OK || r.Repaired != 1 || r.RepairSkipped != "" {
-			t.Fatalf("verify --repair after apply restarted: exit %d, want key 2 repaired:\n%s", code, out)
-		}
-		myExec(t, s.my, "UPDATE "+db+".t SET v = 'later' WHERE id = 2")
-		a.waitFor(t, "the update of the repaired key", 2*time.Minute, func() (bool, string) {
-			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 2 AND v = 'later' AND _is_deleted = 0", db))
-			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
-		})
+		repairFollows(t, a, s, state, file, 2, "after apply restarted", big)
 		a.running(t)
 	})
 }
@@ -206,7 +206,6 @@ func TestVerifyVersionAheadRestartedIdle(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s, file, state, a := startRepairable(t, myDSN, "(1, 'a'), (2, 'b'), (3, 'c')", 3)
-		db, chDSN := s.db, s.chDSN
 		big := uint64(1) << 62
 		handRow(t, s, 2, "HAND", big)
 		a.stop(t)
@@ -233,21 +232,12 @@ func TestVerifyVersionAheadRestartedIdle(t *testing.T) {
 		}
 
 		a = startApply(t, state, file)
-		v, code, out := runVerify(t, "--state-dir", state, "--repair", file)
-		r := v.Pipelines[0]
-		if code != 0 || !v.OK || r.Repaired != 1 || r.VersionAhead != 0 || r.Repairs == nil || r.Repairs.Changed != 1 {
-			t.Fatalf("verify --repair next to the apply restarted after the kill, no change at the source: exit %d, want key 2 repaired:\n%s", code, out)
-		}
-		myExec(t, s.my, "UPDATE "+db+".t SET v = 'later' WHERE id = 2")
-		a.waitFor(t, "the update of the repaired key", 2*time.Minute, func() (bool, string) {
-			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 2 AND v = 'later' AND _is_deleted = 0 AND _version > toUInt64('%d')", db, big))
-			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
-		})
+		repairFollows(t, a, s, state, file, 2, "next to the apply restarted after the kill, no change at the source", big)
 
 		// The user's way, with apply running as it should.
 		big2 := uint64(1) << 63
 		handRow(t, s, 3, "HAND", big2)
-		v, code, out = runVerify(t, "--state-dir", state, "--repair", file)
+		v, code, out := runVerify(t, "--state-dir", state, "--repair", file)
 		if r := v.Pipelines[0]; code != 1 || r.Repaired != 0 || r.VersionAhead != 1 || !strings.Contains(r.RepairSkipped, "stop etlq apply and start it again") {
 			t.Fatalf("verify --repair of a row above the stream's versions next to the running apply: exit %d, want it left, with what to do:\n%s", code, out)
 		}
@@ -256,16 +246,7 @@ func TestVerifyVersionAheadRestartedIdle(t *testing.T) {
 		a.waitFor(t, "the restarted apply's raised counter", 2*time.Minute, func() (bool, string) {
 			return strings.Contains(a.out.String(), "version counter raised above the target's"), "not raised yet"
 		})
-		v, code, out = runVerify(t, "--state-dir", state, "--repair", file)
-		r = v.Pipelines[0]
-		if code != 0 || !v.OK || r.Repaired != 1 || r.VersionAhead != 0 || r.Repairs == nil || r.Repairs.Changed != 1 {
-			t.Fatalf("verify --repair next to the restarted apply, no change at the source: exit %d, want key 3 repaired:\n%s", code, out)
-		}
-		myExec(t, s.my, "UPDATE "+db+".t SET v = 'later' WHERE id = 3")
-		a.waitFor(t, "the update of the repaired key", 2*time.Minute, func() (bool, string) {
-			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t FINAL WHERE id = 3 AND v = 'later' AND _is_deleted = 0", db))
-			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
-		})
+		repairFollows(t, a, s, state, file, 3, "next to the restarted apply, no change at the source", big2)
 		if v, code, out := runVerify(t, "--state-dir", state, file); code != 0 || !v.OK {
 			t.Fatalf("verify after the updates of the repaired keys: exit %d:\n%s", code, out)
 		}
