@@ -683,7 +683,16 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 			}
 		}
 		sort.Strings(cands)
-		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, suggest(kind, cands))
+		hint := suggest(kind, cands)
+		if hint == "" {
+			// No near name: say what INTO takes.
+			kinds := connectors.SinkKinds()
+			hint = ": INTO takes " + strings.Join(kinds[:len(kinds)-1], ", ") + " or " + kinds[len(kinds)-1]
+			if names := declaredNames(b.sinks); len(names) > 0 {
+				hint += ", or a sink the file declares (" + strings.Join(names, ", ") + ")"
+			}
+		}
+		b.errs.add(in.Kind, "unknown sink kind %q%s", kind, hint)
 		return nil, nil
 	}
 	pl.SinkKind = kind
@@ -949,4 +958,16 @@ func sameColumns(a, b *connectors.TableSchema) bool {
 		}
 	}
 	return true
+}
+
+// declaredNames lists the sinks the file declares (CREATE SINK), sorted.
+func declaredNames(sinks map[string]*SinkDecl) []string {
+	var names []string
+	for name, d := range sinks {
+		if !d.Implicit {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }

@@ -111,7 +111,9 @@ CREATE PIPELINE pc FROM binlog shopdb.orders INTO out 'orders.parquet';
 		`CREATE SINK out INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO out;`:             `INTO out needs a target: INTO out '…'`,
 		`CREATE SINK out INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO out 'x.unknown';`: `ends in .unknown, which says no format`,
 		`CREATE PIPELINE p FROM binlog shopdb.orders INTO dw 'x';`:                                              `sink dw is a clickhouse sink: INTO clickhouse dw.database.table`,
-		`CREATE PIPELINE p FROM binlog shopdb.orders INTO nosuch 'x';`:                                          `unknown sink kind "nosuch"`,
+		`CREATE PIPELINE p FROM binlog shopdb.orders INTO nosuch 'x';`:                                          `unknown sink kind "nosuch": INTO takes clickhouse, file, http or stdout, or a sink the file declares (dw)`,
+		// no near name: what INTO takes, the file's own sinks included
+		`CREATE SINK exports INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO kafka 'x';`: `unknown sink kind "kafka": INTO takes clickhouse, file, http or stdout, or a sink the file declares (dw, exports)`,
 		// a typo of a declared sink's name names it (it named no candidate)
 		`CREATE SINK exports INTO file '/tmp/o'; CREATE PIPELINE p FROM binlog shopdb.orders INTO exprts 'x.jsonl';`: `unknown sink kind "exprts" (did you mean "exports"?)`,
 	} {
