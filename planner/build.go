@@ -154,7 +154,16 @@ func (b *builder) connection(what string, name, kind *lang.Ident, with []*lang.O
 	k := strings.ToLower(kind.Name)
 	spec, ok := specOf(k)
 	if !ok {
-		b.errs.add(kind, "unknown %s kind %q%s", what, k, suggest(k, kinds))
+		hint := suggest(k, kinds)
+		if hint == "" && len(kinds) > 0 {
+			// No near name: say what there is.
+			hint = ": etlq has " + kinds[len(kinds)-1]
+			if len(kinds) > 1 {
+				hint = ": etlq has " + strings.Join(kinds[:len(kinds)-1], ", ") + " and " + kinds[len(kinds)-1]
+			}
+			hint += " " + what + "s"
+		}
+		b.errs.add(kind, "unknown %s kind %q%s", what, k, hint)
 		return "", nil, false
 	}
 	allowed := [][]connectors.Option{spec.Options}
