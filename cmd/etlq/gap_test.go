@@ -20,10 +20,14 @@ import (
 // equals the source exactly, the deleted row gone — while the SNAPSHOT
 // only table, which lost nothing, is not read again.
 //
-// It purges binary logs on MariaDB B (the less used server): after FLUSH
-// BINARY LOGS, the files up to the one holding the test's checkpoint.
+// It purges binary logs — after FLUSH BINARY LOGS, the files up to the one
+// holding the test's checkpoint — of a private MariaDB B (binlog metadata
+// at the server's default): purged on the shared server, they were taken
+// from other tests (and other packages' tests) stopped with a checkpoint
+// in them, which then failed on a binlog gap of their own.
 func TestBinlogGapResnapshot(t *testing.T) {
-	myDSN := testenv.MySQLMinimalDSN(t)
+	t.Parallel()
+	myDSN := startPrivateServices(t, "mariadb-b").MySQLMinimalDSN
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "FLUSH BINARY LOGS", "CREATE DATABASE "+s.db,
 		"CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
@@ -84,11 +88,11 @@ CREATE PIPELINE po FROM binlog s.%s.o SNAPSHOT only INTO clickhouse dw.%s.o MODE
 // the rows it had (the gap's truncate emptied its upsert target, and no
 // snapshot came to fill it) and its lost changes are logged as an error,
 // as for a table read only with SNAPSHOT never (nothing was said: a
-// new-user trial, a file pipeline next to an upsert one). On MariaDB B,
-// as TestBinlogGapResnapshot: purging binary logs of the busier server
-// would take them from other tests' running streams.
+// new-user trial, a file pipeline next to an upsert one). On a private
+// MariaDB B, as TestBinlogGapResnapshot.
 func TestBinlogGapSharedNeverTable(t *testing.T) {
-	myDSN := testenv.MySQLMinimalDSN(t)
+	t.Parallel()
+	myDSN := startPrivateServices(t, "mariadb-b").MySQLMinimalDSN
 	s := newScratch(t, myDSN)
 	myExec(t, s.my, "FLUSH BINARY LOGS", "CREATE DATABASE "+s.db,
 		"CREATE TABLE "+s.db+".t (id INT PRIMARY KEY, v VARCHAR(16) NOT NULL)",
