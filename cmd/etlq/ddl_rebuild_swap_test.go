@@ -16,13 +16,19 @@ import (
 // table into two targets (t, u): after p_t noted the swap but before
 // p_u did and before any ClickHouse RENAME; after p_t's RENAME, before
 // p_u's, with no checkpoint since the DDL (ETLQ_TEST_FAULT's no-commit),
-// for a non-key and a key column; after both RENAMEs with a checkpoint
+// for a non-key and a key column, the restart's replay up to the swap
+// slowed to seconds (its binlog read through the proxy) so that the
+// stream's idle marks come on the way; after both RENAMEs with a checkpoint
 // taken while the table was read again (etlq's reads slowed by a proxy);
 // after a checkpoint passed the swap. Each restart ends with both targets
 // equal to the source row by row and of the new type, with no stop, and
 // no swap file or copy left. (Failed before: the restart after a RENAME
 // replayed rows of the old type into the swapped table and stopped with
-// `column "d" changed type …`.)
+// `column "d" changed type …`; and, where the replay up to the swap took
+// over a second — a loaded machine —, an idle mark carried the table as
+// the checkpoint has it, of the old type, and planned the pipelines back
+// to it: p_t, whose target was already the rebuilt table, stopped with
+// `key column "id" changed type from varchar(20) to int(11)`.)
 func TestRebuildSwapKilled(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, testRebuildSwapKilled)
@@ -73,15 +79,17 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u WITH (batch
 	for i, step := range []struct {
 		name, alter, fault string
 		slow               bool
+		// slowReplay: the restart reads the binlog slowly up to the swap
+		slowReplay bool
 		// what the fault leaves: swap files and copies there
 		files, copies [2]bool
 		col, typ      string
 	}{
 		{name: "p_t's swap file written, p_u's not, no RENAME", alter: "MODIFY v VARCHAR(20)", fault: "rowcopy-swap-file:p_t",
 			files: [2]bool{true, false}, copies: [2]bool{true, true}, col: "v", typ: "Nullable(String)"},
-		{name: "p_t renamed, p_u not, the checkpoint before the DDL", alter: "MODIFY d DECIMAL(10,2)", fault: "rowcopy-swapped:p_t,no-commit",
+		{name: "p_t renamed, p_u not, the checkpoint before the DDL", alter: "MODIFY d DECIMAL(10,2)", fault: "rowcopy-swapped:p_t,no-commit", slowReplay: true,
 			files: [2]bool{true, true}, copies: [2]bool{false, true}, col: "d", typ: "Nullable(Decimal(10, 2))"},
-		{name: "p_t renamed, p_u not, the checkpoint before the DDL, a key column", alter: "MODIFY id VARCHAR(20)", fault: "rowcopy-swapped:p_t,no-commit",
+		{name: "p_t renamed, p_u not, the checkpoint before the DDL, a key column", alter: "MODIFY id VARCHAR(20)", fault: "rowcopy-swapped:p_t,no-commit", slowReplay: true,
 			files: [2]bool{true, true}, copies: [2]bool{false, true}, col: "id", typ: "String"},
 		{name: "both renamed, a checkpoint of the re-read under way", alter: "MODIFY x VARCHAR(30)", fault: "rowcopy-swapped:p_u", slow: true,
 			files: [2]bool{true, true}, copies: [2]bool{false, false}, col: "x", typ: "Nullable(String)"},
@@ -137,7 +145,22 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u WITH (batch
 		first := r.out.String()
 		w.halt()
 		r.env = nil
+		if step.slowReplay {
+			// The replay from the checkpoint up to the swap, every row of
+			// it skipped, takes seconds: the stream's idle marks (one a
+			// second without a batch) come on the way.
+			px.slowBinlog.Store(true)
+		}
 		r.start(t)
+		if step.slowReplay {
+			r.waitFor(t, "the replay up to the swap", 180*time.Second, func() (bool, string) {
+				return strings.Contains(r.out.String(), "the stream reached the rebuilt table's swap"), ""
+			})
+			px.slowBinlog.Store(false)
+			if out := r.out.String(); strings.Contains(out, "level=ERROR") {
+				t.Fatalf("%s: the slowed replay up to the swap logged an error:\n%s", step.name, out)
+			}
+		}
 		waitMarker()
 		for _, tb := range []string{"t", "u"} {
 			compareTable(t, my, ch, db, "t", db, tb, db+"."+tb+"_current")

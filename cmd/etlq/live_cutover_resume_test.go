@@ -110,10 +110,13 @@ CREATE PIPELINE p_all FROM binlog s.%[3]s.* TRANSFORM _table, * INTO clickhouse 
 
 // throttleProxy forwards TCP connections to a target; while slow is set,
 // what the target sends goes on in 4 KiB pieces 10 ms apart, but on a
-// binlog dump connection.
+// binlog dump connection; while slowBinlog is set, what a binlog dump
+// connection gets goes on in 4 KiB pieces 250 ms apart (a replay that
+// takes seconds).
 type throttleProxy struct {
-	ln   net.Listener
-	slow atomic.Bool
+	ln         net.Listener
+	slow       atomic.Bool
+	slowBinlog atomic.Bool
 }
 
 // throttled returns myDSN through a new throttleProxy, and the proxy.
@@ -179,8 +182,11 @@ func newThrottleProxy(t *testing.T, target string) *throttleProxy {
 						if _, werr := c.Write(buf[:n]); werr != nil {
 							return
 						}
-						if p.slow.Load() && !binlog.Load() {
+						switch {
+						case p.slow.Load() && !binlog.Load():
 							time.Sleep(10 * time.Millisecond)
+						case p.slowBinlog.Load() && binlog.Load():
+							time.Sleep(250 * time.Millisecond)
 						}
 					}
 					if err != nil {

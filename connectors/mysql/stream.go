@@ -676,21 +676,41 @@ func (st *stream) atBoundary(pos binlogPos, idle bool) {
 // taken by the pipelines as a schema change of the table that now has that
 // name — planned back to the old columns, which a target swapped in since
 // does not have ("the table lacks column(s) … dropped outside etlq").
+//
+// Nor does it carry a table whose batches the stream holds back because
+// its targets already hold it as of a later position (tableState.swapped:
+// a rebuild swapped in after the checkpoint, swapresume.go): its schema
+// is the checkpoint's, of before the type change, while the restart
+// planned the pipelines from the table as the server has it now (and
+// the targets are the rebuilt ones) — taken as a schema change, it
+// planned them back to the old type, and a target of the rebuilt table
+// refused it (`key column "id" changed type from varchar(20) to
+// int(11)`). With no other table to carry it, no idle mark is sent: the
+// checkpoint moves on at the swap (its RowCopyPassed carries a Mark).
 func (st *stream) emitMarkOnly(pos binlogPos) {
-	st.emitMarkOnlyFor(st.markTable(), pos)
+	if ts := st.markTable(); ts != nil {
+		st.emitMarkOnlyFor(ts, pos)
+	}
 }
 
 // markTable is the table whose schema a row-less batch carries: the first
-// one in the stream that is neither gone nor a tool's copy, else the first.
+// one in the stream that is neither gone, nor a tool's copy, nor held back
+// (swapped), else the first that is not held back; nil when every table
+// is.
 func (st *stream) markTable() *tableState {
 	st.tablesMu.Lock()
 	defer st.tablesMu.Unlock()
 	for _, ts := range st.tables {
-		if !ts.gone && (ts.copyOf == "" || ts.copyOf == ts.ref.Table) {
+		if !ts.gone && !ts.swapped && (ts.copyOf == "" || ts.copyOf == ts.ref.Table) {
 			return ts
 		}
 	}
-	return st.tables[0]
+	for _, ts := range st.tables {
+		if !ts.swapped {
+			return ts
+		}
+	}
+	return nil
 }
 
 // emitMarkOnlyFor is emitMarkOnly with the schema of ts.
