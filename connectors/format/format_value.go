@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/etlq/etlq/stdlib"
 	"math"
 	"strconv"
 	"strings"
@@ -339,7 +338,7 @@ func appendFloat(dst []byte, f float64, bits int) []byte {
 	}
 	// As MariaDB shows a DOUBLE (and CAST(x AS STRING) writes it):
 	// 1500000, not 1.5e+06; exponent form from 1e15 and below 1e-15.
-	return append(dst, stdlib.FormatFloatShortest(f, bits)...)
+	return append(dst, exec.FloatText(f, bits)...)
 }
 
 // appendJSONFloat writes a float as a JSON number, or as the strings "NaN",
