@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // A key column whose type the source widened (ALTER TABLE t MODIFY id
@@ -53,6 +54,21 @@ func chCode(err error) int32 {
 		return ex.Code
 	}
 	return 0
+}
+
+// tableEngine returns db.table's engine_full. ClickHouse 18.16 computes
+// the column for every table of the database, whatever the WHERE, so the
+// read fails while another table of it is renamed or dropped (another
+// pipeline making its view again, t_current__etlq_old:
+// TestOldBatchesAfterWidening's re-key of u failed so in a CI run):
+// whileTablesMove reads it again.
+func tableEngine(ctx context.Context, conn driver.Conn, db, table string) (string, error) {
+	return whileTablesMove(ctx, func() (string, error) {
+		var engine string
+		err := conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = "+quoteString(db)+
+			" AND name = "+quoteString(table)).Scan(&engine)
+		return engine, err
+	})
 }
 
 // keyWidened reports whether the live table already has the types of cols
@@ -219,9 +235,8 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	var engine string
-	if err := w.conn.QueryRow(ctx, "SELECT engine_full FROM system.tables WHERE database = "+quoteString(l.db)+
-		" AND name = "+quoteString(l.table)).Scan(&engine); err != nil {
+	engine, err := tableEngine(ctx, w.conn, l.db, l.table)
+	if err != nil {
 		return fmt.Errorf("clickhouse %s: engine to copy: %w", w.target, err)
 	}
 	// Names of this writer's own: a writer that took a stale lock over

@@ -367,11 +367,12 @@ func readTableState(ctx context.Context, conn driver.Conn, db, table string) (ta
 
 // whileTablesMove makes read again while ClickHouse 18 answers it with
 // code 60 (a table of the database dropped or renamed while system.tables
-// or system.columns was read), up to a second.
+// or system.columns was read) or 107 (the metadata file of such a table
+// gone while system.tables read it: engine_full), up to a second.
 func whileTablesMove[T any](ctx context.Context, read func() (T, error)) (T, error) {
 	for attempt := 0; ; attempt++ {
 		v, err := read()
-		if err == nil || chCode(err) != 60 || attempt == 20 {
+		if code := chCode(err); err == nil || (code != 60 && code != 107) || attempt == 20 {
 			return v, err
 		}
 		if err := sleep(ctx, 50*time.Millisecond); err != nil {
