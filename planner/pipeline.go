@@ -676,19 +676,14 @@ func (b *builder) into(p *lang.CreatePipeline, pl *Pipeline) (*SinkDecl, *connec
 			return b.intoDeclared(in, pl, d)
 		}
 		// A typo may be of a sink the file declares (INTO exports 'x.jsonl').
-		cands := connectors.SinkKinds()
-		for name, d := range b.sinks {
-			if !d.Implicit {
-				cands = append(cands, name)
-			}
-		}
+		kinds, names := connectors.SinkKinds(), declaredNames(b.sinks)
+		cands := append(append([]string{}, kinds...), names...)
 		sort.Strings(cands)
 		hint := suggest(kind, cands)
 		if hint == "" {
 			// No near name: say what INTO takes.
-			kinds := connectors.SinkKinds()
 			hint = ": INTO takes " + strings.Join(kinds[:len(kinds)-1], ", ") + " or " + kinds[len(kinds)-1]
-			if names := declaredNames(b.sinks); len(names) > 0 {
+			if len(names) > 0 {
 				hint += ", or a sink the file declares (" + strings.Join(names, ", ") + ")"
 			}
 		}

@@ -295,29 +295,26 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	defer stream.Close()
 	r.opts.Stats.setStream(r.stateName, stream)
 	r.acker, _ = stream.(connectors.Acker)
+	// A checkpoint kept before a row is written: where a stream with no
+	// checkpoint yet starts (connectors.Starter); or, for a stream that
+	// starts its versions above its checkpoint's counter (above the
+	// targets' versions), that checkpoint with the raised counter, at its
+	// own position and with its own pipelines, not yet this run's — so
+	// that etlq verify reads the counter at once rather than after the
+	// next change at the source (connectors.CounterRaiser).
+	var early *exec.Mark
+	pipes := names
 	if s, ok := stream.(connectors.Starter); ok && st == nil {
-		// No checkpoint yet: keep where the stream starts before a row
-		// is written (connectors.Starter).
-		if m := s.StartMark(); m != nil {
-			if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
-				return err
-			}
-			r.lastMark = m
-		}
+		early = s.StartMark()
 	}
 	if s, ok := stream.(connectors.CounterRaiser); ok && st != nil {
-		// The stream starts its versions above the checkpoint's counter
-		// (above the targets' versions): keep that counter before a row
-		// is written, at the checkpoint's own position, so that etlq
-		// verify reads it at once rather than after the next change at
-		// the source (connectors.CounterRaiser). The position does not
-		// move; the pipelines are the checkpoint's, not yet this run's.
-		if m := s.RaisedMark(); m != nil {
-			if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.State), Pipelines: st.Pipelines}); err != nil {
-				return err
-			}
-			r.lastMark = m
+		early, pipes = s.RaisedMark(), st.Pipelines
+	}
+	if early != nil {
+		if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(early.State), Pipelines: pipes}); err != nil {
+			return err
 		}
+		r.lastMark = early
 	}
 
 	r.tracker = newTracker()

@@ -435,8 +435,10 @@ func (v *verifier) aheadOfStream(ctx context.Context, keys map[string]bool, know
 		// that every apply holding it later starts its versions above
 		// the largest in the target, these rows included (versionFloor).
 		inUse := !stateLockable || StateDirInUse(v.opts.StateDir)
-		if free = free + 1; inUse {
+		if inUse {
 			free = 0
+		} else {
+			free++
 		}
 		if !wait || free >= 3 || time.Now().After(deadline) {
 			v.aheadRunning = inUse
