@@ -445,7 +445,10 @@ func TestSmallTablesPlannedFromEstimates(t *testing.T) {
 				for ts := range est {
 					if ts.ref.Table == "t_00" {
 						est[ts] = 10 // stale: the table has big rows
-					} else if est[ts] > rows {
+					} else if est[ts] > 2*rows {
+						// InnoDB's TABLE_ROWS is a sample: 101 for 100 rows
+						// was seen (fresh-clone CI), so only a far-off figure
+						// is wrong.
 						t.Errorf("%s estimated at %d rows, has %d", ts.ref, est[ts], rows)
 					}
 				}
