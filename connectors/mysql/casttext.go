@@ -54,9 +54,9 @@ func CastText(f arrow.Field, arr arrow.Array, i int) (s string, ok bool) {
 		}
 		return strconv.FormatUint(a.Value(i), 10), true
 	case *array.Float32:
-		return formatFloat(float64(a.Value(i)), 32), true
+		return exec.FloatCastText(float64(a.Value(i)), 32), true
 	case *array.Float64:
-		return formatFloat(a.Value(i), 64), true
+		return exec.FloatCastText(a.Value(i), 64), true
 	case *array.Decimal128:
 		dt := a.DataType().(*arrow.Decimal128Type)
 		return formatUnscaled(a.Value(i).BigInt().String(), int(dt.Scale)), true
@@ -135,51 +135,6 @@ func formatUnscaled(digits string, scale int) string {
 		digits = "-" + digits
 	}
 	return digits
-}
-
-// formatFloat prints a FLOAT (6 significant digits) or DOUBLE (shortest
-// round-trip digits) the way MariaDB/MySQL do: positional notation for
-// decimal exponents -15..14, otherwise "1.5e-16" / "1e15".
-func formatFloat(v float64, bits int) string {
-	var e string
-	if bits == 32 {
-		e = strconv.FormatFloat(v, 'e', 5, 64)
-	} else {
-		e = strconv.FormatFloat(v, 'e', -1, 64)
-	}
-	// e is "-d.ddddde±XX"
-	neg := strings.HasPrefix(e, "-")
-	if neg {
-		e = e[1:]
-	}
-	k := strings.IndexByte(e, 'e')
-	mant, expStr := e[:k], e[k+1:]
-	exp, _ := strconv.Atoi(expStr)
-	digits := strings.Replace(mant, ".", "", 1)
-	digits = strings.TrimRight(digits, "0")
-	if digits == "" {
-		digits = "0"
-		exp = 0
-	}
-	var out string
-	switch {
-	case exp < -15 || exp >= 15:
-		out = digits[:1]
-		if len(digits) > 1 {
-			out += "." + digits[1:]
-		}
-		out += "e" + strconv.Itoa(exp)
-	case exp < 0:
-		out = "0." + strings.Repeat("0", -exp-1) + digits
-	case len(digits) <= exp+1:
-		out = digits + strings.Repeat("0", exp+1-len(digits))
-	default:
-		out = digits[:exp+1] + "." + digits[exp+1:]
-	}
-	if neg && out != "0" {
-		out = "-" + out
-	}
-	return out
 }
 
 // binaryText is a binary string as the server sends it in a utf8mb4
