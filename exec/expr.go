@@ -201,3 +201,31 @@ func ColumnsRead(es ...Expr) []string {
 	}
 	return names
 }
+
+// decimalOf is stdlib.DecimalOf of n's type, except that an integer
+// literal is as wide as its own digits, as MariaDB types it (100 is
+// DECIMAL(3,0)): amount * 100 of a DECIMAL(10,2) is DECIMAL(13,2) and
+// COALESCE(amount, 0) DECIMAL(10,2), not the (29,2) and (21,2) of a BIGINT.
+func decimalOf(n node) stdlib.Type {
+	t := n.Type()
+	if neg, ok := n.(*negExpr); ok && t.IsInteger() {
+		n = neg.x // -100: the digits of 100
+	}
+	l, ok := n.(*litExpr)
+	if !ok || !t.IsInteger() || !l.v.Type.IsInteger() || l.v.IsNull(0) {
+		return stdlib.DecimalOf(t)
+	}
+	var u uint64
+	if l.v.Type.IsUnsigned() {
+		u = l.v.U64[0]
+	} else if v := l.v.I64[0]; v < 0 {
+		u = uint64(-(v + 1)) + 1
+	} else {
+		u = uint64(v)
+	}
+	digits := int32(1)
+	for ; u >= 10; u /= 10 {
+		digits++
+	}
+	return stdlib.Dec(digits, 0)
+}

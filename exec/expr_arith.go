@@ -91,7 +91,7 @@ func newArith(op string, l, r node) (node, error) {
 	case lt.IsFloat() || rt.IsFloat():
 		e.kind, e.t, lc, rc = akFloat, stdlib.TFloat64, stdlib.TFloat64, stdlib.TFloat64
 	case lt.Kind == stdlib.Decimal || rt.Kind == stdlib.Decimal || op == "/":
-		a, b := stdlib.DecimalOf(lt), stdlib.DecimalOf(rt)
+		a, b := decimalOf(l), decimalOf(r)
 		e.kind, e.t, lc, rc = akDec, decResult(op[0], a, b), a, b
 	case lt.IsUnsigned() || rt.IsUnsigned():
 		e.kind, e.t = akUint, stdlib.TUint64

@@ -269,6 +269,19 @@ func newCase(cs, rs []node, en node, text string) (*caseExpr, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.Kind == stdlib.Decimal {
+		// An integer literal among decimals counts its own digits
+		// (decimalOf), as MariaDB's COALESCE(amount, 0) does.
+		var ds []stdlib.Type
+		for _, r := range append(append([]node{}, rs...), en) {
+			if r != nil && r.Type().Kind != stdlib.Null {
+				ds = append(ds, decimalOf(r))
+			}
+		}
+		if t, err = unifyTypes("CASE", ds); err != nil {
+			return nil, err
+		}
+	}
 	for i := range rs {
 		if rs[i], err = coerce(rs[i], t); err != nil {
 			return nil, err

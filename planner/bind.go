@@ -399,7 +399,6 @@ func (b *builder) bindExpr(sc *scope, e lang.Expr) exec.Expr {
 		if l == nil || r == nil {
 			return nil
 		}
-		l, r = exactIntLiteral(n, l, r)
 		return b.constChecked(n, wrap(exec.Binary(n.Op, l, r)))
 	case *lang.IsNull:
 		x := b.bindExpr(sc, n.X)
@@ -661,42 +660,6 @@ func (b *builder) bindChanged(sc *scope, c *lang.Call) exec.Expr {
 	both := must(exec.Binary("AND", isUpd, either))
 	f := must(exec.Lit(false, stdlib.TBool))
 	return must(exec.Call("coalesce", []exec.Expr{both, f}))
-}
-
-// exactIntLiteral types an integer literal beside a DECIMAL in arithmetic
-// as DECIMAL(digits,0), as MySQL does: amount * 100 with amount
-// DECIMAL(12,2) is DECIMAL(15,2), not DECIMAL(31,2).
-func exactIntLiteral(n *lang.Binary, l, r exec.Expr) (exec.Expr, exec.Expr) {
-	switch n.Op {
-	case "+", "-", "*", "/", "%":
-	default:
-		return l, r
-	}
-	conv := func(node lang.Expr, e exec.Expr) exec.Expr {
-		lit, ok := node.(*lang.Literal)
-		if !ok || lit.Kind != lang.LitInt {
-			return e
-		}
-		digits := int32(len(strings.TrimLeft(lit.Value, "0")))
-		if digits == 0 {
-			digits = 1
-		}
-		if digits > stdlib.MaxDecimalPrecision {
-			return e
-		}
-		d, err := exec.Lit(lit.Value, stdlib.Dec(digits, 0))
-		if err != nil {
-			return e
-		}
-		return d
-	}
-	if l.Type().Kind == stdlib.Decimal {
-		r = conv(n.R, r)
-	}
-	if r.Type().Kind == stdlib.Decimal {
-		l = conv(n.L, l)
-	}
-	return l, r
 }
 
 // bindLiteral types a literal: integers are INT64 (UINT64 above its range),
