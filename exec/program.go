@@ -75,7 +75,10 @@ func (e RowError) Error() string {
 			b.WriteString(" (" + strings.Join(in, ", ") + ")")
 		}
 	}
-	fmt.Fprintf(&b, ": column %q", e.Column)
+	if e.Column != "" {
+		// (A whole row refused, by an http endpoint, names no column.)
+		fmt.Fprintf(&b, ": column %q", e.Column)
+	}
 	if e.Value != "" {
 		b.WriteString(" = " + e.Value)
 	}

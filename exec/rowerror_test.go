@@ -21,6 +21,10 @@ func TestRowErrorText(t *testing.T) {
 			Op: "insert", Pos: "mysql-bin.000003:1234", Key: "id = 42", Value: exec.QuoteValue("0000-00-00")},
 			`pipeline p: row of shop.orders at mysql-bin.000003:1234 (insert, id = 42): column "d" = '0000-00-00': date 0000-00-00 is outside`},
 		{exec.RowError{Column: "WHERE", Reason: "r", Table: "a.b", Pos: "snapshot"}, `row of a.b at snapshot: column "WHERE": r`},
+		// A row an http endpoint refused whole has no column: no `column ""`
+		// (new-user trial).
+		{exec.RowError{Reason: "the endpoint refused the row: 422 Unprocessable Entity: no", Pipeline: "hook", Table: "zoo.t", Op: "read", Key: "id = 3"},
+			`pipeline hook: row of zoo.t (snapshot, id = 3): the endpoint refused the row: 422 Unprocessable Entity: no`},
 	} {
 		if got := tc.e.Error(); got != tc.want {
 			t.Errorf("got  %s\nwant %s", got, tc.want)

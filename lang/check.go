@@ -285,6 +285,16 @@ func (c *checker) oneOf(id *Ident, clause string, values []string) {
 	c.errorf(id, "unknown %s %s (expected %s)", clause, quote(id.Name), strings.Join(values, ", "))
 }
 
+// hasClause reports whether cls has a clause of that name, in order or not.
+func hasClause(cls []*Clause, name string) bool {
+	for _, cl := range cls {
+		if clauseName(cl) == name {
+			return true
+		}
+	}
+	return false
+}
+
 var pipelineClauses = toSet([]string{"FROM", "SNAPSHOT", "WHERE", "TRANSFORM", "INTO", "FORMAT", "MODE", "KEY", "WITH"})
 var queryClauses = toSet([]string{"FROM", "SNAPSHOT", "WHERE", "TRANSFORM", "LIMIT"})
 
@@ -292,7 +302,7 @@ func (c *checker) pipeline(p *CreatePipeline) {
 	by := c.clauses(p.Clauses, pipelineClauses, "CREATE PIPELINE (LIMIT is for REPL queries)")
 	if cl := by["FROM"]; cl != nil {
 		p.From = cl.From
-	} else {
+	} else if !hasClause(p.Clauses, "FROM") {
 		c.errorf(p.Name, "pipeline %s has no FROM binlog clause", quote(p.Name.Name))
 	}
 	if cl := by["SNAPSHOT"]; cl != nil {
@@ -307,7 +317,8 @@ func (c *checker) pipeline(p *CreatePipeline) {
 	}
 	if cl := by["INTO"]; cl != nil {
 		p.Into = cl.Into
-	} else {
+	} else if !hasClause(p.Clauses, "INTO") {
+		// (An INTO out of order is that error alone: it is there.)
 		c.errorf(p.Name, "pipeline %s has no INTO clause", quote(p.Name.Name))
 	}
 	if cl := by["FORMAT"]; cl != nil {

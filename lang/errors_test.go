@@ -393,3 +393,26 @@ func TestDoubleQuotedStringOneError(t *testing.T) {
 		t.Errorf("SHOW TABLES LIKE \"f%%\": want one error, got %v", err)
 	}
 }
+
+// TestClauseOutOfOrderAlone: an INTO (or FROM) out of order is that one
+// error: the pipeline has the clause, so "has no INTO clause" is not
+// added (found in the new-user trial: `… KEY (id) INTO stdout;` gave
+// both, the first one false and first).
+func TestClauseOutOfOrderAlone(t *testing.T) {
+	for src, want := range map[string]string{
+		"CREATE PIPELINE p FROM binlog a.b KEY (id) INTO stdout;":            "f.etl:1:44: INTO must come before KEY",
+		"CREATE PIPELINE p SNAPSHOT never FROM binlog a.b INTO stdout;":      "f.etl:1:34: FROM must come before SNAPSHOT",
+		"CREATE PIPELINE p FROM binlog a.b INTO stdout INTO file 'x.jsonl';": "f.etl:1:47: duplicate INTO clause (the first is at line 1)",
+		"CREATE PIPELINE p FROM binlog a.b WITH (a = 1);":                    `f.etl:1:17: pipeline "p" has no INTO clause`,
+	} {
+		_, err := ParseFile("f.etl", []byte(src))
+		errs, _ := err.(Errors)
+		var got []string
+		for _, e := range errs {
+			got = append(got, e.Error())
+		}
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%s:\n got  %q\n want [%q]", src, got, want)
+		}
+	}
+}

@@ -109,7 +109,11 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 		if it.Star {
 			except := map[string]bool{}
 			for _, x := range it.Except {
-				if _, ok := sc.byLower[strings.ToLower(x.Name)]; !ok {
+				if _, ok := sc.byLower[strings.ToLower(x.Name)]; !ok && !readsSeveral(p) {
+					// Over several tables the name is one of the union's
+					// (docs/language.md): a table that lacks it (a shard
+					// that dropped it) gives it no column to leave out;
+					// a name no table has is the error (exceptUnknown).
 					b.errs.add(x, "unknown column %q in %s%s", x.Name, sc.table, suggest(x.Name, sc.columns))
 				}
 				except[strings.ToLower(x.Name)] = true

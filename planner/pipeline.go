@@ -216,6 +216,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 
 	// Resolve tables (patterns included) and bind the dataflow per table.
 	nerrBind := len(b.errs.errs)
+	var tried []*connectors.TableSchema // every table bound, for exceptUnknown
 	var pk []string
 	pkKnown := true
 	var pks []tableKey // each table's primary key
@@ -349,12 +350,14 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 				pk = ts.PrimaryKey
 			}
 			pks = append(pks, tableKey{ref: ts.Ref, pk: ts.PrimaryKey})
+			tried = append(tried, ts)
 			if tp != nil {
 				pl.Tables = append(pl.Tables, tp)
 				pl.keepSchema(ts)
 			}
 		}
 	}
+	b.exceptUnknown(p, tried)
 	if len(b.errs.errs) == nerrBind && severalTables(p, pl) {
 		for _, tp := range pl.Tables {
 			if err := alignTable(pl, tp); err != nil {

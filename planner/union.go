@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/etlq/etlq/connectors"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/stdlib"
@@ -30,6 +31,45 @@ import (
 // or a pattern, which may match more tables later) into one output.
 func severalTables(p *lang.CreatePipeline, pl *Pipeline) bool {
 	return len(pl.Tables) >= 2 || len(pl.Patterns) > 0 || len(p.From) >= 2
+}
+
+// readsSeveral reports whether pipeline p reads several tables (a list or
+// a pattern), before its tables are resolved.
+func readsSeveral(p *lang.CreatePipeline) bool {
+	return len(p.From) >= 2 || slices.ContainsFunc(p.From, func(t *lang.TableName) bool { return t.HasGlob() })
+}
+
+// exceptUnknown reports each name of a `* EXCEPT (…)` of a pipeline over
+// several tables that none of its tables has (bindTable leaves them to
+// it: a name some of them lack is one of the union's).
+func (b *builder) exceptUnknown(p *lang.CreatePipeline, tables []*connectors.TableSchema) {
+	if !readsSeveral(p) || len(tables) == 0 {
+		return
+	}
+	for _, it := range p.Transform {
+		for _, x := range it.Except {
+			var cols []string
+			found := false
+			for _, ts := range tables {
+				for _, f := range ts.Fields {
+					cols = append(cols, f.Name)
+					found = found || strings.EqualFold(f.Name, x.Name)
+				}
+			}
+			if !found {
+				b.errs.add(x, "unknown column %q in any of the pipeline's tables (%s)%s", x.Name, tableNames(tables), suggest(x.Name, cols))
+			}
+		}
+	}
+}
+
+// tableNames lists the tables' names, comma-separated.
+func tableNames(tables []*connectors.TableSchema) string {
+	var names []string
+	for _, ts := range tables {
+		names = append(names, ts.Ref.String())
+	}
+	return strings.Join(names, ", ")
 }
 
 // starOverTables reports whether pipeline p reads several tables (a list

@@ -94,6 +94,25 @@ func TestShardUnion(t *testing.T) {
 	if _, err := buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.sh_1, db.sh_2 TRANSFORM * EXCEPT (a) INTO stdout;`); err != nil {
 		t.Errorf("* EXCEPT over drifted driftShards: %v", err)
 	}
+	// A name of the union that some tables lack (sh_3 dropped a, the
+	// rolling migration's drift) is left out of the others: before, each
+	// table without it was an error, "unknown column "a" in db.sh_3".
+	p, err = buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.sh_* TRANSFORM _table, * EXCEPT (a) INTO stdout;`)
+	if err != nil {
+		t.Fatalf("* EXCEPT (a) over shards of which one lacks a: %v", err)
+	}
+	var names []string
+	for _, c := range p.Pipelines[0].Output {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, ","); got != "_table,id,s,p" {
+		t.Errorf("* EXCEPT (a) over the shards gives %s, want _table,id,s,p", got)
+	}
+	// A name no table has is still an error, at the name, with a suggestion.
+	_, err = buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.sh_* TRANSFORM * EXCEPT (aa) INTO stdout;`)
+	if err == nil || !strings.Contains(err.Error(), `unknown column "aa" in any of the pipeline's tables (db.sh_1, db.sh_2, db.sh_3) (did you mean "a"?)`) {
+		t.Errorf("want the unknown column aa refused once, got %v", err)
+	}
 	// INT and VARCHAR: the text (a shard whose column changed type so).
 	p, err = buildWith(t, sortedCatalog{driftShards}, header+`CREATE PIPELINE p FROM binlog db.bad_1, db.bad_2 TRANSFORM * INTO stdout;`)
 	if err != nil {

@@ -190,7 +190,7 @@ connectors/mysql's TestCollationWeightsMatchServer):
 | ` + "`utf8mb4_bin`, `utf8mb3_bin`, `ascii_bin`" + ` | code point | PAD SPACE |
 | ` + "`utf8mb4_nopad_bin`, `utf8mb3_nopad_bin`, `utf8mb4_0900_bin`, `binary`" + ` | bytes | NO PAD |
 | ` + "`utf8mb4_general_ci`, `utf8mb3_general_ci`, `ascii_general_ci`" + ` (` + "`_general_nopad_ci`" + `: NO PAD) | one weight per character: upper case without accents, ` + "`'ß' = 's'`" + `, every character above U+FFFF equal to every other | PAD SPACE |
-| ` + "`utf8mb4_unicode_ci`, `utf8mb3_unicode_ci`" + ` (` + "`_unicode_nopad_ci`" + `: NO PAD) | UCA 4.0.0 primary weights, expansions (` + "`'ß' = 'ss'`, `'Æ' = 'AE'`" + `), ignorable characters, every character above U+FFFF equal | PAD SPACE |
+| ` + "`utf8mb4_unicode_ci`, `utf8mb3_unicode_ci`" + ` (` + "`_unicode_nopad_ci`" + `: NO PAD) | UCA 4.0.0 primary weights, expansions (` + "`'ß' = 'ss'`, `'œ' = 'oe'`; `'Æ' = 'AE'` only from unicode_520_ci on" + `), ignorable characters, every character above U+FFFF equal | PAD SPACE |
 | ` + "`utf8mb4_uca1400_ai_ci`, `uca1400_ai_ci`" + ` (MariaDB 11's default; ` + "`_nopad_`" + `: NO PAD) | UCA 14.0.0 primary weights | PAD SPACE |
 | ` + "`utf8mb4_0900_ai_ci`" + ` (MySQL 8's default) | UCA 14.0.0 primary weights (MariaDB's uca1400_nopad_ai_ci) | NO PAD |
 | ` + "`utf8mb4_unicode_520_ci`, `utf8mb3_unicode_520_ci`" + ` (WordPress's default; ` + "`_nopad_`" + `: NO PAD) | UCA 5.2.0 primary weights | PAD SPACE |

@@ -933,3 +933,35 @@ CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, %[5]s AS q INTO clickh
 		}
 	})
 }
+
+// TestSnapshotOnlyPipelineAddedLater: a SNAPSHOT only pipeline added to
+// the file after the table's snapshot was read (by a SNAPSHOT only or an
+// initial pipeline) cannot be read again in the stream (a resnapshot
+// needs one): the run says so, naming the pipeline and the table and the
+// way out, instead of leaving its target empty without a word (found in
+// the new-user trial: the new file target had its header and no row).
+func TestSnapshotOnlyPipelineAddedLater(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db := s.db
+	myExec(t, s.my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY)",
+		"INSERT INTO "+db+".t VALUES (1), (2), (3)")
+	for _, first := range []string{"only", "initial"} {
+		t.Run(first, func(t *testing.T) {
+			dir := t.TempDir()
+			state := filepath.Join(dir, "state")
+			head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\n", myDSN, testServerID())
+			a := fmt.Sprintf("CREATE PIPELINE a FROM binlog %s.t SNAPSHOT %s TRANSFORM id INTO file '%s';\n", db, first, filepath.Join(dir, "a.csv"))
+			file := filepath.Join(dir, "f.etl")
+			writeFile(t, file, head+a)
+			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog %s.t SNAPSHOT only TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "b.csv")))
+			out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			if !strings.Contains(out, "a SNAPSHOT only pipeline new to the checkpoint") || !strings.Contains(out, "pipeline=b table="+db+".t") {
+				t.Errorf("want a warning that pipeline b gets none of the table's rows, got:\n%s", out)
+			}
+		})
+	}
+}
