@@ -113,7 +113,9 @@ value computed row by row is a row error.
   ` + "`s IN (42, 3.5)`" + ` compares the text as a number).
 - ` + "`||`" + ` concatenates text (NULL if either side is NULL).
 - CASE, COALESCE, IF, GREATEST…: the result type unifies the branches (integers → INT64, any float
-  → FLOAT64, decimals → the decimal holding all, text with anything → STRING, DATE with
+  → FLOAT64, decimals → the decimal holding all — an integer literal among them as wide as its digits, as
+  MariaDB: ` + "`coalesce(amount, 0)`" + ` of a DECIMAL(10,4) is DECIMAL(10,4), and in arithmetic ` + "`amount * 100`" + `
+  of a DECIMAL(10,2) is DECIMAL(13,2), ` + "`1 / 3`" + ` DECIMAL(5,4) —, text with anything → STRING, DATE with
   TIMESTAMP → TIMESTAMP), except that GREATEST and LEAST of text and numbers compare them as
   numbers and give FLOAT64, as MariaDB (` + "`least('10', 9)`" + ` is 9).
 - A BINARY value (VARBINARY, BLOB, BINARY(n) columns, unhex(), from_base64()) is a string of bytes, as in MariaDB:
