@@ -41,11 +41,11 @@ func init() {
 		func(x float64) (float64, bool) { return math.Sqrt(x), x >= 0 })
 	float1("exp", "e raised to x.", []Example{{"exp(0)", "1"}},
 		func(x float64) (float64, bool) { return math.Exp(x), true })
-	float1("ln", "Natural logarithm; NULL for x <= 0.", []Example{{"ln(1)", "0"}, {"ln(0)", "NULL"}},
+	float1("ln", "Natural logarithm; NULL for x <= 0. The 17th significant digit may differ from MariaDB's (Go's logarithm against the C library's: ln(0.01) is -4.605170185988092 here, -4.605170185988091 in MariaDB).", []Example{{"ln(1)", "0"}, {"ln(0)", "NULL"}},
 		func(x float64) (float64, bool) { return math.Log(x), x > 0 })
 	float1("log10", "Base-10 logarithm; NULL for x <= 0.", []Example{{"log10(1000)", "3"}},
 		func(x float64) (float64, bool) { return log10(x), x > 0 })
-	pow := &Func{Name: "pow", Sig: "pow(x, y) → FLOAT64", Doc: "x raised to y.", MySQL: true, MinArgs: 2, MaxArgs: 2,
+	pow := &Func{Name: "pow", Sig: "pow(x, y) → FLOAT64", Doc: "x raised to y. The 17th significant digit may differ from MariaDB's for a y that is no integer (Go's math library against the C library's).", MySQL: true, MinArgs: 2, MaxArgs: 2,
 		Examples: []Example{{"pow(2, 10)", "1024"}, {"pow(4, 0.5)", "2"}},
 		Bind: simple("pow", TFloat64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 			Sel(sel, n, func(i int) {
