@@ -215,14 +215,10 @@ func CallUDF(f *UDF, args []Expr) (Expr, error) {
 	return &udfExpr{f: f, args: ns}, nil
 }
 
-// ArgError is a call of a user function that cannot work whatever the
-// row: Arg is the (0-based) argument it is about, -1 for the call.
-type ArgError struct {
-	Arg int
-	Msg string
-}
-
-func (e *ArgError) Error() string { return e.Msg }
+// ArgError is a call (of a user function or of the library's) that
+// cannot work whatever the row: Arg is the (0-based) argument it is
+// about, -1 for the call — stdlib.ArgError.
+type ArgError = stdlib.ArgError
 
 // signature is "(x INT32, s STRING)".
 func (f *UDF) signature() string {

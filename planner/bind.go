@@ -587,6 +587,11 @@ func (b *builder) bindCall(sc *scope, c *lang.Call) exec.Expr {
 			b.unknownFunction(c, sc.funcs)
 			return nil
 		}
+		var ae *exec.ArgError
+		if errors.As(err, &ae) && ae.Arg >= 0 && ae.Arg < len(c.Args) {
+			b.errs.add(c.Args[ae.Arg], "%v", err)
+			return nil
+		}
 		b.errs.add(c, "%v", err)
 		return nil
 	}

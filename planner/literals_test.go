@@ -108,14 +108,14 @@ func TestConstantArgumentsChecked(t *testing.T) {
 `
 	_, err := build(t, src)
 	for _, want := range []string{
-		`test.etl:4:9: invalid regular expression '(' for "regexp_like": missing closing )`,
-		`test.etl:4:38: invalid JSON path 'a.b' for "json_value"`,
-		`test.etl:5:17: unknown unit "FORTNIGHT" for "timestampdiff"`,
-		`test.etl:5:67: invalid JSON path '$.a[*]' for "json_extract"`,
-		`test.etl:6:5: invalid regular expression '(?=x)' for "regexp_replace": invalid or unsupported Perl syntax`,
-		`test.etl:6:47: invalid JSON path '$[' for "json_length"`,
-		`test.etl:6:81: invalid JSON path '$$' for "json_contains"`,
-		`test.etl:7:5: unknown unit "fortnight" for "date_trunc" (expected year, quarter, month, week, day, hour, minute or second)`,
+		`test.etl:4:29: invalid regular expression '(' for "regexp_like": missing closing )`,
+		`test.etl:4:59: invalid JSON path 'a.b' for "json_value"`,
+		`test.etl:5:31: unknown unit "FORTNIGHT" for "timestampdiff"`,
+		`test.etl:5:90: invalid JSON path '$.a[*]' for "json_extract"`,
+		`test.etl:6:28: invalid regular expression '(?=x)' for "regexp_replace": invalid or unsupported Perl syntax`,
+		`test.etl:6:69: invalid JSON path '$[' for "json_length"`,
+		`test.etl:6:110: invalid JSON path '$$' for "json_contains"`,
+		`test.etl:7:16: unknown unit "fortnight" for "date_trunc" (expected year, quarter, month, week, day, hour, minute or second)`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q, got %v", want, err)

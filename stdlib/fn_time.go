@@ -247,7 +247,7 @@ var dateTruncUnits = map[string]bool{"year": true, "quarter": true, "month": tru
 
 func bindDateTrunc(args []Arg) (*Bound, error) {
 	if u, ok := constString(args[0]); ok && !dateTruncUnits[strings.ToLower(u)] {
-		return nil, fmt.Errorf("unknown unit %q for \"date_trunc\" (expected year, quarter, month, week, day, hour, minute or second)", u)
+		return nil, &ArgError{Arg: 0, Msg: fmt.Sprintf("unknown unit %q for \"date_trunc\" (expected year, quarter, month, week, day, hour, minute or second)", u)}
 	}
 	return simple("date_trunc", TTimestamp, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {
@@ -323,7 +323,7 @@ var timestampdiffUnits = map[string]bool{"MICROSECOND": true, "SECOND": true, "M
 
 func bindTimestampDiff(args []Arg) (*Bound, error) {
 	if u, ok := constString(args[0]); ok && !timestampdiffUnits[strings.TrimSuffix(strings.ToUpper(u), "S")] {
-		return nil, fmt.Errorf("unknown unit %q for \"timestampdiff\" (expected MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR)", u)
+		return nil, &ArgError{Arg: 0, Msg: fmt.Sprintf("unknown unit %q for \"timestampdiff\" (expected MICROSECOND, SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER or YEAR)", u)}
 	}
 	return simple("timestampdiff", TInt64, func(c *Ctx, a []*Vector, sel []int32, n int, out *Vector) {
 		Sel(sel, n, func(i int) {

@@ -294,7 +294,7 @@ func constChecked(bind func([]Arg) (*Bound, error), idx int, check func(string) 
 		}
 		if s, ok := constString(args[idx]); ok {
 			if err := check(s); err != nil {
-				return nil, err
+				return nil, &ArgError{Arg: idx, Msg: err.Error()}
 			}
 		}
 		return b, nil
@@ -325,3 +325,13 @@ func classify(fn string, args []Arg, classes []argClass) ([]Type, error) {
 	}
 	return conv, nil
 }
+
+// ArgError is a call that cannot work whatever the row because of one of
+// its arguments (an unknown unit of date_trunc): Arg is the 0-based
+// argument, -1 for the call. The planner puts the error's caret under it.
+type ArgError struct {
+	Arg int
+	Msg string
+}
+
+func (e *ArgError) Error() string { return e.Msg }
