@@ -25,6 +25,9 @@ func TestUsageErrorExitStatus(t *testing.T) {
 		{[]string{"test"}, `expected "<file>"`},
 		{[]string{"frobnicate"}, "unexpected argument frobnicate"},
 		{[]string{"repl", "/nonexistent/p.etl"}, "no such file or directory"},
+		// A flag value etlq cannot take (trialops2: it exited 1, after
+		// planning the file against the servers).
+		{[]string{"apply", "--memory-limit", "lots", "usage_test.go"}, `--memory-limit "lots": want a size such as 160MiB or 2GiB`},
 	} {
 		out, err := runEtlq(t, c.args...)
 		var ee *exec.ExitError
