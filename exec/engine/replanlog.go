@@ -95,7 +95,9 @@ func layoutChange(from, to *arrow.Schema, startPlan bool) (change string, before
 		return f.Type.String()
 	}
 	from, to = tableColumns(from), tableColumns(to)
-	if startPlan {
+	if startPlan && !addedByStreamDDL(to) {
+		// (A layout with a column an ADD COLUMN of the stream marked is
+		// that DDL's own batch, met again in the binlog: a DDL, below.)
 		if change := olderLayout(from, to, typeOf); change != "" {
 			return change, true
 		}
@@ -177,6 +179,17 @@ func layoutChange(from, to *arrow.Schema, startPlan bool) (change string, before
 		}
 	}
 	return strings.Join(parts, "; "), false
+}
+
+// addedByStreamDDL reports whether a column of the layout was added by an
+// ADD COLUMN the stream read (exec.MetaAddedByDDL, not a joining table's).
+func addedByStreamDDL(s *arrow.Schema) bool {
+	for _, f := range s.Fields() {
+		if mark, ok := f.Metadata.GetValue(exec.MetaAddedByDDL); ok && mark != "" && mark != exec.AddedByJoin {
+			return true
+		}
+	}
+	return false
 }
 
 // olderLayout describes the checkpoint's layout of a table, to, against
