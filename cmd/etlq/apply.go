@@ -332,13 +332,37 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// Validate refuses a --memory-limit that is no size while kong parses the
+// command line: usage and exit 80, as for any flag value etlq cannot take
+// (README.md). It was found after the file was planned against the
+// servers, and exited 1.
+func (a *applyCmd) Validate() error {
+	if _, err := parseMemoryLimit(a.MemoryLimit); err != nil {
+		return err
+	}
+	return nil
+}
+
 // setMemoryLimit sets the Go runtime's soft memory limit, unless GOMEMLIMIT
 // is set. The default keeps a catch-up of a large binlog window under 200 MiB
 // of resident memory (docs/benchmarks.md): without it the heap may grow to
 // twice its live size before a collection.
 func setMemoryLimit(s string) error {
-	if os.Getenv("GOMEMLIMIT") != "" || s == "0" || s == "" {
+	n, err := parseMemoryLimit(s)
+	if err != nil {
+		return err
+	}
+	if os.Getenv("GOMEMLIMIT") != "" || n == 0 {
 		return nil
+	}
+	debug.SetMemoryLimit(n)
+	return nil
+}
+
+// parseMemoryLimit reads a --memory-limit: bytes, 0 for none.
+func parseMemoryLimit(s string) (int64, error) {
+	if s == "0" || s == "" {
+		return 0, nil
 	}
 	for _, u := range []struct {
 		suffix string
@@ -349,11 +373,10 @@ func setMemoryLimit(s string) error {
 			if err != nil || n < 0 {
 				break
 			}
-			debug.SetMemoryLimit(n * u.mult)
-			return nil
+			return n * u.mult, nil
 		}
 	}
-	return fmt.Errorf("--memory-limit %q: want a size such as 160MiB or 2GiB", s)
+	return 0, fmt.Errorf("--memory-limit %q: want a size such as 160MiB or 2GiB", s)
 }
 
 // writeAllocProfile writes the allocations made since the start (go tool

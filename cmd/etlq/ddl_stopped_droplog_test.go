@@ -57,3 +57,54 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE append;
 		}
 	})
 }
+
+// TestAddWhileStoppedLogged (new-user trial "trialops2"): an ADD COLUMN
+// and a widening made while etlq was stopped are logged at their DDL as
+// what they are, and the replay of the changes before them as such — on
+// MariaDB A and B. (The plan is made from the table as it is now, with the
+// column; the replay's first batch, without it, was logged as a schema
+// change, change="dropped channel; id bigint(20) → int(11)", and counted in
+// etlq_schema_changes_total, before the DDL that added it.)
+func TestAddWhileStoppedLogged(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, chDSN := s.db, s.my, s.chDSN
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, first VARCHAR(16))",
+			"INSERT INTO "+db+".t VALUES (1, 'a'), (2, 'b')")
+		dir := t.TempDir()
+		file, state := filepath.Join(dir, "p.etl"), filepath.Join(dir, "state")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);
+CREATE SINK dw INTO clickhouse '%s';
+CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE append;
+`, myDSN, testServerID(), chDSN, db, db))
+		a := startApply(t, state, file)
+		a.waitFor(t, "the snapshot", 2*time.Minute, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t", db))
+			return err == nil && n == 2, fmt.Sprintf("%d, %v", n, err)
+		})
+		out := a.stop(t)
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (3, 'c')",
+			"ALTER TABLE "+db+".t ADD COLUMN channel VARCHAR(8) NOT NULL DEFAULT 'store', MODIFY id BIGINT",
+			"INSERT INTO "+db+".t VALUES (4, 'd', 'web')")
+		a = startApply(t, state, file)
+		a.waitFor(t, "the rows after the DDL while stopped", 2*time.Minute, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.t WHERE channel = 'web'", db))
+			return err == nil && n == 1, fmt.Sprintf("%d, %v", n, err)
+		})
+		out += a.stop(t)
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "planned again") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != 1 || !strings.Contains(lines[0], `change="id int(11) → bigint(20); added channel varchar(8)"`) || strings.Contains(out, "dropped channel") {
+			t.Fatalf("want one schema change line, saying change=\"id int(11) → bigint(20); added channel varchar(8)\", and none saying \"dropped channel\"; got:\n%s\n\nthe whole log:\n%s", strings.Join(lines, "\n"), out)
+		}
+		if !strings.Contains(out, `msg="pipeline planned as the checkpoint has the table: the changes before a DDL made while etlq was stopped" table=`+db+`.t change="with id int(11); without channel"`) {
+			t.Errorf("want the replay before the DDL logged as one:\n%s", out)
+		}
+	})
+}

@@ -19,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/alecthomas/kong"
 	"golang.org/x/term"
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
@@ -45,10 +46,18 @@ type verifyCmd struct {
 // Run verifies; it exits 1 when a target differs from its source, 2 when a
 // difference could not be told from lag (the pipeline is not applying), 3
 // when that is because no etlq apply runs with the state directory.
-func (c *verifyCmd) Run(ctx context.Context) error {
+func (c *verifyCmd) Run(ctx context.Context, kctx *kong.Context) error {
 	_, plan, err := etlfile.LoadPlanNow(ctx, c.File, c.StateDir)
 	if err != nil {
 		return err
+	}
+	if err := unknownPipeline(plan, c.Pipelines); err != nil {
+		// A pipeline name the file does not have is a command line verify
+		// cannot take, as an unknown flag is: usage and exit 80, so that a
+		// script tells the typo from a difference (exit 1, which it was).
+		_ = kctx.PrintUsage(false)
+		fmt.Fprintf(os.Stderr, "etlq: error: %v\n", err)
+		return exitError{80}
 	}
 	if c.Log == "" {
 		for _, w := range stateWarnings(plan, c.Pipelines, c.StateDir) {
@@ -296,4 +305,28 @@ func shownValue(v, sep string) string {
 		return strconv.Quote(v)
 	}
 	return v
+}
+
+// unknownPipeline names the first of names (sorted) that is no pipeline
+// of the plan, with the closest one or the file's pipelines.
+func unknownPipeline(plan *planner.Plan, names []string) error {
+	var all []string
+	for _, p := range plan.Pipelines {
+		all = append(all, p.Name)
+	}
+	var bad []string
+	for _, n := range names {
+		if !slices.Contains(all, n) {
+			bad = append(bad, n)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	hint := planner.Suggest(bad[0], all)
+	if hint == "" {
+		hint = " (it has: " + strings.Join(all, ", ") + ")"
+	}
+	return fmt.Errorf("no pipeline named %q in the file%s", bad[0], hint)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/mysql"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/planner"
 )
@@ -205,6 +206,14 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	if err != nil || out == nil {
 		return err
 	}
+	// The rows the sink cannot take (a zero date into a ClickHouse Date)
+	// go by on_error, as apply's do (engine.go): under 'dead_letter' a
+	// letter that fails there again is a dead letter anew. It failed the
+	// whole replay at the insert instead.
+	if err := pr.sinkRowErrors(ctx, out); err != nil {
+		out.Release()
+		return err
+	}
 	n, tomb := out.NumRows(), tombstones(out)
 	ack := make(chan error, 1)
 	if err := pr.writer.Write(ctx, out, func(err error) { ack <- err }); err != nil {
@@ -231,6 +240,9 @@ func rowsOf(mem memory.Allocator, schema *arrow.Schema, letters []DeadLetter) (a
 		for c, f := range schema.Fields() {
 			v := dl.Row[f.Name]
 			if v == nil {
+				v = letterMeta(dl, f.Name)
+			}
+			if v == nil {
 				rb.Field(c).AppendNull()
 				continue
 			}
@@ -240,6 +252,52 @@ func rowsOf(mem memory.Allocator, schema *arrow.Schema, letters []DeadLetter) (a
 		}
 	}
 	return rb.NewRecordBatch(), nil
+}
+
+// letterMeta is a source metadata column (_op, _ts, _pos, _version, _db,
+// _table) of a letter whose row does not hold it: a row the sink could not
+// take (a zero date into a ClickHouse Date) is kept with the sink batch's
+// system columns (__op, __ts, __pos, __version) instead, and replayed
+// without them its _version was NULL — lost, against "each replayed row
+// keeps its _version" — and a letter failing again said "at NULL (NULL, …)".
+func letterMeta(dl DeadLetter, name string) *string {
+	str := func(s string) *string {
+		if s == "" || s == "NULL" {
+			return nil
+		}
+		return &s
+	}
+	switch name {
+	case exec.ColOp:
+		if v := dl.Row[exec.SysOp]; v != nil {
+			return v
+		}
+		return str(dl.Op)
+	case exec.ColTs:
+		return dl.Row[exec.SysTs]
+	case exec.ColPos:
+		if v := dl.Row[exec.SysPos]; v != nil {
+			return v
+		}
+		return str(dl.Pos)
+	case exec.ColVersion:
+		if v := dl.Row[exec.SysVersion]; v != nil {
+			return v
+		}
+		if dl.Version != 0 {
+			return str(strconv.FormatUint(dl.Version, 10))
+		}
+	case exec.ColDB, exec.ColTable:
+		db, tb, ok := strings.Cut(dl.Table, ".")
+		if !ok {
+			return nil
+		}
+		if name == exec.ColDB {
+			return str(db)
+		}
+		return str(tb)
+	}
+	return nil
 }
 
 // appendText appends a value written by valueText (format.Text) back.
@@ -274,13 +332,29 @@ func appendText(b array.Builder, dt arrow.DataType, s string) error {
 	case *array.Date32Builder:
 		t, err := time.Parse("2006-01-02", s)
 		if err != nil {
-			return errors.New("not a date (a zero date cannot be replayed)")
+			// A MySQL zero or invalid date ('0000-00-00', '2024-02-00'),
+			// written as the source gives it: its sentinel
+			// (docs/types.md). A ClickHouse Date cannot take one, so such
+			// letters are the very rows a zero-date column dead-letters;
+			// replay refused them all ("a zero date cannot be replayed").
+			y, m, d, rest, ok := mysqlYMD(s)
+			if !ok || rest != "" {
+				return errors.New("not a date")
+			}
+			b.Append(arrow.Date32(mysql.EncodeDate(y, m, d)))
+			return nil
 		}
 		b.Append(arrow.Date32FromTime(t))
 	case *array.TimestampBuilder:
 		t, err := time.Parse("2006-01-02 15:04:05.999999999", s)
 		if err != nil {
-			return errors.New("not a timestamp (a zero date cannot be replayed)")
+			unit := dt.(*arrow.TimestampType).Unit
+			us, ok := mysqlDatetime(s)
+			if !ok || unit != arrow.Microsecond {
+				return errors.New("not a timestamp")
+			}
+			b.Append(arrow.Timestamp(us))
+			return nil
 		}
 		v, err := arrow.TimestampFromTime(t, dt.(*arrow.TimestampType).Unit)
 		if err != nil {
@@ -305,6 +379,44 @@ func appendText(b array.Builder, dt arrow.DataType, s string) error {
 		return b.AppendValueFromString(s)
 	}
 	return nil
+}
+
+// mysqlYMD reads the "YYYY-MM-DD" start of a MySQL date, a zero month or
+// day included (zero and invalid dates), and what follows it.
+func mysqlYMD(s string) (y, m, d int, rest string, ok bool) {
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return 0, 0, 0, "", false
+	}
+	var e1, e2, e3 error
+	y, e1 = strconv.Atoi(s[:4])
+	m, e2 = strconv.Atoi(s[5:7])
+	d, e3 = strconv.Atoi(s[8:10])
+	if errors.Join(e1, e2, e3) != nil || y < 0 || m < 0 || m > 12 || d < 0 || d > 31 {
+		return 0, 0, 0, "", false
+	}
+	return y, m, d, s[10:], true
+}
+
+// mysqlDatetime reads a MySQL DATETIME or TIMESTAMP text, "YYYY-MM-DD[
+// HH:MM:SS[.ffffff]]", zero and invalid dates included, as its
+// Timestamp(µs) value (mysql.EncodeDatetime).
+func mysqlDatetime(s string) (int64, bool) {
+	y, mo, d, rest, ok := mysqlYMD(s)
+	if !ok {
+		return 0, false
+	}
+	var tod int64
+	if rest != "" {
+		if rest[0] != ' ' && rest[0] != 'T' {
+			return 0, false
+		}
+		us, err := clockMicros(rest[1:])
+		if err != nil || us < 0 || us >= 24*3600e6 {
+			return 0, false
+		}
+		tod = us
+	}
+	return mysql.EncodeDatetime(y, mo, d, int(tod/3600e6), int(tod/60e6%60), int(tod/1e6%60), int(tod%1e6)), true
 }
 
 // clockMicros reads "[-]H…H:MM:SS[.ffffff]" as microseconds.

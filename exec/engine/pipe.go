@@ -89,6 +89,11 @@ type tableRun struct {
 	// settled: a batch of the table went to the sink in this plan of it
 	// (the sink has followed its layout).
 	settled bool
+	// startPlan: the plan is the run's, made from the server's table as it
+	// is now, and no batch of the stream has come yet. The first batch
+	// that differs from it is older than it — the stream replays the
+	// changes before a DDL made while etlq was stopped — not a DDL.
+	startPlan bool
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
@@ -111,6 +116,7 @@ func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Si
 		if err != nil {
 			return nil, err
 		}
+		tr.startPlan = true
 		pr.tables[t.Ref.String()] = tr
 	}
 	if shared != nil {
@@ -444,7 +450,7 @@ func (pr *pipeRun) replan(ctx context.Context, b *exec.Batch) (*tableRun, error)
 	tr := pr.tables[b.DB+"."+b.Table]
 	sig := outputSig(pr.p)
 	keys := pr.keyTypes()
-	change, before := layoutChange(tr.plan.Input, b.Record.Schema())
+	change, before := layoutChange(tr.plan.Input, b.Record.Schema(), tr.startPlan)
 	tp, err := pr.p.Rebind(ctx, tableSchemaOf(b))
 	if err == nil {
 		err = pr.sharedKeyRetyped(keys)
@@ -499,6 +505,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 		tr.sink.KeepEmpty = true
 	}
 	tr.settled = true
+	tr.startPlan = false
 	// The chain yields at most one sink batch per source batch, then nil.
 	tr.feed.Push(b)
 	out, err := tr.sink.Next(ctx)

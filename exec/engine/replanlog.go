@@ -80,8 +80,14 @@ func (pr *pipeRun) replanned(table, change string, before bool) {
 // before a DDL made while etlq was stopped (a DROP COLUMN) with the table
 // as its checkpoint has it. before says so, and the change then names the
 // columns the checkpoint's table has ("with last_name varchar(16)"), not
-// "added last_name" at what is a DROP COLUMN.
-func layoutChange(from, to *arrow.Schema) (change string, before bool) {
+// "added last_name" at what is a DROP COLUMN. startPlan (from is the
+// run's plan, made from the server's table of now, and to is the first
+// layout the stream gives the table) says so too, whatever the
+// difference: a column added or retyped while etlq was stopped made the
+// replay's first batch read as "dropped channel" or "id bigint → int", a
+// schema change counted in etlq_schema_changes_total, before the stream
+// met the ADD COLUMN (or MODIFY) that made it.
+func layoutChange(from, to *arrow.Schema, startPlan bool) (change string, before bool) {
 	typeOf := func(f arrow.Field) string {
 		if st, ok := f.Metadata.GetValue(exec.MetaSourceType); ok && st != "" {
 			return st
@@ -89,6 +95,13 @@ func layoutChange(from, to *arrow.Schema) (change string, before bool) {
 		return f.Type.String()
 	}
 	from, to = tableColumns(from), tableColumns(to)
+	if startPlan && !addedByStreamDDL(to) {
+		// (A layout with a column an ADD COLUMN of the stream marked is
+		// that DDL's own batch, met again in the binlog: a DDL, below.)
+		if change := olderLayout(from, to, typeOf); change != "" {
+			return change, true
+		}
+	}
 	var parts, declared, older []string
 	for _, f := range to.Fields() {
 		idx := from.FieldIndices(f.Name)
@@ -166,6 +179,57 @@ func layoutChange(from, to *arrow.Schema) (change string, before bool) {
 		}
 	}
 	return strings.Join(parts, "; "), false
+}
+
+// addedByStreamDDL reports whether a column of the layout was added by an
+// ADD COLUMN the stream read (exec.MetaAddedByDDL, not a joining table's).
+func addedByStreamDDL(s *arrow.Schema) bool {
+	for _, f := range s.Fields() {
+		if mark, ok := f.Metadata.GetValue(exec.MetaAddedByDDL); ok && mark != "" && mark != exec.AddedByJoin {
+			return true
+		}
+	}
+	return false
+}
+
+// olderLayout describes the checkpoint's layout of a table, to, against
+// the run's plan, from, made from the server's table of now: the columns
+// it has that the plan has not, or of another declared type ("with
+// last_name varchar(16)"), those it has not ("without channel"), or the
+// order of its columns. "" when they are alike but for field metadata.
+func olderLayout(from, to *arrow.Schema, typeOf func(arrow.Field) string) string {
+	var with, without []string
+	for _, f := range to.Fields() {
+		idx := from.FieldIndices(f.Name)
+		if len(idx) == 0 || !arrow.TypeEqual(from.Field(idx[0]).Type, f.Type) || typeOf(from.Field(idx[0])) != typeOf(f) {
+			with = append(with, f.Name+" "+typeOf(f))
+		}
+	}
+	for _, f := range from.Fields() {
+		if len(to.FieldIndices(f.Name)) == 0 {
+			without = append(without, f.Name)
+		}
+	}
+	var parts []string
+	if len(with) > 0 {
+		parts = append(parts, "with "+strings.Join(with, ", "))
+	}
+	if len(without) > 0 {
+		parts = append(parts, "without "+strings.Join(without, ", "))
+	}
+	if len(parts) == 0 {
+		var old, now []string
+		for _, f := range to.Fields() {
+			old = append(old, f.Name)
+		}
+		for _, f := range from.Fields() {
+			now = append(now, f.Name)
+		}
+		if strings.Join(old, ",") != strings.Join(now, ",") {
+			parts = append(parts, "columns in the order "+strings.Join(old, ", "))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // tableColumns is the table's own columns of a source batch layout: the
