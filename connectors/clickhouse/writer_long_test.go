@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
 )
 
 // waitCount polls f until it reaches n, failing after timeout.
@@ -236,5 +237,65 @@ func TestLongInsertBadBatch(t *testing.T) {
 	}
 	if n := w.(*writer).inserts.Load(); n != 1 {
 		t.Errorf("%d inserts, want 1", n)
+	}
+}
+
+// TestLongInsertSnapshotSpansIdle: the batches of a snapshot that goes on
+// keep one INSERT open across the stream's idle moments (the engine calls
+// Idle whenever the source is a few milliseconds behind the sink, as a
+// snapshot's readers are) and past flush_interval since it began, as long
+// as the next block comes within flush_interval: ClickHouse writes one
+// part of the table's snapshot instead of one per pause (a 300-column
+// table: 4–7 parts, each merged again). Such an INSERT ends after
+// bulkSpan flush_intervals all the same, and the batch that ends the
+// table's snapshot lets Idle end it at once.
+func TestLongInsertSnapshotSpansIdle(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		flush         string
+		inserts, most int64
+	}{
+		{"one", "1s", 1, 1},        // ~2.4 s of writes: past flush_interval, within bulkSpan of it
+		{"capped", "100ms", 2, 59}, // past bulkSpan × 100 ms: ended on the way
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			sch := kvSchema()
+			w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{
+				"batch_rows": 10, "insert_rows": 100000, "flush_interval": c.flush, "idle_flush": "10ms"}))
+			cw := w.(*writer)
+			var a acks
+			const batches, per = 60, 10
+			start := time.Now()
+			for i := 0; i < batches; i++ {
+				var rows [][]any
+				for j := 0; j < per; j++ {
+					id := i*per + j
+					rows = append(rows, sysRow(uint64(id+1), false, "read", id, "x"))
+				}
+				b := e.build(sch, rows...)
+				b.Snapshot = true
+				if i == batches-1 {
+					b.SnapshotEnd = exec.SnapshotEdgeTable
+				}
+				write(t, w, b, a.done(i))
+				cw.Idle()
+				if i < batches-1 {
+					time.Sleep(40 * time.Millisecond)
+				}
+			}
+			if d := time.Since(start); d < 2*time.Second {
+				t.Fatalf("the writes took %v, not past flush_interval", d)
+			}
+			// The last batch ended the snapshot: Idle ends the INSERT
+			// (no Flush here).
+			waitAcks(t, &a, batches, 30*time.Second, "the snapshot's batches")
+			if n := cw.inserts.Load(); n < c.inserts || n > c.most {
+				t.Errorf("%d inserts, want %d to %d", n, c.inserts, c.most)
+			}
+			if got := e.text("SELECT count(), uniqExact(id) FROM " + quote(e.db) + ".kv"); got != "600\t600\n" {
+				t.Errorf("got %q", got)
+			}
+		})
 	}
 }
