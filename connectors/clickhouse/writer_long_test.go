@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/sinktest"
 	"github.com/etlq/etlq/exec"
 )
 
@@ -248,19 +251,26 @@ func TestLongInsertBadBatch(t *testing.T) {
 // part of the table's snapshot instead of one per pause (a 300-column
 // table: 4–7 parts, each merged again). Such an INSERT ends after
 // bulkSpan flush_intervals all the same, and the batch that ends the
-// table's snapshot lets Idle end it at once.
+// table's snapshot lets Idle end it at once. A narrow table's snapshot
+// (bulkCols columns or fewer) is inserted as a stream is.
 func TestLongInsertSnapshotSpansIdle(t *testing.T) {
 	for _, c := range []struct {
 		name          string
+		cols          int // columns besides id
 		flush         string
 		inserts, most int64
 	}{
-		{"one", "1s", 1, 1},        // ~2.4 s of writes: past flush_interval, within bulkSpan of it
-		{"capped", "100ms", 2, 59}, // past bulkSpan × 100 ms: ended on the way
+		{"one", 40, "1s", 1, 1},        // ~2.4 s of writes: past flush_interval, within bulkSpan of it
+		{"capped", 40, "100ms", 2, 59}, // past bulkSpan × 100 ms: ended on the way
+		{"narrow", 1, "1s", 30, 60},    // bulkCols or fewer: each Idle ends the INSERT, as in a stream
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t, nil)
-			sch := kvSchema()
+			fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}
+			for i := 0; i < c.cols; i++ {
+				fields = append(fields, arrow.Field{Name: fmt.Sprintf("c%02d", i), Type: arrow.PrimitiveTypes.Int64})
+			}
+			sch := sinktest.SinkSchema(fields, false)
 			w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{
 				"batch_rows": 10, "insert_rows": 100000, "flush_interval": c.flush, "idle_flush": "10ms"}))
 			cw := w.(*writer)
@@ -271,7 +281,11 @@ func TestLongInsertSnapshotSpansIdle(t *testing.T) {
 				var rows [][]any
 				for j := 0; j < per; j++ {
 					id := i*per + j
-					rows = append(rows, sysRow(uint64(id+1), false, "read", id, "x"))
+					user := []any{id}
+					for k := 0; k < c.cols; k++ {
+						user = append(user, id+k)
+					}
+					rows = append(rows, sysRow(uint64(id+1), false, "read", user...))
 				}
 				b := e.build(sch, rows...)
 				b.Snapshot = true
