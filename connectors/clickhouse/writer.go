@@ -53,6 +53,8 @@ type group struct {
 	// full: sealed because it reached batch_rows or batch_bytes (the
 	// stream is busy: a long insert stays open for the next group).
 	full bool
+	// bulk: its last batch was of a snapshot that goes on (writer.bulk).
+	bulk bool
 	// spill is where its rows are once a long INSERT released its
 	// batches after sending them (spill.go); nil: in the batches.
 	spill *spilled
@@ -124,6 +126,11 @@ type writer struct {
 	closed    bool
 	// sealed is when the last group was sealed (its insert began).
 	sealed time.Time
+	// bulk: the last batch written was of a snapshot that goes on (it
+	// does not end its table's snapshot) into more than bulkCols columns:
+	// Idle leaves the pending group and the open long INSERT alone
+	// (writer_long.go).
+	bulk bool
 
 	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
 	retries atomic.Int64 // INSERT attempts that failed and were tried again
@@ -283,6 +290,8 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		g.timer = time.AfterFunc(w.opts.flushInterval, func() { w.timeout(g) })
 	}
 	g := w.pending
+	w.bulk = b.Snapshot && b.SnapshotEnd == exec.SnapshotInside && len(g.cols) > bulkCols
+	g.bulk = w.bulk
 	g.items = append(g.items, item{b, done})
 	n := b.NumRows()
 	g.rows += n
@@ -373,12 +382,14 @@ func groupFor(l *tableLayout, target string, schema *arrow.Schema) (*group, erro
 // Idle is told that the stream has nothing more to read right now
 // (connectors.Idler): the pending group is inserted at once, or once
 // idle_flush has passed since the previous insert began, when that comes
-// before flush_interval runs out. It does not block.
+// before flush_interval runs out. While a snapshot goes on (w.bulk) it
+// does nothing: the rows wait for batch_rows, batch_bytes or
+// flush_interval. It does not block.
 func (w *writer) Idle() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	g := w.pending
-	if w.closed || w.opts.idleFlush >= w.opts.flushInterval {
+	if w.closed || w.opts.idleFlush >= w.opts.flushInterval || w.bulk {
 		return
 	}
 	if g == nil {

@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/connectors/sinktest"
+	"github.com/etlq/etlq/exec"
 )
 
 // waitCount polls f until it reaches n, failing after timeout.
@@ -236,5 +240,76 @@ func TestLongInsertBadBatch(t *testing.T) {
 	}
 	if n := w.(*writer).inserts.Load(); n != 1 {
 		t.Errorf("%d inserts, want 1", n)
+	}
+}
+
+// TestLongInsertSnapshotSpansIdle: the batches of a snapshot that goes on
+// keep one INSERT open across the stream's idle moments (the engine calls
+// Idle whenever the source is a few milliseconds behind the sink, as a
+// snapshot's readers are) and past flush_interval since it began, as long
+// as the next block comes within flush_interval: ClickHouse writes one
+// part of the table's snapshot instead of one per pause (a 300-column
+// table: 4–7 parts, each merged again). Such an INSERT ends after
+// bulkSpan flush_intervals all the same, and the batch that ends the
+// table's snapshot lets Idle end it at once. A narrow table's snapshot
+// (bulkCols columns or fewer) is inserted as a stream is.
+func TestLongInsertSnapshotSpansIdle(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		cols          int // columns besides id
+		flush         string
+		inserts, most int64
+	}{
+		{"one", 40, "1s", 1, 1},        // ~2.4 s of writes: past flush_interval, within bulkSpan of it
+		{"capped", 40, "100ms", 2, 59}, // past bulkSpan × 100 ms: ended on the way
+		{"narrow", 1, "1s", 30, 60},    // bulkCols or fewer: each Idle ends the INSERT, as in a stream
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			fields := []arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}
+			for i := 0; i < c.cols; i++ {
+				fields = append(fields, arrow.Field{Name: fmt.Sprintf("c%02d", i), Type: arrow.PrimitiveTypes.Int64})
+			}
+			sch := sinktest.SinkSchema(fields, false)
+			w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{
+				"batch_rows": 10, "insert_rows": 100000, "flush_interval": c.flush, "idle_flush": "10ms"}))
+			cw := w.(*writer)
+			var a acks
+			const batches, per = 60, 10
+			start := time.Now()
+			for i := 0; i < batches; i++ {
+				var rows [][]any
+				for j := 0; j < per; j++ {
+					id := i*per + j
+					user := []any{id}
+					for k := 0; k < c.cols; k++ {
+						user = append(user, id+k)
+					}
+					rows = append(rows, sysRow(uint64(id+1), false, "read", user...))
+				}
+				b := e.build(sch, rows...)
+				b.Snapshot = true
+				if i == batches-1 {
+					b.SnapshotEnd = exec.SnapshotEdgeTable
+				}
+				write(t, w, b, a.done(i))
+				cw.Idle()
+				if i < batches-1 {
+					time.Sleep(40 * time.Millisecond)
+				}
+			}
+			if d := time.Since(start); d < 2*time.Second {
+				t.Fatalf("the writes took %v, not past flush_interval", d)
+			}
+			// The last batch ended the snapshot: Idle ends the INSERT
+			// (no Flush here).
+			waitAcks(t, &a, batches, 30*time.Second, "the snapshot's batches")
+			if n := cw.inserts.Load(); n < c.inserts || n > c.most {
+				t.Errorf("%d inserts, want %d to %d", n, c.inserts, c.most)
+			}
+			if got := e.text("SELECT count(), uniqExact(id) FROM " + quote(e.db) + ".kv"); got != "600\t600\n" {
+				t.Errorf("got %q", got)
+			}
+		})
 	}
 }
