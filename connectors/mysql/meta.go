@@ -109,20 +109,42 @@ func stringRuns(mem memory.Allocator, nruns int, run func(i int) (string, int)) 
 		rows += n
 		size += len(s) * n
 	}
-	offs := memory.NewResizableBuffer(mem)
-	offs.Resize((rows + 1) * 4)
+	// Values all of one width (a constant _db, _table or _op; the _pos
+	// of a batch's events, mostly) share their offsets with every array
+	// of that width: a batch of a 1,000-table stream allocated them anew,
+	// 4 bytes a row for each of _table and _pos (docs/benchmarks.md,
+	// session 20).
+	width := -1
+	for i := 0; i < nruns; i++ {
+		if s, _ := run(i); width == -1 {
+			width = len(s)
+		} else if len(s) != width {
+			width = -1
+			break
+		}
+	}
+	var o []int32
+	offs := evenOffsets(width, rows)
+	if offs == nil {
+		offs = memory.NewResizableBuffer(mem)
+		offs.Resize((rows + 1) * 4)
+		o = arrow.Int32Traits.CastFromBytes(offs.Bytes())
+	}
 	vals := memory.NewResizableBuffer(mem)
 	vals.Resize(size)
-	o := arrow.Int32Traits.CastFromBytes(offs.Bytes())
 	d := vals.Bytes()
 	at, k := 0, 0
 	for i := 0; i < nruns; i++ {
 		s, n := run(i)
 		start := at
-		for j := 0; j < n; j++ {
-			o[k] = int32(at)
-			k++
-			at += len(s)
+		if o == nil {
+			at += n * len(s)
+		} else {
+			for j := 0; j < n; j++ {
+				o[k] = int32(at)
+				k++
+				at += len(s)
+			}
 		}
 		// One copy of s, then doubling copies of what is there.
 		if end := at; end > start {
@@ -132,13 +154,57 @@ func stringRuns(mem memory.Allocator, nruns int, run func(i int) (string, int)) 
 			}
 		}
 	}
-	o[rows] = int32(at)
+	if o != nil {
+		o[rows] = int32(at)
+	}
 	data := array.NewData(arrow.BinaryTypes.String, rows, []*memory.Buffer{nil, offs, vals}, nil, 0, 0)
 	offs.Release()
 	vals.Release()
 	a := array.MakeFromData(data)
 	data.Release()
 	return a
+}
+
+// evenOffsets returns the offsets of rows string values of width bytes
+// each (0, width, 2·width, …) as a buffer over memory that every caller
+// shares (nil for a mixed width, rows above evenMaxRows or a width above
+// evenMaxWidth: then the array makes its own). Arrays are immutable: no
+// one writes into their offsets. The memory is the Go heap's, not the
+// allocator's, kept for the process (at most evenMaxRows+1 offsets per
+// width met).
+func evenOffsets(width, rows int) *memory.Buffer {
+	if width < 0 || width > evenMaxWidth || rows > evenMaxRows {
+		return nil
+	}
+	need := (rows + 1) * 4
+	even.mu.Lock()
+	defer even.mu.Unlock()
+	o := even.by[width]
+	if len(o) < need {
+		// A new slice, never grown in place: arrays made before read
+		// the old one.
+		n := min(max(need, 2*len(o), 64*4), (evenMaxRows+1)*4)
+		o = make([]byte, n)
+		v := arrow.Int32Traits.CastFromBytes(o)
+		for i := range v {
+			v[i] = int32(i * width)
+		}
+		if even.by == nil {
+			even.by = map[int][]byte{}
+		}
+		even.by[width] = o
+	}
+	return memory.NewBufferBytes(o[:need:need])
+}
+
+const (
+	evenMaxRows  = 1 << 14
+	evenMaxWidth = 255
+)
+
+var even struct {
+	mu sync.Mutex
+	by map[int][]byte
 }
 
 // constStrings keeps a few constant string arrays (a _db, _table or _op

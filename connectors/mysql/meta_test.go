@@ -73,3 +73,56 @@ func TestMetaArraysFromRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestStringRunsEvenOffsets: string arrays whose values are all of one
+// width share one offsets memory (evenOffsets), whatever their values and
+// lengths; mixed widths and long arrays make their own. Every array reads
+// its own values.
+func TestStringRunsEvenOffsets(t *testing.T) {
+	mem := checkedMem(t)
+	mk := func(runs ...metaRun) *array.String {
+		return stringRuns(mem, len(runs), func(i int) (string, int) { return runs[i].pos, runs[i].n }).(*array.String)
+	}
+	check := func(a *array.String, runs ...metaRun) {
+		t.Helper()
+		if err := a.ValidateFull(); err != nil {
+			t.Fatal(err)
+		}
+		k := 0
+		for _, r := range runs {
+			for j := 0; j < r.n; j++ {
+				if a.Value(k) != r.pos {
+					t.Fatalf("row %d: %q, want %q", k, a.Value(k), r.pos)
+				}
+				k++
+			}
+		}
+		if k != a.Len() {
+			t.Fatalf("%d rows, want %d", a.Len(), k)
+		}
+	}
+	offsets := func(a *array.String) *byte { return &a.Data().Buffers()[1].Bytes()[0] }
+	r1 := []metaRun{{pos: "t_0001", n: 500}}
+	r2 := []metaRun{{pos: "t_0002", n: 300}, {pos: "t_0003", n: 2000}} // longer: the shared offsets grow
+	r3 := []metaRun{{pos: "t_0004", n: 10}}
+	mixed := []metaRun{{pos: "binlog.000001:99", n: 3}, {pos: "binlog.000001:100", n: 4}}
+	long := []metaRun{{pos: "t_0005", n: evenMaxRows + 1}}
+	a1, a2, a3, am, al := mk(r1...), mk(r2...), mk(r3...), mk(mixed...), mk(long...)
+	for _, a := range []*array.String{a1, a2, a3, am, al} {
+		defer a.Release()
+	}
+	check(a1, r1...)
+	check(a2, r2...)
+	check(a3, r3...)
+	check(am, mixed...)
+	check(al, long...)
+	if offsets(a2) != offsets(a3) {
+		t.Error("two arrays of one width do not share their offsets")
+	}
+	if offsets(am) == offsets(a3) || offsets(al) == offsets(a3) {
+		t.Error("a mixed-width or long array shares the offsets")
+	}
+	if got := a2.Data().Buffers()[1].Len(); got != (2300+1)*4 {
+		t.Errorf("offsets buffer of %d bytes, want %d", got, (2300+1)*4)
+	}
+}

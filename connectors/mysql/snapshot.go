@@ -123,7 +123,10 @@ type snapshotter struct {
 	// counts are small initial tables' key MAX and row count, read in
 	// batches (planCounts; planner goroutine only).
 	counts map[*tableState]maxCount
-	groups int // chunks read in another chunk's read view (snapshot_group.go)
+	// layoutHints are the hints last noted for a table of each layout
+	// (layoutKey), for a table not read yet (dataHint).
+	layoutHints map[string][]int
+	groups      int // chunks read in another chunk's read view (snapshot_group.go)
 	// smallHeld is the row data of small chunks read and not emitted;
 	// roomC is signalled when it shrinks.
 	smallHeld int64

@@ -810,11 +810,36 @@ func decimalFast(v []byte, scale int) (u uint64, neg bool, ok bool) {
 }
 
 // dataHint returns the data bytes per row of t's string columns seen in
-// earlier chunks, to reserve builder memory once instead of growing it.
+// earlier chunks, to reserve builder memory once instead of growing it;
+// for a table not read yet, those of the last table read with the same
+// columns (layoutKey): the first chunk of each of 1,000 small tables of
+// one layout grew its string buffers by doubling (docs/benchmarks.md,
+// session 20).
 func (s *snapshotter) dataHint(t *table) []int {
 	s.mu.Lock()
+	h := s.hints[t]
+	s.mu.Unlock()
+	if h != nil {
+		return h
+	}
+	k := layoutKey(t)
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.hints[t]
+	return s.layoutHints[k]
+}
+
+// layoutKey is t's columns, names and declared types, as one string.
+func layoutKey(t *table) string {
+	var b strings.Builder
+	for _, c := range t.Cols {
+		b.WriteString(c.Name)
+		b.WriteByte(0)
+		b.WriteString(c.ColumnType)
+		b.WriteByte(0)
+		b.WriteString(c.Charset)
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 func (s *snapshotter) noteDataHint(t *table, r *rowReader) {
@@ -826,7 +851,12 @@ func (s *snapshotter) noteDataHint(t *table, r *rowReader) {
 		// A little over the average, so a chunk rarely grows its buffer.
 		h[i] = int(b/int64(r.rows)) + 1
 	}
+	k := layoutKey(t)
 	s.mu.Lock()
 	s.hints[t] = h
+	if s.layoutHints == nil {
+		s.layoutHints = map[string][]int{}
+	}
+	s.layoutHints[k] = h
 	s.mu.Unlock()
 }
