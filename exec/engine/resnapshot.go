@@ -925,25 +925,6 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 		// (the group keeps the definitions, groupEditedPipelines).
 		return r.saveTargets()
 	}
-	// A SNAPSHOT only pipeline new to the checkpoint over a table whose
-	// snapshot the stream has read already gets no scan (the stream does
-	// not read it again, and a resnapshot needs a stream of changes to be
-	// placed in): said, not left to an empty target.
-	for _, p := range pipes {
-		if p.Snapshot != connectors.SnapshotOnly || known[p.Name] {
-			continue
-		}
-		for _, t := range p.Tables {
-			started, err := sm.SnapshotStarted(st.Mark, t.Ref)
-			if err != nil {
-				return err
-			}
-			if started {
-				r.opts.Log.Warn("a SNAPSHOT only pipeline new to the checkpoint reads a table whose snapshot the stream has read already: it gets none of its rows; run it with a state directory of its own (--state-dir) to scan the table for it",
-					"pipeline", p.Name, "table", t.Ref.String())
-			}
-		}
-	}
 	pending, _, err := pendingResnapshots(r.opts.StateDir)
 	if err != nil {
 		return err
