@@ -879,8 +879,11 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		}
 		if err := pr.writer.Write(ctx, out, func(err error) {
 			if err == nil {
-				pr.stats.RowsOut.Add(int64(n - tomb))
-				pr.stats.Tombstones.Add(int64(tomb))
+				// (The rows its target refused, skipped or dead-lettered
+				// before this done, are row errors: not out.)
+				rows, tombs := pr.refusedRows.Swap(0), pr.refusedTombs.Swap(0)
+				pr.stats.RowsOut.Add(int64(n-tomb) - rows)
+				pr.stats.Tombstones.Add(int64(tomb) - tombs)
 				pr.stats.Batches.Add(1)
 			} else {
 				pr.stats.WriteFailures.Add(1)
