@@ -1213,6 +1213,8 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 			switch {
 			case !known[p.Name] && p.Snapshot == connectors.SnapshotInitial:
 				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target (a pipeline renamed in the file is a new one: an upsert target is only read again, an append or changelog target gets every row again)", p.Name, d.Name))
+			case !known[p.Name] && p.Snapshot == connectors.SnapshotOnly:
+				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target, once (SNAPSHOT only: a table the checkpoint read already with a scan of its own, beside the source's stream)", p.Name, d.Name))
 			case !known[p.Name]:
 				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: it takes no snapshot (SNAPSHOT %s)", p.Name, d.Name, snapshotWord(p.Snapshot)))
 			case !had || old == p.Definition:
