@@ -989,6 +989,9 @@ func TestSnapshotOnlyPipelineAddedLater(t *testing.T) {
 			writeFile(t, file, head+a)
 			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
 			writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog %s SNAPSHOT only TRANSFORM id INTO file '%s';\n", c.from, filepath.Join(dir, "b.csv")))
+			if out := mustEtlq(t, "check", "--state-dir", state, file); !strings.Contains(out, "note: pipeline b is new to the checkpoint of source s: apply reads its tables in full into its target, once (SNAPSHOT only") {
+				t.Errorf("check: want a note that apply reads b's tables:\n%s", out)
+			}
 			out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
 			want := ids(1, 250)
 			if c.from != db+".t" {
