@@ -593,6 +593,16 @@ type SnapshotMarker interface {
 	SnapshotStarted(mark []byte, ref TableRef) (bool, error)
 }
 
+// SnapshotEnder is a Source that can record in a mark state that the
+// snapshots of tables ended: read apart from the mark's stream (the own
+// scan of a SNAPSHOT only pipeline added to the file later, exec/engine
+// ownscan.go), so that a stream resumed from it does not read them again
+// for that pipeline. A table whose snapshot the mark has started or ended
+// stays as it is.
+type SnapshotEnder interface {
+	EndSnapshots(mark []byte, refs []TableRef) ([]byte, error)
+}
+
 // TargetCreator is a Writer that can say whether opening it created its
 // target (the table did not exist). A run that resumes from a checkpoint
 // naming the pipeline then knows the target lost the rows written before

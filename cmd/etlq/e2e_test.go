@@ -439,6 +439,11 @@ func TestDataErrorNamesTheRow(t *testing.T) {
 			if !strings.Contains(out, "row_errors=1") || !strings.Contains(out, "dead_letters=1") {
 				t.Errorf("want one row error, dead-lettered:\n%s", out)
 			}
+			if !regexp.MustCompile(`pipeline=q rows_in=3 rows_out=2 `).MatchString(out) {
+				// (ClickHouse's refusal is found before the insert,
+				// connectors.RowChecker: the row is not out.)
+				t.Errorf("want rows_out=2, the dead-lettered row not counted out:\n%s", out)
+			}
 			diffRows(t, []string{"1|2026-01-01", "2|2026-01-02"},
 				chRows(t, s.ch, "SELECT toString(id), toString(d) FROM "+s.db+".t2_current ORDER BY id"))
 			f, err := os.ReadFile(filepath.Join(state2, "deadletter", "q.jsonl"))

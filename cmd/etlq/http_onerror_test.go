@@ -93,6 +93,7 @@ CREATE PIPELINE ps FROM binlog s.%[2]s.t TRANSFORM id, v INTO http '%[3]s/ps' FO
 			t.Fatal(err)
 		}
 		skipped := 0
+		rowsOut := map[string]int{} // pipeline → rows_out of its summaries
 		apply := func() string {
 			t.Helper()
 			out := mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
@@ -102,6 +103,14 @@ CREATE PIPELINE ps FROM binlog s.%[2]s.t TRANSFORM id, v INTO http '%[3]s/ps' FO
 			}
 			n, _ := strconv.Atoi(m[1])
 			skipped += n
+			for _, p := range []string{"pd", "ps"} {
+				m := regexp.MustCompile(`msg="pipeline done" pipeline=` + p + ` rows_in=\d+ rows_out=(\d+) `).FindStringSubmatch(out)
+				if m == nil {
+					t.Fatalf("no summary of %s:\n%s", p, out)
+				}
+				n, _ := strconv.Atoi(m[1])
+				rowsOut[p] += n
+			}
 			return out
 		}
 		out := apply()
@@ -155,6 +164,11 @@ CREATE PIPELINE ps FROM binlog s.%[2]s.t TRANSFORM id, v INTO http '%[3]s/ps' FO
 
 		// Passed: the next run sends nothing again.
 		apply()
+		// The refused rows are row errors, not rows out (before, rows_out
+		// counted them as written: 5 with dead_letters=1 for 4 taken).
+		if rowsOut["pd"] != len(pd) || rowsOut["ps"] != len(ps) {
+			t.Errorf("rows_out: pd %d, ps %d; want the rows the endpoints took, %d and %d", rowsOut["pd"], rowsOut["ps"], len(pd), len(ps))
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if after := requests["/pd"] + requests["/ps"]; after != before {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -936,10 +937,13 @@ CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, %[5]s AS q INTO clickh
 
 // TestSnapshotOnlyPipelineAddedLater: a SNAPSHOT only pipeline added to
 // the file after the table's snapshot was read (by a SNAPSHOT only or an
-// initial pipeline) cannot be read again in the stream (a resnapshot
-// needs one): the run says so, naming the pipeline and the table and the
-// way out, instead of leaving its target empty without a word (found in
-// the new-user trial: the new file target had its header and no row).
+// initial pipeline) reads its tables in full once, with a scan of its own,
+// into its own target only: the other pipeline's target gets no row
+// again, and the run after reads nothing again (b's append target would
+// hold each row twice). Its pattern reads the tables it matches now, one
+// the checkpoint never read too. Before, its target stayed empty (found
+// in the new-user trial: the new file target had its header and no row;
+// then a WARN said so).
 func TestSnapshotOnlyPipelineAddedLater(t *testing.T) {
 	t.Parallel()
 	myDSN := testenv.MySQLDSN(t)
@@ -947,21 +951,172 @@ func TestSnapshotOnlyPipelineAddedLater(t *testing.T) {
 	db := s.db
 	myExec(t, s.my, "CREATE DATABASE "+db,
 		"CREATE TABLE "+db+".t (id INT PRIMARY KEY)",
-		"INSERT INTO "+db+".t VALUES (1), (2), (3)")
-	for _, first := range []string{"only", "initial"} {
-		t.Run(first, func(t *testing.T) {
+		"INSERT INTO "+db+".t SELECT seq FROM "+db+".seq_1_to_250",
+		"CREATE TABLE "+db+".t2 (id INT PRIMARY KEY)",
+		"INSERT INTO "+db+".t2 SELECT seq FROM "+db+".seq_1001_to_1040")
+	lines := func(t *testing.T, path string) []string {
+		t.Helper()
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] { // (the header)
+			out = append(out, strings.TrimSpace(l))
+		}
+		sort.Strings(out)
+		return out
+	}
+	ids := func(from, to int) []string {
+		var out []string
+		for i := from; i <= to; i++ {
+			out = append(out, fmt.Sprint(i))
+		}
+		sort.Strings(out)
+		return out
+	}
+	for _, c := range []struct{ name, first, from string }{
+		{"all only", "only", db + ".t"},             // no binlog stream: a's file is all SNAPSHOT only
+		{"beside the stream", "initial", db + ".t"}, // a follows t's binlog meanwhile
+		{"pattern", "initial", db + ".t*"},          // t read, t2 never read by the checkpoint
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			state := filepath.Join(dir, "state")
-			head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\n", myDSN, testServerID())
-			a := fmt.Sprintf("CREATE PIPELINE a FROM binlog %s.t SNAPSHOT %s TRANSFORM id INTO file '%s';\n", db, first, filepath.Join(dir, "a.csv"))
+			head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\n", myDSN, testServerID())
+			a := fmt.Sprintf("CREATE PIPELINE a FROM binlog %s.t SNAPSHOT %s TRANSFORM id INTO file '%s';\n", db, c.first, filepath.Join(dir, "a.csv"))
 			file := filepath.Join(dir, "f.etl")
 			writeFile(t, file, head+a)
 			mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog %s.t SNAPSHOT only TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "b.csv")))
+			writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog %s SNAPSHOT only TRANSFORM id INTO file '%s';\n", c.from, filepath.Join(dir, "b.csv")))
+			if out := mustEtlq(t, "check", "--state-dir", state, file); !strings.Contains(out, "note: pipeline b is new to the checkpoint of source s: apply reads its tables in full into its target, once (SNAPSHOT only") {
+				t.Errorf("check: want a note that apply reads b's tables:\n%s", out)
+			}
 			out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
-			if !strings.Contains(out, "a SNAPSHOT only pipeline new to the checkpoint") || !strings.Contains(out, "pipeline=b table="+db+".t") {
-				t.Errorf("want a warning that pipeline b gets none of the table's rows, got:\n%s", out)
+			want := ids(1, 250)
+			if c.from != db+".t" {
+				want = append(want, ids(1001, 1040)...)
+				sort.Strings(want)
+			}
+			if got := lines(t, filepath.Join(dir, "b.csv")); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("b's target holds %d rows, want the %d of its tables once:\n%s", len(got), len(want), out)
+			}
+			if !strings.Contains(out, "it reads its tables with a scan of its own") || !strings.Contains(out, "the pipeline's own scan ended") {
+				t.Errorf("want the own scan said, and its end:\n%s", out)
+			}
+			if got := lines(t, filepath.Join(dir, "a.csv")); len(got) != 250 {
+				t.Errorf("a's target holds %d rows, want its 250 once (b's scan is b's only)", len(got))
+			}
+			// The next run reads nothing again: the scan is in the checkpoint.
+			out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+			if got := lines(t, filepath.Join(dir, "b.csv")); len(got) != len(want) {
+				t.Errorf("run again: b's target holds %d rows, want %d (nothing read again):\n%s", len(got), len(want), out)
+			}
+			if strings.Contains(out, "scan of its own") {
+				t.Errorf("run again: want no scan:\n%s", out)
+			}
+			if _, err := os.Stat(filepath.Join(state, "source-s+b.json")); !os.IsNotExist(err) {
+				t.Errorf("the own scan's checkpoint stays: %v", err)
 			}
 		})
+	}
+}
+
+// TestSnapshotOnlyPipelineAddedLaterKilled: apply killed (-9) in the
+// middle of the own scan of a SNAPSHOT only pipeline added later, while
+// the other pipeline streams; the next run resumes the scan, and the
+// upsert target ends equal to the source, no row lost or twice.
+func TestSnapshotOnlyPipelineAddedLaterKilled(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db, my, chDSN := s.db, s.my, s.chDSN
+	const rows = 30000
+	myExec(t, my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(40))",
+		fmt.Sprintf("INSERT INTO %s.t SELECT seq, CONCAT('note ', seq) FROM %s.seq_1_to_%d", db, db, rows))
+	viaProxy, px := throttled(t, myDSN)
+	dir := t.TempDir()
+	file, state := filepath.Join(dir, "f.etl"), filepath.Join(dir, "state")
+	head := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 500, snapshot_parallelism = 1);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE a FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.a WITH (batch_rows = 500, flush_interval = '100ms');
+`, viaProxy, chDSN, db, testServerID())
+	writeFile(t, file, head)
+	mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	writeFile(t, file, head+fmt.Sprintf("CREATE PIPELINE b FROM binlog s.%[1]s.t SNAPSHOT only INTO clickhouse dw.%[1]s.b MODE upsert KEY (id) WITH (batch_rows = 500, flush_interval = '100ms');\n", db))
+	px.slow.Store(true)
+	ap := startApply(t, state, file)
+	ap.waitFor(t, "a part of b's scan in ClickHouse", 90*time.Second, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b", db))
+		return err == nil && n >= 2000, fmt.Sprintf("%d, %v", n, err)
+	})
+	// a streams meanwhile.
+	myExec(t, my, "UPDATE "+db+".t SET note = 'changed' WHERE id IN (1, 29999)", "DELETE FROM "+db+".t WHERE id = 2")
+	ap.waitFor(t, "a's change in ClickHouse", 60*time.Second, func() (bool, string) {
+		n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.a_current WHERE note = 'changed'", db))
+		return err == nil && n == 2, fmt.Sprintf("%d, %v", n, err)
+	})
+	ap.cmd.Process.Signal(syscall.SIGKILL)
+	<-ap.done
+	px.slow.Store(false)
+	n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b", db))
+	if err != nil || n >= rows-1 {
+		t.Fatalf("the kill did not land in b's scan: %d rows in its target (%v)\n%s", n, err, ap.out.String())
+	}
+	myExec(t, my, "INSERT INTO "+db+".t VALUES (40001, 'after the kill')", "DELETE FROM "+db+".t WHERE id = 3")
+	out := mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	if !strings.Contains(out, "resuming the own scan of a SNAPSHOT only pipeline") {
+		t.Errorf("want the scan resumed from its checkpoint:\n%s", out)
+	}
+	compareTable(t, my, s.ch, db, "t", db, "a", db+".a_current")
+	// b read each chunk once as its read view had it (those before the
+	// kill included): rows changed since in chunks read before stay as
+	// read; every key once.
+	if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b_current", db)); err != nil || n < rows-2 || n > rows+1 {
+		t.Errorf("b's target holds %d keys (%v), want about %d", n, err, rows)
+	}
+	if n, err := chCount(chDSN, fmt.Sprintf("SELECT toUInt64(count() - uniqExact(id)) FROM %s.b_current", db)); err != nil || n != 0 {
+		t.Errorf("b's target holds %d keys twice (%v)", n, err)
+	}
+	if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b_current WHERE id IN (4, 5, 29998, 30000)", db)); err != nil || n != 4 {
+		t.Errorf("b's target lacks keys read after the kill (%d of 4, %v)", n, err)
+	}
+	// Run again: nothing read again.
+	before, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b", db))
+	out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+	if after, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b", db)); after != before || strings.Contains(out, "scan of its own") {
+		t.Errorf("run again: b's target went from %d to %d rows:\n%s", before, after, out)
+	}
+}
+
+// TestLogSnapshotOnlyPipelineAddedLater: the capture of a log started
+// with a file that has a new SNAPSHOT only pipeline over a table whose
+// snapshot the log holds says that the log does not read it again for it
+// (a resnapshot is placed in the changes, which the pipeline does not
+// follow; apply without --log reads it with a scan of its own). Before,
+// nothing said why its target stayed empty.
+func TestLogSnapshotOnlyPipelineAddedLater(t *testing.T) {
+	t.Parallel()
+	myDSN := testenv.MySQLDSN(t)
+	s := newScratch(t, myDSN)
+	db := s.db
+	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	t.Cleanup(func() { deleteLog(t, logURL, "s") })
+	myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)", "INSERT INTO "+db+".t VALUES (1), (2), (3)")
+	dir := t.TempDir()
+	head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\n", myDSN, testServerID())
+	a := fmt.Sprintf("CREATE PIPELINE a FROM binlog s.%s.t TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "a.csv"))
+	file := filepath.Join(dir, "f.etl")
+	writeFile(t, file, head+a)
+	mustEtlq(t, "capture", "--once", "--log", logURL, file)
+	writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog s.%s.t SNAPSHOT only TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "b.csv")))
+	out := mustEtlq(t, "capture", "--once", "--log", logURL, file)
+	if !strings.Contains(out, "a SNAPSHOT only pipeline new to the log reads a table whose snapshot the log holds already") ||
+		!strings.Contains(out, "pipeline=b table="+db+".t") {
+		t.Errorf("want the capture to say that b gets none of the table's rows through the log:\n%s", out)
+	}
+	if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "SNAPSHOT only pipeline new") {
+		t.Errorf("the capture started again with the same file: want no warning:\n%s", out)
 	}
 }

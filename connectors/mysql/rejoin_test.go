@@ -195,3 +195,41 @@ func TestForgetTables(t *testing.T) {
 		t.Errorf("snapshot progress kept: %v", x.Snapshot)
 	}
 }
+
+// TestEndSnapshots: the tables a mark has not started are recorded as
+// read (a SNAPSHOT only pipeline's own scan read them), those it has
+// (done or in progress) and every other member stay as they were.
+func TestEndSnapshots(t *testing.T) {
+	s := &Source{}
+	mark := []byte(`{"file":"binlog.000003","pos":77,"flavor":"mariadb","server_id":1,"version":5,"future":[1],"snapshot":{"db.t":{"ranges":[{"lo":null,"hi":["5"]}]}}}`)
+	t2 := connectors.TableRef{DB: "db", Table: "t2"}
+	got, err := s.EndSnapshots(mark, []connectors.TableRef{{DB: "db", Table: "t"}, t2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := decodeState(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.File != "binlog.000003" || m.Pos != 77 || m.Version != 5 || !strings.Contains(string(got), `"future":[1]`) {
+		t.Errorf("other members changed: %s", got)
+	}
+	if ss := m.Snapshot["db.t"]; ss == nil || ss.Done || len(ss.Ranges) != 1 {
+		t.Errorf("db.t's snapshot in progress changed: %s", got)
+	}
+	if ss := m.Snapshot["db.t2"]; ss == nil || !ss.Done {
+		t.Errorf("db.t2 not recorded as read: %s", got)
+	}
+	if started, _ := s.SnapshotStarted(got, t2); !started {
+		t.Errorf("SnapshotStarted(db.t2) = false after EndSnapshots")
+	}
+	// Nothing to add: the mark as it was.
+	if again, err := s.EndSnapshots(got, []connectors.TableRef{t2}); err != nil || string(again) != string(got) {
+		t.Errorf("EndSnapshots of a read table changed the mark: %s, %v", again, err)
+	}
+	// A mark without snapshot member (a stream of SNAPSHOT never tables).
+	got, err = s.EndSnapshots([]byte(`{"file":"binlog.000003","pos":77}`), []connectors.TableRef{t2})
+	if m, err2 := decodeState(got); err != nil || err2 != nil || m.Snapshot["db.t2"] == nil || !m.Snapshot["db.t2"].Done {
+		t.Errorf("EndSnapshots without a snapshot member: %s, %v, %v", got, err, err2)
+	}
+}

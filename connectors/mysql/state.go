@@ -261,6 +261,39 @@ func (s *Source) SnapshotStarted(mark []byte, ref connectors.TableRef) (bool, er
 	return ok, nil
 }
 
+// EndSnapshots returns mark with the snapshot of each table of refs it
+// has not started recorded as ended (connectors.SnapshotEnder); every
+// other member stays as it was (not decoded into the state's types and
+// encoded again: a member this build does not know stays).
+func (s *Source) EndSnapshots(mark []byte, refs []connectors.TableRef) ([]byte, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(mark, &fields); err != nil {
+		return nil, fmt.Errorf("invalid mysql checkpoint state: %v", err)
+	}
+	snap := map[string]json.RawMessage{}
+	if raw, ok := fields["snapshot"]; ok {
+		if err := json.Unmarshal(raw, &snap); err != nil {
+			return nil, fmt.Errorf("invalid mysql checkpoint state: %v", err)
+		}
+	}
+	changed := false
+	for _, ref := range refs {
+		if _, ok := snap[ref.String()]; !ok {
+			snap[ref.String()] = json.RawMessage(`{"done":true}`)
+			changed = true
+		}
+	}
+	if !changed {
+		return mark, nil
+	}
+	b, err := json.Marshal(snap)
+	if err != nil {
+		return nil, err
+	}
+	fields["snapshot"] = b
+	return json.Marshal(fields)
+}
+
 func decodeState(b []byte) (*markState, error) {
 	var s markState
 	if err := json.Unmarshal(b, &s); err != nil {

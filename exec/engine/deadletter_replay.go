@@ -225,8 +225,11 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	if err := <-ack; err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
-	pr.stats.RowsOut.Add(int64(n - tomb))
-	pr.stats.Tombstones.Add(int64(tomb))
+	// (A letter its target refused again is a dead letter again, not
+	// written: sinkRefused.)
+	rows, tombs := pr.refusedRows.Swap(0), pr.refusedTombs.Swap(0)
+	pr.stats.RowsOut.Add(int64(n-tomb) - rows)
+	pr.stats.Tombstones.Add(int64(tomb) - tombs)
 	return nil
 }
 

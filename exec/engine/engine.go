@@ -186,6 +186,9 @@ type sourceRun struct {
 	// alone (stop.go), whose name alone holds.
 	stateName string
 	alone     string
+	// scan: the stream is the own scan of a SNAPSHOT only pipeline new
+	// to the source's checkpoint (ownscan.go), alone its name.
+	scan bool
 	// until, when set, ends the stream at that mark state: the catch-up
 	// of a stopped pipeline with the source's checkpoint (rejoin.go).
 	until []byte
@@ -243,7 +246,10 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	if st != nil {
 		req.Resume = st.Mark
 		r.lastMark = &exec.Mark{Source: r.decl.Name, State: st.Mark}
-		if r.alone != "" {
+		if r.scan {
+			r.opts.Log.Info("resuming the own scan of a SNAPSHOT only pipeline from its own checkpoint", "source", r.decl.Name, "pipeline", r.alone,
+				"updated", st.Updated)
+		} else if r.alone != "" {
 			r.opts.Log.Info("resuming a stopped pipeline from its own checkpoint", "source", r.decl.Name, "pipeline", r.alone,
 				"checkpoint", r.describeMark(r.lastMark), "updated", st.Updated)
 		} else {
@@ -873,8 +879,11 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		}
 		if err := pr.writer.Write(ctx, out, func(err error) {
 			if err == nil {
-				pr.stats.RowsOut.Add(int64(n - tomb))
-				pr.stats.Tombstones.Add(int64(tomb))
+				// (The rows its target refused, skipped or dead-lettered
+				// before this done, are row errors: not out.)
+				rows, tombs := pr.refusedRows.Swap(0), pr.refusedTombs.Swap(0)
+				pr.stats.RowsOut.Add(int64(n-tomb) - rows)
+				pr.stats.Tombstones.Add(int64(tomb) - tombs)
 				pr.stats.Batches.Add(1)
 			} else {
 				pr.stats.WriteFailures.Add(1)

@@ -66,6 +66,11 @@ type pipeRun struct {
 	sinkRowMu  sync.Mutex
 	sinkRowErr error
 	out        outbox // the sink batches on their way to writer (outbox.go)
+	// refusedRows, refusedTombs: the rows (tombstones) of the batches
+	// written that the sink's target refused (sinkRefused), not yet taken
+	// off the count of the batch they came in: a refused row is a row
+	// error (skipped or dead-lettered), not a row out.
+	refusedRows, refusedTombs atomic.Int64
 }
 
 type tableRun struct {
@@ -591,6 +596,14 @@ func (pr *pipeRun) sinkRefused(ctx context.Context, b *exec.Batch, errs []exec.R
 		describeSinkRow(&errs[i], b, pr.p.Target.Key)
 	}
 	pr.stats.RowErrors.Add(int64(len(errs)))
+	deleted := tombstoneAt(b)
+	for _, e := range errs {
+		if deleted(e.Row) {
+			pr.refusedTombs.Add(1)
+		} else {
+			pr.refusedRows.Add(1)
+		}
+	}
 	if pr.dead != nil {
 		if err := pr.dead.write(ctx, b, errs); err != nil {
 			return err
@@ -745,28 +758,38 @@ func tombstones(out *exec.Batch) int {
 	if out.Record == nil {
 		return 0
 	}
-	idx := out.Record.Schema().FieldIndices(exec.SysDeleted)
-	if len(idx) == 0 {
-		return 0
-	}
-	del, ok := out.Record.Column(idx[0]).(*array.Uint8)
-	if !ok {
-		return 0
-	}
+	deleted := tombstoneAt(out)
 	n := 0
-	count := func(i int) {
-		if del.IsValid(i) && del.Value(i) == 1 {
-			n++
-		}
-	}
 	if out.Sel != nil {
 		for _, i := range out.Sel {
-			count(int(i))
+			if deleted(int(i)) {
+				n++
+			}
 		}
 		return n
 	}
-	for i := 0; i < del.Len(); i++ {
-		count(i)
+	for i := 0; i < int(out.Record.NumRows()); i++ {
+		if deleted(i) {
+			n++
+		}
 	}
 	return n
+}
+
+// tombstoneAt returns whether row i of sink batch out's record is a
+// tombstone.
+func tombstoneAt(out *exec.Batch) func(i int) bool {
+	none := func(int) bool { return false }
+	if out.Record == nil {
+		return none
+	}
+	idx := out.Record.Schema().FieldIndices(exec.SysDeleted)
+	if len(idx) == 0 {
+		return none
+	}
+	del, ok := out.Record.Column(idx[0]).(*array.Uint8)
+	if !ok {
+		return none
+	}
+	return func(i int) bool { return i < del.Len() && del.IsValid(i) && del.Value(i) == 1 }
 }

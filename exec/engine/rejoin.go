@@ -66,6 +66,13 @@ func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *plan
 			return append(errs, err)
 		}
 	}
+	// SNAPSHOT only pipelines added since the checkpoint read their
+	// tables: a scan of their own (ownscan.go).
+	scans, err := ownScans(src, pipes, alone, store, opts)
+	if err != nil {
+		cancel(err)
+		return append(errs, err)
+	}
 	var shared []*planner.Pipeline
 	var runs []*sourceRun
 	for _, p := range pipes {
@@ -73,6 +80,9 @@ func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *plan
 		case apart[p.Name]:
 			runs = append(runs, &sourceRun{decl: src, pipes: []*planner.Pipeline{p}, sinks: sinks, store: store, opts: opts,
 				stateName: aloneName(src.Name, p.Name), alone: p.Name})
+		case scans[p.Name]:
+			runs = append(runs, &sourceRun{decl: src, pipes: []*planner.Pipeline{p}, sinks: sinks, store: store, opts: opts,
+				stateName: scanName(src.Name, p.Name), alone: p.Name, scan: true})
 		case alone[p.Name] == nil:
 			shared = append(shared, p)
 		}
@@ -82,11 +92,18 @@ func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *plan
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	var scanned []*planner.Pipeline // own scans that ended (joined below)
 	for _, r := range runs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			err := r.run(ctx)
+			if r.scan && err == nil {
+				mu.Lock()
+				scanned = append(scanned, r.pipes[0])
+				mu.Unlock()
+				return
+			}
 			for gapResumes(ctx, r, err) {
 				// The binary log the stream read was purged while it
 				// could not read it: resume from the checkpoint, as a
@@ -95,7 +112,7 @@ func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *plan
 				opts.Log.Warn("binlog gap while running: the server purged the binary log the stream was reading; resuming from the checkpoint, which takes a new snapshot of the SNAPSHOT initial tables (on_binlog_gap = 'resnapshot')",
 					"source", src.Name, "reason", connectors.GapReason(err))
 				r = &sourceRun{decl: r.decl, pipes: r.pipes, sinks: r.sinks, store: r.store, opts: r.opts,
-					stateName: r.stateName, alone: r.alone, until: r.until}
+					stateName: r.stateName, alone: r.alone, scan: r.scan, until: r.until}
 				err = r.run(ctx)
 			}
 			if err == nil {
@@ -112,6 +129,16 @@ func sourceGroups(ctx context.Context, cancel context.CancelCauseFunc, src *plan
 		}()
 	}
 	wg.Wait()
+	// (After every run of the source: the source's run no longer
+	// rewrites its checkpoint, which the joins add to.)
+	for _, p := range scanned {
+		if err := joinScan(store, src, p); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline %s: its own scan ended, but it did not join the checkpoint of source %s (the next run does): %w", p.Name, src.Name, err))
+			continue
+		}
+		opts.Log.Info("the pipeline's own scan ended: it joins the source's checkpoint, and later runs read none of its tables again",
+			"source", src.Name, "pipeline", p.Name)
+	}
 	return errs
 }
 

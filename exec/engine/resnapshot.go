@@ -925,25 +925,6 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 		// (the group keeps the definitions, groupEditedPipelines).
 		return r.saveTargets()
 	}
-	// A SNAPSHOT only pipeline new to the checkpoint over a table whose
-	// snapshot the stream has read already gets no scan (the stream does
-	// not read it again, and a resnapshot needs a stream of changes to be
-	// placed in): said, not left to an empty target.
-	for _, p := range pipes {
-		if p.Snapshot != connectors.SnapshotOnly || known[p.Name] {
-			continue
-		}
-		for _, t := range p.Tables {
-			started, err := sm.SnapshotStarted(st.Mark, t.Ref)
-			if err != nil {
-				return err
-			}
-			if started {
-				r.opts.Log.Warn("a SNAPSHOT only pipeline new to the checkpoint reads a table whose snapshot the stream has read already: it gets none of its rows; run it with a state directory of its own (--state-dir) to scan the table for it",
-					"pipeline", p.Name, "table", t.Ref.String())
-			}
-		}
-	}
 	pending, _, err := pendingResnapshots(r.opts.StateDir)
 	if err != nil {
 		return err
@@ -1232,6 +1213,8 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 			switch {
 			case !known[p.Name] && p.Snapshot == connectors.SnapshotInitial:
 				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target (a pipeline renamed in the file is a new one: an upsert target is only read again, an append or changelog target gets every row again)", p.Name, d.Name))
+			case !known[p.Name] && p.Snapshot == connectors.SnapshotOnly:
+				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: apply reads its tables in full into its target, once (SNAPSHOT only: a table the checkpoint read already with a scan of its own, beside the source's stream)", p.Name, d.Name))
 			case !known[p.Name]:
 				out = append(out, fmt.Sprintf("pipeline %s is new to the checkpoint of source %s: it takes no snapshot (SNAPSHOT %s)", p.Name, d.Name, snapshotWord(p.Snapshot)))
 			case !had || old == p.Definition:

@@ -195,6 +195,27 @@ func logNewPipelines(lg *natslog.Log, plan *planner.Plan, source string, src con
 			log.Info("a pipeline new to the log reads a table whose snapshot the log holds already: resnapshot requested for it",
 				"source", source, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 		}
+		// A SNAPSHOT only pipeline new to the log: the log is one stream
+		// for every pipeline, whose tables' snapshots it holds once; a
+		// resnapshot is placed in its changes, which such a pipeline
+		// does not follow, and a scan of its own (as apply without --log
+		// runs, ownscan.go) would be a second stream the workers do not
+		// read. Said, not left to an empty target.
+		for _, p := range pipes {
+			if p.Snapshot != connectors.SnapshotOnly || known[p.Name] {
+				continue
+			}
+			for _, t := range p.Tables {
+				started, err := sm.SnapshotStarted(resume, t.Ref)
+				if err != nil {
+					return err
+				}
+				if started {
+					log.Warn("a SNAPSHOT only pipeline new to the log reads a table whose snapshot the log holds already: the log does not read it again for it, and its target gets none of the table's rows; run it with etlq apply without --log (a state directory of its own), which reads its tables with a scan of its own",
+						"source", source, "pipeline", p.Name, "table", t.Ref.String())
+				}
+			}
+		}
 	}
 	return lg.SetCapturedPipelines(source, names)
 }
