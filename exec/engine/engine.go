@@ -53,6 +53,10 @@ type Options struct {
 	// (connectors.StreamRequest.LogSnapshots), for a run that shows no
 	// progress display.
 	LogSnapshots bool
+	// Lock, when set, is StateDir's lock, taken by the caller before it
+	// planned (LockStateDir): Run holds it instead of taking it, and
+	// releases it at its end.
+	Lock *StateLock
 
 	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
 	// writers lists the writers a source's run opens, for its stop
@@ -94,7 +98,7 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	if opts.StateDir == "" {
 		return errors.New("no state directory given")
 	}
-	lock, err := lockStateDir(opts.StateDir)
+	lock, err := opts.Lock.take(opts.StateDir)
 	if err != nil {
 		return err
 	}
