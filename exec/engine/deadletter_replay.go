@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -195,6 +196,7 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	if tr == nil {
 		return fmt.Errorf("pipeline %s does not read %s (any more)", pr.p.Name, table)
 	}
+	pr.warnSinkRows(table, tr.plan.Input, letters)
 	rec, err := rowsOf(pr.alloc, tr.plan.Input, letters)
 	if err != nil {
 		return err
@@ -210,12 +212,14 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	// go by on_error, as apply's do (engine.go): under 'dead_letter' a
 	// letter that fails there again is a dead letter anew. It failed the
 	// whole replay at the insert instead.
-	if err := pr.sinkRowErrors(ctx, out); err != nil {
+	if err := pr.sinkRowErrors(ctx, out, b); err != nil {
 		out.Release()
 		return err
 	}
 	n, tomb := out.NumRows(), tombstones(out)
 	ack := make(chan error, 1)
+	origin := pr.keepOrigin(out, b)
+	defer pr.forgetOrigin(origin)
 	if err := pr.writer.Write(ctx, out, func(err error) { ack <- err }); err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
@@ -228,6 +232,40 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	pr.stats.RowsOut.Add(int64(n - tomb))
 	pr.stats.Tombstones.Add(int64(tomb))
 	return nil
+}
+
+// warnSinkRows warns of the letters that hold a sink row, not a source
+// row (an earlier etlq's letters of a value the target could not take, or
+// of a row an endpoint refused: the outputs and __version, __pos, …):
+// the table's columns they lack are NULL in their replay, an output
+// computed from them (amount * 100 AS cents) with them.
+func (pr *pipeRun) warnSinkRows(table string, input *arrow.Schema, letters []DeadLetter) {
+	m, err := exec.LayoutOf(input)
+	if err != nil {
+		return
+	}
+	n, lacking := 0, map[string]bool{}
+	for _, dl := range letters {
+		if _, sink := dl.Row[exec.SysVersion]; !sink {
+			continue
+		}
+		n++
+		for c := 0; c < m.Columns; c++ {
+			if _, ok := dl.Row[input.Field(c).Name]; !ok {
+				lacking[input.Field(c).Name] = true
+			}
+		}
+	}
+	if n == 0 || len(lacking) == 0 {
+		return
+	}
+	cols := make([]string, 0, len(lacking))
+	for c := range lacking {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	pr.log.Warn("dead letters hold the row the target refused (its outputs), not the source row (written by an earlier etlq): the source columns they lack are replayed as NULL",
+		"pipeline", pr.p.Name, "table", table, "letters", n, "columns", strings.Join(cols, ", "))
 }
 
 // rowsOf makes a source batch of a table's input layout from the text

@@ -835,10 +835,11 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	if out == nil {
 		return nil
 	}
-	if err := pr.sinkRowErrors(ctx, out); err != nil {
+	if err := pr.sinkRowErrors(ctx, out, in); err != nil {
 		out.Release()
 		return &processError{pr: pr, err: err}
 	}
+	origin := pr.keepOrigin(out, in)
 	r.tracker.add(seq)
 	n := out.NumRows()
 	tomb := tombstones(out)
@@ -852,6 +853,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	pr.out.send(out, func(ctx context.Context, out *exec.Batch) {
 		if pr.stopping.Load() {
 			// Its pipeline stops alone before an earlier batch (stop.go).
+			pr.forgetOrigin(origin)
 			out.Release()
 			r.tracker.done(seq, nil)
 			return
@@ -860,6 +862,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 			// A change before the re-read asked for the table begins:
 			// the re-read has it (awaitReread), the old target cannot
 			// take it.
+			pr.forgetOrigin(origin)
 			out.Release()
 			if pr.leftToReread(db + "." + table) {
 				pr.log.Info("resnapshot: a change of the table before its re-read begins, whose schema the target cannot take, is left to the re-read (it has the change)",
@@ -870,12 +873,14 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		} else if err != nil {
 			// The target cannot take the batch's schema: the pipeline
 			// stops alone, its batch pending until the loop takes it.
+			pr.forgetOrigin(origin)
 			out.Release()
 			pr.stopping.Store(true)
 			r.tracker.stop(&writeStop{pr: pr, seq: seq, err: err, db: db, table: table})
 			return
 		}
 		if err := pr.writer.Write(ctx, out, func(err error) {
+			pr.forgetOrigin(origin)
 			if err == nil {
 				pr.stats.RowsOut.Add(int64(n - tomb))
 				pr.stats.Tombstones.Add(int64(tomb))
@@ -888,6 +893,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		}); err != nil {
 			// The batch was not written: its mark, and every later one,
 			// must never be committed (the commit loop stops the run).
+			pr.forgetOrigin(origin)
 			pr.stats.WriteFailures.Add(1)
 			r.written(pr, seq, db, table, err)
 		}
