@@ -87,6 +87,10 @@ type ReplayResult struct {
 	Letters int // dead letters of the pipeline read
 	Written int // rows written to the pipeline's target (tombstones included)
 	Dead    int // rows that failed again (dead letters anew)
+	// LeftOut counts the letters not replayed: their table left the
+	// upsert target wholesale after them (truncated, dropped, renamed
+	// away, read again: deadletter_cleared.go), a change since that wins.
+	LeftOut int
 }
 
 // Replay runs dead letters through a pipeline again (after its rule, or
@@ -171,6 +175,14 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 		}
 	}
 	res.Letters = len(mine)
+	if p.Target.Mode == connectors.ModeUpsert {
+		cleared, err := readCleared(opts.StateDir, pipeline)
+		if err != nil {
+			return res, err
+		}
+		mine = leaveOutCleared(mine, cleared, p.Name, opts.Log)
+		res.LeftOut = res.Letters - len(mine)
+	}
 	for i := 0; i < len(mine); {
 		j := i + 1
 		for j < len(mine) && mine[j].Table == mine[i].Table {
@@ -187,6 +199,39 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 	res.Written = int(pr.stats.RowsOut.Load() + pr.stats.Tombstones.Load())
 	res.Dead = int(pr.stats.RowErrors.Load())
 	return res, nil
+}
+
+// leaveOutCleared returns the letters whose table did not leave the
+// target wholesale after them (cleared): a letter older than its table's
+// TRUNCATE, DROP, RENAME away or read again is superseded by it, as by a
+// later change of its key — replayed, it brought back a row the source no
+// longer has, since the event removed only the keys live in the target.
+// A letter without a version (an old one) is kept. It logs, per table,
+// how many were left out and why.
+func leaveOutCleared(letters []DeadLetter, cleared map[string]clearedTable, pipeline string, log *slog.Logger) []DeadLetter {
+	if len(cleared) == 0 {
+		return letters
+	}
+	kept := letters[:0:0]
+	out := map[string]int{}
+	var tables []string
+	for _, dl := range letters {
+		c, ok := cleared[dl.Table]
+		if !ok || dl.Version == 0 || dl.Version > c.Version {
+			kept = append(kept, dl)
+			continue
+		}
+		if out[dl.Table] == 0 {
+			tables = append(tables, dl.Table)
+		}
+		out[dl.Table]++
+	}
+	for _, t := range tables {
+		c := cleared[t]
+		log.Warn("dead letters left out: their table was "+c.Event+" after them, a change that wins over the replay (their rows would come back)",
+			"pipeline", pipeline, "table", t, "letters", out[t], "at_version", c.Version, "position", c.Pos)
+	}
+	return kept
 }
 
 // replay runs letters of one table through the pipeline.

@@ -57,6 +57,7 @@ func lockStateDir(dir string) (*stateLock, error) {
 		f.Sync()
 	}
 	removeStaleTemps(dir)
+	removeStaleTemps(filepath.Join(dir, "deadletter")) // (a ClearedFile's)
 	return &stateLock{f: f}, nil
 }
 

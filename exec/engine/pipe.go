@@ -72,7 +72,7 @@ type pipeRun struct {
 	// done: a refused row's letter keeps its source row (sinkRefused).
 	originMu sync.Mutex
 	origins  map[arrow.RecordBatch]arrow.RecordBatch
-	out        outbox // the sink batches on their way to writer (outbox.go)
+	out      outbox // the sink batches on their way to writer (outbox.go)
 }
 
 type tableRun struct {
