@@ -658,6 +658,12 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		}
 	})
 	if e.Rebuilt {
+		if pr != nil && e.Where == "" {
+			// (The target's rows of the table are the re-read's alone.)
+			if err := noteCleared(r.opts.StateDir, pr, key, e.Version, "", clearedReread); err != nil {
+				return err
+			}
+		}
 		r.opts.Log.Info("resnapshot done: the target was rebuilt with the table's types", "pipeline", e.Pipeline, "table", key, "id", e.ID)
 		return nil
 	}
