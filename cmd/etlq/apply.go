@@ -124,6 +124,19 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 				"(here it would read every table again into the workers' targets)", a.StateDir, f, a.StateDir)
 		}
 	}
+	// The state directory's lock first: a second apply on a directory
+	// another process holds stops at once, before it connects to a server
+	// or logs "starting" (docs/operations.md). It planned against the
+	// servers first, and was refused only when the run took the lock.
+	// (A directory that does not exist yet is held by nobody: the run
+	// creates and locks it, so a file that fails to plan leaves none.)
+	var lock *engine.StateLock
+	if _, err := os.Stat(a.StateDir); err == nil {
+		if lock, err = engine.LockStateDir(a.StateDir); err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
 	// Connectors log through the default logger (reconnects, retries, a
 	// plain connection under ssl_mode = 'preferred' while the plan reads
 	// the schemas): the same format and destination as etlq's own lines.
@@ -207,10 +220,10 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	}
 	start := time.Now()
 	if a.Log != "" {
-		err = engine.RunWorkers(ctx, plan, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats},
+		err = engine.RunWorkers(ctx, plan, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats, Lock: lock},
 			engine.WorkerOptions{Log: a.Log, Workers: a.Workers, Group: a.Group, Lease: a.Lease, Stats: a.workerStats})
 	} else {
-		err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats, LogSnapshots: !show})
+		err = engine.Run(ctx, plan, engine.Options{StateDir: a.StateDir, Once: a.Once, Log: log, Stats: stats, LogSnapshots: !show, Lock: lock})
 	}
 	cancel()
 	<-done

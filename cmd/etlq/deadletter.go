@@ -73,7 +73,11 @@ func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 	// Written counts what the target took, the removal of a key whose
 	// row failed again (upsert) included: said, so that the two counts
 	// are not read as parts of the letters.
-	fmt.Printf("replayed %d dead letters of pipeline %s: %d rows written (the removals of keys whose row failed again included), %d failed again\n", res.Letters, c.Pipeline, res.Written, res.Dead)
+	left := ""
+	if res.LeftOut > 0 {
+		left = fmt.Sprintf(", %d left out (their table was truncated, dropped, renamed away or read again after them: the log says which)", res.LeftOut)
+	}
+	fmt.Printf("replayed %d dead letters of pipeline %s: %d rows written (the removals of keys whose row failed again included), %d failed again%s\n", res.Letters, c.Pipeline, res.Written, res.Dead, left)
 	return nil
 }
 

@@ -185,3 +185,54 @@ func seededUpsert(t *testing.T, n int) (*scratch, string, string) {
 	seed(t, s.my, tbl, n)
 	return s, tbl, upsertFile(t, myDSN, s.chDSN, s.db)
 }
+
+// TestSecondApplyRefusedBeforeConnecting: an apply on a state directory
+// another process holds stops at once, before it connects to a server or
+// logs "starting" (docs/operations.md, "One process per state
+// directory"). It planned the file against the servers first: with the
+// source unreachable it failed on the connection, not the lock, and with
+// the source up it logged "starting" before the refusal. The lock is held
+// here by this test process (a flock of its own on <state-dir>/lock, as a
+// running apply holds it).
+func TestSecondApplyRefusedBeforeConnecting(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(state, "lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "pid %d on host test, since %s\n", os.Getpid(), time.Now().Format(time.RFC3339))
+	// Port 1 of this host: nothing answers there.
+	file := filepath.Join(t.TempDir(), "p.etl")
+	writeFile(t, file, `CREATE SOURCE s FROM mysql 'mysql://root@127.0.0.1:1';
+CREATE SINK dw INTO clickhouse 'clickhouse://127.0.0.1:1';
+CREATE PIPELINE p FROM binlog s.shop.t
+  INTO clickhouse dw.shop.t MODE upsert KEY (id);
+`)
+	for _, args := range [][]string{
+		{"apply", "--once", "--state-dir", state, "--progress", "never", file},
+		{"apply", "--state-dir", state, "--progress", "never", "--log", "nats://127.0.0.1:1", file},
+	} {
+		start := time.Now()
+		out, err := runEtlq(t, args...)
+		if err == nil {
+			t.Fatalf("%s on a held state directory ran:\n%s", args, out)
+		}
+		if !strings.Contains(out, "is in use by another etlq (pid "+strconv.Itoa(os.Getpid())+" on host test") {
+			t.Errorf("%s: want the refusal naming the holder, got:\n%s", args, out)
+		}
+		for _, no := range []string{"starting", "connect", "127.0.0.1:1"} {
+			if strings.Contains(out, no) {
+				t.Errorf("%s: the refused apply went on (%q) before the refusal:\n%s", args, no, out)
+			}
+		}
+		t.Logf("refused after %v", time.Since(start).Round(time.Millisecond))
+	}
+}

@@ -86,35 +86,51 @@ type DeadLetter struct {
 	Row    map[string]*string `json:"row"`
 }
 
-// letters makes the dead letters of b's failed rows.
-func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter {
-	rec := b.Record
-	meta := func(name string, row int) string {
-		if i := rec.Schema().FieldIndices(name); len(i) == 1 && !rec.Column(i[0]).IsNull(row) {
-			return valueText(rec.Column(i[0]), row)
-		}
-		return ""
-	}
+// letters makes the dead letters of b's failed rows. b is a source batch
+// (a rule or a cast failed), or a sink batch whose rows the sink named
+// (RowError.Table set: a value it cannot take, a row an endpoint
+// refused); then origin, when not nil, is the source batch b was made
+// from, whose row of the same _version the letter keeps.
+func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError, origin arrow.RecordBatch) []DeadLetter {
 	now := time.Now().UTC()
 	out := make([]DeadLetter, 0, len(errs))
+	var from *originRows
 	for _, e := range errs {
+		rec, r := b.Record, e.Row
+		if e.Table != "" && origin != nil {
+			// The source row, not the sink's: the outputs of a TRANSFORM
+			// (amount * 100 AS cents) are no source columns, and replayed
+			// as such they were NULL (the letter held cents, not amount).
+			if from == nil {
+				from = newOriginRows(origin)
+			}
+			if i, ok := from.row(b.Record, e.Row); ok {
+				rec, r = origin, i
+			}
+		}
+		meta := func(name string) string {
+			if i := rec.Schema().FieldIndices(name); len(i) == 1 && !rec.Column(i[0]).IsNull(r) {
+				return valueText(rec.Column(i[0]), r)
+			}
+			return ""
+		}
 		row := map[string]*string{}
 		for c := 0; c < int(rec.NumCols()); c++ {
 			col := rec.Column(c)
-			if col.IsNull(e.Row) {
+			if col.IsNull(r) {
 				row[rec.ColumnName(c)] = nil // NULLs are kept, as null
 				continue
 			}
-			v := fieldText(rec.Schema().Field(c), col, e.Row)
+			v := fieldText(rec.Schema().Field(c), col, r)
 			row[rec.ColumnName(c)] = &v
 		}
 		dl := DeadLetter{Time: now, Pipeline: d.pipeline, Table: b.DB + "." + b.Table, Column: e.Column, Reason: e.Reason, Row: row,
-			Pos: meta(exec.ColPos, e.Row), Op: meta(exec.ColOp, e.Row)}
+			Pos: meta(exec.ColPos), Op: meta(exec.ColOp)}
 		e.Pipeline = d.pipeline
 		if e.Table != "" {
-			// A row of a sink batch the sink named (a value it cannot
-			// take): Row holds the batch's columns, the outputs and the
-			// system columns (__pos, …).
+			// A row of a sink batch the sink named: Row holds its source
+			// row (above), or when that is not known the sink batch's
+			// columns, the outputs and the system columns (__pos, …).
 			dl.Table, dl.Pos, dl.Op = e.Table, e.Pos, e.Op
 			dl.Key, dl.Value, dl.Error = e.Key, e.Value, e.Error()
 		} else if m, err := exec.LayoutOf(rec.Schema()); err == nil {
@@ -123,8 +139,8 @@ func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter 
 		}
 		for _, name := range []string{exec.ColVersion, exec.SysVersion} { // (a source row's, a sink row's)
 			if i := rec.Schema().FieldIndices(name); len(i) == 1 {
-				if v, ok := rec.Column(i[0]).(*array.Uint64); ok && !v.IsNull(e.Row) {
-					dl.Version = v.Value(e.Row)
+				if v, ok := rec.Column(i[0]).(*array.Uint64); ok && !v.IsNull(r) {
+					dl.Version = v.Value(r)
 					break
 				}
 			}
@@ -134,13 +150,64 @@ func (d *deadLetters) letters(b *exec.Batch, errs []exec.RowError) []DeadLetter 
 	return out
 }
 
+// originRows finds the row of a source batch that a sink batch's row was
+// made from: the one of the same version (the sink's __version is the
+// source row's _version; each source row has its own).
+type originRows struct {
+	byVersion map[uint64]int // -1: several rows have it
+}
+
+func newOriginRows(origin arrow.RecordBatch) *originRows {
+	o := &originRows{byVersion: map[uint64]int{}}
+	m, err := exec.LayoutOf(origin.Schema())
+	if err != nil {
+		return o
+	}
+	v, ok := origin.Column(m.Version).(*array.Uint64)
+	if !ok {
+		return o
+	}
+	for i := 0; i < v.Len(); i++ {
+		if v.IsNull(i) {
+			continue
+		}
+		if _, dup := o.byVersion[v.Value(i)]; dup {
+			o.byVersion[v.Value(i)] = -1
+		} else {
+			o.byVersion[v.Value(i)] = i
+		}
+	}
+	return o
+}
+
+// row returns the source row of row i of sink record rec.
+func (o *originRows) row(rec arrow.RecordBatch, i int) (int, bool) {
+	idx := rec.Schema().FieldIndices(exec.SysVersion)
+	if len(idx) != 1 {
+		return 0, false
+	}
+	v, ok := rec.Column(idx[0]).(*array.Uint64)
+	if !ok || v.IsNull(i) {
+		return 0, false
+	}
+	r, ok := o.byVersion[v.Value(i)]
+	return r, ok && r >= 0
+}
+
 // write keeps the failed rows of b and returns when they are durable (the
 // file synced, the target's write acknowledged): a dead letter is durable
 // before the batch it came from can be checkpointed.
 func (d *deadLetters) write(ctx context.Context, b *exec.Batch, errs []exec.RowError) error {
+	return d.writeFrom(ctx, b, errs, nil)
+}
+
+// writeFrom is write of the rows of sink batch b that the sink named,
+// made from source batch origin (nil: not known): each letter keeps its
+// source row (letters).
+func (d *deadLetters) writeFrom(ctx context.Context, b *exec.Batch, errs []exec.RowError, origin arrow.RecordBatch) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	letters := d.letters(b, errs)
+	letters := d.letters(b, errs, origin)
 	var err error
 	if d.writer != nil {
 		err = d.writeTarget(ctx, b, letters)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,10 @@ type ReplayResult struct {
 	Letters int // dead letters of the pipeline read
 	Written int // rows written to the pipeline's target (tombstones included)
 	Dead    int // rows that failed again (dead letters anew)
+	// LeftOut counts the letters not replayed: their table left the
+	// upsert target wholesale after them (truncated, dropped, renamed
+	// away, read again: deadletter_cleared.go), a change since that wins.
+	LeftOut int
 }
 
 // Replay runs dead letters through a pipeline again (after its rule, or
@@ -170,6 +175,14 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 		}
 	}
 	res.Letters = len(mine)
+	if p.Target.Mode == connectors.ModeUpsert {
+		cleared, err := readCleared(opts.StateDir, pipeline)
+		if err != nil {
+			return res, err
+		}
+		mine = leaveOutCleared(mine, cleared, p.Name, opts.Log)
+		res.LeftOut = res.Letters - len(mine)
+	}
 	for i := 0; i < len(mine); {
 		j := i + 1
 		for j < len(mine) && mine[j].Table == mine[i].Table {
@@ -188,6 +201,39 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 	return res, nil
 }
 
+// leaveOutCleared returns the letters whose table did not leave the
+// target wholesale after them (cleared): a letter older than its table's
+// TRUNCATE, DROP, RENAME away or read again is superseded by it, as by a
+// later change of its key — replayed, it brought back a row the source no
+// longer has, since the event removed only the keys live in the target.
+// A letter without a version (an old one) is kept. It logs, per table,
+// how many were left out and why.
+func leaveOutCleared(letters []DeadLetter, cleared map[string]clearedTable, pipeline string, log *slog.Logger) []DeadLetter {
+	if len(cleared) == 0 {
+		return letters
+	}
+	kept := letters[:0:0]
+	out := map[string]int{}
+	var tables []string
+	for _, dl := range letters {
+		c, ok := cleared[dl.Table]
+		if !ok || dl.Version == 0 || dl.Version > c.Version {
+			kept = append(kept, dl)
+			continue
+		}
+		if out[dl.Table] == 0 {
+			tables = append(tables, dl.Table)
+		}
+		out[dl.Table]++
+	}
+	for _, t := range tables {
+		c := cleared[t]
+		log.Warn("dead letters left out: their table was "+c.Event+" after them, a change that wins over the replay (their rows would come back)",
+			"pipeline", pipeline, "table", t, "letters", out[t], "at_version", c.Version, "position", c.Pos)
+	}
+	return kept
+}
+
 // replay runs letters of one table through the pipeline.
 func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	table := letters[0].Table
@@ -195,6 +241,7 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	if tr == nil {
 		return fmt.Errorf("pipeline %s does not read %s (any more)", pr.p.Name, table)
 	}
+	pr.warnSinkRows(table, tr.plan.Input, letters)
 	rec, err := rowsOf(pr.alloc, tr.plan.Input, letters)
 	if err != nil {
 		return err
@@ -210,12 +257,14 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	// go by on_error, as apply's do (engine.go): under 'dead_letter' a
 	// letter that fails there again is a dead letter anew. It failed the
 	// whole replay at the insert instead.
-	if err := pr.sinkRowErrors(ctx, out); err != nil {
+	if err := pr.sinkRowErrors(ctx, out, b); err != nil {
 		out.Release()
 		return err
 	}
 	n, tomb := out.NumRows(), tombstones(out)
 	ack := make(chan error, 1)
+	origin := pr.keepOrigin(out, b)
+	defer pr.forgetOrigin(origin)
 	if err := pr.writer.Write(ctx, out, func(err error) { ack <- err }); err != nil {
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
@@ -231,6 +280,40 @@ func (pr *pipeRun) replay(ctx context.Context, letters []DeadLetter) error {
 	pr.stats.RowsOut.Add(int64(n-tomb) - rows)
 	pr.stats.Tombstones.Add(int64(tomb) - tombs)
 	return nil
+}
+
+// warnSinkRows warns of the letters that hold a sink row, not a source
+// row (an earlier etlq's letters of a value the target could not take, or
+// of a row an endpoint refused: the outputs and __version, __pos, …):
+// the table's columns they lack are NULL in their replay, an output
+// computed from them (amount * 100 AS cents) with them.
+func (pr *pipeRun) warnSinkRows(table string, input *arrow.Schema, letters []DeadLetter) {
+	m, err := exec.LayoutOf(input)
+	if err != nil {
+		return
+	}
+	n, lacking := 0, map[string]bool{}
+	for _, dl := range letters {
+		if _, sink := dl.Row[exec.SysVersion]; !sink {
+			continue
+		}
+		n++
+		for c := 0; c < m.Columns; c++ {
+			if _, ok := dl.Row[input.Field(c).Name]; !ok {
+				lacking[input.Field(c).Name] = true
+			}
+		}
+	}
+	if n == 0 || len(lacking) == 0 {
+		return
+	}
+	cols := make([]string, 0, len(lacking))
+	for c := range lacking {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	pr.log.Warn("dead letters hold the row the target refused (its outputs), not the source row (written by an earlier etlq): the source columns they lack are replayed as NULL",
+		"pipeline", pr.p.Name, "table", table, "letters", n, "columns", strings.Join(cols, ", "))
 }
 
 // rowsOf makes a source batch of a table's input layout from the text

@@ -50,7 +50,7 @@ func TestDeadLetterValuesReplayExactly(t *testing.T) {
 	defer want.Release()
 	d := &deadLetters{pipeline: "p"}
 	b := &exec.Batch{Record: want, DB: "db", Table: "t"}
-	letters := d.letters(b, []exec.RowError{{Row: 0, Column: "d", Reason: "r"}, {Row: 1, Column: "WHERE", Reason: "r"}})
+	letters := d.letters(b, []exec.RowError{{Row: 0, Column: "d", Reason: "r"}, {Row: 1, Column: "WHERE", Reason: "r"}}, nil)
 	if v, ok := letters[1].Row["s"]; !ok || v != nil {
 		t.Errorf("a NULL is not kept as null: %v", letters[1].Row)
 	}
@@ -113,7 +113,7 @@ func TestDeadLetterRowAsCSVWritesIt(t *testing.T) {
 	}
 	defer rec.Release()
 	d := &deadLetters{pipeline: "p"}
-	letters := d.letters(&exec.Batch{Record: rec, DB: "db", Table: "t"}, []exec.RowError{{Row: 0, Column: "WHERE", Reason: "r"}})
+	letters := d.letters(&exec.Batch{Record: rec, DB: "db", Table: "t"}, []exec.RowError{{Row: 0, Column: "WHERE", Reason: "r"}}, nil)
 	for col, want := range map[string]string{"dt3": "2024-03-30 20:00:00.123", "ts0": "1970-01-01 00:00:01", "tm2": "-838:59:59.00", "tm": "00:00:01.500000"} {
 		if v := letters[0].Row[col]; v == nil || *v != want {
 			t.Errorf("%s: %v, want %q (as csv writes it)", col, deref(v), want)

@@ -53,6 +53,10 @@ type Options struct {
 	// (connectors.StreamRequest.LogSnapshots), for a run that shows no
 	// progress display.
 	LogSnapshots bool
+	// Lock, when set, is StateDir's lock, taken by the caller before it
+	// planned (LockStateDir): Run holds it instead of taking it, and
+	// releases it at its end.
+	Lock *StateLock
 
 	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
 	// writers lists the writers a source's run opens, for its stop
@@ -94,7 +98,7 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	if opts.StateDir == "" {
 		return errors.New("no state directory given")
 	}
-	lock, err := lockStateDir(opts.StateDir)
+	lock, err := opts.Lock.take(opts.StateDir)
 	if err != nil {
 		return err
 	}
@@ -837,10 +841,11 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	if out == nil {
 		return nil
 	}
-	if err := pr.sinkRowErrors(ctx, out); err != nil {
+	if err := pr.sinkRowErrors(ctx, out, in); err != nil {
 		out.Release()
 		return &processError{pr: pr, err: err}
 	}
+	origin := pr.keepOrigin(out, in)
 	r.tracker.add(seq)
 	n := out.NumRows()
 	tomb := tombstones(out)
@@ -854,6 +859,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	pr.out.send(out, func(ctx context.Context, out *exec.Batch) {
 		if pr.stopping.Load() {
 			// Its pipeline stops alone before an earlier batch (stop.go).
+			pr.forgetOrigin(origin)
 			out.Release()
 			r.tracker.done(seq, nil)
 			return
@@ -862,6 +868,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 			// A change before the re-read asked for the table begins:
 			// the re-read has it (awaitReread), the old target cannot
 			// take it.
+			pr.forgetOrigin(origin)
 			out.Release()
 			if pr.leftToReread(db + "." + table) {
 				pr.log.Info("resnapshot: a change of the table before its re-read begins, whose schema the target cannot take, is left to the re-read (it has the change)",
@@ -872,12 +879,14 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		} else if err != nil {
 			// The target cannot take the batch's schema: the pipeline
 			// stops alone, its batch pending until the loop takes it.
+			pr.forgetOrigin(origin)
 			out.Release()
 			pr.stopping.Store(true)
 			r.tracker.stop(&writeStop{pr: pr, seq: seq, err: err, db: db, table: table})
 			return
 		}
 		if err := pr.writer.Write(ctx, out, func(err error) {
+			pr.forgetOrigin(origin)
 			if err == nil {
 				// (The rows its target refused, skipped or dead-lettered
 				// before this done, are row errors: not out.)
@@ -893,6 +902,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		}); err != nil {
 			// The batch was not written: its mark, and every later one,
 			// must never be committed (the commit loop stops the run).
+			pr.forgetOrigin(origin)
 			pr.stats.WriteFailures.Add(1)
 			r.written(pr, seq, db, table, err)
 		}

@@ -57,6 +57,7 @@ func lockStateDir(dir string) (*stateLock, error) {
 		f.Sync()
 	}
 	removeStaleTemps(dir)
+	removeStaleTemps(filepath.Join(dir, "deadletter")) // (a ClearedFile's)
 	return &stateLock{f: f}, nil
 }
 
@@ -98,6 +99,44 @@ func removeStaleTemps(dir string) {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// StateLock is a state directory's lock taken before a Run
+// (LockStateDir), handed to it in Options.Lock.
+type StateLock struct {
+	dir string
+	l   *stateLock
+}
+
+// LockStateDir takes dir's lock as Run would, for a command that plans
+// against the servers first: `etlq apply` on a directory another process
+// holds stops at once, before it connects to any server or logs
+// "starting" (docs/operations.md). It fails as Run's lock fails. Pass it
+// in Options.Lock: Run keeps it and releases it at its end; Release
+// drops it when no Run follows.
+func LockStateDir(dir string) (*StateLock, error) {
+	l, err := lockStateDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &StateLock{dir: dir, l: l}, nil
+}
+
+// Release drops the lock; it is safe on nil and after a Run took it.
+func (s *StateLock) Release() {
+	if s != nil {
+		s.l.release()
+	}
+}
+
+// take returns the held lock of dir, or takes it when l holds no lock
+// of dir (nil, or another directory's: a log worker's own
+// worker-N directory).
+func (s *StateLock) take(dir string) (*stateLock, error) {
+	if s != nil && s.l != nil && s.l.f != nil && filepath.Clean(s.dir) == filepath.Clean(dir) {
+		return s.l, nil
+	}
+	return lockStateDir(dir)
 }
 
 // release drops the lock (the kernel does it too when the process ends).

@@ -65,12 +65,19 @@ type pipeRun struct {
 	// with it, and it is one row error.
 	sinkRowMu  sync.Mutex
 	sinkRowErr error
-	out        outbox // the sink batches on their way to writer (outbox.go)
 	// refusedRows, refusedTombs: the rows (tombstones) of the batches
 	// written that the sink's target refused (sinkRefused), not yet taken
 	// off the count of the batch they came in: a refused row is a row
 	// error (skipped or dead-lettered), not a row out.
 	refusedRows, refusedTombs atomic.Int64
+	// origins, for a writer that refuses rows after the write
+	// (connectors.RowRefuser) under on_error = 'dead_letter', holds the
+	// source batch of each sink batch it holds, by the sink batch's
+	// record (which the refused rows' batches share), until the write is
+	// done: a refused row's letter keeps its source row (sinkRefused).
+	originMu sync.Mutex
+	origins  map[arrow.RecordBatch]arrow.RecordBatch
+	out      outbox // the sink batches on their way to writer (outbox.go)
 }
 
 type tableRun struct {
@@ -144,6 +151,9 @@ func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Si
 	opts.writers.add(w)
 	if rr, ok := w.(connectors.RowRefuser); ok && p.OnError != exec.OnErrorFail {
 		rr.OnRefused(pr.sinkRefused)
+		if pr.dead != nil {
+			pr.origins = map[arrow.RecordBatch]arrow.RecordBatch{}
+		}
 	}
 	if r, ok := w.(connectors.Retrier); ok {
 		pr.stats.retrier.Store(r)
@@ -449,6 +459,12 @@ func (pr *pipeRun) close() {
 	if pr.dead != nil && !pr.sharedDead {
 		pr.dead.close()
 	}
+	pr.originMu.Lock()
+	for k, o := range pr.origins {
+		o.Release() // (of writes never done)
+		delete(pr.origins, k)
+	}
+	pr.originMu.Unlock()
 }
 
 // replan plans b's table again for the layout b has (schemaChanged): the
@@ -547,7 +563,7 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 // those are counted, dead-lettered (before the batch is written, as the
 // rows a rule fails) and left out of out's selection. Under 'fail' the
 // write fails with the first of them, naming it.
-func (pr *pipeRun) sinkRowErrors(ctx context.Context, out *exec.Batch) error {
+func (pr *pipeRun) sinkRowErrors(ctx context.Context, out, src *exec.Batch) error {
 	chk, ok := pr.writer.(connectors.RowChecker)
 	if !ok || pr.p.OnError == exec.OnErrorFail || out.Record == nil {
 		return nil
@@ -558,7 +574,8 @@ func (pr *pipeRun) sinkRowErrors(ctx context.Context, out *exec.Batch) error {
 	}
 	pr.stats.RowErrors.Add(int64(len(errs)))
 	if pr.dead != nil {
-		if err := pr.dead.write(ctx, out, errs); err != nil {
+		// Each letter keeps its source row (src's), as a rule's does.
+		if err := pr.dead.writeFrom(ctx, out, errs, src.Record); err != nil {
 			return err
 		}
 		pr.stats.DeadLetters.Add(int64(len(errs)))
@@ -605,7 +622,10 @@ func (pr *pipeRun) sinkRefused(ctx context.Context, b *exec.Batch, errs []exec.R
 		}
 	}
 	if pr.dead != nil {
-		if err := pr.dead.write(ctx, b, errs); err != nil {
+		pr.originMu.Lock()
+		origin := pr.origins[b.Record]
+		pr.originMu.Unlock()
+		if err := pr.dead.writeFrom(ctx, b, errs, origin); err != nil {
 			return err
 		}
 		pr.stats.DeadLetters.Add(int64(len(errs)))
@@ -616,6 +636,35 @@ func (pr *pipeRun) sinkRefused(ctx context.Context, b *exec.Batch, errs []exec.R
 	pr.log.Warn("rows the sink refused are skipped (on_error = 'skip')", "pipeline", pr.p.Name,
 		"rows", len(errs), "reason", errs[0].Reason, "first", errs[0].Error())
 	return nil
+}
+
+// keepOrigin keeps src's record as the source batch of sink batch out
+// until forgetOrigin(out's record), when pr's writer may refuse rows of
+// out after the write (origins); it returns out's record, the key.
+func (pr *pipeRun) keepOrigin(out, src *exec.Batch) arrow.RecordBatch {
+	if pr.origins == nil || out.Record == nil || src.Record == nil {
+		return nil
+	}
+	pr.originMu.Lock()
+	defer pr.originMu.Unlock()
+	if _, ok := pr.origins[out.Record]; !ok {
+		src.Record.Retain()
+		pr.origins[out.Record] = src.Record
+	}
+	return out.Record
+}
+
+// forgetOrigin releases what keepOrigin kept for key (nil: nothing).
+func (pr *pipeRun) forgetOrigin(key arrow.RecordBatch) {
+	if key == nil {
+		return
+	}
+	pr.originMu.Lock()
+	defer pr.originMu.Unlock()
+	if o, ok := pr.origins[key]; ok {
+		o.Release()
+		delete(pr.origins, key)
+	}
 }
 
 // describeSinkRow fills in what e says of its row of b, a sink batch:

@@ -658,6 +658,12 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		}
 	})
 	if e.Rebuilt {
+		if pr != nil && e.Where == "" {
+			// (The target's rows of the table are the re-read's alone.)
+			if err := noteCleared(r.opts.StateDir, pr, key, e.Version, "", clearedReread); err != nil {
+				return err
+			}
+		}
 		r.opts.Log.Info("resnapshot done: the target was rebuilt with the table's types", "pipeline", e.Pipeline, "table", key, "id", e.ID)
 		return nil
 	}
@@ -697,6 +703,12 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 		where[c] = b.DB
 	}
 	ref := connectors.TableRef{DB: b.DB, Table: b.Table}
+	if e.Where == "" {
+		// (A range's: a letter's key may be outside it.)
+		if err := noteCleared(r.opts.StateDir, pr, key, e.Version, "", clearedReread); err != nil {
+			return err
+		}
+	}
 	r.tracker.add(seq)
 	pr.log.Info("resnapshot: removing the range's rows the source no longer has", "pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
 	err = t.Truncate(ctx, connectors.Truncation{Table: ref, Version: e.Version, Where: where, Filter: filter, Older: true}, func(err error) {
@@ -742,6 +754,9 @@ func (r *sourceRun) cutoverEnd(ctx context.Context, b *exec.Batch, seq uint64) e
 			// Its rows read again here were left to the re-read it asked
 			// for (awaitReread): its target keeps the old rows until then.
 			continue
+		}
+		if err := noteCleared(r.opts.StateDir, pr, key, e.Version, "", clearedCutover); err != nil {
+			return err
 		}
 		if err := r.removeOlder(ctx, pr, t, tr, b, e.Version, seq, "cut-over",
 			"the old table's rows the new one does not have"); err != nil {

@@ -545,6 +545,10 @@ type WorkerOptions struct {
 // workers'. With several workers each keeps its state in
 // opts.StateDir/worker-N.
 func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerOptions) error {
+	// opts.Lock, opts.StateDir's lock taken before planning, is the one
+	// worker's (Run holds it), or with several, each locking its own
+	// worker-N, kept until they end.
+	defer opts.Lock.Release()
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}

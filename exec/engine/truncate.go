@@ -64,6 +64,11 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 				"pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.Pos), 0))
 			return nil
 		}
+		// Noted before the truncate can be checkpointed: a replay leaves
+		// out the table's dead letters older than it (deadletter_cleared.go).
+		if err := noteCleared(r.opts.StateDir, pr, ref.String(), version, valueText(rec.Column(m.Pos), 0), clearedTruncate); err != nil {
+			return err
+		}
 		r.tracker.add(seq)
 		pr.log.Info("truncate: removing the table's rows from the target", "pipeline", pr.p.Name, "table", ref.String(), "position", valueText(rec.Column(m.Pos), 0))
 		err := t.Truncate(ctx, connectors.Truncation{Table: ref, Version: version, Where: where}, func(err error) {

@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
+)
+
+// The tables whose rows left a pipeline's upsert target all at once after
+// some of its dead letters: a TRUNCATE, a DROP or a RENAME away (the
+// truncate change), or a read again that removed the keys it did not
+// find (a resnapshot of the whole table, an online schema change's
+// cut-over). Such a table event removes only the keys live in the
+// target, and a dead-lettered key never was: replayed, the letter brought
+// back a row the source no longer had (an operator trial: ids 2 and 4,
+// dead-lettered, then TRUNCATE, came back at `deadletter replay`, and
+// verify reported them extra). So the engine notes, for each pipeline
+// under on_error = 'dead_letter' with an upsert target, the last such
+// event of each table (its _version) in
+// <state-dir>/deadletter/<pipeline>.cleared.json, before the event can
+// be checkpointed; replay leaves out the letters of a table older than
+// it. The file is not moved aside by a replay: it holds for every later
+// letter file, and for letters read --from a dead-letter target.
+
+// ClearedFile is where the table events of a pipeline (clearedTable) are
+// kept.
+func ClearedFile(stateDir, pipeline string) string {
+	return filepath.Join(stateDir, "deadletter", pipeline+".cleared.json")
+}
+
+// clearedTable is the last event of a table that removed its rows from
+// the target wholesale.
+type clearedTable struct {
+	Version uint64    `json:"version"` // the event's _version: letters older are left out
+	Pos     string    `json:"pos,omitempty"`
+	Event   string    `json:"event"` // what happened, for the replay's log
+	Time    time.Time `json:"time"`
+}
+
+// clearedMu serializes the notes of one process (log workers of one
+// process share none, but a note reads the file before it writes it).
+var clearedMu sync.Mutex
+
+// Events of clearedTable.
+const (
+	clearedTruncate = "truncated, dropped or renamed away"
+	clearedReread   = "read again whole (resnapshot)"
+	clearedCutover  = "replaced by another table at a cut-over"
+)
+
+// noteCleared notes that table ("db.table") left pr's target wholesale at
+// version (an event), when pr keeps dead letters and writes an upsert
+// target; it returns once the note is durable.
+func noteCleared(stateDir string, pr *pipeRun, table string, version uint64, pos, event string) error {
+	if pr.p.OnError != exec.OnErrorDeadLetter || pr.p.Target.Mode != connectors.ModeUpsert || version == 0 {
+		return nil
+	}
+	clearedMu.Lock()
+	defer clearedMu.Unlock()
+	path := ClearedFile(stateDir, pr.p.Name)
+	all, err := readClearedFile(path)
+	if err != nil {
+		return err
+	}
+	if all[table].Version >= version {
+		return nil // (a copy of the truncate in another log partition, a replay after a restart)
+	}
+	all[table] = clearedTable{Version: version, Pos: pos, Event: event, Time: time.Now().UTC()}
+	data, err := json.MarshalIndent(struct {
+		Tables map[string]clearedTable `json:"tables"`
+	}{all}, "", "  ")
+	if err != nil {
+		return err
+	}
+	// (The letters' directory: readable by the owner only.)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+		return fmt.Errorf("pipeline %s: note of %s %s: %w", pr.p.Name, table, event, err)
+	}
+	return nil
+}
+
+// readClearedFile reads a ClearedFile; a missing one is empty.
+func readClearedFile(path string) (map[string]clearedTable, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]clearedTable{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st struct {
+		Tables map[string]clearedTable `json:"tables"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if st.Tables == nil {
+		st.Tables = map[string]clearedTable{}
+	}
+	return st.Tables, nil
+}
+
+var workerDir = regexp.MustCompile(`^worker-[0-9]+$`)
+
+// readCleared returns the table events of pipeline noted in stateDir and
+// in the state directories of the same `apply --log` workers (its
+// worker-N directories, or when stateDir is one, the others beside it):
+// a log worker meets a truncate in the partitions it holds then, which
+// need not be those of the letters' rows. The latest of each table.
+func readCleared(stateDir, pipeline string) (map[string]clearedTable, error) {
+	dir := filepath.Clean(stateDir)
+	dirs := []string{dir}
+	workers := func(d string) {
+		m, _ := filepath.Glob(filepath.Join(d, "worker-*"))
+		for _, w := range m {
+			if workerDir.MatchString(filepath.Base(w)) && w != dir {
+				dirs = append(dirs, w)
+			}
+		}
+	}
+	workers(dir)
+	if workerDir.MatchString(filepath.Base(dir)) {
+		dirs = append(dirs, filepath.Dir(dir))
+		workers(filepath.Dir(dir))
+	}
+	out := map[string]clearedTable{}
+	for _, d := range dirs {
+		all, err := readClearedFile(ClearedFile(d, pipeline))
+		if err != nil {
+			return nil, err
+		}
+		for t, c := range all {
+			if c.Version > out[t].Version {
+				out[t] = c
+			}
+		}
+	}
+	return out, nil
+}
