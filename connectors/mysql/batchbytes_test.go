@@ -161,7 +161,7 @@ func TestMarksThrottledWhenStateIsBig(t *testing.T) {
 	if rows != trxs || marks == 0 || marks >= trxs/2 {
 		t.Fatalf("%d rows with %d marks, want %d rows with fewer than %d marks", rows, marks, trxs, trxs/2)
 	}
-	ms, err := decodeState(last.State)
+	ms, err := decodeState(last.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestBinlogBeforeImagesInMixedBatches(t *testing.T) {
 				"DELETE FROM "+tb+" WHERE id = 4",
 				"UPDATE "+tb+" SET v = 'ee', amt = 5.50, n = 50 WHERE id = 5",
 			)
-			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Before: true, Resume: mark.State}, mem)
+			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Before: true, Resume: mark.Bytes()}, mem)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -56,7 +56,7 @@ func TestBinlogBeforeImagesOnlyRead(t *testing.T) {
 				"UPDATE "+db+".t SET v = 'cc', amt = 3.50, n = 22 WHERE id = 2")
 			run(t, s, stmts...)
 			r := req()
-			r.Resume = mark.State
+			r.Resume = mark.Bytes()
 			st, err = src.OpenWithAllocator(ctx, r, mem)
 			if err != nil {
 				t.Fatal(err)
@@ -116,7 +116,7 @@ func TestBinlogBeforeValuesSkippedBySize(t *testing.T) {
 					'-838:59:59.000001', '12:34:56', '2030-01-01 00:00:00.12345', 'old-1')`,
 				"INSERT INTO "+tb+" (id, tail) VALUES (2, 'old-2')",
 				"UPDATE "+tb+" SET tail = CONCAT('new', id)")
-			req.Resume = mark.State
+			req.Resume = mark.Bytes()
 			st, err = src.OpenWithAllocator(context.Background(), req, checkedMem(t))
 			if err != nil {
 				t.Fatal(err)

@@ -45,7 +45,7 @@ func TestResumeAtImpossiblePosition(t *testing.T) {
 			} {
 				for _, once := range []bool{true, false} {
 					var m map[string]any
-					if err := json.Unmarshal(mark.State, &m); err != nil {
+					if err := json.Unmarshal(mark.Bytes(), &m); err != nil {
 						t.Fatal(err)
 					}
 					m["pos"] = m["pos"].(float64) + float64(tc.shift)

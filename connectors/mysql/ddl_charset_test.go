@@ -60,7 +60,7 @@ func TestCreatedTableTakesDatabaseCharset(t *testing.T) {
 
 			// Running: the DDL is read while the stream is open.
 			st, err := src.OpenWithAllocator(context.Background(), connectors.StreamRequest{
-				Tables: []connectors.StreamTable{{Ref: refs[0]}}, Resume: mark.State}, checkedMem(t))
+				Tables: []connectors.StreamTable{{Ref: refs[0]}}, Resume: mark.Bytes()}, checkedMem(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func TestResumeCorrectsSavedCharset(t *testing.T) {
 			}
 			run(t, s, "INSERT INTO "+db+".cs_saved VALUES (2, 'über €')")
 			logs := captureLog(t)
-			rows, mark, err := openDrain(t, src, refs, &exec.Mark{State: asEarlierVersionsSaved(t, mark.State, "cs_saved")})
+			rows, mark, err := openDrain(t, src, refs, &exec.Mark{State: asEarlierVersionsSaved(t, mark.Bytes(), "cs_saved")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,13 +145,13 @@ func TestResumeCorrectsSavedCharset(t *testing.T) {
 					t.Errorf("log lacks %q:\n%s", w, l)
 				}
 			}
-			if ms, _ := decodeState(mark.State); ms == nil || !strings.Contains(string(mark.State), `"charset":"latin1"`) || strings.Contains(string(mark.State), "utf8mb4") {
-				t.Errorf("the next checkpoint keeps the wrong character set: %s", mark.State)
+			if ms, _ := decodeState(mark.Bytes()); ms == nil || !strings.Contains(string(mark.Bytes()), `"charset":"latin1"`) || strings.Contains(string(mark.Bytes()), "utf8mb4") {
+				t.Errorf("the next checkpoint keeps the wrong character set: %s", mark.Bytes())
 			}
 
 			// A DDL of the table between: it may have changed the
 			// character set, so the checkpoint's schema stays; a warning.
-			wrong := asEarlierVersionsSaved(t, mark.State, "cs_saved")
+			wrong := asEarlierVersionsSaved(t, mark.Bytes(), "cs_saved")
 			run(t, s, "ALTER TABLE "+db+".cs_saved ADD COLUMN n INT", "INSERT INTO "+db+".cs_saved VALUES (3, 'ça', 3)")
 			logs = captureLog(t)
 			if _, _, err := openDrain(t, src, refs, &exec.Mark{State: wrong}); err != nil {

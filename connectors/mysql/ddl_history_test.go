@@ -26,7 +26,7 @@ func openDrainReq(t *testing.T, src *Source, refs []connectors.TableRef, req con
 		req.Tables = append(req.Tables, connectors.StreamTable{Ref: r})
 	}
 	if mark != nil {
-		req.Resume = mark.State
+		req.Resume = mark.Bytes()
 	}
 	st, err := src.OpenWithAllocator(context.Background(), req, checkedMem(t))
 	if err != nil {
@@ -96,7 +96,7 @@ func TestDDLHistoryWhileStopped(t *testing.T) {
 
 			// The history in the checkpoint is the one at its position.
 			var ms markState
-			if err := json.Unmarshal(mark2.State, &ms); err != nil {
+			if err := json.Unmarshal(mark2.Bytes(), &ms); err != nil {
 				t.Fatal(err)
 			}
 			for _, tb := range ms.Schemas {
@@ -347,7 +347,7 @@ func TestDDLHistoryCharsetAndKey(t *testing.T) {
 				t.Fatalf("latin1 text after CONVERT: %v", rows)
 			}
 			var ms markState
-			if err := json.Unmarshal(mark2.State, &ms); err != nil {
+			if err := json.Unmarshal(mark2.Bytes(), &ms); err != nil {
 				t.Fatal(err)
 			}
 			tb := ms.Schemas[0]

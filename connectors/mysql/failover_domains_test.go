@@ -160,7 +160,7 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 			if len(snap) != 4 || len(marks) == 0 {
 				t.Fatalf("snapshot on P: %v, %d marks", snap, len(marks))
 			}
-			cpState := marks[len(marks)-1].mark.State
+			cpState := marks[len(marks)-1].mark.Bytes()
 			cp, _ := decodeState(cpState)
 			if !strings.Contains(cp.GTID, "7-1-2") || !strings.Contains(cp.GTID, "8-1-2") || cp.ServerID != 1 {
 				t.Fatalf("checkpoint on P: gtid %q, server_id %d", cp.GTID, cp.ServerID)
@@ -222,7 +222,7 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 			if mid == nil {
 				t.Fatalf("no mark after the insert of 3 into a: %v", rmarks)
 			}
-			req.Resume = mid.State
+			req.Resume = mid.Bytes()
 			st, err = newSrc(t, r, nil).Open(ctx, req)
 			if err != nil {
 				t.Fatal(err)
@@ -230,9 +230,9 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 			got, rmarks2 := drainTables(t, st)
 			st.Close()
 			if fmt.Sprint(got) != fmt.Sprint(want[2:]) {
-				t.Errorf("resumed on R at its own checkpoint %s:\n got %v\nwant %v", mid.State, got, want[2:])
+				t.Errorf("resumed on R at its own checkpoint %s:\n got %v\nwant %v", mid.Bytes(), got, want[2:])
 			}
-			last, _ := decodeState(rmarks2[len(rmarks2)-1].mark.State)
+			last, _ := decodeState(rmarks2[len(rmarks2)-1].mark.Bytes())
 			if len(last.Skip) != 0 {
 				t.Errorf("last checkpoint still skips: %+v", last.Skip)
 			}
@@ -261,7 +261,7 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 			// R's binlog of domain 9's first transactions purged: a
 			// checkpoint of another server without domain 9 is refused,
 			// naming the domain and the ways out.
-			rlast, _ := decodeState(rmarks[len(rmarks)-1].mark.State)
+			rlast, _ := decodeState(rmarks[len(rmarks)-1].mark.Bytes())
 			run(t, r, "FLUSH BINARY LOGS")
 			c = conn(t, r)
 			res, err = c.Execute("SHOW MASTER STATUS")
@@ -294,7 +294,7 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 					no9 = append(no9, g)
 				}
 			}
-			req.Resume = editState(t, rmarks[len(rmarks)-1].mark.State, map[string]any{"server_id": 4242, "gtid": strings.Join(no9, ",")})
+			req.Resume = editState(t, rmarks[len(rmarks)-1].mark.Bytes(), map[string]any{"server_id": 4242, "gtid": strings.Join(no9, ",")})
 			if st, err = newSrc(t, r, nil).Open(ctx, req); err == nil {
 				got, _ := drainTables(t, st)
 				st.Close()
@@ -322,7 +322,7 @@ func TestResumeMultiDomainOnReplica(t *testing.T) {
 			if l := logs.String(); !strings.Contains(l, "skip_gtid_domains") || !strings.Contains(l, "9-2-1") {
 				t.Errorf("log does not name the skipped domain:\n%s", l)
 			}
-			if s, _ := decodeState(smarks[len(smarks)-1].mark.State); !strings.Contains(s.GTID, "9-2-1") {
+			if s, _ := decodeState(smarks[len(smarks)-1].mark.Bytes()); !strings.Contains(s.GTID, "9-2-1") {
 				t.Errorf("checkpoint after skipping domain 9 lacks it: %q", s.GTID)
 			}
 		})
@@ -449,10 +449,10 @@ func TestStartAtMultiDomainOnReplica(t *testing.T) {
 			if mid == nil {
 				t.Fatalf("no mark after the insert of 3 into a: %v", marks)
 			}
-			if s, _ := decodeState(mid.State); len(s.Skip) == 0 {
-				t.Errorf("checkpoint %s holds no skip of domain 8", mid.State)
+			if s, _ := decodeState(mid.Bytes()); len(s.Skip) == 0 {
+				t.Errorf("checkpoint %s holds no skip of domain 8", mid.Bytes())
 			}
-			req.Resume = mid.State
+			req.Resume = mid.Bytes()
 			st, err = newSrc(t, r, map[string]any{"start_at": startAt}).Open(ctx, req)
 			if err != nil {
 				t.Fatal(err)
@@ -460,7 +460,7 @@ func TestStartAtMultiDomainOnReplica(t *testing.T) {
 			got, _ = drainTables(t, st)
 			st.Close()
 			if fmt.Sprint(got) != fmt.Sprint(want[2:]) {
-				t.Errorf("resumed at the checkpoint %s:\n got %v\nwant %v", mid.State, got, want[2:])
+				t.Errorf("resumed at the checkpoint %s:\n got %v\nwant %v", mid.Bytes(), got, want[2:])
 			}
 
 			// skip_gtid_domains = '9': R's own domain is not read.

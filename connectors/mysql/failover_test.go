@@ -261,7 +261,7 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 		}
 	}
 	sameChanges(t, "changes read on P before the checkpoint", before, log.want[:len(before)])
-	cp, err := decodeState(mark.State)
+	cp, err := decodeState(mark.Bytes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 	t.Run("by_gtid", func(t *testing.T) {
 		logs := captureLog(t)
 		srcR := newSrc(t, r, nil)
-		st, err := srcR.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Resume: mark.State, Once: true})
+		st, err := srcR.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Resume: mark.Bytes(), Once: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 		if last == nil {
 			t.Fatal("no mark on R")
 		}
-		if s, _ := decodeState(last.State); s.ServerID != 2 {
+		if s, _ := decodeState(last.Bytes()); s.ServerID != 2 {
 			t.Errorf("mark on R: server_id %d, want 2", s.ServerID)
 		}
 	})
@@ -331,7 +331,7 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 		{"mysql", map[string]any{"flavor": "mysql"}, []string{wantOther, "MySQL GTID on another server is not supported yet", "on_binlog_gap = 'resnapshot'"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			state := editState(t, mark.State, c.set)
+			state := editState(t, mark.Bytes(), c.set)
 			_, err := newSrc(t, r, nil).Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Resume: state, Once: true})
 			if err == nil {
 				t.Fatal("opened")
@@ -346,7 +346,7 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 	}
 
 	t.Run("no_gtid_snapshot_on_purge", func(t *testing.T) {
-		state := editState(t, mark.State, map[string]any{"gtid": nil})
+		state := editState(t, mark.Bytes(), map[string]any{"gtid": nil})
 		st, err := newSrc(t, r, map[string]any{"snapshot_on_purge": true}).Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Resume: state, Once: true})
 		if err != nil {
 			t.Fatal(err)
@@ -402,7 +402,7 @@ func TestResumeOnDivergedServer(t *testing.T) {
 			if mark == nil {
 				t.Fatal("no mark")
 			}
-			cp, err := decodeState(mark.State)
+			cp, err := decodeState(mark.Bytes())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -418,7 +418,7 @@ func TestResumeOnDivergedServer(t *testing.T) {
 			run(t, s, "INSERT INTO "+tbl+" VALUES (4, 4)")
 
 			// The same GTIDs, this server's transactions: resumed by GTID.
-			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary})
+			req.Resume = editState(t, mark.Bytes(), map[string]any{"server_id": oldPrimary})
 			st, err = newSrc(t, s, nil).Open(ctx, req)
 			if err != nil {
 				t.Fatalf("checkpoint of another server with this server's GTIDs %s: %v", cp.GTID, err)
@@ -430,7 +430,7 @@ func TestResumeOnDivergedServer(t *testing.T) {
 			}
 
 			// Their GTIDs: the sequence numbers are this server's other transactions.
-			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary, "gtid": strings.Join(theirs, ",")})
+			req.Resume = editState(t, mark.Bytes(), map[string]any{"server_id": oldPrimary, "gtid": strings.Join(theirs, ",")})
 			st, err = newSrc(t, s, nil).Open(ctx, req)
 			if err == nil {
 				rows, _ := drain(t, st, 20*time.Second, nil)
@@ -452,7 +452,7 @@ func TestResumeOnDivergedServer(t *testing.T) {
 			// replicate that GTID, however long one waits.
 			p := strings.Split(theirs[0], "-")
 			ahead := fmt.Sprintf("%s-%d-%d", p[0], oldPrimary, atoi(p[2])+1000000000)
-			req.Resume = editState(t, mark.State, map[string]any{"server_id": oldPrimary, "gtid": ahead})
+			req.Resume = editState(t, mark.Bytes(), map[string]any{"server_id": oldPrimary, "gtid": ahead})
 			_, err = newSrc(t, s, nil).Open(ctx, req)
 			if err == nil {
 				t.Fatalf("checkpoint GTID %s resumed", ahead)
@@ -499,7 +499,7 @@ func TestResumeWithUnreadDomains(t *testing.T) {
 			}
 			_, mark := drain(t, st, 20*time.Second, nil)
 			st.Close()
-			cp, err := decodeState(mark.State)
+			cp, err := decodeState(mark.Bytes())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -518,7 +518,7 @@ func TestResumeWithUnreadDomains(t *testing.T) {
 			run(t, s, "INSERT INTO "+tbl+" VALUES (3, 3)")
 			resume := func(gtid string, want ...change) string {
 				logs := captureLog(t)
-				req.Resume = editState(t, mark.State, map[string]any{"server_id": 4242, "gtid": gtid})
+				req.Resume = editState(t, mark.Bytes(), map[string]any{"server_id": 4242, "gtid": gtid})
 				st, err := newSrc(t, s, nil).Open(ctx, req)
 				if err != nil {
 					t.Fatal(err)

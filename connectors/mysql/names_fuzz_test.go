@@ -75,7 +75,7 @@ func TestHostileNames(t *testing.T) {
 				}
 			}
 			run(t, s, "UPDATE "+id+" SET "+quoteIdent(val)+" = 'changed' ORDER BY "+quoteIdent(key)+" LIMIT 1")
-			st, err = src.OpenWithAllocator(context.Background(), connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Resume: mark.State}, mem)
+			st, err = src.OpenWithAllocator(context.Background(), connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Resume: mark.Bytes()}, mem)
 			if err != nil {
 				t.Fatal(err)
 			}

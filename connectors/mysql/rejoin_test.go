@@ -148,22 +148,22 @@ func TestStreamUntil(t *testing.T) {
 			m0 := st.(connectors.Starter).StartMark()
 			drain(t, st, 20*time.Second, nil)
 			ins(1, 10)
-			rows, m1 := drain(t, open(m0.State, nil, true), 20*time.Second, nil)
+			rows, m1 := drain(t, open(m0.Bytes(), nil, true), 20*time.Second, nil)
 			if ids(rows) != "1,2,3,4,5,6,7,8,9,10" || m1 == nil {
 				t.Fatalf("from the start: rows %s, mark %v", ids(rows), m1)
 			}
 			ins(11, 20)
-			rows, m := drain(t, open(m0.State, m1.State, false), 30*time.Second, nil)
+			rows, m := drain(t, open(m0.Bytes(), m1.Bytes(), false), 30*time.Second, nil)
 			if ids(rows) != "1,2,3,4,5,6,7,8,9,10" {
 				t.Errorf("until the checkpoint: rows %s", ids(rows))
 			}
 			if m == nil {
 				t.Fatal("until the checkpoint: no mark")
 			}
-			if c, err := src.CompareMarks(m.State, m1.State); err != nil || c != 0 {
-				t.Errorf("the last mark %s is not the checkpoint %s (%d, %v)", src.DescribeMark(m.State), src.DescribeMark(m1.State), c, err)
+			if c, err := src.CompareMarks(m.Bytes(), m1.Bytes()); err != nil || c != 0 {
+				t.Errorf("the last mark %s is not the checkpoint %s (%d, %v)", src.DescribeMark(m.Bytes()), src.DescribeMark(m1.Bytes()), c, err)
 			}
-			if rows, _ := drain(t, open(m1.State, m1.State, false), 30*time.Second, nil); len(rows) != 0 {
+			if rows, _ := drain(t, open(m1.Bytes(), m1.Bytes(), false), 30*time.Second, nil); len(rows) != 0 {
 				t.Errorf("from the checkpoint until itself: rows %s", ids(rows))
 			}
 		})

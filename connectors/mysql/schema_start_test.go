@@ -119,7 +119,7 @@ func TestTableAddedAfterDDL(t *testing.T) {
 				}
 			}
 			// The run that adds b and c, its marks kept.
-			req := connectors.StreamRequest{Once: true, Resume: mark.State}
+			req := connectors.StreamRequest{Once: true, Resume: mark.Bytes()}
 			for _, r := range []connectors.TableRef{a, b, c} {
 				req.Tables = append(req.Tables, connectors.StreamTable{Ref: r})
 			}
@@ -161,7 +161,7 @@ func TestTableAddedAfterDDL(t *testing.T) {
 				"INSERT INTO "+db+".b VALUES (6, 60, 16, 4)")
 			// Resumed there and running (behind, from the mark), another
 			// ALTER of b and a row after it.
-			req = connectors.StreamRequest{Resume: marks[0].State}
+			req = connectors.StreamRequest{Resume: marks[0].Bytes()}
 			for _, r := range []connectors.TableRef{a, b, c} {
 				req.Tables = append(req.Tables, connectors.StreamTable{Ref: r})
 			}

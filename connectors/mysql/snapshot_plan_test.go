@@ -273,7 +273,7 @@ func TestIntKeyChunks(t *testing.T) {
 							}
 						}
 						if b.Mark != nil {
-							state = b.Mark.State
+							state = b.Mark.Bytes()
 							chunks++
 							n++
 						}
@@ -408,7 +408,7 @@ func TestManyTablesChunkMarksThrottled(t *testing.T) {
 		rows += int(b.NumRows())
 		if b.Mark != nil {
 			marks++
-			last = b.Mark.State
+			last = b.Mark.Bytes()
 		}
 		b.Release()
 	}

@@ -133,7 +133,7 @@ type stream struct {
 	// mark bookkeeping
 	lastMark    time.Time
 	lastMarkPos binlogPos
-	schemasJSON json.RawMessage
+	schemasTail []byte // `,"schemas":` the schemas' JSON `}`: the marks' shared Tail
 
 	lagMu     sync.Mutex
 	lastEvent time.Time // timestamp of the last binlog event read
@@ -759,12 +759,14 @@ const bigMarkEvery = 100 * time.Millisecond
 // does while the checkpoint state is small. Each Mark holds the schemas of
 // every streamed table, ~0.9 KiB a table, and stays in memory until its
 // batch is written: 1,000 tables under a pattern made 0.9 MiB marks, one
-// per commit, 50 MiB of them waiting for an insert. Checkpoints are written
+// per commit, 50 MiB of them waiting for an insert (they now share the
+// schemas, the marks' Tail, but each is still built and its checkpoint
+// state is still ~1 MiB to write). Checkpoints are written
 // at most once a second, so a Mark every 100 ms loses nothing but a longer
 // replay after a crash; the idle and the end-of-run marks (atBoundary)
 // still close the gap.
 func (st *stream) markDue() bool {
-	return len(st.schemasJSON) < bigMarkState || st.schemasDirty || time.Since(st.lastMark) >= bigMarkEvery
+	return len(st.schemasTail) < bigMarkState || st.schemasDirty || time.Since(st.lastMark) >= bigMarkEvery
 }
 
 // mark builds a Mark for position pos (a transaction boundary).
@@ -788,8 +790,16 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 		}
 		schemas = append(schemas, st.waitingSchemas()...)
 		schemas = append(schemas, sortedShadows(st.shadows)...)
-		st.schemasJSON, _ = json.Marshal(schemas)
+		js, _ := json.Marshal(schemas)
 		st.schemasDirty = false
+		st.schemasTail = nil
+		if len(schemas) > 0 {
+			// A new slice: the marks made before hold the old one.
+			st.schemasTail = make([]byte, 0, len(js)+12)
+			st.schemasTail = append(st.schemasTail, `,"schemas":`...)
+			st.schemasTail = append(st.schemasTail, js...)
+			st.schemasTail = append(st.schemasTail, '}')
+		}
 	}
 	ms := markState{File: pos.File, Pos: pos.Pos, Flavor: st.flavor, Version: st.version,
 		ServerID: st.ident.ID, ServerUUID: st.ident.UUID}
@@ -806,16 +816,13 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 	if snap, ok := st.snap.appendState(append(b[:len(b)-1:len(b)-1], `,"snapshot":`...)); ok {
 		b = append(snap, '}')
 	}
-	// The schemas, marshaled once per change, are spliced in as the last
-	// member: a json.RawMessage field would be validated and compacted
-	// again for every mark, and with 1,000 tables (~1 MiB of schemas) at
-	// every commit that took 70% of the stream's CPU.
-	if len(st.schemasJSON) > 0 && string(st.schemasJSON) != "null" {
-		out := make([]byte, 0, len(b)+len(st.schemasJSON)+12)
-		out = append(out, b[:len(b)-1]...)
-		out = append(out, `,"schemas":`...)
-		out = append(out, st.schemasJSON...)
-		b = append(out, '}')
+	// The schemas, marshaled once per change, are the last member: a
+	// json.RawMessage field would be validated and compacted again for
+	// every mark, and with 1,000 tables (~1 MiB of schemas) at every
+	// commit that took 70% of the stream's CPU. They are the mark's Tail,
+	// shared by every mark until the next change, not copied into each.
+	if st.schemasTail != nil {
+		return &exec.Mark{Source: st.name, State: b[:len(b)-1], Tail: st.schemasTail}
 	}
 	return &exec.Mark{Source: st.name, State: b}
 }

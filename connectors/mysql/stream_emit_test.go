@@ -157,7 +157,7 @@ func TestSnapshotterEmitsThroughEmitter(t *testing.T) {
 		if !b.Snapshot || b.DB != "d" || b.Table != "t" {
 			t.Errorf("batch %+v: want a snapshot batch of d.t", b)
 		}
-		if b.Mark == nil || string(b.Mark.State) != at.String() {
+		if b.Mark == nil || string(b.Mark.Bytes()) != at.String() {
 			t.Errorf("batch mark %v, want the emitter's mark at %s", b.Mark, at)
 		}
 		id := b.Record.Column(0).(*array.Int64)
@@ -224,7 +224,7 @@ func TestBinlogReaderEmitsThroughEmitter(t *testing.T) {
 		t.Errorf("truncate version %d (next %d), want 100 from the emitter (next 101)", v, f.version)
 	}
 	at := binlogPos{File: "b.000001", Pos: 200}
-	if b.Mark == nil || string(b.Mark.State) != at.String() {
+	if b.Mark == nil || string(b.Mark.Bytes()) != at.String() {
 		t.Errorf("mark %v, want the emitter's mark at %s", b.Mark, at)
 	}
 	if len(f.boundaries) == 0 || f.boundaries[len(f.boundaries)-1] != at {

@@ -41,14 +41,14 @@ func TestStreamSnapshotThenBinlog(t *testing.T) {
 				t.Fatalf("unsigned bigint: %v", rows[2])
 			}
 			var ms markState
-			if err := json.Unmarshal(mark.State, &ms); err != nil || !ms.Snapshot[ref.String()].Done {
-				t.Fatalf("mark state %s: %v", mark.State, err)
+			if err := json.Unmarshal(mark.Bytes(), &ms); err != nil || !ms.Snapshot[ref.String()].Done {
+				t.Fatalf("mark state %s: %v", mark.Bytes(), err)
 			}
 
 			run(t, s, "INSERT INTO "+db+".t VALUES (4,'d',4)",
 				"UPDATE "+db+".t SET v = 'bb' WHERE id = 2",
 				"DELETE FROM "+db+".t WHERE id = 1")
-			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Before: true, Resume: mark.State}, mem)
+			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Before: true, Resume: mark.Bytes()}, mem)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +70,7 @@ func TestStreamSnapshotThenBinlog(t *testing.T) {
 			}
 
 			// Replaying from the same Mark gives the same versions.
-			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Before: true, Resume: mark.State}, mem)
+			st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Before: true, Resume: mark.Bytes()}, mem)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -237,7 +237,7 @@ func TestTLSStreamAsX509User(t *testing.T) {
 		t.Fatalf("snapshot over TLS: %d rows, mark %v", len(rows), mark)
 	}
 	run(t, ts.root, "INSERT INTO "+db+".t VALUES (3,'c')", "UPDATE "+db+".t SET v = 'bb' WHERE id = 2")
-	st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Resume: mark.State}, mem)
+	st, err = src.OpenWithAllocator(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref}}, Once: true, Resume: mark.Bytes()}, mem)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (l *Log) Capture(ctx context.Context, source string, src connectors.Source,
 		var vstart uint64
 		if s, ok := stream.(connectors.Starter); ok {
 			if m := s.StartMark(); m != nil {
-				state = m.State
+				state = m.Bytes()
 			}
 		}
 		if s, ok := stream.(connectors.VersionStarter); ok {
@@ -250,7 +250,7 @@ func (c *capturer) publishControl(ctx context.Context, state []byte, vstart uint
 func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 	if b.Record == nil {
 		if b.Mark != nil {
-			return c.publishControl(ctx, b.Mark.State, 0)
+			return c.publishControl(ctx, b.Mark.Bytes(), 0)
 		}
 		return nil
 	}
@@ -266,7 +266,7 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		msgs = append(msgs, ms...)
 	}
 	if b.Mark != nil {
-		msgs[len(msgs)-1].Header.Set(hdrResume, encodeResume(b.Mark.State))
+		msgs[len(msgs)-1].Header.Set(hdrResume, encodeResume(b.Mark.Bytes()))
 	}
 	for i, m := range msgs {
 		m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-"+strconv.Itoa(i)+"-"+contentID(m))
@@ -283,7 +283,7 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		c.o.Rows.Add(int64(b.NumRows()))
 	}
 	if b.Mark != nil {
-		c.setResume(b.Mark.State)
+		c.setResume(b.Mark.Bytes())
 	} else {
 		c.seq++
 	}

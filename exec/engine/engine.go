@@ -321,7 +321,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		early, pipes = s.RaisedMark(), st.Pipelines
 	}
 	if early != nil {
-		if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(early.State), Pipelines: pipes}); err != nil {
+		if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(early.Bytes()), Pipelines: pipes}); err != nil {
 			return err
 		}
 		r.lastMark = early
@@ -955,7 +955,7 @@ func (r *sourceRun) commit(names []string) error {
 	// Marks before a failed write are still good: save them, then report.
 	m, seq, werr := r.tracker.takeSeq()
 	if m != nil {
-		if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.State), Pipelines: names}); err != nil {
+		if err := r.store.Save(&sourceState{Source: r.stateName, Mark: json.RawMessage(m.Bytes()), Pipelines: names}); err != nil {
 			return err
 		}
 		r.opts.Stats.Commits.Add(1)

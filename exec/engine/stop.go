@@ -81,9 +81,9 @@ func (r *sourceRun) describeMark(m *exec.Mark) string {
 		return "the start of the stream"
 	}
 	if d, ok := r.src.(connectors.MarkDescriber); ok {
-		return d.DescribeMark(m.State)
+		return d.DescribeMark(m.Bytes())
 	}
-	return string(m.State)
+	return string(m.Bytes())
 }
 
 // pipelineFailed handles pe, the failure of one pipeline on batch b. When
@@ -130,7 +130,7 @@ func (r *sourceRun) stopAlone(ctx context.Context, pr *pipeRun, cause error, fix
 		return fmt.Errorf("pipeline %s: %w", pr.p.Name, err)
 	}
 	name := aloneName(r.stateName, pr.p.Name)
-	if err := r.store.Save(&sourceState{Source: name, Mark: json.RawMessage(mark.State), Pipelines: []string{pr.p.Name}}); err != nil {
+	if err := r.store.Save(&sourceState{Source: name, Mark: json.RawMessage(mark.Bytes()), Pipelines: []string{pr.p.Name}}); err != nil {
 		return err
 	}
 	// It leaves the stream's routes and runs.

@@ -33,11 +33,11 @@ func TestTrackerCommitsOnlyContiguousMarks(t *testing.T) {
 	tr.done(s3, nil)
 	tr.done(s2, nil)
 	if m, _ := tr.take(); m != nil {
-		t.Fatalf("mark %s committable while batch 1 is in flight", m.State)
+		t.Fatalf("mark %s committable while batch 1 is in flight", m.Bytes())
 	}
 	tr.done(s1, nil)
 	if m, _ := tr.take(); m != nil {
-		t.Fatalf("mark %s committable while batch 1 still has a write in flight", m.State)
+		t.Fatalf("mark %s committable while batch 1 still has a write in flight", m.Bytes())
 	}
 	tr.done(s1, nil)
 	if m, _ := tr.take(); m != m3 {
@@ -101,7 +101,7 @@ func TestTrackerFailedDispatchBlocksItsMark(t *testing.T) {
 		t.Fatalf("want mark 1 committable, got %v", m)
 	}
 	if m, _ := tr.take(); m != nil {
-		t.Fatalf("mark %s committable after a failed dispatch", m.State)
+		t.Fatalf("mark %s committable after a failed dispatch", m.Bytes())
 	}
 }
 
