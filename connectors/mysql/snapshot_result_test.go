@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -233,15 +234,18 @@ func TestSnapshotResultPackets(t *testing.T) {
 					t.Fatalf("%s, error mid-result: %d rows, %v", name, n, err)
 				}
 				stillInSync(t, c)
-				// KILL QUERY while the server is sending the 17 MiB row.
+				// KILL QUERY while the server sends rows (slowly: it
+				// could otherwise have sent them all, 17 MiB included,
+				// into the socket's buffers before the kill).
 				n = 0
-				err = exec(q, 2, func([]byte) error {
+				slow := "SELECT id, v FROM " + db + ".t WHERE id <= 1000 AND SLEEP(0.005) = 0 ORDER BY id"
+				err = exec(slow, 2, func([]byte) error {
 					if n++; n == 10 {
 						run(t, cc.srv, fmt.Sprintf("KILL QUERY %d", c.GetConnectionID()))
 					}
 					return nil
 				})
-				if !errors.As(err, &me) || me.Code != gm.ER_QUERY_INTERRUPTED || n >= resultRows {
+				if !errors.As(err, &me) || me.Code != gm.ER_QUERY_INTERRUPTED || n >= 1000 {
 					t.Fatalf("%s, killed query: %d rows, %v", name, n, err)
 				}
 				stillInSync(t, c)
@@ -253,4 +257,117 @@ func TestSnapshotResultPackets(t *testing.T) {
 			stillInSync(t, c)
 		})
 	}
+}
+
+// BenchmarkSnapshotResultRead reads the same 200,000 rows (the snapshot
+// benchmarks' row shape) with a prepared statement, as a snapshot chunk is
+// read, once as the source read them before (go-mysql's result reading,
+// its ReadPacketTo into a buffer of etlq's: readRowsGoMySQL) and once with
+// queryResult, alternating in each iteration; the rows are only counted.
+// It reports each one's CPU (this process: user + system) and bytes
+// allocated per million rows.
+func BenchmarkSnapshotResultRead(b *testing.B) {
+	const n = 200000
+	s := server{"full", envOr("ETLQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3316")}
+	const db = "bench_snapshot_result"
+	run(b, s, "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db,
+		`CREATE TABLE `+db+`.t (id BIGINT NOT NULL PRIMARY KEY, customer VARCHAR(64) NOT NULL, email VARCHAR(128) NULL,
+		  amount DECIMAL(12,2) NOT NULL, created_at DATETIME(6) NOT NULL, qty INT NOT NULL,
+		  status ENUM('new','paid','shipped','cancelled') NOT NULL, score DOUBLE NOT NULL)`,
+		`SET SESSION sql_log_bin = 0`)
+	defer run(b, s, "DROP DATABASE "+db)
+	c := conn(b, s)
+	defer c.Close()
+	if _, err := c.Execute("SET SESSION sql_log_bin = 0"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Execute(fmt.Sprintf(`INSERT INTO %s.t SELECT seq, CONCAT('customer-', seq %% 50000),
+		IF(seq %% 10 = 0, NULL, CONCAT('user', seq, '@example.com')), (seq * 37 %% 10000000) / 100,
+		TIMESTAMPADD(MICROSECOND, seq * 7919123, '2025-01-01 00:00:00'), seq %% 1000,
+		ELT(1 + seq %% 4, 'new', 'paid', 'shipped', 'cancelled'), seq / 7 FROM %s.seq_1_to_%d`, db, db, n)); err != nil {
+		b.Fatal(err)
+	}
+	q := "SELECT id, customer, email, amount, created_at, qty, status, score FROM " + db + ".t"
+	var rows, size int
+	count := func(p []byte) error { rows++; size += len(p); return nil }
+	readers := [2]func(st *client.Stmt) error{
+		func(st *client.Stmt) error {
+			var res gm.Result
+			err := st.ExecuteSelectStreaming(&res, func([]gm.FieldValue) error {
+				return fmt.Errorf("row before the column definitions")
+			}, func(*gm.Result) error { return errColumnsRead })
+			if !errors.Is(err, errColumnsRead) {
+				return err
+			}
+			return readRowsGoMySQL(c, count)
+		},
+		func(st *client.Stmt) error {
+			return queryResult(c, executePacket(st.ID), func([][]byte) error { return nil }, count)
+		},
+	}
+	var cpu, alloc [2]float64
+	want := -1
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for k, read := range readers {
+			st, err := c.Prepare(q)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows, size = 0, 0
+			var m0, m1 runtime.MemStats
+			runtime.ReadMemStats(&m0)
+			c0 := cpuNow()
+			err = read(st)
+			cpu[k] += (cpuNow() - c0).Seconds()
+			runtime.ReadMemStats(&m1)
+			alloc[k] += float64(m1.TotalAlloc - m0.TotalAlloc)
+			st.Close()
+			if err != nil || rows != n || want >= 0 && size != want {
+				b.Fatalf("reader %d: %d rows of %d bytes (want %d of %d): %v", k, rows, size, n, want, err)
+			}
+			want = size
+		}
+	}
+	m := float64(b.N) * n / 1e6
+	b.ReportMetric(cpu[0]/m, "gomysql_cpu_s/M")
+	b.ReportMetric(cpu[1]/m, "own_cpu_s/M")
+	b.ReportMetric(alloc[0]/m/(1<<20), "gomysql_MiB/M")
+	b.ReportMetric(alloc[1]/m/(1<<20), "own_MiB/M")
+}
+
+// errColumnsRead stops go-mysql's result reading after the column
+// definitions (BenchmarkSnapshotResultRead's reference reader).
+var errColumnsRead = errors.New("columns read")
+
+// readRowsGoMySQL is how the snapshot read rows before queryResult: each
+// packet through go-mysql's ReadPacketTo into a buffer of etlq's.
+func readRowsGoMySQL(c *client.Conn, row func([]byte) error) error {
+	var w packetBuf
+	for {
+		w.b = w.b[:0]
+		if err := c.ReadPacketTo(&w); err != nil {
+			return err
+		}
+		buf := w.b
+		switch {
+		case len(buf) == 0:
+			return gm.ErrMalformPacket
+		case buf[0] == gm.EOF_HEADER && len(buf) < 0xffffff:
+			return nil
+		case buf[0] == gm.ERR_HEADER:
+			return c.HandleErrorPacket(buf)
+		}
+		if err := row(buf); err != nil {
+			return err
+		}
+	}
+}
+
+// packetBuf collects one packet.
+type packetBuf struct{ b []byte }
+
+func (w *packetBuf) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
 }
