@@ -32,9 +32,9 @@ import (
 // reader is empty when the command is written (go-mysql reads every
 // response of its own commands to its end), and etlq's is empty once the
 // result's last packet is read (checked: a connection with bytes left
-// over is closed). The packets are read from the connection under
-// go-mysql's packet layer (c.Conn.Conn): the TLS connection when the
-// source uses TLS. etlq does not enable the compressed protocol; a
+// over, or with a response this reader cannot read, is closed). The
+// packets are read from the connection under go-mysql's packet layer
+// (c.Conn.Conn): the TLS connection when the source uses TLS. etlq does not enable the compressed protocol; a
 // connection that has it is refused here rather than misread. go-mysql's
 // sequence id is left where the result ended.
 
@@ -159,12 +159,17 @@ func queryResult(c *client.Conn, cmd []byte, columns func(defs [][]byte) error, 
 	r.br.Reset(c.Conn.Conn)
 	r.seq, r.skip = c.Conn.Sequence, 0
 	err := r.result(c, deprecateEOF, columns, row)
-	if err == nil || !lostConn(err) {
-		c.Conn.Sequence = r.seq
-		if n := r.br.Buffered() - r.skip; n > 0 {
-			// Not a protocol this reader knows: go-mysql could not read on.
+	c.Conn.Sequence = r.seq
+	if !lostConn(err) {
+		if n := r.br.Buffered() - r.skip; errors.Is(err, gm.ErrMalformPacket) || n > 0 {
+			// A response this reader does not know, not read to its end,
+			// or more after it: go-mysql could not read on from here.
+			// (Not an error of a lost connection, which would read the
+			// chunk again on a new one: the rows may have been taken.)
 			c.Close()
-			err = fmt.Errorf("%w: %d bytes after the result set", gm.ErrBadConn, n)
+			if err == nil {
+				err = fmt.Errorf("the server sent %d bytes after the result set", n)
+			}
 		}
 	}
 	r.br.Reset(nil)
