@@ -9,7 +9,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/go-mysql-org/go-mysql/client"
 	gm "github.com/go-mysql-org/go-mysql/mysql"
@@ -51,9 +50,32 @@ type resultReader struct {
 	hdr  [4]byte
 }
 
-var resultReaders = sync.Pool{New: func() any {
-	return &resultReader{br: bufio.NewReaderSize(nil, resultBufSize)}
-}}
+// resultReaders is the pool of readers: a channel, not a sync.Pool, which
+// drops its buffers at every GC (and the 1,000 tables' snapshot, a query
+// per small chunk, would allocate and clear them again).
+var resultReaders = make(chan *resultReader, 64)
+
+// getResultReader returns a pooled reader, or a new one.
+func getResultReader() *resultReader {
+	select {
+	case r := <-resultReaders:
+		return r
+	default:
+		return &resultReader{br: bufio.NewReaderSize(nil, resultBufSize)}
+	}
+}
+
+// putResultReader gives r back to the pool (or to the garbage collector).
+func putResultReader(r *resultReader) {
+	r.br.Reset(nil)
+	if cap(r.big) > maxPooledPacket {
+		r.big = nil
+	}
+	select {
+	case resultReaders <- r:
+	default:
+	}
+}
 
 // next returns the next packet's payload (joined if split at 16 MiB),
 // valid until the next call.
@@ -155,7 +177,7 @@ func queryResult(c *client.Conn, cmd []byte, columns func(defs [][]byte) error, 
 	if err := c.WritePacket(cmd); err != nil {
 		return err
 	}
-	r := resultReaders.Get().(*resultReader)
+	r := getResultReader()
 	r.br.Reset(c.Conn.Conn)
 	r.seq, r.skip = c.Conn.Sequence, 0
 	err := r.result(c, deprecateEOF, columns, row)
@@ -172,11 +194,7 @@ func queryResult(c *client.Conn, cmd []byte, columns func(defs [][]byte) error, 
 			}
 		}
 	}
-	r.br.Reset(nil)
-	if cap(r.big) > maxPooledPacket {
-		r.big = nil
-	}
-	resultReaders.Put(r)
+	putResultReader(r)
 	return err
 }
 

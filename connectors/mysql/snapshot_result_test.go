@@ -259,35 +259,52 @@ func TestSnapshotResultPackets(t *testing.T) {
 	}
 }
 
-// BenchmarkSnapshotResultRead reads the same 200,000 rows (the snapshot
-// benchmarks' row shape) with a prepared statement, as a snapshot chunk is
-// read, once as the source read them before (go-mysql's result reading,
-// its ReadPacketTo into a buffer of etlq's: readRowsGoMySQL) and once with
-// queryResult, alternating in each iteration; the rows are only counted.
-// It reports each one's CPU (this process: user + system) and bytes
-// allocated per million rows.
+// BenchmarkSnapshotResultRead reads the same rows with a prepared
+// statement, as a snapshot chunk is read, once as the source read them
+// before (go-mysql's result reading, its ReadPacketTo into a buffer of
+// etlq's: readRowsGoMySQL) and once with queryResult, alternating in each
+// iteration; the rows are only counted. narrow: 200,000 rows of the
+// snapshot benchmarks' shape (~80 bytes); wide: 20,000 rows of 300
+// columns (100 each of INT, VARCHAR and DECIMAL; ~2.5 KB). It reports
+// each one's CPU (this process: user + system) and bytes allocated per
+// million rows.
 func BenchmarkSnapshotResultRead(b *testing.B) {
-	const n = 200000
 	s := server{"full", envOr("ETLQ_TEST_MYSQL_DSN", "mysql://root@127.0.0.1:3316")}
 	const db = "bench_snapshot_result"
-	run(b, s, "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db,
-		`CREATE TABLE `+db+`.t (id BIGINT NOT NULL PRIMARY KEY, customer VARCHAR(64) NOT NULL, email VARCHAR(128) NULL,
-		  amount DECIMAL(12,2) NOT NULL, created_at DATETIME(6) NOT NULL, qty INT NOT NULL,
-		  status ENUM('new','paid','shipped','cancelled') NOT NULL, score DOUBLE NOT NULL)`,
-		`SET SESSION sql_log_bin = 0`)
+	run(b, s, "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db)
 	defer run(b, s, "DROP DATABASE "+db)
 	c := conn(b, s)
 	defer c.Close()
-	if _, err := c.Execute("SET SESSION sql_log_bin = 0"); err != nil {
-		b.Fatal(err)
+	exec := func(q string) {
+		if _, err := c.Execute(q); err != nil {
+			b.Fatal(err)
+		}
 	}
-	if _, err := c.Execute(fmt.Sprintf(`INSERT INTO %s.t SELECT seq, CONCAT('customer-', seq %% 50000),
+	exec("SET SESSION sql_log_bin = 0")
+	exec(`CREATE TABLE ` + db + `.narrow (id BIGINT NOT NULL PRIMARY KEY, customer VARCHAR(64) NOT NULL, email VARCHAR(128) NULL,
+		amount DECIMAL(12,2) NOT NULL, created_at DATETIME(6) NOT NULL, qty INT NOT NULL,
+		status ENUM('new','paid','shipped','cancelled') NOT NULL, score DOUBLE NOT NULL)`)
+	exec(fmt.Sprintf(`INSERT INTO %s.narrow SELECT seq, CONCAT('customer-', seq %% 50000),
 		IF(seq %% 10 = 0, NULL, CONCAT('user', seq, '@example.com')), (seq * 37 %% 10000000) / 100,
 		TIMESTAMPADD(MICROSECOND, seq * 7919123, '2025-01-01 00:00:00'), seq %% 1000,
-		ELT(1 + seq %% 4, 'new', 'paid', 'shipped', 'cancelled'), seq / 7 FROM %s.seq_1_to_%d`, db, db, n)); err != nil {
-		b.Fatal(err)
+		ELT(1 + seq %% 4, 'new', 'paid', 'shipped', 'cancelled'), seq / 7 FROM %s.seq_1_to_200000`, db, db))
+	var cols, vals []string
+	for i := range 100 {
+		cols = append(cols, fmt.Sprintf("i%03d INT, s%03d VARCHAR(32) CHARACTER SET latin1, d%03d DECIMAL(12,2)", i, i, i))
+		vals = append(vals, fmt.Sprintf("seq * %d, CONCAT('value-', seq, '-', %d), (seq * %d %%%% 1000000) / 100", i+1, i, i+7))
 	}
-	q := "SELECT id, customer, email, amount, created_at, qty, status, score FROM " + db + ".t"
+	exec("CREATE TABLE " + db + ".wide (id INT PRIMARY KEY, " + strings.Join(cols, ", ") + ")")
+	exec(fmt.Sprintf("INSERT INTO %s.wide SELECT seq, "+strings.Join(vals, ", ")+" FROM %s.seq_1_to_20000", db, db))
+	for _, tc := range []struct {
+		table string
+		n     int
+	}{{"narrow", 200000}, {"wide", 20000}} {
+		b.Run(tc.table, func(b *testing.B) { resultReadAB(b, c, "SELECT * FROM "+db+"."+tc.table, tc.n) })
+	}
+}
+
+// resultReadAB is BenchmarkSnapshotResultRead's comparison on q's n rows.
+func resultReadAB(b *testing.B, c *client.Conn, q string, n int) {
 	var rows, size int
 	count := func(p []byte) error { rows++; size += len(p); return nil }
 	readers := [2]func(st *client.Stmt) error{
@@ -329,7 +346,7 @@ func BenchmarkSnapshotResultRead(b *testing.B) {
 			want = size
 		}
 	}
-	m := float64(b.N) * n / 1e6
+	m := float64(b.N) * float64(n) / 1e6
 	b.ReportMetric(cpu[0]/m, "gomysql_cpu_s/M")
 	b.ReportMetric(cpu[1]/m, "own_cpu_s/M")
 	b.ReportMetric(alloc[0]/m/(1<<20), "gomysql_MiB/M")
