@@ -259,25 +259,22 @@ func selectBinary(c *client.Conn, q string, r *rowReader, row func([]byte) error
 		return err
 	}
 	defer st.Close()
-	var res gm.Result
-	var typeErr error
-	err = st.ExecuteSelectStreaming(&res, func([]gm.FieldValue) error {
-		return fmt.Errorf("row before the column definitions were handed over")
-	}, func(res *gm.Result) error {
-		if len(res.Fields) != len(r.t.Cols) {
-			return fmt.Errorf("query returned %d columns, want %d", len(res.Fields), len(r.t.Cols))
+	if st.ParamNum() != 0 {
+		return fmt.Errorf("snapshot statement has %d parameters", st.ParamNum())
+	}
+	return queryResult(c, executePacket(st.ID), func(defs [][]byte) error {
+		if len(defs) != len(r.t.Cols) {
+			return fmt.Errorf("query returned %d columns, want %d", len(defs), len(r.t.Cols))
 		}
-		r.dec, typeErr = r.binDecoders(res.Fields)
-		return errColumnsRead
-	})
-	if err == nil {
-		return fmt.Errorf("query returned no result set")
-	}
-	if !errors.Is(err, errColumnsRead) {
+		fields := make([]*gm.Field, len(defs))
+		for i, d := range defs {
+			fields[i] = new(gm.Field)
+			if err := fields[i].Parse(d); err != nil {
+				return err
+			}
+		}
+		var err error
+		r.dec, err = r.binDecoders(fields)
 		return err
-	}
-	if typeErr != nil {
-		row = func([]byte) error { return typeErr }
-	}
-	return readRows(c, row)
+	}, row)
 }

@@ -473,68 +473,19 @@ func (s *snapshotter) binaryOK(t *table) bool {
 	return !s.cfg.opts.textProtocol && !s.textOnly[t]
 }
 
-// errColumnsRead stops go-mysql's result reading after the column
-// definitions, so that selectRaw reads the rows itself.
-var errColumnsRead = errors.New("columns read")
-
 // selectRaw runs a SELECT with the text protocol and calls row with each
 // row packet as it arrives (valid only during the call). go-mysql would
 // parse every value into a FieldValue first; the snapshot reader parses
-// each value once, straight into its Arrow builder.
+// each value once, straight into its Arrow builder, from the packet as it
+// lies in the connection's read buffer (queryResult).
 func selectRaw(c *client.Conn, q string, ncols int, row func([]byte) error) error {
-	var res gm.Result
-	err := c.ExecuteSelectStreaming(q, &res, func([]gm.FieldValue) error {
-		return fmt.Errorf("row before the column definitions were handed over")
-	}, func(r *gm.Result) error {
-		if len(r.Fields) != ncols {
-			return fmt.Errorf("query returned %d columns, want %d", len(r.Fields), ncols)
+	_, queryAttrs := capabilities(c)
+	return queryResult(c, queryPacket(q, queryAttrs), func(defs [][]byte) error {
+		if len(defs) != ncols {
+			return fmt.Errorf("query returned %d columns, want %d", len(defs), ncols)
 		}
-		return errColumnsRead
-	})
-	if err == nil {
-		return fmt.Errorf("query returned no result set")
-	}
-	if !errors.Is(err, errColumnsRead) {
-		return err
-	}
-	return readRows(c, row)
-}
-
-// readRows reads the row packets of a result whose column definitions
-// were read, up to its end, calling row with each.
-func readRows(c *client.Conn, row func([]byte) error) error {
-	var w packetBuf
-	var failed error
-	for {
-		w.b = w.b[:0]
-		if err := c.ReadPacketTo(&w); err != nil {
-			return err
-		}
-		buf := w.b
-		if len(buf) == 0 {
-			return gm.ErrMalformPacket
-		}
-		switch {
-		case buf[0] == gm.EOF_HEADER && len(buf) < 0xffffff:
-			// The EOF (or OK, with CLIENT_DEPRECATE_EOF) ending the rows.
-			return failed
-		case buf[0] == gm.ERR_HEADER:
-			return c.HandleErrorPacket(buf)
-		}
-		if failed == nil {
-			// After a failure the rest of the result is read and
-			// dropped, so the connection stays usable.
-			failed = row(buf)
-		}
-	}
-}
-
-// packetBuf collects one packet.
-type packetBuf struct{ b []byte }
-
-func (w *packetBuf) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	return len(p), nil
+		return nil
+	}, row)
 }
 
 // rowReader appends text- or binary-protocol row packets to Arrow
