@@ -29,6 +29,16 @@ type deadletterReplayCmd struct {
 func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 	log := slog.New(textHandler(os.Stderr))
 	slog.SetDefault(log)
+	// The state directory's lock before the plan, as apply takes it: a
+	// replay while apply runs on the directory is refused before it
+	// connects to a server (it planned against them first).
+	var lock *engine.StateLock
+	if _, err := os.Stat(c.StateDir); err == nil {
+		if lock, err = engine.LockStateDir(c.StateDir); err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
 	_, plan, err := etlfile.LoadPlanAt(ctx, c.File, false, c.StateDir)
 	if err != nil {
 		return err
@@ -63,7 +73,7 @@ func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 		}
 		return letters, nil
 	}
-	res, err := engine.ReplayFrom(ctx, plan, c.Pipeline, load, engine.Options{StateDir: c.StateDir, Log: log})
+	res, err := engine.ReplayFrom(ctx, plan, c.Pipeline, load, engine.Options{StateDir: c.StateDir, Log: log, Lock: lock})
 	if err != nil {
 		if moved != "" {
 			return fmt.Errorf("%w (the dead letters read are in %s: replay them with --from)", err, moved)

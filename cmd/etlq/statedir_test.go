@@ -219,6 +219,7 @@ CREATE PIPELINE p FROM binlog s.shop.t
 	for _, args := range [][]string{
 		{"apply", "--once", "--state-dir", state, "--progress", "never", file},
 		{"apply", "--state-dir", state, "--progress", "never", "--log", "nats://127.0.0.1:1", file},
+		{"deadletter", "replay", "--state-dir", state, file, "p"},
 	} {
 		start := time.Now()
 		out, err := runEtlq(t, args...)

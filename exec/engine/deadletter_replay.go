@@ -131,7 +131,7 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	lock, err := lockStateDir(opts.StateDir)
+	lock, err := opts.Lock.take(opts.StateDir)
 	if err != nil {
 		return res, err
 	}
