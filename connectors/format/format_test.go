@@ -485,6 +485,44 @@ func TestTableWidthsStable(t *testing.T) {
 	}
 }
 
+// TestTableWideCharacters: columns line up by the width a terminal gives
+// text, not by its runes — East Asian wide characters and emoji take two
+// columns, a combining accent and an emoji's joiner none — and a long value
+// of wide characters is clipped within the cell's 60 columns. Counting
+// runes put the bars after 日本語 and 👩‍💻 three and two columns too early.
+func TestTableWideCharacters(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	s := sinktest.SinkSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int32},
+		{Name: "who", Type: arrow.BinaryTypes.String},
+		{Name: "n", Type: arrow.PrimitiveTypes.Int32},
+	}, false)
+	row := func(id int, who string) []any {
+		return []any{id, who, 7, uint64(id), uint8(0), exec.OpInsert, tCom, "f.000001:4"}
+	}
+	enc, _ := format.New(format.Table, format.Options{})
+	b := sinktest.Build(mem, s, "d", "t", row(1, "ann"), row(2, "日本語"), row(3, "👩\u200d💻 dev"), row(4, "Jose\u0301"),
+		row(5, strings.Repeat("字", 40)))
+	out, err := enc.Encode(nil, b)
+	b.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each who and the columns a terminal gives it, by hand; the widest is
+	// the clipped one (29 wide characters and the ellipsis: 59 columns).
+	line := func(id, who string, width int) string {
+		return fmt.Sprintf(" %11s | %s%s | %11d\n", id, who, strings.Repeat(" ", 59-width), 7)
+	}
+	want := fmt.Sprintf(" %-11s | %-59s | n\n", "id", "who") +
+		strings.Repeat("-", 13) + "+" + strings.Repeat("-", 61) + "+" + strings.Repeat("-", 13) + "\n" +
+		line("1", "ann", 3) + line("2", "日本語", 6) + line("3", "👩\u200d💻 dev", 6) + line("4", "Jose\u0301", 4) +
+		line("5", strings.Repeat("字", 29)+"…", 59)
+	if string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
 // TestDebeziumSource: source.server_id and gtid come from the binlog
 // batch, source.snapshot marks the row that ends a snapshot (the batch's
 // last live row), BIT(1) is a boolean and BIT(n) little-endian bytes.

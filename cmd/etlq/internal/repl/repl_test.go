@@ -263,3 +263,19 @@ func TestCompletionWarningWaitsForTheLine(t *testing.T) {
 		t.Errorf("the REPL's error output %q, want the unencrypted-connection warning of %s", got, name)
 	}
 }
+
+// TestPrintTableWideCharacters: SHOW's lists line up by the columns a
+// terminal gives a name (a table named in Japanese takes two a character),
+// as the table format does; counting runes put its bar three columns early.
+func TestPrintTableWideCharacters(t *testing.T) {
+	var out strings.Builder
+	printTable(&out, []string{"table", "rows"}, [][]string{{"注文", "3"}, {"orders", "12"}}, "table")
+	want := " table  | rows\n" +
+		"--------+------\n" +
+		" 注文   | 3\n" +
+		" orders | 12\n" +
+		"(2 tables)\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
