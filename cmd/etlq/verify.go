@@ -216,19 +216,24 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			for _, d := range r.Duplicates {
 				fmt.Fprintf(w, "  key %s (%d rows)\n", shownValues(d.Key, ", "), d.Rows)
 			}
-			if n := r.DuplicateKeys - len(r.Duplicates); n > 0 {
+			if n := r.DuplicateKeys - len(r.Duplicates); n > 0 && len(r.Duplicates) > 0 {
 				fmt.Fprintf(w, "  … and %d more\n", n)
 			}
 		}
 		if rp := r.Repairs; rp != nil {
-			fmt.Fprintf(w, "\n%s: repaired %d keys (missing %d, extra %d, changed %d); before the repair:\n", r.Pipeline, r.Repaired, rp.Missing, rp.Extra, rp.Changed)
+			fmt.Fprintf(w, "\n%s: repaired %d keys (missing %d, extra %d, changed %d)", r.Pipeline, r.Repaired, rp.Missing, rp.Extra, rp.Changed)
+			if len(rp.Diffs) > 0 {
+				fmt.Fprint(w, "; before the repair:")
+			}
+			fmt.Fprintln(w)
 			for _, d := range rp.Diffs {
 				fmt.Fprintf(w, "  key %s\n    source: %s\n    target: %s\n", shownValues(d.Key, ", "), sideText(d.Source), sideText(d.Target))
 				if d.Cause != "" {
 					fmt.Fprintf(w, "    cause: %s\n", d.Cause)
 				}
 			}
-			if n := rp.Missing + rp.Extra + rp.Changed - len(rp.Diffs); n > 0 {
+			// With none listed (--show 0) the counts say it all.
+			if n := rp.Missing + rp.Extra + rp.Changed - len(rp.Diffs); n > 0 && len(rp.Diffs) > 0 {
 				fmt.Fprintf(w, "  … and %d more\n", n)
 			}
 		}
@@ -253,7 +258,7 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 				fmt.Fprintf(w, "    cause: %s\n", d.Cause)
 			}
 		}
-		if n := r.Differences() - len(r.Diffs); n > 0 {
+		if n := r.Differences() - len(r.Diffs); n > 0 && len(r.Diffs) > 0 {
 			fmt.Fprintf(w, "  … and %d more\n", n)
 		}
 	}

@@ -18,14 +18,15 @@ var _ connectors.VerifyShower = (*verifyTarget)(nil)
 // (format.TextOf: the column's fractional digits, a zero date as
 // 0000-00-00 00:00:00, TIMESTAMP in UTC) where the canonical text has the
 // Int64 count a ClickHouse without DateTime64 stores (docs/types.md), or
-// DateTime64's time without trailing zeros.
+// DateTime64's time without trailing zeros; each DECIMAL with its scale's
+// digits, where the canonical text drops trailing zeros.
 func (v *verifyTarget) ShowRow(row string) string {
 	parts := strings.Split(row, "\x1f")
 	if len(parts) != len(v.cols) {
 		return row
 	}
 	for i := range parts {
-		parts[i] = shownTime(&v.cols[i], parts[i])
+		parts[i] = shown(&v.cols[i], parts[i])
 	}
 	return strings.Join(parts, "\x1f")
 }
@@ -38,9 +39,34 @@ func (v *verifyTarget) ShowKey(key string) string {
 		return key
 	}
 	for i, k := range keys {
-		parts[i] = shownTime(&v.cols[k], parts[i])
+		parts[i] = shown(&v.cols[k], parts[i])
 	}
 	return strings.Join(parts, "\x1f")
+}
+
+// shown is the canonical text s of a value of column c as the source
+// shows it: shownTime's, or a DECIMAL's with exactly its scale's digits
+// (clickhouse-go's decimal text, the canonical one, drops trailing zeros:
+// 68978.108 for a DECIMAL(14,4) 68978.1080).
+func shown(c *colSpec, s string) string {
+	var scale int32
+	switch t := c.field.Type.(type) {
+	case *arrow.Decimal128Type:
+		scale = t.Scale
+	case *arrow.Decimal256Type:
+		scale = t.Scale
+	default:
+		return shownTime(c, s)
+	}
+	digits := strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(digits, ".")
+	if scale <= 0 || whole == "" || len(frac) > int(scale) || strings.Trim(whole+frac, "0123456789") != "" {
+		return s
+	}
+	if frac == "" && !strings.Contains(s, ".") {
+		s += "."
+	}
+	return s + strings.Repeat("0", int(scale)-len(frac))
 }
 
 // shownTime is the canonical text s of a value of column c as the source

@@ -48,3 +48,36 @@ func TestShownTime(t *testing.T) {
 		}
 	}
 }
+
+// TestShownDecimal: a DECIMAL's canonical verify text (clickhouse-go's
+// decimal, trailing zeros dropped) is shown with the column's scale, as
+// the source shows it. verify listed a DECIMAL(14,4) 68978.1080 as
+// 68978.108 and a DECIMAL(15,2) 369534.00 as 369534 on both sides (trust-
+// tools trial), which read as a value etlq had cut.
+func TestShownDecimal(t *testing.T) {
+	for _, tc := range []struct {
+		typ   arrow.DataType
+		canon string
+		shown string
+	}{
+		{&arrow.Decimal128Type{Precision: 14, Scale: 4}, "68978.108", "68978.1080"},
+		{&arrow.Decimal128Type{Precision: 15, Scale: 2}, "369534", "369534.00"},
+		{&arrow.Decimal128Type{Precision: 15, Scale: 2}, "-0.5", "-0.50"},
+		{&arrow.Decimal128Type{Precision: 12, Scale: 2}, "12.34", "12.34"},
+		{&arrow.Decimal256Type{Precision: 65, Scale: 30}, "1", "1.000000000000000000000000000000"},
+		{&arrow.Decimal128Type{Precision: 10, Scale: 0}, "42", "42"},
+		{&arrow.Decimal128Type{Precision: 12, Scale: 2}, `\N`, `\N`},
+		{&arrow.Decimal128Type{Precision: 12, Scale: 2}, "1.234", "1.234"},
+		{arrow.PrimitiveTypes.Int64, "42", "42"},
+	} {
+		f := arrow.Field{Name: "d", Type: tc.typ, Nullable: true}
+		m, err := mapType(f, v1816)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := colSpec{name: "d", src: "d", field: f, m: m}
+		if got := shown(&c, tc.canon); got != tc.shown {
+			t.Errorf("%s: %q shown as %q, want %q", tc.typ, tc.canon, got, tc.shown)
+		}
+	}
+}

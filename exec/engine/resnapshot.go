@@ -1247,7 +1247,24 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 		}
 		sort.Strings(gone)
 		for _, n := range gone {
-			out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: apply no longer writes its target, which keeps its rows as they are (drop it by hand if it is no longer wanted)", n, d.Name))
+			t, ok := targets[n]
+			var writers []string
+			for _, p := range plan.Pipelines {
+				if ok && p.Source == d.Name && targetOf(p) == t {
+					writers = append(writers, p.Name)
+				}
+			}
+			switch {
+			case len(writers) > 0:
+				// Renamed in the file (the same target): the target is
+				// still written, and the new name's own note says what
+				// apply does about it.
+				out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: its target (%s) is written by pipeline %s of the file (renamed?), as that pipeline's note says", n, d.Name, t, strings.Join(writers, ", ")))
+			case ok:
+				out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: apply no longer writes its target (%s), which keeps its rows as they are (drop it by hand if it is no longer wanted), nor keeps it in the checkpoint: added back later, it is a new pipeline again (its tables read in full into its target)", n, d.Name, t))
+			default:
+				out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: apply no longer writes its target, which keeps its rows as they are (drop it by hand if it is no longer wanted), nor keeps it in the checkpoint: added back later, it is a new pipeline again (its tables read in full into its target)", n, d.Name))
+			}
 		}
 	}
 	return out
