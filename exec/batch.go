@@ -250,6 +250,14 @@ type Batch struct {
 	// the binlog does not say (MariaDB writes no BEGIN: its GTID event
 	// starts the transaction): Debezium's source.thread.
 	Thread uint32
+	// EventRows, on a binlog batch, holds each record row's place among
+	// the rows of its binlog event (Debezium's source.row) where counting
+	// does not give it; nil means that a row's place is the number of
+	// rows right before it in the record with the same _pos
+	// (CountEventRows), as in a batch of whole events. A batch that
+	// begins in the middle of an event (cut at the source's batch size)
+	// has it, and so has a sink batch whose WHERE left rows out.
+	EventRows []int32
 	// Only, when set, names the one pipeline that takes the batch: the
 	// rows of a resnapshot that pipeline asked for (connectors.Resnapshotter).
 	Only string
@@ -416,4 +424,24 @@ func RecordBytes(rec arrow.RecordBatch) int64 {
 		add(c.Data())
 	}
 	return n
+}
+
+// CountEventRows appends to dst, for each of n rows whose positions pos
+// gives in order, its place among the rows right before it with the same
+// position: 0 for a row whose position differs from the row before it,
+// one more than that row's otherwise (Batch.EventRows nil).
+func CountEventRows(dst []int32, n int, pos func(i int) string) []int32 {
+	k := int32(0)
+	last := ""
+	for i := range n {
+		p := pos(i)
+		if i > 0 && p == last {
+			k++
+		} else {
+			k = 0
+		}
+		last = p
+		dst = append(dst, k)
+	}
+	return dst
 }

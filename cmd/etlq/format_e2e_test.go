@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	nethttp "net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/etlq/etlq/connectors/testenv"
@@ -637,6 +641,88 @@ CREATE PIPELINE p FROM binlog s.%s.t SNAPSHOT initial TRANSFORM * INTO file '%s'
 				if ev.After[col] != want {
 					t.Errorf("event %d: %s = %v, want %q", n, col, ev.After[col], want)
 				}
+			}
+		}
+	})
+}
+
+// TestDebeziumRowPlaceInEvent: on MariaDB A and B, debezium_json's
+// source.row is the row's place among the rows of its binlog event, as in
+// Debezium, so that (file, pos, row) names one change: also when the
+// source cuts the event's rows into several batches (batch_rows = 3),
+// when the WHERE leaves rows of the event out, and when an http request
+// carries a batch's later rows. It was counted over the rows of each
+// batch or request: a 10-row UPDATE gave rows 0,1,2 three times, and the
+// third row of an event was 0 when the WHERE dropped the two before it
+// (webhook trial).
+func TestDebeziumRowPlaceInEvent(t *testing.T) {
+	t.Parallel()
+	onFormatServers(t, func(t *testing.T, name, dsn, db string, my *client.Conn) {
+		myExec(t, my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (k INT PRIMARY KEY, v INT)",
+			"INSERT INTO "+db+".t SELECT seq, 0 FROM "+db+".seq_1_to_10")
+		var mu sync.Mutex
+		var got []string
+		srv := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			got = append(got, string(body))
+			mu.Unlock()
+		}))
+		defer srv.Close()
+		dir := t.TempDir()
+		all, some := filepath.Join(dir, "all.json"), filepath.Join(dir, "some.json")
+		file := writeEtl(t, dir, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = 7399);
+CREATE PIPELINE a FROM binlog s.%[2]s.t TRANSFORM k, v INTO file '%[3]s' FORMAT debezium_json WITH (batch_rows = 3);
+CREATE PIPELINE b FROM binlog s.%[2]s.t WHERE k %% 3 = 0 TRANSFORM k, v INTO file '%[4]s' FORMAT debezium_json;
+CREATE PIPELINE h FROM binlog s.%[2]s.t TRANSFORM k, v INTO http '%[5]s' FORMAT debezium_json WITH (batch_rows = 4, body = 'ndjson');
+`, dsn, db, all, some, srv.URL))
+		state := filepath.Join(dir, "state")
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		myExec(t, my, "UPDATE "+db+".t SET v = 1")
+		mu.Lock()
+		n0, s0, h0 := len(readLines(t, all)), len(readLines(t, some)), len(got)
+		mu.Unlock()
+		mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		mu.Lock()
+		defer mu.Unlock()
+		var hook []string
+		for _, b := range got[h0:] {
+			hook = append(hook, strings.Split(strings.TrimSpace(b), "\n")...)
+		}
+		for _, c := range []struct {
+			name  string
+			lines []string
+			keys  []int
+		}{{"batch_rows = 3", readLines(t, all)[n0:], []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+			{"WHERE k % 3 = 0", readLines(t, some)[s0:], []int{3, 6, 9}},
+			{"http batch_rows = 4", hook, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}} {
+			var pos any
+			var keys []int
+			for _, l := range c.lines {
+				var ev struct {
+					After  struct{ K int }
+					Source struct {
+						Pos any
+						Row int
+					}
+				}
+				if err := json.Unmarshal([]byte(l), &ev); err != nil {
+					t.Fatal(err)
+				}
+				keys = append(keys, ev.After.K)
+				if pos == nil {
+					pos = ev.Source.Pos
+				}
+				if ev.Source.Pos != pos {
+					t.Errorf("%s: k = %d at pos %v, the event is at %v", c.name, ev.After.K, ev.Source.Pos, pos)
+				}
+				// The UPDATE's event has the rows in key order.
+				if ev.Source.Row != ev.After.K-1 {
+					t.Errorf("%s: k = %d has row %d, want %d (its place in the event)", c.name, ev.After.K, ev.Source.Row, ev.After.K-1)
+				}
+			}
+			if fmt.Sprint(keys) != fmt.Sprint(c.keys) {
+				t.Errorf("%s: the update's events are of keys %v, want %v", c.name, keys, c.keys)
 			}
 		}
 	})

@@ -276,7 +276,7 @@ func (e *canalEncoder) schemaParts(l *layout) {
 	e.sqlT = append(e.sqlT[:0], '{')
 	e.fsp = e.fsp[:0]
 	for k, c := range l.user {
-		e.fsp = append(e.fsp, sourceFSP(l.schema.Field(c)))
+		e.fsp = append(e.fsp, canalFSP(l.schema.Field(c)))
 		if k > 0 {
 			e.meta = append(e.meta, ',')
 			e.sqlT = append(e.sqlT, ',')
@@ -394,6 +394,22 @@ func mysqlType(f arrow.Field) string {
 		return "time(6)"
 	}
 	return strings.ToLower(f.Type.String())
+}
+
+// canalFSP returns the fractional digits canal writes for a field: those
+// its source column declares, else 6 for a timestamp or time the pipeline
+// computed (_ts, now(), a CAST), whose mysqlType is datetime(6) or
+// time(6) — with the fraction only when it had one, a consumer that parses
+// the text by its mysqlType failed on every whole second.
+func canalFSP(f arrow.Field) int {
+	if fsp := sourceFSP(f); fsp >= 0 || sourceType(f) != "" {
+		return fsp
+	}
+	switch f.Type.ID() {
+	case arrow.TIMESTAMP, arrow.DURATION:
+		return 6
+	}
+	return -1
 }
 
 // jdbcType maps a MySQL column type to the java.sql.Types code canal gives

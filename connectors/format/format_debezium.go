@@ -62,6 +62,7 @@ type debeziumEncoder struct {
 	// before column, for the current layout; nil when any has none.
 	keys      []int
 	txt, txt2 []byte
+	rows      []int32 // eventRows' room, reused
 }
 
 var _ MessageEncoder = (*debeziumEncoder)(nil)
@@ -86,9 +87,16 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 	if changed || e.keys == nil {
 		e.keys = debeziumKeys(l, e.opts.Key)
 	}
-	var lastPos string
-	seen := false // lastPos is a row's
-	row := 0
+	// Each row's place among the rows of its binlog event: the batch's
+	// (a batch cut in the middle of an event, rows its WHERE left out),
+	// else counted over every row of the record from its first — not its
+	// live rows alone: an http request of a batch's later rows began
+	// again at 0, so that (file, pos, row) named two rows.
+	eventRows := b.EventRows
+	if eventRows == nil && !b.Snapshot {
+		eventRows = exec.CountEventRows(e.rows[:0], int(r.NumRows()), func(i int) string { return l.posAt(r, i) })
+		e.rows = eventRows
+	}
 	// The batch's first and last live rows may begin or end the snapshot.
 	first, last := -1, -1
 	if n := b.NumRows(); n > 0 {
@@ -100,19 +108,13 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 	return liveRows(b, func(i int) error {
 		op := l.opAt(r, i)
 		pos := l.posAt(r, i)
-		// row: the row's place among the rows of its binlog event (those
-		// that share its position); 0 for a snapshot record, as in
-		// Debezium, whose snapshot rows share their chunk's position or
-		// have none (SNAPSHOT only).
-		switch {
-		case op == exec.OpRead:
-			row = 0
-		case seen && pos == lastPos:
-			row++
-		default:
-			row = 0
+		// row: the row's place among the rows of its binlog event; 0 for
+		// a snapshot record, as in Debezium, whose snapshot rows share
+		// their chunk's position or have none (SNAPSHOT only).
+		row := 0
+		if op != exec.OpRead && i < len(eventRows) {
+			row = int(eventRows[i])
 		}
-		lastPos, seen = pos, true
 		snap := debeziumSnapshot(op, b, i == first, i == last)
 		if op == exec.OpUpdate && l.hasOld {
 			moved, err := e.keyChanged(l, r, i)

@@ -243,7 +243,10 @@ func TestZeroDates(t *testing.T) {
 		format.CSV: {"1,0000-00-00,0000-00-00 00:00:00\r\n", "2,2024-00-15,2024-02-00 10:11:12.500000\r\n", "3,2024-02-29,2024-02-29 23:59:59\r\n"},
 		format.JSONL: {`"id":1,"d":"0000-00-00","dt":"0000-00-00T00:00:00.000000Z"`, `"id":2,"d":"2024-00-15","dt":"2024-02-00T10:11:12.500000Z"`,
 			`"id":3,"d":"2024-02-29","dt":"2024-02-29T23:59:59.000000Z"`},
-		format.CanalJSON:    {`"d":"0000-00-00","dt":"0000-00-00 00:00:00"`, `"d":"2024-00-15","dt":"2024-02-00 10:11:12.500000"`},
+		// dt has no source column: canal's mysqlType says datetime(6), and
+		// every value has the 6 digits it promises, whole seconds too.
+		format.CanalJSON: {`"d":"0000-00-00","dt":"0000-00-00 00:00:00.000000"`, `"d":"2024-00-15","dt":"2024-02-00 10:11:12.500000"`,
+			`"d":"2024-02-29","dt":"2024-02-29 23:59:59.000000"`},
 		format.DebeziumJSON: {`"id":1,"d":null,"dt":null`, `"id":2,"d":null,"dt":null`, `"id":3,"d":19782,"dt":"2024-02-29T23:59:59.000000Z"`},
 	} {
 		enc, err := format.New(name, format.Options{Now: now})

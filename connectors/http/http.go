@@ -23,8 +23,8 @@
 // sink waits for its server; past RetryWarnings retries each one is
 // logged at ERROR), at most retry_max times when it is; any
 // other status fails the batch at once, with the response body in the
-// error, a 4xx (refusedError) as the pipeline's own error, which stops
-// that pipeline alone — except that a 413 to a request of several rows
+// error, a 4xx or a redirect not followed (refusedError) as the
+// pipeline's own error, which stops that pipeline alone — except that a 413 to a request of several rows
 // sends it again in halves (down to single rows), and that under
 // on_error = 'skip' or 'dead_letter' (connectors.RowRefuser) a request
 // of several rows refused with 400, 409 or 422 is sent again in halves,
@@ -92,7 +92,7 @@ var Spec = connectors.Spec{
 	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
 		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
 		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
-		"without its body) or any other status. A request of several rows refused with 413 is sent again in halves, down to single rows. " +
+		"without its body: the pipeline's own error, as for a 404, whatever on_error says) or any other status. A request of several rows refused with 413 is sent again in halves, down to single rows. " +
 		"The rows of a request refused with 400, 409, 413 (a single row) or 422 follow the pipeline's on_error: under 'skip' and 'dead_letter' a request of several rows " +
 		"refused with 400, 409 or 422 is first sent again in halves, a refused half in halves again, so that only the rows the endpoint refuses alone " +
 		"are set aside and the others reach it once, in order (at most bisect_max more requests a batch, 64 by default: past that, a refused request's rows are set aside " +

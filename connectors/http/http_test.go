@@ -488,6 +488,13 @@ func TestRedirectThatDropsTheBodyFails(t *testing.T) {
 			if gets.Load() != 0 {
 				t.Errorf("the redirect was followed by %d requests", gets.Load())
 			}
+			// The pipeline's URL is wrong, as for a 404: its own error,
+			// which stops it alone, with how to resume (it stopped every
+			// pipeline of the source: webhook trial).
+			var fix connectors.DataErrorFix
+			if !connectors.IsDataError(err) || !errors.As(err, &fix) || !strings.Contains(fix.Fix(), "URL") {
+				t.Errorf("a %d is not the pipeline's own error with a fix naming the URL: %v", code, err)
+			}
 		})
 	}
 	t.Run("308", func(t *testing.T) {

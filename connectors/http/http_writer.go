@@ -274,7 +274,7 @@ func (w *writer) encode(b *exec.Batch) ([]request, error) {
 // batch's first and last snapshot rows are in its first and last chunks.
 func chunkOf(b *exec.Batch, sel []int32, start, end int) *exec.Batch {
 	chunk := &exec.Batch{Record: b.Record, Sel: sel[start:end], DB: b.DB, Table: b.Table,
-		Snapshot: b.Snapshot, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread}
+		Snapshot: b.Snapshot, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread, EventRows: b.EventRows}
 	if start == 0 {
 		chunk.SnapshotStart = b.SnapshotStart
 	}
@@ -607,7 +607,14 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 		if loc, lerr := resp.Location(); lerr == nil {
 			to = redact(loc.String())
 		}
-		return 0, false, fmt.Errorf("%s: %s: redirected to %s, which would take the POST as a GET without its body; give the pipeline the new URL", w.where, resp.Status, to)
+		// The pipeline's URL is wrong, as for a 404: the pipeline's own
+		// error, which stops it alone (it stopped every pipeline of the
+		// source, the ClickHouse ones too).
+		return 0, false, &refusedError{
+			err:    fmt.Errorf("%s: %s: redirected to %s, which would take the POST as a GET without its body; give the pipeline the new URL", w.where, resp.Status, to),
+			status: resp.StatusCode, reason: resp.Status + ": redirected to " + to,
+			fix: "give the pipeline the URL the endpoint redirects to (or have the endpoint answer 307 or 308, which keep the POST and its body), then run apply again: the batch is sent again",
+		}
 	}
 	err = fmt.Errorf("%s: %s: %s", w.where, resp.Status, answer)
 	switch {
@@ -621,13 +628,15 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 }
 
 // refusedError is a request the endpoint refused with a 4xx that no retry
-// changes (400, 401, 404, 422, …): the pipeline's own error
+// changes (400, 401, 404, 422, …), or redirected with a 301, 302 or 303
+// that would drop its body: the pipeline's own error
 // (connectors.DataError), which stops that pipeline alone while the other
 // pipelines of its source go on, as a row ClickHouse refuses does.
 type refusedError struct {
 	err    error
 	status int
 	reason string // the status and the endpoint's answer, shortened
+	fix    string // how to resume, when not the usual (a redirect's)
 }
 
 func (e *refusedError) Error() string { return e.err.Error() }
@@ -638,6 +647,9 @@ func (e *refusedError) DataError() {}
 
 // Fix says how the stopped pipeline resumes (connectors.DataErrorFix).
 func (e *refusedError) Fix() string {
+	if e.fix != "" {
+		return e.fix
+	}
 	return "fix what the endpoint refused (the pipeline's WHERE or TRANSFORM, its FORMAT or headers, or the endpoint itself), then run apply again: the refused batch is sent again"
 }
 

@@ -612,6 +612,7 @@ func (r *binlogReader) flush(ts *tableState) {
 		return
 	}
 	rec := ts.bb.finish()
+	eventRows := ts.bb.takeEventRows()
 	if rec == nil {
 		return
 	}
@@ -626,7 +627,8 @@ func (r *binlogReader) flush(ts *tableState) {
 		rec.Release()
 		return
 	}
-	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID, Thread: r.trxThread})
+	r.em.queue(&exec.Batch{Record: rec, DB: ts.ref.DB, Table: ts.ref.Table, ServerID: r.trxServer, GTID: r.trxGTID, Thread: r.trxThread,
+		EventRows: eventRows})
 }
 
 // rows decodes a rows event of one of the stream's tables.
@@ -791,7 +793,7 @@ func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEven
 			ver++
 			continue
 		}
-		bb.appendMeta(rowOp, r.trxTs, posText, ver)
+		bb.appendMeta(rowOp, r.trxTs, posText, ver, int32(ver-ver0))
 		bb.data += pos - rowStart
 		ver++
 		if bb.rows >= cfg.maxRows || bb.data >= cfg.maxBytes {

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/etlq/etlq/connectors"
+	"github.com/etlq/etlq/exec"
 )
 
 // batchBuilder accumulates the change rows of one table (one schema
@@ -44,6 +45,12 @@ type batchBuilder struct {
 	beforeUsed  bool
 	nulls       []arrow.Array
 	nullRows    int
+	// eventRows holds each row's place among the rows of its binlog
+	// event (exec.Batch.EventRows) once one row's differs from what
+	// counting a position's rows from 0 in the batch gives (a batch cut
+	// at maxRows in the middle of an event, rows skipped on resume); nil
+	// until then, as in most batches.
+	eventRows []int32
 }
 
 func newBatchBuilder(mem memory.Allocator, consts *constStrings, t *table, before bool, reads connectors.BeforeCols) *batchBuilder {
@@ -112,9 +119,45 @@ func (b *batchBuilder) reserve(from, to int) {
 
 // appendMeta appends the metadata of one row; before.* columns are NULL
 // unless the caller filled them.
-func (b *batchBuilder) appendMeta(op string, tsMicros int64, pos string, version uint64) {
+// eventRow is the row's place among the rows of its binlog event.
+func (b *batchBuilder) appendMeta(op string, tsMicros int64, pos string, version uint64, eventRow int32) {
+	if b.eventRows == nil && eventRow != b.countedRow(pos) {
+		b.eventRows = exec.CountEventRows(make([]int32, 0, max(b.rows+1, b.maxRows)), b.rows, func(i int) string { return runPos(b.runs, i) })
+	}
+	if b.eventRows != nil {
+		b.eventRows = append(b.eventRows, eventRow)
+	}
 	b.runs = addMeta(b.runs, op, tsMicros, pos, version)
 	b.rows++
+}
+
+// countedRow is the place a next row at pos gets by counting the rows of
+// a position from 0 in the batch (exec.CountEventRows).
+func (b *batchBuilder) countedRow(pos string) int32 {
+	n := int32(0)
+	for k := len(b.runs) - 1; k >= 0 && b.runs[k].pos == pos; k-- {
+		n += int32(b.runs[k].n)
+	}
+	return n
+}
+
+// runPos is the position of row i of runs.
+func runPos(runs []metaRun, i int) string {
+	for _, r := range runs {
+		if i < r.n {
+			return r.pos
+		}
+		i -= r.n
+	}
+	return ""
+}
+
+// takeEventRows returns the finished batch's event rows (nil: counted)
+// and forgets them.
+func (b *batchBuilder) takeEventRows() []int32 {
+	er := b.eventRows
+	b.eventRows = nil
+	return er
 }
 
 // appendNullsBefore appends n NULLs to every before.* column (when the

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/cespare/xxhash/v2"
 	"github.com/nats-io/nats.go"
@@ -326,6 +328,7 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	} else {
 		meta.Sel = b.Sel
 	}
+	meta.Rows = pieceEventRows(b, pc.rows, rec)
 	meta.HasSel = meta.Sel != nil
 	var data []byte
 	var hash string
@@ -343,7 +346,11 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > limit && rec.NumRows() > 1 {
+	hdr, err := json.Marshal(meta)
+	if err != nil {
+		return nil, err
+	}
+	if len(data)+len(hdr) > limit && rec.NumRows() > 1 {
 		rows := pc.rows
 		if rows == nil {
 			rows = make([]int32, b.Record.NumRows())
@@ -358,10 +365,6 @@ func (c *capturer) messages(ctx context.Context, b *exec.Batch, meta batchMeta, 
 		}
 		z, err := c.messages(ctx, b, meta, piece{part: pc.part, rows: rows[half:]}, limit)
 		return append(a, z...), err
-	}
-	hdr, err := json.Marshal(meta)
-	if err != nil {
-		return nil, err
 	}
 	m := nats.NewMsg(c.n.subject(b.DB, b.Table, pc.part))
 	m.Header.Set(hdrBatch, string(hdr))
@@ -502,4 +505,46 @@ func transient(err error) bool {
 		return true
 	}
 	return false
+}
+
+// pieceEventRows returns the places among the rows of their binlog events
+// (exec.Batch.EventRows) of the rows of b that piece record rec holds
+// (rows; nil: every row), or nil when counting rec's rows gives them — a
+// worker counted the rows of the message it read, so that an event whose
+// rows went to two partitions, or two messages, repeated Debezium's
+// source.row.
+func pieceEventRows(b *exec.Batch, rows []int32, rec arrow.RecordBatch) []int32 {
+	if b.Snapshot || b.Record == nil {
+		return nil
+	}
+	col := -1
+	for i, f := range b.Record.Schema().Fields() {
+		if f.Name == exec.ColPos {
+			col = i
+		}
+	}
+	if col < 0 {
+		return nil
+	}
+	src := b.EventRows
+	if src == nil {
+		if rows == nil {
+			return nil
+		}
+		pos := b.Record.Column(col).(*array.String)
+		src = exec.CountEventRows(make([]int32, 0, b.Record.NumRows()), int(b.Record.NumRows()), pos.Value)
+	}
+	out := src
+	if rows != nil {
+		out = make([]int32, len(rows))
+		for j, r := range rows {
+			out[j] = src[r]
+		}
+	}
+	pos := rec.Column(col).(*array.String)
+	counted := exec.CountEventRows(make([]int32, 0, len(out)), int(rec.NumRows()), pos.Value)
+	if slices.Equal(out, counted) {
+		return nil
+	}
+	return out
 }

@@ -90,6 +90,10 @@ type batchMeta struct {
 	// resnapshot through the log).
 	Only       string              `json:"only,omitempty"`
 	Resnapshot *exec.ResnapshotEnd `json:"resnap,omitempty"`
+	// Rows: exec.Batch.EventRows of the message's rows, when counting
+	// them in the message does not give them (an event's rows in several
+	// partitions or messages, a batch cut in an event).
+	Rows []int32 `json:"erows,omitempty"`
 }
 
 // eos is the end-of-stream marker of an Arrow IPC stream.
@@ -236,7 +240,7 @@ func (l *Log) decode(n names, m *nats.Msg, mem memory.Allocator) (*exec.Batch, e
 	}
 	return &exec.Batch{Record: rec, Sel: meta.Sel, DB: meta.DB, Table: meta.Table, Snapshot: meta.Snapshot,
 		SnapshotStart: meta.Start, SnapshotEnd: meta.End, ServerID: meta.ServerID, GTID: meta.GTID, Thread: meta.Thread, Copy: meta.Copy,
-		Only: meta.Only, Resnapshot: meta.Resnapshot, Gap: meta.Gap}, nil
+		Only: meta.Only, Resnapshot: meta.Resnapshot, Gap: meta.Gap, EventRows: meta.Rows}, nil
 }
 
 // piece is one message's worth of a batch: the rows of one partition.

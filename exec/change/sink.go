@@ -143,7 +143,8 @@ func (s *Sink) apply(ctx context.Context, b *exec.Batch, set *Set) (*exec.Batch,
 	out := array.NewRecordBatch(s.Schema, cols, int64(len(rows)))
 	releaseAll(cols)
 	s.out = exec.Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot,
-		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread}
+		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread,
+		EventRows: eventRows(b, rows, l)}
 	return &s.out, nil
 }
 
@@ -281,4 +282,28 @@ func identity(rows []int32, n int) bool {
 		}
 	}
 	return true
+}
+
+// eventRows returns the places among the rows of their binlog events
+// (exec.Batch.EventRows) of rows of source batch b: b's own when rows are
+// all of b's, in order (or when counting them gives theirs), else theirs
+// gathered — counted over b's rows before the WHERE left some out, which
+// counting the sink batch's rows alone would not give (Debezium's
+// source.row of the third row of an event was 0 when the WHERE dropped
+// the two before it).
+func eventRows(b *exec.Batch, rows []int32, l exec.SourceLayout) []int32 {
+	rec := b.Record
+	if b.Snapshot || rec == nil || identity(rows, int(rec.NumRows())) {
+		return b.EventRows
+	}
+	src := b.EventRows
+	if src == nil {
+		pos := rec.Column(l.Pos).(*array.String)
+		src = exec.CountEventRows(make([]int32, 0, rec.NumRows()), int(rec.NumRows()), pos.Value)
+	}
+	out := make([]int32, len(rows))
+	for j, r := range rows {
+		out[j] = src[r]
+	}
+	return out
 }
