@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/go-mysql-org/go-mysql/client"
 
 	"github.com/etlq/etlq/connectors"
 )
@@ -101,11 +102,16 @@ type snapshotter struct {
 	closed   map[*tableState]bool        // planning finished per table
 	hints    map[*table][]int            // data bytes per row of string columns (snapshot_read.go)
 	textOnly map[*table]bool             // schemas read with the text protocol (snapshot_binary.go)
-	live     map[*tableState]*table      // a table's schema as chunks last read it, when not the planned one (snapshot_schema.go)
-	splits   int                         // chunks split at their LIMIT (snapshot_plan.go)
-	biggest  int                         // most rows read by one chunk
-	cuts     int                         // chunks cut after maxChunkWait
-	unpaced  int                         // keyed chunks read on without waiting after maxChunkWait
+	// stmtOpen is the statement each connection's last chunk prepared,
+	// closed in the same write as the next chunk's (selectDirect);
+	// noDirect: the server refused direct execution (snapshot_binary.go).
+	stmtOpen map[*client.Conn]uint32
+	noDirect bool
+	live     map[*tableState]*table // a table's schema as chunks last read it, when not the planned one (snapshot_schema.go)
+	splits   int                    // chunks split at their LIMIT (snapshot_plan.go)
+	biggest  int                    // most rows read by one chunk
+	cuts     int                    // chunks cut after maxChunkWait
+	unpaced  int                    // keyed chunks read on without waiting after maxChunkWait
 	// passed is where the last transaction the binlog reader began
 	// starts (notePassed), and behindReader counts the
 	// read views taken again because their exact position was behind it.
@@ -168,7 +174,7 @@ func newSnapshotter(em emitter) *snapshotter {
 	s := &snapshotter{em: em, cfg: em.config(), ctx: ctx, cancel: cancel, readyC: make(chan struct{}, 1),
 		keyLog: map[*tableState][]loggedKey{}, seen: map[*tableState]map[string]binlogPos{}, seenSig: map[*tableState]string{}, planned: map[*tableState]int{}, emitted: map[*tableState]int{}, closed: map[*tableState]bool{},
 		begun: map[*tableState]bool{}, ended: map[*tableState]bool{},
-		hints: map[*table][]int{}, textOnly: map[*table]bool{}, roomC: make(chan struct{}, 1)}
+		hints: map[*table][]int{}, textOnly: map[*table]bool{}, stmtOpen: map[*client.Conn]uint32{}, roomC: make(chan struct{}, 1)}
 	for _, ts := range em.catalog().tables {
 		if ts.snap != nil && !ts.snap.Done {
 			s.active = append(s.active, ts)

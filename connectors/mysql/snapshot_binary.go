@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -243,26 +244,10 @@ func (r *rowReader) binRow(p []byte) error {
 	return nil
 }
 
-// selectBinary runs q as a prepared statement and calls row with each
-// binary row packet (valid only during the call), after r has its
-// decoders for the result's columns. An errBinaryType error is returned
-// before any row was passed on.
-func selectBinary(c *client.Conn, q string, r *rowReader, row func([]byte) error) error {
-	st, err := c.Prepare(q)
-	if err != nil {
-		// A server (or proxy) that refuses prepared statements: the
-		// rows are read as text.
-		var me *gm.MyError
-		if errors.As(err, &me) && !lostConn(err) {
-			return fmt.Errorf("%w: prepare: %v", errBinaryType, err)
-		}
-		return err
-	}
-	defer st.Close()
-	if st.ParamNum() != 0 {
-		return fmt.Errorf("snapshot statement has %d parameters", st.ParamNum())
-	}
-	return queryResult(c, executePacket(st.ID), func(defs [][]byte) error {
+// binColumns returns the callback of a binary result's column
+// definitions: r gets its decoders for them.
+func binColumns(r *rowReader) func(defs [][]byte) error {
+	return func(defs [][]byte) error {
 		if len(defs) != len(r.t.Cols) {
 			return fmt.Errorf("query returned %d columns, want %d", len(defs), len(r.t.Cols))
 		}
@@ -276,5 +261,217 @@ func selectBinary(c *client.Conn, q string, r *rowReader, row func([]byte) error
 		var err error
 		r.dec, err = r.binDecoders(fields)
 		return err
-	}, row)
+	}
+}
+
+// selectBinary runs q as a prepared statement and calls row with each
+// binary row packet (valid only during the call), after r has its
+// decoders for the result's columns. An errBinaryType error is returned
+// before any row was passed on. Two round trips and a write (go-mysql's
+// Prepare, the execute, the close): the path of servers without direct
+// execution (s.selectBinary).
+func selectBinary(c *client.Conn, q string, r *rowReader, row func([]byte) error) error {
+	st, err := c.Prepare(q)
+	if err != nil {
+		return prepareErr(err)
+	}
+	defer st.Close()
+	if st.ParamNum() != 0 {
+		return fmt.Errorf("snapshot statement has %d parameters", st.ParamNum())
+	}
+	return queryResult(c, executePacket(st.ID), binColumns(r), row)
+}
+
+// prepareErr is what a failed prepare returns: a server (or proxy) that
+// refuses prepared statements has the rows read as text (errBinaryType).
+func prepareErr(err error) error {
+	var me *gm.MyError
+	if errors.As(err, &me) && !lostConn(err) {
+		return fmt.Errorf("%w: prepare: %v", errBinaryType, err)
+	}
+	return err
+}
+
+// MariaDB (10.2 on) executes "the statement prepared last" when a
+// COM_STMT_EXECUTE names statement id 0xffffffff, so the prepare and the
+// execute can be written at once and their responses read after (its
+// documentation of COM_STMT_EXECUTE: "This permits to avoid much of the
+// network latency"). A small table's chunk was two round trips and a
+// write of a reader's connection: go-mysql's Prepare (a round trip), the
+// execute (a round trip, the rows), and go-mysql's Stmt.Close (a write of
+// its own, which MariaDB wakes up for); with 1,000 tables of 1,000 rows on
+// a loaded host, the four readers spent about as much of the snapshot's
+// wall waiting for the prepares' answers as for the rows
+// (docs/benchmarks.md, session 21). Here one write carries the close of
+// the statement the connection's last chunk prepared, the prepare of this
+// one and its execute: one round trip a chunk. A server that answers the
+// execute with ER_UNKNOWN_STMT_HANDLER (MySQL taken for MariaDB, an older
+// server, a proxy) has the snapshot read the old way from then on.
+
+// directStmt is the statement id that means "the last prepared".
+const directStmt = 0xffffffff
+
+// errNoDirect: the server did not execute statement directStmt.
+var errNoDirect = errors.New("the server does not execute the last prepared statement (id 0xffffffff)")
+
+// selectBinary reads q's rows as the package function does, on MariaDB in
+// one round trip (selectDirect); the statement prepared stays open until
+// the connection's next chunk closes it.
+func (s *snapshotter) selectBinary(c *client.Conn, q string, r *rowReader, row func([]byte) error) error {
+	s.mu.Lock()
+	direct := s.cfg.flavor == "mariadb" && !s.noDirect
+	open := s.stmtOpen[c]
+	delete(s.stmtOpen, c)
+	s.mu.Unlock()
+	if direct {
+		id, err := selectDirect(c, open, q, binColumns(r), row)
+		if !errors.Is(err, errNoDirect) {
+			if id != 0 {
+				s.mu.Lock()
+				s.stmtOpen[c] = id
+				s.mu.Unlock()
+			}
+			return err
+		}
+		s.cfg.log.Info("snapshot: the server does not execute a statement in the write that prepares it; chunks are read in three round trips", "reason", err.Error())
+		s.mu.Lock()
+		s.noDirect = true
+		s.mu.Unlock()
+		open = id
+	}
+	if open != 0 {
+		if err := closeStmt(c, open); err != nil {
+			return err
+		}
+	}
+	return selectBinary(c, q, r, row)
+}
+
+// dropConn forgets the statement left open on c (closed, or about to be).
+func (s *snapshotter) dropConn(c *client.Conn) {
+	s.mu.Lock()
+	delete(s.stmtOpen, c)
+	s.mu.Unlock()
+}
+
+// closeStmt writes the COM_STMT_CLOSE of statement id (no response).
+func closeStmt(c *client.Conn, id uint32) error {
+	c.ResetSequence()
+	p := make([]byte, 4, 4+5)
+	p = append(p, gm.COM_STMT_CLOSE)
+	return c.WritePacket(binary.LittleEndian.AppendUint32(p, id))
+}
+
+// appendPacket appends a command packet (sequence 0) of payload parts.
+func appendPacket(b []byte, parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	b = append(b, byte(n), byte(n>>8), byte(n>>16), 0)
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	return b
+}
+
+// directPackets returns the one write of selectDirect: the close of
+// statement open (when not 0), the prepare of q and the execute of
+// directStmt.
+func directPackets(open uint32, q string) []byte {
+	b := make([]byte, 0, 9+5+len(q)+14)
+	if open != 0 {
+		b = appendPacket(b, []byte{gm.COM_STMT_CLOSE}, binary.LittleEndian.AppendUint32(nil, open))
+	}
+	b = appendPacket(b, []byte{gm.COM_STMT_PREPARE}, []byte(q))
+	return appendPacket(b, executePacket(directStmt)[4:]) // (without the header WritePacket fills in)
+}
+
+// selectDirect writes, at once, the close of statement open (the
+// connection's last chunk's; 0: none), the prepare of q and the execute of
+// the statement prepared last, then reads the prepare's response (its
+// column definitions are not needed: the execute's come with the rows)
+// and the execute's result set as queryResult does. It returns the id of
+// the statement prepared (0 if the prepare failed), which the caller
+// closes. A prepare the server refuses gives prepareErr's error (the
+// execute's error, that the statement is unknown, is read and dropped);
+// errNoDirect when the prepare succeeded and the server did not know
+// statement directStmt (nothing was read).
+func selectDirect(c *client.Conn, open uint32, q string, columns func(defs [][]byte) error, row func([]byte) error) (id uint32, err error) {
+	if c.Conn.Compression != gm.MYSQL_COMPRESS_NONE {
+		return 0, fmt.Errorf("the snapshot reader does not read the compressed protocol")
+	}
+	if len(q)+1 >= gm.MaxPayloadLen {
+		return 0, fmt.Errorf("%w: a statement of %d bytes", errNoDirect, len(q))
+	}
+	if _, err := c.Conn.Conn.Write(directPackets(open, q)); err != nil {
+		return 0, fmt.Errorf("%w: write failed: %w", gm.ErrBadConn, err)
+	}
+	err = readResponse(c, 1, func(r *resultReader, deprecateEOF bool) error {
+		var perr error
+		id, perr = r.prepared(c, deprecateEOF)
+		if perr != nil && lostConn(perr) || errors.Is(perr, gm.ErrMalformPacket) {
+			return perr
+		}
+		r.seq = 1 // the execute's response
+		xerr := r.result(c, deprecateEOF, func(defs [][]byte) error {
+			if perr != nil {
+				return perr // (a result of some other statement: read and dropped)
+			}
+			return columns(defs)
+		}, row)
+		switch {
+		case perr != nil:
+			if lostConn(xerr) || errors.Is(xerr, gm.ErrMalformPacket) {
+				return xerr
+			}
+			return prepareErr(perr)
+		case xerr != nil && unknownStmt(xerr):
+			return fmt.Errorf("%w: %v", errNoDirect, xerr)
+		}
+		return xerr
+	})
+	return id, err
+}
+
+// unknownStmt reports whether err is the server's ER_UNKNOWN_STMT_HANDLER.
+func unknownStmt(err error) bool {
+	var me *gm.MyError
+	return errors.As(err, &me) && me.Code == gm.ER_UNKNOWN_STMT_HANDLER
+}
+
+// prepared reads a COM_STMT_PREPARE response and returns the statement's
+// id; an ERR packet is returned as the server's error. A statement with
+// parameters is an error (after its response is read).
+func (r *resultReader) prepared(c *client.Conn, deprecateEOF bool) (uint32, error) {
+	p, err := r.next()
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case len(p) > 0 && p[0] == gm.ERR_HEADER:
+		return 0, c.HandleErrorPacket(bytes.Clone(p))
+	case len(p) < 9 || p[0] != gm.OK_HEADER:
+		return 0, gm.ErrMalformPacket
+	}
+	id := binary.LittleEndian.Uint32(p[1:])
+	ncols := int(binary.LittleEndian.Uint16(p[5:]))
+	nparams := int(binary.LittleEndian.Uint16(p[7:]))
+	for _, n := range []int{nparams, ncols} {
+		if n == 0 {
+			continue
+		}
+		if !deprecateEOF {
+			n++ // the EOF after the definitions
+		}
+		for range n {
+			if _, err := r.next(); err != nil {
+				return id, err
+			}
+		}
+	}
+	if nparams != 0 {
+		return id, fmt.Errorf("snapshot statement has %d parameters", nparams)
+	}
+	return id, nil
 }

@@ -403,7 +403,7 @@ func (s *snapshotter) read(c *client.Conn, ch *chunk) (_ int, err error) {
 	}
 	q := chunkQuery(ch)
 	if s.binaryOK(t) {
-		err = selectBinary(c, q, rr, func(row []byte) error {
+		err = s.selectBinary(c, q, rr, func(row []byte) error {
 			if err := rr.binRow(row); err != nil {
 				return err
 			}

@@ -172,15 +172,25 @@ func queryResult(c *client.Conn, cmd []byte, columns func(defs [][]byte) error, 
 	if c.Conn.Compression != gm.MYSQL_COMPRESS_NONE {
 		return fmt.Errorf("the snapshot reader does not read the compressed protocol")
 	}
-	deprecateEOF, _ := capabilities(c)
 	c.ResetSequence()
 	if err := c.WritePacket(cmd); err != nil {
 		return err
 	}
+	return readResponse(c, c.Conn.Sequence, func(r *resultReader, deprecateEOF bool) error {
+		return r.result(c, deprecateEOF, columns, row)
+	})
+}
+
+// readResponse reads what the command (or commands) just written on c
+// answer with read, through a pooled reader whose first packet has
+// sequence seq. After it, a connection whose response was not read to its
+// end (a malformed one), or with bytes left over, is closed.
+func readResponse(c *client.Conn, seq uint8, read func(r *resultReader, deprecateEOF bool) error) error {
+	deprecateEOF, _ := capabilities(c)
 	r := getResultReader()
 	r.br.Reset(c.Conn.Conn)
-	r.seq, r.skip = c.Conn.Sequence, 0
-	err := r.result(c, deprecateEOF, columns, row)
+	r.seq, r.skip = seq, 0
+	err := read(r, deprecateEOF)
 	c.Conn.Sequence = r.seq
 	if !lostConn(err) {
 		if n := r.br.Buffered() - r.skip; errors.Is(err, gm.ErrMalformPacket) || n > 0 {

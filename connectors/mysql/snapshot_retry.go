@@ -60,6 +60,7 @@ func (s *snapshotter) withConn(c **client.Conn, what string, f func(*client.Conn
 				return err
 			}
 			lost = true
+			s.dropConn(*c)
 			(*c).Close()
 			*c = nil
 		}

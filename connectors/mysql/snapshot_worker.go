@@ -13,6 +13,7 @@ func (s *snapshotter) worker() {
 	var c *client.Conn
 	defer func() {
 		if c != nil {
+			s.dropConn(c)
 			c.Close()
 		}
 	}()
@@ -206,6 +207,7 @@ func (s *snapshotter) readAttempt(c **client.Conn, ch *chunk) (rows int, cut boo
 		return err
 	})
 	if errors.Is(err, errRedo) {
+		s.dropConn(*c)
 		*c = nil // read closed it: the result was not read to its end
 	}
 	if err == nil && !cut && s.windowed() && len(ch.t.Key) == 0 {
