@@ -1090,33 +1090,94 @@ CREATE PIPELINE a FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.a WITH (batch_r
 	}
 }
 
-// TestLogSnapshotOnlyPipelineAddedLater: the capture of a log started
-// with a file that has a new SNAPSHOT only pipeline over a table whose
-// snapshot the log holds says that the log does not read it again for it
-// (a resnapshot is placed in the changes, which the pipeline does not
-// follow; apply without --log reads it with a scan of its own). Before,
-// nothing said why its target stayed empty.
+// TestLogSnapshotOnlyPipelineAddedLater: SNAPSHOT only pipelines added to
+// the file of a capture and its worker after the log read the table get
+// its rows once, as without the log (TestSnapshotOnlyPipelineAddedLater):
+// the capture reads the tables the log holds with a scan of its own,
+// published into the log for each pipeline alone, and the log's stream
+// snapshots a table it never read (t2, matched by c's pattern) as usual.
+// The other pipeline's target gets no row again, the next capture scans
+// nothing, and the worker writes nothing again. Before, the capture only
+// warned that their targets got none of the table's rows.
 func TestLogSnapshotOnlyPipelineAddedLater(t *testing.T) {
 	t.Parallel()
-	myDSN := testenv.MySQLDSN(t)
-	s := newScratch(t, myDSN)
-	db := s.db
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	t.Cleanup(func() { deleteLog(t, logURL, "s") })
-	myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)", "INSERT INTO "+db+".t VALUES (1), (2), (3)")
-	dir := t.TempDir()
-	head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\n", myDSN, testServerID())
-	a := fmt.Sprintf("CREATE PIPELINE a FROM binlog s.%s.t TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "a.csv"))
-	file := filepath.Join(dir, "f.etl")
-	writeFile(t, file, head+a)
-	mustEtlq(t, "capture", "--once", "--log", logURL, file)
-	writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog s.%s.t SNAPSHOT only TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "b.csv")))
-	out := mustEtlq(t, "capture", "--once", "--log", logURL, file)
-	if !strings.Contains(out, "a SNAPSHOT only pipeline new to the log reads a table whose snapshot the log holds already") ||
-		!strings.Contains(out, "pipeline=b table="+db+".t") {
-		t.Errorf("want the capture to say that b gets none of the table's rows through the log:\n%s", out)
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(20))",
+			"INSERT INTO "+db+".t SELECT seq, CONCAT('n', seq) FROM "+db+".seq_1_to_250",
+			"CREATE TABLE "+db+".t2 (id INT PRIMARY KEY, note VARCHAR(20))",
+			"INSERT INTO "+db+".t2 SELECT seq, CONCAT('n', seq) FROM "+db+".seq_1001_to_1040")
+		dir := t.TempDir()
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		a := fmt.Sprintf("CREATE PIPELINE a FROM binlog s.%[1]s.t INTO clickhouse dw.%[1]s.a MODE upsert KEY (id);\n", db)
+		file := filepath.Join(dir, "f.etl")
+		writeFile(t, file, head+a)
+		worker := func() *liveApply {
+			return startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), file)
+		}
+		mustEtlq(t, "capture", "--once", "--partitions", "2", "--log", logURL, file)
+		w := worker()
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		w.stop(t)
+
+		writeFile(t, file, head+a+fmt.Sprintf(`CREATE PIPELINE b FROM binlog s.%[1]s.t SNAPSHOT only INTO clickhouse dw.%[1]s.b MODE upsert KEY (id);
+CREATE PIPELINE c FROM binlog s.%[1]s.t* SNAPSHOT only INTO clickhouse dw.%[1]s.c MODE append;
+`, db))
+		capture := startEtlq(t, "capture", "--log", logURL, file)
+		w = worker()
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".b_current ORDER BY id", 60*time.Second)
+		w.waitFor(t, "c's 290 rows", 60*time.Second, func() (bool, string) {
+			n, err := chCount(s.chDSN, "SELECT count() FROM "+db+".c")
+			return err == nil && n >= 290, fmt.Sprintf("%d, %v", n, err)
+		})
+		// a streams meanwhile; once its change is written, the worker has
+		// read what the capture published before it.
+		myExec(t, s.my, "UPDATE "+db+".t SET note = 'changed' WHERE id = 7")
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		check := func(when string) {
+			t.Helper()
+			for q, want := range map[string]uint64{
+				"SELECT count() FROM " + db + ".c":                                290, // each row once
+				"SELECT count(DISTINCT id) FROM " + db + ".c":                     290,
+				"SELECT count() FROM " + db + ".c WHERE id > 1000":                40,  // t2's, from the log's own snapshot
+				"SELECT count() FROM " + db + ".b":                                250, // every key once, not twice
+				"SELECT count() FROM " + db + ".b_current WHERE note = 'changed'": 0,   // b takes no change
+				"SELECT count() FROM " + db + ".c WHERE note = 'changed'":         0,
+			} {
+				if n, err := chCount(s.chDSN, q); err != nil || n != want {
+					t.Errorf("%s: %s = %d (%v), want %d", when, q, n, err, want)
+				}
+			}
+		}
+		check("after the scan")
+		out := capture.stop(t)
+		if n := strings.Count(out, "the capture reads those tables for it with a scan of its own"); n != 2 || strings.Count(out, "the own scan of a SNAPSHOT only pipeline ended") != 2 {
+			t.Errorf("capture: want two own scans said, and their end:\n%s", out)
+		}
+		if scans, err := logScansOf(logURL, "s"); err != nil || len(scans) != 0 {
+			t.Errorf("own scans left in the log: %v, %v", scans, err)
+		}
+		// Again: nothing scanned, nothing written again.
+		myExec(t, s.my, "UPDATE "+db+".t SET note = 'changed' WHERE id = 8")
+		if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "scan") {
+			t.Errorf("capture started again with the same file: want no scan:\n%s", out)
+		}
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		w.stop(t)
+		check("after a capture again")
+	})
+}
+
+// logScansOf returns the own scans recorded in the log of source.
+func logScansOf(url, source string) (map[string][]byte, error) {
+	lg, err := natslog.Open(url)
+	if err != nil {
+		return nil, err
 	}
-	if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "SNAPSHOT only pipeline new") {
-		t.Errorf("the capture started again with the same file: want no warning:\n%s", out)
-	}
+	defer lg.Close()
+	return lg.Scans(source)
 }
