@@ -1,6 +1,7 @@
 package natslog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -125,9 +126,20 @@ func scanIDBase(pipeline string, state []byte) string {
 	return "scan-" + strconv.FormatUint(h.Sum64(), 36)
 }
 
+// ScanEntry is an own scan's record in the log and its revision.
+type ScanEntry struct {
+	Value    []byte
+	Revision uint64
+}
+
+// ErrScanReplaced is returned to a scan whose record was replaced
+// meanwhile (the scan asked again, from its start, by a group of workers)
+// or removed: the scan under way stops, the new record is another scan.
+var ErrScanReplaced = errors.New("log: the own scan's record was replaced or removed meanwhile")
+
 // Scans returns the records of the own scans under way in the log of
-// source, by pipeline (none: nil).
-func (l *Log) Scans(source string) (map[string][]byte, error) {
+// source, by the key's pipeline (none: nil).
+func (l *Log) Scans(source string) (map[string]ScanEntry, error) {
 	kv, err := l.resnapshots(source, false)
 	if errors.Is(err, nats.ErrBucketNotFound) {
 		return nil, nil
@@ -139,7 +151,7 @@ func (l *Log) Scans(source string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("log: own scans: %w", err)
 	}
-	var out map[string][]byte
+	var out map[string]ScanEntry
 	for _, k := range keys {
 		if !strings.HasPrefix(k, scanPrefix) {
 			continue
@@ -152,15 +164,14 @@ func (l *Log) Scans(source string) (map[string][]byte, error) {
 			return nil, fmt.Errorf("log: own scan: %w", err)
 		}
 		if out == nil {
-			out = map[string][]byte{}
+			out = map[string]ScanEntry{}
 		}
-		out[k[len(scanPrefix):]] = e.Value()
+		out[k[len(scanPrefix):]] = ScanEntry{Value: e.Value(), Revision: e.Revision()}
 	}
 	return out, nil
 }
 
-// PutScan stores the record of pipeline's own scan (started, or its
-// checkpoint moved).
+// PutScan stores a new record of pipeline's own scan, in place of any.
 func (l *Log) PutScan(source, pipeline string, record []byte) error {
 	kv, err := l.resnapshots(source, true)
 	if err != nil {
@@ -172,21 +183,67 @@ func (l *Log) PutScan(source, pipeline string, record []byte) error {
 	return nil
 }
 
-// ScanDone deletes the record of pipeline's own scan: its last batch is
-// in the log.
-func (l *Log) ScanDone(source, pipeline string) error {
+// UpdateScan stores the record of pipeline's own scan (its checkpoint
+// moved) if the key is still at revision last, and returns its new
+// revision; ErrScanReplaced if the record was replaced or removed.
+func (l *Log) UpdateScan(source, pipeline string, record []byte, last uint64) (uint64, error) {
 	kv, err := l.resnapshots(source, true)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	key := scanPrefix + token(pipeline)
-	if err := l.wait(fmt.Sprintf("deleting key %q of the KV bucket %q", key, kv.Bucket()), func() error {
-		if err := kv.Delete(key); err != nil && !errors.Is(err, nats.ErrKeyNotFound) {
-			return err
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("log: own scan of pipeline %s: %w", pipeline, err)
+	rev, err := waitFor(l, fmt.Sprintf("storing key %q in the KV bucket %q", key, kv.Bucket()), func() (uint64, error) {
+		return kv.Update(key, record, last)
+	})
+	if err == nil {
+		return rev, nil
 	}
-	return nil
+	e, gerr := l.get(kv, key)
+	switch {
+	case errors.Is(gerr, nats.ErrKeyNotFound):
+		return 0, ErrScanReplaced
+	case gerr != nil:
+		return 0, fmt.Errorf("log: own scan of pipeline %s: %w", pipeline, err)
+	case bytes.Equal(e.Value(), record):
+		// An update the server made whose answer was lost, tried again.
+		return e.Revision(), nil
+	case e.Revision() != last:
+		return 0, ErrScanReplaced
+	}
+	return 0, fmt.Errorf("log: own scan of pipeline %s: %w", pipeline, err)
+}
+
+// LastSeq returns the sequence of the last message in the stream of
+// source (0: none).
+func (l *Log) LastSeq(source string) (uint64, error) {
+	info, err := l.streamInfo(l.names(source))
+	if err != nil {
+		return 0, fmt.Errorf("log: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// GroupAckedAfter reports whether the workers of group acknowledged, in
+// some partition of the stream of source, a message after stream
+// sequence since.
+func (l *Log) GroupAckedAfter(source, group string, since uint64) (bool, error) {
+	n := l.names(source)
+	info, err := l.streamInfo(n)
+	if err != nil {
+		return false, fmt.Errorf("log: %w", err)
+	}
+	parts, err := partitionsOf(info.Config.Description)
+	if err != nil {
+		return false, err
+	}
+	acked, err := l.groupAcked(n, group, parts)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range acked {
+		if a > since {
+			return true, nil
+		}
+	}
+	return false, nil
 }

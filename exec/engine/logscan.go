@@ -41,11 +41,26 @@ import (
 
 // logScan is an own scan's record in the log.
 type logScan struct {
+	// ID names this scan: a record put again in its place (asked again
+	// by a group, groupNewScans) is another scan, which the one under way
+	// gives way to.
+	ID       string          `json:"id"`
 	Pipeline string          `json:"pipeline"`
 	Tables   []string        `json:"tables"`
 	Mark     json.RawMessage `json:"mark,omitempty"`
 	Started  time.Time       `json:"started"`
 	Updated  time.Time       `json:"updated,omitzero"`
+	// By says who asked: the capture, or a group of workers.
+	By string `json:"by,omitempty"`
+	// Since is the log's last sequence when the capture first published
+	// for the pipeline: a group that acknowledged messages after it while
+	// its workers lacked the pipeline asks the scan again (groupNewScans).
+	Since uint64 `json:"since"`
+	// Ended: the scan's last batch is in the log. The record stays, for
+	// Since; no capture reads the scan again.
+	Ended bool `json:"ended,omitempty"`
+
+	rev uint64 // the record's revision in the log
 }
 
 // logScans returns the own scans recorded in the log of source, by
@@ -56,14 +71,29 @@ func logScans(lg *natslog.Log, source string) (map[string]*logScan, error) {
 		return nil, err
 	}
 	out := map[string]*logScan{}
-	for key, b := range raw {
+	for key, e := range raw {
 		var s logScan
-		if err := json.Unmarshal(b, &s); err != nil || s.Pipeline == "" {
+		if err := json.Unmarshal(e.Value, &s); err != nil || s.Pipeline == "" {
 			return nil, fmt.Errorf("log: the own scan record %s of source %s is damaged: %v", key, source, err)
 		}
+		s.rev = e.Revision
 		out[s.Pipeline] = &s
 	}
 	return out, nil
+}
+
+// putLogScan records a new own scan of p's tables, in place of any.
+func putLogScan(lg *natslog.Log, source string, p *planner.Pipeline, tables []string, by string) error {
+	now := time.Now().UTC()
+	since, err := lg.LastSeq(source)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(&logScan{ID: by + "-" + now.Format("20060102T150405.000000000"), Pipeline: p.Name, Tables: tables, Started: now, By: by, Since: since})
+	if err != nil {
+		return err
+	}
+	return lg.PutScan(source, p.Name, b)
 }
 
 // newLogScans records an own scan for each SNAPSHOT only pipeline of pipes
@@ -77,8 +107,8 @@ func newLogScans(lg *natslog.Log, source string, pipes []*planner.Pipeline, know
 		return err
 	}
 	for _, p := range pipes {
-		if p.Snapshot != connectors.SnapshotOnly || known[p.Name] || scans[p.Name] != nil {
-			continue
+		if p.Snapshot != connectors.SnapshotOnly || known[p.Name] || scans[p.Name] != nil && !scans[p.Name].Ended {
+			continue // (a scan under way: a capture killed before it recorded the pipelines)
 		}
 		var tables []string
 		for _, t := range p.Tables {
@@ -94,11 +124,7 @@ func newLogScans(lg *natslog.Log, source string, pipes []*planner.Pipeline, know
 			continue // the log's stream snapshots its tables, as any pipeline's
 		}
 		sort.Strings(tables)
-		b, err := json.Marshal(&logScan{Pipeline: p.Name, Tables: tables, Started: time.Now().UTC()})
-		if err != nil {
-			return err
-		}
-		if err := lg.PutScan(source, p.Name, b); err != nil {
+		if err := putLogScan(lg, source, p, tables, "capture"); err != nil {
 			return err
 		}
 		log.Info("a SNAPSHOT only pipeline new to the log reads a table whose snapshot the log holds already: the capture reads those tables for it with a scan of its own, published into the log for it alone",
@@ -108,24 +134,43 @@ func newLogScans(lg *natslog.Log, source string, pipes []*planner.Pipeline, know
 }
 
 // scanRunner runs the own scans recorded in the log of one source beside
-// the capture's stream.
+// the capture's stream: those recorded when it starts, and those a group
+// of workers asks later (poll).
 type scanRunner struct {
-	lg      *natslog.Log
-	plan    *planner.Plan
-	decl    *planner.SourceDecl
-	once    bool
-	log     *slog.Logger
-	cs      *CaptureStats
-	logURL  string
-	snapLog bool
-	fail    func(error)
+	lg       *natslog.Log
+	plan     *planner.Plan
+	decl     *planner.SourceDecl
+	once     bool
+	log      *slog.Logger
+	cs       *CaptureStats
+	instance string
+	snapLog  bool
+	fail     func(error)
 
-	wg sync.WaitGroup
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	running map[string]bool // by pipeline
+	warned  map[string]bool
+}
+
+// poll starts the scans of the log until ctx ends (ResnapshotPoll apart);
+// scans run with run, which ends them when the capture ends.
+func (sr *scanRunner) poll(ctx, run context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(ResnapshotPoll):
+		}
+		if err := sr.start(run); err != nil && ctx.Err() == nil {
+			sr.log.Warn("own scans cannot be read from the log", "source", sr.decl.Name, "error", err)
+		}
+	}
 }
 
 // start starts every own scan recorded for the source whose pipeline the
-// capture's file has as SNAPSHOT only.
-func (sr *scanRunner) start(ctx context.Context, instance string) error {
+// capture's file has as SNAPSHOT only, and that does not run yet.
+func (sr *scanRunner) start(ctx context.Context) error {
 	scans, err := logScans(sr.lg, sr.decl.Name)
 	if err != nil {
 		return err
@@ -135,8 +180,19 @@ func (sr *scanRunner) start(ctx context.Context, instance string) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	if sr.running == nil {
+		sr.running, sr.warned = map[string]bool{}, map[string]bool{}
+	}
 	for _, name := range names {
 		rec := scans[name]
+		if rec.Ended {
+			continue
+		}
+		if sr.running[name] {
+			continue // (a record put again in its place: it gives way at its next checkpoint, then this one starts)
+		}
 		var p *planner.Pipeline
 		for _, q := range sr.plan.Pipelines {
 			if q.Source == sr.decl.Name && q.Name == name {
@@ -144,8 +200,11 @@ func (sr *scanRunner) start(ctx context.Context, instance string) error {
 			}
 		}
 		if p == nil || p.Snapshot != connectors.SnapshotOnly {
-			sr.log.Warn("the log holds an own scan under way for a pipeline the capture's file lacks or does not read SNAPSHOT only: left as it is (a capture with a file that has it resumes it)",
-				"source", sr.decl.Name, "pipeline", name)
+			if !sr.warned[rec.ID] {
+				sr.warned[rec.ID] = true
+				sr.log.Warn("the log holds an own scan under way for a pipeline the capture's file lacks or does not read SNAPSHOT only: left as it is (a capture with a file that has it resumes it)",
+					"source", sr.decl.Name, "pipeline", name)
+			}
 			continue
 		}
 		only := *p
@@ -157,7 +216,7 @@ func (sr *scanRunner) start(ctx context.Context, instance string) error {
 			}
 		}
 		req, _ := streamRequest([]*planner.Pipeline{&only}, sr.once)
-		req.Instance = instance
+		req.Instance = sr.instance
 		req.Alone = p.Name
 		req.LogSnapshots = sr.snapLog
 		if len(rec.Mark) > 0 {
@@ -165,15 +224,22 @@ func (sr *scanRunner) start(ctx context.Context, instance string) error {
 			sr.log.Info("resuming the own scan of a SNAPSHOT only pipeline from its checkpoint in the log", "source", sr.decl.Name, "pipeline", p.Name,
 				"updated", rec.Updated)
 		} else {
-			sr.log.Info("the own scan of a SNAPSHOT only pipeline starts", "source", sr.decl.Name, "pipeline", p.Name, "tables", rec.Tables)
+			sr.log.Info("the own scan of a SNAPSHOT only pipeline starts", "source", sr.decl.Name, "pipeline", p.Name, "tables", rec.Tables, "asked_by", rec.By)
 		}
+		sr.running[name] = true
 		sr.wg.Add(1)
 		go func() {
 			defer sr.wg.Done()
-			if err := sr.run(ctx, rec, req, len(only.Tables) == 0); err != nil {
-				if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-					return
-				}
+			err := sr.run(ctx, rec, req, len(only.Tables) == 0)
+			sr.mu.Lock()
+			delete(sr.running, name)
+			sr.mu.Unlock()
+			switch {
+			case errors.Is(err, natslog.ErrScanReplaced):
+				sr.log.Info("the own scan of a SNAPSHOT only pipeline was asked again meanwhile (by a group of workers that ran without the pipeline): it gives way to the new one, which reads its tables from their start",
+					"source", sr.decl.Name, "pipeline", name)
+			case err == nil, ctx.Err() != nil && errors.Is(err, context.Canceled):
+			default:
 				sr.fail(fmt.Errorf("pipeline %s: its own scan through the log (the next capture resumes it): %w", rec.Pipeline, err))
 			}
 		}()
@@ -199,17 +265,94 @@ func (sr *scanRunner) run(ctx context.Context, rec *logScan, req connectors.Stre
 				if err != nil {
 					return err
 				}
-				return sr.lg.PutScan(source, rec.Pipeline, b)
+				rec.rev, err = sr.lg.UpdateScan(source, rec.Pipeline, b, rec.rev)
+				return err
 			}})
 		if err != nil {
 			return err
 		}
 	}
-	if err := sr.lg.ScanDone(source, rec.Pipeline); err != nil {
+	rec.Ended, rec.Mark, rec.Updated = true, nil, time.Now().UTC()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if rec.rev, err = sr.lg.UpdateScan(source, rec.Pipeline, b, rec.rev); err != nil {
 		return err
 	}
 	sr.log.Info("the own scan of a SNAPSHOT only pipeline ended: its rows are in the log, and later captures read none of its tables again",
 		"source", source, "pipeline", rec.Pipeline)
+	return nil
+}
+
+// groupNewScans asks the capture again for the own scan of each SNAPSHOT
+// only pipeline of the workers' file that the capture publishes for but
+// that the group's workers did not have when they last started, if they
+// acknowledged messages published since the capture first published for
+// it (logScan.Since; a group stopped meanwhile reads it all now): the
+// workers that ran before
+// without it (the capture started with the new file while they ran on
+// with the old one) acknowledged the rows the log holds for it — its own
+// scan's, or the log's snapshot of a table it alone reads — without
+// writing them, and a SNAPSHOT only pipeline takes no resnapshot. The
+// scan reads each of its tables whose snapshot the log's position has
+// started, in place of a scan under way (which gives way to it), as
+// groupNewPipelines asks a resnapshot for a SNAPSHOT initial pipeline.
+func groupNewScans(lg *natslog.Log, decl *planner.SourceDecl, group string, pipes []*planner.Pipeline, inLog, inGroup map[string]bool, log *slog.Logger) error {
+	var scans map[string]*logScan
+	var sm connectors.SnapshotMarker
+	var resume []byte
+	for _, p := range pipes {
+		if p.Snapshot != connectors.SnapshotOnly || !inLog[p.Name] || inGroup[p.Name] {
+			continue
+		}
+		if scans == nil {
+			var err error
+			if scans, err = logScans(lg, decl.Name); err != nil {
+				return err
+			}
+			if resume, err = lg.LastResume(decl.Name); err != nil {
+				return err
+			}
+			src, err := connectors.NewSource(decl.Kind, decl.Name, decl.DSN, decl.Options)
+			if err != nil {
+				return connectors.Named("source", decl.Name, err)
+			}
+			defer src.Close()
+			sm, _ = src.(connectors.SnapshotMarker)
+		}
+		rec := scans[p.Name]
+		if rec == nil || sm == nil || resume == nil {
+			continue // no scan through the log (its tables were new to it)
+		}
+		if acked, err := lg.GroupAckedAfter(decl.Name, group, rec.Since); err != nil || !acked {
+			// The group's workers read nothing since the capture first
+			// published for the pipeline: they write all of it now.
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		var tables []string
+		for _, t := range p.Tables {
+			started, err := sm.SnapshotStarted(resume, t.Ref)
+			if err != nil {
+				return err
+			}
+			if started {
+				tables = append(tables, t.Ref.String())
+			}
+		}
+		if len(tables) == 0 {
+			continue
+		}
+		sort.Strings(tables)
+		if err := putLogScan(lg, decl.Name, p, tables, "group "+group); err != nil {
+			return err
+		}
+		log.Info("a SNAPSHOT only pipeline new to the group, that the capture publishes for: the group's workers that ran without it acknowledged the rows the log holds for it without writing them; the capture reads its tables again with a scan of its own",
+			"source", decl.Name, "group", group, "pipeline", p.Name, "tables", tables)
+	}
 	return nil
 }
 

@@ -71,7 +71,7 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	finished := make(chan struct{})
 	defer close(finished)
 	var lost atomic.Pointer[error] // a capture lock lost to another capture
-	var scanErrs errList // the own scans' (logscan.go)
+	var scanErrs errList           // the own scans' (logscan.go)
 	for _, d := range plan.Sources {
 		req, ok := reqs[d.Name]
 		if !ok {
@@ -118,16 +118,26 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			// The own scans of SNAPSHOT only pipelines new to the log
 			// (logscan.go) run beside the stream; a scan that fails stops
 			// the capture (the next one resumes it).
-			sr := &scanRunner{lg: lg, plan: plan, decl: d, once: o.Once, log: log, cs: cs, snapLog: o.LogSnapshots,
+			sr := &scanRunner{lg: lg, plan: plan, decl: d, once: o.Once, log: log, cs: cs, instance: req.Instance, snapLog: o.LogSnapshots,
 				fail: func(err error) {
 					scanErrs.add(fmt.Errorf("capture %s: %w", d.Name, err))
 					cancel(err)
 				}}
+			pollCtx, stopPoll := context.WithCancel(ctx)
+			var polled chan struct{} // (resuming runs in this goroutine, within lg.Capture)
 			resuming := func(resume []byte) error {
 				if err := logNewPipelines(lg, plan, d.Name, src, resume, log); err != nil {
 					return err
 				}
-				return sr.start(ctx, req.Instance)
+				if err := sr.start(ctx); err != nil {
+					return err
+				}
+				if !o.Once {
+					// Scans a group of workers asks while the capture runs.
+					polled = make(chan struct{})
+					go func() { defer close(polled); sr.poll(pollCtx, ctx) }()
+				}
+				return nil
 			}
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
 				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &cs.Messages, Rows: &cs.Rows, Waiting: &cs.Waiting,
@@ -135,7 +145,12 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			if err != nil {
 				cancel(err) // (the scans stop with it)
 			}
-			// (With --once the scans run to their end.)
+			// (With --once the scans run to their end; none is started
+			// once the stream ended.)
+			stopPoll()
+			if polled != nil {
+				<-polled
+			}
 			sr.wg.Wait()
 			log.Info("capture stopped", "source", d.Name, "messages", cs.Messages.Load())
 			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) && !scanErrs.has(err) {
@@ -315,6 +330,9 @@ func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *s
 				if json.Unmarshal(b, &q) == nil {
 					waiting[q.Pipeline+"\x00"+q.Table] = true
 				}
+			}
+			if err := groupNewScans(lg, d, group, pipes, inLog, inGroup, log); err != nil {
+				return nil, err
 			}
 			for _, p := range pipes {
 				if p.Snapshot != connectors.SnapshotInitial || !inLog[p.Name] || inGroup[p.Name] {
