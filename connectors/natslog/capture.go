@@ -202,7 +202,8 @@ type capturer struct {
 
 	// scan, when set, is the pipeline whose own scan this capturer
 	// publishes (scan.go): its messages carry no position.
-	scan string
+	scan   string
+	scanID string
 
 	resume []byte // the position after the last published batch with a mark
 	idBase string // hash of resume: message ids are idBase-seq-part
@@ -213,7 +214,7 @@ func (c *capturer) setResume(state []byte) {
 	c.resume = state
 	c.idBase = strconv.FormatUint(xxhash.Sum64(state), 36)
 	if c.scan != "" {
-		c.idBase = scanIDBase(c.scan, state)
+		c.idBase = scanIDBase(c.scan, c.scanID, state)
 	}
 	c.seq = 0
 }

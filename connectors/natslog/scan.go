@@ -49,6 +49,10 @@ type ScanOptions struct {
 	Published *atomic.Int64
 	Rows      *atomic.Int64
 	Waiting   *atomic.Int64
+	// ID names the scan (a scan asked again is another): its message ids
+	// are apart from those of an earlier scan of the pipeline, which
+	// JetStream would otherwise drop as duplicates for two minutes.
+	ID string
 	// Checkpoint is told the mark of each batch once JetStream
 	// acknowledged it and every message before it: where the scan
 	// resumes.
@@ -79,7 +83,7 @@ func (l *Log) Scan(ctx context.Context, source, pipeline string, src connectors.
 	}
 	defer stream.Close()
 	c := &capturer{log: l, n: n, parts: parts, o: CaptureOptions{Log: o.Log, Published: o.Published, Rows: o.Rows, Waiting: o.Waiting},
-		source: source, mem: memory.DefaultAllocator, created: info.Created, scan: pipeline}
+		source: source, mem: memory.DefaultAllocator, created: info.Created, scan: pipeline, scanID: o.ID}
 	c.setResume(req.Resume)
 	for {
 		b, err := stream.Next(ctx)
@@ -117,11 +121,11 @@ func (l *Log) Scan(ctx context.Context, source, pipeline string, src connectors.
 }
 
 // scanIDBase is the base of a scan's message ids: the hash of its
-// pipeline and of the position it resumed from, apart from the main
+// pipeline, its id and the position it resumed from, apart from the main
 // stream's ids.
-func scanIDBase(pipeline string, state []byte) string {
+func scanIDBase(pipeline, id string, state []byte) string {
 	h := xxhash.New()
-	_, _ = h.WriteString(pipeline + "\x00")
+	_, _ = h.WriteString(pipeline + "\x00" + id + "\x00")
 	_, _ = h.Write(state)
 	return "scan-" + strconv.FormatUint(h.Sum64(), 36)
 }

@@ -256,7 +256,7 @@ func (sr *scanRunner) run(ctx context.Context, rec *logScan, req connectors.Stre
 			return connectors.Named("source", source, err)
 		}
 		defer src.Close()
-		err = sr.lg.Scan(ctx, source, rec.Pipeline, src, req, natslog.ScanOptions{Log: sr.log,
+		err = sr.lg.Scan(ctx, source, rec.Pipeline, src, req, natslog.ScanOptions{Log: sr.log, ID: rec.ID,
 			Published: &sr.cs.Messages, Rows: &sr.cs.Rows, Waiting: &sr.cs.Waiting,
 			Checkpoint: func(mark []byte) error {
 				rec.Mark = json.RawMessage(mark)
