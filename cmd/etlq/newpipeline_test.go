@@ -1097,33 +1097,257 @@ CREATE PIPELINE a FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.a WITH (batch_r
 	}
 }
 
-// TestLogSnapshotOnlyPipelineAddedLater: the capture of a log started
-// with a file that has a new SNAPSHOT only pipeline over a table whose
-// snapshot the log holds says that the log does not read it again for it
-// (a resnapshot is placed in the changes, which the pipeline does not
-// follow; apply without --log reads it with a scan of its own). Before,
-// nothing said why its target stayed empty.
+// TestLogSnapshotOnlyPipelineAddedLater: SNAPSHOT only pipelines added to
+// the file of a capture and its worker after the log read the table get
+// its rows once, as without the log (TestSnapshotOnlyPipelineAddedLater):
+// the capture reads the tables the log holds with a scan of its own,
+// published into the log for each pipeline alone, and the log's stream
+// snapshots a table it never read (t2, matched by c's pattern) as usual.
+// The other pipeline's target gets no row again, the next capture scans
+// nothing, and the worker writes nothing again. Before, the capture only
+// warned that their targets got none of the table's rows.
 func TestLogSnapshotOnlyPipelineAddedLater(t *testing.T) {
 	t.Parallel()
-	myDSN := testenv.MySQLDSN(t)
-	s := newScratch(t, myDSN)
-	db := s.db
-	logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-	t.Cleanup(func() { deleteLog(t, logURL, "s") })
-	myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".t (id INT PRIMARY KEY)", "INSERT INTO "+db+".t VALUES (1), (2), (3)")
-	dir := t.TempDir()
-	head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d);\n", myDSN, testServerID())
-	a := fmt.Sprintf("CREATE PIPELINE a FROM binlog s.%s.t TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "a.csv"))
-	file := filepath.Join(dir, "f.etl")
-	writeFile(t, file, head+a)
-	mustEtlq(t, "capture", "--once", "--log", logURL, file)
-	writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog s.%s.t SNAPSHOT only TRANSFORM id INTO file '%s';\n", db, filepath.Join(dir, "b.csv")))
-	out := mustEtlq(t, "capture", "--once", "--log", logURL, file)
-	if !strings.Contains(out, "a SNAPSHOT only pipeline new to the log reads a table whose snapshot the log holds already") ||
-		!strings.Contains(out, "pipeline=b table="+db+".t") {
-		t.Errorf("want the capture to say that b gets none of the table's rows through the log:\n%s", out)
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(20))",
+			"INSERT INTO "+db+".t SELECT seq, CONCAT('n', seq) FROM "+db+".seq_1_to_250",
+			"CREATE TABLE "+db+".t2 (id INT PRIMARY KEY, note VARCHAR(20))",
+			"INSERT INTO "+db+".t2 SELECT seq, CONCAT('n', seq) FROM "+db+".seq_1001_to_1040")
+		dir := t.TempDir()
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		a := fmt.Sprintf("CREATE PIPELINE a FROM binlog s.%[1]s.t INTO clickhouse dw.%[1]s.a MODE upsert KEY (id);\n", db)
+		file := filepath.Join(dir, "f.etl")
+		writeFile(t, file, head+a)
+		worker := func() *liveApply {
+			return startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), file)
+		}
+		mustEtlq(t, "capture", "--once", "--partitions", "2", "--log", logURL, file)
+		w := worker()
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		w.stop(t)
+
+		writeFile(t, file, head+a+fmt.Sprintf(`CREATE PIPELINE b FROM binlog s.%[1]s.t SNAPSHOT only INTO clickhouse dw.%[1]s.b MODE upsert KEY (id);
+CREATE PIPELINE c FROM binlog s.%[1]s.t* SNAPSHOT only INTO clickhouse dw.%[1]s.c MODE append;
+`, db))
+		// --once returns when the scans ended.
+		out := mustEtlq(t, "capture", "--once", "--log", logURL, file)
+		if n := strings.Count(out, "the capture reads those tables for it with a scan of its own"); n != 2 || strings.Count(out, "the own scan of a SNAPSHOT only pipeline ended") != 2 {
+			t.Errorf("capture: want two own scans said, and their end:\n%s", out)
+		}
+		if scans, err := logScansOf(logURL, "s"); err != nil || len(scans) != 0 {
+			t.Errorf("own scans left in the log: %v, %v", scans, err)
+		}
+		capture := startEtlq(t, "capture", "--log", logURL, file)
+		w = worker()
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".b_current ORDER BY id", 60*time.Second)
+		w.waitFor(t, "c's 290 rows", 60*time.Second, func() (bool, string) {
+			n, err := chCount(s.chDSN, "SELECT count() FROM "+db+".c")
+			return err == nil && n >= 290, fmt.Sprintf("%d, %v", n, err)
+		})
+		// a streams meanwhile; once its change is written, the worker has
+		// read what the capture published before it.
+		myExec(t, s.my, "UPDATE "+db+".t SET note = 'changed' WHERE id = 7")
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		check := func(when string) {
+			t.Helper()
+			for q, want := range map[string]uint64{
+				"SELECT count() FROM " + db + ".c":                                290, // each row once
+				"SELECT count(DISTINCT id) FROM " + db + ".c":                     290,
+				"SELECT count() FROM " + db + ".c WHERE id > 1000":                40,  // t2's, from the log's own snapshot
+				"SELECT count() FROM " + db + ".b":                                250, // every key once, not twice
+				"SELECT count() FROM " + db + ".b_current WHERE note = 'changed'": 0,   // b takes no change
+				"SELECT count() FROM " + db + ".c WHERE note = 'changed'":         0,
+			} {
+				if n, err := chCount(s.chDSN, q); err != nil || n != want {
+					t.Errorf("%s: %s = %d (%v), want %d", when, q, n, err, want)
+				}
+			}
+		}
+		check("after the scan")
+		// Again: nothing scanned, nothing written again.
+		if out := capture.stop(t); strings.Contains(out, "scan") {
+			t.Errorf("capture started again with the same file: want no scan:\n%s", out)
+		}
+		myExec(t, s.my, "UPDATE "+db+".t SET note = 'changed' WHERE id = 8")
+		if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "scan") {
+			t.Errorf("capture started again with the same file: want no scan:\n%s", out)
+		}
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		w.stop(t)
+		check("after a capture again")
+	})
+}
+
+// logScansOf returns the records of the own scans under way in the log of
+// source (not ended).
+func logScansOf(url, source string) (map[string][]byte, error) {
+	lg, err := natslog.Open(url)
+	if err != nil {
+		return nil, err
 	}
-	if out := mustEtlq(t, "capture", "--once", "--log", logURL, file); strings.Contains(out, "SNAPSHOT only pipeline new") {
-		t.Errorf("the capture started again with the same file: want no warning:\n%s", out)
+	defer lg.Close()
+	scans, err := lg.Scans(source)
+	out := map[string][]byte{}
+	for k, e := range scans {
+		if !strings.Contains(string(e.Value), `"ended":true`) {
+			out[k] = e.Value
+		}
 	}
+	return out, err
+}
+
+// TestLogSnapshotOnlyPipelineAddedLaterKilled: the capture killed (-9)
+// in the middle of the own scan of a SNAPSHOT only pipeline added later,
+// one of two workers killed (-9) while it writes the scan's rows, the
+// other pipeline streaming meanwhile: the next capture resumes the scan
+// from its checkpoint in the log, the partitions of the killed worker are
+// taken over, and the upsert target ends with every key once, the
+// streaming pipeline's equal to the source.
+func TestLogSnapshotOnlyPipelineAddedLaterKilled(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db, my, chDSN := s.db, s.my, s.chDSN
+		const rows = 40000
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(40))",
+			fmt.Sprintf("INSERT INTO %s.t SELECT seq, CONCAT('note ', seq) FROM %s.seq_1_to_%d", db, db, rows))
+		viaProxy, px := throttled(t, myDSN)
+		dir := t.TempDir()
+		file := filepath.Join(dir, "f.etl")
+		head := fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[4]d, chunk_rows = 500, snapshot_parallelism = 1);
+CREATE SINK dw INTO clickhouse '%[2]s';
+CREATE PIPELINE a FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.a MODE upsert KEY (id) WITH (batch_rows = 500, flush_interval = '100ms');
+`, viaProxy, chDSN, db, testServerID())
+		writeFile(t, file, head)
+		worker := func(name string) *liveApply {
+			return startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, name), file)
+		}
+		mustEtlq(t, "capture", "--once", "--partitions", "4", "--log", logURL, file)
+		w1 := worker("w1")
+		w1.waitSame(t, my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 120*time.Second)
+		w1.stop(t)
+
+		writeFile(t, file, head+fmt.Sprintf("CREATE PIPELINE b FROM binlog s.%[1]s.t SNAPSHOT only INTO clickhouse dw.%[1]s.b MODE upsert KEY (id) WITH (batch_rows = 500, flush_interval = '100ms');\n", db))
+		px.slow.Store(true)
+		capture := startEtlq(t, "capture", "--log", logURL, file)
+		w1, w2 := worker("w1"), worker("w2")
+		capture.waitFor(t, "a checkpoint of b's scan in the log", 90*time.Second, func() (bool, string) {
+			scans, err := logScansOf(logURL, "s")
+			return err == nil && strings.Contains(string(scans["b"]), `"mark"`), fmt.Sprintf("%s, %v", scans["b"], err)
+		})
+		capture.cmd.Process.Signal(syscall.SIGKILL)
+		<-capture.done
+		if scans, err := logScansOf(logURL, "s"); err != nil || scans["b"] == nil {
+			t.Fatalf("the kill did not land in b's scan: its record is gone (%v)\n%s", err, capture.out.String())
+		}
+		// a streams meanwhile; the next capture resumes the scan (still
+		// slowed), and one worker is killed while b's rows come in.
+		myExec(t, my, "UPDATE "+db+".t SET note = 'changed' WHERE id IN (1, 29999)", "DELETE FROM "+db+".t WHERE id = 2")
+		capture = startEtlq(t, "capture", "--log", logURL, file)
+		w1.waitFor(t, "a part of b's scan in ClickHouse", 90*time.Second, func() (bool, string) {
+			n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b", db))
+			return err == nil && n >= 1000, fmt.Sprintf("%d, %v", n, err)
+		})
+		w1.cmd.Process.Signal(syscall.SIGKILL)
+		<-w1.done
+		n, _ := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b", db))
+		t.Logf("worker w1 killed with %d rows in b's target", n)
+		px.slow.Store(false)
+		myExec(t, my, "INSERT INTO "+db+".t VALUES (40001, 'after the kill')", "DELETE FROM "+db+".t WHERE id = 3")
+		capture.waitFor(t, "b's scan resumed and ended", 120*time.Second, func() (bool, string) {
+			out := capture.out.String()
+			return strings.Contains(out, "the own scan of a SNAPSHOT only pipeline ended"), out
+		})
+		if out := capture.out.String(); !strings.Contains(out, "resuming the own scan of a SNAPSHOT only pipeline from its checkpoint in the log") {
+			t.Errorf("want the scan resumed from its checkpoint:\n%s", out)
+		}
+		w3 := worker("w3")
+		// Changes in every partition: once a equals the source, the
+		// workers wrote what the capture published before them.
+		myExec(t, my, "UPDATE "+db+".t SET note = 'last' WHERE id <= 40")
+		w3.waitSame(t, my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 120*time.Second)
+		// b read each chunk once as its read view had it (those before
+		// the kill included): every key once, none lost.
+		if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b_current", db)); err != nil || n < rows-2 || n > rows+1 {
+			t.Errorf("b's target holds %d keys (%v), want about %d", n, err, rows)
+		}
+		if n, err := chCount(chDSN, fmt.Sprintf("SELECT toUInt64(count() - uniqExact(id)) FROM %s.b_current", db)); err != nil || n != 0 {
+			t.Errorf("b's target holds %d keys twice (%v)", n, err)
+		}
+		if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b_current WHERE id IN (4, 5, 20000, 39998, 40000)", db)); err != nil || n != 5 {
+			t.Errorf("b's target lacks keys (%d of 5, %v)", n, err)
+		}
+		if n, err := chCount(chDSN, fmt.Sprintf("SELECT count() FROM %s.b_current WHERE note = 'last'", db)); err != nil || n != 0 {
+			t.Errorf("b took %d changes (%v), want none", n, err)
+		}
+		w2.stop(t)
+		w3.stop(t)
+		capture.stop(t)
+		if scans, err := logScansOf(logURL, "s"); err != nil || len(scans) != 0 {
+			t.Errorf("own scans left in the log: %v, %v", scans, err)
+		}
+	})
+}
+
+// TestLogSnapshotOnlyPipelineAddedWorkersLater: the capture started with
+// a file that has a new SNAPSHOT only pipeline while the workers run on
+// with the old file: they acknowledge the scan's rows without writing
+// them (their file lacks the pipeline). Started again with the new file,
+// they ask the running capture for the pipeline's scan again, and its
+// target gets the table's rows. Before, it stayed empty.
+func TestLogSnapshotOnlyPipelineAddedWorkersLater(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(20))",
+			"INSERT INTO "+db+".t SELECT seq, CONCAT('n', seq) FROM "+db+".seq_1_to_300")
+		dir := t.TempDir()
+		head := fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 100);\nCREATE SINK dw INTO clickhouse '%s';\n", myDSN, testServerID(), s.chDSN)
+		a := fmt.Sprintf("CREATE PIPELINE a FROM binlog s.%[1]s.t INTO clickhouse dw.%[1]s.a MODE upsert KEY (id);\n", db)
+		oldFile, file := filepath.Join(dir, "old.etl"), filepath.Join(dir, "f.etl")
+		writeFile(t, oldFile, head+a)
+		writeFile(t, file, head+a+fmt.Sprintf("CREATE PIPELINE b FROM binlog s.%[1]s.t SNAPSHOT only INTO clickhouse dw.%[1]s.b MODE upsert KEY (id);\n", db))
+		worker := func(f string) *liveApply {
+			return startEtlq(t, "apply", "--log", logURL, "--lease", "2s", "--progress", "never", "--state-dir", filepath.Join(dir, "w"), f)
+		}
+		capture := startEtlq(t, "capture", "--partitions", "2", "--log", logURL, oldFile)
+		w := worker(oldFile)
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		capture.stop(t)
+		capture = startEtlq(t, "capture", "--log", logURL, file)
+		capture.waitFor(t, "b's scan in the log", 60*time.Second, func() (bool, string) {
+			out := capture.out.String()
+			return strings.Contains(out, "the own scan of a SNAPSHOT only pipeline ended"), out
+		})
+		// The old worker reads past the scan (a's change after it written).
+		myExec(t, s.my, "UPDATE "+db+".t SET note = 'changed' WHERE id <= 20")
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".a_current ORDER BY id", 60*time.Second)
+		w.stop(t)
+		if n, err := chCount(s.chDSN, "SELECT count() FROM "+db+".b"); err == nil && n > 0 {
+			t.Logf("b holds %d rows before the workers run the new file", n)
+		}
+		w = worker(file)
+		w.waitSame(t, s.my, s.ch, "SELECT id, note FROM "+db+".t ORDER BY id", "SELECT toString(id), note FROM "+db+".b_current ORDER BY id", 60*time.Second)
+		if out := w.stop(t); !strings.Contains(out, "a SNAPSHOT only pipeline new to the group, that the capture publishes for") {
+			t.Errorf("worker: want the scan asked again said:\n%s", out)
+		}
+		if out := capture.stop(t); strings.Count(out, "the own scan of a SNAPSHOT only pipeline ended") != 2 {
+			t.Errorf("capture: want b's scan twice, the second asked by the group:\n%s", out)
+		}
+		if scans, err := logScansOf(logURL, "s"); err != nil || len(scans) != 0 {
+			t.Errorf("own scans left in the log: %v, %v", scans, err)
+		}
+	})
 }

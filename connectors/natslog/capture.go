@@ -202,6 +202,11 @@ type capturer struct {
 	lastMsg    []byte
 	lastHash   string
 
+	// scan, when set, is the pipeline whose own scan this capturer
+	// publishes (scan.go): its messages carry no position.
+	scan   string
+	scanID string
+
 	resume []byte // the position after the last published batch with a mark
 	idBase string // hash of resume: message ids are idBase-seq-part
 	seq    int    // batches published since resume
@@ -210,6 +215,9 @@ type capturer struct {
 func (c *capturer) setResume(state []byte) {
 	c.resume = state
 	c.idBase = strconv.FormatUint(xxhash.Sum64(state), 36)
+	if c.scan != "" {
+		c.idBase = scanIDBase(c.scan, c.scanID, state)
+	}
 	c.seq = 0
 }
 
@@ -267,10 +275,13 @@ func (c *capturer) publish(ctx context.Context, b *exec.Batch) error {
 		}
 		msgs = append(msgs, ms...)
 	}
-	if b.Mark != nil {
+	if b.Mark != nil && c.scan == "" {
 		msgs[len(msgs)-1].Header.Set(hdrResume, encodeResume(b.Mark.Bytes()))
 	}
 	for i, m := range msgs {
+		if c.scan != "" {
+			m.Header.Set(hdrScan, c.scan)
+		}
 		m.Header.Set(nats.MsgIdHdr, c.idBase+"-"+strconv.Itoa(c.seq)+"-"+strconv.Itoa(i)+"-"+contentID(m))
 	}
 	if len(msgs) > 1 {

@@ -60,8 +60,8 @@ func (l *Log) ResnapshotRequests(source string) (pending map[string][]byte, fail
 	}
 	pending, failed = map[string][]byte{}, map[string]string{}
 	for _, k := range keys {
-		if strings.HasPrefix(k, pipelinesKey) {
-			continue // pipelines, pipelines.group.<group>
+		if strings.HasPrefix(k, pipelinesKey) || strings.HasPrefix(k, scanPrefix) {
+			continue // pipelines, pipelines.group.<group>; own scans (scan.go)
 		}
 		e, err := l.get(kv, k)
 		if errors.Is(err, nats.ErrKeyNotFound) {

@@ -751,7 +751,15 @@ func (w *workerStream) fetch(ctx context.Context, p *part) {
 			}
 			b, err := w.log.decode(w.n, m, w.o.Alloc)
 			table, schema := "", ""
-			if err == nil {
+			if err == nil && m.Header.Get(hdrScan) != "" {
+				// A message of a SNAPSHOT only pipeline's own scan
+				// (scan.go), for that pipeline alone: outside the order
+				// of the table's layouts, which are the main stream's
+				// (its schema, read by the scan, may differ from theirs
+				// in metadata only, and would flip the table's layout at
+				// each of its messages).
+				liftVersions(b, w.floor.Lift, w.o.Alloc)
+			} else if err == nil {
 				liftVersions(b, w.floor.Lift, w.o.Alloc)
 				table, schema = b.DB+"."+b.Table, m.Header.Get(hdrSchema)
 				// A table's first message of a schema new to the queue

@@ -71,6 +71,7 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 	finished := make(chan struct{})
 	defer close(finished)
 	var lost atomic.Pointer[error] // a capture lock lost to another capture
+	var scanErrs errList           // the own scans' (logscan.go)
 	for _, d := range plan.Sources {
 		req, ok := reqs[d.Name]
 		if !ok {
@@ -114,12 +115,45 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			defer wg.Done()
 			log.Info("capturing", "source", d.Name, "log", o.Log)
 			rp := &logResnapshots{lg: lg, plan: plan, source: d.Name, log: log, taken: map[string]bool{}}
-			resuming := func(resume []byte) error { return logNewPipelines(lg, plan, d.Name, src, resume, log) }
+			// The own scans of SNAPSHOT only pipelines new to the log
+			// (logscan.go) run beside the stream; a scan that fails stops
+			// the capture (the next one resumes it).
+			sr := &scanRunner{lg: lg, plan: plan, decl: d, once: o.Once, log: log, cs: cs, instance: req.Instance, snapLog: o.LogSnapshots,
+				fail: func(err error) {
+					scanErrs.add(fmt.Errorf("capture %s: %w", d.Name, err))
+					cancel(err)
+				}}
+			pollCtx, stopPoll := context.WithCancel(ctx)
+			var polled chan struct{} // (resuming runs in this goroutine, within lg.Capture)
+			resuming := func(resume []byte) error {
+				if err := logNewPipelines(lg, plan, d.Name, src, resume, log); err != nil {
+					return err
+				}
+				if err := sr.start(ctx); err != nil {
+					return err
+				}
+				if !o.Once {
+					// Scans a group of workers asks while the capture runs.
+					polled = make(chan struct{})
+					go func() { defer close(polled); sr.poll(pollCtx, ctx) }()
+				}
+				return nil
+			}
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
 				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &cs.Messages, Rows: &cs.Rows, Waiting: &cs.Waiting,
 				Opened: func(st connectors.Stream) { stats.setStream(d.Name, st) }, Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
+			if err != nil {
+				cancel(err) // (the scans stop with it)
+			}
+			// (With --once the scans run to their end; none is started
+			// once the stream ended.)
+			stopPoll()
+			if polled != nil {
+				<-polled
+			}
+			sr.wg.Wait()
 			log.Info("capture stopped", "source", d.Name, "messages", cs.Messages.Load())
-			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+			if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) && !scanErrs.has(err) {
 				cancel(err)
 				errs <- fmt.Errorf("capture %s: %w", d.Name, err)
 			}
@@ -136,6 +170,7 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			all = append(all, e)
 		}
 	}
+	all = append(all, scanErrs.errs...)
 	return errors.Join(all...)
 }
 
@@ -195,26 +230,12 @@ func logNewPipelines(lg *natslog.Log, plan *planner.Plan, source string, src con
 			log.Info("a pipeline new to the log reads a table whose snapshot the log holds already: resnapshot requested for it",
 				"source", source, "pipeline", req.Pipeline, "table", req.Table, "id", req.ID)
 		}
-		// A SNAPSHOT only pipeline new to the log: the log is one stream
-		// for every pipeline, whose tables' snapshots it holds once; a
-		// resnapshot is placed in its changes, which such a pipeline
-		// does not follow, and a scan of its own (as apply without --log
-		// runs, ownscan.go) would be a second stream the workers do not
-		// read. Said, not left to an empty target.
-		for _, p := range pipes {
-			if p.Snapshot != connectors.SnapshotOnly || known[p.Name] {
-				continue
-			}
-			for _, t := range p.Tables {
-				started, err := sm.SnapshotStarted(resume, t.Ref)
-				if err != nil {
-					return err
-				}
-				if started {
-					log.Warn("a SNAPSHOT only pipeline new to the log reads a table whose snapshot the log holds already: the log does not read it again for it, and its target gets none of the table's rows; run it with etlq apply without --log (a state directory of its own), which reads its tables with a scan of its own",
-						"source", source, "pipeline", p.Name, "table", t.Ref.String())
-				}
-			}
+		// A SNAPSHOT only pipeline new to the log: a resnapshot is placed
+		// in the log's changes, which such a pipeline does not follow.
+		// The capture reads its tables with a scan of its own instead,
+		// recorded here before the pipelines are (logscan.go).
+		if err := newLogScans(lg, source, pipes, known, sm, resume, log); err != nil {
+			return err
 		}
 	}
 	return lg.SetCapturedPipelines(source, names)
@@ -309,6 +330,9 @@ func groupNewPipelines(lg *natslog.Log, plan *planner.Plan, group string, log *s
 				if json.Unmarshal(b, &q) == nil {
 					waiting[q.Pipeline+"\x00"+q.Table] = true
 				}
+			}
+			if err := groupNewScans(lg, d, group, pipes, inLog, inGroup, log); err != nil {
+				return nil, err
 			}
 			for _, p := range pipes {
 				if p.Snapshot != connectors.SnapshotInitial || !inLog[p.Name] || inGroup[p.Name] {
