@@ -704,10 +704,13 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 	}
 	ref := connectors.TableRef{DB: b.DB, Table: b.Table}
 	if e.Where == "" {
-		// (A range's: a letter's key may be outside it.)
 		if err := noteCleared(r.opts.StateDir, pr, key, e.Version, "", clearedReread); err != nil {
 			return err
 		}
+	} else if err := noteRangeCleared(r.opts.StateDir, pr, key, e.Version, e.Where); err != nil {
+		// (A range's: replay asks the source which letters' rows are in
+		// it.)
+		return err
 	}
 	r.tracker.add(seq)
 	pr.log.Info("resnapshot: removing the range's rows the source no longer has", "pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
