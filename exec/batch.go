@@ -258,6 +258,13 @@ type Batch struct {
 	// begins in the middle of an event (cut at the source's batch size)
 	// has it, and so has a sink batch whose WHERE left rows out.
 	EventRows []int32
+	// Chunk, on a snapshot batch, tells the snapshot chunks of its stream
+	// apart (a table's rows read with one SELECT: chunk_rows rows of its
+	// key order): the batches of one chunk carry the same Chunk, another
+	// chunk's another; 0 when the source does not say. A chunk goes out in
+	// several batches (8,192 rows at most by default), and other chunks'
+	// batches may come between them. etlq verify counts chunks by it.
+	Chunk uint64
 	// Only, when set, names the one pipeline that takes the batch: the
 	// rows of a resnapshot that pipeline asked for (connectors.Resnapshotter).
 	Only string

@@ -85,7 +85,7 @@ func (c *deadletterReplayCmd) Run(ctx context.Context) error {
 	// are not read as parts of the letters.
 	left := ""
 	if res.LeftOut > 0 {
-		left = fmt.Sprintf(", %d left out (their table was truncated, dropped, renamed away or read again after them: the log says which)", res.LeftOut)
+		left = fmt.Sprintf(", %d left out (their table was truncated, dropped, renamed away or read again after them, or the range of their row: the log says which)", res.LeftOut)
 	}
 	fmt.Printf("replayed %d dead letters of pipeline %s: %d rows written (the removals of keys whose row failed again included), %d failed again%s\n", res.Letters, c.Pipeline, res.Written, res.Dead, left)
 	return nil

@@ -624,7 +624,42 @@ func TestCheckNotesPipelineChanges(t *testing.T) {
 				}
 			}
 		}
+
+		// apply logs the same at INFO, once per pipeline gone from the
+		// file; it logged nothing (trust-tools trial).
+		out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		wantGone := []string{
+			`level=INFO msg="a pipeline of the last run is no longer in the file: its target is written by another pipeline of the file (renamed?)`,
+			`source=s pipeline=items target="clickhouse dw ` + db + `.items" written_by=line_items`,
+			`level=INFO msg="a pipeline of the last run is no longer in the file: apply no longer writes its target`,
+			`source=s pipeline=old target="clickhouse dw ` + db + `.old"`,
+		}
+		gone := goneLines(out)
+		if len(gone) != 2 || !strings.Contains(gone[0], wantGone[0]) || !strings.Contains(gone[0], wantGone[1]) ||
+			!strings.Contains(gone[1], wantGone[2]) || !strings.Contains(gone[1], wantGone[3]) {
+			t.Errorf("apply: want the two lines of items and old (%q), got %q:\n%s", wantGone, gone, out)
+		}
+		// The checkpoint no longer names them: the next run says nothing.
+		out = mustEtlq(t, "apply", "--once", "--progress", "never", "--state-dir", state, file)
+		if gone := goneLines(out); len(gone) > 0 {
+			t.Errorf("apply after a run without them: want no line of a pipeline no longer in the file, got %q", gone)
+		}
+		if out := mustEtlq(t, "check", "--state-dir", state, file); strings.Contains(out, "no longer in the file") {
+			t.Errorf("check after apply dropped the pipelines from the checkpoint:\n%s", out)
+		}
 	})
+}
+
+// goneLines returns apply's log lines of pipelines no longer in the file
+// (engine.logGonePipelines), in their order.
+func goneLines(log string) []string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "no longer in the file") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // TestPipelineMovedToAnotherTarget: a pipeline whose INTO changed since
@@ -924,10 +959,16 @@ CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, %[5]s AS q INTO clickh
 		a.waitSame(t, my, ch, myQ, okQ, 90*time.Second)
 		a.stopFailing(t)
 		// A run with the file unfixed: p_bad stops again in its catch-up,
-		// and the source's checkpoints list p_ok alone.
+		// and the source's checkpoints list p_ok alone. p_bad is in the
+		// file: apply does not log it as a pipeline no longer there, even
+		// while the source's checkpoint still names it (as one saved
+		// before the stop does, the process killed before the next).
 		myExec(t, my, "INSERT INTO "+db+".t VALUES (5, '9')")
+		listStopped(t, filepath.Join(state, "source-s.json"), "p_bad")
 		if out, err := runEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file); err == nil {
 			t.Fatalf("p_bad unfixed did not stop again:\n%s", out)
+		} else if gone := goneLines(out); len(gone) > 0 || !strings.Contains(out, "resuming a stopped pipeline from its own checkpoint") {
+			t.Errorf("p_bad runs apart from the source's stream, in the file: want it resumed and not logged as gone from the file, got %q:\n%s", gone, out)
 		}
 		if b, _ := os.ReadFile(filepath.Join(state, "source-s.json")); strings.Contains(string(b), `"p_bad"`) {
 			t.Logf("the source's checkpoint still lists p_bad: %s", b)
@@ -940,6 +981,32 @@ CREATE PIPELINE p_bad FROM binlog s.%[4]s.t TRANSFORM id, %[5]s AS q INTO clickh
 			t.Errorf("check with p_bad stopped alone:\n%s", out)
 		}
 	})
+}
+
+// listStopped adds pipeline to the pipelines the checkpoint file names,
+// as the source's checkpoint saved before the pipeline stopped alone
+// does until the next is saved.
+func listStopped(t *testing.T, file, pipeline string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := st["pipelines"].([]any)
+	for _, p := range ps {
+		if p == pipeline {
+			return
+		}
+	}
+	st["pipelines"] = append(ps, pipeline)
+	if b, err = json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, file, string(b))
 }
 
 // TestSnapshotOnlyPipelineAddedLater: a SNAPSHOT only pipeline added to

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -72,6 +73,9 @@ type chunk struct {
 	grp   *readGroup // the group of small chunks it is read with, or nil
 	solo  bool       // not read in a group's read view (errGroupStale)
 	held  int64      // small: row data read, counted in smallHeld until released
+	// seq tells the chunk's batches apart from other chunks'
+	// (exec.Batch.Chunk): set when its first batch goes out.
+	seq uint64
 }
 
 // snapshotter plans chunks, reads them with parallel connections, and hands
@@ -88,6 +92,10 @@ type snapshotter struct {
 	// of sem would allow groups of a few tables only).
 	smallSem chan struct{}
 	readyC   chan struct{}
+
+	// chunkSeq numbers the chunks as their first batch goes out
+	// (chunk.seq).
+	chunkSeq atomic.Uint64
 
 	mu       sync.Mutex
 	sorted   []stateKey // st.tables by key, for appendState

@@ -338,7 +338,10 @@ func (s *snapshotter) finishRecord(ch *chunk, rec arrow.RecordBatch, posText str
 		a.Release()
 	}
 	ts.rowsDone.Add(int64(n))
-	return &exec.Batch{Record: out, DB: ts.ref.DB, Table: ts.ref.Table, Snapshot: true}
+	if ch.seq == 0 {
+		ch.seq = s.chunkSeq.Add(1)
+	}
+	return &exec.Batch{Record: out, DB: ts.ref.DB, Table: ts.ref.Table, Snapshot: true, Chunk: ch.seq}
 }
 
 // chunkOut is the column set of a chunk's batches: out (the stream's

@@ -37,11 +37,25 @@ func ClearedFile(stateDir, pipeline string) string {
 }
 
 // clearedTable is the last event of a table that removed its rows from
-// the target wholesale.
+// the target wholesale, and the reads again of a range of its rows since
+// (Ranges).
 type clearedTable struct {
-	Version uint64    `json:"version"` // the event's _version: letters older are left out
+	Version uint64    `json:"version,omitempty"` // the event's _version: letters older are left out
 	Pos     string    `json:"pos,omitempty"`
-	Event   string    `json:"event"` // what happened, for the replay's log
+	Event   string    `json:"event,omitempty"` // what happened, for the replay's log
+	Time    time.Time `json:"time,omitzero"`
+	// Ranges are the reads again of the rows a WHERE selects (etlq
+	// resnapshot --where) after Version: each removed the keys of its
+	// range that it did not find, and a letter older whose row is in the
+	// range is left out as one older than Version is.
+	Ranges []clearedRange `json:"ranges,omitempty"`
+}
+
+// clearedRange is a read again of the rows of a table that Where (the
+// source's SQL) selects, at Version.
+type clearedRange struct {
+	Version uint64    `json:"version"`
+	Where   string    `json:"where"`
 	Time    time.Time `json:"time"`
 }
 
@@ -73,7 +87,51 @@ func noteCleared(stateDir string, pr *pipeRun, table string, version uint64, pos
 	if all[table].Version >= version {
 		return nil // (a copy of the truncate in another log partition, a replay after a restart)
 	}
-	all[table] = clearedTable{Version: version, Pos: pos, Event: event, Time: time.Now().UTC()}
+	c := clearedTable{Version: version, Pos: pos, Event: event, Time: time.Now().UTC()}
+	for _, r := range all[table].Ranges {
+		if r.Version > version {
+			c.Ranges = append(c.Ranges, r) // (a range read after the event)
+		}
+	}
+	all[table] = c
+	return writeCleared(path, pr.p.Name, table, event, all)
+}
+
+// noteRangeCleared notes that the rows of table that where selects were
+// read again at version, and the keys of the range the read did not find
+// removed from pr's target (etlq resnapshot --where), when pr keeps dead
+// letters and writes an upsert target; it returns once the note is
+// durable.
+func noteRangeCleared(stateDir string, pr *pipeRun, table string, version uint64, where string) error {
+	if pr.p.OnError != exec.OnErrorDeadLetter || pr.p.Target.Mode != connectors.ModeUpsert || version == 0 {
+		return nil
+	}
+	clearedMu.Lock()
+	defer clearedMu.Unlock()
+	path := ClearedFile(stateDir, pr.p.Name)
+	all, err := readClearedFile(path)
+	if err != nil {
+		return err
+	}
+	c := all[table]
+	if c.Version >= version {
+		return nil
+	}
+	for _, r := range c.Ranges {
+		if r.Where == where && r.Version >= version {
+			return nil // (a replay after a restart)
+		}
+	}
+	c.Ranges = append(c.Ranges, clearedRange{Version: version, Where: where, Time: time.Now().UTC()})
+	all[table] = c
+	return writeCleared(path, pr.p.Name, table, clearedRangeReread, all)
+}
+
+// clearedRangeReread names a range's read again in an error.
+const clearedRangeReread = "read again in a range (resnapshot --where)"
+
+// writeCleared writes all, the table events of pipeline, to path.
+func writeCleared(path, pipeline, table, event string, all map[string]clearedTable) error {
 	data, err := json.MarshalIndent(struct {
 		Tables map[string]clearedTable `json:"tables"`
 	}{all}, "", "  ")
@@ -85,7 +143,7 @@ func noteCleared(stateDir string, pr *pipeRun, table string, version uint64, pos
 		return err
 	}
 	if err := writeFileAtomic(path, append(data, '\n')); err != nil {
-		return fmt.Errorf("pipeline %s: note of %s %s: %w", pr.p.Name, table, event, err)
+		return fmt.Errorf("pipeline %s: note of %s %s: %w", pipeline, table, event, err)
 	}
 	return nil
 }
@@ -141,9 +199,12 @@ func readCleared(stateDir, pipeline string) (map[string]clearedTable, error) {
 			return nil, err
 		}
 		for t, c := range all {
-			if c.Version > out[t].Version {
-				out[t] = c
+			o := out[t]
+			if c.Version > o.Version {
+				o.Version, o.Pos, o.Event, o.Time = c.Version, c.Pos, c.Event, c.Time
 			}
+			o.Ranges = append(o.Ranges, c.Ranges...)
+			out[t] = o
 		}
 	}
 	return out, nil

@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/etlq/etlq/connectors"
@@ -63,17 +66,54 @@ func TestClearedNotesAcrossWorkers(t *testing.T) {
 		t.Errorf("another state directory's notes: %+v", got)
 	}
 
+	// A read again of the range id < 5 at 400 (etlq resnapshot --where),
+	// noted once though met again after a restart; a whole table's read
+	// before it keeps it.
+	for range 2 {
+		if err := noteRangeCleared(w1, up, "db.t", 400, "id < 5"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := noteCleared(w1, up, "db.t", 310, "", clearedReread); err != nil {
+		t.Fatal(err)
+	}
 	cleared, _ := readCleared(w0, "p")
+	if r := cleared["db.t"].Ranges; cleared["db.t"].Version != 310 || len(r) != 1 || r[0].Version != 400 || r[0].Where != "id < 5" {
+		t.Fatalf("db.t's notes: %+v, want read again at 310 and the range id < 5 at 400", cleared["db.t"])
+	}
+	id := func(s string) map[string]*string { return map[string]*string{"id": &s} }
 	letters := []DeadLetter{
-		{Table: "db.t", Version: 299}, {Table: "db.t", Version: 301}, {Table: "db.t"},
+		{Table: "db.t", Version: 299}, {Table: "db.t", Version: 311, Row: id("1")}, {Table: "db.t", Version: 312, Row: id("9")},
+		{Table: "db.t", Version: 401, Row: id("2")}, {Table: "db.t"},
 		{Table: "db.u", Version: 10}, {Table: "db.v", Version: 1},
 	}
-	kept := leaveOutCleared(letters, cleared, "p", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var asked []string
+	inRange := func(table, where string, ls []DeadLetter) ([]bool, error) {
+		out := make([]bool, len(ls))
+		for i, dl := range ls {
+			asked = append(asked, table+" "+where+" "+*dl.Row["id"])
+			out[i] = *dl.Row["id"] < "5"
+		}
+		return out, nil
+	}
+	kept, err := leaveOutCleared(letters, cleared, "p", inRange, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var versions []uint64
 	for _, dl := range kept {
 		versions = append(versions, dl.Version)
 	}
-	if len(kept) != 3 || kept[0].Version != 301 || kept[1].Version != 0 || kept[2].Table != "db.v" {
-		t.Errorf("kept letters of versions %v, want 301, 0 (db.t) and db.v's", versions)
+	if len(kept) != 4 || kept[0].Version != 312 || kept[1].Version != 401 || kept[2].Version != 0 || kept[3].Table != "db.v" {
+		t.Errorf("kept letters of versions %v, want 312 (outside the range), 401 (after it), 0 (db.t) and db.v's", versions)
+	}
+	if fmt.Sprint(asked) != "[db.t id < 5 1 db.t id < 5 9]" {
+		t.Errorf("the source was asked of %q, want the letters of db.t between its read again and the range's", asked)
+	}
+	// The source cannot tell: nothing is replayed, and the error says why.
+	if _, err := leaveOutCleared(letters, cleared, "p", func(string, string, []DeadLetter) ([]bool, error) {
+		return nil, errors.New("unknown column")
+	}, slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil || !strings.Contains(err.Error(), "2 dead letters of db.t are older than a read again of its rows WHERE id < 5") {
+		t.Errorf("a range the source cannot evaluate: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,7 +181,23 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 		if err != nil {
 			return res, err
 		}
-		mine = leaveOutCleared(mine, cleared, p.Name, opts.Log)
+		var src connectors.Source
+		defer func() {
+			if src != nil && opts.Sources[p.Source] == nil {
+				src.Close()
+			}
+		}()
+		inRange := func(table, where string, letters []DeadLetter) ([]bool, error) {
+			if src == nil {
+				if src, err = replaySource(plan, p, opts); err != nil {
+					return nil, err
+				}
+			}
+			return lettersInRange(ctx, src, pr, table, where, letters)
+		}
+		if mine, err = leaveOutCleared(mine, cleared, p.Name, inRange, opts.Log); err != nil {
+			return res, err
+		}
 		res.LeftOut = res.Letters - len(mine)
 	}
 	for i := 0; i < len(mine); {
@@ -206,21 +223,24 @@ func ReplayFrom(ctx context.Context, plan *planner.Plan, pipeline string, load f
 // TRUNCATE, DROP, RENAME away or read again is superseded by it, as by a
 // later change of its key — replayed, it brought back a row the source no
 // longer has, since the event removed only the keys live in the target.
-// A letter without a version (an old one) is kept. It logs, per table,
-// how many were left out and why.
-func leaveOutCleared(letters []DeadLetter, cleared map[string]clearedTable, pipeline string, log *slog.Logger) []DeadLetter {
+// So is a letter older than a read again of a range of its table (etlq
+// resnapshot --where) whose row is in the range, which inRange (the
+// source's server) tells. A letter without a version (an old one) is
+// kept. It logs, per table and range, how many were left out and why.
+func leaveOutCleared(letters []DeadLetter, cleared map[string]clearedTable, pipeline string,
+	inRange func(table, where string, letters []DeadLetter) ([]bool, error), log *slog.Logger) ([]DeadLetter, error) {
 	if len(cleared) == 0 {
-		return letters
+		return letters, nil
 	}
-	kept := letters[:0:0]
+	gone := make([]bool, len(letters))
 	out := map[string]int{}
 	var tables []string
-	for _, dl := range letters {
+	for i, dl := range letters {
 		c, ok := cleared[dl.Table]
 		if !ok || dl.Version == 0 || dl.Version > c.Version {
-			kept = append(kept, dl)
 			continue
 		}
+		gone[i] = true
 		if out[dl.Table] == 0 {
 			tables = append(tables, dl.Table)
 		}
@@ -231,7 +251,84 @@ func leaveOutCleared(letters []DeadLetter, cleared map[string]clearedTable, pipe
 		log.Warn("dead letters left out: their table was "+c.Event+" after them, a change that wins over the replay (their rows would come back)",
 			"pipeline", pipeline, "table", t, "letters", out[t], "at_version", c.Version, "position", c.Pos)
 	}
-	return kept
+	for _, t := range slices.Sorted(maps.Keys(cleared)) {
+		for _, r := range cleared[t].Ranges {
+			var idx []int
+			var ls []DeadLetter
+			for i, dl := range letters {
+				if !gone[i] && dl.Table == t && dl.Version != 0 && dl.Version <= r.Version {
+					idx, ls = append(idx, i), append(ls, dl)
+				}
+			}
+			if len(ls) == 0 {
+				continue
+			}
+			in, err := inRange(t, r.Where, ls)
+			if err != nil {
+				return nil, fmt.Errorf("pipeline %s: %d dead letters of %s are older than a read again of its rows WHERE %s (etlq resnapshot --where), and whether their rows are in that range is not known (none was replayed): %w",
+					pipeline, len(ls), t, r.Where, err)
+			}
+			n := 0
+			for k, i := range idx {
+				if in[k] {
+					gone[i] = true
+					n++
+				}
+			}
+			if n > 0 {
+				log.Warn("dead letters left out: their row is in a range of their table read again after them (etlq resnapshot --where), which removed the keys of the range it did not find: a change that wins over the replay (their rows would come back)",
+					"pipeline", pipeline, "table", t, "where", r.Where, "letters", n, "at_version", r.Version)
+			}
+		}
+	}
+	kept := letters[:0:0]
+	for i, dl := range letters {
+		if !gone[i] {
+			kept = append(kept, dl)
+		}
+	}
+	return kept, nil
+}
+
+// replaySource opens the source of p, to ask its server which letters'
+// rows are in a range read again (lettersInRange).
+func replaySource(plan *planner.Plan, p *planner.Pipeline, opts Options) (connectors.Source, error) {
+	if s := opts.Sources[p.Source]; s != nil {
+		return s, nil
+	}
+	for _, d := range plan.Sources {
+		if d.Name == p.Source {
+			s, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options)
+			if err != nil {
+				return nil, connectors.Named("source", d.Name, err)
+			}
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("no source %q in the file", p.Source)
+}
+
+// lettersInRange asks src's server which of letters (of table) have a row
+// that where selects, over the table's columns as pr reads them.
+func lettersInRange(ctx context.Context, src connectors.Source, pr *pipeRun, table, where string, letters []DeadLetter) ([]bool, error) {
+	m, ok := src.(connectors.WhereMatcher)
+	if !ok {
+		return nil, fmt.Errorf("source %s cannot evaluate a WHERE", pr.p.Source)
+	}
+	tr := pr.tables[table]
+	if tr == nil {
+		return nil, fmt.Errorf("pipeline %s does not read %s (any more)", pr.p.Name, table)
+	}
+	lay, err := exec.LayoutOf(tr.plan.Input)
+	if err != nil {
+		return nil, err
+	}
+	cols := tr.plan.Input.Fields()[:lay.Columns]
+	rows := make([]map[string]*string, len(letters))
+	for i, dl := range letters {
+		rows[i] = dl.Row
+	}
+	return m.MatchWhere(ctx, tr.plan.Ref, cols, where, rows)
 }
 
 // replay runs letters of one table through the pipeline.

@@ -148,6 +148,9 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 					mu.Unlock()
 				}
 			}()
+			// Said once per run, whichever streams the source's
+			// pipelines run in (a gap's resume runs one again).
+			logGonePipelines(plan, src, store, opts)
 			// Pipelines that stopped alone rejoin the source's stream
 			// first (rejoin.go).
 			e := sourceGroups(ctx, cancel, src, pipes, sinks, store, opts)

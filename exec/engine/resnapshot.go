@@ -704,10 +704,13 @@ func (r *sourceRun) resnapshotEnd(ctx context.Context, b *exec.Batch, seq uint64
 	}
 	ref := connectors.TableRef{DB: b.DB, Table: b.Table}
 	if e.Where == "" {
-		// (A range's: a letter's key may be outside it.)
 		if err := noteCleared(r.opts.StateDir, pr, key, e.Version, "", clearedReread); err != nil {
 			return err
 		}
+	} else if err := noteRangeCleared(r.opts.StateDir, pr, key, e.Version, e.Where); err != nil {
+		// (A range's: replay asks the source which letters' rows are in
+		// it.)
+		return err
 	}
 	r.tracker.add(seq)
 	pr.log.Info("resnapshot: removing the range's rows the source no longer has", "pipeline", pr.p.Name, "table", key, "where", e.Where, "id", e.ID)
@@ -1185,7 +1188,7 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 		if err != nil {
 			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
 		}
-		known, inFile := map[string]bool{}, map[string]bool{}
+		known := map[string]bool{}
 		for _, n := range st.Pipelines {
 			known[n] = true
 		}
@@ -1206,7 +1209,6 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 			if p.Source != d.Name {
 				continue
 			}
-			inFile[p.Name] = true
 			old, had := defs[p.Name]
 			if t, ok := targets[p.Name]; ok && known[p.Name] && t != targetOf(p) {
 				what := "apply reads its tables in full into the new one, which has none of the rows written so far; the old target keeps its rows as they are"
@@ -1239,32 +1241,8 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 				out = append(out, fmt.Sprintf("pipeline %s changed in the file since the last run (WHERE, TRANSFORM, MODE or KEY): its target keeps the rows the old definition wrote (an output column new to it is added, empty there); etlq resnapshot reads its tables again", p.Name))
 			}
 		}
-		var gone []string
-		for _, n := range st.Pipelines {
-			if !inFile[n] {
-				gone = append(gone, n)
-			}
-		}
-		sort.Strings(gone)
-		for _, n := range gone {
-			t, ok := targets[n]
-			var writers []string
-			for _, p := range plan.Pipelines {
-				if ok && p.Source == d.Name && targetOf(p) == t {
-					writers = append(writers, p.Name)
-				}
-			}
-			switch {
-			case len(writers) > 0:
-				// Renamed in the file (the same target): the target is
-				// still written, and the new name's own note says what
-				// apply does about it.
-				out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: its target (%s) is written by pipeline %s of the file (renamed?), as that pipeline's note says", n, d.Name, t, strings.Join(writers, ", ")))
-			case ok:
-				out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: apply no longer writes its target (%s), which keeps its rows as they are (drop it by hand if it is no longer wanted), nor keeps it in the checkpoint: added back later, it is a new pipeline again (its tables read in full into its target)", n, d.Name, t))
-			default:
-				out = append(out, fmt.Sprintf("pipeline %s of the last run of source %s is no longer in the file: apply no longer writes its target, which keeps its rows as they are (drop it by hand if it is no longer wanted), nor keeps it in the checkpoint: added back later, it is a new pipeline again (its tables read in full into its target)", n, d.Name))
-			}
+		for _, g := range gonePipelines(plan, d.Name, st, targets) {
+			out = append(out, g.note(d.Name))
 		}
 	}
 	return out

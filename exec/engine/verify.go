@@ -578,6 +578,10 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 	}
 	defer stream.Close()
 	chunks := 0
+	// The source's snapshot chunks (exec.Batch.Chunk) → their number
+	// here: a chunk's rows come in several batches. (A source that does
+	// not say: a batch is a chunk.)
+	chunkOf := map[uint64]int32{}
 	var read int64
 	for {
 		b, err := stream.Next(ctx)
@@ -591,8 +595,14 @@ func (v *verifier) sourcePass(ctx context.Context, add func(key, row string, chu
 			b.Release()
 			continue
 		}
-		chunk := int32(chunks)
-		chunks++
+		chunk, seen := chunkOf[b.Chunk]
+		if !seen || b.Chunk == 0 {
+			chunk = int32(chunks)
+			chunks++
+			if b.Chunk != 0 {
+				chunkOf[b.Chunk] = chunk
+			}
+		}
 		read += int64(b.NumRows())
 		out, err := v.pr.process(ctx, b)
 		b.Release()
