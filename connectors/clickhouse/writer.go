@@ -127,9 +127,8 @@ type writer struct {
 	// sealed is when the last group was sealed (its insert began).
 	sealed time.Time
 	// bulk: the last batch written was of a snapshot that goes on (it
-	// does not end its table's snapshot) into more than bulkCols columns:
-	// Idle leaves the pending group and the open long INSERT alone
-	// (writer_long.go).
+	// does not end its table's snapshot): Idle leaves the pending group
+	// and the open long INSERT alone (writer_long.go).
 	bulk bool
 
 	inserts atomic.Int64 // INSERTs sent successfully, for tests and metrics
@@ -290,7 +289,7 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		g.timer = time.AfterFunc(w.opts.flushInterval, func() { w.timeout(g) })
 	}
 	g := w.pending
-	w.bulk = b.Snapshot && b.SnapshotEnd == exec.SnapshotInside && len(g.cols) > bulkCols
+	w.bulk = b.Snapshot && b.SnapshotEnd == exec.SnapshotInside
 	g.bulk = w.bulk
 	g.items = append(g.items, item{b, done})
 	n := b.NumRows()
