@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/mattn/go-runewidth"
 
 	"github.com/etlq/etlq/exec"
 )
@@ -219,24 +218,8 @@ func isNumeric(t arrow.DataType) bool {
 	return false
 }
 
-// cells measures text as a terminal shows it: an East Asian wide character
-// or an emoji takes two columns, a combining mark or a zero-width joiner
-// none, an emoji sequence (👩‍💻, 🇩🇪) is one cluster of two. Counting runes,
-// as before, misaligned every row holding such text. East Asian ambiguous
-// characters count one column whatever the locale, so that the output is
-// the same on every machine.
-var cells = func() *runewidth.Condition {
-	c := runewidth.NewCondition()
-	c.EastAsianWidth = false
-	return c
-}()
-
-// cellWidth is the number of terminal columns s takes.
-func cellWidth(s string) int { return cells.StringWidth(s) }
-
-// TextWidth is the number of terminal columns s takes, as the table format
-// measures it: for other aligned output (the REPL's SHOW lists).
-func TextWidth(s string) int { return cellWidth(s) }
+// cellWidth is the number of terminal columns s takes (exec.TextWidth).
+func cellWidth(s string) int { return exec.TextWidth(s) }
 
 // sanitize keeps a cell on one line: control characters become escapes.
 func sanitize(s string) string {
@@ -265,5 +248,5 @@ func sanitize(s string) string {
 
 // clip ends a value wider than maxCellWidth columns with "…", within them.
 func clip(s string) string {
-	return cells.Truncate(s, maxCellWidth, "…")
+	return exec.TextClip(s, maxCellWidth, "…")
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/etlq/etlq/cmd/etlq/internal/etlfile"
 	"github.com/etlq/etlq/connectors"
-	"github.com/etlq/etlq/connectors/format"
 	"github.com/etlq/etlq/exec"
 	"github.com/etlq/etlq/lang"
 	"github.com/etlq/etlq/planner"
@@ -400,11 +399,11 @@ func showSig(sig string) string {
 func printTable(w io.Writer, header []string, rows [][]string, noun string) {
 	widths := make([]int, len(header))
 	for j, h := range header {
-		widths[j] = format.TextWidth(h)
+		widths[j] = exec.TextWidth(h)
 	}
 	for _, row := range rows {
 		for j, c := range row {
-			widths[j] = max(widths[j], format.TextWidth(c))
+			widths[j] = max(widths[j], exec.TextWidth(c))
 		}
 	}
 	var sb strings.Builder
@@ -416,7 +415,7 @@ func printTable(w io.Writer, header []string, rows [][]string, noun string) {
 			sb.WriteByte(' ')
 			sb.WriteString(c)
 			if j < len(cells)-1 {
-				sb.WriteString(strings.Repeat(" ", widths[j]-format.TextWidth(c)))
+				sb.WriteString(strings.Repeat(" ", widths[j]-exec.TextWidth(c)))
 			}
 		}
 		trimmed := strings.TrimRight(sb.String(), " ")
