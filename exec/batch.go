@@ -53,7 +53,8 @@ func SourceSchema(cols []arrow.Field, before bool) *arrow.Schema {
 			fields = append(fields, f)
 		}
 	}
-	return arrow.NewSchema(append(fields, MetaFields()...), nil)
+	// (Interned: the tables of one layout share it, InternSchema.)
+	return InternSchema(arrow.NewSchema(append(fields, MetaFields()...), nil))
 }
 
 // SourceLayout locates the parts of a source batch (SourceSchema): the

@@ -204,7 +204,7 @@ func (p *Program) Schema(in *arrow.Schema) *arrow.Schema {
 		}
 		fields[i] = f
 	}
-	return arrow.NewSchema(fields, nil)
+	return InternSchema(arrow.NewSchema(fields, nil)) // (one per layout)
 }
 
 func (p *Program) newCtx(rec arrow.RecordBatch) *evalCtx {

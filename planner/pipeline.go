@@ -557,7 +557,7 @@ func finishTable(pl *Pipeline, t *TablePlan, out []Column) {
 		t.BeforeOutputs = mixed
 	}
 	t.Output = out
-	t.Sink = arrow.NewSchema(fields, nil)
+	t.Sink = exec.InternSchema(arrow.NewSchema(fields, nil)) // (one per layout)
 }
 
 // Rebind binds the pipeline again for a new schema of one of its tables

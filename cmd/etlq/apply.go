@@ -141,6 +141,19 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	// plain connection under ssl_mode = 'preferred' while the plan reads
 	// the schemas): the same format and destination as etlq's own lines.
 	slog.SetDefault(log)
+	// The CPU profile covers the plan too: with many tables, reading and
+	// binding their schemas is a share of the run worth seeing.
+	if a.CPUProfile != "" {
+		f, err := os.Create(a.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var l *etlfile.Loaded
 	var plan *planner.Plan
 	var err error
@@ -191,17 +204,6 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 		reportProgress(runCtx, stats, show, log, logOut)
 	}()
 
-	if a.CPUProfile != "" {
-		f, err := os.Create(a.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	if a.AllocProfile != "" {
 		defer writeAllocProfile(a.AllocProfile, log)
 	}

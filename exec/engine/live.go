@@ -36,7 +36,7 @@ func (r *sourceRun) joinTable(ctx context.Context, b *exec.Batch) error {
 					return err
 				}
 			}
-			tr, err := newTableRun(pr.p, tp, pr.alloc)
+			tr, err := pr.tableRunFor(tp)
 			if err != nil {
 				return err
 			}
@@ -71,7 +71,7 @@ func (pr *pipeRun) realign(ctx context.Context, except string) error {
 		if err != nil {
 			return fmt.Errorf("pipeline %s: %s after the change of %s: %w", pr.p.Name, key, except, err)
 		}
-		ntr, err := newTableRun(pr.p, tp, pr.alloc)
+		ntr, err := pr.tableRunFor(tp)
 		if err != nil {
 			return err
 		}

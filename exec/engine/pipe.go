@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,9 +79,39 @@ type pipeRun struct {
 	originMu sync.Mutex
 	origins  map[arrow.RecordBatch]arrow.RecordBatch
 	out      outbox // the sink batches on their way to writer (outbox.go)
+	// chains are the operator chains of pr's tables by their plans'
+	// schemas (source and sink): the tables whose plans are alike share
+	// one (tableRunFor).
+	chains map[[2]*arrow.Schema][]*chain
 }
 
+// tableRun is one table's run in a pipeline: its plan, and the chain its
+// batches run through, which the tables of a pattern with alike plans
+// share (tableRunFor).
 type tableRun struct {
+	plan *planner.TablePlan
+	*chain
+	// settled: a batch of the table went to the sink in this plan of it
+	// (the sink has followed its layout).
+	settled bool
+	// startPlan: the plan is the run's, made from the server's table as it
+	// is now, and no batch of the stream has come yet. The first batch
+	// that differs from it is older than it — the stream replays the
+	// changes before a DDL made while etlq was stopped — not a DDL.
+	startPlan bool
+}
+
+// chain is the compiled programs and the operators a table's batches run
+// through. One serves every table of a pipeline whose plan is alike
+// (plansAlike: all but the table's name): a pattern's 1,000 tables of one
+// layout had 1,000 chains, each with its programs, schemas and scratch,
+// built on the table's first batch and walked by the garbage collector at
+// every cycle (docs/benchmarks.md). Its operators keep nothing of a batch
+// once process pulled it through (the second Next), and one goroutine runs
+// every chain of a pipeline (the source's), so tables take turns.
+type chain struct {
+	// plan is the plan the chain was built from (start reads its outputs,
+	// key and sink schema: those of every table sharing it).
 	plan   *planner.TablePlan
 	prog   *exec.Program // WHERE and the outputs
 	before *exec.Program // outputs over the before image; nil when unused
@@ -98,14 +129,6 @@ type tableRun struct {
 	// one Next to the next: one goroutine runs a chain (the source's).
 	feed *exec.Feed
 	sink *change.Sink
-	// settled: a batch of the table went to the sink in this plan of it
-	// (the sink has followed its layout).
-	settled bool
-	// startPlan: the plan is the run's, made from the server's table as it
-	// is now, and no batch of the stream has come yet. The first batch
-	// that differs from it is older than it — the stream replays the
-	// changes before a DDL made while etlq was stopped — not a DDL.
-	startPlan bool
 }
 
 func newPipeRun(ctx context.Context, p *planner.Pipeline, sink connectors.Sink, opts Options) (*pipeRun, error) {
@@ -124,7 +147,7 @@ func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Si
 		names[i] = c.Name
 	}
 	for _, t := range p.Tables {
-		tr, err := newTableRun(p, t, opts.Alloc)
+		tr, err := pr.tableRunFor(t)
 		if err != nil {
 			return nil, err
 		}
@@ -161,12 +184,47 @@ func newPipeRunDead(ctx context.Context, p *planner.Pipeline, sink connectors.Si
 	return pr, nil
 }
 
+// tableRunFor makes the run of a table of pr planned as t: on the chain
+// of another table whose plan is alike, else on one of its own.
+func (pr *pipeRun) tableRunFor(t *planner.TablePlan) (*tableRun, error) {
+	key := [2]*arrow.Schema{t.Input, t.Sink}
+	for _, c := range pr.chains[key] {
+		if plansAlike(c.plan, t) {
+			return &tableRun{plan: t, chain: c}, nil
+		}
+	}
+	tr, err := newTableRun(pr.p, t, pr.alloc)
+	if err != nil {
+		return nil, err
+	}
+	if pr.chains == nil {
+		pr.chains = map[[2]*arrow.Schema][]*chain{}
+	}
+	pr.chains[key] = append(pr.chains[key], tr.chain)
+	return tr, nil
+}
+
+// plansAlike reports whether two table plans differ in the table's name
+// alone: the same source and sink schemas (interned: exec.InternSchema),
+// the same WHERE, outputs, before outputs and key, expression for
+// expression, so that one chain computes either table's batches. Any
+// difference (a column more, another type, a default, an expression that
+// holds a function) keeps the tables' chains apart.
+func plansAlike(a, b *planner.TablePlan) bool {
+	if a == b {
+		return true
+	}
+	x, y := *a, *b
+	x.Ref, y.Ref = connectors.TableRef{}, connectors.TableRef{}
+	return reflect.DeepEqual(&x, &y)
+}
+
 func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocator) (*tableRun, error) {
 	names := make([]string, len(t.Output))
 	for i, c := range t.Output {
 		names[i] = c.Name
 	}
-	tr := &tableRun{plan: t}
+	tr := &tableRun{plan: t, chain: &chain{plan: t}}
 	var err error
 	tr.prog, err = exec.NewProgram(exec.ProgramConfig{Where: t.Where, Outputs: t.Outputs, Names: names, OnError: p.OnError, Alloc: alloc})
 	if err != nil {
@@ -211,7 +269,7 @@ func newTableRun(p *planner.Pipeline, t *planner.TablePlan, alloc memory.Allocat
 // start builds the table's chain of operators for pipeline pr, once:
 // Feed → (SplitDeletes) → ProgramOp → rowErrors → (Upsert → MovedKeys) →
 // Sink, the operators in parentheses for an upsert target only.
-func (tr *tableRun) start(ctx context.Context, pr *pipeRun) error {
+func (tr *chain) start(ctx context.Context, pr *pipeRun) error {
 	if tr.sink != nil {
 		return nil
 	}
@@ -258,8 +316,8 @@ func (tr *tableRun) start(ctx context.Context, pr *pipeRun) error {
 	return nil
 }
 
-// stop closes the table's chain; start builds it again.
-func (tr *tableRun) stop() {
+// stop closes the chain; start builds it again.
+func (tr *chain) stop() {
 	if tr.sink != nil {
 		tr.sink.Close()
 		tr.feed, tr.sink = nil, nil
@@ -482,7 +540,7 @@ func (pr *pipeRun) replan(ctx context.Context, b *exec.Batch) (*tableRun, error)
 		return nil, fmt.Errorf("%s.%s changed while streaming: %w", b.DB, b.Table, err)
 	}
 	tr.stop()
-	if tr, err = newTableRun(pr.p, tp, pr.alloc); err != nil {
+	if tr, err = pr.tableRunFor(tp); err != nil {
 		return nil, err
 	}
 	pr.tables[b.DB+"."+b.Table] = tr
