@@ -91,7 +91,7 @@ func noMethodChange(c *nethttp.Client, sigHeader string) *nethttp.Client {
 	cc := *c
 	next := c.CheckRedirect
 	cc.CheckRedirect = func(req *nethttp.Request, via []*nethttp.Request) error {
-		if req.Method != via[0].Method {
+		if req.Method != via[0].Method || downgrade(via[0], req) {
 			return nethttp.ErrUseLastResponse
 		}
 		withoutCredentials(req, via[0], sigHeader)
@@ -104,6 +104,13 @@ func noMethodChange(c *nethttp.Client, sigHeader string) *nethttp.Client {
 		return nil
 	}
 	return &cc
+}
+
+// downgrade reports whether req, a redirect of first, leaves https for
+// plain http, which would send the rows and the credentials in clear: not
+// followed, the batch fails (try).
+func downgrade(first, req *nethttp.Request) bool {
+	return first.URL.Scheme == "https" && req.URL.Scheme != "https"
 }
 
 // withoutCredentials removes from req, a redirect of first, the
@@ -633,6 +640,13 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 		to := "another URL"
 		if loc, lerr := resp.Location(); lerr == nil {
 			to = redact(loc.String())
+		}
+		if loc, lerr := resp.Location(); lerr == nil && w.c.url.Scheme == "https" && loc.Scheme != "https" {
+			return 0, false, &refusedError{
+				err:    fmt.Errorf("%s: %s: redirected to %s, plain http, which would send the rows and the credentials in clear: not followed", w.where, resp.Status, to),
+				status: resp.StatusCode, reason: resp.Status + ": redirected from https to " + to,
+				fix: "fix the endpoint's redirect, or give the pipeline the URL it redirects to if plain http is meant, then run apply again: the batch is sent again",
+			}
 		}
 		// The pipeline's URL is wrong, as for a 404: the pipeline's own
 		// error, which stops it alone (it stopped every pipeline of the
