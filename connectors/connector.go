@@ -673,6 +673,11 @@ type Target struct {
 	Edited  bool
 	Format  string         // stdout/file/http: table, jsonl, canal_json, …
 	Options map[string]any // the pipeline's WITH options for this sink kind
+	// Private: the rows are source rows set aside (a pipeline's dead
+	// letters), as sensitive as the tables: a file sink creates the
+	// file readable by its owner only (0600), as the state directory's
+	// dead-letter files.
+	Private bool
 }
 
 // Writer writes one pipeline's batches.

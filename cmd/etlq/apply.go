@@ -30,7 +30,7 @@ type applyCmd struct {
 	File         string `arg:"" type:"existingfile" help:"The .etl file."`
 	Once         bool   `help:"Snapshot (if asked), stream up to the binlog position current at start, flush, checkpoint, exit."`
 	StateDir     string `default:"./.etlq" help:"Where checkpoints, schema history and dead letters live."`
-	MetricsAddr  string `help:"Serve Prometheus metrics on this address (e.g. :9464)."`
+	MetricsAddr  string `help:"Serve Prometheus metrics on this address (e.g. 127.0.0.1:9464; :9464 listens on every interface)."`
 	LogFormat    string `default:"text" enum:"text,json" help:"Log format (text or json)."`
 	Progress     string `default:"auto" enum:"auto,always,never" help:"Progress bars and status lines on standard error: auto (when it is a terminal; logs otherwise), always or never."`
 	CPUProfile   string `hidden:"" help:"Write a Go CPU profile of the run to this file."`

@@ -29,7 +29,7 @@ type captureCmd struct {
 	LogFormat  string        `default:"text" enum:"text,json" help:"Log format (text or json)."`
 	// MetricsAddr serves apply's source metrics and what was published
 	// (captureCollector).
-	MetricsAddr string `help:"Serve Prometheus metrics on this address (e.g. :9465)."`
+	MetricsAddr string `help:"Serve Prometheus metrics on this address (e.g. 127.0.0.1:9465; :9465 listens on every interface)."`
 }
 
 func (c *captureCmd) Run(ctx context.Context) error {

@@ -210,6 +210,13 @@ func (s *Sink) connectError(err error) error {
 		// Also what a server going down mid-handshake does: still retried.
 		return s.wrapf(err, "cannot reach %s: %v (the server closed the connection at the handshake: if the port is its secure native port, tcp_port_secure, 9440 by default, add ?secure=true to the DSN)", addrs, err)
 	}
+	if tlsReset(err, s.chOpts) {
+		hint := "if it verifies client certificates, give one as the sink's tls_cert and tls_key"
+		if cert, _ := s.opts["tls_cert"].(string); cert != "" {
+			hint = "if it verifies client certificates, it may refuse tls_cert " + cert + ": is it signed by a CA the server trusts (its openSSL caConfig)?"
+		}
+		return s.wrapf(err, "cannot reach %s: %v (the server closed the TLS connection at the handshake: %s)", addrs, err, hint)
+	}
 	return s.wrapf(err, "cannot reach %s: %v", addrs, err)
 }
 

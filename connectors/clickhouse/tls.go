@@ -72,8 +72,44 @@ func explainTLS(err error, o *clickhouse.Options, opts map[string]any) error {
 		return fmt.Errorf("TLS: the server's certificate does not name the host of the DSN (%v); connect by a name it holds, or set tls_server_name", err)
 	case o.TLS != nil && (strings.Contains(msg, "first record does not look like a TLS handshake") || errors.Is(err, io.EOF)):
 		return fmt.Errorf("TLS: the server did not answer in TLS (%v): is the port its secure native port (tcp_port_secure, 9440 by default)?", err)
+	case o.TLS != nil && strings.Contains(msg, "remote error: tls: "):
+		// A TLS alert from the server: it refused this side of the
+		// handshake, the client certificate (its openSSL verificationMode
+		// strict or relaxed with a caConfig).
+		return fmt.Errorf("TLS: %s (%v)", clientRefused(msg, opts), err)
 	}
 	return err
+}
+
+// clientRefused says why a server answered the handshake with a TLS alert
+// (remote error: tls: …): the client certificate it was given, or the one
+// it was not.
+func clientRefused(msg string, opts map[string]any) string {
+	cert, _ := opts["tls_cert"].(string)
+	if cert == "" {
+		return "the server refused the handshake: it asks for a client certificate, give one as the sink's tls_cert and tls_key"
+	}
+	why := "the server refused the client certificate tls_cert " + cert
+	switch {
+	case strings.Contains(msg, "unknown certificate authority"), strings.Contains(msg, "unknown ca"), strings.Contains(msg, "bad certificate"), strings.Contains(msg, "certificate required"):
+		// (certificate required: the client did not send it, as the
+		// server named the CAs it accepts and none signed it.)
+		why += ": it is not signed by a CA the server trusts (its openSSL caConfig)"
+	case strings.Contains(msg, "certificate expired"):
+		why += ": it has expired"
+	}
+	return why
+}
+
+// tlsReset reports whether err is a TLS connection the server cut at the
+// handshake: what a server that refuses the client certificate may do
+// before its alert is read (and a server going down: still retried).
+func tlsReset(err error, o *clickhouse.Options) bool {
+	if err == nil || o.TLS == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "handshake") && strings.Contains(msg, "connection reset by peer")
 }
 
 // plainToSecure reports whether err is what a plain connection to a TLS

@@ -2,10 +2,18 @@ package clickhouse
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -164,5 +172,98 @@ func TestPlainToSecurePort(t *testing.T) {
 	_, err = s.Version(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "add ?secure=true to the DSN") {
 		t.Fatalf("%v, want an error saying to add ?secure=true", err)
+	}
+}
+
+// TestClientCertificateRefused: a server that verifies client certificates
+// (ClickHouse's openSSL verificationMode strict, here a Go TLS server)
+// answers a handshake without one, or with one its CA did not sign, with a
+// TLS alert. check said only "handshake: failed to read packet …: remote
+// error: tls: certificate required" (or "connection reset by peer"), with
+// no word of tls_cert (a security trial). The error now names it.
+func TestClientCertificateRefused(t *testing.T) {
+	certs := testenv.TLSCerts(t)
+	srv, err := tls.LoadX509KeyPair(filepath.Join(certs.Dir, "server.pem"), filepath.Join(certs.Dir, "server-key.pem"))
+	if err != nil {
+		t.Skipf("the test server certificate: %v", err)
+	}
+	caPEM, err := os.ReadFile(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{srv}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				// The alert is sent; the connection stays open a
+				// moment, so that the client reads it.
+				_ = c.(*tls.Conn).Handshake()
+				time.Sleep(2 * time.Second)
+				c.Close()
+			}()
+		}
+	}()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	dsn := "clickhouse://localhost:" + port + "?secure=true"
+	stranger := filepath.Join(t.TempDir(), "stranger")
+	for _, tc := range []struct {
+		name string
+		opts map[string]any
+		err  string
+	}{
+		{"no client certificate", map[string]any{"tls_ca": certs.CA}, "give one as the sink's tls_cert and tls_key"},
+		{"client certificate of another CA", map[string]any{"tls_ca": certs.CA, "tls_cert": stranger + ".pem", "tls_key": stranger + "-key.pem"},
+			"the server refused the client certificate tls_cert " + stranger + ".pem: it is not signed by a CA the server trusts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if c, ok := tc.opts["tls_cert"].(string); ok {
+				writeSelfSigned(t, c, tc.opts["tls_key"].(string))
+			}
+			s, err := NewSink("dw", dsn, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			_, err = s.Version(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("%v, want an error with %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// writeSelfSigned writes a client certificate no CA signed, and its key.
+func writeSelfSigned(t *testing.T, cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "stranger"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -120,13 +120,17 @@ type config struct {
 	flushInterval  time.Duration
 	rotateRows     int
 	rotateInterval time.Duration
+	perm           os.FileMode // of a file created: 0600 for a Private target, else 0644
 }
 
 func (s *Sink) config(t connectors.Target) (*config, error) {
 	if strings.TrimSpace(t.Name) == "" {
 		return nil, errors.New("file sink needs a path: INTO file 'out/orders.jsonl'")
 	}
-	c := &config{path: s.Path(t), format: FormatOf(t), mode: t.Mode}
+	c := &config{path: s.Path(t), format: FormatOf(t), mode: t.Mode, perm: 0o644}
+	if t.Private {
+		c.perm = 0o600
+	}
 	if !format.Valid(c.format) {
 		return nil, fmt.Errorf("unknown format %q (want one of %s)", c.format, strings.Join(format.Names(), ", "))
 	}

@@ -139,7 +139,7 @@ func (w *parquetWriter) start(b *exec.Batch) error {
 		}
 	}
 	tmp := filepath.Join(dir, "."+name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, w.c.perm)
 	if err != nil {
 		w.err = fmt.Errorf("file %q: %w", tmp, err)
 		return w.err

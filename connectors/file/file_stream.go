@@ -49,7 +49,7 @@ func openStream(c *config, t connectors.Target) (*streamWriter, error) {
 		return nil, fmt.Errorf("file %q: %w", c.path, err)
 	}
 	_, statErr := os.Stat(c.path)
-	f, err := os.OpenFile(c.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(c.path, os.O_CREATE|os.O_RDWR|os.O_APPEND, c.perm)
 	if err != nil {
 		return nil, fmt.Errorf("file %q: %w", c.path, err)
 	}

@@ -91,7 +91,7 @@ var Spec = connectors.Spec{
 	Kind: Kind,
 	Doc: "POSTs changes to a URL (a webhook, a serverless function) as jsonl, canal_json, " +
 		"debezium_json, csv or table, in order, retrying connection errors, 429 and 5xx; " +
-		"follows 307 and 308 redirects, and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
+		"follows 307 and 308 redirects (to another host without the credential headers, those from ${…} and the signature; never with a Referer; one from https to plain http is not followed and fails the batch), and fails the batch on a 301, 302 or 303 (which would resend it as a GET " +
 		"without its body: the pipeline's own error, as for a 404, whatever on_error says) or any other status. A request of several rows refused with 413 is sent again in halves, down to single rows. " +
 		"The rows of a request refused with 400, 409, 413 (a single row) or 422 follow the pipeline's on_error: under 'skip' and 'dead_letter' a request of several rows " +
 		"refused with 400, 409 or 422 is first sent again in halves, a refused half in halves again, so that only the rows the endpoint refuses alone " +

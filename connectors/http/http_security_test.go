@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,5 +348,37 @@ func TestOnlyCredentialHeadersSecret(t *testing.T) {
 	msg := connectors.RedactSecrets("the endpoint said: key " + key + ", token " + bearer)
 	if strings.Contains(msg, key) || strings.Contains(msg, bearer) {
 		t.Errorf("a credential header's value is shown: %q", msg)
+	}
+}
+
+// TestRedirectFromHTTPSToPlainRefused: a 307 from the https endpoint to a
+// plain http URL was followed, the rows and the credential headers sent in
+// clear (a security trial). It is not followed: the batch fails, naming
+// the redirect.
+func TestRedirectFromHTTPSToPlainRefused(t *testing.T) {
+	p := newPKI(t)
+	var plainGot atomic.Int32
+	plain := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		plainGot.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(nethttp.StatusNoContent)
+	}))
+	defer plain.Close()
+	srv := httptest.NewUnstartedServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Location", plain.URL+"/hook")
+		w.WriteHeader(nethttp.StatusTemporaryRedirect)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	h := openURL(t, srv.URL+"/hook", map[string]any{"tls_ca": p.ca, "headers": "Authorization: Bearer tok-9"}, nil)
+	err := wait(t, h.write(1))
+	if err == nil || !strings.Contains(err.Error(), "plain http, which would send the rows and the credentials in clear") {
+		t.Fatalf("%v, want the https-to-http redirect refused", err)
+	}
+	if n := plainGot.Load(); n != 0 {
+		t.Fatalf("the plain http endpoint received %d requests", n)
 	}
 }

@@ -762,3 +762,77 @@ func TestRefusedRequestIsThePipelinesError(t *testing.T) {
 		t.Errorf("an outage that outlasts retry_max: want a plain error, got %v", err)
 	}
 }
+
+// TestRedirectToAnotherHostWithoutCredentials: a 307 to another host gets
+// the body but none of the pipeline's credentials: no header named as one
+// (X-Api-Key), none holding a secret (X-Custom from ${…}: registered here
+// as the planner does), no signature, and no Referer (the first URL, with
+// its ?token=). Go's client dropped only Authorization: the other host
+// received X-Api-Key and the Referer with the token (a security trial). A
+// redirect to the same host keeps them.
+func TestRedirectToAnotherHostWithoutCredentials(t *testing.T) {
+	connectors.RegisterSecret("from-env-7431")
+	other := &recorder{}
+	otherSrv := httptest.NewServer(other)
+	defer otherSrv.Close()
+	// The same server by another name: another host to the client.
+	otherURL := strings.Replace(otherSrv.URL, "127.0.0.1", "localhost", 1)
+	opts := map[string]any{
+		"headers":        "Authorization: Bearer tok-1; X-Api-Key: key-2; X-Custom: from-env-7431; X-Team: notify",
+		"signing_secret": "sig-secret-3",
+	}
+	for _, tc := range []struct {
+		name      string
+		to        func(h *harness) string
+		rec       func(first *recorder) *recorder
+		keepCreds bool
+	}{
+		{"another host", func(*harness) string { return otherURL + "/moved" }, func(*recorder) *recorder { return other }, false},
+		{"the same host", func(*harness) string { return "/moved" }, func(first *recorder) *recorder { return first }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{}
+			var h *harness
+			rec.respond = func(n int, w nethttp.ResponseWriter) bool {
+				if n == 0 {
+					w.Header().Set("Location", tc.to(h))
+					w.WriteHeader(nethttp.StatusTemporaryRedirect)
+					return true
+				}
+				return false
+			}
+			o := map[string]any{}
+			for k, v := range opts {
+				o[k] = v
+			}
+			h = open(t, rec, connectors.Target{Options: o})
+			if err := wait(t, h.write(1)); err != nil {
+				t.Fatal(err)
+			}
+			got := tc.rec(rec)
+			got.mu.Lock()
+			defer got.mu.Unlock()
+			if len(got.headers) == 0 {
+				t.Fatal("the redirect was not followed")
+			}
+			hd := got.headers[len(got.headers)-1]
+			if hd.Get("X-Team") != "notify" {
+				t.Errorf("a plain header was dropped: %v", hd)
+			}
+			if ref := hd.Get("Referer"); ref != "" {
+				t.Errorf("Referer %q sent with the redirect", ref)
+			}
+			for _, name := range []string{"X-Api-Key", "X-Custom", "X-Etlq-Signature"} {
+				if has := hd.Get(name) != ""; has != tc.keepCreds {
+					t.Errorf("%s sent = %v, want %v: %v", name, has, tc.keepCreds, hd)
+				}
+			}
+			if tc.keepCreds && hd.Get("Authorization") == "" {
+				t.Errorf("Authorization dropped on a redirect to the same host")
+			}
+			if !tc.keepCreds && hd.Get("Authorization") != "" {
+				t.Errorf("Authorization sent to another host")
+			}
+		})
+	}
+}

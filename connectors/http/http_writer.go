@@ -11,6 +11,7 @@ import (
 	"net"
 	nethttp "net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,7 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	w := &writer{
-		c: c, client: noMethodChange(c.clientFor(s.client)), pipeline: t.Pipeline, fo: fo, enc: enc,
+		c: c, client: noMethodChange(c.clientFor(s.client), c.sigHeader), pipeline: t.Pipeline, fo: fo, enc: enc,
 		jobs: make(chan job, maxQueuedJobs), queued: semaphore.NewWeighted(maxQueuedBytes), ctx: wctx, cancel: cancel,
 		closing: make(chan struct{}),
 		where:   "http POST to " + redact(c.url.String()),
@@ -84,14 +85,16 @@ func (s *Sink) Close() error { return nil }
 // keep the method and the body (307, 308). A 301, 302 or 303 would send
 // the POST again as a GET without its body, and a 2xx to that GET would
 // count as the batch's delivery: such a response is returned as it is,
-// and fails the batch (try).
-func noMethodChange(c *nethttp.Client) *nethttp.Client {
+// and fails the batch (try). A redirect to another host gets none of the
+// pipeline's credentials (withoutCredentials).
+func noMethodChange(c *nethttp.Client, sigHeader string) *nethttp.Client {
 	cc := *c
 	next := c.CheckRedirect
 	cc.CheckRedirect = func(req *nethttp.Request, via []*nethttp.Request) error {
-		if req.Method != via[0].Method {
+		if req.Method != via[0].Method || downgrade(via[0], req) {
 			return nethttp.ErrUseLastResponse
 		}
+		withoutCredentials(req, via[0], sigHeader)
 		if next != nil {
 			return next(req, via)
 		}
@@ -101,6 +104,37 @@ func noMethodChange(c *nethttp.Client) *nethttp.Client {
 		return nil
 	}
 	return &cc
+}
+
+// downgrade reports whether req, a redirect of first, leaves https for
+// plain http, which would send the rows and the credentials in clear: not
+// followed, the batch fails (try).
+func downgrade(first, req *nethttp.Request) bool {
+	return first.URL.Scheme == "https" && req.URL.Scheme != "https"
+}
+
+// withoutCredentials removes from req, a redirect of first, the
+// Referer (the first URL, whose ?token= or password it would carry) and,
+// when req goes to another host than first, every header that carries a
+// credential: named as one (credentialHeader: X-Api-Key, …), holding a
+// secret (a value from ${NAME} or ${file:…}, whatever the header's name)
+// or the signature. Go's client drops only Authorization, Cookie and
+// WWW-Authenticate there: a 307 to another host received X-Api-Key (a
+// security trial).
+func withoutCredentials(req, first *nethttp.Request, sigHeader string) {
+	req.Header.Del("Referer")
+	if strings.EqualFold(req.URL.Host, first.URL.Host) {
+		return
+	}
+	for name, vals := range req.Header {
+		drop := credentialHeader.MatchString(name) || strings.EqualFold(name, sigHeader)
+		for _, v := range vals {
+			drop = drop || connectors.RedactSecrets(v) != v
+		}
+		if drop {
+			req.Header.Del(name)
+		}
+	}
 }
 
 // job is one batch: its request bodies, or a Flush barrier.
@@ -606,6 +640,13 @@ func (w *writer) try(r request) (retryAfter time.Duration, retry bool, err error
 		to := "another URL"
 		if loc, lerr := resp.Location(); lerr == nil {
 			to = redact(loc.String())
+		}
+		if loc, lerr := resp.Location(); lerr == nil && w.c.url.Scheme == "https" && loc.Scheme != "https" {
+			return 0, false, &refusedError{
+				err:    fmt.Errorf("%s: %s: redirected to %s, plain http, which would send the rows and the credentials in clear: not followed", w.where, resp.Status, to),
+				status: resp.StatusCode, reason: resp.Status + ": redirected from https to " + to,
+				fix: "fix the endpoint's redirect, or give the pipeline the URL it redirects to if plain http is meant, then run apply again: the batch is sent again",
+			}
 		}
 		// The pipeline's URL is wrong, as for a 404: the pipeline's own
 		// error, which stops it alone (it stopped every pipeline of the

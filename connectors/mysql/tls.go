@@ -178,6 +178,36 @@ func (t *TLSConfig) explain(err error) error {
 			what = "ssl_ca " + t.CA
 		}
 		return fmt.Errorf("ssl_mode = '%s': the server's certificate is not signed by %s (%v)", t.Mode, what, err)
+	case strings.Contains(msg, "remote error: tls: "):
+		// A TLS alert from the server: it refused this side of the
+		// handshake, which with a server that verifies clients is the
+		// client certificate (the driver said "connection was bad").
+		return fmt.Errorf("%s: %v", t.clientRefused(msg), err)
+	case t.Cert != "" && strings.Contains(msg, "writeAuthHandshake") && strings.Contains(msg, "connection reset by peer"):
+		// The same refusal when the server cut the connection before
+		// its alert was read.
+		return fmt.Errorf("%v (the server closed the connection in the TLS handshake: it may refuse the client certificate ssl_cert %s: is it signed by a CA the server trusts, the server's ssl_ca?)", err, t.Cert)
 	}
 	return err
+}
+
+// clientRefused says why a server answered the handshake with a TLS alert
+// (remote error: tls: …): the client certificate it was given, or the one
+// it was not.
+func (t *TLSConfig) clientRefused(msg string) string {
+	if t.Cert == "" {
+		return "the server refused the TLS handshake: if it asks for a client certificate, give one as ssl_cert and ssl_key"
+	}
+	why := "the server refused the client certificate ssl_cert " + t.Cert
+	switch {
+	case strings.Contains(msg, "unknown certificate authority"), strings.Contains(msg, "unknown ca"), strings.Contains(msg, "bad certificate"), strings.Contains(msg, "certificate required"):
+		// (certificate required: the client did not send it, as the
+		// server named the CAs it accepts and none signed it.)
+		why += ": it is not signed by a CA the server trusts (the server's ssl_ca)"
+	case strings.Contains(msg, "certificate expired"):
+		why += ": it has expired"
+	case strings.Contains(msg, "certificate revoked"):
+		why += ": it is revoked"
+	}
+	return why
 }

@@ -2,7 +2,16 @@ package mysql
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +333,61 @@ func TestTLSCAWithoutVerificationRefused(t *testing.T) {
 		if !strings.Contains(err.Error(), "set ssl_mode = 'verify_identity'") {
 			t.Errorf("%v: %v, want it to say how to use the CA", opts, err)
 		}
+	}
+}
+
+// selfSignedClient writes a client certificate and key that no CA signed,
+// so a server that verifies clients against its ssl_ca refuses it.
+func selfSignedClient(t *testing.T) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "stranger"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// TestTLSClientCertificateRefused: a client certificate the server's CA
+// did not sign is refused by the server with a TLS alert; the error says
+// so and names ssl_cert. It said "ReadPacket: io.ReadFull(header) failed.
+// err remote error: tls: unknown certificate authority: connection was
+// bad" alone (a security trial, a user created REQUIRE X509).
+func TestTLSClientCertificateRefused(t *testing.T) {
+	ts := newTLSServer(t)
+	cert, key := selfSignedClient(t)
+	src, err := NewSource("tls", ts.dsn(ts.x509, "localhost"), map[string]any{
+		"ssl_mode": "verify_identity", "ssl_ca": ts.certs.CA, "ssl_cert": cert, "ssl_key": key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := src.connect(ctx)
+	if err == nil {
+		conn.Close()
+		t.Fatal("connected with a client certificate no CA of the server signed")
+	}
+	want := "the server refused the client certificate ssl_cert " + cert + ": it is not signed by a CA the server trusts"
+	if !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q, want it to say %q", err, want)
 	}
 }

@@ -54,7 +54,9 @@ func newDeadLetters(ctx context.Context, p *planner.Pipeline, sinks map[string]c
 	if s == nil {
 		return nil, fmt.Errorf("pipeline %s: dead-letter sink %q is not declared", p.Name, p.DeadLetter.Sink)
 	}
-	w, err := s.Open(ctx, p.DeadLetter.Target)
+	t := p.DeadLetter.Target
+	t.Private = true // source rows: a file target is created 0600
+	w, err := s.Open(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline %s: dead letters: %w", p.Name, err)
 	}

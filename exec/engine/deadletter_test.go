@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +11,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/etlq/etlq/connectors"
+	etlqfile "github.com/etlq/etlq/connectors/file"
 	"github.com/etlq/etlq/exec"
+	"github.com/etlq/etlq/planner"
 )
 
 // TestDeadLetterValuesReplayExactly: every value a dead letter writes as
@@ -136,4 +140,28 @@ func deref(s *string) any {
 		return nil
 	}
 	return *s
+}
+
+// TestDeadLetterFileTargetMode: dead letters sent to a file target
+// (dead_letter = 'file PATH') are created 0600, as those of the state
+// directory: they are source rows. The file sink created them 0644,
+// readable by every local user (a security trial).
+func TestDeadLetterFileTargetMode(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "dl", "dead.jsonl")
+	p := &planner.Pipeline{Name: "p", DeadLetter: &planner.DeadLetterTarget{Sink: "f", Kind: "file", Text: "file " + path,
+		Target: connectors.Target{Pipeline: "p", Name: path, Schema: planner.DeadLetterSchema(), Mode: connectors.ModeAppend, Format: "jsonl"}}}
+	d, err := newDeadLetters(context.Background(), p, map[string]connectors.Sink{"f": etlqfile.New("")},
+		Options{StateDir: dir, Alloc: memory.DefaultAllocator, writers: &openWriters{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.writer.Close()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v, want 0600", path, st.Mode().Perm())
+	}
 }
