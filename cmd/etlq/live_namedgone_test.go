@@ -42,7 +42,15 @@ func testNamedDroppedWhileStopped(t *testing.T, myDSN string) {
 CREATE SINK dw INTO clickhouse '%[2]s';
 `, myDSN, s.chDSN, db, testServerID())
 	for _, tb := range []string{"t", "u", "v", "sib", "g"} {
-		pipes += fmt.Sprintf("CREATE PIPELINE p_%[2]s FROM binlog s.%[1]s.%[2]s TRANSFORM * INTO clickhouse dw.%[1]s.%[2]s MODE upsert;\n", db, tb)
+		// g's INSERTs end every second at most (ten flush_intervals, a
+		// snapshot's), so that a checkpoint lands in the middle of its
+		// snapshot; with the default 1s its 300,000 rows could go in one
+		// INSERT, with no checkpoint before the end.
+		with := ""
+		if tb == "g" {
+			with = " WITH (flush_interval = '100ms')"
+		}
+		pipes += fmt.Sprintf("CREATE PIPELINE p_%[2]s FROM binlog s.%[1]s.%[2]s TRANSFORM * INTO clickhouse dw.%[1]s.%[2]s MODE upsert%[3]s;\n", db, tb, with)
 	}
 	writeFile(t, file, pipes)
 	w := startShardWriter(t, myDSN, db+".sib")
