@@ -143,20 +143,13 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	slog.SetDefault(log)
 	// The CPU profile covers the plan too: with many tables, reading and
 	// binding their schemas is a share of the run worth seeing.
-	if a.CPUProfile != "" {
-		f, err := os.Create(a.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(a.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var l *etlfile.Loaded
 	var plan *planner.Plan
-	var err error
 	if a.Log != "" {
 		// A worker plans from the log: where its group starts reading it.
 		l, plan, err = etlfile.LoadPlanWorker(ctx, a.File, a.StateDir, a.Log, a.Group)

@@ -65,3 +65,23 @@ func writeHeapProfile(file string) error {
 	}
 	return os.Rename(file+".tmp", file)
 }
+
+// startCPUProfile starts the CPU profile --cpu-profile asks for (none
+// for ""); stop ends it and closes its file.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}

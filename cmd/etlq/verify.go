@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,17 +63,11 @@ func (c *verifyCmd) Run(ctx context.Context, kctx *kong.Context) error {
 			fmt.Fprintln(os.Stderr, "warning: "+w)
 		}
 	}
-	if c.CPUProfile != "" {
-		f, err := os.Create(c.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(c.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	// A verify holds a hash per key of each side: a larger heap between
 	// collections saves most of the collector's work on large tables.
 	debug.SetGCPercent(400)

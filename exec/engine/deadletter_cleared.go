@@ -74,6 +74,26 @@ const (
 // version (an event), when pr keeps dead letters and writes an upsert
 // target; it returns once the note is durable.
 func noteCleared(stateDir string, pr *pipeRun, table string, version uint64, pos, event string) error {
+	return updateCleared(stateDir, pr, version, func(all map[string]clearedTable) (string, bool) {
+		if all[table].Version >= version {
+			return "", false // (a copy of the truncate in another log partition, a replay after a restart)
+		}
+		c := clearedTable{Version: version, Pos: pos, Event: event, Time: time.Now().UTC()}
+		for _, r := range all[table].Ranges {
+			if r.Version > version {
+				c.Ranges = append(c.Ranges, r) // (a range read after the event)
+			}
+		}
+		all[table] = c
+		return event, true
+	}, table)
+}
+
+// updateCleared reads pr's table events, lets change change them (it
+// returns the event to log and whether it changed anything) and writes
+// them back durably, when pr keeps dead letters and writes an upsert
+// target and version is set.
+func updateCleared(stateDir string, pr *pipeRun, version uint64, change func(map[string]clearedTable) (string, bool), table string) error {
 	if pr.p.OnError != exec.OnErrorDeadLetter || pr.p.Target.Mode != connectors.ModeUpsert || version == 0 {
 		return nil
 	}
@@ -84,16 +104,10 @@ func noteCleared(stateDir string, pr *pipeRun, table string, version uint64, pos
 	if err != nil {
 		return err
 	}
-	if all[table].Version >= version {
-		return nil // (a copy of the truncate in another log partition, a replay after a restart)
+	event, changed := change(all)
+	if !changed {
+		return nil
 	}
-	c := clearedTable{Version: version, Pos: pos, Event: event, Time: time.Now().UTC()}
-	for _, r := range all[table].Ranges {
-		if r.Version > version {
-			c.Ranges = append(c.Ranges, r) // (a range read after the event)
-		}
-	}
-	all[table] = c
 	return writeCleared(path, pr.p.Name, table, event, all)
 }
 
@@ -103,28 +117,20 @@ func noteCleared(stateDir string, pr *pipeRun, table string, version uint64, pos
 // letters and writes an upsert target; it returns once the note is
 // durable.
 func noteRangeCleared(stateDir string, pr *pipeRun, table string, version uint64, where string) error {
-	if pr.p.OnError != exec.OnErrorDeadLetter || pr.p.Target.Mode != connectors.ModeUpsert || version == 0 {
-		return nil
-	}
-	clearedMu.Lock()
-	defer clearedMu.Unlock()
-	path := ClearedFile(stateDir, pr.p.Name)
-	all, err := readClearedFile(path)
-	if err != nil {
-		return err
-	}
-	c := all[table]
-	if c.Version >= version {
-		return nil
-	}
-	for _, r := range c.Ranges {
-		if r.Where == where && r.Version >= version {
-			return nil // (a replay after a restart)
+	return updateCleared(stateDir, pr, version, func(all map[string]clearedTable) (string, bool) {
+		c := all[table]
+		if c.Version >= version {
+			return "", false
 		}
-	}
-	c.Ranges = append(c.Ranges, clearedRange{Version: version, Where: where, Time: time.Now().UTC()})
-	all[table] = c
-	return writeCleared(path, pr.p.Name, table, clearedRangeReread, all)
+		for _, r := range c.Ranges {
+			if r.Where == where && r.Version >= version {
+				return "", false // (a replay after a restart)
+			}
+		}
+		c.Ranges = append(c.Ranges, clearedRange{Version: version, Where: where, Time: time.Now().UTC()})
+		all[table] = c
+		return clearedRangeReread, true
+	}, table)
 }
 
 // clearedRangeReread names a range's read again in an error.
