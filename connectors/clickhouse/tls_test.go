@@ -2,14 +2,8 @@ package clickhouse
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -227,7 +221,7 @@ func TestClientCertificateRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if c, ok := tc.opts["tls_cert"].(string); ok {
-				writeSelfSigned(t, c, tc.opts["tls_key"].(string))
+				testenv.WriteSelfSignedClient(t, c, tc.opts["tls_key"].(string))
 			}
 			s, err := NewSink("dw", dsn, tc.opts)
 			if err != nil {
@@ -239,31 +233,5 @@ func TestClientCertificateRefused(t *testing.T) {
 				t.Fatalf("%v, want an error with %q", err, tc.err)
 			}
 		})
-	}
-}
-
-// writeSelfSigned writes a client certificate no CA signed, and its key.
-func writeSelfSigned(t *testing.T, cert, key string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "stranger"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
