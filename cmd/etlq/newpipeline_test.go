@@ -95,8 +95,7 @@ func TestLogPipelineAddedLater(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
 		for i := 1; i <= 300; i++ {
 			tier := "bronze"
@@ -337,8 +336,7 @@ func TestLogPipelineAddedWorkersLater(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
 		for i := 1; i <= 300; i++ {
 			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, []string{"bronze", "bronze", "gold"}[i%3]))
@@ -417,8 +415,7 @@ func TestLogPipelineEditedLater(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
 		for i := 1; i <= 300; i++ {
 			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, []string{"bronze", "bronze", "gold"}[i%3]))
@@ -769,8 +766,7 @@ func TestLogPipelineEditedLaterNotReadAgain(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db,
 			"CREATE TABLE "+db+".o (id INT PRIMARY KEY, amount INT NOT NULL, note VARCHAR(10))")
 		for i := 1; i <= 20; i++ {
@@ -1170,8 +1166,7 @@ func TestLogSnapshotOnlyPipelineAddedLater(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db,
 			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(20))",
 			"INSERT INTO "+db+".t SELECT seq, CONCAT('n', seq) FROM "+db+".seq_1_to_250",
@@ -1273,8 +1268,7 @@ func TestLogSnapshotOnlyPipelineAddedLaterKilled(t *testing.T) {
 		s := newScratch(t, myDSN)
 		db, my, chDSN := s.db, s.my, s.chDSN
 		const rows = 40000
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, my, "CREATE DATABASE "+db,
 			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(40))",
 			fmt.Sprintf("INSERT INTO %s.t SELECT seq, CONCAT('note ', seq) FROM %s.seq_1_to_%d", db, db, rows))
@@ -1365,8 +1359,7 @@ func TestLogSnapshotOnlyPipelineAddedWorkersLater(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db,
 			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, note VARCHAR(20))",
 			"INSERT INTO "+db+".t SELECT seq, CONCAT('n', seq) FROM "+db+".seq_1_to_300")

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestCaptureTwiceRefused: a second `etlq capture` of the same file and
@@ -22,8 +20,7 @@ func TestCaptureTwiceRefused(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, v INT NOT NULL)",
 			"INSERT INTO "+db+".c VALUES (1, 1), (2, 2)")
 		dir := t.TempDir()

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/connectors/natslog"
-	"github.com/etlq/etlq/connectors/testenv"
 )
 
 // TestLogWorkerOtherFileRefused: a worker started with another file than
@@ -26,8 +25,7 @@ func TestLogWorkerOtherFileRefused(t *testing.T) {
 	onBothServers(t, func(t *testing.T, myDSN string) {
 		s := newScratch(t, myDSN)
 		db := s.db
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		myExec(t, s.my, "CREATE DATABASE "+db, "CREATE TABLE "+db+".c (id INT PRIMARY KEY, tier ENUM('bronze','gold') NOT NULL)")
 		for i := 1; i <= 60; i++ {
 			myExec(t, s.my, fmt.Sprintf("INSERT INTO %s.c VALUES (%d, '%s')", db, i, []string{"bronze", "gold"}[i%2]))

@@ -103,6 +103,14 @@ func (n *privateNATS) stop() {
 	}
 }
 
+// testLog is a log of the test's own on the test NATS server, whose
+// source s is deleted when the test ends.
+func testLog(t *testing.T) string {
+	url := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
+	t.Cleanup(func() { deleteLog(t, url, "s") })
+	return url
+}
+
 // deleteLog removes a test's stream and lease bucket from the log.
 func deleteLog(t testing.TB, url, source string) {
 	lg, err := natslog.Open(url)

@@ -117,8 +117,7 @@ func TestCaptureSnapshotLogs(t *testing.T) {
 		my := testenv.MySQLConn(t, myDSN)
 		t.Cleanup(func() { my.Execute("DROP DATABASE IF EXISTS " + db) })
 		snapshotLogTables(t, my, db)
-		logURL := testenv.NATSURL(t) + "/" + testenv.UniqueName(t)
-		t.Cleanup(func() { deleteLog(t, logURL, "s") })
+		logURL := testLog(t)
 		dir := t.TempDir()
 		file := filepath.Join(dir, "p.etl")
 		writeFile(t, file, fmt.Sprintf("CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, chunk_rows = 300, snapshot_parallelism = 2);\n"+
