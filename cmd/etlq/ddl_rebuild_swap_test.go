@@ -118,6 +118,16 @@ CREATE PIPELINE p_u FROM binlog s.%[3]s.t INTO clickhouse dw.%[3]s.u WITH (batch
 			r.waitFor(t, "the re-read", 120*time.Second, func() (bool, string) {
 				return strings.Contains(r.out.String(), "rebuild: reading the table again into the copy"), ""
 			})
+			// The re-read crawls until a checkpoint has it under way:
+			// checkpoints come once a second, and a re-read of 1.7 s at
+			// the slowed rate passed with a single one, taken before the
+			// DDL's mark was acknowledged (a CI run on a loaded machine).
+			px.crawl.Store(true)
+			r.waitFor(t, "a checkpoint of the re-read under way", 120*time.Second, func() (bool, string) {
+				state, _ := os.ReadFile(filepath.Join(r.state, "source-s.json"))
+				return strings.Contains(string(state), `\"rebuild\":true`) || strings.Contains(string(state), `"rebuild":true`), ""
+			})
+			px.crawl.Store(false)
 		}
 		if step.fault != "" {
 			r.waitFault(t, strings.Split(step.fault, ",")[0], 180*time.Second)

@@ -117,6 +117,9 @@ type throttleProxy struct {
 	ln         net.Listener
 	slow       atomic.Bool
 	slowBinlog atomic.Bool
+	// crawl slows the reads of tables to a crawl (200 ms a read), for a
+	// test that waits for something to happen while a read runs.
+	crawl atomic.Bool
 }
 
 // throttled returns myDSN through a new throttleProxy, and the proxy.
@@ -183,6 +186,8 @@ func newThrottleProxy(t *testing.T, target string) *throttleProxy {
 							return
 						}
 						switch {
+						case p.crawl.Load() && !binlog.Load():
+							time.Sleep(200 * time.Millisecond)
 						case p.slow.Load() && !binlog.Load():
 							time.Sleep(10 * time.Millisecond)
 						case p.slowBinlog.Load() && binlog.Load():
