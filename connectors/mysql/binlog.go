@@ -416,6 +416,7 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			}
 			if !r.inTrx {
 				r.safe = r.cur
+				r.em.atBoundary(r.safe, false)
 			}
 		}
 	case *replication.XIDEvent:
@@ -487,7 +488,14 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 		}
 	default:
 		if !r.inTrx && h.LogPos > 0 {
+			// A file's header events (format description, GTID list,
+			// binlog checkpoint) end between transactions: a boundary
+			// like a commit. Not called at them, a catch-up whose target
+			// was the source's idle mark after a FLUSH LOGS (at the end
+			// of the new file's header) ran on to the next commit and
+			// could not rejoin the source's stream (it kept its own).
 			r.safe = r.cur
+			r.em.atBoundary(r.safe, false)
 		}
 	}
 	return nil
