@@ -462,6 +462,39 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert;
 	}
 }
 
+// TestRequiredSSLWarns: a MySQL source with ssl_mode = 'required' is
+// encrypted but accepts any certificate, as the ClickHouse sink's
+// skip_verify = true, which check, plan and apply warn of; the source went
+// without a word. It now warns the same way, naming the source and what
+// to set instead; verify_identity with ssl_ca, and the default
+// (preferred), do not.
+func TestRequiredSSLWarns(t *testing.T) {
+	t.Parallel()
+	tlsDSN := testenv.MySQLTLSDSN(t)
+	certs := testenv.TLSCerts(t)
+	db := checkDB(t, tlsDSN, map[string]string{"t": "id INT PRIMARY KEY, v VARCHAR(10)"})
+	const warn = "source s: ssl_mode = 'required': the server's certificate is not verified"
+	for _, c := range []struct {
+		with string
+		want bool
+	}{
+		{"ssl_mode = 'required'", true},
+		{fmt.Sprintf("ssl_mode = 'verify_identity', ssl_ca = '%s'", certs.CA), false},
+		{"ssl_mode = 'preferred'", false},
+	} {
+		file := filepath.Join(t.TempDir(), "req.etl")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%s' WITH (server_id = %d, %s);
+CREATE PIPELINE p FROM binlog s.%s.t INTO stdout;
+`, tlsDSN, testServerID(), c.with, db))
+		for _, args := range [][]string{{"check", file}, {"plan", file}} {
+			out := mustEtlq(t, args...)
+			if strings.Contains(out, warn) != c.want {
+				t.Errorf("etlq %s with %s: warning %q shown: %v, want %v:\n%s", args[0], c.with, warn, !c.want, c.want, out)
+			}
+		}
+	}
+}
+
 // TestPlainHTTPCredentialsWarn: an INTO http target with an http:// URL to
 // another host and an Authorization header sends the token in clear text
 // with every request; check went on without a word (new-user trial). It

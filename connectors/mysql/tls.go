@@ -211,3 +211,18 @@ func (t *TLSConfig) clientRefused(msg string) string {
 	}
 	return why
 }
+
+var _ connectors.InsecureWarner = (*Source)(nil)
+
+// InsecureWarnings names ssl_mode = 'required': TLS that accepts any
+// certificate (as the mysql client's REQUIRED), so that whoever is on the
+// network path can pose as the server and read the rows and the password
+// — the same as the ClickHouse sink's skip_verify = true. The default,
+// preferred, is not named: it is the server's choice, and a plain
+// connection under it is warned of when it is made.
+func (s *Source) InsecureWarnings() []string {
+	if s.cfg == nil || s.cfg.TLS == nil || s.cfg.TLS.Mode != SSLRequired {
+		return nil
+	}
+	return []string{"ssl_mode = 'required': the server's certificate is not verified (anyone on the network path can pose as the server and read the rows and the password); set ssl_mode = 'verify_identity' with the server's CA as ssl_ca instead"}
+}
