@@ -44,6 +44,9 @@ type binlogReader struct {
 	cur   binlogPos // end of the last event read
 	safe  binlogPos // last transaction boundary
 	inTrx bool
+	// warnedStatement: the WARN that the server logs writes to streamed
+	// tables as statements was given (rows_stmt.go).
+	warnedStatement bool
 	// oneStmt: the open transaction is a single statement, which its
 	// query event ends: a MariaDB GTID flagged standalone, or a MySQL GTID
 	// not followed by BEGIN (DDL, GRANT, REVOKE, SET PASSWORD, ANALYZE
@@ -404,6 +407,10 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 					out[len(out)-1].Mark = r.em.mark(r.cur)
 				}
 				return r.commit()
+			}
+			if looksLikeDML(q) {
+				// A write logged as a statement (rows_stmt.go).
+				r.statementWrite(string(e.Schema), q, r.eventAt(start))
 			}
 			if r.inTrx && r.oneStmt {
 				// A statement that is a transaction of its own but no DDL

@@ -78,7 +78,15 @@ func alterIgnore(q string) bool {
 // statement q changed at position at without row events; a table that
 // cannot be read again in place gets a WARN naming what its targets keep.
 func (r *binlogReader) rowsChanged(schema, q string, at binlogPos) {
-	for _, rc := range rowsChangedBy(schema, q) {
+	r.rereadChanged(rowsChangedBy(schema, q), at)
+}
+
+// rereadChanged reads again in place the streamed tables of changes, whose
+// rows a statement changed at position at without row events; a table
+// that cannot be read again in place gets a WARN naming what its targets
+// keep.
+func (r *binlogReader) rereadChanged(changes []rowsChange, at binlogPos) {
+	for _, rc := range changes {
 		ts := r.tabs.byRef[rc.ref]
 		if ts == nil || ts.gone || ts.mode == connectors.SnapshotOnly || r.joinedLater(at, rc.ref) ||
 			ts.copyOf != "" && ts.copyOf != ts.ref.Table || !ts.skipTo.isZero() {
