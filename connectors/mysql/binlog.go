@@ -47,6 +47,10 @@ type binlogReader struct {
 	// warnedStatement: the WARN that the server logs writes to streamed
 	// tables as statements was given (rows_stmt.go).
 	warnedStatement bool
+	// xa: the streamed tables whose rows each prepared XA transaction
+	// wrote, by its xid as logged, until its XA COMMIT or XA ROLLBACK
+	// (xa.go).
+	xa map[string][]connectors.TableRef
 	// oneStmt: the open transaction is a single statement, which its
 	// query event ends: a MariaDB GTID flagged standalone, or a MySQL GTID
 	// not followed by BEGIN (DDL, GRANT, REVOKE, SET PASSWORD, ANALYZE
@@ -390,7 +394,16 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			r.begin(ev)
 			r.oneStmt = false
 			r.trxThread = e.SlaveProxyID // (MySQL's BEGIN after its GTID event)
-		case uq == "COMMIT" || strings.HasPrefix(uq, "XA COMMIT") || strings.HasPrefix(uq, "XA END") || strings.HasPrefix(uq, "XA PREPARE"):
+		case strings.HasPrefix(uq, "XA END"):
+			r.xaPrepared(strings.TrimSpace(uq[len("XA END"):]))
+			return r.commit()
+		case strings.HasPrefix(uq, "XA ROLLBACK"):
+			r.xaRolledBack(strings.TrimSpace(uq[len("XA ROLLBACK"):]), r.eventAt(start), q)
+			return r.commit()
+		case uq == "COMMIT" || strings.HasPrefix(uq, "XA COMMIT") || strings.HasPrefix(uq, "XA PREPARE"):
+			if x, ok := strings.CutPrefix(uq, "XA COMMIT"); ok {
+				delete(r.xa, strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(x), "ONE PHASE")))
+			}
 			return r.commit()
 		case uq == "ROLLBACK":
 			return r.commit()

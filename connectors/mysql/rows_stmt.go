@@ -9,7 +9,8 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/ast"
 )
 
-// Statement-based writes (docs/schema-changes.md, "Rows changed by DDL"):
+// Statement-based writes (docs/schema-changes.md, "Writes logged as
+// statements, XA rollbacks"):
 // a session with binlog_format = STATEMENT (SET SESSION, which tools such
 // as pt-table-checksum do) or MIXED (the server's default on MariaDB, set
 // globally after etlq started: sessions opened since log that way) logs
