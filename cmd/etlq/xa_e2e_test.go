@@ -19,7 +19,9 @@ import (
 // row by row (the tables are read again in place), and the append
 // target's WARN says what it keeps. (Before, the upsert target kept the
 // phantom row, the undone update and lacked the row the rolled-back
-// delete had removed, silently.)
+// delete had removed, silently.) Killed between a prepare and its
+// rollback, once the checkpoint passed the prepare, the resume reads the
+// table again at the rollback (the checkpoint keeps the prepared ones).
 func TestXARollback(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, testXARollback)
@@ -94,6 +96,27 @@ CREATE PIPELINE a FROM binlog s.%[4]s.a INTO clickhouse dw.%[4]s.a MODE append W
 	w.halt()
 	a = startApply(t, state, file)
 	same(a)
+
+	// Killed (-9) between a prepare and its rollback, once the checkpoint
+	// passed the prepare: the resume reads u again at the rollback.
+	myExec(t, xa, "XA START 'k'",
+		fmt.Sprintf("INSERT INTO %s.u VALUES (%d, 1)", db, 990000),
+		fmt.Sprintf("UPDATE %s.u SET k = -1 WHERE id = 200", db),
+		fmt.Sprintf("DELETE FROM %s.u WHERE id = 201", db),
+		"XA END 'k'", "XA PREPARE 'k'")
+	file0, pos0 := masterPos(t, my)
+	a.waitFor(t, "the checkpoint passes the prepare", 60*time.Second, func() (bool, string) {
+		f, p := checkpointPos(t, filepath.Join(state, "source-s.json"))
+		return f > file0 || f == file0 && p >= pos0, fmt.Sprintf("checkpoint %s:%d, prepare before %s:%d", f, p, file0, pos0)
+	})
+	a.cmd.Process.Kill()
+	<-a.done
+	myExec(t, xa, "XA ROLLBACK 'k'")
+	a = startApply(t, state, file)
+	same(a)
+	if out := a.out.String(); !strings.Contains(out, "XA ROLLBACK of a prepared transaction") {
+		t.Errorf("the resume did not read u again at the rollback:\n%s", out)
+	}
 	a.running(t)
 	a.stop(t)
 	compareTable(t, my, ch, db, "u", db, "u", db+".u_current")

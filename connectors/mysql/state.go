@@ -94,6 +94,10 @@ type markState struct {
 	// ("db.table" → progress); a table absent here and asked with SNAPSHOT
 	// initial has not started.
 	Snapshot map[string]*snapState `json:"snapshot,omitempty"`
+	// XA are the prepared XA transactions at this position, by xid as
+	// logged, with the streamed tables each wrote (xa.go): a resume reads
+	// them again at the transaction's XA ROLLBACK.
+	XA map[string][]connectors.TableRef `json:"xa_prepared,omitempty"`
 }
 
 // domainSkip: the transactions of GTID domain Domain that begin before

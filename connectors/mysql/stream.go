@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -495,6 +496,9 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 	if st.needBinlog {
 		st.bin = newBinlogReader(st, st.snap, start, gtid)
 		st.bin.skips = skips
+		if resume != nil && len(resume.XA) > 0 {
+			st.bin.xa = maps.Clone(resume.XA) // xa.go
+		}
 		st.resumeSwaps(start, resume != nil) // swapresume.go
 		st.resumeRebuilds()                  // rebuild.go
 		if err := st.bin.start(); err != nil {
@@ -806,6 +810,9 @@ func (st *stream) mark(pos binlogPos) *exec.Mark {
 	if st.bin != nil {
 		ms.GTID = st.bin.gtidString()
 		ms.Skip = st.bin.pendingSkips(pos)
+		if len(st.bin.xa) > 0 {
+			ms.XA = st.bin.xa // (marshalled below, before it changes)
+		}
 	}
 	b, err := json.Marshal(ms)
 	if err != nil {

@@ -15,8 +15,10 @@ import (
 // row deleted there and not in the source), silently. The tables the
 // prepared transaction wrote are now kept by its xid, and an XA ROLLBACK
 // reads them again in place, or WARNs of what their targets keep
-// (rows_ddl.go, rereadChanged). XA COMMIT … ONE PHASE is logged as an
-// ordinary transaction.
+// (rows_ddl.go, rereadChanged). The checkpoint keeps the prepared ones
+// (markState.XA): a run killed between a prepare and its rollback reads
+// the tables again at the rollback when it resumes. XA COMMIT … ONE PHASE
+// is logged as an ordinary transaction.
 
 // xaPrepared notes the streamed tables the open transaction wrote, as
 // those of prepared XA transaction xid.
@@ -37,7 +39,8 @@ func (r *binlogReader) xaPrepared(xid string) {
 // xaRolledBack handles the XA ROLLBACK of xid at position at (statement
 // q): the rows its prepare delivered are undone in the source, so its
 // tables are read again in place. An xid not known here (prepared before
-// the run's start position) names no tables: a WARN says so.
+// the position the stream started from, when the checkpoint did not keep
+// it yet) names no tables: a WARN says so.
 func (r *binlogReader) xaRolledBack(xid string, at binlogPos, q string) {
 	refs, known := r.xa[xid]
 	delete(r.xa, xid)
