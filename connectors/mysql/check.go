@@ -38,5 +38,10 @@ func (s *Source) CheckStream(ctx context.Context, req connectors.StreamRequest) 
 		}
 		return err
 	}
-	return checkBinlogSettings(c)
+	if err := checkBinlogSettings(c); err != nil {
+		return err
+	}
+	do, ignore := binlogFilters(c)
+	_, err = checkBinlogFilters(do, ignore, req)
+	return err
 }

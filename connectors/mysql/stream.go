@@ -352,6 +352,14 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		if err := checkBinlogSettings(c); err != nil {
 			return nil, err
 		}
+		do, ignore := binlogFilters(c)
+		warn, err := checkBinlogFilters(do, ignore, req)
+		if err != nil {
+			return nil, err
+		}
+		if warn != "" {
+			st.log.Warn(warn)
+		}
 		if st.ident, err = readServerIdent(c, st.flavor); err != nil {
 			return nil, err
 		}
