@@ -42,6 +42,9 @@ func (s *Source) CheckStream(ctx context.Context, req connectors.StreamRequest) 
 		return err
 	}
 	do, ignore := binlogFilters(c)
-	_, err = checkBinlogFilters(do, ignore, req)
+	if _, err := checkBinlogFilters(do, ignore, req); err != nil {
+		return err
+	}
+	_, err = checkReplicaLogging(c, s.cfg.Flavor)
 	return err
 }

@@ -360,6 +360,11 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		if warn != "" {
 			st.log.Warn(warn)
 		}
+		if warn, err := checkReplicaLogging(c, st.flavor); err != nil {
+			return nil, err
+		} else if warn != "" {
+			st.log.Warn(warn)
+		}
 		if st.ident, err = readServerIdent(c, st.flavor); err != nil {
 			return nil, err
 		}
