@@ -47,6 +47,11 @@ type binlogReader struct {
 	// warnedStatement: the WARN that the server logs writes to streamed
 	// tables as statements was given (rows_stmt.go).
 	warnedStatement bool
+	// cascadeWarned: the WARN state of each child table a foreign key's
+	// cascade changed (cascade.go); cascadeIDs: the refs of the table ids
+	// of parents that are not streamed.
+	cascadeWarned map[connectors.TableRef]*cascadeWarn
+	cascadeIDs    map[uint64]connectors.TableRef
 	// xa: the streamed tables whose rows each prepared XA transaction
 	// wrote, by its xid as logged, until its XA COMMIT or XA ROLLBACK
 	// (xa.go).
@@ -448,6 +453,14 @@ func (r *binlogReader) handle(ev *replication.BinlogEvent) error {
 			return nil
 		}
 		ref := connectors.TableRef{DB: string(e.Schema), Table: string(e.Table)}
+		if len(r.cfg.cascades[ref]) > 0 {
+			if r.cascadeIDs == nil {
+				r.cascadeIDs = map[uint64]connectors.TableRef{}
+			}
+			r.cascadeIDs[e.TableID] = ref
+		} else {
+			delete(r.cascadeIDs, e.TableID) // (an id given to another table)
+		}
 		ts := r.tabs.byRef[ref]
 		if ts == nil && !r.tabs.unreadable[ref] {
 			if mode, ok := r.em.wanted(ref); ok {
@@ -661,6 +674,9 @@ func (r *binlogReader) flush(ts *tableState) {
 
 // rows decodes a rows event of one of the stream's tables.
 func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEvent, start binlogPos) error {
+	if ref, ok := r.cascadeIDs[e.TableID]; ok {
+		r.noteCascade(ref, e.Type(), r.eventAt(start))
+	}
 	m := r.maps[e.TableID]
 	if m == nil {
 		if r.wmKnown && e.TableID == r.wmTable && e.Type() == replication.EnumRowsEventTypeInsert {

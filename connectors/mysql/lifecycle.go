@@ -132,6 +132,7 @@ func createOrReplace(q string) bool {
 // it empties or removes (truncate changes, tables leaving), then the
 // schema history of the tables that stay (ddl), then the tables that join.
 func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
+	r.reloadCascades(q) // cascade.go
 	if schemaNeutral(q) {
 		r.toolTrigger(schema, q, at)
 		return nil

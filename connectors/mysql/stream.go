@@ -157,6 +157,9 @@ type streamConfig struct {
 	maxRows    int
 	maxBytes   int // row data per batch (binlog row images, snapshot row packets)
 	needBinlog bool
+	// cascades are the server's cascading foreign keys by parent table
+	// (cascade.go), read at the open and again after a DDL.
+	cascades map[connectors.TableRef][]cascadeFK
 }
 
 // streamTables are the tables in the stream and the schemas it follows;
@@ -365,6 +368,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		} else if warn != "" {
 			st.log.Warn(warn)
 		}
+		st.cascades = loadCascades(c) // cascade.go
 		if st.ident, err = readServerIdent(c, st.flavor); err != nil {
 			return nil, err
 		}
