@@ -301,7 +301,7 @@ func columnSigs(c *client.Conn, refs []connectors.TableRef) (map[connectors.Tabl
 				` AND TABLE_NAME IN (` + strings.Join(names[lo:min(lo+describeBatch, len(names))], ", ") + `) ORDER BY TABLE_NAME, ORDINAL_POSITION`)
 			if err != nil {
 				if firstErr == nil {
-					firstErr = fmt.Errorf("describe tables of %s: %v", db, err)
+					firstErr = fmt.Errorf("describe tables of %s: %w", db, err)
 				}
 				continue
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/client"
@@ -19,13 +20,29 @@ const erConnectionKilled = 1927
 // restarted or went away), so that the same work can be done again on a new
 // connection.
 func lostConn(err error) bool {
+	if err == nil {
+		return false
+	}
 	var me *gm.MyError
 	if errors.As(err, &me) {
 		return me.Code == gm.ER_SERVER_SHUTDOWN || me.Code == erConnectionKilled
 	}
 	var ne net.Error
-	return gm.ErrorEqual(err, gm.ErrBadConn) || errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne) {
+		return true
+	}
+	// The driver's ErrBadConn comes wrapped by pingcap/errors, whose
+	// Cause the fmt wrappers of etlq's messages hide: looked for at each
+	// level, and by its text where a message kept only that ("describe
+	// tables of shop: io.ReadFull(header) failed. err EOF: connection was
+	// bad" — a MariaDB restart during a snapshot stopped the run there
+	// instead of reconnecting; new-user trial).
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if gm.ErrorEqual(e, gm.ErrBadConn) {
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), gm.ErrBadConn.Error())
 }
 
 // withConn runs f on *c, connecting first when *c is nil. When the

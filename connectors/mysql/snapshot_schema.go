@@ -31,7 +31,7 @@ func (s *snapshotter) liveSchema(c *client.Conn, ch *chunk) error {
 	} else {
 		sigs, err := columnSigs(c, []connectors.TableRef{ref})
 		if err != nil {
-			return fmt.Errorf("describe %s: %v", ref, err)
+			return fmt.Errorf("describe %s: %w", ref, err)
 		}
 		var ok bool
 		if sig, ok = sigs[ref]; !ok {
