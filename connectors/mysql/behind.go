@@ -55,6 +55,14 @@ func (s *Source) Behind(ctx context.Context, mark []byte) (*Behind, error) {
 		return nil, fmt.Errorf("list binary logs: %v", err)
 	}
 	cp := binlogPos{File: st.File, Pos: st.Pos}
+	if !hasFile(logs, cp.File) {
+		// Purged: where nothing after the checkpoint was (caught up when
+		// etlq stopped, then FLUSH and PURGE), apply places it by its
+		// GTID (placePurged), and so does the measure.
+		if pl, ok := placeCaughtUp(c, s.cfg.Flavor, st, ""); ok {
+			cp = pl.at.pos
+		}
+	}
 	found := false
 	for i := 0; i < logs.RowNumber(); i++ {
 		f, _ := logs.GetString(i, 0)
@@ -119,4 +127,14 @@ func (s *Source) eventTime(ctx context.Context, pos binlogPos) (time.Time, error
 			return time.Unix(int64(e.Header.Timestamp), 0).UTC(), nil
 		}
 	}
+}
+
+// hasFile reports whether the SHOW BINARY LOGS result logs lists file.
+func hasFile(logs *gm.Result, file string) bool {
+	for i := 0; i < logs.RowNumber(); i++ {
+		if f, _ := logs.GetString(i, 0); f == file {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,15 @@ func (s *Source) BinlogExpiry(ctx context.Context, state []byte) (*Expiry, error
 			return e, nil
 		}
 		e.File = st.File
+		if !slices.Contains(files, st.File) {
+			// Purged: where nothing after the checkpoint was (caught up
+			// when etlq stopped, then FLUSH and PURGE), apply places it
+			// by its GTID (placePurged): its file is then the one its
+			// GTID is in.
+			if pl, ok := placeCaughtUp(c, s.cfg.Flavor, st, ""); ok {
+				e.File = pl.at.pos.File
+			}
+		}
 	} else {
 		e.File = current
 	}

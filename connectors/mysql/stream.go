@@ -997,7 +997,13 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error
 				skips = append(skips, s)
 			}
 		}
-		return resumePlace{pos: pos, gtid: cp.GTID, skips: skips}, checkPurged(c, pos)
+		err := checkPurged(c, pos)
+		if errors.Is(err, connectors.ErrPositionLost) && len(skips) == 0 {
+			if at, ok := st.placePurged(c, cp); ok {
+				return at, nil
+			}
+		}
+		return resumePlace{pos: pos, gtid: cp.GTID, skips: skips}, err
 	}
 	other := fmt.Sprintf("the checkpoint (%s) was taken on another server (%s), not on this one (%s at %s)",
 		pos, cp.ident(), st.ident, st.src.cfg.Addr())
@@ -1056,6 +1062,53 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error
 			"domains", strings.Join(skipped, ", "), "checkpoint_gtid", cp.GTID, "up_to", last.String())
 	}
 	return at, nil
+}
+
+// placePurged places by its GTID a checkpoint of this server whose file
+// was purged: where nothing after it was purged — a checkpoint caught up
+// when etlq stopped, then FLUSH LOGS and PURGE BINARY LOGS (a backup
+// tool's, logrotate's) — its GTID is at the start of the oldest binary
+// log, and the stream resumes there with nothing lost. Before, the run
+// failed as if changes were gone ("a new snapshot is needed"), and with
+// on_binlog_gap = 'resnapshot' read every table again for nothing
+// (new-user trial). ok is false where the GTID cannot be placed (changes
+// after it were purged too: the gap is real), or on MySQL.
+func (st *stream) placePurged(c *client.Conn, cp *markState) (resumePlace, bool) {
+	pl, ok := placeCaughtUp(c, st.flavor, cp, st.opts.skipDomains)
+	if !ok {
+		return resumePlace{}, false
+	}
+	st.log.Warn("the checkpoint's binlog position was purged on the server, but nothing after it was: its GTID places it in the binlog that is left, and the stream resumes there",
+		"checkpoint_position", binlogPos{File: cp.File, Pos: cp.Pos}.String(), "gtid", cp.GTID, "position", pl.at.pos.String())
+	return pl.at, true
+}
+
+// placeCaughtUp places checkpoint cp of this server by its GTID in the
+// server's binary logs (placePurged; etlq status, Behind); ok is false
+// where it cannot (changes after it purged, domains it lacks, MySQL).
+func placeCaughtUp(c *client.Conn, flavor string, cp *markState, skipDomains string) (domainPlacement, bool) {
+	if flavor != "mariadb" || cp.Flavor == "mysql" || cp.GTID == "" {
+		return domainPlacement{}, false
+	}
+	want, err := parseGTIDStart(cp.GTID)
+	if err != nil {
+		return domainPlacement{}, false
+	}
+	logs, err := c.Execute("SHOW BINARY LOGS")
+	if err != nil {
+		return domainPlacement{}, false
+	}
+	files := make([]string, logs.RowNumber())
+	for i := range files {
+		files[i], _ = logs.GetString(i, 0)
+	}
+	st := &stream{}
+	st.opts.skipDomains = skipDomains
+	pl, err := st.placeByDomain(newGTIDFinder(c, files), want, cp.GTID)
+	if err != nil || len(pl.purged) > 0 || len(pl.read) > 0 || len(pl.skipped) > 0 {
+		return domainPlacement{}, false
+	}
+	return pl, true
 }
 
 // lostPositionError is a checkpoint position the server cannot resume
