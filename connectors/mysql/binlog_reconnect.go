@@ -111,7 +111,7 @@ func firstLine(err error) string {
 // connection loss, with exponential back-off. Rows of the open transaction
 // that were already queued are skipped when they come again.
 func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
-	if cerr := r.classify(cause); isFatal(cerr) {
+	if cerr := r.classify(cause); isFatal(cerr) && !r.placeAfterPurge(ctx, cerr) {
 		return cerr
 	}
 	if r.retries > maxReconnects {
@@ -206,4 +206,36 @@ func (r *binlogReader) reconnect(ctx context.Context, cause error) error {
 			backoff *= 2
 		}
 	}
+}
+
+// placeAfterPurge handles a read position the server purged while the
+// reader was away (its connection lost, the server restarted, then FLUSH
+// and PURGE BINARY LOGS before the reconnect): where the reader stood
+// between transactions and nothing after its position was purged, its
+// GTID places it in the binary log that is left (placeCaughtUp), and the
+// reconnect goes on from there. Before, the run stopped with "was purged
+// on the server while etlq was behind it", etlq being caught up
+// (new-user trial). It reports whether it moved the reader.
+func (r *binlogReader) placeAfterPurge(ctx context.Context, cerr error) bool {
+	var lost lostPositionError
+	if !errors.As(cerr, &lost) || r.inTrx || r.gtid == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	c, err := r.cfg.src.connect(ctx)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	ms := &markState{File: r.safe.File, Pos: r.safe.Pos, GTID: r.gtidString(), Flavor: r.cfg.flavor}
+	pl, ok := placeCaughtUp(c, r.cfg.flavor, ms, r.cfg.opts.skipDomains)
+	if !ok || pl.at.pos.cmp(r.safe) <= 0 {
+		return false
+	}
+	r.cfg.log.Warn("the binlog position the reader stood at was purged on the server while it was away, but nothing after it was: its GTID places it in the binlog that is left, and the reader goes on from there",
+		"position", r.safe.String(), "gtid", ms.GTID, "place", pl.at.pos.String())
+	r.safe, r.cur = pl.at.pos, pl.at.pos
+	r.skips = append(r.skips, pl.at.skips...)
+	return true
 }
