@@ -44,39 +44,12 @@ func TestResumePurgedCaughtUp(t *testing.T) {
 		}
 		return rows, mark.Bytes(), nil
 	}
-	purge := func() {
-		t.Helper()
-		run(t, p, "FLUSH BINARY LOGS")
-		c := conn(t, p)
-		defer c.Close()
-		r, err := c.Execute("SHOW MASTER STATUS")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, _ := r.GetString(0, 0)
-		// (The server keeps the file before until its binlog checkpoint
-		// moved on, and a dump connection just closed may hold it.)
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			run(t, p, "PURGE BINARY LOGS TO "+quoteString(f))
-			r, err := c.Execute("SHOW BINARY LOGS")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if first, _ := r.GetString(0, 0); first == f {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the server keeps binary logs before %s", f)
-			}
-		}
-	}
-
 	// The snapshot, caught up; the binlog purged; then new changes.
 	rows, mark, err := read(nil)
 	if err != nil || len(rows) != 2 {
 		t.Fatalf("snapshot: %d rows, %v", len(rows), err)
 	}
-	purge()
+	flushAndPurge(t, p)
 	if b, err := newSrc(t, p, nil).Behind(ctx, mark); err != nil || b.Purged {
 		t.Errorf("etlq status of the caught-up checkpoint whose file was purged: %+v, %v; want it placed, not purged", b, err)
 	}
@@ -97,7 +70,7 @@ func TestResumePurgedCaughtUp(t *testing.T) {
 
 	// Behind: a checkpoint before changes that were then purged too.
 	log.writes(p, tbl, 30, 2)
-	purge()
+	flushAndPurge(t, p)
 	if b, err := newSrc(t, p, nil).Behind(ctx, mark); err != nil || !b.Purged {
 		t.Errorf("etlq status of a checkpoint before purged changes: %+v, %v; want purged", b, err)
 	}
@@ -106,5 +79,35 @@ func TestResumePurgedCaughtUp(t *testing.T) {
 	}
 	if _, _, err := read(mark); err == nil || !errors.Is(err, connectors.ErrPositionLost) {
 		t.Errorf("resume before purged changes: %v, want a lost position", err)
+	}
+}
+
+// flushAndPurge rotates the binlog of s and purges every file before the
+// new one (FLUSH BINARY LOGS, PURGE BINARY LOGS TO), as a backup tool or
+// logrotate does.
+func flushAndPurge(t *testing.T, s server) {
+	t.Helper()
+	run(t, s, "FLUSH BINARY LOGS")
+	c := conn(t, s)
+	defer c.Close()
+	r, err := c.Execute("SHOW MASTER STATUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := r.GetString(0, 0)
+	// (The server keeps the file before until its binlog checkpoint moved
+	// on, and a dump connection just closed may hold it.)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		run(t, s, "PURGE BINARY LOGS TO "+quoteString(f))
+		r, err := c.Execute("SHOW BINARY LOGS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first, _ := r.GetString(0, 0); first == f {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server keeps binary logs before %s", f)
+		}
 	}
 }

@@ -95,27 +95,7 @@ func TestReconnectAfterPurgeCaughtUp(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // (caught up, idle)
 	px.closed.Store(true)
 	px.cut()
-	run(t, p, "FLUSH BINARY LOGS")
-	c := conn(t, p)
-	r, err := c.Execute("SHOW MASTER STATUS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, _ := r.GetString(0, 0)
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		run(t, p, "PURGE BINARY LOGS TO "+quoteString(f))
-		r, err := c.Execute("SHOW BINARY LOGS")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if first, _ := r.GetString(0, 0); first == f {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server keeps binary logs before %s", f)
-		}
-	}
-	c.Close()
+	flushAndPurge(t, p)
 	log := &changeLog{t: t}
 	log.writes(p, "pr.t", 10, 3)
 	px.closed.Store(false)
