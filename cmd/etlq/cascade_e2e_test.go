@@ -51,8 +51,10 @@ CREATE PIPELINE c FROM binlog s.%s.c INTO clickhouse dw.%s.c MODE upsert WITH (f
 	if got := chRows(t, ch, "SELECT toString(count()) FROM "+db+".c_current"); len(got) != 1 || got[0] != "4" {
 		t.Fatalf("the target holds %v rows, want the 4 the cascade left there (the server logged no delete)", got)
 	}
-	a.stop(t)
+	// (verify --repair while apply runs: alone, with other writes on the
+	// server since its checkpoint, it cannot confirm the differences.)
 	out := mustEtlq(t, "verify", "--repair", "--progress", "never", "--state-dir", state, file)
+	a.stop(t)
 	diffRows(t, myRows(t, my, cMy), chRows(t, ch, cCH))
 	if t.Failed() {
 		t.Logf("verify --repair:\n%s", out)

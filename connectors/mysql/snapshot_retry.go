@@ -49,8 +49,8 @@ func lostConn(err error) bool {
 // connection is lost, it reconnects with back-off (100 ms doubling to 10 s,
 // at most 30 attempts, as the binlog reader does) and runs f again, so f
 // must be repeatable. The connections it makes have net_write_timeout
-// raised. A connection that cannot be made before any was lost is an error
-// at once.
+// raised. A connection that cannot be made before any was lost, for
+// another reason than a lost or refused connection, is an error at once.
 func (s *snapshotter) withConn(c **client.Conn, what string, f func(*client.Conn) error) error {
 	backoff := 100 * time.Millisecond
 	lost := false
@@ -67,7 +67,12 @@ func (s *snapshotter) withConn(c **client.Conn, what string, f func(*client.Conn
 			}
 			if err != nil {
 				*c = nil
-				if !lost {
+				// A connection cut while being made (its handshake, its
+				// SET) or refused is a lost one too: the server went away
+				// in the middle of the snapshot (the stream's own
+				// connection was made at its start). Any other error —
+				// the login refused — is one at once.
+				if !lost && !lostConn(err) {
 					return err
 				}
 			}

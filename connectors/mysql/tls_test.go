@@ -358,7 +358,11 @@ func TestTLSClientCertificateRefused(t *testing.T) {
 		t.Fatal("connected with a client certificate no CA of the server signed")
 	}
 	want := "the server refused the client certificate ssl_cert " + cert + ": it is not signed by a CA the server trusts"
-	if !strings.Contains(err.Error(), want) {
+	// (A server that cuts the connection before its alert is read gives
+	// a reset instead: the error then says the certificate may be
+	// refused — a CI run under load.)
+	reset := "it may refuse the client certificate ssl_cert " + cert + ": is it signed by a CA the server trusts"
+	if !strings.Contains(err.Error(), want) && !strings.Contains(err.Error(), reset) {
 		t.Fatalf("error %q, want it to say %q", err, want)
 	}
 }
