@@ -49,6 +49,12 @@ CREATE PIPELINE p FROM binlog s.%s.t INTO clickhouse dw.%s.t MODE upsert WITH (f
 `, u.String(), testServerID(), chDSN, db, db))
 	w := startDDLWriter(t, myDSN, db+".t", 100000)
 	a := startApply(t, state, file)
+	// (From the snapshot's start: a connection killed while the run
+	// opens its stream is an error of the start, which a supervisor
+	// retries.)
+	a.waitFor(t, "the snapshot's start", 60*time.Second, func() (bool, string) {
+		return strings.Contains(a.out.String(), "snapshot started"), ""
+	})
 	var killed atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
