@@ -12,8 +12,8 @@ import (
 // from a replica without it — the usual advice is to keep the load off
 // the primary — the stream took its snapshot and then saw none of the
 // primary's changes, with no word. checkReplicaLogging refuses a server
-// that replicates (a replication thread running, SHOW ALL SLAVES STATUS)
-// with log_slave_updates = OFF; where etlq's user may not look at the
+// set up to replicate (SHOW ALL SLAVES STATUS has a primary: running or
+// stopped) with log_slave_updates = OFF; where etlq's user may not look at the
 // replication threads (MariaDB 10.5+ wants SLAVE MONITOR for it), a server
 // that has replicated (gtid_slave_pos set) gets a WARN instead.
 
@@ -45,19 +45,29 @@ func checkReplicaLogging(c *client.Conn, flavor string) (warn string, err error)
 		}
 		return "", nil
 	}
+	// A replication set up counts, running or stopped: stopped (STOP
+	// SLAVE), the check passed, and the primary's changes that came once
+	// it was started again never reached etlq (new-user trial). RESET
+	// SLAVE ALL (a promoted replica) leaves no row.
 	var from []string
+	stopped := true
 	for i := 0; i < s.RowNumber(); i++ {
-		io, _ := s.GetStringByName(i, "Slave_IO_Running")
-		sql, _ := s.GetStringByName(i, "Slave_SQL_Running")
-		if !strings.EqualFold(io, "Yes") && !strings.EqualFold(sql, "Yes") {
+		host, _ := s.GetStringByName(i, "Master_Host")
+		if host == "" {
 			continue
 		}
-		host, _ := s.GetStringByName(i, "Master_Host")
 		port, _ := s.GetStringByName(i, "Master_Port")
 		from = append(from, host+":"+port)
+		io, _ := s.GetStringByName(i, "Slave_IO_Running")
+		sql, _ := s.GetStringByName(i, "Slave_SQL_Running")
+		stopped = stopped && !strings.EqualFold(io, "Yes") && !strings.EqualFold(sql, "Yes")
 	}
 	if len(from) == 0 {
 		return "", nil
 	}
-	return "", fmt.Errorf("the server replicates from %s without logging what it replicates (log_slave_updates = OFF): its binary log holds none of the primary's changes, so etlq reading it would see none; set log_slave_updates = ON in its my.cnf (a restart of the server), or read the primary", strings.Join(from, ", "))
+	how := "replicates from"
+	if stopped {
+		how = "is set up to replicate (stopped now) from"
+	}
+	return "", fmt.Errorf("the server %s %s without logging what it replicates (log_slave_updates = OFF): its binary log holds none of the primary's changes, so etlq reading it would see none; set log_slave_updates = ON in its my.cnf (a restart of the server), or read the primary (a former replica: RESET SLAVE ALL)", how, strings.Join(from, ", "))
 }

@@ -15,7 +15,8 @@ import (
 // OFF (MariaDB's default) logs none of what it replicates. Read by etlq,
 // it gave the snapshot and then none of the primary's changes, silently.
 // check (CheckStream) and Open now refuse it, naming the primary and the
-// setting; a SNAPSHOT only request reads no binlog and passes.
+// setting, also with its replication stopped; a SNAPSHOT only request
+// reads no binlog and passes.
 func TestReplicaWithoutLogSlaveUpdates(t *testing.T) {
 	testenv.MySQLDSN(t) // the shared server answering means the binaries are here
 	p, _ := privateServer(t, "primary", 1, "")
@@ -54,6 +55,13 @@ func TestReplicaWithoutLogSlaveUpdates(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Open: %v, want %q", err, want)
+	}
+	// Stopped (STOP SLAVE), it is still a replica: started again, the
+	// primary's changes would not reach etlq (new-user trial).
+	run(t, r, "STOP SLAVE")
+	stopped := "the server is set up to replicate (stopped now) from 127.0.0.1:" + pport + " without logging what it replicates"
+	if err := src.CheckStream(ctx, req); err == nil || !strings.Contains(err.Error(), stopped) {
+		t.Errorf("CheckStream of the stopped replica: %v, want %q", err, stopped)
 	}
 	only := connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotOnly}}}
 	if err := src.CheckStream(ctx, only); err != nil {
