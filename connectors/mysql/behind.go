@@ -3,7 +3,10 @@ package mysql
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/go-mysql-org/go-mysql/client"
 
 	gm "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -25,6 +28,10 @@ type Behind struct {
 	// Oldest is the oldest one it has.
 	Purged bool
 	Oldest string
+	// Replica says, of a server that replicates, how far its own binlog is
+	// behind its primary ("" when it does not replicate, or etlq's user
+	// may not ask): "caught up" with the server is not with the primary.
+	Replica string
 }
 
 // Behind says how far the checkpoint state mark (a Mark's State) is behind
@@ -49,7 +56,7 @@ func (s *Source) Behind(ctx context.Context, mark []byte) (*Behind, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Behind{Current: cur.String()}
+	b := &Behind{Current: cur.String(), Replica: replicaLag(c, s.cfg.Flavor)}
 	logs, err := c.Execute("SHOW BINARY LOGS")
 	if err != nil {
 		return nil, fmt.Errorf("list binary logs: %v", err)
@@ -137,4 +144,40 @@ func hasFile(logs *gm.Result, file string) bool {
 		}
 	}
 	return false
+}
+
+// replicaLag says how far a replica is behind its primary (SHOW ALL
+// SLAVES STATUS): its replication stopped, or Seconds_Behind_Master; ""
+// when the server does not replicate, is caught up, or etlq's user may
+// not ask. A stopped replica showed "caught up" in etlq status while its
+// primary's changes piled up (new-user trial).
+func replicaLag(c *client.Conn, flavor string) string {
+	q := "SHOW SLAVE STATUS"
+	if flavor == "mariadb" {
+		q = "SHOW ALL SLAVES STATUS"
+	}
+	r, err := c.Execute(q)
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for i := 0; i < r.RowNumber(); i++ {
+		host, _ := r.GetStringByName(i, "Master_Host")
+		if host == "" {
+			continue
+		}
+		port, _ := r.GetStringByName(i, "Master_Port")
+		io, _ := r.GetStringByName(i, "Slave_IO_Running")
+		sql, _ := r.GetStringByName(i, "Slave_SQL_Running")
+		from := host + ":" + port
+		switch {
+		case !strings.EqualFold(io, "Yes") || !strings.EqualFold(sql, "Yes"):
+			out = append(out, fmt.Sprintf("its replication from %s is stopped (IO thread %s, SQL thread %s): what its primary writes meanwhile reaches neither it nor etlq", from, io, sql))
+		default:
+			if sec, err := r.GetStringByName(i, "Seconds_Behind_Master"); err == nil && sec != "" && sec != "0" {
+				out = append(out, fmt.Sprintf("the server itself is %s s behind its primary %s", sec, from))
+			}
+		}
+	}
+	return strings.Join(out, "; ")
 }

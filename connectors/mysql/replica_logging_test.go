@@ -59,6 +59,17 @@ func TestReplicaWithoutLogSlaveUpdates(t *testing.T) {
 	// Stopped (STOP SLAVE), it is still a replica: started again, the
 	// primary's changes would not reach etlq (new-user trial).
 	run(t, r, "STOP SLAVE")
+	// etlq status says the replica's replication is stopped: caught up
+	// with the replica is not with its primary (new-user trial).
+	c := conn(t, r)
+	pos, _, err := masterStatus(c, "mariadb")
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := src.Behind(ctx, []byte(fmt.Sprintf(`{"file":%q,"pos":%d,"flavor":"mariadb","server_id":2,"version":1}`, pos.File, pos.Pos))); err != nil || !strings.Contains(b.Replica, "its replication from 127.0.0.1:"+pport+" is stopped") {
+		t.Errorf("Behind of the stopped replica: %+v, %v; want its replication named stopped", b, err)
+	}
 	stopped := "the server is set up to replicate (stopped now) from 127.0.0.1:" + pport + " without logging what it replicates"
 	if err := src.CheckStream(ctx, req); err == nil || !strings.Contains(err.Error(), stopped) {
 		t.Errorf("CheckStream of the stopped replica: %v, want %q", err, stopped)

@@ -142,9 +142,20 @@ func behindText(ctx context.Context, bh behinder, d *planner.SourceDecl, pipes [
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	h, err := bh.Behind(ctx, mark)
-	switch {
-	case err != nil:
+	if err != nil {
 		return fmt.Sprintf("cannot tell how far behind (%s)", connectors.RedactSecrets(firstLine(err.Error())))
+	}
+	if h.Replica != "" {
+		// A replica's own lag: "caught up" with it is not with its
+		// primary (a stopped replica showed caught up; new-user trial).
+		return behindOf(h, d, pipes, now) + "; " + h.Replica
+	}
+	return behindOf(h, d, pipes, now)
+}
+
+// behindOf is behindText of the answer h.
+func behindOf(h *mysql.Behind, d *planner.SourceDecl, pipes []*planner.Pipeline, now time.Time) string {
+	switch {
 	case h.Purged:
 		what := "apply fails there, unless on_binlog_gap = 'resnapshot'"
 		if GapResnapshots(d, pipes) {
