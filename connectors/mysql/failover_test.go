@@ -293,6 +293,10 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 	t.Run("by_gtid", func(t *testing.T) {
 		logs := captureLog(t)
 		srcR := newSrc(t, r, nil)
+		// etlq check places it as apply does (CheckpointPlace).
+		if err := srcR.CheckpointPlace(ctx, mark.Bytes()); err != nil {
+			t.Errorf("CheckpointPlace of a checkpoint R can resume: %v", err)
+		}
 		st, err := srcR.Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Resume: mark.Bytes(), Once: true})
 		if err != nil {
 			t.Fatal(err)
@@ -332,6 +336,11 @@ func TestResumeOnReplicaAfterFailover(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			state := editState(t, mark.Bytes(), c.set)
+			// etlq check refuses it as apply does (it said ok: failover
+			// trial).
+			if err := newSrc(t, r, nil).CheckpointPlace(ctx, state); !errors.Is(err, connectors.ErrPositionLost) {
+				t.Errorf("CheckpointPlace: %v, want a lost position", err)
+			}
 			_, err := newSrc(t, r, nil).Open(ctx, connectors.StreamRequest{Tables: []connectors.StreamTable{{Ref: ref, Snapshot: connectors.SnapshotInitial}}, Resume: state, Once: true})
 			if err == nil {
 				t.Fatal("opened")

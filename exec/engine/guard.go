@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -24,6 +25,12 @@ import (
 // be purged (mysql.Source).
 type expirer interface {
 	BinlogExpiry(ctx context.Context, state []byte) (*mysql.Expiry, error)
+}
+
+// placer is a source that says whether another server's checkpoint can
+// be placed in its binary log, as apply's resume places it (mysql.Source).
+type placer interface {
+	CheckpointPlace(ctx context.Context, state []byte) error
 }
 
 // rowCounter is a source that estimates its tables' rows (mysql.Source).
@@ -90,6 +97,19 @@ func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) (o
 				gaps = append(gaps, BinlogGap{Source: d, Text: w})
 			} else if w != "" {
 				out = append(out, w)
+			}
+			// Another server's checkpoint (after a failover) that apply
+			// cannot place by its GTID: check said ok, apply refused it
+			// (failover trial).
+			if pl, ok := src.(placer); ok {
+				if err := pl.CheckpointPlace(ctx, st.Mark); errors.Is(err, connectors.ErrPositionLost) {
+					msg := connectors.RedactSecrets(err.Error())
+					if resnap {
+						out = append(out, fmt.Sprintf("source %s: %s; apply takes a new snapshot of the tables read with SNAPSHOT initial (on_binlog_gap = 'resnapshot')", d.Name, gapReason(err)))
+					} else {
+						gaps = append(gaps, BinlogGap{Source: d, Text: fmt.Sprintf("source %s: %s", d.Name, msg)})
+					}
+				}
 			}
 		default:
 			if rc, ok := src.(rowCounter); ok && len(tables) > 0 {
@@ -273,4 +293,14 @@ func (p *purgeClock) ask() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.at, p.left, p.known, p.asking = time.Now(), left, known, false
+}
+
+// gapReason is what a lost position lost, without its advice (the
+// source's GapReason), or its whole text.
+func gapReason(err error) string {
+	var g interface{ GapReason() string }
+	if errors.As(err, &g) {
+		return connectors.RedactSecrets(g.GapReason())
+	}
+	return connectors.RedactSecrets(err.Error())
 }
