@@ -41,6 +41,10 @@ type Expiry struct {
 	File string
 	// Purged says File is no longer on the server.
 	Purged bool
+	// OtherServer says the checkpoint was taken on another server (a
+	// failover): apply places it by its GTID (CheckpointPlace tells
+	// whether it can), and File means nothing here.
+	OtherServer bool
 	// PurgeAt is the earliest time the server may purge File (zero when
 	// Retention is 0 or File is purged already).
 	PurgeAt time.Time
@@ -104,6 +108,7 @@ func (s *Source) BinlogExpiry(ctx context.Context, state []byte) (*Expiry, error
 			// Another server's checkpoint (after a failover): its file
 			// is that server's own, not one this server purged; the
 			// stream places the checkpoint here by its GTID.
+			e.OtherServer = true
 			return e, nil
 		}
 		e.File = st.File

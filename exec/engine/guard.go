@@ -101,7 +101,7 @@ func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) (o
 			// Another server's checkpoint (after a failover) that apply
 			// cannot place by its GTID: check said ok, apply refused it
 			// (failover trial).
-			if pl, ok := src.(placer); ok {
+			if pl, ok := src.(placer); ok && e.OtherServer {
 				if err := pl.CheckpointPlace(ctx, st.Mark); errors.Is(err, connectors.ErrPositionLost) {
 					msg := connectors.RedactSecrets(err.Error())
 					if resnap {
