@@ -100,7 +100,7 @@ func BinlogWarnings(ctx context.Context, plan *planner.Plan, stateDir string) (o
 			}
 			// Another server's checkpoint (after a failover) that apply
 			// cannot place by its GTID: check said ok, apply refused it
-			// (failover trial).
+			// (failover trial). A gap: check fails on it, plan warns.
 			if pl, ok := src.(placer); ok && e.OtherServer {
 				if err := pl.CheckpointPlace(ctx, st.Mark); errors.Is(err, connectors.ErrPositionLost) {
 					msg := connectors.RedactSecrets(err.Error())
