@@ -242,6 +242,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, "  %d of them: the target row's _version is above every version the pipeline's stream has given (%d, its checkpoint's counter): written outside etlq\n",
 				r.VersionAhead, r.StreamVersion)
 		}
+		for _, c := range r.Cascades {
+			fmt.Fprintf(w, "  the source's %s changes rows without row events in the binlog: extra or changed keys may be rows a parent's change deleted or changed (docs/schema-changes.md, \"Foreign-key cascades\"); --repair mends them\n", c)
+		}
 		if r.RepairSkipped != "" {
 			fmt.Fprintf(w, "  not repaired: %s\n", r.RepairSkipped)
 		}

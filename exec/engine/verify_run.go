@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -179,6 +180,9 @@ func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, e
 		}
 	}
 	res.Differing = len(chunksDiffering)
+	if res.Extra+res.Changed > 0 {
+		res.Cascades = v.cascades(ctx)
+	}
 	// The keys whose target row is above every version the stream has
 	// given (upsert targets: a changelog's rows are changes, each of its
 	// own version, and it is not repaired).
@@ -446,4 +450,40 @@ func withVersions(mem interface {
 		cols[idx[0]] = fresh
 	}
 	return array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+}
+
+// cascades names the source's foreign keys of the pipeline's tables whose
+// actions change rows without row events (VerifyResult.Cascades); none
+// when the source cannot say.
+func (v *verifier) cascades(ctx context.Context) []string {
+	fr, ok := v.src.(connectors.ForeignKeyReader)
+	if !ok {
+		return nil
+	}
+	refs := make([]connectors.TableRef, 0, len(v.p.Tables))
+	for _, t := range v.p.Tables {
+		refs = append(refs, t.Ref)
+	}
+	fks, err := fr.ForeignKeyActions(ctx, refs)
+	if err != nil {
+		return nil
+	}
+	changes := func(rule string) bool {
+		r := strings.ToUpper(rule)
+		return r != "" && r != "RESTRICT" && r != "NO ACTION"
+	}
+	var out []string
+	for _, fk := range fks {
+		var rules []string
+		if changes(fk.OnDelete) {
+			rules = append(rules, "ON DELETE "+strings.ToUpper(fk.OnDelete))
+		}
+		if changes(fk.OnUpdate) {
+			rules = append(rules, "ON UPDATE "+strings.ToUpper(fk.OnUpdate))
+		}
+		if len(rules) > 0 {
+			out = append(out, fmt.Sprintf("%s: foreign key %s (%s) from %s", fk.Child, fk.Name, strings.Join(rules, ", "), fk.Parent))
+		}
+	}
+	return out
 }
