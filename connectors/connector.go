@@ -509,6 +509,12 @@ type ForeignKeyAction struct {
 	OnDelete, OnUpdate string
 }
 
+// ChangesRows reports whether a foreign key rule (as the server names it)
+// changes the child's rows: CASCADE, SET NULL, SET DEFAULT.
+func ChangesRows(rule string) bool {
+	return rule == "CASCADE" || rule == "SET NULL" || rule == "SET DEFAULT"
+}
+
 // SourceGrantChecker is a Source that can name the privileges its user
 // lacks for req: `etlq check` reports each with the statement that grants
 // it.

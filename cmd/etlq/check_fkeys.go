@@ -77,11 +77,11 @@ func fkWarnings(ctx context.Context, plan *planner.Plan) lang.Errors {
 				continue
 			}
 			var rules, does []string
-			if changes(fk.OnDelete) {
+			if connectors.ChangesRows(fk.OnDelete) {
 				rules = append(rules, "ON DELETE "+fk.OnDelete)
 				does = append(does, "a DELETE of a "+fk.Parent.String()+" row "+effect(fk.OnDelete, "deletes", fk.Columns)+" its "+fk.Child.String()+" rows")
 			}
-			if changes(fk.OnUpdate) {
+			if connectors.ChangesRows(fk.OnUpdate) {
 				rules = append(rules, "ON UPDATE "+fk.OnUpdate)
 				does = append(does, "an UPDATE of a "+fk.Parent.String()+" key "+effect(fk.OnUpdate, "changes "+strings.Join(fk.Columns, ", ")+" of", fk.Columns)+" its "+fk.Child.String()+" rows")
 			}
@@ -95,11 +95,6 @@ func fkWarnings(ctx context.Context, plan *planner.Plan) lang.Errors {
 		}
 	}
 	return warns
-}
-
-// changes reports whether a foreign key rule changes the child's rows.
-func changes(rule string) bool {
-	return rule == "CASCADE" || rule == "SET NULL" || rule == "SET DEFAULT"
 }
 
 // effect says what rule does to the child rows: verb for CASCADE, else

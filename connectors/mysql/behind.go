@@ -152,11 +152,7 @@ func hasFile(logs *gm.Result, file string) bool {
 // not ask. A stopped replica showed "caught up" in etlq status while its
 // primary's changes piled up (new-user trial).
 func replicaLag(c *client.Conn, flavor string) string {
-	q := "SHOW SLAVE STATUS"
-	if flavor == "mariadb" {
-		q = "SHOW ALL SLAVES STATUS"
-	}
-	r, err := c.Execute(q)
+	r, _, err := replicaStatus(c, flavor)
 	if err != nil {
 		return ""
 	}

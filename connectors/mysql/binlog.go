@@ -47,10 +47,10 @@ type binlogReader struct {
 	// warnedStatement: the WARN that the server logs writes to streamed
 	// tables as statements was given (rows_stmt.go).
 	warnedStatement bool
-	// cascadeWarned: the WARN state of each child table a foreign key's
+	// cascadeWarned: the WARN state of each foreign key (child and name) whose
 	// cascade changed (cascade.go); cascadeIDs: the refs of the table ids
 	// of parents that are not streamed.
-	cascadeWarned map[connectors.TableRef]*cascadeWarn
+	cascadeWarned map[cascadeKey]*cascadeWarn
 	cascadeIDs    map[uint64]connectors.TableRef
 	// xa: the streamed tables whose rows each prepared XA transaction
 	// wrote, by its xid as logged, until its XA COMMIT or XA ROLLBACK

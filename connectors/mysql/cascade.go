@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/etlq/etlq/connectors"
-	"github.com/go-mysql-org/go-mysql/client"
 	"github.com/go-mysql-org/go-mysql/replication"
 )
 
@@ -19,7 +18,7 @@ import (
 // of the server (loadCascades, at the open; again after a DDL) and, at a
 // delete from a parent — or an update of one, for ON UPDATE rules —
 // WARNs that the streamed child's targets keep what the cascade changed,
-// naming the position and what to run: once a minute per child at most,
+// naming the position and what to run: once a minute per foreign key at most,
 // with the count since the last WARN.
 
 // cascadeFK is a foreign key of a child table whose rule changes the
@@ -30,34 +29,50 @@ type cascadeFK struct {
 	onDelete, onUpdt string // the rules, "" when RESTRICT or NO ACTION
 }
 
-// cascadeWarn is the WARN state of one child table.
+// cascadeKey names a foreign key: its child table and its name.
+type cascadeKey struct {
+	child connectors.TableRef
+	name  string
+}
+
+// cascadeWarn is the WARN state of one foreign key.
 type cascadeWarn struct {
 	last  time.Time
 	count int
 }
 
-// loadCascades reads the server's cascading foreign keys, by parent
-// table (nil when it cannot: the stream goes on without the WARNs).
-func loadCascades(c *client.Conn) map[connectors.TableRef][]cascadeFK {
-	r, err := c.Execute(`SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, DELETE_RULE, UPDATE_RULE
-FROM information_schema.REFERENTIAL_CONSTRAINTS
-WHERE DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR UPDATE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT')`)
+// loadCascades reads the cascading foreign keys of the streamed tables
+// refs, by parent table, as etlq check does (ForeignKeyActions: MariaDB
+// hides REFERENTIAL_CONSTRAINTS from a user with SELECT alone, the grants
+// the docs ask for); nil when it cannot (the stream goes on without the
+// WARNs).
+func loadCascades(ctx context.Context, s *Source, refs []connectors.TableRef) map[connectors.TableRef][]cascadeFK {
+	fks, err := s.ForeignKeyActions(ctx, refs)
 	if err != nil {
 		return nil
 	}
-	out := map[connectors.TableRef][]cascadeFK{}
-	rule := func(s string) string {
-		if s = strings.ToUpper(s); s == "RESTRICT" || s == "NO ACTION" {
-			return ""
+	rule := func(r string) string {
+		if connectors.ChangesRows(r) {
+			return r
 		}
-		return s
+		return ""
 	}
-	for i := 0; i < r.RowNumber(); i++ {
-		get := func(j int) string { s, _ := r.GetString(i, j); return s }
-		parent := connectors.TableRef{DB: get(3), Table: get(4)}
-		out[parent] = append(out[parent], cascadeFK{child: connectors.TableRef{DB: get(0), Table: get(1)}, name: get(2), onDelete: rule(get(5)), onUpdt: rule(get(6))})
+	out := map[connectors.TableRef][]cascadeFK{}
+	for _, fk := range fks {
+		out[fk.Parent] = append(out[fk.Parent], cascadeFK{child: fk.Child, name: fk.Name, onDelete: rule(fk.OnDelete), onUpdt: rule(fk.OnUpdate)})
 	}
 	return out
+}
+
+// streamedRefs are the refs of the tables the stream reads the binlog of.
+func streamedRefs(tabs map[connectors.TableRef]*tableState) []connectors.TableRef {
+	var refs []connectors.TableRef
+	for ref, ts := range tabs {
+		if !ts.gone && ts.mode != connectors.SnapshotOnly {
+			refs = append(refs, ref)
+		}
+	}
+	return refs
 }
 
 // noteCascade WARNs, for a rows event of kind kind on table ref at
@@ -83,12 +98,13 @@ func (r *binlogReader) noteCascade(ref connectors.TableRef, kind replication.Enu
 			continue
 		}
 		if r.cascadeWarned == nil {
-			r.cascadeWarned = map[connectors.TableRef]*cascadeWarn{}
+			r.cascadeWarned = map[cascadeKey]*cascadeWarn{}
 		}
-		w := r.cascadeWarned[fk.child]
+		key := cascadeKey{fk.child, fk.name}
+		w := r.cascadeWarned[key]
 		if w == nil {
 			w = &cascadeWarn{}
-			r.cascadeWarned[fk.child] = w
+			r.cascadeWarned[key] = w
 		}
 		w.count++
 		if !w.last.IsZero() && time.Since(w.last) < time.Minute {
@@ -114,12 +130,7 @@ func (r *binlogReader) reloadCascades(q string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := r.cfg.src.connect(ctx)
-	if err != nil {
-		return // (the WARNs go on with the foreign keys known)
-	}
-	defer c.Close()
-	if m := loadCascades(c); m != nil {
+	if m := loadCascades(ctx, r.cfg.src, streamedRefs(r.tabs.byRef)); m != nil {
 		r.cfg.cascades = m
 		r.cascadeIDs = nil // (table maps come again in every transaction)
 	}

@@ -113,7 +113,7 @@ func (s *Source) ForeignKeyActions(ctx context.Context, tables []connectors.Tabl
 	}
 	var out []connectors.ForeignKeyAction
 	for _, fk := range all {
-		if changesRows(fk.OnDelete) || changesRows(fk.OnUpdate) {
+		if connectors.ChangesRows(fk.OnDelete) || connectors.ChangesRows(fk.OnUpdate) {
 			out = append(out, fk)
 		}
 	}
@@ -128,11 +128,6 @@ func (s *Source) ForeignKeyActions(ctx context.Context, tables []connectors.Tabl
 		return a.Name < b.Name
 	})
 	return out, nil
-}
-
-// changesRows reports whether a foreign key rule changes the child's rows.
-func changesRows(rule string) bool {
-	return rule == "CASCADE" || rule == "SET NULL" || rule == "SET DEFAULT"
 }
 
 // fkClauseRe matches a foreign key line of SHOW CREATE TABLE: its name,

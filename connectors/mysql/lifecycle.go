@@ -132,7 +132,7 @@ func createOrReplace(q string) bool {
 // it empties or removes (truncate changes, tables leaving), then the
 // schema history of the tables that stay (ddl), then the tables that join.
 func (r *binlogReader) ddlStatement(schema, q string, at binlogPos) error {
-	r.reloadCascades(q) // cascade.go
+	defer r.reloadCascades(q) // cascade.go (once the DDL applied: a table it creates joins first)
 	if schemaNeutral(q) {
 		r.toolTrigger(schema, q, at)
 		return nil

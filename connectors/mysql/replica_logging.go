@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/go-mysql-org/go-mysql/client"
+	gm "github.com/go-mysql-org/go-mysql/mysql"
 )
 
 // A replica logs what it replicates to its own binary log only with
@@ -27,11 +28,7 @@ func checkReplicaLogging(c *client.Conn, flavor string) (warn string, err error)
 	if on, _ := r.GetInt(0, 0); on != 0 {
 		return "", nil
 	}
-	q := "SHOW SLAVE STATUS"
-	if flavor == "mariadb" {
-		q = "SHOW ALL SLAVES STATUS"
-	}
-	s, err := c.Execute(q)
+	s, q, err := replicaStatus(c, flavor)
 	if err != nil {
 		if flavor != "mariadb" {
 			return "", nil
@@ -70,4 +67,16 @@ func checkReplicaLogging(c *client.Conn, flavor string) (warn string, err error)
 		how = "is set up to replicate (stopped now) from"
 	}
 	return "", fmt.Errorf("the server %s %s without logging what it replicates (log_slave_updates = OFF): its binary log holds none of the primary's changes, so etlq reading it would see none; set log_slave_updates = ON in its my.cnf (a restart of the server), or read the primary (a former replica: RESET SLAVE ALL)", how, strings.Join(from, ", "))
+}
+
+// replicaStatus returns the server's replication threads (SHOW ALL SLAVES
+// STATUS on MariaDB, every primary of a multi-source replica; SHOW SLAVE
+// STATUS on MySQL) and the statement it ran.
+func replicaStatus(c *client.Conn, flavor string) (*gm.Result, string, error) {
+	q := "SHOW SLAVE STATUS"
+	if flavor == "mariadb" {
+		q = "SHOW ALL SLAVES STATUS"
+	}
+	r, err := c.Execute(q)
+	return r, q, err
 }

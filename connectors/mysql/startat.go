@@ -194,7 +194,7 @@ func (st *stream) gtidPosition(c *client.Conn, gtid string) (resumePlace, error)
 	if len(files) == 0 {
 		return resumePlace{}, fmt.Errorf("start_at = %q: the server has no binary logs", gtid)
 	}
-	pl, err := st.placeByDomain(newGTIDFinder(c, files), want, gtid)
+	pl, err := placeByDomain(newGTIDFinder(c, files), want, gtid, st.opts.skipDomains)
 	if err != nil {
 		return resumePlace{}, fmt.Errorf("start_at = %q: %v", gtid, err)
 	}
@@ -709,7 +709,7 @@ type domainPlacement struct {
 // skip_gtid_domains names it; one whose first transactions were purged is
 // listed in purged, for the caller to refuse. Errors are placeDomain's (a
 // gtidMissingError when the binlog lacks a GTID) or a failed read.
-func (st *stream) placeByDomain(f *gtidFinder, want []mariaGTID, gtid string) (domainPlacement, error) {
+func placeByDomain(f *gtidFinder, want []mariaGTID, gtid, skipDomains string) (domainPlacement, error) {
 	var pl domainPlacement
 	var lastState gtidState // the binlog's GTID state at pl.last
 	have := map[uint32]bool{}
@@ -737,7 +737,7 @@ func (st *stream) placeByDomain(f *gtidFinder, want []mariaGTID, gtid string) (d
 		}
 	}
 	sort.Slice(unread, func(i, j int) bool { return unread[i].domain < unread[j].domain })
-	skip, _ := parseDomainList(st.opts.skipDomains) // checked by parseOpts
+	skip, _ := parseDomainList(skipDomains) // checked by parseOpts
 	gtids := []string{gtid}
 	for _, g := range unread {
 		if skip[g.domain] {

@@ -368,7 +368,7 @@ func (s *Source) open(ctx context.Context, req connectors.StreamRequest, mem mem
 		} else if warn != "" {
 			st.log.Warn(warn)
 		}
-		st.cascades = loadCascades(c) // cascade.go
+		st.cascades = loadCascades(ctx, s, streamedRefs(st.byRef)) // cascade.go
 		if st.ident, err = readServerIdent(c, st.flavor); err != nil {
 			return nil, err
 		}
@@ -1026,7 +1026,7 @@ func (st *stream) resumeStart(c *client.Conn, cp *markState) (resumePlace, error
 	for i := range files {
 		files[i], _ = logs.GetString(i, 0)
 	}
-	pl, err := st.placeByDomain(newGTIDFinder(c, files), want, cp.GTID)
+	pl, err := placeByDomain(newGTIDFinder(c, files), want, cp.GTID, st.opts.skipDomains)
 	var missing gtidMissingError
 	switch {
 	case errors.As(err, &missing):
@@ -1102,9 +1102,7 @@ func placeCaughtUp(c *client.Conn, flavor string, cp *markState, skipDomains str
 	for i := range files {
 		files[i], _ = logs.GetString(i, 0)
 	}
-	st := &stream{}
-	st.opts.skipDomains = skipDomains
-	pl, err := st.placeByDomain(newGTIDFinder(c, files), want, cp.GTID)
+	pl, err := placeByDomain(newGTIDFinder(c, files), want, cp.GTID, skipDomains)
 	if err != nil || len(pl.purged) > 0 || len(pl.read) > 0 || len(pl.skipped) > 0 {
 		return domainPlacement{}, false
 	}

@@ -468,18 +468,14 @@ func (v *verifier) cascades(ctx context.Context) []string {
 	if err != nil {
 		return nil
 	}
-	changes := func(rule string) bool {
-		r := strings.ToUpper(rule)
-		return r != "" && r != "RESTRICT" && r != "NO ACTION"
-	}
 	var out []string
 	for _, fk := range fks {
 		var rules []string
-		if changes(fk.OnDelete) {
-			rules = append(rules, "ON DELETE "+strings.ToUpper(fk.OnDelete))
+		if connectors.ChangesRows(fk.OnDelete) {
+			rules = append(rules, "ON DELETE "+fk.OnDelete)
 		}
-		if changes(fk.OnUpdate) {
-			rules = append(rules, "ON UPDATE "+strings.ToUpper(fk.OnUpdate))
+		if connectors.ChangesRows(fk.OnUpdate) {
+			rules = append(rules, "ON UPDATE "+fk.OnUpdate)
 		}
 		if len(rules) > 0 {
 			out = append(out, fmt.Sprintf("%s: foreign key %s (%s) from %s", fk.Child, fk.Name, strings.Join(rules, ", "), fk.Parent))
