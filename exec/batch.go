@@ -241,6 +241,14 @@ type Batch struct {
 	// "first_in_data_collection" and "first" ("last_in_data_collection",
 	// "last").
 	SnapshotStart, SnapshotEnd SnapshotEdge
+	// SnapshotLeft, on a snapshot batch, is about how many rows its
+	// stream's snapshot has still to read after the batch's chunk (of
+	// every table it snapshots; the tables' row estimates count where they
+	// were not counted); 0 when the source does not know. A hint only: a
+	// ClickHouse writer ends its long INSERT of a snapshot once it holds as
+	// many rows as are still to come, so that the part ClickHouse writes
+	// after the last row read is small.
+	SnapshotLeft int64
 	// ServerID and GTID, on a binlog batch (whose rows all belong to one
 	// transaction), are the id of the server that wrote the transaction and
 	// its GTID ("" when it has none): Debezium's source.server_id and gtid.

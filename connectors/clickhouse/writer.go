@@ -55,6 +55,9 @@ type group struct {
 	full bool
 	// bulk: its last batch was of a snapshot that goes on (writer.bulk).
 	bulk bool
+	// left: its last batch's exec.Batch.SnapshotLeft (the rows its
+	// snapshot has still to read; 0: not known).
+	left int64
 	// spill is where its rows are once a long INSERT released its
 	// batches after sending them (spill.go); nil: in the batches.
 	spill *spilled
@@ -291,6 +294,7 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	g := w.pending
 	w.bulk = b.Snapshot && b.SnapshotEnd == exec.SnapshotInside
 	g.bulk = w.bulk
+	g.left = b.SnapshotLeft
 	g.items = append(g.items, item{b, done})
 	n := b.NumRows()
 	g.rows += n

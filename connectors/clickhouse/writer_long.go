@@ -30,7 +30,13 @@ import (
 // the plain 1M-row snapshot 9–16 parts where it is 4–5 (ClickHouse
 // merging them while etlq still writes: its CPU 0.49 s where 0.37); while
 // groups of it come within flush_interval of the last one sent, the
-// INSERT stays open up to bulkSpan flush_intervals. Any
+// INSERT stays open up to bulkSpan flush_intervals — and ends once it
+// holds as many rows as the snapshot has still to read (the batches'
+// exec.Batch.SnapshotLeft): ClickHouse writes an INSERT's part at its end,
+// so the last INSERT's part is what it writes after the last row is read,
+// and it shrinks towards the end (a 1M-row snapshot's INSERTs: ~250,000,
+// 250,000, 250,000, then ~150,000, 50,000, 50,000 where the last held
+// 250,000). Any
 // other seal (idle_flush, flush_interval, Flush, Close, a schema change)
 // ends it after that group, as do insert_rows, insert_bytes and an INSERT
 // open for flush_interval, an Idle with nothing pending, and all the sink's
@@ -189,7 +195,7 @@ func (w *writer) inserter() {
 			timer.Reset(w.opts.flushInterval) // (from the last group)
 		}
 		if !(g.full || g.bulk) || li.rows+w.opts.batchRows > w.opts.insertRows || li.bytes >= w.insertLimit(len(li.cols)) ||
-			time.Since(li.start) >= span || li.unspilled {
+			time.Since(li.start) >= span || li.unspilled || g.bulk && g.left > 0 && int64(li.rows) >= g.left {
 			end()
 		}
 	}

@@ -314,3 +314,49 @@ func TestLongInsertSnapshotSpansIdle(t *testing.T) {
 		})
 	}
 }
+
+// A snapshot's long INSERT ends once it holds as many rows as the
+// snapshot has still to read (exec.Batch.SnapshotLeft), so that the part
+// ClickHouse writes after the last row is read is small: 600 rows in
+// batches of 10 with the rows left told exactly go in INSERTs of 300,
+// 150, 80, 40, 20 and 10 rows; without the hint, in one.
+func TestLongInsertSnapshotLeft(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		told    bool
+		inserts int64
+	}{{"told", true, 6}, {"unknown", false, 1}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			sch := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, false)
+			w := e.open(e.target("kv", connectors.ModeAppend, []string{"id"}, sch, map[string]any{
+				"batch_rows": 10, "insert_rows": 100000, "flush_interval": "10s"}))
+			cw := w.(*writer)
+			var a acks
+			const batches, per = 60, 10
+			for i := 0; i < batches; i++ {
+				var rows [][]any
+				for j := 0; j < per; j++ {
+					rows = append(rows, sysRow(uint64(i*per+j+1), false, "read", i*per+j))
+				}
+				b := e.build(sch, rows...)
+				b.Snapshot = true
+				if c.told {
+					b.SnapshotLeft = int64((batches - i - 1) * per)
+				}
+				if i == batches-1 {
+					b.SnapshotEnd = exec.SnapshotEdgeTable
+				}
+				write(t, w, b, a.done(i))
+			}
+			cw.Idle() // (the engine's, once the stream has nothing more)
+			waitAcks(t, &a, batches, 30*time.Second, "the snapshot's batches")
+			if n := cw.inserts.Load(); n != c.inserts {
+				t.Errorf("%d inserts, want %d", n, c.inserts)
+			}
+			if got := e.text("SELECT count(), uniqExact(id) FROM " + quote(e.db) + ".kv"); got != "600\t600\n" {
+				t.Errorf("got %q", got)
+			}
+		})
+	}
+}

@@ -118,6 +118,26 @@ func (s *snapshotter) snapshotStart(ts *tableState) exec.SnapshotEdge {
 	return edge
 }
 
+// left is about how many rows the snapshot has still to read: each
+// active table's total (counted, or information_schema's estimate) less
+// the rows it emitted; 0 when a table's total is not known yet
+// (exec.Batch.SnapshotLeft).
+func (s *snapshotter) left() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, ts := range s.active {
+		if ts.snap == nil || ts.snap.Done || s.dropped[ts] {
+			continue
+		}
+		if !ts.estimated.Load() {
+			return 0
+		}
+		n += max(ts.rowsTotal.Load()-ts.rowsDone.Load(), 0)
+	}
+	return n
+}
+
 // snapshotEnd says what the last row of ts's chunk being emitted ends,
 // when the chunk is the last of ts not emitted yet and no more are
 // planned: ts's snapshot, or the stream's whole snapshot when every other
@@ -205,6 +225,10 @@ func (s *snapshotter) emit(ch *chunk, at binlogPos, complete bool) {
 		}
 	}
 	if out := em.queued()[first:]; len(out) > 0 {
+		left := s.left()
+		for _, b := range out {
+			b.SnapshotLeft = left
+		}
 		out[0].SnapshotStart = s.snapshotStart(ts)
 		if final {
 			out[len(out)-1].SnapshotEnd = s.snapshotEnd(ts)

@@ -143,7 +143,7 @@ func (s *Sink) apply(ctx context.Context, b *exec.Batch, set *Set) (*exec.Batch,
 	out := array.NewRecordBatch(s.Schema, cols, int64(len(rows)))
 	releaseAll(cols)
 	s.out = exec.Batch{Record: out, DB: b.DB, Table: b.Table, Snapshot: b.Snapshot,
-		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread,
+		SnapshotStart: b.SnapshotStart, SnapshotEnd: b.SnapshotEnd, SnapshotLeft: b.SnapshotLeft, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread,
 		EventRows: eventRows(b, rows, l)}
 	return &s.out, nil
 }
