@@ -503,9 +503,12 @@ type ForeignKeyReader interface {
 // the rules as the server names them ("CASCADE", "SET NULL", …;
 // "RESTRICT" and "NO ACTION" change nothing).
 type ForeignKeyAction struct {
-	Child, Parent      TableRef
-	Name               string
-	Columns            []string
+	Child, Parent TableRef
+	Name          string
+	Columns       []string // the child's columns
+	// Referenced are the parent's columns the key refers to, in the
+	// order of Columns (nil when the server did not say).
+	Referenced         []string
 	OnDelete, OnUpdate string
 }
 

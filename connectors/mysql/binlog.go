@@ -675,7 +675,7 @@ func (r *binlogReader) flush(ts *tableState) {
 // rows decodes a rows event of one of the stream's tables.
 func (r *binlogReader) rows(ev *replication.BinlogEvent, e *replication.RowsEvent, start binlogPos) error {
 	if ref, ok := r.cascadeIDs[e.TableID]; ok {
-		r.noteCascade(ref, e.Type(), r.eventAt(start))
+		r.noteCascade(ref, e, r.eventAt(start))
 	}
 	m := r.maps[e.TableID]
 	if m == nil {

@@ -40,6 +40,8 @@ func (s *Source) ForeignKeyActions(ctx context.Context, tables []connectors.Tabl
 	defer done()
 	r, err := c.Execute(`SELECT rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UNIQUE_CONSTRAINT_SCHEMA, rc.REFERENCED_TABLE_NAME, rc.DELETE_RULE, rc.UPDATE_RULE, ` +
 		`(SELECT GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') FROM information_schema.KEY_COLUMN_USAGE k ` +
+		`WHERE k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME), ` +
+		`(SELECT GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION SEPARATOR ',') FROM information_schema.KEY_COLUMN_USAGE k ` +
 		`WHERE k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.TABLE_NAME = rc.TABLE_NAME AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME) ` +
 		`FROM information_schema.REFERENTIAL_CONSTRAINTS rc WHERE rc.CONSTRAINT_SCHEMA IN (` + strings.Join(in, ", ") + `) ` +
 		`ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME`)
@@ -64,6 +66,9 @@ func (s *Source) ForeignKeyActions(ctx context.Context, tables []connectors.Tabl
 		if cols := get(7); cols != "" {
 			fk.Columns = strings.Split(cols, ",")
 		}
+		if cols := get(8); cols != "" {
+			fk.Referenced = strings.Split(cols, ",")
+		}
 		all = append(all, fk)
 	}
 	// MariaDB lists a table's foreign keys in REFERENTIAL_CONSTRAINTS only
@@ -73,7 +78,8 @@ func (s *Source) ForeignKeyActions(ctx context.Context, tables []connectors.Tabl
 	// with SELECT alone, and SHOW CREATE TABLE their actions: the keys
 	// REFERENTIAL_CONSTRAINTS left out are read from there.
 	k, err := c.Execute(`SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, ` +
-		`GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR ',') FROM information_schema.KEY_COLUMN_USAGE ` +
+		`GROUP_CONCAT(COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR ','), ` +
+		`GROUP_CONCAT(REFERENCED_COLUMN_NAME ORDER BY ORDINAL_POSITION SEPARATOR ',') FROM information_schema.KEY_COLUMN_USAGE ` +
 		`WHERE TABLE_SCHEMA IN (` + strings.Join(in, ", ") + `) AND REFERENCED_TABLE_NAME IS NOT NULL ` +
 		`GROUP BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME ` +
 		`ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME`)
@@ -108,6 +114,9 @@ func (s *Source) ForeignKeyActions(ctx context.Context, tables []connectors.Tabl
 			OnDelete: a[0], OnUpdate: a[1]}
 		if cols := get(5); cols != "" {
 			fk.Columns = strings.Split(cols, ",")
+		}
+		if cols := get(6); cols != "" {
+			fk.Referenced = strings.Split(cols, ",")
 		}
 		all = append(all, fk)
 	}
