@@ -228,6 +228,12 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	for _, n := range renameNotes {
 		log.Info(n)
 	}
+	if a.Log == "" {
+		// SNAPSHOT edited since the last run: check's notes, as INFO.
+		for _, n := range snapshotNotes(plan, a.StateDir, a.File) {
+			log.Info(n.Error())
+		}
+	}
 	start := time.Now()
 	if a.Log != "" {
 		err = engine.RunWorkers(ctx, plan, engine.Options{StateDir: a.StateDir, Log: log, Stats: stats, Lock: lock},

@@ -48,6 +48,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
 	}
 	printPipelineChanges(plan, c.StateDir)
+	printNotes(l, snapshotNotes(plan, c.StateDir, c.File))
 	renameErrs, renameWarns, notes := sourceRenames(ctx, plan, c.StateDir, !c.Offline)
 	for _, n := range notes {
 		fmt.Fprintln(os.Stderr, "note: "+n)
@@ -113,6 +114,29 @@ func (c *checkCmd) Run(ctx context.Context) error {
 func printPipelineChanges(plan *planner.Plan, stateDir string) {
 	for _, n := range engine.PipelineChanges(plan, stateDir) {
 		fmt.Fprintln(os.Stderr, "note: "+n)
+	}
+}
+
+// snapshotNotes places engine.SnapshotEdits in the file, at each
+// pipeline's SNAPSHOT mode (at its name when the clause is no longer
+// written): an edit of SNAPSHOT after a pipeline's first run reads no
+// target again, and check, plan and apply said nothing of it.
+func snapshotNotes(plan *planner.Plan, stateDir, file string) lang.Errors {
+	var notes lang.Errors
+	for _, e := range engine.SnapshotEdits(plan, stateDir, file) {
+		pos, end := e.Pipeline.SnapshotPos, e.Pipeline.SnapshotEnd
+		if pos.Line == 0 {
+			pos, end = e.Pipeline.Pos, e.Pipeline.Pos
+		}
+		notes = append(notes, &lang.Error{Pos: pos, EndPos: end, Msg: e.Text})
+	}
+	return notes
+}
+
+// printNotes prints notes placed in the file, as check prints warnings.
+func printNotes(l *etlfile.Loaded, notes lang.Errors) {
+	if len(notes) > 0 {
+		fmt.Fprint(os.Stderr, "note: "+strings.ReplaceAll(notes.Format(l.Shown()), "\n"+l.Path, "\nnote: "+l.Path))
 	}
 }
 
@@ -370,6 +394,7 @@ func (c *planCmd) Run(ctx context.Context) error {
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
 	printPipelineChanges(plan, c.StateDir)
+	printNotes(l, snapshotNotes(plan, c.StateDir, c.File))
 	// What apply refuses (a renamed source's checkpoint) is a warning
 	// here, as a binlog gap is.
 	renameErrs, renameWarns, notes := sourceRenames(ctx, plan, c.StateDir, !c.Offline)

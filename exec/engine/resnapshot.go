@@ -1048,7 +1048,10 @@ func (r *sourceRun) saveTargets() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data)
+	if err := writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data); err != nil {
+		return err
+	}
+	return r.saveSnapshotModes()
 }
 
 // targetOf names where p writes: the sink's kind, its declared name and
