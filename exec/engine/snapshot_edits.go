@@ -116,7 +116,12 @@ func SnapshotEdits(plan *planner.Plan, stateDir, file string) []SnapshotEdit {
 				}
 			}
 			read := "its target is not read again"
-			if len(unread) > 0 {
+			switch {
+			case p.Unbound != nil && p.Snapshot != connectors.SnapshotNever:
+				// (Offline, or its source unreachable: its tables are
+				// not known.)
+				read = "its target is not read again (but for a table of which the checkpoint has no snapshot, which apply reads now: check online names them)"
+			case len(unread) > 0:
 				read = fmt.Sprintf("its target is not read again, but for %s, of which the checkpoint has no snapshot (no pipeline read it with one): apply reads it now", strings.Join(unread, ", "))
 			}
 			again := fmt.Sprintf("; to read its tables again, run etlq resnapshot %s %s", file, p.Name)
