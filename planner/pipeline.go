@@ -64,6 +64,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	}
 
 	if p.Snapshot != nil {
+		pl.SnapshotPos, pl.SnapshotEnd = p.Snapshot.Pos, p.Snapshot.EndPos
 		switch strings.ToLower(p.Snapshot.Name) {
 		case "initial":
 		case "never":

@@ -107,7 +107,10 @@ type Pipeline struct {
 	Name     string
 	Source   string
 	Snapshot connectors.SnapshotMode
-	Tables   []*TablePlan // one per matching source table
+	// SnapshotPos and SnapshotEnd are where the SNAPSHOT clause's mode is
+	// written (zero: not written, initial by default).
+	SnapshotPos, SnapshotEnd lang.Pos
+	Tables                   []*TablePlan // one per matching source table
 	// Patterns are the FROM names with glob characters (`*`, `?`) in the
 	// database part, the table part or both (connectors.MatchRef): a
 	// table that comes to match one while the pipeline runs joins it

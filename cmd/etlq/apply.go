@@ -163,6 +163,18 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	if err != nil {
 		return err
 	}
+	var renameNotes []string
+	if a.Log == "" {
+		// A source renamed in the file, whose old name's checkpoint was
+		// taken on its server: a first run would lose the changes made
+		// since (check says the same).
+		renameErrs, renameWarns, notes := sourceRenames(ctx, plan, a.StateDir, true)
+		if len(renameErrs) > 0 {
+			return etlfile.Error{Text: renameErrs.Format(l.Shown())}
+		}
+		warns = append(warns, renameWarns...)
+		renameNotes = notes
+	}
 
 	if err := setMemoryLimit(a.MemoryLimit); err != nil {
 		return err
@@ -212,6 +224,15 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	// prints it): an operator who runs only apply sees it too.
 	for _, w := range warns {
 		log.Warn(w.Error())
+	}
+	for _, n := range renameNotes {
+		log.Info(n)
+	}
+	if a.Log == "" {
+		// SNAPSHOT edited since the last run: check's notes, as INFO.
+		for _, n := range snapshotNotes(plan, a.StateDir, a.File) {
+			log.Info(n.Error())
+		}
 	}
 	start := time.Now()
 	if a.Log != "" {

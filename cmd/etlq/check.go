@@ -48,6 +48,15 @@ func (c *checkCmd) Run(ctx context.Context) error {
 		fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(warns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
 	}
 	printPipelineChanges(plan, c.StateDir)
+	printNotes(l, snapshotNotes(plan, c.StateDir, c.File))
+	renameErrs, renameWarns, notes := sourceRenames(ctx, plan, c.StateDir, !c.Offline)
+	for _, n := range notes {
+		fmt.Fprintln(os.Stderr, "note: "+n)
+	}
+	errs = append(errs, renameErrs...)
+	if c.Offline && len(renameWarns) > 0 {
+		fmt.Fprint(os.Stderr, "warning: "+strings.ReplaceAll(renameWarns.Format(l.Shown()), "\n"+l.Path, "\nwarning: "+l.Path))
+	}
 	if !c.Offline {
 		// errs are what apply would refuse before moving data; warns are
 		// values a target cannot hold exactly.
@@ -56,6 +65,7 @@ func (c *checkCmd) Run(ctx context.Context) error {
 			return err
 		}
 		errs = append(errs, terrs...)
+		warns = append(warns, renameWarns...)
 		warns = append(warns, staleWarnings(sound)...)
 		warns = append(warns, fkWarnings(ctx, sound)...)
 		errs = append(errs, checkStreams(ctx, sound)...)
@@ -105,6 +115,52 @@ func printPipelineChanges(plan *planner.Plan, stateDir string) {
 	for _, n := range engine.PipelineChanges(plan, stateDir) {
 		fmt.Fprintln(os.Stderr, "note: "+n)
 	}
+}
+
+// snapshotNotes places engine.SnapshotEdits in the file, at each
+// pipeline's SNAPSHOT mode (at its name when the clause is no longer
+// written): an edit of SNAPSHOT after a pipeline's first run reads no
+// target again, and check, plan and apply said nothing of it.
+func snapshotNotes(plan *planner.Plan, stateDir, file string) lang.Errors {
+	var notes lang.Errors
+	for _, e := range engine.SnapshotEdits(plan, stateDir, file) {
+		pos, end := e.Pipeline.SnapshotPos, e.Pipeline.SnapshotEnd
+		if pos.Line == 0 {
+			pos, end = e.Pipeline.Pos, e.Pipeline.Pos
+		}
+		notes = append(notes, &lang.Error{Pos: pos, EndPos: end, Msg: e.Text})
+	}
+	return notes
+}
+
+// printNotes prints notes placed in the file, as check prints warnings.
+func printNotes(l *etlfile.Loaded, notes lang.Errors) {
+	if len(notes) > 0 {
+		fmt.Fprint(os.Stderr, "note: "+strings.ReplaceAll(notes.Format(l.Shown()), "\n"+l.Path, "\nnote: "+l.Path))
+	}
+}
+
+// sourceRenames places engine.SourceRenames in the file: a checkpoint of
+// the state directory of a source the file no longer declares, beside a
+// source of the file that has none (renamed?), at that source's CREATE
+// SOURCE — an error when it was taken on the server that source
+// connects to (apply refuses to start it as a first run), else a
+// warning; a note when every source of the file has a
+// checkpoint of its own. Before, check and plan said ok and apply
+// started the renamed source afresh, losing the changes made while etlq
+// was stopped (new-user trial).
+func sourceRenames(ctx context.Context, plan *planner.Plan, stateDir string, online bool) (errs, warns lang.Errors, notes []string) {
+	for _, r := range engine.SourceRenames(ctx, plan, stateDir, online) {
+		switch {
+		case r.Decl == nil:
+			notes = append(notes, r.Text)
+		case r.Refuse:
+			errs = append(errs, &lang.Error{Pos: r.Decl.Pos, EndPos: r.Decl.Pos, Msg: r.Text})
+		default:
+			warns = append(warns, &lang.Error{Pos: r.Decl.Pos, EndPos: r.Decl.Pos, Msg: r.Text})
+		}
+	}
+	return errs, warns, notes
 }
 
 // planTargets asks each pipeline's sink what it would do with the target
@@ -338,6 +394,15 @@ func (c *planCmd) Run(ctx context.Context) error {
 	}
 	planner.Explain(connectors.RedactingWriter(os.Stdout), plan, ddl)
 	printPipelineChanges(plan, c.StateDir)
+	printNotes(l, snapshotNotes(plan, c.StateDir, c.File))
+	// What apply refuses (a renamed source's checkpoint) is a warning
+	// here, as a binlog gap is.
+	renameErrs, renameWarns, notes := sourceRenames(ctx, plan, c.StateDir, !c.Offline)
+	for _, n := range notes {
+		fmt.Fprintln(os.Stderr, "note: "+n)
+	}
+	warns = append(warns, renameErrs...)
+	warns = append(warns, renameWarns...)
 	if len(warns) > 0 {
 		// As check prints them: a column the target keeps that the
 		// pipeline no longer writes, a value it cannot hold exactly.

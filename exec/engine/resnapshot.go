@@ -1048,7 +1048,10 @@ func (r *sourceRun) saveTargets() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data)
+	if err := writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data); err != nil {
+		return err
+	}
+	return r.saveSnapshotModes()
 }
 
 // targetOf names where p writes: the sink's kind, its declared name and
@@ -1192,23 +1195,30 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 		for _, n := range st.Pipelines {
 			known[n] = true
 		}
-		var pipes []*planner.Pipeline
+		// A pipeline with an error of its own (a misspelt column, a table
+		// its user may not read) has no note: its tables, definition and
+		// target are not known as apply would run them, and its FROM
+		// compared with the last run's tables said "no longer reads
+		// shop.orders (FROM changed …)" of a FROM never edited (new-user
+		// trial). One whose tables were not resolved (offline, its source
+		// unreachable) has the notes of its text, not of its tables.
+		var pipes, resolved []*planner.Pipeline
 		for _, p := range plan.Pipelines {
-			if p.Source == d.Name {
+			if p.Source == d.Name && !plan.Failed[p.Name] {
 				pipes = append(pipes, p)
+				if p.Unbound == nil {
+					resolved = append(resolved, p)
+				}
 			}
 		}
-		left, err := fromChanges(stateDir, d.Name, pipes, known)
+		left, err := fromChanges(stateDir, d.Name, resolved, known)
 		if err != nil {
 			out = append(out, fmt.Sprintf("source %s: %v", d.Name, err))
 		}
 		for _, l := range left {
 			out = append(out, l.note())
 		}
-		for _, p := range plan.Pipelines {
-			if p.Source != d.Name {
-				continue
-			}
+		for _, p := range pipes {
 			old, had := defs[p.Name]
 			if t, ok := targets[p.Name]; ok && known[p.Name] && t != targetOf(p) {
 				what := "apply reads its tables in full into the new one, which has none of the rows written so far; the old target keeps its rows as they are"
