@@ -874,6 +874,16 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 			known[n] = true
 		}
 	}
+	for _, pr := range r.runs {
+		if !known[pr.p.Name] {
+			// A pipeline new to the checkpoint never wrote its target: an
+			// output column the table lacks is new to it, not dropped
+			// outside etlq — the table of another pipeline of the file
+			// (a shared target: whichever opens first makes it with its
+			// own columns), or one left there.
+			readingAgain(pr)
+		}
+	}
 	if st == nil || len(st.Pipelines) == 0 {
 		return r.saveDefinitions(defs)
 	}
@@ -919,6 +929,10 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 		case !ok || !known[pr.p.Name]:
 		case !old.same(pr.p, r.opts.plan):
 			_, moved[pr.p.Name] = old.moved(pr.p)
+			// Its tables are read in full into the new target (or, through
+			// the log, only its changes come): a column that target lacks
+			// is new to it, not dropped outside etlq.
+			readingAgain(pr)
 		case old.renamedSink(pr.p, r.opts.plan):
 			r.opts.Log.Info("the pipeline's sink has another name in the file since the last run: the same server and table, nothing is read again",
 				"pipeline", pr.p.Name, "target", targetOf(pr.p), "was", old.Shown)
