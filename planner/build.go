@@ -100,6 +100,7 @@ func Build(ctx context.Context, f *lang.File, opts Options) (*Plan, error) {
 		}
 	}
 	b.checkStreamOptionsAgree(f)
+	b.checkSharedTargets()
 	if err := b.errs.err(); err != nil {
 		// The declarations are kept, so that a caller can report what is
 		// wrong with the connections too.

@@ -110,6 +110,7 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	// INTO, FORMAT, MODE. An error here (or in WITH) does not keep the
 	// tables from being bound: their errors are reported too.
 	sinkDecl, sinkSpec := b.into(p, pl)
+	pl.TargetAt = targetAt(sinkDecl, pl)
 	if pl.SinkKind != "" {
 		formats := formatsByKind[pl.SinkKind]
 		if p.Format != nil {

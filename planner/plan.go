@@ -118,6 +118,13 @@ type Pipeline struct {
 	Patterns []connectors.TableRef
 	Sink     string // SinkDecl name
 	SinkKind string
+	// TargetAt is where the pipeline writes, physically: the sink's
+	// connector, the server or file it reaches (without secrets) and the
+	// target there ("clickhouse 127.0.0.1:9000 dw.orders"), not the
+	// sink's declared name: pipelines with one TargetAt write the same
+	// table, and a sink renamed in the file keeps it. "" when INTO did
+	// not resolve.
+	TargetAt string
 	Target   connectors.Target // Schema: output columns then exec.Sys* columns
 	// Output are the user output columns (name and type), in order.
 	Output  []Column

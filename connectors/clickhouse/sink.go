@@ -669,7 +669,7 @@ func (s *Sink) Plan(ctx context.Context, t connectors.Target) (ddl []string, pro
 	if lost := missingUserColumns(l, st); st.exists && len(lost) > 0 {
 		var n uint64
 		if err := conn.QueryRow(ctx, "SELECT count() FROM "+l.qualified()).Scan(&n); err == nil && n > 0 {
-			l.problems = append(l.problems, connectors.Problem{ApplyActs: true, Msg: fmt.Sprintf("existing table %s.%s (%d rows) lacks column(s) %s: apply adds them when a DDL since the last checkpoint added them (with the source's DEFAULT), or when the pipeline's TRANSFORM gained them since the last run (check's note says so); if they were dropped outside etlq, apply refuses to re-create them empty: re-snapshot the table",
+			l.problems = append(l.problems, connectors.Problem{ApplyActs: true, Msg: fmt.Sprintf("existing table %s.%s (%d rows) lacks column(s) %s: apply adds them when a DDL since the last checkpoint added them (with the source's DEFAULT), or when the pipeline's TRANSFORM gained them since the last run, or the pipeline is new to the checkpoint or its INTO moved onto this table (a table another pipeline writes too: check's note says so); if they were dropped outside etlq, apply refuses to re-create them empty: re-snapshot the table",
 				l.db, l.table, n, strings.Join(lost, ", "))})
 		}
 	}

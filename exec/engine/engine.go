@@ -59,6 +59,9 @@ type Options struct {
 	Lock *StateLock
 
 	sinks map[string]connectors.Sink // every sink of the run (dead-letter targets)
+	// plan is the plan Run runs (the whole file's sinks: a target kept
+	// by an older etlq names a sink, keptTarget.same).
+	plan *planner.Plan
 	// writers lists the writers a source's run opens, for its stop
 	// (openWriters); nil outside a source's run.
 	writers *openWriters
@@ -98,6 +101,7 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	if opts.StateDir == "" {
 		return errors.New("no state directory given")
 	}
+	opts.plan = plan
 	lock, err := opts.Lock.take(opts.StateDir)
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ type gonePipeline struct {
 // of the file that runs apart from the source's stream (stopped on its
 // own error, catching up with its own checkpoint: rejoin.go) is in the
 // file, so not gone.
-func gonePipelines(plan *planner.Plan, source string, st *sourceState, targets map[string]string) []gonePipeline {
+func gonePipelines(plan *planner.Plan, source string, st *sourceState, targets map[string]keptTarget) []gonePipeline {
 	if st == nil {
 		return nil
 	}
@@ -41,9 +41,10 @@ func gonePipelines(plan *planner.Plan, source string, st *sourceState, targets m
 		if inFile[n] {
 			continue
 		}
-		g := gonePipeline{name: n, target: targets[n]}
+		kept := targets[n]
+		g := gonePipeline{name: n, target: kept.Shown}
 		for _, p := range plan.Pipelines {
-			if g.target != "" && p.Source == source && targetOf(p) == g.target {
+			if g.target != "" && p.Source == source && kept.same(p, plan) {
 				g.writers = append(g.writers, p.Name)
 			}
 		}

@@ -155,15 +155,7 @@ func joinScan(store *Store, decl *planner.SourceDecl, p *planner.Pipeline) error
 	if err := saveFromTables(store.Dir, src, []*planner.Pipeline{p}); err != nil {
 		return err
 	}
-	targets, err := loadTargets(store.Dir, src)
-	if err != nil || targets == nil {
-		targets = map[string]string{}
-	}
-	targets[p.Name] = targetOf(p)
-	if data, err = json.MarshalIndent(targets, "", "  "); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(targetsFile(store.Dir, src), data); err != nil {
+	if err := saveTargets(store.Dir, src, []*planner.Pipeline{p}); err != nil {
 		return err
 	}
 	return store.remove(scanName(src, p.Name))

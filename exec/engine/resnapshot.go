@@ -868,12 +868,24 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 	if err != nil {
 		return err
 	}
+	known := map[string]bool{}
+	if st != nil {
+		for _, n := range st.Pipelines {
+			known[n] = true
+		}
+	}
+	for _, pr := range r.runs {
+		if !known[pr.p.Name] {
+			// A pipeline new to the checkpoint never wrote its target: an
+			// output column the table lacks is new to it, not dropped
+			// outside etlq — the table of another pipeline of the file
+			// (a shared target: whichever opens first makes it with its
+			// own columns), or one left there.
+			readingAgain(pr)
+		}
+	}
 	if st == nil || len(st.Pipelines) == 0 {
 		return r.saveDefinitions(defs)
-	}
-	known := map[string]bool{}
-	for _, n := range st.Pipelines {
-		known[n] = true
 	}
 	var ran []*planner.Pipeline
 	for _, pr := range r.runs {
@@ -912,8 +924,18 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 	}
 	moved := map[string]string{} // pipeline → the target of the last run
 	for _, pr := range r.runs {
-		if old, ok := targets[pr.p.Name]; ok && known[pr.p.Name] && old != targetOf(pr.p) {
-			moved[pr.p.Name] = old
+		old, ok := targets[pr.p.Name]
+		switch {
+		case !ok || !known[pr.p.Name]:
+		case !old.same(pr.p, r.opts.plan):
+			_, moved[pr.p.Name] = old.moved(pr.p)
+			// Its tables are read in full into the new target (or, through
+			// the log, only its changes come): a column that target lacks
+			// is new to it, not dropped outside etlq.
+			readingAgain(pr)
+		case old.renamedSink(pr.p, r.opts.plan):
+			r.opts.Log.Info("the pipeline's sink has another name in the file since the last run: the same server and table, nothing is read again",
+				"pipeline", pr.p.Name, "target", targetOf(pr.p), "was", old.Shown)
 		}
 	}
 	created := map[string]bool{}
@@ -1031,67 +1053,10 @@ func (r *sourceRun) saveDefinitions(defs map[string]string) error {
 	if err := writeFileAtomic(definitionsFile(r.opts.StateDir, r.decl.Name), data); err != nil {
 		return err
 	}
-	return r.saveTargets()
-}
-
-// saveTargets keeps the targets of this run's pipelines over those of the
-// last run.
-func (r *sourceRun) saveTargets() error {
-	targets, err := loadTargets(r.opts.StateDir, r.decl.Name)
-	if err != nil || targets == nil {
-		targets = map[string]string{}
-	}
-	for _, pr := range r.runs {
-		targets[pr.p.Name] = targetOf(pr.p)
-	}
-	data, err := json.MarshalIndent(targets, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(targetsFile(r.opts.StateDir, r.decl.Name), data); err != nil {
+	if err := r.saveTargets(); err != nil {
 		return err
 	}
 	return r.saveSnapshotModes()
-}
-
-// targetOf names where p writes: the sink's kind, its declared name and
-// the target inside it (INTO clickhouse dw.db.t, INTO file 'path', …).
-// A pipeline whose target changed since the last run reads its tables
-// in full into the new one, as a new pipeline does: the new target has
-// none of the rows written so far.
-func targetOf(p *planner.Pipeline) string {
-	s := p.SinkKind
-	if p.Sink != "" && !strings.HasPrefix(p.Sink, p.SinkKind+":") {
-		// (A declared sink's name; INTO file 'path' names its own.)
-		s += " " + p.Sink
-	}
-	if p.Target.Name != "" {
-		s += " " + p.Target.Name
-	}
-	return s
-}
-
-// targetsFile is where the targets of a source's pipelines of the last
-// run are kept (pipeline → targetOf).
-func targetsFile(dir, source string) string {
-	return filepath.Join(dir, "targets-"+source+".json")
-}
-
-// loadTargets reads the pipelines' targets the last run of source kept;
-// none when it kept none (a state directory of an older etlq).
-func loadTargets(dir, source string) (map[string]string, error) {
-	data, err := os.ReadFile(targetsFile(dir, source))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var t map[string]string
-	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the targets anew): %v", targetsFile(dir, source), err)
-	}
-	return t, nil
 }
 
 // readAgainRequests returns a resnapshot request for each table of each
@@ -1220,13 +1185,16 @@ func PipelineChanges(plan *planner.Plan, stateDir string) []string {
 		}
 		for _, p := range pipes {
 			old, had := defs[p.Name]
-			if t, ok := targets[p.Name]; ok && known[p.Name] && t != targetOf(p) {
+			if t, ok := targets[p.Name]; ok && known[p.Name] && !t.same(p, plan) {
+				now, was := t.moved(p)
 				what := "apply reads its tables in full into the new one, which has none of the rows written so far; the old target keeps its rows as they are"
 				if p.Snapshot != connectors.SnapshotInitial {
 					what = "the new one gets the changes from the checkpoint on only (SNAPSHOT " + snapshotWord(p.Snapshot) + "): none of the rows written so far"
 				}
-				out = append(out, fmt.Sprintf("pipeline %s writes into another target since the last run (%s, was %s): %s", p.Name, targetOf(p), t, what))
+				out = append(out, fmt.Sprintf("pipeline %s writes into another target since the last run (%s, was %s): %s", p.Name, now, was, what))
 				continue
+			} else if ok && known[p.Name] && t.renamedSink(p, plan) {
+				out = append(out, fmt.Sprintf("pipeline %s writes through a sink named otherwise since the last run (%s, was %s): the same server and table (%s), so nothing is read again", p.Name, targetOf(p), t.Shown, p.TargetAt))
 			}
 			if !known[p.Name] {
 				// A pipeline stopped alone is not in the source's list once

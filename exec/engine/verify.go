@@ -880,7 +880,7 @@ func (v *verifier) scopeShared(ctx context.Context, plan *planner.Plan) error {
 	var others []*planner.Pipeline
 	var names []string
 	for _, q := range plan.Pipelines {
-		if q != v.p && q.Sink == v.p.Sink && q.Target.Name == v.p.Target.Name {
+		if q != v.p && (q.Sink == v.p.Sink && q.Target.Name == v.p.Target.Name || q.TargetAt != "" && q.TargetAt == v.p.TargetAt) {
 			others, names = append(others, q), append(names, q.Name)
 		}
 	}
