@@ -1018,7 +1018,9 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 // table a second time, and an append target got every row twice (a
 // request made before the pipeline was first applied, new-user trial).
 // A request of a table whose snapshot the stream has read stays: it is
-// the pipeline's only read of it (readAgainRequests).
+// the pipeline's only read of it (readAgainRequests). Without a
+// checkpoint (the source's first run) nothing is failed: etlq resnapshot
+// refuses requests for pipelines no checkpoint names.
 func (r *sourceRun) failFirstSnapshotRequests(st *sourceState, known map[string]bool) error {
 	pending, _, err := pendingResnapshots(r.opts.StateDir)
 	if err != nil || len(pending) == 0 {
@@ -1037,18 +1039,18 @@ func (r *sourceRun) failFirstSnapshotRequests(st *sourceState, known map[string]
 		if ran, err := PipelineHasRun(r.opts.StateDir, r.decl.Name, p.Name); err != nil || ran {
 			continue // (stopped alone: its own checkpoint names it)
 		}
-		if st != nil && len(st.Pipelines) > 0 {
-			if sm == nil {
-				continue
-			}
-			db, table, _ := strings.Cut(req.Table, ".")
-			started, err := sm.SnapshotStarted(st.Mark, connectors.TableRef{DB: db, Table: table})
-			if err != nil {
-				return err
-			}
-			if started {
-				continue
-			}
+		if st == nil || len(st.Pipelines) == 0 || sm == nil {
+			// (A source's first run: etlq resnapshot refuses requests
+			// before it, and a stream that cannot say keeps them.)
+			continue
+		}
+		db, table, _ := strings.Cut(req.Table, ".")
+		started, err := sm.SnapshotStarted(st.Mark, connectors.TableRef{DB: db, Table: table})
+		if err != nil {
+			return err
+		}
+		if started {
+			continue
 		}
 		r.failResnapshot(req.ID, fmt.Sprintf("pipeline %s had not run when this was requested: its first snapshot reads %s now (SNAPSHOT initial), "+
 			"so the request is not carried out as well", p.Name, req.Table))
