@@ -880,6 +880,13 @@ type Problem struct {
 	ApplyActs bool
 }
 
+// FormatErr is a target's error that its FORMAT causes (a file that
+// holds rows of another format): check places it at the FORMAT clause.
+type FormatErr struct{ Err error }
+
+func (e *FormatErr) Error() string { return e.Err.Error() }
+func (e *FormatErr) Unwrap() error { return e.Err }
+
 // Problems returns plain problems (apply does not act on them) of msgs.
 func Problems(msgs ...string) []Problem {
 	var ps []Problem

@@ -62,6 +62,11 @@ func (b *builder) pipeline(p *lang.CreatePipeline) {
 	if p.Into != nil {
 		pl.IntoPos, pl.IntoEnd = p.Into.Pos, p.Into.EndPos
 	}
+	for _, c := range p.Clauses {
+		if c.Format != nil {
+			pl.FormatPos, pl.FormatEnd = c.Pos, c.EndPos
+		}
+	}
 
 	if p.Snapshot != nil {
 		pl.SnapshotPos, pl.SnapshotEnd = p.Snapshot.Pos, p.Snapshot.EndPos

@@ -144,6 +144,9 @@ type Pipeline struct {
 	// IntoPos and IntoEnd are where the INTO clause is written: errors
 	// about the target point there.
 	IntoPos, IntoEnd lang.Pos
+	// FormatPos and FormatEnd are where the FORMAT clause is written
+	// (zero without one): errors its format causes.
+	FormatPos, FormatEnd lang.Pos
 	// Definition is the canonical text of the pipeline's WHERE,
 	// TRANSFORM, MODE and KEY (lang.PipelineDefinition): apply reads the
 	// table again for a pipeline whose definition changed since the last

@@ -181,7 +181,12 @@ func planTargetsActs(ctx context.Context, plan *planner.Plan) (ddl map[string][]
 	err = etlfile.ForEachTarget(ctx, plan, func(p *planner.Pipeline, s connectors.Sink) error {
 		stmts, problems, err := s.Plan(ctx, p.Target)
 		if err != nil {
-			errs = append(errs, &lang.Error{Pos: p.IntoPos, EndPos: p.IntoEnd, Msg: fmt.Sprintf("pipeline %s: %v", p.Name, err)})
+			pos, end := p.IntoPos, p.IntoEnd
+			var fe *connectors.FormatErr
+			if errors.As(err, &fe) && p.FormatPos.Line > 0 {
+				pos, end = p.FormatPos, p.FormatEnd // (without FORMAT: the path's extension, at INTO)
+			}
+			errs = append(errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf("pipeline %s: %v", p.Name, err)})
 			return nil
 		}
 		ddl[p.Name] = stmts

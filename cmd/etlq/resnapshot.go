@@ -74,6 +74,20 @@ func (c *resnapshotCmd) Run(ctx context.Context) error {
 		return fmt.Errorf("state directory %s is an apply --log worker's: in scale-out mode the capture reads the source, "+
 			"so the request goes to the log: etlq resnapshot --log nats://HOST:PORT[/NS] %s %s", d, c.File, p.Name)
 	}
+	// A pipeline no apply has run yet (added to the file since) gets its
+	// first snapshot from its first apply: a request for it waited unseen
+	// by the running apply, and the next one carried it out over that
+	// snapshot (an append target got every row twice; new-user trial).
+	if ran, err := engine.PipelineHasRun(c.StateDir, p.Source, p.Name); err != nil {
+		return err
+	} else if !ran {
+		first := "its first etlq apply reads its tables (SNAPSHOT initial)"
+		if p.Snapshot == connectors.SnapshotNever {
+			first = "it is SNAPSHOT never: its first etlq apply follows the changes from then on, without a snapshot"
+		}
+		return fmt.Errorf("pipeline %s has not run yet (no checkpoint in state directory %s names it): %s; "+
+			"there is nothing to read again: run etlq apply with this file", p.Name, c.StateDir, first)
+	}
 	running := engine.StateDirInUse(c.StateDir)
 	var ids []string
 	for _, req := range reqs {

@@ -197,6 +197,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 		if r.Error != "" {
 			fmt.Fprintf(w, "\n%s: not verified: %s\n", r.Pipeline, r.Error)
 		}
+		if r.NotApplied != "" {
+			fmt.Fprintf(w, "\n%s: definition not applied: %s\n", r.Pipeline, r.NotApplied)
+		}
 		if r.DuplicateKeys > 0 {
 			fix := "a KEY that is unique, such as the source's primary key"
 			if r.Tables > 1 {

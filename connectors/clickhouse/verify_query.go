@@ -565,22 +565,77 @@ func (v *verifyTarget) Tombstone(ctx context.Context, keys map[string]uint64) (i
 		keyNames = append(keyNames, quote(cols[k].name))
 	}
 	keyNames = append(keyNames, quote(colVersion))
-	var args []any
-	var conds []string
-	for _, t := range tuples {
-		ph := make([]string, len(t))
-		for i := range t {
-			ph[i] = "?"
-			args = append(args, t[i])
+	head := "INSERT INTO " + v.l.qualified() + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") +
+		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + " AND (" + strings.Join(keyNames, ", ") + ") IN ("
+	// The keys go in statements of at most tombstoneSQLBytes of SQL each:
+	// the server parses no query longer than its max_query_size (256 KiB
+	// by default; one IN list of 12,000 keys failed with "Syntax error:
+	// failed at position 262143"). The size is bounded from the values'
+	// literals (literalBytes), as the driver writes them into the text.
+	done := 0
+	for start := 0; start < len(tuples); {
+		size := len(head) + 1
+		var args []any
+		var conds []string
+		end := start
+		for ; end < len(tuples); end++ {
+			t := tuples[end]
+			n := 2 + 2*len(t) // "(", ", " between, ")" and the ", " before it
+			for _, x := range t {
+				n += literalBytes(x)
+			}
+			if end > start && size+n > tombstoneSQLBytes {
+				break
+			}
+			size += n
+			ph := make([]string, len(t))
+			for i := range t {
+				ph[i] = "?"
+				args = append(args, t[i])
+			}
+			conds = append(conds, "("+strings.Join(ph, ", ")+")")
 		}
-		conds = append(conds, "("+strings.Join(ph, ", ")+")")
+		if err := v.conn.Exec(ctx, head+strings.Join(conds, ", ")+")", args...); err != nil {
+			return done, v.s.errorf("writing tombstones into %s: %v", v.l.qualified(), err)
+		}
+		done += end - start
+		start = end
 	}
-	q := "INSERT INTO " + v.l.qualified() + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(sel, ", ") +
-		" FROM " + v.l.qualified() + " FINAL WHERE " + quote(colIsDeleted) + " = 0" + v.scoped() + " AND (" + strings.Join(keyNames, ", ") + ") IN (" + strings.Join(conds, ", ") + ")"
-	if err := v.conn.Exec(ctx, q, args...); err != nil {
-		return 0, v.s.errorf("writing tombstones into %s: %v", v.l.qualified(), err)
+	return done, nil
+}
+
+// tombstoneSQLBytes bounds the SQL of one of Tombstone's statements: a
+// quarter of ClickHouse's default max_query_size (262,144 bytes, the same
+// from 18.16 on), leaving room for a long scope condition.
+const tombstoneSQLBytes = 64 << 10
+
+// literalBytes is at least the length of the SQL literal clickhouse-go
+// binds for a value keyRows scans: a string's quotes and escapes (each
+// byte at most two), a time's toDateTime64('…', 9, 'zone'), a number's
+// digits with room for a cast.
+func literalBytes(x any) int {
+	for {
+		rv := reflect.ValueOf(x)
+		if !rv.IsValid() {
+			return len("NULL")
+		}
+		if rv.Kind() != reflect.Pointer {
+			break
+		}
+		if rv.IsNil() {
+			return len("NULL")
+		}
+		x = rv.Elem().Interface()
 	}
-	return len(tuples), nil
+	switch s := x.(type) {
+	case string:
+		return 2 + 2*len(s)
+	case []byte:
+		return 2 + 2*len(s)
+	case time.Time:
+		return 64 + len(s.Location().String())
+	}
+	return 32 + 2*len(fmt.Sprint(x))
 }
 
 // joinKey is the key text of a row from its column texts.

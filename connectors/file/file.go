@@ -57,6 +57,8 @@ var Spec = connectors.Spec{
 		"or writes a series of parquet files (INTO file 'dir/orders.parquet' writes dir/orders-<UTC time>-0001.parquet, -0002, …, " +
 		"each visible once complete (until then a hidden .<name>.tmp, which the next run removes when a run was killed: its rows were not acknowledged and are sent again); a number already taken, by an earlier run in the same second, is skipped, never replaced); batches are acknowledged once fsync'ed. " +
 		"A run stopped while writing (kill -9, a full disk) may leave a last line cut short; the next run removes it before it writes those rows again. " +
+		"A file that holds rows of another format (FORMAT changed after a run: jsonl to csv, say) is refused by check, plan and apply, at the FORMAT clause (or INTO, the format coming from the path's extension), rather than appended to in the new format: move or rename the existing file, or write to a new path; " +
+		"the file's format is told from its first lines (a JSON object: canal_json and debezium_json by their fields, else jsonl; a header line over a rule of dashes: table; else csv). " +
 		"A CREATE SINK of this kind may give a base directory as its target: a pipeline names the sink, INTO name 'path', to write under it.",
 	TargetOptions: []connectors.Option{
 		{Name: "flush_interval", Type: connectors.OptDuration, Default: "1s",
@@ -146,8 +148,12 @@ func (s *Sink) config(t connectors.Target) (*config, error) {
 // Plan checks the target; the file sink runs no DDL. A target Open would
 // refuse (an unknown format, a bad option) is an error, not a problem.
 func (s *Sink) Plan(ctx context.Context, t connectors.Target) ([]string, []connectors.Problem, error) {
-	if _, err := s.config(t); err != nil {
+	c, err := s.config(t)
+	if err != nil {
 		return nil, nil, fmt.Errorf("file %q: %w", t.Name, err)
+	}
+	if err := checkExisting(c); err != nil {
+		return nil, nil, err
 	}
 	return nil, nil, nil
 }
@@ -157,6 +163,9 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 	c, err := s.config(t)
 	if err != nil {
 		return nil, fmt.Errorf("file %q: %w", t.Name, err)
+	}
+	if err := checkExisting(c); err != nil {
+		return nil, err
 	}
 	if err := claim(c.path); err != nil {
 		return nil, err

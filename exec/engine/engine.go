@@ -68,6 +68,10 @@ type Options struct {
 	// readAgain names the pipelines a log worker's group reads again in
 	// full since their definition was edited (groupNewPipelines).
 	readAgain map[string]bool
+	// planned names the pipelines of the plan Run runs (nil for log
+	// workers): a resnapshot request for a pipeline that is not one of
+	// them fails (resnapshotPoller.poll) rather than waiting unseen.
+	planned map[string]bool
 	// worker: the run is a log worker's (RunWorkers).
 	worker bool
 }
@@ -108,6 +112,10 @@ func Run(ctx context.Context, plan *planner.Plan, opts Options) (err error) {
 	}
 	defer lock.release()
 	store := &Store{Dir: opts.StateDir}
+	opts.planned = map[string]bool{}
+	for _, p := range plan.Pipelines {
+		opts.planned[p.Name] = true
+	}
 
 	sinks := map[string]connectors.Sink{}
 	defer func() {

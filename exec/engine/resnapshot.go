@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -442,7 +443,16 @@ func (p *resnapshotPoller) poll(ctx context.Context) {
 			}
 		}
 		if pl == nil {
-			continue // another source's, or a pipeline not run now
+			if r.opts.planned != nil && !r.opts.planned[req.Pipeline] && r.alone == "" && !r.scan {
+				// The file this apply runs has no such pipeline (added
+				// since it started): the request waited unseen, and the
+				// next apply carried it out over the pipeline's first
+				// snapshot, every row twice in an append target.
+				p.taken[req.ID] = true
+				r.failResnapshot(req.ID, fmt.Sprintf("the running etlq apply does not run pipeline %s (not in the file it started with): "+
+					"apply the file that has it; its first run snapshots its tables as its SNAPSHOT option says", req.Pipeline))
+			}
+			continue // a pipeline stopped alone (its own stream takes it)
 		}
 		p.taken[req.ID] = true
 		if _, err := CheckResnapshot(pl, req); err != nil {
@@ -787,6 +797,25 @@ func (r *sourceRun) snapshotEnded(ctx context.Context, pr *pipeRun, b *exec.Batc
 		"the table's rows the source no longer has")
 }
 
+// PipelineHasRun reports whether an apply with state directory dir has
+// run pipeline (of source): a checkpoint of the source names it, or one of
+// its own (stopped alone, or its own scan). A pipeline that has not run
+// gets its first snapshot from its first apply, as its SNAPSHOT option
+// says: a resnapshot request for it would read its tables a second time.
+func PipelineHasRun(dir, source, pipeline string) (bool, error) {
+	store := &Store{Dir: dir}
+	for _, name := range []string{source, aloneName(source, pipeline), scanName(source, pipeline)} {
+		st, err := store.Load(name)
+		if err != nil {
+			return false, err
+		}
+		if st != nil && slices.Contains(st.Pipelines, pipeline) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // StateDirInUse reports whether a process (a running apply) holds dir's
 // lock now.
 func StateDirInUse(dir string) bool {
@@ -883,6 +912,9 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 			// own columns), or one left there.
 			readingAgain(pr)
 		}
+	}
+	if err := r.failFirstSnapshotRequests(st, known); err != nil {
+		return err
 	}
 	if st == nil || len(st.Pipelines) == 0 {
 		return r.saveDefinitions(defs)
@@ -997,6 +1029,53 @@ func (r *sourceRun) newPipelineResnapshots(ctx context.Context, st *sourceState)
 		}
 	}
 	return r.saveDefinitions(defs)
+}
+
+// failFirstSnapshotRequests fails the waiting resnapshot requests of the
+// pipelines new to the checkpoint st (known its pipelines) whose table
+// this run's stream snapshots for them anyway (SNAPSHOT initial, the
+// table's snapshot not started in st): carried out as well, they read the
+// table a second time, and an append target got every row twice (a
+// request made before the pipeline was first applied, new-user trial).
+// A request of a table whose snapshot the stream has read stays: it is
+// the pipeline's only read of it (readAgainRequests). Without a
+// checkpoint (the source's first run) nothing is failed: etlq resnapshot
+// refuses requests for pipelines no checkpoint names.
+func (r *sourceRun) failFirstSnapshotRequests(st *sourceState, known map[string]bool) error {
+	pending, _, err := pendingResnapshots(r.opts.StateDir)
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	pipes := map[string]*planner.Pipeline{}
+	for _, pr := range r.runs {
+		pipes[pr.p.Name] = pr.p
+	}
+	sm, _ := r.src.(connectors.SnapshotMarker)
+	for _, req := range pending {
+		p := pipes[req.Pipeline]
+		if req.Source != r.decl.Name || p == nil || known[p.Name] || p.Snapshot != connectors.SnapshotInitial || req.Rejoined != "" {
+			continue
+		}
+		if ran, err := PipelineHasRun(r.opts.StateDir, r.decl.Name, p.Name); err != nil || ran {
+			continue // (stopped alone: its own checkpoint names it)
+		}
+		if st == nil || len(st.Pipelines) == 0 || sm == nil {
+			// (A source's first run: etlq resnapshot refuses requests
+			// before it, and a stream that cannot say keeps them.)
+			continue
+		}
+		db, table, _ := strings.Cut(req.Table, ".")
+		started, err := sm.SnapshotStarted(st.Mark, connectors.TableRef{DB: db, Table: table})
+		if err != nil {
+			return err
+		}
+		if started {
+			continue
+		}
+		r.failResnapshot(req.ID, fmt.Sprintf("pipeline %s had not run when this was requested: its first snapshot reads %s now (SNAPSHOT initial), "+
+			"so the request is not carried out as well", p.Name, req.Table))
+	}
+	return nil
 }
 
 // readingAgain tells pr's writer that the pipeline's tables are read again

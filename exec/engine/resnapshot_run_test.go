@@ -174,7 +174,9 @@ func failedReason(t *testing.T, dir, id string) string {
 // pipeline that asked only, whatever its SNAPSHOT mode; at its end the
 // upsert target loses the range's rows older than the resnapshot (the
 // WHERE renamed to the target's columns) and the request file is removed.
-// Requests of another source or of a pipeline not run are left alone.
+// A request of another source is left alone; one of a pipeline the file
+// does not have fails (it waited unseen, and the apply that added the
+// pipeline carried it out over its first snapshot).
 func TestResnapshotRun(t *testing.T) {
 	e, rs := resnapEnv(t, `CREATE PIPELINE orders
   FROM binlog shop.shopdb.orders
@@ -210,7 +212,10 @@ CREATE PIPELINE other
 	if len(e.snk.writers["other"].truncs) != 0 {
 		t.Errorf("the other pipeline's target was truncated")
 	}
-	equal(t, "files left", requestFiles(t, e.dir), []string{otherSrc + ".json", notRun + ".json"})
+	equal(t, "files left", requestFiles(t, e.dir), []string{otherSrc + ".json", notRun + ".failed"})
+	if r := failedReason(t, e.dir, notRun); !strings.HasPrefix(r, "the running etlq apply does not run pipeline gone (not in the file it started with)") {
+		t.Errorf("the request of a pipeline not in the file: %q", r)
+	}
 	if n := e.pipeline("orders").Batches.Load(); n != 3 {
 		t.Errorf("batches %d: the insert, the resnapshot's rows and the range's removal", n)
 	}

@@ -147,8 +147,15 @@ type VerifyResult struct {
 	// repair rewrote: their counts and the first of them with both sides'
 	// rows as they were (nil without a repair).
 	Repairs *VerifyRepairs `json:"repairs,omitempty"`
+	// NotApplied is set when the file's definition of the pipeline
+	// differs from the one the state directory's last apply ran with (an
+	// edit not applied yet): the comparison is against a definition no
+	// apply has written, and --repair is refused (a new-user trial's
+	// verify of a narrowed WHERE found 8,303 "extra" keys the running
+	// apply still wrote, which --repair would have deleted).
+	NotApplied string `json:"not_applied,omitempty"`
 	// RepairSkipped says why differences were not repaired although
-	// asked (a changelog target).
+	// asked (a changelog target, a definition not applied).
 	RepairSkipped string  `json:"repair_skipped,omitempty"`
 	Seconds       float64 `json:"seconds"`
 	// Path is how the full pass compared: "in-server" (checksums computed

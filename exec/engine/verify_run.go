@@ -25,7 +25,20 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" && v.p.Target.Mode == connectors.ModeChangelog {
+	// The state directory keeps the definitions its last apply ran with
+	// (newPipelineResnapshots; MarkKeysRemoved sets Edited from them).
+	notApplied := ""
+	if v.p.Target.Edited && v.opts.LogURL == "" {
+		notApplied = fmt.Sprintf("the file's definition of pipeline %s differs from the one etlq apply last ran with (state directory %s): "+
+			"the target was compared with the edited definition, which no apply has written yet; run etlq apply with the edited file "+
+			"(it reads the pipeline's tables again for the new definition), then verify", v.p.Name, v.opts.StateDir)
+	}
+	if v.opts.Repair && len(diff) > 0 && notApplied != "" {
+		// The differences may be rows the running apply writes by the
+		// old definition: a repair would delete or rewrite them.
+		res.RepairSkipped = "the target is written by the definition applied last, not the file's; a repair would rewrite it to a definition no apply runs " +
+			"(deleting the rows the old one still writes). Apply the edited file first"
+	} else if v.opts.Repair && len(diff) > 0 && res.Unconfirmed == "" && v.p.Target.Mode == connectors.ModeChangelog {
 		// A changelog holds what happened: verify reports, it does not
 		// write changes that never happened into it.
 		res.RepairSkipped = "a changelog target is not repaired (it records the changes the pipeline read); re-create it with a new snapshot"
@@ -58,6 +71,7 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 			res.RepairSkipped = why
 		}
 	}
+	res.NotApplied = notApplied
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
