@@ -190,6 +190,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	tp.Outputs = outs
 	tp.BeforeOutputs = befores
 	tp.names = names
+	tp.ownKey = passedKey(names, metas, len(ts.PrimaryKey))
 
 	// Output columns: the first table fixes them; others must agree, or,
 	// with `*` over several tables, join the union (union.go).
@@ -799,4 +800,31 @@ func readsColumn(x lang.Expr, name string) bool {
 		return !found
 	})
 	return found
+}
+
+// passedKey returns the output names of the table's primary key columns
+// (nkey of them) that its outputs pass through (their metadata keeps
+// exec.MetaPrimaryKey), in key order; nil unless every one is passed.
+func passedKey(names []string, metas []arrow.Metadata, nkey int) []string {
+	if nkey == 0 {
+		return nil
+	}
+	key := make([]string, nkey)
+	for i, m := range metas {
+		v, ok := m.GetValue(exec.MetaPrimaryKey)
+		if !ok {
+			continue
+		}
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 || p > nkey || key[p-1] != "" {
+			return nil
+		}
+		key[p-1] = names[i]
+	}
+	for _, k := range key {
+		if k == "" {
+			return nil
+		}
+	}
+	return key
 }
