@@ -640,7 +640,24 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return joinDistinct(errs)
+}
+
+// joinDistinct joins errs, each text once: the workers of a process that
+// meet the same end (the stream deleted under them), or that stop on the
+// first one's error (the context's cause), said it once per worker — the
+// same line twice after `etlq: `, as if two things had gone wrong.
+func joinDistinct(errs []error) error {
+	var out []error
+	seen := map[string]bool{}
+	for _, e := range errs {
+		if e == nil || seen[e.Error()] {
+			continue
+		}
+		seen[e.Error()] = true
+		out = append(out, e)
+	}
+	return errors.Join(out...)
 }
 
 // LogMarks returns, for planning, the position each source's capture
