@@ -212,12 +212,13 @@ type names struct {
 	resnaps string // KV bucket of resnapshot requests (resnapshot.go)
 	schemas string // KV bucket of the messages' Arrow schemas (schema.go)
 	capture string // KV bucket of the capture lock (capturelock.go)
+	beat    string // KV bucket of the capture's heartbeat (capturelock.go)
 }
 
 func (l *Log) names(source string) names {
 	s := l.ns + "_" + token(source)
 	p := l.ns + "." + token(source)
-	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups", resnaps: s + "_resnapshots", schemas: s + "_schemas", capture: s + "_capture"}
+	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups", resnaps: s + "_resnapshots", schemas: s + "_schemas", capture: s + "_capture", beat: s + "_heartbeat"}
 }
 
 // subject is where rows of a table's key partition go.
@@ -421,7 +422,7 @@ func (l *Log) DeleteSource(source string) error {
 		}
 	}
 	l.mu.Unlock()
-	for _, b := range []string{n.leases, n.groups, n.resnaps, n.schemas, n.capture} {
+	for _, b := range []string{n.leases, n.groups, n.resnaps, n.schemas, n.capture, n.beat} {
 		err = l.js.DeleteKeyValue(b)
 		if err != nil && !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrBucketNotFound) {
 			return err

@@ -141,7 +141,7 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			}
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
 				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &cs.Messages, Rows: &cs.Rows, Waiting: &cs.Waiting,
-				Opened: func(st connectors.Stream) { stats.setStream(d.Name, st) }, Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
+				Opened: func(st connectors.Stream) { stats.setStream(d.Name, st); lock.SetLag(st.Lag) }, Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
 			if err != nil {
 				cancel(err) // (the scans stop with it)
 			}
@@ -728,6 +728,18 @@ func LogStatus(plan *planner.Plan, url, group string) (string, error) {
 		st, err := lg.Status(d.Name, group)
 		if err != nil {
 			return "", err
+		}
+		if !st.CaptureRunning() {
+			// Where the log ends, in the source's words: what a capture
+			// started now resumes from.
+			if m, err := lg.LastResume(d.Name); err == nil && m != nil {
+				if src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options); err == nil {
+					if md, ok := src.(connectors.MarkDescriber); ok {
+						st.End = md.DescribeMark(m)
+					}
+					src.Close()
+				}
+			}
 		}
 		b.WriteString(st.String())
 	}
