@@ -190,7 +190,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	tp.Outputs = outs
 	tp.BeforeOutputs = befores
 	tp.names = names
-	tp.ownKey = passedKey(names, metas, len(ts.PrimaryKey))
+	tp.ownKey = passedKey(names, outs, sc.byLower, ts.PrimaryKey)
 
 	// Output columns: the first table fixes them; others must agree, or,
 	// with `*` over several tables, join the union (union.go).
@@ -802,29 +802,30 @@ func readsColumn(x lang.Expr, name string) bool {
 	return found
 }
 
-// passedKey returns the output names of the table's primary key columns
-// (nkey of them) that its outputs pass through (their metadata keeps
-// exec.MetaPrimaryKey), in key order; nil unless every one is passed.
-func passedKey(names []string, metas []arrow.Metadata, nkey int) []string {
-	if nkey == 0 {
+// passedKey returns the names of the outputs that pass the table's
+// primary key columns (pk) through unchanged, in key order; nil unless
+// every one is passed. byLower gives a column's place in the input.
+func passedKey(names []string, outs []exec.Expr, byLower map[string]int, pk []string) []string {
+	if len(pk) == 0 {
 		return nil
 	}
-	key := make([]string, nkey)
-	for i, m := range metas {
-		v, ok := m.GetValue(exec.MetaPrimaryKey)
+	var key []string
+	for _, c := range pk {
+		at, ok := byLower[strings.ToLower(c)]
 		if !ok {
-			continue
-		}
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 1 || p > nkey || key[p-1] != "" {
 			return nil
 		}
-		key[p-1] = names[i]
-	}
-	for _, k := range key {
-		if k == "" {
+		found := ""
+		for i, e := range outs {
+			if j, ok := exec.ColumnIndex(e); ok && j == at {
+				found = names[i]
+				break
+			}
+		}
+		if found == "" {
 			return nil
 		}
+		key = append(key, found)
 	}
 	return key
 }

@@ -238,13 +238,13 @@ type workerStream struct {
 	// first saw it (balance, measureUnowned).
 	unowned  time.Time
 	measured time.Time // the last measureUnowned (balance's goroutine)
+	seen     map[int]seenLease
 	// capture is the capture's last heartbeat read (nil: none),
 	// captureDown whether it was said not to run, beatKV its bucket
 	// (readCaptureBeat, balance's goroutine).
 	capture     *CaptureBeat
 	captureDown bool
 	beatKV      nats.KeyValue
-	seen     map[int]seenLease
 	// peers are the other workers of the group whose heartbeat this one
 	// saw: the revision it first saw, 0 once compared with its pipelines
 	// (warnPeers, balance's goroutine).
