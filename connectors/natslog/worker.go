@@ -240,11 +240,14 @@ type workerStream struct {
 	measured time.Time // the last measureUnowned (balance's goroutine)
 	seen     map[int]seenLease
 	// capture is the capture's last heartbeat read (nil: none),
-	// captureDown whether it was said not to run, beatKV its bucket
-	// (readCaptureBeat, balance's goroutine).
-	capture     *CaptureBeat
-	captureDown bool
-	beatKV      nats.KeyValue
+	// captureDown whether it was said not to run, beatKV and lockKV the
+	// buckets of the heartbeat and the capture lock (readCaptureBeat,
+	// balance's goroutine).
+	capture       *CaptureBeat
+	captureLocked bool // a capture held the capture lock at that read
+	captureDown   bool
+	beatKV        nats.KeyValue
+	lockKV        nats.KeyValue
 	// peers are the other workers of the group whose heartbeat this one
 	// saw: the revision it first saw, 0 once compared with its pipelines
 	// (warnPeers, balance's goroutine).
@@ -375,6 +378,9 @@ func (w *workerStream) Lag() float64 {
 	// No capture runs: the source's changes since its last heartbeat are
 	// in no log, and the targets are behind them whatever the partitions
 	// say (readCaptureBeat).
+	if w.captureLocked {
+		return lag // (a capture holds the lock: it runs, whatever the clocks say)
+	}
 	return max(lag, w.capture.Staleness(time.Now()))
 }
 
@@ -400,8 +406,21 @@ func (w *workerStream) readCaptureBeat() {
 	if json.Unmarshal(e.Value(), &b) != nil {
 		return
 	}
+	// A capture that holds its lock runs: the lock expires on the
+	// server's clock, the heartbeat's age is read on this host's (a
+	// capture host whose clock is behind must not look dead).
+	locked := false
+	if running := b.Running(time.Now()); !running {
+		if w.lockKV == nil {
+			w.lockKV, _ = w.log.js.KeyValue(w.n.capture)
+		}
+		if w.lockKV != nil {
+			_, err := w.lockKV.Get(captureLockKey)
+			locked = err == nil
+		}
+	}
 	now := time.Now()
-	switch running := b.Running(now); {
+	switch running := locked || b.Running(now); {
 	case !running && !w.captureDown:
 		w.captureDown = true
 		how := "its heartbeat stopped (killed, or cut off from the NATS server)"
@@ -415,7 +434,7 @@ func (w *workerStream) readCaptureBeat() {
 		w.o.Log.Info("log: an etlq capture of the source runs again", "source", w.name, "capture", b.holder().String())
 	}
 	w.mu.Lock()
-	w.capture = &b
+	w.capture, w.captureLocked = &b, locked
 	w.mu.Unlock()
 }
 
