@@ -295,10 +295,26 @@ type Batch struct {
 	// the tool's helper table (gh-ost's _t_gho, pt-online-schema-change's
 	// _t_new), whose rows the targets keep apart until the cut-over.
 	RowCopy *RowCopy
+	// Own, on a sink batch of a pipeline that reads several tables into
+	// one output (their union), says which output columns are its table's:
+	// formats that describe one table's row (canal_json, debezium_json)
+	// show those alone, and its key. nil: every output column is the
+	// table's (a pipeline over one table).
+	Own *OwnColumns
 	// Mark, when non-nil, says that once this batch and every batch before it
 	// is durable at the sink, the source can resume from Mark. Sources set it
 	// only at transaction boundaries.
 	Mark *Mark
+}
+
+// OwnColumns are what of a union's output one table has (Batch.Own).
+type OwnColumns struct {
+	// Lacks are the output columns the table does not have (NULL in its
+	// rows).
+	Lacks []string
+	// Key are the table's primary key columns the output passes through,
+	// in key order; none when it does not pass them all.
+	Key []string
 }
 
 // RowCopyStep is what a RowCopy batch says.

@@ -190,6 +190,7 @@ func (b *builder) bindTable(p *lang.CreatePipeline, pl *Pipeline, ts *connectors
 	tp.Outputs = outs
 	tp.BeforeOutputs = befores
 	tp.names = names
+	tp.ownKey = passedKey(names, outs, sc.byLower, ts.PrimaryKey)
 
 	// Output columns: the first table fixes them; others must agree, or,
 	// with `*` over several tables, join the union (union.go).
@@ -799,4 +800,32 @@ func readsColumn(x lang.Expr, name string) bool {
 		return !found
 	})
 	return found
+}
+
+// passedKey returns the names of the outputs that pass the table's
+// primary key columns (pk) through unchanged, in key order; nil unless
+// every one is passed. byLower gives a column's place in the input.
+func passedKey(names []string, outs []exec.Expr, byLower map[string]int, pk []string) []string {
+	if len(pk) == 0 {
+		return nil
+	}
+	var key []string
+	for _, c := range pk {
+		at, ok := byLower[strings.ToLower(c)]
+		if !ok {
+			return nil
+		}
+		found := ""
+		for i, e := range outs {
+			if j, ok := exec.ColumnIndex(e); ok && j == at {
+				found = names[i]
+				break
+			}
+		}
+		if found == "" {
+			return nil
+		}
+		key = append(key, found)
+	}
+	return key
 }

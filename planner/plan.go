@@ -244,6 +244,14 @@ type TablePlan struct {
 	// with `*`) this table does not have (never had, or dropped): NULL
 	// for its rows.
 	Lacks []string
+	// Own, for a table of a pipeline that reads several tables into one
+	// output, is what of the output is the table's (its Lacks, its key):
+	// the engine hands it with each sink batch (exec.Batch.Own), so that
+	// canal_json and debezium_json describe the table's own row.
+	Own *exec.OwnColumns
+	// ownKey are the table's primary key columns its outputs pass
+	// through (passedKey).
+	ownKey []string
 
 	// names are the output names the table's own TRANSFORM gives, before
 	// alignTable puts them in the order of a union output (union.go).

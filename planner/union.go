@@ -272,6 +272,7 @@ func alignTable(pl *Pipeline, tp *TablePlan) error {
 		}
 	}
 	tp.Outputs, tp.BeforeOutputs = outs, befores
+	tp.Own = &exec.OwnColumns{Lacks: tp.Lacks, Key: tp.ownKey}
 	tp.names = nil
 	for _, c := range pl.Output {
 		tp.names = append(tp.names, c.Name)

@@ -164,8 +164,8 @@ CREATE PIPELINE p FROM binlog s.%s.t
 	worker.waitSame(t, my, ch, "SELECT id, status, CAST(amount AS CHAR) FROM "+db+".t ORDER BY id",
 		"SELECT toString(id), status, toString(amount) FROM "+db+".t_current ORDER BY id", 60*time.Second)
 	st := mustEtlq(t, "status", "--log", logURL, file)
-	if !strings.Contains(st, "group apply: 1 live worker(s)") || strings.Count(st, "\n") != 7 {
-		t.Errorf("status: want the stream, the group and 4 partitions:\n%s", st)
+	if !strings.Contains(st, "group apply: 1 live worker(s)") || !strings.Contains(st, "\ncapture: running (pid ") || strings.Count(st, "\n") != 8 {
+		t.Errorf("status: want the stream, the capture, the group and 4 partitions:\n%s", st)
 	}
 	t.Logf("status:\n%s", st)
 	// The capture's default retention, and the headroom left of it.

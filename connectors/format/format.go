@@ -183,6 +183,9 @@ type layout struct {
 	rows []rowCol
 	// opRow is the position in rows of the "_op" column, or -1.
 	opRow int
+	// ownKey, on a layout restricted to one table's columns (restrict),
+	// is the table's key (empty: none passed through); nil otherwise.
+	ownKey []string
 }
 
 // rowCol is a column of the row formats.
@@ -298,8 +301,16 @@ func (l *layout) rowColumns(o *Options) []rowCol {
 	return append(user, extra...)
 }
 
-// layoutCache keeps the layout of the last schema seen.
-type layoutCache struct{ l *layout }
+// layoutCache keeps the layout of the last schema seen, and of the last
+// table's own columns in it (forBatch).
+type layoutCache struct {
+	l *layout
+	// own is l restricted to ownOf's columns; last the layout forBatch
+	// returned last.
+	own   *layout
+	ownOf *exec.OwnColumns
+	last  *layout
+}
 
 // get returns the layout of s for options o and whether it differs from
 // the previous one.
@@ -308,7 +319,70 @@ func (c *layoutCache) get(s *arrow.Schema, o *Options) (*layout, bool) {
 		return c.l, false
 	}
 	c.l = newLayout(s, o)
+	c.own, c.ownOf = nil, nil
 	return c.l, true
+}
+
+// forBatch returns the layout of b's record, restricted to the columns
+// of b's table when b's pipeline reads several tables into one output
+// (exec.Batch.Own), and whether it differs from the one returned before.
+// Before, canal_json and debezium_json described every table's rows with
+// the union's columns (a payment sent "rental_date":null, …) and no key.
+func (c *layoutCache) forBatch(b *exec.Batch, o *Options) (*layout, bool) {
+	l, _ := c.get(b.Record.Schema(), o)
+	if b.Own != nil {
+		if c.own == nil || c.ownOf != b.Own {
+			c.own, c.ownOf = l.restrict(b.Own, o), b.Own
+		}
+		l = c.own
+	}
+	changed := l != c.last
+	c.last = l
+	return l, changed
+}
+
+// restrict returns l without the user columns own lacks, keyed by own's
+// key.
+func (l *layout) restrict(own *exec.OwnColumns, o *Options) *layout {
+	lacks := map[string]bool{}
+	for _, n := range own.Lacks {
+		lacks[strings.ToLower(n)] = true
+	}
+	r := *l
+	r.user, r.names, r.keys, r.logical = nil, nil, nil, nil
+	r.dbzEpoch, r.dbzBits, r.dbzGeom, r.dbzFSP, r.dbzNotNull, r.before = nil, nil, nil, nil, nil, nil
+	r.hasOld, r.opUser, r.opRow = false, -1, -1
+	for k, c := range l.user {
+		if lacks[strings.ToLower(l.names[k])] {
+			continue
+		}
+		if k == l.opUser {
+			r.opUser = len(r.user)
+		}
+		r.user = append(r.user, c)
+		r.names = append(r.names, l.names[k])
+		r.keys = append(r.keys, l.keys[k])
+		r.logical = append(r.logical, l.logical[k])
+		r.dbzEpoch = append(r.dbzEpoch, l.dbzEpoch[k])
+		r.dbzBits = append(r.dbzBits, l.dbzBits[k])
+		r.dbzGeom = append(r.dbzGeom, l.dbzGeom[k])
+		r.dbzFSP = append(r.dbzFSP, l.dbzFSP[k])
+		r.dbzNotNull = append(r.dbzNotNull, l.dbzNotNull[k])
+		r.before = append(r.before, l.before[k])
+		r.hasOld = r.hasOld || l.before[k] >= 0
+	}
+	r.ownKey = own.Key
+	if r.ownKey == nil {
+		r.ownKey = []string{}
+	}
+	r.rows = r.rowColumns(o)
+	for j, c := range r.rows {
+		if c.name == exec.ColOp {
+			r.opRow = j
+			break
+		}
+	}
+	return &r
 }
 
 // liveRows calls fn with each live row index of b. A value fn cannot

@@ -66,7 +66,7 @@ func (e *canalEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) error 
 		return nil
 	}
 	r := b.Record
-	l, changed := e.lc.get(r.Schema(), &e.opts)
+	l, changed := e.lc.forBatch(b, &e.opts)
 	if changed || e.meta == nil {
 		e.schemaParts(l)
 	}
@@ -310,6 +310,9 @@ func (e *canalEncoder) schemaParts(l *layout) {
 func keyColumns(l *layout, key []string) []string {
 	if len(key) > 0 {
 		return key
+	}
+	if l.ownKey != nil {
+		return l.ownKey // one table of a union (exec.Batch.Own)
 	}
 	type kc struct {
 		pos  int

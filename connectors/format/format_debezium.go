@@ -83,7 +83,7 @@ func (e *debeziumEncoder) Messages(b *exec.Batch, fn func(msg []byte) error) err
 		return nil
 	}
 	r := b.Record
-	l, changed := e.lc.get(r.Schema(), &e.opts)
+	l, changed := e.lc.forBatch(b, &e.opts)
 	if changed || e.keys == nil {
 		e.keys = debeziumKeys(l, e.opts.Key)
 	}

@@ -308,7 +308,7 @@ func (w *writer) encode(b *exec.Batch) ([]request, error) {
 // batch's first and last snapshot rows are in its first and last chunks.
 func chunkOf(b *exec.Batch, sel []int32, start, end int) *exec.Batch {
 	chunk := &exec.Batch{Record: b.Record, Sel: sel[start:end], DB: b.DB, Table: b.Table,
-		Snapshot: b.Snapshot, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread, EventRows: b.EventRows}
+		Snapshot: b.Snapshot, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread, EventRows: b.EventRows, Own: b.Own}
 	if start == 0 {
 		chunk.SnapshotStart = b.SnapshotStart
 	}

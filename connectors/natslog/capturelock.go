@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +34,49 @@ func (h captureHolder) String() string {
 	return fmt.Sprintf("pid %d on %s, since %s", h.PID, h.Host, h.Since.Local().Format(time.RFC3339))
 }
 
+// captureBeatKey is the capture's heartbeat in the bucket
+// <ns>_<source>_heartbeat, which has no TTL: it outlives a capture killed
+// -9, so that etlq status and the workers can say since when none runs.
+const captureBeatKey = "capture"
+
+// CaptureBeat is a capture's last heartbeat: renewed with its lock (every
+// quarter of CaptureLease), kept after it stopped or died.
+type CaptureBeat struct {
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"` // the capture's start
+	// Seen is when the capture wrote this heartbeat: a running capture
+	// writes one every quarter of CaptureLease.
+	Seen time.Time `json:"seen"`
+	// Lag is how far behind its source the capture was at Seen, in
+	// seconds (its stream's lag; 0 before the stream opened).
+	Lag float64 `json:"lag"`
+	// Stopped: the capture stopped (Ctrl-C, --once done, an error) at
+	// Seen. A capture killed -9 leaves a heartbeat that only ages.
+	Stopped bool `json:"stopped,omitempty"`
+}
+
+// Running reports whether the capture that wrote the heartbeat runs, as of
+// now: it has not stopped and renewed the heartbeat within a lease.
+func (b *CaptureBeat) Running(now time.Time) bool {
+	return b != nil && !b.Stopped && now.Sub(b.Seen) <= CaptureLease
+}
+
+// Staleness is how far behind the source the log may be, in seconds, when
+// no capture runs: the capture's lag at its last heartbeat plus the
+// heartbeat's age — the source's changes since then are in no log. 0 while
+// the capture runs (its messages' ages say the rest).
+func (b *CaptureBeat) Staleness(now time.Time) float64 {
+	if b == nil || b.Running(now) {
+		return 0
+	}
+	return max(0, now.Sub(b.Seen).Seconds()+b.Lag)
+}
+
+func (b *CaptureBeat) holder() captureHolder {
+	return captureHolder{Host: b.Host, PID: b.PID, Since: b.Since}
+}
+
 // CaptureLock is a source's capture lock, held while the capture runs.
 type CaptureLock struct {
 	// Lost is sent the reason once the lock is lost to another capture
@@ -45,6 +89,61 @@ type CaptureLock struct {
 	rev    uint64
 	source string
 	val    []byte // this capture's holder value
+	// beat is the heartbeat bucket (nil: it could not be made, the
+	// capture runs without one); me the heartbeat's holder part; lag,
+	// once the source's stream is open, its lag.
+	beat nats.KeyValue
+	me   captureHolder
+	lag  atomic.Pointer[func() float64]
+	log  *slog.Logger
+	// lostLock: another capture took the lock (and writes the heartbeat).
+	lostLock atomic.Bool
+}
+
+// SetLag gives the lock the capture's lag behind its source (the source
+// stream's Lag), which every heartbeat carries.
+func (c *CaptureLock) SetLag(lag func() float64) { c.lag.Store(&lag) }
+
+// heartbeat writes the capture's heartbeat (stopped: its last). A failure
+// is said at DEBUG and tried again at the next renewal: the heartbeat is
+// for status and the workers' lag, never a reason to stop the capture.
+func (c *CaptureLock) heartbeat(stopped bool, log *slog.Logger) {
+	if c.beat == nil {
+		return
+	}
+	b := CaptureBeat{Host: c.me.Host, PID: c.me.PID, Since: c.me.Since, Seen: time.Now().UTC(), Stopped: stopped}
+	if f := c.lag.Load(); f != nil {
+		b.Lag = (*f)()
+	}
+	val, _ := json.Marshal(b)
+	if _, err := c.beat.Put(captureBeatKey, val); err != nil {
+		log.Debug("log: the capture's heartbeat", "source", c.source, "error", err.Error())
+	}
+}
+
+// CaptureBeat reads the last heartbeat of source's capture: nil when no
+// capture has written one (none ran since etlq kept heartbeats).
+func (l *Log) CaptureBeat(source string) (*CaptureBeat, error) {
+	n := l.names(source)
+	kv, err := l.keyValue(n.beat, nil)
+	if errors.Is(err, nats.ErrBucketNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log: the capture's heartbeat: %w", err)
+	}
+	e, err := l.get(kv, captureBeatKey)
+	if errors.Is(err, nats.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("log: the capture's heartbeat: %w", err)
+	}
+	var b CaptureBeat
+	if err := json.Unmarshal(e.Value(), &b); err != nil {
+		return nil, fmt.Errorf("log: the capture's heartbeat %q: %w", e.Value(), err)
+	}
+	return &b, nil
 }
 
 // LockCapture takes the capture lock of source: one capture per source
@@ -83,7 +182,16 @@ func (l *Log) LockCapture(ctx context.Context, source string, log *slog.Logger) 
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	lost := make(chan error, 1)
-	c := &CaptureLock{Lost: lost, stop: stop, done: make(chan struct{}), kv: kv, rev: rev, source: source, val: val}
+	c := &CaptureLock{Lost: lost, stop: stop, done: make(chan struct{}), kv: kv, rev: rev, source: source, val: val, me: me}
+	// The heartbeat outlives the capture (no TTL): etlq status says since
+	// when no capture runs, the workers count the time in their lag.
+	if c.beat, err = l.keyValue(n.beat, &nats.KeyValueConfig{Bucket: n.beat, History: 1, Storage: nats.FileStorage,
+		Description: "etlq capture heartbeat of " + n.stream}); err != nil {
+		log.Warn("log: the capture's heartbeat bucket cannot be made; etlq status and the workers will not see whether this capture runs", "source", source, "error", err.Error())
+		c.beat = nil
+	}
+	c.heartbeat(false, log)
+	c.log = log
 	go c.renew(lctx, val, lease, lost, log)
 	return c, nil
 }
@@ -179,6 +287,7 @@ func (c *CaptureLock) renew(ctx context.Context, val []byte, lease time.Duration
 		rev, err := c.kv.Update(captureLockKey, val, c.rev)
 		if err == nil {
 			c.rev = rev
+			c.heartbeat(false, log)
 			continue
 		}
 		if transient(err) {
@@ -189,6 +298,7 @@ func (c *CaptureLock) renew(ctx context.Context, val []byte, lease time.Duration
 		if errors.Is(gerr, nats.ErrKeyNotFound) {
 			if rev, err := c.kv.Create(captureLockKey, val); err == nil {
 				c.rev = rev
+				c.heartbeat(false, log)
 				continue
 			}
 			e, gerr = c.kv.Get(captureLockKey)
@@ -203,8 +313,10 @@ func (c *CaptureLock) renew(ctx context.Context, val []byte, lease time.Duration
 			// client sent it again after reconnecting, once the request
 			// had timed out). The lock is still this capture's.
 			c.rev = e.Revision()
+			c.heartbeat(false, log)
 			continue
 		}
+		c.lostLock.Store(true)
 		var h captureHolder
 		_ = json.Unmarshal(e.Value(), &h)
 		lost <- fmt.Errorf("log: another etlq capture of source %s (%s) took its capture lock while this one could not renew it (paused, or cut off from the NATS server for longer than %s): this one stops, one capture per source and log",
@@ -218,5 +330,8 @@ func (c *CaptureLock) renew(ctx context.Context, val []byte, lease time.Duration
 func (c *CaptureLock) Release() {
 	c.stop()
 	<-c.done
+	if !c.lostLock.Load() {
+		c.heartbeat(true, c.log)
+	}
 	_ = c.kv.Delete(captureLockKey, nats.LastRevision(c.rev))
 }

@@ -82,8 +82,8 @@ func TestCaptureStreamGone(t *testing.T) {
 	loseStorage(t, lg)
 	select {
 	case err := <-errc:
-		if err == nil || !strings.Contains(err.Error(), "is no longer on the NATS server") {
-			t.Fatalf("want an error saying the stream is gone, got %v", err)
+		if err == nil || !strings.Contains(err.Error(), "is no longer on the NATS server") || !strings.Contains(err.Error(), "SNAPSHOT never, never get the changes made in between") {
+			t.Fatalf("want an error saying the stream is gone, and the changes until a new capture with it, got %v", err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("the capture went on publishing to a stream that is gone")

@@ -212,12 +212,13 @@ type names struct {
 	resnaps string // KV bucket of resnapshot requests (resnapshot.go)
 	schemas string // KV bucket of the messages' Arrow schemas (schema.go)
 	capture string // KV bucket of the capture lock (capturelock.go)
+	beat    string // KV bucket of the capture's heartbeat (capturelock.go)
 }
 
 func (l *Log) names(source string) names {
 	s := l.ns + "_" + token(source)
 	p := l.ns + "." + token(source)
-	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups", resnaps: s + "_resnapshots", schemas: s + "_schemas", capture: s + "_capture"}
+	return names{stream: s, prefix: p, control: p + ".ctl", leases: s + "_leases", groups: s + "_groups", resnaps: s + "_resnapshots", schemas: s + "_schemas", capture: s + "_capture", beat: s + "_heartbeat"}
 }
 
 // subject is where rows of a table's key partition go.
@@ -331,15 +332,25 @@ func (l *Log) gone(n names, created time.Time, what string) error {
 		if err := l.notLoaded(n); err != nil {
 			return err
 		}
-		return fmt.Errorf("log: stream %s is no longer on the NATS server (deleted, or the server restarted without its storage directory): the changes it held that workers had not read are lost; %s", n.stream, what)
+		return fmt.Errorf("log: stream %s is no longer on the NATS server (deleted, or the server restarted without its storage directory): the changes it held that workers had not read are lost, %s; %s", n.stream, lostUntilCapture, what)
 	case err != nil:
 		return nil
 	case !info.Created.Equal(created):
-		return fmt.Errorf("log: stream %s was made again since this process opened it (created %s, not %s): the changes the old one held that workers had not read are lost; %s",
-			n.stream, info.Created.Local().Format(time.RFC3339Nano), created.Local().Format(time.RFC3339Nano), what)
+		return fmt.Errorf("log: stream %s was made again since this process opened it (created %s, not %s): the changes the old one held that workers had not read are lost, %s; %s",
+			n.stream, info.Created.Local().Format(time.RFC3339Nano), created.Local().Format(time.RFC3339Nano), lostUntilCapture, what)
 	}
 	return nil
 }
+
+// lostUntilCapture is what else a stream gone or made again has cost: a
+// new stream starts where the source is when its capture starts, so the
+// changes between the old stream's end and that start never reach the
+// targets that keep changes as rows. (Before, the message named only the
+// changes the stream held: a trial's append target also lacked the 50 s
+// between the capture's stop and its restart, unsaid.)
+const lostUntilCapture = "and so are the source's changes from the old stream's end until a capture runs again: a new stream starts at the source's position of its start — " +
+	"pipelines with SNAPSHOT initial begin it with a snapshot of their tables, which brings upsert targets back equal to the source, " +
+	"but append and changelog targets, and every pipeline with SNAPSHOT never, never get the changes made in between"
 
 // notLoaded returns an error when the source's stream is not on the
 // server but its schemas bucket is (the caller found the stream missing).
@@ -411,7 +422,7 @@ func (l *Log) DeleteSource(source string) error {
 		}
 	}
 	l.mu.Unlock()
-	for _, b := range []string{n.leases, n.groups, n.resnaps, n.schemas, n.capture} {
+	for _, b := range []string{n.leases, n.groups, n.resnaps, n.schemas, n.capture, n.beat} {
 		err = l.js.DeleteKeyValue(b)
 		if err != nil && !errors.Is(err, nats.ErrStreamNotFound) && !errors.Is(err, nats.ErrBucketNotFound) {
 			return err

@@ -29,6 +29,23 @@ type Status struct {
 	// with the reason.
 	Resnapshots int
 	Failed      map[string]string
+	// Capture is the capture's last heartbeat (nil: none in the log);
+	// CaptureHolder who holds the capture lock ("" when none does: no
+	// capture runs); Stale how far behind the source the log is, in
+	// seconds, when none runs (CaptureBeat.Staleness), counted in every
+	// partition's lag; End, when set, describes the last position in the
+	// log (the engine sets it, with the source's words).
+	Capture       *CaptureBeat
+	CaptureHolder string
+	Stale         float64
+	End           string
+	at            time.Time
+}
+
+// CaptureRunning reports whether a capture of the source runs: it holds
+// the capture lock, or renewed its heartbeat within a lease.
+func (s *Status) CaptureRunning() bool {
+	return s.CaptureHolder != "" || s.Capture.Running(s.at)
 }
 
 // PartStatus is one partition's owner and lag.
@@ -106,6 +123,34 @@ func (l *Log) Status(source, group string) (*Status, error) {
 			}
 		}
 	}
+	// Whether a capture runs, and since when none does: its lock, and
+	// its heartbeat, which outlives it. Before, status showed a capture
+	// killed -9 nowhere, and every partition at lag 0 while the targets
+	// fell behind the source (a scale-out trial).
+	st.at = time.Now()
+	if st.Capture, err = l.CaptureBeat(source); err != nil {
+		return nil, err
+	}
+	kv, err = l.keyValue(n.capture, nil)
+	switch {
+	case errors.Is(err, nats.ErrBucketNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("log: the capture lock: %w", err)
+	default:
+		e, err := l.get(kv, captureLockKey)
+		switch {
+		case errors.Is(err, nats.ErrKeyNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("log: the capture lock: %w", err)
+		default:
+			var h captureHolder
+			_ = json.Unmarshal(e.Value(), &h)
+			st.CaptureHolder = h.String()
+		}
+	}
+	if !st.CaptureRunning() {
+		st.Stale = st.Capture.Staleness(st.at)
+	}
 	pending, failed, err := l.ResnapshotRequests(source)
 	if err != nil {
 		return nil, err
@@ -140,6 +185,7 @@ func (l *Log) Status(source, group string) (*Status, error) {
 				ps.Pending = info.State.LastSeq - m.Sequence + 1 // an upper bound: no worker ever read it
 			}
 		}
+		ps.LagSeconds = max(ps.LagSeconds, st.Stale)
 		st.Partitions = append(st.Partitions, ps)
 	}
 	return st, nil
@@ -164,6 +210,7 @@ func (s *Status) String() string {
 	if s.MaxAge <= 0 {
 		b.WriteString("; no age limit")
 	}
+	b.WriteString("\n" + s.captureLine())
 	fmt.Fprintf(&b, "\ngroup %s: %d live worker(s)", s.Group, len(s.Workers))
 	if s.Floor > 0 {
 		fmt.Fprintf(&b, "; versions lifted by %d above the targets' floor %d", s.Lift, s.Floor)
@@ -203,4 +250,32 @@ func size(n uint64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// captureLine says whether a capture runs, or since when none does and
+// where the log ends.
+func (s *Status) captureLine() string {
+	end := ""
+	if s.End != "" {
+		end = "; the log ends at " + s.End
+	}
+	c := s.Capture
+	switch {
+	case s.CaptureRunning() && s.CaptureHolder != "":
+		line := "capture: running (" + s.CaptureHolder + ")"
+		if c.Running(s.at) && c.Lag > 0 {
+			line += fmt.Sprintf(", %.1f s behind the source", c.Lag)
+		}
+		return line
+	case s.CaptureRunning():
+		return "capture: running (" + c.holder().String() + ")"
+	case c == nil:
+		return "capture: none running, and none has left a heartbeat in the log (none ran, or an etlq older than this one)" + end
+	}
+	how := "killed, or cut off from the NATS server: its heartbeat stopped"
+	if c.Stopped {
+		how = "stopped"
+	}
+	return fmt.Sprintf("capture: NONE RUNNING since %s (%s ago; the last one, %s, %s)%s: the source's changes since are not in the log, and the lag (seconds) below counts them — start etlq capture",
+		c.Seen.Local().Format(time.RFC3339), s.at.Sub(c.Seen).Round(time.Second), c.holder().String(), how, end)
 }

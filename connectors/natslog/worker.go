@@ -239,6 +239,15 @@ type workerStream struct {
 	unowned  time.Time
 	measured time.Time // the last measureUnowned (balance's goroutine)
 	seen     map[int]seenLease
+	// capture is the capture's last heartbeat read (nil: none),
+	// captureDown whether it was said not to run, beatKV and lockKV the
+	// buckets of the heartbeat and the capture lock (readCaptureBeat,
+	// balance's goroutine).
+	capture       *CaptureBeat
+	captureLocked bool // a capture held the capture lock at that read
+	captureDown   bool
+	beatKV        nats.KeyValue
+	lockKV        nats.KeyValue
 	// peers are the other workers of the group whose heartbeat this one
 	// saw: the revision it first saw, 0 once compared with its pipelines
 	// (warnPeers, balance's goroutine).
@@ -366,7 +375,67 @@ func (w *workerStream) Lag() float64 {
 	if !w.unowned.IsZero() {
 		lag = max(lag, time.Since(w.unowned).Seconds())
 	}
-	return lag
+	// No capture runs: the source's changes since its last heartbeat are
+	// in no log, and the targets are behind them whatever the partitions
+	// say (readCaptureBeat).
+	if w.captureLocked {
+		return lag // (a capture holds the lock: it runs, whatever the clocks say)
+	}
+	return max(lag, w.capture.Staleness(time.Now()))
+}
+
+// readCaptureBeat reads the capture's heartbeat (a balance round, every
+// quarter of a lease), for Lag, and says when the capture stops running
+// or runs again. A read that fails keeps the last one; a log without a
+// heartbeat (no capture since etlq kept them) counts nothing.
+// Before, a worker whose capture was killed -9 showed a lag of 0 while
+// the targets fell behind the source (a scale-out trial).
+func (w *workerStream) readCaptureBeat() {
+	if w.beatKV == nil {
+		kv, err := w.log.js.KeyValue(w.n.beat)
+		if err != nil {
+			return
+		}
+		w.beatKV = kv
+	}
+	e, err := w.beatKV.Get(captureBeatKey)
+	if err != nil {
+		return
+	}
+	var b CaptureBeat
+	if json.Unmarshal(e.Value(), &b) != nil {
+		return
+	}
+	// A capture that holds its lock runs: the lock expires on the
+	// server's clock, the heartbeat's age is read on this host's (a
+	// capture host whose clock is behind must not look dead).
+	locked := false
+	if running := b.Running(time.Now()); !running {
+		if w.lockKV == nil {
+			w.lockKV, _ = w.log.js.KeyValue(w.n.capture)
+		}
+		if w.lockKV != nil {
+			_, err := w.lockKV.Get(captureLockKey)
+			locked = err == nil
+		}
+	}
+	now := time.Now()
+	switch running := locked || b.Running(now); {
+	case !running && !w.captureDown:
+		w.captureDown = true
+		how := "its heartbeat stopped (killed, or cut off from the NATS server)"
+		if b.Stopped {
+			how = "it stopped"
+		}
+		w.o.Log.Warn("log: no etlq capture of the source runs: the source's changes since are not in the log, and the lag counts them until a capture runs again",
+			"source", w.name, "since", b.Seen.Local().Format(time.RFC3339), "how", how, "capture", b.holder().String())
+	case running && w.captureDown:
+		w.captureDown = false
+		w.o.Log.Info("log: an etlq capture of the source runs again", "source", w.name, "capture", b.holder().String())
+	}
+	w.mu.Lock()
+	w.capture, w.captureLocked = &b, locked
+	w.mu.Unlock()
 }
 
 // measureUnowned finds, after a balance round, the partitions of the
@@ -521,6 +590,7 @@ func (w *workerStream) balance(ctx context.Context) (settled bool, err error) {
 		if time.Since(w.measured) >= w.o.Lease/4 {
 			w.measured = time.Now()
 			defer w.measureUnowned(keys)
+			w.readCaptureBeat()
 		}
 		w.warnPeers(keys)
 	}

@@ -592,7 +592,8 @@ func (pr *pipeRun) process(ctx context.Context, b *exec.Batch) (*exec.Batch, err
 	out, err := tr.sink.Next(ctx)
 	if err == nil && out != nil {
 		res := *out
-		res.Record.Retain() // (the chain releases its own at the next pull)
+		res.Own = tr.plan.Own // (a chain may serve several tables: plansAlike)
+		res.Record.Retain()   // (the chain releases its own at the next pull)
 		if out, err = tr.sink.Next(ctx); err == nil && out != nil {
 			err = errors.New("internal error: a table's operators made two sink batches of one source batch")
 		}

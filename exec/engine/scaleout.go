@@ -141,7 +141,7 @@ func Capture(ctx context.Context, plan *planner.Plan, o CaptureOptions) error {
 			}
 			err := lg.Capture(ctx, d.Name, src, req, natslog.CaptureOptions{Partitions: o.Partitions, Log: log,
 				Retention: natslog.Retention{MaxBytes: o.MaxBytes, MaxAge: o.MaxAge}, Published: &cs.Messages, Rows: &cs.Rows, Waiting: &cs.Waiting,
-				Opened: func(st connectors.Stream) { stats.setStream(d.Name, st) }, Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
+				Opened: func(st connectors.Stream) { stats.setStream(d.Name, st); lock.SetLag(st.Lag) }, Resnapshots: rp.run, ResnapshotEnded: rp.ended, Resuming: resuming})
 			if err != nil {
 				cancel(err) // (the scans stop with it)
 			}
@@ -640,7 +640,24 @@ func RunWorkers(ctx context.Context, plan *planner.Plan, opts Options, w WorkerO
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return joinDistinct(errs)
+}
+
+// joinDistinct joins errs, each text once: the workers of a process that
+// meet the same end (the stream deleted under them), or that stop on the
+// first one's error (the context's cause), said it once per worker — the
+// same line twice after `etlq: `, as if two things had gone wrong.
+func joinDistinct(errs []error) error {
+	var out []error
+	seen := map[string]bool{}
+	for _, e := range errs {
+		if e == nil || seen[e.Error()] {
+			continue
+		}
+		seen[e.Error()] = true
+		out = append(out, e)
+	}
+	return errors.Join(out...)
 }
 
 // LogMarks returns, for planning, the position each source's capture
@@ -711,6 +728,18 @@ func LogStatus(plan *planner.Plan, url, group string) (string, error) {
 		st, err := lg.Status(d.Name, group)
 		if err != nil {
 			return "", err
+		}
+		if !st.CaptureRunning() {
+			// Where the log ends, in the source's words: what a capture
+			// started now resumes from.
+			if m, err := lg.LastResume(d.Name); err == nil && m != nil {
+				if src, err := connectors.NewSource(d.Kind, d.Name, d.DSN, d.Options); err == nil {
+					if md, ok := src.(connectors.MarkDescriber); ok {
+						st.End = md.DescribeMark(m)
+					}
+					src.Close()
+				}
+			}
 		}
 		b.WriteString(st.String())
 	}

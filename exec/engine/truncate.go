@@ -151,7 +151,7 @@ func (r *sourceRun) truncate(ctx context.Context, pr *pipeRun, b *exec.Batch, se
 		}
 		cols = append(cols, a)
 	}
-	out := &exec.Batch{Record: array.NewRecordBatch(schema, cols, 1), DB: b.DB, Table: b.Table, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread}
+	out := &exec.Batch{Record: array.NewRecordBatch(schema, cols, 1), DB: b.DB, Table: b.Table, ServerID: b.ServerID, GTID: b.GTID, Thread: b.Thread, Own: tr.plan.Own}
 	r.tracker.add(seq)
 	if err := pr.writer.Write(ctx, out, func(err error) {
 		if err == nil {
