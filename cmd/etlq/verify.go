@@ -241,6 +241,9 @@ func printVerify(w io.Writer, results []*engine.VerifyResult) {
 			fmt.Fprintf(w, " (unconfirmed: %s)", r.Unconfirmed)
 		}
 		fmt.Fprintln(w)
+		if r.SnapshotOnly {
+			fmt.Fprintf(w, "  pipeline %s is SNAPSHOT only: its target holds its tables as read once and is not kept up to date, so what the source changed since is a difference; --repair brings the target to the source as it is now\n", r.Pipeline)
+		}
 		if r.VersionAhead > 0 {
 			fmt.Fprintf(w, "  %d of them: the target row's _version is above every version the pipeline's stream has given (%d, its checkpoint's counter): written outside etlq\n",
 				r.VersionAhead, r.StreamVersion)

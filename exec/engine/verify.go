@@ -154,6 +154,12 @@ type VerifyResult struct {
 	// verify of a narrowed WHERE found 8,303 "extra" keys the running
 	// apply still wrote, which --repair would have deleted).
 	NotApplied string `json:"not_applied,omitempty"`
+	// SnapshotOnly: the pipeline is SNAPSHOT only, its target the tables
+	// as read once and not kept up to date since: changes the source took
+	// after its read are differences, and --repair brings the target to
+	// the source as it is now (a re-trial's verify listed them without a
+	// word of why).
+	SnapshotOnly bool `json:"snapshot_only,omitempty"`
 	// RepairSkipped says why differences were not repaired although
 	// asked (a changelog target, a definition not applied).
 	RepairSkipped string  `json:"repair_skipped,omitempty"`

@@ -79,7 +79,7 @@ func (v *verifier) run(ctx context.Context) (*VerifyResult, error) {
 // check is one full comparison followed by the re-checks of the keys that
 // differ. It returns the confirmed differing keys.
 func (v *verifier) check(ctx context.Context) (*VerifyResult, map[string]bool, error) {
-	res := &VerifyResult{Pipeline: v.p.Name, Target: v.p.Target.Name, Tables: len(v.p.Tables)}
+	res := &VerifyResult{Pipeline: v.p.Name, Target: v.p.Target.Name, Tables: len(v.p.Tables), SnapshotOnly: v.p.Snapshot == connectors.SnapshotOnly}
 	var suspect map[uint64]bool
 	var chunkOf map[uint64]int32
 	var err error
