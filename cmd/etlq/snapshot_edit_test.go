@@ -46,7 +46,7 @@ func TestSnapshotEditNoted(t *testing.T) {
 			fmt.Sprintf("%s:2:%d: pipeline p: SNAPSHOT changed since the last run (was initial, now only): the option counts only at a pipeline's first run: its target is not read again, and apply writes no more of its tables' changes into it", file, col+1),
 			"the source's checkpoint moves on with its other pipelines, so the changes made from now on never reach this target",
 			"\n" + strings.Repeat(" ", col) + "^~~~\n",
-			fmt.Sprintf("%s:4:%d: pipeline n: SNAPSHOT changed since the last run (was never, now initial): the option counts only at a pipeline's first run: its target is not read again, but for %s.n, of which the checkpoint has no snapshot (no pipeline read it with one): apply reads it now", file, col+1, db),
+			fmt.Sprintf("%s:4:%d: pipeline n: SNAPSHOT changed since the last run (was never, now initial): the option counts only at a pipeline's first run: apply reads %s.n now, of which the checkpoint has no snapshot (no pipeline read it with one)", file, col+1, db),
 			fmt.Sprintf("to read its tables again, run etlq resnapshot %s n", file),
 		}
 		for _, cmd := range []string{"check", "plan"} {

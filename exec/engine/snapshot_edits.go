@@ -121,8 +121,12 @@ func SnapshotEdits(plan *planner.Plan, stateDir, file string) []SnapshotEdit {
 				// (Offline, or its source unreachable: its tables are
 				// not known.)
 				read = "its target is not read again (but for a table of which the checkpoint has no snapshot, which apply reads now: check online names them)"
+			case len(unread) == len(p.Tables):
+				// (A re-trial read "not read again, but … reads it now"
+				// as a contradiction.)
+				read = fmt.Sprintf("apply reads %s now, of which the checkpoint has no snapshot (no pipeline read it with one)", strings.Join(unread, ", "))
 			case len(unread) > 0:
-				read = fmt.Sprintf("its target is not read again, but for %s, of which the checkpoint has no snapshot (no pipeline read it with one): apply reads it now", strings.Join(unread, ", "))
+				read = fmt.Sprintf("apply reads %s now, of which the checkpoint has no snapshot (no pipeline read it with one); its other tables are not read again", strings.Join(unread, ", "))
 			}
 			again := fmt.Sprintf("; to read its tables again, run etlq resnapshot %s %s", file, p.Name)
 			var what string
