@@ -25,6 +25,7 @@ type hangingReceiver struct {
 	keys    map[string]bool
 	last    map[string]string // the last body taken, per path
 	hung    chan struct{}     // nil: answers at once
+	only    string            // the path that hangs ("": every one)
 	waiting int               // requests held while hung
 }
 
@@ -36,6 +37,9 @@ func (h *hangingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	h.mu.Lock()
 	hung := h.hung
+	if h.only != "" && r.URL.Path != h.only {
+		hung = nil
+	}
 	if hung != nil {
 		h.waiting++
 	}
@@ -72,8 +76,10 @@ func (h *hangingReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (h *hangingReceiver) hang() {
+// hang makes the endpoint hang: at path only, or at every path.
+func (h *hangingReceiver) hang(only ...string) {
 	h.mu.Lock()
+	h.only = strings.Join(only, "")
 	h.hung = make(chan struct{})
 	h.mu.Unlock()
 }
@@ -229,4 +235,95 @@ func scrape(addr string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// TestHTTPStopAtDrainDeadline: SIGTERM while one of two HTTP endpoints
+// hangs under a backlog. apply says at once what it waits for (the
+// batches and rows its sinks hold, the deadline), closes the writers at
+// the deadline, and ends with one message — stopped before the sinks
+// acknowledged every write, exit 1 — not a pipeline's "http: write on a
+// closed writer" (the batches its outbox still held, written into the
+// closed writer, failed the run as a pipeline error). The pipeline whose
+// sink acknowledged everything is done; the other says how many rows its
+// sink did not acknowledge (before, both were "stopped by an error").
+// The next run sends what was not acknowledged. Both servers.
+func TestHTTPStopAtDrainDeadline(t *testing.T) {
+	t.Parallel()
+	onBothServers(t, func(t *testing.T, myDSN string) {
+		s := newScratch(t, myDSN)
+		db := s.db
+		myExec(t, s.my, "CREATE DATABASE "+db,
+			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64) NOT NULL)",
+			"INSERT INTO "+db+".t VALUES (1, 0, 'x'), (2, 0, 'x'), (3, 0, 'x')",
+			"CREATE PROCEDURE "+db+".churn(n INT) BEGIN DECLARE i INT DEFAULT 0; WHILE i < n DO UPDATE "+db+".t SET v = v + 1 WHERE id = 1 + i MOD 3; SET i = i + 1; END WHILE; END")
+		rcv := newHangingReceiver()
+		srv := httptest.NewServer(rcv)
+		defer srv.Close()
+		dir := t.TempDir()
+		state, file := filepath.Join(dir, "state"), filepath.Join(dir, "h.etl")
+		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[2]d);
+CREATE PIPELINE pc FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/canal' FORMAT canal_json WITH (batch_rows = 50);
+CREATE PIPELINE pd FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/dbz' FORMAT debezium_json WITH (body = 'ndjson');
+`, myDSN, testServerID(), db, srv.URL))
+		a := startApplyEnv(t, []string{"ETLQ_TEST_DRAIN_TIMEOUT=2s"}, state, file)
+		n := 0
+		a.waitFor(t, "a first change at both endpoints", 60*time.Second, func() (bool, string) {
+			c, _, _ := rcv.state("/canal")
+			d, _, _ := rcv.state("/dbz")
+			if c > 0 && d > 0 {
+				return true, ""
+			}
+			n++
+			myExec(t, s.my, fmt.Sprintf("UPDATE %s.t SET note = 'start %d' WHERE id = 1", db, n))
+			return false, fmt.Sprintf("canal %d, debezium %d rows", c, d)
+		})
+		rcv.hang("/canal")
+		myExec(t, s.my, fmt.Sprintf("CALL %s.churn(5000)", db), "UPDATE "+db+".t SET note = 'last' WHERE id = 1")
+		// The healthy endpoint takes what etlq reads until the hung one's
+		// queue is full and the stream waits for it.
+		prev, still := -1, 0
+		a.waitFor(t, "the debezium endpoint to stop taking rows", 2*time.Minute, func() (bool, string) {
+			d, _, _ := rcv.state("/dbz")
+			if d == prev {
+				still++
+			} else {
+				prev, still = d, 0
+			}
+			return still >= 12, fmt.Sprintf("debezium %d rows", d)
+		})
+		a.cmd.Process.Signal(syscall.SIGTERM)
+		var err error
+		select {
+		case err = <-a.done:
+			a.done <- err
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("apply did not end within 2 minutes of SIGTERM, its drain time 2 s:\n%s", tail(a.out.String(), 6000))
+		}
+		out := a.out.String()
+		for _, want := range []string{
+			`level=INFO msg="stopping: waiting for the sinks to acknowledge what they hold`,
+			`level=WARN msg="stopping: the sinks did not acknowledge what they hold in time`,
+			`level=WARN msg="pipeline stopped before its sink acknowledged every write" pipeline=pc`,
+			`level=INFO msg="pipeline done" pipeline=pd`,
+			"etlq: source s: stopped before the sinks acknowledged every write (closed after 2s)",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("apply's output lacks %q:\n%s", want, tail(out, 6000))
+			}
+		}
+		for _, bad := range []string{"write on a closed writer", "pipeline stopped by an error", "rows=0 deadline"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("apply's output has %q:\n%s", bad, tail(out, 6000))
+			}
+		}
+		if err == nil {
+			t.Errorf("apply exited 0 with writes its sink never acknowledged")
+		}
+		// Nothing is lost: the next run sends what was not acknowledged.
+		rcv.release()
+		mustEtlq(t, "apply", "--once", "--state-dir", state, "--progress", "never", file)
+		if c, last, _ := rcv.state("/canal"); c < 5000 || !strings.Contains(last, `"last"`) {
+			t.Errorf("after the next run the canal endpoint has %d rows, want the 5,000 changes and the last one last (%.200s)", c, last)
+		}
+	})
 }

@@ -32,6 +32,10 @@ type tracker struct {
 	// fully acknowledged (whenAcked), in sequence order.
 	acked   []ackedCall
 	err     error
+	// closing: the writers are being closed at the end of a stop's
+	// drain time (closeWriters); the writes that fail from then on
+	// fail their batches but are not the run's error.
+	closing bool
 	changed chan struct{} // signalled when ready or err changes
 	// last is the mark of the last batch acknowledged (or where the run
 	// started): what markBefore falls back on.
@@ -107,13 +111,24 @@ func (t *tracker) done(seq uint64, err error) {
 	e := t.at(seq)
 	if err != nil {
 		e.failed = true
-		if t.err == nil {
+		if t.err == nil && !t.closing {
 			t.err = err
 			t.signal()
 		}
 	}
 	e.pending--
 	t.advance()
+}
+
+// closeWriters says that the run's writers are being closed, a stop's
+// drain time over: the writes they fail from then on ("write on a closed
+// writer", a request cut) keep their batches from committing, as every
+// failed write does, but the run's error is the stop's, not theirs
+// (a pipeline's "http: write on a closed writer" ended such a run).
+func (t *tracker) closeWriters() {
+	t.mu.Lock()
+	t.closing = true
+	t.mu.Unlock()
 }
 
 // advance moves head past the batches at its front that are fully
