@@ -13,7 +13,7 @@ import (
 // and every earlier batch are fully acknowledged (maxwell #241: never
 // commit a later position while an earlier batch is still in flight).
 type tracker struct {
-	mu      sync.Mutex
+	mu   sync.Mutex
 	next uint64 // next sequence number to hand out
 	base uint64 // sequence number of entries[head]
 	// entries[head:] are the batches not yet fully acknowledged, in
@@ -30,8 +30,8 @@ type tracker struct {
 	readySeq uint64
 	// acked are calls to make once a batch and every earlier one are
 	// fully acknowledged (whenAcked), in sequence order.
-	acked   []ackedCall
-	err     error
+	acked []ackedCall
+	err   error
 	// closing: the writers are being closed at the end of a stop's
 	// drain time (closeWriters); the writes that fail from then on
 	// fail their batches but are not the run's error.
