@@ -248,17 +248,27 @@ func (a *applyCmd) run(ctx context.Context, log *slog.Logger, logOut *logOutput)
 	// Pipelines that stopped by an error of their own let the others go
 	// on (docs/live-tables.md, "One failing pipeline").
 	alone := engine.OnlyPipelineStops(err)
+	// Stopped before the sinks acknowledged every write (the drain time
+	// ran out): no pipeline failed; each says whether its sink still held
+	// rows. Before, every one was "stopped by an error", also one whose
+	// sink had acknowledged all it was given.
+	unacked := errors.Is(err, engine.ErrUnacknowledged)
 	for _, n := range names {
 		p := ps[n]
 		summary, level := "pipeline done", slog.LevelInfo
-		if p.Stopped.Load() || (failed && !alone) {
+		attrs := []any{"pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
+			"tombstones", p.Tombstones.Load(), "rows_filtered", p.RowsFiltered.Load(),
+			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load()}
+		switch held := p.Unacknowledged.Load(); {
+		case p.Stopped.Load() || (failed && !alone && !unacked):
 			// The run failed: its summaries are errors too, so that a
 			// reader filtering on the level sees every pipeline it stopped.
 			summary, level = "pipeline stopped by an error", slog.LevelError
+		case unacked && held > 0:
+			summary, level = "pipeline stopped before its sink acknowledged every write", slog.LevelWarn
+			attrs = append(attrs, "rows_unacknowledged", held)
 		}
-		log.Log(context.Background(), level, summary, "pipeline", n, "rows_in", p.RowsIn.Load(), "rows_out", p.RowsOut.Load(),
-			"tombstones", p.Tombstones.Load(), "rows_filtered", p.RowsFiltered.Load(),
-			"row_errors", p.RowErrors.Load(), "dead_letters", p.DeadLetters.Load())
+		log.Log(context.Background(), level, summary, attrs...)
 	}
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
 		return err

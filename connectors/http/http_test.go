@@ -717,6 +717,63 @@ func TestCloseWhileEndpointDownReturns(t *testing.T) {
 	}
 }
 
+// TestCloseWithAFullQueueReturns: Close while a Write waits for room in a
+// queue that the endpoint, down, does not empty. That Write held the
+// writer's close lock shared, Close waited for it, and it for retries
+// that only Close stops: the stop's closing of the writers never ended
+// while the endpoint was down (found with an HTTP pipeline whose endpoint
+// hung under a backlog of one-row changes). The waiting Write fails as a
+// write on a closed writer; the queued batches fail, unacknowledged.
+func TestCloseWithAFullQueueReturns(t *testing.T) {
+	rec := &recorder{respond: func(n int, w nethttp.ResponseWriter) bool {
+		nethttp.Error(w, "down", nethttp.StatusServiceUnavailable)
+		return true
+	}}
+	// (batch_rows = 1: no request takes the queued batches with it.)
+	h := open(t, rec, connectors.Target{Options: map[string]any{"retry_backoff_max": "1ms", "timeout": "200ms", "batch_rows": int64(1)}})
+	var acks []chan error
+	var started atomic.Int64
+	blocked := make(chan error, 1)
+	go func() {
+		// One more than the queue takes (and the one in flight): the
+		// last Write waits for room.
+		for i := range 1024 + 2 { // (maxQueuedJobs)
+			ch := make(chan error, 1)
+			b := sinktest.Build(h.mem, schema, "d", "t", batchRows(i+1)...)
+			started.Add(1)
+			if err := h.w.Write(context.Background(), b, func(err error) { ch <- err }); err != nil {
+				blocked <- err
+				return
+			}
+			acks = append(acks, ch)
+		}
+		blocked <- nil
+	}()
+	for rec.requests() < 3 || started.Load() < 1024+2 {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-blocked:
+		t.Fatalf("every Write returned (%v) with the queue full: nothing waits for room", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- h.w.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return while a Write waited for room in the queue, the endpoint down")
+	}
+	if err := <-blocked; err == nil || !strings.Contains(err.Error(), "write on a closed writer") {
+		t.Errorf("the Write that waited for room: %v, want a write on a closed writer", err)
+	}
+	for _, ch := range acks {
+		if err := wait(t, ch); err == nil {
+			t.Fatal("a batch never sent was acknowledged")
+		}
+	}
+}
+
 // A request the endpoint refuses (400, 404, 422, …: no retry lets it
 // through) is the pipeline's own error, as a row ClickHouse refuses is
 // (connectors.DataError): the pipeline stops alone and the other

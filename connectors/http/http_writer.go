@@ -67,7 +67,9 @@ func (s *Sink) Open(ctx context.Context, t connectors.Target) (connectors.Writer
 		return nil, err
 	}
 	wctx, cancel := context.WithCancel(context.Background())
+	cctx, cclose := context.WithCancel(context.Background())
 	w := &writer{
+		closingCtx: cctx, closingNow: cclose,
 		c: c, client: noMethodChange(c.clientFor(s.client), c.sigHeader), pipeline: t.Pipeline, fo: fo, enc: enc,
 		jobs: make(chan job, maxQueuedJobs), queued: semaphore.NewWeighted(maxQueuedBytes), ctx: wctx, cancel: cancel,
 		closing: make(chan struct{}),
@@ -188,6 +190,14 @@ type writer struct {
 	// closing is closed when Close begins: from then on a failed request
 	// is not retried (post).
 	closing chan struct{}
+	// closingCtx ends when Close is called, before it waits for closeMu:
+	// a Write that waits for room in a full queue (the endpoint down or
+	// hung, its requests retried) gives up then. Before, that Write held
+	// closeMu shared, Close waited for it, and it for the retries that
+	// only closing stops: a stop's closing of the writers never ended
+	// while the endpoint was down.
+	closingCtx context.Context
+	closingNow context.CancelFunc
 
 	errMu sync.Mutex
 	err   error // sticky: the first failed batch
@@ -255,9 +265,12 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 		size += int64(len(r.body))
 	}
 	size = min(max(size, 1), maxQueuedBytes)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(w.closingCtx, cancel)()
 	if err := w.queued.Acquire(ctx, size); err != nil {
 		b.Release()
-		return err
+		return w.closedOr(err)
 	}
 	select {
 	case w.jobs <- job{bodies: reqs, done: done, size: size, batch: b}:
@@ -265,8 +278,17 @@ func (w *writer) Write(ctx context.Context, b *exec.Batch, done func(error)) err
 	case <-ctx.Done():
 		w.queued.Release(size)
 		b.Release()
-		return ctx.Err()
+		return w.closedOr(ctx.Err())
 	}
+}
+
+// closedOr is errClosed when Close was called (a Write it cut short),
+// else err.
+func (w *writer) closedOr(err error) error {
+	if w.closingCtx.Err() != nil {
+		return errClosed
+	}
+	return err
 }
 
 // encode splits b into requests of at most batch_rows rows.
@@ -742,6 +764,9 @@ func (w *writer) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		w.closeMu.RUnlock()
 		return ctx.Err()
+	case <-w.closingCtx.Done():
+		w.closeMu.RUnlock()
+		return errClosed
 	}
 	w.closeMu.RUnlock()
 	select {
@@ -760,6 +785,7 @@ func (w *writer) Flush(ctx context.Context) error {
 // and the retries after it held it a whole request timeout (10 minutes
 // with timeout = '10m') while the endpoint was down. It is idempotent.
 func (w *writer) Close() error {
+	w.closingNow() // (a Write waiting for room lets go of closeMu)
 	w.closeMu.Lock()
 	if w.closed {
 		w.closeMu.Unlock()

@@ -392,6 +392,12 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 	var drainMu sync.Mutex
 	drainOver, closedUnwritten := false, false
 	stopWatch := context.AfterFunc(ctx, func() {
+		// Said at once: the drain may take its whole time, and nothing
+		// else is logged meanwhile (after SIGTERM the log was silent for
+		// 2 minutes, then the WARN below).
+		batches, rows := r.held()
+		r.opts.Log.Info("stopping: waiting for the sinks to acknowledge what they hold, then checkpointing; past the deadline they are closed and what they did not acknowledge is read again on the next run",
+			"source", r.decl.Name, "batches", batches, "rows", rows, "deadline", r.opts.DrainTimeout.String())
 		select {
 		case <-drained:
 			return
@@ -404,9 +410,11 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		}
 		closedUnwritten = true
 		drainMu.Unlock()
+		r.tracker.closeWriters() // (their failures are this stop's, not errors of their own)
 		endDrain()
+		batches, rows = r.held()
 		r.opts.Log.Warn("stopping: the sinks did not acknowledge what they hold in time: closing them; what they did not write is read again on the next run",
-			"source", r.decl.Name, "after", r.opts.DrainTimeout.String())
+			"source", r.decl.Name, "after", r.opts.DrainTimeout.String(), "batches", batches, "rows", rows)
 		// Every writer the run opened: the pipelines', the row copies',
 		// those a cut-over opened again, the dead-letter targets'.
 		r.opts.writers.closeAll()
@@ -489,7 +497,7 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		if !closed {
 			why = flushErr.Error()
 		}
-		runErr = fmt.Errorf("source %s: stopped before the sinks acknowledged every write (%s); the checkpoint is before what was not written, which the next run reads again", r.decl.Name, why)
+		runErr = fmt.Errorf("source %s: %w (%s); the checkpoint is before what was not written, which the next run reads again", r.decl.Name, ErrUnacknowledged, why)
 	}
 	if runErr == nil && stopped {
 		runErr = context.Canceled
@@ -501,6 +509,25 @@ func (r *sourceRun) run(ctx context.Context) (err error) {
 		runErr = errors.Join(append(r.stopped, runErr)...)
 	}
 	return runErr
+}
+
+// ErrUnacknowledged is the error (errors.Is) of a run stopped before its
+// sinks acknowledged every write: their writers were closed when the
+// drain time ran out, or a flush failed. Nothing is lost: the checkpoint
+// is before what was not written.
+var ErrUnacknowledged = errors.New("stopped before the sinks acknowledged every write")
+
+// held returns what the source's sinks hold: the batches read and not
+// yet acknowledged by every sink, and the rows its pipelines handed to
+// their sinks that were not acknowledged.
+func (r *sourceRun) held() (batches int, rows int64) {
+	names, ps := r.opts.Stats.Pipelines()
+	for _, n := range names {
+		if p := ps[n]; p.Source == r.decl.Name {
+			rows += p.Unacknowledged.Load()
+		}
+	}
+	return r.tracker.backlog(), rows
 }
 
 // streamRequest is what one source is asked for on behalf of its
@@ -864,6 +891,10 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 	r.tracker.add(seq)
 	n := out.NumRows()
 	tomb := tombstones(out)
+	// Held by the sink until acknowledged (a stop tells them); a write
+	// that fails keeps them counted: never acknowledged.
+	pr.stats.Unacknowledged.Add(int64(n))
+	settled := func() { pr.stats.Unacknowledged.Add(-int64(n)) }
 	// The writer gets the batch from the pipeline's outbox: a Write that
 	// blocks (a ClickHouse ALTER, an unreachable server) holds this
 	// pipeline only (outbox.go).
@@ -876,6 +907,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 			// Its pipeline stops alone before an earlier batch (stop.go).
 			pr.forgetOrigin(origin)
 			out.Release()
+			settled()
 			r.tracker.done(seq, nil)
 			return
 		}
@@ -889,6 +921,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 				pr.log.Info("resnapshot: a change of the table before its re-read begins, whose schema the target cannot take, is left to the re-read (it has the change)",
 					"pipeline", pr.p.Name, "table", db+"."+table, "reason", err.Error())
 			}
+			settled()
 			r.tracker.done(seq, nil)
 			return
 		} else if err != nil {
@@ -903,6 +936,7 @@ func (r *sourceRun) write(ctx context.Context, pr *pipeRun, b *exec.Batch, seq u
 		if err := pr.writer.Write(ctx, out, func(err error) {
 			pr.forgetOrigin(origin)
 			if err == nil {
+				settled()
 				// (The rows its target refused, skipped or dead-lettered
 				// before this done, are row errors: not out.)
 				rows, tombs := pr.refusedRows.Swap(0), pr.refusedTombs.Swap(0)

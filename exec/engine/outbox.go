@@ -7,9 +7,17 @@ import (
 	"github.com/etlq/etlq/exec"
 )
 
-// outboxBytes bounds the sink batches a pipeline may have waiting for its
-// writer (a variable for tests).
-var outboxBytes int64 = 64 << 20
+// outboxBytes bounds the memory of the sink batches a pipeline may have
+// waiting for its writer (batchBytes), and outboxBatches their number
+// (variables for tests). Counting only the records' data let a writer
+// that fell behind on one-row batches (an HTTP endpoint that hung for a
+// minute under single-row transactions) hold hundreds of thousands of
+// them: each costs far more than its few bytes of data (its arrays, its
+// closure, its tracker entry), and the process grew past 1.4 GB.
+var (
+	outboxBytes   int64 = 64 << 20
+	outboxBatches       = 1024
+)
 
 // outbox hands a pipeline's sink batches to its writer from a goroutine of
 // its own, in order. A writer's Write may block for long: a ClickHouse
@@ -17,8 +25,9 @@ var outboxBytes int64 = 64 << 20
 // runs inside it, and a writer whose inserts all wait for an unreachable
 // server blocks until one ends. Called from the source's dispatch, that
 // stopped every pipeline of the source meanwhile; through the outbox the
-// others go on until the blocked pipeline has outboxBytes of batches
-// waiting (then dispatch waits for it: memory stays bounded). Checkpoints
+// others go on until the blocked pipeline has outboxBytes or
+// outboxBatches of batches waiting (then dispatch waits for it: memory
+// stays bounded, also for many tiny batches). Checkpoints
 // still wait for every pipeline's acknowledgements (tracker), so the
 // others' rows are written, not yet checkpointed, while one waits.
 //
@@ -45,18 +54,29 @@ type outboxJob struct {
 }
 
 // send queues b, to be written by write on the outbox's goroutine; it
-// waits while the outbox holds outboxBytes or more.
+// waits while the outbox holds outboxBytes or outboxBatches (counting the
+// one being written).
 func (o *outbox) send(b *exec.Batch, write func(ctx context.Context, b *exec.Batch)) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.start()
 	n := batchBytes(b)
-	for o.bytes > 0 && o.bytes+n > outboxBytes && !o.closed {
+	for o.bytes > 0 && (o.bytes+n > outboxBytes || o.held() >= outboxBatches) && !o.closed {
 		o.cond.Wait()
 	}
 	o.queue = append(o.queue, outboxJob{b: b, bytes: n, write: write})
 	o.bytes += n
 	o.cond.Broadcast()
+}
+
+// held is the number of batches queued or being written. Called with o.mu
+// held.
+func (o *outbox) held() int {
+	n := len(o.queue)
+	if o.busy {
+		n++
+	}
+	return n
 }
 
 // idle queues f (the writer's Idle) behind the batches sent, once: the
@@ -140,10 +160,24 @@ func (o *outbox) close() {
 	o.cancel()
 }
 
-// batchBytes estimates the memory of a batch's record.
+// Per-batch and per-array costs that batchBytes adds to a record's data:
+// the Go structures of a batch and of each of its arrays (array, data,
+// buffer headers; each buffer's allocation is rounded up to 64 bytes),
+// which a one-row batch's data bytes leave out.
+const (
+	batchOverhead = 1024
+	arrayOverhead = 512
+)
+
+// batchBytes estimates the memory of a batch: its record's data and the
+// structures around it.
 func batchBytes(b *exec.Batch) int64 {
 	if b == nil {
 		return 0
 	}
-	return exec.RecordBytes(b.Record)
+	n := int64(batchOverhead)
+	if b.Record != nil {
+		n += exec.RecordBytes(b.Record) + arrayOverhead*int64(b.Record.NumCols())
+	}
+	return n
 }

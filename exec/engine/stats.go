@@ -89,6 +89,10 @@ type PipelineStats struct {
 
 	// WriteFailures counts batches the sink failed to write for good.
 	WriteFailures atomic.Int64
+	// Unacknowledged counts the rows handed to the sink that it has not
+	// acknowledged: yet (held: what a stop waits for), or ever (a write
+	// that failed, a writer closed when a stop's drain time ran out).
+	Unacknowledged atomic.Int64
 	// Stopped is set when the pipeline stopped by an error of its own
 	// (stop.go), whether or not the others of its source went on.
 	Stopped atomic.Bool
