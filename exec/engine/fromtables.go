@@ -25,16 +25,26 @@ func fromTablesFile(dir, source string) string {
 // loadFromTables reads the tables (pipeline → "db.table" names) the last
 // run of source kept; none when it kept none (an older etlq's state).
 func loadFromTables(dir, source string) (map[string][]string, error) {
-	data, err := os.ReadFile(fromTablesFile(dir, source))
+	return loadKept[map[string][]string](fromTablesFile(dir, source), "the tables")
+}
+
+// loadKept reads a state file a run keeps for the next (per pipeline:
+// its definition, tables, target, SNAPSHOT) into a T; the zero T when
+// there is none (an older etlq's state directory). A file that is not
+// such JSON fails, naming what the next run keeps anew once it is
+// removed.
+func loadKept[T any](path, what string) (T, error) {
+	var t T
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return t, nil
 	}
 	if err != nil {
-		return nil, err
+		return t, err
 	}
-	var t map[string][]string
 	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the tables anew): %v", fromTablesFile(dir, source), err)
+		var zero T
+		return zero, fmt.Errorf("%s is damaged (remove it: the next run keeps %s anew): %v", path, what, err)
 	}
 	return t, nil
 }

@@ -1097,18 +1097,7 @@ func definitionsFile(dir, source string) string {
 // loadDefinitions reads the pipeline definitions (name → text) the last
 // run of source kept; none when it kept none.
 func loadDefinitions(dir, source string) (map[string]string, error) {
-	data, err := os.ReadFile(definitionsFile(dir, source))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var defs map[string]string
-	if err := json.Unmarshal(data, &defs); err != nil {
-		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the definitions anew): %v", definitionsFile(dir, source), err)
-	}
-	return defs, nil
+	return loadKept[map[string]string](definitionsFile(dir, source), "the definitions")
 }
 
 // saveDefinitions keeps the definitions of this run's pipelines over

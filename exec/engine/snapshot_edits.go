@@ -2,9 +2,7 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -26,18 +24,7 @@ func snapshotsFile(dir, source string) string {
 // loadSnapshotModes reads the pipelines' SNAPSHOT of the last run of
 // source; none when it kept none (an older etlq's state directory).
 func loadSnapshotModes(dir, source string) (map[string]string, error) {
-	data, err := os.ReadFile(snapshotsFile(dir, source))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]string
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the pipelines' SNAPSHOT anew): %v", snapshotsFile(dir, source), err)
-	}
-	return m, nil
+	return loadKept[map[string]string](snapshotsFile(dir, source), "the pipelines' SNAPSHOT")
 }
 
 // saveSnapshotModes keeps the SNAPSHOT of this run's pipelines over

@@ -2,9 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -115,18 +112,7 @@ func targetsFile(dir, source string) string {
 // loadTargets reads the pipelines' targets the last run of source kept;
 // none when it kept none (a state directory of an older etlq).
 func loadTargets(dir, source string) (map[string]keptTarget, error) {
-	data, err := os.ReadFile(targetsFile(dir, source))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var t map[string]keptTarget
-	if err := json.Unmarshal(data, &t); err != nil {
-		return nil, fmt.Errorf("%s is damaged (remove it: the next run keeps the targets anew): %v", targetsFile(dir, source), err)
-	}
-	return t, nil
+	return loadKept[map[string]keptTarget](targetsFile(dir, source), "the targets")
 }
 
 // saveTargets keeps the targets of pipes over those of the last run.
