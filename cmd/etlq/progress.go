@@ -139,7 +139,12 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 		}
 		select {
 		case <-ctx.Done():
-			logOut.set(nil)
+			// A line logged while the display ends waits for its last
+			// frame, then goes straight to the terminal: written in
+			// between, the last frame drew over it (the INFO a stop logs
+			// at once vanished, and left a second copy of the status
+			// line behind, 2 runs in 20 of TestApplyLogsAboveProgress).
+			logOut.mu.Lock()
 			for _, b := range lines {
 				b.Abort(false)
 			}
@@ -149,6 +154,8 @@ func reportProgress(ctx context.Context, stats *engine.Stats, terminal bool, log
 				}
 			}
 			p.Wait()
+			logOut.p = nil
+			logOut.mu.Unlock()
 			return
 		case <-t.C:
 		}
@@ -251,8 +258,8 @@ func (o *logOutput) Write(b []byte) (int, error) {
 
 func (o *logOutput) write(b []byte) (int, error) {
 	o.mu.Lock()
+	defer o.mu.Unlock() // (one line at a time, none while the display ends)
 	p := o.p
-	o.mu.Unlock()
 	if p != nil {
 		// An error means the display has ended: write directly.
 		if n, err := p.Write(b); err == nil {
