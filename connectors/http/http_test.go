@@ -735,9 +735,11 @@ func TestCloseWithAFullQueueReturns(t *testing.T) {
 	var started atomic.Int64
 	blocked := make(chan error, 1)
 	go func() {
-		// One more than the queue takes (and the one in flight): the
-		// last Write waits for room.
-		for i := range 1024 + 2 { // (maxQueuedJobs)
+		// One more than the queue takes (and the one in flight, and the
+		// one the writer may hold back as not fitting that request, its
+		// peek — under load it did, and every Write returned): the last
+		// Write waits for room.
+		for i := range 1024 + 3 { // (maxQueuedJobs)
 			ch := make(chan error, 1)
 			b := sinktest.Build(h.mem, schema, "d", "t", batchRows(i+1)...)
 			started.Add(1)
