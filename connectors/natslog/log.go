@@ -442,7 +442,13 @@ func (l *Log) DeleteSource(source string) error {
 func (l *Log) keyValue(bucket string, cfg *nats.KeyValueConfig) (nats.KeyValue, error) {
 	return waitFor(l, fmt.Sprintf("the KV bucket %q", bucket), func() (nats.KeyValue, error) {
 		if !l.nc.IsConnected() {
-			return nil, fmt.Errorf("not connected to the NATS server (%s): %w", strings.ToLower(l.nc.Status().String()), nats.ErrDisconnected)
+			// A connection closed for good (Close, or the client gave up
+			// reconnecting) never comes back: no waiting for it.
+			cause := nats.ErrDisconnected
+			if l.nc.IsClosed() {
+				cause = nats.ErrConnectionClosed
+			}
+			return nil, fmt.Errorf("not connected to the NATS server (%s): %w", strings.ToLower(l.nc.Status().String()), cause)
 		}
 		kv, err := l.js.KeyValue(bucket)
 		if errors.Is(err, nats.ErrBucketNotFound) && cfg != nil {

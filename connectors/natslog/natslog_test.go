@@ -2,6 +2,7 @@ package natslog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -550,6 +551,11 @@ func TestBucketServerAway(t *testing.T) {
 	_, _, err = lg.ResnapshotRequests("s")
 	if err == nil || strings.Contains(err.Error(), "server version") || !strings.Contains(err.Error(), "not connected to the NATS server") {
 		t.Fatalf("want an error saying the server is away, got %v", err)
+	}
+	// Closed for good: said at once, not tried again for openPatience
+	// (it was, twice: two minutes of this test).
+	if !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Fatalf("want nats.ErrConnectionClosed (no waiting for a closed connection), got %v", err)
 	}
 	if _, err := lg.leaseBucket(lg.names("s"), time.Second); err == nil || !strings.Contains(err.Error(), "not connected") {
 		t.Fatalf("lease bucket: %v", err)
