@@ -106,6 +106,7 @@ func TestSmallTablesReadInGroups(t *testing.T) {
 // read view open. The groups' chunks are read again on new connections
 // (in new read views), and every row of every table arrives exactly once.
 func TestSmallTablesGroupSurvivesServerRestart(t *testing.T) {
+	t.Parallel() // a private server of its own: its start and waits overlap the package's other tests
 	testenv.MySQLDSN(t)
 	dsn, services := privateMariaDB(t)
 	s := server{"private", dsn}
