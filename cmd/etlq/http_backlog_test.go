@@ -99,6 +99,55 @@ func (h *hangingReceiver) state(path string) (rows int, last string, waiting int
 	return h.rows[path], h.last[path], h.waiting
 }
 
+// httpBacklogFixture is the two HTTP tests' setup: a table db.t of rows
+// rows with a procedure churn(n) making n single-row transactions (one
+// binlog rows event, one batch each), a hanging receiver, and a file of two
+// pipelines — canal_json in batches of 50 to /canal, debezium_json NDJSON
+// to /dbz — reading it from now on (SNAPSHOT never).
+func httpBacklogFixture(t *testing.T, myDSN string, rows int) (s *scratch, rcv *hangingReceiver, state, file string) {
+	t.Helper()
+	s = newScratch(t, myDSN)
+	db := s.db
+	var vals []string
+	for i := 1; i <= rows; i++ {
+		vals = append(vals, fmt.Sprintf("(%d, 0, 'x')", i))
+	}
+	myExec(t, s.my, "CREATE DATABASE "+db,
+		"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64) NOT NULL)",
+		"INSERT INTO "+db+".t VALUES "+strings.Join(vals, ", "),
+		// Autocommit inside a procedure: one transaction, one binlog
+		// rows event, one batch per UPDATE.
+		fmt.Sprintf("CREATE PROCEDURE %[1]s.churn(n INT) BEGIN DECLARE i INT DEFAULT 0; WHILE i < n DO UPDATE %[1]s.t SET v = v + 1 WHERE id = 1 + i MOD %[2]d; SET i = i + 1; END WHILE; END", db, rows))
+	rcv = newHangingReceiver()
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	state, file = filepath.Join(dir, "state"), filepath.Join(dir, "h.etl")
+	writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[2]d);
+CREATE PIPELINE pc FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/canal' FORMAT canal_json WITH (batch_rows = 50);
+CREATE PIPELINE pd FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/dbz' FORMAT debezium_json WITH (body = 'ndjson');
+`, myDSN, testServerID(), db, srv.URL))
+	return s, rcv, state, file
+}
+
+// waitBothEndpoints makes changes of row 1 until one reached both
+// endpoints (changes made before the stream began are not read: SNAPSHOT
+// never).
+func waitBothEndpoints(t *testing.T, a *liveApply, s *scratch, rcv *hangingReceiver) {
+	t.Helper()
+	made := 0
+	a.waitFor(t, "a first change at both endpoints", 60*time.Second, func() (bool, string) {
+		c, _, _ := rcv.state("/canal")
+		d, _, _ := rcv.state("/dbz")
+		if c > 0 && d > 0 {
+			return true, ""
+		}
+		made++
+		myExec(t, s.my, fmt.Sprintf("UPDATE %s.t SET note = 'start %d' WHERE id = 1", s.db, made))
+		return false, fmt.Sprintf("canal %d, debezium %d rows", c, d)
+	})
+}
+
 // TestHTTPBacklogDrainsWithBoundedMemory: two HTTP pipelines (canal_json
 // with batch_rows = 50, debezium_json NDJSON) of a table changed by
 // single-row transactions — one-row batches — whose endpoint hangs while
@@ -118,43 +167,12 @@ func TestHTTPBacklogDrainsWithBoundedMemory(t *testing.T) {
 	// (README); the old code held the whole backlog here (≈ 600 MiB+).
 	const maxRSSMiB = 250
 	onBothServers(t, func(t *testing.T, myDSN string) {
-		s := newScratch(t, myDSN)
+		s, rcv, state, file := httpBacklogFixture(t, myDSN, 100)
 		db := s.db
-		var vals []string
-		for i := 1; i <= 100; i++ {
-			vals = append(vals, fmt.Sprintf("(%d, 0, 'x')", i))
-		}
-		myExec(t, s.my, "CREATE DATABASE "+db,
-			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64) NOT NULL)",
-			"INSERT INTO "+db+".t VALUES "+strings.Join(vals, ", "),
-			// Autocommit inside a procedure: one transaction, one binlog
-			// rows event, one batch per UPDATE.
-			"CREATE PROCEDURE "+db+".churn(n INT) BEGIN DECLARE i INT DEFAULT 0; WHILE i < n DO UPDATE "+db+".t SET v = v + 1 WHERE id = 1 + i MOD 100; SET i = i + 1; END WHILE; END")
-		rcv := newHangingReceiver()
-		srv := httptest.NewServer(rcv)
-		defer srv.Close()
 		metrics := fmt.Sprintf("127.0.0.1:%d", freePorts(t, 1)[0])
-		dir := t.TempDir()
-		state, file := filepath.Join(dir, "state"), filepath.Join(dir, "h.etl")
-		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[2]d);
-CREATE PIPELINE pc FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/canal' FORMAT canal_json WITH (batch_rows = 50);
-CREATE PIPELINE pd FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/dbz' FORMAT debezium_json WITH (body = 'ndjson');
-`, myDSN, testServerID(), db, srv.URL))
 		a := startEtlq(t, "apply", "--progress", "never", "--state-dir", state, "--metrics-addr", metrics, file)
-
-		// Streaming: a change made now reaches both endpoints (changes
-		// made before the stream began are not read: SNAPSHOT never).
-		made := 0
-		a.waitFor(t, "a first change at both endpoints", 60*time.Second, func() (bool, string) {
-			c, _, _ := rcv.state("/canal")
-			d, _, _ := rcv.state("/dbz")
-			if c > 0 && d > 0 {
-				return true, ""
-			}
-			made++
-			myExec(t, s.my, fmt.Sprintf("UPDATE %s.t SET note = 'start %d' WHERE id = 1", db, made))
-			return false, fmt.Sprintf("canal %d, debezium %d rows", c, d)
-		})
+		// Streaming: a change made now reaches both endpoints.
+		waitBothEndpoints(t, a, s, rcv)
 		// Which of those came before the stream began is not known: a
 		// last one marks where the count starts (in order: once it is
 		// there, every one before it that was read is).
@@ -169,7 +187,7 @@ CREATE PIPELINE pd FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/dbz' FO
 		if c0 != d0 {
 			t.Fatalf("the endpoints took %d and %d rows of the same changes", c0, d0)
 		}
-		made = c0
+		made := c0
 
 		// The endpoint hangs while the changes are made.
 		rcv.hang()
@@ -256,33 +274,10 @@ func scrape(addr string) string {
 func TestHTTPStopAtDrainDeadline(t *testing.T) {
 	t.Parallel()
 	onBothServers(t, func(t *testing.T, myDSN string) {
-		s := newScratch(t, myDSN)
+		s, rcv, state, file := httpBacklogFixture(t, myDSN, 3)
 		db := s.db
-		myExec(t, s.my, "CREATE DATABASE "+db,
-			"CREATE TABLE "+db+".t (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(64) NOT NULL)",
-			"INSERT INTO "+db+".t VALUES (1, 0, 'x'), (2, 0, 'x'), (3, 0, 'x')",
-			"CREATE PROCEDURE "+db+".churn(n INT) BEGIN DECLARE i INT DEFAULT 0; WHILE i < n DO UPDATE "+db+".t SET v = v + 1 WHERE id = 1 + i MOD 3; SET i = i + 1; END WHILE; END")
-		rcv := newHangingReceiver()
-		srv := httptest.NewServer(rcv)
-		defer srv.Close()
-		dir := t.TempDir()
-		state, file := filepath.Join(dir, "state"), filepath.Join(dir, "h.etl")
-		writeFile(t, file, fmt.Sprintf(`CREATE SOURCE s FROM mysql '%[1]s' WITH (server_id = %[2]d);
-CREATE PIPELINE pc FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/canal' FORMAT canal_json WITH (batch_rows = 50);
-CREATE PIPELINE pd FROM binlog s.%[3]s.t SNAPSHOT never INTO http '%[4]s/dbz' FORMAT debezium_json WITH (body = 'ndjson');
-`, myDSN, testServerID(), db, srv.URL))
 		a := startApplyEnv(t, []string{"ETLQ_TEST_DRAIN_TIMEOUT=2s"}, state, file)
-		n := 0
-		a.waitFor(t, "a first change at both endpoints", 60*time.Second, func() (bool, string) {
-			c, _, _ := rcv.state("/canal")
-			d, _, _ := rcv.state("/dbz")
-			if c > 0 && d > 0 {
-				return true, ""
-			}
-			n++
-			myExec(t, s.my, fmt.Sprintf("UPDATE %s.t SET note = 'start %d' WHERE id = 1", db, n))
-			return false, fmt.Sprintf("canal %d, debezium %d rows", c, d)
-		})
+		waitBothEndpoints(t, a, s, rcv)
 		rcv.hang("/canal")
 		myExec(t, s.my, fmt.Sprintf("CALL %s.churn(5000)", db), "UPDATE "+db+".t SET note = 'last' WHERE id = 1")
 		// The healthy endpoint takes what etlq reads until the hung one's
