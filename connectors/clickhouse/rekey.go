@@ -267,6 +267,18 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 			from = append(from, quote(d.name))
 		}
 	}
+	// The parts the copy reads: another pipeline writing the table meanwhile
+	// (it did not meet the widening, so it does not wait for the lock)
+	// puts its rows into new parts, which the catch-up after the swap
+	// reads (rekeyCatchUp).
+	parts, err := activeParts(ctx, w.conn, l.db, l.table)
+	if err != nil {
+		return fmt.Errorf("clickhouse %s: parts to copy: %w", w.target, err)
+	}
+	versioned := false
+	for _, d := range defs {
+		versioned = versioned || d.name == colVersion
+	}
 	stmts := []string{
 		// Left over by a run of an earlier version stopped half way: the
 		// table still has its old key, so the copy is made again.
@@ -301,7 +313,11 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 	}); err != nil {
 		return err
 	}
-	if n != m {
+	// A table with versions: rows another writer added meanwhile are
+	// caught up after the swap, so a difference is not refused; but then
+	// every row of the old table is checked, not only its new parts.
+	full := n != m
+	if n != m && !versioned {
 		_ = w.conn.Exec(ctx, "DROP TABLE IF EXISTS "+copyName)
 		return fmt.Errorf("clickhouse %s: the copy with the wider key has %d rows, the table %d: left as it was", w.target, m, n)
 	}
@@ -325,10 +341,91 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 				stmts = append(stmts, "RENAME TABLE "+copyName+" TO "+l.qualified())
 			}
 		}
-		return w.s.execDDL(ctx, w.conn, w.layout.version, append(stmts, "DROP TABLE IF EXISTS "+oldName))
+		if !versioned {
+			stmts = append(stmts, "DROP TABLE IF EXISTS "+oldName)
+		}
+		return w.s.execDDL(ctx, w.conn, w.layout.version, stmts)
 	}); err != nil {
 		return err
 	}
+	if versioned {
+		caught, err := w.rekeyCatchUp(ctx, l, oldName, parts, full, newType, into, from)
+		if err != nil {
+			return fmt.Errorf("clickhouse %s: rows other writers wrote during the copy with the wider key are in %s, not yet in the table (copy them by hand, then drop it): %w", w.target, oldName, err)
+		}
+		if caught > 0 {
+			slog.Info("clickhouse: rows another writer wrote during the copy with the wider key caught up", "table", w.target, "rows", caught)
+		}
+		if err := w.execRetrying(ctx, []string{"DROP TABLE IF EXISTS " + oldName}); err != nil {
+			return err
+		}
+	}
 	slog.Info("clickhouse: the table has the wider key now", "table", w.target, "rows", n, "columns", names)
 	return nil
+}
+
+// activeParts returns the names of db.table's active parts.
+func activeParts(ctx context.Context, conn driver.Conn, db, table string) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT name FROM system.parts WHERE database = "+quoteString(db)+" AND table = "+quoteString(table)+" AND active")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		parts = append(parts, p)
+	}
+	return parts, rows.Err()
+}
+
+// rekeyCatchUp copies into the re-keyed table the rows of the old one
+// (now oldName) that it lacks: those another pipeline wrote into the old
+// table after the copy began — an insert, or an update of a key the copy
+// has, between the copy and the RENAME. Candidates are the rows of parts
+// the copy did not read (not in parts; every part when full), and a row
+// counts as lacking when the table has no row of its key and _version: a
+// row copied twice (a merge of a copied part with a new one) is not
+// written again. It returns how many rows it wrote.
+func (w *writer) rekeyCatchUp(ctx context.Context, l *tableLayout, oldName string, parts []string, full bool, newType map[string]string, into, from []string) (uint64, error) {
+	cond := "1"
+	if !full && len(parts) > 0 {
+		q := make([]string, len(parts))
+		for i, p := range parts {
+			q[i] = quoteString(p)
+		}
+		cond = "_part NOT IN (" + strings.Join(q, ", ") + ")"
+	}
+	var oldKey, newKey []string
+	for _, k := range append(append([]string(nil), l.key...), colVersion) {
+		newKey = append(newKey, quote(k))
+		if t, ok := newType[k]; ok {
+			oldKey = append(oldKey, "CAST("+quote(k)+" AS "+t+")")
+		} else {
+			oldKey = append(oldKey, quote(k))
+		}
+	}
+	tuple := func(xs []string) string { return "(" + strings.Join(xs, ", ") + ")" }
+	// The new table's rows of the candidates' keys only: the set stays the
+	// size of what is caught up, not of the table.
+	lacking := cond + " AND " + tuple(oldKey) + " NOT IN (SELECT " + strings.Join(newKey, ", ") + " FROM " + l.qualified() +
+		" WHERE " + tuple(newKey[:len(newKey)-1]) + " IN (SELECT " + strings.Join(oldKey[:len(oldKey)-1], ", ") + " FROM " + oldName + " WHERE " + cond + "))"
+	var n uint64
+	if err := retrying(ctx, "counting the rows to catch up", w.target, w.opts.maxBackoff, func() error {
+		return w.conn.QueryRow(ctx, "SELECT count() FROM "+oldName+" WHERE "+lacking).Scan(&n)
+	}); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	// Not retried: an INSERT cut off may have been made; a row written
+	// twice would be one more version of a key in a changelog table.
+	if err := w.conn.Exec(ctx, "INSERT INTO "+l.qualified()+" ("+strings.Join(into, ", ")+") SELECT "+strings.Join(from, ", ")+" FROM "+oldName+" WHERE "+lacking); err != nil {
+		return 0, err
+	}
+	return n, nil
 }

@@ -195,6 +195,71 @@ func TestRekeyWhileMerging(t *testing.T) {
 	}
 }
 
+// TestRekeyCatchesUpOtherWriters: another pipeline writes the table (it
+// did not meet the widening, so it does not wait for the lock) between the
+// copy into the wider key and the swap. Its rows must be in the re-keyed
+// table. Before, an update of a key the copy had was lost without a word
+// (the old table, which held it, was dropped), and a new key made the
+// counts differ and the copy was refused ("the copy with the wider key has
+// 51 rows, the table 52: left as it was"). Upsert and changelog tables:
+// the caught-up rows are not written twice.
+func TestRekeyCatchesUpOtherWriters(t *testing.T) {
+	narrow := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
+	wide := sinktest.SinkSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}, {Name: "n", Type: arrow.BinaryTypes.String}}, false)
+	for _, mode := range []connectors.Mode{connectors.ModeUpsert, connectors.ModeChangelog} {
+		for _, window := range []string{"update", "insert and update"} {
+			t.Run(fmt.Sprintf("%v/%s", mode, window), func(t *testing.T) {
+				e := newEnv(t, nil)
+				w := e.open(e.target("t", mode, []string{"id"}, narrow, nil))
+				for i := range 50 {
+					write(t, w, e.build(narrow, sysRow(uint64(i+1), false, "insert", int32(i), "a")), nil)
+				}
+				flush(t, w)
+				others := []string{"5, 'upd', 3000"}
+				if window == "insert and update" {
+					others = append(others, "777, 'new', 2000")
+				}
+				rekeyCopied = func() {
+					for _, v := range others { // one part each, as another writer's inserts
+						e.exec("INSERT INTO " + quote(e.db) + ".t (id, n, _version) SELECT " + v)
+					}
+				}
+				defer func() { rekeyCopied = nil }()
+				var a acks
+				write(t, w, e.build(wide, sysRow(1000, false, "insert", int64(5000000000), "w")), a.done(0))
+				flush(t, w)
+				if _, errs := a.snapshot(); len(errs) != 0 {
+					t.Fatalf("write errors: %v", errs)
+				}
+				if got := e.text("SELECT type FROM system.columns WHERE database = '" + e.db + "' AND table = 't' AND name = 'id'"); got != "Int64\n" {
+					t.Fatalf("id is %s: not re-keyed", got)
+				}
+				keys := 51 + len(others) - 1 // 50, the wide row, a new key
+				if mode == connectors.ModeUpsert {
+					want := fmt.Sprintf("%d\tupd\t%d\n", keys, len(others)-1)
+					if got := e.text("SELECT count(), anyIf(n, id = 5), countIf(id = 777) FROM " + quote(e.db) + ".t FINAL"); got != want {
+						t.Errorf("rows, id 5's n, id 777: %q, want %q", got, want)
+					}
+				} else {
+					// Every version once: 50 inserts, the wide row, the
+					// other writer's rows.
+					want := fmt.Sprintf("%d\t0\t1\n", 51+len(others))
+					if got := e.text("SELECT count(), count() - uniqExact(id, _version), countIf(id = 5 AND n = 'upd') FROM " + quote(e.db) + ".t"); got != want {
+						t.Errorf("rows, rows written twice, id 5's update: %q, want %q", got, want)
+					}
+				}
+				tables := "t\n" // and no old table left
+				if mode == connectors.ModeUpsert {
+					tables += "t_current\n"
+				}
+				if got := e.tables(); got != tables {
+					t.Errorf("tables: %q, want %q", got, tables)
+				}
+			})
+		}
+	}
+}
+
 // TestRekeyWhileUnreachable (issue #12): ClickHouse cut off right after a
 // re-key's copy, before its check and swap, back after 3 s. The re-key
 // waits for it and finishes, as inserts do. (Failed before: the count of
