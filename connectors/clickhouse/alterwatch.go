@@ -115,20 +115,7 @@ func (s *Sink) alterQueries() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, "SELECT query FROM system.processes WHERE positionCaseInsensitive(query, 'alter') > 0")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var q string
-		if err := rows.Scan(&q); err != nil {
-			return nil, err
-		}
-		out = append(out, q)
-	}
-	return out, rows.Err()
+	return queryStrings(ctx, conn, "SELECT query FROM system.processes WHERE positionCaseInsensitive(query, 'alter') > 0")
 }
 
 // alterOf matches an ALTER TABLE of db.table (or of table, in whatever

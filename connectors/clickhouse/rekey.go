@@ -366,20 +366,25 @@ func (w *writer) rekey(ctx context.Context, l *tableLayout, cols []colSpec) erro
 
 // activeParts returns the names of db.table's active parts.
 func activeParts(ctx context.Context, conn driver.Conn, db, table string) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT name FROM system.parts WHERE database = "+quoteString(db)+" AND table = "+quoteString(table)+" AND active")
+	return queryStrings(ctx, conn, "SELECT name FROM system.parts WHERE database = "+quoteString(db)+" AND table = "+quoteString(table)+" AND active")
+}
+
+// queryStrings returns the first column of q's rows, a String column.
+func queryStrings(ctx context.Context, conn driver.Conn, q string) ([]string, error) {
+	rows, err := conn.Query(ctx, q)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var parts []string
+	var out []string
 	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
+		var v string
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		parts = append(parts, p)
+		out = append(out, v)
 	}
-	return parts, rows.Err()
+	return out, rows.Err()
 }
 
 // rekeyCatchUp copies into the re-keyed table the rows of the old one
