@@ -16,7 +16,14 @@ type Error struct {
 	Pos    Pos
 	EndPos Pos
 	Msg    string
+	// Cause, when set, is the error Msg tells of (a catalog read that
+	// failed): errors.Is and errors.As see it — a read cut off by SIGINT
+	// is context.Canceled, a stop, not a failure of the file.
+	Cause error
 }
+
+// Unwrap returns the error Msg tells of, if any.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Error returns "file:line:col: msg".
 func (e *Error) Error() string {
@@ -39,6 +46,15 @@ func posString(p Pos) string {
 
 // Errors is a list of errors, in source order.
 type Errors []*Error
+
+// Unwrap returns the list's errors (errors.Is, errors.As).
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, x := range e {
+		out[i] = x
+	}
+	return out
+}
 
 // Error joins the errors, one per line.
 func (e Errors) Error() string {

@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -414,5 +415,21 @@ func TestClauseOutOfOrderAlone(t *testing.T) {
 		if len(got) != 1 || got[0] != want {
 			t.Errorf("%s:\n got  %q\n want [%q]", src, got, want)
 		}
+	}
+}
+
+// TestErrorsUnwrapCause: a positioned error keeps the error it tells of,
+// through a list: a worker's re-plan cut off by SIGINT (its catalog read
+// failed with context.Canceled) is a stop, which apply tells by
+// errors.Is. Before, the planner's message held only the text, and the
+// stop failed the run ("source s: context canceled", a CI run).
+func TestErrorsUnwrapCause(t *testing.T) {
+	cause := fmt.Errorf("source s: %w", context.Canceled)
+	var err error = Errors{{Msg: "other"}, {Msg: cause.Error(), Cause: cause}}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("errors.Is(%v, context.Canceled) = false", err)
+	}
+	if errors.Is(Errors{{Msg: "context canceled"}}, context.Canceled) {
+		t.Errorf("an error without a cause matched by its text")
 	}
 }

@@ -15,11 +15,19 @@ type errorList struct {
 }
 
 func (l *errorList) add(n lang.Node, format string, args ...any) {
-	l.errs = append(l.errs, &lang.Error{Pos: n.Position(), EndPos: n.EndPosition(), Msg: fmt.Sprintf(format, args...)})
+	l.addAt(n.Position(), n.EndPosition(), format, args...)
 }
 
+// addAt adds an error at pos; an error among args (the last one) is kept
+// as its cause.
 func (l *errorList) addAt(pos, end lang.Pos, format string, args ...any) {
-	l.errs = append(l.errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...)})
+	var cause error
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			cause = e
+		}
+	}
+	l.errs = append(l.errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...), Cause: cause})
 }
 
 func (l *errorList) err() error {
