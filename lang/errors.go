@@ -25,6 +25,18 @@ type Error struct {
 // Unwrap returns the error Msg tells of, if any.
 func (e *Error) Unwrap() error { return e.Cause }
 
+// Errorf returns an Error at pos..end with the message format makes of
+// args; the last error among args is its Cause.
+func Errorf(pos, end Pos, format string, args ...any) *Error {
+	var cause error
+	for _, a := range args {
+		if e, ok := a.(error); ok {
+			cause = e
+		}
+	}
+	return &Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...), Cause: cause}
+}
+
 // Error returns "file:line:col: msg".
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", posString(e.Pos), e.Msg)

@@ -19,15 +19,9 @@ func (l *errorList) add(n lang.Node, format string, args ...any) {
 }
 
 // addAt adds an error at pos; an error among args (the last one) is kept
-// as its cause.
+// as its cause (lang.Errorf).
 func (l *errorList) addAt(pos, end lang.Pos, format string, args ...any) {
-	var cause error
-	for _, a := range args {
-		if e, ok := a.(error); ok {
-			cause = e
-		}
-	}
-	l.errs = append(l.errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...), Cause: cause})
+	l.errs = append(l.errs, lang.Errorf(pos, end, format, args...))
 }
 
 func (l *errorList) err() error {

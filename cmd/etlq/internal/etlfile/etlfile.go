@@ -203,13 +203,7 @@ func CheckConnections(ctx context.Context, plan *planner.Plan, cat *Catalog, bad
 		bad = &Partial{BadSources: map[string]bool{}, BadSinks: map[string]bool{}}
 	}
 	at := func(pos, end lang.Pos, format string, args ...any) {
-		var cause error // (a stop's context.Canceled stays one: lang.Error.Cause)
-		for _, a := range args {
-			if e, ok := a.(error); ok {
-				cause = e
-			}
-		}
-		errs = append(errs, &lang.Error{Pos: pos, EndPos: end, Msg: fmt.Sprintf(format, args...), Cause: cause})
+		errs = append(errs, lang.Errorf(pos, end, format, args...)) // (its cause kept: a stop's context.Canceled stays one)
 	}
 	// An error about one WITH option (connectors.OptionError) is shown at
 	// that option, any other at the DSN.
