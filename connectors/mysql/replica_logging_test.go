@@ -18,7 +18,7 @@ import (
 // setting, also with its replication stopped; a SNAPSHOT only request
 // reads no binlog and passes.
 func TestReplicaWithoutLogSlaveUpdates(t *testing.T) {
-	t.Parallel() // a private server of its own: its start and waits overlap the package's other tests
+	t.Parallel()        // a private server of its own: its start and waits overlap the package's other tests
 	testenv.MySQLDSN(t) // the shared server answering means the binaries are here
 	p, _ := privateServer(t, "primary", 1, "")
 	r, _ := privateServer(t, "replica", 2, "log_slave_updates = OFF")

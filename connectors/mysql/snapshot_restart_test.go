@@ -30,7 +30,7 @@ func privateMariaDB(t *testing.T) (string, func(args ...string)) {
 // server goes: each such chunk ends at its last complete record, whose rows
 // went out or are about to, and the rest of its range is read again.
 func TestSnapshotSurvivesServerRestart(t *testing.T) {
-	t.Parallel() // a private server of its own: its start and waits overlap the package's other tests
+	t.Parallel()        // a private server of its own: its start and waits overlap the package's other tests
 	testenv.MySQLDSN(t) // the shared server answering means the binaries are here
 	dsn, services := privateMariaDB(t)
 	s := server{"private", dsn}

@@ -26,7 +26,7 @@ import (
 // rpl_semi_sync_master_timeout after its binlog write (AFTER_SYNC) before
 // the engine commits it, which stands for a writer descheduled there.
 func TestExactSnapshotBehindStreamStart(t *testing.T) {
-	t.Parallel() // a private server of its own: its start and waits overlap the package's other tests
+	t.Parallel()        // a private server of its own: its start and waits overlap the package's other tests
 	testenv.MySQLDSN(t) // the shared server answering means the binaries are here
 	s, _ := privateServer(t, "semisync", 1, "")
 	for _, metadata := range []string{"FULL", "NO_LOG"} {
